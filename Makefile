@@ -1,0 +1,46 @@
+# Switchyard. Two commands matter: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench lint format check-migrations install clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: set up everything on a fresh machine and start web server + worker
+run: $(STAMP)
+	$(PY) -m config.bootstrap_env
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py createcachetable
+	$(PY) manage.py setup_schedules
+	$(PY) manage.py setup_demo
+	$(PY) manage.py serve
+
+## make test: the whole suite
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check-migrations: $(STAMP)
+	$(PY) -m config.bootstrap_env --quiet
+	$(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles

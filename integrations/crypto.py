@@ -1,0 +1,65 @@
+"""Encryption of provider credentials at rest.
+
+Keys come from ``CREDENTIALS_ENCRYPTION_KEYS`` (newest first). Every key
+decrypts; only the newest encrypts, so rotating is: put a new key in front,
+run ``manage.py rotate_credentials``, then drop the old key.
+"""
+
+import json
+from functools import cache
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+class CredentialsDecryptError(Exception):
+    """Stored credentials cannot be read with any configured key."""
+
+
+@cache
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    try:
+        return MultiFernet([Fernet(k.encode()) for k in keys])
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            "CREDENTIALS_ENCRYPTION_KEYS holds a key that is not a Fernet key "
+            "(32 url-safe base64-encoded bytes)"
+        ) from exc
+
+
+def fernet() -> MultiFernet:
+    return _fernet(tuple(settings.CREDENTIALS_ENCRYPTION_KEYS))
+
+
+def encrypt_json(data: dict[str, Any]) -> str:
+    return fernet().encrypt(json.dumps(data, sort_keys=True).encode()).decode()
+
+
+def decrypt_json(token: str) -> dict[str, Any]:
+    if not token:
+        return {}
+    try:
+        return json.loads(fernet().decrypt(token.encode()))
+    except InvalidToken as exc:
+        # Deliberately says nothing about the token or the keys.
+        raise CredentialsDecryptError(
+            "stored credentials cannot be decrypted with the configured keys"
+        ) from exc
+
+
+def rotate(token: str) -> str:
+    """Re-encrypt ``token`` with the newest key."""
+    if not token:
+        return token
+    try:
+        return fernet().rotate(token.encode()).decode()
+    except InvalidToken as exc:
+        raise CredentialsDecryptError(
+            "stored credentials cannot be decrypted with the configured keys"
+        ) from exc
+
+
+def generate_key() -> str:
+    return Fernet.generate_key().decode()

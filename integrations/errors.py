@@ -1,0 +1,77 @@
+"""Provider errors. Each carries an *outcome*, because the outcome decides what
+may happen next:
+
+===============  ===========================================  ======================
+outcome          raised for                                   what may happen next
+===============  ===========================================  ======================
+not_processed    connect refused / connect timeout, DNS or    retry, or fail over to
+                 TLS failure, breaker open, rate limited      the next account
+                 (ours or the provider's 429), 401, 403
+unknown          read timeout, connection reset after the     never fail over; record
+                 request was sent, 5xx on a call the          ``unknown`` and let
+                 provider does not replay by idempotency key  reconciliation decide
+rejected         4xx validation error, business refusal       no retry, no failover;
+                 (card declined, address invalid)             show the reason
+===============  ===========================================  ======================
+
+Messages never contain credentials or request bodies.
+"""
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    NOT_PROCESSED = "not_processed"
+    UNKNOWN = "unknown"
+    REJECTED = "rejected"
+
+
+class ProviderError(Exception):
+    outcome: Outcome = Outcome.UNKNOWN
+    default_code = "provider_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+        provider_code: str | None = None,
+        outcome: Outcome | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.http_status = http_status
+        self.retry_after = retry_after
+        self.provider_code = provider_code
+        if outcome is not None:
+            self.outcome = outcome
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} outcome={self.outcome} code={self.code} "
+            f"status={self.http_status}>"
+        )
+
+
+class NotProcessed(ProviderError):
+    outcome = Outcome.NOT_PROCESSED
+    default_code = "not_processed"
+
+
+class Unknown(ProviderError):
+    outcome = Outcome.UNKNOWN
+    default_code = "unknown"
+
+
+class Rejected(ProviderError):
+    outcome = Outcome.REJECTED
+    default_code = "rejected"
+
+
+class ConfigurationError(NotProcessed):
+    """The account is missing a credential or setting; nothing was sent."""
+
+    default_code = "configuration_error"

@@ -1,0 +1,139 @@
+"""Admin form for ProviderAccount: the credential and setting fields come from
+the chosen adapter's declarations, so each provider is validated on its own
+terms. Secrets are write-only: never rendered back, blank keeps the stored one."""
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ImproperlyConfigured
+
+from integrations import registry
+from integrations.models import ProviderAccount
+from integrations.providers.base import BaseAdapter, ConfigField
+
+CRED_PREFIX = "credential__"
+SETTING_PREFIX = "setting__"
+
+
+def _form_field(spec: ConfigField, *, secret: bool, required: bool) -> forms.Field:
+    common: dict[str, Any] = {
+        "label": spec.label,
+        "required": required,
+        "help_text": spec.help_text,
+    }
+    if secret:
+        return forms.CharField(
+            widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+            strip=True,
+            **common,
+        )
+    if spec.type == "bool":
+        common["required"] = False
+        return forms.BooleanField(**common)
+    if spec.type == "int":
+        return forms.IntegerField(
+            min_value=spec.min_value, max_value=spec.max_value, **common
+        )
+    if spec.type == "float":
+        return forms.FloatField(
+            min_value=spec.min_value, max_value=spec.max_value, **common
+        )
+    if spec.type == "url":
+        return forms.URLField(assume_scheme="https", **common)
+    if spec.type == "choice":
+        return forms.ChoiceField(choices=spec.choices, **common)
+    if spec.type == "text":
+        return forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), **common)
+    return forms.CharField(**common)
+
+
+class ProviderAccountForm(forms.ModelForm):
+    provider = forms.ChoiceField(choices=())
+
+    class Meta:
+        model = ProviderAccount
+        fields = [
+            "kind",
+            "provider",
+            "slug",
+            "display_name",
+            "priority",
+            "enabled",
+            "mode",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].choices = [("", "---------"), *registry.provider_choices()]
+        self.adapter_class = self._selected_adapter()
+        # Stored secrets count only while the account stays on the same provider.
+        same_provider = (
+            self.instance.pk is not None
+            and self.adapter_class is not None
+            and self.adapter_class.kind == self.instance.kind
+            and self.adapter_class.code == self.instance.provider
+        )
+        self.stored_credentials = (
+            self.instance.get_credentials() if same_provider else {}
+        )
+        if self.adapter_class is not None:
+            self._add_adapter_fields(self.adapter_class)
+
+    def _selected_adapter(self) -> type[BaseAdapter] | None:
+        kind = self.data.get("kind") if self.is_bound else None
+        provider = self.data.get("provider") if self.is_bound else None
+        kind = kind or self.instance.kind or self.initial.get("kind")
+        provider = provider or self.instance.provider or self.initial.get("provider")
+        if not (kind and provider):
+            return None
+        try:
+            return registry.get_adapter_class(kind, provider)
+        except (registry.UnknownProvider, ImproperlyConfigured):
+            return None
+
+    def _add_adapter_fields(self, adapter: type[BaseAdapter]) -> None:
+        for spec in adapter.credential_fields:
+            is_set = bool(self.stored_credentials.get(spec.name))
+            field = _form_field(spec, secret=True, required=spec.required and not is_set)
+            state = "set — leave blank to keep it" if is_set else "not set"
+            field.help_text = f"Currently {state}. {spec.help_text}".strip()
+            self.fields[CRED_PREFIX + spec.name] = field
+        for spec in adapter.settings_fields:
+            field = _form_field(spec, secret=False, required=spec.required)
+            field.initial = self.instance.settings.get(spec.name, spec.default)
+            self.fields[SETTING_PREFIX + spec.name] = field
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        kind, provider = cleaned.get("kind"), cleaned.get("provider")
+        if not (kind and provider):
+            return cleaned
+        try:
+            adapter = registry.get_adapter_class(kind, provider)
+        except registry.UnknownProvider:
+            self.add_error(
+                "provider", f"There is no {kind} provider called {provider!r}."
+            )
+            return cleaned
+        except ImproperlyConfigured as exc:
+            self.add_error("provider", str(exc))
+            return cleaned
+        return cleaned
+
+    def save(self, commit: bool = True) -> ProviderAccount:
+        account = super().save(commit=False)
+        adapter = self.adapter_class
+        if adapter is not None:
+            credentials = dict(self.stored_credentials)
+            for spec in adapter.credential_fields:
+                value = self.cleaned_data.get(CRED_PREFIX + spec.name)
+                if value:
+                    credentials[spec.name] = value
+            account.set_credentials(credentials)
+            settings = dict(account.settings or {})
+            for spec in adapter.settings_fields:
+                settings[spec.name] = self.cleaned_data.get(SETTING_PREFIX + spec.name)
+            account.settings = settings
+        if commit:
+            account.save()
+        return account

@@ -1,0 +1,65 @@
+from typing import Any
+
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from integrations import crypto
+
+
+class Kind(models.TextChoices):
+    PAYMENTS = "payments", "Payments"
+    SHIPPING = "shipping", "Shipping"
+    INVENTORY = "inventory", "Inventory"
+    EMAIL = "email", "Email"
+
+
+class Mode(models.TextChoices):
+    TEST = "test", "Test"
+    LIVE = "live", "Live"
+
+
+class ProviderAccount(models.Model):
+    """One configured account at one provider. The admin is the source of truth."""
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    provider = models.CharField(
+        max_length=32, help_text="Provider code, e.g. stripe, sandbox."
+    )
+    slug = models.SlugField(
+        max_length=64,
+        unique=True,
+        help_text="Used in the webhook URL: /webhooks/<slug>/.",
+    )
+    display_name = models.CharField(max_length=128)
+    priority = models.PositiveIntegerField(
+        default=100,
+        validators=[MinValueValidator(0)],
+        help_text="Lower runs first when failing over between accounts of a kind.",
+    )
+    enabled = models.BooleanField(default=True)
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.TEST)
+    settings = models.JSONField(default=dict, blank=True)
+    credentials_encrypted = models.TextField(blank=True, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "priority", "slug"]
+        indexes = [models.Index(fields=["kind", "enabled", "priority"])]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.kind}/{self.provider})"
+
+    def __repr__(self) -> str:
+        # Never include credentials, even encrypted.
+        return f"<ProviderAccount {self.slug} {self.kind}/{self.provider}>"
+
+    def get_credentials(self) -> dict[str, Any]:
+        return crypto.decrypt_json(self.credentials_encrypted)
+
+    def set_credentials(self, values: dict[str, Any]) -> None:
+        cleaned = {k: v for k, v in values.items() if v not in (None, "")}
+        self.credentials_encrypted = crypto.encrypt_json(cleaned) if cleaned else ""
+
+    def credential_is_set(self, name: str) -> bool:
+        return bool(self.get_credentials().get(name))

@@ -1,0 +1,80 @@
+import hashlib
+import secrets
+
+from django.db import models
+from django.utils import timezone
+
+KEY_PREFIX = "sy"
+
+
+def hash_secret(secret: str) -> str:
+    # Keys are 256-bit random strings, so a plain SHA-256 is enough: there is
+    # nothing to brute-force that a slow hash would protect.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    """A storefront credential. Only a hash is stored; the key is shown once."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    # DRF treats request.auth truthiness; user-ish helpers for throttling/permissions.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @classmethod
+    def generate(cls) -> tuple[str, str, str]:
+        """Return (full key, prefix, hash). The full key is never stored."""
+        prefix = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        full = f"{KEY_PREFIX}_{prefix}_{secret}"
+        return full, prefix, hash_secret(full)
+
+    def revoke(self) -> None:
+        self.revoked_at = timezone.now()
+        self.save(update_fields=["revoked_at"])
+
+
+class IdempotencyRecord(models.Model):
+    """First response to a request carrying an ``Idempotency-Key``."""
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight"
+        COMPLETED = "completed"
+
+    owner = models.CharField(max_length=64, help_text="api-key:<id> or user:<id>")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=512)
+    request_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "key"], name="uniq_idem_owner_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.key}"
