@@ -1,0 +1,2 @@
+# One module per area; each registers its own ModelAdmins.
+from integrations.admin import accounts  # noqa: F401
