@@ -30,6 +30,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+## make lint: what CI checks (ruff lint + format)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -38,9 +39,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+## make check-migrations: fail if a model change has no migration
+# tests.settings supplies throwaway secrets, so no .env is written.
 check-migrations: $(STAMP)
-	$(PY) -m config.bootstrap_env --quiet
-	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles

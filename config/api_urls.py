@@ -1,6 +1,10 @@
 """Storefront API, version 1. Each domain app adds its own urls module here."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from integrations.api.views import CurrentApiKeyView
 
 app_name = "api"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("me/", CurrentApiKeyView.as_view(), name="current-api-key"),
+]

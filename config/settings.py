@@ -8,11 +8,15 @@ import sys
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# ENV_FILE points elsewhere, or "" to read no file (tests of a clean start do).
+ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE:
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
 
 def _stop(message: str) -> None:
@@ -32,6 +36,15 @@ if not SECRET_KEY:
 CREDENTIALS_ENCRYPTION_KEYS = env.list("CREDENTIALS_ENCRYPTION_KEYS", default=[])
 if not CREDENTIALS_ENCRYPTION_KEYS:
     _stop("CREDENTIALS_ENCRYPTION_KEYS is not set (see .env.example)")
+for _position, _key in enumerate(CREDENTIALS_ENCRYPTION_KEYS, start=1):
+    # Checked here, not at first decrypt, so a typo stops the start, not a payment.
+    try:
+        Fernet(_key.encode())
+    except ValueError:
+        _stop(
+            f"CREDENTIALS_ENCRYPTION_KEYS entry {_position} is not a Fernet key "
+            "(32 url-safe base64-encoded bytes)"
+        )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -222,6 +235,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "integrations.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # The API parses JSON only, so APIClient sends JSON unless told otherwise.
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchyard storefront API",
@@ -232,10 +247,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI would otherwise fetch a validity badge from validator.swagger.io:
+    # the docs must work with no internet access.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Idempotency-Key records are replayable for this long, then pruned.
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# A request still "in flight" after this long is taken to have died with its
+# worker (killed on timeout), so a retry may run instead of a 409 for a day.
+IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env.int(
+    "IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS", default=300
+)
 
 # --- Integrations -------------------------------------------------------------
 # Adapters by kind and provider code, as dotted paths: resolved lazily, so a
@@ -254,3 +277,107 @@ SWITCHYARD_ADAPTERS = {
         "sandbox": "notifications.providers.sandbox.SandboxEmailAdapter",
     },
 }
+
+# --- Webhook intake and domain events (outbox) ------------------------------
+# A body beyond this is refused with 413 before it is read in full.
+WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=1_048_576)
+# Standard Webhooks timestamps further than this from our clock (either way)
+# are refused as replays.
+WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30)
+WEBHOOK_RETRY_MAX_SECONDS = env.int("WEBHOOK_RETRY_MAX_SECONDS", default=3600)
+# The sweeper re-enqueues rows still `received` after this long (the broker
+# dropped the task) ...
+WEBHOOK_SWEEP_AFTER_MINUTES = env.int("WEBHOOK_SWEEP_AFTER_MINUTES", default=5)
+# ... and takes back rows left `processing` this long by a worker that died;
+# kept well above Q_TIMEOUT so a live worker is never overtaken.
+WEBHOOK_PROCESSING_LEASE_SECONDS = env.int(
+    "WEBHOOK_PROCESSING_LEASE_SECONDS", default=600
+)
+WEBHOOK_SWEEP_BATCH = env.int("WEBHOOK_SWEEP_BATCH", default=500)
+# Domain handlers per kind: {kind: {event type | "prefix.*" | "*": dotted path}};
+# each takes the WebhookEvent. An event type with no handler is marked
+# processed with the note "no handler".
+SWITCHYARD_WEBHOOK_HANDLERS: dict[str, dict[str, str]] = {
+    "payments": {},
+    "shipping": {},
+    "inventory": {},
+    "email": {},
+}
+# Outbox subscribers: {event name | "prefix.*" | "*": [dotted paths]}; each
+# takes the Event and must be idempotent (delivery is at least once).
+SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {}
+EVENT_MAX_ATTEMPTS = env.int("EVENT_MAX_ATTEMPTS", default=8)
+EVENT_RETRY_BASE_SECONDS = env.int("EVENT_RETRY_BASE_SECONDS", default=30)
+EVENT_RETRY_MAX_SECONDS = env.int("EVENT_RETRY_MAX_SECONDS", default=3600)
+EVENT_SWEEP_AFTER_MINUTES = env.int("EVENT_SWEEP_AFTER_MINUTES", default=2)
+EVENT_DELIVERY_LEASE_SECONDS = env.int("EVENT_DELIVERY_LEASE_SECONDS", default=600)
+EVENT_SWEEP_BATCH = env.int("EVENT_SWEEP_BATCH", default=500)
+
+# --- Provider calls (integrations.client) -----------------------------------
+# Defaults for every account; an account overrides any of them through its
+# settings JSON with the key in brackets (see integrations.client).
+# Connect timeout slightly above a TCP retransmit window (3 s). [connect_timeout]
+PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=3.05)
+# Longest silence while reading a response, per attempt. [read_timeout]
+PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=15.0)
+# Whole operation, retries and back-off included. [deadline_seconds]
+PROVIDER_DEADLINE_SECONDS = env.float("PROVIDER_DEADLINE_SECONDS", default=30.0)
+# Attempts per operation, the first included. [max_attempts]
+PROVIDER_MAX_ATTEMPTS = env.int("PROVIDER_MAX_ATTEMPTS", default=3)
+# Full-jitter back-off: sleep uniform(0, min(cap, base * 2**retry)).
+# [backoff_base_seconds] [backoff_cap_seconds]
+PROVIDER_BACKOFF_BASE_SECONDS = env.float("PROVIDER_BACKOFF_BASE_SECONDS", default=0.25)
+PROVIDER_BACKOFF_CAP_SECONDS = env.float("PROVIDER_BACKOFF_CAP_SECONDS", default=5.0)
+# A Retry-After longer than this is not waited for: the call fails as
+# not_processed (carrying retry_after) instead. [retry_after_cap_seconds]
+PROVIDER_RETRY_AFTER_CAP_SECONDS = env.float(
+    "PROVIDER_RETRY_AFTER_CAP_SECONDS", default=10.0
+)
+# ProviderCall rows older than this are deleted by a daily job.
+PROVIDER_CALL_RETENTION_DAYS = env.int("PROVIDER_CALL_RETENTION_DAYS", default=30)
+
+# --- Health and operations endpoints (integrations.views_ops, .health) -------
+# Each /readyz check (cache, Redis broker) gets this long to answer.
+READYZ_TIMEOUT_SECONDS = env.float("READYZ_TIMEOUT_SECONDS", default=2.0)
+# Empty: /metrics is open (scraped from the internal network). Set: the scraper
+# must send "Authorization: Bearer <token>".
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Probes and scrapers talk plain HTTP to the process.
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    # libpq waits forever for a connection by default; /readyz and every
+    # request should fail fast instead when the database is unreachable.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5)
+    )
+
+# --- Circuit breaker and rate limits (integrations.breaker, .ratelimit) ------
+# Defaults for every account; each is overridable per account through the
+# lower-case key in ProviderAccount.settings (e.g. "breaker_open_seconds").
+# Trip on this share of failed calls in the window, once BREAKER_MIN_CALLS
+# calls were made in it...
+BREAKER_FAILURE_RATE = env.float("BREAKER_FAILURE_RATE", default=0.5)
+BREAKER_MIN_CALLS = env.int("BREAKER_MIN_CALLS", default=20)
+BREAKER_WINDOW_SECONDS = env.float("BREAKER_WINDOW_SECONDS", default=60.0)
+# (the window is counted in this many buckets; settings only)
+BREAKER_WINDOW_BUCKETS = env.int("BREAKER_WINDOW_BUCKETS", default=6)
+# ...or on this many failures in a row.
+BREAKER_CONSECUTIVE_FAILURES = env.int("BREAKER_CONSECUTIVE_FAILURES", default=5)
+# Open this long before one probe is let through.
+BREAKER_OPEN_SECONDS = env.float("BREAKER_OPEN_SECONDS", default=30.0)
+# A probe that has not reported back after this long (crashed worker) is
+# replaced by another; keep it above the longest operation deadline.
+BREAKER_PROBE_TIMEOUT_SECONDS = env.float("BREAKER_PROBE_TIMEOUT_SECONDS", default=60.0)
+# A 429/503 Retry-After keeps the breaker open until then, at most this long.
+BREAKER_MAX_RETRY_AFTER_SECONDS = env.float(
+    "BREAKER_MAX_RETRY_AFTER_SECONDS", default=600.0
+)
+# Rate limits are off unless an account sets "rate_limit_per_second" (and
+# optionally "rate_limit_burst"); a call waits at most this long for a token.
+RATE_LIMIT_MAX_WAIT_SECONDS = env.float("RATE_LIMIT_MAX_WAIT_SECONDS", default=2.0)
+# With "max_concurrency" set on an account: wait this long for a free slot...
+CONCURRENCY_MAX_WAIT_SECONDS = env.float("CONCURRENCY_MAX_WAIT_SECONDS", default=1.0)
+# ...and reclaim a slot held longer than this (its worker died mid-call).
+CONCURRENCY_SLOT_TTL_SECONDS = env.float("CONCURRENCY_SLOT_TTL_SECONDS", default=300.0)

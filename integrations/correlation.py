@@ -65,5 +65,10 @@ class CorrelationIdMiddleware:
 
 class CorrelationIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.correlation_id = _current.get()
+        value = _current.get()
+        if value is None:
+            # Django logs 4xx/5xx responses ("Not Found: ...") after the
+            # middleware chain has returned; those records carry the request.
+            value = getattr(getattr(record, "request", None), "correlation_id", None)
+        record.correlation_id = value
         return True

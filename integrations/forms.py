@@ -23,7 +23,9 @@ def _form_field(spec: ConfigField, *, secret: bool, required: bool) -> forms.Fie
     }
     if secret:
         return forms.CharField(
-            widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+            widget=forms.PasswordInput(
+                render_value=False, attrs={"autocomplete": "off"}
+            ),
             strip=True,
             **common,
         )
@@ -64,7 +66,10 @@ class ProviderAccountForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["provider"].choices = [("", "---------"), *registry.provider_choices()]
+        self.fields["provider"].choices = [
+            ("", "---------"),
+            *registry.provider_choices(),
+        ]
         self.adapter_class = self._selected_adapter()
         # Stored secrets count only while the account stays on the same provider.
         same_provider = (
@@ -94,7 +99,9 @@ class ProviderAccountForm(forms.ModelForm):
     def _add_adapter_fields(self, adapter: type[BaseAdapter]) -> None:
         for spec in adapter.credential_fields:
             is_set = bool(self.stored_credentials.get(spec.name))
-            field = _form_field(spec, secret=True, required=spec.required and not is_set)
+            field = _form_field(
+                spec, secret=True, required=spec.required and not is_set
+            )
             state = "set — leave blank to keep it" if is_set else "not set"
             field.help_text = f"Currently {state}. {spec.help_text}".strip()
             self.fields[CRED_PREFIX + spec.name] = field
@@ -109,7 +116,7 @@ class ProviderAccountForm(forms.ModelForm):
         if not (kind and provider):
             return cleaned
         try:
-            adapter = registry.get_adapter_class(kind, provider)
+            registry.get_adapter_class(kind, provider)
         except registry.UnknownProvider:
             self.add_error(
                 "provider", f"There is no {kind} provider called {provider!r}."

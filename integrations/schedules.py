@@ -13,4 +13,32 @@ class Job:
 
 JOBS: list[Job] = [
     # Each area appends its jobs here.
+    Job(
+        name="prune-idempotency-records",
+        func="integrations.api.tasks.prune_idempotency_records",
+        minutes=60,
+    ),
+    Job(
+        name="integrations.health.probe_enabled_accounts",
+        func="integrations.health_tasks.probe_enabled_accounts",
+        minutes=1,
+    ),
+    # Webhooks the broker dropped, retries that are due, claims of dead workers.
+    Job(
+        name="integrations.webhooks.sweep",
+        func="integrations.webhooks.tasks.sweep_webhook_events",
+        minutes=1,
+    ),
+    # Outbox deliveries that never ran or are due for a retry.
+    Job(
+        name="integrations.events.sweep",
+        func="integrations.event_tasks.sweep_event_deliveries",
+        minutes=1,
+    ),
+    # Provider-call log retention (PROVIDER_CALL_RETENTION_DAYS).
+    Job(
+        name="integrations.calls.prune",
+        func="integrations.tasks_calls.prune_provider_calls",
+        minutes=24 * 60,
+    ),
 ]

@@ -19,9 +19,8 @@ def _missing_service(marker: str) -> str | None:
     elif marker == "redis":
         if not settings.REDIS_URL:
             return "Redis not configured (set REDIS_URL)"
-    elif marker == "browser":
-        if not shutil.which(CHROMIUM):
-            return f"Chromium not found at {CHROMIUM}"
+    elif marker == "browser" and not shutil.which(CHROMIUM):
+        return f"Chromium not found at {CHROMIUM}"
     return None
 
 
@@ -47,8 +46,18 @@ def _fail_in_ci_without_service(request: pytest.FixtureRequest) -> None:
             pytest.fail(f"CI=true but a required service is missing: {reason}")
 
 
+_DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}
+
+
 @pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
+def _fresh_cache(request: pytest.FixtureRequest) -> None:
+    """Breaker, limiter and throttle state must not leak between tests."""
     from django.core.cache import cache
 
-    cache.clear()
+    # The embedded default caches in a database table: only reachable (and
+    # only dirty) in tests that have the database.
+    has_db = bool(_DB_FIXTURES & set(request.fixturenames)) or (
+        request.node.get_closest_marker("django_db") is not None
+    )
+    if settings.REDIS_URL or has_db:
+        cache.clear()

@@ -5,6 +5,8 @@ REDIS_URL) wins over these defaults."""
 import os
 
 _DEFAULTS = {
+    # A developer's .env must not change what the suite tests.
+    "ENV_FILE": "",
     "SECRET_KEY": "test-secret-key-not-for-production-0123456789abcdefghijklmnopqrstuv",
     # Two keys so rotation is exercised; the first is the newest.
     "CREDENTIALS_ENCRYPTION_KEYS": (

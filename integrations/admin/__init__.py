@@ -1,2 +1,8 @@
 # One module per area; each registers its own ModelAdmins.
-from integrations.admin import accounts  # noqa: F401
+from integrations.admin import (
+    accounts,  # noqa: F401
+    api_keys,  # noqa: F401
+    calls,  # noqa: F401
+    events,  # noqa: F401
+    webhooks,  # noqa: F401
+)

@@ -1,14 +1,39 @@
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils import timezone
 
 from integrations import registry
+from integrations.breaker import BreakerSnapshot, breaker_for
 from integrations.forms import CRED_PREFIX, SETTING_PREFIX, ProviderAccountForm
 from integrations.models import ProviderAccount
 
 
+class ProviderAccountAdminForm(ProviderAccountForm):
+    class Meta(ProviderAccountForm.Meta):
+        fields = [*ProviderAccountForm.Meta.fields, "breaker_mode"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Optional so a form posted without it keeps the current mode.
+        self.fields["breaker_mode"].required = False
+
+    def clean_breaker_mode(self) -> str:
+        return self.cleaned_data.get("breaker_mode") or self.instance.breaker_mode
+
+
+def _describe_breaker(snap: BreakerSnapshot) -> str:
+    text = snap.state.replace("_", "-")
+    if snap.opened_until is not None and snap.state == "open":
+        until = timezone.localtime(snap.opened_until).strftime("%H:%M:%S")
+        text += f" until {until}"
+    if snap.mode != "auto":
+        text += f" ({snap.mode.replace('_', ' ')})"
+    return text
+
+
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(admin.ModelAdmin):
-    form = ProviderAccountForm
+    form = ProviderAccountAdminForm
     list_display = [
         "display_name",
         "kind",
@@ -17,6 +42,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         "priority",
         "enabled",
         "mode",
+        "breaker_state",
     ]
     list_display_links = ["display_name"]
     # Staff flip failover order right in the change list.
@@ -25,6 +51,28 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     search_fields = ["slug", "display_name", "provider"]
     prepopulated_fields = {"slug": ["display_name"]}
     ordering = ["kind", "priority", "slug"]
+    readonly_fields = ["breaker_state", "breaker_last_transition"]
+
+    @admin.display(description="Breaker")
+    def breaker_state(self, obj: ProviderAccount) -> str:
+        return _describe_breaker(breaker_for(obj).snapshot()) if obj.pk else "-"
+
+    @admin.display(description="Last breaker transition")
+    def breaker_last_transition(self, obj: ProviderAccount) -> str:
+        snap = breaker_for(obj).snapshot() if obj.pk else None
+        if snap is None or snap.last_transition_at is None:
+            return "none yet"
+        at = timezone.localtime(snap.last_transition_at).strftime("%Y-%m-%d %H:%M:%S")
+        return f"{snap.last_state.replace('_', ' ')} at {at}: {snap.last_reason}"
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if "breaker_mode" in form.changed_data:
+            # Every process obeys the new mode at its next call.
+            breaker_for(obj).publish_mode(
+                previous=form.initial.get("breaker_mode"),
+                actor=request.user.get_username(),
+            )
 
     def get_fieldsets(self, request: HttpRequest, obj: ProviderAccount | None = None):
         form = self._get_form_for_fieldsets(request, obj)
@@ -69,6 +117,10 @@ class ProviderAccountAdmin(admin.ModelAdmin):
                     for k in registry.kinds()
                 )
             )
+        breaker = ["breaker_mode"]
+        if obj is not None:
+            breaker += ["breaker_state", "breaker_last_transition"]
+        fieldsets.append(("Circuit breaker", {"fields": breaker}))
         return fieldsets
 
     def _get_form_for_fieldsets(
@@ -76,7 +128,9 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     ) -> ProviderAccountForm | None:
         # Build the form as the view will, so the fieldsets list its dynamic fields.
         data = request.POST if request.method == "POST" else None
-        initial = {k: request.GET.get(k) for k in ("kind", "provider") if k in request.GET}
+        initial = {
+            k: request.GET.get(k) for k in ("kind", "provider") if k in request.GET
+        }
         return ProviderAccountForm(data=data, instance=obj, initial=initial)
 
     def get_form(self, request, obj=None, change=False, **kwargs):

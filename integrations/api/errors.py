@@ -1,11 +1,21 @@
-"""One JSON error shape for the whole API:
-``{"error": {"type", "code", "message", "param"}}``."""
+"""One JSON error shape for the whole API::
+
+    {"error": {"type": ..., "code": ..., "message": ..., "param": ...}}
+
+``type`` is the broad class (from the status), ``code`` a stable
+machine-readable reason, ``param`` the offending field (or header) or null.
+DRF errors come through ``exception_handler``; Django-level errors under
+``/api/`` (unknown path, unexpected exception) through the ``api_*`` views that
+``config.urls`` installs as error handlers. Unexpected exceptions become a
+generic 500 whose message never carries the exception text.
+"""
 
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_handler
@@ -28,7 +38,7 @@ _TYPES = {
 
 
 class ApiError(exceptions.APIException):
-    """Raise from a view or service adapter to answer with a specific code."""
+    """Raise from a view to answer with a specific status, code and param."""
 
     def __init__(
         self,
@@ -46,6 +56,12 @@ class ApiError(exceptions.APIException):
         self.error_type = error_type
 
 
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
 def error_body(
     status_code: int,
     code: str,
@@ -53,57 +69,88 @@ def error_body(
     param: str | None = None,
     error_type: str | None = None,
 ) -> dict[str, Any]:
+    if error_type is None:
+        error_type = _TYPES.get(status_code, "api_error")
     return {
-        "error": {
-            "type": error_type or _TYPES.get(status_code, "api_error"),
-            "code": code,
-            "message": message,
-            "param": param,
-        }
+        "error": {"type": error_type, "code": code, "message": message, "param": param}
     }
 
 
-def _first_validation_error(detail: Any, path: str = "") -> tuple[str, str, str]:
-    """(param, code, message) of the first field error in a DRF error tree."""
+def _first_validation_error(detail: Any, path: str = "") -> tuple[str, str, str] | None:
+    """(param, code, message) of the first error in a DRF error tree.
+
+    ``param`` is a dotted path (``lines[2].sku``); list serializers may report
+    an empty dict for valid items, which are skipped.
+    """
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = "" if key == "non_field_errors" else str(key)
-            param = f"{path}.{name}" if path and name else (name or path)
-            return _first_validation_error(value, param)
-    if isinstance(detail, list) and detail:
-        first = detail[0]
-        if isinstance(first, dict | list):
-            return _first_validation_error(first, f"{path}[0]" if path else "")
-        return path, getattr(first, "code", "invalid"), str(first)
-    return path, getattr(detail, "code", "invalid"), str(detail)
+            if isinstance(key, int):
+                # Newer DRF reports list items by index in a dict.
+                param = f"{path}[{key}]"
+            else:
+                name = "" if key in ("non_field_errors", "__all__") else str(key)
+                param = f"{path}.{name}" if path and name else (name or path)
+            found = _first_validation_error(value, param)
+            if found is not None:
+                return found
+        return None
+    if isinstance(detail, list):
+        for index, item in enumerate(detail):
+            if isinstance(item, dict | list):
+                found = _first_validation_error(item, f"{path}[{index}]")
+                if found is not None:
+                    return found
+            else:
+                return path, getattr(item, "code", None) or "invalid", str(item)
+        return None
+    return path, getattr(detail, "code", None) or "invalid", str(detail)
+
+
+def _normalise(exc: Exception) -> Exception:
+    """Django's exceptions as their DRF equivalents, so DRF renders them."""
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, PermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        return RequestTooLarge()
+    if isinstance(exc, ValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        return exceptions.ValidationError(detail)
+    return exc
+
+
+def _body_for(exc: exceptions.APIException, status_code: int) -> dict[str, Any]:
+    if isinstance(exc, ApiError):
+        return error_body(
+            status_code, exc.code, str(exc.detail), exc.param, exc.error_type
+        )
+    if isinstance(exc, exceptions.ValidationError):
+        first = _first_validation_error(exc.detail)
+        param, code, message = first or ("", "invalid", "Invalid input.")
+        return error_body(status_code, code, message, param or None)
+    code = exc.get_codes()
+    detail = exc.detail
+    if not isinstance(code, str):
+        # A non-validation exception raised with a dict/list detail.
+        first = _first_validation_error(detail)
+        param, code, message = first or ("", "error", "Error.")
+        return error_body(status_code, code, message, param or None)
+    return error_body(status_code, code, str(detail))
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied()
-    elif isinstance(exc, ValidationError):
-        exc = exceptions.ValidationError(exc.messages)
+    """DRF ``EXCEPTION_HANDLER``: every handled error in the one shape.
 
+    Returns None for anything that is not an API error, so it propagates to
+    Django's 500 handler (``api_server_error``), which logs it.
+    """
+    exc = _normalise(exc)
     response = drf_handler(exc, context)
-    if response is None:
-        return None  # a real bug: Django's 500 handler answers in our shape
-
-    if isinstance(exc, ApiError):
-        body = error_body(exc.status_code, exc.code, str(exc.detail), exc.param,
-                          exc.error_type)
-    elif isinstance(exc, exceptions.ValidationError):
-        param, code, message = _first_validation_error(exc.detail)
-        body = error_body(400, code, message, param or None)
-        body["error"]["details"] = exc.detail
-    else:
-        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
-        if not isinstance(code, str):
-            code = "error"
-        detail = getattr(exc, "detail", str(exc))
-        body = error_body(response.status_code, code, str(detail))
-    response.data = body
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return None
+    # drf_handler already set WWW-Authenticate (401) and Retry-After (429).
+    response.data = _body_for(exc, response.status_code)
     return response
 
 
@@ -111,11 +158,29 @@ def _json_error(status_code: int, code: str, message: str) -> JsonResponse:
     return JsonResponse(error_body(status_code, code, message), status=status_code)
 
 
-def api_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _json_error(status.HTTP_404_NOT_FOUND, "not_found", "No such endpoint.")
+# The url name of the JSON 404 for every unmatched path under /api/.
+CATCH_ALL_URL_NAME = "api-not-found"
+
+
+def api_not_found(
+    request: HttpRequest, exception: Exception | None = None
+) -> JsonResponse:
+    message = "No such endpoint."
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/", getattr(request, "urlconf", None))
+        except Resolver404:
+            match = None
+        if match is not None and match.url_name != CATCH_ALL_URL_NAME:
+            # A slash-less path is not redirected under /api/ (a redirected
+            # POST loses its body), so say what was meant.
+            message = f"No such endpoint. Did you mean {request.path}/ ?"
+    return _json_error(status.HTTP_404_NOT_FOUND, "not_found", message)
 
 
 def api_server_error(request: HttpRequest) -> JsonResponse:
+    # Django has logged the exception with its traceback; the client gets
+    # nothing from it but the correlation id (X-Correlation-ID header).
     return _json_error(
         status.HTTP_500_INTERNAL_SERVER_ERROR,
         "internal_error",
@@ -123,7 +188,9 @@ def api_server_error(request: HttpRequest) -> JsonResponse:
     )
 
 
-def api_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def api_bad_request(
+    request: HttpRequest, exception: Exception | None = None
+) -> JsonResponse:
     return _json_error(status.HTTP_400_BAD_REQUEST, "bad_request", "Bad request.")
 
 

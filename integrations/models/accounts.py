@@ -18,6 +18,12 @@ class Mode(models.TextChoices):
     LIVE = "live", "Live"
 
 
+class BreakerMode(models.TextChoices):
+    AUTO = "auto", "Automatic"
+    FORCED_OPEN = "forced_open", "Forced open (send nothing)"
+    FORCED_CLOSED = "forced_closed", "Forced closed (always send)"
+
+
 class ProviderAccount(models.Model):
     """One configured account at one provider. The admin is the source of truth."""
 
@@ -39,6 +45,14 @@ class ProviderAccount(models.Model):
     enabled = models.BooleanField(default=True)
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.TEST)
     settings = models.JSONField(default=dict, blank=True)
+    # Staff override of the circuit breaker (integrations/breaker.py).
+    breaker_mode = models.CharField(
+        max_length=16,
+        choices=BreakerMode.choices,
+        default=BreakerMode.AUTO,
+        help_text="Automatic: the breaker opens and closes on its own. Forced "
+        "open stops all calls to this account; forced closed never blocks them.",
+    )
     credentials_encrypted = models.TextField(blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,6 +1,9 @@
+"""Storefront credentials and stored responses for ``Idempotency-Key``."""
+
 import hashlib
 import secrets
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
@@ -9,12 +12,18 @@ KEY_PREFIX = "sy"
 
 def hash_secret(secret: str) -> str:
     # Keys are 256-bit random strings, so a plain SHA-256 is enough: there is
-    # nothing to brute-force that a slow hash would protect.
+    # nothing to brute-force that a slow hash would protect, and it does not
+    # depend on SECRET_KEY, so rotating that does not invalidate every key.
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class ApiKey(models.Model):
-    """A storefront credential. Only a hash is stored; the key is shown once."""
+    """A storefront credential. Only a hash is stored; the key is shown once.
+
+    Keys look like ``sy_<prefix>_<secret>``: the prefix finds the row and is
+    safe to show (admin, logs, ``revoke_api_key``), the secret is never stored.
+    Create and revoke through ``integrations.api.services``.
+    """
 
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, unique=True, editable=False)
@@ -22,7 +31,7 @@ class ApiKey(models.Model):
     scopes = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "API key"
@@ -35,26 +44,21 @@ class ApiKey(models.Model):
     def is_active(self) -> bool:
         return self.revoked_at is None
 
-    # DRF treats request.auth truthiness; user-ish helpers for throttling/permissions.
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @classmethod
-    def generate(cls) -> tuple[str, str, str]:
+    @staticmethod
+    def generate() -> tuple[str, str, str]:
         """Return (full key, prefix, hash). The full key is never stored."""
         prefix = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         full = f"{KEY_PREFIX}_{prefix}_{secret}"
         return full, prefix, hash_secret(full)
 
-    def revoke(self) -> None:
-        self.revoked_at = timezone.now()
-        self.save(update_fields=["revoked_at"])
-
 
 class IdempotencyRecord(models.Model):
-    """First response to a request carrying an ``Idempotency-Key``."""
+    """First response to a request carrying an ``Idempotency-Key``.
+
+    Unique per (owner, key) so two API keys may use the same string. See
+    ``integrations.api.idempotency`` for the life cycle.
+    """
 
     class State(models.TextChoices):
         IN_FLIGHT = "in_flight"
@@ -67,7 +71,8 @@ class IdempotencyRecord(models.Model):
     request_hash = models.CharField(max_length=64)
     state = models.CharField(max_length=16, choices=State.choices)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    response_headers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 

@@ -6,8 +6,14 @@ outbound calls go through the account's shared ProviderClient.
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from django.conf import settings
+
+from integrations.webhooks.verification import WebhookVerificationError
 
 if TYPE_CHECKING:
     from integrations.models import ProviderAccount
@@ -35,6 +41,30 @@ class HealthResult:
     ok: bool
     detail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WebhookMessage:
+    """A verified webhook, translated: what the intake stores and dispatches."""
+
+    event_type: str
+    dedupe_key: str  # the provider's event/delivery id; unique per account
+    payload: dict[str, Any]
+    occurred_at: datetime | None = None
+
+
+def match_event_type(table: Mapping[str, str], event_type: str) -> str | None:
+    """The entry for ``event_type``: exact key, else longest ``prefix.*``, else
+    ``*``."""
+    if event_type in table:
+        return table[event_type]
+    prefixes = [
+        key for key in table
+        if key.endswith(".*") and event_type.startswith(key[:-1])
+    ]
+    if prefixes:
+        return table[max(prefixes, key=len)]
+    return table.get("*")
 
 
 class BaseAdapter(ABC):
@@ -66,3 +96,26 @@ class BaseAdapter(ABC):
     @abstractmethod
     def health_check(self) -> HealthResult:
         """A cheap authenticated call that proves the account works."""
+
+    def verify_webhook(
+        self, *, body: bytes, headers: Mapping[str, str], url: str
+    ) -> WebhookMessage:
+        """Verify a webhook request on its raw bytes and translate it.
+
+        ``headers`` is case-insensitive when it comes from the intake view.
+        Raise WebhookVerificationError for anything forged, stale or malformed;
+        a missing secret is an error, never a pass.
+        """
+        raise WebhookVerificationError(
+            f"{self.display_name} accounts do not accept webhooks.",
+            code=WebhookVerificationError.NOT_SUPPORTED,
+        )
+
+    def webhook_handler(self, message_event_type: str) -> str | None:
+        """Dotted path of the domain handler for an event type, or None.
+
+        The handler takes the stored WebhookEvent. Looked up in settings
+        ``SWITCHYARD_WEBHOOK_HANDLERS[kind]``; adapters may override.
+        """
+        handlers = getattr(settings, "SWITCHYARD_WEBHOOK_HANDLERS", {})
+        return match_event_type(handlers.get(self.kind, {}), message_event_type)

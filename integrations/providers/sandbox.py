@@ -3,12 +3,26 @@ switch, injected latency and an injected error rate, and an API key that must
 look like a sandbox key, so misconfiguration fails the way a real provider's
 would."""
 
+import json
 import random
 import time
-from typing import ClassVar
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from django.conf import settings
 
 from integrations.errors import ConfigurationError, NotProcessed, Unknown
-from integrations.providers.base import BaseAdapter, ConfigField, HealthResult
+from integrations.providers.base import (
+    BaseAdapter,
+    ConfigField,
+    HealthResult,
+    WebhookMessage,
+)
+from integrations.webhooks.verification import (
+    WebhookVerificationError,
+    verify_standard_webhook,
+)
 
 SANDBOX_KEY_PREFIX = "sbx_"
 
@@ -62,10 +76,13 @@ class SandboxAdapter(BaseAdapter):
         """Apply the account's injected behaviour before doing the real work."""
         api_key = self.credentials.get("api_key", "")
         if not api_key:
-            raise ConfigurationError("sandbox API key is not set", code="missing_credentials")
+            raise ConfigurationError(
+                "sandbox API key is not set", code="missing_credentials"
+            )
         if not api_key.startswith(SANDBOX_KEY_PREFIX):
             raise NotProcessed(
-                "sandbox rejected the API key", code="authentication_failed",
+                "sandbox rejected the API key",
+                code="authentication_failed",
                 http_status=401,
             )
         if self.setting("outage"):
@@ -81,3 +98,53 @@ class SandboxAdapter(BaseAdapter):
     def health_check(self) -> HealthResult:
         self.simulate_call()
         return HealthResult(ok=True, detail="sandbox reachable")
+
+    def verify_webhook(
+        self, *, body: bytes, headers: Mapping[str, str], url: str
+    ) -> WebhookMessage:
+        """Standard Webhooks, signed with the account's ``webhook_secret``; the
+        body is ``{"type": ..., "timestamp": ..., "data": {...}}``."""
+        verified = verify_standard_webhook(
+            secret=self.credentials.get("webhook_secret"),
+            body=body,
+            headers=headers,
+            tolerance=settings.WEBHOOK_TOLERANCE_SECONDS,
+        )
+        payload = _json_object(body)
+        event_type = payload.get("type")
+        if not isinstance(event_type, str) or not event_type:
+            raise WebhookVerificationError(
+                "The webhook body has no 'type'.",
+                code=WebhookVerificationError.MALFORMED,
+                param="type",
+            )
+        return WebhookMessage(
+            event_type=event_type[:128],
+            dedupe_key=verified.webhook_id,
+            payload=payload,
+            occurred_at=_parse_time(payload.get("timestamp")),
+        )
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        payload = None
+    if not isinstance(payload, dict):
+        raise WebhookVerificationError(
+            "The webhook body must be a JSON object.",
+            code=WebhookVerificationError.MALFORMED,
+        )
+    return payload
+
+
+def _parse_time(value: object) -> datetime | None:
+    # An unparseable or naive time is not worth rejecting a signed event over.
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

@@ -1,5 +1,5 @@
-from inventory.providers.base import InventoryAdapter
 from integrations.providers.sandbox import SandboxAdapter
+from inventory.providers.base import InventoryAdapter
 
 
 class SandboxInventoryAdapter(SandboxAdapter, InventoryAdapter):

@@ -1,5 +1,5 @@
-from notifications.providers.base import EmailAdapter
 from integrations.providers.sandbox import SandboxAdapter
+from notifications.providers.base import EmailAdapter
 
 
 class SandboxEmailAdapter(SandboxAdapter, EmailAdapter):

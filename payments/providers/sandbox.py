@@ -1,5 +1,5 @@
-from payments.providers.base import PaymentsAdapter
 from integrations.providers.sandbox import SandboxAdapter
+from payments.providers.base import PaymentsAdapter
 
 
 class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):

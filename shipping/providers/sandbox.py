@@ -1,5 +1,5 @@
-from shipping.providers.base import ShippingAdapter
 from integrations.providers.sandbox import SandboxAdapter
+from shipping.providers.base import ShippingAdapter
 
 
 class SandboxShippingAdapter(SandboxAdapter, ShippingAdapter):

@@ -35,7 +35,10 @@ def test_add_account_encrypts_credentials(staff_client):
     response = _post_add(staff_client)
     assert response.status_code == 302, response.content
     account = ProviderAccount.objects.get(slug="sbx-pay")
-    assert account.get_credentials() == {"api_key": "sbx_abc", "webhook_secret": "whsec_1"}
+    assert account.get_credentials() == {
+        "api_key": "sbx_abc",
+        "webhook_secret": "whsec_1",
+    }
     assert "sbx_abc" not in account.credentials_encrypted
     assert account.settings["latency_ms"] == 0
 

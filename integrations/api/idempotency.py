@@ -1,0 +1,296 @@
+"""``Idempotency-Key`` for DRF handlers that must not run twice.
+
+Decorate a view method::
+
+    class PaymentCreate(APIView):
+        required_scopes = ["payments:write"]
+
+        @idempotent
+        def post(self, request): ...
+
+Life cycle of a key, scoped to its owner (the API key, or a staff user):
+
+* first request: a record is inserted *in flight* in its own committed
+  transaction before the handler runs, so a concurrent request with the same
+  key finds it (409 ``idempotency_key_in_use``) instead of running again;
+* the handler's 2xx/4xx response (status and JSON body) is stored and replayed
+  for later requests with the same key and the same request, with header
+  ``Idempotent-Replayed: true``;
+* a 5xx or an exception deletes the record, so the client may retry;
+* the same key with a different method, path or body is a 422
+  ``idempotency_key_reused``;
+* records live ``IDEMPOTENCY_KEY_TTL_HOURS`` and are then pruned
+  (``integrations.api.tasks.prune_idempotency_records``); an expired record no
+  longer counts. An in-flight record older than
+  ``IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS`` belonged to a worker that died, and
+  is replaced.
+
+Run the handler outside ``ATOMIC_REQUESTS``: the in-flight record is only
+visible to other requests once it is committed.
+"""
+
+import functools
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpResponseBase
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from integrations.api.errors import ApiError
+from integrations.models import ApiKey, IdempotencyRecord
+
+logger = logging.getLogger(__name__)
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+# Printable ASCII: anything else in a header is a client bug, not a key.
+_VALID_KEY = re.compile(r"^[\x20-\x7e]+$")
+# Response headers worth replaying (a 201's Location).
+_STORED_HEADERS = ("Location",)
+
+Handler = TypeVar("Handler", bound=Callable[..., HttpResponseBase])
+
+
+def idempotent(
+    handler: Handler | None = None, *, required: bool = True
+) -> Handler | Callable[[Handler], Handler]:
+    """Decorate a DRF view method (``post``, ``create``, ...) with the mechanism.
+
+    With ``required=False`` a request without the header runs as usual.
+    """
+
+    def decorate(func: Handler) -> Handler:
+        @functools.wraps(func)
+        def wrapper(
+            view: APIView, request: Request, *args: Any, **kwargs: Any
+        ) -> HttpResponseBase:
+            return _handle(view, request, func, args, kwargs, required=required)
+
+        parameter = OpenApiParameter(
+            name=HEADER,
+            type=str,
+            location=OpenApiParameter.HEADER,
+            required=required,
+            description=(
+                "A unique string (at most 255 characters) per operation. A retry "
+                "with the same key and body replays the first response "
+                f"(header `{REPLAYED_HEADER}: true`); a different body is a 422, "
+                "a request still in progress a 409."
+            ),
+        )
+        return extend_schema(parameters=[parameter])(wrapper)  # type: ignore[return-value]
+
+    if handler is not None:
+        return decorate(handler)
+    return decorate
+
+
+def _handle(
+    view: APIView,
+    request: Request,
+    handler: Callable[..., HttpResponseBase],
+    args: tuple,
+    kwargs: dict,
+    *,
+    required: bool,
+) -> HttpResponseBase:
+    key = request.headers.get(HEADER)
+    if key is None:
+        if required:
+            raise ApiError(
+                f"This endpoint requires an {HEADER} header.",
+                code="idempotency_key_required",
+                param=HEADER,
+            )
+        return handler(view, request, *args, **kwargs)
+    _check_key(key)
+    owner = _owner(request)
+    # Parsing the body here means malformed JSON is a 400 before any record.
+    fingerprint = _fingerprint(request)
+    claimed = _claim(owner, key, request, fingerprint)
+    if isinstance(claimed, Response):
+        return claimed
+    return _run(claimed, view, request, handler, args, kwargs)
+
+
+def _check_key(key: str) -> None:
+    if len(key) > MAX_KEY_LENGTH:
+        raise ApiError(
+            f"{HEADER} is longer than {MAX_KEY_LENGTH} characters.",
+            code="idempotency_key_invalid",
+            param=HEADER,
+        )
+    if not key.strip() or not _VALID_KEY.match(key):
+        raise ApiError(
+            f"{HEADER} must be non-empty printable ASCII.",
+            code="idempotency_key_invalid",
+            param=HEADER,
+        )
+
+
+def _owner(request: Request) -> str:
+    if isinstance(request.auth, ApiKey):
+        return f"api-key:{request.auth.pk}"
+    user = request.user
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    # Without an owner, one anonymous caller could replay another's response.
+    raise exceptions.NotAuthenticated()
+
+
+def _canonical(data: Any) -> Any:
+    if hasattr(data, "lists"):  # QueryDict from a form parser
+        return {k: v for k, v in data.lists()}
+    return data
+
+
+def _fingerprint(request: Request) -> str:
+    body = json.dumps(
+        _canonical(request.data),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    material = "\n".join([request.method or "", request.get_full_path(), body])
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _is_stale(record: IdempotencyRecord) -> bool:
+    now = timezone.now()
+    if record.created_at < now - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS):
+        return True
+    timeout = timedelta(seconds=settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS)
+    return (
+        record.state == IdempotencyRecord.State.IN_FLIGHT
+        and record.created_at < now - timeout
+    )
+
+
+def _claim(
+    owner: str, key: str, request: Request, fingerprint: str
+) -> IdempotencyRecord | Response:
+    """Insert the in-flight record, or answer from the one already there."""
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    owner=owner,
+                    key=key,
+                    method=request.method or "",
+                    path=request.path[:512],
+                    request_hash=fingerprint,
+                    state=IdempotencyRecord.State.IN_FLIGHT,
+                )
+        except IntegrityError:
+            existing = IdempotencyRecord.objects.filter(owner=owner, key=key).first()
+        if existing is None:
+            continue  # released by a failed first attempt meanwhile: claim again
+        if _is_stale(existing):
+            # Conditional on the same row state, so two retries cannot both
+            # delete a record the other has just created.
+            IdempotencyRecord.objects.filter(
+                pk=existing.pk, created_at=existing.created_at, state=existing.state
+            ).delete()
+            continue
+        return _answer_from(existing, fingerprint)
+    raise _in_use()
+
+
+def _in_use() -> ApiError:
+    return ApiError(
+        "A request with this Idempotency-Key is still being processed; retry later.",
+        code="idempotency_key_in_use",
+        status_code=status.HTTP_409_CONFLICT,
+        param=HEADER,
+    )
+
+
+def _answer_from(record: IdempotencyRecord, fingerprint: str) -> Response:
+    extra = {"idempotency_record": record.pk, "owner": record.owner}
+    if record.request_hash != fingerprint:
+        logger.info("idempotency key reused for a different request", extra=extra)
+        raise ApiError(
+            "This Idempotency-Key was used with a different request; use a new key.",
+            code="idempotency_key_reused",
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            param=HEADER,
+        )
+    if record.state == IdempotencyRecord.State.IN_FLIGHT:
+        logger.info("idempotency key in use", extra=extra)
+        raise _in_use()
+    logger.info("idempotent response replayed", extra=extra)
+    headers = {**record.response_headers, REPLAYED_HEADER: "true"}
+    return Response(
+        record.response_body, status=record.response_status, headers=headers
+    )
+
+
+def _run(
+    record: IdempotencyRecord,
+    view: APIView,
+    request: Request,
+    handler: Callable[..., HttpResponseBase],
+    args: tuple,
+    kwargs: dict,
+) -> HttpResponseBase:
+    try:
+        try:
+            response = handler(view, request, *args, **kwargs)
+        except Exception as exc:
+            # Render API errors (validation, ApiError) here so a 4xx is stored
+            # like any response; anything unhandled re-raises from here.
+            response = view.handle_exception(exc)
+    except BaseException:
+        # Including SystemExit from a worker timeout: the client may retry.
+        _release(record)
+        raise
+    if response.status_code >= 500 or not isinstance(response, Response):
+        _release(record)
+        return response
+    _complete(record, response)
+    return response
+
+
+def _release(record: IdempotencyRecord) -> None:
+    IdempotencyRecord.objects.filter(
+        pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT
+    ).delete()
+    logger.info("idempotency record released", extra={"idempotency_record": record.pk})
+
+
+def _complete(record: IdempotencyRecord, response: Response) -> None:
+    # Store what the client will see: DRF's encoder turns dates, decimals and
+    # UUIDs into the same strings the rendered response carries.
+    body = None
+    if response.data is not None:
+        body = json.loads(JSONRenderer().render(response.data))
+    headers = {h: response[h] for h in _STORED_HEADERS if response.has_header(h)}
+    updated = IdempotencyRecord.objects.filter(
+        pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT
+    ).update(
+        state=IdempotencyRecord.State.COMPLETED,
+        response_status=response.status_code,
+        response_body=body,
+        response_headers=headers,
+        completed_at=timezone.now(),
+    )
+    if not updated:
+        logger.warning(
+            "idempotency record vanished before completion",
+            extra={"idempotency_record": record.pk},
+        )

@@ -1,0 +1,13 @@
+"""Every scope an API key can hold. ``create_api_key``, the admin and the
+services validate against this list; views name what they need in
+``required_scopes`` (see ``integrations.api.permissions``)."""
+
+SCOPES: dict[str, str] = {
+    "payments:read": "Read payments and saved payment methods",
+    "payments:write": "Create, capture, void and refund payments",
+    "shipping:read": "Read rates, shipments and tracking",
+    "shipping:write": "Buy labels and book pickups",
+    "inventory:read": "Read stock levels and reservations",
+    "inventory:write": "Reserve and release stock",
+    "email:send": "Send email",
+}

@@ -1,0 +1,14 @@
+"""django-q2 tasks for the outbox: thin, they bind the correlation id and call
+one service."""
+
+from integrations import correlation, events
+
+
+def deliver_event(delivery_id: int, correlation_id: str = "") -> str | None:
+    with correlation.bind(correlation_id or None):
+        return events.event_delivery_run(delivery_id=delivery_id)
+
+
+def sweep_event_deliveries() -> int:
+    with correlation.bind(None):
+        return events.event_deliveries_sweep()

@@ -1,0 +1,179 @@
+"""Run one operation over the enabled accounts of a kind, in priority order.
+
+The accounts are read fresh on every run, so a priority or ``enabled`` change
+made in the admin applies to the very next request. An account whose breaker
+is open is skipped without a call. The run moves on to the next account only
+after a ``not_processed`` error, the one outcome that proves the provider did
+nothing:
+
+- ``unknown`` stops the run with FailoverUnknown: the operation may have taken
+  effect, and trying elsewhere could do it twice;
+- ``rejected`` stops the run with FailoverRejected: another provider would
+  not make a declined card valid;
+- every account ``not_processed`` (or none enabled) gives NoProviderAvailable.
+
+Each error carries ``attempts``, one entry per account considered.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+
+from integrations import registry
+from integrations.breaker import breaker_for
+from integrations.errors import NotProcessed, Outcome, ProviderError, Rejected, Unknown
+from integrations.models import ProviderAccount
+
+if TYPE_CHECKING:
+    from integrations.providers.base import BaseAdapter
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SUCCEEDED = "succeeded"
+
+
+class Attempt(NamedTuple):
+    account: str  # slug
+    outcome: str  # "succeeded" or an Outcome value
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FailoverResult(Generic[T]):
+    result: T
+    account: ProviderAccount
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+class FailoverError(ProviderError):
+    """A failover run that ended without a result; ``attempts`` says why."""
+
+    def __init__(
+        self, message: str, *, attempts: list[Attempt], cause: ProviderError | None
+    ) -> None:
+        super().__init__(
+            message,
+            code=cause.code if cause else None,
+            http_status=cause.http_status if cause else None,
+            retry_after=cause.retry_after if cause else None,
+            provider_code=cause.provider_code if cause else None,
+        )
+        self.attempts = attempts
+        self.cause = cause
+
+
+class FailoverUnknown(FailoverError, Unknown):
+    """An account may have performed the operation: reconcile, don't retry."""
+
+
+class FailoverRejected(FailoverError, Rejected):
+    """An account refused the operation; its reason is this error's message."""
+
+
+class NoProviderAvailable(FailoverError, NotProcessed):
+    """No account performed the operation: safe to try again later."""
+
+    default_code = "no_provider_available"
+
+
+def run_with_failover(
+    kind: str,
+    operation: Callable[["BaseAdapter"], T],
+    *,
+    operation_name: str,
+) -> FailoverResult[T]:
+    """Call ``operation(adapter)`` for each enabled account of ``kind`` until
+    one returns. See the module docstring for when the run stops."""
+    attempts: list[Attempt] = []
+    for account in _candidates(kind):
+        error = _skip_reason(account)
+        if error is None:
+            try:
+                result = operation(registry.get_adapter(account))
+            except ProviderError as exc:
+                error = exc
+            except (registry.UnknownProvider, ImproperlyConfigured) as exc:
+                # One misconfigured account must not stop the others.
+                error = NotProcessed(str(exc), code="configuration_error")
+            else:
+                attempts.append(Attempt(account.slug, SUCCEEDED, "", ""))
+                _log_served(kind, operation_name, account, attempts)
+                return FailoverResult(result, account, attempts)
+        attempts.append(
+            Attempt(account.slug, str(error.outcome), error.code, error.message)
+        )
+        _log_attempt(kind, operation_name, account, error)
+        if error.outcome != Outcome.NOT_PROCESSED:
+            raise _stop(error, account, attempts) from error
+    raise NoProviderAvailable(
+        f"no {kind} account could perform {operation_name}",
+        attempts=attempts,
+        cause=None,
+    )
+
+
+def _candidates(kind: str) -> list[ProviderAccount]:
+    # Evaluated now, on purpose: the admin's current order for this request.
+    return list(
+        ProviderAccount.objects.filter(kind=kind, enabled=True).order_by(
+            "priority", "pk"
+        )
+    )
+
+
+def _skip_reason(account: ProviderAccount) -> NotProcessed | None:
+    if breaker_for(account).is_open():
+        return NotProcessed("circuit breaker open; skipped", code="breaker_open")
+    return None
+
+
+def _stop(
+    error: ProviderError, account: ProviderAccount, attempts: list[Attempt]
+) -> FailoverError:
+    if error.outcome == Outcome.REJECTED:
+        return FailoverRejected(error.message, attempts=attempts, cause=error)
+    return FailoverUnknown(
+        f"outcome unknown at {account.slug}: {error.message}",
+        attempts=attempts,
+        cause=error,
+    )
+
+
+def _log_attempt(
+    kind: str, operation_name: str, account: ProviderAccount, error: ProviderError
+) -> None:
+    level = logging.INFO if error.outcome == Outcome.REJECTED else logging.WARNING
+    logger.log(
+        level,
+        "failover attempt failed",
+        extra={
+            "kind": kind,
+            "operation": operation_name,
+            "account": account.slug,
+            "outcome": str(error.outcome),
+            "error_code": error.code,
+        },
+    )
+
+
+def _log_served(
+    kind: str,
+    operation_name: str,
+    account: ProviderAccount,
+    attempts: list[Attempt],
+) -> None:
+    logger.info(
+        "failover run served",
+        extra={
+            "kind": kind,
+            "operation": operation_name,
+            "account": account.slug,
+            "attempt_count": len(attempts),
+        },
+    )

@@ -1,0 +1,153 @@
+"""Probe provider accounts and keep the latest result of each.
+
+A probe calls the adapter's ``health_check()`` (a cheap authenticated call that
+real adapters make through the account's ProviderClient, so it honours the
+breaker, rate limit and deadline) and stores one ``HealthCheckResult`` per
+account. A probe never raises: a ``ProviderError`` is an unhealthy result with
+the error's code and message (those never carry secrets, by contract); any
+other exception is logged with its traceback and stored as unhealthy with only
+its class name, because its message is not under our control.
+"""
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations import registry
+from integrations.crypto import CredentialsDecryptError
+from integrations.errors import ProviderError
+from integrations.models import HealthCheckResult, HealthStatus, ProviderAccount
+
+logger = logging.getLogger(__name__)
+
+TEXT_LIMIT = 500
+REDACTED = "[redacted]"
+# Credential values shorter than this are not scrubbed from texts: replacing
+# every "1" or "on" would mangle messages and such values protect nothing.
+_MIN_SECRET_LENGTH = 6
+
+
+@dataclass(frozen=True)
+class ProbeOutcome:
+    """What one probe found, before it is stored."""
+
+    healthy: bool
+    latency_ms: int
+    detail: str
+    error_class: str = ""
+    error_code: str = ""
+
+
+def safe_text(text: str, account: ProviderAccount) -> str:
+    """``text`` without any of the account's credential values, shortened."""
+    try:
+        secrets = [str(v) for v in account.get_credentials().values()]
+    except CredentialsDecryptError:
+        # Nobody, adapters included, can read them, so no text can quote them.
+        secrets = []
+    for secret in secrets:
+        if len(secret) >= _MIN_SECRET_LENGTH:
+            text = text.replace(secret, REDACTED)
+    if len(text) > TEXT_LIMIT:
+        text = text[: TEXT_LIMIT - 1] + "…"
+    return text
+
+
+def account_health_probe(*, account: ProviderAccount) -> HealthCheckResult:
+    """Probe ``account`` now and store the result as its latest."""
+    outcome = _run_health_check(account)
+    result = _store(account, outcome)
+    logger.info(
+        "health probe finished",
+        extra={
+            "account": account.slug,
+            "status": result.status,
+            "latency_ms": outcome.latency_ms,
+            "error_code": outcome.error_code,
+        },
+    )
+    return result
+
+
+def accounts_health_probe(
+    *, accounts: Iterable[ProviderAccount] | None = None
+) -> list[HealthCheckResult]:
+    """Probe ``accounts`` (default: every enabled account) one after another."""
+    if accounts is None:
+        accounts = ProviderAccount.objects.filter(enabled=True)
+    return [account_health_probe(account=account) for account in accounts]
+
+
+def _run_health_check(account: ProviderAccount) -> ProbeOutcome:
+    started = time.monotonic()
+    try:
+        result = registry.get_adapter(account).health_check()
+    except ProviderError as exc:
+        return ProbeOutcome(
+            healthy=False,
+            latency_ms=_elapsed_ms(started),
+            detail=safe_text(exc.message or exc.code, account),
+            error_class=type(exc).__name__,
+            error_code=exc.code,
+        )
+    except Exception as exc:
+        # Unknown provider codes, bugs in an adapter, decryption failures...
+        # The message may quote anything (a URL with a key in it), so only the
+        # class name leaves this function; the traceback goes to the log.
+        logger.exception(
+            "health probe raised an unexpected error",
+            extra={"account": account.slug, "error_class": type(exc).__name__},
+        )
+        return ProbeOutcome(
+            healthy=False,
+            latency_ms=_elapsed_ms(started),
+            detail=f"unexpected error ({type(exc).__name__}); see the logs",
+            error_class=type(exc).__name__,
+            error_code="unexpected_error",
+        )
+    latency_ms = _elapsed_ms(started)
+    detail = safe_text(result.detail, account)
+    if result.ok:
+        return ProbeOutcome(healthy=True, latency_ms=latency_ms, detail=detail)
+    return ProbeOutcome(
+        healthy=False,
+        latency_ms=latency_ms,
+        detail=detail or "health check failed",
+        error_code="health_check_failed",
+    )
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def _store(account: ProviderAccount, outcome: ProbeOutcome) -> HealthCheckResult:
+    now = timezone.now()
+    row = HealthCheckResult(
+        account=account,
+        status=HealthStatus.HEALTHY if outcome.healthy else HealthStatus.UNHEALTHY,
+        latency_ms=outcome.latency_ms,
+        detail=outcome.detail,
+        checked_at=now,
+    )
+    update_fields = ["status", "latency_ms", "detail", "checked_at"]
+    if not outcome.healthy:
+        row.error_class = outcome.error_class
+        row.error_code = outcome.error_code
+        row.last_error = outcome.detail
+        row.last_error_at = now
+        update_fields += ["error_class", "error_code", "last_error", "last_error_at"]
+    # One upsert, so two workers probing the same account at once cannot
+    # collide on the one-to-one; a healthy probe leaves the last error alone.
+    with transaction.atomic():
+        HealthCheckResult.objects.bulk_create(
+            [row],
+            update_conflicts=True,
+            unique_fields=["account"],
+            update_fields=update_fields,
+        )
+    return HealthCheckResult.objects.select_related("account").get(account=account)

@@ -1,0 +1,20 @@
+"""Delete Idempotency-Key records older than IDEMPOTENCY_KEY_TTL_HOURS (the
+hourly schedule does the same)."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from integrations.api.services import idempotency_records_prune
+
+
+class Command(BaseCommand):
+    help = "Delete Idempotency-Key records older than IDEMPOTENCY_KEY_TTL_HOURS."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        deleted = idempotency_records_prune()
+        self.stdout.write(
+            f"Deleted {deleted} idempotency record(s) older than "
+            f"{settings.IDEMPOTENCY_KEY_TTL_HOURS} h."
+        )

@@ -1,0 +1,121 @@
+"""Run the web server and a django-q2 worker together, for development.
+
+Both run as child processes. Ctrl-C or SIGTERM stops both and exits 0; if
+either child dies on its own the other is stopped and the command exits
+non-zero, so a half-running system never goes unnoticed.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from integrations.management.commands.setup_demo import ADMIN_USERNAME
+
+POLL_SECONDS = 0.2
+
+
+class Command(BaseCommand):
+    help = "Start runserver and qcluster; Ctrl-C stops both."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="host:port")
+        parser.add_argument(
+            "--stop-timeout",
+            type=float,
+            default=20.0,
+            help="Seconds to wait for a graceful stop before killing a child.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        addr: str = options["addr"]
+        host, _, port = addr.rpartition(":")
+        self._stop_requested: int | None = None
+        previous = {
+            sig: signal.signal(sig, self._on_signal)
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        children: dict[str, subprocess.Popen] = {}
+        try:
+            children["web server"] = self._spawn("runserver", addr, "--noreload")
+            children["worker"] = self._spawn("qcluster")
+            for name, child in children.items():
+                self.stdout.write(f"Started {name} (pid {child.pid})")
+            self.stdout.flush()
+            failed = self._watch(children, host or "127.0.0.1", int(port))
+        finally:
+            self._stop_all(children, options["stop_timeout"])
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if failed is not None:
+            name, code = failed
+            raise CommandError(f"{name} exited with code {code}; stopped the rest")
+        self.stdout.write("Stopped web server and worker.")
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._stop_requested = signum
+
+    def _spawn(self, *command: str) -> subprocess.Popen:
+        manage = str(settings.BASE_DIR / "manage.py")
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
+        # Same process group on purpose: a Ctrl-C in the terminal reaches the
+        # children even if this process is stuck.
+        return subprocess.Popen([sys.executable, manage, *command], env=env)  # noqa: S603
+
+    def _watch(
+        self, children: dict[str, subprocess.Popen], host: str, port: int
+    ) -> tuple[str, int] | None:
+        """Block until a stop signal (None) or a child exits (its name, code)."""
+        announced = False
+        while self._stop_requested is None:
+            for name, child in children.items():
+                code = child.poll()
+                if code is not None and self._stop_requested is None:
+                    return name, code
+            if not announced and _port_open(host, port):
+                self._announce(host, port)
+                announced = True
+            time.sleep(POLL_SECONDS)
+        return None
+
+    def _announce(self, host: str, port: int) -> None:
+        self.stdout.write(
+            self.style.SUCCESS(f"Switchyard is up. Admin: http://{host}:{port}/admin/")
+        )
+        self.stdout.write(
+            f"  Log in as {ADMIN_USERNAME!r} with the password setup_demo printed "
+            f"when it created the user (reset: python manage.py changepassword "
+            f"{ADMIN_USERNAME})."
+        )
+        self.stdout.write(f"  API docs: http://{host}:{port}/api/docs/")
+        self.stdout.write("  Press Ctrl-C to stop the web server and the worker.")
+        # Flushed so the banner shows up at once when stdout is a pipe or a file.
+        self.stdout.flush()
+
+    def _stop_all(self, children: dict[str, subprocess.Popen], timeout: float) -> None:
+        for child in children.values():
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + timeout
+        for name, child in children.items():
+            try:
+                child.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.stderr.write(f"{name} did not stop in {timeout:.0f}s; killing it")
+                child.kill()
+                child.wait()
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False

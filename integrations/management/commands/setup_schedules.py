@@ -1,0 +1,66 @@
+"""Make django-q2's schedules match ``integrations.schedules.JOBS``.
+
+The list in code is the source of truth: each job is upserted by name and a
+schedule whose name is no longer listed is deleted, so renaming or dropping a
+job in code never leaves a stale job running.
+"""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+from django_q.models import Schedule
+
+from integrations import schedules
+
+
+def sync_schedules(jobs: list[schedules.Job]) -> dict[str, int]:
+    """Upsert ``jobs`` by name and delete unlisted schedules; return counts."""
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0}
+    names = [job.name for job in jobs]
+    if len(set(names)) != len(names):
+        raise ValueError("integrations.schedules.JOBS has duplicate job names")
+    with transaction.atomic():
+        for job in jobs:
+            counts[_upsert(job)] += 1
+        stale = Schedule.objects.exclude(name__in=names)
+        counts["deleted"] = stale.count()
+        stale.delete()
+    return counts
+
+
+def _upsert(job: schedules.Job) -> str:
+    rows = list(Schedule.objects.filter(name=job.name).order_by("pk"))
+    # `name` is not unique in django-q2; keep one row per job.
+    for extra in rows[1:]:
+        extra.delete()
+    wanted = {
+        "func": job.func,
+        "schedule_type": Schedule.MINUTES,
+        "minutes": job.minutes,
+        "repeats": -1,
+    }
+    if not rows:
+        Schedule.objects.create(name=job.name, next_run=timezone.now(), **wanted)
+        return "created"
+    row = rows[0]
+    if all(getattr(row, field) == value for field, value in wanted.items()):
+        # Leave next_run alone so re-running the command does not reset timing.
+        return "unchanged"
+    for field, value in wanted.items():
+        setattr(row, field, value)
+    row.next_run = timezone.now()
+    row.save()
+    return "updated"
+
+
+class Command(BaseCommand):
+    help = "Create, update and delete django-q2 schedules to match the job list."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        counts = sync_schedules(schedules.JOBS)
+        self.stdout.write(
+            "Schedules: {created} created, {updated} updated, "
+            "{unchanged} unchanged, {deleted} deleted.".format(**counts)
+        )

@@ -1,0 +1,63 @@
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils import timezone
+
+from integrations.models.accounts import ProviderAccount
+
+
+class WebhookStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSING = "processing", "Processing"
+    PROCESSED = "processed", "Processed"
+    FAILED = "failed", "Failed (will retry)"
+    DEAD = "dead", "Dead (gave up)"
+
+
+class WebhookEvent(models.Model):
+    """One verified webhook, stored before it is processed so none is lost.
+
+    Never holds secrets: headers are filtered before they get here.
+    """
+
+    account = models.ForeignKey(
+        ProviderAccount, on_delete=models.PROTECT, related_name="webhook_events"
+    )
+    event_type = models.CharField(max_length=128)
+    # The provider's id for the event; a second delivery of it is a duplicate.
+    dedupe_key = models.CharField(max_length=255)
+    raw_body = models.BinaryField()
+    payload = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    headers = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the provider says it happened."
+    )
+    correlation_id = models.CharField(max_length=128, blank=True, default="")
+    status = models.CharField(
+        max_length=16, choices=WebhookStatus.choices, default=WebhookStatus.RECEIVED
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    note = models.CharField(max_length=255, blank=True, default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "dedupe_key"], name="webhookevent_unique_dedupe"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["received_at"]),
+            models.Index(fields=["event_type"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.dedupe_key}"
+
+    def __repr__(self) -> str:
+        return f"<WebhookEvent {self.pk} {self.event_type} {self.status}>"

@@ -1,0 +1,71 @@
+"""State changes on provider accounts. Commands and the admin call these."""
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from integrations import crypto
+from integrations.models import ProviderAccount
+
+logger = logging.getLogger(__name__)
+
+
+def provider_account_get_or_create(
+    *,
+    slug: str,
+    kind: str,
+    provider: str,
+    display_name: str,
+    priority: int,
+    credentials: dict[str, Any],
+    settings: dict[str, Any] | None = None,
+) -> tuple[ProviderAccount, bool]:
+    """Create the account unless one with ``slug`` exists.
+
+    An existing account is returned untouched: staff may have changed its
+    priority or credentials in the admin, and the admin is the source of truth.
+    """
+    with transaction.atomic():
+        account = ProviderAccount.objects.filter(slug=slug).first()
+        if account is not None:
+            return account, False
+        account = ProviderAccount(
+            slug=slug,
+            kind=kind,
+            provider=provider,
+            display_name=display_name,
+            priority=priority,
+            settings=settings or {},
+        )
+        account.set_credentials(credentials)
+        account.full_clean()
+        account.save()
+    logger.info(
+        "provider account created",
+        extra={"account": slug, "kind": kind, "provider": provider},
+    )
+    return account, True
+
+
+def provider_account_rotate_credentials() -> int:
+    """Re-encrypt every account's credentials with the newest key.
+
+    All rows or none: if one row cannot be decrypted with any configured key
+    the whole rotation is rolled back, so an operator never drops an old key
+    while some row still needs it. Returns the number of rows re-encrypted.
+    """
+    rotated = 0
+    with transaction.atomic():
+        accounts = (
+            ProviderAccount.objects.select_for_update()
+            .exclude(credentials_encrypted="")
+            .order_by("pk")
+        )
+        for account in accounts:
+            account.credentials_encrypted = crypto.rotate(account.credentials_encrypted)
+            # update_fields keeps updated_at as is: nothing staff-visible changed.
+            account.save(update_fields=["credentials_encrypted"])
+            rotated += 1
+    logger.info("provider credentials rotated", extra={"accounts": rotated})
+    return rotated

@@ -1,0 +1,185 @@
+"""Endpoints for load balancers, orchestrators and Prometheus.
+
+``/healthz``
+    Liveness: the process answers HTTP. Touches nothing else (no database), so
+    a database outage never gets healthy web processes restarted.
+``/readyz``
+    Readiness: the database, the cache (breaker and rate-limit state) and the
+    task broker each answer within ``READYZ_TIMEOUT_SECONDS``. 200 with every
+    part "ok", else 503 naming the failing parts. Failures show only the error
+    class: a driver's message can quote a URL with a password in it.
+``/metrics``
+    Prometheus text from ``integrations.metrics.render_metrics()``. Open by
+    default on the assumption that it is only reachable from the internal
+    network the scraper runs in (block it at the edge proxy). Set
+    ``METRICS_TOKEN`` to require ``Authorization: Bearer <token>`` as well.
+
+The three paths are exempt from ``SECURE_SSL_REDIRECT`` (probes and scrapers
+talk plain HTTP to the process), but the Host header they send must still be
+in ``ALLOWED_HOSTS``.
+"""
+
+import hmac
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache, partial
+
+from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.db import DatabaseCache
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+from django_q.brokers import Broker, get_broker
+from django_q.brokers.orm import ORM
+
+from integrations.metrics import render_metrics
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    run: Callable[[], None]
+    # Checks that use a Django database connection stay in the request thread:
+    # connections are per thread, and one opened in a helper thread would be
+    # left open. Their bound is the database's own connect timeout.
+    uses_database: bool
+
+
+class CheckTimeout(Exception):
+    """A readiness check did not answer in time."""
+
+
+@require_safe
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@require_safe
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    results = {check.name: _outcome(check) for check in readiness_checks()}
+    failing = [name for name, result in results.items() if result != "ok"]
+    body = {
+        "status": "unavailable" if failing else "ok",
+        "checks": results,
+        "failing": failing,
+    }
+    return JsonResponse(body, status=503 if failing else 200)
+
+
+@require_safe
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    token = settings.METRICS_TOKEN
+    if token and not _bearer_matches(request, token):
+        response = HttpResponse("authentication required\n", status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    body, content_type = render_metrics()
+    return HttpResponse(body, content_type=content_type)
+
+
+def readiness_checks() -> list[Check]:
+    # Resolved here, in the request thread: caches are per thread, and a
+    # backend looked up in a helper thread would open a connection pool of
+    # its own on every request.
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    broker = task_broker()
+    return [
+        Check("database", check_database, uses_database=True),
+        Check(
+            "cache",
+            partial(check_cache, backend),
+            uses_database=isinstance(backend, DatabaseCache),
+        ),
+        Check(
+            "broker",
+            partial(check_broker, broker),
+            uses_database=isinstance(broker, ORM),
+        ),
+    ]
+
+
+def check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def check_cache(backend: BaseCache) -> None:
+    # A write and a read back: the breaker and rate limiter need both.
+    key = f"readyz:{uuid.uuid4().hex}"
+    value = uuid.uuid4().hex
+    backend.set(key, value, timeout=30)
+    try:
+        if backend.get(key) != value:
+            raise RuntimeError("cache returned a different value")
+    finally:
+        backend.delete(key)
+
+
+def check_broker(broker: Broker) -> None:
+    if isinstance(broker, ORM):
+        # The ORM broker's ping() always says yes; counting its queue proves
+        # the queue table answers.
+        broker.queue_size()
+    elif not broker.ping():
+        raise RuntimeError("broker did not answer the ping")
+
+
+@cache
+def task_broker() -> Broker:
+    # One broker (and connection pool) per process rather than per request.
+    return get_broker()
+
+
+def _outcome(check: Check) -> str:
+    try:
+        if check.uses_database:
+            check.run()
+        else:
+            _run_with_timeout(check.run, settings.READYZ_TIMEOUT_SECONDS)
+    except Exception as exc:
+        logger.warning(
+            "readiness check failed",
+            extra={"check": check.name, "error_class": type(exc).__name__},
+        )
+        return f"failed: {type(exc).__name__}"
+    return "ok"
+
+
+def _run_with_timeout(func: Callable[[], None], seconds: float) -> None:
+    """Run ``func`` in a daemon thread; raise its error, or CheckTimeout."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            func()
+        except BaseException as exc:  # handed to the caller below
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="readyz-check", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        # The thread is abandoned, not killed; being a daemon it cannot keep
+        # the process alive, and a socket timeout ends it eventually.
+        raise CheckTimeout(f"no answer within {seconds}s")
+    if errors:
+        raise errors[0]
+
+
+def _bearer_matches(request: HttpRequest, token: str) -> bool:
+    scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not supplied:
+        return False
+    return hmac.compare_digest(supplied.strip().encode(), token.encode())

@@ -1,0 +1,23 @@
+"""Prometheus counters for webhook intake and processing; registered once, at
+import, in the default registry that ``/metrics`` serves. Labels stay bounded:
+account slugs and fixed codes, never ids or event types from the sender."""
+
+from prometheus_client import Counter
+
+WEBHOOK_REQUESTS = Counter(
+    "switchyard_webhook_requests_total",
+    "Webhook requests by account and result (accepted, duplicate or a rejection code).",
+    ["account", "result"],
+)
+
+WEBHOOK_PROCESSING = Counter(
+    "switchyard_webhook_processing_total",
+    "Webhook processing runs by kind and result.",
+    ["kind", "result"],
+)
+
+EVENT_DELIVERIES = Counter(
+    "switchyard_event_deliveries_total",
+    "Domain event deliveries to subscribers by result.",
+    ["result"],
+)

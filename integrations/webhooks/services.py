@@ -1,0 +1,254 @@
+"""Webhook events: store once, process once, retry with backoff, give up.
+
+Rows move received -> processing -> processed, or -> failed (retried by the
+sweeper once ``next_attempt_at`` is due) -> ... -> dead after
+``WEBHOOK_MAX_ATTEMPTS``. A conditional UPDATE claims a row, so two workers
+handed the same event (a duplicate enqueue, a sweep racing the first task) never
+both run the handler.
+
+A domain handler takes the WebhookEvent. It runs in the same transaction that
+marks the row processed, so its own writes and the status commit together; it
+must still be idempotent and monotonic, because a replay runs it again and
+events arrive out of order (``received_at``, ``pk`` and ``occurred_at`` on the
+row say in which order they were received and happened).
+"""
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django_q.tasks import async_task
+
+from integrations import correlation, registry
+from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
+from integrations.providers.base import WebhookMessage
+from integrations.webhooks.metrics import WEBHOOK_PROCESSING
+
+logger = logging.getLogger(__name__)
+
+PROCESS_TASK = "integrations.webhooks.tasks.process_webhook_event"
+NO_HANDLER = "no handler"
+_MAX_ERROR_CHARS = 2000
+_MAX_HEADER_CHARS = 1024
+# Headers that carry credentials, sessions or signatures are never stored.
+_SECRET_HEADER = re.compile(
+    r"(auth|cookie|secret|passw|token|api[-_]?key|credential|signature|session)",
+    re.IGNORECASE,
+)
+
+
+class _ClaimLost(Exception):
+    """The row was taken back by the sweeper while this worker ran."""
+
+
+def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The request headers worth keeping for an audit, minus anything secret."""
+    return {
+        str(name).lower(): str(value)[:_MAX_HEADER_CHARS]
+        for name, value in headers.items()
+        if not _SECRET_HEADER.search(str(name))
+    }
+
+
+def webhook_event_receive(
+    *,
+    account: ProviderAccount,
+    message: WebhookMessage,
+    body: bytes,
+    headers: Mapping[str, str],
+) -> tuple[WebhookEvent, bool]:
+    """Store a verified webhook and enqueue it on commit.
+
+    Returns ``(event, created)``; ``created`` is False for a duplicate, which
+    is not enqueued again. Two concurrent deliveries of one event race on the
+    unique constraint: the loser gets the winner's row.
+    """
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                account=account,
+                event_type=message.event_type,
+                dedupe_key=message.dedupe_key,
+                raw_body=body,
+                payload=message.payload,
+                headers=safe_headers(headers),
+                occurred_at=message.occurred_at,
+                correlation_id=correlation.get() or "",
+            )
+            transaction.on_commit(partial(_enqueue, event.pk, event.correlation_id))
+    except IntegrityError:
+        existing = WebhookEvent.objects.get(
+            account=account, dedupe_key=message.dedupe_key
+        )
+        return existing, False
+    return event, True
+
+
+def _enqueue(event_id: int, correlation_id: str = "") -> None:
+    try:
+        async_task(PROCESS_TASK, event_id, correlation_id)
+    except Exception:
+        # The row is stored; the sweeper enqueues it again later.
+        logger.exception(
+            "webhook enqueue failed; left for the sweeper",
+            extra={"webhook_event_id": event_id},
+        )
+
+
+def webhook_event_process(*, event_id: int, now: datetime | None = None) -> str | None:
+    """Run the handler for one event if this worker wins the claim.
+
+    Returns the row's new status, or None when another worker has it or it is
+    already done.
+    """
+    now = now or timezone.now()
+    if not _claim(event_id, now):
+        logger.info("webhook event not claimed", extra={"webhook_event_id": event_id})
+        return None
+    event = WebhookEvent.objects.select_related("account").get(pk=event_id)
+    try:
+        note = _dispatch(event, now)
+    except _ClaimLost:
+        logger.warning("webhook claim lost", extra={"webhook_event_id": event_id})
+        return None
+    except Exception as exc:
+        # The job boundary: any handler error is kept on the row and retried.
+        return _record_failure(event, exc, now)
+    result = "no_handler" if note == NO_HANDLER else "processed"
+    WEBHOOK_PROCESSING.labels(event.account.kind, result).inc()
+    logger.info(
+        "webhook event processed",
+        extra={
+            "webhook_event_id": event.pk,
+            "event_type": event.event_type,
+            "account": event.account.slug,
+            "note": note,
+        },
+    )
+    return WebhookStatus.PROCESSED
+
+
+def _claim(event_id: int, now: datetime) -> bool:
+    claimable = [WebhookStatus.RECEIVED, WebhookStatus.FAILED]
+    updated = WebhookEvent.objects.filter(pk=event_id, status__in=claimable).update(
+        status=WebhookStatus.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
+    )
+    return updated == 1
+
+
+def _dispatch(event: WebhookEvent, now: datetime) -> str:
+    path = registry.get_adapter(event.account).webhook_handler(event.event_type)
+    with transaction.atomic():
+        if path is not None:
+            import_string(path)(event)
+        updated = WebhookEvent.objects.filter(
+            pk=event.pk, status=WebhookStatus.PROCESSING, claimed_at=event.claimed_at
+        ).update(
+            status=WebhookStatus.PROCESSED,
+            processed_at=now,
+            next_attempt_at=None,
+            last_error="",
+            note=NO_HANDLER if path is None else "",
+        )
+        if updated != 1:
+            raise _ClaimLost  # roll the handler's writes back with it
+    return NO_HANDLER if path is None else ""
+
+
+def _retry_delay(attempts: int) -> timedelta:
+    base = settings.WEBHOOK_RETRY_BASE_SECONDS
+    seconds = min(base * 2 ** max(attempts - 1, 0), settings.WEBHOOK_RETRY_MAX_SECONDS)
+    return timedelta(seconds=seconds)
+
+
+def describe_error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
+
+
+def _record_failure(event: WebhookEvent, exc: Exception, now: datetime) -> str:
+    dead = event.attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+    status = WebhookStatus.DEAD if dead else WebhookStatus.FAILED
+    WebhookEvent.objects.filter(
+        pk=event.pk, status=WebhookStatus.PROCESSING, claimed_at=event.claimed_at
+    ).update(
+        status=status,
+        last_error=describe_error(exc),
+        next_attempt_at=None if dead else now + _retry_delay(event.attempts),
+    )
+    WEBHOOK_PROCESSING.labels(event.account.kind, status).inc()
+    log = logger.error if dead else logger.warning
+    log(
+        "webhook event failed",
+        extra={
+            "webhook_event_id": event.pk,
+            "event_type": event.event_type,
+            "account": event.account.slug,
+            "attempts": event.attempts,
+            "status": status,
+            "error_type": type(exc).__name__,
+        },
+    )
+    return status
+
+
+def webhook_events_replay(*, event_ids: Iterable[int]) -> int:
+    """Send events through processing again (staff replay), with fresh
+    attempts. One being processed right now is left alone."""
+    with transaction.atomic():
+        rows = WebhookEvent.objects.filter(pk__in=list(event_ids)).exclude(
+            status=WebhookStatus.PROCESSING
+        )
+        ids = list(rows.values_list("pk", flat=True))
+        WebhookEvent.objects.filter(pk__in=ids).exclude(
+            status=WebhookStatus.PROCESSING
+        ).update(status=WebhookStatus.RECEIVED, attempts=0, next_attempt_at=None)
+        for event_id in ids:
+            transaction.on_commit(partial(_enqueue, event_id, correlation.get() or ""))
+    logger.info("webhook events replayed", extra={"count": len(ids)})
+    return len(ids)
+
+
+def webhook_events_sweep(*, now: datetime | None = None) -> int:
+    """Re-enqueue rows the broker lost or that are due for a retry; take back
+    rows whose worker died. Returns how many were enqueued."""
+    now = now or timezone.now()
+    _release_expired_claims(now)
+    stuck_before = now - timedelta(minutes=settings.WEBHOOK_SWEEP_AFTER_MINUTES)
+    due = Q(status=WebhookStatus.RECEIVED, received_at__lte=stuck_before) | Q(
+        status=WebhookStatus.FAILED, next_attempt_at__lte=now
+    )
+    rows = WebhookEvent.objects.filter(due).order_by("received_at", "pk")
+    batch = list(
+        rows.values_list("pk", "correlation_id")[: settings.WEBHOOK_SWEEP_BATCH]
+    )
+    for event_id, correlation_id in batch:
+        _enqueue(event_id, correlation_id)
+    if batch:
+        logger.info("webhook events swept", extra={"count": len(batch)})
+    return len(batch)
+
+
+def _release_expired_claims(now: datetime) -> None:
+    expired = WebhookEvent.objects.filter(
+        status=WebhookStatus.PROCESSING,
+        claimed_at__lte=now
+        - timedelta(seconds=settings.WEBHOOK_PROCESSING_LEASE_SECONDS),
+    )
+    error = "worker lost while processing (claim expired)"
+    dead = expired.filter(attempts__gte=settings.WEBHOOK_MAX_ATTEMPTS).update(
+        status=WebhookStatus.DEAD, last_error=error, next_attempt_at=None
+    )
+    retry = expired.update(
+        status=WebhookStatus.FAILED, last_error=error, next_attempt_at=now
+    )
+    if dead or retry:
+        logger.warning(
+            "webhook claims expired", extra={"dead": dead, "retrying": retry}
+        )

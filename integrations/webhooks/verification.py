@@ -1,0 +1,207 @@
+"""Webhook signature verification, and the Standard Webhooks scheme.
+
+Standard Webhooks (https://www.standardwebhooks.com): the sender puts
+``webhook-id``, ``webhook-timestamp`` (Unix seconds) and ``webhook-signature``
+on the request. The signature is HMAC-SHA256 over ``{id}.{timestamp}.{body}``
+keyed with the secret (base64 after the ``whsec_`` prefix), base64-encoded and
+sent as ``v1,<sig>``; several space-separated entries let a sender rotate keys,
+and any one matching entry passes. Entries of other versions are ignored.
+
+Nothing here logs or raises with the secret, the expected signature or the body.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+VERSION = "v1"
+DEFAULT_TOLERANCE_SECONDS = 300
+# A dedupe key longer than this cannot be stored (WebhookEvent.dedupe_key).
+MAX_ID_LENGTH = 255
+
+
+class WebhookVerificationError(Exception):
+    """A webhook request that must not be accepted.
+
+    ``code`` says why; ``http_status`` is what the intake view answers. The
+    message is safe to return to the sender: it never holds secrets.
+    """
+
+    MALFORMED = "malformed_request"
+    MISSING_HEADER = "missing_header"
+    FORGED = "invalid_signature"
+    STALE = "timestamp_out_of_tolerance"
+    MISSING_SECRET = "webhook_secret_missing"  # noqa: S105
+    INVALID_SECRET = "webhook_secret_invalid"  # noqa: S105
+    NOT_SUPPORTED = "webhooks_not_supported"
+
+    # A missing or unusable secret is our misconfiguration, not the sender's
+    # mistake: 503 makes the provider retry once staff have fixed it.
+    _STATUS: ClassVar[dict[str, int]] = {
+        MALFORMED: 400,
+        MISSING_HEADER: 400,
+        FORGED: 401,
+        STALE: 401,
+        MISSING_SECRET: 503,
+        INVALID_SECRET: 503,
+        NOT_SUPPORTED: 404,
+    }
+
+    def __init__(self, message: str, *, code: str, param: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.param = param
+
+    @property
+    def http_status(self) -> int:
+        return self._STATUS.get(self.code, 400)
+
+    def __repr__(self) -> str:
+        return f"<WebhookVerificationError code={self.code}>"
+
+
+@dataclass(frozen=True)
+class VerifiedRequest:
+    webhook_id: str
+    timestamp: int
+
+
+def decode_secret(secret: str | None) -> bytes:
+    """The HMAC key for a ``whsec_...`` secret; an absent secret is an error."""
+    if not secret:
+        raise WebhookVerificationError(
+            "No webhook signing secret is configured for this account.",
+            code=WebhookVerificationError.MISSING_SECRET,
+        )
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if not key:
+        raise WebhookVerificationError(
+            "The webhook signing secret configured for this account is not "
+            "valid base64.",
+            code=WebhookVerificationError.INVALID_SECRET,
+        )
+    return key
+
+
+def _signature(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> str:
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def sign(*, secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
+    """A ``webhook-signature`` header value (one ``v1`` entry)."""
+    return f"{VERSION},{_signature(decode_secret(secret), webhook_id, timestamp, body)}"
+
+
+def signed_headers(
+    *, secret: str, webhook_id: str, body: bytes, timestamp: int | None = None
+) -> dict[str, str]:
+    """The three Standard Webhooks headers for ``body``, as a sender sets them."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign(
+            secret=secret, webhook_id=webhook_id, timestamp=ts, body=body
+        ),
+    }
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    value = (headers.get(name) or "").strip()
+    if not value:
+        raise WebhookVerificationError(
+            f"The {name} header is missing.",
+            code=WebhookVerificationError.MISSING_HEADER,
+            param=name,
+        )
+    return value
+
+
+def _parse_timestamp(raw: str) -> int:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise WebhookVerificationError(
+            "The webhook-timestamp header must be Unix seconds.",
+            code=WebhookVerificationError.MALFORMED,
+            param="webhook-timestamp",
+        )
+    return int(raw)
+
+
+def _candidate_signatures(raw: str) -> list[str]:
+    """The ``v1`` signatures in a header; unknown versions are skipped."""
+    entries = raw.split()
+    if any("," not in entry for entry in entries):
+        raise WebhookVerificationError(
+            "The webhook-signature header must hold 'v1,<signature>' entries.",
+            code=WebhookVerificationError.MALFORMED,
+            param="webhook-signature",
+        )
+    return [
+        sig
+        for version, _, sig in (e.partition(",") for e in entries)
+        if version == VERSION
+    ]
+
+
+def _lowered(headers: Mapping[str, str]) -> dict[str, str]:
+    return {str(k).lower(): v for k, v in headers.items()}
+
+
+def verify_standard_webhook(
+    *,
+    secret: str | None,
+    body: bytes,
+    headers: Mapping[str, str],
+    tolerance: int = DEFAULT_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> VerifiedRequest:
+    """Check a Standard Webhooks request; raise WebhookVerificationError if bad.
+
+    The secret is checked first so a misconfigured account never accepts
+    anything, whatever the request holds.
+    """
+    key = decode_secret(secret)
+    lowered = _lowered(headers)
+    webhook_id = _header(lowered, "webhook-id")
+    if len(webhook_id) > MAX_ID_LENGTH:
+        raise WebhookVerificationError(
+            f"The webhook-id header is longer than {MAX_ID_LENGTH} characters.",
+            code=WebhookVerificationError.MALFORMED,
+            param="webhook-id",
+        )
+    timestamp = _parse_timestamp(_header(lowered, "webhook-timestamp"))
+    candidates = _candidate_signatures(_header(lowered, "webhook-signature"))
+    # Tolerance both ways: an old timestamp is a replay, a future one a forgery
+    # trying to outlive the window.
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > tolerance:
+        raise WebhookVerificationError(
+            f"The webhook-timestamp is more than {tolerance} seconds from now.",
+            code=WebhookVerificationError.STALE,
+            param="webhook-timestamp",
+        )
+    expected = _signature(key, webhook_id, timestamp, body).encode("ascii")
+    # Compare against every entry (no early exit) in constant time per entry.
+    matched = False
+    for candidate in candidates:
+        matched |= hmac.compare_digest(expected, candidate.encode("utf-8"))
+    if not matched:
+        raise WebhookVerificationError(
+            "No webhook signature matches the request.",
+            code=WebhookVerificationError.FORGED,
+            param="webhook-signature",
+        )
+    return VerifiedRequest(webhook_id=webhook_id, timestamp=timestamp)

@@ -1,0 +1,112 @@
+"""Webhook intake: ``POST /webhooks/<account-slug>/``.
+
+Read the raw body (bounded), let the account's adapter verify it on those exact
+bytes, store it once and answer 2xx at once; processing happens in a task.
+A rejected request stores nothing: it leaves a log line and a metric.
+"""
+
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from integrations import registry
+from integrations.api.errors import error_body
+from integrations.models import ProviderAccount
+from integrations.webhooks import services
+from integrations.webhooks.metrics import WEBHOOK_REQUESTS
+from integrations.webhooks.verification import WebhookVerificationError
+
+logger = logging.getLogger(__name__)
+
+
+def _error(
+    status: int, code: str, message: str, param: str | None = None
+) -> JsonResponse:
+    return JsonResponse(error_body(status, code, message, param), status=status)
+
+
+def _declared_length(request: HttpRequest) -> int | None:
+    """Content-Length as a number; None when it is not one."""
+    raw = request.META.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(raw)
+    except ValueError:
+        return None
+    return length if length >= 0 else None
+
+
+def _too_large(slug: str, limit: int) -> JsonResponse:
+    WEBHOOK_REQUESTS.labels(slug, "too_large").inc()
+    logger.warning("webhook rejected: body too large", extra={"account": slug})
+    return _error(
+        413, "payload_too_large", f"Webhook bodies are limited to {limit} bytes."
+    )
+
+
+def _rejected(account: ProviderAccount, exc: WebhookVerificationError) -> JsonResponse:
+    WEBHOOK_REQUESTS.labels(account.slug, exc.code).inc()
+    # A server-side misconfiguration needs staff, not the sender: log it louder.
+    log = logger.error if exc.http_status >= 500 else logger.warning
+    log(
+        "webhook rejected",
+        extra={"account": account.slug, "code": exc.code, "status": exc.http_status},
+    )
+    return _error(exc.http_status, exc.code, exc.message, exc.param)
+
+
+def _read_body(request: HttpRequest, limit: int) -> bytes | None:
+    # Read one byte past the limit so a body that lied about its length (or
+    # came chunked) is still caught without reading all of it.
+    body = request.read(limit + 1)
+    return None if len(body) > limit else body
+
+
+@csrf_exempt
+def webhook_receive(request: HttpRequest, account_slug: str) -> HttpResponse:
+    if request.method != "POST":
+        response = _error(405, "method_not_allowed", "Webhooks must be POSTed.")
+        response["Allow"] = "POST"
+        return response
+    limit = settings.WEBHOOK_MAX_BYTES
+    declared = _declared_length(request)
+    if declared is None:
+        return _error(400, "invalid_content_length", "Content-Length is invalid.")
+    account = ProviderAccount.objects.filter(slug=account_slug, enabled=True).first()
+    if account is None:
+        # No slug label: a scanner must not be able to grow the metric's labels.
+        WEBHOOK_REQUESTS.labels("", "unknown_account").inc()
+        return _error(404, "unknown_account", "No enabled account has this slug.")
+    body = _read_body(request, limit) if declared <= limit else None
+    if body is None:
+        return _too_large(account.slug, limit)
+    return _accept(request, account, body)
+
+
+def _accept(
+    request: HttpRequest, account: ProviderAccount, body: bytes
+) -> JsonResponse:
+    try:
+        adapter = registry.get_adapter(account)
+        message = adapter.verify_webhook(
+            body=body, headers=request.headers, url=request.build_absolute_uri()
+        )
+    except registry.UnknownProvider:
+        exc = WebhookVerificationError(
+            "This account's provider is not configured.",
+            code=WebhookVerificationError.NOT_SUPPORTED,
+        )
+        return _rejected(account, exc)
+    except WebhookVerificationError as exc:
+        return _rejected(account, exc)
+    event, created = services.webhook_event_receive(
+        account=account, message=message, body=body, headers=request.headers
+    )
+    WEBHOOK_REQUESTS.labels(account.slug, "accepted" if created else "duplicate").inc()
+    if not created:
+        logger.info(
+            "webhook duplicate ignored",
+            extra={"account": account.slug, "webhook_event_id": event.pk},
+        )
+    return JsonResponse({"received": True, "duplicate": not created})

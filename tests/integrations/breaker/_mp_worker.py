@@ -1,0 +1,143 @@
+"""One OS process of the multi-process tests (run by test_multiprocess.py).
+
+    python -m tests.integrations.breaker._mp_worker '<json job>'
+
+Shares only Redis with the test process and its siblings: its database is its
+own in-memory SQLite (breaker events land there). Prints one JSON line.
+"""
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+
+def _setup() -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    os.environ["DATABASE_URL"] = "sqlite://:memory:"
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    # Tables straight from the models, as the suite builds them.
+    connection.settings_dict["TEST"]["MIGRATE"] = False
+    connection.creation.create_test_db(verbosity=0, serialize=False)
+
+
+def _account(job: dict[str, Any]):
+    from integrations.models import ProviderAccount
+
+    # The same row as the test's, built in memory: state is keyed by pk.
+    return ProviderAccount(
+        pk=job["pk"],
+        slug=job["slug"],
+        kind="payments",
+        provider="sandbox",
+        display_name=job["slug"],
+        settings=job["settings"],
+    )
+
+
+def _wait_until(start_at: float) -> None:
+    delay = start_at - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def trip(job: dict[str, Any]) -> dict[str, Any]:
+    from integrations.breaker import breaker_for
+    from integrations.errors import NotProcessed
+
+    breaker = breaker_for(_account(job))
+    failures = 0
+    while breaker.snapshot().state == "closed" and failures < 100:
+        breaker.before_call()
+        breaker.record_failure(NotProcessed("refused", code="connection_refused"))
+        failures += 1
+    return {"failures": failures, "state": str(breaker.snapshot().state)}
+
+
+def observe(job: dict[str, Any]) -> dict[str, Any]:
+    from integrations.breaker import breaker_for
+    from integrations.errors import NotProcessed
+
+    breaker = breaker_for(_account(job))
+    snap = breaker.snapshot()
+    try:
+        breaker.before_call()
+        refused = ""
+    except NotProcessed as exc:
+        refused = exc.code
+    return {"state": str(snap.state), "reason": snap.last_reason, "refused": refused}
+
+
+def race(job: dict[str, Any]) -> dict[str, Any]:
+    """Hammer before_call from start_at for a while. A caller let through is
+    the probe: it reports success only when the race is over, so the sibling
+    keeps trying against a half-open breaker the whole time."""
+    from integrations.breaker import breaker_for
+    from integrations.errors import NotProcessed
+
+    breaker = breaker_for(_account(job))
+    _wait_until(job["start_at"])
+    passed = refused = 0
+    deadline = time.time() + job["seconds"]
+    while time.time() < deadline:
+        try:
+            breaker.before_call()
+        except NotProcessed:
+            refused += 1
+            continue
+        passed += 1
+        _wait_until(deadline)
+        breaker.record_success()
+        break
+    return {"passed": passed, "refused": refused}
+
+
+def rate(job: dict[str, Any]) -> dict[str, Any]:
+    """Take tokens as fast as the shared limit allows; return when each came."""
+    from integrations.errors import NotProcessed
+    from integrations.ratelimit import limiter_for
+
+    limiter = limiter_for(_account(job))
+    _wait_until(job["start_at"])
+    end = job["start_at"] + job["seconds"]
+    granted: list[float] = []
+    refused = 0
+    while time.time() < end:
+        try:
+            limiter.acquire()
+        except NotProcessed:
+            refused += 1
+            continue
+        granted.append(time.time())
+    return {"granted": granted, "refused": refused}
+
+
+def slot(job: dict[str, Any]) -> dict[str, Any]:
+    from integrations.errors import NotProcessed
+    from integrations.ratelimit import limiter_for
+
+    limiter = limiter_for(_account(job))
+    try:
+        with limiter.concurrency_slot():
+            return {"slot": "taken", "in_flight": limiter.in_flight()}
+    except NotProcessed as exc:
+        return {"slot": exc.code, "in_flight": limiter.in_flight()}
+
+
+COMMANDS = {"trip": trip, "observe": observe, "race": race, "rate": rate, "slot": slot}
+
+
+def main() -> None:
+    job = json.loads(sys.argv[1])
+    _setup()
+    result = COMMANDS[job["command"]](job)
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+import pytest
+
+from integrations.models import ProviderAccount
+from tests.factories import ProviderAccountFactory
+
+START = 1_700_000_000.0
+
+# Small numbers so every transition is a few calls away.
+BREAKER_SETTINGS = {
+    "breaker_failure_rate": 0.5,
+    "breaker_min_calls": 4,
+    "breaker_window_seconds": 60,
+    "breaker_consecutive_failures": 3,
+    "breaker_open_seconds": 30,
+    "breaker_probe_timeout_seconds": 10,
+}
+
+
+class FakeClock:
+    """Wall clock the test moves by hand; ``sleep`` advances it."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def account(db) -> ProviderAccount:
+    return ProviderAccountFactory(slug="pay-primary", settings=dict(BREAKER_SETTINGS))

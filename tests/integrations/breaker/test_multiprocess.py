@@ -1,0 +1,131 @@
+"""Separate OS processes sharing only Redis see one breaker and one rate limit.
+
+Each worker is ``python -m tests.integrations.breaker._mp_worker`` with
+DJANGO_SETTINGS_MODULE=tests.settings and this run's REDIS_URL; real time,
+because processes cannot share a fake clock.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from integrations.breaker import breaker_for
+from integrations.errors import NotProcessed
+from integrations.ratelimit import limiter_for
+from tests.factories import ProviderAccountFactory
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db]
+
+ROOT = Path(__file__).resolve().parents[3]
+WORKER = "tests.integrations.breaker._mp_worker"
+# Allows for the interpreter and Django starting up in each worker.
+STARTUP_SECONDS = 4.0
+
+
+def _start(job: dict[str, Any]) -> subprocess.Popen:
+    env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "PYTHONPATH": str(ROOT)}
+    env.pop("DATABASE_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", WORKER, json.dumps(job)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _result(proc: subprocess.Popen) -> dict[str, Any]:
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _run(job: dict[str, Any]) -> dict[str, Any]:
+    return _result(_start(job))
+
+
+def _job(account, command: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "command": command,
+        "pk": account.pk,
+        "slug": account.slug,
+        "settings": account.settings,
+        **extra,
+    }
+
+
+def test_processes_see_one_breaker_and_one_probe():
+    account = ProviderAccountFactory(
+        settings={
+            "breaker_consecutive_failures": 3,
+            "breaker_open_seconds": 1.0,
+            "breaker_probe_timeout_seconds": 30,
+        }
+    )
+    tripped = _run(_job(account, "trip"))
+    assert tripped == {"failures": 3, "state": "open"}
+
+    seen = _run(_job(account, "observe"))  # another process
+    assert seen["state"] == "open"
+    assert seen["refused"] == "breaker_open"
+    assert "3 consecutive failures" in seen["reason"]
+    with pytest.raises(NotProcessed):  # and this one
+        breaker_for(account).before_call()
+
+    opened_until = breaker_for(account).snapshot().opened_until.timestamp()
+    start_at = max(opened_until, time.time() + STARTUP_SECONDS)
+    racers = [
+        _start(_job(account, "race", start_at=start_at, seconds=1.0)) for _ in range(2)
+    ]
+    results = [_result(p) for p in racers]
+    assert sum(r["passed"] for r in results) == 1, results
+    # The other process kept knocking during the probe and was refused.
+    assert all(r["refused"] > 0 for r in results if not r["passed"]), results
+    # The probe succeeded in one process: closed for everyone.
+    assert breaker_for(account).snapshot().state == "closed"
+    assert _run(_job(account, "observe"))["refused"] == ""
+
+
+def test_processes_together_stay_within_one_rate_limit():
+    per_second, burst, seconds = 100.0, 5.0, 2.0
+    account = ProviderAccountFactory(
+        settings={
+            "rate_limit_per_second": per_second,
+            "rate_limit_burst": burst,
+            "rate_limit_max_wait_seconds": 0.5,
+        }
+    )
+    start_at = time.time() + STARTUP_SECONDS
+    workers = [
+        _start(_job(account, "rate", start_at=start_at, seconds=seconds))
+        for _ in range(2)
+    ]
+    results = [_result(p) for p in workers]
+    granted = [t for r in results for t in r["granted"] if t <= start_at + seconds]
+    expected = burst + per_second * seconds
+    assert abs(len(granted) - expected) <= 0.1 * expected, (len(granted), expected)
+    # Both really competed for the tokens.
+    assert all(len(r["granted"]) > 0.25 * expected for r in results), results
+
+
+def test_concurrency_cap_counts_slots_held_by_other_processes():
+    account = ProviderAccountFactory(
+        settings={"max_concurrency": 2, "concurrency_max_wait_seconds": 0}
+    )
+    limiter = limiter_for(account)
+    with limiter.concurrency_slot():
+        assert _run(_job(account, "slot")) == {"slot": "taken", "in_flight": 2}
+        with limiter.concurrency_slot():
+            assert _run(_job(account, "slot")) == {
+                "slot": "concurrency_limited",
+                "in_flight": 2,
+            }
+    assert _run(_job(account, "slot")) == {"slot": "taken", "in_flight": 1}

@@ -1,0 +1,57 @@
+"""Helpers for tests that start Switchyard the way an operator does: a fresh
+Python process with only the environment it is given."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parents[2]
+MANAGE = str(ROOT / "manage.py")
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    """A minimal environment: no inherited settings, no `.env` file read."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "ENV_FILE": "",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    env.update(values)
+    return env
+
+
+def dev_secrets() -> dict[str, str]:
+    return {
+        "SECRET_KEY": "platform-test-" + "k" * 40 + "0123456789",
+        "CREDENTIALS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    }
+
+
+def manage(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, MANAGE, *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path) -> dict[str, str]:
+    """Clean environment with dev secrets and a throwaway SQLite database."""
+    return clean_env(
+        **dev_secrets(),
+        DEBUG="true",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )

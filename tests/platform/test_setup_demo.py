@@ -1,0 +1,72 @@
+import re
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from rest_framework.test import APIRequestFactory
+
+from integrations.api.auth import ApiKeyAuthentication
+from integrations.api.scopes import SCOPES
+from integrations.models import ApiKey, ProviderAccount
+from integrations.registry import get_adapter
+
+pytestmark = pytest.mark.django_db
+
+
+def _run() -> str:
+    out = StringIO()
+    call_command("setup_demo", stdout=out)
+    return out.getvalue()
+
+
+def test_creates_sandbox_accounts_admin_and_api_key():
+    output = _run()
+
+    accounts = list(ProviderAccount.objects.order_by("kind", "priority"))
+    assert {a.kind for a in accounts} == {"payments", "shipping", "inventory", "email"}
+    assert all(a.provider == "sandbox" and a.enabled for a in accounts)
+    payments = [a for a in accounts if a.kind == "payments"]
+    assert len(payments) == 2
+    assert payments[0].priority < payments[1].priority  # failover target exists
+    for account in accounts:
+        assert account.get_credentials()["api_key"].startswith("sbx_")
+        # The adapter accepts the credentials it was given.
+        assert get_adapter(account).health_check().ok
+
+    password = re.search(r"Created superuser 'admin' with password: (\S+)", output)
+    assert password, output
+    user = authenticate(username="admin", password=password.group(1))
+    assert user is not None and user.is_superuser and user.is_staff
+
+    key = re.search(r"Created API key .* \(all scopes\): (\S+)", output)
+    assert key, output
+    request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {key.group(1)}")
+    _, api_key = ApiKeyAuthentication().authenticate(request)
+    assert set(api_key.scopes) == set(SCOPES)
+    # Only the hash is stored.
+    assert key.group(1) not in str(list(ApiKey.objects.values()))
+
+
+def test_second_run_keeps_everything_and_prints_no_secret():
+    first = _run()
+    password = re.search(r"with password: (\S+)", first).group(1)
+    ProviderAccount.objects.filter(slug="sandbox-payments").update(priority=50)
+    credentials_before = {
+        a.slug: a.credentials_encrypted for a in ProviderAccount.objects.all()
+    }
+
+    second = _run()
+
+    assert "with password" not in second
+    assert "changepassword admin" in second
+    assert "(all scopes):" not in second
+    assert password not in second
+    assert authenticate(username="admin", password=password) is not None
+    assert ApiKey.objects.count() == 1
+    assert ProviderAccount.objects.count() == 5
+    # Staff edits survive a re-run: the admin is the source of truth.
+    assert ProviderAccount.objects.get(slug="sandbox-payments").priority == 50
+    assert credentials_before == {
+        a.slug: a.credentials_encrypted for a in ProviderAccount.objects.all()
+    }

@@ -1,0 +1,73 @@
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django_q.models import Schedule
+
+from integrations import schedules
+from integrations.schedules import Job
+
+pytestmark = pytest.mark.django_db
+
+
+def _sync(monkeypatch, jobs: list[Job]) -> str:
+    monkeypatch.setattr(schedules, "JOBS", jobs)
+    out = StringIO()
+    call_command("setup_schedules", stdout=out)
+    return out.getvalue()
+
+
+def _rows() -> dict[str, tuple[str, str, int]]:
+    return {
+        s.name: (s.func, s.schedule_type, s.minutes) for s in Schedule.objects.all()
+    }
+
+
+def test_upserts_by_name_and_removes_unlisted(monkeypatch):
+    Schedule.objects.create(name="retired job", func="old.task", minutes=1)
+    output = _sync(
+        monkeypatch,
+        [Job("probe health", "a.tasks.probe", 5), Job("sweep", "a.tasks.sweep", 2)],
+    )
+    assert "2 created, 0 updated, 0 unchanged, 1 deleted" in output
+    assert _rows() == {
+        "probe health": ("a.tasks.probe", Schedule.MINUTES, 5),
+        "sweep": ("a.tasks.sweep", Schedule.MINUTES, 2),
+    }
+    sweep_id = Schedule.objects.get(name="sweep").pk
+
+    output = _sync(
+        monkeypatch,
+        [Job("probe health", "a.tasks.probe", 5), Job("sweep", "a.tasks.sweep2", 10)],
+    )
+    assert "0 created, 1 updated, 1 unchanged, 0 deleted" in output
+    assert _rows()["sweep"] == ("a.tasks.sweep2", Schedule.MINUTES, 10)
+    assert Schedule.objects.get(name="sweep").pk == sweep_id  # updated, not replaced
+
+
+def test_rerun_keeps_next_run(monkeypatch):
+    jobs = [Job("sweep", "a.tasks.sweep", 2)]
+    _sync(monkeypatch, jobs)
+    first = Schedule.objects.get(name="sweep").next_run
+    _sync(monkeypatch, jobs)
+    assert Schedule.objects.get(name="sweep").next_run == first
+
+
+def test_duplicate_rows_collapse_to_one(monkeypatch):
+    Schedule.objects.create(name="sweep", func="a.tasks.sweep", minutes=2)
+    Schedule.objects.create(name="sweep", func="a.tasks.sweep", minutes=2)
+    _sync(monkeypatch, [Job("sweep", "a.tasks.sweep", 2)])
+    assert Schedule.objects.filter(name="sweep").count() == 1
+
+
+def test_duplicate_job_names_are_refused(monkeypatch):
+    with pytest.raises(ValueError, match="duplicate"):
+        _sync(monkeypatch, [Job("x", "a.b", 1), Job("x", "a.c", 2)])
+
+
+def test_listed_jobs_point_at_importable_functions():
+    from django.utils.module_loading import import_string
+
+    for job in schedules.JOBS:
+        assert callable(import_string(job.func)), job
+        assert job.minutes > 0
