@@ -66,7 +66,9 @@ def test_processes_see_one_breaker_and_one_probe():
     account = ProviderAccountFactory(
         settings={
             "breaker_consecutive_failures": 3,
-            "breaker_open_seconds": 1.0,
+            # Long enough that starting the observer process on a loaded
+            # 2-core machine still sees it open; the racers wait it out.
+            "breaker_open_seconds": 6.0,
             "breaker_probe_timeout_seconds": 30,
         }
     )
