@@ -59,8 +59,7 @@ def match_event_type(table: Mapping[str, str], event_type: str) -> str | None:
     if event_type in table:
         return table[event_type]
     prefixes = [
-        key for key in table
-        if key.endswith(".*") and event_type.startswith(key[:-1])
+        key for key in table if key.endswith(".*") and event_type.startswith(key[:-1])
     ]
     if prefixes:
         return table[max(prefixes, key=len)]
