@@ -111,9 +111,24 @@ def test_processes_together_stay_within_one_rate_limit():
         for _ in range(2)
     ]
     results = [_result(p) for p in workers]
-    granted = [t for r in results for t in r["granted"] if t <= start_at + seconds]
+    end = start_at + seconds
+    granted = [t for r in results for t in r["granted"] if t <= end]
     expected = burst + per_second * seconds
-    assert abs(len(granted) - expected) <= 0.1 * expected, (len(granted), expected)
+    # Never above the one shared limit, whatever the machine's load.
+    assert len(granted) <= 1.1 * expected, (len(granted), expected)
+    # And not starved: while both processes were taking tokens, together they
+    # got the limit's rate. (On a loaded machine a process may start late;
+    # tokens it could not take before then are not the limiter's doing.)
+    both_from = max(min(r["granted"]) for r in results)
+    window = end - both_from
+    assert window > 0.5 * seconds, (window, results)
+    together = [t for t in granted if t >= both_from]
+    assert (
+        abs(len(together) - per_second * window) <= 0.1 * per_second * window + burst
+    ), (
+        len(together),
+        per_second * window,
+    )
     # Both really competed for the tokens.
     assert all(len(r["granted"]) > 0.25 * expected for r in results), results
 
