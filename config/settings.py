@@ -266,6 +266,10 @@ IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env.int(
 SWITCHYARD_ADAPTERS = {
     "payments": {
         "sandbox": "payments.providers.sandbox.SandboxPaymentsAdapter",
+        "paypal": "payments.providers.paypal.PayPalAdapter",
+        "braintree": "payments.providers.braintree.BraintreeAdapter",
+        "stripe": "payments.providers.stripe.StripeAdapter",
+        "square": "payments.providers.square.SquareAdapter",
     },
     "shipping": {
         "sandbox": "shipping.providers.sandbox.SandboxShippingAdapter",
@@ -300,7 +304,7 @@ WEBHOOK_SWEEP_BATCH = env.int("WEBHOOK_SWEEP_BATCH", default=500)
 # each takes the WebhookEvent. An event type with no handler is marked
 # processed with the note "no handler".
 SWITCHYARD_WEBHOOK_HANDLERS: dict[str, dict[str, str]] = {
-    "payments": {},
+    "payments": {"*": "payments.webhooks.payment_webhook_handle"},
     "shipping": {},
     "inventory": {},
     "email": {},
@@ -381,3 +385,61 @@ RATE_LIMIT_MAX_WAIT_SECONDS = env.float("RATE_LIMIT_MAX_WAIT_SECONDS", default=2
 CONCURRENCY_MAX_WAIT_SECONDS = env.float("CONCURRENCY_MAX_WAIT_SECONDS", default=1.0)
 # ...and reclaim a slot held longer than this (its worker died mid-call).
 CONCURRENCY_SLOT_TTL_SECONDS = env.float("CONCURRENCY_SLOT_TTL_SECONDS", default=300.0)
+
+# --- Fraud screening (payments.fraud) ----------------------------------------
+
+
+def _keyed_ints(name: str, default: str, *, upper_keys: bool = False) -> dict[str, int]:
+    """Parse "USD:100000,JPY:15000000" into {"USD": 100000, "JPY": 15000000}."""
+    result: dict[str, int] = {}
+    for item in env.str(name, default=default).split(","):
+        key, _, number = item.strip().partition(":")
+        if not key:
+            continue
+        try:
+            result[key.strip().upper() if upper_keys else key.strip()] = int(number)
+        except ValueError:
+            _stop(f"{name}: {item.strip()!r} is not KEY:INTEGER")
+    return result
+
+
+# Payments above the currency's amount, in minor units, score
+# amount_over_threshold; staff override one currency in the admin. Currencies
+# listed nowhere are not checked.
+FRAUD_AMOUNT_THRESHOLDS = _keyed_ints(
+    "FRAUD_AMOUNT_THRESHOLDS",
+    "USD:100000,EUR:90000,GBP:80000,JPY:15000000,KWD:30000",
+    upper_keys=True,
+)
+# Velocity: this many payments (any status) by one customer / email / IP within
+# the window makes the next one score velocity_*. 0 turns a check off.
+FRAUD_VELOCITY_WINDOW_MINUTES = env.int("FRAUD_VELOCITY_WINDOW_MINUTES", default=60)
+FRAUD_VELOCITY_MAX_PER_CUSTOMER = env.int("FRAUD_VELOCITY_MAX_PER_CUSTOMER", default=5)
+FRAUD_VELOCITY_MAX_PER_EMAIL = env.int("FRAUD_VELOCITY_MAX_PER_EMAIL", default=5)
+FRAUD_VELOCITY_MAX_PER_IP = env.int("FRAUD_VELOCITY_MAX_PER_IP", default=10)
+# Points per reason code (rule); the score is their sum, capped at 100.
+FRAUD_RULE_SCORES = _keyed_ints(
+    "FRAUD_RULE_SCORES",
+    "amount_over_threshold:40,velocity_customer:35,velocity_email:35,"
+    "velocity_ip:35,country_mismatch:30,blocklisted_email:100,"
+    "blocklisted_ip:100,blocklisted_card:100",
+)
+# score >= HIGH: blocked, no gateway called; score >= MEDIUM: authorize only
+# and wait in the admin's review queue.
+FRAUD_LEVEL_MEDIUM = env.int("FRAUD_LEVEL_MEDIUM", default=30)
+FRAUD_LEVEL_HIGH = env.int("FRAUD_LEVEL_HIGH", default=70)
+if not 0 < FRAUD_LEVEL_MEDIUM <= FRAUD_LEVEL_HIGH:
+    _stop("FRAUD_LEVEL_MEDIUM must be above 0 and at most FRAUD_LEVEL_HIGH")
+
+# --- Payments (payments.services) -------------------------------------------
+# An unknown outcome is reconciled this long after it happened (a one-off
+# django-q2 schedule); the periodic sweep (every 5 minutes) is the backstop.
+PAYMENTS_RECONCILE_DELAY_SECONDS = env.int(
+    "PAYMENTS_RECONCILE_DELAY_SECONDS", default=60
+)
+# pending / requires_action payments untouched this long are reconciled too.
+PAYMENTS_RECONCILE_AFTER_MINUTES = env.int(
+    "PAYMENTS_RECONCILE_AFTER_MINUTES", default=30
+)
+PAYMENTS_RECONCILE_BATCH = env.int("PAYMENTS_RECONCILE_BATCH", default=200)
+PAYMENTS_RECURRING_BATCH = env.int("PAYMENTS_RECURRING_BATCH", default=200)

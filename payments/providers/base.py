@@ -1,7 +1,196 @@
-"""Base class of every payments adapter."""
+"""The payments adapter contract: typed requests and results at the provider
+boundary, and the operations every gateway adapter implements.
 
-from integrations.providers.base import BaseAdapter
+Amounts are integers in the currency's minor unit with an ISO 4217 code
+(``integrations.money`` converts for providers that want decimals). Adapters
+raise ``integrations.errors`` types: a decline is ``Rejected`` with one of
+``DECLINE_CODES`` as ``code`` and the provider's own code in
+``provider_code``; nothing else is raised for a refusal.
+"""
+
+from abc import abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from integrations.providers.base import BaseAdapter, WebhookMessage
+
+# Our decline codes; adapters map the provider's codes onto these.
+DECLINE_CODES = (
+    "card_declined",  # generic / do not honour
+    "insufficient_funds",
+    "expired_card",
+    "incorrect_cvc",
+    "incorrect_number",
+    "lost_or_stolen",
+    "fraudulent",
+    "processing_error",
+    "authentication_required",  # 3-D Secure needed but not possible (off-session)
+)
+
+
+class ProviderStatus(StrEnum):
+    """Where the provider says a payment stands."""
+
+    PENDING = "pending"
+    REQUIRES_ACTION = "requires_action"
+    AUTHORIZED = "authorized"
+    CAPTURED = "captured"
+    VOIDED = "voided"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    amount: int
+    currency: str
+    # Client-side token, nonce, PaymentMethod id or approved order id; never a PAN.
+    source_token: str
+    capture: bool  # False: authorize only
+    idempotency_key: str
+    order_id: str
+    customer_reference: str = ""
+    customer_email: str = ""
+    description: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    # Merchant-initiated charge of a saved method.
+    provider_customer_id: str = ""
+    off_session: bool = False
+    return_url: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    status: ProviderStatus
+    provider_reference: str
+    currency: str
+    amount_authorized: int = 0
+    amount_captured: int = 0
+    card_brand: str = ""
+    card_last4: str = ""
+    wallet: str = ""
+    # requires_action: what the storefront needs to finish 3-D Secure.
+    client_secret: str = ""
+    next_action: dict | None = None
+    raw_status: str = ""
+
+
+@dataclass(frozen=True)
+class CaptureRequest:
+    provider_reference: str
+    amount: int
+    currency: str
+    idempotency_key: str
+    final: bool = True  # no further captures on this authorization
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    provider_reference: str  # the payment (or capture) being refunded
+    amount: int
+    currency: str
+    idempotency_key: str
+    reason: str = ""
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    provider_reference: str
+    status: RefundStatus
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class SaveMethodRequest:
+    customer_reference: str
+    source_token: str
+    idempotency_key: str
+    customer_email: str = ""
+    provider_customer_id: str = ""  # reuse when the customer already exists
+
+
+@dataclass(frozen=True)
+class SavedMethod:
+    provider_customer_id: str
+    provider_method_id: str
+    card_brand: str = ""
+    card_last4: str = ""
+    exp_month: int | None = None
+    exp_year: int | None = None
+
+
+class PaymentEventKind(StrEnum):
+    AUTHORIZED = "authorized"
+    SUCCEEDED = "succeeded"  # captured
+    FAILED = "failed"
+    REFUNDED = "refunded"
+    VOIDED = "voided"
+    DISPUTE_OPENED = "dispute_opened"
+    DISPUTE_CLOSED = "dispute_closed"
+
+
+@dataclass(frozen=True)
+class PaymentEvent:
+    """A provider webhook, translated."""
+
+    kind: PaymentEventKind
+    provider_reference: str  # the payment it concerns
+    amount: int | None = None
+    currency: str = ""
+    refund_reference: str = ""
+    dispute_reference: str = ""
+    dispute_status: str = ""
+    occurred_at: datetime | None = None
 
 
 class PaymentsAdapter(BaseAdapter):
     kind = "payments"
+    # Square can cancel a payment by the idempotency key of its create call.
+    supports_cancel_by_idempotency_key: ClassVar[bool] = False
+    # Longest idempotency key the provider accepts (Square: 45).
+    max_idempotency_key_length: ClassVar[int] = 255
+
+    @abstractmethod
+    def authorize(self, request: PaymentRequest) -> PaymentResult:
+        """Create a payment: authorize only, or authorize and capture."""
+
+    @abstractmethod
+    def capture(self, request: CaptureRequest) -> PaymentResult: ...
+
+    @abstractmethod
+    def void(
+        self, *, provider_reference: str, idempotency_key: str
+    ) -> PaymentResult: ...
+
+    @abstractmethod
+    def refund(self, request: RefundRequest) -> RefundResult: ...
+
+    @abstractmethod
+    def retrieve(
+        self, *, provider_reference: str = "", idempotency_key: str = ""
+    ) -> PaymentResult | None:
+        """Look a payment up for reconciliation; None if the provider has none."""
+
+    @abstractmethod
+    def save_method(self, request: SaveMethodRequest) -> SavedMethod: ...
+
+    def charge_saved(self, request: PaymentRequest) -> PaymentResult:
+        """Merchant-initiated charge; most providers use the same call."""
+        return self.authorize(request)
+
+    def cancel_by_idempotency_key(self, idempotency_key: str) -> None:
+        raise NotImplementedError(
+            f"{self.display_name} cannot cancel by idempotency key"
+        )
+
+    @abstractmethod
+    def parse_payment_event(self, message: WebhookMessage) -> PaymentEvent | None:
+        """Translate a verified webhook; None for event types we ignore."""

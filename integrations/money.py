@@ -1,0 +1,201 @@
+"""Money: the only place that converts amounts.
+
+Inside the project an amount is an ``int`` in the currency's minor unit plus an
+ISO 4217 code (``1050`` EUR is €10.50, ``1050`` JPY is ¥1050, ``1005`` KWD is
+1.005 KD). No float ever touches money: conversions go through ``Decimal`` and
+integer arithmetic, and a value with more decimals than the currency has is
+refused rather than rounded.
+
+Provider quirks (use the ``provider_*`` helpers in adapters, never ad-hoc
+multiplications):
+
+- **Stripe** wants integer minor units, but its idea of the minor unit differs
+  from ISO for a few currencies: ``MGA`` is zero-decimal at Stripe (ISO: 2);
+  ``ISK`` is zero-decimal in ISO but Stripe takes it as two-decimal, so the
+  amount is multiplied by 100. Stripe's three-decimal currencies (BHD, JOD,
+  KWD, OMR, TND) must end in 0: an amount that does not is refused here.
+- **PayPal** wants decimal strings (``"10.50"``) and refuses decimals for
+  ``HUF``, ``JPY`` and ``TWD``: those are sent as whole units, so an HUF or TWD
+  amount that is not a whole number is refused here.
+- **Square** and **Braintree** follow ISO: Square takes integer minor units,
+  Braintree decimal strings with the ISO exponent.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+# ISO 4217 active codes and their minor-unit exponents. Anything not listed is
+# refused: a typo must not become a two-decimal currency by default.
+
+
+def _codes(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_ZERO_DECIMAL = _codes(
+    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+)
+_THREE_DECIMAL = _codes("BHD IQD JOD KWD LYD OMR TND")
+_FOUR_DECIMAL = _codes("CLF UYW")
+_TWO_DECIMAL = _codes(
+    """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL
+    BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUC CUP CVE CZK DKK
+    DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF
+    IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA
+    MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB
+    PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS
+    SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS
+    VED VES WST XCD XCG YER ZAR ZMW ZWG ZWL
+    """
+)
+
+EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(_TWO_DECIMAL, 2),
+    **dict.fromkeys(_ZERO_DECIMAL, 0),
+    **dict.fromkeys(_THREE_DECIMAL, 3),
+    **dict.fromkeys(_FOUR_DECIMAL, 4),
+}
+
+SYMBOLS: dict[str, str] = {
+    "EUR": "€",
+    "USD": "$",
+    "GBP": "£",
+    "JPY": "¥",
+    "INR": "₹",
+    "KRW": "₩",
+}
+
+# Provider exponents that differ from ISO (see the module docstring).
+_PROVIDER_EXPONENTS: dict[str, dict[str, int]] = {
+    "stripe": {"MGA": 0, "ISK": 2},
+    "paypal": {"HUF": 0, "JPY": 0, "TWD": 0},
+}
+# Stripe: amounts in three-decimal currencies must be divisible by this.
+_STRIPE_THREE_DECIMAL_STEP = 10
+
+
+class MoneyError(ValueError):
+    """An amount or currency that cannot be represented exactly."""
+
+
+def validate_currency(code: str) -> str:
+    """The ISO 4217 code upper-cased; MoneyError (a ValueError) if unknown."""
+    if not isinstance(code, str):
+        raise MoneyError("currency must be a string")
+    upper = code.strip().upper()
+    if upper not in EXPONENTS:
+        raise MoneyError(f"unknown currency {code!r}")
+    return upper
+
+
+def exponent(currency: str) -> int:
+    """Digits after the decimal point in ``currency`` (JPY 0, EUR 2, KWD 3)."""
+    return EXPONENTS[validate_currency(currency)]
+
+
+def _check_amount(amount: int) -> None:
+    # bool is an int subclass; True is not an amount.
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise MoneyError("amount must be an integer number of minor units")
+
+
+def _decimal_string(amount: int, places: int) -> str:
+    sign = "-" if amount < 0 else ""
+    whole, fraction = divmod(abs(amount), 10**places)
+    if places == 0:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{fraction:0{places}d}"
+
+
+def _parse_decimal(value: str, places: int, currency: str) -> int:
+    if not isinstance(value, str):
+        raise MoneyError("amount must be given as a decimal string")
+    text = value.strip()
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise MoneyError(f"{value!r} is not a decimal amount") from None
+    if not number.is_finite() or "e" in text.lower():
+        raise MoneyError(f"{value!r} is not a plain decimal amount")
+    if -number.as_tuple().exponent > places:  # type: ignore[operator]
+        raise MoneyError(f"{currency} amounts have at most {places} decimal places")
+    return int(number.scaleb(places))
+
+
+def to_decimal_string(amount: int, currency: str) -> str:
+    """Minor units as the currency's decimal string: ``1050`` EUR -> ``"10.50"``,
+    JPY -> ``"1050"``, ``1005`` KWD -> ``"1.005"``."""
+    _check_amount(amount)
+    return _decimal_string(amount, exponent(currency))
+
+
+def from_decimal_string(value: str, currency: str) -> int:
+    """A decimal string as minor units; more decimals than the currency has
+    (``"10.505"`` EUR, ``"1.5"`` JPY) is a MoneyError, never rounded."""
+    return _parse_decimal(value, exponent(currency), validate_currency(currency))
+
+
+def format_amount(amount: int, currency: str) -> str:
+    """For people (admin, emails): ``€10.50``, ``¥1,050``, ``1.005 KWD``."""
+    _check_amount(amount)
+    code = validate_currency(currency)
+    places = exponent(code)
+    sign = "-" if amount < 0 else ""
+    whole, fraction = divmod(abs(amount), 10**places)
+    number = f"{whole:,}" + (f".{fraction:0{places}d}" if places else "")
+    symbol = SYMBOLS.get(code)
+    if symbol:
+        return f"{sign}{symbol}{number}"
+    return f"{sign}{number} {code}"
+
+
+def provider_exponent(currency: str, *, provider: str) -> int:
+    """The exponent ``provider`` uses for ``currency`` on the wire."""
+    code = validate_currency(currency)
+    return _PROVIDER_EXPONENTS.get(provider, {}).get(code, EXPONENTS[code])
+
+
+def _rescale(amount: int, source: int, target: int, currency: str) -> int:
+    if target >= source:
+        return amount * 10 ** (target - source)
+    step = 10 ** (source - target)
+    if amount % step:
+        raise MoneyError(f"{currency} amount {amount} cannot be sent without rounding")
+    return amount // step
+
+
+def to_provider_minor(amount: int, currency: str, *, provider: str) -> int:
+    """Our minor units as the integer ``provider`` expects (Stripe, Square)."""
+    _check_amount(amount)
+    code = validate_currency(currency)
+    step = _STRIPE_THREE_DECIMAL_STEP
+    if provider == "stripe" and code in _THREE_DECIMAL and amount % step:
+        raise MoneyError(f"Stripe requires {code} amounts divisible by {step}")
+    return _rescale(
+        amount, EXPONENTS[code], provider_exponent(code, provider=provider), code
+    )
+
+
+def from_provider_minor(value: int, currency: str, *, provider: str) -> int:
+    """The integer ``provider`` sent back, as our minor units."""
+    _check_amount(value)
+    code = validate_currency(currency)
+    return _rescale(
+        value, provider_exponent(code, provider=provider), EXPONENTS[code], code
+    )
+
+
+def to_provider_decimal(amount: int, currency: str, *, provider: str) -> str:
+    """Our minor units as the decimal string ``provider`` expects (PayPal,
+    Braintree)."""
+    _check_amount(amount)
+    code = validate_currency(currency)
+    places = provider_exponent(code, provider=provider)
+    return _decimal_string(_rescale(amount, EXPONENTS[code], places, code), places)
+
+
+def from_provider_decimal(value: str, currency: str, *, provider: str) -> int:
+    """A decimal string from ``provider`` as our minor units."""
+    code = validate_currency(currency)
+    places = provider_exponent(code, provider=provider)
+    return _rescale(_parse_decimal(value, places, code), places, EXPONENTS[code], code)

@@ -1,0 +1,380 @@
+"""Storefront payments API: validate, call one service, render.
+
+Amounts are integers in minor units. A decline answers 402 with the card's
+reason as ``code`` and the payment; an unknown outcome 202 with status
+``unknown`` (reconciliation settles it; poll the payment); a fraud block 402
+``payment_blocked``.
+"""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from integrations.api.errors import ApiError, error_body
+from integrations.api.idempotency import HEADER, idempotent
+from integrations.api.serializers import ErrorResponseSerializer
+from integrations.models import ApiKey
+from payments import services
+from payments.models import Payment, PaymentStatus, RefundStatus, SavedPaymentMethod
+from payments.serializers import (
+    CaptureSerializer,
+    PaymentCreateSerializer,
+    PaymentMethodCreateSerializer,
+    PaymentSerializer,
+    RefundCreateSerializer,
+    RefundSerializer,
+    SavedPaymentMethodSerializer,
+)
+
+READ = ["payments:read"]
+WRITE = ["payments:write"]
+
+_ERROR_STATUS = {
+    services.PanRefused: 400,
+    services.AmountExceedsRefundable: 400,
+    services.AmountExceedsCapturable: 400,
+    services.InvalidState: 409,
+    services.GatewayRejected: 402,
+    services.GatewayUnavailable: 503,
+}
+
+
+def _api_error(exc: services.PaymentError) -> ApiError:
+    code = next((s for cls, s in _ERROR_STATUS.items() if isinstance(exc, cls)), 400)
+    error_type = "card_error" if code == 402 else None
+    return ApiError(
+        exc.message,
+        code=exc.code,
+        status_code=code,
+        param=exc.param or None,
+        error_type=error_type,
+    )
+
+
+def _scoped_key(request: Request) -> str:
+    """The Idempotency-Key, scoped to its caller as the decorator scopes it."""
+    owner = (
+        f"api-key:{request.auth.pk}"
+        if isinstance(request.auth, ApiKey)
+        else f"user:{request.user.pk}"
+    )
+    return f"{owner}:{request.headers.get(HEADER, '')}"
+
+
+def _payment_response(payment: Payment, *, created: bool) -> Response:
+    data = PaymentSerializer(payment).data
+    if payment.status == PaymentStatus.FAILED:
+        body = error_body(
+            402,
+            payment.failure_code or "payment_failed",
+            payment.failure_message or "The payment failed.",
+            error_type="card_error",
+        )
+        return Response({**body, "payment": data}, status=402)
+    if payment.status == PaymentStatus.BLOCKED:
+        body = error_body(
+            402,
+            "payment_blocked",
+            "The payment was blocked by fraud screening.",
+            error_type="card_error",
+        )
+        return Response({**body, "payment": data}, status=402)
+    if payment.status == PaymentStatus.UNKNOWN:
+        return Response(data, status=status.HTTP_202_ACCEPTED)
+    return Response(data, status=201 if created else 200)
+
+
+def _payment(public_id: str) -> Payment:
+    return get_object_or_404(
+        Payment.objects.select_related("account"), public_id=public_id
+    )
+
+
+_ERRORS = {
+    400: ErrorResponseSerializer,
+    401: ErrorResponseSerializer,
+    403: ErrorResponseSerializer,
+    404: ErrorResponseSerializer,
+    409: ErrorResponseSerializer,
+    422: ErrorResponseSerializer,
+    429: ErrorResponseSerializer,
+    503: ErrorResponseSerializer,
+}
+_PAYMENT_EXAMPLE = {
+    "id": "pay_3k2j4h5g6f7d8s9a0q1w2e3r",
+    "order_id": "order-1001",
+    "status": "captured",
+    "amount": 1050,
+    "currency": "EUR",
+    "amount_authorized": 1050,
+    "amount_captured": 1050,
+    "amount_refunded": 0,
+    "amount_refundable": 1050,
+    "capture_requested": True,
+    "customer_reference": "cust-42",
+    "customer_email": "ada@example.com",
+    "provider": "sandbox",
+    "provider_reference": "ch_sbx_4f0c1e2d3b4a59687766",
+    "card": {"brand": "visa", "last4": "4242", "wallet": ""},
+    "risk": {"score": 0, "level": "low", "reasons": []},
+    "review_state": "none",
+    "dispute_status": "",
+    "failure": None,
+    "next_action": None,
+    "metadata": {"cart": "c-77"},
+    "created_at": "2025-01-02T03:04:05Z",
+    "updated_at": "2025-01-02T03:04:06Z",
+}
+_DECLINE_EXAMPLE = {
+    "error": {
+        "type": "card_error",
+        "code": "card_declined",
+        "message": "the card was declined",
+        "param": None,
+    },
+    "payment": {**_PAYMENT_EXAMPLE, "status": "failed", "amount_captured": 0},
+}
+
+
+class PaymentCreateView(APIView):
+    required_scopes = {"POST": WRITE}
+
+    @extend_schema(
+        operation_id="payment_create",
+        summary="Take a payment (authorize, or authorize and capture)",
+        request=PaymentCreateSerializer,
+        responses={
+            201: PaymentSerializer,
+            202: OpenApiResponse(
+                PaymentSerializer,
+                description="Outcome unknown (the gateway did not answer); "
+                "reconciliation settles it. Poll the payment.",
+            ),
+            402: OpenApiResponse(
+                ErrorResponseSerializer,
+                description="Declined (code: card_declined, insufficient_funds, "
+                "...) or blocked by fraud screening (payment_blocked); the body "
+                "also holds the payment.",
+            ),
+            **_ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "Capture 10.50 EUR",
+                request_only=True,
+                value={
+                    "order_id": "order-1001",
+                    "amount": 1050,
+                    "currency": "EUR",
+                    "source_token": "tok_success",
+                    "capture": True,
+                    "customer_reference": "cust-42",
+                    "customer_email": "ada@example.com",
+                    "metadata": {"cart": "c-77"},
+                },
+            ),
+            OpenApiExample("Captured", response_only=True, value=_PAYMENT_EXAMPLE),
+            OpenApiExample(
+                "Declined",
+                response_only=True,
+                status_codes=["402"],
+                value=_DECLINE_EXAMPLE,
+            ),
+        ],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        serializer = PaymentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            payment = services.payment_create(
+                **serializer.validated_data, idempotency_key=_scoped_key(request)
+            )
+        except services.PaymentError as exc:
+            raise _api_error(exc) from exc
+        return _payment_response(payment, created=True)
+
+
+class PaymentDetailView(APIView):
+    required_scopes = {"GET": READ}
+
+    @extend_schema(
+        operation_id="payment_retrieve",
+        summary="A payment",
+        responses={200: PaymentSerializer, **_ERRORS},
+        examples=[OpenApiExample("Captured", value=_PAYMENT_EXAMPLE)],
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        return Response(PaymentSerializer(_payment(public_id)).data)
+
+
+class PaymentCaptureView(APIView):
+    required_scopes = {"POST": WRITE}
+
+    @extend_schema(
+        operation_id="payment_capture",
+        summary="Capture an authorized payment (partial allowed)",
+        request=CaptureSerializer,
+        responses={
+            200: PaymentSerializer,
+            202: PaymentSerializer,
+            402: ErrorResponseSerializer,
+            **_ERRORS,
+        },
+        examples=[
+            OpenApiExample("Capture 5.00", request_only=True, value={"amount": 500})
+        ],
+    )
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        serializer = CaptureSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        payment = _payment(public_id)
+        try:
+            payment = services.payment_capture(
+                payment=payment,
+                amount=serializer.validated_data.get("amount"),
+                actor=_actor(request),
+            )
+        except services.PaymentError as exc:
+            raise _api_error(exc) from exc
+        return _payment_response(payment, created=False)
+
+
+class PaymentVoidView(APIView):
+    required_scopes = {"POST": WRITE}
+
+    @extend_schema(
+        operation_id="payment_void",
+        summary="Void (release) an authorized payment",
+        request=None,
+        responses={
+            200: PaymentSerializer,
+            202: PaymentSerializer,
+            402: ErrorResponseSerializer,
+            **_ERRORS,
+        },
+    )
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        payment = _payment(public_id)
+        try:
+            payment = services.payment_void(payment=payment, actor=_actor(request))
+        except services.PaymentError as exc:
+            raise _api_error(exc) from exc
+        return _payment_response(payment, created=False)
+
+
+class PaymentRefundsView(APIView):
+    required_scopes = {"POST": WRITE}
+
+    @extend_schema(
+        operation_id="payment_refund",
+        summary="Refund part or all of a captured payment",
+        request=RefundCreateSerializer,
+        responses={
+            201: RefundSerializer,
+            202: OpenApiResponse(RefundSerializer, description="Outcome unknown."),
+            402: ErrorResponseSerializer,
+            **_ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "Refund 2.50",
+                request_only=True,
+                value={"amount": 250, "reason": "damaged item"},
+            ),
+            OpenApiExample(
+                "Too much",
+                response_only=True,
+                status_codes=["400"],
+                value=error_body(
+                    400,
+                    "amount_exceeds_refundable",
+                    "At most 800 can be refunded.",
+                    "amount",
+                ),
+            ),
+        ],
+    )
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        serializer = RefundCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        payment = _payment(public_id)
+        try:
+            refund = services.payment_refund(
+                payment=payment,
+                amount=serializer.validated_data["amount"],
+                reason=serializer.validated_data["reason"],
+                requested_by=_actor(request),
+                idempotency_key=_scoped_key(request),
+            )
+        except services.PaymentError as exc:
+            raise _api_error(exc) from exc
+        data = RefundSerializer(refund).data
+        if refund.status == RefundStatus.FAILED:
+            body = error_body(
+                402,
+                refund.failure_code or "refund_failed",
+                refund.failure_message or "The gateway refused the refund.",
+                error_type="card_error",
+            )
+            return Response({**body, "refund": data}, status=402)
+        code = 202 if refund.status == RefundStatus.UNKNOWN else 201
+        return Response(data, status=code)
+
+
+class CustomerPaymentMethodsView(APIView):
+    required_scopes = {"GET": READ, "POST": WRITE}
+
+    @extend_schema(
+        operation_id="payment_methods_list",
+        summary="A customer's saved payment methods",
+        responses={200: SavedPaymentMethodSerializer(many=True), **_ERRORS},
+    )
+    def get(self, request: Request, customer_reference: str) -> Response:
+        methods = SavedPaymentMethod.objects.filter(
+            customer_reference=customer_reference
+        ).select_related("account")
+        return Response(SavedPaymentMethodSerializer(methods, many=True).data)
+
+    @extend_schema(
+        operation_id="payment_method_save",
+        summary="Save a payment method from a client-side token or nonce",
+        request=PaymentMethodCreateSerializer,
+        responses={
+            201: SavedPaymentMethodSerializer,
+            402: ErrorResponseSerializer,
+            **_ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "Save a card",
+                request_only=True,
+                value={"source_token": "tok_visa", "make_default": True},
+            )
+        ],
+    )
+    @idempotent
+    def post(self, request: Request, customer_reference: str) -> Response:
+        serializer = PaymentMethodCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            method = services.payment_method_save(
+                customer_reference=customer_reference,
+                idempotency_key=_scoped_key(request),
+                **serializer.validated_data,
+            )
+        except services.PaymentError as exc:
+            raise _api_error(exc) from exc
+        return Response(SavedPaymentMethodSerializer(method).data, status=201)
+
+
+def _actor(request: Request) -> str:
+    if isinstance(request.auth, ApiKey):
+        return f"api-key:{request.auth.name}"
+    return getattr(request.user, "username", "") or ""

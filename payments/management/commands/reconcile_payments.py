@@ -1,0 +1,49 @@
+"""Settle payments whose outcome is not known yet by asking their provider.
+
+Prints one line per payment it settled and a summary. A payment whose
+provider cannot answer right now is left for the next run; a hard failure
+(database unreachable, broken configuration) stops the run with one readable
+line and a non-zero exit, so a scheduler or monitor notices. Payments
+settled before the failure stay settled.
+"""
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
+
+from integrations.errors import ProviderError
+from integrations.money import MoneyError, format_amount
+from integrations.registry import UnknownProvider
+from payments.models import Payment
+from payments.services import payments_reconcile_pending
+
+
+class Command(BaseCommand):
+    help = "Ask providers about pending and unknown payments and settle them."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            settled = payments_reconcile_pending()
+        except (
+            DatabaseError,
+            ImproperlyConfigured,
+            UnknownProvider,
+            ProviderError,
+        ) as exc:
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            raise CommandError(
+                f"reconciliation stopped: {type(exc).__name__}: {first_line}"
+            ) from exc
+        for payment in settled:
+            self.stdout.write(_line(payment))
+        self.stdout.write(f"Settled {len(settled)} payment(s).")
+
+
+def _line(payment: Payment) -> str:
+    try:
+        amount = format_amount(payment.amount, payment.currency)
+    except MoneyError:
+        amount = f"{payment.amount} {payment.currency}"
+    return f"{payment.public_id} order {payment.order_id}: {payment.status} ({amount})"

@@ -1,0 +1,429 @@
+"""Payments, the attempts made for them at each gateway, refunds, saved
+methods, recurring charges, and the sandbox gateway's own memory.
+
+Amounts are integers in the currency's minor unit (``integrations.money``).
+The database enforces ``0 <= refunded <= captured <= authorized`` on every
+payment; services change status only through ``can_transition``.
+"""
+
+import secrets
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from integrations.models import ProviderAccount
+
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _random_id(prefix: str) -> str:
+    """An opaque public id: ``pay_`` + 24 random characters."""
+    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+
+
+# Plain module-level functions: migrations reference field defaults by name.
+def new_payment_id() -> str:
+    return _random_id("pay_")
+
+
+def new_refund_id() -> str:
+    return _random_id("re_")
+
+
+def new_method_id() -> str:
+    return _random_id("pm_")
+
+
+def new_recurring_id() -> str:
+    return _random_id("rc_")
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    REQUIRES_ACTION = "requires_action", "Requires action (3-D Secure)"
+    AUTHORIZED = "authorized", "Authorized"
+    CAPTURED = "captured", "Captured"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    REFUNDED = "refunded", "Refunded"
+    VOIDED = "voided", "Voided"
+    FAILED = "failed", "Failed"
+    BLOCKED = "blocked", "Blocked (fraud)"
+    UNKNOWN = "unknown", "Unknown (reconciling)"
+
+
+S = PaymentStatus
+# Which status may follow which. Anything else is refused, so a late or
+# duplicated provider event can never move a payment backwards.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PENDING: frozenset(
+        {S.REQUIRES_ACTION, S.AUTHORIZED, S.CAPTURED, S.FAILED, S.BLOCKED, S.UNKNOWN}
+    ),
+    S.REQUIRES_ACTION: frozenset(
+        {S.AUTHORIZED, S.CAPTURED, S.FAILED, S.VOIDED, S.UNKNOWN}
+    ),
+    S.UNKNOWN: frozenset(
+        {S.REQUIRES_ACTION, S.AUTHORIZED, S.CAPTURED, S.FAILED, S.VOIDED}
+    ),
+    S.AUTHORIZED: frozenset({S.CAPTURED, S.VOIDED, S.UNKNOWN}),
+    S.CAPTURED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.REFUNDED: frozenset(),
+    S.VOIDED: frozenset(),
+    S.FAILED: frozenset(),
+    S.BLOCKED: frozenset(),
+}
+# How far along a payment is; webhooks only ever move it up this order.
+STATUS_RANK: dict[str, int] = {
+    S.PENDING: 0,
+    S.UNKNOWN: 1,
+    S.REQUIRES_ACTION: 2,
+    S.AUTHORIZED: 3,
+    S.CAPTURED: 4,
+    S.PARTIALLY_REFUNDED: 5,
+    S.REFUNDED: 6,
+    S.VOIDED: 6,
+    S.FAILED: 6,
+    S.BLOCKED: 6,
+}
+
+
+def can_transition(current: str, new: str) -> bool:
+    return new in TRANSITIONS.get(current, frozenset())
+
+
+class RiskLevel(models.TextChoices):
+    NONE = "", "Not screened"
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class ReviewState(models.TextChoices):
+    NONE = "none", "Not in review"
+    PENDING = "pending", "Waiting for review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class DisputeStatus(models.TextChoices):
+    NONE = "", "No dispute"
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class Payment(models.Model):
+    public_id = models.CharField(
+        max_length=32, unique=True, default=new_payment_id, editable=False
+    )
+    order_id = models.CharField(max_length=128, db_index=True)
+    customer_reference = models.CharField(max_length=128, blank=True, default="")
+    customer_email = models.EmailField(blank=True, default="")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    amount = models.BigIntegerField(help_text="Requested, in minor units.")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=24, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
+    )
+    capture_requested = models.BooleanField(
+        default=True, help_text="False: the storefront asked to authorize only."
+    )
+    amount_authorized = models.BigIntegerField(default=0)
+    amount_captured = models.BigIntegerField(default=0)
+    amount_refunded = models.BigIntegerField(default=0)
+    account = models.ForeignKey(
+        ProviderAccount,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        help_text="The account that served (or may have served) the payment.",
+    )
+    provider_reference = models.CharField(
+        max_length=255, blank=True, default="", db_index=True
+    )
+    card_brand = models.CharField(max_length=32, blank=True, default="")
+    card_last4 = models.CharField(max_length=4, blank=True, default="")
+    wallet = models.CharField(max_length=32, blank=True, default="")
+    failure_code = models.CharField(max_length=64, blank=True, default="")
+    failure_message = models.CharField(max_length=255, blank=True, default="")
+    risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    risk_level = models.CharField(
+        max_length=8, choices=RiskLevel.choices, blank=True, default=RiskLevel.NONE
+    )
+    risk_reasons = models.JSONField(default=list, blank=True)
+    review_state = models.CharField(
+        max_length=8, choices=ReviewState.choices, default=ReviewState.NONE
+    )
+    dispute_status = models.CharField(
+        max_length=8, choices=DisputeStatus.choices, blank=True, default=""
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(
+        max_length=300,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Idempotency key of the create call (scoped by its caller).",
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [("refund_payment", "Can refund payments")]
+        indexes = [
+            models.Index(fields=["status", "updated_at"]),
+            models.Index(fields=["review_state"]),
+            models.Index(fields=["customer_reference", "created_at"]),
+            models.Index(fields=["customer_email", "created_at"]),
+            models.Index(fields=["ip_address", "created_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="payment_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_refunded__gte=0), name="payment_refunded_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_refunded__lte=F("amount_captured")),
+                name="payment_refunded_lte_captured",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_captured__lte=F("amount_authorized")),
+                name="payment_captured_lte_authorized",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_authorized__lte=F("amount")),
+                name="payment_authorized_lte_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    @property
+    def refundable(self) -> int:
+        return self.amount_captured - self.amount_refunded
+
+    @property
+    def capturable(self) -> int:
+        if self.status != PaymentStatus.AUTHORIZED:
+            return 0
+        return self.amount_authorized - self.amount_captured
+
+    def can_transition(self, new: str) -> bool:
+        return can_transition(self.status, new)
+
+
+class AttemptOutcome(models.TextChoices):
+    IN_PROGRESS = "in_progress", "In progress"
+    SUCCEEDED = "succeeded", "Succeeded"
+    NOT_PROCESSED = "not_processed", "Not processed"
+    UNKNOWN = "unknown", "Unknown"
+    REJECTED = "rejected", "Rejected"
+
+
+class PaymentAttempt(models.Model):
+    """One operation at one account, written before the call so the
+    idempotency key it sent is known even if the process dies mid-call."""
+
+    payment = models.ForeignKey(
+        Payment, on_delete=models.CASCADE, related_name="attempts"
+    )
+    account = models.ForeignKey(
+        ProviderAccount, on_delete=models.PROTECT, related_name="payment_attempts"
+    )
+    operation = models.CharField(max_length=32)
+    outcome = models.CharField(
+        max_length=16,
+        choices=AttemptOutcome.choices,
+        default=AttemptOutcome.IN_PROGRESS,
+    )
+    error_code = models.CharField(max_length=64, blank=True, default="")
+    error_message = models.CharField(max_length=255, blank=True, default="")
+    idempotency_key = models.CharField(max_length=255)
+    provider_reference = models.CharField(max_length=255, blank=True, default="")
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.operation} at {self.account_id}: {self.outcome}"
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Refund(models.Model):
+    public_id = models.CharField(
+        max_length=32, unique=True, default=new_refund_id, editable=False
+    )
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="refunds"
+    )
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=255, blank=True, default="")
+    status = models.CharField(
+        max_length=12, choices=RefundStatus.choices, default=RefundStatus.PENDING
+    )
+    provider_reference = models.CharField(max_length=255, blank=True, default="")
+    requested_by = models.CharField(max_length=150, blank=True, default="")
+    idempotency_key = models.CharField(max_length=300, unique=True)
+    failure_code = models.CharField(max_length=64, blank=True, default="")
+    failure_message = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="refund_amount_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class SavedPaymentMethod(models.Model):
+    public_id = models.CharField(
+        max_length=32, unique=True, default=new_method_id, editable=False
+    )
+    customer_reference = models.CharField(max_length=128, db_index=True)
+    account = models.ForeignKey(
+        ProviderAccount, on_delete=models.PROTECT, related_name="saved_methods"
+    )
+    provider_customer_id = models.CharField(max_length=255)
+    provider_method_id = models.CharField(max_length=255)
+    card_brand = models.CharField(max_length=32, blank=True, default="")
+    card_last4 = models.CharField(max_length=4, blank=True, default="")
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    is_default = models.BooleanField(default=False)
+    idempotency_key = models.CharField(
+        max_length=300, unique=True, null=True, blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-is_default", "-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "provider_method_id"],
+                name="savedmethod_unique_provider_method",
+            ),
+            models.UniqueConstraint(
+                fields=["customer_reference"],
+                condition=Q(is_default=True),
+                name="savedmethod_one_default",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class RecurringInterval(models.TextChoices):
+    DAY = "day", "Daily"
+    WEEK = "week", "Weekly"
+    MONTH = "month", "Monthly"
+    YEAR = "year", "Yearly"
+
+
+class RecurringStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed (needs a new method)"
+
+
+class RecurringCharge(models.Model):
+    public_id = models.CharField(
+        max_length=32, unique=True, default=new_recurring_id, editable=False
+    )
+    saved_method = models.ForeignKey(
+        SavedPaymentMethod, on_delete=models.PROTECT, related_name="recurring"
+    )
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    interval = models.CharField(max_length=8, choices=RecurringInterval.choices)
+    interval_count = models.PositiveSmallIntegerField(default=1)
+    next_run_at = models.DateTimeField(db_index=True)
+    status = models.CharField(
+        max_length=12, choices=RecurringStatus.choices, default=RecurringStatus.ACTIVE
+    )
+    description = models.CharField(max_length=255, blank=True, default="")
+    runs = models.PositiveIntegerField(default=0)
+    last_payment = models.ForeignKey(
+        Payment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["next_run_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="recurring_amount_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class SandboxChargeKind(models.TextChoices):
+    PAYMENT = "payment", "Payment"
+    REFUND = "refund", "Refund"
+    METHOD = "method", "Saved method"
+
+
+class SandboxCharge(models.Model):
+    """What the sandbox gateway remembers, as a real gateway would on its side:
+    shared by every process, so retrieve and reconciliation work anywhere."""
+
+    account = models.ForeignKey(
+        ProviderAccount, on_delete=models.CASCADE, related_name="sandbox_charges"
+    )
+    kind = models.CharField(max_length=8, choices=SandboxChargeKind.choices)
+    reference = models.CharField(max_length=64)
+    idempotency_key = models.CharField(max_length=255)
+    parent_reference = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(max_length=24)
+    amount = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3, blank=True, default="")
+    amount_authorized = models.BigIntegerField(default=0)
+    amount_captured = models.BigIntegerField(default=0)
+    amount_refunded = models.BigIntegerField(default=0)
+    source_token = models.CharField(max_length=64, blank=True, default="")
+    customer_id = models.CharField(max_length=64, blank=True, default="")
+    card_brand = models.CharField(max_length=32, blank=True, default="")
+    card_last4 = models.CharField(max_length=4, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "reference"], name="sandboxcharge_unique_ref"
+            ),
+            models.UniqueConstraint(
+                fields=["account", "kind", "idempotency_key"],
+                name="sandboxcharge_unique_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference

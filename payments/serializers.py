@@ -1,0 +1,192 @@
+"""API shapes of payments, refunds and saved methods. Amounts are integers in
+the currency's minor unit with an ISO 4217 code."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from integrations import money
+from payments.models import Payment, Refund, SavedPaymentMethod
+
+
+def _currency(value: str) -> str:
+    try:
+        return money.validate_currency(value)
+    except ValueError:
+        raise serializers.ValidationError(
+            "Unknown ISO 4217 currency code.", code="invalid_currency"
+        ) from None
+
+
+class PaymentCreateSerializer(serializers.Serializer):
+    order_id = serializers.CharField(max_length=128)
+    amount = serializers.IntegerField(
+        min_value=1, help_text="In the currency's minor unit (cents; yen for JPY)."
+    )
+    currency = serializers.CharField(max_length=3, help_text="ISO 4217, e.g. EUR.")
+    source_token = serializers.CharField(
+        max_length=255,
+        help_text="Token or nonce from the provider's client-side SDK. A raw card "
+        "number is refused (400 pan_not_allowed).",
+    )
+    capture = serializers.BooleanField(
+        default=True, help_text="False: authorize only; capture later."
+    )
+    customer_reference = serializers.CharField(
+        max_length=128, required=False, default=""
+    )
+    customer_email = serializers.EmailField(required=False, default="")
+    ip_address = serializers.IPAddressField(required=False, allow_null=True)
+    ip_country = serializers.CharField(max_length=2, required=False, default="")
+    billing_country = serializers.CharField(max_length=2, required=False, default="")
+    card_fingerprint = serializers.CharField(max_length=255, required=False, default="")
+    metadata = serializers.DictField(
+        child=serializers.CharField(max_length=500, allow_blank=True),
+        required=False,
+        default=dict,
+    )
+
+    def validate_currency(self, value: str) -> str:
+        return _currency(value)
+
+
+class CaptureSerializer(serializers.Serializer):
+    amount = serializers.IntegerField(
+        min_value=1, required=False, help_text="Default: all that is authorized."
+    )
+
+
+class RefundCreateSerializer(serializers.Serializer):
+    amount = serializers.IntegerField(min_value=1)
+    reason = serializers.CharField(max_length=255, required=False, default="")
+
+
+class CardSerializer(serializers.Serializer):
+    brand = serializers.CharField(source="card_brand")
+    last4 = serializers.CharField(source="card_last4")
+    wallet = serializers.CharField()
+
+
+class RiskSerializer(serializers.Serializer):
+    score = serializers.IntegerField(source="risk_score", allow_null=True)
+    level = serializers.CharField(source="risk_level")
+    reasons = serializers.ListField(
+        child=serializers.CharField(), source="risk_reasons"
+    )
+
+
+class FailureSerializer(serializers.Serializer):
+    code = serializers.CharField(source="failure_code")
+    message = serializers.CharField(source="failure_message")
+
+
+class NextActionSerializer(serializers.Serializer):
+    client_secret = serializers.CharField()
+    details = serializers.JSONField(allow_null=True)
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    provider = serializers.SerializerMethodField()
+    amount_refundable = serializers.IntegerField(source="refundable")
+    card = serializers.SerializerMethodField()
+    risk = RiskSerializer(source="*")
+    failure = serializers.SerializerMethodField()
+    next_action = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "order_id",
+            "status",
+            "amount",
+            "currency",
+            "amount_authorized",
+            "amount_captured",
+            "amount_refunded",
+            "amount_refundable",
+            "capture_requested",
+            "customer_reference",
+            "customer_email",
+            "provider",
+            "provider_reference",
+            "card",
+            "risk",
+            "review_state",
+            "dispute_status",
+            "failure",
+            "next_action",
+            "metadata",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_provider(self, payment: Payment) -> str | None:
+        return payment.account.provider if payment.account_id else None
+
+    @extend_schema_field(CardSerializer(allow_null=True))
+    def get_card(self, payment: Payment) -> dict[str, str] | None:
+        if not (payment.card_brand or payment.card_last4 or payment.wallet):
+            return None
+        return CardSerializer(payment).data
+
+    @extend_schema_field(FailureSerializer(allow_null=True))
+    def get_failure(self, payment: Payment) -> dict[str, str] | None:
+        return FailureSerializer(payment).data if payment.failure_code else None
+
+    @extend_schema_field(NextActionSerializer(allow_null=True))
+    def get_next_action(self, payment: Payment) -> dict[str, Any] | None:
+        """Only in the create response of a ``requires_action`` payment."""
+        secret = getattr(payment, "client_secret", "")
+        if not secret:
+            return None
+        details = payment.next_action  # type: ignore[attr-defined]
+        return {"client_secret": secret, "details": details}
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    payment = serializers.CharField(source="payment.public_id")
+    failure_code = serializers.CharField()
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "payment",
+            "amount",
+            "currency",
+            "status",
+            "reason",
+            "provider_reference",
+            "failure_code",
+            "created_at",
+        ]
+
+
+class PaymentMethodCreateSerializer(serializers.Serializer):
+    source_token = serializers.CharField(max_length=255)
+    customer_email = serializers.EmailField(required=False, default="")
+    make_default = serializers.BooleanField(default=False)
+
+
+class SavedPaymentMethodSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    provider = serializers.CharField(source="account.provider")
+
+    class Meta:
+        model = SavedPaymentMethod
+        fields = [
+            "id",
+            "customer_reference",
+            "provider",
+            "card_brand",
+            "card_last4",
+            "exp_month",
+            "exp_year",
+            "is_default",
+            "created_at",
+        ]

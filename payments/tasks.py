@@ -1,0 +1,23 @@
+"""django-q2 tasks for payments: thin, they load by id and call one service."""
+
+from integrations import correlation
+from payments import services
+from payments.models import Payment
+
+
+def reconcile_payment(payment_id: int) -> str | None:
+    with correlation.bind(None):
+        payment = Payment.objects.filter(pk=payment_id).first()
+        if payment is None:
+            return None
+        return services.payment_reconcile(payment=payment).status
+
+
+def reconcile_pending_payments() -> int:
+    with correlation.bind(None):
+        return len(services.payments_reconcile_pending())
+
+
+def run_recurring_charges() -> int:
+    with correlation.bind(None):
+        return services.recurring_charges_run()

@@ -1,0 +1,60 @@
+"""Gateway webhooks -> payment changes. Registered for every payments event
+type in ``SWITCHYARD_WEBHOOK_HANDLERS["payments"]["*"]``; the intake has
+verified and stored the event, and runs this in the transaction that marks it
+processed. Applying is monotonic (``services.payment_event_apply``), so a
+replay, a duplicate or a late event changes nothing it should not."""
+
+import logging
+
+from integrations import registry
+from integrations.models import WebhookEvent
+from integrations.providers.base import WebhookMessage
+from payments import services
+from payments.models import Payment
+from payments.providers.base import PaymentsAdapter
+
+logger = logging.getLogger(__name__)
+
+
+class PaymentNotFound(LookupError):
+    """No payment (yet) for the event's reference: the intake retries later,
+    because the webhook can overtake our own record of the charge."""
+
+
+def payment_webhook_handle(event: WebhookEvent) -> None:
+    adapter = registry.get_adapter(event.account)
+    if not isinstance(adapter, PaymentsAdapter):
+        raise TypeError("payments webhook handler called for a non-payments account")
+    message = WebhookMessage(
+        event_type=event.event_type,
+        dedupe_key=event.dedupe_key,
+        payload=event.payload,
+        occurred_at=event.occurred_at,
+    )
+    parsed = adapter.parse_payment_event(message)
+    if parsed is None:
+        logger.info(
+            "payment webhook ignored",
+            extra={"webhook_event_id": event.pk, "event_type": event.event_type},
+        )
+        return
+    payment = Payment.objects.filter(
+        account=event.account, provider_reference=parsed.provider_reference
+    ).first()
+    if payment is None:
+        raise PaymentNotFound("no payment for the event's provider reference")
+    services.payment_event_apply(
+        payment=payment,
+        kind=parsed.kind,
+        amount=parsed.amount,
+        refund_reference=parsed.refund_reference,
+        dispute_status=parsed.dispute_status,
+    )
+    logger.info(
+        "payment webhook applied",
+        extra={
+            "webhook_event_id": event.pk,
+            "payment_id": payment.public_id,
+            "event_kind": str(parsed.kind),
+        },
+    )

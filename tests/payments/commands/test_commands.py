@@ -1,0 +1,118 @@
+"""reconcile_payments and run_recurring_charges, on the sandbox gateway."""
+
+import uuid
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, base, call_command
+from django.utils import timezone
+
+from integrations.models import ProviderAccount
+from payments.management.commands.reconcile_payments import Command
+from payments.models import Payment, PaymentStatus, RecurringCharge
+from payments.services import payment_create, payment_method_save
+
+pytestmark = pytest.mark.django_db
+
+
+def pay(token: str, *, amount: int = 4_200, capture: bool = True) -> Payment:
+    return payment_create(
+        order_id=f"order-{token}",
+        amount=amount,
+        currency="EUR",
+        source_token=token,
+        capture=capture,
+        idempotency_key=uuid.uuid4().hex,
+    )
+
+
+def run(name: str) -> list[str]:
+    out = StringIO()
+    call_command(name, stdout=out)
+    return out.getvalue().splitlines()
+
+
+def test_reconcile_prints_each_settled_payment_and_a_summary(primary):
+    lost = pay("tok_timeout")
+    fine = pay("tok_success")
+    assert (lost.status, fine.status) == ("unknown", "captured")
+    lines = run("reconcile_payments")
+    assert lines == [
+        f"{lost.public_id} order order-tok_timeout: captured (€42.00)",
+        "Settled 1 payment(s).",
+    ]
+    lost.refresh_from_db()
+    assert lost.status == PaymentStatus.CAPTURED
+    # Nothing left open: a second run settles nothing.
+    assert run("reconcile_payments") == ["Settled 0 payment(s)."]
+
+
+def test_a_payment_the_gateway_never_saw_is_settled_as_failed(primary):
+    lost = pay("tok_server_error")  # 500 before anything was made
+    assert lost.status == PaymentStatus.UNKNOWN
+    lines = run("reconcile_payments")
+    assert lines[0] == f"{lost.public_id} order order-tok_server_error: failed (€42.00)"
+
+
+def test_an_unreachable_gateway_leaves_the_payment_for_the_next_run(primary, settings):
+    settings.PROVIDER_MAX_ATTEMPTS = 1
+    lost = pay("tok_timeout")
+    primary.settings = {"outage": True}
+    primary.save()
+    assert run("reconcile_payments") == ["Settled 0 payment(s)."]
+    lost.refresh_from_db()
+    assert lost.status == PaymentStatus.UNKNOWN
+
+
+def test_a_hard_failure_exits_non_zero_with_one_line(primary):
+    lost = pay("tok_timeout")
+    # An account whose provider is no longer configured cannot be asked.
+    ProviderAccount.objects.filter(pk=primary.pk).update(provider="gone")
+    with pytest.raises(CommandError) as info:
+        call_command("reconcile_payments", stdout=StringIO())
+    message = str(info.value)
+    assert message.startswith("reconciliation stopped: ")
+    assert "\n" not in message
+    lost.refresh_from_db()
+    assert lost.status == PaymentStatus.UNKNOWN
+
+
+def test_a_hard_failure_exit_status_from_the_command_line(primary, capsys, monkeypatch):
+    pay("tok_timeout")
+    ProviderAccount.objects.filter(pk=primary.pk).update(provider="gone")
+    # run_from_argv closes every connection when done; the test's own
+    # transaction must survive it.
+    monkeypatch.setattr(base.connections, "close_all", lambda: None)
+    with pytest.raises(SystemExit) as info:
+        Command().run_from_argv(["manage.py", "reconcile_payments"])
+    assert info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("CommandError: reconciliation stopped: UnknownProvider")
+
+
+def test_run_recurring_charges_prints_the_count(primary):
+    method = payment_method_save(
+        customer_reference="cus_1", source_token="tok_success", idempotency_key="m1"
+    )
+    now = timezone.now()
+    due = RecurringCharge.objects.create(
+        saved_method=method,
+        amount=1_500,
+        currency="EUR",
+        interval="month",
+        next_run_at=now - timedelta(minutes=1),
+    )
+    RecurringCharge.objects.create(
+        saved_method=method,
+        amount=2_500,
+        currency="EUR",
+        interval="month",
+        next_run_at=now + timedelta(days=1),
+    )
+    assert run("run_recurring_charges") == ["Charged 1 recurring charge(s)."]
+    due.refresh_from_db()
+    assert due.last_payment.status == PaymentStatus.CAPTURED
+    assert due.last_payment.amount == 1_500
+    assert run("run_recurring_charges") == ["Charged 0 recurring charge(s)."]

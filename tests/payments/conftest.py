@@ -1,0 +1,64 @@
+"""Payments fixtures: sandbox accounts, an API client with payment scopes, and
+helpers to send signed sandbox webhooks."""
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+
+import pytest
+from rest_framework.test import APIClient
+
+from integrations.models import ProviderAccount
+from integrations.webhooks.verification import signed_headers
+from tests.factories import ApiKeyFactory, ProviderAccountFactory
+
+SECRET = "whsec_dGVzdHNlY3JldA=="  # ProviderAccountFactory's default
+
+
+@pytest.fixture(autouse=True)
+def _payments_settings(settings) -> None:
+    settings.SWITCHYARD_EVENT_SUBSCRIBERS = {}
+    settings.SWITCHYARD_WEBHOOK_HANDLERS = {
+        **settings.SWITCHYARD_WEBHOOK_HANDLERS,
+        "payments": {"*": "payments.webhooks.payment_webhook_handle"},
+    }
+
+
+@pytest.fixture
+def primary(db) -> ProviderAccount:
+    return ProviderAccountFactory(slug="sbx-primary", priority=1)
+
+
+@pytest.fixture
+def secondary(db) -> ProviderAccount:
+    return ProviderAccountFactory(slug="sbx-secondary", priority=2)
+
+
+@pytest.fixture
+def api(db) -> APIClient:
+    key = ApiKeyFactory(scopes=["payments:read", "payments:write"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    return client
+
+
+def webhook_body(event_type: str, **data: object) -> bytes:
+    return json.dumps(
+        {"type": event_type, "timestamp": "2025-01-02T03:04:05+00:00", "data": data}
+    ).encode()
+
+
+def webhook_headers(
+    body: bytes, *, webhook_id: str | None = None, timestamp: int | None = None
+) -> dict[str, str]:
+    raw = signed_headers(
+        secret=SECRET,
+        webhook_id=webhook_id or f"msg_{uuid.uuid4().hex}",
+        body=body,
+        timestamp=int(time.time()) if timestamp is None else timestamp,
+    )
+    return {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in raw.items()}
+
+
+PostWebhook = Callable[..., object]

@@ -1,0 +1,142 @@
+"""The storefront payments API over the sandbox."""
+
+import uuid
+
+import pytest
+
+from payments.models import Payment, SandboxCharge
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/payments/"
+
+
+def body(**overrides: object) -> dict:
+    values: dict = {
+        "order_id": "order-7",
+        "amount": 1050,
+        "currency": "EUR",
+        "source_token": "tok_success",
+    }
+    values.update(overrides)
+    return values
+
+
+def post(api, url: str, data: dict | None = None, key: str | None = None):
+    return api.post(url, data or {}, HTTP_IDEMPOTENCY_KEY=key or uuid.uuid4().hex)
+
+
+def test_create_and_retrieve(api, primary):
+    response = post(api, URL, body(metadata={"cart": "c-1"}))
+    assert response.status_code == 201, response.json()
+    data = response.json()
+    assert data["id"].startswith("pay_")
+    assert (data["status"], data["amount_captured"], data["currency"]) == (
+        "captured",
+        1050,
+        "EUR",
+    )
+    assert data["card"] == {"brand": "visa", "last4": "4242", "wallet": ""}
+    assert data["provider"] == "sandbox"
+    got = api.get(f"{URL}{data['id']}/")
+    assert got.status_code == 200
+    assert got.json()["id"] == data["id"]
+
+
+def test_same_idempotency_key_returns_the_same_payment(api, primary):
+    first = post(api, URL, body(), key="abc")
+    second = post(api, URL, body(), key="abc")
+    assert second.status_code == 201
+    assert second.json()["id"] == first.json()["id"]
+    assert second["Idempotent-Replayed"] == "true"
+    assert Payment.objects.count() == 1
+    assert SandboxCharge.objects.filter(kind="payment").count() == 1
+
+
+def test_idempotency_key_required(api, primary):
+    response = api.post(URL, body())
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "idempotency_key_required"
+
+
+def test_decline_is_402_with_the_payment(api, primary):
+    response = post(api, URL, body(source_token="tok_decline"))
+    assert response.status_code == 402
+    data = response.json()
+    assert data["error"]["code"] == "card_declined"
+    assert data["payment"]["status"] == "failed"
+
+
+def test_unknown_is_202(api, primary, secondary):
+    response = post(api, URL, body(source_token="tok_timeout"))
+    assert response.status_code == 202
+    assert response.json()["status"] == "unknown"
+
+
+def test_blocked_is_402_payment_blocked(api, primary):
+    from payments.models import BlocklistEntry
+
+    BlocklistEntry.objects.create(kind="ip", value="203.0.113.7")
+    response = post(api, URL, body(ip_address="203.0.113.7"))
+    assert response.status_code == 402
+    assert response.json()["error"]["code"] == "payment_blocked"
+
+
+def test_pan_is_400_and_not_stored(api, primary):
+    response = post(api, URL, body(source_token="4242424242424242"))
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("pan_not_allowed", "source_token")
+    assert "4242424242424242" not in response.content.decode()
+    assert not Payment.objects.exists()
+
+
+def test_bad_input_is_400(api, primary):
+    response = post(api, URL, body(currency="EURO"))
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "currency"
+    response = post(api, URL, body(amount=10.5))
+    assert response.status_code == 400
+
+
+def test_capture_void_and_refunds(api, primary):
+    created = post(api, URL, body(capture=False, amount=1000)).json()
+    assert created["status"] == "authorized"
+    captured = post(api, f"{URL}{created['id']}/capture/", {"amount": 600})
+    assert captured.status_code == 200
+    assert captured.json()["amount_captured"] == 600
+    refund = post(api, f"{URL}{created['id']}/refunds/", {"amount": 200})
+    assert refund.status_code == 201
+    assert refund.json()["status"] == "succeeded"
+    too_much = post(api, f"{URL}{created['id']}/refunds/", {"amount": 401})
+    assert too_much.status_code == 400
+    assert too_much.json()["error"]["code"] == "amount_exceeds_refundable"
+    other = post(api, URL, body(capture=False)).json()
+    voided = post(api, f"{URL}{other['id']}/void/")
+    assert voided.json()["status"] == "voided"
+    again = post(api, f"{URL}{other['id']}/void/")
+    assert again.status_code == 409
+
+
+def test_scopes(api, primary, db):
+    from rest_framework.test import APIClient
+
+    from tests.factories import ApiKeyFactory
+
+    key = ApiKeyFactory(scopes=["payments:read"])
+    reader = APIClient()
+    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    assert post(reader, URL, body()).status_code == 403
+
+
+def test_payment_methods(api, primary):
+    url = "/api/v1/customers/cust-9/payment-methods/"
+    saved = post(api, url, {"source_token": "tok_mastercard"})
+    assert saved.status_code == 201
+    assert saved.json()["card_last4"] == "4444"
+    listed = api.get(url)
+    assert [m["id"] for m in listed.json()] == [saved.json()["id"]]
+
+
+def test_unknown_payment_is_404(api, primary):
+    assert api.get(f"{URL}pay_nope/").status_code == 404

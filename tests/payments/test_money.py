@@ -1,0 +1,147 @@
+"""integrations.money: exponents, exact conversions, provider quirks."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from integrations import money
+
+CURRENCIES = sorted(money.EXPONENTS)
+
+
+@pytest.mark.parametrize(
+    ("currency", "expected"),
+    [
+        ("EUR", 2),
+        ("usd", 2),
+        ("JPY", 0),
+        ("KRW", 0),
+        ("VND", 0),
+        ("CLP", 0),
+        ("KWD", 3),
+        ("BHD", 3),
+        ("JOD", 3),
+        ("OMR", 3),
+        ("TND", 3),
+        ("CLF", 4),
+    ],
+)
+def test_exponent(currency: str, expected: int) -> None:
+    assert money.exponent(currency) == expected
+
+
+@pytest.mark.parametrize("code", ["XXX1", "EURO", "", "ABC", "eu"])
+def test_unknown_currency_is_refused(code: str) -> None:
+    with pytest.raises(ValueError):
+        money.exponent(code)
+
+
+def test_validate_currency_upper_cases() -> None:
+    assert money.validate_currency(" eur ") == "EUR"
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "text"),
+    [
+        (1050, "EUR", "10.50"),
+        (5, "EUR", "0.05"),
+        (1050, "JPY", "1050"),
+        (1005, "KWD", "1.005"),
+        (-250, "USD", "-2.50"),
+        (0, "KWD", "0.000"),
+    ],
+)
+def test_to_decimal_string(amount: int, currency: str, text: str) -> None:
+    assert money.to_decimal_string(amount, currency) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "amount"),
+    [
+        ("10.5", "EUR", 1050),
+        ("10", "EUR", 1000),
+        ("1050", "JPY", 1050),
+        ("1.005", "KWD", 1005),
+        ("0.01", "USD", 1),
+    ],
+)
+def test_from_decimal_string(text: str, currency: str, amount: int) -> None:
+    assert money.from_decimal_string(text, currency) == amount
+
+
+@pytest.mark.parametrize(
+    ("text", "currency"),
+    [
+        ("10.505", "EUR"),
+        ("1.5", "JPY"),
+        ("1.0005", "KWD"),
+        ("abc", "EUR"),
+        ("1e3", "EUR"),
+        ("NaN", "EUR"),
+        ("Infinity", "USD"),
+    ],
+)
+def test_from_decimal_string_refuses_what_it_cannot_hold(
+    text: str, currency: str
+) -> None:
+    with pytest.raises(ValueError):
+        money.from_decimal_string(text, currency)
+
+
+def test_floats_are_refused() -> None:
+    with pytest.raises(ValueError):
+        money.to_decimal_string(10.5, "EUR")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        money.from_decimal_string(10.5, "EUR")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "text"),
+    [
+        (123456, "EUR", "€1,234.56"),
+        (1050, "JPY", "¥1,050"),
+        (1005, "KWD", "1.005 KWD"),
+        (99, "CHF", "0.99 CHF"),
+    ],
+)
+def test_format_amount(amount: int, currency: str, text: str) -> None:
+    assert money.format_amount(amount, currency) == text
+
+
+def test_provider_quirks() -> None:
+    assert money.to_provider_minor(100, "ISK", provider="stripe") == 10000
+    assert money.from_provider_minor(10000, "ISK", provider="stripe") == 100
+    assert money.to_provider_minor(1050, "JPY", provider="stripe") == 1050
+    assert money.to_provider_minor(1000, "KWD", provider="stripe") == 1000
+    with pytest.raises(ValueError):
+        money.to_provider_minor(1005, "KWD", provider="stripe")
+    assert money.to_provider_decimal(12300, "HUF", provider="paypal") == "123"
+    with pytest.raises(ValueError):
+        money.to_provider_decimal(12345, "HUF", provider="paypal")
+    assert money.from_provider_decimal("123", "HUF", provider="paypal") == 12300
+    assert money.to_provider_decimal(1005, "KWD", provider="braintree") == "1.005"
+
+
+@given(st.sampled_from(CURRENCIES), st.integers(min_value=-(10**15), max_value=10**15))
+def test_decimal_round_trip(currency: str, amount: int) -> None:
+    text = money.to_decimal_string(amount, currency)
+    assert money.from_decimal_string(text, currency) == amount
+
+
+@given(
+    st.sampled_from(CURRENCIES),
+    st.integers(min_value=0, max_value=10**12),
+    st.sampled_from(["stripe", "paypal", "square", "braintree"]),
+)
+def test_provider_round_trip_or_refusal(
+    currency: str, amount: int, provider: str
+) -> None:
+    try:
+        sent = money.to_provider_decimal(amount, currency, provider=provider)
+    except ValueError:
+        # Only when the provider's unit is coarser and the amount not whole.
+        assert money.provider_exponent(currency, provider=provider) < money.exponent(
+            currency
+        )
+        return
+    assert money.from_provider_decimal(sent, currency, provider=provider) == amount

@@ -1,0 +1,320 @@
+"""payments.services over real sandbox accounts: failover, unknown outcomes,
+reconciliation, idempotency, fraud levels, refunds, saved methods."""
+
+import logging
+import uuid
+
+import pytest
+from django_q.models import Schedule
+
+from integrations.models import Event, ProviderAccount
+from payments import services, tasks
+from payments.models import (
+    BlocklistEntry,
+    BlocklistKind,
+    Payment,
+    PaymentAttempt,
+    PaymentStatus,
+    RecurringCharge,
+    RecurringStatus,
+    Refund,
+    RefundStatus,
+    ReviewState,
+    SandboxCharge,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def create(**overrides: object) -> Payment:
+    values: dict = {
+        "order_id": "order-1",
+        "amount": 1050,
+        "currency": "EUR",
+        "source_token": "tok_success",
+        "capture": True,
+        "idempotency_key": uuid.uuid4().hex,
+    }
+    values.update(overrides)
+    return services.payment_create(**values)
+
+
+def charges(account: ProviderAccount) -> int:
+    return SandboxCharge.objects.filter(account=account, kind="payment").count()
+
+
+def event_names() -> list[str]:
+    return list(Event.objects.order_by("pk").values_list("name", flat=True))
+
+
+def test_capture_now(primary, secondary):
+    payment = create()
+    assert payment.status == PaymentStatus.CAPTURED
+    assert (payment.amount_authorized, payment.amount_captured) == (1050, 1050)
+    assert payment.account == primary
+    assert payment.provider_reference.startswith("ch_sbx_")
+    assert (payment.card_brand, payment.card_last4) == ("visa", "4242")
+    assert charges(primary) == 1 and charges(secondary) == 0
+    assert event_names() == ["payment.captured"]
+
+
+def test_primary_refuses_connections_secondary_charges_once(primary, secondary):
+    primary.settings = {"outage": True}
+    primary.save()
+    payment = create()
+    assert payment.status == PaymentStatus.CAPTURED
+    assert payment.account == secondary
+    assert charges(primary) == 0 and charges(secondary) == 1
+    attempts = list(payment.attempts.values_list("account__slug", "outcome"))
+    assert attempts == [
+        ("sbx-primary", "not_processed"),
+        ("sbx-secondary", "succeeded"),
+    ]
+
+
+def test_timeout_after_charge_is_unknown_then_reconciled(
+    primary, secondary, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = create(source_token="tok_timeout", capture=False)
+    assert payment.status == PaymentStatus.UNKNOWN
+    assert payment.account == primary
+    # No second gateway was tried: the first may have charged.
+    assert not PaymentAttempt.objects.filter(account=secondary).exists()
+    assert charges(secondary) == 0
+    scheduled = Schedule.objects.get(func=services.RECONCILE_TASK)
+    assert scheduled.name.startswith(f"reconcile-{payment.public_id}")
+    assert scheduled.schedule_type == Schedule.ONCE
+    # What the scheduled task runs, in whichever worker picks it up.
+    assert tasks.reconcile_payment(payment.pk) == PaymentStatus.AUTHORIZED
+    reconciled = Payment.objects.get(pk=payment.pk)
+    assert reconciled.status == PaymentStatus.AUTHORIZED
+    assert reconciled.amount_authorized == 1050
+    charge = SandboxCharge.objects.get(account=primary, kind="payment")
+    assert reconciled.provider_reference == charge.reference
+    assert charges(primary) == 1
+    assert "payment.authorized" in event_names()
+
+
+def test_reconcile_settles_as_failed_when_the_gateway_has_nothing(primary):
+    primary.settings = {"error_rate": 1.0}  # every call: 500, outcome unknown
+    primary.save()
+    payment = create()
+    assert payment.status == PaymentStatus.UNKNOWN
+    primary.settings = {}
+    primary.save()
+    assert services.payments_reconcile_pending() == [payment]
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED
+    assert payment.failure_code == "not_found_at_provider"
+
+
+def test_decline_is_final_and_never_fails_over(primary, secondary):
+    payment = create(source_token="tok_insufficient_funds")
+    assert payment.status == PaymentStatus.FAILED
+    assert payment.failure_code == "insufficient_funds"
+    assert not PaymentAttempt.objects.filter(account=secondary).exists()
+    assert event_names() == ["payment.failed"]
+
+
+def test_no_gateway_reachable_frees_the_key(primary):
+    primary.settings = {"outage": True}
+    primary.save()
+    with pytest.raises(services.GatewayUnavailable):
+        create(idempotency_key="k-1")
+    primary.settings = {}
+    primary.save()
+    payment = create(idempotency_key="k-1")
+    assert payment.status == PaymentStatus.CAPTURED
+
+
+def test_same_idempotency_key_same_payment(primary):
+    first = create(idempotency_key="same")
+    second = create(idempotency_key="same")
+    assert first.pk == second.pk
+    assert charges(primary) == 1
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "refund"), [("JPY", 1050, 50), ("KWD", 1005, 5)]
+)
+def test_zero_and_three_decimal_currencies(primary, currency, amount, refund):
+    payment = create(currency=currency.lower(), amount=amount, capture=False)
+    assert payment.currency == currency
+    payment = services.payment_capture(payment=payment, amount=amount - 1)
+    assert payment.amount_captured == amount - 1
+    result = services.payment_refund(payment=payment, amount=refund)
+    assert result.status == RefundStatus.SUCCEEDED
+    payment.refresh_from_db()
+    assert payment.amount_refunded == refund
+    charge = SandboxCharge.objects.get(account=primary, kind="payment")
+    assert (charge.currency, charge.amount_refunded) == (currency, refund)
+
+
+def test_authorize_then_partial_capture_then_refunds(primary):
+    payment = create(capture=False, amount=1000)
+    assert payment.status == PaymentStatus.AUTHORIZED
+    payment = services.payment_capture(payment=payment, amount=800)
+    assert payment.status == PaymentStatus.CAPTURED
+    services.payment_refund(payment=payment, amount=300)
+    with pytest.raises(services.AmountExceedsRefundable):
+        services.payment_refund(payment=payment, amount=501)
+    services.payment_refund(payment=payment, amount=500)
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.REFUNDED
+    assert payment.amount_refunded == 800
+    with pytest.raises(services.InvalidState):
+        services.payment_refund(payment=payment, amount=1)
+    assert event_names().count("payment.refunded") == 2
+
+
+def test_refund_with_same_key_is_made_once(primary):
+    payment = create()
+    a = services.payment_refund(payment=payment, amount=100, idempotency_key="r1")
+    b = services.payment_refund(payment=payment, amount=100, idempotency_key="r1")
+    assert a.pk == b.pk
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 100
+
+
+def test_void(primary):
+    payment = create(capture=False)
+    payment = services.payment_void(payment=payment)
+    assert payment.status == PaymentStatus.VOIDED
+    with pytest.raises(services.InvalidState):
+        services.payment_capture(payment=payment)
+
+
+def test_capture_more_than_authorized_is_refused(primary):
+    payment = create(capture=False, amount=500)
+    with pytest.raises(services.AmountExceedsCapturable):
+        services.payment_capture(payment=payment, amount=501)
+
+
+def test_3ds_requires_action_with_client_secret(primary):
+    payment = create(source_token="tok_3ds_required")
+    assert payment.status == PaymentStatus.REQUIRES_ACTION
+    assert payment.client_secret.startswith(payment.provider_reference)
+
+
+def test_high_risk_is_blocked_without_a_gateway_call(primary):
+    BlocklistEntry.objects.create(kind=BlocklistKind.EMAIL, value="bad@example.com")
+    payment = create(customer_email="bad@example.com")
+    assert payment.status == PaymentStatus.BLOCKED
+    assert payment.risk_level == "high"
+    assert "blocklisted_email" in payment.risk_reasons
+    assert not PaymentAttempt.objects.exists()
+    assert charges(primary) == 0
+
+
+def test_medium_risk_authorizes_only_and_waits_for_review(primary, settings):
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    payment = create(amount=2000, capture=True)
+    assert payment.risk_level == "medium"
+    assert payment.status == PaymentStatus.AUTHORIZED
+    assert payment.review_state == ReviewState.PENDING
+    approved = services.payment_review_approve(payment=payment, actor="staff")
+    assert approved.status == PaymentStatus.CAPTURED
+    assert approved.review_state == ReviewState.APPROVED
+    other = create(amount=2000)
+    rejected = services.payment_review_reject(payment=other, actor="staff")
+    assert rejected.status == PaymentStatus.VOIDED
+    assert rejected.review_state == ReviewState.REJECTED
+
+
+@pytest.mark.parametrize(
+    ("token", "metadata", "param"),
+    [
+        ("4242 4242 4242 4242", None, "source_token"),
+        ("4111-1111-1111-1111", None, "source_token"),
+        ("tok_success", {"note": "card 5555555555554444 please"}, "metadata.note"),
+    ],
+)
+def test_pan_is_refused_never_stored_or_logged(primary, caplog, token, metadata, param):
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(services.PanRefused) as info:
+        create(source_token=token, metadata=metadata)
+    assert info.value.param == param
+    assert info.value.code == "pan_not_allowed"
+    digits = "".join(c for c in (token + str(metadata)) if c.isdigit())[-16:]
+    assert digits not in str(info.value)
+    assert not Payment.objects.exists() and charges(primary) == 0
+    logged = (
+        " ".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
+        .replace(" ", "")
+        .replace("-", "")
+    )
+    assert digits not in logged
+
+
+def test_a_non_luhn_number_is_not_a_pan():
+    assert not services.looks_like_pan("order 1234567890123")
+    assert services.looks_like_pan("4242424242424242")
+
+
+def test_saved_method_charge_and_recurring(primary, django_capture_on_commit_callbacks):
+    method = services.payment_method_save(
+        customer_reference="cust-1", source_token="tok_visa", idempotency_key="m1"
+    )
+    assert method.is_default and method.card_last4 == "4242"
+    again = services.payment_method_save(
+        customer_reference="cust-1", source_token="tok_visa", idempotency_key="m1"
+    )
+    assert again.pk == method.pk
+    from django.utils import timezone
+
+    due = timezone.now()
+    recurring = RecurringCharge.objects.create(
+        saved_method=method,
+        amount=999,
+        currency="EUR",
+        interval="month",
+        next_run_at=due,
+    )
+    assert services.recurring_charges_run(now=due) == 1
+    assert services.recurring_charges_run(now=due) == 0  # slot already taken
+    recurring.refresh_from_db()
+    assert recurring.next_run_at > due and recurring.runs == 1
+    assert recurring.last_payment.status == PaymentStatus.CAPTURED
+    assert recurring.last_payment.amount_captured == 999
+
+
+def test_saved_3ds_method_off_session_fails_and_stops_recurring(primary):
+    from django.utils import timezone
+
+    method = services.payment_method_save(
+        customer_reference="cust-2",
+        source_token="tok_3ds_required",
+        idempotency_key="m2",
+    )
+    due = timezone.now()
+    recurring = RecurringCharge.objects.create(
+        saved_method=method,
+        amount=500,
+        currency="EUR",
+        interval="week",
+        next_run_at=due,
+    )
+    assert services.recurring_charges_run(now=due) == 0
+    recurring.refresh_from_db()
+    assert recurring.status == RecurringStatus.FAILED
+    assert recurring.last_payment.failure_code == "authentication_required"
+
+
+def test_unknown_refund_is_resent_with_the_same_key(primary):
+    payment = create()
+    primary.settings = {"error_rate": 1.0}
+    primary.save()
+    refund = services.payment_refund(payment=payment, amount=200)
+    assert refund.status == RefundStatus.UNKNOWN
+    # The unknown refund still counts against what may be refunded.
+    with pytest.raises(services.AmountExceedsRefundable):
+        services.payment_refund(payment=payment, amount=851)
+    primary.settings = {}
+    primary.save()
+    services.payment_reconcile(payment=payment)
+    refund.refresh_from_db()
+    payment.refresh_from_db()
+    assert refund.status == RefundStatus.SUCCEEDED
+    assert payment.amount_refunded == 200
+    assert Refund.objects.count() == 1
