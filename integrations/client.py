@@ -134,7 +134,7 @@ from integrations.errors import (
     Unknown,
 )
 from integrations.models.calls import CallOutcome, ProviderCall
-from integrations.ratelimit import Reservation, limiter_for
+from integrations.ratelimit import limiter_for
 
 if TYPE_CHECKING:
     from integrations.breaker import CircuitBreaker
@@ -637,7 +637,7 @@ class ProviderClient:
             if reservation is None:
                 limiter.acquire()
             else:
-                _honour(reservation, limiter)
+                limiter.honour(reservation)
             if ctx.prewrite:
                 self._open_row(ctx)
             with limiter.concurrency_slot():
@@ -840,22 +840,6 @@ def _relaxed_commit(using: str) -> Iterator[None]:
 @functools.cache
 def _insert_fields() -> list[Any]:
     return [f for f in ProviderCall._meta.local_concrete_fields if not f.primary_key]
-
-
-def _honour(reservation: Reservation, limiter: "RateLimiter") -> None:
-    """What ``RateLimiter.acquire`` does with a reservation it made itself."""
-    if not reservation.granted:
-        logger.info(
-            "rate limit reached",
-            extra={"account": limiter.account.slug, "wait": reservation.wait},
-        )
-        raise NotProcessed(
-            "rate limit reached for this account",
-            code="rate_limited",
-            retry_after=reservation.wait,
-        )
-    if reservation.wait > 0:
-        limiter.sleep(reservation.wait)
 
 
 # Bumped when a test overrides settings: cached breakers and limiters hold

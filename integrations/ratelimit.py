@@ -258,7 +258,11 @@ class RateLimiter:
         waited; raise NotProcessed(rate_limited) rather than wait longer."""
         if self.config.rate is None:
             return 0.0
-        reservation = self._reserve()
+        return self.honour(self._reserve())
+
+    def honour(self, reservation: "Reservation") -> float:
+        """Wait out a granted reservation, or refuse: shared by ``acquire``
+        and the client, which reserves together with the breaker check."""
         if not reservation.granted:
             logger.info(
                 "rate limit reached",
