@@ -1,4 +1,4 @@
-"""``make bench``: ``python -m bench [client breaker failover webhooks]``."""
+"""``make bench``: ``python -m bench [client breaker failover webhooks payments]``."""
 
 import importlib
 import sys
@@ -15,6 +15,7 @@ BENCHMARKS = {
     "breaker": "bench.bench_breaker",
     "failover": "bench.bench_failover",
     "webhooks": "bench.bench_webhooks",
+    "payments": "bench.bench_payments",
 }
 
 

@@ -1,0 +1,198 @@
+"""5. Payments: created per second through the API (sandbox gateway) against a
+bare authenticated DRF view, both in-process through Django's test client;
+and payment_create with the primary gateway down against it being up."""
+
+import json
+import time
+import uuid
+import warnings
+
+from bench.common import bench_kind, make_account, mean, note, pct, report, time_calls
+
+API_RUNS = 300
+CREATE_RUNS = 200
+BLOCK = 50
+URL = "/api/v1/payments/"
+BARE_URL = "/bench/bare-api/"
+
+
+def _accounts_off() -> None:
+    """Only this benchmark's accounts take part (earlier ones leave theirs)."""
+    from integrations.models import ProviderAccount
+
+    ProviderAccount.objects.filter(kind="payments").update(enabled=False)
+
+
+def _body(n: int) -> str:
+    return json.dumps(
+        {
+            "order_id": f"bench-order-{n}",
+            "amount": 1050,
+            "currency": "EUR",
+            "source_token": "tok_success",
+            "capture": True,
+            # One customer per payment: the velocity rules run but never fire.
+            "customer_reference": f"bench-cust-{n}",
+            "customer_email": f"bench-{n}@example.com",
+        }
+    )
+
+
+def _api_throughput() -> bool:
+    from django.conf import settings
+    from django.test import Client, override_settings
+
+    from integrations.api.services import api_key_create
+
+    _accounts_off()
+    make_account("bench-pay-api", priority=1)
+    _key, raw_key = api_key_create(
+        name="bench-payments", scopes=["payments:read", "payments:write"]
+    )
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    counter = iter(range(10**9))
+    failures: list[str] = []
+
+    def pay() -> None:
+        n = next(counter)
+        response = client.post(
+            URL,
+            _body(n),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+        )
+        if response.status_code != 201:
+            failures.append(f"{response.status_code} {response.content[:200]!r}")
+
+    def bare() -> None:
+        response = client.get(BARE_URL)
+        if response.status_code != 200:
+            failures.append(f"bare {response.status_code} {response.content[:200]!r}")
+
+    # whitenoise warns that collectstatic never ran.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+    rates = {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+        "api_key": "1000000/s",  # throttling runs, never refuses
+    }
+    rest = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    with override_settings(REST_FRAMEWORK=rest):
+        time_calls(pay, 20)
+        time_calls(bare, 20)  # warm-up
+        pays: list[float] = []
+        bares: list[float] = []
+        for _ in range(API_RUNS // BLOCK):
+            pays += time_calls(pay, BLOCK)
+            bares += time_calls(bare, BLOCK)
+    pay_rate = len(pays) / sum(pays)
+    bare_rate = len(bares) / sum(bares)
+    report(
+        "payments via API (in-process)",
+        f"{pay_rate:7.1f} payments/s p50 {pct(pays, 50) * 1e3:.1f} ms",
+        f"bare DRF view {bare_rate:.0f} req/s",
+        pay_rate / bare_rate,
+        "n/a",
+    )
+    note(
+        f"{len(pays)} POST {URL} (Idempotency-Key, tok_success, capture) vs "
+        f"{len(bares)} GET {BARE_URL}; same API key, auth and throttle classes"
+    )
+    if failures:
+        note(f"CHECK FAILED: {len(failures)} requests not 201/200: {failures[0]}")
+        return False
+    return True
+
+
+def _failover_time() -> bool:
+    from integrations.breaker import breaker_for, breaker_mode_set
+    from integrations.models import ProviderAccount
+    from payments import services
+
+    _accounts_off()
+    primary = make_account("bench-pay-primary", priority=1)
+    secondary = make_account("bench-pay-secondary", priority=2)
+    # Every payment meets the refusal: the breaker may not skip the primary.
+    breaker_mode_set(account=primary, mode="forced_closed", actor="bench")
+    counter = iter(range(10**9))
+    wrong: list[str] = []
+
+    def set_outage(down: bool) -> None:
+        # A fresh settings dict each time: adapters re-read the account.
+        settings = {**primary.settings, "outage": down}
+        ProviderAccount.objects.filter(pk=primary.pk).update(settings=settings)
+        primary.settings = settings
+
+    def create(expected: int) -> None:
+        n = next(counter)
+        payment = services.payment_create(
+            order_id=f"bench-fo-{n}",
+            amount=1050,
+            currency="EUR",
+            source_token="tok_success",  # noqa: S106 - a sandbox test token
+            capture=True,
+            idempotency_key=f"bench-fo-{n}-{time.time_ns()}",
+            customer_reference=f"bench-fo-cust-{n}",
+        )
+        if payment.status != "captured" or payment.account_id != expected:
+            wrong.append(f"{payment.status} via {payment.account_id}")
+
+    def timed(down: bool) -> list[float]:
+        set_outage(down)
+        expected = secondary.pk if down else primary.pk
+        return time_calls(lambda: create(expected), BLOCK)
+
+    timed(False)
+    timed(True)  # warm-up
+    up: list[float] = []
+    down: list[float] = []
+    for _ in range(CREATE_RUNS // BLOCK):
+        up += timed(False)
+        down += timed(True)
+
+    # Second case: automatic mode, the breaker tripped, the primary skipped.
+    breaker_mode_set(account=primary, mode="auto", actor="bench")
+    set_outage(True)
+    for _ in range(100):
+        if breaker_for(primary).is_open():
+            break
+        create(secondary.pk)
+    tripped: list[float] = []
+    if breaker_for(primary).is_open():
+        for _ in range(CREATE_RUNS // BLOCK):
+            tripped += timed(True)
+    ProviderAccount.objects.filter(pk__in=[primary.pk, secondary.pk]).update(
+        enabled=False
+    )
+
+    base_mean, base_p50 = mean(up), pct(up, 50)
+    cases = [("refuses connections, breaker forced closed", down)]
+    if tripped:
+        cases.append(("down, breaker open (primary skipped)", tripped))
+    for label, times in cases:
+        report(
+            "payment, primary down",
+            f"mean {(mean(times) - base_mean) * 1e3:+.2f} ms "
+            f"p50 {(pct(times, 50) - base_p50) * 1e3:+.2f} ms",
+            f"up {base_mean * 1e3:.2f} ms p50 {base_p50 * 1e3:.2f} ms",
+            mean(times) / base_mean,
+            "n/a",
+        )
+        note(
+            f"primary {label}; payment_create mean {mean(times) * 1e3:.2f} ms, "
+            f"{len(times)} payments vs {len(up)} with the primary up"
+        )
+    if not tripped:
+        note("breaker did not open after 100 refusals: breaker-open case skipped")
+    if wrong:
+        note(f"CHECK FAILED: {len(wrong)} payments not captured once: {wrong[0]}")
+        return False
+    return True
+
+
+def run() -> bool:
+    if bench_kind() != "payments":
+        note("payments sandbox adapter not usable: payments benchmarks skipped")
+        return False
+    api_ok = _api_throughput()
+    failover_ok = _failover_time()
+    return api_ok and failover_ok
