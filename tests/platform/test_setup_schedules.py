@@ -24,7 +24,12 @@ def _rows() -> dict[str, tuple[str, str, int]]:
 
 
 def test_upserts_by_name_and_removes_unlisted(monkeypatch):
-    Schedule.objects.create(name="retired job", func="old.task", minutes=1)
+    Schedule.objects.create(
+        name="retired job",
+        func="old.task",
+        schedule_type=Schedule.MINUTES,
+        minutes=1,
+    )
     output = _sync(
         monkeypatch,
         [Job("probe health", "a.tasks.probe", 5), Job("sweep", "a.tasks.sweep", 2)],
@@ -43,6 +48,19 @@ def test_upserts_by_name_and_removes_unlisted(monkeypatch):
     assert "0 created, 1 updated, 1 unchanged, 0 deleted" in output
     assert _rows()["sweep"] == ("a.tasks.sweep2", Schedule.MINUTES, 10)
     assert Schedule.objects.get(name="sweep").pk == sweep_id  # updated, not replaced
+
+
+def test_one_off_schedules_made_by_services_are_kept(monkeypatch):
+    # e.g. a payment's delayed reconciliation: not ours to delete on deploy.
+    Schedule.objects.create(
+        name="reconcile-pay_123",
+        func="payments.tasks.reconcile_payment",
+        args="'pay_123'",
+        schedule_type=Schedule.ONCE,
+    )
+    output = _sync(monkeypatch, [Job("sweep", "a.tasks.sweep", 2)])
+    assert "1 created, 0 updated, 0 unchanged, 0 deleted" in output
+    assert set(_rows()) == {"sweep", "reconcile-pay_123"}
 
 
 def test_rerun_keeps_next_run(monkeypatch):

@@ -1,8 +1,10 @@
 """Make django-q2's schedules match ``integrations.schedules.JOBS``.
 
 The list in code is the source of truth: each job is upserted by name and a
-schedule whose name is no longer listed is deleted, so renaming or dropping a
-job in code never leaves a stale job running.
+repeating schedule whose name is no longer listed is deleted, so renaming or
+dropping a job in code never leaves a stale job running. One-off schedules
+(``Schedule.ONCE``, e.g. a payment's delayed reconciliation) belong to the code
+that made them and are never touched.
 """
 
 from typing import Any
@@ -16,7 +18,8 @@ from integrations import schedules
 
 
 def sync_schedules(jobs: list[schedules.Job]) -> dict[str, int]:
-    """Upsert ``jobs`` by name and delete unlisted schedules; return counts."""
+    """Upsert ``jobs`` by name and delete unlisted repeating schedules; return
+    counts."""
     counts = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0}
     names = [job.name for job in jobs]
     if len(set(names)) != len(names):
@@ -24,7 +27,9 @@ def sync_schedules(jobs: list[schedules.Job]) -> dict[str, int]:
     with transaction.atomic():
         for job in jobs:
             counts[_upsert(job)] += 1
-        stale = Schedule.objects.exclude(name__in=names)
+        stale = Schedule.objects.exclude(name__in=names).exclude(
+            schedule_type=Schedule.ONCE
+        )
         counts["deleted"] = stale.count()
         stale.delete()
     return counts
