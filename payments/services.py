@@ -30,7 +30,13 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from integrations import money, registry
-from integrations.errors import NotProcessed, Outcome, ProviderError, Rejected
+from integrations.errors import (
+    NotProcessed,
+    Outcome,
+    ProviderError,
+    Rejected,
+    Unknown,
+)
 from integrations.events import event_emit
 from integrations.failover import (
     FailoverRejected,
@@ -56,6 +62,7 @@ from payments.models import (
 )
 from payments.providers.base import (
     CaptureRequest,
+    PaymentLookup,
     PaymentRequest,
     PaymentResult,
     PaymentsAdapter,
@@ -288,12 +295,23 @@ def _attempted(
     adapter: PaymentsAdapter,
     operation: str,
     call: Callable[[str], T],
+    *,
+    reference: str = "",
 ) -> T:
-    """Store the attempt with its key (committed), call, record the outcome."""
+    """Store the attempt with its key (committed), call, record the outcome.
+
+    ``reference``: the provider reference known before the call (PayPal's
+    approved order id), stored with the attempt before the call and put on
+    the payment if the outcome is unknown, so reconciliation can look it up.
+    """
     account = adapter.account
     key = _provider_key(payment, account, operation)
     attempt = PaymentAttempt.objects.create(
-        payment=payment, account=account, operation=operation, idempotency_key=key
+        payment=payment,
+        account=account,
+        operation=operation,
+        idempotency_key=key,
+        provider_reference=reference[:255],
     )
     started = time.monotonic()
     try:
@@ -305,8 +323,18 @@ def _attempted(
             Payment.objects.filter(pk=payment.pk, account__isnull=True).update(
                 account=account
             )
+            if reference:
+                Payment.objects.filter(
+                    pk=payment.pk, account=account, provider_reference=""
+                ).update(provider_reference=reference[:255])
         raise
-    reference = getattr(result, "provider_reference", "") or ""
+    # A capture the provider keeps as its own object (Braintree's partial
+    # settlement) is recorded by its own reference.
+    reference = (
+        getattr(result, "capture_reference", "")
+        or getattr(result, "provider_reference", "")
+        or reference
+    )
     _attempt_finish(
         attempt, started, outcome=AttemptOutcome.SUCCEEDED, reference=reference
     )
@@ -321,13 +349,17 @@ def _attempt_finish(
     error: ProviderError | None = None,
     reference: str = "",
 ) -> None:
+    fields: dict[str, Any] = {}
+    if reference:
+        # Never blank out a reference stored before the call.
+        fields["provider_reference"] = reference[:255]
     PaymentAttempt.objects.filter(pk=attempt.pk).update(
         outcome=outcome,
         error_code=error.code[:64] if error else "",
         error_message=error.message[:255] if error else "",
-        provider_reference=reference[:255],
         duration_ms=int((time.monotonic() - started) * 1000),
         finished_at=timezone.now(),
+        **fields,
     )
 
 
@@ -451,13 +483,19 @@ def _payment_request(
 def _authorize_at(
     payment: Payment, request: PaymentRequest, adapter: PaymentsAdapter
 ) -> PaymentResult:
+    if request.capture and adapter.capture_after_authorize:
+        # Authorize first, capture once the reference is stored (Square):
+        # see PaymentsAdapter.capture_after_authorize.
+        request = replace(request, capture=False)
+
     def call(key: str) -> PaymentResult:
         keyed = _with_key(request, key)
         if request.off_session:
             return adapter.charge_saved(keyed)
         return adapter.authorize(keyed)
 
-    return _attempted(payment, adapter, "authorize", call)
+    reference = adapter.reference_before_call(request)
+    return _attempted(payment, adapter, "authorize", call, reference=reference)
 
 
 def _with_key(request: PaymentRequest, key: str) -> PaymentRequest:
@@ -480,7 +518,8 @@ def _authorize_with_failover(payment: Payment, request: PaymentRequest) -> Payme
         raise GatewayUnavailable(
             "No payment gateway could be reached; nothing was charged."
         ) from exc
-    return _authorized(payment, served.result, served.account)
+    payment = _authorized(payment, served.result, served.account)
+    return _capture_owed(payment) if request.capture else payment
 
 
 def _authorized(
@@ -490,6 +529,56 @@ def _authorized(
     # Not stored: the storefront gets it once, to finish 3-D Secure.
     payment.client_secret = result.client_secret  # type: ignore[attr-defined]
     payment.next_action = result.next_action  # type: ignore[attr-defined]
+    return payment
+
+
+def _owes_capture(payment: Payment) -> bool:
+    """An authorization the storefront asked to capture, at a provider the
+    service captures in a second call (``capture_after_authorize``)."""
+    return (
+        payment.status == PaymentStatus.AUTHORIZED
+        and payment.capture_requested
+        and payment.review_state == ReviewState.NONE
+        and payment.amount_captured == 0
+        and payment.account is not None
+        and _adapter(payment.account).capture_after_authorize
+    )
+
+
+def _capture_owed(payment: Payment) -> Payment:
+    """Capture an authorization made with ``capture=False`` only because the
+    provider captures in a second call. The authorization (and its
+    reference) is stored first, so a lost capture is reconciled by reference;
+    an unreachable gateway leaves it authorized and reconciliation retries."""
+    if not _owes_capture(payment):
+        return payment
+    try:
+        captured = payment_capture(payment=payment, actor="switchyard")
+    except GatewayUnavailable:
+        logger.warning("capture after authorization deferred", extra=_ids(payment))
+        reconciliation_schedule(payment=payment)
+        return _fresh(payment)
+    except PaymentError as exc:
+        # Refused: stays authorized, for staff to capture or void.
+        logger.error(
+            "capture after authorization refused",
+            extra={**_ids(payment), "error_code": exc.code},
+        )
+        return _fresh(payment)
+    for name in ("client_secret", "next_action"):
+        if hasattr(payment, name):
+            setattr(captured, name, getattr(payment, name))
+    return captured
+
+
+def _fresh(payment: Payment) -> Payment:
+    secret, action = (
+        getattr(payment, "client_secret", ""),
+        getattr(payment, "next_action", None),
+    )
+    payment.refresh_from_db()
+    payment.client_secret = secret  # type: ignore[attr-defined]
+    payment.next_action = action  # type: ignore[attr-defined]
     return payment
 
 
@@ -831,6 +920,8 @@ def payment_reconcile(*, payment: Payment) -> Payment:
     payment.refresh_from_db()
     if payment.status in _RECONCILABLE and payment.account is not None:
         payment = _reconcile_charge(payment)
+    if _owes_capture(payment):
+        payment = _capture_owed(payment)
     for refund in payment.refunds.filter(status=RefundStatus.UNKNOWN):
         try:
             _refund_send(refund)
@@ -841,14 +932,35 @@ def payment_reconcile(*, payment: Payment) -> Payment:
 
 
 def _reconcile_charge(payment: Payment) -> Payment:
+    """Ask the account that may hold the charge, by its reference (stored
+    before the call when the provider has one) or the create's key.
+
+    ``failed`` only when the gateway answers that nothing was charged: its
+    look-up found nothing, or a cancel by idempotency key it guarantees. A
+    gateway that cannot say leaves the payment ``unknown``, marked for staff.
+    """
     account = payment.account
     assert account is not None
     adapter = _adapter(account)
     key = _provider_key(payment, account, "authorize")
+    reference = payment.provider_reference or _reference_sent(payment, account)
+    lookup = PaymentLookup(
+        order_id=payment.order_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        since=payment.created_at - timedelta(minutes=10),
+    )
     try:
-        result = adapter.retrieve(
-            provider_reference=payment.provider_reference, idempotency_key=key
-        )
+        try:
+            result = adapter.retrieve(
+                provider_reference=reference, idempotency_key=key, lookup=lookup
+            )
+        except Unknown as exc:
+            if exc.code == "lookup_ambiguous":
+                return _reconcile_manually(payment)
+            if exc.code != "lookup_not_supported":
+                raise
+            return _reconcile_by_cancel(payment, adapter, key)
         if result is None and adapter.supports_cancel_by_idempotency_key:
             # Make sure a charge still in flight at the gateway cannot land.
             adapter.cancel_by_idempotency_key(key)
@@ -870,10 +982,65 @@ def _reconcile_charge(payment: Payment) -> Payment:
                 },
             ),
         )
+    taken = Payment.objects.filter(
+        account=account, provider_reference=result.provider_reference
+    ).exclude(pk=payment.pk)
+    if not payment.provider_reference and taken.exists():
+        # Found by a search, but it is another payment's charge.
+        return _reconcile_manually(payment)
     logger.info(
         "payment reconciled", extra={**_ids(payment), "provider_status": result.status}
     )
     return _advance(payment, _change_from_result(result))
+
+
+def _reference_sent(payment: Payment, account: ProviderAccount) -> str:
+    """The reference stored with the last create attempt at ``account``."""
+    attempt = (
+        payment.attempts.filter(account=account, operation="authorize")
+        .exclude(provider_reference="")
+        .order_by("-pk")
+        .first()
+    )
+    return attempt.provider_reference if attempt else ""
+
+
+def _reconcile_by_cancel(
+    payment: Payment, adapter: PaymentsAdapter, key: str
+) -> Payment:
+    """The gateway cannot look the payment up: cancel by key where it can
+    and guarantees that leaves nothing charged; otherwise leave it unknown."""
+    if adapter.supports_cancel_by_idempotency_key and (
+        adapter.cancel_by_idempotency_key(key)
+    ):
+        logger.info("payment cancelled by idempotency key; failed", extra=_ids(payment))
+        return _advance(
+            payment,
+            _Change(
+                status=PaymentStatus.FAILED,
+                fields={
+                    "failure_code": "cancelled_at_provider",
+                    "failure_message": "The gateway cancelled whatever the "
+                    "lost request created; nothing was charged.",
+                },
+            ),
+        )
+    return _reconcile_manually(payment)
+
+
+def _reconcile_manually(payment: Payment) -> Payment:
+    """Stays ``unknown`` (never guessed failed), marked for staff."""
+    logger.error("payment cannot be reconciled automatically", extra=_ids(payment))
+    return _advance(
+        payment,
+        _Change(
+            fields={
+                "failure_code": "reconcile_manually",
+                "failure_message": "The gateway cannot tell which charge is "
+                "this payment's; check it in the gateway's dashboard.",
+            }
+        ),
+    )
 
 
 def payments_reconcile_pending(*, now: datetime | None = None) -> list[Payment]:
@@ -1023,7 +1190,8 @@ def saved_method_charge(
         ) from exc
     except ProviderError:
         return _unknown(payment)
-    return _authorized(payment, result, saved_method.account)
+    payment = _authorized(payment, result, saved_method.account)
+    return _capture_owed(payment) if capture else payment
 
 
 def _next_run(when: datetime, interval: str, count: int) -> datetime:
@@ -1110,9 +1278,11 @@ def payment_event_apply(
     amount: int | None = None,
     refund_reference: str = "",
     dispute_status: str = "",
+    amount_is_total: bool = False,
 ) -> Payment:
     """Apply one provider event monotonically: a late or repeated event never
-    moves the payment backwards or counts money twice."""
+    moves the payment backwards or counts money twice. ``amount_is_total``:
+    a refund event's amount is the payment's refunded total (Stripe)."""
     from payments.providers.base import PaymentEventKind as K
 
     if kind == K.AUTHORIZED:
@@ -1132,16 +1302,29 @@ def payment_event_apply(
     if kind == K.VOIDED:
         return _advance(payment, _Change(status=PaymentStatus.VOIDED))
     if kind == K.REFUNDED:
-        return _refund_event(payment, amount, refund_reference)
+        return _refund_event(payment, amount, refund_reference, total=amount_is_total)
     if kind in (K.DISPUTE_OPENED, K.DISPUTE_CLOSED):
         opened = kind == K.DISPUTE_OPENED
         return _dispute_event(payment, opened=opened, provider_status=dispute_status)
     return payment
 
 
-def _refund_event(payment: Payment, amount: int | None, reference: str) -> Payment:
-    """A refund the gateway reports. With a refund reference, ``amount`` is
-    that refund's; without, it is the payment's refunded total."""
+def _refund_event(
+    payment: Payment, amount: int | None, reference: str, *, total: bool = False
+) -> Payment:
+    """A refund the gateway reports.
+
+    Per refund (a reference, ``total`` False): ``amount`` is that refund's;
+    one already recorded under the reference counts nothing.
+
+    Cumulative (``total``, or no reference): ``amount`` is everything refunded
+    so far. Only what exceeds our booked refunds *and* our refunds still in
+    flight (pending or unknown, whose success will be booked when their answer
+    comes) is new, so a total is never counted twice, neither with a repeat
+    or late event (a smaller total adds nothing) nor with a refund we made
+    ourselves. A gateway refund made while one of ours is in flight is booked
+    by the next total, once ours has settled.
+    """
     if payment.status not in (
         PaymentStatus.CAPTURED,
         PaymentStatus.PARTIALLY_REFUNDED,
@@ -1151,15 +1334,18 @@ def _refund_event(payment: Payment, amount: int | None, reference: str) -> Payme
         payment = payment_event_apply(payment=payment, kind="succeeded")
     with transaction.atomic():
         row = _locked(payment.pk)
-        if reference:
-            if row.refunds.filter(provider_reference=reference).exists():
+        known = bool(reference) and (
+            row.refunds.filter(provider_reference=reference).exists()
+        )
+        if reference and not total:
+            if known:
                 return row
-            new = amount if amount is not None else row.refundable
+            new = min(amount if amount is not None else row.refundable, row.refundable)
         else:
-            new = (amount if amount is not None else row.amount_captured) - (
-                row.amount_refunded
+            reported = amount if amount is not None else row.amount_captured
+            new = min(reported, row.amount_captured) - (
+                row.amount_captured - _refundable(row)
             )
-        new = min(new, row.refundable)
         if new <= 0:
             return row
         refund = Refund.objects.create(
@@ -1167,9 +1353,10 @@ def _refund_event(payment: Payment, amount: int | None, reference: str) -> Payme
             amount=new,
             currency=row.currency,
             status=RefundStatus.SUCCEEDED,
-            provider_reference=reference[:255],
+            provider_reference="" if known else reference[:255],
             reason="reported by the gateway",
-            idempotency_key=f"event:{row.public_id}:{reference or uuid.uuid4().hex}",
+            idempotency_key=f"event:{row.public_id}:"
+            + (reference if reference and not total else uuid.uuid4().hex),
         )
         _refund_book(row, new, refund.public_id)
     return row

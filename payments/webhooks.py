@@ -49,6 +49,7 @@ def payment_webhook_handle(event: WebhookEvent) -> None:
         amount=parsed.amount,
         refund_reference=parsed.refund_reference,
         dispute_status=parsed.dispute_status,
+        amount_is_total=parsed.amount_is_total,
     )
     logger.info(
         "payment webhook applied",

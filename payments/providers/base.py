@@ -74,6 +74,19 @@ class PaymentResult:
     client_secret: str = ""
     next_action: dict | None = None
     raw_status: str = ""
+    # A capture that the provider records as its own object (Braintree's
+    # partial settlement child transaction): what a refund of it must name.
+    capture_reference: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentLookup:
+    """What the create call sent, for providers that can search on it."""
+
+    order_id: str
+    amount: int
+    currency: str
+    since: datetime | None = None  # the payment's creation, less a margin
 
 
 @dataclass(frozen=True)
@@ -149,6 +162,9 @@ class PaymentEvent:
     dispute_reference: str = ""
     dispute_status: str = ""
     occurred_at: datetime | None = None
+    # REFUNDED: ``amount`` is the payment's total refunded so far (Stripe's
+    # ``charge.refunded``), not the one refund's.
+    amount_is_total: bool = False
 
 
 class PaymentsAdapter(BaseAdapter):
@@ -157,6 +173,12 @@ class PaymentsAdapter(BaseAdapter):
     supports_cancel_by_idempotency_key: ClassVar[bool] = False
     # Longest idempotency key the provider accepts (Square: 45).
     max_idempotency_key_length: ClassVar[int] = 255
+    # The service never asks this provider to authorize and capture in one
+    # call: it authorizes (capture=False), stores the provider reference,
+    # then captures. A lost create is then always an authorization that
+    # cancel by idempotency key can void (Square), and a lost capture has a
+    # reference reconciliation can look up.
+    capture_after_authorize: ClassVar[bool] = False
 
     @abstractmethod
     def authorize(self, request: PaymentRequest) -> PaymentResult:
@@ -175,9 +197,24 @@ class PaymentsAdapter(BaseAdapter):
 
     @abstractmethod
     def retrieve(
-        self, *, provider_reference: str = "", idempotency_key: str = ""
+        self,
+        *,
+        provider_reference: str = "",
+        idempotency_key: str = "",
+        lookup: PaymentLookup | None = None,
     ) -> PaymentResult | None:
-        """Look a payment up for reconciliation; None if the provider has none."""
+        """Look a payment up for reconciliation; None only if the provider
+        answered that it has none. A provider that cannot look a payment up
+        with what it is given raises ``Unknown(code="lookup_not_supported")``.
+        ``lookup`` carries what else the create call sent (order id, amount)
+        for providers that can search on it (Braintree)."""
+
+    def reference_before_call(self, request: PaymentRequest) -> str:
+        """The provider reference the payment will have, when it is known
+        before the create call (PayPal: the approved order id). The service
+        stores it with the attempt first, so an unknown outcome can be looked
+        up by it. "" when the provider assigns one."""
+        return ""
 
     @abstractmethod
     def save_method(self, request: SaveMethodRequest) -> SavedMethod: ...
@@ -186,7 +223,11 @@ class PaymentsAdapter(BaseAdapter):
         """Merchant-initiated charge; most providers use the same call."""
         return self.authorize(request)
 
-    def cancel_by_idempotency_key(self, idempotency_key: str) -> None:
+    def cancel_by_idempotency_key(self, idempotency_key: str) -> bool:
+        """Cancel whatever the create call with this key left behind. True
+        only when the provider's answer means nothing was or can still be
+        charged under the key (then the payment may be settled ``failed``);
+        False leaves the payment ``unknown`` for staff."""
         raise NotImplementedError(
             f"{self.display_name} cannot cancel by idempotency key"
         )

@@ -23,15 +23,24 @@ method create) has no such key and is never retried after an unknown outcome.
   in ``merchant_accounts`` (``EUR=my_eur_account, JPY=my_jpy_account``); any
   other currency is refused with ``currency_not_supported`` before sending.
 - The transaction id is the ``provider_reference`` for the payment's whole
-  life; a partial, non-final capture (``submit_for_partial_settlement``)
-  creates a child transaction at Braintree, which is what refunds of that
-  part must name.
+  life. A partial, non-final capture (``submit_for_partial_settlement``,
+  ``CaptureRequest.final`` False) creates a child transaction at Braintree,
+  which is what refunds of that part must name: ``capture`` returns the
+  child's id as ``PaymentResult.capture_reference`` (the service records it
+  on the capture attempt). The service itself only ever sends final
+  captures (``submit_for_settlement`` with the amount, no child), because a
+  payment is captured once; multi-capture refund routing is not built.
 - Declines (``result.is_success`` False with a transaction) map the
   ``processor_response_code`` or ``gateway_rejection_reason`` onto our decline
   codes; validation errors are ``Rejected`` with Braintree's error code.
-- Reconciliation looks transactions up by id; Braintree cannot search by
-  ``api_request_key``, so a look-up by idempotency key alone raises
-  ``Unknown(lookup_not_supported)``.
+- Reconciliation looks transactions up by id. Braintree cannot search by
+  ``api_request_key``, but our order id is sent as ``order_id``: without an id,
+  ``retrieve`` searches sales by order id, amount and currency created since
+  the payment (``PaymentLookup``). One live match is the payment; several
+  raise ``Unknown(lookup_ambiguous)`` (staff decide); only declined ones give
+  the latest decline; none is None (nothing charged: the search index lags
+  seconds, reconciliation runs a minute or more later). Without a lookup a
+  key alone raises ``Unknown(lookup_not_supported)``.
 
 Webhooks are ``application/x-www-form-urlencoded`` with ``bt_signature`` and
 ``bt_payload``, verified and parsed by ``gateway.webhook_notification.parse``
@@ -85,6 +94,7 @@ from payments.providers.base import (
     CaptureRequest,
     PaymentEvent,
     PaymentEventKind,
+    PaymentLookup,
     PaymentRequest,
     PaymentResult,
     PaymentsAdapter,
@@ -315,6 +325,8 @@ class BraintreeAdapter(PaymentsAdapter):
             amount_captured=_minor(transaction.amount, transaction.currency_iso_code)
             or 0,
             raw_status=transaction.status,
+            # A partial settlement is a child transaction: refunds name it.
+            capture_reference=str(transaction.id or ""),
         )
 
     def void(self, *, provider_reference: str, idempotency_key: str) -> PaymentResult:
@@ -354,13 +366,19 @@ class BraintreeAdapter(PaymentsAdapter):
         )
 
     def retrieve(
-        self, *, provider_reference: str = "", idempotency_key: str = ""
+        self,
+        *,
+        provider_reference: str = "",
+        idempotency_key: str = "",
+        lookup: PaymentLookup | None = None,
     ) -> PaymentResult | None:
         if not provider_reference:
-            raise Unknown(
-                "Braintree cannot look a transaction up by api_request_key",
-                code="lookup_not_supported",
-            )
+            if lookup is None or not lookup.order_id:
+                raise Unknown(
+                    "Braintree cannot look a transaction up by api_request_key",
+                    code="lookup_not_supported",
+                )
+            return self._find_sale(lookup)
         try:
             transaction = self._run(
                 "braintree_find_transaction",
@@ -371,6 +389,39 @@ class BraintreeAdapter(PaymentsAdapter):
                 return None
             raise
         return _payment_result(transaction)
+
+    def _find_sale(self, lookup: PaymentLookup) -> PaymentResult | None:
+        amount = _decimal(lookup.amount, lookup.currency)
+        search = braintree.TransactionSearch
+        query = [
+            search.order_id == lookup.order_id[:255],
+            search.amount.between(amount, amount),
+            search.type == braintree.Transaction.Type.Sale,
+        ]
+        if lookup.since is not None:
+            query.append(search.created_at >= lookup.since)
+        found = self._run(
+            "braintree_search_transactions",
+            lambda gateway: list(gateway.transaction.search(query).items),
+        )
+        sales = [
+            t
+            for t in found
+            if str(t.currency_iso_code or "").upper() == lookup.currency.upper()
+        ]
+        live = [t for t in sales if t.status not in _FAILED]
+        if len(live) > 1:
+            raise Unknown(
+                "several Braintree sales match the order id and amount",
+                code="lookup_ambiguous",
+            )
+        if live:
+            return _payment_result(live[0])
+        if sales:
+            earliest = datetime.min.replace(tzinfo=UTC)
+            latest = max(sales, key=lambda t: _aware(t.created_at) or earliest)
+            return _payment_result(latest)
+        return None
 
     def save_method(self, request: SaveMethodRequest) -> SavedMethod:
         verify = {"verify_card": True}

@@ -32,7 +32,12 @@ How a PayPal payment maps onto our contract:
 - Reconciliation looks payments up by ``provider_reference`` (the order id);
   PayPal has no look-up by ``PayPal-Request-Id``, so a look-up by idempotency
   key alone raises ``Unknown(lookup_not_supported)`` rather than claim that no
-  payment exists.
+  payment exists. The order id is known before the first call, so
+  ``reference_before_call`` returns it and the service stores it with the
+  attempt (and on the payment when the outcome is unknown): a timed-out
+  authorize or capture is reconciled by GETting the order. An order that is
+  still only ``APPROVED`` (the capture never reached PayPal, or is still
+  running) reads as ``pending`` and the payment stays ``unknown``.
 
 Webhooks are verified by PayPal itself: ``verify_webhook`` posts the
 ``PAYPAL-*`` transmission headers, the account's ``webhook_id`` setting and
@@ -74,6 +79,7 @@ from payments.providers.base import (
     CaptureRequest,
     PaymentEvent,
     PaymentEventKind,
+    PaymentLookup,
     PaymentRequest,
     PaymentResult,
     PaymentsAdapter,
@@ -246,6 +252,11 @@ class PayPalAdapter(PaymentsAdapter):
         )
         return _order_result(order, request.currency)
 
+    def reference_before_call(self, request: PaymentRequest) -> str:
+        # The approved order id is the payment's reference from the start.
+        token = request.source_token
+        return token if token and token.replace("-", "").isalnum() else ""
+
     def charge_saved(self, request: PaymentRequest) -> PaymentResult:
         raise _not_supported("merchant-initiated charges of a saved method")
 
@@ -332,7 +343,11 @@ class PayPalAdapter(PaymentsAdapter):
         )
 
     def retrieve(
-        self, *, provider_reference: str = "", idempotency_key: str = ""
+        self,
+        *,
+        provider_reference: str = "",
+        idempotency_key: str = "",
+        lookup: PaymentLookup | None = None,
     ) -> PaymentResult | None:
         if not provider_reference:
             raise Unknown(

@@ -62,6 +62,7 @@ from payments.providers.base import (
     CaptureRequest,
     PaymentEvent,
     PaymentEventKind,
+    PaymentLookup,
     PaymentRequest,
     PaymentResult,
     PaymentsAdapter,
@@ -171,7 +172,11 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
         )
 
     def retrieve(
-        self, *, provider_reference: str = "", idempotency_key: str = ""
+        self,
+        *,
+        provider_reference: str = "",
+        idempotency_key: str = "",
+        lookup: PaymentLookup | None = None,
     ) -> PaymentResult | None:
         def look_up() -> PaymentResult | None:
             charge = self._find(provider_reference, idempotency_key)
@@ -184,13 +189,16 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
             "save_method", request.idempotency_key, lambda: self._save(request)
         )
 
-    def cancel_by_idempotency_key(self, idempotency_key: str) -> None:
-        def cancel() -> None:
+    def cancel_by_idempotency_key(self, idempotency_key: str) -> bool:
+        def cancel() -> bool:
             charge = self._find("", idempotency_key)
             if charge is not None and charge.status == ProviderStatus.AUTHORIZED:
                 self._void(charge.reference)
+                return True
+            # Nothing under the key, or nothing that still holds money.
+            return charge is None or charge.status != ProviderStatus.CAPTURED
 
-        self._call("cancel_by_idempotency_key", None, cancel, changes=False)
+        return self._call("cancel_by_idempotency_key", None, cancel, changes=False)
 
     def parse_payment_event(self, message: WebhookMessage) -> PaymentEvent | None:
         kind = EVENT_KINDS.get(message.event_type)

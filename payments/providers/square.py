@@ -7,13 +7,31 @@
 - Square replays a request carrying the same idempotency key, so every call is
   safe for the client to retry; complete and cancel are state transitions that
   a repeat cannot double.
-- Authorize-only is ``autocomplete=false`` (status ``APPROVED``); a partial
-  capture first lowers the approved payment's amount (UpdatePayment), then
-  completes it against the version it saw.
+- Every payment is created with ``autocomplete=false`` (status ``APPROVED``,
+  ``delay_action=CANCEL``), also when capture is wanted: ``capture`` is a
+  second call, CompletePayment. This is what makes an ``unknown`` create safe.
+  CancelPaymentByIdempotencyKey voids only an ``APPROVED`` payment; had the
+  lost create used ``autocomplete=true`` the payment could be ``COMPLETED``
+  (customer charged) while the cancel answers 200 and we would mark it
+  failed. With delayed capture a lost create is at most an approval, which
+  the cancel voids, so ``cancel_by_idempotency_key`` answers True ("nothing
+  charged") and the service may settle the payment ``failed``.
+  ``capture_after_authorize`` tells the service to create with
+  ``capture=False``, store the payment id, then call ``capture``: a lost
+  complete therefore always has a ``provider_reference`` that reconciliation
+  reads with GetPayment (``COMPLETED`` -> captured, ``APPROVED`` -> authorized,
+  and the service completes it again). Called directly with ``capture=True``,
+  ``authorize`` does both calls itself and reports a failed complete as
+  ``Unknown`` (the approval exists; never fail over).
+  Delayed capture is offered for card (and card-based wallet) payments,
+  which are the sources we accept; an approval nobody completes is cancelled
+  by Square after ``delay_duration`` (7 days card-not-present).
+- A partial capture first lowers the approved payment's amount
+  (UpdatePayment), then completes it against the version it saw.
 - Square cannot look a payment up by idempotency key: ``retrieve`` with only
-  a key answers None, and reconciliation then cancels by idempotency key
-  (``supports_cancel_by_idempotency_key``) so no charge of an ``unknown``
-  create can still land.
+  a key raises ``Unknown(lookup_not_supported)``, and reconciliation then
+  cancels by idempotency key (``supports_cancel_by_idempotency_key``), which
+  leaves nothing charged under that key (see above).
 - Webhooks: ``x-square-hmacsha256-signature`` is the base64 HMAC-SHA256, keyed
   with the subscription's signature key, of the notification URL followed by
   the raw body. Square signs no timestamp (it retries deliveries for days), so
@@ -46,6 +64,7 @@ from payments.providers.base import (
     CaptureRequest,
     PaymentEvent,
     PaymentEventKind,
+    PaymentLookup,
     PaymentRequest,
     PaymentResult,
     PaymentsAdapter,
@@ -254,6 +273,7 @@ class SquareAdapter(PaymentsAdapter):
     code = "square"
     display_name = "Square"
     supports_cancel_by_idempotency_key = True
+    capture_after_authorize = True
     max_idempotency_key_length = MAX_KEY_LENGTH
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField(
@@ -345,7 +365,9 @@ class SquareAdapter(PaymentsAdapter):
             "source_id": request.source_token,
             "idempotency_key": square_idempotency_key(request.idempotency_key),
             "amount_money": _money(request.amount, request.currency),
-            "autocomplete": request.capture,
+            # Always delayed capture: see the module docstring.
+            "autocomplete": False,
+            "delay_action": "CANCEL",
             "reference_id": request.order_id[:40],
         }
         location_id = self.setting("location_id")
@@ -358,6 +380,32 @@ class SquareAdapter(PaymentsAdapter):
         if request.description:
             body["note"] = request.description[:500]
         data = self._send("POST", "/v2/payments", operation="create_payment", body=body)
+        created = data.get("payment") or {}
+        result = payment_result(created)
+        if not request.capture or result.status is not ProviderStatus.AUTHORIZED:
+            return result
+        try:
+            return self._complete(result.provider_reference, created)
+        except ProviderError as error:
+            # The approval exists at Square: an unknown outcome, never a
+            # reason to try another gateway or to call the payment declined.
+            raise Unknown(
+                "Square approved the payment but completing it failed",
+                code="complete_failed",
+                http_status=error.http_status,
+                provider_code=error.provider_code,
+            ) from error
+
+    def _complete(self, payment_id: str, current: Mapping[str, Any]) -> PaymentResult:
+        body: dict[str, Any] = {}
+        if current.get("version_token"):
+            body["version_token"] = current["version_token"]
+        data = self._send(
+            "POST",
+            f"/v2/payments/{self._path_id(payment_id)}/complete",
+            operation="capture_payment",
+            body=body,
+        )
         return payment_result(data.get("payment") or {})
 
     def capture(self, request: CaptureRequest) -> PaymentResult:
@@ -369,18 +417,12 @@ class SquareAdapter(PaymentsAdapter):
             or {}
         )
         currency = _currency(current.get("amount_money")) or request.currency
+        if current.get("status") == "COMPLETED":
+            # A repeat of a complete that did land (its answer was lost).
+            return payment_result(current)
         if _amount(current.get("amount_money"), currency) > request.amount:
             current = self._lower_amount(request, current)
-        body: dict[str, Any] = {}
-        if current.get("version_token"):
-            body["version_token"] = current["version_token"]
-        data = self._send(
-            "POST",
-            f"/v2/payments/{payment_id}/complete",
-            operation="capture_payment",
-            body=body,
-        )
-        return payment_result(data.get("payment") or {})
+        return self._complete(request.provider_reference, current)
 
     def _lower_amount(
         self, request: CaptureRequest, current: Mapping[str, Any]
@@ -411,14 +453,17 @@ class SquareAdapter(PaymentsAdapter):
         )
         return payment_result(data.get("payment") or {})
 
-    def cancel_by_idempotency_key(self, idempotency_key: str) -> None:
-        # Square answers 200 whether or not a payment had this key.
+    def cancel_by_idempotency_key(self, idempotency_key: str) -> bool:
+        # Square answers 200 whether or not a payment had this key. Every
+        # payment we create is delayed-capture, so whatever the key created
+        # was at most APPROVED and is now CANCELED: nothing charged.
         self._send(
             "POST",
             "/v2/payments/cancel",
             operation="cancel_by_idempotency_key",
             body={"idempotency_key": square_idempotency_key(idempotency_key)},
         )
+        return True
 
     def refund(self, request: RefundRequest) -> RefundResult:
         body: dict[str, Any] = {
@@ -439,13 +484,19 @@ class SquareAdapter(PaymentsAdapter):
         )
 
     def retrieve(
-        self, *, provider_reference: str = "", idempotency_key: str = ""
+        self,
+        *,
+        provider_reference: str = "",
+        idempotency_key: str = "",
+        lookup: PaymentLookup | None = None,
     ) -> PaymentResult | None:
         if not provider_reference:
-            # Square has no look-up by idempotency key. The caller follows a
-            # None with cancel_by_idempotency_key, which voids whatever the
-            # unknown create left behind, so "none" becomes true.
-            return None
+            # Square has no look-up by idempotency key: the caller cancels by
+            # key instead (cancel_by_idempotency_key).
+            raise Unknown(
+                "Square cannot look a payment up by idempotency key",
+                code="lookup_not_supported",
+            )
         try:
             data = self._send(
                 "GET",

@@ -44,6 +44,7 @@ from payments.providers.base import (
     CaptureRequest,
     PaymentEvent,
     PaymentEventKind,
+    PaymentLookup,
     PaymentRequest,
     PaymentResult,
     PaymentsAdapter,
@@ -476,7 +477,11 @@ class StripeAdapter(PaymentsAdapter):
         )
 
     def retrieve(
-        self, *, provider_reference: str = "", idempotency_key: str = ""
+        self,
+        *,
+        provider_reference: str = "",
+        idempotency_key: str = "",
+        lookup: PaymentLookup | None = None,
     ) -> PaymentResult | None:
         if provider_reference:
             try:
@@ -629,6 +634,8 @@ class StripeAdapter(PaymentsAdapter):
                 currency=currency,
                 refund_reference=str(refunds[0].get("id") or "") if refunds else "",
                 occurred_at=occurred_at,
+                # amount_refunded is cumulative: applied as a total.
+                amount_is_total=True,
             )
         amount_field = {
             PaymentEventKind.AUTHORIZED: "amount_capturable",

@@ -408,7 +408,10 @@ def test_partial_final_capture(adapter, mocked):
 def test_non_final_capture_uses_partial_settlement(adapter, mocked):
     url = f"{TRANSACTIONS}/{TXN}/submit_for_partial_settlement"
     mocked.post(
-        url, status=201, body=load("transaction_partially_submitted.xml"), **XML
+        url,
+        status=201,
+        body=load("transaction_partial_settlement_child.xml"),
+        **XML,
     )
 
     result = adapter.capture(
@@ -423,6 +426,8 @@ def test_non_final_capture_uses_partial_settlement(adapter, mocked):
 
     assert xml_body(calls_to(mocked, url)[0])["transaction"]["amount"] == "6.50"
     assert result.provider_reference == TXN
+    # Braintree answers with the child transaction: refunds of it name it.
+    assert result.capture_reference == "p4s7c2dz"
 
 
 def test_void(adapter, mocked):

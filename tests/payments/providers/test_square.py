@@ -128,25 +128,39 @@ def test_square_keys_are_short_and_deterministic():
 # --- Creating payments --------------------------------------------------------
 
 
-def test_capture_payment_sends_one_autocompleted_payment(adapter, api, caplog):
+def test_capture_payment_is_a_delayed_capture_then_a_complete(adapter, api, caplog):
+    # Never autocomplete=true: a lost create must stay cancellable by key.
     caplog.set_level(logging.DEBUG)
-    api.post(f"{SANDBOX}/v2/payments", json=created())
+    api.post(f"{SANDBOX}/v2/payments", json=approved())
+    completed = load("complete_payment.json")
+    completed["payment"].update(
+        id=PAYMENT_ID,
+        amount_money={"amount": 1000, "currency": "USD"},
+        approved_money={"amount": 1000, "currency": "USD"},
+        card_details=approved()["payment"]["card_details"],
+    )
+    complete = api.post(f"{SANDBOX}/v2/payments/{PAYMENT_ID}/complete", json=completed)
 
     result = adapter.authorize(
         payment(customer_email="amelia@example.com", description="2 mugs")
     )
 
-    (call,) = api.calls
+    call = api.calls[0]
     body = sent(call)
     assert body == {
         "source_id": "cnon:card-nonce-ok",
         "idempotency_key": square_idempotency_key("pay-key-0001"),
         "amount_money": {"amount": 1000, "currency": "USD"},
-        "autocomplete": True,
+        "autocomplete": False,
+        "delay_action": "CANCEL",
         "reference_id": "order-42",
         "location_id": LOCATION,
         "buyer_email_address": "amelia@example.com",
         "note": "2 mugs",
+    }
+    assert complete.call_count == 1
+    assert sent(api.calls[1]) == {
+        "version_token": approved()["payment"]["version_token"]
     }
     headers = call.request.headers
     assert headers["Authorization"] == f"Bearer {TOKEN}"
@@ -157,7 +171,7 @@ def test_capture_payment_sends_one_autocompleted_payment(adapter, api, caplog):
     assert result.provider_reference == PAYMENT_ID
     assert (result.amount_authorized, result.amount_captured) == (1000, 1000)
     assert (result.card_brand, result.card_last4) == ("visa", "1111")
-    row = ProviderCall.objects.get()
+    row = ProviderCall.objects.get(operation="create_payment")
     assert (row.operation, row.outcome, row.idempotency_key) == (
         "create_payment",
         "success",
@@ -544,9 +558,31 @@ def test_retrieve_of_an_unknown_payment_is_none(adapter, api):
 
 
 def test_retrieve_by_idempotency_key_alone_cannot_look_up(adapter, api):
-    # Square has no such look-up; reconciliation cancels by key instead.
-    assert adapter.retrieve(idempotency_key="pay-key-0001") is None
-    assert len(api.calls) == 0
+    # Square has no such look-up; reconciliation cancels by key instead. Not
+    # None: that would claim Square has no payment under the key.
+    with pytest.raises(Unknown) as caught:
+        adapter.retrieve(idempotency_key="pay-key-0001")
+    assert caught.value.code == "lookup_not_supported"
+    assert not api.calls
+
+
+def test_a_failed_complete_after_the_approval_is_unknown(adapter, api):
+    api.post(f"{SANDBOX}/v2/payments", json=approved())
+    api.post(
+        f"{SANDBOX}/v2/payments/{PAYMENT_ID}/complete",
+        json=ERRORS["INTERNAL_SERVER_ERROR"],
+        status=500,
+    )
+
+    with pytest.raises(Unknown) as caught:
+        adapter.authorize(payment())
+    assert caught.value.code == "complete_failed"
+    # One create, and the complete retried (a state transition, safe to repeat).
+    assert [c.request.url.rsplit("/", 1)[-1] for c in api.calls] == [
+        "payments",
+        "complete",
+        "complete",
+    ]
 
 
 def test_save_method_creates_customer_and_card(adapter, api):
