@@ -931,6 +931,15 @@ def payment_reconcile(*, payment: Payment) -> Payment:
     return payment
 
 
+def _lookup_may_lag(payment: Payment, adapter: PaymentsAdapter) -> bool:
+    """A miss by key too soon after the create may be the provider's search
+    index lagging, not proof that nothing was charged."""
+    if payment.provider_reference or not adapter.lookup_lag_seconds:
+        return False
+    age = timezone.now() - payment.created_at
+    return age < timedelta(seconds=adapter.lookup_lag_seconds)
+
+
 def _reconcile_charge(payment: Payment) -> Payment:
     """Ask the account that may hold the charge, by its reference (stored
     before the call when the provider has one) or the create's key.
@@ -969,6 +978,10 @@ def _reconcile_charge(payment: Payment) -> Payment:
             "payment reconciliation could not reach the gateway",
             extra={**_ids(payment), "error_code": exc.code},
         )
+        return payment
+    if result is None and _lookup_may_lag(payment, adapter):
+        logger.info("payment not found at the gateway yet", extra=_ids(payment))
+        reconciliation_schedule(payment=payment)
         return payment
     if result is None:
         logger.info("payment not found at the gateway; failed", extra=_ids(payment))

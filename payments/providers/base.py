@@ -179,6 +179,10 @@ class PaymentsAdapter(BaseAdapter):
     # cancel by idempotency key can void (Square), and a lost capture has a
     # reference reconciliation can look up.
     capture_after_authorize: ClassVar[bool] = False
+    # How long after a create the provider's look-up by idempotency key may
+    # still miss it (Stripe's search index lags). Until then "not found" is
+    # not an answer: the payment stays unknown and is asked again.
+    lookup_lag_seconds: ClassVar[int] = 0
 
     @abstractmethod
     def authorize(self, request: PaymentRequest) -> PaymentResult:

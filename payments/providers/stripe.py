@@ -308,6 +308,9 @@ def _webhook_time(payload: Mapping[str, Any]) -> datetime | None:
 class StripeAdapter(PaymentsAdapter):
     code = "stripe"
     display_name = "Stripe"
+    # Stripe: search data is usually current within a minute, but can be up to
+    # an hour behind during incidents; a miss before then proves nothing.
+    lookup_lag_seconds = 3600
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField(
             "secret_key",

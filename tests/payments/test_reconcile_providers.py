@@ -7,6 +7,7 @@ Stripe's cumulative ``charge.refunded``."""
 import copy
 import json
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -323,6 +324,35 @@ def charge_refunded(total: int, *refund_ids: str) -> WebhookEvent:
 
 def captured_account() -> ProviderAccount:
     return ProviderAccount.objects.get(slug="stripe-main")
+
+
+def test_stripe_lost_create_not_found_by_search_is_not_failed_while_search_lags(
+    stripe_account, rsps
+):
+    rsps.post(f"{STRIPE}/v1/payment_intents", body=timeout())
+    payment = create(source_token="pm_card_visa", currency="EUR")
+    assert payment.status == PaymentStatus.UNKNOWN
+    empty = {
+        "object": "search_result",
+        "data": [],
+        "has_more": False,
+        "next_page": None,
+        "url": "/v1/payment_intents/search",
+    }
+    rsps.get(f"{STRIPE}/v1/payment_intents/search", json=empty)
+
+    # Stripe's search can lag behind writes: a miss minutes after the create
+    # proves nothing, so the payment stays unknown and is asked again.
+    payment = services.payment_reconcile(payment=payment)
+    assert payment.status == PaymentStatus.UNKNOWN
+
+    # Past the lag, a miss means the create never landed.
+    Payment.objects.filter(pk=payment.pk).update(
+        created_at=payment.created_at - timedelta(hours=2)
+    )
+    payment = services.payment_reconcile(payment=payment)
+    assert payment.status == PaymentStatus.FAILED
+    assert payment.failure_code == "not_found_at_provider"
 
 
 def stripe_refund(rsps, refund_id: str, amount: int, **kw) -> None:
