@@ -20,14 +20,16 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 Q_CLUSTER = {**Q_CLUSTER, "name": "switchyard-bench"}
 
 _db = DATABASES["default"]
+# BENCH_DB_NAME lets two benchmark runs on one machine use separate databases.
+_BENCH_DB = os.environ.get("BENCH_DB_NAME", "bench_switchyard")
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so gunicorn workers in other processes share it.
     _db["TEST"] = {
-        "NAME": os.path.join(tempfile.gettempdir(), "switchyard-bench.sqlite3")
+        "NAME": os.path.join(tempfile.gettempdir(), f"switchyard-{_BENCH_DB}.sqlite3")
     }
 else:
     # Not test_switchyard: the test suite may be running next to us.
-    _db["TEST"] = {"NAME": "bench_switchyard"}
+    _db["TEST"] = {"NAME": _BENCH_DB}
 # Set by the bench process once it created the database (gunicorn workers).
 if os.environ.get("SWITCHYARD_BENCH_DB_NAME"):
     _db["NAME"] = os.environ["SWITCHYARD_BENCH_DB_NAME"]

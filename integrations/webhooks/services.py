@@ -17,13 +17,14 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django_q.brokers import Broker, get_broker
 from django_q.tasks import async_task
 
 from integrations import correlation, registry
@@ -70,30 +71,57 @@ def webhook_event_receive(
     is not enqueued again. Two concurrent deliveries of one event race on the
     unique constraint: the loser gets the winner's row.
     """
+    event = WebhookEvent(
+        account=account,
+        event_type=message.event_type,
+        dedupe_key=message.dedupe_key,
+        raw_body=body,
+        payload=message.payload,
+        headers=safe_headers(headers),
+        occurred_at=message.occurred_at,
+        correlation_id=correlation.get() or "",
+    )
     try:
-        with transaction.atomic():
-            event = WebhookEvent.objects.create(
-                account=account,
-                event_type=message.event_type,
-                dedupe_key=message.dedupe_key,
-                raw_body=body,
-                payload=message.payload,
-                headers=safe_headers(headers),
-                occurred_at=message.occurred_at,
-                correlation_id=correlation.get() or "",
-            )
-            transaction.on_commit(partial(_enqueue, event.pk, event.correlation_id))
+        _insert(event)
     except IntegrityError:
         existing = WebhookEvent.objects.get(
             account=account, dedupe_key=message.dedupe_key
         )
         return existing, False
+    # Outside a transaction the row is committed by now and this runs at once;
+    # inside one (ATOMIC_REQUESTS, a caller's block) it waits for the commit.
+    transaction.on_commit(partial(_enqueue, event.pk, event.correlation_id))
     return event, True
+
+
+def _insert(event: WebhookEvent) -> None:
+    """INSERT the row; IntegrityError on a duplicate dedupe key.
+
+    In autocommit (the intake view) the INSERT is one statement that commits
+    on its own: no BEGIN/COMMIT round trips, and a conflict leaves nothing to
+    roll back. Inside a caller's transaction a savepoint keeps a conflict from
+    breaking that transaction.
+    """
+    if transaction.get_connection().in_atomic_block:
+        with transaction.atomic():
+            event.save(force_insert=True)
+    else:
+        event.save(force_insert=True)
+
+
+@cache
+def _broker() -> Broker:
+    """One broker (and Redis connection pool) per process.
+
+    ``async_task`` otherwise builds a new broker per call, which on Redis is a
+    new client, pool and TCP connection per enqueued webhook.
+    """
+    return get_broker()
 
 
 def _enqueue(event_id: int, correlation_id: str = "") -> None:
     try:
-        async_task(PROCESS_TASK, event_id, correlation_id)
+        async_task(PROCESS_TASK, event_id, correlation_id, broker=_broker())
     except Exception:
         # The row is stored; the sweeper enqueues it again later.
         logger.exception(

@@ -14,7 +14,8 @@ from django.views.decorators.csrf import csrf_exempt
 from integrations import registry
 from integrations.api.errors import error_body
 from integrations.models import ProviderAccount
-from integrations.webhooks import services
+from integrations.providers.base import WebhookMessage
+from integrations.webhooks import accounts, services
 from integrations.webhooks.metrics import WEBHOOK_REQUESTS
 from integrations.webhooks.verification import WebhookVerificationError
 
@@ -73,33 +74,81 @@ def webhook_receive(request: HttpRequest, account_slug: str) -> HttpResponse:
     declared = _declared_length(request)
     if declared is None:
         return _error(400, "invalid_content_length", "Content-Length is invalid.")
-    account = ProviderAccount.objects.filter(slug=account_slug, enabled=True).first()
+    account, cached = accounts.get(account_slug)
     if account is None:
-        # No slug label: a scanner must not be able to grow the metric's labels.
-        WEBHOOK_REQUESTS.labels("", "unknown_account").inc()
-        return _error(404, "unknown_account", "No enabled account has this slug.")
+        return _unknown_account()
     body = _read_body(request, limit) if declared <= limit else None
     if body is None:
         return _too_large(account.slug, limit)
-    return _accept(request, account, body)
+    try:
+        verified_account, message = _verify(request, account, body, cached=cached)
+    except WebhookVerificationError as exc:
+        return _rejected(account, exc)
+    if verified_account is None or message is None:
+        return _unknown_account()  # disabled or gone since it was cached
+    return _accept(request, verified_account, body, message)
+
+
+def _unknown_account() -> JsonResponse:
+    # No slug label: a scanner must not be able to grow the metric's labels.
+    WEBHOOK_REQUESTS.labels("", "unknown_account").inc()
+    return _error(404, "unknown_account", "No enabled account has this slug.")
+
+
+# Rejections a changed account (new secret, provider) could turn into a pass.
+_STALE_ACCOUNT_CODES = frozenset(
+    {
+        WebhookVerificationError.FORGED,
+        WebhookVerificationError.MISSING_SECRET,
+        WebhookVerificationError.INVALID_SECRET,
+        WebhookVerificationError.NOT_SUPPORTED,
+    }
+)
+
+
+def _verify(
+    request: HttpRequest, account: ProviderAccount, body: bytes, *, cached: bool
+) -> tuple[ProviderAccount | None, WebhookMessage | None]:
+    """The account that verified the request and its message.
+
+    A cached account that fails on its secret may predate a change in the
+    admin: the row is read again and, if it changed, the request is verified
+    once more with it. ``(None, None)``: the account is no longer enabled.
+    """
+    try:
+        return account, _verify_with(request, account, body)
+    except WebhookVerificationError as exc:
+        if not (cached and exc.code in _STALE_ACCOUNT_CODES):
+            raise
+        fresh, changed = accounts.refresh(account)
+        if fresh is None:
+            return None, None
+        if not changed:
+            raise
+    return fresh, _verify_with(request, fresh, body)
+
+
+def _verify_with(
+    request: HttpRequest, account: ProviderAccount, body: bytes
+) -> WebhookMessage:
+    try:
+        adapter = registry.get_adapter(account)
+    except registry.UnknownProvider:
+        raise WebhookVerificationError(
+            "This account's provider is not configured.",
+            code=WebhookVerificationError.NOT_SUPPORTED,
+        ) from None
+    return adapter.verify_webhook(
+        body=body, headers=request.headers, url=request.build_absolute_uri()
+    )
 
 
 def _accept(
-    request: HttpRequest, account: ProviderAccount, body: bytes
+    request: HttpRequest,
+    account: ProviderAccount,
+    body: bytes,
+    message: WebhookMessage,
 ) -> JsonResponse:
-    try:
-        adapter = registry.get_adapter(account)
-        message = adapter.verify_webhook(
-            body=body, headers=request.headers, url=request.build_absolute_uri()
-        )
-    except registry.UnknownProvider:
-        exc = WebhookVerificationError(
-            "This account's provider is not configured.",
-            code=WebhookVerificationError.NOT_SUPPORTED,
-        )
-        return _rejected(account, exc)
-    except WebhookVerificationError as exc:
-        return _rejected(account, exc)
     event, created = services.webhook_event_receive(
         account=account, message=message, body=body, headers=request.headers
     )
