@@ -20,6 +20,9 @@ def run() -> bool:
         rate_limit_per_second=1_000_000,
         rate_limit_burst=1_000_000,
     )
+    # The baseline is a plain, default requests.Session (trust_env on: it
+    # reads proxy settings from the environment on every request, as any
+    # requests user's code does). The client reads them once per origin.
     with fault_server() as server, requests.Session() as raw:
         server.route("GET", "/x", respond(200, json={"ok": True}, latency=LATENCY))
         url = server.url_for("/x")

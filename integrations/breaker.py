@@ -30,6 +30,7 @@ other processes obey it at their next call.
 
 import logging
 import math
+import os
 import threading
 import time
 import weakref
@@ -42,6 +43,8 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import DatabaseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 
 from integrations import metrics
 from integrations.errors import ConfigurationError, NotProcessed, Outcome
@@ -191,6 +194,9 @@ class CircuitBreaker:
         self._consec_key = f"{self._prefix}:consec"
         self._raw_mode_key = _raw_key(self._mode_key)
         self._raw_state_key = _raw_key(self._state_key)
+        # Raw keys are built once per bucket (or limiter), not on every call.
+        self._count_keys_memo: tuple[str, list[str]] | None = None
+        self._bucket_key_memo: tuple[str, str] | None = None
 
     # -- the calls ProviderClient makes around every attempt --
 
@@ -219,20 +225,10 @@ class CircuitBreaker:
         self._drop_probe()
         now = limiter.clock()
         ttl_ms = math.ceil((cfg.burst / cfg.rate + cfg.max_wait + 1) * 1000)
-        granted, wait, mode_raw, state_raw = handle.gate_script(
-            keys=[
-                _raw_key(limiter._bucket_key),
-                self._raw_mode_key,
-                self._raw_state_key,
-            ],
-            args=[
-                repr(cfg.rate),
-                repr(cfg.burst),
-                repr(now),
-                repr(cfg.max_wait),
-                ttl_ms,
-            ],
-            client=handle.client,
+        granted, wait, mode_raw, state_raw = handle.line.run(
+            handle.gate_script,
+            [self._raw_bucket_key(limiter), self._raw_mode_key, self._raw_state_key],
+            [repr(cfg.rate), repr(cfg.burst), repr(now), repr(cfg.max_wait), ttl_ms],
         )
         mode = (None if mode_raw is None else handle.loads(mode_raw)) or (
             self.account.breaker_mode or BreakerMode.AUTO
@@ -244,10 +240,10 @@ class CircuitBreaker:
             return reservation
         if reservation.granted:
             # The breaker decides first: no call goes out, so no token is used.
-            handle.refund_script(
-                keys=[_raw_key(limiter._bucket_key)],
-                args=[repr(cfg.burst)],
-                client=handle.client,
+            handle.line.run(
+                handle.refund_script,
+                [self._raw_bucket_key(limiter)],
+                [repr(cfg.burst)],
             )
         self._admit(mode, rec)
         return None
@@ -347,9 +343,9 @@ class CircuitBreaker:
     def _read(self) -> tuple[str, dict[str, Any] | None]:
         handle = _redis()
         if handle is not None:
-            # The hot path of every call: one MGET on a reused client, read
+            # One MGET on this thread's line (see _Line), read
             # exactly as ``cache.get_many`` would.
-            raw = handle.client.mget([self._raw_mode_key, self._raw_state_key])
+            raw = handle.line.command("MGET", self._raw_mode_key, self._raw_state_key)
             mode_value, state_value = (
                 None if value is None else handle.loads(value) for value in raw
             )
@@ -391,6 +387,20 @@ class CircuitBreaker:
         fails = [f"{self._prefix}:fails:{i}" for i in indexes]
         return calls, fails
 
+    def _raw_count_keys(self, calls: list[str], fails: list[str]) -> list[str]:
+        memo = self._count_keys_memo
+        if memo is None or memo[0] != calls[0]:
+            raw = [_raw_key(k) for k in (self._consec_key, *calls, *fails)]
+            memo = self._count_keys_memo = (calls[0], raw)
+        return memo[1]
+
+    def _raw_bucket_key(self, limiter: "RateLimiter") -> str:
+        memo = self._bucket_key_memo
+        if memo is None or memo[0] != limiter._bucket_key:
+            memo = (limiter._bucket_key, _raw_key(limiter._bucket_key))
+            self._bucket_key_memo = memo
+        return memo[1]
+
     def _count(self, *, failed: bool) -> tuple[int, int, int]:
         """Count one call; for a failure return (consecutive, calls, failures)
         over the window, else zeros."""
@@ -398,9 +408,14 @@ class CircuitBreaker:
         ttl = self.config.window_seconds * (1 + 1 / self.config.buckets)
         handle = _redis()
         if handle is not None:
-            keys = [_raw_key(k) for k in (self._consec_key, *calls, *fails)]
+            keys = self._raw_count_keys(calls, fails)
             args = ["1" if failed else "0", self.config.buckets, math.ceil(ttl * 1000)]
-            result = handle.count_script(keys=keys, args=args, client=handle.client)
+            if not failed:
+                # Nothing to decide on a success: sent now, in order with this
+                # thread's other breaker commands, its reply read later.
+                handle.line.run(handle.count_script, keys, args, reply=False)
+                return 0, 0, 0
+            result = handle.line.run(handle.count_script, keys, args)
             return int(result[0]), int(result[1]), int(result[2])
         return self._count_generic(failed, calls, fails, math.ceil(ttl))
 
@@ -622,9 +637,91 @@ return 1
 """
 
 
+class _Line:
+    """This thread's own Redis connection for the breaker's per-call commands.
+
+    Every provider call makes one or two of them (the gate before, the count
+    after), so they skip the pool and client layers, and a success count,
+    whose reply decides nothing, is sent without waiting for it (``reply=
+    False``): the reply is read before the next command on the line. The
+    command reaches Redis as early as a waited-for one would, and the next
+    command of this thread (a gate, read or count) goes after it on the same
+    connection, so Redis applies them in order and the counts are exactly
+    those of the synchronous path. At most one reply is ever outstanding.
+
+    Scripts run by SHA (loaded on NOSCRIPT); an unanswered one by its text,
+    as its NOSCRIPT would come too late. A broken connection is reopened once
+    per command (as redis-py's client retries); a lost success count is
+    logged, never raised into a later, unrelated call.
+    """
+
+    def __init__(self, client: "Redis") -> None:
+        self._pool = client.connection_pool
+        self._conn: Any = None
+        self._pid = 0
+        self._pending = False
+        # Django keeps a cache backend per thread, so this is uncontended; it
+        # only guards against a backend shared across threads.
+        self._lock = threading.Lock()
+
+    def run(
+        self, script: "Script", keys: list[str], args: list[Any], *, reply: bool = True
+    ) -> Any:
+        if not reply:
+            return self._call(("EVAL", script.script, len(keys), *keys, *args), False)
+        try:
+            return self.command("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return self.command("EVAL", script.script, len(keys), *keys, *args)
+
+    def command(self, *args: Any) -> Any:
+        return self._call(args, True)
+
+    def _call(self, args: tuple[Any, ...], reply: bool) -> Any:
+        with self._lock:
+            conn = self._connection()
+            self._settle(conn)
+            try:
+                return self._send(conn, args, reply)
+            except RedisConnectionError:
+                # A connection gone stale (server restarted): one new try.
+                conn.disconnect()
+                return self._send(conn, args, reply)
+
+    def _send(self, conn: Any, args: tuple[Any, ...], reply: bool) -> Any:
+        conn.send_command(*args)
+        if not reply:
+            self._pending = True
+            return None
+        return conn.read_response()
+
+    def _connection(self) -> Any:
+        pid = os.getpid()
+        if self._conn is None or self._pid != pid:
+            # After a fork the parent's socket is not ours to use.
+            self._conn, self._pid, self._pending = (
+                self._pool.make_connection(),
+                pid,
+                False,
+            )
+        return self._conn
+
+    def _settle(self, conn: Any) -> None:
+        if not self._pending:
+            return
+        self._pending = False
+        try:
+            if not conn.is_connected:
+                raise RedisConnectionError("connection closed before the reply")
+            conn.read_response()
+        except Exception:  # an earlier call's reply: never raised into this one
+            conn.disconnect()
+            logger.warning("breaker success count may be lost", exc_info=True)
+
+
 @dataclass(frozen=True)
 class _Redis:
-    client: "Redis"
+    line: _Line
     loads: Any
     count_script: "Script"
     gate_script: "Script"
@@ -656,7 +753,7 @@ def _redis() -> _Redis | None:
 
         client = cache_client.get_client(write=True)
         handle = _Redis(
-            client=client,
+            line=_Line(client),
             loads=cache_client._serializer.loads,
             count_script=Script(client, _COUNT_LUA),
             gate_script=Script(client, _GATE_LUA),

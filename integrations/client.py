@@ -75,6 +75,18 @@ reset / closed after the request was sent      unknown         connection_reset
 malformed JSON body (``response_json``)        unknown         malformed_response
 =============================================  ==============  ================
 
+Proxies and CA bundle come from the environment as in requests
+(``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY`` in either case,
+``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, ``.netrc``), but the session reads
+them once per origin (scheme, host and port) instead of on every request;
+a changed environment applies to clients built afterwards (restart the
+process). See ``_ProviderSession``.
+
+The finished call's row is written in one statement; on PostgreSQL outside a
+caller's transaction it commits with ``synchronous_commit`` off for that
+statement only (``_write_relaxed``). The row written before the first attempt
+(with the idempotency key) is always an ordinary, durable commit.
+
 SDKs (Stripe, Braintree): point the SDK's HTTP layer at ``client.session``
 and wrap each SDK call in ``client.operation`` (one attempt; give the SDK no
 retries of its own) or ``client.call`` (retried like ``request``)::
@@ -96,6 +108,7 @@ SDK's exceptions into ``ProviderError``; unmapped ones become
 import copy
 import functools
 import logging
+import os
 import random
 import threading
 import time
@@ -107,14 +120,17 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from django.core.signals import setting_changed
-from django.db import DatabaseError, connections, router, transaction
+from django.db import DatabaseError, connections, router
 from django.dispatch import receiver
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
+from requests.sessions import merge_setting
+from requests.utils import get_environ_proxies
 from urllib3.exceptions import (
     ConnectTimeoutError,
     MaxRetryError,
@@ -410,6 +426,74 @@ class CallContext:
 _active: ContextVar[CallContext | None] = ContextVar("provider_call", default=None)
 
 
+class _ProviderSession(requests.Session):
+    """A ``requests.Session`` that reads proxy settings from the environment
+    once per origin instead of on every request.
+
+    Plain requests calls ``get_environ_proxies`` for every request (two scans
+    of ``os.environ`` plus the ``NO_PROXY`` match, ~0.1-1 ms). Here the result
+    of that very function is kept per (scheme, host:port, ``no_proxy``), so
+    ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` (either case) and
+    ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` mean exactly what they mean to
+    requests, but are read when the client first talks to an origin: a change
+    made to the environment of a running process reaches new clients only
+    (``client_for`` keeps one per account per process; restart to apply).
+    ``trust_env`` stays on, so ``.netrc`` and proxies on redirects behave as
+    in requests; ``trust_env = False`` turns the environment off altogether.
+    """
+
+    _MAX_ORIGINS = 256
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._env_proxies: dict[tuple[str, str, str | None], dict[str, str]] = {}
+        self._env_verify: str | None = os.environ.get(
+            "REQUESTS_CA_BUNDLE"
+        ) or os.environ.get("CURL_CA_BUNDLE")
+
+    def merge_environment_settings(
+        self,
+        url: str | bytes | None,
+        proxies: Any,
+        stream: Any,
+        verify: Any,
+        cert: Any,
+    ) -> dict[str, Any]:
+        if not self.trust_env:
+            return super().merge_environment_settings(
+                url, proxies, stream, verify, cert
+            )
+        url = url.decode() if isinstance(url, bytes) else str(url)
+        no_proxy = proxies.get("no_proxy") if proxies is not None else None
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, no_proxy)
+        env_proxies = self._env_proxies.get(key)
+        if env_proxies is None:
+            if len(self._env_proxies) >= self._MAX_ORIGINS:
+                self._env_proxies.clear()
+            env_proxies = get_environ_proxies(url, no_proxy=no_proxy)
+            self._env_proxies[key] = env_proxies
+        if proxies is not None:
+            for name, value in env_proxies.items():
+                proxies.setdefault(name, value)
+        if verify is True or verify is None:
+            verify = self._env_verify or verify
+        return {
+            "proxies": _merge_proxies(proxies, self.proxies),
+            "stream": merge_setting(stream, self.stream),
+            "verify": merge_setting(verify, self.verify),
+            "cert": merge_setting(cert, self.cert),
+        }
+
+
+def _merge_proxies(given: Any, session_proxies: Any) -> Any:
+    """``merge_setting`` for proxies, without its generic (and, in requests
+    2.34, slow: runtime protocol checks) merge when the session has none."""
+    if given is None or session_proxies:
+        return merge_setting(given, session_proxies)
+    return {name: url for name, url in given.items() if url is not None}
+
+
 class _Transport(HTTPAdapter):
     """Mounted on the client's session, so a request from ``request()`` or an
     SDK is counted, carries the correlation id and respects the deadline."""
@@ -474,7 +558,9 @@ class ProviderClient:
         self._jitter = jitter
         self._wall_clock = wall_clock
         self._guard_cache: tuple[Any, Any, Any, Any] | None = None
-        self.session = requests.Session()
+        # What ``client_for`` last derived ``config`` from.
+        self._config_source: tuple[int, Any] | None = None
+        self.session: requests.Session = _ProviderSession()
         transport = _Transport(self.config, max_retries=0)
         self.session.mount("http://", transport)
         self.session.mount("https://", transport)
@@ -731,7 +817,7 @@ class ProviderClient:
         if error is not None and error.http_status is not None:
             status = error.http_status
         values = {
-            "outcome": outcome,
+            "outcome": outcome.value,
             "http_status": status,
             "attempts": ctx.attempts,
             "duration_ms": round(duration * 1000),
@@ -751,8 +837,9 @@ class ProviderClient:
 
     def _write_row(self, ctx: CallContext, values: dict[str, Any]) -> None:
         try:
-            with _relaxed_commit(router.db_for_write(ProviderCall)):
-                self._store_result(ctx, values)
+            using = router.db_for_write(ProviderCall)
+            if not _write_relaxed(using, self.account.pk, ctx, values):
+                self._store_result(ctx, values, using)
         except DatabaseError:
             # The provider call itself is done: losing its log line is better
             # than hiding a charge that happened behind a database error.
@@ -761,9 +848,11 @@ class ProviderClient:
                 extra={"account": self.account.slug, "operation": ctx.operation},
             )
 
-    def _store_result(self, ctx: CallContext, values: dict[str, Any]) -> None:
+    def _store_result(
+        self, ctx: CallContext, values: dict[str, Any], using: str
+    ) -> None:
         if ctx.call_id is not None:
-            ProviderCall.objects.filter(pk=ctx.call_id).update(**values)
+            ProviderCall.objects.using(using).filter(pk=ctx.call_id).update(**values)
             return
         # Nothing pre-written (a GET, or nothing was sent): one INSERT,
         # without save()'s machinery (no signals, no RETURNING).
@@ -775,11 +864,7 @@ class ProviderClient:
             started_at=ctx.started_at,
             **values,
         )
-        ProviderCall._base_manager._insert(
-            [row],
-            fields=_insert_fields(),
-            using=router.db_for_write(ProviderCall, instance=row),
-        )
+        ProviderCall._base_manager._insert([row], fields=_insert_fields(), using=using)
 
     def _log_finish(self, ctx: CallContext, values: dict[str, Any]) -> None:
         success = values["outcome"] == CallOutcome.SUCCESS
@@ -815,26 +900,89 @@ class ProviderClient:
         )
 
 
-@contextmanager
-def _relaxed_commit(using: str) -> Iterator[None]:
-    """Commit the finished call's log row without waiting for the disk.
+# A FROM item that sets ``synchronous_commit = off`` for the transaction of
+# the statement it is part of (``set_config(..., is_local => true)`` is SET
+# LOCAL as a function). In autocommit that transaction is the statement itself.
+RELAXED_FROM = "(SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
+
+
+def _write_relaxed(
+    using: str, account_pk: int, ctx: CallContext, values: dict[str, Any]
+) -> bool:
+    """Write the finished call's row in one statement that commits without
+    waiting for the disk; False (nothing written) where that cannot be done.
 
     The row is telemetry: the idempotency key that must survive a crash was
     written (synchronously) before the first attempt, and domain records
     (payment attempts, ...) live in their own durable transactions. On
-    PostgreSQL ``synchronous_commit = off`` for this one transaction saves the
-    WAL flush (~1 ms) at the risk of losing the last few log rows in a database
-    crash; it never risks corruption. Inside a caller's transaction we change
-    nothing, because SET LOCAL would relax the caller's commit too.
+    PostgreSQL, in autocommit, the INSERT or UPDATE carries ``RELAXED_FROM``:
+    one round trip, no WAL flush (~1 ms saved) at the risk of losing the last
+    few log rows in a database crash, never of corruption, and the setting
+    ends with that statement (the connection's later commits stay durable).
+    Inside a caller's transaction nothing is relaxed (the caller's commit
+    would be too): the ORM writes the row as part of that transaction.
     """
     conn = connections[using]
     if conn.vendor != "postgresql" or conn.in_atomic_block:
-        yield
-        return
-    with transaction.atomic(using=using):
-        with conn.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
+        return False
+    if not conn.get_autocommit():
+        return False
+    # The values are ints, strs, None and aware datetimes, which the driver
+    # takes as they are (what get_db_prep_save would hand it, minus its cost).
+    if ctx.call_id is None:
+        row = {
+            "account_id": account_pk,
+            "operation": ctx.operation,
+            "correlation_id": ctx.correlation_id,
+            "idempotency_key": ctx.idempotency_key,
+            "started_at": ctx.started_at,
+            **values,
+        }
+        names, sql = _relaxed_sql(using, "insert")
+        params = [row[name] for name in names]
+    else:
+        names, sql = _relaxed_sql(using, "update")
+        params = [values[name] for name in names]
+        params.append(ctx.call_id)
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+    return True
+
+
+@functools.cache
+def _relaxed_sql(using: str, kind: str) -> tuple[list[str], str]:
+    """The field attnames (in parameter order) and SQL of a relaxed INSERT or
+    UPDATE of ``ProviderCall`` (``kind``); the UPDATE's last parameter is the
+    pk."""
+    quote = connections[using].ops.quote_name
+    meta = ProviderCall._meta
+    table = quote(meta.db_table)
+    if kind == "insert":
+        fields = _insert_fields()
+        columns = ", ".join(quote(f.column) for f in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        # Identifiers from the model, quoted; values are parameters.
+        sql = f"INSERT INTO {table} ({columns}) SELECT {marks} FROM {RELAXED_FROM}"  # noqa: S608
+        return [f.attname for f in fields], sql
+    fields = [meta.get_field(name) for name in _FINISH_FIELDS]
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    pk = quote(meta.pk.column)
+    sql = (
+        f"UPDATE {table} SET {assignments} FROM {RELAXED_FROM} "  # noqa: S608
+        f"WHERE {table}.{pk} = %s"
+    )
+    return [f.attname for f in fields], sql
+
+
+# What ``_finish`` writes onto a pre-written row.
+_FINISH_FIELDS = (
+    "outcome",
+    "http_status",
+    "attempts",
+    "duration_ms",
+    "error_code",
+    "finished_at",
+)
 
 
 @functools.cache
@@ -872,6 +1020,15 @@ _clients_lock = threading.Lock()
 def client_for(account: "ProviderAccount") -> ProviderClient:
     """The process's client for ``account`` (its session and connection pool
     are reused). Rebuilt when the account's client settings change."""
+    # The config is derived from the row's settings and the Django settings:
+    # only rebuilt (a dozen setting reads) when either changed.
+    source = (_settings_generation, account.settings)
+    with _clients_lock:
+        client = _clients.get(account.pk)
+        if client is not None and client._config_source == source:
+            # The freshest row, so breaker and limiter see the admin's changes.
+            client.account = account
+            return client
     config = ClientConfig.for_account(account)
     with _clients_lock:
         client = _clients.get(account.pk)
@@ -880,6 +1037,7 @@ def client_for(account: "ProviderAccount") -> ProviderClient:
                 client.close()
             client = _clients[account.pk] = ProviderClient(account, config=config)
         else:
-            # The freshest row, so breaker and limiter see the admin's changes.
             client.account = account
+        # A copy: an edit made in place to the row's dict must not go unseen.
+        client._config_source = (source[0], copy.deepcopy(account.settings))
         return client
