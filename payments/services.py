@@ -1058,13 +1058,24 @@ def _reconcile_manually(payment: Payment) -> Payment:
 
 def payments_reconcile_pending(*, now: datetime | None = None) -> list[Payment]:
     """Reconcile every payment whose outcome is open: ``unknown`` ones, and
-    ``pending`` or ``requires_action`` ones older than
-    ``PAYMENTS_RECONCILE_AFTER_MINUTES``. Returns those whose status changed."""
+    ``pending`` or ``requires_action`` ones — or authorizations still owing
+    their capture — older than ``PAYMENTS_RECONCILE_AFTER_MINUTES``. Returns
+    those whose status changed."""
     now = now or timezone.now()
     stale = now - timedelta(minutes=settings.PAYMENTS_RECONCILE_AFTER_MINUTES)
-    candidates = Payment.objects.filter(status=PaymentStatus.UNKNOWN) | (
-        Payment.objects.filter(
+    candidates = (
+        Payment.objects.filter(status=PaymentStatus.UNKNOWN)
+        | Payment.objects.filter(
             status__in=[PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION],
+            updated_at__lte=stale,
+        )
+        # A capture owed after a separate authorization (Square) whose process
+        # died between the two calls: nothing else would ever send it.
+        | Payment.objects.filter(
+            status=PaymentStatus.AUTHORIZED,
+            capture_requested=True,
+            review_state=ReviewState.NONE,
+            amount_captured=0,
             updated_at__lte=stale,
         )
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 import responses
+from django.utils import timezone
 
 from integrations.models import ProviderAccount, WebhookEvent
 from payments import services
@@ -186,6 +187,35 @@ def test_square_complete_that_never_landed_is_completed_by_reconciliation(square
     assert complete.call_count == 2  # the lost one, retried once by the client
     assert payment.status == PaymentStatus.CAPTURED
     assert payment.amount_captured == 1000
+
+
+def test_square_capture_owed_after_a_crash_is_sent_by_the_periodic_sweep(square, rsps):
+    # The process died after Square approved the payment and before it sent
+    # the complete: no one-off reconciliation was ever scheduled.
+    payment = Payment.objects.create(
+        order_id="order-42",
+        amount=1000,
+        currency="USD",
+        status=PaymentStatus.AUTHORIZED,
+        amount_authorized=1000,
+        capture_requested=True,
+        account=square,
+        provider_reference=SQ_PAYMENT,
+    )
+    rsps.get(f"{SQUARE}/v2/payments/{SQ_PAYMENT}", json=sq_approved())
+    complete = rsps.post(
+        f"{SQUARE}/v2/payments/{SQ_PAYMENT}/complete", json=sq_completed()
+    )
+
+    assert services.payments_reconcile_pending() == []  # too young: left alone
+    later = timezone.now() + timedelta(hours=1)
+    settled = services.payments_reconcile_pending(now=later)
+
+    assert [p.pk for p in settled] == [payment.pk]
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.CAPTURED
+    assert payment.amount_captured == 1000
+    assert complete.call_count == 1
 
 
 def test_square_cancel_that_cannot_be_confirmed_leaves_the_payment_unknown(
