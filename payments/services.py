@@ -118,6 +118,14 @@ class GatewayRejected(PaymentError):
     """The gateway refused a follow-up operation (capture, void, refund)."""
 
 
+class RefundAnswerPending(PaymentError):
+    """A gateway refund event arrived while one of our refunds still waits for
+    the gateway's answer: it may be that very refund, so it is applied later
+    (the webhook is retried with back-off) instead of being counted twice."""
+
+    code = "refund_answer_pending"
+
+
 class GatewayUnavailable(PaymentError):
     """No gateway could be reached; nothing was done, retry later."""
 
@@ -1364,6 +1372,12 @@ def _refund_event(
         if reference and not total:
             if known:
                 return row
+            if row.refunds.filter(
+                status__in=_RESERVING, provider_reference=""
+            ).exists():
+                raise RefundAnswerPending(
+                    "a refund of ours has no gateway reference yet", param="refund"
+                )
             new = min(amount if amount is not None else row.refundable, row.refundable)
         else:
             reported = amount if amount is not None else row.amount_captured

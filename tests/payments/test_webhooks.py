@@ -135,3 +135,54 @@ def test_event_for_an_unknown_payment_is_kept_for_retry(
     event = WebhookEvent.objects.get()
     assert event.status == "failed"
     assert "PaymentNotFound" in event.last_error
+
+
+def test_refund_event_waits_for_our_refund_still_awaiting_its_answer(
+    primary, django_capture_on_commit_callbacks
+):
+    from integrations.webhooks.services import webhook_event_process
+    from payments.models import Refund, RefundStatus
+
+    cb = django_capture_on_commit_callbacks
+    with cb(execute=True):
+        payment = services.payment_create(
+            order_id="o-2",
+            amount=1000,
+            currency="EUR",
+            source_token="tok_success",
+            capture=True,
+            idempotency_key=uuid.uuid4().hex,
+        )
+    # Our refund was sent; the gateway's answer (with its reference) is not
+    # back yet when the gateway's own event for that refund arrives.
+    ours = Refund.objects.create(
+        payment=payment,
+        amount=300,
+        currency="EUR",
+        status=RefundStatus.PENDING,
+        idempotency_key=uuid.uuid4().hex,
+    )
+    deliver(
+        "sbx-primary",
+        "payment.refunded",
+        cb,
+        reference=payment.provider_reference,
+        amount=300,
+        refund_reference="re_gw_1",
+    )
+    event = WebhookEvent.objects.get(event_type="payment.refunded")
+    assert event.status == "failed"  # kept, and retried with back-off
+    assert "RefundAnswerPending" in event.last_error
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 0
+
+    # The answer lands: our refund now carries the gateway's reference.
+    ours.status, ours.provider_reference = RefundStatus.SUCCEEDED, "re_gw_1"
+    ours.save()
+    Payment.objects.filter(pk=payment.pk).update(
+        amount_refunded=300, status=PaymentStatus.PARTIALLY_REFUNDED
+    )
+    assert webhook_event_process(event_id=event.pk) == "processed"
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 300  # counted once
+    assert payment.refunds.count() == 1
