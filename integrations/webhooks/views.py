@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from integrations import registry
 from integrations.api.errors import error_body
+from integrations.errors import ProviderError
 from integrations.models import ProviderAccount
 from integrations.providers.base import WebhookMessage
 from integrations.webhooks import accounts, services
@@ -84,9 +85,28 @@ def webhook_receive(request: HttpRequest, account_slug: str) -> HttpResponse:
         verified_account, message = _verify(request, account, body, cached=cached)
     except WebhookVerificationError as exc:
         return _rejected(account, exc)
+    except ProviderError as exc:
+        return _verifier_unavailable(account, exc)
     if verified_account is None or message is None:
         return _unknown_account()  # disabled or gone since it was cached
     return _accept(request, verified_account, body, message)
+
+
+def _verifier_unavailable(account: ProviderAccount, exc: ProviderError) -> JsonResponse:
+    """The provider's own verification call failed (PayPal verifies by API):
+    nothing is stored and the sender is asked to deliver again later."""
+    WEBHOOK_REQUESTS.labels(account.slug, "verification_unavailable").inc()
+    logger.warning(
+        "webhook verification unavailable",
+        extra={"account": account.slug, "outcome": str(exc.outcome), "code": exc.code},
+    )
+    response = _error(
+        503,
+        "verification_unavailable",
+        "The webhook could not be verified right now; deliver it again later.",
+    )
+    response["Retry-After"] = "60"
+    return response
 
 
 def _unknown_account() -> JsonResponse:

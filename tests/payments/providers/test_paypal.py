@@ -866,3 +866,22 @@ def test_other_events_are_ignored(adapter):
         event_type="CHECKOUT.ORDER.APPROVED", dedupe_key="WH-1", payload={}
     )
     assert adapter.parse_payment_event(message) is None
+
+
+def test_verify_endpoint_down_answers_503_and_stores_nothing(account, mocked, client):
+    from integrations.models import WebhookEvent
+
+    mocked.post(VERIFY_URL, status=503, json={"name": "SERVICE_UNAVAILABLE"})
+    response = client.post(
+        f"/webhooks/{account.slug}/",
+        data=event_body("event_capture_completed.json"),
+        content_type="application/json",
+        headers=transmission(),
+    )
+
+    # Not a 500 page: PayPal is asked to deliver again later.
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+    assert response.json()["error"]["code"] == "verification_unavailable"
+    assert SECRET not in response.content.decode()
+    assert WebhookEvent.objects.count() == 0
