@@ -1,0 +1,251 @@
+"""Create: screen, then authorize (and capture) over the payment accounts.
+
+Failover moves on only after ``not_processed``; a decline is final
+(``failed``); ``unknown`` stops everything.
+"""
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from integrations import money
+from integrations.failover import (
+    FailoverRejected,
+    FailoverUnknown,
+    NoProviderAvailable,
+    run_with_failover,
+)
+from integrations.models import ProviderAccount
+from payments import fraud
+from payments.models import Payment, PaymentStatus, ReviewState
+from payments.providers.base import PaymentRequest, PaymentResult, PaymentsAdapter
+from payments.services.attempts import KIND, _adapter, _attempted
+from payments.services.errors import GatewayUnavailable, PaymentError
+from payments.services.followups import payment_capture
+from payments.services.pan import pan_refuse
+from payments.services.state import (
+    _advance,
+    _Change,
+    _change_from_result,
+    _failed,
+    _ids,
+    _unavailable,
+    _unknown,
+    reconciliation_schedule,
+)
+
+# One logger for the whole package, named as before the split, so log
+# records and logging configuration keep addressing it.
+logger = logging.getLogger("payments.services")
+
+
+def payment_create(
+    *,
+    order_id: str,
+    amount: int,
+    currency: str,
+    source_token: str,
+    capture: bool,
+    idempotency_key: str,
+    customer_reference: str = "",
+    customer_email: str = "",
+    ip_address: str | None = None,
+    billing_country: str = "",
+    card_fingerprint: str = "",
+    ip_country: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> Payment:
+    """Screen, then authorize (and capture) over the payment accounts.
+
+    Always returns the payment; its status says what happened (``failed``
+    with ``failure_code``, ``blocked``, ``unknown``...). The same
+    ``idempotency_key`` returns the same payment without a second charge.
+    Raises PanRefused, ValueError (bad amount or currency) and
+    GatewayUnavailable (no account could be reached; nothing was charged).
+    """
+    pan_refuse(source_token=source_token, metadata=metadata)
+    currency = money.validate_currency(currency)
+    if not isinstance(amount, int) or amount <= 0:
+        raise ValueError("amount must be a positive integer of minor units")
+    existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    screening = fraud.payment_screen(
+        amount=amount,
+        currency=currency,
+        customer_reference=customer_reference,
+        customer_email=customer_email,
+        ip_address=ip_address,
+        billing_country=billing_country,
+        card_fingerprint=card_fingerprint,
+        ip_country=ip_country,
+    )
+    review = screening.level == fraud.RiskLevel.MEDIUM
+    try:
+        with transaction.atomic():
+            payment = Payment.objects.create(
+                order_id=order_id,
+                amount=amount,
+                currency=currency,
+                capture_requested=capture,
+                customer_reference=customer_reference,
+                customer_email=customer_email,
+                ip_address=ip_address or None,
+                metadata=metadata or {},
+                idempotency_key=idempotency_key,
+                risk_score=screening.score,
+                risk_level=str(screening.level),
+                risk_reasons=list(screening.reasons),
+                review_state=ReviewState.PENDING if review else ReviewState.NONE,
+            )
+    except IntegrityError:
+        # A concurrent call with the same key created it first.
+        return Payment.objects.get(idempotency_key=idempotency_key)
+    logger.info(
+        "payment created",
+        extra={
+            "payment_id": payment.public_id,
+            "risk_level": payment.risk_level,
+            "currency": currency,
+        },
+    )
+    if screening.level == fraud.RiskLevel.HIGH:
+        return _advance(
+            payment,
+            _Change(
+                status=PaymentStatus.BLOCKED,
+                fields={
+                    "failure_code": "payment_blocked",
+                    "failure_message": "Blocked by fraud screening.",
+                },
+            ),
+        )
+    request = _payment_request(payment, source_token, capture=capture and not review)
+    return _authorize_with_failover(payment, request)
+
+
+def _payment_request(
+    payment: Payment,
+    source_token: str,
+    *,
+    capture: bool,
+    provider_customer_id: str = "",
+    off_session: bool = False,
+) -> PaymentRequest:
+    return PaymentRequest(
+        amount=payment.amount,
+        currency=payment.currency,
+        source_token=source_token,
+        capture=capture,
+        idempotency_key="",  # set per account by _attempted
+        order_id=payment.order_id,
+        customer_reference=payment.customer_reference,
+        customer_email=payment.customer_email,
+        metadata={str(k): str(v) for k, v in payment.metadata.items()},
+        provider_customer_id=provider_customer_id,
+        off_session=off_session,
+    )
+
+
+def _authorize_at(
+    payment: Payment, request: PaymentRequest, adapter: PaymentsAdapter
+) -> PaymentResult:
+    if request.capture and adapter.capture_after_authorize:
+        # Authorize first, capture once the reference is stored (Square):
+        # see PaymentsAdapter.capture_after_authorize.
+        request = replace(request, capture=False)
+
+    def call(key: str) -> PaymentResult:
+        keyed = _with_key(request, key)
+        if request.off_session:
+            return adapter.charge_saved(keyed)
+        return adapter.authorize(keyed)
+
+    reference = adapter.reference_before_call(request)
+    return _attempted(payment, adapter, "authorize", call, reference=reference)
+
+
+def _with_key(request: PaymentRequest, key: str) -> PaymentRequest:
+    return replace(request, idempotency_key=key)
+
+
+def _authorize_with_failover(payment: Payment, request: PaymentRequest) -> Payment:
+    try:
+        served = run_with_failover(
+            KIND,
+            lambda adapter: _authorize_at(payment, request, adapter),  # type: ignore[arg-type]
+            operation_name="authorize",
+        )
+    except FailoverRejected as exc:
+        return _failed(payment, exc)
+    except FailoverUnknown:
+        return _unknown(payment)
+    except NoProviderAvailable as exc:
+        _unavailable(payment, exc)
+        raise GatewayUnavailable(
+            "No payment gateway could be reached; nothing was charged."
+        ) from exc
+    payment = _authorized(payment, served.result, served.account)
+    return _capture_owed(payment) if request.capture else payment
+
+
+def _authorized(
+    payment: Payment, result: PaymentResult, account: ProviderAccount
+) -> Payment:
+    payment = _advance(payment, _change_from_result(result, account))
+    # Not stored: the storefront gets it once, to finish 3-D Secure.
+    payment.client_secret = result.client_secret  # type: ignore[attr-defined]
+    payment.next_action = result.next_action  # type: ignore[attr-defined]
+    return payment
+
+
+def _owes_capture(payment: Payment) -> bool:
+    """An authorization the storefront asked to capture, at a provider the
+    service captures in a second call (``capture_after_authorize``)."""
+    return (
+        payment.status == PaymentStatus.AUTHORIZED
+        and payment.capture_requested
+        and payment.review_state == ReviewState.NONE
+        and payment.amount_captured == 0
+        and payment.account is not None
+        and _adapter(payment.account).capture_after_authorize
+    )
+
+
+def _capture_owed(payment: Payment) -> Payment:
+    """Capture an authorization made with ``capture=False`` only because the
+    provider captures in a second call. The authorization (and its
+    reference) is stored first, so a lost capture is reconciled by reference;
+    an unreachable gateway leaves it authorized and reconciliation retries."""
+    if not _owes_capture(payment):
+        return payment
+    try:
+        captured = payment_capture(payment=payment, actor="switchyard")
+    except GatewayUnavailable:
+        logger.warning("capture after authorization deferred", extra=_ids(payment))
+        reconciliation_schedule(payment=payment)
+        return _fresh(payment)
+    except PaymentError as exc:
+        # Refused: stays authorized, for staff to capture or void.
+        logger.error(
+            "capture after authorization refused",
+            extra={**_ids(payment), "error_code": exc.code},
+        )
+        return _fresh(payment)
+    for name in ("client_secret", "next_action"):
+        if hasattr(payment, name):
+            setattr(captured, name, getattr(payment, name))
+    return captured
+
+
+def _fresh(payment: Payment) -> Payment:
+    secret, action = (
+        getattr(payment, "client_secret", ""),
+        getattr(payment, "next_action", None),
+    )
+    payment.refresh_from_db()
+    payment.client_secret = secret  # type: ignore[attr-defined]
+    payment.next_action = action  # type: ignore[attr-defined]
+    return payment

@@ -1,0 +1,49 @@
+"""Errors the API turns into answers."""
+
+
+class PaymentError(Exception):
+    """A request the payment's state or the input does not allow."""
+
+    code = "payment_error"
+
+    def __init__(self, message: str, *, code: str | None = None, param: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.param = param
+
+
+class PanRefused(PaymentError, ValueError):
+    """A raw card number was sent. The message never contains it."""
+
+    code = "pan_not_allowed"
+
+
+class InvalidState(PaymentError):
+    code = "invalid_state"
+
+
+class AmountExceedsRefundable(PaymentError):
+    code = "amount_exceeds_refundable"
+
+
+class AmountExceedsCapturable(PaymentError):
+    code = "amount_exceeds_capturable"
+
+
+class GatewayRejected(PaymentError):
+    """The gateway refused a follow-up operation (capture, void, refund)."""
+
+
+class RefundAnswerPending(PaymentError):
+    """A gateway refund event arrived while one of our refunds still waits for
+    the gateway's answer: it may be that very refund, so it is applied later
+    (the webhook is retried with back-off) instead of being counted twice."""
+
+    code = "refund_answer_pending"
+
+
+class GatewayUnavailable(PaymentError):
+    """No gateway could be reached; nothing was done, retry later."""
+
+    code = "no_provider_available"

@@ -1,0 +1,132 @@
+"""Provider events (webhooks), applied monotonically."""
+
+import uuid
+
+from django.db import transaction
+
+from payments.models import (
+    DisputeStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
+from payments.services.errors import RefundAnswerPending
+from payments.services.refunds import _RESERVING, _refund_book, _refundable
+from payments.services.state import _advance, _Change, _emit, _locked
+
+
+def payment_event_apply(
+    *,
+    payment: Payment,
+    kind: str,
+    amount: int | None = None,
+    refund_reference: str = "",
+    dispute_status: str = "",
+    amount_is_total: bool = False,
+) -> Payment:
+    """Apply one provider event monotonically: a late or repeated event never
+    moves the payment backwards or counts money twice. ``amount_is_total``:
+    a refund event's amount is the payment's refunded total (Stripe)."""
+    from payments.providers.base import PaymentEventKind as K
+
+    if kind == K.AUTHORIZED:
+        return _advance(
+            payment,
+            _Change(
+                status=PaymentStatus.AUTHORIZED, authorized=amount or payment.amount
+            ),
+        )
+    if kind == K.SUCCEEDED:
+        captured = amount or max(payment.amount_authorized, payment.amount)
+        return _advance(
+            payment, _Change(status=PaymentStatus.CAPTURED, captured=captured)
+        )
+    if kind == K.FAILED:
+        return _advance(payment, _Change(status=PaymentStatus.FAILED))
+    if kind == K.VOIDED:
+        return _advance(payment, _Change(status=PaymentStatus.VOIDED))
+    if kind == K.REFUNDED:
+        return _refund_event(payment, amount, refund_reference, total=amount_is_total)
+    if kind in (K.DISPUTE_OPENED, K.DISPUTE_CLOSED):
+        opened = kind == K.DISPUTE_OPENED
+        return _dispute_event(payment, opened=opened, provider_status=dispute_status)
+    return payment
+
+
+def _refund_event(
+    payment: Payment, amount: int | None, reference: str, *, total: bool = False
+) -> Payment:
+    """A refund the gateway reports.
+
+    Per refund (a reference, ``total`` False): ``amount`` is that refund's;
+    one already recorded under the reference counts nothing.
+
+    Cumulative (``total``, or no reference): ``amount`` is everything refunded
+    so far. Only what exceeds our booked refunds *and* our refunds still in
+    flight (pending or unknown, whose success will be booked when their answer
+    comes) is new, so a total is never counted twice, neither with a repeat
+    or late event (a smaller total adds nothing) nor with a refund we made
+    ourselves. A gateway refund made while one of ours is in flight is booked
+    by the next total, once ours has settled.
+    """
+    if payment.status not in (
+        PaymentStatus.CAPTURED,
+        PaymentStatus.PARTIALLY_REFUNDED,
+        PaymentStatus.REFUNDED,
+    ):
+        # Only captured money can be refunded: the capture event is late.
+        payment = payment_event_apply(payment=payment, kind="succeeded")
+    with transaction.atomic():
+        row = _locked(payment.pk)
+        known = bool(reference) and (
+            row.refunds.filter(provider_reference=reference).exists()
+        )
+        if reference and not total:
+            if known:
+                return row
+            if row.refunds.filter(
+                status__in=_RESERVING, provider_reference=""
+            ).exists():
+                raise RefundAnswerPending(
+                    "a refund of ours has no gateway reference yet", param="refund"
+                )
+            new = min(amount if amount is not None else row.refundable, row.refundable)
+        else:
+            reported = amount if amount is not None else row.amount_captured
+            new = min(reported, row.amount_captured) - (
+                row.amount_captured - _refundable(row)
+            )
+        if new <= 0:
+            return row
+        refund = Refund.objects.create(
+            payment=row,
+            amount=new,
+            currency=row.currency,
+            status=RefundStatus.SUCCEEDED,
+            provider_reference="" if known else reference[:255],
+            reason="reported by the gateway",
+            idempotency_key=f"event:{row.public_id}:"
+            + (reference if reference and not total else uuid.uuid4().hex),
+        )
+        _refund_book(row, new, refund.public_id)
+    return row
+
+
+def _dispute_event(payment: Payment, *, opened: bool, provider_status: str) -> Payment:
+    with transaction.atomic():
+        row = _locked(payment.pk)
+        target = DisputeStatus.OPEN if opened else DisputeStatus.CLOSED
+        allowed = {DisputeStatus.NONE: {DisputeStatus.OPEN, DisputeStatus.CLOSED}}
+        allowed[DisputeStatus.OPEN] = {DisputeStatus.CLOSED}
+        if target not in allowed.get(row.dispute_status, set()):
+            return row
+        row.dispute_status = target
+        row.save(update_fields=["dispute_status", "updated_at"])
+        _emit(
+            row,
+            "payment.disputed",
+            dispute="opened" if opened else "closed",
+            provider_dispute_status=provider_status,
+        )
+    return row

@@ -1,0 +1,124 @@
+"""Capture, void and review: follow-up operations at the account that holds
+the payment."""
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.utils import timezone
+
+from integrations.errors import NotProcessed, ProviderError, Rejected
+from payments.models import Payment, PaymentStatus, ReviewState
+from payments.providers.base import CaptureRequest, PaymentResult, PaymentsAdapter
+from payments.services.attempts import _adapter, _attempted
+from payments.services.errors import (
+    AmountExceedsCapturable,
+    GatewayRejected,
+    GatewayUnavailable,
+    InvalidState,
+)
+from payments.services.state import _advance, _change_from_result, _ids, _unknown
+
+# One logger for the whole package, named as before the split, so log
+# records and logging configuration keep addressing it.
+logger = logging.getLogger("payments.services")
+
+T = TypeVar("T")
+
+
+def _follow_up(
+    payment: Payment, operation: str, call: Callable[[PaymentsAdapter, str], T]
+) -> T:
+    """One follow-up operation at the account that holds the payment."""
+    if payment.account is None or not payment.provider_reference:
+        raise InvalidState("The payment has no gateway charge to act on.")
+    adapter = _adapter(payment.account)
+    try:
+        return _attempted(payment, adapter, operation, lambda key: call(adapter, key))
+    except Rejected as exc:
+        raise GatewayRejected(exc.message, code=exc.code) from exc
+    except NotProcessed as exc:
+        raise GatewayUnavailable(
+            "The payment gateway could not be reached; nothing was done."
+        ) from exc
+
+
+def payment_capture(
+    *, payment: Payment, amount: int | None = None, actor: str = ""
+) -> Payment:
+    """Capture an authorized payment, all of it or ``amount`` (partial)."""
+    payment.refresh_from_db()
+    if payment.status != PaymentStatus.AUTHORIZED:
+        raise InvalidState(f"A {payment.status} payment cannot be captured.")
+    remaining = payment.amount_authorized - payment.amount_captured
+    amount = remaining if amount is None else amount
+    if amount <= 0 or amount > remaining:
+        raise AmountExceedsCapturable(
+            f"At most {remaining} can be captured.", param="amount"
+        )
+
+    def call(adapter: PaymentsAdapter, key: str) -> PaymentResult:
+        return adapter.capture(
+            CaptureRequest(
+                provider_reference=payment.provider_reference,
+                amount=amount,
+                currency=payment.currency,
+                idempotency_key=key,
+            )
+        )
+
+    try:
+        result = _follow_up(payment, "capture", call)
+    except ProviderError:
+        logger.warning("payment capture outcome unknown", extra=_ids(payment))
+        return _unknown(payment)
+    logger.info("payment captured", extra={**_ids(payment), "actor": actor})
+    return _advance(payment, _change_from_result(result))
+
+
+def payment_void(*, payment: Payment, actor: str = "") -> Payment:
+    """Release an authorization (or abandon a 3-D Secure payment)."""
+    payment.refresh_from_db()
+    if payment.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.REQUIRES_ACTION):
+        raise InvalidState(f"A {payment.status} payment cannot be voided.")
+
+    def call(adapter: PaymentsAdapter, key: str) -> PaymentResult:
+        return adapter.void(
+            provider_reference=payment.provider_reference, idempotency_key=key
+        )
+
+    try:
+        result = _follow_up(payment, "void", call)
+    except ProviderError:
+        logger.warning("payment void outcome unknown", extra=_ids(payment))
+        return _unknown(payment)
+    logger.info("payment voided", extra={**_ids(payment), "actor": actor})
+    return _advance(payment, _change_from_result(result))
+
+
+def _review_decided(payment: Payment, state: str) -> None:
+    Payment.objects.filter(pk=payment.pk, review_state=ReviewState.PENDING).update(
+        review_state=state, updated_at=timezone.now()
+    )
+
+
+def payment_review_approve(*, payment: Payment, actor: str) -> Payment:
+    """Staff approve a payment held for review: capture it."""
+    if payment.review_state != ReviewState.PENDING:
+        raise InvalidState("The payment is not waiting for review.")
+    payment = payment_capture(payment=payment, actor=actor)
+    if payment.status == PaymentStatus.CAPTURED:
+        _review_decided(payment, ReviewState.APPROVED)
+    payment.refresh_from_db()
+    return payment
+
+
+def payment_review_reject(*, payment: Payment, actor: str) -> Payment:
+    """Staff reject a payment held for review: void it."""
+    if payment.review_state != ReviewState.PENDING:
+        raise InvalidState("The payment is not waiting for review.")
+    payment = payment_void(payment=payment, actor=actor)
+    if payment.status == PaymentStatus.VOIDED:
+        _review_decided(payment, ReviewState.REJECTED)
+    payment.refresh_from_db()
+    return payment

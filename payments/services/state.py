@@ -1,0 +1,208 @@
+"""Status changes, and the outcomes every gateway call shares.
+
+Status changes go through ``_advance`` under a row lock, only along
+``TRANSITIONS``, with their outbox event in the same transaction. An unknown
+outcome sets the payment ``unknown`` and schedules reconciliation.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.errors import ProviderError
+from integrations.events import event_emit
+from integrations.models import ProviderAccount
+from payments.models import Payment, PaymentStatus
+from payments.providers.base import PaymentResult, ProviderStatus
+
+# One logger for the whole package, named as before the split, so log
+# records and logging configuration keep addressing it.
+logger = logging.getLogger("payments.services")
+
+RECONCILE_TASK = "payments.tasks.reconcile_payment"
+
+
+# --- State changes ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Change:
+    status: str | None = None
+    authorized: int | None = None
+    captured: int | None = None
+    fields: dict[str, Any] | None = None
+
+
+_STATUS_EVENTS = {
+    PaymentStatus.AUTHORIZED: "payment.authorized",
+    PaymentStatus.CAPTURED: "payment.captured",
+    PaymentStatus.FAILED: "payment.failed",
+    PaymentStatus.BLOCKED: "payment.failed",
+    PaymentStatus.VOIDED: "payment.voided",
+}
+
+
+def _event_payload(payment: Payment, **extra: Any) -> dict[str, Any]:
+    return {
+        "payment_id": payment.public_id,
+        "order_id": payment.order_id,
+        "status": payment.status,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "amount_authorized": payment.amount_authorized,
+        "amount_captured": payment.amount_captured,
+        "amount_refunded": payment.amount_refunded,
+        **extra,
+    }
+
+
+def _emit(payment: Payment, name: str, **extra: Any) -> None:
+    event_emit(
+        name=name,
+        payload=_event_payload(payment, **extra),
+        subject=f"payment:{payment.public_id}",
+    )
+
+
+def _locked(payment_id: int) -> Payment:
+    return Payment.objects.select_for_update().get(pk=payment_id)
+
+
+def _advance(payment: Payment, change: _Change) -> Payment:
+    """Apply ``change`` to the locked row: amounts only grow, the status only
+    moves along TRANSITIONS; emits the new status's event. Returns the row."""
+    with transaction.atomic():
+        row = _locked(payment.pk)
+        before = row.status
+        if change.authorized is not None:
+            row.amount_authorized = min(
+                row.amount, max(row.amount_authorized, change.authorized)
+            )
+        if change.captured is not None:
+            row.amount_captured = max(row.amount_captured, change.captured)
+            row.amount_authorized = max(row.amount_authorized, row.amount_captured)
+        for name, value in (change.fields or {}).items():
+            setattr(row, name, value)
+        moved = change.status is not None and row.can_transition(change.status)
+        if moved:
+            row.status = change.status
+        row.save()
+        if moved and change.status in _STATUS_EVENTS:
+            _emit(row, _STATUS_EVENTS[change.status])
+    if change.status is not None and not moved and change.status != before:
+        logger.info(
+            "payment transition ignored",
+            extra={
+                "payment_id": row.public_id,
+                "status": before,
+                "requested": change.status,
+            },
+        )
+    return row
+
+
+_RESULT_STATUS = {
+    ProviderStatus.PENDING: PaymentStatus.PENDING,
+    ProviderStatus.REQUIRES_ACTION: PaymentStatus.REQUIRES_ACTION,
+    ProviderStatus.AUTHORIZED: PaymentStatus.AUTHORIZED,
+    ProviderStatus.CAPTURED: PaymentStatus.CAPTURED,
+    ProviderStatus.VOIDED: PaymentStatus.VOIDED,
+    ProviderStatus.FAILED: PaymentStatus.FAILED,
+}
+
+
+def _change_from_result(
+    result: PaymentResult, account: ProviderAccount | None = None
+) -> _Change:
+    fields: dict[str, Any] = {"provider_reference": result.provider_reference}
+    if account is not None:
+        fields["account"] = account
+    for name in ("card_brand", "card_last4", "wallet"):
+        if getattr(result, name):
+            fields[name] = getattr(result, name)
+    return _Change(
+        status=_RESULT_STATUS[result.status],
+        authorized=result.amount_authorized,
+        captured=result.amount_captured,
+        fields=fields,
+    )
+
+
+def _ids(payment: Payment) -> dict[str, Any]:
+    return {"payment_id": payment.public_id}
+
+
+# --- Outcomes of a gateway call ----------------------------------------------
+
+
+def _failed(payment: Payment, error: ProviderError) -> Payment:
+    return _advance(
+        payment,
+        _Change(
+            status=PaymentStatus.FAILED,
+            fields={
+                "failure_code": error.code[:64],
+                "failure_message": error.message[:255],
+            },
+        ),
+    )
+
+
+def _unknown(payment: Payment) -> Payment:
+    payment = _advance(
+        payment,
+        _Change(
+            status=PaymentStatus.UNKNOWN,
+            fields={
+                "failure_code": "outcome_unknown",
+                "failure_message": "The gateway did not answer; reconciling.",
+            },
+        ),
+    )
+    reconciliation_schedule(payment=payment)
+    return payment
+
+
+def _unavailable(payment: Payment, error: ProviderError) -> None:
+    # Nothing was charged anywhere: free the key so the caller may retry it.
+    _advance(
+        payment,
+        _Change(
+            status=PaymentStatus.FAILED,
+            fields={
+                "failure_code": "no_provider_available",
+                "failure_message": "No payment gateway could be reached.",
+                "idempotency_key": None,
+            },
+        ),
+    )
+
+
+def reconciliation_schedule(*, payment: Payment, delay: int | None = None) -> None:
+    """Ask the gateway about ``payment`` after ``delay`` seconds (a django-q2
+    schedule, stored in the database). The periodic sweep is the backstop."""
+    from django_q.models import Schedule
+    from django_q.tasks import schedule
+
+    seconds = settings.PAYMENTS_RECONCILE_DELAY_SECONDS if delay is None else delay
+
+    def create() -> None:
+        schedule(
+            RECONCILE_TASK,
+            payment.pk,
+            name=f"reconcile-{payment.public_id}-{uuid.uuid4().hex[:8]}",
+            schedule_type=Schedule.ONCE,
+            next_run=timezone.now() + timedelta(seconds=seconds),
+        )
+
+    transaction.on_commit(create)
+    logger.warning(
+        "payment outcome unknown; reconciliation scheduled",
+        extra={"payment_id": payment.public_id, "delay_seconds": seconds},
+    )
