@@ -303,6 +303,11 @@ WEBHOOK_PROCESSING_LEASE_SECONDS = env.int(
     "WEBHOOK_PROCESSING_LEASE_SECONDS", default=600
 )
 WEBHOOK_SWEEP_BATCH = env.int("WEBHOOK_SWEEP_BATCH", default=500)
+# Processing of accepted webhooks is enqueued by a background thread per web
+# process, one task per batch gathered over this many milliseconds (0: one
+# task per webhook, enqueued in the request). A process that dies first leaves
+# its rows to the sweeper.
+WEBHOOK_ENQUEUE_LINGER_MS = env.float("WEBHOOK_ENQUEUE_LINGER_MS", default=20.0)
 # Domain handlers per kind: {kind: {event type | "prefix.*" | "*": dotted path}};
 # each takes the WebhookEvent. An event type with no handler is marked
 # processed with the note "no handler".

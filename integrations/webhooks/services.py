@@ -15,26 +15,29 @@ row say in which order they were received and happened).
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from functools import cache, partial
+from functools import cache, lru_cache, partial
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import connections, router, transaction
+from django.db.models import BinaryField, DateTimeField, F, JSONField, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from django_q.brokers import Broker, get_broker
-from django_q.tasks import async_task
 
 from integrations import correlation, registry
+from integrations.db import execute_one
 from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
 from integrations.providers.base import WebhookMessage
+from integrations.task_batcher import TaskBatcher
 from integrations.webhooks.metrics import WEBHOOK_PROCESSING
 
 logger = logging.getLogger(__name__)
 
-PROCESS_TASK = "integrations.webhooks.tasks.process_webhook_event"
+PROCESS_BATCH_TASK = "integrations.webhooks.tasks.process_webhook_events"
+# Events per task when the sweeper or a replay enqueues many at once.
+_SWEEP_TASK_SIZE = 50
 NO_HANDLER = "no handler"
 _MAX_ERROR_CHARS = 2000
 _MAX_HEADER_CHARS = 1024
@@ -54,8 +57,13 @@ def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {
         str(name).lower(): str(value)[:_MAX_HEADER_CHARS]
         for name, value in headers.items()
-        if not _SECRET_HEADER.search(str(name))
+        if not _is_secret_header(name)
     }
+
+
+@lru_cache(maxsize=1024)  # header names repeat on every request
+def _is_secret_header(name: str) -> bool:
+    return bool(_SECRET_HEADER.search(str(name)))
 
 
 def webhook_event_receive(
@@ -64,70 +72,117 @@ def webhook_event_receive(
     message: WebhookMessage,
     body: bytes,
     headers: Mapping[str, str],
-) -> tuple[WebhookEvent, bool]:
+) -> tuple[int, bool]:
     """Store a verified webhook and enqueue it on commit.
 
-    Returns ``(event, created)``; ``created`` is False for a duplicate, which
-    is not enqueued again. Two concurrent deliveries of one event race on the
-    unique constraint: the loser gets the winner's row.
+    Returns ``(event id, created)``; ``created`` is False for a duplicate,
+    which is not enqueued again. Two concurrent deliveries of one event race
+    on the unique constraint: the loser waits for the winner's transaction and
+    gets the winner's row (or inserts its own if the winner rolled back).
     """
-    event = WebhookEvent(
-        account=account,
-        event_type=message.event_type,
-        dedupe_key=message.dedupe_key,
-        raw_body=body,
-        payload=message.payload,
-        headers=safe_headers(headers),
-        occurred_at=message.occurred_at,
-        correlation_id=correlation.get() or "",
+    correlation_id = correlation.get() or ""
+    using = router.db_for_write(WebhookEvent)
+    statement = _insert_statement(using)
+    row = execute_one(
+        statement.sql,
+        statement.params(
+            account=account.pk,
+            event_type=message.event_type,
+            dedupe_key=message.dedupe_key,
+            raw_body=body,
+            payload=message.payload,
+            headers=safe_headers(headers),
+            occurred_at=message.occurred_at,
+            correlation_id=correlation_id,
+            received_at=timezone.now(),
+        ),
+        using=using,
     )
-    try:
-        _insert(event)
-    except IntegrityError:
-        existing = WebhookEvent.objects.get(
+    if row is None:
+        existing = WebhookEvent.objects.using(using).get(
             account=account, dedupe_key=message.dedupe_key
         )
-        return existing, False
+        return existing.pk, False
     # Outside a transaction the row is committed by now and this runs at once;
     # inside one (ATOMIC_REQUESTS, a caller's block) it waits for the commit.
-    transaction.on_commit(partial(_enqueue, event.pk, event.correlation_id))
-    return event, True
+    transaction.on_commit(partial(_enqueue, row[0], correlation_id), using=using)
+    return row[0], True
 
 
-def _insert(event: WebhookEvent) -> None:
-    """INSERT the row; IntegrityError on a duplicate dedupe key.
+class _InsertStatement:
+    """``INSERT ... ON CONFLICT (account, dedupe_key) DO NOTHING RETURNING
+    id`` for WebhookEvent, built once per database.
 
-    In autocommit (the intake view) the INSERT is one statement that commits
-    on its own: no BEGIN/COMMIT round trips, and a conflict leaves nothing to
-    roll back. Inside a caller's transaction a savepoint keeps a conflict from
-    breaking that transaction.
+    A conflict returns no row instead of raising, so a duplicate needs no
+    savepoint inside a caller's transaction and no rollback outside one.
+    Values are adapted the way the model's fields would adapt them, without
+    the per-call cost of ``Model.save``.
     """
-    if transaction.get_connection().in_atomic_block:
-        with transaction.atomic():
-            event.save(force_insert=True)
-    else:
-        event.save(force_insert=True)
+
+    def __init__(self, using: str) -> None:
+        conn = connections[using]
+        quote = conn.ops.quote_name
+        meta = WebhookEvent._meta
+        self.fields = [f for f in meta.local_concrete_fields if not f.primary_key]
+        unique = next(
+            c for c in meta.constraints if c.name == "webhookevent_unique_dedupe"
+        )
+        conflict = ", ".join(quote(meta.get_field(f).column) for f in unique.fields)
+        columns = ", ".join(quote(f.column) for f in self.fields)
+        marks = ", ".join(["%s"] * len(self.fields))
+        # Identifiers from the model, quoted; every value is a parameter.
+        self.sql = (
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks}) "  # noqa: S608
+            f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote(meta.pk.column)}"
+        )
+        self._adapters = [_adapter(conn, f) for f in self.fields]
+
+    def params(self, **given: Any) -> list[Any]:
+        out = []
+        for field, adapt in zip(self.fields, self._adapters, strict=True):
+            value = given[field.name] if field.name in given else field.get_default()
+            out.append(value if value is None else adapt(value))
+        return out
+
+
+def _adapter(conn: Any, field: Any) -> Callable[[Any], Any]:
+    """What ``field.get_db_prep_save`` does to a value, for the field types
+    WebhookEvent has."""
+    if isinstance(field, JSONField):
+        return partial(conn.ops.adapt_json_value, encoder=field.encoder)
+    if isinstance(field, DateTimeField):
+        return conn.ops.adapt_datetimefield_value
+    if isinstance(field, BinaryField):
+        return conn.Database.Binary
+    return _same
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 @cache
-def _broker() -> Broker:
-    """One broker (and Redis connection pool) per process.
+def _insert_statement(using: str) -> _InsertStatement:
+    return _InsertStatement(using)
 
-    ``async_task`` otherwise builds a new broker per call, which on Redis is a
-    new client, pool and TCP connection per enqueued webhook.
-    """
-    return get_broker()
+
+def _linger_seconds() -> float:
+    return settings.WEBHOOK_ENQUEUE_LINGER_MS / 1000
+
+
+# Each item is [event id, correlation id]; see tasks.process_webhook_events.
+_batcher = TaskBatcher(PROCESS_BATCH_TASK, linger=_linger_seconds, name="webhooks")
 
 
 def _enqueue(event_id: int, correlation_id: str = "") -> None:
-    try:
-        async_task(PROCESS_TASK, event_id, correlation_id, broker=_broker())
-    except Exception:
-        # The row is stored; the sweeper enqueues it again later.
-        logger.exception(
-            "webhook enqueue failed; left for the sweeper",
-            extra={"webhook_event_id": event_id},
-        )
+    """Processing for a committed row: batched by a background thread, or at
+    once when ``WEBHOOK_ENQUEUE_LINGER_MS`` is 0."""
+    _batcher.add([event_id, correlation_id])
+
+
+def _enqueue_many(items: list[list[Any]]) -> None:
+    for start in range(0, len(items), _SWEEP_TASK_SIZE):
+        _batcher.send(items[start : start + _SWEEP_TASK_SIZE])
 
 
 def webhook_event_process(*, event_id: int, now: datetime | None = None) -> str | None:
@@ -237,8 +292,9 @@ def webhook_events_replay(*, event_ids: Iterable[int]) -> int:
         WebhookEvent.objects.filter(pk__in=ids).exclude(
             status=WebhookStatus.PROCESSING
         ).update(status=WebhookStatus.RECEIVED, attempts=0, next_attempt_at=None)
-        for event_id in ids:
-            transaction.on_commit(partial(_enqueue, event_id, correlation.get() or ""))
+        correlation_id = correlation.get() or ""
+        items = [[event_id, correlation_id] for event_id in ids]
+        transaction.on_commit(partial(_enqueue_many, items))
     logger.info("webhook events replayed", extra={"count": len(ids)})
     return len(ids)
 
@@ -253,11 +309,13 @@ def webhook_events_sweep(*, now: datetime | None = None) -> int:
         status=WebhookStatus.FAILED, next_attempt_at__lte=now
     )
     rows = WebhookEvent.objects.filter(due).order_by("received_at", "pk")
-    batch = list(
-        rows.values_list("pk", "correlation_id")[: settings.WEBHOOK_SWEEP_BATCH]
-    )
-    for event_id, correlation_id in batch:
-        _enqueue(event_id, correlation_id)
+    batch = [
+        list(pair)
+        for pair in rows.values_list("pk", "correlation_id")[
+            : settings.WEBHOOK_SWEEP_BATCH
+        ]
+    ]
+    _enqueue_many(batch)
     if batch:
         logger.info("webhook events swept", extra={"count": len(batch)})
     return len(batch)

@@ -5,6 +5,7 @@ bytes, store it once and answer 2xx at once; processing happens in a task.
 A rejected request stores nothing: it leaves a log line and a metric.
 """
 
+import json
 import logging
 
 from django.conf import settings
@@ -169,13 +170,20 @@ def _accept(
     body: bytes,
     message: WebhookMessage,
 ) -> JsonResponse:
-    event, created = services.webhook_event_receive(
+    event_id, created = services.webhook_event_receive(
         account=account, message=message, body=body, headers=request.headers
     )
     WEBHOOK_REQUESTS.labels(account.slug, "accepted" if created else "duplicate").inc()
     if not created:
         logger.info(
             "webhook duplicate ignored",
-            extra={"account": account.slug, "webhook_event_id": event.pk},
+            extra={"account": account.slug, "webhook_event_id": event_id},
         )
-    return JsonResponse({"received": True, "duplicate": not created})
+    return HttpResponse(_ANSWER[created], content_type="application/json")
+
+
+# The two answers an accepted webhook gets, encoded once.
+_ANSWER = {
+    created: json.dumps({"received": True, "duplicate": not created}).encode()
+    for created in (True, False)
+}

@@ -9,7 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from integrations.models import ProviderAccount, WebhookEvent
-from integrations.webhooks import accounts, services
+from integrations.task_batcher import shared_broker
+from integrations.webhooks import accounts
 from tests.factories import ProviderAccountFactory
 from tests.integrations.webhooks.conftest import make_body, sw_headers
 
@@ -145,4 +146,4 @@ def test_credentials_are_decrypted_once_and_copied(account, monkeypatch):
 
 
 def test_one_broker_per_process():
-    assert services._broker() is services._broker()
+    assert shared_broker() is shared_broker()

@@ -6,8 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from integrations import task_batcher
 from integrations.models import Event, WebhookEvent, WebhookStatus
-from integrations.webhooks import services, tasks
+from integrations.webhooks import tasks
 from integrations.webhooks.services import (
     webhook_event_process,
     webhook_events_replay,
@@ -30,7 +31,9 @@ def enqueued(monkeypatch):
     """The broker: records what is enqueued instead of running it."""
     sent: list[int] = []
     monkeypatch.setattr(
-        services, "async_task", lambda func, event_id, *a, **k: sent.append(event_id)
+        task_batcher,
+        "async_task",
+        lambda func, items, *a, **k: sent.extend(item[0] for item in items),
     )
     return sent
 
@@ -242,7 +245,7 @@ def test_enqueue_failure_leaves_the_row_for_the_sweeper(
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(services, "async_task", broker_down)
+    monkeypatch.setattr(task_batcher, "async_task", broker_down)
     body = make_body()
     with django_capture_on_commit_callbacks(execute=True):
         response = post_webhook("sbx-pay", body, sw_headers(body))

@@ -1,0 +1,122 @@
+"""Enqueue many small django-q2 tasks as a few batch tasks, off the request.
+
+``async_task`` costs about 0.2 ms of CPU per call (naming, pickling, signing,
+a Redis round trip); on the webhook intake that was a sixth of a request. A
+``TaskBatcher`` instead hands each item to one background thread per process,
+which waits ``linger`` seconds for more to arrive and then enqueues one task
+per ``max_batch`` items. Under load a task carries tens of items; when quiet,
+one, ``linger`` later.
+
+Only work backed by a committed row goes through here: if the process dies
+before its thread has sent an item, the row is still there and the sweeper
+enqueues it again (as it does when the broker loses a task). At interpreter
+exit (a graceful worker restart) what is pending is sent at once.
+"""
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+from django.db import connections
+from django_q.brokers import Broker, get_broker
+from django_q.conf import Conf
+from django_q.tasks import async_task
+
+logger = logging.getLogger(__name__)
+
+
+@cache
+def shared_broker() -> Broker:
+    """One broker (and Redis connection pool) per process.
+
+    ``async_task`` otherwise builds a new broker per call, which on Redis is a
+    new client, pool and TCP connection per enqueued task.
+    """
+    return get_broker()
+
+
+class TaskBatcher:
+    """Send items to the django-q2 task ``func`` (dotted path), which takes
+    one argument: a list of items."""
+
+    def __init__(
+        self,
+        func: str,
+        *,
+        linger: Callable[[], float],
+        max_batch: int = 100,
+        name: str = "",
+    ) -> None:
+        self.func = func
+        self.name = name or func
+        self._linger = linger
+        self._max_batch = max_batch
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._items: list[Any] = []
+        self._pid: int | None = None
+
+    def add(self, item: Any) -> None:
+        """Enqueue ``item`` soon (at once when lingering is off, or when
+        django-q2 runs tasks synchronously, as in tests)."""
+        if self._linger() <= 0 or Conf.SYNC:
+            self.send([item])
+            return
+        with self._lock:
+            if self._pid != os.getpid():
+                self._start()
+            self._items.append(item)
+            if len(self._items) == 1:
+                self._arrived.notify()
+
+    def flush(self) -> int:
+        """Send whatever is pending now, from the calling thread."""
+        with self._lock:
+            items, self._items = self._items, []
+        self._send_all(items)
+        return len(items)
+
+    def send(self, items: Sequence[Any]) -> bool:
+        """Enqueue one task with ``items``; False (logged) if the broker
+        failed, in which case the sweeper will find the rows."""
+        try:
+            async_task(self.func, list(items), broker=shared_broker())
+        except Exception:
+            logger.exception(
+                "task enqueue failed; left for the sweeper",
+                extra={"task": self.name, "count": len(items)},
+            )
+            return False
+        return True
+
+    def _start(self) -> None:
+        # First use in this process, or a forked child (a gunicorn worker):
+        # what the parent had pending is the parent's to send.
+        self._items = []
+        self._pid = os.getpid()
+        threading.Thread(
+            target=self._run, name=f"task-batcher:{self.name}", daemon=True
+        ).start()
+        atexit.register(self.flush)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._items:
+                    self._arrived.wait()
+            time.sleep(self._linger())  # let the batch fill
+            with self._lock:
+                items, self._items = self._items, []
+            self._send_all(items)
+            # With the ORM broker the enqueue opened this thread's own
+            # database connection; nothing else would ever close it.
+            connections.close_all()
+
+    def _send_all(self, items: list[Any]) -> None:
+        for start in range(0, len(items), self._max_batch):
+            self.send(items[start : start + self._max_batch])
