@@ -26,6 +26,7 @@ from django_q.tasks import async_task
 
 from integrations import correlation
 from integrations.models import DeliveryStatus, Event, EventDelivery
+from integrations.task_batcher import shared_broker
 from integrations.webhooks.metrics import EVENT_DELIVERIES
 from integrations.webhooks.services import describe_error
 
@@ -66,7 +67,8 @@ def event_emit(*, name: str, payload: dict[str, Any], subject: str = "") -> Even
 
 def _enqueue(delivery_id: int, correlation_id: str = "") -> None:
     try:
-        async_task(DELIVER_TASK, delivery_id, correlation_id)
+        # One broker per process: a new one per call is a new Redis connection.
+        async_task(DELIVER_TASK, delivery_id, correlation_id, broker=shared_broker())
     except Exception:
         # The delivery row is stored; the sweeper enqueues it again later.
         logger.exception(
