@@ -10,6 +10,7 @@ from integrations.api.auth import ApiKeyAuthentication
 from integrations.api.scopes import SCOPES
 from integrations.models import ApiKey, ProviderAccount
 from integrations.registry import get_adapter
+from integrations.webhooks.verification import signed_headers
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +71,22 @@ def test_second_run_keeps_everything_and_prints_no_secret():
     assert credentials_before == {
         a.slug: a.credentials_encrypted for a in ProviderAccount.objects.all()
     }
+
+
+def test_demo_accounts_accept_webhooks_signed_with_their_secret():
+    # Several runs' worth of random secrets: a URL-safe one ("-", "_") used
+    # to make every webhook to a demo account fail verification.
+    for round_no in range(8):
+        ProviderAccount.objects.all().delete()
+        _run()
+        for account in ProviderAccount.objects.all():
+            body = b'{"type": "demo.ping", "data": {}}'
+            headers = signed_headers(
+                secret=account.get_credentials()["webhook_secret"],
+                webhook_id=f"msg_{round_no}",
+                body=body,
+            )
+            message = get_adapter(account).verify_webhook(
+                body=body, headers=headers, url=""
+            )
+            assert message.event_type == "demo.ping"

@@ -5,6 +5,7 @@ Safe to run again: nothing that exists is changed, and secrets are printed
 only when they are created, because only hashes are stored.
 """
 
+import base64
 import secrets
 from typing import Any
 
@@ -33,7 +34,9 @@ DEMO_ACCOUNTS: list[tuple[str, str, str, int]] = [
 def _sandbox_credentials() -> dict[str, str]:
     return {
         "api_key": "sbx_" + secrets.token_urlsafe(24),
-        "webhook_secret": "whsec_" + secrets.token_urlsafe(24),
+        # Standard Webhooks secrets are standard base64 (not URL-safe: a "-"
+        # or "_" in it would make every webhook fail verification).
+        "webhook_secret": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
     }
 
 
