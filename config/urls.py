@@ -10,6 +10,8 @@ from integrations.admin.dashboard import integrations_dashboard
 from integrations.api import errors as api_errors
 
 urlpatterns = [
+    # First: the busiest route, resolved on every webhook.
+    path("webhooks/", include("integrations.webhooks.urls")),
     # Before admin/: the admin's catch-all would answer this path otherwise.
     path(
         "admin/integrations/dashboard/",
@@ -20,7 +22,6 @@ urlpatterns = [
     path("healthz", views_ops.healthz, name="healthz"),
     path("readyz", views_ops.readyz, name="readyz"),
     path("metrics", views_ops.metrics, name="metrics"),
-    path("webhooks/", include("integrations.webhooks.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(

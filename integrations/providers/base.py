@@ -96,12 +96,17 @@ class BaseAdapter(ABC):
     def health_check(self) -> HealthResult:
         """A cheap authenticated call that proves the account works."""
 
+    # True when the provider's webhook signature covers the URL it posted to
+    # (Square): only then does the intake work out ``url`` for verify_webhook.
+    webhook_signs_url: bool = False
+
     def verify_webhook(
         self, *, body: bytes, headers: Mapping[str, str], url: str
     ) -> WebhookMessage:
         """Verify a webhook request on its raw bytes and translate it.
 
-        ``headers`` is case-insensitive when it comes from the intake view.
+        ``headers`` is case-insensitive when it comes from the intake view;
+        ``url`` is the absolute URL posted to if ``webhook_signs_url``, else "".
         Raise WebhookVerificationError for anything forged, stale or malformed;
         a missing secret is an error, never a pass.
         """

@@ -13,6 +13,7 @@ events arrive out of order (``received_at``, ``pk`` and ``occurred_at`` on the
 row say in which order they were received and happened).
 """
 
+import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -149,7 +150,9 @@ def _adapter(conn: Any, field: Any) -> Callable[[Any], Any]:
     """What ``field.get_db_prep_save`` does to a value, for the field types
     WebhookEvent has."""
     if isinstance(field, JSONField):
-        return partial(conn.ops.adapt_json_value, encoder=field.encoder)
+        # JSON text: PostgreSQL types the untyped parameter from the jsonb
+        # column (no per-value Jsonb wrapper); SQLite stores text anyway.
+        return partial(json.dumps, cls=field.encoder)
     if isinstance(field, DateTimeField):
         return conn.ops.adapt_datetimefield_value
     if isinstance(field, BinaryField):

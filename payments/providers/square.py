@@ -275,6 +275,7 @@ class SquareAdapter(PaymentsAdapter):
     supports_cancel_by_idempotency_key = True
     capture_after_authorize = True
     max_idempotency_key_length = MAX_KEY_LENGTH
+    webhook_signs_url = True  # HMAC over notification URL + body
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField(
             "access_token",

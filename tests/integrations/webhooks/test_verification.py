@@ -3,6 +3,7 @@
 import pytest
 
 from integrations.webhooks.verification import (
+    RequestHeaders,
     WebhookVerificationError,
     sign,
     signed_headers,
@@ -148,3 +149,24 @@ def test_error_never_carries_secret_or_expected_signature():
         _verify(_headers(), body=b"{}")
     text = f"{info.value} {info.value!r} {info.value.message}"
     assert SECRET not in text and expected.split(",")[1] not in text
+
+
+def test_request_headers_from_the_environ_are_looked_up_in_any_case():
+    headers = RequestHeaders.from_meta(
+        {
+            "HTTP_WEBHOOK_ID": "msg_1",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": "2",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.input": object(),
+        }
+    )
+
+    assert dict(headers) == {
+        "webhook-id": "msg_1",
+        "content-type": "application/json",
+        "content-length": "2",
+    }
+    assert headers["Webhook-Id"] == headers.get("WEBHOOK-ID") == "msg_1"
+    assert "Content-Type" in headers
+    assert headers.get("X-Missing", "none") == "none"

@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from integrations.errors import ConfigurationError, NotProcessed, Rejected, Unknown
-from integrations.models import ProviderCall
+from integrations.models import ProviderCall, WebhookEvent
 from integrations.testing.faultserver import RefusingPort, fault_server, hang
 from integrations.webhooks.verification import WebhookVerificationError
 from payments.providers.base import (
@@ -798,3 +798,26 @@ def test_dispute_events(adapter):
         PaymentEventKind.DISPUTE_CLOSED,
         "won",
     )
+
+
+def test_a_webhook_through_the_intake_is_signed_over_the_url_it_was_posted_to(
+    account, client
+):
+    # No notification_url setting: the intake works out the URL it was posted to.
+    account.settings = {"location_id": LOCATION}
+    account.save()
+    body = raw("webhook_payment_updated.json")
+    path = f"/webhooks/{account.slug}/"
+    signature = sign_webhook(
+        key=SIGNATURE_KEY, notification_url=f"http://testserver{path}", body=body
+    )
+
+    response = client.post(
+        path,
+        data=body,
+        content_type="application/json",
+        headers={"X-Square-HmacSha256-Signature": signature},
+    )
+
+    assert response.status_code == 200, response.content
+    assert WebhookEvent.objects.get(account=account).event_type == "payment.updated"

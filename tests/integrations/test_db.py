@@ -1,0 +1,128 @@
+"""``integrations.db.execute_one``: the webhook intake's one statement.
+
+On PostgreSQL, outside a transaction, it goes to libpq as a statement
+prepared once per connection; these tests need real autocommit, hence
+``transaction=True``.
+"""
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from integrations import db
+from integrations.models import WebhookEvent
+from integrations.webhooks.services import _insert_statement
+from tests.factories import ProviderAccountFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("the libpq path exists on PostgreSQL only")
+
+
+def insert(account_pk: int, key: str, **changes):
+    statement = _insert_statement("default")
+    values = {
+        "account": account_pk,
+        "event_type": "payment.succeeded",
+        "dedupe_key": key,
+        "raw_body": b'{"type": "payment.succeeded"}',
+        "payload": {"type": "payment.succeeded", "amount": 1999},
+        "headers": {"content-type": "application/json"},
+        "occurred_at": timezone.now(),
+        "correlation_id": "corr-1",
+        "received_at": timezone.now(),
+        **changes,
+    }
+    return db.execute_one(statement.sql, statement.params(**values))
+
+
+def prepared_names() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_a_row_is_stored_once_and_a_duplicate_returns_nothing():
+    account = ProviderAccountFactory()
+
+    first = insert(account.pk, "evt_1")
+    again = insert(account.pk, "evt_1")
+
+    assert again is None
+    row = WebhookEvent.objects.get(pk=first[0])
+    assert (row.dedupe_key, row.status, row.attempts) == ("evt_1", "received", 0)
+    assert row.payload == {"type": "payment.succeeded", "amount": 1999}
+    assert bytes(row.raw_body) == b'{"type": "payment.succeeded"}'
+    assert row.headers == {"content-type": "application/json"}
+
+
+def test_the_statement_is_prepared_once_per_connection():
+    account = ProviderAccountFactory()
+
+    for n in range(3):
+        insert(account.pk, f"evt_{n}")
+
+    ours = [name for name in prepared_names() if name.startswith("switchyard_")]
+    assert len(ours) == 1
+    assert WebhookEvent.objects.count() == 3
+
+
+def test_a_statement_deallocated_behind_its_back_is_prepared_again():
+    account = ProviderAccountFactory()
+    insert(account.pk, "evt_1")
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+
+    assert insert(account.pk, "evt_2") is not None
+    assert WebhookEvent.objects.count() == 2
+
+
+def test_without_prepared_statements_nothing_is_prepared():
+    # prepare_threshold None: behind PgBouncer (DB_PREPARED_STATEMENTS=false).
+    account = ProviderAccountFactory()
+    connection.ensure_connection()
+    connection.connection.prepare_threshold = None
+    try:
+        insert(account.pk, "evt_1")
+        insert(account.pk, "evt_2")
+        assert not [n for n in prepared_names() if n.startswith("switchyard_")]
+    finally:
+        connection.close()
+    assert WebhookEvent.objects.count() == 2
+
+
+def test_a_failing_statement_raises_djangos_error_and_the_connection_still_works():
+    account = ProviderAccountFactory()
+
+    with pytest.raises(IntegrityError):
+        insert(account.pk + 1000, "evt_1")  # no such account: the FK refuses
+
+    assert insert(account.pk, "evt_1") is not None
+
+
+def test_inside_a_transaction_it_goes_through_djangos_cursor():
+    account = ProviderAccountFactory()
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        insert(account.pk, "evt_1")
+
+    assert any("INSERT INTO" in q["sql"] for q in queries.captured_queries)
+
+
+def test_with_queries_recorded_it_goes_through_djangos_cursor():
+    account = ProviderAccountFactory()
+
+    with CaptureQueriesContext(connection) as queries:
+        insert(account.pk, "evt_1")
+
+    assert len(queries.captured_queries) == 1
+
+
+def test_placeholders_are_numbered_and_other_percent_signs_refuse_the_fast_path():
+    assert db._numbered("SELECT %s, %s") == b"SELECT $1, $2"
+    assert db._numbered("SELECT '100%%' || %s") is None
