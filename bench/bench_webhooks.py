@@ -19,7 +19,10 @@ UNIQUE_PER_LOADER = 400
 ROUNDS = 3
 DUPLICATE_EVERY = 10  # one resend per 10 unique: 10 % duplicates
 TIME_LIMIT = 60.0
-WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "2"))
+# As the README's production command (gunicorn -w 4). With one worker per core,
+# a worker waiting on its commit's fsync leaves the core idle; both sides of
+# the ratio run on the same server, so the bare view gets the same workers.
+WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "4"))
 ROOT = Path(__file__).resolve().parent.parent
 
 

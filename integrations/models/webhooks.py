@@ -19,8 +19,13 @@ class WebhookEvent(models.Model):
     Never holds secrets: headers are filtered before they get here.
     """
 
+    # No index of its own: the unique (account, dedupe_key) index serves
+    # lookups by account, and one index less is one less write per webhook.
     account = models.ForeignKey(
-        ProviderAccount, on_delete=models.PROTECT, related_name="webhook_events"
+        ProviderAccount,
+        on_delete=models.PROTECT,
+        related_name="webhook_events",
+        db_index=False,
     )
     event_type = models.CharField(max_length=128)
     # The provider's id for the event; a second delivery of it is a duplicate.
