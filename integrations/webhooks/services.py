@@ -84,26 +84,30 @@ def webhook_event_receive(
     correlation_id = correlation.get() or ""
     using = router.db_for_write(WebhookEvent)
     statement = _insert_statement(using)
-    row = execute_one(
-        statement.sql,
-        statement.params(
-            account=account.pk,
-            event_type=message.event_type,
-            dedupe_key=message.dedupe_key,
-            raw_body=body,
-            payload=message.payload,
-            headers=safe_headers(headers),
-            occurred_at=message.occurred_at,
-            correlation_id=correlation_id,
-            received_at=timezone.now(),
-        ),
-        using=using,
+    params = statement.params(
+        account=account.pk,
+        event_type=message.event_type,
+        dedupe_key=message.dedupe_key,
+        raw_body=body,
+        payload=message.payload,
+        headers=safe_headers(headers),
+        occurred_at=message.occurred_at,
+        correlation_id=correlation_id,
+        received_at=timezone.now(),
     )
-    if row is None:
-        existing = WebhookEvent.objects.using(using).get(
-            account=account, dedupe_key=message.dedupe_key
+    # Twice at most: a duplicate whose stored row is deleted between the two
+    # statements (a prune) is inserted again rather than lost.
+    for _ in range(2):
+        row = execute_one(statement.sql, params, using=using)
+        if row is not None:
+            break
+        existing = execute_one(
+            statement.existing_sql, [account.pk, message.dedupe_key], using=using
         )
-        return existing.pk, False
+        if existing is not None:
+            return existing[0], False
+    else:
+        raise WebhookEvent.DoesNotExist(message.dedupe_key)
     # Outside a transaction the row is committed by now and this runs at once;
     # inside one (ATOMIC_REQUESTS, a caller's block) it waits for the commit.
     transaction.on_commit(partial(_enqueue, row[0], correlation_id), using=using)
@@ -112,7 +116,9 @@ def webhook_event_receive(
 
 class _InsertStatement:
     """``INSERT ... ON CONFLICT (account, dedupe_key) DO NOTHING RETURNING
-    id`` for WebhookEvent, built once per database.
+    id`` for WebhookEvent, built once per database, and the ``SELECT`` of the
+    id a duplicate already has (not the ORM: its first query in a request
+    costs a health-check round trip).
 
     A conflict returns no row instead of raising, so a duplicate needs no
     savepoint inside a caller's transaction and no rollback outside one.
@@ -132,9 +138,16 @@ class _InsertStatement:
         columns = ", ".join(quote(f.column) for f in self.fields)
         marks = ", ".join(["%s"] * len(self.fields))
         # Identifiers from the model, quoted; every value is a parameter.
+        table, pk = quote(meta.db_table), quote(meta.pk.column)
         self.sql = (
-            f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks}) "  # noqa: S608
-            f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote(meta.pk.column)}"
+            f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608
+            f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {pk}"
+        )
+        account = quote(meta.get_field("account").column)
+        dedupe_key = quote(meta.get_field("dedupe_key").column)
+        self.existing_sql = (
+            f"SELECT {pk} FROM {table} "  # noqa: S608
+            f"WHERE {account} = %s AND {dedupe_key} = %s"
         )
         self._adapters = [_adapter(conn, f) for f in self.fields]
 

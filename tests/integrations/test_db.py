@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from integrations import db
 from integrations.models import WebhookEvent
+from integrations.providers.base import WebhookMessage
+from integrations.webhooks import services
 from integrations.webhooks.services import _insert_statement
 from tests.factories import ProviderAccountFactory
 
@@ -126,3 +128,45 @@ def test_with_queries_recorded_it_goes_through_djangos_cursor():
 def test_placeholders_are_numbered_and_other_percent_signs_refuse_the_fast_path():
     assert db._numbered("SELECT %s, %s") == b"SELECT $1, $2"
     assert db._numbered("SELECT '100%%' || %s") is None
+
+
+def receive(account, key: str):
+    message = WebhookMessage(
+        event_type="payment.succeeded",
+        dedupe_key=key,
+        payload={"type": "payment.succeeded"},
+        occurred_at=None,
+    )
+    return services.webhook_event_receive(
+        account=account, message=message, body=b"{}", headers={}
+    )
+
+
+def test_a_duplicate_gets_the_stored_rows_id():
+    account = ProviderAccountFactory()
+
+    first_id, created = receive(account, "evt_1")
+    again_id, again_created = receive(account, "evt_1")
+
+    assert (created, again_created) == (True, False)
+    assert again_id == first_id
+    assert WebhookEvent.objects.count() == 1
+
+
+def test_a_duplicate_whose_row_vanished_is_stored_again(monkeypatch):
+    # The stored row is deleted (a prune) between the conflicting INSERT and
+    # the SELECT of its id: the webhook is stored anew, not lost.
+    account = ProviderAccountFactory()
+    answers = iter([None, None])
+    real = db.execute_one
+
+    def first_two_find_nothing(sql, params, *, using="default"):
+        answer = next(answers, "real")
+        return real(sql, params, using=using) if answer == "real" else answer
+
+    monkeypatch.setattr(services, "execute_one", first_two_find_nothing)
+
+    event_id, created = receive(account, "evt_1")
+
+    assert created
+    assert WebhookEvent.objects.get().pk == event_id
