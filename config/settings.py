@@ -117,8 +117,9 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # The webhook intake's INSERT is prepared once per connection (about 60 us
-    # less PostgreSQL CPU per webhook). Set false behind PgBouncer in
-    # transaction mode older than 1.21, which cannot route prepared statements.
+    # less PostgreSQL CPU per webhook); the ORM binds client-side and never
+    # prepares. Set false behind PgBouncer in transaction mode older than
+    # 1.21, which cannot route prepared statements.
     if env.bool("DB_PREPARED_STATEMENTS", default=True):
         DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 

@@ -31,10 +31,10 @@ def execute_one(
     Django's per-request health check is skipped for it.
 
     On PostgreSQL, in autocommit mode with no query logging or execute wrapper
-    in place, the statement goes to libpq directly (``PQexecParams``, values
-    adapted by psycopg's C dumpers); anywhere else (a transaction, DEBUG,
-    ``CaptureQueriesContext``, SQLite) it goes through Django's cursor, so
-    errors are Django's either way.
+    in place, the statement goes to libpq directly, prepared once per
+    connection (values dumped by psycopg's adapters); anywhere else (a
+    transaction, DEBUG, ``CaptureQueriesContext``, SQLite) it goes through
+    Django's cursor. Errors are Django's either way.
     """
     conn = connections[using]
     if conn.vendor != "postgresql":
