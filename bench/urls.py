@@ -1,7 +1,9 @@
 """The project's URLs plus bare views: the webhook and payments benchmarks'
 baselines."""
 
-from django.http import HttpRequest, HttpResponse
+import json
+
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.request import Request
@@ -10,11 +12,36 @@ from rest_framework.views import APIView
 
 from config.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from config.urls import urlpatterns as project_urlpatterns
+from integrations.providers.base import WebhookMessage
+from integrations.webhooks import accounts, services
+from integrations.webhooks.verification import RequestHeaders
 
 
 @csrf_exempt
 def bare(request: HttpRequest) -> HttpResponse:
     request.read()  # the same body as a webhook arrives; read it like one
+    return HttpResponse(b"ok", content_type="text/plain")
+
+
+@csrf_exempt
+def storage_floor(request: HttpRequest, account_slug: str) -> HttpResponse:
+    """What any intake that stores a webhook before answering must pay: the
+    intake's own durable INSERT (with its dedupe), and the body and headers it
+    stores. No signature check, metric, log line or enqueue."""
+    account, _cached = accounts.get(account_slug)
+    if account is None:
+        raise Http404
+    body = request.read()
+    headers = RequestHeaders.from_meta(request.META)
+    message = WebhookMessage(
+        event_type="bench.floor",
+        dedupe_key=headers["webhook-id"],
+        payload=json.loads(body),
+        occurred_at=None,
+    )
+    services.webhook_event_store(
+        account=account, message=message, body=body, headers=headers
+    )
     return HttpResponse(b"ok", content_type="text/plain")
 
 
@@ -30,6 +57,7 @@ class BareApiView(APIView):
 
 urlpatterns = [
     path("bench/bare/", bare),
+    path("bench/floor/<slug:account_slug>/", storage_floor),
     path("bench/bare-api/", BareApiView.as_view()),
     *project_urlpatterns,
 ]

@@ -77,11 +77,40 @@ def webhook_event_receive(
     """Store a verified webhook and enqueue it on commit.
 
     Returns ``(event id, created)``; ``created`` is False for a duplicate,
-    which is not enqueued again. Two concurrent deliveries of one event race
-    on the unique constraint: the loser waits for the winner's transaction and
-    gets the winner's row (or inserts its own if the winner rolled back).
+    which is not enqueued again.
     """
     correlation_id = correlation.get() or ""
+    event_id, created = webhook_event_store(
+        account=account,
+        message=message,
+        body=body,
+        headers=headers,
+        correlation_id=correlation_id,
+    )
+    if created:
+        # Outside a transaction the row is committed by now and this runs at
+        # once; inside one (ATOMIC_REQUESTS, a caller's block) it waits for the
+        # commit.
+        using = router.db_for_write(WebhookEvent)
+        transaction.on_commit(partial(_enqueue, event_id, correlation_id), using=using)
+    return event_id, created
+
+
+def webhook_event_store(
+    *,
+    account: ProviderAccount,
+    message: WebhookMessage,
+    body: bytes,
+    headers: Mapping[str, str],
+    correlation_id: str = "",
+) -> tuple[int, bool]:
+    """Store a webhook once, without enqueueing it: ``(event id, created)``.
+
+    Two concurrent deliveries of one event race on the unique constraint: the
+    loser waits for the winner's transaction and gets the winner's row (or
+    inserts its own if the winner rolled back). The intake's cost floor: the
+    webhook benchmark measures a view that does only this.
+    """
     using = router.db_for_write(WebhookEvent)
     statement = _insert_statement(using)
     params = statement.params(
@@ -108,9 +137,6 @@ def webhook_event_receive(
             return existing[0], False
     else:
         raise WebhookEvent.DoesNotExist(message.dedupe_key)
-    # Outside a transaction the row is committed by now and this runs at once;
-    # inside one (ATOMIC_REQUESTS, a caller's block) it waits for the commit.
-    transaction.on_commit(partial(_enqueue, row[0], correlation_id), using=using)
     return row[0], True
 
 
