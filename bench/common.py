@@ -42,8 +42,27 @@ def throwaway_database() -> Iterator[None]:
     try:
         yield
     finally:
+        from integrations import call_log
+
+        call_log.writer.flush()  # rows still pending, while the database exists
+        _disconnect_others(connection)
         connection.creation.destroy_test_db(old_name, verbosity=0)
         teardown_test_environment()
+
+
+def _disconnect_others(connection: Any) -> None:
+    """End the bench database's other sessions (the call-log writer's thread
+    keeps one open until it has been idle), so the database can be dropped."""
+    if connection.vendor != "postgresql":
+        return
+    name = connection.settings_dict["NAME"]
+    connection.close()
+    with connection.creation._nodb_cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        )
 
 
 def clear_bench_cache() -> None:

@@ -7,6 +7,8 @@ import tempfile
 
 os.environ.setdefault("Q_SYNC", "false")
 os.environ.setdefault("LOG_LEVEL", "ERROR")
+# As in production, not as in the suite: call-log rows written behind the call.
+os.environ.setdefault("PROVIDER_CALL_LOG_LINGER_MS", "50")
 # Breaker and limiter keys are per account pk, and a fresh database reuses
 # pks: a prefix per run keeps a previous run's state out of this one.
 os.environ.setdefault("CACHE_KEY_PREFIX", f"bench{os.getpid()}")

@@ -357,6 +357,10 @@ PROVIDER_RETRY_AFTER_CAP_SECONDS = env.float(
 )
 # ProviderCall rows older than this are deleted by a daily job.
 PROVIDER_CALL_RETENTION_DAYS = env.int("PROVIDER_CALL_RETENTION_DAYS", default=30)
+# A finished call's log row is written by a background thread per process,
+# batched over this many milliseconds, so the caller does not wait for the
+# database (PostgreSQL, outside a caller's transaction). 0: written in the call.
+PROVIDER_CALL_LOG_LINGER_MS = env.float("PROVIDER_CALL_LOG_LINGER_MS", default=50.0)
 
 # --- Health and operations endpoints (integrations.views_ops, .health) -------
 # Each /readyz check (cache, Redis broker) gets this long to answer.

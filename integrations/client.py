@@ -84,8 +84,10 @@ process). See ``_ProviderSession``.
 
 The finished call's row is written in one statement; on PostgreSQL outside a
 caller's transaction it commits with ``synchronous_commit`` off for that
-statement only (``_write_relaxed``). The row written before the first attempt
-(with the idempotency key) is always an ordinary, durable commit.
+statement only (``_write_relaxed``), from a background thread unless
+``PROVIDER_CALL_LOG_LINGER_MS`` is 0 (``integrations.call_log``). The row
+written before the first attempt (with the idempotency key) is always an
+ordinary, durable commit, in the call.
 
 SDKs (Stripe, Braintree): point the SDK's HTTP layer at ``client.session``
 and wrap each SDK call in ``client.operation`` (one attempt; give the SDK no
@@ -139,7 +141,7 @@ from urllib3.exceptions import (
     ProtocolError,
 )
 
-from integrations import correlation, metrics
+from integrations import call_log, correlation, metrics
 from integrations.breaker import breaker_for
 from integrations.errors import (
     ConfigurationError,
@@ -910,7 +912,8 @@ def _write_relaxed(
     using: str, account_pk: int, ctx: CallContext, values: dict[str, Any]
 ) -> bool:
     """Write the finished call's row in one statement that commits without
-    waiting for the disk; False (nothing written) where that cannot be done.
+    waiting for the disk, by default behind the call (``call_log``); False
+    (nothing written) where that cannot be done.
 
     The row is telemetry: the idempotency key that must survive a crash was
     written (synchronously) before the first attempt, and domain records
@@ -940,26 +943,34 @@ def _write_relaxed(
         }
         names, sql = _relaxed_sql(using, "insert")
         params = [row[name] for name in names]
+        copy = _relaxed_sql(using, "copy")[1]
     else:
         names, sql = _relaxed_sql(using, "update")
         params = [values[name] for name in names]
         params.append(ctx.call_id)
-    with conn.cursor() as cursor:
-        cursor.execute(sql, params)
+        copy = None
+    if call_log.writer.inline():
+        with conn.cursor() as cursor:
+            cursor.execute(sql, params)
+    else:
+        # Written behind the call; new rows by COPY, in the same column order.
+        call_log.writer.add(call_log.Statement(using, sql, params, copy))
     return True
 
 
 @functools.cache
 def _relaxed_sql(using: str, kind: str) -> tuple[list[str], str]:
     """The field attnames (in parameter order) and SQL of a relaxed INSERT or
-    UPDATE of ``ProviderCall`` (``kind``); the UPDATE's last parameter is the
-    pk."""
+    UPDATE of ``ProviderCall`` (``kind``), or the COPY that adds the INSERT's
+    rows in bulk; the UPDATE's last parameter is the pk."""
     quote = connections[using].ops.quote_name
     meta = ProviderCall._meta
     table = quote(meta.db_table)
-    if kind == "insert":
+    if kind in ("insert", "copy"):
         fields = _insert_fields()
         columns = ", ".join(quote(f.column) for f in fields)
+        if kind == "copy":
+            return [f.attname for f in fields], f"COPY {table} ({columns}) FROM STDIN"
         marks = ", ".join(["%s"] * len(fields))
         # Identifiers from the model, quoted; values are parameters.
         sql = f"INSERT INTO {table} ({columns}) SELECT {marks} FROM {RELAXED_FROM}"  # noqa: S608

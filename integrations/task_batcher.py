@@ -1,5 +1,9 @@
 """Enqueue many small django-q2 tasks as a few batch tasks, off the request.
 
+``BackgroundBatcher`` is the machinery (one thread per process, fork-safe,
+flushed at exit); ``TaskBatcher`` sends to django-q2, and the call log's
+writer (``integrations.call_log``) writes rows.
+
 ``async_task`` costs about 0.2 ms of CPU per call (naming, pickling, signing,
 a Redis round trip); on the webhook intake that was a sixth of a request. A
 ``TaskBatcher`` instead hands each item to one background thread per process,
@@ -40,20 +44,21 @@ def shared_broker() -> Broker:
     return get_broker()
 
 
-class TaskBatcher:
-    """Send items to the django-q2 task ``func`` (dotted path), which takes
-    one argument: a list of items."""
+class BackgroundBatcher:
+    """Hand items to one background thread per process, which waits
+    ``linger`` seconds for more to arrive and then calls ``send`` once per
+    ``max_batch`` items. Subclasses say what sending is."""
 
     def __init__(
         self,
-        func: str,
         *,
         linger: Callable[[], float],
         max_batch: int = 100,
-        name: str = "",
+        name: str,
+        idle_seconds: float | None = None,
     ) -> None:
-        self.func = func
-        self.name = name or func
+        self.name = name
+        self.idle_seconds = idle_seconds
         self._linger = linger
         self._max_batch = max_batch
         self._lock = threading.Lock()
@@ -61,10 +66,24 @@ class TaskBatcher:
         self._items: list[Any] = []
         self._pid: int | None = None
 
+    def send(self, items: Sequence[Any]) -> bool:
+        """Deliver ``items``; False (logged) if that failed."""
+        raise NotImplementedError
+
+    def inline(self) -> bool:
+        """True when ``add`` sends at once, from the calling thread."""
+        return self._linger() <= 0
+
+    def after_batch(self) -> None:
+        """Called by the background thread after each batch."""
+
+    def on_idle(self) -> None:
+        """Called by the background thread after ``idle_seconds`` without
+        items (never when that is None)."""
+
     def add(self, item: Any) -> None:
-        """Enqueue ``item`` soon (at once when lingering is off, or when
-        django-q2 runs tasks synchronously, as in tests)."""
-        if self._linger() <= 0 or Conf.SYNC:
+        """Send ``item`` soon (at once when ``inline()``)."""
+        if self.inline():
             self.send([item])
             return
         with self._lock:
@@ -81,6 +100,57 @@ class TaskBatcher:
         self._send_all(items)
         return len(items)
 
+    def _start(self) -> None:
+        # First use in this process, or a forked child (a gunicorn worker):
+        # what the parent had pending is the parent's to send.
+        self._items = []
+        self._pid = os.getpid()
+        threading.Thread(
+            target=self._run, name=f"batcher:{self.name}", daemon=True
+        ).start()
+        atexit.register(self.flush)
+
+    def _run(self) -> None:
+        while True:
+            if not self._wait_for_items():
+                self.on_idle()
+                continue
+            time.sleep(self._linger())  # let the batch fill
+            with self._lock:
+                items, self._items = self._items, []
+            self._send_all(items)
+            self.after_batch()
+
+    def _wait_for_items(self) -> bool:
+        with self._lock:
+            if not self._items:
+                self._arrived.wait(timeout=self.idle_seconds)
+            return bool(self._items)
+
+    def _send_all(self, items: list[Any]) -> None:
+        for start in range(0, len(items), self._max_batch):
+            self.send(items[start : start + self._max_batch])
+
+
+class TaskBatcher(BackgroundBatcher):
+    """Send items to the django-q2 task ``func`` (dotted path), which takes
+    one argument: a list of items."""
+
+    def __init__(
+        self,
+        func: str,
+        *,
+        linger: Callable[[], float],
+        max_batch: int = 100,
+        name: str = "",
+    ) -> None:
+        super().__init__(linger=linger, max_batch=max_batch, name=name or func)
+        self.func = func
+
+    def inline(self) -> bool:
+        # django-q2 running tasks synchronously (the tests): at once.
+        return super().inline() or Conf.SYNC
+
     def send(self, items: Sequence[Any]) -> bool:
         """Enqueue one task with ``items``; False (logged) if the broker
         failed, in which case the sweeper will find the rows."""
@@ -94,29 +164,7 @@ class TaskBatcher:
             return False
         return True
 
-    def _start(self) -> None:
-        # First use in this process, or a forked child (a gunicorn worker):
-        # what the parent had pending is the parent's to send.
-        self._items = []
-        self._pid = os.getpid()
-        threading.Thread(
-            target=self._run, name=f"task-batcher:{self.name}", daemon=True
-        ).start()
-        atexit.register(self.flush)
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                while not self._items:
-                    self._arrived.wait()
-            time.sleep(self._linger())  # let the batch fill
-            with self._lock:
-                items, self._items = self._items, []
-            self._send_all(items)
-            # With the ORM broker the enqueue opened this thread's own
-            # database connection; nothing else would ever close it.
-            connections.close_all()
-
-    def _send_all(self, items: list[Any]) -> None:
-        for start in range(0, len(items), self._max_batch):
-            self.send(items[start : start + self._max_batch])
+    def after_batch(self) -> None:
+        # With the ORM broker the enqueue opened this thread's own database
+        # connection; nothing else would ever close it.
+        connections.close_all()
