@@ -11,8 +11,9 @@ transaction, committed without waiting for the disk, on its own connection
 That takes a database round trip (0.3-1 ms on a busy 2-core machine) off every
 provider call.
 
-What it costs: the row appears up to the linger later; a process killed with
-rows pending loses them (at most one linger window), as a database crash
+What it costs: the row appears up to the linger later (a django-q2 worker
+writes its task's rows when the task ends); a process killed with rows
+pending loses them (at most one linger window), as a database crash
 loses the last relaxed commits; a write that fails is logged and dropped, as
 before. ``PROVIDER_CALL_LOG_LINGER_MS`` = 0 writes each row in the call.
 """
@@ -25,6 +26,8 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
+from django.dispatch import receiver
+from django_q.signals import post_execute_in_worker
 
 from integrations.task_batcher import BackgroundBatcher
 
@@ -99,3 +102,10 @@ def _write_rows(
 
 
 writer = CallLogWriter(linger=_linger_seconds, name="call-log", idle_seconds=10.0)
+
+
+@receiver(post_execute_in_worker, dispatch_uid="call_log_flush_after_task")
+def _flush_after_task(**kwargs: Any) -> None:
+    # django-q2 ends a worker process with os._exit (recycling, timeouts),
+    # which skips the exit flush: a task's rows are written before it can go.
+    writer.flush()

@@ -25,7 +25,10 @@ class ObservedWriter(call_log.CallLogWriter):
     (and closed its database connection)."""
 
     def __init__(self) -> None:
-        super().__init__(linger=lambda: 0.02, name="test-call-log", idle_seconds=0.1)
+        self.linger_seconds = 0.02
+        super().__init__(
+            linger=lambda: self.linger_seconds, name="test-call-log", idle_seconds=0.1
+        )
         self.idled = threading.Event()
 
     def on_idle(self) -> None:
@@ -97,6 +100,19 @@ def test_a_prewritten_row_is_durable_at_once_and_finished_behind(writer, client,
     _wait_for(lambda: ProviderCall.objects.filter(outcome="success").exists())
     row.refresh_from_db()
     assert (row.outcome, row.http_status, row.attempts) == ("success", 201, 1)
+
+
+def test_a_task_worker_writes_its_rows_when_the_task_ends(writer, client, fault):
+    from django_q.signals import post_execute_in_worker
+
+    writer.linger_seconds = 1.0  # the thread would wait a second
+    fault.route("GET", "/x", respond(200))
+    client.request("GET", fault.url_for("/x"), operation="x", idempotent=True)
+    assert ProviderCall.objects.count() == 0
+
+    post_execute_in_worker.send(sender="django_q", func=None, task={})
+
+    assert ProviderCall.objects.count() == 1
 
 
 def test_inside_a_callers_transaction_the_row_is_written_in_it(writer, client, fault):
