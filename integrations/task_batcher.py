@@ -118,8 +118,16 @@ class BackgroundBatcher:
             time.sleep(self._linger())  # let the batch fill
             with self._lock:
                 items, self._items = self._items, []
-            self._send_all(items)
-            self.after_batch()
+            try:
+                self._send_all(items)
+                self.after_batch()
+            except Exception:
+                # The thread's job boundary: it must outlive a bad batch, or
+                # every later item would pile up unsent.
+                logger.exception(
+                    "background batch failed",
+                    extra={"batcher": self.name, "count": len(items)},
+                )
 
     def _wait_for_items(self) -> bool:
         with self._lock:

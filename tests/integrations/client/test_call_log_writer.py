@@ -158,3 +158,21 @@ def test_a_batch_that_fails_is_logged_and_the_next_one_is_written(caplog):
 
     assert writer.send([statement(account.pk), statement(account.pk)]) is True
     assert ProviderCall.objects.filter(account=account).count() == 2
+
+
+def test_the_thread_outlives_a_batch_that_raises(monkeypatch, caplog):
+    sent: list[list[int]] = []
+
+    class Flaky(call_log.CallLogWriter):
+        def send(self, items):
+            if items == [1]:
+                raise TypeError("not a row")
+            sent.append(list(items))
+            return True
+
+    flaky = Flaky(linger=lambda: 0.01, name="flaky")
+    with caplog.at_level(logging.ERROR, logger="integrations.task_batcher"):
+        flaky.add(1)
+        _wait_for(lambda: "background batch failed" in caplog.text)
+        flaky.add(2)
+        _wait_for(lambda: sent == [[2]])
