@@ -9,6 +9,7 @@ import json
 import multiprocessing
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from bench.common import WEBHOOK_SECRET, make_account, note, report
 # Concurrent connections: each loader sends one request at a time.
 LOADERS = int(os.environ.get("BENCH_LOADERS", "4"))
 UNIQUE_PER_LOADER = 400
-ROUNDS = 3
+ROUNDS = 5
 DUPLICATE_EVERY = 10  # one resend per 10 unique: 10 % duplicates
 TIME_LIMIT = 60.0
 # As the README's production command (gunicorn -w 4). With one worker per core,
@@ -143,11 +144,16 @@ class _Totals:
         self.wall = 0.0
         self.ids: set[str] = set()
 
+        self.round_rates: list[float] = []
+
     def add(self, results: list[tuple[int, int, float, float, list[str]]]) -> None:
-        self.sent += sum(r[0] for r in results)
-        self.ok += sum(r[1] for r in results)
+        ok = sum(r[1] for r in results)
         # Monotonic clocks are system-wide on Linux: comparable across loaders.
-        self.wall += max(r[3] for r in results) - min(r[2] for r in results)
+        wall = max(r[3] for r in results) - min(r[2] for r in results)
+        self.sent += sum(r[0] for r in results)
+        self.ok += ok
+        self.wall += wall
+        self.round_rates.append(ok / wall)
         self.ids.update(i for r in results for i in r[4])
 
     @property
@@ -209,6 +215,12 @@ def _report(
         f"or enqueue): {floor.rate:.0f} req/s = {floor.rate / bare.rate:.3f} of "
         f"the bare view; the intake reaches {hooks.rate / floor.rate:.3f} of it"
     )
+    # On a shared box the machine's speed drifts between rounds; the spread
+    # of per-round ratios says how far to trust the totals above.
+    note(
+        f"per round: intake/bare {_spread(hooks, bare)}, floor/bare "
+        f"{_spread(floor, bare)}, intake/floor {_spread(hooks, floor)}"
+    )
     note(
         f"{hooks.sent} webhooks sent ({len(hooks.ids)} unique, "
         f"{hooks.sent - len(hooks.ids)} duplicates), {hooks.ok} answered 2xx; "
@@ -223,6 +235,13 @@ def _report(
         raise WebhookLoss(1)
     note("check passed: every unique webhook stored exactly once, every answer 2xx")
     return ratio >= 0.6
+
+
+def _spread(side: _Totals, base: _Totals) -> str:
+    ratios = sorted(
+        a / b for a, b in zip(side.round_rates, base.round_rates, strict=True)
+    )
+    return f"{ratios[0]:.3f}-{ratios[-1]:.3f} (median {statistics.median(ratios):.3f})"
 
 
 def _stored_once(account, totals: _Totals) -> bool:
