@@ -33,12 +33,15 @@ def storage_floor(request: HttpRequest, account_slug: str) -> HttpResponse:
         raise Http404
     body = request.read()
     headers = RequestHeaders.from_meta(request.META)
-    message = WebhookMessage(
-        event_type="bench.floor",
-        dedupe_key=headers["webhook-id"],
-        payload=json.loads(body),
-        occurred_at=None,
-    )
+    try:
+        message = WebhookMessage(
+            event_type="bench.floor",
+            dedupe_key=headers["webhook-id"],
+            payload=json.loads(body),
+            occurred_at=None,
+        )
+    except (KeyError, ValueError):
+        return HttpResponse(b"webhook-id header and a JSON body needed", status=400)
     services.webhook_event_store(
         account=account, message=message, body=body, headers=headers
     )
