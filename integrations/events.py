@@ -13,30 +13,38 @@ because a worker can die between the call and the commit.
 """
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.tasks import async_task
 
 from integrations import correlation
+from integrations.leases import ClaimLost, LeasedRows
 from integrations.models import DeliveryStatus, Event, EventDelivery
 from integrations.task_batcher import shared_broker
 from integrations.webhooks.metrics import EVENT_DELIVERIES
-from integrations.webhooks.services import describe_error
 
 logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "integrations.event_tasks.deliver_event"
 
 
-class _ClaimLost(Exception):
-    """The sweeper took the delivery back while this worker ran."""
+_rows = LeasedRows(
+    model=EventDelivery,
+    waiting=DeliveryStatus.PENDING,
+    running=DeliveryStatus.DELIVERING,
+    failed=DeliveryStatus.FAILED,
+    dead=DeliveryStatus.DEAD,
+    created_field="created_at",
+    settings_prefix="EVENT",
+    lease_setting="EVENT_DELIVERY_LEASE_SECONDS",
+    lost_error="worker lost while delivering (claim expired)",
+)
 
 
 def subscribers_for(name: str) -> list[str]:
@@ -83,13 +91,13 @@ def event_delivery_run(*, delivery_id: int, now: datetime | None = None) -> str 
     Returns the new status, or None when the delivery is taken or done.
     """
     now = now or timezone.now()
-    if not _claim(delivery_id, now):
+    if not _rows.claim(delivery_id, now):
         logger.info("event delivery not claimed", extra={"delivery_id": delivery_id})
         return None
     delivery = EventDelivery.objects.select_related("event").get(pk=delivery_id)
     try:
         _call_subscriber(delivery, now)
-    except _ClaimLost:
+    except ClaimLost:
         logger.warning("event delivery claim lost", extra={"delivery_id": delivery_id})
         return None
     except Exception as exc:
@@ -107,50 +115,17 @@ def event_delivery_run(*, delivery_id: int, now: datetime | None = None) -> str 
     return DeliveryStatus.DELIVERED
 
 
-def _claim(delivery_id: int, now: datetime) -> bool:
-    claimable = [DeliveryStatus.PENDING, DeliveryStatus.FAILED]
-    updated = EventDelivery.objects.filter(pk=delivery_id, status__in=claimable).update(
-        status=DeliveryStatus.DELIVERING, claimed_at=now, attempts=F("attempts") + 1
-    )
-    return updated == 1
-
-
-def _mine(delivery: EventDelivery) -> "QuerySet[EventDelivery]":
-    # Only the claim this worker holds: a taken-back delivery is not touched.
-    return EventDelivery.objects.filter(
-        pk=delivery.pk, status=DeliveryStatus.DELIVERING, claimed_at=delivery.claimed_at
-    )
-
-
 def _call_subscriber(delivery: EventDelivery, now: datetime) -> None:
     with transaction.atomic():
         import_string(delivery.subscriber)(delivery.event)
-        updated = _mine(delivery).update(
-            status=DeliveryStatus.DELIVERED,
-            delivered_at=now,
-            last_error="",
-            next_attempt_at=None,
-        )
-        if updated != 1:
-            raise _ClaimLost  # roll the subscriber's writes back with it
-
-
-def _retry_delay(attempts: int) -> timedelta:
-    base = settings.EVENT_RETRY_BASE_SECONDS
-    seconds = min(base * 2 ** max(attempts - 1, 0), settings.EVENT_RETRY_MAX_SECONDS)
-    return timedelta(seconds=seconds)
+        # A lost claim rolls the subscriber's writes back with it.
+        _rows.finish(delivery, DeliveryStatus.DELIVERED, delivered_at=now)
 
 
 def _record_failure(delivery: EventDelivery, exc: Exception, now: datetime) -> str:
-    dead = delivery.attempts >= settings.EVENT_MAX_ATTEMPTS
-    status = DeliveryStatus.DEAD if dead else DeliveryStatus.FAILED
-    _mine(delivery).update(
-        status=status,
-        last_error=describe_error(exc),
-        next_attempt_at=None if dead else now + _retry_delay(delivery.attempts),
-    )
+    status = _rows.fail(delivery, exc, now)
     EVENT_DELIVERIES.labels(status).inc()
-    log = logger.error if dead else logger.warning
+    log = logger.error if status == DeliveryStatus.DEAD else logger.warning
     log(
         "event delivery failed",
         extra={
@@ -169,38 +144,19 @@ def event_deliveries_sweep(*, now: datetime | None = None) -> int:
     """Re-enqueue deliveries that never ran or are due for a retry; take back
     ones whose worker died. Returns how many were enqueued."""
     now = now or timezone.now()
-    _release_expired_claims(now)
-    stuck_before = now - timedelta(minutes=settings.EVENT_SWEEP_AFTER_MINUTES)
-    due = Q(status=DeliveryStatus.PENDING, created_at__lte=stuck_before) | Q(
-        status=DeliveryStatus.FAILED, next_attempt_at__lte=now
-    )
-    rows = EventDelivery.objects.filter(due).order_by("created_at", "pk")
-    batch = list(
-        rows.values_list("pk", "event__correlation_id")[: settings.EVENT_SWEEP_BATCH]
-    )
+    dead, retrying = _rows.release_expired(now)
+    if dead or retrying:
+        logger.warning(
+            "event delivery claims expired",
+            extra={"dead": dead, "retrying": retrying},
+        )
+    rows = _rows.due(now).values_list("pk", "event__correlation_id")
+    batch = list(rows[: settings.EVENT_SWEEP_BATCH])
     for delivery_id, correlation_id in batch:
         _enqueue(delivery_id, correlation_id)
     if batch:
         logger.info("event deliveries swept", extra={"count": len(batch)})
     return len(batch)
-
-
-def _release_expired_claims(now: datetime) -> None:
-    lease = timedelta(seconds=settings.EVENT_DELIVERY_LEASE_SECONDS)
-    expired = EventDelivery.objects.filter(
-        status=DeliveryStatus.DELIVERING, claimed_at__lte=now - lease
-    )
-    error = "worker lost while delivering (claim expired)"
-    dead = expired.filter(attempts__gte=settings.EVENT_MAX_ATTEMPTS).update(
-        status=DeliveryStatus.DEAD, last_error=error, next_attempt_at=None
-    )
-    retry = expired.update(
-        status=DeliveryStatus.FAILED, last_error=error, next_attempt_at=now
-    )
-    if dead or retry:
-        logger.warning(
-            "event delivery claims expired", extra={"dead": dead, "retrying": retry}
-        )
 
 
 def event_deliveries_retry(*, delivery_ids: list[int]) -> int:

@@ -2,9 +2,9 @@
 
 Rows move received -> processing -> processed, or -> failed (retried by the
 sweeper once ``next_attempt_at`` is due) -> ... -> dead after
-``WEBHOOK_MAX_ATTEMPTS``. A conditional UPDATE claims a row, so two workers
-handed the same event (a duplicate enqueue, a sweep racing the first task) never
-both run the handler.
+``WEBHOOK_MAX_ATTEMPTS``. Claims, leases and backoff are integrations.leases':
+two workers handed the same event (a duplicate enqueue, a sweep racing the
+first task) never both run the handler.
 
 A domain handler takes the WebhookEvent. It runs in the same transaction that
 marks the row processed, so its own writes and the status commit together; it
@@ -17,18 +17,19 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache, lru_cache, partial
 from typing import Any
 
 from django.conf import settings
 from django.db import connections, router, transaction
-from django.db.models import BinaryField, DateTimeField, F, JSONField, Q
+from django.db.models import BinaryField, DateTimeField, JSONField
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from integrations import correlation, registry
 from integrations.db import execute_one
+from integrations.leases import ClaimLost, LeasedRows
 from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
 from integrations.providers.base import WebhookMessage
 from integrations.task_batcher import TaskBatcher
@@ -40,7 +41,6 @@ PROCESS_BATCH_TASK = "integrations.webhooks.tasks.process_webhook_events"
 # Events per task when the sweeper or a replay enqueues many at once.
 _SWEEP_TASK_SIZE = 50
 NO_HANDLER = "no handler"
-_MAX_ERROR_CHARS = 2000
 _MAX_HEADER_CHARS = 1024
 # Headers that carry credentials, sessions or signatures are never stored.
 _SECRET_HEADER = re.compile(
@@ -49,8 +49,17 @@ _SECRET_HEADER = re.compile(
 )
 
 
-class _ClaimLost(Exception):
-    """The row was taken back by the sweeper while this worker ran."""
+_rows = LeasedRows(
+    model=WebhookEvent,
+    waiting=WebhookStatus.RECEIVED,
+    running=WebhookStatus.PROCESSING,
+    failed=WebhookStatus.FAILED,
+    dead=WebhookStatus.DEAD,
+    created_field="received_at",
+    settings_prefix="WEBHOOK",
+    lease_setting="WEBHOOK_PROCESSING_LEASE_SECONDS",
+    lost_error="worker lost while processing (claim expired)",
+)
 
 
 def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -234,13 +243,13 @@ def webhook_event_process(*, event_id: int, now: datetime | None = None) -> str 
     already done.
     """
     now = now or timezone.now()
-    if not _claim(event_id, now):
+    if not _rows.claim(event_id, now):
         logger.info("webhook event not claimed", extra={"webhook_event_id": event_id})
         return None
     event = WebhookEvent.objects.select_related("account").get(pk=event_id)
     try:
         note = _dispatch(event, now)
-    except _ClaimLost:
+    except ClaimLost:
         logger.warning("webhook claim lost", extra={"webhook_event_id": event_id})
         return None
     except Exception as exc:
@@ -260,55 +269,21 @@ def webhook_event_process(*, event_id: int, now: datetime | None = None) -> str 
     return WebhookStatus.PROCESSED
 
 
-def _claim(event_id: int, now: datetime) -> bool:
-    claimable = [WebhookStatus.RECEIVED, WebhookStatus.FAILED]
-    updated = WebhookEvent.objects.filter(pk=event_id, status__in=claimable).update(
-        status=WebhookStatus.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
-    )
-    return updated == 1
-
-
 def _dispatch(event: WebhookEvent, now: datetime) -> str:
     path = registry.get_adapter(event.account).webhook_handler(event.event_type)
+    note = NO_HANDLER if path is None else ""
     with transaction.atomic():
         if path is not None:
             import_string(path)(event)
-        updated = WebhookEvent.objects.filter(
-            pk=event.pk, status=WebhookStatus.PROCESSING, claimed_at=event.claimed_at
-        ).update(
-            status=WebhookStatus.PROCESSED,
-            processed_at=now,
-            next_attempt_at=None,
-            last_error="",
-            note=NO_HANDLER if path is None else "",
-        )
-        if updated != 1:
-            raise _ClaimLost  # roll the handler's writes back with it
-    return NO_HANDLER if path is None else ""
-
-
-def _retry_delay(attempts: int) -> timedelta:
-    base = settings.WEBHOOK_RETRY_BASE_SECONDS
-    seconds = min(base * 2 ** max(attempts - 1, 0), settings.WEBHOOK_RETRY_MAX_SECONDS)
-    return timedelta(seconds=seconds)
-
-
-def describe_error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
+        # A lost claim rolls the handler's writes back with it.
+        _rows.finish(event, WebhookStatus.PROCESSED, processed_at=now, note=note)
+    return note
 
 
 def _record_failure(event: WebhookEvent, exc: Exception, now: datetime) -> str:
-    dead = event.attempts >= settings.WEBHOOK_MAX_ATTEMPTS
-    status = WebhookStatus.DEAD if dead else WebhookStatus.FAILED
-    WebhookEvent.objects.filter(
-        pk=event.pk, status=WebhookStatus.PROCESSING, claimed_at=event.claimed_at
-    ).update(
-        status=status,
-        last_error=describe_error(exc),
-        next_attempt_at=None if dead else now + _retry_delay(event.attempts),
-    )
+    status = _rows.fail(event, exc, now)
     WEBHOOK_PROCESSING.labels(event.account.kind, status).inc()
-    log = logger.error if dead else logger.warning
+    log = logger.error if status == WebhookStatus.DEAD else logger.warning
     log(
         "webhook event failed",
         extra={
@@ -345,38 +320,14 @@ def webhook_events_sweep(*, now: datetime | None = None) -> int:
     """Re-enqueue rows the broker lost or that are due for a retry; take back
     rows whose worker died. Returns how many were enqueued."""
     now = now or timezone.now()
-    _release_expired_claims(now)
-    stuck_before = now - timedelta(minutes=settings.WEBHOOK_SWEEP_AFTER_MINUTES)
-    due = Q(status=WebhookStatus.RECEIVED, received_at__lte=stuck_before) | Q(
-        status=WebhookStatus.FAILED, next_attempt_at__lte=now
-    )
-    rows = WebhookEvent.objects.filter(due).order_by("received_at", "pk")
-    batch = [
-        list(pair)
-        for pair in rows.values_list("pk", "correlation_id")[
-            : settings.WEBHOOK_SWEEP_BATCH
-        ]
-    ]
+    dead, retrying = _rows.release_expired(now)
+    if dead or retrying:
+        logger.warning(
+            "webhook claims expired", extra={"dead": dead, "retrying": retrying}
+        )
+    rows = _rows.due(now).values_list("pk", "correlation_id")
+    batch = [list(pair) for pair in rows[: settings.WEBHOOK_SWEEP_BATCH]]
     _enqueue_many(batch)
     if batch:
         logger.info("webhook events swept", extra={"count": len(batch)})
     return len(batch)
-
-
-def _release_expired_claims(now: datetime) -> None:
-    expired = WebhookEvent.objects.filter(
-        status=WebhookStatus.PROCESSING,
-        claimed_at__lte=now
-        - timedelta(seconds=settings.WEBHOOK_PROCESSING_LEASE_SECONDS),
-    )
-    error = "worker lost while processing (claim expired)"
-    dead = expired.filter(attempts__gte=settings.WEBHOOK_MAX_ATTEMPTS).update(
-        status=WebhookStatus.DEAD, last_error=error, next_attempt_at=None
-    )
-    retry = expired.update(
-        status=WebhookStatus.FAILED, last_error=error, next_attempt_at=now
-    )
-    if dead or retry:
-        logger.warning(
-            "webhook claims expired", extra={"dead": dead, "retrying": retry}
-        )

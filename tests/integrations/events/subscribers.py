@@ -1,8 +1,11 @@
 """Outbox subscribers the event tests name by dotted path."""
 
 import threading
+from datetime import timedelta
 
-from integrations.models import Event
+from django.db.models import F
+
+from integrations.models import DeliveryStatus, Event, EventDelivery
 
 calls: list[tuple[str, int]] = []  # (subscriber, event pk)
 GATE = threading.Event()
@@ -37,3 +40,12 @@ def writes(event: Event) -> None:
 def wait_for_gate(event: Event) -> None:
     GATE.wait(timeout=10)
     calls.append(("gate", event.pk))
+
+
+def writes_and_loses_claim(event: Event) -> None:
+    # While this worker runs, the sweeper takes the delivery back and another
+    # worker claims it (a new claimed_at).
+    Event.objects.create(name="test.side_effect", payload={"of": event.pk})
+    EventDelivery.objects.filter(event=event, status=DeliveryStatus.DELIVERING).update(
+        claimed_at=F("claimed_at") + timedelta(seconds=1)
+    )

@@ -189,6 +189,17 @@ def test_subscriber_writes_commit_with_the_delivery(settings):
     assert Event.objects.filter(name="test.side_effect").count() == 1
 
 
+def test_worker_that_lost_its_claim_rolls_back(settings):
+    settings.SWITCHYARD_EVENT_SUBSCRIBERS = {
+        "payment.captured": [f"{SUBS}.writes_and_loses_claim"]
+    }
+    delivery = _emit().deliveries.get()
+    assert event_delivery_run(delivery_id=delivery.pk) is None
+    assert not Event.objects.filter(name="test.side_effect").exists()
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERING  # the new owner's
+
+
 def test_expired_delivery_claim_is_taken_back(dropped_broker, settings):
     settings.EVENT_DELIVERY_LEASE_SECONDS = 600
     delivery = _emit().deliveries.first()

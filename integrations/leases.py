@@ -1,0 +1,115 @@
+"""Rows that tasks work off: claim, lease, retry with backoff, give up.
+
+Webhook events and outbox deliveries share one life cycle: waiting ->
+running -> done, or -> failed (due again at ``next_attempt_at``, the delay
+doubling up to a cap) -> ... -> dead after the maximum attempts. A
+conditional UPDATE claims a row, so two workers handed the same row (a
+duplicate enqueue, a sweep racing the first task) never both run it. A row
+whose worker died stays running until its lease expires; the sweep then
+takes it back.
+
+The model needs ``status``, ``attempts``, ``last_error``, ``next_attempt_at``
+and ``claimed_at`` fields, and a creation timestamp. Settings are read per
+call (tests override them), named ``<prefix>_MAX_ATTEMPTS``,
+``<prefix>_RETRY_BASE_SECONDS``, ``<prefix>_RETRY_MAX_SECONDS`` and
+``<prefix>_SWEEP_AFTER_MINUTES``, plus the lease setting given.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F, Model, Q, QuerySet
+
+_MAX_ERROR_CHARS = 2000
+
+
+class ClaimLost(Exception):
+    """The sweeper took the row back while this worker ran."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """What a failed row keeps of its error: type and message, bounded."""
+    return f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
+
+
+@dataclass(frozen=True)
+class LeasedRows:
+    model: type[Model]
+    waiting: str
+    running: str
+    failed: str
+    dead: str
+    created_field: str
+    settings_prefix: str
+    lease_setting: str
+    lost_error: str  # kept on a row whose lease expired
+
+    def _setting(self, name: str) -> int:
+        return getattr(settings, f"{self.settings_prefix}_{name}")
+
+    def claim(self, pk: int, now: datetime) -> bool:
+        """Take a waiting or failed row for this worker; False if it is
+        taken, done or dead."""
+        updated = self.model.objects.filter(
+            pk=pk, status__in=[self.waiting, self.failed]
+        ).update(status=self.running, claimed_at=now, attempts=F("attempts") + 1)
+        return updated == 1
+
+    def held(self, row: Any) -> QuerySet:
+        """The row, only while this worker's claim on it stands."""
+        return self.model.objects.filter(
+            pk=row.pk, status=self.running, claimed_at=row.claimed_at
+        )
+
+    def finish(self, row: Any, status: str, **fields: Any) -> None:
+        """Mark a claimed row ``status``; raises ClaimLost if the claim is
+        gone, so the caller's transaction rolls its work back."""
+        updated = self.held(row).update(
+            status=status, last_error="", next_attempt_at=None, **fields
+        )
+        if updated != 1:
+            raise ClaimLost
+
+    def retry_delay(self, attempts: int) -> timedelta:
+        base = self._setting("RETRY_BASE_SECONDS")
+        cap = self._setting("RETRY_MAX_SECONDS")
+        return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
+
+    def fail(self, row: Any, exc: BaseException, now: datetime) -> str:
+        """Keep the error on a claimed row: failed and due again after the
+        backoff, or dead once its attempts are used up. Returns the status."""
+        dead = row.attempts >= self._setting("MAX_ATTEMPTS")
+        status = self.dead if dead else self.failed
+        self.held(row).update(
+            status=status,
+            last_error=describe_error(exc),
+            next_attempt_at=None if dead else now + self.retry_delay(row.attempts),
+        )
+        return status
+
+    def due(self, now: datetime) -> QuerySet:
+        """Rows to enqueue again, oldest first: waiting longer than the
+        sweep delay (the broker lost them) or failed and due."""
+        stuck_before = now - timedelta(minutes=self._setting("SWEEP_AFTER_MINUTES"))
+        waiting = Q(status=self.waiting, **{f"{self.created_field}__lte": stuck_before})
+        retry = Q(status=self.failed, next_attempt_at__lte=now)
+        return self.model.objects.filter(waiting | retry).order_by(
+            self.created_field, "pk"
+        )
+
+    def release_expired(self, now: datetime) -> tuple[int, int]:
+        """Take back running rows whose lease expired: dead if out of
+        attempts, else failed and due now. Returns ``(dead, retrying)``."""
+        lease = timedelta(seconds=getattr(settings, self.lease_setting))
+        expired = self.model.objects.filter(
+            status=self.running, claimed_at__lte=now - lease
+        )
+        dead = expired.filter(attempts__gte=self._setting("MAX_ATTEMPTS")).update(
+            status=self.dead, last_error=self.lost_error, next_attempt_at=None
+        )
+        retrying = expired.update(
+            status=self.failed, last_error=self.lost_error, next_attempt_at=now
+        )
+        return dead, retrying
