@@ -14,8 +14,11 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from bench import cpu
 from bench.common import WEBHOOK_SECRET, make_account, note, report
 
 # Concurrent connections: each loader sends one request at a time.
@@ -111,8 +114,10 @@ def _init_loader(barrier) -> None:
     _start_barrier = barrier
 
 
-def _load(args: tuple[int, int, int, str]) -> tuple[int, int, float, float, list[str]]:
-    """One load generator: (sent, 2xx, start, end, ids sent).
+def _load(
+    args: tuple[int, int, int, str],
+) -> tuple[int, int, float, float, list[str], cpu.Usage]:
+    """One load generator: (sent, 2xx, start, end, ids sent, its own CPU).
 
     Every request is built and signed before the clock starts; the loaders
     start together at a barrier, so the run is timed from the first request
@@ -122,6 +127,7 @@ def _load(args: tuple[int, int, int, str]) -> tuple[int, int, float, float, list
     batch = _requests(loader, round_no)
     _start_barrier.wait(timeout=60)
     ok = 0
+    before = cpu.snapshot([os.getpid()])
     start = time.monotonic()
     deadline = start + TIME_LIMIT
     sent = 0
@@ -135,7 +141,9 @@ def _load(args: tuple[int, int, int, str]) -> tuple[int, int, float, float, list
         conn.close()
         sent += 1
         ok += 200 <= response.status < 300
-    return sent, ok, start, time.monotonic(), [b[0] for b in batch[:sent]]
+    end = time.monotonic()
+    used = cpu.spent(before, cpu.snapshot([os.getpid()]))
+    return sent, ok, start, end, [b[0] for b in batch[:sent]], used
 
 
 class _Totals:
@@ -145,8 +153,18 @@ class _Totals:
         self.ids: set[str] = set()
 
         self.round_rates: list[float] = []
+        # Process group -> CPU used over all rounds (see bench.cpu).
+        self.cpu: dict[str, cpu.Usage] = {}
 
-    def add(self, results: list[tuple[int, int, float, float, list[str]]]) -> None:
+    def add_cpu(self, group: str, used: cpu.Usage) -> None:
+        was = self.cpu.get(group, cpu.Usage(0.0, 0))
+        self.cpu[group] = cpu.Usage(
+            was.cpu_seconds + used.cpu_seconds, was.switches + used.switches
+        )
+
+    def add(
+        self, results: list[tuple[int, int, float, float, list[str], cpu.Usage]]
+    ) -> None:
         ok = sum(r[1] for r in results)
         # Monotonic clocks are system-wide on Linux: comparable across loaders.
         wall = max(r[3] for r in results) - min(r[2] for r in results)
@@ -155,6 +173,8 @@ class _Totals:
         self.wall += wall
         self.round_rates.append(ok / wall)
         self.ids.update(i for r in results for i in r[4])
+        for r in results:
+            self.add_cpu("loaders", r[5])
 
     @property
     def rate(self) -> float:
@@ -189,12 +209,26 @@ def run() -> bool:
             for round_no in range(ROUNDS):
                 for path, totals in targets.values():
                     jobs = [(n, round_no, port, path) for n in range(LOADERS)]
-                    totals.add(pool.map(_load, jobs, chunksize=1))
+                    with _server_cpu(proc.pid, totals):
+                        totals.add(pool.map(_load, jobs, chunksize=1))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     bare, floor, hooks = (totals for _path, totals in targets.values())
     return _report(bare, floor, hooks, account, floor_account)
+
+
+@contextmanager
+def _server_cpu(master: int, totals: _Totals) -> Iterator[None]:
+    """Add what gunicorn's workers and a PostgreSQL server on this machine
+    (backends, WAL writer, the rest) used while the block ran."""
+    groups = {"workers": cpu.children(master), "postgresql": cpu.named("postgres")}
+    before = {name: cpu.snapshot(pids) for name, pids in groups.items()}
+    yield
+    for name, pids in groups.items():
+        # Backends that connected meanwhile count from zero.
+        pids = cpu.named("postgres") if name == "postgresql" else pids
+        totals.add_cpu(name, cpu.spent(before[name], cpu.snapshot(pids)))
 
 
 def _report(
@@ -221,6 +255,8 @@ def _report(
         f"per round: intake/bare {_spread(hooks, bare)}, floor/bare "
         f"{_spread(floor, bare)}, intake/floor {_spread(hooks, floor)}"
     )
+    if cpu.available():
+        note(_cpu_line(bare, floor, hooks))
     note(
         f"{hooks.sent} webhooks sent ({len(hooks.ids)} unique, "
         f"{hooks.sent - len(hooks.ids)} duplicates), {hooks.ok} answered 2xx; "
@@ -235,6 +271,23 @@ def _report(
         raise WebhookLoss(1)
     note("check passed: every unique webhook stored exactly once, every answer 2xx")
     return ratio >= 0.6
+
+
+def _cpu_line(bare: _Totals, floor: _Totals, hooks: _Totals) -> str:
+    """CPU per answered request by process group, and the workers' context
+    switches: where each side's time goes on this machine."""
+
+    def side(totals: _Totals) -> str:
+        per = {g: u.cpu_seconds * 1e6 / totals.ok for g, u in totals.cpu.items()}
+        switches = totals.cpu["workers"].switches / totals.ok
+        return (
+            f"workers {per['workers']:.0f} + PostgreSQL {per['postgresql']:.0f} + "
+            f"loaders {per['loaders']:.0f} us, {switches:.1f} worker switches"
+        )
+
+    return (
+        f"CPU per request: bare {side(bare)}; floor {side(floor)}; intake {side(hooks)}"
+    )
 
 
 def _spread(side: _Totals, base: _Totals) -> str:
