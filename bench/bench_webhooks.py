@@ -24,7 +24,7 @@ from bench.common import WEBHOOK_SECRET, make_account, note, report
 # Concurrent connections: each loader sends one request at a time.
 LOADERS = int(os.environ.get("BENCH_LOADERS", "4"))
 UNIQUE_PER_LOADER = 400
-ROUNDS = 5
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))  # more: steadier medians
 DUPLICATE_EVERY = 10  # one resend per 10 unique: 10 % duplicates
 TIME_LIMIT = 60.0
 # As the README's production command (gunicorn -w 4). With one worker per core,
