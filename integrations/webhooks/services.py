@@ -133,20 +133,13 @@ def webhook_event_store(
         correlation_id=correlation_id,
         received_at=timezone.now(),
     )
-    # Twice at most: a duplicate whose stored row is deleted between the two
-    # statements (a prune) is inserted again rather than lost.
+    # Twice at most: a duplicate whose stored row is deleted between the
+    # conflict and the lookup (a prune) is inserted again rather than lost.
     for _ in range(2):
-        row = execute_one(statement.sql, params, using=using)
-        if row is not None:
-            break
-        existing = execute_one(
-            statement.existing_sql, [account.pk, message.dedupe_key], using=using
-        )
-        if existing is not None:
-            return existing[0], False
-    else:
-        raise WebhookEvent.DoesNotExist(message.dedupe_key)
-    return row[0], True
+        stored = statement.store(params, account.pk, message.dedupe_key, using)
+        if stored is not None:
+            return stored
+    raise WebhookEvent.DoesNotExist(message.dedupe_key)
 
 
 class _InsertStatement:
@@ -154,6 +147,10 @@ class _InsertStatement:
     id`` for WebhookEvent, built once per database, and the ``SELECT`` of the
     id a duplicate already has (not the ORM: its first query in a request
     costs a health-check round trip).
+
+    On PostgreSQL both travel as one statement (the INSERT in a CTE), so a
+    duplicate costs one round trip, not two. SQLite has no data-modifying
+    CTEs: there a duplicate sends the SELECT after the INSERT.
 
     A conflict returns no row instead of raising, so a duplicate needs no
     savepoint inside a caller's transaction and no rollback outside one.
@@ -184,7 +181,36 @@ class _InsertStatement:
             f"SELECT {pk} FROM {table} "  # noqa: S608
             f"WHERE {account} = %s AND {dedupe_key} = %s"
         )
+        self.combined_sql = None
+        if conn.vendor == "postgresql":
+            # The SELECT reads the snapshot taken before the INSERT: it finds
+            # a row committed before this statement began, never the one the
+            # INSERT adds. A conflicting row committed while the INSERT waited
+            # for it is in neither: no row, and the caller sends it again.
+            self.combined_sql = (
+                f"WITH inserted AS ({self.sql}) "  # noqa: S608
+                f"SELECT {pk}, TRUE FROM inserted UNION ALL "
+                f"SELECT {pk}, FALSE FROM {table} "
+                f"WHERE {account} = %s AND {dedupe_key} = %s "
+                "ORDER BY 2 DESC LIMIT 1"
+            )
         self._adapters = [_adapter(conn, f) for f in self.fields]
+
+    def store(
+        self, params: list[Any], account_pk: int, dedupe_key: str, using: str
+    ) -> tuple[int, bool] | None:
+        """``(id, created)``, or None when the row that conflicted could not
+        be read (committed after this statement's snapshot, or pruned)."""
+        if self.combined_sql is not None:
+            row = execute_one(
+                self.combined_sql, [*params, account_pk, dedupe_key], using=using
+            )
+            return None if row is None else (row[0], row[1])
+        row = execute_one(self.sql, params, using=using)
+        if row is not None:
+            return row[0], True
+        existing = execute_one(self.existing_sql, [account_pk, dedupe_key], using=using)
+        return None if existing is None else (existing[0], False)
 
     def params(self, **given: Any) -> list[Any]:
         out = []

@@ -154,19 +154,38 @@ def test_a_duplicate_gets_the_stored_rows_id():
 
 
 def test_a_duplicate_whose_row_vanished_is_stored_again(monkeypatch):
-    # The stored row is deleted (a prune) between the conflicting INSERT and
-    # the SELECT of its id: the webhook is stored anew, not lost.
+    # The stored row is deleted (a prune) between the conflict and the read
+    # of its id: the first statement (INSERT and SELECT in one on PostgreSQL)
+    # returns no row, and the webhook is stored anew, not lost.
     account = ProviderAccountFactory()
-    answers = iter([None, None])
+    answers = iter([None])
     real = db.execute_one
 
-    def first_two_find_nothing(sql, params, *, using="default"):
+    def first_finds_nothing(sql, params, *, using="default"):
         answer = next(answers, "real")
         return real(sql, params, using=using) if answer == "real" else answer
 
-    monkeypatch.setattr(services, "execute_one", first_two_find_nothing)
+    monkeypatch.setattr(services, "execute_one", first_finds_nothing)
 
     event_id, created = receive(account, "evt_1")
 
     assert created
     assert WebhookEvent.objects.get().pk == event_id
+
+
+def test_a_duplicate_costs_one_statement(monkeypatch):
+    account = ProviderAccountFactory()
+    first_id, _ = receive(account, "evt_1")
+    sent = []
+    real = db.execute_one
+
+    def counting(sql, params, *, using="default"):
+        sent.append(sql)
+        return real(sql, params, using=using)
+
+    monkeypatch.setattr(services, "execute_one", counting)
+
+    assert receive(account, "evt_1") == (first_id, False)
+    assert receive(account, "evt_2")[1] is True
+    assert len(sent) == 2
+    assert WebhookEvent.objects.count() == 2
