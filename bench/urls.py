@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from config.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from config.urls import urlpatterns as project_urlpatterns
+from integrations.db import execute_one
 from integrations.providers.base import WebhookMessage
 from integrations.webhooks import accounts, services
 from integrations.webhooks.verification import RequestHeaders
@@ -20,6 +21,16 @@ from integrations.webhooks.verification import RequestHeaders
 @csrf_exempt
 def bare(request: HttpRequest) -> HttpResponse:
     request.read()  # the same body as a webhook arrives; read it like one
+    return HttpResponse(b"ok", content_type="text/plain")
+
+
+@csrf_exempt
+def database_round_trip(request: HttpRequest) -> HttpResponse:
+    """The bare view plus one round trip to the database that writes nothing
+    (``SELECT 1``, sent the way the intake sends its INSERT): what talking to
+    the database at all costs, before any row is written or committed."""
+    request.read()
+    execute_one("SELECT 1", [])
     return HttpResponse(b"ok", content_type="text/plain")
 
 
@@ -60,6 +71,7 @@ class BareApiView(APIView):
 
 urlpatterns = [
     path("bench/bare/", bare),
+    path("bench/round-trip/", database_round_trip),
     path("bench/floor/<slug:account_slug>/", storage_floor),
     path("bench/bare-api/", BareApiView.as_view()),
     *project_urlpatterns,
