@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 from config.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from config.urls import urlpatterns as project_urlpatterns
 from integrations.db import execute_one
-from integrations.providers.base import WebhookMessage
 from integrations.webhooks import accounts, services
+from integrations.webhooks.messages import WebhookMessage
 from integrations.webhooks.verification import RequestHeaders
 
 

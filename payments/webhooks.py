@@ -8,7 +8,7 @@ import logging
 
 from integrations import registry
 from integrations.models import WebhookEvent
-from integrations.providers.base import WebhookMessage
+from integrations.webhooks.messages import WebhookMessage
 from payments import services
 from payments.models import Payment
 from payments.providers.base import PaymentsAdapter

@@ -8,12 +8,20 @@ outbound calls go through the account's shared ProviderClient.
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from django.conf import settings
 
+from integrations.webhooks.messages import WebhookMessage
 from integrations.webhooks.verification import WebhookVerificationError
+
+__all__ = [
+    "BaseAdapter",
+    "ConfigField",
+    "HealthResult",
+    "WebhookMessage",
+    "match_event_type",
+]
 
 if TYPE_CHECKING:
     from integrations.models import ProviderAccount
@@ -41,16 +49,6 @@ class HealthResult:
     ok: bool
     detail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class WebhookMessage:
-    """A verified webhook, translated: what the intake stores and dispatches."""
-
-    event_type: str
-    dedupe_key: str  # the provider's event/delivery id; unique per account
-    payload: dict[str, Any]
-    occurred_at: datetime | None = None
 
 
 def match_event_type(table: Mapping[str, str], event_type: str) -> str | None:
@@ -114,6 +112,14 @@ class BaseAdapter(ABC):
             f"{self.display_name} accounts do not accept webhooks.",
             code=WebhookVerificationError.NOT_SUPPORTED,
         )
+
+    def webhook_messages(
+        self, *, body: bytes, headers: Mapping[str, str], url: str
+    ) -> list[WebhookMessage]:
+        """Every message one verified request carries, in order (SendGrid posts
+        an array of events). The intake stores them all or none and answers
+        once. Default: the one message ``verify_webhook`` returns."""
+        return [self.verify_webhook(body=body, headers=headers, url=url)]
 
     def webhook_handler(self, message_event_type: str) -> str | None:
         """Dotted path of the domain handler for an event type, or None.

@@ -31,8 +31,8 @@ from integrations import correlation, registry
 from integrations.db import execute_one
 from integrations.leases import ClaimLost, LeasedRows
 from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
-from integrations.providers.base import WebhookMessage
 from integrations.task_batcher import TaskBatcher
+from integrations.webhooks.messages import WebhookMessage
 from integrations.webhooks.metrics import WEBHOOK_PROCESSING
 
 logger = logging.getLogger(__name__)

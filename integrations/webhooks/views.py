@@ -16,8 +16,8 @@ from integrations import registry
 from integrations.api.errors import error_body
 from integrations.errors import ProviderError
 from integrations.models import ProviderAccount
-from integrations.providers.base import WebhookMessage
 from integrations.webhooks import accounts, services
+from integrations.webhooks.messages import WebhookMessage
 from integrations.webhooks.metrics import WEBHOOK_REQUESTS
 from integrations.webhooks.verification import RequestHeaders, WebhookVerificationError
 

@@ -55,8 +55,8 @@ from django.db import IntegrityError, transaction
 from integrations import money
 from integrations.client import client_for
 from integrations.errors import NotProcessed, ProviderError, Rejected, Unknown
-from integrations.providers.base import WebhookMessage
 from integrations.providers.sandbox import SandboxAdapter
+from integrations.webhooks.messages import WebhookMessage
 from payments.models import SandboxCharge, SandboxChargeKind
 from payments.providers.base import (
     CaptureRequest,

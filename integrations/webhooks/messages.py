@@ -1,0 +1,117 @@
+"""What a verified webhook becomes, and the small readers every provider's
+verification needs (required header, JSON body, event times).
+
+Nothing here logs or raises with a secret or the body.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from integrations.webhooks.verification import WebhookVerificationError
+
+# WebhookEvent.event_type and .dedupe_key column lengths.
+MAX_EVENT_TYPE_LENGTH = 128
+MAX_DEDUPE_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class WebhookMessage:
+    """A verified webhook, translated: what the intake stores and dispatches."""
+
+    event_type: str
+    dedupe_key: str  # the provider's event/delivery id; unique per account
+    payload: dict[str, Any]
+    occurred_at: datetime | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        event_type: str,
+        dedupe_key: str,
+        payload: dict[str, Any],
+        occurred_at: datetime | None = None,
+    ) -> "WebhookMessage":
+        """A message with type and key cut to what the intake can store."""
+        return cls(
+            event_type=event_type[:MAX_EVENT_TYPE_LENGTH],
+            dedupe_key=dedupe_key[:MAX_DEDUPE_KEY_LENGTH],
+            payload=payload,
+            occurred_at=occurred_at,
+        )
+
+
+def required_header(headers: Mapping[str, str], name: str) -> str:
+    """The stripped value of header ``name`` (any case), or MISSING_HEADER."""
+    value = headers.get(name)
+    if value is None:
+        value = headers.get(name.lower())
+    value = (value or "").strip()
+    if not value:
+        raise WebhookVerificationError(
+            f"The {name} header is missing.",
+            code=WebhookVerificationError.MISSING_HEADER,
+            param=name,
+        )
+    return value
+
+
+def json_body(body: bytes, *, what: str = "a JSON object") -> Any:
+    """The decoded JSON of a webhook body, or MALFORMED naming ``what`` was
+    expected."""
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise WebhookVerificationError(
+            f"The webhook body is not {what}.",
+            code=WebhookVerificationError.MALFORMED,
+        ) from None
+
+
+def json_object(body: bytes, *, what: str = "a JSON object") -> dict[str, Any]:
+    """A webhook body that must be one JSON object."""
+    payload = json_body(body, what=what)
+    if not isinstance(payload, dict):
+        raise WebhookVerificationError(
+            f"The webhook body is not {what}.",
+            code=WebhookVerificationError.MALFORMED,
+        )
+    return payload
+
+
+def required_str(payload: Mapping[str, Any], name: str, *, what: str) -> str:
+    """A non-empty string field of a webhook payload, or MALFORMED."""
+    value = payload.get(name)
+    if not isinstance(value, str) or not value:
+        raise WebhookVerificationError(
+            f"The {what} has no '{name}'.",
+            code=WebhookVerificationError.MALFORMED,
+            param=name,
+        )
+    return value
+
+
+def iso_time(value: object) -> datetime | None:
+    """An aware datetime from an ISO 8601 string (``Z`` accepted); None when
+    absent, unparseable or naive: a bad time is not worth refusing a signed
+    event over."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def unix_time(value: object) -> datetime | None:
+    """An aware UTC datetime from Unix seconds; None if not an int."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
