@@ -87,7 +87,7 @@ from integrations.errors import (
     Rejected,
     Unknown,
 )
-from integrations.money import MoneyError, from_provider_decimal, to_provider_decimal
+from integrations.money import MoneyError, from_wire_decimal, to_wire_decimal
 from integrations.providers.base import ConfigField, HealthResult, WebhookMessage
 from integrations.webhooks.verification import WebhookVerificationError
 from payments.providers.base import (
@@ -809,7 +809,7 @@ def _notification_payload(notification: Any) -> dict[str, Any]:
 
 def _decimal(amount: int, currency: str) -> str:
     try:
-        return to_provider_decimal(amount, currency, provider="braintree")
+        return to_wire_decimal(amount, currency)
     except MoneyError as error:
         raise Rejected(str(error), code="invalid_amount") from None
 
@@ -821,7 +821,7 @@ def _minor(value: Any, currency: str) -> int | None:
         # "1050.00" JPY is 1050: only trailing zeros go, real extra digits stay
         # and are refused by the money helper.
         text = format(Decimal(str(value)).normalize(), "f")
-        return from_provider_decimal(text, currency, provider="braintree")
+        return from_wire_decimal(text, currency)
     except (MoneyError, ArithmeticError, ValueError):
         raise Unknown(
             "Braintree sent an amount that cannot be read", code="malformed_response"
