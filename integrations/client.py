@@ -141,7 +141,7 @@ from urllib3.exceptions import (
     ProtocolError,
 )
 
-from integrations import call_log, correlation, metrics
+from integrations import call_log, correlation, deadline, metrics
 from integrations.breaker import breaker_for
 from integrations.errors import (
     ConfigurationError,
@@ -661,7 +661,8 @@ class ProviderClient:
                 idempotent=idempotent,
                 idempotency_key=idempotency_key or uuid.uuid4().hex,
                 correlation_id=correlation_id,
-                deadline=now + self.config.deadline_seconds,
+                # A caller's scope (a fan-out run) may end sooner.
+                deadline=now + deadline.clamp(self.config.deadline_seconds),
                 clock=self._clock,
                 started=now,
             )
