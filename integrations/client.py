@@ -929,7 +929,11 @@ def _write_relaxed(
     conn = connections[using]
     if conn.vendor != "postgresql" or conn.in_atomic_block:
         return False
-    if not conn.get_autocommit():
+    # A thread that never connected (a fan-out worker) is in autocommit unless
+    # the settings say otherwise: asking the connection would open one.
+    if conn.connection is None and not conn.settings_dict["AUTOCOMMIT"]:
+        return False
+    if conn.connection is not None and not conn.get_autocommit():
         return False
     # The values are ints, strs, None and aware datetimes, which the driver
     # takes as they are (what get_db_prep_save would hand it, minus its cost).

@@ -4,8 +4,9 @@ import time
 from contextlib import ExitStack
 
 import pytest
+from django.db import connections
 
-from integrations import correlation
+from integrations import call_log, correlation
 from integrations.fanout import FailureReason, run_on_accounts
 from integrations.models.calls import ProviderCall
 from integrations.testing.faultserver import FaultServer, hang, respond
@@ -118,3 +119,29 @@ def test_retries_of_a_failing_account_end_with_the_run(servers):
     assert failure.code == "server_error"
     # Retried once (at 0.3 s); a second retry would start past the run's end.
     assert len(servers[0].requests_for("GET", QUOTE_PATH)) == 2
+
+
+@pytest.mark.postgres
+def test_threads_leave_the_call_log_to_its_writer_without_connecting(servers, settings):
+    # Production's call log: rows written behind the call by one writer
+    # thread, so a worker needs no PostgreSQL connection of its own.
+    settings.PROVIDER_CALL_LOG_LINGER_MS = 50
+    for server in servers:
+        server.route("GET", QUOTE_PATH, respond(200, json={"amount": 1}))
+    _accounts(servers)
+    connected = []
+
+    def quote_and_look(adapter) -> dict:
+        quote = adapter.quote()
+        connected.append(connections["default"].connection is not None)
+        return quote
+
+    with correlation.bind("checkout-writer"):
+        run = run_on_accounts(
+            "shipping", quote_and_look, operation_name="quote", deadline_seconds=2
+        )
+    assert len(run.results) == 5
+    assert connected == [False] * 5
+    call_log.writer.flush()
+    rows = ProviderCall.objects.filter(correlation_id="checkout-writer")
+    assert rows.filter(outcome="success").count() == 5
