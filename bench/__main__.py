@@ -1,4 +1,5 @@
-"""``make bench``: ``python -m bench [client breaker failover webhooks payments]``."""
+"""``make bench``: ``python -m bench [NAME ...]``, names from ``BENCHMARKS``
+(client breaker failover fanout webhooks payments); all by default."""
 
 import importlib
 import sys
@@ -14,6 +15,7 @@ BENCHMARKS = {
     "client": "bench.bench_client",
     "breaker": "bench.bench_breaker",
     "failover": "bench.bench_failover",
+    "fanout": "bench.bench_fanout",
     "webhooks": "bench.bench_webhooks",
     "payments": "bench.bench_payments",
 }

@@ -141,7 +141,7 @@ from urllib3.exceptions import (
     ProtocolError,
 )
 
-from integrations import call_log, correlation, metrics
+from integrations import call_log, correlation, deadline, metrics
 from integrations.breaker import breaker_for
 from integrations.errors import (
     ConfigurationError,
@@ -661,7 +661,8 @@ class ProviderClient:
                 idempotent=idempotent,
                 idempotency_key=idempotency_key or uuid.uuid4().hex,
                 correlation_id=correlation_id,
-                deadline=now + self.config.deadline_seconds,
+                # A caller's scope (a fan-out run) may end sooner.
+                deadline=now + deadline.clamp(self.config.deadline_seconds),
                 clock=self._clock,
                 started=now,
             )
@@ -928,7 +929,11 @@ def _write_relaxed(
     conn = connections[using]
     if conn.vendor != "postgresql" or conn.in_atomic_block:
         return False
-    if not conn.get_autocommit():
+    # A thread that never connected (a fan-out worker) is in autocommit unless
+    # the settings say otherwise: asking the connection would open one.
+    if conn.connection is None and not conn.settings_dict["AUTOCOMMIT"]:
+        return False
+    if conn.connection is not None and not conn.get_autocommit():
         return False
     # The values are ints, strs, None and aware datetimes, which the driver
     # takes as they are (what get_db_prep_save would hand it, minus its cost).
