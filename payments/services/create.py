@@ -66,9 +66,7 @@ def payment_create(
     GatewayUnavailable (no account could be reached; nothing was charged).
     """
     pan_refuse(source_token=source_token, metadata=metadata)
-    currency = money.validate_currency(currency)
-    if not isinstance(amount, int) or amount <= 0:
-        raise ValueError("amount must be a positive integer of minor units")
+    currency = _checked_currency(amount, currency)
     existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
@@ -82,50 +80,72 @@ def payment_create(
         card_fingerprint=card_fingerprint,
         ip_country=ip_country,
     )
+    payment, created = _payment_store(
+        screening,
+        order_id=order_id,
+        amount=amount,
+        currency=currency,
+        capture_requested=capture,
+        customer_reference=customer_reference,
+        customer_email=customer_email,
+        ip_address=ip_address or None,
+        metadata=metadata or {},
+        idempotency_key=idempotency_key,
+    )
+    if not created:
+        return payment
+    if screening.level == fraud.RiskLevel.HIGH:
+        return _blocked(payment)
+    held = screening.level == fraud.RiskLevel.MEDIUM
+    request = build_payment_request(payment, source_token, capture=capture and not held)
+    return _authorize_with_failover(payment, request)
+
+
+def _checked_currency(amount: int, currency: str) -> str:
+    """The upper-cased ISO code; MoneyError or ValueError for a bad input."""
+    code = money.validate_currency(currency)
+    if not isinstance(amount, int) or amount <= 0:
+        raise ValueError("amount must be a positive integer of minor units")
+    return code
+
+
+def _payment_store(screening: fraud.Screening, **fields: Any) -> tuple[Payment, bool]:
+    """The new payment with its screening, or (``False``) the one a
+    concurrent call with the same idempotency key created first."""
     review = screening.level == fraud.RiskLevel.MEDIUM
     try:
         with transaction.atomic():
             payment = Payment.objects.create(
-                order_id=order_id,
-                amount=amount,
-                currency=currency,
-                capture_requested=capture,
-                customer_reference=customer_reference,
-                customer_email=customer_email,
-                ip_address=ip_address or None,
-                metadata=metadata or {},
-                idempotency_key=idempotency_key,
+                **fields,
                 risk_score=screening.score,
                 risk_level=str(screening.level),
                 risk_reasons=list(screening.reasons),
                 review_state=ReviewState.PENDING if review else ReviewState.NONE,
             )
     except IntegrityError:
-        # A concurrent call with the same key created it first.
-        return Payment.objects.get(idempotency_key=idempotency_key)
+        return Payment.objects.get(idempotency_key=fields["idempotency_key"]), False
     logger.info(
         "payment created",
         extra={
             "payment_id": payment.public_id,
             "risk_level": payment.risk_level,
-            "currency": currency,
+            "currency": payment.currency,
         },
     )
-    if screening.level == fraud.RiskLevel.HIGH:
-        return advance(
-            payment,
-            Change(
-                status=PaymentStatus.BLOCKED,
-                fields={
-                    "failure_code": "payment_blocked",
-                    "failure_message": "Blocked by fraud screening.",
-                },
-            ),
-        )
-    request = build_payment_request(
-        payment, source_token, capture=capture and not review
+    return payment, True
+
+
+def _blocked(payment: Payment) -> Payment:
+    return advance(
+        payment,
+        Change(
+            status=PaymentStatus.BLOCKED,
+            fields={
+                "failure_code": "payment_blocked",
+                "failure_message": "Blocked by fraud screening.",
+            },
+        ),
     )
-    return _authorize_with_failover(payment, request)
 
 
 def build_payment_request(

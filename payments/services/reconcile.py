@@ -10,7 +10,7 @@ from django.utils import timezone
 from integrations.errors import ProviderError, Unknown
 from integrations.models import ProviderAccount
 from payments.models import Payment, PaymentStatus, RefundStatus, ReviewState
-from payments.providers.base import PaymentLookup, PaymentsAdapter
+from payments.providers.base import PaymentLookup, PaymentResult, PaymentsAdapter
 from payments.services.attempts import adapter_for, provider_key
 from payments.services.create import capture_owed, owes_capture
 from payments.services.errors import PaymentError
@@ -73,18 +73,9 @@ def _reconcile_charge(payment: Payment) -> Payment:
     assert account is not None
     adapter = adapter_for(account)
     key = provider_key(payment, account, "authorize")
-    reference = payment.provider_reference or _reference_sent(payment, account)
-    lookup = PaymentLookup(
-        order_id=payment.order_id,
-        amount=payment.amount,
-        currency=payment.currency,
-        since=payment.created_at - timedelta(minutes=10),
-    )
     try:
         try:
-            result = adapter.retrieve(
-                provider_reference=reference, idempotency_key=key, lookup=lookup
-            )
+            result = _charge_lookup(payment, adapter, key)
         except Unknown as exc:
             if exc.code == "lookup_ambiguous":
                 return _reconcile_manually(payment)
@@ -100,6 +91,29 @@ def _reconcile_charge(payment: Payment) -> Payment:
             extra={**log_ids(payment), "error_code": exc.code},
         )
         return payment
+    return _settle_lookup(payment, adapter, result)
+
+
+def _charge_lookup(
+    payment: Payment, adapter: PaymentsAdapter, key: str
+) -> PaymentResult | None:
+    """The gateway's record of the create, by reference or key (None: none)."""
+    reference = payment.provider_reference or _reference_sent(payment, adapter.account)
+    lookup = PaymentLookup(
+        order_id=payment.order_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        since=payment.created_at - timedelta(minutes=10),
+    )
+    return adapter.retrieve(
+        provider_reference=reference, idempotency_key=key, lookup=lookup
+    )
+
+
+def _settle_lookup(
+    payment: Payment, adapter: PaymentsAdapter, result: PaymentResult | None
+) -> Payment:
+    """Settle ``payment`` from what the gateway's look-up answered."""
     if result is None and _lookup_may_lag(payment, adapter):
         logger.info("payment not found at the gateway yet", extra=log_ids(payment))
         reconciliation_schedule(payment=payment)
@@ -117,7 +131,7 @@ def _reconcile_charge(payment: Payment) -> Payment:
             ),
         )
     taken = Payment.objects.filter(
-        account=account, provider_reference=result.provider_reference
+        account=adapter.account, provider_reference=result.provider_reference
     ).exclude(pk=payment.pk)
     if not payment.provider_reference and taken.exists():
         # Found by a search, but it is another payment's charge.
