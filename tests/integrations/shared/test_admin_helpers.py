@@ -67,12 +67,13 @@ class AccountTimelineAdmin(TimelineAdminMixin, ReadOnlyAdminMixin, admin.ModelAd
 
 
 @pytest.fixture
-def superuser_request(db, django_user_model):
+def superuser_request(django_user_model):
     request = RequestFactory().get("/")
     request.user = django_user_model.objects.create_superuser("su", "su@x.io", "pw")
     return request
 
 
+@pytest.mark.django_db
 def test_read_only_mixin_refuses_add_change_delete_even_to_superusers(
     superuser_request,
 ):
@@ -84,6 +85,7 @@ def test_read_only_mixin_refuses_add_change_delete_even_to_superusers(
     assert model_admin.has_view_permission(superuser_request, account)
 
 
+@pytest.mark.django_db
 def test_timeline_mixin_renders_entries_oldest_first_on_the_change_page(
     superuser_request,
 ):
@@ -97,7 +99,8 @@ def test_timeline_mixin_renders_entries_oldest_first_on_the_change_page(
     assert content.index("First thing") < content.index("Second thing")
 
 
-def test_timeline_readers_find_webhooks_by_reference_and_events_by_subject(db):
+@pytest.mark.django_db
+def test_timeline_readers_find_webhooks_by_reference_and_events_by_subject():
     account = ProviderAccountFactory()
     hook = WebhookEventFactory(account=account, payload={"data": {"id": "ch_42"}})
     WebhookEventFactory(account=account, payload={"data": {"id": "ch_other"}})
