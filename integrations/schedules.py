@@ -1,7 +1,14 @@
-"""Every periodic job, in one list. `manage.py setup_schedules` upserts these
-into django-q2 (by name) and removes ones no longer listed."""
+"""Periodic jobs. Each installed app lists its own in a ``schedules`` module
+(``JOBS``, a list of ``Job``); this one holds the core's. ``manage.py
+setup_schedules`` collects them all (``collect_jobs``), upserts them into
+django-q2 by name and removes repeating schedules no longer listed."""
 
+from collections import Counter
 from dataclasses import dataclass
+from importlib import import_module
+
+from django.apps import apps
+from django.utils.module_loading import module_has_submodule
 
 
 @dataclass(frozen=True)
@@ -12,7 +19,7 @@ class Job:
 
 
 JOBS: list[Job] = [
-    # Each area appends its jobs here.
+    # The core's own jobs; each app lists its jobs in its own schedules.py.
     Job(
         name="prune-idempotency-records",
         func="integrations.api.tasks.prune_idempotency_records",
@@ -41,16 +48,30 @@ JOBS: list[Job] = [
         func="integrations.tasks_calls.prune_provider_calls",
         minutes=24 * 60,
     ),
-    # Payments whose outcome is unknown (or pending too long): ask the gateway.
-    Job(
-        name="payments.reconcile",
-        func="payments.tasks.reconcile_pending_payments",
-        minutes=5,
-    ),
-    # Merchant-initiated recurring charges that are due.
-    Job(
-        name="payments.recurring",
-        func="payments.tasks.run_recurring_charges",
-        minutes=60,
-    ),
 ]
+
+
+def collect_jobs() -> list[Job]:
+    """The ``JOBS`` of every installed app's ``schedules`` module, in
+    INSTALLED_APPS order. ValueError if two jobs share a name."""
+    jobs: list[Job] = []
+    for config in apps.get_app_configs():
+        if not module_has_submodule(config.module, "schedules"):
+            continue
+        module = import_module(f"{config.name}.schedules")
+        listed = getattr(module, "JOBS", None)
+        if listed is None:
+            continue
+        if not all(isinstance(job, Job) for job in listed):
+            raise ValueError(f"{config.name}.schedules.JOBS must list Job objects")
+        jobs.extend(listed)
+    refuse_duplicates(jobs)
+    return jobs
+
+
+def refuse_duplicates(jobs: list[Job]) -> None:
+    """ValueError naming the jobs listed twice: a schedule is kept by name."""
+    counts = Counter(job.name for job in jobs)
+    duplicates = sorted(name for name, count in counts.items() if count > 1)
+    if duplicates:
+        raise ValueError(f"duplicate job names: {', '.join(duplicates)}")

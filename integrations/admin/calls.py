@@ -4,13 +4,13 @@ Rows carry metadata only (no bodies, no secrets), so staff can read them all.
 """
 
 from django.contrib import admin
-from django.http import HttpRequest
 
+from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.models import ProviderCall
 
 
 @admin.register(ProviderCall)
-class ProviderCallAdmin(admin.ModelAdmin):
+class ProviderCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "started_at",
         "account",
@@ -30,17 +30,4 @@ class ProviderCallAdmin(admin.ModelAdmin):
     # Large tables: no full COUNT(*) under the filters on every page.
     show_full_result_count = False
     readonly_fields = [f.name for f in ProviderCall._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: ProviderCall | None = None
-    ) -> bool:
-        return False
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: ProviderCall | None = None
-    ) -> bool:
-        # Retention is the prune job's business, not a click.
-        return False
+    # Read-only, delete included: retention is the prune job's business.

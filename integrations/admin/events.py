@@ -9,22 +9,12 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.events import event_deliveries_retry
 from integrations.models import DeliveryStatus, Event, EventDelivery
 
 
-class _ReadOnly:
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
-class EventDeliveryInline(_ReadOnly, admin.TabularInline):
+class EventDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = EventDelivery
     extra = 0
     can_delete = False
@@ -40,7 +30,7 @@ class EventDeliveryInline(_ReadOnly, admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(_ReadOnly, admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "name", "subject", "created_at", "deliveries_summary"]
     list_filter = ["name", "created_at", "deliveries__status"]
     date_hierarchy = "created_at"

@@ -12,7 +12,6 @@ from payments.models.fraud import (
 from payments.models.payments import (
     STATUS_RANK,
     TRANSITIONS,
-    AttemptOutcome,
     DisputeStatus,
     Payment,
     PaymentAttempt,
@@ -34,7 +33,6 @@ __all__ = [
     "STATUS_RANK",
     "TRANSITIONS",
     "AmountThreshold",
-    "AttemptOutcome",
     "BlocklistEntry",
     "BlocklistKind",
     "DisputeStatus",

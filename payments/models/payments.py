@@ -6,37 +6,30 @@ The database enforces ``0 <= refunded <= captured <= authorized`` on every
 payment; services change status only through ``can_transition``.
 """
 
-import secrets
-
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations.models import ProviderAccount
-
-_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def _random_id(prefix: str) -> str:
-    """An opaque public id: ``pay_`` + 24 random characters."""
-    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+from integrations.models.attempts import KeyedAttempt
+from integrations.public_ids import PublicIdField, new_public_id
 
 
-# Plain module-level functions: migrations reference field defaults by name.
+# Module-level functions because the migrations name these defaults by path.
 def new_payment_id() -> str:
-    return _random_id("pay_")
+    return new_public_id("pay_")
 
 
 def new_refund_id() -> str:
-    return _random_id("re_")
+    return new_public_id("re_")
 
 
 def new_method_id() -> str:
-    return _random_id("pm_")
+    return new_public_id("pm_")
 
 
 def new_recurring_id() -> str:
-    return _random_id("rc_")
+    return new_public_id("rc_")
 
 
 class PaymentStatus(models.TextChoices):
@@ -113,9 +106,7 @@ class DisputeStatus(models.TextChoices):
 
 
 class Payment(models.Model):
-    public_id = models.CharField(
-        max_length=32, unique=True, default=new_payment_id, editable=False
-    )
+    public_id = PublicIdField(default=new_payment_id)
     order_id = models.CharField(max_length=128, db_index=True)
     customer_reference = models.CharField(max_length=128, blank=True, default="")
     customer_email = models.EmailField(blank=True, default="")
@@ -217,15 +208,7 @@ class Payment(models.Model):
         return can_transition(self.status, new)
 
 
-class AttemptOutcome(models.TextChoices):
-    IN_PROGRESS = "in_progress", "In progress"
-    SUCCEEDED = "succeeded", "Succeeded"
-    NOT_PROCESSED = "not_processed", "Not processed"
-    UNKNOWN = "unknown", "Unknown"
-    REJECTED = "rejected", "Rejected"
-
-
-class PaymentAttempt(models.Model):
+class PaymentAttempt(KeyedAttempt):
     """One operation at one account, written before the call so the
     idempotency key it sent is known even if the process dies mid-call."""
 
@@ -235,25 +218,9 @@ class PaymentAttempt(models.Model):
     account = models.ForeignKey(
         ProviderAccount, on_delete=models.PROTECT, related_name="payment_attempts"
     )
-    operation = models.CharField(max_length=32)
-    outcome = models.CharField(
-        max_length=16,
-        choices=AttemptOutcome.choices,
-        default=AttemptOutcome.IN_PROGRESS,
-    )
-    error_code = models.CharField(max_length=64, blank=True, default="")
-    error_message = models.CharField(max_length=255, blank=True, default="")
-    idempotency_key = models.CharField(max_length=255)
-    provider_reference = models.CharField(max_length=255, blank=True, default="")
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["created_at", "pk"]
-
-    def __str__(self) -> str:
-        return f"{self.operation} at {self.account_id}: {self.outcome}"
+    class Meta(KeyedAttempt.Meta):
+        pass
 
 
 class RefundStatus(models.TextChoices):
@@ -264,9 +231,7 @@ class RefundStatus(models.TextChoices):
 
 
 class Refund(models.Model):
-    public_id = models.CharField(
-        max_length=32, unique=True, default=new_refund_id, editable=False
-    )
+    public_id = PublicIdField(default=new_refund_id)
     payment = models.ForeignKey(
         Payment, on_delete=models.PROTECT, related_name="refunds"
     )
@@ -297,9 +262,7 @@ class Refund(models.Model):
 
 
 class SavedPaymentMethod(models.Model):
-    public_id = models.CharField(
-        max_length=32, unique=True, default=new_method_id, editable=False
-    )
+    public_id = PublicIdField(default=new_method_id)
     customer_reference = models.CharField(max_length=128, db_index=True)
     account = models.ForeignKey(
         ProviderAccount, on_delete=models.PROTECT, related_name="saved_methods"
@@ -349,9 +312,7 @@ class RecurringStatus(models.TextChoices):
 
 
 class RecurringCharge(models.Model):
-    public_id = models.CharField(
-        max_length=32, unique=True, default=new_recurring_id, editable=False
-    )
+    public_id = PublicIdField(default=new_recurring_id)
     saved_method = models.ForeignKey(
         SavedPaymentMethod, on_delete=models.PROTECT, related_name="recurring"
     )

@@ -11,14 +11,14 @@ Never a double charge:
 - no gateway call runs inside a database transaction: a rollback must not
   forget what a gateway did.
 
-Status changes go through ``_advance`` under a row lock, only along
+Status changes go through ``advance`` under a row lock, only along
 ``TRANSITIONS``, with their outbox event in the same transaction.
 
 The package, by seam (each module imports only those above it):
 
 - ``errors``: what the API turns into answers;
 - ``pan``: the raw card number guard;
-- ``state``: ``_advance`` and the outcomes every gateway call shares;
+- ``state``: ``advance`` and the outcomes every gateway call shares;
 - ``attempts``: the stored, keyed attempt around every gateway call;
 - ``followups``: capture, void, review;
 - ``refunds``;

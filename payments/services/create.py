@@ -21,18 +21,18 @@ from integrations.models import ProviderAccount
 from payments import fraud
 from payments.models import Payment, PaymentStatus, ReviewState
 from payments.providers.base import PaymentRequest, PaymentResult, PaymentsAdapter
-from payments.services.attempts import KIND, _adapter, _attempted
+from payments.services.attempts import KIND, adapter_for, attempted
 from payments.services.errors import GatewayUnavailable, PaymentError
 from payments.services.followups import payment_capture
 from payments.services.pan import pan_refuse
 from payments.services.state import (
-    _advance,
-    _Change,
-    _change_from_result,
-    _failed,
-    _ids,
-    _unavailable,
-    _unknown,
+    Change,
+    advance,
+    change_from_result,
+    log_ids,
+    mark_failed,
+    mark_unavailable,
+    mark_unknown,
     reconciliation_schedule,
 )
 
@@ -66,9 +66,7 @@ def payment_create(
     GatewayUnavailable (no account could be reached; nothing was charged).
     """
     pan_refuse(source_token=source_token, metadata=metadata)
-    currency = money.validate_currency(currency)
-    if not isinstance(amount, int) or amount <= 0:
-        raise ValueError("amount must be a positive integer of minor units")
+    currency = _checked_currency(amount, currency)
     existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
@@ -82,51 +80,75 @@ def payment_create(
         card_fingerprint=card_fingerprint,
         ip_country=ip_country,
     )
+    payment, created = _payment_store(
+        screening,
+        order_id=order_id,
+        amount=amount,
+        currency=currency,
+        capture_requested=capture,
+        customer_reference=customer_reference,
+        customer_email=customer_email,
+        ip_address=ip_address or None,
+        metadata=metadata or {},
+        idempotency_key=idempotency_key,
+    )
+    if not created:
+        return payment
+    if screening.level == fraud.RiskLevel.HIGH:
+        return _blocked(payment)
+    held = screening.level == fraud.RiskLevel.MEDIUM
+    request = build_payment_request(payment, source_token, capture=capture and not held)
+    return _authorize_with_failover(payment, request)
+
+
+def _checked_currency(amount: int, currency: str) -> str:
+    """The upper-cased ISO code; MoneyError or ValueError for a bad input."""
+    code = money.validate_currency(currency)
+    if not isinstance(amount, int) or amount <= 0:
+        raise ValueError("amount must be a positive integer of minor units")
+    return code
+
+
+def _payment_store(screening: fraud.Screening, **fields: Any) -> tuple[Payment, bool]:
+    """The new payment with its screening, or (``False``) the one a
+    concurrent call with the same idempotency key created first."""
     review = screening.level == fraud.RiskLevel.MEDIUM
     try:
         with transaction.atomic():
             payment = Payment.objects.create(
-                order_id=order_id,
-                amount=amount,
-                currency=currency,
-                capture_requested=capture,
-                customer_reference=customer_reference,
-                customer_email=customer_email,
-                ip_address=ip_address or None,
-                metadata=metadata or {},
-                idempotency_key=idempotency_key,
+                **fields,
                 risk_score=screening.score,
                 risk_level=str(screening.level),
                 risk_reasons=list(screening.reasons),
                 review_state=ReviewState.PENDING if review else ReviewState.NONE,
             )
     except IntegrityError:
-        # A concurrent call with the same key created it first.
-        return Payment.objects.get(idempotency_key=idempotency_key)
+        return Payment.objects.get(idempotency_key=fields["idempotency_key"]), False
     logger.info(
         "payment created",
         extra={
             "payment_id": payment.public_id,
             "risk_level": payment.risk_level,
-            "currency": currency,
+            "currency": payment.currency,
         },
     )
-    if screening.level == fraud.RiskLevel.HIGH:
-        return _advance(
-            payment,
-            _Change(
-                status=PaymentStatus.BLOCKED,
-                fields={
-                    "failure_code": "payment_blocked",
-                    "failure_message": "Blocked by fraud screening.",
-                },
-            ),
-        )
-    request = _payment_request(payment, source_token, capture=capture and not review)
-    return _authorize_with_failover(payment, request)
+    return payment, True
 
 
-def _payment_request(
+def _blocked(payment: Payment) -> Payment:
+    return advance(
+        payment,
+        Change(
+            status=PaymentStatus.BLOCKED,
+            fields={
+                "failure_code": "payment_blocked",
+                "failure_message": "Blocked by fraud screening.",
+            },
+        ),
+    )
+
+
+def build_payment_request(
     payment: Payment,
     source_token: str,
     *,
@@ -139,7 +161,7 @@ def _payment_request(
         currency=payment.currency,
         source_token=source_token,
         capture=capture,
-        idempotency_key="",  # set per account by _attempted
+        idempotency_key="",  # set per account by attempted
         order_id=payment.order_id,
         customer_reference=payment.customer_reference,
         customer_email=payment.customer_email,
@@ -149,7 +171,7 @@ def _payment_request(
     )
 
 
-def _authorize_at(
+def authorize_at(
     payment: Payment, request: PaymentRequest, adapter: PaymentsAdapter
 ) -> PaymentResult:
     if request.capture and adapter.capture_after_authorize:
@@ -164,7 +186,7 @@ def _authorize_at(
         return adapter.authorize(keyed)
 
     reference = adapter.reference_before_call(request)
-    return _attempted(payment, adapter, "authorize", call, reference=reference)
+    return attempted(payment, adapter, "authorize", call, reference=reference)
 
 
 def _with_key(request: PaymentRequest, key: str) -> PaymentRequest:
@@ -175,33 +197,33 @@ def _authorize_with_failover(payment: Payment, request: PaymentRequest) -> Payme
     try:
         served = run_with_failover(
             KIND,
-            lambda adapter: _authorize_at(payment, request, adapter),  # type: ignore[arg-type]
+            lambda adapter: authorize_at(payment, request, adapter),  # type: ignore[arg-type]
             operation_name="authorize",
         )
     except FailoverRejected as exc:
-        return _failed(payment, exc)
+        return mark_failed(payment, exc)
     except FailoverUnknown:
-        return _unknown(payment)
+        return mark_unknown(payment)
     except NoProviderAvailable as exc:
-        _unavailable(payment, exc)
+        mark_unavailable(payment, exc)
         raise GatewayUnavailable(
             "No payment gateway could be reached; nothing was charged."
         ) from exc
-    payment = _authorized(payment, served.result, served.account)
-    return _capture_owed(payment) if request.capture else payment
+    payment = record_authorized(payment, served.result, served.account)
+    return capture_owed(payment) if request.capture else payment
 
 
-def _authorized(
+def record_authorized(
     payment: Payment, result: PaymentResult, account: ProviderAccount
 ) -> Payment:
-    payment = _advance(payment, _change_from_result(result, account))
+    payment = advance(payment, change_from_result(result, account))
     # Not stored: the storefront gets it once, to finish 3-D Secure.
     payment.client_secret = result.client_secret  # type: ignore[attr-defined]
     payment.next_action = result.next_action  # type: ignore[attr-defined]
     return payment
 
 
-def _owes_capture(payment: Payment) -> bool:
+def owes_capture(payment: Payment) -> bool:
     """An authorization the storefront asked to capture, at a provider the
     service captures in a second call (``capture_after_authorize``)."""
     return (
@@ -210,28 +232,28 @@ def _owes_capture(payment: Payment) -> bool:
         and payment.review_state == ReviewState.NONE
         and payment.amount_captured == 0
         and payment.account is not None
-        and _adapter(payment.account).capture_after_authorize
+        and adapter_for(payment.account).capture_after_authorize
     )
 
 
-def _capture_owed(payment: Payment) -> Payment:
+def capture_owed(payment: Payment) -> Payment:
     """Capture an authorization made with ``capture=False`` only because the
     provider captures in a second call. The authorization (and its
     reference) is stored first, so a lost capture is reconciled by reference;
     an unreachable gateway leaves it authorized and reconciliation retries."""
-    if not _owes_capture(payment):
+    if not owes_capture(payment):
         return payment
     try:
         captured = payment_capture(payment=payment, actor="switchyard")
     except GatewayUnavailable:
-        logger.warning("capture after authorization deferred", extra=_ids(payment))
+        logger.warning("capture after authorization deferred", extra=log_ids(payment))
         reconciliation_schedule(payment=payment)
         return _fresh(payment)
     except PaymentError as exc:
         # Refused: stays authorized, for staff to capture or void.
         logger.error(
             "capture after authorization refused",
-            extra={**_ids(payment), "error_code": exc.code},
+            extra={**log_ids(payment), "error_code": exc.code},
         )
         return _fresh(payment)
     for name in ("client_secret", "next_action"):

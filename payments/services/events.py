@@ -12,8 +12,8 @@ from payments.models import (
     RefundStatus,
 )
 from payments.services.errors import RefundAnswerPending
-from payments.services.refunds import _RESERVING, _refund_book, _refundable
-from payments.services.state import _advance, _Change, _emit, _locked
+from payments.services.refunds import RESERVING, refund_book, refundable_amount
+from payments.services.state import Change, advance, emit_event, lock_payment
 
 
 def payment_event_apply(
@@ -31,21 +31,21 @@ def payment_event_apply(
     from payments.providers.base import PaymentEventKind as K
 
     if kind == K.AUTHORIZED:
-        return _advance(
+        return advance(
             payment,
-            _Change(
+            Change(
                 status=PaymentStatus.AUTHORIZED, authorized=amount or payment.amount
             ),
         )
     if kind == K.SUCCEEDED:
         captured = amount or max(payment.amount_authorized, payment.amount)
-        return _advance(
-            payment, _Change(status=PaymentStatus.CAPTURED, captured=captured)
+        return advance(
+            payment, Change(status=PaymentStatus.CAPTURED, captured=captured)
         )
     if kind == K.FAILED:
-        return _advance(payment, _Change(status=PaymentStatus.FAILED))
+        return advance(payment, Change(status=PaymentStatus.FAILED))
     if kind == K.VOIDED:
-        return _advance(payment, _Change(status=PaymentStatus.VOIDED))
+        return advance(payment, Change(status=PaymentStatus.VOIDED))
     if kind == K.REFUNDED:
         return _refund_event(payment, amount, refund_reference, total=amount_is_total)
     if kind in (K.DISPUTE_OPENED, K.DISPUTE_CLOSED):
@@ -78,16 +78,14 @@ def _refund_event(
         # Only captured money can be refunded: the capture event is late.
         payment = payment_event_apply(payment=payment, kind="succeeded")
     with transaction.atomic():
-        row = _locked(payment.pk)
+        row = lock_payment(payment.pk)
         known = bool(reference) and (
             row.refunds.filter(provider_reference=reference).exists()
         )
         if reference and not total:
             if known:
                 return row
-            if row.refunds.filter(
-                status__in=_RESERVING, provider_reference=""
-            ).exists():
+            if row.refunds.filter(status__in=RESERVING, provider_reference="").exists():
                 raise RefundAnswerPending(
                     "a refund of ours has no gateway reference yet", param="refund"
                 )
@@ -95,7 +93,7 @@ def _refund_event(
         else:
             reported = amount if amount is not None else row.amount_captured
             new = min(reported, row.amount_captured) - (
-                row.amount_captured - _refundable(row)
+                row.amount_captured - refundable_amount(row)
             )
         if new <= 0:
             return row
@@ -109,13 +107,13 @@ def _refund_event(
             idempotency_key=f"event:{row.public_id}:"
             + (reference if reference and not total else uuid.uuid4().hex),
         )
-        _refund_book(row, new, refund.public_id)
+        refund_book(row, new, refund.public_id)
     return row
 
 
 def _dispute_event(payment: Payment, *, opened: bool, provider_status: str) -> Payment:
     with transaction.atomic():
-        row = _locked(payment.pk)
+        row = lock_payment(payment.pk)
         target = DisputeStatus.OPEN if opened else DisputeStatus.CLOSED
         allowed = {DisputeStatus.NONE: {DisputeStatus.OPEN, DisputeStatus.CLOSED}}
         allowed[DisputeStatus.OPEN] = {DisputeStatus.CLOSED}
@@ -123,7 +121,7 @@ def _dispute_event(payment: Payment, *, opened: bool, provider_status: str) -> P
             return row
         row.dispute_status = target
         row.save(update_fields=["dispute_status", "updated_at"])
-        _emit(
+        emit_event(
             row,
             "payment.disputed",
             dispute="opened" if opened else "closed",

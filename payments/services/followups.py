@@ -10,14 +10,14 @@ from django.utils import timezone
 from integrations.errors import NotProcessed, ProviderError, Rejected
 from payments.models import Payment, PaymentStatus, ReviewState
 from payments.providers.base import CaptureRequest, PaymentResult, PaymentsAdapter
-from payments.services.attempts import _adapter, _attempted
+from payments.services.attempts import adapter_for, attempted
 from payments.services.errors import (
     AmountExceedsCapturable,
     GatewayRejected,
     GatewayUnavailable,
     InvalidState,
 )
-from payments.services.state import _advance, _change_from_result, _ids, _unknown
+from payments.services.state import advance, change_from_result, log_ids, mark_unknown
 
 # One logger for the whole package, named as before the split, so log
 # records and logging configuration keep addressing it.
@@ -26,15 +26,15 @@ logger = logging.getLogger("payments.services")
 T = TypeVar("T")
 
 
-def _follow_up(
+def follow_up(
     payment: Payment, operation: str, call: Callable[[PaymentsAdapter, str], T]
 ) -> T:
     """One follow-up operation at the account that holds the payment."""
     if payment.account is None or not payment.provider_reference:
         raise InvalidState("The payment has no gateway charge to act on.")
-    adapter = _adapter(payment.account)
+    adapter = adapter_for(payment.account)
     try:
-        return _attempted(payment, adapter, operation, lambda key: call(adapter, key))
+        return attempted(payment, adapter, operation, lambda key: call(adapter, key))
     except Rejected as exc:
         raise GatewayRejected(exc.message, code=exc.code) from exc
     except NotProcessed as exc:
@@ -68,12 +68,12 @@ def payment_capture(
         )
 
     try:
-        result = _follow_up(payment, "capture", call)
+        result = follow_up(payment, "capture", call)
     except ProviderError:
-        logger.warning("payment capture outcome unknown", extra=_ids(payment))
-        return _unknown(payment)
-    logger.info("payment captured", extra={**_ids(payment), "actor": actor})
-    return _advance(payment, _change_from_result(result))
+        logger.warning("payment capture outcome unknown", extra=log_ids(payment))
+        return mark_unknown(payment)
+    logger.info("payment captured", extra={**log_ids(payment), "actor": actor})
+    return advance(payment, change_from_result(result))
 
 
 def payment_void(*, payment: Payment, actor: str = "") -> Payment:
@@ -88,12 +88,12 @@ def payment_void(*, payment: Payment, actor: str = "") -> Payment:
         )
 
     try:
-        result = _follow_up(payment, "void", call)
+        result = follow_up(payment, "void", call)
     except ProviderError:
-        logger.warning("payment void outcome unknown", extra=_ids(payment))
-        return _unknown(payment)
-    logger.info("payment voided", extra={**_ids(payment), "actor": actor})
-    return _advance(payment, _change_from_result(result))
+        logger.warning("payment void outcome unknown", extra=log_ids(payment))
+        return mark_unknown(payment)
+    logger.info("payment voided", extra={**log_ids(payment), "actor": actor})
+    return advance(payment, change_from_result(result))
 
 
 def _review_decided(payment: Payment, state: str) -> None:

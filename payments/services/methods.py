@@ -26,16 +26,16 @@ from payments.models import (
     SavedPaymentMethod,
 )
 from payments.providers.base import PaymentsAdapter, SavedMethod, SaveMethodRequest
-from payments.services.attempts import KIND, _adapter
+from payments.services.attempts import KIND, adapter_for
 from payments.services.create import (
-    _authorize_at,
-    _authorized,
-    _capture_owed,
-    _payment_request,
+    authorize_at,
+    build_payment_request,
+    capture_owed,
+    record_authorized,
 )
 from payments.services.errors import GatewayRejected, GatewayUnavailable
 from payments.services.pan import pan_refuse
-from payments.services.state import _failed, _unavailable, _unknown
+from payments.services.state import mark_failed, mark_unavailable, mark_unknown
 
 # One logger for the whole package, named as before the split, so log
 # records and logging configuration keep addressing it.
@@ -144,27 +144,27 @@ def saved_method_charge(
         metadata=metadata or {},
         idempotency_key=idempotency_key,
     )
-    request = _payment_request(
+    request = build_payment_request(
         payment,
         saved_method.provider_method_id,
         capture=capture,
         provider_customer_id=saved_method.provider_customer_id,
         off_session=True,
     )
-    adapter = _adapter(saved_method.account)
+    adapter = adapter_for(saved_method.account)
     try:
-        result = _authorize_at(payment, request, adapter)
+        result = authorize_at(payment, request, adapter)
     except Rejected as exc:
-        return _failed(payment, exc)
+        return mark_failed(payment, exc)
     except NotProcessed as exc:
-        _unavailable(payment, exc)
+        mark_unavailable(payment, exc)
         raise GatewayUnavailable(
             "The payment gateway could not be reached; nothing was charged."
         ) from exc
     except ProviderError:
-        return _unknown(payment)
-    payment = _authorized(payment, result, saved_method.account)
-    return _capture_owed(payment) if capture else payment
+        return mark_unknown(payment)
+    payment = record_authorized(payment, result, saved_method.account)
+    return capture_owed(payment) if capture else payment
 
 
 def _next_run(when: datetime, interval: str, count: int) -> datetime:

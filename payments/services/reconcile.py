@@ -10,16 +10,16 @@ from django.utils import timezone
 from integrations.errors import ProviderError, Unknown
 from integrations.models import ProviderAccount
 from payments.models import Payment, PaymentStatus, RefundStatus, ReviewState
-from payments.providers.base import PaymentLookup, PaymentsAdapter
-from payments.services.attempts import _adapter, _provider_key
-from payments.services.create import _capture_owed, _owes_capture
+from payments.providers.base import PaymentLookup, PaymentResult, PaymentsAdapter
+from payments.services.attempts import adapter_for, provider_key
+from payments.services.create import capture_owed, owes_capture
 from payments.services.errors import PaymentError
-from payments.services.refunds import _refund_send
+from payments.services.refunds import refund_send
 from payments.services.state import (
-    _advance,
-    _Change,
-    _change_from_result,
-    _ids,
+    Change,
+    advance,
+    change_from_result,
+    log_ids,
     reconciliation_schedule,
 )
 
@@ -41,13 +41,13 @@ def payment_reconcile(*, payment: Payment) -> Payment:
     payment.refresh_from_db()
     if payment.status in _RECONCILABLE and payment.account is not None:
         payment = _reconcile_charge(payment)
-    if _owes_capture(payment):
-        payment = _capture_owed(payment)
+    if owes_capture(payment):
+        payment = capture_owed(payment)
     for refund in payment.refunds.filter(status=RefundStatus.UNKNOWN):
         try:
-            _refund_send(refund)
+            refund_send(refund)
         except PaymentError:
-            logger.warning("refund reconciliation failed", extra=_ids(payment))
+            logger.warning("refund reconciliation failed", extra=log_ids(payment))
     payment.refresh_from_db()
     return payment
 
@@ -71,20 +71,11 @@ def _reconcile_charge(payment: Payment) -> Payment:
     """
     account = payment.account
     assert account is not None
-    adapter = _adapter(account)
-    key = _provider_key(payment, account, "authorize")
-    reference = payment.provider_reference or _reference_sent(payment, account)
-    lookup = PaymentLookup(
-        order_id=payment.order_id,
-        amount=payment.amount,
-        currency=payment.currency,
-        since=payment.created_at - timedelta(minutes=10),
-    )
+    adapter = adapter_for(account)
+    key = provider_key(payment, account, "authorize")
     try:
         try:
-            result = adapter.retrieve(
-                provider_reference=reference, idempotency_key=key, lookup=lookup
-            )
+            result = _charge_lookup(payment, adapter, key)
         except Unknown as exc:
             if exc.code == "lookup_ambiguous":
                 return _reconcile_manually(payment)
@@ -97,18 +88,41 @@ def _reconcile_charge(payment: Payment) -> Payment:
     except ProviderError as exc:
         logger.warning(
             "payment reconciliation could not reach the gateway",
-            extra={**_ids(payment), "error_code": exc.code},
+            extra={**log_ids(payment), "error_code": exc.code},
         )
         return payment
+    return _settle_lookup(payment, adapter, result)
+
+
+def _charge_lookup(
+    payment: Payment, adapter: PaymentsAdapter, key: str
+) -> PaymentResult | None:
+    """The gateway's record of the create, by reference or key (None: none)."""
+    reference = payment.provider_reference or _reference_sent(payment, adapter.account)
+    lookup = PaymentLookup(
+        order_id=payment.order_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        since=payment.created_at - timedelta(minutes=10),
+    )
+    return adapter.retrieve(
+        provider_reference=reference, idempotency_key=key, lookup=lookup
+    )
+
+
+def _settle_lookup(
+    payment: Payment, adapter: PaymentsAdapter, result: PaymentResult | None
+) -> Payment:
+    """Settle ``payment`` from what the gateway's look-up answered."""
     if result is None and _lookup_may_lag(payment, adapter):
-        logger.info("payment not found at the gateway yet", extra=_ids(payment))
+        logger.info("payment not found at the gateway yet", extra=log_ids(payment))
         reconciliation_schedule(payment=payment)
         return payment
     if result is None:
-        logger.info("payment not found at the gateway; failed", extra=_ids(payment))
-        return _advance(
+        logger.info("payment not found at the gateway; failed", extra=log_ids(payment))
+        return advance(
             payment,
-            _Change(
+            Change(
                 status=PaymentStatus.FAILED,
                 fields={
                     "failure_code": "not_found_at_provider",
@@ -117,15 +131,16 @@ def _reconcile_charge(payment: Payment) -> Payment:
             ),
         )
     taken = Payment.objects.filter(
-        account=account, provider_reference=result.provider_reference
+        account=adapter.account, provider_reference=result.provider_reference
     ).exclude(pk=payment.pk)
     if not payment.provider_reference and taken.exists():
         # Found by a search, but it is another payment's charge.
         return _reconcile_manually(payment)
     logger.info(
-        "payment reconciled", extra={**_ids(payment), "provider_status": result.status}
+        "payment reconciled",
+        extra={**log_ids(payment), "provider_status": result.status},
     )
-    return _advance(payment, _change_from_result(result))
+    return advance(payment, change_from_result(result))
 
 
 def _reference_sent(payment: Payment, account: ProviderAccount) -> str:
@@ -147,10 +162,12 @@ def _reconcile_by_cancel(
     if adapter.supports_cancel_by_idempotency_key and (
         adapter.cancel_by_idempotency_key(key)
     ):
-        logger.info("payment cancelled by idempotency key; failed", extra=_ids(payment))
-        return _advance(
+        logger.info(
+            "payment cancelled by idempotency key; failed", extra=log_ids(payment)
+        )
+        return advance(
             payment,
-            _Change(
+            Change(
                 status=PaymentStatus.FAILED,
                 fields={
                     "failure_code": "cancelled_at_provider",
@@ -164,10 +181,10 @@ def _reconcile_by_cancel(
 
 def _reconcile_manually(payment: Payment) -> Payment:
     """Stays ``unknown`` (never guessed failed), marked for staff."""
-    logger.error("payment cannot be reconciled automatically", extra=_ids(payment))
-    return _advance(
+    logger.error("payment cannot be reconciled automatically", extra=log_ids(payment))
+    return advance(
         payment,
-        _Change(
+        Change(
             fields={
                 "failure_code": "reconcile_manually",
                 "failure_message": "The gateway cannot tell which charge is "

@@ -18,21 +18,21 @@ from payments.services.errors import (
     GatewayUnavailable,
     InvalidState,
 )
-from payments.services.followups import _follow_up
-from payments.services.state import _emit, _locked
+from payments.services.followups import follow_up
+from payments.services.state import emit_event, lock_payment
 
 # One logger for the whole package, named as before the split, so log
 # records and logging configuration keep addressing it.
 logger = logging.getLogger("payments.services")
 
 
-_RESERVING = (RefundStatus.PENDING, RefundStatus.UNKNOWN)
+RESERVING = (RefundStatus.PENDING, RefundStatus.UNKNOWN)
 
 
-def _refundable(payment: Payment) -> int:
+def refundable_amount(payment: Payment) -> int:
     """Captured minus refunded minus refunds still in flight."""
     reserved = (
-        payment.refunds.filter(status__in=_RESERVING).aggregate(total=Sum("amount"))[
+        payment.refunds.filter(status__in=RESERVING).aggregate(total=Sum("amount"))[
             "total"
         ]
         or 0
@@ -41,7 +41,7 @@ def _refundable(payment: Payment) -> int:
 
 
 def payment_refundable(*, payment: Payment) -> int:
-    return _refundable(payment)
+    return refundable_amount(payment)
 
 
 def payment_refund(
@@ -67,21 +67,21 @@ def payment_refund(
     if not isinstance(amount, int) or amount <= 0:
         raise AmountExceedsRefundable("The amount must be positive.", param="amount")
     refund = _refund_reserve(payment, amount, reason, requested_by, key)
-    return _refund_send(refund)
+    return refund_send(refund)
 
 
 def _refund_reserve(
     payment: Payment, amount: int, reason: str, requested_by: str, key: str
 ) -> Refund:
     with transaction.atomic():
-        row = _locked(payment.pk)
+        row = lock_payment(payment.pk)
         refundable_statuses = (
             PaymentStatus.CAPTURED,
             PaymentStatus.PARTIALLY_REFUNDED,
         )
         if row.status not in refundable_statuses:
             raise InvalidState(f"A {row.status} payment cannot be refunded.")
-        available = _refundable(row)
+        available = refundable_amount(row)
         if amount > available:
             raise AmountExceedsRefundable(
                 f"At most {available} can be refunded.", param="amount"
@@ -100,7 +100,7 @@ def _refund_reserve(
             return Refund.objects.get(idempotency_key=key)
 
 
-def _refund_send(refund: Refund) -> Refund:
+def refund_send(refund: Refund) -> Refund:
     payment = refund.payment
 
     def call(adapter: PaymentsAdapter, _key: str) -> RefundResult:
@@ -117,7 +117,7 @@ def _refund_send(refund: Refund) -> Refund:
         )
 
     try:
-        result = _follow_up(payment, "refund", call)
+        result = follow_up(payment, "refund", call)
     except GatewayRejected as exc:
         return _refund_finish(
             refund, RefundStatus.FAILED, code=exc.code, message=exc.message
@@ -135,7 +135,7 @@ def _refund_send(refund: Refund) -> Refund:
 def _refund_finish(
     refund: Refund, status: str, *, code: str = "", message: str = ""
 ) -> Refund:
-    Refund.objects.filter(pk=refund.pk, status__in=_RESERVING).update(
+    Refund.objects.filter(pk=refund.pk, status__in=RESERVING).update(
         status=status,
         failure_code=code[:64],
         failure_message=message[:255],
@@ -151,20 +151,20 @@ def _refund_finish(
 
 def _refund_succeeded(refund: Refund, provider_reference: str) -> Refund:
     with transaction.atomic():
-        payment = _locked(refund.payment_id)
-        updated = Refund.objects.filter(pk=refund.pk, status__in=_RESERVING).update(
+        payment = lock_payment(refund.payment_id)
+        updated = Refund.objects.filter(pk=refund.pk, status__in=RESERVING).update(
             status=RefundStatus.SUCCEEDED,
             provider_reference=provider_reference[:255],
             failure_code="",
             updated_at=timezone.now(),
         )
         if updated:
-            _refund_book(payment, refund.amount, refund.public_id)
+            refund_book(payment, refund.amount, refund.public_id)
     refund.refresh_from_db()
     return refund
 
 
-def _refund_book(payment: Payment, amount: int, refund_id: str) -> None:
+def refund_book(payment: Payment, amount: int, refund_id: str) -> None:
     """Count a succeeded refund on the locked payment, with its event."""
     payment.amount_refunded += amount
     full = payment.amount_refunded >= payment.amount_captured
@@ -172,4 +172,4 @@ def _refund_book(payment: Payment, amount: int, refund_id: str) -> None:
     if payment.can_transition(status):
         payment.status = status
     payment.save()
-    _emit(payment, "payment.refunded", refund_id=refund_id, refund_amount=amount)
+    emit_event(payment, "payment.refunded", refund_id=refund_id, refund_amount=amount)

@@ -1,6 +1,6 @@
 """Status changes, and the outcomes every gateway call shares.
 
-Status changes go through ``_advance`` under a row lock, only along
+Status changes go through ``advance`` under a row lock, only along
 ``TRANSITIONS``, with their outbox event in the same transaction. An unknown
 outcome sets the payment ``unknown`` and schedules reconciliation.
 """
@@ -32,7 +32,7 @@ RECONCILE_TASK = "payments.tasks.reconcile_payment"
 
 
 @dataclass(frozen=True)
-class _Change:
+class Change:
     status: str | None = None
     authorized: int | None = None
     captured: int | None = None
@@ -62,7 +62,7 @@ def _event_payload(payment: Payment, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _emit(payment: Payment, name: str, **extra: Any) -> None:
+def emit_event(payment: Payment, name: str, **extra: Any) -> None:
     event_emit(
         name=name,
         payload=_event_payload(payment, **extra),
@@ -70,15 +70,15 @@ def _emit(payment: Payment, name: str, **extra: Any) -> None:
     )
 
 
-def _locked(payment_id: int) -> Payment:
+def lock_payment(payment_id: int) -> Payment:
     return Payment.objects.select_for_update().get(pk=payment_id)
 
 
-def _advance(payment: Payment, change: _Change) -> Payment:
+def advance(payment: Payment, change: Change) -> Payment:
     """Apply ``change`` to the locked row: amounts only grow, the status only
     moves along TRANSITIONS; emits the new status's event. Returns the row."""
     with transaction.atomic():
-        row = _locked(payment.pk)
+        row = lock_payment(payment.pk)
         before = row.status
         if change.authorized is not None:
             row.amount_authorized = min(
@@ -94,7 +94,7 @@ def _advance(payment: Payment, change: _Change) -> Payment:
             row.status = change.status
         row.save()
         if moved and change.status in _STATUS_EVENTS:
-            _emit(row, _STATUS_EVENTS[change.status])
+            emit_event(row, _STATUS_EVENTS[change.status])
     if change.status is not None and not moved and change.status != before:
         logger.info(
             "payment transition ignored",
@@ -117,16 +117,16 @@ _RESULT_STATUS = {
 }
 
 
-def _change_from_result(
+def change_from_result(
     result: PaymentResult, account: ProviderAccount | None = None
-) -> _Change:
+) -> Change:
     fields: dict[str, Any] = {"provider_reference": result.provider_reference}
     if account is not None:
         fields["account"] = account
     for name in ("card_brand", "card_last4", "wallet"):
         if getattr(result, name):
             fields[name] = getattr(result, name)
-    return _Change(
+    return Change(
         status=_RESULT_STATUS[result.status],
         authorized=result.amount_authorized,
         captured=result.amount_captured,
@@ -134,17 +134,17 @@ def _change_from_result(
     )
 
 
-def _ids(payment: Payment) -> dict[str, Any]:
+def log_ids(payment: Payment) -> dict[str, Any]:
     return {"payment_id": payment.public_id}
 
 
 # --- Outcomes of a gateway call ----------------------------------------------
 
 
-def _failed(payment: Payment, error: ProviderError) -> Payment:
-    return _advance(
+def mark_failed(payment: Payment, error: ProviderError) -> Payment:
+    return advance(
         payment,
-        _Change(
+        Change(
             status=PaymentStatus.FAILED,
             fields={
                 "failure_code": error.code[:64],
@@ -154,10 +154,10 @@ def _failed(payment: Payment, error: ProviderError) -> Payment:
     )
 
 
-def _unknown(payment: Payment) -> Payment:
-    payment = _advance(
+def mark_unknown(payment: Payment) -> Payment:
+    payment = advance(
         payment,
-        _Change(
+        Change(
             status=PaymentStatus.UNKNOWN,
             fields={
                 "failure_code": "outcome_unknown",
@@ -169,11 +169,11 @@ def _unknown(payment: Payment) -> Payment:
     return payment
 
 
-def _unavailable(payment: Payment, error: ProviderError) -> None:
+def mark_unavailable(payment: Payment, error: ProviderError) -> None:
     # Nothing was charged anywhere: free the key so the caller may retry it.
-    _advance(
+    advance(
         payment,
-        _Change(
+        Change(
             status=PaymentStatus.FAILED,
             fields={
                 "failure_code": "no_provider_available",

@@ -1,3 +1,4 @@
+import re
 from io import StringIO
 
 import pytest
@@ -6,12 +7,14 @@ from django_q.models import Schedule
 
 from integrations import schedules
 from integrations.schedules import Job
+from payments import schedules as payments_schedules
 
 pytestmark = pytest.mark.django_db
 
 
 def _sync(monkeypatch, jobs: list[Job]) -> str:
-    monkeypatch.setattr(schedules, "JOBS", jobs)
+    # Stands in for every installed app's schedules module.
+    monkeypatch.setattr(schedules, "collect_jobs", lambda: jobs)
     out = StringIO()
     call_command("setup_schedules", stdout=out)
     return out.getvalue()
@@ -86,6 +89,45 @@ def test_duplicate_job_names_are_refused(monkeypatch):
 def test_listed_jobs_point_at_importable_functions():
     from django.utils.module_loading import import_string
 
-    for job in schedules.JOBS:
+    for job in schedules.collect_jobs():
         assert callable(import_string(job.func)), job
         assert job.minutes > 0
+
+
+def test_each_app_contributes_its_own_jobs():
+    names = [job.name for job in schedules.collect_jobs()]
+    # The core lists only its own; payments' come from payments/schedules.py.
+    assert all(job.func.startswith("integrations.") for job in schedules.JOBS)
+    assert {"payments.reconcile", "payments.recurring"} <= set(names)
+    assert {job.name for job in schedules.JOBS} <= set(names)
+    # In INSTALLED_APPS order: the core's first.
+    assert names[: len(schedules.JOBS)] == [job.name for job in schedules.JOBS]
+
+
+def test_command_installs_every_apps_jobs():
+    output = StringIO()
+    call_command("setup_schedules", stdout=output)
+    expected = {job.name: job for job in schedules.collect_jobs()}
+    assert f"{len(expected)} created" in output.getvalue()
+    assert _rows()["payments.reconcile"] == (
+        "payments.tasks.reconcile_pending_payments",
+        Schedule.MINUTES,
+        5,
+    )
+    assert set(_rows()) == set(expected)
+
+
+def test_the_same_job_name_in_two_apps_is_refused(monkeypatch):
+    clash = Job(schedules.JOBS[0].name, "payments.tasks.run_recurring_charges", 5)
+    monkeypatch.setattr(payments_schedules, "JOBS", [clash])
+    with pytest.raises(ValueError, match=re.escape(schedules.JOBS[0].name)):
+        schedules.collect_jobs()
+    with pytest.raises(ValueError, match="duplicate"):
+        call_command("setup_schedules", stdout=StringIO())
+    assert not Schedule.objects.exists()
+
+
+def test_an_app_listing_something_else_than_jobs_is_refused(monkeypatch):
+    monkeypatch.setattr(payments_schedules, "JOBS", [("payments.x", "a.b", 5)])
+    with pytest.raises(ValueError, match=r"payments\.schedules\.JOBS"):
+        schedules.collect_jobs()

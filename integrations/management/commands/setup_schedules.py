@@ -1,4 +1,5 @@
-"""Make django-q2's schedules match ``integrations.schedules.JOBS``.
+"""Make django-q2's schedules match the jobs every installed app lists in its
+``schedules`` module (``integrations.schedules.collect_jobs``).
 
 The list in code is the source of truth: each job is upserted by name and a
 repeating schedule whose name is no longer listed is deleted, so renaming or
@@ -21,9 +22,8 @@ def sync_schedules(jobs: list[schedules.Job]) -> dict[str, int]:
     """Upsert ``jobs`` by name and delete unlisted repeating schedules; return
     counts."""
     counts = {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0}
+    schedules.refuse_duplicates(jobs)
     names = [job.name for job in jobs]
-    if len(set(names)) != len(names):
-        raise ValueError("integrations.schedules.JOBS has duplicate job names")
     with transaction.atomic():
         for job in jobs:
             counts[_upsert(job)] += 1
@@ -64,7 +64,7 @@ class Command(BaseCommand):
     help = "Create, update and delete django-q2 schedules to match the job list."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        counts = sync_schedules(schedules.JOBS)
+        counts = sync_schedules(schedules.collect_jobs())
         self.stdout.write(
             "Schedules: {created} created, {updated} updated, "
             "{unchanged} unchanged, {deleted} deleted.".format(**counts)

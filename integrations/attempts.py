@@ -1,0 +1,92 @@
+"""The keyed-attempt recorder: store the attempt with its idempotency key
+before the provider call (committed, so the key survives a crash mid-call),
+then record the outcome, error and duration after it.
+
+Kind-neutral: it takes the domain's attempt model (a ``KeyedAttempt``
+subclass) and the domain's own fields for the row (``{"payment": payment}``).
+The caller chooses the key; the recorder never retries.
+"""
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.utils import timezone
+
+from integrations.errors import ProviderError
+from integrations.models import ProviderAccount
+from integrations.models.attempts import AttemptOutcome, KeyedAttempt
+
+T = TypeVar("T")
+
+
+def result_reference(result: object) -> str:
+    """The provider's reference on a typed result, or ``""``."""
+    return str(getattr(result, "provider_reference", "") or "")
+
+
+def attempt_run(
+    model: type[KeyedAttempt],
+    *,
+    owner: dict[str, Any],
+    account: ProviderAccount,
+    operation: str,
+    idempotency_key: str,
+    call: Callable[[str], T],
+    reference: str = "",
+    reference_of: Callable[[T], str] = result_reference,
+    on_error: Callable[[ProviderError], None] | None = None,
+) -> T:
+    """Store an attempt of ``operation`` at ``account``, run ``call(key)``,
+    record how it ended, and return its result.
+
+    ``reference``: the provider reference known before the call, stored with
+    the attempt. ``reference_of`` reads the reference from the result.
+    ``on_error`` runs after a ProviderError is recorded and before it is
+    re-raised (e.g. keep the account that may hold an unknown outcome).
+    """
+    attempt = model.objects.create(
+        **owner,
+        account=account,
+        operation=operation,
+        idempotency_key=idempotency_key,
+        provider_reference=reference[:255],
+    )
+    started = time.monotonic()
+    try:
+        result = call(idempotency_key)
+    except ProviderError as error:
+        attempt_finish(attempt, started, outcome=str(error.outcome), error=error)
+        if on_error is not None:
+            on_error(error)
+        raise
+    attempt_finish(
+        attempt,
+        started,
+        outcome=AttemptOutcome.SUCCEEDED,
+        reference=reference_of(result) or reference,
+    )
+    return result
+
+
+def attempt_finish(
+    attempt: KeyedAttempt,
+    started: float,
+    *,
+    outcome: str,
+    error: ProviderError | None = None,
+    reference: str = "",
+) -> None:
+    """Record the end of ``attempt`` (``started``: its ``time.monotonic()``)."""
+    fields: dict[str, Any] = {}
+    if reference:
+        # Never blank out a reference stored before the call.
+        fields["provider_reference"] = reference[:255]
+    type(attempt).objects.filter(pk=attempt.pk).update(
+        outcome=outcome,
+        error_code=error.code[:64] if error else "",
+        error_message=error.message[:255] if error else "",
+        duration_ms=int((time.monotonic() - started) * 1000),
+        finished_at=timezone.now(),
+        **fields,
+    )

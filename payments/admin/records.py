@@ -1,0 +1,84 @@
+"""Refunds, saved methods and recurring charges: read-only lists, each row
+linked to the payment or customer it belongs to."""
+
+from django.contrib import admin
+from django.utils.safestring import SafeString
+
+from integrations.admin.display import money_column
+from integrations.admin.readonly import ReadOnlyAdminMixin
+from payments.admin.common import payment_link
+from payments.models import RecurringCharge, Refund, SavedPaymentMethod
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "public_id",
+        "payment_link",
+        "amount_display",
+        "status",
+        "reason",
+        "requested_by",
+        "created_at",
+    ]
+    list_filter = ["status", "currency", "created_at"]
+    search_fields = [
+        "=public_id",
+        "=payment__public_id",
+        "payment__order_id",
+        "provider_reference",
+    ]
+    list_select_related = ["payment"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="Payment", ordering="payment__public_id")
+    def payment_link(self, obj: Refund) -> SafeString:
+        return payment_link(obj.payment)
+
+    amount_display = money_column("amount", description="Amount", ordering="amount")
+
+
+@admin.register(SavedPaymentMethod)
+class SavedPaymentMethodAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "public_id",
+        "customer_reference",
+        "account",
+        "card_brand",
+        "card_last4",
+        "expiry",
+        "is_default",
+        "created_at",
+    ]
+    list_filter = ["account", "card_brand", "is_default"]
+    search_fields = ["=public_id", "customer_reference"]
+    list_select_related = ["account"]
+
+    @admin.display(description="Expiry")
+    def expiry(self, obj: SavedPaymentMethod) -> str:
+        if obj.exp_month is None or obj.exp_year is None:
+            return "-"
+        return f"{obj.exp_month:02d}/{obj.exp_year}"
+
+
+@admin.register(RecurringCharge)
+class RecurringChargeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "public_id",
+        "customer",
+        "amount_display",
+        "interval",
+        "interval_count",
+        "next_run_at",
+        "status",
+        "runs",
+    ]
+    list_filter = ["status", "interval", "currency"]
+    search_fields = ["=public_id", "saved_method__customer_reference"]
+    list_select_related = ["saved_method"]
+
+    @admin.display(description="Customer")
+    def customer(self, obj: RecurringCharge) -> str:
+        return obj.saved_method.customer_reference
+
+    amount_display = money_column("amount", description="Amount", ordering="amount")

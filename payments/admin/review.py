@@ -1,0 +1,99 @@
+"""The fraud review queue: medium-risk payments held for staff to approve
+(capture) or reject (void)."""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.safestring import SafeString
+
+from integrations.admin.display import money_column
+from integrations.admin.readonly import ReadOnlyAdminMixin
+from payments.admin.common import SERVICE_ERRORS, actor, payment_link
+from payments.models import Payment, PaymentReview
+from payments.selectors import payments_selected
+from payments.services import payment_review_approve, payment_review_reject
+
+
+@admin.register(PaymentReview)
+class PaymentReviewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "payment_link",
+        "order_id",
+        "amount_display",
+        "customer_email",
+        "risk_score",
+        "risk_level",
+        "reasons",
+        "status",
+        "created_at",
+    ]
+    list_display_links = None
+    list_filter = ["currency", "risk_level"]
+    search_fields = ["=public_id", "order_id", "customer_email"]
+    actions = ["approve", "reject"]
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.change_payment")
+
+    def has_view_permission(
+        self, request: HttpRequest, obj: PaymentReview | None = None
+    ) -> bool:
+        return request.user.has_perm(
+            "payments.view_payment"
+        ) or self.has_review_permission(request)
+
+    @admin.display(description="Payment", ordering="public_id")
+    def payment_link(self, obj: PaymentReview) -> SafeString:
+        return payment_link(obj)
+
+    amount_display = money_column("amount", description="Amount", ordering="amount")
+
+    @admin.display(description="Reasons")
+    def reasons(self, obj: PaymentReview) -> str:
+        return ", ".join(obj.risk_reasons)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # One payment page, with its timeline: the queue only lists.
+        url = reverse("admin:payments_payment_change", args=[unquote(object_id)])
+        return HttpResponseRedirect(url)
+
+    @admin.action(description="Approve (capture) selected", permissions=["review"])
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._review(request, queryset, payment_review_approve, "approve", "Approved")
+
+    @admin.action(description="Reject (void) selected", permissions=["review"])
+    def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._review(request, queryset, payment_review_reject, "reject", "Rejected")
+
+    def _review(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        service: Callable[..., Payment],
+        verb: str,
+        done: str,
+    ) -> None:
+        for payment in payments_selected(queryset):
+            try:
+                payment = service(payment=payment, actor=actor(request))
+            except SERVICE_ERRORS as exc:
+                self.message_user(
+                    request,
+                    f"{payment.public_id}: could not {verb}: {exc}",
+                    messages.ERROR,
+                )
+                continue
+            text = f"{done} in fraud review: now {payment.status}."
+            self.log_change(request, payment, text)
+            self.message_user(request, f"{payment.public_id}: {text}", messages.SUCCESS)

@@ -1,0 +1,64 @@
+"""Reads for the payments admin: a payment's timeline, and the payments
+behind a review-queue selection."""
+
+from django.db.models import QuerySet
+from django.urls import reverse
+
+from integrations.admin.display import money_display
+from integrations.timeline import (
+    TIMELINE_LIMIT,
+    TimelineEntry,
+    attempt_entries,
+    event_entries,
+    timeline_sorted,
+    webhook_entries,
+)
+from payments.models import Payment
+
+
+def payment_timeline(payment: Payment) -> list[TimelineEntry]:
+    """Everything that happened to ``payment``, oldest first."""
+    created = TimelineEntry(
+        at=payment.created_at,
+        kind="created",
+        title="Payment created",
+        detail=f"{money_display(payment.amount, payment.currency)} for order "
+        f"{payment.order_id}",
+    )
+    return timeline_sorted(
+        [
+            created,
+            *attempt_entries(payment.attempts.all()),
+            *_refund_entries(payment),
+            *webhook_entries(
+                account_id=payment.account_id, reference=payment.provider_reference
+            ),
+            *event_entries(
+                subjects=[payment.public_id, f"payment:{payment.public_id}"]
+            ),
+        ]
+    )
+
+
+def _refund_entries(payment: Payment) -> list[TimelineEntry]:
+    entries = []
+    for refund in payment.refunds.all()[:TIMELINE_LIMIT]:
+        who = f"by {refund.requested_by}" if refund.requested_by else ""
+        failure = refund.failure_message or refund.failure_code
+        entries.append(
+            TimelineEntry(
+                at=refund.created_at,
+                kind="refund",
+                title=f"Refund {money_display(refund.amount, refund.currency)}: "
+                f"{refund.get_status_display()}",
+                detail=" · ".join(x for x in (refund.reason, who, failure) if x),
+                url=reverse("admin:payments_refund_change", args=[refund.pk]),
+            )
+        )
+    return entries
+
+
+def payments_selected(queryset: QuerySet) -> QuerySet[Payment]:
+    """Plain payments for a selection of payment-backed rows (the review
+    queue's proxy rows), so admin log entries belong to the payment."""
+    return Payment.objects.filter(pk__in=queryset.values("pk"))
