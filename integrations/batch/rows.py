@@ -20,8 +20,8 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from integrations.errors import NotProcessed
-from integrations.leases import ClaimLost, LeasedRows
+from integrations.errors import NotProcessed, Outcome, ProviderError
+from integrations.leases import ClaimLost, LeasedRows, describe_error
 from integrations.models import BatchJob, BatchRow, BatchRowStatus
 
 logger = logging.getLogger(__name__)
@@ -181,7 +181,16 @@ def work_row(model: type[BatchRow], row: BatchRow, handler: Handler) -> RowResul
 
 
 def _record_failure(leases: LeasedRows, row: BatchRow, exc: Exception) -> RowResult:
-    status = leases.fail(row, exc, timezone.now())
+    if isinstance(exc, ProviderError) and exc.outcome == Outcome.REJECTED:
+        # The provider said no: asking again gets the same answer.
+        leases.held(row).update(
+            status=BatchRowStatus.FAILED,
+            last_error=describe_error(exc),
+            next_attempt_at=None,
+        )
+        status = BatchRowStatus.FAILED
+    else:
+        status = leases.fail(row, exc, timezone.now())
     outcome = RowOutcome.FAILED if status == BatchRowStatus.FAILED else RowOutcome.RETRY
     log = logger.error if outcome == RowOutcome.FAILED else logger.warning
     log(

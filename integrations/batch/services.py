@@ -144,14 +144,21 @@ def _enqueue(job_id: int, correlation_id: str = "") -> None:
 
 
 def _enqueue_later(job_id: int, seconds: float) -> None:
+    """One wake-up per job (a django-q2 one-off schedule, which
+    setup_schedules leaves alone): a later wait replaces an earlier one."""
+    name = f"integrations.batch.job.{job_id}"
     try:
+        Schedule.objects.filter(name=name, schedule_type=Schedule.ONCE).delete()
         schedule(
             WORK_TASK,
             job_id,
+            name=name,
             schedule_type=Schedule.ONCE,
             next_run=timezone.now() + timedelta(seconds=seconds),
         )
     except Exception:
+        # Two workers scheduling at once; or no schedule at all: the sweeper
+        # enqueues the job once it has been left alone long enough.
         logger.exception(
             "batch job schedule failed; left for the sweeper", extra={"job_id": job_id}
         )

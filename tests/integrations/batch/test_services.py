@@ -247,3 +247,20 @@ def test_the_sweeper_is_scheduled_every_minute():
     job = next(j for j in schedules.JOBS if j.name == "integrations.batch.sweep")
     assert job.minutes == 1
     assert import_string(job.func)() == 0
+
+
+def test_a_long_wait_keeps_one_wake_up_per_job(monkeypatch):
+    from django_q.models import Schedule
+
+    monkeypatch.setattr(services, "async_task", lambda *args, **kw: None)
+    handlers.PACE.update(left=1, retry_after=300)
+    job = batch_job_create(kind="x", handler=f"{H}.rate_limited", items=_items("ab"))
+    batch_job_run(job_id=job.pk)
+    BatchJob.objects.filter(pk=job.pk).update(
+        paced_until=timezone.now() + timedelta(seconds=900)
+    )
+    batch_job_run(job_id=job.pk)  # a second worker, a later wait
+    (wake_up,) = Schedule.objects.filter(name=f"integrations.batch.job.{job.pk}")
+    assert wake_up.func == services.WORK_TASK
+    assert wake_up.schedule_type == Schedule.ONCE
+    assert wake_up.next_run > timezone.now() + timedelta(seconds=890)

@@ -106,7 +106,7 @@ def test_failure_keeps_the_error_backs_off_and_retries_to_success(enqueued):
 
 
 def test_a_row_out_of_attempts_fails_and_the_job_still_finishes(enqueued):
-    job = _job(2, handler="rejected")
+    job = _job(2, handler="flaky", payload={"fail_times": 9})
     for _ in range(3):  # BATCH_MAX_ATTEMPTS
         batch_job_work(job_id=job.pk, budget_seconds=0)
         _make_retries_due(job)
@@ -114,8 +114,19 @@ def test_a_row_out_of_attempts_fails_and_the_job_still_finishes(enqueued):
     assert (job.status, job.done, job.failed) == (BatchJobStatus.DONE, 0, 2)
     row = BatchItem.objects.filter(job=job).first()
     assert (row.status, row.attempts) == (BatchRowStatus.FAILED, 3)
-    assert row.last_error.startswith("Rejected: address invalid")
+    assert row.last_error.startswith("ConnectionError: downstream refused attempt 3")
     assert effects(job.pk) == {}
+
+
+def test_a_rejected_row_fails_at_once(enqueued):
+    job = _job(2, handler="rejected")
+    result = batch_job_work(job_id=job.pk, budget_seconds=0)
+    assert (result.state, result.failed) == (WorkState.STOPPED, 2)
+    row = BatchItem.objects.filter(job=job).first()
+    assert (row.status, row.attempts) == (BatchRowStatus.FAILED, 1)
+    assert row.last_error.startswith("Rejected: address invalid")
+    assert row.next_attempt_at is None
+    assert effects(job.pk) == {}  # its write rolled back with the failure
 
 
 def test_the_second_attempt_backs_off_twice_as_long(enqueued):
