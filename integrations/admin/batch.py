@@ -80,7 +80,7 @@ class BatchJobAdmin(admin.ModelAdmin):
             model.objects.filter(job_id=obj.pk)
             .exclude(last_error="")
             .exclude(status=BatchRowStatus.DONE)
-            .order_by("-status", "pk")[:_FAILURES_SHOWN]
+            .order_by("status", "pk")[:_FAILURES_SHOWN]
         )
         if not rows:
             return "-"

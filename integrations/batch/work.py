@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from integrations.batch import state
+from integrations.batch.metrics import BATCH_ROWS
 from integrations.batch.rows import (
     Handler,
     RowOutcome,
@@ -182,6 +183,7 @@ class _Run:
                 break
             row.job = self.job
             result = work_row(self.model, row, self.handler)
+            BATCH_ROWS.labels(self.job.kind, result.outcome).inc()
             chunk_tally.add(result.outcome)
             self.tally.add(result.outcome)
             if result.outcome == RowOutcome.PACED:

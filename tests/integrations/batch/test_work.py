@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from integrations.batch import (
     WorkState,
@@ -33,6 +34,11 @@ def _statuses(job: BatchJob) -> dict[str, int]:
     for status in BatchItem.objects.filter(job=job).values_list("status", flat=True):
         out[status] = out.get(status, 0) + 1
     return out
+
+
+def _rows_metric(result: str) -> float:
+    labels = {"kind": "test.batch", "result": result}
+    return REGISTRY.get_sample_value("switchyard_batch_rows_total", labels) or 0.0
 
 
 def _attempts(job: BatchJob) -> set[int]:
@@ -119,6 +125,7 @@ def test_a_row_out_of_attempts_fails_and_the_job_still_finishes(enqueued):
 
 
 def test_a_rejected_row_fails_at_once(enqueued):
+    before = _rows_metric("failed")
     job = _job(2, handler="rejected")
     result = batch_job_work(job_id=job.pk, budget_seconds=0)
     assert (result.state, result.failed) == (WorkState.STOPPED, 2)
@@ -127,6 +134,7 @@ def test_a_rejected_row_fails_at_once(enqueued):
     assert row.last_error.startswith("Rejected: address invalid")
     assert row.next_attempt_at is None
     assert effects(job.pk) == {}  # its write rolled back with the failure
+    assert _rows_metric("failed") == before + 2
 
 
 def test_the_second_attempt_backs_off_twice_as_long(enqueued):
