@@ -339,6 +339,25 @@ EVENT_SWEEP_AFTER_MINUTES = env.int("EVENT_SWEEP_AFTER_MINUTES", default=2)
 EVENT_DELIVERY_LEASE_SECONDS = env.int("EVENT_DELIVERY_LEASE_SECONDS", default=600)
 EVENT_SWEEP_BATCH = env.int("EVENT_SWEEP_BATCH", default=500)
 
+# --- Batch jobs (integrations.batch) ------------------------------------------
+# Rows claimed per round trip; a job may set its own.
+BATCH_CHUNK_SIZE = env.int("BATCH_CHUNK_SIZE", default=100)
+# A task works chunks for this long, then enqueues the job again: kept under
+# Q_TIMEOUT (the chunk under way when it runs out still finishes).
+BATCH_TIME_BUDGET_SECONDS = env.float(
+    "BATCH_TIME_BUDGET_SECONDS", default=Q_CLUSTER["timeout"] / 2
+)
+BATCH_MAX_ATTEMPTS = env.int("BATCH_MAX_ATTEMPTS", default=5)
+BATCH_RETRY_BASE_SECONDS = env.int("BATCH_RETRY_BASE_SECONDS", default=30)
+BATCH_RETRY_MAX_SECONDS = env.int("BATCH_RETRY_MAX_SECONDS", default=3600)
+# The sweeper restarts a job no worker has touched for this long.
+BATCH_SWEEP_AFTER_MINUTES = env.int("BATCH_SWEEP_AFTER_MINUTES", default=2)
+# Rows leased by a worker that died come back after this; above Q_TIMEOUT so
+# a live worker's chunk is never taken from it.
+BATCH_LEASE_SECONDS = env.int("BATCH_LEASE_SECONDS", default=300)
+# How long a job waits when rate-limited without a Retry-After.
+BATCH_PACE_SECONDS = env.float("BATCH_PACE_SECONDS", default=5.0)
+
 # --- Provider calls (integrations.client) -----------------------------------
 # Defaults for every account; an account overrides any of them through its
 # settings JSON with the key in brackets (see integrations.client).

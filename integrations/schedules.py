@@ -42,6 +42,12 @@ JOBS: list[Job] = [
         func="integrations.event_tasks.sweep_event_deliveries",
         minutes=1,
     ),
+    # Batch jobs: rows of dead workers back, stalled or dropped jobs again.
+    Job(
+        name="integrations.batch.sweep",
+        func="integrations.batch.tasks.sweep_batch_jobs",
+        minutes=1,
+    ),
     # Provider-call log retention (PROVIDER_CALL_RETENTION_DAYS).
     Job(
         name="integrations.calls.prune",

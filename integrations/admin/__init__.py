@@ -2,6 +2,7 @@
 from integrations.admin import (
     accounts,  # noqa: F401
     api_keys,  # noqa: F401
+    batch,  # noqa: F401
     calls,  # noqa: F401
     events,  # noqa: F401
     webhooks,  # noqa: F401

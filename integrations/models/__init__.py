@@ -1,5 +1,12 @@
 from integrations.models.accounts import ProviderAccount
 from integrations.models.api import ApiKey, IdempotencyRecord
+from integrations.models.batch import (  # noqa: F401
+    BatchItem,
+    BatchJob,
+    BatchJobStatus,
+    BatchRow,
+    BatchRowStatus,
+)
 from integrations.models.calls import CallOutcome, ProviderCall  # noqa: F401
 from integrations.models.events import (  # noqa: F401
     DeliveryStatus,

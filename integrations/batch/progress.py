@@ -1,0 +1,91 @@
+"""How far a batch job has got, for the admin and commands."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from integrations.models import BatchJob
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    job_id: int
+    kind: str
+    name: str
+    status: str
+    total: int
+    done: int
+    failed: int
+    cancel_requested: bool
+    paced_until: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    rate: float | None  # rows settled (done or failed) per second
+
+    @property
+    def settled(self) -> int:
+        return self.done + self.failed
+
+    @property
+    def remaining(self) -> int:
+        return max(self.total - self.settled, 0)
+
+    @property
+    def percent(self) -> float:
+        if not self.total:
+            return 100.0 if self.finished_at else 0.0
+        return 100.0 * min(self.settled, self.total) / self.total
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if self.finished_at or not self.rate:
+            return None
+        return self.remaining / self.rate
+
+    def summary(self) -> str:
+        """One line: ``120/1000 done, 3 failed (12.3%), 40.1 rows/s, ~22s left``."""
+        parts = [f"{self.done}/{self.total} done, {self.failed} failed"]
+        parts[0] += f" ({self.percent:.1f}%)"
+        if self.rate is not None:
+            parts.append(f"{self.rate:.1f} rows/s")
+        if self.eta_seconds is not None:
+            parts.append(f"~{_duration(self.eta_seconds)} left")
+        if self.cancel_requested and not self.finished_at:
+            parts.append("cancelling")
+        if self.paced_until and self.paced_until > timezone.now():
+            parts.append(f"paced until {self.paced_until:%H:%M:%S}")
+        return ", ".join(parts)
+
+
+def batch_job_progress(job: BatchJob, *, now: datetime | None = None) -> BatchProgress:
+    """Progress from the job's counts (kept per chunk; exact once settled)."""
+    now = now or timezone.now()
+    rate = None
+    if job.started_at is not None:
+        elapsed = ((job.finished_at or now) - job.started_at).total_seconds()
+        if elapsed > 0:
+            rate = (job.done + job.failed) / elapsed
+    return BatchProgress(
+        job_id=job.pk,
+        kind=job.kind,
+        name=job.name,
+        status=job.status,
+        total=job.total,
+        done=job.done,
+        failed=job.failed,
+        cancel_requested=job.cancel_requested,
+        paced_until=job.paced_until,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        rate=rate,
+    )
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

@@ -1,0 +1,206 @@
+"""The rows of a batch job: leased a chunk at a time, each finished once.
+
+Claims, finishing, backoff and expired leases are integrations.leases' (the
+life cycle webhook events and outbox deliveries share), with one mapping: a
+row waiting for its retry is ``pending`` again, with ``next_attempt_at`` set,
+and a row out of attempts is ``failed``.
+"""
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from functools import cache
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from integrations.errors import NotProcessed, Outcome, ProviderError
+from integrations.leases import ClaimLost, LeasedRows, describe_error
+from integrations.models import BatchJob, BatchRow, BatchRowStatus
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Any], None]
+
+# Provider answers that mean "slow down", not "this row is wrong": a 429,
+# our own limiter's refusal after its bounded wait, no free concurrency slot.
+PACE_CODES = frozenset({"too_many_requests", "rate_limited", "concurrency_limited"})
+
+_LOST = "worker lost while working the row (lease expired)"
+
+
+class Pace(Exception):
+    """Raised by a handler to make the job wait ``retry_after`` seconds; the
+    row goes back unworked and no attempt is counted."""
+
+    def __init__(self, retry_after: float | None = None) -> None:
+        super().__init__(f"pace for {retry_after} s")
+        self.retry_after = retry_after
+
+
+def pace_seconds(exc: BaseException) -> float | None:
+    """How long the job should wait if ``exc`` is a pacing signal, else None."""
+    paced = isinstance(exc, Pace) or (
+        isinstance(exc, NotProcessed) and exc.code in PACE_CODES
+    )
+    if not paced:
+        return None
+    wait = getattr(exc, "retry_after", None)
+    # No (or a zero) Retry-After still means "not now".
+    return float(wait) if wait else float(settings.BATCH_PACE_SECONDS)
+
+
+class RowOutcome(StrEnum):
+    DONE = "done"
+    RETRY = "retry"  # failed, pending again after the backoff
+    FAILED = "failed"  # out of attempts
+    LOST = "lost"  # the lease expired meanwhile: rolled back, not ours
+    PACED = "paced"
+
+
+@dataclass(frozen=True)
+class RowResult:
+    outcome: RowOutcome
+    wait: float | None = None  # seconds, for PACED
+
+
+def row_model(job: BatchJob) -> type[BatchRow]:
+    model = apps.get_model(job.row_model)
+    if not issubclass(model, BatchRow):
+        raise LookupError(f"{job.row_model} is not a batch row model")
+    return model
+
+
+@cache
+def leases_for(model: type[BatchRow]) -> LeasedRows:
+    return LeasedRows(
+        model=model,
+        waiting=BatchRowStatus.PENDING,
+        running=BatchRowStatus.RUNNING,
+        failed=BatchRowStatus.PENDING,
+        dead=BatchRowStatus.FAILED,
+        created_field="job__created_at",
+        settings_prefix="BATCH",
+        lease_setting="BATCH_LEASE_SECONDS",
+        lost_error=_LOST,
+    )
+
+
+def due_rows(model: type[BatchRow], job_id: int, now: datetime) -> QuerySet:
+    """A job's pending rows that may be tried now."""
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    return model.objects.filter(job_id=job_id, status=BatchRowStatus.PENDING).filter(
+        due
+    )
+
+
+def open_rows(model: type[BatchRow], job_id: int) -> QuerySet:
+    """Rows not yet settled: pending (due or backing off) or leased."""
+    return model.objects.filter(
+        job_id=job_id, status__in=[BatchRowStatus.PENDING, BatchRowStatus.RUNNING]
+    )
+
+
+def claim_chunk(
+    model: type[BatchRow], job_id: int, size: int, now: datetime
+) -> list[BatchRow]:
+    """Lease up to ``size`` due rows of a job, oldest first.
+
+    On PostgreSQL ``FOR UPDATE SKIP LOCKED`` hands rows another worker is
+    claiming to nobody twice and makes nobody wait for them; on SQLite the
+    transaction is IMMEDIATE (settings), so claims run one at a time.
+    """
+    with transaction.atomic():
+        candidates = (
+            due_rows(model, job_id, now)
+            .order_by("pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        ids = list(candidates[:size])
+        if not ids:
+            return []
+        model.objects.filter(pk__in=ids, status=BatchRowStatus.PENDING).update(
+            status=BatchRowStatus.RUNNING, claimed_at=now, attempts=F("attempts") + 1
+        )
+    # The ids were locked (or the database serialised): all of them are ours.
+    return list(
+        model.objects.filter(
+            pk__in=ids, status=BatchRowStatus.RUNNING, claimed_at=now
+        ).order_by("pk")
+    )
+
+
+def release(model: type[BatchRow], rows: Sequence[BatchRow]) -> int:
+    """Hand leased rows back unworked (cancel, pacing): pending again, and
+    the attempt their claim counted is given back."""
+    released = 0
+    for claimed_at in {row.claimed_at for row in rows}:
+        ids = [row.pk for row in rows if row.claimed_at == claimed_at]
+        released += model.objects.filter(
+            pk__in=ids, status=BatchRowStatus.RUNNING, claimed_at=claimed_at
+        ).update(
+            status=BatchRowStatus.PENDING,
+            claimed_at=None,
+            attempts=F("attempts") - 1,
+        )
+    return released
+
+
+def work_row(model: type[BatchRow], row: BatchRow, handler: Handler) -> RowResult:
+    """Run the handler on one leased row and settle the row.
+
+    The handler's database writes and the row's move to done commit
+    together; if the lease was lost meanwhile, both roll back.
+    """
+    leases = leases_for(model)
+    try:
+        with transaction.atomic():
+            handler(row)
+            leases.finish(row, BatchRowStatus.DONE, done_at=timezone.now())
+    except ClaimLost:
+        logger.warning(
+            "batch row lease lost", extra={"job_id": row.job_id, "row_id": row.pk}
+        )
+        return RowResult(RowOutcome.LOST)
+    except Exception as exc:
+        # The job boundary: a handler's error stays on its row, never stops
+        # the job.
+        wait = pace_seconds(exc)
+        if wait is not None:
+            release(model, [row])
+            return RowResult(RowOutcome.PACED, wait)
+        return _record_failure(leases, row, exc)
+    return RowResult(RowOutcome.DONE)
+
+
+def _record_failure(leases: LeasedRows, row: BatchRow, exc: Exception) -> RowResult:
+    if isinstance(exc, ProviderError) and exc.outcome == Outcome.REJECTED:
+        # The provider said no: asking again gets the same answer.
+        leases.held(row).update(
+            status=BatchRowStatus.FAILED,
+            last_error=describe_error(exc),
+            next_attempt_at=None,
+        )
+        status = BatchRowStatus.FAILED
+    else:
+        status = leases.fail(row, exc, timezone.now())
+    outcome = RowOutcome.FAILED if status == BatchRowStatus.FAILED else RowOutcome.RETRY
+    log = logger.error if outcome == RowOutcome.FAILED else logger.warning
+    log(
+        "batch row failed",
+        extra={
+            "job_id": row.job_id,
+            "row_id": row.pk,
+            "attempts": row.attempts,
+            "status": status,
+            "error_type": type(exc).__name__,
+        },
+    )
+    return RowResult(outcome)

@@ -1,0 +1,224 @@
+"""Batch jobs: create with their rows, start, run as tasks, cancel, sweep.
+
+A job's task works it for one time budget (integrations.batch.work) and
+enqueues it again while rows are left, so no task outlives ``Q_TIMEOUT``.
+A job a broker dropped, or whose worker died, is picked up by the sweeper
+schedule, which also takes back the rows a dead worker had leased.
+"""
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import partial
+from itertools import islice
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django_q.models import Schedule
+from django_q.tasks import async_task, schedule
+
+from integrations import correlation
+from integrations.batch import state
+from integrations.batch.rows import leases_for
+from integrations.batch.work import WorkResult, WorkState, batch_job_work
+from integrations.models import BatchItem, BatchJob, BatchJobStatus, BatchRow
+from integrations.task_batcher import shared_broker
+
+logger = logging.getLogger(__name__)
+
+WORK_TASK = "integrations.batch.tasks.work_batch_job"
+_INSERT_BATCH = 1000
+_SWEEP_LIMIT = 500
+
+
+def batch_job_create(
+    *,
+    kind: str,
+    handler: str,
+    name: str = "",
+    row_model: type[BatchRow] = BatchItem,
+    items: Iterable[tuple[str, dict[str, Any]]] | None = None,
+    rows: Iterable[BatchRow] | None = None,
+    chunk_size: int | None = None,
+    start: bool = True,
+) -> BatchJob:
+    """A job with its rows, in one transaction; started (a task enqueued on
+    commit) unless ``start`` is False.
+
+    ``handler`` is the dotted path of a function that takes one row. Give
+    ``items`` (key, payload) for generic BatchItem rows, or unsaved ``rows``
+    of ``row_model`` (their ``job`` is set here).
+    """
+    import_string(handler)  # a wrong path fails here, not in a worker
+    if not issubclass(row_model, BatchRow) or row_model._meta.abstract:
+        raise TypeError(f"{row_model.__name__} is not a concrete batch row model")
+    with transaction.atomic():
+        job = BatchJob.objects.create(
+            kind=kind,
+            name=name,
+            handler=handler,
+            row_model=row_model._meta.label,
+            chunk_size=chunk_size or settings.BATCH_CHUNK_SIZE,
+        )
+        if items is not None:
+            batch_items_add(job=job, items=items)
+        if rows is not None:
+            batch_rows_add(job=job, rows=rows)
+        if start:
+            batch_job_start(job=job)
+    logger.info("batch job created", extra={"job_id": job.pk, "kind": kind})
+    return job
+
+
+def batch_rows_add(*, job: BatchJob, rows: Iterable[BatchRow]) -> int:
+    """Add rows to a job that has not settled; a row that breaks one of its
+    model's unique constraints (the same key again) is skipped. Returns how
+    many were added."""
+    if job.status in state.FINAL:
+        raise ValueError(f"batch job {job.pk} is {job.status}: no rows can be added")
+    model = apps.get_model(job.row_model)
+    before = model.objects.filter(job_id=job.pk).count()
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, _INSERT_BATCH)):
+        for row in chunk:
+            row.job = job
+        model.objects.bulk_create(chunk, ignore_conflicts=True)
+    total = model.objects.filter(job_id=job.pk).count()
+    BatchJob.objects.filter(pk=job.pk).update(total=total)
+    job.total = total
+    return total - before
+
+
+def batch_items_add(
+    *, job: BatchJob, items: Iterable[tuple[str, dict[str, Any]]]
+) -> int:
+    """``batch_rows_add`` for BatchItem rows: (key, payload) pairs."""
+    return batch_rows_add(
+        job=job,
+        rows=(BatchItem(key=str(key), payload=payload) for key, payload in items),
+    )
+
+
+def batch_job_start(*, job: BatchJob, workers: int = 1) -> None:
+    """Start a pending job: ``workers`` tasks, enqueued when the caller's
+    transaction commits, work it side by side."""
+    updated = BatchJob.objects.filter(pk=job.pk, status=BatchJobStatus.PENDING).update(
+        status=BatchJobStatus.RUNNING, started_at=timezone.now()
+    )
+    if not updated:
+        return
+    job.status = BatchJobStatus.RUNNING
+    for _ in range(workers):
+        transaction.on_commit(partial(_enqueue, job.pk, correlation.get() or ""))
+
+
+def batch_job_run(*, job_id: int) -> WorkResult:
+    """One task's worth of work on a job, then its next task: at once while
+    rows are due, or when a wait is over."""
+    result = batch_job_work(job_id=job_id)
+    if result.state == WorkState.MORE or (
+        result.state == WorkState.WAITING
+        and result.wait is not None
+        and result.wait <= settings.BATCH_TIME_BUDGET_SECONDS
+    ):
+        # The next task has a whole budget to sleep out the wait in.
+        transaction.on_commit(partial(_enqueue, job_id, correlation.get() or ""))
+    elif result.state == WorkState.WAITING and result.wait is not None:
+        _enqueue_later(job_id, result.wait)
+    return result
+
+
+def _enqueue(job_id: int, correlation_id: str = "") -> None:
+    try:
+        async_task(WORK_TASK, job_id, correlation_id, broker=shared_broker())
+    except Exception:
+        # The job row says it is running: the sweeper enqueues it again.
+        logger.exception(
+            "batch job enqueue failed; left for the sweeper", extra={"job_id": job_id}
+        )
+
+
+def _enqueue_later(job_id: int, seconds: float) -> None:
+    """One wake-up per job (a django-q2 one-off schedule, which
+    setup_schedules leaves alone): a later wait replaces an earlier one."""
+    name = f"integrations.batch.job.{job_id}"
+    try:
+        Schedule.objects.filter(name=name, schedule_type=Schedule.ONCE).delete()
+        schedule(
+            WORK_TASK,
+            job_id,
+            name=name,
+            schedule_type=Schedule.ONCE,
+            next_run=timezone.now() + timedelta(seconds=seconds),
+        )
+    except Exception:
+        # Two workers scheduling at once; or no schedule at all: the sweeper
+        # enqueues the job once it has been left alone long enough.
+        logger.exception(
+            "batch job schedule failed; left for the sweeper", extra={"job_id": job_id}
+        )
+
+
+def batch_job_cancel(*, job_id: int) -> BatchJob:
+    """Stop a job: nothing more is claimed, rows a worker is on finish, and
+    the job is cancelled once none is leased. A settled job is left as is."""
+    job = BatchJob.objects.get(pk=job_id)
+    if job.status in state.FINAL:
+        return job
+    BatchJob.objects.filter(pk=job_id).update(cancel_requested=True)
+    job.cancel_requested = True
+    model = apps.get_model(job.row_model)
+    state.settle_cancel(job, model, timezone.now())
+    logger.info("batch job cancel requested", extra={"job_id": job_id})
+    job.refresh_from_db()
+    return job
+
+
+def batch_jobs_sweep(*, now: datetime | None = None) -> int:
+    """Take back rows whose worker died, settle cancelled jobs, and enqueue
+    running jobs no worker has touched for ``BATCH_SWEEP_AFTER_MINUTES``.
+    Returns how many jobs were enqueued."""
+    now = now or timezone.now()
+    running = BatchJob.objects.filter(status=BatchJobStatus.RUNNING)
+    for label in set(running.values_list("row_model", flat=True)):
+        _release_expired(label, now)
+    for job in running.filter(cancel_requested=True):
+        state.settle_cancel(job, apps.get_model(job.row_model), now)
+    stale = now - timedelta(minutes=settings.BATCH_SWEEP_AFTER_MINUTES)
+    idle = (
+        running.filter(cancel_requested=False)
+        .filter(Q(paced_until__isnull=True) | Q(paced_until__lte=now))
+        .filter(
+            Q(worked_at__lte=stale) | Q(worked_at__isnull=True, started_at__lte=stale)
+        )
+    )
+    ids = list(idle.order_by("pk").values_list("pk", flat=True)[:_SWEEP_LIMIT])
+    for job_id in ids:
+        _enqueue(job_id)
+    if ids:
+        logger.info("batch jobs swept", extra={"count": len(ids)})
+    return len(ids)
+
+
+def _release_expired(label: str, now: datetime) -> None:
+    try:
+        model = apps.get_model(label)
+    except LookupError:
+        return  # its job fails when a worker next tries it
+    dead, retrying = leases_for(model).release_expired(now)
+    if not (dead or retrying):
+        return
+    logger.warning(
+        "batch row leases expired",
+        extra={"row_model": label, "dead": dead, "retrying": retrying},
+    )
+    if dead:
+        # Rows given up on count as failed at once, not only when the job ends.
+        jobs = BatchJob.objects.filter(status=BatchJobStatus.RUNNING, row_model=label)
+        for job_id in jobs.values_list("pk", flat=True):
+            state.recount(model, job_id)

@@ -1,0 +1,125 @@
+"""List batch jobs, show one, or cancel one.
+
+    manage.py batch_jobs                 # the latest jobs, one line each
+    manage.py batch_jobs list --status running --limit 50
+    manage.py batch_jobs show 42
+    manage.py batch_jobs cancel 42
+
+Bad input gets one line on stderr and a non-zero exit status.
+"""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from integrations.batch import batch_job_cancel, batch_job_progress
+from integrations.models import BatchJob, BatchJobStatus
+
+ACTIONS = ("list", "show", "cancel")
+
+
+class Command(BaseCommand):
+    help = "List batch jobs with their progress, show one, or cancel one."
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+
+        # argparse's own errors print the whole usage: one line is enough.
+        def error(message: str) -> None:
+            parser.exit(2, f"batch_jobs: {message} (see --help)\n")
+
+        parser.error = error
+        return parser
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "action", nargs="?", default="list", help="list, show, cancel"
+        )
+        parser.add_argument("job_id", nargs="?", help="The job's id (show, cancel).")
+        parser.add_argument("--status", help="list: only jobs in this status.")
+        parser.add_argument("--limit", default="20", help="list: at most this many.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        if action not in ACTIONS:
+            raise CommandError(
+                f"Unknown action '{action}': use list, show ID or cancel ID."
+            )
+        if action == "list":
+            self._list(options["status"], _number(options["limit"], "--limit"))
+            return
+        if options["job_id"] is None:
+            raise CommandError(f"'{action}' needs a job id: batch_jobs {action} ID.")
+        job = _job(_number(options["job_id"], "Job id"))
+        if action == "show":
+            self._show(job)
+        else:
+            self._cancel(job)
+
+    def _list(self, status: str | None, limit: int) -> None:
+        jobs = BatchJob.objects.order_by("-created_at", "-pk")
+        if status is not None:
+            if status not in BatchJobStatus.values:
+                choices = ", ".join(BatchJobStatus.values)
+                raise CommandError(f"Unknown status '{status}': use one of {choices}.")
+            jobs = jobs.filter(status=status)
+        jobs = list(jobs[:limit])
+        if not jobs:
+            self.stdout.write("No batch jobs.")
+            return
+        for job in jobs:
+            progress = batch_job_progress(job)
+            title = f"{job.kind} {job.name}".strip()
+            self.stdout.write(
+                f"#{job.pk}  {job.status:<9}  {title}  {progress.summary()}"
+            )
+
+    def _show(self, job: BatchJob) -> None:
+        progress = batch_job_progress(job)
+        lines = [
+            f"Batch job #{job.pk}: {job.kind} {job.name}".rstrip(),
+            f"  status     {job.status}"
+            + (" (cancel requested)" if job.cancel_requested else ""),
+            f"  progress   {progress.summary()}",
+            f"  rows       {job.row_model}, chunks of {job.chunk_size}",
+            f"  handler    {job.handler}",
+            f"  created    {job.created_at:%Y-%m-%d %H:%M:%S %Z}",
+        ]
+        for label, moment in (
+            ("started", job.started_at),
+            ("finished", job.finished_at),
+        ):
+            if moment is not None:
+                lines.append(f"  {label:<10} {moment:%Y-%m-%d %H:%M:%S %Z}")
+        if job.last_error:
+            lines.append(f"  error      {job.last_error}")
+        self.stdout.write("\n".join(lines))
+
+    def _cancel(self, job: BatchJob) -> None:
+        if job.status in (BatchJobStatus.DONE, BatchJobStatus.FAILED):
+            raise CommandError(f"Batch job #{job.pk} is already {job.status}.")
+        job = batch_job_cancel(job_id=job.pk)
+        if job.status == BatchJobStatus.CANCELLED:
+            self.stdout.write(self.style.SUCCESS(f"Batch job #{job.pk} cancelled."))
+        else:
+            self.stdout.write(
+                f"Batch job #{job.pk}: cancel requested; it stops once the rows "
+                "in flight finish."
+            )
+
+
+def _number(text: str, what: str) -> int:
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise CommandError(f"{what} must be a whole number, not '{text}'.") from None
+    if value < 1:
+        raise CommandError(f"{what} must be 1 or more, not {value}.")
+    return value
+
+
+def _job(job_id: int) -> BatchJob:
+    job = BatchJob.objects.filter(pk=job_id).first()
+    if job is None:
+        raise CommandError(f"No batch job #{job_id}.")
+    return job
