@@ -18,11 +18,10 @@ How a PayPal payment maps onto our contract:
 - Every POST carries ``PayPal-Request-Id`` = our idempotency key (at most 108
   characters). PayPal replays the first answer for a repeated id, so POSTs are
   retried by the client on 5xx and timeouts (``idempotent=True``).
-- OAuth2 client-credentials tokens are kept in Django's cache (Redis in
-  production, shared by every process) until ``TOKEN_EXPIRY_MARGIN_SECONDS``
-  before PayPal's ``expires_in``. A 401 on an API call (token revoked early)
-  drops the token and repeats the call once with a fresh one and the same
-  ``PayPal-Request-Id``. Tokens are never logged.
+- OAuth2 client-credentials tokens come from ``integrations.oauth``: one per
+  account shared by every process, fetched once, refreshed before expiry. A
+  401 on an API call (token revoked early) repeats the call once with a fresh
+  token and the same ``PayPal-Request-Id``. Tokens are never logged.
 - Currencies PayPal does not accept (KWD and other three-decimal currencies,
   among others) are refused with ``currency_not_supported`` before anything is
   sent; HUF/JPY/TWD are sent without decimals (``integrations.money``).
@@ -47,7 +46,6 @@ transmission time is signed, so one outside ``WEBHOOK_TOLERANCE_SECONDS`` is
 refused as stale before PayPal is asked.
 """
 
-import hashlib
 import json
 import time
 import uuid
@@ -57,22 +55,11 @@ from typing import Any, ClassVar
 
 import requests
 from django.conf import settings
-from django.core.cache import cache
 
-from integrations.client import (
-    STATUS_CODES,
-    ProviderClient,
-    client_for,
-    response_json,
-)
-from integrations.errors import (
-    ConfigurationError,
-    NotProcessed,
-    ProviderError,
-    Rejected,
-    Unknown,
-)
+from integrations.client import STATUS_CODES, client_for, response_json
+from integrations.errors import ProviderError, Rejected, Unknown
 from integrations.money import MoneyError, from_provider_decimal, to_provider_decimal
+from integrations.oauth import ClientCredentials, TokenCache
 from integrations.providers.base import ConfigField, HealthResult, WebhookMessage
 from integrations.webhooks.verification import WebhookVerificationError
 from payments.providers.base import (
@@ -96,9 +83,6 @@ API_BASE = {
     "live": "https://api-m.paypal.com",
 }
 REQUEST_ID_HEADER = "PayPal-Request-Id"
-# Refresh this long before PayPal says the token expires, so a token never
-# dies between the cache read and the call.
-TOKEN_EXPIRY_MARGIN_SECONDS = 300
 
 # https://developer.paypal.com/reference/currency-codes/
 _CURRENCY_LIST = """
@@ -369,7 +353,7 @@ class PayPalAdapter(PaymentsAdapter):
 
     def health_check(self) -> HealthResult:
         # A fresh token proves the credentials work; a cached one proves nothing.
-        self._token(client_for(self.account), fresh=True)
+        self._tokens().fetch()
         return HealthResult(ok=True, detail="OAuth2 token obtained")
 
     # --- Webhooks ----------------------------------------------------------------
@@ -515,8 +499,8 @@ class PayPalAdapter(PaymentsAdapter):
         allow_empty: bool = False,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """One API call with a bearer token; on a 401 the token is dropped and
-        the call made once more with a fresh one and the same request id."""
+        """One API call with a bearer token; on a 401 the call is made once
+        more with a fresh token and the same request id."""
         client = client_for(self.account)
         # Fixed here, so the repeat after a 401 replays the same PayPal-Request-Id.
         key = idempotency_key or uuid.uuid4().hex
@@ -525,83 +509,41 @@ class PayPalAdapter(PaymentsAdapter):
             "Accept": "application/json",
             "Prefer": "return=representation",
         }
-        for fresh in (False, True):
-            token = self._token(client, fresh=fresh)
-            try:
-                response = client.request(
-                    method,
-                    self.base_url + path,
-                    operation=operation,
-                    # PayPal replays a POST carrying the same PayPal-Request-Id.
-                    idempotent=True,
-                    idempotency_key=key,
-                    idempotency_header=REQUEST_ID_HEADER,
-                    headers={**headers, "Authorization": f"Bearer {token}"},
-                    error_map=_error_map(check, allow_empty),
-                    **kwargs,
-                )
-            except NotProcessed as error:
-                if error.http_status != 401 or fresh:
-                    raise
-                continue
-            if allow_empty and not response.content:
-                return {}
-            body = response_json(response)
-            return body if isinstance(body, dict) else {}
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _token(self, client: ProviderClient, *, fresh: bool = False) -> str:
-        credentials = self.credentials
-        client_id = credentials.get("client_id")
-        secret = credentials.get("client_secret")
-        if not client_id or not secret:
-            raise ConfigurationError(
-                "PayPal client ID or secret is not set", code="missing_credentials"
+        def send(token: str) -> requests.Response:
+            return client.request(
+                method,
+                self.base_url + path,
+                operation=operation,
+                # PayPal replays a POST carrying the same PayPal-Request-Id.
+                idempotent=True,
+                idempotency_key=key,
+                idempotency_header=REQUEST_ID_HEADER,
+                headers={**headers, "Authorization": f"Bearer {token}"},
+                error_map=_error_map(check, allow_empty),
+                **kwargs,
             )
-        key = _token_cache_key(self.account.pk, self.account.mode, client_id)
-        if not fresh:
-            token = cache.get(key)
-            if token:
-                return token
-        response = client.request(
-            "POST",
-            self.base_url + "/v1/oauth2/token",
-            operation="paypal_oauth_token",
-            idempotent=True,
-            idempotency_header=None,
-            auth=(client_id, secret),
-            data={"grant_type": "client_credentials"},
-            headers={"Accept": "application/json"},
-            expect_json=True,
-        )
+
+        response = self._tokens().with_token(send)
+        if allow_empty and not response.content:
+            return {}
         body = response_json(response)
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise NotProcessed(
-                "PayPal sent a token response without a token",
-                code="malformed_response",
-                http_status=response.status_code,
-            )
-        try:
-            lifetime = int(body.get("expires_in", 0))
-        except (TypeError, ValueError):
-            lifetime = 0
-        ttl = lifetime - TOKEN_EXPIRY_MARGIN_SECONDS
-        if ttl > 0:
-            cache.set(key, token, ttl)
-        else:
-            cache.delete(key)
-        return token
+        return body if isinstance(body, dict) else {}
+
+    def _tokens(self) -> TokenCache:
+        credentials = self.credentials
+        return TokenCache(
+            self.account,
+            ClientCredentials(
+                token_url=self.base_url + "/v1/oauth2/token",
+                client_id=credentials.get("client_id") or "",
+                client_secret=credentials.get("client_secret") or "",
+            ),
+            provider="paypal",
+        )
 
 
 # --- Helpers -------------------------------------------------------------------------
-
-
-def _token_cache_key(pk: int, mode: str, client_id: str) -> str:
-    # The client id is part of the key so new credentials never reuse the
-    # old app's token; hashed to keep it out of cache key listings.
-    digest = hashlib.sha256(client_id.encode()).hexdigest()[:16]
-    return f"paypal:token:{pk}:{mode}:{digest}"
 
 
 def _not_supported(what: str) -> Rejected:
