@@ -6,22 +6,18 @@ ISO 4217 code (``1050`` EUR is €10.50, ``1050`` JPY is ¥1050, ``1005`` KWD is
 integer arithmetic, and a value with more decimals than the currency has is
 refused rather than rounded.
 
-Provider quirks (use the ``provider_*`` helpers in adapters, never ad-hoc
-multiplications):
-
-- **Stripe** wants integer minor units, but its idea of the minor unit differs
-  from ISO for a few currencies: ``MGA`` is zero-decimal at Stripe (ISO: 2);
-  ``ISK`` is zero-decimal in ISO but Stripe takes it as two-decimal, so the
-  amount is multiplied by 100. Stripe's three-decimal currencies (BHD, JOD,
-  KWD, OMR, TND) must end in 0: an amount that does not is refused here.
-- **PayPal** wants decimal strings (``"10.50"``) and refuses decimals for
-  ``HUF``, ``JPY`` and ``TWD``: those are sent as whole units, so an HUF or TWD
-  amount that is not a whole number is refused here.
-- **Square** and **Braintree** follow ISO: Square takes integer minor units,
-  Braintree decimal strings with the ISO exponent.
+Providers whose idea of a currency's minor unit differs from ISO 4217, or that
+accept some amounts only in steps, declare it on their adapter
+(``BaseAdapter.currency_exponents`` / ``amount_steps``) and convert through
+the ``to_wire_*`` / ``from_wire_*`` helpers here, never with ad-hoc
+multiplications. This module names no provider.
 """
 
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
+
+_NONE: Mapping[str, int] = MappingProxyType({})
 
 # ISO 4217 active codes and their minor-unit exponents. Anything not listed is
 # refused: a typo must not become a two-decimal currency by default.
@@ -64,14 +60,6 @@ SYMBOLS: dict[str, str] = {
     "INR": "₹",
     "KRW": "₩",
 }
-
-# Provider exponents that differ from ISO (see the module docstring).
-_PROVIDER_EXPONENTS: dict[str, dict[str, int]] = {
-    "stripe": {"MGA": 0, "ISK": 2},
-    "paypal": {"HUF": 0, "JPY": 0, "TWD": 0},
-}
-# Stripe: amounts in three-decimal currencies must be divisible by this.
-_STRIPE_THREE_DECIMAL_STEP = 10
 
 
 class MoneyError(ValueError):
@@ -149,10 +137,11 @@ def format_amount(amount: int, currency: str) -> str:
     return f"{sign}{number} {code}"
 
 
-def provider_exponent(currency: str, *, provider: str) -> int:
-    """The exponent ``provider`` uses for ``currency`` on the wire."""
+def wire_exponent(currency: str, exponents: Mapping[str, int]) -> int:
+    """The exponent used on the wire for ``currency``: ``exponents``' entry
+    where a provider differs from ISO 4217, else the ISO one."""
     code = validate_currency(currency)
-    return _PROVIDER_EXPONENTS.get(provider, {}).get(code, EXPONENTS[code])
+    return exponents.get(code, EXPONENTS[code])
 
 
 def _rescale(amount: int, source: int, target: int, currency: str) -> int:
@@ -164,38 +153,46 @@ def _rescale(amount: int, source: int, target: int, currency: str) -> int:
     return amount // step
 
 
-def to_provider_minor(amount: int, currency: str, *, provider: str) -> int:
-    """Our minor units as the integer ``provider`` expects (Stripe, Square)."""
+def to_wire_minor(
+    amount: int,
+    currency: str,
+    *,
+    exponents: Mapping[str, int] = _NONE,
+    steps: Mapping[str, int] = _NONE,
+) -> int:
+    """Our minor units as the integer a provider expects, with its own
+    ``exponents`` and the ``steps`` an amount must be a multiple of."""
     _check_amount(amount)
     code = validate_currency(currency)
-    step = _STRIPE_THREE_DECIMAL_STEP
-    if provider == "stripe" and code in _THREE_DECIMAL and amount % step:
-        raise MoneyError(f"Stripe requires {code} amounts divisible by {step}")
-    return _rescale(
-        amount, EXPONENTS[code], provider_exponent(code, provider=provider), code
-    )
+    step = steps.get(code, 1)
+    if amount % step:
+        raise MoneyError(f"{code} amounts must be divisible by {step} here")
+    return _rescale(amount, EXPONENTS[code], wire_exponent(code, exponents), code)
 
 
-def from_provider_minor(value: int, currency: str, *, provider: str) -> int:
-    """The integer ``provider`` sent back, as our minor units."""
+def from_wire_minor(
+    value: int, currency: str, *, exponents: Mapping[str, int] = _NONE
+) -> int:
+    """The integer a provider sent back, as our minor units."""
     _check_amount(value)
     code = validate_currency(currency)
-    return _rescale(
-        value, provider_exponent(code, provider=provider), EXPONENTS[code], code
-    )
+    return _rescale(value, wire_exponent(code, exponents), EXPONENTS[code], code)
 
 
-def to_provider_decimal(amount: int, currency: str, *, provider: str) -> str:
-    """Our minor units as the decimal string ``provider`` expects (PayPal,
-    Braintree)."""
+def to_wire_decimal(
+    amount: int, currency: str, *, exponents: Mapping[str, int] = _NONE
+) -> str:
+    """Our minor units as the decimal string a provider expects."""
     _check_amount(amount)
     code = validate_currency(currency)
-    places = provider_exponent(code, provider=provider)
+    places = wire_exponent(code, exponents)
     return _decimal_string(_rescale(amount, EXPONENTS[code], places, code), places)
 
 
-def from_provider_decimal(value: str, currency: str, *, provider: str) -> int:
-    """A decimal string from ``provider`` as our minor units."""
+def from_wire_decimal(
+    value: str, currency: str, *, exponents: Mapping[str, int] = _NONE
+) -> int:
+    """A decimal string from a provider as our minor units."""
     code = validate_currency(currency)
-    places = provider_exponent(code, provider=provider)
+    places = wire_exponent(code, exponents)
     return _rescale(_parse_decimal(value, places, code), places, EXPONENTS[code], code)

@@ -5,26 +5,34 @@ format. It never retries, sleeps, logs credentials or opens its own session:
 outbound calls go through the account's shared ProviderClient.
 """
 
+import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from django.conf import settings
 
-from integrations.webhooks.messages import WebhookMessage
+from integrations import money
+from integrations.errors import ConfigurationError, ProviderError, Rejected, Unknown
+from integrations.webhooks.messages import WebhookMessage, required_header
+from integrations.webhooks.signing import check_tolerance
 from integrations.webhooks.verification import WebhookVerificationError
 
 __all__ = [
     "BaseAdapter",
     "ConfigField",
     "HealthResult",
+    "SignedRequest",
     "WebhookMessage",
     "match_event_type",
 ]
 
 if TYPE_CHECKING:
     from integrations.models import ProviderAccount
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FieldType = Literal["str", "int", "float", "bool", "url", "choice", "text"]
 
@@ -64,7 +72,27 @@ def match_event_type(table: Mapping[str, str], event_type: str) -> str | None:
     return table.get("*")
 
 
+@dataclass(frozen=True)
+class SignedRequest:
+    """A webhook request as the verification template hands it to an adapter:
+    the raw bytes, the headers (case-insensitive), the URL posted to (only for
+    providers that sign it), the account's secret and the signature header's
+    value ("" when the signature travels in the body)."""
+
+    body: bytes
+    headers: Mapping[str, str]
+    url: str
+    secret: str
+    signature: str
+
+
 class BaseAdapter(ABC):
+    """The workflow every adapter shares: credentials by name, money at the
+    boundary, "not found" look-ups and webhook verification as a template.
+    Transport lives in the two bases below it (``providers.http`` for JSON
+    over HTTP, ``providers.sdk`` for official SDKs); docs/adding-a-provider.md
+    walks through a new adapter."""
+
     kind: ClassVar[str]
     code: ClassVar[str]
     display_name: ClassVar[str]
@@ -72,6 +100,18 @@ class BaseAdapter(ABC):
     credential_fields: ClassVar[tuple[ConfigField, ...]] = ()
     # Non-secret settings, stored in ProviderAccount.settings.
     settings_fields: ClassVar[tuple[ConfigField, ...]] = ()
+    # Where the provider's minor unit differs from ISO 4217 (Stripe: ISK 2),
+    # and amounts it takes only in multiples of a step (Stripe: KWD in 10s).
+    currency_exponents: ClassVar[Mapping[str, int]] = {}
+    amount_steps: ClassVar[Mapping[str, int]] = {}
+    # Webhooks: the credential (or setting) holding the signing secret ("":
+    # the provider sends none) and the header carrying the signature ("": it
+    # travels in the body).
+    webhook_signing_credential: ClassVar[str] = ""
+    webhook_signature_header: ClassVar[str] = ""
+    # True when the signature covers the URL posted to (Square): only then
+    # does the intake work out ``url`` for verify_webhook.
+    webhook_signs_url: ClassVar[bool] = False
 
     def __init__(self, account: "ProviderAccount") -> None:
         self.account = account
@@ -82,6 +122,17 @@ class BaseAdapter(ABC):
     @property
     def credentials(self) -> dict[str, Any]:
         return self.account.get_credentials()
+
+    def credential(self, name: str) -> str:
+        """A required credential; ``missing_credentials`` (nothing sent) when
+        it is not set. The message names the field, never a value."""
+        value = self.credentials.get(name)
+        if value in (None, ""):
+            raise ConfigurationError(
+                f"{self.display_name} credential {name!r} is not set",
+                code="missing_credentials",
+            )
+        return str(value)
 
     def setting(self, name: str) -> Any:
         value = self.account.settings.get(name)
@@ -94,23 +145,134 @@ class BaseAdapter(ABC):
     def health_check(self) -> HealthResult:
         """A cheap authenticated call that proves the account works."""
 
-    # True when the provider's webhook signature covers the URL it posted to
-    # (Square): only then does the intake work out ``url`` for verify_webhook.
-    webhook_signs_url: bool = False
+    # --- Money at the boundary ------------------------------------------------
+
+    def to_provider_minor(self, amount: int, currency: str) -> int:
+        """Our amount as the provider's integer; refused before any call
+        (``Rejected`` ``invalid_amount``) if it cannot be sent exactly."""
+        try:
+            return money.to_wire_minor(
+                amount,
+                currency,
+                exponents=self.currency_exponents,
+                steps=self.amount_steps,
+            )
+        except money.MoneyError as exc:
+            raise Rejected(str(exc), code="invalid_amount") from None
+
+    def to_provider_decimal(self, amount: int, currency: str) -> str:
+        """Our amount as the provider's decimal string (``"10.50"``)."""
+        try:
+            return money.to_wire_decimal(
+                amount, currency, exponents=self.currency_exponents
+            )
+        except money.MoneyError as exc:
+            raise Rejected(str(exc), code="invalid_amount") from None
+
+    def from_provider_minor(self, value: object, currency: str) -> int | None:
+        """The provider's integer amount as ours; None when it sent none."""
+        if value is None or not isinstance(value, int) or isinstance(value, bool):
+            return None
+        return _read_amount(
+            lambda: money.from_wire_minor(
+                value, currency, exponents=self.currency_exponents
+            )
+        )
+
+    def from_provider_decimal(self, value: object, currency: str) -> int | None:
+        """The provider's decimal amount (string or Decimal) as ours; None
+        when it sent none."""
+        if value is None or value == "":
+            return None
+        return _read_amount(
+            lambda: money.from_wire_decimal(
+                str(value), currency, exponents=self.currency_exponents
+            )
+        )
+
+    # --- Look-ups --------------------------------------------------------------
+
+    @staticmethod
+    def none_if_not_found(look_up: Callable[[], T]) -> T | None:
+        """``look_up()``, or None when the provider answered that it has no
+        such object (``Rejected`` ``not_found``); other errors propagate."""
+        try:
+            return look_up()
+        except Rejected as error:
+            if error.code == "not_found" or error.http_status == 404:
+                return None
+            raise
+
+    # --- Webhooks: the workflow; adapters supply the check and the mapping --
 
     def verify_webhook(
         self, *, body: bytes, headers: Mapping[str, str], url: str
     ) -> WebhookMessage:
-        """Verify a webhook request on its raw bytes and translate it.
+        """Verify a webhook request on its raw bytes and translate it: the
+        secret must be configured (never a pass without one), the signature
+        header present, then ``check_webhook_signature`` (constant-time; the
+        timestamp tolerance where the scheme signs one) and
+        ``webhook_message``. ``url`` is the absolute URL posted to if
+        ``webhook_signs_url``, else "". Anything forged, stale or malformed
+        raises WebhookVerificationError; so does any other exception a
+        provider's parser raises on a hostile body."""
+        if not self.webhook_signing_credential:
+            raise WebhookVerificationError(
+                f"{self.display_name} accounts do not accept webhooks.",
+                code=WebhookVerificationError.NOT_SUPPORTED,
+            )
+        request = SignedRequest(
+            body=body,
+            headers=headers,
+            url=url,
+            secret=self.webhook_secret(),
+            signature=required_header(headers, self.webhook_signature_header)
+            if self.webhook_signature_header
+            else "",
+        )
+        try:
+            verified = self.check_webhook_signature(request)
+            return self.webhook_message(request, verified)
+        except (WebhookVerificationError, ProviderError):
+            raise
+        except Exception:
+            logger.warning(
+                "webhook parser failed",
+                extra={"account": self.account.slug},
+                exc_info=True,
+            )
+            raise WebhookVerificationError(
+                f"The webhook body is not a {self.display_name} event.",
+                code=WebhookVerificationError.MALFORMED,
+            ) from None
 
-        ``headers`` is case-insensitive when it comes from the intake view;
-        ``url`` is the absolute URL posted to if ``webhook_signs_url``, else "".
-        Raise WebhookVerificationError for anything forged, stale or malformed;
-        a missing secret is an error, never a pass.
-        """
-        raise WebhookVerificationError(
-            f"{self.display_name} accounts do not accept webhooks.",
-            code=WebhookVerificationError.NOT_SUPPORTED,
+    def webhook_secret(self) -> str:
+        """The signing secret named by ``webhook_signing_credential`` (a credential,
+        else a setting); ``webhook_secret_missing`` when unset."""
+        name = self.webhook_signing_credential
+        value = self.credentials.get(name) or self.setting(name)
+        if not value:
+            raise WebhookVerificationError(
+                "No webhook signing secret is configured for this account.",
+                code=WebhookVerificationError.MISSING_SECRET,
+            )
+        return str(value)
+
+    def check_webhook_signature(self, request: SignedRequest) -> Any:
+        """Raise WebhookVerificationError unless ``request`` is signed by the
+        provider (compare with ``integrations.webhooks.signing``); return
+        whatever the check already parsed, handed to ``webhook_message``."""
+        raise NotImplementedError
+
+    def webhook_message(self, request: SignedRequest, verified: Any) -> WebhookMessage:
+        """The verified request as a message: event type, dedupe key (the
+        provider's event id), payload, time."""
+        raise NotImplementedError
+
+    def check_webhook_time(self, sent_at: float, *, param: str) -> None:
+        """Refuse a signed time outside ``WEBHOOK_TOLERANCE_SECONDS``."""
+        check_tolerance(
+            sent_at, tolerance=settings.WEBHOOK_TOLERANCE_SECONDS, param=param
         )
 
     def webhook_messages(
@@ -129,3 +291,14 @@ class BaseAdapter(ABC):
         """
         handlers = getattr(settings, "SWITCHYARD_WEBHOOK_HANDLERS", {})
         return match_event_type(handlers.get(self.kind, {}), message_event_type)
+
+
+def _read_amount(convert: Callable[[], int]) -> int:
+    # An amount we cannot represent exactly is a malformed answer: the request
+    # may have been acted on, so it is never read as "nothing happened".
+    try:
+        return convert()
+    except money.MoneyError:
+        raise Unknown(
+            "provider sent an amount that cannot be read", code="malformed_response"
+        ) from None

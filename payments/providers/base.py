@@ -14,7 +14,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from integrations.providers.base import BaseAdapter, WebhookMessage
+from integrations.errors import Unknown
+from integrations.providers.base import BaseAdapter
+from integrations.webhooks.messages import WebhookMessage
 
 # Our decline codes; adapters map the provider's codes onto these.
 DECLINE_CODES = (
@@ -199,7 +201,6 @@ class PaymentsAdapter(BaseAdapter):
     @abstractmethod
     def refund(self, request: RefundRequest) -> RefundResult: ...
 
-    @abstractmethod
     def retrieve(
         self,
         *,
@@ -208,10 +209,33 @@ class PaymentsAdapter(BaseAdapter):
         lookup: PaymentLookup | None = None,
     ) -> PaymentResult | None:
         """Look a payment up for reconciliation; None only if the provider
-        answered that it has none. A provider that cannot look a payment up
-        with what it is given raises ``Unknown(code="lookup_not_supported")``.
-        ``lookup`` carries what else the create call sent (order id, amount)
-        for providers that can search on it (Braintree)."""
+        answered that it has none. By reference when there is one, else by
+        what the create call sent (``retrieve_by_key``)."""
+        if provider_reference:
+            return self.none_if_not_found(
+                lambda: self.retrieve_by_reference(provider_reference)
+            )
+        if not idempotency_key and lookup is None:
+            raise ValueError("retrieve needs a provider reference or idempotency key")
+        return self.retrieve_by_key(idempotency_key=idempotency_key, lookup=lookup)
+
+    def retrieve_by_reference(self, provider_reference: str) -> PaymentResult:
+        """The payment the provider knows by this reference (its "not found"
+        is a ``Rejected`` ``not_found``)."""
+        raise NotImplementedError
+
+    def retrieve_by_key(
+        self, *, idempotency_key: str, lookup: PaymentLookup | None
+    ) -> PaymentResult | None:
+        """Find a payment whose create call's answer was lost, by its
+        idempotency key or ``lookup`` (order id, amount: for providers that
+        can search on it); None when the provider has none. A provider that
+        cannot look up with what it is given raises
+        ``Unknown(code="lookup_not_supported")``."""
+        raise Unknown(
+            f"{self.display_name} cannot look a payment up without its reference",
+            code="lookup_not_supported",
+        )
 
     def reference_before_call(self, request: PaymentRequest) -> str:
         """The provider reference the payment will have, when it is known

@@ -58,7 +58,7 @@ from django.conf import settings
 
 from integrations.client import STATUS_CODES, client_for, response_json
 from integrations.errors import ProviderError, Rejected, Unknown
-from integrations.money import MoneyError, from_provider_decimal, to_provider_decimal
+from integrations.money import MoneyError, from_wire_decimal, to_wire_decimal
 from integrations.oauth import ClientCredentials, TokenCache
 from integrations.providers.base import ConfigField, HealthResult, WebhookMessage
 from integrations.webhooks.verification import WebhookVerificationError
@@ -174,6 +174,8 @@ class PayPalAdapter(PaymentsAdapter):
     code = "paypal"
     display_name = "PayPal"
     max_idempotency_key_length: ClassVar[int] = 108
+    # PayPal refuses decimals for these (sent as whole units).
+    currency_exponents: ClassVar[Mapping[str, int]] = {"HUF": 0, "JPY": 0, "TWD": 0}
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField("client_id", "Client ID", help_text="REST app client ID."),
         ConfigField("client_secret", "Client secret"),
@@ -566,7 +568,9 @@ def _money(amount: int, currency: str) -> dict[str, str]:
             code="currency_not_supported",
         )
     try:
-        value = to_provider_decimal(amount, code, provider="paypal")
+        value = to_wire_decimal(
+            amount, code, exponents=PayPalAdapter.currency_exponents
+        )
     except MoneyError as error:
         raise Rejected(str(error), code="invalid_amount") from None
     return {"currency_code": code, "value": value}
@@ -578,7 +582,9 @@ def _amount(resource: Mapping[str, Any], currency: str) -> int:
     if not isinstance(value, str):
         return 0
     try:
-        return from_provider_decimal(value, currency, provider="paypal")
+        return from_wire_decimal(
+            value, currency, exponents=PayPalAdapter.currency_exponents
+        )
     except MoneyError:
         raise Unknown(
             "PayPal sent an amount that cannot be read", code="malformed_response"

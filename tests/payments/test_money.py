@@ -5,6 +5,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from integrations import money
+from payments.providers.braintree import BraintreeAdapter
+from payments.providers.paypal import PayPalAdapter
+from payments.providers.square import SquareAdapter
+from payments.providers.stripe import StripeAdapter
 
 CURRENCIES = sorted(money.EXPONENTS)
 
@@ -109,17 +113,20 @@ def test_format_amount(amount: int, currency: str, text: str) -> None:
 
 
 def test_provider_quirks() -> None:
-    assert money.to_provider_minor(100, "ISK", provider="stripe") == 10000
-    assert money.from_provider_minor(10000, "ISK", provider="stripe") == 100
-    assert money.to_provider_minor(1050, "JPY", provider="stripe") == 1050
-    assert money.to_provider_minor(1000, "KWD", provider="stripe") == 1000
+    stripe = {"exponents": StripeAdapter.currency_exponents}
+    stripe_steps = {**stripe, "steps": StripeAdapter.amount_steps}
+    paypal = {"exponents": PayPalAdapter.currency_exponents}
+    assert money.to_wire_minor(100, "ISK", **stripe) == 10000
+    assert money.from_wire_minor(10000, "ISK", **stripe) == 100
+    assert money.to_wire_minor(1050, "JPY", **stripe_steps) == 1050
+    assert money.to_wire_minor(1000, "KWD", **stripe_steps) == 1000
     with pytest.raises(ValueError):
-        money.to_provider_minor(1005, "KWD", provider="stripe")
-    assert money.to_provider_decimal(12300, "HUF", provider="paypal") == "123"
+        money.to_wire_minor(1005, "KWD", **stripe_steps)
+    assert money.to_wire_decimal(12300, "HUF", **paypal) == "123"
     with pytest.raises(ValueError):
-        money.to_provider_decimal(12345, "HUF", provider="paypal")
-    assert money.from_provider_decimal("123", "HUF", provider="paypal") == 12300
-    assert money.to_provider_decimal(1005, "KWD", provider="braintree") == "1.005"
+        money.to_wire_decimal(12345, "HUF", **paypal)
+    assert money.from_wire_decimal("123", "HUF", **paypal) == 12300
+    assert money.to_wire_decimal(1005, "KWD") == "1.005"
 
 
 @given(st.sampled_from(CURRENCIES), st.integers(min_value=-(10**15), max_value=10**15))
@@ -128,20 +135,20 @@ def test_decimal_round_trip(currency: str, amount: int) -> None:
     assert money.from_decimal_string(text, currency) == amount
 
 
+ADAPTERS = [StripeAdapter, PayPalAdapter, SquareAdapter, BraintreeAdapter]
+
+
 @given(
     st.sampled_from(CURRENCIES),
     st.integers(min_value=0, max_value=10**12),
-    st.sampled_from(["stripe", "paypal", "square", "braintree"]),
+    st.sampled_from(ADAPTERS),
 )
-def test_provider_round_trip_or_refusal(
-    currency: str, amount: int, provider: str
-) -> None:
+def test_provider_round_trip_or_refusal(currency: str, amount: int, adapter) -> None:
+    exponents = adapter.currency_exponents
     try:
-        sent = money.to_provider_decimal(amount, currency, provider=provider)
+        sent = money.to_wire_decimal(amount, currency, exponents=exponents)
     except ValueError:
         # Only when the provider's unit is coarser and the amount not whole.
-        assert money.provider_exponent(currency, provider=provider) < money.exponent(
-            currency
-        )
+        assert money.wire_exponent(currency, exponents) < money.exponent(currency)
         return
-    assert money.from_provider_decimal(sent, currency, provider=provider) == amount
+    assert money.from_wire_decimal(sent, currency, exponents=exponents) == amount

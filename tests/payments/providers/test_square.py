@@ -376,7 +376,7 @@ def test_malformed_json_is_unknown(adapter, api):
 
 def test_read_timeout_over_a_real_socket_is_unknown(adapter, monkeypatch):
     with fault_server(hang_limit=2) as server:
-        monkeypatch.setattr(SquareAdapter, "sandbox_base", server.url)
+        monkeypatch.setattr(SquareAdapter, "base_urls", {"test": server.url})
         server.route("POST", "/v2/payments", hang())
 
         with pytest.raises(Unknown) as caught:
@@ -391,7 +391,7 @@ def test_read_timeout_over_a_real_socket_is_unknown(adapter, monkeypatch):
 
 def test_connection_refused_is_not_processed(adapter, monkeypatch):
     with RefusingPort() as port:
-        monkeypatch.setattr(SquareAdapter, "sandbox_base", port.url)
+        monkeypatch.setattr(SquareAdapter, "base_urls", {"test": port.url})
 
         with pytest.raises(NotProcessed) as caught:
             adapter.authorize(payment())

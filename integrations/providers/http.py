@@ -1,0 +1,117 @@
+"""The base of providers spoken to as JSON over HTTP (Square, PayPal, and the
+carriers and email providers to come): base URL per test/live mode, auth
+headers, and one ``send`` through the account's ProviderClient."""
+
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import requests
+
+from integrations.client import (
+    DEFAULT_IDEMPOTENCY_HEADER,
+    client_for,
+    response_json,
+)
+from integrations.errors import NotProcessed, ProviderError, Unknown
+from integrations.providers.base import BaseAdapter
+
+ErrorMap = Callable[[requests.Response], ProviderError | None]
+
+
+class HttpAdapter(BaseAdapter):
+    """An adapter supplies ``base_urls``, ``auth_headers`` and its error
+    table (``error_map``); ``send`` does the rest."""
+
+    # {"test": ..., "live": ...}. Class attributes, not account settings: a
+    # credential must only ever go to the provider. Tests point them at
+    # 127.0.0.1.
+    base_urls: ClassVar[Mapping[str, str]] = {}
+    # Where the idempotency key travels; None when it goes in the body
+    # (Square) or the provider has none.
+    idempotency_header: ClassVar[str | None] = DEFAULT_IDEMPOTENCY_HEADER
+    # The JSON body field carrying the key when it travels in the body.
+    idempotency_body_field: ClassVar[str | None] = None
+    # True when the provider replays a write carrying the same key, so a
+    # write may be retried after an unknown outcome.
+    replays_writes: ClassVar[bool] = False
+    default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
+
+    @property
+    def base_url(self) -> str:
+        return self.base_urls["live" if self.account.mode == "live" else "test"]
+
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate a request (read credentials here)."""
+        return {}
+
+    def refresh_auth(self) -> bool:
+        """After a 401: drop cached credentials (an OAuth token) and return
+        True to resend the request once with fresh ``auth_headers``."""
+        return False
+
+    def error_map(self, response: requests.Response) -> ProviderError | None:
+        """The provider's error for a response, or None for the client's
+        default mapping by HTTP status."""
+        return None
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        json: Any = None,
+        idempotency_key: str | None = None,
+        error_map: ErrorMap | None = None,
+        allow_empty: bool = False,
+        **requests_kwargs: Any,
+    ) -> dict[str, Any]:
+        """One operation: ``method`` ``base_url + path`` through the client
+        (retries, breaker, limiter, call log), answered by a JSON object.
+        Reads are always safe to retry; writes only if ``replays_writes``."""
+        read = method.upper() in ("GET", "HEAD")
+        idempotent = read or self.replays_writes
+        field = self.idempotency_body_field
+        if field and idempotency_key is None and isinstance(json, dict):
+            idempotency_key = json.get(field)
+        if not read and idempotency_key is None:
+            # Fixed here, so the resend after a 401 carries the same key.
+            idempotency_key = uuid.uuid4().hex
+        headers = {**self.default_headers, **requests_kwargs.pop("headers", {})}
+        for retry_auth in (True, False):
+            try:
+                response = client_for(self.account).request(
+                    method,
+                    self.base_url + path,
+                    operation=operation,
+                    idempotent=idempotent,
+                    idempotency_key=idempotency_key,
+                    idempotency_header=self.idempotency_header,
+                    error_map=error_map or self.error_map,
+                    # Checked inside the operation: a broken body is its outcome.
+                    expect_json=not allow_empty,
+                    headers={**headers, **self.auth_headers()},
+                    json=json,
+                    **requests_kwargs,
+                )
+            except NotProcessed as error:
+                unauthorized = error.http_status == 401 and retry_auth
+                if not (unauthorized and self.refresh_auth()):
+                    raise
+                continue
+            return _json_object(response, allow_empty=allow_empty)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _json_object(response: requests.Response, *, allow_empty: bool) -> dict[str, Any]:
+    if allow_empty and not response.content:
+        return {}
+    data = response_json(response)
+    if not isinstance(data, dict):
+        raise Unknown(
+            "provider sent an unexpected body",
+            code="malformed_response",
+            http_status=response.status_code,
+        )
+    return data

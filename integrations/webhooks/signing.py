@@ -1,0 +1,66 @@
+"""HMAC helpers for providers' webhook signature schemes: digests, a
+constant-time comparison against every candidate, and the timestamp window.
+
+Nothing here logs or raises with a secret, an expected signature or a body.
+"""
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Iterable
+
+from integrations.webhooks.verification import WebhookVerificationError
+
+
+def hmac_digest(
+    key: bytes | str, message: bytes, *, algorithm: str = "sha256"
+) -> bytes:
+    """The raw HMAC of ``message``; a str key is UTF-8."""
+    raw_key = key.encode("utf-8") if isinstance(key, str) else key
+    return hmac.new(raw_key, message, getattr(hashlib, algorithm)).digest()
+
+
+def hmac_base64(key: bytes | str, message: bytes, *, algorithm: str = "sha256") -> str:
+    """The HMAC of ``message`` in standard base64 (Square, Standard Webhooks)."""
+    return base64.b64encode(hmac_digest(key, message, algorithm=algorithm)).decode()
+
+
+def hmac_hex(key: bytes | str, message: bytes, *, algorithm: str = "sha256") -> str:
+    """The HMAC of ``message`` in lower-case hex (Stripe, Mailgun)."""
+    return hmac_digest(key, message, algorithm=algorithm).hex()
+
+
+def signature_matches(expected: str, candidates: Iterable[str]) -> bool:
+    """True if any candidate equals ``expected``. Every candidate is compared
+    (no early exit), each in constant time."""
+    wanted = expected.encode("utf-8")
+    matched = False
+    for candidate in candidates:
+        matched |= hmac.compare_digest(wanted, candidate.encode("utf-8"))
+    return matched
+
+
+def require_match(expected: str, candidates: Iterable[str], *, param: str) -> None:
+    """``signature_matches`` or a FORGED error naming the header."""
+    if not signature_matches(expected, candidates):
+        raise WebhookVerificationError(
+            "No webhook signature matches the request.",
+            code=WebhookVerificationError.FORGED,
+            param=param,
+        )
+
+
+def check_tolerance(
+    sent_at: float, *, tolerance: float, param: str, now: float | None = None
+) -> None:
+    """Refuse a signed time more than ``tolerance`` seconds from now, either
+    way: an old one is a replay, a future one a forgery trying to outlive the
+    window."""
+    current = time.time() if now is None else now
+    if abs(current - sent_at) > tolerance:
+        raise WebhookVerificationError(
+            f"The signed webhook time is more than {int(tolerance)} seconds from now.",
+            code=WebhookVerificationError.STALE,
+            param=param,
+        )
