@@ -24,7 +24,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import requests
 from django.conf import settings
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from integrations.models import ProviderAccount
 
 __all__ = [
+    "BearerTokenAuth",
     "ClientCredentials",
     "OAuth1Signer",
     "TokenCache",
@@ -127,6 +128,10 @@ class TokenCache:
     def refresh(self, failed: str) -> str:
         """A token other than ``failed`` (which the provider refused): the one
         another process already fetched, or a new one."""
+        logger.info(
+            "oauth token refused, fetching another",
+            extra={"account": self.account.slug, "operation": self.operation},
+        )
         current = self._read()
         if current and current != failed:
             return current
@@ -141,10 +146,6 @@ class TokenCache:
         except NotProcessed as error:
             if error.http_status != 401:
                 raise
-        logger.info(
-            "oauth token refused, fetching another",
-            extra={"account": self.account.slug, "operation": self.operation},
-        )
         return call(self.refresh(token))
 
     def fetch(self) -> str:
@@ -245,6 +246,36 @@ def _token_of(response: requests.Response) -> tuple[str, int]:
     except (TypeError, ValueError):
         lifetime = 0
     return token, lifetime
+
+
+class BearerTokenAuth:
+    """For an ``HttpAdapter`` whose API takes client-credentials bearer
+    tokens (put it first among the bases): ``auth_headers`` from the shared
+    ``TokenCache``, and ``refresh_auth`` after a 401 replaces only the token
+    that failed. The adapter supplies ``oauth_credentials``."""
+
+    account: "ProviderAccount"
+    code: ClassVar[str]
+
+    def oauth_credentials(self) -> ClientCredentials:
+        """Token URL, client id and secret (read with ``self.credential``)."""
+        raise NotImplementedError
+
+    def oauth_tokens(self) -> TokenCache:
+        return TokenCache(self.account, self.oauth_credentials(), provider=self.code)
+
+    def auth_headers(self) -> dict[str, str]:
+        # The token refresh_auth just got, else the shared one.
+        token = self.__dict__.pop("_oauth_fresh", None) or self.oauth_tokens().get()
+        self._oauth_sent = token
+        return {"Authorization": f"Bearer {token}"}
+
+    def refresh_auth(self) -> bool:
+        sent = self.__dict__.get("_oauth_sent")
+        if not sent:
+            return False
+        self._oauth_fresh = self.oauth_tokens().refresh(sent)
+        return True
 
 
 # --- OAuth 1.0a signing (RFC 5849) ----------------------------------------------
