@@ -240,10 +240,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "integrations.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every list endpoint pages by cursor: ?limit= (at most API_MAX_PAGE_SIZE).
+    "DEFAULT_PAGINATION_CLASS": "integrations.api.pagination.CursorPagination",
+    "PAGE_SIZE": env.int("API_PAGE_SIZE", default=20),
     "UNAUTHENTICATED_USER": None,
     # The API parses JSON only, so APIClient sends JSON unless told otherwise.
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchyard storefront API",
     "DESCRIPTION": "Payments, shipping, inventory and email for the storefront.",

@@ -6,9 +6,12 @@ reason as ``code`` and the payment; an unknown outcome 202 with status
 ``payment_blocked``.
 """
 
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -328,19 +331,22 @@ class PaymentRefundsView(APIView):
         return Response(data, status=code)
 
 
-class CustomerPaymentMethodsView(APIView):
+class CustomerPaymentMethodsView(ListModelMixin, GenericAPIView):
     required_scopes = {"GET": READ, "POST": WRITE}
+    serializer_class = SavedPaymentMethodSerializer
+
+    def get_queryset(self) -> QuerySet[SavedPaymentMethod]:
+        return SavedPaymentMethod.objects.filter(
+            customer_reference=self.kwargs["customer_reference"]
+        ).select_related("account")
 
     @extend_schema(
         operation_id="payment_methods_list",
-        summary="A customer's saved payment methods",
+        summary="A customer's saved payment methods, newest first, by cursor",
         responses={200: SavedPaymentMethodSerializer(many=True), **_ERRORS},
     )
     def get(self, request: Request, customer_reference: str) -> Response:
-        methods = SavedPaymentMethod.objects.filter(
-            customer_reference=customer_reference
-        ).select_related("account")
-        return Response(SavedPaymentMethodSerializer(methods, many=True).data)
+        return self.list(request)
 
     @extend_schema(
         operation_id="payment_method_save",

@@ -10,4 +10,5 @@ SCOPES: dict[str, str] = {
     "inventory:read": "Read stock levels and reservations",
     "inventory:write": "Reserve and release stock",
     "email:send": "Send email",
+    "email:read": "Read email messages, their delivery events and suppressions",
 }

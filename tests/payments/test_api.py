@@ -134,8 +134,9 @@ def test_payment_methods(api, primary):
     saved = post(api, url, {"source_token": "tok_mastercard"})
     assert saved.status_code == 201
     assert saved.json()["card_last4"] == "4444"
-    listed = api.get(url)
-    assert [m["id"] for m in listed.json()] == [saved.json()["id"]]
+    listed = api.get(url).json()
+    assert [m["id"] for m in listed["results"]] == [saved.json()["id"]]
+    assert (listed["next"], listed["previous"]) == (None, None)
 
 
 def test_unknown_payment_is_404(api, primary):

@@ -60,6 +60,7 @@ def test_add_form_does_not_offer_hash_or_prefix(staff_client):
     assert 'name="key_hash"' not in page
     assert 'name="prefix"' not in page
     assert 'value="payments:write"' in page
+    assert 'value="email:read"' in page and 'value="email:send"' in page
 
 
 @pytest.mark.parametrize(

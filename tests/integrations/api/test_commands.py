@@ -59,6 +59,14 @@ def test_create_api_key_rejects_bad_input(args, message):
     assert ApiKey.objects.count() == 0
 
 
+def test_email_read_is_a_scope_beside_email_send():
+    from integrations.management.commands.create_api_key import Command
+
+    assert "email:read" in Command.help and "email:send" in Command.help
+    _create("--name", "reader", "--scopes", "email:read")
+    assert ApiKey.objects.get().scopes == ["email:read"]
+
+
 def test_unknown_scope_exits_non_zero_with_one_line():
     # A real process, for the exit status; it fails before touching a database.
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}

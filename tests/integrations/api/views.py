@@ -16,6 +16,7 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
+from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,14 +33,17 @@ class GroupSerializer(serializers.ModelSerializer):
         fields = ["id", "name"]
 
 
-class GroupsView(GenericAPIView):
-    """POST writes one row (a Group): the side effect idempotency must not repeat."""
+class GroupsView(ListModelMixin, GenericAPIView):
+    """POST writes one row (a Group): the side effect idempotency must not repeat.
+    GET pages by cursor, oldest first (a Group has no created time)."""
 
     serializer_class = GroupSerializer
+    queryset = Group.objects.all()
+    cursor_ordering = ("pk",)
     required_scopes = {"GET": ["inventory:read"], "POST": ["inventory:write"]}
 
     def get(self, request: Request) -> Response:
-        return Response(GroupSerializer(Group.objects.order_by("id"), many=True).data)
+        return self.list(request)
 
     @idempotent
     def post(self, request: Request) -> Response:
