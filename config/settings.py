@@ -428,6 +428,11 @@ RATE_LIMIT_MAX_WAIT_SECONDS = env.float("RATE_LIMIT_MAX_WAIT_SECONDS", default=2
 CONCURRENCY_MAX_WAIT_SECONDS = env.float("CONCURRENCY_MAX_WAIT_SECONDS", default=1.0)
 # ...and reclaim a slot held longer than this (its worker died mid-call).
 CONCURRENCY_SLOT_TTL_SECONDS = env.float("CONCURRENCY_SLOT_TTL_SECONDS", default=300.0)
+# Shared OAuth client-credentials tokens (integrations.oauth) are fetched again
+# this long before the provider says they expire.
+OAUTH_TOKEN_EXPIRY_MARGIN_SECONDS = env.float(
+    "OAUTH_TOKEN_EXPIRY_MARGIN_SECONDS", default=300.0
+)
 
 # --- Fraud screening (payments.fraud) ----------------------------------------
 

@@ -90,15 +90,24 @@ def run_script(lua: str, keys: list[str], args: list[Any]) -> Any:
 
 
 @contextmanager
-def cache_lock(key: str, *, wait: float, sleep: Sleep = time.sleep) -> Iterator[bool]:
+def cache_lock(
+    key: str,
+    *,
+    wait: float,
+    sleep: Sleep = time.sleep,
+    ttl: float = _LOCK_TTL_SECONDS,
+    poll: float = _LOCK_POLL_SECONDS,
+) -> Iterator[bool]:
     """A short mutual-exclusion lock for caches without scripting. Yields
-    whether the lock was obtained within ``wait`` seconds."""
+    whether the lock was obtained within ``wait`` seconds; the lock expires
+    after ``ttl`` seconds if its holder dies."""
     token = secrets.token_hex(8)
     deadline = time.monotonic() + wait
-    acquired = cache.add(key, token, _LOCK_TTL_SECONDS)
+    timeout = max(1, math.ceil(ttl))
+    acquired = cache.add(key, token, timeout)
     while not acquired and time.monotonic() < deadline:
-        sleep(_LOCK_POLL_SECONDS)
-        acquired = cache.add(key, token, _LOCK_TTL_SECONDS)
+        sleep(poll)
+        acquired = cache.add(key, token, timeout)
     try:
         yield acquired
     finally:

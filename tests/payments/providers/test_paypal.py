@@ -143,17 +143,19 @@ class RecordingCache:
 
 
 def test_token_is_cached_until_shortly_before_expiry(adapter, mocked, monkeypatch):
-    from payments.providers import paypal
+    from django.conf import settings
+
+    from integrations import oauth
 
     recording = RecordingCache()
-    monkeypatch.setattr(paypal, "cache", recording)
+    monkeypatch.setattr(oauth, "cache", recording)
     mocked.get(ORDER_URL, json=load("order_captured.json"))
 
     adapter.retrieve(provider_reference=ORDER)
 
     ((key, (value, ttl)),) = recording.stored.items()
-    assert value == load("oauth_token.json")["access_token"]
-    assert ttl == 32400 - paypal.TOKEN_EXPIRY_MARGIN_SECONDS
+    assert value["access_token"] == load("oauth_token.json")["access_token"]
+    assert ttl == 32400 - settings.OAUTH_TOKEN_EXPIRY_MARGIN_SECONDS
     assert CLIENT_ID not in key and SECRET not in key
 
 
