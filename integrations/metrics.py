@@ -1,27 +1,5 @@
-"""Prometheus metrics for provider calls and breakers, served at ``/metrics``.
-
-Metrics
--------
-``switchyard_provider_calls_total{account,operation,outcome}``
-    Operations finished, by outcome (success, not_processed, unknown, rejected).
-``switchyard_provider_call_errors_total{account,operation,outcome,code}``
-    Failed operations by outcome and error code.
-``switchyard_provider_call_attempts_total{account,operation}``
-    HTTP attempts made (retries show up as attempts > calls).
-``switchyard_provider_call_duration_seconds{account,operation}``
-    Latency histogram of whole operations, retries and back-off included.
-``switchyard_breaker_state{account}``
-    0 closed, 1 half-open, 2 open (``BREAKER_STATE_VALUES``).
-
-Several processes (gunicorn)
-----------------------------
-Set ``PROMETHEUS_MULTIPROC_DIR`` to an empty, writable directory *before* the
-processes start: prometheus_client then keeps values in memory-mapped files
-there and ``render_metrics()`` sums every process's files, so any worker
-answering ``/metrics`` reports the whole server. Wipe the directory when the
-server (re)starts and call ``mark_process_dead(worker.pid)`` from gunicorn's
-``child_exit`` hook so live gauges of dead workers are dropped.
-"""
+"""Prometheus metrics for provider calls and breakers, served at ``/metrics``
+(the metric names and multi-process set-up: docs/operations.md)."""
 
 import os
 

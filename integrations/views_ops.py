@@ -1,23 +1,5 @@
-"""Endpoints for load balancers, orchestrators and Prometheus.
-
-``/healthz``
-    Liveness: the process answers HTTP. Touches nothing else (no database), so
-    a database outage never gets healthy web processes restarted.
-``/readyz``
-    Readiness: the database, the cache (breaker and rate-limit state) and the
-    task broker each answer within ``READYZ_TIMEOUT_SECONDS``. 200 with every
-    part "ok", else 503 naming the failing parts. Failures show only the error
-    class: a driver's message can quote a URL with a password in it.
-``/metrics``
-    Prometheus text from ``integrations.metrics.render_metrics()``. Open by
-    default on the assumption that it is only reachable from the internal
-    network the scraper runs in (block it at the edge proxy). Set
-    ``METRICS_TOKEN`` to require ``Authorization: Bearer <token>`` as well.
-
-The three paths are exempt from ``SECURE_SSL_REDIRECT`` (probes and scrapers
-talk plain HTTP to the process), but the Host header they send must still be
-in ``ALLOWED_HOSTS``.
-"""
+"""Endpoints for load balancers, orchestrators and Prometheus: ``/healthz``,
+``/readyz``, ``/metrics`` (what each checks: docs/operations.md)."""
 
 import hmac
 import logging

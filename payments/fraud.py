@@ -1,27 +1,5 @@
 """Fraud screening: a payment's risk score, level and reasons, before any
-gateway is called.
-
-Each rule that fires adds its points (``FRAUD_RULE_SCORES``) and a stable
-reason code; the score is capped at 100 and mapped to a level by
-``FRAUD_LEVEL_MEDIUM`` / ``FRAUD_LEVEL_HIGH``. The caller decides what a level
-means (high: blocked, medium: authorize only and review).
-
-Reason codes:
-
-- ``amount_over_threshold``: above the currency's threshold (an
-  ``AmountThreshold`` row, else ``FRAUD_AMOUNT_THRESHOLDS``); currencies with
-  neither are not checked.
-- ``velocity_customer`` / ``velocity_email`` / ``velocity_ip``: at least
-  ``FRAUD_VELOCITY_MAX_PER_*`` payments (any status: card testing fails a lot)
-  by the same customer, email or IP in the last
-  ``FRAUD_VELOCITY_WINDOW_MINUTES``. Call before the new payment is saved.
-- ``blocklisted_email`` / ``blocklisted_ip`` / ``blocklisted_card``: a
-  ``BlocklistEntry`` matches (email or its @domain; IP or a range holding it;
-  card fingerprint).
-- ``country_mismatch``: billing country and IP country both given and
-  different. There is no GeoIP database offline: the storefront sends the IP
-  country it already knows (its CDN's country header, for instance).
-"""
+gateway is called (rules and reason codes: docs/payments.md)."""
 
 import ipaddress
 from dataclasses import dataclass, field

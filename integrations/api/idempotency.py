@@ -1,33 +1,5 @@
-"""``Idempotency-Key`` for DRF handlers that must not run twice.
-
-Decorate a view method::
-
-    class PaymentCreate(APIView):
-        required_scopes = ["payments:write"]
-
-        @idempotent
-        def post(self, request): ...
-
-Life cycle of a key, scoped to its owner (the API key, or a staff user):
-
-* first request: a record is inserted *in flight* in its own committed
-  transaction before the handler runs, so a concurrent request with the same
-  key finds it (409 ``idempotency_key_in_use``) instead of running again;
-* the handler's 2xx/4xx response (status and JSON body) is stored and replayed
-  for later requests with the same key and the same request, with header
-  ``Idempotent-Replayed: true``;
-* a 5xx or an exception deletes the record, so the client may retry;
-* the same key with a different method, path or body is a 422
-  ``idempotency_key_reused``;
-* records live ``IDEMPOTENCY_KEY_TTL_HOURS`` and are then pruned
-  (``integrations.api.tasks.prune_idempotency_records``); an expired record no
-  longer counts. An in-flight record older than
-  ``IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS`` belonged to a worker that died, and
-  is replaced.
-
-Run the handler outside ``ATOMIC_REQUESTS``: the in-flight record is only
-visible to other requests once it is committed.
-"""
+"""``Idempotency-Key`` for DRF handlers that must not run twice: the first
+response is stored and replayed (docs/api.md has the life cycle of a key)."""
 
 import functools
 import hashlib
