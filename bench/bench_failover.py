@@ -21,8 +21,6 @@ def operation(adapter: object) -> object:
 
 
 def run() -> bool:
-    from integrations.breaker import breaker_for, breaker_mode_set
-    from integrations.failover import run_with_failover
     from integrations.models import ProviderAccount
     from integrations.testing.faultserver import RefusingPort, fault_server, respond
 
@@ -40,37 +38,51 @@ def run() -> bool:
             breaker_open_seconds=3600,
         )
         secondary = make_account("bench-secondary", priority=2, base_url=server.url)
-        breaker_mode_set(account=primary, mode="forced_closed", actor="bench")
+        timings = _measure(kind, primary, secondary)
+    return _report(kind, *timings)
 
-        def failover() -> None:
-            result = run_with_failover(kind, operation, operation_name="bench")
-            assert result.account.pk == secondary.pk
 
-        def set_primary(enabled: bool) -> None:
-            ProviderAccount.objects.filter(pk=primary.pk).update(enabled=enabled)
+def _measure(
+    kind: str, primary: object, secondary: object
+) -> tuple[list[float], list[float], list[float]]:
+    """Failover times with the primary refusing (breaker forced closed), with
+    its breaker open, and the secondary alone, interleaved in blocks."""
+    from integrations.breaker import breaker_for, breaker_mode_set
+    from integrations.failover import run_with_failover
+    from integrations.models import ProviderAccount
 
-        def timed(enabled: bool) -> list[float]:
-            set_primary(enabled)
-            return time_calls(failover, BLOCK)
+    breaker_mode_set(account=primary, mode="forced_closed", actor="bench")
 
-        timed(True)
-        timed(False)  # warm-up
-        with_primary: list[float] = []
-        alone: list[float] = []
-        for _ in range(RUNS // BLOCK):
-            with_primary += timed(True)
-            alone += timed(False)
+    def failover() -> None:
+        result = run_with_failover(kind, operation, operation_name="bench")
+        assert result.account.pk == secondary.pk  # type: ignore[attr-defined]
 
-        # Second case: automatic mode, the breaker tripped, the primary skipped.
-        set_primary(True)
-        breaker_mode_set(account=primary, mode="auto", actor="bench")
-        while not breaker_for(primary).is_open():
-            time_calls(failover, 1)
-        tripped: list[float] = []
-        for _ in range(RUNS // BLOCK):
-            tripped += timed(True)
-            alone += timed(False)
-        set_primary(False)
+    def timed(enabled: bool) -> list[float]:
+        ProviderAccount.objects.filter(pk=primary.pk).update(enabled=enabled)  # type: ignore[attr-defined]
+        return time_calls(failover, BLOCK)
+
+    timed(True)
+    timed(False)  # warm-up
+    with_primary: list[float] = []
+    alone: list[float] = []
+    for _ in range(RUNS // BLOCK):
+        with_primary += timed(True)
+        alone += timed(False)
+    # Second case: automatic mode, the breaker tripped, the primary skipped.
+    timed(True)
+    breaker_mode_set(account=primary, mode="auto", actor="bench")
+    while not breaker_for(primary).is_open():
+        time_calls(failover, 1)
+    tripped: list[float] = []
+    for _ in range(RUNS // BLOCK):
+        tripped += timed(True)
+        alone += timed(False)
+    return with_primary, tripped, alone
+
+
+def _report(
+    kind: str, with_primary: list[float], tripped: list[float], alone: list[float]
+) -> bool:
     base_mean, base_p50 = mean(alone), pct(alone, 50)
     ok = True
     for label, times in (

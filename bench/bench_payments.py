@@ -84,6 +84,10 @@ def _api_throughput() -> bool:
         for _ in range(API_RUNS // BLOCK):
             pays += time_calls(pay, BLOCK)
             bares += time_calls(bare, BLOCK)
+    return _report_api(pays, bares, failures)
+
+
+def _report_api(pays: list[float], bares: list[float], failures: list[str]) -> bool:
     pay_rate = len(pays) / sum(pays)
     bare_rate = len(bares) / sum(bares)
     report(
@@ -104,7 +108,7 @@ def _api_throughput() -> bool:
 
 
 def _failover_time() -> bool:
-    from integrations.breaker import breaker_for, breaker_mode_set
+    from integrations.breaker import breaker_mode_set
     from integrations.models import ProviderAccount
     from payments import services
 
@@ -152,18 +156,31 @@ def _failover_time() -> bool:
     # Second case: automatic mode, the breaker tripped, the primary skipped.
     breaker_mode_set(account=primary, mode="auto", actor="bench")
     set_outage(True)
-    for _ in range(100):
-        if breaker_for(primary).is_open():
-            break
-        create(secondary.pk)
-    tripped: list[float] = []
-    if breaker_for(primary).is_open():
-        for _ in range(CREATE_RUNS // BLOCK):
-            tripped += timed(True)
+    tripped = _tripped_times(primary, lambda: create(secondary.pk), timed)
     ProviderAccount.objects.filter(pk__in=[primary.pk, secondary.pk]).update(
         enabled=False
     )
+    return _report_failover(up, down, tripped, wrong)
 
+
+def _tripped_times(primary: object, create: object, timed: object) -> list[float]:
+    """Payments timed once the primary's breaker opened ([] if it never did)."""
+    from integrations.breaker import breaker_for
+
+    for _ in range(100):
+        if breaker_for(primary).is_open():
+            break
+        create()  # type: ignore[operator]
+    tripped: list[float] = []
+    if breaker_for(primary).is_open():
+        for _ in range(CREATE_RUNS // BLOCK):
+            tripped += timed(True)  # type: ignore[operator]
+    return tripped
+
+
+def _report_failover(
+    up: list[float], down: list[float], tripped: list[float], wrong: list[str]
+) -> bool:
     base_mean, base_p50 = mean(up), pct(up, 50)
     cases = [("refuses connections, breaker forced closed", down)]
     if tripped:
