@@ -68,6 +68,9 @@ def webhook_headers(*, secret: str, webhook_id: str, body: bytes) -> dict[str, s
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
+        # Deliveries are seconds apart: a kept-alive connection would pin a
+        # server thread (and its database connection) in between.
+        "Connection": "close",
         **signed_headers(secret=secret, webhook_id=webhook_id, body=body),
     }
 
