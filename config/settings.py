@@ -292,6 +292,19 @@ SWITCHYARD_ADAPTERS = {
     },
 }
 
+# Sandbox providers post signed webhooks about what they did to this base URL
+# plus the account's /webhooks/<slug>/ (what `make run` serves; empty: off),
+# this long after the change, retried from this base back-off (doubling) up
+# to this many attempts.
+SANDBOX_WEBHOOK_BASE_URL = env.str(
+    "SANDBOX_WEBHOOK_BASE_URL", default="http://127.0.0.1:8000"
+)
+SANDBOX_WEBHOOK_DELAY_SECONDS = env.float("SANDBOX_WEBHOOK_DELAY_SECONDS", default=2.0)
+SANDBOX_WEBHOOK_MAX_ATTEMPTS = env.int("SANDBOX_WEBHOOK_MAX_ATTEMPTS", default=6)
+SANDBOX_WEBHOOK_RETRY_BASE_SECONDS = env.float(
+    "SANDBOX_WEBHOOK_RETRY_BASE_SECONDS", default=30.0
+)
+
 # --- Webhook intake and domain events (outbox) ------------------------------
 # A body beyond this is refused with 413 before it is read in full.
 WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=1_048_576)

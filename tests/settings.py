@@ -17,6 +17,8 @@ _DEFAULTS = {
     # Call-log rows written in the call, so a test reads them at once; the
     # background writer has tests of its own.
     "PROVIDER_CALL_LOG_LINGER_MS": "0",
+    # Sandboxes post no webhooks unless a test points this at its live server.
+    "SANDBOX_WEBHOOK_BASE_URL": "",
     "DEBUG": "false",
     "SESSION_COOKIE_SECURE": "false",
     "CSRF_COOKIE_SECURE": "false",

@@ -1,28 +1,35 @@
 """Behaviour shared by every kind's sandbox provider: an account-level outage
-switch, injected latency and an injected error rate, and an API key that must
-look like a sandbox key, so misconfiguration fails the way a real provider's
-would."""
+switch, injected latency and an injected error rate, an API key that must look
+like a sandbox key, and signed webhooks for what the sandbox did.
 
-import json
+Every operation runs through the account's ProviderClient (``sandbox_call``),
+so the call log, breaker, limiter, dashboard and failover see a sandbox as they
+see a real provider, and each injected fault surfaces as the error the client
+makes of the real thing: an outage as ``connection_refused``, latency beyond
+the read timeout as ``read_timeout``, an injected error as a 500, a wrong key
+as a 401.
+"""
+
 import random
 import time
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
 
 from django.conf import settings
 
+from integrations.client import CallContext, client_for
 from integrations.errors import ConfigurationError, NotProcessed, Unknown
+from integrations.providers import sandbox_webhooks
 from integrations.providers.base import (
     BaseAdapter,
     ConfigField,
     HealthResult,
     WebhookMessage,
 )
-from integrations.webhooks.verification import (
-    WebhookVerificationError,
-    verify_standard_webhook,
-)
+from integrations.webhooks.messages import iso_time, json_object, required_str
+from integrations.webhooks.verification import verify_standard_webhook
+
+T = TypeVar("T")
 
 SANDBOX_KEY_PREFIX = "sbx_"
 
@@ -51,6 +58,8 @@ class SandboxAdapter(BaseAdapter):
             default=0,
             min_value=0,
             max_value=60_000,
+            help_text="Beyond the account's read timeout a call fails as a "
+            "read timeout (outcome unknown), as a slow provider's would.",
         ),
         ConfigField(
             "error_rate",
@@ -72,32 +81,78 @@ class SandboxAdapter(BaseAdapter):
         ),
     )
 
-    def simulate_call(self) -> None:
-        """Apply the account's injected behaviour before doing the real work."""
+    def simulate_call(self, *, read_timeout: float | None = None) -> None:
+        """Apply the account's injected behaviour before doing the real work.
+
+        Latency longer than ``read_timeout`` waits that long, then fails as a
+        read timeout, as the client would for a real provider that slow.
+        """
         api_key = self.credentials.get("api_key", "")
         if not api_key:
             raise ConfigurationError(
                 "sandbox API key is not set", code="missing_credentials"
             )
+        # A provider that is down refuses the connection before any auth.
+        if self.setting("outage"):
+            raise NotProcessed("sandbox outage (simulated)", code="connection_refused")
+        _wait(int(self.setting("latency_ms") or 0) / 1000, read_timeout)
         if not api_key.startswith(SANDBOX_KEY_PREFIX):
             raise NotProcessed(
                 "sandbox rejected the API key",
                 code="authentication_failed",
                 http_status=401,
             )
-        if self.setting("outage"):
-            raise NotProcessed("sandbox outage (simulated)", code="connection_refused")
-        latency = int(self.setting("latency_ms") or 0)
-        if latency:
-            time.sleep(latency / 1000)
         if random.random() < float(self.setting("error_rate") or 0):
             raise Unknown(
                 "sandbox error (simulated)", code="server_error", http_status=500
             )
 
+    def sandbox_call(
+        self,
+        operation: str,
+        work: Callable[[], T],
+        *,
+        idempotent: bool = True,
+        idempotency_key: str | None = None,
+    ) -> T:
+        """``work()`` as one operation of the account's ProviderClient: one
+        ProviderCall row, retries, breaker and limiter, as for a real call.
+
+        Each attempt applies the injected behaviour, then does the work.
+        ``idempotent``: a retry after an ``unknown`` cannot double the effect
+        (the sandbox replays by idempotency key, as most gateways do).
+        """
+        client = client_for(self.account)
+
+        def attempt(ctx: CallContext) -> T:
+            # No HTTP request counts the attempt for the row: one per try.
+            ctx.attempts += 1
+            read_timeout = min(client.config.read_timeout, ctx.remaining())
+            self.simulate_call(read_timeout=max(read_timeout, 0.0))
+            result = work()
+            ctx.http_status = 200
+            return result
+
+        return client.call(
+            operation,
+            attempt,
+            idempotent=idempotent,
+            idempotency_key=idempotency_key,
+        )
+
     def health_check(self) -> HealthResult:
-        self.simulate_call()
-        return HealthResult(ok=True, detail="sandbox reachable")
+        return self.sandbox_call(
+            "health_check", lambda: HealthResult(ok=True, detail="sandbox reachable")
+        )
+
+    def deliver_webhook(self, event_type: str, data: Mapping[str, Any]) -> str | None:
+        """Have the sandbox post a signed webhook about what it just did to
+        this account's intake, shortly after the current transaction commits
+        (``sandbox_webhooks``). Returns the webhook id, or None when nothing
+        will be sent (deliveries off, or the account has no webhook secret)."""
+        return sandbox_webhooks.webhook_enqueue(
+            account=self.account, event_type=event_type, data=data
+        )
 
     def verify_webhook(
         self, *, body: bytes, headers: Mapping[str, str], url: str
@@ -110,41 +165,20 @@ class SandboxAdapter(BaseAdapter):
             headers=headers,
             tolerance=settings.WEBHOOK_TOLERANCE_SECONDS,
         )
-        payload = _json_object(body)
-        event_type = payload.get("type")
-        if not isinstance(event_type, str) or not event_type:
-            raise WebhookVerificationError(
-                "The webhook body has no 'type'.",
-                code=WebhookVerificationError.MALFORMED,
-                param="type",
-            )
-        return WebhookMessage(
-            event_type=event_type[:128],
+        payload = json_object(body)
+        return WebhookMessage.build(
+            event_type=required_str(payload, "type", what="webhook body"),
             dedupe_key=verified.webhook_id,
             payload=payload,
-            occurred_at=_parse_time(payload.get("timestamp")),
+            occurred_at=iso_time(payload.get("timestamp")),
         )
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        payload = None
-    if not isinstance(payload, dict):
-        raise WebhookVerificationError(
-            "The webhook body must be a JSON object.",
-            code=WebhookVerificationError.MALFORMED,
-        )
-    return payload
-
-
-def _parse_time(value: object) -> datetime | None:
-    # An unparseable or naive time is not worth rejecting a signed event over.
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
+def _wait(latency: float, read_timeout: float | None) -> None:
+    if latency <= 0:
+        return
+    if read_timeout is None or latency <= read_timeout:
+        time.sleep(latency)
+        return
+    time.sleep(read_timeout)
+    raise Unknown("sandbox did not answer in time (simulated)", code="read_timeout")

@@ -17,7 +17,7 @@ Test tokens (``source_token`` of a payment or a saved method):
                            off-session (saved method) it is Rejected
                            ``authentication_required``
 ``tok_timeout``            the charge is made and remembered, then the answer
-                           is lost: Unknown ``read_timeout``
+                           is lost, on every retry too: Unknown ``read_timeout``
 ``tok_unavailable``        NotProcessed ``connection_refused`` (nothing made)
 ``tok_rate_limited``       NotProcessed ``too_many_requests``, Retry-After 1 s
 ``tok_server_error``       Unknown ``server_error`` (500); nothing made
@@ -34,14 +34,17 @@ their keys too. Cancel by idempotency key is supported, as at Square.
 
 Account settings (inherited): ``latency_ms``, ``error_rate``, ``outage``.
 Every operation goes through the account's ProviderClient, so it is logged,
-metered and guarded by the breaker like a real gateway call.
+metered, retried and guarded by the breaker like a real gateway call.
 
-Webhooks: Standard Webhooks signed with the account's ``webhook_secret``; the
-body is ``{"type": "payment.succeeded", "timestamp": ..., "data":
-{"reference": ..., "amount": ..., "currency": ..., "refund_reference": ...}}``
-with types ``payment.authorized``, ``payment.succeeded`` /
-``payment.captured``, ``payment.failed``, ``payment.voided``,
-``payment.refunded``, ``payment.dispute.opened``, ``payment.dispute.closed``.
+Webhooks: the sandbox sends its own, shortly after what it did (a payment
+authorized or captured, voided, a refund settled; see
+``integrations.providers.sandbox_webhooks``), and verifies them on intake:
+Standard Webhooks signed with the account's ``webhook_secret``; the body is
+``{"type": "payment.succeeded", "timestamp": ..., "data": {"reference": ...,
+"amount": ..., "currency": ..., "refund_reference": ...}}`` with types
+``payment.authorized``, ``payment.succeeded`` / ``payment.captured``,
+``payment.failed``, ``payment.voided``, ``payment.refunded``,
+``payment.dispute.opened``, ``payment.dispute.closed``.
 """
 
 import hashlib
@@ -53,7 +56,6 @@ from typing import Any, ClassVar, TypeVar
 from django.db import IntegrityError, transaction
 
 from integrations import money
-from integrations.client import client_for
 from integrations.errors import NotProcessed, ProviderError, Rejected, Unknown
 from integrations.providers.sandbox import SandboxAdapter
 from integrations.webhooks.messages import WebhookMessage
@@ -147,28 +149,38 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
     # --- The operations ----------------------------------------------------
 
     def authorize(self, request: PaymentRequest) -> PaymentResult:
-        return self._call(
-            "create_payment", request.idempotency_key, lambda: self._create(request)
+        return self.sandbox_call(
+            "create_payment",
+            lambda: self._create(request),
+            idempotency_key=request.idempotency_key,
         )
 
     def charge_saved(self, request: PaymentRequest) -> PaymentResult:
-        return self._call(
-            "charge_saved", request.idempotency_key, lambda: self._create(request)
+        return self.sandbox_call(
+            "charge_saved",
+            lambda: self._create(request),
+            idempotency_key=request.idempotency_key,
         )
 
     def capture(self, request: CaptureRequest) -> PaymentResult:
-        return self._call(
-            "capture_payment", request.idempotency_key, lambda: self._capture(request)
+        return self.sandbox_call(
+            "capture_payment",
+            lambda: self._capture(request),
+            idempotency_key=request.idempotency_key,
         )
 
     def void(self, *, provider_reference: str, idempotency_key: str) -> PaymentResult:
-        return self._call(
-            "void_payment", idempotency_key, lambda: self._void(provider_reference)
+        return self.sandbox_call(
+            "void_payment",
+            lambda: self._void(provider_reference),
+            idempotency_key=idempotency_key,
         )
 
     def refund(self, request: RefundRequest) -> RefundResult:
-        return self._call(
-            "refund_payment", request.idempotency_key, lambda: self._refund(request)
+        return self.sandbox_call(
+            "refund_payment",
+            lambda: self._refund(request),
+            idempotency_key=request.idempotency_key,
         )
 
     def retrieve(
@@ -182,11 +194,13 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
             charge = self._find(provider_reference, idempotency_key)
             return None if charge is None else _result(charge)
 
-        return self._call("retrieve_payment", None, look_up, changes=False)
+        return self.sandbox_call("retrieve_payment", look_up)
 
     def save_method(self, request: SaveMethodRequest) -> SavedMethod:
-        return self._call(
-            "save_method", request.idempotency_key, lambda: self._save(request)
+        return self.sandbox_call(
+            "save_method",
+            lambda: self._save(request),
+            idempotency_key=request.idempotency_key,
         )
 
     def cancel_by_idempotency_key(self, idempotency_key: str) -> bool:
@@ -198,7 +212,7 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
             # Nothing under the key, or nothing that still holds money.
             return charge is None or charge.status != ProviderStatus.CAPTURED
 
-        return self._call("cancel_by_idempotency_key", None, cancel, changes=False)
+        return self.sandbox_call("cancel_by_idempotency_key", cancel)
 
     def parse_payment_event(self, message: WebhookMessage) -> PaymentEvent | None:
         kind = EVENT_KINDS.get(message.event_type)
@@ -222,23 +236,6 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
         )
 
     # --- Plumbing ------------------------------------------------------------
-
-    def _call(
-        self,
-        operation: str,
-        idempotency_key: str | None,
-        work: Callable[[], T],
-        *,
-        changes: bool = True,
-    ) -> T:
-        """One operation through the account's ProviderClient (call log,
-        breaker, metrics), after the account's injected faults."""
-        client = client_for(self.account)
-        with client.operation(
-            operation, idempotent=changes, idempotency_key=idempotency_key
-        ):
-            self.simulate_call()
-            return work()
 
     def _find(self, reference: str, idempotency_key: str) -> SandboxCharge | None:
         charges = SandboxCharge.objects.filter(
@@ -264,10 +261,21 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
 
     def _create(self, request: PaymentRequest) -> PaymentResult:
         currency = _valid_amount(request.amount, request.currency)
-        existing = self._find("", request.idempotency_key)
-        if existing is not None:
-            return _replay(existing, request, currency)
         token, customer_id = self._behaviour(request)
+        charge = self._find("", request.idempotency_key)
+        if charge is not None:
+            _check_replay(charge, request, currency)
+        else:
+            charge = self._charge(request, token, customer_id, currency)
+        if token == TOK_TIMEOUT:
+            # The charge happened; its answer is lost on every try, replays
+            # included, so the caller must reconcile.
+            raise Unknown("sandbox read timed out (simulated)", code="read_timeout")
+        return _result(charge)
+
+    def _charge(
+        self, request: PaymentRequest, token: str, customer_id: str, currency: str
+    ) -> SandboxCharge:
         _refuse_token(token, off_session=request.off_session)
         card = CARDS[token]
         if token == TOK_3DS:
@@ -290,25 +298,44 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
             "card_brand": card.brand,
             "card_last4": card.last4,
         }
-        charge = self._store(request.idempotency_key, fields)
-        if token == TOK_TIMEOUT:
-            # The charge happened; the answer never reached the caller.
-            raise Unknown("sandbox read timed out (simulated)", code="read_timeout")
-        return _result(charge)
+        charge, created = self._store(request.idempotency_key, fields)
+        if created and status == ProviderStatus.CAPTURED:
+            self._announce("payment.captured", charge, charge.amount_captured)
+        elif created and status == ProviderStatus.AUTHORIZED:
+            self._announce("payment.authorized", charge, charge.amount_authorized)
+        return charge
 
-    def _store(self, idempotency_key: str, fields: dict[str, Any]) -> SandboxCharge:
+    def _announce(
+        self, event_type: str, charge: SandboxCharge, amount: int, **extra: str
+    ) -> None:
+        """The webhook a real gateway would send about ``charge``, in the shape
+        ``parse_payment_event`` reads."""
+        data = {
+            "reference": charge.reference,
+            "amount": amount,
+            "currency": charge.currency,
+            **extra,
+        }
+        self.deliver_webhook(event_type, data)
+
+    def _store(
+        self, idempotency_key: str, fields: dict[str, Any]
+    ) -> tuple[SandboxCharge, bool]:
+        """(the row for the key, whether this call created it)."""
         try:
             with transaction.atomic():
-                return SandboxCharge.objects.create(
+                created = SandboxCharge.objects.create(
                     account=self.account, idempotency_key=idempotency_key, **fields
                 )
+                return created, True
         except IntegrityError:
             # A concurrent request with the same key won: answer with its charge.
-            return SandboxCharge.objects.get(
+            existing = SandboxCharge.objects.get(
                 account=self.account,
                 kind=fields["kind"],
                 idempotency_key=idempotency_key,
             )
+            return existing, False
 
     def _locked(self, reference: str) -> SandboxCharge:
         charge = (
@@ -342,6 +369,7 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
             charge.status = ProviderStatus.CAPTURED
             charge.amount_captured = request.amount
             charge.save(update_fields=["status", "amount_captured", "updated_at"])
+            self._announce("payment.captured", charge, charge.amount_captured)
             return _result(charge)
 
     def _void(self, reference: str) -> PaymentResult:
@@ -357,6 +385,7 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
                 )
             charge.status = ProviderStatus.VOIDED
             charge.save(update_fields=["status", "updated_at"])
+            self._announce("payment.voided", charge, charge.amount_authorized)
             return _result(charge)
 
     def _refund(self, request: RefundRequest) -> RefundResult:
@@ -393,6 +422,12 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
                 amount=request.amount,
                 currency=charge.currency,
             )
+            self._announce(
+                "payment.refunded",
+                charge,
+                refund.amount,
+                refund_reference=refund.reference,
+            )
             return _refund_result(refund)
 
     def _save(self, request: SaveMethodRequest) -> SavedMethod:
@@ -400,7 +435,7 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
         _refuse_token(token, off_session=False)
         card = CARDS[token]
         customer_id = request.provider_customer_id or _reference("cus_sbx_")
-        method = self._store(
+        method, _ = self._store(
             request.idempotency_key,
             {
                 "kind": SandboxChargeKind.METHOD,
@@ -460,16 +495,16 @@ def _conflict() -> Rejected:
     )
 
 
-def _replay(
+def _check_replay(
     charge: SandboxCharge, request: PaymentRequest, currency: str
-) -> PaymentResult:
+) -> None:
+    """A repeated key must repeat the request it was first used with."""
     if (
         charge.amount != request.amount
         or charge.currency != currency
         or charge.source_token != request.source_token
     ):
         raise _conflict()
-    return _result(charge)
 
 
 def _client_secret(reference: str) -> str:

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from integrations import health, selectors
-from integrations.models import HealthCheckResult
+from integrations.models import HealthCheckResult, ProviderCall
 from tests.factories import ProviderAccountFactory, ProviderCallFactory
 
 pytestmark = pytest.mark.django_db
@@ -137,8 +137,11 @@ def test_last_error_prefers_a_more_recent_failed_call(busy, now):
     busy.settings = {"outage": True}
     busy.save()
     health.account_health_probe(account=busy)
-    HealthCheckResult.objects.filter(account=busy).update(
-        last_error_at=now - timedelta(hours=3)
+    three_hours_ago = now - timedelta(hours=3)
+    HealthCheckResult.objects.filter(account=busy).update(last_error_at=three_hours_ago)
+    # The probe went through the client: its call row is as old as the probe.
+    ProviderCall.objects.filter(account=busy, operation="health_check").update(
+        started_at=three_hours_ago, finished_at=three_hours_ago
     )
     _call(busy, now, 0, "not_processed", 5, http_status=503, error_code="http_503")
 
