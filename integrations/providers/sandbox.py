@@ -24,10 +24,14 @@ from integrations.providers.base import (
     BaseAdapter,
     ConfigField,
     HealthResult,
+    SignedRequest,
     WebhookMessage,
 )
 from integrations.webhooks.messages import iso_time, json_object, required_str
-from integrations.webhooks.verification import verify_standard_webhook
+from integrations.webhooks.verification import (
+    VerifiedRequest,
+    verify_standard_webhook,
+)
 
 T = TypeVar("T")
 
@@ -154,18 +158,23 @@ class SandboxAdapter(BaseAdapter):
             account=self.account, event_type=event_type, data=data
         )
 
-    def verify_webhook(
-        self, *, body: bytes, headers: Mapping[str, str], url: str
-    ) -> WebhookMessage:
-        """Standard Webhooks, signed with the account's ``webhook_secret``; the
-        body is ``{"type": ..., "timestamp": ..., "data": {...}}``."""
-        verified = verify_standard_webhook(
-            secret=self.credentials.get("webhook_secret"),
-            body=body,
-            headers=headers,
+    # Standard Webhooks, signed with the account's ``webhook_secret``; the
+    # body is ``{"type": ..., "timestamp": ..., "data": {...}}``.
+    webhook_signing_credential = "webhook_secret"
+    webhook_signature_header = "webhook-signature"
+
+    def check_webhook_signature(self, request: SignedRequest) -> VerifiedRequest:
+        return verify_standard_webhook(
+            secret=request.secret,
+            body=request.body,
+            headers=request.headers,
             tolerance=settings.WEBHOOK_TOLERANCE_SECONDS,
         )
-        payload = json_object(body)
+
+    def webhook_message(
+        self, request: SignedRequest, verified: VerifiedRequest
+    ) -> WebhookMessage:
+        payload = json_object(request.body)
         return WebhookMessage.build(
             event_type=required_str(payload, "type", what="webhook body"),
             dedupe_key=verified.webhook_id,

@@ -219,10 +219,10 @@ class PaymentsAdapter(BaseAdapter):
             raise ValueError("retrieve needs a provider reference or idempotency key")
         return self.retrieve_by_key(idempotency_key=idempotency_key, lookup=lookup)
 
+    @abstractmethod
     def retrieve_by_reference(self, provider_reference: str) -> PaymentResult:
         """The payment the provider knows by this reference (its "not found"
         is a ``Rejected`` ``not_found``)."""
-        raise NotImplementedError
 
     def retrieve_by_key(
         self, *, idempotency_key: str, lookup: PaymentLookup | None

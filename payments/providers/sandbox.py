@@ -183,18 +183,28 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
             idempotency_key=request.idempotency_key,
         )
 
-    def retrieve(
-        self,
-        *,
-        provider_reference: str = "",
-        idempotency_key: str = "",
-        lookup: PaymentLookup | None = None,
-    ) -> PaymentResult | None:
-        def look_up() -> PaymentResult | None:
-            charge = self._find(provider_reference, idempotency_key)
-            return None if charge is None else _result(charge)
+    def retrieve_by_reference(self, provider_reference: str) -> PaymentResult:
+        def look_up() -> PaymentResult:
+            charge = self._find(provider_reference, "")
+            if charge is None:
+                raise Rejected(
+                    "no such sandbox payment", code="not_found", http_status=404
+                )
+            return _result(charge)
 
         return self.sandbox_call("retrieve_payment", look_up)
+
+    def retrieve_by_key(
+        self, *, idempotency_key: str, lookup: PaymentLookup | None
+    ) -> PaymentResult | None:
+        if not idempotency_key:
+            return super().retrieve_by_key(idempotency_key="", lookup=lookup)
+
+        def look_up() -> PaymentResult | None:
+            charge = self._find("", idempotency_key)
+            return None if charge is None else _result(charge)
+
+        return self.sandbox_call("search_payment", look_up)
 
     def save_method(self, request: SaveMethodRequest) -> SavedMethod:
         return self.sandbox_call(
