@@ -72,6 +72,10 @@ class BaseAdapter(ABC):
     credential_fields: ClassVar[tuple[ConfigField, ...]] = ()
     # Non-secret settings, stored in ProviderAccount.settings.
     settings_fields: ClassVar[tuple[ConfigField, ...]] = ()
+    # This provider's own defaults for the per-account limits
+    # (integrations.limits keys, e.g. {"max_concurrency": 5}); an account's
+    # setting wins over them, they win over the Django settings.
+    default_limits: ClassVar[Mapping[str, float]] = {}
 
     def __init__(self, account: "ProviderAccount") -> None:
         self.account = account
