@@ -75,3 +75,11 @@ class ConfigurationError(NotProcessed):
     """The account is missing a credential or setting; nothing was sent."""
 
     default_code = "configuration_error"
+
+
+class Paced(NotProcessed):
+    """A paced (bulk) call could not go out within its waiting budget: the
+    account is rate-limiting us, nothing was sent. Come back after
+    ``retry_after``; this is not the account failing."""
+
+    default_code = "paced"

@@ -8,11 +8,56 @@ from django import forms
 from django.core.exceptions import ImproperlyConfigured
 
 from integrations import registry
+from integrations.limits import (
+    LIMITS,
+    SPECS,
+    InvalidNumber,
+    LimitSpec,
+    default_value,
+)
 from integrations.models import ProviderAccount
 from integrations.providers.base import BaseAdapter, ConfigField
 
 CRED_PREFIX = "credential__"
 SETTING_PREFIX = "setting__"
+LIMIT_PREFIX = "limit__"
+
+
+class LimitField(forms.CharField):
+    """One per-account limit: empty means the default (shown as the
+    placeholder); anything else must pass ``integrations.limits``' rules."""
+
+    def __init__(self, spec: LimitSpec, default: float | None) -> None:
+        shown = "off" if default is None else f"{default:g}"
+        super().__init__(
+            label=spec.label,
+            required=False,
+            help_text=f"{spec.help_text} Empty: default ({shown}).",
+            widget=forms.TextInput(attrs={"placeholder": shown, "size": 8}),
+        )
+        self.spec = spec
+
+    def to_python(self, value: Any) -> float | None:
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return None
+        try:
+            return self.spec.parse(text)
+        except InvalidNumber as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from None
+
+
+def limit_fields(
+    adapter: type[BaseAdapter] | None,
+) -> list[tuple[str, list[str]]]:
+    """(group, field names) of the limit fields, in display order; a key the
+    adapter declares as one of its own settings stays the adapter's."""
+    own = {f.name for f in adapter.settings_fields} if adapter else set()
+    groups: dict[str, list[str]] = {}
+    for spec in SPECS:
+        if spec.key not in own:
+            groups.setdefault(spec.group, []).append(LIMIT_PREFIX + spec.key)
+    return list(groups.items())
 
 
 def _form_field(spec: ConfigField, *, secret: bool, required: bool) -> forms.Field:
@@ -83,6 +128,7 @@ class ProviderAccountForm(forms.ModelForm):
         )
         if self.adapter_class is not None:
             self._add_adapter_fields(self.adapter_class)
+        self._add_limit_fields(self.adapter_class)
 
     def _selected_adapter(self) -> type[BaseAdapter] | None:
         kind = self.data.get("kind") if self.is_bound else None
@@ -109,6 +155,27 @@ class ProviderAccountForm(forms.ModelForm):
             field = _form_field(spec, secret=False, required=spec.required)
             field.initial = self.instance.settings.get(spec.name, spec.default)
             self.fields[SETTING_PREFIX + spec.name] = field
+
+    def _add_limit_fields(self, adapter: type[BaseAdapter] | None) -> None:
+        stored = self.instance.settings or {}
+        for _group, names in limit_fields(adapter):
+            for name in names:
+                spec = LIMITS[name.removeprefix(LIMIT_PREFIX)]
+                field = LimitField(spec, default_value(spec, adapter))
+                field.initial = stored.get(spec.key)
+                self.fields[name] = field
+
+    def _save_limits(self, settings: dict[str, Any]) -> None:
+        for name, field in self.fields.items():
+            # A form posted without the field (a script) keeps the stored value.
+            posted = self.add_prefix(name) in self.data
+            if not isinstance(field, LimitField) or not posted:
+                continue
+            value = self.cleaned_data.get(name)
+            if value is None:
+                settings.pop(field.spec.key, None)
+            else:
+                settings[field.spec.key] = value
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -137,10 +204,11 @@ class ProviderAccountForm(forms.ModelForm):
                 if value:
                     credentials[spec.name] = value
             account.set_credentials(credentials)
-            settings = dict(account.settings or {})
-            for spec in adapter.settings_fields:
-                settings[spec.name] = self.cleaned_data.get(SETTING_PREFIX + spec.name)
-            account.settings = settings
+        settings = dict(account.settings or {})
+        for spec in adapter.settings_fields if adapter is not None else ():
+            settings[spec.name] = self.cleaned_data.get(SETTING_PREFIX + spec.name)
+        self._save_limits(settings)
+        account.settings = settings
         if commit:
             account.save()
         return account

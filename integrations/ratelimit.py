@@ -1,25 +1,7 @@
-"""Per-account rate limit (token bucket) and concurrency cap, shared by every
-process and machine through Django's cache.
-
-Per-account settings (``ProviderAccount.settings``), none set = no limit:
-
-=============================  ================================================
-``rate_limit_per_second``      tokens added per second (float)
-``rate_limit_burst``           bucket size; defaults to max(1, rate)
-``rate_limit_max_wait_seconds``  how long ``acquire`` may wait for a token;
-                               default ``settings.RATE_LIMIT_MAX_WAIT_SECONDS``
-``max_concurrency``            requests in flight at once across all processes
-``concurrency_max_wait_seconds``  wait for a free slot; default
-                               ``settings.CONCURRENCY_MAX_WAIT_SECONDS``
-``concurrency_slot_ttl_seconds``  a slot held longer is reclaimed (a crashed
-                               worker cannot leak it forever); default
-                               ``settings.CONCURRENCY_SLOT_TTL_SECONDS``
-=============================  ================================================
-
-On Redis every decision is one Lua script, atomic across processes. Other
-caches (the embedded database cache) get the same arithmetic under a short
-lock taken with ``cache.add``: slower, still correct.
-"""
+"""Per-account rate limit (token bucket with weighted tokens) and concurrency
+cap, shared by every process through the cache: on Redis one Lua script per
+decision over ``integrations.redis_line``, elsewhere the same arithmetic under
+a short cache lock. Settings, pacing and fairness: docs/transport.md."""
 
 import logging
 import math
@@ -30,16 +12,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache import cache
 
-from integrations.errors import NotProcessed
+from integrations.errors import NotProcessed, Paced
+from integrations.limits import limit_values
+from integrations.redis_line import raw_key, redis_client, redis_handle
 
 if TYPE_CHECKING:
-    from redis import Redis
-
     from integrations.models import ProviderAccount
+
+__all__ = [
+    "BUCKET_LUA",
+    "LimitConfig",
+    "RateLimiter",
+    "Reservation",
+    "cache_lock",
+    "limiter_for",
+    "raw_key",
+    "redis_client",
+    "reserve_token",
+    "run_script",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -51,42 +44,17 @@ Sleep = Callable[[float], None]
 _LOCK_TTL_SECONDS = 5
 _LOCK_POLL_SECONDS = 0.002
 _SLOT_POLL_SECONDS = 0.01
-
-
-# --- Raw Redis access, shared with integrations.breaker -----------------------
-
-
-def redis_client(key: str) -> "Redis | None":
-    """The Redis client behind the default cache for ``key``, or None when the
-    cache is not Redis. Keys passed to scripts must go through ``raw_key``."""
-    # ``cache`` is a proxy; the backend object itself is per thread.
-    backend = caches["default"]
-    if not isinstance(backend, RedisCache):
-        return None
-    return backend._cache.get_client(key, write=True)
-
-
-def raw_key(key: str) -> str:
-    """The key as Redis stores it (prefix and version applied), so values
-    written by a script and by ``cache.get`` are the same entry."""
-    return cache.make_and_validate_key(key)
-
-
-_scripts: dict[str, Any] = {}
+# A paced caller never sleeps less than this between two tries.
+_PACE_POLL_SECONDS = 0.001
 
 
 def run_script(lua: str, keys: list[str], args: list[Any]) -> Any:
-    """Run ``lua`` by its SHA (loaded on first use per server) on the cache's
-    Redis. ``keys`` are cache keys; they are prefixed here."""
-    from redis.commands.core import Script
-
-    client = redis_client(keys[0])
-    if client is None:
+    """Run ``lua`` on the cache's Redis; ``keys`` are cache keys (prefixed
+    here). For scripts off the per-call path; raises without Redis."""
+    handle = redis_handle()
+    if handle is None:
         raise RuntimeError("run_script needs the Redis cache backend")
-    script = _scripts.get(lua)
-    if script is None:
-        script = _scripts[lua] = Script(client, lua)
-    return script(keys=[raw_key(k) for k in keys], args=args, client=client)
+    return handle.run(lua, [raw_key(k) for k in keys], args)
 
 
 @contextmanager
@@ -118,13 +86,15 @@ def cache_lock(
 
 # --- Token bucket -----------------------------------------------------------
 
-# Mirrors reserve_token() below. Numbers cross the Lua boundary as strings:
-# Redis truncates Lua floats to integers.
-_BUCKET_LUA = """
+# Mirrors reserve_token() below; ARGV: rate, burst, now, max_wait, ttl_ms,
+# weight. Numbers cross the Lua boundary as strings: Redis truncates Lua
+# floats to integers.
+BUCKET_LUA = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
 local max_wait = tonumber(ARGV[4])
+local weight = tonumber(ARGV[6]) or 1
 local s = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(s[1]) or burst
 local ts = tonumber(s[2]) or now
@@ -132,7 +102,7 @@ if now > ts then
   tokens = math.min(burst, tokens + (now - ts) * rate)
   ts = now
 end
-tokens = tokens - 1
+tokens = tokens - weight
 local wait = 0
 if tokens < 0 then wait = -tokens / rate end
 if wait > max_wait then return {0, string.format('%.17g', wait)} end
@@ -146,7 +116,7 @@ return {1, string.format('%.17g', wait)}
 @dataclass(frozen=True)
 class Reservation:
     granted: bool
-    # Granted: sleep this long, then go. Refused: time until a token is free.
+    # Granted: sleep this long, then go. Refused: time until the tokens are free.
     wait: float
 
 
@@ -157,19 +127,19 @@ def reserve_token(
     rate: float,
     burst: float,
     max_wait: float,
+    weight: float = 1.0,
 ) -> tuple[Reservation, dict[str, float] | None]:
-    """Take one token, going into debt by at most ``max_wait`` seconds' worth.
-
-    Reserving (rather than polling until a token appears) serves waiters in
-    arrival order and keeps the combined rate exact across processes.
-    Returns the reservation and the new state (None: unchanged).
+    """Take ``weight`` tokens, going into debt by at most ``max_wait``
+    seconds' worth. Reserving (rather than polling until tokens appear)
+    serves waiters in arrival order and keeps the combined rate exact across
+    processes. Returns the reservation and the new state (None: unchanged).
     """
     tokens = state["tokens"] if state else burst
     ts = state["ts"] if state else now
     if now > ts:  # another machine's clock may be slightly ahead: never go back
         tokens = min(burst, tokens + (now - ts) * rate)
         ts = now
-    tokens -= 1
+    tokens -= weight
     wait = -tokens / rate if tokens < 0 else 0.0
     if wait > max_wait:
         return Reservation(False, wait), None
@@ -188,6 +158,15 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 """
 
+_LIMIT_KEYS = (
+    "rate_limit_per_second",
+    "rate_limit_burst",
+    "rate_limit_max_wait_seconds",
+    "max_concurrency",
+    "concurrency_max_wait_seconds",
+    "concurrency_slot_ttl_seconds",
+)
+
 
 @dataclass(frozen=True)
 class LimitConfig:
@@ -200,49 +179,27 @@ class LimitConfig:
 
     @classmethod
     def for_account(cls, account: "ProviderAccount") -> "LimitConfig":
-        values = account.settings or {}
-        rate = _positive(values.get("rate_limit_per_second"), float, account)
-        burst = _positive(values.get("rate_limit_burst"), float, account)
+        values = limit_values(account, _LIMIT_KEYS)
+        rate = values["rate_limit_per_second"]
         return cls(
             rate=rate,
-            burst=burst or max(1.0, rate or 1.0),
-            max_wait=_setting(values, "rate_limit_max_wait_seconds", account),
-            max_concurrency=_positive(values.get("max_concurrency"), int, account),
-            concurrency_max_wait=_setting(
-                values, "concurrency_max_wait_seconds", account
-            ),
-            slot_ttl=_setting(values, "concurrency_slot_ttl_seconds", account),
+            burst=values["rate_limit_burst"] or max(1.0, rate or 1.0),
+            max_wait=values["rate_limit_max_wait_seconds"],
+            max_concurrency=values["max_concurrency"],
+            concurrency_max_wait=values["concurrency_max_wait_seconds"],
+            slot_ttl=values["concurrency_slot_ttl_seconds"],
         )
 
-
-def _positive(
-    raw: Any, kind: type, account: "ProviderAccount", *, allow_zero: bool = False
-) -> Any:
-    if raw in (None, ""):
-        return None
-    try:
-        value = kind(raw)
-    except (TypeError, ValueError):
-        value = None
-    too_small = value is not None and (value < 0 or (value == 0 and not allow_zero))
-    if value is None or too_small or not math.isfinite(value):
-        logger.warning(
-            "ignoring invalid rate limit setting",
-            extra={"account": account.slug, "value": str(raw)},
-        )
-        return None
-    return value
-
-
-def _setting(values: dict[str, Any], name: str, account: "ProviderAccount") -> float:
-    # Zero is meaningful here: fail fast instead of waiting.
-    value = _positive(values.get(name), float, account, allow_zero=True)
-    return float(getattr(settings, name.upper())) if value is None else value
+    def bound(self, weight: float) -> float:
+        """How far into debt a reservation of ``weight`` may go: the wait
+        bound, or the deficit a full bucket leaves when ``weight`` exceeds
+        the burst (so any weight is servable by waiting that deficit)."""
+        return max(self.max_wait, (weight - self.burst) / self.rate)
 
 
 class RateLimiter:
-    """Token bucket plus concurrency cap for one account. Cheap to build; holds
-    no state of its own (everything lives in the cache)."""
+    """Token bucket plus concurrency cap for one account. Cheap to build;
+    holds no state of its own (everything lives in the cache)."""
 
     def __init__(
         self,
@@ -257,19 +214,46 @@ class RateLimiter:
         self.clock = clock
         self.sleep = sleep
         tag = f"{{acct:{account.pk}}}"  # hash tag: one Redis Cluster slot
-        self._bucket_key = f"rl:{tag}:bucket"
-        self._slots_key = f"rl:{tag}:slots"
+        self.bucket_key = f"rl:{tag}:bucket"
+        self.slots_key = f"rl:{tag}:slots"
 
     # -- token bucket --
 
-    def acquire(self) -> float:
-        """Wait for a token (at most the configured bound) and return the time
-        waited; raise NotProcessed(rate_limited) rather than wait longer."""
+    def acquire(self, weight: float = 1) -> float:
+        """Take ``weight`` tokens, waiting at most the configured bound, and
+        return the time waited; raise NotProcessed(rate_limited) rather than
+        wait longer (transactional: fail over)."""
         if self.config.rate is None:
             return 0.0
-        return self.honour(self._reserve())
+        return self.honour(self.reserve(weight))
 
-    def honour(self, reservation: "Reservation") -> float:
+    def pace(self, weight: float = 1, *, budget: float) -> float:
+        """Take ``weight`` tokens, waiting as long as ``budget`` seconds
+        allows (bulk work), and return the time waited; raise Paced (with
+        ``retry_after``) when the tokens cannot be had within it.
+
+        Reservations still go into debt by the transactional bound only, so
+        calls queued behind a bulk job wait no longer than they would anyway;
+        the rest of the wait is spent asleep, before reserving.
+        """
+        if self.config.rate is None:
+            return 0.0
+        start = self.clock()
+        deadline = start + budget
+        bound = self.config.bound(weight)
+        while True:
+            left = deadline - self.clock()
+            reservation = self.reserve(weight, max_wait=min(bound, max(left, 0.0)))
+            if reservation.granted:
+                if reservation.wait > 0:
+                    self.sleep(reservation.wait)
+                return self.clock() - start
+            if reservation.wait > left:
+                raise self._paced(reservation.wait, weight)
+            # Asleep until a reservation of this weight would be granted.
+            self.sleep(max(reservation.wait - bound, _PACE_POLL_SECONDS))
+
+    def honour(self, reservation: Reservation) -> float:
         """Wait out a granted reservation, or refuse: shared by ``acquire``
         and the client, which reserves together with the breaker check."""
         if not reservation.granted:
@@ -286,53 +270,82 @@ class RateLimiter:
             self.sleep(reservation.wait)
         return reservation.wait
 
-    def _reserve(self) -> Reservation:
+    def bucket_args(self, weight: float = 1, max_wait: float | None = None) -> list:
+        """``BUCKET_LUA``'s ARGV for a reservation of ``weight`` now."""
         cfg = self.config
+        bound = cfg.bound(weight) if max_wait is None else max_wait
+        # Idle buckets vanish once they would be full again anyway.
+        ttl_ms = math.ceil((cfg.burst / cfg.rate + bound + 1) * 1000)
         now = self.clock()
-        if redis_client(self._bucket_key) is not None:
-            # Idle buckets vanish once they would be full again anyway.
-            ttl_ms = math.ceil((cfg.burst / cfg.rate + cfg.max_wait + 1) * 1000)
-            granted, wait = run_script(
-                _BUCKET_LUA,
-                [self._bucket_key],
-                [
-                    repr(cfg.rate),
-                    repr(cfg.burst),
-                    repr(now),
-                    repr(cfg.max_wait),
-                    ttl_ms,
-                ],
+        return [repr(cfg.rate), repr(cfg.burst), repr(now), repr(bound), ttl_ms, weight]
+
+    def reserve(
+        self, weight: float = 1, *, max_wait: float | None = None
+    ) -> Reservation:
+        """Reserve ``weight`` tokens if the wait is at most ``max_wait``
+        (default: the transactional bound); returns a Reservation."""
+        if weight <= 0:
+            raise ValueError("a reservation takes a positive weight")
+        handle = redis_handle()
+        if handle is not None:
+            granted, wait = handle.run(
+                BUCKET_LUA,
+                [raw_key(self.bucket_key)],
+                self.bucket_args(weight, max_wait),
             )
             return Reservation(bool(int(granted)), float(wait))
-        return self._reserve_locked(now)
-
-    def _reserve_locked(self, now: float) -> Reservation:
         cfg = self.config
-        with cache_lock(self._bucket_key + ":lock", wait=cfg.max_wait) as locked:
+        return self._reserve_locked(
+            weight, cfg.bound(weight) if max_wait is None else max_wait
+        )
+
+    def _reserve_locked(self, weight: float, max_wait: float) -> Reservation:
+        cfg = self.config
+        with cache_lock(self.bucket_key + ":lock", wait=cfg.max_wait) as locked:
             if not locked:
                 return Reservation(False, cfg.max_wait)
             reservation, state = reserve_token(
-                cache.get(self._bucket_key),
-                now=now,
+                cache.get(self.bucket_key),
+                now=self.clock(),
                 rate=cfg.rate,
                 burst=cfg.burst,
-                max_wait=cfg.max_wait,
+                max_wait=max_wait,
+                weight=weight,
             )
             if state is not None:
-                ttl = cfg.burst / cfg.rate + cfg.max_wait + 1
-                cache.set(self._bucket_key, state, math.ceil(ttl))
+                ttl = cfg.burst / cfg.rate + max_wait + 1
+                cache.set(self.bucket_key, state, math.ceil(ttl))
             return reservation
+
+    def _paced(self, retry_after: float, weight: float) -> Paced:
+        logger.info(
+            "rate limit outlasts the pacing budget",
+            extra={
+                "account": self.account.slug,
+                "weight": weight,
+                "retry_after": retry_after,
+            },
+        )
+        return Paced(
+            "rate limit outlasts the pacing budget for this account",
+            retry_after=retry_after,
+        )
 
     # -- concurrency cap --
 
     @contextmanager
-    def concurrency_slot(self) -> Iterator[None]:
-        """Hold one of the account's ``max_concurrency`` slots for the block;
-        raise NotProcessed(concurrency_limited) if none frees up in time."""
+    def concurrency_slot(
+        self, *, max_wait: float | None = None, paced: bool = False
+    ) -> Iterator[None]:
+        """Hold one of the account's ``max_concurrency`` slots for the block,
+        waiting at most ``max_wait`` (default: the configured wait) for one;
+        raise NotProcessed(concurrency_limited), or Paced when ``paced``."""
         if self.config.max_concurrency is None:
             yield
             return
-        token = self._take_slot()
+        if max_wait is None:
+            max_wait = self.config.concurrency_max_wait
+        token = self._take_slot(max_wait, paced)
         try:
             yield
         finally:
@@ -341,40 +354,50 @@ class RateLimiter:
     def in_flight(self) -> int:
         """Slots currently held (expired leases not counted)."""
         now = self.clock()
-        client = redis_client(self._slots_key)
-        if client is not None:
-            return int(client.zcount(raw_key(self._slots_key), f"({now!r}", "+inf"))
-        leases = cache.get(self._slots_key) or {}
+        handle = redis_handle()
+        if handle is not None:
+            key = raw_key(self.slots_key)
+            return int(handle.line.command("ZCOUNT", key, f"({now!r}", "+inf"))
+        leases = cache.get(self.slots_key) or {}
         return sum(1 for expiry in leases.values() if expiry > now)
 
-    def _take_slot(self) -> str:
+    def _take_slot(self, max_wait: float, paced: bool) -> str:
         token = secrets.token_hex(8)
-        deadline = self.clock() + self.config.concurrency_max_wait
+        deadline = self.clock() + max_wait
         while not self._try_slot(token):
             left = deadline - self.clock()
             if left <= 0:
-                logger.info(
-                    "concurrency limit reached",
-                    extra={
-                        "account": self.account.slug,
-                        "max_concurrency": self.config.max_concurrency,
-                    },
-                )
-                raise NotProcessed(
-                    "too many requests in flight for this account",
-                    code="concurrency_limited",
-                    retry_after=_SLOT_POLL_SECONDS,
-                )
+                raise self._no_slot(paced)
             self.sleep(min(_SLOT_POLL_SECONDS, left))
         return token
+
+    def _no_slot(self, paced: bool) -> NotProcessed:
+        logger.info(
+            "concurrency limit reached",
+            extra={
+                "account": self.account.slug,
+                "max_concurrency": self.config.max_concurrency,
+            },
+        )
+        if paced:
+            return Paced(
+                "no concurrency slot within the pacing budget",
+                retry_after=_SLOT_POLL_SECONDS,
+            )
+        return NotProcessed(
+            "too many requests in flight for this account",
+            code="concurrency_limited",
+            retry_after=_SLOT_POLL_SECONDS,
+        )
 
     def _try_slot(self, token: str) -> bool:
         cfg = self.config
         now = self.clock()
-        if redis_client(self._slots_key) is not None:
-            taken = run_script(
+        handle = redis_handle()
+        if handle is not None:
+            taken = handle.run(
                 _SLOT_TAKE_LUA,
-                [self._slots_key],
+                [raw_key(self.slots_key)],
                 [
                     repr(now),
                     repr(now + cfg.slot_ttl),
@@ -384,26 +407,26 @@ class RateLimiter:
                 ],
             )
             return bool(int(taken))
-        with cache_lock(self._slots_key + ":lock", wait=1.0) as locked:
+        with cache_lock(self.slots_key + ":lock", wait=1.0) as locked:
             if not locked:
                 return False
             leases = {
                 t: exp
-                for t, exp in (cache.get(self._slots_key) or {}).items()
+                for t, exp in (cache.get(self.slots_key) or {}).items()
                 if exp > now
             }
             if len(leases) >= cfg.max_concurrency:
                 return False
             leases[token] = now + cfg.slot_ttl
-            cache.set(self._slots_key, leases, math.ceil(cfg.slot_ttl))
+            cache.set(self.slots_key, leases, math.ceil(cfg.slot_ttl))
             return True
 
     def _release_slot(self, token: str) -> None:
-        client = redis_client(self._slots_key)
-        if client is not None:
-            client.zrem(raw_key(self._slots_key), token)
+        handle = redis_handle()
+        if handle is not None:
+            handle.line.command("ZREM", raw_key(self.slots_key), token)
             return
-        with cache_lock(self._slots_key + ":lock", wait=1.0) as locked:
+        with cache_lock(self.slots_key + ":lock", wait=1.0) as locked:
             if not locked:
                 # The lease expires on its own; log so a stuck lock is visible.
                 logger.warning(
@@ -411,9 +434,9 @@ class RateLimiter:
                     extra={"account": self.account.slug},
                 )
                 return
-            leases = cache.get(self._slots_key) or {}
+            leases = cache.get(self.slots_key) or {}
             if leases.pop(token, None) is not None:
-                cache.set(self._slots_key, leases, math.ceil(self.config.slot_ttl))
+                cache.set(self.slots_key, leases, math.ceil(self.config.slot_ttl))
 
 
 def limiter_for(

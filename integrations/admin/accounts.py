@@ -4,8 +4,16 @@ from django.utils import timezone
 
 from integrations import registry
 from integrations.breaker import BreakerSnapshot, breaker_for
-from integrations.forms import CRED_PREFIX, SETTING_PREFIX, ProviderAccountForm
+from integrations.forms import (
+    CRED_PREFIX,
+    SETTING_PREFIX,
+    ProviderAccountForm,
+    limit_fields,
+)
+from integrations.limits import BREAKER
 from integrations.models import ProviderAccount
+
+LIMITS_NOTE = "Per-account limits; empty fields use the default shown in them."
 
 
 class ProviderAccountAdminForm(ProviderAccountForm):
@@ -120,6 +128,11 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         breaker = ["breaker_mode"]
         if obj is not None:
             breaker += ["breaker_state", "breaker_last_transition"]
+        for group, names in limit_fields(adapter):
+            if group == BREAKER:
+                breaker += names
+            else:
+                fieldsets.append((group, {"fields": names, "description": LIMITS_NOTE}))
         fieldsets.append(("Circuit breaker", {"fields": breaker}))
         return fieldsets
 

@@ -112,6 +112,10 @@ class BaseAdapter(ABC):
     # True when the signature covers the URL posted to (Square): only then
     # does the intake work out ``url`` for verify_webhook.
     webhook_signs_url: ClassVar[bool] = False
+    # This provider's own defaults for the per-account limits
+    # (integrations.limits keys, e.g. {"max_concurrency": 5}); an account's
+    # setting wins over them, they win over the Django settings.
+    default_limits: ClassVar[Mapping[str, float]] = {}
 
     def __init__(self, account: "ProviderAccount") -> None:
         self.account = account

@@ -83,7 +83,10 @@ def race(job: dict[str, Any]) -> dict[str, Any]:
     breaker = breaker_for(_account(job))
     _wait_until(job["start_at"])
     passed = refused = 0
-    deadline = time.time() + job["seconds"]
+    # One deadline for every racer, whenever it woke: the probe reports only
+    # once all of them stopped knocking (a late sibling would pass a closed
+    # breaker otherwise).
+    deadline = job["start_at"] + job["seconds"]
     while time.time() < deadline:
         try:
             breaker.before_call()
@@ -91,7 +94,7 @@ def race(job: dict[str, Any]) -> dict[str, Any]:
             refused += 1
             continue
         passed += 1
-        _wait_until(deadline)
+        _wait_until(deadline + 0.25)
         breaker.record_success()
         break
     return {"passed": passed, "refused": refused}

@@ -1,13 +1,15 @@
-"""The breaker's own Redis connection: success counts sent without waiting
-for their reply, yet counted exactly and in order."""
+"""The shared Redis line of breaker and limiter: success counts sent without
+waiting for their reply, yet counted exactly and in order."""
 
 import logging
+import os
 
 import pytest
 from django.core.cache import cache
 
-from integrations.breaker import _redis, breaker_for
+from integrations.breaker import breaker_for
 from integrations.errors import NotProcessed
+from integrations.redis_line import redis_handle
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
@@ -18,9 +20,9 @@ def _fail(breaker):
 
 def test_unanswered_success_counts_are_counted_before_the_next_decision(account, clock):
     breaker = breaker_for(account, clock=clock)
-    line = _redis().line
+    line = redis_handle().line
     breaker.record_success()
-    assert line._pending
+    assert line.pending
     breaker.record_success()
     _fail(breaker)
     assert breaker.snapshot().state == "closed"
@@ -54,24 +56,24 @@ def test_a_success_resets_the_consecutive_failures(account, clock):
 
 def test_a_lost_reply_is_logged_and_the_line_reconnects(account, clock, caplog):
     breaker = breaker_for(account, clock=clock)
-    line = _redis().line
+    line = redis_handle().line
     breaker.record_success()
-    line._conn.disconnect()  # the reply will never be read
+    line.connection.disconnect()  # the reply will never be read
 
-    with caplog.at_level(logging.WARNING, logger="integrations.breaker"):
+    with caplog.at_level(logging.WARNING, logger="integrations.redis_line"):
         breaker.before_call()
         _fail(breaker)
 
-    assert "breaker success count may be lost" in caplog.text
-    assert not line._pending
+    assert "unanswered redis command may be lost" in caplog.text
+    assert not line.pending
     assert breaker.snapshot().state == "closed"
 
 
 def test_a_stale_connection_is_reopened_once(account, clock):
     breaker = breaker_for(account, clock=clock)
     breaker.before_call()
-    line = _redis().line
-    conn = line._conn
+    line = redis_handle().line
+    conn = line.connection
     # The server side closes it (as a Redis restart would).
     client_id = line.command("CLIENT", "ID")
     cache._cache.get_client(write=True).client_kill_filter(_id=client_id)
@@ -79,7 +81,7 @@ def test_a_stale_connection_is_reopened_once(account, clock):
     breaker.before_call()
     _fail(breaker)
 
-    assert line._conn is conn  # the same object, connected again
+    assert line.connection is conn  # the same object, connected again
 
 
 def test_scripts_flushed_from_the_server_are_loaded_again(account, clock):
@@ -99,11 +101,12 @@ def test_scripts_flushed_from_the_server_are_loaded_again(account, clock):
 def test_a_forked_process_opens_its_own_connection(account, clock, monkeypatch):
     breaker = breaker_for(account, clock=clock)
     breaker.record_success()
-    line = _redis().line
-    parent_conn = line._conn
+    line = redis_handle().line
+    parent_conn = line.connection
 
-    monkeypatch.setattr("integrations.breaker.os.getpid", lambda: line._pid + 1)
+    child_pid = os.getpid() + 1
+    monkeypatch.setattr("integrations.redis_line.os.getpid", lambda: child_pid)
     breaker.before_call()
 
-    assert line._conn is not parent_conn
-    assert not line._pending
+    assert line.connection is not parent_conn
+    assert not line.pending

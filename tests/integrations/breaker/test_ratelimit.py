@@ -28,7 +28,7 @@ def test_no_limit_is_a_free_no_op(clock):
     with limiter.concurrency_slot(), limiter.concurrency_slot():
         pass
     assert clock.slept == []
-    assert cache.get(limiter._bucket_key) is None
+    assert cache.get(limiter.bucket_key) is None
 
 
 def test_burst_then_waits_for_the_next_token(clock):

@@ -130,8 +130,8 @@ def test_inside_a_callers_transaction_the_row_is_written_in_it(writer, client, f
 def test_a_batch_that_fails_is_logged_and_the_next_one_is_written(caplog):
     account = ProviderAccountFactory()
     writer = call_log.CallLogWriter(linger=lambda: 0.02, name="test")
-    names, sql = client_module._relaxed_sql("default", "insert")
-    copy = client_module._relaxed_sql("default", "copy")[1]
+    names, sql = client_module.relaxed_sql("default", "insert")
+    copy = client_module.relaxed_sql("default", "copy")[1]
 
     def statement(account_pk: int) -> call_log.Statement:
         stamp = timezone.now()

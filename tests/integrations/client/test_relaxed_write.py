@@ -5,6 +5,7 @@ import pytest
 from django.db import connection, transaction
 
 from integrations import client as client_module
+from integrations.client import call_rows
 from integrations.errors import Unknown
 from integrations.models import ProviderCall
 from integrations.testing.faultserver import respond
@@ -106,7 +107,7 @@ def test_a_failed_log_write_does_not_fail_the_call(client, fault, monkeypatch, c
     def broken(*args, **kwargs):
         raise DatabaseError("disk full")
 
-    monkeypatch.setattr(client_module, "_write_relaxed", broken)
+    monkeypatch.setattr(call_rows, "write_relaxed", broken)
     response = client.request(
         "GET", fault.url_for("/x"), operation="x", idempotent=True
     )

@@ -1,0 +1,209 @@
+"""Where one account's breaker state lives: Django's cache, and on Redis the
+per-call reads and counts over the shared line (``integrations.redis_line``),
+each one round trip."""
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from django.core.cache import cache
+
+from integrations.ratelimit import BUCKET_LUA, Reservation
+from integrations.redis_line import raw_key, redis_handle
+
+if TYPE_CHECKING:
+    from integrations.ratelimit import RateLimiter
+
+# Only guards against two processes announcing the same transition at once.
+_TRANSITION_LOCK_SECONDS = 10
+
+# KEYS[1] consecutive failures, KEYS[2..n+1] call buckets (current first),
+# KEYS[n+2..2n+1] failure buckets. One round trip per recorded call.
+COUNT_LUA = """
+local n = tonumber(ARGV[2])
+local ttl = ARGV[3]
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ttl)
+if ARGV[1] == '0' then
+  redis.call('DEL', KEYS[1])
+  return {0, 0, 0}
+end
+redis.call('INCR', KEYS[n + 2])
+redis.call('PEXPIRE', KEYS[n + 2], ttl)
+local consec = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ttl)
+local calls, fails = 0, 0
+for i = 2, n + 1 do calls = calls + (tonumber(redis.call('GET', KEYS[i])) or 0) end
+for i = n + 2, 2 * n + 1 do
+  fails = fails + (tonumber(redis.call('GET', KEYS[i])) or 0)
+end
+return {consec, calls, fails}
+"""
+
+# KEYS[1] the limiter's bucket, KEYS[2] the breaker's mode, KEYS[3] its state:
+# the token bucket of integrations.ratelimit (unchanged, ARGV as there) plus
+# the two reads of before_call, in one round trip. Lua ``false`` (a missing
+# key) comes back as None.
+GATE_LUA = (
+    "local mode = redis.call('GET', KEYS[2])\n"
+    "local state = redis.call('GET', KEYS[3])\n"
+    "local bucket = (function()\n" + BUCKET_LUA + "\nend)()\n"
+    "return {bucket[1], bucket[2], mode, state}\n"
+)
+# Gives back the ARGV[2] tokens reserved for a call the breaker then refused.
+REFUND_LUA = """
+local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
+if tokens then
+  tokens = math.min(tonumber(ARGV[1]), tokens + (tonumber(ARGV[2]) or 1))
+  redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens))
+end
+return 1
+"""
+
+
+class BreakerStore:
+    """The cache entries of one account's breaker: mode, state record,
+    windowed call and failure counters, probe claims, transition locks."""
+
+    def __init__(self, pk: int, *, window_seconds: float, buckets: int) -> None:
+        self.prefix = f"brk:{{acct:{pk}}}"  # one Redis Cluster slot
+        self.window_seconds = window_seconds
+        self.buckets = buckets
+        self._state_key = f"{self.prefix}:state"
+        self._mode_key = f"{self.prefix}:mode"
+        self._consec_key = f"{self.prefix}:consec"
+        self._raw_mode_key = raw_key(self._mode_key)
+        self._raw_state_key = raw_key(self._state_key)
+        # Raw keys are built once per bucket (or limiter), not on every call.
+        self._count_keys_memo: tuple[str, list[str]] | None = None
+        self._bucket_key_memo: tuple[str, str] | None = None
+
+    # -- mode and state record --
+
+    def read(self) -> tuple[Any, dict[str, Any] | None]:
+        """The stored mode (None if never published) and state record."""
+        handle = redis_handle()
+        if handle is None:
+            values = cache.get_many([self._mode_key, self._state_key])
+            return values.get(self._mode_key), values.get(self._state_key)
+        # One MGET on this thread's line, read exactly as cache.get_many would.
+        raw = handle.line.command("MGET", self._raw_mode_key, self._raw_state_key)
+        mode, state = (None if value is None else handle.loads(value) for value in raw)
+        return mode, state
+
+    def record(self) -> dict[str, Any] | None:
+        return cache.get(self._state_key)
+
+    def save_record(self, rec: dict[str, Any]) -> None:
+        cache.set(self._state_key, rec, None)
+
+    def save_mode(self, mode: str) -> None:
+        cache.set(self._mode_key, mode, None)
+
+    def lock_transition(self, gen: int) -> bool:
+        # Several processes may see the same threshold crossed; one acts.
+        key = f"{self.prefix}:trans:{gen}"
+        return cache.add(key, 1, _TRANSITION_LOCK_SECONDS)
+
+    def claim(self, key: str, ttl: int) -> bool:
+        return cache.add(f"{self.prefix}:{key}", 1, ttl)
+
+    def unclaim(self, key: str) -> None:
+        cache.delete(f"{self.prefix}:{key}")
+
+    # -- the gate: breaker reads and a token in one round trip --
+
+    def gate(
+        self, limiter: "RateLimiter", weight: float
+    ) -> tuple[Reservation, Any, dict[str, Any] | None] | None:
+        """Reserve ``weight`` of ``limiter``'s tokens and read mode and state
+        in one script; None when there is no Redis or no rate limit."""
+        if limiter.config.rate is None:
+            return None
+        handle = redis_handle()
+        if handle is None:
+            return None
+        granted, wait, mode_raw, state_raw = handle.run(
+            GATE_LUA,
+            [self._raw_bucket_key(limiter), self._raw_mode_key, self._raw_state_key],
+            limiter.bucket_args(weight),
+        )
+        mode = None if mode_raw is None else handle.loads(mode_raw)
+        rec = None if state_raw is None else handle.loads(state_raw)
+        return Reservation(bool(int(granted)), float(wait)), mode, rec
+
+    def refund(self, limiter: "RateLimiter", weight: float) -> None:
+        """Give back tokens reserved by ``gate`` for a call that never went."""
+        handle = redis_handle()
+        if handle is not None:
+            keys = [self._raw_bucket_key(limiter)]
+            handle.run(REFUND_LUA, keys, [repr(limiter.config.burst), weight])
+
+    def _raw_bucket_key(self, limiter: "RateLimiter") -> str:
+        memo = self._bucket_key_memo
+        if memo is None or memo[0] != limiter.bucket_key:
+            memo = (limiter.bucket_key, raw_key(limiter.bucket_key))
+            self._bucket_key_memo = memo
+        return memo[1]
+
+    # -- counting --
+
+    def bucket_keys(self, now: float) -> tuple[list[str], list[str]]:
+        width = self.window_seconds / self.buckets
+        current = int(now // width)
+        indexes = range(current, current - self.buckets, -1)
+        calls = [f"{self.prefix}:calls:{i}" for i in indexes]
+        fails = [f"{self.prefix}:fails:{i}" for i in indexes]
+        return calls, fails
+
+    def count(self, now: float, *, failed: bool) -> tuple[int, int, int]:
+        """Count one call; for a failure return (consecutive, calls, failures)
+        over the window, else zeros."""
+        calls, fails = self.bucket_keys(now)
+        ttl = self.window_seconds * (1 + 1 / self.buckets)
+        handle = redis_handle()
+        if handle is None:
+            return self._count_generic(failed, calls, fails, math.ceil(ttl))
+        keys = self._raw_count_keys(calls, fails)
+        args = ["1" if failed else "0", self.buckets, math.ceil(ttl * 1000)]
+        if not failed:
+            # Nothing to decide on a success: sent now, in order with this
+            # thread's other breaker commands, its reply read later.
+            handle.run(COUNT_LUA, keys, args, reply=False)
+            return 0, 0, 0
+        result = handle.run(COUNT_LUA, keys, args)
+        return int(result[0]), int(result[1]), int(result[2])
+
+    def reset_counts(self, now: float) -> None:
+        calls, fails = self.bucket_keys(now)
+        cache.delete_many([self._consec_key, *calls, *fails])
+
+    def _raw_count_keys(self, calls: list[str], fails: list[str]) -> list[str]:
+        memo = self._count_keys_memo
+        if memo is None or memo[0] != calls[0]:
+            raw = [raw_key(k) for k in (self._consec_key, *calls, *fails)]
+            memo = self._count_keys_memo = (calls[0], raw)
+        return memo[1]
+
+    def _count_generic(
+        self, failed: bool, calls: list[str], fails: list[str], ttl: int
+    ) -> tuple[int, int, int]:
+        _incr(calls[0], ttl)
+        if not failed:
+            cache.delete(self._consec_key)
+            return 0, 0, 0
+        _incr(fails[0], ttl)
+        consec = _incr(self._consec_key, ttl)
+        values = cache.get_many(calls + fails)
+        total = sum(int(values.get(k) or 0) for k in calls)
+        failures = sum(int(values.get(k) or 0) for k in fails)
+        return consec, total, failures
+
+
+def _incr(key: str, ttl: int) -> int:
+    cache.add(key, 0, ttl)
+    try:
+        return cache.incr(key)
+    except ValueError:
+        # Expired between add and incr: this call starts the count.
+        cache.set(key, 1, ttl)
+        return 1

@@ -1,0 +1,158 @@
+"""The client's ``requests.Session`` and the transport adapter mounted on it:
+the operation in flight (``CallContext``), its correlation id, attempt count
+and deadline-clamped timeouts, for ``request()`` and SDKs alike."""
+
+import os
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.utils import timezone
+from requests.adapters import HTTPAdapter
+from requests.sessions import merge_setting
+from requests.utils import get_environ_proxies
+
+from integrations import correlation
+from integrations.client.classify import Clock
+from integrations.client.config import ClientConfig
+
+# Timeouts must stay positive or the socket turns non-blocking.
+MIN_TIMEOUT = 0.001
+
+
+@dataclass
+class CallContext:
+    """One operation in flight; what ``ProviderClient.operation`` yields."""
+
+    operation: str
+    idempotent: bool
+    idempotency_key: str
+    correlation_id: str
+    deadline: float  # on the client's clock
+    clock: Clock
+    started: float
+    attempts: int = 0
+    http_status: int | None = None
+    call_id: int | None = None
+    # Write the row before the first attempt. Skipped only for requests that
+    # carry no idempotency key (GETs): they change nothing, so there is nothing
+    # for reconciliation to look up, and one database write is saved.
+    prewrite: bool = True
+    started_at: Any = field(default_factory=timezone.now)
+    # Bulk work: wait for the rate limit (ours and the provider's 429) until
+    # ``pace_deadline`` instead of failing over; ``weight`` tokens per attempt.
+    pacing: bool = False
+    weight: float = 1
+    pace_deadline: float = 0.0
+
+    def remaining(self) -> float:
+        return self.deadline - self.clock()
+
+    def pace_left(self) -> float:
+        return self.pace_deadline - self.clock()
+
+    def waited(self, seconds: float) -> None:
+        """Time spent paced does not count against the operation's deadline."""
+        self.deadline += seconds
+
+
+active_call: ContextVar[CallContext | None] = ContextVar("provider_call", default=None)
+
+
+class ProviderSession(requests.Session):
+    """A ``requests.Session`` that reads proxy settings from the environment
+    once per origin (scheme, host:port, ``no_proxy``) instead of on every
+    request, with the very function requests uses (docs/transport.md)."""
+
+    _MAX_ORIGINS = 256
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._env_proxies: dict[tuple[str, str, str | None], dict[str, str]] = {}
+        self._env_verify: str | None = os.environ.get(
+            "REQUESTS_CA_BUNDLE"
+        ) or os.environ.get("CURL_CA_BUNDLE")
+
+    def merge_environment_settings(
+        self,
+        url: str | bytes | None,
+        proxies: Any,
+        stream: Any,
+        verify: Any,
+        cert: Any,
+    ) -> dict[str, Any]:
+        if not self.trust_env:
+            return super().merge_environment_settings(
+                url, proxies, stream, verify, cert
+            )
+        url = url.decode() if isinstance(url, bytes) else str(url)
+        no_proxy = proxies.get("no_proxy") if proxies is not None else None
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, no_proxy)
+        env_proxies = self._env_proxies.get(key)
+        if env_proxies is None:
+            if len(self._env_proxies) >= self._MAX_ORIGINS:
+                self._env_proxies.clear()
+            env_proxies = get_environ_proxies(url, no_proxy=no_proxy)
+            self._env_proxies[key] = env_proxies
+        if proxies is not None:
+            for name, value in env_proxies.items():
+                proxies.setdefault(name, value)
+        if verify is True or verify is None:
+            verify = self._env_verify or verify
+        return {
+            "proxies": merge_proxies(proxies, self.proxies),
+            "stream": merge_setting(stream, self.stream),
+            "verify": merge_setting(verify, self.verify),
+            "cert": merge_setting(cert, self.cert),
+        }
+
+
+def merge_proxies(given: Any, session_proxies: Any) -> Any:
+    """``merge_setting`` for proxies, without its generic (and, in requests
+    2.34, slow: runtime protocol checks) merge when the session has none."""
+    if given is None or session_proxies:
+        return merge_setting(given, session_proxies)
+    return {name: url for name, url in given.items() if url is not None}
+
+
+class ProviderTransport(HTTPAdapter):
+    """Mounted on the client's session, so a request from ``request()`` or an
+    SDK is counted, carries the correlation id and respects the deadline."""
+
+    def __init__(self, config: ClientConfig, **kwargs: Any) -> None:
+        # Not ``config``: HTTPAdapter already uses that name.
+        self.client_config = config
+        super().__init__(**kwargs)
+
+    def send(
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        ctx = active_call.get()
+        if ctx is not None:
+            correlation_id = ctx.correlation_id
+        else:
+            correlation_id = correlation.get() or correlation.new_id()
+        request.headers.setdefault(correlation.HEADER, correlation_id)
+        kwargs["timeout"] = self._timeout(kwargs.get("timeout"), ctx)
+        if ctx is not None:
+            ctx.attempts += 1
+        response = super().send(request, **kwargs)
+        if ctx is not None:
+            ctx.http_status = response.status_code
+        return response
+
+    def _timeout(self, given: Any, ctx: CallContext | None) -> tuple[float, float]:
+        connect = self.client_config.connect_timeout
+        read = self.client_config.read_timeout
+        if isinstance(given, tuple):
+            connect = min(connect, given[0] or connect)
+            read = min(read, given[1] or read)
+        elif isinstance(given, int | float):
+            connect, read = min(connect, given), min(read, given)
+        if ctx is not None:
+            left = ctx.remaining()
+            connect, read = min(connect, left), min(read, left)
+        return max(connect, MIN_TIMEOUT), max(read, MIN_TIMEOUT)

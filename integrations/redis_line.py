@@ -1,0 +1,171 @@
+"""The one Redis path of the breaker and the rate limiter: per thread, one
+connection that skips redis-py's pool and client layers, Lua scripts run by
+SHA, replies that decide nothing read later (docs/transport.md)."""
+
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.commands.core import Script
+
+logger = logging.getLogger(__name__)
+
+
+class RedisLine:
+    """This thread's own Redis connection for the per-call commands.
+
+    A command sent with ``reply=False`` is not waited for: its reply is read
+    before the next command on the line, so Redis applies this thread's
+    commands in order and at most one reply is ever outstanding. A broken
+    connection is reopened once per command; a lost unread reply is logged,
+    never raised into a later, unrelated call.
+    """
+
+    def __init__(self, client: "Redis") -> None:
+        self._pool = client.connection_pool
+        self._conn: Any = None
+        self._pid = 0
+        self._pending = False
+        # Django keeps a cache backend per thread, so this is uncontended; it
+        # only guards against a backend shared across threads.
+        self._lock = threading.Lock()
+
+    @property
+    def pending(self) -> bool:
+        """True while a reply sent with ``reply=False`` is still unread."""
+        return self._pending
+
+    @property
+    def connection(self) -> Any:
+        """The underlying redis-py connection (None before first use)."""
+        return self._conn
+
+    def run(
+        self, script: "Script", keys: list[str], args: list[Any], *, reply: bool = True
+    ) -> Any:
+        """Run ``script`` (raw keys); by SHA, loaded again on NOSCRIPT. An
+        unanswered one goes by its text: its NOSCRIPT would come too late."""
+        if not reply:
+            return self._call(("EVAL", script.script, len(keys), *keys, *args), False)
+        try:
+            return self.command("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return self.command("EVAL", script.script, len(keys), *keys, *args)
+
+    def command(self, *args: Any, reply: bool = True) -> Any:
+        return self._call(args, reply)
+
+    def _call(self, args: tuple[Any, ...], reply: bool) -> Any:
+        with self._lock:
+            conn = self._connection()
+            self._settle(conn)
+            try:
+                return self._send(conn, args, reply)
+            except RedisConnectionError:
+                # A connection gone stale (server restarted): one new try.
+                conn.disconnect()
+                return self._send(conn, args, reply)
+
+    def _send(self, conn: Any, args: tuple[Any, ...], reply: bool) -> Any:
+        conn.send_command(*args)
+        if not reply:
+            self._pending = True
+            return None
+        return conn.read_response()
+
+    def _connection(self) -> Any:
+        pid = os.getpid()
+        if self._conn is None or self._pid != pid:
+            # After a fork the parent's socket is not ours to use.
+            self._conn, self._pid, self._pending = (
+                self._pool.make_connection(),
+                pid,
+                False,
+            )
+        return self._conn
+
+    def _settle(self, conn: Any) -> None:
+        if not self._pending:
+            return
+        self._pending = False
+        try:
+            if not conn.is_connected:
+                raise RedisConnectionError("connection closed before the reply")
+            conn.read_response()
+        except Exception:  # an earlier command's reply: never raised into this one
+            conn.disconnect()
+            logger.warning("unanswered redis command may be lost", exc_info=True)
+
+
+@dataclass
+class RedisHandle:
+    """The line, the cache's serializer and the scripts, per cache backend."""
+
+    line: RedisLine
+    loads: Callable[[bytes], Any]
+    client: "Redis"
+    _scripts: dict[str, "Script"] = field(default_factory=dict)
+
+    def script(self, lua: str) -> "Script":
+        found = self._scripts.get(lua)
+        if found is None:
+            from redis.commands.core import Script
+
+            found = self._scripts[lua] = Script(self.client, lua)
+        return found
+
+    def run(
+        self, lua: str, keys: list[str], args: list[Any], *, reply: bool = True
+    ) -> Any:
+        """Run ``lua`` on raw ``keys`` (see ``raw_key``) over the line."""
+        return self.line.run(self.script(lua), keys, args, reply=reply)
+
+
+# Per cache backend object (Django keeps one per thread). Building a
+# ``redis.Redis`` is ~0.1 ms and ``cache.*`` builds one per operation; the
+# breaker and limiter run on every provider call, so they keep one.
+_handles: "weakref.WeakKeyDictionary[Any, RedisHandle]" = weakref.WeakKeyDictionary()
+
+
+def redis_handle() -> RedisHandle | None:
+    """This thread's handle on the default cache's Redis, or None if the
+    cache is not Redis (callers then use the cache API under a lock)."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    cache_client = backend._cache
+    handle = _handles.get(cache_client)
+    if handle is None:
+        client = cache_client.get_client(write=True)
+        handle = RedisHandle(
+            line=RedisLine(client),
+            loads=cache_client._serializer.loads,
+            client=client,
+        )
+        _handles[cache_client] = handle
+    return handle
+
+
+def redis_client(key: str = "") -> "Redis | None":
+    """The redis-py client behind the default cache, or None when the cache
+    is not Redis; for the odd command off the hot path (scans, tests)."""
+    handle = redis_handle()
+    return None if handle is None else handle.client
+
+
+def raw_key(key: str) -> str:
+    """The key as Redis stores it (prefix and version applied), so values a
+    script writes and ``cache.get`` reads are the same entry. Skips Django's
+    per-character key validation (a memcached concern; these keys are ours)."""
+    return caches["default"].make_key(key)
