@@ -29,8 +29,11 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[Any], None]
 
 # Provider answers that mean "slow down", not "this row is wrong": a 429,
-# our own limiter's refusal after its bounded wait, no free concurrency slot.
-PACE_CODES = frozenset({"too_many_requests", "rate_limited", "concurrency_limited"})
+# our own limiter's refusal after its bounded wait, no free concurrency slot,
+# a paced client call that could not go out within its budget (``Paced``).
+PACE_CODES = frozenset(
+    {"too_many_requests", "rate_limited", "concurrency_limited", "paced"}
+)
 
 _LOST = "worker lost while working the row (lease expired)"
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.db.models import F
 
 from integrations.batch import batch_job_cancel
-from integrations.errors import NotProcessed, Rejected
+from integrations.errors import NotProcessed, Paced, Rejected
 from integrations.models import BatchItem, BatchRowStatus, Event
 
 EFFECT = "batch.effect"
@@ -46,6 +46,14 @@ def flaky(row: BatchItem) -> None:
 def rejected(row: BatchItem) -> None:
     _effect(row)  # rolled back with the failure
     raise Rejected("address invalid", code="invalid_address")
+
+
+def paced(row: BatchItem) -> None:
+    """A paced client call that could not go out within its budget."""
+    if PACE["left"] > 0:
+        PACE["left"] -= 1
+        raise Paced("rate limited", retry_after=PACE["retry_after"])
+    _effect(row)
 
 
 def rate_limited(row: BatchItem) -> None:

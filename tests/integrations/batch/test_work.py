@@ -167,6 +167,18 @@ def test_rate_limited_paces_the_job_without_spending_attempts(enqueued):
     assert effects(job.pk) == {f"k{i:02d}": 1 for i in range(4)}
 
 
+def test_a_paced_call_out_of_budget_paces_the_job(enqueued):
+    # The client's Paced (bulk call still rate-limited after its wait budget)
+    # is "come back later": no attempt spent, nothing failed.
+    handlers.PACE.update(left=1, retry_after=120)
+    job = _job(3, handler="paced")
+    result = batch_job_work(job_id=job.pk, budget_seconds=30)
+    assert result.state == WorkState.WAITING
+    assert result.wait == pytest.approx(120, abs=2)
+    assert (result.done, result.failed) == (0, 0)
+    assert _attempts(job) == {0}
+
+
 def test_a_long_pause_ends_the_call_and_holds_every_row(enqueued):
     handlers.PACE.update(left=1, retry_after=120)
     job = _job(5, handler="rate_limited")
