@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.db import OperationalError, connection, connections
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from prometheus_client import REGISTRY
 
 from integrations.models import WebhookEvent, WebhookStatus
@@ -156,6 +157,17 @@ def test_many_events_travel_as_one_insert(many_account, post_webhook):
     assert len(inserts) == 1
     assert "ON CONFLICT" in inserts[0] and "RETURNING" in inserts[0]
     assert WebhookEvent.objects.count() == 50
+
+
+def test_more_events_than_one_statement_holds_are_stored_whole(
+    many_account, post_webhook
+):
+    # SQLite takes ~60 rows a statement: this request needs several.
+    events = [event(f"evt_{n:03}") for n in range(150)]
+    assert send(post_webhook, events).json() == _answer(stored=150, duplicates=0)
+    again = send(post_webhook, [*events, event("evt_new")])
+    assert again.json() == _answer(stored=1, duplicates=150)
+    assert WebhookEvent.objects.count() == 151
 
 
 def test_the_same_key_twice_in_one_request_is_stored_once(
@@ -328,3 +340,22 @@ def test_overlapping_requests_in_opposite_orders_do_not_deadlock(post_webhook):
         assert [a.status_code for a in answers] == [200, 200]
         assert sum(a.json()["stored"] for a in answers) == 30
     assert WebhookEvent.objects.count() == 150
+
+
+def test_staff_find_every_event_of_a_request_by_its_correlation_id(
+    many_account, post_webhook, client, django_user_model
+):
+    events = [event("evt_1"), event("evt_2"), event("evt_3")]
+    response = send(post_webhook, events)
+    send(post_webhook, [event("evt_other_1"), event("evt_other_2")])
+    client.force_login(
+        django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
+    )
+    page = client.get(
+        reverse("admin:integrations_webhookevent_changelist"),
+        {"q": response["X-Correlation-ID"]},
+    )
+    found = page.context["cl"].result_list
+    assert sorted(e.dedupe_key for e in found) == ["evt_1", "evt_2", "evt_3"]
+    [holder] = [e for e in found if bytes(e.raw_body) == json.dumps(events).encode()]
+    assert holder.dedupe_key == "evt_1"
