@@ -314,7 +314,7 @@ class _InsertManyStatement:
     """``INSERT ... VALUES (...), (...) ON CONFLICT (account, dedupe_key) DO
     NOTHING RETURNING id, dedupe_key`` for the events of one request, as few
     statements as the database's parameter limit allows (one on PostgreSQL
-    up to thousands of events), and the ``UPDATE`` that moves the request's
+    up to ``MAX_ROWS`` events), and the ``UPDATE`` that moves the request's
     body to another row. Both databases support the same SQL."""
 
     # Rows per statement at most, whatever the parameter limit.
