@@ -311,6 +311,11 @@ WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=1_048_576)
 # Standard Webhooks timestamps further than this from our clock (either way)
 # are refused as replays.
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", default=300)
+# One request may carry many events (SendGrid posts arrays): beyond this many
+# it is refused with 413 and nothing is stored.
+WEBHOOK_MAX_MESSAGES_PER_REQUEST = env.int(
+    "WEBHOOK_MAX_MESSAGES_PER_REQUEST", default=1000
+)
 # Each web process keeps the accounts webhooks name for this long (0: read the
 # row every time); see integrations/webhooks/accounts.py for what that means.
 WEBHOOK_ACCOUNT_CACHE_SECONDS = env.float("WEBHOOK_ACCOUNT_CACHE_SECONDS", default=5.0)

@@ -48,7 +48,8 @@ class WebhookEventAdmin(admin.ModelAdmin):
     list_filter = ["account", "status", "event_type", "received_at"]
     list_select_related = ["account"]
     date_hierarchy = "received_at"
-    search_fields = ["dedupe_key", "event_type"]
+    # "=correlation_id": every event of one request (it shares the id).
+    search_fields = ["dedupe_key", "event_type", "=correlation_id"]
     actions = ["replay_selected"]
     fields = [
         "account",

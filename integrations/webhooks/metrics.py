@@ -10,6 +10,13 @@ WEBHOOK_REQUESTS = Counter(
     ["account", "result"],
 )
 
+# A request may carry many events (SendGrid posts arrays): this counts them.
+WEBHOOK_MESSAGES = Counter(
+    "switchyard_webhook_messages_total",
+    "Webhook messages (events) received by account and result (stored or duplicate).",
+    ["account", "result"],
+)
+
 WEBHOOK_PROCESSING = Counter(
     "switchyard_webhook_processing_total",
     "Webhook processing runs by kind and result.",

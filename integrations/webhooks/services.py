@@ -16,12 +16,13 @@ row say in which order they were received and happened).
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cache, lru_cache, partial
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, router, transaction
 from django.db.models import BinaryField, DateTimeField, JSONField
 from django.utils import timezone
@@ -142,6 +143,95 @@ def webhook_event_store(
     raise WebhookEvent.DoesNotExist(message.dedupe_key)
 
 
+def webhook_events_receive(
+    *,
+    account: ProviderAccount,
+    messages: Sequence[WebhookMessage],
+    body: bytes,
+    headers: Mapping[str, str],
+) -> list[int]:
+    """Store every message of one verified request, all or none, and enqueue
+    each new one on commit, as ``webhook_event_receive`` does for one.
+
+    Returns the new events' ids in the request's order; a message whose
+    dedupe key is already stored (or came earlier in the same request) is a
+    duplicate and gets none. A database error stores nothing and propagates.
+    """
+    correlation_id = correlation.get() or ""
+    created = webhook_events_store(
+        account=account,
+        messages=messages,
+        body=body,
+        headers=headers,
+        correlation_id=correlation_id,
+    )
+    if created:
+        # As for one event: at once if the rows are committed, else on commit.
+        items = [[event_id, correlation_id] for event_id in created]
+        using = router.db_for_write(WebhookEvent)
+        transaction.on_commit(partial(_enqueue_each, items), using=using)
+    return created
+
+
+def webhook_events_store(
+    *,
+    account: ProviderAccount,
+    messages: Sequence[WebhookMessage],
+    body: bytes,
+    headers: Mapping[str, str],
+    correlation_id: str = "",
+) -> list[int]:
+    """Store the messages of one request in one transaction, without
+    enqueueing them: the new events' ids in request order.
+
+    Each row keeps its own payload as JSON bytes in ``raw_body``, except the
+    request's first new event, which keeps the whole request body (stored
+    once, not once per event). Rows are inserted in dedupe-key order, so two
+    requests sharing keys lock them in one order and cannot deadlock.
+    """
+    first_of_key: dict[str, WebhookMessage] = {}
+    for message in messages:
+        first_of_key.setdefault(message.dedupe_key, message)
+    unique = list(first_of_key.values())
+    if not unique:
+        return []
+    using = router.db_for_write(WebhookEvent)
+    statement = _insert_many_statement(using)
+    shared = statement.params(
+        account=account.pk,
+        headers=safe_headers(headers),
+        correlation_id=correlation_id,
+        received_at=timezone.now(),
+    )
+    first = unique[0]
+    rows = [
+        {
+            "event_type": m.event_type,
+            "dedupe_key": m.dedupe_key,
+            "raw_body": body if m is first else _payload_bytes(m.payload),
+            "payload": m.payload,
+            "occurred_at": m.occurred_at,
+        }
+        for m in sorted(unique, key=_dedupe_key)
+    ]
+    with transaction.atomic(using=using):
+        ids = statement.store(shared, rows, using)
+        created = [m for m in unique if m.dedupe_key in ids]
+        if created and created[0] is not first:
+            # The first message was stored before: the request's body goes to
+            # its first new event instead, so staff can still read it.
+            statement.set_raw_body(ids[created[0].dedupe_key], body, using)
+    return [ids[m.dedupe_key] for m in created]
+
+
+def _dedupe_key(message: WebhookMessage) -> str:
+    return message.dedupe_key
+
+
+def _payload_bytes(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
+
 class _InsertStatement:
     """``INSERT ... ON CONFLICT (account, dedupe_key) DO NOTHING RETURNING
     id`` for WebhookEvent, built once per database, and the ``SELECT`` of the
@@ -171,10 +261,10 @@ class _InsertStatement:
         marks = ", ".join(["%s"] * len(self.fields))
         # Identifiers from the model, quoted; every value is a parameter.
         table, pk = quote(meta.db_table), quote(meta.pk.column)
-        self.sql = (
-            f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608
-            f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {pk}"
-        )
+        # Shared with the many-row statement: what precedes and follows VALUES.
+        self.head = f"INSERT INTO {table} ({columns})"
+        self.on_conflict = f"ON CONFLICT ({conflict}) DO NOTHING"
+        self.sql = f"{self.head} VALUES ({marks}) {self.on_conflict} RETURNING {pk}"
         account = quote(meta.get_field("account").column)
         dedupe_key = quote(meta.get_field("dedupe_key").column)
         self.existing_sql = (
@@ -194,7 +284,7 @@ class _InsertStatement:
                 f"WHERE {account} = %s AND {dedupe_key} = %s "
                 "ORDER BY 2 DESC LIMIT 1"
             )
-        self._adapters = [_adapter(conn, f) for f in self.fields]
+        self.adapters = [_adapter(conn, f) for f in self.fields]
 
     def store(
         self, params: list[Any], account_pk: int, dedupe_key: str, using: str
@@ -214,10 +304,72 @@ class _InsertStatement:
 
     def params(self, **given: Any) -> list[Any]:
         out = []
-        for field, adapt in zip(self.fields, self._adapters, strict=True):
+        for field, adapt in zip(self.fields, self.adapters, strict=True):
             value = given[field.name] if field.name in given else field.get_default()
             out.append(value if value is None else adapt(value))
         return out
+
+
+class _InsertManyStatement:
+    """``INSERT ... VALUES (...), (...) ON CONFLICT (account, dedupe_key) DO
+    NOTHING RETURNING id, dedupe_key`` for the events of one request, as few
+    statements as the database's parameter limit allows (one on PostgreSQL
+    up to ``MAX_ROWS`` events), and the ``UPDATE`` that moves the request's
+    body to another row. Both databases support the same SQL."""
+
+    # Rows per statement at most, whatever the parameter limit.
+    MAX_ROWS = 1000
+
+    def __init__(self, using: str) -> None:
+        single = _insert_statement(using)
+        conn = connections[using]
+        quote = conn.ops.quote_name
+        meta = WebhookEvent._meta
+        self.fields = single.fields
+        self._adapters = dict(
+            zip((f.name for f in self.fields), single.adapters, strict=True)
+        )
+        self._position = {f.name: i for i, f in enumerate(self.fields)}
+        self.params = single.params
+        table, pk = quote(meta.db_table), quote(meta.pk.column)
+        key = quote(meta.get_field("dedupe_key").column)
+        self._row = f"({', '.join(['%s'] * len(self.fields))})"
+        # Identifiers from the model, quoted; every value is a parameter.
+        self._head = single.head
+        self._tail = f" {single.on_conflict} RETURNING {pk}, {key}"
+        body = quote(meta.get_field("raw_body").column)
+        self.update_sql = f"UPDATE {table} SET {body} = %s WHERE {pk} = %s"  # noqa: S608
+        limit = conn.features.max_query_params or 65535
+        self.rows_per_statement = max(1, min(self.MAX_ROWS, limit // len(self.fields)))
+
+    def store(
+        self, shared: list[Any], rows: list[dict[str, Any]], using: str
+    ) -> dict[str, int]:
+        """The id of every row inserted, by dedupe key (conflicts: absent)."""
+        ids: dict[str, int] = {}
+        step = self.rows_per_statement
+        with connections[using].cursor() as cursor:
+            for start in range(0, len(rows), step):
+                chunk = rows[start : start + step]
+                values = ", ".join([self._row] * len(chunk))
+                cursor.execute(
+                    f"{self._head} VALUES {values}{self._tail}",
+                    [value for row in chunk for value in self._values(shared, row)],
+                )
+                ids.update((key, pk) for pk, key in cursor.fetchall())
+        return ids
+
+    def _values(self, shared: list[Any], row: dict[str, Any]) -> list[Any]:
+        values = list(shared)
+        for name, value in row.items():
+            adapt = self._adapters[name]
+            values[self._position[name]] = value if value is None else adapt(value)
+        return values
+
+    def set_raw_body(self, event_id: int, body: bytes, using: str) -> None:
+        adapt = self._adapters["raw_body"]
+        with connections[using].cursor() as cursor:
+            cursor.execute(self.update_sql, [adapt(body), event_id])
 
 
 def _adapter(conn: Any, field: Any) -> Callable[[Any], Any]:
@@ -243,6 +395,11 @@ def _insert_statement(using: str) -> _InsertStatement:
     return _InsertStatement(using)
 
 
+@cache
+def _insert_many_statement(using: str) -> _InsertManyStatement:
+    return _InsertManyStatement(using)
+
+
 def _linger_seconds() -> float:
     return settings.WEBHOOK_ENQUEUE_LINGER_MS / 1000
 
@@ -255,6 +412,12 @@ def _enqueue(event_id: int, correlation_id: str = "") -> None:
     """Processing for a committed row: batched by a background thread, or at
     once when ``WEBHOOK_ENQUEUE_LINGER_MS`` is 0."""
     _batcher.add([event_id, correlation_id])
+
+
+def _enqueue_each(items: list[list[Any]]) -> None:
+    """The new events of one request, each handed on as a single one is."""
+    for item in items:
+        _batcher.add(item)
 
 
 def _enqueue_many(items: list[list[Any]]) -> None:

@@ -3,12 +3,18 @@
 Read the raw body (bounded), let the account's adapter verify it on those exact
 bytes, store it once and answer 2xx at once; processing happens in a task.
 A rejected request stores nothing: it leaves a log line and a metric.
+
+A request may carry several messages (events): the adapter's
+``webhook_messages`` returns them all. One message takes the single-row path;
+several are stored all or none, each deduplicated on its own key, and the
+request is answered once with the counts.
 """
 
 import json
 import logging
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -18,7 +24,7 @@ from integrations.errors import ProviderError
 from integrations.models import ProviderAccount
 from integrations.webhooks import accounts, services
 from integrations.webhooks.messages import WebhookMessage
-from integrations.webhooks.metrics import WEBHOOK_REQUESTS
+from integrations.webhooks.metrics import WEBHOOK_MESSAGES, WEBHOOK_REQUESTS
 from integrations.webhooks.verification import RequestHeaders, WebhookVerificationError
 
 logger = logging.getLogger(__name__)
@@ -84,16 +90,18 @@ def webhook_receive(request: HttpRequest, account_slug: str) -> HttpResponse:
         return _too_large(account.slug, limit)
     headers = RequestHeaders.from_meta(request.META)
     try:
-        verified_account, message = _verify(
+        verified_account, messages = _verify(
             request, account, body, headers, cached=cached
         )
     except WebhookVerificationError as exc:
         return _rejected(account, exc)
     except ProviderError as exc:
         return _verifier_unavailable(account, exc)
-    if verified_account is None or message is None:
+    if verified_account is None or messages is None:
         return _unknown_account()  # disabled or gone since it was cached
-    return _accept(verified_account, body, headers, message)
+    if len(messages) == 1:
+        return _accept(verified_account, body, headers, messages[0])
+    return _accept_many(verified_account, body, headers, messages)
 
 
 def _verifier_unavailable(account: ProviderAccount, exc: ProviderError) -> JsonResponse:
@@ -137,8 +145,8 @@ def _verify(
     headers: RequestHeaders,
     *,
     cached: bool,
-) -> tuple[ProviderAccount | None, WebhookMessage | None]:
-    """The account that verified the request and its message.
+) -> tuple[ProviderAccount | None, list[WebhookMessage] | None]:
+    """The account that verified the request and its messages.
 
     A cached account that fails on its secret may predate a change in the
     admin: the row is read again and, if it changed, the request is verified
@@ -162,7 +170,7 @@ def _verify_with(
     account: ProviderAccount,
     body: bytes,
     headers: RequestHeaders,
-) -> WebhookMessage:
+) -> list[WebhookMessage]:
     try:
         adapter = registry.get_adapter(account)
     except registry.UnknownProvider:
@@ -173,7 +181,7 @@ def _verify_with(
     # Building the absolute URL validates the host again: only for the
     # providers whose signature covers it.
     url = request.build_absolute_uri() if adapter.webhook_signs_url else ""
-    return adapter.verify_webhook(body=body, headers=headers, url=url)
+    return adapter.webhook_messages(body=body, headers=headers, url=url)
 
 
 def _accept(
@@ -186,6 +194,7 @@ def _accept(
         account=account, message=message, body=body, headers=headers
     )
     WEBHOOK_REQUESTS.labels(account.slug, "accepted" if created else "duplicate").inc()
+    WEBHOOK_MESSAGES.labels(account.slug, "stored" if created else "duplicate").inc()
     if not created:
         logger.info(
             "webhook duplicate ignored",
@@ -199,3 +208,74 @@ _ANSWER = {
     created: json.dumps({"received": True, "duplicate": not created}).encode()
     for created in (True, False)
 }
+
+
+def _accept_many(
+    account: ProviderAccount,
+    body: bytes,
+    headers: RequestHeaders,
+    messages: list[WebhookMessage],
+) -> HttpResponse:
+    """Zero or several messages: stored all or none, answered once."""
+    limit = settings.WEBHOOK_MAX_MESSAGES_PER_REQUEST
+    if len(messages) > limit:
+        return _too_many_messages(account.slug, len(messages), limit)
+    try:
+        created = services.webhook_events_receive(
+            account=account, messages=messages, body=body, headers=headers
+        )
+    except DatabaseError as exc:
+        return _not_stored(account.slug, len(messages), exc)
+    stored, duplicates = len(created), len(messages) - len(created)
+    result = "accepted" if stored else "duplicate" if duplicates else "empty"
+    WEBHOOK_REQUESTS.labels(account.slug, result).inc()
+    WEBHOOK_MESSAGES.labels(account.slug, "stored").inc(stored)
+    WEBHOOK_MESSAGES.labels(account.slug, "duplicate").inc(duplicates)
+    logger.info(
+        "webhook messages received",
+        extra={
+            "account": account.slug,
+            "messages": len(messages),
+            "stored": stored,
+            "duplicates": duplicates,
+        },
+    )
+    return JsonResponse(
+        {
+            "received": True,
+            "messages": len(messages),
+            "stored": stored,
+            "duplicates": duplicates,
+        }
+    )
+
+
+def _too_many_messages(slug: str, count: int, limit: int) -> JsonResponse:
+    WEBHOOK_REQUESTS.labels(slug, "too_many_messages").inc()
+    logger.warning(
+        "webhook rejected: too many messages",
+        extra={"account": slug, "messages": count, "limit": limit},
+    )
+    return _error(
+        413,
+        "too_many_messages",
+        f"A webhook request may carry at most {limit} events; this one has {count}.",
+    )
+
+
+def _not_stored(slug: str, count: int, exc: DatabaseError) -> JsonResponse:
+    """None of the request's messages were stored: the sender delivers it
+    again later, and deduplication makes that safe."""
+    WEBHOOK_REQUESTS.labels(slug, "storage_failed").inc()
+    # The error's type only: its text may quote the values that failed.
+    logger.error(
+        "webhook messages not stored",
+        extra={"account": slug, "messages": count, "error_type": type(exc).__name__},
+    )
+    response = _error(
+        503,
+        "storage_unavailable",
+        "The webhook's events could not be stored; deliver it again later.",
+    )
+    response["Retry-After"] = "60"
+    return response
