@@ -118,3 +118,17 @@ def test_a_dying_child_stops_the_other_and_fails(serve):
     assert serve.proc.wait(timeout=30) != 0
     assert _gone(pids["worker"])
     assert "web server exited with code -9" in serve.output()
+
+
+def test_children_send_sandbox_webhooks_to_this_server(monkeypatch):
+    from integrations.management.commands.serve import child_environment
+
+    def base_url(host: str, port: str) -> str:
+        return child_environment(host, port)["SANDBOX_WEBHOOK_BASE_URL"]
+
+    monkeypatch.delenv("SANDBOX_WEBHOOK_BASE_URL", raising=False)
+    assert base_url("127.0.0.1", "8765") == "http://127.0.0.1:8765"
+    every_interface = "0.0.0.0"  # noqa: S104 - what `serve --addr` may be given
+    assert base_url(every_interface, "9000") == "http://127.0.0.1:9000"
+    monkeypatch.setenv("SANDBOX_WEBHOOK_BASE_URL", "https://demo.example")
+    assert base_url("127.0.0.1", "8000") == "https://demo.example"

@@ -43,6 +43,7 @@ class Command(BaseCommand):
             for sig in (signal.SIGINT, signal.SIGTERM)
         }
         children: dict[str, subprocess.Popen] = {}
+        self._child_env = child_environment(host, port)
         try:
             children["web server"] = self._spawn("runserver", addr, "--noreload")
             children["worker"] = self._spawn("qcluster")
@@ -64,7 +65,7 @@ class Command(BaseCommand):
 
     def _spawn(self, *command: str) -> subprocess.Popen:
         manage = str(settings.BASE_DIR / "manage.py")
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
+        env = self._child_env
         # Same process group on purpose: a Ctrl-C in the terminal reaches the
         # children even if this process is stuck.
         return subprocess.Popen([sys.executable, manage, *command], env=env)  # noqa: S603
@@ -111,6 +112,16 @@ class Command(BaseCommand):
                 self.stderr.write(f"{name} did not stop in {timeout:.0f}s; killing it")
                 child.kill()
                 child.wait()
+
+
+def child_environment(host: str, port: str) -> dict[str, str]:
+    """The children's environment. Sandbox accounts post their webhooks to
+    this server's own address unless SANDBOX_WEBHOOK_BASE_URL says otherwise."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
+    if "SANDBOX_WEBHOOK_BASE_URL" not in env:
+        reachable = host if host not in ("", "0.0.0.0", "::", "[::]") else "127.0.0.1"  # noqa: S104
+        env["SANDBOX_WEBHOOK_BASE_URL"] = f"http://{reachable}:{port}"
+    return env
 
 
 def _port_open(host: str, port: int) -> bool:
