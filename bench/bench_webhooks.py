@@ -236,13 +236,20 @@ def _server_cpu(master: int, totals: _Totals) -> Iterator[None]:
 def _report(
     bare: _Totals, trip: _Totals, floor: _Totals, hooks: _Totals, account, floor_account
 ) -> bool:
-    ratio = hooks.rate / bare.rate
+    # The target is against the storage floor measured in the same run (the
+    # one durable INSERT every webhook needs): on a shared two-core machine the
+    # floor itself sits well below the bare view (docs/benchmarks.md).
+    ratio = hooks.rate / floor.rate
     report(
         "webhook intake (gunicorn)",
         f"{hooks.rate:7.0f} webhooks/s",
-        f"bare view {bare.rate:.0f} req/s",
+        f"storage floor {floor.rate:.0f} req/s",
         ratio,
-        ">= 0.6",
+        ">= 0.85",
+    )
+    note(
+        f"bare view {bare.rate:.0f} req/s: the intake reaches "
+        f"{hooks.rate / bare.rate:.3f} of it"
     )
     # The floors say how much of the bare view's rate is left once each
     # request talks to the database, and once it is stored durably; the
@@ -278,7 +285,7 @@ def _report(
         note("CHECK FAILED: a baseline view answered something other than 2xx")
         raise WebhookLoss(1)
     note("check passed: every unique webhook stored exactly once, every answer 2xx")
-    return ratio >= 0.6
+    return ratio >= 0.85
 
 
 def _cpu_line(bare: _Totals, trip: _Totals, floor: _Totals, hooks: _Totals) -> str:
