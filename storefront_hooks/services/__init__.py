@@ -10,6 +10,7 @@ from storefront_hooks.services.deliveries import (
 )
 from storefront_hooks.services.endpoints import (
     EndpointInvalid,
+    endpoint_check,
     endpoint_create,
     endpoint_delete,
     endpoint_disable,
@@ -23,6 +24,7 @@ __all__ = [
     "deliveries_resend",
     "deliveries_sweep",
     "delivery_send",
+    "endpoint_check",
     "endpoint_create",
     "endpoint_delete",
     "endpoint_disable",

@@ -31,7 +31,8 @@ class EndpointInvalid(ValueError):
         self.param = param
 
 
-def _validate(url: str, mode: str, event_types: list[str]) -> None:
+def endpoint_check(url: str, mode: str, event_types: list[str]) -> None:
+    """Raise EndpointInvalid (with the field's name) if the values are bad."""
     if mode not in Mode.values:
         raise EndpointInvalid("Choose test or live.", param="mode")
     try:
@@ -67,7 +68,7 @@ def endpoint_create(
     mode: str = Mode.TEST,
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its signing secret, which is never shown again."""
-    _validate(url, mode, event_types)
+    endpoint_check(url, mode, event_types)
     secret = secret_new()
     endpoint = WebhookEndpoint(
         url=url, event_types=list(event_types), description=description, mode=mode
@@ -103,7 +104,7 @@ def endpoint_update(
     if description is not None:
         endpoint.description = description
     endpoint.mode = endpoint.mode if mode is None else mode
-    _validate(endpoint.url, endpoint.mode, endpoint.event_types)
+    endpoint_check(endpoint.url, endpoint.mode, endpoint.event_types)
     with transaction.atomic():
         endpoint.save()
         ProviderAccount.objects.filter(pk=endpoint.account_id).update(
