@@ -261,6 +261,11 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI would otherwise fetch a validity badge from validator.swagger.io:
     # the docs must work with no internet access.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        # Storefront webhook payloads as components (docs/storefront-webhooks.md).
+        "storefront_hooks.schema.add_webhook_components",
+    ],
 }
 
 # Idempotency-Key records are replayable for this long, then pruned.
