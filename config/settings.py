@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "shipping",
     "inventory",
     "notifications",
+    "storefront_hooks",
 ]
 
 MIDDLEWARE = [
@@ -260,6 +261,11 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI would otherwise fetch a validity badge from validator.swagger.io:
     # the docs must work with no internet access.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        # Storefront webhook payloads as components (docs/storefront-webhooks.md).
+        "storefront_hooks.schema.add_webhook_components",
+    ],
 }
 
 # Idempotency-Key records are replayable for this long, then pruned.
@@ -349,7 +355,11 @@ SWITCHYARD_WEBHOOK_HANDLERS: dict[str, dict[str, str]] = {
 }
 # Outbox subscribers: {event name | "prefix.*" | "*": [dotted paths]}; each
 # takes the Event and must be idempotent (delivery is at least once).
-SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {}
+SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {
+    # Storefront webhooks: the public event families (storefront_hooks.catalog).
+    f"{family}.*": ["storefront_hooks.services.event_fan_out"]
+    for family in ("payment", "shipment", "inventory", "email")
+}
 EVENT_MAX_ATTEMPTS = env.int("EVENT_MAX_ATTEMPTS", default=8)
 EVENT_RETRY_BASE_SECONDS = env.int("EVENT_RETRY_BASE_SECONDS", default=30)
 EVENT_RETRY_MAX_SECONDS = env.int("EVENT_RETRY_MAX_SECONDS", default=3600)
@@ -509,3 +519,48 @@ PAYMENTS_RECONCILE_AFTER_MINUTES = env.int(
 )
 PAYMENTS_RECONCILE_BATCH = env.int("PAYMENTS_RECONCILE_BATCH", default=200)
 PAYMENTS_RECURRING_BATCH = env.int("PAYMENTS_RECURRING_BATCH", default=200)
+
+# --- Storefront webhooks (storefront_hooks) ------------------------------------
+# Requests to private, loopback and link-local addresses are refused unless on
+# (development and tests only).
+STOREFRONT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool(
+    "STOREFRONT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False
+)
+# Seconds to wait after the 1st, 2nd, ... failed attempt (+-20 % jitter; the
+# last step repeats): about three days in all. One attempt more than steps.
+STOREFRONT_WEBHOOK_RETRY_SCHEDULE = [
+    int(step)
+    for step in env.list(
+        "STOREFRONT_WEBHOOK_RETRY_SCHEDULE",
+        default=["5", "300", "1800", "7200", "18000"] + ["36000"] * 6,
+    )
+]
+STOREFRONT_WEBHOOK_MAX_ATTEMPTS = len(STOREFRONT_WEBHOOK_RETRY_SCHEDULE) + 1
+# An endpoint whose deliveries all failed this long is disabled.
+STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS = env.int(
+    "STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS", default=60
+)
+# After a rotation the old secret keeps signing this long.
+STOREFRONT_WEBHOOK_SECRET_OVERLAP_HOURS = env.float(
+    "STOREFRONT_WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0
+)
+STOREFRONT_WEBHOOK_CONNECT_TIMEOUT = env.float(
+    "STOREFRONT_WEBHOOK_CONNECT_TIMEOUT", default=3.0
+)
+STOREFRONT_WEBHOOK_READ_TIMEOUT = env.float(
+    "STOREFRONT_WEBHOOK_READ_TIMEOUT", default=10.0
+)
+# Bytes of a receiver's answer read and kept on the delivery.
+STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES = env.int(
+    "STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES", default=1024
+)
+STOREFRONT_WEBHOOK_RETRY_BASE_SECONDS = 0  # unused: the schedule above rules
+STOREFRONT_WEBHOOK_RETRY_MAX_SECONDS = 0
+STOREFRONT_WEBHOOK_SWEEP_AFTER_MINUTES = env.int(
+    "STOREFRONT_WEBHOOK_SWEEP_AFTER_MINUTES", default=2
+)
+# A claimed delivery whose worker is silent this long is taken back.
+STOREFRONT_WEBHOOK_LEASE_SECONDS = env.int(
+    "STOREFRONT_WEBHOOK_LEASE_SECONDS", default=120
+)
+STOREFRONT_WEBHOOK_SWEEP_BATCH = env.int("STOREFRONT_WEBHOOK_SWEEP_BATCH", default=500)

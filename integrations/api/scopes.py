@@ -11,4 +11,5 @@ SCOPES: dict[str, str] = {
     "inventory:write": "Reserve and release stock",
     "email:send": "Send email",
     "email:read": "Read email messages, their delivery events and suppressions",
+    "webhooks:manage": "Manage storefront webhook endpoints and their secrets",
 }

@@ -52,6 +52,7 @@ def _event_payload(payment: Payment, **extra: Any) -> dict[str, Any]:
     return {
         "payment_id": payment.public_id,
         "order_id": payment.order_id,
+        "customer_email": payment.customer_email,
         "status": payment.status,
         "amount": payment.amount,
         "currency": payment.currency,

@@ -1,0 +1,142 @@
+"""``/api/v1/webhook-endpoints/``: the storefront manages its own endpoints
+(scope ``webhooks:manage``). Validate, call one service, render."""
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework.generics import GenericAPIView
+from rest_framework.mixins import ListModelMixin
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from integrations.api.errors import ApiError
+from integrations.api.serializers import ErrorResponseSerializer
+from storefront_hooks import services
+from storefront_hooks.models import WebhookEndpoint
+from storefront_hooks.serializers import (
+    DeliverySerializer,
+    EndpointSerializer,
+    EndpointWithSecretSerializer,
+    EndpointWriteSerializer,
+)
+
+MANAGE = ["webhooks:manage"]
+_ERRORS = {400: ErrorResponseSerializer, 401: ErrorResponseSerializer}
+
+
+def _invalid(exc: services.EndpointInvalid) -> ApiError:
+    return ApiError(exc.message, code="invalid_endpoint", param=exc.param)
+
+
+def _endpoint(public_id: str) -> WebhookEndpoint:
+    return get_object_or_404(
+        WebhookEndpoint.objects.select_related("account"), public_id=public_id
+    )
+
+
+def _with_secret(endpoint: WebhookEndpoint, secret: str, status: int) -> Response:
+    data = EndpointWithSecretSerializer(endpoint, context={"secret": secret}).data
+    return Response(data, status=status)
+
+
+class EndpointListView(ListModelMixin, GenericAPIView):
+    required_scopes = MANAGE
+    serializer_class = EndpointSerializer
+
+    def get_queryset(self) -> QuerySet[WebhookEndpoint]:
+        return WebhookEndpoint.objects.all()
+
+    @extend_schema(
+        operation_id="webhook_endpoints_list",
+        summary="Webhook endpoints, newest first, by cursor",
+        responses={200: EndpointSerializer(many=True), **_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return self.list(request)
+
+    @extend_schema(
+        operation_id="webhook_endpoint_create",
+        summary="Register an endpoint; the answer holds its secret, shown once",
+        request=EndpointWriteSerializer,
+        responses={201: EndpointWithSecretSerializer, **_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = EndpointWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        enabled = data.pop("enabled", True)
+        try:
+            endpoint, secret = services.endpoint_create(**data)
+        except services.EndpointInvalid as exc:
+            raise _invalid(exc) from exc
+        if not enabled:
+            services.endpoint_disable(endpoint=endpoint, reason="Disabled on creation.")
+        return _with_secret(endpoint, secret, 201)
+
+
+class EndpointDetailView(APIView):
+    required_scopes = MANAGE
+
+    @extend_schema(
+        operation_id="webhook_endpoint_get",
+        responses={200: EndpointSerializer, **_ERRORS},
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        return Response(EndpointSerializer(_endpoint(public_id)).data)
+
+    @extend_schema(
+        operation_id="webhook_endpoint_update",
+        summary="Change an endpoint; enabled=true sends what waited",
+        request=EndpointWriteSerializer(partial=True),
+        responses={200: EndpointSerializer, **_ERRORS},
+    )
+    def patch(self, request: Request, public_id: str) -> Response:
+        endpoint = _endpoint(public_id)
+        serializer = EndpointWriteSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        enabled = data.pop("enabled", None)
+        try:
+            services.endpoint_update(endpoint=endpoint, **data)
+        except services.EndpointInvalid as exc:
+            raise _invalid(exc) from exc
+        if enabled is True and not endpoint.enabled:
+            services.endpoint_enable(endpoint=endpoint)
+        elif enabled is False:
+            services.endpoint_disable(endpoint=endpoint, reason="Disabled by the API.")
+        return Response(EndpointSerializer(endpoint).data)
+
+    @extend_schema(operation_id="webhook_endpoint_delete", responses={204: None})
+    def delete(self, request: Request, public_id: str) -> Response:
+        services.endpoint_delete(endpoint=_endpoint(public_id))
+        return Response(status=204)
+
+
+class EndpointRotateView(APIView):
+    required_scopes = MANAGE
+
+    @extend_schema(
+        operation_id="webhook_endpoint_rotate_secret",
+        summary="New secret (shown once); the old one signs too for the overlap",
+        request=None,
+        responses={200: EndpointWithSecretSerializer, **_ERRORS},
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        endpoint = _endpoint(public_id)
+        secret = services.endpoint_secret_rotate(endpoint=endpoint)
+        return _with_secret(endpoint, secret, 200)
+
+
+class EndpointTestView(APIView):
+    required_scopes = MANAGE
+
+    @extend_schema(
+        operation_id="webhook_endpoint_send_test",
+        summary="Send a webhook.test event to the endpoint",
+        request=None,
+        responses={202: DeliverySerializer, **_ERRORS},
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        delivery = services.test_event_send(endpoint=_endpoint(public_id))
+        return Response(DeliverySerializer(delivery).data, status=202)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class StorefrontHooksConfig(AppConfig):
+    name = "storefront_hooks"
+    verbose_name = "Storefront webhooks"

@@ -1,0 +1,41 @@
+"""The event types a storefront endpoint may subscribe to: the public part of
+the outbox. Internal events (breaker changes, ...) are never sent out.
+Payloads are documented in docs/storefront-webhooks.md and the OpenAPI
+schema's components (``storefront_hooks.schema``)."""
+
+EVENT_TYPES: dict[str, str] = {
+    "payment.authorized": "A payment was authorized (funds held).",
+    "payment.captured": "A payment was captured (money taken).",
+    "payment.failed": "A payment failed or was blocked by fraud screening.",
+    "payment.voided": "An authorization was voided.",
+    "payment.refunded": "A refund settled (all or part of a capture).",
+    "payment.disputed": "The customer disputed a payment at the gateway.",
+    "shipment.label_created": "A shipping label was bought.",
+    "shipment.tracking_updated": "A carrier reported a tracking change.",
+    "inventory.level_changed": "A stock level changed.",
+    "email.bounced": "An email bounced.",
+}
+# Sent only on request ("send test event"); never from the outbox.
+TEST_EVENT_TYPE = "webhook.test"
+
+# The outbox prefixes this app subscribes to (settings.py names the same).
+PREFIXES = sorted({name.split(".", 1)[0] for name in EVENT_TYPES})
+
+
+def is_public(event_type: str) -> bool:
+    return event_type in EVENT_TYPES
+
+
+def invalid_patterns(patterns: list[str]) -> list[str]:
+    """Patterns that match no public event type: an exact unknown name, or a
+    ``prefix.*`` no public type starts with."""
+    bad = []
+    for pattern in patterns:
+        if pattern == "*" or pattern in EVENT_TYPES:
+            continue
+        if pattern.endswith(".*") and any(
+            name.startswith(pattern[:-1]) for name in EVENT_TYPES
+        ):
+            continue
+        bad.append(pattern)
+    return bad

@@ -1,0 +1,124 @@
+"""Endpoints the storefront registered, and one delivery row per event and
+endpoint (the outbox row that makes a delivery survive a dead worker)."""
+
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from integrations import crypto
+from integrations.models import DeliveryStatus, Event, ProviderAccount
+from integrations.models.accounts import Mode
+from integrations.public_ids import PublicIdField
+
+
+class WebhookEndpoint(models.Model):
+    """One storefront URL and the event types it wants.
+
+    Its signing secrets live encrypted like provider credentials. Each endpoint
+    owns a hidden ``ProviderAccount`` (kind ``webhooks``) so its calls get the
+    shared client's timeouts, its own breaker and the call log.
+    """
+
+    public_id = PublicIdField(prefix="we_")
+    url = models.URLField(max_length=2000)
+    description = models.CharField(max_length=255, blank=True, default="")
+    event_types = models.JSONField(
+        default=list, help_text='Exact names or "prefix.*", e.g. payment.*.'
+    )
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.TEST)
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=255, blank=True, default="")
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    # First failure since the last success; cleared by a success.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    secrets_encrypted = models.TextField(blank=True, default="", editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    account = models.OneToOneField(
+        ProviderAccount,
+        on_delete=models.PROTECT,
+        related_name="storefront_endpoint",
+        editable=False,
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def __repr__(self) -> str:
+        return f"<WebhookEndpoint {self.public_id}>"
+
+    def stored_secrets(self) -> dict[str, Any]:
+        return crypto.decrypt_json(self.secrets_encrypted)
+
+    def store_secrets(self, *, current: str, previous: str = "") -> None:
+        values = {"current": current}
+        if previous:
+            values["previous"] = previous
+        self.secrets_encrypted = crypto.encrypt_json(values)
+
+    def signing_secrets(self, now: Any = None) -> list[str]:
+        """The current secret, plus the previous one while its overlap runs."""
+        values = self.stored_secrets()
+        found = [values["current"]]
+        expires = self.previous_secret_expires_at
+        if values.get("previous") and expires and expires > (now or timezone.now()):
+            found.append(values["previous"])
+        return found
+
+    def wants(self, event_type: str) -> bool:
+        for pattern in self.event_types:
+            if pattern == event_type or pattern == "*":
+                return True
+            if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
+                return True
+        return False
+
+
+class WebhookDelivery(models.Model):
+    """One event to one endpoint. ``public_id`` is the ``webhook-id`` header,
+    the same on every attempt; ``body`` is fixed when the row is made."""
+
+    public_id = PublicIdField(prefix="msg_")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    # Null for a test event sent from the admin or the API.
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    event_type = models.CharField(max_length=128)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_response = models.TextField(blank=True, default="")
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "event"], name="webhookdelivery_unique_event"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["endpoint", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} -> {self.endpoint_id} ({self.public_id})"

@@ -1,0 +1,36 @@
+"""Every state change of storefront webhooks: endpoints (``endpoints``) and
+their deliveries (``deliveries``)."""
+
+from storefront_hooks.services.deliveries import (
+    deliveries_resend,
+    deliveries_sweep,
+    delivery_send,
+    event_fan_out,
+    test_event_send,
+)
+from storefront_hooks.services.endpoints import (
+    EndpointInvalid,
+    endpoint_check,
+    endpoint_create,
+    endpoint_delete,
+    endpoint_disable,
+    endpoint_enable,
+    endpoint_secret_rotate,
+    endpoint_update,
+)
+
+__all__ = [
+    "EndpointInvalid",
+    "deliveries_resend",
+    "deliveries_sweep",
+    "delivery_send",
+    "endpoint_check",
+    "endpoint_create",
+    "endpoint_delete",
+    "endpoint_disable",
+    "endpoint_enable",
+    "endpoint_secret_rotate",
+    "endpoint_update",
+    "event_fan_out",
+    "test_event_send",
+]

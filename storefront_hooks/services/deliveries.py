@@ -1,0 +1,193 @@
+"""Deliveries: made from outbox events (``event_fan_out``, the subscriber),
+sent one attempt at a time (``delivery_send``), swept, sent again by staff.
+
+A row is claimed before its POST and settled after it; a worker that dies in
+between leaves the row claimed until its lease ends, then the sweeper hands
+it out again with the same ``webhook-id``, so a receiver that got it already
+deduplicates it.
+"""
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.leases import ClaimLost
+from integrations.models import DeliveryStatus, Event
+from storefront_hooks import catalog
+from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
+from storefront_hooks.services.endpoints import endpoint_disable
+from storefront_hooks.services.queue import enqueue, enqueue_on_commit
+from storefront_hooks.services.rows import rows
+from storefront_hooks.transport import Attempt, delivery_post
+
+logger = logging.getLogger(__name__)
+
+
+def render_body(event_type: str, timestamp: datetime, data: dict[str, Any]) -> str:
+    """The JSON body every attempt sends, fixed when the row is made."""
+    message = {"type": event_type, "timestamp": timestamp.isoformat(), "data": data}
+    return json.dumps(message, cls=DjangoJSONEncoder, separators=(",", ":"))
+
+
+def event_fan_out(event: Event) -> None:
+    """Outbox subscriber: one delivery per endpoint that wants the event.
+    Runs in the transaction that marks the outbox delivery done, so the rows
+    are made exactly once."""
+    if not catalog.is_public(event.name):
+        return
+    endpoints = [e for e in WebhookEndpoint.objects.all() if e.wants(event.name)]
+    if not endpoints:
+        return
+    body = render_body(event.name, event.created_at, event.payload)
+    made = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(endpoint=e, event=event, event_type=event.name, body=body)
+        for e in endpoints
+    )
+    for endpoint, delivery in zip(endpoints, made, strict=True):
+        if endpoint.enabled:
+            enqueue_on_commit(delivery.pk)
+    logger.info(
+        "webhook deliveries made",
+        extra={"event_id": event.pk, "event_name": event.name, "count": len(made)},
+    )
+
+
+def test_event_send(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """A ``webhook.test`` delivery to ``endpoint``, sent like any other."""
+    now = timezone.now()
+    data = {"endpoint_id": endpoint.public_id, "message": "Test event"}
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event_type=catalog.TEST_EVENT_TYPE,
+            body=render_body(catalog.TEST_EVENT_TYPE, now, data),
+        )
+        enqueue_on_commit(delivery.pk)
+    return delivery
+
+
+def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | None:
+    """One attempt at one delivery if this worker wins the claim. Returns the
+    new status, or None when the row is taken, done, or its endpoint is
+    disabled."""
+    now = now or timezone.now()
+    if not rows.claim(delivery_id, now):
+        return None
+    delivery = WebhookDelivery.objects.select_related("endpoint__account").get(
+        pk=delivery_id
+    )
+    attempt = delivery_post(delivery.endpoint, delivery, timestamp=now)
+    try:
+        return _settle(delivery, attempt, now)
+    except ClaimLost:
+        logger.warning(
+            "webhook delivery claim lost", extra={"delivery_id": delivery_id}
+        )
+        return None
+
+
+def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
+    fields = {
+        "last_status_code": attempt.status_code,
+        "last_duration_ms": attempt.duration_ms,
+        "last_response": attempt.response_excerpt,
+        "last_attempt_at": now,
+    }
+    endpoint = delivery.endpoint
+    with transaction.atomic():
+        if attempt.error is None:
+            rows.finish(delivery, DeliveryStatus.DELIVERED, delivered_at=now, **fields)
+            if endpoint.failing_since is not None:
+                WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+                    failing_since=None
+                )
+            status = DeliveryStatus.DELIVERED
+        else:
+            if rows.held(delivery).update(**fields) != 1:
+                raise ClaimLost
+            status = rows.fail(delivery, attempt.error, now)
+            _endpoint_failed(endpoint, attempt, now)
+    _log(delivery, attempt, status)
+    return status
+
+
+def _endpoint_failed(
+    endpoint: WebhookEndpoint, attempt: Attempt, now: datetime
+) -> None:
+    WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(
+        failing_since=now
+    )
+    if attempt.gone:
+        endpoint_disable(
+            endpoint=endpoint, reason="The endpoint answered 410 Gone.", now=now
+        )
+        return
+    hours = settings.STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS
+    since = endpoint.failing_since or now
+    if since <= now - timedelta(hours=hours):
+        code = attempt.error.code if attempt.error else ""
+        endpoint_disable(
+            endpoint=endpoint,
+            reason=f"Every delivery failed for {hours} hours (last error: {code}).",
+            now=now,
+        )
+
+
+def _log(delivery: WebhookDelivery, attempt: Attempt, status: str) -> None:
+    failed = attempt.error is not None
+    (logger.warning if failed else logger.info)(
+        "webhook delivery attempted",
+        extra={
+            "delivery_id": delivery.pk,
+            "webhook_id": delivery.public_id,
+            "endpoint": delivery.endpoint.public_id,
+            "event_type": delivery.event_type,
+            "status": status,
+            "http_status": attempt.status_code,
+            "attempts": delivery.attempts,
+            "duration_ms": attempt.duration_ms,
+            "error_code": attempt.error.code if failed else "",
+        },
+    )
+
+
+def deliveries_sweep(*, now: datetime | None = None) -> int:
+    """Take back deliveries whose worker died; enqueue those the broker lost
+    or that are due for a retry. Returns how many were enqueued."""
+    now = now or timezone.now()
+    dead, retrying = rows.release_expired(now)
+    if dead or retrying:
+        logger.warning(
+            "webhook delivery claims expired",
+            extra={"dead": dead, "retrying": retrying},
+        )
+    due = rows.due(now).values_list("pk", flat=True)
+    batch = list(due[: settings.STOREFRONT_WEBHOOK_SWEEP_BATCH])
+    for delivery_id in batch:
+        enqueue(delivery_id)
+    if batch:
+        logger.info("webhook deliveries swept", extra={"count": len(batch)})
+    return len(batch)
+
+
+def deliveries_resend(*, delivery_ids: list[int]) -> int:
+    """Staff: send these deliveries again (same ``webhook-id``, fresh attempts);
+    one in flight is left alone. Returns how many were queued."""
+    with transaction.atomic():
+        queued = WebhookDelivery.objects.filter(pk__in=delivery_ids).exclude(
+            status=DeliveryStatus.DELIVERING
+        )
+        ids = list(queued.values_list("pk", flat=True))
+        WebhookDelivery.objects.filter(pk__in=ids).exclude(
+            status=DeliveryStatus.DELIVERING
+        ).update(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=None)
+        for delivery_id in ids:
+            enqueue_on_commit(delivery_id)
+    logger.info("webhook deliveries resent", extra={"count": len(ids)})
+    return len(ids)

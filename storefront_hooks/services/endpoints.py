@@ -1,0 +1,191 @@
+"""Endpoints: create (the secret is returned once), change, rotate the secret
+with an overlap, enable (sends what waited), disable, delete."""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.models import DeliveryStatus, ProviderAccount
+from integrations.models.accounts import Mode
+from storefront_hooks import catalog
+from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
+from storefront_hooks.safety import UrlRefused, url_check
+from storefront_hooks.services.queue import enqueue_on_commit
+from storefront_hooks.signing import secret_new
+
+logger = logging.getLogger(__name__)
+
+# The hidden accounts' kind and provider code (no adapter is registered:
+# they are only ever used by ``storefront_hooks.transport``).
+ACCOUNT_KIND = "webhooks"
+ACCOUNT_PROVIDER = "storefront"
+
+
+class EndpointInvalid(ValueError):
+    def __init__(self, message: str, *, param: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+def endpoint_check(url: str, mode: str, event_types: list[str]) -> None:
+    """Raise EndpointInvalid (with the field's name) if the values are bad."""
+    if mode not in Mode.values:
+        raise EndpointInvalid("Choose test or live.", param="mode")
+    try:
+        url_check(url, mode=mode)
+    except UrlRefused as exc:
+        raise EndpointInvalid(str(exc), param="url") from None
+    if not event_types:
+        raise EndpointInvalid("Name at least one event type.", param="event_types")
+    bad = catalog.invalid_patterns(event_types)
+    if bad:
+        raise EndpointInvalid(
+            f"Unknown event types: {', '.join(bad)}.", param="event_types"
+        )
+
+
+def _client_settings() -> dict[str, float | int]:
+    # One attempt per delivery: the delivery row's schedule retries, not the
+    # client (a POST retried at once would only reach a failing receiver).
+    return {
+        "max_attempts": 1,
+        "connect_timeout": settings.STOREFRONT_WEBHOOK_CONNECT_TIMEOUT,
+        "read_timeout": settings.STOREFRONT_WEBHOOK_READ_TIMEOUT,
+        "deadline_seconds": settings.STOREFRONT_WEBHOOK_CONNECT_TIMEOUT
+        + settings.STOREFRONT_WEBHOOK_READ_TIMEOUT,
+    }
+
+
+def endpoint_create(
+    *,
+    url: str,
+    event_types: list[str],
+    description: str = "",
+    mode: str = Mode.TEST,
+) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint and its signing secret, which is never shown again."""
+    endpoint_check(url, mode, event_types)
+    secret = secret_new()
+    endpoint = WebhookEndpoint(
+        url=url, event_types=list(event_types), description=description, mode=mode
+    )
+    endpoint.store_secrets(current=secret)
+    with transaction.atomic():
+        # Disabled: failover, fan-out, health probes and intake skip it.
+        endpoint.account = ProviderAccount.objects.create(
+            kind=ACCOUNT_KIND,
+            provider=ACCOUNT_PROVIDER,
+            slug=f"storefront-{endpoint.public_id}",
+            display_name=f"Storefront webhook {endpoint.public_id}",
+            enabled=False,
+            mode=mode,
+            settings=_client_settings(),
+        )
+        endpoint.save()
+    logger.info("webhook endpoint created", extra={"endpoint": endpoint.public_id})
+    return endpoint, secret
+
+
+def endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    url: str | None = None,
+    event_types: list[str] | None = None,
+    description: str | None = None,
+    mode: str | None = None,
+) -> WebhookEndpoint:
+    endpoint.url = endpoint.url if url is None else url
+    if event_types is not None:
+        endpoint.event_types = list(event_types)
+    if description is not None:
+        endpoint.description = description
+    endpoint.mode = endpoint.mode if mode is None else mode
+    endpoint_check(endpoint.url, endpoint.mode, endpoint.event_types)
+    with transaction.atomic():
+        endpoint.save()
+        ProviderAccount.objects.filter(pk=endpoint.account_id).update(
+            mode=endpoint.mode
+        )
+    logger.info("webhook endpoint changed", extra={"endpoint": endpoint.public_id})
+    return endpoint
+
+
+def endpoint_secret_rotate(
+    *, endpoint: WebhookEndpoint, overlap_hours: float | None = None
+) -> str:
+    """A new current secret; the old one keeps signing (as a second
+    signature) for ``overlap_hours``. Returns the new secret, once."""
+    if overlap_hours is None:
+        overlap_hours = settings.STOREFRONT_WEBHOOK_SECRET_OVERLAP_HOURS
+    secret = secret_new()
+    with transaction.atomic():
+        row = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        row.store_secrets(current=secret, previous=row.stored_secrets()["current"])
+        row.previous_secret_expires_at = timezone.now() + timedelta(hours=overlap_hours)
+        row.save(update_fields=["secrets_encrypted", "previous_secret_expires_at"])
+    endpoint.secrets_encrypted = row.secrets_encrypted
+    endpoint.previous_secret_expires_at = row.previous_secret_expires_at
+    logger.info(
+        "webhook endpoint secret rotated",
+        extra={"endpoint": endpoint.public_id, "overlap_hours": overlap_hours},
+    )
+    return secret
+
+
+def endpoint_disable(
+    *, endpoint: WebhookEndpoint, reason: str, now: datetime | None = None
+) -> bool:
+    """Stop sending; deliveries wait until it is enabled. False if it was
+    disabled already (the first reason stays)."""
+    now = now or timezone.now()
+    updated = WebhookEndpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
+        enabled=False, disabled_reason=reason[:255], disabled_at=now
+    )
+    if updated:
+        endpoint.enabled, endpoint.disabled_reason = False, reason[:255]
+        endpoint.disabled_at = now
+        logger.warning(
+            "webhook endpoint disabled",
+            extra={"endpoint": endpoint.public_id, "reason": reason},
+        )
+    return bool(updated)
+
+
+def endpoint_enable(*, endpoint: WebhookEndpoint, now: datetime | None = None) -> int:
+    """Send again: everything waiting or failed is due now. Returns how many
+    deliveries were enqueued (the sweeper takes any beyond one batch)."""
+    now = now or timezone.now()
+    waiting = [DeliveryStatus.PENDING, DeliveryStatus.FAILED]
+    with transaction.atomic():
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            enabled=True, disabled_reason="", disabled_at=None, failing_since=None
+        )
+        rows = WebhookDelivery.objects.filter(endpoint=endpoint, status__in=waiting)
+        rows.filter(status=DeliveryStatus.FAILED).update(next_attempt_at=now)
+        ids = list(
+            rows.order_by("created_at", "pk").values_list("pk", flat=True)[
+                : settings.STOREFRONT_WEBHOOK_SWEEP_BATCH
+            ]
+        )
+        for delivery_id in ids:
+            enqueue_on_commit(delivery_id)
+    endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = True, "", None
+    endpoint.failing_since = None
+    logger.info(
+        "webhook endpoint enabled",
+        extra={"endpoint": endpoint.public_id, "enqueued": len(ids)},
+    )
+    return len(ids)
+
+
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """The endpoint, its deliveries, and its account with its call log."""
+    with transaction.atomic():
+        account_id = endpoint.account_id
+        endpoint.delete()
+        ProviderAccount.objects.filter(pk=account_id).delete()
+    logger.info("webhook endpoint deleted", extra={"endpoint": endpoint.public_id})

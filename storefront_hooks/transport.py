@@ -1,0 +1,154 @@
+"""One POST of one delivery, through the shared ``ProviderClient``.
+
+Each endpoint has its own hidden ``ProviderAccount`` and so its own client:
+timeouts from the account's settings, a breaker per endpoint, the call log.
+The client never retries a delivery (``max_attempts`` 1): the delivery row's
+own schedule does, over days. Connections go through guarded pools that
+refuse private addresses (``safety``); redirects are never followed and at
+most ``STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES`` of a response are read.
+"""
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import requests
+import urllib3
+from django.conf import settings
+
+from integrations.client import ClientConfig, ProviderClient, classify_response
+from integrations.client.session import CallContext, ProviderTransport
+from integrations.errors import ConfigurationError, ProviderError, Rejected
+from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
+from storefront_hooks.safety import POOL_CLASSES, AddressRefused
+from storefront_hooks.signing import signed_headers
+
+OPERATION = "storefront_webhook.deliver"
+
+
+class GuardedTransport(ProviderTransport):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = POOL_CLASSES
+
+
+class EndpointClient(ProviderClient):
+    """The shared client with guarded connections and no proxies (a proxy
+    would hide which address a connection reached)."""
+
+    def __init__(self, account: Any, **kwargs: Any) -> None:
+        super().__init__(account, **kwargs)
+        self.session.trust_env = False
+        transport = GuardedTransport(self.config, max_retries=0)
+        self.session.mount("http://", transport)
+        self.session.mount("https://", transport)
+
+
+_clients: dict[int, EndpointClient] = {}
+_lock = threading.Lock()
+
+
+def endpoint_client(endpoint: WebhookEndpoint) -> EndpointClient:
+    """This process's client for ``endpoint`` (its connections are reused),
+    rebuilt when the account's client settings change."""
+    account = endpoint.account
+    config = ClientConfig.for_account(account)
+    with _lock:
+        client = _clients.get(account.pk)
+        if client is None or client.config != config:
+            if client is not None:
+                client.close()
+            client = _clients[account.pk] = EndpointClient(account, config=config)
+        client.account = account
+        return client
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one POST came to; ``error`` is None on a 2xx."""
+
+    status_code: int | None
+    duration_ms: int
+    response_excerpt: str
+    error: ProviderError | None
+
+    @property
+    def gone(self) -> bool:
+        return self.status_code == 410
+
+
+def _map_exception(exc: Exception) -> ProviderError | None:
+    if isinstance(exc, AddressRefused):
+        return ConfigurationError(str(exc), code="address_refused")
+    return None
+
+
+def _read_limited(response: requests.Response) -> str:
+    limit = settings.STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES
+    try:
+        raw = response.raw.read(limit, decode_content=True) or b""
+    except urllib3.exceptions.HTTPError:
+        # The status line is what counts; a body cut off changes nothing.
+        return ""
+    return raw[:limit].decode("utf-8", errors="replace")
+
+
+def _response_error(response: requests.Response) -> ProviderError | None:
+    status = response.status_code
+    if 200 <= status < 300:
+        return None
+    if 300 <= status < 400:
+        return Rejected(
+            f"endpoint answered HTTP {status}; redirects are not followed",
+            code="redirect_not_followed",
+            http_status=status,
+        )
+    return classify_response(response) or Rejected(
+        f"endpoint answered HTTP {status}", code="unexpected_status", http_status=status
+    )
+
+
+def delivery_post(
+    endpoint: WebhookEndpoint, delivery: WebhookDelivery, *, timestamp: datetime
+) -> Attempt:
+    """POST the delivery's body, signed for ``timestamp``; never raises a
+    provider error (it is in the result)."""
+    body = delivery.body.encode()
+    headers = signed_headers(
+        secrets_=endpoint.signing_secrets(),
+        msg_id=delivery.public_id,
+        timestamp=timestamp,
+        body=body,
+    )
+    client = endpoint_client(endpoint)
+    seen: dict[str, Any] = {"status": None, "excerpt": ""}
+
+    def post(ctx: CallContext) -> None:
+        response = client.session.post(
+            endpoint.url, data=body, headers=headers, allow_redirects=False, stream=True
+        )
+        seen["status"] = response.status_code
+        try:
+            seen["excerpt"] = _read_limited(response)
+        finally:
+            response.close()
+        error = _response_error(response)
+        if error is not None:
+            raise error
+
+    started = time.monotonic()
+    error: ProviderError | None = None
+    try:
+        client.call(
+            OPERATION,
+            post,
+            idempotent=False,
+            idempotency_key=delivery.public_id,
+            exception_map=_map_exception,
+        )
+    except ProviderError as exc:
+        error = exc
+    duration_ms = round((time.monotonic() - started) * 1000)
+    return Attempt(seen["status"], duration_ms, seen["excerpt"], error)

@@ -1,0 +1,67 @@
+"""Endpoints admin: success rate and last error in the list, the disabled
+reason shown, the secret shown once after a rotation, enable sends what
+waited."""
+
+import pytest
+from django.urls import reverse
+
+from integrations.events import event_emit
+from integrations.testing.faultserver import respond
+from storefront_hooks import services
+from storefront_hooks.models import WebhookDelivery
+from tests.storefront_hooks.conftest import HOOK_PATH
+
+pytestmark = pytest.mark.django_db
+LIST = "admin:storefront_hooks_webhookendpoint_changelist"
+
+
+def _send_events(n: int) -> None:
+    for i in range(n):
+        event = event_emit(name="payment.captured", payload={"n": i})
+        services.event_fan_out(event)
+        for row in WebhookDelivery.objects.filter(event=event):
+            services.delivery_send(delivery_id=row.pk)
+
+
+def test_list_shows_success_rate_last_error_and_reason(
+    admin_client, receiver, make_endpoint
+) -> None:
+    receiver.route("POST", HOOK_PATH, respond(200), respond(410))
+    endpoint, _ = make_endpoint()
+    _send_events(2)
+    page = admin_client.get(reverse(LIST)).content.decode()
+    assert "50% of 2" in page
+    assert "provider answered HTTP 410" in page
+    assert "The endpoint answered 410 Gone." in page
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+
+
+def test_rotate_shows_the_new_secret_once(admin_client, make_endpoint) -> None:
+    endpoint, old = make_endpoint()
+    url = reverse("admin:storefront_hooks_webhookendpoint_rotate", args=[endpoint.pk])
+    assert admin_client.get(url).status_code == 405
+    page = admin_client.post(url)
+    assert "no-store" in page["Cache-Control"]
+    endpoint.refresh_from_db()
+    new, previous = endpoint.signing_secrets()
+    assert previous == old and new in page.content.decode()
+    change = reverse(
+        "admin:storefront_hooks_webhookendpoint_change", args=[endpoint.pk]
+    )
+    assert new not in admin_client.get(change).content.decode()
+
+
+def test_enable_action_sends_what_waited(
+    admin_client, receiver, make_endpoint, django_capture_on_commit_callbacks
+) -> None:
+    receiver.route("POST", HOOK_PATH, respond(410), respond(200))
+    endpoint, _ = make_endpoint()
+    _send_events(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse(LIST),
+            {"action": "enable_endpoints", "_selected_action": [endpoint.pk]},
+        )
+    assert WebhookDelivery.objects.get().status == "delivered"
+    assert len(receiver.requests_for("POST", HOOK_PATH)) == 2
