@@ -73,7 +73,7 @@ class EmailMessage(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     # The caller's key ("order-confirmation:pay_..."): one message per key.
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True, default="")
     order_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
     bulk_send = models.ForeignKey(
         "notifications.BulkSend",
@@ -99,7 +99,7 @@ class EmailMessage(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["idempotency_key"],
-                condition=Q(idempotency_key__isnull=False),
+                condition=~Q(idempotency_key=""),
                 name="emailmessage_unique_idempotency_key",
             )
         ]
