@@ -85,14 +85,10 @@ def email_message_create(
     with status ``suppressed``, nothing sent). Raises EmailInvalid or
     EmailRenderError before anything is stored."""
     to = email_address_check(to)
-    if category not in EmailCategory.__members__.values():
-        raise EmailInvalid(
-            "Unknown email category.", code="invalid_category", param="category"
-        )
-    if idempotency_key:
-        existing = EmailMessage.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
+    _category_check(category)
+    existing = _existing(idempotency_key)
+    if existing is not None:
+        return existing
     context = dict(context or {})
     headers: dict[str, str] = {}
     if category == EmailCategory.MARKETING:
@@ -131,6 +127,19 @@ def email_message_create(
         extra={"message_id": message.public_id, "status": message.status},
     )
     return message
+
+
+def _category_check(category: str) -> None:
+    if category not in EmailCategory.__members__.values():
+        raise EmailInvalid(
+            "Unknown email category.", code="invalid_category", param="category"
+        )
+
+
+def _existing(idempotency_key: str) -> EmailMessage | None:
+    if not idempotency_key:
+        return None
+    return EmailMessage.objects.filter(idempotency_key=idempotency_key).first()
 
 
 def email_message_enqueue(message: EmailMessage) -> None:
