@@ -43,7 +43,10 @@ def test_round_up_bills_the_next_step():
     assert round_up(Decimal("2.00"), 0) == Decimal("2")
 
 
-def _check(request, limits=CarrierLimits()):
+_NO_LIMITS = CarrierLimits()
+
+
+def _check(request, limits=_NO_LIMITS):
     check_shipment(
         request.from_address,
         request.to_address,
