@@ -343,7 +343,7 @@ WEBHOOK_ENQUEUE_LINGER_MS = env.float("WEBHOOK_ENQUEUE_LINGER_MS", default=100.0
 # processed with the note "no handler".
 SWITCHYARD_WEBHOOK_HANDLERS: dict[str, dict[str, str]] = {
     "payments": {"*": "payments.webhooks.payment_webhook_handle"},
-    "shipping": {},
+    "shipping": {"*": "shipping.webhooks.tracking_webhook_handle"},
     "inventory": {},
     "email": {},
 }
