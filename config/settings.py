@@ -260,6 +260,13 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI would otherwise fetch a validity badge from validator.swagger.io:
     # the docs must work with no internet access.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Several models have a ``status``: each choice set gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "ShipmentStatusEnum": "shipping.models.ShipmentStatus",
+        "TrackingStatusEnum": "shipping.models.TrackingStatusChoice",
+        "PickupStatusEnum": "shipping.models.PickupStatus",
+        "LabelFormatEnum": "shipping.models.LabelFormatChoice",
+    },
 }
 
 # Idempotency-Key records are replayable for this long, then pruned.

@@ -1,5 +1,6 @@
 """Every state change of the shipping domain (keyword-only, typed)."""
 
+from shipping.services.addresses import address_validate
 from shipping.services.errors import (
     InvalidState,
     NotFound,
@@ -36,6 +37,7 @@ __all__ = [
     "QuoteExpired",
     "RateShopResult",
     "ShippingError",
+    "address_validate",
     "pickup_cancel",
     "pickup_schedule",
     "quotes_expired_delete",

@@ -66,7 +66,7 @@ def shipment_buy(
         raise NotFound("no such quote", param="quote_id")
     if quote.is_expired():
         raise QuoteExpired("the quote has expired; shop rates again", param="quote_id")
-    if label_format not in LabelFormat:
+    if label_format not in {f.value for f in LabelFormat}:
         raise ShippingError("unknown label format", param="label_format")
     shipment = _shipment_from(quote, key, order_id, LabelFormat(label_format))
     adapter = registry.get_adapter(quote.account)
