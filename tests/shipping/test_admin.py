@@ -62,14 +62,16 @@ def test_compare_buy_and_void_from_the_admin(admin_client):
     assert shipment.status == "voided"
 
 
-def test_an_invalid_parcel_is_shown_with_its_field(admin_client, db):
+@pytest.mark.django_db
+def test_an_invalid_parcel_is_shown_with_its_field(admin_client):
     carrier("post")
     page = admin_client.post(COMPARE, {**FORM, "weight": "0"})
     assert "parcels[0].weight" in page.content.decode()
     assert not Shipment.objects.exists()
 
 
-def test_the_list_links_the_compare_page_and_pickups_list(admin_client, db):
+@pytest.mark.django_db
+def test_the_list_links_the_compare_page_and_pickups_list(admin_client):
     page = admin_client.get("/admin/shipping/shipment/").content.decode()
     assert 'id="compare-rates-link"' in page
     assert admin_client.get("/admin/shipping/pickup/").status_code == 200

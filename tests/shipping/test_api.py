@@ -23,7 +23,7 @@ def _client(*scopes: str) -> APIClient:
 
 
 @pytest.fixture
-def api(db) -> APIClient:
+def api() -> APIClient:
     return _client("shipping:read", "shipping:write")
 
 
@@ -63,6 +63,7 @@ def test_rates_buy_track_and_void(api):
     assert "next" in listed
 
 
+@pytest.mark.django_db
 def test_a_request_no_carrier_could_take_is_a_400_naming_the_field(api):
     carrier("post")
     data = copy.deepcopy(RATE_REQUEST)
@@ -76,19 +77,22 @@ def test_a_request_no_carrier_could_take_is_a_400_naming_the_field(api):
     assert (error["code"], error["param"]) == ("customs_required", "customs.items")
 
 
+@pytest.mark.django_db
 def test_unknown_or_expired_quote(api):
     response = _post(api, SHIPMENTS, {"quote_id": "rq_missing"}, key="k-1")
     assert response.status_code == 404
     assert response.json()["error"]["param"] == "quote_id"
 
 
-def test_scopes(db):
+@pytest.mark.django_db
+def test_scopes():
     reader = _client("shipping:read")
     assert _post(reader, SHIPMENTS, {"quote_id": "rq_x"}, key="k").status_code == 403
     assert reader.get(SHIPMENTS).status_code == 200
     assert _client("payments:read").get(SHIPMENTS).status_code == 403
 
 
+@pytest.mark.django_db
 def test_pickup_and_address_validation(api):
     carrier("post")
     pickup = _post(
@@ -116,6 +120,7 @@ def test_pickup_and_address_validation(api):
     assert checked.json()["account"] == "post"
 
 
+@pytest.mark.django_db
 def test_the_schema_lists_the_shipping_endpoints(api):
     schema = api.get("/api/schema/", {"format": "json"}).json()
     paths = schema["paths"]
