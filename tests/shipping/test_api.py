@@ -133,3 +133,19 @@ def test_the_schema_lists_the_shipping_endpoints(api):
         "/api/v1/shipping/addresses/validate/",
     ):
         assert path in paths
+
+
+@pytest.mark.django_db
+def test_a_lost_answer_is_202_unknown_and_a_refusal_422(api):
+    from tests.shipping.test_labels import _quote
+
+    slow = _quote(carrier("slow", lose_label_answers=True))
+    unknown = _post(api, SHIPMENTS, {"quote_id": slow.public_id}, key="u-1")
+    assert unknown.status_code == 202
+    assert unknown.json()["status"] == "unknown"
+    assert unknown.json()["label_url"] is None
+    refused = _quote(carrier("strict"), service="SBX_NOPE")
+    failed = _post(api, SHIPMENTS, {"quote_id": refused.public_id}, key="u-2")
+    assert failed.status_code == 422
+    assert failed.json()["error"]["code"] == "label_failed"
+    assert failed.json()["shipment"]["failure"]["code"] == "invalid_service"
