@@ -9,4 +9,5 @@ urlpatterns: list = [
     path("me/", CurrentApiKeyView.as_view(), name="current-api-key"),
     path("", include("payments.urls")),
     path("", include("storefront_hooks.urls")),
+    path("", include("shipping.urls")),
 ]

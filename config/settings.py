@@ -266,6 +266,13 @@ SPECTACULAR_SETTINGS = {
         # Storefront webhook payloads as components (docs/storefront-webhooks.md).
         "storefront_hooks.schema.add_webhook_components",
     ],
+    # Several models have a ``status``: each choice set gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "ShipmentStatusEnum": "shipping.models.ShipmentStatus",
+        "TrackingStatusEnum": "shipping.models.TrackingStatusChoice",
+        "PickupStatusEnum": "shipping.models.PickupStatus",
+        "LabelFormatEnum": "shipping.models.LabelFormatChoice",
+    },
 }
 
 # Idempotency-Key records are replayable for this long, then pruned.
@@ -349,7 +356,7 @@ WEBHOOK_ENQUEUE_LINGER_MS = env.float("WEBHOOK_ENQUEUE_LINGER_MS", default=100.0
 # processed with the note "no handler".
 SWITCHYARD_WEBHOOK_HANDLERS: dict[str, dict[str, str]] = {
     "payments": {"*": "payments.webhooks.payment_webhook_handle"},
-    "shipping": {},
+    "shipping": {"*": "shipping.webhooks.tracking_webhook_handle"},
     "inventory": {},
     "email": {"*": "notifications.webhooks.email_webhook_handle"},
 }
@@ -576,3 +583,17 @@ STOREFRONT_WEBHOOK_LEASE_SECONDS = env.int(
     "STOREFRONT_WEBHOOK_LEASE_SECONDS", default=120
 )
 STOREFRONT_WEBHOOK_SWEEP_BATCH = env.int("STOREFRONT_WEBHOOK_SWEEP_BATCH", default=500)
+# --- Shipping (shipping.services) -------------------------------------------
+# Rate shopping: every carrier is asked at once and the answer is returned
+# within this many seconds, carriers still out marked as timed out.
+SHIPPING_RATE_DEADLINE_SECONDS = env.float(
+    "SHIPPING_RATE_DEADLINE_SECONDS", default=5.0
+)
+# A repeat of the same request within this answers from the cache.
+SHIPPING_RATE_CACHE_SECONDS = env.int("SHIPPING_RATE_CACHE_SECONDS", default=300)
+# A quote may be bought for this long after it was made.
+SHIPPING_QUOTE_TTL_SECONDS = env.int("SHIPPING_QUOTE_TTL_SECONDS", default=900)
+# Tracking refresh: shipments not asked about for this long are polled.
+SHIPPING_TRACKING_REFRESH_MINUTES = env.int(
+    "SHIPPING_TRACKING_REFRESH_MINUTES", default=60
+)

@@ -1,0 +1,180 @@
+"""Checks run on a shipping request before any carrier is called.
+
+A request that no carrier could accept (zero weight, a missing postcode, an
+international parcel without customs items) or that exceeds this carrier's
+``CarrierLimits`` is refused here as ``InvalidShippingRequest``: nothing is
+sent, no ProviderCall is written, and ``param`` names the field
+(``parcels[0].weight``) so the API answers a 400 pointing at it.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import time
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from integrations.errors import Rejected
+from shipping.units import DimensionUnit, WeightUnit
+
+if TYPE_CHECKING:
+    from shipping.providers.base import Address, Customs, Parcel
+
+# Countries whose addresses have no postcode (carriers accept them without).
+NO_POSTCODE_COUNTRIES = frozenset(
+    {"AE", "AG", "AO", "BS", "BZ", "FJ", "GH", "HK", "IE", "JM", "MO", "QA", "TT"}
+)
+
+
+class InvalidShippingRequest(Rejected):
+    """Refused before any call; ``param`` is the offending field's path."""
+
+    default_code = "invalid_request"
+
+    def __init__(self, message: str, *, param: str, code: str | None = None) -> None:
+        super().__init__(message, code=code, http_status=400)
+        self.param = param
+
+
+@dataclass(frozen=True)
+class CarrierLimits:
+    """What one carrier accepts; None: no limit of its own."""
+
+    max_weight_kg: Decimal | None = None  # per parcel
+    max_length_cm: Decimal | None = None  # longest side
+    max_parcels: int | None = None  # per shipment
+
+
+def require(value: object, param: str) -> None:
+    if value in (None, "", ()):
+        raise InvalidShippingRequest(
+            f"{param} is required", param=param, code="missing_field"
+        )
+
+
+def check_address(address: "Address", param: str) -> None:
+    require(address.name, f"{param}.name")
+    if not any(line.strip() for line in address.street_lines):
+        raise InvalidShippingRequest(
+            f"{param}.street_lines needs at least one line",
+            param=f"{param}.street_lines",
+            code="missing_field",
+        )
+    require(address.city, f"{param}.city")
+    country = address.country_code
+    if len(country) != 2 or not country.isalpha() or not country.isupper():
+        raise InvalidShippingRequest(
+            f"{param}.country_code must be an ISO 3166 alpha-2 code",
+            param=f"{param}.country_code",
+        )
+    if country not in NO_POSTCODE_COUNTRIES and not address.postal_code.strip():
+        raise InvalidShippingRequest(
+            f"{param}.postal_code is required for {country}",
+            param=f"{param}.postal_code",
+            code="missing_field",
+        )
+
+
+def check_parcel(parcel: "Parcel", param: str, limits: CarrierLimits) -> None:
+    if parcel.weight is None or parcel.weight <= 0:
+        raise InvalidShippingRequest(
+            f"{param}.weight must be more than zero",
+            param=f"{param}.weight",
+            code="invalid_weight",
+        )
+    sides = (parcel.length, parcel.width, parcel.height)
+    given = [side for side in sides if side is not None]
+    if given and len(given) != 3:
+        raise InvalidShippingRequest(
+            f"{param} needs length, width and height, or none of them",
+            param=f"{param}.length",
+            code="missing_field",
+        )
+    if any(side <= 0 for side in given):
+        raise InvalidShippingRequest(
+            f"{param} dimensions must be more than zero",
+            param=f"{param}.length",
+            code="invalid_dimensions",
+        )
+    _check_limits(parcel, param, limits)
+
+
+def _check_limits(parcel: "Parcel", param: str, limits: CarrierLimits) -> None:
+    weight = parcel.weight_in(WeightUnit.KG)
+    if limits.max_weight_kg is not None and weight > limits.max_weight_kg:
+        raise InvalidShippingRequest(
+            f"{param}.weight exceeds the carrier's {limits.max_weight_kg} kg",
+            param=f"{param}.weight",
+            code="parcel_too_heavy",
+        )
+    sides = parcel.dimensions_in(DimensionUnit.CM)
+    longest = limits.max_length_cm
+    if sides and longest is not None and max(sides) > longest:
+        raise InvalidShippingRequest(
+            f"{param}.length exceeds the carrier's {longest} cm",
+            param=f"{param}.length",
+            code="parcel_too_long",
+        )
+
+
+def check_customs(customs: "Customs | None") -> None:
+    """An international shipment's customs declaration."""
+    if customs is None or not customs.items:
+        raise InvalidShippingRequest(
+            "customs.items: an international shipment needs customs items",
+            param="customs.items",
+            code="customs_required",
+        )
+    for index, item in enumerate(customs.items):
+        param = f"customs.items[{index}]"
+        require(item.description, f"{param}.description")
+        require(item.origin_country, f"{param}.origin_country")
+        require(item.currency, f"{param}.currency")
+        if item.quantity < 1:
+            raise InvalidShippingRequest(
+                f"{param}.quantity must be at least 1", param=f"{param}.quantity"
+            )
+        if item.value < 0 or item.weight <= 0:
+            bad = "value" if item.value < 0 else "weight"
+            raise InvalidShippingRequest(
+                f"{param}.{bad} must be positive", param=f"{param}.{bad}"
+            )
+
+
+def check_shipment(
+    from_address: "Address",
+    to_address: "Address",
+    parcels: Sequence["Parcel"],
+    customs: "Customs | None",
+    *,
+    limits: CarrierLimits,
+) -> None:
+    """Everything a rate or label request must satisfy before a call."""
+    check_address(from_address, "from_address")
+    check_address(to_address, "to_address")
+    if not parcels:
+        raise InvalidShippingRequest(
+            "parcels: at least one is required", param="parcels", code="missing_field"
+        )
+    if limits.max_parcels is not None and len(parcels) > limits.max_parcels:
+        raise InvalidShippingRequest(
+            f"the carrier takes at most {limits.max_parcels} parcels per shipment",
+            param="parcels",
+        )
+    for index, parcel in enumerate(parcels):
+        check_parcel(parcel, f"parcels[{index}]", limits)
+    if from_address.country_code != to_address.country_code:
+        check_customs(customs)
+
+
+def check_pickup(
+    address: "Address", ready: time, close: time, parcel_count: int
+) -> None:
+    check_address(address, "address")
+    if close <= ready:
+        raise InvalidShippingRequest(
+            "close_time must be after ready_time", param="close_time"
+        )
+    if parcel_count < 1:
+        raise InvalidShippingRequest(
+            "parcel_count must be at least 1", param="parcel_count"
+        )
