@@ -283,6 +283,7 @@ SWITCHYARD_ADAPTERS = {
     },
     "shipping": {
         "sandbox": "shipping.providers.sandbox.SandboxShippingAdapter",
+        "fedex": "shipping.providers.fedex.FedExAdapter",
     },
     "inventory": {
         "sandbox": "inventory.providers.sandbox.SandboxInventoryAdapter",
