@@ -133,7 +133,10 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         if request.currency:
             shipment["preferredCurrency"] = request.currency
         if request.is_international and request.customs:
-            shipment["customsClearanceDetail"] = self._customs(request.customs)
+            customs = self._customs(request.customs)
+            # The Rate API takes commodities only; the total is the Ship API's.
+            customs.pop("totalCustomsValue")
+            shipment["customsClearanceDetail"] = customs
         if len(request.service_codes) == 1:
             shipment["serviceType"] = request.service_codes[0]
         body = {
