@@ -13,6 +13,10 @@ ProviderClient (call log, breaker, limiter; the inherited ``latency_ms``,
 - Test inputs, by the to-address's postcode: ``00000`` is refused as
   ``address_invalid`` (400); ``99999`` fails delivery and is returned.
 - A void is refused once the parcel has been picked up.
+- It remembers each label it sold (``SandboxLabel``): a repeated idempotency
+  key answers the first label, and ``retrieve_label`` finds a label whose
+  answer was lost. The ``lose_label_answers`` setting makes every label, then
+  loses the answer as a read timeout (retries under the same key too).
 """
 
 import hashlib
@@ -20,18 +24,21 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import ClassVar
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integrations.errors import Rejected
+from integrations.errors import Rejected, Unknown
 from integrations.providers.base import ConfigField
 from integrations.providers.sandbox import SandboxAdapter
 from integrations.webhooks.messages import WebhookMessage
+from shipping.models import SandboxLabel
 from shipping.providers import sandbox_documents, sandbox_rules
 from shipping.providers.base import (
     Address,
     AddressValidation,
     Label,
     LabelFormat,
+    LabelLookup,
     LabelRequest,
     LabelStatus,
     Pickup,
@@ -75,6 +82,15 @@ class SandboxShippingAdapter(SandboxAdapter, ShippingAdapter):
             min_value=1,
             help_text="How fast a parcel moves from one scan to the next.",
         ),
+        ConfigField(
+            "lose_label_answers",
+            "Lose label answers",
+            type="bool",
+            required=False,
+            default=False,
+            help_text="Labels are made, then the answer times out: the "
+            "shipment goes unknown until reconciliation finds the label.",
+        ),
     )
 
     # --- Rates and labels -------------------------------------------------
@@ -100,39 +116,61 @@ class SandboxShippingAdapter(SandboxAdapter, ShippingAdapter):
         )
 
     def _label(self, request: LabelRequest) -> Label:
-        _refuse_invalid(request.to_address)
-        if request.service_code not in sandbox_rules.SERVICE_CODES:
-            raise Rejected(
-                f"unknown service {request.service_code!r}",
-                code="invalid_service",
-                http_status=400,
-            )
-        rates = {r.service_code: r for r in self._quote(_as_rate_request(request))}
-        rate = rates.get(request.service_code)
-        if rate is None:
-            raise Rejected(
-                "the service does not serve this destination",
-                code="invalid_service",
-                http_status=400,
-            )
+        known = SandboxLabel.objects.filter(
+            account=self.account, idempotency_key=request.idempotency_key
+        ).first()
+        if known is not None and not self.setting("lose_label_answers"):
+            return _label_of(known, request)
+        if known is not None:
+            raise Unknown("sandbox lost the answer (simulated)", code="read_timeout")
+        rate = self._rate_for(request)
         number = sandbox_rules.tracking_number(
             created_at=timezone.now(),
             key=request.idempotency_key,
             exception=request.to_address.postal_code
             == sandbox_rules.EXCEPTION_POSTCODE,
         )
-        return Label(
-            status=LabelStatus.CREATED,
-            carrier_shipment_id=number,
-            tracking_number=number,
-            label_data=_label_file(request, number, rate.service_name),
-            label_format=request.label_format,
-            parcel_tracking_numbers=(number,),
-            amount=rate.amount,
-            currency=rate.currency,
-            service_code=rate.service_code,
-            estimated_delivery=rate.estimated_delivery,
-        )
+        try:
+            with transaction.atomic():
+                sold = SandboxLabel.objects.create(
+                    account=self.account,
+                    idempotency_key=request.idempotency_key,
+                    reference=request.reference,
+                    tracking_number=number,
+                    service_code=rate.service_code,
+                    label_format=request.label_format,
+                    amount=rate.amount,
+                    currency=rate.currency,
+                )
+        except IntegrityError:
+            # The same key sold at once in another process: one label.
+            sold = SandboxLabel.objects.get(
+                account=self.account, idempotency_key=request.idempotency_key
+            )
+        if self.setting("lose_label_answers"):
+            raise Unknown("sandbox lost the answer (simulated)", code="read_timeout")
+        return _label_of(sold, request)
+
+    def _rate_for(self, request: LabelRequest) -> Rate:
+        _refuse_invalid(request.to_address)
+        rates = {r.service_code: r for r in self._quote(_as_rate_request(request))}
+        rate = rates.get(request.service_code)
+        if rate is None:
+            raise Rejected(
+                f"service {request.service_code!r} does not serve this route",
+                code="invalid_service",
+                http_status=400,
+            )
+        return rate
+
+    def carrier_retrieve_label(self, lookup: LabelLookup) -> Label | None:
+        def find() -> Label | None:
+            sold = SandboxLabel.objects.filter(
+                account=self.account, idempotency_key=lookup.idempotency_key
+            ).first()
+            return None if sold is None else _label_of(sold, None)
+
+        return self.sandbox_call("retrieve_label", find)
 
     def carrier_void_label(self, request: VoidRequest) -> VoidResult:
         return self.sandbox_call(
@@ -145,6 +183,9 @@ class SandboxShippingAdapter(SandboxAdapter, ShippingAdapter):
         info = self._history(number)
         if info.status != TrackingStatus.PRE_TRANSIT:
             return VoidResult(voided=False, detail="the parcel is already in transit")
+        SandboxLabel.objects.filter(
+            account=self.account, tracking_number=number
+        ).update(voided=True)
         return VoidResult(voided=True)
 
     # --- Tracking -----------------------------------------------------------
@@ -247,6 +288,35 @@ def _standardise(address: Address) -> AddressValidation:
     )
 
 
+def _label_of(sold: SandboxLabel, request: LabelRequest | None) -> Label:
+    """The label as sold; its file is drawn again (same content but the
+    print time) rather than stored twice."""
+    label_format = LabelFormat(sold.label_format)
+    lines = [sold.service_code, f"Tracking {sold.tracking_number}", sold.reference]
+    data = (
+        _label_file(request, sold.tracking_number, sold.service_code)
+        if request is not None
+        else _plain_file(label_format, sold.tracking_number, lines)
+    )
+    return Label(
+        status=LabelStatus.CREATED,
+        carrier_shipment_id=sold.tracking_number,
+        tracking_number=sold.tracking_number,
+        label_data=data,
+        label_format=label_format,
+        parcel_tracking_numbers=(sold.tracking_number,),
+        amount=sold.amount,
+        currency=sold.currency,
+        service_code=sold.service_code,
+    )
+
+
+def _plain_file(label_format: LabelFormat, number: str, lines: list[str]) -> bytes:
+    if label_format == LabelFormat.ZPL:
+        return sandbox_documents.label_zpl(number, lines)
+    return sandbox_documents.label_pdf(lines)
+
+
 def _as_rate_request(request: LabelRequest) -> RateRequest:
     return RateRequest(
         from_address=request.from_address,
@@ -270,6 +340,4 @@ def _label_file(request: LabelRequest, number: str, service_name: str) -> bytes:
         f"FROM: {request.from_address.name}",
         f"Printed {datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC",
     ]
-    if request.label_format == LabelFormat.ZPL:
-        return sandbox_documents.label_zpl(number, lines)
-    return sandbox_documents.label_pdf(lines)
+    return _plain_file(request.label_format, number, lines)
