@@ -284,6 +284,7 @@ SWITCHYARD_ADAPTERS = {
     "shipping": {
         "sandbox": "shipping.providers.sandbox.SandboxShippingAdapter",
         "fedex": "shipping.providers.fedex.FedExAdapter",
+        "ups": "shipping.providers.ups.UPSAdapter",
     },
     "inventory": {
         "sandbox": "inventory.providers.sandbox.SandboxInventoryAdapter",

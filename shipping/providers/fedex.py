@@ -314,11 +314,9 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
                 json=body,
             )
         except Rejected as error:
-            if error.code in ("not_voidable", "already_voided"):
-                return VoidResult(
-                    voided=error.code == "already_voided", detail=error.message
-                )
-            raise
+            # FedEx refuses a cancel it cannot do (tendered, past the window)
+            # with a 4xx: not voided, in FedEx's words.
+            return VoidResult(voided=False, detail=error.message)
         output = data.get("output") or {}
         if output.get("cancelledShipment") is True:
             return VoidResult(voided=True)

@@ -13,13 +13,10 @@ from shipping.providers.base import LabelFormat, TrackingEvent
 from shipping.providers.carrier_common import location, to_status
 from shipping.providers.carrier_errors import carrier_error_map, first_error
 
-# FedEx error codes with a meaning of our own.
+# FedEx error codes with a meaning of our own (any ``*.NOTFOUND`` too).
 ERROR_CODES: Mapping[str, str] = {
     "TRACKING.TRACKINGNUMBER.NOTFOUND": "not_found",
     "NOT.FOUND.ERROR": "not_found",
-    "SHIPMENT.CANCEL.NOTALLOWED": "not_voidable",
-    "SHIPMENT.ALREADY.CANCELLED": "already_voided",
-    "PICKUP.CANCEL.NOTALLOWED": "not_cancellable",
 }
 AUTH_CODES = frozenset({"NOT.AUTHORIZED.ERROR", "UNAUTHORIZED"})
 NOT_FOUND_SUFFIX = "NOTFOUND"
