@@ -260,6 +260,13 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI would otherwise fetch a validity badge from validator.swagger.io:
     # the docs must work with no internet access.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Several models have a ``status``: each choice set gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "ShipmentStatusEnum": "shipping.models.ShipmentStatus",
+        "TrackingStatusEnum": "shipping.models.TrackingStatusChoice",
+        "PickupStatusEnum": "shipping.models.PickupStatus",
+        "LabelFormatEnum": "shipping.models.LabelFormatChoice",
+    },
 }
 
 # Idempotency-Key records are replayable for this long, then pruned.
@@ -345,7 +352,7 @@ WEBHOOK_ENQUEUE_LINGER_MS = env.float("WEBHOOK_ENQUEUE_LINGER_MS", default=100.0
 # processed with the note "no handler".
 SWITCHYARD_WEBHOOK_HANDLERS: dict[str, dict[str, str]] = {
     "payments": {"*": "payments.webhooks.payment_webhook_handle"},
-    "shipping": {},
+    "shipping": {"*": "shipping.webhooks.tracking_webhook_handle"},
     "inventory": {},
     "email": {},
 }
@@ -511,3 +518,18 @@ PAYMENTS_RECONCILE_AFTER_MINUTES = env.int(
 )
 PAYMENTS_RECONCILE_BATCH = env.int("PAYMENTS_RECONCILE_BATCH", default=200)
 PAYMENTS_RECURRING_BATCH = env.int("PAYMENTS_RECURRING_BATCH", default=200)
+
+# --- Shipping (shipping.services) -------------------------------------------
+# Rate shopping: every carrier is asked at once and the answer is returned
+# within this many seconds, carriers still out marked as timed out.
+SHIPPING_RATE_DEADLINE_SECONDS = env.float(
+    "SHIPPING_RATE_DEADLINE_SECONDS", default=5.0
+)
+# A repeat of the same request within this answers from the cache.
+SHIPPING_RATE_CACHE_SECONDS = env.int("SHIPPING_RATE_CACHE_SECONDS", default=300)
+# A quote may be bought for this long after it was made.
+SHIPPING_QUOTE_TTL_SECONDS = env.int("SHIPPING_QUOTE_TTL_SECONDS", default=900)
+# Tracking refresh: shipments not asked about for this long are polled.
+SHIPPING_TRACKING_REFRESH_MINUTES = env.int(
+    "SHIPPING_TRACKING_REFRESH_MINUTES", default=60
+)

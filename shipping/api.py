@@ -1,0 +1,305 @@
+"""Storefront shipping API: validate, call one service, render.
+
+Prices are integers in minor units. Buying a label answers 201 with the
+shipment, 202 with status ``unknown`` when the carrier did not answer
+(reconciliation asks it; poll the shipment), 422 ``label_failed`` when the
+carrier refused. A request no carrier could accept is a 400 naming the field.
+"""
+
+import hashlib
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework.generics import GenericAPIView
+from rest_framework.mixins import ListModelMixin
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from integrations.api.errors import ApiError, error_body
+from integrations.api.idempotency import HEADER, idempotent
+from integrations.api.serializers import ErrorResponseSerializer
+from integrations.errors import Outcome, ProviderError
+from integrations.models import ApiKey, ProviderAccount
+from shipping import codec, services
+from shipping.api_examples import (
+    PICKUP_REQUEST,
+    RATE_REQUEST,
+    RATES_RESPONSE,
+    SHIPMENT_RESPONSE,
+)
+from shipping.models import Shipment, ShipmentStatus
+from shipping.providers.base import PickupRequest
+from shipping.providers.validation import InvalidShippingRequest
+from shipping.serializers import (
+    AddressValidateSerializer,
+    AddressValidationSerializer,
+    PickupCreateSerializer,
+    PickupSerializer,
+    RateRequestSerializer,
+    RateShopSerializer,
+    ShipmentCreateSerializer,
+    ShipmentListSerializer,
+    ShipmentSerializer,
+)
+
+READ = ["shipping:read"]
+WRITE = ["shipping:write"]
+_CONTENT_TYPES = {"pdf": "application/pdf", "zpl": "text/plain", "png": "image/png"}
+_ERRORS = {
+    status: ErrorResponseSerializer
+    for status in (400, 401, 403, 404, 409, 422, 429, 502, 503)
+}
+
+
+def _api_error(exc: Exception) -> ApiError:
+    """A service or carrier error in the API's one error shape."""
+    if isinstance(exc, InvalidShippingRequest):
+        return ApiError(exc.message, code=exc.code, param=exc.param)
+    if isinstance(exc, services.ShippingError):
+        return ApiError(
+            exc.message,
+            code=exc.code,
+            status_code=exc.status_code,
+            param=exc.param or None,
+        )
+    assert isinstance(exc, ProviderError)
+    if exc.outcome == Outcome.REJECTED:
+        return ApiError(exc.message, code=exc.code, status_code=422)
+    return ApiError(
+        "The carrier did not answer; nothing was changed. Try again later.",
+        code="carrier_unavailable",
+        status_code=503,
+    )
+
+
+def _scoped_key(request: Request) -> str:
+    """The Idempotency-Key scoped to its caller, hashed to the key's column."""
+    owner = (
+        f"api-key:{request.auth.pk}"
+        if isinstance(request.auth, ApiKey)
+        else f"user:{request.user.pk}"
+    )
+    scoped = f"{owner}:{request.headers.get(HEADER, '')}"
+    return hashlib.sha256(scoped.encode()).hexdigest()
+
+
+def _shipment(public_id: str) -> Shipment:
+    return get_object_or_404(
+        Shipment.objects.select_related("account", "quote"), public_id=public_id
+    )
+
+
+class RatesView(APIView):
+    required_scopes = {"POST": READ}
+
+    @extend_schema(
+        operation_id="shipping_rates",
+        summary="Quote every carrier at once, cheapest first",
+        description="Each carrier answers within the deadline or is listed in "
+        "`failures` with its reason; a repeat of the same request within a few "
+        "minutes answers from the cache (`cached: true`). Quotes are bought by "
+        "`quote_id` until `expires_at`.",
+        request=RateRequestSerializer,
+        responses={200: RateShopSerializer, **_ERRORS},
+        examples=[
+            OpenApiExample(
+                "A parcel within the US", request_only=True, value=RATE_REQUEST
+            ),
+            OpenApiExample("Rates", response_only=True, value=RATES_RESPONSE),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RateRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            result = services.rates_shop(request=serializer.to_request())
+        except (InvalidShippingRequest, services.ShippingError) as exc:
+            raise _api_error(exc) from exc
+        return Response(RateShopSerializer(result).data)
+
+
+class AddressValidateView(APIView):
+    required_scopes = {"POST": READ}
+
+    @extend_schema(
+        operation_id="shipping_address_validate",
+        summary="Validate and standardise an address at a carrier",
+        request=AddressValidateSerializer,
+        responses={200: AddressValidationSerializer, **_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = AddressValidateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            account, result = services.address_validate(
+                address=codec.address_from_json(data["address"]),
+                account_slug=data["account"],
+            )
+        except (ProviderError, services.ShippingError) as exc:
+            raise _api_error(exc) from exc
+        body = {
+            "account": account.slug,
+            "valid": result.valid,
+            "address": codec.address_to_json(result.address)
+            if result.address
+            else None,
+            "residential": result.residential,
+            "messages": list(result.messages),
+        }
+        return Response(AddressValidationSerializer(body).data)
+
+
+class ShipmentsView(ListModelMixin, GenericAPIView):
+    required_scopes = {"GET": READ, "POST": WRITE}
+    serializer_class = ShipmentListSerializer
+
+    def get_queryset(self) -> QuerySet[Shipment]:
+        shipments = Shipment.objects.select_related("account", "quote")
+        order_id = self.request.query_params.get("order_id")
+        return shipments.filter(order_id=order_id) if order_id else shipments
+
+    @extend_schema(
+        operation_id="shipments_list",
+        summary="Shipments, newest first, by cursor (filter: ?order_id=)",
+        responses={200: ShipmentListSerializer(many=True), **_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return self.list(request)
+
+    @extend_schema(
+        operation_id="shipment_create",
+        summary="Buy the label for a quote",
+        request=ShipmentCreateSerializer,
+        responses={
+            201: ShipmentSerializer,
+            202: OpenApiResponse(
+                ShipmentSerializer,
+                description="The carrier did not answer: status `unknown` until "
+                "reconciliation asks it (never a second label). Poll the shipment.",
+            ),
+            **_ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "Buy a quote",
+                request_only=True,
+                value={"quote_id": "rq_8d7f6s5a4q3w2e1r0t9y8u7i", "order_id": "o-1001"},
+            ),
+            OpenApiExample("Bought", response_only=True, value=SHIPMENT_RESPONSE),
+        ],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        serializer = ShipmentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            shipment = services.shipment_buy(
+                **serializer.validated_data, idempotency_key=_scoped_key(request)
+            )
+        except services.ShippingError as exc:
+            raise _api_error(exc) from exc
+        data = ShipmentSerializer(shipment).data
+        if shipment.status == ShipmentStatus.FAILED:
+            body = error_body(
+                422,
+                "label_failed",
+                shipment.failure_message or "The carrier refused the label.",
+            )
+            return Response({**body, "shipment": data}, status=422)
+        code = 202 if shipment.status == ShipmentStatus.UNKNOWN else 201
+        return Response(data, status=code)
+
+
+class ShipmentDetailView(APIView):
+    required_scopes = {"GET": READ}
+
+    @extend_schema(
+        operation_id="shipment_retrieve",
+        summary="A shipment with its tracking events and label link",
+        responses={200: ShipmentSerializer, **_ERRORS},
+        examples=[OpenApiExample("In transit", value=SHIPMENT_RESPONSE)],
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        return Response(ShipmentSerializer(_shipment(public_id)).data)
+
+
+class ShipmentLabelView(APIView):
+    required_scopes = {"GET": READ}
+
+    @extend_schema(
+        operation_id="shipment_label",
+        summary="The label file (PDF, ZPL or PNG)",
+        responses={(200, "application/pdf"): bytes, **_ERRORS},
+    )
+    def get(self, request: Request, public_id: str) -> HttpResponse:
+        shipment = _shipment(public_id)
+        if not shipment.tracking_number or shipment.status == ShipmentStatus.VOIDED:
+            raise ApiError(
+                "The shipment has no label.", code="no_label", status_code=404
+            )
+        fmt = shipment.label_format
+        response = HttpResponse(
+            bytes(shipment.label_data), content_type=_CONTENT_TYPES[fmt]
+        )
+        name = f"{shipment.public_id}.{fmt}"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+class ShipmentVoidView(APIView):
+    required_scopes = {"POST": WRITE}
+
+    @extend_schema(
+        operation_id="shipment_void",
+        summary="Void the label (refused once the parcel is in transit)",
+        request=None,
+        responses={200: ShipmentSerializer, **_ERRORS},
+    )
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        try:
+            shipment = services.shipment_void(shipment=_shipment(public_id))
+        except services.ShippingError as exc:
+            raise _api_error(exc) from exc
+        return Response(ShipmentSerializer(shipment).data)
+
+
+class PickupsView(APIView):
+    required_scopes = {"POST": WRITE}
+
+    @extend_schema(
+        operation_id="pickup_create",
+        summary="Book a carrier pickup",
+        request=PickupCreateSerializer,
+        responses={201: PickupSerializer, 202: PickupSerializer, **_ERRORS},
+        examples=[OpenApiExample("Tomorrow", request_only=True, value=PICKUP_REQUEST)],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        serializer = PickupCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        account = ProviderAccount.objects.filter(
+            kind="shipping", enabled=True, slug=data.pop("account")
+        ).first()
+        if account is None:
+            raise ApiError(
+                "No such shipping account.",
+                code="not_found",
+                status_code=404,
+                param="account",
+            )
+        pickup_request = PickupRequest(
+            **{**data, "address": codec.address_from_json(data["address"])},
+            idempotency_key=_scoped_key(request),
+        )
+        try:
+            pickup = services.pickup_schedule(account=account, request=pickup_request)
+        except (ProviderError, services.ShippingError) as exc:
+            raise _api_error(exc) from exc
+        code = 201 if pickup.status == "scheduled" else 202
+        return Response(PickupSerializer(pickup).data, status=code)

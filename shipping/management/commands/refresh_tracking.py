@@ -1,0 +1,51 @@
+"""Poll the carriers for every active shipment that is due (or the ones
+named), with a progress bar on stderr and a summary line on stdout."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from shipping import services
+from shipping.models import Shipment, ShipmentStatus
+
+_BAR_WIDTH = 30
+
+
+class Command(BaseCommand):
+    help = "Ask the carriers where active shipments are; store new tracking events."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "shipments",
+            nargs="*",
+            help="Public ids (shp_...); default: every shipment due.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        ids = options["shipments"]
+        if ids:
+            chosen = list(
+                Shipment.objects.filter(
+                    public_id__in=ids, status=ShipmentStatus.PURCHASED
+                ).select_related("account")
+            )
+        else:
+            chosen = services.shipments_due_for_tracking()
+        total, done = len(chosen), 0
+
+        def progress(shipment: Shipment, outcome: str) -> None:
+            nonlocal done
+            done += 1
+            filled = _BAR_WIDTH * done // max(total, 1)
+            bar = "#" * filled + "." * (_BAR_WIDTH - filled)
+            self.stderr.write(f"\r[{bar}] {done}/{total}", ending="")
+
+        counts = services.shipments_tracking_refresh(
+            shipments=chosen, progress=progress
+        )
+        if total:
+            self.stderr.write("")
+        self.stdout.write(
+            f"{counts['checked']} checked, {counts['updated']} updated, "
+            f"{counts['failed']} failed, {counts['events']} new events"
+        )

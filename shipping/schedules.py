@@ -1,0 +1,20 @@
+"""Shipping's periodic jobs, collected by ``manage.py setup_schedules``."""
+
+from integrations.schedules import Job
+
+JOBS: list[Job] = [
+    # Active shipments not asked about for SHIPPING_TRACKING_REFRESH_MINUTES.
+    Job(name="shipping.tracking", func="shipping.tasks.refresh_tracking", minutes=15),
+    # Label buys whose answer was lost: ask the carrier, never rebuy.
+    Job(
+        name="shipping.reconcile",
+        func="shipping.tasks.reconcile_unknown_shipments",
+        minutes=5,
+    ),
+    # Quotes nobody bought, a day after they expired.
+    Job(
+        name="shipping.quotes_cleanup",
+        func="shipping.tasks.delete_expired_quotes",
+        minutes=24 * 60,
+    ),
+]

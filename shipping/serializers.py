@@ -1,0 +1,276 @@
+"""API shapes of rate requests, quotes, shipments, tracking and pickups.
+Prices are integers in the currency's minor unit with an ISO 4217 code;
+weights and lengths are decimal strings with their units."""
+
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from shipping import codec
+from shipping.models import LabelFormatChoice, Pickup, Shipment, TrackingEvent
+from shipping.providers.base import RateRequest
+from shipping.units import DimensionUnit, WeightUnit
+
+
+class AddressSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=128)
+    company = serializers.CharField(max_length=128, required=False, default="")
+    street_lines = serializers.ListField(
+        child=serializers.CharField(max_length=128), max_length=3
+    )
+    city = serializers.CharField(max_length=128)
+    state_code = serializers.CharField(max_length=8, required=False, default="")
+    postal_code = serializers.CharField(
+        max_length=16, required=False, default="", allow_blank=True
+    )
+    country_code = serializers.CharField(
+        min_length=2, max_length=2, help_text="ISO 3166-1 alpha-2."
+    )
+    phone = serializers.CharField(max_length=32, required=False, default="")
+    email = serializers.EmailField(required=False, default="")
+    residential = serializers.BooleanField(
+        required=False, allow_null=True, default=None
+    )
+
+
+class ParcelSerializer(serializers.Serializer):
+    weight = serializers.DecimalField(max_digits=10, decimal_places=3)
+    weight_unit = serializers.ChoiceField(
+        choices=[u.value for u in WeightUnit], default="kg"
+    )
+    length = serializers.DecimalField(
+        max_digits=8, decimal_places=2, required=False, allow_null=True
+    )
+    width = serializers.DecimalField(
+        max_digits=8, decimal_places=2, required=False, allow_null=True
+    )
+    height = serializers.DecimalField(
+        max_digits=8, decimal_places=2, required=False, allow_null=True
+    )
+    dimension_unit = serializers.ChoiceField(
+        choices=[u.value for u in DimensionUnit], default="cm"
+    )
+
+
+class CustomsItemSerializer(serializers.Serializer):
+    description = serializers.CharField(max_length=255)
+    quantity = serializers.IntegerField(min_value=1)
+    value = serializers.IntegerField(min_value=0, help_text="Per unit, minor units.")
+    currency = serializers.CharField(min_length=3, max_length=3)
+    weight = serializers.DecimalField(max_digits=10, decimal_places=3)
+    weight_unit = serializers.ChoiceField(
+        choices=[u.value for u in WeightUnit], default="kg"
+    )
+    origin_country = serializers.CharField(min_length=2, max_length=2)
+    hs_code = serializers.CharField(max_length=16, required=False, default="")
+    sku = serializers.CharField(max_length=64, required=False, default="")
+
+
+class CustomsSerializer(serializers.Serializer):
+    contents_type = serializers.ChoiceField(
+        choices=["merchandise", "documents", "gift", "sample", "return"],
+        default="merchandise",
+    )
+    incoterm = serializers.ChoiceField(choices=["DAP", "DDP"], default="DAP")
+    exporter_reference = serializers.CharField(
+        max_length=64, required=False, default=""
+    )
+    items = CustomsItemSerializer(many=True)
+
+
+def _json(data: dict[str, Any]) -> dict[str, Any]:
+    """Validated data as codec JSON (decimals as text)."""
+    return {k: (str(v) if hasattr(v, "as_tuple") else v) for k, v in data.items()}
+
+
+class RateRequestSerializer(serializers.Serializer):
+    from_address = AddressSerializer()
+    to_address = AddressSerializer()
+    parcels = ParcelSerializer(many=True)
+    customs = CustomsSerializer(required=False, allow_null=True, default=None)
+    ship_date = serializers.DateField(required=False, allow_null=True, default=None)
+    service_codes = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, default=list
+    )
+
+    def to_request(self) -> RateRequest:
+        data = self.validated_data
+        customs = data["customs"]
+        if customs is not None:
+            customs = {**customs, "items": [_json(i) for i in customs["items"]]}
+        return RateRequest(
+            from_address=codec.address_from_json(data["from_address"]),
+            to_address=codec.address_from_json(data["to_address"]),
+            parcels=tuple(codec.parcel_from_json(_json(p)) for p in data["parcels"]),
+            customs=codec.customs_from_json(customs),
+            ship_date=data["ship_date"],
+            service_codes=tuple(data["service_codes"]),
+        )
+
+
+class QuoteSerializer(serializers.Serializer):
+    quote_id = serializers.CharField()
+    account = serializers.CharField()
+    account_name = serializers.CharField()
+    carrier = serializers.CharField()
+    service_code = serializers.CharField()
+    service_name = serializers.CharField()
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    estimated_delivery = serializers.DateField(allow_null=True)
+    transit_days = serializers.IntegerField(allow_null=True)
+    expires_at = serializers.DateTimeField()
+    duration_ms = serializers.IntegerField()
+    cheapest = serializers.BooleanField()
+    fastest = serializers.BooleanField()
+
+
+class CarrierFailureSerializer(serializers.Serializer):
+    account = serializers.CharField()
+    account_name = serializers.CharField()
+    provider = serializers.CharField()
+    reason = serializers.ChoiceField(choices=["timeout", "breaker_open", "error"])
+    outcome = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    duration_ms = serializers.IntegerField()
+
+
+class RateShopSerializer(serializers.Serializer):
+    fingerprint = serializers.CharField()
+    cached = serializers.BooleanField()
+    quotes = QuoteSerializer(many=True, help_text="Cheapest first.")
+    failures = CarrierFailureSerializer(many=True)
+
+
+class ShipmentCreateSerializer(serializers.Serializer):
+    quote_id = serializers.CharField(max_length=32)
+    order_id = serializers.CharField(max_length=128, required=False, default="")
+    label_format = serializers.ChoiceField(
+        choices=LabelFormatChoice.choices, default="pdf"
+    )
+
+
+class TrackingEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TrackingEvent
+        fields = [
+            "status",
+            "carrier_status_code",
+            "description",
+            "location",
+            "occurred_at",
+        ]
+
+
+class ShipmentSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    account = serializers.CharField(source="account.slug")
+    quote_id = serializers.SerializerMethodField()
+    label_url = serializers.SerializerMethodField()
+    failure = serializers.SerializerMethodField()
+    tracking_events = TrackingEventSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Shipment
+        fields = [
+            "id",
+            "order_id",
+            "status",
+            "tracking_status",
+            "account",
+            "carrier",
+            "service_code",
+            "service_name",
+            "amount",
+            "currency",
+            "quote_id",
+            "tracking_number",
+            "label_format",
+            "label_url",
+            "estimated_delivery",
+            "delivered_at",
+            "from_address",
+            "to_address",
+            "parcels",
+            "customs",
+            "failure",
+            "tracking_events",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_quote_id(self, shipment: Shipment) -> str | None:
+        return shipment.quote.public_id if shipment.quote_id else None
+
+    def get_label_url(self, shipment: Shipment) -> str | None:
+        if not shipment.tracking_number:
+            return None
+        return reverse("api:shipment-label", args=[shipment.public_id])
+
+    def get_failure(self, shipment: Shipment) -> dict[str, str] | None:
+        if not shipment.failure_code:
+            return None
+        return {"code": shipment.failure_code, "message": shipment.failure_message}
+
+
+class ShipmentListSerializer(ShipmentSerializer):
+    class Meta(ShipmentSerializer.Meta):
+        fields = [f for f in ShipmentSerializer.Meta.fields if f != "tracking_events"]
+
+
+class AddressValidateSerializer(serializers.Serializer):
+    account = serializers.CharField(
+        max_length=64,
+        required=False,
+        default="",
+        help_text="Slug of the shipping account to ask; default: the first "
+        "enabled one that validates addresses.",
+    )
+    address = AddressSerializer()
+
+
+class AddressValidationSerializer(serializers.Serializer):
+    account = serializers.CharField()
+    valid = serializers.BooleanField()
+    address = AddressSerializer(allow_null=True)
+    residential = serializers.BooleanField(allow_null=True)
+    messages = serializers.ListField(child=serializers.CharField())
+
+
+class PickupCreateSerializer(serializers.Serializer):
+    account = serializers.CharField(max_length=64, help_text="Shipping account slug.")
+    address = AddressSerializer()
+    pickup_date = serializers.DateField()
+    ready_time = serializers.TimeField()
+    close_time = serializers.TimeField()
+    parcel_count = serializers.IntegerField(min_value=1)
+    total_weight = serializers.DecimalField(max_digits=10, decimal_places=3)
+    weight_unit = serializers.ChoiceField(
+        choices=[u.value for u in WeightUnit], default="kg"
+    )
+    instructions = serializers.CharField(max_length=255, required=False, default="")
+
+
+class PickupSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    account = serializers.CharField(source="account.slug")
+
+    class Meta:
+        model = Pickup
+        fields = [
+            "id",
+            "account",
+            "status",
+            "confirmation_number",
+            "pickup_date",
+            "ready_time",
+            "close_time",
+            "address",
+            "parcel_count",
+            "total_weight",
+            "weight_unit",
+            "instructions",
+            "created_at",
+        ]

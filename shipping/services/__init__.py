@@ -1,0 +1,54 @@
+"""Every state change of the shipping domain (keyword-only, typed)."""
+
+from shipping.services.addresses import address_validate
+from shipping.services.errors import (
+    InvalidState,
+    NotFound,
+    QuoteExpired,
+    ShippingError,
+)
+from shipping.services.labels import (
+    quotes_expired_delete,
+    reconciliation_schedule,
+    shipment_buy,
+    shipment_reconcile,
+    shipment_void,
+    shipments_reconcile_unknown,
+)
+from shipping.services.pickups import pickup_cancel, pickup_schedule
+from shipping.services.rates import (
+    CarrierFailure,
+    QuoteEntry,
+    RateShopResult,
+    rates_shop,
+)
+from shipping.services.tracking import (
+    shipment_tracking_apply,
+    shipment_tracking_refresh,
+    shipments_due_for_tracking,
+    shipments_tracking_refresh,
+)
+
+__all__ = [
+    "CarrierFailure",
+    "InvalidState",
+    "NotFound",
+    "QuoteEntry",
+    "QuoteExpired",
+    "RateShopResult",
+    "ShippingError",
+    "address_validate",
+    "pickup_cancel",
+    "pickup_schedule",
+    "quotes_expired_delete",
+    "rates_shop",
+    "reconciliation_schedule",
+    "shipment_buy",
+    "shipment_reconcile",
+    "shipment_tracking_apply",
+    "shipment_tracking_refresh",
+    "shipment_void",
+    "shipments_due_for_tracking",
+    "shipments_reconcile_unknown",
+    "shipments_tracking_refresh",
+]

@@ -1,0 +1,309 @@
+"""Buying a label from a quote, reconciling one whose answer was lost, and
+voiding one.
+
+A label is bought once per shipment: the shipment row and its idempotency key
+are committed before the carrier is called (``integrations.attempts``), every
+retry sends the same key, and an ``unknown`` outcome (a read timeout) leaves
+the shipment ``unknown``. Reconciliation then asks the carrier for the label
+bought under that key (``retrieve_label``); it never calls ``create_label``
+again, so a lost answer can never become a second label.
+"""
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations import registry
+from integrations.attempts import attempt_run
+from integrations.errors import Outcome, ProviderError
+from integrations.events import event_emit
+from shipping import codec
+from shipping.models import (
+    RateQuote,
+    Shipment,
+    ShipmentAttempt,
+    ShipmentStatus,
+    TrackingStatusChoice,
+)
+from shipping.providers.base import (
+    Label,
+    LabelFormat,
+    LabelLookup,
+    LabelRequest,
+    LabelStatus,
+    VoidRequest,
+)
+from shipping.services.errors import InvalidState, NotFound, QuoteExpired, ShippingError
+
+logger = logging.getLogger(__name__)
+
+RECONCILE_TASK = "shipping.tasks.reconcile_shipment"
+RECONCILE_DELAY_SECONDS = 60
+# Shipments still buying this long are treated as unknown by the sweep (the
+# process died between storing the attempt and recording its end).
+STUCK_PURCHASING = timedelta(minutes=10)
+
+
+def shipment_buy(
+    *,
+    quote_id: str,
+    idempotency_key: str = "",
+    order_id: str = "",
+    label_format: str = LabelFormat.PDF,
+) -> Shipment:
+    """Buy the label for an unexpired quote; the same ``idempotency_key``
+    answers the shipment already made for it without calling anyone."""
+    key = idempotency_key or uuid.uuid4().hex
+    existing = Shipment.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    quote = RateQuote.objects.select_related("account").filter(public_id=quote_id)
+    quote = quote.first()
+    if quote is None:
+        raise NotFound("no such quote", param="quote_id")
+    if quote.is_expired():
+        raise QuoteExpired("the quote has expired; shop rates again", param="quote_id")
+    if label_format not in {f.value for f in LabelFormat}:
+        raise ShippingError("unknown label format", param="label_format")
+    shipment = _shipment_from(quote, key, order_id, LabelFormat(label_format))
+    adapter = registry.get_adapter(quote.account)
+    request = codec.request_from_json(quote.request)
+    label_request = LabelRequest(
+        from_address=request.from_address,
+        to_address=request.to_address,
+        parcels=request.parcels,
+        customs=request.customs,
+        service_code=quote.service_code,
+        idempotency_key=key,
+        reference=shipment.public_id,
+        label_format=LabelFormat(label_format),
+        carrier_rate_id=quote.carrier_rate_id,
+        ship_date=request.ship_date,
+    )
+    try:
+        label = attempt_run(
+            ShipmentAttempt,
+            owner={"shipment": shipment},
+            account=quote.account,
+            operation="create_label",
+            idempotency_key=key,
+            call=lambda _key: adapter.create_label(label_request),
+        )
+    except ProviderError as error:
+        _after_error(shipment, error)
+        return shipment
+    _label_apply(shipment, label)
+    return shipment
+
+
+def _shipment_from(
+    quote: RateQuote, key: str, order_id: str, label_format: LabelFormat
+) -> Shipment:
+    request = quote.request
+    return Shipment.objects.create(
+        order_id=order_id,
+        from_address=request["from_address"],
+        to_address=request["to_address"],
+        parcels=request["parcels"],
+        customs=request.get("customs"),
+        account=quote.account,
+        carrier=quote.carrier,
+        service_code=quote.service_code,
+        service_name=quote.service_name,
+        amount=quote.amount,
+        currency=quote.currency,
+        quote=quote,
+        idempotency_key=key,
+        label_format=label_format,
+        estimated_delivery=quote.estimated_delivery,
+    )
+
+
+def _after_error(shipment: Shipment, error: ProviderError) -> None:
+    shipment.failure_code = error.code[:64]
+    shipment.failure_message = error.message[:255]
+    if error.outcome == Outcome.UNKNOWN:
+        # The carrier may have made the label: ask it later, never rebuy.
+        shipment.status = ShipmentStatus.UNKNOWN
+        shipment.save(update_fields=["status", "failure_code", "failure_message"])
+        reconciliation_schedule(shipment=shipment)
+        return
+    shipment.status = ShipmentStatus.FAILED
+    shipment.save(update_fields=["status", "failure_code", "failure_message"])
+    logger.info(
+        "label not bought",
+        extra={"shipment_id": shipment.public_id, "code": error.code},
+    )
+
+
+def _label_apply(shipment: Shipment, label: Label) -> None:
+    """Record a label the carrier made (or still renders: pending)."""
+    shipment.carrier_shipment_id = label.carrier_shipment_id
+    if label.status == LabelStatus.PENDING:
+        shipment.status = ShipmentStatus.UNKNOWN
+        shipment.save(update_fields=["carrier_shipment_id", "status"])
+        reconciliation_schedule(shipment=shipment)
+        return
+    with transaction.atomic():
+        shipment.status = ShipmentStatus.PURCHASED
+        shipment.tracking_status = TrackingStatusChoice.PRE_TRANSIT
+        shipment.tracking_number = label.tracking_number
+        shipment.label_data = label.label_data
+        shipment.label_format = label.label_format
+        shipment.estimated_delivery = (
+            label.estimated_delivery or shipment.estimated_delivery
+        )
+        if label.amount is not None and label.currency:
+            shipment.amount, shipment.currency = label.amount, label.currency
+        shipment.failure_code = shipment.failure_message = ""
+        shipment.save()
+        event_emit(
+            name="shipment.label_created",
+            subject=shipment.public_id,
+            payload=_event_payload(shipment),
+        )
+    logger.info("label bought", extra={"shipment_id": shipment.public_id})
+
+
+def _event_payload(shipment: Shipment) -> dict:
+    return {
+        "shipment": shipment.public_id,
+        "order_id": shipment.order_id,
+        "carrier": shipment.carrier,
+        "service_code": shipment.service_code,
+        "tracking_number": shipment.tracking_number,
+        "amount": shipment.amount,
+        "currency": shipment.currency,
+        "status": shipment.status,
+        "tracking_status": shipment.tracking_status,
+    }
+
+
+def reconciliation_schedule(*, shipment: Shipment, delay: int | None = None) -> None:
+    """Ask the carrier about ``shipment`` after ``delay`` seconds (a stored
+    django-q2 schedule); the periodic sweep is the backstop."""
+    from django_q.models import Schedule
+    from django_q.tasks import schedule
+
+    seconds = RECONCILE_DELAY_SECONDS if delay is None else delay
+
+    def create() -> None:
+        schedule(
+            RECONCILE_TASK,
+            shipment.pk,
+            name=f"reconcile-{shipment.public_id}-{uuid.uuid4().hex[:8]}",
+            schedule_type=Schedule.ONCE,
+            next_run=timezone.now() + timedelta(seconds=seconds),
+        )
+
+    transaction.on_commit(create)
+    logger.warning(
+        "label outcome unknown; reconciliation scheduled",
+        extra={"shipment_id": shipment.public_id, "delay_seconds": seconds},
+    )
+
+
+def shipment_reconcile(*, shipment: Shipment) -> Shipment:
+    """Ask the carrier what became of an ``unknown`` (or stuck) label buy:
+    the label it made under our key is recorded; a carrier that answers it
+    has none fails the shipment; anything else leaves it unknown."""
+    if shipment.status not in (ShipmentStatus.UNKNOWN, ShipmentStatus.PURCHASING):
+        return shipment
+    adapter = registry.get_adapter(shipment.account)
+    lookup = LabelLookup(
+        idempotency_key=shipment.idempotency_key,
+        reference=shipment.public_id,
+        carrier_shipment_id=shipment.carrier_shipment_id,
+        since=shipment.created_at,
+    )
+    try:
+        label = attempt_run(
+            ShipmentAttempt,
+            owner={"shipment": shipment},
+            account=shipment.account,
+            operation="retrieve_label",
+            idempotency_key=shipment.idempotency_key,
+            call=lambda _key: adapter.retrieve_label(lookup),
+            reference_of=lambda found: found.carrier_shipment_id if found else "",
+        )
+    except ProviderError as error:
+        logger.warning(
+            "label reconciliation inconclusive",
+            extra={"shipment_id": shipment.public_id, "code": error.code},
+        )
+        return shipment
+    if label is None:
+        shipment.status = ShipmentStatus.FAILED
+        shipment.failure_message = "the carrier has no label for this shipment"
+        shipment.save(update_fields=["status", "failure_message"])
+        return shipment
+    _label_apply(shipment, label)
+    return shipment
+
+
+def shipments_reconcile_unknown(*, limit: int = 200) -> list[Shipment]:
+    """The sweep: every unknown shipment, and those stuck buying."""
+    stuck = timezone.now() - STUCK_PURCHASING
+    candidates = Shipment.objects.filter(status=ShipmentStatus.UNKNOWN) | (
+        Shipment.objects.filter(status=ShipmentStatus.PURCHASING, created_at__lt=stuck)
+    )
+    return [
+        shipment_reconcile(shipment=shipment)
+        for shipment in candidates.select_related("account")[:limit]
+    ]
+
+
+def shipment_void(*, shipment: Shipment) -> Shipment:
+    """Void a bought label; refused once the parcel is moving."""
+    if shipment.status != ShipmentStatus.PURCHASED:
+        raise InvalidState(f"a {shipment.status} shipment cannot be voided")
+    if shipment.tracking_status not in (
+        TrackingStatusChoice.PRE_TRANSIT,
+        TrackingStatusChoice.UNKNOWN,
+    ):
+        raise InvalidState("the parcel is already in transit", code="in_transit")
+    adapter = registry.get_adapter(shipment.account)
+    request = VoidRequest(
+        carrier_shipment_id=shipment.carrier_shipment_id,
+        tracking_number=shipment.tracking_number,
+        idempotency_key=f"{shipment.idempotency_key}-void",
+        service_code=shipment.service_code,
+    )
+    try:
+        result = attempt_run(
+            ShipmentAttempt,
+            owner={"shipment": shipment},
+            account=shipment.account,
+            operation="void_label",
+            idempotency_key=request.idempotency_key,
+            call=lambda _key: adapter.void_label(request),
+            reference_of=lambda _result: shipment.carrier_shipment_id,
+        )
+    except ProviderError as error:
+        raise ShippingError(
+            f"the carrier did not void the label: {error.message}",
+            code=f"carrier_{error.outcome}",
+            status_code=502,
+        ) from None
+    if not result.voided:
+        raise InvalidState(result.detail or "the carrier refused", code="void_refused")
+    with transaction.atomic():
+        shipment.status = ShipmentStatus.VOIDED
+        shipment.save(update_fields=["status", "updated_at"])
+        event_emit(
+            name="shipment.voided",
+            subject=shipment.public_id,
+            payload=_event_payload(shipment),
+        )
+    return shipment
+
+
+def quotes_expired_delete(*, older_than: timedelta | None = None) -> int:
+    """Expired quotes nobody bought (a shipment keeps its quote's copy)."""
+    cutoff = timezone.now() - (older_than or timedelta(days=1))
+    stale = RateQuote.objects.filter(expires_at__lt=cutoff, shipments__isnull=True)
+    count, _ = stale.delete()
+    return count

@@ -1,0 +1,101 @@
+"""Pickups: booked at one shipping account, cancelled by confirmation."""
+
+import logging
+
+from django.db import transaction
+
+from integrations import registry
+from integrations.errors import Outcome, ProviderError
+from integrations.events import event_emit
+from integrations.models import ProviderAccount
+from shipping import codec
+from shipping.models import Pickup, PickupStatus
+from shipping.providers.base import Pickup as BookedPickup
+from shipping.providers.base import PickupCancellation, PickupRequest
+from shipping.providers.validation import check_pickup
+from shipping.services.errors import InvalidState, NotFound, ShippingError
+
+logger = logging.getLogger(__name__)
+
+
+def pickup_schedule(*, account: ProviderAccount, request: PickupRequest) -> Pickup:
+    """Book a pickup; the same idempotency key answers the pickup already
+    booked. A carrier's refusal is raised; an unknown answer leaves the
+    pickup ``unknown`` for staff."""
+    existing = Pickup.objects.filter(idempotency_key=request.idempotency_key).first()
+    if existing is not None:
+        return existing
+    if account.kind != "shipping":
+        raise NotFound("no such shipping account", param="account")
+    # Checked before a row is written, as the adapter would before its call.
+    check_pickup(
+        request.address, request.ready_time, request.close_time, request.parcel_count
+    )
+    adapter = registry.get_adapter(account)
+    pickup = Pickup.objects.create(
+        account=account,
+        address=codec.address_to_json(request.address),
+        pickup_date=request.pickup_date,
+        ready_time=request.ready_time,
+        close_time=request.close_time,
+        parcel_count=request.parcel_count,
+        total_weight=request.total_weight,
+        weight_unit=str(request.weight_unit),
+        instructions=request.instructions[:255],
+        idempotency_key=request.idempotency_key,
+    )
+    try:
+        booked = adapter.schedule_pickup(request)
+    except ProviderError as error:
+        unknown = error.outcome == Outcome.UNKNOWN
+        pickup.status = PickupStatus.UNKNOWN if unknown else PickupStatus.FAILED
+        pickup.failure_message = error.message[:255]
+        pickup.save(update_fields=["status", "failure_message"])
+        if error.outcome == Outcome.REJECTED:
+            raise
+        return pickup
+    _booked(pickup, booked)
+    return pickup
+
+
+def _booked(pickup: Pickup, booked: BookedPickup) -> None:
+    with transaction.atomic():
+        pickup.status = PickupStatus.SCHEDULED
+        pickup.confirmation_number = booked.confirmation_number
+        pickup.location_code = booked.location_code
+        pickup.save(update_fields=["status", "confirmation_number", "location_code"])
+        event_emit(
+            name="pickup.scheduled",
+            subject=pickup.public_id,
+            payload={
+                "pickup": pickup.public_id,
+                "confirmation_number": pickup.confirmation_number,
+                "pickup_date": pickup.pickup_date.isoformat(),
+            },
+        )
+
+
+def pickup_cancel(*, pickup: Pickup) -> Pickup:
+    if pickup.status == PickupStatus.CANCELLED:
+        return pickup
+    if pickup.status != PickupStatus.SCHEDULED:
+        raise InvalidState(f"a {pickup.status} pickup cannot be cancelled")
+    adapter = registry.get_adapter(pickup.account)
+    try:
+        adapter.cancel_pickup(
+            PickupCancellation(
+                confirmation_number=pickup.confirmation_number,
+                pickup_date=pickup.pickup_date,
+                address=codec.address_from_json(pickup.address),
+                location_code=pickup.location_code,
+            )
+        )
+    except ProviderError as error:
+        raise ShippingError(
+            f"the carrier did not cancel the pickup: {error.message}",
+            code=f"carrier_{error.outcome}",
+            status_code=502,
+        ) from None
+    pickup.status = PickupStatus.CANCELLED
+    pickup.save(update_fields=["status"])
+    return pickup

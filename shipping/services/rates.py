@@ -1,0 +1,227 @@
+"""Rate shopping: every enabled shipping account quoted at once, each under
+its own deadline, the answer kept by request fingerprint for a few minutes.
+
+The fan-out (``integrations.fanout.run_on_accounts``) returns every rate and
+one failure per carrier that failed, timed out or has an open breaker. Each
+rate becomes a ``RateQuote`` row, buyable by its public id until it expires;
+the cached answer names those rows, so a repeat within the cache's time to
+live answers without calling anyone and its quotes are still buyable.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from integrations.fanout import AccountFailure, FanOutResult, run_on_accounts
+from integrations.models import ProviderAccount
+from integrations.response_cache import fingerprint, get_or_compute
+from shipping import codec
+from shipping.models import RateQuote
+from shipping.providers.base import CarrierLimits, Rate, RateRequest
+from shipping.providers.validation import check_shipment
+
+logger = logging.getLogger(__name__)
+
+CACHE_NAMESPACE = "shipping-rates"
+
+
+@dataclass(frozen=True)
+class QuoteEntry:
+    quote_id: str
+    account: str  # slug
+    account_name: str
+    carrier: str
+    service_code: str
+    service_name: str
+    amount: int
+    currency: str
+    estimated_delivery: str | None  # ISO date
+    transit_days: int | None
+    expires_at: str  # ISO time
+    duration_ms: int  # how long its carrier took
+    cheapest: bool = False
+    fastest: bool = False
+
+
+@dataclass(frozen=True)
+class CarrierFailure:
+    account: str
+    account_name: str
+    provider: str
+    reason: str  # timeout, breaker_open, error
+    outcome: str
+    code: str
+    message: str
+    duration_ms: int
+
+
+@dataclass(frozen=True)
+class RateShopResult:
+    fingerprint: str
+    quotes: tuple[QuoteEntry, ...]  # cheapest first, ties by earlier delivery
+    failures: tuple[CarrierFailure, ...]
+    cached: bool = False
+
+
+def rates_shop(
+    *, request: RateRequest, deadline_seconds: float | None = None
+) -> RateShopResult:
+    """Quote every enabled shipping account for ``request``; raises
+    ``InvalidShippingRequest`` (naming the field) before calling anyone."""
+    check_shipment(
+        request.from_address,
+        request.to_address,
+        request.parcels,
+        request.customs,
+        limits=CarrierLimits(),
+    )
+    deadline = deadline_seconds or settings.SHIPPING_RATE_DEADLINE_SECONDS
+    key = fingerprint(
+        request=codec.request_to_json(request), only=request.service_codes
+    )
+    computed = threading.Event()
+
+    def compute() -> RateShopResult:
+        computed.set()
+        return _shop(request, key, deadline)
+
+    result = get_or_compute(
+        CACHE_NAMESPACE,
+        key,
+        ttl=_cache_ttl(),
+        compute=compute,
+        as_type=RateShopResult,
+    )
+    return result if computed.is_set() else replace(result, cached=True)
+
+
+def _cache_ttl() -> int:
+    # A cached answer must never name a quote that has already expired.
+    return max(
+        1,
+        min(
+            settings.SHIPPING_RATE_CACHE_SECONDS,
+            settings.SHIPPING_QUOTE_TTL_SECONDS - 60,
+        ),
+    )
+
+
+def _shop(request: RateRequest, key: str, deadline: float) -> RateShopResult:
+    durations: dict[int, int] = {}
+
+    def quote(adapter: object) -> list[Rate]:
+        started = time.monotonic()
+        try:
+            return adapter.rates(request)  # type: ignore[attr-defined]
+        finally:
+            elapsed = int((time.monotonic() - started) * 1000)
+            durations[adapter.account.pk] = elapsed  # type: ignore[attr-defined]
+
+    fanned: FanOutResult[list[Rate]] = run_on_accounts(
+        "shipping", quote, operation_name="rates", deadline_seconds=deadline
+    )
+    accounts = {a.pk: a for a in ProviderAccount.objects.filter(kind="shipping")}
+    quotes = _store_quotes(request, key, fanned, accounts)
+    failures = tuple(
+        _failure(failure, accounts, durations, deadline) for failure in fanned.failures
+    )
+    logger.info(
+        "rates shopped",
+        extra={"quotes": len(quotes), "failures": len(failures)},
+    )
+    return RateShopResult(fingerprint=key, quotes=quotes, failures=failures)
+
+
+def _store_quotes(
+    request: RateRequest,
+    key: str,
+    fanned: FanOutResult[list[Rate]],
+    accounts: dict[int, ProviderAccount],
+) -> tuple[QuoteEntry, ...]:
+    expires = timezone.now() + timedelta(seconds=settings.SHIPPING_QUOTE_TTL_SECONDS)
+    stored_request = codec.request_to_json(request)
+    rows = []
+    for answer in fanned.results:
+        for rate in answer.result:
+            row = RateQuote(
+                fingerprint=key,
+                account=accounts[answer.account_id],
+                carrier=rate.carrier,
+                service_code=rate.service_code,
+                service_name=rate.service_name,
+                amount=rate.amount,
+                currency=rate.currency,
+                estimated_delivery=rate.estimated_delivery,
+                transit_days=rate.transit_days,
+                carrier_rate_id=rate.carrier_rate_id,
+                extra=dict(rate.extra),
+                request=stored_request,
+                expires_at=expires,
+            )
+            rows.append((row, answer.duration_ms))
+    RateQuote.objects.bulk_create([row for row, _ in rows])
+    return _ranked([_entry(row, ms) for row, ms in rows])
+
+
+def _entry(row: RateQuote, duration_ms: int) -> QuoteEntry:
+    return QuoteEntry(
+        quote_id=row.public_id,
+        account=row.account.slug,
+        account_name=row.account.display_name,
+        carrier=row.carrier,
+        service_code=row.service_code,
+        service_name=row.service_name,
+        amount=row.amount,
+        currency=row.currency,
+        estimated_delivery=(
+            row.estimated_delivery.isoformat() if row.estimated_delivery else None
+        ),
+        transit_days=row.transit_days,
+        expires_at=row.expires_at.isoformat(),
+        duration_ms=duration_ms,
+    )
+
+
+def _ranked(entries: list[QuoteEntry]) -> tuple[QuoteEntry, ...]:
+    """Cheapest first, ties by earlier delivery; marks the cheapest and the
+    fastest (earliest delivery, then fewest days, then price)."""
+    never = "9999-12-31"
+    entries.sort(key=lambda e: (e.amount, e.estimated_delivery or never))
+    if not entries:
+        return ()
+    fastest = min(
+        entries,
+        key=lambda e: (e.estimated_delivery or never, e.transit_days or 99, e.amount),
+    )
+    return tuple(
+        replace(e, cheapest=index == 0, fastest=e is fastest)
+        for index, e in enumerate(entries)
+    )
+
+
+def _failure(
+    failure: AccountFailure,
+    accounts: dict[int, ProviderAccount],
+    durations: dict[int, int],
+    deadline: float,
+) -> CarrierFailure:
+    account = accounts.get(failure.account_id)
+    if failure.reason == "timeout":
+        took = int(deadline * 1000)
+    else:
+        took = durations.get(failure.account_id, 0)
+    return CarrierFailure(
+        account=failure.account,
+        account_name=account.display_name if account else failure.account,
+        provider=account.provider if account else "",
+        reason=str(failure.reason),
+        outcome=failure.outcome,
+        code=failure.code,
+        message=failure.message,
+        duration_ms=took,
+    )

@@ -1,0 +1,168 @@
+"""Tracking: carrier events stored once, the shipment's status moved only
+forward, outbox events for each change.
+
+A carrier's answer (a poll or a webhook) is a ``TrackingInfo`` with its whole
+history. Each event is stored once (``dedupe_key``: the same scan from a
+webhook and a poll is one row). The shipment's status follows the newest
+event; an event older than the one it already follows never moves it, and
+once delivered or returned nothing does (a late ``in_transit`` never undoes
+``delivered``).
+"""
+
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integrations import registry
+from integrations.errors import ProviderError
+from integrations.events import event_emit
+from shipping.models import Shipment, ShipmentStatus, TrackingEvent
+from shipping.providers.base import TrackingInfo, TrackingStatus, TrackRequest
+
+logger = logging.getLogger(__name__)
+
+
+def _dedupe_key(event: object) -> str:
+    parts = (
+        event.occurred_at.isoformat(),  # type: ignore[attr-defined]
+        str(event.status),  # type: ignore[attr-defined]
+        event.carrier_status_code,  # type: ignore[attr-defined]
+        event.description,  # type: ignore[attr-defined]
+    )
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
+    """Store the new events of ``info`` and move the status forward; returns
+    how many events were new."""
+    with transaction.atomic():
+        locked = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        known = set(locked.tracking_events.values_list("dedupe_key", flat=True))
+        fresh = [e for e in info.events if _dedupe_key(e) not in known]
+        TrackingEvent.objects.bulk_create(
+            [
+                TrackingEvent(
+                    shipment=locked,
+                    status=str(event.status),
+                    carrier_status_code=event.carrier_status_code[:64],
+                    description=event.description[:255],
+                    location=event.location[:255],
+                    occurred_at=event.occurred_at,
+                    dedupe_key=_dedupe_key(event),
+                )
+                for event in fresh
+            ],
+            ignore_conflicts=True,
+        )
+        locked.last_tracked_at = timezone.now()
+        moved = _move_forward(locked, fresh)
+        if info.estimated_delivery:
+            locked.estimated_delivery = info.estimated_delivery
+        locked.save()
+        if fresh:
+            _emit(locked, moved)
+    shipment.refresh_from_db()
+    return len(fresh)
+
+
+def _move_forward(shipment: Shipment, fresh: list) -> bool:
+    """Follow the newest fresh event unless the status is final or the
+    event is older than the one already followed; True if it moved."""
+    if not fresh or TrackingStatus(shipment.tracking_status).is_terminal:
+        return False
+    newest = max(fresh, key=lambda e: e.occurred_at)
+    if shipment.tracking_event_at and newest.occurred_at < shipment.tracking_event_at:
+        return False
+    moved = shipment.tracking_status != newest.status
+    shipment.tracking_status = str(newest.status)
+    shipment.tracking_event_at = newest.occurred_at
+    if newest.status == TrackingStatus.DELIVERED:
+        shipment.delivered_at = newest.occurred_at
+    return moved
+
+
+def _emit(shipment: Shipment, moved: bool) -> None:
+    payload = {
+        "shipment": shipment.public_id,
+        "order_id": shipment.order_id,
+        "tracking_number": shipment.tracking_number,
+        "tracking_status": shipment.tracking_status,
+        "estimated_delivery": (
+            shipment.estimated_delivery.isoformat()
+            if shipment.estimated_delivery
+            else None
+        ),
+    }
+    event_emit(
+        name="shipment.tracking_updated", subject=shipment.public_id, payload=payload
+    )
+    if moved and shipment.tracking_status == TrackingStatus.DELIVERED:
+        event_emit(
+            name="shipment.delivered", subject=shipment.public_id, payload=payload
+        )
+
+
+def shipment_tracking_refresh(*, shipment: Shipment) -> int:
+    """Ask the carrier (a poll); returns the number of new events."""
+    adapter = registry.get_adapter(shipment.account)
+    info = adapter.track(
+        TrackRequest(
+            tracking_number=shipment.tracking_number,
+            carrier_shipment_id=shipment.carrier_shipment_id,
+            service_code=shipment.service_code,
+        )
+    )
+    return shipment_tracking_apply(shipment=shipment, info=info)
+
+
+def shipments_due_for_tracking(*, limit: int = 500) -> list[Shipment]:
+    """Bought, not yet delivered or returned, not asked about lately."""
+    due = timezone.now() - timedelta(minutes=settings.SHIPPING_TRACKING_REFRESH_MINUTES)
+    active = Shipment.objects.filter(status=ShipmentStatus.PURCHASED).exclude(
+        tracking_status__in=[TrackingStatus.DELIVERED, TrackingStatus.RETURNED]
+    )
+    recent = active.filter(last_tracked_at__gte=due)
+    return list(
+        active.exclude(pk__in=recent.values("pk"))
+        .exclude(tracking_number="")
+        .select_related("account")
+        .order_by("last_tracked_at", "pk")[:limit]
+    )
+
+
+def shipments_tracking_refresh(
+    *,
+    shipments: list[Shipment] | None = None,
+    progress: Callable[[Shipment, str], None] | None = None,
+) -> dict[str, int]:
+    """Poll every shipment due (or ``shipments``); one carrier failing does
+    not stop the rest. Returns counts: checked, updated, failed, events."""
+    chosen = shipments_due_for_tracking() if shipments is None else shipments
+    counts = {"checked": 0, "updated": 0, "failed": 0, "events": 0}
+    for shipment in chosen:
+        counts["checked"] += 1
+        try:
+            new = shipment_tracking_refresh(shipment=shipment)
+        except ProviderError as error:
+            counts["failed"] += 1
+            # Asked all the same: it waits its turn instead of every run.
+            Shipment.objects.filter(pk=shipment.pk).update(
+                last_tracked_at=timezone.now()
+            )
+            logger.warning(
+                "tracking refresh failed",
+                extra={"shipment_id": shipment.public_id, "code": error.code},
+            )
+            outcome = "failed"
+        else:
+            counts["events"] += new
+            counts["updated"] += 1 if new else 0
+            outcome = "updated" if new else "unchanged"
+        if progress is not None:
+            progress(shipment, outcome)
+    return counts

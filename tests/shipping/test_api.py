@@ -1,0 +1,130 @@
+"""The storefront shipping API: rates, buying from a quote, the shipment
+with its label and tracking, voids, pickups, address validation, scopes."""
+
+import copy
+
+import pytest
+from rest_framework.test import APIClient
+
+from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST, RATE_REQUEST
+from shipping.models import SandboxLabel
+from tests.factories import ApiKeyFactory
+from tests.shipping.helpers import carrier
+
+RATES = "/api/v1/shipping/rates/"
+SHIPMENTS = "/api/v1/shipping/shipments/"
+
+
+def _client(*scopes: str) -> APIClient:
+    key = ApiKeyFactory(scopes=list(scopes))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    return client
+
+
+@pytest.fixture
+def api(db) -> APIClient:
+    return _client("shipping:read", "shipping:write")
+
+
+def _post(api, url, data=None, key=None):
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    return api.post(url, data or {}, format="json", **headers)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("threads_db")
+def test_rates_buy_track_and_void(api):
+    carrier("cheap", price_factor=0.5)
+    carrier("dear", price_factor=2)
+    carrier("broken", outage=True)
+    rates = _post(api, RATES, RATE_REQUEST)
+    assert rates.status_code == 200, rates.content
+    quotes = rates.json()["quotes"]
+    assert quotes[0]["cheapest"] and quotes[0]["account"] == "cheap"
+    assert [f["account"] for f in rates.json()["failures"]] == ["broken"]
+    body = {"quote_id": quotes[0]["quote_id"], "order_id": "o-9"}
+    assert _post(api, SHIPMENTS, body).status_code == 400  # no Idempotency-Key
+    bought = _post(api, SHIPMENTS, body, key="buy-1")
+    assert bought.status_code == 201, bought.content
+    again = _post(api, SHIPMENTS, body, key="buy-1")
+    assert again.json()["id"] == bought.json()["id"]
+    assert SandboxLabel.objects.count() == 1
+    shipment = api.get(f"{SHIPMENTS}{bought.json()['id']}/").json()
+    assert shipment["tracking_number"].startswith("SBX")
+    assert shipment["tracking_status"] == "pre_transit"
+    label = api.get(shipment["label_url"])
+    assert label["Content-Type"] == "application/pdf"
+    assert label.content.startswith(b"%PDF")
+    voided = _post(api, f"{SHIPMENTS}{shipment['id']}/void/", key="void-1")
+    assert voided.status_code == 200 and voided.json()["status"] == "voided"
+    listed = api.get(SHIPMENTS, {"order_id": "o-9"}).json()
+    assert [s["id"] for s in listed["results"]] == [shipment["id"]]
+    assert "next" in listed
+
+
+def test_a_request_no_carrier_could_take_is_a_400_naming_the_field(api):
+    carrier("post")
+    data = copy.deepcopy(RATE_REQUEST)
+    data["parcels"][0]["weight"] = "0"
+    response = _post(api, RATES, data)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "parcels[0].weight"
+    data = copy.deepcopy(RATE_REQUEST)
+    data["to_address"] = {**data["to_address"], "country_code": "DE"}
+    error = _post(api, RATES, data).json()["error"]
+    assert (error["code"], error["param"]) == ("customs_required", "customs.items")
+
+
+def test_unknown_or_expired_quote(api):
+    response = _post(api, SHIPMENTS, {"quote_id": "rq_missing"}, key="k-1")
+    assert response.status_code == 404
+    assert response.json()["error"]["param"] == "quote_id"
+
+
+def test_scopes(db):
+    reader = _client("shipping:read")
+    assert _post(reader, SHIPMENTS, {"quote_id": "rq_x"}, key="k").status_code == 403
+    assert reader.get(SHIPMENTS).status_code == 200
+    assert _client("payments:read").get(SHIPMENTS).status_code == 403
+
+
+def test_pickup_and_address_validation(api):
+    carrier("post")
+    pickup = _post(
+        api,
+        "/api/v1/shipping/pickups/",
+        PICKUP_REQUEST | {"account": "post"},
+        key="p-1",
+    )
+    assert pickup.status_code == 201, pickup.content
+    assert pickup.json()["confirmation_number"].startswith("PU")
+    bad = _post(
+        api,
+        "/api/v1/shipping/pickups/",
+        PICKUP_REQUEST | {"account": "nope"},
+        key="p-2",
+    )
+    assert bad.status_code == 404
+    checked = _post(
+        api,
+        "/api/v1/shipping/addresses/validate/",
+        {"address": {**ADDRESS_FROM, "city": "memphis"}},
+    )
+    assert checked.status_code == 200, checked.content
+    assert checked.json()["address"]["city"] == "MEMPHIS"
+    assert checked.json()["account"] == "post"
+
+
+def test_the_schema_lists_the_shipping_endpoints(api):
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    paths = schema["paths"]
+    for path in (
+        "/api/v1/shipping/rates/",
+        "/api/v1/shipping/shipments/",
+        "/api/v1/shipping/shipments/{public_id}/",
+        "/api/v1/shipping/shipments/{public_id}/void/",
+        "/api/v1/shipping/pickups/",
+        "/api/v1/shipping/addresses/validate/",
+    ):
+        assert path in paths

@@ -1,0 +1,116 @@
+"""Buying, reconciling and voiding labels through the services."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from integrations.events import Event
+from shipping import codec, services
+from shipping.models import (
+    RateQuote,
+    SandboxLabel,
+    ShipmentAttempt,
+    ShipmentStatus,
+)
+from tests.shipping.contract import requests
+from tests.shipping.helpers import carrier
+
+pytestmark = pytest.mark.django_db
+
+
+def _quote(account, service="SBX_GROUND", **values) -> RateQuote:
+    defaults = {
+        "fingerprint": "f" * 64,
+        "account": account,
+        "carrier": "sandbox",
+        "service_code": service,
+        "service_name": service.title(),
+        "amount": 840,
+        "currency": "USD",
+        "request": codec.request_to_json(requests.rate_request()),
+        "expires_at": timezone.now() + timedelta(minutes=10),
+    }
+    return RateQuote.objects.create(**{**defaults, **values})
+
+
+def test_buy_a_label_from_a_quote(django_capture_on_commit_callbacks):
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(
+        quote_id=quote.public_id, idempotency_key="k1", order_id="o-1"
+    )
+    assert shipment.status == ShipmentStatus.PURCHASED
+    assert shipment.tracking_number.startswith("SBXN")
+    assert bytes(shipment.label_data).startswith(b"%PDF")
+    assert (shipment.amount, shipment.currency) == (840, "USD")
+    assert shipment.tracking_status == "pre_transit"
+    event = Event.objects.get(name="shipment.label_created")
+    assert event.payload["tracking_number"] == shipment.tracking_number
+    again = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k1")
+    assert again.pk == shipment.pk
+    assert SandboxLabel.objects.count() == 1
+
+
+def test_an_expired_or_unknown_quote_cannot_be_bought():
+    quote = _quote(carrier("post"), expires_at=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(services.QuoteExpired):
+        services.shipment_buy(quote_id=quote.public_id)
+    with pytest.raises(services.NotFound):
+        services.shipment_buy(quote_id="rq_nope")
+    assert not SandboxLabel.objects.exists()
+
+
+def test_a_refused_label_fails_the_shipment():
+    quote = _quote(carrier("post"), service="SBX_NOPE")
+    shipment = services.shipment_buy(quote_id=quote.public_id)
+    assert shipment.status == ShipmentStatus.FAILED
+    assert shipment.failure_code == "invalid_service"
+
+
+def test_a_timeout_leaves_it_unknown_and_reconciliation_never_rebuys(
+    django_capture_on_commit_callbacks, settings
+):
+    settings.PROVIDER_MAX_ATTEMPTS = 3
+    account = carrier("slow-post", lose_label_answers=True)
+    quote = _quote(account)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        shipment = services.shipment_buy(quote_id=quote.public_id)
+    assert shipment.status == ShipmentStatus.UNKNOWN
+    assert callbacks, "a reconciliation is scheduled"
+    assert SandboxLabel.objects.count() == 1  # made once, retries replayed it
+    account.settings = {}
+    account.save()
+    services.shipment_reconcile(shipment=shipment)
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.PURCHASED
+    assert shipment.tracking_number == SandboxLabel.objects.get().tracking_number
+    operations = list(ShipmentAttempt.objects.values_list("operation", flat=True))
+    assert operations == ["create_label", "retrieve_label"]
+    assert SandboxLabel.objects.count() == 1
+
+
+def test_reconciliation_fails_a_shipment_the_carrier_never_saw():
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id)
+    shipment.status = ShipmentStatus.UNKNOWN
+    shipment.idempotency_key = "never-sent"
+    shipment.save()
+    services.shipments_reconcile_unknown()
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.FAILED
+
+
+def test_void_before_pickup_and_refused_in_transit():
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id)
+    services.shipment_void(shipment=shipment)
+    assert shipment.status == ShipmentStatus.VOIDED
+    assert Event.objects.filter(name="shipment.voided").count() == 1
+    with pytest.raises(services.InvalidState):
+        services.shipment_void(shipment=shipment)
+    moving = services.shipment_buy(quote_id=quote.public_id)
+    moving.tracking_status = "in_transit"
+    moving.save()
+    with pytest.raises(services.InvalidState) as info:
+        services.shipment_void(shipment=moving)
+    assert info.value.code == "in_transit"

@@ -1,0 +1,71 @@
+"""Rate shopping over every sandbox carrier at once: sorted, marked, one
+entry per failing carrier, cached by request."""
+
+import time
+
+import pytest
+
+from integrations.models import ProviderCall
+from shipping import services
+from shipping.models import RateQuote
+from shipping.providers.base import InvalidShippingRequest
+from tests.shipping.contract import requests
+from tests.shipping.helpers import carrier, shop
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("threads_db"),
+]
+
+
+def test_every_carrier_at_once_cheapest_first_with_failures():
+    carrier("cheap-post", price_factor=0.8)
+    carrier("dear-express", price_factor=1.5)
+    carrier("down-freight", outage=True)
+    result = shop()
+    amounts = [q.amount for q in result.quotes]
+    assert amounts == sorted(amounts) and len(amounts) == 6
+    assert result.quotes[0].cheapest and result.quotes[0].account == "cheap-post"
+    assert sum(q.cheapest for q in result.quotes) == 1
+    fastest = [q for q in result.quotes if q.fastest]
+    assert len(fastest) == 1 and fastest[0].transit_days == 1
+    assert [(f.account, f.code, f.reason) for f in result.failures] == [
+        ("down-freight", "connection_refused", "error")
+    ]
+    assert RateQuote.objects.count() == 6
+    assert not result.cached
+
+
+def test_a_hanging_carrier_times_out_and_the_others_answer():
+    carrier("quick", latency_ms=0)
+    carrier("stuck", latency_ms=3000)
+    started = time.monotonic()
+    result = services.rates_shop(request=requests.rate_request(), deadline_seconds=0.5)
+    assert time.monotonic() - started < 1.0
+    assert {q.account for q in result.quotes} == {"quick"}
+    (failure,) = result.failures
+    assert (failure.account, failure.reason, failure.duration_ms) == (
+        "stuck",
+        "timeout",
+        500,
+    )
+
+
+def test_a_repeat_answers_from_the_cache_without_calling_anyone():
+    carrier("cached-post")
+    first = shop()
+    calls = ProviderCall.objects.count()
+    again = shop()
+    assert again.cached and not first.cached
+    assert [q.quote_id for q in again.quotes] == [q.quote_id for q in first.quotes]
+    assert ProviderCall.objects.count() == calls
+    other = shop(service_codes=("SBX_GROUND",))
+    assert not other.cached
+
+
+def test_an_invalid_request_calls_nobody():
+    carrier("never-called")
+    with pytest.raises(InvalidShippingRequest) as info:
+        services.rates_shop(request=requests.INVALID_REQUESTS["customs.items"])
+    assert info.value.param == "customs.items"
+    assert not ProviderCall.objects.exists()
