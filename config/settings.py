@@ -292,6 +292,7 @@ SWITCHYARD_ADAPTERS = {
         "sandbox": "shipping.providers.sandbox.SandboxShippingAdapter",
         "fedex": "shipping.providers.fedex.FedExAdapter",
         "ups": "shipping.providers.ups.UPSAdapter",
+        "shippo": "shipping.providers.shippo.ShippoAdapter",
     },
     "inventory": {
         "sandbox": "inventory.providers.sandbox.SandboxInventoryAdapter",

@@ -27,8 +27,8 @@ def decode_label(encoded: object, *, carrier: str) -> bytes:
 
 def decimal_text(value: Decimal, places: int = 1) -> str:
     """A weight or length as the carrier reads it, rounded up to ``places``
-    (carriers bill the next step)."""
-    return str(round_up(value, places))
+    (carriers bill the next step), without trailing zeros: "2.5", "12"."""
+    return format(round_up(value, places).normalize(), "f")
 
 
 def location(*parts: object) -> str:
