@@ -293,6 +293,7 @@ SWITCHYARD_ADAPTERS = {
         "fedex": "shipping.providers.fedex.FedExAdapter",
         "ups": "shipping.providers.ups.UPSAdapter",
         "shippo": "shipping.providers.shippo.ShippoAdapter",
+        "dhl_express": "shipping.providers.dhl_express.DHLExpressAdapter",
     },
     "inventory": {
         "sandbox": "inventory.providers.sandbox.SandboxInventoryAdapter",
