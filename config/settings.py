@@ -294,6 +294,7 @@ SWITCHYARD_ADAPTERS = {
         "ups": "shipping.providers.ups.UPSAdapter",
         "shippo": "shipping.providers.shippo.ShippoAdapter",
         "dhl_express": "shipping.providers.dhl_express.DHLExpressAdapter",
+        "usps": "shipping.providers.usps.USPSAdapter",
     },
     "inventory": {
         "sandbox": "inventory.providers.sandbox.SandboxInventoryAdapter",
