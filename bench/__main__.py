@@ -1,5 +1,5 @@
 """``make bench``: ``python -m bench [NAME ...]``, names from ``BENCHMARKS``
-(client breaker failover fanout webhooks payments); all by default."""
+(client breaker failover fanout webhooks payments shipping); all by default."""
 
 import importlib
 import sys
@@ -18,6 +18,7 @@ BENCHMARKS = {
     "fanout": "bench.bench_fanout",
     "webhooks": "bench.bench_webhooks",
     "payments": "bench.bench_payments",
+    "shipping": "bench.bench_shipping",
 }
 
 

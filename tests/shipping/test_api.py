@@ -23,7 +23,7 @@ def _client(*scopes: str) -> APIClient:
 
 
 @pytest.fixture
-def api(db) -> APIClient:
+def api() -> APIClient:
     return _client("shipping:read", "shipping:write")
 
 
@@ -63,6 +63,7 @@ def test_rates_buy_track_and_void(api):
     assert "next" in listed
 
 
+@pytest.mark.django_db
 def test_a_request_no_carrier_could_take_is_a_400_naming_the_field(api):
     carrier("post")
     data = copy.deepcopy(RATE_REQUEST)
@@ -76,19 +77,22 @@ def test_a_request_no_carrier_could_take_is_a_400_naming_the_field(api):
     assert (error["code"], error["param"]) == ("customs_required", "customs.items")
 
 
+@pytest.mark.django_db
 def test_unknown_or_expired_quote(api):
     response = _post(api, SHIPMENTS, {"quote_id": "rq_missing"}, key="k-1")
     assert response.status_code == 404
     assert response.json()["error"]["param"] == "quote_id"
 
 
-def test_scopes(db):
+@pytest.mark.django_db
+def test_scopes():
     reader = _client("shipping:read")
     assert _post(reader, SHIPMENTS, {"quote_id": "rq_x"}, key="k").status_code == 403
     assert reader.get(SHIPMENTS).status_code == 200
     assert _client("payments:read").get(SHIPMENTS).status_code == 403
 
 
+@pytest.mark.django_db
 def test_pickup_and_address_validation(api):
     carrier("post")
     pickup = _post(
@@ -116,6 +120,7 @@ def test_pickup_and_address_validation(api):
     assert checked.json()["account"] == "post"
 
 
+@pytest.mark.django_db
 def test_the_schema_lists_the_shipping_endpoints(api):
     schema = api.get("/api/schema/", {"format": "json"}).json()
     paths = schema["paths"]
@@ -128,3 +133,19 @@ def test_the_schema_lists_the_shipping_endpoints(api):
         "/api/v1/shipping/addresses/validate/",
     ):
         assert path in paths
+
+
+@pytest.mark.django_db
+def test_a_lost_answer_is_202_unknown_and_a_refusal_422(api):
+    from tests.shipping.test_labels import _quote
+
+    slow = _quote(carrier("slow", lose_label_answers=True))
+    unknown = _post(api, SHIPMENTS, {"quote_id": slow.public_id}, key="u-1")
+    assert unknown.status_code == 202
+    assert unknown.json()["status"] == "unknown"
+    assert unknown.json()["label_url"] is None
+    refused = _quote(carrier("strict"), service="SBX_NOPE")
+    failed = _post(api, SHIPMENTS, {"quote_id": refused.public_id}, key="u-2")
+    assert failed.status_code == 422
+    assert failed.json()["error"]["code"] == "label_failed"
+    assert failed.json()["shipment"]["failure"]["code"] == "invalid_service"

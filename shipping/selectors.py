@@ -1,0 +1,38 @@
+"""Reads of the shipping domain: a shipment's timeline for the admin."""
+
+from integrations.timeline import (
+    TimelineEntry,
+    attempt_entries,
+    event_entries,
+    timeline_sorted,
+    webhook_entries,
+)
+from shipping.models import Shipment
+
+
+def shipment_timeline(shipment: Shipment) -> list[TimelineEntry]:
+    """Created, carrier attempts, tracking scans, webhooks and events."""
+    entries = [
+        TimelineEntry(
+            at=shipment.created_at,
+            kind="created",
+            title=f"Shipment created: {shipment.carrier} {shipment.service_code}",
+        ),
+        *attempt_entries(shipment.attempts.all()),
+        *event_entries(subjects=[shipment.public_id]),
+        *webhook_entries(
+            account_id=shipment.account_id, reference=shipment.tracking_number
+        ),
+    ]
+    for scan in shipment.tracking_events.all()[:100]:
+        entries.append(
+            TimelineEntry(
+                at=scan.occurred_at,
+                kind="tracking",
+                title=f"{scan.get_status_display()}: {scan.description}",
+                detail=" · ".join(
+                    x for x in (scan.location, scan.carrier_status_code) if x
+                ),
+            )
+        )
+    return timeline_sorted(entries)

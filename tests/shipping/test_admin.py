@@ -1,0 +1,78 @@
+"""The shipping admin: compare carrier rates, buy a label from a row, the
+shipment page with its timeline, label download and void; pickups."""
+
+import re
+
+import pytest
+
+from shipping.models import Pickup, Shipment
+from tests.shipping.helpers import carrier
+
+FORM = {
+    "from_name": "Switchyard Warehouse",
+    "from_street": "1 Dock Road",
+    "from_city": "Memphis",
+    "from_postal_code": "38118",
+    "from_state_code": "TN",
+    "from_country_code": "US",
+    "to_name": "Ada Buyer",
+    "to_street": "742 Evergreen Terrace",
+    "to_city": "Springfield",
+    "to_postal_code": "62704",
+    "to_state_code": "IL",
+    "to_country_code": "US",
+    "weight": "1.2",
+    "weight_unit": "kg",
+    "dimension_unit": "cm",
+    "customs_currency": "USD",
+    "order_id": "o-77",
+}
+COMPARE = "/admin/shipping/shipment/compare-rates/"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("threads_db")
+def test_compare_buy_and_void_from_the_admin(admin_client):
+    carrier("cheap-post", price_factor=0.5)
+    carrier("dear-express", price_factor=2)
+    carrier("down-freight", outage=True)
+    page = admin_client.post(COMPARE, FORM)
+    html = page.content.decode()
+    assert page.status_code == 200
+    amounts = [int(a) for a in re.findall(r'data-amount="(\d+)"', html)]
+    assert len(amounts) == 6 and amounts == sorted(amounts)
+    assert 'class="failure-row" data-account="down-freight"' in html
+    assert "connection_refused" in html
+    quote = re.search(r'name="quote_id" value="(rq_\w+)"', html).group(1)
+    key = re.search(r'name="key" value="(\w+)"', html).group(1)
+    bought = admin_client.post(
+        "/admin/shipping/shipment/buy/",
+        {"quote_id": quote, "key": key, "order_id": "o-77"},
+    )
+    shipment = Shipment.objects.get()
+    assert bought.url == f"/admin/shipping/shipment/{shipment.pk}/change/"
+    assert shipment.order_id == "o-77" and shipment.tracking_number
+    change = admin_client.get(bought.url).content.decode()
+    assert shipment.tracking_number in change
+    assert 'id="shipment-timeline"' in change and "create_label" in change
+    label = admin_client.get(f"/admin/shipping/shipment/{shipment.pk}/label/")
+    assert label.content.startswith(b"%PDF")
+    admin_client.post(f"/admin/shipping/shipment/{shipment.pk}/void/")
+    shipment.refresh_from_db()
+    assert shipment.status == "voided"
+
+
+@pytest.mark.django_db
+def test_an_invalid_parcel_is_shown_with_its_field(admin_client):
+    carrier("post")
+    page = admin_client.post(COMPARE, {**FORM, "weight": "0"})
+    assert "parcels[0].weight" in page.content.decode()
+    assert not Shipment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_list_links_the_compare_page_and_pickups_list(admin_client):
+    page = admin_client.get("/admin/shipping/shipment/").content.decode()
+    assert 'id="compare-rates-link"' in page
+    assert admin_client.get("/admin/shipping/pickup/").status_code == 200
+    assert not Pickup.objects.exists()
