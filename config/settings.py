@@ -296,6 +296,11 @@ SWITCHYARD_ADAPTERS = {
     },
     "shipping": {
         "sandbox": "shipping.providers.sandbox.SandboxShippingAdapter",
+        "fedex": "shipping.providers.fedex.FedExAdapter",
+        "ups": "shipping.providers.ups.UPSAdapter",
+        "shippo": "shipping.providers.shippo.ShippoAdapter",
+        "dhl_express": "shipping.providers.dhl_express.DHLExpressAdapter",
+        "usps": "shipping.providers.usps.USPSAdapter",
     },
     "inventory": {
         "sandbox": "inventory.providers.sandbox.SandboxInventoryAdapter",

@@ -66,8 +66,9 @@ class ClientCredentials:
     client_id: str
     client_secret: str = field(repr=False)
     scope: str = ""
-    # "header": HTTP Basic (RFC 6749 2.3.1; PayPal); "body": in the form (FedEx).
-    send_as: Literal["header", "body"] = "header"
+    # "header": HTTP Basic (RFC 6749 2.3.1; PayPal); "body": in the form (FedEx);
+    # "json": in a JSON body (USPS documents only that).
+    send_as: Literal["header", "body", "json"] = "header"
 
 
 class TokenCache:
@@ -155,11 +156,13 @@ class TokenCache:
         data = {"grant_type": "client_credentials"}
         if creds.scope:
             data["scope"] = creds.scope
-        extra: dict[str, Any] = {}
-        if creds.send_as == "body":
-            data.update(client_id=creds.client_id, client_secret=creds.client_secret)
-        else:
+        extra: dict[str, Any] = {"data": data}
+        if creds.send_as == "header":
             extra["auth"] = (creds.client_id, creds.client_secret)
+        else:
+            data.update(client_id=creds.client_id, client_secret=creds.client_secret)
+        if creds.send_as == "json":
+            extra = {"json": data}
         response = self.client.request(
             "POST",
             creds.token_url,
@@ -167,7 +170,6 @@ class TokenCache:
             # Asking twice for a token changes nothing.
             idempotent=True,
             idempotency_header=None,
-            data=data,
             headers={"Accept": "application/json"},
             expect_json=True,
             **extra,

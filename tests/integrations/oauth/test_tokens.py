@@ -2,6 +2,7 @@
 fault server; what it received is what is asserted."""
 
 import base64
+import json
 import logging
 import threading
 from urllib.parse import parse_qs
@@ -95,6 +96,20 @@ def test_credentials_and_scope_can_travel_in_the_form(account, server):
         "client_id": [CLIENT_ID],
         "client_secret": [SECRET],
         "scope": ["read write"],
+    }
+
+
+def test_credentials_can_travel_in_a_json_body(account, server):
+    tokens = tokens_for(account, server, send_as="json")
+
+    tokens.get()
+
+    (fetch,) = token_requests(server)
+    assert fetch.header("Authorization") is None
+    assert json.loads(fetch.body) == {
+        "grant_type": "client_credentials",
+        "client_id": CLIENT_ID,
+        "client_secret": SECRET,
     }
 
 

@@ -1,0 +1,76 @@
+"""Small translations every carrier adapter needs the same way: labels
+decoded from base64, events put in order, dates read, numbers written."""
+
+import base64
+import binascii
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+
+from integrations.errors import Unknown
+from shipping.providers.base import TrackingEvent, TrackingInfo, TrackingStatus
+from shipping.units import round_up
+
+
+def decode_label(encoded: object, *, carrier: str) -> bytes:
+    """A label the carrier sent as base64. A label we cannot decode is a
+    label bought and lost: ``Unknown`` so nobody buys a second one."""
+    if not isinstance(encoded, str) or not encoded:
+        raise Unknown(f"{carrier} sent no label", code="malformed_response")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise Unknown(
+            f"{carrier} sent a label that is not base64", code="malformed_response"
+        ) from None
+
+
+def decimal_text(value: Decimal, places: int = 1) -> str:
+    """A weight or length as the carrier reads it, rounded up to ``places``
+    (carriers bill the next step), without trailing zeros: "2.5", "12"."""
+    return format(round_up(value, places).normalize(), "f")
+
+
+def location(*parts: object) -> str:
+    """ "Memphis, TN, US" from whichever parts the carrier gave."""
+    return ", ".join(str(p).strip() for p in parts if p and str(p).strip())
+
+
+def read_date(value: object) -> date | None:
+    """A date from ``2024-07-25``, ``2024-07-25T23:59:00`` or ``20240725``."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if len(text) == 8 and text.isdigit():
+        text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    try:
+        return datetime.fromisoformat(text[:10]).date()
+    except ValueError:
+        return None
+
+
+def tracking_info(
+    tracking_number: str,
+    events: Iterable[TrackingEvent],
+    *,
+    estimated_delivery: date | None = None,
+    signed_by: str = "",
+    status: TrackingStatus | None = None,
+) -> TrackingInfo:
+    """The events oldest first (carriers list the newest first); the status
+    is the latest event's unless the carrier states one."""
+    ordered = tuple(sorted(events, key=lambda event: event.occurred_at))
+    if status is None:
+        status = ordered[-1].status if ordered else TrackingStatus.UNKNOWN
+    return TrackingInfo(
+        tracking_number=tracking_number,
+        status=status,
+        events=ordered,
+        estimated_delivery=estimated_delivery,
+        signed_by=signed_by,
+    )
+
+
+def to_status(value: str | None) -> TrackingStatus:
+    """Our status from a table's answer; UNKNOWN for codes no table has."""
+    return TrackingStatus(value) if value else TrackingStatus.UNKNOWN

@@ -1,0 +1,78 @@
+"""MyDHL API tables: its problem body (``title``, ``status``, ``detail``,
+``additionalDetails``) as ours, checkpoint codes as our tracking statuses,
+and the reader of one tracking event."""
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from shipping.providers.base import TrackingEvent, TrackingStatus
+from shipping.providers.carrier_errors import carrier_error_map
+
+# Checkpoint ``typeCode`` -> ours (codes absent here are movements: in transit).
+CHECKPOINTS: Mapping[str, TrackingStatus] = {
+    "SD": TrackingStatus.PRE_TRANSIT,  # shipment data received
+    "OK": TrackingStatus.DELIVERED,
+    "DD": TrackingStatus.DELIVERED,
+    "WC": TrackingStatus.OUT_FOR_DELIVERY,  # with courier for delivery
+    "RT": TrackingStatus.RETURNED,
+    "RD": TrackingStatus.RETURNED,
+    "NH": TrackingStatus.EXCEPTION,  # not home
+    "CA": TrackingStatus.EXCEPTION,  # closed on arrival
+    "BA": TrackingStatus.EXCEPTION,  # bad address
+    "MD": TrackingStatus.EXCEPTION,  # missed delivery cycle
+    "OH": TrackingStatus.EXCEPTION,  # on hold
+    "HP": TrackingStatus.EXCEPTION,  # held for payment
+    "RR": TrackingStatus.EXCEPTION,  # response received (customs query)
+}
+# Top-level shipment ``status`` -> ours, when DHL states one.
+SHIPMENT_STATUSES: Mapping[str, TrackingStatus] = {
+    "pre-transit": TrackingStatus.PRE_TRANSIT,
+    "transit": TrackingStatus.IN_TRANSIT,
+    "delivered": TrackingStatus.DELIVERED,
+    "failure": TrackingStatus.EXCEPTION,
+    "returned": TrackingStatus.RETURNED,
+}
+EXPORT_REASONS: Mapping[str, str] = {
+    "merchandise": "permanent",
+    "documents": "permanent",
+    "gift": "permanent",
+    "sample": "permanent",
+    "return": "return",
+}
+
+
+def _read(body: Any) -> tuple[str, str]:
+    if not isinstance(body, Mapping):
+        return "", ""
+    details = body.get("additionalDetails") or []
+    extra = "; ".join(str(d) for d in details if d) if isinstance(details, list) else ""
+    message = str(body.get("detail") or body.get("message") or body.get("title") or "")
+    return str(body.get("status") or ""), f"{message} ({extra})" if extra else message
+
+
+dhl_error_map = carrier_error_map(_read, carrier="DHL Express")
+
+
+def checkpoint(event: Mapping[str, Any]) -> TrackingEvent | None:
+    offset = str(event.get("GMTOffset") or "+00:00")
+    try:
+        occurred = datetime.fromisoformat(
+            f"{event.get('date')}T{event.get('time')}{offset}"
+        )
+    except (TypeError, ValueError):
+        return None
+    if occurred.tzinfo is None:
+        return None
+    code = str(event.get("typeCode") or "")
+    areas = event.get("serviceArea") or []
+    place = (
+        areas[0].get("description") if areas and isinstance(areas[0], Mapping) else ""
+    )
+    return TrackingEvent(
+        status=CHECKPOINTS.get(code, TrackingStatus.IN_TRANSIT),
+        occurred_at=occurred,
+        carrier_status_code=code,
+        description=str(event.get("description") or ""),
+        location=str(place or ""),
+    )

@@ -1,0 +1,465 @@
+"""Shippo (API 2018-02-08) as JSON over HTTP on the shared client: rates from
+every carrier behind the account (a shipment), labels bought as transactions
+(QUEUED ones come back pending and are polled by reconciliation, never by a
+sleeping request), refunds as voids, tracks, address validation, and the
+``track_updated`` webhook authenticated by a secret token in its URL. Wire
+shapes follow Shippo's OpenAPI file (provider-specs/shippo/public-api.yaml)."""
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from integrations.client import client_for
+from integrations.errors import ProviderError, Rejected, Unknown
+from integrations.providers.base import ConfigField, HealthResult, SignedRequest
+from integrations.providers.http import HttpAdapter
+from integrations.webhooks.messages import WebhookMessage, iso_time, json_object
+from integrations.webhooks.signing import require_match
+from integrations.webhooks.verification import WebhookVerificationError
+from shipping.providers.base import (
+    Address,
+    AddressValidation,
+    Customs,
+    InvalidShippingRequest,
+    Label,
+    LabelFormat,
+    LabelLookup,
+    LabelRequest,
+    LabelStatus,
+    Parcel,
+    Rate,
+    RateRequest,
+    ShippingAdapter,
+    TrackingInfo,
+    TrackRequest,
+    VoidRequest,
+    VoidResult,
+)
+from shipping.providers.carrier_common import decimal_text, read_date, tracking_info
+from shipping.providers.shippo_errors import (
+    CONTENTS_TYPES,
+    LABEL_FILE_TYPES,
+    PENDING_STATUSES,
+    REFUND_ACCEPTED,
+    messages_text,
+    shippo_error_map,
+    track_error_map,
+    track_event,
+    track_status,
+)
+
+API_VERSION = "2018-02-08"  # the version public-api.yaml describes
+# The query parameter's name, not a secret: /webhooks/<slug>/?token=<secret>.
+WEBHOOK_TOKEN_PARAM = "token"  # noqa: S105
+# How many recent transactions reconciliation reads to find ours.
+LOOKUP_PAGE_SIZE = 100
+
+
+class ShippoAdapter(HttpAdapter, ShippingAdapter):
+    code = "shippo"
+    display_name = "Shippo"
+    credential_fields: ClassVar[tuple[ConfigField, ...]] = (
+        ConfigField(
+            "api_token",
+            "API token",
+            help_text="shippo_live_... or shippo_test_... (the mode follows it).",
+        ),
+        ConfigField(
+            "webhook_token",
+            "Webhook token",
+            required=False,
+            help_text="A long random value; register the webhook URL as "
+            "/webhooks/<slug>/?token=<this value>.",
+        ),
+    )
+    settings_fields: ClassVar[tuple[ConfigField, ...]] = (
+        ConfigField(
+            "customs_signer",
+            "Customs signer",
+            required=False,
+            default="Shipping Desk",
+            help_text="Who certifies international customs declarations.",
+        ),
+    )
+    base_urls: ClassVar[Mapping[str, str]] = {
+        "test": "https://api.goshippo.com",
+        "live": "https://api.goshippo.com",
+    }
+    # Shippo takes no idempotency key: a transaction is never resent blind.
+    idempotency_header = None
+    default_headers: ClassVar[Mapping[str, str]] = {
+        "Accept": "application/json",
+        "SHIPPO-API-VERSION": API_VERSION,
+    }
+    label_formats = (LabelFormat.PDF, LabelFormat.PNG, LabelFormat.ZPL)
+    # Shippo signs nothing: the secret token travels in the URL it posts to.
+    webhook_signing_credential = "webhook_token"
+    webhook_signature_header = ""
+    webhook_signs_url = True
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"ShippoToken {self.credential('api_token')}"}
+
+    def error_map(self, response: requests.Response) -> ProviderError | None:
+        return shippo_error_map(response)
+
+    def health_check(self) -> HealthResult:
+        self.send(
+            "GET",
+            "/carrier_accounts",
+            operation="shippo_health",
+            params={"results": 1},
+        )
+        return HealthResult(ok=True, detail="API token accepted")
+
+    # --- Rates -------------------------------------------------------------------
+
+    def carrier_rates(self, request: RateRequest) -> list[Rate]:
+        body: dict[str, Any] = {
+            "address_from": _address(request.from_address),
+            "address_to": _address(request.to_address),
+            "parcels": [_parcel(parcel) for parcel in request.parcels],
+            "async": False,
+        }
+        if request.ship_date:
+            body["shipment_date"] = f"{request.ship_date.isoformat()}T12:00:00Z"
+        if request.is_international and request.customs:
+            body["customs_declaration"] = self._customs(request.customs)
+        data = self.send("POST", "/shipments", operation="shippo_rates", json=body)
+        return [rate for item in data.get("rates") or [] if (rate := self._rate(item))]
+
+    def _rate(self, item: Mapping[str, Any]) -> Rate | None:
+        currency = str(item.get("currency") or "")
+        level = item.get("servicelevel") or {}
+        token = str(level.get("token") or "")
+        if len(currency) != 3 or not token or not item.get("object_id"):
+            return None
+        amount = self.from_provider_decimal(item.get("amount"), currency)
+        if not amount:
+            return None
+        provider = str(item.get("provider") or "")
+        days = item.get("estimated_days")
+        return Rate(
+            carrier=provider,
+            service_code=token,
+            service_name=f"{provider} {level.get('name') or token}".strip(),
+            amount=amount,
+            currency=currency,
+            transit_days=days if isinstance(days, int) and days >= 0 else None,
+            carrier_rate_id=str(item["object_id"]),
+            extra={"carrier_account": str(item.get("carrier_account") or "")},
+        )
+
+    def _customs(self, customs: Customs) -> dict[str, Any]:
+        items = [
+            {
+                "description": item.description,
+                "quantity": item.quantity,
+                "net_weight": decimal_text(item.weight * item.quantity, 3),
+                "mass_unit": str(item.weight_unit),
+                "value_amount": self.to_provider_decimal(
+                    item.value * item.quantity, item.currency
+                ),
+                "value_currency": item.currency,
+                "origin_country": item.origin_country,
+                **({"hs_code": item.hs_code} if item.hs_code else {}),
+                **({"sku_code": item.sku} if item.sku else {}),
+            }
+            for item in customs.items
+        ]
+        return {
+            "contents_type": CONTENTS_TYPES[customs.contents_type],
+            "non_delivery_option": "RETURN",
+            "certify": True,
+            "certify_signer": str(self.setting("customs_signer")),
+            "incoterm": customs.incoterm if customs.incoterm != "DAP" else "DDU",
+            "items": items,
+        }
+
+    # --- Labels (transactions) ---------------------------------------------------
+
+    def carrier_create_label(self, request: LabelRequest) -> Label:
+        if not request.carrier_rate_id:
+            raise InvalidShippingRequest(
+                "carrier_rate_id is required: Shippo buys a rate it quoted",
+                param="carrier_rate_id",
+                code="missing_field",
+            )
+        body = {
+            "rate": request.carrier_rate_id,
+            "label_file_type": LABEL_FILE_TYPES[request.label_format],
+            # Shippo waits for the label when it can; a slow carrier still
+            # answers QUEUED, and reconciliation polls for it later.
+            "async": False,
+            "metadata": request.reference[:100],
+        }
+        data = self.send(
+            "POST", "/transactions", operation="shippo_create_label", json=body
+        )
+        if data.get("status") == "ERROR":
+            raise Rejected(
+                messages_text(data) or "Shippo could not make the label",
+                code="label_failed",
+            )
+        return self._label(data, request.label_format)
+
+    def carrier_retrieve_label(self, lookup: LabelLookup) -> Label | None:
+        """A pending transaction polled by id; a lost answer found by our
+        reference in the account's recent transactions."""
+        if lookup.carrier_shipment_id:
+            found = self.none_if_not_found(
+                lambda: self.send(
+                    "GET",
+                    f"/transactions/{_segment(lookup.carrier_shipment_id)}",
+                    operation="shippo_retrieve_label",
+                )
+            )
+        else:
+            found = self._find_transaction(lookup.reference)
+        if found is None or found.get("status") == "ERROR":
+            return None
+        return self._label(found, _format_of(found))
+
+    def _find_transaction(self, reference: str) -> dict[str, Any] | None:
+        page = self.send(
+            "GET",
+            "/transactions",
+            operation="shippo_find_label",
+            params={"results": LOOKUP_PAGE_SIZE},
+        )
+        for transaction in page.get("results") or []:
+            if transaction.get("metadata") == reference[:100]:
+                return transaction
+        if page.get("next"):
+            # Older than one page: we cannot say it does not exist.
+            raise Unknown(
+                "the transaction is not among Shippo's recent ones",
+                code="lookup_incomplete",
+            )
+        return None
+
+    def _label(
+        self, transaction: Mapping[str, Any], label_format: LabelFormat
+    ) -> Label:
+        object_id = str(transaction.get("object_id") or "")
+        if not object_id:
+            raise Unknown(
+                "Shippo answered without a transaction", code="malformed_response"
+            )
+        if transaction.get("status") in PENDING_STATUSES:
+            return Label(status=LabelStatus.PENDING, carrier_shipment_id=object_id)
+        rate = transaction.get("rate") or {}
+        currency = str(rate.get("currency") or "") if isinstance(rate, Mapping) else ""
+        return Label(
+            status=LabelStatus.CREATED,
+            carrier_shipment_id=object_id,
+            tracking_number=str(transaction.get("tracking_number") or ""),
+            label_data=self._label_file(transaction.get("label_url")),
+            label_format=label_format,
+            amount=self.from_provider_decimal(rate.get("amount"), currency)
+            if len(currency) == 3
+            else None,
+            currency=currency,
+            service_code=str(rate.get("servicelevel_token") or "")
+            if isinstance(rate, Mapping)
+            else "",
+            estimated_delivery=read_date(transaction.get("eta")),
+        )
+
+    def _label_file(self, url: object) -> bytes:
+        """The label file Shippo hosts. Fetched through the shared client but
+        without our token: the URL is a pre-signed file link, not the API."""
+        if not isinstance(url, str) or urlsplit(url).scheme != "https":
+            raise Unknown("Shippo sent no label URL", code="malformed_response")
+        response = client_for(self.account).request(
+            "GET",
+            url,
+            operation="shippo_label_file",
+            idempotent=True,
+            idempotency_header=None,
+        )
+        return response.content
+
+    def carrier_void_label(self, request: VoidRequest) -> VoidResult:
+        body = {"transaction": request.carrier_shipment_id, "async": False}
+        try:
+            refund = self.send(
+                "POST", "/refunds", operation="shippo_void_label", json=body
+            )
+        except Rejected as error:
+            return VoidResult(voided=False, detail=error.message)
+        status = str(refund.get("status") or "")
+        if status in REFUND_ACCEPTED:
+            return VoidResult(voided=True, detail=f"refund {status.lower()}")
+        return VoidResult(voided=False, detail=f"refund {status.lower() or 'refused'}")
+
+    # --- Tracking ------------------------------------------------------------------
+
+    def carrier_track(self, request: TrackRequest) -> TrackingInfo:
+        # Shippo tracks per carrier; its service level tokens start with it.
+        carrier = request.service_code.split("_", 1)[0].lower()
+        if not carrier:
+            raise InvalidShippingRequest(
+                "service_code is required: Shippo tracks per carrier",
+                param="service_code",
+                code="missing_field",
+            )
+        data = self.send(
+            "GET",
+            f"/tracks/{_segment(carrier)}/{_segment(request.tracking_number)}",
+            operation="shippo_track",
+            error_map=track_error_map,
+        )
+        return self._tracking(data, request.tracking_number)
+
+    def _tracking(self, track: Mapping[str, Any], number: str) -> TrackingInfo:
+        events = [track_event(entry) for entry in track.get("tracking_history") or []]
+        current = track.get("tracking_status")
+        return tracking_info(
+            number,
+            [event for event in events if event is not None],
+            estimated_delivery=read_date(track.get("eta")),
+            status=track_status(current) if isinstance(current, Mapping) else None,
+        )
+
+    # --- Addresses -----------------------------------------------------------------
+
+    def carrier_validate_address(self, address: Address) -> AddressValidation:
+        body = {**_address(address), "validate": True}
+        data = self.send(
+            "POST", "/addresses", operation="shippo_validate_address", json=body
+        )
+        results = data.get("validation_results") or {}
+        valid = results.get("is_valid") is True
+        return AddressValidation(
+            valid=valid,
+            address=_address_of(data, address) if valid else None,
+            residential=data.get("is_residential"),
+            messages=tuple(
+                str(m.get("text") or m.get("code"))
+                for m in results.get("messages") or []
+                if isinstance(m, Mapping)
+            ),
+        )
+
+    # --- Webhooks --------------------------------------------------------------------
+
+    def check_webhook_signature(self, request: SignedRequest) -> dict[str, Any]:
+        candidates = parse_qs(urlsplit(request.url).query).get(WEBHOOK_TOKEN_PARAM, [])
+        if not candidates:
+            raise WebhookVerificationError(
+                "The webhook URL carries no token.",
+                code=WebhookVerificationError.FORGED,
+                param=WEBHOOK_TOKEN_PARAM,
+            )
+        require_match(request.secret, candidates, param=WEBHOOK_TOKEN_PARAM)
+        return json_object(request.body, what="a Shippo event")
+
+    def webhook_message(self, request: SignedRequest, verified: Any) -> WebhookMessage:
+        event = str(verified.get("event") or "")
+        data = verified.get("data") or {}
+        if not event or not isinstance(data, Mapping):
+            raise WebhookVerificationError(
+                "The webhook body is not a Shippo event.",
+                code=WebhookVerificationError.MALFORMED,
+            )
+        status = data.get("tracking_status") or {}
+        status = status if isinstance(status, Mapping) else {}
+        return WebhookMessage.build(
+            event_type=event,
+            dedupe_key=_dedupe_key(event, data, status),
+            payload=dict(verified),
+            occurred_at=iso_time(status.get("status_date")),
+        )
+
+    def parse_tracking_update(self, message: WebhookMessage) -> TrackingInfo | None:
+        if message.event_type != "track_updated":
+            return None
+        track = message.payload.get("data") or {}
+        number = str(track.get("tracking_number") or "")
+        if not number:
+            return None
+        return self._tracking(track, number)
+
+
+# --- Wire shapes ------------------------------------------------------------------
+
+
+def _segment(value: str) -> str:
+    return requests.utils.quote(value, safe="")
+
+
+def _dedupe_key(event: str, data: Mapping[str, Any], status: Mapping[str, Any]) -> str:
+    # Shippo sends no event id: one key per (object, state) it reports.
+    parts = (
+        event,
+        str(data.get("tracking_number") or data.get("object_id") or ""),
+        str(status.get("object_id") or ""),
+        str(status.get("status") or data.get("status") or ""),
+        str(status.get("status_date") or data.get("object_updated") or ""),
+    )
+    return f"{event}:{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:40]}"
+
+
+def _format_of(transaction: Mapping[str, Any]) -> LabelFormat:
+    file_type = str(transaction.get("label_file_type") or "")
+    if file_type.startswith("ZPL"):
+        return LabelFormat.ZPL
+    return LabelFormat.PNG if file_type.startswith("PNG") else LabelFormat.PDF
+
+
+def _address(address: Address) -> dict[str, Any]:
+    lines = [line for line in address.street_lines if line] + ["", ""]
+    wire: dict[str, Any] = {
+        "name": address.name,
+        "company": address.company,
+        "street1": lines[0],
+        "street2": lines[1],
+        "city": address.city,
+        "state": address.state_code,
+        "zip": address.postal_code,
+        "country": address.country_code,
+        "phone": address.phone,
+        "email": address.email,
+    }
+    if address.residential is not None:
+        wire["is_residential"] = address.residential
+    return wire
+
+
+def _parcel(parcel: Parcel) -> dict[str, Any]:
+    wire: dict[str, Any] = {
+        "weight": decimal_text(parcel.weight, 3),
+        "mass_unit": str(parcel.weight_unit),
+        "distance_unit": str(parcel.dimension_unit),
+    }
+    sides = (parcel.length, parcel.width, parcel.height)
+    # Shippo requires dimensions; an envelope without them is rated as 1x1x1.
+    names = ("length", "width", "height")
+    for name, side in zip(names, sides, strict=True):
+        wire[name] = decimal_text(side, 2) if side is not None else "1"
+    return wire
+
+
+def _address_of(data: Mapping[str, Any], given: Address) -> Address:
+    lines = tuple(
+        str(data[key]) for key in ("street1", "street2", "street3") if data.get(key)
+    )
+    return Address(
+        name=given.name,
+        company=given.company,
+        phone=given.phone,
+        email=given.email,
+        street_lines=lines or given.street_lines,
+        city=str(data.get("city") or given.city),
+        state_code=str(data.get("state") or given.state_code),
+        postal_code=str(data.get("zip") or given.postal_code),
+        country_code=str(data.get("country") or given.country_code),
+        residential=data.get("is_residential"),
+    )
+
+
+__all__ = ["ShippoAdapter"]

@@ -1,0 +1,132 @@
+"""UPS's tables: the error envelope (``response.errors[].code/message``) as
+ours, service names, tracking statuses, and the readers of a track answer
+(where a 200 may carry a "not found" warning)."""
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from integrations.errors import ProviderError, Rejected
+from shipping.providers.base import LabelFormat, TrackingEvent, TrackingStatus
+from shipping.providers.carrier_common import location
+from shipping.providers.carrier_errors import carrier_error_map, first_error
+
+# 250002: Invalid Authentication Information (an expired or revoked token).
+AUTH_CODES = frozenset({"250002"})
+# Track API warning for a number UPS has no record of.
+NOT_FOUND_WARNING = "TW0001"
+
+# Rating.yaml ``Service.Code`` (domestic and international values).
+SERVICE_NAMES: Mapping[str, str] = {
+    "01": "UPS Next Day Air",
+    "02": "UPS 2nd Day Air",
+    "03": "UPS Ground",
+    "12": "UPS 3 Day Select",
+    "13": "UPS Next Day Air Saver",
+    "14": "UPS Next Day Air Early",
+    "59": "UPS 2nd Day Air A.M.",
+    "75": "UPS Heavy Goods",
+    "07": "UPS Worldwide Express",
+    "08": "UPS Worldwide Expedited",
+    "11": "UPS Standard",
+    "54": "UPS Worldwide Express Plus",
+    "65": "UPS Worldwide Saver",
+    "96": "UPS Worldwide Express Freight",
+    "71": "UPS Worldwide Express Freight Midday",
+}
+# LabelSpecification.LabelImageFormat.Code per format (UPS prints no PDF).
+LABEL_CODES: Mapping[LabelFormat, str] = {
+    LabelFormat.PNG: "PNG",
+    LabelFormat.ZPL: "ZPL",
+}
+# Track API ``activity.status.type`` -> our status.
+STATUS_TYPES: Mapping[str, TrackingStatus] = {
+    "M": TrackingStatus.PRE_TRANSIT,  # label created, not yet received
+    "MV": TrackingStatus.PRE_TRANSIT,
+    "P": TrackingStatus.IN_TRANSIT,
+    "I": TrackingStatus.IN_TRANSIT,
+    "W": TrackingStatus.IN_TRANSIT,
+    "O": TrackingStatus.OUT_FOR_DELIVERY,
+    "D": TrackingStatus.DELIVERED,
+    "DO": TrackingStatus.DELIVERED,
+    "DD": TrackingStatus.DELIVERED,
+    "X": TrackingStatus.EXCEPTION,
+    "RS": TrackingStatus.RETURNED,
+}
+
+
+def _read(body: Any) -> tuple[str, str]:
+    error = first_error(body, "response", "errors")
+    return str(error.get("code") or ""), str(error.get("message") or "")
+
+
+ups_error_map = carrier_error_map(_read, carrier="UPS", auth_codes=AUTH_CODES)
+
+
+def track_error_map(response: requests.Response) -> ProviderError | None:
+    """A 200 whose shipment has a "not found" warning and no package is a
+    not-found (the call row says rejected), not an empty success."""
+    error = ups_error_map(response)
+    if error is not None or response.status_code != 200:
+        return error
+    try:
+        shipment = track_shipment(response.json())
+    except ValueError:
+        return None
+    warnings = [w for w in shipment.get("warnings") or [] if isinstance(w, Mapping)]
+    if warnings and not shipment.get("package"):
+        code = str(warnings[0].get("code") or "")
+        message = str(warnings[0].get("message") or "UPS has no such parcel")
+        missing = code == NOT_FOUND_WARNING or "not found" in message.lower()
+        return Rejected(
+            message,
+            code="not_found" if missing else "bad_request",
+            http_status=200,
+            provider_code=code or None,
+        )
+    return None
+
+
+def track_shipment(data: Any) -> Mapping[str, Any]:
+    """``trackResponse.shipment[0]``, or {} when the answer has none."""
+    shipments = ((data or {}).get("trackResponse") or {}).get("shipment") or []
+    first = shipments[0] if shipments else {}
+    return first if isinstance(first, Mapping) else {}
+
+
+def activity_event(activity: Mapping[str, Any]) -> TrackingEvent | None:
+    status = activity.get("status") or {}
+    occurred = _activity_time(activity)
+    if occurred is None:
+        return None
+    kind = str(status.get("type") or "")
+    description = str(status.get("description") or "").strip()
+    ours = STATUS_TYPES.get(kind, TrackingStatus.UNKNOWN)
+    if "OUT FOR DELIVERY" in description.upper():
+        ours = TrackingStatus.OUT_FOR_DELIVERY
+    address = (activity.get("location") or {}).get("address") or {}
+    return TrackingEvent(
+        status=ours,
+        occurred_at=occurred,
+        carrier_status_code=str(status.get("code") or kind),
+        description=description,
+        location=location(
+            address.get("city"), address.get("stateProvince"), address.get("country")
+        ),
+    )
+
+
+def _activity_time(activity: Mapping[str, Any]) -> datetime | None:
+    # UTC fields when UPS sends them; else the local date and time, which
+    # carry no offset and are read as UTC (the order within a parcel holds).
+    day = activity.get("gmtDate") or activity.get("date")
+    clock = str(activity.get("gmtTime") or activity.get("time") or "000000")
+    clock = clock.replace(":", "")
+    try:
+        return datetime.strptime(f"{day}{clock[:6]:0<6}", "%Y%m%d%H%M%S").replace(
+            tzinfo=UTC
+        )
+    except (TypeError, ValueError):
+        return None

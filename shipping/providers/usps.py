@@ -1,0 +1,496 @@
+"""USPS v3 APIs (OAuth 2.0 client credentials; Shipping Options, Payments,
+Domestic Labels, Tracking, Carrier Pickup, Addresses) on the shared client.
+A label needs a payment authorization token as well as the OAuth token, and
+its answer is multipart (JSON metadata plus the label). Domestic only: the
+international label API is not wired yet. Wire shapes follow karrio's USPS
+samples (provider-specs/usps/karrio-samples) and USPS/api-examples."""
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import requests
+from django.utils import timezone
+
+from integrations.client import client_for
+from integrations.errors import (
+    ConfigurationError,
+    NotProcessed,
+    ProviderError,
+    Rejected,
+    Unknown,
+)
+from integrations.oauth import BearerTokenAuth, ClientCredentials
+from integrations.providers.base import ConfigField, HealthResult
+from integrations.providers.http import HttpAdapter
+from shipping.providers.base import (
+    Address,
+    AddressValidation,
+    CarrierLimits,
+    Label,
+    LabelFormat,
+    LabelRequest,
+    LabelStatus,
+    Parcel,
+    Pickup,
+    PickupCancellation,
+    PickupRequest,
+    Rate,
+    RateRequest,
+    ShippingAdapter,
+    TrackingInfo,
+    TrackRequest,
+    VoidRequest,
+    VoidResult,
+)
+from shipping.providers.carrier_common import (
+    decimal_text,
+    read_date,
+    tracking_info,
+)
+from shipping.providers.usps_errors import (
+    IMAGE_TYPES,
+    STATUS_CATEGORIES,
+    label_parts,
+    tracking_event,
+    usps_error_map,
+)
+from shipping.units import DimensionUnit, WeightUnit, convert_weight
+
+OAUTH_PATH = "/oauth2/v3/token"
+# A header name, not a secret.
+PAYMENT_TOKEN_HEADER = "X-Payment-Authorization-Token"  # noqa: S105
+# carrier_rate_id = "<mailClass>|<rateIndicator>|<processingCategory>": what
+# the label must repeat to be priced as quoted.
+RATE_ID_SEPARATOR = "|"
+DEFAULT_RATE = ("", "SP", "MACHINABLE")
+
+
+class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
+    code = "usps"
+    display_name = "USPS"
+    credential_fields: ClassVar[tuple[ConfigField, ...]] = (
+        ConfigField("client_id", "Consumer key"),
+        ConfigField("client_secret", "Consumer secret"),
+    )
+    settings_fields: ClassVar[tuple[ConfigField, ...]] = (
+        ConfigField("crid", "Customer registration ID (CRID)"),
+        ConfigField("mid", "Mailer ID (MID)"),
+        ConfigField("account_number", "EPS account number"),
+        ConfigField(
+            "price_type",
+            "Prices",
+            type="choice",
+            required=False,
+            choices=(("COMMERCIAL", "Commercial"), ("RETAIL", "Retail")),
+            default="COMMERCIAL",
+        ),
+    )
+    base_urls: ClassVar[Mapping[str, str]] = {
+        "test": "https://api-cat.usps.com",
+        "live": "https://apis.usps.com",
+    }
+    # USPS takes no idempotency key: a label is never resent blind.
+    idempotency_header = None
+    # 70 lb per piece (31.7515 kg); 130 in length and girth combined.
+    limits = CarrierLimits(
+        max_weight_kg=Decimal("31.752"), max_length_cm=Decimal("330")
+    )
+    label_formats = (LabelFormat.PDF, LabelFormat.ZPL)
+
+    def error_map(self, response: requests.Response) -> ProviderError | None:
+        return usps_error_map(response)
+
+    def oauth_credentials(self) -> ClientCredentials:
+        return ClientCredentials(
+            token_url=self.base_url + OAUTH_PATH,
+            client_id=self.credential("client_id"),
+            client_secret=self.credential("client_secret"),
+            send_as="json",  # as USPS/api-examples documents the token call
+        )
+
+    def health_check(self) -> HealthResult:
+        # A fresh token proves the credentials work; a cached one proves nothing.
+        self.oauth_tokens().fetch()
+        return HealthResult(ok=True, detail="OAuth token obtained")
+
+    def _required(self, name: str) -> str:
+        value = self.setting(name)
+        if not value:
+            raise ConfigurationError(
+                f"USPS setting {name!r} is not set", code="missing_settings"
+            )
+        return str(value)
+
+    # --- Rates -------------------------------------------------------------------
+
+    def carrier_rates(self, request: RateRequest) -> list[Rate]:
+        if request.is_international or request.to_address.country_code != "US":
+            return []  # the Shipping Options API prices domestic mail only
+        parcel = request.parcels[0]
+        body = {
+            "pricingOptions": [
+                {
+                    "priceType": self.setting("price_type"),
+                    "paymentAccount": {
+                        "accountType": "EPS",
+                        "accountNumber": self._required("account_number"),
+                    },
+                }
+            ],
+            "originZIPCode": request.from_address.postal_code[:5],
+            "destinationZIPCode": request.to_address.postal_code[:5],
+            "destinationEntryFacilityType": "NONE",
+            "packageDescription": {
+                **_package(parcel),
+                "mailClass": "ALL",
+                "mailingDate": (request.ship_date or timezone.localdate()).isoformat(),
+            },
+        }
+        data = self.send(
+            "POST", "/shipments/v3/options/search", operation="usps_rates", json=body
+        )
+        options = [
+            option
+            for pricing in data.get("pricingOptions") or []
+            for option in pricing.get("shippingOptions") or []
+        ]
+        return [rate for option in options if (rate := self._rate(option))]
+
+    def _rate(self, option: Mapping[str, Any]) -> Rate | None:
+        """One rate per mail class: its cheapest rate option."""
+        priced = [
+            (self.from_provider_decimal(o.get("totalPrice"), "USD"), o)
+            for o in option.get("rateOptions") or []
+        ]
+        priced = [(amount, o) for amount, o in priced if amount]
+        if not priced:
+            return None
+        amount, cheapest = min(priced, key=lambda pair: pair[0])
+        mail_class = str(option.get("mailClass") or "")
+        first = (cheapest.get("rates") or [{}])[0]
+        commitment = cheapest.get("commitment") or {}
+        days = str(commitment.get("name") or "").split(" ")[0].split("-")[0]
+        return Rate(
+            carrier="USPS",
+            service_code=mail_class,
+            service_name=mail_class.replace("_", " ").title(),
+            amount=amount,
+            currency="USD",
+            estimated_delivery=read_date(commitment.get("scheduleDeliveryDate")),
+            transit_days=int(days) if days.isdigit() else None,
+            carrier_rate_id=RATE_ID_SEPARATOR.join(
+                (
+                    mail_class,
+                    str(first.get("rateIndicator") or DEFAULT_RATE[1]),
+                    str(first.get("processingCategory") or DEFAULT_RATE[2]),
+                )
+            ),
+        )
+
+    # --- Labels ------------------------------------------------------------------
+
+    def carrier_create_label(self, request: LabelRequest) -> Label:
+        if request.is_international:
+            raise Rejected(
+                "USPS international labels are not supported yet",
+                code="not_supported",
+            )
+        _, indicator, category = _rate_parts(request.carrier_rate_id)
+        body = {
+            "imageInfo": {
+                "imageType": IMAGE_TYPES[request.label_format],
+                "labelType": "4X6LABEL",
+                "receiptOption": "NONE",
+            },
+            "toAddress": _label_address(request.to_address),
+            "fromAddress": _label_address(request.from_address),
+            "packageDescription": {
+                **_package(request.parcels[0]),
+                "weightUOM": "lb",
+                "dimensionsUOM": "in",
+                "mailClass": request.service_code,
+                "rateIndicator": indicator,
+                "processingCategory": category,
+                "destinationEntryFacilityType": "NONE",
+                "mailingDate": (request.ship_date or timezone.localdate()).isoformat(),
+                "customerReference": [{"referenceNumber": request.reference[:30]}],
+            },
+        }
+        response = self._send_raw(
+            "POST",
+            "/labels/v3/label",
+            operation="usps_create_label",
+            json=body,
+            # curl's default: USPS answers multipart (metadata + label).
+            headers={"Accept": "*/*", PAYMENT_TOKEN_HEADER: self._payment_token()},
+        )
+        metadata, image = label_parts(response)
+        number = str(metadata.get("trackingNumber") or "")
+        if not number:
+            raise Unknown("USPS sent no tracking number", code="malformed_response")
+        commitment = metadata.get("commitment") or {}
+        return Label(
+            status=LabelStatus.CREATED,
+            carrier_shipment_id=number,
+            tracking_number=number,
+            label_data=image,
+            label_format=request.label_format,
+            amount=self.from_provider_decimal(metadata.get("postage"), "USD"),
+            currency="USD",
+            service_code=request.service_code,
+            estimated_delivery=read_date(commitment.get("scheduleDeliveryDate")),
+        )
+
+    def _payment_token(self) -> str:
+        """The payment authorization token billing labels to the EPS account
+        (asked per label: it is cheap and never kept where a log could see
+        it)."""
+        role = {
+            "CRID": self._required("crid"),
+            "MID": self._required("mid"),
+            "manifestMID": self._required("mid"),
+            "accountType": "EPS",
+            "accountNumber": self._required("account_number"),
+        }
+        data = self.send(
+            "POST",
+            "/payments/v3/payment-authorization",
+            operation="usps_payment_token",
+            json={
+                "roles": [
+                    {"roleName": "PAYER", **role},
+                    {"roleName": "LABEL_OWNER", **role},
+                ]
+            },
+        )
+        token = data.get("paymentAuthorizationToken")
+        if not isinstance(token, str) or not token:
+            raise NotProcessed(
+                "USPS gave no payment authorization", code="malformed_response"
+            )
+        return token
+
+    def _send_raw(
+        self, method: str, path: str, *, operation: str, **kwargs: Any
+    ) -> requests.Response:
+        """``send`` for answers that are not JSON (the multipart label, an
+        ETag): the same client, error table and one token refresh after a
+        401."""
+        headers = {**self.default_headers, **kwargs.pop("headers", {})}
+        for retry_auth in (True, False):
+            try:
+                return client_for(self.account).request(
+                    method,
+                    self.base_url + path,
+                    operation=operation,
+                    idempotent=method in ("GET", "HEAD"),
+                    idempotency_header=None,
+                    error_map=self.error_map,
+                    headers={**headers, **self.auth_headers()},
+                    **kwargs,
+                )
+            except NotProcessed as error:
+                if not (
+                    error.http_status == 401 and retry_auth and self.refresh_auth()
+                ):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def carrier_void_label(self, request: VoidRequest) -> VoidResult:
+        number = request.tracking_number or request.carrier_shipment_id
+        try:
+            data = self.send(
+                "DELETE",
+                f"/labels/v3/label/{_segment(number)}",
+                operation="usps_void_label",
+                headers={PAYMENT_TOKEN_HEADER: self._payment_token()},
+                allow_empty=True,
+            )
+        except Rejected as error:
+            return VoidResult(voided=False, detail=error.message)
+        # CANCELED before USPS billed it; DISPUTED: a refund is requested.
+        status = str(data.get("status") or "CANCELED")
+        return VoidResult(voided=True, detail=status.lower())
+
+    # --- Tracking ------------------------------------------------------------------
+
+    def carrier_track(self, request: TrackRequest) -> TrackingInfo:
+        data = self.send(
+            "GET",
+            f"/tracking/v3/tracking/{_segment(request.tracking_number)}",
+            operation="usps_track",
+            params={"expand": "DETAIL"},
+        )
+        events = [tracking_event(e) for e in data.get("trackingEvents") or []]
+        category = str(data.get("statusCategory") or "")
+        return tracking_info(
+            request.tracking_number,
+            [event for event in events if event is not None],
+            estimated_delivery=read_date(
+                data.get("expectedDeliveryTimeStamp")
+                or data.get("predictedDeliveryDate")
+            ),
+            status=STATUS_CATEGORIES.get(category),
+        )
+
+    # --- Pickups and addresses ---------------------------------------------------
+
+    def carrier_schedule_pickup(self, request: PickupRequest) -> Pickup:
+        address = request.address
+        first, _, last = address.name.partition(" ")
+        weight = convert_weight(
+            request.total_weight, request.weight_unit, WeightUnit.LB
+        )
+        body = {
+            "pickupDate": request.pickup_date.isoformat(),
+            "pickupAddress": {
+                "firstName": first,
+                "lastName": last or first,
+                "firm": address.company,
+                "address": _pickup_address(address),
+                "contact": [{"email": address.email}] if address.email else [],
+            },
+            "packages": [
+                {
+                    "packageType": request.service_code or "PRIORITY_MAIL",
+                    "packageCount": request.parcel_count,
+                }
+            ],
+            "estimatedWeight": int(decimal_text(weight, 0)),
+            "pickupLocation": {
+                "packageLocation": "FRONT_DOOR",
+                "specialInstructions": request.instructions[:100],
+            },
+        }
+        data = self.send(
+            "POST",
+            "/pickup/v3/carrier-pickup",
+            operation="usps_schedule_pickup",
+            json=body,
+        )
+        number = str(data.get("confirmationNumber") or "")
+        if not number:
+            raise Unknown(
+                "USPS answered without a confirmation", code="malformed_response"
+            )
+        return Pickup(
+            confirmation_number=number,
+            pickup_date=read_date(data.get("pickupDate")) or request.pickup_date,
+        )
+
+    def carrier_cancel_pickup(self, request: PickupCancellation) -> None:
+        # USPS changes a pickup only against the ETag it last answered.
+        path = f"/pickup/v3/carrier-pickup/{_segment(request.confirmation_number)}"
+        current = self._send_raw("GET", path, operation="usps_get_pickup")
+        self._send_raw(
+            "DELETE",
+            path,
+            operation="usps_cancel_pickup",
+            headers={"If-Match": current.headers.get("ETag", "*")},
+        )
+
+    def carrier_validate_address(self, address: Address) -> AddressValidation:
+        lines = [line for line in address.street_lines if line] + [""]
+        params = {
+            "streetAddress": lines[0],
+            "secondaryAddress": lines[1],
+            "city": address.city,
+            "state": address.state_code,
+            "ZIPCode": address.postal_code[:5],
+        }
+        data = self.send(
+            "GET",
+            "/addresses/v3/address",
+            operation="usps_validate_address",
+            params={k: v for k, v in params.items() if v},
+        )
+        found = data.get("address") or {}
+        info = data.get("addressAdditionalInfo") or {}
+        return AddressValidation(
+            valid=info.get("DPVConfirmation") == "Y",
+            address=_standard(found, address) if found else None,
+            residential={"Y": False, "N": True}.get(str(info.get("business"))),
+            messages=tuple(
+                str(c.get("text") or c.get("code"))
+                for c in data.get("addressCorrections") or []
+                if isinstance(c, Mapping)
+            ),
+        )
+
+
+# --- Wire shapes ------------------------------------------------------------------
+
+
+def _segment(value: str) -> str:
+    return requests.utils.quote(value, safe="")
+
+
+def _rate_parts(rate_id: str) -> tuple[str, str, str]:
+    parts = rate_id.split(RATE_ID_SEPARATOR) if rate_id else []
+    mail_class, indicator, category = (*parts, "", "", "")[:3]
+    return mail_class, indicator or DEFAULT_RATE[1], category or DEFAULT_RATE[2]
+
+
+def _package(parcel: Parcel) -> dict[str, Any]:
+    package: dict[str, Any] = {
+        "weight": float(decimal_text(parcel.weight_in(WeightUnit.LB), 2))
+    }
+    sides = parcel.dimensions_in(DimensionUnit.IN) or (Decimal(0),) * 3
+    for name, side in zip(("length", "width", "height"), sides, strict=True):
+        package[name] = float(decimal_text(side, 1))
+    return package
+
+
+def _label_address(address: Address) -> dict[str, Any]:
+    first, _, last = address.name.partition(" ")
+    lines = [line for line in address.street_lines if line] + [""]
+    wire = {
+        "streetAddress": lines[0],
+        "secondaryAddress": lines[1],
+        "city": address.city,
+        "state": address.state_code,
+        "ZIPCode": address.postal_code[:5],
+        "firstName": first,
+        "lastName": last,
+        "firm": address.company,
+        "phone": address.phone,
+        "email": address.email,
+    }
+    return {key: value for key, value in wire.items() if value}
+
+
+def _pickup_address(address: Address) -> dict[str, Any]:
+    lines = [line for line in address.street_lines if line] + [""]
+    return {
+        "streetAddress": lines[0],
+        "secondaryAddress": lines[1],
+        "city": address.city,
+        "state": address.state_code,
+        "ZIPCode": address.postal_code[:5],
+    }
+
+
+def _standard(found: Mapping[str, Any], given: Address) -> Address:
+    postcode = str(found.get("ZIPCode") or given.postal_code)
+    if found.get("ZIPPlus4"):
+        postcode = f"{postcode}-{found['ZIPPlus4']}"
+    lines = tuple(
+        str(found[key])
+        for key in ("streetAddress", "secondaryAddress")
+        if found.get(key)
+    )
+    return Address(
+        name=given.name,
+        company=given.company,
+        phone=given.phone,
+        email=given.email,
+        street_lines=lines or given.street_lines,
+        city=str(found.get("city") or given.city),
+        state_code=str(found.get("state") or given.state_code),
+        postal_code=postcode,
+        country_code="US",
+    )
+
+
+__all__ = ["USPSAdapter"]

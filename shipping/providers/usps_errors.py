@@ -1,0 +1,114 @@
+"""USPS v3 tables: the error envelope (``error.code/message/errors[]``) as
+ours, tracking event codes and categories, label image types, and the reader
+of the Labels API's multipart answer (JSON metadata plus the label)."""
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from typing import Any
+
+import requests
+
+from integrations.errors import Unknown
+from integrations.webhooks.messages import iso_time
+from shipping.providers.base import LabelFormat, TrackingEvent, TrackingStatus
+from shipping.providers.carrier_common import location
+from shipping.providers.carrier_errors import carrier_error_map, first_error
+
+IMAGE_TYPES: Mapping[LabelFormat, str] = {
+    LabelFormat.PDF: "PDF",
+    LabelFormat.ZPL: "ZPL203DPI",
+}
+# Tracking ``eventCode`` -> ours; codes absent here are movements.
+EVENT_CODES: Mapping[str, TrackingStatus] = {
+    "GX": TrackingStatus.PRE_TRANSIT,  # label created, USPS awaiting item
+    "MA": TrackingStatus.PRE_TRANSIT,  # electronic shipping info received
+    "01": TrackingStatus.DELIVERED,
+    "DX": TrackingStatus.DELIVERED,
+    "OF": TrackingStatus.OUT_FOR_DELIVERY,
+    "02": TrackingStatus.EXCEPTION,  # notice left
+    "04": TrackingStatus.EXCEPTION,  # refused
+    "05": TrackingStatus.EXCEPTION,  # undeliverable as addressed
+    "21": TrackingStatus.EXCEPTION,  # no such number
+    "22": TrackingStatus.EXCEPTION,  # insufficient address
+    "09": TrackingStatus.RETURNED,  # return to sender
+    "RS": TrackingStatus.RETURNED,
+}
+STATUS_CATEGORIES: Mapping[str, TrackingStatus] = {
+    "Pre-Shipment": TrackingStatus.PRE_TRANSIT,
+    "Accepted": TrackingStatus.IN_TRANSIT,
+    "In Transit": TrackingStatus.IN_TRANSIT,
+    "Out for Delivery": TrackingStatus.OUT_FOR_DELIVERY,
+    "Delivered": TrackingStatus.DELIVERED,
+    "Alert": TrackingStatus.EXCEPTION,
+    "Delivery Attempt": TrackingStatus.EXCEPTION,
+    "Return to Sender": TrackingStatus.RETURNED,
+}
+
+
+def _read(body: Any) -> tuple[str, str]:
+    error = (body or {}).get("error") if isinstance(body, Mapping) else None
+    if not isinstance(error, Mapping):
+        return "", ""
+    detail = first_error(error, "errors")
+    code = str(detail.get("code") or error.get("code") or "")
+    message = str(detail.get("detail") or error.get("message") or "")
+    return code, message
+
+
+usps_error_map = carrier_error_map(_read, carrier="USPS")
+
+
+def tracking_event(event: Mapping[str, Any]) -> TrackingEvent | None:
+    occurred = iso_time(event.get("GMTTimestamp"))
+    if occurred is None:
+        return None
+    code = str(event.get("eventCode") or "")
+    return TrackingEvent(
+        status=EVENT_CODES.get(code, TrackingStatus.IN_TRANSIT),
+        occurred_at=occurred,
+        carrier_status_code=code,
+        description=str(event.get("eventType") or ""),
+        location=location(
+            event.get("eventCity"), event.get("eventState"), event.get("eventCountry")
+        ),
+    )
+
+
+def label_parts(response: requests.Response) -> tuple[dict[str, Any], bytes]:
+    """The ``labelMetadata`` JSON and the decoded ``labelImage`` of a Labels
+    API answer (multipart/form-data, the image base64). A label bought but
+    unreadable is ``Unknown``: nobody may buy a second one."""
+    content_type = response.headers.get("Content-Type", "")
+    raw = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n"
+    message = BytesParser(policy=default_policy).parsebytes(raw + response.content)
+    parts = {
+        part.get_param("name", header="content-disposition"): part
+        for part in message.iter_parts()
+    }
+    metadata, image = parts.get("labelMetadata"), parts.get("labelImage")
+    if metadata is None or image is None:
+        raise Unknown(
+            "USPS sent a label answer without its parts", code="malformed_response"
+        )
+    try:
+        meta = json.loads(metadata.get_payload(decode=True) or b"{}")
+        data = _image(image.get_payload(decode=True) or b"")
+    except (ValueError, binascii.Error):
+        raise Unknown(
+            "USPS sent a label answer we cannot read", code="malformed_response"
+        ) from None
+    if not isinstance(meta, dict) or not data:
+        raise Unknown("USPS sent an empty label", code="malformed_response")
+    return meta, data
+
+
+def _image(payload: bytes) -> bytes:
+    # USPS sends the image as base64 text; a part declared with a
+    # Content-Transfer-Encoding arrives already decoded.
+    if payload.startswith((b"%PDF", b"^XA")):
+        return payload
+    return base64.b64decode(b"".join(payload.split()), validate=True)

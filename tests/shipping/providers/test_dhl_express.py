@@ -1,0 +1,218 @@
+"""The DHL Express (MyDHL API) adapter against ``responses`` fixtures built
+from karrio's MyDHL samples (tests/fixtures/dhl_express/README.md)."""
+
+import base64
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+
+import pytest
+import responses
+
+from integrations.errors import ConfigurationError, NotProcessed, Rejected
+from shipping.providers.base import (
+    LabelFormat,
+    PickupCancellation,
+    PickupRequest,
+    TrackingStatus,
+    VoidRequest,
+)
+from shipping.providers.dhl_express import DHLExpressAdapter
+from tests.factories import ProviderAccountFactory
+from tests.shipping.contract import requests as shared
+from tests.shipping.providers.wire import body_of, load, sent, unknown_fields
+
+pytestmark = pytest.mark.django_db
+
+BASE = "https://express.api.dhl.com/mydhlapi/test"
+KEY, SECRET = "dhl-user", "dhl-pass-do-not-log"
+
+
+def fx(name: str) -> dict:
+    return load("dhl_express", name)
+
+
+@pytest.fixture
+def account():
+    return ProviderAccountFactory(
+        kind="shipping",
+        provider="dhl_express",
+        settings={"account_number": "950000002", "max_attempts": 1},
+        credentials={"api_key": KEY, "api_secret": SECRET},
+    )
+
+
+@pytest.fixture
+def adapter(account) -> DHLExpressAdapter:
+    return DHLExpressAdapter(account)
+
+
+@pytest.fixture
+def mocked():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+def test_rates_send_basic_auth_version_and_message_reference(adapter, mocked):
+    mocked.post(f"{BASE}/rates", json=fx("rate_response.json"))
+
+    (rate,) = adapter.rates(shared.international_rate_request())
+
+    assert (rate.service_code, rate.amount, rate.currency) == ("P", 8925, "EUR")
+    assert rate.service_name == "Express Worldwide"
+    assert (rate.transit_days, rate.estimated_delivery) == (4, date(2024, 11, 7))
+    (call,) = sent(mocked, "POST", f"{BASE}/rates")
+    basic = base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
+    assert call.headers["Authorization"] == f"Basic {basic}"
+    assert call.headers["x-version"] == "3.1.1"
+    assert len(call.headers["Message-Reference"]) == 36
+    body = body_of(call)
+    assert unknown_fields(body, fx("spec_rate_request.json")) == []
+    assert body["packages"] == [
+        {"weight": 1.134, "dimensions": {"length": 31, "width": 23, "height": 11}}
+    ]
+    assert body["isCustomsDeclarable"] is True
+    assert body["monetaryAmount"] == [
+        {"typeCode": "declaredValue", "value": 30, "currency": "USD"}
+    ]
+
+
+def test_refused_credentials_are_not_processed_without_a_retry(adapter, mocked):
+    mocked.post(f"{BASE}/rates", status=401, json=fx("error_unauthorized.json"))
+
+    with pytest.raises(NotProcessed) as caught:
+        adapter.rates(shared.rate_request())
+
+    assert caught.value.code == "authentication_failed"
+    assert len(sent(mocked, "POST", f"{BASE}/rates")) == 1
+
+
+def test_dhl_problem_detail_is_the_reason(adapter, mocked):
+    mocked.post(f"{BASE}/rates", status=400, json=fx("error_response.json"))
+
+    with pytest.raises(Rejected) as caught:
+        adapter.rates(shared.rate_request())
+
+    assert "account number is not found" in caught.value.message
+
+
+def test_missing_account_number_sends_nothing(account):
+    account.settings = {}
+    with responses.RequestsMock() as rsps, pytest.raises(ConfigurationError):
+        DHLExpressAdapter(account).rates(shared.rate_request())
+    assert len(rsps.calls) == 0
+
+
+def test_dutiable_label_with_its_export_declaration(adapter, mocked):
+    mocked.post(f"{BASE}/shipments", status=201, json=fx("shipment_response.json"))
+
+    label = adapter.create_label(
+        shared.label_request("P", to_address=shared.ABROAD, customs=shared.CUSTOMS)
+    )
+
+    assert label.tracking_number == label.carrier_shipment_id == "1234567890"
+    assert label.parcel_tracking_numbers == ("JD014600001234567890",)
+    assert label.label_data.startswith(b"%PDF")
+    assert (label.amount, label.currency) == (14750, "USD")
+    body = body_of(sent(mocked, "POST", f"{BASE}/shipments")[0])
+    assert unknown_fields(body, fx("spec_shipment_request.json")) == []
+    content = body["content"]
+    assert content["isCustomsDeclarable"] is True
+    assert (content["declaredValue"], content["declaredValueCurrency"]) == (30, "USD")
+    (line,) = content["exportDeclaration"]["lineItems"]
+    assert line["quantity"] == {"value": 2, "unitOfMeasurement": "PCS"}
+    assert line["commodityCodes"] == [{"typeCode": "outbound", "value": "610910"}]
+    assert body["outputImageProperties"]["encodingFormat"] == "pdf"
+
+
+def test_domestic_label_declares_no_customs_and_zpl_is_asked_for(adapter, mocked):
+    answer = fx("shipment_response.json")
+    answer["documents"][0]["content"] = base64.b64encode(b"^XA^XZ").decode()
+    mocked.post(f"{BASE}/shipments", status=201, json=answer)
+
+    label = adapter.create_label(
+        shared.label_request("N", label_format=LabelFormat.ZPL)
+    )
+
+    body = body_of(sent(mocked, "POST", f"{BASE}/shipments")[0])
+    assert body["content"]["isCustomsDeclarable"] is False
+    assert "exportDeclaration" not in body["content"]
+    assert body["outputImageProperties"]["encodingFormat"] == "zpl"
+    assert label.label_data == b"^XA^XZ"
+
+
+def test_void_calls_nobody_and_says_why(adapter, mocked):
+    result = adapter.void_label(
+        VoidRequest(
+            carrier_shipment_id="1234567890",
+            tracking_number="1234567890",
+            idempotency_key="v",
+        )
+    )
+    assert result.voided and "picks the parcel up" in result.detail
+    assert not mocked.calls
+
+
+def test_tracking_checkpoints_oldest_first_with_offsets(adapter, mocked):
+    mocked.get(f"{BASE}/tracking", json=fx("tracking_response.json"))
+
+    info = adapter.track(shared.track_request("1234567890"))
+
+    assert [e.carrier_status_code for e in info.events] == ["PU", "PL", "OK"]
+    assert info.events[0].occurred_at == datetime(2024, 11, 5, 9, 0, tzinfo=UTC)
+    assert info.status is TrackingStatus.DELIVERED
+    assert info.signed_by == "J. Smith"
+    assert info.events[0].location == "Prague"
+    (call,) = sent(mocked, "GET", f"{BASE}/tracking")
+    assert "shipmentTrackingNumber=1234567890" in call.url
+
+
+def test_unknown_number_is_not_found(adapter, mocked):
+    mocked.get(f"{BASE}/tracking", status=404, json=fx("error_not_found.json"))
+
+    with pytest.raises(Rejected) as caught:
+        adapter.track(shared.track_request("9999999999"))
+
+    assert caught.value.code == "not_found"
+
+
+def test_pickup_booked_and_cancelled(adapter, mocked):
+    mocked.post(f"{BASE}/pickups", status=201, json=fx("pickup_create_response.json"))
+    cancel_url = f"{BASE}/pickups/PRG201220123456"
+    mocked.delete(cancel_url, json=fx("pickup_cancel_response.json"))
+
+    pickup = adapter.schedule_pickup(
+        PickupRequest(
+            address=shared.SHIPPER,
+            pickup_date=date(2024, 11, 6),
+            ready_time=time(10, 0),
+            close_time=time(18, 0),
+            parcel_count=2,
+            total_weight=Decimal("4"),
+            idempotency_key="p-1",
+        )
+    )
+    adapter.cancel_pickup(
+        PickupCancellation(
+            confirmation_number=pickup.confirmation_number,
+            pickup_date=pickup.pickup_date,
+            address=shared.SHIPPER,
+        )
+    )
+
+    assert pickup.confirmation_number == "PRG201220123456"
+    body = body_of(sent(mocked, "POST", f"{BASE}/pickups")[0])
+    assert unknown_fields(body, fx("spec_pickup_create_request.json")) == []
+    assert body["plannedPickupDateAndTime"] == "2024-11-06T10:00:00 GMT+00:00"
+    assert body["shipmentDetails"][0]["packages"] == [{"weight": 2.0}] * 2
+    (cancel,) = sent(mocked, "DELETE", cancel_url)
+    assert "reason=001" in cancel.url
+
+
+def test_address_validation(adapter, mocked):
+    mocked.get(f"{BASE}/address-validate", json=fx("address_validation_response.json"))
+
+    result = adapter.validate_address(shared.RECIPIENT)
+
+    assert result.valid
+    assert result.address.city == "NEW YORK"
+    assert result.messages == ("Address has been corrected",)

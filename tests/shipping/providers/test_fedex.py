@@ -1,0 +1,435 @@
+"""The FedEx adapter against ``responses`` fixtures built from karrio's FedEx
+samples (tests/fixtures/fedex/README.md). Asserts what is sent (endpoints,
+token, fields the samples have) as much as what comes back."""
+
+import base64
+import copy
+from datetime import date, time
+from decimal import Decimal
+from urllib.parse import parse_qs
+
+import pytest
+import responses
+
+from integrations.errors import ConfigurationError, NotProcessed, Rejected, Unknown
+from integrations.models import ProviderCall
+from shipping.providers.base import (
+    LabelFormat,
+    PickupCancellation,
+    PickupRequest,
+    TrackingStatus,
+    VoidRequest,
+)
+from shipping.providers.fedex import FedExAdapter, pick_rated_variant
+from tests.factories import ProviderAccountFactory
+from tests.shipping.contract import requests as shared
+from tests.shipping.providers.wire import body_of, load, sent, unknown_fields
+
+pytestmark = pytest.mark.django_db
+
+BASE = "https://apis-sandbox.fedex.com"
+TOKEN_URL = f"{BASE}/oauth/token"
+RATES_URL = f"{BASE}/rate/v1/rates/quotes"
+SHIP_URL = f"{BASE}/ship/v1/shipments"
+CANCEL_URL = f"{BASE}/ship/v1/shipments/cancel"
+TRACK_URL = f"{BASE}/track/v1/trackingnumbers"
+PICKUP_URL = f"{BASE}/pickup/v1/pickups"
+ADDRESS_URL = f"{BASE}/address/v1/addresses/resolve"
+KEY = "l7-fedex-api-key"
+SECRET = "fedex-secret-do-not-log"
+
+
+def fx(name: str) -> dict:
+    return load("fedex", name)
+
+
+@pytest.fixture
+def account():
+    return ProviderAccountFactory(
+        kind="shipping",
+        provider="fedex",
+        slug="fedex-main",
+        settings={
+            "account_number": "740561073",
+            "max_attempts": 1,
+            "breaker_consecutive_failures": 50,
+        },
+        credentials={"client_id": KEY, "client_secret": SECRET},
+    )
+
+
+@pytest.fixture
+def adapter(account) -> FedExAdapter:
+    return FedExAdapter(account)
+
+
+@pytest.fixture
+def mocked():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.post(TOKEN_URL, json=fx("oauth_token.json"))
+        yield rsps
+
+
+# --- Token ------------------------------------------------------------------------
+
+
+def test_token_is_fetched_once_with_the_form_credentials_and_reused(adapter, mocked):
+    mocked.post(RATES_URL, json=fx("rate_quotes.json"))
+    mocked.post(TRACK_URL, json=fx("track_response.json"))
+
+    adapter.rates(shared.international_rate_request())
+    adapter.track(shared.track_request("128667043726"))
+
+    (token_call,) = sent(mocked, "POST", TOKEN_URL)
+    form = parse_qs(token_call.body)
+    assert form == {
+        "grant_type": ["client_credentials"],
+        "client_id": [KEY],
+        "client_secret": [SECRET],
+    }
+    calls = sent(mocked, "POST", RATES_URL) + sent(mocked, "POST", TRACK_URL)
+    assert [c.headers["Authorization"] for c in calls] == [
+        "Bearer fedex-test-token-1"
+    ] * 2
+
+
+def test_an_expired_token_is_refreshed_once_and_the_call_repeated(adapter):
+    with responses.RequestsMock() as rsps:
+        rsps.post(TOKEN_URL, json=fx("oauth_token.json"))
+        rsps.post(TOKEN_URL, json=fx("oauth_token_2.json"))
+        rsps.post(RATES_URL, status=401, json=fx("error_unauthorized.json"))
+        rsps.post(RATES_URL, json=fx("rate_quotes.json"))
+
+        rates = adapter.rates(shared.international_rate_request())
+
+        first, second = sent(rsps, "POST", RATES_URL)
+    assert rates
+    assert first.headers["Authorization"] == "Bearer fedex-test-token-1"
+    assert second.headers["Authorization"] == "Bearer fedex-test-token-2"
+
+
+def test_a_second_401_is_not_processed(adapter, mocked):
+    mocked.post(RATES_URL, status=401, json=fx("error_unauthorized.json"))
+
+    with pytest.raises(NotProcessed) as caught:
+        adapter.rates(shared.international_rate_request())
+
+    assert caught.value.code == "authentication_failed"
+    assert caught.value.provider_code == "NOT.AUTHORIZED.ERROR"
+    assert len(sent(mocked, "POST", TOKEN_URL)) == 2
+    assert len(sent(mocked, "POST", RATES_URL)) == 2
+
+
+def test_missing_credentials_or_account_number_send_nothing(account):
+    account.set_credentials({"client_id": KEY})
+    with responses.RequestsMock() as rsps, pytest.raises(ConfigurationError):
+        FedExAdapter(account).rates(shared.rate_request())
+    assert len(rsps.calls) == 0
+    account.set_credentials({"client_id": KEY, "client_secret": SECRET})
+    account.settings = {}
+    with responses.RequestsMock() as rsps, pytest.raises(ConfigurationError) as info:
+        FedExAdapter(account).rates(shared.rate_request())
+    assert "account_number" in info.value.message
+    assert len(rsps.calls) == 0
+
+
+def test_health_check_fetches_a_fresh_token(adapter, mocked):
+    assert adapter.health_check().ok
+    assert len(sent(mocked, "POST", TOKEN_URL)) == 1
+
+
+def test_secrets_stay_out_of_the_call_log(adapter, mocked):
+    mocked.post(RATES_URL, status=401, json=fx("error_unauthorized.json"))
+    with pytest.raises(NotProcessed):
+        adapter.rates(shared.rate_request())
+    for call in ProviderCall.objects.all():
+        assert SECRET not in repr(call.__dict__)
+
+
+# --- Rates ------------------------------------------------------------------------
+
+
+def test_rate_request_uses_only_fields_of_the_published_request(adapter, mocked):
+    mocked.post(RATES_URL, json=fx("rate_quotes.json"))
+
+    adapter.rates(shared.international_rate_request())
+
+    (call,) = sent(mocked, "POST", RATES_URL)
+    body = body_of(call)
+    assert unknown_fields(body, fx("spec_rating_request.json")) == []
+    shipment = body["requestedShipment"]
+    assert body["accountNumber"] == {"value": "740561073"}
+    assert shipment["rateRequestType"] == ["ACCOUNT", "LIST"]
+    assert shipment["shipper"]["address"] == {
+        "streetLines": ["1 Dock Road"],
+        "city": "Memphis",
+        "postalCode": "38118",
+        "countryCode": "US",
+        "stateOrProvinceCode": "TN",
+    }
+    assert shipment["requestedPackageLineItems"] == [
+        {
+            "weight": {"units": "LB", "value": "2.5"},
+            "dimensions": {"length": 12, "width": 9, "height": 4, "units": "IN"},
+        }
+    ]
+    (commodity,) = shipment["customsClearanceDetail"]["commodities"]
+    assert commodity["customsValue"] == {"amount": "30.00", "currency": "USD"}
+    assert commodity["harmonizedCode"] == "610910"
+
+
+def test_metric_parcels_are_sent_in_pounds_and_inches_rounded_up(adapter, mocked):
+    mocked.post(RATES_URL, json=fx("rate_quotes.json"))
+    parcel = shared.PARCEL.__class__(
+        weight=Decimal(1),
+        weight_unit="kg",
+        length=Decimal(30),
+        width=Decimal(20),
+        height=Decimal(10),
+        dimension_unit="cm",
+    )
+
+    adapter.rates(shared.rate_request(parcels=(parcel,)))
+
+    (package,) = body_of(sent(mocked, "POST", RATES_URL)[0])["requestedShipment"][
+        "requestedPackageLineItems"
+    ]
+    assert package["weight"] == {"units": "LB", "value": "2.3"}  # 2.2046...
+    assert package["dimensions"] == {
+        "length": 12,
+        "width": 8,
+        "height": 4,
+        "units": "IN",
+    }
+
+
+def test_rates_quote_the_account_price_of_each_service(adapter, mocked):
+    mocked.post(RATES_URL, json=fx("rate_quotes.json"))
+
+    rates = {r.service_code: r for r in adapter.rates(shared.rate_request())}
+
+    assert len(rates) == 6
+    economy = rates["INTERNATIONAL_ECONOMY"]
+    assert (economy.amount, economy.currency) == (95417, "USD")
+    assert economy.service_name == "FedEx International Economy®"
+    assert economy.extra == {"rate_type": "ACCOUNT"}
+    ground = rates["FEDEX_GROUND"]
+    # The ACCOUNT variant in the account's currency, not PREFERRED_CURRENCY.
+    assert (ground.amount, ground.currency) == (53568, "CAD")
+    assert ground.transit_days == 4
+    assert ground.estimated_delivery == date(2024, 7, 25)
+
+
+def test_a_negotiated_discount_is_quoted_unless_list_prices_are_asked(account, mocked):
+    answer = fx("rate_quotes.json")
+    economy = answer["output"]["rateReplyDetails"][0]
+    for variant in economy["ratedShipmentDetails"]:
+        if variant["rateType"] == "ACCOUNT":
+            variant["totalNetCharge"] = 812.4
+    mocked.post(RATES_URL, json=answer)
+
+    account_rates = FedExAdapter(account).rates(shared.rate_request())
+    account.settings = {**account.settings, "rate_type": "list"}
+    list_rates = FedExAdapter(account).rates(shared.rate_request())
+
+    assert account_rates[0].amount == 81240
+    assert (list_rates[0].amount, list_rates[0].extra["rate_type"]) == (95417, "LIST")
+
+
+def test_rated_variant_falls_back_to_what_came():
+    only_preferred = [{"rateType": "PREFERRED_CURRENCY", "totalNetCharge": 5}]
+    assert pick_rated_variant(only_preferred) == only_preferred[0]
+    assert pick_rated_variant([]) is None
+    answer = fx("rate_quotes_preferred_currency.json")
+    variants = answer["output"]["rateReplyDetails"][0]["ratedShipmentDetails"]
+    chosen = pick_rated_variant(variants, prefer_list=True)
+    assert (chosen["rateType"], chosen["currency"]) == ("ACCOUNT", "USD")
+
+
+def test_a_refused_postcode_is_rejected_with_fedex_reason(adapter, mocked):
+    mocked.post(RATES_URL, status=400, json=fx("error_validation.json"))
+
+    with pytest.raises(Rejected) as caught:
+        adapter.rates(shared.rate_request())
+
+    assert caught.value.code == "bad_request"
+    assert caught.value.provider_code == "RECIPIENTS.POSTALCODE.INVALID"
+    assert "postal code" in caught.value.message
+
+
+def test_live_accounts_use_the_live_host(account):
+    account.mode = "live"
+    adapter = FedExAdapter(account)
+    assert adapter.base_url == "https://apis.fedex.com"
+    assert adapter.oauth_credentials().token_url == "https://apis.fedex.com/oauth/token"
+
+
+# --- Labels -----------------------------------------------------------------------
+
+
+def test_label_is_bought_and_decoded(adapter, mocked):
+    mocked.post(SHIP_URL, json=fx("ship_response.json"))
+    request = shared.label_request("FEDEX_GROUND")
+
+    label = adapter.create_label(request)
+
+    assert label.tracking_number == label.carrier_shipment_id == "794791341818"
+    assert label.parcel_tracking_numbers == ("794791341818",)
+    assert label.label_data.startswith(b"%PDF")
+    assert (label.amount, label.currency) == (444819, "USD")
+    (call,) = sent(mocked, "POST", SHIP_URL)
+    body = body_of(call)
+    assert unknown_fields(body, fx("spec_shipping_request.json")) == []
+    assert body["labelResponseOptions"] == "LABEL"
+    assert body["requestedShipment"]["serviceType"] == "FEDEX_GROUND"
+    assert body["requestedShipment"]["labelSpecification"]["imageType"] == "PDF"
+    assert call.headers["x-customer-transaction-id"] == request.idempotency_key
+
+
+def test_zpl_labels_are_asked_for_as_zplii(adapter, mocked):
+    answer = fx("ship_response.json")
+    piece = answer["output"]["transactionShipments"][0]["pieceResponses"][0]
+    piece["packageDocuments"][0]["encodedLabel"] = base64.b64encode(
+        b"^XA^FO50,50^FDFedEx^FS^XZ"
+    ).decode()
+    mocked.post(SHIP_URL, json=answer)
+
+    label = adapter.create_label(
+        shared.label_request("FEDEX_GROUND", label_format=LabelFormat.ZPL)
+    )
+
+    spec = body_of(sent(mocked, "POST", SHIP_URL)[0])["requestedShipment"][
+        "labelSpecification"
+    ]
+    assert spec == {"imageType": "ZPLII", "labelStockType": "STOCK_4X6"}
+    assert label.label_data.startswith(b"^XA")
+
+
+def test_a_label_that_is_not_base64_is_unknown_never_rebought(adapter, mocked):
+    answer = copy.deepcopy(fx("ship_response.json"))
+    piece = answer["output"]["transactionShipments"][0]["pieceResponses"][0]
+    piece["packageDocuments"][0]["encodedLabel"] = "%%% not base64 %%%"
+    mocked.post(SHIP_URL, json=answer)
+
+    with pytest.raises(Unknown) as caught:
+        adapter.create_label(shared.label_request("FEDEX_GROUND"))
+
+    assert caught.value.code == "malformed_response"
+
+
+def test_void_cancels_every_package(adapter, mocked):
+    mocked.put(CANCEL_URL, json=fx("cancel_response.json"))
+
+    result = adapter.void_label(
+        VoidRequest(
+            carrier_shipment_id="794953555571",
+            tracking_number="794953555571",
+            idempotency_key="void-1",
+        )
+    )
+
+    assert result.voided
+    body = body_of(sent(mocked, "PUT", CANCEL_URL)[0])
+    assert unknown_fields(body, fx("spec_cancel_request.json")) == []
+    assert body["trackingNumber"] == "794953555571"
+    assert body["deletionControl"] == "DELETE_ALL_PACKAGES"
+
+
+def test_void_refused_in_transit_is_a_result_with_fedex_reason(adapter, mocked):
+    mocked.put(CANCEL_URL, status=400, json=fx("error_cancel_in_transit.json"))
+
+    result = adapter.void_label(
+        VoidRequest(
+            carrier_shipment_id="794953555571",
+            tracking_number="794953555571",
+            idempotency_key="void-1",
+        )
+    )
+
+    assert not result.voided
+    assert "already been tendered" in result.detail
+
+
+# --- Tracking ---------------------------------------------------------------------
+
+
+def test_tracking_events_oldest_first_with_our_statuses(adapter, mocked):
+    mocked.post(TRACK_URL, json=fx("track_response.json"))
+
+    info = adapter.track(shared.track_request("128667043726"))
+
+    assert [e.carrier_status_code for e in info.events] == ["PU", "IT", "OD", "DL"]
+    assert [e.status for e in info.events] == [
+        TrackingStatus.IN_TRANSIT,
+        TrackingStatus.IN_TRANSIT,
+        TrackingStatus.OUT_FOR_DELIVERY,
+        TrackingStatus.DELIVERED,
+    ]
+    assert info.status is TrackingStatus.DELIVERED
+    assert info.events[0].location == "SEATTLE, WA, US"
+    assert info.signed_by == "Reciever"
+    body = body_of(sent(mocked, "POST", TRACK_URL)[0])
+    assert unknown_fields(body, fx("spec_tracking_request.json")) == []
+
+
+def test_an_unknown_number_in_a_200_is_not_found(adapter, mocked):
+    mocked.post(TRACK_URL, json=fx("track_not_found.json"))
+
+    with pytest.raises(Rejected) as caught:
+        adapter.track(shared.track_request("123456789012"))
+
+    assert caught.value.code == "not_found"
+    assert caught.value.provider_code == "TRACKING.TRACKINGNUMBER.NOTFOUND"
+    assert ProviderCall.objects.get(operation="fedex_track").outcome == "rejected"
+
+
+# --- Pickups and addresses --------------------------------------------------------
+
+
+def pickup_request() -> PickupRequest:
+    return PickupRequest(
+        address=shared.SHIPPER,
+        pickup_date=date(2026, 12, 7),
+        ready_time=time(10, 0),
+        close_time=time(17, 30),
+        parcel_count=3,
+        total_weight=Decimal("7.5"),
+        weight_unit="lb",
+        idempotency_key="pickup-1",
+        service_code="FEDEX_GROUND",
+    )
+
+
+def test_pickup_is_booked_and_cancelled_with_its_location(adapter, mocked):
+    mocked.post(PICKUP_URL, json=fx("pickup_response.json"))
+    mocked.put(f"{PICKUP_URL}/cancel", json=fx("cancel_pickup_response.json"))
+
+    pickup = adapter.schedule_pickup(pickup_request())
+    adapter.cancel_pickup(
+        PickupCancellation(
+            confirmation_number=pickup.confirmation_number,
+            pickup_date=pickup.pickup_date,
+            address=shared.SHIPPER,
+            location_code=pickup.location_code,
+        )
+    )
+
+    assert (pickup.confirmation_number, pickup.location_code) == ("3001", "COSA")
+    booked = body_of(sent(mocked, "POST", PICKUP_URL)[0])
+    assert unknown_fields(booked, fx("spec_pickup_request.json")) == []
+    assert booked["originDetail"]["readyDateTimestamp"] == "2026-12-07T10:00:00"
+    assert booked["carrierCode"] == "FDXG"
+    cancelled = body_of(sent(mocked, "PUT", f"{PICKUP_URL}/cancel")[0])
+    assert unknown_fields(cancelled, fx("spec_cancel_pickup_request.json")) == []
+    assert cancelled["location"] == "COSA"
+
+
+def test_address_validation_standardises_the_address(adapter, mocked):
+    mocked.post(ADDRESS_URL, json=fx("address_resolved.json"))
+
+    result = adapter.validate_address(shared.RECIPIENT)
+
+    assert result.valid and result.residential is True
+    assert result.address.street_lines == ("742 EVERGREEN TER",)
+    assert result.address.postal_code == "62704-1234"
+    assert result.address.name == shared.RECIPIENT.name

@@ -1,0 +1,349 @@
+"""The Shippo adapter against ``responses`` fixtures built from the examples
+in Shippo's OpenAPI file (tests/fixtures/shippo/README.md): what is sent,
+the asynchronous transaction states, reconciliation, and the track_updated
+webhook through the real intake with its secret token in the URL."""
+
+import pytest
+import responses
+from django.test import Client
+
+from integrations.errors import Rejected, Unknown
+from integrations.models import ProviderCall, WebhookEvent
+from shipping.models import Shipment, ShipmentStatus
+from shipping.providers.base import (
+    InvalidShippingRequest,
+    LabelFormat,
+    LabelLookup,
+    LabelStatus,
+    TrackingStatus,
+    TrackRequest,
+    VoidRequest,
+)
+from shipping.providers.shippo import ShippoAdapter
+from tests.factories import ProviderAccountFactory
+from tests.shipping.contract import requests as shared
+from tests.shipping.providers.wire import FIXTURES, body_of, load, sent, unknown_fields
+
+pytestmark = pytest.mark.django_db
+
+BASE = "https://api.goshippo.com"
+TOKEN = "shippo_test_3a47d23c032ca626fce863c48d0f93d63a394396"
+HOOK_TOKEN = "whk-0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+RATE_ID = "ec9f0d3adc9441449c85d315f0997fd5"
+TRANSACTION = "915d94940ea54c3a80cbfa328722f5a1"
+TX_URL = f"{BASE}/transactions/{TRANSACTION}"
+LABEL_URL = f"https://deliver.goshippo.com/{TRANSACTION}.pdf"
+NUMBER = "9205590164917312751089"
+PDF = (FIXTURES / "shippo" / "label.pdf").read_bytes()
+
+
+def fx(name: str) -> dict:
+    return load("shippo", name)
+
+
+@pytest.fixture
+def account():
+    return ProviderAccountFactory(
+        kind="shipping",
+        provider="shippo",
+        slug="shippo-main",
+        settings={"max_attempts": 1, "breaker_consecutive_failures": 50},
+        credentials={"api_token": TOKEN, "webhook_token": HOOK_TOKEN},
+    )
+
+
+@pytest.fixture
+def adapter(account) -> ShippoAdapter:
+    return ShippoAdapter(account)
+
+
+@pytest.fixture
+def mocked():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+def label_request(**changes):
+    return shared.label_request("usps_priority", carrier_rate_id=RATE_ID, **changes)
+
+
+# --- Rates ------------------------------------------------------------------------
+
+
+def test_rates_from_every_carrier_behind_the_account(adapter, mocked):
+    mocked.post(f"{BASE}/shipments", status=201, json=fx("shipment_rates.json"))
+
+    rates = adapter.rates(shared.international_rate_request())
+
+    assert [(r.carrier, r.service_code, r.amount) for r in rates] == [
+        ("USPS", "usps_priority", 790),
+        ("USPS", "usps_ground_advantage", 543),
+        ("UPS", "ups_ground", 1127),
+    ]
+    assert rates[0].carrier_rate_id == RATE_ID
+    assert rates[0].service_name == "USPS Priority Mail"
+    assert rates[0].transit_days == 2
+    (call,) = sent(mocked, "POST", f"{BASE}/shipments")
+    assert call.headers["Authorization"] == f"ShippoToken {TOKEN}"
+    assert call.headers["SHIPPO-API-VERSION"] == "2018-02-08"
+    body = body_of(call)
+    assert unknown_fields(body, fx("spec_shipment_request.json")) == []
+    assert body["async"] is False
+    assert body["parcels"] == [
+        {
+            "weight": "2.5",
+            "mass_unit": "lb",
+            "distance_unit": "in",
+            "length": "12",
+            "width": "9",
+            "height": "4",
+        }
+    ]
+    (item,) = body["customs_declaration"]["items"]
+    assert (item["value_amount"], item["net_weight"]) == ("30.00", "0.6")
+
+
+def test_a_bad_token_is_not_processed_and_never_logged(adapter, mocked):
+    mocked.post(f"{BASE}/shipments", status=401, json=fx("error_unauthorized.json"))
+
+    with pytest.raises(Exception) as caught:
+        adapter.rates(shared.rate_request())
+
+    assert caught.value.code == "authentication_failed"
+    assert TOKEN not in repr(ProviderCall.objects.get().__dict__)
+
+
+def test_field_errors_are_rejected_naming_the_field(adapter, mocked):
+    mocked.post(f"{BASE}/shipments", status=400, json=fx("error_validation.json"))
+
+    with pytest.raises(Rejected) as caught:
+        adapter.rates(shared.rate_request())
+
+    assert caught.value.message == "address_to.zip: This field is required."
+
+
+# --- Labels: QUEUED -> SUCCESS / ERROR ------------------------------------------
+
+
+def test_a_label_made_at_once_is_downloaded_without_our_token(adapter, mocked):
+    mocked.post(f"{BASE}/transactions", status=201, json=fx("transaction_success.json"))
+    mocked.get(LABEL_URL, body=PDF)
+
+    label = adapter.create_label(label_request())
+
+    assert label.status is LabelStatus.CREATED
+    assert (label.carrier_shipment_id, label.tracking_number) == (TRANSACTION, NUMBER)
+    assert label.label_data == PDF
+    assert (label.amount, label.currency) == (790, "USD")
+    body = body_of(sent(mocked, "POST", f"{BASE}/transactions")[0])
+    assert body == {
+        "rate": RATE_ID,
+        "label_file_type": "PDF_4x6",
+        "async": False,
+        "metadata": "shp_contract",
+    }
+    (download,) = sent(mocked, "GET", LABEL_URL)
+    assert "Authorization" not in download.headers
+
+
+def test_a_queued_label_is_pending_then_polled_to_success(adapter, mocked):
+    mocked.post(f"{BASE}/transactions", status=201, json=fx("transaction_queued.json"))
+    mocked.get(TX_URL, json=fx("transaction_queued.json"))
+    mocked.get(TX_URL, json=fx("transaction_success.json"))
+    mocked.get(LABEL_URL, body=PDF)
+
+    pending = adapter.create_label(label_request(label_format=LabelFormat.PDF))
+    lookup = LabelLookup(
+        idempotency_key="k",
+        reference="shp_contract",
+        carrier_shipment_id=pending.carrier_shipment_id,
+    )
+    still = adapter.retrieve_label(lookup)
+    done = adapter.retrieve_label(lookup)
+
+    assert pending.status is LabelStatus.PENDING
+    assert pending.carrier_shipment_id == TRANSACTION
+    assert still.status is LabelStatus.PENDING
+    assert done.status is LabelStatus.CREATED and done.label_data == PDF
+    assert not sent(mocked, "GET", LABEL_URL)[1:]
+
+
+def test_a_transaction_that_ends_in_error(adapter, mocked):
+    mocked.get(TX_URL, json=fx("transaction_error.json"))
+    mocked.post(f"{BASE}/transactions", status=201, json=fx("transaction_error.json"))
+
+    lookup = LabelLookup(
+        idempotency_key="k", reference="shp_contract", carrier_shipment_id=TRANSACTION
+    )
+    assert adapter.retrieve_label(lookup) is None
+    with pytest.raises(Rejected) as caught:
+        adapter.create_label(label_request())
+    assert caught.value.code == "label_failed"
+    assert "did not respond" in caught.value.message
+
+
+def test_a_lost_answer_is_found_by_our_reference(adapter, mocked):
+    mocked.get(f"{BASE}/transactions", json=fx("transactions_list.json"))
+    mocked.get(LABEL_URL, body=PDF)
+
+    found = adapter.retrieve_label(
+        LabelLookup(idempotency_key="k", reference="shp_contract")
+    )
+    missing = adapter.retrieve_label(
+        LabelLookup(idempotency_key="k", reference="shp_never_bought")
+    )
+
+    assert found.carrier_shipment_id == TRANSACTION
+    assert missing is None
+
+
+def test_a_lookup_beyond_one_page_stays_unknown(adapter, mocked):
+    page = {**fx("transactions_list.json"), "next": f"{BASE}/transactions?page=2"}
+    mocked.get(f"{BASE}/transactions", json=page)
+
+    with pytest.raises(Unknown) as caught:
+        adapter.retrieve_label(LabelLookup(idempotency_key="k", reference="shp_old"))
+
+    assert caught.value.code == "lookup_incomplete"
+
+
+def test_buying_without_a_quoted_rate_is_refused_before_any_call(adapter, mocked):
+    with pytest.raises(InvalidShippingRequest) as caught:
+        adapter.create_label(shared.label_request("usps_priority"))
+    assert caught.value.param == "carrier_rate_id"
+    assert not mocked.calls
+
+
+@pytest.mark.parametrize(
+    ("fixture", "voided"), [("refund_queued.json", True), ("refund_error.json", False)]
+)
+def test_void_is_a_refund(adapter, mocked, fixture, voided):
+    mocked.post(f"{BASE}/refunds", status=201, json=fx(fixture))
+
+    result = adapter.void_label(
+        VoidRequest(
+            carrier_shipment_id=TRANSACTION,
+            tracking_number=NUMBER,
+            idempotency_key="void-1",
+        )
+    )
+
+    assert result.voided is voided
+    body = body_of(sent(mocked, "POST", f"{BASE}/refunds")[0])
+    assert body == {"transaction": TRANSACTION, "async": False}
+
+
+# --- Tracking ---------------------------------------------------------------------
+
+
+def test_tracking_history_oldest_first(adapter, mocked):
+    mocked.get(f"{BASE}/tracks/usps/{NUMBER}", json=fx("track.json"))
+
+    info = adapter.track(
+        TrackRequest(tracking_number=NUMBER, service_code="usps_priority")
+    )
+
+    assert [e.status for e in info.events] == [
+        TrackingStatus.PRE_TRANSIT,
+        TrackingStatus.IN_TRANSIT,
+        TrackingStatus.OUT_FOR_DELIVERY,
+        TrackingStatus.DELIVERED,
+    ]
+    assert info.status is TrackingStatus.DELIVERED
+    assert info.events[0].location == "Las Vegas, NV, US"
+
+
+def test_an_unknown_number_is_not_found(adapter, mocked):
+    number = "9999999999999999999999"
+    mocked.get(f"{BASE}/tracks/usps/{number}", json=fx("track_unknown.json"))
+
+    with pytest.raises(Rejected) as caught:
+        adapter.track(
+            TrackRequest(tracking_number=number, service_code="usps_priority")
+        )
+
+    assert caught.value.code == "not_found"
+    assert ProviderCall.objects.get().outcome == "rejected"
+
+
+def test_tracking_needs_the_carrier_before_any_call(adapter, mocked):
+    with pytest.raises(InvalidShippingRequest) as caught:
+        adapter.track(TrackRequest(tracking_number=NUMBER))
+    assert caught.value.param == "service_code"
+    assert not mocked.calls
+
+
+def test_address_validation(adapter, mocked):
+    mocked.post(f"{BASE}/addresses", status=201, json=fx("address_valid.json"))
+
+    result = adapter.validate_address(shared.RECIPIENT)
+
+    assert result.valid and result.residential is True
+    assert result.address.postal_code == "62704-1234"
+    assert body_of(sent(mocked, "POST", f"{BASE}/addresses")[0])["validate"] is True
+
+
+# --- The track_updated webhook through the intake --------------------------------
+
+
+def _post(query: str, callbacks=None):
+    body = (FIXTURES / "shippo" / "webhook_track_updated.json").read_bytes()
+    client = Client()
+    if callbacks is None:
+        return client.post(
+            f"/webhooks/shippo-main/{query}", data=body, content_type="application/json"
+        )
+    with callbacks(execute=True):
+        return client.post(
+            f"/webhooks/shippo-main/{query}", data=body, content_type="application/json"
+        )
+
+
+def test_a_webhook_with_the_token_moves_the_shipment(
+    account, django_capture_on_commit_callbacks
+):
+    shipment = Shipment.objects.create(
+        account=account,
+        from_address={},
+        to_address={},
+        parcels=[],
+        carrier="USPS",
+        service_code="usps_priority",
+        amount=790,
+        currency="USD",
+        idempotency_key="hook-1",
+        status=ShipmentStatus.PURCHASED,
+        tracking_status="pre_transit",
+        tracking_number=NUMBER,
+        carrier_shipment_id=TRANSACTION,
+    )
+
+    response = _post(f"?token={HOOK_TOKEN}", django_capture_on_commit_callbacks)
+    again = _post(f"?token={HOOK_TOKEN}", django_capture_on_commit_callbacks)
+
+    assert (response.status_code, again.status_code) == (200, 200)
+    event = WebhookEvent.objects.get(account=account)
+    assert event.event_type == "track_updated"
+    shipment.refresh_from_db()
+    assert shipment.tracking_status == "delivered"
+    assert shipment.tracking_events.count() == 4
+
+
+@pytest.mark.parametrize(
+    "query", ["", "?token=", "?token=whk-wrong", f"?token={HOOK_TOKEN}x"]
+)
+def test_a_webhook_without_the_right_token_is_refused(account, query):
+    response = _post(query)
+
+    assert response.status_code == 401
+    assert not WebhookEvent.objects.exists()
+
+
+def test_a_webhook_to_an_account_without_a_token_is_an_error_not_a_pass(account):
+    account.set_credentials({"api_token": TOKEN})
+    account.save()
+
+    response = _post("?token=anything")
+
+    assert response.status_code == 503
+    assert not WebhookEvent.objects.exists()
