@@ -147,8 +147,9 @@ class RateShopSerializer(serializers.Serializer):
 class ShipmentCreateSerializer(serializers.Serializer):
     quote_id = serializers.CharField(max_length=32)
     order_id = serializers.CharField(max_length=128, required=False, default="")
+    # Absent: the carrier's preferred format (UPS prints no PDF).
     label_format = serializers.ChoiceField(
-        choices=LabelFormatChoice.choices, default="pdf"
+        choices=LabelFormatChoice.choices, required=False, default=""
     )
 
 

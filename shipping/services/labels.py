@@ -52,10 +52,11 @@ def shipment_buy(
     quote_id: str,
     idempotency_key: str = "",
     order_id: str = "",
-    label_format: str = LabelFormat.PDF,
+    label_format: str = "",
 ) -> Shipment:
     """Buy the label for an unexpired quote; the same ``idempotency_key``
-    answers the shipment already made for it without calling anyone."""
+    answers the shipment already made for it without calling anyone. No
+    ``label_format``: the carrier's first (preferred) format."""
     key = idempotency_key or uuid.uuid4().hex
     existing = Shipment.objects.filter(idempotency_key=key).first()
     if existing is not None:
@@ -66,10 +67,11 @@ def shipment_buy(
         raise NotFound("no such quote", param="quote_id")
     if quote.is_expired():
         raise QuoteExpired("the quote has expired; shop rates again", param="quote_id")
-    if label_format not in {f.value for f in LabelFormat}:
-        raise ShippingError("unknown label format", param="label_format")
-    shipment = _shipment_from(quote, key, order_id, LabelFormat(label_format))
     adapter = registry.get_adapter(quote.account)
+    if label_format and label_format not in {f.value for f in LabelFormat}:
+        raise ShippingError("unknown label format", param="label_format")
+    fmt = LabelFormat(label_format) if label_format else adapter.label_formats[0]
+    shipment = _shipment_from(quote, key, order_id, fmt)
     request = codec.request_from_json(quote.request)
     label_request = LabelRequest(
         from_address=request.from_address,
@@ -79,7 +81,7 @@ def shipment_buy(
         service_code=quote.service_code,
         idempotency_key=key,
         reference=shipment.public_id,
-        label_format=LabelFormat(label_format),
+        label_format=fmt,
         carrier_rate_id=quote.carrier_rate_id,
         ship_date=request.ship_date,
     )

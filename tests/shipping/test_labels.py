@@ -51,6 +51,22 @@ def test_buy_a_label_from_a_quote(django_capture_on_commit_callbacks):
     assert SandboxLabel.objects.count() == 1
 
 
+def test_without_a_format_the_carrier_prints_its_preferred_one(monkeypatch):
+    # UPS prints no PDF: a buyer who names no format gets what the carrier
+    # prints first, never a refusal.
+    from shipping.providers.base import LabelFormat
+    from shipping.providers.sandbox import SandboxShippingAdapter
+
+    monkeypatch.setattr(
+        SandboxShippingAdapter, "label_formats", (LabelFormat.ZPL, LabelFormat.PDF)
+    )
+    shipment = services.shipment_buy(
+        quote_id=_quote(carrier("post")).public_id, idempotency_key="k-zpl"
+    )
+    assert shipment.status == ShipmentStatus.PURCHASED
+    assert shipment.label_format == "zpl"
+
+
 def test_an_expired_or_unknown_quote_cannot_be_bought():
     quote = _quote(carrier("post"), expires_at=timezone.now() - timedelta(seconds=1))
     with pytest.raises(services.QuoteExpired):
