@@ -1,7 +1,255 @@
-"""Base class of every email adapter."""
+"""The email adapter contract: typed messages, results and delivery events at
+the provider boundary, the operations every email adapter implements, and the
+outcome rules of the kind (docs/providers/email.md).
 
+Outcome rules for email (they differ from the core's defaults on purpose: an
+email API that answers 5xx has not queued the message, so failing over is
+what keeps order confirmations going out):
+
+- 429, any 5xx, connection refused / connect timeout / DNS / TLS:
+  ``NotProcessed`` (fail over; a paced bulk send waits out a 429);
+- read timeout or a connection reset after the request went out: ``Unknown``
+  (never resent automatically: the provider may have queued it);
+- invalid or refused recipient: ``Rejected`` with code ``invalid_recipient``.
+
+Adapters run every call through ``email_call`` (or ``HttpAdapter.send`` with
+``email_error_map``), which applies these rules, so the ProviderCall row, the
+breaker and failover all see the email outcome.
+"""
+
+from abc import abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import requests
+
+from integrations.client import CallContext, client_for
+from integrations.client.classify import classify_exception, classify_response
+from integrations.errors import NotProcessed, Outcome, ProviderError, Rejected
 from integrations.providers.base import BaseAdapter
+from integrations.webhooks.messages import WebhookMessage
+
+__all__ = [
+    "INVALID_RECIPIENT",
+    "BounceType",
+    "EmailAdapter",
+    "EmailCategory",
+    "EmailEventRecord",
+    "EmailEventType",
+    "OutboundEmail",
+    "SendResult",
+    "SendStatus",
+    "email_error_map",
+    "email_exception",
+    "email_outcome",
+    "recipient_refused",
+]
+
+T = TypeVar("T")
+
+# The code of a Rejected error for an address the provider refuses.
+INVALID_RECIPIENT = "invalid_recipient"
+# Header carrying our message's public id, for providers that echo headers.
+MESSAGE_ID_HEADER = "X-Switchyard-Message-Id"
+
+
+class EmailCategory(StrEnum):
+    TRANSACTIONAL = "transactional"
+    MARKETING = "marketing"
+
+
+@dataclass(frozen=True)
+class OutboundEmail:
+    """One rendered message to one recipient, as every adapter receives it."""
+
+    to: str
+    from_email: str
+    subject: str
+    text: str
+    message_id: str  # our public id (eml_...), echoed back in events
+    category: EmailCategory = EmailCategory.TRANSACTIONAL
+    html: str = ""
+    reply_to: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    # Sent as the provider's custom args / metadata / message tags; providers
+    # echo them in events, which is how an event finds its message.
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def provider_metadata(self) -> dict[str, str]:
+        """``metadata`` plus our message id under ``message_id``."""
+        return {**self.metadata, "message_id": self.message_id}
+
+
+class SendStatus(StrEnum):
+    ACCEPTED = "accepted"  # the provider took it for delivery
+    QUEUED = "queued"  # taken, delivery scheduled or pending
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str
+    status: SendStatus = SendStatus.ACCEPTED
+    raw_status: str = ""
+
+
+class EmailEventType(StrEnum):
+    DELIVERED = "delivered"
+    DEFERRED = "deferred"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    UNSUBSCRIBED = "unsubscribed"
+    REJECTED = "rejected"  # the provider refused it after accepting the call
+
+
+class BounceType(StrEnum):
+    HARD = "hard"  # permanent: the address is suppressed
+    SOFT = "soft"  # temporary: nothing suppressed
+
+
+@dataclass(frozen=True)
+class EmailEventRecord:
+    """One provider delivery event, normalised. ``message_id`` is our public
+    id when the provider echoed our metadata, else ""; the message is then
+    found by ``provider_message_id``."""
+
+    type: EmailEventType
+    occurred_at: datetime
+    recipient: str
+    provider_message_id: str
+    message_id: str = ""
+    bounce_type: BounceType | None = None
+    # Provider details safe to show staff: reason, SMTP code, URL clicked,
+    # user agent. Never credentials.
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 class EmailAdapter(BaseAdapter):
+    """What every email provider implements: ``send``,
+    ``parse_email_events`` and ``health_check``."""
+
     kind = "email"
+
+    @abstractmethod
+    def send(
+        self,
+        message: OutboundEmail,
+        *,
+        pacing: bool = False,
+        max_wait: float | None = None,
+    ) -> SendResult:
+        """Hand one message to the provider. ``pacing=True`` (bulk sends)
+        waits for the account's rate limit and a provider 429 up to
+        ``max_wait`` seconds, then raises ``Paced``. Raises ProviderError
+        subclasses by the module's outcome rules."""
+
+    @abstractmethod
+    def parse_email_events(self, message: WebhookMessage) -> list[EmailEventRecord]:
+        """The delivery events a verified webhook message carries, in order;
+        [] for one that is not about delivery (a subscription confirmation)."""
+
+    def email_call(
+        self,
+        operation: str,
+        call: Callable[[CallContext], T],
+        *,
+        pacing: bool = False,
+        max_wait: float | None = None,
+        idempotency_key: str | None = None,
+        idempotent: bool = False,
+    ) -> T:
+        """One operation through the account's ProviderClient with the email
+        outcome rules applied to whatever ``call`` raises. ``idempotent``
+        stays False for a send: no email API replays one by key, so a send is
+        never retried after an unknown outcome."""
+
+        def attempt(ctx: CallContext) -> T:
+            try:
+                return call(ctx)
+            except ProviderError as error:
+                raise email_outcome(error) from None
+            except Exception as exc:
+                mapped = email_exception(exc)
+                if mapped is None:
+                    raise
+                raise mapped from None
+
+        return client_for(self.account).call(
+            operation,
+            attempt,
+            idempotent=idempotent,
+            idempotency_key=idempotency_key,
+            pacing=pacing,
+            max_wait=max_wait,
+        )
+
+
+def email_outcome(error: ProviderError) -> ProviderError:
+    """``error`` by the email rules: a 5xx answer is ``NotProcessed`` (the
+    provider queued nothing); everything else keeps its outcome."""
+    status = error.http_status
+    if error.outcome is Outcome.UNKNOWN and status is not None and status >= 500:
+        return NotProcessed(
+            error.message,
+            code=error.code,
+            http_status=status,
+            retry_after=error.retry_after,
+            provider_code=error.provider_code,
+        )
+    return error
+
+
+def email_error_map(response: requests.Response) -> ProviderError | None:
+    """An ``HttpAdapter`` error map: the client's default by status, under the
+    email rules. Adapters call it last, after their own body table."""
+    error = classify_response(response)
+    return email_outcome(error) if error is not None else None
+
+
+def email_exception(exc: BaseException) -> ProviderError | None:
+    """Our error for a library exception, or None if it is not one we know.
+
+    Libraries wrap the ``requests`` exception in their own (anymail raises a
+    class that is both its error and the original type, with the original as
+    ``__cause__`` and a message in place of urllib3's reason): the cause is
+    classified, or a refused connection would read as an unknown outcome and
+    never fail over. An exception carrying an HTTP ``response`` is classified
+    by that response."""
+    cause = _transport_cause(exc)
+    if cause is not None:
+        return email_outcome(classify_exception(cause))
+    response = getattr(exc, "response", None)
+    if isinstance(response, requests.Response):
+        error = email_error_map(response)
+        if error is not None:
+            return error
+    return None
+
+
+def recipient_refused(message: str, *, provider_code: str = "") -> Rejected:
+    """The error for an address the provider will not send to."""
+    return Rejected(
+        message, code=INVALID_RECIPIENT, provider_code=provider_code or None
+    )
+
+
+def _transport_cause(exc: BaseException) -> requests.RequestException | None:
+    # The innermost requests exception of the chain: that is the one whose
+    # args hold urllib3's reason (refused, reset, timed out).
+    found: requests.RequestException | None = None
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, requests.RequestException):
+            found = current
+        current = current.__cause__ or current.__context__
+    if found is not None and getattr(found, "response", None) is not None:
+        # An HTTP error response, not a transport failure.
+        return None
+    return found
