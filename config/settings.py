@@ -289,6 +289,8 @@ SWITCHYARD_ADAPTERS = {
     },
     "email": {
         "sandbox": "notifications.providers.sandbox.SandboxEmailAdapter",
+        "sendgrid": "notifications.providers.sendgrid.SendGridAdapter",
+        "mailgun": "notifications.providers.mailgun.MailgunAdapter",
     },
 }
 

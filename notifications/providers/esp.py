@@ -1,0 +1,215 @@
+"""Email service providers through django-anymail.
+
+One factory (``build_anymail_backend``) builds an anymail backend at run time
+from what the account's adapter passes it: every option anymail would
+otherwise read from Django settings is passed explicitly, so an ``ANYMAIL``
+setting can neither supply a credential, redirect a request nor switch on
+anymail's request dumps (which print bodies and credentials). Requests-based
+backends send on the account's ProviderClient session (correlation id,
+deadline-clamped timeouts, each attempt counted); SES is boto3 underneath and
+gets a client of its own (``amazon_ses``).
+
+``AnymailAdapter`` owns the workflow: our ``OutboundEmail`` becomes an
+``AnymailMessage``, one send runs as one client operation under the email
+outcome rules, and anymail's errors are unwrapped and classified.
+"""
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import requests
+from anymail.backends.base import AnymailBaseBackend
+from anymail.exceptions import (
+    AnymailError,
+    AnymailInvalidAddress,
+    AnymailRecipientsRefused,
+    AnymailSerializationError,
+    AnymailUnsupportedFeature,
+)
+from anymail.message import AnymailMessage, AnymailStatus
+from django.utils.module_loading import import_string
+
+from integrations.client import CallContext, client_for
+from integrations.errors import NotProcessed, ProviderError, Unknown
+from integrations.providers.base import HealthResult
+from notifications.providers.base import (
+    MESSAGE_ID_HEADER,
+    EmailAdapter,
+    OutboundEmail,
+    SendResult,
+    SendStatus,
+    email_error_map,
+    email_exception,
+    recipient_refused,
+)
+
+logger = logging.getLogger(__name__)
+
+# Options every anymail backend reads from Django settings unless given.
+_COMMON_OPTIONS: Mapping[str, Any] = {
+    "fail_silently": False,
+    "ignore_unsupported_features": False,
+    # All-recipients-refused must raise: it is our invalid_recipient.
+    "ignore_recipient_status": False,
+    # Anymail's debug dump prints request bodies and auth headers.
+    "debug_api_requests": False,
+    "idna_encoder": "idna2008",
+    "send_defaults": {},
+}
+
+
+def build_anymail_backend(
+    backend_path: str,
+    options: Mapping[str, Any],
+    *,
+    session: requests.Session | None = None,
+) -> AnymailBaseBackend:
+    """An anymail backend built from ``options`` alone (credentials by the
+    adapter, never Django settings), sending on ``session`` when it is a
+    requests-based backend. Its ``open()`` then finds the session in place
+    and never closes it: the session is the account's, shared."""
+    backend_class = import_string(backend_path)
+    backend = backend_class(**{**_COMMON_OPTIONS, **options})
+    # Anymail merges ANYMAIL["SEND_DEFAULTS"] from settings whatever it is
+    # passed: cleared, so only the account decides what a message carries.
+    backend.send_defaults = {}
+    if session is not None:
+        backend.session = session
+    return backend
+
+
+def anymail_message(message: OutboundEmail, *, max_tags: int | None) -> AnymailMessage:
+    """Our message as anymail sends it: our id as a header and in the
+    metadata, so every provider's events can name it."""
+    email = AnymailMessage(
+        subject=message.subject,
+        body=message.text,
+        from_email=message.from_email,
+        to=[message.to],
+        reply_to=[message.reply_to] if message.reply_to else None,
+        headers={**message.headers, MESSAGE_ID_HEADER: message.message_id},
+        tags=list(message.tags[:max_tags] if max_tags is not None else message.tags),
+        metadata=message.provider_metadata(),
+    )
+    if message.html:
+        email.attach_alternative(message.html, "text/html")
+    return email
+
+
+def send_result(status: AnymailStatus) -> SendResult:
+    """What anymail reports for a one-recipient send."""
+    message_id = status.message_id
+    if not message_id or not isinstance(message_id, str):
+        raise Unknown(
+            "provider answered without a message id", code="malformed_response"
+        )
+    statuses = status.status or set()
+    return SendResult(
+        provider_message_id=message_id.strip("<>"),
+        status=SendStatus.QUEUED if "queued" in statuses else SendStatus.ACCEPTED,
+        raw_status=",".join(sorted(statuses)),
+    )
+
+
+class AnymailAdapter(EmailAdapter):
+    """An email provider through one anymail backend. A provider declares
+    ``backend_path``, ``api_urls`` and ``backend_options``; optionally its
+    body table ``provider_error`` and ``max_tags``."""
+
+    backend_path: ClassVar[str]
+    # {"test": ..., "live": ...}: class attributes, never account settings, so
+    # a credential only ever goes to the provider. Tests point them at
+    # 127.0.0.1.
+    api_urls: ClassVar[Mapping[str, str]] = {}
+    # Tags the provider takes per message (Postmark: one); None: any.
+    max_tags: ClassVar[int | None] = None
+
+    @property
+    def api_url(self) -> str:
+        return self.api_urls["live" if self.account.mode == "live" else "test"]
+
+    def backend_options(self) -> dict[str, Any]:
+        """The backend's options from the account: credentials by name,
+        ``api_url``, the provider's own settings."""
+        raise NotImplementedError
+
+    def build_backend(self) -> AnymailBaseBackend:
+        session = client_for(self.account).session
+        return build_anymail_backend(
+            self.backend_path, self.backend_options(), session=session
+        )
+
+    def send(
+        self,
+        message: OutboundEmail,
+        *,
+        pacing: bool = False,
+        max_wait: float | None = None,
+    ) -> SendResult:
+        email = anymail_message(message, max_tags=self.max_tags)
+
+        def attempt(ctx: CallContext) -> SendResult:
+            backend = self.build_backend()
+            try:
+                backend.send_messages([email])
+            except AnymailError as exc:
+                raise self.classify(exc) from None
+            return send_result(email.anymail_status)
+
+        return self.email_call("send_email", attempt, pacing=pacing, max_wait=max_wait)
+
+    def classify(self, exc: AnymailError) -> ProviderError:
+        """Our error for what anymail raised: refused recipients first, then
+        the provider's table, then the email rules on the unwrapped cause."""
+        if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
+            return recipient_refused("the provider refused the recipient")
+        mapped = self.provider_error(exc) or email_exception(exc)
+        if mapped is not None:
+            return mapped
+        if isinstance(exc, AnymailUnsupportedFeature | AnymailSerializationError):
+            # Built here, refused before any call: another provider may take it.
+            return NotProcessed(
+                "the message cannot be sent through this provider",
+                code="unsupported_message",
+            )
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+        logger.warning(
+            "email provider answer not understood",
+            extra={"account": self.account.slug, "http_status": status},
+        )
+        return Unknown(
+            "the provider's answer could not be read",
+            code="malformed_response",
+            http_status=status,
+        )
+
+    def provider_error(self, exc: AnymailError) -> ProviderError | None:
+        """The provider's own table (error bodies, SDK error codes); None
+        leaves ``exc`` to the email rules."""
+        return None
+
+    # --- Health --------------------------------------------------------------
+
+    def health_get(
+        self,
+        url: str,
+        *,
+        error_map: Callable[[requests.Response], ProviderError | None] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """A cheap authenticated GET of ``url`` as one operation."""
+
+        def attempt(ctx: CallContext) -> requests.Response:
+            session = client_for(self.account).session
+            response = session.get(url, **kwargs)
+            error = (error_map and error_map(response)) or email_error_map(response)
+            if error is not None:
+                raise error
+            return response
+
+        return self.email_call("health_check", attempt, idempotent=True)
+
+    def health_check(self) -> HealthResult:
+        raise NotImplementedError
