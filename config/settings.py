@@ -291,6 +291,7 @@ SWITCHYARD_ADAPTERS = {
         "sandbox": "notifications.providers.sandbox.SandboxEmailAdapter",
         "sendgrid": "notifications.providers.sendgrid.SendGridAdapter",
         "mailgun": "notifications.providers.mailgun.MailgunAdapter",
+        "postmark": "notifications.providers.postmark.PostmarkAdapter",
     },
 }
 

@@ -79,7 +79,12 @@ def build_anymail_backend(
     return backend
 
 
-def anymail_message(message: OutboundEmail, *, max_tags: int | None) -> AnymailMessage:
+def anymail_message(
+    message: OutboundEmail,
+    *,
+    max_tags: int | None,
+    esp_extra: Mapping[str, Any] | None = None,
+) -> AnymailMessage:
     """Our message as anymail sends it: our id as a header and in the
     metadata, so every provider's events can name it."""
     email = AnymailMessage(
@@ -94,6 +99,8 @@ def anymail_message(message: OutboundEmail, *, max_tags: int | None) -> AnymailM
     )
     if message.html:
         email.attach_alternative(message.html, "text/html")
+    if esp_extra:
+        email.esp_extra = dict(esp_extra)
     return email
 
 
@@ -134,6 +141,10 @@ class AnymailAdapter(EmailAdapter):
         ``api_url``, the provider's own settings."""
         raise NotImplementedError
 
+    def esp_extra(self, message: OutboundEmail) -> dict[str, Any]:
+        """Provider fields for this message (anymail's ``esp_extra``)."""
+        return {}
+
     def build_backend(self) -> AnymailBaseBackend:
         session = client_for(self.account).session
         return build_anymail_backend(
@@ -147,7 +158,9 @@ class AnymailAdapter(EmailAdapter):
         pacing: bool = False,
         max_wait: float | None = None,
     ) -> SendResult:
-        email = anymail_message(message, max_tags=self.max_tags)
+        email = anymail_message(
+            message, max_tags=self.max_tags, esp_extra=self.esp_extra(message)
+        )
 
         def attempt(ctx: CallContext) -> SendResult:
             backend = self.build_backend()
