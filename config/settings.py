@@ -292,6 +292,7 @@ SWITCHYARD_ADAPTERS = {
         "sendgrid": "notifications.providers.sendgrid.SendGridAdapter",
         "mailgun": "notifications.providers.mailgun.MailgunAdapter",
         "postmark": "notifications.providers.postmark.PostmarkAdapter",
+        "amazon_ses": "notifications.providers.amazon_ses.AmazonSesAdapter",
     },
 }
 

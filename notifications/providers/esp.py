@@ -131,6 +131,9 @@ class AnymailAdapter(EmailAdapter):
     api_urls: ClassVar[Mapping[str, str]] = {}
     # Tags the provider takes per message (Postmark: one); None: any.
     max_tags: ClassVar[int | None] = None
+    # True when the backend's HTTP bypasses the client's session (boto3), so
+    # the adapter counts each attempt and its status itself.
+    counts_own_attempts: ClassVar[bool] = False
 
     @property
     def api_url(self) -> str:
@@ -164,10 +167,19 @@ class AnymailAdapter(EmailAdapter):
 
         def attempt(ctx: CallContext) -> SendResult:
             backend = self.build_backend()
+            if self.counts_own_attempts:
+                ctx.attempts += 1
             try:
                 backend.send_messages([email])
             except AnymailError as exc:
                 raise self.classify(exc) from None
+            except Exception as exc:
+                mapped = self.send_error(exc)
+                if mapped is None:
+                    raise
+                raise mapped from None
+            if self.counts_own_attempts:
+                ctx.http_status = 200
             return send_result(email.anymail_status)
 
         return self.email_call("send_email", attempt, pacing=pacing, max_wait=max_wait)
@@ -197,6 +209,11 @@ class AnymailAdapter(EmailAdapter):
             code="malformed_response",
             http_status=status,
         )
+
+    def send_error(self, exc: Exception) -> ProviderError | None:
+        """Our error for a non-anymail exception from the backend; None
+        leaves it to the email rules (``email_exception``)."""
+        return None
 
     def provider_error(self, exc: AnymailError) -> ProviderError | None:
         """The provider's own table (error bodies, SDK error codes); None
