@@ -27,8 +27,11 @@ from integrations.errors import (
     Unknown,
 )
 from integrations.providers.base import ConfigField, HealthResult
-from notifications.providers.base import recipient_refused
-from notifications.providers.esp import AnymailAdapter, build_anymail_backend
+from notifications.providers.esp import (
+    AnymailAdapter,
+    build_anymail_backend,
+    refused_recipient,
+)
 from notifications.providers.ses_events import SesEventsMixin
 
 # SES error codes by what they mean for the send (SESv2 API reference,
@@ -215,8 +218,10 @@ def ses_client_error(exc: boto.ClientError) -> ProviderError:
         )
     if code in ("MessageRejected", "BadRequestException") and "address" in text:
         # "Email address is not verified", "Illegal address", ...
-        return recipient_refused(
-            "Amazon SES refused the recipient address", provider_code=code
+        return refused_recipient(
+            "Amazon SES refused the recipient address",
+            provider_code=code,
+            http_status=status,
         )
     return Rejected(
         "Amazon SES refused the message",

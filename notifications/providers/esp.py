@@ -104,6 +104,15 @@ def anymail_message(
     return email
 
 
+def refused_recipient(
+    message: str, *, provider_code: str = "", http_status: int | None = None
+) -> ProviderError:
+    """``recipient_refused`` carrying the provider's HTTP status."""
+    error = recipient_refused(message, provider_code=provider_code)
+    error.http_status = http_status
+    return error
+
+
 def send_result(status: AnymailStatus) -> SendResult:
     """What anymail reports for a one-recipient send."""
     message_id = status.message_id
@@ -188,7 +197,11 @@ class AnymailAdapter(EmailAdapter):
         """Our error for what anymail raised: refused recipients first, then
         the provider's table, then the email rules on the unwrapped cause."""
         if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
-            return recipient_refused("the provider refused the recipient")
+            response = getattr(exc, "response", None)
+            return refused_recipient(
+                "the provider refused the recipient",
+                http_status=getattr(response, "status_code", None),
+            )
         mapped = self.provider_error(exc) or email_exception(exc)
         if mapped is not None:
             return mapped

@@ -26,9 +26,8 @@ from notifications.providers.base import (
     BounceType,
     EmailEventRecord,
     EmailEventType,
-    recipient_refused,
 )
-from notifications.providers.esp import AnymailAdapter
+from notifications.providers.esp import AnymailAdapter, refused_recipient
 
 _SIMPLE: Mapping[str, EmailEventType] = {
     "delivered": EmailEventType.DELIVERED,
@@ -111,8 +110,10 @@ class MailgunAdapter(AnymailAdapter):
             return None
         text = _message(response)
         if response.status_code == 400 and "not a valid address" in text:
-            return recipient_refused(
-                "Mailgun refused the recipient address", provider_code="invalid_address"
+            return refused_recipient(
+                "Mailgun refused the recipient address",
+                provider_code="invalid_address",
+                http_status=400,
             )
         if response.status_code == 404 and "domain not found" in text.lower():
             # This account cannot send from the domain; another account may.

@@ -27,9 +27,8 @@ from notifications.providers.base import (
     BounceType,
     EmailEventRecord,
     EmailEventType,
-    recipient_refused,
 )
-from notifications.providers.esp import AnymailAdapter
+from notifications.providers.esp import AnymailAdapter, refused_recipient
 from notifications.providers.sendgrid_signature import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -107,8 +106,10 @@ class SendGridAdapter(AnymailAdapter):
         if not isinstance(response, requests.Response) or response.status_code != 400:
             return None
         if any(_names_recipient(error) for error in _errors(response)):
-            return recipient_refused(
-                "SendGrid refused the recipient address", provider_code="invalid_email"
+            return refused_recipient(
+                "SendGrid refused the recipient address",
+                provider_code="invalid_email",
+                http_status=400,
             )
         return None
 
