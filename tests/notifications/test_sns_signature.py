@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from integrations.webhooks.verification import WebhookVerificationError
 from notifications.providers.sns_signature import (
@@ -139,8 +140,6 @@ def test_unreadable_certificate_is_refused() -> None:
 
 
 def test_signature_by_another_key_is_forged() -> None:
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     body = sns_body(_notification(), key=other)
     assert other is not sns_private_key()
