@@ -142,6 +142,9 @@ class AmazonSesAdapter(SesEventsMixin, AnymailAdapter):
                         retries={"total_max_attempts": 1, "mode": "standard"},
                     ),
                 )
+                # A rotated credential replaces the account's old client.
+                for stale in [k for k in _clients if k[0] == self.account.pk]:
+                    del _clients[stale]
                 _clients[key] = client
         return client
 
