@@ -212,7 +212,11 @@ class SesEventsMixin:
         event_type, detail_key, recipients_key = found
         mail = ses.get("mail") or {}
         detail = ses.get(detail_key) or {}
-        occurred = iso_time(detail.get("timestamp")) or message.occurred_at
+        occurred = (
+            iso_time(detail.get("timestamp"))
+            or message.occurred_at  # when SNS published it
+            or iso_time(mail.get("timestamp"))
+        )
         if occurred is None:
             return []
         return [
