@@ -116,6 +116,13 @@ def refused_recipient(
 def send_result(status: AnymailStatus) -> SendResult:
     """What anymail reports for a one-recipient send."""
     message_id = status.message_id
+    response = status.esp_response
+    if not message_id and isinstance(response, requests.Response):
+        # Refused in a body anymail read as "unknown" status (Postmark 422
+        # naming another address): the answer's status says what happened.
+        refused = email_error_map(response)
+        if refused is not None:
+            raise refused
     if not message_id or not isinstance(message_id, str):
         raise Unknown(
             "provider answered without a message id", code="malformed_response"
