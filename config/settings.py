@@ -349,12 +349,24 @@ SWITCHYARD_WEBHOOK_HANDLERS: dict[str, dict[str, str]] = {
     "payments": {"*": "payments.webhooks.payment_webhook_handle"},
     "shipping": {},
     "inventory": {},
-    "email": {},
+    "email": {"*": "notifications.webhooks.email_webhook_handle"},
 }
 # Outbox subscribers: {event name | "prefix.*" | "*": [dotted paths]}; each
 # takes the Event and must be idempotent (delivery is at least once).
 SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {}
 EVENT_MAX_ATTEMPTS = env.int("EVENT_MAX_ATTEMPTS", default=8)
+
+# Notifications: the sender when a message names none; the public base URL of
+# unsubscribe links; a queued message left this long is enqueued again, one
+# left "sending" this long (its worker died) becomes unknown and is never
+# resent; sends given up after this many attempts with no provider available.
+EMAIL_DEFAULT_FROM = env.str("EMAIL_DEFAULT_FROM", default="shop@example.com")
+EMAIL_PUBLIC_BASE_URL = env.str(
+    "EMAIL_PUBLIC_BASE_URL", default="http://127.0.0.1:8000"
+)
+EMAIL_RETRY_AFTER_SECONDS = env.int("EMAIL_RETRY_AFTER_SECONDS", default=60)
+EMAIL_STUCK_SENDING_MINUTES = env.int("EMAIL_STUCK_SENDING_MINUTES", default=10)
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=5)
 EVENT_RETRY_BASE_SECONDS = env.int("EVENT_RETRY_BASE_SECONDS", default=30)
 EVENT_RETRY_MAX_SECONDS = env.int("EVENT_RETRY_MAX_SECONDS", default=3600)
 EVENT_SWEEP_AFTER_MINUTES = env.int("EVENT_SWEEP_AFTER_MINUTES", default=2)

@@ -19,6 +19,7 @@ urlpatterns = [
         name="integrations-dashboard",
     ),
     path("admin/", admin.site.urls),
+    path("email/", include("notifications.urls")),
     path("healthz", views_ops.healthz, name="healthz"),
     path("readyz", views_ops.readyz, name="readyz"),
     path("metrics", views_ops.metrics, name="metrics"),

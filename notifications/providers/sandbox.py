@@ -15,6 +15,10 @@ Postmark's and Mailgun's test addresses do:
 anything else       accepted, then a delivery webhook
 ==================  =====================================================
 
+Accepted messages are kept in the database (``SandboxEmail``, in the admin),
+one per account and message id: a replay of the same message returns the
+first answer and sends nothing again.
+
 Account settings inject outages, latency and errors (integrations sandbox);
 an injected 500 is ``NotProcessed`` under the email rules.
 """
@@ -28,6 +32,7 @@ from integrations.client import CallContext, client_for
 from integrations.errors import NotProcessed, ProviderError, Unknown
 from integrations.providers.sandbox import SandboxAdapter
 from integrations.webhooks.messages import WebhookMessage, iso_time
+from notifications.models import SandboxEmail
 from notifications.providers.base import (
     BounceType,
     EmailAdapter,
@@ -51,7 +56,20 @@ _ANNOUNCED: dict[str, tuple[tuple[EmailEventType, BounceType | None], ...]] = {
 _DELIVERED = ((EmailEventType.DELIVERED, None),)
 
 
-def test_case(address: str) -> str:
+def _mailbox_row(message: OutboundEmail) -> dict[str, object]:
+    return {
+        "provider_message_id": f"sbxmsg_{uuid.uuid4().hex}",
+        "to_email": message.to,
+        "from_email": message.from_email,
+        "subject": message.subject,
+        "text_body": message.text,
+        "html_body": message.html,
+        "headers": dict(message.headers),
+        "category": str(message.category),
+    }
+
+
+def sandbox_case(address: str) -> str:
     """The sandbox behaviour an address asks for (its local part, untagged)."""
     return address.partition("@")[0].partition("+")[0].lower()
 
@@ -99,7 +117,7 @@ class SandboxEmailAdapter(SandboxAdapter, EmailAdapter):
         return self.email_call(operation, attempt, pacing=pacing, max_wait=max_wait)
 
     def _send(self, message: OutboundEmail) -> SendResult:
-        case = test_case(message.to)
+        case = sandbox_case(message.to)
         if case == "invalid":
             raise recipient_refused(
                 "sandbox refuses this recipient", provider_code="invalid_address"
@@ -108,8 +126,14 @@ class SandboxEmailAdapter(SandboxAdapter, EmailAdapter):
             raise NotProcessed(
                 "sandbox unavailable (simulated)", code="connection_refused"
             )
-        provider_id = f"sbxmsg_{uuid.uuid4().hex}"
-        self._announce(message, provider_id, _ANNOUNCED.get(case, _DELIVERED))
+        stored, created = SandboxEmail.objects.get_or_create(
+            account=self.account,
+            message_id=message.message_id,
+            defaults=_mailbox_row(message),
+        )
+        provider_id = stored.provider_message_id
+        if created:
+            self._announce(message, provider_id, _ANNOUNCED.get(case, _DELIVERED))
         if case == "timeout":
             raise Unknown(
                 "sandbox did not answer in time (simulated)", code="read_timeout"

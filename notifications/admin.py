@@ -1,0 +1,109 @@
+"""Notifications in the admin: the email log with its event timeline and a
+resend action (refused for suppressed addresses), suppressions (add; remove
+with a reason), the sandbox's mailbox and bulk sends."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from integrations.admin.readonly import ReadOnlyAdminMixin
+from integrations.admin.timeline import TimelineAdminMixin
+from integrations.timeline import TimelineEntry, event_entries, timeline_sorted
+from notifications.models import BulkSend, EmailMessage, SandboxEmail, Suppression
+from notifications.services import (
+    EmailInvalid,
+    email_message_resend,
+    suppression_add,
+    suppression_remove,
+)
+
+
+@admin.register(EmailMessage)
+class EmailMessageAdmin(TimelineAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "public_id",
+        "to_email",
+        "template",
+        "status",
+        "account",
+        "created_at",
+    )
+    list_filter = ("status", "category", "template", "account")
+    search_fields = ("public_id", "to_email", "provider_message_id", "order_id")
+    date_hierarchy = "created_at"
+    actions = ["resend"]
+
+    def get_timeline(self, obj: EmailMessage) -> list[TimelineEntry]:
+        entries = [
+            TimelineEntry(
+                at=event.occurred_at,
+                kind="delivery",
+                title=event.type
+                + (f" ({event.bounce_type})" if event.bounce_type else ""),
+                detail=", ".join(f"{k}: {v}" for k, v in event.details.items() if v),
+            )
+            for event in obj.events.all()
+        ]
+        entries += event_entries(subjects=[f"email:{obj.public_id}"])
+        return timeline_sorted(entries)
+
+    @admin.action(description="Resend selected messages", permissions=["view"])
+    def resend(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for message in queryset:
+            try:
+                copy = email_message_resend(message=message)
+            except EmailInvalid as error:
+                self.message_user(
+                    request, f"{message.public_id}: {error}", messages.ERROR
+                )
+            else:
+                self.message_user(
+                    request, f"{message.public_id} resent as {copy.public_id}"
+                )
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ("address", "reason", "source", "created_at", "removed_at")
+    list_filter = ("reason", ("removed_at", admin.EmptyFieldListFilter))
+    search_fields = ("address",)
+    fields = ("address", "reason", "source", "removed_reason")
+    readonly_fields = ("source",)
+    actions = ["remove"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Removal keeps the row and the reason: the "remove" action.
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            return super().save_model(request, obj, form, change)
+        created = suppression_add(
+            address=obj.address, reason=obj.reason, source=f"admin:{request.user}"
+        )
+        obj.pk = created.pk
+
+    @admin.action(description="Remove selected suppressions", permissions=["change"])
+    def remove(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for item in queryset.filter(removed_at__isnull=True):
+            suppression_remove(
+                address=item.address, reason=f"removed by {request.user}"
+            )
+        self.message_user(request, "Suppressions removed.")
+
+
+@admin.register(SandboxEmail)
+class SandboxEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "provider_message_id",
+        "to_email",
+        "subject",
+        "account",
+        "created_at",
+    )
+    search_fields = ("to_email", "provider_message_id", "message_id")
+
+
+@admin.register(BulkSend)
+class BulkSendAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("public_id", "name", "template", "category", "job", "created_at")

@@ -1,0 +1,28 @@
+"""Notifications models: ``messages`` (messages, their events, suppressions,
+the sandbox's mailbox) and ``bulk`` (bulk sends and their recipients)."""
+
+from notifications.models.bulk import BulkRecipient, BulkSend, BulkSendStatus
+from notifications.models.messages import (
+    STATUS_RANK,
+    EmailEvent,
+    EmailMessage,
+    EmailStatus,
+    SandboxEmail,
+    Suppression,
+    SuppressionReason,
+    normalise_address,
+)
+
+__all__ = [
+    "STATUS_RANK",
+    "BulkRecipient",
+    "BulkSend",
+    "BulkSendStatus",
+    "EmailEvent",
+    "EmailMessage",
+    "EmailStatus",
+    "SandboxEmail",
+    "Suppression",
+    "SuppressionReason",
+    "normalise_address",
+]

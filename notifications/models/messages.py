@@ -1,0 +1,203 @@
+"""Email messages, the delivery events applied to them, suppressed addresses
+and the sandbox provider's mailbox."""
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from integrations.models import ProviderAccount, WebhookEvent
+from integrations.public_ids import PublicIdField
+from notifications.providers.base import EmailCategory
+
+
+def normalise_address(address: str) -> str:
+    """The form an address is compared and suppressed in."""
+    return address.strip().lower()
+
+
+class EmailStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DEFERRED = "deferred", "Deferred"
+    DELIVERED = "delivered", "Delivered"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained"
+    FAILED = "failed", "Failed"
+    SUPPRESSED = "suppressed", "Suppressed"
+    UNKNOWN = "unknown", "Unknown (not resent)"
+
+
+# Precedence of what provider events say: a message only moves up, so a
+# late "deferred" never undoes "delivered", and a complaint outranks all.
+STATUS_RANK: dict[str, int] = {
+    EmailStatus.QUEUED: 0,
+    EmailStatus.SENDING: 1,
+    EmailStatus.UNKNOWN: 2,
+    EmailStatus.SENT: 3,
+    EmailStatus.DEFERRED: 4,
+    EmailStatus.DELIVERED: 5,
+    EmailStatus.FAILED: 6,
+    EmailStatus.BOUNCED: 6,
+    EmailStatus.COMPLAINED: 7,
+    EmailStatus.SUPPRESSED: 8,
+}
+
+CATEGORY_CHOICES = [(c.value, c.value.title()) for c in EmailCategory]
+
+
+class EmailMessage(models.Model):
+    """One email to one recipient, stored before it is sent: the rendered
+    content is kept, so a resend sends the same bytes."""
+
+    public_id = PublicIdField(prefix="eml_")
+    to_email = models.EmailField(max_length=254, db_index=True)
+    from_email = models.EmailField(max_length=254)
+    template = models.CharField(max_length=100)
+    context = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    subject = models.CharField(max_length=998)
+    text_body = models.TextField()
+    html_body = models.TextField(blank=True, default="")
+    headers = models.JSONField(default=dict, blank=True)
+    category = models.CharField(
+        max_length=16, choices=CATEGORY_CHOICES, default=EmailCategory.TRANSACTIONAL
+    )
+    status = models.CharField(
+        max_length=16, choices=EmailStatus.choices, default=EmailStatus.QUEUED
+    )
+    account = models.ForeignKey(
+        ProviderAccount, null=True, blank=True, on_delete=models.PROTECT
+    )
+    provider_message_id = models.CharField(max_length=255, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    # The caller's key ("order-confirmation:pay_..."): one message per key.
+    idempotency_key = models.CharField(max_length=255, blank=True, default="")
+    order_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    bulk_send = models.ForeignKey(
+        "notifications.BulkSend",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # When the current send began: the sweeper finds stuck ones by it.
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Time of the provider event that set the status (precedence ties).
+    status_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["status", "sending_at"]),
+            models.Index(fields=["provider_message_id"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="emailmessage_unique_idempotency_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} to {self.to_email}"
+
+
+class EmailEvent(models.Model):
+    """A delivery event applied to a message (from a provider webhook, or
+    our own: queued, sent, failed)."""
+
+    message = models.ForeignKey(
+        EmailMessage, on_delete=models.CASCADE, related_name="events"
+    )
+    type = models.CharField(max_length=32)
+    bounce_type = models.CharField(max_length=8, blank=True, default="")
+    occurred_at = models.DateTimeField(default=timezone.now)
+    details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    webhook = models.ForeignKey(
+        WebhookEvent, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["occurred_at", "pk"]
+        constraints = [
+            # A webhook processed again adds nothing.
+            models.UniqueConstraint(
+                fields=["message", "webhook", "type"],
+                condition=Q(webhook__isnull=False),
+                name="emailevent_unique_per_webhook",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class SuppressionReason(models.TextChoices):
+    HARD_BOUNCE = "hard_bounce", "Hard bounce"
+    COMPLAINT = "complaint", "Complaint"
+    UNSUBSCRIBE = "unsubscribe", "Unsubscribed"
+    MANUAL = "manual", "Added by staff"
+
+
+class Suppression(models.Model):
+    """An address nothing more is sent to (marketing only, for an
+    unsubscribe). Removal keeps the row, with who and why."""
+
+    address = models.EmailField(max_length=254)
+    reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
+    # What caused it: a message's public id, "admin:<user>", "api".
+    source = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["address"],
+                condition=Q(removed_at__isnull=True),
+                name="suppression_one_active_per_address",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.get_reason_display()})"
+
+
+class SandboxEmail(models.Model):
+    """A message the sandbox provider accepted: its mailbox, kept in the
+    database so staff read what "went out" and look-ups work across
+    processes."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE)
+    provider_message_id = models.CharField(max_length=64, unique=True)
+    # Our message id: the sandbox accepts each once, as a real API keyed
+    # by message would, so a replay after a lost answer sends nothing twice.
+    message_id = models.CharField(max_length=64)
+    to_email = models.CharField(max_length=254)
+    from_email = models.CharField(max_length=254)
+    subject = models.CharField(max_length=998)
+    text_body = models.TextField()
+    html_body = models.TextField(blank=True, default="")
+    headers = models.JSONField(default=dict, blank=True)
+    category = models.CharField(max_length=16, default=EmailCategory.TRANSACTIONAL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "message_id"], name="sandboxemail_unique_message"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_message_id} to {self.to_email}"

@@ -1,0 +1,39 @@
+"""Notifications services: every state change of messages, suppressions,
+events and bulk sends."""
+
+from notifications.rendering import EmailRenderError
+from notifications.services.events import email_event_apply, email_message_for_event
+from notifications.services.sending import (
+    EmailInvalid,
+    email_address_check,
+    email_message_create,
+    email_message_deliver,
+    email_message_enqueue,
+    email_message_resend,
+    email_messages_sweep,
+    email_outbound,
+)
+from notifications.services.suppressions import (
+    suppression_active,
+    suppression_add,
+    suppression_blocks,
+    suppression_remove,
+)
+
+__all__ = [
+    "EmailInvalid",
+    "EmailRenderError",
+    "email_address_check",
+    "email_event_apply",
+    "email_message_create",
+    "email_message_deliver",
+    "email_message_enqueue",
+    "email_message_for_event",
+    "email_message_resend",
+    "email_messages_sweep",
+    "email_outbound",
+    "suppression_active",
+    "suppression_add",
+    "suppression_blocks",
+    "suppression_remove",
+]

@@ -1,0 +1,137 @@
+"""Applying provider delivery events to messages: by precedence (a message
+only moves up ``STATUS_RANK``, so late or out-of-order events are harmless),
+suppressing the address on a hard bounce, complaint or unsubscribe, and
+announcing ``email.delivered`` / ``email.bounced`` / ``email.complained``
+through the outbox in the same transaction."""
+
+import logging
+
+from django.db import IntegrityError, transaction
+
+from integrations.events import event_emit
+from integrations.models import WebhookEvent
+from notifications.models import (
+    STATUS_RANK,
+    EmailEvent,
+    EmailMessage,
+    EmailStatus,
+    SuppressionReason,
+)
+from notifications.providers.base import BounceType, EmailEventRecord, EmailEventType
+from notifications.services.suppressions import suppression_add
+
+logger = logging.getLogger(__name__)
+
+# The status an event is evidence of (None: it moves no status).
+_STATUS_FOR: dict[EmailEventType, str | None] = {
+    EmailEventType.DELIVERED: EmailStatus.DELIVERED,
+    EmailEventType.DEFERRED: EmailStatus.DEFERRED,
+    EmailEventType.BOUNCED: EmailStatus.BOUNCED,
+    EmailEventType.COMPLAINED: EmailStatus.COMPLAINED,
+    # Opening or clicking proves delivery.
+    EmailEventType.OPENED: EmailStatus.DELIVERED,
+    EmailEventType.CLICKED: EmailStatus.DELIVERED,
+    EmailEventType.UNSUBSCRIBED: None,
+    EmailEventType.REJECTED: EmailStatus.FAILED,
+}
+_SUPPRESS_FOR = {
+    EmailEventType.COMPLAINED: SuppressionReason.COMPLAINT,
+    EmailEventType.UNSUBSCRIBED: SuppressionReason.UNSUBSCRIBE,
+}
+_ANNOUNCED = {
+    EmailStatus.DELIVERED: "email.delivered",
+    EmailStatus.BOUNCED: "email.bounced",
+    EmailStatus.COMPLAINED: "email.complained",
+}
+
+
+def email_status_for(record: EmailEventRecord) -> str | None:
+    """The status ``record`` is evidence of; a soft bounce is a deferral."""
+    if record.type == EmailEventType.BOUNCED and record.bounce_type == BounceType.SOFT:
+        return EmailStatus.DEFERRED
+    return _STATUS_FOR.get(record.type)
+
+
+def email_message_for_event(
+    record: EmailEventRecord, *, account_id: int | None
+) -> EmailMessage | None:
+    """The message an event is about: by our echoed id, else by the
+    provider's message id on that account."""
+    if record.message_id:
+        found = EmailMessage.objects.filter(public_id=record.message_id).first()
+        if found is not None:
+            return found
+    if record.provider_message_id:
+        query = EmailMessage.objects.filter(
+            provider_message_id=record.provider_message_id
+        )
+        if account_id is not None:
+            query = query.filter(account_id=account_id)
+        return query.first()
+    return None
+
+
+def email_event_apply(
+    *,
+    message: EmailMessage,
+    record: EmailEventRecord,
+    webhook: WebhookEvent | None = None,
+) -> bool:
+    """Apply one event to ``message``; False if this webhook already added
+    it (a replay changes nothing)."""
+    with transaction.atomic():
+        locked = EmailMessage.objects.select_for_update().get(pk=message.pk)
+        try:
+            with transaction.atomic():
+                EmailEvent.objects.create(
+                    message=locked,
+                    type=record.type,
+                    bounce_type=record.bounce_type or "",
+                    occurred_at=record.occurred_at,
+                    details=dict(record.details),
+                    webhook=webhook,
+                )
+        except IntegrityError:
+            return False
+        _move(locked, record)
+        _suppress(locked, record)
+    return True
+
+
+def _move(message: EmailMessage, record: EmailEventRecord) -> None:
+    status = email_status_for(record)
+    if status is None or STATUS_RANK[status] <= STATUS_RANK[message.status]:
+        return
+    message.status = status
+    message.status_at = record.occurred_at
+    message.save(update_fields=["status", "status_at", "updated_at"])
+    name = _ANNOUNCED.get(status)
+    if name:
+        event_emit(
+            name=name,
+            subject=f"email:{message.public_id}",
+            payload={
+                "message_id": message.public_id,
+                "recipient": message.to_email,
+                "template": message.template,
+                "order_id": message.order_id,
+                "bounce_type": record.bounce_type or "",
+                "occurred_at": record.occurred_at.isoformat(),
+            },
+        )
+    logger.info(
+        "email status moved",
+        extra={"message_id": message.public_id, "status": status},
+    )
+
+
+def _suppress(message: EmailMessage, record: EmailEventRecord) -> None:
+    reason = _SUPPRESS_FOR.get(record.type)
+    if record.type == EmailEventType.BOUNCED and record.bounce_type == BounceType.HARD:
+        reason = SuppressionReason.HARD_BOUNCE
+    if reason is not None:
+        suppression_add(
+            address=record.recipient or message.to_email,
+            reason=reason,
+            source=message.public_id,
+        )

@@ -1,0 +1,343 @@
+"""Sending one message: validate, check suppressions, render, store, then
+send from a task on commit with failover across the email accounts.
+
+A message moves queued -> sending -> sent / failed / unknown. The move to
+``sending`` commits before the provider is called, so a worker that dies
+mid-send leaves it ``sending``; the sweeper then marks it ``unknown``
+(the provider may have it) and never sends it again on its own. A message
+still ``queued`` (its task lost, or no provider available) is enqueued again.
+"""
+
+import logging
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from integrations.failover import (
+    FailoverRejected,
+    FailoverUnknown,
+    NoProviderAvailable,
+    run_with_failover,
+)
+from integrations.models import ProviderAccount
+from integrations.task_batcher import shared_broker
+from notifications.models import (
+    STATUS_RANK,
+    BulkSend,
+    EmailEvent,
+    EmailMessage,
+    EmailStatus,
+)
+from notifications.providers.base import EmailAdapter, EmailCategory, OutboundEmail
+from notifications.rendering import render_email
+from notifications.services.suppressions import suppression_blocks
+from notifications.unsubscribe import unsubscribe_headers, unsubscribe_url
+
+logger = logging.getLogger(__name__)
+
+DELIVER_TASK = "notifications.tasks.deliver_email"
+
+
+class EmailInvalid(ValueError):
+    """A message that cannot be sent as asked; ``code`` and ``param`` say
+    why (``invalid_email``, ``invalid_category``, ``suppressed``)."""
+
+    def __init__(self, message: str, *, code: str, param: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.param = param
+
+
+def email_address_check(address: str) -> str:
+    """``address`` stripped, or EmailInvalid(invalid_email)."""
+    address = (address or "").strip()
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise EmailInvalid(
+            "The recipient is not a valid email address.",
+            code="invalid_email",
+            param="to",
+        ) from None
+    return address
+
+
+def email_message_create(
+    *,
+    to: str,
+    template: str,
+    context: dict[str, Any] | None = None,
+    category: str = EmailCategory.TRANSACTIONAL,
+    from_email: str = "",
+    idempotency_key: str = "",
+    order_id: str = "",
+    bulk_send: BulkSend | None = None,
+    enqueue: bool = True,
+) -> EmailMessage:
+    """Store a rendered message and send it after commit (suppressed: stored
+    with status ``suppressed``, nothing sent). Raises EmailInvalid or
+    EmailRenderError before anything is stored."""
+    to = email_address_check(to)
+    _category_check(category)
+    existing = _existing(idempotency_key)
+    if existing is not None:
+        return existing
+    context = dict(context or {})
+    headers: dict[str, str] = {}
+    if category == EmailCategory.MARKETING:
+        context.setdefault("unsubscribe_url", unsubscribe_url(to))
+        headers = unsubscribe_headers(to)
+    rendered = render_email(template, context)
+    blocked = suppression_blocks(to, category)
+    fields = {
+        "to_email": to,
+        "from_email": from_email or settings.EMAIL_DEFAULT_FROM,
+        "template": template,
+        "context": context,
+        "subject": rendered.subject,
+        "text_body": rendered.text,
+        "html_body": rendered.html,
+        "headers": headers,
+        "category": category,
+        "idempotency_key": idempotency_key,
+        "order_id": order_id,
+        "bulk_send": bulk_send,
+        "status": EmailStatus.SUPPRESSED if blocked else EmailStatus.QUEUED,
+    }
+    try:
+        with transaction.atomic():
+            message = EmailMessage.objects.create(**fields)
+            details = {"suppression": blocked.get_reason_display()} if blocked else {}
+            _event(message, message.status, details)
+            if enqueue and not blocked:
+                email_message_enqueue(message)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        return EmailMessage.objects.get(idempotency_key=idempotency_key)
+    logger.info(
+        "email stored",
+        extra={"message_id": message.public_id, "status": message.status},
+    )
+    return message
+
+
+def _category_check(category: str) -> None:
+    if category not in EmailCategory.__members__.values():
+        raise EmailInvalid(
+            "Unknown email category.", code="invalid_category", param="category"
+        )
+
+
+def _existing(idempotency_key: str) -> EmailMessage | None:
+    if not idempotency_key:
+        return None
+    return EmailMessage.objects.filter(idempotency_key=idempotency_key).first()
+
+
+def email_message_enqueue(message: EmailMessage) -> None:
+    """Send ``message`` from a task once the current transaction commits."""
+    transaction.on_commit(partial(_enqueue, message.pk))
+
+
+def _enqueue(pk: int) -> None:
+    try:
+        async_task(DELIVER_TASK, pk, broker=shared_broker())
+    except Exception:
+        # The row is stored: the sweeper enqueues it again.
+        logger.exception("email enqueue failed", extra={"email_pk": pk})
+
+
+def email_message_deliver(*, message_pk: int) -> str:
+    """Send a queued message through the email accounts in priority order;
+    the message's status afterwards. Anything not ``queued`` is left alone,
+    so a task run twice sends once."""
+    message = _claim(message_pk)
+    if message is None:
+        current = EmailMessage.objects.filter(pk=message_pk).first()
+        return current.status if current else ""
+    outbound = email_outbound(message)
+    try:
+        served = run_with_failover(
+            "email", lambda adapter: _send(adapter, outbound), operation_name="send"
+        )
+    except FailoverRejected as error:
+        return _finish(message, EmailStatus.FAILED, error, _account(error))
+    except FailoverUnknown as error:
+        return _finish(message, EmailStatus.UNKNOWN, error, _account(error))
+    except NoProviderAvailable as error:
+        return _retry_later(message, error)
+    message.provider_message_id = served.result.provider_message_id
+    return _finish(message, EmailStatus.SENT, None, served.account)
+
+
+def _send(adapter: Any, outbound: OutboundEmail) -> Any:
+    if not isinstance(adapter, EmailAdapter):
+        raise TypeError("email account with a non-email adapter")
+    return adapter.send(outbound)
+
+
+def email_outbound(message: EmailMessage) -> OutboundEmail:
+    """What every adapter is given for ``message``."""
+    metadata = {"order_id": message.order_id} if message.order_id else {}
+    return OutboundEmail(
+        to=message.to_email,
+        from_email=message.from_email,
+        subject=message.subject,
+        text=message.text_body,
+        html=message.html_body,
+        message_id=message.public_id,
+        category=EmailCategory(message.category),
+        headers=dict(message.headers),
+        tags=(message.template,),
+        metadata=metadata,
+    )
+
+
+def _claim(pk: int) -> EmailMessage | None:
+    with transaction.atomic():
+        message = (
+            EmailMessage.objects.select_for_update()
+            .filter(pk=pk, status=EmailStatus.QUEUED)
+            .first()
+        )
+        if message is None:
+            return None
+        message.status = EmailStatus.SENDING
+        message.sending_at = timezone.now()
+        message.attempts += 1
+        message.save(update_fields=["status", "sending_at", "attempts", "updated_at"])
+    return message
+
+
+def _account(error: Any) -> ProviderAccount | None:
+    attempts = getattr(error, "attempts", None) or []
+    if not attempts:
+        return None
+    return ProviderAccount.objects.filter(slug=attempts[-1].account).first()
+
+
+def _finish(
+    message: EmailMessage,
+    status: str,
+    error: Any,
+    account: ProviderAccount | None,
+) -> str:
+    """Record the send's outcome. A provider webhook may have been applied
+    meanwhile (a fast bounce): its status is kept when it ranks higher."""
+    now = timezone.now()
+    with transaction.atomic():
+        current = EmailMessage.objects.select_for_update().get(pk=message.pk)
+        if STATUS_RANK[status] > STATUS_RANK[current.status]:
+            current.status = status
+        current.account = account
+        current.provider_message_id = message.provider_message_id
+        current.last_error = error.message if error is not None else ""
+        if status == EmailStatus.SENT:
+            current.sent_at = now
+        current.save()
+        details: dict[str, Any] = {"account": account.slug if account else ""}
+        if error is not None:
+            details.update(code=error.code, reason=error.message)
+        _event(current, status, details)
+    log = logger.info if status == EmailStatus.SENT else logger.warning
+    log(
+        "email send finished",
+        extra={"message_id": message.public_id, "status": status},
+    )
+    return current.status
+
+
+def _retry_later(message: EmailMessage, error: NoProviderAvailable) -> str:
+    give_up = message.attempts >= settings.EMAIL_MAX_ATTEMPTS
+    status = EmailStatus.FAILED if give_up else EmailStatus.QUEUED
+    with transaction.atomic():
+        message.status = status
+        message.last_error = error.message
+        message.save(update_fields=["status", "last_error", "updated_at"])
+        _event(
+            message,
+            status if give_up else "retry",
+            {"code": error.code, "reason": error.message},
+        )
+    logger.warning(
+        "email send found no provider",
+        extra={"message_id": message.public_id, "attempts": message.attempts},
+    )
+    return status
+
+
+def _event(message: EmailMessage, kind: str, details: dict[str, Any]) -> None:
+    EmailEvent.objects.create(message=message, type=kind, details=details)
+
+
+def email_message_resend(*, message: EmailMessage) -> EmailMessage:
+    """A copy of ``message`` (same content, new id), sent now; EmailInvalid
+    (``suppressed``) when the address may not receive it."""
+    if suppression_blocks(message.to_email, message.category):
+        raise EmailInvalid(
+            "The address is suppressed; nothing was sent.",
+            code="suppressed",
+            param="to",
+        )
+    copy_fields = [
+        "to_email",
+        "from_email",
+        "template",
+        "context",
+        "subject",
+        "text_body",
+        "html_body",
+        "headers",
+        "category",
+        "order_id",
+    ]
+    with transaction.atomic():
+        copy = EmailMessage.objects.create(
+            **{name: getattr(message, name) for name in copy_fields}
+        )
+        _event(copy, EmailStatus.QUEUED, {"resend_of": message.public_id})
+        email_message_enqueue(copy)
+    return copy
+
+
+def email_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Enqueue queued messages left alone too long; mark messages stuck in
+    ``sending`` (their worker died) unknown, never to be resent by us."""
+    now = now or timezone.now()
+    retry_before = now - timedelta(seconds=settings.EMAIL_RETRY_AFTER_SECONDS)
+    queued = list(
+        EmailMessage.objects.filter(
+            status=EmailStatus.QUEUED, updated_at__lt=retry_before
+        ).values_list("pk", flat=True)[:1000]
+    )
+    for pk in queued:
+        _enqueue(pk)
+    stuck_before = now - timedelta(minutes=settings.EMAIL_STUCK_SENDING_MINUTES)
+    stuck = 0
+    for message in EmailMessage.objects.filter(
+        status=EmailStatus.SENDING, sending_at__lt=stuck_before
+    )[:1000]:
+        with transaction.atomic():
+            changed = EmailMessage.objects.filter(
+                pk=message.pk, status=EmailStatus.SENDING
+            ).update(
+                status=EmailStatus.UNKNOWN,
+                last_error="the worker stopped during the send",
+                updated_at=now,
+            )
+            if changed:
+                stuck += 1
+                _event(message, EmailStatus.UNKNOWN, {"reason": "worker lost"})
+    if queued or stuck:
+        logger.warning(
+            "email sweep", extra={"requeued": len(queued), "marked_unknown": stuck}
+        )
+    return {"requeued": len(queued), "unknown": stuck}

@@ -1,0 +1,15 @@
+"""django-q2 tasks for notifications: thin, they load by id and call one
+service."""
+
+from integrations import correlation
+from notifications import services
+
+
+def deliver_email(message_pk: int) -> str:
+    with correlation.bind(None):
+        return services.email_message_deliver(message_pk=message_pk)
+
+
+def sweep_emails() -> dict[str, int]:
+    with correlation.bind(None):
+        return services.email_messages_sweep()

@@ -1,0 +1,38 @@
+"""Provider delivery webhooks -> message changes. Registered for every email
+event type in ``SWITCHYARD_WEBHOOK_HANDLERS["email"]["*"]``; the intake has
+verified and stored the event and runs this in the transaction that marks it
+processed. The adapter's ``parse_email_events`` normalises; applying is by
+precedence, so a replay, a duplicate or a late event changes nothing it
+should not."""
+
+import logging
+
+from integrations import registry
+from integrations.models import WebhookEvent
+from integrations.webhooks.messages import WebhookMessage
+from notifications.providers.base import EmailAdapter
+from notifications.services.events import email_event_apply, email_message_for_event
+
+logger = logging.getLogger(__name__)
+
+
+def email_webhook_handle(event: WebhookEvent) -> None:
+    adapter = registry.get_adapter(event.account)
+    if not isinstance(adapter, EmailAdapter):
+        raise TypeError("email webhook handler called for a non-email account")
+    message = WebhookMessage(
+        event_type=event.event_type,
+        dedupe_key=event.dedupe_key,
+        payload=event.payload,
+        occurred_at=event.occurred_at,
+    )
+    for record in adapter.parse_email_events(message):
+        target = email_message_for_event(record, account_id=event.account_id)
+        if target is None:
+            # Not one of ours (a message sent outside Switchyard): nothing to do.
+            logger.info(
+                "email event for no known message",
+                extra={"webhook_event_id": event.pk, "event_type": str(record.type)},
+            )
+            continue
+        email_event_apply(message=target, record=record, webhook=event)

@@ -1,0 +1,60 @@
+"""The notifications admin: the email log's timeline, resend refused for a
+suppressed address, suppressions added through the service."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from notifications.models import EmailEvent, EmailMessage, Suppression
+from notifications.services import email_message_create, suppression_add
+
+pytestmark = pytest.mark.django_db
+ORDER = {"order_id": "1001", "amount_display": "€10.50"}
+
+
+@pytest.fixture
+def staff() -> Client:
+    user = User.objects.create_superuser("boss", "boss@example.com", "pw")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_timeline_shows_the_bounce(staff, email_accounts) -> None:
+    message = email_message_create(
+        to="ada@example.com", template="order_confirmation", context=ORDER
+    )
+    EmailEvent.objects.create(message=message, type="bounced", bounce_type="hard")
+    page = staff.get(f"/admin/notifications/emailmessage/{message.pk}/change/")
+    assert page.status_code == 200
+    assert b"bounced (hard)" in page.content
+
+
+def test_resend_is_refused_for_a_suppressed_address(staff, email_accounts) -> None:
+    message = email_message_create(
+        to="ada@example.com", template="order_confirmation", context=ORDER
+    )
+    suppression_add(address="ada@example.com", reason="complaint")
+    response = staff.post(
+        "/admin/notifications/emailmessage/",
+        {"action": "resend", "_selected_action": [message.pk]},
+        follow=True,
+    )
+    assert b"suppressed" in response.content
+    assert EmailMessage.objects.count() == 1
+
+
+def test_staff_add_and_remove_a_suppression(staff) -> None:
+    staff.post(
+        "/admin/notifications/suppression/add/",
+        {"address": "Bob@Example.com", "reason": "manual", "removed_reason": ""},
+    )
+    item = Suppression.objects.get()
+    assert item.address == "bob@example.com"
+    assert item.source == "admin:boss"
+    staff.post(
+        "/admin/notifications/suppression/",
+        {"action": "remove", "_selected_action": [item.pk]},
+    )
+    item.refresh_from_db()
+    assert item.removed_at is not None and item.removed_reason

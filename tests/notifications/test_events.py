@@ -1,0 +1,127 @@
+"""Delivery events applied to messages: through the real webhook intake (the
+sandbox's own signed webhooks), by precedence, with suppressions and outbox
+events."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.test import Client
+
+from integrations.models import Event, WebhookEvent
+from integrations.providers import sandbox_webhooks
+from notifications.models import EmailEvent, EmailMessage, EmailStatus, Suppression
+from notifications.services import email_message_create
+from notifications.webhooks import email_webhook_handle
+from tests.contract.sandbox import SECRET
+
+pytestmark = pytest.mark.django_db
+ORDER = {"order_id": "1001", "amount_display": "€10.50"}
+
+
+@pytest.fixture
+def sent(email_accounts, django_capture_on_commit_callbacks) -> EmailMessage:
+    with django_capture_on_commit_callbacks(execute=True):
+        message = email_message_create(
+            to="ada@example.com", template="order_confirmation", context=ORDER
+        )
+    message.refresh_from_db()
+    assert message.status == EmailStatus.SENT
+    return message
+
+
+def _post(capture, message, event, *, at, bounce="", webhook_id=None):
+    data = {
+        "provider_message_id": message.provider_message_id,
+        "message_id": "",
+        "recipient": message.to_email,
+        "bounce_type": bounce,
+        "occurred_at": at.isoformat(),
+    }
+    body = sandbox_webhooks.webhook_body(f"email.{event}", data)
+    headers = sandbox_webhooks.webhook_headers(
+        secret=SECRET, webhook_id=webhook_id or f"msg_{event}_{at:%H%M%S}", body=body
+    )
+    wsgi = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
+    wsgi.pop("HTTP_CONTENT_TYPE")
+    with capture(execute=True):
+        response = Client().post(
+            f"/webhooks/{message.account.slug}/",
+            data=body,
+            content_type="application/json",
+            **wsgi,
+        )
+    assert response.status_code == 200, response.content
+    message.refresh_from_db()
+    return response
+
+
+def test_hard_bounce_suppresses_and_announces(
+    sent, django_capture_on_commit_callbacks
+) -> None:
+    now = datetime.now(UTC)
+    _post(django_capture_on_commit_callbacks, sent, "bounced", at=now, bounce="hard")
+    assert sent.status == EmailStatus.BOUNCED
+    suppression = Suppression.objects.get(address="ada@example.com")
+    assert suppression.reason == "hard_bounce"
+    assert suppression.source == sent.public_id
+    event = Event.objects.get(name="email.bounced")
+    assert event.payload["message_id"] == sent.public_id
+    assert WebhookEvent.objects.get().status == "processed"
+
+
+def test_soft_bounce_defers_without_suppressing(
+    sent, django_capture_on_commit_callbacks
+) -> None:
+    now = datetime.now(UTC)
+    _post(django_capture_on_commit_callbacks, sent, "bounced", at=now, bounce="soft")
+    assert sent.status == EmailStatus.DEFERRED
+    assert not Suppression.objects.exists()
+
+
+def test_out_of_order_events_keep_the_highest(
+    sent, django_capture_on_commit_callbacks
+) -> None:
+    now = datetime.now(UTC)
+    capture = django_capture_on_commit_callbacks
+    _post(capture, sent, "delivered", at=now)
+    _post(capture, sent, "deferred", at=now - timedelta(minutes=5))
+    assert sent.status == EmailStatus.DELIVERED
+    assert Event.objects.filter(name="email.delivered").count() == 1
+    _post(capture, sent, "complained", at=now + timedelta(minutes=1))
+    assert sent.status == EmailStatus.COMPLAINED
+    assert Suppression.objects.get().reason == "complaint"
+    types = [e.type for e in sent.events.order_by("occurred_at", "pk")]
+    assert types.count("delivered") == 1 and "deferred" in types
+
+
+def test_duplicate_webhook_is_applied_once(
+    sent, django_capture_on_commit_callbacks
+) -> None:
+    now = datetime.now(UTC)
+    capture = django_capture_on_commit_callbacks
+    _post(capture, sent, "delivered", at=now, webhook_id="msg_same")
+    again = _post(capture, sent, "delivered", at=now, webhook_id="msg_same")
+    assert json.loads(again.content).get("duplicate") in (True, None)
+    assert EmailEvent.objects.filter(message=sent, type="delivered").count() == 1
+    assert Event.objects.filter(name="email.delivered").count() == 1
+
+
+def test_sandbox_announces_what_it_did(
+    email_accounts, django_capture_on_commit_callbacks, settings, live_server
+) -> None:
+    # The sandbox's own delivery task posts a signed bounce to the intake.
+    settings.SANDBOX_WEBHOOK_BASE_URL = live_server.url
+    settings.SANDBOX_WEBHOOK_DELAY_SECONDS = 0
+    with django_capture_on_commit_callbacks(execute=True):
+        message = email_message_create(
+            to="bounce@example.com", template="order_confirmation", context=ORDER
+        )
+    stored = WebhookEvent.objects.get(event_type="email.bounced")
+    assert stored.payload["data"]["message_id"] == message.public_id
+    # Processed again (a replay) changes nothing.
+    email_webhook_handle(stored)
+    assert message.events.filter(type="bounced").count() == 1
+    message.refresh_from_db()
+    assert message.status == EmailStatus.BOUNCED
+    assert Suppression.objects.filter(address="bounce@example.com").exists()
