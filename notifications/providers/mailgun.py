@@ -7,6 +7,7 @@ https://documentation.mailgun.com/docs/mailgun/user-manual/tracking-messages/#se
 """
 
 import hashlib
+import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -28,6 +29,8 @@ from notifications.providers.base import (
     EmailEventType,
 )
 from notifications.providers.esp import AnymailAdapter, refused_recipient
+
+logger = logging.getLogger(__name__)
 
 _SIMPLE: Mapping[str, EmailEventType] = {
     "delivered": EmailEventType.DELIVERED,
@@ -174,7 +177,21 @@ class MailgunAdapter(AnymailAdapter):
         digest = hashlib.sha256(body).hexdigest()
         # Kept past the tolerance window: beyond it the time check refuses.
         ttl = 2 * settings.WEBHOOK_TOLERANCE_SECONDS + 60
-        if not cache.add(key, digest, timeout=ttl) and cache.get(key) != digest:
+        try:
+            fresh = cache.add(key, digest, timeout=ttl)
+            seen = None if fresh else cache.get(key)
+        except Exception:
+            # Without the store a replay cannot be told from a first delivery:
+            # 503, so Mailgun delivers again once the cache is back.
+            logger.warning(
+                "webhook token store unavailable",
+                extra={"account": self.account.slug},
+                exc_info=True,
+            )
+            raise NotProcessed(
+                "the webhook replay check is unavailable", code="replay_check_failed"
+            ) from None
+        if not fresh and seen != digest:
             raise WebhookVerificationError(
                 "The Mailgun webhook token was already used.",
                 code=WebhookVerificationError.FORGED,

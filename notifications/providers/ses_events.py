@@ -133,7 +133,7 @@ class SesEventsMixin:
         """The PEM at ``url`` (an SNS host, checked by the caller), from the
         shared cache or fetched once through the account's client."""
         key = _CERT_CACHE_KEY.format(digest=hashlib.sha256(url.encode()).hexdigest())
-        cached = cache.get(key)
+        cached = _cache_call(cache.get, key)
         if isinstance(cached, bytes):
             return cached
 
@@ -147,7 +147,7 @@ class SesEventsMixin:
             return response.content
 
         pem = self.email_call("sns_certificate", fetch, idempotent=True)
-        cache.set(key, pem, timeout=_CERT_CACHE_SECONDS)
+        _cache_call(cache.set, key, pem, timeout=_CERT_CACHE_SECONDS)
         return pem
 
     def webhook_message(
@@ -240,6 +240,16 @@ def sns_subscription_confirm(event: "WebhookEvent") -> None:
     if not isinstance(adapter, SesEventsMixin):
         raise ProviderError("not an Amazon SES account", code="wrong_provider")
     adapter.confirm_subscription(str(sns.get("SubscribeURL", "")))
+
+
+def _cache_call(method: Any, *args: Any, **kwargs: Any) -> Any:
+    # The cache only saves fetches: without it the certificate is fetched
+    # every time, and verification still holds.
+    try:
+        return method(*args, **kwargs)
+    except Exception:
+        logger.warning("sns certificate cache unavailable", exc_info=True)
+        return None
 
 
 def _recipients(

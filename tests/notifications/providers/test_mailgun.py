@@ -17,6 +17,7 @@ from integrations.models import ProviderAccount, WebhookEvent
 from integrations.registry import get_adapter
 from integrations.testing.faultserver import FaultServer, respond
 from integrations.webhooks.messages import WebhookMessage
+from notifications.providers import mailgun as mailgun_module
 from notifications.providers.base import INVALID_RECIPIENT, BounceType, EmailEventType
 from notifications.providers.mailgun import MailgunAdapter
 from tests.factories import ProviderAccountFactory
@@ -219,3 +220,14 @@ def test_bounce_details_and_our_id(mailgun) -> None:
     assert record.message_id == "eml_9"
     assert record.details["code"] == 550
     assert record.details["severity"] == "permanent"
+
+
+def test_token_store_down_asks_mailgun_to_deliver_again(mailgun, monkeypatch) -> None:
+    class Down:
+        def add(self, *args, **kwargs):
+            raise ConnectionError("cache unreachable")
+
+    monkeypatch.setattr(mailgun_module, "cache", Down())
+    response = post(mailgun, signed(event("delivered")).body)
+    assert response.status_code == 503
+    assert not WebhookEvent.objects.filter(account=mailgun).exists()

@@ -18,6 +18,7 @@ from integrations.models import ProviderAccount, WebhookEvent
 from integrations.registry import get_adapter
 from integrations.webhooks.messages import WebhookMessage
 from integrations.webhooks.services import webhook_event_process
+from notifications.providers import ses_events
 from notifications.providers.base import BounceType, EmailEventType
 from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness_amazon_ses import TOPIC, event
@@ -256,3 +257,19 @@ def test_one_record_per_bounced_recipient(ses) -> None:
     ]
     records = _records(ses, payload)
     assert [r.recipient for r in records] == ["jane@example.com", "mary@example.com"]
+
+
+def test_certificate_cache_down_still_verifies(ses, rsps, monkeypatch) -> None:
+    class Down:
+        def get(self, *args, **kwargs):
+            raise ConnectionError("cache unreachable")
+
+        set = get
+
+    # Only the certificate cache: the breaker's state needs the real one.
+    monkeypatch.setattr(ses_events, "cache", Down())
+    url = cert_url()
+    serve_cert(rsps, url)
+    for _ in range(2):
+        assert post(ses, sns_body(fields(), cert_url=url)).status_code == 200
+    assert len(rsps.calls) == 2  # fetched each time, nothing cached
