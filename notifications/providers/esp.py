@@ -15,7 +15,7 @@ outcome rules, and anymail's errors are unwrapped and classified.
 """
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import requests
@@ -31,7 +31,7 @@ from anymail.message import AnymailMessage, AnymailStatus
 from django.utils.module_loading import import_string
 
 from integrations.client import CallContext, client_for
-from integrations.errors import NotProcessed, ProviderError, Unknown
+from integrations.errors import ConfigurationError, ProviderError, Unknown
 from integrations.providers.base import HealthResult
 from notifications.providers.base import (
     MESSAGE_ID_HEADER,
@@ -213,8 +213,9 @@ class AnymailAdapter(EmailAdapter):
         if mapped is not None:
             return mapped
         if isinstance(exc, AnymailUnsupportedFeature | AnymailSerializationError):
-            # Built here, refused before any call: another provider may take it.
-            return NotProcessed(
+            # Refused while building, before any call: another provider may
+            # take it, and retrying this one cannot help.
+            return ConfigurationError(
                 "the message cannot be sent through this provider",
                 code="unsupported_message",
             )
@@ -242,19 +243,13 @@ class AnymailAdapter(EmailAdapter):
 
     # --- Health --------------------------------------------------------------
 
-    def health_get(
-        self,
-        url: str,
-        *,
-        error_map: Callable[[requests.Response], ProviderError | None] | None = None,
-        **kwargs: Any,
-    ) -> requests.Response:
+    def health_get(self, url: str, **kwargs: Any) -> requests.Response:
         """A cheap authenticated GET of ``url`` as one operation."""
 
         def attempt(ctx: CallContext) -> requests.Response:
             session = client_for(self.account).session
             response = session.get(url, **kwargs)
-            error = (error_map and error_map(response)) or email_error_map(response)
+            error = email_error_map(response)
             if error is not None:
                 raise error
             return response

@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from anymail.exceptions import AnymailAPIError, AnymailUnsupportedFeature
 from django.db import connection
 
 from integrations.errors import (
@@ -276,3 +277,16 @@ def test_health_check_with_a_revoked_key_fails(sendgrid, fault) -> None:
     with pytest.raises(NotProcessed) as info:
         get_adapter(sendgrid).health_check()
     assert info.value.code == "authentication_failed"
+
+
+def test_message_anymail_cannot_build_fails_over_without_retry(sendgrid) -> None:
+    error = get_adapter(sendgrid).classify(AnymailUnsupportedFeature("amp html"))
+    assert isinstance(error, ConfigurationError)  # not_processed, never retried
+    assert error.code == "unsupported_message"
+    assert "amp html" not in error.message
+
+
+def test_anymail_error_without_an_answer_is_unknown(sendgrid) -> None:
+    error = get_adapter(sendgrid).classify(AnymailAPIError("odd"))
+    assert isinstance(error, Unknown)
+    assert error.code == "malformed_response"
