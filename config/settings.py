@@ -293,6 +293,7 @@ SWITCHYARD_ADAPTERS = {
         "mailgun": "notifications.providers.mailgun.MailgunAdapter",
         "postmark": "notifications.providers.postmark.PostmarkAdapter",
         "amazon_ses": "notifications.providers.amazon_ses.AmazonSesAdapter",
+        "smtp": "notifications.providers.smtp.SmtpAdapter",
     },
 }
 

@@ -11,6 +11,7 @@ from notifications.providers.amazon_ses import AmazonSesAdapter
 from notifications.providers.mailgun import MailgunAdapter
 from notifications.providers.postmark import PostmarkAdapter
 from notifications.providers.sendgrid import SendGridAdapter
+from notifications.providers.smtp import SmtpAdapter
 from tests.notifications.signing_keys import sendgrid_public_key_text
 
 pytestmark = pytest.mark.django_db
@@ -58,6 +59,18 @@ CASES = {
             "setting__sns_tolerance_seconds": "3600",
         },
         {"region": "eu-west-1", "sns_tolerance_seconds": 3600},
+    ),
+    "smtp": (
+        SmtpAdapter,
+        {
+            "credential__username": "relay",
+            "credential__password": "relay-secret",
+            "setting__host": "smtp.example.com",
+            "setting__port": "587",
+            "setting__security": "starttls",
+            "setting__helo_hostname": "shop.example.com",
+        },
+        {"host": "smtp.example.com", "port": 587, "security": "starttls"},
     ),
 }
 
