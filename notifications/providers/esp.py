@@ -28,11 +28,13 @@ from anymail.exceptions import (
     AnymailUnsupportedFeature,
 )
 from anymail.message import AnymailMessage, AnymailStatus
+from django.conf import settings
 from django.utils.module_loading import import_string
 
 from integrations.client import CallContext, client_for
 from integrations.errors import ConfigurationError, ProviderError, Unknown
-from integrations.providers.base import HealthResult
+from integrations.providers.base import ConfigField, HealthResult
+from integrations.webhooks.signing import check_tolerance
 from notifications.providers.base import (
     MESSAGE_ID_HEADER,
     EmailAdapter,
@@ -45,6 +47,18 @@ from notifications.providers.base import (
 )
 
 logger = logging.getLogger(__name__)
+
+# For providers that sign a time: an account may widen the window when its
+# provider resends old signatures after an outage.
+TOLERANCE_FIELD = ConfigField(
+    "webhook_tolerance_seconds",
+    "Webhook time tolerance (seconds)",
+    type="int",
+    required=False,
+    min_value=60,
+    help_text="How far a webhook's signed time may be from ours; empty: "
+    "WEBHOOK_TOLERANCE_SECONDS.",
+)
 
 # Options every anymail backend reads from Django settings unless given.
 _COMMON_OPTIONS: Mapping[str, Any] = {
@@ -240,6 +254,14 @@ class AnymailAdapter(EmailAdapter):
         """The provider's own table (error bodies, SDK error codes); None
         leaves ``exc`` to the email rules."""
         return None
+
+    def webhook_tolerance(self) -> float:
+        """Seconds a signed webhook time may differ from ours."""
+        value = self.setting(TOLERANCE_FIELD.name)
+        return float(value or settings.WEBHOOK_TOLERANCE_SECONDS)
+
+    def check_webhook_time(self, sent_at: float, *, param: str) -> None:
+        check_tolerance(sent_at, tolerance=self.webhook_tolerance(), param=param)
 
     # --- Health --------------------------------------------------------------
 

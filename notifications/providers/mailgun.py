@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 
 import requests
 from anymail.exceptions import AnymailError
-from django.conf import settings
 from django.core.cache import cache
 
 from integrations.errors import ConfigurationError, NotProcessed, ProviderError
@@ -28,7 +27,11 @@ from notifications.providers.base import (
     EmailEventRecord,
     EmailEventType,
 )
-from notifications.providers.esp import AnymailAdapter, refused_recipient
+from notifications.providers.esp import (
+    TOLERANCE_FIELD,
+    AnymailAdapter,
+    refused_recipient,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +83,7 @@ class MailgunAdapter(AnymailAdapter):
             choices=(("us", "US"), ("eu", "EU")),
             default="us",
         ),
+        TOLERANCE_FIELD,
     )
     webhook_signing_credential = "webhook_signing_key"
 
@@ -176,7 +180,7 @@ class MailgunAdapter(AnymailAdapter):
         )
         digest = hashlib.sha256(body).hexdigest()
         # Kept past the tolerance window: beyond it the time check refuses.
-        ttl = 2 * settings.WEBHOOK_TOLERANCE_SECONDS + 60
+        ttl = round(2 * self.webhook_tolerance()) + 60
         try:
             fresh = cache.add(key, digest, timeout=ttl)
             seen = None if fresh else cache.get(key)

@@ -28,7 +28,11 @@ from notifications.providers.base import (
     EmailEventRecord,
     EmailEventType,
 )
-from notifications.providers.esp import AnymailAdapter, refused_recipient
+from notifications.providers.esp import (
+    TOLERANCE_FIELD,
+    AnymailAdapter,
+    refused_recipient,
+)
 from notifications.providers.sendgrid_signature import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -88,6 +92,7 @@ class SendGridAdapter(AnymailAdapter):
             "are enabled (base64). Without it every webhook is refused.",
         ),
     )
+    settings_fields = (TOLERANCE_FIELD,)
     webhook_signing_credential = "webhook_verification_key"
     webhook_signature_header = SIGNATURE_HEADER
 

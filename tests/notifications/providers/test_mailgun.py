@@ -231,3 +231,13 @@ def test_token_store_down_asks_mailgun_to_deliver_again(mailgun, monkeypatch) ->
     response = post(mailgun, signed(event("delivered")).body)
     assert response.status_code == 503
     assert not WebhookEvent.objects.filter(account=mailgun).exists()
+
+
+def test_account_may_widen_the_time_window(mailgun) -> None:
+    # Mailgun retries for 8 hours; an account may accept older signatures.
+    mailgun.settings["webhook_tolerance_seconds"] = 3600
+    mailgun.save(update_fields=["settings"])
+    old = signed(event("delivered"), timestamp=int(time.time()) - 1800)
+    assert post(mailgun, old.body).status_code == 200
+    older = signed(event("opened"), timestamp=int(time.time()) - 7200)
+    assert post(mailgun, older.body).status_code == 401

@@ -242,3 +242,10 @@ def test_event_without_anymail_id_falls_back_to_sendgrid_message_id(
     del payload["anymail_id"]
     (record,) = _records(sendgrid, payload)
     assert record.provider_message_id == "wrfRRvF7Q0GgwUo2CvDmEA"
+
+
+def test_account_may_widen_the_time_window(sendgrid) -> None:
+    sendgrid.settings["webhook_tolerance_seconds"] = 7200
+    sendgrid.save(update_fields=["settings"])
+    response = post(sendgrid, [event("delivered")], timestamp=int(time.time()) - 3600)
+    assert response.status_code == 200
