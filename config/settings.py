@@ -307,6 +307,11 @@ SWITCHYARD_ADAPTERS = {
     },
     "email": {
         "sandbox": "notifications.providers.sandbox.SandboxEmailAdapter",
+        "sendgrid": "notifications.providers.sendgrid.SendGridAdapter",
+        "mailgun": "notifications.providers.mailgun.MailgunAdapter",
+        "postmark": "notifications.providers.postmark.PostmarkAdapter",
+        "amazon_ses": "notifications.providers.amazon_ses.AmazonSesAdapter",
+        "smtp": "notifications.providers.smtp.SmtpAdapter",
     },
 }
 

@@ -1,0 +1,287 @@
+"""Mailgun (``POST /v3/{domain}/messages``) through anymail's Mailgun backend,
+and Mailgun's webhooks: a JSON body whose ``signature`` block is the HMAC-SHA256
+of timestamp + token under the webhook signing key. The signature does not
+cover the event, so a captured signature must not carry another body: each
+token is remembered (shared cache) with a digest of the body it came with.
+https://documentation.mailgun.com/docs/mailgun/user-manual/tracking-messages/#securing-webhooks
+"""
+
+import hashlib
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import requests
+from anymail.exceptions import AnymailError
+from django.core.cache import cache
+
+from integrations.errors import ConfigurationError, NotProcessed, ProviderError
+from integrations.providers.base import ConfigField, HealthResult, SignedRequest
+from integrations.webhooks.messages import WebhookMessage, json_object
+from integrations.webhooks.signing import hmac_hex, require_match
+from integrations.webhooks.verification import WebhookVerificationError
+from notifications.providers.base import (
+    BounceType,
+    EmailEventRecord,
+    EmailEventType,
+)
+from notifications.providers.esp import (
+    TOLERANCE_FIELD,
+    AnymailAdapter,
+    refused_recipient,
+)
+
+logger = logging.getLogger(__name__)
+
+_SIMPLE: Mapping[str, EmailEventType] = {
+    "delivered": EmailEventType.DELIVERED,
+    "opened": EmailEventType.OPENED,
+    "clicked": EmailEventType.CLICKED,
+    "unsubscribed": EmailEventType.UNSUBSCRIBED,
+    "complained": EmailEventType.COMPLAINED,
+    "rejected": EmailEventType.REJECTED,
+}
+# A permanent failure for one of these reasons was never attempted: Mailgun
+# dropped it for an address already on its suppression lists.
+_SUPPRESSED = frozenset(
+    {"suppress-bounce", "suppress-unsubscribe", "suppress-complaint"}
+)
+_RETRY_IN = re.compile(r"try again after (\d+) seconds", re.IGNORECASE)
+_TOKEN_KEY = "mailgun-webhook-token:{account}:{token}"  # noqa: S105 - a cache key
+
+
+class MailgunAdapter(AnymailAdapter):
+    code = "mailgun"
+    display_name = "Mailgun"
+    backend_path = "anymail.backends.mailgun.EmailBackend"
+    # By the account's region; a credential only goes to Mailgun's hosts.
+    region_urls: ClassVar[Mapping[str, str]] = {
+        "us": "https://api.mailgun.net/",
+        "eu": "https://api.eu.mailgun.net/",
+    }
+    credential_fields = (
+        ConfigField(
+            "api_key", "API key", help_text="A Mailgun sending or account key."
+        ),
+        ConfigField(
+            "webhook_signing_key",
+            "HTTP webhook signing key",
+            required=False,
+            help_text="Sending > Webhooks > HTTP webhook signing key. Without it "
+            "every webhook is refused.",
+        ),
+    )
+    settings_fields = (
+        ConfigField("sender_domain", "Sending domain", help_text="e.g. mg.example.com"),
+        ConfigField(
+            "region",
+            "Region",
+            type="choice",
+            required=False,
+            choices=(("us", "US"), ("eu", "EU")),
+            default="us",
+        ),
+        TOLERANCE_FIELD,
+    )
+    webhook_signing_credential = "webhook_signing_key"
+
+    @property
+    def host_url(self) -> str:
+        region = str(self.setting("region"))
+        return self.region_urls.get(region, self.region_urls["us"])
+
+    @property
+    def api_url(self) -> str:
+        return self.host_url + "v3/"
+
+    def backend_options(self) -> dict[str, Any]:
+        return {
+            "api_key": self.credential("api_key"),
+            "sender_domain": self._domain(),
+            "api_url": self.api_url,
+        }
+
+    def _domain(self) -> str:
+        domain = self.setting("sender_domain")
+        if not domain:
+            raise ConfigurationError(
+                "Mailgun setting 'sender_domain' is not set", code="missing_settings"
+            )
+        return str(domain)
+
+    def provider_error(self, exc: AnymailError) -> ProviderError | None:
+        response = getattr(exc, "response", None)
+        if not isinstance(response, requests.Response):
+            return None
+        text = _message(response)
+        if response.status_code == 400 and "not a valid address" in text:
+            return refused_recipient(
+                "Mailgun refused the recipient address",
+                provider_code="invalid_address",
+                http_status=400,
+            )
+        if response.status_code == 404 and "domain not found" in text.lower():
+            # This account cannot send from the domain; another account may.
+            return NotProcessed(
+                "Mailgun does not know the sending domain",
+                code="domain_not_found",
+                http_status=404,
+            )
+        if response.status_code == 429 and "Retry-After" not in response.headers:
+            found = _RETRY_IN.search(text)
+            return NotProcessed(
+                "Mailgun is rate-limiting this account",
+                code="too_many_requests",
+                http_status=429,
+                retry_after=float(found.group(1)) if found else None,
+            )
+        return None
+
+    def health_check(self) -> HealthResult:
+        response = self.health_get(
+            f"{self.host_url}v4/domains/{self._domain()}",
+            auth=("api", self.credential("api_key")),
+        )
+        state = _domain_state(response)
+        if state != "active":
+            return HealthResult(
+                ok=False,
+                detail="the sending domain is not active",
+                extra={"state": state},
+            )
+        return HealthResult(ok=True, detail="Mailgun sending domain is active")
+
+    # --- Webhooks ----------------------------------------------------------------
+
+    def check_webhook_signature(self, request: SignedRequest) -> Any:
+        payload = json_object(request.body, what="a Mailgun webhook")
+        block = payload.get("signature")
+        if not isinstance(block, dict):
+            raise _malformed("The Mailgun webhook has no signature block.")
+        timestamp, token, signature = (
+            str(block.get(name) or "") for name in ("timestamp", "token", "signature")
+        )
+        if not (timestamp.isascii() and timestamp.isdigit() and token and signature):
+            raise _malformed("The Mailgun signature block is incomplete.")
+        expected = hmac_hex(request.secret, (timestamp + token).encode("utf-8"))
+        require_match(expected, [signature], param="signature")
+        self.check_webhook_time(float(timestamp), param="signature.timestamp")
+        self._check_token(token, request.body)
+        return payload
+
+    def _check_token(self, token: str, body: bytes) -> None:
+        """A token is good for the body it was first seen with: the same
+        request again is a duplicate delivery (stored once by the intake),
+        the token on another body a replayed signature."""
+        key = _TOKEN_KEY.format(
+            account=self.account.pk, token=hashlib.sha256(token.encode()).hexdigest()
+        )
+        digest = hashlib.sha256(body).hexdigest()
+        # Kept past the tolerance window: beyond it the time check refuses.
+        ttl = round(2 * self.webhook_tolerance()) + 60
+        try:
+            fresh = cache.add(key, digest, timeout=ttl)
+            seen = None if fresh else cache.get(key)
+        except Exception:
+            # Without the store a replay cannot be told from a first delivery:
+            # 503, so Mailgun delivers again once the cache is back.
+            logger.warning(
+                "webhook token store unavailable",
+                extra={"account": self.account.slug},
+                exc_info=True,
+            )
+            raise NotProcessed(
+                "the webhook replay check is unavailable", code="replay_check_failed"
+            ) from None
+        if not fresh and seen != digest:
+            raise WebhookVerificationError(
+                "The Mailgun webhook token was already used.",
+                code=WebhookVerificationError.FORGED,
+                param="signature.token",
+            )
+
+    def webhook_message(self, request: SignedRequest, verified: Any) -> WebhookMessage:
+        data = verified.get("event-data")
+        if not isinstance(data, dict) or not isinstance(data.get("event"), str):
+            raise _malformed("The Mailgun webhook has no event-data.")
+        event_id = data.get("id") or verified["signature"]["token"]
+        return WebhookMessage.build(
+            event_type=data["event"],
+            dedupe_key=str(event_id),
+            payload=data,
+            occurred_at=_time(data.get("timestamp")),
+        )
+
+    def parse_email_events(self, message: WebhookMessage) -> list[EmailEventRecord]:
+        data = message.payload
+        kind, bounce = _kind(data)
+        occurred = _time(data.get("timestamp")) or message.occurred_at
+        if kind is None or occurred is None:
+            return []  # accepted, stored, list member changes
+        headers = (data.get("message") or {}).get("headers") or {}
+        variables = data.get("user-variables") or {}
+        return [
+            EmailEventRecord(
+                type=kind,
+                occurred_at=occurred,
+                recipient=str(data.get("recipient", "")),
+                provider_message_id=str(headers.get("message-id", "")).strip("<>"),
+                message_id=str(variables.get("message_id", "")),
+                bounce_type=bounce,
+                details=_details(data),
+            )
+        ]
+
+
+def _kind(data: Mapping[str, Any]) -> tuple[EmailEventType | None, BounceType | None]:
+    event = str(data.get("event", ""))
+    if event != "failed":
+        return _SIMPLE.get(event), None
+    if data.get("severity") == "temporary":
+        return EmailEventType.DEFERRED, None  # Mailgun retries it
+    if data.get("reason") in _SUPPRESSED:
+        return EmailEventType.REJECTED, None
+    return EmailEventType.BOUNCED, BounceType.HARD
+
+
+def _details(data: Mapping[str, Any]) -> dict[str, Any]:
+    status = data.get("delivery-status") or {}
+    details = {
+        "reason": data.get("reason"),
+        "severity": data.get("severity"),
+        "code": status.get("code"),
+        "response": status.get("message") or status.get("description"),
+        "url": data.get("url"),
+        "useragent": (data.get("client-info") or {}).get("user-agent"),
+    }
+    return {k: v for k, v in details.items() if v not in (None, "")}
+
+
+def _time(value: object) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _malformed(message: str) -> WebhookVerificationError:
+    return WebhookVerificationError(message, code=WebhookVerificationError.MALFORMED)
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:500]
+    return str(data.get("message", "")) if isinstance(data, dict) else ""
+
+
+def _domain_state(response: requests.Response) -> str:
+    try:
+        return str(response.json()["domain"]["state"])
+    except (ValueError, KeyError, TypeError):
+        return ""

@@ -1,0 +1,272 @@
+"""Postmark (``POST /email``) through anymail's Postmark backend, and
+Postmark's webhooks. Postmark signs nothing: the webhook URL entered in
+Postmark carries basic-auth credentials (``https://user:pass@host/...``),
+which arrive in the ``Authorization`` header and are compared in constant
+time. It sends no time either, so replays are caught by the dedupe key.
+https://postmarkapp.com/developer/webhooks/webhooks-overview
+"""
+
+import base64
+import binascii
+import hmac
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import requests
+from anymail.exceptions import AnymailError
+
+from integrations.errors import NotProcessed, ProviderError
+from integrations.providers.base import ConfigField, HealthResult, SignedRequest
+from integrations.webhooks.messages import WebhookMessage, iso_time, json_object
+from integrations.webhooks.verification import WebhookVerificationError
+from notifications.providers.base import (
+    BounceType,
+    EmailCategory,
+    EmailEventRecord,
+    EmailEventType,
+    OutboundEmail,
+)
+from notifications.providers.esp import AnymailAdapter
+
+_RECORDS: Mapping[str, EmailEventType] = {
+    "Delivery": EmailEventType.DELIVERED,
+    "Open": EmailEventType.OPENED,
+    "Click": EmailEventType.CLICKED,
+    "SpamComplaint": EmailEventType.COMPLAINED,
+}
+# Bounce ``Type``s: what each means for the address (anything else, such as
+# AutoResponder or OpenRelayTest, is not about delivery).
+_BOUNCES: Mapping[str, tuple[EmailEventType, BounceType | None]] = {
+    "HardBounce": (EmailEventType.BOUNCED, BounceType.HARD),
+    "BadEmailAddress": (EmailEventType.BOUNCED, BounceType.HARD),
+    "SoftBounce": (EmailEventType.BOUNCED, BounceType.SOFT),
+    "VirusNotification": (EmailEventType.BOUNCED, BounceType.SOFT),
+    "Transient": (EmailEventType.DEFERRED, None),
+    "DnsError": (EmailEventType.DEFERRED, None),
+    "SpamNotification": (EmailEventType.COMPLAINED, None),
+    "SpamComplaint": (EmailEventType.COMPLAINED, None),
+    "ManuallyDeactivated": (EmailEventType.REJECTED, None),
+    "Blocked": (EmailEventType.REJECTED, None),
+    "DMARCPolicy": (EmailEventType.REJECTED, None),
+    "Unsubscribe": (EmailEventType.UNSUBSCRIBED, None),
+}
+_TIMES = ("DeliveredAt", "BouncedAt", "ReceivedAt", "ChangedAt")
+# 422 ErrorCodes that concern this server, not the message: another account
+# may send it (405: out of credits, 412: account pending approval).
+_ACCOUNT_CODES = frozenset({405, 412})
+AUTH_HEADER = "Authorization"
+
+
+class PostmarkAdapter(AnymailAdapter):
+    code = "postmark"
+    display_name = "Postmark"
+    backend_path = "anymail.backends.postmark.EmailBackend"
+    api_urls: ClassVar[Mapping[str, str]] = {
+        "test": "https://api.postmarkapp.com/",
+        "live": "https://api.postmarkapp.com/",
+    }
+    max_tags = 1  # Postmark takes one Tag per message
+    credential_fields = (
+        ConfigField("server_token", "Server API token"),
+        ConfigField(
+            "webhook_username",
+            "Webhook user name",
+            required=False,
+            help_text="The user name in the webhook URL you give Postmark.",
+        ),
+        ConfigField(
+            "webhook_password",
+            "Webhook password",
+            required=False,
+            help_text="The password in that URL. Without it every webhook is refused.",
+        ),
+    )
+    settings_fields = (
+        ConfigField(
+            "message_stream",
+            "Transactional message stream",
+            required=False,
+            default="outbound",
+        ),
+        ConfigField(
+            "broadcast_stream",
+            "Broadcast message stream (marketing mail)",
+            required=False,
+            default="broadcast",
+        ),
+    )
+    webhook_signing_credential = "webhook_password"
+    webhook_signature_header = AUTH_HEADER
+
+    def backend_options(self) -> dict[str, Any]:
+        return {
+            "server_token": self.credential("server_token"),
+            "api_url": self.api_url,
+            "message_stream": self.setting("message_stream"),
+            "use_bulk_api": False,
+            "generate_message_id": False,
+        }
+
+    def esp_extra(self, message: OutboundEmail) -> dict[str, Any]:
+        # Postmark requires marketing mail on a broadcast stream.
+        if message.category == EmailCategory.MARKETING:
+            return {"MessageStream": self.setting("broadcast_stream")}
+        return {}
+
+    def provider_error(self, exc: AnymailError) -> ProviderError | None:
+        response = getattr(exc, "response", None)
+        if not isinstance(response, requests.Response):
+            return None
+        code = _error_code(response)
+        if response.status_code == 422 and code in _ACCOUNT_CODES:
+            return NotProcessed(
+                "Postmark will not send for this server now",
+                code="account_unable_to_send",
+                http_status=422,
+                provider_code=str(code),
+            )
+        return None
+
+    def health_check(self) -> HealthResult:
+        response = self.health_get(
+            self.api_url + "server",
+            headers={
+                "Accept": "application/json",
+                "X-Postmark-Server-Token": self.credential("server_token"),
+            },
+        )
+        try:
+            name = str(response.json().get("Name", ""))
+        except (ValueError, AttributeError):
+            name = ""
+        return HealthResult(
+            ok=True, detail="Postmark server found", extra={"server": name}
+        )
+
+    # --- Webhooks ----------------------------------------------------------------
+
+    def check_webhook_signature(self, request: SignedRequest) -> Any:
+        username = str(self.credentials.get("webhook_username") or "")
+        if not username:
+            raise WebhookVerificationError(
+                "No webhook user name is configured for this account.",
+                code=WebhookVerificationError.MISSING_SECRET,
+            )
+        given = _basic_credentials(request.signature)
+        expected = f"{username}:{request.secret}".encode()
+        if not hmac.compare_digest(expected, given):
+            raise WebhookVerificationError(
+                "The webhook credentials do not match.",
+                code=WebhookVerificationError.FORGED,
+                param=AUTH_HEADER,
+            )
+        return None
+
+    def webhook_message(self, request: SignedRequest, verified: Any) -> WebhookMessage:
+        payload = json_object(request.body, what="a Postmark event")
+        record = payload.get("RecordType")
+        if not isinstance(record, str) or not record:
+            raise WebhookVerificationError(
+                "The Postmark event has no RecordType.",
+                code=WebhookVerificationError.MALFORMED,
+                param="RecordType",
+            )
+        return WebhookMessage.build(
+            event_type=record,
+            dedupe_key=_dedupe_key(record, payload),
+            payload=payload,
+            occurred_at=_time(payload),
+        )
+
+    def parse_email_events(self, message: WebhookMessage) -> list[EmailEventRecord]:
+        payload = message.payload
+        kind, bounce = _kind(payload)
+        occurred = _time(payload) or message.occurred_at
+        if kind is None or occurred is None:
+            return []
+        metadata = payload.get("Metadata") or {}
+        return [
+            EmailEventRecord(
+                type=kind,
+                occurred_at=occurred,
+                recipient=str(payload.get("Recipient") or payload.get("Email") or ""),
+                provider_message_id=str(payload.get("MessageID", "")),
+                message_id=str(metadata.get("message_id", "")),
+                bounce_type=bounce,
+                details=_details(payload),
+            )
+        ]
+
+
+def _basic_credentials(header: str) -> bytes:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        raise WebhookVerificationError(
+            "The webhook must carry basic-auth credentials.",
+            code=WebhookVerificationError.FORGED,
+            param=AUTH_HEADER,
+        )
+    try:
+        return base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise WebhookVerificationError(
+            "The webhook credentials are not base64.",
+            code=WebhookVerificationError.FORGED,
+            param=AUTH_HEADER,
+        ) from None
+
+
+def _kind(
+    payload: Mapping[str, Any],
+) -> tuple[EmailEventType | None, BounceType | None]:
+    record = payload.get("RecordType")
+    if record == "Bounce":
+        return _BOUNCES.get(str(payload.get("Type")), (None, None))
+    if record == "SubscriptionChange":
+        # A resubscribe (SuppressSending false) is not an event we record.
+        if payload.get("SuppressSending") is True:
+            return EmailEventType.UNSUBSCRIBED, None
+        return None, None
+    return _RECORDS.get(str(record)), None
+
+
+def _dedupe_key(record: str, payload: Mapping[str, Any]) -> str:
+    # Bounces and complaints have Postmark's own id; other records are one
+    # per message, recipient and time (a click also per link).
+    if payload.get("ID") is not None:
+        return f"{record}:{payload['ID']}"
+    parts = [
+        record,
+        str(payload.get("MessageID", "")),
+        str(payload.get("Recipient", "")),
+        next((str(payload[t]) for t in _TIMES if payload.get(t)), ""),
+        str(payload.get("OriginalLink", "")),
+    ]
+    return ":".join(parts)
+
+
+def _time(payload: Mapping[str, Any]) -> Any:
+    for name in _TIMES:
+        found = iso_time(payload.get(name))
+        if found is not None:
+            return found
+    return None
+
+
+def _details(payload: Mapping[str, Any]) -> dict[str, Any]:
+    details = {
+        "reason": payload.get("Description") or payload.get("SuppressionReason"),
+        "type": payload.get("Type"),
+        "response": payload.get("Details"),
+        "url": payload.get("OriginalLink"),
+        "useragent": payload.get("UserAgent"),
+    }
+    return {k: v for k, v in details.items() if v not in (None, "")}
+
+
+def _error_code(response: requests.Response) -> int | None:
+    try:
+        code = response.json().get("ErrorCode")
+    except (ValueError, AttributeError):
+        return None
+    return code if isinstance(code, int) else None

@@ -1,0 +1,245 @@
+"""SendGrid (v3 Mail Send) through anymail's SendGrid backend, and its signed
+Event Webhook: one request carries a JSON array of events, each stored and
+deduplicated by its ``sg_event_id``.
+
+Anymail no longer tests SendGrid against the live API (its issue 432), so our
+own tests cover it (tests/notifications/providers/test_sendgrid.py).
+"""
+
+import warnings
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import requests
+from anymail.exceptions import AnymailError, AnymailNotSupportedWarning
+
+from integrations.errors import ProviderError
+from integrations.providers.base import ConfigField, HealthResult, SignedRequest
+from integrations.webhooks.messages import (
+    WebhookMessage,
+    json_body,
+    required_header,
+    required_str,
+    unix_time,
+)
+from integrations.webhooks.verification import WebhookVerificationError
+from notifications.providers.base import (
+    BounceType,
+    EmailEventRecord,
+    EmailEventType,
+)
+from notifications.providers.esp import (
+    TOLERANCE_FIELD,
+    AnymailAdapter,
+    refused_recipient,
+)
+from notifications.providers.sendgrid_signature import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    load_verification_key,
+    verify_sendgrid_signature,
+)
+
+# Anymail warns on every SendGrid backend it builds (one per send); we test
+# SendGrid ourselves, so the warning says nothing new.
+warnings.filterwarnings(
+    "ignore",
+    message="django-anymail has dropped official support for SendGrid",
+    category=AnymailNotSupportedWarning,
+)
+
+_EVENTS: Mapping[str, EmailEventType] = {
+    "delivered": EmailEventType.DELIVERED,
+    "deferred": EmailEventType.DEFERRED,
+    "bounce": EmailEventType.BOUNCED,
+    "dropped": EmailEventType.REJECTED,
+    "spamreport": EmailEventType.COMPLAINED,
+    "open": EmailEventType.OPENED,
+    "click": EmailEventType.CLICKED,
+    "unsubscribe": EmailEventType.UNSUBSCRIBED,
+    "group_unsubscribe": EmailEventType.UNSUBSCRIBED,
+}
+# Event fields worth showing staff (never the IP of the reader).
+_DETAILS = (
+    "reason",
+    "status",
+    "response",
+    "type",
+    "bounce_classification",
+    "url",
+    "useragent",
+    "attempt",
+)
+
+
+class SendGridAdapter(AnymailAdapter):
+    code = "sendgrid"
+    display_name = "SendGrid"
+    backend_path = "anymail.backends.sendgrid.EmailBackend"
+    api_urls: ClassVar[Mapping[str, str]] = {
+        "test": "https://api.sendgrid.com/v3/",
+        "live": "https://api.sendgrid.com/v3/",
+    }
+    credential_fields = (
+        ConfigField(
+            "api_key", "API key", help_text="SG.... with the Mail Send permission."
+        ),
+        ConfigField(
+            "webhook_verification_key",
+            "Event Webhook verification key",
+            required=False,
+            help_text="The public key SendGrid shows when signed event webhooks "
+            "are enabled (base64). Without it every webhook is refused.",
+        ),
+    )
+    settings_fields = (TOLERANCE_FIELD,)
+    webhook_signing_credential = "webhook_verification_key"
+    webhook_signature_header = SIGNATURE_HEADER
+
+    def backend_options(self) -> dict[str, Any]:
+        return {
+            "api_key": self.credential("api_key"),
+            "api_url": self.api_url,
+            # Anymail's per-message id goes in custom_args and comes back in
+            # every event as ``anymail_id``: our provider message id.
+            "generate_message_id": True,
+            "merge_field_format": None,
+        }
+
+    def provider_error(self, exc: AnymailError) -> ProviderError | None:
+        response = getattr(exc, "response", None)
+        if not isinstance(response, requests.Response) or response.status_code != 400:
+            return None
+        if any(_names_recipient(error) for error in _errors(response)):
+            return refused_recipient(
+                "SendGrid refused the recipient address",
+                provider_code="invalid_email",
+                http_status=400,
+            )
+        return None
+
+    def health_check(self) -> HealthResult:
+        response = self.health_get(
+            self.api_url + "scopes",
+            headers={"Authorization": f"Bearer {self.credential('api_key')}"},
+        )
+        scopes = _scopes(response)
+        if "mail.send" not in scopes:
+            return HealthResult(
+                ok=False,
+                detail="the API key may not send mail (no mail.send scope)",
+                extra={"scopes": len(scopes)},
+            )
+        return HealthResult(ok=True, detail="SendGrid API key scopes listed")
+
+    # --- Webhooks: the template verifies once; each event is a message -------
+
+    def check_webhook_signature(self, request: SignedRequest) -> Any:
+        timestamp = required_header(request.headers, TIMESTAMP_HEADER)
+        if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
+            raise WebhookVerificationError(
+                f"The {TIMESTAMP_HEADER} header must be Unix seconds.",
+                code=WebhookVerificationError.MALFORMED,
+                param=TIMESTAMP_HEADER,
+            )
+        verify_sendgrid_signature(
+            load_verification_key(request.secret),
+            timestamp=timestamp,
+            body=request.body,
+            signature=request.signature,
+        )
+        # Checked after the signature: only a genuine old request is "stale".
+        self.check_webhook_time(float(timestamp), param=TIMESTAMP_HEADER)
+        return None
+
+    def webhook_message(self, request: SignedRequest, verified: Any) -> WebhookMessage:
+        """The whole verified request; ``webhook_messages`` splits it."""
+        events = json_body(request.body, what="a JSON array of SendGrid events")
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise WebhookVerificationError(
+                "The webhook body is not a JSON array of SendGrid events.",
+                code=WebhookVerificationError.MALFORMED,
+            )
+        return WebhookMessage.build(
+            event_type="batch", dedupe_key="batch", payload={"events": events}
+        )
+
+    def webhook_messages(
+        self, *, body: bytes, headers: Mapping[str, str], url: str
+    ) -> list[WebhookMessage]:
+        batch = self.verify_webhook(body=body, headers=headers, url=url)
+        return [_event_message(event) for event in batch.payload["events"]]
+
+    def parse_email_events(self, message: WebhookMessage) -> list[EmailEventRecord]:
+        event = message.payload
+        kind = _EVENTS.get(str(event.get("event", "")))
+        occurred = unix_time(event.get("timestamp")) or message.occurred_at
+        if kind is None or occurred is None:
+            return []  # processed, group_resubscribe: nothing to record
+        bounce = None
+        if kind is EmailEventType.BOUNCED:
+            # "blocked" is the receiving server refusing for now, not the
+            # address failing for good: nothing to suppress.
+            soft = event.get("type") == "blocked"
+            bounce = BounceType.SOFT if soft else BounceType.HARD
+        return [
+            EmailEventRecord(
+                type=kind,
+                occurred_at=occurred,
+                recipient=str(event.get("email", "")),
+                provider_message_id=_provider_message_id(event),
+                message_id=str(event.get("message_id", "")),
+                bounce_type=bounce,
+                details=_details(event),
+            )
+        ]
+
+
+def _event_message(event: dict[str, Any]) -> WebhookMessage:
+    return WebhookMessage.build(
+        event_type=required_str(event, "event", what="SendGrid event"),
+        dedupe_key=required_str(event, "sg_event_id", what="SendGrid event"),
+        payload=event,
+        occurred_at=unix_time(event.get("timestamp")),
+    )
+
+
+def _details(event: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: event[k] for k in _DETAILS if event.get(k) not in (None, "")}
+
+
+def _provider_message_id(event: Mapping[str, Any]) -> str:
+    # anymail_id is what our send returned; sg_message_id is SendGrid's own
+    # (its part before the first dot is the X-Message-Id of the send).
+    anymail_id = event.get("anymail_id")
+    if isinstance(anymail_id, str) and anymail_id:
+        return anymail_id
+    return str(event.get("sg_message_id", "")).partition(".")[0]
+
+
+def _errors(response: requests.Response) -> list[dict[str, Any]]:
+    try:
+        errors = response.json().get("errors")
+    except (ValueError, AttributeError):
+        return []
+    if not isinstance(errors, list):
+        return []
+    return [e for e in errors if isinstance(e, dict)]
+
+
+def _names_recipient(error: Mapping[str, Any]) -> bool:
+    # {"field": "personalizations.0.to.0.email",
+    #  "message": "Does not contain a valid address."}
+    field = str(error.get("field") or "")
+    text = str(error.get("message") or "").lower()
+    return field.startswith("personalizations.") and (
+        field.endswith(".email") and "address" in text
+    )
+
+
+def _scopes(response: requests.Response) -> list[str]:
+    try:
+        scopes = response.json().get("scopes")
+    except (ValueError, AttributeError):
+        return []
+    return [str(s) for s in scopes] if isinstance(scopes, list) else []

@@ -1,0 +1,253 @@
+"""SMTP relay: the message built as Django builds mail, handed to the
+account's relay with the standard library, one relay session per send, as
+one ProviderClient operation (breaker, limiter, call log; SMTP is not HTTP,
+so the attempt is counted here).
+
+What happened decides the outcome: anything failing before the relay has
+the message (connect, TLS, login) is ``not_processed``; a 4xx reply is
+temporary (``not_processed``, come back in a minute); a 5xx reply to the
+recipient is ``invalid_recipient``, to the message ``rejected``; a timeout or
+a dropped connection once the message is on its way is ``unknown``. SMTP
+posts no delivery events: this provider has no webhooks.
+"""
+
+import smtplib
+import socket
+import ssl
+from email.utils import make_msgid
+from typing import Any
+
+from django.core.mail import EmailMultiAlternatives
+
+from integrations.client import CallContext, client_for
+from integrations.errors import (
+    ConfigurationError,
+    NotProcessed,
+    ProviderError,
+    Rejected,
+    Unknown,
+)
+from integrations.providers.base import ConfigField, HealthResult
+from integrations.webhooks.messages import WebhookMessage
+from notifications.providers.base import (
+    MESSAGE_ID_HEADER,
+    EmailAdapter,
+    EmailEventRecord,
+    OutboundEmail,
+    SendResult,
+    SendStatus,
+)
+from notifications.providers.esp import refused_recipient
+
+# A temporary SMTP refusal names no time; a minute is the usual retry step.
+_TEMPORARY_RETRY_AFTER = 60.0
+
+
+class SmtpAdapter(EmailAdapter):
+    code = "smtp"
+    display_name = "SMTP relay"
+    credential_fields = (
+        ConfigField("username", "User name", required=False),
+        ConfigField("password", "Password", required=False),
+    )
+    settings_fields = (
+        ConfigField("host", "Relay host", help_text="e.g. smtp.example.com"),
+        ConfigField("port", "Port", type="int", default=587, min_value=1),
+        ConfigField(
+            "security",
+            "Security",
+            type="choice",
+            choices=(
+                ("starttls", "STARTTLS"),
+                ("tls", "TLS from the start (port 465)"),
+                ("none", "None (a relay on a private network)"),
+            ),
+            default="starttls",
+        ),
+        ConfigField(
+            "helo_hostname",
+            "EHLO host name",
+            required=False,
+            default="localhost",
+            help_text="The name this server gives the relay.",
+        ),
+    )
+
+    def send(
+        self,
+        message: OutboundEmail,
+        *,
+        pacing: bool = False,
+        max_wait: float | None = None,
+    ) -> SendResult:
+        domain = message.from_email.rpartition("@")[2] or "localhost"
+        message_id = make_msgid(domain=domain)
+        mime = _mime(message, message_id)
+
+        def attempt(ctx: CallContext) -> SendResult:
+            ctx.attempts += 1
+            with self._session(ctx) as relay:
+                try:
+                    relay.send_message(mime, message.from_email, [message.to])
+                except (smtplib.SMTPException, OSError) as exc:
+                    raise send_error(exc) from None
+            return SendResult(
+                provider_message_id=message_id.strip("<>"),
+                status=SendStatus.ACCEPTED,
+                raw_status="250",
+            )
+
+        return self.email_call("send_email", attempt, pacing=pacing, max_wait=max_wait)
+
+    def _session(self, ctx: CallContext | None) -> "_Relay":
+        config = client_for(self.account).config
+        read = config.read_timeout
+        if ctx is not None:
+            read = max(min(read, ctx.remaining()), 0.001)
+        return _Relay(self, connect_timeout=config.connect_timeout, read_timeout=read)
+
+    def connect(self, *, timeout: float) -> smtplib.SMTP:
+        """A logged-in relay session; raises ``NotProcessed`` if none."""
+        host = str(self.setting("host") or "")
+        if not host:
+            raise ConfigurationError(
+                "SMTP setting 'host' is not set", code="missing_settings"
+            )
+        security = self.setting("security")
+        kwargs: dict[str, Any] = {
+            "local_hostname": self.setting("helo_hostname"),
+            "timeout": timeout,
+        }
+        try:
+            if security == "tls":
+                kwargs["context"] = ssl.create_default_context()
+                relay: smtplib.SMTP = smtplib.SMTP_SSL(
+                    host, int(self.setting("port")), **kwargs
+                )
+            else:
+                relay = smtplib.SMTP(host, int(self.setting("port")), **kwargs)
+            if security == "starttls":
+                relay.starttls(context=ssl.create_default_context())
+            username = self.credentials.get("username")
+            if username:
+                relay.login(str(username), self.credential("password"))
+        except (smtplib.SMTPException, OSError) as exc:
+            raise connect_error(exc) from None
+        return relay
+
+    def health_check(self) -> HealthResult:
+        def attempt(ctx: CallContext) -> HealthResult:
+            ctx.attempts += 1
+            with self._session(ctx) as relay:
+                try:
+                    code, _ = relay.noop()
+                except (smtplib.SMTPException, OSError) as exc:
+                    raise connect_error(exc) from None
+            return HealthResult(ok=code == 250, detail=f"relay answered {code}")
+
+        return self.email_call("health_check", attempt, idempotent=True)
+
+    def parse_email_events(self, message: WebhookMessage) -> list[EmailEventRecord]:
+        return []  # SMTP reports nothing after the relay took the message
+
+
+class _Relay:
+    """One relay session: connected under the connect timeout, then the
+    socket moved to the read timeout; always closed."""
+
+    def __init__(
+        self, adapter: SmtpAdapter, *, connect_timeout: float, read_timeout: float
+    ) -> None:
+        self.adapter = adapter
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.relay: smtplib.SMTP | None = None
+
+    def __enter__(self) -> smtplib.SMTP:
+        self.relay = self.adapter.connect(timeout=self.connect_timeout)
+        if self.relay.sock is not None:
+            self.relay.sock.settimeout(self.read_timeout)
+        return self.relay
+
+    def __exit__(self, *exc: object) -> None:
+        if self.relay is None:
+            return
+        try:
+            self.relay.quit()
+        except (smtplib.SMTPException, OSError):
+            self.relay.close()  # the message's fate is already decided
+
+
+def _mime(message: OutboundEmail, message_id: str) -> Any:
+    headers = {
+        **message.headers,
+        MESSAGE_ID_HEADER: message.message_id,
+        "Message-ID": message_id,
+    }
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.text,
+        from_email=message.from_email,
+        to=[message.to],
+        reply_to=[message.reply_to] if message.reply_to else None,
+        headers=headers,
+    )
+    if message.html:
+        email.attach_alternative(message.html, "text/html")
+    return email.message()
+
+
+def _timed_out(exc: BaseException) -> bool:
+    # smtplib reports a timed-out read as SMTPServerDisconnected raised while
+    # handling the socket's TimeoutError.
+    return isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
+
+
+def connect_error(exc: BaseException) -> ProviderError:
+    """Failing before the relay has the message: nothing was sent."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return NotProcessed("the relay refused the login", code="authentication_failed")
+    if isinstance(exc, ConnectionRefusedError):
+        return NotProcessed(
+            "the relay refused the connection", code="connection_refused"
+        )
+    if isinstance(exc, socket.gaierror):
+        return NotProcessed("the relay host name did not resolve", code="dns_failure")
+    if _timed_out(exc):
+        return NotProcessed("connecting to the relay timed out", code="connect_timeout")
+    if isinstance(exc, ssl.SSLError):
+        return NotProcessed("TLS with the relay failed", code="tls_error")
+    return NotProcessed("the relay did not take the session", code="relay_unavailable")
+
+
+def send_error(exc: BaseException) -> ProviderError:
+    """Failing once the message is on its way: by the relay's reply code."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        if codes and all(400 <= code < 500 for code in codes):
+            return _temporary("the relay cannot take the recipient now", codes[0])
+        return refused_recipient(
+            "the relay refused the recipient",
+            provider_code=str(codes[0] if codes else ""),
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        if 400 <= exc.smtp_code < 500:
+            return _temporary("the relay refused the message for now", exc.smtp_code)
+        return Rejected(
+            "the relay refused the message",
+            code="message_rejected",
+            provider_code=str(exc.smtp_code),
+        )
+    if _timed_out(exc):
+        return Unknown("the relay did not answer in time", code="read_timeout")
+    # Disconnected mid-transaction: the relay may have queued it.
+    return Unknown("the relay dropped the connection", code="connection_reset")
+
+
+def _temporary(message: str, code: int) -> NotProcessed:
+    return NotProcessed(
+        message,
+        code="temporary_failure",
+        retry_after=_TEMPORARY_RETRY_AFTER,
+        provider_code=str(code),
+    )

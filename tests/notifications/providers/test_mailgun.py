@@ -1,0 +1,243 @@
+"""Mailgun: sends over a local fault server (form fields, region, errors from
+the spec's examples) and webhooks through the intake (HMAC of timestamp and
+token, the token's replay check, event normalisation). Fixtures:
+tests/fixtures/mailgun/ (README there)."""
+
+import base64
+import json
+import time
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+from django.test import Client
+
+from integrations.errors import NotProcessed, Rejected
+from integrations.models import ProviderAccount, WebhookEvent
+from integrations.registry import get_adapter
+from integrations.testing.faultserver import FaultServer, respond
+from integrations.webhooks.messages import WebhookMessage
+from notifications.providers import mailgun as mailgun_module
+from notifications.providers.base import INVALID_RECIPIENT, BounceType, EmailEventType
+from notifications.providers.mailgun import MailgunAdapter
+from tests.factories import ProviderAccountFactory
+from tests.notifications.contract.harness import sample_email
+from tests.notifications.contract.harness_mailgun import SIGNING_KEY, event, signed
+from tests.notifications.providers.conftest import fast
+
+pytestmark = pytest.mark.django_db
+
+API = json.loads((Path(__file__).parents[2] / "fixtures/mailgun/api.json").read_text())
+DOMAIN = "mg.example.com"
+SEND = f"/v3/{DOMAIN}/messages"
+
+
+@pytest.fixture
+def mailgun(fault: FaultServer, monkeypatch: pytest.MonkeyPatch) -> ProviderAccount:
+    urls = {"us": fault.url + "/", "eu": fault.url + "/eu/"}
+    monkeypatch.setattr(MailgunAdapter, "region_urls", urls)
+    return ProviderAccountFactory(
+        kind="email",
+        provider="mailgun",
+        credentials={"api_key": "key-secret", "webhook_signing_key": SIGNING_KEY},
+        settings=fast(sender_domain=DOMAIN),
+    )
+
+
+def _send(account: ProviderAccount, **changes):
+    return get_adapter(account).send(sample_email(**changes))
+
+
+def test_send_posts_form_fields_with_our_id(mailgun, fault) -> None:
+    fault.route("POST", SEND, respond(200, json=API["send_ok"]))
+    result = _send(mailgun)
+    assert result.provider_message_id == "20180812211713.1.DF5966851B4BAA99@example.org"
+    (request,) = fault.requests_for("POST", SEND)
+    user, _, key = base64.b64decode(request.header("Authorization")[6:]).partition(b":")
+    assert (user, key) == (b"api", b"key-secret")
+    fields = parse_qs(request.body.decode())
+    assert fields["to"] == ["ada@example.com"]
+    assert fields["v:message_id"] == ["eml_contract0001"]
+    assert fields["o:tag"] == ["order_confirmation"]
+    assert fields["h:X-Switchyard-Message-Id"] == ["eml_contract0001"]
+
+
+def test_eu_region_sends_to_the_eu_host(mailgun, fault) -> None:
+    mailgun.settings["region"] = "eu"
+    mailgun.save(update_fields=["settings"])
+    fault.route("POST", "/eu" + SEND, respond(200, json=API["send_ok"]))
+    _send(mailgun)
+    assert len(fault.requests_for("POST", "/eu" + SEND)) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "code"),
+    [
+        (400, API["invalid_recipient"], Rejected, INVALID_RECIPIENT),
+        (400, {"message": "from parameter is missing"}, Rejected, "bad_request"),
+        (404, API["domain_not_found"], NotProcessed, "domain_not_found"),
+        (500, API["server_error"], NotProcessed, "server_error"),
+    ],
+)
+def test_errors_from_the_spec(mailgun, fault, status, body, error, code) -> None:
+    fault.route("POST", SEND, respond(status, json=body))
+    with pytest.raises(error) as info:
+        _send(mailgun)
+    assert info.value.code == code
+
+
+def test_401_forbidden_is_not_processed(mailgun, fault) -> None:
+    fault.route("POST", SEND, respond(401, body=b"Forbidden"))
+    with pytest.raises(NotProcessed) as info:
+        _send(mailgun)
+    assert info.value.code == "authentication_failed"
+
+
+def test_429_retry_after_read_from_the_body(mailgun, fault) -> None:
+    fault.route("POST", SEND, respond(429, json=API["rate_limited"]))
+    with pytest.raises(NotProcessed) as info:
+        _send(mailgun)
+    assert (info.value.retry_after, info.value.http_status) == (120.0, 429)
+
+
+def test_429_retry_after_header_wins(mailgun, fault) -> None:
+    answer = respond(429, json=API["rate_limited"], headers={"Retry-After": "3"})
+    fault.route("POST", SEND, answer)
+    with pytest.raises(NotProcessed) as info:
+        _send(mailgun)
+    assert info.value.retry_after == 3.0
+
+
+def test_missing_sending_domain_sends_nothing(mailgun, fault) -> None:
+    mailgun.settings.pop("sender_domain")
+    mailgun.save(update_fields=["settings"])
+    with pytest.raises(NotProcessed) as info:
+        _send(mailgun)
+    assert info.value.code == "missing_settings"
+    assert fault.requests == []
+
+
+def test_health_check_reads_the_domain(mailgun, fault) -> None:
+    fault.route("GET", f"/v4/domains/{DOMAIN}", respond(200, json=API["domain"]))
+    assert get_adapter(mailgun).health_check().ok
+    unverified = {"domain": {**API["domain"]["domain"], "state": "unverified"}}
+    fault.route("GET", f"/v4/domains/{DOMAIN}", respond(200, json=unverified))
+    assert not get_adapter(mailgun).health_check().ok
+
+
+def post(account: ProviderAccount, body: bytes):
+    return Client().post(
+        f"/webhooks/{account.slug}/", data=body, content_type="application/json"
+    )
+
+
+def test_signed_event_is_stored_by_its_event_id(mailgun) -> None:
+    response = post(mailgun, signed(event("delivered")).body)
+    assert response.status_code == 200
+    row = WebhookEvent.objects.get(account=mailgun)
+    assert (row.event_type, row.dedupe_key) == ("delivered", "hTWCTD81RtiDN-delivered")
+
+
+def test_same_request_twice_is_a_duplicate_not_a_replay(mailgun) -> None:
+    hook = signed(event("delivered"))
+    assert post(mailgun, hook.body).status_code == 200
+    again = post(mailgun, hook.body)
+    assert again.status_code == 200
+    assert again.json()["duplicate"] is True
+
+
+def test_token_reused_on_another_body_is_refused(mailgun) -> None:
+    first = signed(event("delivered"), token="a" * 50)
+    assert post(mailgun, first.body).status_code == 200
+    # A captured signature block carried over to a forged event.
+    forged = json.loads(first.body)
+    forged["event-data"] = event("complained")
+    response = post(mailgun, json.dumps(forged).encode())
+    assert response.status_code == 401
+    assert response.json()["error"]["param"] == "signature.token"
+    assert WebhookEvent.objects.filter(account=mailgun).count() == 1
+
+
+def test_wrong_key_and_old_timestamp_are_refused(mailgun) -> None:
+    forged = post(mailgun, signed(event("delivered"), key="wrong").body)
+    assert forged.json()["error"]["code"] == "invalid_signature"
+    stale = post(
+        mailgun, signed(event("delivered"), timestamp=int(time.time()) - 900).body
+    )
+    assert stale.json()["error"]["code"] == "timestamp_out_of_tolerance"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"event-data": {"event": "delivered"}},
+        {"signature": {"timestamp": "x", "token": "t", "signature": "s"}},
+        {"signature": "not a block", "event-data": {}},
+    ],
+)
+def test_unsigned_or_malformed_bodies_are_refused(mailgun, body) -> None:
+    response = post(mailgun, json.dumps(body).encode())
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.filter(account=mailgun).exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "bounce"),
+    [
+        ("delivered", EmailEventType.DELIVERED, None),
+        ("opened", EmailEventType.OPENED, None),
+        ("clicked", EmailEventType.CLICKED, None),
+        ("failed_permanent", EmailEventType.BOUNCED, BounceType.HARD),
+        ("failed_temporary", EmailEventType.DEFERRED, None),
+        ("failed_suppressed", EmailEventType.REJECTED, None),
+        ("complained", EmailEventType.COMPLAINED, None),
+        ("unsubscribed", EmailEventType.UNSUBSCRIBED, None),
+    ],
+)
+def test_events_are_normalised(mailgun, name, kind, bounce) -> None:
+    data = event(name)
+    message = WebhookMessage.build(
+        event_type=data["event"], dedupe_key="k", payload=data
+    )
+    (record,) = get_adapter(mailgun).parse_email_events(message)
+    assert (record.type, record.bounce_type) == (kind, bounce)
+    assert record.recipient == data["recipient"]
+    headers = data["message"]["headers"]
+    assert record.provider_message_id == headers["message-id"]
+    assert abs(record.occurred_at.timestamp() - data["timestamp"]) < 1e-3
+
+
+def test_accepted_event_gives_no_record(mailgun) -> None:
+    data = event("accepted")
+    message = WebhookMessage.build(event_type="accepted", dedupe_key="k", payload=data)
+    assert get_adapter(mailgun).parse_email_events(message) == []
+
+
+def test_bounce_details_and_our_id(mailgun) -> None:
+    data = {**event("failed_permanent"), "user-variables": {"message_id": "eml_9"}}
+    message = WebhookMessage.build(event_type="failed", dedupe_key="k", payload=data)
+    (record,) = get_adapter(mailgun).parse_email_events(message)
+    assert record.message_id == "eml_9"
+    assert record.details["code"] == 550
+    assert record.details["severity"] == "permanent"
+
+
+def test_token_store_down_asks_mailgun_to_deliver_again(mailgun, monkeypatch) -> None:
+    class Down:
+        def add(self, *args, **kwargs):
+            raise ConnectionError("cache unreachable")
+
+    monkeypatch.setattr(mailgun_module, "cache", Down())
+    response = post(mailgun, signed(event("delivered")).body)
+    assert response.status_code == 503
+    assert not WebhookEvent.objects.filter(account=mailgun).exists()
+
+
+def test_account_may_widen_the_time_window(mailgun) -> None:
+    # Mailgun retries for 8 hours; an account may accept older signatures.
+    mailgun.settings["webhook_tolerance_seconds"] = 3600
+    mailgun.save(update_fields=["settings"])
+    old = signed(event("delivered"), timestamp=int(time.time()) - 1800)
+    assert post(mailgun, old.body).status_code == 200
+    older = signed(event("opened"), timestamp=int(time.time()) - 7200)
+    assert post(mailgun, older.body).status_code == 401

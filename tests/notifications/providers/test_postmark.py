@@ -1,0 +1,222 @@
+"""Postmark: sends over a local fault server (streams by category, error
+codes) and webhooks through the intake (basic-auth credentials of the
+webhook URL, event normalisation). Fixtures: tests/fixtures/postmark/."""
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from integrations.errors import NotProcessed, Rejected
+from integrations.models import ProviderAccount, WebhookEvent
+from integrations.registry import get_adapter
+from integrations.testing.faultserver import FaultServer, respond
+from integrations.webhooks.messages import WebhookMessage
+from notifications.providers.base import (
+    INVALID_RECIPIENT,
+    BounceType,
+    EmailCategory,
+    EmailEventType,
+)
+from notifications.providers.postmark import PostmarkAdapter
+from tests.factories import ProviderAccountFactory
+from tests.notifications.contract.harness import sample_email
+from tests.notifications.contract.harness_postmark import (
+    WEBHOOK_PASSWORD,
+    WEBHOOK_USER,
+    event,
+    posted,
+)
+from tests.notifications.providers.conftest import fast
+
+pytestmark = pytest.mark.django_db
+
+API = json.loads((Path(__file__).parents[2] / "fixtures/postmark/api.json").read_text())
+
+
+@pytest.fixture
+def postmark(fault: FaultServer, monkeypatch: pytest.MonkeyPatch) -> ProviderAccount:
+    url = fault.url + "/"
+    monkeypatch.setattr(PostmarkAdapter, "api_urls", {"test": url, "live": url})
+    return ProviderAccountFactory(
+        kind="email",
+        provider="postmark",
+        credentials={
+            "server_token": "server-token",
+            "webhook_username": WEBHOOK_USER,
+            "webhook_password": WEBHOOK_PASSWORD,
+        },
+        settings=fast(),
+    )
+
+
+def _send(account: ProviderAccount, **changes):
+    return get_adapter(account).send(sample_email(**changes))
+
+
+def test_transactional_mail_goes_to_the_outbound_stream(postmark, fault) -> None:
+    fault.route("POST", "/email", respond(200, json=API["send_ok"]))
+    result = _send(postmark, tags=("order_confirmation", "second"))
+    assert result.provider_message_id == API["send_ok"]["MessageID"]
+    (request,) = fault.requests_for("POST", "/email")
+    assert request.header("X-Postmark-Server-Token") == "server-token"
+    body = request.json()
+    assert body["MessageStream"] == "outbound"
+    assert body["Tag"] == "order_confirmation"  # Postmark takes one
+    assert body["Metadata"]["message_id"] == "eml_contract0001"
+
+
+def test_marketing_mail_goes_to_the_broadcast_stream(postmark, fault) -> None:
+    postmark.settings["broadcast_stream"] = "newsletters"
+    postmark.save(update_fields=["settings"])
+    fault.route("POST", "/email", respond(200, json=API["send_ok"]))
+    _send(postmark, category=EmailCategory.MARKETING)
+    assert fault.requests_for("POST", "/email")[0].json()["MessageStream"] == (
+        "newsletters"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "code"),
+    [
+        (422, API["invalid_recipient"], Rejected, INVALID_RECIPIENT),
+        (422, API["inactive_recipient"], Rejected, INVALID_RECIPIENT),
+        (422, API["invalid_from"], Rejected, "unprocessable"),
+        (422, API["out_of_credits"], NotProcessed, "account_unable_to_send"),
+        (401, API["unauthorized"], NotProcessed, "authentication_failed"),
+        (500, API["server_error"], NotProcessed, "server_error"),
+    ],
+)
+def test_errors_by_postmark_code(postmark, fault, status, body, error, code) -> None:
+    fault.route("POST", "/email", respond(status, json=body))
+    to = (
+        "invalid@invalid" if "invalid@invalid" in body["Message"] else "ada@example.com"
+    )
+    with pytest.raises(error) as info:
+        _send(postmark, to=to)
+    assert info.value.code == code
+
+
+def test_refusal_naming_another_address_is_still_rejected(postmark, fault) -> None:
+    fault.route("POST", "/email", respond(422, json=API["invalid_recipient"]))
+    with pytest.raises(Rejected) as info:
+        _send(postmark, to="ada@example.com")
+    assert info.value.http_status == 422
+
+
+def test_health_check_reads_the_server(postmark, fault) -> None:
+    fault.route("GET", "/server", respond(200, json=API["server"]))
+    result = get_adapter(postmark).health_check()
+    assert result.ok
+    assert result.extra == {"server": "Switchyard"}
+    assert fault.requests[0].header("X-Postmark-Server-Token") == "server-token"
+
+
+def post(account: ProviderAccount, body: bytes, authorization: str | None):
+    headers = {"Authorization": authorization} if authorization else {}
+    return Client().post(
+        f"/webhooks/{account.slug}/",
+        data=body,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_event_with_the_url_credentials_is_stored(postmark) -> None:
+    hook = posted(event("bounce_hard"))
+    response = post(postmark, hook.body, hook.headers["Authorization"])
+    assert response.status_code == 200
+    row = WebhookEvent.objects.get(account=postmark)
+    assert (row.event_type, row.dedupe_key) == ("Bounce", "Bounce:901542550")
+    assert "authorization" not in row.headers
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [
+        (None, 400),
+        (_basic(WEBHOOK_USER, "wrong"), 401),
+        (_basic("someone", WEBHOOK_PASSWORD), 401),
+        ("Bearer " + WEBHOOK_PASSWORD, 401),
+        ("Basic %%%", 401),
+    ],
+)
+def test_wrong_or_missing_credentials_are_refused(
+    postmark, authorization, status
+) -> None:
+    body = json.dumps(event("delivery")).encode()
+    response = post(postmark, body, authorization)
+    assert response.status_code == status
+    assert not WebhookEvent.objects.filter(account=postmark).exists()
+
+
+def test_account_without_webhook_user_refuses_everything() -> None:
+    account = ProviderAccountFactory(
+        kind="email",
+        provider="postmark",
+        credentials={"server_token": "t", "webhook_password": WEBHOOK_PASSWORD},
+    )
+    body = json.dumps(event("delivery")).encode()
+    response = post(account, body, _basic("", WEBHOOK_PASSWORD))
+    assert response.status_code == 503
+
+
+def test_records_without_postmark_id_get_a_stable_dedupe_key(postmark) -> None:
+    hook = posted(event("delivery"))
+    post(postmark, hook.body, hook.headers["Authorization"])
+    again = post(postmark, hook.body, hook.headers["Authorization"])
+    assert again.json()["duplicate"] is True
+    (row,) = WebhookEvent.objects.filter(account=postmark)
+    assert row.dedupe_key.startswith("Delivery:883953f4-")
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "bounce", "recipient"),
+    [
+        ("bounce_hard", EmailEventType.BOUNCED, BounceType.HARD, "bounce@example.com"),
+        ("bounce_soft", EmailEventType.BOUNCED, BounceType.SOFT, "full@example.com"),
+        ("bounce_transient", EmailEventType.DEFERRED, None, "slow@example.com"),
+        ("delivery", EmailEventType.DELIVERED, None, "recipient@example.com"),
+        ("open", EmailEventType.OPENED, None, "recipient@example.com"),
+        ("click", EmailEventType.CLICKED, None, "recipient@example.com"),
+        ("spam_complaint", EmailEventType.COMPLAINED, None, "spam@example.com"),
+        ("unsubscribe", EmailEventType.UNSUBSCRIBED, None, "john@example.com"),
+    ],
+)
+def test_events_are_normalised(postmark, name, kind, bounce, recipient) -> None:
+    payload = event(name)
+    message = WebhookMessage.build(
+        event_type=payload["RecordType"], dedupe_key="k", payload=payload
+    )
+    (record,) = get_adapter(postmark).parse_email_events(message)
+    assert (record.type, record.bounce_type, record.recipient) == (
+        kind,
+        bounce,
+        recipient,
+    )
+    assert record.provider_message_id == payload["MessageID"]
+    assert record.occurred_at.tzinfo is not None
+
+
+@pytest.mark.parametrize("name", ["resubscribe", "bounce_autoresponder"])
+def test_records_not_about_delivery_give_nothing(postmark, name) -> None:
+    payload = event(name)
+    message = WebhookMessage.build(
+        event_type=payload["RecordType"], dedupe_key="k", payload=payload
+    )
+    assert get_adapter(postmark).parse_email_events(message) == []
+
+
+def test_our_message_id_comes_back_in_metadata(postmark) -> None:
+    payload = event("delivery")
+    message = WebhookMessage.build(
+        event_type="Delivery", dedupe_key="k", payload=payload
+    )
+    (record,) = get_adapter(postmark).parse_email_events(message)
+    assert record.message_id == "eml_contract0001"
