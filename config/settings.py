@@ -4,44 +4,27 @@
 if present (``make run`` writes one with fresh development secrets).
 """
 
-import sys
-from pathlib import Path
-
-import environ
 from cryptography.fernet import Fernet
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-
-env = environ.Env()
-# ENV_FILE points elsewhere, or "" to read no file (tests of a clean start do).
-ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
-if ENV_FILE:
-    environ.Env.read_env(ENV_FILE, overwrite=False)
-
-
-def _stop(message: str) -> None:
-    # One clear line instead of a traceback: this is an operator mistake.
-    sys.stderr.write(f"switchyard: configuration error: {message}\n")
-    raise SystemExit(2)
-
+from config.env import BASE_DIR, env, stop
 
 DEBUG = env.bool("DEBUG", default=False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    _stop("SECRET_KEY is not set (see .env.example)")
+    stop("SECRET_KEY is not set (see .env.example)")
 
 # Fernet keys, newest first; older keys still decrypt so they can be rotated out
 # with `manage.py rotate_credentials`.
 CREDENTIALS_ENCRYPTION_KEYS = env.list("CREDENTIALS_ENCRYPTION_KEYS", default=[])
 if not CREDENTIALS_ENCRYPTION_KEYS:
-    _stop("CREDENTIALS_ENCRYPTION_KEYS is not set (see .env.example)")
+    stop("CREDENTIALS_ENCRYPTION_KEYS is not set (see .env.example)")
 for _position, _key in enumerate(CREDENTIALS_ENCRYPTION_KEYS, start=1):
     # Checked here, not at first decrypt, so a typo stops the start, not a payment.
     try:
         Fernet(_key.encode())
     except ValueError:
-        _stop(
+        stop(
             f"CREDENTIALS_ENCRYPTION_KEYS entry {_position} is not a Fernet key "
             "(32 url-safe base64-encoded bytes)"
         )
@@ -379,17 +362,6 @@ SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {
 }
 EVENT_MAX_ATTEMPTS = env.int("EVENT_MAX_ATTEMPTS", default=8)
 
-# Notifications: the sender when a message names none; the public base URL of
-# unsubscribe links; a queued message left this long is enqueued again, one
-# left "sending" this long (its worker died) becomes unknown and is never
-# resent; sends given up after this many attempts with no provider available.
-EMAIL_DEFAULT_FROM = env.str("EMAIL_DEFAULT_FROM", default="shop@example.com")
-EMAIL_PUBLIC_BASE_URL = env.str(
-    "EMAIL_PUBLIC_BASE_URL", default="http://127.0.0.1:8000"
-)
-EMAIL_RETRY_AFTER_SECONDS = env.int("EMAIL_RETRY_AFTER_SECONDS", default=60)
-EMAIL_STUCK_SENDING_MINUTES = env.int("EMAIL_STUCK_SENDING_MINUTES", default=10)
-EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=5)
 EVENT_RETRY_BASE_SECONDS = env.int("EVENT_RETRY_BASE_SECONDS", default=30)
 EVENT_RETRY_MAX_SECONDS = env.int("EVENT_RETRY_MAX_SECONDS", default=3600)
 EVENT_SWEEP_AFTER_MINUTES = env.int("EVENT_SWEEP_AFTER_MINUTES", default=2)
@@ -491,119 +463,6 @@ OAUTH_TOKEN_EXPIRY_MARGIN_SECONDS = env.float(
     "OAUTH_TOKEN_EXPIRY_MARGIN_SECONDS", default=300.0
 )
 
-# --- Fraud screening (payments.fraud) ----------------------------------------
-
-
-def _keyed_ints(name: str, default: str, *, upper_keys: bool = False) -> dict[str, int]:
-    """Parse "USD:100000,JPY:15000000" into {"USD": 100000, "JPY": 15000000}."""
-    result: dict[str, int] = {}
-    for item in env.str(name, default=default).split(","):
-        key, _, number = item.strip().partition(":")
-        if not key:
-            continue
-        try:
-            result[key.strip().upper() if upper_keys else key.strip()] = int(number)
-        except ValueError:
-            _stop(f"{name}: {item.strip()!r} is not KEY:INTEGER")
-    return result
-
-
-# Payments above the currency's amount, in minor units, score
-# amount_over_threshold; staff override one currency in the admin. Currencies
-# listed nowhere are not checked.
-FRAUD_AMOUNT_THRESHOLDS = _keyed_ints(
-    "FRAUD_AMOUNT_THRESHOLDS",
-    "USD:100000,EUR:90000,GBP:80000,JPY:15000000,KWD:30000",
-    upper_keys=True,
-)
-# Velocity: this many payments (any status) by one customer / email / IP within
-# the window makes the next one score velocity_*. 0 turns a check off.
-FRAUD_VELOCITY_WINDOW_MINUTES = env.int("FRAUD_VELOCITY_WINDOW_MINUTES", default=60)
-FRAUD_VELOCITY_MAX_PER_CUSTOMER = env.int("FRAUD_VELOCITY_MAX_PER_CUSTOMER", default=5)
-FRAUD_VELOCITY_MAX_PER_EMAIL = env.int("FRAUD_VELOCITY_MAX_PER_EMAIL", default=5)
-FRAUD_VELOCITY_MAX_PER_IP = env.int("FRAUD_VELOCITY_MAX_PER_IP", default=10)
-# Points per reason code (rule); the score is their sum, capped at 100.
-FRAUD_RULE_SCORES = _keyed_ints(
-    "FRAUD_RULE_SCORES",
-    "amount_over_threshold:40,velocity_customer:35,velocity_email:35,"
-    "velocity_ip:35,country_mismatch:30,blocklisted_email:100,"
-    "blocklisted_ip:100,blocklisted_card:100",
-)
-# score >= HIGH: blocked, no gateway called; score >= MEDIUM: authorize only
-# and wait in the admin's review queue.
-FRAUD_LEVEL_MEDIUM = env.int("FRAUD_LEVEL_MEDIUM", default=30)
-FRAUD_LEVEL_HIGH = env.int("FRAUD_LEVEL_HIGH", default=70)
-if not 0 < FRAUD_LEVEL_MEDIUM <= FRAUD_LEVEL_HIGH:
-    _stop("FRAUD_LEVEL_MEDIUM must be above 0 and at most FRAUD_LEVEL_HIGH")
-
-# --- Payments (payments.services) -------------------------------------------
-# An unknown outcome is reconciled this long after it happened (a one-off
-# django-q2 schedule); the periodic sweep (every 5 minutes) is the backstop.
-PAYMENTS_RECONCILE_DELAY_SECONDS = env.int(
-    "PAYMENTS_RECONCILE_DELAY_SECONDS", default=60
-)
-# pending / requires_action payments untouched this long are reconciled too.
-PAYMENTS_RECONCILE_AFTER_MINUTES = env.int(
-    "PAYMENTS_RECONCILE_AFTER_MINUTES", default=30
-)
-PAYMENTS_RECONCILE_BATCH = env.int("PAYMENTS_RECONCILE_BATCH", default=200)
-PAYMENTS_RECURRING_BATCH = env.int("PAYMENTS_RECURRING_BATCH", default=200)
-
-# --- Storefront webhooks (storefront_hooks) ------------------------------------
-# Requests to private, loopback and link-local addresses are refused unless on
-# (development and tests only).
-STOREFRONT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool(
-    "STOREFRONT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False
-)
-# Seconds to wait after the 1st, 2nd, ... failed attempt (+-20 % jitter; the
-# last step repeats): about three days in all. One attempt more than steps.
-STOREFRONT_WEBHOOK_RETRY_SCHEDULE = [
-    int(step)
-    for step in env.list(
-        "STOREFRONT_WEBHOOK_RETRY_SCHEDULE",
-        default=["5", "300", "1800", "7200", "18000"] + ["36000"] * 6,
-    )
-]
-STOREFRONT_WEBHOOK_MAX_ATTEMPTS = len(STOREFRONT_WEBHOOK_RETRY_SCHEDULE) + 1
-# An endpoint whose deliveries all failed this long is disabled.
-STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS = env.int(
-    "STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS", default=60
-)
-# After a rotation the old secret keeps signing this long.
-STOREFRONT_WEBHOOK_SECRET_OVERLAP_HOURS = env.float(
-    "STOREFRONT_WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0
-)
-STOREFRONT_WEBHOOK_CONNECT_TIMEOUT = env.float(
-    "STOREFRONT_WEBHOOK_CONNECT_TIMEOUT", default=3.0
-)
-STOREFRONT_WEBHOOK_READ_TIMEOUT = env.float(
-    "STOREFRONT_WEBHOOK_READ_TIMEOUT", default=10.0
-)
-# Bytes of a receiver's answer read and kept on the delivery.
-STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES = env.int(
-    "STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES", default=1024
-)
-STOREFRONT_WEBHOOK_RETRY_BASE_SECONDS = 0  # unused: the schedule above rules
-STOREFRONT_WEBHOOK_RETRY_MAX_SECONDS = 0
-STOREFRONT_WEBHOOK_SWEEP_AFTER_MINUTES = env.int(
-    "STOREFRONT_WEBHOOK_SWEEP_AFTER_MINUTES", default=2
-)
-# A claimed delivery whose worker is silent this long is taken back.
-STOREFRONT_WEBHOOK_LEASE_SECONDS = env.int(
-    "STOREFRONT_WEBHOOK_LEASE_SECONDS", default=120
-)
-STOREFRONT_WEBHOOK_SWEEP_BATCH = env.int("STOREFRONT_WEBHOOK_SWEEP_BATCH", default=500)
-# --- Shipping (shipping.services) -------------------------------------------
-# Rate shopping: every carrier is asked at once and the answer is returned
-# within this many seconds, carriers still out marked as timed out.
-SHIPPING_RATE_DEADLINE_SECONDS = env.float(
-    "SHIPPING_RATE_DEADLINE_SECONDS", default=5.0
-)
-# A repeat of the same request within this answers from the cache.
-SHIPPING_RATE_CACHE_SECONDS = env.int("SHIPPING_RATE_CACHE_SECONDS", default=300)
-# A quote may be bought for this long after it was made.
-SHIPPING_QUOTE_TTL_SECONDS = env.int("SHIPPING_QUOTE_TTL_SECONDS", default=900)
-# Tracking refresh: shipments not asked about for this long are polled.
-SHIPPING_TRACKING_REFRESH_MINUTES = env.int(
-    "SHIPPING_TRACKING_REFRESH_MINUTES", default=60
-)
+# --- The domain apps' settings (payments, fraud, shipping, email, storefront
+# webhooks) live in config/domains.py, read the same way.
+from config.domains import *  # noqa: E402, F403
