@@ -10,4 +10,10 @@ JOBS: list[Job] = [
         func="inventory.tasks.expire_reservations",
         minutes=1,
     ),
+    # Stock from every ERP account, incremental where the ERP allows it.
+    Job(
+        name="inventory.sync",
+        func="inventory.tasks.sync_all_accounts",
+        minutes=15,
+    ),
 ]

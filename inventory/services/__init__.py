@@ -1,6 +1,7 @@
 """Every change to stock, reservations, purchase orders and syncs.
 Keyword-only, one job each; why stock is never oversold: docs/inventory.md."""
 
+from inventory.services.apply import ApplyResult, stock_levels_apply
 from inventory.services.closing import (
     reservation_confirm,
     reservation_release,
@@ -21,21 +22,35 @@ from inventory.services.levels import (
     stock_state,
 )
 from inventory.services.reservations import LineRequest, reservation_create
+from inventory.services.sync import (
+    inventory_accounts,
+    inventory_sync,
+    known_skus,
+    sync_run_execute,
+    sync_run_start,
+)
 
 __all__ = [
     "LEVEL_CHANGED",
     "OVERSOLD",
+    "ApplyResult",
     "InsufficientStock",
     "InvalidReservation",
     "InvalidState",
     "InventoryError",
     "LineRequest",
     "expired_holds",
+    "inventory_accounts",
+    "inventory_sync",
+    "known_skus",
     "levels_refresh",
     "reservation_confirm",
     "reservation_create",
     "reservation_release",
     "reservations_confirm_for_order",
     "reservations_expire",
+    "stock_levels_apply",
     "stock_state",
+    "sync_run_execute",
+    "sync_run_start",
 ]

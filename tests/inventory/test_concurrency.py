@@ -96,3 +96,30 @@ def test_racing_release_and_confirm_move_stock_once():
     reservation.refresh_from_db()
     expected_on_hand = 3 if reservation.status == "confirmed" else 5
     assert level.on_hand == expected_on_hand, results
+
+
+def test_sync_lowering_on_hand_during_checkouts_keeps_every_reservation():
+    from django.utils import timezone
+
+    from inventory.providers.base import StockLevelRecord
+
+    StockLevelFactory(sku="A", on_hand=30)
+
+    def sync() -> object:
+        return services.stock_levels_apply(
+            account=None,
+            records=[StockLevelRecord("A", "MAIN", 5, timezone.now())],
+            now=timezone.now(),
+        )
+
+    results = _race([_one("A", n) for n in range(20)] + [sync])
+    reserved = [r for r in results if isinstance(r, Reservation)]
+    assert not [
+        r
+        for r in results
+        if isinstance(r, Exception) and not isinstance(r, InsufficientStock)
+    ], results
+    level = StockLevel.objects.get(sku="A")
+    assert level.on_hand == 5
+    assert level.reserved == len(reserved) >= 5
+    assert level.state == ("oversold" if len(reserved) > 5 else "out_of_stock")
