@@ -344,7 +344,7 @@ WEBHOOK_ENQUEUE_LINGER_MS = env.float("WEBHOOK_ENQUEUE_LINGER_MS", default=100.0
 SWITCHYARD_WEBHOOK_HANDLERS: dict[str, dict[str, str]] = {
     "payments": {"*": "payments.webhooks.payment_webhook_handle"},
     "shipping": {},
-    "inventory": {},
+    "inventory": {"inventory.updated": "inventory.webhooks.inventory_webhook_handle"},
     "email": {},
 }
 # Outbox subscribers: {event name | "prefix.*" | "*": [dotted paths]}; each
