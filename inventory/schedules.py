@@ -16,4 +16,10 @@ JOBS: list[Job] = [
         func="inventory.tasks.sync_all_accounts",
         minutes=15,
     ),
+    # Sent purchase orders: where the ERP says they stand now.
+    Job(
+        name="inventory.purchase_orders.refresh",
+        func="inventory.tasks.refresh_purchase_orders",
+        minutes=30,
+    ),
 ]

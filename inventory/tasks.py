@@ -33,3 +33,7 @@ def sync_all_accounts() -> int:
             continue
         done += 1
     return done
+
+
+def refresh_purchase_orders() -> int:
+    return services.purchase_orders_refresh_open()

@@ -21,6 +21,13 @@ from inventory.services.levels import (
     levels_refresh,
     stock_state,
 )
+from inventory.services.purchasing import (
+    available_by_sku,
+    purchase_order_refresh,
+    purchase_order_send,
+    purchase_orders_draft,
+    purchase_orders_refresh_open,
+)
 from inventory.services.reservations import LineRequest, reservation_create
 from inventory.services.sync import (
     inventory_accounts,
@@ -39,11 +46,16 @@ __all__ = [
     "InvalidState",
     "InventoryError",
     "LineRequest",
+    "available_by_sku",
     "expired_holds",
     "inventory_accounts",
     "inventory_sync",
     "known_skus",
     "levels_refresh",
+    "purchase_order_refresh",
+    "purchase_order_send",
+    "purchase_orders_draft",
+    "purchase_orders_refresh_open",
     "reservation_confirm",
     "reservation_create",
     "reservation_release",
