@@ -8,4 +8,5 @@ app_name = "api"
 urlpatterns: list = [
     path("me/", CurrentApiKeyView.as_view(), name="current-api-key"),
     path("", include("payments.urls")),
+    path("", include("inventory.urls")),
 ]
