@@ -1,5 +1,6 @@
 """``make bench``: ``python -m bench [NAME ...]``, names from ``BENCHMARKS``
-(client breaker failover fanout webhooks payments); all by default."""
+(client breaker failover fanout webhooks payments
+inventory); all by default."""
 
 import importlib
 import sys
@@ -18,6 +19,7 @@ BENCHMARKS = {
     "fanout": "bench.bench_fanout",
     "webhooks": "bench.bench_webhooks",
     "payments": "bench.bench_payments",
+    "inventory": "bench.bench_inventory",
 }
 
 

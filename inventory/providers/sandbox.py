@@ -82,9 +82,12 @@ class SandboxInventoryAdapter(SandboxAdapter, InventoryAdapter):
         if query.skus:
             rows = rows.filter(sku__in=query.skus)
         # One row more than the page tells whether another page follows.
-        found = list(rows.order_by("pk")[offset : offset + limit + 1])
+        fields = ("sku", "location_code", "on_hand", "modified_at")
+        found = list(
+            rows.order_by("pk").values_list(*fields)[offset : offset + limit + 1]
+        )
         has_more = len(found) > limit
-        records = tuple(_record(row) for row in found[:limit])
+        records = tuple(StockLevelRecord(*row) for row in found[:limit])
         return StockLevelPage(
             records=records,
             next_cursor=cursor_from_offset(offset + limit) if has_more else "",
@@ -259,15 +262,6 @@ def event_data(records: Iterable[StockLevelRecord]) -> dict[str, Any]:
             for r in records
         ]
     }
-
-
-def _record(row: SandboxErpLevel) -> StockLevelRecord:
-    return StockLevelRecord(
-        sku=row.sku,
-        location_code=row.location_code,
-        on_hand=row.on_hand,
-        modified_at=row.modified_at,
-    )
 
 
 def _event_record(item: dict[str, Any]) -> StockLevelRecord:

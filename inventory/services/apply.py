@@ -135,13 +135,14 @@ def _locations(codes: set[str]) -> dict[str, Location]:
 def _existing_locked(
     keys: dict[tuple[str, int], StockLevelRecord],
 ) -> dict[tuple[str, int], StockLevel]:
+    # By SKU alone (one array parameter, not two): the few other locations'
+    # rows of these SKUs are dropped here.
     skus = {sku for sku, _ in keys}
-    location_ids = {loc for _, loc in keys}
     pks = [
         pk
-        for pk, sku, loc in StockLevel.objects.filter(
-            sku__in=skus, location_id__in=location_ids
-        ).values_list("pk", "sku", "location_id")
+        for pk, sku, loc in StockLevel.objects.filter(sku__in=skus).values_list(
+            "pk", "sku", "location_id"
+        )
         if (sku, loc) in keys
     ]
     return {(lv.sku, lv.location_id): lv for lv in locked_levels(pks).values()}

@@ -26,6 +26,7 @@ from inventory.models import (
     StockLevel,
 )
 from inventory.services.errors import InsufficientStock, InvalidReservation
+from inventory.services.fast import StaleLevel, fast_take
 from inventory.services.levels import effective_reserved, expired_holds, levels_refresh
 
 logger = logging.getLogger(__name__)
@@ -82,44 +83,67 @@ def reservation_create(
 ) -> Reservation:
     """Reserve every line or nothing (``InsufficientStock`` names the first
     SKU that cannot be met and what is available of it), allocating each from
-    active locations in priority order."""
+    active locations in priority order.
+
+    First a fast path: allocate from a plain read, then take each level with
+    a conditional ``UPDATE ... WHERE on_hand - reserved >= n`` (pk order), so
+    the row lock is held only from that update to the commit. If any level
+    moved meanwhile (or the plain read says no), the locked path decides:
+    ``lock_rows`` first, then allocate counting expired holds as free.
+    """
     now = now or timezone.now()
     wanted = _merged(lines)
     expires_at = now + reservation_ttl(ttl_seconds)
     if not order_id:
         raise InvalidReservation("order_id is required.", param="order_id")
     skus = sorted({line.sku for line in wanted})
-    candidate_ids = list(
-        StockLevel.objects.filter(sku__in=skus, location__active=True).values_list(
-            "pk", flat=True
+    candidates = list(
+        StockLevel.objects.filter(sku__in=skus, location__active=True).select_related(
+            "location"
         )
     )
-    with transaction.atomic():
-        levels = locked_levels(candidate_ids)
-        expired = expired_holds(levels, now)
-        allocation = _allocate(wanted, list(levels.values()), expired)
-        reservation = Reservation.objects.create(
-            order_id=order_id, expires_at=expires_at, created_at=now
-        )
-        ReservationLine.objects.bulk_create(
-            ReservationLine(
-                reservation=reservation,
-                stock_level=level,
-                sku=level.sku,
-                location=level.location,
-                quantity=quantity,
-            )
-            for level, quantity in allocation
-        )
-        for level, quantity in allocation:
-            StockLevel.objects.filter(pk=level.pk).update(
-                reserved=F("reserved") + quantity
-            )
-            level.reserved += quantity
-        levels_refresh([level for level, _ in allocation], expired=expired)
+    try:
+        plan = _allocate(wanted, candidates, {})
+        with transaction.atomic():
+            reservation = _create(order_id, expires_at, now, plan)
+            fast_take(plan, now)
+    except (InsufficientStock, StaleLevel):
+        with transaction.atomic():
+            levels = locked_levels([level.pk for level in candidates])
+            expired = expired_holds(levels, now)
+            plan = _allocate(wanted, list(levels.values()), expired)
+            reservation = _create(order_id, expires_at, now, plan)
+            for level, quantity in plan:
+                StockLevel.objects.filter(pk=level.pk).update(
+                    reserved=F("reserved") + quantity
+                )
+                level.reserved += quantity
+            levels_refresh([level for level, _ in plan], expired=expired)
     logger.info(
         "reservation created",
-        extra={"reservation": reservation.public_id, "lines": len(allocation)},
+        extra={"reservation": reservation.public_id, "lines": len(plan)},
+    )
+    return reservation
+
+
+def _create(
+    order_id: str,
+    expires_at: datetime,
+    now: datetime,
+    plan: list[tuple[StockLevel, int]],
+) -> Reservation:
+    reservation = Reservation.objects.create(
+        order_id=order_id, expires_at=expires_at, created_at=now
+    )
+    ReservationLine.objects.bulk_create(
+        ReservationLine(
+            reservation=reservation,
+            stock_level_id=level.pk,
+            sku=level.sku,
+            location_id=level.location_id,
+            quantity=quantity,
+        )
+        for level, quantity in plan
     )
     return reservation
 

@@ -162,3 +162,20 @@ def test_level_changed_only_when_the_state_changes():
     services.reservation_release(reservation=last)
     states = list(changed.order_by("pk").values_list("payload__state", flat=True))
     assert states == ["low", "in_stock"]
+
+
+def test_a_level_that_moved_under_the_fast_path_falls_back_to_locks(monkeypatch):
+    from inventory.services import fast, reservations
+
+    StockLevelFactory(sku="A", on_hand=5)
+
+    def moved(plan, now):
+        fast.fast_take(plan, now)  # takes the units, then finds one stale
+        raise fast.StaleLevel(plan[0][0].pk)
+
+    monkeypatch.setattr(reservations, "fast_take", moved)
+    reservation = _reserve(("A", 2))
+    # The fast attempt rolled back whole: one reservation, two units held.
+    assert Reservation.objects.get() == reservation
+    assert reservation.lines.get().quantity == 2
+    assert _level("A").reserved == 2
