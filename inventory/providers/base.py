@@ -11,7 +11,8 @@ is ``Rejected`` with the ERP's reason.
 How the domain uses an adapter:
 
 - sync: ``levels(LevelsQuery(since=...))``, then ``levels(query.next(page))``
-  while ``page.has_more``. An adapter whose ERP can only answer for named SKUs
+  while ``page.has_more``; after a page that failed, ``cursor_after(query)``
+  (None: the run stops there). An adapter whose ERP can only answer for named SKUs
   (``levels_by_sku``) is asked with ``skus`` in batches of
   ``max_page_size``; ``since`` is only passed when ``supports_since``.
 - purchase orders: ``purchase_order_upsert`` creates or updates the order
@@ -46,6 +47,7 @@ __all__ = [
     "StockLevelPage",
     "StockLevelRecord",
     "cursor_from_offset",
+    "offset_cursor_after",
     "offset_from_cursor",
 ]
 
@@ -100,6 +102,11 @@ def offset_from_cursor(cursor: str) -> int:
     if not cursor.isdigit():
         raise Rejected("continuation is not an offset", code="invalid_cursor")
     return int(cursor)
+
+
+def offset_cursor_after(query: LevelsQuery) -> str:
+    """For offset-paged adapters' ``cursor_after``: the page after this one."""
+    return cursor_from_offset(offset_from_cursor(query.cursor) + query.limit)
 
 
 class PurchaseOrderStatus(StrEnum):
@@ -209,6 +216,13 @@ class InventoryAdapter(BaseAdapter):
         return self.none_if_not_found(
             lambda: self.purchase_order_fetch(external_reference)
         )
+
+    def cursor_after(self, query: LevelsQuery) -> str | None:
+        """The continuation past ``query``'s page when that page failed, so a
+        sync can record the failure and go on; None (the default) when only
+        the failed page's answer could tell it (an opaque cursor). Offset
+        paging: ``offset_cursor_after(query)``; page numbers: the next one."""
+        return None
 
     def reserve(self, request: ReserveRequest) -> ReserveResult:
         """Hold stock in the ERP (idempotent by ``request.reference``)."""

@@ -34,6 +34,7 @@ from inventory.providers.base import (
     StockLevelPage,
     StockLevelRecord,
     cursor_from_offset,
+    offset_cursor_after,
     offset_from_cursor,
 )
 
@@ -72,6 +73,9 @@ class SandboxInventoryAdapter(SandboxAdapter, InventoryAdapter):
 
     def levels(self, query: LevelsQuery) -> StockLevelPage:
         return self.sandbox_call("inventory_levels", lambda: self._levels(query))
+
+    def cursor_after(self, query: LevelsQuery) -> str | None:
+        return offset_cursor_after(query)
 
     def _levels(self, query: LevelsQuery) -> StockLevelPage:
         offset = offset_from_cursor(query.cursor)

@@ -10,6 +10,7 @@ or the next batch of SKUs); the run then ends ``partial``.
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from django.conf import settings
 from django.utils import timezone
@@ -22,7 +23,6 @@ from inventory.providers.base import (
     InventoryAdapter,
     LevelsQuery,
     StockLevelPage,
-    cursor_from_offset,
 )
 from inventory.services.apply import stock_levels_apply
 from inventory.services.errors import InventoryError
@@ -138,23 +138,20 @@ def _pages(adapter: InventoryAdapter, run: SyncRun) -> Iterator[StockLevelPage |
                 failures += 1
                 # Past a few failures in a row the ERP is down, not one page bad.
                 give_up = failures >= MAX_FAILED_PAGES_IN_A_ROW
-                query = None if give_up else _skip(query)
+                query = None if give_up else _skip(adapter, query)
                 continue
             failures = 0
             yield page
             query = query.next(page) if page.has_more else None
 
 
-def _skip(query: LevelsQuery) -> LevelsQuery | None:
-    """The query after a failed one, when its continuation is an offset."""
-    if query.skus or (query.cursor and not query.cursor.isdigit()):
-        return None  # the next batch of SKUs follows, or nothing can
-    if not query.cursor:
-        return None  # the first page failed: nothing says there are more
-    offset = int(query.cursor or 0) + query.limit
-    return LevelsQuery(
-        cursor=cursor_from_offset(offset), since=query.since, limit=query.limit
-    )
+def _skip(adapter: InventoryAdapter, query: LevelsQuery) -> LevelsQuery | None:
+    """The query after a failed one: the next batch of SKUs follows anyway;
+    otherwise the adapter's ``cursor_after`` (None: nothing can follow)."""
+    if query.skus:
+        return None
+    cursor = adapter.cursor_after(query)
+    return None if cursor is None else replace(query, cursor=cursor)
 
 
 def _record_failure(run: SyncRun, query: LevelsQuery, error: ProviderError) -> None:

@@ -157,3 +157,27 @@ def test_command_fails_on_an_outage_and_unknown_account(erp):
         call_command("sync_inventory", stdout=io.StringIO())
     with pytest.raises(CommandError, match="No inventory account"):
         call_command("sync_inventory", "--account", "nope", stdout=io.StringIO())
+
+
+def test_an_opaque_cursor_ends_the_run_at_a_failed_page(erp, monkeypatch):
+    for n in range(6):
+        _erp_level(erp, f"S{n}", 10)
+    real = SandboxInventoryAdapter.levels
+
+    def flaky(self, query):
+        if query.cursor == "2":
+            raise Unknown("ERP timed out", code="read_timeout")
+        return real(self, query)
+
+    monkeypatch.setattr(SandboxInventoryAdapter, "levels", flaky)
+    monkeypatch.setattr(SandboxInventoryAdapter, "cursor_after", lambda s, q: None)
+    run = services.inventory_sync(account=erp, full=True)
+    assert (run.status, run.pages, run.items_seen) == ("partial", 2, 2)
+
+
+def test_an_erp_that_is_down_ends_the_run_after_three_pages(erp):
+    erp.settings = {"outage": True}
+    erp.save()
+    run = services.inventory_sync(account=erp, full=True)
+    assert (run.status, run.pages, len(run.errors)) == ("failed", 3, 3)
+    assert run.errors[0]["code"] == "connection_refused"
