@@ -1,5 +1,6 @@
 """``make bench``: ``python -m bench [NAME ...]``, names from ``BENCHMARKS``
-(client breaker failover fanout webhooks payments shipping); all by default."""
+(client breaker failover fanout webhooks payments shipping inventory); all by
+default."""
 
 import importlib
 import sys
@@ -19,6 +20,7 @@ BENCHMARKS = {
     "webhooks": "bench.bench_webhooks",
     "payments": "bench.bench_payments",
     "shipping": "bench.bench_shipping",
+    "inventory": "bench.bench_inventory",
 }
 
 

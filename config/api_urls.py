@@ -10,4 +10,5 @@ urlpatterns: list = [
     path("", include("payments.urls")),
     path("", include("storefront_hooks.urls")),
     path("", include("shipping.urls")),
+    path("", include("inventory.urls")),
 ]

@@ -1,5 +1,5 @@
 """Settings of the domain apps (fraud screening, payments, storefront webhooks,
-shipping, email), read from the environment like config/settings.py, which
+shipping, inventory, email), read from the environment like config/settings.py, which
 imports them. `.env.example` documents each variable."""
 
 from config.env import env, stop
@@ -133,3 +133,20 @@ EMAIL_PUBLIC_BASE_URL = env.str(
 EMAIL_RETRY_AFTER_SECONDS = env.int("EMAIL_RETRY_AFTER_SECONDS", default=60)
 EMAIL_STUCK_SENDING_MINUTES = env.int("EMAIL_STUCK_SENDING_MINUTES", default=10)
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=5)
+
+# --- Inventory (inventory.services) ---------------------------------------
+# A reservation holds stock this long unless the request asks otherwise, within
+# the bounds below (seconds).
+INVENTORY_RESERVATION_TTL_SECONDS = env.int(
+    "INVENTORY_RESERVATION_TTL_SECONDS", default=900
+)
+INVENTORY_RESERVATION_TTL_MIN_SECONDS = env.int(
+    "INVENTORY_RESERVATION_TTL_MIN_SECONDS", default=60
+)
+INVENTORY_RESERVATION_TTL_MAX_SECONDS = env.int(
+    "INVENTORY_RESERVATION_TTL_MAX_SECONDS", default=86400
+)
+# Available units at or below this are "low" (a stock level may set its own).
+INVENTORY_LOW_STOCK_THRESHOLD = env.int("INVENTORY_LOW_STOCK_THRESHOLD", default=5)
+# Levels asked per ERP page during a sync (an adapter caps it).
+INVENTORY_SYNC_PAGE_SIZE = env.int("INVENTORY_SYNC_PAGE_SIZE", default=1000)

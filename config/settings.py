@@ -350,15 +350,19 @@ WEBHOOK_ENQUEUE_LINGER_MS = env.float("WEBHOOK_ENQUEUE_LINGER_MS", default=100.0
 SWITCHYARD_WEBHOOK_HANDLERS: dict[str, dict[str, str]] = {
     "payments": {"*": "payments.webhooks.payment_webhook_handle"},
     "shipping": {"*": "shipping.webhooks.tracking_webhook_handle"},
-    "inventory": {},
+    "inventory": {"inventory.updated": "inventory.webhooks.inventory_webhook_handle"},
     "email": {"*": "notifications.webhooks.email_webhook_handle"},
 }
 # Outbox subscribers: {event name | "prefix.*" | "*": [dotted paths]}; each
 # takes the Event and must be idempotent (delivery is at least once).
 SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {
     # Storefront webhooks: the public event families (storefront_hooks.catalog).
-    f"{family}.*": ["storefront_hooks.services.event_fan_out"]
-    for family in ("payment", "shipment", "inventory", "email")
+    **{
+        f"{family}.*": ["storefront_hooks.services.event_fan_out"]
+        for family in ("payment", "shipment", "inventory", "email")
+    },
+    # A captured payment confirms its order's stock reservations.
+    "payment.captured": ["inventory.services.reservations_confirm_for_order"],
 }
 EVENT_MAX_ATTEMPTS = env.int("EVENT_MAX_ATTEMPTS", default=8)
 

@@ -166,6 +166,9 @@ def test_no_webhook_secret_means_no_deliveries_logged_once(
     settings, caplog, django_capture_on_commit_callbacks
 ):
     settings.SANDBOX_WEBHOOK_BASE_URL = "http://127.0.0.1:9"
+    # Outbox deliveries (inventory confirms on payment.captured) also enqueue
+    # on commit; this test counts only the sandbox's webhook deliveries.
+    settings.SWITCHYARD_EVENT_SUBSCRIBERS = {}
     account = ProviderAccountFactory(
         slug=f"sbx-{uuid.uuid4().hex[:8]}", credentials={"api_key": "sbx_key"}
     )

@@ -1,0 +1,104 @@
+"""Suppliers, reorder points and purchase orders. Orders are drafted from
+reorder points (an action here, on the stock page, or a command), then sent
+and followed back by actions that each call one service."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from integrations.admin.display import money_display
+from integrations.admin.readonly import ReadOnlyAdminMixin
+from integrations.errors import ProviderError
+from inventory import services
+from inventory.models import PurchaseOrder, PurchaseOrderLine, ReorderPoint, Supplier
+
+
+@admin.register(Supplier)
+class SupplierAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "currency"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(ReorderPoint)
+class ReorderPointAdmin(admin.ModelAdmin):
+    list_display = [
+        "sku",
+        "supplier",
+        "location",
+        "reorder_level",
+        "reorder_quantity",
+        "unit_cost",
+    ]
+    list_filter = ["supplier", "location"]
+    search_fields = ["sku"]
+    actions = ["draft_purchase_orders"]
+
+    @admin.action(description="Create draft purchase orders", permissions=["change"])
+    def draft_purchase_orders(
+        self, request: HttpRequest, queryset: QuerySet[ReorderPoint]
+    ) -> None:
+        orders = services.purchase_orders_draft(
+            skus=queryset.values_list("sku", flat=True)
+        )
+        self.message_user(request, f"Drafted {len(orders)} purchase order(s).")
+
+
+class PurchaseOrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = PurchaseOrderLine
+    fields = ["sku", "quantity", "unit_cost"]
+    extra = 0
+
+
+@admin.register(PurchaseOrder)
+class PurchaseOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "public_id",
+        "supplier",
+        "location",
+        "status",
+        "total",
+        "external_reference",
+        "account",
+        "last_error",
+        "created_at",
+    ]
+    list_filter = ["status", "supplier"]
+    search_fields = ["public_id", "external_reference", "lines__sku"]
+    list_select_related = ["supplier", "location", "account"]
+    inlines = [PurchaseOrderLineInline]
+    actions = ["send", "refresh"]
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("inventory.change_purchaseorder")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PurchaseOrder]:
+        return super().get_queryset(request).prefetch_related("lines")
+
+    @admin.display(description="total")
+    def total(self, order: PurchaseOrder) -> str:
+        amount = sum(x.quantity * x.unit_cost for x in order.lines.all())
+        return money_display(amount, order.currency)
+
+    @admin.action(description="Send to the ERP", permissions=["operate"])
+    def send(self, request: HttpRequest, queryset: QuerySet[PurchaseOrder]) -> None:
+        for order in queryset:
+            try:
+                services.purchase_order_send(purchase_order=order)
+            except (ProviderError, services.InventoryError) as error:
+                self.message_user(
+                    request, f"{order.public_id}: not sent ({error})", messages.ERROR
+                )
+                continue
+            self.message_user(
+                request, f"{order.public_id}: sent as {order.external_reference}"
+            )
+
+    @admin.action(description="Refresh status from the ERP", permissions=["operate"])
+    def refresh(self, request: HttpRequest, queryset: QuerySet[PurchaseOrder]) -> None:
+        for order in queryset.select_related("account"):
+            try:
+                services.purchase_order_refresh(purchase_order=order)
+            except ProviderError as error:
+                self.message_user(
+                    request, f"{order.public_id}: {error}", messages.ERROR
+                )

@@ -1,0 +1,180 @@
+"""Locations, stock levels and reservations. Stock figures are written only
+by services (reservations, syncs): the stock page edits nothing but the low
+threshold, and reservations are read-only with a release action."""
+
+from django.contrib import admin, messages
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, Now
+from django.http import HttpRequest
+from django.utils import timezone
+
+from integrations.admin.readonly import ReadOnlyAdminMixin
+from inventory import services
+from inventory.models import (
+    Location,
+    Reservation,
+    ReservationLine,
+    ReservationStatus,
+    StockLevel,
+)
+
+
+@admin.register(Location)
+class LocationAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "priority", "active"]
+    list_editable = ["priority", "active"]
+    search_fields = ["code", "name"]
+
+
+class ReservedFilter(admin.SimpleListFilter):
+    title = "reserved"
+    parameter_name = "reserved"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [("yes", "Has reservations"), ("no", "Nothing reserved")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(reserved__gt=0)
+        if self.value() == "no":
+            return queryset.filter(reserved=0)
+        return queryset
+
+
+@admin.register(StockLevel)
+class StockLevelAdmin(admin.ModelAdmin):
+    list_display = [
+        "sku",
+        "location",
+        "on_hand",
+        "reserved_now",
+        "available",
+        "state",
+        "oversold",
+        "synced_at",
+    ]
+    # The state filter is the available / low-stock / out / oversold filter.
+    list_filter = ["state", ReservedFilter, "location", "source"]
+    search_fields = ["sku"]
+    list_select_related = ["location", "source"]
+    fields = [
+        "sku",
+        "location",
+        "on_hand",
+        "reserved_now",
+        "available",
+        "state",
+        "oversold",
+        "low_threshold",
+        "source",
+        "erp_modified_at",
+        "synced_at",
+    ]
+    readonly_fields = [f for f in fields if f != "low_threshold"]
+    actions = ["draft_purchase_orders"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StockLevel]:
+        # Expired reservations stop counting at read time, here as in the API.
+        expired = (
+            ReservationLine.objects.filter(
+                stock_level=OuterRef("pk"),
+                reservation__status=ReservationStatus.ACTIVE,
+                reservation__expires_at__lte=Now(),
+            )
+            .values("stock_level")
+            .annotate(units=Sum("quantity"))
+            .values("units")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(expired_units=Coalesce(Subquery(expired), 0))
+        )
+
+    @admin.display(description="reserved")
+    def reserved_now(self, level: StockLevel) -> int:
+        return level.reserved - getattr(level, "expired_units", 0)
+
+    @admin.display(description="available")
+    def available(self, level: StockLevel) -> int:
+        return max(0, level.on_hand - self.reserved_now(level))
+
+    @admin.display(description="oversold by")
+    def oversold(self, level: StockLevel) -> int | str:
+        return max(0, self.reserved_now(level) - level.on_hand) or "-"
+
+    @admin.action(
+        description="Create draft purchase orders (below reorder point)",
+        permissions=["change"],
+    )
+    def draft_purchase_orders(
+        self, request: HttpRequest, queryset: QuerySet[StockLevel]
+    ) -> None:
+        skus = set(queryset.values_list("sku", flat=True))
+        orders = services.purchase_orders_draft(skus=skus)
+        if not orders:
+            self.message_user(
+                request,
+                "No draft purchase order: the SKUs are above their reorder point, "
+                "have none, or an open order covers them.",
+                messages.WARNING,
+            )
+            return
+        names = ", ".join(order.public_id for order in orders)
+        self.message_user(request, f"Drafted {len(orders)} purchase order(s): {names}")
+
+
+class ReservationLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = ReservationLine
+    fields = ["sku", "location", "quantity"]
+    extra = 0
+
+
+@admin.register(Reservation)
+class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "public_id",
+        "order_id",
+        "effective_status",
+        "time_left",
+        "expires_at",
+        "created_at",
+    ]
+    list_filter = ["status"]
+    search_fields = ["public_id", "order_id", "lines__sku"]
+    inlines = [ReservationLineInline]
+    actions = ["release"]
+
+    def has_release_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("inventory.change_reservation")
+
+    @admin.display(description="status")
+    def effective_status(self, reservation: Reservation) -> str:
+        return "expired" if reservation.is_expired() else reservation.status
+
+    @admin.display(description="time left")
+    def time_left(self, reservation: Reservation) -> str:
+        if reservation.status != "active":
+            return "-"
+        left = int((reservation.expires_at - timezone.now()).total_seconds())
+        if left <= 0:
+            return "expired"
+        return f"{left // 60}m {left % 60:02d}s"
+
+    @admin.action(description="Release selected reservations", permissions=["release"])
+    def release(self, request: HttpRequest, queryset: QuerySet[Reservation]) -> None:
+        released = 0
+        for reservation in queryset:
+            try:
+                services.reservation_release(reservation=reservation)
+            except services.InventoryError as error:
+                self.message_user(
+                    request, f"{reservation.public_id}: {error.message}", messages.ERROR
+                )
+                continue
+            released += 1
+        if released:
+            self.message_user(request, f"Released {released} reservation(s).")

@@ -1,0 +1,100 @@
+"""Sync runs, and "sync now": a queued run enqueued on commit to the
+workers; its page refreshes itself while it runs, showing the counters."""
+
+from functools import partial
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+from django_q.tasks import async_task
+
+from integrations.admin.readonly import ReadOnlyAdminMixin
+from integrations.models import ProviderAccount
+from inventory import services
+from inventory.models import SyncRun, SyncStatus
+
+SYNC_TASK = "inventory.tasks.run_sync"
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "pk",
+        "account",
+        "status",
+        "full",
+        "pages",
+        "items_seen",
+        "items_changed",
+        "items_failed",
+        "started_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "account"]
+    list_select_related = ["account"]
+    change_list_template = "admin/inventory/syncrun/change_list.html"
+    change_form_template = "admin/inventory/syncrun/change_form.html"
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view(require_POST(self.sync_now_view))
+        return [
+            path("sync-now/", view, name="inventory_syncrun_sync_now"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        accounts = ProviderAccount.objects.filter(kind="inventory", enabled=True)
+        extra = {
+            "inventory_accounts": accounts.order_by("priority", "slug"),
+            "can_sync": self._can_sync(request),
+        }
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        run = self.get_object(request, object_id)
+        running = run is not None and run.status in (
+            SyncStatus.QUEUED,
+            SyncStatus.RUNNING,
+        )
+        extra = {**(extra_context or {}), "refresh_seconds": 3 if running else 0}
+        return super().change_view(request, object_id, form_url, extra)
+
+    def _can_sync(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("inventory.add_syncrun") or (
+            request.user.is_superuser
+        )
+
+    def sync_now_view(self, request: HttpRequest) -> HttpResponse:
+        back = reverse("admin:inventory_syncrun_changelist")
+        if not self._can_sync(request):
+            self.message_user(request, "You may not start syncs.", messages.ERROR)
+            return HttpResponseRedirect(back)
+        account = ProviderAccount.objects.filter(
+            kind="inventory", pk=request.POST.get("account") or 0
+        ).first()
+        if account is None:
+            self.message_user(request, "Choose an inventory account.", messages.ERROR)
+            return HttpResponseRedirect(back)
+        try:
+            with transaction.atomic():
+                run = services.sync_run_start(
+                    account=account, full="full" in request.POST
+                )
+                transaction.on_commit(partial(async_task, SYNC_TASK, run.pk))
+        except services.InventoryError as error:
+            self.message_user(request, error.message, messages.WARNING)
+            return HttpResponseRedirect(back)
+        self.message_user(request, f"Sync of {account.slug} queued.")
+        return HttpResponseRedirect(
+            reverse("admin:inventory_syncrun_change", args=[run.pk])
+        )

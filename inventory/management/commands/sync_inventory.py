@@ -1,0 +1,76 @@
+"""Sync stock levels from the ERP accounts, with a progress line per page and
+a closing summary. Exit status 1 when a run failed outright."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from integrations.models import ProviderAccount
+from inventory import services
+from inventory.models import SyncRun, SyncStatus
+
+BAR_WIDTH = 24
+
+
+class Command(BaseCommand):
+    help = "Sync stock levels from the inventory accounts (incremental by default)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--account", help="Only the account with this slug.")
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="Ask the ERP for every level, not only those changed since "
+            "the last complete sync.",
+        )
+
+    def handle(self, *args: Any, account: str | None, full: bool, **opts: Any) -> None:
+        accounts = self._accounts(account)
+        runs = []
+        for target in accounts:
+            self.stdout.write(f"Syncing {target.slug} ({target.provider})")
+            try:
+                run = services.inventory_sync(
+                    account=target, full=full, progress=self._progress
+                )
+            except services.InventoryError as error:
+                raise CommandError(f"{target.slug}: {error.message}") from None
+            runs.append(run)
+            self.stdout.write("")
+        self.stdout.write(_summary(runs))
+        if any(run.status == SyncStatus.FAILED for run in runs):
+            raise CommandError("a sync failed; see the errors above")
+
+    def _accounts(self, slug: str | None) -> list[ProviderAccount]:
+        if slug is None:
+            found = services.inventory_accounts()
+            if not found:
+                raise CommandError("No enabled inventory accounts.")
+            return found
+        account = ProviderAccount.objects.filter(slug=slug, kind="inventory").first()
+        if account is None:
+            raise CommandError(f"No inventory account {slug!r}.")
+        return [account]
+
+    def _progress(self, run: SyncRun) -> None:
+        # Pages have no known total: the bar turns, the counts grow.
+        filled = run.pages % (BAR_WIDTH + 1)
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        self.stdout.write(
+            f"\r[{bar}] pages {run.pages}  seen {run.items_seen}  "
+            f"changed {run.items_changed}  failed pages {len(run.errors)}",
+            ending="",
+        )
+        self.stdout.flush()
+
+
+def _summary(runs: list[SyncRun]) -> str:
+    lines = ["account              status     pages     seen  changed  failed"]
+    for run in runs:
+        lines.append(
+            f"{run.account.slug:<20} {run.status:<9} {run.pages:>6} "
+            f"{run.items_seen:>8} {run.items_changed:>8} {len(run.errors):>7}"
+        )
+        for error in run.errors[:5]:
+            lines.append(f"  page at {error['cursor'] or 'start'}: {error['code']}")
+    return "\n".join(lines)

@@ -1,0 +1,122 @@
+"""API shapes of stock and reservations. Quantities are integers in the SKU's
+stock unit; availability never shows below zero."""
+
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import serializers
+
+from inventory.models import Reservation, ReservationStatus, StockLevel
+
+
+class StockLevelSerializer(serializers.ModelSerializer):
+    """A SKU at one location; ``expired`` in the context: units per level
+    still held by reservations past their time, which no longer count."""
+
+    location = serializers.CharField(source="location.code")
+    reserved = serializers.SerializerMethodField()
+    available = serializers.SerializerMethodField()
+    oversold_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = StockLevel
+        fields = [
+            "sku",
+            "location",
+            "on_hand",
+            "reserved",
+            "available",
+            "state",
+            "oversold_by",
+            "synced_at",
+        ]
+
+    def _reserved(self, level: StockLevel) -> int:
+        return level.reserved - self.context.get("expired", {}).get(level.pk, 0)
+
+    def get_reserved(self, level: StockLevel) -> int:
+        return self._reserved(level)
+
+    def get_available(self, level: StockLevel) -> int:
+        return max(0, level.on_hand - self._reserved(level))
+
+    def get_oversold_by(self, level: StockLevel) -> int:
+        return max(0, self._reserved(level) - level.on_hand)
+
+
+class ReservationLineInSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    location = serializers.CharField(
+        max_length=32,
+        required=False,
+        default="",
+        help_text="Only this location; default: locations in priority order.",
+    )
+
+
+class ReservationCreateSerializer(serializers.Serializer):
+    order_id = serializers.CharField(max_length=64)
+    lines = ReservationLineInSerializer(many=True, allow_empty=False)
+    ttl_seconds = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="How long the stock is held (default 900 s, within the "
+        "configured bounds).",
+    )
+
+    def validate_ttl_seconds(self, value: int | None) -> int | None:
+        low = settings.INVENTORY_RESERVATION_TTL_MIN_SECONDS
+        high = settings.INVENTORY_RESERVATION_TTL_MAX_SECONDS
+        if value is not None and not low <= value <= high:
+            raise serializers.ValidationError(
+                f"Must be between {low} and {high}.", code="invalid_ttl"
+            )
+        return value
+
+    def validate_lines(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > 100:
+            raise serializers.ValidationError("At most 100 lines.", code="too_many")
+        return value
+
+
+class ReservationLineSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    location = serializers.CharField(source="location.code")
+    quantity = serializers.IntegerField()
+
+
+class ReservationSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    status = serializers.SerializerMethodField(
+        help_text="active, confirmed, released or expired (a reservation past "
+        "its time reads expired at once)."
+    )
+    seconds_left = serializers.SerializerMethodField()
+    lines = ReservationLineSerializer(many=True)
+
+    class Meta:
+        model = Reservation
+        fields = [
+            "id",
+            "order_id",
+            "status",
+            "expires_at",
+            "seconds_left",
+            "lines",
+            "created_at",
+            "closed_at",
+        ]
+
+    def get_status(self, reservation: Reservation) -> str:
+        if reservation.is_expired():
+            return ReservationStatus.EXPIRED
+        return reservation.status
+
+    def get_seconds_left(self, reservation: Reservation) -> int:
+        if reservation.status != ReservationStatus.ACTIVE:
+            return 0
+        left = (reservation.expires_at - timezone.now()).total_seconds()
+        return max(0, int(left))

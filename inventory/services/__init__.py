@@ -1,0 +1,68 @@
+"""Every change to stock, reservations, purchase orders and syncs.
+Keyword-only, one job each; why stock is never oversold: docs/inventory.md."""
+
+from inventory.services.apply import ApplyResult, stock_levels_apply
+from inventory.services.closing import (
+    reservation_confirm,
+    reservation_release,
+    reservations_confirm_for_order,
+    reservations_expire,
+)
+from inventory.services.errors import (
+    InsufficientStock,
+    InvalidReservation,
+    InvalidState,
+    InventoryError,
+)
+from inventory.services.levels import (
+    LEVEL_CHANGED,
+    OVERSOLD,
+    expired_holds,
+    levels_refresh,
+    stock_state,
+)
+from inventory.services.purchasing import (
+    available_by_sku,
+    purchase_order_refresh,
+    purchase_order_send,
+    purchase_orders_draft,
+    purchase_orders_refresh_open,
+)
+from inventory.services.reservations import LineRequest, reservation_create
+from inventory.services.sync import (
+    inventory_accounts,
+    inventory_sync,
+    known_skus,
+    sync_run_execute,
+    sync_run_start,
+)
+
+__all__ = [
+    "LEVEL_CHANGED",
+    "OVERSOLD",
+    "ApplyResult",
+    "InsufficientStock",
+    "InvalidReservation",
+    "InvalidState",
+    "InventoryError",
+    "LineRequest",
+    "available_by_sku",
+    "expired_holds",
+    "inventory_accounts",
+    "inventory_sync",
+    "known_skus",
+    "levels_refresh",
+    "purchase_order_refresh",
+    "purchase_order_send",
+    "purchase_orders_draft",
+    "purchase_orders_refresh_open",
+    "reservation_confirm",
+    "reservation_create",
+    "reservation_release",
+    "reservations_confirm_for_order",
+    "reservations_expire",
+    "stock_levels_apply",
+    "stock_state",
+    "sync_run_execute",
+    "sync_run_start",
+]

@@ -1,0 +1,168 @@
+"""ERP stock figures into our stock levels: the one path for syncs and
+``inventory.updated`` webhooks.
+
+On-hand is the ERP's; ``reserved`` is ours and is never written here, so a
+sync that lowers on-hand keeps every reservation (a level left with fewer
+units than reserved is flagged oversold and announced, not refused). A
+record older than what is stored (by the ERP's last-modified time) is
+ignored. Each call locks the existing rows it updates (pk order, like
+reservations) and writes in one ``bulk_upsert``.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+
+from integrations.models import ProviderAccount
+from integrations.rows import bulk_upsert
+from inventory.models import Location, StockLevel
+from inventory.providers.base import StockLevelRecord
+from inventory.services.levels import (
+    expired_holds,
+    level_announce,
+    level_state,
+    stock_state,
+)
+from inventory.services.reservations import locked_levels
+
+logger = logging.getLogger(__name__)
+
+WRITTEN_FIELDS = ("on_hand", "erp_modified_at", "synced_at", "source", "state")
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    seen: int
+    changed: int  # on-hand differed
+    ignored: int  # older than stored
+    newest: datetime | None  # latest ERP modification time among the records
+
+
+def stock_levels_apply(
+    *,
+    account: ProviderAccount | None,
+    records: Sequence[StockLevelRecord],
+    now: datetime,
+) -> ApplyResult:
+    """Apply ERP levels (a page of a sync, or a webhook's) in one transaction."""
+    latest = _latest_per_key(records)
+    newest = max((r.modified_at for r in records if r.modified_at), default=None)
+    if not latest:
+        return ApplyResult(seen=0, changed=0, ignored=0, newest=newest)
+    with transaction.atomic():
+        locations = _locations({code for _, code in latest})
+        keys = {(sku, locations[code].pk): rec for (sku, code), rec in latest.items()}
+        existing = _existing_locked(keys)
+        expired = expired_holds([level.pk for level in existing.values()], now)
+        rows, announce, changed, ignored = [], [], 0, 0
+        for key, record in keys.items():
+            level = existing.get(key)
+            if level is None:
+                rows.append(_new_level(record, locations, account, now))
+                changed += 1
+                continue
+            if _older(record, level):
+                ignored += 1
+                continue
+            if level.on_hand == record.on_hand and not _newer(record, level):
+                continue
+            changed += level.on_hand != record.on_hand
+            previous = level.state
+            level.on_hand = record.on_hand
+            level.erp_modified_at = record.modified_at or level.erp_modified_at
+            level.synced_at, level.source = now, account
+            level.state = level_state(level, expired)
+            rows.append(level)
+            if level.state != previous:
+                announce.append((level, previous))
+        if rows:
+            bulk_upsert(
+                StockLevel,
+                rows,
+                unique_fields=["sku", "location"],
+                update_fields=WRITTEN_FIELDS,
+                batch_size=1000,
+            )
+        for level, previous in announce:
+            level_announce(level, previous=previous, expired=expired)
+    return ApplyResult(
+        seen=len(records), changed=changed, ignored=ignored, newest=newest
+    )
+
+
+def _latest_per_key(
+    records: Sequence[StockLevelRecord],
+) -> dict[tuple[str, str], StockLevelRecord]:
+    latest: dict[tuple[str, str], StockLevelRecord] = {}
+    for record in records:
+        key = (record.sku, record.location_code)
+        known = latest.get(key)
+        if known is None or not _before(record.modified_at, known.modified_at):
+            latest[key] = record
+    return latest
+
+
+def _before(a: datetime | None, b: datetime | None) -> bool:
+    return a is not None and b is not None and a < b
+
+
+def _older(record: StockLevelRecord, level: StockLevel) -> bool:
+    return _before(record.modified_at, level.erp_modified_at)
+
+
+def _newer(record: StockLevelRecord, level: StockLevel) -> bool:
+    return record.modified_at is not None and (
+        level.erp_modified_at is None or record.modified_at > level.erp_modified_at
+    )
+
+
+def _locations(codes: set[str]) -> dict[str, Location]:
+    """The locations by code; one the ERP names that we do not know yet is
+    created (lowest priority: staff order it in the admin)."""
+    found = {loc.code: loc for loc in Location.objects.filter(code__in=codes)}
+    for code in sorted(codes - set(found)):
+        found[code], _ = Location.objects.get_or_create(
+            code=code, defaults={"name": code, "priority": 1000}
+        )
+        logger.info("location created from ERP", extra={"location": code})
+    return found
+
+
+def _existing_locked(
+    keys: dict[tuple[str, int], StockLevelRecord],
+) -> dict[tuple[str, int], StockLevel]:
+    # By SKU alone (one array parameter, not two): the few other locations'
+    # rows of these SKUs are dropped here.
+    skus = {sku for sku, _ in keys}
+    pks = [
+        pk
+        for pk, sku, loc in StockLevel.objects.filter(sku__in=skus).values_list(
+            "pk", "sku", "location_id"
+        )
+        if (sku, loc) in keys
+    ]
+    return {(lv.sku, lv.location_id): lv for lv in locked_levels(pks).values()}
+
+
+def _new_level(
+    record: StockLevelRecord,
+    locations: dict[str, Location],
+    account: ProviderAccount | None,
+    now: datetime,
+) -> StockLevel:
+    # A level we never had: its state is set, not announced (no previous one).
+    threshold = settings.INVENTORY_LOW_STOCK_THRESHOLD
+    return StockLevel(
+        sku=record.sku,
+        location=locations[record.location_code],
+        on_hand=record.on_hand,
+        low_threshold=threshold,
+        state=stock_state(on_hand=record.on_hand, reserved=0, low_threshold=threshold),
+        source=account,
+        erp_modified_at=record.modified_at,
+        synced_at=now,
+    )

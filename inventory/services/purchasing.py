@@ -1,0 +1,210 @@
+"""Purchase orders: drafted from reorder points, sent to the ERP
+idempotently (upsert by our public id, so a timeout is simply sent again),
+and their status followed back."""
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from integrations import registry
+from integrations.errors import ProviderError, Rejected
+from integrations.models import ProviderAccount
+from inventory.models import (
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderStatus,
+    ReorderPoint,
+    ReservationLine,
+    ReservationStatus,
+    StockLevel,
+)
+from inventory.providers import base as erp
+from inventory.services.errors import InvalidState, InventoryError
+
+logger = logging.getLogger(__name__)
+
+OPEN = (
+    PurchaseOrderStatus.DRAFT,
+    PurchaseOrderStatus.SENT,
+    PurchaseOrderStatus.CONFIRMED,
+)
+# How far a status may move: never back (a late answer cannot undo "received").
+RANK = {
+    PurchaseOrderStatus.DRAFT: 0,
+    PurchaseOrderStatus.SENT: 1,
+    PurchaseOrderStatus.CONFIRMED: 2,
+    PurchaseOrderStatus.RECEIVED: 3,
+    PurchaseOrderStatus.CANCELLED: 3,
+}
+
+
+def available_by_sku(skus: Iterable[str], now: datetime) -> dict[str, int]:
+    """Available units per SKU over every location (expired holds not counted)."""
+    skus = list(skus)
+    totals = (
+        StockLevel.objects.filter(sku__in=skus)
+        .values("sku")
+        .annotate(on_hand=Sum("on_hand"), reserved=Sum("reserved"))
+    )
+    expired = (
+        ReservationLine.objects.filter(
+            sku__in=skus,
+            reservation__status=ReservationStatus.ACTIVE,
+            reservation__expires_at__lte=now,
+        )
+        .values("sku")
+        .annotate(units=Sum("quantity"))
+    )
+    freed = {row["sku"]: row["units"] for row in expired}
+    found = {
+        row["sku"]: row["on_hand"] - row["reserved"] + freed.get(row["sku"], 0)
+        for row in totals
+    }
+    return {sku: found.get(sku, 0) for sku in skus}
+
+
+def purchase_orders_draft(
+    *, skus: Iterable[str] | None = None, now: datetime | None = None
+) -> list[PurchaseOrder]:
+    """A draft purchase order per supplier and location for every SKU below
+    its reorder point that no open purchase order covers yet."""
+    now = now or timezone.now()
+    points = ReorderPoint.objects.select_related("supplier", "location")
+    if skus is not None:
+        points = points.filter(sku__in=list(skus))
+    points = list(points)
+    available = available_by_sku([p.sku for p in points], now)
+    covered = set(
+        PurchaseOrderLine.objects.filter(
+            purchase_order__status__in=OPEN, sku__in=[p.sku for p in points]
+        ).values_list("sku", flat=True)
+    )
+    groups: dict[tuple[int, int], list[ReorderPoint]] = defaultdict(list)
+    for point in points:
+        if available[point.sku] < point.reorder_level and point.sku not in covered:
+            groups[(point.supplier_id, point.location_id)].append(point)
+    created = []
+    with transaction.atomic():
+        for group in groups.values():
+            order = PurchaseOrder.objects.create(
+                supplier=group[0].supplier,
+                location=group[0].location,
+                currency=group[0].supplier.currency,
+            )
+            PurchaseOrderLine.objects.bulk_create(
+                PurchaseOrderLine(
+                    purchase_order=order,
+                    sku=p.sku,
+                    quantity=p.reorder_quantity,
+                    unit_cost=p.unit_cost,
+                )
+                for p in group
+            )
+            created.append(order)
+    logger.info("purchase orders drafted", extra={"count": len(created)})
+    return created
+
+
+def _account(account: ProviderAccount | None) -> ProviderAccount:
+    if account is not None:
+        return account
+    found = (
+        ProviderAccount.objects.filter(kind="inventory", enabled=True)
+        .order_by("priority", "pk")
+        .first()
+    )
+    if found is None:
+        raise InventoryError("No enabled inventory account.", code="no_account")
+    return found
+
+
+def purchase_order_send(
+    *, purchase_order: PurchaseOrder, account: ProviderAccount | None = None
+) -> PurchaseOrder:
+    """Send (or send again) a purchase order to the ERP. The ERP keys it by
+    our public id, so a send whose answer was lost is repeated safely."""
+    if purchase_order.status not in (
+        PurchaseOrderStatus.DRAFT,
+        PurchaseOrderStatus.SENT,
+    ):
+        raise InvalidState(
+            f"A {purchase_order.status} purchase order is not sent again.",
+            code=f"purchase_order_{purchase_order.status}",
+        )
+    target = purchase_order.account or _account(account)
+    adapter = registry.get_adapter(target)
+    request = erp.PurchaseOrderRequest(
+        external_id=purchase_order.public_id,
+        supplier_code=purchase_order.supplier.code,
+        location_code=purchase_order.location.code,
+        currency=purchase_order.currency,
+        lines=tuple(
+            erp.PurchaseOrderLine(line.sku, line.quantity, line.unit_cost)
+            for line in purchase_order.lines.all()
+        ),
+    )
+    purchase_order.account = target
+    try:
+        result = adapter.purchase_order_upsert(request)
+    except ProviderError as error:
+        purchase_order.last_error = f"{error.code}: {error.message}"[:255]
+        purchase_order.save(update_fields=["account", "last_error", "updated_at"])
+        logger.warning(
+            "purchase order send failed",
+            extra={"purchase_order": purchase_order.public_id, "code": error.code},
+        )
+        if isinstance(error, Rejected):
+            raise InventoryError(error.message, code="erp_rejected") from None
+        raise
+    purchase_order.external_reference = result.external_reference
+    purchase_order.sent_at = purchase_order.sent_at or timezone.now()
+    purchase_order.last_error = ""
+    _apply_status(purchase_order, result)
+    return purchase_order
+
+
+def _apply_status(order: PurchaseOrder, result: erp.PurchaseOrderResult) -> None:
+    status = PurchaseOrderStatus(str(result.status))
+    if status == PurchaseOrderStatus.DRAFT:
+        status = PurchaseOrderStatus.SENT  # the ERP has it: it was sent
+    if RANK[status] >= RANK[PurchaseOrderStatus(order.status)]:
+        order.status = status
+    order.raw_status = result.raw_status[:64]
+    order.save()
+
+
+def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
+    """Ask the ERP where the order stands; statuses only move forward."""
+    if not purchase_order.external_reference or purchase_order.account is None:
+        return purchase_order
+    adapter = registry.get_adapter(purchase_order.account)
+    result = adapter.purchase_order_status(purchase_order.external_reference)
+    if result is None:
+        purchase_order.last_error = "not_found: the ERP has no such order"
+        purchase_order.save(update_fields=["last_error", "updated_at"])
+        return purchase_order
+    _apply_status(purchase_order, result)
+    return purchase_order
+
+
+def purchase_orders_refresh_open() -> int:
+    """The schedule: follow every sent or confirmed order back."""
+    count = 0
+    for order in PurchaseOrder.objects.filter(
+        status__in=[PurchaseOrderStatus.SENT, PurchaseOrderStatus.CONFIRMED]
+    ).select_related("account"):
+        try:
+            purchase_order_refresh(purchase_order=order)
+        except ProviderError as error:
+            logger.warning(
+                "purchase order refresh failed",
+                extra={"purchase_order": order.public_id, "code": error.code},
+            )
+            continue
+        count += 1
+    return count

@@ -1,0 +1,208 @@
+"""ERP syncs: page through an account's stock levels and apply each page
+(``stock_levels_apply``), keeping a ``SyncRun``.
+
+Incremental by the ERP's last-modified time where the adapter offers it
+(``supports_since``): a run asks from the previous successful run's
+``high_water``. A page that fails is recorded in ``SyncRun.errors`` and the
+run goes on with the next one where the continuation allows it (an offset,
+or the next batch of SKUs); the run then ends ``partial``.
+"""
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+from django.conf import settings
+from django.utils import timezone
+
+from integrations import registry
+from integrations.errors import ProviderError
+from integrations.models import ProviderAccount
+from inventory.models import ReorderPoint, StockLevel, SyncRun, SyncStatus
+from inventory.providers.base import (
+    InventoryAdapter,
+    LevelsQuery,
+    StockLevelPage,
+)
+from inventory.services.apply import stock_levels_apply
+from inventory.services.errors import InventoryError
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[SyncRun], None]
+MAX_ERRORS_KEPT = 50
+MAX_FAILED_PAGES_IN_A_ROW = 3
+
+
+def sync_run_start(*, account: ProviderAccount, full: bool = False) -> SyncRun:
+    """A queued run for ``account``; ``since`` is the last good run's high
+    water unless ``full`` (or the ERP cannot filter by time)."""
+    if account.kind != "inventory":
+        raise InventoryError("Not an inventory account.", code="invalid_account")
+    busy = SyncRun.objects.filter(
+        account=account, status__in=[SyncStatus.QUEUED, SyncStatus.RUNNING]
+    )
+    if busy.exists():
+        raise InventoryError(
+            "A sync of this account is already under way.", code="sync_running"
+        )
+    adapter = registry.get_adapter(account)
+    since = None
+    if not full and adapter.supports_since:
+        last = (
+            # A partial run skipped pages: only a complete one moves "since".
+            SyncRun.objects.filter(
+                account=account, high_water__isnull=False, status=SyncStatus.SUCCEEDED
+            )
+            .order_by("-started_at")
+            .first()
+        )
+        since = last.high_water if last else None
+    return SyncRun.objects.create(account=account, full=full, since=since)
+
+
+def sync_run_execute(*, run: SyncRun, progress: Progress | None = None) -> SyncRun:
+    """Work the run to its end, saving counters after every page."""
+    adapter = registry.get_adapter(run.account)
+    run.status, run.started_at = SyncStatus.RUNNING, timezone.now()
+    run.save(update_fields=["status", "started_at"])
+    for page in _pages(adapter, run):
+        if page is not None:
+            result = stock_levels_apply(
+                account=run.account, records=page.records, now=timezone.now()
+            )
+            run.items_seen += result.seen
+            run.items_changed += result.changed
+            if result.newest and (not run.high_water or result.newest > run.high_water):
+                run.high_water = result.newest
+        run.pages += 1
+        run.save(
+            update_fields=[
+                "pages",
+                "items_seen",
+                "items_changed",
+                "items_failed",
+                "errors",
+                "high_water",
+            ]
+        )
+        if progress is not None:
+            progress(run)
+    return _finish(run)
+
+
+def _finish(run: SyncRun) -> SyncRun:
+    if not run.errors:
+        run.status = SyncStatus.SUCCEEDED
+    elif run.items_seen:
+        run.status = SyncStatus.PARTIAL
+    else:
+        run.status = SyncStatus.FAILED
+    if run.high_water is None and run.status != SyncStatus.FAILED:
+        # Nothing changed since ``since``: the next run asks from there again.
+        run.high_water = run.since
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "finished_at", "high_water"])
+    logger.info(
+        "inventory sync finished",
+        extra={
+            "account": run.account.slug,
+            "status": run.status,
+            "seen": run.items_seen,
+            "changed": run.items_changed,
+            "failed_pages": len(run.errors),
+        },
+    )
+    return run
+
+
+def _pages(adapter: InventoryAdapter, run: SyncRun) -> Iterator[StockLevelPage | None]:
+    """Each page (None for one that failed and was recorded)."""
+    limit = min(settings.INVENTORY_SYNC_PAGE_SIZE, adapter.max_page_size)
+    first = LevelsQuery(since=run.since, limit=limit)
+    if adapter.levels_by_sku:
+        skus = known_skus()
+        batches = [skus[i : i + limit] for i in range(0, len(skus), limit)]
+        starts = [LevelsQuery(limit=limit, skus=tuple(batch)) for batch in batches]
+    else:
+        starts = [first]
+    for start in starts:
+        query: LevelsQuery | None = start
+        failures = 0
+        while query is not None:
+            try:
+                page = adapter.levels(query)
+            except ProviderError as error:
+                _record_failure(run, query, error)
+                yield None
+                failures += 1
+                # Past a few failures in a row the ERP is down, not one page bad.
+                give_up = failures >= MAX_FAILED_PAGES_IN_A_ROW
+                query = None if give_up else _skip(adapter, query)
+                continue
+            failures = 0
+            yield page
+            query = query.next(page) if page.has_more else None
+
+
+def _skip(adapter: InventoryAdapter, query: LevelsQuery) -> LevelsQuery | None:
+    """The query after a failed one: the next batch of SKUs follows anyway;
+    otherwise the adapter's ``cursor_after`` (None: nothing can follow)."""
+    if query.skus:
+        return None
+    cursor = adapter.cursor_after(query)
+    return None if cursor is None else replace(query, cursor=cursor)
+
+
+def _record_failure(run: SyncRun, query: LevelsQuery, error: ProviderError) -> None:
+    run.items_failed += len(query.skus) or query.limit
+    if len(run.errors) < MAX_ERRORS_KEPT:
+        run.errors = [
+            *run.errors,
+            {
+                "cursor": query.cursor,
+                "skus": len(query.skus),
+                "code": error.code,
+                "outcome": str(error.outcome),
+                "message": str(error)[:200],
+            },
+        ]
+    logger.warning(
+        "inventory sync page failed",
+        extra={"account": run.account.slug, "code": error.code},
+    )
+
+
+def known_skus() -> list[str]:
+    """Every SKU we stock or reorder: what a ``levels_by_sku`` ERP is asked."""
+    stocked = StockLevel.objects.values_list("sku", flat=True).distinct()
+    reordered = ReorderPoint.objects.values_list("sku", flat=True)
+    return sorted(set(stocked) | set(reordered))
+
+
+def inventory_sync(
+    *,
+    account: ProviderAccount,
+    full: bool = False,
+    progress: Progress | None = None,
+) -> SyncRun:
+    """Start and run a sync of ``account`` in this process."""
+    run = sync_run_start(account=account, full=full)
+    return sync_run_execute(run=run, progress=progress)
+
+
+def inventory_accounts() -> list[ProviderAccount]:
+    return list(
+        ProviderAccount.objects.filter(kind="inventory", enabled=True).order_by(
+            "priority", "pk"
+        )
+    )
+
+
+__all__ = [
+    "inventory_accounts",
+    "inventory_sync",
+    "known_skus",
+    "sync_run_execute",
+    "sync_run_start",
+]

@@ -1,0 +1,114 @@
+"""The inventory back office: stock with availability filters, draft purchase
+orders from low stock, releasing reservations, "sync now" and purchase-order
+actions."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from inventory import services
+from inventory.models import (
+    PurchaseOrder,
+    Reservation,
+    SandboxErpLevel,
+    StockLevel,
+    SyncRun,
+)
+from inventory.services import LineRequest
+from tests.factories import ProviderAccountFactory
+from tests.inventory.factories import ReorderPointFactory, StockLevelFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _action(admin_client, model: str, action: str, pks: list[int]):
+    return admin_client.post(
+        reverse(f"admin:inventory_{model}_changelist"),
+        {"action": action, "_selected_action": pks},
+        follow=True,
+    )
+
+
+def test_stock_list_filters_low_and_shows_availability(admin_client):
+    StockLevelFactory(sku="LOWSKU", on_hand=2, state="low")
+    StockLevelFactory(sku="PLENTY", on_hand=50, state="in_stock")
+    past = timezone.now() - timedelta(hours=1)
+    services.reservation_create(
+        order_id="o", lines=[LineRequest("PLENTY", 5)], ttl_seconds=60, now=past
+    )
+    url = reverse("admin:inventory_stocklevel_changelist")
+    low = admin_client.get(url, {"state": "low"}).content.decode()
+    assert "LOWSKU" in low and "PLENTY" not in low
+    page = admin_client.get(url, {"reserved": "yes"})
+    assert page.status_code == 200
+    # The expired reservation does not count: 50 available, 0 reserved.
+    level = page.context["cl"].result_list[0]
+    assert (level.sku, level.expired_units) == ("PLENTY", 5)
+    assert ">50<" in page.content.decode()
+
+
+def test_draft_purchase_order_from_low_stock(admin_client):
+    level = StockLevelFactory(sku="LOWSKU", on_hand=1)
+    ReorderPointFactory(sku="LOWSKU", reorder_quantity=12)
+    response = _action(admin_client, "stocklevel", "draft_purchase_orders", [level.pk])
+    assert "Drafted 1 purchase order" in response.content.decode()
+    order = PurchaseOrder.objects.get()
+    assert [(x.sku, x.quantity) for x in order.lines.all()] == [("LOWSKU", 12)]
+
+
+def test_release_reservation_action(admin_client):
+    StockLevelFactory(sku="A", on_hand=5)
+    reservation = services.reservation_create(order_id="o", lines=[LineRequest("A", 3)])
+    listing = admin_client.get(reverse("admin:inventory_reservation_changelist"))
+    assert "m " in listing.content.decode()  # time left, e.g. "14m 59s"
+    response = _action(admin_client, "reservation", "release", [reservation.pk])
+    assert "Released 1 reservation" in response.content.decode()
+    assert Reservation.objects.get().status == "released"
+    assert StockLevel.objects.get(sku="A").reserved == 0
+
+
+def test_sync_now_enqueues_a_run_and_shows_progress(
+    admin_client, django_capture_on_commit_callbacks
+):
+    erp = ProviderAccountFactory(kind="inventory", slug="erp-admin")
+    SandboxErpLevel.objects.create(
+        account=erp, sku="A", location_code="MAIN", on_hand=4
+    )
+    listing = admin_client.get(reverse("admin:inventory_syncrun_changelist"))
+    assert b"Sync now" in listing.content
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:inventory_syncrun_sync_now"), {"account": erp.pk}
+        )
+    run = SyncRun.objects.get()
+    assert response["Location"] == reverse(
+        "admin:inventory_syncrun_change", args=[run.pk]
+    )
+    assert run.status == "succeeded" and run.items_seen == 1  # Q_SYNC in tests
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "succeeded: 1 pages, 1 seen" in page
+    assert 'http-equiv="refresh"' not in page
+
+
+def test_sync_now_refuses_a_second_run(admin_client):
+    erp = ProviderAccountFactory(kind="inventory", slug="erp-busy")
+    services.sync_run_start(account=erp)
+    response = admin_client.post(
+        reverse("admin:inventory_syncrun_sync_now"), {"account": erp.pk}, follow=True
+    )
+    assert "already under way" in response.content.decode()
+    run = SyncRun.objects.get()
+    page = admin_client.get(reverse("admin:inventory_syncrun_change", args=[run.pk]))
+    assert 'http-equiv="refresh"' in page.content.decode()
+
+
+def test_send_purchase_order_action(admin_client):
+    ProviderAccountFactory(kind="inventory", slug="erp-po-admin")
+    StockLevelFactory(sku="LOWSKU", on_hand=0)
+    ReorderPointFactory(sku="LOWSKU")
+    (order,) = services.purchase_orders_draft()
+    response = _action(admin_client, "purchaseorder", "send", [order.pk])
+    assert "sent as SPO-" in response.content.decode()
+    assert PurchaseOrder.objects.get().status == "sent"

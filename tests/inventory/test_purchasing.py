@@ -1,0 +1,97 @@
+"""Purchase orders: drafted from reorder points, sent to the sandbox ERP
+idempotently, status followed back (never backwards)."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from integrations.errors import Unknown
+from inventory import services
+from inventory.models import PurchaseOrder, SandboxErpPurchaseOrder
+from tests.factories import ProviderAccountFactory
+from tests.inventory.factories import (
+    ReorderPointFactory,
+    StockLevelFactory,
+    SupplierFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def erp(settings):
+    settings.PROVIDER_MAX_ATTEMPTS = 1
+    return ProviderAccountFactory(kind="inventory", slug="erp-po")
+
+
+def test_drafts_one_order_per_supplier_for_skus_below_their_point():
+    other = SupplierFactory(code="GLOBEX", currency="USD")
+    StockLevelFactory(sku="LOW", on_hand=3)
+    StockLevelFactory(sku="FINE", on_hand=50)
+    StockLevelFactory(sku="LOW2", on_hand=0)
+    ReorderPointFactory(sku="LOW", reorder_level=5, reorder_quantity=20)
+    ReorderPointFactory(sku="FINE", reorder_level=5)
+    ReorderPointFactory(sku="LOW2", supplier=other, reorder_quantity=7)
+    ReorderPointFactory(sku="UNSTOCKED", reorder_quantity=4)
+    orders = services.purchase_orders_draft()
+    lines = {
+        o.supplier.code: sorted((x.sku, x.quantity) for x in o.lines.all())
+        for o in orders
+    }
+    assert lines == {"ACME": [("LOW", 20), ("UNSTOCKED", 4)], "GLOBEX": [("LOW2", 7)]}
+    assert {o.currency for o in orders} == {"EUR", "USD"}
+    # Covered by an open order now: nothing more is drafted.
+    assert services.purchase_orders_draft() == []
+
+
+def test_send_is_idempotent_by_our_public_id(erp):
+    StockLevelFactory(sku="LOW", on_hand=0)
+    ReorderPointFactory(sku="LOW")
+    (order,) = services.purchase_orders_draft()
+    services.purchase_order_send(purchase_order=order)
+    reference = order.external_reference
+    services.purchase_order_send(purchase_order=order)
+    assert order.external_reference == reference
+    assert (order.status, order.account_id) == ("sent", erp.pk)
+    assert SandboxErpPurchaseOrder.objects.get().external_id == order.public_id
+
+
+def test_a_failed_send_is_kept_and_can_be_sent_again(erp):
+    StockLevelFactory(sku="LOW", on_hand=0)
+    ReorderPointFactory(sku="LOW")
+    (order,) = services.purchase_orders_draft()
+    erp.settings = {"error_rate": 1.0}
+    erp.save()
+    with pytest.raises(Unknown):
+        services.purchase_order_send(purchase_order=order)
+    order.refresh_from_db()
+    assert order.status == "draft" and order.last_error.startswith("server_error")
+    erp.settings = {}
+    erp.save()
+    order.account.refresh_from_db()
+    services.purchase_order_send(purchase_order=order)
+    assert order.status == "sent" and order.last_error == ""
+
+
+def test_refresh_follows_the_erp_forward_only(erp):
+    StockLevelFactory(sku="LOW", on_hand=0)
+    ReorderPointFactory(sku="LOW")
+    (order,) = services.purchase_orders_draft()
+    services.purchase_order_send(purchase_order=order)
+    SandboxErpPurchaseOrder.objects.update(status="confirmed")
+    assert services.purchase_orders_refresh_open() == 1
+    order.refresh_from_db()
+    assert order.status == "confirmed"
+    SandboxErpPurchaseOrder.objects.update(status="sent")  # a stale answer
+    services.purchase_order_refresh(purchase_order=order)
+    assert PurchaseOrder.objects.get().status == "confirmed"
+
+
+def test_command_drafts_and_sends(erp):
+    StockLevelFactory(sku="LOW", on_hand=0)
+    ReorderPointFactory(sku="LOW", reorder_quantity=9)
+    out = io.StringIO()
+    call_command("create_purchase_orders", "--send", stdout=out)
+    assert "9 x LOW" in out.getvalue() and "sent as SPO-" in out.getvalue()
+    assert PurchaseOrder.objects.get().status == "sent"

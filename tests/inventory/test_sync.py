@@ -1,0 +1,183 @@
+"""ERP syncs from the sandbox ERP through the shared client: paging,
+incremental runs, failed pages, on-hand changes that keep reservations, and
+the sync_inventory command."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from integrations.errors import Unknown
+from integrations.models import Event, ProviderCall
+from inventory import services
+from inventory.models import SandboxErpLevel, StockLevel, SyncRun
+from inventory.providers.base import StockLevelRecord
+from inventory.providers.sandbox import SandboxInventoryAdapter
+from inventory.services import LineRequest
+from tests.factories import ProviderAccountFactory
+from tests.inventory.factories import StockLevelFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def erp(settings):
+    settings.INVENTORY_SYNC_PAGE_SIZE = 2
+    return ProviderAccountFactory(kind="inventory", slug="erp")
+
+
+def _erp_level(account, sku, on_hand, *, location="MAIN", age_minutes=60):
+    return SandboxErpLevel.objects.create(
+        account=account,
+        sku=sku,
+        location_code=location,
+        on_hand=on_hand,
+        modified_at=timezone.now() - timedelta(minutes=age_minutes),
+    )
+
+
+def test_full_sync_pages_through_the_erp(erp):
+    for n in range(4):
+        _erp_level(erp, f"S{n}", 10 + n)
+    _erp_level(erp, "S0", 3, location="EAST")
+    run = services.inventory_sync(account=erp, full=True)
+    assert (run.status, run.pages, run.items_seen, run.items_changed) == (
+        "succeeded",
+        3,
+        5,
+        5,
+    )
+    assert StockLevel.objects.count() == 5
+    assert StockLevel.objects.get(sku="S0", location__code="EAST").on_hand == 3
+    assert run.high_water is not None
+    assert ProviderCall.objects.filter(operation="inventory_levels").count() == 3
+
+
+def test_incremental_sync_asks_only_for_changes(erp):
+    _erp_level(erp, "A", 10)
+    _erp_level(erp, "B", 10)
+    first = services.inventory_sync(account=erp)
+    SandboxErpLevel.objects.filter(sku="B").update(
+        on_hand=7, modified_at=timezone.now()
+    )
+    second = services.inventory_sync(account=erp)
+    assert second.since == first.high_water
+    assert (second.items_seen, second.items_changed) == (1, 1)
+    assert StockLevel.objects.get(sku="B").on_hand == 7
+
+
+def test_failed_page_is_recorded_and_the_rest_continues(erp, monkeypatch):
+    for n in range(6):
+        _erp_level(erp, f"S{n}", 10)
+    real = SandboxInventoryAdapter.levels
+
+    def flaky(self, query):
+        if query.cursor == "2":
+            raise Unknown("ERP timed out", code="read_timeout")
+        return real(self, query)
+
+    monkeypatch.setattr(SandboxInventoryAdapter, "levels", flaky)
+    run = services.inventory_sync(account=erp, full=True)
+    assert run.status == "partial"
+    assert run.items_seen == 4 and run.items_failed == 2
+    assert run.errors[0]["code"] == "read_timeout" and run.errors[0]["cursor"] == "2"
+    assert sorted(StockLevel.objects.values_list("sku", flat=True)) == [
+        "S0",
+        "S1",
+        "S4",
+        "S5",
+    ]
+    # A partial run does not move the next run's "since".
+    assert services.sync_run_start(account=erp).since is None
+
+
+def test_sync_lowering_on_hand_keeps_reservations_and_flags_oversold(erp):
+    level = StockLevelFactory(sku="A", on_hand=10, low_threshold=2)
+    reservation = services.reservation_create(
+        order_id="o-1", lines=[LineRequest("A", 8, location_code="MAIN")]
+    )
+    _erp_level(erp, "A", 5)
+    run = services.inventory_sync(account=erp, full=True)
+    assert run.items_changed == 1
+    level.refresh_from_db()
+    reservation.refresh_from_db()
+    assert (level.on_hand, level.reserved, level.state) == (5, 8, "oversold")
+    assert level.oversold_by == 3
+    assert reservation.status == "active" and reservation.lines.get().quantity == 8
+    oversold = Event.objects.get(name=services.OVERSOLD)
+    assert oversold.payload["oversold_by"] == 3
+    changed = Event.objects.filter(name=services.LEVEL_CHANGED).order_by("pk")
+    assert [e.payload["state"] for e in changed] == ["low", "oversold"]
+
+
+def test_a_number_change_within_the_same_state_announces_nothing(erp):
+    StockLevelFactory(sku="A", on_hand=50)
+    _erp_level(erp, "A", 40)
+    services.inventory_sync(account=erp, full=True)
+    assert StockLevel.objects.get(sku="A").on_hand == 40
+    assert not Event.objects.filter(name=services.LEVEL_CHANGED).exists()
+
+
+def test_older_records_are_ignored(erp):
+    now = timezone.now()
+    StockLevelFactory(sku="A", on_hand=9, erp_modified_at=now)
+    result = services.stock_levels_apply(
+        account=erp,
+        records=[StockLevelRecord("A", "MAIN", 1, now - timedelta(seconds=1))],
+        now=now,
+    )
+    assert (result.ignored, result.changed) == (1, 0)
+    assert StockLevel.objects.get(sku="A").on_hand == 9
+
+
+def test_a_second_sync_while_one_runs_is_refused(erp):
+    services.sync_run_start(account=erp)
+    with pytest.raises(services.InventoryError) as info:
+        services.sync_run_start(account=erp)
+    assert info.value.code == "sync_running"
+
+
+def test_command_prints_progress_and_summary(erp):
+    for n in range(3):
+        _erp_level(erp, f"S{n}", 10)
+    out = io.StringIO()
+    call_command("sync_inventory", "--account", "erp", "--full", stdout=out)
+    text = out.getvalue()
+    assert "pages 2  seen 3  changed 3" in text
+    assert "erp                  succeeded" in text
+    assert SyncRun.objects.get().full is True
+
+
+def test_command_fails_on_an_outage_and_unknown_account(erp):
+    erp.settings = {"outage": True}
+    erp.save()
+    with pytest.raises(CommandError, match="a sync failed"):
+        call_command("sync_inventory", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="No inventory account"):
+        call_command("sync_inventory", "--account", "nope", stdout=io.StringIO())
+
+
+def test_an_opaque_cursor_ends_the_run_at_a_failed_page(erp, monkeypatch):
+    for n in range(6):
+        _erp_level(erp, f"S{n}", 10)
+    real = SandboxInventoryAdapter.levels
+
+    def flaky(self, query):
+        if query.cursor == "2":
+            raise Unknown("ERP timed out", code="read_timeout")
+        return real(self, query)
+
+    monkeypatch.setattr(SandboxInventoryAdapter, "levels", flaky)
+    monkeypatch.setattr(SandboxInventoryAdapter, "cursor_after", lambda s, q: None)
+    run = services.inventory_sync(account=erp, full=True)
+    assert (run.status, run.pages, run.items_seen) == ("partial", 2, 2)
+
+
+def test_an_erp_that_is_down_ends_the_run_after_three_pages(erp):
+    erp.settings = {"outage": True}
+    erp.save()
+    run = services.inventory_sync(account=erp, full=True)
+    assert (run.status, run.pages, len(run.errors)) == ("failed", 3, 3)
+    assert run.errors[0]["code"] == "connection_refused"
