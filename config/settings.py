@@ -286,6 +286,7 @@ SWITCHYARD_ADAPTERS = {
     },
     "inventory": {
         "sandbox": "inventory.providers.sandbox.SandboxInventoryAdapter",
+        "netsuite": "inventory.providers.netsuite.NetSuiteAdapter",
     },
     "email": {
         "sandbox": "notifications.providers.sandbox.SandboxEmailAdapter",
