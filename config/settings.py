@@ -287,6 +287,7 @@ SWITCHYARD_ADAPTERS = {
     "inventory": {
         "sandbox": "inventory.providers.sandbox.SandboxInventoryAdapter",
         "netsuite": "inventory.providers.netsuite.NetSuiteAdapter",
+        "tradegecko": "inventory.providers.tradegecko.TradeGeckoAdapter",
     },
     "email": {
         "sandbox": "notifications.providers.sandbox.SandboxEmailAdapter",
