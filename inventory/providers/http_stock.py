@@ -98,7 +98,7 @@ class HttpStockAdapter(HttpAdapter, InventoryAdapter):
             "Auth scheme",
             required=False,
             default="Bearer",
-            help_text="Word before the key (empty: the key alone).",
+            help_text="Word before the key; 'none' sends the key alone.",
         ),
     )
     max_page_size: ClassVar[int] = BATCH_SIZE
@@ -134,7 +134,7 @@ class HttpStockAdapter(HttpAdapter, InventoryAdapter):
             )
         scheme = str(self.setting("auth_scheme") or "").strip()
         key = self.credential("api_key")
-        return {name: f"{scheme} {key}" if scheme else key}
+        return {name: key if scheme.lower() in ("", "none") else f"{scheme} {key}"}
 
     def error_map(self, response: requests.Response) -> ProviderError | None:
         return stock_error_map(response)
