@@ -352,13 +352,33 @@ SWITCHYARD_WEBHOOK_HANDLERS: dict[str, dict[str, str]] = {
 }
 # Outbox subscribers: {event name | "prefix.*" | "*": [dotted paths]}; each
 # takes the Event and must be idempotent (delivery is at least once).
-SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {}
+SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {
+    # A captured payment confirms its order's stock reservations.
+    "payment.captured": ["inventory.services.reservations_confirm_for_order"],
+}
 EVENT_MAX_ATTEMPTS = env.int("EVENT_MAX_ATTEMPTS", default=8)
 EVENT_RETRY_BASE_SECONDS = env.int("EVENT_RETRY_BASE_SECONDS", default=30)
 EVENT_RETRY_MAX_SECONDS = env.int("EVENT_RETRY_MAX_SECONDS", default=3600)
 EVENT_SWEEP_AFTER_MINUTES = env.int("EVENT_SWEEP_AFTER_MINUTES", default=2)
 EVENT_DELIVERY_LEASE_SECONDS = env.int("EVENT_DELIVERY_LEASE_SECONDS", default=600)
 EVENT_SWEEP_BATCH = env.int("EVENT_SWEEP_BATCH", default=500)
+
+# --- Inventory ------------------------------------------------------------------
+# A reservation holds stock this long unless the request asks otherwise, within
+# the bounds below (seconds).
+INVENTORY_RESERVATION_TTL_SECONDS = env.int(
+    "INVENTORY_RESERVATION_TTL_SECONDS", default=900
+)
+INVENTORY_RESERVATION_TTL_MIN_SECONDS = env.int(
+    "INVENTORY_RESERVATION_TTL_MIN_SECONDS", default=60
+)
+INVENTORY_RESERVATION_TTL_MAX_SECONDS = env.int(
+    "INVENTORY_RESERVATION_TTL_MAX_SECONDS", default=86400
+)
+# Available units at or below this are "low" (a stock level may set its own).
+INVENTORY_LOW_STOCK_THRESHOLD = env.int("INVENTORY_LOW_STOCK_THRESHOLD", default=5)
+# Levels asked per ERP page during a sync (an adapter caps it).
+INVENTORY_SYNC_PAGE_SIZE = env.int("INVENTORY_SYNC_PAGE_SIZE", default=1000)
 
 # --- Batch jobs (integrations.batch) ------------------------------------------
 # Rows claimed per round trip; a job may set its own.

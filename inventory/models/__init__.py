@@ -1,13 +1,42 @@
 """Inventory models, one module per concern; public names re-exported here."""
 
+from inventory.models.purchasing import (
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderStatus,
+    ReorderPoint,
+    Supplier,
+)
 from inventory.models.sandbox import (
     SandboxErpHold,
     SandboxErpLevel,
     SandboxErpPurchaseOrder,
 )
+from inventory.models.stock import (
+    Location,
+    Reservation,
+    ReservationLine,
+    ReservationStatus,
+    StockLevel,
+    StockState,
+)
+from inventory.models.sync import SyncRun, SyncStatus
 
 __all__ = [
+    "Location",
+    "PurchaseOrder",
+    "PurchaseOrderLine",
+    "PurchaseOrderStatus",
+    "ReorderPoint",
+    "Reservation",
+    "ReservationLine",
+    "ReservationStatus",
     "SandboxErpHold",
     "SandboxErpLevel",
     "SandboxErpPurchaseOrder",
+    "StockLevel",
+    "StockState",
+    "Supplier",
+    "SyncRun",
+    "SyncStatus",
 ]

@@ -1,0 +1,159 @@
+"""Locations, stock levels and reservations.
+
+``StockLevel.reserved`` is the sum of the lines of every ``active``
+reservation on that row, kept by conditional updates under row locks
+(inventory.services.reservations). A reservation past its ``expires_at``
+stops counting at read time (selectors subtract it) before the schedule
+marks it ``expired`` and takes its units off ``reserved`` for good.
+"""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from integrations.models import ProviderAccount
+from integrations.public_ids import PublicIdField
+
+
+class Location(models.Model):
+    """A warehouse; reservations allocate from lower ``priority`` first."""
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=128, blank=True, default="")
+    priority = models.PositiveIntegerField(default=100)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["priority", "code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class StockState(models.TextChoices):
+    IN_STOCK = "in_stock", "In stock"
+    LOW = "low", "Low"
+    OUT_OF_STOCK = "out_of_stock", "Out of stock"
+    OVERSOLD = "oversold", "Oversold"
+
+
+def default_low_threshold() -> int:
+    return settings.INVENTORY_LOW_STOCK_THRESHOLD
+
+
+class StockLevel(models.Model):
+    sku = models.CharField(max_length=64)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT)
+    # As the ERP last reported it (a confirmed reservation also lowers it).
+    on_hand = models.IntegerField(default=0)
+    # Units held by active reservations (expired ones included until released).
+    reserved = models.IntegerField(default=0)
+    # Availability at or below this is "low".
+    low_threshold = models.PositiveIntegerField(default=default_low_threshold)
+    # The state last announced by ``inventory.level_changed``.
+    state = models.CharField(
+        max_length=16, choices=StockState.choices, default=StockState.OUT_OF_STOCK
+    )
+    source = models.ForeignKey(
+        ProviderAccount,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    erp_modified_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sku", "location_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sku", "location"], name="stocklevel_unique_sku_location"
+            ),
+            models.CheckConstraint(
+                condition=Q(reserved__gte=0), name="stocklevel_reserved_nonnegative"
+            ),
+        ]
+        indexes = [models.Index(fields=["state"], name="stocklevel_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.sku}@{self.location_id}"
+
+    @property
+    def oversold_by(self) -> int:
+        return max(0, self.reserved - self.on_hand)
+
+
+class ReservationStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    CONFIRMED = "confirmed", "Confirmed"
+    RELEASED = "released", "Released"
+    EXPIRED = "expired", "Expired"
+
+
+class Reservation(models.Model):
+    public_id = PublicIdField(prefix="res_")
+    order_id = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(
+        max_length=16,
+        choices=ReservationStatus.choices,
+        default=ReservationStatus.ACTIVE,
+    )
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status="active"),
+                name="reservation_active_expiry_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        """Past its time while still active: it no longer holds stock."""
+        now = now or timezone.now()
+        return self.status == ReservationStatus.ACTIVE and self.expires_at <= now
+
+
+class ReservationLine(models.Model):
+    reservation = models.ForeignKey(
+        Reservation, on_delete=models.CASCADE, related_name="lines"
+    )
+    stock_level = models.ForeignKey(
+        StockLevel, on_delete=models.PROTECT, related_name="reservation_lines"
+    )
+    sku = models.CharField(max_length=64)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT)
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="reservationline_quantity_positive"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
+
+
+__all__ = [
+    "Location",
+    "Reservation",
+    "ReservationLine",
+    "ReservationStatus",
+    "StockLevel",
+    "StockState",
+]

@@ -1,0 +1,39 @@
+"""One ERP sync and what it did."""
+
+from django.db import models
+from django.utils import timezone
+
+from integrations.models import ProviderAccount
+
+
+class SyncStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Partial (some pages failed)"
+    FAILED = "failed", "Failed"
+
+
+class SyncRun(models.Model):
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE)
+    status = models.CharField(
+        max_length=16, choices=SyncStatus.choices, default=SyncStatus.QUEUED
+    )
+    full = models.BooleanField(default=False)
+    # Levels changed at or after this were asked for (None: everything).
+    since = models.DateTimeField(null=True, blank=True)
+    # The newest ERP modification time seen: the next run's ``since``.
+    high_water = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    pages = models.PositiveIntegerField(default=0)
+    items_seen = models.PositiveIntegerField(default=0)
+    items_changed = models.PositiveIntegerField(default=0)
+    items_failed = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"sync {self.pk} of {self.account_id}"

@@ -1,0 +1,36 @@
+"""Errors the API turns into answers."""
+
+
+class InventoryError(Exception):
+    """A request the stock or the reservation's state does not allow."""
+
+    code = "inventory_error"
+
+    def __init__(self, message: str, *, code: str | None = None, param: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.param = param
+
+
+class InvalidReservation(InventoryError, ValueError):
+    code = "invalid_request"
+
+
+class InsufficientStock(InventoryError):
+    """A line that cannot be met: nothing was reserved (all or nothing)."""
+
+    code = "insufficient_stock"
+
+    def __init__(self, *, sku: str, requested: int, available: int) -> None:
+        super().__init__(
+            f"Only {available} of {requested} units of {sku} are available.",
+            param="lines",
+        )
+        self.sku = sku
+        self.requested = requested
+        self.available = available
+
+
+class InvalidState(InventoryError):
+    code = "invalid_state"

@@ -1,0 +1,107 @@
+"""Availability of stock levels: what expired reservations no longer hold,
+the state a level is in (in stock, low, out of stock, oversold), and the
+``inventory.level_changed`` / ``inventory.oversold`` events when it changes."""
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import Sum
+
+from integrations.events import event_emit
+from inventory.models import (
+    ReservationLine,
+    ReservationStatus,
+    StockLevel,
+    StockState,
+)
+
+logger = logging.getLogger(__name__)
+
+LEVEL_CHANGED = "inventory.level_changed"
+OVERSOLD = "inventory.oversold"
+
+
+def expired_holds(level_ids: Iterable[int], now: datetime) -> dict[int, int]:
+    """Units per stock level still in ``reserved`` for reservations past their
+    expiry: they stop counting at once, before the schedule releases them."""
+    ids = list(level_ids)
+    if not ids:
+        return {}
+    rows = (
+        ReservationLine.objects.filter(
+            stock_level_id__in=ids,
+            reservation__status=ReservationStatus.ACTIVE,
+            reservation__expires_at__lte=now,
+        )
+        .values("stock_level_id")
+        .annotate(units=Sum("quantity"))
+    )
+    return {row["stock_level_id"]: row["units"] for row in rows}
+
+
+def effective_reserved(level: StockLevel, expired: dict[int, int]) -> int:
+    return level.reserved - expired.get(level.pk, 0)
+
+
+def stock_state(*, on_hand: int, reserved: int, low_threshold: int) -> StockState:
+    available = on_hand - reserved
+    if available < 0:
+        return StockState.OVERSOLD
+    if available == 0:
+        return StockState.OUT_OF_STOCK
+    if available <= low_threshold:
+        return StockState.LOW
+    return StockState.IN_STOCK
+
+
+def level_state(level: StockLevel, expired: dict[int, int]) -> StockState:
+    return stock_state(
+        on_hand=level.on_hand,
+        reserved=effective_reserved(level, expired),
+        low_threshold=level.low_threshold,
+    )
+
+
+def levels_refresh(
+    levels: Iterable[StockLevel], *, expired: dict[int, int]
+) -> list[StockLevel]:
+    """Store and announce the state of each level whose state changed; call
+    it in the transaction that changed them (the events are an outbox).
+    ``levels`` carry their new on-hand and reserved. Returns those changed."""
+    changed = []
+    for level in levels:
+        new = level_state(level, expired)
+        if new == level.state:
+            continue
+        previous = level.state
+        level.state = new
+        StockLevel.objects.filter(pk=level.pk).update(state=new)
+        level_announce(level, previous=previous, expired=expired)
+        changed.append(level)
+    return changed
+
+
+def level_announce(
+    level: StockLevel, *, previous: str, expired: dict[int, int]
+) -> None:
+    """Emit ``inventory.level_changed`` (and ``inventory.oversold``) for a
+    level that moved from ``previous`` to ``level.state``."""
+    reserved = effective_reserved(level, expired)
+    payload = {
+        "sku": level.sku,
+        "location": level.location.code,
+        "state": level.state,
+        "previous_state": previous,
+        "on_hand": level.on_hand,
+        "reserved": reserved,
+        "available": max(0, level.on_hand - reserved),
+        "oversold_by": max(0, reserved - level.on_hand),
+    }
+    event_emit(name=LEVEL_CHANGED, payload=payload, subject=level.sku)
+    if level.state == StockState.OVERSOLD:
+        event_emit(name=OVERSOLD, payload=payload, subject=level.sku)
+        logger.warning(
+            "stock level oversold",
+            extra={"sku": level.sku, "oversold_by": payload["oversold_by"]},
+        )

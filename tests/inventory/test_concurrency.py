@@ -1,0 +1,98 @@
+"""The "done when" races, on PostgreSQL with real connections: checkouts
+racing for the last units never oversell, and multi-line reservations in
+opposite SKU order never deadlock."""
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connections
+
+from inventory import services
+from inventory.models import Reservation, StockLevel
+from inventory.services import InsufficientStock, LineRequest
+from tests.inventory.factories import StockLevelFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+# 50 reservations from 25 connections at once: the database is shared by
+# other test runs, and 50 more connections could exhaust max_connections.
+WORKERS = 25
+
+
+def _race(attempts: list[Callable[[], object]]) -> list[object]:
+    """Run the attempts from WORKERS threads released together; return each
+    one's result or the exception it raised."""
+    gate = threading.Barrier(min(WORKERS, len(attempts)))
+    started = threading.local()
+
+    def run(attempt: Callable[[], object]) -> object:
+        if not getattr(started, "done", False):
+            started.done = True
+            gate.wait(timeout=30)
+        try:
+            return attempt()
+        except Exception as exc:  # the outcome under test
+            return exc
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return list(pool.map(run, attempts))
+
+
+def _one(sku: str, order: int) -> Callable[[], object]:
+    return lambda: services.reservation_create(
+        order_id=f"order-{order}", lines=[LineRequest(sku, 1)]
+    )
+
+
+def test_fifty_checkouts_for_ten_units_reserve_exactly_ten():
+    StockLevelFactory(sku="HOT", on_hand=10)
+    results = _race([_one("HOT", n) for n in range(50)])
+    reserved = [r for r in results if isinstance(r, Reservation)]
+    refused = [r for r in results if isinstance(r, InsufficientStock)]
+    assert len(reserved) == 10 and len(refused) == 40, results
+    level = StockLevel.objects.get(sku="HOT")
+    assert (level.on_hand, level.reserved, level.state) == (10, 10, "out_of_stock")
+
+
+def test_opposite_order_multi_line_reservations_do_not_deadlock():
+    StockLevelFactory(sku="A", on_hand=30)
+    StockLevelFactory(sku="B", on_hand=30)
+
+    def both(order: int) -> Callable[[], object]:
+        pair = [LineRequest("A", 1), LineRequest("B", 1)]
+        lines = pair if order % 2 else pair[::-1]
+        return lambda: services.reservation_create(
+            order_id=f"order-{order}", lines=lines
+        )
+
+    results = _race([both(n) for n in range(40)])
+    errors = [r for r in results if isinstance(r, Exception)]
+    refused = [r for r in errors if isinstance(r, InsufficientStock)]
+    assert len(errors) == len(refused) == 10, errors  # no deadlock, no 500
+    assert {lv.reserved for lv in StockLevel.objects.all()} == {30}
+
+
+def test_racing_release_and_confirm_move_stock_once():
+    StockLevelFactory(sku="A", on_hand=5)
+    reservation = services.reservation_create(order_id="o", lines=[LineRequest("A", 2)])
+
+    def release() -> object:
+        return services.reservation_release(
+            reservation=Reservation.objects.get(pk=reservation.pk)
+        )
+
+    def confirm() -> object:
+        return services.reservation_confirm(
+            reservation=Reservation.objects.get(pk=reservation.pk)
+        )
+
+    results = _race([release, confirm] * 4)
+    level = StockLevel.objects.get(sku="A")
+    assert level.reserved == 0
+    reservation.refresh_from_db()
+    expected_on_hand = 3 if reservation.status == "confirmed" else 5
+    assert level.on_hand == expected_on_hand, results
