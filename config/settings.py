@@ -287,6 +287,9 @@ SWITCHYARD_ADAPTERS = {
     },
     "inventory": {
         "sandbox": "inventory.providers.sandbox.SandboxInventoryAdapter",
+        "netsuite": "inventory.providers.netsuite.NetSuiteAdapter",
+        "tradegecko": "inventory.providers.tradegecko.TradeGeckoAdapter",
+        "http_stock": "inventory.providers.http_stock.HttpStockAdapter",
     },
     "email": {
         "sandbox": "notifications.providers.sandbox.SandboxEmailAdapter",

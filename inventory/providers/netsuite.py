@@ -1,0 +1,407 @@
+"""NetSuite (SuiteTalk REST) as JSON over HTTP on the shared client, signed
+with token-based authentication (OAuth 1.0a, HMAC-SHA256, realm = account id)
+by ``integrations.oauth.netsuite_signer``. Levels come from SuiteQL paged by
+``offset``/``limit``/``hasMore``; purchase orders are upserted by our external
+id, so a retried timeout updates the same record. docs/providers/inventory.md.
+"""
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import requests
+
+from integrations.client import classify_response
+from integrations.errors import (
+    ConfigurationError,
+    NotProcessed,
+    ProviderError,
+    Rejected,
+    Unknown,
+)
+from integrations.oauth import OAuth1Signer, netsuite_signer
+from integrations.providers.base import ConfigField, HealthResult
+from integrations.providers.http import HttpAdapter
+from inventory.providers.base import (
+    InventoryAdapter,
+    LevelsQuery,
+    PurchaseOrderRequest,
+    PurchaseOrderResult,
+    PurchaseOrderStatus,
+    StockLevelPage,
+    StockLevelRecord,
+    cursor_from_offset,
+    offset_from_cursor,
+)
+
+SUITEQL_PATH = "/query/v1/suiteql"
+PURCHASE_ORDER_PATH = "/record/v1/purchaseOrder"
+# NetSuite's largest SuiteQL page.
+MAX_PAGE_SIZE = 1000
+# NetSuite sends no Retry-After with its 429 (concurrency limit): a slot
+# frees within about a second, so a paced sync waits that long.
+CONCURRENCY_RETRY_SECONDS = 1.0
+_ACCOUNT_ID = re.compile(r"^[0-9A-Za-z]+(?:[-_][0-9A-Za-z]+)*$")
+
+LEVELS_QUERY = (
+    "SELECT item.itemid AS sku, iil.item AS item, iil.location AS location, "
+    "iil.quantityonhand AS quantityonhand, "
+    "TO_CHAR(item.lastmodifieddate, 'YYYY-MM-DD\"T\"HH24:MI:SS') AS lastmodified "
+    "FROM inventoryitemlocations iil JOIN item ON item.id = iil.item"
+)
+# orderStatus codes of a purchase order (NetSuite's record browser).
+_S = PurchaseOrderStatus
+ORDER_STATUSES: Mapping[str, PurchaseOrderStatus] = {
+    "A": _S.SENT,  # Pending Supervisor Approval
+    "B": _S.CONFIRMED,  # Pending Receipt
+    "C": _S.CANCELLED,  # Rejected by Supervisor
+    "D": _S.CONFIRMED,  # Partially Received
+    "E": _S.CONFIRMED,  # Pending Billing/Partially Received
+    "F": _S.RECEIVED,  # Pending Bill
+    "G": _S.RECEIVED,  # Fully Billed
+    "H": _S.CANCELLED,  # Closed
+}
+_REJECTIONS: Mapping[int, str] = {
+    400: "invalid_request",
+    404: "not_found",
+    405: "invalid_request",
+    409: "conflict",
+    415: "invalid_request",
+    422: "invalid_request",
+}
+
+
+def account_host(account_id: str) -> str:
+    """The account's REST host label: ``1234567_SB1`` -> ``1234567-sb1``."""
+    if not _ACCOUNT_ID.match(account_id):
+        raise ConfigurationError(
+            "NetSuite setting 'account_id' is not a NetSuite account id",
+            code="missing_credentials",
+        )
+    return account_id.lower().replace("_", "-")
+
+
+def suiteql_literal(value: str) -> str:
+    """``value`` as a SuiteQL string literal (quotes doubled, as in SQL)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def netsuite_error_map(response: requests.Response) -> ProviderError | None:
+    """NetSuite's error envelope (``o:errorDetails``) as our errors; None
+    leaves the client's default by status (401/403, 5xx)."""
+    status = response.status_code
+    if status == 429:
+        throttled = classify_response(response)
+        return NotProcessed(
+            "NetSuite refused the request: too many in flight",
+            code="too_many_requests",
+            http_status=429,
+            retry_after=(throttled and throttled.retry_after)
+            or CONCURRENCY_RETRY_SECONDS,
+        )
+    code = _REJECTIONS.get(status)
+    if code is None:
+        return None
+    detail, provider_code = _error_detail(response)
+    return Rejected(
+        f"NetSuite refused the request: {detail}"[:500],
+        code=code,
+        http_status=status,
+        provider_code=provider_code,
+    )
+
+
+def _error_detail(response: requests.Response) -> tuple[str, str | None]:
+    try:
+        first = response.json()["o:errorDetails"][0]
+        return str(first.get("detail", "")), first.get("o:errorCode")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return f"HTTP {response.status_code}", None
+
+
+class NetSuiteAdapter(HttpAdapter, InventoryAdapter):
+    code = "netsuite"
+    display_name = "NetSuite"
+    credential_fields: ClassVar[tuple[ConfigField, ...]] = (
+        ConfigField("consumer_key", "Consumer key", help_text="Integration record."),
+        ConfigField("consumer_secret", "Consumer secret"),
+        ConfigField("token_id", "Token ID", help_text="Access token of the role."),
+        ConfigField("token_secret", "Token secret"),
+    )
+    settings_fields: ClassVar[tuple[ConfigField, ...]] = (
+        ConfigField(
+            "account_id",
+            "Account ID",
+            help_text="As in Setup > Company > Company Information, e.g. "
+            "1234567 or 1234567_SB1 for a sandbox.",
+        ),
+        ConfigField(
+            "page_size",
+            "SuiteQL page size",
+            type="int",
+            required=False,
+            default=MAX_PAGE_SIZE,
+            min_value=1,
+            max_value=MAX_PAGE_SIZE,
+        ),
+    )
+    # {host}: the account's host label; never a free-form URL, so the signed
+    # request only ever goes to NetSuite.
+    base_urls: ClassVar[Mapping[str, str]] = {
+        "test": "https://{host}.suitetalk.api.netsuite.com/services/rest",
+        "live": "https://{host}.suitetalk.api.netsuite.com/services/rest",
+    }
+    # A few requests in flight per account is all NetSuite's concurrency
+    # governance allows an integration; the admin may raise it per account.
+    default_limits: ClassVar[Mapping[str, float]] = {"max_concurrency": 4}
+    # Synchronous REST calls take no idempotency key; every write we send is
+    # a PUT upsert by external id, which NetSuite applies once however often
+    # it is repeated.
+    idempotency_header = None
+    replays_writes = True
+    default_headers: ClassVar[Mapping[str, str]] = {
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+    }
+
+    @property
+    def account_id(self) -> str:
+        value = self.setting("account_id")
+        if not value:
+            raise ConfigurationError(
+                "NetSuite setting 'account_id' is not set", code="missing_credentials"
+            )
+        return str(value)
+
+    @property
+    def base_url(self) -> str:
+        return super().base_url.format(host=account_host(self.account_id))
+
+    def signer(self) -> OAuth1Signer:
+        """Token-based authentication for one call; a fresh nonce and
+        timestamp on every attempt."""
+        return netsuite_signer(self.credentials, account_id=self.account_id)
+
+    def error_map(self, response: requests.Response) -> ProviderError | None:
+        return netsuite_error_map(response)
+
+    def call(
+        self, method: str, path: str, *, operation: str, **kwargs: Any
+    ) -> dict[str, Any]:
+        """``send`` signed with the account's token."""
+        return self.send(
+            method, path, operation=operation, auth=self.signer(), **kwargs
+        )
+
+    # --- SuiteQL -------------------------------------------------------------
+
+    def suiteql(
+        self, query: str, *, offset: int, limit: int, operation: str
+    ) -> dict[str, Any]:
+        """One SuiteQL page (``items``, ``hasMore``, ``offset``, ...)."""
+        return self.call(
+            "POST",
+            SUITEQL_PATH,
+            operation=operation,
+            params={"limit": limit, "offset": offset},
+            headers={"Prefer": "transient"},
+            json={"q": query},
+        )
+
+    def levels_query(self, query: LevelsQuery) -> str:
+        conditions = []
+        if query.since is not None:
+            stamp = query.since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+            conditions.append(
+                "item.lastmodifieddate >= "
+                f"TO_TIMESTAMP('{stamp}', 'YYYY-MM-DD HH24:MI:SS')"
+            )
+        if query.skus:
+            listed = ", ".join(suiteql_literal(sku) for sku in query.skus)
+            conditions.append(f"item.itemid IN ({listed})")
+        where = " WHERE " + " AND ".join(conditions) if conditions else ""
+        # A unique, total order: offset paging skips or repeats rows otherwise.
+        return LEVELS_QUERY + where + " ORDER BY iil.item, iil.location"
+
+    def levels(self, query: LevelsQuery) -> StockLevelPage:
+        offset = offset_from_cursor(query.cursor)
+        # One size for every page of a sync, so each offset is a whole number
+        # of pages.
+        limit = max(1, min(query.limit, self.page_size()))
+        page = self.suiteql(
+            self.levels_query(query), offset=offset, limit=limit, operation="levels"
+        )
+        records = tuple(_level(row) for row in _items(page))
+        has_more = page.get("hasMore") is True
+        return StockLevelPage(
+            records=records,
+            next_cursor=cursor_from_offset(offset + limit) if has_more else "",
+            has_more=has_more,
+        )
+
+    def page_size(self) -> int:
+        return min(int(self.setting("page_size") or MAX_PAGE_SIZE), MAX_PAGE_SIZE)
+
+    def health_check(self) -> HealthResult:
+        self.suiteql(
+            "SELECT id FROM location", offset=0, limit=1, operation="health_check"
+        )
+        return HealthResult(ok=True, detail="SuiteQL answered")
+
+    # --- Purchase orders -----------------------------------------------------
+
+    def purchase_order_upsert(
+        self, request: PurchaseOrderRequest
+    ) -> PurchaseOrderResult:
+        """PUT by external id (NetSuite's upsert: the same request twice
+        leaves one order), then read the order back for its id and status."""
+        ids = self.item_ids([line.sku for line in request.lines])
+        missing = sorted({line.sku for line in request.lines} - set(ids))
+        if missing:
+            raise Rejected(
+                "NetSuite has no item for SKU " + ", ".join(missing)[:200],
+                code="unknown_sku",
+            )
+        path = self.purchase_order_path(request.external_id)
+        self.call(
+            "PUT",
+            path,
+            operation="purchase_order_upsert",
+            data=purchase_order_body(self, request, ids),
+            allow_empty=True,
+        )
+        return _result(self.call("GET", path, operation="get_purchase_order"))
+
+    def purchase_order_fetch(self, external_reference: str) -> PurchaseOrderResult:
+        reference = quote(external_reference, safe="")
+        return _result(
+            self.call(
+                "GET",
+                f"{PURCHASE_ORDER_PATH}/{reference}",
+                operation="get_purchase_order",
+            )
+        )
+
+    def item_ids(self, skus: list[str]) -> dict[str, str]:
+        """Internal ids of the items whose item id (our SKU) is in ``skus``."""
+        if not skus:
+            return {}
+        listed = ", ".join(suiteql_literal(sku) for sku in sorted(set(skus)))
+        # SuiteQL over REST takes no bind parameters: every value is a
+        # literal quoted by suiteql_literal.
+        page = self.suiteql(
+            f"SELECT id, itemid FROM item WHERE itemid IN ({listed})",  # noqa: S608
+            offset=0,
+            limit=MAX_PAGE_SIZE,
+            operation="netsuite_item_ids",
+        )
+        return {str(row.get("itemid")): str(row.get("id")) for row in _items(page)}
+
+    def purchase_order_path(self, external_id: str) -> str:
+        return f"{PURCHASE_ORDER_PATH}/eid:{quote(external_id, safe='')}"
+
+
+def purchase_order_body(
+    adapter: NetSuiteAdapter, request: PurchaseOrderRequest, item_ids: dict[str, str]
+) -> str:
+    """The record's JSON. Rates are written as JSON numbers from their exact
+    decimal text: money never passes through a float."""
+    rates: dict[str, str] = {}
+    lines = []
+    for index, line in enumerate(request.lines):
+        entry: dict[str, Any] = {
+            "item": {"id": item_ids[line.sku]},
+            "quantity": line.quantity,
+        }
+        if line.unit_cost:
+            marker = f"__rate_{index}__"
+            rates[marker] = adapter.to_provider_decimal(
+                line.unit_cost, request.currency
+            )
+            entry["rate"] = marker
+        lines.append(entry)
+    body: dict[str, Any] = {
+        "externalId": request.external_id,
+        "entity": {"id": request.supplier_code},
+        "location": {"id": request.location_code},
+        "item": {"items": lines},
+    }
+    if request.memo:
+        body["memo"] = request.memo[:999]
+    if request.expected_at is not None:
+        body["dueDate"] = request.expected_at.astimezone(UTC).date().isoformat()
+    text = json.dumps(body, separators=(",", ":"))
+    for marker, rate in rates.items():
+        text = text.replace(f'"{marker}"', rate)
+    return text
+
+
+def _level(row: Mapping[str, Any]) -> StockLevelRecord:
+    sku, location = row.get("sku"), row.get("location")
+    if not isinstance(sku, str) or not sku or location in (None, ""):
+        raise Unknown(
+            "NetSuite sent a level without item or location",
+            code="malformed_response",
+        )
+    return StockLevelRecord(
+        sku=sku,
+        location_code=str(location),
+        on_hand=quantity(row.get("quantityonhand")),
+        modified_at=modified_at(row.get("lastmodified")),
+    )
+
+
+def _result(record: Mapping[str, Any]) -> PurchaseOrderResult:
+    order_status = record.get("orderStatus")
+    code = order_status.get("id") if isinstance(order_status, dict) else None
+    reference = record.get("id")
+    if not reference or code not in ORDER_STATUSES:
+        raise Unknown(
+            "NetSuite sent a purchase order without id or status",
+            code="malformed_response",
+        )
+    return PurchaseOrderResult(
+        external_reference=str(reference),
+        status=ORDER_STATUSES[code],
+        external_id=str(record.get("externalId") or ""),
+        raw_status=str(order_status.get("refName") or code),
+    )
+
+
+def _items(page: Mapping[str, Any]) -> list[dict[str, Any]]:
+    items = page.get("items")
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise Unknown("NetSuite sent a page without items", code="malformed_response")
+    return items
+
+
+def quantity(value: object) -> int:
+    """A SuiteQL quantity (a decimal string; absent when none) as a whole
+    number of units."""
+    if value in (None, ""):
+        return 0
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite() or number != number.to_integral_value():
+        raise Unknown(
+            "NetSuite sent a quantity that is not a whole number",
+            code="malformed_response",
+        )
+    return int(number)
+
+
+def modified_at(value: object) -> datetime | None:
+    """``lastmodified`` as our query formats it, read as UTC (the integration
+    role's time zone must be GMT; docs/providers/inventory.md)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        return None

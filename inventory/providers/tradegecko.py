@@ -1,0 +1,371 @@
+"""TradeGecko (API v1, OAuth bearer token) as JSON over HTTP on the shared
+client: variants and their stock per location, purchase orders, and its
+signed webhooks. TradeGecko (later QuickBooks Commerce) shut down in 2023;
+the adapter keeps to its documented API for shops migrating old data.
+docs/providers/inventory.md."""
+
+import time
+from collections.abc import Mapping
+from datetime import UTC
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+
+import requests
+
+from integrations.client import classify_response
+from integrations.errors import NotProcessed, ProviderError, Rejected, Unknown
+from integrations.providers.base import ConfigField, HealthResult, SignedRequest
+from integrations.providers.http import HttpAdapter
+from integrations.webhooks.messages import (
+    WebhookMessage,
+    iso_time,
+    json_object,
+    required_header,
+    required_str,
+    unix_time,
+)
+from integrations.webhooks.signing import hmac_base64, require_match
+from inventory.providers.base import (
+    InventoryAdapter,
+    InventoryEvent,
+    LevelsQuery,
+    PurchaseOrderRequest,
+    PurchaseOrderResult,
+    PurchaseOrderStatus,
+    StockLevelPage,
+    StockLevelRecord,
+    cursor_from_offset,
+    offset_from_cursor,
+)
+
+SIGNATURE_HEADER = "X-Gecko-Signature"
+DELIVERY_HEADER = "X-Gecko-Delivery"
+# TradeGecko's largest page (default 50).
+MAX_PAGE_SIZE = 250
+_S = PurchaseOrderStatus
+PO_STATUSES: Mapping[str, PurchaseOrderStatus] = {
+    "draft": _S.DRAFT,
+    "active": _S.SENT,
+    "received": _S.RECEIVED,
+    "deleted": _S.CANCELLED,
+    "void": _S.CANCELLED,
+}
+_REJECTIONS: Mapping[int, str] = {
+    400: "invalid_request",
+    404: "not_found",
+    414: "invalid_request",
+    422: "invalid_request",
+}
+
+
+def tradegecko_error_map(response: requests.Response) -> ProviderError | None:
+    """429 waits for ``X-Rate-Limit-Reset`` (TradeGecko sends no
+    Retry-After); 402 is a lapsed subscription (nothing was done); 422's
+    ``errors`` name the fields it refused."""
+    status = response.status_code
+    if status == 429:
+        return NotProcessed(
+            "TradeGecko rate limit reached",
+            code="too_many_requests",
+            http_status=429,
+            retry_after=_retry_after(response),
+        )
+    if status == 402:
+        return NotProcessed(
+            "TradeGecko subscription has lapsed",
+            code="subscription_lapsed",
+            http_status=402,
+        )
+    code = _REJECTIONS.get(status)
+    if code is None:
+        return None
+    return Rejected(
+        f"TradeGecko refused the request: {_error_fields(response)}"[:500],
+        code=code,
+        http_status=status,
+    )
+
+
+def _retry_after(response: requests.Response) -> float:
+    default = classify_response(response)
+    if default is not None and default.retry_after:
+        return default.retry_after
+    try:
+        reset = float(response.headers.get("X-Rate-Limit-Reset", ""))
+    except ValueError:
+        return 1.0
+    return max(1.0, reset - time.time())
+
+
+def _error_fields(response: requests.Response) -> str:
+    try:
+        errors = response.json()["errors"]
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}"
+    if isinstance(errors, dict):
+        return "; ".join(
+            f"{field} {', '.join(map(str, why))}" for field, why in errors.items()
+        )
+    return str(errors)
+
+
+class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
+    code = "tradegecko"
+    display_name = "TradeGecko"
+    credential_fields: ClassVar[tuple[ConfigField, ...]] = (
+        ConfigField(
+            "access_token",
+            "Access token",
+            help_text="An OAuth access token (or privileged access token).",
+        ),
+        ConfigField(
+            "app_secret",
+            "Application secret",
+            required=False,
+            help_text="The OAuth application's secret; signs its webhooks.",
+        ),
+    )
+    base_urls: ClassVar[Mapping[str, str]] = {
+        "test": "https://api.tradegecko.com",
+        "live": "https://api.tradegecko.com",
+    }
+    max_page_size: ClassVar[int] = MAX_PAGE_SIZE
+    supports_since: ClassVar[bool] = True
+    # 300 requests per 300 seconds per application and account.
+    default_limits: ClassVar[Mapping[str, float]] = {
+        "rate_limit_per_second": 1.0,
+        "rate_limit_burst": 30,
+    }
+    # TradeGecko performs a POST carrying the same Idempotency-Key once
+    # (keys live 24 hours) and answers the first result again.
+    replays_writes = True
+    default_headers: ClassVar[Mapping[str, str]] = {
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+    }
+    webhook_signing_credential = "app_secret"
+    webhook_signature_header = SIGNATURE_HEADER
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.credential('access_token')}"}
+
+    def error_map(self, response: requests.Response) -> ProviderError | None:
+        return tradegecko_error_map(response)
+
+    def health_check(self) -> HealthResult:
+        self.send("GET", "/locations", operation="health_check", params={"limit": 1})
+        return HealthResult(ok=True, detail="locations answered")
+
+    # --- Levels ------------------------------------------------------------------
+
+    def levels(self, query: LevelsQuery) -> StockLevelPage:
+        page = offset_from_cursor(query.cursor) or 1
+        limit = max(1, min(query.limit, MAX_PAGE_SIZE))
+        params: dict[str, Any] = {"limit": limit, "page": page}
+        if query.since is not None:
+            params["updated_at_min"] = query.since.astimezone(UTC).isoformat()
+        data = self.send("GET", "/variants", operation="levels", params=params)
+        variants = _list(data, "variants")
+        wanted = set(query.skus)
+        records = tuple(
+            record
+            for variant in variants
+            for record in variant_levels(variant)
+            if not wanted or record.sku in wanted
+        )
+        has_more = _has_more(data, page=page, limit=limit, count=len(variants))
+        return StockLevelPage(
+            records=records,
+            next_cursor=cursor_from_offset(page + 1) if has_more else "",
+            has_more=has_more,
+        )
+
+    # --- Purchase orders ---------------------------------------------------------
+
+    def purchase_order_upsert(
+        self, request: PurchaseOrderRequest
+    ) -> PurchaseOrderResult:
+        """POST with an Idempotency-Key made from our external id: the same
+        request again (within TradeGecko's 24 hours) answers the same order."""
+        variants = {sku: self.variant_id(sku) for sku in {x.sku for x in request.lines}}
+        lines = [
+            {
+                "variant_id": variants[line.sku],
+                "quantity": str(line.quantity),
+                **(
+                    {
+                        "price": self.to_provider_decimal(
+                            line.unit_cost, request.currency
+                        )
+                    }
+                    if line.unit_cost
+                    else {}
+                ),
+            }
+            for line in request.lines
+        ]
+        order: dict[str, Any] = {
+            "company_id": _numeric_id(request.supplier_code, "supplier"),
+            "stock_location_id": _numeric_id(request.location_code, "location"),
+            "reference_number": request.external_id,
+            "status": "active",
+            "purchase_order_line_items": lines,
+        }
+        if request.memo:
+            order["notes"] = request.memo
+        if request.expected_at is not None:
+            order["due_at"] = request.expected_at.astimezone(UTC).date().isoformat()
+        data = self.send(
+            "POST",
+            "/purchase_orders",
+            operation="purchase_order_upsert",
+            json={"purchase_order": order},
+            idempotency_key=f"po-{request.external_id}",
+        )
+        return _result(_object(data, "purchase_order"))
+
+    def purchase_order_fetch(self, external_reference: str) -> PurchaseOrderResult:
+        data = self.send(
+            "GET",
+            f"/purchase_orders/{_path_id(external_reference)}",
+            operation="get_purchase_order",
+        )
+        return _result(_object(data, "purchase_order"))
+
+    def variant_id(self, sku: str) -> int:
+        data = self.send(
+            "GET", "/variants", operation="tradegecko_variant", params={"sku": sku}
+        )
+        matches = [v for v in _list(data, "variants") if v.get("sku") == sku]
+        if not matches or not isinstance(matches[0].get("id"), int):
+            raise Rejected(
+                f"TradeGecko has no variant with SKU {sku}"[:200], code="unknown_sku"
+            )
+        return matches[0]["id"]
+
+    # --- Webhooks ----------------------------------------------------------------
+
+    def check_webhook_signature(self, request: SignedRequest) -> None:
+        # Base64 HMAC-SHA256 of the body with the application's secret. No
+        # delivery time is signed and TradeGecko retries the same body for
+        # days, so replays are stopped by the delivery id, not a window.
+        expected = hmac_base64(request.secret, request.body)
+        require_match(expected, [request.signature], param=SIGNATURE_HEADER)
+
+    def webhook_message(self, request: SignedRequest, verified: None) -> WebhookMessage:
+        payload = json_object(request.body, what="a TradeGecko event")
+        return WebhookMessage.build(
+            event_type=required_str(payload, "event", what="TradeGecko event"),
+            dedupe_key=required_header(request.headers, DELIVERY_HEADER),
+            payload=payload,
+            occurred_at=unix_time(payload.get("timestamp")),
+        )
+
+    def parse_inventory_event(self, message: WebhookMessage) -> InventoryEvent | None:
+        """A ``variant.*`` event names the variant, not its stock: its levels
+        are read back (None once the variant is gone)."""
+        object_id = message.payload.get("object_id")
+        if not message.event_type.startswith("variant.") or not isinstance(
+            object_id, int
+        ):
+            return None
+        data = self.none_if_not_found(
+            lambda: self.send(
+                "GET", f"/variants/{object_id}", operation="tradegecko_variant"
+            )
+        )
+        if data is None:
+            return None
+        levels = variant_levels(_object(data, "variant"))
+        return InventoryEvent(levels=tuple(levels), occurred_at=message.occurred_at)
+
+
+def variant_levels(variant: Mapping[str, Any]) -> list[StockLevelRecord]:
+    """One record per location of a variant that has a SKU (TradeGecko allows
+    variants without one; nothing can be keyed on them)."""
+    sku = variant.get("sku")
+    if not isinstance(sku, str) or not sku:
+        return []
+    locations = variant.get("locations") or []
+    if not isinstance(locations, list):
+        raise Unknown(
+            "TradeGecko sent a variant without locations", code="malformed_response"
+        )
+    modified = iso_time(variant.get("updated_at"))
+    return [
+        StockLevelRecord(
+            sku=sku,
+            location_code=str(row["location_id"]),
+            on_hand=_quantity(row.get("stock_on_hand")),
+            modified_at=modified,
+        )
+        for row in locations
+        if isinstance(row, dict) and row.get("location_id") is not None
+    ]
+
+
+def _has_more(data: Mapping[str, Any], *, page: int, limit: int, count: int) -> bool:
+    # ``meta.total`` counts every record of the listing; without it a full
+    # page may have more after it.
+    meta = data.get("meta")
+    total = meta.get("total") if isinstance(meta, dict) else None
+    if isinstance(total, int):
+        return page * limit < total
+    return count >= limit
+
+
+def _quantity(value: object) -> int:
+    try:
+        number = Decimal(str(value if value not in (None, "") else 0))
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite() or number != number.to_integral_value():
+        raise Unknown(
+            "TradeGecko sent a stock level that is not a whole number",
+            code="malformed_response",
+        )
+    return int(number)
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+    value = data.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise Unknown(f"TradeGecko sent no {key} list", code="malformed_response")
+    return value
+
+
+def _object(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise Unknown(f"TradeGecko sent no {key}", code="malformed_response")
+    return value
+
+
+def _path_id(reference: str) -> str:
+    if not reference.isdigit():
+        raise Rejected("TradeGecko ids are numbers", code="not_found")
+    return reference
+
+
+def _numeric_id(value: str, what: str) -> int:
+    # TradeGecko's ids are integers; anything else is refused before a call.
+    if not value.isdigit():
+        raise Rejected(f"TradeGecko {what} ids are numbers", code="invalid_request")
+    return int(value)
+
+
+def _result(order: Mapping[str, Any]) -> PurchaseOrderResult:
+    status = order.get("status")
+    if order.get("procurement_status") == "procured":
+        status = "received"
+    if order.get("id") is None or status not in PO_STATUSES:
+        raise Unknown(
+            "TradeGecko sent a purchase order without id or status",
+            code="malformed_response",
+        )
+    return PurchaseOrderResult(
+        external_reference=str(order["id"]),
+        status=PO_STATUSES[status],
+        external_id=str(order.get("reference_number") or ""),
+        raw_status=str(order.get("status")),
+    )

@@ -1,0 +1,172 @@
+"""Contract harness for NetSuite (SuiteTalk REST): ``responses`` answers built
+from Oracle's documented SuiteQL, record API and error shapes
+(tests/fixtures/netsuite/README.md names the page each follows)."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from responses import matchers
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+from integrations.models import ProviderAccount
+from inventory.providers.base import (
+    LevelsQuery,
+    PurchaseOrderLine,
+    PurchaseOrderRequest,
+    StockLevelRecord,
+)
+from tests.factories import ProviderAccountFactory
+from tests.inventory.contract.harness import LevelsPaging
+
+PROVIDER = "netsuite"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "netsuite"
+BASE = "https://1234567-sb1.suitetalk.api.netsuite.com/services/rest"
+SUITEQL = f"{BASE}/query/v1/suiteql"
+PO_EXTERNAL_ID = "PO-20261204-0001"
+PO_INTERNAL_ID = "3581"
+_NO_WEBHOOKS = (
+    "NetSuite sends no webhooks of its own (SuiteTalk REST has none; stock "
+    "follows by SuiteQL sync)"
+)
+NOT_APPLICABLE = {
+    "reserve_release": "SuiteTalk REST has no hold resource for another system's "
+    "reservations; the shop keeps its own",
+    "webhook_valid": _NO_WEBHOOKS,
+    "webhook_forged": _NO_WEBHOOKS,
+    "webhook_stale": _NO_WEBHOOKS,
+    "webhook_duplicate": _NO_WEBHOOKS,
+}
+CREDENTIALS = {
+    "consumer_key": "contract-consumer-key",
+    "consumer_secret": "contract-consumer-secret",
+    "token_id": "contract-token-id",
+    "token_secret": "contract-token-secret",
+}
+EXPECTED = (
+    StockLevelRecord("WIDGET-RED", "1", 42, datetime(2026, 12, 1, 8, 15, tzinfo=UTC)),
+    StockLevelRecord("WIDGET-RED", "2", 7, datetime(2026, 12, 1, 8, 15, tzinfo=UTC)),
+    StockLevelRecord(
+        "WIDGET-BLUE", "1", 0, datetime(2026, 12, 2, 17, 40, 12, tzinfo=UTC)
+    ),
+)
+
+
+def load(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def make_account() -> ProviderAccount:
+    return ProviderAccountFactory(
+        kind="inventory",
+        provider=PROVIDER,
+        settings={"account_id": "1234567_SB1", "backoff_base_seconds": 0.001},
+        credentials=dict(CREDENTIALS),
+    )
+
+
+def query_contains(text: str):
+    """A matcher: the SuiteQL request's ``q`` contains ``text``."""
+
+    def match(request: requests.PreparedRequest) -> tuple[bool, str]:
+        query = json.loads(request.body or b"{}").get("q", "")
+        return text in query, f"q does not contain {text!r}"
+
+    return match
+
+
+def pages(rsps, *, limit: int, extra: list | None = None) -> None:
+    for offset, name in (
+        (0, "suiteql_levels_page1.json"),
+        (2, "suiteql_levels_page2.json"),
+    ):
+        params = {"limit": str(limit), "offset": str(offset)}
+        rsps.post(
+            SUITEQL,
+            json=load(name),
+            match=[
+                matchers.query_param_matcher(params),
+                matchers.header_matcher({"Prefer": "transient"}),
+                *(extra or []),
+            ],
+        )
+
+
+def levels_paging(rsps, account) -> LevelsPaging:
+    pages(rsps, limit=2)
+    return LevelsPaging(query=LevelsQuery(limit=2), expected=EXPECTED)
+
+
+def levels_since(rsps, account) -> LevelsPaging:
+    since = datetime(2026, 12, 1, tzinfo=UTC)
+    stamp = "TO_TIMESTAMP('2026-12-01 00:00:00', 'YYYY-MM-DD HH24:MI:SS')"
+    pages(rsps, limit=2, extra=[query_contains(f"lastmodifieddate >= {stamp}")])
+    return LevelsPaging(query=LevelsQuery(since=since, limit=2), expected=EXPECTED)
+
+
+def po_create_idempotent(rsps, account) -> PurchaseOrderRequest:
+    rsps.post(SUITEQL, json=load("suiteql_items.json"))
+    record = f"{BASE}/record/v1/purchaseOrder"
+    rsps.put(
+        f"{record}/eid:{PO_EXTERNAL_ID}",
+        status=204,
+        headers={"Location": f"{record}/{PO_INTERNAL_ID}"},
+    )
+    rsps.get(f"{record}/eid:{PO_EXTERNAL_ID}", json=load("purchase_order.json"))
+    rsps.get(f"{record}/{PO_INTERNAL_ID}", json=load("purchase_order.json"))
+    return PurchaseOrderRequest(
+        external_id=PO_EXTERNAL_ID,
+        supplier_code="77",
+        location_code="1",
+        currency="USD",
+        lines=(
+            PurchaseOrderLine("WIDGET-RED", 10, 1250),
+            PurchaseOrderLine("WIDGET-BLUE", 5, 1250),
+        ),
+        memo="Reorder from Switchyard",
+    )
+
+
+def po_not_found(rsps, account) -> str:
+    rsps.get(
+        f"{BASE}/record/v1/purchaseOrder/999999",
+        status=404,
+        json=load("error_not_found.json"),
+    )
+    return "999999"
+
+
+def unauthorized_401(rsps, account) -> LevelsQuery:
+    rsps.post(SUITEQL, status=401, json=load("error_invalid_login.json"))
+    return LevelsQuery()
+
+
+def rate_limited_429(rsps, account) -> LevelsQuery:
+    # NetSuite's 429 carries no Retry-After; the adapter supplies one.
+    rsps.post(SUITEQL, status=429, json=load("error_too_many_requests.json"))
+    return LevelsQuery()
+
+
+def server_error_500(rsps, account) -> LevelsQuery:
+    rsps.post(SUITEQL, status=500, body="Internal Server Error")
+    return LevelsQuery()
+
+
+def read_timeout(rsps, account) -> LevelsQuery:
+    rsps.post(SUITEQL, body=requests.ReadTimeout("read timed out"))
+    return LevelsQuery()
+
+
+def connection_refused(rsps, account) -> LevelsQuery:
+    refused = NewConnectionError(None, "[Errno 111] Connection refused")
+    rsps.post(
+        SUITEQL,
+        body=requests.ConnectionError(MaxRetryError(None, SUITEQL, reason=refused)),
+    )
+    return LevelsQuery()
+
+
+def malformed_json(rsps, account) -> LevelsQuery:
+    rsps.post(SUITEQL, body="<html>maintenance</html>", content_type="text/html")
+    return LevelsQuery()
