@@ -229,9 +229,7 @@ class NetSuiteAdapter(HttpAdapter, InventoryAdapter):
 
     def levels(self, query: LevelsQuery) -> StockLevelPage:
         offset = offset_from_cursor(query.cursor)
-        # One size for every page of a sync, so each offset is a whole number
-        # of pages.
-        limit = max(1, min(query.limit, self.page_size()))
+        limit = self._page_limit(query)
         page = self.suiteql(
             self.levels_query(query), offset=offset, limit=limit, operation="levels"
         )
@@ -242,6 +240,17 @@ class NetSuiteAdapter(HttpAdapter, InventoryAdapter):
             next_cursor=cursor_from_offset(offset + limit) if has_more else "",
             has_more=has_more,
         )
+
+    def cursor_after(self, query: LevelsQuery) -> str | None:
+        # Offsets: a sync can step past a page that failed.
+        return cursor_from_offset(
+            offset_from_cursor(query.cursor) + self._page_limit(query)
+        )
+
+    def _page_limit(self, query: LevelsQuery) -> int:
+        # One size for every page of a sync, so each offset is a whole number
+        # of pages.
+        return max(1, min(query.limit, self.page_size()))
 
     def page_size(self) -> int:
         return min(int(self.setting("page_size") or MAX_PAGE_SIZE), MAX_PAGE_SIZE)

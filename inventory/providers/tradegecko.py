@@ -180,6 +180,10 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             has_more=has_more,
         )
 
+    def cursor_after(self, query: LevelsQuery) -> str | None:
+        # Page numbers: a sync can step past a page that failed.
+        return cursor_from_offset((offset_from_cursor(query.cursor) or 1) + 1)
+
     # --- Purchase orders ---------------------------------------------------------
 
     def purchase_order_upsert(

@@ -316,3 +316,17 @@ def test_order_status_codes_map_to_ours(adapter, rsps, code, status):
     rsps.get(f"{ns.BASE}/record/v1/purchaseOrder/3581", json=record)
 
     assert adapter.purchase_order_status("3581").status == status
+
+
+def test_a_failed_page_can_be_stepped_past(adapter):
+    # The sync records a failed page and goes on from the next offset, which
+    # must be the one the page would have given.
+    from inventory.providers.base import LevelsQuery, offset_from_cursor
+
+    first = LevelsQuery(limit=2)
+    after = adapter.cursor_after(first)
+    assert offset_from_cursor(after) == 2
+    assert (
+        offset_from_cursor(adapter.cursor_after(LevelsQuery(cursor=after, limit=2)))
+        == 4
+    )

@@ -256,3 +256,11 @@ def test_read_timeout_is_unknown(adapter, rsps):
     with pytest.raises(Unknown) as info:
         adapter.levels(LevelsQuery())
     assert info.value.code == "read_timeout"
+
+
+def test_a_failed_page_can_be_stepped_past(adapter):
+    from inventory.providers.base import LevelsQuery, offset_from_cursor
+
+    after = adapter.cursor_after(LevelsQuery(limit=50))
+    assert offset_from_cursor(after) == 2  # page 1 failed: go on with page 2
+    assert offset_from_cursor(adapter.cursor_after(LevelsQuery(cursor=after))) == 3
