@@ -22,7 +22,10 @@ def _currency(value: str) -> str:
 class PaymentCreateSerializer(serializers.Serializer):
     order_id = serializers.CharField(max_length=128)
     amount = serializers.IntegerField(
-        min_value=1, help_text="In the currency's minor unit (cents; yen for JPY)."
+        min_value=1,
+        max_value=money.MAX_AMOUNT_ANY,
+        help_text="In the currency's minor unit (cents; yen for JPY). At most "
+        f"{money.MAX_AMOUNT:,} in most currencies (what every gateway accepts).",
     )
     currency = serializers.CharField(max_length=3, help_text="ISO 4217, e.g. EUR.")
     source_token = serializers.CharField(
@@ -50,15 +53,31 @@ class PaymentCreateSerializer(serializers.Serializer):
     def validate_currency(self, value: str) -> str:
         return _currency(value)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        limit = money.max_amount(attrs["currency"])
+        if attrs["amount"] > limit:
+            raise serializers.ValidationError(
+                {
+                    "amount": serializers.ErrorDetail(
+                        f"At most {limit} in {attrs['currency']}.",
+                        code="max_value",
+                    )
+                }
+            )
+        return attrs
+
 
 class CaptureSerializer(serializers.Serializer):
     amount = serializers.IntegerField(
-        min_value=1, required=False, help_text="Default: all that is authorized."
+        min_value=1,
+        max_value=money.MAX_AMOUNT_ANY,
+        required=False,
+        help_text="Default: all that is authorized.",
     )
 
 
 class RefundCreateSerializer(serializers.Serializer):
-    amount = serializers.IntegerField(min_value=1)
+    amount = serializers.IntegerField(min_value=1, max_value=money.MAX_AMOUNT_ANY)
     reason = serializers.CharField(max_length=255, required=False, default="")
 
 

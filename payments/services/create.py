@@ -104,7 +104,7 @@ def payment_create(
 def _checked_currency(amount: int, currency: str) -> str:
     """The upper-cased ISO code; MoneyError or ValueError for a bad input."""
     code = money.validate_currency(currency)
-    if not isinstance(amount, int) or amount <= 0:
+    if not isinstance(amount, int) or not 0 < amount <= money.max_amount(code):
         raise ValueError("amount must be a positive integer of minor units")
     return code
 
