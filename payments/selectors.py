@@ -30,6 +30,7 @@ def payment_timeline(payment: Payment) -> list[TimelineEntry]:
             created,
             *attempt_entries(payment.attempts.all()),
             *_refund_entries(payment),
+            *_note_entries(payment),
             *webhook_entries(
                 account_id=payment.account_id, reference=payment.provider_reference
             ),
@@ -56,6 +57,15 @@ def _refund_entries(payment: Payment) -> list[TimelineEntry]:
             )
         )
     return entries
+
+
+def _note_entries(payment: Payment) -> list[TimelineEntry]:
+    return [
+        TimelineEntry(
+            at=note.created_at, kind=note.kind, title=note.title, detail=note.detail
+        )
+        for note in payment.notes.all()[:TIMELINE_LIMIT]
+    ]
 
 
 def payments_selected(queryset: QuerySet) -> QuerySet[Payment]:

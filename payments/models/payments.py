@@ -81,6 +81,22 @@ STATUS_RANK: dict[str, int] = {
 }
 
 
+# Moves outside TRANSITIONS that only the provider's own report of money may
+# make (``Change.provider_says``): the provider's word on money wins. Each one
+# contradicts what the storefront was told, so the payment goes to review.
+CORRECTIONS: dict[str, frozenset[str]] = {
+    # Stripe: payment_failed is not final; the intent may still succeed.
+    S.FAILED: frozenset({S.AUTHORIZED, S.CAPTURED}),
+    # Square FAILED after APPROVED; PayPal authorization denied.
+    S.AUTHORIZED: frozenset({S.FAILED}),
+    # Braintree settlement declined, PayPal capture denied or declined.
+    S.CAPTURED: frozenset({S.FAILED}),
+}
+# The failure code of a payment whose reported money was not collected after
+# all: final at the provider, so no later (or late) success undoes it.
+NOT_COLLECTED = "not_collected"
+
+
 def can_transition(current: str, new: str) -> bool:
     return new in TRANSITIONS.get(current, frozenset())
 
@@ -97,6 +113,13 @@ class ReviewState(models.TextChoices):
     PENDING = "pending", "Waiting for review"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
+
+
+class ReviewReason(models.TextChoices):
+    FRAUD = "", "Fraud screening"
+    PROVIDER_CONTRADICTION = "provider_contradiction", "Provider contradicted us"
+    DUPLICATE_CHARGE = "duplicate_charge", "Charge owned by another payment"
+    UNRESOLVED = "unresolved", "Outcome could not be settled"
 
 
 class DisputeStatus(models.TextChoices):
@@ -145,6 +168,13 @@ class Payment(models.Model):
     risk_reasons = models.JSONField(default=list, blank=True)
     review_state = models.CharField(
         max_length=8, choices=ReviewState.choices, default=ReviewState.NONE
+    )
+    review_reason = models.CharField(
+        max_length=24,
+        choices=ReviewReason.choices,
+        blank=True,
+        default=ReviewReason.FRAUD,
+        help_text="Why the payment waits for staff.",
     )
     dispute_status = models.CharField(
         max_length=8, choices=DisputeStatus.choices, blank=True, default=""
@@ -221,6 +251,23 @@ class PaymentAttempt(KeyedAttempt):
 
     class Meta(KeyedAttempt.Meta):
         pass
+
+
+class PaymentNote(models.Model):
+    """A line on the payment's timeline the other records do not tell: a
+    correction on the provider's word, a failure the payment left behind."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="notes")
+    kind = models.CharField(max_length=24)
+    title = models.CharField(max_length=255)
+    detail = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
 
 
 class RefundStatus(models.TextChoices):

@@ -145,7 +145,11 @@ class SavedMethod:
 class PaymentEventKind(StrEnum):
     AUTHORIZED = "authorized"
     SUCCEEDED = "succeeded"  # captured
+    # Not (yet) paid; may still succeed later (Stripe's payment_failed).
     FAILED = "failed"
+    # Final: money reported authorized or captured was not collected after
+    # all (Braintree settlement declined, PayPal capture denied, Square FAILED).
+    FAILED_FINAL = "failed_final"
     REFUNDED = "refunded"
     VOIDED = "voided"
     DISPUTE_OPENED = "dispute_opened"

@@ -46,7 +46,7 @@ from payments.providers.braintree_sdk import (
 
 EVENT_KINDS: Mapping[str, PaymentEventKind] = {
     "transaction_settled": PaymentEventKind.SUCCEEDED,
-    "transaction_settlement_declined": PaymentEventKind.FAILED,
+    "transaction_settlement_declined": PaymentEventKind.FAILED_FINAL,
     "dispute_opened": PaymentEventKind.DISPUTE_OPENED,
     "dispute_won": PaymentEventKind.DISPUTE_CLOSED,
     "dispute_lost": PaymentEventKind.DISPUTE_CLOSED,

@@ -64,7 +64,9 @@ EVENT_KINDS: Mapping[str, PaymentEventKind] = {
     "PAYMENT.AUTHORIZATION.CREATED": PaymentEventKind.AUTHORIZED,
     "PAYMENT.AUTHORIZATION.VOIDED": PaymentEventKind.VOIDED,
     "PAYMENT.CAPTURE.COMPLETED": PaymentEventKind.SUCCEEDED,
-    "PAYMENT.CAPTURE.DENIED": PaymentEventKind.FAILED,
+    # Final: the capture was not collected (PayPal's webhook event names).
+    "PAYMENT.CAPTURE.DENIED": PaymentEventKind.FAILED_FINAL,
+    "PAYMENT.CAPTURE.DECLINED": PaymentEventKind.FAILED_FINAL,
     "PAYMENT.CAPTURE.REFUNDED": PaymentEventKind.REFUNDED,
     "PAYMENT.CAPTURE.REVERSED": PaymentEventKind.REFUNDED,
     "CUSTOMER.DISPUTE.CREATED": PaymentEventKind.DISPUTE_OPENED,

@@ -109,6 +109,8 @@ EVENT_KINDS: dict[str, PaymentEventKind] = {
     "payment.succeeded": PaymentEventKind.SUCCEEDED,
     "payment.captured": PaymentEventKind.SUCCEEDED,
     "payment.failed": PaymentEventKind.FAILED,
+    # Money reported moved was not collected after all (final).
+    "payment.not_collected": PaymentEventKind.FAILED_FINAL,
     "payment.voided": PaymentEventKind.VOIDED,
     "payment.refunded": PaymentEventKind.REFUNDED,
     "payment.dispute.opened": PaymentEventKind.DISPUTE_OPENED,

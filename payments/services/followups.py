@@ -8,7 +8,7 @@ from typing import TypeVar
 from django.utils import timezone
 
 from integrations.errors import NotProcessed, ProviderError, Rejected
-from payments.models import Payment, PaymentStatus, ReviewState
+from payments.models import Payment, PaymentStatus, ReviewReason, ReviewState
 from payments.providers.base import CaptureRequest, PaymentResult, PaymentsAdapter
 from payments.services.attempts import adapter_for, attempted
 from payments.services.errors import (
@@ -103,9 +103,16 @@ def _review_decided(payment: Payment, state: str) -> None:
 
 
 def payment_review_approve(*, payment: Payment, actor: str) -> Payment:
-    """Staff approve a payment held for review: capture it."""
+    """Staff approve a payment held for review: capture it (fraud hold), or
+    acknowledge it (a payment the gateway corrected, or one that cannot be
+    settled automatically: staff have checked it at the gateway)."""
     if payment.review_state != ReviewState.PENDING:
         raise InvalidState("The payment is not waiting for review.")
+    if payment.review_reason != ReviewReason.FRAUD:
+        _review_decided(payment, ReviewState.APPROVED)
+        logger.info("payment review acknowledged", extra=log_ids(payment))
+        payment.refresh_from_db()
+        return payment
     payment = payment_capture(payment=payment, actor=actor)
     if payment.status == PaymentStatus.CAPTURED:
         _review_decided(payment, ReviewState.APPROVED)
@@ -117,6 +124,8 @@ def payment_review_reject(*, payment: Payment, actor: str) -> Payment:
     """Staff reject a payment held for review: void it."""
     if payment.review_state != ReviewState.PENDING:
         raise InvalidState("The payment is not waiting for review.")
+    if payment.review_reason != ReviewReason.FRAUD:
+        raise InvalidState("Only a fraud hold can be rejected; acknowledge this one.")
     payment = payment_void(payment=payment, actor=actor)
     if payment.status == PaymentStatus.VOIDED:
         _review_decided(payment, ReviewState.REJECTED)

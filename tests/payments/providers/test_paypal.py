@@ -819,7 +819,11 @@ def test_capture_completed_event(adapter):
 
 def test_capture_denied_event(adapter):
     event = adapter.parse_payment_event(message_for("event_capture_denied.json"))
-    assert (event.kind, event.provider_reference) == (PaymentEventKind.FAILED, ORDER)
+    # Final: a denied capture was not collected.
+    assert (event.kind, event.provider_reference) == (
+        PaymentEventKind.FAILED_FINAL,
+        ORDER,
+    )
 
 
 def test_authorization_events(adapter):
