@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import requests
+from django.conf import settings
 
 from integrations.errors import ProviderError, Rejected
 from integrations.oauth import BearerTokenAuth, ClientCredentials
@@ -21,6 +22,7 @@ from integrations.webhooks.messages import (
     required_header,
     required_str,
 )
+from integrations.webhooks.signing import check_retry_window
 from integrations.webhooks.verification import WebhookVerificationError
 from payments.providers.base import (
     CaptureRequest,
@@ -60,6 +62,9 @@ WEBHOOK_HEADERS = {
     "transmission_sig": "PAYPAL-TRANSMISSION-SIG",
     "transmission_time": "PAYPAL-TRANSMISSION-TIME",
 }
+# PayPal retries an undelivered webhook up to 25 times over 3 days; a day of
+# margin so a last retry is never refused.
+PAYPAL_RETRY_PERIOD_SECONDS = 4 * 24 * 3600
 EVENT_KINDS: Mapping[str, PaymentEventKind] = {
     "PAYMENT.AUTHORIZATION.CREATED": PaymentEventKind.AUTHORIZED,
     "PAYMENT.AUTHORIZATION.VOIDED": PaymentEventKind.VOIDED,
@@ -296,9 +301,14 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
                 code=WebhookVerificationError.MALFORMED,
                 param=WEBHOOK_HEADERS["transmission_time"],
             )
-        # Stale is refused before PayPal is asked.
-        self.check_webhook_time(
-            sent_at.timestamp(), param=WEBHOOK_HEADERS["transmission_time"]
+        # Stale is refused before PayPal is asked. PayPal retries a delivery
+        # for about three days, so any time in that period is accepted; its
+        # verification call and the event-id dedupe stop forgeries and replays.
+        check_retry_window(
+            sent_at.timestamp(),
+            retry_period=PAYPAL_RETRY_PERIOD_SECONDS,
+            tolerance=settings.WEBHOOK_TOLERANCE_SECONDS,
+            param=WEBHOOK_HEADERS["transmission_time"],
         )
         if not self._signature_verified(transmission, request.secret, request.body):
             raise WebhookVerificationError(
