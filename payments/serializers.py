@@ -19,6 +19,16 @@ def _currency(value: str) -> str:
         ) from None
 
 
+@extend_schema_field(
+    {"type": "string", "enum": sorted(money.EXPONENTS), "minLength": 3, "maxLength": 3}
+)
+class CurrencyField(serializers.CharField):
+    """An ISO 4217 code; the schema lists the codes the server accepts."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_length=3, max_length=3, **kwargs)
+
+
 class PaymentCreateSerializer(serializers.Serializer):
     order_id = serializers.CharField(max_length=128)
     amount = serializers.IntegerField(
@@ -27,7 +37,9 @@ class PaymentCreateSerializer(serializers.Serializer):
         help_text="In the currency's minor unit (cents; yen for JPY). At most "
         f"{money.MAX_AMOUNT:,} in most currencies (what every gateway accepts).",
     )
-    currency = serializers.CharField(max_length=3, help_text="ISO 4217, e.g. EUR.")
+    currency = CurrencyField(
+        help_text="ISO 4217, e.g. EUR (lower case is accepted too)."
+    )
     source_token = serializers.CharField(
         max_length=255,
         help_text="Token or nonce from the provider's client-side SDK. A raw card "

@@ -31,6 +31,14 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 # Printable ASCII: anything else in a header is a client bug, not a key.
 _VALID_KEY = re.compile(r"^[\x20-\x7e]+$")
+# What _check_key enforces, declared in the schema: 1-255 printable ASCII
+# characters, not all spaces.
+KEY_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_KEY_LENGTH,
+    "pattern": r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$",
+}
 # Response headers worth replaying (a 201's Location).
 _STORED_HEADERS = ("Location",)
 
@@ -54,11 +62,12 @@ def idempotent(
 
         parameter = OpenApiParameter(
             name=HEADER,
-            type=str,
+            type=KEY_SCHEMA,
             location=OpenApiParameter.HEADER,
             required=required,
             description=(
-                "A unique string (at most 255 characters) per operation. A retry "
+                "A unique string per operation: 1-255 printable ASCII characters, "
+                "not all spaces. A retry "
                 "with the same key and body replays the first response "
                 f"(header `{REPLAYED_HEADER}: true`); a different body is a 422, "
                 "a request still in progress a 409."
