@@ -213,19 +213,27 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "integrations.correlation.CorrelationIdFilter"}},
+    "filters": {
+        "correlation": {"()": "integrations.correlation.CorrelationIdFilter"},
+        # Every account's known secrets are masked in every record.
+        "secrets": {"()": "integrations.logging.SecretRedactionFilter"},
+    },
     "formatters": {"json": {"()": "integrations.logging.JsonFormatter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json",
-            "filters": ["correlation"],
+            "filters": ["correlation", "secrets"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "django-q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")},
+        # Provider SDKs log request details at INFO and below.
+        "stripe": {"level": "WARNING"},
+        "braintree": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
     },
 }
 
@@ -249,6 +257,10 @@ REST_FRAMEWORK = {
     # The API parses JSON only, so APIClient sends JSON unless told otherwise.
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# How often each process checks the accounts table for new secrets to redact.
+SECRET_REDACTION_CHECK_SECONDS = env.float(
+    "SECRET_REDACTION_CHECK_SECONDS", default=5.0
+)
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchyard storefront API",

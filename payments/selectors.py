@@ -68,6 +68,13 @@ def _note_entries(payment: Payment) -> list[TimelineEntry]:
     ]
 
 
+def provider_said(payment: Payment) -> str:
+    """The gateway's latest words about ``payment`` (secrets masked), for
+    staff only: the storefront gets our own message."""
+    note = payment.notes.filter(kind="provider_message").order_by("-pk").first()
+    return note.detail if note else ""
+
+
 def payments_selected(queryset: QuerySet) -> QuerySet[Payment]:
     """Plain payments for a selection of payment-backed rows (the review
     queue's proxy rows), so admin log entries belong to the payment."""

@@ -227,16 +227,22 @@ def log_ids(payment: Payment) -> dict[str, Any]:
 
 
 def mark_failed(payment: Payment, error: ProviderError) -> Payment:
-    return advance(
-        payment,
-        Change(
-            status=PaymentStatus.FAILED,
-            fields={
-                "failure_code": error.code[:64],
-                "failure_message": error.message[:255],
-            },
-        ),
-    )
+    """Failed with our own message for the code; the provider's text goes to
+    the timeline for staff, secrets masked (``services.messages``)."""
+    from payments.services.messages import provider_text_keep, public_message
+
+    with transaction.atomic():
+        provider_text_keep(payment, error, "authorize")
+        return advance(
+            payment,
+            Change(
+                status=PaymentStatus.FAILED,
+                fields={
+                    "failure_code": error.code[:64],
+                    "failure_message": public_message(error.code),
+                },
+            ),
+        )
 
 
 def mark_unknown(payment: Payment) -> Payment:
