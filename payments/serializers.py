@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from integrations import money
+from payments import limits
 from payments.models import Payment, Refund, SavedPaymentMethod
 
 
@@ -27,6 +28,26 @@ class CurrencyField(serializers.CharField):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(min_length=3, max_length=3, **kwargs)
+
+
+@extend_schema_field(limits.metadata_schema(limits.registered_limits()))
+class MetadataField(serializers.DictField):
+    """Storefront metadata; checked against the enabled gateways' limits."""
+
+
+def _check_gateway_limits(attrs: dict[str, Any]) -> None:
+    """What a gateway would refuse is refused here, before anything is sent."""
+    problem = limits.metadata_problem(attrs["metadata"], limits.enabled_limits())
+    if problem is not None:
+        param, message = problem
+        detail = serializers.ErrorDetail(message, code="gateway_limit")
+        raise serializers.ValidationError({param: [detail]})
+    if not limits.source_accepted_now(attrs["source_token"]):
+        detail = serializers.ErrorDetail(
+            "No enabled gateway accepts a source token of this format.",
+            code="invalid_source_token",
+        )
+        raise serializers.ValidationError({"source_token": [detail]})
 
 
 class PaymentCreateSerializer(serializers.Serializer):
@@ -56,7 +77,7 @@ class PaymentCreateSerializer(serializers.Serializer):
     ip_country = serializers.CharField(max_length=2, required=False, default="")
     billing_country = serializers.CharField(max_length=2, required=False, default="")
     card_fingerprint = serializers.CharField(max_length=255, required=False, default="")
-    metadata = serializers.DictField(
+    metadata = MetadataField(
         child=serializers.CharField(max_length=500, allow_blank=True),
         required=False,
         default=dict,
@@ -66,6 +87,7 @@ class PaymentCreateSerializer(serializers.Serializer):
         return _currency(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        _check_gateway_limits(attrs)
         limit = money.max_amount(attrs["currency"])
         if attrs["amount"] > limit:
             raise serializers.ValidationError(

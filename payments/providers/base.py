@@ -173,8 +173,24 @@ class PaymentEvent:
     amount_is_total: bool = False
 
 
+@dataclass(frozen=True)
+class MetadataLimits:
+    """What a provider accepts as metadata, and the keys its adapter adds."""
+
+    max_keys: int
+    max_key_length: int
+    max_value_length: int
+    forbidden_key_characters: str = ""
+    reserved_keys: frozenset[str] = frozenset()
+
+
 class PaymentsAdapter(BaseAdapter):
     kind = "payments"
+    # None: the adapter sends no metadata, so any is fine.
+    metadata_limits: ClassVar[MetadataLimits | None] = None
+    # A source token this provider can take matches this (full match); ""
+    # when it documents no format.
+    source_format: ClassVar[str] = ""
     # Square can cancel a payment by the idempotency key of its create call.
     supports_cancel_by_idempotency_key: ClassVar[bool] = False
     # Longest idempotency key the provider accepts (Square: 45).

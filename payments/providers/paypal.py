@@ -89,6 +89,8 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
     code = "paypal"
     display_name = "PayPal"
     max_idempotency_key_length: ClassVar[int] = 108
+    # The approved order id (checkout_orders_v2.json: path parameter ``id``).
+    source_format: ClassVar[str] = r"[A-Z0-9]{1,36}"
     # PayPal refuses decimals for these (sent as whole units).
     currency_exponents: ClassVar[Mapping[str, int]] = {"HUF": 0, "JPY": 0, "TWD": 0}
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (

@@ -5,12 +5,14 @@ Failover moves on only after ``not_processed``; a decline is final
 """
 
 import logging
+import re
 from dataclasses import replace
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from integrations import money
+from integrations.errors import NotProcessed
 from integrations.failover import (
     FailoverRejected,
     FailoverUnknown,
@@ -185,6 +187,13 @@ def authorize_at(
             return adapter.charge_saved(keyed)
         return adapter.authorize(keyed)
 
+    pattern = adapter.source_format
+    if pattern and not re.fullmatch(pattern, request.source_token):
+        # Not this gateway's kind of source: nothing is sent, try the next.
+        raise NotProcessed(
+            f"{adapter.display_name} cannot take this source token",
+            code="source_not_supported",
+        )
     reference = adapter.reference_before_call(request)
     return attempted(payment, adapter, "authorize", call, reference=reference)
 

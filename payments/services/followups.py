@@ -9,7 +9,12 @@ from django.utils import timezone
 
 from integrations.errors import NotProcessed, ProviderError, Rejected
 from payments.models import Payment, PaymentStatus, ReviewReason, ReviewState
-from payments.providers.base import CaptureRequest, PaymentResult, PaymentsAdapter
+from payments.providers.base import (
+    CaptureRequest,
+    PaymentResult,
+    PaymentsAdapter,
+    ProviderStatus,
+)
 from payments.services.attempts import adapter_for, attempted
 from payments.services.errors import (
     AmountExceedsCapturable,
@@ -91,11 +96,31 @@ def payment_void(*, payment: Payment, actor: str = "") -> Payment:
 
     try:
         result = follow_up(payment, "void", call)
+    except GatewayRejected:
+        # A retried void the provider refuses because it is already done.
+        result = _already_voided(payment)
+        if result is None:
+            raise
     except ProviderError:
         logger.warning("payment void outcome unknown", extra=log_ids(payment))
         return mark_unknown(payment)
     logger.info("payment voided", extra={**log_ids(payment), "actor": actor})
     return advance(payment, change_from_result(result))
+
+
+def _already_voided(payment: Payment) -> PaymentResult | None:
+    """The provider's record when it says the payment is voided already."""
+    assert payment.account is not None
+    try:
+        found = adapter_for(payment.account).retrieve(
+            provider_reference=payment.provider_reference
+        )
+    except ProviderError:
+        return None
+    if found is None or found.status != ProviderStatus.VOIDED:
+        return None
+    logger.info("payment was already voided at the gateway", extra=log_ids(payment))
+    return found
 
 
 def _review_decided(payment: Payment, state: str) -> None:

@@ -125,7 +125,15 @@ def _apply_amounts(row: Payment, change: Change) -> None:
             row.amount, max(row.amount_authorized, change.authorized)
         )
     if change.captured is not None:
-        row.amount_captured = max(row.amount_captured, change.captured)
+        # More than was asked for cannot be booked (the database refuses it):
+        # the excess is the gateway's error, logged for staff.
+        if change.captured > row.amount:
+            logger.error(
+                "gateway reported more captured than requested",
+                extra={"payment_id": row.public_id},
+            )
+        captured = min(row.amount, change.captured)
+        row.amount_captured = max(row.amount_captured, captured)
         row.amount_authorized = max(row.amount_authorized, row.amount_captured)
 
 
