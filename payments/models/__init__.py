@@ -11,6 +11,7 @@ from payments.models.fraud import (
 )
 from payments.models.payments import (
     CORRECTIONS,
+    MONEY_HOLDING_STATUSES,
     NOT_COLLECTED,
     STATUS_RANK,
     TRANSITIONS,
@@ -35,6 +36,7 @@ from payments.models.payments import (
 
 __all__ = [
     "CORRECTIONS",
+    "MONEY_HOLDING_STATUSES",
     "NOT_COLLECTED",
     "STATUS_RANK",
     "TRANSITIONS",

@@ -66,6 +66,13 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.FAILED: frozenset(),
     S.BLOCKED: frozenset(),
 }
+# A payment in one of these owns its charge at the provider.
+MONEY_HOLDING_STATUSES = (
+    S.AUTHORIZED,
+    S.CAPTURED,
+    S.PARTIALLY_REFUNDED,
+    S.REFUNDED,
+)
 # How far along a payment is; webhooks only ever move it up this order.
 STATUS_RANK: dict[str, int] = {
     S.PENDING: 0,
@@ -218,6 +225,15 @@ class Payment(models.Model):
             models.CheckConstraint(
                 condition=Q(amount_authorized__lte=F("amount")),
                 name="payment_authorized_lte_amount",
+            ),
+            # One charge at a provider never belongs to two payments. Only
+            # payments that hold money count: an unknown one may still name
+            # the reference it tried (reconciliation ends it as a duplicate).
+            models.UniqueConstraint(
+                fields=["account", "provider_reference"],
+                condition=~Q(provider_reference="")
+                & Q(status__in=MONEY_HOLDING_STATUSES),
+                name="payment_one_owner_per_charge",
             ),
         ]
 

@@ -191,6 +191,9 @@ class PaymentsAdapter(BaseAdapter):
     # A source token this provider can take matches this (full match); ""
     # when it documents no format.
     source_format: ClassVar[str] = ""
+    # The source belongs to the account that created it (a PayPal order):
+    # another account's "not found" means nothing was done, not a decline.
+    source_bound_to_account: ClassVar[bool] = False
     # Square can cancel a payment by the idempotency key of its create call.
     supports_cancel_by_idempotency_key: ClassVar[bool] = False
     # Longest idempotency key the provider accepts (Square: 45).
@@ -266,6 +269,12 @@ class PaymentsAdapter(BaseAdapter):
 
     @abstractmethod
     def save_method(self, request: SaveMethodRequest) -> SavedMethod: ...
+
+    def source_from_reference(self, provider_reference: str) -> str:
+        """The source token the create call took, when the reference is it
+        (PayPal: the approved order id), so reconciliation can re-send the
+        create under the same idempotency key; "" when it cannot."""
+        return ""
 
     def charge_saved(self, request: PaymentRequest) -> PaymentResult:
         """Merchant-initiated charge; most providers use the same call."""

@@ -57,6 +57,10 @@ EVENT_KINDS: Mapping[str, PaymentEventKind] = {
 class BraintreeAdapter(SdkAdapter, PaymentsAdapter):
     # Braintree signs with the private key; the signature is in the form body.
     webhook_signing_credential = "private_key"
+    # A lost sale is found by search (order id, amount), and the search index
+    # lags behind new transactions; Braintree publishes no bound, so a miss
+    # is final only after Stripe's documented worst case, an hour.
+    lookup_lag_seconds = 3600
     code = "braintree"
     display_name = "Braintree"
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (

@@ -91,6 +91,7 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
     max_idempotency_key_length: ClassVar[int] = 108
     # The approved order id (checkout_orders_v2.json: path parameter ``id``).
     source_format: ClassVar[str] = r"[A-Z0-9]{1,36}"
+    source_bound_to_account: ClassVar[bool] = True
     # PayPal refuses decimals for these (sent as whole units).
     currency_exponents: ClassVar[Mapping[str, int]] = {"HUF": 0, "JPY": 0, "TWD": 0}
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
@@ -184,6 +185,10 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
         # The approved order id is the payment's reference from the start.
         token = request.source_token
         return token if token and token.replace("-", "").isalnum() else ""
+
+    def source_from_reference(self, provider_reference: str) -> str:
+        # A re-sent capture under the same PayPal-Request-Id is replayed.
+        return provider_reference
 
     def charge_saved(self, request: PaymentRequest) -> PaymentResult:
         raise _not_supported("merchant-initiated charges of a saved method")

@@ -12,7 +12,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from integrations import money
-from integrations.errors import NotProcessed
+from integrations.errors import NotProcessed, Rejected
 from integrations.failover import (
     FailoverRejected,
     FailoverUnknown,
@@ -183,9 +183,17 @@ def authorize_at(
 
     def call(key: str) -> PaymentResult:
         keyed = _with_key(request, key)
-        if request.off_session:
-            return adapter.charge_saved(keyed)
-        return adapter.authorize(keyed)
+        try:
+            if request.off_session:
+                return adapter.charge_saved(keyed)
+            return adapter.authorize(keyed)
+        except Rejected as exc:
+            if adapter.source_bound_to_account and exc.code == "not_found":
+                # Another account's order: this one did nothing with it.
+                raise NotProcessed(
+                    "the source belongs to another account", code=SOURCE_ELSEWHERE
+                ) from exc
+            raise
 
     pattern = adapter.source_format
     if pattern and not re.fullmatch(pattern, request.source_token):
@@ -214,12 +222,27 @@ def _authorize_with_failover(payment: Payment, request: PaymentRequest) -> Payme
     except FailoverUnknown:
         return mark_unknown(payment)
     except NoProviderAvailable as exc:
+        if _source_unknown_everywhere(exc):
+            return mark_failed(payment, Rejected("no such source", code="not_found"))
         mark_unavailable(payment, exc)
         raise GatewayUnavailable(
             "No payment gateway could be reached; nothing was charged."
         ) from exc
     payment = record_authorized(payment, served.result, served.account)
     return capture_owed(payment) if request.capture else payment
+
+
+# A gateway answered that the source (a PayPal order) is not its own.
+SOURCE_ELSEWHERE = "source_unknown_here"
+_NOT_APPLICABLE = frozenset({SOURCE_ELSEWHERE, "source_not_supported"})
+
+
+def _source_unknown_everywhere(exc: NoProviderAvailable) -> bool:
+    """Every gateway that could take the source answered it does not know it:
+    a decline. One that could not be reached may own it: a 503, never a
+    decline, so the storefront tries again later."""
+    codes = {attempt.code for attempt in exc.attempts}
+    return SOURCE_ELSEWHERE in codes and codes <= _NOT_APPLICABLE
 
 
 def record_authorized(
