@@ -280,7 +280,11 @@ class PaymentRefundsView(APIView):
         request=RefundCreateSerializer,
         responses={
             201: RefundSerializer,
-            202: OpenApiResponse(RefundSerializer, description="Outcome unknown."),
+            202: OpenApiResponse(
+                RefundSerializer,
+                description="Outcome unknown, or pending: no gateway could be "
+                "reached; it is sent again with back-off under the same key.",
+            ),
             402: ErrorResponseSerializer,
             **_ERRORS,
         },
@@ -327,7 +331,9 @@ class PaymentRefundsView(APIView):
                 error_type="card_error",
             )
             return Response({**body, "refund": data}, status=402)
-        code = 202 if refund.status == RefundStatus.UNKNOWN else 201
+        # Unknown, or pending until a gateway is reachable: not done yet.
+        waiting = (RefundStatus.UNKNOWN, RefundStatus.PENDING)
+        code = 202 if refund.status in waiting else 201
         return Response(data, status=code)
 
 

@@ -216,6 +216,7 @@ class RefundSerializer(serializers.ModelSerializer):
             "reason",
             "provider_reference",
             "failure_code",
+            "next_attempt_at",
             "created_at",
         ]
 

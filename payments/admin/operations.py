@@ -236,6 +236,8 @@ class PaymentOperationsMixin:
             f"{refund.get_status_display().lower()} ({refund.reason})."
         )
         failed = refund.status == RefundStatus.FAILED
+        if refund.status == RefundStatus.PENDING and refund.next_attempt_at:
+            text += " No gateway could be reached; it is sent again automatically."
         if failed:
             # Staff see the gateway's own words (secrets masked).
             said = provider_said(payment) or refund.failure_message

@@ -291,6 +291,7 @@ class RefundStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     UNKNOWN = "unknown", "Unknown"
+    CANCELLED = "cancelled", "Cancelled (never reached the gateway)"
 
 
 class Refund(models.Model):
@@ -309,11 +310,16 @@ class Refund(models.Model):
     idempotency_key = models.CharField(max_length=300, unique=True)
     failure_code = models.CharField(max_length=64, blank=True, default="")
     failure_message = models.CharField(max_length=255, blank=True, default="")
+    # A refund the gateway could not be reached for: sent again from then on,
+    # with the same key, until the gateway answers or staff cancel it.
+    send_attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
         constraints = [
             models.CheckConstraint(
                 condition=Q(amount__gt=0), name="refund_amount_positive"
