@@ -21,7 +21,13 @@ from integrations.api.idempotency import HEADER, idempotent
 from integrations.api.serializers import ErrorResponseSerializer
 from integrations.models import ApiKey
 from payments import services
-from payments.models import Payment, PaymentStatus, RefundStatus, SavedPaymentMethod
+from payments.models import (
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    SavedPaymentMethod,
+)
 from payments.serializers import (
     CaptureSerializer,
     PaymentCreateSerializer,
@@ -322,19 +328,22 @@ class PaymentRefundsView(APIView):
             )
         except services.PaymentError as exc:
             raise _api_error(exc) from exc
-        data = RefundSerializer(refund).data
-        if refund.status == RefundStatus.FAILED:
-            body = error_body(
-                402,
-                refund.failure_code or "refund_failed",
-                refund.failure_message or "The gateway refused the refund.",
-                error_type="card_error",
-            )
-            return Response({**body, "refund": data}, status=402)
-        # Unknown, or pending until a gateway is reachable: not done yet.
-        waiting = (RefundStatus.UNKNOWN, RefundStatus.PENDING)
-        code = 202 if refund.status in waiting else 201
-        return Response(data, status=code)
+        return _refund_response(refund)
+
+
+def _refund_response(refund: Refund) -> Response:
+    data = RefundSerializer(refund).data
+    if refund.status == RefundStatus.FAILED:
+        body = error_body(
+            402,
+            refund.failure_code or "refund_failed",
+            refund.failure_message or "The gateway refused the refund.",
+            error_type="card_error",
+        )
+        return Response({**body, "refund": data}, status=402)
+    # Unknown, or pending until a gateway is reachable: not done yet.
+    waiting = (RefundStatus.UNKNOWN, RefundStatus.PENDING)
+    return Response(data, status=202 if refund.status in waiting else 201)
 
 
 class CustomerPaymentMethodsView(ListModelMixin, GenericAPIView):
