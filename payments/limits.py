@@ -51,12 +51,13 @@ def registered_limits() -> MetadataLimits | None:
     return _strictest(_adapter_classes(providers))
 
 
-def enabled_limits() -> MetadataLimits | None:
-    """The strictest limits of the gateways an enabled account uses now."""
-    return _strictest(_adapter_classes(_enabled_providers()))
+def limits_of(providers: Iterable[str]) -> MetadataLimits | None:
+    """The strictest limits of ``providers`` (``enabled_providers()``)."""
+    return _strictest(_adapter_classes(providers))
 
 
-def _enabled_providers() -> set[str]:
+def enabled_providers() -> set[str]:
+    """The providers of the enabled payments accounts (one query)."""
     return set(
         ProviderAccount.objects.filter(kind=KIND, enabled=True).values_list(
             "provider", flat=True
@@ -94,19 +95,24 @@ def metadata_schema(limits: MetadataLimits | None) -> dict[str, Any]:
     if limits is None:
         schema["additionalProperties"] = {"type": "string"}
         return schema
-    forbidden = re.escape(limits.forbidden_key_characters)
+    forbidden = limits.forbidden_key_characters
+    reserved = ", ".join(sorted(limits.reserved_keys))
+    # OpenAPI 3.0 has no keyword for key rules: a description, and the JSON
+    # Schema ``propertyNames`` as an extension for generators that read it.
     names: dict[str, Any] = {"maxLength": limits.max_key_length}
     if forbidden:
-        names["pattern"] = f"^[^{forbidden}]*$"
-    reserved = ", ".join(sorted(limits.reserved_keys))
+        names["pattern"] = f"^[^{re.escape(forbidden)}]*$"
     schema.update(
         maxProperties=limits.max_keys,
-        propertyNames=names,
         additionalProperties={"type": "string", "maxLength": limits.max_value_length},
-        description="String keys and values, up to the strictest limits of the "
-        f"gateways (Stripe's), counting the keys the adapters add. Reserved "
-        f"keys: {reserved}.",
+        description=f"At most {limits.max_keys} string keys of at most "
+        f"{limits.max_key_length} characters"
+        + (f" without {' or '.join(forbidden)}" if forbidden else "")
+        + f", values of at most {limits.max_value_length}: the strictest limits "
+        f"of the gateways, counting the keys the adapters add. Reserved keys: "
+        f"{reserved}.",
     )
+    schema["x-propertyNames"] = names
     return schema
 
 
@@ -116,8 +122,3 @@ def source_accepted(source_token: str, providers: Iterable[str]) -> bool:
         if not cls.source_format or re.fullmatch(cls.source_format, source_token):
             return True
     return False
-
-
-def source_accepted_now(source_token: str) -> bool:
-    """True if an enabled gateway could take ``source_token``."""
-    return source_accepted(source_token, _enabled_providers())

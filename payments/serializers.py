@@ -37,12 +37,13 @@ class MetadataField(serializers.DictField):
 
 def _check_gateway_limits(attrs: dict[str, Any]) -> None:
     """What a gateway would refuse is refused here, before anything is sent."""
-    problem = limits.metadata_problem(attrs["metadata"], limits.enabled_limits())
+    enabled = limits.enabled_providers()
+    problem = limits.metadata_problem(attrs["metadata"], limits.limits_of(enabled))
     if problem is not None:
         param, message = problem
         detail = serializers.ErrorDetail(message, code="gateway_limit")
         raise serializers.ValidationError({param: [detail]})
-    if not limits.source_accepted_now(attrs["source_token"]):
+    if not limits.source_accepted(attrs["source_token"], enabled):
         detail = serializers.ErrorDetail(
             "No enabled gateway accepts a source token of this format.",
             code="invalid_source_token",

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.http import HttpResponseBase
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.api.errors import ApiError
+from integrations.db import savepoint_if_nested
 from integrations.models import ApiKey, IdempotencyRecord
 
 logger = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ def _claim(
     """Insert the in-flight record, or answer from the one already there."""
     for _attempt in range(3):
         try:
-            with transaction.atomic():
+            with savepoint_if_nested():
                 return IdempotencyRecord.objects.create(
                     owner=owner,
                     key=key,

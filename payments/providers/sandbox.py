@@ -56,6 +56,7 @@ from typing import Any, ClassVar, TypeVar
 from django.db import IntegrityError, transaction
 
 from integrations import money
+from integrations.db import savepoint_if_nested
 from integrations.errors import NotProcessed, ProviderError, Rejected, Unknown
 from integrations.providers.sandbox import SandboxAdapter
 from integrations.webhooks.messages import WebhookMessage
@@ -335,7 +336,7 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
     ) -> tuple[SandboxCharge, bool]:
         """(the row for the key, whether this call created it)."""
         try:
-            with transaction.atomic():
+            with savepoint_if_nested():
                 created = SandboxCharge.objects.create(
                     account=self.account, idempotency_key=idempotency_key, **fields
                 )

@@ -96,7 +96,8 @@ def test_the_schema_states_the_metadata_rule(client):
         "metadata"
     ]
     assert metadata["maxProperties"] == 50 - len(METADATA_LIMITS.reserved_keys)
-    assert metadata["propertyNames"]["maxLength"] == 40
+    assert metadata["x-propertyNames"]["maxLength"] == 40
+    assert "40 characters" in metadata["description"]
     assert metadata["additionalProperties"]["maxLength"] == 500
 
 
