@@ -48,9 +48,13 @@ def known_secrets(*, fresh: bool = False) -> tuple[str, ...]:
 
 
 def _reload_if_changed(now: float) -> None:
+    from integrations.db import savepoint_if_nested
     from integrations.models import ProviderAccount
 
-    stamp = ProviderAccount.objects.aggregate(n=Count("pk"), at=Max("updated_at"))
+    # Inside a caller's transaction a savepoint: a failing query (a log line
+    # written during a migration) must not abort that transaction.
+    with savepoint_if_nested():
+        stamp = ProviderAccount.objects.aggregate(n=Count("pk"), at=Max("updated_at"))
     with _lock:
         _state["checked"] = now
         if stamp == _state["stamp"]:
