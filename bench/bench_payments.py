@@ -84,15 +84,51 @@ def _api_throughput() -> bool:
         for _ in range(API_RUNS // BLOCK):
             pays += time_calls(pay, BLOCK)
             bares += time_calls(bare, BLOCK)
-    return _report_api(pays, bares, failures)
+        commits = _commits_per_call(pay, 20)
+    return _report_api(pays, bares, failures, commits)
 
 
-def _report_api(pays: list[float], bares: list[float], failures: list[str]) -> bool:
+def _commits_per_call(call: object, runs: int) -> tuple[float, float]:
+    """(commits, statements) per call: every COMMIT, plus every write run in
+    autocommit (its own commit), counted apart from the timed runs."""
+    from django.db import connection
+
+    counts = {"commits": 0, "statements": 0}
+    original = connection._commit
+
+    def commit() -> None:
+        counts["commits"] += 1
+        original()
+
+    def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        counts["statements"] += 1
+        verb = sql.lstrip()[:6].upper()
+        if not connection.in_atomic_block and verb in ("INSERT", "UPDATE", "DELETE"):
+            counts["commits"] += 1
+        return execute(sql, params, many, context)
+
+    connection._commit = commit
+    try:
+        with connection.execute_wrapper(count):
+            for _ in range(runs):
+                call()  # type: ignore[operator]
+    finally:
+        connection._commit = original
+    return counts["commits"] / runs, counts["statements"] / runs
+
+
+def _report_api(
+    pays: list[float],
+    bares: list[float],
+    failures: list[str],
+    commits: tuple[float, float],
+) -> bool:
     pay_rate = len(pays) / sum(pays)
     bare_rate = len(bares) / sum(bares)
     report(
         "payments via API (in-process)",
-        f"{pay_rate:7.1f} payments/s p50 {pct(pays, 50) * 1e3:.1f} ms",
+        f"{pay_rate:7.1f} payments/s p50 {pct(pays, 50) * 1e3:.1f} ms "
+        f"{commits[0]:.0f} commits {commits[1]:.0f} statements/payment",
         f"bare DRF view {bare_rate:.0f} req/s",
         pay_rate / bare_rate,
         "n/a",

@@ -60,6 +60,8 @@ PAYMENTS_RECONCILE_AFTER_MINUTES = env.int(
     "PAYMENTS_RECONCILE_AFTER_MINUTES", default=30
 )
 PAYMENTS_RECONCILE_BATCH = env.int("PAYMENTS_RECONCILE_BATCH", default=200)
+# An unknown payment older than this goes to the review queue (an alert).
+PAYMENTS_UNKNOWN_REVIEW_HOURS = env.int("PAYMENTS_UNKNOWN_REVIEW_HOURS", default=24)
 PAYMENTS_RECURRING_BATCH = env.int("PAYMENTS_RECURRING_BATCH", default=200)
 
 # --- Storefront webhooks (storefront_hooks) ------------------------------------

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "integrations.correlation.CorrelationIdMiddleware",
+    # A control character in a path or query is a 400, never a database error.
+    "integrations.api.input_guard.ControlCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -195,19 +197,27 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "integrations.correlation.CorrelationIdFilter"}},
+    "filters": {
+        "correlation": {"()": "integrations.correlation.CorrelationIdFilter"},
+        # Every account's known secrets are masked in every record.
+        "secrets": {"()": "integrations.logging.SecretRedactionFilter"},
+    },
     "formatters": {"json": {"()": "integrations.logging.JsonFormatter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json",
-            "filters": ["correlation"],
+            "filters": ["correlation", "secrets"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "django-q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")},
+        # Provider SDKs log request details at INFO and below.
+        "stripe": {"level": "WARNING"},
+        "braintree": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
     },
 }
 
@@ -221,7 +231,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["integrations.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE", default="600/min")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["integrations.api.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "integrations.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Every list endpoint pages by cursor: ?limit= (at most API_MAX_PAGE_SIZE).
@@ -231,6 +241,10 @@ REST_FRAMEWORK = {
     # The API parses JSON only, so APIClient sends JSON unless told otherwise.
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# How often each process checks the accounts table for new secrets to redact.
+SECRET_REDACTION_CHECK_SECONDS = env.float(
+    "SECRET_REDACTION_CHECK_SECONDS", default=5.0
+)
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchyard storefront API",

@@ -16,6 +16,7 @@ from django.utils import timezone
 from integrations.errors import ProviderError
 from integrations.models import ProviderAccount
 from integrations.models.attempts import AttemptOutcome, KeyedAttempt
+from integrations.secrets_registry import known_secrets, redact_secrets
 
 T = TypeVar("T")
 
@@ -85,7 +86,10 @@ def attempt_finish(
     type(attempt).objects.filter(pk=attempt.pk).update(
         outcome=outcome,
         error_code=error.code[:64] if error else "",
-        error_message=error.message[:255] if error else "",
+        # Staff read it; the provider's text may quote our credentials.
+        error_message=redact_secrets(error.message, known_secrets(fresh=True))[:255]
+        if error
+        else "",
         duration_ms=int((time.monotonic() - started) * 1000),
         finished_at=timezone.now(),
         **fields,

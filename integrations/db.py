@@ -205,3 +205,18 @@ def _numbered(sql: str) -> bytes | None:
         return None
     counter = iter(range(1, sql.count("%s") + 1))
     return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql).encode()
+
+
+def savepoint_if_nested(using: str | None = None) -> Any:
+    """``transaction.atomic()`` inside a transaction (a savepoint, so an
+    IntegrityError can be caught and the transaction go on); outside one a
+    no-op, as one statement in autocommit is atomic already, and BEGIN and
+    COMMIT would cost two more round trips."""
+    from contextlib import nullcontext
+
+    from django.db import connections, transaction
+
+    alias = using or "default"
+    if connections[alias].in_atomic_block:
+        return transaction.atomic(using=alias)
+    return nullcontext()

@@ -41,5 +41,32 @@ class JsonFormatter(logging.Formatter):
             payload[key] = MASK if _SECRET_KEY.search(key) else redact(value)
         if record.exc_info:
             payload["exc_type"] = record.exc_info[0].__name__
-            payload["exc"] = self.formatException(record.exc_info)
+            # Formatted (and secrets masked) by SecretRedactionFilter if set.
+            payload["exc"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(payload, default=str)
+
+
+class SecretRedactionFilter(logging.Filter):
+    """Masks every account's known secrets in a record's message, string
+    extras and traceback, whatever logger wrote it (a provider SDK's too)."""
+
+    _formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from integrations.secrets_registry import known_secrets, redact_secrets
+
+        secrets = known_secrets()
+        if not secrets:
+            return True
+        message = record.getMessage()
+        redacted = redact_secrets(message, secrets)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, redact_secrets(value, secrets))
+        if record.exc_info:
+            # Every formatter reuses exc_text once it is set.
+            text = record.exc_text or self._formatter.formatException(record.exc_info)
+            record.exc_text = redact_secrets(text, secrets)
+        return True

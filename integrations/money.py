@@ -62,6 +62,20 @@ SYMBOLS: dict[str, str] = {
 }
 
 
+# The largest amount, in minor units, every payment gateway accepts: Stripe
+# takes at most eight digits (99,999,999: $999,999.99 or ¥99,999,999), except
+# in the currencies below, where it allows twelve. Larger amounts are refused
+# at our API, never sent (and never reach a bigint column).
+MAX_AMOUNT = 99_999_999
+_MAX_AMOUNT_BY_CURRENCY: Mapping[str, int] = MappingProxyType({"IDR": 999_999_999_999})
+MAX_AMOUNT_ANY = max(MAX_AMOUNT, *_MAX_AMOUNT_BY_CURRENCY.values())
+
+
+def max_amount(currency: str) -> int:
+    """The largest amount in minor units of ``currency`` a gateway accepts."""
+    return _MAX_AMOUNT_BY_CURRENCY.get(currency.upper(), MAX_AMOUNT)
+
+
 class MoneyError(ValueError):
     """An amount or currency that cannot be represented exactly."""
 

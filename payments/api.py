@@ -21,7 +21,13 @@ from integrations.api.idempotency import HEADER, idempotent
 from integrations.api.serializers import ErrorResponseSerializer
 from integrations.models import ApiKey
 from payments import services
-from payments.models import Payment, PaymentStatus, RefundStatus, SavedPaymentMethod
+from payments.models import (
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    SavedPaymentMethod,
+)
 from payments.serializers import (
     CaptureSerializer,
     PaymentCreateSerializer,
@@ -280,7 +286,11 @@ class PaymentRefundsView(APIView):
         request=RefundCreateSerializer,
         responses={
             201: RefundSerializer,
-            202: OpenApiResponse(RefundSerializer, description="Outcome unknown."),
+            202: OpenApiResponse(
+                RefundSerializer,
+                description="Outcome unknown, or pending: no gateway could be "
+                "reached; it is sent again with back-off under the same key.",
+            ),
             402: ErrorResponseSerializer,
             **_ERRORS,
         },
@@ -318,17 +328,22 @@ class PaymentRefundsView(APIView):
             )
         except services.PaymentError as exc:
             raise _api_error(exc) from exc
-        data = RefundSerializer(refund).data
-        if refund.status == RefundStatus.FAILED:
-            body = error_body(
-                402,
-                refund.failure_code or "refund_failed",
-                refund.failure_message or "The gateway refused the refund.",
-                error_type="card_error",
-            )
-            return Response({**body, "refund": data}, status=402)
-        code = 202 if refund.status == RefundStatus.UNKNOWN else 201
-        return Response(data, status=code)
+        return _refund_response(refund)
+
+
+def _refund_response(refund: Refund) -> Response:
+    data = RefundSerializer(refund).data
+    if refund.status == RefundStatus.FAILED:
+        body = error_body(
+            402,
+            refund.failure_code or "refund_failed",
+            refund.failure_message or "The gateway refused the refund.",
+            error_type="card_error",
+        )
+        return Response({**body, "refund": data}, status=402)
+    # Unknown, or pending until a gateway is reachable: not done yet.
+    waiting = (RefundStatus.UNKNOWN, RefundStatus.PENDING)
+    return Response(data, status=202 if refund.status in waiting else 201)
 
 
 class CustomerPaymentMethodsView(ListModelMixin, GenericAPIView):

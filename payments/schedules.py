@@ -9,6 +9,12 @@ JOBS: list[Job] = [
         func="payments.tasks.reconcile_pending_payments",
         minutes=5,
     ),
+    # Refunds no gateway could be reached for: sent again, same key.
+    Job(
+        name="payments.refund_retry",
+        func="payments.tasks.retry_pending_refunds",
+        minutes=1,
+    ),
     # Merchant-initiated recurring charges that are due.
     Job(
         name="payments.recurring",

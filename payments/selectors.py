@@ -30,6 +30,7 @@ def payment_timeline(payment: Payment) -> list[TimelineEntry]:
             created,
             *attempt_entries(payment.attempts.all()),
             *_refund_entries(payment),
+            *_note_entries(payment),
             *webhook_entries(
                 account_id=payment.account_id, reference=payment.provider_reference
             ),
@@ -56,6 +57,22 @@ def _refund_entries(payment: Payment) -> list[TimelineEntry]:
             )
         )
     return entries
+
+
+def _note_entries(payment: Payment) -> list[TimelineEntry]:
+    return [
+        TimelineEntry(
+            at=note.created_at, kind=note.kind, title=note.title, detail=note.detail
+        )
+        for note in payment.notes.all()[:TIMELINE_LIMIT]
+    ]
+
+
+def provider_said(payment: Payment) -> str:
+    """The gateway's latest words about ``payment`` (secrets masked), for
+    staff only: the storefront gets our own message."""
+    note = payment.notes.filter(kind="provider_message").order_by("-pk").first()
+    return note.detail if note else ""
 
 
 def payments_selected(queryset: QuerySet) -> QuerySet[Payment]:

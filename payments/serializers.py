@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from integrations import money
+from payments import limits
 from payments.models import Payment, Refund, SavedPaymentMethod
 
 
@@ -19,12 +20,48 @@ def _currency(value: str) -> str:
         ) from None
 
 
+@extend_schema_field(
+    {"type": "string", "enum": sorted(money.EXPONENTS), "minLength": 3, "maxLength": 3}
+)
+class CurrencyField(serializers.CharField):
+    """An ISO 4217 code; the schema lists the codes the server accepts."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_length=3, max_length=3, **kwargs)
+
+
+@extend_schema_field(limits.metadata_schema(limits.registered_limits()))
+class MetadataField(serializers.DictField):
+    """Storefront metadata; checked against the enabled gateways' limits."""
+
+
+def _check_gateway_limits(attrs: dict[str, Any]) -> None:
+    """What a gateway would refuse is refused here, before anything is sent."""
+    enabled = limits.enabled_providers()
+    problem = limits.metadata_problem(attrs["metadata"], limits.limits_of(enabled))
+    if problem is not None:
+        param, message = problem
+        detail = serializers.ErrorDetail(message, code="gateway_limit")
+        raise serializers.ValidationError({param: [detail]})
+    if not limits.source_accepted(attrs["source_token"], enabled):
+        detail = serializers.ErrorDetail(
+            "No enabled gateway accepts a source token of this format.",
+            code="invalid_source_token",
+        )
+        raise serializers.ValidationError({"source_token": [detail]})
+
+
 class PaymentCreateSerializer(serializers.Serializer):
     order_id = serializers.CharField(max_length=128)
     amount = serializers.IntegerField(
-        min_value=1, help_text="In the currency's minor unit (cents; yen for JPY)."
+        min_value=1,
+        max_value=money.MAX_AMOUNT_ANY,
+        help_text="In the currency's minor unit (cents; yen for JPY). At most "
+        f"{money.MAX_AMOUNT:,} in most currencies (what every gateway accepts).",
     )
-    currency = serializers.CharField(max_length=3, help_text="ISO 4217, e.g. EUR.")
+    currency = CurrencyField(
+        help_text="ISO 4217, e.g. EUR (lower case is accepted too)."
+    )
     source_token = serializers.CharField(
         max_length=255,
         help_text="Token or nonce from the provider's client-side SDK. A raw card "
@@ -41,7 +78,7 @@ class PaymentCreateSerializer(serializers.Serializer):
     ip_country = serializers.CharField(max_length=2, required=False, default="")
     billing_country = serializers.CharField(max_length=2, required=False, default="")
     card_fingerprint = serializers.CharField(max_length=255, required=False, default="")
-    metadata = serializers.DictField(
+    metadata = MetadataField(
         child=serializers.CharField(max_length=500, allow_blank=True),
         required=False,
         default=dict,
@@ -50,15 +87,32 @@ class PaymentCreateSerializer(serializers.Serializer):
     def validate_currency(self, value: str) -> str:
         return _currency(value)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        _check_gateway_limits(attrs)
+        limit = money.max_amount(attrs["currency"])
+        if attrs["amount"] > limit:
+            raise serializers.ValidationError(
+                {
+                    "amount": serializers.ErrorDetail(
+                        f"At most {limit} in {attrs['currency']}.",
+                        code="max_value",
+                    )
+                }
+            )
+        return attrs
+
 
 class CaptureSerializer(serializers.Serializer):
     amount = serializers.IntegerField(
-        min_value=1, required=False, help_text="Default: all that is authorized."
+        min_value=1,
+        max_value=money.MAX_AMOUNT_ANY,
+        required=False,
+        help_text="Default: all that is authorized.",
     )
 
 
 class RefundCreateSerializer(serializers.Serializer):
-    amount = serializers.IntegerField(min_value=1)
+    amount = serializers.IntegerField(min_value=1, max_value=money.MAX_AMOUNT_ANY)
     reason = serializers.CharField(max_length=255, required=False, default="")
 
 
@@ -163,6 +217,7 @@ class RefundSerializer(serializers.ModelSerializer):
             "reason",
             "provider_reference",
             "failure_code",
+            "next_attempt_at",
             "created_at",
         ]
 

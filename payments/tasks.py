@@ -21,3 +21,8 @@ def reconcile_pending_payments() -> int:
 def run_recurring_charges() -> int:
     with correlation.bind(None):
         return services.recurring_charges_run()
+
+
+def retry_pending_refunds() -> int:
+    with correlation.bind(None):
+        return services.refunds_retry_due()

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.http import HttpResponseBase
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.api.errors import ApiError
+from integrations.db import savepoint_if_nested
 from integrations.models import ApiKey, IdempotencyRecord
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,14 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 # Printable ASCII: anything else in a header is a client bug, not a key.
 _VALID_KEY = re.compile(r"^[\x20-\x7e]+$")
+# What _check_key enforces, declared in the schema: 1-255 printable ASCII
+# characters, not all spaces.
+KEY_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_KEY_LENGTH,
+    "pattern": r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$",
+}
 # Response headers worth replaying (a 201's Location).
 _STORED_HEADERS = ("Location",)
 
@@ -54,11 +63,12 @@ def idempotent(
 
         parameter = OpenApiParameter(
             name=HEADER,
-            type=str,
+            type=KEY_SCHEMA,
             location=OpenApiParameter.HEADER,
             required=required,
             description=(
-                "A unique string (at most 255 characters) per operation. A retry "
+                "A unique string per operation: 1-255 printable ASCII characters, "
+                "not all spaces. A retry "
                 "with the same key and body replays the first response "
                 f"(header `{REPLAYED_HEADER}: true`); a different body is a 422, "
                 "a request still in progress a 409."
@@ -159,7 +169,7 @@ def _claim(
     """Insert the in-flight record, or answer from the one already there."""
     for _attempt in range(3):
         try:
-            with transaction.atomic():
+            with savepoint_if_nested():
                 return IdempotencyRecord.objects.create(
                     owner=owner,
                     key=key,

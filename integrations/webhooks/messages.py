@@ -5,6 +5,7 @@ Nothing here logs or raises with a secret or the body.
 """
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,13 +36,32 @@ class WebhookMessage:
         payload: dict[str, Any],
         occurred_at: datetime | None = None,
     ) -> "WebhookMessage":
-        """A message with type and key cut to what the intake can store."""
+        """A message with type and key cut to what the intake can store, and
+        the characters PostgreSQL's text and jsonb refuse (NUL, lone
+        surrogates) replaced; the raw body is stored as received."""
         return cls(
-            event_type=event_type[:MAX_EVENT_TYPE_LENGTH],
-            dedupe_key=dedupe_key[:MAX_DEDUPE_KEY_LENGTH],
-            payload=payload,
+            event_type=storable(event_type)[:MAX_EVENT_TYPE_LENGTH],
+            dedupe_key=storable(dedupe_key)[:MAX_DEDUPE_KEY_LENGTH],
+            payload=storable(payload),
             occurred_at=occurred_at,
         )
+
+
+# What JSON may carry but PostgreSQL cannot store: NUL, and the unpaired
+# surrogates json.loads leaves in a str.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every unstorable character in its strings and keys
+    replaced by U+FFFD; anything else unchanged."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
 
 
 def required_header(headers: Mapping[str, str], name: str) -> str:

@@ -64,3 +64,22 @@ def check_tolerance(
             code=WebhookVerificationError.STALE,
             param=param,
         )
+
+
+def check_retry_window(
+    sent_at: float,
+    *,
+    retry_period: float,
+    tolerance: float,
+    param: str,
+    now: float | None = None,
+) -> None:
+    """Refuse a signed time older than the provider's ``retry_period`` (it
+    redelivers with the first time) or more than ``tolerance`` seconds ahead."""
+    current = time.time() if now is None else now
+    if current - sent_at > retry_period or sent_at - current > tolerance:
+        raise WebhookVerificationError(
+            "The signed webhook time is outside the provider's retry period.",
+            code=WebhookVerificationError.STALE,
+            param=param,
+        )

@@ -22,6 +22,7 @@ from integrations.admin.display import money_display
 from payments.admin.common import SERVICE_ERRORS, actor
 from payments.forms import RefundForm
 from payments.models import Payment, PaymentStatus, RefundStatus
+from payments.selectors import provider_said
 from payments.services import (
     payment_capture,
     payment_reconcile,
@@ -235,10 +236,12 @@ class PaymentOperationsMixin:
             f"{refund.get_status_display().lower()} ({refund.reason})."
         )
         failed = refund.status == RefundStatus.FAILED
+        if refund.status == RefundStatus.PENDING and refund.next_attempt_at:
+            text += " No gateway could be reached; it is sent again automatically."
         if failed:
-            text += (
-                f" The gateway said: {refund.failure_message or refund.failure_code}."
-            )
+            # Staff see the gateway's own words (secrets masked).
+            said = provider_said(payment) or refund.failure_message
+            text += f" The gateway said: {said or refund.failure_code}."
         self._done(
             request, payment, text, messages.ERROR if failed else messages.SUCCESS
         )

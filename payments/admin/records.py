@@ -1,13 +1,16 @@
 """Refunds, saved methods and recurring charges: read-only lists, each row
 linked to the payment or customer it belongs to."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
 from integrations.admin.display import money_column
 from integrations.admin.readonly import ReadOnlyAdminMixin
-from payments.admin.common import payment_link
+from payments.admin.common import SERVICE_ERRORS, actor, payment_link
 from payments.models import RecurringCharge, Refund, SavedPaymentMethod
+from payments.services import refund_cancel
 
 
 @admin.register(Refund)
@@ -17,11 +20,14 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "payment_link",
         "amount_display",
         "status",
+        "failure_code",
+        "next_attempt_at",
         "reason",
         "requested_by",
         "created_at",
     ]
     list_filter = ["status", "currency", "created_at"]
+    actions = ["cancel"]
     search_fields = [
         "=public_id",
         "=payment__public_id",
@@ -36,6 +42,25 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return payment_link(obj.payment)
 
     amount_display = money_column("amount", description="Amount", ordering="amount")
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.refund_payment")
+
+    @admin.action(
+        description="Cancel selected refunds waiting for a gateway",
+        permissions=["refund"],
+    )
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Refund]) -> None:
+        for refund in queryset:
+            try:
+                refund_cancel(refund=refund, actor=actor(request))
+            except SERVICE_ERRORS as exc:
+                self.message_user(request, f"{refund.public_id}: {exc}", messages.ERROR)
+                continue
+            self.log_change(request, refund, "Cancelled (never reached the gateway).")
+            self.message_user(
+                request, f"{refund.public_id}: cancelled.", messages.SUCCESS
+            )
 
 
 @admin.register(SavedPaymentMethod)

@@ -26,6 +26,7 @@ class PaymentReviewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "order_id",
         "amount_display",
         "customer_email",
+        "review_reason",
         "risk_score",
         "risk_level",
         "reasons",
@@ -33,7 +34,7 @@ class PaymentReviewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "created_at",
     ]
     list_display_links = None
-    list_filter = ["currency", "risk_level"]
+    list_filter = ["review_reason", "currency", "risk_level"]
     search_fields = ["=public_id", "order_id", "customer_email"]
     actions = ["approve", "reject"]
 
@@ -68,7 +69,10 @@ class PaymentReviewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         url = reverse("admin:payments_payment_change", args=[unquote(object_id)])
         return HttpResponseRedirect(url)
 
-    @admin.action(description="Approve (capture) selected", permissions=["review"])
+    @admin.action(
+        description="Approve (capture a fraud hold; acknowledge others)",
+        permissions=["review"],
+    )
     def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._review(request, queryset, payment_review_approve, "approve", "Approved")
 

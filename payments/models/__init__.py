@@ -10,17 +10,22 @@ from payments.models.fraud import (
     blocklist_normalise,
 )
 from payments.models.payments import (
+    CORRECTIONS,
+    MONEY_HOLDING_STATUSES,
+    NOT_COLLECTED,
     STATUS_RANK,
     TRANSITIONS,
     DisputeStatus,
     Payment,
     PaymentAttempt,
+    PaymentNote,
     PaymentStatus,
     RecurringCharge,
     RecurringInterval,
     RecurringStatus,
     Refund,
     RefundStatus,
+    ReviewReason,
     ReviewState,
     RiskLevel,
     SandboxCharge,
@@ -30,6 +35,9 @@ from payments.models.payments import (
 )
 
 __all__ = [
+    "CORRECTIONS",
+    "MONEY_HOLDING_STATUSES",
+    "NOT_COLLECTED",
     "STATUS_RANK",
     "TRANSITIONS",
     "AmountThreshold",
@@ -38,6 +46,7 @@ __all__ = [
     "DisputeStatus",
     "Payment",
     "PaymentAttempt",
+    "PaymentNote",
     "PaymentReview",
     "PaymentStatus",
     "RecurringCharge",
@@ -45,6 +54,7 @@ __all__ = [
     "RecurringStatus",
     "Refund",
     "RefundStatus",
+    "ReviewReason",
     "ReviewState",
     "RiskLevel",
     "SandboxCharge",

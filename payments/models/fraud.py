@@ -121,8 +121,10 @@ class ReviewQueueManager(models.Manager["PaymentReview"]):
 
 
 class PaymentReview(Payment):
-    """The fraud review queue: medium-risk payments, authorized only, waiting
-    for staff to approve (capture) or reject (void) them."""
+    """The review queue: medium-risk payments, authorized only, waiting for
+    staff to approve (capture) or reject (void) them; and payments the gateway
+    corrected or that cannot settle automatically (``review_reason``), for
+    staff to check and acknowledge."""
 
     objects = ReviewQueueManager()
 

@@ -66,6 +66,13 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.FAILED: frozenset(),
     S.BLOCKED: frozenset(),
 }
+# A payment in one of these owns its charge at the provider.
+MONEY_HOLDING_STATUSES = (
+    S.AUTHORIZED,
+    S.CAPTURED,
+    S.PARTIALLY_REFUNDED,
+    S.REFUNDED,
+)
 # How far along a payment is; webhooks only ever move it up this order.
 STATUS_RANK: dict[str, int] = {
     S.PENDING: 0,
@@ -79,6 +86,22 @@ STATUS_RANK: dict[str, int] = {
     S.FAILED: 6,
     S.BLOCKED: 6,
 }
+
+
+# Moves outside TRANSITIONS that only the provider's own report of money may
+# make (``Change.provider_says``): the provider's word on money wins. Each one
+# contradicts what the storefront was told, so the payment goes to review.
+CORRECTIONS: dict[str, frozenset[str]] = {
+    # Stripe: payment_failed is not final; the intent may still succeed.
+    S.FAILED: frozenset({S.AUTHORIZED, S.CAPTURED}),
+    # Square FAILED after APPROVED; PayPal authorization denied.
+    S.AUTHORIZED: frozenset({S.FAILED}),
+    # Braintree settlement declined, PayPal capture denied or declined.
+    S.CAPTURED: frozenset({S.FAILED}),
+}
+# The failure code of a payment whose reported money was not collected after
+# all: final at the provider, so no later (or late) success undoes it.
+NOT_COLLECTED = "not_collected"
 
 
 def can_transition(current: str, new: str) -> bool:
@@ -97,6 +120,13 @@ class ReviewState(models.TextChoices):
     PENDING = "pending", "Waiting for review"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
+
+
+class ReviewReason(models.TextChoices):
+    FRAUD = "", "Fraud screening"
+    PROVIDER_CONTRADICTION = "provider_contradiction", "Provider contradicted us"
+    DUPLICATE_CHARGE = "duplicate_charge", "Charge owned by another payment"
+    UNRESOLVED = "unresolved", "Outcome could not be settled"
 
 
 class DisputeStatus(models.TextChoices):
@@ -146,6 +176,13 @@ class Payment(models.Model):
     review_state = models.CharField(
         max_length=8, choices=ReviewState.choices, default=ReviewState.NONE
     )
+    review_reason = models.CharField(
+        max_length=24,
+        choices=ReviewReason.choices,
+        blank=True,
+        default=ReviewReason.FRAUD,
+        help_text="Why the payment waits for staff.",
+    )
     dispute_status = models.CharField(
         max_length=8, choices=DisputeStatus.choices, blank=True, default=""
     )
@@ -189,6 +226,15 @@ class Payment(models.Model):
                 condition=Q(amount_authorized__lte=F("amount")),
                 name="payment_authorized_lte_amount",
             ),
+            # One charge at a provider never belongs to two payments. Only
+            # payments that hold money count: an unknown one may still name
+            # the reference it tried (reconciliation ends it as a duplicate).
+            models.UniqueConstraint(
+                fields=["account", "provider_reference"],
+                condition=~Q(provider_reference="")
+                & Q(status__in=MONEY_HOLDING_STATUSES),
+                name="payment_one_owner_per_charge",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -223,11 +269,29 @@ class PaymentAttempt(KeyedAttempt):
         pass
 
 
+class PaymentNote(models.Model):
+    """A line on the payment's timeline the other records do not tell: a
+    correction on the provider's word, a failure the payment left behind."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="notes")
+    kind = models.CharField(max_length=24)
+    title = models.CharField(max_length=255)
+    detail = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
 class RefundStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     UNKNOWN = "unknown", "Unknown"
+    CANCELLED = "cancelled", "Cancelled (never reached the gateway)"
 
 
 class Refund(models.Model):
@@ -246,11 +310,16 @@ class Refund(models.Model):
     idempotency_key = models.CharField(max_length=300, unique=True)
     failure_code = models.CharField(max_length=64, blank=True, default="")
     failure_message = models.CharField(max_length=255, blank=True, default="")
+    # A refund the gateway could not be reached for: sent again from then on,
+    # with the same key, until the gateway answers or staff cancel it.
+    send_attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
         constraints = [
             models.CheckConstraint(
                 condition=Q(amount__gt=0), name="refund_amount_positive"

@@ -145,7 +145,11 @@ class SavedMethod:
 class PaymentEventKind(StrEnum):
     AUTHORIZED = "authorized"
     SUCCEEDED = "succeeded"  # captured
+    # Not (yet) paid; may still succeed later (Stripe's payment_failed).
     FAILED = "failed"
+    # Final: money reported authorized or captured was not collected after
+    # all (Braintree settlement declined, PayPal capture denied, Square FAILED).
+    FAILED_FINAL = "failed_final"
     REFUNDED = "refunded"
     VOIDED = "voided"
     DISPUTE_OPENED = "dispute_opened"
@@ -169,8 +173,27 @@ class PaymentEvent:
     amount_is_total: bool = False
 
 
+@dataclass(frozen=True)
+class MetadataLimits:
+    """What a provider accepts as metadata, and the keys its adapter adds."""
+
+    max_keys: int
+    max_key_length: int
+    max_value_length: int
+    forbidden_key_characters: str = ""
+    reserved_keys: frozenset[str] = frozenset()
+
+
 class PaymentsAdapter(BaseAdapter):
     kind = "payments"
+    # None: the adapter sends no metadata, so any is fine.
+    metadata_limits: ClassVar[MetadataLimits | None] = None
+    # A source token this provider can take matches this (full match); ""
+    # when it documents no format.
+    source_format: ClassVar[str] = ""
+    # The source belongs to the account that created it (a PayPal order):
+    # another account's "not found" means nothing was done, not a decline.
+    source_bound_to_account: ClassVar[bool] = False
     # Square can cancel a payment by the idempotency key of its create call.
     supports_cancel_by_idempotency_key: ClassVar[bool] = False
     # Longest idempotency key the provider accepts (Square: 45).
@@ -246,6 +269,12 @@ class PaymentsAdapter(BaseAdapter):
 
     @abstractmethod
     def save_method(self, request: SaveMethodRequest) -> SavedMethod: ...
+
+    def source_from_reference(self, provider_reference: str) -> str:
+        """The source token the create call took, when the reference is it
+        (PayPal: the approved order id), so reconciliation can re-send the
+        create under the same idempotency key; "" when it cannot."""
+        return ""
 
     def charge_saved(self, request: PaymentRequest) -> PaymentResult:
         """Merchant-initiated charge; most providers use the same call."""

@@ -46,7 +46,7 @@ from payments.providers.braintree_sdk import (
 
 EVENT_KINDS: Mapping[str, PaymentEventKind] = {
     "transaction_settled": PaymentEventKind.SUCCEEDED,
-    "transaction_settlement_declined": PaymentEventKind.FAILED,
+    "transaction_settlement_declined": PaymentEventKind.FAILED_FINAL,
     "dispute_opened": PaymentEventKind.DISPUTE_OPENED,
     "dispute_won": PaymentEventKind.DISPUTE_CLOSED,
     "dispute_lost": PaymentEventKind.DISPUTE_CLOSED,
@@ -57,6 +57,10 @@ EVENT_KINDS: Mapping[str, PaymentEventKind] = {
 class BraintreeAdapter(SdkAdapter, PaymentsAdapter):
     # Braintree signs with the private key; the signature is in the form body.
     webhook_signing_credential = "private_key"
+    # A lost sale is found by search (order id, amount), and the search index
+    # lags behind new transactions; Braintree publishes no bound, so a miss
+    # is final only after Stripe's documented worst case, an hour.
+    lookup_lag_seconds = 3600
     code = "braintree"
     display_name = "Braintree"
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (

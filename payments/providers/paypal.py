@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import requests
+from django.conf import settings
 
 from integrations.errors import ProviderError, Rejected
 from integrations.oauth import BearerTokenAuth, ClientCredentials
@@ -21,6 +22,7 @@ from integrations.webhooks.messages import (
     required_header,
     required_str,
 )
+from integrations.webhooks.signing import check_retry_window
 from integrations.webhooks.verification import WebhookVerificationError
 from payments.providers.base import (
     CaptureRequest,
@@ -60,11 +62,16 @@ WEBHOOK_HEADERS = {
     "transmission_sig": "PAYPAL-TRANSMISSION-SIG",
     "transmission_time": "PAYPAL-TRANSMISSION-TIME",
 }
+# PayPal retries an undelivered webhook up to 25 times over 3 days; a day of
+# margin so a last retry is never refused.
+PAYPAL_RETRY_PERIOD_SECONDS = 4 * 24 * 3600
 EVENT_KINDS: Mapping[str, PaymentEventKind] = {
     "PAYMENT.AUTHORIZATION.CREATED": PaymentEventKind.AUTHORIZED,
     "PAYMENT.AUTHORIZATION.VOIDED": PaymentEventKind.VOIDED,
     "PAYMENT.CAPTURE.COMPLETED": PaymentEventKind.SUCCEEDED,
-    "PAYMENT.CAPTURE.DENIED": PaymentEventKind.FAILED,
+    # Final: the capture was not collected (PayPal's webhook event names).
+    "PAYMENT.CAPTURE.DENIED": PaymentEventKind.FAILED_FINAL,
+    "PAYMENT.CAPTURE.DECLINED": PaymentEventKind.FAILED_FINAL,
     "PAYMENT.CAPTURE.REFUNDED": PaymentEventKind.REFUNDED,
     "PAYMENT.CAPTURE.REVERSED": PaymentEventKind.REFUNDED,
     "CUSTOMER.DISPUTE.CREATED": PaymentEventKind.DISPUTE_OPENED,
@@ -82,6 +89,9 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
     code = "paypal"
     display_name = "PayPal"
     max_idempotency_key_length: ClassVar[int] = 108
+    # The approved order id (checkout_orders_v2.json: path parameter ``id``).
+    source_format: ClassVar[str] = r"[A-Z0-9]{1,36}"
+    source_bound_to_account: ClassVar[bool] = True
     # PayPal refuses decimals for these (sent as whole units).
     currency_exponents: ClassVar[Mapping[str, int]] = {"HUF": 0, "JPY": 0, "TWD": 0}
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
@@ -175,6 +185,10 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
         # The approved order id is the payment's reference from the start.
         token = request.source_token
         return token if token and token.replace("-", "").isalnum() else ""
+
+    def source_from_reference(self, provider_reference: str) -> str:
+        # A re-sent capture under the same PayPal-Request-Id is replayed.
+        return provider_reference
 
     def charge_saved(self, request: PaymentRequest) -> PaymentResult:
         raise _not_supported("merchant-initiated charges of a saved method")
@@ -294,9 +308,14 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
                 code=WebhookVerificationError.MALFORMED,
                 param=WEBHOOK_HEADERS["transmission_time"],
             )
-        # Stale is refused before PayPal is asked.
-        self.check_webhook_time(
-            sent_at.timestamp(), param=WEBHOOK_HEADERS["transmission_time"]
+        # Stale is refused before PayPal is asked. PayPal retries a delivery
+        # for about three days, so any time in that period is accepted; its
+        # verification call and the event-id dedupe stop forgeries and replays.
+        check_retry_window(
+            sent_at.timestamp(),
+            retry_period=PAYPAL_RETRY_PERIOD_SECONDS,
+            tolerance=settings.WEBHOOK_TOLERANCE_SECONDS,
+            param=WEBHOOK_HEADERS["transmission_time"],
         )
         if not self._signature_verified(transmission, request.secret, request.body):
             raise WebhookVerificationError(

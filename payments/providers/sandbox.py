@@ -56,6 +56,7 @@ from typing import Any, ClassVar, TypeVar
 from django.db import IntegrityError, transaction
 
 from integrations import money
+from integrations.db import savepoint_if_nested
 from integrations.errors import NotProcessed, ProviderError, Rejected, Unknown
 from integrations.providers.sandbox import SandboxAdapter
 from integrations.webhooks.messages import WebhookMessage
@@ -109,6 +110,8 @@ EVENT_KINDS: dict[str, PaymentEventKind] = {
     "payment.succeeded": PaymentEventKind.SUCCEEDED,
     "payment.captured": PaymentEventKind.SUCCEEDED,
     "payment.failed": PaymentEventKind.FAILED,
+    # Money reported moved was not collected after all (final).
+    "payment.not_collected": PaymentEventKind.FAILED_FINAL,
     "payment.voided": PaymentEventKind.VOIDED,
     "payment.refunded": PaymentEventKind.REFUNDED,
     "payment.dispute.opened": PaymentEventKind.DISPUTE_OPENED,
@@ -333,7 +336,7 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
     ) -> tuple[SandboxCharge, bool]:
         """(the row for the key, whether this call created it)."""
         try:
-            with transaction.atomic():
+            with savepoint_if_nested():
                 created = SandboxCharge.objects.create(
                     account=self.account, idempotency_key=idempotency_key, **fields
                 )

@@ -57,7 +57,8 @@ REFUND_STATUS: Mapping[str, RefundStatus] = {
 PAYMENT_EVENT_KINDS: Mapping[str, PaymentEventKind] = {
     "APPROVED": PaymentEventKind.AUTHORIZED,
     "COMPLETED": PaymentEventKind.SUCCEEDED,
-    "FAILED": PaymentEventKind.FAILED,
+    # Terminal at Square, also after APPROVED: the money was not collected.
+    "FAILED": PaymentEventKind.FAILED_FINAL,
     "CANCELED": PaymentEventKind.VOIDED,
 }
 DISPUTE_EVENTS = frozenset(

@@ -24,6 +24,7 @@ from integrations.webhooks.messages import (
 from integrations.webhooks.verification import WebhookVerificationError
 from payments.providers.base import (
     CaptureRequest,
+    MetadataLimits,
     PaymentEvent,
     PaymentEventKind,
     PaymentLookup,
@@ -44,6 +45,17 @@ from payments.providers.stripe_errors import (
 )
 
 IDEMPOTENCY_METADATA_KEY = "switchyard_idempotency_key"
+# Stripe: at most 50 keys, keys of at most 40 characters without square
+# brackets (form encoding), values of at most 500; the adapter adds its own.
+METADATA_LIMITS = MetadataLimits(
+    max_keys=50,
+    max_key_length=40,
+    max_value_length=500,
+    forbidden_key_characters="[]",
+    reserved_keys=frozenset(
+        {"order_id", "customer_reference", "reason", IDEMPOTENCY_METADATA_KEY}
+    ),
+)
 # Objects we expand so one call returns the card brand and last4.
 EXPAND = ["payment_method"]
 
@@ -108,6 +120,7 @@ class StripeAdapter(SdkAdapter, PaymentsAdapter):
     # Stripe: search data is usually current within a minute, but can be up to
     # an hour behind during incidents; a miss before then proves nothing.
     lookup_lag_seconds = 3600
+    metadata_limits = METADATA_LIMITS
     currency_exponents: ClassVar[Mapping[str, int]] = {"MGA": 0, "ISK": 2}
     amount_steps: ClassVar[Mapping[str, int]] = dict.fromkeys(
         ("BHD", "JOD", "KWD", "OMR", "TND"), 10

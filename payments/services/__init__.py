@@ -27,7 +27,12 @@ from payments.services.methods import (
 )
 from payments.services.pan import looks_like_pan, pan_refuse
 from payments.services.reconcile import payment_reconcile, payments_reconcile_pending
-from payments.services.refunds import payment_refund, payment_refundable
+from payments.services.refunds import (
+    payment_refund,
+    payment_refundable,
+    refund_cancel,
+    refunds_retry_due,
+)
 from payments.services.state import RECONCILE_TASK, reconciliation_schedule
 
 __all__ = [
@@ -56,5 +61,7 @@ __all__ = [
     "payments_reconcile_pending",
     "reconciliation_schedule",
     "recurring_charges_run",
+    "refund_cancel",
+    "refunds_retry_due",
     "saved_method_charge",
 ]

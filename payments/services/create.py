@@ -5,12 +5,15 @@ Failover moves on only after ``not_processed``; a decline is final
 """
 
 import logging
+import re
 from dataclasses import replace
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
 from integrations import money
+from integrations.db import savepoint_if_nested
+from integrations.errors import NotProcessed, Rejected
 from integrations.failover import (
     FailoverRejected,
     FailoverUnknown,
@@ -67,9 +70,8 @@ def payment_create(
     """
     pan_refuse(source_token=source_token, metadata=metadata)
     currency = _checked_currency(amount, currency)
-    existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing
+    # A repeated key is found by the unique insert below (_payment_store):
+    # one query fewer on every new payment.
     screening = fraud.payment_screen(
         amount=amount,
         currency=currency,
@@ -104,7 +106,7 @@ def payment_create(
 def _checked_currency(amount: int, currency: str) -> str:
     """The upper-cased ISO code; MoneyError or ValueError for a bad input."""
     code = money.validate_currency(currency)
-    if not isinstance(amount, int) or amount <= 0:
+    if not isinstance(amount, int) or not 0 < amount <= money.max_amount(code):
         raise ValueError("amount must be a positive integer of minor units")
     return code
 
@@ -114,7 +116,7 @@ def _payment_store(screening: fraud.Screening, **fields: Any) -> tuple[Payment, 
     concurrent call with the same idempotency key created first."""
     review = screening.level == fraud.RiskLevel.MEDIUM
     try:
-        with transaction.atomic():
+        with savepoint_if_nested():
             payment = Payment.objects.create(
                 **fields,
                 risk_score=screening.score,
@@ -181,10 +183,25 @@ def authorize_at(
 
     def call(key: str) -> PaymentResult:
         keyed = _with_key(request, key)
-        if request.off_session:
-            return adapter.charge_saved(keyed)
-        return adapter.authorize(keyed)
+        try:
+            if request.off_session:
+                return adapter.charge_saved(keyed)
+            return adapter.authorize(keyed)
+        except Rejected as exc:
+            if adapter.source_bound_to_account and exc.code == "not_found":
+                # Another account's order: this one did nothing with it.
+                raise NotProcessed(
+                    "the source belongs to another account", code=SOURCE_ELSEWHERE
+                ) from exc
+            raise
 
+    pattern = adapter.source_format
+    if pattern and not re.fullmatch(pattern, request.source_token):
+        # Not this gateway's kind of source: nothing is sent, try the next.
+        raise NotProcessed(
+            f"{adapter.display_name} cannot take this source token",
+            code="source_not_supported",
+        )
     reference = adapter.reference_before_call(request)
     return attempted(payment, adapter, "authorize", call, reference=reference)
 
@@ -205,12 +222,27 @@ def _authorize_with_failover(payment: Payment, request: PaymentRequest) -> Payme
     except FailoverUnknown:
         return mark_unknown(payment)
     except NoProviderAvailable as exc:
+        if _source_unknown_everywhere(exc):
+            return mark_failed(payment, Rejected("no such source", code="not_found"))
         mark_unavailable(payment, exc)
         raise GatewayUnavailable(
             "No payment gateway could be reached; nothing was charged."
         ) from exc
     payment = record_authorized(payment, served.result, served.account)
     return capture_owed(payment) if request.capture else payment
+
+
+# A gateway answered that the source (a PayPal order) is not its own.
+SOURCE_ELSEWHERE = "source_unknown_here"
+_NOT_APPLICABLE = frozenset({SOURCE_ELSEWHERE, "source_not_supported"})
+
+
+def _source_unknown_everywhere(exc: NoProviderAvailable) -> bool:
+    """Every gateway that could take the source answered it does not know it:
+    a decline. One that could not be reached may own it: a 503, never a
+    decline, so the storefront tries again later."""
+    codes = {attempt.code for attempt in exc.attempts}
+    return SOURCE_ELSEWHERE in codes and codes <= _NOT_APPLICABLE
 
 
 def record_authorized(

@@ -30,20 +30,21 @@ def payment_event_apply(
     a refund event's amount is the payment's refunded total (Stripe)."""
     from payments.providers.base import PaymentEventKind as K
 
+    # Money moved (or, finally, did not): the provider's word wins, even over
+    # what the storefront was told (state.correction_allowed). A plain FAILED
+    # may still turn into a success, so it never undoes one.
     if kind == K.AUTHORIZED:
-        return advance(
-            payment,
-            Change(
-                status=PaymentStatus.AUTHORIZED, authorized=amount or payment.amount
-            ),
-        )
+        authorized = amount or payment.amount
+        change = Change(PaymentStatus.AUTHORIZED, authorized, provider_says=True)
+        return advance(payment, change)
     if kind == K.SUCCEEDED:
         captured = amount or max(payment.amount_authorized, payment.amount)
-        return advance(
-            payment, Change(status=PaymentStatus.CAPTURED, captured=captured)
-        )
+        change = Change(PaymentStatus.CAPTURED, captured=captured, provider_says=True)
+        return advance(payment, change)
     if kind == K.FAILED:
         return advance(payment, Change(status=PaymentStatus.FAILED))
+    if kind == K.FAILED_FINAL:
+        return advance(payment, Change(PaymentStatus.FAILED, provider_says=True))
     if kind == K.VOIDED:
         return advance(payment, Change(status=PaymentStatus.VOIDED))
     if kind == K.REFUNDED:

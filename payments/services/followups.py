@@ -8,8 +8,13 @@ from typing import TypeVar
 from django.utils import timezone
 
 from integrations.errors import NotProcessed, ProviderError, Rejected
-from payments.models import Payment, PaymentStatus, ReviewState
-from payments.providers.base import CaptureRequest, PaymentResult, PaymentsAdapter
+from payments.models import Payment, PaymentStatus, ReviewReason, ReviewState
+from payments.providers.base import (
+    CaptureRequest,
+    PaymentResult,
+    PaymentsAdapter,
+    ProviderStatus,
+)
 from payments.services.attempts import adapter_for, attempted
 from payments.services.errors import (
     AmountExceedsCapturable,
@@ -17,6 +22,7 @@ from payments.services.errors import (
     GatewayUnavailable,
     InvalidState,
 )
+from payments.services.messages import provider_text_keep, public_message
 from payments.services.state import advance, change_from_result, log_ids, mark_unknown
 
 # One logger for the whole package, named as before the split, so log
@@ -36,7 +42,8 @@ def follow_up(
     try:
         return attempted(payment, adapter, operation, lambda key: call(adapter, key))
     except Rejected as exc:
-        raise GatewayRejected(exc.message, code=exc.code) from exc
+        provider_text_keep(payment, exc, operation)
+        raise GatewayRejected(public_message(exc.code), code=exc.code) from exc
     except NotProcessed as exc:
         raise GatewayUnavailable(
             "The payment gateway could not be reached; nothing was done."
@@ -89,11 +96,31 @@ def payment_void(*, payment: Payment, actor: str = "") -> Payment:
 
     try:
         result = follow_up(payment, "void", call)
+    except GatewayRejected:
+        # A retried void the provider refuses because it is already done.
+        result = _already_voided(payment)
+        if result is None:
+            raise
     except ProviderError:
         logger.warning("payment void outcome unknown", extra=log_ids(payment))
         return mark_unknown(payment)
     logger.info("payment voided", extra={**log_ids(payment), "actor": actor})
     return advance(payment, change_from_result(result))
+
+
+def _already_voided(payment: Payment) -> PaymentResult | None:
+    """The provider's record when it says the payment is voided already."""
+    assert payment.account is not None
+    try:
+        found = adapter_for(payment.account).retrieve(
+            provider_reference=payment.provider_reference
+        )
+    except ProviderError:
+        return None
+    if found is None or found.status != ProviderStatus.VOIDED:
+        return None
+    logger.info("payment was already voided at the gateway", extra=log_ids(payment))
+    return found
 
 
 def _review_decided(payment: Payment, state: str) -> None:
@@ -103,9 +130,16 @@ def _review_decided(payment: Payment, state: str) -> None:
 
 
 def payment_review_approve(*, payment: Payment, actor: str) -> Payment:
-    """Staff approve a payment held for review: capture it."""
+    """Staff approve a payment held for review: capture it (fraud hold), or
+    acknowledge it (a payment the gateway corrected, or one that cannot be
+    settled automatically: staff have checked it at the gateway)."""
     if payment.review_state != ReviewState.PENDING:
         raise InvalidState("The payment is not waiting for review.")
+    if payment.review_reason != ReviewReason.FRAUD:
+        _review_decided(payment, ReviewState.APPROVED)
+        logger.info("payment review acknowledged", extra=log_ids(payment))
+        payment.refresh_from_db()
+        return payment
     payment = payment_capture(payment=payment, actor=actor)
     if payment.status == PaymentStatus.CAPTURED:
         _review_decided(payment, ReviewState.APPROVED)
@@ -117,6 +151,8 @@ def payment_review_reject(*, payment: Payment, actor: str) -> Payment:
     """Staff reject a payment held for review: void it."""
     if payment.review_state != ReviewState.PENDING:
         raise InvalidState("The payment is not waiting for review.")
+    if payment.review_reason != ReviewReason.FRAUD:
+        raise InvalidState("Only a fraud hold can be rejected; acknowledge this one.")
     payment = payment_void(payment=payment, actor=actor)
     if payment.status == PaymentStatus.VOIDED:
         _review_decided(payment, ReviewState.REJECTED)

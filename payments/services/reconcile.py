@@ -5,14 +5,34 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integrations.errors import ProviderError, Unknown
+from integrations.errors import ProviderError, Rejected, Unknown
 from integrations.models import ProviderAccount
-from payments.models import Payment, PaymentStatus, RefundStatus, ReviewState
-from payments.providers.base import PaymentLookup, PaymentResult, PaymentsAdapter
+from payments.models import (
+    MONEY_HOLDING_STATUSES,
+    Payment,
+    PaymentNote,
+    PaymentStatus,
+    RefundStatus,
+    ReviewReason,
+    ReviewState,
+)
+from payments.providers.base import (
+    PaymentLookup,
+    PaymentResult,
+    PaymentsAdapter,
+    ProviderStatus,
+)
 from payments.services.attempts import adapter_for, provider_key
-from payments.services.create import capture_owed, owes_capture
+from payments.services.create import (
+    authorize_at,
+    build_payment_request,
+    capture_owed,
+    owes_capture,
+    record_authorized,
+)
 from payments.services.errors import PaymentError
 from payments.services.refunds import refund_send
 from payments.services.state import (
@@ -20,6 +40,7 @@ from payments.services.state import (
     advance,
     change_from_result,
     log_ids,
+    mark_failed,
     reconciliation_schedule,
 )
 
@@ -49,7 +70,21 @@ def payment_reconcile(*, payment: Payment) -> Payment:
         except PaymentError:
             logger.warning("refund reconciliation failed", extra=log_ids(payment))
     payment.refresh_from_db()
-    return payment
+    return _alert_if_stuck(payment)
+
+
+def _alert_if_stuck(payment: Payment) -> Payment:
+    """An unknown payment always reaches an end or staff: past
+    ``PAYMENTS_UNKNOWN_REVIEW_HOURS`` it goes to the review queue."""
+    hours = settings.PAYMENTS_UNKNOWN_REVIEW_HOURS
+    stuck = timezone.now() - payment.created_at > timedelta(hours=hours)
+    if payment.status != PaymentStatus.UNKNOWN or not stuck:
+        return payment
+    fields = _review_fields(payment)
+    if not fields:
+        return payment
+    logger.error("payment outcome still unknown; in review", extra=log_ids(payment))
+    return advance(payment, Change(fields=fields))
 
 
 def _lookup_may_lag(payment: Payment, adapter: PaymentsAdapter) -> bool:
@@ -130,17 +165,99 @@ def _settle_lookup(
                 },
             ),
         )
-    taken = Payment.objects.filter(
-        account=adapter.account, provider_reference=result.provider_reference
-    ).exclude(pk=payment.pk)
-    if not payment.provider_reference and taken.exists():
-        # Found by a search, but it is another payment's charge.
+    owner = _charge_owner(payment, adapter.account, result.provider_reference)
+    if owner is not None and payment.provider_reference == result.provider_reference:
+        # Its own reference is another payment's charge: never a second one.
+        return _end_as_duplicate(payment, owner)
+    if owner is not None:
+        # Found by a search, but it is another payment's charge; its own may
+        # not be indexed yet.
         return _reconcile_manually(payment)
+    resent = _resend_create(payment, adapter, result)
+    if resent is not None:
+        return resent
     logger.info(
         "payment reconciled",
         extra={**log_ids(payment), "provider_status": result.status},
     )
-    return advance(payment, change_from_result(result))
+    try:
+        with transaction.atomic():
+            return advance(payment, change_from_result(result))
+    except IntegrityError:
+        # Another payment took the charge meanwhile (the database's word).
+        owner = _charge_owner(payment, adapter.account, result.provider_reference)
+        return _end_as_duplicate(payment, owner) if owner else payment
+
+
+def _charge_owner(
+    payment: Payment, account: ProviderAccount, reference: str
+) -> Payment | None:
+    """The other payment that holds the charge ``reference`` at ``account``."""
+    if not reference:
+        return None
+    return (
+        Payment.objects.filter(
+            account=account,
+            provider_reference=reference,
+            status__in=MONEY_HOLDING_STATUSES,
+        )
+        .exclude(pk=payment.pk)
+        .first()
+    )
+
+
+def _end_as_duplicate(payment: Payment, owner: Payment) -> Payment:
+    """Ended: the charge it tried is ``owner``'s. Failed, and in review so
+    staff can tell the storefront which payment holds the money."""
+    logger.error(
+        "payment's charge belongs to another payment; ended as a duplicate",
+        extra={**log_ids(payment), "owner_id": owner.public_id},
+    )
+    PaymentNote.objects.create(
+        payment=payment,
+        kind="duplicate",
+        title=f"Charge held by {owner.public_id}",
+        detail="The gateway's charge for this payment belongs to another "
+        "payment of the same order; this one charged nothing.",
+    )
+    return advance(
+        payment,
+        Change(
+            status=PaymentStatus.FAILED,
+            fields={
+                "failure_code": "duplicate_charge",
+                "failure_message": "The charge belongs to another payment.",
+                "review_state": ReviewState.PENDING,
+                "review_reason": ReviewReason.DUPLICATE_CHARGE,
+            },
+        ),
+    )
+
+
+def _resend_create(
+    payment: Payment, adapter: PaymentsAdapter, found: PaymentResult
+) -> Payment | None:
+    """An unknown create the provider never performed (its source is still
+    waiting, e.g. PayPal's order still approved): sent again under the same
+    idempotency key, which the provider replays if it did perform it; a
+    refusal (the order can no longer be captured) fails the payment."""
+    waiting = (ProviderStatus.PENDING, ProviderStatus.REQUIRES_ACTION)
+    if payment.status != PaymentStatus.UNKNOWN or found.status not in waiting:
+        return None
+    source = adapter.source_from_reference(payment.provider_reference)
+    if not source:
+        return None
+    capture = payment.capture_requested and payment.review_state == ReviewState.NONE
+    request = build_payment_request(payment, source, capture=capture)
+    try:
+        result = authorize_at(payment, request, adapter)
+    except Rejected as exc:
+        return mark_failed(payment, exc)
+    except ProviderError:
+        reconciliation_schedule(payment=payment)
+        return payment
+    logger.info("payment create re-sent by reconciliation", extra=log_ids(payment))
+    return record_authorized(payment, result, adapter.account)
 
 
 def _reference_sent(payment: Payment, account: ProviderAccount) -> str:
@@ -180,7 +297,7 @@ def _reconcile_by_cancel(
 
 
 def _reconcile_manually(payment: Payment) -> Payment:
-    """Stays ``unknown`` (never guessed failed), marked for staff."""
+    """Stays ``unknown`` (never guessed failed), in review for staff."""
     logger.error("payment cannot be reconciled automatically", extra=log_ids(payment))
     return advance(
         payment,
@@ -189,9 +306,19 @@ def _reconcile_manually(payment: Payment) -> Payment:
                 "failure_code": "reconcile_manually",
                 "failure_message": "The gateway cannot tell which charge is "
                 "this payment's; check it in the gateway's dashboard.",
+                **_review_fields(payment),
             }
         ),
     )
+
+
+def _review_fields(payment: Payment) -> dict[str, str]:
+    if payment.review_state == ReviewState.PENDING:
+        return {}
+    return {
+        "review_state": ReviewState.PENDING,
+        "review_reason": ReviewReason.UNRESOLVED,
+    }
 
 
 def payments_reconcile_pending(*, now: datetime | None = None) -> list[Payment]:

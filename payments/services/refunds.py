@@ -3,9 +3,10 @@ refunded (or being refunded)."""
 
 import logging
 import uuid
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from integrations.errors import ProviderError
@@ -19,6 +20,7 @@ from payments.services.errors import (
     InvalidState,
 )
 from payments.services.followups import follow_up
+from payments.services.messages import public_message
 from payments.services.state import emit_event, lock_payment
 
 # One logger for the whole package, named as before the split, so log
@@ -57,8 +59,9 @@ def payment_refund(
     refunded), whatever runs concurrently.
 
     Returns the refund: ``succeeded``, ``failed`` (the gateway refused;
-    ``failure_code``) or ``unknown`` (reconciliation re-sends it with the same
-    key). Raises AmountExceedsRefundable, InvalidState, GatewayUnavailable.
+    ``failure_code``), ``unknown`` (reconciliation re-sends it with the same
+    key) or ``pending`` (no gateway reachable: sent again with back-off,
+    ``refunds_retry_due``). Raises AmountExceedsRefundable, InvalidState.
     """
     key = idempotency_key or f"refund:{uuid.uuid4().hex}"
     existing = Refund.objects.filter(idempotency_key=key).first()
@@ -123,8 +126,8 @@ def refund_send(refund: Refund) -> Refund:
             refund, RefundStatus.FAILED, code=exc.code, message=exc.message
         )
     except GatewayUnavailable:
-        _refund_finish(refund, RefundStatus.FAILED, code="no_provider_available")
-        raise
+        # Nothing reached the gateway: safe to send again, same key.
+        return _refund_deferred(refund)
     except ProviderError:
         return _refund_finish(refund, RefundStatus.UNKNOWN, code="outcome_unknown")
     if result.status == ProviderRefundStatus.FAILED:
@@ -150,9 +153,12 @@ def _refund_finish(
 
 
 def _refund_succeeded(refund: Refund, provider_reference: str) -> Refund:
+    # A refund cancelled while its last send was in flight is still booked:
+    # the gateway's word on money wins.
+    open_states = (*RESERVING, RefundStatus.CANCELLED)
     with transaction.atomic():
         payment = lock_payment(refund.payment_id)
-        updated = Refund.objects.filter(pk=refund.pk, status__in=RESERVING).update(
+        updated = Refund.objects.filter(pk=refund.pk, status__in=open_states).update(
             status=RefundStatus.SUCCEEDED,
             provider_reference=provider_reference[:255],
             failure_code="",
@@ -173,3 +179,70 @@ def refund_book(payment: Payment, amount: int, refund_id: str) -> None:
         payment.status = status
     payment.save()
     emit_event(payment, "payment.refunded", refund_id=refund_id, refund_amount=amount)
+
+
+# --- Refunds that never reached the gateway --------------------------------
+
+# A pending refund without a retry time whose send died with its process.
+_ORPHAN_AFTER = timedelta(minutes=10)
+# How long a retrier holds a refund before another may send it again.
+_SEND_LEASE = timedelta(minutes=5)
+
+
+def _retry_delay(attempts: int) -> timedelta:
+    """Exponential back-off: 1, 2, 4 ... minutes, at most an hour."""
+    return timedelta(seconds=min(60 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def _refund_deferred(refund: Refund) -> Refund:
+    attempts = refund.send_attempts + 1
+    Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING).update(
+        send_attempts=attempts,
+        next_attempt_at=timezone.now() + _retry_delay(attempts),
+        failure_code="no_provider_available",
+        failure_message=public_message("no_provider_available"),
+        updated_at=timezone.now(),
+    )
+    logger.warning(
+        "refund deferred: no gateway reachable",
+        extra={"refund_id": refund.public_id, "attempts": attempts},
+    )
+    refund.refresh_from_db()
+    return refund
+
+
+def refunds_retry_due(*, now: datetime | None = None, limit: int = 100) -> int:
+    """Send again every pending refund whose retry time has come (and any
+    whose send died with its process), under its own key. Returns how many
+    were sent."""
+    now = now or timezone.now()
+    due = Refund.objects.filter(status=RefundStatus.PENDING).filter(
+        Q(next_attempt_at__lte=now)
+        | Q(next_attempt_at__isnull=True, updated_at__lte=now - _ORPHAN_AFTER)
+    )
+    sent = 0
+    for refund in due.select_related("payment").order_by("pk")[:limit]:
+        # Claimed by moving its retry time: one sender per refund at a time.
+        claimed = Refund.objects.filter(
+            pk=refund.pk,
+            status=RefundStatus.PENDING,
+            next_attempt_at=refund.next_attempt_at,
+        ).update(next_attempt_at=now + _SEND_LEASE)
+        if claimed:
+            refund_send(refund)
+            sent += 1
+    return sent
+
+
+def refund_cancel(*, refund: Refund, actor: str = "") -> Refund:
+    """Staff give up on a refund that never reached the gateway."""
+    cancelled = Refund.objects.filter(
+        pk=refund.pk, status=RefundStatus.PENDING, next_attempt_at__isnull=False
+    ).update(status=RefundStatus.CANCELLED, updated_at=timezone.now())
+    if not cancelled:
+        raise InvalidState("Only a refund waiting to be sent again can be cancelled.")
+    logger.info(
+        "refund cancelled", extra={"refund_id": refund.public_id, "actor": actor}
+    )
+    refund.refresh_from_db()
+    return refund

@@ -18,7 +18,15 @@ from django.utils import timezone
 from integrations.errors import ProviderError
 from integrations.events import event_emit
 from integrations.models import ProviderAccount
-from payments.models import Payment, PaymentStatus
+from payments.models import (
+    CORRECTIONS,
+    NOT_COLLECTED,
+    Payment,
+    PaymentNote,
+    PaymentStatus,
+    ReviewReason,
+    ReviewState,
+)
 from payments.providers.base import PaymentResult, ProviderStatus
 
 # One logger for the whole package, named as before the split, so log
@@ -37,6 +45,9 @@ class Change:
     authorized: int | None = None
     captured: int | None = None
     fields: dict[str, Any] | None = None
+    # The provider's own report of money (a webhook, a look-up): may make the
+    # CORRECTIONS moves, which undo what the storefront was told.
+    provider_says: bool = False
 
 
 _STATUS_EVENTS = {
@@ -77,26 +88,27 @@ def lock_payment(payment_id: int) -> Payment:
 
 def advance(payment: Payment, change: Change) -> Payment:
     """Apply ``change`` to the locked row: amounts only grow, the status only
-    moves along TRANSITIONS; emits the new status's event. Returns the row."""
+    moves along TRANSITIONS (or CORRECTIONS, on the provider's word); emits
+    the new status's event. Returns the row."""
     with transaction.atomic():
         row = lock_payment(payment.pk)
         before = row.status
-        if change.authorized is not None:
-            row.amount_authorized = min(
-                row.amount, max(row.amount_authorized, change.authorized)
-            )
-        if change.captured is not None:
-            row.amount_captured = max(row.amount_captured, change.captured)
-            row.amount_authorized = max(row.amount_authorized, row.amount_captured)
+        _apply_amounts(row, change)
         for name, value in (change.fields or {}).items():
             setattr(row, name, value)
         moved = change.status is not None and row.can_transition(change.status)
-        if moved:
+        corrected = not moved and correction_allowed(row, change)
+        if moved or corrected:
             row.status = change.status
+        if corrected:
+            _correct(row, before)
+        if moved or corrected:
+            failure_settled(row, before, change)
         row.save()
-        if moved and change.status in _STATUS_EVENTS:
-            emit_event(row, _STATUS_EVENTS[change.status])
-    if change.status is not None and not moved and change.status != before:
+        if (moved or corrected) and change.status in _STATUS_EVENTS:
+            extra = {"corrected_from": before} if corrected else {}
+            emit_event(row, _STATUS_EVENTS[change.status], **extra)
+    if change.status not in (None, before) and not (moved or corrected):
         logger.info(
             "payment transition ignored",
             extra={
@@ -106,6 +118,87 @@ def advance(payment: Payment, change: Change) -> Payment:
             },
         )
     return row
+
+
+def _apply_amounts(row: Payment, change: Change) -> None:
+    if change.authorized is not None:
+        row.amount_authorized = min(
+            row.amount, max(row.amount_authorized, change.authorized)
+        )
+    if change.captured is not None:
+        # More than was asked for cannot be booked (the database refuses it):
+        # the excess is the gateway's error, logged for staff.
+        if change.captured > row.amount:
+            logger.error(
+                "gateway reported more captured than requested",
+                extra={"payment_id": row.public_id},
+            )
+        captured = min(row.amount, change.captured)
+        row.amount_captured = max(row.amount_captured, captured)
+        row.amount_authorized = max(row.amount_authorized, row.amount_captured)
+
+
+def correction_allowed(row: Payment, change: Change) -> bool:
+    """A CORRECTIONS move the provider reported, that its life cycle allows:
+    a failure it called final stays final, and refunded money cannot be
+    uncollected (staff settle that with the provider)."""
+    if not change.provider_says or change.status is None:
+        return False
+    if change.status not in CORRECTIONS.get(row.status, frozenset()):
+        return False
+    if row.status == PaymentStatus.FAILED:
+        return row.failure_code != NOT_COLLECTED
+    return row.amount_refunded == 0
+
+
+def _correct(row: Payment, before: str) -> None:
+    """The provider contradicted what the storefront was told: amounts follow
+    its word, the move goes on the timeline and the payment to review."""
+    if row.status == PaymentStatus.FAILED:
+        row.amount_captured = row.amount_authorized = 0
+        row.failure_code = NOT_COLLECTED
+        row.failure_message = "The gateway did not collect the money after all."
+    row.review_state = ReviewState.PENDING
+    row.review_reason = ReviewReason.PROVIDER_CONTRADICTION
+    PaymentNote.objects.create(
+        payment=row,
+        kind="correction",
+        title=f"{before} -> {row.status}, on the gateway's word",
+        detail="Contradicts what the storefront was told; in review.",
+    )
+    logger.warning(
+        "payment corrected on the gateway's word",
+        extra={"payment_id": row.public_id, "status": before, "new": row.status},
+    )
+
+
+def failure_settled(row: Payment, before: str, change: Change) -> None:
+    """Failure fields belong to a failed (or unsettled) payment: once it moves
+    on to money moved or released, they go to the timeline and are cleared."""
+    if row.status not in _SETTLED_OK or not row.failure_code:
+        return
+    if change.fields and "failure_code" in change.fields:
+        return
+    PaymentNote.objects.create(
+        payment=row,
+        kind="failure_cleared",
+        title=f"{before}: {row.failure_code}",
+        detail=row.failure_message[:500],
+    )
+    row.failure_code = row.failure_message = ""
+
+
+# Statuses that leave no failure to show.
+_SETTLED_OK = frozenset(
+    {
+        PaymentStatus.REQUIRES_ACTION,
+        PaymentStatus.AUTHORIZED,
+        PaymentStatus.CAPTURED,
+        PaymentStatus.PARTIALLY_REFUNDED,
+        PaymentStatus.REFUNDED,
+        PaymentStatus.VOIDED,
+    }
+)
 
 
 _RESULT_STATUS = {
@@ -143,16 +236,22 @@ def log_ids(payment: Payment) -> dict[str, Any]:
 
 
 def mark_failed(payment: Payment, error: ProviderError) -> Payment:
-    return advance(
-        payment,
-        Change(
-            status=PaymentStatus.FAILED,
-            fields={
-                "failure_code": error.code[:64],
-                "failure_message": error.message[:255],
-            },
-        ),
-    )
+    """Failed with our own message for the code; the provider's text goes to
+    the timeline for staff, secrets masked (``services.messages``)."""
+    from payments.services.messages import provider_text_keep, public_message
+
+    with transaction.atomic():
+        provider_text_keep(payment, error, "authorize")
+        return advance(
+            payment,
+            Change(
+                status=PaymentStatus.FAILED,
+                fields={
+                    "failure_code": error.code[:64],
+                    "failure_message": public_message(error.code),
+                },
+            ),
+        )
 
 
 def mark_unknown(payment: Payment) -> Payment:

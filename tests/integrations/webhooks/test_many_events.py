@@ -8,7 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import OperationalError, connection, connections
+from django.db import DataError, OperationalError, connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from prometheus_client import REGISTRY
@@ -258,15 +258,32 @@ def test_a_database_failure_mid_way_stores_nothing_and_asks_for_a_retry(
     assert len(handlers.calls) == 3
 
 
-@pytest.mark.postgres
-def test_an_event_postgresql_cannot_store_fails_the_whole_request(
+def test_an_event_the_database_cannot_store_fails_the_whole_request(
     many_account, post_webhook
 ):
-    # jsonb refuses \u0000: the statement fails on the second row.
-    events = [event("evt_1"), event("evt_2", note="nul \u0000"), event("evt_3")]
-    response = send(post_webhook, events)
+    # The database refuses the insert (NUL, once the trigger here, is now
+    # stored safely: see the next test).
+    def refuse(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("INSERT") and TABLE in sql:
+            raise DataError("refused by the database")
+        return execute(sql, params, many, context)
+
+    events = [event("evt_1"), event("evt_2"), event("evt_3")]
+    with connection.execute_wrapper(refuse):
+        response = send(post_webhook, events)
     assert response.status_code == 503
     assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.postgres
+def test_an_event_with_text_postgresql_refuses_is_stored_safely(
+    many_account, post_webhook
+):
+    # jsonb refuses \u0000 and lone surrogates: replaced, never a 5xx.
+    events = [event("evt_1"), event("evt_2", note="nul \u0000 \ud800")]
+    response = send(post_webhook, events)
+    assert response.json() == _answer(stored=2, duplicates=0)
+    assert _stored()["evt_2"].payload["data"]["note"] == "nul \ufffd \ufffd"
 
 
 def test_each_event_is_replayed_and_swept_on_its_own(

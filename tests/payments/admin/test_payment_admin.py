@@ -400,7 +400,7 @@ def test_a_gateway_refusal_is_an_error_message(staff_client, make_payment):
     assert (payment.status, payment.amount_refunded) == (PaymentStatus.CAPTURED, 0)
 
 
-def test_an_unreachable_gateway_is_an_error_message(
+def test_an_unreachable_gateway_leaves_the_refund_pending_for_a_retry(
     staff_client, make_payment, primary, settings
 ):
     settings.PROVIDER_MAX_ATTEMPTS = 1
@@ -415,9 +415,14 @@ def test_an_unreachable_gateway_is_an_error_message(
     response = staff_client.post(refund_url(payment), data, follow=True)
     assert response.status_code == 200
     [message] = messages_of(response)
-    assert message.startswith(f"{payment.public_id}: could not refund: ")
+    # Not a dead end (issue 17, part 10): pending, and sent again later.
+    assert "pending" in message
+    assert "sent again automatically" in message
     payment.refresh_from_db()
     assert payment.amount_refunded == 0
+    refund = payment.refunds.get()
+    assert (refund.status, refund.failure_code) == ("pending", "no_provider_available")
+    assert refund.next_attempt_at is not None
 
 
 def test_refund_of_a_missing_payment_is_404(staff_client):

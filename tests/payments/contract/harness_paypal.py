@@ -232,5 +232,7 @@ def webhook_forged(rsps, account) -> Webhook:
 
 
 def webhook_stale(rsps, account) -> Webhook:
-    # PayPal signs the transmission time: an hour-old one is a replay.
-    return _webhook(rsps, "verify_success.json", datetime.now(UTC) - timedelta(hours=1))
+    # PayPal signs the transmission time and retries for about three days:
+    # a time older than that period is a replay.
+    old = datetime.now(UTC) - timedelta(days=5)
+    return _webhook(rsps, "verify_success.json", old)

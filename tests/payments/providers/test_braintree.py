@@ -628,7 +628,10 @@ def test_valid_settled_webhook(adapter):
 def test_settlement_declined_webhook(adapter):
     message = verify(adapter, notification("transaction_settlement_declined", TXN))
     event = adapter.parse_payment_event(message)
-    assert (event.kind, event.provider_reference) == (PaymentEventKind.FAILED, TXN)
+    assert (event.kind, event.provider_reference) == (
+        PaymentEventKind.FAILED_FINAL,
+        TXN,
+    )
 
 
 @pytest.mark.parametrize(

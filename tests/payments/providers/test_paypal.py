@@ -748,16 +748,40 @@ def test_forged_webhook_is_refused(adapter, mocked):
     assert caught.value.http_status == 401
 
 
-def test_stale_transmission_is_refused_without_asking_paypal(adapter, mocked):
-    old = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _at(**ago: float) -> str:
+    return (datetime.now(UTC) - timedelta(**ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize("sent", [_at(days=4, minutes=1), _at(minutes=-10)])
+def test_transmission_outside_the_retry_period_is_refused_without_asking_paypal(
+    adapter, mocked, sent
+):
     with pytest.raises(WebhookVerificationError) as caught:
         adapter.verify_webhook(
             body=event_body("event_capture_completed.json"),
-            headers=transmission(**{"PAYPAL-TRANSMISSION-TIME": old}),
+            headers=transmission(**{"PAYPAL-TRANSMISSION-TIME": sent}),
             url="https://x/",
         )
     assert caught.value.code == WebhookVerificationError.STALE
-    assert not sent(mocked, "POST", VERIFY_URL)
+    assert not sent_requests(mocked)
+
+
+@pytest.mark.parametrize("sent", [_at(hours=1), _at(days=3)])
+def test_a_retry_within_paypals_retry_period_is_verified(adapter, mocked, sent):
+    # PayPal redelivers for about three days with the first transmission
+    # time, also after our own 503 when its verify API was down.
+    mocked.post(VERIFY_URL, json=load("verify_success.json"))
+    message = adapter.verify_webhook(
+        body=event_body("event_capture_completed.json"),
+        headers=transmission(**{"PAYPAL-TRANSMISSION-TIME": sent}),
+        url="https://x/",
+    )
+    assert message.dedupe_key == "WH-2CL46544TB770421K-5VB92446WP7345818"
+    assert len(sent_requests(mocked)) == 1
+
+
+def sent_requests(mocked) -> list:
+    return sent(mocked, "POST", VERIFY_URL)
 
 
 @pytest.mark.parametrize(
@@ -819,7 +843,11 @@ def test_capture_completed_event(adapter):
 
 def test_capture_denied_event(adapter):
     event = adapter.parse_payment_event(message_for("event_capture_denied.json"))
-    assert (event.kind, event.provider_reference) == (PaymentEventKind.FAILED, ORDER)
+    # Final: a denied capture was not collected.
+    assert (event.kind, event.provider_reference) == (
+        PaymentEventKind.FAILED_FINAL,
+        ORDER,
+    )
 
 
 def test_authorization_events(adapter):

@@ -764,7 +764,8 @@ def test_payment_events_follow_the_payment_status(adapter):
     )
     assert completed.provider_reference == "hYy9pRFVxpDsO1FB05SunFWUe9JZY"
     assert authorized.kind is PaymentEventKind.AUTHORIZED
-    assert _parsed(adapter, failed_body).kind is PaymentEventKind.FAILED
+    # Square's FAILED is terminal: final, even after APPROVED.
+    assert _parsed(adapter, failed_body).kind is PaymentEventKind.FAILED_FINAL
     assert _parsed(adapter, canceled_body).kind is PaymentEventKind.VOIDED
     assert _parsed(adapter, pending_body) is None
 

@@ -1,0 +1,45 @@
+"""What the storefront is told about a failure: our own message per error
+code, never the provider's text (which may quote what we sent, credentials
+included). The provider's text is kept for staff on the payment's timeline,
+with every account's known secrets masked."""
+
+from integrations.errors import ProviderError
+from integrations.secrets_registry import known_secrets, redact_secrets
+from payments.models import Payment, PaymentNote
+
+MESSAGES: dict[str, str] = {
+    "card_declined": "The card was declined.",
+    "insufficient_funds": "The card has insufficient funds.",
+    "expired_card": "The card has expired.",
+    "incorrect_cvc": "The card's security code is incorrect.",
+    "incorrect_number": "The card number is incorrect.",
+    "lost_or_stolen": "The card was declined.",
+    "fraudulent": "The card was declined.",
+    "processing_error": "The card could not be processed; try again.",
+    "authentication_required": "The card needs the customer's authentication.",
+    "not_found": "The gateway does not know this payment source.",
+    "currency_not_supported": "The gateway does not accept this currency.",
+    "invalid_request": "The gateway refused the request as invalid.",
+    "refund_failed": "The gateway refused the refund.",
+    "no_provider_available": "No payment gateway could be reached.",
+    "outcome_unknown": "The gateway did not answer; reconciling.",
+}
+DEFAULT_MESSAGE = "The payment gateway refused the request."
+
+
+def public_message(code: str) -> str:
+    """Our message for ``code``; the same for every gateway."""
+    return MESSAGES.get(code, DEFAULT_MESSAGE)
+
+
+def provider_text_keep(payment: Payment, error: ProviderError, operation: str) -> None:
+    """The provider's own words, secrets masked, on the timeline for staff."""
+    text = redact_secrets(error.message, known_secrets(fresh=True))
+    provider_code = getattr(error, "provider_code", "") or ""
+    PaymentNote.objects.create(
+        payment=payment,
+        kind="provider_message",
+        title=f"{operation}: {error.code}"
+        + (f" ({provider_code[:64]})" if provider_code else ""),
+        detail=text[:500],
+    )
