@@ -8,6 +8,7 @@ from integrations import client as client_module
 from integrations.client import call_rows
 from integrations.errors import Unknown
 from integrations.models import ProviderCall
+from integrations.secrets_registry import known_secrets
 from integrations.testing.faultserver import respond
 
 RELAXED = client_module.RELAXED_FROM
@@ -31,8 +32,12 @@ def test_the_relaxing_from_item_turns_synchronous_commit_off_for_its_statement()
     assert _setting() == "on"
 
 
-def test_a_get_is_one_relaxed_insert(client, fault, account, monkeypatch):
+def test_a_get_is_one_relaxed_insert(client, fault, account, monkeypatch, settings):
     fault.route("GET", "/x", respond(503))
+    # The log filter's periodic look at the accounts' secrets is not the
+    # client's write: keep it out of the window counted below.
+    settings.SECRET_REDACTION_CHECK_SECONDS = 3600
+    known_secrets(fresh=True)
     statements = []
 
     def record(execute, sql, params, many, context):
