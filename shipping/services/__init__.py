@@ -24,6 +24,7 @@ from shipping.services.rates import (
     rates_shop,
 )
 from shipping.services.tracking import (
+    sandbox_tracking_announce,
     shipment_tracking_apply,
     shipment_tracking_refresh,
     shipments_due_for_tracking,
@@ -44,6 +45,7 @@ __all__ = [
     "quotes_expired_delete",
     "rates_shop",
     "reconciliation_schedule",
+    "sandbox_tracking_announce",
     "shipment_buy",
     "shipment_label_update_apply",
     "shipment_reconcile",
