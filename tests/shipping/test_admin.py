@@ -151,3 +151,19 @@ def test_the_compare_form_names_what_is_missing(admin_client):
     sides = {**FORM, "parcel2_weight": "1", "parcel2_length": "30"}
     assert "parcels[1].length" in admin_client.post(COMPARE, sides).content.decode()
     assert not RateQuote.objects.exists() and not Shipment.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("threads_db")
+def test_the_compare_page_says_which_currency_each_price_is_in(admin_client):
+    carrier("us-post", currency="USD")
+    carrier("eu-post", priority=20, currency="EUR", price_factor=1.1)
+
+    html = admin_client.post(COMPARE, FORM).content.decode()
+
+    # As many quotes in each: the groups go by currency code.
+    assert 'id="currency-note"' in html and "EUR, USD" in html
+    rows = re.findall(r'data-amount="(\d+)" data-currency="(\w+)"', html)
+    assert [c for _, c in rows] == ["EUR"] * 3 + ["USD"] * 3
+    assert html.count("cheapest in USD") == 1 and html.count("cheapest in EUR") == 1
+    assert html.count('class="rate-currency">EUR<') == 3
