@@ -111,14 +111,23 @@ class TokenCache:
             self._client = client_for(self.account)
         return self._client
 
+    # Subclasses that cache another kind of token (a carrier's payment
+    # authorization) change the prefix, the key material and request_token.
+    key_prefix: ClassVar[str] = "oauth"
+
     @property
     def cache_key(self) -> str:
+        digest = hashlib.sha256(self.key_material().encode()).hexdigest()[:16]
+        return (
+            f"{self.key_prefix}:{{acct:{self.account.pk}}}:{self.account.mode}:{digest}"
+        )
+
+    def key_material(self) -> str:
+        """What makes a token this one (hashed into the key, never a secret)."""
         # The client id is in the key so new credentials never reuse the old
-        # app's token; hashed to keep it out of key listings. Never the secret.
+        # app's token; hashed to keep it out of key listings.
         creds = self.credentials
-        material = f"{creds.token_url}\n{creds.client_id}\n{creds.scope}"
-        digest = hashlib.sha256(material.encode()).hexdigest()[:16]
-        return f"oauth:{{acct:{self.account.pk}}}:{self.account.mode}:{digest}"
+        return f"{creds.token_url}\n{creds.client_id}\n{creds.scope}"
 
     # --- Public surface ---------------------------------------------------------
 
@@ -152,6 +161,20 @@ class TokenCache:
     def fetch(self) -> str:
         """A new token from the provider now, stored for everyone (a health
         check proves the credentials this way; a cached token proves nothing)."""
+        token, lifetime = self.request_token()
+        self._store(token, lifetime)
+        logger.info(
+            "oauth token fetched",
+            extra={
+                "account": self.account.slug,
+                "operation": self.operation,
+                "expires_in": lifetime,
+            },
+        )
+        return token
+
+    def request_token(self) -> tuple[str, int]:
+        """Ask the provider for a token: (token, lifetime in seconds)."""
         creds = self.credentials
         data = {"grant_type": "client_credentials"}
         if creds.scope:
@@ -174,17 +197,7 @@ class TokenCache:
             expect_json=True,
             **extra,
         )
-        token, lifetime = _token_of(response)
-        self._store(token, lifetime)
-        logger.info(
-            "oauth token fetched",
-            extra={
-                "account": self.account.slug,
-                "operation": self.operation,
-                "expires_in": lifetime,
-            },
-        )
-        return token
+        return _token_of(response)
 
     # --- Cache ----------------------------------------------------------------
 

@@ -50,6 +50,7 @@ _QUOTE = {
 RATES_RESPONSE = {
     "fingerprint": "9f2c...e1",
     "cached": False,
+    "currencies": ["USD"],
     "quotes": [
         _QUOTE,
         {

@@ -238,6 +238,8 @@ class SandboxLabel(models.Model):
     currency = models.CharField(max_length=3)
     voided = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
+    # Tracking scans already announced by webhook: each scan is posted once.
+    announced_events = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [

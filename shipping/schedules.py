@@ -11,6 +11,12 @@ JOBS: list[Job] = [
         func="shipping.tasks.reconcile_unknown_shipments",
         minutes=5,
     ),
+    # Sandbox carriers push their parcels' new scans as signed webhooks.
+    Job(
+        name="shipping.sandbox_tracking",
+        func="shipping.tasks.announce_sandbox_tracking",
+        minutes=1,
+    ),
     # Quotes nobody bought, a day after they expired.
     Job(
         name="shipping.quotes_cleanup",

@@ -116,13 +116,13 @@ class QuoteSerializer(serializers.Serializer):
     carrier = serializers.CharField()
     service_code = serializers.CharField()
     service_name = serializers.CharField()
-    amount = serializers.IntegerField()
-    currency = serializers.CharField()
+    amount = serializers.IntegerField(help_text="Minor units of ``currency``.")
+    currency = serializers.CharField(help_text="ISO 4217; never converted.")
     estimated_delivery = serializers.DateField(allow_null=True)
     transit_days = serializers.IntegerField(allow_null=True)
     expires_at = serializers.DateTimeField()
     duration_ms = serializers.IntegerField()
-    cheapest = serializers.BooleanField()
+    cheapest = serializers.BooleanField(help_text="The cheapest in its currency.")
     fastest = serializers.BooleanField()
 
 
@@ -140,7 +140,14 @@ class CarrierFailureSerializer(serializers.Serializer):
 class RateShopSerializer(serializers.Serializer):
     fingerprint = serializers.CharField()
     cached = serializers.BooleanField()
-    quotes = QuoteSerializer(many=True, help_text="Cheapest first.")
+    currencies = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The quotes' currencies, in the order the quotes are grouped. "
+        "Amounts are never converted, so prices are compared only within one.",
+    )
+    quotes = QuoteSerializer(
+        many=True, help_text="Grouped by currency, each group cheapest first."
+    )
     failures = CarrierFailureSerializer(many=True)
 
 

@@ -26,3 +26,8 @@ def refresh_tracking() -> dict[str, int]:
 def delete_expired_quotes() -> int:
     with correlation.bind(None):
         return services.quotes_expired_delete()
+
+
+def announce_sandbox_tracking() -> int:
+    with correlation.bind(None):
+        return services.sandbox_tracking_announce()

@@ -1,8 +1,9 @@
-"""Carrier tracking webhooks -> tracking events. Registered for every
-shipping event type in ``SWITCHYARD_WEBHOOK_HANDLERS["shipping"]["*"]``; the
-intake has verified and stored the event. Applying stores events once and
-moves the status forward only (``services.shipment_tracking_apply``), so a
-replay, a duplicate or a late webhook changes nothing it should not."""
+"""Carrier webhooks -> tracking events and label states. Registered for
+every shipping event type in ``SWITCHYARD_WEBHOOK_HANDLERS["shipping"]["*"]``;
+the intake has verified and stored the event. Applying stores events once and
+moves the status forward only (``services.shipment_tracking_apply``,
+``services.shipment_label_update_apply``), so a replay, a duplicate or a late
+webhook changes nothing it should not."""
 
 import logging
 
@@ -20,15 +21,17 @@ def tracking_webhook_handle(event: WebhookEvent) -> None:
     adapter = registry.get_adapter(event.account)
     if not isinstance(adapter, ShippingAdapter):
         raise TypeError("shipping webhook handler called for a non-shipping account")
-    if not adapter.supports("tracking_webhooks"):
-        logger.info("shipping webhook ignored", extra={"webhook_event_id": event.pk})
-        return
     message = WebhookMessage(
         event_type=event.event_type,
         dedupe_key=event.dedupe_key,
         payload=event.payload,
         occurred_at=event.occurred_at,
     )
+    if adapter.supports("label_webhooks") and _label_update(event, adapter, message):
+        return
+    if not adapter.supports("tracking_webhooks"):
+        logger.info("shipping webhook ignored", extra={"webhook_event_id": event.pk})
+        return
     info = adapter.parse_tracking_update(message)
     shipment = None
     if info is not None:
@@ -52,3 +55,33 @@ def tracking_webhook_handle(event: WebhookEvent) -> None:
             "new_events": new,
         },
     )
+
+
+def _label_update(
+    event: WebhookEvent, adapter: ShippingAdapter, message: WebhookMessage
+) -> bool:
+    """Apply a label-state webhook; False when the event settles no label
+    (then it is tried as tracking, which ignores it if it is neither)."""
+    update = adapter.parse_label_update(message)
+    if update is None:
+        return False
+    ours = Shipment.objects.filter(account=event.account)
+    shipment = ours.filter(carrier_shipment_id=update.carrier_shipment_id).first()
+    if shipment is None and update.reference:
+        # The buy's answer was lost: the carrier echoes our reference.
+        shipment = ours.filter(public_id=update.reference).first()
+    if shipment is None:
+        logger.info(
+            "label webhook without a shipment", extra={"webhook_event_id": event.pk}
+        )
+        return True
+    changed = services.shipment_label_update_apply(shipment=shipment, update=update)
+    logger.info(
+        "label webhook handled",
+        extra={
+            "webhook_event_id": event.pk,
+            "shipment_id": shipment.public_id,
+            "changed": changed,
+        },
+    )
+    return True

@@ -239,6 +239,18 @@ class LabelLookup:
 
 
 @dataclass(frozen=True)
+class LabelUpdate:
+    """A label-state webhook (Shippo's ``transaction_updated``): the label
+    made (``label``) or the carrier's reason it failed (``failure_*``)."""
+
+    carrier_shipment_id: str
+    reference: str = ""  # our shipment's public id, when the carrier echoes it
+    label: Label | None = None
+    failure_code: str = ""
+    failure_message: str = ""
+
+
+@dataclass(frozen=True)
 class VoidRequest:
     carrier_shipment_id: str
     tracking_number: str
@@ -353,8 +365,9 @@ class ShippingAdapter(BaseAdapter):
     (``supports(name)`` tells whether a carrier has one; without it the
     operation raises ``Rejected(code="not_supported")`` before any call):
     ``carrier_retrieve_label``, ``carrier_schedule_pickup``,
-    ``carrier_cancel_pickup``, ``carrier_validate_address`` and
-    ``parse_tracking_update`` (carriers that post tracking webhooks)."""
+    ``carrier_cancel_pickup``, ``carrier_validate_address``,
+    ``parse_tracking_update`` (carriers that post tracking webhooks) and
+    ``parse_label_update`` (carriers that post label-state webhooks)."""
 
     kind = "shipping"
     limits: ClassVar[CarrierLimits] = CarrierLimits()
@@ -365,6 +378,7 @@ class ShippingAdapter(BaseAdapter):
         "cancel_pickup": "carrier_cancel_pickup",
         "validate_address": "carrier_validate_address",
         "tracking_webhooks": "parse_tracking_update",
+        "label_webhooks": "parse_label_update",
     }
 
     @classmethod
@@ -497,4 +511,9 @@ class ShippingAdapter(BaseAdapter):
     def parse_tracking_update(self, message: WebhookMessage) -> TrackingInfo | None:
         """A verified tracking webhook, translated; None for event types
         that carry no tracking."""
+        raise NotImplementedError
+
+    def parse_label_update(self, message: WebhookMessage) -> LabelUpdate | None:
+        """A verified label-state webhook, translated; None for event types
+        (or states, such as still queued) that settle nothing."""
         raise NotImplementedError

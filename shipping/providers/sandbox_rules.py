@@ -140,6 +140,9 @@ _EXCEPTION = (
     (5, TrackingStatus.RETURNED, "RS", "Returned to sender"),
 )
 
+# Scans in the longest plan: a label announced this many times is finished.
+MAX_EVENTS = max(len(_NORMAL), len(_EXCEPTION))
+
 
 def tracking_number(*, created_at: datetime, key: str, exception: bool) -> str:
     digest = hashlib.sha256(key.encode()).hexdigest()[:8].upper()

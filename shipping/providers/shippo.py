@@ -1,8 +1,9 @@
 """Shippo (API 2018-02-08) as JSON over HTTP on the shared client: rates from
 every carrier behind the account (a shipment), labels bought as transactions
 (QUEUED ones come back pending and are polled by reconciliation, never by a
-sleeping request), refunds as voids, tracks, address validation, and the
-``track_updated`` webhook authenticated by a secret token in its URL. Wire
+sleeping request, and settled at once by a ``transaction_updated`` webhook),
+refunds as voids, tracks, address validation, and the ``track_updated`` and
+``transaction_updated`` webhooks authenticated by a secret token in the URL. Wire
 shapes follow Shippo's OpenAPI file (provider-specs/shippo/public-api.yaml)."""
 
 import hashlib
@@ -29,6 +30,7 @@ from shipping.providers.base import (
     LabelLookup,
     LabelRequest,
     LabelStatus,
+    LabelUpdate,
     Parcel,
     Rate,
     RateRequest,
@@ -56,6 +58,8 @@ API_VERSION = "2018-02-08"  # the version public-api.yaml describes
 WEBHOOK_TOKEN_PARAM = "token"  # noqa: S105
 # How many recent transactions reconciliation reads to find ours.
 LOOKUP_PAGE_SIZE = 100
+# Webhook events whose ``data`` is a Transaction (a label's state).
+LABEL_EVENTS = frozenset({"transaction_created", "transaction_updated"})
 
 
 class ShippoAdapter(HttpAdapter, ShippingAdapter):
@@ -374,6 +378,30 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
             payload=dict(verified),
             occurred_at=iso_time(status.get("status_date")),
         )
+
+    def parse_label_update(self, message: WebhookMessage) -> LabelUpdate | None:
+        """``transaction_updated``: SUCCESS carries the label (its file is
+        fetched as a poll would), ERROR the carrier's reason; QUEUED nothing."""
+        if message.event_type not in LABEL_EVENTS:
+            return None
+        data = message.payload.get("data") or {}
+        object_id = (
+            str(data.get("object_id") or "") if isinstance(data, Mapping) else ""
+        )
+        status = data.get("status") if object_id else None
+        reference = str(data.get("metadata") or "") if object_id else ""
+        if status == "SUCCESS":
+            label = self._label(data, _format_of(data))
+            return LabelUpdate(object_id, reference=reference, label=label)
+        if status == "ERROR":
+            return LabelUpdate(
+                object_id,
+                reference=reference,
+                failure_code="label_failed",
+                failure_message=messages_text(data)
+                or "Shippo could not make the label",
+            )
+        return None
 
     def parse_tracking_update(self, message: WebhookMessage) -> TrackingInfo | None:
         if message.event_type != "track_updated":

@@ -55,6 +55,7 @@ from shipping.providers.usps_errors import (
     tracking_event,
     usps_error_map,
 )
+from shipping.providers.usps_payment import PaymentTokenCache
 from shipping.units import DimensionUnit, WeightUnit, convert_weight
 
 OAUTH_PATH = "/oauth2/v3/token"
@@ -77,6 +78,16 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         ConfigField("crid", "Customer registration ID (CRID)"),
         ConfigField("mid", "Mailer ID (MID)"),
         ConfigField("account_number", "EPS account number"),
+        ConfigField(
+            "payment_token_seconds",
+            "Payment token lifetime (s)",
+            type="int",
+            required=False,
+            default=3600,
+            min_value=60,
+            help_text="How long a payment authorization is reused when the "
+            "token carries no expiry of its own.",
+        ),
         ConfigField(
             "price_type",
             "Prices",
@@ -217,13 +228,16 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
                 "customerReference": [{"referenceNumber": request.reference[:30]}],
             },
         }
-        response = self._send_raw(
-            "POST",
-            "/labels/v3/label",
-            operation="usps_create_label",
-            json=body,
-            # curl's default: USPS answers multipart (metadata + label).
-            headers={"Accept": "*/*", PAYMENT_TOKEN_HEADER: self._payment_token()},
+        # A 401 that a new OAuth token did not cure: a new payment token.
+        response = self._payment_tokens().with_token(
+            lambda payment: self._send_raw(
+                "POST",
+                "/labels/v3/label",
+                operation="usps_create_label",
+                json=body,
+                # curl's default: USPS answers multipart (metadata + label).
+                headers={"Accept": "*/*", PAYMENT_TOKEN_HEADER: payment},
+            )
         )
         metadata, image = label_parts(response)
         number = str(metadata.get("trackingNumber") or "")
@@ -242,10 +256,9 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             estimated_delivery=read_date(commitment.get("scheduleDeliveryDate")),
         )
 
-    def _payment_token(self) -> str:
-        """The payment authorization token billing labels to the EPS account
-        (asked per label: it is cheap and never kept where a log could see
-        it)."""
+    def _payment_tokens(self) -> PaymentTokenCache:
+        """The payment authorization token billing labels to the EPS account,
+        shared by every process until shortly before it expires."""
         role = {
             "CRID": self._required("crid"),
             "MID": self._required("mid"),
@@ -253,23 +266,7 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             "accountType": "EPS",
             "accountNumber": self._required("account_number"),
         }
-        data = self.send(
-            "POST",
-            "/payments/v3/payment-authorization",
-            operation="usps_payment_token",
-            json={
-                "roles": [
-                    {"roleName": "PAYER", **role},
-                    {"roleName": "LABEL_OWNER", **role},
-                ]
-            },
-        )
-        token = data.get("paymentAuthorizationToken")
-        if not isinstance(token, str) or not token:
-            raise NotProcessed(
-                "USPS gave no payment authorization", code="malformed_response"
-            )
-        return token
+        return PaymentTokenCache(self, role)
 
     def _send_raw(
         self, method: str, path: str, *, operation: str, **kwargs: Any
@@ -300,12 +297,14 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     def carrier_void_label(self, request: VoidRequest) -> VoidResult:
         number = request.tracking_number or request.carrier_shipment_id
         try:
-            data = self.send(
-                "DELETE",
-                f"/labels/v3/label/{_segment(number)}",
-                operation="usps_void_label",
-                headers={PAYMENT_TOKEN_HEADER: self._payment_token()},
-                allow_empty=True,
+            data = self._payment_tokens().with_token(
+                lambda payment: self.send(
+                    "DELETE",
+                    f"/labels/v3/label/{_segment(number)}",
+                    operation="usps_void_label",
+                    headers={PAYMENT_TOKEN_HEADER: payment},
+                    allow_empty=True,
+                )
             )
         except Rejected as error:
             return VoidResult(voided=False, detail=error.message)

@@ -11,6 +11,7 @@ from shipping.services.labels import (
     quotes_expired_delete,
     reconciliation_schedule,
     shipment_buy,
+    shipment_label_update_apply,
     shipment_reconcile,
     shipment_void,
     shipments_reconcile_unknown,
@@ -23,6 +24,7 @@ from shipping.services.rates import (
     rates_shop,
 )
 from shipping.services.tracking import (
+    sandbox_tracking_announce,
     shipment_tracking_apply,
     shipment_tracking_refresh,
     shipments_due_for_tracking,
@@ -43,7 +45,9 @@ __all__ = [
     "quotes_expired_delete",
     "rates_shop",
     "reconciliation_schedule",
+    "sandbox_tracking_announce",
     "shipment_buy",
+    "shipment_label_update_apply",
     "shipment_reconcile",
     "shipment_tracking_apply",
     "shipment_tracking_refresh",

@@ -34,6 +34,7 @@ from shipping.providers.base import (
     LabelLookup,
     LabelRequest,
     LabelStatus,
+    LabelUpdate,
     VoidRequest,
 )
 from shipping.services.errors import InvalidState, NotFound, QuoteExpired, ShippingError
@@ -242,8 +243,47 @@ def shipment_reconcile(*, shipment: Shipment) -> Shipment:
         shipment.failure_message = "the carrier has no label for this shipment"
         shipment.save(update_fields=["status", "failure_message"])
         return shipment
-    _label_apply(shipment, label)
+    with transaction.atomic():
+        # A label webhook may have settled it while we asked: record once.
+        current = Shipment.objects.select_for_update().get(pk=shipment.pk).status
+        if current in (ShipmentStatus.UNKNOWN, ShipmentStatus.PURCHASING):
+            _label_apply(shipment, label)
+        else:
+            shipment.refresh_from_db()
     return shipment
+
+
+def shipment_label_update_apply(*, shipment: Shipment, update: LabelUpdate) -> bool:
+    """Settle a label still being bought from the carrier's own webhook, as
+    a poll would; True when it changed the shipment. Only ``unknown`` and
+    ``purchasing`` shipments move, under a row lock, so a duplicate webhook
+    or a poll racing it records the label (and its event) once."""
+    if update.label is not None and update.label.status == LabelStatus.PENDING:
+        return False
+    with transaction.atomic():
+        locked = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        if locked.status not in (ShipmentStatus.UNKNOWN, ShipmentStatus.PURCHASING):
+            return False
+        if update.label is not None:
+            _label_apply(locked, update.label)
+        else:
+            locked.carrier_shipment_id = update.carrier_shipment_id
+            locked.status = ShipmentStatus.FAILED
+            locked.failure_code = update.failure_code[:64]
+            locked.failure_message = update.failure_message[:255]
+            locked.save(
+                update_fields=[
+                    "carrier_shipment_id",
+                    "status",
+                    "failure_code",
+                    "failure_message",
+                ]
+            )
+    logger.info(
+        "label webhook applied",
+        extra={"shipment_id": locked.public_id, "status": locked.status},
+    )
+    return True
 
 
 def shipments_reconcile_unknown(*, limit: int = 200) -> list[Shipment]:

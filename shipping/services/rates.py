@@ -63,9 +63,12 @@ class CarrierFailure:
 @dataclass(frozen=True)
 class RateShopResult:
     fingerprint: str
-    quotes: tuple[QuoteEntry, ...]  # cheapest first, ties by earlier delivery
+    # Grouped by currency (in ``currencies`` order), each group cheapest
+    # first, ties by earlier delivery. Amounts are never converted.
+    quotes: tuple[QuoteEntry, ...]
     failures: tuple[CarrierFailure, ...]
     cached: bool = False
+    currencies: tuple[str, ...] = ()
 
 
 def rates_shop(
@@ -130,11 +133,18 @@ def _shop(request: RateRequest, key: str, deadline: float) -> RateShopResult:
     failures = tuple(
         _failure(failure, accounts, durations, deadline) for failure in fanned.failures
     )
+    currencies = tuple(dict.fromkeys(q.currency for q in quotes))
     logger.info(
         "rates shopped",
-        extra={"quotes": len(quotes), "failures": len(failures)},
+        extra={
+            "quotes": len(quotes),
+            "failures": len(failures),
+            "currencies": len(currencies),
+        },
     )
-    return RateShopResult(fingerprint=key, quotes=quotes, failures=failures)
+    return RateShopResult(
+        fingerprint=key, quotes=quotes, failures=failures, currencies=currencies
+    )
 
 
 def _store_quotes(
@@ -188,20 +198,38 @@ def _entry(row: RateQuote, duration_ms: int) -> QuoteEntry:
 
 
 def _ranked(entries: list[QuoteEntry]) -> tuple[QuoteEntry, ...]:
-    """Cheapest first, ties by earlier delivery; marks the cheapest and the
-    fastest (earliest delivery, then fewest days, then price)."""
+    """Grouped by currency (the one most carriers quote in first, then by
+    code), each group cheapest first, ties by earlier delivery: amounts in
+    different currencies are never compared. Marks the cheapest of each
+    currency and one fastest (earliest delivery, then fewest days, then the
+    first group's price)."""
     never = "9999-12-31"
-    entries.sort(key=lambda e: (e.amount, e.estimated_delivery or never))
     if not entries:
         return ()
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry.currency] = counts.get(entry.currency, 0) + 1
+    order = {c: i for i, c in enumerate(sorted(counts, key=lambda c: (-counts[c], c)))}
+    entries.sort(
+        key=lambda e: (order[e.currency], e.amount, e.estimated_delivery or never)
+    )
     fastest = min(
         entries,
-        key=lambda e: (e.estimated_delivery or never, e.transit_days or 99, e.amount),
+        key=lambda e: (
+            e.estimated_delivery or never,
+            e.transit_days or 99,
+            order[e.currency],
+            e.amount,
+        ),
     )
-    return tuple(
-        replace(e, cheapest=index == 0, fastest=e is fastest)
-        for index, e in enumerate(entries)
-    )
+    ranked, seen = [], set()
+    for entry in entries:
+        first_of_currency = entry.currency not in seen
+        seen.add(entry.currency)
+        ranked.append(
+            replace(entry, cheapest=first_of_currency, fastest=entry is fastest)
+        )
+    return tuple(ranked)
 
 
 def _failure(

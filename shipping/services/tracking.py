@@ -21,8 +21,10 @@ from django.utils import timezone
 from integrations import registry
 from integrations.errors import ProviderError
 from integrations.events import event_emit
+from integrations.models import ProviderAccount
 from shipping.models import Shipment, ShipmentStatus, TrackingEvent
 from shipping.providers.base import TrackingInfo, TrackingStatus, TrackRequest
+from shipping.providers.sandbox import SandboxShippingAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -166,3 +168,20 @@ def shipments_tracking_refresh(
         if progress is not None:
             progress(shipment, outcome)
     return counts
+
+
+def sandbox_tracking_announce() -> int:
+    """Have every enabled sandbox carrier post the tracking webhooks its
+    parcels' new scans call for (the demo's shipments move without a poll);
+    returns how many webhooks will go."""
+    posted = 0
+    accounts = ProviderAccount.objects.filter(
+        kind="shipping", provider="sandbox", enabled=True
+    )
+    for account in accounts:
+        adapter = registry.get_adapter(account)
+        if isinstance(adapter, SandboxShippingAdapter):
+            posted += adapter.announce_tracking()
+    if posted:
+        logger.info("sandbox tracking announced", extra={"webhooks": posted})
+    return posted

@@ -11,6 +11,8 @@ from integrations.api.scopes import SCOPES
 from integrations.models import ApiKey, ProviderAccount
 from integrations.registry import get_adapter
 from integrations.webhooks.verification import signed_headers
+from tests.integrations.fanout.conftest import threads_db  # noqa: F401
+from tests.shipping.helpers import shop
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +34,8 @@ def test_creates_sandbox_accounts_admin_and_api_key():
     assert payments[0].priority < payments[1].priority  # failover target exists
     for account in accounts:
         assert account.get_credentials()["api_key"].startswith("sbx_")
+        if account.slug == "sandbox-shipping-outage":
+            continue
         # The adapter accepts the credentials it was given.
         assert get_adapter(account).health_check().ok
 
@@ -53,6 +57,9 @@ def test_second_run_keeps_everything_and_prints_no_secret():
     first = _run()
     password = re.search(r"with password: (\S+)", first).group(1)
     ProviderAccount.objects.filter(slug="sandbox-payments").update(priority=50)
+    ProviderAccount.objects.filter(slug="sandbox-shipping-outage").update(
+        settings={"outage": False}
+    )
     credentials_before = {
         a.slug: a.credentials_encrypted for a in ProviderAccount.objects.all()
     }
@@ -65,9 +72,11 @@ def test_second_run_keeps_everything_and_prints_no_secret():
     assert password not in second
     assert authenticate(username="admin", password=password) is not None
     assert ApiKey.objects.count() == 1
-    assert ProviderAccount.objects.count() == 5
+    assert ProviderAccount.objects.count() == 7
     # Staff edits survive a re-run: the admin is the source of truth.
     assert ProviderAccount.objects.get(slug="sandbox-payments").priority == 50
+    healed = ProviderAccount.objects.get(slug="sandbox-shipping-outage")
+    assert healed.settings == {"outage": False}
     assert credentials_before == {
         a.slug: a.credentials_encrypted for a in ProviderAccount.objects.all()
     }
@@ -90,3 +99,37 @@ def test_demo_accounts_accept_webhooks_signed_with_their_secret():
                 body=body, headers=headers, url=""
             )
             assert message.event_type == "demo.ping"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("threads_db")
+def test_demo_compare_shows_two_priced_carriers_and_one_failing():
+    _run()
+    shipping = ProviderAccount.objects.filter(kind="shipping").order_by("priority")
+    assert [a.slug for a in shipping] == [
+        "sandbox-shipping",
+        "sandbox-shipping-express",
+        "sandbox-shipping-outage",
+    ]
+    outage = shipping.get(slug="sandbox-shipping-outage")
+    assert "outage" in outage.display_name.lower()
+
+    result = shop()
+
+    by_account = {q.account for q in result.quotes}
+    assert by_account == {"sandbox-shipping", "sandbox-shipping-express"}
+    cheap = {
+        q.service_code: q.amount
+        for q in result.quotes
+        if q.account == "sandbox-shipping"
+    }
+    dear = {
+        q.service_code: q.amount
+        for q in result.quotes
+        if q.account == "sandbox-shipping-express"
+    }
+    assert cheap.keys() == dear.keys()
+    assert all(dear[code] > cheap[code] for code in cheap)
+    [failure] = result.failures
+    assert failure.account == "sandbox-shipping-outage"
+    assert failure.code == "connection_refused"

@@ -149,3 +149,22 @@ def test_a_lost_answer_is_202_unknown_and_a_refusal_422(api):
     assert failed.status_code == 422
     assert failed.json()["error"]["code"] == "label_failed"
     assert failed.json()["shipment"]["failure"]["code"] == "invalid_service"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("threads_db")
+def test_rates_in_several_currencies_name_theirs_and_are_sorted_within_each(api):
+    carrier("us-post", currency="USD", price_factor=2)
+    carrier("eu-post", priority=20, currency="EUR", price_factor=0.5)
+    carrier("eu-dear", priority=30, currency="EUR", price_factor=1.5)
+
+    answer = _post(api, RATES, RATE_REQUEST).json()
+
+    assert answer["currencies"] == ["EUR", "USD"]
+    quotes = answer["quotes"]
+    assert [q["currency"] for q in quotes] == ["EUR"] * 6 + ["USD"] * 3
+    for currency in answer["currencies"]:
+        amounts = [q["amount"] for q in quotes if q["currency"] == currency]
+        assert amounts == sorted(amounts)
+    cheapest = {q["currency"]: q["account"] for q in quotes if q["cheapest"]}
+    assert cheapest == {"EUR": "eu-post", "USD": "us-post"}

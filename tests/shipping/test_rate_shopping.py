@@ -69,3 +69,30 @@ def test_an_invalid_request_calls_nobody():
         services.rates_shop(request=requests.INVALID_REQUESTS["customs.items"])
     assert info.value.param == "customs.items"
     assert not ProviderCall.objects.exists()
+
+
+def test_mixed_currencies_are_sorted_only_within_each_and_never_converted():
+    # EUR prices fall between the USD ones: a plain sort would interleave them.
+    carrier("us-cheap", currency="USD", price_factor=0.5)
+    carrier("us-dear", priority=20, currency="USD", price_factor=2)
+    carrier("eu-post", priority=30, currency="EUR", price_factor=1)
+
+    result = shop()
+
+    assert result.currencies == ("USD", "EUR")  # most quotes first
+    currencies = [q.currency for q in result.quotes]
+    assert currencies == ["USD"] * 6 + ["EUR"] * 3
+    for currency in result.currencies:
+        group = [q for q in result.quotes if q.currency == currency]
+        assert [q.amount for q in group] == sorted(q.amount for q in group)
+        assert [q.cheapest for q in group] == [True] + [False] * (len(group) - 1)
+    eur = [q.amount for q in result.quotes if q.currency == "EUR"]
+    usd = [q.amount for q in result.quotes if q.currency == "USD"]
+    assert min(usd) < min(eur) < max(usd)  # interleaved had they been mixed
+    assert sum(q.fastest for q in result.quotes) == 1
+    # The amounts are the carriers' own: nothing converted.
+    stored = RateQuote.objects.filter(account__slug="eu-post")
+    assert sorted(stored.values_list("amount", flat=True)) == sorted(eur)
+    assert set(stored.values_list("currency", flat=True)) == {"EUR"}
+    again = shop()
+    assert again.cached and again.currencies == result.currencies

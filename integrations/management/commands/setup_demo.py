@@ -1,5 +1,6 @@
 """Demo data for ``make run``: one sandbox account per kind (two for payments,
-so failover can be watched), a superuser and a storefront API key.
+so failover can be watched; three for shipping, so the compare page shows two
+carriers' prices and one failing carrier), a superuser and a storefront API key.
 
 Safe to run again: nothing that exists is changed, and secrets are printed
 only when they are created, because only hashes are stored.
@@ -21,13 +22,30 @@ from integrations.services import provider_account_get_or_create
 ADMIN_USERNAME = "admin"
 DEMO_API_KEY_NAME = "demo storefront"
 
-# (slug, kind, display name, priority). Lower priority runs first.
-DEMO_ACCOUNTS: list[tuple[str, str, str, int]] = [
-    ("sandbox-payments", "payments", "Sandbox payments", 10),
-    ("sandbox-payments-backup", "payments", "Sandbox payments (backup)", 20),
-    ("sandbox-shipping", "shipping", "Sandbox shipping", 10),
-    ("sandbox-inventory", "inventory", "Sandbox inventory", 10),
-    ("sandbox-email", "email", "Sandbox email", 10),
+# (slug, kind, display name, priority, settings). Lower priority runs first.
+DEMO_ACCOUNTS: list[tuple[str, str, str, int, dict[str, Any]]] = [
+    ("sandbox-payments", "payments", "Sandbox payments", 10, {}),
+    ("sandbox-payments-backup", "payments", "Sandbox payments (backup)", 20, {}),
+    ("sandbox-shipping", "shipping", "Sandbox shipping", 10, {}),
+    # A dearer second carrier, so rate shopping has prices to compare.
+    (
+        "sandbox-shipping-express",
+        "shipping",
+        "Sandbox shipping (express, pricier)",
+        20,
+        {"price_factor": 1.35},
+    ),
+    # Enabled on purpose and named so: the compare page shows a failing
+    # carrier with its reason. Staff clear "outage" in the admin to heal it.
+    (
+        "sandbox-shipping-outage",
+        "shipping",
+        "Sandbox shipping (simulated outage)",
+        30,
+        {"outage": True},
+    ),
+    ("sandbox-inventory", "inventory", "Sandbox inventory", 10, {}),
+    ("sandbox-email", "email", "Sandbox email", 10, {}),
 ]
 
 
@@ -51,7 +69,7 @@ class Command(BaseCommand):
         self._report(password, api_key)
 
     def _accounts(self) -> None:
-        for slug, kind, name, priority in DEMO_ACCOUNTS:
+        for slug, kind, name, priority, account_settings in DEMO_ACCOUNTS:
             _, created = provider_account_get_or_create(
                 slug=slug,
                 kind=kind,
@@ -59,6 +77,7 @@ class Command(BaseCommand):
                 display_name=name,
                 priority=priority,
                 credentials=_sandbox_credentials(),
+                settings=dict(account_settings),
             )
             state = "created" if created else "exists"
             self.stdout.write(f"Provider account {slug} ({kind}/sandbox): {state}")

@@ -1,14 +1,16 @@
 """The Shippo adapter against ``responses`` fixtures built from the examples
 in Shippo's OpenAPI file (tests/fixtures/shippo/README.md): what is sent,
 the asynchronous transaction states, reconciliation, and the track_updated
-webhook through the real intake with its secret token in the URL."""
+and transaction_updated webhooks through the real intake with the secret
+token in the URL."""
 
 import pytest
 import responses
 from django.test import Client
 
 from integrations.errors import Rejected, Unknown
-from integrations.models import ProviderCall, WebhookEvent
+from integrations.models import Event, ProviderCall, WebhookEvent
+from shipping import services
 from shipping.models import Shipment, ShipmentStatus
 from shipping.providers.base import (
     InvalidShippingRequest,
@@ -20,6 +22,7 @@ from shipping.providers.base import (
     VoidRequest,
 )
 from shipping.providers.shippo import ShippoAdapter
+from shipping.webhooks import tracking_webhook_handle
 from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests as shared
 from tests.shipping.providers.wire import FIXTURES, body_of, load, sent, unknown_fields
@@ -347,3 +350,136 @@ def test_a_webhook_to_an_account_without_a_token_is_an_error_not_a_pass(account)
 
     assert response.status_code == 503
     assert not WebhookEvent.objects.exists()
+
+
+# --- The transaction_updated webhook: a queued label settled at once ---------------
+
+
+def _queued(account, **changes) -> Shipment:
+    fields = {
+        "account": account,
+        "from_address": {},
+        "to_address": {},
+        "parcels": [],
+        "carrier": "USPS",
+        "service_code": "usps_priority",
+        "amount": 790,
+        "currency": "USD",
+        "idempotency_key": "queued-1",
+        "status": ShipmentStatus.UNKNOWN,
+        "carrier_shipment_id": TRANSACTION,
+        **changes,
+    }
+    return Shipment.objects.create(**fields)
+
+
+def _post_fixture(name: str, callbacks):
+    body = (FIXTURES / "shippo" / name).read_bytes()
+    with callbacks(execute=True):
+        return Client().post(
+            f"/webhooks/shippo-main/?token={HOOK_TOKEN}",
+            data=body,
+            content_type="application/json",
+        )
+
+
+def test_transaction_updated_buys_a_queued_label_without_a_poll(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    mocked.get(LABEL_URL, body=PDF)
+    shipment = _queued(account)
+
+    first = _post_fixture(
+        "webhook_transaction_updated.json", django_capture_on_commit_callbacks
+    )
+    again = _post_fixture(
+        "webhook_transaction_updated.json", django_capture_on_commit_callbacks
+    )
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.PURCHASED
+    assert shipment.tracking_number == NUMBER
+    assert bytes(shipment.label_data) == PDF
+    assert Event.objects.filter(name="shipment.label_created").count() == 1
+    # Applied from the webhook: no transaction poll was made.
+    assert not sent(mocked, "GET", TX_URL)
+    assert WebhookEvent.objects.get(account=account).status == "processed"
+
+
+def test_a_replayed_transaction_webhook_changes_nothing(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    mocked.get(LABEL_URL, body=PDF)
+    shipment = _queued(account)
+    _post_fixture(
+        "webhook_transaction_updated.json", django_capture_on_commit_callbacks
+    )
+    event = WebhookEvent.objects.get(account=account)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tracking_webhook_handle(event)
+    # The scheduled poll (it loads the row by id) finds it settled: no call.
+    services.shipment_reconcile(shipment=Shipment.objects.get(pk=shipment.pk))
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.PURCHASED
+    assert Event.objects.filter(name="shipment.label_created").count() == 1
+    assert not sent(mocked, "GET", TX_URL)
+
+
+def test_transaction_error_fails_the_shipment_with_shippos_reason(
+    account, django_capture_on_commit_callbacks
+):
+    shipment = _queued(account)
+
+    _post_fixture("webhook_transaction_error.json", django_capture_on_commit_callbacks)
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.FAILED
+    assert shipment.failure_code == "label_failed"
+    assert "did not respond" in shipment.failure_message
+    assert not Event.objects.filter(name="shipment.label_created").exists()
+
+
+def test_a_still_queued_transaction_changes_nothing(
+    account, django_capture_on_commit_callbacks
+):
+    shipment = _queued(account)
+
+    response = _post_fixture(
+        "webhook_transaction_queued.json", django_capture_on_commit_callbacks
+    )
+
+    assert response.status_code == 200
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.UNKNOWN
+    assert WebhookEvent.objects.get(account=account).status == "processed"
+
+
+def test_a_lost_answer_is_settled_by_our_reference_in_the_metadata(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    mocked.get(LABEL_URL, body=PDF)
+    # The buy timed out: we never learnt the transaction id.
+    shipment = _queued(account, carrier_shipment_id="", public_id="shp_contract")
+
+    _post_fixture(
+        "webhook_transaction_updated.json", django_capture_on_commit_callbacks
+    )
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.PURCHASED
+    assert shipment.carrier_shipment_id == TRANSACTION
+
+
+def test_a_transaction_webhook_never_touches_a_bought_or_voided_label(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    voided = _queued(account, status=ShipmentStatus.VOIDED, tracking_number="V1")
+
+    _post_fixture("webhook_transaction_error.json", django_capture_on_commit_callbacks)
+
+    voided.refresh_from_db()
+    assert (voided.status, voided.tracking_number) == (ShipmentStatus.VOIDED, "V1")
+    assert not sent(mocked, "GET", LABEL_URL)
