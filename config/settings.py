@@ -269,6 +269,8 @@ SPECTACULAR_SETTINGS = {
         "TrackingStatusEnum": "shipping.models.TrackingStatusChoice",
         "PickupStatusEnum": "shipping.models.PickupStatus",
         "LabelFormatEnum": "shipping.models.LabelFormatChoice",
+        "EmailStatusEnum": "notifications.models.EmailStatus",
+        "EmailCategoryEnum": "notifications.models.messages.CATEGORY_CHOICES",
     },
 }
 
