@@ -23,6 +23,7 @@ from integrations.errors import ProviderError
 from integrations.events import event_emit
 from shipping.models import Shipment, ShipmentStatus, TrackingEvent
 from shipping.providers.base import TrackingInfo, TrackingStatus, TrackRequest
+from shipping.tracking_links import recipient_email, tracking_url
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,10 @@ def _emit(shipment: Shipment, moved: bool) -> None:
         "order_id": shipment.order_id,
         "tracking_number": shipment.tracking_number,
         "tracking_status": shipment.tracking_status,
+        # What the shipping notice needs (notifications.wiring).
+        "carrier": shipment.carrier,
+        "customer_email": recipient_email(shipment.to_address),
+        "tracking_url": tracking_url(shipment.carrier, shipment.tracking_number),
         "estimated_delivery": (
             shipment.estimated_delivery.isoformat()
             if shipment.estimated_delivery
