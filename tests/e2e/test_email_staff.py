@@ -73,7 +73,9 @@ def test_staff_preview_timeline_and_suppression(admin_login, live_server):
 
     page.goto(f"{live_server.url}/admin/notifications/suppression/")
     page.fill("#searchbar", "gone@example.com")
-    page.press("#searchbar", "Enter")
+    with page.expect_navigation():
+        page.press("#searchbar", "Enter")
+    assert "q=gone%40example.com" in page.url
     rows = page.locator("#result_list tbody tr")
     assert rows.count() == 1
     assert "Hard bounce" in rows.inner_text()
