@@ -11,4 +11,5 @@ urlpatterns: list = [
     path("", include("storefront_hooks.urls")),
     path("", include("shipping.urls")),
     path("", include("inventory.urls")),
+    path("", include("notifications.api_urls")),
 ]

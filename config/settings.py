@@ -269,6 +269,8 @@ SPECTACULAR_SETTINGS = {
         "TrackingStatusEnum": "shipping.models.TrackingStatusChoice",
         "PickupStatusEnum": "shipping.models.PickupStatus",
         "LabelFormatEnum": "shipping.models.LabelFormatChoice",
+        "EmailStatusEnum": "notifications.models.EmailStatus",
+        "EmailCategoryEnum": "notifications.models.messages.CATEGORY_CHOICES",
     },
 }
 
@@ -379,7 +381,14 @@ SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {
         for family in ("payment", "shipment", "inventory", "email")
     },
     # A captured payment confirms its order's stock reservations.
-    "payment.captured": ["inventory.services.reservations_confirm_for_order"],
+    "payment.captured": [
+        "inventory.services.reservations_confirm_for_order",
+        # The order confirmation email.
+        "notifications.wiring.order_confirmation_send",
+    ],
+    # Shipping notices: shipped (label bought) and delivered.
+    "shipment.label_created": ["notifications.wiring.shipping_notice_send"],
+    "shipment.delivered": ["notifications.wiring.shipping_notice_send"],
 }
 EVENT_MAX_ATTEMPTS = env.int("EVENT_MAX_ATTEMPTS", default=8)
 

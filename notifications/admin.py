@@ -1,14 +1,21 @@
-"""Notifications in the admin: the email log with its event timeline and a
-resend action (refused for suppressed addresses), suppressions (add; remove
+"""Notifications in the admin: the email log with its event timeline, a
+resend action (refused for suppressed addresses), template previews and
+analytics (``admin_pages``), suppressions (add; remove
 with a reason), the sandbox's mailbox and bulk sends."""
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import path
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.timeline import TimelineAdminMixin
 from integrations.timeline import TimelineEntry, event_entries, timeline_sorted
+from notifications import admin_pages
 from notifications.models import BulkSend, EmailMessage, SandboxEmail, Suppression
 from notifications.services import (
     EmailInvalid,
@@ -32,6 +39,33 @@ class EmailMessageAdmin(TimelineAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     search_fields = ("public_id", "to_email", "provider_message_id", "order_id")
     date_hierarchy = "created_at"
     actions = ["resend"]
+    change_list_template = "admin/notifications/emailmessage/change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "preview/",
+                view(self._staff_page(admin_pages.template_preview)),
+                name="notifications_emailmessage_preview",
+            ),
+            path(
+                "analytics/",
+                view(self._staff_page(admin_pages.analytics)),
+                name="notifications_emailmessage_analytics",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _staff_page(self, page: Callable[[HttpRequest], Any]) -> Callable:
+        """``page`` for staff who may view the email log."""
+
+        def guarded(request: HttpRequest) -> Any:
+            if not self.has_view_permission(request):
+                raise PermissionDenied
+            return page(request)
+
+        return guarded
 
     def get_timeline(self, obj: EmailMessage) -> list[TimelineEntry]:
         entries = [

@@ -38,6 +38,7 @@ from shipping.providers.base import (
     VoidRequest,
 )
 from shipping.services.errors import InvalidState, NotFound, QuoteExpired, ShippingError
+from shipping.tracking_links import recipient_email, tracking_url
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +183,9 @@ def _event_payload(shipment: Shipment) -> dict:
         "currency": shipment.currency,
         "status": shipment.status,
         "tracking_status": shipment.tracking_status,
+        # What the shipping notice needs (notifications.wiring).
+        "customer_email": recipient_email(shipment.to_address),
+        "tracking_url": tracking_url(shipment.carrier, shipment.tracking_number),
     }
 
 

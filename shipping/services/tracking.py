@@ -25,6 +25,7 @@ from integrations.models import ProviderAccount
 from shipping.models import Shipment, ShipmentStatus, TrackingEvent
 from shipping.providers.base import TrackingInfo, TrackingStatus, TrackRequest
 from shipping.providers.sandbox import SandboxShippingAdapter
+from shipping.tracking_links import recipient_email, tracking_url
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,10 @@ def _emit(shipment: Shipment, moved: bool) -> None:
         "order_id": shipment.order_id,
         "tracking_number": shipment.tracking_number,
         "tracking_status": shipment.tracking_status,
+        # What the shipping notice needs (notifications.wiring).
+        "carrier": shipment.carrier,
+        "customer_email": recipient_email(shipment.to_address),
+        "tracking_url": tracking_url(shipment.carrier, shipment.tracking_number),
         "estimated_delivery": (
             shipment.estimated_delivery.isoformat()
             if shipment.estimated_delivery

@@ -1,0 +1,136 @@
+"""Reads for the notifications admin: delivery analytics and template
+previews.
+
+Rates count messages, not events (a message opened five times is one open):
+delivered, bounce and complaint rates are shares of the messages sent; open
+and click rates are shares of the messages delivered, as the providers
+report them.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from notifications.models import EmailMessage
+from notifications.rendering import (
+    EmailRenderError,
+    RenderedEmail,
+    render_email,
+    template_names,
+    templates_dir,
+)
+
+GROUPS = {
+    "day": "day",
+    "template": "template",
+    "provider": "account__provider",
+}
+# Evidence of delivery: opening, clicking or complaining needs the mail.
+_DELIVERED = ["delivered", "opened", "clicked", "complained"]
+SAMPLE_FILE = "sample.json"
+
+
+@dataclass(frozen=True)
+class EmailStats:
+    label: str
+    sent: int
+    delivered: int
+    bounced: int
+    complained: int
+    opened: int
+    clicked: int
+
+    @staticmethod
+    def _rate(part: int, whole: int) -> float | None:
+        return round(100 * part / whole, 1) if whole else None
+
+    @property
+    def delivered_rate(self) -> float | None:
+        return self._rate(self.delivered, self.sent)
+
+    @property
+    def bounce_rate(self) -> float | None:
+        return self._rate(self.bounced, self.sent)
+
+    @property
+    def complaint_rate(self) -> float | None:
+        return self._rate(self.complained, self.sent)
+
+    @property
+    def open_rate(self) -> float | None:
+        return self._rate(self.opened, self.delivered)
+
+    @property
+    def click_rate(self) -> float | None:
+        return self._rate(self.clicked, self.delivered)
+
+
+def _counted(messages: QuerySet[EmailMessage], group: str) -> QuerySet:
+    def has(**lookup: object) -> Count:
+        condition = Q(**{f"events__{k}": v for k, v in lookup.items()})
+        return Count("pk", filter=condition, distinct=True)
+
+    return (
+        messages.values(GROUPS[group])
+        .annotate(
+            sent=Count("pk", filter=Q(sent_at__isnull=False), distinct=True),
+            delivered=has(type__in=_DELIVERED),
+            # A soft bounce is a deferral, not a bounce.
+            bounced=has(type="bounced", bounce_type__in=["hard", ""]),
+            complained=has(type="complained"),
+            opened=has(type__in=["opened", "clicked"]),
+            clicked=has(type="clicked"),
+        )
+        .order_by(GROUPS[group])
+    )
+
+
+def email_stats(
+    *, group: str, days: int = 30, now: datetime | None = None
+) -> list[EmailStats]:
+    """Counts and rates of the messages created in the last ``days`` days,
+    per ``group`` ("day", "template" or "provider")."""
+    if group not in GROUPS:
+        raise ValueError(f"unknown group {group!r}")
+    since = (now or timezone.now()) - timedelta(days=days)
+    messages = EmailMessage.objects.filter(created_at__gte=since)
+    if group == "day":
+        messages = messages.annotate(day=TruncDate("created_at"))
+    rows = _counted(messages, group)
+    key = GROUPS[group]
+    return [
+        EmailStats(
+            label=str(row[key]) if row[key] else "(none)",
+            **{k: row[k] for k in EmailStats.__dataclass_fields__ if k != "label"},
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class TemplatePreview:
+    name: str
+    context: dict
+    rendered: RenderedEmail | None
+    error: str
+
+
+def template_previews() -> list[TemplatePreview]:
+    """Every email template rendered with its ``sample.json`` context; a
+    template that cannot render shows why (the error a send would raise)."""
+    previews = []
+    for name in template_names():
+        context, error, rendered = {}, "", None
+        sample = templates_dir() / name / SAMPLE_FILE
+        try:
+            if sample.is_file():
+                context = json.loads(sample.read_text(encoding="utf-8"))
+            rendered = render_email(name, context)
+        except (EmailRenderError, ValueError) as exc:
+            error = str(exc)
+        previews.append(TemplatePreview(name, context, rendered, error))
+    return previews

@@ -1,0 +1,114 @@
+"""Outbox subscribers that send the shop's transactional mail: the order
+confirmation on ``payment.captured``, shipping notices on
+``shipment.label_created`` and ``shipment.delivered``.
+
+Delivery is at least once, so each message's idempotency key is made from
+the event: a redelivered event finds its message and sends nothing more.
+"""
+
+import logging
+from typing import Any
+
+from integrations.models import Event
+from integrations.money import MoneyError, format_amount
+from notifications.services import EmailInvalid, email_message_create
+
+logger = logging.getLogger(__name__)
+
+SHIPPING_TEMPLATES = {
+    "shipment.label_created": "shipping_notice",
+    "shipment.delivered": "delivery_notice",
+}
+
+
+def _key(event: Event, template: str) -> str:
+    return f"event:{event.pk}:{template}"
+
+
+def _send(event: Event, *, to: str, template: str, context: dict[str, Any]) -> None:
+    """Store and send one message for ``event``; an address the message
+    cannot go to is logged, not retried (no retry would fix it)."""
+    if not to:
+        logger.warning(
+            "event without a recipient email",
+            extra={"event_id": event.pk, "event_name": event.name},
+        )
+        return
+    try:
+        message = email_message_create(
+            to=to,
+            template=template,
+            context=context,
+            order_id=str(context.get("order_id") or "")[:64],
+            idempotency_key=_key(event, template),
+        )
+    except EmailInvalid as error:
+        logger.warning(
+            "event email not sent",
+            extra={"event_id": event.pk, "event_name": event.name, "code": error.code},
+        )
+        return
+    logger.info(
+        "event email stored",
+        extra={"event_id": event.pk, "message_id": message.public_id},
+    )
+
+
+def order_confirmation_send(event: Event) -> None:
+    """``payment.captured``: the order confirmation to the payment's
+    customer email, with the amount captured."""
+    payload = event.payload
+    amount = payload.get("amount_captured") or payload.get("amount") or 0
+    try:
+        amount_display = format_amount(int(amount), str(payload.get("currency")))
+    except (MoneyError, TypeError, ValueError):
+        logger.warning(
+            "captured event without a valid amount", extra={"event_id": event.pk}
+        )
+        return
+    context = {
+        "order_id": payload.get("order_id") or payload.get("payment_id") or "",
+        "payment_id": payload.get("payment_id") or "",
+        "amount_display": amount_display,
+    }
+    _send(
+        event,
+        to=str(payload.get("customer_email") or ""),
+        template="order_confirmation",
+        context=context,
+    )
+
+
+def shipping_notice_send(event: Event) -> None:
+    """``shipment.label_created`` / ``shipment.delivered``: the notice with
+    the carrier and tracking link, to the shipment's recipient (else the
+    order's payment's customer email)."""
+    template = SHIPPING_TEMPLATES.get(event.name)
+    if template is None:
+        return
+    payload = event.payload
+    order_id = str(payload.get("order_id") or "")
+    context = {
+        "order_id": order_id or payload.get("shipment") or "",
+        "carrier": payload.get("carrier") or "",
+        "tracking_number": payload.get("tracking_number") or "",
+        "tracking_url": payload.get("tracking_url") or "",
+    }
+    to = str(payload.get("customer_email") or "") or _order_email(order_id)
+    _send(event, to=to, template=template, context=context)
+
+
+def _order_email(order_id: str) -> str:
+    """The customer email of the order's newest payment that has one."""
+    if not order_id:
+        return ""
+    from payments.models import Payment
+
+    found = (
+        Payment.objects.filter(order_id=order_id)
+        .exclude(customer_email="")
+        .order_by("-created_at")
+        .values_list("customer_email", flat=True)
+        .first()
+    )
+    return found or ""
