@@ -381,6 +381,14 @@ SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {
     # A captured payment confirms its order's stock reservations.
     "payment.captured": ["inventory.services.reservations_confirm_for_order"],
 }
+# Other rows encrypted with CREDENTIALS_ENCRYPTION_KEYS: {label: dotted path of
+# a function re-encrypting them all with the newest key, returning a count};
+# rotate_credentials runs them with the accounts, in one transaction.
+SWITCHYARD_ENCRYPTED_ROWS: dict[str, str] = {
+    "webhook endpoint secret(s)": (
+        "storefront_hooks.services.endpoint_secrets_reencrypt"
+    ),
+}
 EVENT_MAX_ATTEMPTS = env.int("EVENT_MAX_ATTEMPTS", default=8)
 
 EVENT_RETRY_BASE_SECONDS = env.int("EVENT_RETRY_BASE_SECONDS", default=30)

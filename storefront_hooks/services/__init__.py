@@ -16,6 +16,7 @@ from storefront_hooks.services.endpoints import (
     endpoint_disable,
     endpoint_enable,
     endpoint_secret_rotate,
+    endpoint_secrets_reencrypt,
     endpoint_update,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "endpoint_disable",
     "endpoint_enable",
     "endpoint_secret_rotate",
+    "endpoint_secrets_reencrypt",
     "endpoint_update",
     "event_fan_out",
     "test_event_send",

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from integrations import crypto
 from integrations.models import DeliveryStatus, ProviderAccount
 from integrations.models.accounts import Mode
 from storefront_hooks import catalog
@@ -189,3 +190,23 @@ def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
         endpoint.delete()
         ProviderAccount.objects.filter(pk=account_id).delete()
     logger.info("webhook endpoint deleted", extra={"endpoint": endpoint.public_id})
+
+
+def endpoint_secrets_reencrypt() -> int:
+    """Re-encrypt every endpoint's secrets with the newest key (run by
+    ``rotate_credentials`` in its transaction). Raises
+    ``CredentialsDecryptError`` if a row cannot be read with any key."""
+    count = 0
+    with transaction.atomic():
+        endpoints = WebhookEndpoint.objects.select_for_update().exclude(
+            secrets_encrypted=""
+        )
+        for endpoint in endpoints.order_by("pk"):
+            rotated = crypto.rotate(endpoint.secrets_encrypted)
+            # A queryset update: updated_at stays, nothing staff-visible changed.
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+                secrets_encrypted=rotated
+            )
+            count += 1
+    logger.info("webhook endpoint secrets re-encrypted", extra={"endpoints": count})
+    return count
