@@ -381,6 +381,12 @@ SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {
     # A captured payment confirms its order's stock reservations.
     "payment.captured": ["inventory.services.reservations_confirm_for_order"],
 }
+# Account kinds an app makes for its own calls through the shared client:
+# {kind: owner}. Out of the account admin's list, the dashboard and
+# check_integrations; read-only in the admin; always valid.
+SWITCHYARD_INTERNAL_ACCOUNT_KINDS: dict[str, str] = {
+    "webhooks": "storefront webhook endpoint",
+}
 # Other rows encrypted with CREDENTIALS_ENCRYPTION_KEYS: {label: dotted path of
 # a function re-encrypting them all with the newest key, returning a count};
 # rotate_credentials runs them with the accounts, in one transaction.
