@@ -23,7 +23,7 @@ from storefront_hooks import catalog
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
 from storefront_hooks.services.claim import delivery_claim
 from storefront_hooks.services.endpoints import endpoint_disable
-from storefront_hooks.services.queue import enqueue, enqueue_on_commit
+from storefront_hooks.services.queue import enqueue, enqueue_at, enqueue_on_commit
 from storefront_hooks.services.rows import rows
 from storefront_hooks.transport import Attempt, delivery_post
 
@@ -113,9 +113,23 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
             if rows.held(delivery).update(**fields) != 1:
                 raise ClaimLost
             status = rows.fail(delivery, attempt.error, now)
+            if status == DeliveryStatus.FAILED:
+                _schedule_retry(delivery.pk, now)
             _endpoint_failed(endpoint, attempt, now)
     _log(delivery, attempt, status)
     return status
+
+
+def _schedule_retry(delivery_id: int, now: datetime) -> None:
+    # The first steps (5 s, 5 min) would otherwise wait for the next sweep.
+    due = (
+        WebhookDelivery.objects.filter(pk=delivery_id)
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    limit = timedelta(seconds=settings.STOREFRONT_WEBHOOK_SCHEDULED_RETRY_MAX_SECONDS)
+    if due is not None and due - now <= limit:
+        enqueue_at(delivery_id, due)
 
 
 def _endpoint_failed(
