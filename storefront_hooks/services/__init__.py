@@ -18,6 +18,7 @@ from storefront_hooks.services.endpoints import (
     endpoint_secret_rotate,
     endpoint_secrets_reencrypt,
     endpoint_update,
+    endpoint_waiting_discard,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "endpoint_secret_rotate",
     "endpoint_secrets_reencrypt",
     "endpoint_update",
+    "endpoint_waiting_discard",
     "event_fan_out",
     "test_event_send",
 ]

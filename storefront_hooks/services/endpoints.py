@@ -210,3 +210,26 @@ def endpoint_secrets_reencrypt() -> int:
             count += 1
     logger.info("webhook endpoint secrets re-encrypted", extra={"endpoints": count})
     return count
+
+
+def endpoint_waiting_discard(*, endpoint: WebhookEndpoint, actor: str) -> int:
+    """A disabled endpoint's pending and failed deliveries become dead, so
+    enabling it sends none of them (each can still be sent again by hand).
+    Returns how many; 0 for an enabled endpoint, which is left alone."""
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if locked.enabled:
+            return 0
+        waiting = [DeliveryStatus.PENDING, DeliveryStatus.FAILED]
+        count = WebhookDelivery.objects.filter(
+            endpoint=endpoint, status__in=waiting
+        ).update(
+            status=DeliveryStatus.DEAD,
+            next_attempt_at=None,
+            last_error=f"Discarded by {actor} while the endpoint was disabled."[:255],
+        )
+    logger.info(
+        "webhook deliveries discarded",
+        extra={"endpoint": endpoint.public_id, "count": count, "actor": actor},
+    )
+    return count
