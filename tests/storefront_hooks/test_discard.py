@@ -1,5 +1,5 @@
-""" "Discard waiting deliveries": a disabled endpoint's pending and failed
-deliveries, after a confirmation page, become dead (kept in the log), so
+"""The "Discard waiting deliveries" action: a disabled endpoint's pending and
+failed deliveries, after a confirmation page, become dead (kept in the log), so
 enabling it sends none of them; enabled endpoints are left alone."""
 
 import pytest
