@@ -15,7 +15,7 @@ from django.db.models import F, QuerySet
 from integrations.client.call_rows import RELAXED_FROM
 from integrations.leases import ClaimLost, LeasedRows
 from integrations.models import DeliveryStatus
-from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
+from storefront_hooks.models import WebhookDelivery
 
 # Each delay is drawn from +-20 % of its step, so endpoints that failed
 # together do not all come back in the same second.
@@ -31,16 +31,16 @@ def retry_delay_for(attempts: int, *, jitter: float | None = None) -> timedelta:
 
 
 def _relaxed_update(
-    pk: int, values: dict[str, Any], where: dict[str, Any], *, claim: bool = False
+    pk: int, values: dict[str, Any], where: dict[str, Any]
 ) -> int | None:
     """One UPDATE of a delivery row that commits without waiting for the disk,
     in one round trip; None (nothing done) off PostgreSQL or inside a
     caller's transaction, whose commit it would relax too.
 
-    Only for a delivery's claim and settle: a commit lost in a database crash
-    leaves the row pending or claimed, so it is sent again with the same
-    ``webhook-id``, which receivers deduplicate; the row itself was made
-    durably by the outbox subscriber."""
+    Only for a delivery's settle (and its claim, ``services.claim``): a
+    commit lost in a database crash leaves the row pending or claimed, so it
+    is sent again with the same ``webhook-id``, which receivers deduplicate;
+    the row itself was made durably by the outbox subscriber."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return None
     quote = connection.ops.quote_name
@@ -58,14 +58,6 @@ def _relaxed_update(
         else:
             conds.append(f"{column} = %s")
             params.append(value)
-    if claim:
-        attempts = quote(meta.get_field("attempts").column)
-        sets.append(f"{attempts} = {table}.{attempts} + 1")
-        endpoints = quote(WebhookEndpoint._meta.db_table)
-        conds.append(
-            f"EXISTS (SELECT 1 FROM {endpoints} e WHERE e.id = "  # noqa: S608
-            f"{table}.{quote(meta.get_field('endpoint').column)} AND e.enabled)"
-        )
     # Identifiers from the model, quoted; values are parameters.
     sql = (
         f"UPDATE {table} SET {', '.join(sets)} FROM {RELAXED_FROM} "  # noqa: S608
@@ -82,13 +74,10 @@ class DeliveryRows(LeasedRows):
         return retry_delay_for(attempts)
 
     def claim(self, pk: int, now: datetime) -> bool:
-        waiting = [self.waiting, self.failed]
-        values = {"status": self.running, "claimed_at": now}
-        updated = _relaxed_update(pk, values, {"status": waiting}, claim=True)
-        if updated is None:
-            updated = self.model.objects.filter(
-                pk=pk, status__in=waiting, endpoint__enabled=True
-            ).update(attempts=F("attempts") + 1, **values)
+        # The worker's claim is services.claim's; this one serves the rest.
+        updated = self.model.objects.filter(
+            pk=pk, status__in=[self.waiting, self.failed], endpoint__enabled=True
+        ).update(status=self.running, claimed_at=now, attempts=F("attempts") + 1)
         return updated == 1
 
     def finish(self, row: Any, status: str, **fields: Any) -> None:
