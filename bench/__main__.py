@@ -1,5 +1,6 @@
 """``make bench``: ``python -m bench [NAME ...]``, names from ``BENCHMARKS``
-(client breaker failover fanout webhooks payments shipping inventory); all by
+(client breaker failover fanout webhooks payments shipping inventory
+storefront_hooks); all by
 default."""
 
 import importlib
@@ -21,6 +22,7 @@ BENCHMARKS = {
     "payments": "bench.bench_payments",
     "shipping": "bench.bench_shipping",
     "inventory": "bench.bench_inventory",
+    "storefront_hooks": "bench.bench_storefront_hooks",
 }
 
 

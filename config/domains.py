@@ -108,6 +108,11 @@ STOREFRONT_WEBHOOK_LEASE_SECONDS = env.int(
     "STOREFRONT_WEBHOOK_LEASE_SECONDS", default=120
 )
 STOREFRONT_WEBHOOK_SWEEP_BATCH = env.int("STOREFRONT_WEBHOOK_SWEEP_BATCH", default=500)
+# A retry due within this many seconds gets its own one-off django-q2 schedule
+# (the 5 s and 5 min steps); later ones, and any lost, the every-minute sweep.
+STOREFRONT_WEBHOOK_SCHEDULED_RETRY_MAX_SECONDS = env.int(
+    "STOREFRONT_WEBHOOK_SCHEDULED_RETRY_MAX_SECONDS", default=900
+)
 # --- Shipping (shipping.services) -------------------------------------------
 # Rate shopping: every carrier is asked at once and the answer is returned
 # within this many seconds, carriers still out marked as timed out.

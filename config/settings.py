@@ -390,6 +390,20 @@ SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {
     "shipment.label_created": ["notifications.wiring.shipping_notice_send"],
     "shipment.delivered": ["notifications.wiring.shipping_notice_send"],
 }
+# Account kinds an app makes for its own calls through the shared client:
+# {kind: owner}. Out of the account admin's list, the dashboard and
+# check_integrations; read-only in the admin; always valid.
+SWITCHYARD_INTERNAL_ACCOUNT_KINDS: dict[str, str] = {
+    "webhooks": "storefront webhook endpoint",
+}
+# Other rows encrypted with CREDENTIALS_ENCRYPTION_KEYS: {label: dotted path of
+# a function re-encrypting them all with the newest key, returning a count};
+# rotate_credentials runs them with the accounts, in one transaction.
+SWITCHYARD_ENCRYPTED_ROWS: dict[str, str] = {
+    "webhook endpoint secret(s)": (
+        "storefront_hooks.services.endpoint_secrets_reencrypt"
+    ),
+}
 EVENT_MAX_ATTEMPTS = env.int("EVENT_MAX_ATTEMPTS", default=8)
 
 EVENT_RETRY_BASE_SECONDS = env.int("EVENT_RETRY_BASE_SECONDS", default=30)

@@ -187,7 +187,8 @@ def _accounts_with_last_failed_call() -> QuerySet[ProviderAccount]:
         .values("pk")[:1]
     )
     return (
-        ProviderAccount.objects.select_related("health")
+        ProviderAccount.objects.providers()
+        .select_related("health")
         .annotate(last_failed_call_id=Subquery(last_failed))
         .order_by("kind", "priority", "slug")
     )

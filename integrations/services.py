@@ -3,7 +3,9 @@
 import logging
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from integrations import crypto
 from integrations.models import ProviderAccount
@@ -69,3 +71,16 @@ def provider_account_rotate_credentials() -> int:
             rotated += 1
     logger.info("provider credentials rotated", extra={"accounts": rotated})
     return rotated
+
+
+def credentials_rotate_all() -> dict[str, int]:
+    """Re-encrypt the accounts' credentials and every store named in
+    ``SWITCHYARD_ENCRYPTED_ROWS`` with the newest key, all in one
+    transaction: one unreadable row anywhere changes nothing. Returns the
+    count per store (``"account(s)"`` first)."""
+    stores: dict[str, str] = django_settings.SWITCHYARD_ENCRYPTED_ROWS
+    with transaction.atomic():
+        counts = {"account(s)": provider_account_rotate_credentials()}
+        for label, path in stores.items():
+            counts[label] = import_string(path)()
+    return counts

@@ -10,6 +10,8 @@ most ``STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES`` of a response are read.
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,6 +46,14 @@ class EndpointClient(ProviderClient):
         transport = GuardedTransport(self.config, max_retries=0)
         self.session.mount("http://", transport)
         self.session.mount("https://", transport)
+
+    @contextmanager
+    def _operation(self, *args: Any, **kwargs: Any) -> Iterator[CallContext]:
+        with super()._operation(*args, **kwargs) as ctx:
+            # The key (the webhook-id) is on the delivery row, committed before
+            # the POST: the call-log row is written behind the call instead.
+            ctx.prewrite = False
+            yield ctx
 
 
 _clients: dict[int, EndpointClient] = {}

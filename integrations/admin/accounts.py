@@ -22,8 +22,10 @@ class ProviderAccountAdminForm(ProviderAccountForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # Optional so a form posted without it keeps the current mode.
-        self.fields["breaker_mode"].required = False
+        # Optional so a form posted without it keeps the current mode (absent
+        # on a read-only page).
+        if "breaker_mode" in self.fields:
+            self.fields["breaker_mode"].required = False
 
     def clean_breaker_mode(self) -> str:
         return self.cleaned_data.get("breaker_mode") or self.instance.breaker_mode
@@ -37,6 +39,18 @@ def _describe_breaker(snap: BreakerSnapshot) -> str:
     if snap.mode != "auto":
         text += f" ({snap.mode.replace('_', ' ')})"
     return text
+
+
+INTERNAL_FIELDS = ["kind", "provider", "display_name", "slug", "enabled", "mode"]
+
+
+def _internal_fieldsets(obj: ProviderAccount) -> list:
+    description = (
+        f"This account belongs to a {obj.internal_owner} and is made, changed "
+        "and deleted with it; it is shown here read-only."
+    )
+    fields = [*INTERNAL_FIELDS, "settings", "breaker_mode", "breaker_state"]
+    return [(None, {"fields": fields, "description": description})]
 
 
 @admin.register(ProviderAccount)
@@ -61,6 +75,24 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     ordering = ["kind", "priority", "slug"]
     readonly_fields = ["breaker_state", "breaker_last_transition"]
 
+    def get_queryset(self, request: HttpRequest):
+        queryset = super().get_queryset(request)
+        match = request.resolver_match
+        if match is not None and (match.url_name or "").endswith("_changelist"):
+            # Internal accounts are listed by their owner (a webhook endpoint).
+            return queryset.providers()
+        return queryset
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.internal_owner:
+            return False  # its owner makes, changes and deletes it
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.internal_owner:
+            return False
+        return super().has_delete_permission(request, obj)
+
     @admin.display(description="Breaker")
     def breaker_state(self, obj: ProviderAccount) -> str:
         return _describe_breaker(breaker_for(obj).snapshot()) if obj.pk else "-"
@@ -83,6 +115,8 @@ class ProviderAccountAdmin(admin.ModelAdmin):
             )
 
     def get_fieldsets(self, request: HttpRequest, obj: ProviderAccount | None = None):
+        if obj is not None and obj.internal_owner:
+            return _internal_fieldsets(obj)
         form = self._get_form_for_fieldsets(request, obj)
         adapter = form.adapter_class if form is not None else None
         fieldsets = [
@@ -149,5 +183,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         # Fields are declared by the adapter at form construction; skip the
         # fieldset-driven field list that modelform_factory would enforce.
-        kwargs["fields"] = None
+        # An internal account's read-only page lists model fields only.
+        if obj is None or not obj.internal_owner:
+            kwargs["fields"] = None
         return super().get_form(request, obj, change=change, **kwargs)

@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -22,6 +23,18 @@ class BreakerMode(models.TextChoices):
     AUTO = "auto", "Automatic"
     FORCED_OPEN = "forced_open", "Forced open (send nothing)"
     FORCED_CLOSED = "forced_closed", "Forced closed (always send)"
+
+
+def internal_kinds() -> dict[str, str]:
+    """Kinds of accounts another app makes and owns for its own calls through
+    the shared client (``SWITCHYARD_INTERNAL_ACCOUNT_KINDS``: {kind: owner})."""
+    return getattr(django_settings, "SWITCHYARD_INTERNAL_ACCOUNT_KINDS", {})
+
+
+class ProviderAccountQuerySet(models.QuerySet):
+    def providers(self) -> "ProviderAccountQuerySet":
+        """The accounts staff configure: without the internal ones."""
+        return self.exclude(kind__in=list(internal_kinds()))
 
 
 class ProviderAccount(models.Model):
@@ -57,6 +70,8 @@ class ProviderAccount(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ProviderAccountQuerySet.as_manager()
+
     class Meta:
         ordering = ["kind", "priority", "slug"]
         indexes = [models.Index(fields=["kind", "enabled", "priority"])]
@@ -67,6 +82,17 @@ class ProviderAccount(models.Model):
     def __repr__(self) -> str:
         # Never include credentials, even encrypted.
         return f"<ProviderAccount {self.slug} {self.kind}/{self.provider}>"
+
+    @property
+    def internal_owner(self) -> str:
+        """What owns this account if it is internal (else empty)."""
+        return internal_kinds().get(self.kind, "")
+
+    def clean_fields(self, exclude: Any = None) -> None:
+        # An internal kind is not one of the provider kinds staff choose from.
+        if self.internal_owner:
+            exclude = {*(exclude or ()), "kind"}
+        super().clean_fields(exclude=exclude)
 
     def get_credentials(self) -> dict[str, Any]:
         return crypto.decrypt_json(self.credentials_encrypted)

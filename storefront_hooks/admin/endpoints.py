@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -90,7 +91,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "mode"]
     search_fields = ["url", "public_id", "description"]
     readonly_fields = ["public_id", "enabled", "disabled_reason", "disabled_at"]
-    actions = ["enable_endpoints", "disable_endpoints"]
+    actions = ["enable_endpoints", "disable_endpoints", "discard_waiting"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         since = timezone.now() - RATE_WINDOW
@@ -158,6 +159,38 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         for endpoint in queryset:
             services.endpoint_disable(endpoint=endpoint, reason=f"Disabled by {who}.")
         messages.success(request, "Disabled.")
+
+    @admin.action(
+        description="Discard waiting deliveries (disabled endpoints)",
+        permissions=["change"],
+    )
+    def discard_waiting(
+        self, request: HttpRequest, queryset: QuerySet
+    ) -> HttpResponse | None:
+        disabled = list(queryset.filter(enabled=False))
+        if request.POST.get("post") == "yes":
+            who = request.user.get_username()
+            count = sum(
+                services.endpoint_waiting_discard(endpoint=e, actor=who)
+                for e in disabled
+            )
+            messages.success(request, f"{count} waiting deliveries discarded.")
+            return None
+        # First the confirmation page; it posts back to this action.
+        waiting = [DeliveryStatus.PENDING, DeliveryStatus.FAILED]
+        for endpoint in disabled:
+            endpoint.n_waiting = endpoint.deliveries.filter(status__in=waiting).count()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Discard waiting deliveries",
+            "endpoints": disabled,
+            "skipped": list(queryset.filter(enabled=True)),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "cancel_url": reverse("admin:storefront_hooks_webhookendpoint_changelist"),
+        }
+        return TemplateResponse(
+            request, "admin/storefront_hooks/discard_confirm.html", context
+        )
 
     def get_urls(self) -> list:
         view = self.admin_site.admin_view

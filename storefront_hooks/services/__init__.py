@@ -16,7 +16,9 @@ from storefront_hooks.services.endpoints import (
     endpoint_disable,
     endpoint_enable,
     endpoint_secret_rotate,
+    endpoint_secrets_reencrypt,
     endpoint_update,
+    endpoint_waiting_discard,
 )
 
 __all__ = [
@@ -30,7 +32,9 @@ __all__ = [
     "endpoint_disable",
     "endpoint_enable",
     "endpoint_secret_rotate",
+    "endpoint_secrets_reencrypt",
     "endpoint_update",
+    "endpoint_waiting_discard",
     "event_fan_out",
     "test_event_send",
 ]

@@ -21,8 +21,9 @@ from integrations.leases import ClaimLost
 from integrations.models import DeliveryStatus, Event
 from storefront_hooks import catalog
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
+from storefront_hooks.services.claim import delivery_claim
 from storefront_hooks.services.endpoints import endpoint_disable
-from storefront_hooks.services.queue import enqueue, enqueue_on_commit
+from storefront_hooks.services.queue import enqueue, enqueue_at, enqueue_on_commit
 from storefront_hooks.services.rows import rows
 from storefront_hooks.transport import Attempt, delivery_post
 
@@ -77,11 +78,9 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
     new status, or None when the row is taken, done, or its endpoint is
     disabled."""
     now = now or timezone.now()
-    if not rows.claim(delivery_id, now):
+    delivery = delivery_claim(delivery_id, now)
+    if delivery is None:
         return None
-    delivery = WebhookDelivery.objects.select_related("endpoint__account").get(
-        pk=delivery_id
-    )
     attempt = delivery_post(delivery.endpoint, delivery, timestamp=now)
     try:
         return _settle(delivery, attempt, now)
@@ -100,21 +99,37 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
         "last_attempt_at": now,
     }
     endpoint = delivery.endpoint
+    if attempt.error is None and endpoint.failing_since is None:
+        # The common case in one relaxed statement (rows.finish).
+        rows.finish(delivery, DeliveryStatus.DELIVERED, delivered_at=now, **fields)
+        _log(delivery, attempt, DeliveryStatus.DELIVERED)
+        return DeliveryStatus.DELIVERED
     with transaction.atomic():
         if attempt.error is None:
             rows.finish(delivery, DeliveryStatus.DELIVERED, delivered_at=now, **fields)
-            if endpoint.failing_since is not None:
-                WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-                    failing_since=None
-                )
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
             status = DeliveryStatus.DELIVERED
         else:
             if rows.held(delivery).update(**fields) != 1:
                 raise ClaimLost
             status = rows.fail(delivery, attempt.error, now)
+            if status == DeliveryStatus.FAILED:
+                _schedule_retry(delivery.pk, now)
             _endpoint_failed(endpoint, attempt, now)
     _log(delivery, attempt, status)
     return status
+
+
+def _schedule_retry(delivery_id: int, now: datetime) -> None:
+    # The first steps (5 s, 5 min) would otherwise wait for the next sweep.
+    due = (
+        WebhookDelivery.objects.filter(pk=delivery_id)
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    limit = timedelta(seconds=settings.STOREFRONT_WEBHOOK_SCHEDULED_RETRY_MAX_SECONDS)
+    if due is not None and due - now <= limit:
+        enqueue_at(delivery_id, due)
 
 
 def _endpoint_failed(

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from integrations import crypto
 from integrations.models import DeliveryStatus, ProviderAccount
 from integrations.models.accounts import Mode
 from storefront_hooks import catalog
@@ -189,3 +190,46 @@ def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
         endpoint.delete()
         ProviderAccount.objects.filter(pk=account_id).delete()
     logger.info("webhook endpoint deleted", extra={"endpoint": endpoint.public_id})
+
+
+def endpoint_secrets_reencrypt() -> int:
+    """Re-encrypt every endpoint's secrets with the newest key (run by
+    ``rotate_credentials`` in its transaction). Raises
+    ``CredentialsDecryptError`` if a row cannot be read with any key."""
+    count = 0
+    with transaction.atomic():
+        endpoints = WebhookEndpoint.objects.select_for_update().exclude(
+            secrets_encrypted=""
+        )
+        for endpoint in endpoints.order_by("pk"):
+            rotated = crypto.rotate(endpoint.secrets_encrypted)
+            # A queryset update: updated_at stays, nothing staff-visible changed.
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+                secrets_encrypted=rotated
+            )
+            count += 1
+    logger.info("webhook endpoint secrets re-encrypted", extra={"endpoints": count})
+    return count
+
+
+def endpoint_waiting_discard(*, endpoint: WebhookEndpoint, actor: str) -> int:
+    """A disabled endpoint's pending and failed deliveries become dead, so
+    enabling it sends none of them (each can still be sent again by hand).
+    Returns how many; 0 for an enabled endpoint, which is left alone."""
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if locked.enabled:
+            return 0
+        waiting = [DeliveryStatus.PENDING, DeliveryStatus.FAILED]
+        count = WebhookDelivery.objects.filter(
+            endpoint=endpoint, status__in=waiting
+        ).update(
+            status=DeliveryStatus.DEAD,
+            next_attempt_at=None,
+            last_error=f"Discarded by {actor} while the endpoint was disabled."[:255],
+        )
+    logger.info(
+        "webhook deliveries discarded",
+        extra={"endpoint": endpoint.public_id, "count": count, "actor": actor},
+    )
+    return count

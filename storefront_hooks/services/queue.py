@@ -1,10 +1,13 @@
 """Handing a delivery row to a task after the transaction that made it due
-commits. A broker failure only logs: the row is stored and swept."""
+commits, or at the time its retry is due. A broker failure only logs: the row
+is stored and swept."""
 
 import logging
+from datetime import datetime
 from functools import partial
 
 from django.db import transaction
+from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from integrations import correlation
@@ -28,3 +31,17 @@ def enqueue(delivery_id: int, correlation_id: str = "") -> None:
 
 def enqueue_on_commit(delivery_id: int) -> None:
     transaction.on_commit(partial(enqueue, delivery_id, correlation.get() or ""))
+
+
+def enqueue_at(delivery_id: int, when: datetime) -> None:
+    """A one-off django-q2 schedule that runs the delivery's task at ``when``
+    (its cluster's scheduler looks every 30 s). Written in the caller's
+    transaction, so it exists exactly when the failure it retries does; the
+    sweeper still picks the row up if the schedule is lost."""
+    Schedule.objects.create(
+        func=DELIVER_TASK,
+        args=repr((delivery_id, correlation.get() or "")),
+        schedule_type=Schedule.ONCE,
+        next_run=when,
+        repeats=-1,  # deleted once run
+    )

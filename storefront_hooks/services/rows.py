@@ -6,11 +6,14 @@ endpoint (its rows wait until it is enabled)."""
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, QuerySet
 
-from integrations.leases import LeasedRows
+from integrations.client.call_rows import RELAXED_FROM
+from integrations.leases import ClaimLost, LeasedRows
 from integrations.models import DeliveryStatus
 from storefront_hooks.models import WebhookDelivery
 
@@ -27,16 +30,65 @@ def retry_delay_for(attempts: int, *, jitter: float | None = None) -> timedelta:
     return timedelta(seconds=step * factor)
 
 
+def _relaxed_update(
+    pk: int, values: dict[str, Any], where: dict[str, Any]
+) -> int | None:
+    """One UPDATE of a delivery row that commits without waiting for the disk,
+    in one round trip; None (nothing done) off PostgreSQL or inside a
+    caller's transaction, whose commit it would relax too.
+
+    Only for a delivery's settle (and its claim, ``services.claim``): a
+    commit lost in a database crash leaves the row pending or claimed, so it
+    is sent again with the same ``webhook-id``, which receivers deduplicate;
+    the row itself was made durably by the outbox subscriber."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return None
+    quote = connection.ops.quote_name
+    meta = WebhookDelivery._meta
+    table = quote(meta.db_table)
+    sets = [f"{quote(meta.get_field(k).column)} = %s" for k in values]
+    params: list[Any] = list(values.values())
+    conds = [f"{table}.{quote(meta.pk.column)} = %s"]
+    params.append(pk)
+    for name, value in where.items():
+        column = f"{table}.{quote(meta.get_field(name).column)}"
+        if isinstance(value, list):
+            conds.append(f"{column} IN ({', '.join(['%s'] * len(value))})")
+            params.extend(value)
+        else:
+            conds.append(f"{column} = %s")
+            params.append(value)
+    # Identifiers from the model, quoted; values are parameters.
+    sql = (
+        f"UPDATE {table} SET {', '.join(sets)} FROM {RELAXED_FROM} "  # noqa: S608
+        f"WHERE {' AND '.join(conds)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
 @dataclass(frozen=True)
 class DeliveryRows(LeasedRows):
     def retry_delay(self, attempts: int) -> timedelta:
         return retry_delay_for(attempts)
 
     def claim(self, pk: int, now: datetime) -> bool:
+        # The worker's claim is services.claim's; this one serves the rest.
         updated = self.model.objects.filter(
             pk=pk, status__in=[self.waiting, self.failed], endpoint__enabled=True
         ).update(status=self.running, claimed_at=now, attempts=F("attempts") + 1)
         return updated == 1
+
+    def finish(self, row: Any, status: str, **fields: Any) -> None:
+        values = {"status": status, "last_error": "", "next_attempt_at": None}
+        values.update(fields)
+        held = {"status": self.running, "claimed_at": row.claimed_at}
+        updated = _relaxed_update(row.pk, values, held)
+        if updated is None:
+            super().finish(row, status, **fields)
+        elif updated != 1:
+            raise ClaimLost
 
     def due(self, now: datetime) -> QuerySet:
         return super().due(now).filter(endpoint__enabled=True)

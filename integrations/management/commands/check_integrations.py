@@ -47,7 +47,10 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, cached: bool, kind: str | None, **options: Any
     ) -> None:
-        accounts = ProviderAccount.objects.order_by("kind", "priority", "slug")
+        # Internal accounts (a webhook endpoint's) are their owner's to show.
+        accounts = ProviderAccount.objects.providers().order_by(
+            "kind", "priority", "slug"
+        )
         if kind:
             accounts = accounts.filter(kind=kind)
         if not cached:

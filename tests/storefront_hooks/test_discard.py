@@ -1,0 +1,86 @@
+"""The "Discard waiting deliveries" action: a disabled endpoint's pending and
+failed deliveries, after a confirmation page, become dead (kept in the log), so
+enabling it sends none of them; enabled endpoints are left alone."""
+
+import pytest
+from django.urls import reverse
+
+from integrations.events import event_emit
+from integrations.models import DeliveryStatus
+from integrations.testing.faultserver import respond
+from storefront_hooks import services
+from storefront_hooks.models import WebhookDelivery
+from tests.storefront_hooks.conftest import HOOK_PATH
+
+pytestmark = pytest.mark.django_db
+LIST = "admin:storefront_hooks_webhookendpoint_changelist"
+
+
+def _waiting(endpoint, n: int) -> list[WebhookDelivery]:
+    rows = []
+    for i in range(n):
+        event = event_emit(name="payment.captured", payload={"n": i})
+        services.event_fan_out(event)
+        rows.append(WebhookDelivery.objects.get(event=event, endpoint=endpoint))
+    return rows
+
+
+def _action(client, endpoints, **extra: str):
+    data = {
+        "action": "discard_waiting",
+        "_selected_action": [e.pk for e in endpoints],
+        **extra,
+    }
+    return client.post(reverse(LIST), data)
+
+
+def test_confirm_then_discard_a_disabled_endpoints_waiting_deliveries(
+    admin_client, receiver, make_endpoint
+) -> None:
+    receiver.route("POST", HOOK_PATH, respond(200))
+    endpoint, _ = make_endpoint()
+    delivered = _waiting(endpoint, 1)[0]
+    services.delivery_send(delivery_id=delivered.pk)
+    services.endpoint_disable(endpoint=endpoint, reason="The endpoint answered 410.")
+    pending, failed = _waiting(endpoint, 2)
+    WebhookDelivery.objects.filter(pk=failed.pk).update(status=DeliveryStatus.FAILED)
+
+    confirm = _action(admin_client, [endpoint])
+
+    assert confirm.status_code == 200
+    assert b"Discard waiting deliveries?" in confirm.content
+    assert b"2 waiting" in confirm.content
+    assert WebhookDelivery.objects.get(pk=pending.pk).status == DeliveryStatus.PENDING
+
+    done = _action(admin_client, [endpoint], post="yes")
+
+    assert done.status_code == 302
+    for row in (pending, failed):
+        row.refresh_from_db()
+        assert row.status == DeliveryStatus.DEAD
+        assert row.next_attempt_at is None
+        assert "Discarded by admin" in row.last_error
+    delivered.refresh_from_db()
+    assert delivered.status == DeliveryStatus.DELIVERED
+    receiver.clear_requests()
+    assert services.endpoint_enable(endpoint=endpoint) == 0
+    assert receiver.requests_for("POST", HOOK_PATH) == []
+
+
+def test_enabled_endpoints_are_left_alone(admin_client, make_endpoint) -> None:
+    endpoint, _ = make_endpoint()
+    # Not enqueued: a disabled endpoint's row, then the endpoint enabled again
+    # behind the service's back, as a race would leave it.
+    services.endpoint_disable(endpoint=endpoint, reason="test")
+    (row,) = _waiting(endpoint, 1)
+    type(endpoint).objects.filter(pk=endpoint.pk).update(enabled=True)
+
+    confirm = _action(admin_client, [endpoint])
+    assert b"left alone" in confirm.content
+    assert b"Yes, discard them" not in confirm.content
+    _action(admin_client, [endpoint], post="yes")
+
+    row.refresh_from_db()
+    assert row.status == DeliveryStatus.PENDING
+    endpoint.refresh_from_db()
+    assert services.endpoint_waiting_discard(endpoint=endpoint, actor="x") == 0

@@ -1,0 +1,81 @@
+"""The delivery's fast path, outside any transaction (as a worker runs it):
+on PostgreSQL the claim loads the row with its endpoint and account in one
+relaxed statement and a success settles in one; elsewhere the ORM path. Both
+must leave the rows as the transactional path does."""
+
+import pytest
+from django.utils import timezone
+
+from integrations.models import DeliveryStatus, ProviderCall
+from integrations.testing.faultserver import respond
+from storefront_hooks import services
+from storefront_hooks.models import WebhookDelivery
+from storefront_hooks.services.claim import delivery_claim
+from storefront_hooks.services.deliveries import render_body
+from tests.storefront_hooks.conftest import HOOK_PATH
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _row(endpoint) -> WebhookDelivery:
+    # Made directly: with Q_SYNC an emitted event would be sent at commit.
+    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
+    return WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="payment.captured", body=body
+    )
+
+
+def test_claim_loads_the_row_endpoint_and_account_as_the_orm_does(
+    make_endpoint,
+) -> None:
+    endpoint, _secret = make_endpoint(event_types=["payment.*", "email.*"])
+    row = _row(endpoint)
+    now = timezone.now()
+
+    claimed = delivery_claim(row.pk, now)
+
+    stored = WebhookDelivery.objects.select_related("endpoint__account").get(pk=row.pk)
+    assert claimed is not None
+    assert (claimed.status, claimed.attempts) == (DeliveryStatus.DELIVERING, 1)
+    assert claimed.claimed_at == stored.claimed_at == now
+    assert claimed.body == stored.body
+    assert claimed.endpoint.event_types == ["payment.*", "email.*"]
+    assert claimed.endpoint.signing_secrets() == endpoint.signing_secrets()
+    assert claimed.endpoint.account.settings == stored.endpoint.account.settings
+    assert claimed.endpoint.account.pk == endpoint.account_id
+    # Claimed once: a second worker handed the same row gets nothing.
+    assert delivery_claim(row.pk, now) is None
+
+
+def test_a_disabled_endpoints_row_is_not_claimed(make_endpoint) -> None:
+    endpoint, _secret = make_endpoint()
+    row = _row(endpoint)
+    services.endpoint_disable(endpoint=endpoint, reason="test")
+
+    assert delivery_claim(row.pk, timezone.now()) is None
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (DeliveryStatus.PENDING, 0)
+
+
+def test_success_and_failure_settle_outside_a_transaction(
+    receiver, make_endpoint
+) -> None:
+    endpoint, _secret = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(500), respond(200))
+    row = _row(endpoint)
+
+    assert services.delivery_send(delivery_id=row.pk) == DeliveryStatus.FAILED
+    row.refresh_from_db()
+    assert row.next_attempt_at is not None and row.last_status_code == 500
+    WebhookDelivery.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    assert services.delivery_send(delivery_id=row.pk) == DeliveryStatus.DELIVERED
+
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.last_status_code) == ("delivered", 2, 200)
+    assert row.next_attempt_at is None and row.last_error == ""
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+    calls = ProviderCall.objects.filter(account=endpoint.account)
+    # The key is the delivery row's; its call-log rows are written after.
+    assert {c.idempotency_key for c in calls} == {row.public_id}
+    assert sorted(c.http_status for c in calls) == [200, 500]
