@@ -96,7 +96,11 @@ def group_commit() -> None:
     """Commit the group's open transaction now: a durable point, such as the
     moment before a provider call. Does nothing if none is open."""
     group = _current.get()
-    if group is None or group.held is None or not group.owns_top():
+    if group is None or group.held is None:
+        return
+    if not group.owns_top():
+        # Someone's atomic block is open inside ours: it must end first.
+        logger.warning("commit group not committed: a nested block is open")
         return
     group.close()
 
