@@ -14,6 +14,10 @@ CREATE_RUNS = 200
 BLOCK = 50
 URL = "/api/v1/payments/"
 BARE_URL = "/bench/bare-api/"
+FLOOR_URL = "/bench/two-commits/"
+# Written by the gateway (the in-process sandbox) or the call log, not by the
+# payment's own path: counted apart.
+_GATEWAY_TABLES = ("payments_sandbox", "integrations_providercall")
 
 
 def _accounts_off() -> None:
@@ -69,6 +73,11 @@ def _api_throughput() -> bool:
         if response.status_code != 200:
             failures.append(f"bare {response.status_code} {response.content[:200]!r}")
 
+    def floor() -> None:
+        response = client.post(FLOOR_URL)
+        if response.status_code != 201:
+            failures.append(f"floor {response.status_code}")
+
     # whitenoise warns that collectstatic never ran.
     warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
     rates = {
@@ -79,21 +88,27 @@ def _api_throughput() -> bool:
     with override_settings(REST_FRAMEWORK=rest):
         time_calls(pay, 20)
         time_calls(bare, 20)  # warm-up
+        time_calls(floor, 20)
         pays: list[float] = []
         bares: list[float] = []
+        floors: list[float] = []
         for _ in range(API_RUNS // BLOCK):
             pays += time_calls(pay, BLOCK)
             bares += time_calls(bare, BLOCK)
+            floors += time_calls(floor, BLOCK)
         commits = _commits_per_call(pay, 20)
-    return _report_api(pays, bares, failures, commits)
+    ok = _report_api(pays, bares, failures, commits)
+    _report_floor(floors, bares)
+    return ok
 
 
-def _commits_per_call(call: object, runs: int) -> tuple[float, float]:
-    """(commits, statements) per call: every COMMIT, plus every write run in
-    autocommit (its own commit), counted apart from the timed runs."""
+def _commits_per_call(call: object, runs: int) -> tuple[float, float, float]:
+    """(commits, statements, gateway commits) per call: every COMMIT, plus
+    every write run in autocommit (its own commit), counted apart from the
+    timed runs; the sandbox gateway's and the call log's writes apart."""
     from django.db import connection
 
-    counts = {"commits": 0, "statements": 0}
+    counts = {"commits": 0, "statements": 0, "gateway": 0}
     original = connection._commit
 
     def commit() -> None:
@@ -104,7 +119,8 @@ def _commits_per_call(call: object, runs: int) -> tuple[float, float]:
         counts["statements"] += 1
         verb = sql.lstrip()[:6].upper()
         if not connection.in_atomic_block and verb in ("INSERT", "UPDATE", "DELETE"):
-            counts["commits"] += 1
+            gateway = any(table in sql for table in _GATEWAY_TABLES)
+            counts["gateway" if gateway else "commits"] += 1
         return execute(sql, params, many, context)
 
     connection._commit = commit
@@ -114,14 +130,18 @@ def _commits_per_call(call: object, runs: int) -> tuple[float, float]:
                 call()  # type: ignore[operator]
     finally:
         connection._commit = original
-    return counts["commits"] / runs, counts["statements"] / runs
+    return (
+        counts["commits"] / runs,
+        counts["statements"] / runs,
+        counts["gateway"] / runs,
+    )
 
 
 def _report_api(
     pays: list[float],
     bares: list[float],
     failures: list[str],
-    commits: tuple[float, float],
+    commits: tuple[float, float, float],
 ) -> bool:
     pay_rate = len(pays) / sum(pays)
     bare_rate = len(bares) / sum(bares)
@@ -135,12 +155,29 @@ def _report_api(
     )
     note(
         f"{len(pays)} POST {URL} (Idempotency-Key, tok_success, capture) vs "
-        f"{len(bares)} GET {BARE_URL}; same API key, auth and throttle classes"
+        f"{len(bares)} GET {BARE_URL}; same API key, auth and throttle classes; "
+        f"plus {commits[2]:.0f} commits/payment by the in-process sandbox "
+        "gateway and the call log"
     )
     if failures:
         note(f"CHECK FAILED: {len(failures)} requests not 201/200: {failures[0]}")
         return False
     return True
+
+
+def _report_floor(floors: list[float], bares: list[float]) -> None:
+    """What two commits alone cost on this machine: the most a payment with
+    two commits could reach."""
+    floor_rate = len(floors) / sum(floors)
+    bare_rate = len(bares) / sum(bares)
+    report(
+        "floor: view + two commits",
+        f"{floor_rate:7.1f} req/s p50 {pct(floors, 50) * 1e3:.1f} ms",
+        f"bare DRF view {bare_rate:.0f} req/s",
+        floor_rate / bare_rate,
+        "n/a",
+    )
+    note(f"{len(floors)} POST {FLOOR_URL}: the bare view, two INSERT/UPDATE commits")
 
 
 def _failover_time() -> bool:

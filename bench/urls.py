@@ -2,7 +2,9 @@
 baselines."""
 
 import json
+import uuid
 
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
@@ -13,6 +15,7 @@ from rest_framework.views import APIView
 from config.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from config.urls import urlpatterns as project_urlpatterns
 from integrations.db import execute_one
+from integrations.models import IdempotencyRecord
 from integrations.webhooks import accounts, services
 from integrations.webhooks.messages import WebhookMessage
 from integrations.webhooks.verification import RequestHeaders
@@ -69,10 +72,34 @@ class BareApiView(APIView):
         return Response({})
 
 
+class TwoCommitsView(APIView):
+    """The payments floor: the bare API view plus two commits, as a payment
+    now makes (an in-flight idempotency record, then its completion)."""
+
+    required_scopes = ()
+
+    def post(self, request: Request) -> Response:
+        with transaction.atomic():
+            record = IdempotencyRecord.objects.create(
+                owner="bench-floor",
+                key=uuid.uuid4().hex,
+                method="POST",
+                path=request.path,
+                request_hash="",
+                state=IdempotencyRecord.State.IN_FLIGHT,
+            )
+        with transaction.atomic():
+            IdempotencyRecord.objects.filter(pk=record.pk).update(
+                state=IdempotencyRecord.State.COMPLETED, response_status=201
+            )
+        return Response({}, status=201)
+
+
 urlpatterns = [
     path("bench/bare/", bare),
     path("bench/round-trip/", database_round_trip),
     path("bench/floor/<slug:account_slug>/", storage_floor),
     path("bench/bare-api/", BareApiView.as_view()),
+    path("bench/two-commits/", TwoCommitsView.as_view()),
     *project_urlpatterns,
 ]

@@ -5,6 +5,11 @@ then record the outcome, error and duration after it.
 Kind-neutral: it takes the domain's attempt model (a ``KeyedAttempt``
 subclass) and the domain's own fields for the row (``{"payment": payment}``).
 The caller chooses the key; the recorder never retries.
+
+Inside an ``integrations.commits`` group the attempt joins the writes made
+before it and all of them commit together just before the call; the result
+joins the writes that follow it (the domain row, its outbox event, the
+idempotency response), which commit when the group ends.
 """
 
 import time
@@ -13,6 +18,7 @@ from typing import Any, TypeVar
 
 from django.utils import timezone
 
+from integrations.commits import group_commit, group_join
 from integrations.errors import ProviderError
 from integrations.models import ProviderAccount
 from integrations.models.attempts import AttemptOutcome, KeyedAttempt
@@ -46,6 +52,7 @@ def attempt_run(
     ``on_error`` runs after a ProviderError is recorded and before it is
     re-raised (e.g. keep the account that may hold an unknown outcome).
     """
+    group_join()
     attempt = model.objects.create(
         **owner,
         account=account,
@@ -53,14 +60,18 @@ def attempt_run(
         idempotency_key=idempotency_key,
         provider_reference=reference[:255],
     )
+    # The key (and whatever joined it) is durable before the provider sees it.
+    group_commit()
     started = time.monotonic()
     try:
         result = call(idempotency_key)
     except ProviderError as error:
+        group_join()
         attempt_finish(attempt, started, outcome=str(error.outcome), error=error)
         if on_error is not None:
             on_error(error)
         raise
+    group_join()
     attempt_finish(
         attempt,
         started,

@@ -194,7 +194,8 @@ class PaymentCreateView(APIView):
             ),
         ],
     )
-    @idempotent
+    # Two commits per payment: one before the gateway call, one after it.
+    @idempotent(share_commits=True)
     def post(self, request: Request) -> Response:
         serializer = PaymentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -22,6 +22,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.api.errors import ApiError
+from integrations.commits import (
+    commit_group,
+    group_held,
+    group_join,
+    group_rollback,
+)
 from integrations.db import savepoint_if_nested
 from integrations.models import ApiKey, IdempotencyRecord
 
@@ -47,11 +53,19 @@ Handler = TypeVar("Handler", bound=Callable[..., HttpResponseBase])
 
 
 def idempotent(
-    handler: Handler | None = None, *, required: bool = True
+    handler: Handler | None = None,
+    *,
+    required: bool = True,
+    share_commits: bool = False,
 ) -> Handler | Callable[[Handler], Handler]:
     """Decorate a DRF view method (``post``, ``create``, ...) with the mechanism.
 
     With ``required=False`` a request without the header runs as usual.
+    With ``share_commits=True`` the handler runs in an ``integrations.commits``
+    group: the claim joins the handler's first commit (made durable before
+    its first provider call, so a concurrent request sees it in flight) and
+    the response its last. Only for handlers whose provider calls all go
+    through ``integrations.attempts.attempt_run``.
     """
 
     def decorate(func: Handler) -> Handler:
@@ -59,7 +73,15 @@ def idempotent(
         def wrapper(
             view: APIView, request: Request, *args: Any, **kwargs: Any
         ) -> HttpResponseBase:
-            return _handle(view, request, func, args, kwargs, required=required)
+            return _handle(
+                view,
+                request,
+                func,
+                args,
+                kwargs,
+                required=required,
+                share_commits=share_commits,
+            )
 
         parameter = OpenApiParameter(
             name=HEADER,
@@ -89,6 +111,7 @@ def _handle(
     kwargs: dict,
     *,
     required: bool,
+    share_commits: bool = False,
 ) -> HttpResponseBase:
     key = request.headers.get(HEADER)
     if key is None:
@@ -103,6 +126,9 @@ def _handle(
     owner = _owner(request)
     # Parsing the body here means malformed JSON is a 400 before any record.
     fingerprint = _fingerprint(request)
+    if share_commits:
+        claim = (owner, key, fingerprint)
+        return _run_shared(claim, view, request, handler, args, kwargs)
     claimed = _claim(owner, key, request, fingerprint)
     if isinstance(claimed, Response):
         return claimed
@@ -170,14 +196,7 @@ def _claim(
     for _attempt in range(3):
         try:
             with savepoint_if_nested():
-                return IdempotencyRecord.objects.create(
-                    owner=owner,
-                    key=key,
-                    method=request.method or "",
-                    path=request.path[:512],
-                    request_hash=fingerprint,
-                    state=IdempotencyRecord.State.IN_FLIGHT,
-                )
+                return _new_record(owner, key, request, fingerprint)
         except IntegrityError:
             existing = IdempotencyRecord.objects.filter(owner=owner, key=key).first()
         if existing is None:
@@ -191,6 +210,36 @@ def _claim(
             continue
         return _answer_from(existing, fingerprint)
     raise _in_use()
+
+
+def _claim_joined(
+    owner: str, key: str, request: Request, fingerprint: str
+) -> IdempotencyRecord | Response:
+    """``_claim`` as the first write of the group's transaction. It goes in
+    without a savepoint (two round trips fewer): a conflict can only lose
+    this one write, so the transaction is rolled back and ``_claim`` answers
+    from the record already there."""
+    group_join()
+    if not group_held():  # a caller's transaction: the savepoint way
+        return _claim(owner, key, request, fingerprint)
+    try:
+        return _new_record(owner, key, request, fingerprint)
+    except IntegrityError:
+        group_rollback()
+    return _claim(owner, key, request, fingerprint)
+
+
+def _new_record(
+    owner: str, key: str, request: Request, fingerprint: str
+) -> IdempotencyRecord:
+    return IdempotencyRecord.objects.create(
+        owner=owner,
+        key=key,
+        method=request.method or "",
+        path=request.path[:512],
+        request_hash=fingerprint,
+        state=IdempotencyRecord.State.IN_FLIGHT,
+    )
 
 
 def _in_use() -> ApiError:
@@ -231,21 +280,64 @@ def _run(
     kwargs: dict,
 ) -> HttpResponseBase:
     try:
-        try:
-            response = handler(view, request, *args, **kwargs)
-        except Exception as exc:
-            # Render API errors (validation, ApiError) here so a 4xx is stored
-            # like any response; anything unhandled re-raises from here.
-            response = view.handle_exception(exc)
+        response = _respond(view, request, handler, args, kwargs)
     except BaseException:
         # Including SystemExit from a worker timeout: the client may retry.
         _release(record)
         raise
+    _finish(record, response)
+    return response
+
+
+def _run_shared(
+    claim: tuple[str, str, str],
+    view: APIView,
+    request: Request,
+    handler: Callable[..., HttpResponseBase],
+    args: tuple,
+    kwargs: dict,
+) -> HttpResponseBase:
+    """``_claim`` then ``_run``, their writes joined to the handler's commits."""
+    owner, key, fingerprint = claim
+    record = None
+    try:
+        with commit_group():
+            claimed = _claim_joined(owner, key, request, fingerprint)
+            if isinstance(claimed, Response):
+                return claimed
+            record = claimed
+            response = _respond(view, request, handler, args, kwargs)
+            group_join()  # the response shares the handler's last commit
+            _finish(record, response)
+            return response
+    except BaseException:
+        # The group rolled back first; a claim committed before a provider
+        # call goes now, so the client may retry.
+        if record is not None:
+            _release(record)
+        raise
+
+
+def _respond(
+    view: APIView,
+    request: Request,
+    handler: Callable[..., HttpResponseBase],
+    args: tuple,
+    kwargs: dict,
+) -> HttpResponseBase:
+    try:
+        return handler(view, request, *args, **kwargs)
+    except Exception as exc:
+        # Render API errors (validation, ApiError) here so a 4xx is stored
+        # like any response; anything unhandled re-raises from here.
+        return view.handle_exception(exc)
+
+
+def _finish(record: IdempotencyRecord, response: HttpResponseBase) -> None:
     if response.status_code >= 500 or not isinstance(response, Response):
         _release(record)
-        return response
-    _complete(record, response)
-    return response
+    else:
+        _complete(record, response)
 
 
 def _release(record: IdempotencyRecord) -> None:

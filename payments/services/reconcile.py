@@ -13,6 +13,7 @@ from integrations.models import ProviderAccount
 from payments.models import (
     MONEY_HOLDING_STATUSES,
     Payment,
+    PaymentAttempt,
     PaymentNote,
     PaymentStatus,
     RefundStatus,
@@ -60,6 +61,8 @@ def payment_reconcile(*, payment: Payment) -> Payment:
     """Ask the gateway what became of ``payment`` and settle its status, and
     re-send refunds whose outcome is unknown (same key: never twice)."""
     payment.refresh_from_db()
+    if payment.status in _RECONCILABLE and payment.account is None:
+        payment = _account_from_attempt(payment)
     if payment.status in _RECONCILABLE and payment.account is not None:
         payment = _reconcile_charge(payment)
     if owes_capture(payment):
@@ -71,6 +74,25 @@ def payment_reconcile(*, payment: Payment) -> Payment:
             logger.warning("refund reconciliation failed", extra=log_ids(payment))
     payment.refresh_from_db()
     return _alert_if_stuck(payment)
+
+
+def _account_from_attempt(payment: Payment) -> Payment:
+    """The account of the last create attempt, for a payment whose process
+    died after that attempt's key was committed and before its result was:
+    only that account may hold the charge (earlier ones did nothing)."""
+    attempt = (
+        PaymentAttempt.objects.filter(payment=payment, operation="authorize")
+        .order_by("-pk")
+        .first()
+    )
+    if attempt is None:
+        return payment
+    Payment.objects.filter(pk=payment.pk, account__isnull=True).update(
+        account=attempt.account_id
+    )
+    logger.warning("payment left mid-create; reconciling", extra=log_ids(payment))
+    payment.refresh_from_db()
+    return payment
 
 
 def _alert_if_stuck(payment: Payment) -> Payment:
@@ -345,7 +367,12 @@ def payments_reconcile_pending(*, now: datetime | None = None) -> list[Payment]:
         )
     )
     settled: list[Payment] = []
-    for payment in candidates.exclude(account__isnull=True).order_by("pk")[
+    # No account yet: a create whose process died before its result was
+    # committed; its attempt names the account (_account_from_attempt).
+    askable = candidates.exclude(account__isnull=True) | candidates.filter(
+        account__isnull=True, attempts__isnull=False
+    )
+    for payment in askable.distinct().order_by("pk")[
         : settings.PAYMENTS_RECONCILE_BATCH
     ]:
         before = payment.status

@@ -90,7 +90,9 @@ def advance(payment: Payment, change: Change) -> Payment:
     """Apply ``change`` to the locked row: amounts only grow, the status only
     moves along TRANSITIONS (or CORRECTIONS, on the provider's word); emits
     the new status's event. Returns the row."""
-    with transaction.atomic():
+    # No savepoint: inside a caller's transaction (a commit group) an error
+    # here aborts it whole, and SAVEPOINT/RELEASE would be two more trips.
+    with transaction.atomic(savepoint=False):
         row = lock_payment(payment.pk)
         before = row.status
         _apply_amounts(row, change)

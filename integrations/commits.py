@@ -1,0 +1,124 @@
+"""Shared commits: the durable writes of one request grouped into as few
+commits as its provider calls allow.
+
+A request that calls a provider must make some writes durable before the
+call (the idempotency claim, the attempt with its key) and the rest after it
+(the attempt's result, the domain row, its outbox event, the idempotency
+response). Each write committing on its own costs a WAL flush apiece; inside a
+``commit_group()`` a write preceded by ``group_join()`` joins one open
+transaction, and ``group_commit()`` makes it durable at the point the design
+needs (``integrations.attempts.attempt_run`` calls it just before the provider
+call). What is left open commits when the group ends, or rolls back if it
+ends with an exception.
+
+Outside a group, or when a group starts inside a transaction the caller owns
+(a test's, an ``atomic`` block), both hooks do nothing: every write commits as
+it did. Never make a provider call between ``group_join()`` and the next
+``group_commit()`` except through ``attempt_run``.
+"""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Group:
+    using: str
+    held: Any = None  # the open ``transaction.Atomic``, entered by group_join
+
+    def owns_top(self) -> bool:
+        """The held block is the connection's only one: safe to close it here."""
+        blocks = connections[self.using].atomic_blocks
+        return self.held is not None and blocks == [self.held]
+
+    def close(self, error: BaseException | None = None) -> None:
+        held, self.held = self.held, None
+        if error is None:
+            held.__exit__(None, None, None)
+        else:
+            held.__exit__(type(error), error, error.__traceback__)
+
+
+_current: ContextVar[_Group | None] = ContextVar("commit_group", default=None)
+
+
+@contextmanager
+def commit_group(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Group the joined writes made inside into shared commits."""
+    if connections[using].in_atomic_block:
+        yield  # the caller's transaction decides when anything commits
+        return
+    group = _Group(using)
+    token = _current.set(group)
+    try:
+        yield
+    except BaseException as error:
+        if group.held is not None:
+            _close(group, error)
+        raise
+    else:
+        if group.held is not None:
+            _close(group, None)
+    finally:
+        _current.reset(token)
+
+
+def _close(group: _Group, error: BaseException | None) -> None:
+    if not group.owns_top():
+        # An atomic block left open inside the group: closing ours under it
+        # would corrupt Django's bookkeeping; end it the ordinary way.
+        logger.error("commit group closed with a nested block open")
+    group.close(error)
+
+
+def group_join() -> None:
+    """Open the group's transaction if none is: the writes that follow share
+    its commit. Does nothing outside a group or inside another transaction."""
+    group = _current.get()
+    if group is None or group.held is not None:
+        return
+    if connections[group.using].in_atomic_block:
+        return  # someone else's transaction: their commit decides
+    atomic = transaction.atomic(using=group.using)
+    atomic.__enter__()
+    group.held = atomic
+
+
+def group_commit() -> None:
+    """Commit the group's open transaction now: a durable point, such as the
+    moment before a provider call. Does nothing if none is open."""
+    group = _current.get()
+    if group is None or group.held is None:
+        return
+    if not group.owns_top():
+        # Someone's atomic block is open inside ours: it must end first.
+        logger.warning("commit group not committed: a nested block is open")
+        return
+    group.close()
+
+
+def group_rollback() -> None:
+    """Roll back the group's open transaction (its writes are lost): for a
+    first write that failed, so the caller can go on without a savepoint."""
+    group = _current.get()
+    if group is None or group.held is None or not group.owns_top():
+        return
+    group.close(_RolledBack())
+
+
+class _RolledBack(Exception):
+    """Passed to the held block's exit so that it rolls back."""
+
+
+def group_held() -> bool:
+    """True while the group's own transaction is open (not a caller's)."""
+    group = _current.get()
+    return group is not None and group.held is not None
