@@ -48,6 +48,7 @@ FAULTS = (
 # Answered by the provider's edge before its application saw the request.
 BEFORE = frozenset({"429", "502", "503"})
 TRANSPORT = frozenset({"refused", "connect_timeout"})
+AFTER_ACTING = frozenset({"read_timeout", "reset", "500", "malformed"})
 LIVE = frozenset({"authorized", "captured"})
 # Short timeouts and retries: the matrix stays fast (tests run on 2 cores).
 FAST = {
@@ -55,7 +56,7 @@ FAST = {
     "backoff_base_seconds": 0.001,
     "backoff_cap_seconds": 0.001,
     "retry_after_cap_seconds": 0.01,
-    "connect_timeout": 0.2,
+    "connect_timeout": 0.1,
     "read_timeout": 0.3,
     "deadline_seconds": 5,
     "breaker_consecutive_failures": 1000,
@@ -118,7 +119,9 @@ class FakeGateway:
         """Send the adapter's requests to ``url``."""
         raise NotImplementedError
 
-    def source(self, *, order_id: str, amount: int, currency: str, capture: bool) -> str:
+    def source(
+        self, *, order_id: str, amount: int, currency: str, capture: bool
+    ) -> str:
         """The storefront's source token for one order."""
         return "tok_" + uuid.uuid4().hex[:12]
 

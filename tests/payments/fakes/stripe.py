@@ -45,7 +45,9 @@ class FakeStripe(FakeGateway):
     def point_at(self, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
         monkeypatch.setattr(StripeAdapter, "api_base", url)
 
-    def source(self, *, order_id: str, amount: int, currency: str, capture: bool) -> str:
+    def source(
+        self, *, order_id: str, amount: int, currency: str, capture: bool
+    ) -> str:
         return "pm_card_visa"
 
     def operation(self, request: RecordedRequest) -> str:
