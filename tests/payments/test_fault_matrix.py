@@ -94,10 +94,11 @@ def _capture(api: APIClient, public_id: str):
     )
 
 
-def _reconcile_now_and_later() -> None:
-    """Reconciliation at once, and again once the gateways' look-up lag (an
-    hour at most) has passed."""
+def _reconcile_now_and_later(fake: FakeGateway) -> None:
+    """Reconciliation at once (the gateway's search index has not caught up
+    yet), and again once the look-up lag (an hour at most) has passed."""
     payments_reconcile_pending()
+    fake.catch_up()
     Payment.objects.update(
         created_at=F("created_at") - timedelta(hours=2),
         updated_at=F("updated_at") - timedelta(hours=2),
@@ -158,7 +159,7 @@ def test_fault_matrix(
     # The fault hit where it was meant to: after the gateway acted, or before.
     assert (gateway.performed > performed) == (fault in AFTER_ACTING), gateway.performed
     first = Payment.objects.get(order_id=order)
-    _reconcile_now_and_later()
+    _reconcile_now_and_later(gateway)
     _storefront_retry(api, gateway, order, source, phase, first)
-    _reconcile_now_and_later()
+    _reconcile_now_and_later(gateway)
     _assert_invariants(gateway, order)

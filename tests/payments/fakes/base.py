@@ -106,6 +106,9 @@ class FakeGateway:
         self.fault_operation = ""
         self.server = _Server(self)
         self.performed = 0  # operations actually carried out
+        # Charges a search can see: a provider's search index lags behind
+        # its writes (Stripe, Braintree), until catch_up().
+        self.indexed: set[str] = set()
 
     # --- What the test uses -----------------------------------------------------
 
@@ -146,6 +149,11 @@ class FakeGateway:
             yield
         finally:
             self.fault = self.fault_operation = ""
+
+    def catch_up(self) -> None:
+        """The search index reaches every charge made so far."""
+        with self.lock:
+            self.indexed.update(self.charges)
 
     def live_charges(self) -> list[Charge]:
         return [c for c in self.charges.values() if c.state in LIVE]

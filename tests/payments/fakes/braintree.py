@@ -5,8 +5,8 @@ Answers are the gateway's transaction as in tests/fixtures/braintree/
 transaction_authorized.xml (and error_processor_declined.xml for a decline),
 with this fake's ids, amounts and statuses put in. Idempotency as Braintree
 documents ``api_request_key``: a request repeating a key is answered with the
-first result and performs nothing. Search finds sales by order id and amount
-at once (the fake's index does not lag).
+first result and performs nothing. Search finds sales by order id only once
+the fake's index has caught up (``catch_up``), as Braintree's search lags.
 """
 
 import re
@@ -136,7 +136,11 @@ class FakeBraintree(FakeGateway):
 
     def _matching(self, search: dict[str, Any]) -> list[Charge]:
         order = (search.get("order_id") or {}).get("is")
-        return [c for c in self.charges.values() if c.order_id == order]
+        return [
+            c
+            for c in self.charges.values()
+            if c.order_id == order and c.id in self.indexed
+        ]
 
     def _transaction(self, charge: Charge) -> str:
         return (

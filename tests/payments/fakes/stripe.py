@@ -5,7 +5,8 @@ capture, retrieve, search by metadata) and answers with the published example
 object tests/fixtures/stripe/payment_intent.json (stripe/openapi
 fixtures3.json); errors from tests/fixtures/stripe/errors.json. Idempotency as
 Stripe documents it: a POST with a seen ``Idempotency-Key`` is answered with
-the first result and performs nothing.
+the first result and performs nothing. Search sees an intent only once the
+fake's index has caught up (``catch_up``): Stripe's search data lags too.
 """
 
 import copy
@@ -112,7 +113,11 @@ class FakeStripe(FakeGateway):
     def _search(self, query: str) -> Behaviour:
         match = _KEY_QUERY.search(query)
         key = match.group(1) if match else ""
-        found = [self._intent(c) for c in self.charges.values() if c.key == key]
+        found = [
+            self._intent(c)
+            for c in self.charges.values()
+            if c.key == key and c.id in self.indexed
+        ]
         body = {
             "object": "search_result",
             "url": "/v1/payment_intents/search",
