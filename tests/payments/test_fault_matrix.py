@@ -41,9 +41,21 @@ OPEN = (PaymentStatus.UNKNOWN, PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACT
 KNOWN: dict[tuple[str, str, str], str] = {}
 
 
+# phase -> (the operation the fault is armed on, the create asks for capture).
+# ``owed``: the capture a gateway that authorizes first (Square) is sent by
+# the service right after the create, in the same storefront request.
+PHASES = {
+    "create": ("create", True),
+    "capture": ("capture", False),
+    "owed": ("capture", True),
+}
+
+
 def _cases() -> Iterator[object]:
-    for provider in FAKES:
-        for phase in ("create", "capture"):
+    for provider, fake in FAKES.items():
+        for phase in PHASES:
+            if phase == "owed" and not fake.capture_after_authorize:
+                continue
             for fault in FAULTS:
                 reason = KNOWN.get((provider, fault, phase))
                 marks = (
@@ -111,10 +123,29 @@ def _storefront_retry(api, fake, order, source, phase, first: Payment) -> None:
     went through: the payment failed (a 402 or 503), or the capture did not
     happen (still authorized). An open outcome is left to reconciliation."""
     first.refresh_from_db()
-    if phase == "create" and first.status == PaymentStatus.FAILED:
+    if phase != "capture" and first.status == PaymentStatus.FAILED:
         _pay(api, fake, order, source, capture=True)
-    elif phase == "capture" and first.status == PaymentStatus.AUTHORIZED:
+    elif first.status == PaymentStatus.AUTHORIZED:
         _capture(api, first.public_id)
+
+
+def _faulted_request(api, gateway, fault, phase, order, source, monkeypatch):
+    """The storefront's request that meets the fault; returns its answer."""
+    operation, capture = PHASES[phase]
+    if phase == "capture":
+        answer = _pay(api, gateway, order, source, capture=False)
+        assert answer.status_code == 201, answer.content
+    performed = gateway.performed[operation]
+    owed = phase == "owed"
+    with gateway.faulted(fault, operation, monkeypatch, after_create=owed):
+        if phase == "capture":
+            answer = _capture(api, answer.json()["id"])
+        else:
+            answer = _pay(api, gateway, order, source, capture=capture)
+    # The fault hit where it was meant to: after the gateway acted, or before.
+    acted = gateway.performed[operation] > performed
+    assert acted == (fault in AFTER_ACTING), gateway.performed
+    return answer
 
 
 def _assert_invariants(fake: FakeGateway, order: str) -> None:
@@ -142,22 +173,11 @@ def test_fault_matrix(
 ) -> None:
     gateway.account()
     order = f"order-{uuid.uuid4().hex[:12]}"
-    capture = phase == "create"
     source = gateway.source(
-        order_id=order, amount=AMOUNT, currency=CURRENCY, capture=capture
+        order_id=order, amount=AMOUNT, currency=CURRENCY, capture=PHASES[phase][1]
     )
-    if phase == "capture":
-        answer = _pay(api, gateway, order, source, capture=False)
-        assert answer.status_code == 201, answer.content
-    performed = gateway.performed
-    with gateway.faulted(fault, phase, monkeypatch):
-        if phase == "create":
-            answer = _pay(api, gateway, order, source, capture=True)
-        else:
-            answer = _capture(api, answer.json()["id"])
+    answer = _faulted_request(api, gateway, fault, phase, order, source, monkeypatch)
     assert answer.status_code < 500 or answer.status_code == 503, answer.content
-    # The fault hit where it was meant to: after the gateway acted, or before.
-    assert (gateway.performed > performed) == (fault in AFTER_ACTING), gateway.performed
     first = Payment.objects.get(order_id=order)
     _reconcile_now_and_later(gateway)
     _storefront_retry(api, gateway, order, source, phase, first)

@@ -13,7 +13,8 @@ points the adapter at a RefusingPort or BlackholePort instead.
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +98,8 @@ class FakeGateway:
     """Base of the four fakes: charges, the armed fault, the charge counts."""
 
     provider = ""
+    # The gateway authorizes first and the service captures in a second call.
+    capture_after_authorize = False
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
@@ -105,10 +108,12 @@ class FakeGateway:
         self.fault: str = ""
         self.fault_operation = ""
         self.server = _Server(self)
-        self.performed = 0  # operations actually carried out
+        # Operations actually carried out, by name (create, capture).
+        self.performed: Counter[str] = Counter()
         # Charges a search can see: a provider's search index lags behind
         # its writes (Stripe, Braintree), until catch_up().
         self.indexed: set[str] = set()
+        self.on_create: Callable[[], None] | None = None
 
     # --- What the test uses -----------------------------------------------------
 
@@ -130,25 +135,36 @@ class FakeGateway:
 
     @contextmanager
     def faulted(
-        self, fault: str, operation: str, monkeypatch: pytest.MonkeyPatch
+        self,
+        fault: str,
+        operation: str,
+        monkeypatch: pytest.MonkeyPatch,
+        *,
+        after_create: bool = False,
     ) -> Iterator[None]:
-        """``fault`` on every ``operation`` request until the block ends."""
+        """``fault`` on every ``operation`` request until the block ends.
+        A transport fault makes the whole gateway unreachable, from the start
+        of the block or (``after_create``) once a create has been answered."""
+        port: RefusingPort | BlackholePort | None = None
         if fault in TRANSPORT:
             port = RefusingPort() if fault == "refused" else BlackholePort()
-            self.point_at(monkeypatch, port.url)
-            self.fault, self.fault_operation = fault, operation
-            try:
-                yield
-            finally:
-                port.close()
-                self.fault = self.fault_operation = ""
-                self.point_at(monkeypatch, self.server.url)
-            return
+            unreachable = port.url
+
+            def cut() -> None:
+                self.point_at(monkeypatch, unreachable)
+
+            self.on_create = cut if after_create else None
+            if not after_create:
+                cut()
         self.fault, self.fault_operation = fault, operation
         try:
             yield
         finally:
             self.fault = self.fault_operation = ""
+            self.on_create = None
+            if port is not None:
+                port.close()
+                self.point_at(monkeypatch, self.server.url)
 
     def catch_up(self) -> None:
         """The search index reaches every charge made so far."""
@@ -194,6 +210,8 @@ class FakeGateway:
             if fault == "decline":
                 return self.decline(operation)
             answer = self.handle(request)
+            if operation == "create" and self.on_create is not None:
+                self.on_create()
         return _after(fault, answer)
 
 

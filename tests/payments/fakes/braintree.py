@@ -117,7 +117,7 @@ class FakeBraintree(FakeGateway):
             if charge.state != "authorized":
                 return _xml(422, DECLINED)
             charge.state = "captured"
-            self.performed += 1
+            self.performed["capture"] += 1
         return _xml(200, self._transaction(charge))
 
     def _sale(self, params: dict[str, Any]) -> Behaviour:
@@ -131,7 +131,7 @@ class FakeBraintree(FakeGateway):
             key=str(params.get("api_request_key") or ""),
         )
         self.charges[charge.id] = charge
-        self.performed += 1
+        self.performed["create"] += 1
         return _xml(201, self._transaction(charge))
 
     def _matching(self, search: dict[str, Any]) -> list[Charge]:

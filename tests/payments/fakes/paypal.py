@@ -128,7 +128,7 @@ class FakePayPal(FakeGateway):
             state="captured" if action == "capture" else "authorized",
             key=paypal_id,
         )
-        self.performed += 1
+        self.performed["create"] += 1
         return respond(201, json=self._order(paypal_id))
 
     def _capture_authorization(self, auth_id: str) -> Behaviour:
@@ -141,7 +141,7 @@ class FakePayPal(FakeGateway):
         if charge.state != "authorized":
             return respond(422, json=_already("AUTHORIZATION_ALREADY_CAPTURED"))
         charge.state = "captured"
-        self.performed += 1
+        self.performed["capture"] += 1
         return respond(201, json=self._capture_object(paypal_id))
 
     def _money(self, paypal_id: str) -> dict[str, str]:

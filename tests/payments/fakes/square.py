@@ -33,6 +33,7 @@ _STATUS = {"authorized": "APPROVED", "captured": "COMPLETED", "cancelled": "CANC
 
 class FakeSquare(FakeGateway):
     provider = "square"
+    capture_after_authorize = True
 
     def account(self) -> ProviderAccount:
         return ProviderAccountFactory(
@@ -76,7 +77,7 @@ class FakeSquare(FakeGateway):
             return respond(404, json=ERRORS["NOT_FOUND"])
         if complete and charge.state == "authorized":
             charge.state = "captured"
-            self.performed += 1
+            self.performed["capture"] += 1
         elif complete:
             return respond(400, json=ERRORS["MISSING_REQUIRED_PARAMETER"])
         return respond(200, json={"payment": self._payment(charge)})
@@ -95,7 +96,7 @@ class FakeSquare(FakeGateway):
                 key=key,
             )
             self.charges[charge.id] = charge
-            self.performed += 1
+            self.performed["create"] += 1
         return respond(200, json={"payment": self._payment(charge)})
 
     def _cancel_by_key(self, key: str) -> Behaviour:

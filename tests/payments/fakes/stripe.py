@@ -97,7 +97,7 @@ class FakeStripe(FakeGateway):
             key=form[f"metadata[{IDEMPOTENCY_METADATA_KEY}]"][0],
         )
         self.charges[charge.id] = charge
-        self.performed += 1
+        self.performed["create"] += 1
         return respond(200, json=self._intent(charge))
 
     def _capture(self, intent_id: str) -> Behaviour:
@@ -107,7 +107,7 @@ class FakeStripe(FakeGateway):
         if charge.state != "authorized":
             return respond(400, json=ERRORS["payment_intent_unexpected_state"])
         charge.state = "captured"
-        self.performed += 1
+        self.performed["capture"] += 1
         return respond(200, json=self._intent(charge))
 
     def _search(self, query: str) -> Behaviour:
