@@ -50,10 +50,15 @@ def _state_case(available: str, threshold: str) -> str:
 
 # Only table names and state constants are interpolated; values are parameters.
 LEVELS = StockLevel._meta.db_table
+# Each key found through the unique index (OFFSET 0 keeps the lookup a
+# per-key index probe: a join would seq-scan the table for every page), then
+# the rows locked by pk in pk order.
 LOCK_SQL = (
     "SELECT s.id, s.sku, s.location_id, s.on_hand, s.state, s.erp_modified_at "  # noqa: S608
-    f"FROM {LEVELS} s JOIN unnest(%s::varchar[], %s::bigint[]) AS k(sku, loc) "
-    "ON s.sku = k.sku AND s.location_id = k.loc ORDER BY s.id FOR UPDATE OF s"
+    f"FROM {LEVELS} s WHERE s.id = ANY(ARRAY(SELECT f.id "
+    "FROM unnest(%s::varchar[], %s::bigint[]) AS k(sku, loc) CROSS JOIN LATERAL "
+    f"(SELECT x.id FROM {LEVELS} x WHERE x.sku = k.sku AND x.location_id = k.loc "
+    "OFFSET 0) AS f)) ORDER BY s.id FOR UPDATE"
 )
 # Units of this level's active reservations past their time: free again.
 EXPIRED_SQL = (
@@ -62,7 +67,8 @@ EXPIRED_SQL = (
     f"WHERE l.stock_level_id = s.id AND v.status = '{ReservationStatus.ACTIVE.value}'"
     " AND v.expires_at <= %(now)s), 0)"
 )
-# Only a level with reserved units can hold expired ones: skip the read.
+# Only a level with reserved units can hold expired ones: skip the read
+# (OFFSET 0 below: run it once, not once per CASE branch).
 AVAILABLE_SQL = (
     "EXCLUDED.on_hand - s.reserved "
     f"+ CASE WHEN s.reserved = 0 THEN 0 ELSE {EXPIRED_SQL} END"
@@ -81,7 +87,7 @@ UPSERT_SQL = (
     "synced_at = EXCLUDED.synced_at, source_id = EXCLUDED.source_id, "
     "updated_at = EXCLUDED.updated_at, "
     f"state = (SELECT {_state_case('x.a', 's.low_threshold')} "
-    f"FROM (SELECT {AVAILABLE_SQL} AS a) AS x) "
+    f"FROM (SELECT {AVAILABLE_SQL} AS a OFFSET 0) AS x) "
     "WHERE EXCLUDED.erp_modified_at IS NULL OR s.erp_modified_at IS NULL "
     "OR EXCLUDED.erp_modified_at >= s.erp_modified_at "
     "RETURNING s.id, s.sku, s.location_id, s.on_hand, s.reserved, s.state, "
