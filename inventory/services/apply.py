@@ -6,7 +6,8 @@ sync that lowers on-hand keeps every reservation (a level left with fewer
 units than reserved is flagged oversold and announced, not refused). A
 record older than what is stored (by the ERP's last-modified time) is
 ignored. Each call locks the existing rows it updates (pk order, like
-reservations) and writes in one ``bulk_upsert``.
+reservations) and writes them together: on PostgreSQL in one raw upsert
+(``apply_pg``), elsewhere in one ``bulk_upsert`` of model instances.
 """
 
 import logging
@@ -15,12 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from integrations.models import ProviderAccount
 from integrations.rows import bulk_upsert
 from inventory.models import Location, StockLevel
 from inventory.providers.base import StockLevelRecord
+from inventory.services.apply_pg import apply_page_pg
 from inventory.services.levels import (
     expired_holds,
     level_announce,
@@ -56,42 +58,58 @@ def stock_levels_apply(
     with transaction.atomic():
         locations = _locations({code for _, code in latest})
         keys = {(sku, locations[code].pk): rec for (sku, code), rec in latest.items()}
-        existing = _existing_locked(keys)
-        expired = expired_holds([level.pk for level in existing.values()], now)
-        rows, announce, changed, ignored = [], [], 0, 0
-        for key, record in keys.items():
-            level = existing.get(key)
-            if level is None:
-                rows.append(_new_level(record, locations, account, now))
-                changed += 1
-                continue
-            if _older(record, level):
-                ignored += 1
-                continue
-            if level.on_hand == record.on_hand and not _newer(record, level):
-                continue
-            changed += level.on_hand != record.on_hand
-            previous = level.state
-            level.on_hand = record.on_hand
-            level.erp_modified_at = record.modified_at or level.erp_modified_at
-            level.synced_at, level.source = now, account
-            level.state = level_state(level, expired)
-            rows.append(level)
-            if level.state != previous:
-                announce.append((level, previous))
-        if rows:
-            bulk_upsert(
-                StockLevel,
-                rows,
-                unique_fields=["sku", "location"],
-                update_fields=WRITTEN_FIELDS,
-                batch_size=1000,
+        if connection.vendor == "postgresql":
+            changed, ignored = apply_page_pg(
+                keys=keys, locations=locations, account=account, now=now
             )
-        for level, previous in announce:
-            level_announce(level, previous=previous, expired=expired)
+        else:
+            changed, ignored = _apply_page_orm(keys, locations, account, now)
     return ApplyResult(
         seen=len(records), changed=changed, ignored=ignored, newest=newest
     )
+
+
+def _apply_page_orm(
+    keys: dict[tuple[str, int], StockLevelRecord],
+    locations: dict[str, Location],
+    account: ProviderAccount | None,
+    now: datetime,
+) -> tuple[int, int]:
+    """Model instances and ``bulk_upsert`` (SQLite); (changed, ignored)."""
+    existing = _existing_locked(keys)
+    expired = expired_holds([level.pk for level in existing.values()], now)
+    rows, announce, changed, ignored = [], [], 0, 0
+    for key, record in keys.items():
+        level = existing.get(key)
+        if level is None:
+            rows.append(_new_level(record, locations, account, now))
+            changed += 1
+            continue
+        if _older(record, level):
+            ignored += 1
+            continue
+        if level.on_hand == record.on_hand and not _newer(record, level):
+            continue
+        changed += level.on_hand != record.on_hand
+        previous = level.state
+        level.on_hand = record.on_hand
+        level.erp_modified_at = record.modified_at or level.erp_modified_at
+        level.synced_at, level.source = now, account
+        level.state = level_state(level, expired)
+        rows.append(level)
+        if level.state != previous:
+            announce.append((level, previous))
+    if rows:
+        bulk_upsert(
+            StockLevel,
+            rows,
+            unique_fields=["sku", "location"],
+            update_fields=WRITTEN_FIELDS,
+            batch_size=1000,
+        )
+    for level, previous in announce:
+        level_announce(level, previous=previous, expired=expired)
+    return changed, ignored
 
 
 def _latest_per_key(

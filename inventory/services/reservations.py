@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -26,7 +26,7 @@ from inventory.models import (
     StockLevel,
 )
 from inventory.services.errors import InsufficientStock, InvalidReservation
-from inventory.services.fast import StaleLevel, fast_take
+from inventory.services.fast import StaleLevel, fast_reserve_one, fast_take
 from inventory.services.levels import effective_reserved, expired_holds, levels_refresh
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ def reservation_create(
 
     First a fast path: allocate from a plain read, then take each level with
     a conditional ``UPDATE ... WHERE on_hand - reserved >= n`` (pk order), so
-    the row lock is held only from that update to the commit. If any level
+    the row lock is held only from that update to the commit (one level whose
+    state does not move, on PostgreSQL: one autocommitted statement). If any level
     moved meanwhile (or the plain read says no), the locked path decides:
     ``lock_rows`` first, then allocate counting expired holds as free.
     """
@@ -104,9 +105,11 @@ def reservation_create(
     )
     try:
         plan = _allocate(wanted, candidates, {})
-        with transaction.atomic():
-            reservation = _create(order_id, expires_at, now, plan)
-            fast_take(plan, now)
+        reservation = _one_statement(order_id, expires_at, now, plan)
+        if reservation is None:
+            with transaction.atomic():
+                reservation = _create(order_id, expires_at, now, plan)
+                fast_take(plan, now)
     except (InsufficientStock, StaleLevel):
         with transaction.atomic():
             levels = locked_levels([level.pk for level in candidates])
@@ -124,6 +127,26 @@ def reservation_create(
         extra={"reservation": reservation.public_id, "lines": len(plan)},
     )
     return reservation
+
+
+def _one_statement(
+    order_id: str,
+    expires_at: datetime,
+    now: datetime,
+    plan: list[tuple[StockLevel, int]],
+) -> Reservation | None:
+    """The one-level reservation in a single statement (PostgreSQL only:
+    SQLite has no writing CTEs); None when it must take the longer path."""
+    if len(plan) != 1 or connection.vendor != "postgresql":
+        return None
+    (level, quantity) = plan[0]
+    return fast_reserve_one(
+        order_id=order_id,
+        expires_at=expires_at,
+        now=now,
+        level=level,
+        quantity=quantity,
+    )
 
 
 def _create(

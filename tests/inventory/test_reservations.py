@@ -174,8 +174,51 @@ def test_a_level_that_moved_under_the_fast_path_falls_back_to_locks(monkeypatch)
         raise fast.StaleLevel(plan[0][0].pk)
 
     monkeypatch.setattr(reservations, "fast_take", moved)
+    # Past the one-statement path (PostgreSQL), which would take these units.
+    monkeypatch.setattr(reservations, "_one_statement", lambda *args: None)
     reservation = _reserve(("A", 2))
     # The fast attempt rolled back whole: one reservation, two units held.
     assert Reservation.objects.get() == reservation
     assert reservation.lines.get().quantity == 2
     assert _level("A").reserved == 2
+
+
+def test_a_one_line_reservation_is_stored_whole_without_an_event():
+    StockLevelFactory(sku="A", on_hand=10, low_threshold=2)
+    now = timezone.now()
+    reservation = _reserve(("A", 3), now=now, ttl_seconds=600)
+    stored = Reservation.objects.get()
+    assert stored == reservation and stored.public_id == reservation.public_id
+    assert reservation.public_id.startswith("res_")
+    assert (stored.status, stored.order_id) == ("active", "order-1")
+    assert (stored.created_at, stored.expires_at) == (
+        now,
+        now + timedelta(seconds=600),
+    )
+    line = stored.lines.get()
+    assert (line.sku, line.location.code, line.quantity) == ("A", "MAIN", 3)
+    assert line.stock_level == _level("A")
+    assert (_level("A").reserved, _level("A").state) == (3, "in_stock")
+    assert not Event.objects.filter(name=services.LEVEL_CHANGED).exists()
+    services.reservation_release(reservation=reservation)
+    assert _level("A").reserved == 0
+
+
+@pytest.mark.postgres
+def test_units_taken_after_the_plan_was_read_are_not_reserved_twice(monkeypatch):
+    from inventory.services import reservations
+
+    StockLevelFactory(sku="A", on_hand=5)
+    real = reservations.fast_reserve_one
+
+    def raced(**kwargs):
+        # Another checkout takes 4 units between the plan and the statement.
+        StockLevel.objects.filter(sku="A").update(reserved=4)
+        return real(**kwargs)
+
+    monkeypatch.setattr(reservations, "fast_reserve_one", raced)
+    with pytest.raises(InsufficientStock) as refused:
+        _reserve(("A", 3))
+    assert (refused.value.requested, refused.value.available) == (3, 1)
+    assert not Reservation.objects.exists()
+    assert _level("A").reserved == 4

@@ -1,0 +1,202 @@
+"""The PostgreSQL path of ``stock_levels_apply``: two statements per page.
+
+1. ``SELECT ... JOIN unnest(keys) ... ORDER BY id FOR UPDATE`` locks the
+   page's existing levels in pk order (like every other writer of levels)
+   and reads what the decisions need: on-hand, modification time, state.
+2. ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE ... WHERE``
+   writes the rows that changed, computing each level's state in SQL (expired
+   holds counted as free) and ``RETURNING`` it, so Python compares states
+   only for the rows written and builds no model instances.
+
+The rules are the ORM path's (``apply.py``): ``reserved`` is never written, an
+older record is ignored (also in the statement's ``WHERE``, for a row another
+transaction created after step 1), a level we never had gets its state
+without an event.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection
+
+from integrations.models import ProviderAccount
+from inventory.models import (
+    Location,
+    Reservation,
+    ReservationLine,
+    ReservationStatus,
+    StockLevel,
+    StockState,
+)
+from inventory.providers.base import StockLevelRecord
+from inventory.services.levels import expired_holds, level_announce
+
+logger = logging.getLogger(__name__)
+
+Key = tuple[str, int]  # (sku, location id)
+
+
+def _state_case(available: str, threshold: str) -> str:
+    """SQL for ``levels.stock_state`` of an ``available`` expression."""
+    return (
+        f"CASE WHEN {available} < 0 THEN '{StockState.OVERSOLD.value}' "
+        f"WHEN {available} = 0 THEN '{StockState.OUT_OF_STOCK.value}' "
+        f"WHEN {available} <= {threshold} THEN '{StockState.LOW.value}' "
+        f"ELSE '{StockState.IN_STOCK.value}' END"
+    )
+
+
+# Only table names and state constants are interpolated; values are parameters.
+LEVELS = StockLevel._meta.db_table
+# Each key found through the unique index (OFFSET 0 keeps the lookup a
+# per-key index probe: a join would seq-scan the table for every page), then
+# the rows locked by pk in pk order.
+LOCK_SQL = (
+    "SELECT s.id, s.sku, s.location_id, s.on_hand, s.state, s.erp_modified_at "  # noqa: S608
+    f"FROM {LEVELS} s WHERE s.id = ANY(ARRAY(SELECT f.id "
+    "FROM unnest(%s::varchar[], %s::bigint[]) AS k(sku, loc) CROSS JOIN LATERAL "
+    f"(SELECT x.id FROM {LEVELS} x WHERE x.sku = k.sku AND x.location_id = k.loc "
+    "OFFSET 0) AS f)) ORDER BY s.id FOR UPDATE"
+)
+# Units of this level's active reservations past their time: free again.
+EXPIRED_SQL = (
+    f"COALESCE((SELECT SUM(l.quantity) FROM {ReservationLine._meta.db_table} l "  # noqa: S608
+    f"JOIN {Reservation._meta.db_table} v ON v.id = l.reservation_id "
+    f"WHERE l.stock_level_id = s.id AND v.status = '{ReservationStatus.ACTIVE.value}'"
+    " AND v.expires_at <= %(now)s), 0)"
+)
+# Only a level with reserved units can hold expired ones: skip the read
+# (OFFSET 0 below: run it once, not once per CASE branch).
+AVAILABLE_SQL = (
+    "EXCLUDED.on_hand - s.reserved "
+    f"+ CASE WHEN s.reserved = 0 THEN 0 ELSE {EXPIRED_SQL} END"
+)
+UPSERT_SQL = (
+    f"INSERT INTO {LEVELS} AS s (sku, location_id, on_hand, reserved, "  # noqa: S608
+    "low_threshold, state, source_id, erp_modified_at, synced_at, updated_at) "
+    "SELECT r.sku, r.loc, r.on_hand, 0, %(threshold)s, "
+    f"{_state_case('r.on_hand', '%(threshold)s')}, "
+    "%(source)s, r.modified, %(now)s, %(now)s "
+    "FROM unnest(%(skus)s::varchar[], %(locs)s::bigint[], %(on_hands)s::int[], "
+    "%(modified)s::timestamptz[]) AS r(sku, loc, on_hand, modified) "
+    "ORDER BY r.sku, r.loc "
+    "ON CONFLICT (sku, location_id) DO UPDATE SET on_hand = EXCLUDED.on_hand, "
+    "erp_modified_at = COALESCE(EXCLUDED.erp_modified_at, s.erp_modified_at), "
+    "synced_at = EXCLUDED.synced_at, source_id = EXCLUDED.source_id, "
+    "updated_at = EXCLUDED.updated_at, "
+    f"state = (SELECT {_state_case('x.a', 's.low_threshold')} "
+    f"FROM (SELECT {AVAILABLE_SQL} AS a OFFSET 0) AS x) "
+    "WHERE EXCLUDED.erp_modified_at IS NULL OR s.erp_modified_at IS NULL "
+    "OR EXCLUDED.erp_modified_at >= s.erp_modified_at "
+    "RETURNING s.id, s.sku, s.location_id, s.on_hand, s.reserved, s.state, "
+    "s.low_threshold, s.xmax = 0"
+)
+
+
+@dataclass(frozen=True)
+class Stored:
+    pk: int
+    on_hand: int
+    state: str
+    modified_at: datetime | None
+
+
+def apply_page_pg(
+    *,
+    keys: dict[Key, StockLevelRecord],
+    locations: dict[str, Location],
+    account: ProviderAccount | None,
+    now: datetime,
+) -> tuple[int, int]:
+    """Write one page (inside the caller's transaction); (changed, ignored)."""
+    existing = _lock_existing(keys)
+    writes: list[tuple[Key, StockLevelRecord]] = []
+    changed = ignored = 0
+    for key, record in sorted(keys.items()):
+        stored = existing.get(key)
+        if stored is None:
+            writes.append((key, record))
+            changed += 1
+        elif _before(record.modified_at, stored.modified_at):
+            ignored += 1
+        elif stored.on_hand != record.on_hand or _after(record, stored):
+            writes.append((key, record))
+            changed += stored.on_hand != record.on_hand
+    if writes:
+        rows = _upsert(writes, account, now)
+        _announce(rows, existing, locations, now)
+    return changed, ignored
+
+
+def _before(a: datetime | None, b: datetime | None) -> bool:
+    return a is not None and b is not None and a < b
+
+
+def _after(record: StockLevelRecord, stored: Stored) -> bool:
+    return record.modified_at is not None and (
+        stored.modified_at is None or record.modified_at > stored.modified_at
+    )
+
+
+def _lock_existing(keys: dict[Key, StockLevelRecord]) -> dict[Key, Stored]:
+    skus, locs = zip(*keys, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(LOCK_SQL, [list(skus), list(locs)])
+        return {
+            (sku, loc): Stored(pk, on_hand, state, modified)
+            for pk, sku, loc, on_hand, state, modified in cursor.fetchall()
+        }
+
+
+def _upsert(
+    writes: list[tuple[Key, StockLevelRecord]],
+    account: ProviderAccount | None,
+    now: datetime,
+) -> list[tuple]:
+    params = {
+        "skus": [sku for (sku, _), _ in writes],
+        "locs": [loc for (_, loc), _ in writes],
+        "on_hands": [record.on_hand for _, record in writes],
+        "modified": [record.modified_at for _, record in writes],
+        "threshold": settings.INVENTORY_LOW_STOCK_THRESHOLD,
+        "source": account.pk if account is not None else None,
+        "now": now,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(UPSERT_SQL, params)
+        return cursor.fetchall()
+
+
+def _announce(
+    rows: list[tuple],
+    existing: dict[Key, Stored],
+    locations: dict[str, Location],
+    now: datetime,
+) -> None:
+    """Emit the events of the updated levels whose state moved. A row the
+    statement inserted, or one created by another transaction since the lock
+    (no previous state seen), is not announced."""
+    by_id = {location.pk: location for location in locations.values()}
+    moved = []
+    for pk, sku, loc, on_hand, reserved, state, threshold, created in rows:
+        stored = existing.get((sku, loc))
+        if created or stored is None or stored.state == state:
+            continue
+        level = StockLevel(
+            pk=pk,
+            sku=sku,
+            location=by_id[loc],
+            on_hand=on_hand,
+            reserved=reserved,
+            state=state,
+            low_threshold=threshold,
+        )
+        moved.append((level, stored.state))
+    if not moved:
+        return
+    # The levels are locked: expired holds read now match the stored states.
+    expired = expired_holds([level.pk for level, _ in moved], now)
+    for level, previous in moved:
+        level_announce(level, previous=previous, expired=expired)
