@@ -315,7 +315,10 @@ def email_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:
     retry_before = now - timedelta(seconds=settings.EMAIL_RETRY_AFTER_SECONDS)
     queued = list(
         EmailMessage.objects.filter(
-            status=EmailStatus.QUEUED, updated_at__lt=retry_before
+            # A bulk send's messages are sent by its batch job, not here.
+            status=EmailStatus.QUEUED,
+            updated_at__lt=retry_before,
+            bulk_send__isnull=True,
         ).values_list("pk", flat=True)[:1000]
     )
     for pk in queued:
