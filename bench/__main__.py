@@ -1,6 +1,6 @@
 """``make bench``: ``python -m bench [NAME ...]``, names from ``BENCHMARKS``
-(client breaker failover fanout webhooks payments shipping inventory); all by
-default."""
+(client breaker failover fanout webhooks payments shipping inventory
+email); all by default."""
 
 import importlib
 import sys
@@ -21,6 +21,7 @@ BENCHMARKS = {
     "payments": "bench.bench_payments",
     "shipping": "bench.bench_shipping",
     "inventory": "bench.bench_inventory",
+    "email": "bench.bench_email",
 }
 
 

@@ -6,9 +6,11 @@ handler runs outside the row's transaction (``own_transactions``) and keeps
 a marker on the recipient's message, one per ``bulk:<send>:<row>``
 idempotency key:
 
-1. the message is created (rendered, suppressions checked) and committed;
-2. ``queued -> sending`` is committed before the provider is called;
-3. the outcome (sent / failed / unknown) is committed after it.
+1. the message is created (rendered, suppressions checked) already
+   ``sending`` and committed, before the provider is called (a message
+   found ``queued``, handed back by pacing, is claimed ``queued ->
+   sending`` first);
+2. the outcome (sent / failed / unknown) is committed after the call.
 
 A row worked again (its worker died) finds the message as the last commit
 left it: ``sending`` means the call may have gone out, so it becomes
@@ -21,6 +23,7 @@ the whole job wait. Being rate-limited never fails over to another account.
 """
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -78,24 +81,38 @@ def bulk_recipient_send(row: BulkRecipient) -> None:
     """Send ``row``'s message once (see the module docstring). Raises Pace
     to make the job wait, Rejected to fail the row for good (refused,
     invalid, outcome unknown), NotProcessed to retry it after the backoff."""
-    bulk = _bulk(row.bulk_send_id)
-    message = _message_for(row, bulk)
+    claimed_at = timezone.now()
+    message = _message_for(row, claimed_at)
     if message.status == EmailStatus.SUPPRESSED:
         return
-    claimed = _claim(message.pk)
+    if message.status == EmailStatus.SENDING and message.sending_at == claimed_at:
+        _deliver(message)  # created by us just now, marker and all
+        return
+    claimed = _claim(message.pk) if message.status == EmailStatus.QUEUED else None
     if claimed is None:
         _settle_found(message.pk)
         return
     _deliver(claimed)
 
 
-def _bulk(bulk_send_id: int) -> BulkSend:
-    return BulkSend.objects.get(pk=bulk_send_id)
+def _bulk(row: BulkRecipient) -> BulkSend:
+    # Read once per job per process: a bulk send never changes. The job's
+    # creation time keys it too, as a test database may reuse a pk.
+    key = (row.bulk_send_id, row.job_id, row.job.created_at)
+    if key not in _BULK_SENDS:
+        if len(_BULK_SENDS) > 64:
+            _BULK_SENDS.clear()
+        _BULK_SENDS[key] = BulkSend.objects.get(pk=row.bulk_send_id)
+    return _BULK_SENDS[key]
 
 
-def _message_for(row: BulkRecipient, bulk: BulkSend) -> EmailMessage:
+_BULK_SENDS: dict[tuple[Any, ...], BulkSend] = {}
+
+
+def _message_for(row: BulkRecipient, claimed_at: datetime) -> EmailMessage:
     if row.message_id is not None:
         return EmailMessage.objects.get(pk=row.message_id)
+    bulk = _bulk(row)
     try:
         message = email_message_create(
             to=row.email,
@@ -106,6 +123,7 @@ def _message_for(row: BulkRecipient, bulk: BulkSend) -> EmailMessage:
             idempotency_key=idempotency_key(row, bulk),
             bulk_send=bulk,
             enqueue=False,
+            claimed_at=claimed_at,
         )
     except (EmailInvalid, EmailRenderError) as error:
         # The same input fails the same way: no retry.

@@ -80,10 +80,14 @@ def email_message_create(
     order_id: str = "",
     bulk_send: BulkSend | None = None,
     enqueue: bool = True,
+    claimed_at: datetime | None = None,
 ) -> EmailMessage:
     """Store a rendered message and send it after commit (suppressed: stored
     with status ``suppressed``, nothing sent). Raises EmailInvalid or
-    EmailRenderError before anything is stored."""
+    EmailRenderError before anything is stored. ``claimed_at`` stores it
+    already ``sending`` (``sending_at=claimed_at``) for a caller that sends
+    it itself, a bulk send's worker: the marker commits with the message. A
+    message returned with another ``sending_at`` existed before: not ours."""
     to = email_address_check(to)
     _category_check(category)
     existing = _existing(idempotency_key)
@@ -111,6 +115,8 @@ def email_message_create(
         "bulk_send": bulk_send,
         "status": EmailStatus.SUPPRESSED if blocked else EmailStatus.QUEUED,
     }
+    if claimed_at is not None and not blocked:
+        fields.update(status=EmailStatus.SENDING, sending_at=claimed_at, attempts=1)
     try:
         with transaction.atomic():
             message = EmailMessage.objects.create(**fields)
