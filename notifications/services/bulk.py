@@ -36,8 +36,8 @@ from notifications.providers.base import EmailCategory
 from notifications.rendering import render_email
 from notifications.services.sending import (
     EmailInvalid,
-    _category_check,
     email_address_check,
+    email_category_check,
 )
 
 logger = logging.getLogger(__name__)
@@ -83,11 +83,11 @@ def bulk_send_create(
     (EmailRenderError), not thousands of failed rows. An invalid address is
     skipped and counted; raises EmailInvalid when no recipient is valid.
     """
-    _category_check(category)
+    email_category_check(category)
     if from_email:
         email_address_check(from_email)
     shared = dict(context or {})
-    stream = _valid(iter(recipients))
+    stream = _Valid(iter(recipients))
     first = next(stream.rows, None)
     if first is None:
         raise EmailInvalid(
@@ -95,29 +95,18 @@ def bulk_send_create(
         )
     _render_check(template, category, {**shared, **first.context})
     with transaction.atomic():
-        job = batch_job_create(
-            kind=KIND,
-            name=name or template,
-            handler=HANDLER,
-            row_model=BulkRecipient,
-            chunk_size=chunk_size,
-            start=False,
+        bulk, added = _store(
+            template,
+            category,
+            shared,
+            name,
+            from_email,
+            chunk_size,
+            _chain(first, stream.rows),
         )
-        bulk = BulkSend.objects.create(
-            name=name,
-            template=template,
-            category=category,
-            from_email=from_email,
-            context=shared,
-            job=job,
-        )
-        rows = (
-            BulkRecipient(bulk_send=bulk, email=r.email, context=dict(r.context))
-            for r in _chain(first, stream.rows)
-        )
-        added = batch_rows_add(job=job, rows=rows)
         if start:
-            batch_job_start(job=job, workers=workers)
+            batch_job_start(job=bulk.job, workers=workers)
+    job = bulk.job
     logger.info(
         "bulk send created",
         extra={"bulk_send": bulk.public_id, "job_id": job.pk, "rows": added},
@@ -128,6 +117,38 @@ def bulk_send_create(
         invalid=stream.invalid,
         duplicates=stream.seen - stream.invalid - added,
     )
+
+
+def _store(
+    template: str,
+    category: str,
+    context: dict[str, Any],
+    name: str,
+    from_email: str,
+    chunk_size: int,
+    recipients: Iterator[Recipient],
+) -> tuple[BulkSend, int]:
+    job = batch_job_create(
+        kind=KIND,
+        name=name or template,
+        handler=HANDLER,
+        row_model=BulkRecipient,
+        chunk_size=chunk_size,
+        start=False,
+    )
+    bulk = BulkSend.objects.create(
+        name=name,
+        template=template,
+        category=category,
+        from_email=from_email,
+        context=context,
+        job=job,
+    )
+    rows = (
+        BulkRecipient(bulk_send=bulk, email=r.email, context=dict(r.context))
+        for r in recipients
+    )
+    return bulk, batch_rows_add(job=job, rows=rows)
 
 
 class _Valid:
@@ -149,10 +170,6 @@ class _Valid:
                 self.invalid += 1
                 continue
             yield Recipient(normalise_address(address), recipient.context)
-
-
-def _valid(source: Iterator[Recipient | Mapping[str, Any]]) -> _Valid:
-    return _Valid(source)
 
 
 def _recipient(item: Recipient | Mapping[str, Any]) -> Recipient:

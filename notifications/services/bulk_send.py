@@ -48,13 +48,13 @@ from notifications.providers.base import EmailAdapter, OutboundEmail
 from notifications.rendering import EmailRenderError
 from notifications.services.sending import (
     EmailInvalid,
-    _account,
-    _claim,
-    _event,
-    _finish,
-    _retry_later,
+    email_event_record,
+    email_message_claim,
     email_message_create,
+    email_message_finish,
+    email_message_retry_later,
     email_outbound,
+    failover_account,
 )
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,11 @@ def bulk_recipient_send(row: BulkRecipient) -> None:
     if message.status == EmailStatus.SENDING and message.sending_at == claimed_at:
         _deliver(message)  # created by us just now, marker and all
         return
-    claimed = _claim(message.pk) if message.status == EmailStatus.QUEUED else None
+    claimed = (
+        email_message_claim(message.pk)
+        if message.status == EmailStatus.QUEUED
+        else None
+    )
     if claimed is None:
         _settle_found(message.pk)
         return
@@ -142,7 +146,7 @@ def _settle_found(message_pk: int) -> None:
             message.status = EmailStatus.UNKNOWN
             message.last_error = "the worker stopped during the send"
             message.save(update_fields=["status", "last_error", "updated_at"])
-            _event(message, EmailStatus.UNKNOWN, {"reason": "worker lost"})
+            email_event_record(message, EmailStatus.UNKNOWN, {"reason": "worker lost"})
             logger.warning(
                 "bulk message outcome unknown after a lost worker",
                 extra={"message_id": message.public_id, "at": now.isoformat()},
@@ -167,17 +171,21 @@ def _deliver(message: EmailMessage) -> None:
         _requeue(message)
         raise
     except FailoverRejected as error:
-        _finish(message, EmailStatus.FAILED, error, _account(error))
+        email_message_finish(
+            message, EmailStatus.FAILED, error, failover_account(error)
+        )
         raise _row_error(EmailStatus.FAILED, error.message) from None
     except FailoverUnknown as error:
-        _finish(message, EmailStatus.UNKNOWN, error, _account(error))
+        email_message_finish(
+            message, EmailStatus.UNKNOWN, error, failover_account(error)
+        )
         raise _row_error(EmailStatus.UNKNOWN, error.message) from None
     except NoProviderAvailable as error:
-        if _retry_later(message, error) == EmailStatus.FAILED:
+        if email_message_retry_later(message, error) == EmailStatus.FAILED:
             raise _row_error(EmailStatus.FAILED, error.message) from None
         raise
     message.provider_message_id = served.result.provider_message_id
-    _finish(message, EmailStatus.SENT, None, served.account)
+    email_message_finish(message, EmailStatus.SENT, None, served.account)
 
 
 def _paced_send(adapter: Any, outbound: OutboundEmail) -> Any:
