@@ -60,12 +60,14 @@ from notifications.services.sending import (
 logger = logging.getLogger(__name__)
 
 # Statuses a message found on a row worked again leaves as they are: the
-# provider has it (or was never to get it).
+# provider took it (events may have moved it on), or it was never to go.
 _SETTLED_OK = frozenset(
     {
         EmailStatus.SENT,
         EmailStatus.DEFERRED,
         EmailStatus.DELIVERED,
+        EmailStatus.BOUNCED,
+        EmailStatus.COMPLAINED,
         EmailStatus.SUPPRESSED,
     }
 )
