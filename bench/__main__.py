@@ -1,7 +1,6 @@
 """``make bench``: ``python -m bench [NAME ...]``, names from ``BENCHMARKS``
 (client breaker failover fanout webhooks payments shipping inventory
-storefront_hooks); all by
-default."""
+storefront_hooks email); all by default."""
 
 import importlib
 import sys
@@ -23,6 +22,7 @@ BENCHMARKS = {
     "shipping": "bench.bench_shipping",
     "inventory": "bench.bench_inventory",
     "storefront_hooks": "bench.bench_storefront_hooks",
+    "email": "bench.bench_email",
 }
 
 

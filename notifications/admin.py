@@ -16,7 +16,7 @@ from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.timeline import TimelineAdminMixin
 from integrations.timeline import TimelineEntry, event_entries, timeline_sorted
 from notifications import admin_pages
-from notifications.models import BulkSend, EmailMessage, SandboxEmail, Suppression
+from notifications.models import EmailMessage, SandboxEmail, Suppression
 from notifications.services import (
     EmailInvalid,
     email_message_resend,
@@ -138,6 +138,5 @@ class SandboxEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("to_email", "provider_message_id", "message_id")
 
 
-@admin.register(BulkSend)
-class BulkSendAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("public_id", "name", "template", "category", "job", "created_at")
+# Bulk sends have their own module (progress, cancel).
+from notifications import admin_bulk  # noqa: E402, F401

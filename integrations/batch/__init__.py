@@ -10,7 +10,7 @@ docs/batch.md.
 """
 
 from integrations.batch.progress import BatchProgress, batch_job_progress
-from integrations.batch.rows import PACE_CODES, Pace, pace_seconds
+from integrations.batch.rows import PACE_CODES, Pace, own_transactions, pace_seconds
 from integrations.batch.services import (
     batch_items_add,
     batch_job_cancel,
@@ -37,5 +37,6 @@ __all__ = [
     "batch_job_work",
     "batch_jobs_sweep",
     "batch_rows_add",
+    "own_transactions",
     "pace_seconds",
 ]

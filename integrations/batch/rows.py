@@ -47,6 +47,17 @@ class Pace(Exception):
         self.retry_after = retry_after
 
 
+def own_transactions(handler: Handler) -> Handler:
+    """Mark ``handler`` as one that runs outside the row's transaction and
+    commits its own writes: a handler that calls a provider and must commit
+    a "sending" marker first, so a crash mid-call is seen, never repeated.
+    The row moves to done after it returns; a worker killed in between
+    leaves the row to be worked again, which the handler's marker makes a
+    no-op."""
+    handler.own_transactions = True  # type: ignore[attr-defined]
+    return handler
+
+
 def pace_seconds(exc: BaseException) -> float | None:
     """How long the job should wait if ``exc`` is a pacing signal, else None."""
     paced = isinstance(exc, Pace) or (
@@ -164,9 +175,16 @@ def work_row(model: type[BatchRow], row: BatchRow, handler: Handler) -> RowResul
     """
     leases = leases_for(model)
     try:
-        with transaction.atomic():
+        if getattr(handler, "own_transactions", False):
+            # It commits its own marker before any provider call (see
+            # own_transactions); only the row's done is ours to commit.
             handler(row)
-            leases.finish(row, BatchRowStatus.DONE, done_at=timezone.now())
+            with transaction.atomic():
+                leases.finish(row, BatchRowStatus.DONE, done_at=timezone.now())
+        else:
+            with transaction.atomic():
+                handler(row)
+                leases.finish(row, BatchRowStatus.DONE, done_at=timezone.now())
     except ClaimLost:
         logger.warning(
             "batch row lease lost", extra={"job_id": row.job_id, "row_id": row.pk}

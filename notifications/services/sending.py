@@ -80,14 +80,15 @@ def email_message_create(
     order_id: str = "",
     bulk_send: BulkSend | None = None,
     enqueue: bool = True,
+    claimed_at: datetime | None = None,
 ) -> EmailMessage:
     """Store a rendered message and send it after commit (suppressed: stored
     with status ``suppressed``, nothing sent). Raises EmailInvalid or
-    EmailRenderError before anything is stored."""
+    EmailRenderError before anything is stored. ``claimed_at``: stored
+    ``sending`` from then, for a caller that sends it itself (bulk sends)."""
     to = email_address_check(to)
-    _category_check(category)
-    existing = _existing(idempotency_key)
-    if existing is not None:
+    email_category_check(category)
+    if (existing := _existing(idempotency_key)) is not None:
         return existing
     context = dict(context or {})
     headers: dict[str, str] = {}
@@ -111,25 +112,26 @@ def email_message_create(
         "bulk_send": bulk_send,
         "status": EmailStatus.SUPPRESSED if blocked else EmailStatus.QUEUED,
     }
+    if claimed_at is not None and not blocked:  # the marker, in one commit
+        fields.update(status=EmailStatus.SENDING, sending_at=claimed_at, attempts=1)
     try:
         with transaction.atomic():
             message = EmailMessage.objects.create(**fields)
             details = {"suppression": blocked.get_reason_display()} if blocked else {}
-            _event(message, message.status, details)
+            email_event_record(message, message.status, details)
             if enqueue and not blocked:
                 email_message_enqueue(message)
     except IntegrityError:
         if not idempotency_key:
             raise
         return EmailMessage.objects.get(idempotency_key=idempotency_key)
-    logger.info(
-        "email stored",
-        extra={"message_id": message.public_id, "status": message.status},
-    )
+    extra = {"message_id": message.public_id, "status": message.status}
+    logger.info("email stored", extra=extra)
     return message
 
 
-def _category_check(category: str) -> None:
+def email_category_check(category: str) -> None:
+    """EmailInvalid(invalid_category) for an unknown category."""
     if category not in EmailCategory.__members__.values():
         raise EmailInvalid(
             "Unknown email category.", code="invalid_category", param="category"
@@ -159,7 +161,7 @@ def email_message_deliver(*, message_pk: int) -> str:
     """Send a queued message through the email accounts in priority order;
     the message's status afterwards. Anything not ``queued`` is left alone,
     so a task run twice sends once."""
-    message = _claim(message_pk)
+    message = email_message_claim(message_pk)
     if message is None:
         current = EmailMessage.objects.filter(pk=message_pk).first()
         return current.status if current else ""
@@ -169,13 +171,17 @@ def email_message_deliver(*, message_pk: int) -> str:
             "email", lambda adapter: _send(adapter, outbound), operation_name="send"
         )
     except FailoverRejected as error:
-        return _finish(message, EmailStatus.FAILED, error, _account(error))
+        return email_message_finish(
+            message, EmailStatus.FAILED, error, failover_account(error)
+        )
     except FailoverUnknown as error:
-        return _finish(message, EmailStatus.UNKNOWN, error, _account(error))
+        return email_message_finish(
+            message, EmailStatus.UNKNOWN, error, failover_account(error)
+        )
     except NoProviderAvailable as error:
-        return _retry_later(message, error)
+        return email_message_retry_later(message, error)
     message.provider_message_id = served.result.provider_message_id
-    return _finish(message, EmailStatus.SENT, None, served.account)
+    return email_message_finish(message, EmailStatus.SENT, None, served.account)
 
 
 def _send(adapter: Any, outbound: OutboundEmail) -> Any:
@@ -201,7 +207,8 @@ def email_outbound(message: EmailMessage) -> OutboundEmail:
     )
 
 
-def _claim(pk: int) -> EmailMessage | None:
+def email_message_claim(pk: int) -> EmailMessage | None:
+    """Move a queued message to ``sending`` (committed); None if not queued."""
     with transaction.atomic():
         message = (
             EmailMessage.objects.select_for_update()
@@ -217,14 +224,15 @@ def _claim(pk: int) -> EmailMessage | None:
     return message
 
 
-def _account(error: Any) -> ProviderAccount | None:
+def failover_account(error: Any) -> ProviderAccount | None:
+    """The account a failover error's last attempt was made on."""
     attempts = getattr(error, "attempts", None) or []
     if not attempts:
         return None
     return ProviderAccount.objects.filter(slug=attempts[-1].account).first()
 
 
-def _finish(
+def email_message_finish(
     message: EmailMessage,
     status: str,
     error: Any,
@@ -246,7 +254,7 @@ def _finish(
         details: dict[str, Any] = {"account": account.slug if account else ""}
         if error is not None:
             details.update(code=error.code, reason=error.message)
-        _event(current, status, details)
+        email_event_record(current, status, details)
     log = logger.info if status == EmailStatus.SENT else logger.warning
     log(
         "email send finished",
@@ -255,14 +263,16 @@ def _finish(
     return current.status
 
 
-def _retry_later(message: EmailMessage, error: NoProviderAvailable) -> str:
+def email_message_retry_later(message: EmailMessage, error: NoProviderAvailable) -> str:
+    """Back to ``queued`` after no account could send, or ``failed`` once
+    out of attempts; the new status."""
     give_up = message.attempts >= settings.EMAIL_MAX_ATTEMPTS
     status = EmailStatus.FAILED if give_up else EmailStatus.QUEUED
     with transaction.atomic():
         message.status = status
         message.last_error = error.message
         message.save(update_fields=["status", "last_error", "updated_at"])
-        _event(
+        email_event_record(
             message,
             status if give_up else "retry",
             {"code": error.code, "reason": error.message},
@@ -274,7 +284,10 @@ def _retry_later(message: EmailMessage, error: NoProviderAvailable) -> str:
     return status
 
 
-def _event(message: EmailMessage, kind: str, details: dict[str, Any]) -> None:
+def email_event_record(
+    message: EmailMessage, kind: str, details: dict[str, Any]
+) -> None:
+    """One of our own events (queued, sent, failed, ...) on ``message``."""
     EmailEvent.objects.create(message=message, type=kind, details=details)
 
 
@@ -303,7 +316,7 @@ def email_message_resend(*, message: EmailMessage) -> EmailMessage:
         copy = EmailMessage.objects.create(
             **{name: getattr(message, name) for name in copy_fields}
         )
-        _event(copy, EmailStatus.QUEUED, {"resend_of": message.public_id})
+        email_event_record(copy, EmailStatus.QUEUED, {"resend_of": message.public_id})
         email_message_enqueue(copy)
     return copy
 
@@ -315,7 +328,10 @@ def email_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:
     retry_before = now - timedelta(seconds=settings.EMAIL_RETRY_AFTER_SECONDS)
     queued = list(
         EmailMessage.objects.filter(
-            status=EmailStatus.QUEUED, updated_at__lt=retry_before
+            # A bulk send's messages are sent by its batch job, not here.
+            status=EmailStatus.QUEUED,
+            updated_at__lt=retry_before,
+            bulk_send__isnull=True,
         ).values_list("pk", flat=True)[:1000]
     )
     for pk in queued:
@@ -335,7 +351,9 @@ def email_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:
             )
             if changed:
                 stuck += 1
-                _event(message, EmailStatus.UNKNOWN, {"reason": "worker lost"})
+                email_event_record(
+                    message, EmailStatus.UNKNOWN, {"reason": "worker lost"}
+                )
     if queued or stuck:
         logger.warning(
             "email sweep", extra={"requeued": len(queued), "marked_unknown": stuck}

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.db.models import F
 
-from integrations.batch import batch_job_cancel
+from integrations.batch import batch_job_cancel, own_transactions
 from integrations.errors import NotProcessed, Paced, Rejected
 from integrations.models import BatchItem, BatchRowStatus, Event
 
@@ -86,3 +86,10 @@ def slow_record(row: BatchItem) -> None:
     workers.append((threading.current_thread().name, row.pk))
     _effect(row)
     threading.Event().wait(0.01)
+
+
+@own_transactions
+def own_then_fail(row: BatchItem) -> None:
+    """Commits its effect itself, then fails: the effect stays."""
+    _effect(row)
+    raise NotProcessed("after the effect", code="server_error")

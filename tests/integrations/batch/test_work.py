@@ -235,3 +235,15 @@ def test_a_job_not_started_or_unknown_is_not_worked(enqueued):
     assert batch_job_work(job_id=job.pk).state == WorkState.STOPPED
     assert batch_job_work(job_id=job.pk + 999).state == WorkState.STOPPED
     assert effects(job.pk) == {}
+
+
+def test_an_own_transactions_handler_commits_its_writes_itself(enqueued):
+    # Its effect survives the row's failure: it was committed outside the
+    # row's transaction (a marker before a provider call relies on this).
+    job = _job(2, handler="own_then_fail")
+    batch_job_work(job_id=job.pk, budget_seconds=0)
+    assert effects(job.pk) == {"k00": 1, "k01": 1}
+    assert _statuses(job) == {BatchRowStatus.PENDING: 2}
+    assert (
+        BatchItem.objects.filter(job=job, last_error__contains="after the").count() == 2
+    )

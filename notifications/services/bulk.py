@@ -1,0 +1,236 @@
+"""Bulk sends: one template to many recipients, each with its own data,
+worked as an ``integrations.batch`` job with one ``BulkRecipient`` row each.
+
+Recipients are streamed into the database a thousand at a time (never all
+in memory); the same address twice is kept once. The rows are worked by
+``notifications.services.bulk_send.bulk_recipient_send``, which commits a
+"sending" marker before every provider call (docs/notifications.md, *Bulk
+sends*).
+"""
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count
+
+from integrations.batch import (
+    BatchProgress,
+    batch_job_cancel,
+    batch_job_create,
+    batch_job_progress,
+    batch_job_start,
+    batch_rows_add,
+)
+from integrations.models import BatchJob
+from notifications.models import (
+    BulkRecipient,
+    BulkSend,
+    BulkSendStatus,
+    EmailMessage,
+    normalise_address,
+)
+from notifications.providers.base import EmailCategory
+from notifications.rendering import render_email
+from notifications.services.sending import (
+    EmailInvalid,
+    email_address_check,
+    email_category_check,
+)
+
+logger = logging.getLogger(__name__)
+
+HANDLER = "notifications.services.bulk_send.bulk_recipient_send"
+KIND = "email.bulk"
+DEFAULT_CHUNK_SIZE = 50  # rows that each call a provider: tens (docs/batch.md)
+_SAMPLE_UNSUBSCRIBE = "https://example.invalid/unsubscribe"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One recipient as given: an address and its own template data."""
+
+    email: str
+    context: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class BulkSendCreated:
+    bulk_send: BulkSend
+    added: int  # rows stored
+    invalid: int  # addresses skipped as not valid
+    duplicates: int  # the same address again, kept once
+
+
+def bulk_send_create(
+    *,
+    template: str,
+    recipients: Iterable[Recipient | Mapping[str, Any]],
+    category: str = EmailCategory.MARKETING,
+    context: Mapping[str, Any] | None = None,
+    name: str = "",
+    from_email: str = "",
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    workers: int = 1,
+    start: bool = True,
+) -> BulkSendCreated:
+    """Store a bulk send with a row per recipient and start it on commit.
+
+    The template is rendered once with the shared context and the first
+    recipient's data, so a missing template or variable is an error here
+    (EmailRenderError), not thousands of failed rows. An invalid address is
+    skipped and counted; raises EmailInvalid when no recipient is valid.
+    """
+    email_category_check(category)
+    if from_email:
+        email_address_check(from_email)
+    shared = dict(context or {})
+    stream = _Valid(iter(recipients))
+    first = next(stream.rows, None)
+    if first is None:
+        raise EmailInvalid(
+            "No valid recipient was given.", code="no_recipients", param="recipients"
+        )
+    _render_check(template, category, {**shared, **first.context})
+    with transaction.atomic():
+        bulk, added = _store(
+            template,
+            category,
+            shared,
+            name,
+            from_email,
+            chunk_size,
+            _chain(first, stream.rows),
+        )
+        if start:
+            batch_job_start(job=bulk.job, workers=workers)
+    job = bulk.job
+    logger.info(
+        "bulk send created",
+        extra={"bulk_send": bulk.public_id, "job_id": job.pk, "rows": added},
+    )
+    return BulkSendCreated(
+        bulk_send=bulk,
+        added=added,
+        invalid=stream.invalid,
+        duplicates=stream.seen - stream.invalid - added,
+    )
+
+
+def _store(
+    template: str,
+    category: str,
+    context: dict[str, Any],
+    name: str,
+    from_email: str,
+    chunk_size: int,
+    recipients: Iterator[Recipient],
+) -> tuple[BulkSend, int]:
+    job = batch_job_create(
+        kind=KIND,
+        name=name or template,
+        handler=HANDLER,
+        row_model=BulkRecipient,
+        chunk_size=chunk_size,
+        start=False,
+    )
+    bulk = BulkSend.objects.create(
+        name=name,
+        template=template,
+        category=category,
+        from_email=from_email,
+        context=context,
+        job=job,
+    )
+    rows = (
+        BulkRecipient(bulk_send=bulk, email=r.email, context=dict(r.context))
+        for r in recipients
+    )
+    return bulk, batch_rows_add(job=job, rows=rows)
+
+
+class _Valid:
+    """Recipients with a valid address, normalised; counts what it saw."""
+
+    def __init__(self, source: Iterator[Recipient | Mapping[str, Any]]) -> None:
+        self.source = source
+        self.seen = 0
+        self.invalid = 0
+        self.rows = self._rows()
+
+    def _rows(self) -> Iterator[Recipient]:
+        for item in self.source:
+            self.seen += 1
+            recipient = _recipient(item)
+            try:
+                address = email_address_check(recipient.email)
+            except EmailInvalid:
+                self.invalid += 1
+                continue
+            yield Recipient(normalise_address(address), recipient.context)
+
+
+def _recipient(item: Recipient | Mapping[str, Any]) -> Recipient:
+    if isinstance(item, Recipient):
+        return item
+    data = dict(item)
+    email = str(data.pop("email", "") or "")
+    nested = data.pop("context", None)
+    return Recipient(email, dict(nested) if isinstance(nested, Mapping) else data)
+
+
+def _chain(first: Recipient, rest: Iterator[Recipient]) -> Iterator[Recipient]:
+    yield first
+    yield from rest
+
+
+def _render_check(template: str, category: str, context: dict[str, Any]) -> None:
+    if category == EmailCategory.MARKETING:
+        context.setdefault("unsubscribe_url", _SAMPLE_UNSUBSCRIBE)
+    render_email(template, context)
+
+
+def bulk_send_cancel(*, bulk_send: BulkSend) -> BatchJob | None:
+    """Stop a bulk send: nothing more is sent; a message already under way
+    finishes. A finished send is left as it is."""
+    if bulk_send.job_id is None:
+        return None
+    job = batch_job_cancel(job_id=bulk_send.job_id)
+    logger.info(
+        "bulk send cancel requested",
+        extra={"bulk_send": bulk_send.public_id, "job_status": job.status},
+    )
+    return job
+
+
+def bulk_send_status(bulk_send: BulkSend) -> str:
+    """The send's status: its batch job's (the rows are the truth)."""
+    job = bulk_send.job
+    if job is None:
+        return BulkSendStatus.FAILED
+    return job.status
+
+
+def bulk_send_progress(bulk_send: BulkSend) -> BatchProgress | None:
+    job = bulk_send.job
+    return batch_job_progress(job) if job is not None else None
+
+
+def bulk_send_counts(bulk_send: BulkSend) -> dict[str, int]:
+    """Recipients by outcome: their message's status (sent, suppressed,
+    failed, unknown, delivered, ...), plus ``pending`` for rows with none
+    yet."""
+    counts = dict(
+        EmailMessage.objects.filter(bulk_send=bulk_send)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    pending = BulkRecipient.objects.filter(
+        bulk_send=bulk_send, message__isnull=True
+    ).count()
+    if pending:
+        counts["pending"] = pending
+    return counts

@@ -1,0 +1,220 @@
+"""Sending one recipient of a bulk send: the batch job's row handler.
+
+A provider call cannot share a transaction with the row's "done" (a worker
+killed after the call and before the commit would send again), so the
+handler runs outside the row's transaction (``own_transactions``) and keeps
+a marker on the recipient's message, one per ``bulk:<send>:<row>``
+idempotency key:
+
+1. the message is created (rendered, suppressions checked) already
+   ``sending`` and committed, before the provider is called (a message
+   found ``queued``, handed back by pacing, is claimed ``queued ->
+   sending`` first);
+2. the outcome (sent / failed / unknown) is committed after the call.
+
+A row worked again (its worker died) finds the message as the last commit
+left it: ``sending`` means the call may have gone out, so it becomes
+``unknown`` and is never resent automatically; ``sent`` is not sent again.
+
+Rate limits pace the send: the call waits for the account's shared limiter
+and waits out a 429 (``pacing=True``); when that wait runs past its budget
+the message goes back to ``queued`` (nothing was sent) and ``Pace`` makes
+the whole job wait. Being rate-limited never fails over to another account.
+"""
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from integrations.batch import Pace, own_transactions, pace_seconds
+from integrations.errors import NotProcessed, Rejected
+from integrations.failover import (
+    FailoverRejected,
+    FailoverUnknown,
+    NoProviderAvailable,
+    run_with_failover,
+)
+from notifications.models import (
+    BulkRecipient,
+    BulkSend,
+    EmailMessage,
+    EmailStatus,
+)
+from notifications.providers.base import EmailAdapter, OutboundEmail
+from notifications.rendering import EmailRenderError
+from notifications.services.sending import (
+    EmailInvalid,
+    email_event_record,
+    email_message_claim,
+    email_message_create,
+    email_message_finish,
+    email_message_retry_later,
+    email_outbound,
+    failover_account,
+)
+
+logger = logging.getLogger(__name__)
+
+# Statuses a message found on a row worked again leaves as they are: the
+# provider took it (events may have moved it on), or it was never to go.
+_SETTLED_OK = frozenset(
+    {
+        EmailStatus.SENT,
+        EmailStatus.DEFERRED,
+        EmailStatus.DELIVERED,
+        EmailStatus.BOUNCED,
+        EmailStatus.COMPLAINED,
+        EmailStatus.SUPPRESSED,
+    }
+)
+
+
+def idempotency_key(row: BulkRecipient, bulk: BulkSend) -> str:
+    """The recipient's message key: one message per row, ever."""
+    return f"bulk:{bulk.public_id}:{row.pk}"
+
+
+@own_transactions
+def bulk_recipient_send(row: BulkRecipient) -> None:
+    """Send ``row``'s message once (see the module docstring). Raises Pace
+    to make the job wait, Rejected to fail the row for good (refused,
+    invalid, outcome unknown), NotProcessed to retry it after the backoff."""
+    claimed_at = timezone.now()
+    message = _message_for(row, claimed_at)
+    if message.status == EmailStatus.SUPPRESSED:
+        return
+    if message.status == EmailStatus.SENDING and message.sending_at == claimed_at:
+        _deliver(message)  # created by us just now, marker and all
+        return
+    claimed = (
+        email_message_claim(message.pk)
+        if message.status == EmailStatus.QUEUED
+        else None
+    )
+    if claimed is None:
+        _settle_found(message.pk)
+        return
+    _deliver(claimed)
+
+
+def _bulk(row: BulkRecipient) -> BulkSend:
+    # Read once per job per process: a bulk send never changes. The job's
+    # creation time keys it too, as a test database may reuse a pk.
+    key = (row.bulk_send_id, row.job_id, row.job.created_at)
+    if key not in _BULK_SENDS:
+        if len(_BULK_SENDS) > 64:
+            _BULK_SENDS.clear()
+        _BULK_SENDS[key] = BulkSend.objects.get(pk=row.bulk_send_id)
+    return _BULK_SENDS[key]
+
+
+_BULK_SENDS: dict[tuple[Any, ...], BulkSend] = {}
+
+
+def _message_for(row: BulkRecipient, claimed_at: datetime) -> EmailMessage:
+    if row.message_id is not None:
+        return EmailMessage.objects.get(pk=row.message_id)
+    bulk = _bulk(row)
+    try:
+        message = email_message_create(
+            to=row.email,
+            template=bulk.template,
+            context={**bulk.context, **row.context},
+            category=bulk.category,
+            from_email=bulk.from_email,
+            idempotency_key=idempotency_key(row, bulk),
+            bulk_send=bulk,
+            enqueue=False,
+            claimed_at=claimed_at,
+        )
+    except (EmailInvalid, EmailRenderError) as error:
+        # The same input fails the same way: no retry.
+        raise Rejected(str(error), code=error.code) from None
+    BulkRecipient.objects.filter(pk=row.pk).update(message=message)
+    return message
+
+
+def _settle_found(message_pk: int) -> None:
+    """A message not ``queued``: this row was worked before. ``sending``
+    means that worker died during the call: unknown, never resent."""
+    now = timezone.now()
+    with transaction.atomic():
+        message = EmailMessage.objects.select_for_update().get(pk=message_pk)
+        if message.status == EmailStatus.SENDING:
+            message.status = EmailStatus.UNKNOWN
+            message.last_error = "the worker stopped during the send"
+            message.save(update_fields=["status", "last_error", "updated_at"])
+            email_event_record(message, EmailStatus.UNKNOWN, {"reason": "worker lost"})
+            logger.warning(
+                "bulk message outcome unknown after a lost worker",
+                extra={"message_id": message.public_id, "at": now.isoformat()},
+            )
+    if message.status in _SETTLED_OK:
+        return
+    if message.status == EmailStatus.QUEUED:
+        # Handed back by a paced worker meanwhile: try again later.
+        raise NotProcessed("message queued again", code="requeued")
+    raise _row_error(message.status, message.last_error)
+
+
+def _deliver(message: EmailMessage) -> None:
+    outbound = email_outbound(message)
+    try:
+        served = run_with_failover(
+            "email",
+            lambda adapter: _paced_send(adapter, outbound),
+            operation_name="send_bulk",
+        )
+    except Pace:
+        _requeue(message)
+        raise
+    except FailoverRejected as error:
+        email_message_finish(
+            message, EmailStatus.FAILED, error, failover_account(error)
+        )
+        raise _row_error(EmailStatus.FAILED, error.message) from None
+    except FailoverUnknown as error:
+        email_message_finish(
+            message, EmailStatus.UNKNOWN, error, failover_account(error)
+        )
+        raise _row_error(EmailStatus.UNKNOWN, error.message) from None
+    except NoProviderAvailable as error:
+        if email_message_retry_later(message, error) == EmailStatus.FAILED:
+            raise _row_error(EmailStatus.FAILED, error.message) from None
+        raise
+    message.provider_message_id = served.result.provider_message_id
+    email_message_finish(message, EmailStatus.SENT, None, served.account)
+
+
+def _paced_send(adapter: Any, outbound: OutboundEmail) -> Any:
+    if not isinstance(adapter, EmailAdapter):
+        raise TypeError("email account with a non-email adapter")
+    try:
+        return adapter.send(outbound, pacing=True)
+    except NotProcessed as error:
+        wait = pace_seconds(error)
+        if wait is None:
+            raise
+        # Not a ProviderError: it leaves the failover run, which would
+        # otherwise move on to the next account.
+        raise Pace(wait) from error
+
+
+def _requeue(message: EmailMessage) -> None:
+    """Paced: nothing went out. Queued again, the attempt given back."""
+    EmailMessage.objects.filter(pk=message.pk, status=EmailStatus.SENDING).update(
+        status=EmailStatus.QUEUED,
+        sending_at=None,
+        attempts=F("attempts") - 1,
+        updated_at=timezone.now(),
+    )
+
+
+def _row_error(status: str, reason: str) -> Rejected:
+    """The row's error for a message that will not be sent by us again."""
+    code = "outcome_unknown" if status == EmailStatus.UNKNOWN else "send_failed"
+    return Rejected(f"message {status}: {reason}"[:500], code=code)

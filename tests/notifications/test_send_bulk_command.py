@@ -1,0 +1,100 @@
+"""``manage.py send_bulk``: a CSV / JSON Lines / JSON file sent with a
+progress bar and a summary; bad input is one line and nothing stored;
+cancel."""
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from notifications.models import BulkSend, EmailMessage, SandboxEmail
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NEWS = json.dumps({"headline": "Spring sale", "body": "Everything is 10% off."})
+
+
+def _run(*args: str) -> str:
+    out = StringIO()
+    call_command("send_bulk", *args, "--interval", "0", stdout=out)
+    return out.getvalue()
+
+
+def test_a_csv_is_sent_with_a_progress_bar_and_a_summary(email_accounts, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("email,first_name\nada@example.com,Ada\nbob@example.com,\nnope,X\n")
+    output = _run("newsletter", str(path), "--context", NEWS, "--name", "Spring")
+    bulk = BulkSend.objects.get()
+    assert f"{bulk.public_id}: 2 recipients (1 invalid, 0 duplicates skipped)" in output
+    assert "[##############################] 2/2 done, 0 failed (100.0%)" in output
+    assert output.rstrip().endswith(f"{bulk.public_id} done: 2 sent")
+    texts = {m.to_email: m.text_body for m in SandboxEmail.objects.all()}
+    assert texts["ada@example.com"].startswith("Hello Ada,")
+    assert texts["bob@example.com"].startswith("Hello,")
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("people.jsonl", '{"email": "ada@example.com", "first_name": "Ada"}\n\n'),
+        ("people.json", '[{"email": "ada@example.com", "first_name": "Ada"}]'),
+    ],
+)
+def test_json_files_are_read_too(email_accounts, tmp_path, name, content):
+    path = tmp_path / name
+    path.write_text(content)
+    output = _run("newsletter", str(path), "--context", NEWS)
+    assert "done: 1 sent" in output
+    assert EmailMessage.objects.get().context["first_name"] == "Ada"
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "message"),
+    [
+        ({"r.csv": "name\nAda\n"}, ["--context", NEWS], "no 'email' column"),
+        ({"r.txt": "x"}, ["--context", NEWS], "unknown format"),
+        ({"r.jsonl": "{bad\n"}, ["--context", NEWS], "line 1 is not valid JSON"),
+        ({"r.json": '{"email": 1}'}, ["--context", NEWS], "must hold a list"),
+        ({"r.csv": "email\nada@example.com\n"}, [], "uses 'headline'"),
+        ({"r.csv": "email\nada@example.com\n"}, ["--context", "[1]"], "JSON object"),
+        ({"r.csv": "email\nnope\n"}, ["--context", NEWS], "No valid recipient"),
+        ({}, ["--context", NEWS], "Cannot read"),
+    ],
+)
+def test_bad_input_is_one_line_and_stores_nothing(
+    email_accounts, tmp_path, files, args, message
+):
+    for name, content in files.items():
+        (tmp_path / name).write_text(content)
+    target = next(iter(files), "missing.csv")
+    with pytest.raises(CommandError) as caught:
+        _run("newsletter", str(tmp_path / target), *args)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert not BulkSend.objects.exists()
+
+
+def test_cancel_by_public_id(email_accounts, tmp_path, monkeypatch):
+    from integrations.batch import services
+
+    monkeypatch.setattr(services, "async_task", lambda *a, **kw: None)
+    path = Path(tmp_path / "r.csv")
+    path.write_text("email\nada@example.com\n")
+    call_command(
+        "send_bulk",
+        "newsletter",
+        str(path),
+        "--context",
+        NEWS,
+        "--no-wait",
+        stdout=StringIO(),
+    )
+    bulk = BulkSend.objects.get()
+    assert _run("--cancel", bulk.public_id).strip() == f"{bulk.public_id}: cancelled"
+    with pytest.raises(CommandError, match="is cancelled: nothing to cancel"):
+        _run("--cancel", bulk.public_id)
+    with pytest.raises(CommandError, match="No bulk send bulk_nope"):
+        _run("--cancel", "bulk_nope")
+    assert not SandboxEmail.objects.exists()
