@@ -16,9 +16,9 @@ from tests.inventory.factories import StockLevelFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-# 50 reservations from 25 connections at once: the database is shared by
-# other test runs, and 50 more connections could exhaust max_connections.
-WORKERS = 25
+# 50 reservations from 50 connections released at once (PostgreSQL's default
+# max_connections is 100; nothing else uses the test database meanwhile).
+WORKERS = 50
 
 
 def _race(attempts: list[Callable[[], object]]) -> list[object]:
