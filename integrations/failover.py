@@ -24,6 +24,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from integrations import registry
 from integrations.breaker import breaker_for
+from integrations.client.fallback import fallback_ready
 from integrations.errors import NotProcessed, Outcome, ProviderError, Rejected, Unknown
 from integrations.models import ProviderAccount
 
@@ -91,11 +92,13 @@ def run_with_failover(
     """Call ``operation(adapter)`` for each enabled account of ``kind`` until
     one returns. See the module docstring for when the run stops."""
     attempts: list[Attempt] = []
-    for account in _candidates(kind):
+    candidates = _candidates(kind)
+    for position, account in enumerate(candidates, start=1):
         error = _skip_reason(account)
         if error is None:
             try:
-                result = operation(registry.get_adapter(account))
+                with fallback_ready(position < len(candidates)):
+                    result = operation(registry.get_adapter(account))
             except ProviderError as exc:
                 error = exc
             except (registry.UnknownProvider, ImproperlyConfigured) as exc:

@@ -30,6 +30,7 @@ from integrations.client.classify import (
     response_json,
 )
 from integrations.client.config import ClientConfig, settings_generation
+from integrations.client.fallback import skip_retry_for
 from integrations.client.session import (
     CallContext,
     ProviderSession,
@@ -487,6 +488,8 @@ def may_retry(ctx: CallContext, error: ProviderError) -> bool:
     if error.outcome is Outcome.REJECTED:
         return False
     if error.code in NEVER_RETRY_CODES or isinstance(error, ConfigurationError):
+        return False
+    if skip_retry_for(error.code):
         return False
     if error.outcome is Outcome.UNKNOWN:
         return ctx.idempotent

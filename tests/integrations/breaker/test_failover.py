@@ -11,7 +11,7 @@ from integrations.failover import (
     NoProviderAvailable,
     run_with_failover,
 )
-from integrations.models import ProviderAccount
+from integrations.models import ProviderAccount, ProviderCall
 from tests.factories import ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -204,3 +204,23 @@ def test_a_bug_in_the_operation_is_not_swallowed():
     with pytest.raises(KeyError):
         run_with_failover("payments", op, operation_name="charge")
     assert op.called == ["a"]
+
+
+def test_an_unreachable_primary_is_left_after_one_attempt(settings):
+    settings.PROVIDER_MAX_ATTEMPTS = 3
+    settings.PROVIDER_BACKOFF_BASE_SECONDS = 0.001
+    primary = _sandbox("primary", 10, outage=True)
+    secondary = _sandbox("secondary", 20, outage=True)
+
+    with pytest.raises(NoProviderAvailable):
+        run_with_failover(
+            "payments", lambda a: a.health_check(), operation_name="health"
+        )
+
+    # Back-off against a host that is down only delays the next account;
+    # the last account has no one to hand over to, so it keeps its retries.
+    calls = ProviderCall.objects.order_by("pk")
+    assert [(c.account_id, c.attempts) for c in calls] == [
+        (primary.pk, 1),
+        (secondary.pk, 3),
+    ]

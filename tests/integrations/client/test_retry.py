@@ -9,6 +9,7 @@ import pytest
 
 from integrations.breaker import breaker_for, breaker_mode_set
 from integrations.client import parse_retry_after
+from integrations.client.fallback import fallback_ready
 from integrations.errors import NotProcessed, Unknown
 from integrations.models import ProviderCall
 from integrations.testing.faultserver import hang, respond
@@ -222,3 +223,40 @@ def test_rate_limited_call_fails_fast_and_is_not_retried(make_client, fault):
     assert len(fault.requests_for("GET", "/x")) == 1
     outcomes = sorted(ProviderCall.objects.values_list("outcome", "attempts"))
     assert outcomes == [("not_processed", 0), ("success", 1)]
+
+
+def test_unreachable_host_is_not_retried_when_another_account_can_take_over(
+    make_client, refused_url, fake_time
+):
+    client = make_client(max_attempts=4)
+
+    with fallback_ready(), pytest.raises(NotProcessed) as caught:
+        client.request("GET", refused_url, operation="x", idempotent=True)
+
+    assert caught.value.code == "connection_refused"
+    assert fake_time.sleeps == []
+    assert ProviderCall.objects.get().attempts == 1
+
+
+def test_the_last_account_still_retries_an_unreachable_host(
+    make_client, refused_url, fake_time
+):
+    client = make_client(max_attempts=3)
+
+    with fallback_ready(False), pytest.raises(NotProcessed):
+        client.request("GET", refused_url, operation="x", idempotent=True)
+
+    assert len(fake_time.sleeps) == 2
+    assert ProviderCall.objects.get().attempts == 3
+
+
+def test_a_server_error_is_retried_even_with_another_account_ready(
+    client, fault, fake_time
+):
+    # The host answers: a passing 503 is cheaper to retry than to switch away.
+    fault.route("GET", "/x", respond(503), respond(200))
+
+    with fallback_ready():
+        client.request("GET", fault.url_for("/x"), operation="x", idempotent=True)
+
+    assert len(fake_time.sleeps) == 1
