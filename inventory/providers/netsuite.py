@@ -312,6 +312,9 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
         return min(int(self.setting("page_size") or MAX_PAGE_SIZE), MAX_PAGE_SIZE)
 
     def health_check(self) -> HealthResult:
+        if self.uses_m2m:
+            # A cached token proves nothing about the certificate.
+            self.oauth_tokens().fetch()
         self.suiteql(
             "SELECT id FROM location", offset=0, limit=1, operation="health_check"
         )

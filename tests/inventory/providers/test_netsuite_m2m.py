@@ -209,3 +209,13 @@ def test_half_a_certificate_is_a_clear_configuration_error(m2m, rsps):
 
     assert "client_id" in str(info.value) and "private_key" in str(info.value)
     assert len(rsps.calls) == 0
+
+
+def test_health_check_proves_the_certificate_with_a_new_token(m2m, rsps):
+    rsps.post(TOKEN_URL, json=ns.load("oauth2_token.json"))
+    rsps.post(ns.SUITEQL, json=ns.load("suiteql_levels_page2.json"))
+
+    assert m2m.health_check().ok
+    assert m2m.health_check().ok
+
+    assert [c.request.url for c in rsps.calls].count(TOKEN_URL) == 2
