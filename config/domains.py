@@ -157,3 +157,19 @@ INVENTORY_RESERVATION_TTL_MAX_SECONDS = env.int(
 INVENTORY_LOW_STOCK_THRESHOLD = env.int("INVENTORY_LOW_STOCK_THRESHOLD", default=5)
 # Levels asked per ERP page during a sync (an adapter caps it).
 INVENTORY_SYNC_PAGE_SIZE = env.int("INVENTORY_SYNC_PAGE_SIZE", default=1000)
+# Holds forwarded to an ERP that keeps its own (inventory.services.forwarding):
+# tries per forward, backoff base and cap (seconds), when a queued one counts as
+# lost (minutes) and how long a worker's claim lasts (seconds).
+INVENTORY_FORWARD_MAX_ATTEMPTS = env.int("INVENTORY_FORWARD_MAX_ATTEMPTS", default=8)
+INVENTORY_FORWARD_RETRY_BASE_SECONDS = env.int(
+    "INVENTORY_FORWARD_RETRY_BASE_SECONDS", default=30
+)
+INVENTORY_FORWARD_RETRY_MAX_SECONDS = env.int(
+    "INVENTORY_FORWARD_RETRY_MAX_SECONDS", default=3600
+)
+INVENTORY_FORWARD_SWEEP_AFTER_MINUTES = env.int(
+    "INVENTORY_FORWARD_SWEEP_AFTER_MINUTES", default=2
+)
+INVENTORY_FORWARD_LEASE_SECONDS = env.int(
+    "INVENTORY_FORWARD_LEASE_SECONDS", default=300
+)

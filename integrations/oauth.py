@@ -45,6 +45,7 @@ __all__ = [
     "TokenCache",
     "netsuite_realm",
     "netsuite_signer",
+    "token_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -261,6 +262,12 @@ def _token_of(response: requests.Response) -> tuple[str, int]:
     except (TypeError, ValueError):
         lifetime = 0
     return token, lifetime
+
+
+def token_of(response: requests.Response) -> tuple[str, int]:
+    """(access token, lifetime in seconds) from an RFC 6749 token response,
+    for ``TokenCache`` subclasses that send their own token request."""
+    return _token_of(response)
 
 
 class BearerTokenAuth:

@@ -58,6 +58,23 @@ _SHORTAGE_EXAMPLE = {
 }
 
 
+def _closed(status: str) -> dict:
+    return {
+        **_RESERVATION_EXAMPLE,
+        "status": status,
+        "seconds_left": 0,
+        "closed_at": "2025-01-02T03:06:10Z",
+    }
+
+
+_RELEASED_CONFLICT = error_body(
+    409,
+    "reservation_released",
+    "The reservation is released; it cannot be confirmed.",
+    None,
+)
+
+
 def _api_error(exc: services.InventoryError) -> ApiError:
     status = 409 if isinstance(exc, services.InvalidState) else 400
     return ApiError(
@@ -208,6 +225,15 @@ class ReservationConfirmView(GenericAPIView):
         summary="Confirm: the units leave stock (idempotent)",
         request=None,
         responses={200: ReservationSerializer, **_ERRORS},
+        examples=[
+            OpenApiExample("Confirmed", response_only=True, value=_closed("confirmed")),
+            OpenApiExample(
+                "Already released",
+                response_only=True,
+                status_codes=["409"],
+                value=_RELEASED_CONFLICT,
+            ),
+        ],
     )
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
@@ -228,6 +254,9 @@ class ReservationReleaseView(GenericAPIView):
         summary="Release: the units are free again (idempotent)",
         request=None,
         responses={200: ReservationSerializer, **_ERRORS},
+        examples=[
+            OpenApiExample("Released", response_only=True, value=_closed("released"))
+        ],
     )
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:

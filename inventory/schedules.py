@@ -22,4 +22,10 @@ JOBS: list[Job] = [
         func="inventory.tasks.refresh_purchase_orders",
         minutes=30,
     ),
+    # Holds forwarded to ERPs: retries that are due, and rows the broker lost.
+    Job(
+        name="inventory.forward_holds",
+        func="inventory.tasks.sweep_hold_forwards",
+        minutes=1,
+    ),
 ]

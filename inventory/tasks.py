@@ -2,6 +2,7 @@
 
 import logging
 
+from integrations import correlation
 from inventory import services
 from inventory.models import SyncRun
 
@@ -37,3 +38,14 @@ def sync_all_accounts() -> int:
 
 def refresh_purchase_orders() -> int:
     return services.purchase_orders_refresh_open()
+
+
+def forward_hold(forward_id: int, correlation_id: str = "") -> str | None:
+    """Tell the ERP of one reservation change (inventory.services.forwarding)."""
+    with correlation.bind(correlation_id or None):
+        return services.hold_forward_run(forward_id=forward_id)
+
+
+def sweep_hold_forwards() -> int:
+    with correlation.bind(None):
+        return services.hold_forwards_sweep()

@@ -10,6 +10,12 @@ from django.utils import timezone
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from inventory import services
+from inventory.admin.forwarding import (
+    ForwardFilter,
+    ReservationForwardAttemptInline,
+    ReservationForwardInline,
+    forward_summary,
+)
 from inventory.models import (
     Location,
     Reservation,
@@ -141,12 +147,20 @@ class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "effective_status",
         "time_left",
         "expires_at",
+        "erp",
         "created_at",
     ]
-    list_filter = ["status"]
+    list_filter = ["status", ForwardFilter]
     search_fields = ["public_id", "order_id", "lines__sku"]
-    inlines = [ReservationLineInline]
-    actions = ["release"]
+    inlines = [
+        ReservationLineInline,
+        ReservationForwardInline,
+        ReservationForwardAttemptInline,
+    ]
+    actions = ["release", "retry_forwards"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Reservation]:
+        return super().get_queryset(request).prefetch_related("forwards")
 
     def has_release_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("inventory.change_reservation")
@@ -154,6 +168,10 @@ class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="status")
     def effective_status(self, reservation: Reservation) -> str:
         return "expired" if reservation.is_expired() else reservation.status
+
+    @admin.display(description="ERP")
+    def erp(self, reservation: Reservation) -> str:
+        return forward_summary(reservation)
 
     @admin.display(description="time left")
     def time_left(self, reservation: Reservation) -> str:
@@ -178,3 +196,15 @@ class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             released += 1
         if released:
             self.message_user(request, f"Released {released} reservation(s).")
+
+    @admin.action(description="Send failed ERP forwards again", permissions=["release"])
+    def retry_forwards(
+        self, request: HttpRequest, queryset: QuerySet[Reservation]
+    ) -> None:
+        count = services.hold_forwards_retry(reservations=queryset)
+        if not count:
+            self.message_user(
+                request, "No failed ERP forward among them.", messages.WARNING
+            )
+            return
+        self.message_user(request, f"Sending {count} ERP forward(s) again.")

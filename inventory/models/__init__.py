@@ -1,5 +1,11 @@
 """Inventory models, one module per concern; public names re-exported here."""
 
+from inventory.models.forwarding import (
+    ForwardOperation,
+    ForwardStatus,
+    ReservationForward,
+    ReservationForwardAttempt,
+)
 from inventory.models.purchasing import (
     PurchaseOrder,
     PurchaseOrderLine,
@@ -23,12 +29,16 @@ from inventory.models.stock import (
 from inventory.models.sync import SyncRun, SyncStatus
 
 __all__ = [
+    "ForwardOperation",
+    "ForwardStatus",
     "Location",
     "PurchaseOrder",
     "PurchaseOrderLine",
     "PurchaseOrderStatus",
     "ReorderPoint",
     "Reservation",
+    "ReservationForward",
+    "ReservationForwardAttempt",
     "ReservationLine",
     "ReservationStatus",
     "SandboxErpHold",

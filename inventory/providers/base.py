@@ -19,8 +19,10 @@ How the domain uses an adapter:
   known by our ``external_id`` (the ERP's external id / upsert key), so a
   timeout is retried with the same request without creating a second order;
   ``purchase_order_status`` follows it back.
-- reservations: only where ``supports_reservations``; the shop's own
-  reservations (inventory.services) never depend on them.
+- reservations: only where ``supports_reservations``: ``reserve``, then
+  ``release`` or ``confirm`` by the same reference, each idempotent. The
+  shop's own reservations (inventory.services) never depend on them: they
+  are forwarded after the fact (inventory.services.forwarding).
 """
 
 from abc import abstractmethod
@@ -189,7 +191,8 @@ class InventoryAdapter(BaseAdapter):
     # The ERP answers only for named SKUs (the generic stock service): the
     # sync asks for the SKUs it knows, ``max_page_size`` at a time.
     levels_by_sku: ClassVar[bool] = False
-    # The ERP keeps holds of its own (``reserve`` / ``release``).
+    # The ERP keeps holds of its own (``reserve`` / ``release`` / ``confirm``):
+    # the shop's reservations are forwarded to it.
     supports_reservations: ClassVar[bool] = False
 
     @abstractmethod
@@ -231,6 +234,12 @@ class InventoryAdapter(BaseAdapter):
     def release(self, *, reference: str, idempotency_key: str) -> None:
         """Drop the hold made under ``reference``; releasing one the ERP no
         longer has is not an error."""
+        raise NotImplementedError(f"{self.display_name} keeps no reservations")
+
+    def confirm(self, *, reference: str, idempotency_key: str) -> None:
+        """The hold made under ``reference`` became a sale: its units leave
+        the ERP's on hand. Confirming twice is not an error; a hold the ERP
+        no longer has is ``Rejected`` ``not_found``."""
         raise NotImplementedError(f"{self.display_name} keeps no reservations")
 
     def parse_inventory_event(self, message: WebhookMessage) -> InventoryEvent | None:

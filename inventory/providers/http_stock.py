@@ -1,7 +1,7 @@
 """The generic HTTP stock service: for shops that run their own stock system
 and implement the small JSON API Switchyard defines (docs/providers/
 inventory.md, "Generic HTTP stock service"): levels for a list of SKUs, 50 at
-a time; holds made and released by reference; an ``inventory.updated``
+a time; holds made, released and confirmed by reference; an ``inventory.updated``
 webhook signed with Standard Webhooks."""
 
 import re
@@ -204,6 +204,16 @@ class HttpStockAdapter(HttpAdapter, InventoryAdapter):
                 idempotency_key=idempotency_key,
                 allow_empty=True,
             )
+        )
+
+    def confirm(self, *, reference: str, idempotency_key: str) -> None:
+        path = f"/reservations/{quote(reference, safe='')}/confirm"
+        self.send(
+            "POST",
+            path,
+            operation="confirm",
+            idempotency_key=idempotency_key,
+            allow_empty=True,
         )
 
     # --- Purchase orders: not in the spec ----------------------------------------

@@ -1,6 +1,8 @@
 """NetSuite (SuiteTalk REST) as JSON over HTTP on the shared client, signed
 with token-based authentication (OAuth 1.0a, HMAC-SHA256, realm = account id)
-by ``integrations.oauth.netsuite_signer``. Levels come from SuiteQL paged by
+by ``integrations.oauth.netsuite_signer``, or with an OAuth 2.0 client
+credentials (M2M) bearer token (``netsuite_m2m``) when the account has a
+certificate. Levels come from SuiteQL paged by
 ``offset``/``limit``/``hasMore``; purchase orders are upserted by our external
 id, so a retried timeout updates the same record. docs/providers/inventory.md.
 """
@@ -23,7 +25,7 @@ from integrations.errors import (
     Rejected,
     Unknown,
 )
-from integrations.oauth import OAuth1Signer, netsuite_signer
+from integrations.oauth import BearerTokenAuth, OAuth1Signer, netsuite_signer
 from integrations.providers.base import ConfigField, HealthResult
 from integrations.providers.http import HttpAdapter
 from inventory.providers.base import (
@@ -37,6 +39,7 @@ from inventory.providers.base import (
     cursor_from_offset,
     offset_from_cursor,
 )
+from inventory.providers.netsuite_m2m import TOKEN_PATH, NetSuiteM2MTokens
 
 SUITEQL_PATH = "/query/v1/suiteql"
 PURCHASE_ORDER_PATH = "/record/v1/purchaseOrder"
@@ -123,14 +126,46 @@ def _error_detail(response: requests.Response) -> tuple[str, str | None]:
         return f"HTTP {response.status_code}", None
 
 
-class NetSuiteAdapter(HttpAdapter, InventoryAdapter):
+class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
     code = "netsuite"
     display_name = "NetSuite"
+    # One of two sets, chosen per account by what is filled in: token-based
+    # authentication (four keys), or OAuth 2.0 client credentials (M2M).
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
-        ConfigField("consumer_key", "Consumer key", help_text="Integration record."),
-        ConfigField("consumer_secret", "Consumer secret"),
-        ConfigField("token_id", "Token ID", help_text="Access token of the role."),
-        ConfigField("token_secret", "Token secret"),
+        ConfigField(
+            "consumer_key",
+            "Consumer key",
+            required=False,
+            help_text="TBA: the integration record's.",
+        ),
+        ConfigField("consumer_secret", "Consumer secret", required=False),
+        ConfigField(
+            "token_id",
+            "Token ID",
+            required=False,
+            help_text="TBA: access token of the role.",
+        ),
+        ConfigField("token_secret", "Token secret", required=False),
+        ConfigField(
+            "client_id",
+            "Client ID",
+            required=False,
+            help_text="OAuth 2.0 M2M: the integration record's client ID.",
+        ),
+        ConfigField(
+            "certificate_id",
+            "Certificate ID",
+            required=False,
+            help_text="OAuth 2.0 M2M: from OAuth 2.0 Client Credentials (M2M) Setup.",
+        ),
+        ConfigField(
+            "private_key",
+            "Certificate private key",
+            required=False,
+            help_text="OAuth 2.0 M2M: the PEM, unencrypted (line breaks may be "
+            "lost in pasting); RSA 3072/4096 bits (signed PS256) or EC "
+            "P-256/384/521 (ES256/384/512). Filled in, it is used instead of TBA.",
+        ),
     )
     settings_fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField(
@@ -186,16 +221,37 @@ class NetSuiteAdapter(HttpAdapter, InventoryAdapter):
         timestamp on every attempt."""
         return netsuite_signer(self.credentials, account_id=self.account_id)
 
+    @property
+    def uses_m2m(self) -> bool:
+        """OAuth 2.0 client credentials when a certificate is configured."""
+        creds = self.credentials
+        return bool(creds.get("certificate_id") or creds.get("private_key"))
+
+    def oauth_tokens(self) -> NetSuiteM2MTokens:
+        return NetSuiteM2MTokens(
+            self.account,
+            token_url=self.base_url + TOKEN_PATH,
+            credentials=dict(self.credentials),
+        )
+
+    def auth_headers(self) -> dict[str, str]:
+        # TBA signs each request instead (``call``'s ``auth=``).
+        return super().auth_headers() if self.uses_m2m else {}
+
+    def refresh_auth(self) -> bool:
+        return self.uses_m2m and super().refresh_auth()
+
     def error_map(self, response: requests.Response) -> ProviderError | None:
         return netsuite_error_map(response)
 
     def call(
         self, method: str, path: str, *, operation: str, **kwargs: Any
     ) -> dict[str, Any]:
-        """``send`` signed with the account's token."""
-        return self.send(
-            method, path, operation=operation, auth=self.signer(), **kwargs
-        )
+        """``send`` with the account's bearer token (M2M) or signed with its
+        access token (TBA)."""
+        if not self.uses_m2m:
+            kwargs["auth"] = self.signer()
+        return self.send(method, path, operation=operation, **kwargs)
 
     # --- SuiteQL -------------------------------------------------------------
 
@@ -256,6 +312,9 @@ class NetSuiteAdapter(HttpAdapter, InventoryAdapter):
         return min(int(self.setting("page_size") or MAX_PAGE_SIZE), MAX_PAGE_SIZE)
 
     def health_check(self) -> HealthResult:
+        if self.uses_m2m:
+            # A cached token proves nothing about the certificate.
+            self.oauth_tokens().fetch()
         self.suiteql(
             "SELECT id FROM location", offset=0, limit=1, operation="health_check"
         )

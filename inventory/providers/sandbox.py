@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from integrations.errors import NotProcessed, Rejected
@@ -174,6 +175,35 @@ class SandboxInventoryAdapter(SandboxAdapter, InventoryAdapter):
             ).update(released=True)
 
         self.sandbox_call("inventory_release", release, idempotency_key=idempotency_key)
+
+    def confirm(self, *, reference: str, idempotency_key: str) -> None:
+        self.sandbox_call(
+            "inventory_confirm",
+            lambda: self._confirm(reference),
+            idempotency_key=idempotency_key,
+        )
+
+    def _confirm(self, reference: str) -> None:
+        """The held units leave on hand, once: a confirmed hold is marked
+        released, so confirming again changes nothing."""
+        with transaction.atomic():
+            hold = (
+                SandboxErpHold.objects.select_for_update()
+                .filter(account=self.account, reference=reference)
+                .first()
+            )
+            if hold is None:
+                raise Rejected("no such hold", code="not_found", http_status=404)
+            if hold.released:
+                return
+            for line in hold.lines:
+                SandboxErpLevel.objects.filter(
+                    account=self.account,
+                    sku=line["sku"],
+                    location_code=line["location"],
+                ).update(on_hand=F("on_hand") - line["qty"], modified_at=timezone.now())
+            hold.released = True
+            hold.save(update_fields=["released"])
 
     def _reserve(self, request: ReserveRequest) -> ReserveResult:
         with transaction.atomic():

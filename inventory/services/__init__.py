@@ -14,6 +14,12 @@ from inventory.services.errors import (
     InvalidState,
     InventoryError,
 )
+from inventory.services.forwarding import (
+    hold_forward_run,
+    hold_forwards_retry,
+    hold_forwards_sweep,
+    holding_accounts,
+)
 from inventory.services.levels import (
     LEVEL_CHANGED,
     OVERSOLD,
@@ -48,6 +54,10 @@ __all__ = [
     "LineRequest",
     "available_by_sku",
     "expired_holds",
+    "hold_forward_run",
+    "hold_forwards_retry",
+    "hold_forwards_sweep",
+    "holding_accounts",
     "inventory_accounts",
     "inventory_sync",
     "known_skus",

@@ -14,6 +14,7 @@ from django.utils import timezone
 from integrations.models import Event
 from inventory.models import Reservation, ReservationStatus, StockLevel
 from inventory.services.errors import InvalidState
+from inventory.services.forwarding import holds_forward_close
 from inventory.services.levels import expired_holds, levels_refresh
 from inventory.services.reservations import locked_levels
 
@@ -63,6 +64,8 @@ def _close(reservation: Reservation, target: str, now: datetime) -> Reservation:
                 level.on_hand -= line.quantity
             StockLevel.objects.filter(pk=level.pk).update(**changes)
         levels_refresh(levels.values(), expired=expired_holds(levels, now))
+        # The ERPs that hold it hear of it after this commits.
+        holds_forward_close(reservation=reservation, status=target)
     logger.info(
         "reservation closed",
         extra={"reservation": reservation.public_id, "status": target},

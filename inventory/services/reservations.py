@@ -27,6 +27,7 @@ from inventory.models import (
 )
 from inventory.services.errors import InsufficientStock, InvalidReservation
 from inventory.services.fast import StaleLevel, fast_reserve_one, fast_take
+from inventory.services.forwarding import holds_forward_reserve
 from inventory.services.levels import effective_reserved, expired_holds, levels_refresh
 
 logger = logging.getLogger(__name__)
@@ -106,27 +107,51 @@ def reservation_create(
     try:
         plan = _allocate(wanted, candidates, {})
         reservation = _one_statement(order_id, expires_at, now, plan)
-        if reservation is None:
+        if reservation is not None:
+            # Committed already: its forward follows in a statement of its own.
+            holds_forward_reserve(reservation=reservation, levels=[plan[0][0]])
+        else:
             with transaction.atomic():
                 reservation = _create(order_id, expires_at, now, plan)
                 fast_take(plan, now)
-    except (InsufficientStock, StaleLevel):
-        with transaction.atomic():
-            levels = locked_levels([level.pk for level in candidates])
-            expired = expired_holds(levels, now)
-            plan = _allocate(wanted, list(levels.values()), expired)
-            reservation = _create(order_id, expires_at, now, plan)
-            for level, quantity in plan:
-                StockLevel.objects.filter(pk=level.pk).update(
-                    reserved=F("reserved") + quantity
+                holds_forward_reserve(
+                    reservation=reservation, levels=[level for level, _ in plan]
                 )
-                level.reserved += quantity
-            levels_refresh([level for level, _ in plan], expired=expired)
+    except (InsufficientStock, StaleLevel):
+        reservation, plan = _locked_create(
+            order_id, expires_at, now, wanted, candidates
+        )
     logger.info(
         "reservation created",
         extra={"reservation": reservation.public_id, "lines": len(plan)},
     )
     return reservation
+
+
+def _locked_create(
+    order_id: str,
+    expires_at: datetime,
+    now: datetime,
+    wanted: list[LineRequest],
+    candidates: list[StockLevel],
+) -> tuple[Reservation, list[tuple[StockLevel, int]]]:
+    """The locked path: the levels locked in pk order, expired holds counted
+    as free, the allocation decided under the lock."""
+    with transaction.atomic():
+        levels = locked_levels([level.pk for level in candidates])
+        expired = expired_holds(levels, now)
+        plan = _allocate(wanted, list(levels.values()), expired)
+        reservation = _create(order_id, expires_at, now, plan)
+        for level, quantity in plan:
+            StockLevel.objects.filter(pk=level.pk).update(
+                reserved=F("reserved") + quantity
+            )
+            level.reserved += quantity
+        levels_refresh([level for level, _ in plan], expired=expired)
+        holds_forward_reserve(
+            reservation=reservation, levels=[level for level, _ in plan]
+        )
+    return reservation, plan
 
 
 def _one_statement(

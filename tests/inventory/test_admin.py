@@ -112,3 +112,20 @@ def test_send_purchase_order_action(admin_client):
     response = _action(admin_client, "purchaseorder", "send", [order.pk])
     assert "sent as SPO-" in response.content.decode()
     assert PurchaseOrder.objects.get().status == "sent"
+
+
+def test_dashboard_shows_the_erps_like_the_gateways(admin_client):
+    ProviderAccountFactory(kind="payments", provider="sandbox", slug="pay-sbx")
+    ProviderAccountFactory(kind="inventory", provider="sandbox", slug="erp-sbx")
+    ProviderAccountFactory(
+        kind="inventory",
+        provider="netsuite",
+        slug="erp-netsuite",
+        settings={"account_id": "1234567"},
+    )
+
+    page = admin_client.get("/admin/integrations/dashboard/")
+
+    assert page.status_code == 200
+    slugs = [row.overview.account.slug for row in page.context["rows"]]
+    assert {"pay-sbx", "erp-sbx", "erp-netsuite"} <= set(slugs)

@@ -155,3 +155,22 @@ def test_reservations_list_by_order(api):
     data = api.get(f"{URL}?order_id=o-2").json()
     assert [r["order_id"] for r in data["results"]] == ["o-2"]
     assert "next" in data
+
+
+def test_schema_shows_examples_for_every_single_object_operation(client):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    base = "/api/v1/inventory/reservations/"
+    operations = {
+        "create": schema["paths"][base]["post"],
+        "retrieve": schema["paths"][base + "{public_id}/"]["get"],
+        "confirm": schema["paths"][base + "{public_id}/confirm/"]["post"],
+        "release": schema["paths"][base + "{public_id}/release/"]["post"],
+    }
+    for name, operation in operations.items():
+        answer = operation["responses"]["200" if name != "create" else "201"]
+        examples = answer["content"]["application/json"]["examples"]
+        assert examples, name
+    confirm = operations["confirm"]["responses"]
+    conflict = confirm["409"]["content"]["application/json"]["examples"]
+    (example,) = conflict.values()
+    assert example["value"]["error"]["code"] == "reservation_released"

@@ -219,3 +219,16 @@ def test_other_event_types_are_ignored_and_bad_levels_refused(adapter):
     )
     with pytest.raises(Unknown):
         adapter.parse_inventory_event(broken)
+
+
+def test_confirm_by_reference_and_a_lost_hold_is_not_found(adapter, rsps):
+    url = f"{hs.BASE}/reservations/rsv_01JEXAMPLE/confirm"
+    rsps.post(url, json=hs.load("reservation_confirmed.json"))
+
+    adapter.confirm(reference="rsv_01JEXAMPLE", idempotency_key="confirm-1")
+
+    assert rsps.calls[0].request.headers["Idempotency-Key"] == "confirm-1"
+    rsps.replace("POST", url, status=404, json={"error": {"code": "not_found"}})
+    with pytest.raises(Rejected) as info:
+        adapter.confirm(reference="rsv_01JEXAMPLE", idempotency_key="confirm-1")
+    assert info.value.code == "not_found"

@@ -1,0 +1,97 @@
+"""Holds forwarded to the ERP: one row per (reservation, ERP account,
+operation), worked by a task enqueued on commit, retried with backoff
+(``integrations.leases``), each provider call recorded as an attempt.
+
+The local ledger (``StockLevel.reserved``) stays the authority against
+overselling; these rows only tell an ERP that keeps holds of its own
+(``InventoryAdapter.supports_reservations``) what the shop already decided.
+"""
+
+from django.db import models
+from django.utils import timezone
+
+from integrations.models import ProviderAccount
+from integrations.models.attempts import KeyedAttempt
+from inventory.models.stock import Reservation
+
+
+class ForwardOperation(models.TextChoices):
+    RESERVE = "reserve", "Reserve"
+    RELEASE = "release", "Release"  # released or expired here
+    CONFIRM = "confirm", "Confirm"
+
+
+class ForwardStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed (retrying)"
+    DEAD = "dead", "Gave up"
+    # Not needed any more (a hold released before it reached the ERP).
+    SKIPPED = "skipped", "Skipped"
+
+
+class ReservationForward(models.Model):
+    reservation = models.ForeignKey(
+        Reservation, on_delete=models.CASCADE, related_name="forwards"
+    )
+    account = models.ForeignKey(
+        ProviderAccount, on_delete=models.CASCADE, related_name="+"
+    )
+    operation = models.CharField(max_length=16, choices=ForwardOperation.choices)
+    status = models.CharField(
+        max_length=16, choices=ForwardStatus.choices, default=ForwardStatus.PENDING
+    )
+    # Claims by a worker (``integrations.leases``), not provider calls: those
+    # are the ``attempts`` rows.
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # The ERP's id of the hold (reserve only).
+    external_reference = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reservation", "account", "operation"],
+                name="reservationforward_unique_op",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                name="reservationforward_due_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} of {self.reservation_id} at {self.account_id}"
+
+
+class ReservationForwardAttempt(KeyedAttempt):
+    """One call to the ERP for a forward (the keyed-attempt recorder's row)."""
+
+    forward = models.ForeignKey(
+        ReservationForward, on_delete=models.CASCADE, related_name="calls"
+    )
+    reservation = models.ForeignKey(
+        Reservation, on_delete=models.CASCADE, related_name="erp_attempts"
+    )
+    account = models.ForeignKey(
+        ProviderAccount, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta(KeyedAttempt.Meta):
+        pass
+
+
+__all__ = [
+    "ForwardOperation",
+    "ForwardStatus",
+    "ReservationForward",
+    "ReservationForwardAttempt",
+]
