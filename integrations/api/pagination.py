@@ -130,8 +130,9 @@ class CursorPagination(BasePagination):
             "type": "object",
             "required": ["next", "previous", "results"],
             "properties": {
-                "next": cursor,
-                "previous": cursor,
+                # Examples here let a list endpoint's examples be shown as pages.
+                "next": {**cursor, "example": "cD0yMDI2LTEyLTA1KzAyJTNBMTA="},
+                "previous": {**cursor, "example": None},
                 "results": schema,
             },
         }
