@@ -35,6 +35,7 @@ from shipping.providers.base import (
     VoidResult,
 )
 from shipping.providers.carrier_common import (
+    DecimalJsonBody,
     decimal_text,
     decode_label,
     read_date,
@@ -58,7 +59,7 @@ from shipping.units import DimensionUnit, WeightUnit, convert_weight
 OAUTH_PATH = "/oauth/token"
 
 
-class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
+class FedExAdapter(DecimalJsonBody, BearerTokenAuth, HttpAdapter, ShippingAdapter):
     code = "fedex"
     display_name = "FedEx"
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
@@ -193,8 +194,10 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
                 "harmonizedCode": item.hs_code or None,
                 "weight": {
                     "units": "LB",
-                    "value": decimal_text(
-                        convert(item.weight, item.weight_unit) * item.quantity
+                    "value": Decimal(
+                        decimal_text(
+                            convert(item.weight, item.weight_unit) * item.quantity
+                        )
                     ),
                 },
                 "unitPrice": self._money(item.value, item.currency),
@@ -217,7 +220,8 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
 
     def _money(self, amount: int, currency: str) -> dict[str, Any]:
         return {
-            "amount": self.to_provider_decimal(amount, currency),
+            # A JSON number as FedEx documents, written exactly (DecimalJsonBody).
+            "amount": Decimal(self.to_provider_decimal(amount, currency)),
             "currency": currency,
         }
 
@@ -369,8 +373,8 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             },
             "totalWeight": {
                 "units": "LB",
-                "value": decimal_text(
-                    convert(request.total_weight, request.weight_unit)
+                "value": Decimal(
+                    decimal_text(convert(request.total_weight, request.weight_unit))
                 ),
             },
             "packageCount": request.parcel_count,
@@ -476,7 +480,7 @@ def _package(parcel: Parcel) -> dict[str, Any]:
     package: dict[str, Any] = {
         "weight": {
             "units": "LB",
-            "value": decimal_text(parcel.weight_in(WeightUnit.LB)),
+            "value": Decimal(decimal_text(parcel.weight_in(WeightUnit.LB))),
         }
     }
     sides = parcel.dimensions_in(DimensionUnit.IN)

@@ -44,7 +44,9 @@ from shipping.providers.base import (
     VoidResult,
 )
 from shipping.providers.carrier_common import (
+    DecimalJsonBody,
     decimal_text,
+    json_bytes,
     read_date,
     tracking_info,
 )
@@ -67,7 +69,7 @@ RATE_ID_SEPARATOR = "|"
 DEFAULT_RATE = ("", "SP", "MACHINABLE")
 
 
-class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
+class USPSAdapter(DecimalJsonBody, BearerTokenAuth, HttpAdapter, ShippingAdapter):
     code = "usps"
     display_name = "USPS"
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
@@ -275,6 +277,10 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         ETag): the same client, error table and one token refresh after a
         401."""
         headers = {**self.default_headers, **kwargs.pop("headers", {})}
+        if kwargs.get("json") is not None:
+            # Exact decimals, as ``send`` writes them (DecimalJsonBody).
+            kwargs["data"] = json_bytes(kwargs.pop("json"))
+            headers["Content-Type"] = "application/json"
         for retry_auth in (True, False):
             try:
                 return client_for(self.account).request(
@@ -433,11 +439,11 @@ def _rate_parts(rate_id: str) -> tuple[str, str, str]:
 
 def _package(parcel: Parcel) -> dict[str, Any]:
     package: dict[str, Any] = {
-        "weight": float(decimal_text(parcel.weight_in(WeightUnit.LB), 2))
+        "weight": Decimal(decimal_text(parcel.weight_in(WeightUnit.LB), 2))
     }
     sides = parcel.dimensions_in(DimensionUnit.IN) or (Decimal(0),) * 3
     for name, side in zip(("length", "width", "height"), sides, strict=True):
-        package[name] = float(decimal_text(side, 1))
+        package[name] = Decimal(decimal_text(side, 1))
     return package
 
 

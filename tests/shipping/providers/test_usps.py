@@ -21,7 +21,14 @@ from shipping.providers.base import (
 from shipping.providers.usps import USPSAdapter
 from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests as shared
-from tests.shipping.providers.wire import FIXTURES, body_of, load, sent, unknown_fields
+from tests.shipping.providers.wire import (
+    FIXTURES,
+    body_of,
+    exact_body,
+    load,
+    sent,
+    unknown_fields,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -116,6 +123,8 @@ def test_one_rate_per_mail_class_its_cheapest_option(adapter, mocked):
     assert unknown_fields(body, fx("spec_rate_request.json")) == []
     assert body["pricingOptions"][0]["paymentAccount"]["accountNumber"] == "1000115566"
     assert body["packageDescription"]["weight"] == 2.5
+    package = exact_body(sent(mocked, "POST", RATES_URL)[0])["packageDescription"]
+    assert (package["weight"], package["length"]) == (Decimal("2.5"), Decimal("12"))
 
 
 def test_international_parcels_get_no_usps_rate_and_no_call(adapter, mocked):
