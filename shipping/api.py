@@ -11,7 +11,12 @@ import hashlib
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework.generics import GenericAPIView
 from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
@@ -33,6 +38,7 @@ from shipping.api_examples import (
 from shipping.models import Shipment, ShipmentStatus
 from shipping.providers.base import PickupRequest
 from shipping.providers.validation import InvalidShippingRequest
+from shipping.selectors import parcel_label
 from shipping.serializers import (
     AddressValidateSerializer,
     AddressValidationSerializer,
@@ -233,6 +239,14 @@ class ShipmentLabelView(APIView):
     @extend_schema(
         operation_id="shipment_label",
         summary="The label file (PDF, ZPL or PNG)",
+        parameters=[
+            OpenApiParameter(
+                "parcel",
+                int,
+                description="One parcel's own label in a multi-parcel shipment "
+                "(its `sequence` in `parcel_labels`); absent: the shipment's label.",
+            )
+        ],
         responses={(200, "application/pdf"): bytes, **_ERRORS},
     )
     def get(self, request: Request, public_id: str) -> HttpResponse:
@@ -241,13 +255,27 @@ class ShipmentLabelView(APIView):
             raise ApiError(
                 "The shipment has no label.", code="no_label", status_code=404
             )
+        data, name = bytes(shipment.label_data), shipment.public_id
+        parcel = request.query_params.get("parcel")
+        if parcel is not None:
+            data = _parcel_label(shipment, parcel)
+            name = f"{shipment.public_id}-{parcel}"
         fmt = shipment.label_format
-        response = HttpResponse(
-            bytes(shipment.label_data), content_type=_CONTENT_TYPES[fmt]
-        )
-        name = f"{shipment.public_id}.{fmt}"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response = HttpResponse(data, content_type=_CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
         return response
+
+
+def _parcel_label(shipment: Shipment, parcel: str) -> bytes:
+    found = parcel_label(shipment, parcel)
+    if found is None:
+        raise ApiError(
+            "The parcel has no label of its own.",
+            code="no_label",
+            status_code=404,
+            param="parcel",
+        )
+    return found
 
 
 class ShipmentVoidView(APIView):

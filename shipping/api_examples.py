@@ -116,6 +116,8 @@ SHIPMENT_RESPONSE = {
             "occurred_at": "2025-01-02T15:05:00Z",
         },
     ],
+    # One row per parcel of a multi-parcel shipment (empty for one parcel).
+    "parcel_labels": [],
     "created_at": "2025-01-02T03:05:00Z",
     "updated_at": "2025-01-02T15:06:00Z",
 }
