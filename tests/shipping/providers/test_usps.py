@@ -127,8 +127,13 @@ def test_one_rate_per_mail_class_its_cheapest_option(adapter, mocked):
     assert (package["weight"], package["length"]) == (Decimal("2.5"), Decimal("12"))
 
 
-def test_international_parcels_get_no_usps_rate_and_no_call(adapter, mocked):
-    assert adapter.rates(shared.international_rate_request()) == []
+def test_parcels_mailed_from_abroad_get_no_usps_rate_and_no_call(adapter, mocked):
+    # International parcels from the US: tests/shipping/providers/
+    # test_usps_international.py.
+    request = shared.rate_request(
+        from_address=shared.ABROAD, to_address=shared.SHIPPER, customs=shared.CUSTOMS
+    )
+    assert adapter.rates(request) == []
     assert not mocked.calls
 
 
