@@ -35,7 +35,7 @@ from shipping.api_examples import (
     RATES_RESPONSE,
     SHIPMENT_RESPONSE,
 )
-from shipping.models import Shipment, ShipmentStatus
+from shipping.models import Pickup, Shipment, ShipmentStatus
 from shipping.providers.base import PickupRequest
 from shipping.providers.validation import InvalidShippingRequest
 from shipping.selectors import parcel_label
@@ -321,13 +321,38 @@ class PickupsView(APIView):
                 status_code=404,
                 param="account",
             )
+        shipment_ids = data.pop("shipments")
         pickup_request = PickupRequest(
             **{**data, "address": codec.address_from_json(data["address"])},
             idempotency_key=_scoped_key(request),
         )
         try:
-            pickup = services.pickup_schedule(account=account, request=pickup_request)
+            pickup = services.pickup_schedule(
+                account=account, request=pickup_request, shipment_ids=shipment_ids
+            )
         except (ProviderError, services.ShippingError) as exc:
             raise _api_error(exc) from exc
         code = 201 if pickup.status == "scheduled" else 202
         return Response(PickupSerializer(pickup).data, status=code)
+
+
+class PickupCancelView(APIView):
+    required_scopes = {"POST": WRITE}
+
+    @extend_schema(
+        operation_id="pickup_cancel",
+        summary="Cancel a booked pickup (422 not_supported where the carrier "
+        "takes cancellations only directly, as Shippo's)",
+        request=None,
+        responses={200: PickupSerializer, **_ERRORS},
+    )
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        pickup = get_object_or_404(
+            Pickup.objects.select_related("account"), public_id=public_id
+        )
+        try:
+            pickup = services.pickup_cancel(pickup=pickup)
+        except services.ShippingError as exc:
+            raise _api_error(exc) from exc
+        return Response(PickupSerializer(pickup).data)

@@ -287,6 +287,14 @@ class PickupCreateSerializer(serializers.Serializer):
         choices=[u.value for u in WeightUnit], default="kg"
     )
     instructions = serializers.CharField(max_length=255, required=False, default="")
+    shipments = serializers.ListField(
+        child=serializers.CharField(max_length=32),
+        required=False,
+        default=list,
+        max_length=100,
+        help_text="Bought shipments (shp_...) of this account to collect; "
+        "required by Shippo, which collects only labels bought through it.",
+    )
 
 
 class PickupSerializer(serializers.ModelSerializer):

@@ -337,6 +337,10 @@ class PickupRequest:
     tracking_numbers: tuple[str, ...] = ()
     instructions: str = ""
     service_code: str = ""  # some carriers book per service (FedEx ground)
+    # The labels to collect as the carrier knows them (Shippo: transaction
+    # ids) and, behind an aggregator, the carrier account that sold them.
+    carrier_shipment_ids: tuple[str, ...] = ()
+    carrier_account: str = ""
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,13 @@ def test_pickup_and_address_validation(api):
     )
     assert pickup.status_code == 201, pickup.content
     assert pickup.json()["confirmation_number"].startswith("PU")
+    cancel_url = f"/api/v1/shipping/pickups/{pickup.json()['id']}/cancel/"
+    assert _post(api, cancel_url).status_code == 400  # no Idempotency-Key
+    cancelled = _post(api, cancel_url, key="pc-1")
+    assert cancelled.status_code == 200, cancelled.content
+    assert cancelled.json()["status"] == "cancelled"
+    missing = _post(api, "/api/v1/shipping/pickups/pu_nope/cancel/", key="pc-2")
+    assert missing.status_code == 404
     bad = _post(
         api,
         "/api/v1/shipping/pickups/",
@@ -130,6 +137,8 @@ def test_the_schema_lists_the_shipping_endpoints(api):
         "/api/v1/shipping/shipments/{public_id}/",
         "/api/v1/shipping/shipments/{public_id}/void/",
         "/api/v1/shipping/pickups/",
+        "/api/v1/shipping/pickups/{public_id}/cancel/",
+        "/api/v1/shipping/shipments/{public_id}/label/",
         "/api/v1/shipping/addresses/validate/",
     ):
         assert path in paths
