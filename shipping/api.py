@@ -30,7 +30,10 @@ from integrations.errors import Outcome, ProviderError
 from integrations.models import ApiKey, ProviderAccount
 from shipping import codec, services
 from shipping.api_examples import (
+    ADDRESS_VALIDATE_REQUEST,
+    ADDRESS_VALIDATE_RESPONSE,
     PICKUP_REQUEST,
+    PICKUP_RESPONSE,
     RATE_REQUEST,
     RATES_RESPONSE,
     SHIPMENT_RESPONSE,
@@ -135,6 +138,14 @@ class AddressValidateView(APIView):
         summary="Validate and standardise an address at a carrier",
         request=AddressValidateSerializer,
         responses={200: AddressValidationSerializer, **_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Lower-case city", request_only=True, value=ADDRESS_VALIDATE_REQUEST
+            ),
+            OpenApiExample(
+                "Standardised", response_only=True, value=ADDRESS_VALIDATE_RESPONSE
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         serializer = AddressValidateSerializer(data=request.data)
@@ -286,6 +297,18 @@ class ShipmentVoidView(APIView):
         summary="Void the label (refused once the parcel is in transit)",
         request=None,
         responses={200: ShipmentSerializer, **_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Voided",
+                response_only=True,
+                value={
+                    **SHIPMENT_RESPONSE,
+                    "status": "voided",
+                    "tracking_status": "pre_transit",
+                    "tracking_events": SHIPMENT_RESPONSE["tracking_events"][:1],
+                },
+            )
+        ],
     )
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
@@ -304,7 +327,10 @@ class PickupsView(APIView):
         summary="Book a carrier pickup",
         request=PickupCreateSerializer,
         responses={201: PickupSerializer, 202: PickupSerializer, **_ERRORS},
-        examples=[OpenApiExample("Tomorrow", request_only=True, value=PICKUP_REQUEST)],
+        examples=[
+            OpenApiExample("Tomorrow", request_only=True, value=PICKUP_REQUEST),
+            OpenApiExample("Booked", response_only=True, value=PICKUP_RESPONSE),
+        ],
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -345,6 +371,13 @@ class PickupCancelView(APIView):
         "takes cancellations only directly, as Shippo's)",
         request=None,
         responses={200: PickupSerializer, **_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Cancelled",
+                response_only=True,
+                value={**PICKUP_RESPONSE, "status": "cancelled"},
+            )
+        ],
     )
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:

@@ -131,3 +131,25 @@ PICKUP_REQUEST = {
     "total_weight": "7.500",
     "weight_unit": "kg",
 }
+PICKUP_RESPONSE = {
+    "id": "pu_2b3n4m5q6w7e8r9t0y1u2i3o",
+    **{k: v for k, v in PICKUP_REQUEST.items() if k != "weight_unit"},
+    "status": "scheduled",
+    "confirmation_number": "PU20250103A1B2",
+    "ready_time": "09:00:00",
+    "close_time": "17:00:00",
+    "weight_unit": "kg",
+    "instructions": "",
+    "created_at": "2025-01-02T10:00:00Z",
+}
+ADDRESS_VALIDATE_REQUEST = {
+    "account": "sandbox-shipping",
+    "address": {**ADDRESS_TO, "city": "springfield"},
+}
+ADDRESS_VALIDATE_RESPONSE = {
+    "account": "sandbox-shipping",
+    "valid": True,
+    "address": {**ADDRESS_TO, "city": "SPRINGFIELD"},
+    "residential": True,
+    "messages": [],
+}

@@ -142,6 +142,16 @@ def test_the_schema_lists_the_shipping_endpoints(api):
         "/api/v1/shipping/addresses/validate/",
     ):
         assert path in paths
+    json_body = "application/json"
+    validate = paths["/api/v1/shipping/addresses/validate/"]["post"]
+    assert validate["requestBody"]["content"][json_body]["examples"]
+    assert validate["responses"]["200"]["content"][json_body]["examples"]
+    booked = paths["/api/v1/shipping/pickups/"]["post"]["responses"]["201"]
+    assert booked["content"][json_body]["examples"]
+    void = paths["/api/v1/shipping/shipments/{public_id}/void/"]["post"]
+    assert void["responses"]["200"]["content"][json_body]["examples"]
+    parcel = paths["/api/v1/shipping/shipments/{public_id}/label/"]["get"]
+    assert [p["name"] for p in parcel["parameters"] if p["in"] == "query"] == ["parcel"]
 
 
 @pytest.mark.django_db
