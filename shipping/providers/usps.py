@@ -106,9 +106,10 @@ class USPSAdapter(DecimalJsonBody, BearerTokenAuth, HttpAdapter, ShippingAdapter
     }
     # USPS takes no idempotency key: a label is never resent blind.
     idempotency_header = None
-    # 70 lb per piece (31.7515 kg); 130 in length and girth combined.
+    # 70 lb per piece (31.7515 kg); 130 in length and girth combined. One
+    # package per label (and per price): a second parcel would go unlabelled.
     limits = CarrierLimits(
-        max_weight_kg=Decimal("31.752"), max_length_cm=Decimal("330")
+        max_weight_kg=Decimal("31.752"), max_length_cm=Decimal("330"), max_parcels=1
     )
     label_formats = (LabelFormat.PDF, LabelFormat.ZPL)
 

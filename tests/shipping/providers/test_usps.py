@@ -19,6 +19,7 @@ from shipping.providers.base import (
     VoidRequest,
 )
 from shipping.providers.usps import USPSAdapter
+from shipping.providers.validation import InvalidShippingRequest
 from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests as shared
 from tests.shipping.providers.wire import (
@@ -125,6 +126,17 @@ def test_one_rate_per_mail_class_its_cheapest_option(adapter, mocked):
     assert body["packageDescription"]["weight"] == 2.5
     package = exact_body(sent(mocked, "POST", RATES_URL)[0])["packageDescription"]
     assert (package["weight"], package["length"]) == (Decimal("2.5"), Decimal("12"))
+
+
+def test_two_parcels_are_refused_before_any_call(adapter, mocked):
+    # The Labels API labels one package: a second would never be labelled.
+    two = shared.rate_request(parcels=(shared.PARCEL, shared.PARCEL))
+
+    with pytest.raises(InvalidShippingRequest) as caught:
+        adapter.rates(two)
+
+    assert caught.value.param == "parcels"
+    assert not mocked.calls
 
 
 def test_parcels_mailed_from_abroad_get_no_usps_rate_and_no_call(adapter, mocked):
