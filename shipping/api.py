@@ -11,7 +11,12 @@ import hashlib
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework.generics import GenericAPIView
 from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
@@ -25,14 +30,18 @@ from integrations.errors import Outcome, ProviderError
 from integrations.models import ApiKey, ProviderAccount
 from shipping import codec, services
 from shipping.api_examples import (
+    ADDRESS_VALIDATE_REQUEST,
+    ADDRESS_VALIDATE_RESPONSE,
     PICKUP_REQUEST,
+    PICKUP_RESPONSE,
     RATE_REQUEST,
     RATES_RESPONSE,
     SHIPMENT_RESPONSE,
 )
-from shipping.models import Shipment, ShipmentStatus
+from shipping.models import Pickup, Shipment, ShipmentStatus
 from shipping.providers.base import PickupRequest
 from shipping.providers.validation import InvalidShippingRequest
+from shipping.selectors import parcel_label
 from shipping.serializers import (
     AddressValidateSerializer,
     AddressValidationSerializer,
@@ -129,6 +138,14 @@ class AddressValidateView(APIView):
         summary="Validate and standardise an address at a carrier",
         request=AddressValidateSerializer,
         responses={200: AddressValidationSerializer, **_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Lower-case city", request_only=True, value=ADDRESS_VALIDATE_REQUEST
+            ),
+            OpenApiExample(
+                "Standardised", response_only=True, value=ADDRESS_VALIDATE_RESPONSE
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         serializer = AddressValidateSerializer(data=request.data)
@@ -233,6 +250,14 @@ class ShipmentLabelView(APIView):
     @extend_schema(
         operation_id="shipment_label",
         summary="The label file (PDF, ZPL or PNG)",
+        parameters=[
+            OpenApiParameter(
+                "parcel",
+                int,
+                description="One parcel's own label in a multi-parcel shipment "
+                "(its `sequence` in `parcel_labels`); absent: the shipment's label.",
+            )
+        ],
         responses={(200, "application/pdf"): bytes, **_ERRORS},
     )
     def get(self, request: Request, public_id: str) -> HttpResponse:
@@ -241,13 +266,27 @@ class ShipmentLabelView(APIView):
             raise ApiError(
                 "The shipment has no label.", code="no_label", status_code=404
             )
+        data, name = bytes(shipment.label_data), shipment.public_id
+        parcel = request.query_params.get("parcel")
+        if parcel is not None:
+            data = _parcel_label(shipment, parcel)
+            name = f"{shipment.public_id}-{parcel}"
         fmt = shipment.label_format
-        response = HttpResponse(
-            bytes(shipment.label_data), content_type=_CONTENT_TYPES[fmt]
-        )
-        name = f"{shipment.public_id}.{fmt}"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response = HttpResponse(data, content_type=_CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
         return response
+
+
+def _parcel_label(shipment: Shipment, parcel: str) -> bytes:
+    found = parcel_label(shipment, parcel)
+    if found is None:
+        raise ApiError(
+            "The parcel has no label of its own.",
+            code="no_label",
+            status_code=404,
+            param="parcel",
+        )
+    return found
 
 
 class ShipmentVoidView(APIView):
@@ -258,6 +297,18 @@ class ShipmentVoidView(APIView):
         summary="Void the label (refused once the parcel is in transit)",
         request=None,
         responses={200: ShipmentSerializer, **_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Voided",
+                response_only=True,
+                value={
+                    **SHIPMENT_RESPONSE,
+                    "status": "voided",
+                    "tracking_status": "pre_transit",
+                    "tracking_events": SHIPMENT_RESPONSE["tracking_events"][:1],
+                },
+            )
+        ],
     )
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
@@ -276,7 +327,10 @@ class PickupsView(APIView):
         summary="Book a carrier pickup",
         request=PickupCreateSerializer,
         responses={201: PickupSerializer, 202: PickupSerializer, **_ERRORS},
-        examples=[OpenApiExample("Tomorrow", request_only=True, value=PICKUP_REQUEST)],
+        examples=[
+            OpenApiExample("Tomorrow", request_only=True, value=PICKUP_REQUEST),
+            OpenApiExample("Booked", response_only=True, value=PICKUP_RESPONSE),
+        ],
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -293,13 +347,45 @@ class PickupsView(APIView):
                 status_code=404,
                 param="account",
             )
+        shipment_ids = data.pop("shipments")
         pickup_request = PickupRequest(
             **{**data, "address": codec.address_from_json(data["address"])},
             idempotency_key=_scoped_key(request),
         )
         try:
-            pickup = services.pickup_schedule(account=account, request=pickup_request)
+            pickup = services.pickup_schedule(
+                account=account, request=pickup_request, shipment_ids=shipment_ids
+            )
         except (ProviderError, services.ShippingError) as exc:
             raise _api_error(exc) from exc
         code = 201 if pickup.status == "scheduled" else 202
         return Response(PickupSerializer(pickup).data, status=code)
+
+
+class PickupCancelView(APIView):
+    required_scopes = {"POST": WRITE}
+
+    @extend_schema(
+        operation_id="pickup_cancel",
+        summary="Cancel a booked pickup (422 not_supported where the carrier "
+        "takes cancellations only directly, as Shippo's)",
+        request=None,
+        responses={200: PickupSerializer, **_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Cancelled",
+                response_only=True,
+                value={**PICKUP_RESPONSE, "status": "cancelled"},
+            )
+        ],
+    )
+    @idempotent
+    def post(self, request: Request, public_id: str) -> Response:
+        pickup = get_object_or_404(
+            Pickup.objects.select_related("account"), public_id=public_id
+        )
+        try:
+            pickup = services.pickup_cancel(pickup=pickup)
+        except services.ShippingError as exc:
+            raise _api_error(exc) from exc
+        return Response(PickupSerializer(pickup).data)

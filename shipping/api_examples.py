@@ -116,6 +116,8 @@ SHIPMENT_RESPONSE = {
             "occurred_at": "2025-01-02T15:05:00Z",
         },
     ],
+    # One row per parcel of a multi-parcel shipment (empty for one parcel).
+    "parcel_labels": [],
     "created_at": "2025-01-02T03:05:00Z",
     "updated_at": "2025-01-02T15:06:00Z",
 }
@@ -128,4 +130,26 @@ PICKUP_REQUEST = {
     "parcel_count": 3,
     "total_weight": "7.500",
     "weight_unit": "kg",
+}
+PICKUP_RESPONSE = {
+    "id": "pu_2b3n4m5q6w7e8r9t0y1u2i3o",
+    **{k: v for k, v in PICKUP_REQUEST.items() if k != "weight_unit"},
+    "status": "scheduled",
+    "confirmation_number": "PU20250103A1B2",
+    "ready_time": "09:00:00",
+    "close_time": "17:00:00",
+    "weight_unit": "kg",
+    "instructions": "",
+    "created_at": "2025-01-02T10:00:00Z",
+}
+ADDRESS_VALIDATE_REQUEST = {
+    "account": "sandbox-shipping",
+    "address": {**ADDRESS_TO, "city": "springfield"},
+}
+ADDRESS_VALIDATE_RESPONSE = {
+    "account": "sandbox-shipping",
+    "valid": True,
+    "address": {**ADDRESS_TO, "city": "SPRINGFIELD"},
+    "residential": True,
+    "messages": [],
 }

@@ -145,6 +145,30 @@ class Shipment(models.Model):
         )
 
 
+class ShipmentParcel(models.Model):
+    """One parcel of a multi-parcel shipment: its own tracking number and,
+    where the carrier prints one label per parcel (FedEx, UPS), its label.
+    The shipment's own label is the master's (sequence 1)."""
+
+    shipment = models.ForeignKey(
+        Shipment, on_delete=models.CASCADE, related_name="parcel_labels"
+    )
+    sequence = models.PositiveSmallIntegerField()  # 1-based, the carrier's order
+    tracking_number = models.CharField(max_length=64, blank=True, default="")
+    label_data = models.BinaryField(blank=True, default=b"", editable=False)
+
+    class Meta:
+        ordering = ["sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shipment", "sequence"], name="shipping_parcel_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shipment_id} #{self.sequence}"
+
+
 class ShipmentAttempt(KeyedAttempt):
     """One carrier operation for a shipment (buy, void, reconcile), written
     with its idempotency key before the call."""

@@ -1,4 +1,5 @@
-"""Reads of the shipping domain: a shipment's timeline for the admin."""
+"""Reads of the shipping domain: a shipment's timeline for the admin, one
+parcel's own label."""
 
 from integrations.timeline import (
     TimelineEntry,
@@ -36,3 +37,13 @@ def shipment_timeline(shipment: Shipment) -> list[TimelineEntry]:
             )
         )
     return timeline_sorted(entries)
+
+
+def parcel_label(shipment: Shipment, parcel: str) -> bytes | None:
+    """The label of parcel number ``parcel`` (1-based, as the query string
+    gives it), or None when there is no such parcel or it has no label of
+    its own."""
+    if not (parcel.isdigit() and 0 < int(parcel) < 1000):
+        return None
+    row = shipment.parcel_labels.filter(sequence=int(parcel)).first()
+    return bytes(row.label_data) if row is not None and row.label_data else None

@@ -8,7 +8,13 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from shipping import codec
-from shipping.models import LabelFormatChoice, Pickup, Shipment, TrackingEvent
+from shipping.models import (
+    LabelFormatChoice,
+    Pickup,
+    Shipment,
+    ShipmentParcel,
+    TrackingEvent,
+)
 from shipping.providers.base import RateRequest
 from shipping.units import DimensionUnit, WeightUnit
 
@@ -172,6 +178,21 @@ class TrackingEventSerializer(serializers.ModelSerializer):
         ]
 
 
+class ShipmentParcelSerializer(serializers.ModelSerializer):
+    label_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ShipmentParcel
+        fields = ["sequence", "tracking_number", "label_url"]
+
+    def get_label_url(self, parcel: ShipmentParcel) -> str | None:
+        # None when the carrier printed one label for every parcel.
+        if not parcel.label_data:
+            return None
+        url = reverse("api:shipment-label", args=[parcel.shipment.public_id])
+        return f"{url}?parcel={parcel.sequence}"
+
+
 class ShipmentSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
     account = serializers.CharField(source="account.slug")
@@ -179,6 +200,8 @@ class ShipmentSerializer(serializers.ModelSerializer):
     label_url = serializers.SerializerMethodField()
     failure = serializers.SerializerMethodField()
     tracking_events = TrackingEventSerializer(many=True, read_only=True)
+    # Multi-parcel shipments: each parcel's tracking number and own label.
+    parcel_labels = ShipmentParcelSerializer(many=True, read_only=True)
 
     class Meta:
         model = Shipment
@@ -205,6 +228,7 @@ class ShipmentSerializer(serializers.ModelSerializer):
             "customs",
             "failure",
             "tracking_events",
+            "parcel_labels",
             "created_at",
             "updated_at",
         ]
@@ -225,7 +249,11 @@ class ShipmentSerializer(serializers.ModelSerializer):
 
 class ShipmentListSerializer(ShipmentSerializer):
     class Meta(ShipmentSerializer.Meta):
-        fields = [f for f in ShipmentSerializer.Meta.fields if f != "tracking_events"]
+        fields = [
+            f
+            for f in ShipmentSerializer.Meta.fields
+            if f not in ("tracking_events", "parcel_labels")
+        ]
 
 
 class AddressValidateSerializer(serializers.Serializer):
@@ -259,6 +287,14 @@ class PickupCreateSerializer(serializers.Serializer):
         choices=[u.value for u in WeightUnit], default="kg"
     )
     instructions = serializers.CharField(max_length=255, required=False, default="")
+    shipments = serializers.ListField(
+        child=serializers.CharField(max_length=32),
+        required=False,
+        default=list,
+        max_length=100,
+        help_text="Bought shipments (shp_...) of this account to collect; "
+        "required by Shippo, which collects only labels bought through it.",
+    )
 
 
 class PickupSerializer(serializers.ModelSerializer):

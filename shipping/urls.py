@@ -28,4 +28,9 @@ urlpatterns = [
         name="shipment-void",
     ),
     path("shipping/pickups/", api.PickupsView.as_view(), name="pickups"),
+    path(
+        "shipping/pickups/<str:public_id>/cancel/",
+        api.PickupCancelView.as_view(),
+        name="pickup-cancel",
+    ),
 ]

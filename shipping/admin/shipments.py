@@ -15,7 +15,7 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from integrations.admin.display import money_column
 from integrations.admin.readonly import ReadOnlyAdminMixin
@@ -25,7 +25,7 @@ from integrations.timeline import TimelineEntry
 from shipping import services
 from shipping.admin.compare import CompareRatesMixin
 from shipping.models import Shipment, ShipmentStatus
-from shipping.selectors import shipment_timeline
+from shipping.selectors import parcel_label, shipment_timeline
 
 _CONTENT_TYPES = {"pdf": "application/pdf", "zpl": "text/plain", "png": "image/png"}
 # Button -> the service it calls and what the message says it did.
@@ -89,11 +89,23 @@ class ShipmentAdmin(
         if not obj.tracking_number or obj.status == ShipmentStatus.VOIDED:
             return "-"
         url = reverse("admin:shipping_shipment_label", args=[obj.pk])
-        return format_html(
+        link = format_html(
             '<a href="{}" id="label-download">Download {}</a>',
             url,
             obj.label_format.upper(),
         )
+        # A multi-parcel shipment: each parcel's own label, if it has one.
+        parcels = [
+            format_html(
+                '<a href="{}?parcel={}" class="parcel-label">Parcel {} ({})</a>',
+                url,
+                parcel.sequence,
+                parcel.sequence,
+                parcel.tracking_number,
+            )
+            for parcel in obj.parcel_labels.exclude(label_data=b"")
+        ]
+        return format_html_join(" | ", "{}", ((item,) for item in [link, *parcels]))
 
     def get_timeline(self, obj: Shipment) -> list[TimelineEntry]:
         return shipment_timeline(obj)
@@ -158,12 +170,18 @@ class ShipmentAdmin(
         shipment = self._get_shipment(request, object_id)
         if not shipment.tracking_number:
             raise Http404("The shipment has no label.")
+        data, name = bytes(shipment.label_data), shipment.public_id
+        parcel = request.GET.get("parcel")
+        if parcel is not None:
+            found = parcel_label(shipment, parcel)
+            if found is None:
+                raise Http404("The parcel has no label of its own.")
+            data, name = found, f"{name}-{parcel}"
         response = HttpResponse(
-            bytes(shipment.label_data),
-            content_type=_CONTENT_TYPES[shipment.label_format],
+            data, content_type=_CONTENT_TYPES[shipment.label_format]
         )
-        name = f"{shipment.public_id}.{shipment.label_format}"
-        response["Content-Disposition"] = f'inline; filename="{name}"'
+        filename = f"{name}.{shipment.label_format}"
+        response["Content-Disposition"] = f'inline; filename="{filename}"'
         return response
 
     def _operation_view(

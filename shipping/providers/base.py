@@ -43,6 +43,7 @@ __all__ = [
     "LabelRequest",
     "LabelStatus",
     "Parcel",
+    "ParcelLabel",
     "Pickup",
     "PickupCancellation",
     "PickupRequest",
@@ -207,6 +208,15 @@ class LabelRequest:
 
 
 @dataclass(frozen=True)
+class ParcelLabel:
+    """One parcel's own label where the carrier prints one per parcel
+    (FedEx, UPS multi-piece shipments)."""
+
+    tracking_number: str
+    label_data: bytes = b""
+
+
+@dataclass(frozen=True)
 class Label:
     status: LabelStatus
     # The carrier's id for the shipment or transaction: what void and
@@ -217,6 +227,9 @@ class Label:
     label_format: LabelFormat = LabelFormat.PDF
     # One per parcel of a multi-parcel shipment, the master's first.
     parcel_tracking_numbers: tuple[str, ...] = ()
+    # Each parcel's own label, the master's first, when the carrier prints
+    # one per parcel; empty when ``label_data`` covers every parcel.
+    parcel_labels: tuple[ParcelLabel, ...] = ()
     amount: int | None = None  # what the carrier billed, if it says
     currency: str = ""
     service_code: str = ""
@@ -324,6 +337,10 @@ class PickupRequest:
     tracking_numbers: tuple[str, ...] = ()
     instructions: str = ""
     service_code: str = ""  # some carriers book per service (FedEx ground)
+    # The labels to collect as the carrier knows them (Shippo: transaction
+    # ids) and, behind an aggregator, the carrier account that sold them.
+    carrier_shipment_ids: tuple[str, ...] = ()
+    carrier_account: str = ""
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from shipping.providers.base import (
     VoidResult,
 )
 from shipping.providers.carrier_common import (
+    DecimalJsonBody,
     decimal_text,
     decode_label,
     read_date,
@@ -59,7 +60,7 @@ ENCODINGS: Mapping[LabelFormat, str] = {LabelFormat.PDF: "pdf", LabelFormat.ZPL:
 BILLING_CURRENCY = "BILLC"
 
 
-class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
+class DHLExpressAdapter(DecimalJsonBody, HttpAdapter, ShippingAdapter):
     code = "dhl_express"
     display_name = "DHL Express"
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
@@ -166,12 +167,10 @@ class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
             transit_days=days if isinstance(days, int) and days >= 0 else None,
         )
 
-    def _value(self, amount: int, currency: str) -> float | int:
-        # MyDHL's schema wants JSON numbers: the exact decimal string becomes
-        # one only for the encoder; nothing computes with it.
-        text = self.to_provider_decimal(amount, currency)
-        value = Decimal(text)
-        return int(value) if value == value.to_integral() else float(value)
+    def _value(self, amount: int, currency: str) -> Decimal:
+        # MyDHL's schema wants JSON numbers: DecimalJsonBody writes this one
+        # digit for digit ("19.99"), never through a float.
+        return Decimal(self.to_provider_decimal(amount, currency))
 
     # --- Shipments -----------------------------------------------------------------
 
@@ -397,8 +396,8 @@ def _planned(day: date | None, at: Any = None) -> str:
     return f"{when.isoformat()}T{clock} GMT+00:00"
 
 
-def _kg(weight: Decimal, unit: str) -> float:
-    return float(decimal_text(convert_weight(weight, unit, WeightUnit.KG), 3))
+def _kg(weight: Decimal, unit: str) -> Decimal:
+    return Decimal(decimal_text(convert_weight(weight, unit, WeightUnit.KG), 3))
 
 
 def _flat_address(address: Address) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from shipping.providers.base import (
     LabelRequest,
     LabelStatus,
     Parcel,
+    ParcelLabel,
     Pickup,
     PickupCancellation,
     PickupRequest,
@@ -35,6 +36,7 @@ from shipping.providers.base import (
     VoidResult,
 )
 from shipping.providers.carrier_common import (
+    DecimalJsonBody,
     decimal_text,
     decode_label,
     read_date,
@@ -58,7 +60,7 @@ from shipping.units import DimensionUnit, WeightUnit, convert_weight
 OAUTH_PATH = "/oauth/token"
 
 
-class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
+class FedExAdapter(DecimalJsonBody, BearerTokenAuth, HttpAdapter, ShippingAdapter):
     code = "fedex"
     display_name = "FedEx"
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
@@ -193,8 +195,10 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
                 "harmonizedCode": item.hs_code or None,
                 "weight": {
                     "units": "LB",
-                    "value": decimal_text(
-                        convert(item.weight, item.weight_unit) * item.quantity
+                    "value": Decimal(
+                        decimal_text(
+                            convert(item.weight, item.weight_unit) * item.quantity
+                        )
                     ),
                 },
                 "unitPrice": self._money(item.value, item.currency),
@@ -217,7 +221,8 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
 
     def _money(self, amount: int, currency: str) -> dict[str, Any]:
         return {
-            "amount": self.to_provider_decimal(amount, currency),
+            # A JSON number as FedEx documents, written exactly (DecimalJsonBody).
+            "amount": Decimal(self.to_provider_decimal(amount, currency)),
             "currency": currency,
         }
 
@@ -265,22 +270,18 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
                 "FedEx answered without a shipment", code="malformed_response"
             )
         shipment = shipments[0]
-        pieces = shipment.get("pieceResponses") or []
+        pieces = sorted(
+            (p for p in shipment.get("pieceResponses") or [] if isinstance(p, dict)),
+            key=lambda p: p.get("packageSequenceNumber") or 0,
+        )
         numbers = tuple(
             str(p["trackingNumber"]) for p in pieces if p.get("trackingNumber")
         )
         master = str(
             shipment.get("masterTrackingNumber") or (numbers[0] if numbers else "")
         )
-        documents = [d for p in pieces for d in p.get("packageDocuments") or []]
-        encoded = next(
-            (
-                d.get("encodedLabel")
-                for d in documents
-                if d.get("contentType") == "LABEL"
-            ),
-            documents[0].get("encodedLabel") if documents else None,
-        )
+        # One label per piece; the master's (first) is the shipment's own.
+        parcels = tuple(_parcel_label(p) for p in pieces)
         rating = (shipment.get("completedShipmentDetail") or {}).get(
             "shipmentRating"
         ) or {}
@@ -290,9 +291,12 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             status=LabelStatus.CREATED,
             carrier_shipment_id=master,
             tracking_number=master,
-            label_data=decode_label(encoded, carrier="FedEx"),
+            label_data=decode_label(
+                _piece_label(pieces[0]) if pieces else None, carrier="FedEx"
+            ),
             label_format=label_format,
             parcel_tracking_numbers=numbers,
+            parcel_labels=parcels if len(parcels) > 1 else (),
             amount=self.from_provider_decimal(charge.get("totalNetCharge"), currency)
             if currency
             else None,
@@ -369,8 +373,8 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             },
             "totalWeight": {
                 "units": "LB",
-                "value": decimal_text(
-                    convert(request.total_weight, request.weight_unit)
+                "value": Decimal(
+                    decimal_text(convert(request.total_weight, request.weight_unit))
                 ),
             },
             "packageCount": request.parcel_count,
@@ -476,7 +480,7 @@ def _package(parcel: Parcel) -> dict[str, Any]:
     package: dict[str, Any] = {
         "weight": {
             "units": "LB",
-            "value": decimal_text(parcel.weight_in(WeightUnit.LB)),
+            "value": Decimal(decimal_text(parcel.weight_in(WeightUnit.LB))),
         }
     }
     sides = parcel.dimensions_in(DimensionUnit.IN)
@@ -489,6 +493,24 @@ def _package(parcel: Parcel) -> dict[str, Any]:
             "units": "IN",
         }
     return package
+
+
+def _parcel_label(piece: Mapping[str, Any]) -> ParcelLabel:
+    encoded = _piece_label(piece)
+    return ParcelLabel(
+        tracking_number=str(piece.get("trackingNumber") or ""),
+        label_data=decode_label(encoded, carrier="FedEx") if encoded else b"",
+    )
+
+
+def _piece_label(piece: Mapping[str, Any]) -> str | None:
+    """The piece's encoded label: its LABEL document, else its first."""
+    documents = [d for d in piece.get("packageDocuments") or [] if isinstance(d, dict)]
+    encoded = next(
+        (d.get("encodedLabel") for d in documents if d.get("contentType") == "LABEL"),
+        documents[0].get("encodedLabel") if documents else None,
+    )
+    return encoded if isinstance(encoded, str) else None
 
 
 def _reference(reference: str) -> list[dict[str, str]]:

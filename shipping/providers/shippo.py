@@ -20,6 +20,7 @@ from integrations.providers.http import HttpAdapter
 from integrations.webhooks.messages import WebhookMessage, iso_time, json_object
 from integrations.webhooks.signing import require_match
 from integrations.webhooks.verification import WebhookVerificationError
+from shipping.providers import shippo_pickups
 from shipping.providers.base import (
     Address,
     AddressValidation,
@@ -32,6 +33,8 @@ from shipping.providers.base import (
     LabelStatus,
     LabelUpdate,
     Parcel,
+    Pickup,
+    PickupRequest,
     Rate,
     RateRequest,
     ShippingAdapter,
@@ -86,6 +89,13 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
             required=False,
             default="Shipping Desk",
             help_text="Who certifies international customs declarations.",
+        ),
+        ConfigField(
+            "pickup_timezone",
+            "Pickup time zone",
+            required=False,
+            help_text="IANA name (America/New_York) of the pickup address's zone; "
+            "empty: the server's.",
         ),
     )
     base_urls: ClassVar[Mapping[str, str]] = {
@@ -182,6 +192,19 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
             "incoterm": customs.incoterm if customs.incoterm != "DAP" else "DDU",
             "items": items,
         }
+
+    # --- Pickups (no cancel: Shippo documents none) ------------------------------
+
+    def carrier_schedule_pickup(self, request: PickupRequest) -> Pickup:
+        body = shippo_pickups.pickup_body(
+            request,
+            address=_address,
+            zone_name=str(self.setting("pickup_timezone") or ""),
+        )
+        data = self.send(
+            "POST", shippo_pickups.PATH, operation="shippo_schedule_pickup", json=body
+        )
+        return shippo_pickups.read_pickup(data, request)
 
     # --- Labels (transactions) ---------------------------------------------------
 

@@ -24,6 +24,7 @@ from shipping.providers.base import (
     LabelRequest,
     LabelStatus,
     Parcel,
+    ParcelLabel,
     Pickup,
     PickupCancellation,
     PickupRequest,
@@ -262,7 +263,15 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         if not shipment_id or not packages:
             raise Unknown("UPS answered without a shipment", code="malformed_response")
         numbers = tuple(str(p.get("TrackingNumber") or "") for p in packages)
-        image = (packages[0].get("ShippingLabel") or {}).get("GraphicImage")
+        images = [(p.get("ShippingLabel") or {}).get("GraphicImage") for p in packages]
+        # One label per package; the first is the shipment's own.
+        parcels = tuple(
+            ParcelLabel(
+                tracking_number=number,
+                label_data=decode_label(image, carrier="UPS") if image else b"",
+            )
+            for number, image in zip(numbers, images, strict=True)
+        )
         negotiated = (results.get("NegotiatedRateCharges") or {}).get("TotalCharge")
         charge = (
             negotiated
@@ -274,9 +283,10 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             status=LabelStatus.CREATED,
             carrier_shipment_id=shipment_id,
             tracking_number=numbers[0] or shipment_id,
-            label_data=decode_label(image, carrier="UPS"),
+            label_data=decode_label(images[0], carrier="UPS"),
             label_format=label_format,
             parcel_tracking_numbers=numbers,
+            parcel_labels=parcels if len(parcels) > 1 else (),
             amount=self.from_provider_decimal(charge.get("MonetaryValue"), currency)
             if len(currency) == 3
             else None,

@@ -23,6 +23,7 @@ from integrations.errors import (
 from integrations.oauth import BearerTokenAuth, ClientCredentials
 from integrations.providers.base import ConfigField, HealthResult
 from integrations.providers.http import HttpAdapter
+from shipping.providers import usps_international as intl
 from shipping.providers.base import (
     Address,
     AddressValidation,
@@ -44,7 +45,9 @@ from shipping.providers.base import (
     VoidResult,
 )
 from shipping.providers.carrier_common import (
+    DecimalJsonBody,
     decimal_text,
+    json_bytes,
     read_date,
     tracking_info,
 )
@@ -67,7 +70,7 @@ RATE_ID_SEPARATOR = "|"
 DEFAULT_RATE = ("", "SP", "MACHINABLE")
 
 
-class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
+class USPSAdapter(DecimalJsonBody, BearerTokenAuth, HttpAdapter, ShippingAdapter):
     code = "usps"
     display_name = "USPS"
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
@@ -103,9 +106,10 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     }
     # USPS takes no idempotency key: a label is never resent blind.
     idempotency_header = None
-    # 70 lb per piece (31.7515 kg); 130 in length and girth combined.
+    # 70 lb per piece (31.7515 kg); 130 in length and girth combined. One
+    # package per label (and per price): a second parcel would go unlabelled.
     limits = CarrierLimits(
-        max_weight_kg=Decimal("31.752"), max_length_cm=Decimal("330")
+        max_weight_kg=Decimal("31.752"), max_length_cm=Decimal("330"), max_parcels=1
     )
     label_formats = (LabelFormat.PDF, LabelFormat.ZPL)
 
@@ -136,8 +140,10 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     # --- Rates -------------------------------------------------------------------
 
     def carrier_rates(self, request: RateRequest) -> list[Rate]:
-        if request.is_international or request.to_address.country_code != "US":
-            return []  # the Shipping Options API prices domestic mail only
+        if request.from_address.country_code != "US":
+            return []  # USPS mails from the United States only
+        if request.to_address.country_code != "US":
+            return self._international_rates(request)
         parcel = request.parcels[0]
         body = {
             "pricingOptions": [
@@ -167,6 +173,32 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             for option in pricing.get("shippingOptions") or []
         ]
         return [rate for option in options if (rate := self._rate(option))]
+
+    def _international_rates(self, request: RateRequest) -> list[Rate]:
+        """One International Prices call per parcel class; a class USPS does
+        not offer for this parcel or country (a 400) is left out."""
+        rates = []
+        for mail_class in intl.MAIL_CLASSES:
+            body = intl.rate_body(
+                request,
+                mail_class=mail_class,
+                package=_package(request.parcels[0]),
+                price_type=str(self.setting("price_type")),
+                account_number=self._required("account_number"),
+            )
+            try:
+                data = self.send(
+                    "POST",
+                    intl.RATES_PATH,
+                    operation="usps_international_rates",
+                    json=body,
+                )
+            except Rejected:
+                continue
+            rate = intl.read_rate(data, mail_class, self.from_provider_decimal)
+            if rate is not None:
+                rates.append(rate)
+        return rates
 
     def _rate(self, option: Mapping[str, Any]) -> Rate | None:
         """One rate per mail class: its cheapest rate option."""
@@ -203,12 +235,42 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
 
     def carrier_create_label(self, request: LabelRequest) -> Label:
         if request.is_international:
-            raise Rejected(
-                "USPS international labels are not supported yet",
-                code="not_supported",
+            path, operation = intl.LABEL_PATH, "usps_create_international_label"
+            body = self._international_body(request)
+        else:
+            path, operation = "/labels/v3/label", "usps_create_label"
+            body = self._domestic_body(request)
+        # A 401 that a new OAuth token did not cure: a new payment token.
+        response = self._payment_tokens().with_token(
+            lambda payment: self._send_raw(
+                "POST",
+                path,
+                operation=operation,
+                json=body,
+                # curl's default: USPS answers multipart (metadata + label).
+                headers={"Accept": "*/*", PAYMENT_TOKEN_HEADER: payment},
             )
+        )
+        metadata, image = label_parts(response)
+        number = intl.tracking_number(metadata)
+        if not number:
+            raise Unknown("USPS sent no tracking number", code="malformed_response")
+        commitment = metadata.get("commitment") or {}
+        return Label(
+            status=LabelStatus.CREATED,
+            carrier_shipment_id=number,
+            tracking_number=number,
+            label_data=image,
+            label_format=request.label_format,
+            amount=self.from_provider_decimal(metadata.get("postage"), "USD"),
+            currency="USD",
+            service_code=request.service_code,
+            estimated_delivery=read_date(commitment.get("scheduleDeliveryDate")),
+        )
+
+    def _domestic_body(self, request: LabelRequest) -> dict[str, Any]:
         _, indicator, category = _rate_parts(request.carrier_rate_id)
-        body = {
+        return {
             "imageInfo": {
                 "imageType": IMAGE_TYPES[request.label_format],
                 "labelType": "4X6LABEL",
@@ -228,32 +290,24 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
                 "customerReference": [{"referenceNumber": request.reference[:30]}],
             },
         }
-        # A 401 that a new OAuth token did not cure: a new payment token.
-        response = self._payment_tokens().with_token(
-            lambda payment: self._send_raw(
-                "POST",
-                "/labels/v3/label",
-                operation="usps_create_label",
-                json=body,
-                # curl's default: USPS answers multipart (metadata + label).
-                headers={"Accept": "*/*", PAYMENT_TOKEN_HEADER: payment},
-            )
+
+    def _international_body(self, request: LabelRequest) -> dict[str, Any]:
+        _, indicator, category = _rate_parts(
+            request.carrier_rate_id, category=intl.DEFAULT_CATEGORY
         )
-        metadata, image = label_parts(response)
-        number = str(metadata.get("trackingNumber") or "")
-        if not number:
-            raise Unknown("USPS sent no tracking number", code="malformed_response")
-        commitment = metadata.get("commitment") or {}
-        return Label(
-            status=LabelStatus.CREATED,
-            carrier_shipment_id=number,
-            tracking_number=number,
-            label_data=image,
-            label_format=request.label_format,
-            amount=self.from_provider_decimal(metadata.get("postage"), "USD"),
-            currency="USD",
-            service_code=request.service_code,
-            estimated_delivery=read_date(commitment.get("scheduleDeliveryDate")),
+        package = {
+            **_package(request.parcels[0]),
+            "mailClass": request.service_code,
+            "rateIndicator": indicator,
+            "processingCategory": category,
+        }
+        return intl.label_body(
+            request,
+            image_type=IMAGE_TYPES[request.label_format],
+            from_address=_label_address(request.from_address),
+            package=package,
+            money=self.to_provider_decimal,
+            mailing_date=request.ship_date or timezone.localdate(),
         )
 
     def _payment_tokens(self) -> PaymentTokenCache:
@@ -275,6 +329,10 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         ETag): the same client, error table and one token refresh after a
         401."""
         headers = {**self.default_headers, **kwargs.pop("headers", {})}
+        if kwargs.get("json") is not None:
+            # Exact decimals, as ``send`` writes them (DecimalJsonBody).
+            kwargs["data"] = json_bytes(kwargs.pop("json"))
+            headers["Content-Type"] = "application/json"
         for retry_auth in (True, False):
             try:
                 return client_for(self.account).request(
@@ -296,11 +354,14 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
 
     def carrier_void_label(self, request: VoidRequest) -> VoidResult:
         number = request.tracking_number or request.carrier_shipment_id
+        # An international label is cancelled where it was made.
+        international = intl.is_international_class(request.service_code)
+        path = intl.LABEL_PATH if international else "/labels/v3/label"
         try:
             data = self._payment_tokens().with_token(
                 lambda payment: self.send(
                     "DELETE",
-                    f"/labels/v3/label/{_segment(number)}",
+                    f"{path}/{_segment(number)}",
                     operation="usps_void_label",
                     headers={PAYMENT_TOKEN_HEADER: payment},
                     allow_empty=True,
@@ -425,19 +486,21 @@ def _segment(value: str) -> str:
     return requests.utils.quote(value, safe="")
 
 
-def _rate_parts(rate_id: str) -> tuple[str, str, str]:
+def _rate_parts(
+    rate_id: str, *, category: str = DEFAULT_RATE[2]
+) -> tuple[str, str, str]:
     parts = rate_id.split(RATE_ID_SEPARATOR) if rate_id else []
-    mail_class, indicator, category = (*parts, "", "", "")[:3]
-    return mail_class, indicator or DEFAULT_RATE[1], category or DEFAULT_RATE[2]
+    mail_class, indicator, found = (*parts, "", "", "")[:3]
+    return mail_class, indicator or DEFAULT_RATE[1], found or category
 
 
 def _package(parcel: Parcel) -> dict[str, Any]:
     package: dict[str, Any] = {
-        "weight": float(decimal_text(parcel.weight_in(WeightUnit.LB), 2))
+        "weight": Decimal(decimal_text(parcel.weight_in(WeightUnit.LB), 2))
     }
     sides = parcel.dimensions_in(DimensionUnit.IN) or (Decimal(0),) * 3
     for name, side in zip(("length", "width", "height"), sides, strict=True):
-        package[name] = float(decimal_text(side, 1))
+        package[name] = Decimal(decimal_text(side, 1))
     return package
 
 

@@ -25,6 +25,7 @@ from shipping.models import (
     RateQuote,
     Shipment,
     ShipmentAttempt,
+    ShipmentParcel,
     ShipmentStatus,
     TrackingStatusChoice,
 )
@@ -164,12 +165,35 @@ def _label_apply(shipment: Shipment, label: Label) -> None:
             shipment.amount, shipment.currency = label.amount, label.currency
         shipment.failure_code = shipment.failure_message = ""
         shipment.save()
+        _parcels_store(shipment, label)
         event_emit(
             name="shipment.label_created",
             subject=shipment.public_id,
             payload=_event_payload(shipment),
         )
     logger.info("label bought", extra={"shipment_id": shipment.public_id})
+
+
+def _parcels_store(shipment: Shipment, label: Label) -> None:
+    """Each parcel's tracking number, and its own label where the carrier
+    prints one per parcel; nothing for a single parcel (the shipment's own
+    label and number are that parcel's)."""
+    if label.parcel_labels:
+        rows = [(p.tracking_number, p.label_data) for p in label.parcel_labels]
+    else:
+        rows = [(number, b"") for number in label.parcel_tracking_numbers]
+    if len(rows) < 2:
+        return
+    ShipmentParcel.objects.filter(shipment=shipment).delete()
+    ShipmentParcel.objects.bulk_create(
+        ShipmentParcel(
+            shipment=shipment,
+            sequence=sequence,
+            tracking_number=number[:64],
+            label_data=data,
+        )
+        for sequence, (number, data) in enumerate(rows, start=1)
+    )
 
 
 def _event_payload(shipment: Shipment) -> dict:

@@ -1,6 +1,8 @@
 """Pickups: booked at one shipping account, cancelled by confirmation."""
 
 import logging
+from collections.abc import Sequence
+from dataclasses import replace
 
 from django.db import transaction
 
@@ -9,7 +11,7 @@ from integrations.errors import Outcome, ProviderError
 from integrations.events import event_emit
 from integrations.models import ProviderAccount
 from shipping import codec
-from shipping.models import Pickup, PickupStatus
+from shipping.models import Pickup, PickupStatus, Shipment, ShipmentStatus
 from shipping.providers.base import Pickup as BookedPickup
 from shipping.providers.base import PickupCancellation, PickupRequest
 from shipping.providers.validation import check_pickup
@@ -18,15 +20,24 @@ from shipping.services.errors import InvalidState, NotFound, ShippingError
 logger = logging.getLogger(__name__)
 
 
-def pickup_schedule(*, account: ProviderAccount, request: PickupRequest) -> Pickup:
-    """Book a pickup; the same idempotency key answers the pickup already
-    booked. A carrier's refusal is raised; an unknown answer leaves the
-    pickup ``unknown`` for staff."""
+def pickup_schedule(
+    *,
+    account: ProviderAccount,
+    request: PickupRequest,
+    shipment_ids: Sequence[str] = (),
+) -> Pickup:
+    """Book a pickup, for the account's bought ``shipment_ids`` if given
+    (Shippo collects only those); the same idempotency key answers the pickup
+    already booked. A carrier's refusal is raised; an unknown answer leaves
+    the pickup ``unknown`` for staff."""
     existing = Pickup.objects.filter(idempotency_key=request.idempotency_key).first()
     if existing is not None:
         return existing
     if account.kind != "shipping":
         raise NotFound("no such shipping account", param="account")
+    shipments = _shipments(account, shipment_ids)
+    if shipments:
+        request = _with_shipments(request, shipments)
     # Checked before a row is written, as the adapter would before its call.
     check_pickup(
         request.address, request.ready_time, request.close_time, request.parcel_count
@@ -44,6 +55,7 @@ def pickup_schedule(*, account: ProviderAccount, request: PickupRequest) -> Pick
         instructions=request.instructions[:255],
         idempotency_key=request.idempotency_key,
     )
+    pickup.shipments.set(shipments)
     try:
         booked = adapter.schedule_pickup(request)
     except ProviderError as error:
@@ -56,6 +68,41 @@ def pickup_schedule(*, account: ProviderAccount, request: PickupRequest) -> Pick
         return pickup
     _booked(pickup, booked)
     return pickup
+
+
+def _shipments(account: ProviderAccount, public_ids: Sequence[str]) -> list[Shipment]:
+    found = list(
+        Shipment.objects.select_related("quote").filter(
+            account=account,
+            status=ShipmentStatus.PURCHASED,
+            public_id__in=set(public_ids),
+        )
+    )
+    if len(found) != len(set(public_ids)):
+        raise NotFound(
+            "every shipment must be a bought label of this account",
+            param="shipments",
+        )
+    return found
+
+
+def _with_shipments(request: PickupRequest, shipments: list[Shipment]) -> PickupRequest:
+    # One pickup collects from one carrier account (Shippo's, from the quote).
+    accounts = {
+        str((s.quote.extra if s.quote else {}).get("carrier_account") or "")
+        for s in shipments
+    }
+    if len(accounts) > 1:
+        raise ShippingError(
+            "the shipments were bought from different carrier accounts",
+            param="shipments",
+        )
+    return replace(
+        request,
+        tracking_numbers=tuple(s.tracking_number for s in shipments),
+        carrier_shipment_ids=tuple(s.carrier_shipment_id for s in shipments),
+        carrier_account=accounts.pop(),
+    )
 
 
 def _booked(pickup: Pickup, booked: BookedPickup) -> None:
@@ -91,6 +138,14 @@ def pickup_cancel(*, pickup: Pickup) -> Pickup:
             )
         )
     except ProviderError as error:
+        if error.code == "not_supported":
+            # Shippo: "contact the carrier directly" with the confirmation.
+            raise ShippingError(
+                f"{error.message}: cancel it with the carrier directly, "
+                f"confirmation {pickup.confirmation_number}",
+                code="not_supported",
+                status_code=422,
+            ) from None
         raise ShippingError(
             f"the carrier did not cancel the pickup: {error.message}",
             code=f"carrier_{error.outcome}",

@@ -103,6 +103,13 @@ def test_pickup_and_address_validation(api):
     )
     assert pickup.status_code == 201, pickup.content
     assert pickup.json()["confirmation_number"].startswith("PU")
+    cancel_url = f"/api/v1/shipping/pickups/{pickup.json()['id']}/cancel/"
+    assert _post(api, cancel_url).status_code == 400  # no Idempotency-Key
+    cancelled = _post(api, cancel_url, key="pc-1")
+    assert cancelled.status_code == 200, cancelled.content
+    assert cancelled.json()["status"] == "cancelled"
+    missing = _post(api, "/api/v1/shipping/pickups/pu_nope/cancel/", key="pc-2")
+    assert missing.status_code == 404
     bad = _post(
         api,
         "/api/v1/shipping/pickups/",
@@ -130,9 +137,21 @@ def test_the_schema_lists_the_shipping_endpoints(api):
         "/api/v1/shipping/shipments/{public_id}/",
         "/api/v1/shipping/shipments/{public_id}/void/",
         "/api/v1/shipping/pickups/",
+        "/api/v1/shipping/pickups/{public_id}/cancel/",
+        "/api/v1/shipping/shipments/{public_id}/label/",
         "/api/v1/shipping/addresses/validate/",
     ):
         assert path in paths
+    json_body = "application/json"
+    validate = paths["/api/v1/shipping/addresses/validate/"]["post"]
+    assert validate["requestBody"]["content"][json_body]["examples"]
+    assert validate["responses"]["200"]["content"][json_body]["examples"]
+    booked = paths["/api/v1/shipping/pickups/"]["post"]["responses"]["201"]
+    assert booked["content"][json_body]["examples"]
+    void = paths["/api/v1/shipping/shipments/{public_id}/void/"]["post"]
+    assert void["responses"]["200"]["content"][json_body]["examples"]
+    parcel = paths["/api/v1/shipping/shipments/{public_id}/label/"]["get"]
+    assert [p["name"] for p in parcel["parameters"] if p["in"] == "query"] == ["parcel"]
 
 
 @pytest.mark.django_db

@@ -2,6 +2,7 @@
 from karrio's MyDHL samples (tests/fixtures/dhl_express/README.md)."""
 
 import base64
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
@@ -19,7 +20,13 @@ from shipping.providers.base import (
 from shipping.providers.dhl_express import DHLExpressAdapter
 from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests as shared
-from tests.shipping.providers.wire import body_of, load, sent, unknown_fields
+from tests.shipping.providers.wire import (
+    body_of,
+    exact_body,
+    load,
+    sent,
+    unknown_fields,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -122,6 +129,29 @@ def test_dutiable_label_with_its_export_declaration(adapter, mocked):
     assert line["quantity"] == {"value": 2, "unitOfMeasurement": "PCS"}
     assert line["commodityCodes"] == [{"typeCode": "outbound", "value": "610910"}]
     assert body["outputImageProperties"]["encodingFormat"] == "pdf"
+
+
+def test_declared_values_go_out_as_exact_json_numbers(adapter, mocked):
+    # 19.99 as a float is 19.989999...; the body must carry the digits sent.
+    mocked.post(f"{BASE}/shipments", status=201, json=fx("shipment_response.json"))
+    item = replace(shared.CUSTOMS.items[0], quantity=1, value=1999)
+    customs = replace(shared.CUSTOMS, items=(item,))
+
+    adapter.create_label(
+        shared.label_request("P", to_address=shared.ABROAD, customs=customs)
+    )
+
+    (call,) = sent(mocked, "POST", f"{BASE}/shipments")
+    assert call.headers["Content-Type"] == "application/json"
+    assert b'"declaredValue": 19.99, "declaredValueCurrency": "USD"' in call.body
+    assert b'"price": 19.99' in call.body
+    content = exact_body(call)["content"]
+    assert content["declaredValue"] == Decimal("19.99")
+    (line,) = content["exportDeclaration"]["lineItems"]
+    assert line["weight"] == {
+        "netValue": Decimal("0.3"),
+        "grossValue": Decimal("0.3"),
+    }
 
 
 def test_domestic_label_declares_no_customs_and_zpl_is_asked_for(adapter, mocked):

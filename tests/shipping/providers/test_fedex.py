@@ -23,7 +23,13 @@ from shipping.providers.base import (
 from shipping.providers.fedex import FedExAdapter, pick_rated_variant
 from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests as shared
-from tests.shipping.providers.wire import body_of, load, sent, unknown_fields
+from tests.shipping.providers.wire import (
+    body_of,
+    exact_body,
+    load,
+    sent,
+    unknown_fields,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -155,7 +161,7 @@ def test_rate_request_uses_only_fields_of_the_published_request(adapter, mocked)
     adapter.rates(shared.international_rate_request())
 
     (call,) = sent(mocked, "POST", RATES_URL)
-    body = body_of(call)
+    body = exact_body(call)
     assert unknown_fields(body, fx("spec_rating_request.json")) == []
     shipment = body["requestedShipment"]
     assert body["accountNumber"] == {"value": "740561073"}
@@ -169,12 +175,14 @@ def test_rate_request_uses_only_fields_of_the_published_request(adapter, mocked)
     }
     assert shipment["requestedPackageLineItems"] == [
         {
-            "weight": {"units": "LB", "value": "2.5"},
+            "weight": {"units": "LB", "value": Decimal("2.5")},
             "dimensions": {"length": 12, "width": 9, "height": 4, "units": "IN"},
         }
     ]
     (commodity,) = shipment["customsClearanceDetail"]["commodities"]
-    assert commodity["customsValue"] == {"amount": "30.00", "currency": "USD"}
+    # JSON numbers, as FedEx's example has them, written digit for digit.
+    assert commodity["customsValue"] == {"amount": Decimal("30.00"), "currency": "USD"}
+    assert b'"customsValue": {"amount": 30.00, "currency": "USD"}' in call.body
     assert commodity["harmonizedCode"] == "610910"
 
 
@@ -191,10 +199,10 @@ def test_metric_parcels_are_sent_in_pounds_and_inches_rounded_up(adapter, mocked
 
     adapter.rates(shared.rate_request(parcels=(parcel,)))
 
-    (package,) = body_of(sent(mocked, "POST", RATES_URL)[0])["requestedShipment"][
+    (package,) = exact_body(sent(mocked, "POST", RATES_URL)[0])["requestedShipment"][
         "requestedPackageLineItems"
     ]
-    assert package["weight"] == {"units": "LB", "value": "2.3"}  # 2.2046...
+    assert package["weight"] == {"units": "LB", "value": Decimal("2.3")}  # 2.2046...
     assert package["dimensions"] == {
         "length": 12,
         "width": 8,

@@ -4,6 +4,7 @@ is sent (endpoints, token, transaction headers, fields the published
 examples have) as much as what comes back."""
 
 import base64
+import copy
 from datetime import date, time
 from decimal import Decimal
 
@@ -213,6 +214,31 @@ def test_label_is_bought_as_png_and_decoded(adapter, mocked):
         "Type": "01",
         "BillShipper": {"AccountNumber": "A1B2C3"},
     }
+
+
+def test_each_package_of_a_shipment_keeps_its_own_label(adapter, mocked):
+    # ShipmentResults.PackageResults is an array, one entry per package.
+    answer = copy.deepcopy(fx("ship_response.json"))
+    results = answer["ShipmentResponse"]["ShipmentResults"]
+    second = copy.deepcopy(results["PackageResults"][0])
+    second["TrackingNumber"] = "1Z12345E8791315510"
+    second["ShippingLabel"]["GraphicImage"] = base64.b64encode(b"\x89PNG two").decode()
+    results["PackageResults"].append(second)
+    mocked.post(SHIP_URL, json=answer)
+
+    label = adapter.create_label(
+        shared.label_request(
+            "03", parcels=(shared.PARCEL, shared.PARCEL), label_format=LabelFormat.PNG
+        )
+    )
+
+    assert label.tracking_number == "1Z12345E8791315509"
+    assert [p.tracking_number for p in label.parcel_labels] == [
+        "1Z12345E8791315509",
+        "1Z12345E8791315510",
+    ]
+    assert label.parcel_labels[0].label_data == label.label_data
+    assert label.parcel_labels[1].label_data == b"\x89PNG two"
 
 
 def test_international_label_carries_the_commercial_invoice(adapter, mocked):

@@ -19,9 +19,17 @@ from shipping.providers.base import (
     VoidRequest,
 )
 from shipping.providers.usps import USPSAdapter
+from shipping.providers.validation import InvalidShippingRequest
 from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests as shared
-from tests.shipping.providers.wire import FIXTURES, body_of, load, sent, unknown_fields
+from tests.shipping.providers.wire import (
+    FIXTURES,
+    body_of,
+    exact_body,
+    load,
+    sent,
+    unknown_fields,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -116,10 +124,28 @@ def test_one_rate_per_mail_class_its_cheapest_option(adapter, mocked):
     assert unknown_fields(body, fx("spec_rate_request.json")) == []
     assert body["pricingOptions"][0]["paymentAccount"]["accountNumber"] == "1000115566"
     assert body["packageDescription"]["weight"] == 2.5
+    package = exact_body(sent(mocked, "POST", RATES_URL)[0])["packageDescription"]
+    assert (package["weight"], package["length"]) == (Decimal("2.5"), Decimal("12"))
 
 
-def test_international_parcels_get_no_usps_rate_and_no_call(adapter, mocked):
-    assert adapter.rates(shared.international_rate_request()) == []
+def test_two_parcels_are_refused_before_any_call(adapter, mocked):
+    # The Labels API labels one package: a second would never be labelled.
+    two = shared.rate_request(parcels=(shared.PARCEL, shared.PARCEL))
+
+    with pytest.raises(InvalidShippingRequest) as caught:
+        adapter.rates(two)
+
+    assert caught.value.param == "parcels"
+    assert not mocked.calls
+
+
+def test_parcels_mailed_from_abroad_get_no_usps_rate_and_no_call(adapter, mocked):
+    # International parcels from the US: tests/shipping/providers/
+    # test_usps_international.py.
+    request = shared.rate_request(
+        from_address=shared.ABROAD, to_address=shared.SHIPPER, customs=shared.CUSTOMS
+    )
+    assert adapter.rates(request) == []
     assert not mocked.calls
 
 

@@ -3,6 +3,7 @@ uses only fields the carrier's published example has."""
 
 import json
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,12 @@ def sent(rsps: Any, method: str, url: str) -> list:
 
 def body_of(request: Any) -> dict:
     return json.loads(request.body or b"{}")
+
+
+def exact_body(request: Any) -> dict:
+    """The body with its decimal numbers read as ``Decimal``: a float on the
+    way out would show as a long binary fraction here."""
+    return json.loads(request.body or b"{}", parse_float=Decimal)
 
 
 def load(carrier: str, name: str) -> Any:

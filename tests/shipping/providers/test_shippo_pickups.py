@@ -1,0 +1,225 @@
+"""Shippo pickups: booked for labels bought through Shippo (its
+transactions), never cancelled through it (Shippo documents no cancel), via
+the adapter and the API (fixtures: tests/fixtures/shippo/README.md)."""
+
+from datetime import date, time
+
+import pytest
+import responses
+from rest_framework.test import APIClient
+
+from integrations.errors import Rejected
+from shipping.models import (
+    Pickup,
+    PickupStatus,
+    RateQuote,
+    Shipment,
+    ShipmentStatus,
+)
+from shipping.providers.base import PickupCancellation, PickupRequest
+from shipping.providers.shippo import ShippoAdapter
+from shipping.providers.validation import InvalidShippingRequest
+from tests.factories import ApiKeyFactory, ProviderAccountFactory
+from tests.shipping.contract import requests as shared
+from tests.shipping.providers.wire import body_of, load, sent, unknown_fields
+
+pytestmark = pytest.mark.django_db
+
+PICKUPS_URL = "https://api.goshippo.com/pickups/"
+CARRIER_ACCOUNT = "078870331023437cb917f5187429b093"
+TRANSACTION = "915d94940ea54c3a80cbfa328722f5a1"
+
+
+def fx(name: str) -> dict:
+    return load("shippo", name)
+
+
+@pytest.fixture
+def account():
+    return ProviderAccountFactory(
+        kind="shipping",
+        provider="shippo",
+        slug="shippo-pickups",
+        settings={"max_attempts": 1, "pickup_timezone": "America/Chicago"},
+        credentials={"api_token": "shippo_test_token", "webhook_token": "hook"},
+    )
+
+
+@pytest.fixture
+def mocked():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+def _request(**changes) -> PickupRequest:
+    values = {
+        "address": shared.SHIPPER,
+        "pickup_date": date(2025, 5, 12),
+        "ready_time": time(9, 0),
+        "close_time": time(17, 0),
+        "parcel_count": 1,
+        "total_weight": shared.PARCEL.weight,
+        "idempotency_key": "pickup-key",
+        "carrier_shipment_ids": (TRANSACTION,),
+        "carrier_account": CARRIER_ACCOUNT,
+        **changes,
+    }
+    return PickupRequest(**values)
+
+
+def test_a_pickup_is_booked_for_the_transactions(account, mocked):
+    mocked.post(PICKUPS_URL, status=201, json=fx("pickup_confirmed.json"))
+
+    booked = ShippoAdapter(account).schedule_pickup(_request())
+
+    assert booked.confirmation_number == "WTC310058750"
+    assert booked.location_code == "5ea6e1a1c7c442b5a1d2a8a0b3f4e5d6"
+    assert (booked.pickup_date, booked.close_time) == (date(2025, 5, 12), time(16, 30))
+    (call,) = sent(mocked, "POST", PICKUPS_URL)
+    body = body_of(call)
+    assert unknown_fields(body, fx("spec_pickup_request.json")) == []
+    assert body["carrier_account"] == CARRIER_ACCOUNT
+    assert body["transactions"] == [TRANSACTION]
+    # Local to the pickup's zone (Central Daylight Time in May).
+    assert body["requested_start_time"] == "2025-05-12T09:00:00-05:00"
+    assert body["requested_end_time"] == "2025-05-12T17:00:00-05:00"
+    assert body["location"]["building_location_type"] == "Front Door"
+    assert body["location"]["address"]["zip"] == "38118"
+    assert call.headers["Authorization"] == "ShippoToken shippo_test_token"
+
+
+def test_instructions_go_with_an_other_location(account, mocked):
+    mocked.post(PICKUPS_URL, status=201, json=fx("pickup_confirmed.json"))
+
+    ShippoAdapter(account).schedule_pickup(_request(instructions="Dock 4, ring"))
+
+    location = body_of(sent(mocked, "POST", PICKUPS_URL)[0])["location"]
+    assert location["building_location_type"] == "Other"
+    assert location["instructions"] == "Dock 4, ring"
+
+
+def test_without_transactions_nothing_is_sent(account, mocked):
+    with pytest.raises(InvalidShippingRequest) as caught:
+        ShippoAdapter(account).schedule_pickup(_request(carrier_shipment_ids=()))
+
+    assert caught.value.param == "shipments"
+    assert not mocked.calls
+
+
+def test_an_error_status_is_refused_with_shippos_message(account, mocked):
+    mocked.post(PICKUPS_URL, status=201, json=fx("pickup_error.json"))
+
+    with pytest.raises(Rejected) as caught:
+        ShippoAdapter(account).schedule_pickup(_request())
+
+    assert caught.value.code == "pickup_refused"
+    assert "not available for the requested window" in caught.value.message
+
+
+def test_cancel_is_not_supported_and_calls_nobody(account, mocked):
+    cancellation = PickupCancellation(
+        confirmation_number="WTC310058750",
+        pickup_date=date(2025, 5, 12),
+        address=shared.SHIPPER,
+    )
+
+    with pytest.raises(Rejected) as caught:
+        ShippoAdapter(account).cancel_pickup(cancellation)
+
+    assert caught.value.code == "not_supported"
+    assert not mocked.calls
+
+
+def _bought(account) -> Shipment:
+    quote = RateQuote.objects.create(
+        fingerprint="p" * 64,
+        account=account,
+        carrier="USPS",
+        service_code="usps_priority",
+        amount=790,
+        currency="USD",
+        extra={"carrier_account": CARRIER_ACCOUNT},
+        request={},
+        expires_at="2099-01-01T00:00:00Z",
+    )
+    return Shipment.objects.create(
+        account=account,
+        quote=quote,
+        from_address={},
+        to_address={},
+        parcels=[],
+        carrier="USPS",
+        service_code="usps_priority",
+        amount=790,
+        currency="USD",
+        idempotency_key="bought-1",
+        status=ShipmentStatus.PURCHASED,
+        tracking_number="9205590164917312751089",
+        carrier_shipment_id=TRANSACTION,
+    )
+
+
+def _api() -> APIClient:
+    key = ApiKeyFactory(scopes=["shipping:read", "shipping:write"])
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    return api
+
+
+def _book(api, shipments, key="pk-api"):
+    data = {
+        "account": "shippo-pickups",
+        "address": {
+            "name": "Switchyard Warehouse",
+            "street_lines": ["1 Dock Road"],
+            "city": "Memphis",
+            "state_code": "TN",
+            "postal_code": "38118",
+            "country_code": "US",
+            "phone": "+19015550100",
+        },
+        "pickup_date": "2025-05-12",
+        "ready_time": "09:00",
+        "close_time": "17:00",
+        "parcel_count": 1,
+        "total_weight": "1.000",
+        "shipments": shipments,
+    }
+    return api.post(
+        "/api/v1/shipping/pickups/", data, format="json", HTTP_IDEMPOTENCY_KEY=key
+    )
+
+
+def test_the_api_books_for_shipments_and_refuses_to_cancel(account, mocked):
+    mocked.post(PICKUPS_URL, status=201, json=fx("pickup_confirmed.json"))
+    shipment = _bought(account)
+    api = _api()
+
+    booked = _book(api, [shipment.public_id])
+
+    assert booked.status_code == 201, booked.content
+    assert booked.json()["confirmation_number"] == "WTC310058750"
+    body = body_of(sent(mocked, "POST", PICKUPS_URL)[0])
+    assert body["transactions"] == [TRANSACTION]
+    assert body["carrier_account"] == CARRIER_ACCOUNT
+    pickup = Pickup.objects.get(public_id=booked.json()["id"])
+    assert list(pickup.shipments.all()) == [shipment]
+    cancel = api.post(
+        f"/api/v1/shipping/pickups/{pickup.public_id}/cancel/",
+        HTTP_IDEMPOTENCY_KEY="cancel-1",
+    )
+    assert cancel.status_code == 422, cancel.content
+    error = cancel.json()["error"]
+    assert error["code"] == "not_supported"
+    assert "WTC310058750" in error["message"]
+    pickup.refresh_from_db()
+    assert pickup.status == PickupStatus.SCHEDULED
+
+
+def test_the_api_refuses_a_shipment_it_cannot_collect(account, mocked):
+    response = _book(_api(), ["shp_unknown"])
+
+    assert response.status_code == 404
+    assert response.json()["error"]["param"] == "shipments"
+    assert not mocked.calls
+    assert not Pickup.objects.exists()
