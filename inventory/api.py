@@ -37,6 +37,16 @@ WRITE = ["inventory:write"]
 _ERRORS = {
     code: ErrorResponseSerializer for code in (400, 401, 403, 404, 409, 422, 429)
 }
+_STOCK_EXAMPLE = {
+    "sku": "MUG-BLUE",
+    "location": "BER",
+    "on_hand": 12,
+    "reserved": 3,
+    "available": 9,
+    "state": "in_stock",
+    "oversold_by": 0,
+    "synced_at": "2026-12-05T02:10:00Z",
+}
 _RESERVATION_EXAMPLE = {
     "id": "res_3k2j4h5g6f7d8s9a0q1w2e3r",
     "order_id": "order-1001",
@@ -119,6 +129,7 @@ class StockView(ListModelMixin, GenericAPIView):
             )
         ],
         responses={200: StockLevelSerializer(many=True), **_ERRORS},
+        examples=[OpenApiExample("A page", response_only=True, value=_STOCK_EXAMPLE)],
     )
     def get(self, request: Request) -> Response:
         return self.list(request)
@@ -138,6 +149,9 @@ class ReservationsView(ListModelMixin, GenericAPIView):
         summary="Reservations, newest first (optionally of one order)",
         parameters=[OpenApiParameter("order_id", OpenApiTypes.STR)],
         responses={200: ReservationSerializer(many=True), **_ERRORS},
+        examples=[
+            OpenApiExample("A page", response_only=True, value=_RESERVATION_EXAMPLE)
+        ],
     )
     def get(self, request: Request) -> Response:
         return self.list(request)

@@ -183,6 +183,17 @@ class ShipmentsView(ListModelMixin, GenericAPIView):
         operation_id="shipments_list",
         summary="Shipments, newest first, by cursor (filter: ?order_id=)",
         responses={200: ShipmentListSerializer(many=True), **_ERRORS},
+        examples=[
+            OpenApiExample(
+                "A page",
+                response_only=True,
+                value={
+                    k: v
+                    for k, v in SHIPMENT_RESPONSE.items()
+                    if k not in ("tracking_events", "parcel_labels")
+                },
+            )
+        ],
     )
     def get(self, request: Request) -> Response:
         return self.list(request)
