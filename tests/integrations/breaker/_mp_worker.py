@@ -81,12 +81,12 @@ def race(job: dict[str, Any]) -> dict[str, Any]:
     from integrations.errors import NotProcessed
 
     breaker = breaker_for(_account(job))
-    _wait_until(job["start_at"])
+    start_at = _barrier(job["barrier"])
     passed = refused = 0
     # One deadline for every racer, whenever it woke: the probe reports only
     # once all of them stopped knocking (a late sibling would pass a closed
     # breaker otherwise).
-    deadline = job["start_at"] + job["seconds"]
+    deadline = start_at + job["seconds"]
     while time.time() < deadline:
         try:
             breaker.before_call()
@@ -106,8 +106,8 @@ def rate(job: dict[str, Any]) -> dict[str, Any]:
     from integrations.ratelimit import limiter_for
 
     limiter = limiter_for(_account(job))
-    _wait_until(job["start_at"])
-    end = job["start_at"] + job["seconds"]
+    start_at = _barrier(job["barrier"])
+    end = start_at + job["seconds"]
     granted: list[float] = []
     refused = 0
     while time.time() < end:
@@ -130,6 +130,21 @@ def slot(job: dict[str, Any]) -> dict[str, Any]:
             return {"slot": "taken", "in_flight": limiter.in_flight()}
     except NotProcessed as exc:
         return {"slot": exc.code, "in_flight": limiter.in_flight()}
+
+
+def _barrier(name: str) -> float:
+    """Say this process is ready, then wait for the test's start time: a
+    worker that started slowly on a loaded machine does not start late."""
+    import redis
+    from django.conf import settings
+
+    line = redis.Redis.from_url(settings.REDIS_URL)
+    line.incr(f"{name}:ready")
+    while (start := line.get(f"{name}:go")) is None:
+        time.sleep(0.005)
+    start_at = float(start)
+    _wait_until(start_at)
+    return start_at
 
 
 COMMANDS = {"trip": trip, "observe": observe, "race": race, "rate": rate, "slot": slot}

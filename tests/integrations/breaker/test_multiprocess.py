@@ -10,10 +10,12 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from django.conf import settings
 
 from integrations.breaker import breaker_for
@@ -25,8 +27,6 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
 ROOT = Path(__file__).resolve().parents[3]
 WORKER = "tests.integrations.breaker._mp_worker"
-# Allows for the interpreter and Django starting up in each worker.
-STARTUP_SECONDS = 4.0
 
 
 def _start(job: dict[str, Any]) -> subprocess.Popen:
@@ -50,6 +50,19 @@ def _result(proc: subprocess.Popen) -> dict[str, Any]:
 
 def _run(job: dict[str, Any]) -> dict[str, Any]:
     return _result(_start(job))
+
+
+def _release(barrier: str, *, parties: int, not_before: float = 0.0) -> float:
+    """Wait until every worker is ready, then give them one start time."""
+    line = redis.Redis.from_url(settings.REDIS_URL)
+    give_up = time.time() + 60
+    while int(line.get(f"{barrier}:ready") or 0) < parties:
+        assert time.time() < give_up, "workers never became ready"
+        time.sleep(0.01)
+    start_at = max(not_before, time.time() + 0.3)
+    line.set(f"{barrier}:go", repr(start_at), ex=120)
+    line.expire(f"{barrier}:ready", 120)
+    return start_at
 
 
 def _job(account, command: str, **extra: Any) -> dict[str, Any]:
@@ -83,10 +96,11 @@ def test_processes_see_one_breaker_and_one_probe():
         breaker_for(account).before_call()
 
     opened_until = breaker_for(account).snapshot().opened_until.timestamp()
-    start_at = max(opened_until, time.time() + STARTUP_SECONDS)
+    barrier = f"mp-race-{uuid.uuid4().hex}"
     racers = [
-        _start(_job(account, "race", start_at=start_at, seconds=1.0)) for _ in range(2)
+        _start(_job(account, "race", barrier=barrier, seconds=1.0)) for _ in range(2)
     ]
+    _release(barrier, parties=len(racers), not_before=opened_until)
     results = [_result(p) for p in racers]
     assert sum(r["passed"] for r in results) == 1, results
     # The other process kept knocking during the probe and was refused.
@@ -105,11 +119,12 @@ def test_processes_together_stay_within_one_rate_limit():
             "rate_limit_max_wait_seconds": 0.5,
         }
     )
-    start_at = time.time() + STARTUP_SECONDS
+    barrier = f"mp-rate-{uuid.uuid4().hex}"
     workers = [
-        _start(_job(account, "rate", start_at=start_at, seconds=seconds))
+        _start(_job(account, "rate", barrier=barrier, seconds=seconds))
         for _ in range(2)
     ]
+    start_at = _release(barrier, parties=len(workers))
     results = [_result(p) for p in workers]
     end = start_at + seconds
     granted = [t for r in results for t in r["granted"] if t <= end]
