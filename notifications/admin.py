@@ -106,12 +106,44 @@ class SuppressionAdmin(admin.ModelAdmin):
     actions = ["remove"]
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        # Removal keeps the row and the reason: the "remove" action.
+        # Removal keeps the row and the reason: the "remove" action, or a
+        # reason given on the change form.
         return False
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return list(self.fields)
+        return [
+            "address",
+            "reason",
+            "source",
+            "created_at",
+            "removed_at",
+            "removed_reason",
+        ]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        help_text = "To remove this suppression, say why and save."
+        if obj is not None and obj.removed_at is None:
+            kwargs["help_texts"] = {"removed_reason": help_text}
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return ["source"]
+        # What a suppression says is history; only removal changes it.
+        fixed = ["address", "reason", "source", "created_at", "removed_at"]
+        return fixed + (["removed_reason"] if obj.removed_at else [])
 
     def save_model(self, request, obj, form, change) -> None:
         if change:
-            return super().save_model(request, obj, form, change)
+            # A reason given for an active suppression removes it, through
+            # the service; nothing else on a suppression is edited.
+            reason = form.cleaned_data.get("removed_reason", "").strip()
+            if obj.removed_at is None and reason:
+                suppression_remove(address=obj.address, reason=reason)
+                obj.refresh_from_db()
+            return None
         created = suppression_add(
             address=obj.address, reason=obj.reason, source=f"admin:{request.user}"
         )

@@ -1,9 +1,18 @@
-"""API shapes of email messages and their delivery events."""
+"""API shapes of email messages, their delivery events and bulk sends."""
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from notifications.models import EmailEvent, EmailMessage
+from notifications.models import BulkSend, EmailEvent, EmailMessage
+from notifications.models.messages import CATEGORY_CHOICES
 from notifications.providers.base import EmailCategory
+from notifications.services.bulk import (
+    bulk_send_counts,
+    bulk_send_progress,
+    bulk_send_status,
+)
 
 
 class EmailSendSerializer(serializers.Serializer):
@@ -70,3 +79,130 @@ class EmailMessageSerializer(EmailListSerializer):
 
     class Meta(EmailListSerializer.Meta):
         fields = [*EmailListSerializer.Meta.fields, "last_error", "events"]
+
+
+# --- Bulk sends ------------------------------------------------------------
+# One request carries at most this many recipients (and the body at most
+# BULK_MAX_BODY_BYTES, a 413 beyond): larger sends come from ``send_bulk``.
+BULK_MAX_RECIPIENTS = 10_000
+BULK_MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+class BulkRecipientInSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254, help_text="The recipient's address.")
+    context = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="This recipient's template data, over the shared context.",
+    )
+
+
+class BulkSendCreateSerializer(serializers.Serializer):
+    template = serializers.CharField(
+        max_length=100, help_text="A directory under templates/emails/."
+    )
+    category = serializers.ChoiceField(
+        choices=CATEGORY_CHOICES,
+        default=EmailCategory.MARKETING.value,
+        help_text="Marketing mail carries one-click unsubscribe headers.",
+    )
+    context = serializers.DictField(
+        required=False, default=dict, help_text="Data every recipient shares."
+    )
+    name = serializers.CharField(
+        max_length=255, required=False, default="", allow_blank=True
+    )
+    recipients = BulkRecipientInSerializer(
+        many=True,
+        allow_empty=False,
+        max_length=BULK_MAX_RECIPIENTS,
+        help_text=f"1 to {BULK_MAX_RECIPIENTS:,} recipients; the same address "
+        "twice is sent once. Every address and every recipient's template "
+        "variables are checked before anything is stored.",
+    )
+
+
+class BulkProgressSerializer(serializers.Serializer):
+    total = serializers.IntegerField(help_text="Recipients stored.")
+    done = serializers.IntegerField(help_text="Recipients settled as sent.")
+    failed = serializers.IntegerField(
+        help_text="Recipients refused, failed, or whose outcome is unknown."
+    )
+    percent = serializers.FloatField()
+    rate = serializers.FloatField(
+        allow_null=True, help_text="Recipients settled per second."
+    )
+    eta_seconds = serializers.FloatField(allow_null=True)
+    paced_until = serializers.DateTimeField(
+        allow_null=True, help_text="Waiting out a provider's rate limit until then."
+    )
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class BulkSendListSerializer(serializers.ModelSerializer):
+    """A bulk send read from its batch job (``services.bulk``)."""
+
+    id = serializers.CharField(source="public_id")
+    status = serializers.SerializerMethodField(
+        help_text="pending, running, done, cancelled or failed."
+    )
+    cancel_requested = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BulkSend
+        fields = [
+            "id",
+            "name",
+            "template",
+            "category",
+            "status",
+            "cancel_requested",
+            "progress",
+            "created_at",
+        ]
+
+    def get_status(self, bulk: BulkSend) -> str:
+        return bulk_send_status(bulk)
+
+    def get_cancel_requested(self, bulk: BulkSend) -> bool:
+        return bool(bulk.job_id and bulk.job.cancel_requested)
+
+    @extend_schema_field(BulkProgressSerializer(allow_null=True))
+    def get_progress(self, bulk: BulkSend) -> dict[str, Any] | None:
+        progress = bulk_send_progress(bulk)
+        if progress is None:
+            return None
+        fields = BulkProgressSerializer().fields
+        values = {name: getattr(progress, name) for name in fields}
+        return BulkProgressSerializer(values).data
+
+
+class BulkSendSerializer(BulkSendListSerializer):
+    outcomes = serializers.SerializerMethodField(
+        help_text="Recipients by their message's status (sent, delivered, "
+        "bounced, suppressed, failed, unknown, ...); `pending`: no message yet."
+    )
+
+    class Meta(BulkSendListSerializer.Meta):
+        fields = [*BulkSendListSerializer.Meta.fields, "outcomes"]
+
+    @extend_schema_field(
+        {"type": "object", "additionalProperties": {"type": "integer"}}
+    )
+    def get_outcomes(self, bulk: BulkSend) -> dict[str, int]:
+        return bulk_send_counts(bulk)
+
+
+class BulkSendCreatedSerializer(BulkSendSerializer):
+    duplicates = serializers.SerializerMethodField(
+        help_text="Recipients given again under an address already in the "
+        "request: sent once."
+    )
+
+    class Meta(BulkSendSerializer.Meta):
+        fields = [*BulkSendSerializer.Meta.fields, "duplicates"]
+
+    def get_duplicates(self, bulk: BulkSend) -> int:
+        return int(self.context.get("duplicates", 0))

@@ -58,3 +58,22 @@ def test_staff_add_and_remove_a_suppression(staff) -> None:
     )
     item.refresh_from_db()
     assert item.removed_at is not None and item.removed_reason
+
+
+def test_a_reason_on_the_change_form_removes_a_suppression(staff) -> None:
+    item = suppression_add(address="cy@example.com", reason="complaint", source="t")
+    url = f"/admin/notifications/suppression/{item.pk}/change/"
+    page = staff.get(url).content.decode()
+    assert "To remove this suppression, say why and save." in page
+    # Saving without a reason, or trying to rewrite the address, changes nothing.
+    staff.post(url, {"address": "other@example.com", "removed_reason": ""})
+    item.refresh_from_db()
+    assert (item.address, item.removed_at) == ("cy@example.com", None)
+    response = staff.post(url, {"removed_reason": "customer asked by phone"})
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.removed_at is not None
+    assert item.removed_reason == "customer asked by phone"
+    assert Suppression.objects.filter(removed_at__isnull=True).count() == 0
+    # A removed suppression is history: its form has nothing to edit.
+    assert 'name="removed_reason"' not in staff.get(url).content.decode()
