@@ -155,26 +155,23 @@ def _screening_read(
     using = router.db_for_read(Payment)
     conn = connections[using]
     since = timezone.now() - timedelta(minutes=settings.FRAUD_VELOCITY_WINDOW_MINUTES)
+    since = Payment._meta.get_field("created_at").get_db_prep_value(since, conn)
     params: list[Any] = [currency]
     for code, (value, _cap) in velocity.items():
         field = Payment._meta.get_field(_VELOCITY_FIELDS[code])
-        params += [code, field.get_db_prep_value(value, conn), _prep_since(since, conn)]
+        params += [code, field.get_db_prep_value(value, conn), since]
     for kind, value in terms:
         params += [kind, value]
     if ranges:
         params += [BlocklistKind.IP, "%/%"]
-    sql = _read_sql(using, tuple(velocity), len(terms) + ranges, ranges)
+    sql = _read_sql(using, tuple(velocity), len(terms), ranges)
     with conn.cursor() as cursor:
         cursor.execute(sql, params)
         return _read_rows(cursor.fetchall())
 
 
-def _prep_since(since: Any, conn: Any) -> Any:
-    return Payment._meta.get_field("created_at").get_db_prep_value(since, conn)
-
-
 @functools.cache
-def _read_sql(using: str, rules: tuple[str, ...], terms: int, ranges: bool) -> str:
+def _read_sql(using: str, rules: tuple[str, ...], exact: int, ranges: bool) -> str:
     """The statement for one shape of screening (built once per shape).
 
     Raw SQL, not the ORM: composing five querysets cost more CPU than the
@@ -185,8 +182,9 @@ def _read_sql(using: str, rules: tuple[str, ...], terms: int, ranges: bool) -> s
     )
     payments, created = name(Payment._meta.db_table), name("created_at")
     # Only quoted names from the models go into the text; values are params.
-    first = f"SELECT 'threshold', '', '', amount FROM {threshold}"  # noqa: S608
-    parts = [f"{first} WHERE currency = %s"]
+    amount, currency, kind, value = map(name, ("amount", "currency", "kind", "value"))
+    first = f"SELECT 'threshold', '', '', {amount} FROM {threshold}"  # noqa: S608
+    parts = [f"{first} WHERE {currency} = %s"]
     for code in rules:
         column = name(_VELOCITY_FIELDS[code])
         # As the ORM's iexact on PostgreSQL, for the stored e-mail's case.
@@ -199,11 +197,11 @@ def _read_sql(using: str, rules: tuple[str, ...], terms: int, ranges: bool) -> s
             f"SELECT %s, '', '', COUNT(*) FROM {payments} "  # noqa: S608
             f"WHERE {match} AND {created} >= %s"
         )
-    if terms:
-        tests = ["(kind = %s AND value = %s)"] * (terms - ranges)
-        tests += ["(kind = %s AND value LIKE %s)"] * ranges
+    if exact or ranges:
+        tests = [f"({kind} = %s AND {value} = %s)"] * exact
+        tests += [f"({kind} = %s AND {value} LIKE %s)"] * ranges
         parts.append(
-            f"SELECT 'blocklist', kind, value, 0 FROM {blocklist} "  # noqa: S608
+            f"SELECT 'blocklist', {kind}, {value}, 0 FROM {blocklist} "  # noqa: S608
             f"WHERE {' OR '.join(tests)}"
         )
     return " UNION ALL ".join(parts)
