@@ -2,10 +2,14 @@
 bare authenticated DRF view, both in-process through Django's test client;
 and payment_create with the primary gateway down against it being up."""
 
+import cProfile
 import json
+import pstats
 import time
 import uuid
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 from bench.common import bench_kind, make_account, mean, note, pct, report, time_calls
 
@@ -54,8 +58,53 @@ def _api_throughput() -> bool:
         name="bench-payments", scopes=["payments:read", "payments:write"]
     )
     client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
-    counter = iter(range(10**9))
     failures: list[str] = []
+    calls = _api_calls(client, failures)
+    # whitenoise warns that collectstatic never ran.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+    rates = {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+        "api_key": "1000000/s",  # throttling runs, never refuses
+    }
+    rest = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    with override_settings(REST_FRAMEWORK=rest):
+        for call in calls.values():
+            time_calls(call, 20)  # warm-up
+        times, cpu = _timed_blocks(calls)
+        commits = _commits_per_call(calls["pay"], 20)
+        work = {name: _python_calls(call, 20) for name, call in calls.items()}
+    ok = _report_api(times["pay"], times["bare"], failures, commits)
+    _report_floor(times["floor"], times["bare"])
+    per_call = {name: cpu[name] / len(times[name]) * 1e3 for name in calls}
+    note(
+        f"CPU of this process per call: payment {per_call['pay']:.1f} ms, floor "
+        f"{per_call['floor']:.1f} ms, bare {per_call['bare']:.1f} ms; the rest "
+        "of each wall time is waiting (PostgreSQL, Redis, the scheduler)"
+    )
+    note(
+        f"Python function calls per call (load-independent): payment "
+        f"{work['pay']:.0f}, floor {work['floor']:.0f}, bare {work['bare']:.0f}; "
+        f"bare/payment {work['bare'] / work['pay']:.3f}"
+    )
+    return ok
+
+
+def _python_calls(call: Callable[[], None], runs: int) -> float:
+    """Python function calls per ``call()``, counted apart from the timed
+    runs: the work a request does, whatever the machine's load."""
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        for _ in range(runs):
+            call()
+    finally:
+        profile.disable()
+    return pstats.Stats(profile).total_calls / runs
+
+
+def _api_calls(client: Any, failures: list[str]) -> dict[str, Callable[[], None]]:
+    """One payment, one bare view request, one floor request."""
+    counter = iter(range(10**9))
 
     def pay() -> None:
         n = next(counter)
@@ -78,28 +127,22 @@ def _api_throughput() -> bool:
         if response.status_code != 201:
             failures.append(f"floor {response.status_code}")
 
-    # whitenoise warns that collectstatic never ran.
-    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
-    rates = {
-        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-        "api_key": "1000000/s",  # throttling runs, never refuses
-    }
-    rest = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
-    with override_settings(REST_FRAMEWORK=rest):
-        time_calls(pay, 20)
-        time_calls(bare, 20)  # warm-up
-        time_calls(floor, 20)
-        pays: list[float] = []
-        bares: list[float] = []
-        floors: list[float] = []
-        for _ in range(API_RUNS // BLOCK):
-            pays += time_calls(pay, BLOCK)
-            bares += time_calls(bare, BLOCK)
-            floors += time_calls(floor, BLOCK)
-        commits = _commits_per_call(pay, 20)
-    ok = _report_api(pays, bares, failures, commits)
-    _report_floor(floors, bares)
-    return ok
+    return {"pay": pay, "bare": bare, "floor": floor}
+
+
+def _timed_blocks(
+    calls: dict[str, Callable[[], None]],
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Wall time of each call, in interleaved blocks, and each kind's total
+    CPU time of this process (what is not CPU here is waiting)."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    cpu = dict.fromkeys(calls, 0.0)
+    for _ in range(API_RUNS // BLOCK):
+        for name, call in calls.items():
+            start = time.process_time()
+            times[name] += time_calls(call, BLOCK)
+            cpu[name] += time.process_time() - start
+    return times, cpu
 
 
 def _commits_per_call(call: object, runs: int) -> tuple[float, float, float]:

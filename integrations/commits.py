@@ -118,6 +118,14 @@ class _RolledBack(Exception):
     """Passed to the held block's exit so that it rolls back."""
 
 
+def group_alone() -> bool:
+    """True while the group's own transaction is open and no other block is:
+    a write that fails there can be undone by ``group_rollback()`` (losing
+    the group's earlier writes) instead of costing a savepoint pair."""
+    group = _current.get()
+    return group is not None and group.owns_top()
+
+
 def group_held() -> bool:
     """True while the group's own transaction is open (not a caller's)."""
     group = _current.get()

@@ -66,8 +66,13 @@ def event_emit(*, name: str, payload: dict[str, Any], subject: str = "") -> Even
             payload=payload,
             correlation_id=correlation.get() or "",
         )
-        for subscriber in subscribers_for(name):
-            delivery = EventDelivery.objects.create(event=event, subscriber=subscriber)
+        # One INSERT for all subscribers: a round trip apiece was most of
+        # what an event cost its caller.
+        deliveries = EventDelivery.objects.bulk_create(
+            EventDelivery(event=event, subscriber=subscriber)
+            for subscriber in subscribers_for(name)
+        )
+        for delivery in deliveries:
             transaction.on_commit(partial(_enqueue, delivery.pk, event.correlation_id))
     logger.info("event emitted", extra={"event_id": event.pk, "event_name": name})
     return event

@@ -363,6 +363,6 @@ def test_score_is_capped_and_ignores_unknown_codes():
 
 
 def test_screening_is_a_few_queries(django_assert_max_num_queries):
-    # Threshold lookup, one velocity aggregate, one blocklist query.
-    with django_assert_max_num_queries(3):
+    # The threshold, the velocity counts and the blocklist: one statement.
+    with django_assert_max_num_queries(1):
         screen(billing_country="GB", ip_country="FR")
