@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from django.utils import timezone
 
+from integrations.client.session import key_on_record
 from integrations.commits import group_commit, group_join
 from integrations.errors import ProviderError
 from integrations.models import ProviderAccount
@@ -64,7 +65,8 @@ def attempt_run(
     group_commit()
     started = time.monotonic()
     try:
-        result = call(idempotency_key)
+        with key_on_record():
+            result = call(idempotency_key)
     except ProviderError as error:
         group_join()
         attempt_finish(attempt, started, outcome=str(error.outcome), error=error)

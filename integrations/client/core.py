@@ -146,8 +146,9 @@ class ProviderClient:
         pace = (pacing, weight, max_wait)
         with self._operation(operation, idempotent, idempotency_key, pace) as ctx:
             headers = dict(requests_kwargs.pop("headers", None) or {})
-            ctx.prewrite = bool(idempotency_header) and method not in SAFE_METHODS
-            if ctx.prewrite:
+            keyed = bool(idempotency_header) and method not in SAFE_METHODS
+            ctx.prewrite = ctx.prewrite and keyed
+            if keyed:
                 headers[idempotency_header] = ctx.idempotency_key
 
             def attempt() -> requests.Response:

@@ -3,6 +3,8 @@ the operation in flight (``CallContext``), its correlation id, attempt count
 and deadline-clamped timeouts, for ``request()`` and SDKs alike."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +24,21 @@ from integrations.client.config import ClientConfig
 MIN_TIMEOUT = 0.001
 
 
+_key_on_record: ContextVar[bool] = ContextVar("key_on_record", default=False)
+
+
+@contextmanager
+def key_on_record() -> Iterator[None]:
+    """Calls in the block carry a key the caller has already made durable (a
+    keyed attempt row): their call-log row is written behind the call only,
+    saving a commit before it."""
+    token = _key_on_record.set(True)
+    try:
+        yield
+    finally:
+        _key_on_record.reset(token)
+
+
 @dataclass
 class CallContext:
     """One operation in flight; what ``ProviderClient.operation`` yields."""
@@ -36,10 +53,10 @@ class CallContext:
     attempts: int = 0
     http_status: int | None = None
     call_id: int | None = None
-    # Write the row before the first attempt. Skipped only for requests that
-    # carry no idempotency key (GETs): they change nothing, so there is nothing
-    # for reconciliation to look up, and one database write is saved.
-    prewrite: bool = True
+    # Write the row before the first attempt. Skipped for requests that carry
+    # no idempotency key (GETs: nothing for reconciliation to look up) and
+    # where the caller already committed the key (``key_on_record``).
+    prewrite: bool = field(default_factory=lambda: not _key_on_record.get())
     started_at: Any = field(default_factory=timezone.now)
     # Bulk work: wait for the rate limit (ours and the provider's 429) until
     # ``pace_deadline`` instead of failing over; ``weight`` tokens per attempt.

@@ -6,6 +6,7 @@ from django.db import connection, transaction
 
 from integrations import client as client_module
 from integrations.client import call_rows
+from integrations.client.session import key_on_record
 from integrations.errors import Unknown
 from integrations.models import ProviderCall
 from integrations.secrets_registry import known_secrets
@@ -83,6 +84,26 @@ def test_a_post_prewrites_durably_then_finishes_relaxed(client, fault):
     assert _setting() == "on"
     call = ProviderCall.objects.get()
     assert (call.outcome, call.http_status, call.attempts) == ("success", 200, 1)
+    assert call.idempotency_key == fault.requests[0].header("Idempotency-Key")
+
+
+def test_a_post_whose_key_is_on_record_writes_its_row_behind_the_call(client, fault):
+    fault.route("POST", "/x", respond(200, json={}))
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    # The caller (a keyed attempt) committed the key: no commit before the call.
+    with connection.execute_wrapper(record), key_on_record():
+        client.request("POST", fault.url_for("/x"), operation="pay", idempotent=False)
+
+    (insert,) = statements
+    assert insert.startswith("INSERT") and client_module.RELAXED_FROM in insert
+    call = ProviderCall.objects.get()
+    assert (call.outcome, call.http_status, call.attempts) == ("success", 200, 1)
+    # The key still goes to the provider, and is logged with the call.
     assert call.idempotency_key == fault.requests[0].header("Idempotency-Key")
 
 
