@@ -1,0 +1,126 @@
+"""The secret registry behind log redaction (issue 17, part 3): the log filter
+never touches the database or the cache; saves reload this process's copy at
+once, and other processes pick a change up at their next request or task
+start through the shared version stamp."""
+
+import logging
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from integrations import secrets_registry
+from integrations.logging import SecretRedactionFilter
+from integrations.models import ProviderAccount
+from integrations.secrets_registry import MASK, known_secrets, redact_secrets
+from storefront_hooks import services as hooks
+from tests.factories import ProviderAccountFactory
+
+pytestmark = pytest.mark.django_db
+
+OLD = "sk_test_registry_old_0001"
+NEW = "sk_test_registry_new_0002"
+
+
+@pytest.fixture(autouse=True)
+def _fresh(settings):
+    settings.SECRET_REDACTION_CHECK_SECONDS = 0
+    secrets_registry.forget()
+    cache.delete(secrets_registry.STAMP_KEY)
+    yield
+    secrets_registry.forget()
+
+
+def _filtered(message: str) -> str:
+    record = logging.makeLogRecord({"msg": message, "levelno": logging.ERROR})
+    SecretRedactionFilter().filter(record)
+    return record.getMessage()
+
+
+def test_a_saved_account_is_redacted_in_this_process_at_once():
+    ProviderAccountFactory(credentials={"secret_key": OLD})
+
+    assert _filtered(f"boom {OLD}") == f"boom {MASK}"
+
+
+def test_the_filter_never_queries_even_when_a_check_is_due():
+    account = ProviderAccountFactory(credentials={"secret_key": OLD})
+    ProviderAccount.objects.filter(pk=account.pk).update(credentials_encrypted="")
+
+    with CaptureQueriesContext(connection) as queries:
+        logging.getLogger("tests.registry").error("quoting %s", OLD)
+        assert _filtered(f"again {OLD}") == f"again {MASK}"
+
+    assert len(queries) == 0
+
+
+def test_a_change_in_another_process_is_redacted_after_the_next_request(settings):
+    account = ProviderAccountFactory(credentials={"secret_key": OLD})
+    secrets_registry.refresh(force_check=True)
+    # Another process changes the secret: no signal here, only its stamp.
+    other = ProviderAccount.objects.get(pk=account.pk)
+    other.set_credentials({"secret_key": NEW})
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        credentials_encrypted=other.credentials_encrypted
+    )
+    assert _filtered(NEW) == NEW  # not known yet: the filter reads nothing
+    cache.set(secrets_registry.STAMP_KEY, "bumped-elsewhere", None)
+
+    Client().get("/healthz")  # a request start in this process
+
+    assert _filtered(f"{NEW} {OLD}") == f"{MASK} {OLD}"
+
+
+def test_an_unchanged_stamp_reads_no_accounts():
+    ProviderAccountFactory(credentials={"secret_key": OLD})
+    secrets_registry.refresh(force_check=True)
+    # The stamp is in the cache (with the database cache, one query on it).
+    with CaptureQueriesContext(connection) as queries:
+        secrets_registry.refresh(force_check=True)
+    assert not [q for q in queries if "integrations_provideraccount" in q["sql"]]
+
+
+def test_the_check_interval_throttles_request_starts(settings):
+    settings.SECRET_REDACTION_CHECK_SECONDS = 3600
+    account = ProviderAccountFactory(credentials={"secret_key": OLD})
+    secrets_registry.refresh(force_check=True)
+    other = ProviderAccount.objects.get(pk=account.pk)
+    other.set_credentials({"secret_key": NEW})
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        credentials_encrypted=other.credentials_encrypted
+    )
+    cache.set(secrets_registry.STAMP_KEY, "bumped-elsewhere", None)
+
+    Client().get("/healthz")  # a request start in this process
+    assert NEW not in known_secrets()  # the next look is an hour away
+
+    secrets_registry.refresh(force_check=True)  # a service storing provider text
+    assert NEW in known_secrets()
+    assert OLD not in known_secrets()
+
+
+def test_a_deleted_account_is_forgotten_and_a_task_start_refreshes():
+    account = ProviderAccountFactory(credentials={"secret_key": OLD})
+    account.delete()
+    assert OLD not in known_secrets()
+    ProviderAccountFactory(credentials={"secret_key": NEW})
+    secrets_registry.forget()
+    from django_q.signals import pre_execute
+
+    pre_execute.send(sender="django_q", func=None, task={})
+
+    assert NEW in known_secrets()
+
+
+def test_storefront_webhook_signing_secrets_are_redacted():
+    endpoint, secret = hooks.endpoint_create(
+        url="https://shop.example/hooks", event_types=["payment.*"]
+    )
+    rotated = hooks.endpoint_secret_rotate(endpoint=endpoint)
+
+    assert redact_secrets(f"{secret} {rotated}") == f"{MASK} {MASK}"
+    secrets_registry.forget()
+    secrets_registry.refresh(force_check=True)
+    assert redact_secrets(f"{secret} {rotated}") == f"{MASK} {MASK}"
