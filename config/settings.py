@@ -212,6 +212,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's default handlers (console when DEBUG, mail_admins) do not
+        # mask secrets: its records go through the root's console instead.
+        "django": {"level": "INFO", "handlers": [], "propagate": True},
+        "django.server": {"handlers": [], "propagate": True},
         "django.db.backends": {"level": "INFO"},
         "django-q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")},
         # Provider SDKs log request details at INFO and below.
