@@ -14,6 +14,9 @@ transaction. The copy is reloaded
   service calls ``known_secrets(fresh=True)``), when the version stamp in the
   shared cache differs from the one it loaded; saves bump the stamp on commit.
   The stamp is looked at most every ``SECRET_REDACTION_CHECK_SECONDS``.
+
+Secrets that live in no row (an OAuth access token a process uses) are added
+with ``remember`` by the process that holds them.
 """
 
 import logging
@@ -37,7 +40,15 @@ DEFAULT_MODELS = ("integrations.ProviderAccount",)
 
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
-_state: dict[str, Any] = {"checked": float("-inf"), "stamp": None, "secrets": ()}
+_state: dict[str, Any] = {
+    "checked": float("-inf"),
+    "stamp": None,
+    "loaded": frozenset(),
+    "secrets": (),
+}
+# Remembered secrets, oldest first; bounded (tokens expire and are replaced).
+_remembered: dict[str, None] = {}
+REMEMBER_MAX = 256
 
 
 def known_secrets(*, fresh: bool = False) -> tuple[str, ...]:
@@ -80,9 +91,30 @@ def reload(*, stamp: str | None = None) -> None:
             for row in model._default_manager.all():
                 values.update(_strings(_row_secrets(row)))
     with _lock:
-        _state["secrets"] = tuple(sorted(values, key=len, reverse=True))
+        _state["loaded"] = frozenset(values)
+        _publish()
         if stamp is not None:
             _state["stamp"] = stamp
+
+
+def remember(value: Any) -> None:
+    """Mask ``value`` too, in this process: a secret no row holds (an OAuth
+    access token). Cheap when it is known already."""
+    if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
+        return
+    if value in _remembered:
+        return
+    with _lock:
+        _remembered[value] = None
+        while len(_remembered) > REMEMBER_MAX:
+            del _remembered[next(iter(_remembered))]
+        _publish()
+
+
+def _publish() -> None:
+    # Called with _lock held.
+    values = _state["loaded"] | _remembered.keys()
+    _state["secrets"] = tuple(sorted(values, key=len, reverse=True))
 
 
 def secret_models() -> list[Any]:
@@ -167,4 +199,5 @@ def redact_secrets(text: str, secrets: Iterable[str] | None = None) -> str:
 def forget() -> None:
     """Drop this process's copy (tests; a rotation run in this process)."""
     with _lock:
-        _state.update(checked=float("-inf"), stamp=None, secrets=())
+        _remembered.clear()
+        _state.update(checked=float("-inf"), stamp=None, loaded=frozenset(), secrets=())

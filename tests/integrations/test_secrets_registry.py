@@ -124,3 +124,21 @@ def test_storefront_webhook_signing_secrets_are_redacted():
     secrets_registry.forget()
     secrets_registry.refresh(force_check=True)
     assert redact_secrets(f"{secret} {rotated}") == f"{MASK} {MASK}"
+
+
+def test_a_remembered_token_is_masked_and_the_memory_is_bounded():
+    token = "A21AAFakeAccessToken0123456789"
+    secrets_registry.remember(token)
+    assert redact_secrets(f"Bearer {token}") == f"Bearer {MASK}"
+
+    for n in range(secrets_registry.REMEMBER_MAX):
+        secrets_registry.remember(f"token-{n:08d}")
+    assert token not in known_secrets()
+    assert len(known_secrets()) == secrets_registry.REMEMBER_MAX
+
+
+def test_an_account_reload_keeps_remembered_tokens():
+    secrets_registry.remember("A21AAFakeAccessToken0123456789")
+    ProviderAccountFactory(credentials={"secret_key": OLD})
+
+    assert {OLD, "A21AAFakeAccessToken0123456789"} <= set(known_secrets())

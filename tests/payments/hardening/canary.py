@@ -46,6 +46,13 @@ XML = {"Content-Type": "application/xml; charset=utf-8"}
 _EXEMPT = ("/v1/oauth2/token", "/v1/notifications/verify-webhook-signature")
 
 
+def oauth_tokens(provider: str) -> tuple[str, ...]:
+    """The access tokens the fake hands out (PayPal: oauth_token.json)."""
+    if provider != "paypal":
+        return ()
+    return (_json("paypal", "oauth_token.json")["access_token"],)
+
+
 def _json(provider: str, name: str) -> Any:
     return json.loads((FIXTURES / provider / name).read_text())
 
@@ -165,9 +172,17 @@ class Echo:
     """While armed with an error kind, answers the adapter's writes with that
     error echoing every planted secret; otherwise passes to the fake."""
 
-    def __init__(self, fake: FakeGateway, provider: str, planted: dict[str, str]):
+    def __init__(
+        self,
+        fake: FakeGateway,
+        provider: str,
+        planted: dict[str, str],
+        tokens: tuple[str, ...] = (),
+    ):
         self.fake, self.provider = fake, provider
-        self.echo = " ".join(planted.values())
+        # ``tokens``: secrets no row holds (PayPal's OAuth access token).
+        self.tokens = tokens
+        self.echo = " ".join([*planted.values(), *tokens])
         self.kind = ""
         self.hits = 0
         self.merchant = planted.get("merchant_id", "")
