@@ -164,11 +164,18 @@ def _request_or_task_started(**kwargs: Any) -> None:
     refresh()
 
 
+def _task_finished(task: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    # django-q2 stores a failed task's exception text and traceback (and any
+    # returned text) in its Task row: mask there what logs mask.
+    if task is not None and isinstance(task.get("result"), str):
+        task["result"] = redact_secrets(task["result"])
+
+
 def connect_signals() -> None:
     """From ``IntegrationsConfig.ready``: reload on saves, refresh at request
     and task starts."""
     from django.core.signals import request_started
-    from django_q.signals import pre_execute
+    from django_q.signals import post_execute_in_worker, pre_execute
 
     for model in secret_models():
         uid = f"secrets_registry.{model._meta.label}"
@@ -178,6 +185,9 @@ def connect_signals() -> None:
         _request_or_task_started, dispatch_uid="secrets_registry.request"
     )
     pre_execute.connect(_request_or_task_started, dispatch_uid="secrets_registry.task")
+    post_execute_in_worker.connect(
+        _task_finished, dispatch_uid="secrets_registry.task_result"
+    )
 
 
 def _strings(values: Iterable[Any]) -> Iterable[str]:

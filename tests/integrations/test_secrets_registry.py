@@ -142,3 +142,25 @@ def test_an_account_reload_keeps_remembered_tokens():
     ProviderAccountFactory(credentials={"secret_key": OLD})
 
     assert {OLD, "A21AAFakeAccessToken0123456789"} <= set(known_secrets())
+
+
+def test_a_failed_tasks_stored_text_is_masked():
+    from django_q.signals import post_execute_in_worker
+
+    ProviderAccountFactory(credentials={"secret_key": OLD})
+    task = {"result": f"ProviderError: refused {OLD} : Traceback ...", "success": False}
+
+    post_execute_in_worker.send(sender="django_q", func=None, task=task)
+
+    assert task["result"] == f"ProviderError: refused {MASK} : Traceback ..."
+
+
+def test_a_failed_rows_stored_error_is_masked():
+    # What webhook events, outbox deliveries and batch rows keep of a failure.
+    from integrations.leases import describe_error
+
+    ProviderAccountFactory(credentials={"secret_key": OLD})
+
+    assert describe_error(RuntimeError(f"refused {OLD}")) == (
+        f"RuntimeError: refused {MASK}"
+    )
