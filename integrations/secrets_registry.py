@@ -36,6 +36,9 @@ MASK = "[redacted]"
 # Shorter values (a mode, a flag) would redact ordinary words.
 MIN_SECRET_LENGTH = 8
 STAMP_KEY = "secrets_registry:stamp"
+# Load balancers' and Prometheus' probes answer without the database or the
+# cache; the next other request looks at the stamp.
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 DEFAULT_MODELS = ("integrations.ProviderAccount",)
 
 logger = logging.getLogger(__name__)
@@ -161,6 +164,9 @@ def _bump_quietly() -> None:
 
 
 def _request_or_task_started(**kwargs: Any) -> None:
+    environ = kwargs.get("environ") or {}
+    if environ.get("PATH_INFO") in PROBE_PATHS:
+        return
     refresh()
 
 

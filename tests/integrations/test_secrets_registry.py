@@ -68,7 +68,7 @@ def test_a_change_in_another_process_is_redacted_after_the_next_request(settings
     assert _filtered(NEW) == NEW  # not known yet: the filter reads nothing
     cache.set(secrets_registry.STAMP_KEY, "bumped-elsewhere", None)
 
-    Client().get("/healthz")  # a request start in this process
+    Client().get("/api/v1/nothing/")  # a request start in this process
 
     assert _filtered(f"{NEW} {OLD}") == f"{MASK} {OLD}"
 
@@ -93,7 +93,7 @@ def test_the_check_interval_throttles_request_starts(settings):
     )
     cache.set(secrets_registry.STAMP_KEY, "bumped-elsewhere", None)
 
-    Client().get("/healthz")  # a request start in this process
+    Client().get("/api/v1/nothing/")  # a request start in this process
     assert NEW not in known_secrets()  # the next look is an hour away
 
     secrets_registry.refresh(force_check=True)  # a service storing provider text
@@ -164,3 +164,14 @@ def test_a_failed_rows_stored_error_is_masked():
     assert describe_error(RuntimeError(f"refused {OLD}")) == (
         f"RuntimeError: refused {MASK}"
     )
+
+
+def test_probes_do_not_refresh(django_assert_num_queries):
+    cache.set(secrets_registry.STAMP_KEY, "bumped-elsewhere", None)
+    ProviderAccountFactory(credentials={"secret_key": OLD})
+    secrets_registry.forget()
+
+    with django_assert_num_queries(0):
+        Client().get("/healthz")
+
+    assert known_secrets() == ()
