@@ -96,6 +96,11 @@ def test_a_decline_quoting_our_key_never_reaches_the_storefront_or_logs(
     )
     # The provider's own code travels in a field of its own (its decline_code).
     assert error["provider_code"] == "generic_decline"
+    assert response.json()["payment"]["failure"] == {
+        "code": "card_declined",
+        "message": "The card was declined.",
+        "provider_code": "generic_decline",
+    }
     payment = Payment.objects.get()
     assert payment.failure_message == "The card was declined."
     stored = [
