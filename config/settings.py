@@ -212,6 +212,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's default handlers (console when DEBUG, mail_admins) do not
+        # mask secrets: its records go through the root's console instead.
+        "django": {"level": "INFO", "handlers": [], "propagate": True},
+        "django.server": {"handlers": [], "propagate": True},
         "django.db.backends": {"level": "INFO"},
         "django-q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")},
         # Provider SDKs log request details at INFO and below.
@@ -241,10 +245,15 @@ REST_FRAMEWORK = {
     # The API parses JSON only, so APIClient sends JSON unless told otherwise.
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
-# How often each process checks the accounts table for new secrets to redact.
+# How often each process checks the shared stamp for changed secrets to redact.
 SECRET_REDACTION_CHECK_SECONDS = env.float(
     "SECRET_REDACTION_CHECK_SECONDS", default=5.0
 )
+# Models whose rows hold secrets to mask (each has redaction_secrets()).
+SECRET_REDACTION_MODELS = [
+    "integrations.ProviderAccount",
+    "storefront_hooks.WebhookEndpoint",
+]
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchyard storefront API",

@@ -30,8 +30,12 @@ class ClaimLost(Exception):
 
 
 def describe_error(exc: BaseException) -> str:
-    """What a failed row keeps of its error: type and message, bounded."""
-    return f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
+    """What a failed row keeps of its error: type and message, bounded, with
+    every known secret masked (a provider's text can quote our credentials)."""
+    from integrations.secrets_registry import known_secrets, redact_secrets
+
+    text = redact_secrets(f"{type(exc).__name__}: {exc}", known_secrets(fresh=True))
+    return text[:_MAX_ERROR_CHARS]
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.core.cache import cache
 from oauthlib import oauth1
 
+from integrations import secrets_registry
 from integrations.client import ProviderClient, client_for, response_json
 from integrations.errors import ConfigurationError, NotProcessed
 from integrations.ratelimit import cache_lock
@@ -163,6 +164,7 @@ class TokenCache:
         """A new token from the provider now, stored for everyone (a health
         check proves the credentials this way; a cached token proves nothing)."""
         token, lifetime = self.request_token()
+        secrets_registry.remember(token)
         self._store(token, lifetime)
         logger.info(
             "oauth token fetched",
@@ -212,6 +214,8 @@ class TokenCache:
         expires_at = entry.get("expires_at")
         if not isinstance(token, str) or not isinstance(expires_at, int | float):
             return None
+        # A provider's error may quote the token back: mask it in our logs.
+        secrets_registry.remember(token)
         return token if self.clock() < expires_at - self.margin else None
 
     def _store(self, token: str, lifetime: int) -> None:

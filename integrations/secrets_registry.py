@@ -1,70 +1,199 @@
-"""Every account's known secrets, for redaction: a provider's error text can
-quote what we sent (credentials included), and that text must reach neither
-a log line nor a stored message.
+"""Every known secret, for redaction: a provider's error text can quote what
+we sent (credentials included), and that text must reach neither a log line
+nor a stored message.
 
-Each process keeps its own copy, checked against the accounts table at most
-every ``SECRET_REDACTION_CHECK_SECONDS`` (one aggregate query) and reloaded
-when an account was added, changed or removed.
+The secrets are the values ``redaction_secrets()`` gives for every row of the
+models named in ``SECRET_REDACTION_MODELS`` (provider accounts' credentials,
+storefront webhook endpoints' signing secrets). Each process keeps its own
+copy, and the log filter only ever reads that copy: a database query inside a
+logging call could recurse, deadlock or run inside someone else's
+transaction. The copy is reloaded
+
+- in this process, when a row of those models is saved or deleted (signals);
+- in every other process, at its next request or task start (and whenever a
+  service calls ``known_secrets(fresh=True)``), when the version stamp in the
+  shared cache differs from the one it loaded; saves bump the stamp on commit.
+  The stamp is looked at most every ``SECRET_REDACTION_CHECK_SECONDS``.
+
+Secrets that live in no row (an OAuth access token a process uses) are added
+with ``remember`` by the process that holds them.
 """
 
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
-from django.db.models import Count, Max
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 
 MASK = "[redacted]"
 # Shorter values (a mode, a flag) would redact ordinary words.
 MIN_SECRET_LENGTH = 8
+STAMP_KEY = "secrets_registry:stamp"
+# Load balancers' and Prometheus' probes answer without the database or the
+# cache; the next other request looks at the stamp.
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+DEFAULT_MODELS = ("integrations.ProviderAccount",)
 
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
-_local = threading.local()
-_state: dict[str, Any] = {"checked": float("-inf"), "stamp": None, "secrets": ()}
+_state: dict[str, Any] = {
+    "checked": float("-inf"),
+    "stamp": None,
+    "loaded": frozenset(),
+    "secrets": (),
+}
+# Remembered secrets, oldest first; bounded (tokens expire and are replaced).
+_remembered: dict[str, None] = {}
+REMEMBER_MAX = 256
 
 
 def known_secrets(*, fresh: bool = False) -> tuple[str, ...]:
-    """Every account's credential values, longest first. ``fresh``: check the
-    accounts table now (a service about to store provider text)."""
-    interval = getattr(settings, "SECRET_REDACTION_CHECK_SECONDS", 5.0)
-    now = time.monotonic()
-    if not fresh and now - _state["checked"] < interval:
-        return _state["secrets"]
-    if getattr(_local, "busy", False):
-        return _state["secrets"]  # a log line written while loading
-    _local.busy = True
-    try:
-        _reload_if_changed(now)
-    except Exception:
-        # No database (yet), or none in this context: keep what we have
-        # and try again after the interval.
-        _state["checked"] = now
-    finally:
-        _local.busy = False
+    """Every known secret, longest first, from this process's copy.
+
+    ``fresh``: look at the shared stamp now and reload if it moved (a service
+    about to store provider text). Without it nothing is read from the
+    database or the cache: this is what the log filter calls."""
+    if fresh:
+        refresh(force_check=True)
     return _state["secrets"]
 
 
-def _reload_if_changed(now: float) -> None:
-    from integrations.db import savepoint_if_nested
-    from integrations.models import ProviderAccount
+def refresh(*, force_check: bool = False) -> None:
+    """Reload the copy if another process changed a secret since it was
+    loaded. Called at request and task starts; never from logging."""
+    interval = getattr(settings, "SECRET_REDACTION_CHECK_SECONDS", 5.0)
+    now = time.monotonic()
+    if not force_check and now - _state["checked"] < interval:
+        return
+    try:
+        stamp = _shared_stamp()
+        if stamp != _state["stamp"]:
+            reload(stamp=stamp)
+    except Exception:
+        # No database or cache (yet): keep what we have, try again later.
+        logger.warning("secret registry refresh failed", exc_info=True)
+    _state["checked"] = now
 
-    # Inside a caller's transaction a savepoint: a failing query (a log line
-    # written during a migration) must not abort that transaction.
-    with savepoint_if_nested():
-        stamp = ProviderAccount.objects.aggregate(n=Count("pk"), at=Max("updated_at"))
-    with _lock:
-        _state["checked"] = now
-        if stamp == _state["stamp"]:
-            return
+
+def reload(*, stamp: str | None = None) -> None:
+    """Read every secret again from the database, now."""
+    from integrations.db import savepoint_if_nested
+
     values: set[str] = set()
-    for account in ProviderAccount.objects.only("credentials_encrypted"):
-        values.update(_strings(account.get_credentials().values()))
+    # Inside a caller's transaction a savepoint: a failing read must not
+    # abort that transaction.
+    with savepoint_if_nested():
+        for model in secret_models():
+            for row in model._default_manager.all():
+                values.update(_strings(_row_secrets(row)))
+    with _lock:
+        _state["loaded"] = frozenset(values)
+        _publish()
+        if stamp is not None:
+            _state["stamp"] = stamp
+
+
+def remember(value: Any) -> None:
+    """Mask ``value`` too, in this process: a secret no row holds (an OAuth
+    access token). Cheap when it is known already."""
+    if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
+        return
+    if value in _remembered:
+        return
+    with _lock:
+        _remembered[value] = None
+        while len(_remembered) > REMEMBER_MAX:
+            del _remembered[next(iter(_remembered))]
+        _publish()
+
+
+def _publish() -> None:
+    # Called with _lock held.
+    values = _state["loaded"] | _remembered.keys()
+    _state["secrets"] = tuple(sorted(values, key=len, reverse=True))
+
+
+def secret_models() -> list[Any]:
+    names = getattr(settings, "SECRET_REDACTION_MODELS", DEFAULT_MODELS)
+    return [apps.get_model(name) for name in names]
+
+
+def _row_secrets(row: Any) -> Iterable[Any]:
+    try:
+        return list(row.redaction_secrets())
+    except Exception:
+        # An undecryptable row (a retired key) holds nothing we could mask.
+        logger.warning("secret registry skipped a row", extra={"row": repr(row)})
+        return []
+
+
+def _shared_stamp() -> str:
+    stamp = cache.get(STAMP_KEY)
+    if stamp is None:
+        cache.add(STAMP_KEY, uuid.uuid4().hex, timeout=None)
+        stamp = cache.get(STAMP_KEY)
+    return str(stamp)
+
+
+def bump_stamp() -> None:
+    """Tell every other process to reload (after a secret changed)."""
+    stamp = uuid.uuid4().hex
+    cache.set(STAMP_KEY, stamp, timeout=None)
+    # This process reloaded already (the signal): it need not do so again.
     with _lock:
         _state["stamp"] = stamp
-        _state["secrets"] = tuple(sorted(values, key=len, reverse=True))
+
+
+def _secret_row_changed(sender: Any, **kwargs: Any) -> None:
+    reload()
+    transaction.on_commit(_bump_quietly, using=kwargs.get("using"))
+
+
+def _bump_quietly() -> None:
+    try:
+        bump_stamp()
+    except Exception:
+        logger.warning("secret registry stamp bump failed", exc_info=True)
+
+
+def _request_or_task_started(**kwargs: Any) -> None:
+    environ = kwargs.get("environ") or {}
+    if environ.get("PATH_INFO") in PROBE_PATHS:
+        return
+    refresh()
+
+
+def _task_finished(task: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    # django-q2 stores a failed task's exception text and traceback (and any
+    # returned text) in its Task row: mask there what logs mask.
+    if task is not None and isinstance(task.get("result"), str):
+        task["result"] = redact_secrets(task["result"])
+
+
+def connect_signals() -> None:
+    """From ``IntegrationsConfig.ready``: reload on saves, refresh at request
+    and task starts."""
+    from django.core.signals import request_started
+    from django_q.signals import post_execute_in_worker, pre_execute
+
+    for model in secret_models():
+        uid = f"secrets_registry.{model._meta.label}"
+        post_save.connect(_secret_row_changed, sender=model, dispatch_uid=uid)
+        post_delete.connect(_secret_row_changed, sender=model, dispatch_uid=uid)
+    request_started.connect(
+        _request_or_task_started, dispatch_uid="secrets_registry.request"
+    )
+    pre_execute.connect(_request_or_task_started, dispatch_uid="secrets_registry.task")
+    post_execute_in_worker.connect(
+        _task_finished, dispatch_uid="secrets_registry.task_result"
+    )
 
 
 def _strings(values: Iterable[Any]) -> Iterable[str]:
@@ -86,4 +215,5 @@ def redact_secrets(text: str, secrets: Iterable[str] | None = None) -> str:
 def forget() -> None:
     """Drop this process's copy (tests; a rotation run in this process)."""
     with _lock:
-        _state.update(checked=float("-inf"), stamp=None, secrets=())
+        _remembered.clear()
+        _state.update(checked=float("-inf"), stamp=None, loaded=frozenset(), secrets=())

@@ -60,6 +60,7 @@ def _api_error(exc: services.PaymentError) -> ApiError:
         status_code=code,
         param=exc.param or None,
         error_type=error_type,
+        provider_code=exc.provider_code,
     )
 
 
@@ -81,6 +82,7 @@ def _payment_response(payment: Payment, *, created: bool) -> Response:
             payment.failure_code or "payment_failed",
             payment.failure_message or "The payment failed.",
             error_type="card_error",
+            provider_code=payment.failure_provider_code,
         )
         return Response({**body, "payment": data}, status=402)
     if payment.status == PaymentStatus.BLOCKED:
@@ -141,8 +143,9 @@ _DECLINE_EXAMPLE = {
     "error": {
         "type": "card_error",
         "code": "card_declined",
-        "message": "the card was declined",
+        "message": "The card was declined.",
         "param": None,
+        "provider_code": "generic_decline",
     },
     "payment": {**_PAYMENT_EXAMPLE, "status": "failed", "amount_captured": 0},
 }
@@ -340,6 +343,7 @@ def _refund_response(refund: Refund) -> Response:
             refund.failure_code or "refund_failed",
             refund.failure_message or "The gateway refused the refund.",
             error_type="card_error",
+            provider_code=refund.failure_provider_code,
         )
         return Response({**body, "refund": data}, status=402)
     # Unknown, or pending until a gateway is reachable: not done yet.

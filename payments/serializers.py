@@ -133,6 +133,10 @@ class RiskSerializer(serializers.Serializer):
 class FailureSerializer(serializers.Serializer):
     code = serializers.CharField(source="failure_code")
     message = serializers.CharField(source="failure_message")
+    provider_code = serializers.CharField(
+        source="failure_provider_code",
+        help_text="The gateway's own code for the failure, if it gave one.",
+    )
 
 
 class NextActionSerializer(serializers.Serializer):

@@ -61,6 +61,10 @@ class WebhookEndpoint(models.Model):
             values["previous"] = previous
         self.secrets_encrypted = crypto.encrypt_json(values)
 
+    def redaction_secrets(self) -> list[Any]:
+        """What integrations.secrets_registry masks: current and previous."""
+        return list(self.stored_secrets().values())
+
     def signing_secrets(self, now: Any = None) -> list[str]:
         """The current secret, plus the previous one while its overlap runs."""
         values = self.stored_secrets()

@@ -4,6 +4,8 @@
 
 ``type`` is the broad class (from the status), ``code`` a stable
 machine-readable reason, ``param`` the offending field (or header) or null.
+An error a provider refused also carries ``provider_code``, the provider's
+own code (never its text, which may quote what we sent).
 DRF errors come through ``exception_handler``; Django-level errors under
 ``/api/`` (unknown path, unexpected exception) through the ``api_*`` views that
 ``config.urls`` installs as error handlers. Unexpected exceptions become a
@@ -48,12 +50,14 @@ class ApiError(exceptions.APIException):
         status_code: int = 400,
         param: str | None = None,
         error_type: str | None = None,
+        provider_code: str = "",
     ) -> None:
         super().__init__(detail=message, code=code)
         self.status_code = status_code
         self.code = code
         self.param = param
         self.error_type = error_type
+        self.provider_code = provider_code
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -68,12 +72,14 @@ def error_body(
     message: str,
     param: str | None = None,
     error_type: str | None = None,
+    provider_code: str = "",
 ) -> dict[str, Any]:
     if error_type is None:
         error_type = _TYPES.get(status_code, "api_error")
-    return {
-        "error": {"type": error_type, "code": code, "message": message, "param": param}
-    }
+    error = {"type": error_type, "code": code, "message": message, "param": param}
+    if provider_code:
+        error["provider_code"] = provider_code
+    return {"error": error}
 
 
 def _first_validation_error(detail: Any, path: str = "") -> tuple[str, str, str] | None:
@@ -123,7 +129,12 @@ def _normalise(exc: Exception) -> Exception:
 def _body_for(exc: exceptions.APIException, status_code: int) -> dict[str, Any]:
     if isinstance(exc, ApiError):
         return error_body(
-            status_code, exc.code, str(exc.detail), exc.param, exc.error_type
+            status_code,
+            exc.code,
+            str(exc.detail),
+            exc.param,
+            exc.error_type,
+            provider_code=exc.provider_code,
         )
     if isinstance(exc, exceptions.ValidationError):
         first = _first_validation_error(exc.detail)

@@ -11,6 +11,12 @@ class ErrorSerializer(serializers.Serializer):
     param = serializers.CharField(
         allow_null=True, help_text="The field or header at fault, if any."
     )
+    provider_code = serializers.CharField(
+        required=False,
+        help_text="When a provider refused: its own code for the refusal "
+        "(e.g. Stripe's decline code, PayPal's issue), as the provider sent it. "
+        "The message is always ours.",
+    )
 
 
 class ErrorResponseSerializer(serializers.Serializer):

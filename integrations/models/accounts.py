@@ -101,5 +101,9 @@ class ProviderAccount(models.Model):
         cleaned = {k: v for k, v in values.items() if v not in (None, "")}
         self.credentials_encrypted = crypto.encrypt_json(cleaned) if cleaned else ""
 
+    def redaction_secrets(self) -> list[Any]:
+        """What integrations.secrets_registry masks: every credential value."""
+        return list(self.get_credentials().values())
+
     def credential_is_set(self, name: str) -> bool:
         return bool(self.get_credentials().get(name))

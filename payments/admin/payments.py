@@ -91,6 +91,7 @@ class PaymentAdmin(
                     "wallet",
                     "failure_code",
                     "failure_message",
+                    "failure_provider_code",
                 ]
             },
         ),

@@ -168,6 +168,8 @@ class Payment(models.Model):
     wallet = models.CharField(max_length=32, blank=True, default="")
     failure_code = models.CharField(max_length=64, blank=True, default="")
     failure_message = models.CharField(max_length=255, blank=True, default="")
+    # The gateway's own code for the failure (its text stays on the timeline).
+    failure_provider_code = models.CharField(max_length=64, blank=True, default="")
     risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
     risk_level = models.CharField(
         max_length=8, choices=RiskLevel.choices, blank=True, default=RiskLevel.NONE
@@ -310,6 +312,7 @@ class Refund(models.Model):
     idempotency_key = models.CharField(max_length=300, unique=True)
     failure_code = models.CharField(max_length=64, blank=True, default="")
     failure_message = models.CharField(max_length=255, blank=True, default="")
+    failure_provider_code = models.CharField(max_length=64, blank=True, default="")
     # A refund the gateway could not be reached for: sent again from then on,
     # with the same key, until the gateway answers or staff cancel it.
     send_attempts = models.PositiveSmallIntegerField(default=0)

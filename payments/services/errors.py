@@ -6,11 +6,20 @@ class PaymentError(Exception):
 
     code = "payment_error"
 
-    def __init__(self, message: str, *, code: str | None = None, param: str = ""):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str = "",
+        provider_code: str = "",
+    ):
         super().__init__(message)
         self.message = message
         self.code = code or self.code
         self.param = param
+        # The gateway's own code (checked by messages.provider_code_of).
+        self.provider_code = provider_code
 
 
 class PanRefused(PaymentError, ValueError):

@@ -22,7 +22,11 @@ from payments.services.errors import (
     GatewayUnavailable,
     InvalidState,
 )
-from payments.services.messages import provider_text_keep, public_message
+from payments.services.messages import (
+    provider_code_of,
+    provider_text_keep,
+    public_message,
+)
 from payments.services.state import advance, change_from_result, log_ids, mark_unknown
 
 # One logger for the whole package, named as before the split, so log
@@ -43,7 +47,9 @@ def follow_up(
         return attempted(payment, adapter, operation, lambda key: call(adapter, key))
     except Rejected as exc:
         provider_text_keep(payment, exc, operation)
-        raise GatewayRejected(public_message(exc.code), code=exc.code) from exc
+        raise GatewayRejected(
+            public_message(exc.code), code=exc.code, provider_code=provider_code_of(exc)
+        ) from exc
     except NotProcessed as exc:
         raise GatewayUnavailable(
             "The payment gateway could not be reached; nothing was done."

@@ -34,7 +34,7 @@ from payments.services.create import (
     record_authorized,
 )
 from payments.services.errors import GatewayRejected, GatewayUnavailable
-from payments.services.messages import public_message
+from payments.services.messages import provider_code_of, public_message
 from payments.services.pan import pan_refuse
 from payments.services.state import mark_failed, mark_unavailable, mark_unknown
 
@@ -75,7 +75,9 @@ def payment_method_save(
         served = run_with_failover(KIND, save, operation_name="save_method")  # type: ignore[arg-type]
     except FailoverRejected as exc:
         # Our message: the provider's text may quote what we sent.
-        raise GatewayRejected(public_message(exc.code), code=exc.code) from exc
+        raise GatewayRejected(
+            public_message(exc.code), code=exc.code, provider_code=provider_code_of(exc)
+        ) from exc
     except (FailoverUnknown, NoProviderAvailable) as exc:
         raise GatewayUnavailable(
             "The payment method could not be saved; try again."

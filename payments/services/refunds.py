@@ -123,7 +123,11 @@ def refund_send(refund: Refund) -> Refund:
         result = follow_up(payment, "refund", call)
     except GatewayRejected as exc:
         return _refund_finish(
-            refund, RefundStatus.FAILED, code=exc.code, message=exc.message
+            refund,
+            RefundStatus.FAILED,
+            code=exc.code,
+            message=exc.message,
+            provider_code=exc.provider_code,
         )
     except GatewayUnavailable:
         # Nothing reached the gateway: safe to send again, same key.
@@ -136,12 +140,18 @@ def refund_send(refund: Refund) -> Refund:
 
 
 def _refund_finish(
-    refund: Refund, status: str, *, code: str = "", message: str = ""
+    refund: Refund,
+    status: str,
+    *,
+    code: str = "",
+    message: str = "",
+    provider_code: str = "",
 ) -> Refund:
     Refund.objects.filter(pk=refund.pk, status__in=RESERVING).update(
         status=status,
         failure_code=code[:64],
         failure_message=message[:255],
+        failure_provider_code=provider_code[:64],
         updated_at=timezone.now(),
     )
     refund.refresh_from_db()

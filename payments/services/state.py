@@ -187,7 +187,7 @@ def failure_settled(row: Payment, before: str, change: Change) -> None:
         title=f"{before}: {row.failure_code}",
         detail=row.failure_message[:500],
     )
-    row.failure_code = row.failure_message = ""
+    row.failure_code = row.failure_message = row.failure_provider_code = ""
 
 
 # Statuses that leave no failure to show.
@@ -240,7 +240,11 @@ def log_ids(payment: Payment) -> dict[str, Any]:
 def mark_failed(payment: Payment, error: ProviderError) -> Payment:
     """Failed with our own message for the code; the provider's text goes to
     the timeline for staff, secrets masked (``services.messages``)."""
-    from payments.services.messages import provider_text_keep, public_message
+    from payments.services.messages import (
+        provider_code_of,
+        provider_text_keep,
+        public_message,
+    )
 
     with transaction.atomic():
         provider_text_keep(payment, error, "authorize")
@@ -251,6 +255,7 @@ def mark_failed(payment: Payment, error: ProviderError) -> Payment:
                 fields={
                     "failure_code": error.code[:64],
                     "failure_message": public_message(error.code),
+                    "failure_provider_code": provider_code_of(error),
                 },
             ),
         )

@@ -94,6 +94,13 @@ def test_a_decline_quoting_our_key_never_reaches_the_storefront_or_logs(
         "card_declined",
         "The card was declined.",
     )
+    # The provider's own code travels in a field of its own (its decline_code).
+    assert error["provider_code"] == "generic_decline"
+    assert response.json()["payment"]["failure"] == {
+        "code": "card_declined",
+        "message": "The card was declined.",
+        "provider_code": "generic_decline",
+    }
     payment = Payment.objects.get()
     assert payment.failure_message == "The card was declined."
     stored = [
@@ -126,3 +133,38 @@ def test_a_traceback_quoting_a_secret_is_masked(stripe_account, console):
 def test_sdk_loggers_write_nothing_below_warning():
     for name in ("stripe", "braintree", "urllib3"):
         assert logging.getLogger(name).getEffectiveLevel() >= logging.WARNING
+
+
+def test_a_provider_code_that_is_not_a_code_is_not_passed_on(stripe_account, api):
+    body = echoing_decline()
+    body["error"]["decline_code"] = f"declined because {CANARY}"
+    with responses.RequestsMock() as mock:
+        mock.post(f"{API}/v1/payment_intents", status=402, json=body)
+        response = api.post(
+            "/api/v1/payments/",
+            {
+                "order_id": "o-2",
+                "amount": 1000,
+                "currency": "EUR",
+                "source_token": "pm_card_visa",
+            },
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+        )
+
+    assert response.status_code == 402
+    assert CANARY not in response.content.decode()
+    assert "provider_code" not in response.json()["error"]
+    note = PaymentNote.objects.get(kind="provider_message")
+    assert CANARY not in note.title and MASK in note.title
+
+
+def test_the_schema_declares_the_provider_code(api):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    error = schema["components"]["schemas"]["Error"]
+
+    assert "provider_code" in error["properties"]
+    assert "provider_code" not in error.get("required", [])
+    create = schema["paths"]["/api/v1/payments/"]["post"]["responses"]["402"]
+    example = next(iter(create["content"]["application/json"]["examples"].values()))
+    assert example["value"]["error"]["provider_code"] == "generic_decline"

@@ -1,0 +1,177 @@
+"""The secret registry behind log redaction (issue 17, part 3): the log filter
+never touches the database or the cache; saves reload this process's copy at
+once, and other processes pick a change up at their next request or task
+start through the shared version stamp."""
+
+import logging
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from integrations import secrets_registry
+from integrations.logging import SecretRedactionFilter
+from integrations.models import ProviderAccount
+from integrations.secrets_registry import MASK, known_secrets, redact_secrets
+from storefront_hooks import services as hooks
+from tests.factories import ProviderAccountFactory
+
+pytestmark = pytest.mark.django_db
+
+OLD = "sk_test_registry_old_0001"
+NEW = "sk_test_registry_new_0002"
+
+
+@pytest.fixture(autouse=True)
+def _fresh(settings):
+    settings.SECRET_REDACTION_CHECK_SECONDS = 0
+    secrets_registry.forget()
+    cache.delete(secrets_registry.STAMP_KEY)
+    yield
+    secrets_registry.forget()
+
+
+def _filtered(message: str) -> str:
+    record = logging.makeLogRecord({"msg": message, "levelno": logging.ERROR})
+    SecretRedactionFilter().filter(record)
+    return record.getMessage()
+
+
+def test_a_saved_account_is_redacted_in_this_process_at_once():
+    ProviderAccountFactory(credentials={"secret_key": OLD})
+
+    assert _filtered(f"boom {OLD}") == f"boom {MASK}"
+
+
+def test_the_filter_never_queries_even_when_a_check_is_due():
+    account = ProviderAccountFactory(credentials={"secret_key": OLD})
+    ProviderAccount.objects.filter(pk=account.pk).update(credentials_encrypted="")
+
+    with CaptureQueriesContext(connection) as queries:
+        logging.getLogger("tests.registry").error("quoting %s", OLD)
+        assert _filtered(f"again {OLD}") == f"again {MASK}"
+
+    assert len(queries) == 0
+
+
+def test_a_change_in_another_process_is_redacted_after_the_next_request(settings):
+    account = ProviderAccountFactory(credentials={"secret_key": OLD})
+    secrets_registry.refresh(force_check=True)
+    # Another process changes the secret: no signal here, only its stamp.
+    other = ProviderAccount.objects.get(pk=account.pk)
+    other.set_credentials({"secret_key": NEW})
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        credentials_encrypted=other.credentials_encrypted
+    )
+    assert _filtered(NEW) == NEW  # not known yet: the filter reads nothing
+    cache.set(secrets_registry.STAMP_KEY, "bumped-elsewhere", None)
+
+    Client().get("/api/v1/nothing/")  # a request start in this process
+
+    assert _filtered(f"{NEW} {OLD}") == f"{MASK} {OLD}"
+
+
+def test_an_unchanged_stamp_reads_no_accounts():
+    ProviderAccountFactory(credentials={"secret_key": OLD})
+    secrets_registry.refresh(force_check=True)
+    # The stamp is in the cache (with the database cache, one query on it).
+    with CaptureQueriesContext(connection) as queries:
+        secrets_registry.refresh(force_check=True)
+    assert not [q for q in queries if "integrations_provideraccount" in q["sql"]]
+
+
+def test_the_check_interval_throttles_request_starts(settings):
+    settings.SECRET_REDACTION_CHECK_SECONDS = 3600
+    account = ProviderAccountFactory(credentials={"secret_key": OLD})
+    secrets_registry.refresh(force_check=True)
+    other = ProviderAccount.objects.get(pk=account.pk)
+    other.set_credentials({"secret_key": NEW})
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        credentials_encrypted=other.credentials_encrypted
+    )
+    cache.set(secrets_registry.STAMP_KEY, "bumped-elsewhere", None)
+
+    Client().get("/api/v1/nothing/")  # a request start in this process
+    assert NEW not in known_secrets()  # the next look is an hour away
+
+    secrets_registry.refresh(force_check=True)  # a service storing provider text
+    assert NEW in known_secrets()
+    assert OLD not in known_secrets()
+
+
+def test_a_deleted_account_is_forgotten_and_a_task_start_refreshes():
+    account = ProviderAccountFactory(credentials={"secret_key": OLD})
+    account.delete()
+    assert OLD not in known_secrets()
+    ProviderAccountFactory(credentials={"secret_key": NEW})
+    secrets_registry.forget()
+    from django_q.signals import pre_execute
+
+    pre_execute.send(sender="django_q", func=None, task={})
+
+    assert NEW in known_secrets()
+
+
+def test_storefront_webhook_signing_secrets_are_redacted():
+    endpoint, secret = hooks.endpoint_create(
+        url="https://shop.example/hooks", event_types=["payment.*"]
+    )
+    rotated = hooks.endpoint_secret_rotate(endpoint=endpoint)
+
+    assert redact_secrets(f"{secret} {rotated}") == f"{MASK} {MASK}"
+    secrets_registry.forget()
+    secrets_registry.refresh(force_check=True)
+    assert redact_secrets(f"{secret} {rotated}") == f"{MASK} {MASK}"
+
+
+def test_a_remembered_token_is_masked_and_the_memory_is_bounded():
+    token = "A21AAFakeAccessToken0123456789"
+    secrets_registry.remember(token)
+    assert redact_secrets(f"Bearer {token}") == f"Bearer {MASK}"
+
+    for n in range(secrets_registry.REMEMBER_MAX):
+        secrets_registry.remember(f"token-{n:08d}")
+    assert token not in known_secrets()
+    assert len(known_secrets()) == secrets_registry.REMEMBER_MAX
+
+
+def test_an_account_reload_keeps_remembered_tokens():
+    secrets_registry.remember("A21AAFakeAccessToken0123456789")
+    ProviderAccountFactory(credentials={"secret_key": OLD})
+
+    assert {OLD, "A21AAFakeAccessToken0123456789"} <= set(known_secrets())
+
+
+def test_a_failed_tasks_stored_text_is_masked():
+    from django_q.signals import post_execute_in_worker
+
+    ProviderAccountFactory(credentials={"secret_key": OLD})
+    task = {"result": f"ProviderError: refused {OLD} : Traceback ...", "success": False}
+
+    post_execute_in_worker.send(sender="django_q", func=None, task=task)
+
+    assert task["result"] == f"ProviderError: refused {MASK} : Traceback ..."
+
+
+def test_a_failed_rows_stored_error_is_masked():
+    # What webhook events, outbox deliveries and batch rows keep of a failure.
+    from integrations.leases import describe_error
+
+    ProviderAccountFactory(credentials={"secret_key": OLD})
+
+    assert describe_error(RuntimeError(f"refused {OLD}")) == (
+        f"RuntimeError: refused {MASK}"
+    )
+
+
+def test_probes_do_not_refresh(django_assert_num_queries):
+    cache.set(secrets_registry.STAMP_KEY, "bumped-elsewhere", None)
+    ProviderAccountFactory(credentials={"secret_key": OLD})
+    secrets_registry.forget()
+
+    with django_assert_num_queries(0):
+        Client().get("/healthz")
+
+    assert known_secrets() == ()
