@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from integrations.batch import relaxed_commit
 from integrations.models import ProviderAccount
 from notifications.models import (
     BulkRecipient,
@@ -51,7 +52,8 @@ class ChunkState:
     row_ids: frozenset[int]
     suppressions: dict[str, str]  # address -> reason
     messages: dict[int, EmailMessage]  # row pk -> message found
-    created: dict[int, int] = field(default_factory=dict)  # row pk -> message pk
+    # row pk -> message pk, for rows not linked to theirs yet
+    unlinked: dict[int, int] = field(default_factory=dict)
 
 
 _local = threading.local()
@@ -91,7 +93,11 @@ def chunk_state(rows: Sequence[BulkRecipient]) -> ChunkState:
     found = EmailMessage.objects.filter(idempotency_key__in=keys)
     messages = {keys[m.idempotency_key]: m for m in found}
     row_ids = frozenset(row.pk for row in rows)
-    return ChunkState(bulk, row_ids, suppressions, messages)
+    state = ChunkState(bulk, row_ids, suppressions, messages)
+    # Stored by a worker stopped before its chunk's end: linked with ours.
+    linked = {row.pk for row in rows if row.message_id is not None}
+    state.unlinked = {pk: m.pk for pk, m in messages.items() if pk not in linked}
+    return state
 
 
 def state_for(row: BulkRecipient) -> ChunkState:
@@ -104,14 +110,15 @@ def state_for(row: BulkRecipient) -> ChunkState:
 
 
 def chunk_finish(rows: Sequence[BulkRecipient]) -> None:
-    """Link each message created in the chunk to its row, in one UPDATE."""
+    """Link each message the chunk stored (or found unlinked) to its row,
+    in one UPDATE."""
     state = getattr(_local, "state", None)
     _local.state = None
-    if state is None or not state.created:
+    if state is None or not state.unlinked:
         return
     linked = [
         BulkRecipient(pk=row_pk, message_id=message_pk)
-        for row_pk, message_pk in state.created.items()
+        for row_pk, message_pk in state.unlinked.items()
     ]
     BulkRecipient.objects.bulk_update(linked, ["message"])
 
@@ -155,7 +162,7 @@ def message_insert(
             message.save(force_insert=True)
     except IntegrityError:
         return None
-    state.created[row.pk] = message.pk
+    state.unlinked[row.pk] = message.pk
     if suppressed:
         details = {"suppression": SuppressionReason(suppressed).label}
         EmailEvent.objects.create(
@@ -186,18 +193,6 @@ def record_sent(
     ``sending`` one) in one INSERT. False when a webhook moved it on
     meanwhile (the caller records it the careful way)."""
     now = timezone.now()
-    updated = EmailMessage.objects.filter(
-        pk=message.pk, status=EmailStatus.SENDING
-    ).update(
-        status=EmailStatus.SENT,
-        account=account,
-        provider_message_id=provider_message_id,
-        last_error="",
-        sent_at=now,
-        updated_at=now,
-    )
-    if not updated:
-        return False
     sent = EmailEvent(
         message=message,
         type=EmailStatus.SENT,
@@ -205,8 +200,23 @@ def record_sent(
         created_at=now,
         details={"account": account.slug},
     )
-    EmailEvent.objects.bulk_create([sending_event(message), sent] if first else [sent])
-    return True
+    # A database crash losing this commit leaves the message ``sending``:
+    # unknown when its row is worked again, never sent twice.
+    with relaxed_commit():
+        updated = EmailMessage.objects.filter(
+            pk=message.pk, status=EmailStatus.SENDING
+        ).update(
+            status=EmailStatus.SENT,
+            account=account,
+            provider_message_id=provider_message_id,
+            last_error="",
+            sent_at=now,
+            updated_at=now,
+        )
+        if updated:
+            events = [sending_event(message), sent] if first else [sent]
+            EmailEvent.objects.bulk_create(events)
+    return bool(updated)
 
 
 def sending_event(message: EmailMessage) -> EmailEvent:

@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from integrations.batch import Pace, own_transactions, pace_seconds
+from integrations.batch import Pace, own_transactions, pace_seconds, relaxed_done
 from integrations.errors import NotProcessed, Rejected
 from integrations.failover import (
     FailoverRejected,
@@ -78,6 +78,7 @@ _SETTLED_OK = frozenset(
 )
 
 
+@relaxed_done
 @own_transactions
 def bulk_recipient_send(row: BulkRecipient) -> None:
     """Send ``row``'s message once (see the module docstring). Raises Pace
