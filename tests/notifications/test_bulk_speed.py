@@ -21,6 +21,7 @@ from notifications.models import (
     EmailStatus,
     SandboxEmail,
 )
+from notifications.providers.sandbox import SandboxEmailAdapter
 from notifications.services import suppression_add
 from notifications.services.bulk import bulk_send_counts, bulk_send_create
 from notifications.services.bulk_chunk import chunk_finish
@@ -144,3 +145,45 @@ def test_a_chunk_stopped_before_its_end_counts_right_and_sends_once(
     assert set(statuses) == {BatchRowStatus.DONE}
     linked = BulkRecipient.objects.filter(bulk_send=bulk, message__isnull=False)
     assert linked.count() == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_the_outcome_is_one_statement_and_a_webhook_outranks_it(
+    email_accounts, monkeypatch
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement outcome is PostgreSQL's")
+    primary, _ = email_accounts
+    bulk = _create(3)
+    original = SandboxEmailAdapter.send
+
+    def bounced_meanwhile(self, message, **kwargs):
+        result = original(self, message, **kwargs)
+        if message.to == "r2@example.com":  # a fast bounce webhook, first
+            EmailMessage.objects.filter(public_id=message.message_id).update(
+                status=EmailStatus.BOUNCED
+            )
+        return result
+
+    monkeypatch.setattr(SandboxEmailAdapter, "send", bounced_meanwhile)
+    with CaptureQueriesContext(connection) as captured:
+        _work_all(bulk)
+
+    outcomes = [q["sql"] for q in captured.captured_queries if "moved AS" in q["sql"]]
+    assert len(outcomes) == 3
+    assert all("set_config('synchronous_commit', 'off', true)" in q for q in outcomes)
+    sent = EmailMessage.objects.get(to_email="r0@example.com")
+    assert (sent.status, sent.account, sent.sent_at is not None) == (
+        EmailStatus.SENT,
+        primary,
+        True,
+    )
+    assert sent.provider_message_id
+    assert list(sent.events.values_list("type", "details")) == [
+        (EmailStatus.SENDING, {}),
+        (EmailStatus.SENT, {"account": primary.slug}),
+    ]
+    bounced = EmailMessage.objects.get(to_email="r2@example.com")
+    assert bounced.status == EmailStatus.BOUNCED  # kept: it ranks higher
+    assert bounced.account == primary
+    assert bulk_send_counts(bulk) == {"sent": 2, "bounced": 1}
