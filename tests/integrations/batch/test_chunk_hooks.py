@@ -6,6 +6,7 @@ import logging
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from integrations.batch import (
     batch_job_create,
@@ -139,3 +140,38 @@ def test_relaxed_commit_turns_the_flush_wait_off_for_its_transaction_only() -> N
     with transaction.atomic(), relaxed_commit():
         # A caller's transaction decides how it commits.
         assert _synchronous_commit() == "on"
+
+
+@relaxed_done
+@own_transactions
+def relaxed_lease_lost(row: BatchItem) -> None:
+    record(row)
+    if row.key == "k1":  # the sweeper took the row back meanwhile
+        BatchItem.objects.filter(pk=row.pk).update(
+            status=BatchRowStatus.PENDING, claimed_at=None
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("enqueued")
+def test_on_postgresql_a_relaxed_done_is_one_statement_and_sees_a_lost_lease():
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement done is PostgreSQL's")
+    job = _job(3, "relaxed_lease_lost", chunk_size=3)
+
+    with CaptureQueriesContext(connection) as captured:
+        result = batch_job_work(job_id=job.pk, budget_seconds=0)
+
+    assert (result.done, result.lost) == (2, 1)
+    relaxed_updates = [
+        q["sql"]
+        for q in captured.captured_queries
+        if q["sql"].startswith("UPDATE") and "set_config" in q["sql"]
+    ]
+    assert len(relaxed_updates) == 3
+    rows = dict(BatchItem.objects.filter(job=job).values_list("key", "status"))
+    assert rows == {
+        "k0": BatchRowStatus.DONE,
+        "k1": BatchRowStatus.PENDING,
+        "k2": BatchRowStatus.DONE,
+    }
