@@ -46,8 +46,10 @@ ACCOUNT_SETTINGS = {
 def run() -> bool:
     load_before = os.getloadavg()[0]
     raw = _floor("raw", rate=None)
-    client = _floor("client", rate=RATE)
+    before = _floor("client", rate=RATE).rate()
     provider, counts = _bulk_send()
+    # Again after: on a shared machine the load moves during the run.
+    floor = (before + _floor("client", rate=RATE).rate()) / 2
     load_after = os.getloadavg()[0]
     rate, duplicates = provider.rate(), provider.duplicates()
     report(
@@ -60,9 +62,9 @@ def run() -> bool:
     report("email bulk duplicates", f"{duplicates}", "0", float(duplicates), "0")
     report(
         "email floor: client path",
-        f"{client.rate():.0f} msg/s, no bulk rows",
+        f"{floor:.0f} msg/s, no bulk rows",
         f"limit {RATE} msg/s",
-        client.rate() / RATE,
+        floor / RATE,
         "reference",
     )
     report(
@@ -75,7 +77,8 @@ def run() -> bool:
     note(
         f"{WORKERS} worker processes, chunks of {CHUNK}; outcomes {counts}; "
         f"429s answered {provider.throttled}; bulk send at "
-        f"{rate / max(client.rate(), 1e-9):.0%} of the client-path floor"
+        f"{rate / max(floor, 1e-9):.0%} of the client-path floor (its mean "
+        "before and after the send)"
     )
     note(
         f"load average {load_before:.1f} before, {load_after:.1f} after, "
