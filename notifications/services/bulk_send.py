@@ -10,7 +10,11 @@ idempotency key:
    ``sending`` and committed, before the provider is called (a message
    found ``queued``, handed back by pacing, is claimed ``queued ->
    sending`` first);
-2. the outcome (sent / failed / unknown) is committed after the call.
+2. the outcome (sent / failed / unknown) is committed after the call;
+   ``sent`` and the row's done without waiting for the disk, as losing
+   them in a database crash only makes the row be worked again.
+
+What a chunk's rows need is read once per chunk (``bulk_chunk``).
 
 A row worked again (its worker died) finds the message as the last commit
 left it: ``sending`` means the call may have gone out, so it becomes
