@@ -10,7 +10,14 @@ docs/batch.md.
 """
 
 from integrations.batch.progress import BatchProgress, batch_job_progress
-from integrations.batch.rows import PACE_CODES, Pace, own_transactions, pace_seconds
+from integrations.batch.rows import (
+    PACE_CODES,
+    Pace,
+    own_transactions,
+    pace_seconds,
+    relaxed_commit,
+    relaxed_done,
+)
 from integrations.batch.services import (
     batch_items_add,
     batch_job_cancel,
@@ -39,4 +46,6 @@ __all__ = [
     "batch_rows_add",
     "own_transactions",
     "pace_seconds",
+    "relaxed_commit",
+    "relaxed_done",
 ]

@@ -177,11 +177,13 @@ class _Run:
 
     def _work_chunk(self, chunk: list[BatchRow]) -> None:
         chunk_tally = _Tally()
+        for row in chunk:
+            row.job = self.job
+        self._chunk_hook("prepare_chunk", chunk)
         for index, row in enumerate(chunk):
             if self._stop_requested():
                 release(self.model, chunk[index:])
                 break
-            row.job = self.job
             result = work_row(self.model, row, self.handler)
             BATCH_ROWS.labels(self.job.kind, result.outcome).inc()
             chunk_tally.add(result.outcome)
@@ -190,6 +192,7 @@ class _Run:
                 state.pace(self.job.pk, result.wait or 0.0, timezone.now())
                 release(self.model, chunk[index + 1 :])
                 break
+        self._chunk_hook("finish_chunk", chunk)
         state.add_progress(
             self.job.pk,
             done=chunk_tally.done,
@@ -200,6 +203,20 @@ class _Run:
             "batch chunk worked",
             extra={"job_id": self.job.pk, "rows": len(chunk), "done": chunk_tally.done},
         )
+
+    def _chunk_hook(self, name: str, chunk: list[BatchRow]) -> None:
+        """A handler's optional ``prepare_chunk(rows)`` (read once what the
+        rows need) or ``finish_chunk(rows)`` (write once what they made).
+        Speed only: a failing hook is logged, each row still stands alone."""
+        hook = getattr(self.handler, name, None)
+        if hook is None:
+            return
+        try:
+            hook(chunk)
+        except Exception:
+            logger.exception(
+                "batch chunk hook failed", extra={"job_id": self.job.pk, "hook": name}
+            )
 
     def _stop_requested(self) -> bool:
         """Cancelled or paced meanwhile (read at most every FLAG_SECONDS):

@@ -228,9 +228,10 @@ def bulk_send_counts(bulk_send: BulkSend) -> dict[str, int]:
         .annotate(n=Count("pk"))
         .order_by()
     )
-    pending = BulkRecipient.objects.filter(
-        bulk_send=bulk_send, message__isnull=True
-    ).count()
-    if pending:
+    # Each row has at most one message (its idempotency key), linked to the
+    # row only when its chunk ends: rows without one are rows minus messages.
+    rows = BulkRecipient.objects.filter(bulk_send=bulk_send).count()
+    pending = rows - sum(counts.values())
+    if pending > 0:
         counts["pending"] = pending
     return counts

@@ -10,7 +10,11 @@ idempotency key:
    ``sending`` and committed, before the provider is called (a message
    found ``queued``, handed back by pacing, is claimed ``queued ->
    sending`` first);
-2. the outcome (sent / failed / unknown) is committed after the call.
+2. the outcome (sent / failed / unknown) is committed after the call;
+   ``sent`` and the row's done without waiting for the disk, as losing
+   them in a database crash only makes the row be worked again.
+
+What a chunk's rows need is read once per chunk (``bulk_chunk``).
 
 A row worked again (its worker died) finds the message as the last commit
 left it: ``sending`` means the call may have gone out, so it becomes
@@ -23,14 +27,13 @@ the whole job wait. Being rate-limited never fails over to another account.
 """
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from integrations.batch import Pace, own_transactions, pace_seconds
+from integrations.batch import Pace, own_transactions, pace_seconds, relaxed_done
 from integrations.errors import NotProcessed, Rejected
 from integrations.failover import (
     FailoverRejected,
@@ -40,17 +43,23 @@ from integrations.failover import (
 )
 from notifications.models import (
     BulkRecipient,
-    BulkSend,
     EmailMessage,
     EmailStatus,
 )
 from notifications.providers.base import EmailAdapter, OutboundEmail
 from notifications.rendering import EmailRenderError
+from notifications.services.bulk_chunk import (
+    chunk_finish,
+    chunk_prepare,
+    idempotency_key,
+    message_insert,
+    record_sent,
+    sending_event,
+    state_for,
+)
 from notifications.services.sending import (
-    EmailInvalid,
     email_event_record,
     email_message_claim,
-    email_message_create,
     email_message_finish,
     email_message_retry_later,
     email_outbound,
@@ -73,69 +82,43 @@ _SETTLED_OK = frozenset(
 )
 
 
-def idempotency_key(row: BulkRecipient, bulk: BulkSend) -> str:
-    """The recipient's message key: one message per row, ever."""
-    return f"bulk:{bulk.public_id}:{row.pk}"
-
-
+@relaxed_done
 @own_transactions
 def bulk_recipient_send(row: BulkRecipient) -> None:
     """Send ``row``'s message once (see the module docstring). Raises Pace
     to make the job wait, Rejected to fail the row for good (refused,
     invalid, outcome unknown), NotProcessed to retry it after the backoff."""
-    claimed_at = timezone.now()
-    message = _message_for(row, claimed_at)
-    if message.status == EmailStatus.SUPPRESSED:
-        return
-    if message.status == EmailStatus.SENDING and message.sending_at == claimed_at:
-        _deliver(message)  # created by us just now, marker and all
+    state = state_for(row)
+    found = state.messages.get(row.pk)
+    if found is None:
+        try:
+            message = message_insert(row, state, timezone.now())
+        except EmailRenderError as error:
+            # The same input fails the same way: no retry.
+            raise Rejected(str(error), code=error.code) from None
+        if message is not None:
+            if message.status != EmailStatus.SUPPRESSED:
+                _deliver(message, first=True)  # stored by us: marker and all
+            return
+        # Another worker stored it first (it held an expired lease).
+        found = EmailMessage.objects.get(
+            idempotency_key=idempotency_key(row.pk, state.bulk)
+        )
+    if found.status == EmailStatus.SUPPRESSED:
         return
     claimed = (
-        email_message_claim(message.pk)
-        if message.status == EmailStatus.QUEUED
-        else None
+        email_message_claim(found.pk) if found.status == EmailStatus.QUEUED else None
     )
     if claimed is None:
-        _settle_found(message.pk)
+        _settle_found(found.pk)
         return
-    _deliver(claimed)
+    _deliver(claimed, first=False)
 
 
-def _bulk(row: BulkRecipient) -> BulkSend:
-    # Read once per job per process: a bulk send never changes. The job's
-    # creation time keys it too, as a test database may reuse a pk.
-    key = (row.bulk_send_id, row.job_id, row.job.created_at)
-    if key not in _BULK_SENDS:
-        if len(_BULK_SENDS) > 64:
-            _BULK_SENDS.clear()
-        _BULK_SENDS[key] = BulkSend.objects.get(pk=row.bulk_send_id)
-    return _BULK_SENDS[key]
-
-
-_BULK_SENDS: dict[tuple[Any, ...], BulkSend] = {}
-
-
-def _message_for(row: BulkRecipient, claimed_at: datetime) -> EmailMessage:
-    if row.message_id is not None:
-        return EmailMessage.objects.get(pk=row.message_id)
-    bulk = _bulk(row)
-    try:
-        message = email_message_create(
-            to=row.email,
-            template=bulk.template,
-            context={**bulk.context, **row.context},
-            category=bulk.category,
-            from_email=bulk.from_email,
-            idempotency_key=idempotency_key(row, bulk),
-            bulk_send=bulk,
-            enqueue=False,
-            claimed_at=claimed_at,
-        )
-    except (EmailInvalid, EmailRenderError) as error:
-        # The same input fails the same way: no retry.
-        raise Rejected(str(error), code=error.code) from None
-    BulkRecipient.objects.filter(pk=row.pk).update(message=message)
-    return message
+# The batch job reads the chunk's suppressions and messages once, and links
+# the messages to their rows once (integrations.batch chunk hooks).
+bulk_recipient_send.prepare_chunk = chunk_prepare  # type: ignore[attr-defined]
+bulk_recipient_send.finish_chunk = chunk_finish  # type: ignore[attr-defined]
 
 
 def _settle_found(message_pk: int) -> None:
@@ -161,7 +144,7 @@ def _settle_found(message_pk: int) -> None:
     raise _row_error(message.status, message.last_error)
 
 
-def _deliver(message: EmailMessage) -> None:
+def _deliver(message: EmailMessage, *, first: bool) -> None:
     outbound = email_outbound(message)
     try:
         served = run_with_failover(
@@ -169,25 +152,39 @@ def _deliver(message: EmailMessage) -> None:
             lambda adapter: _paced_send(adapter, outbound),
             operation_name="send_bulk",
         )
-    except Pace:
-        _requeue(message)
-        raise
-    except FailoverRejected as error:
-        email_message_finish(
-            message, EmailStatus.FAILED, error, failover_account(error)
-        )
-        raise _row_error(EmailStatus.FAILED, error.message) from None
-    except FailoverUnknown as error:
-        email_message_finish(
-            message, EmailStatus.UNKNOWN, error, failover_account(error)
-        )
-        raise _row_error(EmailStatus.UNKNOWN, error.message) from None
-    except NoProviderAvailable as error:
-        if email_message_retry_later(message, error) == EmailStatus.FAILED:
-            raise _row_error(EmailStatus.FAILED, error.message) from None
-        raise
-    message.provider_message_id = served.result.provider_message_id
+    except (Pace, FailoverRejected, FailoverUnknown, NoProviderAvailable) as error:
+        if first:
+            sending_event(message).save()
+        raise _not_sent(message, error) from None
+    result_id = served.result.provider_message_id
+    if record_sent(message, result_id, served.account, first=first):
+        return
+    # A webhook got there first (a fast bounce): the careful, ranked write.
+    if first:
+        sending_event(message).save()
+    message.provider_message_id = result_id
     email_message_finish(message, EmailStatus.SENT, None, served.account)
+
+
+def _not_sent(message: EmailMessage, error: Exception) -> Exception:
+    """Record why ``message`` did not go; the error its row ends with."""
+    if isinstance(error, Pace):
+        _requeue(message)
+        return error
+    if isinstance(error, FailoverRejected | FailoverUnknown):
+        status = (
+            EmailStatus.FAILED
+            if isinstance(error, FailoverRejected)
+            else EmailStatus.UNKNOWN
+        )
+        email_message_finish(message, status, error, failover_account(error))
+        return _row_error(status, error.message)
+    if (
+        isinstance(error, NoProviderAvailable)
+        and email_message_retry_later(message, error) == EmailStatus.FAILED
+    ):
+        return _row_error(EmailStatus.FAILED, error.message)
+    return error  # no account now: the row retries after the backoff
 
 
 def _paced_send(adapter: Any, outbound: OutboundEmail) -> Any:

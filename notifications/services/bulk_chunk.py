@@ -1,0 +1,241 @@
+"""What a bulk send's handler reads once per chunk instead of once per row,
+and the few writes it makes per message.
+
+Before a chunk is worked (``chunk_prepare``, the batch job's chunk hook):
+the send itself, the active suppressions of the chunk's addresses and the
+messages rows worked before already have, in three queries. After it
+(``chunk_finish``): every new message linked to its row in one UPDATE. Per
+message there are then two writes of our own around the provider call: the
+message INSERTed already ``sending`` (the marker, one autocommitted
+statement) and its outcome (one UPDATE and one INSERT of its two events).
+
+A row's message can always be found by its idempotency key, so a worker
+killed before ``chunk_finish`` leaves nothing a row worked again can miss
+(docs/notifications.md, *Bulk speed*).
+"""
+
+import logging
+import threading
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from integrations.batch import relaxed_commit
+from integrations.models import ProviderAccount
+from notifications.models import (
+    BulkRecipient,
+    BulkSend,
+    EmailEvent,
+    EmailMessage,
+    EmailStatus,
+    Suppression,
+    SuppressionReason,
+)
+from notifications.providers.base import EmailCategory
+from notifications.rendering import render_email
+from notifications.services.bulk_sql import (
+    one_statement_available,
+    sent_in_one_statement,
+)
+from notifications.unsubscribe import unsubscribe_headers
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ChunkState:
+    """One chunk's reads, keyed by row pk; filled in by ``chunk_prepare``."""
+
+    bulk: BulkSend
+    row_ids: frozenset[int]
+    suppressions: dict[str, str]  # address -> reason
+    messages: dict[int, EmailMessage]  # row pk -> message found
+    # row pk -> message pk, for rows not linked to theirs yet
+    unlinked: dict[int, int] = field(default_factory=dict)
+
+
+_local = threading.local()
+_BULK_SENDS: dict[tuple[Any, ...], BulkSend] = {}
+
+
+def idempotency_key(row_pk: int, bulk: BulkSend) -> str:
+    """The recipient's message key: one message per row, ever."""
+    return f"bulk:{bulk.public_id}:{row_pk}"
+
+
+def bulk_for(row: BulkRecipient) -> BulkSend:
+    """The row's send, read once per job per process (it never changes). The
+    job's creation time keys it too, as a test database may reuse a pk."""
+    key = (row.bulk_send_id, row.job_id, row.job.created_at)
+    if key not in _BULK_SENDS:
+        if len(_BULK_SENDS) > 64:
+            _BULK_SENDS.clear()
+        _BULK_SENDS[key] = BulkSend.objects.get(pk=row.bulk_send_id)
+    return _BULK_SENDS[key]
+
+
+def chunk_prepare(rows: Sequence[BulkRecipient]) -> None:
+    """Read what the chunk's rows need (see the module docstring)."""
+    _local.state = chunk_state(rows)
+
+
+def chunk_state(rows: Sequence[BulkRecipient]) -> ChunkState:
+    bulk = bulk_for(rows[0])
+    addresses = {row.email for row in rows}
+    suppressions = dict(
+        Suppression.objects.filter(
+            address__in=addresses, removed_at__isnull=True
+        ).values_list("address", "reason")
+    )
+    keys = {idempotency_key(row.pk, bulk): row.pk for row in rows}
+    found = EmailMessage.objects.filter(idempotency_key__in=keys)
+    messages = {keys[m.idempotency_key]: m for m in found}
+    row_ids = frozenset(row.pk for row in rows)
+    state = ChunkState(bulk, row_ids, suppressions, messages)
+    # Stored by a worker stopped before its chunk's end: linked with ours.
+    linked = {row.pk for row in rows if row.message_id is not None}
+    state.unlinked = {pk: m.pk for pk, m in messages.items() if pk not in linked}
+    return state
+
+
+def state_for(row: BulkRecipient) -> ChunkState:
+    """The chunk's state when ``row`` is in it, else read for the row alone
+    (a handler called outside a chunk)."""
+    state = getattr(_local, "state", None)
+    if state is None or row.pk not in state.row_ids:
+        state = chunk_state([row])
+    return state
+
+
+def chunk_finish(rows: Sequence[BulkRecipient]) -> None:
+    """Link each message the chunk stored (or found unlinked) to its row,
+    in one UPDATE."""
+    state = getattr(_local, "state", None)
+    _local.state = None
+    if state is None or not state.unlinked:
+        return
+    linked = [
+        BulkRecipient(pk=row_pk, message_id=message_pk)
+        for row_pk, message_pk in state.unlinked.items()
+    ]
+    BulkRecipient.objects.bulk_update(linked, ["message"])
+
+
+def message_insert(
+    row: BulkRecipient, state: ChunkState, claimed_at: datetime
+) -> EmailMessage | None:
+    """Store the row's message, already ``sending`` from ``claimed_at`` (or
+    ``suppressed``), in one autocommitted INSERT; None if another worker
+    stored it first. Raises EmailRenderError for a template that fails."""
+    bulk = state.bulk
+    context = {**bulk.context, **row.context}
+    headers: dict[str, str] = {}
+    if bulk.category == EmailCategory.MARKETING:
+        headers = unsubscribe_headers(row.email)
+        # The header's URL is the body's: signed once.
+        context.setdefault("unsubscribe_url", headers["List-Unsubscribe"][1:-1])
+    rendered = render_email(bulk.template, context)
+    suppressed = _suppressed(state.suppressions.get(row.email), bulk.category)
+    message = EmailMessage(
+        to_email=row.email,
+        from_email=bulk.from_email or settings.EMAIL_DEFAULT_FROM,
+        template=bulk.template,
+        context=context,
+        subject=rendered.subject,
+        text_body=rendered.text,
+        html_body=rendered.html,
+        headers=headers,
+        category=bulk.category,
+        idempotency_key=idempotency_key(row.pk, bulk),
+        bulk_send=bulk,
+        status=EmailStatus.SUPPRESSED if suppressed else EmailStatus.SENDING,
+        sending_at=None if suppressed else claimed_at,
+        attempts=0 if suppressed else 1,
+    )
+    # Autocommit: one statement, committed before the provider call (a
+    # savepoint only inside a caller's transaction, so a conflict is caught).
+    guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    try:
+        with guard:
+            message.save(force_insert=True)
+    except IntegrityError:
+        return None
+    state.unlinked[row.pk] = message.pk
+    if suppressed:
+        details = {"suppression": SuppressionReason(suppressed).label}
+        EmailEvent.objects.create(
+            message=message, type=EmailStatus.SUPPRESSED, details=details
+        )
+    return message
+
+
+def _suppressed(reason: str | None, category: str) -> str | None:
+    """The suppression reason that stops ``category`` mail, or None (an
+    unsubscribe does not stop transactional mail)."""
+    if reason == SuppressionReason.UNSUBSCRIBE and category == (
+        EmailCategory.TRANSACTIONAL
+    ):
+        return None
+    return reason
+
+
+def record_sent(
+    message: EmailMessage,
+    provider_message_id: str,
+    account: ProviderAccount,
+    *,
+    first: bool,
+) -> bool:
+    """The provider took ``message``: ``sent``, with its ``sent`` event
+    (and, for a message stored just now, ``first``, its ``sending`` one),
+    committed without waiting for the disk: one statement on PostgreSQL
+    (``bulk_sql``), else one relaxed transaction. False when a webhook moved
+    it on meanwhile (the caller records it the careful way)."""
+    now = timezone.now()
+    details = {"account": account.slug}
+    if one_statement_available():
+        events = [(EmailStatus.SENT, now, details)]
+        if first:
+            at = message.sending_at or now
+            events.insert(0, (EmailStatus.SENDING, at, {}))
+        return sent_in_one_statement(
+            message.pk, account.pk, provider_message_id, now, events
+        )
+    sent = EmailEvent(
+        message=message,
+        type=EmailStatus.SENT,
+        occurred_at=now,
+        created_at=now,
+        details=details,
+    )
+    # A database crash losing this commit leaves the message ``sending``:
+    # unknown when its row is worked again, never sent twice.
+    with relaxed_commit():
+        updated = EmailMessage.objects.filter(
+            pk=message.pk, status=EmailStatus.SENDING
+        ).update(
+            status=EmailStatus.SENT,
+            account=account,
+            provider_message_id=provider_message_id,
+            last_error="",
+            sent_at=now,
+            updated_at=now,
+        )
+        if updated:
+            events = [sending_event(message), sent] if first else [sent]
+            EmailEvent.objects.bulk_create(events)
+    return bool(updated)
+
+
+def sending_event(message: EmailMessage) -> EmailEvent:
+    """The marker's event, kept with the outcome's (one INSERT for both)."""
+    at = message.sending_at or timezone.now()
+    return EmailEvent(
+        message=message, type=EmailStatus.SENDING, occurred_at=at, created_at=at
+    )
