@@ -16,7 +16,7 @@ Each error carries ``attempts``, one entry per account considered.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
 
@@ -88,11 +88,16 @@ def run_with_failover(
     operation: Callable[["BaseAdapter"], T],
     *,
     operation_name: str,
+    accounts: Sequence[ProviderAccount] | None = None,
 ) -> FailoverResult[T]:
     """Call ``operation(adapter)`` for each enabled account of ``kind`` until
-    one returns. See the module docstring for when the run stops."""
+    one returns. See the module docstring for when the run stops.
+
+    ``accounts``: the candidates, in order, as ``enabled_accounts(kind)``
+    read them a moment ago (batch work reading them once per chunk); by
+    default they are read now."""
     attempts: list[Attempt] = []
-    candidates = _candidates(kind)
+    candidates = enabled_accounts(kind) if accounts is None else list(accounts)
     for position, account in enumerate(candidates, start=1):
         error = _skip_reason(account)
         if error is None:
@@ -121,8 +126,9 @@ def run_with_failover(
     )
 
 
-def _candidates(kind: str) -> list[ProviderAccount]:
-    # Evaluated now, on purpose: the admin's current order for this request.
+def enabled_accounts(kind: str) -> list[ProviderAccount]:
+    """The enabled accounts of ``kind`` in failover order, read now: the
+    admin's current order for this request."""
     return list(
         ProviderAccount.objects.filter(kind=kind, enabled=True).order_by(
             "priority", "pk"

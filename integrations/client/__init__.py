@@ -35,6 +35,7 @@ from integrations.client.session import (
     ProviderSession,
     ProviderTransport,
     active_call,
+    key_on_record,
 )
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "client_for",
     "insert_fields",
     "is_throttle",
+    "key_on_record",
     "may_retry",
     "parse_retry_after",
     "relaxed_sql",

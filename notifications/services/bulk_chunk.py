@@ -27,6 +27,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from integrations.batch import relaxed_commit
+from integrations.failover import enabled_accounts
 from integrations.models import ProviderAccount
 from notifications.models import (
     BulkRecipient,
@@ -58,6 +59,14 @@ class ChunkState:
     messages: dict[int, EmailMessage]  # row pk -> message found
     # row pk -> message pk, for rows not linked to theirs yet
     unlinked: dict[int, int] = field(default_factory=dict)
+    # The email accounts in failover order, read once per chunk: an admin's
+    # change applies from the next chunk.
+    _accounts: list[ProviderAccount] | None = None
+
+    def accounts(self) -> list[ProviderAccount]:
+        if self._accounts is None:
+            self._accounts = enabled_accounts("email")
+        return self._accounts
 
 
 _local = threading.local()

@@ -34,6 +34,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from integrations.batch import Pace, own_transactions, pace_seconds, relaxed_done
+from integrations.client import key_on_record
 from integrations.errors import NotProcessed, Rejected
 from integrations.failover import (
     FailoverRejected,
@@ -41,6 +42,7 @@ from integrations.failover import (
     NoProviderAvailable,
     run_with_failover,
 )
+from integrations.models import ProviderAccount
 from notifications.models import (
     BulkRecipient,
     EmailMessage,
@@ -98,7 +100,8 @@ def bulk_recipient_send(row: BulkRecipient) -> None:
             raise Rejected(str(error), code=error.code) from None
         if message is not None:
             if message.status != EmailStatus.SUPPRESSED:
-                _deliver(message, first=True)  # stored by us: marker and all
+                # Stored by us: marker and all.
+                _deliver(message, state.accounts(), first=True)
             return
         # Another worker stored it first (it held an expired lease).
         found = EmailMessage.objects.get(
@@ -112,7 +115,7 @@ def bulk_recipient_send(row: BulkRecipient) -> None:
     if claimed is None:
         _settle_found(found.pk)
         return
-    _deliver(claimed, first=False)
+    _deliver(claimed, state.accounts(), first=False)
 
 
 # The batch job reads the chunk's suppressions and messages once, and links
@@ -144,14 +147,19 @@ def _settle_found(message_pk: int) -> None:
     raise _row_error(message.status, message.last_error)
 
 
-def _deliver(message: EmailMessage, *, first: bool) -> None:
+def _deliver(
+    message: EmailMessage, accounts: list[ProviderAccount], *, first: bool
+) -> None:
     outbound = email_outbound(message)
     try:
-        served = run_with_failover(
-            "email",
-            lambda adapter: _paced_send(adapter, outbound),
-            operation_name="send_bulk",
-        )
+        # The marker row holds the key durably: no call-log pre-write.
+        with key_on_record():
+            served = run_with_failover(
+                "email",
+                lambda adapter: _paced_send(adapter, outbound),
+                operation_name="send_bulk",
+                accounts=accounts,
+            )
     except (Pace, FailoverRejected, FailoverUnknown, NoProviderAvailable) as error:
         if first:
             sending_event(message).save()

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from integrations.client import key_on_record
 from integrations.failover import (
     FailoverRejected,
     FailoverUnknown,
@@ -167,9 +168,11 @@ def email_message_deliver(*, message_pk: int) -> str:
         return current.status if current else ""
     outbound = email_outbound(message)
     try:
-        served = run_with_failover(
-            "email", lambda adapter: _send(adapter, outbound), operation_name="send"
-        )
+        # The claimed row (status sending) holds the key: no call-log pre-write.
+        with key_on_record():
+            served = run_with_failover(
+                "email", lambda adapter: _send(adapter, outbound), operation_name="send"
+            )
     except FailoverRejected as error:
         return email_message_finish(
             message, EmailStatus.FAILED, error, failover_account(error)

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from integrations.batch import WorkState, batch_job_work
 from integrations.batch import services as batch_services
-from integrations.models import BatchJob, BatchRowStatus
+from integrations.models import BatchJob, BatchRowStatus, ProviderAccount
 from notifications.models import (
     BulkRecipient,
     BulkSend,
@@ -87,6 +87,17 @@ def test_a_chunk_reads_once_and_each_message_writes_twice(email_accounts) -> Non
     assert linked.count() == 10
     events = Counter(EmailEvent.objects.values_list("type", flat=True))
     assert events == {EmailStatus.SENDING: 10, EmailStatus.SENT: 10}
+
+
+def test_a_chunk_reads_the_email_accounts_once(email_accounts) -> None:
+    bulk = _create(10)
+    accounts = f'FROM "{ProviderAccount._meta.db_table}"'
+    with CaptureQueriesContext(connection) as captured:
+        batch_job_work(job_id=bulk.job_id, budget_seconds=0)
+    reads = [q for q in captured.captured_queries if accounts in q["sql"]]
+    assert SandboxEmail.objects.count() == 10
+    # The failover candidates, once for the chunk, not once per message.
+    assert len(reads) == 1, [q["sql"] for q in reads]
 
 
 def test_a_suppression_added_after_creation_stops_the_recipient(

@@ -1,6 +1,8 @@
 """The failover runner over real sandbox adapters and small fake operations."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from integrations.breaker import breaker_for, breaker_mode_set
 from integrations.errors import NotProcessed, Rejected, Unknown
@@ -224,3 +226,20 @@ def test_an_unreachable_primary_is_left_after_one_attempt(settings):
         (primary.pk, 1),
         (secondary.pk, 3),
     ]
+
+
+def test_given_accounts_are_the_candidates_and_are_not_read_again():
+    _sandbox("primary", 10)
+    secondary = _sandbox("secondary", 20)
+    op = Recorder()
+
+    # Read a moment ago by the caller (one batch chunk): not read here.
+    with CaptureQueriesContext(connection) as captured:
+        run = run_with_failover(
+            "payments", op, operation_name="charge", accounts=[secondary]
+        )
+
+    table = f'FROM "{ProviderAccount._meta.db_table}"'
+    assert not [q for q in captured.captured_queries if table in q["sql"]]
+    assert op.called == ["secondary"]
+    assert run.account == secondary
