@@ -19,6 +19,8 @@ Messages never contain credentials or request bodies.
 
 from enum import StrEnum
 
+from integrations.secrets_registry import redact_secrets
+
 
 class Outcome(StrEnum):
     NOT_PROCESSED = "not_processed"
@@ -40,6 +42,9 @@ class ProviderError(Exception):
         provider_code: str | None = None,
         outcome: Outcome | None = None,
     ) -> None:
+        # A provider's text may quote what we sent, credentials included:
+        # masked with this process's copy of the known secrets (no query).
+        message = redact_secrets(message)
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code

@@ -202,6 +202,12 @@ def _strings(values: Iterable[Any]) -> Iterable[str]:
             yield value
 
 
+def staff_text(text: str) -> str:
+    """A provider's ``text`` to store for staff: every known secret masked,
+    after looking at the shared stamp (a service, never logging)."""
+    return redact_secrets(text, known_secrets(fresh=True))
+
+
 def redact_secrets(text: str, secrets: Iterable[str] | None = None) -> str:
     """``text`` with every known secret (or each of ``secrets``) masked."""
     if not text:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from integrations import registry
 from integrations.errors import ProviderError, Rejected
 from integrations.models import ProviderAccount
+from integrations.secrets_registry import staff_text
 from inventory.models import (
     PurchaseOrder,
     PurchaseOrderLine,
@@ -152,7 +153,7 @@ def purchase_order_send(
     try:
         result = adapter.purchase_order_upsert(request)
     except ProviderError as error:
-        purchase_order.last_error = f"{error.code}: {error.message}"[:255]
+        purchase_order.last_error = staff_text(f"{error.code}: {error.message}")[:255]
         purchase_order.save(update_fields=["account", "last_error", "updated_at"])
         logger.warning(
             "purchase order send failed",

@@ -20,6 +20,7 @@ from integrations import registry
 from integrations.attempts import attempt_run
 from integrations.errors import Outcome, ProviderError
 from integrations.events import event_emit
+from integrations.secrets_registry import staff_text
 from shipping import codec
 from shipping.models import (
     RateQuote,
@@ -129,7 +130,7 @@ def _shipment_from(
 
 def _after_error(shipment: Shipment, error: ProviderError) -> None:
     shipment.failure_code = error.code[:64]
-    shipment.failure_message = error.message[:255]
+    shipment.failure_message = staff_text(error.message)[:255]
     if error.outcome == Outcome.UNKNOWN:
         # The carrier may have made the label: ask it later, never rebuy.
         shipment.status = ShipmentStatus.UNKNOWN
@@ -298,7 +299,7 @@ def shipment_label_update_apply(*, shipment: Shipment, update: LabelUpdate) -> b
             locked.carrier_shipment_id = update.carrier_shipment_id
             locked.status = ShipmentStatus.FAILED
             locked.failure_code = update.failure_code[:64]
-            locked.failure_message = update.failure_message[:255]
+            locked.failure_message = staff_text(update.failure_message)[:255]
             locked.save(
                 update_fields=[
                     "carrier_shipment_id",
@@ -359,7 +360,9 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
             status_code=502,
         ) from None
     if not result.voided:
-        raise InvalidState(result.detail or "the carrier refused", code="void_refused")
+        raise InvalidState(
+            staff_text(result.detail) or "the carrier refused", code="void_refused"
+        )
     with transaction.atomic():
         shipment.status = ShipmentStatus.VOIDED
         shipment.save(update_fields=["status", "updated_at"])

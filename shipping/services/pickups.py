@@ -10,6 +10,7 @@ from integrations import registry
 from integrations.errors import Outcome, ProviderError
 from integrations.events import event_emit
 from integrations.models import ProviderAccount
+from integrations.secrets_registry import staff_text
 from shipping import codec
 from shipping.models import Pickup, PickupStatus, Shipment, ShipmentStatus
 from shipping.providers.base import Pickup as BookedPickup
@@ -61,7 +62,7 @@ def pickup_schedule(
     except ProviderError as error:
         unknown = error.outcome == Outcome.UNKNOWN
         pickup.status = PickupStatus.UNKNOWN if unknown else PickupStatus.FAILED
-        pickup.failure_message = error.message[:255]
+        pickup.failure_message = staff_text(error.message)[:255]
         pickup.save(update_fields=["status", "failure_message"])
         if error.outcome == Outcome.REJECTED:
             raise
