@@ -81,12 +81,10 @@ def email_message_create(
     order_id: str = "",
     bulk_send: BulkSend | None = None,
     enqueue: bool = True,
-    claimed_at: datetime | None = None,
 ) -> EmailMessage:
     """Store a rendered message and send it after commit (suppressed: stored
     with status ``suppressed``, nothing sent). Raises EmailInvalid or
-    EmailRenderError before anything is stored. ``claimed_at``: stored
-    ``sending`` from then, for a caller that sends it itself (bulk sends)."""
+    EmailRenderError before anything is stored."""
     to = email_address_check(to)
     email_category_check(category)
     if (existing := _existing(idempotency_key)) is not None:
@@ -113,8 +111,6 @@ def email_message_create(
         "bulk_send": bulk_send,
         "status": EmailStatus.SUPPRESSED if blocked else EmailStatus.QUEUED,
     }
-    if claimed_at is not None and not blocked:  # the marker, in one commit
-        fields.update(status=EmailStatus.SENDING, sending_at=claimed_at, attempts=1)
     try:
         with transaction.atomic():
             message = EmailMessage.objects.create(**fields)
