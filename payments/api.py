@@ -36,6 +36,7 @@ from payments.serializers import (
     RefundCreateSerializer,
     RefundSerializer,
     SavedPaymentMethodSerializer,
+    payment_data,
 )
 
 READ = ["payments:read"]
@@ -75,7 +76,7 @@ def _scoped_key(request: Request) -> str:
 
 
 def _payment_response(payment: Payment, *, created: bool) -> Response:
-    data = PaymentSerializer(payment).data
+    data = payment_data(payment)
     if payment.status == PaymentStatus.FAILED:
         body = error_body(
             402,
@@ -221,7 +222,7 @@ class PaymentDetailView(APIView):
         examples=[OpenApiExample("Captured", value=_PAYMENT_EXAMPLE)],
     )
     def get(self, request: Request, public_id: str) -> Response:
-        return Response(PaymentSerializer(_payment(public_id)).data)
+        return Response(payment_data(_payment(public_id)))
 
 
 class PaymentCaptureView(APIView):
