@@ -41,10 +41,19 @@ def _csv(handle: TextIO) -> Iterator[dict[str, Any]]:
     reader = csv.DictReader(handle)
     if not reader.fieldnames or "email" not in reader.fieldnames:
         raise RecipientsFileError("the CSV file has no 'email' column.")
-    for row in reader:
-        yield {
-            key: value for key, value in row.items() if key and value not in ("", None)
-        }
+    try:
+        for row in reader:
+            yield {
+                key: value
+                for key, value in row.items()
+                if key and value not in ("", None)
+            }
+    except csv.Error as exc:
+        # line_num counts the lines read whole: the bad one is the next.
+        where = f"near line {reader.line_num + 1}"
+        raise RecipientsFileError(
+            f"the CSV file is malformed {where}: {exc}."
+        ) from None
 
 
 def _jsonl(handle: TextIO) -> Iterator[dict[str, Any]]:

@@ -21,6 +21,10 @@ _MARKER_RE = re.compile("\x00missing:([^\x00]*)\x00")
 SUBJECT, TEXT, HTML = "subject.txt", "body.txt", "body.html"
 
 
+# RFC 5322's line limit, and the stored subject's column.
+SUBJECT_MAX_LENGTH = 998
+
+
 class EmailRenderError(ValueError):
     """A template that cannot be rendered; ``code`` is ``template_not_found``,
     ``template_invalid`` or ``missing_variable`` (``param`` names it)."""
@@ -76,6 +80,13 @@ def render_email(name: str, context: dict[str, Any]) -> RenderedEmail:
     html = _render(name, HTML, context, autoescape=True, required=False)
     # Header injection: a subject is one line.
     subject = " ".join(subject.split())
+    if len(subject) > SUBJECT_MAX_LENGTH:
+        raise EmailRenderError(
+            f"The rendered subject has {len(subject)} characters; at most "
+            f"{SUBJECT_MAX_LENGTH} fit in a message header.",
+            code="subject_too_long",
+            param="context",
+        )
     return RenderedEmail(subject=subject, text=text, html=html)
 
 

@@ -12,7 +12,6 @@ https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-conten
 """
 
 import hashlib
-import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime
@@ -26,7 +25,7 @@ from integrations import registry
 from integrations.client import CallContext, client_for
 from integrations.errors import ProviderError, Unknown
 from integrations.providers.base import ConfigField, SignedRequest
-from integrations.webhooks.messages import WebhookMessage, iso_time
+from integrations.webhooks.messages import WebhookMessage, iso_time, json_object
 from integrations.webhooks.signing import check_tolerance
 from integrations.webhooks.verification import WebhookVerificationError
 from notifications.providers.base import (
@@ -167,13 +166,7 @@ class SesEventsMixin:
                 payload={"sns": sns},
                 occurred_at=verified.timestamp,
             )
-        ses = json.loads(verified.message)
-        if not isinstance(ses, dict):
-            raise WebhookVerificationError(
-                "The Amazon SNS notification does not carry an SES event.",
-                code=WebhookVerificationError.MALFORMED,
-                param="Message",
-            )
+        ses = json_object(verified.message.encode(), what="an SES event")
         kind = ses.get("eventType") or ses.get("notificationType") or "Notification"
         return WebhookMessage.build(
             event_type=str(kind),

@@ -41,6 +41,8 @@ from notifications.services.sending import (
 )
 
 logger = logging.getLogger(__name__)
+# The send's and its batch job's name column.
+NAME_MAX_LENGTH = 255
 
 HANDLER = "notifications.services.bulk_send.bulk_recipient_send"
 KIND = "email.bulk"
@@ -86,6 +88,12 @@ def bulk_send_create(
     email_category_check(category)
     if from_email:
         email_address_check(from_email)
+    if len(name) > NAME_MAX_LENGTH:
+        raise EmailInvalid(
+            f"The name has more than {NAME_MAX_LENGTH} characters.",
+            code="name_too_long",
+            param="name",
+        )
     shared = dict(context or {})
     stream = _Valid(iter(recipients))
     first = next(stream.rows, None)

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from integrations.client import key_on_record
+from integrations.errors import Unknown
 from integrations.failover import (
     FailoverRejected,
     FailoverUnknown,
@@ -56,11 +57,17 @@ class EmailInvalid(ValueError):
         self.param = param
 
 
+ADDRESS_MAX_LENGTH = 254
+
+
 def email_address_check(address: str) -> str:
     """``address`` stripped, or EmailInvalid(invalid_email)."""
     address = (address or "").strip()
     try:
         validate_email(address)
+        # The stored column's bound (RFC 5321's path limit), under Django's 320.
+        if len(address) > ADDRESS_MAX_LENGTH:
+            raise ValidationError("too long")
     except ValidationError:
         raise EmailInvalid(
             "The recipient is not a valid email address.",
@@ -179,8 +186,17 @@ def email_message_deliver(*, message_pk: int) -> str:
         )
     except NoProviderAvailable as error:
         return email_message_retry_later(message, error)
+    except Exception as exc:
+        # Not a provider outcome (a bug, a misconfigured account): the call
+        # may have gone out, so ``unknown`` (never resent), with the cause kept.
+        email_message_finish(message, EmailStatus.UNKNOWN, _unexpected(exc), None)
+        raise
     message.provider_message_id = served.result.provider_message_id
     return email_message_finish(message, EmailStatus.SENT, None, served.account)
+
+
+def _unexpected(exc: Exception) -> Unknown:
+    return Unknown(f"{type(exc).__name__}: {exc}"[:500], code="unexpected_error")
 
 
 def _send(adapter: Any, outbound: OutboundEmail) -> Any:

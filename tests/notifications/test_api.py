@@ -79,6 +79,12 @@ def test_the_idempotency_key_is_required_and_bound_to_the_body(api) -> None:
             "context.amount_display",
         ),
         ({"category": "spam"}, "invalid_choice", "category"),
+        (
+            {"context": {"order_id": "o" * 1000, "amount_display": "€1"}},
+            "subject_too_long",
+            "context",
+        ),
+        ({"to": "a" * 250 + "@example.com"}, "max_length", "to"),
         ({"context": "text"}, "not_a_dict", "context"),
     ],
 )

@@ -61,6 +61,21 @@ def test_json_files_are_read_too(email_accounts, tmp_path, name, content):
         ({"r.csv": "email\nada@example.com\n"}, ["--context", "[1]"], "JSON object"),
         ({"r.csv": "email\nnope\n"}, ["--context", NEWS], "No valid recipient"),
         ({}, ["--context", NEWS], "Cannot read"),
+        (
+            {"r.csv": "email,note\nada@example.com," + "x" * 140_000 + "\n"},
+            ["--context", NEWS],
+            "malformed near line 2: field larger than field limit",
+        ),
+        (
+            {"r.csv": "email\nada@example.com\n"},
+            ["--context", NEWS, "--name", "n" * 256],
+            "more than 255 characters",
+        ),
+        (
+            {"r.csv": f"email\n{'a' * 250}@example.com\n"},
+            ["--context", NEWS],
+            "No valid recipient",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_stores_nothing(
@@ -73,6 +88,36 @@ def test_bad_input_is_one_line_and_stores_nothing(
         _run("newsletter", str(tmp_path / target), *args)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+    assert not BulkSend.objects.exists()
+
+
+def test_a_file_that_is_not_utf8_is_one_line(email_accounts, tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("email,first_name\nzoe@example.com,Zoé\n".encode("latin-1"))
+    with pytest.raises(CommandError) as caught:
+        _run("newsletter", str(path), "--context", NEWS)
+    assert str(caught.value) == "latin1.csv is not UTF-8 text."
+    assert not BulkSend.objects.exists()
+
+
+@pytest.mark.parametrize("interval", ["-1", "nan"])
+def test_a_bad_interval_is_refused_before_anything_is_stored(
+    email_accounts, tmp_path, interval
+):
+    path = tmp_path / "r.csv"
+    path.write_text("email\nada@example.com\n")
+    with pytest.raises(CommandError) as caught:
+        call_command(
+            "send_bulk",
+            "newsletter",
+            str(path),
+            "--context",
+            NEWS,
+            "--interval",
+            interval,
+            stdout=StringIO(),
+        )
+    assert "--interval" in str(caught.value)
     assert not BulkSend.objects.exists()
 
 

@@ -84,6 +84,33 @@ def test_unknown_outcome_is_never_sent_twice(
     assert not SandboxEmail.objects.filter(account=secondary).exists()
 
 
+def test_an_unexpected_error_is_kept_on_the_message_and_never_resent(
+    email_accounts, monkeypatch
+) -> None:
+    from notifications.providers.sandbox import SandboxEmailAdapter
+
+    def broken(self, outbound, **kwargs):
+        raise TypeError("the adapter broke")
+
+    monkeypatch.setattr(SandboxEmailAdapter, "send", broken)
+    message = email_message_create(
+        to="ada@example.com",
+        template="order_confirmation",
+        context=ORDER,
+        enqueue=False,
+    )
+    with pytest.raises(TypeError):
+        email_message_deliver(message_pk=message.pk)
+    message.refresh_from_db()
+    # Not left `sending` for the sweeper to guess at: unknown, with its cause.
+    assert message.status == EmailStatus.UNKNOWN
+    assert message.last_error == "TypeError: the adapter broke"
+    email_messages_sweep(now=timezone.now() + timedelta(days=1))
+    message.refresh_from_db()
+    assert message.status == EmailStatus.UNKNOWN
+    assert not SandboxEmail.objects.exists()
+
+
 def test_invalid_recipient_fails_without_failover(
     email_accounts, django_capture_on_commit_callbacks
 ) -> None:

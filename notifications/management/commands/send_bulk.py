@@ -13,6 +13,7 @@ on stderr and a non-zero exit status; nothing is stored.
 """
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,8 @@ class Command(BaseCommand):
         context = _context(options["context"])
         if options["chunk_size"] < 1 or options["workers"] < 1:
             raise CommandError("--chunk-size and --workers must be at least 1.")
+        if not math.isfinite(options["interval"]) or options["interval"] < 0:
+            raise CommandError("--interval must be a number of seconds, 0 or more.")
         try:
             fmt = recipients_format(path)
             with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -105,6 +108,8 @@ class Command(BaseCommand):
                 )
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc.strerror}.") from None
+        except UnicodeDecodeError:
+            raise CommandError(f"{path.name} is not UTF-8 text.") from None
         except (RecipientsFileError, EmailInvalid, EmailRenderError) as exc:
             raise CommandError(str(exc)) from None
 
