@@ -109,7 +109,9 @@ def _decimal_string(amount: int, places: int) -> str:
     return f"{sign}{whole}.{fraction:0{places}d}"
 
 
-def _parse_decimal(value: str, places: int, currency: str) -> int:
+def _parse_decimal(
+    value: str, places: int, currency: str, *, exact_zeros: bool = False
+) -> int:
     if not isinstance(value, str):
         raise MoneyError("amount must be given as a decimal string")
     text = value.strip()
@@ -119,6 +121,10 @@ def _parse_decimal(value: str, places: int, currency: str) -> int:
         raise MoneyError(f"{value!r} is not a decimal amount") from None
     if not number.is_finite() or "e" in text.lower():
         raise MoneyError(f"{value!r} is not a plain decimal amount")
+    if exact_zeros:
+        # A provider's "1234.0" JPY is exactly 1234: only non-zero digits
+        # beyond the currency's places are refused.
+        number = number.normalize()
     if -number.as_tuple().exponent > places:  # type: ignore[operator]
         raise MoneyError(f"{currency} amounts have at most {places} decimal places")
     return int(number.scaleb(places))
@@ -209,4 +215,5 @@ def from_wire_decimal(
     """A decimal string from a provider as our minor units."""
     code = validate_currency(currency)
     places = wire_exponent(code, exponents)
-    return _rescale(_parse_decimal(value, places, code), places, EXPONENTS[code], code)
+    parsed = _parse_decimal(value, places, code, exact_zeros=True)
+    return _rescale(parsed, places, EXPONENTS[code], code)

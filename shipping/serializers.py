@@ -2,11 +2,13 @@
 Prices are integers in the currency's minor unit with an ISO 4217 code;
 weights and lengths are decimal strings with their units."""
 
+from decimal import Decimal
 from typing import Any
 
 from django.urls import reverse
 from rest_framework import serializers
 
+from integrations import money
 from shipping import codec
 from shipping.models import (
     LabelFormatChoice,
@@ -16,6 +18,7 @@ from shipping.models import (
     TrackingEvent,
 )
 from shipping.providers.base import RateRequest
+from shipping.providers.validation import MAX_PICKUP_PARCELS
 from shipping.units import DimensionUnit, WeightUnit
 
 
@@ -65,6 +68,15 @@ class CustomsItemSerializer(serializers.Serializer):
     value = serializers.IntegerField(min_value=0, help_text="Per unit, minor units.")
     currency = serializers.CharField(min_length=3, max_length=3)
     weight = serializers.DecimalField(max_digits=10, decimal_places=3)
+
+    def validate_currency(self, value: str) -> str:
+        try:
+            return money.validate_currency(value)
+        except ValueError:
+            raise serializers.ValidationError(
+                "Unknown ISO 4217 currency code.", code="invalid_currency"
+            ) from None
+
     weight_unit = serializers.ChoiceField(
         choices=[u.value for u in WeightUnit], default="kg"
     )
@@ -281,8 +293,10 @@ class PickupCreateSerializer(serializers.Serializer):
     pickup_date = serializers.DateField()
     ready_time = serializers.TimeField()
     close_time = serializers.TimeField()
-    parcel_count = serializers.IntegerField(min_value=1)
-    total_weight = serializers.DecimalField(max_digits=10, decimal_places=3)
+    parcel_count = serializers.IntegerField(min_value=1, max_value=MAX_PICKUP_PARCELS)
+    total_weight = serializers.DecimalField(
+        max_digits=10, decimal_places=3, min_value=Decimal("0.001")
+    )
     weight_unit = serializers.ChoiceField(
         choices=[u.value for u in WeightUnit], default="kg"
     )

@@ -9,6 +9,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from django.conf import settings
@@ -188,6 +189,10 @@ class BaseAdapter(ABC):
         when it sent none."""
         if value is None or value == "":
             return None
+        if isinstance(value, float):
+            # A JSON number: its shortest repr is the text the provider sent,
+            # written out without an exponent; never used as a float.
+            value = format(Decimal(repr(value)), "f")
         return _read_amount(
             lambda: money.from_wire_decimal(
                 str(value), currency, exponents=self.currency_exponents

@@ -13,6 +13,7 @@ from datetime import time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from integrations import money
 from integrations.errors import Rejected
 from shipping.units import DimensionUnit, WeightUnit
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from shipping.providers.base import Address, Customs, Parcel
 
 # Countries whose addresses have no postcode (carriers accept them without).
+# More than a truck's worth is a typo (and would be sent as that many pieces).
+MAX_PICKUP_PARCELS = 999
 NO_POSTCODE_COUNTRIES = frozenset(
     {"AE", "AG", "AO", "BS", "BZ", "FJ", "GH", "HK", "IE", "JM", "MO", "QA", "TT"}
 )
@@ -138,6 +141,27 @@ def check_customs(customs: "Customs | None") -> None:
             raise InvalidShippingRequest(
                 f"{param}.{bad} must be positive", param=f"{param}.{bad}"
             )
+        _check_customs_currency(item.currency, customs.items[0].currency, param)
+
+
+def _check_customs_currency(currency: str, first: str, param: str) -> None:
+    # Carriers declare one total in one currency: lines in others would be
+    # added up as if they were the first line's.
+    try:
+        money.validate_currency(currency)
+    except ValueError:
+        raise InvalidShippingRequest(
+            f"{param}.currency is not an ISO 4217 currency code",
+            param=f"{param}.currency",
+            code="invalid_currency",
+        ) from None
+    if currency.upper() != first.upper():
+        raise InvalidShippingRequest(
+            f"{param}.currency: every customs item must be in one currency "
+            f"({first.upper()})",
+            param=f"{param}.currency",
+            code="mixed_currencies",
+        )
 
 
 def check_shipment(
@@ -174,7 +198,8 @@ def check_pickup(
         raise InvalidShippingRequest(
             "close_time must be after ready_time", param="close_time"
         )
-    if parcel_count < 1:
+    if not 1 <= parcel_count <= MAX_PICKUP_PARCELS:
         raise InvalidShippingRequest(
-            "parcel_count must be at least 1", param="parcel_count"
+            f"parcel_count must be from 1 to {MAX_PICKUP_PARCELS}",
+            param="parcel_count",
         )

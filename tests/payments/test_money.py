@@ -152,3 +152,34 @@ def test_provider_round_trip_or_refusal(currency: str, amount: int, adapter) -> 
         assert money.wire_exponent(currency, exponents) < money.exponent(currency)
         return
     assert money.from_wire_decimal(sent, currency, exponents=exponents) == amount
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "amount"),
+    [("1234.0", "JPY", 1234), ("10.500", "EUR", 1050), ("0.00", "USD", 0)],
+)
+def test_a_providers_trailing_zeros_are_exact(text, currency, amount) -> None:
+    assert money.from_wire_decimal(text, currency) == amount
+
+
+def test_a_providers_extra_digits_are_still_refused() -> None:
+    with pytest.raises(ValueError):
+        money.from_wire_decimal("10.505", "EUR")
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "amount"),
+    [
+        (954.17, "USD", 95417),  # FedEx's totalNetCharge as json.loads reads it
+        (1234.0, "JPY", 1234),
+        (1e16, "JPY", 10**16),
+        ("19.99", "USD", 1999),
+    ],
+)
+def test_a_json_number_is_read_by_its_text_never_as_a_float(
+    value, currency, amount
+) -> None:
+    from shipping.providers.fedex import FedExAdapter
+
+    adapter = FedExAdapter.__new__(FedExAdapter)  # no account needed to read
+    assert adapter.from_provider_decimal(value, currency) == amount

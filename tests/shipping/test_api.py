@@ -93,6 +93,43 @@ def test_scopes():
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "param"),
+    [
+        ({"parcel_count": 10**12}, "parcel_count"),
+        ({"total_weight": "-5"}, "total_weight"),
+        ({"total_weight": "0"}, "total_weight"),
+    ],
+)
+def test_a_pickup_with_impossible_numbers_is_a_400(api, change, param):
+    carrier("post")
+    body = PICKUP_REQUEST | {"account": "post"} | change
+    answer = _post(api, "/api/v1/shipping/pickups/", body, key="p-bad")
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["error"]["param"] == param
+
+
+@pytest.mark.django_db
+def test_a_customs_currency_that_is_not_iso_4217_is_a_400(api):
+    carrier("post")
+    customs = {
+        "items": [
+            {
+                "description": "Mug",
+                "quantity": 1,
+                "value": 1000,
+                "currency": "ZZZ",
+                "weight": "0.4",
+                "origin_country": "DE",
+            }
+        ]
+    }
+    answer = _post(api, RATES, RATE_REQUEST | {"customs": customs})
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["error"]["param"] == "customs.items[0].currency"
+
+
+@pytest.mark.django_db
 def test_pickup_and_address_validation(api):
     carrier("post")
     pickup = _post(

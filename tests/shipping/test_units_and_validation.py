@@ -100,3 +100,15 @@ def test_partial_dimensions_and_bad_customs_are_refused():
     with pytest.raises(InvalidShippingRequest) as info:
         _check(requests.rate_request(to_address=requests.ABROAD, customs=customs))
     assert info.value.param == "customs.items[0].quantity"
+
+
+@pytest.mark.parametrize(
+    ("currency", "code"), [("ZZZ", "invalid_currency"), ("JPY", "mixed_currencies")]
+)
+def test_customs_items_share_one_real_currency(currency, code):
+    first = requests.CUSTOMS.items[0]
+    second = replace(first, currency=currency)
+    customs = replace(requests.CUSTOMS, items=(first, second))
+    with pytest.raises(InvalidShippingRequest) as info:
+        _check(requests.rate_request(to_address=requests.ABROAD, customs=customs))
+    assert (info.value.param, info.value.code) == ("customs.items[1].currency", code)
