@@ -317,6 +317,9 @@ class Refund(models.Model):
     # with the same key, until the gateway answers or staff cancel it.
     send_attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Set while a retrier's send is in flight: staff cannot cancel it then
+    # (the gateway may be refunding it right now).
+    sending_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -209,6 +209,7 @@ def _refund_deferred(refund: Refund) -> Refund:
     Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING).update(
         send_attempts=attempts,
         next_attempt_at=timezone.now() + _retry_delay(attempts),
+        sending_until=None,
         failure_code="no_provider_available",
         failure_message=public_message("no_provider_available"),
         updated_at=timezone.now(),
@@ -237,7 +238,7 @@ def refunds_retry_due(*, now: datetime | None = None, limit: int = 100) -> int:
             pk=refund.pk,
             status=RefundStatus.PENDING,
             next_attempt_at=refund.next_attempt_at,
-        ).update(next_attempt_at=now + _SEND_LEASE)
+        ).update(next_attempt_at=now + _SEND_LEASE, sending_until=now + _SEND_LEASE)
         if claimed:
             refund_send(refund)
             sent += 1
@@ -246,11 +247,21 @@ def refunds_retry_due(*, now: datetime | None = None, limit: int = 100) -> int:
 
 def refund_cancel(*, refund: Refund, actor: str = "") -> Refund:
     """Staff give up on a refund that never reached the gateway."""
-    cancelled = Refund.objects.filter(
-        pk=refund.pk, status=RefundStatus.PENDING, next_attempt_at__isnull=False
-    ).update(status=RefundStatus.CANCELLED, updated_at=timezone.now())
+    now = timezone.now()
+    cancelled = (
+        Refund.objects.filter(
+            pk=refund.pk, status=RefundStatus.PENDING, next_attempt_at__isnull=False
+        )
+        # Not while a retry's send is in flight: cancelled, its amount would
+        # be refundable again while the gateway may be refunding it.
+        .filter(Q(sending_until__isnull=True) | Q(sending_until__lte=now))
+        .update(status=RefundStatus.CANCELLED, updated_at=now)
+    )
     if not cancelled:
-        raise InvalidState("Only a refund waiting to be sent again can be cancelled.")
+        raise InvalidState(
+            "Only a refund waiting to be sent again can be cancelled (not while "
+            "it is being sent)."
+        )
     logger.info(
         "refund cancelled", extra={"refund_id": refund.public_id, "actor": actor}
     )

@@ -102,3 +102,35 @@ def test_staff_cancel_frees_the_amount(primary, settings):
     assert services.refunds_retry_due(now=far) == 0
     with pytest.raises(services.InvalidState):
         services.refund_cancel(refund=refund, actor="staff")
+
+
+def test_staff_cannot_cancel_a_refund_while_its_retry_is_in_flight(
+    primary, settings, monkeypatch
+):
+    settings.PROVIDER_MAX_ATTEMPTS = 1
+    payment = captured(primary)
+    outage(primary, True)
+    refund = services.payment_refund(payment=payment, amount=400, idempotency_key="r3")
+    outage(primary, False)
+    from payments.services import refunds as refund_services
+
+    send = refund_services.refund_send
+    refused = []
+
+    def send_while_staff_cancel(pending):
+        # Staff press "cancel" while the gateway is refunding it.
+        with pytest.raises(services.InvalidState):
+            services.refund_cancel(refund=pending, actor="staff")
+        refused.append(pending.pk)
+        # The amount stays reserved meanwhile: no second refund can take it.
+        assert services.payment_refundable(payment=payment) == 600
+        return send(pending)
+
+    monkeypatch.setattr(refund_services, "refund_send", send_while_staff_cancel)
+    assert services.refunds_retry_due(now=refund.next_attempt_at) == 1
+
+    refund.refresh_from_db()
+    payment.refresh_from_db()
+    assert refused == [refund.pk]
+    assert refund.status == RefundStatus.SUCCEEDED
+    assert payment.amount_refunded == 400
