@@ -5,6 +5,7 @@ decrypts; only the newest encrypts, so rotating is: put a new key in front,
 run ``manage.py rotate_credentials``, then drop the old key.
 """
 
+import copy
 import json
 from functools import cache, lru_cache
 from typing import Any
@@ -40,8 +41,8 @@ def encrypt_json(data: dict[str, Any]) -> str:
 def decrypt_json(token: str) -> dict[str, Any]:
     if not token:
         return {}
-    # A copy: callers may change what they are given.
-    return dict(_decrypted(token, tuple(settings.CREDENTIALS_ENCRYPTION_KEYS)))
+    # A deep copy: callers may change what they are given, nested values too.
+    return copy.deepcopy(_decrypted(token, tuple(settings.CREDENTIALS_ENCRYPTION_KEYS)))
 
 
 @lru_cache(maxsize=256)

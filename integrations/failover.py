@@ -102,7 +102,8 @@ def run_with_failover(
         error = _skip_reason(account)
         if error is None:
             try:
-                with fallback_ready(position < len(candidates)):
+                later = candidates[position:]
+                with fallback_ready(lambda later=later: _any_usable(later)):
                     result = operation(registry.get_adapter(account))
             except ProviderError as exc:
                 error = exc
@@ -134,6 +135,12 @@ def enabled_accounts(kind: str) -> list[ProviderAccount]:
             "priority", "pk"
         )
     )
+
+
+def _any_usable(accounts: list[ProviderAccount]) -> bool:
+    """Whether a later account could take over (its breaker is not open):
+    only then does an unreachable one give up its retries."""
+    return any(_skip_reason(account) is None for account in accounts)
 
 
 def _skip_reason(account: ProviderAccount) -> NotProcessed | None:

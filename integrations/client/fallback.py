@@ -5,7 +5,7 @@ The client then stops retrying an account it cannot even reach: the next
 account is a faster answer than back-off against a host that is down.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -15,12 +15,15 @@ UNREACHABLE_CODES = frozenset(
     {"connection_refused", "connect_timeout", "dns_failure", "tls_error"}
 )
 
-_fallback_ready: ContextVar[bool] = ContextVar("fallback_ready", default=False)
+_fallback_ready: ContextVar[bool | Callable[[], bool]] = ContextVar(
+    "fallback_ready", default=False
+)
 
 
 @contextmanager
-def fallback_ready(ready: bool = True) -> Iterator[None]:
-    """Within the block, calls know whether another account can take over."""
+def fallback_ready(ready: bool | Callable[[], bool] = True) -> Iterator[None]:
+    """Within the block, calls know whether another account can take over;
+    a callable is asked only when an unreachable host makes it matter."""
     token = _fallback_ready.set(ready)
     try:
         yield
@@ -31,4 +34,7 @@ def fallback_ready(ready: bool = True) -> Iterator[None]:
 def skip_retry_for(code: str | None) -> bool:
     """True when an error with ``code`` should move on to the next account
     instead of being retried on this one."""
-    return _fallback_ready.get() and code in UNREACHABLE_CODES
+    if code not in UNREACHABLE_CODES:
+        return False
+    ready = _fallback_ready.get()
+    return ready() if callable(ready) else ready

@@ -117,8 +117,9 @@ def client_error(response: requests.Response) -> ProviderError | None:
     if not isinstance(body, dict):
         return None
     name = str(body.get("name") or body.get("error") or "")
-    details = body.get("details") or [{}]
-    first = details[0] if isinstance(details[0], dict) else {}
+    details = body.get("details")
+    first = details[0] if isinstance(details, list) and details else {}
+    first = first if isinstance(first, dict) else {}
     issue = str(first.get("issue", ""))
     status = response.status_code
     provider_code = issue or name or None

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from integrations.leases import ClaimLost
 from integrations.models import DeliveryStatus, Event
+from integrations.secrets_registry import staff_text
 from storefront_hooks import catalog
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
 from storefront_hooks.services.claim import delivery_claim
@@ -95,7 +96,8 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
     fields = {
         "last_status_code": attempt.status_code,
         "last_duration_ms": attempt.duration_ms,
-        "last_response": attempt.response_excerpt,
+        # The receiver's words, shown to staff: known secrets masked.
+        "last_response": staff_text(attempt.response_excerpt),
         "last_attempt_at": now,
     }
     endpoint = delivery.endpoint

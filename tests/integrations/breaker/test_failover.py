@@ -243,3 +243,23 @@ def test_given_accounts_are_the_candidates_and_are_not_read_again():
     assert not [q for q in captured.captured_queries if table in q["sql"]]
     assert op.called == ["secondary"]
     assert run.account == secondary
+
+
+def test_an_unreachable_primary_keeps_its_retries_when_no_later_account_is_usable(
+    settings,
+):
+    settings.PROVIDER_MAX_ATTEMPTS = 3
+    settings.PROVIDER_BACKOFF_BASE_SECONDS = 0.001
+    primary = _sandbox("primary", 10, outage=True)
+    secondary = _sandbox("secondary", 20)
+    breaker_mode_set(account=secondary, mode="forced_open", actor="test")
+
+    with pytest.raises(NoProviderAvailable):
+        run_with_failover(
+            "payments", lambda a: a.health_check(), operation_name="health"
+        )
+
+    # The secondary's breaker is open: nobody could take over, so the
+    # primary was not given up on after one attempt.
+    calls = ProviderCall.objects.order_by("pk")
+    assert [(c.account_id, c.attempts) for c in calls] == [(primary.pk, 3)]

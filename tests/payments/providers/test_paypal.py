@@ -915,3 +915,24 @@ def test_verify_endpoint_down_answers_503_and_stores_nothing(account, mocked, cl
     assert response.json()["error"]["code"] == "verification_unavailable"
     assert SECRET not in response.content.decode()
     assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("details", [{"issue": "X"}, "text", [], ["not an object"]])
+def test_a_4xx_with_odd_details_is_still_our_error(details):
+    import json as json_module
+
+    import requests as requests_module
+
+    from integrations.errors import ProviderError
+    from payments.providers.paypal_errors import client_error
+
+    response = requests_module.Response()
+    response.status_code = 422
+    response._content = json_module.dumps(
+        {"name": "UNPROCESSABLE_ENTITY", "details": details}
+    ).encode()
+
+    error = client_error(response)
+
+    assert isinstance(error, ProviderError)
+    assert error.provider_code == "UNPROCESSABLE_ENTITY"
