@@ -160,7 +160,9 @@ def purchase_order_send(
             extra={"purchase_order": purchase_order.public_id, "code": error.code},
         )
         if isinstance(error, Rejected):
-            raise InventoryError(error.message, code="erp_rejected") from None
+            raise InventoryError(
+                staff_text(error.message), code="erp_rejected"
+            ) from None
         raise
     purchase_order.external_reference = result.external_reference
     purchase_order.sent_at = purchase_order.sent_at or timezone.now()

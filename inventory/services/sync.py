@@ -11,13 +11,16 @@ or the next batch of SKUs); the run then ends ``partial``.
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from integrations import registry
 from integrations.errors import ProviderError
 from integrations.models import ProviderAccount
+from integrations.secrets_registry import staff_text
 from inventory.models import ReorderPoint, StockLevel, SyncRun, SyncStatus
 from inventory.providers.base import (
     InventoryAdapter,
@@ -32,6 +35,8 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[SyncRun], None]
 MAX_ERRORS_KEPT = 50
 MAX_FAILED_PAGES_IN_A_ROW = 3
+# A queued or running sync older than this died with its process.
+STALE_AFTER = timedelta(hours=1)
 
 
 def sync_run_start(*, account: ProviderAccount, full: bool = False) -> SyncRun:
@@ -42,11 +47,19 @@ def sync_run_start(*, account: ProviderAccount, full: bool = False) -> SyncRun:
     busy = SyncRun.objects.filter(
         account=account, status__in=[SyncStatus.QUEUED, SyncStatus.RUNNING]
     )
+    # A run whose process died (or whose task the broker lost) ends here,
+    # so it does not block every later sync of the account.
+    busy.filter(started_at__lt=timezone.now() - STALE_AFTER).update(
+        status=SyncStatus.FAILED, finished_at=timezone.now()
+    )
     if busy.exists():
         raise InventoryError(
             "A sync of this account is already under way.", code="sync_running"
         )
-    adapter = registry.get_adapter(account)
+    try:
+        adapter = registry.get_adapter(account)
+    except (registry.UnknownProvider, ImproperlyConfigured) as exc:
+        raise InventoryError(str(exc), code="invalid_account") from None
     since = None
     if not full and adapter.supports_since:
         last = (
@@ -62,7 +75,23 @@ def sync_run_start(*, account: ProviderAccount, full: bool = False) -> SyncRun:
 
 
 def sync_run_execute(*, run: SyncRun, progress: Progress | None = None) -> SyncRun:
-    """Work the run to its end, saving counters after every page."""
+    """Work the run to its end, saving counters after every page. Anything
+    but a provider's error ends the run ``failed`` with its cause kept, and
+    is raised as InventoryError(sync_failed)."""
+    try:
+        return _execute(run, progress)
+    except Exception as exc:
+        message = staff_text(f"{type(exc).__name__}: {exc}")[:200]
+        run.errors = [*run.errors, {"code": "sync_failed", "message": message}]
+        run.status, run.finished_at = SyncStatus.FAILED, timezone.now()
+        run.save(update_fields=["errors", "status", "finished_at"])
+        logger.exception("inventory sync crashed", extra={"run": run.pk})
+        raise InventoryError(
+            f"The sync failed: {message}", code="sync_failed"
+        ) from None
+
+
+def _execute(run: SyncRun, progress: Progress | None) -> SyncRun:
     adapter = registry.get_adapter(run.account)
     run.status, run.started_at = SyncStatus.RUNNING, timezone.now()
     run.save(update_fields=["status", "started_at"])
@@ -164,7 +193,7 @@ def _record_failure(run: SyncRun, query: LevelsQuery, error: ProviderError) -> N
                 "skus": len(query.skus),
                 "code": error.code,
                 "outcome": str(error.outcome),
-                "message": str(error)[:200],
+                "message": staff_text(error.message)[:200],
             },
         ]
     logger.warning(

@@ -20,6 +20,7 @@ from tests.factories import ProviderAccountFactory
 from tests.inventory.factories import StockLevelFactory
 
 pytestmark = pytest.mark.django_db
+SECRET = "ns_canary_Q7w8e9r0t1"
 
 
 @pytest.fixture
@@ -137,6 +138,59 @@ def test_a_second_sync_while_one_runs_is_refused(erp):
     with pytest.raises(services.InventoryError) as info:
         services.sync_run_start(account=erp)
     assert info.value.code == "sync_running"
+
+
+def test_a_crashed_sync_ends_failed_with_its_cause_and_blocks_nothing(erp, monkeypatch):
+    _erp_level(erp, "A", 5)
+
+    def crash(**kwargs):
+        raise ValueError("disk full")
+
+    monkeypatch.setattr("inventory.services.sync.stock_levels_apply", crash)
+    with pytest.raises(services.InventoryError) as info:
+        services.inventory_sync(account=erp)
+    assert info.value.code == "sync_failed"
+    run = SyncRun.objects.get()
+    assert run.status == "failed"
+    assert run.errors[-1] == {
+        "code": "sync_failed",
+        "message": "ValueError: disk full",
+    }
+    monkeypatch.undo()
+    assert services.inventory_sync(account=erp).status == "succeeded"
+
+
+def test_a_sync_whose_process_died_does_not_block_the_next(erp):
+    stuck = services.sync_run_start(account=erp)
+    SyncRun.objects.filter(pk=stuck.pk).update(
+        status="running", started_at=timezone.now() - timedelta(hours=2)
+    )
+    services.sync_run_start(account=erp)
+    stuck.refresh_from_db()
+    assert stuck.status == "failed"
+
+
+def test_an_account_without_an_adapter_is_one_command_line(erp):
+    ProviderAccountFactory(kind="inventory", slug="odd", provider="no_such_erp")
+    with pytest.raises(CommandError) as info:
+        call_command("sync_inventory", "--account", "odd", stdout=io.StringIO())
+    assert str(info.value).startswith("odd: ")
+    assert "\n" not in str(info.value)
+
+
+def test_a_providers_text_is_stored_with_known_secrets_masked(erp, monkeypatch):
+    ProviderAccountFactory(
+        kind="inventory", slug="netsuite-live", credentials={"token_secret": SECRET}
+    )
+    _erp_level(erp, "A", 5)
+
+    def refuse(self, query):
+        raise Unknown(f"bad token_secret={SECRET}", code="server_error")
+
+    monkeypatch.setattr(SandboxInventoryAdapter, "levels", refuse)
+    run = services.inventory_sync(account=erp)
+    assert SECRET not in str(run.errors)
+    assert "[redacted]" in run.errors[0]["message"]
 
 
 def test_command_prints_progress_and_summary(erp):

@@ -10,15 +10,16 @@ Bad input gets one line on stderr and a non-zero exit status.
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from integrations.batch import batch_job_cancel, batch_job_progress
+from integrations.management.base import ProviderCommand
 from integrations.models import BatchJob, BatchJobStatus
 
 ACTIONS = ("list", "show", "cancel")
 
 
-class Command(BaseCommand):
+class Command(ProviderCommand):
     help = "List batch jobs with their progress, show one, or cancel one."
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):

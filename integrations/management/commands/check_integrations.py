@@ -9,10 +9,11 @@ can gate a deploy or feed a monitoring check.
 from datetime import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 from integrations import health
+from integrations.management.base import ProviderCommand
 from integrations.models import ProviderAccount
 from integrations.models.accounts import BreakerMode, Kind
 from integrations.selectors import breaker_snapshot, latest_health
@@ -31,7 +32,7 @@ COLUMNS = (
 ERROR_WIDTH = 60
 
 
-class Command(BaseCommand):
+class Command(ProviderCommand):
     help = "Probe provider accounts and print one row per account."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -3,13 +3,14 @@ sends them to the ERP."""
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from integrations.errors import ProviderError
+from integrations.management.base import ProviderCommand
 from inventory import services
 
 
-class Command(BaseCommand):
+class Command(ProviderCommand):
     help = "Draft (and optionally send) purchase orders from the reorder points."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -3,8 +3,9 @@ a closing summary. Exit status 1 when a run failed outright."""
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from integrations.management.base import ProviderCommand
 from integrations.models import ProviderAccount
 from inventory import services
 from inventory.models import SyncRun, SyncStatus
@@ -12,7 +13,7 @@ from inventory.models import SyncRun, SyncStatus
 BAR_WIDTH = 24
 
 
-class Command(BaseCommand):
+class Command(ProviderCommand):
     help = "Sync stock levels from the inventory accounts (incremental by default)."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from integrations.batch import BatchProgress
 from integrations.batch.state import FINAL
+from integrations.management.base import ProviderCommand
 from notifications.models import BulkSend
 from notifications.recipients import (
     RecipientsFileError,
@@ -42,7 +43,7 @@ from notifications.services.sending import EmailInvalid
 BAR_WIDTH = 30
 
 
-class Command(BaseCommand):
+class Command(ProviderCommand):
     help = "Send a template to every recipient of a CSV / JSON file."
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):

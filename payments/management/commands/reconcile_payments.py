@@ -10,17 +10,18 @@ settled before the failure stay settled.
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import DatabaseError
 
 from integrations.errors import ProviderError
+from integrations.management.base import ProviderCommand
 from integrations.money import MoneyError, format_amount
 from integrations.registry import UnknownProvider
 from payments.models import Payment
 from payments.services import payments_reconcile_pending
 
 
-class Command(BaseCommand):
+class Command(ProviderCommand):
     help = "Ask providers about pending and unknown payments and settle them."
 
     def handle(self, *args: Any, **options: Any) -> None:

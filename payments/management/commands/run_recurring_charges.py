@@ -2,12 +2,11 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from integrations.management.base import ProviderCommand
 from payments.services import recurring_charges_run
 
 
-class Command(BaseCommand):
+class Command(ProviderCommand):
     help = "Charge every active recurring charge whose next run is due."
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -3,15 +3,16 @@ named), with a progress bar on stderr and a summary line on stdout."""
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from integrations.management.base import ProviderCommand
 from shipping import services
 from shipping.models import Shipment, ShipmentStatus
 
 _BAR_WIDTH = 30
 
 
-class Command(BaseCommand):
+class Command(ProviderCommand):
     help = "Ask the carriers where active shipments are; store new tracking events."
 
     def add_arguments(self, parser: CommandParser) -> None:
