@@ -23,7 +23,7 @@ from integrations.commits import group_commit, group_join
 from integrations.errors import ProviderError
 from integrations.models import ProviderAccount
 from integrations.models.attempts import AttemptOutcome, KeyedAttempt
-from integrations.secrets_registry import known_secrets, redact_secrets
+from integrations.secrets_registry import staff_text
 
 T = TypeVar("T")
 
@@ -100,9 +100,7 @@ def attempt_finish(
         outcome=outcome,
         error_code=error.code[:64] if error else "",
         # Staff read it; the provider's text may quote our credentials.
-        error_message=redact_secrets(error.message, known_secrets(fresh=True))[:255]
-        if error
-        else "",
+        error_message=staff_text(error.message)[:255] if error else "",
         duration_ms=int((time.monotonic() - started) * 1000),
         finished_at=timezone.now(),
         **fields,

@@ -2,12 +2,15 @@
 entry per failing carrier, cached by request."""
 
 import time
+from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from integrations.models import ProviderCall
 from shipping import services
 from shipping.models import RateQuote
+from shipping.providers import sandbox_rules
 from shipping.providers.base import InvalidShippingRequest
 from tests.shipping.contract import requests
 from tests.shipping.helpers import carrier, shop
@@ -90,9 +93,18 @@ def test_mixed_currencies_are_sorted_only_within_each_and_never_converted():
     usd = [q.amount for q in result.quotes if q.currency == "USD"]
     assert min(usd) < min(eur) < max(usd)  # interleaved had they been mixed
     assert sum(q.fastest for q in result.quotes) == 1
-    # The amounts are the carriers' own: nothing converted.
+    # The amounts are the carrier's own, as its price rules make them in
+    # EUR with factor 1: nothing converted on the way or when stored.
+    own = sandbox_rules.quote(
+        requests.rate_request(),
+        currency="EUR",
+        factor=Decimal(1),
+        today=timezone.localdate(),
+    )
+    expected = sorted(rate.amount for rate in own)
+    assert sorted(eur) == expected
     stored = RateQuote.objects.filter(account__slug="eu-post")
-    assert sorted(stored.values_list("amount", flat=True)) == sorted(eur)
+    assert sorted(stored.values_list("amount", flat=True)) == expected
     assert set(stored.values_list("currency", flat=True)) == {"EUR"}
     again = shop()
     assert again.cached and again.currencies == result.currencies

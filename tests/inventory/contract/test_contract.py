@@ -10,6 +10,7 @@ from types import ModuleType
 import pytest
 import responses
 
+from integrations.models import ProviderCall
 from integrations.webhooks.messages import WebhookMessage
 from inventory.providers.base import (
     InventoryAdapter,
@@ -75,6 +76,10 @@ def _reserve_release(case: Case) -> None:
     case.adapter.release(reference=request.reference, idempotency_key="rel-1")
     case.adapter.release(reference=request.reference, idempotency_key="rel-2")
     assert last_call_outcome(case.account) == "success"
+    # Both releases reached the ERP as releases (not a silent no-op).
+    operations = ProviderCall.objects.filter(account=case.account).order_by("-pk")
+    latest = list(operations.values_list("operation", flat=True)[:2])
+    assert [name.endswith("release") for name in latest] == [True, True], latest
 
 
 def _inventory_event(case: Case, messages: list[WebhookMessage]) -> None:
