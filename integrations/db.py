@@ -76,13 +76,27 @@ def _may_go_direct(conn: Any) -> bool:
 def _execute_cursor(conn: Any, sql: str, params: Sequence[Any]) -> Any:
     from psycopg import Cursor
 
-    # A server-side-binding cursor: values travel apart from the SQL.
+    # A server-side-binding cursor: values travel apart from the SQL. When
+    # queries are recorded, never prepared: psycopg prepares a statement on
+    # its fifth run, and Django then records its SQL as None.
+    cursor_class = _unprepared_cursor() if conn.queries_logged else Cursor
     with conn.wrap_database_errors:
-        raw = Cursor(conn.connection)
+        raw = cursor_class(conn.connection)
     wrap = conn.make_debug_cursor if conn.queries_logged else conn.make_cursor
     with wrap(raw) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
+
+
+@cache
+def _unprepared_cursor() -> type:
+    from psycopg import Cursor
+
+    class UnpreparedCursor(Cursor):
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            return super().execute(query, params, **{**kwargs, "prepare": False})
+
+    return UnpreparedCursor
 
 
 def _execute_libpq(pconn: Any, sql: bytes, params: Sequence[Any]) -> Any:

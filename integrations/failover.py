@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SUCCEEDED = "succeeded"
+# How old a breaker read batch work's pre-check may use (about one message).
+RECENT_BREAKER_SECONDS = 0.1
 
 
 class Attempt(NamedTuple):
@@ -98,8 +100,11 @@ def run_with_failover(
     default they are read now."""
     attempts: list[Attempt] = []
     candidates = enabled_accounts(kind) if accounts is None else list(accounts)
+    # Batch work (accounts read once per chunk) also takes a breaker state this
+    # process read a moment ago: the client checks again before the call.
+    max_age = None if accounts is None else RECENT_BREAKER_SECONDS
     for position, account in enumerate(candidates, start=1):
-        error = _skip_reason(account)
+        error = _skip_reason(account, max_age)
         if error is None:
             try:
                 later = candidates[position:]
@@ -143,8 +148,10 @@ def _any_usable(accounts: list[ProviderAccount]) -> bool:
     return any(_skip_reason(account) is None for account in accounts)
 
 
-def _skip_reason(account: ProviderAccount) -> NotProcessed | None:
-    if breaker_for(account).is_open():
+def _skip_reason(
+    account: ProviderAccount, max_age: float | None = None
+) -> NotProcessed | None:
+    if breaker_for(account).is_open(max_age=max_age):
         return NotProcessed("circuit breaker open; skipped", code="breaker_open")
     return None
 

@@ -227,14 +227,22 @@ class RateLimiter:
             return 0.0
         return self.honour(self.reserve(weight))
 
-    def pace(self, weight: float = 1, *, budget: float) -> float:
+    def pace(
+        self,
+        weight: float = 1,
+        *,
+        budget: float,
+        first: Reservation | None = None,
+    ) -> float:
         """Take ``weight`` tokens, waiting as long as ``budget`` seconds
         allows (bulk work), and return the time waited; raise Paced (with
         ``retry_after``) when the tokens cannot be had within it.
 
         Reservations still go into debt by the transactional bound only, so
         calls queued behind a bulk job wait no longer than they would anyway;
-        the rest of the wait is spent asleep, before reserving.
+        the rest of the wait is spent asleep, before reserving. ``first``: a
+        reservation made with that bound a moment ago (the client's gate),
+        used instead of reserving again.
         """
         if self.config.rate is None:
             return 0.0
@@ -243,7 +251,9 @@ class RateLimiter:
         bound = self.config.bound(weight)
         while True:
             left = deadline - self.clock()
-            reservation = self.reserve(weight, max_wait=min(bound, max(left, 0.0)))
+            reservation, first = first, None
+            if reservation is None:
+                reservation = self.reserve(weight, max_wait=min(bound, max(left, 0.0)))
             if reservation.granted:
                 if reservation.wait > 0:
                     self.sleep(reservation.wait)

@@ -59,5 +59,8 @@ def _fresh_cache(request: pytest.FixtureRequest) -> None:
     has_db = bool(_DB_FIXTURES & set(request.fixturenames)) or (
         request.node.get_closest_marker("django_db") is not None
     )
+    from integrations.breaker.store import forget_recent
+
+    forget_recent()
     if settings.REDIS_URL or has_db:
         cache.clear()

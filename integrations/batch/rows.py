@@ -84,30 +84,49 @@ def relaxed_commit(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         yield
 
 
-def _done_relaxed(model: type[BatchRow], row: BatchRow, leases: LeasedRows) -> None:
-    """``leases.finish(row, DONE)`` committed without waiting for the disk:
-    on PostgreSQL in autocommit one UPDATE carrying ``RELAXED_FROM`` (one
-    round trip, no SET LOCAL transaction), else ``relaxed_commit``."""
+def done_relaxed(model: type[BatchRow], rows: Sequence[BatchRow]) -> set[int]:
+    """Mark ``rows`` done, each only while its claim stands, committed
+    without waiting for the disk; returns the pks marked (the others' leases
+    were lost). On PostgreSQL in autocommit one UPDATE per claim time
+    carrying ``RELAXED_FROM`` (no SET LOCAL transaction), else
+    ``relaxed_commit``."""
     now = timezone.now()
     conn = connections[router.db_for_write(model)]
-    if conn.vendor != "postgresql" or conn.in_atomic_block:
-        with relaxed_commit(conn.alias):
-            leases.finish(row, BatchRowStatus.DONE, done_at=now)
-        return
+    marked: set[int] = set()
+    for claimed_at in {row.claimed_at for row in rows}:
+        ids = [row.pk for row in rows if row.claimed_at == claimed_at]
+        if conn.vendor != "postgresql" or conn.in_atomic_block:
+            with relaxed_commit(conn.alias):
+                held = model.objects.filter(
+                    pk__in=ids, status=BatchRowStatus.RUNNING, claimed_at=claimed_at
+                )
+                found = list(held.select_for_update().values_list("pk", flat=True))
+                model.objects.filter(pk__in=found).update(
+                    status=BatchRowStatus.DONE,
+                    last_error="",
+                    next_attempt_at=None,
+                    done_at=now,
+                )
+            marked.update(found)
+            continue
+        with conn.cursor() as cursor:
+            params = [BatchRowStatus.DONE, now, *ids, BatchRowStatus.RUNNING]
+            cursor.execute(_done_sql(model, len(ids)), [*params, claimed_at])
+            marked.update(pk for (pk,) in cursor.fetchall())
+    return marked
+
+
+def _done_sql(model: type[BatchRow], count: int) -> str:
     meta = model._meta
     col = {name: meta.get_field(name).column for name in _DONE_COLUMNS}
-    sql = (
+    marks = ", ".join(["%s"] * count)
+    return (
         f'UPDATE "{meta.db_table}" SET "{col["status"]}" = %s, '  # noqa: S608
         f'"{col["last_error"]}" = \'\', "{col["next_attempt_at"]}" = NULL, '
         f'"{col["done_at"]}" = %s FROM {RELAXED_FROM} '
-        f'WHERE "{meta.pk.column}" = %s AND "{col["status"]}" = %s '
-        f'AND "{col["claimed_at"]}" = %s'
+        f'WHERE "{meta.pk.column}" IN ({marks}) AND "{col["status"]}" = %s '
+        f'AND "{col["claimed_at"]}" = %s RETURNING "{meta.pk.column}"'
     )
-    params = [BatchRowStatus.DONE, now, row.pk, BatchRowStatus.RUNNING, row.claimed_at]
-    with conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        if cursor.rowcount != 1:
-            raise ClaimLost
 
 
 _DONE_COLUMNS = ("status", "last_error", "next_attempt_at", "done_at", "claimed_at")
@@ -137,6 +156,7 @@ class RowOutcome(StrEnum):
 class RowResult:
     outcome: RowOutcome
     wait: float | None = None  # seconds, for PACED
+    deferred: bool = False  # DONE once the chunk's rows are marked done
 
 
 def row_model(job: BatchJob) -> type[BatchRow]:
@@ -222,11 +242,19 @@ def release(model: type[BatchRow], rows: Sequence[BatchRow]) -> int:
     return released
 
 
-def work_row(model: type[BatchRow], row: BatchRow, handler: Handler) -> RowResult:
+def work_row(
+    model: type[BatchRow],
+    row: BatchRow,
+    handler: Handler,
+    *,
+    deferred: list[BatchRow] | None = None,
+) -> RowResult:
     """Run the handler on one leased row and settle the row.
 
     The handler's database writes and the row's move to done commit
-    together; if the lease was lost meanwhile, both roll back.
+    together; if the lease was lost meanwhile, both roll back. A
+    ``relaxed_done`` handler's row is added to ``deferred`` instead, for the
+    caller to mark done with the chunk's others (``done_relaxed``).
     """
     leases = leases_for(model)
     try:
@@ -235,7 +263,13 @@ def work_row(model: type[BatchRow], row: BatchRow, handler: Handler) -> RowResul
             # own_transactions); only the row's done is ours to commit.
             handler(row)
             if getattr(handler, "relaxed_done", False):
-                _done_relaxed(model, row, leases)
+                if deferred is None:
+                    deferred = []
+                    if row.pk not in done_relaxed(model, [row]):
+                        raise ClaimLost
+                else:
+                    deferred.append(row)
+                    return RowResult(RowOutcome.DONE, deferred=True)
             else:
                 with transaction.atomic():
                     leases.finish(row, BatchRowStatus.DONE, done_at=timezone.now())

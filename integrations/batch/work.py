@@ -25,6 +25,7 @@ from integrations.batch.rows import (
     Handler,
     RowOutcome,
     claim_chunk,
+    done_relaxed,
     due_rows,
     open_rows,
     release,
@@ -180,18 +181,21 @@ class _Run:
         for row in chunk:
             row.job = self.job
         self._chunk_hook("prepare_chunk", chunk)
-        for index, row in enumerate(chunk):
-            if self._stop_requested():
-                release(self.model, chunk[index:])
-                break
-            result = work_row(self.model, row, self.handler)
-            BATCH_ROWS.labels(self.job.kind, result.outcome).inc()
-            chunk_tally.add(result.outcome)
-            self.tally.add(result.outcome)
-            if result.outcome == RowOutcome.PACED:
-                state.pace(self.job.pk, result.wait or 0.0, timezone.now())
-                release(self.model, chunk[index + 1 :])
-                break
+        deferred: list[BatchRow] = []
+        try:
+            for index, row in enumerate(chunk):
+                if self._stop_requested():
+                    release(self.model, chunk[index:])
+                    break
+                result = work_row(self.model, row, self.handler, deferred=deferred)
+                if not result.deferred:
+                    self._count(chunk_tally, result.outcome)
+                if result.outcome == RowOutcome.PACED:
+                    state.pace(self.job.pk, result.wait or 0.0, timezone.now())
+                    release(self.model, chunk[index + 1 :])
+                    break
+        finally:
+            self._done_deferred(deferred, chunk_tally)
         self._chunk_hook("finish_chunk", chunk)
         state.add_progress(
             self.job.pk,
@@ -203,6 +207,27 @@ class _Run:
             "batch chunk worked",
             extra={"job_id": self.job.pk, "rows": len(chunk), "done": chunk_tally.done},
         )
+
+    def _count(self, chunk_tally: "_Tally", outcome: RowOutcome) -> None:
+        BATCH_ROWS.labels(self.job.kind, outcome).inc()
+        chunk_tally.add(outcome)
+        self.tally.add(outcome)
+
+    def _done_deferred(self, rows: list[BatchRow], chunk_tally: "_Tally") -> None:
+        """Mark the chunk's worked rows done in one statement (a worker
+        killed before it leaves them leased: worked again, each is a no-op
+        by its handler's marker)."""
+        if not rows:
+            return
+        marked = done_relaxed(self.model, rows)
+        for row in rows:
+            if row.pk in marked:
+                self._count(chunk_tally, RowOutcome.DONE)
+                continue
+            logger.warning(
+                "batch row lease lost", extra={"job_id": row.job_id, "row_id": row.pk}
+            )
+            self._count(chunk_tally, RowOutcome.LOST)
 
     def _chunk_hook(self, name: str, chunk: list[BatchRow]) -> None:
         """A handler's optional ``prepare_chunk(rows)`` (read once what the

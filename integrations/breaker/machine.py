@@ -144,7 +144,11 @@ class CircuitBreaker:
         self._admit(mode, rec)
 
     def before_call_reserving(
-        self, limiter: "RateLimiter", weight: float = 1
+        self,
+        limiter: "RateLimiter",
+        weight: float = 1,
+        *,
+        max_wait: float | None = None,
     ) -> "Reservation | None":
         """``before_call`` and the reservation of ``weight`` of ``limiter``'s
         tokens in a single Redis round trip (the client's hot path).
@@ -155,7 +159,7 @@ class CircuitBreaker:
         or a breaker that is not plainly closed: its tokens are given back and
         the call takes the ordinary path, probe and all).
         """
-        gated = self.store.gate(limiter, weight)
+        gated = self.store.gate(limiter, weight, max_wait)
         if gated is None:
             self.before_call()
             return None
@@ -244,9 +248,14 @@ class CircuitBreaker:
             last_state=rec.get("last_state", ""),
         )
 
-    def is_open(self) -> bool:
-        """True while calls are refused outright (no probe chance)."""
-        mode, rec = self._read()
+    def is_open(self, *, max_age: float | None = None) -> bool:
+        """True while calls are refused outright (no probe chance). With
+        ``max_age``, a read this process made that recently will do."""
+        if max_age is None:
+            mode, rec = self._read()
+        else:
+            mode, rec = self.store.recent(max_age)
+            mode = mode or self.account.breaker_mode or BreakerMode.AUTO
         return self._effective_state(mode, rec or {}, self.clock()) == "open"
 
     # -- staff override --

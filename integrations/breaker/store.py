@@ -3,6 +3,7 @@ per-call reads and counts over the shared line (``integrations.redis_line``),
 each one round trip."""
 
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
@@ -60,11 +61,23 @@ return 1
 """
 
 
+# The last mode and state record this process read per account pk, with the
+# monotonic time of the read: batch work's failover pre-check may use a read
+# this recent (the client's own check before the call is always fresh).
+_recent: dict[int, tuple[float, Any, dict[str, Any] | None]] = {}
+
+
+def forget_recent() -> None:
+    """Drop every remembered read (tests; a cache cleared under us)."""
+    _recent.clear()
+
+
 class BreakerStore:
     """The cache entries of one account's breaker: mode, state record,
     windowed call and failure counters, probe claims, transition locks."""
 
     def __init__(self, pk: int, *, window_seconds: float, buckets: int) -> None:
+        self.pk = pk
         self.prefix = f"brk:{{acct:{pk}}}"  # one Redis Cluster slot
         self.window_seconds = window_seconds
         self.buckets = buckets
@@ -84,20 +97,35 @@ class BreakerStore:
         handle = redis_handle()
         if handle is None:
             values = cache.get_many([self._mode_key, self._state_key])
-            return values.get(self._mode_key), values.get(self._state_key)
-        # One MGET on this thread's line, read exactly as cache.get_many would.
-        raw = handle.line.command("MGET", self._raw_mode_key, self._raw_state_key)
-        mode, state = (None if value is None else handle.loads(value) for value in raw)
+            mode, state = values.get(self._mode_key), values.get(self._state_key)
+        else:
+            # One MGET on this thread's line, read exactly as get_many would.
+            raw = handle.line.command("MGET", self._raw_mode_key, self._raw_state_key)
+            mode, state = (None if v is None else handle.loads(v) for v in raw)
+        self._remember(mode, state)
         return mode, state
+
+    def recent(self, max_age: float) -> tuple[Any, dict[str, Any] | None]:
+        """``read()``, or what this process read at most ``max_age`` seconds
+        ago (saving the round trip)."""
+        seen = _recent.get(self.pk)
+        if seen is not None and time.monotonic() - seen[0] <= max_age:
+            return seen[1], seen[2]
+        return self.read()
+
+    def _remember(self, mode: Any, state: dict[str, Any] | None) -> None:
+        _recent[self.pk] = (time.monotonic(), mode, state)
 
     def record(self) -> dict[str, Any] | None:
         return cache.get(self._state_key)
 
     def save_record(self, rec: dict[str, Any]) -> None:
         cache.set(self._state_key, rec, None)
+        _recent.pop(self.pk, None)
 
     def save_mode(self, mode: str) -> None:
         cache.set(self._mode_key, mode, None)
+        _recent.pop(self.pk, None)
 
     def lock_transition(self, gen: int) -> bool:
         # Several processes may see the same threshold crossed; one acts.
@@ -113,10 +141,11 @@ class BreakerStore:
     # -- the gate: breaker reads and a token in one round trip --
 
     def gate(
-        self, limiter: "RateLimiter", weight: float
+        self, limiter: "RateLimiter", weight: float, max_wait: float | None = None
     ) -> tuple[Reservation, Any, dict[str, Any] | None] | None:
-        """Reserve ``weight`` of ``limiter``'s tokens and read mode and state
-        in one script; None when there is no Redis or no rate limit."""
+        """Reserve ``weight`` of ``limiter``'s tokens (waiting at most
+        ``max_wait``, default the limiter's bound) and read mode and state in
+        one script; None when there is no Redis or no rate limit."""
         if limiter.config.rate is None:
             return None
         handle = redis_handle()
@@ -125,10 +154,11 @@ class BreakerStore:
         granted, wait, mode_raw, state_raw = handle.run(
             GATE_LUA,
             [self._raw_bucket_key(limiter), self._raw_mode_key, self._raw_state_key],
-            limiter.bucket_args(weight),
+            limiter.bucket_args(weight, max_wait),
         )
         mode = None if mode_raw is None else handle.loads(mode_raw)
         rec = None if state_raw is None else handle.loads(state_raw)
+        self._remember(mode, rec)
         return Reservation(bool(int(granted)), float(wait)), mode, rec
 
     def refund(self, limiter: "RateLimiter", weight: float) -> None:

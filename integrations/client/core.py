@@ -306,12 +306,10 @@ class ProviderClient:
                 "deadline passed before the attempt", code="deadline_exceeded"
             )
         breaker, limiter = self._guards()
-        reservation = None
-        if ctx.pacing:
-            breaker.before_call()
-        else:
-            # One Redis round trip for the breaker's state and the rate limit.
-            reservation = breaker.before_call_reserving(limiter, ctx.weight)
+        # One Redis round trip for the breaker's state and the rate limit.
+        reservation = breaker.before_call_reserving(
+            limiter, ctx.weight, max_wait=self._reserve_bound(ctx, limiter)
+        )
         try:
             self._take_tokens(ctx, limiter, reservation)
             if ctx.prewrite:
@@ -340,11 +338,19 @@ class ProviderClient:
         self, ctx: CallContext, limiter: "RateLimiter", reservation: Any
     ) -> None:
         if ctx.pacing:
-            ctx.waited(limiter.pace(ctx.weight, budget=max(ctx.pace_left(), 0.0)))
+            budget = max(ctx.pace_left(), 0.0)
+            ctx.waited(limiter.pace(ctx.weight, budget=budget, first=reservation))
         elif reservation is None:
             limiter.acquire(ctx.weight)
         else:
             limiter.honour(reservation)
+
+    def _reserve_bound(self, ctx: CallContext, limiter: "RateLimiter") -> float | None:
+        """How far into debt the first reservation may go: the limiter's
+        bound, or for a paced call no further than its budget allows."""
+        if not ctx.pacing or limiter.config.rate is None:
+            return None
+        return min(limiter.config.bound(ctx.weight), max(ctx.pace_left(), 0.0))
 
     @contextmanager
     def _slot(self, ctx: CallContext, limiter: "RateLimiter") -> Iterator[None]:

@@ -17,16 +17,16 @@ killed before ``chunk_finish`` leaves nothing a row worked again can miss
 import logging
 import threading
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from integrations.batch import relaxed_commit
+from integrations.db_rows import insert_row
 from integrations.failover import enabled_accounts
 from integrations.models import ProviderAccount
 from notifications.models import (
@@ -129,11 +129,19 @@ def chunk_finish(rows: Sequence[BulkRecipient]) -> None:
     _local.state = None
     if state is None or not state.unlinked:
         return
-    linked = [
-        BulkRecipient(pk=row_pk, message_id=message_pk)
-        for row_pk, message_pk in state.unlinked.items()
-    ]
-    BulkRecipient.objects.bulk_update(linked, ["message"])
+    # What bulk_update would send, without building an expression per row.
+    meta = BulkRecipient._meta
+    pk, fk = meta.pk.column, meta.get_field("message").column
+    pairs = list(state.unlinked.items())
+    whens = " ".join(["WHEN %s THEN %s"] * len(pairs))
+    marks = ", ".join(["%s"] * len(pairs))
+    sql = (
+        f'UPDATE "{meta.db_table}" SET "{fk}" = CASE "{pk}" {whens} END '  # noqa: S608
+        f'WHERE "{pk}" IN ({marks})'
+    )
+    params = [value for pair in pairs for value in pair] + [row for row, _ in pairs]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def message_insert(
@@ -167,12 +175,9 @@ def message_insert(
         sending_at=None if suppressed else claimed_at,
         attempts=0 if suppressed else 1,
     )
-    # Autocommit: one statement, committed before the provider call (a
-    # savepoint only inside a caller's transaction, so a conflict is caught).
-    guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    # Autocommit: one statement, committed before the provider call.
     try:
-        with guard:
-            message.save(force_insert=True)
+        insert_row(message)
     except IntegrityError:
         return None
     state.unlinked[row.pk] = message.pk

@@ -27,6 +27,7 @@ the whole job wait. Being rate-limited never fails over to another account.
 """
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -51,6 +52,7 @@ from notifications.models import (
 from notifications.providers.base import EmailAdapter, OutboundEmail
 from notifications.rendering import EmailRenderError
 from notifications.services.bulk_chunk import (
+    ChunkState,
     chunk_finish,
     chunk_prepare,
     idempotency_key,
@@ -93,20 +95,35 @@ def bulk_recipient_send(row: BulkRecipient) -> None:
     state = state_for(row)
     found = state.messages.get(row.pk)
     if found is None:
+        claimed_at = timezone.now()
         try:
-            message = message_insert(row, state, timezone.now())
+            message = message_insert(row, state, claimed_at)
         except EmailRenderError as error:
             # The same input fails the same way: no retry.
             raise Rejected(str(error), code=error.code) from None
-        if message is not None:
-            if message.status != EmailStatus.SUPPRESSED:
-                # Stored by us: marker and all.
-                _deliver(message, state.accounts(), first=True)
-            return
-        # Another worker stored it first (it held an expired lease).
-        found = EmailMessage.objects.get(
-            idempotency_key=idempotency_key(row.pk, state.bulk)
-        )
+        if message is None:
+            # Another worker stored it first (it held an expired lease), or
+            # our INSERT committed and was sent again on a new connection.
+            message = EmailMessage.objects.get(
+                idempotency_key=idempotency_key(row.pk, state.bulk)
+            )
+            if not _ours(message, claimed_at):
+                _work_found(message, state)
+                return
+            state.unlinked[row.pk] = message.pk
+        if message.status != EmailStatus.SUPPRESSED:
+            # Stored by us: marker and all.
+            _deliver(message, state.accounts(), first=True)
+        return
+    _work_found(found, state)
+
+
+def _ours(message: EmailMessage, claimed_at: datetime) -> bool:
+    return message.status == EmailStatus.SENDING and message.sending_at == claimed_at
+
+
+def _work_found(found: EmailMessage, state: ChunkState) -> None:
+    """The row's message, stored when the row was worked before."""
     if found.status == EmailStatus.SUPPRESSED:
         return
     claimed = (

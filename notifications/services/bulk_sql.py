@@ -17,6 +17,7 @@ from functools import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
+from integrations.db import execute_one
 from notifications.models import EmailEvent, EmailMessage, EmailStatus
 
 # set_config(..., is_local => true) as a FROM item: synchronous_commit is off
@@ -69,10 +70,9 @@ def sent_in_one_statement(
     ]
     for kind, at, details in events:
         params += [kind, at, json.dumps(details, cls=DjangoJSONEncoder)]
-    with connection.cursor() as cursor:
-        cursor.execute(_statement(len(events)), params)
-        moved, _added = cursor.fetchone()
-    return bool(moved)
+    # Prepared once per connection (integrations.db.execute_one).
+    row = execute_one(_statement(len(events)), params)
+    return bool(row and row[0])
 
 
 def one_statement_available() -> bool:

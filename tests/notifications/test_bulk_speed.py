@@ -81,8 +81,10 @@ def test_a_chunk_reads_once_and_each_message_writes_twice(email_accounts) -> Non
     assert seen[("INSERT", "emailmessage")] == 10
     assert seen[("UPDATE", "emailmessage")] == 10
     assert seen[("INSERT", "emailevent")] == 10
-    # Rows: claimed together, each done once, linked to messages together.
-    assert seen[("UPDATE", "bulkrecipient")] == 1 + 10 + 1
+    # Rows: claimed together, marked done together at the chunk's end,
+    # linked to their messages together.
+    assert seen[("UPDATE", "bulkrecipient")] == 1 + 1 + 1
+    assert set(BulkRecipient.objects.values_list("status", flat=True)) == {"done"}
     linked = BulkRecipient.objects.filter(bulk_send=bulk, message__isnull=False)
     assert linked.count() == 10
     events = Counter(EmailEvent.objects.values_list("type", flat=True))
