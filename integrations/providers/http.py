@@ -70,6 +70,34 @@ class HttpAdapter(BaseAdapter):
         """One operation: ``method`` ``base_url + path`` through the client
         (retries, breaker, limiter, call log), answered by a JSON object.
         Reads are always safe to retry; writes only if ``replays_writes``."""
+        response = self.send_response(
+            method,
+            path,
+            operation=operation,
+            json=json,
+            idempotency_key=idempotency_key,
+            error_map=error_map,
+            # Checked inside the operation: a broken body is its outcome.
+            expect_json=not allow_empty,
+            **requests_kwargs,
+        )
+        return _json_object(response, allow_empty=allow_empty)
+
+    def send_response(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        json: Any = None,
+        idempotency_key: str | None = None,
+        error_map: ErrorMap | None = None,
+        expect_json: bool = False,
+        **requests_kwargs: Any,
+    ) -> requests.Response:
+        """``send`` for answers that are not a JSON object (a multipart
+        label, an ETag): the response itself, after the same client, error
+        table and one resend with fresh credentials after a 401."""
         read = method.upper() in ("GET", "HEAD")
         idempotent = read or self.replays_writes
         field = self.idempotency_body_field
@@ -81,7 +109,7 @@ class HttpAdapter(BaseAdapter):
         headers = {**self.default_headers, **requests_kwargs.pop("headers", {})}
         for retry_auth in (True, False):
             try:
-                response = client_for(self.account).request(
+                return client_for(self.account).request(
                     method,
                     self.base_url + path,
                     operation=operation,
@@ -89,8 +117,7 @@ class HttpAdapter(BaseAdapter):
                     idempotency_key=idempotency_key,
                     idempotency_header=self.idempotency_header,
                     error_map=error_map or self.error_map,
-                    # Checked inside the operation: a broken body is its outcome.
-                    expect_json=not allow_empty,
+                    expect_json=expect_json,
                     headers={**headers, **self.auth_headers()},
                     json=json,
                     **requests_kwargs,
@@ -99,8 +126,6 @@ class HttpAdapter(BaseAdapter):
                 unauthorized = error.http_status == 401 and retry_auth
                 if not (unauthorized and self.refresh_auth()):
                     raise
-                continue
-            return _json_object(response, allow_empty=allow_empty)
         raise AssertionError("unreachable")  # pragma: no cover
 
 

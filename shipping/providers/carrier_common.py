@@ -105,8 +105,10 @@ class DecimalJsonBody:
     ``json_bytes``, so a carrier whose schema wants JSON numbers for money
     gets exact decimals, not floats."""
 
-    def send(self, method: str, path: str, *, json: Any = None, **kwargs: Any) -> Any:
+    def send_response(
+        self, method: str, path: str, *, json: Any = None, **kwargs: Any
+    ) -> Any:
         if json is not None:
             headers = {**kwargs.pop("headers", {}), "Content-Type": "application/json"}
             kwargs.update(data=json_bytes(json), headers=headers)
-        return super().send(method, path, **kwargs)  # type: ignore[misc]
+        return super().send_response(method, path, **kwargs)  # type: ignore[misc]

@@ -12,10 +12,8 @@ from typing import Any, ClassVar
 import requests
 from django.utils import timezone
 
-from integrations.client import client_for
 from integrations.errors import (
     ConfigurationError,
-    NotProcessed,
     ProviderError,
     Rejected,
     Unknown,
@@ -47,7 +45,6 @@ from shipping.providers.base import (
 from shipping.providers.carrier_common import (
     DecimalJsonBody,
     decimal_text,
-    json_bytes,
     read_date,
     tracking_info,
 )
@@ -242,7 +239,7 @@ class USPSAdapter(DecimalJsonBody, BearerTokenAuth, HttpAdapter, ShippingAdapter
             body = self._domestic_body(request)
         # A 401 that a new OAuth token did not cure: a new payment token.
         response = self._payment_tokens().with_token(
-            lambda payment: self._send_raw(
+            lambda payment: self.send_response(
                 "POST",
                 path,
                 operation=operation,
@@ -321,36 +318,6 @@ class USPSAdapter(DecimalJsonBody, BearerTokenAuth, HttpAdapter, ShippingAdapter
             "accountNumber": self._required("account_number"),
         }
         return PaymentTokenCache(self, role)
-
-    def _send_raw(
-        self, method: str, path: str, *, operation: str, **kwargs: Any
-    ) -> requests.Response:
-        """``send`` for answers that are not JSON (the multipart label, an
-        ETag): the same client, error table and one token refresh after a
-        401."""
-        headers = {**self.default_headers, **kwargs.pop("headers", {})}
-        if kwargs.get("json") is not None:
-            # Exact decimals, as ``send`` writes them (DecimalJsonBody).
-            kwargs["data"] = json_bytes(kwargs.pop("json"))
-            headers["Content-Type"] = "application/json"
-        for retry_auth in (True, False):
-            try:
-                return client_for(self.account).request(
-                    method,
-                    self.base_url + path,
-                    operation=operation,
-                    idempotent=method in ("GET", "HEAD"),
-                    idempotency_header=None,
-                    error_map=self.error_map,
-                    headers={**headers, **self.auth_headers()},
-                    **kwargs,
-                )
-            except NotProcessed as error:
-                if not (
-                    error.http_status == 401 and retry_auth and self.refresh_auth()
-                ):
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def carrier_void_label(self, request: VoidRequest) -> VoidResult:
         number = request.tracking_number or request.carrier_shipment_id
@@ -442,8 +409,8 @@ class USPSAdapter(DecimalJsonBody, BearerTokenAuth, HttpAdapter, ShippingAdapter
     def carrier_cancel_pickup(self, request: PickupCancellation) -> None:
         # USPS changes a pickup only against the ETag it last answered.
         path = f"/pickup/v3/carrier-pickup/{_segment(request.confirmation_number)}"
-        current = self._send_raw("GET", path, operation="usps_get_pickup")
-        self._send_raw(
+        current = self.send_response("GET", path, operation="usps_get_pickup")
+        self.send_response(
             "DELETE",
             path,
             operation="usps_cancel_pickup",
