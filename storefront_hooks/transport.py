@@ -8,10 +8,7 @@ refuse private addresses (``safety``); redirects are never followed and at
 most ``STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES`` of a response are read.
 """
 
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +17,12 @@ import requests
 import urllib3
 from django.conf import settings
 
-from integrations.client import ClientConfig, ProviderClient, classify_response
+from integrations.client import (
+    ProviderClient,
+    classify_response,
+    client_for,
+    key_on_record,
+)
 from integrations.client.session import CallContext, ProviderTransport
 from integrations.errors import ConfigurationError, ProviderError, Rejected
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
@@ -47,32 +49,11 @@ class EndpointClient(ProviderClient):
         self.session.mount("http://", transport)
         self.session.mount("https://", transport)
 
-    @contextmanager
-    def _operation(self, *args: Any, **kwargs: Any) -> Iterator[CallContext]:
-        with super()._operation(*args, **kwargs) as ctx:
-            # The key (the webhook-id) is on the delivery row, committed before
-            # the POST: the call-log row is written behind the call instead.
-            ctx.prewrite = False
-            yield ctx
 
-
-_clients: dict[int, EndpointClient] = {}
-_lock = threading.Lock()
-
-
-def endpoint_client(endpoint: WebhookEndpoint) -> EndpointClient:
+def endpoint_client(endpoint: WebhookEndpoint) -> ProviderClient:
     """This process's client for ``endpoint`` (its connections are reused),
     rebuilt when the account's client settings change."""
-    account = endpoint.account
-    config = ClientConfig.for_account(account)
-    with _lock:
-        client = _clients.get(account.pk)
-        if client is None or client.config != config:
-            if client is not None:
-                client.close()
-            client = _clients[account.pk] = EndpointClient(account, config=config)
-        client.account = account
-        return client
+    return client_for(endpoint.account, EndpointClient)
 
 
 @dataclass(frozen=True)
@@ -151,13 +132,16 @@ def delivery_post(
     started = time.monotonic()
     error: ProviderError | None = None
     try:
-        client.call(
-            OPERATION,
-            post,
-            idempotent=False,
-            idempotency_key=delivery.public_id,
-            exception_map=_map_exception,
-        )
+        # The key (the webhook-id) is on the delivery row, committed before
+        # the POST: the call-log row is written behind the call instead.
+        with key_on_record():
+            client.call(
+                OPERATION,
+                post,
+                idempotent=False,
+                idempotency_key=delivery.public_id,
+                exception_map=_map_exception,
+            )
     except ProviderError as exc:
         error = exc
     duration_ms = round((time.monotonic() - started) * 1000)

@@ -509,14 +509,19 @@ _clients: dict[int, ProviderClient] = {}
 _clients_lock = threading.Lock()
 
 
-def client_for(account: "ProviderAccount") -> ProviderClient:
+def client_for(
+    account: "ProviderAccount", client_class: type[ProviderClient] = ProviderClient
+) -> ProviderClient:
     """The process's client for ``account`` (its session and connection pool
-    are reused). Rebuilt when the account's client settings change."""
+    are reused), a ``client_class``. Rebuilt when the account's client
+    settings change."""
     # The config is derived from the row's settings and the Django settings:
     # only rebuilt (a dozen setting reads) when either changed.
     source = (settings_generation(), account.settings)
     with _clients_lock:
         client = _clients.get(account.pk)
+        if client is not None and type(client) is not client_class:
+            client = None
         if client is not None and client._config_source == source:
             # The freshest row, so breaker and limiter see the admin's changes.
             client.account = account
@@ -524,10 +529,11 @@ def client_for(account: "ProviderAccount") -> ProviderClient:
     config = ClientConfig.for_account(account)
     with _clients_lock:
         client = _clients.get(account.pk)
-        if client is None or client.config != config:
+        stale = client is not None and type(client) is not client_class
+        if client is None or stale or client.config != config:
             if client is not None:
                 client.close()
-            client = _clients[account.pk] = ProviderClient(account, config=config)
+            client = _clients[account.pk] = client_class(account, config=config)
         else:
             client.account = account
         # A copy: an edit made in place to the row's dict must not go unseen.
