@@ -20,6 +20,7 @@ from integrations.client.classify import (
     is_throttle,
     parse_retry_after,
     response_json,
+    server_now,
 )
 from integrations.client.config import ClientConfig, settings_generation
 from integrations.client.core import (
@@ -64,6 +65,7 @@ __all__ = [
     "parse_retry_after",
     "relaxed_sql",
     "response_json",
+    "server_now",
     "settings_generation",
     "write_relaxed",
 ]

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import requests
 
-from integrations.client import classify_response
+from integrations.client import classify_response, server_now
 from integrations.errors import NotProcessed, ProviderError, Rejected, Unknown
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.providers.http import HttpAdapter
@@ -94,7 +94,9 @@ def _retry_after(response: requests.Response) -> float:
         reset = float(response.headers.get("X-Rate-Limit-Reset", ""))
     except ValueError:
         return 1.0
-    return max(1.0, reset - time.time())
+    # The reset is TradeGecko's epoch second: measured against its Date
+    # header, so our clock's skew does not shorten or stretch the wait.
+    return max(1.0, reset - server_now(response, time.time))
 
 
 def _error_fields(response: requests.Response) -> str:

@@ -5,6 +5,7 @@ Idempotency-Key, 429 from X-Rate-Limit-Reset, 5xx, signed webhooks."""
 
 import json
 import time
+from email.utils import formatdate
 
 import pytest
 import requests
@@ -110,6 +111,22 @@ def test_429_waits_until_the_rate_limit_resets(adapter, rsps):
     assert info.value.code == "too_many_requests"
     assert 30 <= info.value.retry_after <= 40
     assert len(rsps.calls) == 1  # beyond the retry-after cap: not waited
+
+
+def test_429_reset_is_measured_on_tradegeckos_clock(adapter, rsps):
+    # TradeGecko's clock is an hour behind ours: the reset, 20 s after its
+    # Date, is 20 s away, not in the past.
+    server = time.time() - 3600
+    headers = {
+        "Date": formatdate(server, usegmt=True),
+        "X-Rate-Limit-Reset": str(int(server) + 20),
+    }
+    rsps.get(tg.VARIANTS, status=429, headers=headers)
+
+    with pytest.raises(NotProcessed) as info:
+        adapter.levels(LevelsQuery())
+
+    assert 18 <= info.value.retry_after <= 21
 
 
 def test_5xx_on_a_read_is_retried(adapter, rsps):
