@@ -7,12 +7,14 @@ import logging
 
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from integrations import secrets_registry
 from integrations.logging import SecretRedactionFilter
+from integrations.management.base import ProviderCommand
 from integrations.models import ProviderAccount
 from integrations.secrets_registry import MASK, known_secrets, redact_secrets
 from storefront_hooks import services as hooks
@@ -175,3 +177,18 @@ def test_probes_do_not_refresh(django_assert_num_queries):
         Client().get("/healthz")
 
     assert known_secrets() == ()
+
+
+def test_a_provider_command_loads_the_registry_before_it_runs():
+    ProviderAccountFactory(credentials={"secret_key": OLD})
+    secrets_registry.forget()  # a fresh command process: nothing loaded yet
+    assert _filtered(OLD) == OLD
+    seen: dict[str, str] = {}
+
+    class Quoting(ProviderCommand):
+        def handle(self, *args: object, **options: object) -> None:
+            seen["line"] = _filtered(f"provider said {OLD}")
+
+    call_command(Quoting())
+
+    assert seen["line"] == f"provider said {MASK}"
