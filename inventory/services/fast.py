@@ -48,8 +48,14 @@ ONE_SQL = (
     "%(expires_at)s, %(now)s FROM took RETURNING id), "
     "line AS (INSERT INTO inventory_reservationline (reservation_id, "
     "stock_level_id, sku, location_id, quantity) "
-    "SELECT made.id, took.id, took.sku, took.location_id, %(n)s FROM made, took) "
-    "SELECT id FROM made"
+    "SELECT made.id, took.id, took.sku, took.location_id, %(n)s FROM made, took), "
+    # The hold's forwards to the ERP accounts that keep holds, in the same
+    # statement: a crash can lose neither without the other.
+    "sent AS (INSERT INTO inventory_reservationforward (reservation_id, "
+    "account_id, operation, status, attempts, last_error, external_reference, "
+    "created_at) SELECT made.id, a.id, 'reserve', 'pending', 0, '', '', %(now)s "
+    "FROM made, unnest(%(accounts)s::bigint[]) AS a(id) RETURNING id) "
+    "SELECT (SELECT id FROM made), ARRAY(SELECT id FROM sent ORDER BY id)"
 )
 
 
@@ -60,9 +66,12 @@ def fast_reserve_one(
     now: datetime,
     level: StockLevel,
     quantity: int,
-) -> Reservation | None:
-    """Reserve ``quantity`` of one level in one statement (PostgreSQL), or
-    None when the level lacks the units or its state would change."""
+    forward_to: list[int],
+) -> tuple[Reservation, list[int]] | None:
+    """Reserve ``quantity`` of one level in one statement (PostgreSQL), with
+    a reserve forward to each account of ``forward_to``; returns the
+    reservation and the forwards' ids, or None when the level lacks the
+    units or its state would change."""
     public_id = new_public_id("res_")
     params = {
         "n": quantity,
@@ -71,11 +80,12 @@ def fast_reserve_one(
         "order_id": order_id,
         "expires_at": expires_at,
         "now": now,
+        "accounts": forward_to,
     }
     with connection.cursor() as cursor:
         cursor.execute(ONE_SQL, params)
         row = cursor.fetchone()
-    if row is None:
+    if row is None or row[0] is None:
         return None
     reservation = Reservation(
         pk=row[0],
@@ -86,7 +96,7 @@ def fast_reserve_one(
         created_at=now,
     )
     reservation._state.adding, reservation._state.db = False, connection.alias
-    return reservation
+    return reservation, list(row[1])
 
 
 def fast_take(plan: list[tuple[StockLevel, int]], now: datetime) -> None:

@@ -139,6 +139,13 @@ def _forward_create(reservation: Reservation, account_id: int, operation: str) -
     transaction.on_commit(partial(_enqueue, forward.pk, correlation.get() or ""))
 
 
+def forwards_enqueue(forward_ids: Iterable[int]) -> None:
+    """Enqueue forwards written by a statement of the caller's (the
+    one-statement reservation): at once in autocommit, else on commit."""
+    for forward_id in forward_ids:
+        transaction.on_commit(partial(_enqueue, forward_id, correlation.get() or ""))
+
+
 def _enqueue(forward_id: int, correlation_id: str = "") -> None:
     try:
         async_task(FORWARD_TASK, forward_id, correlation_id, broker=shared_broker())

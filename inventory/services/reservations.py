@@ -27,7 +27,11 @@ from inventory.models import (
 )
 from inventory.services.errors import InsufficientStock, InvalidReservation
 from inventory.services.fast import StaleLevel, fast_reserve_one, fast_take
-from inventory.services.forwarding import holds_forward_reserve
+from inventory.services.forwarding import (
+    forwards_enqueue,
+    holding_accounts,
+    holds_forward_reserve,
+)
 from inventory.services.levels import effective_reserved, expired_holds, levels_refresh
 
 logger = logging.getLogger(__name__)
@@ -107,10 +111,7 @@ def reservation_create(
     try:
         plan = _allocate(wanted, candidates, {})
         reservation = _one_statement(order_id, expires_at, now, plan)
-        if reservation is not None:
-            # Committed already: its forward follows in a statement of its own.
-            holds_forward_reserve(reservation=reservation, levels=[plan[0][0]])
-        else:
+        if reservation is None:
             with transaction.atomic():
                 reservation = _create(order_id, expires_at, now, plan)
                 fast_take(plan, now)
@@ -165,13 +166,20 @@ def _one_statement(
     if len(plan) != 1 or connection.vendor != "postgresql":
         return None
     (level, quantity) = plan[0]
-    return fast_reserve_one(
+    sources = [level.source_id] if level.source_id else []
+    made = fast_reserve_one(
         order_id=order_id,
         expires_at=expires_at,
         now=now,
         level=level,
         quantity=quantity,
+        forward_to=[account.pk for account in holding_accounts(sources)],
     )
+    if made is None:
+        return None
+    reservation, forward_ids = made
+    forwards_enqueue(forward_ids)  # committed with the reservation already
+    return reservation
 
 
 def _create(

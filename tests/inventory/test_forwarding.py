@@ -12,6 +12,7 @@ import pytest
 import requests
 import responses
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -408,3 +409,24 @@ def test_through_the_api_the_erp_is_told_after_the_commit(erp, rsps, quantity):
     forward = ReservationForward.objects.get()
     assert forward.reservation.public_id == response.json()["id"]
     assert forward.status == ForwardStatus.DONE
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_hold_and_its_forward_are_one_statement(
+    erp, rsps, django_capture_on_commit_callbacks
+):
+    rsps.post(RESERVE_URL, status=201, json=hs.load("reservation.json"))
+
+    with CaptureQueriesContext(connection) as captured:
+        reservation = _reserve(django_capture_on_commit_callbacks, execute=False)
+
+    writes = [
+        q["sql"]
+        for q in captured.captured_queries
+        if "inventory_reservationforward" in q["sql"]
+    ]
+    # The forward is written by the reservation's own statement, so a crash
+    # cannot keep the hold and lose the forward.
+    assert len(writes) == 1 and writes[0].startswith("WITH took AS")
+    assert _forward(reservation).status == "pending"
+    assert len(rsps.calls) == 0  # not before the commit
