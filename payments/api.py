@@ -19,7 +19,8 @@ from rest_framework.views import APIView
 from integrations.api.errors import ApiError, error_body
 from integrations.api.idempotency import HEADER, idempotent
 from integrations.api.serializers import ErrorResponseSerializer
-from integrations.models import ApiKey
+from integrations.failover import enabled_accounts
+from integrations.models import ApiKey, ProviderAccount
 from payments import services
 from payments.models import (
     Payment,
@@ -152,6 +153,18 @@ _DECLINE_EXAMPLE = {
 }
 
 
+def _create_input(request: Request) -> tuple[dict, list[ProviderAccount]]:
+    """The validated body, and the enabled accounts: read once for the
+    limits check and for failover."""
+    accounts = enabled_accounts(services.KIND)
+    providers = {account.provider for account in accounts}
+    serializer = PaymentCreateSerializer(
+        data=request.data, context={"enabled_providers": providers}
+    )
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data, accounts
+
+
 class PaymentCreateView(APIView):
     required_scopes = {"POST": WRITE}
 
@@ -201,11 +214,10 @@ class PaymentCreateView(APIView):
     # Two commits per payment: one before the gateway call, one after it.
     @idempotent(share_commits=True)
     def post(self, request: Request) -> Response:
-        serializer = PaymentCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data, accounts = _create_input(request)
         try:
             payment = services.payment_create(
-                **serializer.validated_data, idempotency_key=_scoped_key(request)
+                **data, idempotency_key=_scoped_key(request), accounts=accounts
             )
         except services.PaymentError as exc:
             raise _api_error(exc) from exc

@@ -36,9 +36,11 @@ class MetadataField(serializers.DictField):
     """Storefront metadata; checked against the enabled gateways' limits."""
 
 
-def _check_gateway_limits(attrs: dict[str, Any]) -> None:
-    """What a gateway would refuse is refused here, before anything is sent."""
-    enabled = limits.enabled_providers()
+def _check_gateway_limits(attrs: dict[str, Any], enabled: set[str] | None) -> None:
+    """What a gateway would refuse is refused here, before anything is sent.
+    ``enabled``: the enabled providers if the caller read them already."""
+    if enabled is None:
+        enabled = limits.enabled_providers()
     problem = limits.metadata_problem(attrs["metadata"], limits.limits_of(enabled))
     if problem is not None:
         param, message = problem
@@ -89,7 +91,7 @@ class PaymentCreateSerializer(serializers.Serializer):
         return _currency(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        _check_gateway_limits(attrs)
+        _check_gateway_limits(attrs, self.context.get("enabled_providers"))
         limit = money.max_amount(attrs["currency"])
         if attrs["amount"] > limit:
             raise serializers.ValidationError(

@@ -1,0 +1,88 @@
+"""A model row written by one hand-built statement: the ORM's INSERT and
+UPDATE cost 700-1,500 Python calls apiece (queryset, compiler, cursor
+wrappers); the payment write path sends several per request.
+
+The values still come from the model's own fields (``pre_save`` for
+defaults and ``auto_now``, ``get_db_prep_save`` for JSON and dates), so a row
+written here is the row ``Model.objects.create()`` writes
+(``tests/integrations/test_row_sql.py`` compares them on both databases).
+No signals are sent: only for models nothing listens to. The statement goes
+through ``integrations.db.execute_one``.
+"""
+
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import Any, TypeVar
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Field, Model
+
+from integrations.db import execute_one
+
+M = TypeVar("M", bound=Model)
+
+
+@cache
+def _insert_sql(model: type[Model], vendor: str) -> tuple[str, tuple[Field, ...]]:
+    meta = model._meta
+    fields = tuple(f for f in meta.concrete_fields if not f.primary_key)
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = (
+        # Names from the model's own metadata; values travel as parameters.
+        f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({marks}) '  # noqa: S608
+        f'RETURNING "{meta.pk.column}"'
+    )
+    return sql, fields
+
+
+def row_insert(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
+    """INSERT ``instance`` (built with its model's defaults) and set its pk.
+
+    Raises Django's IntegrityError on a unique conflict, like ``save()``.
+    """
+    conn = connections[using]
+    sql, fields = _insert_sql(type(instance), conn.vendor)
+    params = [f.get_db_prep_save(f.pre_save(instance, True), conn) for f in fields]
+    row = execute_one(sql, params, using=using)
+    assert row is not None
+    instance.pk = row[0]
+    instance._state.adding = False
+    instance._state.db = using
+    return instance
+
+
+def row_update(
+    instance: Model,
+    names: Iterable[str],
+    *,
+    where: Mapping[str, Any] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+) -> bool:
+    """UPDATE only the fields ``names`` of ``instance``'s row (``auto_now``
+    fields refreshed too), guarded by ``where`` (field name -> value the row
+    must still hold). False when no row matched: nothing was written."""
+    conn = connections[using]
+    meta = type(instance)._meta
+    fields = [meta.get_field(name) for name in names]
+    fields += [
+        f
+        for f in meta.concrete_fields
+        if getattr(f, "auto_now", False) and f not in fields
+    ]
+    sets = ", ".join(f'"{f.column}" = %s' for f in fields)
+    params = [f.get_db_prep_save(f.pre_save(instance, False), conn) for f in fields]
+    guards = [f'"{meta.pk.column}" = %s']
+    params.append(instance.pk)
+    for name, value in (where or {}).items():
+        field = meta.get_field(name)
+        if value is None:
+            guards.append(f'"{field.column}" IS NULL')
+            continue
+        guards.append(f'"{field.column}" = %s')
+        params.append(field.get_db_prep_value(value, conn))
+    sql = (
+        f'UPDATE "{meta.db_table}" SET {sets} WHERE {" AND ".join(guards)} '  # noqa: S608
+        f'RETURNING "{meta.pk.column}"'
+    )
+    return execute_one(sql, params, using=using) is not None
