@@ -15,7 +15,7 @@ from django.db.models import Field
 
 from integrations.db import execute_one
 from integrations.models import Event, EventDelivery
-from integrations.row_sql import row_insert
+from integrations.row_sql import field_values, row_insert
 
 # The delivery columns the statement fills from the row itself.
 _OWN = ("event", "subscriber")
@@ -67,10 +67,8 @@ def event_rows_insert(
             for name in subscribers
         ]
     e_fields = [f for f in Event._meta.concrete_fields if not f.primary_key]
-    params = [f.get_db_prep_save(f.pre_save(event, True), conn) for f in e_fields]
-    params += [
-        f.get_db_prep_save(f.pre_save(template, True), conn) for f in _delivery_fields()
-    ]
+    params = field_values(e_fields, event, add=True, conn=conn)
+    params += field_values(_delivery_fields(), template, add=True, conn=conn)
     params.append(list(subscribers))
     row = execute_one(_statement(), params, using=using)
     assert row is not None

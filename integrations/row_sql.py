@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Field, Model
 
 from integrations.db import execute_one
@@ -36,6 +36,37 @@ def _insert_sql(model: type[Model], vendor: str) -> tuple[str, tuple[Field, ...]
     return sql, fields
 
 
+# Fields whose database value is the Python value itself when it has the
+# type named here (or is None): ``get_db_prep_save`` would only check that.
+_PLAIN: dict[type[Field], tuple[type, ...]] = {
+    models.CharField: (str,),
+    models.TextField: (str,),
+    models.EmailField: (str,),
+    models.SlugField: (str,),
+    models.IntegerField: (int,),
+    models.BigIntegerField: (int,),
+    models.SmallIntegerField: (int,),
+    models.PositiveIntegerField: (int,),
+    models.PositiveSmallIntegerField: (int,),
+    models.PositiveBigIntegerField: (int,),
+    models.BooleanField: (bool,),
+}
+
+
+def _prepared(field: Field, value: Any, conn: Any) -> Any:
+    plain = _PLAIN.get(type(field))
+    if plain is not None and (value is None or type(value) in plain):
+        return value
+    return field.get_db_prep_save(value, conn)
+
+
+def field_values(
+    fields: Iterable[Field], instance: Model, *, add: bool, conn: Any
+) -> list[Any]:
+    """The fields' database values, as ``save()`` computes them."""
+    return [_prepared(f, f.pre_save(instance, add), conn) for f in fields]
+
+
 def row_insert(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
     """INSERT ``instance`` (built with its model's defaults) and set its pk.
 
@@ -43,7 +74,7 @@ def row_insert(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
     """
     conn = connections[using]
     sql, fields = _insert_sql(type(instance), conn.vendor)
-    params = [f.get_db_prep_save(f.pre_save(instance, True), conn) for f in fields]
+    params = field_values(fields, instance, add=True, conn=conn)
     row = execute_one(sql, params, using=using)
     assert row is not None
     instance.pk = row[0]
@@ -71,7 +102,7 @@ def row_update(
         if getattr(f, "auto_now", False) and f not in fields
     ]
     sets = ", ".join(f'"{f.column}" = %s' for f in fields)
-    params = [f.get_db_prep_save(f.pre_save(instance, False), conn) for f in fields]
+    params = field_values(fields, instance, add=False, conn=conn)
     guards = [f'"{meta.pk.column}" = %s']
     params.append(instance.pk)
     for name, value in (where or {}).items():
