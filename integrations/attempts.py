@@ -23,7 +23,7 @@ from integrations.commits import group_commit, group_join
 from integrations.errors import ProviderError
 from integrations.models import ProviderAccount
 from integrations.models.attempts import AttemptOutcome, KeyedAttempt
-from integrations.row_sql import row_insert, row_update
+from integrations.row_sql import row_insert, row_update_later
 from integrations.secrets_registry import staff_text
 
 T = TypeVar("T")
@@ -115,4 +115,6 @@ def attempt_finish(
     attempt.error_message = staff_text(error.message)[:255] if error else ""
     attempt.duration_ms = int((time.monotonic() - started) * 1000)
     attempt.finished_at = timezone.now()
-    row_update(attempt, names)
+    # Nothing reads it back in this transaction: it may ride with the next
+    # statement of a commit group (integrations.group_sql).
+    row_update_later(attempt, names)

@@ -57,9 +57,15 @@ def subscribers_for(name: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def event_emit(*, name: str, payload: dict[str, Any], subject: str = "") -> Event:
+def event_emit(
+    *, name: str, payload: dict[str, Any], subject: str = "", defer: bool = False
+) -> Event:
     """Record a domain event; call it inside the transaction that made the
-    change. Delivery starts only after that transaction commits."""
+    change. Delivery starts only after that transaction commits.
+
+    ``defer``: inside an ``integrations.commits`` group the rows may wait for
+    the group's commit (``integrations.group_sql``); the returned Event has
+    no pk until then. Only for callers that do not use the pk."""
     with transaction.atomic(savepoint=False):
         event = Event(
             name=name,
@@ -67,12 +73,19 @@ def event_emit(*, name: str, payload: dict[str, Any], subject: str = "") -> Even
             payload=payload,
             correlation_id=correlation.get() or "",
         )
+
+        def enqueue(delivery_ids: list[int]) -> None:
+            for delivery_id in delivery_ids:
+                transaction.on_commit(
+                    partial(_enqueue, delivery_id, event.correlation_id)
+                )
+            logger.info(
+                "event emitted", extra={"event_id": event.pk, "event_name": name}
+            )
+
         # One statement for the event and all its deliveries on PostgreSQL:
         # through the ORM they cost the caller two round trips and ~2k calls.
-        delivery_ids = event_rows_insert(event, subscribers_for(name))
-        for delivery_id in delivery_ids:
-            transaction.on_commit(partial(_enqueue, delivery_id, event.correlation_id))
-    logger.info("event emitted", extra={"event_id": event.pk, "event_name": name})
+        event_rows_insert(event, subscribers_for(name), enqueue, later=defer)
     return event
 
 

@@ -7,16 +7,18 @@ defaults and ``auto_now``, ``get_db_prep_save`` for JSON and dates), so a row
 written here is the row ``Model.objects.create()`` writes
 (``tests/integrations/test_row_sql.py`` compares them on both databases).
 No signals are sent: only for models nothing listens to. The statement goes
-through ``integrations.db.execute_one``.
+through ``integrations.db.execute_one`` (``integrations.group_sql`` carries
+a commit group's waiting writes with it).
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Field, Model
 
+from integrations import group_sql
 from integrations.db import execute_one
 
 M = TypeVar("M", bound=Model)
@@ -75,7 +77,7 @@ def row_insert(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
     conn = connections[using]
     sql, fields = _insert_sql(type(instance), conn.vendor)
     params = field_values(fields, instance, add=True, conn=conn)
-    row = execute_one(sql, params, using=using)
+    row = group_sql.execute(sql, params, using=using)
     assert row is not None
     instance.pk = row[0]
     instance._state.adding = False
@@ -93,6 +95,41 @@ def row_update(
     """UPDATE only the fields ``names`` of ``instance``'s row (``auto_now``
     fields refreshed too), guarded by ``where`` (field name -> value the row
     must still hold). False when no row matched: nothing was written."""
+    sql, params = _update_statement(instance, names, where, using)
+    return group_sql.execute(sql, params, using=using) is not None
+
+
+def row_update_later(
+    instance: Model,
+    names: Iterable[str],
+    *,
+    where: Mapping[str, Any] | None = None,
+    then: Callable[[bool], None] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+) -> None:
+    """``row_update``, sent now or (in a commit group, ``group_sql.defer``)
+    with the group's next statement or commit; ``then(matched)`` once sent."""
+    sql, params = _update_statement(instance, names, where, using)
+
+    def apart() -> tuple[int]:
+        return (int(execute_one(sql, params, using=using) is not None),)
+
+    write = group_sql.Write(
+        clauses=(("u", sql),),
+        params=tuple(params),
+        results=("(SELECT count(*) FROM {u})",) if then else (),
+        on_result=(lambda count: then(bool(count))) if then else None,
+        apart=apart,
+    )
+    group_sql.defer(write, using=using)
+
+
+def _update_statement(
+    instance: Model,
+    names: Iterable[str],
+    where: Mapping[str, Any] | None,
+    using: str,
+) -> tuple[str, list[Any]]:
     conn = connections[using]
     meta = type(instance)._meta
     fields = [meta.get_field(name) for name in names]
@@ -116,4 +153,4 @@ def row_update(
         f'UPDATE "{meta.db_table}" SET {sets} WHERE {" AND ".join(guards)} '  # noqa: S608
         f'RETURNING "{meta.pk.column}"'
     )
-    return execute_one(sql, params, using=using) is not None
+    return sql, params

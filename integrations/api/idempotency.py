@@ -30,7 +30,7 @@ from integrations.commits import (
 )
 from integrations.db import savepoint_if_nested
 from integrations.models import ApiKey, IdempotencyRecord
-from integrations.row_sql import row_insert, row_update
+from integrations.row_sql import row_insert, row_update_later
 
 logger = logging.getLogger(__name__)
 
@@ -373,13 +373,19 @@ def _complete(record: IdempotencyRecord, response: Response) -> None:
     record.response_status = response.status_code
     record.response_body = body
     record.completed_at = timezone.now()
-    updated = row_update(
+
+    def checked(updated: bool) -> None:
+        if not updated:
+            logger.warning(
+                "idempotency record vanished before completion",
+                extra={"idempotency_record": record.pk},
+            )
+
+    # In a shared-commits group it goes with the group's commit, in the
+    # same statement as the other writes still waiting (integrations.group_sql).
+    row_update_later(
         record,
         _COMPLETED_FIELDS,
         where={"state": IdempotencyRecord.State.IN_FLIGHT},
+        then=checked,
     )
-    if not updated:
-        logger.warning(
-            "idempotency record vanished before completion",
-            extra={"idempotency_record": record.pk},
-        )

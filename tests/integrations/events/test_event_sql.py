@@ -47,8 +47,9 @@ def test_rows_are_the_orms():
             payload=PAYLOAD,
             correlation_id="corr-1",
         )
+        ids: list[int] = []
         with transaction.atomic():
-            ids = event_rows_insert(event, subscribers)
+            event_rows_insert(event, subscribers, ids.extend)
     assert _rows(event) == _rows(by_orm)
     deliveries = EventDelivery.objects.filter(event_id=event.pk).order_by("pk")
     assert ids == [d.pk for d in deliveries]
@@ -58,7 +59,9 @@ def test_rows_are_the_orms():
 
 def test_no_subscriber_no_delivery():
     event = Event(name="nobody.listens", subject="", payload={})
-    assert event_rows_insert(event, []) == []
+    ids: list[int] = [-1]
+    event_rows_insert(event, [], ids.extend)
+    assert ids == [-1]
     assert Event.objects.filter(pk=event.pk).exists()
     assert not EventDelivery.objects.exists()
 
