@@ -11,8 +11,8 @@ through ``integrations.db.execute_one`` (``integrations.group_sql`` carries
 a commit group's waiting writes with it).
 """
 
-from collections.abc import Callable, Iterable, Mapping
-from functools import cache
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache, lru_cache
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
@@ -154,3 +154,49 @@ def _update_statement(
         f'RETURNING "{meta.pk.column}"'
     )
     return sql, params
+
+
+def rows_select(
+    model: type[M],
+    where: str,
+    params: Sequence[Any],
+    *,
+    order_by: Sequence[str] = (),
+    using: str = DEFAULT_DB_ALIAS,
+) -> list[M]:
+    """The rows of ``model`` matching ``where`` (SQL over its columns, with
+    ``%s`` for ``params``), as instances loaded the way the ORM loads them
+    (the fields' and the backend's converters, then ``Model.from_db``)."""
+    conn = connections[using]
+    sql, names, converters = _select_sql(model, conn, where, tuple(order_by))
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    loaded = []
+    for row in rows:
+        values = list(row)
+        for index, chain in converters:
+            for converter, col in chain:
+                values[index] = converter(values[index], col, conn)
+        loaded.append(model.from_db(using, names, values))
+    return loaded
+
+
+@lru_cache(maxsize=64)
+def _select_sql(
+    model: type[Model], conn: Any, where: str, order_by: tuple[str, ...]
+) -> tuple[str, list[str], list[tuple[int, list[tuple[Any, Any]]]]]:
+    meta = model._meta
+    fields = list(meta.concrete_fields)
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    order = ", ".join(f'"{meta.get_field(name).column}"' for name in order_by)
+    sql = f'SELECT {columns} FROM "{meta.db_table}" WHERE {where}'  # noqa: S608
+    if order:
+        sql += f" ORDER BY {order}"
+    converters = []
+    for index, field in enumerate(fields):
+        col = field.get_col(meta.db_table)
+        found = conn.ops.get_db_converters(col) + field.get_db_converters(conn)
+        if found:
+            converters.append((index, [(converter, col) for converter in found]))
+    return sql, [f.attname for f in fields], converters

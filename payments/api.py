@@ -19,9 +19,8 @@ from rest_framework.views import APIView
 from integrations.api.errors import ApiError, error_body
 from integrations.api.idempotency import HEADER, idempotent
 from integrations.api.serializers import ErrorResponseSerializer
-from integrations.failover import enabled_accounts
 from integrations.models import ApiKey, ProviderAccount
-from payments import services
+from payments import selectors, services
 from payments.models import (
     Payment,
     PaymentStatus,
@@ -156,7 +155,7 @@ _DECLINE_EXAMPLE = {
 def _create_input(request: Request) -> tuple[dict, list[ProviderAccount]]:
     """The validated body, and the enabled accounts: read once for the
     limits check and for failover."""
-    accounts = enabled_accounts(services.KIND)
+    accounts = selectors.enabled_accounts()
     providers = {account.provider for account in accounts}
     serializer = PaymentCreateSerializer(
         data=request.data, context={"enabled_providers": providers}

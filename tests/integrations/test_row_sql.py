@@ -137,3 +137,26 @@ def test_postgresql_statements_survive_deallocate_all_inside_a_transaction():
         row_insert(Payment(**FIELDS, idempotency_key="k-1"))
         row_insert(Payment(**FIELDS, idempotency_key="k-2"))
     assert Payment.objects.count() == 3
+
+
+def test_rows_select_loads_what_the_orm_loads():
+    from integrations.failover import enabled_accounts
+    from payments import selectors
+    from tests.factories import ProviderAccountFactory
+
+    ProviderAccountFactory(slug="b", priority=2, settings={"timeout": 3, "ü": [1]})
+    ProviderAccountFactory(slug="a", priority=2)
+    ProviderAccountFactory(slug="first", priority=1)
+    ProviderAccountFactory(slug="off", priority=0, enabled=False)
+    by_orm = enabled_accounts("payments")
+    by_sql = selectors.enabled_accounts()
+    assert [a.slug for a in by_sql] == [a.slug for a in by_orm] == ["first", "b", "a"]
+    for mine, theirs in zip(by_sql, by_orm, strict=True):
+        assert model_to_dict(mine) == model_to_dict(theirs)
+        assert (mine.pk, mine.created_at, mine.updated_at) == (
+            theirs.pk,
+            theirs.created_at,
+            theirs.updated_at,
+        )
+        assert mine.get_credentials() == theirs.get_credentials()
+        assert not mine._state.adding and mine._state.db == "default"
