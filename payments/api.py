@@ -36,6 +36,7 @@ from payments.serializers import (
     RefundCreateSerializer,
     RefundSerializer,
     SavedPaymentMethodSerializer,
+    payment_create_validated,
     payment_data,
 )
 
@@ -157,11 +158,8 @@ def _create_input(request: Request) -> tuple[dict, list[ProviderAccount]]:
     limits check and for failover."""
     accounts = selectors.enabled_accounts()
     providers = {account.provider for account in accounts}
-    serializer = PaymentCreateSerializer(
-        data=request.data, context={"enabled_providers": providers}
-    )
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data, accounts
+    data = payment_create_validated(request.data, enabled_providers=providers)
+    return data, accounts
 
 
 class PaymentCreateView(APIView):

@@ -135,3 +135,35 @@ def test_a_stale_copy_takes_the_lock(primary):
     # A move the locked row does not allow is refused, not written blind.
     assert advance(payment, Change(status="authorized")).status == "captured"
     assert Payment.objects.get(pk=payment.pk).status == "captured"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        body(),
+        body(currency="eur", metadata={"a": "b"}, customer_email="a@b.example"),
+        {},
+        None,
+        [body()],
+        body(amount="ten"),
+        body(currency="XXY", amount=-1),
+        body(metadata={f"k{n}": "v" for n in range(60)}),
+        body(source_token="not-a-sandbox-token", capture="maybe"),
+    ],
+)
+def test_the_shared_request_validator_answers_as_a_fresh_serializer(data):
+    from rest_framework.exceptions import ValidationError
+
+    from payments.serializers import PaymentCreateSerializer, payment_create_validated
+
+    context = {"enabled_providers": {"sandbox", "stripe"}}
+    fresh = PaymentCreateSerializer(data=data, context=context)
+    for _ in range(2):  # the second call reuses the bound serializer
+        if fresh.is_valid():
+            got = payment_create_validated(data, **context)
+            assert got == fresh.validated_data
+            continue
+        with pytest.raises(ValidationError) as raised:
+            payment_create_validated(data, **context)
+        assert raised.value.detail == fresh.errors
+        assert raised.value.get_codes() == ValidationError(fresh.errors).get_codes()
