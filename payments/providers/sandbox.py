@@ -292,10 +292,17 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
     def _create(self, request: PaymentRequest) -> PaymentResult:
         currency = _valid_amount(request.amount, request.currency)
         token, customer_id = self._behaviour(request)
-        charge = self._find("", request.idempotency_key)
-        if charge is not None:
+        try:
+            _refuse_token(token, off_session=request.off_session)
+        except ProviderError:
+            # A key already charged answers as that charge (or a conflict),
+            # never as its token would now.
+            charge = self._find("", request.idempotency_key)
+            if charge is None:
+                raise
             _check_replay(charge, request, currency)
         else:
+            # A new key is the common case: the INSERT finds an old one.
             charge = self._charge(request, token, customer_id, currency)
         if token == TOK_TIMEOUT:
             # The charge happened; its answer is lost on every try, replays
@@ -306,7 +313,6 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
     def _charge(
         self, request: PaymentRequest, token: str, customer_id: str, currency: str
     ) -> SandboxCharge:
-        _refuse_token(token, off_session=request.off_session)
         card = CARDS[token]
         if token == TOK_3DS:
             status = ProviderStatus.REQUIRES_ACTION
@@ -329,6 +335,8 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
             "card_last4": card.last4,
         }
         charge, created = self._store(request.idempotency_key, fields)
+        if not created:
+            _check_replay(charge, request, currency)
         if created and status == ProviderStatus.CAPTURED:
             self._announce("payment.captured", charge, charge.amount_captured)
         elif created and status == ProviderStatus.AUTHORIZED:

@@ -167,3 +167,39 @@ def test_the_shared_request_validator_answers_as_a_fresh_serializer(data):
             payment_create_validated(data, **context)
         assert raised.value.detail == fresh.errors
         assert raised.value.get_codes() == ValidationError(fresh.errors).get_codes()
+
+
+def _sandbox_request(token: str, key: str = "k-1", **changes):
+    from payments.providers.base import PaymentRequest
+
+    fields = {"amount": 1050, "currency": "EUR", "source_token": token}
+    fields.update({"capture": True, "idempotency_key": key, "order_id": "o-1"})
+    return PaymentRequest(**{**fields, **changes})
+
+
+def test_the_sandbox_answers_a_repeated_key_as_before(primary):
+    """A new key costs the sandbox one INSERT; a repeated one answers as the
+    charge it made (the same token), a conflict (another token, even one that
+    declines), or the charge again where its token would now be refused."""
+    from integrations import registry
+    from integrations.errors import Rejected
+
+    adapter = registry.get_adapter(primary)
+    first = adapter.authorize(_sandbox_request("tok_success"))
+    assert adapter.authorize(_sandbox_request("tok_success")) == first
+    for token in ("tok_visa", "tok_decline", "tok_server_error"):
+        with pytest.raises(Rejected) as refused:
+            adapter.authorize(_sandbox_request(token))
+        assert refused.value.code == "idempotency_conflict"
+    with pytest.raises(Rejected) as refused:
+        adapter.authorize(_sandbox_request("tok_success", amount=1))
+    assert refused.value.code == "idempotency_conflict"
+    action = adapter.authorize(_sandbox_request("tok_3ds_required", key="k-3ds"))
+    again = adapter.authorize(
+        _sandbox_request("tok_3ds_required", key="k-3ds", off_session=True)
+    )
+    assert again == action
+    with pytest.raises(Rejected) as refused:
+        adapter.authorize(_sandbox_request("tok_decline", key="k-new"))
+    assert refused.value.code == "card_declined"
+    assert SandboxCharge.objects.filter(kind="payment").count() == 2
