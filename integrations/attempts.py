@@ -23,6 +23,7 @@ from integrations.commits import group_commit, group_join
 from integrations.errors import ProviderError
 from integrations.models import ProviderAccount
 from integrations.models.attempts import AttemptOutcome, KeyedAttempt
+from integrations.row_sql import row_insert, row_update_later
 from integrations.secrets_registry import staff_text
 
 T = TypeVar("T")
@@ -54,12 +55,14 @@ def attempt_run(
     re-raised (e.g. keep the account that may hold an unknown outcome).
     """
     group_join()
-    attempt = model.objects.create(
-        **owner,
-        account=account,
-        operation=operation,
-        idempotency_key=idempotency_key,
-        provider_reference=reference[:255],
+    attempt = row_insert(
+        model(
+            **owner,
+            account=account,
+            operation=operation,
+            idempotency_key=idempotency_key,
+            provider_reference=reference[:255],
+        )
     )
     # The key (and whatever joined it) is durable before the provider sees it.
     group_commit()
@@ -83,6 +86,15 @@ def attempt_run(
     return result
 
 
+_FINISHED_FIELDS = (
+    "outcome",
+    "error_code",
+    "error_message",
+    "duration_ms",
+    "finished_at",
+)
+
+
 def attempt_finish(
     attempt: KeyedAttempt,
     started: float,
@@ -92,16 +104,17 @@ def attempt_finish(
     reference: str = "",
 ) -> None:
     """Record the end of ``attempt`` (``started``: its ``time.monotonic()``)."""
-    fields: dict[str, Any] = {}
+    names = list(_FINISHED_FIELDS)
     if reference:
         # Never blank out a reference stored before the call.
-        fields["provider_reference"] = reference[:255]
-    type(attempt).objects.filter(pk=attempt.pk).update(
-        outcome=outcome,
-        error_code=error.code[:64] if error else "",
-        # Staff read it; the provider's text may quote our credentials.
-        error_message=staff_text(error.message)[:255] if error else "",
-        duration_ms=int((time.monotonic() - started) * 1000),
-        finished_at=timezone.now(),
-        **fields,
-    )
+        attempt.provider_reference = reference[:255]
+        names.append("provider_reference")
+    attempt.outcome = outcome
+    attempt.error_code = error.code[:64] if error else ""
+    # Staff read it; the provider's text may quote our credentials.
+    attempt.error_message = staff_text(error.message)[:255] if error else ""
+    attempt.duration_ms = int((time.monotonic() - started) * 1000)
+    attempt.finished_at = timezone.now()
+    # Nothing reads it back in this transaction: it may ride with the next
+    # statement of a commit group (integrations.group_sql).
+    row_update_later(attempt, names)

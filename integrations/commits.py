@@ -18,10 +18,10 @@ it did. Never make a provider call between ``group_join()`` and the next
 """
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 class _Group:
     using: str
     held: Any = None  # the open ``transaction.Atomic``, entered by group_join
+    # Writes waiting for the next statement or the commit (group_sql).
+    deferred: list[Any] = field(default_factory=list)
 
     def owns_top(self) -> bool:
         """The held block is the connection's only one: safe to close it here."""
@@ -40,11 +42,23 @@ class _Group:
         return self.held is not None and blocks == [self.held]
 
     def close(self, error: BaseException | None = None) -> None:
+        """Commit (after sending the waiting writes) or roll back."""
+        failed = None
+        if error is None and self.deferred:
+            from integrations.group_sql import run_writes
+
+            try:
+                run_writes(self.deferred, using=self.using)
+            except BaseException as exc:  # rolled back below, then raised
+                failed = error = exc
+        self.deferred = []
         held, self.held = self.held, None
         if error is None:
             held.__exit__(None, None, None)
         else:
             held.__exit__(type(error), error, error.__traceback__)
+        if failed is not None:
+            raise failed
 
 
 _current: ContextVar[_Group | None] = ContextVar("commit_group", default=None)
@@ -130,3 +144,33 @@ def group_held() -> bool:
     """True while the group's own transaction is open (not a caller's)."""
     group = _current.get()
     return group is not None and group.held is not None
+
+
+def group_deferrable() -> bool:
+    """True while a write may wait in the group (``integrations.group_sql``):
+    the group's own transaction is open and no savepoint inside it, whose
+    rollback would not take a waiting write with it."""
+    group = _current.get()
+    if group is None or group.held is None:
+        return False
+    conn = connections[group.using]
+    return conn.atomic_blocks[:1] == [group.held] and not any(conn.savepoint_ids)
+
+
+def group_defer(write: Any) -> None:
+    """Keep ``write`` until the group's next statement or commit; only when
+    ``group_deferrable()``."""
+    group = _current.get()
+    assert group is not None and group_deferrable()
+    group.deferred.append(write)
+
+
+def group_take_deferred(wanted: Callable[[Any], bool]) -> list[Any]:
+    """Remove and return the waiting writes ``wanted`` selects, for the
+    statement about to be sent; none while a savepoint is open."""
+    group = _current.get()
+    if group is None or not group.deferred or not group_deferrable():
+        return []
+    taken = [write for write in group.deferred if wanted(write)]
+    group.deferred = [write for write in group.deferred if not wanted(write)]
+    return taken

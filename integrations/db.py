@@ -30,11 +30,12 @@ def execute_one(
     connection, and the first may have committed before the connection dropped.
     Django's per-request health check is skipped for it.
 
-    On PostgreSQL, in autocommit mode with no query logging or execute wrapper
-    in place, the statement goes to libpq directly, prepared once per
-    connection (values dumped by psycopg's adapters); anywhere else (a
-    transaction, DEBUG, ``CaptureQueriesContext``, SQLite) it goes through
-    Django's cursor. Errors are Django's either way.
+    On PostgreSQL, with no query logging or execute wrapper in place, the
+    statement goes to libpq directly, prepared once per connection (values
+    dumped by psycopg's adapters), in autocommit or inside a transaction
+    already begun; anywhere else (a transaction's first statement, DEBUG,
+    ``CaptureQueriesContext``, SQLite) it goes through Django's cursor.
+    Errors are Django's either way. Inside a transaction nothing is retried.
     """
     conn = connections[using]
     if conn.vendor != "postgresql":
@@ -63,14 +64,15 @@ def _execute_postgresql(conn: Any, sql: str, params: Sequence[Any]) -> Any:
 
 def _may_go_direct(conn: Any) -> bool:
     """True when sending the statement past psycopg's cursor changes nothing:
-    autocommit, no transaction open, nobody recording or wrapping queries."""
-    return (
-        conn.autocommit
-        and not conn.in_atomic_block
-        and not conn.execute_wrappers
-        and not conn.queries_logged
-        and conn.connection.pgconn.transaction_status == _pq().TransactionStatus.IDLE
-    )
+    nobody recording or wrapping queries, and either autocommit with no
+    transaction open or an atomic block whose BEGIN psycopg already sent
+    (its first statement goes through the cursor, which sends the BEGIN)."""
+    if conn.execute_wrappers or conn.queries_logged:
+        return False
+    status = conn.connection.pgconn.transaction_status
+    if conn.in_atomic_block:
+        return status == _pq().TransactionStatus.INTRANS
+    return conn.autocommit and status == _pq().TransactionStatus.IDLE
 
 
 def _execute_cursor(conn: Any, sql: str, params: Sequence[Any]) -> Any:
@@ -102,8 +104,9 @@ def _unprepared_cursor() -> type:
 def _execute_libpq(pconn: Any, sql: bytes, params: Sequence[Any]) -> Any:
     """The statement as a named prepared statement on psycopg's connection
     (parsed and planned once per connection: ~60 us less PostgreSQL CPU per
-    webhook), or unnamed when the connection disables preparing
-    (``prepare_threshold`` None, as behind PgBouncer in transaction mode).
+    webhook), or unnamed inside a transaction or when the connection disables
+    preparing (``prepare_threshold`` None, as behind PgBouncer in transaction
+    mode).
 
     Values are dumped by psycopg's adapters as text (bytes as binary) and
     sent untyped, so PostgreSQL types each from its place in the statement
@@ -111,8 +114,12 @@ def _execute_libpq(pconn: Any, sql: bytes, params: Sequence[Any]) -> Any:
     """
     tx = _transformer(pconn)
     values = tx.dump_sequence(params, _formats(params))
+    # Inside a transaction, unnamed: a named statement found deallocated
+    # (psycopg sends DEALLOCATE ALL after some rollbacks) would be an error
+    # there, aborting the transaction, instead of a cue to prepare again.
+    unnamed = pconn.pgconn.transaction_status != _pq().TransactionStatus.IDLE
     with pconn.lock:
-        if pconn.prepare_threshold is None:
+        if unnamed or pconn.prepare_threshold is None:
             result = pconn.pgconn.exec_params(sql, values, None, tx.formats)
         else:
             result = _exec_prepared(pconn, sql, values, tx.formats)

@@ -19,8 +19,8 @@ from rest_framework.views import APIView
 from integrations.api.errors import ApiError, error_body
 from integrations.api.idempotency import HEADER, idempotent
 from integrations.api.serializers import ErrorResponseSerializer
-from integrations.models import ApiKey
-from payments import services
+from integrations.models import ApiKey, ProviderAccount
+from payments import selectors, services
 from payments.models import (
     Payment,
     PaymentStatus,
@@ -36,6 +36,7 @@ from payments.serializers import (
     RefundCreateSerializer,
     RefundSerializer,
     SavedPaymentMethodSerializer,
+    payment_create_validated,
     payment_data,
 )
 
@@ -152,6 +153,15 @@ _DECLINE_EXAMPLE = {
 }
 
 
+def _create_input(request: Request) -> tuple[dict, list[ProviderAccount]]:
+    """The validated body, and the enabled accounts: read once for the
+    limits check and for failover."""
+    accounts = selectors.enabled_accounts()
+    providers = {account.provider for account in accounts}
+    data = payment_create_validated(request.data, enabled_providers=providers)
+    return data, accounts
+
+
 class PaymentCreateView(APIView):
     required_scopes = {"POST": WRITE}
 
@@ -201,11 +211,10 @@ class PaymentCreateView(APIView):
     # Two commits per payment: one before the gateway call, one after it.
     @idempotent(share_commits=True)
     def post(self, request: Request) -> Response:
-        serializer = PaymentCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data, accounts = _create_input(request)
         try:
             payment = services.payment_create(
-                **serializer.validated_data, idempotency_key=_scoped_key(request)
+                **data, idempotency_key=_scoped_key(request), accounts=accounts
             )
         except services.PaymentError as exc:
             raise _api_error(exc) from exc

@@ -1,10 +1,12 @@
-"""Reads for the payments admin: a payment's timeline, and the payments
-behind a review-queue selection."""
+"""Reads for the payments admin (a payment's timeline, the payments behind a
+review-queue selection) and the API's read of the enabled accounts."""
 
 from django.db.models import QuerySet
 from django.urls import reverse
 
 from integrations.admin.display import money_display
+from integrations.models import ProviderAccount
+from integrations.row_sql import rows_select
 from integrations.timeline import (
     TIMELINE_LIMIT,
     TimelineEntry,
@@ -14,6 +16,7 @@ from integrations.timeline import (
     webhook_entries,
 )
 from payments.models import Payment
+from payments.services.attempts import KIND
 
 
 def payment_timeline(payment: Payment) -> list[TimelineEntry]:
@@ -79,3 +82,15 @@ def payments_selected(queryset: QuerySet) -> QuerySet[Payment]:
     """Plain payments for a selection of payment-backed rows (the review
     queue's proxy rows), so admin log entries belong to the payment."""
     return Payment.objects.filter(pk__in=queryset.values("pk"))
+
+
+def enabled_accounts() -> list[ProviderAccount]:
+    """The enabled payments accounts in failover order, read now: what
+    ``integrations.failover.enabled_accounts`` reads, by one hand-built
+    SELECT (the ORM's queryset cost a tenth of a payment's Python work)."""
+    return rows_select(
+        ProviderAccount,
+        '"kind" = %s AND "enabled"',
+        [KIND],
+        order_by=("priority", "id"),
+    )

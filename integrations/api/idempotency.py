@@ -30,6 +30,7 @@ from integrations.commits import (
 )
 from integrations.db import savepoint_if_nested
 from integrations.models import ApiKey, IdempotencyRecord
+from integrations.row_sql import row_insert, row_update_later
 
 logger = logging.getLogger(__name__)
 
@@ -232,13 +233,16 @@ def _claim_joined(
 def _new_record(
     owner: str, key: str, request: Request, fingerprint: str
 ) -> IdempotencyRecord:
-    return IdempotencyRecord.objects.create(
-        owner=owner,
-        key=key,
-        method=request.method or "",
-        path=request.path[:512],
-        request_hash=fingerprint,
-        state=IdempotencyRecord.State.IN_FLIGHT,
+    # One hand-built INSERT (integrations.row_sql): the ORM's costs more.
+    return row_insert(
+        IdempotencyRecord(
+            owner=owner,
+            key=key,
+            method=request.method or "",
+            path=request.path[:512],
+            request_hash=fingerprint,
+            state=IdempotencyRecord.State.IN_FLIGHT,
+        )
     )
 
 
@@ -347,24 +351,41 @@ def _release(record: IdempotencyRecord) -> None:
     logger.info("idempotency record released", extra={"idempotency_record": record.pk})
 
 
+_COMPLETED_FIELDS = (
+    "state",
+    "response_status",
+    "response_body",
+    "response_headers",
+    "completed_at",
+)
+
+
 def _complete(record: IdempotencyRecord, response: Response) -> None:
     # Store what the client will see: DRF's encoder turns dates, decimals and
     # UUIDs into the same strings the rendered response carries.
     body = None
     if response.data is not None:
         body = json.loads(JSONRenderer().render(response.data))
-    headers = {h: response[h] for h in _STORED_HEADERS if response.has_header(h)}
-    updated = IdempotencyRecord.objects.filter(
-        pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT
-    ).update(
-        state=IdempotencyRecord.State.COMPLETED,
-        response_status=response.status_code,
-        response_body=body,
-        response_headers=headers,
-        completed_at=timezone.now(),
+    record.response_headers = {
+        h: response[h] for h in _STORED_HEADERS if response.has_header(h)
+    }
+    record.state = IdempotencyRecord.State.COMPLETED
+    record.response_status = response.status_code
+    record.response_body = body
+    record.completed_at = timezone.now()
+
+    def checked(updated: bool) -> None:
+        if not updated:
+            logger.warning(
+                "idempotency record vanished before completion",
+                extra={"idempotency_record": record.pk},
+            )
+
+    # In a shared-commits group it goes with the group's commit, in the
+    # same statement as the other writes still waiting (integrations.group_sql).
+    row_update_later(
+        record,
+        _COMPLETED_FIELDS,
+        where={"state": IdempotencyRecord.State.IN_FLIGHT},
+        then=checked,
     )
-    if not updated:
-        logger.warning(
-            "idempotency record vanished before completion",
-            extra={"idempotency_record": record.pk},
-        )

@@ -5,6 +5,7 @@ Status changes go through ``advance`` under a row lock, only along
 outcome sets the payment ``unknown`` and schedules reconciliation.
 """
 
+import copy
 import logging
 import uuid
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from django.utils import timezone
 from integrations.errors import ProviderError
 from integrations.events import event_emit
 from integrations.models import ProviderAccount
+from integrations.row_sql import row_update
 from payments.models import (
     CORRECTIONS,
     NOT_COLLECTED,
@@ -79,6 +81,9 @@ def emit_event(payment: Payment, name: str, **extra: Any) -> None:
         name=name,
         payload=_event_payload(payment, **extra),
         subject=f"payment:{payment.public_id}",
+        # In the API's commit group: with the group's commit, one statement
+        # with the idempotency response (integrations.group_sql).
+        defer=True,
     )
 
 
@@ -93,20 +98,10 @@ def advance(payment: Payment, change: Change) -> Payment:
     # No savepoint: inside a caller's transaction (a commit group) an error
     # here aborts it whole, and SAVEPOINT/RELEASE would be two more trips.
     with transaction.atomic(savepoint=False):
-        row = lock_payment(payment.pk)
-        before = row.status
-        _apply_amounts(row, change)
-        for name, value in (change.fields or {}).items():
-            setattr(row, name, value)
-        moved = change.status is not None and row.can_transition(change.status)
-        corrected = not moved and correction_allowed(row, change)
-        if moved or corrected:
-            row.status = change.status
-        if corrected:
-            _correct(row, before)
-        if moved or corrected:
-            failure_settled(row, before, change)
-        row.save()
+        row, before = _advance_guarded(payment, change)
+        moved, corrected = row is not None, False
+        if row is None:
+            row, before, moved, corrected = _advance_locked(payment, change)
         if (moved or corrected) and change.status in _STATUS_EVENTS:
             extra = {"corrected_from": before} if corrected else {}
             emit_event(row, _STATUS_EVENTS[change.status], **extra)
@@ -120,6 +115,73 @@ def advance(payment: Payment, change: Change) -> Payment:
             },
         )
     return row
+
+
+def _advance_locked(
+    payment: Payment, change: Change
+) -> tuple[Payment, str, bool, bool]:
+    """``advance`` under a row lock, saving the whole row: (row, status
+    before, moved, corrected)."""
+    row = lock_payment(payment.pk)
+    before = row.status
+    _apply_amounts(row, change)
+    for name, value in (change.fields or {}).items():
+        setattr(row, name, value)
+    moved = change.status is not None and row.can_transition(change.status)
+    corrected = not moved and correction_allowed(row, change)
+    if moved or corrected:
+        row.status = change.status
+    if corrected:
+        _correct(row, before)
+    if moved or corrected:
+        failure_settled(row, before, change)
+    row.save()
+    return row, before, moved, corrected
+
+
+# What the plain move reads from the row, and what plain UPDATEs change: while
+# the row still holds these values (updated_at moves with every save), the
+# caller's copy with the change applied is the row the locked path returns.
+_GUARDED = (
+    "status",
+    "amount_authorized",
+    "amount_captured",
+    "amount_refunded",
+    "failure_code",
+    "review_state",
+    "updated_at",
+    # Written by plain UPDATEs that leave updated_at (attempts.keep_unknown).
+    "account_id",
+    "provider_reference",
+)
+
+
+def _advance_guarded(payment: Payment, change: Change) -> tuple[Payment | None, str]:
+    """A plain TRANSITIONS move (no correction, no failure to clear) as one
+    UPDATE of the changed columns, guarded by what the caller's copy holds:
+    no lock and no full-row write (~3k Python calls fewer). (None, status)
+    when it does not apply or the row changed: take the lock then."""
+    before = payment.status
+    if (
+        payment.pk is None
+        or change.status is None
+        or payment.failure_code
+        or not payment.can_transition(change.status)
+        or payment.get_deferred_fields()
+    ):
+        return None, before
+    row = copy.copy(payment)
+    guard = {name: getattr(row, name) for name in _GUARDED}
+    _apply_amounts(row, change)
+    for name, value in (change.fields or {}).items():
+        setattr(row, name, value)
+    row.status = change.status
+    names = dict.fromkeys(
+        ["status", "amount_authorized", "amount_captured", *(change.fields or {})]
+    )
+    if not row_update(row, names, where=guard):
+        return None, before
+    return row, before
 
 
 def _apply_amounts(row: Payment, change: Change) -> None:

@@ -1,0 +1,122 @@
+"""Writes of a commit group sent together: fewer round trips after a
+provider call.
+
+After the call a payment writes the attempt's result, the payment, its outbox
+event with the deliveries, and the idempotency response: four statements and
+a COMMIT, each a round trip. Inside an ``integrations.commits`` group on
+PostgreSQL a write whose result the request does not need at once can wait
+(``defer``): it rides as a data-modifying CTE on the group's next statement
+sent through ``execute`` (if it wants no result back), or goes with the
+others just before the group commits, in one statement. Nothing changes for
+anyone else: every write still commits in the same transaction, before the
+COMMIT; a group that rolls back drops what waits. Elsewhere (SQLite, a
+caller's transaction, a savepoint open) every write runs at once.
+
+Only for writes that no later statement of the same transaction reads or
+writes again (PostgreSQL runs a statement's CTEs on one snapshot).
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from integrations.commits import group_defer, group_deferrable, group_take_deferred
+from integrations.db import execute_one
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write as CTE clauses: ``(name, sql)`` pairs, where a later clause
+    and ``results`` refer to earlier ones as ``{name}``; ``params`` in the
+    order of their ``%s``. ``results``: scalar SQL expressions whose values
+    ``on_result`` takes once the write ran."""
+
+    clauses: tuple[tuple[str, str], ...]
+    params: tuple[Any, ...]
+    results: tuple[str, ...] = ()
+    on_result: Callable[..., None] | None = None
+    # The same write on other databases (no data-modifying CTEs): returns
+    # the tuple ``on_result`` takes.
+    apart: Callable[[], tuple[Any, ...]] | None = None
+
+    def named(self, position: int) -> tuple[list[str], list[str]]:
+        """The clauses as ``name AS (sql)``, names made unique in a statement
+        by the write's ``position`` in it (the same text for the same writes:
+        cached and planned alike)."""
+        prefix = f"w{position}_"
+        names = {name: prefix + name for name, _ in self.clauses}
+
+        def rename(sql: str) -> str:
+            for name, unique in names.items():
+                sql = sql.replace("{" + name + "}", unique)
+            return sql
+
+        parts = [f"{names[name]} AS ({rename(sql)})" for name, sql in self.clauses]
+        return parts, [rename(result) for result in self.results]
+
+
+def defer(write: Write, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Run ``write`` now, or (inside a commit group on PostgreSQL) with the
+    group's next statement or just before its commit."""
+    if connections[using].vendor == "postgresql" and group_deferrable():
+        group_defer(write)
+        return
+    run_writes([write], using=using)
+
+
+def run_writes(writes: Sequence[Write], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Send ``writes`` as one statement (PostgreSQL) and hand each its result."""
+    if not writes:
+        return
+    if connections[using].vendor != "postgresql":
+        for write in writes:
+            _run_apart(write, using)
+        return
+    clauses: list[str] = []
+    results: list[str] = []
+    params: list[Any] = []
+    for position, write in enumerate(writes):
+        parts, values = write.named(position)
+        clauses += parts
+        results += values
+        params += write.params
+    selected = ", ".join(results) or "NULL"
+    row = execute_one(f"WITH {', '.join(clauses)} SELECT {selected}", params)
+    assert row is not None
+    start = 0
+    for write in writes:
+        end = start + len(write.results)
+        if write.on_result is not None:
+            write.on_result(*row[start:end])
+        start = end
+
+
+def _run_apart(write: Write, using: str) -> None:
+    assert write.apart is not None, "a write for SQLite needs its apart form"
+    values = write.apart()
+    if write.on_result is not None:
+        write.on_result(*values)
+
+
+def execute(
+    sql: str, params: Sequence[Any], *, using: str = DEFAULT_DB_ALIAS
+) -> tuple[Any, ...] | None:
+    """``execute_one``, carrying the group's waiting writes that want no
+    result as CTEs in front of ``sql`` (an INSERT, UPDATE or SELECT, or a
+    WITH statement): one round trip for them all."""
+    riders = group_take_deferred(lambda write: write.on_result is None)
+    if not riders:
+        return execute_one(sql, params, using=using)
+    clauses: list[str] = []
+    front: list[Any] = []
+    for position, write in enumerate(riders):
+        clauses += write.named(position)[0]
+        front += write.params
+    head = f"WITH {', '.join(clauses)}"
+    if sql.lstrip().upper().startswith("WITH "):
+        combined = f"{head}, {sql.lstrip()[5:]}"
+    else:
+        combined = f"{head} {sql}"
+    return execute_one(combined, [*front, *params], using=using)

@@ -1,0 +1,202 @@
+"""A model row written by one hand-built statement: the ORM's INSERT and
+UPDATE cost 700-1,500 Python calls apiece (queryset, compiler, cursor
+wrappers); the payment write path sends several per request.
+
+The values still come from the model's own fields (``pre_save`` for
+defaults and ``auto_now``, ``get_db_prep_save`` for JSON and dates), so a row
+written here is the row ``Model.objects.create()`` writes
+(``tests/integrations/test_row_sql.py`` compares them on both databases).
+No signals are sent: only for models nothing listens to. The statement goes
+through ``integrations.db.execute_one`` (``integrations.group_sql`` carries
+a commit group's waiting writes with it).
+"""
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache, lru_cache
+from typing import Any, TypeVar
+
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.models import Field, Model
+
+from integrations import group_sql
+from integrations.db import execute_one
+
+M = TypeVar("M", bound=Model)
+
+
+@cache
+def _insert_sql(model: type[Model], vendor: str) -> tuple[str, tuple[Field, ...]]:
+    meta = model._meta
+    fields = tuple(f for f in meta.concrete_fields if not f.primary_key)
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = (
+        # Names from the model's own metadata; values travel as parameters.
+        f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({marks}) '  # noqa: S608
+        f'RETURNING "{meta.pk.column}"'
+    )
+    return sql, fields
+
+
+# Fields whose database value is the Python value itself when it has the
+# type named here (or is None): ``get_db_prep_save`` would only check that.
+_PLAIN: dict[type[Field], tuple[type, ...]] = {
+    models.CharField: (str,),
+    models.TextField: (str,),
+    models.EmailField: (str,),
+    models.SlugField: (str,),
+    models.IntegerField: (int,),
+    models.BigIntegerField: (int,),
+    models.SmallIntegerField: (int,),
+    models.PositiveIntegerField: (int,),
+    models.PositiveSmallIntegerField: (int,),
+    models.PositiveBigIntegerField: (int,),
+    models.BooleanField: (bool,),
+}
+
+
+def _prepared(field: Field, value: Any, conn: Any) -> Any:
+    plain = _PLAIN.get(type(field))
+    if plain is not None and (value is None or type(value) in plain):
+        return value
+    return field.get_db_prep_save(value, conn)
+
+
+def field_values(
+    fields: Iterable[Field], instance: Model, *, add: bool, conn: Any
+) -> list[Any]:
+    """The fields' database values, as ``save()`` computes them."""
+    return [_prepared(f, f.pre_save(instance, add), conn) for f in fields]
+
+
+def row_insert(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
+    """INSERT ``instance`` (built with its model's defaults) and set its pk.
+
+    Raises Django's IntegrityError on a unique conflict, like ``save()``.
+    """
+    conn = connections[using]
+    sql, fields = _insert_sql(type(instance), conn.vendor)
+    params = field_values(fields, instance, add=True, conn=conn)
+    row = group_sql.execute(sql, params, using=using)
+    assert row is not None
+    instance.pk = row[0]
+    instance._state.adding = False
+    instance._state.db = using
+    return instance
+
+
+def row_update(
+    instance: Model,
+    names: Iterable[str],
+    *,
+    where: Mapping[str, Any] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+) -> bool:
+    """UPDATE only the fields ``names`` of ``instance``'s row (``auto_now``
+    fields refreshed too), guarded by ``where`` (field name -> value the row
+    must still hold). False when no row matched: nothing was written."""
+    sql, params = _update_statement(instance, names, where, using)
+    return group_sql.execute(sql, params, using=using) is not None
+
+
+def row_update_later(
+    instance: Model,
+    names: Iterable[str],
+    *,
+    where: Mapping[str, Any] | None = None,
+    then: Callable[[bool], None] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+) -> None:
+    """``row_update``, sent now or (in a commit group, ``group_sql.defer``)
+    with the group's next statement or commit; ``then(matched)`` once sent."""
+    sql, params = _update_statement(instance, names, where, using)
+
+    def apart() -> tuple[int]:
+        return (int(execute_one(sql, params, using=using) is not None),)
+
+    write = group_sql.Write(
+        clauses=(("u", sql),),
+        params=tuple(params),
+        results=("(SELECT count(*) FROM {u})",) if then else (),
+        on_result=(lambda count: then(bool(count))) if then else None,
+        apart=apart,
+    )
+    group_sql.defer(write, using=using)
+
+
+def _update_statement(
+    instance: Model,
+    names: Iterable[str],
+    where: Mapping[str, Any] | None,
+    using: str,
+) -> tuple[str, list[Any]]:
+    conn = connections[using]
+    meta = type(instance)._meta
+    fields = [meta.get_field(name) for name in names]
+    fields += [
+        f
+        for f in meta.concrete_fields
+        if getattr(f, "auto_now", False) and f not in fields
+    ]
+    sets = ", ".join(f'"{f.column}" = %s' for f in fields)
+    params = field_values(fields, instance, add=False, conn=conn)
+    guards = [f'"{meta.pk.column}" = %s']
+    params.append(instance.pk)
+    for name, value in (where or {}).items():
+        field = meta.get_field(name)
+        if value is None:
+            guards.append(f'"{field.column}" IS NULL')
+            continue
+        guards.append(f'"{field.column}" = %s')
+        params.append(field.get_db_prep_value(value, conn))
+    sql = (
+        f'UPDATE "{meta.db_table}" SET {sets} WHERE {" AND ".join(guards)} '  # noqa: S608
+        f'RETURNING "{meta.pk.column}"'
+    )
+    return sql, params
+
+
+def rows_select(
+    model: type[M],
+    where: str,
+    params: Sequence[Any],
+    *,
+    order_by: Sequence[str] = (),
+    using: str = DEFAULT_DB_ALIAS,
+) -> list[M]:
+    """The rows of ``model`` matching ``where`` (SQL over its columns, with
+    ``%s`` for ``params``), as instances loaded the way the ORM loads them
+    (the fields' and the backend's converters, then ``Model.from_db``)."""
+    conn = connections[using]
+    sql, names, converters = _select_sql(model, conn, where, tuple(order_by))
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    loaded = []
+    for row in rows:
+        values = list(row)
+        for index, chain in converters:
+            for converter, col in chain:
+                values[index] = converter(values[index], col, conn)
+        loaded.append(model.from_db(using, names, values))
+    return loaded
+
+
+@lru_cache(maxsize=64)
+def _select_sql(
+    model: type[Model], conn: Any, where: str, order_by: tuple[str, ...]
+) -> tuple[str, list[str], list[tuple[int, list[tuple[Any, Any]]]]]:
+    meta = model._meta
+    fields = list(meta.concrete_fields)
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    order = ", ".join(f'"{meta.get_field(name).column}"' for name in order_by)
+    sql = f'SELECT {columns} FROM "{meta.db_table}" WHERE {where}'  # noqa: S608
+    if order:
+        sql += f" ORDER BY {order}"
+    converters = []
+    for index, field in enumerate(fields):
+        col = field.get_col(meta.db_table)
+        found = conn.ops.get_db_converters(col) + field.get_db_converters(conn)
+        if found:
+            converters.append((index, [(converter, col) for converter in found]))
+    return sql, [f.attname for f in fields], converters
