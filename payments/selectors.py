@@ -5,8 +5,8 @@ from django.db.models import QuerySet
 from django.urls import reverse
 
 from integrations.admin.display import money_display
+from integrations.failover import enabled_accounts as failover_accounts
 from integrations.models import ProviderAccount
-from integrations.row_sql import rows_select
 from integrations.timeline import (
     TIMELINE_LIMIT,
     TimelineEntry,
@@ -85,12 +85,5 @@ def payments_selected(queryset: QuerySet) -> QuerySet[Payment]:
 
 
 def enabled_accounts() -> list[ProviderAccount]:
-    """The enabled payments accounts in failover order, read now: what
-    ``integrations.failover.enabled_accounts`` reads, by one hand-built
-    SELECT (the ORM's queryset cost a tenth of a payment's Python work)."""
-    return rows_select(
-        ProviderAccount,
-        '"kind" = %s AND "enabled"',
-        [KIND],
-        order_by=("priority", "id"),
-    )
+    """The enabled payments accounts in failover order, read now."""
+    return failover_accounts(KIND)

@@ -26,9 +26,10 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from integrations.batch import relaxed_commit
-from integrations.db_rows import insert_row
+from integrations.db import savepoint_if_nested
 from integrations.failover import enabled_accounts
 from integrations.models import ProviderAccount
+from integrations.row_sql import row_insert
 from notifications.models import (
     BulkRecipient,
     BulkSend,
@@ -175,9 +176,11 @@ def message_insert(
         sending_at=None if suppressed else claimed_at,
         attempts=0 if suppressed else 1,
     )
-    # Autocommit: one statement, committed before the provider call.
+    # Autocommit: one statement, committed before the provider call (a
+    # savepoint only inside a caller's transaction, so a conflict is caught).
     try:
-        insert_row(message)
+        with savepoint_if_nested():
+            row_insert(message)
     except IntegrityError:
         return None
     state.unlinked[row.pk] = message.pk
