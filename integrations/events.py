@@ -33,6 +33,7 @@ from integrations.webhooks.metrics import EVENT_DELIVERIES
 logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "integrations.event_tasks.deliver_event"
+DELIVER_MANY_TASK = "integrations.event_tasks.deliver_events"
 
 
 _rows = LeasedRows(
@@ -75,9 +76,9 @@ def event_emit(
         )
 
         def enqueue(delivery_ids: list[int]) -> None:
-            for delivery_id in delivery_ids:
+            if delivery_ids:
                 transaction.on_commit(
-                    partial(_enqueue, delivery_id, event.correlation_id)
+                    partial(_enqueue, delivery_ids, event.correlation_id)
                 )
             logger.info(
                 "event emitted", extra={"event_id": event.pk, "event_name": name}
@@ -89,15 +90,23 @@ def event_emit(
     return event
 
 
-def _enqueue(delivery_id: int, correlation_id: str = "") -> None:
+def _enqueue(delivery_ids: list[int], correlation_id: str = "") -> None:
+    """One task for an event's deliveries (each is claimed and settled on its
+    own there): an enqueue costs the request ~0.2 ms of CPU and a round trip,
+    and the subscribers only do local work."""
+    task, arg = (
+        (DELIVER_TASK, delivery_ids[0])
+        if len(delivery_ids) == 1
+        else (DELIVER_MANY_TASK, delivery_ids)
+    )
     try:
         # One broker per process: a new one per call is a new Redis connection.
-        async_task(DELIVER_TASK, delivery_id, correlation_id, broker=shared_broker())
+        async_task(task, arg, correlation_id, broker=shared_broker())
     except Exception:
-        # The delivery row is stored; the sweeper enqueues it again later.
+        # The delivery rows are stored; the sweeper enqueues them again later.
         logger.exception(
             "event delivery enqueue failed; left for the sweeper",
-            extra={"delivery_id": delivery_id},
+            extra={"delivery_ids": delivery_ids},
         )
 
 
@@ -169,7 +178,7 @@ def event_deliveries_sweep(*, now: datetime | None = None) -> int:
     rows = _rows.due(now).values_list("pk", "event__correlation_id")
     batch = list(rows[: settings.EVENT_SWEEP_BATCH])
     for delivery_id, correlation_id in batch:
-        _enqueue(delivery_id, correlation_id)
+        _enqueue([delivery_id], correlation_id)
     if batch:
         logger.info("event deliveries swept", extra={"count": len(batch)})
     return len(batch)
@@ -186,7 +195,7 @@ def event_deliveries_retry(*, delivery_ids: list[int]) -> int:
         )
         for delivery_id in ids:
             transaction.on_commit(
-                partial(_enqueue, delivery_id, correlation.get() or "")
+                partial(_enqueue, [delivery_id], correlation.get() or "")
             )
     logger.info("event deliveries retried", extra={"count": len(ids)})
     return len(ids)

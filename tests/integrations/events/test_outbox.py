@@ -30,11 +30,11 @@ class _Rollback(Exception):
 def dropped_broker(monkeypatch):
     """A broker that loses every task: records what was sent, runs nothing."""
     sent: list[int] = []
-    monkeypatch.setattr(
-        events,
-        "async_task",
-        lambda func, delivery_id, *a, **k: sent.append(delivery_id),
-    )
+
+    def lose(func: str, ids: int | list[int], *args: object, **kwargs: object) -> None:
+        sent.extend(ids if isinstance(ids, list) else [ids])
+
+    monkeypatch.setattr(events, "async_task", lose)
     return sent
 
 
@@ -78,7 +78,8 @@ def test_delivered_once_to_each_subscriber_after_commit(
         transaction.atomic(),
     ):
         event = _emit(payload={"amount": 1000, "at": timezone.now()})
-    assert len(callbacks) == 2
+    # One task for the event's two deliveries, each settled on its own.
+    assert len(callbacks) == 1
     assert sorted(subscribers.calls) == [("audit", event.pk), ("mailer", event.pk)]
     assert event.correlation_id == "req-42"
     for delivery in event.deliveries.all():
@@ -157,6 +158,25 @@ def test_failed_delivery_retries_with_backoff_then_dies(settings):
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.DEAD, 3)
     assert event_deliveries_sweep(now=t1 + timedelta(days=1)) == 0
+
+
+def test_one_task_settles_each_of_an_events_deliveries_on_its_own(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.SWITCHYARD_EVENT_SUBSCRIBERS = {
+        "payment.captured": [f"{SUBS}.flaky", f"{SUBS}.audit"]
+    }
+    subscribers.FAILURES_LEFT["count"] = 1
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        event = _emit()
+
+    assert len(callbacks) == 1  # one enqueue for both deliveries
+    statuses = dict(event.deliveries.values_list("subscriber", "status"))
+    assert statuses == {
+        f"{SUBS}.flaky": DeliveryStatus.FAILED,  # kept, retried alone
+        f"{SUBS}.audit": DeliveryStatus.DELIVERED,  # not held back by it
+    }
+    assert sorted(subscribers.calls) == [("audit", event.pk), ("flaky", event.pk)]
 
 
 def test_failed_delivery_recovers_through_the_sweeper(settings, dropped_broker):
