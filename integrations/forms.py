@@ -192,7 +192,21 @@ class ProviderAccountForm(forms.ModelForm):
         except ImproperlyConfigured as exc:
             self.add_error("provider", str(exc))
             return cleaned
+        self._check_credential_set()
         return cleaned
+
+    def _check_credential_set(self) -> None:
+        """The adapter's word on the credentials as they would be saved."""
+        adapter = self.adapter_class
+        if adapter is None:
+            return
+        credentials = dict(self.stored_credentials)
+        for spec in adapter.credential_fields:
+            value = self.cleaned_data.get(CRED_PREFIX + spec.name)
+            if value:
+                credentials[spec.name] = value
+        for name, message in adapter.credential_errors(credentials).items():
+            self.add_error(CRED_PREFIX + name, message)
 
     def save(self, commit: bool = True) -> ProviderAccount:
         account = super().save(commit=False)

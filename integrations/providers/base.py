@@ -101,6 +101,15 @@ class BaseAdapter(ABC):
     credential_fields: ClassVar[tuple[ConfigField, ...]] = ()
     # Non-secret settings, stored in ProviderAccount.settings.
     settings_fields: ClassVar[tuple[ConfigField, ...]] = ()
+
+    @classmethod
+    def credential_errors(cls, credentials: Mapping[str, Any]) -> dict[str, str]:
+        """What is wrong with a whole set of credentials (credential name ->
+        message), for a provider whose fields only work together; the account
+        form shows each on its field. ``credentials``: the stored ones with
+        the form's new values over them."""
+        return {}
+
     # Where the provider's minor unit differs from ISO 4217 (Stripe: ISK 2),
     # and amounts it takes only in multiples of a step (Stripe: KWD in 10s).
     currency_exponents: ClassVar[Mapping[str, int]] = {}

@@ -39,7 +39,11 @@ from inventory.providers.base import (
     cursor_from_offset,
     offset_from_cursor,
 )
-from inventory.providers.netsuite_m2m import TOKEN_PATH, NetSuiteM2MTokens
+from inventory.providers.netsuite_m2m import (
+    M2M_CREDENTIALS,
+    TOKEN_PATH,
+    NetSuiteM2MTokens,
+)
 
 SUITEQL_PATH = "/query/v1/suiteql"
 PURCHASE_ORDER_PATH = "/record/v1/purchaseOrder"
@@ -48,6 +52,11 @@ MAX_PAGE_SIZE = 1000
 # NetSuite sends no Retry-After with its 429 (concurrency limit): a slot
 # frees within about a second, so a paced sync waits that long.
 CONCURRENCY_RETRY_SECONDS = 1.0
+TBA_CREDENTIALS = ("consumer_key", "consumer_secret", "token_id", "token_secret")
+_CREDENTIAL_SETS = (
+    (TBA_CREDENTIALS, "token-based authentication"),
+    (M2M_CREDENTIALS, "OAuth 2.0 M2M"),
+)
 _ACCOUNT_ID = re.compile(r"^[0-9A-Za-z]+(?:[-_][0-9A-Za-z]+)*$")
 
 LEVELS_QUERY = (
@@ -167,6 +176,24 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
             "P-256/384/521 (ES256/384/512). Filled in, it is used instead of TBA.",
         ),
     )
+
+    @classmethod
+    def credential_errors(cls, credentials: Mapping[str, Any]) -> dict[str, str]:
+        """One complete set, TBA or M2M: a half-filled set would only fail
+        at the first call (``missing_credentials``)."""
+        filled = {name for name, value in credentials.items() if value}
+        errors: dict[str, str] = {}
+        for names, label in _CREDENTIAL_SETS:
+            if filled & set(names):
+                for name in set(names) - filled:
+                    errors[name] = f"Needed for {label}: fill in all of it, or none."
+        if not errors and not filled & {*TBA_CREDENTIALS, *M2M_CREDENTIALS}:
+            errors["consumer_key"] = (
+                "Fill in one set: the four token-based authentication fields, "
+                "or the three OAuth 2.0 M2M fields."
+            )
+        return errors
+
     settings_fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField(
             "account_id",

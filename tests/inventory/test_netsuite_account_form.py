@@ -1,0 +1,98 @@
+"""The NetSuite account form takes one complete credential set, token-based
+authentication (four fields) or OAuth 2.0 M2M (three): a half-filled set is a
+form error naming what is missing, not a ``missing_credentials`` failure at
+the first call."""
+
+import pytest
+from django.urls import reverse
+
+from integrations.models import ProviderAccount
+
+pytestmark = pytest.mark.django_db
+
+TBA = {
+    "credential__consumer_key": "ck",
+    "credential__consumer_secret": "cs",
+    "credential__token_id": "ti",
+    "credential__token_secret": "ts",
+}
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    user = django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
+    client.force_login(user)
+    return client
+
+
+def _post(client, credentials: dict[str, str], account: ProviderAccount | None = None):
+    data = {
+        "kind": "inventory",
+        "provider": "netsuite",
+        "slug": "erp-ns",
+        "display_name": "NetSuite",
+        "priority": "10",
+        "enabled": "on",
+        "mode": "test",
+        "setting__account_id": "1234567_SB1",
+        **credentials,
+    }
+    if account is None:
+        url = reverse("admin:integrations_provideraccount_add")
+    else:
+        url = reverse("admin:integrations_provideraccount_change", args=[account.pk])
+    return client.post(url, data)
+
+
+def _errors(response) -> dict[str, list[str]]:
+    form = response.context["adminform"].form
+    return {name: list(errors) for name, errors in form.errors.items()}
+
+
+def test_a_complete_tba_set_is_saved(staff_client):
+    response = _post(staff_client, TBA)
+
+    assert response.status_code == 302
+    account = ProviderAccount.objects.get(slug="erp-ns")
+    assert account.get_credentials() == {
+        "consumer_key": "ck",
+        "consumer_secret": "cs",
+        "token_id": "ti",
+        "token_secret": "ts",
+    }
+
+
+def test_a_half_filled_set_names_what_is_missing(staff_client):
+    half = {
+        "credential__client_id": "cid",
+        "credential__certificate_id": "cert",
+    }
+    response = _post(staff_client, half)
+
+    assert response.status_code == 200
+    assert not ProviderAccount.objects.exists()
+    assert _errors(response) == {
+        "credential__private_key": [
+            "Needed for OAuth 2.0 M2M: fill in all of it, or none."
+        ]
+    }
+
+
+def test_no_credentials_at_all_is_an_error(staff_client):
+    response = _post(staff_client, {})
+
+    assert response.status_code == 200
+    assert list(_errors(response)) == ["credential__consumer_key"]
+
+
+def test_stored_credentials_count_when_the_form_leaves_them_blank(staff_client):
+    assert _post(staff_client, TBA).status_code == 302
+    account = ProviderAccount.objects.get(slug="erp-ns")
+
+    # Secrets are write-only: blank keeps the stored ones, which complete the
+    # set; a new token secret alone is fine.
+    response = _post(staff_client, {"credential__token_secret": "ts2"}, account)
+
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert account.get_credentials()["token_secret"] == "ts2"
