@@ -19,16 +19,21 @@ from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connec
 
 
 def execute_one(
-    sql: str, params: Sequence[Any], *, using: str = DEFAULT_DB_ALIAS
+    sql: str,
+    params: Sequence[Any],
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    resend: bool = False,
 ) -> tuple[Any, ...] | None:
     """Run one statement; return its first row, or None if it returned none.
 
     ``sql`` uses ``%s`` placeholders and nothing else that psycopg would
-    interpret. Callers pass only statements that are safe to send twice (an
-    INSERT ... ON CONFLICT DO NOTHING): outside a transaction a statement that
-    failed because the pooled connection had died is sent once more on a new
-    connection, and the first may have committed before the connection dropped.
-    Django's per-request health check is skipped for it.
+    interpret. ``resend``: the statement is safe to send twice (a read, an
+    INSERT ... ON CONFLICT DO NOTHING): outside a transaction, one that failed
+    because the pooled connection had died is sent once more on a new
+    connection (the first may have committed before the connection dropped,
+    so never for a plain INSERT or UPDATE). Django's per-request health check
+    is skipped for it.
 
     On PostgreSQL, with no query logging or execute wrapper in place, the
     statement goes to libpq directly, prepared once per connection (values
@@ -45,8 +50,10 @@ def execute_one(
     try:
         return _execute_postgresql(conn, sql, params)
     except (OperationalError, InterfaceError):
-        if conn.in_atomic_block or conn.connection is None or conn.is_usable():
-            raise  # a statement error, or a transaction that is gone anyway
+        if not resend or conn.in_atomic_block or conn.connection is None:
+            raise
+        if conn.is_usable():
+            raise  # a statement error, not a dead connection
         conn.close()
     return _execute_postgresql(conn, sql, params)
 
@@ -67,7 +74,9 @@ def _may_go_direct(conn: Any) -> bool:
     nobody recording or wrapping queries, and either autocommit with no
     transaction open or an atomic block whose BEGIN psycopg already sent
     (its first statement goes through the cursor, which sends the BEGIN)."""
-    if conn.execute_wrappers or conn.queries_logged:
+    # A transaction marked for rollback must fail through Django's cursor
+    # (TransactionManagementError), not run statements that then vanish.
+    if conn.execute_wrappers or conn.queries_logged or conn.needs_rollback:
         return False
     status = conn.connection.pgconn.transaction_status
     if conn.in_atomic_block:

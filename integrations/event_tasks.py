@@ -1,7 +1,11 @@
 """django-q2 tasks for the outbox: thin, they bind the correlation id and call
 one service."""
 
+import logging
+
 from integrations import correlation, events
+
+logger = logging.getLogger(__name__)
 
 
 def deliver_event(delivery_id: int, correlation_id: str = "") -> str | None:
@@ -11,9 +15,20 @@ def deliver_event(delivery_id: int, correlation_id: str = "") -> str | None:
 
 def deliver_events(delivery_ids: list[int], correlation_id: str = "") -> list:
     """An event's deliveries in turn; one failing is kept on its own row and
-    retried alone, the others go on."""
+    retried alone, the others go on (even past an error of our own: the
+    sweeper sends that one again)."""
+    results: list = []
     with correlation.bind(correlation_id or None):
-        return [events.event_delivery_run(delivery_id=pk) for pk in delivery_ids]
+        for pk in delivery_ids:
+            try:
+                results.append(events.event_delivery_run(delivery_id=pk))
+            except Exception:
+                logger.exception(
+                    "event delivery crashed; left for the sweeper",
+                    extra={"delivery_id": pk},
+                )
+                results.append(None)
+    return results
 
 
 def sweep_event_deliveries() -> int:

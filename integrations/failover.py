@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SUCCEEDED = "succeeded"
-# How old a breaker read batch work's pre-check may use (about one message).
+# How old a breaker read bulk work's pre-check may use (about one message).
 RECENT_BREAKER_SECONDS = 0.1
 
 
@@ -92,20 +92,20 @@ def run_with_failover(
     *,
     operation_name: str,
     accounts: Sequence[ProviderAccount] | None = None,
+    breaker_max_age: float | None = None,
 ) -> FailoverResult[T]:
     """Call ``operation(adapter)`` for each enabled account of ``kind`` until
     one returns. See the module docstring for when the run stops.
 
     ``accounts``: the candidates, in order, as ``enabled_accounts(kind)``
     read them a moment ago (batch work reading them once per chunk); by
-    default they are read now."""
+    default they are read now. ``breaker_max_age``: the pre-check may take a
+    breaker state this process read that recently (bulk work; the client's
+    own check before the call is always fresh)."""
     attempts: list[Attempt] = []
     candidates = enabled_accounts(kind) if accounts is None else list(accounts)
-    # Batch work (accounts read once per chunk) also takes a breaker state this
-    # process read a moment ago: the client checks again before the call.
-    max_age = None if accounts is None else RECENT_BREAKER_SECONDS
     for position, account in enumerate(candidates, start=1):
-        error = _skip_reason(account, max_age)
+        error = _skip_reason(account, breaker_max_age)
         if error is None:
             try:
                 later = candidates[position:]

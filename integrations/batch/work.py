@@ -182,11 +182,17 @@ class _Run:
             row.job = self.job
         self._chunk_hook("prepare_chunk", chunk)
         deferred: list[BatchRow] = []
+        flushed = self.clock()
         try:
             for index, row in enumerate(chunk):
                 if self._stop_requested():
                     release(self.model, chunk[index:])
                     break
+                if deferred and self.clock() - flushed >= FLAG_SECONDS:
+                    # A slow (paced) chunk: a worker killed now loses at most
+                    # a second's dones, not the chunk's.
+                    self._done_deferred(deferred, chunk_tally)
+                    deferred, flushed = [], self.clock()
                 result = work_row(self.model, row, self.handler, deferred=deferred)
                 if not result.deferred:
                     self._count(chunk_tally, result.outcome)

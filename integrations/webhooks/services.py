@@ -292,14 +292,20 @@ class _InsertStatement:
         """``(id, created)``, or None when the row that conflicted could not
         be read (committed after this statement's snapshot, or pruned)."""
         if self.combined_sql is not None:
+            # ON CONFLICT DO NOTHING and reads: safe to send twice.
             row = execute_one(
-                self.combined_sql, [*params, account_pk, dedupe_key], using=using
+                self.combined_sql,
+                [*params, account_pk, dedupe_key],
+                using=using,
+                resend=True,
             )
             return None if row is None else (row[0], row[1])
-        row = execute_one(self.sql, params, using=using)
+        row = execute_one(self.sql, params, using=using, resend=True)
         if row is not None:
             return row[0], True
-        existing = execute_one(self.existing_sql, [account_pk, dedupe_key], using=using)
+        existing = execute_one(
+            self.existing_sql, [account_pk, dedupe_key], using=using, resend=True
+        )
         return None if existing is None else (existing[0], False)
 
     def params(self, **given: Any) -> list[Any]:

@@ -57,6 +57,12 @@ _CREDENTIAL_SETS = (
     (TBA_CREDENTIALS, "token-based authentication"),
     (M2M_CREDENTIALS, "OAuth 2.0 M2M"),
 )
+
+
+def _uses_m2m(credentials: Mapping[str, Any]) -> bool:
+    return bool(credentials.get("certificate_id") or credentials.get("private_key"))
+
+
 _ACCOUNT_ID = re.compile(r"^[0-9A-Za-z]+(?:[-_][0-9A-Za-z]+)*$")
 
 LEVELS_QUERY = (
@@ -179,20 +185,15 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
 
     @classmethod
     def credential_errors(cls, credentials: Mapping[str, Any]) -> dict[str, str]:
-        """One complete set, TBA or M2M: a half-filled set would only fail
-        at the first call (``missing_credentials``)."""
+        """The set in use (M2M once a certificate is given, else TBA) must be
+        complete: a half-filled one would only fail at the first call
+        (``missing_credentials``). A stray field of the other set is ignored,
+        as the adapter ignores it."""
         filled = {name for name, value in credentials.items() if value}
-        errors: dict[str, str] = {}
-        for names, label in _CREDENTIAL_SETS:
-            if filled & set(names):
-                for name in set(names) - filled:
-                    errors[name] = f"Needed for {label}: fill in all of it, or none."
-        if not errors and not filled & {*TBA_CREDENTIALS, *M2M_CREDENTIALS}:
-            errors["consumer_key"] = (
-                "Fill in one set: the four token-based authentication fields, "
-                "or the three OAuth 2.0 M2M fields."
-            )
-        return errors
+        names, label = _CREDENTIAL_SETS[1 if _uses_m2m(credentials) else 0]
+        other = "" if _uses_m2m(credentials) else " (or the three OAuth 2.0 M2M ones)"
+        message = f"Needed for {label}{other}: fill in all of its fields."
+        return {name: message for name in names if name not in filled}
 
     settings_fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField(
@@ -251,8 +252,7 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
     @property
     def uses_m2m(self) -> bool:
         """OAuth 2.0 client credentials when a certificate is configured."""
-        creds = self.credentials
-        return bool(creds.get("certificate_id") or creds.get("private_key"))
+        return _uses_m2m(self.credentials)
 
     def oauth_tokens(self) -> NetSuiteM2MTokens:
         return NetSuiteM2MTokens(

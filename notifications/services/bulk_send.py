@@ -27,7 +27,6 @@ the whole job wait. Being rate-limited never fails over to another account.
 """
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -38,6 +37,7 @@ from integrations.batch import Pace, own_transactions, pace_seconds, relaxed_don
 from integrations.client import key_on_record
 from integrations.errors import NotProcessed, Rejected
 from integrations.failover import (
+    RECENT_BREAKER_SECONDS,
     FailoverRejected,
     FailoverUnknown,
     NoProviderAvailable,
@@ -95,31 +95,22 @@ def bulk_recipient_send(row: BulkRecipient) -> None:
     state = state_for(row)
     found = state.messages.get(row.pk)
     if found is None:
-        claimed_at = timezone.now()
         try:
-            message = message_insert(row, state, claimed_at)
+            message = message_insert(row, state, timezone.now())
         except EmailRenderError as error:
             # The same input fails the same way: no retry.
             raise Rejected(str(error), code=error.code) from None
-        if message is None:
-            # Another worker stored it first (it held an expired lease), or
-            # our INSERT committed and was sent again on a new connection.
-            message = EmailMessage.objects.get(
-                idempotency_key=idempotency_key(row.pk, state.bulk)
-            )
-            if not _ours(message, claimed_at):
-                _work_found(message, state)
-                return
-            state.unlinked[row.pk] = message.pk
-        if message.status != EmailStatus.SUPPRESSED:
-            # Stored by us: marker and all.
-            _deliver(message, state.accounts(), first=True)
-        return
+        if message is not None:
+            if message.status != EmailStatus.SUPPRESSED:
+                # Stored by us: marker and all.
+                _deliver(message, state.accounts(), first=True)
+            return
+        # Another worker stored it first (it held an expired lease; the
+        # INSERT itself is never re-sent: integrations.db.execute_one).
+        found = EmailMessage.objects.get(
+            idempotency_key=idempotency_key(row.pk, state.bulk)
+        )
     _work_found(found, state)
-
-
-def _ours(message: EmailMessage, claimed_at: datetime) -> bool:
-    return message.status == EmailStatus.SENDING and message.sending_at == claimed_at
 
 
 def _work_found(found: EmailMessage, state: ChunkState) -> None:
@@ -176,6 +167,7 @@ def _deliver(
                 lambda adapter: _paced_send(adapter, outbound),
                 operation_name="send_bulk",
                 accounts=accounts,
+                breaker_max_age=RECENT_BREAKER_SECONDS,
             )
     except (Pace, FailoverRejected, FailoverUnknown, NoProviderAvailable) as error:
         if first:

@@ -27,6 +27,10 @@ def _postgresql_only():
 
 
 def insert(account_pk: int, key: str, **changes):
+    return db.execute_one(*insert_params(account_pk, key, **changes))
+
+
+def insert_params(account_pk: int, key: str, **changes) -> tuple[str, list]:
     statement = _insert_statement("default")
     values = {
         "account": account_pk,
@@ -40,7 +44,7 @@ def insert(account_pk: int, key: str, **changes):
         "received_at": timezone.now(),
         **changes,
     }
-    return db.execute_one(statement.sql, statement.params(**values))
+    return statement.sql, statement.params(**values)
 
 
 def prepared_names() -> list[str]:
@@ -161,9 +165,11 @@ def test_a_duplicate_whose_row_vanished_is_stored_again(monkeypatch):
     answers = iter([None])
     real = db.execute_one
 
-    def first_finds_nothing(sql, params, *, using="default"):
+    def first_finds_nothing(sql, params, *, using="default", resend=False):
         answer = next(answers, "real")
-        return real(sql, params, using=using) if answer == "real" else answer
+        if answer != "real":
+            return answer
+        return real(sql, params, using=using, resend=resend)
 
     monkeypatch.setattr(services, "execute_one", first_finds_nothing)
 
@@ -179,9 +185,9 @@ def test_a_duplicate_costs_one_statement(monkeypatch):
     sent = []
     real = db.execute_one
 
-    def counting(sql, params, *, using="default"):
+    def counting(sql, params, *, using="default", resend=False):
         sent.append(sql)
-        return real(sql, params, using=using)
+        return real(sql, params, using=using, resend=resend)
 
     monkeypatch.setattr(services, "execute_one", counting)
 
@@ -189,3 +195,46 @@ def test_a_duplicate_costs_one_statement(monkeypatch):
     assert receive(account, "evt_2")[1] is True
     assert len(sent) == 2
     assert WebhookEvent.objects.count() == 2
+
+
+def _drop_connection() -> None:
+    """The server ends this process's pooled connection (a restart)."""
+    import psycopg
+
+    pid = connection.connection.info.backend_pid
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+def test_a_statement_not_safe_to_send_twice_is_not_resent_on_a_new_connection():
+    account = ProviderAccountFactory()
+    connection.ensure_connection()
+    _drop_connection()
+
+    from django.db import OperationalError
+
+    with pytest.raises(OperationalError):
+        # A plain INSERT may have committed before its connection dropped.
+        db.execute_one(*insert_params(account.pk, "k-plain"))
+    connection.close()
+    assert not WebhookEvent.objects.filter(dedupe_key="k-plain").exists()
+
+    _drop_connection()
+    row = db.execute_one(*insert_params(account.pk, "k-safe"), resend=True)
+    assert row is not None  # ON CONFLICT DO NOTHING: sent again, stored once
+    assert WebhookEvent.objects.filter(dedupe_key="k-safe").count() == 1
+
+
+def test_inside_a_transaction_marked_for_rollback_it_refuses_like_the_orm():
+    from django.db.transaction import TransactionManagementError
+
+    account = ProviderAccountFactory()
+    with transaction.atomic():
+        db.execute_one("SELECT 1", [])  # psycopg's BEGIN is sent
+        transaction.set_rollback(True)
+        with pytest.raises(TransactionManagementError):
+            db.execute_one(*insert_params(account.pk, "k-broken"))
+    assert not WebhookEvent.objects.filter(dedupe_key="k-broken").exists()

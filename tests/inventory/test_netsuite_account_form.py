@@ -73,16 +73,28 @@ def test_a_half_filled_set_names_what_is_missing(staff_client):
     assert not ProviderAccount.objects.exists()
     assert _errors(response) == {
         "credential__private_key": [
-            "Needed for OAuth 2.0 M2M: fill in all of it, or none."
+            "Needed for OAuth 2.0 M2M: fill in all of its fields."
         ]
     }
 
 
-def test_no_credentials_at_all_is_an_error(staff_client):
+def test_no_credentials_at_all_names_the_tba_fields(staff_client):
     response = _post(staff_client, {})
 
     assert response.status_code == 200
-    assert list(_errors(response)) == ["credential__consumer_key"]
+    errors = _errors(response)
+    assert sorted(errors) == sorted(TBA)
+    assert errors["credential__token_id"] == [
+        "Needed for token-based authentication (or the three OAuth 2.0 M2M "
+        "ones): fill in all of its fields."
+    ]
+
+
+def test_a_stray_field_of_the_set_not_in_use_is_ignored(staff_client):
+    # The adapter signs with TBA until a certificate is given, as it would.
+    response = _post(staff_client, {**TBA, "credential__client_id": "cid"})
+
+    assert response.status_code == 302
 
 
 def test_stored_credentials_count_when_the_form_leaves_them_blank(staff_client):

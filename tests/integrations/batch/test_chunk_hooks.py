@@ -192,3 +192,33 @@ def test_on_postgresql_relaxed_dones_are_one_statement_per_chunk_and_see_a_lost_
         "k1": BatchRowStatus.PENDING,
         "k2": BatchRowStatus.DONE,
     }
+
+
+NOW = {"t": 0.0}
+SEEN_DONE: list[list[str]] = []
+
+
+@relaxed_done
+@own_transactions
+def slow_relaxed(row: BatchItem) -> None:
+    # What a worker killed now would leave done, then a row taking 1.5 s.
+    done = BatchItem.objects.filter(job_id=row.job_id, status=BatchRowStatus.DONE)
+    SEEN_DONE.append(sorted(done.values_list("key", flat=True)))
+    record(row)
+    NOW["t"] += 1.5
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("enqueued")
+def test_a_slow_relaxed_chunk_marks_its_rows_done_every_second() -> None:
+    SEEN_DONE.clear()
+    NOW["t"] = 0.0
+    job = _job(3, "slow_relaxed", chunk_size=3)
+
+    result = batch_job_work(
+        job_id=job.pk, budget_seconds=60, clock=lambda: NOW["t"], sleep=lambda s: None
+    )
+
+    assert result.done == 3
+    # Each row found the ones before it done: a kill loses a second's dones.
+    assert SEEN_DONE == [[], ["k0"], ["k0", "k1"]]

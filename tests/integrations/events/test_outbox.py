@@ -234,3 +234,25 @@ def test_expired_delivery_claim_is_taken_back(dropped_broker, settings):
     assert dropped_broker == [delivery.pk]
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED
+
+
+def test_an_error_of_ours_on_one_delivery_does_not_stop_the_events_others(
+    monkeypatch,
+):
+    from integrations import event_tasks
+
+    event = _emit()
+    first, second = event.deliveries.order_by("pk").values_list("pk", flat=True)
+    real = events.event_delivery_run
+
+    def broken_first(*, delivery_id: int, now=None):
+        if delivery_id == first:
+            raise RuntimeError("database went away")
+        return real(delivery_id=delivery_id, now=now)
+
+    monkeypatch.setattr(events, "event_delivery_run", broken_first)
+
+    assert event_tasks.deliver_events([first, second]) == [None, "delivered"]
+    statuses = dict(event.deliveries.values_list("pk", "status"))
+    # The first stays pending for the sweeper; the second went out.
+    assert statuses == {first: DeliveryStatus.PENDING, second: "delivered"}
