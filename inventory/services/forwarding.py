@@ -38,7 +38,7 @@ from integrations.errors import Outcome, ProviderError, Rejected
 from integrations.leases import ClaimLost, LeasedRows
 from integrations.models import ProviderAccount
 from integrations.registry import UnknownProvider, get_adapter, get_adapter_class
-from integrations.secrets_registry import known_secrets, redact_secrets
+from integrations.secrets_registry import staff_text
 from integrations.task_batcher import shared_broker
 from inventory.models import (
     ForwardOperation,
@@ -309,9 +309,7 @@ def _wait(forward: ReservationForward, now: datetime) -> str:
 
 
 def _failed(forward: ReservationForward, error: ProviderError, now: datetime) -> str:
-    text = f"{error.outcome} {error.code}: " + redact_secrets(
-        error.message, known_secrets(fresh=True)
-    )
+    text = f"{error.outcome} {error.code}: " + staff_text(error.message)
     if error.outcome == Outcome.REJECTED:
         # The ERP said no: retrying would get the same answer.
         _rows.held(forward).update(

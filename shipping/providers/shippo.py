@@ -196,15 +196,14 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
     # --- Pickups (no cancel: Shippo documents none) ------------------------------
 
     def carrier_schedule_pickup(self, request: PickupRequest) -> Pickup:
+        zone_name = str(self.setting("pickup_timezone") or "")
         body = shippo_pickups.pickup_body(
-            request,
-            address=_address,
-            zone_name=str(self.setting("pickup_timezone") or ""),
+            request, address=_address, zone_name=zone_name
         )
         data = self.send(
             "POST", shippo_pickups.PATH, operation="shippo_schedule_pickup", json=body
         )
-        return shippo_pickups.read_pickup(data, request)
+        return shippo_pickups.read_pickup(data, request, zone_name=zone_name)
 
     # --- Labels (transactions) ---------------------------------------------------
 

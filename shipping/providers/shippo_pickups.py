@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.utils import timezone
 
 from integrations.errors import ConfigurationError, Rejected, Unknown
+from integrations.webhooks.messages import iso_time
 from shipping.providers.base import Pickup, PickupRequest
 from shipping.providers.validation import InvalidShippingRequest
 
@@ -57,10 +58,13 @@ def pickup_body(
     }
 
 
-def read_pickup(data: Mapping[str, Any], request: PickupRequest) -> Pickup:
+def read_pickup(
+    data: Mapping[str, Any], request: PickupRequest, *, zone_name: str
+) -> Pickup:
     """CONFIRMED or PENDING: booked (the carrier's ``confirmation_code``, else
     Shippo's pickup id until the carrier confirms); ERROR: refused with
-    Shippo's messages."""
+    Shippo's messages. The confirmed window (Shippo may answer in UTC) is
+    read in the pickup's own zone."""
     status = str(data.get("status") or "")
     object_id = str(data.get("object_id") or "")
     if status in ("ERROR", "CANCELLED"):
@@ -70,8 +74,9 @@ def read_pickup(data: Mapping[str, Any], request: PickupRequest) -> Pickup:
         )
     if status not in ("CONFIRMED", "PENDING") or not object_id:
         raise Unknown("Shippo answered without a pickup", code="malformed_response")
-    start = _read_time(data.get("confirmed_start_time"))
-    end = _read_time(data.get("confirmed_end_time"))
+    zone = _zone(zone_name)
+    start = _local(iso_time(data.get("confirmed_start_time")), zone)
+    end = _local(iso_time(data.get("confirmed_end_time")), zone)
     return Pickup(
         confirmation_number=str(data.get("confirmation_code") or object_id),
         pickup_date=start.date() if start else request.pickup_date,
@@ -97,11 +102,5 @@ def _at(day: date, clock: time, zone: ZoneInfo) -> str:
     return datetime.combine(day, clock, tzinfo=zone).isoformat()
 
 
-def _read_time(value: object) -> datetime | None:
-    # The confirmed window as Shippo states it, in the pickup's own zone.
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+def _local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
+    return None if moment is None else moment.astimezone(zone)

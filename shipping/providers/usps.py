@@ -173,8 +173,11 @@ class USPSAdapter(DecimalJsonBody, BearerTokenAuth, HttpAdapter, ShippingAdapter
 
     def _international_rates(self, request: RateRequest) -> list[Rate]:
         """One International Prices call per parcel class; a class USPS does
-        not offer for this parcel or country (a 400) is left out."""
-        rates = []
+        not offer for this parcel or country (a 400) is left out. When USPS
+        refused every class, its first refusal is the answer (a wrong account
+        or postal code must not look like "no rates")."""
+        rates: list[Rate] = []
+        refused: Rejected | None = None
         for mail_class in intl.MAIL_CLASSES:
             body = intl.rate_body(
                 request,
@@ -190,11 +193,14 @@ class USPSAdapter(DecimalJsonBody, BearerTokenAuth, HttpAdapter, ShippingAdapter
                     operation="usps_international_rates",
                     json=body,
                 )
-            except Rejected:
+            except Rejected as error:
+                refused = refused or error
                 continue
             rate = intl.read_rate(data, mail_class, self.from_provider_decimal)
             if rate is not None:
                 rates.append(rate)
+        if not rates and refused is not None:
+            raise refused
         return rates
 
     def _rate(self, option: Mapping[str, Any]) -> Rate | None:

@@ -88,6 +88,25 @@ def test_a_pickup_is_booked_for_the_transactions(account, mocked):
     assert call.headers["Authorization"] == "ShippoToken shippo_test_token"
 
 
+def test_a_window_confirmed_in_utc_is_read_in_the_pickups_zone(account, mocked):
+    # Shippo's spec example answers in UTC ("...T12:00:00Z"): 21:30 UTC is
+    # 16:30 in Chicago in May, on the same day.
+    answer = {
+        **fx("pickup_confirmed.json"),
+        "confirmed_start_time": "2025-05-12T14:00:00Z",
+        "confirmed_end_time": "2025-05-12T21:30:00Z",
+    }
+    mocked.post(PICKUPS_URL, status=201, json=answer)
+
+    booked = ShippoAdapter(account).schedule_pickup(_request())
+
+    assert (booked.pickup_date, booked.ready_time, booked.close_time) == (
+        date(2025, 5, 12),
+        time(9, 0),
+        time(16, 30),
+    )
+
+
 def test_instructions_go_with_an_other_location(account, mocked):
     mocked.post(PICKUPS_URL, status=201, json=fx("pickup_confirmed.json"))
 

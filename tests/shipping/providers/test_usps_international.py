@@ -10,6 +10,7 @@ import pytest
 import responses
 from django.utils import timezone
 
+from integrations.errors import Rejected
 from shipping import codec, services
 from shipping.models import RateQuote, ShipmentStatus
 from shipping.providers.base import ContentsType, VoidRequest
@@ -110,6 +111,18 @@ def test_each_parcel_class_is_priced_and_one_not_offered_is_left_out(adapter, mo
     assert bodies[1]["foreignPostalCode"] == "10115"
     assert bodies[1]["originZIPCode"] == "38118"
     assert (bodies[1]["weight"], bodies[1]["length"]) == (Decimal("2.5"), 12)
+
+
+def test_a_request_usps_refuses_for_every_class_is_its_refusal_not_no_rates(
+    adapter, mocked
+):
+    mocked.post(RATES_URL, status=400, json=fx("error_validation.json"))
+
+    with pytest.raises(Rejected) as refused:
+        adapter.rates(shared.international_rate_request())
+
+    assert refused.value.http_status == 400
+    assert len(sent(mocked, "POST", RATES_URL)) == 3  # each class was asked
 
 
 def test_the_label_carries_the_customs_form_and_is_paid_for(adapter, mocked):
