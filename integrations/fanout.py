@@ -36,6 +36,7 @@ from integrations import correlation, registry
 from integrations.breaker import breaker_for
 from integrations.deadline import deadline_scope
 from integrations.errors import NotProcessed, Outcome, ProviderError, Unknown
+from integrations.failover import enabled_accounts
 from integrations.models import ProviderAccount
 
 if TYPE_CHECKING:
@@ -126,11 +127,7 @@ def run_on_accounts(
 
 def _candidates(kind: str) -> list[ProviderAccount]:
     # Read now: the admin's current set of accounts for this request.
-    return list(
-        ProviderAccount.objects.filter(kind=kind, enabled=True).order_by(
-            "priority", "pk"
-        )
-    )
+    return enabled_accounts(kind)
 
 
 def _start(

@@ -83,7 +83,9 @@ def run_writes(writes: Sequence[Write], *, using: str = DEFAULT_DB_ALIAS) -> Non
         results += values
         params += write.params
     selected = ", ".join(results) or "NULL"
-    row = execute_one(f"WITH {', '.join(clauses)} SELECT {selected}", params)
+    row = execute_one(
+        f"WITH {', '.join(clauses)} SELECT {selected}", params, using=using
+    )
     assert row is not None
     start = 0
     for write in writes:

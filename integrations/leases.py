@@ -32,10 +32,9 @@ class ClaimLost(Exception):
 def describe_error(exc: BaseException) -> str:
     """What a failed row keeps of its error: type and message, bounded, with
     every known secret masked (a provider's text can quote our credentials)."""
-    from integrations.secrets_registry import known_secrets, redact_secrets
+    from integrations.secrets_registry import staff_text
 
-    text = redact_secrets(f"{type(exc).__name__}: {exc}", known_secrets(fresh=True))
-    return text[:_MAX_ERROR_CHARS]
+    return staff_text(f"{type(exc).__name__}: {exc}")[:_MAX_ERROR_CHARS]
 
 
 @dataclass(frozen=True)

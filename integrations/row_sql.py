@@ -168,7 +168,7 @@ def rows_select(
     ``%s`` for ``params``), as instances loaded the way the ORM loads them
     (the fields' and the backend's converters, then ``Model.from_db``)."""
     conn = connections[using]
-    sql, names, converters = _select_sql(model, conn, where, tuple(order_by))
+    sql, names, converters = _select_sql(model, conn.alias, where, tuple(order_by))
     with conn.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -184,8 +184,11 @@ def rows_select(
 
 @lru_cache(maxsize=64)
 def _select_sql(
-    model: type[Model], conn: Any, where: str, order_by: tuple[str, ...]
+    model: type[Model], alias: str, where: str, order_by: tuple[str, ...]
 ) -> tuple[str, list[str], list[tuple[int, list[tuple[Any, Any]]]]]:
+    # Keyed by alias, not by connection: each thread has its own, and a
+    # cache holding them would keep finished threads' connections alive.
+    conn = connections[alias]
     meta = model._meta
     fields = list(meta.concrete_fields)
     columns = ", ".join(f'"{f.column}"' for f in fields)

@@ -17,12 +17,9 @@ from functools import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
+from integrations.client.call_rows import RELAXED_FROM
 from integrations.db import execute_one
 from notifications.models import EmailEvent, EmailMessage, EmailStatus
-
-# set_config(..., is_local => true) as a FROM item: synchronous_commit is off
-# for this statement's transaction only (integrations.client.call_rows).
-_RELAXED = "(SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
 
 
 @cache
@@ -39,7 +36,7 @@ def _statement(events: int) -> str:
         f'"{m["status"]}" = %s, "{m["account"]}" = %s, '
         f'"{m["provider_message_id"]}" = %s, "{m["last_error"]}" = \'\', '
         f'"{m["sent_at"]}" = %s, "{m["updated_at"]}" = %s '
-        f'FROM {_RELAXED} WHERE "{m["id"]}" = %s AND "{m["status"]}" = %s '
+        f'FROM {RELAXED_FROM} WHERE "{m["id"]}" = %s AND "{m["status"]}" = %s '
         f'RETURNING "{m["id"]}" AS id), '
         f'added AS (INSERT INTO "{event.db_table}" ("{e["message"]}", '
         f'"{e["type"]}", "{e["bounce_type"]}", "{e["occurred_at"]}", '
