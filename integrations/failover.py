@@ -2,9 +2,11 @@
 
 The accounts are read fresh on every run, so a priority or ``enabled`` change
 made in the admin applies to the very next request. An account whose breaker
-is open is skipped without a call. The run moves on to the next account only
-after a ``not_processed`` error, the one outcome that proves the provider did
-nothing:
+is open is skipped without a call (the pre-check may use a read this process
+made within ``RECENT_BREAKER_SECONDS``; the client's check before the call is
+always fresh, so a stale "closed" costs only the work before the call). The
+run moves on to the next account only after a ``not_processed`` error, the one
+outcome that proves the provider did nothing:
 
 - ``unknown`` stops the run with FailoverUnknown: the operation may have taken
   effect, and trying elsewhere could do it twice;
@@ -37,7 +39,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SUCCEEDED = "succeeded"
-# How old a breaker read bulk work's pre-check may use (about one message).
+# How old a breaker read the pre-check may use: about one payment or message.
 RECENT_BREAKER_SECONDS = 0.1
 
 
@@ -92,7 +94,7 @@ def run_with_failover(
     *,
     operation_name: str,
     accounts: Sequence[ProviderAccount] | None = None,
-    breaker_max_age: float | None = None,
+    breaker_max_age: float | None = RECENT_BREAKER_SECONDS,
 ) -> FailoverResult[T]:
     """Call ``operation(adapter)`` for each enabled account of ``kind`` until
     one returns. See the module docstring for when the run stops.
@@ -100,8 +102,9 @@ def run_with_failover(
     ``accounts``: the candidates, in order, as ``enabled_accounts(kind)``
     read them a moment ago (batch work reading them once per chunk); by
     default they are read now. ``breaker_max_age``: the pre-check may take a
-    breaker state this process read that recently (bulk work; the client's
-    own check before the call is always fresh)."""
+    breaker state this process read that recently (None: read it now). The
+    pre-check only spares the work before a call the breaker would refuse;
+    the client's own check before the call is always fresh and decides."""
     attempts: list[Attempt] = []
     candidates = enabled_accounts(kind) if accounts is None else list(accounts)
     for position, account in enumerate(candidates, start=1):

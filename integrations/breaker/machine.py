@@ -2,6 +2,7 @@
 probe across all processes) for one provider account; its state lives in
 ``BreakerStore``. States, thresholds and overrides: docs/transport.md."""
 
+import copy
 import logging
 import math
 import threading
@@ -13,7 +14,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import DatabaseError
+from django.dispatch import receiver
 
 from integrations import metrics
 from integrations.breaker.store import BreakerStore
@@ -495,10 +498,35 @@ def classify(error: "ProviderError | None", status: int | None) -> bool | None:
     return error.outcome in (Outcome.NOT_PROCESSED, Outcome.UNKNOWN)
 
 
+# Per account pk: (what the breaker was built from, the breaker). A breaker
+# holds configuration only, so one built from an equal row serves every caller.
+_built: dict[int, tuple[tuple[Any, ...], dict[str, Any], CircuitBreaker]] = {}
+
+
+@receiver(setting_changed)
+def _forget_built(**kwargs: Any) -> None:
+    _built.clear()  # defaults come from Django settings
+
+
 def breaker_for(
     account: "ProviderAccount", *, clock: Clock = time.time
 ) -> CircuitBreaker:
-    return CircuitBreaker(account, clock=clock)
+    """The account's breaker; built again when the row's mode, settings or
+    the Django settings changed (a test's own clock always gets a new one)."""
+    if clock is not time.time or account.pk is None:
+        return CircuitBreaker(account, clock=clock)
+    source = (
+        account.breaker_mode,
+        account.slug,
+        account.kind,
+        account.provider,
+    )
+    built = _built.get(account.pk)
+    if built is None or built[0] != source or built[1] != account.settings:
+        breaker = CircuitBreaker(account)
+        built = (source, copy.deepcopy(account.settings), breaker)
+        _built[account.pk] = built
+    return built[2]
 
 
 def breaker_mode_set(*, account: "ProviderAccount", mode: str, actor: str = "") -> None:

@@ -40,6 +40,15 @@ end
 return {consec, calls, fails}
 """
 
+# A success: KEYS[1] consecutive failures, KEYS[2] the current call bucket.
+# Only what a success changes, so the sent command stays short.
+SUCCESS_LUA = """
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+return 0
+"""
+
 # KEYS[1] the limiter's bucket, KEYS[2] the breaker's mode, KEYS[3] its state:
 # the token bucket of integrations.ratelimit (unchanged, ARGV as there) plus
 # the two reads of before_call, in one round trip. Lua ``false`` (a missing
@@ -194,12 +203,13 @@ class BreakerStore:
         if handle is None:
             return self._count_generic(failed, calls, fails, math.ceil(ttl))
         keys = self._raw_count_keys(calls, fails)
-        args = ["1" if failed else "0", self.buckets, math.ceil(ttl * 1000)]
         if not failed:
             # Nothing to decide on a success: sent now, in order with this
             # thread's other breaker commands, its reply read later.
-            handle.run(COUNT_LUA, keys, args, reply=False)
+            ttl_ms = math.ceil(ttl * 1000)
+            handle.run(SUCCESS_LUA, keys[:2], [ttl_ms], reply=False)
             return 0, 0, 0
+        args = ["1", self.buckets, math.ceil(ttl * 1000)]
         result = handle.run(COUNT_LUA, keys, args)
         return int(result[0]), int(result[1]), int(result[2])
 

@@ -365,15 +365,15 @@ class ProviderClient:
             yield
 
     def _guards(self) -> tuple["CircuitBreaker", "RateLimiter"]:
-        """The account's breaker and limiter, built once per account row and
-        settings (both hold configuration only; their state is in the cache).
-        ``client_for`` swaps in the freshest row, which rebuilds them."""
+        """The account's breaker and limiter, built again only when the row
+        ``client_for`` swapped in differs in mode, slug or settings (both hold
+        configuration only; their state is in the cache)."""
         account = self.account
         state = (account.breaker_mode, account.slug, settings_generation())
         cached = self._guard_cache
         if (
             cached is None
-            or cached[0] is not account
+            or cached[0].pk != account.pk
             or cached[1] != state
             or cached[2] != account.settings
         ):

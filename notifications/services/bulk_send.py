@@ -37,7 +37,6 @@ from integrations.batch import Pace, own_transactions, pace_seconds, relaxed_don
 from integrations.client import key_on_record
 from integrations.errors import NotProcessed, Rejected
 from integrations.failover import (
-    RECENT_BREAKER_SECONDS,
     FailoverRejected,
     FailoverUnknown,
     NoProviderAvailable,
@@ -167,7 +166,6 @@ def _deliver(
                 lambda adapter: _paced_send(adapter, outbound),
                 operation_name="send_bulk",
                 accounts=accounts,
-                breaker_max_age=RECENT_BREAKER_SECONDS,
             )
     except (Pace, FailoverRejected, FailoverUnknown, NoProviderAvailable) as error:
         if first:
