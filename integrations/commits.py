@@ -48,7 +48,7 @@ class _Group:
             from integrations.group_sql import run_writes
 
             try:
-                run_writes(self.deferred, using=self.using)
+                run_writes(self.deferred, using=self.using, commit=True)
             except BaseException as exc:  # rolled back below, then raised
                 failed = error = exc
         self.deferred = []

@@ -24,6 +24,7 @@ def execute_one(
     *,
     using: str = DEFAULT_DB_ALIAS,
     resend: bool = False,
+    commit: bool = False,
 ) -> tuple[Any, ...] | None:
     """Run one statement; return its first row, or None if it returned none.
 
@@ -38,9 +39,13 @@ def execute_one(
     On PostgreSQL, with no query logging or execute wrapper in place, the
     statement goes to libpq directly, prepared once per connection (values
     dumped by psycopg's adapters), in autocommit or inside a transaction
-    already begun; anywhere else (a transaction's first statement, DEBUG,
-    ``CaptureQueriesContext``, SQLite) it goes through Django's cursor.
-    Errors are Django's either way. Inside a transaction nothing is retried.
+    already begun. A transaction's first statement carries psycopg's BEGIN
+    in the same round trip, and with ``commit`` (the last statement of an
+    atomic block that is the connection's only one: a commit group's end) the
+    COMMIT rides after it; Django's own commit then finds nothing open.
+    Anywhere else (DEBUG, ``CaptureQueriesContext``, SQLite) it goes through
+    Django's cursor. Errors are Django's either way. Inside a transaction
+    nothing is retried.
     """
     conn = connections[using]
     if conn.vendor != "postgresql":
@@ -48,7 +53,7 @@ def execute_one(
             cursor.execute(sql, params)
             return cursor.fetchone()
     try:
-        return _execute_postgresql(conn, sql, params)
+        return _execute_postgresql(conn, sql, params, commit)
     except (OperationalError, InterfaceError):
         if not resend or conn.in_atomic_block or conn.connection is None:
             raise
@@ -58,30 +63,64 @@ def execute_one(
     return _execute_postgresql(conn, sql, params)
 
 
-def _execute_postgresql(conn: Any, sql: str, params: Sequence[Any]) -> Any:
+def _execute_postgresql(
+    conn: Any, sql: str, params: Sequence[Any], commit: bool = False
+) -> Any:
     if conn.connection is None:
         conn.ensure_connection()
     conn.validate_thread_sharing()
     direct = _numbered(sql)
     if direct is None or not _may_go_direct(conn):
         return _execute_cursor(conn, sql, params)
+    pconn = conn.connection
+    begin = conn.in_atomic_block and _idle(pconn)
+    ends = commit and _may_commit(conn)
+    if not (begin or ends):
+        with conn.wrap_database_errors:
+            return _execute_libpq(pconn, direct, params)
+    # psycopg's own BEGIN (isolation level and all): it then sees a
+    # transaction open and sends none.
+    before = [pconn._get_tx_start_command()] if begin else []
+    after = [b"COMMIT"] if ends else []
     with conn.wrap_database_errors:
-        return _execute_libpq(conn.connection, direct, params)
+        return _execute_pipelined(pconn, before, direct, params, after)
+
+
+def _idle(pconn: Any) -> bool:
+    return pconn.pgconn.transaction_status == _pq().TransactionStatus.IDLE
 
 
 def _may_go_direct(conn: Any) -> bool:
     """True when sending the statement past psycopg's cursor changes nothing:
     nobody recording or wrapping queries, and either autocommit with no
-    transaction open or an atomic block whose BEGIN psycopg already sent
-    (its first statement goes through the cursor, which sends the BEGIN)."""
+    transaction open or an atomic block (its BEGIN, if psycopg has not sent
+    it yet, goes with the statement)."""
     # A transaction marked for rollback must fail through Django's cursor
     # (TransactionManagementError), not run statements that then vanish.
     if conn.execute_wrappers or conn.queries_logged or conn.needs_rollback:
         return False
     status = conn.connection.pgconn.transaction_status
     if conn.in_atomic_block:
-        return status == _pq().TransactionStatus.INTRANS
+        return not conn.connection.autocommit and status in _open_or_idle()
     return conn.autocommit and status == _pq().TransactionStatus.IDLE
+
+
+def _may_commit(conn: Any) -> bool:
+    """The statement may end the transaction: one atomic block, no
+    savepoint, nothing marked for rollback (Django's exit then commits
+    nothing, as psycopg skips COMMIT when no transaction is open)."""
+    return (
+        conn.in_atomic_block
+        and len(conn.atomic_blocks) == 1
+        and not conn.savepoint_ids
+        and not conn.needs_rollback
+    )
+
+
+@cache
+def _open_or_idle() -> tuple[Any, ...]:
+    status = _pq().TransactionStatus
+    return (status.INTRANS, status.IDLE)
 
 
 def _execute_cursor(conn: Any, sql: str, params: Sequence[Any]) -> Any:
@@ -141,6 +180,83 @@ def _execute_libpq(pconn: Any, sql: bytes, params: Sequence[Any]) -> Any:
     return row
 
 
+def _execute_pipelined(
+    pconn: Any,
+    before: list[bytes],
+    sql: bytes,
+    params: Sequence[Any],
+    after: list[bytes],
+) -> Any:
+    """``sql`` with the transaction commands ``before`` and ``after`` it, sent
+    in libpq's pipeline mode: one round trip for them all. A failing command
+    aborts the ones after it (a COMMIT never runs after a failed statement);
+    the first error is raised."""
+    tx = _transformer(pconn)
+    values = tx.dump_sequence(params, _formats(params))
+    with pconn.lock:
+        results = _pipeline(pconn.pgconn, before, (sql, values, tx.formats), after)
+    for result in results:
+        _check(pconn, result)
+    result = results[len(before)]
+    if not result.ntuples:
+        return None
+    tx.set_pgresult(result)
+    row = tx.load_row(0, tuple)
+    tx.set_pgresult(None)
+    return row
+
+
+def _pipeline(
+    pg: Any, before: list[bytes], statement: tuple[Any, ...], after: list[bytes]
+) -> list[Any]:
+    sql, values, formats = statement
+    pg.enter_pipeline_mode()
+    try:
+        for command in before:
+            pg.send_query_params(command, None)
+        pg.send_query_params(sql, values, None, formats)
+        for command in after:
+            pg.send_query_params(command, None)
+        pg.pipeline_sync()
+        results = _pipeline_results(pg, len(before) + 1 + len(after))
+        pg.exit_pipeline_mode()
+    except BaseException:
+        # Results left unread: the connection's state is unknown, so it is
+        # closed (Django opens another) rather than used again.
+        pg.finish()
+        raise
+    return results
+
+
+def _pipeline_results(pg: Any, count: int) -> list[Any]:
+    """One result per command, then the sync; waits without holding the GIL."""
+    import select
+
+    sync = _pq().ExecStatus.PIPELINE_SYNC
+    while pg.flush():
+        select.select([], [pg.socket], [])
+    results: list[Any] = []
+    while True:
+        while pg.is_busy():
+            select.select([pg.socket], [], [])
+            pg.consume_input()
+        result = pg.get_result()
+        if result is None:
+            continue  # the end of one command's results
+        if result.status == sync:
+            break
+        results.append(result)
+    if len(results) != count:
+        raise _pq_error(f"pipeline returned {len(results)} results for {count}")
+    return results
+
+
+def _pq_error(message: str) -> Exception:
+    import psycopg
+
+    return psycopg.OperationalError(message)
+
+
 def _exec_prepared(pconn: Any, sql: bytes, values: Any, formats: Any) -> Any:
     name = _statement_name(sql)
     prepared = _prepared.setdefault(pconn, set())
@@ -164,6 +280,8 @@ def _check(pconn: Any, result: Any) -> None:
         raise psycopg.OperationalError("the connection to the database was lost")
     if result.status == pq.ExecStatus.FATAL_ERROR:
         raise errors.error_from_result(result, encoding=pconn.info.encoding)
+    if result.status == pq.ExecStatus.PIPELINE_ABORTED:
+        return  # a command after a failed one: the failure is raised
     if result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
         raise psycopg.OperationalError(f"unexpected result status {result.status}")
 

@@ -66,8 +66,14 @@ def defer(write: Write, *, using: str = DEFAULT_DB_ALIAS) -> None:
     run_writes([write], using=using)
 
 
-def run_writes(writes: Sequence[Write], *, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Send ``writes`` as one statement (PostgreSQL) and hand each its result."""
+def run_writes(
+    writes: Sequence[Write], *, using: str = DEFAULT_DB_ALIAS, commit: bool = False
+) -> None:
+    """Send ``writes`` as one statement (PostgreSQL) and hand each its result.
+    ``commit``: the statement ends the transaction (a group's end), so the
+    COMMIT may ride with it (``execute_one``); the results are then handed
+    over after the commit, while Django's block is still open (``on_commit``
+    hooks registered by them still run)."""
     if not writes:
         return
     if connections[using].vendor != "postgresql":
@@ -84,7 +90,10 @@ def run_writes(writes: Sequence[Write], *, using: str = DEFAULT_DB_ALIAS) -> Non
         params += write.params
     selected = ", ".join(results) or "NULL"
     row = execute_one(
-        f"WITH {', '.join(clauses)} SELECT {selected}", params, using=using
+        f"WITH {', '.join(clauses)} SELECT {selected}",
+        params,
+        using=using,
+        commit=commit,
     )
     assert row is not None
     start = 0

@@ -238,3 +238,88 @@ def test_inside_a_transaction_marked_for_rollback_it_refuses_like_the_orm():
         with pytest.raises(TransactionManagementError):
             db.execute_one(*insert_params(account.pk, "k-broken"))
     assert not WebhookEvent.objects.filter(dedupe_key="k-broken").exists()
+
+
+@pytest.fixture
+def commands(monkeypatch):
+    """The transaction commands psycopg sends on its own (BEGIN, COMMIT)."""
+    from psycopg._connection_base import BaseConnection
+
+    sent: list[bytes] = []
+    original = BaseConnection._exec_command
+
+    def record(self, command, *args, **kwargs):
+        sent.append(bytes(command) if not isinstance(command, str) else command)
+        return original(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(BaseConnection, "_exec_command", record)
+    return sent
+
+
+def _status() -> str:
+    from psycopg import pq
+
+    return pq.TransactionStatus(connection.connection.pgconn.transaction_status).name
+
+
+def test_a_transactions_first_statement_carries_its_begin(commands):
+    account = ProviderAccountFactory()
+
+    with transaction.atomic():
+        assert insert(account.pk, "evt_1") is not None
+        assert _status() == "INTRANS"
+        assert insert(account.pk, "evt_2") is not None
+
+    assert not any(c.startswith(b"BEGIN") for c in commands)
+    assert commands == [b"COMMIT"]
+    assert WebhookEvent.objects.count() == 2
+
+
+def test_the_last_statement_of_the_only_block_may_carry_the_commit(commands):
+    account = ProviderAccountFactory()
+
+    with transaction.atomic():
+        insert(account.pk, "evt_1")
+        sql, params = insert_params(account.pk, "evt_2")
+        assert db.execute_one(sql, params, commit=True) is not None
+        assert _status() == "IDLE"  # committed; Django's exit sends nothing
+
+    assert commands == []
+    assert WebhookEvent.objects.count() == 2
+
+
+def test_a_failing_statement_keeps_the_riding_commit_from_running():
+    account = ProviderAccountFactory()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert(account.pk, "evt_1")
+        sql, params = insert_params(account.pk + 1000, "evt_2")  # the FK refuses
+        db.execute_one(sql, params, commit=True)
+
+    assert not WebhookEvent.objects.exists()  # evt_1 rolled back with it
+    assert insert(account.pk, "evt_3") is not None  # the connection works
+
+
+def test_a_failing_first_statement_leaves_no_transaction_open():
+    account = ProviderAccountFactory()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        sql, params = insert_params(account.pk + 1000, "evt_1")
+        db.execute_one(sql, params, commit=True)  # BEGIN, INSERT, COMMIT
+
+    assert _status() == "IDLE"
+    assert insert(account.pk, "evt_2") is not None
+
+
+def test_inside_a_savepoint_the_commit_does_not_ride():
+    account = ProviderAccountFactory()
+
+    with transaction.atomic():
+        insert(account.pk, "evt_1")
+        with transaction.atomic():
+            sql, params = insert_params(account.pk, "evt_2")
+            db.execute_one(sql, params, commit=True)
+            assert _status() == "INTRANS"
+        transaction.set_rollback(True)
+
+    assert not WebhookEvent.objects.exists()
