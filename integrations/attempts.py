@@ -23,7 +23,7 @@ from integrations.commits import group_commit, group_join
 from integrations.errors import ProviderError
 from integrations.models import ProviderAccount
 from integrations.models.attempts import AttemptOutcome, KeyedAttempt
-from integrations.row_sql import row_insert, row_update_later
+from integrations.row_sql import row_insert_later, row_update_later
 from integrations.secrets_registry import staff_text
 
 T = TypeVar("T")
@@ -55,7 +55,8 @@ def attempt_run(
     re-raised (e.g. keep the account that may hold an unknown outcome).
     """
     group_join()
-    attempt = row_insert(
+    # Nothing refers to the row before the commit below: it rides with it.
+    attempt = row_insert_later(
         model(
             **owner,
             account=account,

@@ -19,6 +19,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Field, Model
 
 from integrations import group_sql
+from integrations.commits import group_deferrable
 from integrations.db import execute_one
 
 M = TypeVar("M", bound=Model)
@@ -82,6 +83,34 @@ def row_insert(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
     instance.pk = row[0]
     instance._state.adding = False
     instance._state.db = using
+    return instance
+
+
+def row_insert_later(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
+    """``row_insert``, or (in a commit group on PostgreSQL) with the group's
+    next commit, its pk set once sent: for a row nothing reads or refers to
+    before that commit (an attempt committed just before its call). A unique
+    conflict then raises from the commit, which rolls the group back."""
+    conn = connections[using]
+    if conn.vendor != "postgresql" or not group_deferrable():
+        return row_insert(instance, using=using)
+    sql, fields = _insert_sql(type(instance), conn.vendor)
+    params = field_values(fields, instance, add=True, conn=conn)
+    pk = type(instance)._meta.pk.column
+
+    def inserted(value: Any) -> None:
+        instance.pk = value
+        instance._state.adding = False
+        instance._state.db = using
+
+    write = group_sql.Write(
+        clauses=(("i", sql),),
+        params=tuple(params),
+        # The pk column's name from the model's own metadata.
+        results=(f'(SELECT "{pk}" FROM {{i}})',),  # noqa: S608
+        on_result=inserted,
+    )
+    group_sql.defer(write, using=using)
     return instance
 
 

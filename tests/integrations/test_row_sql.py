@@ -1,7 +1,7 @@
 """``integrations.row_sql``: a row written by one hand-built statement is the
 row the ORM writes (defaults, ``auto_now``, JSON), on SQLite and PostgreSQL,
 in autocommit and inside a transaction (where PostgreSQL sends it past
-psycopg's cursor once the BEGIN is out)."""
+psycopg's cursor, its BEGIN in the same round trip)."""
 
 from datetime import timedelta
 
@@ -10,8 +10,9 @@ from django.db import IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
+from integrations.commits import commit_group, group_commit, group_join
 from integrations.models import IdempotencyRecord
-from integrations.row_sql import row_insert, row_update
+from integrations.row_sql import row_insert, row_insert_later, row_update
 from payments.models import Payment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -121,7 +122,7 @@ def test_postgresql_sends_in_transaction_statements_past_the_cursor(monkeypatch)
         db, "_execute_libpq", lambda *a: direct.append(1) or original(*a)
     )
     with transaction.atomic():
-        row_insert(Payment(**FIELDS, idempotency_key="k-1"))  # BEGIN via cursor
+        row_insert(Payment(**FIELDS, idempotency_key="k-1"))  # with its BEGIN
         row_insert(Payment(**FIELDS, idempotency_key="k-2"))
     assert direct == [1]
     assert Payment.objects.count() == 2
@@ -160,3 +161,35 @@ def test_rows_select_loads_what_the_orm_loads():
         )
         assert mine.get_credentials() == theirs.get_credentials()
         assert not mine._state.adding and mine._state.db == "default"
+
+
+def test_insert_later_waits_for_the_groups_commit_and_then_has_its_pk():
+    payment = Payment(**FIELDS, idempotency_key="k-later")
+    with commit_group():
+        group_join()
+        row_insert_later(payment)
+        if connection.vendor == "postgresql":
+            assert payment.pk is None  # waiting in the group
+            assert not Payment.objects.using("default").exists()
+        group_commit()
+        assert payment.pk is not None
+        assert not payment._state.adding
+    by_orm = Payment.objects.create(**FIELDS, idempotency_key="k-orm")
+    assert _row(payment) == _row(by_orm)
+
+
+def test_insert_later_outside_a_group_is_written_at_once():
+    payment = row_insert_later(Payment(**FIELDS, idempotency_key="k-now"))
+    assert Payment.objects.filter(pk=payment.pk).exists()
+
+
+def test_insert_later_conflicting_rolls_the_group_back():
+    row_insert(Payment(**FIELDS, idempotency_key="k-taken"))
+    with pytest.raises(IntegrityError), commit_group():
+        group_join()
+        row_insert(Payment(**FIELDS, idempotency_key="k-first"))
+        row_insert_later(Payment(**FIELDS, idempotency_key="k-taken"))
+        group_commit()
+    assert list(Payment.objects.values_list("idempotency_key", flat=True)) == [
+        "k-taken"
+    ]
