@@ -21,6 +21,7 @@ BLOCK = 50
 URL = "/api/v1/payments/"
 BARE_URL = "/bench/bare-api/"
 FLOOR_URL = "/bench/two-commits/"
+ROWS_URL = "/bench/payment-rows/"
 # Written by the gateway (the in-process sandbox) or the call log, not by the
 # payment's own path: counted apart.
 _GATEWAY_TABLES = ("payments_sandbox", "integrations_providercall")
@@ -52,10 +53,11 @@ def _api_throughput() -> bool:
     from django.conf import settings
     from django.test import Client, override_settings
 
+    from bench.payment_floor import PaymentRowsView
     from integrations.api.services import api_key_create
 
     _accounts_off()
-    make_account("bench-pay-api", priority=1)
+    PaymentRowsView.account_pk = make_account("bench-pay-api", priority=1).pk
     _key, raw_key = api_key_create(
         name="bench-payments", scopes=["payments:read", "payments:write"]
     )
@@ -77,15 +79,18 @@ def _api_throughput() -> bool:
         work = {name: _python_calls(call, 20) for name, call in calls.items()}
     ok = _report_api(times["pay"], times["bare"], failures, commits)
     _report_floor(times["floor"], times["bare"])
+    _report_rows(times["rows"], times["pay"], times["bare"])
     per_call = {name: cpu[name] / len(times[name]) * 1e3 for name in calls}
     note(
-        f"CPU of this process per call: payment {per_call['pay']:.1f} ms, floor "
-        f"{per_call['floor']:.1f} ms, bare {per_call['bare']:.1f} ms; the rest "
-        "of each wall time is waiting (PostgreSQL, Redis, the scheduler)"
+        f"CPU of this process per call: payment {per_call['pay']:.1f} ms, rows "
+        f"floor {per_call['rows']:.1f} ms, floor {per_call['floor']:.1f} ms, "
+        f"bare {per_call['bare']:.1f} ms; the rest of each wall time is "
+        "waiting (PostgreSQL, Redis, the scheduler)"
     )
     note(
         f"Python function calls per call (load-independent): payment "
-        f"{work['pay']:.0f}, floor {work['floor']:.0f}, bare {work['bare']:.0f}; "
+        f"{work['pay']:.0f}, rows floor {work['rows']:.0f}, floor "
+        f"{work['floor']:.0f}, bare {work['bare']:.0f}; "
         f"bare/payment {work['bare'] / work['pay']:.3f}"
     )
     return ok
@@ -129,7 +134,13 @@ def _api_calls(client: Any, failures: list[str]) -> dict[str, Callable[[], None]
         if response.status_code != 201:
             failures.append(f"floor {response.status_code}")
 
-    return {"pay": pay, "bare": bare, "floor": floor}
+    def rows() -> None:
+        n = next(counter)
+        response = client.post(ROWS_URL, _body(n), content_type="application/json")
+        if response.status_code != 201:
+            failures.append(f"rows {response.status_code} {response.content[:200]!r}")
+
+    return {"pay": pay, "bare": bare, "floor": floor, "rows": rows}
 
 
 def _timed_blocks(
@@ -223,6 +234,27 @@ def _report_floor(floors: list[float], bares: list[float]) -> None:
         "n/a",
     )
     note(f"{len(floors)} POST {FLOOR_URL}: the bare view, two INSERT/UPDATE commits")
+
+
+def _report_rows(rows: list[float], pays: list[float], bares: list[float]) -> None:
+    """A payment's own rows in the fewest durable statements: the most any
+    payment path that writes them could reach here."""
+    rows_rate = len(rows) / sum(rows)
+    bare_rate = len(bares) / sum(bares)
+    pay_rate = len(pays) / sum(pays)
+    report(
+        "floor: a payment's rows",
+        f"{rows_rate:7.1f} req/s p50 {pct(rows, 50) * 1e3:.1f} ms",
+        f"bare DRF view {bare_rate:.0f} req/s",
+        rows_rate / bare_rate,
+        "n/a",
+    )
+    note(
+        f"{len(rows)} POST {ROWS_URL}: the payment's body parsed, its six rows "
+        "and their updates in three durable statements (before the call, the "
+        "sandbox gateway's, after it), nothing else; payments via the API "
+        f"reach {pay_rate / rows_rate:.3f} of it"
+    )
 
 
 def _failover_time() -> bool:

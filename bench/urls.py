@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bench.payment_floor import PaymentRowsView
 from config.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from config.urls import urlpatterns as project_urlpatterns
 from integrations.db import execute_one
@@ -101,5 +102,6 @@ urlpatterns = [
     path("bench/floor/<slug:account_slug>/", storage_floor),
     path("bench/bare-api/", BareApiView.as_view()),
     path("bench/two-commits/", TwoCommitsView.as_view()),
+    path("bench/payment-rows/", PaymentRowsView.as_view()),
     *project_urlpatterns,
 ]
