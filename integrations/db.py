@@ -74,7 +74,9 @@ def _execute_postgresql(
         return _execute_cursor(conn, sql, params)
     pconn = conn.connection
     begin = conn.in_atomic_block and _idle(pconn)
-    ends = commit and _may_commit(conn)
+    ends = commit and _may_commit(conn) and _pipelines()
+    if begin and not _pipelines():
+        return _execute_cursor(conn, sql, params)  # the cursor sends the BEGIN
     if not (begin or ends):
         with conn.wrap_database_errors:
             return _execute_libpq(pconn, direct, params)
@@ -84,6 +86,15 @@ def _execute_postgresql(
     after = [b"COMMIT"] if ends else []
     with conn.wrap_database_errors:
         return _execute_pipelined(pconn, before, direct, params, after)
+
+
+@cache
+def _pipelines() -> bool:
+    """libpq's pipeline mode is there (libpq 14 or later; the binary
+    package ships one)."""
+    from psycopg import Pipeline
+
+    return bool(Pipeline.is_supported())
 
 
 def _idle(pconn: Any) -> bool:

@@ -323,3 +323,17 @@ def test_inside_a_savepoint_the_commit_does_not_ride():
         transaction.set_rollback(True)
 
     assert not WebhookEvent.objects.exists()
+
+
+def test_without_pipeline_mode_psycopg_sends_begin_and_commit(commands, monkeypatch):
+    monkeypatch.setattr(db, "_pipelines", lambda: False)  # libpq older than 14
+    account = ProviderAccountFactory()
+
+    with transaction.atomic():
+        insert(account.pk, "evt_1")
+        sql, params = insert_params(account.pk, "evt_2")
+        db.execute_one(sql, params, commit=True)
+        assert _status() == "INTRANS"
+
+    assert commands == [b"BEGIN", b"COMMIT"]
+    assert WebhookEvent.objects.count() == 2
