@@ -12,6 +12,7 @@ a commit group's waiting writes with it).
 """
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any, TypeVar
 
@@ -56,18 +57,41 @@ _PLAIN: dict[type[Field], tuple[type, ...]] = {
 }
 
 
-def _prepared(field: Field, value: Any, conn: Any) -> Any:
-    plain = _PLAIN.get(type(field))
-    if plain is not None and (value is None or type(value) in plain):
-        return value
-    return field.get_db_prep_save(value, conn)
+@cache
+def _plan(field: Field) -> tuple[bool, tuple[type, ...], bool]:
+    """How ``field`` is read and converted: (its ``pre_save`` only reads the
+    attribute, the types whose value is the database value as it is, an
+    aware datetime goes to PostgreSQL as it is)."""
+    simple = type(field).pre_save is Field.pre_save
+    plain = _PLAIN.get(type(field), ())
+    if isinstance(field, models.ForeignKey) and isinstance(
+        field.target_field, models.AutoField | models.BigAutoField
+    ):
+        plain = (int,)  # the pk it refers to, as ``get_db_prep_save`` gives it
+    return simple, plain, type(field) is models.DateTimeField
 
 
 def field_values(
     fields: Iterable[Field], instance: Model, *, add: bool, conn: Any
 ) -> list[Any]:
     """The fields' database values, as ``save()`` computes them."""
-    return [_prepared(f, f.pre_save(instance, add), conn) for f in fields]
+    postgresql = conn.vendor == "postgresql"
+    values = []
+    for field in fields:
+        simple, plain, moment = _plan(field)
+        value = getattr(instance, field.attname) if simple else None
+        if not simple:
+            value = field.pre_save(instance, add)
+        if (plain and (value is None or type(value) in plain)) or (
+            moment
+            and postgresql
+            and type(value) is datetime
+            and value.tzinfo is not None
+        ):
+            values.append(value)  # psycopg takes it as it is
+        else:
+            values.append(field.get_db_prep_save(value, conn))
+    return values
 
 
 def row_insert(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
@@ -160,7 +184,24 @@ def _update_statement(
     using: str,
 ) -> tuple[str, list[Any]]:
     conn = connections[using]
-    meta = type(instance)._meta
+    where = where or {}
+    shape = tuple((name, where[name] is None) for name in where)
+    sql, fields, guarded = _update_sql(type(instance), tuple(names), shape)
+    params = field_values(fields, instance, add=False, conn=conn)
+    params.append(instance.pk)
+    for name, field in guarded:
+        params.append(field.get_db_prep_value(where[name], conn))
+    return sql, params
+
+
+@lru_cache(maxsize=256)
+def _update_sql(
+    model: type[Model], names: tuple[str, ...], shape: tuple[tuple[str, bool], ...]
+) -> tuple[str, list[Field], list[tuple[str, Field]]]:
+    """The UPDATE of ``names`` (and ``auto_now`` fields), guarded by the pk
+    and ``shape`` ((field name, must be NULL)): its SQL, the fields set, and
+    the guards (name, field) whose values follow the pk."""
+    meta = model._meta
     fields = [meta.get_field(name) for name in names]
     fields += [
         f
@@ -168,21 +209,20 @@ def _update_statement(
         if getattr(f, "auto_now", False) and f not in fields
     ]
     sets = ", ".join(f'"{f.column}" = %s' for f in fields)
-    params = field_values(fields, instance, add=False, conn=conn)
     guards = [f'"{meta.pk.column}" = %s']
-    params.append(instance.pk)
-    for name, value in (where or {}).items():
+    guarded = []
+    for name, is_null in shape:
         field = meta.get_field(name)
-        if value is None:
+        if is_null:
             guards.append(f'"{field.column}" IS NULL')
             continue
         guards.append(f'"{field.column}" = %s')
-        params.append(field.get_db_prep_value(value, conn))
+        guarded.append((name, field))
     sql = (
         f'UPDATE "{meta.db_table}" SET {sets} WHERE {" AND ".join(guards)} '  # noqa: S608
         f'RETURNING "{meta.pk.column}"'
     )
-    return sql, params
+    return sql, fields, guarded
 
 
 def rows_select(

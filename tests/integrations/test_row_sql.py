@@ -193,3 +193,19 @@ def test_insert_later_conflicting_rolls_the_group_back():
     assert list(Payment.objects.values_list("idempotency_key", flat=True)) == [
         "k-taken"
     ]
+
+
+def test_foreign_keys_and_aware_datetimes_are_written_as_the_orm_writes_them():
+    from datetime import UTC, datetime
+
+    from tests.factories import ProviderAccountFactory
+
+    account = ProviderAccountFactory()
+    moment = datetime(2026, 12, 5, 9, 30, 15, 123456, tzinfo=UTC)
+    fields = {**FIELDS, "account": account, "created_at": moment}
+    by_orm = Payment.objects.create(**fields, idempotency_key="k-orm")
+    by_sql = row_insert(Payment(**fields, idempotency_key="k-sql"))
+    assert _row(by_sql) == _row(by_orm)
+    fresh = Payment.objects.get(pk=by_sql.pk)
+    assert fresh.account_id == account.pk
+    assert fresh.created_at == moment
