@@ -170,7 +170,7 @@ def _advance_guarded(payment: Payment, change: Change) -> tuple[Payment | None, 
         or payment.get_deferred_fields()
     ):
         return None, before
-    row = copy.copy(payment)
+    row = _clone(payment)
     guard = {name: getattr(row, name) for name in _GUARDED}
     _apply_amounts(row, change)
     for name, value in (change.fields or {}).items():
@@ -182,6 +182,16 @@ def _advance_guarded(payment: Payment, change: Change) -> tuple[Payment | None, 
     if not row_update(row, names, where=guard):
         return None, before
     return row, before
+
+
+def _clone(payment: Payment) -> Payment:
+    """A shallow copy, as ``copy.copy`` makes it (own state and related
+    cache) without pickling's per-attribute checks."""
+    row = Payment.__new__(Payment)
+    row.__dict__.update(payment.__dict__)
+    row._state = copy.copy(payment._state)
+    row._state.fields_cache = dict(payment._state.fields_cache)
+    return row
 
 
 def _apply_amounts(row: Payment, change: Change) -> None:
