@@ -1,6 +1,7 @@
 """Admin form for ProviderAccount: the credential and setting fields come from
 the chosen adapter's declarations, so each provider is validated on its own
-terms. Secrets are write-only: never rendered back, blank keeps the stored one."""
+terms. Secrets are write-only: never rendered back, blank keeps the stored one;
+an optional one that is set can be cleared with its own checkbox."""
 
 from typing import Any
 
@@ -19,6 +20,7 @@ from integrations.models import ProviderAccount
 from integrations.providers.base import BaseAdapter, ConfigField
 
 CRED_PREFIX = "credential__"
+CLEAR_PREFIX = "credential_clear__"
 SETTING_PREFIX = "setting__"
 LIMIT_PREFIX = "limit__"
 
@@ -151,6 +153,13 @@ class ProviderAccountForm(forms.ModelForm):
             state = "set — leave blank to keep it" if is_set else "not set"
             field.help_text = f"Currently {state}. {spec.help_text}".strip()
             self.fields[CRED_PREFIX + spec.name] = field
+            if is_set and not spec.required:
+                # Blank keeps a secret, so removing one needs its own control.
+                self.fields[CLEAR_PREFIX + spec.name] = forms.BooleanField(
+                    label=f"Clear {spec.label.lower()}",
+                    required=False,
+                    help_text="Remove the stored value when saving.",
+                )
         for spec in adapter.settings_fields:
             field = _form_field(spec, secret=False, required=spec.required)
             field.initial = self.instance.settings.get(spec.name, spec.default)
@@ -195,16 +204,40 @@ class ProviderAccountForm(forms.ModelForm):
         self._check_credential_set()
         return cleaned
 
+    def credential_rows(self) -> list[str | tuple[str, str]]:
+        """The credential fields for the admin's fieldset, each with its
+        clear checkbox beside it where there is one."""
+        rows: list[str | tuple[str, str]] = []
+        for spec in self.adapter_class.credential_fields if self.adapter_class else ():
+            name, clear = CRED_PREFIX + spec.name, CLEAR_PREFIX + spec.name
+            rows.append((name, clear) if clear in self.fields else name)
+        return rows
+
+    def _credentials_as_saved(self) -> dict[str, Any]:
+        """The stored credentials with the new values and the clearings."""
+        credentials = dict(self.stored_credentials)
+        for spec in self.adapter_class.credential_fields if self.adapter_class else ():
+            value = self.cleaned_data.get(CRED_PREFIX + spec.name)
+            if value:
+                credentials[spec.name] = value
+            elif self.cleaned_data.get(CLEAR_PREFIX + spec.name):
+                credentials.pop(spec.name, None)
+        return credentials
+
     def _check_credential_set(self) -> None:
         """The adapter's word on the credentials as they would be saved."""
         adapter = self.adapter_class
         if adapter is None:
             return
-        credentials = dict(self.stored_credentials)
         for spec in adapter.credential_fields:
-            value = self.cleaned_data.get(CRED_PREFIX + spec.name)
-            if value:
-                credentials[spec.name] = value
+            both = self.cleaned_data.get(CLEAR_PREFIX + spec.name) and (
+                self.cleaned_data.get(CRED_PREFIX + spec.name)
+            )
+            if both:
+                self.add_error(
+                    CLEAR_PREFIX + spec.name, "Give a new value or clear it, not both."
+                )
+        credentials = self._credentials_as_saved()
         for name, message in adapter.credential_errors(credentials).items():
             self.add_error(CRED_PREFIX + name, message)
 
@@ -212,12 +245,7 @@ class ProviderAccountForm(forms.ModelForm):
         account = super().save(commit=False)
         adapter = self.adapter_class
         if adapter is not None:
-            credentials = dict(self.stored_credentials)
-            for spec in adapter.credential_fields:
-                value = self.cleaned_data.get(CRED_PREFIX + spec.name)
-                if value:
-                    credentials[spec.name] = value
-            account.set_credentials(credentials)
+            account.set_credentials(self._credentials_as_saved())
         settings = dict(account.settings or {})
         for spec in adapter.settings_fields if adapter is not None else ():
             settings[spec.name] = self.cleaned_data.get(SETTING_PREFIX + spec.name)

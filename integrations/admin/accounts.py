@@ -5,7 +5,6 @@ from django.utils import timezone
 from integrations import registry
 from integrations.breaker import BreakerSnapshot, breaker_for
 from integrations.forms import (
-    CRED_PREFIX,
     SETTING_PREFIX,
     ProviderAccountForm,
     limit_fields,
@@ -136,7 +135,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
             )
         ]
         if adapter is not None:
-            creds = [CRED_PREFIX + f.name for f in adapter.credential_fields]
+            creds = form.credential_rows()
             sets = [SETTING_PREFIX + f.name for f in adapter.settings_fields]
             if creds:
                 fieldsets.append(

@@ -91,3 +91,11 @@ def test_changelist_edits_priority_and_enabled(staff_client):
     page = staff_client.get(reverse("admin:integrations_provideraccount_changelist"))
     html = page.content.decode()
     assert 'name="form-0-priority"' in html and 'name="form-0-enabled"' in html
+
+
+def test_a_required_credential_has_no_clear_box(staff_client):
+    _post_add(staff_client)
+    account = ProviderAccount.objects.get(slug="sbx-pay")
+    url = reverse("admin:integrations_provideraccount_change", args=[account.pk])
+    page = staff_client.get(url).content.decode()
+    assert "credential_clear__api_key" not in page

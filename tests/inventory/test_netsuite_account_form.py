@@ -108,3 +108,59 @@ def test_stored_credentials_count_when_the_form_leaves_them_blank(staff_client):
     assert response.status_code == 302
     account.refresh_from_db()
     assert account.get_credentials()["token_secret"] == "ts2"
+
+
+M2M = {
+    "credential__client_id": "cid",
+    "credential__certificate_id": "cert",
+    "credential__private_key": "-----BEGIN PRIVATE KEY-----\nx\n-----END",
+}
+
+
+def test_clearing_the_m2m_set_switches_the_account_back_to_tba(staff_client):
+    assert _post(staff_client, {**TBA, **M2M}).status_code == 302
+    account = ProviderAccount.objects.get(slug="erp-ns")
+    page = staff_client.get(
+        reverse("admin:integrations_provideraccount_change", args=[account.pk])
+    ).content.decode()
+    assert 'name="credential_clear__certificate_id"' in page
+
+    clear = {f"credential_clear__{name}": "on" for name in M2M_NAMES}
+    response = _post(staff_client, clear, account)
+
+    assert response.status_code == 302
+    account.refresh_from_db()
+    stored = account.get_credentials()
+    assert not set(M2M_NAMES) & set(stored)
+    assert stored["token_secret"] == "ts"  # the TBA set untouched
+
+
+def test_clearing_half_a_set_in_use_names_what_is_missing(staff_client):
+    assert _post(staff_client, M2M).status_code == 302
+    account = ProviderAccount.objects.get(slug="erp-ns")
+
+    response = _post(staff_client, {"credential_clear__private_key": "on"}, account)
+
+    assert response.status_code == 200
+    assert list(_errors(response)) == ["credential__private_key"]
+    account.refresh_from_db()
+    assert account.get_credentials()["private_key"].startswith("-----BEGIN")
+
+
+def test_a_new_value_and_its_clearing_together_are_refused(staff_client):
+    assert _post(staff_client, {**TBA, **M2M}).status_code == 302
+    account = ProviderAccount.objects.get(slug="erp-ns")
+
+    response = _post(
+        staff_client,
+        {"credential__client_id": "cid2", "credential_clear__client_id": "on"},
+        account,
+    )
+
+    assert response.status_code == 200
+    assert _errors(response)["credential_clear__client_id"] == [
+        "Give a new value or clear it, not both."
+    ]
+
+
+M2M_NAMES = ("client_id", "certificate_id", "private_key")
