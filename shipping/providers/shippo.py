@@ -20,7 +20,7 @@ from integrations.providers.http import HttpAdapter
 from integrations.webhooks.messages import WebhookMessage, iso_time, json_object
 from integrations.webhooks.signing import require_match
 from integrations.webhooks.verification import WebhookVerificationError
-from shipping.providers import shippo_pickups
+from shipping.providers import shippo_parcels, shippo_pickups
 from shipping.providers.base import (
     Address,
     AddressValidation,
@@ -230,7 +230,16 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
                 messages_text(data) or "Shippo could not make the label",
                 code="label_failed",
             )
-        return self._label(data, request.label_format)
+        label = self._label(data, request.label_format)
+        if len(request.parcels) < 2:
+            return label
+        return shippo_parcels.with_parcel_labels(
+            self,
+            label,
+            shippo_parcels.rate_id_of(data) or request.carrier_rate_id,
+            expected=len(request.parcels),
+            fetch=self._label_file,
+        )
 
     def carrier_retrieve_label(self, lookup: LabelLookup) -> Label | None:
         """A pending transaction polled by id; a lost answer found by our
@@ -247,7 +256,15 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
             found = self._find_transaction(lookup.reference)
         if found is None or found.get("status") == "ERROR":
             return None
-        return self._label(found, _format_of(found))
+        label = self._label(found, _format_of(found))
+        # A multi-piece shipment's other parcels have labels of their own.
+        return shippo_parcels.with_parcel_labels(
+            self,
+            label,
+            shippo_parcels.rate_id_of(found),
+            expected=None,
+            fetch=self._label_file,
+        )
 
     def _find_transaction(self, reference: str) -> dict[str, Any] | None:
         page = self.send(
@@ -413,7 +430,13 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
         status = data.get("status") if object_id else None
         reference = str(data.get("metadata") or "") if object_id else ""
         if status == "SUCCESS":
-            label = self._label(data, _format_of(data))
+            label = shippo_parcels.with_parcel_labels(
+                self,
+                self._label(data, _format_of(data)),
+                shippo_parcels.rate_id_of(data),
+                expected=None,
+                fetch=self._label_file,
+            )
             return LabelUpdate(object_id, reference=reference, label=label)
         if status == "ERROR":
             return LabelUpdate(

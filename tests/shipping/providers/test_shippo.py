@@ -4,9 +4,13 @@ the asynchronous transaction states, reconciliation, and the track_updated
 and transaction_updated webhooks through the real intake with the secret
 token in the URL."""
 
+import logging
+from dataclasses import replace
+
 import pytest
 import responses
 from django.test import Client
+from responses import matchers
 
 from integrations.errors import Rejected, Unknown
 from integrations.models import Event, ProviderCall, WebhookEvent
@@ -68,6 +72,24 @@ def mocked():
 
 def label_request(**changes):
     return shared.label_request("usps_priority", carrier_rate_id=RATE_ID, **changes)
+
+
+def listed_by_rate(mocked, *transactions) -> None:
+    """``GET /transactions?rate=``: the transactions one rate bought (a
+    multi-piece shipment's labels, one per parcel)."""
+    query = {"rate": RATE_ID, "results": "100", "page": "1"}
+    page = {**fx("transactions_list.json"), "results": list(transactions)}
+    mocked.get(
+        f"{BASE}/transactions", json=page, match=[matchers.query_param_matcher(query)]
+    )
+
+
+def recent_transactions(mocked, page: dict) -> None:
+    """``GET /transactions``: the account's recent ones, searched by metadata."""
+    query = {"results": "100"}
+    mocked.get(
+        f"{BASE}/transactions", json=page, match=[matchers.query_param_matcher(query)]
+    )
 
 
 # --- Rates ------------------------------------------------------------------------
@@ -147,6 +169,7 @@ def test_a_label_made_at_once_is_downloaded_without_our_token(adapter, mocked):
     }
     (download,) = sent(mocked, "GET", LABEL_URL)
     assert "Authorization" not in download.headers
+    assert not sent(mocked, "GET", f"{BASE}/transactions")  # one parcel, one label
 
 
 def test_a_queued_label_is_pending_then_polled_to_success(adapter, mocked):
@@ -154,6 +177,7 @@ def test_a_queued_label_is_pending_then_polled_to_success(adapter, mocked):
     mocked.get(TX_URL, json=fx("transaction_queued.json"))
     mocked.get(TX_URL, json=fx("transaction_success.json"))
     mocked.get(LABEL_URL, body=PDF)
+    listed_by_rate(mocked, fx("transaction_success.json"))
 
     pending = adapter.create_label(label_request(label_format=LabelFormat.PDF))
     lookup = LabelLookup(
@@ -168,6 +192,7 @@ def test_a_queued_label_is_pending_then_polled_to_success(adapter, mocked):
     assert pending.carrier_shipment_id == TRANSACTION
     assert still.status is LabelStatus.PENDING
     assert done.status is LabelStatus.CREATED and done.label_data == PDF
+    assert done.parcel_labels == ()
     assert not sent(mocked, "GET", LABEL_URL)[1:]
 
 
@@ -186,7 +211,8 @@ def test_a_transaction_that_ends_in_error(adapter, mocked):
 
 
 def test_a_lost_answer_is_found_by_our_reference(adapter, mocked):
-    mocked.get(f"{BASE}/transactions", json=fx("transactions_list.json"))
+    recent_transactions(mocked, fx("transactions_list.json"))
+    listed_by_rate(mocked, fx("transaction_success.json"))
     mocked.get(LABEL_URL, body=PDF)
 
     found = adapter.retrieve_label(
@@ -197,17 +223,85 @@ def test_a_lost_answer_is_found_by_our_reference(adapter, mocked):
     )
 
     assert found.carrier_shipment_id == TRANSACTION
+    assert found.parcel_labels == ()  # the rate bought this one label
     assert missing is None
 
 
 def test_a_lookup_beyond_one_page_stays_unknown(adapter, mocked):
     page = {**fx("transactions_list.json"), "next": f"{BASE}/transactions?page=2"}
-    mocked.get(f"{BASE}/transactions", json=page)
+    recent_transactions(mocked, page)
 
     with pytest.raises(Unknown) as caught:
         adapter.retrieve_label(LabelLookup(idempotency_key="k", reference="shp_old"))
 
     assert caught.value.code == "lookup_incomplete"
+
+
+SECOND = "4f6a1c1e0b7d4e2f9a3c5b7d9e1f2a3b"
+SECOND_NUMBER = "9205590164917312751096"
+SECOND_URL = f"https://deliver.goshippo.com/{SECOND}.pdf"
+
+
+def second_parcel() -> dict:
+    """The other transaction of a two-parcel purchase: same rate, own label."""
+    return {
+        **fx("transaction_success.json"),
+        "object_id": SECOND,
+        "tracking_number": SECOND_NUMBER,
+        "label_url": SECOND_URL,
+    }
+
+
+def test_a_multi_piece_purchase_keeps_every_parcels_label(adapter, mocked):
+    mocked.post(f"{BASE}/transactions", status=201, json=fx("transaction_success.json"))
+    # Shippo lists the rate's labels newest first; the one it answered leads.
+    listed_by_rate(mocked, second_parcel(), fx("transaction_success.json"))
+    mocked.get(LABEL_URL, body=PDF)
+    mocked.get(SECOND_URL, body=PDF + b"%second")
+    parcels = (shared.PARCEL, replace(shared.PARCEL, weight=shared.PARCEL.weight * 2))
+
+    label = adapter.create_label(label_request(parcels=parcels))
+
+    assert label.carrier_shipment_id == TRANSACTION
+    assert label.parcel_tracking_numbers == (NUMBER, SECOND_NUMBER)
+    assert [p.label_data for p in label.parcel_labels] == [PDF, PDF + b"%second"]
+    (listing,) = sent(mocked, "GET", f"{BASE}/transactions")
+    assert listing.params == {"rate": RATE_ID, "results": "100", "page": "1"}
+    assert len(sent(mocked, "GET", LABEL_URL)) == 1  # the first file, once
+
+
+def test_fewer_labels_than_parcels_keeps_those_made_and_says_so(
+    adapter, mocked, caplog
+):
+    mocked.post(f"{BASE}/transactions", status=201, json=fx("transaction_success.json"))
+    listed_by_rate(mocked, fx("transaction_success.json"), second_parcel())
+    mocked.get(LABEL_URL, body=PDF)
+    mocked.get(SECOND_URL, body=PDF)
+    parcels = (shared.PARCEL,) * 3
+
+    with caplog.at_level(logging.WARNING, logger="shipping.providers.shippo_parcels"):
+        label = adapter.create_label(label_request(parcels=parcels))
+
+    assert label.parcel_tracking_numbers == (NUMBER, SECOND_NUMBER)
+    assert "fewer parcel labels than parcels" in caplog.text
+
+
+def test_a_multi_piece_label_settled_by_webhook_gets_every_parcel(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    listed_by_rate(mocked, fx("transaction_success.json"), second_parcel())
+    mocked.get(LABEL_URL, body=PDF)
+    mocked.get(SECOND_URL, body=PDF)
+    shipment = _queued(account)
+
+    _post_fixture(
+        "webhook_transaction_updated.json", django_capture_on_commit_callbacks
+    )
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.PURCHASED
+    numbers = list(shipment.parcel_labels.values_list("tracking_number", flat=True))
+    assert numbers == [NUMBER, SECOND_NUMBER]
 
 
 def test_buying_without_a_quoted_rate_is_refused_before_any_call(adapter, mocked):
@@ -387,6 +481,7 @@ def test_transaction_updated_buys_a_queued_label_without_a_poll(
     account, mocked, django_capture_on_commit_callbacks
 ):
     mocked.get(LABEL_URL, body=PDF)
+    listed_by_rate(mocked, fx("transaction_success.json"))
     shipment = _queued(account)
 
     first = _post_fixture(
@@ -411,6 +506,7 @@ def test_a_replayed_transaction_webhook_changes_nothing(
     account, mocked, django_capture_on_commit_callbacks
 ):
     mocked.get(LABEL_URL, body=PDF)
+    listed_by_rate(mocked, fx("transaction_success.json"))
     shipment = _queued(account)
     _post_fixture(
         "webhook_transaction_updated.json", django_capture_on_commit_callbacks
@@ -461,6 +557,7 @@ def test_a_lost_answer_is_settled_by_our_reference_in_the_metadata(
     account, mocked, django_capture_on_commit_callbacks
 ):
     mocked.get(LABEL_URL, body=PDF)
+    listed_by_rate(mocked, fx("transaction_success.json"))
     # The buy timed out: we never learnt the transaction id.
     shipment = _queued(account, carrier_shipment_id="", public_id="shp_contract")
 
