@@ -27,6 +27,17 @@ def decode_label(encoded: object, *, carrier: str) -> bytes:
         ) from None
 
 
+def country_name(code: str) -> str:
+    """The ISO 3166 English short name of a country code (``KR``: "South
+    Korea", its common name where ISO gives one); "" when ISO has none."""
+    import pycountry
+
+    country = pycountry.countries.get(alpha_2=code.upper()) if code else None
+    if country is None:
+        return ""
+    return str(getattr(country, "common_name", None) or country.name)
+
+
 def decimal_text(value: Decimal, places: int = 1) -> str:
     """A weight or length as the carrier reads it, rounded up to ``places``
     (carriers bill the next step), without trailing zeros: "2.5", "12"."""

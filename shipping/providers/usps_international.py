@@ -21,7 +21,7 @@ from shipping.providers.base import (
     Rate,
     RateRequest,
 )
-from shipping.providers.carrier_common import decimal_text
+from shipping.providers.carrier_common import country_name, decimal_text
 from shipping.providers.validation import InvalidShippingRequest
 from shipping.units import WeightUnit, convert_weight
 
@@ -80,6 +80,15 @@ def label_body(
 
 def foreign_address(request: LabelRequest) -> dict[str, Any]:
     address = request.to_address
+    # USPS wants the country's name as well as its code.
+    country = country_name(address.country_code)
+    if not country:
+        raise InvalidShippingRequest(
+            f"USPS needs the destination country's name; {address.country_code!r} "
+            "is not an ISO 3166 country code",
+            param="to_address.country_code",
+            code="invalid_country",
+        )
     first, _, last = address.name.partition(" ")
     lines = [line for line in address.street_lines if line] + [""]
     wire = {
@@ -92,6 +101,7 @@ def foreign_address(request: LabelRequest) -> dict[str, Any]:
         "city": address.city,
         "postalCode": address.postal_code,
         "province": address.state_code,
+        "country": country,
         "countryISOAlpha2Code": address.country_code,
     }
     return {key: value for key, value in wire.items() if value}

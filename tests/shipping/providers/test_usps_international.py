@@ -142,6 +142,7 @@ def test_the_label_carries_the_customs_form_and_is_paid_for(adapter, mocked):
         "streetAddress": "Hauptstrasse 5",
         "city": "Berlin",
         "postalCode": "10115",
+        "country": "Germany",
         "countryISOAlpha2Code": "DE",
     }
     package = body["packageDescription"]
@@ -185,6 +186,23 @@ def test_customs_values_in_another_currency_are_refused_before_any_call(
     assert caught.value.param == "customs.items[0].currency"
     assert caught.value.code == "currency_not_supported"
     assert not sent(mocked, "POST", LABEL_URL)
+
+
+def test_the_country_goes_by_name_and_code_and_one_iso_lacks_is_refused(
+    adapter, mocked
+):
+    korea = replace(shared.ABROAD, country_code="KR", postal_code="04524")
+    adapter.create_label(label_request(to_address=korea))
+    kosovo = replace(shared.ABROAD, country_code="XK", postal_code="10000")
+
+    with pytest.raises(InvalidShippingRequest) as caught:
+        adapter.create_label(label_request(to_address=kosovo))
+
+    (call,) = sent(mocked, "POST", LABEL_URL)
+    to = exact_body(call)["toAddress"]
+    assert (to["country"], to["countryISOAlpha2Code"]) == ("South Korea", "KR")
+    assert caught.value.param == "to_address.country_code"
+    assert caught.value.code == "invalid_country"
 
 
 def test_an_international_label_is_voided_where_it_was_made(adapter, mocked):
