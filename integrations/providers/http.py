@@ -14,6 +14,7 @@ from integrations.client import (
     response_json,
 )
 from integrations.errors import NotProcessed, ProviderError, Unknown
+from integrations.json_numbers import json_bytes
 from integrations.providers.base import BaseAdapter
 
 ErrorMap = Callable[[requests.Response], ProviderError | None]
@@ -36,6 +37,10 @@ class HttpAdapter(BaseAdapter):
     # write may be retried after an unknown outcome.
     replays_writes: ClassVar[bool] = False
     default_headers: ClassVar[Mapping[str, str]] = {"Accept": "application/json"}
+    # True: a ``json=`` body goes out pre-encoded with each Decimal as an exact
+    # JSON number (``integrations.json_numbers``), for a schema that wants
+    # numbers for money; floats are refused.
+    exact_json_numbers: ClassVar[bool] = False
 
     @property
     def base_url(self) -> str:
@@ -107,6 +112,10 @@ class HttpAdapter(BaseAdapter):
             # Fixed here, so the resend after a 401 carries the same key.
             idempotency_key = uuid.uuid4().hex
         headers = {**self.default_headers, **requests_kwargs.pop("headers", {})}
+        if self.exact_json_numbers and json is not None:
+            # After the body's key is read: the key travels either way.
+            headers["Content-Type"] = "application/json"
+            requests_kwargs["data"], json = json_bytes(json), None
         for retry_auth in (True, False):
             try:
                 return client_for(self.account).request(

@@ -3,11 +3,9 @@ decoded from base64, events put in order, dates read, numbers written."""
 
 import base64
 import binascii
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from integrations.errors import Unknown
 from shipping.providers.base import TrackingEvent, TrackingInfo, TrackingStatus
@@ -87,39 +85,3 @@ def tracking_info(
 def to_status(value: str | None) -> TrackingStatus:
     """Our status from a table's answer; UNKNOWN for codes no table has."""
     return TrackingStatus(value) if value else TrackingStatus.UNKNOWN
-
-
-def json_bytes(body: Any) -> bytes:
-    """``body`` as JSON with each ``Decimal`` written as a JSON number digit
-    for digit (``Decimal("19.99")`` -> ``19.99``): money and weights never
-    pass through a float on the way out. A float in a body is a bug here."""
-    return _encode(body).encode()
-
-
-def _encode(value: Any) -> str:
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError("a carrier body cannot carry NaN or infinity")
-        return format(value, "f")
-    if isinstance(value, float):
-        raise TypeError("carrier bodies carry Decimal, never float")
-    if isinstance(value, Mapping):
-        pairs = (f"{json.dumps(str(k))}: {_encode(v)}" for k, v in value.items())
-        return "{" + ", ".join(pairs) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_encode(item) for item in value) + "]"
-    return json.dumps(value)
-
-
-class DecimalJsonBody:
-    """Put before ``HttpAdapter``: a ``json=`` body is sent pre-encoded by
-    ``json_bytes``, so a carrier whose schema wants JSON numbers for money
-    gets exact decimals, not floats."""
-
-    def send_response(
-        self, method: str, path: str, *, json: Any = None, **kwargs: Any
-    ) -> Any:
-        if json is not None:
-            headers = {**kwargs.pop("headers", {}), "Content-Type": "application/json"}
-            kwargs.update(data=json_bytes(json), headers=headers)
-        return super().send_response(method, path, **kwargs)  # type: ignore[misc]

@@ -40,7 +40,6 @@ from shipping.providers.base import (
     VoidResult,
 )
 from shipping.providers.carrier_common import (
-    DecimalJsonBody,
     decimal_text,
     decode_label,
     read_date,
@@ -60,9 +59,10 @@ ENCODINGS: Mapping[LabelFormat, str] = {LabelFormat.PDF: "pdf", LabelFormat.ZPL:
 BILLING_CURRENCY = "BILLC"
 
 
-class DHLExpressAdapter(DecimalJsonBody, HttpAdapter, ShippingAdapter):
+class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
     code = "dhl_express"
     display_name = "DHL Express"
+    exact_json_numbers = True  # the schema wants JSON numbers for money
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField("api_key", "API key", help_text="MyDHL API username."),
         ConfigField("api_secret", "API secret", help_text="MyDHL API password."),
@@ -168,7 +168,7 @@ class DHLExpressAdapter(DecimalJsonBody, HttpAdapter, ShippingAdapter):
         )
 
     def _value(self, amount: int, currency: str) -> Decimal:
-        # MyDHL's schema wants JSON numbers: DecimalJsonBody writes this one
+        # MyDHL's schema wants JSON numbers: exact_json_numbers writes this one
         # digit for digit ("19.99"), never through a float.
         return Decimal(self.to_provider_decimal(amount, currency))
 

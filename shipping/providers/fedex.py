@@ -36,7 +36,6 @@ from shipping.providers.base import (
     VoidResult,
 )
 from shipping.providers.carrier_common import (
-    DecimalJsonBody,
     decimal_text,
     decode_label,
     read_date,
@@ -60,9 +59,10 @@ from shipping.units import DimensionUnit, WeightUnit, convert_weight
 OAUTH_PATH = "/oauth/token"
 
 
-class FedExAdapter(DecimalJsonBody, BearerTokenAuth, HttpAdapter, ShippingAdapter):
+class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     code = "fedex"
     display_name = "FedEx"
+    exact_json_numbers = True  # the schema wants JSON numbers for money
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField("client_id", "API key", help_text="The project's API key."),
         ConfigField("client_secret", "Secret key"),
@@ -221,7 +221,7 @@ class FedExAdapter(DecimalJsonBody, BearerTokenAuth, HttpAdapter, ShippingAdapte
 
     def _money(self, amount: int, currency: str) -> dict[str, Any]:
         return {
-            # A JSON number as FedEx documents, written exactly (DecimalJsonBody).
+            # A JSON number as FedEx documents, written exactly (exact_json_numbers).
             "amount": Decimal(self.to_provider_decimal(amount, currency)),
             "currency": currency,
         }

@@ -43,7 +43,6 @@ from shipping.providers.base import (
     VoidResult,
 )
 from shipping.providers.carrier_common import (
-    DecimalJsonBody,
     decimal_text,
     read_date,
     tracking_info,
@@ -67,9 +66,10 @@ RATE_ID_SEPARATOR = "|"
 DEFAULT_RATE = ("", "SP", "MACHINABLE")
 
 
-class USPSAdapter(DecimalJsonBody, BearerTokenAuth, HttpAdapter, ShippingAdapter):
+class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     code = "usps"
     display_name = "USPS"
+    exact_json_numbers = True  # the schema wants JSON numbers for money
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField("client_id", "Consumer key"),
         ConfigField("client_secret", "Consumer secret"),
