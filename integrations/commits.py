@@ -42,13 +42,15 @@ class _Group:
         return self.held is not None and blocks == [self.held]
 
     def close(self, error: BaseException | None = None) -> None:
-        """Commit (after sending the waiting writes) or roll back."""
+        """Commit (after sending the waiting writes) or roll back; the
+        waiting writes get their results once the block has ended."""
         failed = None
+        hand = None
         if error is None and self.deferred:
-            from integrations.group_sql import run_writes
+            from integrations.group_sql import send_writes
 
             try:
-                run_writes(self.deferred, using=self.using, commit=True)
+                hand = send_writes(self.deferred, using=self.using, commit=True)
             except BaseException as exc:  # rolled back below, then raised
                 failed = error = exc
         self.deferred = []
@@ -59,6 +61,8 @@ class _Group:
             held.__exit__(type(error), error, error.__traceback__)
         if failed is not None:
             raise failed
+        if hand is not None:
+            hand()
 
 
 _current: ContextVar[_Group | None] = ContextVar("commit_group", default=None)

@@ -10,6 +10,7 @@ under gunicorn, about 250 us of the worker's ~1.1 ms per webhook.
 
 import hashlib
 import re
+import select
 import weakref
 from collections.abc import Sequence
 from functools import cache, lru_cache
@@ -75,7 +76,7 @@ def _execute_postgresql(
     pconn = conn.connection
     begin = conn.in_atomic_block and _idle(pconn)
     ends = commit and _may_commit(conn) and _pipelines()
-    if begin and not _pipelines():
+    if begin and not (_pipelines() and hasattr(pconn, "_get_tx_start_command")):
         return _execute_cursor(conn, sql, params)  # the cursor sends the BEGIN
     if not (begin or ends):
         with conn.wrap_database_errors:
@@ -240,16 +241,17 @@ def _pipeline(
 
 
 def _pipeline_results(pg: Any, count: int) -> list[Any]:
-    """One result per command, then the sync; waits without holding the GIL."""
-    import select
-
+    """One result per command, then the sync; waits without holding the GIL
+    (``poll``: a socket numbered past 1023 is fine, unlike ``select``)."""
     sync = _pq().ExecStatus.PIPELINE_SYNC
     while pg.flush():
-        select.select([], [pg.socket], [])
+        # libpq's rule in nonblocking mode: read what arrives while sending.
+        if _wait(pg.socket, writing=True) & select.POLLIN:
+            pg.consume_input()
     results: list[Any] = []
     while True:
         while pg.is_busy():
-            select.select([pg.socket], [], [])
+            _wait(pg.socket, writing=False)
             pg.consume_input()
         result = pg.get_result()
         if result is None:
@@ -260,6 +262,17 @@ def _pipeline_results(pg: Any, count: int) -> list[Any]:
     if len(results) != count:
         raise _pq_error(f"pipeline returned {len(results)} results for {count}")
     return results
+
+
+def _wait(socket: int, *, writing: bool) -> int:
+    """Block until ``socket`` is readable (or writable, when ``writing``);
+    the events that came."""
+    poller = select.poll()
+    poller.register(socket, select.POLLIN | (select.POLLOUT if writing else 0))
+    events = 0
+    for _fd, happened in poller.poll():
+        events |= happened
+    return events
 
 
 def _pq_error(message: str) -> Exception:

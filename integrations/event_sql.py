@@ -73,7 +73,8 @@ def event_rows_insert(
     """Insert ``event`` and one pending delivery per subscriber in the
     caller's transaction: now, or (``later``, in a commit group) with the
     group's commit (``group_sql.defer``). Then the event's pk is set and ``then``
-    gets the deliveries' pks (before the commit: ``on_commit`` works)."""
+    gets the deliveries' pks (``on_commit`` works: inside the transaction, or
+    once the group's block has ended, when it runs at once)."""
     conn = connections[using]
 
     def done(event_id: int, delivery_ids: list[int] | None) -> None:

@@ -157,7 +157,10 @@ def _any_usable(accounts: list[ProviderAccount]) -> bool:
 def _skip_reason(
     account: ProviderAccount, max_age: float | None = None
 ) -> NotProcessed | None:
-    if breaker_for(account).is_open(max_age=max_age):
+    breaker = breaker_for(account)
+    # A remembered "open" is read again before the account is skipped: it
+    # may have closed since, and skipping it could leave no account at all.
+    if breaker.is_open(max_age=max_age) and (max_age is None or breaker.is_open()):
         return NotProcessed("circuit breaker open; skipped", code="breaker_open")
     return None
 

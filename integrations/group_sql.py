@@ -66,20 +66,25 @@ def defer(write: Write, *, using: str = DEFAULT_DB_ALIAS) -> None:
     run_writes([write], using=using)
 
 
-def run_writes(
+def run_writes(writes: Sequence[Write], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Send ``writes`` as one statement (PostgreSQL) and hand each its result."""
+    send_writes(writes, using=using)()
+
+
+def send_writes(
     writes: Sequence[Write], *, using: str = DEFAULT_DB_ALIAS, commit: bool = False
-) -> None:
-    """Send ``writes`` as one statement (PostgreSQL) and hand each its result.
-    ``commit``: the statement ends the transaction (a group's end), so the
-    COMMIT may ride with it (``execute_one``); the results are then handed
-    over after the commit, while Django's block is still open (``on_commit``
-    hooks registered by them still run)."""
+) -> Callable[[], None]:
+    """Send ``writes`` as one statement (PostgreSQL); the callable returned
+    hands each write its result. ``commit``: the statement ends the
+    transaction (a group's end), so the COMMIT may ride with it
+    (``execute_one``); the group hands the results over once its block has
+    ended, so a failing hand-over never undoes a commit (``on_commit`` hooks
+    registered then run at once)."""
     if not writes:
-        return
+        return lambda: None
     if connections[using].vendor != "postgresql":
-        for write in writes:
-            _run_apart(write, using)
-        return
+        each = [_run_apart(write) for write in writes]
+        return lambda: _hand_each(writes, each)
     clauses: list[str] = []
     results: list[str] = []
     params: list[Any] = []
@@ -96,19 +101,27 @@ def run_writes(
         commit=commit,
     )
     assert row is not None
+    return lambda: _hand(writes, list(row))
+
+
+def _hand(writes: Sequence[Write], values: list[Any]) -> None:
     start = 0
     for write in writes:
         end = start + len(write.results)
         if write.on_result is not None:
-            write.on_result(*row[start:end])
+            write.on_result(*values[start:end])
         start = end
 
 
-def _run_apart(write: Write, using: str) -> None:
+def _hand_each(writes: Sequence[Write], each: list[tuple[Any, ...]]) -> None:
+    for write, values in zip(writes, each, strict=True):
+        if write.on_result is not None:
+            write.on_result(*values)
+
+
+def _run_apart(write: Write) -> tuple[Any, ...]:
     assert write.apart is not None, "a write for SQLite needs its apart form"
-    values = write.apart()
-    if write.on_result is not None:
-        write.on_result(*values)
+    return write.apart()
 
 
 def execute(

@@ -20,7 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Field, Model
 
 from integrations import group_sql
-from integrations.commits import group_deferrable
+from integrations.commits import group_alone
 from integrations.db import execute_one
 
 M = TypeVar("M", bound=Model)
@@ -64,7 +64,7 @@ def _plan(field: Field) -> tuple[bool, tuple[type, ...], bool]:
     aware datetime goes to PostgreSQL as it is)."""
     simple = type(field).pre_save is Field.pre_save
     plain = _PLAIN.get(type(field), ())
-    if isinstance(field, models.ForeignKey) and isinstance(
+    if type(field) in (models.ForeignKey, models.OneToOneField) and isinstance(
         field.target_field, models.AutoField | models.BigAutoField
     ):
         plain = (int,)  # the pk it refers to, as ``get_db_prep_save`` gives it
@@ -116,7 +116,9 @@ def row_insert_later(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
     before that commit (an attempt committed just before its call). A unique
     conflict then raises from the commit, which rolls the group back."""
     conn = connections[using]
-    if conn.vendor != "postgresql" or not group_deferrable():
+    # Only while the group's block is the only one: with another open the
+    # group cannot commit where the caller expects, so the row goes now.
+    if conn.vendor != "postgresql" or not group_alone():
         return row_insert(instance, using=using)
     sql, fields = _insert_sql(type(instance), conn.vendor)
     params = field_values(fields, instance, add=True, conn=conn)

@@ -103,6 +103,7 @@ class BreakerStore:
 
     def read(self) -> tuple[Any, dict[str, Any] | None]:
         """The stored mode (None if never published) and state record."""
+        at = time.monotonic()  # before the read: a slower read is the older
         handle = redis_handle()
         if handle is None:
             values = cache.get_many([self._mode_key, self._state_key])
@@ -111,7 +112,7 @@ class BreakerStore:
             # One MGET on this thread's line, read exactly as get_many would.
             raw = handle.line.command("MGET", self._raw_mode_key, self._raw_state_key)
             mode, state = (None if v is None else handle.loads(v) for v in raw)
-        self._remember(mode, state)
+        self._remember(at, mode, state)
         return mode, state
 
     def recent(self, max_age: float) -> tuple[Any, dict[str, Any] | None]:
@@ -122,8 +123,10 @@ class BreakerStore:
             return seen[1], seen[2]
         return self.read()
 
-    def _remember(self, mode: Any, state: dict[str, Any] | None) -> None:
-        _recent[self.pk] = (time.monotonic(), mode, state)
+    def _remember(self, at: float, mode: Any, state: dict[str, Any] | None) -> None:
+        seen = _recent.get(self.pk)
+        if seen is None or seen[0] <= at:  # never over a newer read
+            _recent[self.pk] = (at, mode, state)
 
     def record(self) -> dict[str, Any] | None:
         return cache.get(self._state_key)
@@ -160,6 +163,7 @@ class BreakerStore:
         handle = redis_handle()
         if handle is None:
             return None
+        at = time.monotonic()
         granted, wait, mode_raw, state_raw = handle.run(
             GATE_LUA,
             [self._raw_bucket_key(limiter), self._raw_mode_key, self._raw_state_key],
@@ -167,7 +171,7 @@ class BreakerStore:
         )
         mode = None if mode_raw is None else handle.loads(mode_raw)
         rec = None if state_raw is None else handle.loads(state_raw)
-        self._remember(mode, rec)
+        self._remember(at, mode, rec)
         return Reservation(bool(int(granted)), float(wait)), mode, rec
 
     def refund(self, limiter: "RateLimiter", weight: float) -> None:

@@ -366,10 +366,16 @@ class ProviderClient:
 
     def _guards(self) -> tuple["CircuitBreaker", "RateLimiter"]:
         """The account's breaker and limiter, built again only when the row
-        ``client_for`` swapped in differs in mode, slug or settings (both hold
-        configuration only; their state is in the cache)."""
+        ``client_for`` swapped in differs in mode, slug, kind, provider or
+        settings (both hold configuration only; their state is in the cache)."""
         account = self.account
-        state = (account.breaker_mode, account.slug, settings_generation())
+        state = (
+            account.breaker_mode,
+            account.slug,
+            account.kind,
+            account.provider,
+            settings_generation(),
+        )
         cached = self._guard_cache
         if (
             cached is None

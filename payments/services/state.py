@@ -187,7 +187,8 @@ def _advance_guarded(payment: Payment, change: Change) -> tuple[Payment | None, 
 def _clone(payment: Payment) -> Payment:
     """A shallow copy, as ``copy.copy`` makes it (own state and related
     cache) without pickling's per-attribute checks."""
-    row = Payment.__new__(Payment)
+    cls = type(payment)  # a proxy (PaymentReview) stays one
+    row = cls.__new__(cls)
     row.__dict__.update(payment.__dict__)
     row._state = copy.copy(payment._state)
     row._state.fields_cache = dict(payment._state.fields_cache)

@@ -337,3 +337,22 @@ def test_without_pipeline_mode_psycopg_sends_begin_and_commit(commands, monkeypa
 
     assert commands == [b"BEGIN", b"COMMIT"]
     assert WebhookEvent.objects.count() == 2
+
+
+def test_a_connection_on_a_socket_numbered_past_1023_still_pipelines():
+    import os
+
+    account = ProviderAccountFactory()
+    connection.close()
+    spare = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        connection.ensure_connection()  # its socket numbered past them
+        assert connection.connection.pgconn.socket > 1023
+        with transaction.atomic():
+            insert(account.pk, "evt_1")
+            sql, params = insert_params(account.pk, "evt_2")
+            db.execute_one(sql, params, commit=True)
+    finally:
+        for fd in spare:
+            os.close(fd)
+    assert WebhookEvent.objects.count() == 2

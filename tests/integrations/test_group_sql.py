@@ -139,3 +139,90 @@ def test_outside_a_group_a_write_goes_at_once():
     assert seen == [True]
     assert states()["a"] == ("completed", None)
     assert not Event.objects.exists()
+
+
+def _attempt(payment, account_pk: int, key: str):
+    from payments.models import PaymentAttempt
+
+    return PaymentAttempt(
+        payment=payment,
+        account_id=account_pk,
+        operation="authorize",
+        idempotency_key=key,
+    )
+
+
+def test_a_foreign_key_refused_at_the_riding_commit_commits_nothing():
+    from integrations.row_sql import row_insert_later
+    from payments.models import Payment, PaymentAttempt
+    from tests.factories import ProviderAccountFactory
+
+    account = ProviderAccountFactory()
+    hooks = []
+    with pytest.raises(IntegrityError), commit_group():
+        group_join()
+        payment = row_insert(
+            Payment(order_id="o", amount=1050, currency="EUR", idempotency_key="k")
+        )
+        transaction.on_commit(lambda: hooks.append("ran"))
+        # The foreign keys are checked at COMMIT (DEFERRABLE INITIALLY DEFERRED).
+        row_insert_later(_attempt(payment, account.pk + 999, "a-1"))
+        group_commit()
+
+    assert hooks == []
+    assert not Payment.objects.exists() and not PaymentAttempt.objects.exists()
+    assert not connection.in_atomic_block
+    record("after")  # the connection goes on
+
+
+def test_a_result_handed_over_after_the_commit_never_undoes_it():
+    from integrations import group_sql
+
+    if not _postgresql():
+        pytest.skip("elsewhere a write and its result go at once, in the transaction")
+    hooks = []
+
+    def fails(_value) -> None:
+        raise RuntimeError("a result's consumer failed")
+
+    with pytest.raises(RuntimeError), commit_group():
+        group_join()
+        record("kept")
+        transaction.on_commit(lambda: hooks.append("ran"))
+        group_sql.defer(
+            group_sql.Write(
+                clauses=(("s", "SELECT 1 AS x"),),
+                params=(),
+                results=("(SELECT x FROM {s})",),
+                on_result=fails,
+                apart=lambda: (1,),
+            )
+        )
+
+    assert "kept" in states()  # committed, and said so: the hooks ran
+    assert hooks == ["ran"]
+
+
+def test_an_attempt_inside_a_nested_block_still_records_its_outcome():
+    from integrations.attempts import attempt_run
+    from payments.models import Payment, PaymentAttempt
+    from tests.factories import ProviderAccountFactory
+
+    account = ProviderAccountFactory()
+    payment = Payment.objects.create(
+        order_id="o", amount=1050, currency="EUR", idempotency_key="k"
+    )
+    with commit_group():
+        group_join()
+        with transaction.atomic(savepoint=False):
+            attempt_run(
+                PaymentAttempt,
+                owner={"payment": payment},
+                account=account,
+                operation="authorize",
+                idempotency_key="a-1",
+                call=lambda key: object(),
+            )
+
+    (attempt,) = PaymentAttempt.objects.all()
+    assert attempt.outcome == "succeeded" and attempt.finished_at is not None

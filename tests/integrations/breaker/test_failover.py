@@ -263,3 +263,18 @@ def test_an_unreachable_primary_keeps_its_retries_when_no_later_account_is_usabl
     # primary was not given up on after one attempt.
     calls = ProviderCall.objects.order_by("pk")
     assert [(c.account_id, c.attempts) for c in calls] == [(primary.pk, 3)]
+
+
+def test_a_remembered_open_breaker_is_read_again_before_the_skip():
+    from django.core.cache import cache
+
+    only = _sandbox("only", 10)
+    breaker_mode_set(account=only, mode="forced_open", actor="test")
+    assert breaker_for(only).is_open()  # this process now remembers "open"
+    # Another process puts it back in service: the remembered read is stale.
+    cache.set(f"brk:{{acct:{only.pk}}}:mode", "auto", None)
+    recorder = Recorder()
+
+    run = run_with_failover("payments", recorder, operation_name="charge")
+
+    assert run.account.slug == "only" and recorder.called == ["only"]
