@@ -70,9 +70,9 @@ def _statements(account_pk: int) -> dict[str, Any]:
     delivery = EventDelivery(event_id=0, subscriber="bench.floor")
     i, i_params, i_at = _insert(record, {})
     p, p_params, p_at = _insert(payment, {})
-    a, a_params, _ = _insert(attempt, {"payment_id": "(SELECT id FROM p)"})
-    e, e_params, _ = _insert(event, {})
-    d, d_params, _ = _insert(delivery, {"event_id": "(SELECT id FROM e)"})
+    a, a_params, a_at = _insert(attempt, {"payment_id": "(SELECT id FROM p)"})
+    e, e_params, e_at = _insert(event, {})
+    d, d_params, d_at = _insert(delivery, {"event_id": "(SELECT id FROM e)"})
     # Table and column names from the models' own metadata.
     # Table and column names from the models' own metadata.
     before = (
@@ -92,10 +92,10 @@ def _statements(account_pk: int) -> dict[str, Any]:
     )
     return {
         "before": before,
-        "before_params": (i_params, i_at, p_params, p_at, a_params),
+        "before_params": (i_params, i_at, p_params, p_at, (a_params, a_at)),
         "charge": _insert(charge, {}),
         "after": after,
-        "after_params": (e_params, d_params),
+        "after_params": ((e_params, e_at), (d_params, d_at)),
     }
 
 
@@ -109,24 +109,35 @@ class PaymentRowsView(APIView):
         request.data  # noqa: B018 - parsed as the payment's body is
         plan = _statements(self.account_pk)
         key = f"floor-{next(_counter)}-{uuid.uuid4().hex}"
-        i_params, i_at, p_params, p_at, a_params = plan["before_params"]
-        i_params, p_params = list(i_params), list(p_params)
+        now = timezone.now()  # fresh times: index keys grow as a payment's do
+        i_params, i_at, p_params, p_at, attempt = plan["before_params"]
+        i_params, p_params = _fresh(i_params, i_at, now), _fresh(p_params, p_at, now)
+        a_params = _fresh(*attempt, now)
         i_params[i_at["key"]] = key
         p_params[p_at["idempotency_key"]] = key
         public_id = p_params[p_at["public_id"]] = new_public_id("pay_")
         ids = execute_one(plan["before"], [*i_params, *p_params, *a_params])
         assert ids is not None
         charge_sql, charge_params, charge_at = plan["charge"]
-        charge_params = list(charge_params)
+        charge_params = _fresh(charge_params, charge_at, now)
         charge_params[charge_at["reference"]] = key[-32:]  # the gateway's id
         charge_params[charge_at["idempotency_key"]] = key
         execute_one(charge_sql, charge_params)
         body = {"id": public_id, "status": "captured", "at": str(timezone.now())}
-        e_params, d_params = plan["after_params"]
+        e_params, d_params = (_fresh(*pair, now) for pair in plan["after_params"])
         reference = key[-32:]
         params = [reference, ids[2], reference, ids[1], *e_params, *d_params]
         execute_one(plan["after"], [*params, _json(body), ids[0]])
         return Response(body, status=201)
+
+
+def _fresh(params: list[Any], at: dict[str, int], now: Any) -> list[Any]:
+    """A copy of a template's values with its timestamps set to ``now``."""
+    values = list(params)
+    for name in ("created_at", "updated_at"):
+        if name in at:
+            values[at[name]] = now
+    return values
 
 
 def _json(value: Any) -> Any:
