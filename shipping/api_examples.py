@@ -140,6 +140,7 @@ PICKUP_RESPONSE = {
     "close_time": "17:00:00",
     "weight_unit": "kg",
     "instructions": "",
+    "shipments": [],
     "created_at": "2025-01-02T10:00:00Z",
 }
 ADDRESS_VALIDATE_REQUEST = {

@@ -314,6 +314,12 @@ class PickupCreateSerializer(serializers.Serializer):
 class PickupSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
     account = serializers.CharField(source="account.slug")
+    shipments = serializers.SlugRelatedField(
+        many=True,
+        read_only=True,
+        slug_field="public_id",
+        help_text="The shipments (shp_...) this pickup collects.",
+    )
 
     class Meta:
         model = Pickup
@@ -330,5 +336,6 @@ class PickupSerializer(serializers.ModelSerializer):
             "total_weight",
             "weight_unit",
             "instructions",
+            "shipments",
             "created_at",
         ]

@@ -224,3 +224,22 @@ def test_rates_in_several_currencies_name_theirs_and_are_sorted_within_each(api)
         assert amounts == sorted(amounts)
     cheapest = {q["currency"]: q["account"] for q in quotes if q["cheapest"]}
     assert cheapest == {"EUR": "eu-post", "USD": "us-post"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("threads_db")
+def test_a_pickup_names_the_shipments_it_collects(api):
+    carrier("post")
+    quote = _post(api, RATES, RATE_REQUEST).json()["quotes"][0]
+    body = {"quote_id": quote["quote_id"], "order_id": "o-10"}
+    bought = _post(api, SHIPMENTS, body, key="buy-10").json()
+
+    pickup = _post(
+        api,
+        "/api/v1/shipping/pickups/",
+        PICKUP_REQUEST | {"account": "post", "shipments": [bought["id"]]},
+        key="p-10",
+    )
+
+    assert pickup.status_code == 201, pickup.content
+    assert pickup.json()["shipments"] == [bought["id"]]
