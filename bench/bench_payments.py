@@ -221,34 +221,32 @@ def _report_api(
     return pay_rate / bare_rate >= TARGET
 
 
+def _report_vs_bare(name: str, times: list[float], bares: list[float]) -> float:
+    """One floor's line against the bare view; its rate."""
+    rate = len(times) / sum(times)
+    bare_rate = len(bares) / sum(bares)
+    report(
+        name,
+        f"{rate:7.1f} req/s p50 {pct(times, 50) * 1e3:.1f} ms",
+        f"bare DRF view {bare_rate:.0f} req/s",
+        rate / bare_rate,
+        "n/a",
+    )
+    return rate
+
+
 def _report_floor(floors: list[float], bares: list[float]) -> None:
     """What two commits alone cost on this machine: the most a payment with
     two commits could reach."""
-    floor_rate = len(floors) / sum(floors)
-    bare_rate = len(bares) / sum(bares)
-    report(
-        "floor: view + two commits",
-        f"{floor_rate:7.1f} req/s p50 {pct(floors, 50) * 1e3:.1f} ms",
-        f"bare DRF view {bare_rate:.0f} req/s",
-        floor_rate / bare_rate,
-        "n/a",
-    )
+    _report_vs_bare("floor: view + two commits", floors, bares)
     note(f"{len(floors)} POST {FLOOR_URL}: the bare view, two INSERT/UPDATE commits")
 
 
 def _report_rows(rows: list[float], pays: list[float], bares: list[float]) -> None:
     """A payment's own rows in the fewest durable statements: the most any
     payment path that writes them could reach here."""
-    rows_rate = len(rows) / sum(rows)
-    bare_rate = len(bares) / sum(bares)
+    rows_rate = _report_vs_bare("floor: a payment's rows", rows, bares)
     pay_rate = len(pays) / sum(pays)
-    report(
-        "floor: a payment's rows",
-        f"{rows_rate:7.1f} req/s p50 {pct(rows, 50) * 1e3:.1f} ms",
-        f"bare DRF view {bare_rate:.0f} req/s",
-        rows_rate / bare_rate,
-        "n/a",
-    )
     note(
         f"{len(rows)} POST {ROWS_URL}: the payment's body parsed, its six rows "
         "and their updates in three durable statements (before the call, the "

@@ -184,6 +184,10 @@ def _execute_libpq(pconn: Any, sql: bytes, params: Sequence[Any]) -> Any:
         else:
             result = _exec_prepared(pconn, sql, values, tx.formats)
     _check(pconn, result)
+    return _first_row(tx, result)
+
+
+def _first_row(tx: Any, result: Any) -> tuple[Any, ...] | None:
     if not result.ntuples:
         return None
     tx.set_pgresult(result)
@@ -209,13 +213,7 @@ def _execute_pipelined(
         results = _pipeline(pconn.pgconn, before, (sql, values, tx.formats), after)
     for result in results:
         _check(pconn, result)
-    result = results[len(before)]
-    if not result.ntuples:
-        return None
-    tx.set_pgresult(result)
-    row = tx.load_row(0, tuple)
-    tx.set_pgresult(None)
-    return row
+    return _first_row(tx, results[len(before)])
 
 
 def _pipeline(
