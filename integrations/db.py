@@ -64,29 +64,42 @@ def execute_one(
     return _execute_postgresql(conn, sql, params)
 
 
+def execute_rows(
+    sql: str, params: Sequence[Any], *, using: str = DEFAULT_DB_ALIAS
+) -> list[tuple[Any, ...]]:
+    """``execute_one`` for a read: every row it returns (never resent)."""
+    conn = connections[using]
+    if conn.vendor != "postgresql":
+        with conn.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    return _execute_postgresql(conn, sql, params, many=True)
+
+
 def _execute_postgresql(
-    conn: Any, sql: str, params: Sequence[Any], commit: bool = False
+    conn: Any, sql: str, params: Sequence[Any], commit: bool = False, many: bool = False
 ) -> Any:
     if conn.connection is None:
         conn.ensure_connection()
     conn.validate_thread_sharing()
     direct = _numbered(sql)
     if direct is None or not _may_go_direct(conn):
-        return _execute_cursor(conn, sql, params)
+        return _execute_cursor(conn, sql, params, many)
     pconn = conn.connection
     begin = conn.in_atomic_block and _idle(pconn)
     ends = commit and _may_commit(conn) and _pipelines()
     if begin and not (_pipelines() and hasattr(pconn, "_get_tx_start_command")):
-        return _execute_cursor(conn, sql, params)  # the cursor sends the BEGIN
-    if not (begin or ends):
-        with conn.wrap_database_errors:
-            return _execute_libpq(pconn, direct, params)
-    # psycopg's own BEGIN (isolation level and all): it then sees a
-    # transaction open and sends none.
-    before = [pconn._get_tx_start_command()] if begin else []
-    after = [b"COMMIT"] if ends else []
+        return _execute_cursor(conn, sql, params, many)  # the cursor sends BEGIN
     with conn.wrap_database_errors:
-        return _execute_pipelined(pconn, before, direct, params, after)
+        if not (begin or ends):
+            result, tx = _execute_libpq(pconn, direct, params)
+        else:
+            # psycopg's own BEGIN (isolation level and all): it then sees a
+            # transaction open and sends none.
+            before = [pconn._get_tx_start_command()] if begin else []
+            after = [b"COMMIT"] if ends else []
+            result, tx = _execute_pipelined(pconn, before, direct, params, after)
+    return _rows(tx, result, many)
 
 
 @cache
@@ -135,7 +148,9 @@ def _open_or_idle() -> tuple[Any, ...]:
     return (status.INTRANS, status.IDLE)
 
 
-def _execute_cursor(conn: Any, sql: str, params: Sequence[Any]) -> Any:
+def _execute_cursor(
+    conn: Any, sql: str, params: Sequence[Any], many: bool = False
+) -> Any:
     from psycopg import Cursor
 
     # A server-side-binding cursor: values travel apart from the SQL. When
@@ -147,7 +162,7 @@ def _execute_cursor(conn: Any, sql: str, params: Sequence[Any]) -> Any:
     wrap = conn.make_debug_cursor if conn.queries_logged else conn.make_cursor
     with wrap(raw) as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone()
+        return cursor.fetchall() if many else cursor.fetchone()
 
 
 @cache
@@ -184,16 +199,18 @@ def _execute_libpq(pconn: Any, sql: bytes, params: Sequence[Any]) -> Any:
         else:
             result = _exec_prepared(pconn, sql, values, tx.formats)
     _check(pconn, result)
-    return _first_row(tx, result)
+    return result, tx
 
 
-def _first_row(tx: Any, result: Any) -> tuple[Any, ...] | None:
+def _rows(tx: Any, result: Any, many: bool) -> Any:
+    """The first row (None if none), or with ``many`` every row."""
     if not result.ntuples:
-        return None
+        return [] if many else None
     tx.set_pgresult(result)
-    row = tx.load_row(0, tuple)
+    count = result.ntuples
+    rows = tx.load_rows(0, count, tuple) if many else tx.load_row(0, tuple)
     tx.set_pgresult(None)
-    return row
+    return rows
 
 
 def _execute_pipelined(
@@ -213,7 +230,7 @@ def _execute_pipelined(
         results = _pipeline(pconn.pgconn, before, (sql, values, tx.formats), after)
     for result in results:
         _check(pconn, result)
-    return _first_row(tx, results[len(before)])
+    return results[len(before)], tx
 
 
 def _pipeline(

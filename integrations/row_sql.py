@@ -21,7 +21,7 @@ from django.db.models import Field, Model
 
 from integrations import group_sql
 from integrations.commits import group_alone
-from integrations.db import execute_one
+from integrations.db import execute_one, execute_rows
 
 M = TypeVar("M", bound=Model)
 
@@ -240,9 +240,7 @@ def rows_select(
     (the fields' and the backend's converters, then ``Model.from_db``)."""
     conn = connections[using]
     sql, names, converters = _select_sql(model, conn.alias, where, tuple(order_by))
-    with conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows = execute_rows(sql, params, using=using)
     loaded = []
     for row in rows:
         values = list(row)

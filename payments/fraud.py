@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connections, router
 from django.utils import timezone
 
+from integrations.db import execute_rows
 from payments.models import (
     AmountThreshold,
     BlocklistEntry,
@@ -165,9 +166,7 @@ def _screening_read(
     if ranges:
         params += [BlocklistKind.IP, "%/%"]
     sql = _read_sql(using, tuple(velocity), len(terms), ranges)
-    with conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        return _read_rows(cursor.fetchall())
+    return _read_rows(execute_rows(sql, params, using=using))
 
 
 @functools.cache

@@ -356,3 +356,24 @@ def test_a_connection_on_a_socket_numbered_past_1023_still_pipelines():
         for fd in spare:
             os.close(fd)
     assert WebhookEvent.objects.count() == 2
+
+
+def test_execute_rows_reads_every_row_past_the_cursor(monkeypatch):
+    account = ProviderAccountFactory()
+    insert(account.pk, "evt_1")
+    insert(account.pk, "evt_2")
+    direct = []
+    original = db._execute_libpq
+    monkeypatch.setattr(
+        db, "_execute_libpq", lambda *a: direct.append(1) or original(*a)
+    )
+    sql = "SELECT dedupe_key FROM integrations_webhookevent WHERE account_id = %s"
+
+    rows = db.execute_rows(sql + " ORDER BY dedupe_key", [account.pk])
+    none = db.execute_rows(sql, [account.pk + 1000])
+    with transaction.atomic():
+        inside = db.execute_rows(sql + " ORDER BY dedupe_key", [account.pk])
+
+    assert rows == inside == [("evt_1",), ("evt_2",)]
+    assert none == []
+    assert direct == [1, 1]  # the first in the transaction carried its BEGIN
