@@ -67,12 +67,21 @@ def execute_one(
 def execute_rows(
     sql: str, params: Sequence[Any], *, using: str = DEFAULT_DB_ALIAS
 ) -> list[tuple[Any, ...]]:
-    """``execute_one`` for a read: every row it returns (never resent)."""
+    """``execute_one`` for a read: every row it returns. A read is safe to
+    send twice, so one that met a dead pooled connection outside a
+    transaction is sent again on a new one (in place of Django's health
+    check, which its cursor would have made)."""
     conn = connections[using]
     if conn.vendor != "postgresql":
         with conn.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
+    try:
+        return _execute_postgresql(conn, sql, params, many=True)
+    except (OperationalError, InterfaceError):
+        if conn.in_atomic_block or conn.connection is None or conn.is_usable():
+            raise
+        conn.close()
     return _execute_postgresql(conn, sql, params, many=True)
 
 

@@ -377,3 +377,17 @@ def test_execute_rows_reads_every_row_past_the_cursor(monkeypatch):
     assert rows == inside == [("evt_1",), ("evt_2",)]
     assert none == []
     assert direct == [1, 1]  # the first in the transaction carried its BEGIN
+
+
+def test_a_read_meeting_a_dead_connection_is_sent_again_on_a_new_one():
+    account = ProviderAccountFactory()
+    insert(account.pk, "evt_1")
+    connection.ensure_connection()
+    _drop_connection()
+
+    rows = db.execute_rows(
+        "SELECT dedupe_key FROM integrations_webhookevent WHERE account_id = %s",
+        [account.pk],
+    )
+
+    assert rows == [("evt_1",)]
