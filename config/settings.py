@@ -418,6 +418,9 @@ EVENT_MAX_ATTEMPTS = env.int("EVENT_MAX_ATTEMPTS", default=8)
 EVENT_RETRY_BASE_SECONDS = env.int("EVENT_RETRY_BASE_SECONDS", default=30)
 EVENT_RETRY_MAX_SECONDS = env.int("EVENT_RETRY_MAX_SECONDS", default=3600)
 EVENT_SWEEP_AFTER_MINUTES = env.int("EVENT_SWEEP_AFTER_MINUTES", default=2)
+# Outbox deliveries are enqueued by a background thread, the events of this
+# many milliseconds in one task (0: one task per event, from the request).
+EVENT_ENQUEUE_LINGER_MS = env.float("EVENT_ENQUEUE_LINGER_MS", default=20.0)
 EVENT_DELIVERY_LEASE_SECONDS = env.int("EVENT_DELIVERY_LEASE_SECONDS", default=600)
 EVENT_SWEEP_BATCH = env.int("EVENT_SWEEP_BATCH", default=500)
 

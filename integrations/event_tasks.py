@@ -31,6 +31,15 @@ def deliver_events(delivery_ids: list[int], correlation_id: str = "") -> list:
     return results
 
 
+def deliver_event_batch(items: list[list]) -> list:
+    """Events' deliveries enqueued together (``events._enqueue``): each
+    event's under its own correlation id, each delivery on its own."""
+    results: list = []
+    for delivery_ids, correlation_id in items:
+        results += deliver_events(delivery_ids, correlation_id)
+    return results
+
+
 def sweep_event_deliveries() -> int:
     with correlation.bind(None):
         return events.event_deliveries_sweep()

@@ -5,7 +5,7 @@ import threading
 import pytest
 from django.db import connections
 
-from integrations import events
+from integrations import task_batcher
 from integrations.events import event_delivery_run, event_emit
 from tests.integrations.events import subscribers
 from tests.integrations.events.conftest import SUBS
@@ -19,7 +19,7 @@ def test_two_workers_deliver_once(settings, monkeypatch):
     }
     # Outside a transaction the on-commit task would run at once; drop it so
     # both workers below start from a pending delivery.
-    monkeypatch.setattr(events, "async_task", lambda *args, **kwargs: None)
+    monkeypatch.setattr(task_batcher, "async_task", lambda *args, **kwargs: None)
     event = event_emit(name="payment.captured", payload={})
     delivery_id = event.deliveries.get().pk
     barrier = threading.Barrier(2)

@@ -7,7 +7,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from integrations import correlation, events
+from integrations import correlation, events, task_batcher
 from integrations.event_tasks import deliver_event, sweep_event_deliveries
 from integrations.events import (
     event_deliveries_sweep,
@@ -31,10 +31,12 @@ def dropped_broker(monkeypatch):
     """A broker that loses every task: records what was sent, runs nothing."""
     sent: list[int] = []
 
-    def lose(func: str, ids: int | list[int], *args: object, **kwargs: object) -> None:
-        sent.extend(ids if isinstance(ids, list) else [ids])
+    def lose(func: str, items: list[list], *args: object, **kwargs: object) -> None:
+        # One task for the events of a moment: [delivery ids, correlation id].
+        for delivery_ids, _correlation_id in items:
+            sent.extend(delivery_ids)
 
-    monkeypatch.setattr(events, "async_task", lose)
+    monkeypatch.setattr(task_batcher, "async_task", lose)
     return sent
 
 
