@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from integrations.client import client_for
-from integrations.errors import ProviderError, Rejected, Unknown
+from integrations.errors import Outcome, ProviderError, Rejected, Unknown
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.providers.http import HttpAdapter
 from integrations.webhooks.messages import WebhookMessage, iso_time, json_object
@@ -230,6 +230,20 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
                 messages_text(data) or "Shippo could not make the label",
                 code="label_failed",
             )
+        try:
+            return self._bought_label(data, request)
+        except ProviderError as error:
+            if error.outcome == Outcome.UNKNOWN:
+                raise
+            # The label is bought; only fetching it failed. Never "failed":
+            # the shop would buy again. Reconciliation fetches it later.
+            raise Unknown(
+                f"Shippo made the label but it could not be fetched: {error.message}",
+                code="label_fetch_failed",
+                http_status=error.http_status,
+            ) from error
+
+    def _bought_label(self, data: Mapping[str, Any], request: LabelRequest) -> Label:
         label = self._label(data, request.label_format)
         if len(request.parcels) < 2:
             return label

@@ -172,6 +172,19 @@ def test_a_label_made_at_once_is_downloaded_without_our_token(adapter, mocked):
     assert not sent(mocked, "GET", f"{BASE}/transactions")  # one parcel, one label
 
 
+def test_a_bought_label_whose_file_cannot_be_fetched_is_unknown_not_failed(
+    adapter, mocked
+):
+    mocked.post(f"{BASE}/transactions", status=201, json=fx("transaction_success.json"))
+    mocked.get(LABEL_URL, status=403, body=b"<Error>AccessDenied</Error>")
+
+    with pytest.raises(Unknown) as caught:
+        adapter.create_label(label_request())
+
+    # Bought at Shippo: reconciliation fetches it; the shop must not rebuy.
+    assert caught.value.code == "label_fetch_failed"
+
+
 def test_a_queued_label_is_pending_then_polled_to_success(adapter, mocked):
     mocked.post(f"{BASE}/transactions", status=201, json=fx("transaction_queued.json"))
     mocked.get(TX_URL, json=fx("transaction_queued.json"))
