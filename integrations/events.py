@@ -19,8 +19,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django_q.signals import post_execute_in_worker
 
 from integrations import correlation
 from integrations.event_sql import event_rows_insert
@@ -96,6 +98,13 @@ def _linger_seconds() -> float:
 # enqueue costs ~0.2 ms of CPU and a Redis round trip; a background thread
 # sends the items of ``EVENT_ENQUEUE_LINGER_MS`` as one task, off the request.
 _batcher = TaskBatcher(DELIVER_BATCH_TASK, linger=_linger_seconds, name="events")
+
+
+@receiver(post_execute_in_worker, dispatch_uid="events_flush_after_task")
+def _flush_after_task(**kwargs: Any) -> None:
+    # django-q2 ends a worker process with os._exit (recycling, timeouts),
+    # which skips the exit flush: a task's events are enqueued before it goes.
+    _batcher.flush()
 
 
 def _enqueue(delivery_ids: list[int], correlation_id: str = "") -> None:

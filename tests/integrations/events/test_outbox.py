@@ -258,3 +258,24 @@ def test_an_error_of_ours_on_one_delivery_does_not_stop_the_events_others(
     statuses = dict(event.deliveries.values_list("pk", "status"))
     # The first stays pending for the sweeper; the second went out.
     assert statuses == {first: DeliveryStatus.PENDING, second: "delivered"}
+
+
+def test_a_task_worker_enqueues_its_events_when_the_task_ends(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django_q.signals import post_execute_in_worker
+
+    sent: list[list] = []
+    monkeypatch.setattr(
+        task_batcher, "async_task", lambda func, items, **kw: sent.extend(items)
+    )
+    monkeypatch.setattr(task_batcher.Conf, "SYNC", False)
+    # The background thread would wait a minute: only the task's end sends.
+    settings.EVENT_ENQUEUE_LINGER_MS = 60_000
+    with django_capture_on_commit_callbacks(execute=True):
+        event = _emit()
+    assert sent == []
+
+    post_execute_in_worker.send(sender="django_q", func=None, task={})
+
+    assert sent == [[list(event.deliveries.values_list("pk", flat=True)), ""]]
