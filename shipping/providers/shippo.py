@@ -270,15 +270,7 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
             found = self._find_transaction(lookup.reference)
         if found is None or found.get("status") == "ERROR":
             return None
-        label = self._label(found, _format_of(found))
-        # A multi-piece shipment's other parcels have labels of their own.
-        return shippo_parcels.with_parcel_labels(
-            self,
-            label,
-            shippo_parcels.rate_id_of(found),
-            expected=None,
-            fetch=self._label_file,
-        )
+        return self._label(found, _format_of(found))
 
     def _find_transaction(self, reference: str) -> dict[str, Any] | None:
         page = self.send(
@@ -444,13 +436,7 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
         status = data.get("status") if object_id else None
         reference = str(data.get("metadata") or "") if object_id else ""
         if status == "SUCCESS":
-            label = shippo_parcels.with_parcel_labels(
-                self,
-                self._label(data, _format_of(data)),
-                shippo_parcels.rate_id_of(data),
-                expected=None,
-                fetch=self._label_file,
-            )
+            label = self._label(data, _format_of(data))
             return LabelUpdate(object_id, reference=reference, label=label)
         if status == "ERROR":
             return LabelUpdate(

@@ -2,7 +2,9 @@
 parcels makes one transaction (label) per parcel; the POST answers with one
 of them and ``GET /transactions?rate=<rate id>`` lists them all (Shippo's
 multi-piece guide; the list endpoint and its ``rate`` filter are in
-provider-specs/shippo/public-api.yaml)."""
+provider-specs/shippo/public-api.yaml). Only at the purchase, where the
+parcel count is known: a poll or webhook settling a queued multi-piece label
+stores the one transaction it names (docs/shipping.md)."""
 
 import dataclasses
 import logging
@@ -34,17 +36,17 @@ def with_parcel_labels(
     label: Label,
     rate_id: str,
     *,
-    expected: int | None,
+    expected: int,
     fetch: Callable[[object], bytes],
 ) -> Label:
-    """``label`` with every parcel's tracking number and label file, the one
-    Shippo answered with first; unchanged when the rate bought one label.
-    ``expected``: the parcels sent (None when reconciling, unknown)."""
+    """``label`` with every parcel's tracking number and label file: the one
+    Shippo answered with first, the others in the order Shippo made them
+    (its list is newest first). ``expected``: the parcels sent."""
     if label.status is not LabelStatus.CREATED or not rate_id:
         return label
-    bought = _bought(adapter, rate_id)
+    bought = sorted(_bought(adapter, rate_id), key=_made_at)
     others = [t for t in bought if t.get("object_id") != label.carrier_shipment_id]
-    if expected is not None and len(others) + 1 < expected:
+    if len(others) + 1 < expected:
         # The labels Shippo made are kept; staff see the parcels it listed.
         logger.warning(
             "shippo listed fewer parcel labels than parcels",
@@ -64,6 +66,11 @@ def with_parcel_labels(
         parcel_tracking_numbers=tuple(p.tracking_number for p in parcels),
         parcel_labels=parcels,
     )
+
+
+def _made_at(transaction: Mapping[str, Any]) -> str:
+    # ISO 8601 times of one format: in text order, in time order.
+    return str(transaction.get("object_created") or "")
 
 
 def _bought(adapter: "ShippoAdapter", rate_id: str) -> list[Mapping[str, Any]]:

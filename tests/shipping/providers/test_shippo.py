@@ -190,7 +190,6 @@ def test_a_queued_label_is_pending_then_polled_to_success(adapter, mocked):
     mocked.get(TX_URL, json=fx("transaction_queued.json"))
     mocked.get(TX_URL, json=fx("transaction_success.json"))
     mocked.get(LABEL_URL, body=PDF)
-    listed_by_rate(mocked, fx("transaction_success.json"))
 
     pending = adapter.create_label(label_request(label_format=LabelFormat.PDF))
     lookup = LabelLookup(
@@ -207,6 +206,7 @@ def test_a_queued_label_is_pending_then_polled_to_success(adapter, mocked):
     assert done.status is LabelStatus.CREATED and done.label_data == PDF
     assert done.parcel_labels == ()
     assert not sent(mocked, "GET", LABEL_URL)[1:]
+    assert not sent(mocked, "GET", f"{BASE}/transactions")  # a poll lists nothing
 
 
 def test_a_transaction_that_ends_in_error(adapter, mocked):
@@ -225,7 +225,6 @@ def test_a_transaction_that_ends_in_error(adapter, mocked):
 
 def test_a_lost_answer_is_found_by_our_reference(adapter, mocked):
     recent_transactions(mocked, fx("transactions_list.json"))
-    listed_by_rate(mocked, fx("transaction_success.json"))
     mocked.get(LABEL_URL, body=PDF)
 
     found = adapter.retrieve_label(
@@ -299,22 +298,42 @@ def test_fewer_labels_than_parcels_keeps_those_made_and_says_so(
     assert "fewer parcel labels than parcels" in caplog.text
 
 
-def test_a_multi_piece_label_settled_by_webhook_gets_every_parcel(
-    account, mocked, django_capture_on_commit_callbacks
-):
-    listed_by_rate(mocked, fx("transaction_success.json"), second_parcel())
-    mocked.get(LABEL_URL, body=PDF)
-    mocked.get(SECOND_URL, body=PDF)
-    shipment = _queued(account)
+def test_three_parcels_keep_the_order_shippo_made_them_in(adapter, mocked):
+    first = {**fx("transaction_success.json"), "object_created": "2024-07-24T10:00:01Z"}
+    second = {**second_parcel(), "object_created": "2024-07-24T10:00:02Z"}
+    third = {
+        **second_parcel(),
+        "object_id": "c" * 32,
+        "tracking_number": "9205590164917312751102",
+        "label_url": "https://deliver.goshippo.com/third.pdf",
+        "object_created": "2024-07-24T10:00:03Z",
+    }
+    mocked.post(f"{BASE}/transactions", status=201, json=first)
+    listed_by_rate(mocked, third, second, first)  # Shippo lists newest first
+    for url in (LABEL_URL, SECOND_URL, third["label_url"]):
+        mocked.get(url, body=PDF)
 
-    _post_fixture(
-        "webhook_transaction_updated.json", django_capture_on_commit_callbacks
+    label = adapter.create_label(label_request(parcels=(shared.PARCEL,) * 3))
+
+    assert label.parcel_tracking_numbers == (
+        NUMBER,
+        SECOND_NUMBER,
+        "9205590164917312751102",
     )
 
-    shipment.refresh_from_db()
-    assert shipment.status == ShipmentStatus.PURCHASED
-    numbers = list(shipment.parcel_labels.values_list("tracking_number", flat=True))
-    assert numbers == [NUMBER, SECOND_NUMBER]
+
+@pytest.mark.parametrize("status", [400, 429])
+def test_a_bought_multi_piece_label_whose_list_fails_is_unknown(
+    adapter, mocked, status
+):
+    mocked.post(f"{BASE}/transactions", status=201, json=fx("transaction_success.json"))
+    mocked.get(LABEL_URL, body=PDF)
+    mocked.get(f"{BASE}/transactions", status=status, json={"detail": "no"})
+
+    with pytest.raises(Unknown) as caught:
+        adapter.create_label(label_request(parcels=(shared.PARCEL,) * 2))
+
+    assert caught.value.code == "label_fetch_failed"
 
 
 def test_buying_without_a_quoted_rate_is_refused_before_any_call(adapter, mocked):
@@ -494,7 +513,6 @@ def test_transaction_updated_buys_a_queued_label_without_a_poll(
     account, mocked, django_capture_on_commit_callbacks
 ):
     mocked.get(LABEL_URL, body=PDF)
-    listed_by_rate(mocked, fx("transaction_success.json"))
     shipment = _queued(account)
 
     first = _post_fixture(
@@ -510,8 +528,9 @@ def test_transaction_updated_buys_a_queued_label_without_a_poll(
     assert shipment.tracking_number == NUMBER
     assert bytes(shipment.label_data) == PDF
     assert Event.objects.filter(name="shipment.label_created").count() == 1
-    # Applied from the webhook: no transaction poll was made.
+    # Applied from the webhook: no transaction poll or listing was made.
     assert not sent(mocked, "GET", TX_URL)
+    assert not sent(mocked, "GET", f"{BASE}/transactions")
     assert WebhookEvent.objects.get(account=account).status == "processed"
 
 
@@ -519,7 +538,6 @@ def test_a_replayed_transaction_webhook_changes_nothing(
     account, mocked, django_capture_on_commit_callbacks
 ):
     mocked.get(LABEL_URL, body=PDF)
-    listed_by_rate(mocked, fx("transaction_success.json"))
     shipment = _queued(account)
     _post_fixture(
         "webhook_transaction_updated.json", django_capture_on_commit_callbacks
@@ -570,7 +588,6 @@ def test_a_lost_answer_is_settled_by_our_reference_in_the_metadata(
     account, mocked, django_capture_on_commit_callbacks
 ):
     mocked.get(LABEL_URL, body=PDF)
-    listed_by_rate(mocked, fx("transaction_success.json"))
     # The buy timed out: we never learnt the transaction id.
     shipment = _queued(account, carrier_shipment_id="", public_id="shp_contract")
 
