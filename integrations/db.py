@@ -70,19 +70,26 @@ def execute_rows(
     """``execute_one`` for a read: every row it returns. A read is safe to
     send twice, so one that met a dead pooled connection outside a
     transaction is sent again on a new one (in place of Django's health
-    check, which its cursor would have made)."""
+    check, which its cursor would have made; a read that worked counts as
+    this request's check).
+
+    Values go to PostgreSQL untyped, so each must stand where its column
+    gives it a type (``"col" = %s``); ``SELECT %s`` or ``%s IS NULL`` would
+    be typed differently than through Django's cursor."""
     conn = connections[using]
     if conn.vendor != "postgresql":
         with conn.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
     try:
-        return _execute_postgresql(conn, sql, params, many=True)
+        rows = _execute_postgresql(conn, sql, params, many=True)
     except (OperationalError, InterfaceError):
         if conn.in_atomic_block or conn.connection is None or conn.is_usable():
             raise
         conn.close()
-    return _execute_postgresql(conn, sql, params, many=True)
+        rows = _execute_postgresql(conn, sql, params, many=True)
+    conn.health_check_done = True
+    return rows
 
 
 def _execute_postgresql(

@@ -97,7 +97,10 @@ def _linger_seconds() -> float:
 # Each item is [delivery ids, correlation id]: one event's deliveries. An
 # enqueue costs ~0.2 ms of CPU and a Redis round trip; a background thread
 # sends the items of ``EVENT_ENQUEUE_LINGER_MS`` as one task, off the request.
-_batcher = TaskBatcher(DELIVER_BATCH_TASK, linger=_linger_seconds, name="events")
+# At most 10 events a task: a slow subscriber (or a task timeout) holds up few.
+_batcher = TaskBatcher(
+    DELIVER_BATCH_TASK, linger=_linger_seconds, max_batch=10, name="events"
+)
 
 
 @receiver(post_execute_in_worker, dispatch_uid="events_flush_after_task")

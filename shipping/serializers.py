@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from integrations import money
@@ -314,11 +315,8 @@ class PickupCreateSerializer(serializers.Serializer):
 class PickupSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
     account = serializers.CharField(source="account.slug")
-    shipments = serializers.SlugRelatedField(
-        many=True,
-        read_only=True,
-        slug_field="public_id",
-        help_text="The shipments (shp_...) this pickup collects.",
+    shipments = serializers.SerializerMethodField(
+        help_text="The shipments (shp_...) this pickup collects."
     )
 
     class Meta:
@@ -339,3 +337,8 @@ class PickupSerializer(serializers.ModelSerializer):
             "shipments",
             "created_at",
         ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_shipments(self, pickup: Pickup) -> list[str]:
+        # Only the ids: a shipment row carries its label files.
+        return list(pickup.shipments.values_list("public_id", flat=True))

@@ -25,15 +25,25 @@ def decode_label(encoded: object, *, carrier: str) -> bytes:
         ) from None
 
 
+# Codes in use that ISO 3166 has not assigned (pycountry knows none of them).
+_OTHER_COUNTRIES = {"XK": "Kosovo"}
+
+
 def country_name(code: str) -> str:
-    """The ISO 3166 English short name of a country code (``KR``: "South
-    Korea", its common name where ISO gives one); "" when ISO has none."""
+    """A country code's English name in plain ASCII ("Cote d'Ivoire"): ISO
+    3166's common name where it gives one ("South Korea"), else its short
+    name; "" when the code names no country."""
+    import unicodedata
+
     import pycountry
 
-    country = pycountry.countries.get(alpha_2=code.upper()) if code else None
+    code = code.upper()
+    country = pycountry.countries.get(alpha_2=code) if code else None
     if country is None:
-        return ""
-    return str(getattr(country, "common_name", None) or country.name)
+        return _OTHER_COUNTRIES.get(code, "")
+    name = str(getattr(country, "common_name", None) or country.name)
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore")
+    return folded.decode()
 
 
 def decimal_text(value: Decimal, places: int = 1) -> str:

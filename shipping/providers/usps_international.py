@@ -85,7 +85,7 @@ def foreign_address(request: LabelRequest) -> dict[str, Any]:
     if not country:
         raise InvalidShippingRequest(
             f"USPS needs the destination country's name; {address.country_code!r} "
-            "is not an ISO 3166 country code",
+            "names no country",
             param="to_address.country_code",
             code="invalid_country",
         )

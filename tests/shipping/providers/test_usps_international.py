@@ -188,21 +188,29 @@ def test_customs_values_in_another_currency_are_refused_before_any_call(
     assert not sent(mocked, "POST", LABEL_URL)
 
 
-def test_the_country_goes_by_name_and_code_and_one_iso_lacks_is_refused(
-    adapter, mocked
-):
-    korea = replace(shared.ABROAD, country_code="KR", postal_code="04524")
-    adapter.create_label(label_request(to_address=korea))
-    kosovo = replace(shared.ABROAD, country_code="XK", postal_code="10000")
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [("KR", "South Korea"), ("CI", "Cote d'Ivoire"), ("XK", "Kosovo")],
+)
+def test_the_country_goes_by_its_plain_name_and_its_code(adapter, mocked, code, name):
+    abroad = replace(shared.ABROAD, country_code=code, postal_code="10000")
 
-    with pytest.raises(InvalidShippingRequest) as caught:
-        adapter.create_label(label_request(to_address=kosovo))
+    adapter.create_label(label_request(to_address=abroad))
 
     (call,) = sent(mocked, "POST", LABEL_URL)
     to = exact_body(call)["toAddress"]
-    assert (to["country"], to["countryISOAlpha2Code"]) == ("South Korea", "KR")
+    assert (to["country"], to["countryISOAlpha2Code"]) == (name, code)
+
+
+def test_a_code_naming_no_country_is_refused_before_the_call(adapter, mocked):
+    nowhere = replace(shared.ABROAD, country_code="QQ", postal_code="10000")
+
+    with pytest.raises(InvalidShippingRequest) as caught:
+        adapter.create_label(label_request(to_address=nowhere))
+
     assert caught.value.param == "to_address.country_code"
     assert caught.value.code == "invalid_country"
+    assert not sent(mocked, "POST", LABEL_URL)
 
 
 def test_an_international_label_is_voided_where_it_was_made(adapter, mocked):
