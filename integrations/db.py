@@ -53,15 +53,24 @@ def execute_one(
         with conn.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
+    return _resending(
+        conn, resend, lambda: _execute_postgresql(conn, sql, params, commit)
+    )
+
+
+def _resending(conn: Any, resend: bool, run: Any) -> Any:
+    """``run()``; once more on a new connection when ``resend`` allows it,
+    no transaction is open and the pooled connection had died (not for a
+    statement error, which leaves the connection usable)."""
     try:
-        return _execute_postgresql(conn, sql, params, commit)
+        return run()
     except (OperationalError, InterfaceError):
         if not resend or conn.in_atomic_block or conn.connection is None:
             raise
         if conn.is_usable():
             raise  # a statement error, not a dead connection
         conn.close()
-    return _execute_postgresql(conn, sql, params)
+    return run()
 
 
 def execute_rows(
@@ -81,13 +90,9 @@ def execute_rows(
         with conn.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
-    try:
-        rows = _execute_postgresql(conn, sql, params, many=True)
-    except (OperationalError, InterfaceError):
-        if conn.in_atomic_block or conn.connection is None or conn.is_usable():
-            raise
-        conn.close()
-        rows = _execute_postgresql(conn, sql, params, many=True)
+    rows = _resending(
+        conn, True, lambda: _execute_postgresql(conn, sql, params, many=True)
+    )
     conn.health_check_done = True
     return rows
 

@@ -16,6 +16,7 @@ from integrations.providers.base import WebhookMessage
 from integrations.webhooks import services
 from integrations.webhooks.services import _insert_statement
 from tests.factories import ProviderAccountFactory
+from tests.pg import drop_pooled_connection
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -197,22 +198,10 @@ def test_a_duplicate_costs_one_statement(monkeypatch):
     assert WebhookEvent.objects.count() == 2
 
 
-def _drop_connection() -> None:
-    """The server ends this process's pooled connection (a restart)."""
-    import psycopg
-
-    pid = connection.connection.info.backend_pid
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    with psycopg.connect(**params, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
-
-
 def test_a_statement_not_safe_to_send_twice_is_not_resent_on_a_new_connection():
     account = ProviderAccountFactory()
     connection.ensure_connection()
-    _drop_connection()
+    drop_pooled_connection()
 
     from django.db import OperationalError
 
@@ -222,7 +211,7 @@ def test_a_statement_not_safe_to_send_twice_is_not_resent_on_a_new_connection():
     connection.close()
     assert not WebhookEvent.objects.filter(dedupe_key="k-plain").exists()
 
-    _drop_connection()
+    drop_pooled_connection()
     row = db.execute_one(*insert_params(account.pk, "k-safe"), resend=True)
     assert row is not None  # ON CONFLICT DO NOTHING: sent again, stored once
     assert WebhookEvent.objects.filter(dedupe_key="k-safe").count() == 1
@@ -383,7 +372,7 @@ def test_a_read_meeting_a_dead_connection_is_sent_again_on_a_new_one():
     account = ProviderAccountFactory()
     insert(account.pk, "evt_1")
     connection.ensure_connection()
-    _drop_connection()
+    drop_pooled_connection()
 
     rows = db.execute_rows(
         "SELECT dedupe_key FROM integrations_webhookevent WHERE account_id = %s",

@@ -10,9 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
-from django.db import connection
 from django.utils import timezone
 from django_q.conf import Conf
 
@@ -22,6 +20,7 @@ from integrations.webhooks import services, tasks
 from tests.factories import ProviderAccountFactory
 from tests.integrations.webhooks import handlers
 from tests.integrations.webhooks.conftest import make_body, sw_headers
+from tests.pg import drop_pooled_connection
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -172,14 +171,8 @@ def test_the_intake_replaces_a_database_connection_that_died(post_webhook):
     body = make_body(id="pay_1")
     assert post_webhook("sbx-pay", body, sw_headers(body)).status_code == 200
 
-    # The server drops the pooled connection (a restart, a failover, an idle
-    # timeout in a proxy) between two requests.
-    pid = connection.connection.info.backend_pid
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    with psycopg.connect(**params, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    # The server drops the pooled connection between two requests.
+    drop_pooled_connection()
 
     body = make_body(id="pay_2")
     response = post_webhook("sbx-pay", body, sw_headers(body))
