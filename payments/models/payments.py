@@ -8,6 +8,7 @@ payment; services change status only through ``can_transition``.
 
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from integrations.models import ProviderAccount
@@ -206,7 +207,13 @@ class Payment(models.Model):
             models.Index(fields=["status", "updated_at"]),
             models.Index(fields=["review_state"]),
             models.Index(fields=["customer_reference", "created_at"]),
-            models.Index(fields=["customer_email", "created_at"]),
+            # The e-mail velocity rule matches case-insensitively (UPPER on
+            # both sides); an index on the plain column would go unused.
+            models.Index(
+                Upper("customer_email"),
+                "created_at",
+                name="payment_email_upper_created",
+            ),
             models.Index(fields=["ip_address", "created_at"]),
         ]
         constraints = [

@@ -366,3 +366,32 @@ def test_screening_is_a_few_queries(django_assert_max_num_queries):
     # The threshold, the velocity counts and the blocklist: one statement.
     with django_assert_max_num_queries(1):
         screen(billing_country="GB", ip_country="FR")
+
+
+@pytest.mark.postgres
+def test_every_velocity_count_is_an_index_scan_on_postgresql(monkeypatch):
+    # The e-mail rule matches case-insensitively; a plain-column index left
+    # it scanning every payment of the window on each screening.
+    from django.db import connection
+
+    from payments import fraud
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL plan")
+    statements = []
+
+    def recorded(sql, params, using):
+        statements.append((sql, params))
+        return read(sql, params, using=using)
+
+    read = fraud.execute_rows
+    monkeypatch.setattr(fraud, "execute_rows", recorded)
+    screen()
+    ((sql, params),) = statements
+    make_payment()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert plan.count("on payments_payment") == 3, plan
+    assert "Seq Scan on payments_payment" not in plan, plan
