@@ -172,14 +172,12 @@ def _open_or_idle() -> tuple[Any, ...]:
 def _execute_cursor(
     conn: Any, sql: str, params: Sequence[Any], many: bool = False
 ) -> Any:
-    from psycopg import Cursor
-
-    # A server-side-binding cursor: values travel apart from the SQL. When
-    # queries are recorded, never prepared: psycopg prepares a statement on
-    # its fifth run, and Django then records its SQL as None.
-    cursor_class = _unprepared_cursor() if conn.queries_logged else Cursor
+    # A server-side-binding cursor that never prepares: a statement psycopg
+    # prepared would have it send DEALLOCATE ALL after a rollback, dropping
+    # ours (see ``_keeps_statements``); and Django records a prepared
+    # statement's SQL as None.
     with conn.wrap_database_errors:
-        raw = cursor_class(conn.connection)
+        raw = _unprepared_cursor()(conn.connection)
     wrap = conn.make_debug_cursor if conn.queries_logged else conn.make_cursor
     with wrap(raw) as cursor:
         cursor.execute(sql, params)
@@ -199,10 +197,10 @@ def _unprepared_cursor() -> type:
 
 def _execute_libpq(pconn: Any, sql: bytes, params: Sequence[Any]) -> Any:
     """The statement as a named prepared statement on psycopg's connection
-    (parsed and planned once per connection: ~60 us less PostgreSQL CPU per
-    webhook), or unnamed inside a transaction or when the connection disables
-    preparing (``prepare_threshold`` None, as behind PgBouncer in transaction
-    mode).
+    (parsed and planned once per connection: planning an unnamed statement
+    cost PostgreSQL 0.1-0.3 ms on each payment statement), or unnamed when
+    the connection disables preparing (``prepare_threshold`` None, as behind
+    PgBouncer in transaction mode) or may have lost its statements.
 
     Values are dumped by psycopg's adapters as text (bytes as binary) and
     sent untyped, so PostgreSQL types each from its place in the statement
@@ -210,17 +208,30 @@ def _execute_libpq(pconn: Any, sql: bytes, params: Sequence[Any]) -> Any:
     """
     tx = _transformer(pconn)
     values = tx.dump_sequence(params, _formats(params))
-    # Inside a transaction, unnamed: a named statement found deallocated
-    # (psycopg sends DEALLOCATE ALL after some rollbacks) would be an error
-    # there, aborting the transaction, instead of a cue to prepare again.
-    unnamed = pconn.pgconn.transaction_status != _pq().TransactionStatus.IDLE
+    idle = pconn.pgconn.transaction_status == _pq().TransactionStatus.IDLE
     with pconn.lock:
-        if unnamed or pconn.prepare_threshold is None:
+        if not _named(pconn, idle):
             result = pconn.pgconn.exec_params(sql, values, None, tx.formats)
         else:
-            result = _exec_prepared(pconn, sql, values, tx.formats)
+            result = _exec_prepared(pconn, sql, values, tx.formats, retry=idle)
     _check(pconn, result)
     return result, tx
+
+
+def _named(pconn: Any, idle: bool) -> bool:
+    """Use a named statement. Inside a transaction only while psycopg keeps
+    the server's statements: one found deallocated there would abort the
+    transaction instead of being prepared again."""
+    if pconn.prepare_threshold is None:
+        return False
+    return idle or _keeps_statements(pconn)
+
+
+def _keeps_statements(pconn: Any) -> bool:
+    """psycopg has never prepared a statement on this connection (our
+    cursors never ask it to), so it has never sent the DEALLOCATE ALL it
+    follows a rollback with, which would drop ours too."""
+    return getattr(getattr(pconn, "_prepared", None), "_prepared_idx", 1) == 0
 
 
 def _rows(tx: Any, result: Any, many: bool) -> Any:
@@ -242,31 +253,47 @@ def _execute_pipelined(
     after: list[bytes],
 ) -> Any:
     """``sql`` with the transaction commands ``before`` and ``after`` it, sent
-    in libpq's pipeline mode: one round trip for them all. A failing command
+    in libpq's pipeline mode: one round trip for them all (the statement's
+    PREPARE too, the first time on this connection). A failing command
     aborts the ones after it (a COMMIT never runs after a failed statement);
     the first error is raised."""
     tx = _transformer(pconn)
     values = tx.dump_sequence(params, _formats(params))
+    name = _statement_name(sql) if _named(pconn, idle=False) else None
+    prepared = _prepared.setdefault(pconn, set())
+    prepare = name is not None and name not in prepared
+    statement = (sql, values, tx.formats, name, prepare)
     with pconn.lock:
-        results = _pipeline(pconn.pgconn, before, (sql, values, tx.formats), after)
+        results = _pipeline(pconn.pgconn, before, statement, after)
+    at = len(before) + prepare
+    if prepare and results[len(before)].status == _pq().ExecStatus.COMMAND_OK:
+        prepared.add(name)
+    if name is not None and _sqlstate(results[at]) == _INVALID_STATEMENT_NAME:
+        prepared.discard(name)
     for result in results:
         _check(pconn, result)
-    return results[len(before)], tx
+    return results[at], tx
 
 
 def _pipeline(
     pg: Any, before: list[bytes], statement: tuple[Any, ...], after: list[bytes]
 ) -> list[Any]:
-    sql, values, formats = statement
+    sql, values, formats, name, prepare = statement
     pg.enter_pipeline_mode()
     try:
         for command in before:
             pg.send_query_params(command, None)
-        pg.send_query_params(sql, values, None, formats)
+        if name is None:
+            pg.send_query_params(sql, values, None, formats)
+        else:
+            if prepare:
+                pg.send_prepare(name, sql, None)
+            pg.send_query_prepared(name, values, formats)
         for command in after:
             pg.send_query_params(command, None)
         pg.pipeline_sync()
-        results = _pipeline_results(pg, len(before) + 1 + len(after))
+        count = len(before) + prepare + 1 + len(after)
+        results = _pipeline_results(pg, count)
         pg.exit_pipeline_mode()
     except BaseException:
         # Results left unread: the connection's state is unknown, so it is
@@ -317,7 +344,12 @@ def _pq_error(message: str) -> Exception:
     return psycopg.OperationalError(message)
 
 
-def _exec_prepared(pconn: Any, sql: bytes, values: Any, formats: Any) -> Any:
+def _exec_prepared(
+    pconn: Any, sql: bytes, values: Any, formats: Any, *, retry: bool = True
+) -> Any:
+    """Prepared once per connection, then run by name. With ``retry`` (no
+    transaction open) a statement deallocated behind our back is prepared
+    again; inside a transaction the error stands and the name is forgotten."""
     name = _statement_name(sql)
     prepared = _prepared.setdefault(pconn, set())
     for _ in range(2):
@@ -327,7 +359,9 @@ def _exec_prepared(pconn: Any, sql: bytes, values: Any, formats: Any) -> Any:
         result = pconn.pgconn.exec_prepared(name, values, formats)
         if _sqlstate(result) != _INVALID_STATEMENT_NAME:
             return result
-        prepared.discard(name)  # deallocated behind our back: prepare again
+        prepared.discard(name)
+        if not retry:
+            break
     return result
 
 

@@ -79,6 +79,27 @@ def test_the_statement_is_prepared_once_per_connection():
     assert WebhookEvent.objects.count() == 3
 
 
+def test_inside_a_transaction_too_the_statement_is_prepared_once():
+    # Planning an unnamed statement again on every run cost PostgreSQL
+    # 0.1-0.3 ms per payment statement.
+    account = ProviderAccountFactory()
+    insert(account.pk, "evt_0")  # prepared in autocommit
+    for n in range(1, 4):
+        with transaction.atomic():
+            insert(account.pk, f"evt_{n}")
+            insert(account.pk, f"evt_{n}-b")
+    with transaction.atomic():
+        db.execute_one(*insert_params(account.pk, "evt_last"), commit=True)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans + custom_plans FROM pg_prepared_statements"
+            " WHERE name LIKE 'switchyard%%'"
+        )
+        assert cursor.fetchall() == [(8,)]  # one statement, run by name 8 times
+    assert WebhookEvent.objects.count() == 8
+
+
 def test_a_statement_deallocated_behind_its_back_is_prepared_again():
     account = ProviderAccountFactory()
     insert(account.pk, "evt_1")

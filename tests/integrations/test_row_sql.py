@@ -128,10 +128,42 @@ def test_postgresql_sends_in_transaction_statements_past_the_cursor(monkeypatch)
     assert Payment.objects.count() == 2
 
 
-def test_postgresql_statements_survive_deallocate_all_inside_a_transaction():
+def _prepared_here() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        return {name for (name,) in cursor.fetchall()}
+
+
+def test_postgresql_statements_survive_a_rollback_inside_a_transaction():
+    # psycopg follows a rollback with DEALLOCATE ALL once it has prepared a
+    # statement of its own; our cursors never let it, so a transaction's
+    # named statements are still there after one.
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements exist on PostgreSQL only")
     row_insert(Payment(**FIELDS, idempotency_key="k-0"))  # prepared, autocommit
+    for n in range(8):  # past psycopg's prepare threshold
+        with pytest.raises(IntegrityError), transaction.atomic():
+            row_insert(Payment(**FIELDS, idempotency_key=f"k-{n % 2}"))
+            list(Payment.objects.filter(idempotency_key="k-0"))
+            row_insert(Payment(**FIELDS, idempotency_key="k-0"))
+    with transaction.atomic():
+        row_insert(Payment(**FIELDS, idempotency_key="k-1"))
+        row_insert(Payment(**FIELDS, idempotency_key="k-2"))
+    assert Payment.objects.count() == 3
+    assert any(name.startswith("switchyard_") for name in _prepared_here())
+    assert not any(name.startswith("_pg3_") for name in _prepared_here())
+
+
+def test_postgresql_statements_survive_deallocate_all_inside_a_transaction():
+    # Once psycopg has prepared a statement itself (someone's own cursor),
+    # it may deallocate everything after a rollback: inside a transaction
+    # our statements then go unnamed, as a missing name would abort it.
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements exist on PostgreSQL only")
+    row_insert(Payment(**FIELDS, idempotency_key="k-0"))  # prepared, autocommit
+    import psycopg
+
+    psycopg.Cursor(connection.connection).execute("SELECT 1", prepare=True)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("DEALLOCATE ALL")  # as psycopg does after a rollback
