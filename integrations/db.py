@@ -256,23 +256,43 @@ def _execute_pipelined(
     in libpq's pipeline mode: one round trip for them all (the statement's
     PREPARE too, the first time on this connection). A failing command
     aborts the ones after it (a COMMIT never runs after a failed statement);
-    the first error is raised."""
+    the first error is raised. A statement found deallocated in a pipeline
+    that began its transaction is sent again, prepared: nothing else had
+    run in that transaction."""
     tx = _transformer(pconn)
     values = tx.dump_sequence(params, _formats(params))
     name = _statement_name(sql) if _named(pconn, idle=False) else None
+    with pconn.lock:
+        results, at = _pipeline_named(
+            pconn, before, (sql, values, tx.formats, name), after
+        )
+        if before and _sqlstate(results[at]) == _INVALID_STATEMENT_NAME:
+            _check(pconn, pconn.pgconn.exec_(b"ROLLBACK"))
+            results, at = _pipeline_named(
+                pconn, before, (sql, values, tx.formats, name), after
+            )
+    for result in results:
+        _check(pconn, result)
+    return results[at], tx
+
+
+def _pipeline_named(
+    pconn: Any, before: list[bytes], statement: tuple[Any, ...], after: list[bytes]
+) -> tuple[list[Any], int]:
+    """The pipeline's results and the statement's place in them; keeps the
+    connection's set of prepared names true to what the server answered."""
+    sql, values, formats, name = statement
     prepared = _prepared.setdefault(pconn, set())
     prepare = name is not None and name not in prepared
-    statement = (sql, values, tx.formats, name, prepare)
-    with pconn.lock:
-        results = _pipeline(pconn.pgconn, before, statement, after)
+    results = _pipeline(
+        pconn.pgconn, before, (sql, values, formats, name, prepare), after
+    )
     at = len(before) + prepare
     if prepare and results[len(before)].status == _pq().ExecStatus.COMMAND_OK:
         prepared.add(name)
     if name is not None and _sqlstate(results[at]) == _INVALID_STATEMENT_NAME:
         prepared.discard(name)
-    for result in results:
-        _check(pconn, result)
-    return results[at], tx
+    return results, at
 
 
 def _pipeline(
@@ -347,9 +367,10 @@ def _pq_error(message: str) -> Exception:
 def _exec_prepared(
     pconn: Any, sql: bytes, values: Any, formats: Any, *, retry: bool = True
 ) -> Any:
-    """Prepared once per connection, then run by name. With ``retry`` (no
-    transaction open) a statement deallocated behind our back is prepared
-    again; inside a transaction the error stands and the name is forgotten."""
+    """Prepared once per connection, then run by name. A statement found
+    deallocated behind our back (a DEALLOCATE ALL or DISCARD ALL sent by
+    hand) is prepared again with ``retry`` (no transaction open); inside a
+    transaction the error stands and the name is forgotten."""
     name = _statement_name(sql)
     prepared = _prepared.setdefault(pconn, set())
     for _ in range(2):

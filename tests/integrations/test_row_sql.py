@@ -128,10 +128,14 @@ def test_postgresql_sends_in_transaction_statements_past_the_cursor(monkeypatch)
     assert Payment.objects.count() == 2
 
 
-def _prepared_here() -> set[str]:
+def _runs_by_name() -> int:
+    """How often our named statements ran on this connection."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT name FROM pg_prepared_statements")
-        return {name for (name,) in cursor.fetchall()}
+        cursor.execute(
+            "SELECT coalesce(sum(generic_plans + custom_plans), 0)"
+            " FROM pg_prepared_statements WHERE name LIKE 'switchyard%%'"
+        )
+        return cursor.fetchone()[0]
 
 
 def test_postgresql_statements_survive_a_rollback_inside_a_transaction():
@@ -143,15 +147,16 @@ def test_postgresql_statements_survive_a_rollback_inside_a_transaction():
     row_insert(Payment(**FIELDS, idempotency_key="k-0"))  # prepared, autocommit
     for n in range(8):  # past psycopg's prepare threshold
         with pytest.raises(IntegrityError), transaction.atomic():
-            row_insert(Payment(**FIELDS, idempotency_key=f"k-{n % 2}"))
+            row_insert(Payment(**FIELDS, idempotency_key=f"k-{n % 2}-x"))
             list(Payment.objects.filter(idempotency_key="k-0"))
             row_insert(Payment(**FIELDS, idempotency_key="k-0"))
+    before = _runs_by_name()
     with transaction.atomic():
         row_insert(Payment(**FIELDS, idempotency_key="k-1"))
         row_insert(Payment(**FIELDS, idempotency_key="k-2"))
     assert Payment.objects.count() == 3
-    assert any(name.startswith("switchyard_") for name in _prepared_here())
-    assert not any(name.startswith("_pg3_") for name in _prepared_here())
+    assert _runs_by_name() == before + 2  # both by name, inside the transaction
+    assert connection.connection._prepared._prepared_idx == 0  # psycopg's own
 
 
 def test_postgresql_statements_survive_deallocate_all_inside_a_transaction():
@@ -160,9 +165,9 @@ def test_postgresql_statements_survive_deallocate_all_inside_a_transaction():
     # our statements then go unnamed, as a missing name would abort it.
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements exist on PostgreSQL only")
-    row_insert(Payment(**FIELDS, idempotency_key="k-0"))  # prepared, autocommit
     import psycopg
 
+    row_insert(Payment(**FIELDS, idempotency_key="k-0"))  # prepared, autocommit
     psycopg.Cursor(connection.connection).execute("SELECT 1", prepare=True)
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -170,6 +175,23 @@ def test_postgresql_statements_survive_deallocate_all_inside_a_transaction():
         row_insert(Payment(**FIELDS, idempotency_key="k-1"))
         row_insert(Payment(**FIELDS, idempotency_key="k-2"))
     assert Payment.objects.count() == 3
+
+
+@pytest.mark.parametrize("command", ["DISCARD ALL", "DEALLOCATE ALL"])
+def test_a_transaction_begun_by_a_statement_deallocated_by_hand_still_runs(command):
+    # The statement's pipeline began the transaction, so nothing else ran in
+    # it: rolled back and sent again, prepared.
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements exist on PostgreSQL only")
+    with transaction.atomic():
+        row_insert(Payment(**FIELDS, idempotency_key="k-0"))  # named, prepared
+    with connection.cursor() as cursor:
+        cursor.execute(command)
+    with transaction.atomic():
+        row_insert(Payment(**FIELDS, idempotency_key="k-1"))
+        row_insert(Payment(**FIELDS, idempotency_key="k-2"))
+    assert Payment.objects.count() == 3
+    assert _runs_by_name() == 2  # prepared again: the two after the command
 
 
 def test_rows_select_loads_what_the_orm_loads():
