@@ -19,6 +19,10 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["name", "created_at"]),
             models.Index(fields=["created_at"]),
+            # An object's events on its admin page (integrations.timeline).
+            models.Index(
+                fields=["subject", "created_at"], name="event_subject_created"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -116,3 +116,23 @@ def test_timeline_readers_find_webhooks_by_reference_and_events_by_subject():
     assert [entry.title for entry in events] == ["Event shipment.label_created"]
     assert webhook_entries(account_id=account.pk, reference="") == []
     assert webhook_entries(account_id=None, reference="ch_42") == []
+
+
+@pytest.mark.django_db
+def test_an_objects_events_are_found_by_an_index_on_subject():
+    # Without one, PostgreSQL walked the whole outbox newest first, filtering
+    # by subject: an old payment's page read every event written since.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL plan")
+    EventFactory(subject="payment:pay_1")
+    with CaptureQueriesContext(connection) as queries:
+        event_entries(subjects=["payment:pay_1", "refund:re_1"])
+    (statement,) = [q["sql"] for q in queries.captured_queries if "event" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + statement)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Cond: ((subject)::text = ANY" in plan, plan
