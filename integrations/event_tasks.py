@@ -4,6 +4,7 @@ one service."""
 import logging
 
 from integrations import correlation, events
+from integrations.task_batcher import run_each
 
 logger = logging.getLogger(__name__)
 
@@ -17,18 +18,14 @@ def deliver_events(delivery_ids: list[int], correlation_id: str = "") -> list:
     """An event's deliveries in turn; one failing is kept on its own row and
     retried alone, the others go on (even past an error of our own: the
     sweeper sends that one again)."""
-    results: list = []
     with correlation.bind(correlation_id or None):
-        for pk in delivery_ids:
-            try:
-                results.append(events.event_delivery_run(delivery_id=pk))
-            except Exception:
-                logger.exception(
-                    "event delivery crashed; left for the sweeper",
-                    extra={"delivery_id": pk},
-                )
-                results.append(None)
-    return results
+        return run_each(
+            delivery_ids,
+            lambda pk: events.event_delivery_run(delivery_id=pk),
+            crashed="event delivery crashed; left for the sweeper",
+            extra=lambda pk: {"delivery_id": pk},
+            log=logger,
+        )
 
 
 def deliver_event_batch(items: list[list]) -> list:

@@ -176,3 +176,24 @@ class TaskBatcher(BackgroundBatcher):
         # With the ORM broker the enqueue opened this thread's own database
         # connection; nothing else would ever close it.
         connections.close_all()
+
+
+def run_each(
+    items: Sequence[Any],
+    run: Callable[[Any], Any],
+    *,
+    crashed: str,
+    extra: Callable[[Any], dict[str, Any]],
+    log: logging.Logger,
+) -> list[Any]:
+    """A batch task's items in turn, each on its own: one that raises is
+    logged on ``log`` (``crashed``, with ``extra(item)``) and gives None, and
+    the rest go on; its row is left for the sweeper."""
+    results: list[Any] = []
+    for item in items:
+        try:
+            results.append(run(item))
+        except Exception:
+            log.exception(crashed, extra=extra(item))
+            results.append(None)
+    return results

@@ -4,6 +4,7 @@ one service."""
 import logging
 
 from integrations import correlation
+from integrations.task_batcher import run_each
 from integrations.webhooks import services
 
 logger = logging.getLogger(__name__)
@@ -19,19 +20,20 @@ def process_webhook_events(items: list[list]) -> list[str | None]:
     """A batch from the intake, a replay or the sweeper: ``[event id,
     correlation id]`` pairs, each processed on its own (one failing does not
     stop the rest: its row records the error and is retried)."""
-    results: list[str | None] = []
-    for event_id, correlation_id in items:
-        with correlation.bind(correlation_id or None):
-            try:
-                results.append(services.webhook_event_process(event_id=event_id))
-            except Exception:
-                # The row is untouched or claimed: the sweeper retries it.
-                logger.exception(
-                    "webhook event processing crashed",
-                    extra={"webhook_event_id": event_id},
-                )
-                results.append(None)
-    return results
+    # A crash leaves the row untouched or claimed: the sweeper retries it.
+    return run_each(
+        items,
+        _process_one,
+        crashed="webhook event processing crashed",
+        extra=lambda item: {"webhook_event_id": item[0]},
+        log=logger,
+    )
+
+
+def _process_one(item: list) -> str | None:
+    event_id, correlation_id = item
+    with correlation.bind(correlation_id or None):
+        return services.webhook_event_process(event_id=event_id)
 
 
 def sweep_webhook_events() -> int:
