@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.urls import path
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
+from integrations.admin.search import PublicIdSearchMixin
 from integrations.admin.timeline import TimelineAdminMixin
 from integrations.timeline import TimelineEntry, event_entries, timeline_sorted
 from notifications import admin_pages
@@ -26,7 +27,9 @@ from notifications.services import (
 
 
 @admin.register(EmailMessage)
-class EmailMessageAdmin(TimelineAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class EmailMessageAdmin(
+    PublicIdSearchMixin, TimelineAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     list_display = (
         "public_id",
         "to_email",

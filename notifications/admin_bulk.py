@@ -24,6 +24,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
+from integrations.admin.search import PublicIdSearchMixin
 from integrations.batch.state import FINAL
 from integrations.models import BatchRowStatus
 from notifications.models import BulkRecipient, BulkSend
@@ -41,7 +42,7 @@ _NOSCRIPT_REFRESH_SECONDS = 5
 
 
 @admin.register(BulkSend)
-class BulkSendAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BulkSendAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "public_id",
         "name",

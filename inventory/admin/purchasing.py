@@ -8,6 +8,7 @@ from django.http import HttpRequest
 
 from integrations.admin.display import money_display
 from integrations.admin.readonly import ReadOnlyAdminMixin
+from integrations.admin.search import PublicIdSearchMixin
 from integrations.errors import ProviderError
 from inventory import services
 from inventory.models import PurchaseOrder, PurchaseOrderLine, ReorderPoint, Supplier
@@ -50,7 +51,7 @@ class PurchaseOrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(PurchaseOrder)
-class PurchaseOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PurchaseOrderAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "public_id",
         "supplier",

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
+from integrations.admin.search import PublicIdSearchMixin
 from inventory import services
 from inventory.admin.forwarding import (
     ForwardFilter,
@@ -140,7 +141,7 @@ class ReservationLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReservationAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "public_id",
         "order_id",

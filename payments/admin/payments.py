@@ -8,6 +8,7 @@ from django.http import HttpRequest
 
 from integrations.admin.display import money_column, money_display
 from integrations.admin.readonly import ReadOnlyAdminMixin
+from integrations.admin.search import PublicIdSearchMixin
 from integrations.admin.timeline import TimelineAdminMixin
 from integrations.timeline import TimelineEntry
 from payments.admin.operations import PaymentOperationsMixin
@@ -31,7 +32,11 @@ MONEY_FIELDS = [
 
 @admin.register(Payment)
 class PaymentAdmin(
-    PaymentOperationsMixin, TimelineAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+    PublicIdSearchMixin,
+    PaymentOperationsMixin,
+    TimelineAdminMixin,
+    ReadOnlyAdminMixin,
+    admin.ModelAdmin,
 ):
     change_form_template = "admin/payments/payment/change_form.html"
     list_display = [

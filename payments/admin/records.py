@@ -8,13 +8,14 @@ from django.utils.safestring import SafeString
 
 from integrations.admin.display import money_column
 from integrations.admin.readonly import ReadOnlyAdminMixin
+from integrations.admin.search import PublicIdSearchMixin
 from payments.admin.common import SERVICE_ERRORS, actor, payment_link
 from payments.models import RecurringCharge, Refund, SavedPaymentMethod
 from payments.services import refund_cancel
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RefundAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "public_id",
         "payment_link",
@@ -64,7 +65,9 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(SavedPaymentMethod)
-class SavedPaymentMethodAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SavedPaymentMethodAdmin(
+    PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     list_display = [
         "public_id",
         "customer_reference",
@@ -87,7 +90,7 @@ class SavedPaymentMethodAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RecurringCharge)
-class RecurringChargeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RecurringChargeAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "public_id",
         "customer",

@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString
 
 from integrations.admin.display import money_column
 from integrations.admin.readonly import ReadOnlyAdminMixin
+from integrations.admin.search import PublicIdSearchMixin
 from payments.admin.common import SERVICE_ERRORS, actor, payment_link
 from payments.models import Payment, PaymentReview
 from payments.selectors import payments_selected
@@ -20,7 +21,7 @@ from payments.services import payment_review_approve, payment_review_reject
 
 
 @admin.register(PaymentReview)
-class PaymentReviewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentReviewAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "payment_link",
         "order_id",

@@ -5,13 +5,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
+from integrations.admin.search import PublicIdSearchMixin
 from integrations.errors import ProviderError
 from shipping import services
 from shipping.models import Pickup
 
 
 @admin.register(Pickup)
-class PickupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PickupAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "public_id",
         "account",

@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 
 from integrations.admin.display import money_column
 from integrations.admin.readonly import ReadOnlyAdminMixin
+from integrations.admin.search import PublicIdSearchMixin
 from integrations.admin.timeline import TimelineAdminMixin
 from integrations.errors import ProviderError
 from integrations.timeline import TimelineEntry
@@ -38,7 +39,11 @@ _OPERATIONS: dict[str, Callable[[Shipment], object]] = {
 
 @admin.register(Shipment)
 class ShipmentAdmin(
-    CompareRatesMixin, TimelineAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+    PublicIdSearchMixin,
+    CompareRatesMixin,
+    TimelineAdminMixin,
+    ReadOnlyAdminMixin,
+    admin.ModelAdmin,
 ):
     change_form_template = "admin/shipping/shipment/change_form.html"
     change_list_template = "admin/shipping/shipment/change_list.html"

@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from integrations.admin.search import PublicIdSearchMixin
 from integrations.models import DeliveryStatus
 from storefront_hooks import catalog, services
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
@@ -78,7 +79,7 @@ def _secret_page(
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(PublicIdSearchMixin, admin.ModelAdmin):
     form = EndpointForm
     list_display = [
         "url",

@@ -107,6 +107,50 @@ def test_list_search_by_order_reference_and_email(staff_client, make_payment):
     assert ids(one.public_id) == {one.public_id}
 
 
+def test_a_pasted_public_id_is_looked_up_by_its_index(staff_client, make_payment):
+    # Django's own search is UPPER(public_id) = UPPER(term) OR ... LIKE: a scan
+    # of every payment, whatever the indexes.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    one, _two = make_payment(), make_payment()
+
+    with CaptureQueriesContext(connection) as queries:
+        found = listed(
+            staff_client.get(CHANGELIST, {"q": f" {one.public_id.upper()} "})
+        )
+
+    assert found == {one.public_id}
+    searches = [
+        q["sql"] for q in queries.captured_queries if "payments_payment" in q["sql"]
+    ]
+    assert searches, "the changelist read no payments"
+    for sql in searches:
+        assert "LIKE" not in sql and 'UPPER("payments_payment"."public_id"' not in sql
+
+
+def test_an_id_shaped_term_no_payment_has_is_searched_as_before(
+    staff_client, make_payment
+):
+    order = "ord_" + "7" * 24  # shaped like a public id, but an order reference
+    payment = make_payment(order_id=f"shop-{order}")
+    make_payment()
+
+    assert listed(staff_client.get(CHANGELIST, {"q": order})) == {payment.public_id}
+
+
+def test_a_refund_is_found_by_its_payments_id(staff_client, make_payment):
+    from payments.services import payment_refund
+
+    payment = make_payment()
+    refund = payment_refund(payment=payment, amount=100, requested_by="staff")
+    listing = staff_client.get(
+        reverse("admin:payments_refund_changelist"), {"q": payment.public_id}
+    )
+
+    assert refund.public_id in listing.content.decode()
+
+
 def test_payments_cannot_be_edited_or_added(staff_client, make_payment):
     payment = make_payment()
     assert staff_client.get(reverse("admin:payments_payment_add")).status_code == 403
