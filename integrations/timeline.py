@@ -6,7 +6,7 @@ entries (refunds, labels) and sorts them together with ``timeline_sorted``.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
@@ -50,18 +50,36 @@ def attempt_entries(attempts: QuerySet) -> list[TimelineEntry]:
     return entries
 
 
-def webhook_entries(*, account_id: int | None, reference: str) -> list[TimelineEntry]:
-    """Webhooks of ``account_id`` whose payload mentions ``reference`` (the
-    provider's id for the object; where it sits differs by provider, so the
-    payload's text is searched)."""
-    if not reference or account_id is None:
-        return []
-    webhooks = (
-        WebhookEvent.objects.filter(account_id=account_id)
-        .annotate(payload_text=Cast("payload", output_field=TextField()))
-        .filter(payload_text__contains=reference)
-        .order_by("-received_at")[:TIMELINE_LIMIT]
-    )
+# Webhooks no handler applied to the object (ignored types, rows processed
+# before subjects were stored) are found by the reference in their payload,
+# among at most this many received from the object's creation on: an old
+# object on a busy account costs a bounded read, not the whole table.
+REFERENCE_SEARCH_ROWS = 5000
+# A webhook may arrive just before our own record of what it is about.
+_EARLY = timedelta(hours=1)
+
+
+def webhook_entries(
+    *,
+    account_id: int | None,
+    reference: str,
+    subject: str = "",
+    since: datetime | None = None,
+) -> list[TimelineEntry]:
+    """Webhooks about one object: those a handler applied to it (``subject``,
+    its public id, by index), and those of ``account_id`` whose payload
+    mentions ``reference`` (the provider's id for it; where it sits differs
+    by provider) among the first ``REFERENCE_SEARCH_ROWS`` received from
+    ``since`` (its creation; the latest ones without it)."""
+    found: dict[int, WebhookEvent] = {}
+    if subject:
+        applied = WebhookEvent.objects.filter(subject=subject)
+        found.update(
+            (w.pk, w) for w in applied.order_by("-received_at")[:TIMELINE_LIMIT]
+        )
+    if reference and account_id is not None:
+        found.update((w.pk, w) for w in _mentioning(account_id, reference, since))
+    webhooks = sorted(found.values(), key=lambda w: w.received_at, reverse=True)
     return [
         TimelineEntry(
             at=webhook.occurred_at or webhook.received_at,
@@ -70,8 +88,26 @@ def webhook_entries(*, account_id: int | None, reference: str) -> list[TimelineE
             detail=webhook.note or webhook.last_error[:200],
             url=reverse("admin:integrations_webhookevent_change", args=[webhook.pk]),
         )
-        for webhook in webhooks
+        for webhook in webhooks[:TIMELINE_LIMIT]
     ]
+
+
+def _mentioning(
+    account_id: int, reference: str, since: datetime | None
+) -> QuerySet[WebhookEvent]:
+    window = WebhookEvent.objects.all()
+    if since is None:
+        window = window.order_by("-received_at")
+    else:
+        window = window.filter(received_at__gte=since - _EARLY).order_by("received_at")
+    return (
+        WebhookEvent.objects.filter(
+            pk__in=window.values("pk")[:REFERENCE_SEARCH_ROWS], account_id=account_id
+        )
+        .annotate(payload_text=Cast("payload", output_field=TextField()))
+        .filter(payload_text__contains=reference)
+        .order_by("-received_at")[:TIMELINE_LIMIT]
+    )
 
 
 def event_entries(*, subjects: list[str]) -> list[TimelineEntry]:

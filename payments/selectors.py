@@ -35,7 +35,10 @@ def payment_timeline(payment: Payment) -> list[TimelineEntry]:
             *_refund_entries(payment),
             *_note_entries(payment),
             *webhook_entries(
-                account_id=payment.account_id, reference=payment.provider_reference
+                account_id=payment.account_id,
+                reference=payment.provider_reference,
+                subject=payment.public_id,
+                since=payment.created_at,
             ),
             *event_entries(
                 subjects=[payment.public_id, f"payment:{payment.public_id}"]

@@ -43,6 +43,7 @@ def payment_webhook_handle(event: WebhookEvent) -> None:
     ).first()
     if payment is None:
         raise PaymentNotFound("no payment for the event's provider reference")
+    event.subject = payment.public_id  # stored with the processed row
     services.payment_event_apply(
         payment=payment,
         kind=parsed.kind,

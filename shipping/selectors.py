@@ -22,7 +22,10 @@ def shipment_timeline(shipment: Shipment) -> list[TimelineEntry]:
         *attempt_entries(shipment.attempts.all()),
         *event_entries(subjects=[shipment.public_id]),
         *webhook_entries(
-            account_id=shipment.account_id, reference=shipment.tracking_number
+            account_id=shipment.account_id,
+            reference=shipment.tracking_number,
+            subject=shipment.public_id,
+            since=shipment.created_at,
         ),
     ]
     for scan in shipment.tracking_events.all()[:100]:

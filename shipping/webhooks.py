@@ -46,6 +46,7 @@ def tracking_webhook_handle(event: WebhookEvent) -> None:
             extra={"webhook_event_id": event.pk, "event_type": event.event_type},
         )
         return
+    event.subject = shipment.public_id  # stored with the processed row
     new = services.shipment_tracking_apply(shipment=shipment, info=info)
     logger.info(
         "tracking webhook applied",
@@ -75,6 +76,7 @@ def _label_update(
             "label webhook without a shipment", extra={"webhook_event_id": event.pk}
         )
         return True
+    event.subject = shipment.public_id
     changed = services.shipment_label_update_apply(shipment=shipment, update=update)
     logger.info(
         "label webhook handled",

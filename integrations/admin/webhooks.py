@@ -57,6 +57,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         "dedupe_key",
         "status",
         "note",
+        "subject",
         "attempts",
         "next_attempt_at",
         "received_at",

@@ -1,5 +1,6 @@
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations.models.accounts import ProviderAccount
@@ -47,6 +48,10 @@ class WebhookEvent(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Our object the handler applied it to (a payment's or a shipment's
+    # public id), set when processed: that object's admin timeline finds it
+    # by this index instead of searching payloads.
+    subject = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         ordering = ["-received_at", "-pk"]
@@ -59,6 +64,12 @@ class WebhookEvent(models.Model):
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["received_at"]),
             models.Index(fields=["event_type"]),
+            # Partial: the intake's INSERT (no subject yet) never writes it.
+            models.Index(
+                fields=["subject", "received_at"],
+                name="webhook_subject_received",
+                condition=~Q(subject=""),
+            ),
         ]
 
     def __str__(self) -> str:

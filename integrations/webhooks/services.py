@@ -470,8 +470,15 @@ def _dispatch(event: WebhookEvent, now: datetime) -> str:
     with transaction.atomic():
         if path is not None:
             import_string(path)(event)
-        # A lost claim rolls the handler's writes back with it.
-        _rows.finish(event, WebhookStatus.PROCESSED, processed_at=now, note=note)
+        # A lost claim rolls the handler's writes back with it. The handler
+        # names the object it applied the event to in ``event.subject``.
+        _rows.finish(
+            event,
+            WebhookStatus.PROCESSED,
+            processed_at=now,
+            note=note,
+            subject=event.subject[:255],
+        )
     return note
 
 

@@ -186,3 +186,18 @@ def test_refund_event_waits_for_our_refund_still_awaiting_its_answer(
     payment.refresh_from_db()
     assert payment.amount_refunded == 300  # counted once
     assert payment.refunds.count() == 1
+
+
+def test_a_processed_webhook_names_its_payment_and_shows_on_its_timeline(
+    authorized, django_capture_on_commit_callbacks
+):
+    from payments.selectors import payment_timeline
+
+    ref = authorized.provider_reference
+    cb = django_capture_on_commit_callbacks
+    deliver("sbx-primary", "payment.captured", cb, reference=ref, amount=1000)
+
+    (webhook,) = WebhookEvent.objects.all()
+    assert (webhook.status, webhook.subject) == ("processed", authorized.public_id)
+    titles = [e.title for e in payment_timeline(authorized) if e.kind == "webhook"]
+    assert titles == ["Webhook payment.captured: Processed"]

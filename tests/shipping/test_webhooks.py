@@ -69,3 +69,18 @@ def test_a_webhook_for_an_unknown_number_is_processed_and_ignored(
     event = WebhookEvent.objects.get(account=account)
     assert event.status == "processed"
     assert not Event.objects.exists()
+
+
+def test_a_processed_tracking_webhook_names_its_shipment(
+    django_capture_on_commit_callbacks,
+):
+    account = carrier("hooked-post")
+    shipment = _bought(account, steps_ago=3)
+    _post(
+        account.slug,
+        shipment.tracking_number,
+        "msg_4",
+        django_capture_on_commit_callbacks,
+    )
+
+    assert WebhookEvent.objects.get(account=account).subject == shipment.public_id

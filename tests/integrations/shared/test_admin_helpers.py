@@ -146,3 +146,87 @@ def test_an_objects_events_are_found_by_an_index_on_subject():
         cursor.execute("EXPLAIN " + statement)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Index Cond: ((subject)::text = ANY" in plan, plan
+
+
+@pytest.mark.django_db
+def test_webhooks_a_handler_applied_are_found_by_subject_wherever_they_are(
+    monkeypatch,
+):
+    from integrations import timeline
+
+    monkeypatch.setattr(timeline, "REFERENCE_SEARCH_ROWS", 2)
+    account = ProviderAccountFactory()
+    made = timezone.now() - timedelta(days=30)
+    applied = WebhookEventFactory(
+        account=account, subject="pay_1", payload={"data": {"id": "evt_x"}}
+    )
+    for _ in range(3):  # later traffic that fills the reference search's rows
+        WebhookEventFactory(account=account, received_at=made + timedelta(minutes=5))
+    late_mention = WebhookEventFactory(account=account, payload={"id": "ch_42"})
+
+    found = webhook_entries(
+        account_id=account.pk, reference="ch_42", subject="pay_1", since=made
+    )
+
+    urls = {entry.url for entry in found}
+    assert _change_url(applied) in urls
+    assert _change_url(late_mention) not in urls  # past the bounded search
+
+
+@pytest.mark.django_db
+def test_the_reference_search_reads_a_bounded_window_from_the_objects_creation(
+    monkeypatch,
+):
+    from integrations import timeline
+
+    monkeypatch.setattr(timeline, "REFERENCE_SEARCH_ROWS", 3)
+    account = ProviderAccountFactory()
+    made = timezone.now() - timedelta(days=2)
+    WebhookEventFactory(  # long before the object existed
+        account=account, payload={"id": "ch_42"}, received_at=made - timedelta(days=1)
+    )
+    early = WebhookEventFactory(
+        account=account,
+        payload={"id": "ch_42"},
+        received_at=made - timedelta(minutes=1),
+    )
+    within = WebhookEventFactory(
+        account=account, payload={"id": "ch_42"}, received_at=made + timedelta(hours=1)
+    )
+    WebhookEventFactory(  # another account's, in the window
+        payload={"id": "ch_42"}, received_at=made + timedelta(hours=2)
+    )
+
+    found = webhook_entries(account_id=account.pk, reference="ch_42", since=made)
+
+    assert {entry.url for entry in found} == {_change_url(early), _change_url(within)}
+
+
+def _change_url(webhook) -> str:
+    return reverse("admin:integrations_webhookevent_change", args=[webhook.pk])
+
+
+@pytest.mark.django_db
+def test_webhooks_are_found_by_subject_through_its_index():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from integrations.models import WebhookEvent
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL plan")
+    account = ProviderAccountFactory()
+    WebhookEvent.objects.bulk_create(
+        WebhookEventFactory.build(account=account, subject=f"pay_{n}")
+        for n in range(3000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE integrations_webhookevent")
+    with CaptureQueriesContext(connection) as queries:
+        webhook_entries(account_id=account.pk, reference="", subject="pay_7")
+    (statement,) = [q["sql"] for q in queries.captured_queries]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + statement)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "webhook_subject_received" in plan, plan
