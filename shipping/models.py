@@ -156,6 +156,9 @@ class ShipmentParcel(models.Model):
     sequence = models.PositiveSmallIntegerField()  # 1-based, the carrier's order
     tracking_number = models.CharField(max_length=64, blank=True, default="")
     label_data = models.BinaryField(blank=True, default=b"", editable=False)
+    # Where the carrier voids each parcel's label on its own (Shippo: the
+    # parcel's transaction id); empty otherwise.
+    carrier_reference = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["sequence"]

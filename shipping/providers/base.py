@@ -210,10 +210,13 @@ class LabelRequest:
 @dataclass(frozen=True)
 class ParcelLabel:
     """One parcel's own label where the carrier prints one per parcel
-    (FedEx, UPS multi-piece shipments)."""
+    (FedEx, UPS, Shippo multi-piece shipments)."""
 
     tracking_number: str
     label_data: bytes = b""
+    # The carrier's id of this label where each is voided on its own (a
+    # Shippo transaction); empty where voiding the shipment voids them all.
+    carrier_reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -269,6 +272,9 @@ class VoidRequest:
     tracking_number: str
     idempotency_key: str
     service_code: str = ""
+    # The other parcels' labels where each is voided on its own (their
+    # ``ParcelLabel.carrier_reference``), voided before the shipment's own.
+    parcel_references: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

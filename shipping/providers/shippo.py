@@ -20,7 +20,7 @@ from integrations.providers.http import HttpAdapter
 from integrations.webhooks.messages import WebhookMessage, iso_time, json_object
 from integrations.webhooks.signing import require_match
 from integrations.webhooks.verification import WebhookVerificationError
-from shipping.providers import shippo_parcels, shippo_pickups
+from shipping.providers import shippo_parcels, shippo_pickups, shippo_refunds
 from shipping.providers.base import (
     Address,
     AddressValidation,
@@ -48,7 +48,6 @@ from shipping.providers.shippo_errors import (
     CONTENTS_TYPES,
     LABEL_FILE_TYPES,
     PENDING_STATUSES,
-    REFUND_ACCEPTED,
     messages_text,
     shippo_error_map,
     track_error_map,
@@ -333,17 +332,7 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
         return response.content
 
     def carrier_void_label(self, request: VoidRequest) -> VoidResult:
-        body = {"transaction": request.carrier_shipment_id, "async": False}
-        try:
-            refund = self.send(
-                "POST", "/refunds", operation="shippo_void_label", json=body
-            )
-        except Rejected as error:
-            return VoidResult(voided=False, detail=error.message)
-        status = str(refund.get("status") or "")
-        if status in REFUND_ACCEPTED:
-            return VoidResult(voided=True, detail=f"refund {status.lower()}")
-        return VoidResult(voided=False, detail=f"refund {status.lower() or 'refused'}")
+        return shippo_refunds.void(self, request)
 
     # --- Tracking ------------------------------------------------------------------
 

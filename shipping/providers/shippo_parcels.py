@@ -55,9 +55,13 @@ def with_parcel_labels(
     if not others:
         return label
     parcels = (
-        ParcelLabel(label.tracking_number, label.label_data),
+        ParcelLabel(label.tracking_number, label.label_data, label.carrier_shipment_id),
         *(
-            ParcelLabel(str(t.get("tracking_number") or ""), fetch(t.get("label_url")))
+            ParcelLabel(
+                str(t.get("tracking_number") or ""),
+                fetch(t.get("label_url")),
+                str(t.get("object_id") or ""),
+            )
             for t in others
         ),
     )

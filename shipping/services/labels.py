@@ -37,6 +37,7 @@ from shipping.providers.base import (
     LabelRequest,
     LabelStatus,
     LabelUpdate,
+    ParcelLabel,
     VoidRequest,
 )
 from shipping.services.errors import InvalidState, NotFound, QuoteExpired, ShippingError
@@ -180,9 +181,9 @@ def _parcels_store(shipment: Shipment, label: Label) -> None:
     prints one per parcel; nothing for a single parcel (the shipment's own
     label and number are that parcel's)."""
     if label.parcel_labels:
-        rows = [(p.tracking_number, p.label_data) for p in label.parcel_labels]
+        rows = list(label.parcel_labels)
     else:
-        rows = [(number, b"") for number in label.parcel_tracking_numbers]
+        rows = [ParcelLabel(number) for number in label.parcel_tracking_numbers]
     if len(rows) < 2:
         return
     ShipmentParcel.objects.filter(shipment=shipment).delete()
@@ -190,10 +191,11 @@ def _parcels_store(shipment: Shipment, label: Label) -> None:
         ShipmentParcel(
             shipment=shipment,
             sequence=sequence,
-            tracking_number=number[:64],
-            label_data=data,
+            tracking_number=parcel.tracking_number[:64],
+            label_data=parcel.label_data,
+            carrier_reference=parcel.carrier_reference[:64],
         )
-        for sequence, (number, data) in enumerate(rows, start=1)
+        for sequence, parcel in enumerate(rows, start=1)
     )
 
 
@@ -342,6 +344,7 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
         tracking_number=shipment.tracking_number,
         idempotency_key=f"{shipment.idempotency_key}-void",
         service_code=shipment.service_code,
+        parcel_references=_other_parcel_labels(shipment),
     )
     try:
         result = attempt_run(
@@ -372,6 +375,17 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
             payload=_event_payload(shipment),
         )
     return shipment
+
+
+def _other_parcel_labels(shipment: Shipment) -> tuple[str, ...]:
+    """The other parcels' labels a carrier voids one by one (Shippo)."""
+    references = (
+        ShipmentParcel.objects.filter(shipment=shipment)
+        .exclude(carrier_reference__in=("", shipment.carrier_shipment_id))
+        .order_by("sequence")
+        .values_list("carrier_reference", flat=True)
+    )
+    return tuple(references)
 
 
 def quotes_expired_delete(*, older_than: timedelta | None = None) -> int:

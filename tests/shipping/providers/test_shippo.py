@@ -362,6 +362,115 @@ def test_void_is_a_refund(adapter, mocked, fixture, voided):
     assert body == {"transaction": TRANSACTION, "async": False}
 
 
+THIRD = "c" * 32
+
+
+def _void(adapter, *others):
+    return adapter.void_label(
+        VoidRequest(
+            carrier_shipment_id=TRANSACTION,
+            tracking_number=NUMBER,
+            idempotency_key="void-1",
+            parcel_references=others,
+        )
+    )
+
+
+def _refunded_transactions(mocked) -> list[str]:
+    return [
+        body_of(call)["transaction"] for call in sent(mocked, "POST", f"{BASE}/refunds")
+    ]
+
+
+def test_a_multi_piece_void_refunds_every_parcels_label_the_shipments_last(
+    adapter, mocked
+):
+    # Shippo refunds one label per request; each parcel is a transaction.
+    mocked.post(f"{BASE}/refunds", status=201, json=fx("refund_queued.json"))
+
+    result = _void(adapter, SECOND, THIRD)
+
+    assert result.voided is True
+    assert _refunded_transactions(mocked) == [SECOND, THIRD, TRANSACTION]
+
+
+def test_a_refused_parcel_refund_keeps_the_shipments_own_label(adapter, mocked):
+    mocked.post(
+        f"{BASE}/refunds",
+        status=201,
+        json=fx("refund_queued.json"),
+        match=[matchers.json_params_matcher({"transaction": SECOND, "async": False})],
+    )
+    mocked.post(f"{BASE}/refunds", status=201, json=fx("refund_error.json"))
+
+    result = _void(adapter, SECOND, THIRD)
+
+    assert result.voided is False
+    assert result.detail == (
+        f"1 of 2 other parcel labels refunded; parcel label {THIRD}: refund error"
+    )
+    assert _refunded_transactions(mocked) == [SECOND, THIRD]  # never the shipment's
+
+
+@pytest.mark.parametrize(
+    ("status", "voided"),
+    [("REFUNDED", True), ("REFUNDPENDING", True), ("SUCCESS", False)],
+)
+def test_a_refund_shippo_refuses_counts_if_one_was_made_before(
+    adapter, mocked, status, voided
+):
+    # A retry after a lost answer: the transaction says what became of it.
+    mocked.post(f"{BASE}/refunds", status=400, json=fx("error_validation.json"))
+    mocked.get(
+        f"{BASE}/transactions/{TRANSACTION}",
+        json={**fx("transaction_success.json"), "status": status},
+    )
+
+    result = _void(adapter)
+
+    assert result.voided is voided
+    assert len(sent(mocked, "GET", f"{BASE}/transactions/{TRANSACTION}")) == 1
+
+
+def test_a_multi_piece_purchase_keeps_each_parcels_transaction(adapter, mocked):
+    mocked.post(f"{BASE}/transactions", status=201, json=fx("transaction_success.json"))
+    listed_by_rate(mocked, second_parcel(), fx("transaction_success.json"))
+    mocked.get(LABEL_URL, body=PDF)
+    mocked.get(SECOND_URL, body=PDF)
+
+    label = adapter.create_label(label_request(parcels=(shared.PARCEL,) * 2))
+
+    assert [p.carrier_reference for p in label.parcel_labels] == [TRANSACTION, SECOND]
+
+
+def test_voiding_a_bought_multi_piece_shipment_refunds_every_parcel(account, mocked):
+    from shipping import services
+    from shipping.models import ShipmentParcel
+
+    shipment = _queued(account, status=ShipmentStatus.PURCHASED, tracking_number=NUMBER)
+    for sequence, (number, reference) in enumerate(
+        [
+            (NUMBER, TRANSACTION),
+            (SECOND_NUMBER, SECOND),
+            ("9205590164917312751102", ""),
+        ],
+        start=1,
+    ):
+        ShipmentParcel.objects.create(
+            shipment=shipment,
+            sequence=sequence,
+            tracking_number=number,
+            carrier_reference=reference,
+        )
+    mocked.post(f"{BASE}/refunds", status=201, json=fx("refund_queued.json"))
+
+    services.shipment_void(shipment=shipment)
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.VOIDED
+    assert _refunded_transactions(mocked) == [SECOND, TRANSACTION]
+
+
 # --- Tracking ---------------------------------------------------------------------
 
 
