@@ -23,6 +23,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from typing import Any
 
@@ -185,15 +186,18 @@ def run_each(
     crashed: str,
     extra: Callable[[Any], dict[str, Any]],
     log: logging.Logger,
+    within: Callable[[Any], AbstractContextManager[Any]] | None = None,
 ) -> list[Any]:
     """A batch task's items in turn, each on its own: one that raises is
     logged on ``log`` (``crashed``, with ``extra(item)``) and gives None, and
-    the rest go on; its row is left for the sweeper."""
+    the rest go on; its row is left for the sweeper. ``within(item)``: a
+    context the item runs and is logged in (its correlation id)."""
     results: list[Any] = []
     for item in items:
-        try:
-            results.append(run(item))
-        except Exception:
-            log.exception(crashed, extra=extra(item))
-            results.append(None)
+        with within(item) if within is not None else nullcontext():
+            try:
+                results.append(run(item))
+            except Exception:
+                log.exception(crashed, extra=extra(item))
+                results.append(None)
     return results

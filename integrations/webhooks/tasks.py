@@ -23,17 +23,12 @@ def process_webhook_events(items: list[list]) -> list[str | None]:
     # A crash leaves the row untouched or claimed: the sweeper retries it.
     return run_each(
         items,
-        _process_one,
+        lambda item: services.webhook_event_process(event_id=item[0]),
         crashed="webhook event processing crashed",
         extra=lambda item: {"webhook_event_id": item[0]},
         log=logger,
+        within=lambda item: correlation.bind(item[1] or None),
     )
-
-
-def _process_one(item: list) -> str | None:
-    event_id, correlation_id = item
-    with correlation.bind(correlation_id or None):
-        return services.webhook_event_process(event_id=event_id)
 
 
 def sweep_webhook_events() -> int:

@@ -106,6 +106,30 @@ def test_a_batch_keeps_going_past_an_event_that_crashes(account, monkeypatch):
     assert results == [None, WebhookStatus.PROCESSED]
 
 
+def test_a_crash_is_logged_under_the_events_correlation_id(account, monkeypatch):
+    from integrations import correlation
+    from tests.factories import WebhookEventFactory
+
+    event = WebhookEventFactory(account=account)
+    seen: list[str | None] = []
+
+    class Seen(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(correlation.get())
+
+    def crash(**kwargs: object):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(services, "webhook_event_process", crash)
+    handler = Seen()
+    tasks.logger.addHandler(handler)
+    try:
+        tasks.process_webhook_events([[event.pk, "corr-1"]])
+    finally:
+        tasks.logger.removeHandler(handler)
+    assert seen == ["corr-1"]
+
+
 def test_a_broker_down_in_the_background_loses_nothing(
     account, broker, post_webhook, django_capture_on_commit_callbacks, caplog
 ):
