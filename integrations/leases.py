@@ -80,15 +80,17 @@ class LeasedRows:
         cap = self._setting("RETRY_MAX_SECONDS")
         return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
 
-    def fail(self, row: Any, exc: BaseException, now: datetime) -> str:
-        """Keep the error on a claimed row: failed and due again after the
-        backoff, or dead once its attempts are used up. Returns the status."""
+    def fail(self, row: Any, exc: BaseException, now: datetime, **fields: Any) -> str:
+        """Keep the error on a claimed row (and ``fields``): failed and due
+        again after the backoff, or dead once its attempts are used up.
+        Returns the status."""
         dead = row.attempts >= self._setting("MAX_ATTEMPTS")
         status = self.dead if dead else self.failed
         self.held(row).update(
             status=status,
             last_error=describe_error(exc),
             next_attempt_at=None if dead else now + self.retry_delay(row.attempts),
+            **fields,
         )
         return status
 

@@ -52,8 +52,9 @@ def attempt_entries(attempts: QuerySet) -> list[TimelineEntry]:
 
 # Webhooks no handler applied to the object (ignored types, rows processed
 # before subjects were stored) are found by the reference in their payload,
-# among at most this many received from the object's creation on: an old
-# object on a busy account costs a bounded read, not the whole table.
+# among at most this many received (from every account: the webhook table
+# has no per-account time index, one write fewer per webhook) from the
+# object's creation on: an old object costs a bounded read, not a scan.
 REFERENCE_SEARCH_ROWS = 5000
 # A webhook may arrive just before our own record of what it is about.
 _EARLY = timedelta(hours=1)
@@ -66,11 +67,12 @@ def webhook_entries(
     subject: str = "",
     since: datetime | None = None,
 ) -> list[TimelineEntry]:
-    """Webhooks about one object: those a handler applied to it (``subject``,
-    its public id, by index), and those of ``account_id`` whose payload
-    mentions ``reference`` (the provider's id for it; where it sits differs
-    by provider) among the first ``REFERENCE_SEARCH_ROWS`` received from
-    ``since`` (its creation; the latest ones without it)."""
+    """Webhooks about one object: those a handler applied to it or failed to
+    (``subject``, its public id, by index), and those of ``account_id``
+    whose payload mentions ``reference`` (the provider's id for it; where it
+    sits differs by provider) among the first ``REFERENCE_SEARCH_ROWS``
+    webhooks of any account received from ``since`` (its creation; the
+    latest ones without it)."""
     found: dict[int, WebhookEvent] = {}
     if subject:
         applied = WebhookEvent.objects.filter(subject=subject)

@@ -158,7 +158,9 @@ class ShipmentParcel(models.Model):
     label_data = models.BinaryField(blank=True, default=b"", editable=False)
     # Where the carrier voids each parcel's label on its own (Shippo: the
     # parcel's transaction id); empty otherwise.
-    carrier_reference = models.CharField(max_length=64, blank=True, default="")
+    carrier_reference = models.CharField(
+        max_length=64, blank=True, default="", db_default=""
+    )
 
     class Meta:
         ordering = ["sequence"]

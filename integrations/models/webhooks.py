@@ -51,7 +51,9 @@ class WebhookEvent(models.Model):
     # Our object the handler applied it to (a payment's or a shipment's
     # public id), set when processed: that object's admin timeline finds it
     # by this index instead of searching payloads.
-    subject = models.CharField(max_length=255, blank=True, default="")
+    # db_default: a web process still on the release before this column
+    # inserts without it while the migration has already run.
+    subject = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-received_at", "-pk"]

@@ -483,7 +483,9 @@ def _dispatch(event: WebhookEvent, now: datetime) -> str:
 
 
 def _record_failure(event: WebhookEvent, exc: Exception, now: datetime) -> str:
-    status = _rows.fail(event, exc, now)
+    # The object the handler had found stays named, failed or not: its
+    # timeline shows the webhook that could not be applied.
+    status = _rows.fail(event, exc, now, subject=event.subject[:255])
     WEBHOOK_PROCESSING.labels(event.account.kind, status).inc()
     log = logger.error if status == WebhookStatus.DEAD else logger.warning
     log(

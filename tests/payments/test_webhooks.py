@@ -201,3 +201,24 @@ def test_a_processed_webhook_names_its_payment_and_shows_on_its_timeline(
     assert (webhook.status, webhook.subject) == ("processed", authorized.public_id)
     titles = [e.title for e in payment_timeline(authorized) if e.kind == "webhook"]
     assert titles == ["Webhook payment.captured: Processed"]
+
+
+def test_a_webhook_that_failed_to_apply_still_names_its_payment(
+    authorized, django_capture_on_commit_callbacks, monkeypatch
+):
+    # The ones staff most need on the payment's page.
+    from payments.selectors import payment_timeline
+
+    def broken(**kwargs: object) -> None:
+        raise RuntimeError("apply failed")
+
+    monkeypatch.setattr(services, "payment_event_apply", broken)
+    ref = authorized.provider_reference
+    cb = django_capture_on_commit_callbacks
+    with cb(execute=True):
+        send("sbx-primary", "payment.captured", reference=ref, amount=1000)
+
+    (webhook,) = WebhookEvent.objects.all()
+    assert (webhook.status, webhook.subject) == ("failed", authorized.public_id)
+    titles = [e.title for e in payment_timeline(authorized) if e.kind == "webhook"]
+    assert titles == ["Webhook payment.captured: Failed (will retry)"]

@@ -193,7 +193,7 @@ def test_the_reference_search_reads_a_bounded_window_from_the_objects_creation(
     within = WebhookEventFactory(
         account=account, payload={"id": "ch_42"}, received_at=made + timedelta(hours=1)
     )
-    WebhookEventFactory(  # another account's, in the window
+    WebhookEventFactory(  # another account's: it counts in the window too
         payload={"id": "ch_42"}, received_at=made + timedelta(hours=2)
     )
 
