@@ -292,7 +292,7 @@ def _parcel_label(shipment: Shipment, parcel: str) -> bytes:
     found = parcel_label(shipment, parcel)
     if found is None:
         raise ApiError(
-            "The parcel has no label of its own.",
+            "The parcel has no label of its own, or it was voided.",
             code="no_label",
             status_code=404,
             param="parcel",

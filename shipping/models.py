@@ -161,6 +161,9 @@ class ShipmentParcel(models.Model):
     carrier_reference = models.CharField(
         max_length=64, blank=True, default="", db_default=""
     )
+    # This parcel's own label was voided (refunded) while the shipment's was
+    # not, or not yet: a multi-piece void the carrier refused part-way.
+    voided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["sequence"]

@@ -44,9 +44,11 @@ def shipment_timeline(shipment: Shipment) -> list[TimelineEntry]:
 
 def parcel_label(shipment: Shipment, parcel: str) -> bytes | None:
     """The label of parcel number ``parcel`` (1-based, as the query string
-    gives it), or None when there is no such parcel or it has no label of
-    its own."""
+    gives it), or None when there is no such parcel, it has no label of its
+    own, or that label was voided."""
     if not (parcel.isdigit() and 0 < int(parcel) < 1000):
         return None
-    row = shipment.parcel_labels.filter(sequence=int(parcel)).first()
+    row = shipment.parcel_labels.filter(
+        sequence=int(parcel), voided_at__isnull=True
+    ).first()
     return bytes(row.label_data) if row is not None and row.label_data else None

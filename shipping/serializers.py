@@ -196,11 +196,12 @@ class ShipmentParcelSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ShipmentParcel
-        fields = ["sequence", "tracking_number", "label_url"]
+        fields = ["sequence", "tracking_number", "label_url", "voided_at"]
 
     def get_label_url(self, parcel: ShipmentParcel) -> str | None:
-        # None when the carrier printed one label for every parcel.
-        if not parcel.label_data:
+        # None when the carrier printed one label for every parcel, or this
+        # parcel's own was voided.
+        if not parcel.label_data or parcel.voided_at is not None:
             return None
         url = reverse("api:shipment-label", args=[parcel.shipment.public_id])
         return f"{url}?parcel={parcel.sequence}"

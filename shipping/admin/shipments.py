@@ -108,7 +108,9 @@ class ShipmentAdmin(
                 parcel.sequence,
                 parcel.tracking_number,
             )
-            for parcel in obj.parcel_labels.exclude(label_data=b"")
+            for parcel in obj.parcel_labels.exclude(label_data=b"").filter(
+                voided_at__isnull=True
+            )
         ]
         return format_html_join(" | ", "{}", ((item,) for item in [link, *parcels]))
 

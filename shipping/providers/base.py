@@ -282,6 +282,8 @@ class VoidResult:
     voided: bool
     # Why not, in the carrier's words (already in transit, past the window).
     detail: str = ""
+    # Of ``VoidRequest.parcel_references``, those voided by this call.
+    voided_parcels: tuple[str, ...] = ()
 
 
 # --- Tracking ---------------------------------------------------------------

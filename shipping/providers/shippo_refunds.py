@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from integrations.errors import Rejected
+from integrations.errors import ProviderError, Rejected
 from shipping.providers.base import VoidRequest, VoidResult
 from shipping.providers.shippo_errors import REFUND_ACCEPTED
 
@@ -26,16 +26,24 @@ _REFUNDED = frozenset({"REFUNDED", "REFUNDPENDING"})
 
 def void(adapter: "ShippoAdapter", request: VoidRequest) -> VoidResult:
     others = request.parcel_references
-    for done, transaction in enumerate(others):
+    done: list[str] = []
+    for transaction in others:
         refunded, detail = _refund(adapter, transaction)
         if not refunded:
             return VoidResult(
                 voided=False,
-                detail=f"{done} of {len(others)} other parcel labels refunded; "
-                f"parcel label {transaction}: {detail}",
+                detail=f"{_count(done, others)}parcel label {transaction}: {detail}",
+                voided_parcels=tuple(done),
             )
+        done.append(transaction)
     refunded, detail = _refund(adapter, request.carrier_shipment_id)
-    return VoidResult(voided=refunded, detail=detail)
+    if not refunded and others:
+        detail = f"{_count(done, others)}the shipment's own label: {detail}"
+    return VoidResult(voided=refunded, detail=detail, voided_parcels=tuple(done))
+
+
+def _count(done: list[str], others: tuple[str, ...]) -> str:
+    return f"{len(done)} of {len(others)} other parcel labels refunded; "
 
 
 def _refund(adapter: "ShippoAdapter", transaction: str) -> tuple[bool, str]:
@@ -46,21 +54,26 @@ def _refund(adapter: "ShippoAdapter", transaction: str) -> tuple[bool, str]:
             "POST", "/refunds", operation="shippo_void_label", json=body
         )
     except Rejected as error:
-        if _already_refunded(adapter, transaction):
-            return True, "refund already requested"
-        return False, error.message
-    status = str(refund.get("status") or "")
-    if status in REFUND_ACCEPTED:
-        return True, f"refund {status.lower()}"
-    return False, f"refund {status.lower() or 'refused'}"
+        refused = error.message
+    else:
+        status = str(refund.get("status") or "")
+        if status in REFUND_ACCEPTED:
+            return True, f"refund {status.lower()}"
+        refused = f"refund {status.lower() or 'refused'}"
+    if _already_refunded(adapter, transaction):
+        return True, "refund already requested"
+    return False, refused
 
 
 def _already_refunded(adapter: "ShippoAdapter", transaction: str) -> bool:
-    found = adapter.none_if_not_found(
-        lambda: adapter.send(
+    """The transaction says it was refunded before; False when it says
+    otherwise or cannot be read (the refusal then stands)."""
+    try:
+        found = adapter.send(
             "GET",
             f"/transactions/{requests.utils.quote(transaction, safe='')}",
             operation="shippo_void_check",
         )
-    )
-    return found is not None and found.get("status") in _REFUNDED
+    except ProviderError:
+        return False
+    return found.get("status") in _REFUNDED

@@ -358,10 +358,11 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
         )
     except ProviderError as error:
         raise ShippingError(
-            f"the carrier did not void the label: {error.message}",
+            f"the carrier did not void the label: {staff_text(error.message)}",
             code=f"carrier_{error.outcome}",
             status_code=502,
         ) from None
+    _parcels_voided(shipment, result.voided_parcels)
     if not result.voided:
         raise InvalidState(
             staff_text(result.detail) or "the carrier refused", code="void_refused"
@@ -378,14 +379,24 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
 
 
 def _other_parcel_labels(shipment: Shipment) -> tuple[str, ...]:
-    """The other parcels' labels a carrier voids one by one (Shippo)."""
+    """The other parcels' labels a carrier voids one by one (Shippo), but
+    those a part-way void already voided."""
     references = (
-        ShipmentParcel.objects.filter(shipment=shipment)
+        ShipmentParcel.objects.filter(shipment=shipment, voided_at__isnull=True)
         .exclude(carrier_reference__in=("", shipment.carrier_shipment_id))
         .order_by("sequence")
         .values_list("carrier_reference", flat=True)
     )
     return tuple(references)
+
+
+def _parcels_voided(shipment: Shipment, references: tuple[str, ...]) -> None:
+    """Kept even when the void as a whole was refused: those labels are
+    refunded, no longer served, and not sent again."""
+    if references:
+        ShipmentParcel.objects.filter(
+            shipment=shipment, carrier_reference__in=references, voided_at__isnull=True
+        ).update(voided_at=timezone.now())
 
 
 def quotes_expired_delete(*, older_than: timedelta | None = None) -> int:

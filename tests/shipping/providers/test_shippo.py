@@ -348,6 +348,7 @@ def test_buying_without_a_quoted_rate_is_refused_before_any_call(adapter, mocked
 )
 def test_void_is_a_refund(adapter, mocked, fixture, voided):
     mocked.post(f"{BASE}/refunds", status=201, json=fx(fixture))
+    transaction_says(mocked, TRANSACTION, "SUCCESS")  # read after a refusal
 
     result = adapter.void_label(
         VoidRequest(
@@ -363,6 +364,17 @@ def test_void_is_a_refund(adapter, mocked, fixture, voided):
 
 
 THIRD = "c" * 32
+
+
+def transaction_says(mocked, transaction: str, status: str) -> None:
+    mocked.get(
+        f"{BASE}/transactions/{transaction}",
+        json={
+            **fx("transaction_success.json"),
+            "object_id": transaction,
+            "status": status,
+        },
+    )
 
 
 def _void(adapter, *others):
@@ -402,6 +414,7 @@ def test_a_refused_parcel_refund_keeps_the_shipments_own_label(adapter, mocked):
         match=[matchers.json_params_matcher({"transaction": SECOND, "async": False})],
     )
     mocked.post(f"{BASE}/refunds", status=201, json=fx("refund_error.json"))
+    transaction_says(mocked, THIRD, "SUCCESS")
 
     result = _void(adapter, SECOND, THIRD)
 
@@ -409,7 +422,46 @@ def test_a_refused_parcel_refund_keeps_the_shipments_own_label(adapter, mocked):
     assert result.detail == (
         f"1 of 2 other parcel labels refunded; parcel label {THIRD}: refund error"
     )
+    assert result.voided_parcels == (SECOND,)
     assert _refunded_transactions(mocked) == [SECOND, THIRD]  # never the shipment's
+
+
+def test_a_refused_refund_of_the_shipments_own_label_says_what_was_refunded(
+    adapter, mocked
+):
+    mocked.post(
+        f"{BASE}/refunds",
+        status=201,
+        json=fx("refund_error.json"),
+        match=[
+            matchers.json_params_matcher({"transaction": TRANSACTION, "async": False})
+        ],
+    )
+    mocked.post(f"{BASE}/refunds", status=201, json=fx("refund_queued.json"))
+    transaction_says(mocked, TRANSACTION, "SUCCESS")
+
+    result = _void(adapter, SECOND, THIRD)
+
+    assert (result.voided, result.voided_parcels) == (False, (SECOND, THIRD))
+    assert result.detail == (
+        "2 of 2 other parcel labels refunded; the shipment's own label: refund error"
+    )
+
+
+def test_a_refusal_stands_when_the_transaction_cannot_be_read(adapter, mocked):
+    mocked.post(f"{BASE}/refunds", status=400, json={"detail": "Label already used"})
+    mocked.get(f"{BASE}/transactions/{TRANSACTION}", status=400, json={"detail": "no"})
+
+    result = _void(adapter)
+
+    assert (result.voided, result.detail) == (False, "Label already used")
+
+
+def test_a_refund_answered_with_error_counts_if_one_was_made_before(adapter, mocked):
+    mocked.post(f"{BASE}/refunds", status=201, json=fx("refund_error.json"))
+    transaction_says(mocked, TRANSACTION, "REFUNDPENDING")
+
+    assert _void(adapter).voided is True
 
 
 @pytest.mark.parametrize(
@@ -421,10 +473,7 @@ def test_a_refund_shippo_refuses_counts_if_one_was_made_before(
 ):
     # A retry after a lost answer: the transaction says what became of it.
     mocked.post(f"{BASE}/refunds", status=400, json=fx("error_validation.json"))
-    mocked.get(
-        f"{BASE}/transactions/{TRANSACTION}",
-        json={**fx("transaction_success.json"), "status": status},
-    )
+    transaction_says(mocked, TRANSACTION, status)
 
     result = _void(adapter)
 
@@ -469,6 +518,51 @@ def test_voiding_a_bought_multi_piece_shipment_refunds_every_parcel(account, moc
     shipment.refresh_from_db()
     assert shipment.status == ShipmentStatus.VOIDED
     assert _refunded_transactions(mocked) == [SECOND, TRANSACTION]
+
+
+def test_a_part_way_void_keeps_what_was_refunded_and_a_retry_sends_the_rest(
+    account, mocked
+):
+    from shipping import services
+    from shipping.models import ShipmentParcel
+    from shipping.selectors import parcel_label
+    from shipping.services.errors import InvalidState
+
+    shipment = _queued(account, status=ShipmentStatus.PURCHASED, tracking_number=NUMBER)
+    for sequence, reference in enumerate((TRANSACTION, SECOND, THIRD), start=1):
+        ShipmentParcel.objects.create(
+            shipment=shipment,
+            sequence=sequence,
+            tracking_number=f"92055901649173127510{sequence}",
+            label_data=PDF,
+            carrier_reference=reference,
+        )
+    refused = mocked.post(
+        f"{BASE}/refunds",
+        status=201,
+        json=fx("refund_error.json"),
+        match=[matchers.json_params_matcher({"transaction": THIRD, "async": False})],
+    )
+    mocked.post(f"{BASE}/refunds", status=201, json=fx("refund_queued.json"))
+    transaction_says(mocked, THIRD, "SUCCESS")
+
+    with pytest.raises(InvalidState) as caught:
+        services.shipment_void(shipment=shipment)
+
+    assert "1 of 2 other parcel labels refunded" in caught.value.message
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.PURCHASED
+    assert parcel_label(shipment, "2") is None  # refunded: no longer served
+    assert parcel_label(shipment, "3") == PDF
+    mocked.remove(refused)  # every POST /refunds: THIRD's refund goes through now
+    mocked.post(f"{BASE}/refunds", status=201, json=fx("refund_queued.json"))
+    before = len(_refunded_transactions(mocked))
+
+    services.shipment_void(shipment=shipment)
+
+    assert _refunded_transactions(mocked)[before:] == [THIRD, TRANSACTION]
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.VOIDED
 
 
 # --- Tracking ---------------------------------------------------------------------
