@@ -5,7 +5,10 @@ indexes), and ``=public_id`` is ``iexact`` (UPPER() on both sides, so the
 unique index goes unused). On a table of millions, pasting a payment's id
 took a scan of them all. A term shaped like a public id is first looked up
 exactly in the search fields that hold one; only if that finds nothing does
-Django's search run as before.
+Django's search run as before. So an id that names a row lists that row
+alone, not also the rows that quote the id in another field (an order
+reference "reorder-pay_..."): searching by the quoting field's own text
+still finds those.
 """
 
 import re

@@ -140,15 +140,23 @@ def test_an_id_shaped_term_no_payment_has_is_searched_as_before(
 
 
 def test_a_refund_is_found_by_its_payments_id(staff_client, make_payment):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     from payments.services import payment_refund
 
     payment = make_payment()
     refund = payment_refund(payment=payment, amount=100, requested_by="staff")
-    listing = staff_client.get(
-        reverse("admin:payments_refund_changelist"), {"q": payment.public_id}
-    )
+    with CaptureQueriesContext(connection) as queries:
+        listing = staff_client.get(
+            reverse("admin:payments_refund_changelist"), {"q": payment.public_id}
+        )
 
     assert refund.public_id in listing.content.decode()
+    searches = [
+        q["sql"] for q in queries.captured_queries if "payments_refund" in q["sql"]
+    ]
+    assert searches and not any("LIKE" in sql for sql in searches)
 
 
 def test_payments_cannot_be_edited_or_added(staff_client, make_payment):
