@@ -237,6 +237,9 @@ class Label:
     currency: str = ""
     service_code: str = ""
     estimated_delivery: date | None = None
+    # The carrier's id of the rate bought, where its other parcels' labels
+    # are found by it (a Shippo multi-piece purchase).
+    carrier_rate_id: str = ""
 
     @property
     def provider_reference(self) -> str:
@@ -252,6 +255,7 @@ class LabelLookup:
     reference: str  # our shipment's public id
     carrier_shipment_id: str = ""  # known for a pending label
     since: datetime | None = None  # the attempt's start
+    parcel_count: int = 1  # the shipment's parcels: one label each, or one
 
 
 @dataclass(frozen=True)
@@ -464,7 +468,16 @@ class ShippingAdapter(BaseAdapter):
                 f"{self.display_name} cannot look a label up",
                 code="lookup_not_supported",
             )
-        return self.carrier_retrieve_label(lookup)
+        label = self.carrier_retrieve_label(lookup)
+        if label is None:
+            return None
+        return self.label_with_parcels(label, parcels=lookup.parcel_count)
+
+    def label_with_parcels(self, label: Label, *, parcels: int) -> Label:
+        """``label`` settled after its purchase (a poll, a webhook) with every
+        parcel's own label, where the carrier names one parcel's at a time
+        (Shippo). As given where one answer covers every parcel."""
+        return label
 
     def track(self, request: TrackRequest) -> TrackingInfo:
         """Where the parcel is; ``Rejected(code="not_found")`` for a number

@@ -6,6 +6,7 @@ refunds as voids, tracks, address validation, and the ``track_updated`` and
 ``transaction_updated`` webhooks authenticated by a secret token in the URL. Wire
 shapes follow Shippo's OpenAPI file (provider-specs/shippo/public-api.yaml)."""
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -244,13 +245,19 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
 
     def _bought_label(self, data: Mapping[str, Any], request: LabelRequest) -> Label:
         label = self._label(data, request.label_format)
-        if len(request.parcels) < 2:
+        if not label.carrier_rate_id:
+            label = dataclasses.replace(label, carrier_rate_id=request.carrier_rate_id)
+        return self.label_with_parcels(label, parcels=len(request.parcels))
+
+    def label_with_parcels(self, label: Label, *, parcels: int) -> Label:
+        # A transaction names one parcel's label; the rate lists them all.
+        if parcels < 2 or label.parcel_labels:
             return label
         return shippo_parcels.with_parcel_labels(
             self,
             label,
-            shippo_parcels.rate_id_of(data) or request.carrier_rate_id,
-            expected=len(request.parcels),
+            label.carrier_rate_id,
+            expected=parcels,
             fetch=self._label_file,
         )
 
@@ -315,6 +322,7 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
             if isinstance(rate, Mapping)
             else "",
             estimated_delivery=read_date(transaction.get("eta")),
+            carrier_rate_id=shippo_parcels.rate_id_of(transaction),
         )
 
     def _label_file(self, url: object) -> bytes:

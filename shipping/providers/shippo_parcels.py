@@ -2,9 +2,9 @@
 parcels makes one transaction (label) per parcel; the POST answers with one
 of them and ``GET /transactions?rate=<rate id>`` lists them all (Shippo's
 multi-piece guide; the list endpoint and its ``rate`` filter are in
-provider-specs/shippo/public-api.yaml). Only at the purchase, where the
-parcel count is known: a poll or webhook settling a queued multi-piece label
-stores the one transaction it names (docs/shipping.md)."""
+provider-specs/shippo/public-api.yaml). Listed at the purchase, and again
+when a poll or webhook settles a queued multi-piece label (the shipment's
+parcel count comes with it: ``ShippingAdapter.label_with_parcels``)."""
 
 import dataclasses
 import logging

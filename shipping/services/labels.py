@@ -9,6 +9,7 @@ bought under that key (``retrieve_label``); it never calls ``create_label``
 again, so a lost answer can never become a second label.
 """
 
+import dataclasses
 import logging
 import uuid
 from datetime import timedelta
@@ -252,6 +253,7 @@ def shipment_reconcile(*, shipment: Shipment) -> Shipment:
         reference=shipment.public_id,
         carrier_shipment_id=shipment.carrier_shipment_id,
         since=shipment.created_at,
+        parcel_count=len(shipment.parcels or ()),
     )
     try:
         label = attempt_run(
@@ -291,6 +293,9 @@ def shipment_label_update_apply(*, shipment: Shipment, update: LabelUpdate) -> b
     or a poll racing it records the label (and its event) once."""
     if update.label is not None and update.label.status == LabelStatus.PENDING:
         return False
+    update = _with_parcels(shipment, update)
+    if update is None:
+        return False
     with transaction.atomic():
         locked = Shipment.objects.select_for_update().get(pk=shipment.pk)
         if locked.status not in (ShipmentStatus.UNKNOWN, ShipmentStatus.PURCHASING):
@@ -315,6 +320,23 @@ def shipment_label_update_apply(*, shipment: Shipment, update: LabelUpdate) -> b
         extra={"shipment_id": locked.public_id, "status": locked.status},
     )
     return True
+
+
+def _with_parcels(shipment: Shipment, update: LabelUpdate) -> LabelUpdate | None:
+    """The update with every parcel's label of a multi-parcel shipment, asked
+    of the carrier before any row is locked (a ProviderError: the webhook is
+    retried); None for another parcel's transaction of a shipment whose own
+    is known (its own webhook, or the poll, settles every parcel)."""
+    parcels = len(shipment.parcels or ())
+    label = update.label
+    if label is None or parcels < 2:
+        return update
+    known = shipment.carrier_shipment_id
+    if known and known != label.carrier_shipment_id:
+        return None
+    adapter = registry.get_adapter(shipment.account)
+    full = adapter.label_with_parcels(label, parcels=parcels)
+    return dataclasses.replace(update, label=full)
 
 
 def shipments_reconcile_unknown(*, limit: int = 200) -> list[Shipment]:

@@ -813,3 +813,108 @@ def test_a_transaction_webhook_never_touches_a_bought_or_voided_label(
     voided.refresh_from_db()
     assert (voided.status, voided.tracking_number) == (ShipmentStatus.VOIDED, "V1")
     assert not sent(mocked, "GET", LABEL_URL)
+
+
+# --- A queued multi-piece label settled later: every parcel's label kept ----------
+
+
+def _two_parcels() -> list[dict]:
+    from shipping import codec
+
+    return [codec.parcel_to_json(shared.PARCEL)] * 2
+
+
+def _parcel_rows(shipment: Shipment) -> list[tuple[str, str, bytes]]:
+    return [
+        (p.tracking_number, p.carrier_reference, bytes(p.label_data))
+        for p in shipment.parcel_labels.order_by("sequence")
+    ]
+
+
+def test_a_polled_multi_piece_label_keeps_every_parcel_and_voids_them_all(
+    account, mocked
+):
+    mocked.get(TX_URL, json=fx("transaction_success.json"))
+    listed_by_rate(mocked, second_parcel(), fx("transaction_success.json"))
+    mocked.get(LABEL_URL, body=PDF)
+    mocked.get(SECOND_URL, body=PDF + b"%second")
+    shipment = _queued(account, parcels=_two_parcels())
+
+    services.shipment_reconcile(shipment=shipment)
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.PURCHASED
+    assert _parcel_rows(shipment) == [
+        (NUMBER, TRANSACTION, PDF),
+        (SECOND_NUMBER, SECOND, PDF + b"%second"),
+    ]
+    mocked.post(f"{BASE}/refunds", status=201, json=fx("refund_queued.json"))
+    services.shipment_void(shipment=shipment)
+    assert _refunded_transactions(mocked) == [SECOND, TRANSACTION]
+
+
+def test_a_multi_piece_label_settled_by_webhook_keeps_every_parcel(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    listed_by_rate(mocked, second_parcel(), fx("transaction_success.json"))
+    mocked.get(LABEL_URL, body=PDF)
+    mocked.get(SECOND_URL, body=PDF + b"%second")
+    shipment = _queued(account, parcels=_two_parcels())
+
+    _post_fixture(
+        "webhook_transaction_updated.json", django_capture_on_commit_callbacks
+    )
+
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.PURCHASED
+    assert [row[:2] for row in _parcel_rows(shipment)] == [
+        (NUMBER, TRANSACTION),
+        (SECOND_NUMBER, SECOND),
+    ]
+    (listing,) = sent(mocked, "GET", f"{BASE}/transactions")
+    assert listing.params["rate"] == RATE_ID
+
+
+def test_another_parcels_transaction_webhook_leaves_the_shipment_to_its_own(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    # The shipment knows its own transaction; this one is a sibling parcel's.
+    mocked.get(LABEL_URL, body=PDF)
+    shipment = _queued(
+        account,
+        parcels=_two_parcels(),
+        carrier_shipment_id=SECOND,
+        public_id="shp_contract",
+    )
+
+    response = _post_fixture(
+        "webhook_transaction_updated.json", django_capture_on_commit_callbacks
+    )
+
+    assert response.status_code == 200
+    shipment.refresh_from_db()
+    assert (shipment.status, shipment.carrier_shipment_id) == (
+        ShipmentStatus.UNKNOWN,
+        SECOND,
+    )
+    assert not shipment.parcel_labels.exists()
+    assert not sent(mocked, "GET", f"{BASE}/transactions")  # nothing listed
+
+
+def test_a_webhook_whose_parcel_list_fails_is_retried_and_nothing_is_lost(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    mocked.get(LABEL_URL, body=PDF)
+    mocked.get(f"{BASE}/transactions", status=500, json={"detail": "server error"})
+    shipment = _queued(account, parcels=_two_parcels())
+
+    response = _post_fixture(
+        "webhook_transaction_updated.json", django_capture_on_commit_callbacks
+    )
+
+    assert response.status_code == 200  # stored; processing is retried
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.UNKNOWN
+    assert not shipment.parcel_labels.exists()
+    event = WebhookEvent.objects.get(account=account)
+    assert event.status == "failed" and event.next_attempt_at is not None
