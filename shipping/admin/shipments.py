@@ -25,6 +25,7 @@ from integrations.errors import ProviderError
 from integrations.timeline import TimelineEntry
 from shipping import services
 from shipping.admin.compare import CompareRatesMixin
+from shipping.admin.pickup_schedule import SchedulePickupMixin
 from shipping.models import Shipment, ShipmentStatus
 from shipping.selectors import parcel_label, shipment_timeline
 
@@ -41,6 +42,7 @@ _OPERATIONS: dict[str, Callable[[Shipment], object]] = {
 class ShipmentAdmin(
     PublicIdSearchMixin,
     CompareRatesMixin,
+    SchedulePickupMixin,
     TimelineAdminMixin,
     ReadOnlyAdminMixin,
     admin.ModelAdmin,
@@ -86,6 +88,7 @@ class ShipmentAdmin(
         "created_at",
     ]
     readonly_fields = ["price", "label_link"]
+    actions = ["schedule_pickup"]
 
     price = money_column("amount", description="Price", ordering="amount")
 
@@ -151,6 +154,11 @@ class ShipmentAdmin(
                 name="shipping_shipment_compare",
             ),
             path("buy/", view(self.buy_view), name="shipping_shipment_buy"),
+            path(
+                "schedule-pickup/",
+                view(self.schedule_pickup_view),
+                name="shipping_shipment_schedule_pickup",
+            ),
             path(
                 "<path:object_id>/label/",
                 view(self.label_view),

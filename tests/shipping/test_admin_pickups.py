@@ -1,0 +1,149 @@
+"""Scheduling a pickup from the shipment list: the action, the form, the
+booking through the service, and the selections it refuses."""
+
+import re
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.utils import timezone
+
+from shipping import codec
+from shipping.models import Pickup, PickupStatus, Shipment, ShipmentStatus
+from shipping.units import WeightUnit
+from tests.shipping.contract import requests
+from tests.shipping.helpers import carrier
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/admin/shipping/shipment/"
+KG_PARCEL = replace(requests.PARCEL, weight=Decimal("1.2"), weight_unit=WeightUnit.KG)
+
+
+def _bought(account, n: int, parcels=(requests.PARCEL,), **changes) -> Shipment:
+    fields = {
+        "account": account,
+        "from_address": codec.address_to_json(requests.SHIPPER),
+        "to_address": codec.address_to_json(requests.RECIPIENT),
+        "parcels": [codec.parcel_to_json(p) for p in parcels],
+        "carrier": "Sandbox",
+        "service_code": "ground",
+        "amount": 790,
+        "currency": "USD",
+        "idempotency_key": f"admin-pickup-test-{n}",
+        "status": ShipmentStatus.PURCHASED,
+        "tracking_number": f"SBX{n:08d}",
+        "carrier_shipment_id": f"SBX{n:08d}",
+        **changes,
+    }
+    return Shipment.objects.create(**fields)
+
+
+def _act(client, *shipments):
+    return client.post(
+        LIST,
+        {"action": "schedule_pickup", "_selected_action": [s.pk for s in shipments]},
+    )
+
+
+def _when(**changes) -> dict:
+    day = timezone.localdate() + timedelta(days=2)
+    return {
+        "pickup_date": day.isoformat(),
+        "ready_time": "09:00",
+        "close_time": "17:00",
+        "instructions": "Ring at dock 4",
+        **changes,
+    }
+
+
+def test_a_pickup_for_the_selected_shipments_is_booked_once(admin_client):
+    account = carrier("post")
+    first = _bought(account, 1, parcels=(requests.PARCEL, KG_PARCEL))
+    second = _bought(account, 2)
+
+    chosen = _act(admin_client, first, second)
+    page = admin_client.get(chosen.url)
+    html = page.content.decode()
+    key = re.search(r'name="key" value="(\w+)"', html).group(1)
+    booked = admin_client.post(chosen.url, {**_when(), "key": key})
+    again = admin_client.post(chosen.url, {**_when(), "key": key})
+
+    assert chosen.status_code == 302 and "schedule-pickup" in chosen.url
+    assert page.status_code == 200
+    assert "3, 3.468 kg" in html  # 2.5 lb twice (1.134 kg each) and 1.2 kg
+    assert first.public_id in html and "1 Dock Road" in html
+    pickup = Pickup.objects.get()
+    assert booked.url == f"/admin/shipping/pickup/{pickup.pk}/change/"
+    assert again.url == booked.url  # the same key: the same pickup
+    assert pickup.status == PickupStatus.SCHEDULED
+    assert (pickup.parcel_count, pickup.total_weight) == (3, Decimal("3.468"))
+    assert pickup.instructions == "Ring at dock 4"
+    assert set(pickup.shipments.all()) == {first, second}
+    assert codec.address_from_json(pickup.address) == requests.SHIPPER
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"status": ShipmentStatus.VOIDED}, "Only bought labels can be collected."),
+        ({"account": "other"}, "One pickup collects from one carrier account."),
+        (
+            {"from_address": codec.address_to_json(requests.RECIPIENT)},
+            "the senders differ",
+        ),
+    ],
+)
+def test_a_selection_one_pickup_cannot_collect_is_refused(
+    admin_client, changes, reason
+):
+    account = carrier("post")
+    if changes.get("account") == "other":
+        changes = {"account": carrier("other-post")}
+    shipments = [_bought(account, 1), _bought(**{"account": account, **changes}, n=2)]
+
+    response = _act(admin_client, *shipments)
+    listed = admin_client.get(LIST).content.decode()
+
+    assert response.status_code == 302 and response.url.endswith(LIST)
+    assert reason in listed
+    assert not Pickup.objects.exists()
+
+
+def test_hours_the_carrier_cannot_take_are_a_form_error(admin_client):
+    shipment = _bought(carrier("post"), 1)
+    url = _act(admin_client, shipment).url
+
+    page = admin_client.post(url, {**_when(close_time="08:00"), "key": "k1"})
+
+    assert page.status_code == 200
+    assert "errornote" in page.content.decode()
+    assert not Pickup.objects.exists()
+
+
+def test_a_carrier_that_cannot_be_reached_leaves_a_failed_pickup_for_staff(
+    admin_client,
+):
+    shipment = _bought(carrier("down", outage=True), 1)
+    url = _act(admin_client, shipment).url
+
+    response = admin_client.post(url, {**_when(), "key": "k2"}, follow=True)
+
+    pickup = Pickup.objects.get()
+    assert pickup.status == PickupStatus.FAILED
+    assert f"Pickup {pickup.public_id}: failed" in response.content.decode()
+
+
+def test_staff_without_the_right_to_buy_labels_cannot_schedule(client):
+    clerk = User.objects.create_user("clerk", password="pw", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_shipment"))
+    client.force_login(clerk)
+    shipment = _bought(carrier("post"), 1)
+
+    listed = client.get(LIST).content.decode()
+    direct = client.get(f"{LIST}schedule-pickup/?ids={shipment.pk}")
+
+    assert "schedule_pickup" not in listed
+    assert direct.status_code == 403
