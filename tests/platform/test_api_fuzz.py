@@ -288,3 +288,44 @@ def test_nul_and_huge_numbers_in_every_parameter_are_a_4xx(
         return
     assert 400 <= response.status_code < 500, (url, body, response.content)
     assert set(response.json()["error"]) == {"type", "code", "message", "param"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "name"),
+    [(m, p, n) for m, p, where, n in _sweep_targets() if where == "body"],
+)
+def test_a_lone_surrogate_in_every_body_field_is_a_4xx(fuzz_client, method, path, name):
+    # Valid JSON ("\ud800"), no valid text: it can be neither hashed for the
+    # idempotency record nor stored.
+    client, known = fuzz_client
+    url = path
+    for parameter in _operation(method, path).get("parameters", []):
+        if parameter["in"] == "path":
+            url = url.replace("{" + parameter["name"] + "}", quote(known[0], safe=""))
+    body = {"order_id": "o3", "amount": 500, "currency": "EUR", name: "a\ud800"}
+    headers = {"HTTP_IDEMPOTENCY_KEY": uuid.uuid4().hex}
+
+    response = _send(client, method, url, body, headers)
+
+    # 404: a path naming no such object (the body is never read).
+    assert response.status_code in (400, 404), (url, name, response.content)
+    if response.status_code == 400:
+        assert response.json()["error"]["code"] == "invalid_characters"
+
+
+@pytest.mark.parametrize("depth", [40, 900, 5000])
+def test_json_nested_too_deep_is_a_400(fuzz_client, depth):
+    # Parsing or checking it would recurse past Python's limit: a 500 before.
+    client, _known = fuzz_client
+    nested = "[" * depth + "]" * depth
+    body = '{"order_id": "o4", "amount": 500, "metadata": {"deep": ' + nested + "}}"
+
+    response = client.post(
+        "/api/v1/payments/",
+        body,
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+    )
+
+    assert response.status_code == 400, response.content[:300]
+    assert set(response.json()["error"]) == {"type", "code", "message", "param"}
