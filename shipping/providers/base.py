@@ -401,6 +401,9 @@ class ShippingAdapter(BaseAdapter):
     kind = "shipping"
     limits: ClassVar[CarrierLimits] = CarrierLimits()
     label_formats: ClassVar[tuple[LabelFormat, ...]] = (LabelFormat.PDF,)
+    # How long a label look-up by our reference (a list of recent labels) may
+    # miss one just made: until then a miss is not proof that none was.
+    lookup_lag_seconds: ClassVar[int] = 0
     _OPTIONAL: ClassVar[Mapping[str, str]] = {
         "retrieve_label": "carrier_retrieve_label",
         "schedule_pickup": "carrier_schedule_pickup",

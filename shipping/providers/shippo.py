@@ -104,6 +104,9 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
     }
     # Shippo takes no idempotency key: a transaction is never resent blind.
     idempotency_header = None
+    # A lost answer is looked for among the recent transactions (by our
+    # metadata); one still being made may not be listed yet.
+    lookup_lag_seconds = 3600
     default_headers: ClassVar[Mapping[str, str]] = {
         "Accept": "application/json",
         "SHIPPO-API-VERSION": API_VERSION,

@@ -10,11 +10,13 @@ again, so a lost answer can never become a second label.
 """
 
 import dataclasses
+import functools
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from integrations import registry
@@ -39,6 +41,7 @@ from shipping.providers.base import (
     LabelStatus,
     LabelUpdate,
     ParcelLabel,
+    ShippingAdapter,
     VoidRequest,
 )
 from shipping.services.errors import InvalidState, NotFound, QuoteExpired, ShippingError
@@ -48,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 RECONCILE_TASK = "shipping.tasks.reconcile_shipment"
 RECONCILE_DELAY_SECONDS = 60
+# Asked again this often while a carrier's look-up may still miss a new label.
+LAG_RETRY_SECONDS = 300
 # Shipments still buying this long are treated as unknown by the sweep (the
 # process died between storing the attempt and recording its end).
 STUCK_PURCHASING = timedelta(minutes=10)
@@ -73,11 +78,19 @@ def shipment_buy(
         raise NotFound("no such quote", param="quote_id")
     if quote.is_expired():
         raise QuoteExpired("the quote has expired; shop rates again", param="quote_id")
+    if not quote.account.enabled:
+        raise QuoteExpired(
+            "the quote's carrier account is disabled; shop rates again",
+            code="account_disabled",
+            param="quote_id",
+        )
     adapter = registry.get_adapter(quote.account)
     if label_format and label_format not in {f.value for f in LabelFormat}:
         raise ShippingError("unknown label format", param="label_format")
     fmt = LabelFormat(label_format) if label_format else adapter.label_formats[0]
-    shipment = _shipment_from(quote, key, order_id, fmt)
+    shipment, created = _shipment_from(quote, key, order_id, fmt)
+    if not created:
+        return shipment  # a concurrent call with the same key (a double submit)
     request = codec.request_from_json(quote.request)
     label_request = LabelRequest(
         from_address=request.from_address,
@@ -101,13 +114,48 @@ def shipment_buy(
             call=lambda _key: adapter.create_label(label_request),
         )
     except ProviderError as error:
-        _after_error(shipment, error)
+        failed = functools.partial(_after_error, error=error)
+        _settle(shipment, failed, (ShipmentStatus.PURCHASING,))
         return shipment
-    _label_apply(shipment, label)
+    # The carrier's webhook may have recorded this label while we waited.
+    _settle(shipment, lambda locked: _label_apply(locked, label))
     return shipment
 
 
+_BUYING = (ShipmentStatus.PURCHASING, ShipmentStatus.UNKNOWN)
+
+
+def _settle(
+    shipment: Shipment,
+    apply: Callable[[Shipment], None],
+    statuses: tuple[str, ...] = _BUYING,
+) -> bool:
+    """``apply`` to the locked row if it is still in ``statuses``; True when
+    it was. The buy's own answer, a poll and the carrier's webhook race to
+    settle a label: the first records it (and its event), the others change
+    nothing. ``shipment`` is refreshed either way."""
+    with transaction.atomic():
+        locked = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        applied = locked.status in statuses
+        if applied:
+            apply(locked)
+    shipment.refresh_from_db()
+    return applied
+
+
 def _shipment_from(
+    quote: RateQuote, key: str, order_id: str, label_format: LabelFormat
+) -> tuple[Shipment, bool]:
+    """The new shipment, or (``False``) the one a concurrent call with the
+    same key stored first."""
+    try:
+        with transaction.atomic():
+            return _shipment_create(quote, key, order_id, label_format), True
+    except IntegrityError:
+        return Shipment.objects.get(idempotency_key=key), False
+
+
+def _shipment_create(
     quote: RateQuote, key: str, order_id: str, label_format: LabelFormat
 ) -> Shipment:
     request = quote.request
@@ -271,19 +319,35 @@ def shipment_reconcile(*, shipment: Shipment) -> Shipment:
             extra={"shipment_id": shipment.public_id, "code": error.code},
         )
         return shipment
-    if label is None:
-        shipment.status = ShipmentStatus.FAILED
-        shipment.failure_message = "the carrier has no label for this shipment"
-        shipment.save(update_fields=["status", "failure_message"])
+    if label is None and _lookup_may_lag(shipment, adapter):
+        logger.info(
+            "label not found at the carrier yet",
+            extra={"shipment_id": shipment.public_id},
+        )
+        reconciliation_schedule(shipment=shipment, delay=LAG_RETRY_SECONDS)
         return shipment
-    with transaction.atomic():
-        # A label webhook may have settled it while we asked: record once.
-        current = Shipment.objects.select_for_update().get(pk=shipment.pk).status
-        if current in (ShipmentStatus.UNKNOWN, ShipmentStatus.PURCHASING):
-            _label_apply(shipment, label)
-        else:
-            shipment.refresh_from_db()
+    # A label webhook may have settled it while we asked: record once.
+    _settle(
+        shipment,
+        _not_found if label is None else lambda locked: _label_apply(locked, label),
+    )
     return shipment
+
+
+def _lookup_may_lag(shipment: Shipment, adapter: ShippingAdapter) -> bool:
+    """A miss by our reference too soon after the buy may be the carrier's
+    list not showing the label yet, not proof that none was made."""
+    lag = adapter.lookup_lag_seconds
+    if shipment.carrier_shipment_id or not lag:
+        return False
+    return timezone.now() - shipment.created_at < timedelta(seconds=lag)
+
+
+def _not_found(shipment: Shipment) -> None:
+    shipment.status = ShipmentStatus.FAILED
+    shipment.failure_code = "not_found_at_carrier"
+    shipment.failure_message = "the carrier has no label for this shipment"
+    shipment.save(update_fields=["status", "failure_code", "failure_message"])
 
 
 def shipment_label_update_apply(*, shipment: Shipment, update: LabelUpdate) -> bool:
@@ -296,30 +360,38 @@ def shipment_label_update_apply(*, shipment: Shipment, update: LabelUpdate) -> b
     update = _with_parcels(shipment, update)
     if update is None:
         return False
-    with transaction.atomic():
-        locked = Shipment.objects.select_for_update().get(pk=shipment.pk)
-        if locked.status not in (ShipmentStatus.UNKNOWN, ShipmentStatus.PURCHASING):
-            return False
-        if update.label is not None:
-            _label_apply(locked, update.label)
-        else:
-            locked.carrier_shipment_id = update.carrier_shipment_id
-            locked.status = ShipmentStatus.FAILED
-            locked.failure_code = update.failure_code[:64]
-            locked.failure_message = staff_text(update.failure_message)[:255]
-            locked.save(
-                update_fields=[
-                    "carrier_shipment_id",
-                    "status",
-                    "failure_code",
-                    "failure_message",
-                ]
-            )
-    logger.info(
-        "label webhook applied",
-        extra={"shipment_id": locked.public_id, "status": locked.status},
-    )
-    return True
+    label = update.label
+    if label is None:
+        changed = _settle(shipment, lambda locked: _label_failed(locked, update))
+    else:
+        # The carrier's word wins: a label it made for a shipment we gave up
+        # on (a look-up that missed it) is recorded, and staff alerted.
+        settled = (*_BUYING, ShipmentStatus.FAILED)
+        changed = _settle(shipment, lambda locked: _label_made(locked, label), settled)
+    if changed:
+        logger.info(
+            "label webhook applied",
+            extra={"shipment_id": shipment.public_id, "status": shipment.status},
+        )
+    return changed
+
+
+def _label_made(shipment: Shipment, label: Label) -> None:
+    if shipment.status == ShipmentStatus.FAILED:
+        logger.error(
+            "label made for a failed shipment; recorded",
+            extra={"shipment_id": shipment.public_id},
+        )
+    _label_apply(shipment, label)
+
+
+def _label_failed(shipment: Shipment, update: LabelUpdate) -> None:
+    shipment.carrier_shipment_id = update.carrier_shipment_id
+    shipment.status = ShipmentStatus.FAILED
+    shipment.failure_code = update.failure_code[:64]
+    shipment.failure_message = staff_text(update.failure_message)[:255]
+    fields = ["carrier_shipment_id", "status", "failure_code", "failure_message"]
+    shipment.save(update_fields=fields)
 
 
 def _with_parcels(shipment: Shipment, update: LabelUpdate) -> LabelUpdate | None:
