@@ -125,10 +125,9 @@ class ShipmentAdmin(
     ) -> dict[str, Any]:
         can = self.can_buy(request)
         bought = obj.status == ShipmentStatus.PURCHASED
-        pre_transit = obj.tracking_status in ("pre_transit", "unknown")
         return {
             "void_url": self._url("void", obj)
-            if can and bought and pre_transit
+            if can and bought and not services.shipment_has_moved(shipment=obj)
             else "",
             "reconcile_url": self._url("reconcile", obj)
             if can and obj.status == ShipmentStatus.UNKNOWN

@@ -25,6 +25,7 @@ from shipping.services.rates import (
 )
 from shipping.services.tracking import (
     sandbox_tracking_announce,
+    shipment_has_moved,
     shipment_tracking_apply,
     shipment_tracking_refresh,
     shipments_due_for_tracking,
@@ -47,6 +48,7 @@ __all__ = [
     "reconciliation_schedule",
     "sandbox_tracking_announce",
     "shipment_buy",
+    "shipment_has_moved",
     "shipment_label_update_apply",
     "shipment_reconcile",
     "shipment_tracking_apply",

@@ -45,6 +45,7 @@ from shipping.providers.base import (
     VoidRequest,
 )
 from shipping.services.errors import InvalidState, NotFound, QuoteExpired, ShippingError
+from shipping.services.tracking import shipment_has_moved
 from shipping.tracking_links import recipient_email, tracking_url
 
 logger = logging.getLogger(__name__)
@@ -427,10 +428,7 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
     """Void a bought label; refused once the parcel is moving."""
     if shipment.status != ShipmentStatus.PURCHASED:
         raise InvalidState(f"a {shipment.status} shipment cannot be voided")
-    if shipment.tracking_status not in (
-        TrackingStatusChoice.PRE_TRANSIT,
-        TrackingStatusChoice.UNKNOWN,
-    ):
+    if shipment_has_moved(shipment=shipment):
         raise InvalidState("the parcel is already in transit", code="in_transit")
     adapter = registry.get_adapter(shipment.account)
     request = VoidRequest(

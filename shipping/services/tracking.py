@@ -4,9 +4,11 @@ forward, outbox events for each change.
 A carrier's answer (a poll or a webhook) is a ``TrackingInfo`` with its whole
 history. Each event is stored once (``dedupe_key``: the same scan from a
 webhook and a poll is one row). The shipment's status follows the newest
-event; an event older than the one it already follows never moves it, and
-once delivered or returned nothing does (a late ``in_transit`` never undoes
-``delivered``).
+event it can follow; an event older than the one it already follows never
+moves it, and once delivered or returned nothing does (a late ``in_transit``
+never undoes ``delivered``). An ``unknown`` event (a code the adapter does not
+map) is never followed, nor a ``pre_transit`` one once the parcel has moved:
+every event is still stored in the history.
 """
 
 import hashlib
@@ -28,6 +30,10 @@ from shipping.providers.sandbox import SandboxShippingAdapter
 from shipping.tracking_links import recipient_email, tracking_url
 
 logger = logging.getLogger(__name__)
+
+# Statuses that do not say the carrier has the parcel: a label made, or a
+# scan the adapter could not read.
+NOT_MOVING = frozenset({TrackingStatus.PRE_TRANSIT, TrackingStatus.UNKNOWN})
 
 
 def _dedupe_key(event: object) -> str:
@@ -73,12 +79,22 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
     return len(fresh)
 
 
-def _move_forward(shipment: Shipment, fresh: list) -> bool:
-    """Follow the newest fresh event unless the status is final or the
-    event is older than the one already followed; True if it moved."""
-    if not fresh or TrackingStatus(shipment.tracking_status).is_terminal:
+def _followable(current: TrackingStatus, status: TrackingStatus) -> bool:
+    # An unread scan says nothing, and a parcel once moving is never back to
+    # a label waiting for pickup (a carrier resends "label created" on edits).
+    if status == TrackingStatus.UNKNOWN:
         return False
-    newest = max(fresh, key=lambda e: e.occurred_at)
+    return status != TrackingStatus.PRE_TRANSIT or current in NOT_MOVING
+
+
+def _move_forward(shipment: Shipment, fresh: list) -> bool:
+    """Follow the newest fresh event it may follow unless the status is final
+    or the event is older than the one already followed; True if it moved."""
+    current = TrackingStatus(shipment.tracking_status)
+    candidates = [e for e in fresh if _followable(current, e.status)]
+    if not candidates or current.is_terminal:
+        return False
+    newest = max(candidates, key=lambda e: e.occurred_at)
     if shipment.tracking_event_at and newest.occurred_at < shipment.tracking_event_at:
         return False
     moved = shipment.tracking_status != newest.status
@@ -87,6 +103,14 @@ def _move_forward(shipment: Shipment, fresh: list) -> bool:
     if newest.status == TrackingStatus.DELIVERED:
         shipment.delivered_at = newest.occurred_at
     return moved
+
+
+def shipment_has_moved(*, shipment: Shipment) -> bool:
+    """The carrier has had the parcel: its status, or any scan ever stored, is
+    past pre-transit (a status an earlier release moved back still counts)."""
+    if shipment.tracking_status not in NOT_MOVING:
+        return True
+    return shipment.tracking_events.exclude(status__in=NOT_MOVING).exists()
 
 
 def _emit(shipment: Shipment, moved: bool) -> None:

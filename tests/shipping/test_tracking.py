@@ -7,11 +7,15 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from integrations.events import Event
+from integrations.webhooks.messages import WebhookMessage
 from shipping import services
 from shipping.models import Shipment, ShipmentStatus
 from shipping.providers import sandbox_rules
 from shipping.providers.base import TrackingEvent, TrackingInfo, TrackingStatus
+from shipping.providers.shippo import ShippoAdapter
+from tests.factories import ProviderAccountFactory
 from tests.shipping.helpers import carrier
+from tests.shipping.test_labels import _quote
 from tests.shipping.test_models import _shipment
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +98,134 @@ def test_refresh_tracking_command_polls_due_shipments_and_summarises(capsys):
     # Just asked: nothing is due again.
     call_command("refresh_tracking")
     assert "0 checked" in capsys.readouterr().out
+
+
+def _apply(shipment, *events):
+    info = TrackingInfo(shipment.tracking_number, events[-1].status, events)
+    return services.shipment_tracking_apply(shipment=shipment, info=info)
+
+
+def test_an_unmapped_newer_scan_neither_undoes_in_transit_nor_unlocks_void():
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k")
+    _apply(
+        shipment,
+        _event(TrackingStatus.PRE_TRANSIT, 60, "OC"),
+        _event(TrackingStatus.IN_TRANSIT, 30, "PU"),
+    )
+    assert shipment.tracking_status == "in_transit"
+    # A code the adapter's table does not know (FedEx "LO", a UPS activity
+    # type missing from STATUS_TYPES, Shippo's UNKNOWN) is read as unknown.
+    assert _apply(shipment, _event(TrackingStatus.UNKNOWN, 5, "LO")) == 1
+    shipment = Shipment.objects.get()
+    assert shipment.tracking_status == "in_transit"
+    assert shipment.tracking_events.count() == 3
+    with pytest.raises(services.InvalidState) as refused:
+        services.shipment_void(shipment=shipment)
+    assert refused.value.code == "in_transit"
+    assert Shipment.objects.get().status == ShipmentStatus.PURCHASED
+    assert not Event.objects.filter(name="shipment.voided").exists()
+
+
+def test_shippo_unknown_track_status_leaves_the_shipment_in_transit():
+    account = ProviderAccountFactory(
+        kind="shipping",
+        provider="shippo",
+        slug="shippo",
+        credentials={"api_token": "shippo_test_x", "webhook_token": "t" * 32},
+    )
+    shipment = _shipment(
+        account,
+        carrier="usps",
+        service_code="usps_priority",
+        status=ShipmentStatus.PURCHASED,
+        tracking_status="pre_transit",
+        tracking_number="9205590164917312751089",
+    )
+    now = timezone.now()
+
+    def entry(status, minutes_ago):
+        at = (now - timedelta(minutes=minutes_ago)).isoformat()
+        return {
+            "status": status,
+            "status_details": status,
+            "status_date": at,
+            "substatus": None,
+            "location": None,
+            "object_id": status,
+        }
+
+    history = [entry("PRE_TRANSIT", 90), entry("TRANSIT", 60), entry("UNKNOWN", 5)]
+    data = {
+        "tracking_number": shipment.tracking_number,
+        "tracking_status": history[-1],
+        "tracking_history": history,
+    }
+    message = WebhookMessage(
+        event_type="track_updated",
+        dedupe_key="x",
+        payload={"event": "track_updated", "data": data},
+        occurred_at=now,
+    )
+    info = ShippoAdapter(account).parse_tracking_update(message)
+    assert services.shipment_tracking_apply(shipment=shipment, info=info) == 3
+    assert Shipment.objects.get().tracking_status == "in_transit"
+
+
+def test_a_newer_pre_transit_scan_does_not_undo_a_pickup():
+    shipment = _bought(carrier("post"))
+    _apply(shipment, _event(TrackingStatus.IN_TRANSIT, 30, "PU"))
+    # FedEx/USPS send "shipment information sent" again when the label data
+    # is edited: the parcel is still with the carrier.
+    _apply(shipment, _event(TrackingStatus.PRE_TRANSIT, 5, "OC"))
+    assert shipment.tracking_status == "in_transit"
+    assert shipment.tracking_events.count() == 2
+
+
+def test_void_refused_once_any_scan_past_pre_transit_was_stored():
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k")
+    _apply(shipment, _event(TrackingStatus.IN_TRANSIT, 30, "PU"))
+    # A status an earlier release moved back (to unknown) still refuses.
+    Shipment.objects.filter(pk=shipment.pk).update(tracking_status="unknown")
+    shipment.refresh_from_db()
+    with pytest.raises(services.InvalidState) as refused:
+        services.shipment_void(shipment=shipment)
+    assert refused.value.code == "in_transit"
+
+
+def test_void_allowed_while_only_pre_transit_or_unknown_scans_exist():
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k")
+    _apply(
+        shipment,
+        _event(TrackingStatus.UNKNOWN, 40, "NF"),
+        _event(TrackingStatus.PRE_TRANSIT, 30, "OC"),
+    )
+    services.shipment_void(shipment=shipment)
+    assert shipment.status == ShipmentStatus.VOIDED
+
+
+def test_delivered_is_final_against_a_later_return_or_exception():
+    shipment = _bought(carrier("post"))
+    _apply(shipment, _event(TrackingStatus.DELIVERED, 30, "DL"))
+    delivered_at = shipment.delivered_at
+    _apply(shipment, _event(TrackingStatus.EXCEPTION, 20, "EX"))
+    _apply(shipment, _event(TrackingStatus.RETURNED, 10, "RS"))
+    _apply(shipment, _event(TrackingStatus.UNKNOWN, 5, "ZZ"))
+    assert shipment.tracking_status == "delivered"
+    assert shipment.delivered_at == delivered_at
+    assert shipment.tracking_events.count() == 4
+    assert Event.objects.filter(name="shipment.delivered").count() == 1
+
+
+def test_an_older_scan_is_kept_in_the_history_without_moving_the_status():
+    shipment = _bought(carrier("post"))
+    _apply(shipment, _event(TrackingStatus.OUT_FOR_DELIVERY, 5, "OD"))
+    followed_at = shipment.tracking_event_at
+    _apply(shipment, _event(TrackingStatus.IN_TRANSIT, 30, "AR"))
+    _apply(shipment, _event(TrackingStatus.PRE_TRANSIT, 60, "OC"))
+    assert shipment.tracking_status == "out_for_delivery"
+    assert shipment.tracking_event_at == followed_at
+    statuses = list(shipment.tracking_events.values_list("status", flat=True))
+    assert statuses == ["pre_transit", "in_transit", "out_for_delivery"]
