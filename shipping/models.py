@@ -121,6 +121,9 @@ class Shipment(models.Model):
     estimated_delivery = models.DateField(null=True, blank=True)
     failure_code = models.CharField(max_length=64, blank=True, default="")
     failure_message = models.CharField(max_length=255, blank=True, default="")
+    # Set while a void is at the carrier: a second void is refused meanwhile
+    # (shipping.services.voids).
+    void_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Time of the newest tracking event applied; an older one never moves
     # the status.
     tracking_event_at = models.DateTimeField(null=True, blank=True)

@@ -37,7 +37,8 @@ class SchedulePickupForm(forms.Form):
         initial="17:00", widget=forms.TimeInput(attrs={"type": "time"})
     )
     instructions = forms.CharField(max_length=255, required=False)
-    key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    # The stored key is "admin-pickup-" and this: within the column's 64.
+    key = forms.CharField(widget=forms.HiddenInput, max_length=32)
 
 
 def selection_problem(shipments: list[Shipment]) -> str:
@@ -151,6 +152,10 @@ class SchedulePickupMixin:
             return None
         except (services.ShippingError, ProviderError) as exc:
             form.add_error(None, f"The pickup was not booked: {exc.message}")
+            # Refused at the carrier: its failed row holds the old key, and
+            # the corrected form must book anew.
+            form.data = form.data.copy()
+            form.data["key"] = uuid.uuid4().hex
             return None
         level = messages.SUCCESS if pickup.status == "scheduled" else messages.WARNING
         text = f"Pickup {pickup.public_id}: {pickup.get_status_display().lower()}"
@@ -161,7 +166,8 @@ class SchedulePickupMixin:
 
 
 def _selected(ids: str) -> list[Shipment]:
-    pks = [int(part) for part in ids.split(",") if part.isdigit()][: MAX_SHIPMENTS + 1]
+    parts = ids.split(",")[: MAX_SHIPMENTS + 1]
+    pks = [int(part) for part in parts if part.isdigit() and len(part) <= 18]
     return list(
         Shipment.objects.select_related("account").filter(pk__in=pks).order_by("pk")
     )

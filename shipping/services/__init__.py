@@ -13,7 +13,6 @@ from shipping.services.labels import (
     shipment_buy,
     shipment_label_update_apply,
     shipment_reconcile,
-    shipment_void,
     shipments_reconcile_unknown,
 )
 from shipping.services.pickups import pickup_cancel, pickup_schedule
@@ -31,6 +30,7 @@ from shipping.services.tracking import (
     shipments_due_for_tracking,
     shipments_tracking_refresh,
 )
+from shipping.services.voids import shipment_void
 
 __all__ = [
     "CarrierFailure",

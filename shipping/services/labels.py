@@ -12,6 +12,7 @@ again, so a lost answer can never become a second label.
 import dataclasses
 import functools
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -42,10 +43,8 @@ from shipping.providers.base import (
     LabelUpdate,
     ParcelLabel,
     ShippingAdapter,
-    VoidRequest,
 )
-from shipping.services.errors import InvalidState, NotFound, QuoteExpired, ShippingError
-from shipping.services.tracking import shipment_has_moved
+from shipping.services.errors import NotFound, QuoteExpired, ShippingError
 from shipping.tracking_links import recipient_email, tracking_url
 
 logger = logging.getLogger(__name__)
@@ -70,21 +69,12 @@ def shipment_buy(
     answers the shipment already made for it without calling anyone. No
     ``label_format``: the carrier's first (preferred) format."""
     key = idempotency_key or uuid.uuid4().hex
+    if not _KEY.fullmatch(key):
+        raise ShippingError("the idempotency key is not valid", param="idempotency_key")
     existing = Shipment.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing
-    quote = RateQuote.objects.select_related("account").filter(public_id=quote_id)
-    quote = quote.first()
-    if quote is None:
-        raise NotFound("no such quote", param="quote_id")
-    if quote.is_expired():
-        raise QuoteExpired("the quote has expired; shop rates again", param="quote_id")
-    if not quote.account.enabled:
-        raise QuoteExpired(
-            "the quote's carrier account is disabled; shop rates again",
-            code="account_disabled",
-            param="quote_id",
-        )
+    quote = _quote_to_buy(quote_id)
     adapter = registry.get_adapter(quote.account)
     if label_format and label_format not in {f.value for f in LabelFormat}:
         raise ShippingError("unknown label format", param="label_format")
@@ -124,6 +114,28 @@ def shipment_buy(
 
 
 _BUYING = (ShipmentStatus.PURCHASING, ShipmentStatus.UNKNOWN)
+# What a key and a quote id can be; anything else names nothing (a NUL, a
+# megabyte): refused before the database sees it.
+_KEY = re.compile(r"[\x21-\x7e]{1,64}")
+_QUOTE_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+def _quote_to_buy(quote_id: str) -> RateQuote:
+    """The quote a label may be bought from: it exists, has not expired,
+    and its account is still enabled."""
+    found = RateQuote.objects.select_related("account").filter(public_id=quote_id)
+    quote = found.first() if _QUOTE_ID.fullmatch(quote_id) else None
+    if quote is None:
+        raise NotFound("no such quote", param="quote_id")
+    if quote.is_expired():
+        raise QuoteExpired("the quote has expired; shop rates again", param="quote_id")
+    if not quote.account.enabled:
+        raise QuoteExpired(
+            "the quote's carrier account is disabled; shop rates again",
+            code="account_disabled",
+            param="quote_id",
+        )
+    return quote
 
 
 def _settle(
@@ -221,7 +233,7 @@ def _label_apply(shipment: Shipment, label: Label) -> None:
         event_emit(
             name="shipment.label_created",
             subject=shipment.public_id,
-            payload=_event_payload(shipment),
+            payload=shipment_event_payload(shipment),
         )
     logger.info("label bought", extra={"shipment_id": shipment.public_id})
 
@@ -249,7 +261,7 @@ def _parcels_store(shipment: Shipment, label: Label) -> None:
     )
 
 
-def _event_payload(shipment: Shipment) -> dict:
+def shipment_event_payload(shipment: Shipment) -> dict:
     return {
         "shipment": shipment.public_id,
         "order_id": shipment.order_id,
@@ -422,73 +434,6 @@ def shipments_reconcile_unknown(*, limit: int = 200) -> list[Shipment]:
         shipment_reconcile(shipment=shipment)
         for shipment in candidates.select_related("account")[:limit]
     ]
-
-
-def shipment_void(*, shipment: Shipment) -> Shipment:
-    """Void a bought label; refused once the parcel is moving."""
-    if shipment.status != ShipmentStatus.PURCHASED:
-        raise InvalidState(f"a {shipment.status} shipment cannot be voided")
-    if shipment_has_moved(shipment=shipment):
-        raise InvalidState("the parcel is already in transit", code="in_transit")
-    adapter = registry.get_adapter(shipment.account)
-    request = VoidRequest(
-        carrier_shipment_id=shipment.carrier_shipment_id,
-        tracking_number=shipment.tracking_number,
-        idempotency_key=f"{shipment.idempotency_key}-void",
-        service_code=shipment.service_code,
-        parcel_references=_other_parcel_labels(shipment),
-    )
-    try:
-        result = attempt_run(
-            ShipmentAttempt,
-            owner={"shipment": shipment},
-            account=shipment.account,
-            operation="void_label",
-            idempotency_key=request.idempotency_key,
-            call=lambda _key: adapter.void_label(request),
-            reference_of=lambda _result: shipment.carrier_shipment_id,
-        )
-    except ProviderError as error:
-        raise ShippingError(
-            f"the carrier did not void the label: {staff_text(error.message)}",
-            code=f"carrier_{error.outcome}",
-            status_code=502,
-        ) from None
-    _parcels_voided(shipment, result.voided_parcels)
-    if not result.voided:
-        raise InvalidState(
-            staff_text(result.detail) or "the carrier refused", code="void_refused"
-        )
-    with transaction.atomic():
-        shipment.status = ShipmentStatus.VOIDED
-        shipment.save(update_fields=["status", "updated_at"])
-        event_emit(
-            name="shipment.voided",
-            subject=shipment.public_id,
-            payload=_event_payload(shipment),
-        )
-    return shipment
-
-
-def _other_parcel_labels(shipment: Shipment) -> tuple[str, ...]:
-    """The other parcels' labels a carrier voids one by one (Shippo), but
-    those a part-way void already voided."""
-    references = (
-        ShipmentParcel.objects.filter(shipment=shipment, voided_at__isnull=True)
-        .exclude(carrier_reference__in=("", shipment.carrier_shipment_id))
-        .order_by("sequence")
-        .values_list("carrier_reference", flat=True)
-    )
-    return tuple(references)
-
-
-def _parcels_voided(shipment: Shipment, references: tuple[str, ...]) -> None:
-    """Kept even when the void as a whole was refused: those labels are
-    refunded, no longer served, and not sent again."""
-    if references:
-        ShipmentParcel.objects.filter(
-            shipment=shipment, carrier_reference__in=references, voided_at__isnull=True
-        ).update(voided_at=timezone.now())
 
 
 def quotes_expired_delete(*, older_than: timedelta | None = None) -> int:

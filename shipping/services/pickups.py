@@ -4,7 +4,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from integrations import registry
 from integrations.errors import Outcome, ProviderError
@@ -44,19 +44,9 @@ def pickup_schedule(
         request.address, request.ready_time, request.close_time, request.parcel_count
     )
     adapter = registry.get_adapter(account)
-    pickup = Pickup.objects.create(
-        account=account,
-        address=codec.address_to_json(request.address),
-        pickup_date=request.pickup_date,
-        ready_time=request.ready_time,
-        close_time=request.close_time,
-        parcel_count=request.parcel_count,
-        total_weight=request.total_weight,
-        weight_unit=str(request.weight_unit),
-        instructions=request.instructions[:255],
-        idempotency_key=request.idempotency_key,
-    )
-    pickup.shipments.set(shipments)
+    pickup, created = _pickup_store(account, request, shipments)
+    if not created:
+        return pickup  # a concurrent call with the same key (a double submit)
     try:
         booked = adapter.schedule_pickup(request)
     except ProviderError as error:
@@ -71,6 +61,30 @@ def pickup_schedule(
     return pickup
 
 
+def _pickup_store(
+    account: ProviderAccount, request: PickupRequest, shipments: list[Shipment]
+) -> tuple[Pickup, bool]:
+    """The new pickup row, or (``False``) the one stored first under the key."""
+    try:
+        with transaction.atomic():
+            pickup = Pickup.objects.create(
+                account=account,
+                address=codec.address_to_json(request.address),
+                pickup_date=request.pickup_date,
+                ready_time=request.ready_time,
+                close_time=request.close_time,
+                parcel_count=request.parcel_count,
+                total_weight=request.total_weight,
+                weight_unit=str(request.weight_unit),
+                instructions=request.instructions[:255],
+                idempotency_key=request.idempotency_key,
+            )
+            pickup.shipments.set(shipments)
+    except IntegrityError:
+        return Pickup.objects.get(idempotency_key=request.idempotency_key), False
+    return pickup, True
+
+
 def _shipments(account: ProviderAccount, public_ids: Sequence[str]) -> list[Shipment]:
     found = list(
         Shipment.objects.select_related("quote").filter(
@@ -82,6 +96,18 @@ def _shipments(account: ProviderAccount, public_ids: Sequence[str]) -> list[Ship
     if len(found) != len(set(public_ids)):
         raise NotFound(
             "every shipment must be a bought label of this account",
+            param="shipments",
+        )
+    booked = (
+        Pickup.objects.filter(status=PickupStatus.SCHEDULED, shipments__in=found)
+        .values_list("public_id", flat=True)
+        .first()
+    )
+    if booked is not None:
+        # A second booking would send the carrier's driver twice.
+        raise InvalidState(
+            f"a shipment is already on scheduled pickup {booked}",
+            code="already_scheduled",
             param="shipments",
         )
     return found

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
+from integrations.errors import Rejected
 from shipping import codec
 from shipping.models import Pickup, PickupStatus, Shipment, ShipmentStatus
 from shipping.units import WeightUnit
@@ -147,3 +148,70 @@ def test_staff_without_the_right_to_buy_labels_cannot_schedule(client):
 
     assert "schedule_pickup" not in listed
     assert direct.status_code == 403
+
+
+def test_correcting_the_form_after_a_carrier_refusal_books_the_pickup(
+    admin_client, monkeypatch
+):
+    from shipping.providers import sandbox
+
+    real = sandbox.SandboxShippingAdapter.carrier_schedule_pickup
+    calls = []
+
+    def refuse_early_hours(self, request):
+        calls.append(request.ready_time)
+        if request.ready_time.hour < 10:
+            raise Rejected(
+                "the carrier collects from 10:00 only",
+                code="invalid_window",
+                http_status=400,
+            )
+        return real(self, request)
+
+    monkeypatch.setattr(
+        sandbox.SandboxShippingAdapter, "carrier_schedule_pickup", refuse_early_hours
+    )
+    shipment = _bought(carrier("post"), 1)
+    url = _act(admin_client, shipment).url
+    page = admin_client.get(url).content.decode()
+    key = re.search(r'name="key" value="(\w+)"', page).group(1)
+
+    refused = admin_client.post(url, {**_when(ready_time="08:00"), "key": key})
+    # Staff read the carrier's reason on the re-rendered form, fix the hours
+    # and submit it again.
+    assert refused.status_code == 200
+    assert "10:00 only" in refused.content.decode()
+    html = refused.content.decode()
+    resent_key = re.search(r'name="key" value="(\w+)"', html).group(1)
+    admin_client.post(url, {**_when(ready_time="11:00"), "key": resent_key})
+
+    assert len(calls) == 2, "the corrected hours never reached the carrier"
+    pickup = Pickup.objects.order_by("-pk").first()
+    assert pickup.status == PickupStatus.SCHEDULED
+
+
+def test_a_form_key_of_the_allowed_64_characters_is_no_500(admin_client):
+    shipment = _bought(carrier("post"), 1)
+    url = _act(admin_client, shipment).url
+
+    response = admin_client.post(url, {**_when(), "key": "k" * 64})
+
+    assert response.status_code < 500
+
+
+def test_a_shipment_already_on_a_scheduled_pickup_is_not_booked_again(admin_client):
+    shipment = _bought(carrier("post"), 1)
+    first = _act(admin_client, shipment).url
+    admin_client.post(first, {**_when(), "key": "k-first"})
+    again = _act(admin_client, shipment).url
+
+    page = admin_client.post(again, {**_when(), "key": "k-second"})
+
+    assert "already on scheduled pickup" in page.content.decode()
+    assert Pickup.objects.count() == 1
+
+
+def test_an_absurd_id_list_is_no_500(admin_client):
+    response = admin_client.get(f"{LIST}schedule-pickup/?ids={'9' * 5000},x")
+
+    assert response.status_code == 302  # back to the list, "select at least one"

@@ -1,0 +1,134 @@
+"""Voiding a bought label.
+
+A void is claimed on the shipment row (``void_started_at``) before the
+carrier is called, so two voids racing (two storefront workers, the admin's
+button and the API) call the carrier once and emit one ``shipment.voided``;
+the other is told a void is under way. A claim whose process died is taken
+over after ``VOID_CLAIM``. A refused or failed void releases the claim.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from integrations import registry
+from integrations.attempts import attempt_run
+from integrations.errors import ProviderError
+from integrations.events import event_emit
+from integrations.secrets_registry import staff_text
+from shipping.models import Shipment, ShipmentAttempt, ShipmentParcel, ShipmentStatus
+from shipping.providers.base import VoidRequest, VoidResult
+from shipping.services.errors import InvalidState, ShippingError
+from shipping.services.labels import shipment_event_payload
+from shipping.services.tracking import shipment_has_moved
+
+# Longer than any carrier call with its retries: a claim older than this
+# belongs to a process that died.
+VOID_CLAIM = timedelta(minutes=10)
+
+
+def shipment_void(*, shipment: Shipment) -> Shipment:
+    """Void a bought label; refused once the parcel is moving, and while
+    another void of it is under way."""
+    if shipment.status != ShipmentStatus.PURCHASED:
+        raise InvalidState(f"a {shipment.status} shipment cannot be voided")
+    if shipment_has_moved(shipment=shipment):
+        raise InvalidState("the parcel is already in transit", code="in_transit")
+    claimed_at = _claim(shipment)
+    try:
+        result = _void_at_carrier(shipment)
+        _parcels_voided(shipment, result.voided_parcels)
+        if not result.voided:
+            raise InvalidState(
+                staff_text(result.detail) or "the carrier refused", code="void_refused"
+            )
+    except BaseException:
+        _release(shipment, claimed_at)
+        raise
+    with transaction.atomic():
+        shipment.status = ShipmentStatus.VOIDED
+        shipment.void_started_at = None
+        shipment.save(update_fields=["status", "void_started_at", "updated_at"])
+        event_emit(
+            name="shipment.voided",
+            subject=shipment.public_id,
+            payload=shipment_event_payload(shipment),
+        )
+    return shipment
+
+
+def _claim(shipment: Shipment) -> datetime:
+    """Take the void for this call (one conditional UPDATE); InvalidState
+    when the shipment is no longer bought or another void holds it."""
+    now = timezone.now()
+    free = Q(void_started_at__isnull=True) | Q(void_started_at__lt=now - VOID_CLAIM)
+    taken = Shipment.objects.filter(
+        free, pk=shipment.pk, status=ShipmentStatus.PURCHASED
+    ).update(void_started_at=now)
+    if taken:
+        shipment.void_started_at = now
+        return now
+    shipment.refresh_from_db()
+    if shipment.status != ShipmentStatus.PURCHASED:
+        raise InvalidState(f"a {shipment.status} shipment cannot be voided")
+    raise InvalidState(
+        "a void of this shipment is already under way", code="void_in_progress"
+    )
+
+
+def _release(shipment: Shipment, claimed_at: datetime) -> None:
+    # Only our own claim: one taken over after VOID_CLAIM is the other's.
+    Shipment.objects.filter(pk=shipment.pk, void_started_at=claimed_at).update(
+        void_started_at=None
+    )
+    shipment.void_started_at = None
+
+
+def _void_at_carrier(shipment: Shipment) -> VoidResult:
+    adapter = registry.get_adapter(shipment.account)
+    request = VoidRequest(
+        carrier_shipment_id=shipment.carrier_shipment_id,
+        tracking_number=shipment.tracking_number,
+        idempotency_key=f"{shipment.idempotency_key}-void",
+        service_code=shipment.service_code,
+        parcel_references=_other_parcel_labels(shipment),
+    )
+    try:
+        return attempt_run(
+            ShipmentAttempt,
+            owner={"shipment": shipment},
+            account=shipment.account,
+            operation="void_label",
+            idempotency_key=request.idempotency_key,
+            call=lambda _key: adapter.void_label(request),
+            reference_of=lambda _result: shipment.carrier_shipment_id,
+        )
+    except ProviderError as error:
+        raise ShippingError(
+            f"the carrier did not void the label: {staff_text(error.message)}",
+            code=f"carrier_{error.outcome}",
+            status_code=502,
+        ) from None
+
+
+def _other_parcel_labels(shipment: Shipment) -> tuple[str, ...]:
+    """The other parcels' labels a carrier voids one by one (Shippo), but
+    those a part-way void already voided."""
+    references = (
+        ShipmentParcel.objects.filter(shipment=shipment, voided_at__isnull=True)
+        .exclude(carrier_reference__in=("", shipment.carrier_shipment_id))
+        .order_by("sequence")
+        .values_list("carrier_reference", flat=True)
+    )
+    return tuple(references)
+
+
+def _parcels_voided(shipment: Shipment, references: tuple[str, ...]) -> None:
+    """Kept even when the void as a whole was refused: those labels are
+    refunded, no longer served, and not sent again."""
+    if references:
+        ShipmentParcel.objects.filter(
+            shipment=shipment, carrier_reference__in=references, voided_at__isnull=True
+        ).update(voided_at=timezone.now())

@@ -1,0 +1,109 @@
+"""Voiding a label: two voids racing call the carrier once and emit one
+event; a refused void can be tried again; a claim whose process died is
+taken over."""
+
+import contextlib
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from integrations.events import Event
+from shipping import services
+from shipping.models import Shipment, ShipmentStatus
+from shipping.providers.base import VoidResult
+from shipping.providers.sandbox import SandboxShippingAdapter
+from tests.factories import ApiKeyFactory
+from tests.shipping.helpers import carrier
+from tests.shipping.test_labels import _quote
+
+SHIPMENTS = "/api/v1/shipping/shipments/"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_voids_void_once_and_emit_one_event(monkeypatch):
+    """Two void requests racing (two storefront workers, or the admin button
+    and the API) must give one carrier void and one ``shipment.voided``."""
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="b1")
+    assert shipment.status == ShipmentStatus.PURCHASED
+
+    calls = []
+    original = SandboxShippingAdapter.carrier_void_label
+    barrier = threading.Barrier(2)
+
+    def slow_void(self, request):
+        calls.append(request.carrier_shipment_id)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=5)  # both requests are at the carrier at once
+        return original(self, request)
+
+    monkeypatch.setattr(SandboxShippingAdapter, "carrier_void_label", slow_void)
+    key = ApiKeyFactory(scopes=["shipping:read", "shipping:write"])
+    statuses = []
+
+    def void(n: int) -> None:
+        try:
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+            answer = client.post(
+                f"{SHIPMENTS}{shipment.public_id}/void/",
+                HTTP_IDEMPOTENCY_KEY=f"void-{n}",
+            )
+            statuses.append(answer.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=void, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert Shipment.objects.get().status == ShipmentStatus.VOIDED
+    voided_events = Event.objects.filter(name="shipment.voided").count()
+    assert (len(calls), voided_events) == (1, 1)
+    assert sorted(statuses) == [200, 409]
+
+
+@pytest.mark.django_db
+def test_a_refused_void_can_be_tried_again(monkeypatch):
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="r1")
+    original = SandboxShippingAdapter.carrier_void_label
+    monkeypatch.setattr(
+        SandboxShippingAdapter,
+        "carrier_void_label",
+        lambda self, request: VoidResult(voided=False, detail="not yet"),
+    )
+
+    with pytest.raises(services.InvalidState) as refused:
+        services.shipment_void(shipment=shipment)
+    monkeypatch.setattr(SandboxShippingAdapter, "carrier_void_label", original)
+    services.shipment_void(shipment=Shipment.objects.get(pk=shipment.pk))
+
+    assert refused.value.code == "void_refused"
+    stored = Shipment.objects.get(pk=shipment.pk)
+    assert (stored.status, stored.void_started_at) == (ShipmentStatus.VOIDED, None)
+
+
+@pytest.mark.django_db
+def test_a_void_under_way_is_refused_and_a_dead_ones_claim_taken_over():
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="r2")
+    Shipment.objects.filter(pk=shipment.pk).update(void_started_at=timezone.now())
+
+    with pytest.raises(services.InvalidState) as busy:
+        services.shipment_void(shipment=Shipment.objects.get(pk=shipment.pk))
+    Shipment.objects.filter(pk=shipment.pk).update(
+        void_started_at=timezone.now() - timedelta(minutes=11)
+    )
+    services.shipment_void(shipment=Shipment.objects.get(pk=shipment.pk))
+
+    assert busy.value.code == "void_in_progress"
+    assert Shipment.objects.get(pk=shipment.pk).status == ShipmentStatus.VOIDED
+    assert Event.objects.filter(name="shipment.voided").count() == 1
