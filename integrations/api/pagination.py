@@ -34,6 +34,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from integrations.api.errors import ApiError
+from integrations.api.input_guard import has_control
 
 # Far above any real cursor (a few key values), so decoding stays cheap.
 _MAX_CURSOR_LENGTH = 512
@@ -200,6 +201,9 @@ def _keys(
 
 def _clean(field: Field, value: str) -> Any:
     """A cursor value as the field's type, range-checked like a form field."""
+    if has_control(value):
+        # Base64 hides it from the input guard: checked once decoded.
+        raise _bad_cursor()
     try:
         cleaned = field.clean(value, None)
     except ValidationError:

@@ -8,6 +8,7 @@ from ``input_guard``: DRF imports this module while building its settings, so
 it must not import ``rest_framework.views``.
 """
 
+import math
 import re
 from typing import Any
 
@@ -33,6 +34,9 @@ def _check(value: Any, path: str, depth: int = 0) -> Found:
         return None
     if isinstance(value, int):
         return (path, "out_of_range") if abs(value) > INT64_MAX else None
+    if isinstance(value, float):
+        # 1e400, NaN, Infinity: JSON's parser takes them, no column can.
+        return None if math.isfinite(value) else (path, "out_of_range")
     if isinstance(value, dict | list) and depth >= MAX_DEPTH:
         return (path, "too_deep")
     if isinstance(value, dict):

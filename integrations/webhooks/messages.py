@@ -5,6 +5,7 @@ Nothing here logs or raises with a secret or the body.
 """
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,6 +62,8 @@ def storable(value: Any) -> Any:
         return {storable(k): storable(v) for k, v in value.items()}
     if isinstance(value, list):
         return [storable(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # an SDK's parser may let one through; jsonb cannot
     return value
 
 
@@ -83,12 +86,23 @@ def json_body(body: bytes, *, what: str = "a JSON object") -> Any:
     """The decoded JSON of a webhook body, or MALFORMED naming ``what`` was
     expected."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+        return json.loads(body, parse_constant=_refused_constant, parse_float=_float)
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise WebhookVerificationError(
             f"The webhook body is not {what}.",
             code=WebhookVerificationError.MALFORMED,
         ) from None
+
+
+def _refused_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")  # NaN, Infinity: no column takes them
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")  # 1e400
+    return value
 
 
 def json_object(body: bytes, *, what: str = "a JSON object") -> dict[str, Any]:

@@ -329,3 +329,21 @@ def test_json_nested_too_deep_is_a_400(fuzz_client, depth):
 
     assert response.status_code == 400, response.content[:300]
     assert set(response.json()["error"]) == {"type", "code", "message", "param"}
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "NaN", "Infinity"])
+def test_a_number_no_column_holds_is_a_400(fuzz_client, number):
+    # Python's parser takes them as floats; jsonb refuses them (a 500 before).
+    client, _known = fuzz_client
+    body = '{"order_id": "o5", "amount": 500, "metadata": {"x": ' + number + "}}"
+
+    response = client.post(
+        "/api/v1/payments/",
+        body,
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+    )
+
+    assert response.status_code == 400, response.content[:300]
+    # NaN and Infinity are not JSON: DRF's strict parser refuses them itself.
+    assert response.json()["error"]["code"] in ("out_of_range", "parse_error")

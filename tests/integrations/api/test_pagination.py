@@ -197,3 +197,18 @@ def test_the_schema_documents_pagination_on_every_list(client):
         for code, response in get.get("responses", {}).items():
             for media in response.get("content", {}).values():
                 assert media["schema"].get("type") != "array", (path, code)
+
+
+@pytest.mark.django_db
+def test_a_cursor_holding_a_control_character_is_a_400():
+    # Base64 hides the NUL from the input guard; PostgreSQL refuses it.
+    key = ApiKeyFactory(scopes=["inventory:read"])
+    api = APIClient(raise_request_exception=False)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    raw = json.dumps({"k": ["a\x00b", "1"], "b": False}).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    response = api.get("/api/v1/inventory/stock/", {"cursor": cursor})
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "invalid_cursor"

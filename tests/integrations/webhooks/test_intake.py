@@ -248,3 +248,20 @@ def test_handler_writes_commit_with_the_processed_status(
     with django_capture_on_commit_callbacks(execute=True):
         post_webhook("sbx-pay", body, sw_headers(body, webhook_id="msg_w"))
     assert Event.objects.filter(name="test.handled", subject="msg_w").count() == 1
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"-1e400", b"NaN", b"Infinity"])
+def test_a_signed_webhook_with_a_number_no_column_holds_is_a_400(number):
+    # jsonb refuses Infinity and NaN: it was a 500, and the provider retried.
+    from django.test import Client
+
+    ProviderAccountFactory(slug="sbx-pay")
+    body = (
+        b'{"type":"payment.succeeded","timestamp":"2025-01-02T03:04:05Z",'
+        b'"data":{"id":"pi_1","amount":' + number + b"}}"
+    )
+    response = Client(raise_request_exception=False).post(
+        "/webhooks/sbx-pay/", body, content_type="application/json", **sw_headers(body)
+    )
+
+    assert response.status_code == 400, response.content[:200]
