@@ -76,6 +76,15 @@ class Rejected(ProviderError):
     default_code = "rejected"
 
 
+class UnusableAmount(Unknown):
+    """A provider's amount we cannot use: more decimals than its currency
+    has, or beyond ``money.max_amount``. An ``unknown`` answer (the request
+    may have been acted on); callers that can drop one item of a list (a
+    carrier's rate) catch this type."""
+
+    default_code = "malformed_response"
+
+
 class ConfigurationError(NotProcessed):
     """The account is missing a credential or setting; nothing was sent."""
 

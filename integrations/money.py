@@ -80,6 +80,15 @@ class MoneyError(ValueError):
     """An amount or currency that cannot be represented exactly."""
 
 
+def check_limit(amount: int, currency: str) -> int:
+    """``amount`` when its size is within ``max_amount(currency)``, else a
+    MoneyError: what a provider sends back is bounded like what we send, so
+    an absurd figure never reaches a bigint column or a total."""
+    if abs(amount) > max_amount(currency):
+        raise MoneyError(f"{currency} amount out of range")
+    return amount
+
+
 def validate_currency(code: str) -> str:
     """The ISO 4217 code upper-cased; MoneyError (a ValueError) if unknown."""
     if not isinstance(code, str):

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from django.conf import settings
 
 from integrations import money
-from integrations.errors import ConfigurationError, ProviderError, Rejected, Unknown
+from integrations.errors import (
+    ConfigurationError,
+    ProviderError,
+    Rejected,
+    UnusableAmount,
+)
 from integrations.webhooks.messages import WebhookMessage, required_header
 from integrations.webhooks.signing import check_tolerance
 from integrations.webhooks.verification import WebhookVerificationError
@@ -184,18 +189,21 @@ class BaseAdapter(ABC):
             raise Rejected(str(exc), code="invalid_amount") from None
 
     def from_provider_minor(self, value: object, currency: str) -> int | None:
-        """The provider's integer amount as ours; None when it sent none."""
+        """The provider's integer amount as ours; None when it sent none.
+        ``UnusableAmount`` (``unknown``, ``malformed_response``) when it
+        cannot be read exactly or is beyond ``money.max_amount``."""
         if value is None or not isinstance(value, int) or isinstance(value, bool):
             return None
         return _read_amount(
             lambda: money.from_wire_minor(
                 value, currency, exponents=self.currency_exponents
-            )
+            ),
+            currency,
         )
 
     def from_provider_decimal(self, value: object, currency: str) -> int | None:
         """The provider's decimal amount (string or Decimal) as ours; None
-        when it sent none."""
+        when it sent none. Refused as ``from_provider_minor`` refuses."""
         if value is None or value == "":
             return None
         if isinstance(value, float):
@@ -205,7 +213,8 @@ class BaseAdapter(ABC):
         return _read_amount(
             lambda: money.from_wire_decimal(
                 str(value), currency, exponents=self.currency_exponents
-            )
+            ),
+            currency,
         )
 
     # --- Look-ups --------------------------------------------------------------
@@ -311,12 +320,11 @@ class BaseAdapter(ABC):
         return match_event_type(handlers.get(self.kind, {}), message_event_type)
 
 
-def _read_amount(convert: Callable[[], int]) -> int:
-    # An amount we cannot represent exactly is a malformed answer: the request
-    # may have been acted on, so it is never read as "nothing happened".
+def _read_amount(convert: Callable[[], int], currency: str) -> int:
+    # An amount we cannot represent exactly, or larger than the currency
+    # allows, is a malformed answer: the request may have been acted on, so
+    # it is never read as "nothing happened".
     try:
-        return convert()
+        return money.check_limit(convert(), currency)
     except money.MoneyError:
-        raise Unknown(
-            "provider sent an amount that cannot be read", code="malformed_response"
-        ) from None
+        raise UnusableAmount("provider sent an amount that cannot be read") from None

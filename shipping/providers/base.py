@@ -7,8 +7,10 @@ postcode, international without customs, the carrier's ``limits``) and raise
 ``InvalidShippingRequest`` naming the field before anything is sent, then
 call the carrier's hook (``carrier_rates``, ``carrier_create_label``, ...).
 An adapter implements the hooks only. Prices are integer minor units plus an
-ISO 4217 code; a carrier's decimal price goes through
-``from_provider_decimal``. Weights and lengths convert through
+ISO 4217 code; a carrier's decimal price goes through ``rate_price`` (a
+rate) or ``billed_amount`` (a bought label), its list of rates through
+``keep_priced``: one unusable price drops one rate, never the carrier's
+answer (``shipping.providers.prices``). Weights and lengths convert through
 ``shipping.units``. Adapters raise ``integrations.errors`` types only: an
 unknown tracking number is ``Rejected(code="not_found")``, a carrier's
 validation answer is ``Rejected`` (``address_invalid`` for an address it
@@ -16,19 +18,22 @@ cannot deliver to). docs/providers/shipping.md has the table.
 """
 
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from integrations.errors import Rejected, Unknown
 from integrations.providers.base import BaseAdapter
 from integrations.webhooks.messages import WebhookMessage
-from shipping.providers import validation
+from shipping.providers import prices, validation
 from shipping.providers.validation import CarrierLimits, InvalidShippingRequest
 from shipping.units import DimensionUnit, WeightUnit, convert_length, convert_weight
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 __all__ = [
     "Address",
@@ -434,7 +439,8 @@ class ShippingAdapter(BaseAdapter):
             request.customs,
             limits=self.limits,
         )
-        rates = self.carrier_rates(request)
+        # The last word on every price, whatever the adapter read it from.
+        rates = self.keep_priced(self.carrier_rates(request), prices.checked_rate)
         if request.service_codes:
             rates = [r for r in rates if r.service_code in request.service_codes]
         return rates
@@ -507,6 +513,20 @@ class ShippingAdapter(BaseAdapter):
         self._require_support("validate_address")
         validation.check_address(address, "address")
         return self.carrier_validate_address(address)
+
+    # --- A carrier's money (shipping.providers.prices) ----------------------
+
+    def rate_price(self, value: object, currency: str) -> int | None:
+        """A quoted price; ``UnusableAmount`` when it is not one."""
+        return prices.rate_price(self, value, currency)
+
+    def keep_priced(self, items: Iterable[T], read: Callable[[T], R | None]) -> list[R]:
+        """``read`` over a carrier's answer, unusable prices dropped."""
+        return prices.keep_priced(self, items, read)
+
+    def billed_amount(self, value: object, currency: str) -> int | None:
+        """A bought label's cost, None when the carrier's is unusable."""
+        return prices.billed_amount(self, value, currency)
 
     def _require_support(self, operation: str) -> None:
         if not self.supports(operation):

@@ -136,11 +136,7 @@ class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
                 }
             ]
         data = self.send("POST", "/rates", operation="dhl_express_rates", json=body)
-        return [
-            rate
-            for product in data.get("products") or []
-            if (rate := self._rate(product))
-        ]
+        return self.keep_priced(data.get("products") or [], self._rate)
 
     def _rate(self, product: Mapping[str, Any]) -> Rate | None:
         prices = [p for p in product.get("totalPrice") or [] if p.get("priceCurrency")]
@@ -152,8 +148,8 @@ class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
         if price is None or not code:
             return None
         currency = str(price["priceCurrency"])
-        amount = self.from_provider_decimal(price.get("price"), currency)
-        if not amount:
+        amount = self.rate_price(price.get("price"), currency)
+        if amount is None:
             return None
         delivery = product.get("deliveryCapabilities") or {}
         days = delivery.get("totalTransitDays")
@@ -264,7 +260,7 @@ class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
                 for p in data.get("packages") or []
                 if p.get("trackingNumber")
             ),
-            amount=self.from_provider_decimal(charge.get("price"), currency)
+            amount=self.billed_amount(charge.get("price"), currency)
             if len(currency) == 3
             else None,
             currency=currency,

@@ -151,11 +151,9 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         )
         details = (data.get("output") or {}).get("rateReplyDetails") or []
         prefer_list = self.setting("rate_type") == "list"
-        return [
-            rate
-            for detail in details
-            if (rate := self._rate(detail, prefer_list=prefer_list)) is not None
-        ]
+        return self.keep_priced(
+            details, lambda detail: self._rate(detail, prefer_list=prefer_list)
+        )
 
     def _rate(self, detail: Mapping[str, Any], *, prefer_list: bool) -> Rate | None:
         rated = pick_rated_variant(
@@ -164,8 +162,10 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         if rated is None:
             return None
         currency = str(rated.get("currency") or "")
-        amount = self.from_provider_decimal(rated.get("totalNetCharge"), currency)
-        if not amount or len(currency) != 3:
+        if len(currency) != 3:
+            return None
+        amount = self.rate_price(rated.get("totalNetCharge"), currency)
+        if amount is None:
             return None
         operational = detail.get("operationalDetail") or {}
         commit = (detail.get("commit") or {}).get("dateDetail") or {}
@@ -297,7 +297,7 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             label_format=label_format,
             parcel_tracking_numbers=numbers,
             parcel_labels=parcels if len(parcels) > 1 else (),
-            amount=self.from_provider_decimal(charge.get("totalNetCharge"), currency)
+            amount=self.billed_amount(charge.get("totalNetCharge"), currency)
             if currency
             else None,
             currency=currency,

@@ -146,7 +146,7 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
         if request.is_international and request.customs:
             body["customs_declaration"] = self._customs(request.customs)
         data = self.send("POST", "/shipments", operation="shippo_rates", json=body)
-        return [rate for item in data.get("rates") or [] if (rate := self._rate(item))]
+        return self.keep_priced(data.get("rates") or [], self._rate)
 
     def _rate(self, item: Mapping[str, Any]) -> Rate | None:
         currency = str(item.get("currency") or "")
@@ -154,8 +154,8 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
         token = str(level.get("token") or "")
         if len(currency) != 3 or not token or not item.get("object_id"):
             return None
-        amount = self.from_provider_decimal(item.get("amount"), currency)
-        if not amount:
+        amount = self.rate_price(item.get("amount"), currency)
+        if amount is None:
             return None
         provider = str(item.get("provider") or "")
         days = item.get("estimated_days")
@@ -317,7 +317,7 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
             tracking_number=str(transaction.get("tracking_number") or ""),
             label_data=self._label_file(transaction.get("label_url")),
             label_format=label_format,
-            amount=self.from_provider_decimal(rate.get("amount"), currency)
+            amount=self.billed_amount(rate.get("amount"), currency)
             if len(currency) == 3
             else None,
             currency=currency,

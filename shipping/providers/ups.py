@@ -154,7 +154,7 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         )
         rated = (data.get("RateResponse") or {}).get("RatedShipment") or []
         rated = [rated] if isinstance(rated, Mapping) else rated
-        return [rate for item in rated if (rate := self._rate(item)) is not None]
+        return self.keep_priced(rated, self._rate)
 
     def _rate(self, rated: Mapping[str, Any]) -> Rate | None:
         negotiated = (rated.get("NegotiatedRateCharges") or {}).get("TotalCharge")
@@ -162,9 +162,9 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         currency = str(charge.get("CurrencyCode") or "")
         if len(currency) != 3:
             return None
-        amount = self.from_provider_decimal(charge.get("MonetaryValue"), currency)
         code = str((rated.get("Service") or {}).get("Code") or "")
-        if not amount or not code:
+        amount = self.rate_price(charge.get("MonetaryValue"), currency)
+        if amount is None or not code:
             return None
         days = str((rated.get("GuaranteedDelivery") or {}).get("BusinessDaysInTransit"))
         return Rate(
@@ -287,7 +287,7 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             label_format=label_format,
             parcel_tracking_numbers=numbers,
             parcel_labels=parcels if len(parcels) > 1 else (),
-            amount=self.from_provider_decimal(charge.get("MonetaryValue"), currency)
+            amount=self.billed_amount(charge.get("MonetaryValue"), currency)
             if len(currency) == 3
             else None,
             currency=currency,

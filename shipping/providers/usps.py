@@ -169,14 +169,14 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             for pricing in data.get("pricingOptions") or []
             for option in pricing.get("shippingOptions") or []
         ]
-        return [rate for option in options if (rate := self._rate(option))]
+        return self.keep_priced(options, self._rate)
 
     def _international_rates(self, request: RateRequest) -> list[Rate]:
         """One International Prices call per parcel class; a class USPS does
         not offer for this parcel or country (a 400) is left out. When USPS
         refused every class, its first refusal is the answer (a wrong account
         or postal code must not look like "no rates")."""
-        rates: list[Rate] = []
+        answers: list[tuple[Mapping[str, Any], str]] = []
         refused: Rejected | None = None
         for mail_class in intl.MAIL_CLASSES:
             body = intl.rate_body(
@@ -196,20 +196,18 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             except Rejected as error:
                 refused = refused or error
                 continue
-            rate = intl.read_rate(data, mail_class, self.from_provider_decimal)
-            if rate is not None:
-                rates.append(rate)
+            answers.append((data, mail_class))
+        rates = self.keep_priced(
+            answers, lambda answer: intl.read_rate(*answer, self.rate_price)
+        )
         if not rates and refused is not None:
             raise refused
         return rates
 
     def _rate(self, option: Mapping[str, Any]) -> Rate | None:
         """One rate per mail class: its cheapest rate option."""
-        priced = [
-            (self.from_provider_decimal(o.get("totalPrice"), "USD"), o)
-            for o in option.get("rateOptions") or []
-        ]
-        priced = [(amount, o) for amount, o in priced if amount]
+        # An option with an unusable price is dropped; the class keeps the rest.
+        priced = self.keep_priced(option.get("rateOptions") or [], self._priced)
         if not priced:
             return None
         amount, cheapest = min(priced, key=lambda pair: pair[0])
@@ -233,6 +231,12 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
                 )
             ),
         )
+
+    def _priced(
+        self, choice: Mapping[str, Any]
+    ) -> tuple[int, Mapping[str, Any]] | None:
+        amount = self.rate_price(choice.get("totalPrice"), "USD")
+        return None if amount is None else (amount, choice)
 
     # --- Labels ------------------------------------------------------------------
 
@@ -265,7 +269,7 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             tracking_number=number,
             label_data=image,
             label_format=request.label_format,
-            amount=self.from_provider_decimal(metadata.get("postage"), "USD"),
+            amount=self.billed_amount(metadata.get("postage"), "USD"),
             currency="USD",
             service_code=request.service_code,
             estimated_delivery=read_date(commitment.get("scheduleDeliveryDate")),

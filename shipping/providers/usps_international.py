@@ -195,8 +195,8 @@ def read_rate(
     price = data.get("totalBasePrice")
     if price is None and rates:
         price = rates[0].get("price")
-    amount = amount_of(price, "USD")
-    if not amount:
+    amount = amount_of(price, "USD")  # UnusableAmount when not a price
+    if amount is None:
         return None
     return Rate(
         carrier="USPS",

@@ -172,7 +172,6 @@ def test_a_providers_extra_digits_are_still_refused() -> None:
     [
         (954.17, "USD", 95417),  # FedEx's totalNetCharge as json.loads reads it
         (1234.0, "JPY", 1234),
-        (1e16, "JPY", 10**16),
         ("19.99", "USD", 1999),
     ],
 )
@@ -183,3 +182,51 @@ def test_a_json_number_is_read_by_its_text_never_as_a_float(
 
     adapter = FedExAdapter.__new__(FedExAdapter)  # no account needed to read
     assert adapter.from_provider_decimal(value, currency) == amount
+
+
+ADAPTER_CLASSES = [*ADAPTERS, "shipping.providers.fedex.FedExAdapter"]
+
+
+def _reader(adapter_class):
+    if isinstance(adapter_class, str):
+        from django.utils.module_loading import import_string
+
+        adapter_class = import_string(adapter_class)
+    return adapter_class.__new__(adapter_class)  # no account needed to read
+
+
+@pytest.mark.parametrize("adapter_class", ADAPTER_CLASSES)
+@pytest.mark.parametrize(
+    ("decimal", "minor", "currency"),
+    [
+        ("1000000.00", 100_000_000, "USD"),
+        ("-1000000.00", -100_000_000, "USD"),
+        ("100000000", 100_000_000, "JPY"),
+        ("10000000000.00", 1_000_000_000_000, "IDR"),
+        (1e16, 10**16, "JPY"),  # a JSON number written with an exponent
+    ],
+)
+def test_a_providers_amount_beyond_what_the_currency_allows_is_malformed(
+    adapter_class, decimal, minor, currency
+) -> None:
+    from integrations.errors import UnusableAmount
+
+    reader = _reader(adapter_class)
+    for read, value in (
+        (reader.from_provider_decimal, decimal),
+        (reader.from_provider_minor, minor),
+    ):
+        with pytest.raises(UnusableAmount) as caught:
+            read(value, currency)
+        assert (caught.value.code, caught.value.outcome) == (
+            "malformed_response",
+            "unknown",
+        )
+
+
+@pytest.mark.parametrize("adapter_class", ADAPTER_CLASSES)
+def test_a_providers_amount_up_to_the_currencys_limit_is_read(adapter_class) -> None:
+    reader = _reader(adapter_class)
+    assert reader.from_provider_decimal("999999.99", "USD") == money.MAX_AMOUNT
+    assert reader.from_provider_decimal("-999999.99", "USD") == -money.MAX_AMOUNT
+    assert reader.from_provider_minor(999_999_999_999, "IDR") == 999_999_999_999

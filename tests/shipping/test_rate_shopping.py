@@ -1,10 +1,13 @@
 """Rate shopping over every sandbox carrier at once: sorted, marked, one
 entry per failing carrier, cached by request."""
 
+import copy
+import logging
 import time
 from decimal import Decimal
 
 import pytest
+import responses
 from django.utils import timezone
 
 from integrations.models import ProviderCall
@@ -12,8 +15,10 @@ from shipping import services
 from shipping.models import RateQuote
 from shipping.providers import sandbox_rules
 from shipping.providers.base import InvalidShippingRequest
+from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests
 from tests.shipping.helpers import carrier, shop
+from tests.shipping.providers.wire import load
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -108,3 +113,69 @@ def test_mixed_currencies_are_sorted_only_within_each_and_never_converted():
     assert set(stored.values_list("currency", flat=True)) == {"EUR"}
     again = shop()
     assert again.cached and again.currencies == result.currencies
+
+
+# --- A carrier's price that is not a price ------------------------------------------
+
+SHIPPO = "https://api.goshippo.com"
+
+
+def _shippo_quoting(*amounts: str) -> dict:
+    """A Shippo account whose answer prices its rates ``amounts``, beside a
+    sandbox carrier ("post") quoting as usual."""
+    ProviderAccountFactory(
+        kind="shipping",
+        provider="shippo",
+        slug="shippo-main",
+        priority=1,
+        settings={"max_attempts": 1},
+        credentials={"api_token": "shippo_test_" + "a" * 40},
+    )
+    carrier("post", priority=5)
+    body = copy.deepcopy(load("shippo", "shipment_rates.json"))
+    body["rates"] = body["rates"][: len(amounts)]
+    for rate, amount in zip(body["rates"], amounts, strict=True):
+        rate["amount"] = amount
+    return body
+
+
+def _shop_shippo(*amounts: str) -> services.RateShopResult:
+    body = _shippo_quoting(*amounts)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(f"{SHIPPO}/shipments", status=201, json=body)
+        return services.rates_shop(request=requests.international_rate_request())
+
+
+def test_an_absurd_carrier_price_fails_that_carrier_alone_never_the_shop():
+    # Was: DataError (bigint out of range) storing the quotes, every
+    # carrier's quotes lost and a 500 at the API.
+    result = _shop_shippo("100000000000000000.00")
+
+    assert {q.account for q in result.quotes} == {"post"}
+    assert [(f.account, f.code) for f in result.failures] == [
+        ("shippo-main", "malformed_response")
+    ]
+
+
+def test_a_negative_or_zero_carrier_price_is_never_offered(caplog):
+    caplog.set_level(logging.WARNING, logger="shipping.providers.prices")
+
+    result = _shop_shippo("-7.90", "0.00")
+
+    # Was: Shippo's -790 stored as a buyable quote and marked cheapest.
+    assert [q.account for q in result.quotes if q.cheapest] == ["post"]
+    assert all(q.amount > 0 for q in result.quotes)
+    assert not RateQuote.objects.filter(amount__lte=0).exists()
+    assert [f.account for f in result.failures] == ["shippo-main"]
+    dropped = [r for r in caplog.records if r.msg.startswith("carrier rate dropped")]
+    assert [r.account for r in dropped] == ["shippo-main", "shippo-main"]
+
+
+def test_one_unusable_price_drops_that_rate_and_keeps_the_carriers_others():
+    result = _shop_shippo("100000000000000000.00", "-1.00", "11.27")
+
+    shippo = [
+        (q.service_code, q.amount) for q in result.quotes if q.account == "shippo-main"
+    ]
+    assert shippo == [("ups_ground", 1127)]
+    assert not result.failures

@@ -6,16 +6,18 @@ token in the URL."""
 
 import logging
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 import responses
 from django.test import Client
+from django.utils import timezone
 from responses import matchers
 
 from integrations.errors import Rejected, Unknown
 from integrations.models import Event, ProviderCall, WebhookEvent
-from shipping import services
-from shipping.models import Shipment, ShipmentStatus
+from shipping import codec, services
+from shipping.models import RateQuote, Shipment, ShipmentStatus
 from shipping.providers.base import (
     InvalidShippingRequest,
     LabelFormat,
@@ -183,6 +185,37 @@ def test_a_bought_label_whose_file_cannot_be_fetched_is_unknown_not_failed(
 
     # Bought at Shippo: reconciliation fetches it; the shop must not rebuy.
     assert caught.value.code == "label_fetch_failed"
+
+
+@pytest.mark.parametrize("billed", ["100000000000000000.00", "-7.90", "7.905"])
+def test_a_bought_labels_unusable_billed_amount_is_unknown_the_label_kept(
+    account, mocked, billed
+):
+    # The label is bought at Shippo: an absurd bill must not fail (or, out of
+    # range, crash saving) the purchase; the shipment keeps the quote's price.
+    answer = fx("transaction_success.json")
+    answer["rate"]["amount"] = billed
+    mocked.post(f"{BASE}/transactions", status=201, json=answer)
+    mocked.get(LABEL_URL, body=PDF)
+    quote = RateQuote.objects.create(
+        fingerprint="s" * 64,
+        account=account,
+        carrier="USPS",
+        service_code="usps_priority",
+        service_name="USPS Priority Mail",
+        carrier_rate_id=RATE_ID,
+        amount=790,
+        currency="USD",
+        request=codec.request_to_json(shared.rate_request()),
+        expires_at=timezone.now() + timedelta(minutes=10),
+    )
+
+    label = ShippoAdapter(account).create_label(label_request())
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="b-1")
+
+    assert (label.tracking_number, label.amount) == (NUMBER, None)
+    assert shipment.status == ShipmentStatus.PURCHASED, shipment.failure_message
+    assert (shipment.tracking_number, shipment.amount) == (NUMBER, 790)
 
 
 def test_a_queued_label_is_pending_then_polled_to_success(adapter, mocked):

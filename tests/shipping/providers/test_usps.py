@@ -4,6 +4,7 @@ token call, prices per mail class, labels paid by a payment authorization
 and answered as multipart, tracking, pickups with their ETag, addresses."""
 
 import json
+import logging
 from datetime import date, time
 from decimal import Decimal
 
@@ -126,6 +127,27 @@ def test_one_rate_per_mail_class_its_cheapest_option(adapter, mocked):
     assert body["packageDescription"]["weight"] == 2.5
     package = exact_body(sent(mocked, "POST", RATES_URL)[0])["packageDescription"]
     assert (package["weight"], package["length"]) == (Decimal("2.5"), Decimal("12"))
+
+
+def test_an_unusable_option_is_never_a_classs_cheapest(adapter, mocked, caplog):
+    answer = fx("rate_response.json")
+    classes = {
+        option["mailClass"]: option
+        for pricing in answer["pricingOptions"]
+        for option in pricing["shippingOptions"]
+    }
+    classes["PRIORITY_MAIL"]["rateOptions"][0]["totalPrice"] = -9.85
+    classes["LIBRARY_MAIL"]["rateOptions"][0]["totalPrice"] = "100000000000"
+    for option in classes["USPS_GROUND_ADVANTAGE"]["rateOptions"]:
+        option["totalPrice"] = 0
+    mocked.post(RATES_URL, json=answer)
+    caplog.set_level(logging.WARNING, logger="shipping.providers.prices")
+
+    rates = {r.service_code: r.amount for r in adapter.rates(shared.rate_request())}
+
+    # Each class keeps its usable option; a class with none is dropped.
+    assert rates == {"LIBRARY_MAIL": 582, "PRIORITY_MAIL": 1100}
+    assert sum(r.msg.startswith("carrier rate dropped") for r in caplog.records) >= 4
 
 
 def test_two_parcels_are_refused_before_any_call(adapter, mocked):
