@@ -1,6 +1,7 @@
 """Locations, stock levels and reservations. Stock figures are written only
 by services (reservations, syncs): the stock page edits nothing but the low
-threshold (through a service too), and reservations are read-only with a release action."""
+threshold (saved through a service too), and reservations are read-only
+with a release action."""
 
 from django import forms
 from django.contrib import admin, messages

@@ -285,7 +285,9 @@ def test_a_level_our_columns_cannot_hold_is_dropped_and_the_run_goes_on(
         return 200, {}, json.dumps({"levels": answers[sku]})
 
     rsps.add_callback(responses.GET, hs.LEVELS, callback=levels)
-    run = services.inventory_sync(account=account, full=True)
+    out = io.StringIO()
+    call_command("sync_inventory", "--account", account.slug, "--full", stdout=out)
+    run = SyncRun.objects.get()
 
     assert (run.status, run.items_seen, run.items_failed) == ("partial", 2, 2)
     assert StockLevel.objects.get(sku="B", location__code="MAIN").on_hand == 7
@@ -295,3 +297,4 @@ def test_a_level_our_columns_cannot_hold_is_dropped_and_the_run_goes_on(
     assert (first["code"], first["sku"]) == ("invalid_level", "A")
     assert first["message"].startswith(f"{field}: ")
     assert "\x00" not in json.dumps(run.errors)
+    assert "  level A@" in out.getvalue()
