@@ -466,20 +466,21 @@ def webhook_event_process(*, event_id: int, now: datetime | None = None) -> str 
 
 def _dispatch(event: WebhookEvent, now: datetime) -> str:
     path = registry.get_adapter(event.account).webhook_handler(event.event_type)
-    note = NO_HANDLER if path is None else ""
+    event.note = NO_HANDLER if path is None else ""
     with transaction.atomic():
         if path is not None:
             import_string(path)(event)
         # A lost claim rolls the handler's writes back with it. The handler
-        # names the object it applied the event to in ``event.subject``.
+        # names the object it applied the event to in ``event.subject``, and
+        # in ``event.note`` what staff should know (a part it left out).
         _rows.finish(
             event,
             WebhookStatus.PROCESSED,
             processed_at=now,
-            note=note,
+            note=event.note[:255],
             subject=event.subject[:255],
         )
-    return note
+    return event.note
 
 
 def _record_failure(event: WebhookEvent, exc: Exception, now: datetime) -> str:

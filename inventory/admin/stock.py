@@ -1,7 +1,9 @@
 """Locations, stock levels and reservations. Stock figures are written only
 by services (reservations, syncs): the stock page edits nothing but the low
-threshold, and reservations are read-only with a release action."""
+threshold (saved through a service too), and reservations are read-only
+with a release action."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Now
@@ -82,6 +84,15 @@ class StockLevelAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def save_model(
+        self, request: HttpRequest, obj: StockLevel, form: forms.ModelForm, change: bool
+    ) -> None:
+        # The threshold alone, through the service: the row this page read
+        # may be stale by now (a reservation landed), and its state moves.
+        services.stock_level_threshold_set(
+            level_id=obj.pk, low_threshold=obj.low_threshold
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StockLevel]:
         # Expired reservations stop counting at read time, here as in the API.

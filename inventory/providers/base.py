@@ -15,6 +15,10 @@ How the domain uses an adapter:
   (None: the run stops there). An adapter whose ERP can only answer for named SKUs
   (``levels_by_sku``) is asked with ``skus`` in batches of
   ``max_page_size``; ``since`` is only passed when ``supports_since``.
+- every page and event holds only levels our columns can store: one the
+  ERP sends beyond them (``level_problem``: the model fields' limits) is
+  moved to the page's or event's ``rejected`` when it is built, so the
+  domain applies the others and shows staff the refused ones.
 - purchase orders: ``purchase_order_upsert`` creates or updates the order
   known by our ``external_id`` (the ERP's external id / upsert key), so a
   timeout is retried with the same request without creating a second order;
@@ -26,14 +30,25 @@ How the domain uses an adapter:
 """
 
 from abc import abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import ClassVar
+
+from django.core.exceptions import ValidationError
+from django.core.validators import (
+    MaxValueValidator,
+    MinValueValidator,
+    ProhibitNullCharactersValidator,
+)
+from django.db import models
 
 from integrations.errors import Rejected
 from integrations.providers.base import BaseAdapter
 from integrations.webhooks.messages import WebhookMessage
+from inventory.models import Location, StockLevel
 
 __all__ = [
     "InventoryAdapter",
@@ -43,6 +58,7 @@ __all__ = [
     "PurchaseOrderRequest",
     "PurchaseOrderResult",
     "PurchaseOrderStatus",
+    "RejectedLevel",
     "ReservationLine",
     "ReserveRequest",
     "ReserveResult",
@@ -51,6 +67,7 @@ __all__ = [
     "cursor_from_offset",
     "offset_cursor_after",
     "offset_from_cursor",
+    "storable_levels",
 ]
 
 
@@ -63,6 +80,103 @@ class StockLevelRecord:
     on_hand: int
     # The ERP's last-modified time for this level; None when it keeps none.
     modified_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RejectedLevel:
+    """A level the ERP reported that our stock levels cannot hold (a number
+    beyond the column, a code too long or with a NUL): left out of its page
+    or event and shown to staff. Printable and short, safe to store."""
+
+    sku: str
+    location_code: str
+    reason: str
+
+
+@cache
+def _columns() -> tuple[tuple[str, models.Field], ...]:
+    """The record's attributes and the model fields they are stored in."""
+    return (
+        ("sku", StockLevel._meta.get_field("sku")),
+        ("location_code", Location._meta.get_field("code")),
+        ("on_hand", StockLevel._meta.get_field("on_hand")),
+    )
+
+
+@cache
+def _int_range(field: models.Field) -> tuple[float, float]:
+    # The database's range for the column, as the field's own validators say.
+    low, high = float("-inf"), float("inf")
+    for validator in field.validators:
+        if isinstance(validator, MinValueValidator):
+            low = max(low, validator.limit_value)
+        elif isinstance(validator, MaxValueValidator):
+            high = min(high, validator.limit_value)
+    return low, high
+
+
+def _fits(field: models.Field, value: object) -> bool:
+    """The fast check of ``field.clean`` for the columns above."""
+    if isinstance(field, models.CharField):
+        return (
+            isinstance(value, str)
+            and 0 < len(value) <= field.max_length
+            and "\x00" not in value
+        )
+    low, high = _int_range(field)
+    return type(value) is int and low <= value <= high
+
+
+def level_problem(record: StockLevelRecord) -> str | None:
+    """Why our columns cannot hold ``record`` (None when they can), by the
+    limits of the model fields its values are stored in."""
+    for attribute, field in _columns():
+        value = getattr(record, attribute)
+        if _fits(field, value):
+            continue
+        try:
+            if isinstance(value, str):  # no text column of PostgreSQL holds NUL
+                ProhibitNullCharactersValidator()(value)
+            field.clean(value, None)
+        except ValidationError as error:
+            return f"{attribute}: {' '.join(error.messages)}"[:200]
+        return f"{attribute}: not a value the column holds"
+    return None
+
+
+def _printable(value: object) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text.replace("\x00", "\\x00")[:64]
+
+
+def storable_levels(
+    records: Iterable[StockLevelRecord],
+) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
+    """``records`` split into those our columns hold and those they cannot."""
+    kept, rejected = [], []
+    for record in records:
+        problem = level_problem(record)
+        if problem is None:
+            kept.append(record)
+            continue
+        rejected.append(
+            RejectedLevel(
+                sku=_printable(record.sku),
+                location_code=_printable(record.location_code),
+                reason=problem,
+            )
+        )
+    return tuple(kept), tuple(rejected)
+
+
+def _without_rejected(container: object, field: str) -> None:
+    """Move the levels our columns cannot hold from ``container.<field>`` to
+    its ``rejected``: every page and event any adapter builds passes here,
+    so one bad level never fails its page, its event or a sync."""
+    kept, rejected = storable_levels(getattr(container, field))
+    # Frozen dataclasses: set once, while the instance is being built.
+    object.__setattr__(container, field, kept)
+    object.__setattr__(container, "rejected", (*container.rejected, *rejected))
 
 
 @dataclass(frozen=True)
@@ -85,10 +199,15 @@ class LevelsQuery:
 
 @dataclass(frozen=True)
 class StockLevelPage:
+    # Only levels our columns hold; the others are moved to ``rejected``.
     records: tuple[StockLevelRecord, ...]
     # Opaque continuation: an offset (NetSuite), a page number or a cursor.
     next_cursor: str = ""
     has_more: bool = False
+    rejected: tuple[RejectedLevel, ...] = ()
+
+    def __post_init__(self) -> None:
+        _without_rejected(self, "records")
 
 
 def cursor_from_offset(offset: int) -> str:
@@ -178,8 +297,13 @@ class InventoryEvent:
     """A verified ``inventory.updated`` webhook, translated: the levels it
     reports, applied by the same rules as a sync (older than stored: ignored)."""
 
+    # Only levels our columns hold; the others are moved to ``rejected``.
     levels: tuple[StockLevelRecord, ...]
     occurred_at: datetime | None = None
+    rejected: tuple[RejectedLevel, ...] = ()
+
+    def __post_init__(self) -> None:
+        _without_rejected(self, "levels")
 
 
 class InventoryAdapter(BaseAdapter):

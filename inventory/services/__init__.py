@@ -25,6 +25,7 @@ from inventory.services.levels import (
     OVERSOLD,
     expired_holds,
     levels_refresh,
+    stock_level_threshold_set,
     stock_state,
 )
 from inventory.services.purchasing import (
@@ -71,6 +72,7 @@ __all__ = [
     "reservation_release",
     "reservations_confirm_for_order",
     "reservations_expire",
+    "stock_level_threshold_set",
     "stock_levels_apply",
     "stock_state",
     "sync_run_execute",

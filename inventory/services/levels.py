@@ -1,20 +1,25 @@
 """Availability of stock levels: what expired reservations no longer hold,
-the state a level is in (in stock, low, out of stock, oversold), and the
-``inventory.level_changed`` / ``inventory.oversold`` events when it changes."""
+the state a level is in (in stock, low, out of stock, oversold), the
+``inventory.level_changed`` / ``inventory.oversold`` events when it changes,
+and staff's low threshold, which moves that state too."""
 
 import logging
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from integrations.events import event_emit
+from integrations.rows import lock_rows
 from inventory.models import (
     ReservationLine,
     ReservationStatus,
     StockLevel,
     StockState,
 )
+from inventory.services.errors import InventoryError
 
 logger = logging.getLogger(__name__)
 
@@ -105,3 +110,27 @@ def level_announce(
             "stock level oversold",
             extra={"sku": level.sku, "oversold_by": payload["oversold_by"]},
         )
+
+
+def stock_level_threshold_set(*, level_id: int, low_threshold: int) -> StockLevel:
+    """Staff's low threshold for a level. Written alone under the row's lock,
+    so units a reservation holds meanwhile stay in ``reserved`` (a whole-row
+    save would write back the figures read earlier); the state the new
+    threshold puts the level in is stored and announced."""
+    if low_threshold < 0:
+        raise InventoryError(
+            "low_threshold must be zero or more.",
+            code="invalid_request",
+            param="low_threshold",
+        )
+    with transaction.atomic():
+        queryset = StockLevel.objects.select_related("location")
+        level = lock_rows(queryset, [level_id], of=("self",))[level_id]
+        level.low_threshold = low_threshold
+        level.save(update_fields=["low_threshold", "updated_at"])
+        levels_refresh([level], expired=expired_holds([level.pk], timezone.now()))
+    logger.info(
+        "stock level threshold set",
+        extra={"sku": level.sku, "low_threshold": low_threshold, "state": level.state},
+    )
+    return level

@@ -25,6 +25,7 @@ from inventory.models import ReorderPoint, StockLevel, SyncRun, SyncStatus
 from inventory.providers.base import (
     InventoryAdapter,
     LevelsQuery,
+    RejectedLevel,
     StockLevelPage,
 )
 from inventory.services.apply import stock_levels_apply
@@ -97,6 +98,7 @@ def _execute(run: SyncRun, progress: Progress | None) -> SyncRun:
     run.save(update_fields=["status", "started_at"])
     for page in _pages(adapter, run):
         if page is not None:
+            _record_rejected(run, page.rejected)
             result = stock_levels_apply(
                 account=run.account, records=page.records, now=timezone.now()
             )
@@ -200,6 +202,31 @@ def _record_failure(run: SyncRun, query: LevelsQuery, error: ProviderError) -> N
         "inventory sync page failed",
         extra={"account": run.account.slug, "code": error.code},
     )
+
+
+def _record_rejected(run: SyncRun, rejected: tuple[RejectedLevel, ...]) -> None:
+    """Levels of a page our columns cannot hold (the adapter's page left them
+    out): counted as failed and listed for staff; the page's others apply."""
+    run.items_failed += len(rejected)
+    for level in rejected:
+        if len(run.errors) < MAX_ERRORS_KEPT:
+            run.errors = [
+                *run.errors,
+                {
+                    "code": "invalid_level",
+                    "sku": level.sku,
+                    "location": level.location_code,
+                    "message": level.reason,
+                },
+            ]
+        logger.warning(
+            "inventory sync level refused",
+            extra={
+                "account": run.account.slug,
+                "sku": level.sku,
+                "reason": level.reason,
+            },
+        )
 
 
 def known_skus() -> list[str]:

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from integrations.models import Event
 from inventory import services
 from inventory.models import (
     PurchaseOrder,
@@ -129,3 +130,48 @@ def test_dashboard_shows_the_erps_like_the_gateways(admin_client):
     assert page.status_code == 200
     slugs = [row.overview.account.slug for row in page.context["rows"]]
     assert {"pay-sbx", "erp-sbx", "erp-netsuite"} <= set(slugs)
+
+
+def _save_threshold(admin_client, level, low_threshold):
+    url = reverse("admin:inventory_stocklevel_change", args=[level.pk])
+    response = admin_client.post(url, {"low_threshold": low_threshold, "_save": "Save"})
+    assert response.status_code == 302, response.content[:500]
+
+
+def test_raising_the_low_threshold_moves_the_state_and_announces_it(admin_client):
+    """10 available, threshold raised from 2 to 20: the level is low by the
+    rule available <= threshold, so its stored state (what the state filter
+    and the storefront's events go by) moves and is announced."""
+    level = StockLevelFactory(sku="A", on_hand=10, low_threshold=2, state="in_stock")
+    _save_threshold(admin_client, level, 20)
+    level.refresh_from_db()
+    assert (level.low_threshold, level.state) == (20, "low")
+    event = Event.objects.get(name="inventory.level_changed")
+    assert (event.payload["previous_state"], event.payload["state"]) == (
+        "in_stock",
+        "low",
+    )
+
+
+def test_saving_the_threshold_keeps_a_reservation_made_meanwhile(
+    admin_client, monkeypatch
+):
+    """Staff's save writes the threshold alone: a reservation committed
+    between the page's read and its save stays in ``reserved`` (a whole-row
+    save would write back the stale figure and sell those units twice)."""
+    from inventory.admin.stock import StockLevelAdmin
+
+    level = StockLevelFactory(sku="A", on_hand=10, low_threshold=2)
+    original = StockLevelAdmin.save_model
+
+    def save_model(self, request, obj, form, change):
+        # A checkout lands while staff's request is between read and write.
+        services.reservation_create(order_id="o1", lines=[LineRequest("A", 4)])
+        original(self, request, obj, form, change)
+
+    monkeypatch.setattr(StockLevelAdmin, "save_model", save_model)
+    _save_threshold(admin_client, level, 3)
+    level.refresh_from_db()
+    assert (level.reserved, level.low_threshold) == (4, 3)
+    with pytest.raises(services.InsufficientStock):
+        services.reservation_create(order_id="o2", lines=[LineRequest("A", 10)])

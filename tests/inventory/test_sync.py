@@ -3,9 +3,11 @@ incremental runs, failed pages, on-hand changes that keep reservations, and
 the sync_inventory command."""
 
 import io
+import json
 from datetime import timedelta
 
 import pytest
+import responses
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -17,6 +19,7 @@ from inventory.providers.base import StockLevelRecord
 from inventory.providers.sandbox import SandboxInventoryAdapter
 from inventory.services import LineRequest
 from tests.factories import ProviderAccountFactory
+from tests.inventory.contract import harness_http_stock as hs
 from tests.inventory.factories import StockLevelFactory
 
 pytestmark = pytest.mark.django_db
@@ -235,3 +238,63 @@ def test_an_erp_that_is_down_ends_the_run_after_three_pages(erp):
     run = services.inventory_sync(account=erp, full=True)
     assert (run.status, run.pages, len(run.errors)) == ("failed", 3, 3)
     assert run.errors[0]["code"] == "connection_refused"
+
+
+@pytest.fixture
+def rsps():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def _stock_level(sku, on_hand, **fields):
+    entry = {"sku": sku, "location": "MAIN", "on_hand": on_hand}
+    return {**entry, "modified_at": "2026-12-04T09:30:00Z", **fields}
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({"on_hand": 2**31}, "on_hand"),  # beyond the int column
+        ({"location": "L" * 33}, "location_code"),  # beyond Location.code
+        ({"location": "\u0000"}, "location_code"),  # NUL: refused in PG text
+    ],
+    ids=["on_hand_2^31", "location_33_chars", "location_nul"],
+)
+def test_a_level_our_columns_cannot_hold_is_dropped_and_the_run_goes_on(
+    settings, rsps, bad, field
+):
+    """One level the ERP reports that our columns cannot hold no longer
+    crashes the run (sync_failed, every later batch never applied): it is
+    left out, counted and listed on the run, the rest is applied, the run is
+    partial."""
+    settings.INVENTORY_SYNC_PAGE_SIZE = 1  # one SKU per batch
+    account = hs.make_account()
+    account.settings = {"max_attempts": 1, "backoff_base_seconds": 0.001}
+    account.save()
+    StockLevelFactory(sku="A", on_hand=1)
+    StockLevelFactory(sku="B", on_hand=1)
+    StockLevelFactory(sku="C", on_hand=1)
+    answers = {
+        "A": [{**_stock_level("A", 5), **bad}],
+        "B": [_stock_level("B", 7)],
+        "C": [{**_stock_level("C", 9), **bad}, _stock_level("C", 8, location="EU")],
+    }
+
+    def levels(request):
+        sku = request.url.split("sku=")[1]
+        return 200, {}, json.dumps({"levels": answers[sku]})
+
+    rsps.add_callback(responses.GET, hs.LEVELS, callback=levels)
+    out = io.StringIO()
+    call_command("sync_inventory", "--account", account.slug, "--full", stdout=out)
+    run = SyncRun.objects.get()
+
+    assert (run.status, run.items_seen, run.items_failed) == ("partial", 2, 2)
+    assert StockLevel.objects.get(sku="B", location__code="MAIN").on_hand == 7
+    assert StockLevel.objects.get(sku="C", location__code="EU").on_hand == 8
+    assert StockLevel.objects.get(sku="A").on_hand == 1
+    first = run.errors[0]
+    assert (first["code"], first["sku"]) == ("invalid_level", "A")
+    assert first["message"].startswith(f"{field}: ")
+    assert "\x00" not in json.dumps(run.errors)
+    assert "  level A@" in out.getvalue()

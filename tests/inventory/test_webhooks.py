@@ -70,3 +70,23 @@ def test_forged_webhook_changes_nothing(erp):
     assert 400 <= response.status_code < 500
     assert StockLevel.objects.get(sku="A").on_hand == 10
     assert not WebhookEvent.objects.exists()
+
+
+def test_a_level_our_columns_cannot_hold_is_noted_and_the_others_applied(erp):
+    """One level with on_hand 2^31 (beyond the column) no longer fails the
+    event for retry until dead: the valid level is applied, the bad one is
+    named in the event's note, and the event is processed (not retried)."""
+    StockLevelFactory(sku="GOOD", on_hand=10)
+    now = timezone.now()
+    status = _deliver(
+        [
+            StockLevelRecord("GOOD", "MAIN", 2, now),
+            StockLevelRecord("HUGE", "MAIN", 2**31, now),
+        ]
+    )
+    event = WebhookEvent.objects.get()
+    assert (status, event.status, event.attempts) == ("processed", "processed", 1)
+    assert StockLevel.objects.get(sku="GOOD").on_hand == 2
+    assert not StockLevel.objects.filter(sku="HUGE").exists()
+    assert "1 level refused" in event.note
+    assert "HUGE@MAIN" in event.note and "on_hand" in event.note

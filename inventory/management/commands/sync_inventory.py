@@ -72,6 +72,14 @@ def _summary(runs: list[SyncRun]) -> str:
             f"{run.account.slug:<20} {run.status:<9} {run.pages:>6} "
             f"{run.items_seen:>8} {run.items_changed:>8} {len(run.errors):>7}"
         )
-        for error in run.errors[:5]:
-            lines.append(f"  page at {error['cursor'] or 'start'}: {error['code']}")
+        lines.extend(f"  {_where(error)}: {error['code']}" for error in run.errors[:5])
     return "\n".join(lines)
+
+
+def _where(error: dict) -> str:
+    """A failed page, a level refused from one, or the run itself."""
+    if "sku" in error:
+        return f"level {error['sku']}@{error['location']}"
+    if "cursor" in error:
+        return f"page at {error['cursor'] or 'start'}"
+    return "the run"

@@ -1,0 +1,47 @@
+"""The adapter contract's own rules: every page and event an adapter builds
+leaves out the levels our columns cannot hold."""
+
+import pytest
+
+from inventory.models import Location, StockLevel
+from inventory.providers.base import (
+    InventoryEvent,
+    StockLevelPage,
+    StockLevelRecord,
+    storable_levels,
+)
+
+GOOD = StockLevelRecord("A", "MAIN", 5)
+SKU_MAX = StockLevel._meta.get_field("sku").max_length
+CODE_MAX = Location._meta.get_field("code").max_length
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (StockLevelRecord("S" * (SKU_MAX + 1), "MAIN", 1), "sku: Ensure"),
+        (StockLevelRecord("S\x00", "MAIN", 1), "sku: Null characters"),
+        (StockLevelRecord("A", "L" * (CODE_MAX + 1), 1), "location_code: Ensure"),
+        (StockLevelRecord("A", "", 1), "location_code: This field cannot be blank"),
+        (StockLevelRecord("A", "MAIN", 2**31), "on_hand: Ensure"),
+        (StockLevelRecord("A", "MAIN", -(2**31) - 1), "on_hand: Ensure"),
+        (StockLevelRecord("A", "MAIN", True), "on_hand: "),
+    ],
+    ids=["long_sku", "nul_sku", "long_code", "blank_code", "2^31", "-2^31-1", "bool"],
+)
+def test_a_page_and_an_event_keep_only_the_levels_our_columns_hold(record, reason):
+    page = StockLevelPage(records=(GOOD, record), has_more=True)
+    event = InventoryEvent(levels=(record, GOOD))
+    assert page.records == event.levels == (GOOD,)
+    (rejected,) = page.rejected
+    assert event.rejected == page.rejected
+    assert rejected.reason.startswith(reason)
+    assert "\x00" not in rejected.sku and len(rejected.sku) <= SKU_MAX
+
+
+def test_the_column_limits_themselves_are_held():
+    edge = (
+        StockLevelRecord("S" * SKU_MAX, "L" * CODE_MAX, 2**31 - 1),
+        StockLevelRecord("A", "MAIN", -(2**31)),
+    )
+    assert storable_levels(edge) == (edge, ())
