@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ImproperlyConfigured
 
 from integrations import registry
+from integrations.crypto import CredentialsDecryptError
 from integrations.limits import (
     LIMITS,
     SPECS,
@@ -125,9 +126,14 @@ class ProviderAccountForm(forms.ModelForm):
             and self.adapter_class.kind == self.instance.kind
             and self.adapter_class.code == self.instance.provider
         )
-        self.stored_credentials = (
-            self.instance.get_credentials() if same_provider else {}
-        )
+        self.stored_credentials, self.credentials_unreadable = {}, False
+        if same_provider:
+            try:
+                self.stored_credentials = self.instance.get_credentials()
+            except CredentialsDecryptError:
+                # The key was dropped before rotating, or a backup restored:
+                # this page is where staff type them again.
+                self.credentials_unreadable = True
         if self.adapter_class is not None:
             self._add_adapter_fields(self.adapter_class)
         self._add_limit_fields(self.adapter_class)
@@ -151,6 +157,8 @@ class ProviderAccountForm(forms.ModelForm):
                 spec, secret=True, required=spec.required and not is_set
             )
             state = "set — leave blank to keep it" if is_set else "not set"
+            if self.credentials_unreadable:
+                state = "unreadable: no configured key decrypts it; enter it again"
             field.help_text = f"Currently {state}. {spec.help_text}".strip()
             self.fields[CRED_PREFIX + spec.name] = field
             if is_set and not spec.required:

@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 from integrations.models import ProviderAccount
+from tests.factories import ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +100,20 @@ def test_a_required_credential_has_no_clear_box(staff_client):
     url = reverse("admin:integrations_provideraccount_change", args=[account.pk])
     page = staff_client.get(url).content.decode()
     assert "credential_clear__api_key" not in page
+
+
+def test_an_account_whose_credentials_no_key_decrypts_still_opens(admin_client):
+    """The operator dropped the old key before rotating (or restored a
+    backup): staff must still reach the page to type the credentials again."""
+    from cryptography.fernet import Fernet
+
+    account = ProviderAccountFactory(kind="shipping", provider="sandbox", slug="old")
+    stranger = Fernet(Fernet.generate_key()).encrypt(b'{"api_key": "x"}').decode()
+    ProviderAccount.objects.filter(pk=account.pk).update(credentials_encrypted=stranger)
+
+    listed = admin_client.get("/admin/integrations/provideraccount/")
+    page = admin_client.get(f"/admin/integrations/provideraccount/{account.pk}/change/")
+
+    assert listed.status_code == 200
+    assert page.status_code == 200
+    assert "no configured key decrypts it" in page.content.decode()

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from integrations.events import Event
@@ -229,3 +229,21 @@ def test_an_older_scan_is_kept_in_the_history_without_moving_the_status():
     assert shipment.tracking_event_at == followed_at
     statuses = list(shipment.tracking_events.values_list("status", flat=True))
     assert statuses == ["pre_transit", "in_transit", "out_for_delivery"]
+
+
+def test_refresh_tracking_of_a_shipment_that_is_not_bought_fails():
+    with pytest.raises(CommandError) as caught:
+        call_command("refresh_tracking", "shp_typo0000000000000000000")
+
+    assert "not a bought shipment: shp_typo" in str(caught.value)
+
+
+def test_refresh_tracking_that_cannot_reach_the_carrier_fails(settings, capsys):
+    settings.PROVIDER_MAX_ATTEMPTS = 1
+    shipment = _bought(carrier("down", outage=True), key="d")
+
+    with pytest.raises(CommandError) as caught:
+        call_command("refresh_tracking", shipment.public_id)
+
+    assert "1 checked, 0 updated, 1 failed" in capsys.readouterr().out
+    assert "could not be tracked" in str(caught.value)

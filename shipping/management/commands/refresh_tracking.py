@@ -3,7 +3,7 @@ named), with a progress bar on stderr and a summary line on stdout."""
 
 from typing import Any
 
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from integrations.management.base import ProviderCommand
 from shipping import services
@@ -30,6 +30,12 @@ class Command(ProviderCommand):
                     public_id__in=ids, status=ShipmentStatus.PURCHASED
                 ).select_related("account")
             )
+            missing = sorted(set(ids) - {s.public_id for s in chosen})
+            if missing:
+                raise CommandError(
+                    f"not a bought shipment: {', '.join(missing[:5])}"
+                    + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+                )
         else:
             chosen = services.shipments_due_for_tracking()
         total, done = len(chosen), 0
@@ -50,3 +56,8 @@ class Command(ProviderCommand):
             f"{counts['checked']} checked, {counts['updated']} updated, "
             f"{counts['failed']} failed, {counts['events']} new events"
         )
+        failed = counts["failed"]
+        # Named shipments must all be tracked; in a sweep, one number a
+        # carrier does not know is routine, none tracked at all is not.
+        if failed and (ids or failed == counts["checked"]):
+            raise CommandError(f"{failed} shipment(s) could not be tracked")
