@@ -34,6 +34,7 @@ from inventory.services.purchasing import (
     purchase_order_send,
     purchase_orders_draft,
     purchase_orders_refresh_open,
+    purchase_orders_unsent,
 )
 from inventory.services.reservations import LineRequest, reservation_create
 from inventory.services.sync import (
@@ -67,6 +68,7 @@ __all__ = [
     "purchase_order_send",
     "purchase_orders_draft",
     "purchase_orders_refresh_open",
+    "purchase_orders_unsent",
     "reservation_confirm",
     "reservation_create",
     "reservation_release",

@@ -124,6 +124,15 @@ def _account(account: ProviderAccount | None) -> ProviderAccount:
     return found
 
 
+def purchase_orders_unsent(*, skus: Iterable[str] | None = None) -> list[PurchaseOrder]:
+    """The drafts not yet sent (those with a line of ``skus``, if given),
+    oldest first."""
+    drafts = PurchaseOrder.objects.filter(status=PurchaseOrderStatus.DRAFT)
+    if skus is not None:
+        drafts = drafts.filter(lines__sku__in=list(skus)).distinct()
+    return list(drafts.select_related("supplier", "location").order_by("pk"))
+
+
 def purchase_order_send(
     *, purchase_order: PurchaseOrder, account: ProviderAccount | None = None
 ) -> PurchaseOrder:

@@ -4,7 +4,7 @@ idempotently, status followed back (never backwards)."""
 import io
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from integrations.errors import Unknown
 from inventory import services
@@ -94,4 +94,30 @@ def test_command_drafts_and_sends(erp):
     out = io.StringIO()
     call_command("create_purchase_orders", "--send", stdout=out)
     assert "9 x LOW" in out.getvalue() and "sent as SPO-" in out.getvalue()
+    assert PurchaseOrder.objects.get().status == "sent"
+
+
+def test_command_that_cannot_send_exits_non_zero_and_a_rerun_sends_the_draft(
+    erp, settings
+):
+    settings.PROVIDER_MAX_ATTEMPTS = 1
+    erp.settings = {**erp.settings, "outage": True}
+    erp.save()
+    StockLevelFactory(sku="LOW", on_hand=0)
+    ReorderPointFactory(sku="LOW", reorder_quantity=9)
+
+    with pytest.raises(CommandError) as caught:
+        call_command(
+            "create_purchase_orders",
+            "--send",
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
+    erp.settings = {**erp.settings, "outage": False}
+    erp.save()
+    out = io.StringIO()
+    call_command("create_purchase_orders", "--send", stdout=out)
+
+    assert "1 purchase order(s) not sent" in str(caught.value)
+    assert "0 purchase order(s) drafted" in out.getvalue()
     assert PurchaseOrder.objects.get().status == "sent"

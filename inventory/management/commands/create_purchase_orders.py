@@ -1,13 +1,15 @@
 """Draft purchase orders for SKUs below their reorder point; ``--send`` also
-sends them to the ERP."""
+sends them, and every draft an earlier run left unsent, to the ERP (non-zero
+exit when one could not be sent)."""
 
 from typing import Any
 
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from integrations.errors import ProviderError
 from integrations.management.base import ProviderCommand
 from inventory import services
+from inventory.models import PurchaseOrder
 
 
 class Command(ProviderCommand):
@@ -26,12 +28,24 @@ class Command(ProviderCommand):
         for order in orders:
             lines = ", ".join(f"{x.quantity} x {x.sku}" for x in order.lines.all())
             self.stdout.write(f"{order.public_id} {order.supplier.code}: {lines}")
-            if not send:
-                continue
+        self.stdout.write(f"{len(orders)} purchase order(s) drafted.")
+        if not send:
+            return
+        # Drafts an earlier run could not send are sent too: they cover
+        # their SKUs, so no new draft would ever be made for them.
+        unsent = self._send(services.purchase_orders_unsent(skus=sku))
+        if unsent:
+            raise CommandError(f"{unsent} purchase order(s) not sent")
+
+    def _send(self, orders: list[PurchaseOrder]) -> int:
+        """Send each; the number that could not be sent."""
+        failed = 0
+        for order in orders:
             try:
                 services.purchase_order_send(purchase_order=order)
             except (ProviderError, services.InventoryError) as error:
-                self.stderr.write(f"  not sent: {error}")
+                self.stderr.write(f"{order.public_id} not sent: {error}")
+                failed += 1
                 continue
-            self.stdout.write(f"  sent as {order.external_reference}")
-        self.stdout.write(f"{len(orders)} purchase order(s) drafted.")
+            self.stdout.write(f"{order.public_id} sent as {order.external_reference}")
+        return failed
