@@ -329,3 +329,24 @@ def test_json_nested_too_deep_is_a_400(fuzz_client, depth):
 
     assert response.status_code == 400, response.content[:300]
     assert set(response.json()["error"]) == {"type", "code", "message", "param"}
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400"])
+def test_a_number_beyond_a_double_is_a_400(fuzz_client, number):
+    # Python reads it as infinity, which jsonb refuses: a DataError 500 before.
+    client, _known = fuzz_client
+    body = (
+        '{"order_id": "o5", "amount": 500, "currency": "EUR", '
+        '"source_token": "tok_success", "metadata": {"n": ' + number + "}}"
+    )
+
+    response = client.post(
+        "/api/v1/payments/",
+        body,
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+    )
+
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["error"]["code"] == "out_of_range"
+    assert response.json()["error"]["param"] == "metadata.n"
