@@ -15,6 +15,7 @@ from django.urls import path
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
 from integrations.admin.timeline import TimelineAdminMixin
+from integrations.secrets_registry import redact_secrets
 from integrations.timeline import TimelineEntry, event_entries, timeline_sorted
 from notifications import admin_pages
 from notifications.models import EmailMessage, SandboxEmail, Suppression
@@ -77,7 +78,10 @@ class EmailMessageAdmin(
                 kind="delivery",
                 title=event.type
                 + (f" ({event.bounce_type})" if event.bounce_type else ""),
-                detail=", ".join(f"{k}: {v}" for k, v in event.details.items() if v),
+                # The provider's details, for staff only; secrets masked.
+                detail=redact_secrets(
+                    ", ".join(f"{k}: {v}" for k, v in event.details.items() if v)
+                ),
             )
             for event in obj.events.all()
         ]

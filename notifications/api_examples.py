@@ -26,13 +26,14 @@ QUEUED_RESPONSE = {
     "sent_at": None,
     "updated_at": "2026-03-02T10:15:00Z",
     "attempts": 0,
+    "error_code": "",
     "last_error": "",
     "events": [
         {
             "type": "queued",
             "bounce_type": "",
             "occurred_at": "2026-03-02T10:15:00Z",
-            "details": {},
+            "code": "",
         }
     ],
 }
@@ -44,25 +45,26 @@ BOUNCED_RESPONSE = {
     "provider_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
     "sent_at": "2026-03-02T10:15:02Z",
     "updated_at": "2026-03-02T10:15:09Z",
+    "error_code": "",
     "last_error": "",
     "events": [
         {
             "type": "queued",
             "bounce_type": "",
             "occurred_at": "2026-03-02T10:15:00Z",
-            "details": {},
+            "code": "",
         },
         {
             "type": "sent",
             "bounce_type": "",
             "occurred_at": "2026-03-02T10:15:02Z",
-            "details": {"account": "sendgrid-main"},
+            "code": "",
         },
         {
             "type": "bounced",
             "bounce_type": "hard",
             "occurred_at": "2026-03-02T10:15:08Z",
-            "details": {"reason": "550 5.1.1 The email account does not exist."},
+            "code": "",
         },
     ],
 }

@@ -13,6 +13,7 @@ from notifications.services.bulk import (
     bulk_send_progress,
     bulk_send_status,
 )
+from notifications.services.failures import public_error
 
 
 class EmailSendSerializer(serializers.Serializer):
@@ -36,9 +37,23 @@ class EmailSendSerializer(serializers.Serializer):
 
 
 class EmailEventSerializer(serializers.ModelSerializer):
+    """An event as the storefront sees it: our own fields only. The
+    provider's details (a remote server's reply, its classification, a
+    reader's user agent) are for staff, in the admin."""
+
+    code = serializers.SerializerMethodField(
+        help_text="Our error code on a send's own event (failed, unknown, "
+        "retry); empty otherwise."
+    )
+
     class Meta:
         model = EmailEvent
-        fields = ["type", "bounce_type", "occurred_at", "details"]
+        fields = ["type", "bounce_type", "occurred_at", "code"]
+
+    def get_code(self, event: EmailEvent) -> str:
+        if event.webhook_id is not None:
+            return ""  # a provider's event: its fields are its own
+        return str(event.details.get("code", "") or "")
 
 
 class EmailListSerializer(serializers.ModelSerializer):
@@ -75,10 +90,26 @@ class EmailListSerializer(serializers.ModelSerializer):
 
 class EmailMessageSerializer(EmailListSerializer):
     events = EmailEventSerializer(many=True, read_only=True)
-    last_error = serializers.CharField(read_only=True)
+    error_code = serializers.CharField(
+        read_only=True,
+        help_text="Why the send did not go through (invalid_recipient, "
+        "no_provider_available, read_timeout, ...); empty when nothing failed "
+        "or a provider event has since reported on the message.",
+    )
+    last_error = serializers.SerializerMethodField(
+        help_text="Our sentence for error_code; never the provider's text."
+    )
 
     class Meta(EmailListSerializer.Meta):
-        fields = [*EmailListSerializer.Meta.fields, "last_error", "events"]
+        fields = [
+            *EmailListSerializer.Meta.fields,
+            "error_code",
+            "last_error",
+            "events",
+        ]
+
+    def get_last_error(self, message: EmailMessage) -> str:
+        return public_error(message)
 
 
 # --- Bulk sends ------------------------------------------------------------

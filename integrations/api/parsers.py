@@ -2,14 +2,21 @@
 
 A string or key holding a control character (tab, line feed and carriage
 return excepted in values: free text) or a lone surrogate (valid JSON escape,
-no valid text: it cannot be encoded or stored), or an integer beyond 64 bits, is a 400
+no valid text: it cannot be encoded or stored), an integer beyond 64 bits or
+a number beyond a double (read as infinity, which jsonb refuses), is a 400
 naming the field (``param``), before any view or serializer runs. Kept apart
 from ``input_guard``: DRF imports this module while building its settings, so
 it must not import ``rest_framework.views``.
+
+``refusal`` and ``json_loads`` are the same rules for JSON that arrives by
+another door (a management command's file or argument), so it is refused
+there with one line, never stored to fail in PostgreSQL.
 """
 
+import json
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from rest_framework import exceptions
@@ -61,6 +68,41 @@ _MESSAGES = {
 }
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why parsed JSON is refused: where (a dotted path, ``""`` for the top
+    value), a code and a sentence for people."""
+
+    param: str
+    code: str
+    message: str
+
+
+def refusal(value: Any, path: str = "") -> Refusal | None:
+    """The first value in parsed JSON the API would refuse (a control
+    character or lone surrogate, an integer beyond 64 bits, nesting deeper
+    than MAX_DEPTH), or None."""
+    found = _check(value, path)
+    if found is None:
+        return None
+    param, code = found
+    return Refusal(param, code, _MESSAGES[code])
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def json_loads(text: str) -> Any:
+    """``json.loads`` as strict as the API's parser: NaN and Infinity (no
+    JSON, and no value jsonb can hold) are a ValueError, and so is nesting
+    too deep to decode. A ``json.JSONDecodeError`` for broken syntax."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+
+
 class StrictJSONParser(JSONParser):
     """DRF's JSON parser, refusing control characters and lone surrogates in
     strings and keys and integers beyond 64 bits, with the offending field as
@@ -78,9 +120,8 @@ class StrictJSONParser(JSONParser):
             raise exceptions.ParseError(
                 f"JSON nested deeper than {MAX_DEPTH} levels is not accepted."
             ) from None
-        found = _check(data, "")
+        found = refusal(data)
         if found is not None:
-            path, code = found
-            detail = exceptions.ErrorDetail(_MESSAGES[code], code=code)
-            raise exceptions.ValidationError({path: [detail]})
+            detail = exceptions.ErrorDetail(found.message, code=found.code)
+            raise exceptions.ValidationError({found.param: [detail]})
         return data

@@ -71,7 +71,10 @@ class EmailMessage(models.Model):
     )
     provider_message_id = models.CharField(max_length=255, blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
+    # For staff: the provider's words about the send's failure, secrets
+    # masked. The storefront reads our own sentence for ``error_code``.
     last_error = models.TextField(blank=True, default="")
+    error_code = models.CharField(max_length=64, blank=True, default="")
     # The caller's key ("order-confirmation:pay_..."): one message per key.
     idempotency_key = models.CharField(max_length=255, blank=True, default="")
     order_id = models.CharField(max_length=64, blank=True, default="", db_index=True)

@@ -129,6 +129,20 @@ def anymail_message(
     return email
 
 
+def wire_address(address: str, backend: AnymailBaseBackend) -> str:
+    """``address`` with its domain IDNA-encoded as ``backend`` sends it.
+
+    Anymail encodes a Unicode domain on the way out but keys each recipient's
+    status by the address it was given, while SendGrid's generated id (and
+    Postmark's answer) name the encoded one: given the encoded address, the
+    send's id is found. AnymailInvalidAddress when the domain cannot be
+    encoded, as anymail would raise."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    return f"{local}@{backend.idna_encode(domain)}"
+
+
 def refused_recipient(
     message: str, *, provider_code: str = "", http_status: int | None = None
 ) -> ProviderError:
@@ -220,6 +234,7 @@ class AnymailAdapter(EmailAdapter):
             if self.counts_own_attempts:
                 ctx.attempts += 1
             try:
+                email.to = [wire_address(message.to, backend)]
                 backend.send_messages([email])
             except AnymailError as exc:
                 raise self.classify(exc) from None

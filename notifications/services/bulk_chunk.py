@@ -241,6 +241,7 @@ def record_sent(
             account=account,
             provider_message_id=provider_message_id,
             last_error="",
+            error_code="",
             sent_at=now,
             updated_at=now,
         )

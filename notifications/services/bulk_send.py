@@ -60,6 +60,7 @@ from notifications.services.bulk_chunk import (
     sending_event,
     state_for,
 )
+from notifications.services.failures import WORKER_LOST
 from notifications.services.sending import (
     email_event_record,
     email_message_claim,
@@ -140,8 +141,15 @@ def _settle_found(message_pk: int) -> None:
         if message.status == EmailStatus.SENDING:
             message.status = EmailStatus.UNKNOWN
             message.last_error = "the worker stopped during the send"
-            message.save(update_fields=["status", "last_error", "updated_at"])
-            email_event_record(message, EmailStatus.UNKNOWN, {"reason": "worker lost"})
+            message.error_code = WORKER_LOST
+            message.save(
+                update_fields=["status", "last_error", "error_code", "updated_at"]
+            )
+            email_event_record(
+                message,
+                EmailStatus.UNKNOWN,
+                {"code": WORKER_LOST, "reason": "worker lost"},
+            )
             logger.warning(
                 "bulk message outcome unknown after a lost worker",
                 extra={"message_id": message.public_id, "at": now.isoformat()},

@@ -35,6 +35,7 @@ def _statement(events: int) -> str:
         f'WITH moved AS (UPDATE "{message.db_table}" SET '  # noqa: S608
         f'"{m["status"]}" = %s, "{m["account"]}" = %s, '
         f'"{m["provider_message_id"]}" = %s, "{m["last_error"]}" = \'\', '
+        f"\"{m['error_code']}\" = '', "
         f'"{m["sent_at"]}" = %s, "{m["updated_at"]}" = %s '
         f'FROM {RELAXED_FROM} WHERE "{m["id"]}" = %s AND "{m["status"]}" = %s '
         f'RETURNING "{m["id"]}" AS id), '

@@ -104,7 +104,12 @@ def _move(message: EmailMessage, record: EmailEventRecord) -> None:
         return
     message.status = status
     message.status_at = record.occurred_at
-    message.save(update_fields=["status", "status_at", "updated_at"])
+    # The send's failure (an unknown outcome, a retry) is superseded by what
+    # the provider now reports; its text stays on the send's event for staff.
+    message.last_error = message.error_code = ""
+    message.save(
+        update_fields=["status", "status_at", "last_error", "error_code", "updated_at"]
+    )
     name = _ANNOUNCED.get(status)
     if name:
         event_emit(

@@ -39,6 +39,7 @@ from notifications.models import (
 )
 from notifications.providers.base import EmailAdapter, EmailCategory, OutboundEmail
 from notifications.rendering import render_email
+from notifications.services.failures import WORKER_LOST, staff_text
 from notifications.services.suppressions import suppression_blocks
 from notifications.unsubscribe import unsubscribe_headers, unsubscribe_url
 
@@ -262,13 +263,15 @@ def email_message_finish(
             current.status = status
         current.account = account
         current.provider_message_id = message.provider_message_id
-        current.last_error = error.message if error is not None else ""
+        text = staff_text(error.message) if error is not None else ""
+        current.last_error = text
+        current.error_code = error.code[:64] if error is not None else ""
         if status == EmailStatus.SENT:
             current.sent_at = now
         current.save()
         details: dict[str, Any] = {"account": account.slug if account else ""}
         if error is not None:
-            details.update(code=error.code, reason=error.message)
+            details.update(code=error.code, reason=text)
         email_event_record(current, status, details)
     log = logger.info if status == EmailStatus.SENT else logger.warning
     log(
@@ -285,12 +288,13 @@ def email_message_retry_later(message: EmailMessage, error: NoProviderAvailable)
     status = EmailStatus.FAILED if give_up else EmailStatus.QUEUED
     with transaction.atomic():
         message.status = status
-        message.last_error = error.message
-        message.save(update_fields=["status", "last_error", "updated_at"])
+        message.last_error = staff_text(error.message)
+        message.error_code = error.code[:64]
+        message.save(update_fields=["status", "last_error", "error_code", "updated_at"])
         email_event_record(
             message,
             status if give_up else "retry",
-            {"code": error.code, "reason": error.message},
+            {"code": error.code, "reason": message.last_error},
         )
     logger.warning(
         "email send found no provider",
@@ -362,12 +366,15 @@ def email_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:
             ).update(
                 status=EmailStatus.UNKNOWN,
                 last_error="the worker stopped during the send",
+                error_code=WORKER_LOST,
                 updated_at=now,
             )
             if changed:
                 stuck += 1
                 email_event_record(
-                    message, EmailStatus.UNKNOWN, {"reason": "worker lost"}
+                    message,
+                    EmailStatus.UNKNOWN,
+                    {"code": WORKER_LOST, "reason": "worker lost"},
                 )
     if queued or stuck:
         logger.warning(

@@ -6,11 +6,14 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from integrations.registry import get_adapter
+from integrations.webhooks.messages import WebhookMessage
 from notifications.api_examples import SEND_REQUEST
 from notifications.models import EmailMessage, EmailStatus, SandboxEmail
 from notifications.providers.base import BounceType, EmailEventRecord, EmailEventType
 from notifications.services import email_event_apply, suppression_add
-from tests.factories import ApiKeyFactory
+from tests.factories import ApiKeyFactory, ProviderAccountFactory
+from tests.notifications.contract.harness_sendgrid import event as sendgrid_event
 
 EMAILS = "/api/v1/notifications/emails/"
 pytestmark = pytest.mark.django_db
@@ -176,3 +179,92 @@ def test_schema_lists_the_endpoints_with_examples() -> None:
     assert detail["responses"]["200"]["content"]["application/json"]["examples"]
     listing = schema["paths"][EMAILS]["get"]
     assert listing["operationId"] == "emails_list"
+    # The storefront's event carries our code, never the provider's details.
+    components = schema["components"]["schemas"]
+    assert set(components["EmailEvent"]["properties"]) == {
+        "type",
+        "bounce_type",
+        "occurred_at",
+        "code",
+    }
+    assert {"error_code", "last_error"} <= set(components["EmailMessage"]["properties"])
+
+
+def _deliver(message: EmailMessage) -> None:
+    email_event_apply(
+        message=message,
+        record=EmailEventRecord(
+            type=EmailEventType.DELIVERED,
+            occurred_at=timezone.now(),
+            recipient=message.to_email,
+            provider_message_id="",
+            message_id=message.public_id,
+        ),
+    )
+
+
+def test_a_send_that_went_wrong_shows_our_sentence_and_code(
+    api, email_accounts, django_capture_on_commit_callbacks
+) -> None:
+    # The sandbox takes timeout@ and loses the answer: unknown, not resent.
+    with django_capture_on_commit_callbacks(execute=True):
+        created = _send(api, {**SEND_REQUEST, "to": "timeout@example.com"}).json()
+    message = EmailMessage.objects.get(public_id=created["id"])
+    assert message.status == EmailStatus.UNKNOWN
+    # The failover's text, the provider's words in it, is for staff.
+    assert message.last_error.startswith("outcome unknown at mail-primary: ")
+    provider_text = message.last_error.partition(": ")[2]
+    response = api.get(f"{EMAILS}{message.public_id}/")
+    assert provider_text not in response.text
+    detail = response.json()
+    assert detail["error_code"] == "read_timeout"
+    assert detail["last_error"].startswith("The email provider did not confirm")
+    assert detail["events"][-1] == {
+        "type": "unknown",
+        "bounce_type": "",
+        "occurred_at": detail["events"][-1]["occurred_at"],
+        "code": "read_timeout",
+    }
+
+
+def test_a_delivery_report_after_an_unknown_send_clears_the_failure(
+    api, email_accounts, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        created = _send(api, {**SEND_REQUEST, "to": "timeout@example.com"}).json()
+    message = EmailMessage.objects.get(public_id=created["id"])
+    assert message.status == EmailStatus.UNKNOWN
+    _deliver(message)
+    body = api.get(f"{EMAILS}{message.public_id}/").json()
+    assert body["status"] == "delivered"
+    # It read "outcome unknown at mail-primary: ..." after the delivery.
+    assert (body["last_error"], body["error_code"]) == ("", "")
+    message.refresh_from_db()
+    assert (message.last_error, message.error_code) == ("", "")
+    # The send's failure stays on its event for staff.
+    unknown = message.events.get(type="unknown")
+    assert unknown.details["code"] == "read_timeout"
+
+
+def test_a_providers_event_details_stay_with_staff(
+    api, email_accounts, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        created = _send(api, SEND_REQUEST).json()
+    message = EmailMessage.objects.get(public_id=created["id"])
+    sendgrid = ProviderAccountFactory(kind="email", provider="sendgrid", slug="sg")
+    remote = "550 5.1.1 <ada@example.com>: mx3.internal.example.net rejected"
+    payload = sendgrid_event(
+        "bounce", reason=remote, message_id=message.public_id, useragent="UA/1"
+    )
+    (record,) = get_adapter(sendgrid).parse_email_events(
+        WebhookMessage.build(event_type="bounce", dedupe_key="x", payload=payload)
+    )
+    email_event_apply(message=message, record=record)
+    response = api.get(f"{EMAILS}{message.public_id}/")
+    # The remote server's reply and SendGrid's fields were passed on verbatim.
+    assert "mx3.internal.example.net" not in response.text
+    assert "UA/1" not in response.text
+    bounced = response.json()["events"][-1]
+    assert set(bounced) == {"type", "bounce_type", "occurred_at", "code"}
+    assert message.events.get(type="bounced").details["reason"] == remote

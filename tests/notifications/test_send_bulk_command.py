@@ -143,3 +143,91 @@ def test_cancel_by_public_id(email_accounts, tmp_path, monkeypatch):
     with pytest.raises(CommandError, match="No bulk send bulk_nope"):
         _run("--cancel", "bulk_nope")
     assert not SandboxEmail.objects.exists()
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "args", "message"),
+    [
+        (
+            "r.csv",
+            "email,first_name\nada@example.com,A\x00da\n",
+            ["--context", NEWS],
+            "line 2, field 'first_name': Control characters",
+        ),
+        (
+            "r.csv",
+            "email,first\x00name\nada@example.com,Ada\n",
+            ["--context", NEWS],
+            "line 2, field 'first\\x00name': Control",
+        ),
+        (
+            "r.jsonl",
+            '{"email": "ada@example.com", "first_name": "A\\u0000da"}\n',
+            ["--context", NEWS],
+            "line 1, field 'first_name': Control characters",
+        ),
+        (
+            "r.json",
+            '[{"email": "ada@example.com", "context": {"first_name": "\\ud800"}}]',
+            ["--context", NEWS],
+            "item 0, field 'context.first_name': Control",
+        ),
+        (
+            "r.csv",
+            "email\nada@example.com\n",
+            ["--context", json.dumps({"headline": "h\u0000", "body": "b"})],
+            "--context, field 'headline': Control",
+        ),
+        (
+            "r.jsonl",
+            '{"email": "ada@example.com", "first_name": NaN}\n',
+            ["--context", NEWS],
+            "line 1 is not valid JSON (NaN is not a JSON value)",
+        ),
+        (
+            "r.csv",
+            "email\nada@example.com\n",
+            ["--context", '{"headline": "h", "body": Infinity}'],
+            "--context is not valid JSON (Infinity is not a JSON value)",
+        ),
+        (
+            "r.jsonl",
+            '{"email": "ada@example.com", "n": 99999999999999999999}\n',
+            ["--context", NEWS],
+            "line 1, field 'n': The number is out of range",
+        ),
+        (
+            "r.jsonl",
+            '{"email": "ada@example.com", "n": 1e400}\n',
+            ["--context", NEWS],
+            "line 1, field 'n': The number is out of range",
+        ),
+        (
+            "r.json",
+            DEEP,
+            ["--context", NEWS],
+            "the file is not valid JSON (nested deeper than 32",
+        ),
+        (
+            "r.csv",
+            "email\nada@example.com\n",
+            ["--context", DEEP],
+            "--context is not valid JSON (nested deeper",
+        ),
+    ],
+)
+def test_characters_and_values_the_api_refuses_are_one_line_and_store_nothing(
+    email_accounts, tmp_path, name, content, args, message
+):
+    # A NUL in text or jsonb was a DataError from PostgreSQL, NaN a
+    # "invalid input syntax for type json", deep nesting a RecursionError.
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(CommandError) as caught:
+        _run("newsletter", str(path), *args)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert not BulkSend.objects.exists()

@@ -226,3 +226,31 @@ def test_sweeper_requeues_lost_tasks_and_marks_dead_sends_unknown(
     assert lost.status == EmailStatus.SENT
     assert stuck.status == EmailStatus.UNKNOWN
     assert SandboxEmail.objects.count() == 1
+
+
+def test_a_refusal_quoting_a_credential_is_masked_for_staff(
+    email_accounts, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    from integrations import secrets_registry
+    from integrations.errors import Rejected
+    from notifications.providers.sandbox import SandboxEmailAdapter
+
+    secret = "mail_canary_Zk81Qw0xT5"
+    primary, _ = email_accounts
+    primary.set_credentials({"api_key": secret})
+    primary.save()
+    secrets_registry.reload()  # the save's on-commit reload, in this test
+
+    def refuse(self, message, **kwargs):
+        error = Rejected("refused", code="invalid_recipient")
+        error.message = f"bad recipient; api_key={secret}"  # as a provider quotes
+        raise error
+
+    monkeypatch.setattr(SandboxEmailAdapter, "send", refuse)
+    message = _send(django_capture_on_commit_callbacks)
+    assert message.status == EmailStatus.FAILED
+    assert message.error_code == "invalid_recipient"
+    assert secret not in message.last_error
+    assert "[redacted]" in message.last_error
+    (failed,) = message.events.filter(type="failed")
+    assert secret not in failed.details["reason"]

@@ -20,12 +20,14 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
+from integrations.api.parsers import json_loads
 from integrations.batch import BatchProgress
 from integrations.batch.state import FINAL
 from integrations.management.base import ProviderCommand
 from notifications.models import BulkSend
 from notifications.recipients import (
     RecipientsFileError,
+    checked,
     read_recipients,
     recipients_format,
 )
@@ -145,13 +147,19 @@ class Command(ProviderCommand):
 
 
 def _context(raw: str) -> dict[str, Any]:
+    """The shared data, held to the API's rules as each recipient's is."""
     try:
-        value = json.loads(raw)
+        value = json_loads(raw)
     except json.JSONDecodeError as exc:
         raise CommandError(f"--context is not valid JSON ({exc.msg}).") from None
+    except ValueError as exc:
+        raise CommandError(f"--context is not valid JSON ({exc}).") from None
     if not isinstance(value, dict):
         raise CommandError("--context must be a JSON object.")
-    return value
+    try:
+        return checked(value, "--context")
+    except RecipientsFileError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _bar(progress: BatchProgress) -> str:

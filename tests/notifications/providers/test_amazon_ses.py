@@ -81,6 +81,14 @@ def test_send_signs_and_posts_the_raw_message(ses, fault) -> None:
     assert (call.outcome, call.attempts, call.http_status) == ("success", 1, 200)
 
 
+def test_an_idn_address_is_sent_as_punycode_and_its_id_read(ses, fault) -> None:
+    fault.route("POST", SEND, respond(200, json=API["send_ok"]))
+    result = get_adapter(ses).send(sample_email(to="ada@bücher.de"))
+    assert result.provider_message_id == API["send_ok"]["MessageId"]
+    (request,) = fault.requests_for("POST", SEND)
+    assert request.json()["Destination"]["ToAddresses"] == ["ada@xn--bcher-kva.de"]
+
+
 @pytest.mark.parametrize(
     ("answer", "error", "code"),
     [

@@ -143,3 +143,18 @@ def test_ses_hard_bounce_over_sns_suppresses_the_address(
     message.refresh_from_db()
     assert message.status == EmailStatus.BOUNCED
     assert Suppression.objects.filter(address="jane@example.com").exists()
+
+
+def test_sendgrid_accepting_an_idn_address_is_recorded_sent(
+    sendgrid, fault, django_capture_on_commit_callbacks
+) -> None:
+    # SendGrid is given the domain as punycode; anymail keyed its generated
+    # id by that and looked it up by the Unicode address: no id, "unknown".
+    message = _send(django_capture_on_commit_callbacks, "ada@bücher.de")
+    assert len(fault.requests_for("POST", "/v3/mail/send")) == 1
+    assert message.status == EmailStatus.SENT, (message.status, message.last_error)
+    sent = fault.requests_for("POST", "/v3/mail/send")[0].json()
+    (personalization,) = sent["personalizations"]
+    assert personalization["to"] == [{"email": "ada@xn--bcher-kva.de"}]
+    assert message.provider_message_id == personalization["custom_args"]["anymail_id"]
+    assert message.to_email == "ada@bücher.de"  # ours stays as the shop spells it

@@ -62,6 +62,14 @@ def test_send_posts_form_fields_with_our_id(mailgun, fault) -> None:
     assert fields["h:X-Switchyard-Message-Id"] == ["eml_contract0001"]
 
 
+def test_an_idn_address_is_sent_as_punycode_and_its_id_read(mailgun, fault) -> None:
+    fault.route("POST", SEND, respond(200, json=API["send_ok"]))
+    result = _send(mailgun, to="ada@bücher.de")
+    assert result.provider_message_id == "20180812211713.1.DF5966851B4BAA99@example.org"
+    (request,) = fault.requests_for("POST", SEND)
+    assert parse_qs(request.body.decode())["to"] == ["ada@xn--bcher-kva.de"]
+
+
 def test_eu_region_sends_to_the_eu_host(mailgun, fault) -> None:
     mailgun.settings["region"] = "eu"
     mailgun.save(update_fields=["settings"])

@@ -106,6 +106,17 @@ def test_refusal_naming_another_address_is_still_rejected(postmark, fault) -> No
     assert info.value.http_status == 422
 
 
+def test_an_idn_address_is_sent_as_punycode_and_its_id_read(postmark, fault) -> None:
+    # Postmark's answer names the address it was given (punycode); anymail
+    # keyed the recipient by the Unicode one: two statuses, no single id.
+    answer = {**API["send_ok"], "To": "ada@xn--bcher-kva.de"}
+    fault.route("POST", "/email", respond(200, json=answer))
+    result = _send(postmark, to="ada@bücher.de")
+    assert result.provider_message_id == answer["MessageID"]
+    (request,) = fault.requests_for("POST", "/email")
+    assert request.json()["To"] == "ada@xn--bcher-kva.de"
+
+
 def test_health_check_reads_the_server(postmark, fault) -> None:
     fault.route("GET", "/server", respond(200, json=API["server"]))
     result = get_adapter(postmark).health_check()

@@ -1,0 +1,38 @@
+"""What the storefront is told about a send that did not go through: our own
+sentence for the error code, never the provider's text (a remote server's
+reply, hosts, addresses, possibly what we sent). The provider's words stay
+in ``last_error`` and on the message's events for staff, secrets masked, as
+payments keeps them (``payments.services.messages``)."""
+
+from integrations.secrets_registry import known_secrets, redact_secrets
+from notifications.models import EmailMessage, EmailStatus
+
+WORKER_LOST = "worker_lost"
+MESSAGES: dict[str, str] = {
+    "invalid_recipient": "The provider refused the recipient's address.",
+    "no_provider_available": "No email provider could take the message.",
+    WORKER_LOST: "The send was interrupted; the message may have gone out "
+    "and is not sent again.",
+}
+# By status, for any other code.
+BY_STATUS: dict[str, str] = {
+    EmailStatus.FAILED: "The email provider refused the message.",
+    EmailStatus.UNKNOWN: "The email provider did not confirm the send; the "
+    "message may have gone out and is not sent again.",
+    EmailStatus.QUEUED: "No email provider could take the message yet; it is "
+    "tried again.",
+}
+DEFAULT_MESSAGE = "The email provider did not take the message."
+
+
+def public_error(message: EmailMessage) -> str:
+    """Our sentence for the message's current failure; empty when none."""
+    if not message.error_code:
+        return ""
+    found = MESSAGES.get(message.error_code)
+    return found or BY_STATUS.get(message.status, DEFAULT_MESSAGE)
+
+
+def staff_text(text: str) -> str:
+    """Provider text about to be stored for staff, every known secret masked."""
+    return redact_secrets(text, known_secrets(fresh=True))
