@@ -79,9 +79,10 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not self._can_sync(request):
             self.message_user(request, "You may not start syncs.", messages.ERROR)
             return HttpResponseRedirect(back)
-        account = ProviderAccount.objects.filter(
-            kind="inventory", pk=request.POST.get("account") or 0
-        ).first()
+        raw = request.POST.get("account", "")
+        # A tampered form's id names no account (and never reaches int()).
+        pk = int(raw) if raw.isdigit() and len(raw) <= 18 else 0
+        account = ProviderAccount.objects.filter(kind="inventory", pk=pk).first()
         if account is None:
             self.message_user(request, "Choose an inventory account.", messages.ERROR)
             return HttpResponseRedirect(back)

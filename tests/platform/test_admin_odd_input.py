@@ -1,0 +1,43 @@
+"""Staff pages answer a malformed id or a NUL (a tampered form, a pasted
+URL) with a 4xx or a message, never a 500."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("quote_id", ["\x00", "qte_\x00"])
+def test_buy_label_with_a_nul_in_the_quote_id(admin_client, quote_id):
+    response = admin_client.post(
+        "/admin/shipping/shipment/buy/", {"quote_id": quote_id, "key": "k1"}
+    )
+    assert response.status_code < 500
+
+
+def test_buy_label_with_a_nul_in_the_key(admin_client):
+    response = admin_client.post(
+        "/admin/shipping/shipment/buy/", {"quote_id": "qte_x", "key": "\x00"}
+    )
+    assert response.status_code < 500
+
+
+@pytest.mark.parametrize("account", ["abc", "1.5", "\x00"])
+def test_sync_now_with_a_malformed_account_id(admin_client, account):
+    response = admin_client.post(
+        "/admin/inventory/syncrun/sync-now/", {"account": account}
+    )
+    assert response.status_code < 500
+
+
+def test_schedule_pickup_with_a_5000_digit_id(admin_client):
+    response = admin_client.get(
+        "/admin/shipping/shipment/schedule-pickup/", {"ids": "1" * 5000}
+    )
+    assert response.status_code < 500
+
+
+def test_email_analytics_with_a_5000_digit_days(admin_client):
+    response = admin_client.get(
+        "/admin/notifications/emailmessage/analytics/", {"days": "3" * 5000}
+    )
+    assert response.status_code < 500
