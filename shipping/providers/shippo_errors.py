@@ -79,9 +79,15 @@ def track_error_map(response: requests.Response) -> ProviderError | None:
     return None
 
 
+def _substatus(entry: Mapping[str, Any]) -> str:
+    # An object by Shippo's schema; anything else is read as absent.
+    sub = entry.get("substatus")
+    return str(sub.get("code") or "") if isinstance(sub, Mapping) else ""
+
+
 def track_status(entry: Mapping[str, Any]) -> TrackingStatus:
     ours = TRACK_STATUSES.get(str(entry.get("status")), TrackingStatus.UNKNOWN)
-    substatus = str((entry.get("substatus") or {}).get("code") or "")
+    substatus = _substatus(entry)
     if ours is TrackingStatus.IN_TRANSIT and substatus == "out_for_delivery":
         return TrackingStatus.OUT_FOR_DELIVERY
     return ours
@@ -91,8 +97,9 @@ def track_event(entry: Mapping[str, Any]) -> TrackingEvent | None:
     occurred = iso_time(entry.get("status_date"))
     if occurred is None:
         return None
-    place = entry.get("location") or {}
-    substatus = str((entry.get("substatus") or {}).get("code") or "")
+    place = entry.get("location")
+    place = place if isinstance(place, Mapping) else {}
+    substatus = _substatus(entry)
     return TrackingEvent(
         status=track_status(entry),
         occurred_at=occurred,

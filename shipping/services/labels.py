@@ -71,9 +71,10 @@ def shipment_buy(
     key = idempotency_key or uuid.uuid4().hex
     if not _KEY.fullmatch(key):
         raise ShippingError("the idempotency key is not valid", param="idempotency_key")
-    existing = Shipment.objects.filter(idempotency_key=key).first()
+    existing = Shipment.objects.select_related("quote")
+    existing = existing.filter(idempotency_key=key).first()
     if existing is not None:
-        return existing
+        return _same_request(existing, quote_id)
     quote = _quote_to_buy(quote_id)
     adapter = registry.get_adapter(quote.account)
     if label_format and label_format not in {f.value for f in LabelFormat}:
@@ -118,6 +119,20 @@ _BUYING = (ShipmentStatus.PURCHASING, ShipmentStatus.UNKNOWN)
 # megabyte): refused before the database sees it.
 _KEY = re.compile(r"[\x21-\x7e]{1,64}")
 _QUOTE_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+def _same_request(shipment: Shipment, quote_id: str) -> Shipment:
+    """The shipment a key bought, if it was bought from this quote: a key
+    reused for another (after the API's replay window) is refused, never
+    answered with the first label."""
+    if shipment.quote is not None and shipment.quote.public_id != quote_id:
+        raise ShippingError(
+            "this idempotency key bought another quote's label",
+            code="idempotency_key_reused",
+            param="quote_id",
+            status_code=409,
+        )
+    return shipment
 
 
 def _quote_to_buy(quote_id: str) -> RateQuote:

@@ -243,3 +243,20 @@ def test_a_double_submit_buys_one_label_and_answers_both(monkeypatch):
     assert len({a.pk for a in answers}) == 1
     assert Shipment.objects.count() == 1
     assert Event.objects.filter(name="shipment.label_created").count() == 1
+
+
+def test_a_key_reused_for_another_quote_is_refused_not_answered_with_the_first():
+    account = carrier("post")
+    first = _quote(account)
+    bought = services.shipment_buy(quote_id=first.public_id, idempotency_key="re")
+    other = _quote(account, service="SBX_EXPRESS")
+
+    again = services.shipment_buy(quote_id=first.public_id, idempotency_key="re")
+    with pytest.raises(services.ShippingError) as caught:
+        services.shipment_buy(quote_id=other.public_id, idempotency_key="re")
+
+    assert again.pk == bought.pk
+    assert (caught.value.code, caught.value.status_code) == (
+        "idempotency_key_reused",
+        409,
+    )

@@ -951,3 +951,19 @@ def test_a_webhook_whose_parcel_list_fails_is_retried_and_nothing_is_lost(
     assert not shipment.parcel_labels.exists()
     event = WebhookEvent.objects.get(account=account)
     assert event.status == "failed" and event.next_attempt_at is not None
+
+
+def test_a_scan_whose_location_or_substatus_is_not_an_object_is_still_read():
+    from shipping.providers.shippo_errors import track_event
+
+    event = track_event(
+        {
+            "status": "TRANSIT",
+            "status_date": "2024-07-24T10:00:00Z",
+            "location": "Memphis",
+            "substatus": ["package_accepted"],
+        }
+    )
+
+    assert event.status is TrackingStatus.IN_TRANSIT
+    assert (event.location, event.carrier_status_code) == ("", "TRANSIT")
