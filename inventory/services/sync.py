@@ -3,9 +3,10 @@
 
 Incremental by the ERP's last-modified time where the adapter offers it
 (``supports_since``): a run asks from when the previous successful run
-started, less a margin (``next_since``). A page that fails is recorded in ``SyncRun.errors`` and the
-run goes on with the next one where the continuation allows it (an offset,
-or the next batch of SKUs); the run then ends ``partial``.
+started, less a margin (``next_since``). A page that fails is recorded in
+``SyncRun.errors`` and the run goes on with the next one where the
+continuation allows it (an offset, or the next batch of SKUs); the run then
+ends ``partial``.
 """
 
 import logging
@@ -108,10 +109,13 @@ def _execute(run: SyncRun, progress: Progress | None) -> SyncRun:
     adapter = registry.get_adapter(run.account)
     run.status, run.started_at = SyncStatus.RUNNING, timezone.now()
     run.save(update_fields=["status", "started_at"])
-    for page in _pages(adapter, run):
+    for page, asked_at in _pages(adapter, run):
         if page is not None:
             result = stock_levels_apply(
-                account=run.account, records=page.records, now=timezone.now()
+                account=run.account,
+                records=page.records,
+                now=timezone.now(),
+                as_of=asked_at,
             )
             run.items_seen += result.seen
             run.items_changed += result.changed
@@ -155,8 +159,11 @@ def _finish(run: SyncRun) -> SyncRun:
     return run
 
 
-def _pages(adapter: InventoryAdapter, run: SyncRun) -> Iterator[StockLevelPage | None]:
-    """Each page (None for one that failed and was recorded)."""
+def _pages(
+    adapter: InventoryAdapter, run: SyncRun
+) -> Iterator[tuple[StockLevelPage | None, datetime]]:
+    """Each page (None for one that failed and was recorded) and when it was
+    asked for: its figures are current as of then or later."""
     limit = min(settings.INVENTORY_SYNC_PAGE_SIZE, adapter.max_page_size)
     first = LevelsQuery(since=run.since, limit=limit)
     if adapter.levels_by_sku:
@@ -169,18 +176,19 @@ def _pages(adapter: InventoryAdapter, run: SyncRun) -> Iterator[StockLevelPage |
         query: LevelsQuery | None = start
         failures = 0
         while query is not None:
+            asked_at = timezone.now()
             try:
                 page = adapter.levels(query)
             except ProviderError as error:
                 _record_failure(run, query, error)
-                yield None
+                yield None, asked_at
                 failures += 1
                 # Past a few failures in a row the ERP is down, not one page bad.
                 give_up = failures >= MAX_FAILED_PAGES_IN_A_ROW
                 query = None if give_up else _skip(adapter, query)
                 continue
             failures = 0
-            yield page
+            yield page, asked_at
             query = query.next(page) if page.has_more else None
 
 
