@@ -157,6 +157,12 @@ INVENTORY_RESERVATION_TTL_MAX_SECONDS = env.int(
 INVENTORY_LOW_STOCK_THRESHOLD = env.int("INVENTORY_LOW_STOCK_THRESHOLD", default=5)
 # Levels asked per ERP page during a sync (an adapter caps it).
 INVENTORY_SYNC_PAGE_SIZE = env.int("INVENTORY_SYNC_PAGE_SIZE", default=1000)
+# An incremental sync asks for levels changed since the previous complete
+# run started, less this margin: ERP clocks drift, and an ERP may stamp a
+# change when its transaction began but show it only once it commits.
+INVENTORY_SYNC_SINCE_MARGIN_SECONDS = env.int(
+    "INVENTORY_SYNC_SINCE_MARGIN_SECONDS", default=300
+)
 # Holds forwarded to an ERP that keeps its own (inventory.services.forwarding):
 # tries per forward, backoff base and cap (seconds), when a queued one counts as
 # lost (minutes) and how long a worker's claim lasts (seconds).

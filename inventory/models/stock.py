@@ -47,7 +47,7 @@ def default_low_threshold() -> int:
 class StockLevel(models.Model):
     sku = models.CharField(max_length=64)
     location = models.ForeignKey(Location, on_delete=models.PROTECT)
-    # As the ERP last reported it (a confirmed reservation also lowers it).
+    # The ERP's figure less the confirmed units it does not show yet.
     on_hand = models.IntegerField(default=0)
     # Units held by active reservations (expired ones included until released).
     reserved = models.IntegerField(default=0)
@@ -67,6 +67,17 @@ class StockLevel(models.Model):
     erp_modified_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Units confirmed here that the ERP's figure does not show yet, so an
+    # ERP figure is applied as figure - sold_unsent - sold_unseen
+    # (inventory.services.sold). Unsent: their confirm forward to the ERP
+    # is not done. Unseen: no forward carries them (the ERP keeps no holds);
+    # cleared by a figure the ERP changed after sold_unseen_at.
+    sold_unsent = models.IntegerField(default=0, db_default=0)
+    sold_unseen = models.IntegerField(default=0, db_default=0)
+    sold_unseen_at = models.DateTimeField(null=True, blank=True)
+    # When the ERP last acknowledged a confirm of this level: a figure
+    # current as of earlier may not show it and is not applied.
+    erp_acked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["sku", "location_id"]

@@ -1,6 +1,7 @@
 """One ERP sync and what it did."""
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations.models import ProviderAccount
@@ -22,7 +23,8 @@ class SyncRun(models.Model):
     full = models.BooleanField(default=False)
     # Levels changed at or after this were asked for (None: everything).
     since = models.DateTimeField(null=True, blank=True)
-    # The newest ERP modification time seen: the next run's ``since``.
+    # The newest ERP modification time seen (for staff: the next run's
+    # ``since`` comes from when this one started, services.sync.next_since).
     high_water = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -34,6 +36,14 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-pk"]
+        constraints = [
+            # One sync of an account at a time, however many start at once.
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(status__in=["queued", "running"]),
+                name="syncrun_one_open_per_account",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"sync {self.pk} of {self.account_id}"

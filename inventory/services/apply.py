@@ -1,11 +1,13 @@
 """ERP stock figures into our stock levels: the one path for syncs and
 ``inventory.updated`` webhooks.
 
-On-hand is the ERP's; ``reserved`` is ours and is never written here, so a
-sync that lowers on-hand keeps every reservation (a level left with fewer
-units than reserved is flagged oversold and announced, not refused). A
-record older than what is stored (by the ERP's last-modified time) is
-ignored. Each call locks the existing rows it updates (pk order, like
+On-hand is the ERP's figure less the units sold here that it does not show
+yet (``sold``: a sync never gives sold units back); ``reserved`` is ours and
+is never written here, so a sync that lowers on-hand keeps every reservation
+(a level left with fewer units than reserved is flagged oversold and
+announced, not refused). A record older than what is stored (by the ERP's
+last-modified time), or current before the ERP last acknowledged a confirm
+of the level, is ignored. Each call locks the existing rows it updates (pk order, like
 reservations) and writes them together: on PostgreSQL in one raw upsert
 (``apply_pg``), elsewhere in one ``bulk_upsert`` of model instances.
 """
@@ -30,10 +32,19 @@ from inventory.services.levels import (
     stock_state,
 )
 from inventory.services.reservations import locked_levels
+from inventory.services.sold import figure_stale, unseen_kept
 
 logger = logging.getLogger(__name__)
 
-WRITTEN_FIELDS = ("on_hand", "erp_modified_at", "synced_at", "source", "state")
+WRITTEN_FIELDS = (
+    "on_hand",
+    "erp_modified_at",
+    "synced_at",
+    "source",
+    "state",
+    "sold_unseen",
+    "sold_unseen_at",
+)
 
 
 @dataclass(frozen=True)
@@ -49,8 +60,11 @@ def stock_levels_apply(
     account: ProviderAccount | None,
     records: Sequence[StockLevelRecord],
     now: datetime,
+    as_of: datetime | None = None,
 ) -> ApplyResult:
-    """Apply ERP levels (a page of a sync, or a webhook's) in one transaction."""
+    """Apply ERP levels (a page of a sync, or a webhook's) in one transaction.
+    ``as_of``: when the figures were current (a sync: when it asked for the
+    page); None takes each record's modification time."""
     latest = _latest_per_key(records)
     newest = max((r.modified_at for r in records if r.modified_at), default=None)
     if not latest:
@@ -60,10 +74,10 @@ def stock_levels_apply(
         keys = {(sku, locations[code].pk): rec for (sku, code), rec in latest.items()}
         if connection.vendor == "postgresql":
             changed, ignored = apply_page_pg(
-                keys=keys, locations=locations, account=account, now=now
+                keys=keys, locations=locations, account=account, now=now, as_of=as_of
             )
         else:
-            changed, ignored = _apply_page_orm(keys, locations, account, now)
+            changed, ignored = _apply_page_orm(keys, locations, account, now, as_of)
     return ApplyResult(
         seen=len(records), changed=changed, ignored=ignored, newest=newest
     )
@@ -74,6 +88,7 @@ def _apply_page_orm(
     locations: dict[str, Location],
     account: ProviderAccount | None,
     now: datetime,
+    as_of: datetime | None,
 ) -> tuple[int, int]:
     """Model instances and ``bulk_upsert`` (SQLite); (changed, ignored)."""
     existing = _existing_locked(keys)
@@ -85,14 +100,19 @@ def _apply_page_orm(
             rows.append(_new_level(record, locations, account, now))
             changed += 1
             continue
-        if _older(record, level):
+        if _older(record, level) or figure_stale(record, as_of, level.erp_acked_at):
             ignored += 1
             continue
-        if level.on_hand == record.on_hand and not _newer(record, level):
+        unseen = _unseen_kept(record, level)
+        on_hand = record.on_hand - level.sold_unsent - unseen
+        if (on_hand, unseen) == (level.on_hand, level.sold_unseen) and not _newer(
+            record, level
+        ):
             continue
-        changed += level.on_hand != record.on_hand
+        changed += level.on_hand != on_hand
         previous = level.state
-        level.on_hand = record.on_hand
+        level.on_hand, level.sold_unseen = on_hand, unseen
+        level.sold_unseen_at = level.sold_unseen_at if unseen else None
         level.erp_modified_at = record.modified_at or level.erp_modified_at
         level.synced_at, level.source = now, account
         level.state = level_state(level, expired)
@@ -110,6 +130,16 @@ def _apply_page_orm(
     for level, previous in announce:
         level_announce(level, previous=previous, expired=expired)
     return changed, ignored
+
+
+def _unseen_kept(record: StockLevelRecord, level: StockLevel) -> int:
+    return unseen_kept(
+        record,
+        on_hand=level.on_hand,
+        unsent=level.sold_unsent,
+        unseen=level.sold_unseen,
+        unseen_at=level.sold_unseen_at,
+    )
 
 
 def _latest_per_key(

@@ -10,8 +10,10 @@
 
 The rules are the ORM path's (``apply.py``): ``reserved`` is never written, an
 older record is ignored (also in the statement's ``WHERE``, for a row another
-transaction created after step 1), a level we never had gets its state
-without an event.
+transaction created after step 1), so is one current before the ERP last
+acknowledged a confirm of the level, the ERP's figure is stored less the
+units sold here that it does not show yet (``sold``), a level we never had
+gets its state without an event.
 """
 
 import logging
@@ -32,6 +34,7 @@ from inventory.models import (
 )
 from inventory.providers.base import StockLevelRecord
 from inventory.services.levels import expired_holds, level_announce
+from inventory.services.sold import figure_stale, unseen_kept
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +57,8 @@ LEVELS = StockLevel._meta.db_table
 # per-key index probe: a join would seq-scan the table for every page), then
 # the rows locked by pk in pk order.
 LOCK_SQL = (
-    "SELECT s.id, s.sku, s.location_id, s.on_hand, s.state, s.erp_modified_at "  # noqa: S608
+    "SELECT s.id, s.sku, s.location_id, s.on_hand, s.state, s.erp_modified_at, "  # noqa: S608
+    "s.sold_unsent, s.sold_unseen, s.sold_unseen_at, s.erp_acked_at "
     f"FROM {LEVELS} s WHERE s.id = ANY(ARRAY(SELECT f.id "
     "FROM unnest(%s::varchar[], %s::bigint[]) AS k(sku, loc) CROSS JOIN LATERAL "
     f"(SELECT x.id FROM {LEVELS} x WHERE x.sku = k.sku AND x.location_id = k.loc "
@@ -67,22 +71,30 @@ EXPIRED_SQL = (
     f"WHERE l.stock_level_id = s.id AND v.status = '{ReservationStatus.ACTIVE.value}'"
     " AND v.expires_at <= %(now)s), 0)"
 )
+# The ERP's figure less what it does not show yet: the unsent units as they
+# are now (a row created after step 1 is locked only here), the unseen ones
+# as step 1 decided (EXCLUDED.sold_unseen: kept or cleared).
+ON_HAND_SQL = "EXCLUDED.on_hand - s.sold_unsent - EXCLUDED.sold_unseen"
 # Only a level with reserved units can hold expired ones: skip the read
 # (OFFSET 0 below: run it once, not once per CASE branch).
 AVAILABLE_SQL = (
-    "EXCLUDED.on_hand - s.reserved "
+    f"{ON_HAND_SQL} - s.reserved "
     f"+ CASE WHEN s.reserved = 0 THEN 0 ELSE {EXPIRED_SQL} END"
 )
 UPSERT_SQL = (
     f"INSERT INTO {LEVELS} AS s (sku, location_id, on_hand, reserved, "  # noqa: S608
-    "low_threshold, state, source_id, erp_modified_at, synced_at, updated_at) "
+    "low_threshold, state, source_id, erp_modified_at, synced_at, updated_at, "
+    "sold_unseen) "
     "SELECT r.sku, r.loc, r.on_hand, 0, %(threshold)s, "
     f"{_state_case('r.on_hand', '%(threshold)s')}, "
-    "%(source)s, r.modified, %(now)s, %(now)s "
+    "%(source)s, r.modified, %(now)s, %(now)s, r.unseen "
     "FROM unnest(%(skus)s::varchar[], %(locs)s::bigint[], %(on_hands)s::int[], "
-    "%(modified)s::timestamptz[]) AS r(sku, loc, on_hand, modified) "
+    "%(modified)s::timestamptz[], %(unseen)s::int[]) "
+    "AS r(sku, loc, on_hand, modified, unseen) "
     "ORDER BY r.sku, r.loc "
-    "ON CONFLICT (sku, location_id) DO UPDATE SET on_hand = EXCLUDED.on_hand, "
+    f"ON CONFLICT (sku, location_id) DO UPDATE SET on_hand = {ON_HAND_SQL}, "
+    "sold_unseen = EXCLUDED.sold_unseen, sold_unseen_at = CASE "
+    "WHEN EXCLUDED.sold_unseen = 0 THEN NULL ELSE s.sold_unseen_at END, "
     "erp_modified_at = COALESCE(EXCLUDED.erp_modified_at, s.erp_modified_at), "
     "synced_at = EXCLUDED.synced_at, source_id = EXCLUDED.source_id, "
     "updated_at = EXCLUDED.updated_at, "
@@ -101,6 +113,13 @@ class Stored:
     on_hand: int
     state: str
     modified_at: datetime | None
+    unsent: int
+    unseen: int
+    unseen_at: datetime | None
+    acked_at: datetime | None
+
+
+Write = tuple[Key, StockLevelRecord, int]  # the sold_unseen kept
 
 
 def apply_page_pg(
@@ -109,21 +128,39 @@ def apply_page_pg(
     locations: dict[str, Location],
     account: ProviderAccount | None,
     now: datetime,
+    as_of: datetime | None = None,
 ) -> tuple[int, int]:
-    """Write one page (inside the caller's transaction); (changed, ignored)."""
+    """Write one page (inside the caller's transaction); (changed, ignored).
+    ``as_of``: when the figures were current (``sold.figure_stale``)."""
     existing = _lock_existing(keys)
-    writes: list[tuple[Key, StockLevelRecord]] = []
+    writes: list[Write] = []
     changed = ignored = 0
     for key, record in sorted(keys.items()):
         stored = existing.get(key)
         if stored is None:
-            writes.append((key, record))
+            writes.append((key, record, 0))
             changed += 1
-        elif _before(record.modified_at, stored.modified_at):
+            continue
+        if _before(record.modified_at, stored.modified_at) or figure_stale(
+            record, as_of, stored.acked_at
+        ):
             ignored += 1
-        elif stored.on_hand != record.on_hand or _after(record, stored):
-            writes.append((key, record))
-            changed += stored.on_hand != record.on_hand
+            continue
+        unseen = unseen_kept(
+            record,
+            on_hand=stored.on_hand,
+            unsent=stored.unsent,
+            unseen=stored.unseen,
+            unseen_at=stored.unseen_at,
+        )
+        on_hand = record.on_hand - stored.unsent - unseen
+        if (
+            on_hand != stored.on_hand
+            or unseen != stored.unseen
+            or _after(record, stored)
+        ):
+            writes.append((key, record, unseen))
+            changed += stored.on_hand != on_hand
     if writes:
         rows = _upsert(writes, account, now)
         _announce(rows, existing, locations, now)
@@ -144,22 +181,18 @@ def _lock_existing(keys: dict[Key, StockLevelRecord]) -> dict[Key, Stored]:
     skus, locs = zip(*keys, strict=True)
     with connection.cursor() as cursor:
         cursor.execute(LOCK_SQL, [list(skus), list(locs)])
-        return {
-            (sku, loc): Stored(pk, on_hand, state, modified)
-            for pk, sku, loc, on_hand, state, modified in cursor.fetchall()
-        }
+        return {(row[1], row[2]): Stored(row[0], *row[3:]) for row in cursor.fetchall()}
 
 
 def _upsert(
-    writes: list[tuple[Key, StockLevelRecord]],
-    account: ProviderAccount | None,
-    now: datetime,
+    writes: list[Write], account: ProviderAccount | None, now: datetime
 ) -> list[tuple]:
     params = {
-        "skus": [sku for (sku, _), _ in writes],
-        "locs": [loc for (_, loc), _ in writes],
-        "on_hands": [record.on_hand for _, record in writes],
-        "modified": [record.modified_at for _, record in writes],
+        "skus": [sku for (sku, _), _, _ in writes],
+        "locs": [loc for (_, loc), _, _ in writes],
+        "on_hands": [record.on_hand for _, record, _ in writes],
+        "modified": [record.modified_at for _, record, _ in writes],
+        "unseen": [unseen for _, _, unseen in writes],
         "threshold": settings.INVENTORY_LOW_STOCK_THRESHOLD,
         "source": account.pk if account is not None else None,
         "now": now,

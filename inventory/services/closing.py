@@ -17,6 +17,7 @@ from inventory.services.errors import InvalidState
 from inventory.services.forwarding import holds_forward_close
 from inventory.services.levels import expired_holds, levels_refresh
 from inventory.services.reservations import locked_levels
+from inventory.services.sold import sold_changes
 
 logger = logging.getLogger(__name__)
 
@@ -55,17 +56,20 @@ def _close(reservation: Reservation, target: str, now: datetime) -> Reservation:
         reservation.refresh_from_db()
         if not moved:
             return _already_closed(reservation, target)
+        # The ERPs that hold it hear of it after this commits.
+        forwarded = holds_forward_close(reservation=reservation, status=target)
         for line in lines:
             level = levels[line.stock_level_id]
             changes = {"reserved": F("reserved") - line.quantity}
             level.reserved -= line.quantity
             if target == ReservationStatus.CONFIRMED:
+                # Sold: off on-hand now, and kept off the ERP's figure until
+                # the ERP shows it (a sync must not give the units back).
                 changes["on_hand"] = F("on_hand") - line.quantity
+                changes.update(sold_changes(level, line.quantity, forwarded, now))
                 level.on_hand -= line.quantity
             StockLevel.objects.filter(pk=level.pk).update(**changes)
         levels_refresh(levels.values(), expired=expired_holds(levels, now))
-        # The ERPs that hold it hear of it after this commits.
-        holds_forward_close(reservation=reservation, status=target)
     logger.info(
         "reservation closed",
         extra={"reservation": reservation.public_id, "status": target},

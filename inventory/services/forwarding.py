@@ -52,6 +52,7 @@ from inventory.models import (
 )
 from inventory.providers.base import InventoryAdapter, ReserveRequest, ReserveResult
 from inventory.providers.base import ReservationLine as HoldLine
+from inventory.services.sold import sold_forward_ended
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -112,10 +113,10 @@ def holds_forward_reserve(
     return len(accounts)
 
 
-def holds_forward_close(*, reservation: Reservation, status: str) -> int:
+def holds_forward_close(*, reservation: Reservation, status: str) -> list[int]:
     """Inside the transaction that closed ``reservation``: tell every account
     its hold went to (confirmed: ``confirm``; released or expired:
-    ``release``). Returns how many forwards were written."""
+    ``release``). Returns those accounts' ids."""
     operation = (
         ForwardOperation.CONFIRM
         if status == ReservationStatus.CONFIRMED
@@ -128,7 +129,7 @@ def holds_forward_close(*, reservation: Reservation, status: str) -> int:
     )
     for account_id in account_ids:
         _forward_create(reservation, account_id, operation)
-    return len(account_ids)
+    return account_ids
 
 
 def _forward_create(reservation: Reservation, account_id: int, operation: str) -> None:
@@ -194,16 +195,34 @@ def _work(forward: ReservationForward, now: datetime) -> str:
         raise Rejected("the account keeps no holds", code="not_supported")
     if forward.operation == ForwardOperation.RESERVE:
         return _reserve(forward, adapter, now)
-    if _reserve_never_sent(forward, now):
-        return _finish(forward, ForwardStatus.SKIPPED, now)
-    reference = forward.reservation.public_id
     releasing = forward.operation == ForwardOperation.RELEASE
+    if _reserve_never_sent(forward, now):
+        if releasing:
+            return _finish(forward, ForwardStatus.SKIPPED, now)
+        return _confirm_ended(forward, ForwardStatus.SKIPPED, now)
+    reference = forward.reservation.public_id
     send = adapter.release if releasing else adapter.confirm
     _record(
         forward,
         lambda key: send(reference=reference, idempotency_key=key),
     )
-    return _finish(forward, ForwardStatus.DONE, now)
+    if releasing:
+        return _finish(forward, ForwardStatus.DONE, now)
+    return _confirm_ended(forward, ForwardStatus.DONE, now)
+
+
+def _confirm_ended(forward: ReservationForward, status: str, now: datetime) -> str:
+    """End a confirm forward together with the sold units its levels wait
+    for (levels locked first, then the forward row, like every writer)."""
+    with transaction.atomic():
+        sold_forward_ended(
+            reservation_id=forward.reservation_id,
+            account_id=forward.account_id,
+            # After the ERP's answer: a figure read from now on shows it.
+            at=timezone.now(),
+            acknowledged=status == ForwardStatus.DONE,
+        )
+        return _finish(forward, status, now)
 
 
 def _reserve(

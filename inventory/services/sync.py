@@ -2,19 +2,21 @@
 (``stock_levels_apply``), keeping a ``SyncRun``.
 
 Incremental by the ERP's last-modified time where the adapter offers it
-(``supports_since``): a run asks from the previous successful run's
-``high_water``. A page that fails is recorded in ``SyncRun.errors`` and the
-run goes on with the next one where the continuation allows it (an offset,
-or the next batch of SKUs); the run then ends ``partial``.
+(``supports_since``): a run asks from when the previous successful run
+started, less a margin (``next_since``). A page that fails is recorded in
+``SyncRun.errors`` and the run goes on with the next one where the
+continuation allows it (an offset, or the next batch of SKUs); the run then
+ends ``partial``.
 """
 
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from integrations import registry
@@ -38,41 +40,53 @@ MAX_ERRORS_KEPT = 50
 MAX_FAILED_PAGES_IN_A_ROW = 3
 # A queued or running sync older than this died with its process.
 STALE_AFTER = timedelta(hours=1)
+OPEN = (SyncStatus.QUEUED, SyncStatus.RUNNING)
 
 
 def sync_run_start(*, account: ProviderAccount, full: bool = False) -> SyncRun:
-    """A queued run for ``account``; ``since`` is the last good run's high
-    water unless ``full`` (or the ERP cannot filter by time)."""
+    """A queued run for ``account``; ``since`` is when the last complete run
+    started, less a margin, unless ``full`` (or the ERP cannot filter by
+    time). One run per account at a time: ``sync_running`` otherwise."""
     if account.kind != "inventory":
         raise InventoryError("Not an inventory account.", code="invalid_account")
-    busy = SyncRun.objects.filter(
-        account=account, status__in=[SyncStatus.QUEUED, SyncStatus.RUNNING]
-    )
-    # A run whose process died (or whose task the broker lost) ends here,
-    # so it does not block every later sync of the account.
-    busy.filter(started_at__lt=timezone.now() - STALE_AFTER).update(
-        status=SyncStatus.FAILED, finished_at=timezone.now()
-    )
-    if busy.exists():
-        raise InventoryError(
-            "A sync of this account is already under way.", code="sync_running"
-        )
     try:
         adapter = registry.get_adapter(account)
     except (registry.UnknownProvider, ImproperlyConfigured) as exc:
         raise InventoryError(str(exc), code="invalid_account") from None
-    since = None
-    if not full and adapter.supports_since:
-        last = (
-            # A partial run skipped pages: only a complete one moves "since".
-            SyncRun.objects.filter(
-                account=account, high_water__isnull=False, status=SyncStatus.SUCCEEDED
-            )
-            .order_by("-started_at")
-            .first()
-        )
-        since = last.high_water if last else None
-    return SyncRun.objects.create(account=account, full=full, since=since)
+    open_runs = SyncRun.objects.filter(account=account, status__in=OPEN)
+    # A run whose process died (or whose task the broker lost) ends here,
+    # so it does not block every later sync of the account.
+    open_runs.filter(started_at__lt=timezone.now() - STALE_AFTER).update(
+        status=SyncStatus.FAILED, finished_at=timezone.now()
+    )
+    since = next_since(account) if not full and adapter.supports_since else None
+    try:
+        # The partial unique index (one open run per account) decides
+        # between two starters racing past any check of ours.
+        with transaction.atomic():
+            return SyncRun.objects.create(account=account, full=full, since=since)
+    except IntegrityError:
+        raise InventoryError(
+            "A sync of this account is already under way.", code="sync_running"
+        ) from None
+
+
+def next_since(account: ProviderAccount) -> datetime | None:
+    """Where an incremental run of ``account`` starts: when the last complete
+    run started, less ``INVENTORY_SYNC_SINCE_MARGIN_SECONDS``. Not the newest
+    modification time that run saw: a level the ERP changed after its page
+    was read is older than that and would never be asked for again."""
+    last = (
+        # A partial run skipped pages: only a complete one moves "since".
+        SyncRun.objects.filter(account=account, status=SyncStatus.SUCCEEDED)
+        .order_by("-started_at")
+        .first()
+    )
+    if last is None:
+        return None
+    return last.started_at - timedelta(
+        seconds=settings.INVENTORY_SYNC_SINCE_MARGIN_SECONDS
+    )
 
 
 def sync_run_execute(*, run: SyncRun, progress: Progress | None = None) -> SyncRun:
@@ -96,11 +110,14 @@ def _execute(run: SyncRun, progress: Progress | None) -> SyncRun:
     adapter = registry.get_adapter(run.account)
     run.status, run.started_at = SyncStatus.RUNNING, timezone.now()
     run.save(update_fields=["status", "started_at"])
-    for page in _pages(adapter, run):
+    for page, asked_at in _pages(adapter, run):
         if page is not None:
             _record_rejected(run, page.rejected)
             result = stock_levels_apply(
-                account=run.account, records=page.records, now=timezone.now()
+                account=run.account,
+                records=page.records,
+                now=timezone.now(),
+                as_of=asked_at,
             )
             run.items_seen += result.seen
             run.items_changed += result.changed
@@ -129,11 +146,8 @@ def _finish(run: SyncRun) -> SyncRun:
         run.status = SyncStatus.PARTIAL
     else:
         run.status = SyncStatus.FAILED
-    if run.high_water is None and run.status != SyncStatus.FAILED:
-        # Nothing changed since ``since``: the next run asks from there again.
-        run.high_water = run.since
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "finished_at", "high_water"])
+    run.save(update_fields=["status", "finished_at"])
     logger.info(
         "inventory sync finished",
         extra={
@@ -147,8 +161,11 @@ def _finish(run: SyncRun) -> SyncRun:
     return run
 
 
-def _pages(adapter: InventoryAdapter, run: SyncRun) -> Iterator[StockLevelPage | None]:
-    """Each page (None for one that failed and was recorded)."""
+def _pages(
+    adapter: InventoryAdapter, run: SyncRun
+) -> Iterator[tuple[StockLevelPage | None, datetime]]:
+    """Each page (None for one that failed and was recorded) and when it was
+    asked for: its figures are current as of then or later."""
     limit = min(settings.INVENTORY_SYNC_PAGE_SIZE, adapter.max_page_size)
     first = LevelsQuery(since=run.since, limit=limit)
     if adapter.levels_by_sku:
@@ -161,18 +178,19 @@ def _pages(adapter: InventoryAdapter, run: SyncRun) -> Iterator[StockLevelPage |
         query: LevelsQuery | None = start
         failures = 0
         while query is not None:
+            asked_at = timezone.now()
             try:
                 page = adapter.levels(query)
             except ProviderError as error:
                 _record_failure(run, query, error)
-                yield None
+                yield None, asked_at
                 failures += 1
                 # Past a few failures in a row the ERP is down, not one page bad.
                 give_up = failures >= MAX_FAILED_PAGES_IN_A_ROW
                 query = None if give_up else _skip(adapter, query)
                 continue
             failures = 0
-            yield page
+            yield page, asked_at
             query = query.next(page) if page.has_more else None
 
 

@@ -10,8 +10,10 @@ import pytest
 from django.db import connections
 
 from inventory import services
-from inventory.models import Reservation, StockLevel
+from inventory.models import Reservation, StockLevel, SyncRun
 from inventory.services import InsufficientStock, LineRequest
+from inventory.services import sync as sync_module
+from tests.factories import ProviderAccountFactory
 from tests.inventory.factories import StockLevelFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -123,3 +125,34 @@ def test_sync_lowering_on_hand_during_checkouts_keeps_every_reservation():
     assert level.on_hand == 5
     assert level.reserved == len(reserved) >= 5
     assert level.state == ("oversold" if len(reserved) > 5 else "out_of_stock")
+
+
+def test_two_syncs_of_one_account_started_at_once_make_one_run(monkeypatch):
+    """The 15-minute schedule and staff's "Sync now" (or two workers) start a
+    sync of one account together: one run starts, the other is refused."""
+    erp = ProviderAccountFactory(kind="inventory", slug="erp-race")
+    gate = threading.Barrier(2)
+    real = sync_module.registry.get_adapter
+
+    def slow_adapter(account):
+        # Between the "already under way?" read and the insert, as a busy
+        # machine may pause any request.
+        gate.wait(timeout=10)
+        return real(account)
+
+    monkeypatch.setattr(sync_module.registry, "get_adapter", slow_adapter)
+
+    def start():
+        try:
+            return services.sync_run_start(account=erp)
+        except services.InventoryError as exc:
+            return exc
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda _: start(), range(2)))
+    started = SyncRun.objects.filter(account=erp, status="queued").count()
+    assert started == 1, f"{started} runs of one account started at once: {results}"
+    refused = [r for r in results if isinstance(r, services.InventoryError)]
+    assert [r.code for r in refused] == ["sync_running"]

@@ -59,7 +59,7 @@ def test_full_sync_pages_through_the_erp(erp):
     assert ProviderCall.objects.filter(operation="inventory_levels").count() == 3
 
 
-def test_incremental_sync_asks_only_for_changes(erp):
+def test_incremental_sync_asks_only_for_changes(erp, settings):
     _erp_level(erp, "A", 10)
     _erp_level(erp, "B", 10)
     first = services.inventory_sync(account=erp)
@@ -67,7 +67,10 @@ def test_incremental_sync_asks_only_for_changes(erp):
         on_hand=7, modified_at=timezone.now()
     )
     second = services.inventory_sync(account=erp)
-    assert second.since == first.high_water
+    # From when the last complete run started (less the margin for clock
+    # drift), not from the newest modification time it saw.
+    margin = timedelta(seconds=settings.INVENTORY_SYNC_SINCE_MARGIN_SECONDS)
+    assert second.since == first.started_at - margin
     assert (second.items_seen, second.items_changed) == (1, 1)
     assert StockLevel.objects.get(sku="B").on_hand == 7
 
@@ -114,6 +117,49 @@ def test_sync_lowering_on_hand_keeps_reservations_and_flags_oversold(erp):
     assert oversold.payload["oversold_by"] == 3
     changed = Event.objects.filter(name=services.LEVEL_CHANGED).order_by("pk")
     assert [e.payload["state"] for e in changed] == ["low", "oversold"]
+
+
+def test_a_sync_of_an_unchanged_erp_figure_keeps_units_already_sold(erp):
+    """Confirming lowers on-hand here before the ERP hears of it (the confirm
+    forward is still queued): re-reading the ERP's unchanged figure must not
+    give the sold units back."""
+    _erp_level(erp, "A", 10)
+    services.inventory_sync(account=erp, full=True)
+    sold = services.reservation_create(order_id="o1", lines=[LineRequest("A", 10)])
+    services.reservation_confirm(reservation=sold)
+    assert StockLevel.objects.get(sku="A").on_hand == 0
+
+    services.inventory_sync(account=erp)  # the 15-minute run; the ERP is unchanged
+    services.inventory_sync(account=erp, full=True)
+
+    level = StockLevel.objects.get(sku="A")
+    assert level.on_hand == 0, f"the 10 sold units are back: on_hand {level.on_hand}"
+
+
+def test_a_change_made_in_the_erp_during_an_incremental_run_is_synced_later(
+    erp, settings
+):
+    """A level changed in the ERP after its page was read is older than the
+    newest modification time the run saw; the next run still asks for it."""
+    settings.INVENTORY_SYNC_PAGE_SIZE = 1
+    a, b = _erp_level(erp, "A", 10), _erp_level(erp, "B", 10)
+    SandboxErpLevel.objects.update(modified_at=a.modified_at)  # one ERP batch
+    assert services.inventory_sync(account=erp, full=True).status == "succeeded"
+
+    def erp_moves_during_the_run(run: SyncRun) -> None:
+        if run.pages == 1:  # page 1 (A) was read and applied
+            SandboxErpLevel.objects.filter(pk=a.pk).update(
+                on_hand=3, modified_at=timezone.now()
+            )
+            SandboxErpLevel.objects.filter(pk=b.pk).update(
+                on_hand=4, modified_at=timezone.now() + timedelta(seconds=1)
+            )
+
+    run = services.inventory_sync(account=erp, progress=erp_moves_during_the_run)
+    assert run.status == "succeeded"
+    services.inventory_sync(account=erp)
+    assert StockLevel.objects.get(sku="B").on_hand == 4
+    assert StockLevel.objects.get(sku="A").on_hand == 3
 
 
 def test_a_number_change_within_the_same_state_announces_nothing(erp):
