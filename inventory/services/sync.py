@@ -97,13 +97,23 @@ def sync_run_execute(*, run: SyncRun, progress: Progress | None = None) -> SyncR
         return _execute(run, progress)
     except Exception as exc:
         message = staff_text(f"{type(exc).__name__}: {exc}")[:200]
-        run.errors = [*run.errors, {"code": "sync_failed", "message": message}]
-        run.status, run.finished_at = SyncStatus.FAILED, timezone.now()
-        run.save(update_fields=["errors", "status", "finished_at"])
+        _end_failed(run, "sync_failed", message)
         logger.exception("inventory sync crashed", extra={"run": run.pk})
         raise InventoryError(
             f"The sync failed: {message}", code="sync_failed"
         ) from None
+    except BaseException:
+        # Ctrl-C or a worker shut down: the run ends here, or it would keep
+        # the account's next syncs waiting for STALE_AFTER.
+        _end_failed(run, "sync_interrupted", "The sync was interrupted.")
+        logger.warning("inventory sync interrupted", extra={"run": run.pk})
+        raise
+
+
+def _end_failed(run: SyncRun, code: str, message: str) -> None:
+    run.errors = [*run.errors, {"code": code, "message": message}]
+    run.status, run.finished_at = SyncStatus.FAILED, timezone.now()
+    run.save(update_fields=["errors", "status", "finished_at"])
 
 
 def _execute(run: SyncRun, progress: Progress | None) -> SyncRun:

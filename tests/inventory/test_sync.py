@@ -209,6 +209,24 @@ def test_a_crashed_sync_ends_failed_with_its_cause_and_blocks_nothing(erp, monke
     assert services.inventory_sync(account=erp).status == "succeeded"
 
 
+def test_an_interrupted_sync_ends_failed_and_blocks_nothing(erp, monkeypatch):
+    _erp_level(erp, "A", 5)
+
+    def ctrl_c(**kwargs):
+        raise KeyboardInterrupt  # the operator pressed Ctrl-C
+
+    monkeypatch.setattr("inventory.services.sync.stock_levels_apply", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        call_command("sync_inventory", "--account", "erp", stdout=io.StringIO())
+    monkeypatch.undo()
+    out = io.StringIO()
+    call_command("sync_inventory", "--account", "erp", stdout=out)  # at once
+
+    first = SyncRun.objects.order_by("pk").first()
+    assert (first.status, first.errors[-1]["code"]) == ("failed", "sync_interrupted")
+    assert "succeeded" in out.getvalue()
+
+
 def test_a_sync_whose_process_died_does_not_block_the_next(erp):
     stuck = services.sync_run_start(account=erp)
     SyncRun.objects.filter(pk=stuck.pk).update(
