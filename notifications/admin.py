@@ -84,7 +84,12 @@ class EmailMessageAdmin(
         entries += event_entries(subjects=[f"email:{obj.public_id}"])
         return timeline_sorted(entries)
 
-    @admin.action(description="Resend selected messages", permissions=["view"])
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        # A resend sends mail: more than reading the log. The page itself is
+        # read-only, so the model's change permission is the one asked for.
+        return request.user.has_perm("notifications.change_emailmessage")
+
+    @admin.action(description="Resend selected messages", permissions=["resend"])
     def resend(self, request: HttpRequest, queryset: QuerySet) -> None:
         for message in queryset:
             try:
