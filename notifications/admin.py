@@ -156,6 +156,14 @@ class SuppressionAdmin(admin.ModelAdmin):
             address=obj.address, reason=obj.reason, source=f"admin:{request.user}"
         )
         obj.pk = created.pk
+        if created.reason != obj.reason:
+            # An entry as strong was there already: say so, not silently.
+            self.message_user(
+                request,
+                f"{created.address} was already suppressed "
+                f"({created.get_reason_display()}); that entry is kept.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Remove selected suppressions", permissions=["change"])
     def remove(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -1,6 +1,7 @@
 """Applying provider delivery events to messages: by precedence (a message
 only moves up ``STATUS_RANK``, so late or out-of-order events are harmless),
-suppressing the address on a hard bounce, complaint or unsubscribe, and
+suppressing the address (as our message spells it) on a hard bounce,
+complaint or unsubscribe, and
 announcing ``email.delivered`` / ``email.bounced`` / ``email.complained``
 through the outbox in the same transaction."""
 
@@ -130,8 +131,8 @@ def _suppress(message: EmailMessage, record: EmailEventRecord) -> None:
     if record.type == EmailEventType.BOUNCED and record.bounce_type == BounceType.HARD:
         reason = SuppressionReason.HARD_BOUNCE
     if reason is not None:
+        # Our own spelling of the address: the event's may be the provider's
+        # (an internationalised domain in punycode, another case).
         suppression_add(
-            address=record.recipient or message.to_email,
-            reason=reason,
-            source=message.public_id,
+            address=message.to_email, reason=reason, source=message.public_id
         )

@@ -93,3 +93,17 @@ def test_view_only_staff_cannot_resend_mail(email_accounts) -> None:
         {"action": "resend", "_selected_action": [message.pk]},
     )
     assert EmailMessage.objects.count() == 1
+
+
+def test_staff_manual_suppression_over_an_unsubscribe_stops_all_mail(staff) -> None:
+    suppression_add(address="ada@example.com", reason="unsubscribe", source="link")
+    staff.post(
+        "/admin/notifications/suppression/add/",
+        {"address": "ada@example.com", "reason": "manual", "removed_reason": ""},
+    )
+    message = email_message_create(
+        to="ada@example.com", template="order_confirmation", context=ORDER
+    )
+    assert message.status == "suppressed", list(
+        Suppression.objects.values_list("reason", "removed_at")
+    )
