@@ -105,6 +105,9 @@ class EmailEventType(StrEnum):
     CLICKED = "clicked"
     UNSUBSCRIBED = "unsubscribed"
     REJECTED = "rejected"  # the provider refused it after accepting the call
+    # Staff stopped all mail to the address at the provider (not a bounce,
+    # not the recipient's unsubscribe).
+    MANUALLY_SUPPRESSED = "manually_suppressed"
 
 
 class BounceType(StrEnum):

@@ -1,7 +1,7 @@
 """Applying provider delivery events to messages: by precedence (a message
 only moves up ``STATUS_RANK``, so late or out-of-order events are harmless),
 suppressing the address (as our message spells it) on a hard bounce,
-complaint or unsubscribe, and
+complaint, unsubscribe or staff's stop at the provider, and
 announcing ``email.delivered`` / ``email.bounced`` / ``email.complained``
 through the outbox in the same transaction."""
 
@@ -38,6 +38,7 @@ _STATUS_FOR: dict[EmailEventType, str | None] = {
 _SUPPRESS_FOR = {
     EmailEventType.COMPLAINED: SuppressionReason.COMPLAINT,
     EmailEventType.UNSUBSCRIBED: SuppressionReason.UNSUBSCRIBE,
+    EmailEventType.MANUALLY_SUPPRESSED: SuppressionReason.MANUAL,
 }
 _ANNOUNCED = {
     EmailStatus.DELIVERED: "email.delivered",
