@@ -19,7 +19,7 @@ from notifications.models import (
     SuppressionReason,
 )
 from notifications.providers.base import BounceType, EmailEventRecord, EmailEventType
-from notifications.services.suppressions import suppression_add
+from notifications.services.suppressions import REASON_RANK, suppression_add
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +131,8 @@ def _suppress(message: EmailMessage, record: EmailEventRecord) -> None:
     reason = _SUPPRESS_FOR.get(record.type)
     if record.type == EmailEventType.BOUNCED and record.bounce_type == BounceType.HARD:
         reason = SuppressionReason.HARD_BOUNCE
+    if record.type == EmailEventType.REJECTED and record.suppressed_for in REASON_RANK:
+        reason = record.suppressed_for
     if reason is not None:
         # Our own spelling of the address: the event's may be the provider's
         # (an internationalised domain in punycode, another case).
