@@ -88,7 +88,12 @@ class EmailMessageAdmin(
         entries += event_entries(subjects=[f"email:{obj.public_id}"])
         return timeline_sorted(entries)
 
-    @admin.action(description="Resend selected messages", permissions=["view"])
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        # A resend sends mail: more than reading the log. The page itself is
+        # read-only, so the model's change permission is the one asked for.
+        return request.user.has_perm("notifications.change_emailmessage")
+
+    @admin.action(description="Resend selected messages", permissions=["resend"])
     def resend(self, request: HttpRequest, queryset: QuerySet) -> None:
         for message in queryset:
             try:
@@ -155,6 +160,14 @@ class SuppressionAdmin(admin.ModelAdmin):
             address=obj.address, reason=obj.reason, source=f"admin:{request.user}"
         )
         obj.pk = created.pk
+        if created.reason != obj.reason:
+            # An entry as strong was there already: say so, not silently.
+            self.message_user(
+                request,
+                f"{created.address} was already suppressed "
+                f"({created.get_reason_display()}); that entry is kept.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Remove selected suppressions", permissions=["change"])
     def remove(self, request: HttpRequest, queryset: QuerySet) -> None:

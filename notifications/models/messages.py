@@ -1,6 +1,7 @@
 """Email messages, the delivery events applied to them, suppressed addresses
 and the sandbox provider's mailbox."""
 
+import idna
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
@@ -12,8 +13,18 @@ from notifications.providers.base import EmailCategory
 
 
 def normalise_address(address: str) -> str:
-    """The form an address is compared and suppressed in."""
-    return address.strip().lower()
+    """The form an address is compared and suppressed in: lower case, an
+    internationalised domain in its ASCII (IDNA 2008, UTS 46) form, the one
+    anymail sends and providers' events name, so both spellings match."""
+    address = address.strip().lower()
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError:
+        # Not a valid IDN: no provider was given another form of it.
+        return address
 
 
 class EmailStatus(models.TextChoices):

@@ -105,6 +105,9 @@ class EmailEventType(StrEnum):
     CLICKED = "clicked"
     UNSUBSCRIBED = "unsubscribed"
     REJECTED = "rejected"  # the provider refused it after accepting the call
+    # Staff stopped all mail to the address at the provider (not a bounce,
+    # not the recipient's unsubscribe).
+    MANUALLY_SUPPRESSED = "manually_suppressed"
 
 
 class BounceType(StrEnum):
@@ -127,6 +130,10 @@ class EmailEventRecord:
     # Provider details safe to show staff: reason, SMTP code, URL clicked,
     # user agent. Never credentials.
     details: Mapping[str, Any] = field(default_factory=dict)
+    # A drop because the provider already suppresses the address: why
+    # ("hard_bounce", "complaint", "unsubscribe", "manual"); it is
+    # suppressed here too, so the next message is not even tried.
+    suppressed_for: str = ""
 
 
 class EmailAdapter(BaseAdapter):

@@ -44,10 +44,13 @@ _SIMPLE: Mapping[str, EmailEventType] = {
     "rejected": EmailEventType.REJECTED,
 }
 # A permanent failure for one of these reasons was never attempted: Mailgun
-# dropped it for an address already on its suppression lists.
-_SUPPRESSED = frozenset(
-    {"suppress-bounce", "suppress-unsubscribe", "suppress-complaint"}
-)
+# dropped it for an address already on its suppression lists (the address is
+# suppressed here too, for the same reason).
+_SUPPRESSED: Mapping[str, str] = {
+    "suppress-bounce": "hard_bounce",
+    "suppress-unsubscribe": "unsubscribe",
+    "suppress-complaint": "complaint",
+}
 _RETRY_IN = re.compile(r"try again after (\d+) seconds", re.IGNORECASE)
 _TOKEN_KEY = "mailgun-webhook-token:{account}:{token}"  # noqa: S105 - a cache key
 
@@ -231,6 +234,7 @@ class MailgunAdapter(AnymailAdapter):
                 message_id=str(variables.get("message_id", "")),
                 bounce_type=bounce,
                 details=_details(data),
+                suppressed_for=_suppressed_for(data, kind),
             )
         ]
 
@@ -244,6 +248,12 @@ def _kind(data: Mapping[str, Any]) -> tuple[EmailEventType | None, BounceType | 
     if data.get("reason") in _SUPPRESSED:
         return EmailEventType.REJECTED, None
     return EmailEventType.BOUNCED, BounceType.HARD
+
+
+def _suppressed_for(data: Mapping[str, Any], kind: EmailEventType) -> str:
+    if kind is not EmailEventType.REJECTED or data.get("event") != "failed":
+        return ""
+    return _SUPPRESSED.get(str(data.get("reason")), "")
 
 
 def _details(data: Mapping[str, Any]) -> dict[str, Any]:

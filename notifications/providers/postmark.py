@@ -50,6 +50,17 @@ _BOUNCES: Mapping[str, tuple[EmailEventType, BounceType | None]] = {
     "DMARCPolicy": (EmailEventType.REJECTED, None),
     "Unsubscribe": (EmailEventType.UNSUBSCRIBED, None),
 }
+# SubscriptionChange ``SuppressionReason``s (Postmark's subscription change
+# webhook page): why Postmark stopped sending to the address. A recipient's
+# unsubscribe is a ManualSuppression of ``Origin`` Recipient; one by the
+# Customer (API, UI) or Postmark's Admin stops all mail.
+_SUBSCRIPTION_REASONS: Mapping[str, tuple[EmailEventType, BounceType | None]] = {
+    "HardBounce": (EmailEventType.BOUNCED, BounceType.HARD),
+    "SpamComplaint": (EmailEventType.COMPLAINED, None),
+    "ManualSuppression": (EmailEventType.MANUALLY_SUPPRESSED, None),
+    # Not a documented value (the page's overview names unsubscribes).
+    "Unsubscribe": (EmailEventType.UNSUBSCRIBED, None),
+}
 _TIMES = ("DeliveredAt", "BouncedAt", "ReceivedAt", "ChangedAt")
 # 422 ErrorCodes that concern this server, not the message: another account
 # may send it (405: out of credits, 412: account pending approval).
@@ -223,11 +234,22 @@ def _kind(
     if record == "Bounce":
         return _BOUNCES.get(str(payload.get("Type")), (None, None))
     if record == "SubscriptionChange":
-        # A resubscribe (SuppressSending false) is not an event we record.
-        if payload.get("SuppressSending") is True:
-            return EmailEventType.UNSUBSCRIBED, None
-        return None, None
+        return _subscription_change(payload)
     return _RECORDS.get(str(record)), None
+
+
+def _subscription_change(
+    payload: Mapping[str, Any],
+) -> tuple[EmailEventType | None, BounceType | None]:
+    # A reactivation (SuppressSending false) is not an event we record.
+    if payload.get("SuppressSending") is not True:
+        return None, None
+    reason = str(payload.get("SuppressionReason") or "")
+    if reason == "ManualSuppression" and payload.get("Origin") == "Recipient":
+        return EmailEventType.UNSUBSCRIBED, None
+    # An unknown reason still stopped the address at Postmark: kept as the
+    # unsubscribe it was recorded as before (marketing mail only).
+    return _SUBSCRIPTION_REASONS.get(reason, (EmailEventType.UNSUBSCRIBED, None))
 
 
 def _dedupe_key(record: str, payload: Mapping[str, Any]) -> str:

@@ -59,6 +59,13 @@ _EVENTS: Mapping[str, EmailEventType] = {
     "unsubscribe": EmailEventType.UNSUBSCRIBED,
     "group_unsubscribe": EmailEventType.UNSUBSCRIBED,
 }
+# ``dropped`` reasons for an address on one of SendGrid's suppression lists
+# (the Event Webhook reference): suppressed here too, for the same reason.
+_DROPPED_SUPPRESSED: Mapping[str, str] = {
+    "Bounced Address": "hard_bounce",
+    "Spam Reporting Address": "complaint",
+    "Unsubscribed Address": "unsubscribe",
+}
 # Event fields worth showing staff (never the IP of the reader).
 _DETAILS = (
     "reason",
@@ -191,6 +198,7 @@ class SendGridAdapter(AnymailAdapter):
                 message_id=str(event.get("message_id", "")),
                 bounce_type=bounce,
                 details=_details(event),
+                suppressed_for=_suppressed_for(event),
             )
         ]
 
@@ -202,6 +210,12 @@ def _event_message(event: dict[str, Any]) -> WebhookMessage:
         payload=event,
         occurred_at=unix_time(event.get("timestamp")),
     )
+
+
+def _suppressed_for(event: Mapping[str, Any]) -> str:
+    if event.get("event") != "dropped":
+        return ""
+    return _DROPPED_SUPPRESSED.get(str(event.get("reason", "")), "")
 
 
 def _details(event: Mapping[str, Any]) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from notifications.models import (
     EmailStatus,
     Suppression,
     SuppressionReason,
+    normalise_address,
 )
 from notifications.providers.base import EmailCategory
 from notifications.rendering import render_email
@@ -45,6 +46,7 @@ from notifications.services.bulk_sql import (
     one_statement_available,
     sent_in_one_statement,
 )
+from notifications.services.suppressions import suppression_reason_blocks
 from notifications.unsubscribe import unsubscribe_headers
 
 logger = logging.getLogger(__name__)
@@ -97,7 +99,8 @@ def chunk_prepare(rows: Sequence[BulkRecipient]) -> None:
 
 def chunk_state(rows: Sequence[BulkRecipient]) -> ChunkState:
     bulk = bulk_for(rows[0])
-    addresses = {row.email for row in rows}
+    # Rows stored before normalise_address spelled IDNs in ASCII: normalised.
+    addresses = {normalise_address(row.email) for row in rows}
     suppressions = dict(
         Suppression.objects.filter(
             address__in=addresses, removed_at__isnull=True
@@ -159,7 +162,8 @@ def message_insert(
         # The header's URL is the body's: signed once.
         context.setdefault("unsubscribe_url", headers["List-Unsubscribe"][1:-1])
     rendered = render_email(bulk.template, context)
-    suppressed = _suppressed(state.suppressions.get(row.email), bulk.category)
+    reason = state.suppressions.get(normalise_address(row.email))
+    suppressed = reason if suppression_reason_blocks(reason, bulk.category) else None
     message = EmailMessage(
         to_email=row.email,
         from_email=bulk.from_email or settings.EMAIL_DEFAULT_FROM,
@@ -190,16 +194,6 @@ def message_insert(
             message=message, type=EmailStatus.SUPPRESSED, details=details
         )
     return message
-
-
-def _suppressed(reason: str | None, category: str) -> str | None:
-    """The suppression reason that stops ``category`` mail, or None (an
-    unsubscribe does not stop transactional mail)."""
-    if reason == SuppressionReason.UNSUBSCRIBE and category == (
-        EmailCategory.TRANSACTIONAL
-    ):
-        return None
-    return reason
 
 
 def record_sent(

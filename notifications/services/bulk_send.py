@@ -117,9 +117,11 @@ def _work_found(found: EmailMessage, state: ChunkState) -> None:
     """The row's message, stored when the row was worked before."""
     if found.status == EmailStatus.SUPPRESSED:
         return
-    claimed = (
-        email_message_claim(found.pk) if found.status == EmailStatus.QUEUED else None
-    )
+    claimed = None
+    if found.status == EmailStatus.QUEUED:
+        # Handed back by pacing: the chunk's suppressions, read as it began,
+        # say whether the address was suppressed meanwhile.
+        claimed = email_message_claim(found.pk, suppressions=state.suppressions)
     if claimed is None:
         _settle_found(found.pk)
         return

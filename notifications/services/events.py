@@ -1,6 +1,7 @@
 """Applying provider delivery events to messages: by precedence (a message
 only moves up ``STATUS_RANK``, so late or out-of-order events are harmless),
-suppressing the address on a hard bounce, complaint or unsubscribe, and
+suppressing the address (as our message spells it) on a hard bounce,
+complaint, unsubscribe or staff's stop at the provider, and
 announcing ``email.delivered`` / ``email.bounced`` / ``email.complained``
 through the outbox in the same transaction."""
 
@@ -18,7 +19,7 @@ from notifications.models import (
     SuppressionReason,
 )
 from notifications.providers.base import BounceType, EmailEventRecord, EmailEventType
-from notifications.services.suppressions import suppression_add
+from notifications.services.suppressions import REASON_RANK, suppression_add
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ _STATUS_FOR: dict[EmailEventType, str | None] = {
 _SUPPRESS_FOR = {
     EmailEventType.COMPLAINED: SuppressionReason.COMPLAINT,
     EmailEventType.UNSUBSCRIBED: SuppressionReason.UNSUBSCRIBE,
+    EmailEventType.MANUALLY_SUPPRESSED: SuppressionReason.MANUAL,
 }
 _ANNOUNCED = {
     EmailStatus.DELIVERED: "email.delivered",
@@ -134,9 +136,11 @@ def _suppress(message: EmailMessage, record: EmailEventRecord) -> None:
     reason = _SUPPRESS_FOR.get(record.type)
     if record.type == EmailEventType.BOUNCED and record.bounce_type == BounceType.HARD:
         reason = SuppressionReason.HARD_BOUNCE
+    if record.type == EmailEventType.REJECTED and record.suppressed_for in REASON_RANK:
+        reason = record.suppressed_for
     if reason is not None:
+        # Our own spelling of the address: the event's may be the provider's
+        # (an internationalised domain in punycode, another case).
         suppression_add(
-            address=record.recipient or message.to_email,
-            reason=reason,
-            source=message.public_id,
+            address=message.to_email, reason=reason, source=message.public_id
         )

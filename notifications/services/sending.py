@@ -9,6 +9,7 @@ still ``queued`` (its task lost, or no provider available) is enqueued again.
 """
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -36,11 +37,17 @@ from notifications.models import (
     EmailEvent,
     EmailMessage,
     EmailStatus,
+    SuppressionReason,
+    normalise_address,
 )
 from notifications.providers.base import EmailAdapter, EmailCategory, OutboundEmail
 from notifications.rendering import render_email
 from notifications.services.failures import WORKER_LOST, staff_text
-from notifications.services.suppressions import suppression_blocks
+from notifications.services.suppressions import (
+    suppression_active,
+    suppression_blocks,
+    suppression_reason_blocks,
+)
 from notifications.unsubscribe import unsubscribe_headers, unsubscribe_url
 
 logger = logging.getLogger(__name__)
@@ -223,8 +230,13 @@ def email_outbound(message: EmailMessage) -> OutboundEmail:
     )
 
 
-def email_message_claim(pk: int) -> EmailMessage | None:
-    """Move a queued message to ``sending`` (committed); None if not queued."""
+def email_message_claim(
+    pk: int, *, suppressions: Mapping[str, str] | None = None
+) -> EmailMessage | None:
+    """Move a queued message to ``sending`` (committed); None if not queued,
+    or if its address was suppressed since it was stored (it becomes
+    ``suppressed``). ``suppressions`` (normalised address -> reason, read
+    by the caller for a whole batch) saves the look-up."""
     with transaction.atomic():
         message = (
             EmailMessage.objects.select_for_update()
@@ -233,11 +245,30 @@ def email_message_claim(pk: int) -> EmailMessage | None:
         )
         if message is None:
             return None
+        if suppressions is not None:
+            reason = suppressions.get(normalise_address(message.to_email))
+        else:
+            found = suppression_active(message.to_email)
+            reason = found.reason if found is not None else None
+        if suppression_reason_blocks(reason, message.category):
+            _suppress_queued(message, str(reason))
+            return None
         message.status = EmailStatus.SENDING
         message.sending_at = timezone.now()
         message.attempts += 1
         message.save(update_fields=["status", "sending_at", "attempts", "updated_at"])
     return message
+
+
+def _suppress_queued(message: EmailMessage, reason: str) -> None:
+    message.status = EmailStatus.SUPPRESSED
+    message.save(update_fields=["status", "updated_at"])
+    label = dict(SuppressionReason.choices).get(reason, reason)
+    email_event_record(message, EmailStatus.SUPPRESSED, {"suppression": label})
+    logger.info(
+        "queued email suppressed before sending",
+        extra={"message_id": message.public_id},
+    )
 
 
 def failover_account(error: Any) -> ProviderAccount | None:

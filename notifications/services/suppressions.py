@@ -1,6 +1,11 @@
 """Suppressed addresses: hard bounces, complaints and staff's entries stop
 all mail to an address; an unsubscribe stops marketing mail only (order
-confirmations still go)."""
+confirmations still go).
+
+An address has one active entry. A stronger reason replaces a weaker one
+(a hard bounce after an unsubscribe): the old row is closed, kept as
+history, and a new one inserted; a weaker or equal reason changes nothing.
+"""
 
 import logging
 
@@ -12,6 +17,17 @@ from notifications.providers.base import EmailCategory
 
 logger = logging.getLogger(__name__)
 
+# How much mail a reason stops: an unsubscribe marketing mail only, the
+# others everything (equal among themselves: the first one stays).
+REASON_RANK: dict[str, int] = {
+    SuppressionReason.UNSUBSCRIBE: 0,
+    SuppressionReason.HARD_BOUNCE: 1,
+    SuppressionReason.COMPLAINT: 1,
+    SuppressionReason.MANUAL: 1,
+}
+# A concurrent add for the address can win each try; three is plenty.
+_ADD_TRIES = 3
+
 
 def suppression_active(address: str) -> Suppression | None:
     return Suppression.objects.filter(
@@ -19,36 +35,69 @@ def suppression_active(address: str) -> Suppression | None:
     ).first()
 
 
+def suppression_reason_blocks(reason: str | None, category: str) -> bool:
+    """Whether an active suppression for ``reason`` (None: none) stops a
+    message of ``category``."""
+    if reason is None:
+        return False
+    return not (
+        reason == SuppressionReason.UNSUBSCRIBE
+        and category == EmailCategory.TRANSACTIONAL
+    )
+
+
 def suppression_blocks(address: str, category: str) -> Suppression | None:
     """The active suppression that stops a message of ``category`` to
     ``address``, or None."""
     found = suppression_active(address)
-    if found is None:
-        return None
-    if (
-        found.reason == SuppressionReason.UNSUBSCRIBE
-        and category == EmailCategory.TRANSACTIONAL
-    ):
+    if found is None or not suppression_reason_blocks(found.reason, category):
         return None
     return found
 
 
 def suppression_add(*, address: str, reason: str, source: str = "") -> Suppression:
-    """Suppress ``address`` (idempotent: an active entry is kept as it is)."""
+    """Suppress ``address`` for ``reason``; the active entry afterwards (the
+    one there already, when it is as strong). Safe against a concurrent add
+    for the same address: the unique active entry decides, and the loser
+    looks again."""
+    if reason not in REASON_RANK:
+        raise ValueError(f"Unknown suppression reason: {reason!r}")
     address = normalise_address(address)
-    existing = suppression_active(address)
+    for _ in range(_ADD_TRIES):
+        try:
+            with transaction.atomic():
+                return _add_once(address, reason, source[:255])
+        except IntegrityError:
+            # Another add inserted the active entry after we looked.
+            continue
+    found = suppression_active(address)
+    if found is None:
+        raise RuntimeError("suppression could not be stored")
+    return found
+
+
+def _add_once(address: str, reason: str, source: str) -> Suppression:
+    # The lock makes a concurrent stronger add wait, then find this row
+    # closed (no longer active) and insert after ours.
+    existing = (
+        Suppression.objects.select_for_update()
+        .filter(address=address, removed_at__isnull=True)
+        .first()
+    )
     if existing is not None:
-        return existing
-    try:
-        with transaction.atomic():
-            created = Suppression.objects.create(
-                address=address, reason=reason, source=source[:255]
-            )
-    except IntegrityError:
-        # A concurrent event suppressed it first.
-        return suppression_active(address)  # type: ignore[return-value]
+        if REASON_RANK[reason] <= REASON_RANK.get(existing.reason, 1):
+            return existing
+        existing.removed_at = timezone.now()
+        existing.removed_reason = f"replaced by {reason} ({source or 'no source'})"
+        existing.save(update_fields=["removed_at", "removed_reason"])
+    created = Suppression.objects.create(address=address, reason=reason, source=source)
     logger.info(
-        "address suppressed", extra={"reason": reason, "suppression_id": created.pk}
+        "address suppressed",
+        extra={
+            "reason": reason,
+            "suppression_id": created.pk,
+            "replaced_id": existing.pk if existing is not None else None,
+        },
     )
     return created
 
@@ -68,9 +117,11 @@ def suppression_remove(*, address: str, reason: str) -> Suppression | None:
 
 
 __all__ = [
+    "REASON_RANK",
     "SuppressionReason",
     "suppression_active",
     "suppression_add",
     "suppression_blocks",
+    "suppression_reason_blocks",
     "suppression_remove",
 ]

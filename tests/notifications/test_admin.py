@@ -2,7 +2,7 @@
 suppressed address, suppressions added through the service."""
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from notifications.models import EmailEvent, EmailMessage, Suppression
@@ -77,3 +77,33 @@ def test_a_reason_on_the_change_form_removes_a_suppression(staff) -> None:
     assert Suppression.objects.filter(removed_at__isnull=True).count() == 0
     # A removed suppression is history: its form has nothing to edit.
     assert 'name="removed_reason"' not in staff.get(url).content.decode()
+
+
+def test_view_only_staff_cannot_resend_mail(email_accounts) -> None:
+    # A support agent allowed to read the email log, nothing more.
+    user = User.objects.create_user("reader", "r@example.com", "pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_emailmessage"))
+    client = Client()
+    client.force_login(user)
+    message = email_message_create(
+        to="ada@example.com", template="order_confirmation", context=ORDER
+    )
+    client.post(
+        "/admin/notifications/emailmessage/",
+        {"action": "resend", "_selected_action": [message.pk]},
+    )
+    assert EmailMessage.objects.count() == 1
+
+
+def test_staff_manual_suppression_over_an_unsubscribe_stops_all_mail(staff) -> None:
+    suppression_add(address="ada@example.com", reason="unsubscribe", source="link")
+    staff.post(
+        "/admin/notifications/suppression/add/",
+        {"address": "ada@example.com", "reason": "manual", "removed_reason": ""},
+    )
+    message = email_message_create(
+        to="ada@example.com", template="order_confirmation", context=ORDER
+    )
+    assert message.status == "suppressed", list(
+        Suppression.objects.values_list("reason", "removed_at")
+    )

@@ -217,6 +217,36 @@ def test_a_429_paces_the_job_and_never_fails_over(email_accounts, monkeypatch):
     assert message.provider_message_id == POSTMARK_OK["MessageID"]
 
 
+def test_a_row_handed_back_by_pacing_is_not_sent_once_suppressed(
+    email_accounts, monkeypatch
+):
+    with fault_server(hang_limit=3) as server:
+        url = server.url + "/"
+        monkeypatch.setattr(PostmarkAdapter, "api_urls", {"test": url, "live": url})
+        ProviderAccountFactory(
+            kind="email",
+            provider="postmark",
+            priority=0,
+            credentials={"server_token": "tok"},
+            settings=fast(),
+        )
+        server.route("POST", "/email", respond(429, headers={"Retry-After": "60"}))
+        bulk = _create([{"email": "ada@example.com"}]).bulk_send
+        batch_job_work(job_id=bulk.job_id, budget_seconds=0)
+        message = EmailMessage.objects.get(bulk_send=bulk)
+        assert message.status == EmailStatus.QUEUED
+        # While the job waits, another message to the address hard-bounces.
+        suppression_add(address="ada@example.com", reason="hard_bounce")
+        server.route("POST", "/email", respond(200, json=POSTMARK_OK))
+        BatchJob.objects.filter(pk=bulk.job_id).update(paced_until=None)
+        _work_all(bulk)
+        assert len(server.requests_for("POST", "/email")) == 1  # the 429 alone
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (EmailStatus.SUPPRESSED, 0)
+    assert _row_statuses(bulk) == {BatchRowStatus.DONE: 1}
+    assert bulk_send_counts(bulk) == {"suppressed": 1}
+
+
 def test_the_accounts_rate_limit_paces_the_sends(email_accounts) -> None:
     primary, _ = email_accounts
     primary.settings = {"rate_limit_per_second": 40, "rate_limit_burst": 1}

@@ -10,10 +10,16 @@ from django.test import Client
 
 from integrations.models import Event, WebhookEvent
 from integrations.providers import sandbox_webhooks
+from integrations.registry import get_adapter
+from integrations.webhooks.messages import WebhookMessage
 from notifications.models import EmailEvent, EmailMessage, EmailStatus, Suppression
 from notifications.services import email_message_create
+from notifications.services.events import email_event_apply
 from notifications.webhooks import email_webhook_handle
 from tests.contract.sandbox import SECRET
+from tests.factories import ProviderAccountFactory
+from tests.notifications.contract.harness_mailgun import event as mailgun_event
+from tests.notifications.contract.harness_sendgrid import event as sendgrid_event
 
 pytestmark = pytest.mark.django_db
 ORDER = {"order_id": "1001", "amount_display": "€10.50"}
@@ -125,3 +131,65 @@ def test_sandbox_announces_what_it_did(
     message.refresh_from_db()
     assert message.status == EmailStatus.BOUNCED
     assert Suppression.objects.filter(address="bounce@example.com").exists()
+
+
+def _provider_records(provider: str, payload: dict):
+    account = ProviderAccountFactory(kind="email", provider=provider)
+    message = WebhookMessage.build(
+        event_type=str(payload.get("event")), dedupe_key="k", payload=payload
+    )
+    return get_adapter(account).parse_email_events(message)
+
+
+@pytest.mark.parametrize(
+    ("provider", "payload", "reason", "stops_orders"),
+    [
+        (
+            "sendgrid",
+            sendgrid_event("dropped", reason="Bounced Address"),
+            "hard_bounce",
+            True,
+        ),
+        (
+            "sendgrid",
+            sendgrid_event("dropped", reason="Spam Reporting Address"),
+            "complaint",
+            True,
+        ),
+        (
+            "sendgrid",
+            sendgrid_event("dropped", reason="Unsubscribed Address"),
+            "unsubscribe",
+            False,
+        ),
+        ("mailgun", mailgun_event("failed_suppressed"), "hard_bounce", True),
+        (
+            "mailgun",
+            mailgun_event("failed_suppressed", reason="suppress-complaint"),
+            "complaint",
+            True,
+        ),
+    ],
+)
+def test_a_drop_for_an_address_the_provider_suppresses_suppresses_it_here(
+    sent, provider, payload, reason, stops_orders
+) -> None:
+    # The provider never tried: the address is on its own suppression list.
+    (record,) = _provider_records(provider, payload)
+    email_event_apply(message=sent, record=record)
+    sent.refresh_from_db()
+    assert sent.status == EmailStatus.FAILED
+    (suppression,) = Suppression.objects.all()
+    assert (suppression.address, suppression.reason) == ("ada@example.com", reason)
+    nxt = email_message_create(
+        to="ada@example.com", template="order_confirmation", context=ORDER
+    )
+    assert (nxt.status == EmailStatus.SUPPRESSED) is stops_orders
+
+
+def test_a_drop_for_another_reason_suppresses_nothing(sent) -> None:
+    (record,) = _provider_records("sendgrid", sendgrid_event("dropped"))
+    email_event_apply(message=sent, record=record)
+    sent.refresh_from_db()
+    assert sent.status == EmailStatus.FAILED
+    assert not Suppression.objects.exists()

@@ -145,6 +145,27 @@ def test_suppressed_address_is_stored_not_sent(
     assert info.value.code == "suppressed"
 
 
+def test_queued_message_is_not_sent_after_the_address_bounced(
+    email_accounts,
+) -> None:
+    # Stored and queued (no provider was available, or its task not run yet).
+    message = email_message_create(
+        to="ada@example.com", template="order_confirmation", context=ORDER
+    )
+    assert message.status == EmailStatus.QUEUED
+    # Meanwhile another message to the address hard-bounced.
+    suppression_add(address="ada@example.com", reason="hard_bounce", source="eml_x")
+    assert email_message_deliver(message_pk=message.pk) == EmailStatus.SUPPRESSED
+    assert not SandboxEmail.objects.exists()
+    message.refresh_from_db()
+    assert message.status == EmailStatus.SUPPRESSED
+    assert message.attempts == 0
+    assert list(message.events.values_list("type", flat=True)) == [
+        EmailStatus.QUEUED,
+        EmailStatus.SUPPRESSED,
+    ]
+
+
 def test_unsubscribe_stops_marketing_but_not_transactional(
     email_accounts, django_capture_on_commit_callbacks
 ) -> None:

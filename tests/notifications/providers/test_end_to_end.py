@@ -158,3 +158,45 @@ def test_sendgrid_accepting_an_idn_address_is_recorded_sent(
     assert personalization["to"] == [{"email": "ada@xn--bcher-kva.de"}]
     assert message.provider_message_id == personalization["custom_args"]["anymail_id"]
     assert message.to_email == "ada@bücher.de"  # ours stays as the shop spells it
+
+
+def test_hard_bounce_naming_the_punycode_domain_suppresses_the_address(
+    sendgrid, fault, django_capture_on_commit_callbacks
+) -> None:
+    # Anymail sends an internationalised domain as punycode, so SendGrid's
+    # bounce names that form; the storefront spells it in Unicode.
+    to = "ada@bücher.de"
+    message = _send(django_capture_on_commit_callbacks, to)
+    (request,) = fault.requests_for("POST", "/v3/mail/send")
+    body = request.json()
+    sent_to = body["personalizations"][0]["to"][0]["email"]
+    assert sent_to == "ada@xn--bcher-kva.de"
+    bounce = sendgrid_event(
+        "bounce",
+        email=sent_to,
+        anymail_id=body["personalizations"][0]["custom_args"]["anymail_id"],
+        message_id=message.public_id,
+        timestamp=int(time.time()),
+    )
+    raw = json.dumps([bounce]).encode()
+    stamp = str(int(time.time()))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = Client().post(
+            f"/webhooks/{sendgrid.slug}/",
+            data=raw,
+            content_type="application/json",
+            headers={
+                TIMESTAMP_HEADER: stamp,
+                SIGNATURE_HEADER: sendgrid_sign(raw, stamp),
+            },
+        )
+    assert response.status_code == 200
+    message.refresh_from_db()
+    assert message.status == EmailStatus.BOUNCED
+    (suppression,) = Suppression.objects.all()
+    assert suppression.address == "ada@xn--bcher-kva.de"
+    for spelling in (to, "ADA@BÜCHER.DE", sent_to):
+        nxt = email_message_create(
+            to=spelling, template="order_confirmation", context=ORDER
+        )
+        assert nxt.status == EmailStatus.SUPPRESSED, spelling

@@ -14,6 +14,7 @@ from integrations.models import ProviderAccount, WebhookEvent
 from integrations.registry import get_adapter
 from integrations.testing.faultserver import FaultServer, respond
 from integrations.webhooks.messages import WebhookMessage
+from notifications.models import EmailStatus
 from notifications.providers.base import (
     INVALID_RECIPIENT,
     BounceType,
@@ -21,6 +22,8 @@ from notifications.providers.base import (
     EmailEventType,
 )
 from notifications.providers.postmark import PostmarkAdapter
+from notifications.services import email_message_create
+from notifications.services.events import email_event_apply
 from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness import sample_email
 from tests.notifications.contract.harness_postmark import (
@@ -33,6 +36,7 @@ from tests.notifications.providers.conftest import fast
 
 pytestmark = pytest.mark.django_db
 
+ORDER = {"order_id": "1001", "amount_display": "€10.50"}
 API = json.loads((Path(__file__).parents[2] / "fixtures/postmark/api.json").read_text())
 
 
@@ -231,3 +235,89 @@ def test_our_message_id_comes_back_in_metadata(postmark) -> None:
     )
     (record,) = get_adapter(postmark).parse_email_events(message)
     assert record.message_id == "eml_contract0001"
+
+
+@pytest.mark.parametrize(
+    ("reason", "origin", "kind", "bounce"),
+    [
+        ("HardBounce", "Recipient", EmailEventType.BOUNCED, BounceType.HARD),
+        ("SpamComplaint", "Recipient", EmailEventType.COMPLAINED, None),
+        ("ManualSuppression", "Recipient", EmailEventType.UNSUBSCRIBED, None),
+        ("ManualSuppression", "Customer", EmailEventType.MANUALLY_SUPPRESSED, None),
+        ("ManualSuppression", "Admin", EmailEventType.MANUALLY_SUPPRESSED, None),
+    ],
+)
+def test_subscription_change_says_why_the_address_was_suppressed(
+    postmark, reason, origin, kind, bounce
+) -> None:
+    payload = event("subscription_hard_bounce", SuppressionReason=reason, Origin=origin)
+    message = WebhookMessage.build(
+        event_type=payload["RecordType"], dedupe_key="k", payload=payload
+    )
+    (record,) = get_adapter(postmark).parse_email_events(message)
+    assert (record.type, record.bounce_type) == (kind, bounce)
+    assert record.recipient == "bounced-address@wildbit.com"
+    assert record.details["reason"] == reason
+
+
+@pytest.mark.parametrize(
+    ("reason", "origin"),
+    [
+        ("HardBounce", "Recipient"),
+        ("SpamComplaint", "Recipient"),
+        ("ManualSuppression", "Customer"),
+    ],
+)
+def test_postmark_suppression_for_a_bounce_complaint_or_staff_stops_all_mail(
+    email_accounts, django_capture_on_commit_callbacks, reason, origin
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        message = email_message_create(
+            to="john@example.com", template="order_confirmation", context=ORDER
+        )
+    payload = event(
+        "subscription_hard_bounce",
+        Recipient="john@example.com",
+        SuppressionReason=reason,
+        Origin=origin,
+        Metadata={"message_id": message.public_id},
+    )
+    account = ProviderAccountFactory(kind="email", provider="postmark", slug="pm")
+    records = get_adapter(account).parse_email_events(
+        WebhookMessage.build(
+            event_type="SubscriptionChange", dedupe_key="k", payload=payload
+        )
+    )
+    for record in records:
+        email_event_apply(message=message, record=record)
+    nxt = email_message_create(
+        to="john@example.com", template="order_confirmation", context=ORDER
+    )
+    assert nxt.status == EmailStatus.SUPPRESSED
+
+
+def test_postmark_unsubscribe_stops_marketing_mail_only(
+    email_accounts, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        message = email_message_create(
+            to="john@example.com", template="order_confirmation", context=ORDER
+        )
+    payload = event("unsubscribe", Metadata={"message_id": message.public_id})
+    account = ProviderAccountFactory(kind="email", provider="postmark", slug="pm")
+    (record,) = get_adapter(account).parse_email_events(
+        WebhookMessage.build(
+            event_type="SubscriptionChange", dedupe_key="k", payload=payload
+        )
+    )
+    email_event_apply(message=message, record=record)
+    order = email_message_create(
+        to="john@example.com", template="order_confirmation", context=ORDER
+    )
+    news = email_message_create(
+        to="john@example.com",
+        template="newsletter",
+        category="marketing",
+        context={"headline": "Spring", "body": "New stock"},
+    )
+    assert (order.status, news.status) == (EmailStatus.QUEUED, EmailStatus.SUPPRESSED)

@@ -1,0 +1,58 @@
+"""Suppressions under the new ``normalise_address``: an internationalised
+domain in its ASCII (IDNA 2008) form, as anymail sends it. Rows stored in
+the Unicode form are rewritten; where both spellings of one address are
+active, the stronger reason stays active (the older on a tie) and the other
+is closed with why, as ``suppression_add`` would have left them."""
+
+import idna
+from django.db import migrations
+from django.utils import timezone
+
+# Every reason but an unsubscribe stops all mail.
+_WEAK = {"unsubscribe"}
+
+
+def ascii_address(address: str) -> str:
+    """``normalise_address`` as of this migration (copied: it may change)."""
+    address = address.strip().lower()
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError:
+        return address
+
+
+def _keeps(row, other) -> bool:
+    """Whether ``row`` stays active rather than ``other``."""
+    strength = (row.reason not in _WEAK, other.reason not in _WEAK)
+    if strength[0] != strength[1]:
+        return strength[0]
+    return (row.created_at, row.pk) < (other.created_at, other.pk)
+
+
+def forwards(apps, schema_editor) -> None:
+    suppression = apps.get_model("notifications", "Suppression")
+    rows = suppression.objects.values_list("pk", "address").iterator()
+    changed = [(pk, new) for pk, old in rows if (new := ascii_address(old)) != old]
+    now = timezone.now()
+    for pk, new in changed:
+        row = suppression.objects.get(pk=pk)
+        other = (
+            suppression.objects.filter(address=new, removed_at__isnull=True)
+            .exclude(pk=pk)
+            .first()
+        )
+        if row.removed_at is None and other is not None:
+            keeper, closed = (row, other) if _keeps(row, other) else (other, row)
+            closed.removed_at = now
+            closed.removed_reason = f"merged into suppression {keeper.pk}"
+            closed.save(update_fields=["removed_at", "removed_reason"])
+        suppression.objects.filter(pk=pk).update(address=new)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("notifications", "0002_email_error_code")]
+
+    operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]

@@ -1,0 +1,165 @@
+"""Suppressions by precedence: a hard bounce, a complaint or staff's stop
+outranks an unsubscribe (marketing only) and replaces it, keeping the old
+row as history; a weaker or equal reason leaves the active entry alone, also
+when two events for one address arrive at once."""
+
+import importlib
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from django.apps import apps as django_apps
+from django.db import connection
+
+from notifications.models import EmailStatus, Suppression, normalise_address
+from notifications.providers.base import BounceType, EmailEventRecord, EmailEventType
+from notifications.services import email_message_create
+from notifications.services.events import email_event_apply
+from notifications.services.suppressions import suppression_add, suppression_blocks
+
+pytestmark = pytest.mark.django_db
+ORDER = {"order_id": "1001", "amount_display": "€10.50"}
+
+
+def _sent(capture):
+    with capture(execute=True):
+        message = email_message_create(
+            to="ada@example.com", template="order_confirmation", context=ORDER
+        )
+    message.refresh_from_db()
+    assert message.status == EmailStatus.SENT
+    return message
+
+
+def _apply(message, kind, bounce=None) -> None:
+    email_event_apply(
+        message=message,
+        record=EmailEventRecord(
+            type=kind,
+            bounce_type=bounce,
+            occurred_at=datetime.now(UTC),
+            recipient="ada@example.com",
+            provider_message_id=message.provider_message_id,
+        ),
+    )
+
+
+def _next_confirmation():
+    return email_message_create(
+        to="ada@example.com", template="order_confirmation", context=ORDER
+    )
+
+
+def test_hard_bounce_after_an_unsubscribe_stops_transactional_mail(
+    email_accounts, django_capture_on_commit_callbacks
+) -> None:
+    # The customer unsubscribed from marketing long ago (one-click link).
+    suppression_add(address="ada@example.com", reason="unsubscribe", source="link")
+    message = _sent(django_capture_on_commit_callbacks)
+    _apply(message, EmailEventType.BOUNCED, BounceType.HARD)
+    message.refresh_from_db()
+    assert message.status == EmailStatus.BOUNCED
+    assert _next_confirmation().status == EmailStatus.SUPPRESSED
+    # The unsubscribe is kept as history, closed; one active entry.
+    rows = Suppression.objects.order_by("pk")
+    assert [(r.reason, r.removed_at is None) for r in rows] == [
+        ("unsubscribe", False),
+        ("hard_bounce", True),
+    ]
+    assert "hard_bounce" in rows[0].removed_reason
+
+
+def test_complaint_after_an_unsubscribe_stops_transactional_mail(
+    email_accounts, django_capture_on_commit_callbacks
+) -> None:
+    suppression_add(address="ada@example.com", reason="unsubscribe", source="link")
+    message = _sent(django_capture_on_commit_callbacks)
+    _apply(message, EmailEventType.COMPLAINED)
+    assert _next_confirmation().status == EmailStatus.SUPPRESSED
+
+
+def test_a_weaker_or_equal_reason_keeps_the_active_entry() -> None:
+    first = suppression_add(address="ada@example.com", reason="hard_bounce")
+    assert suppression_add(address="ADA@example.com", reason="unsubscribe") == first
+    assert suppression_add(address="ada@example.com", reason="complaint") == first
+    assert Suppression.objects.count() == 1
+
+
+def _race(*reasons: str) -> list[BaseException]:
+    """``suppression_add`` for each reason at once, one thread (and one
+    connection, one transaction) each; the errors raised."""
+    barrier = threading.Barrier(len(reasons))
+    errors: list[BaseException] = []
+
+    def add(reason: str) -> None:
+        try:
+            barrier.wait()
+            suppression_add(address="ada@example.com", reason=reason)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=add, args=(r,)) for r in reasons]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "reasons",
+    [("unsubscribe", "hard_bounce"), ("hard_bounce", "unsubscribe", "complaint")],
+)
+def test_concurrent_adds_leave_the_strongest_reason_active(reasons) -> None:
+    # Webhooks for one address at once: in whatever order they commit, the
+    # stronger reason ends up the one active entry.
+    for _ in range(5):
+        Suppression.objects.all().delete()
+        assert _race(*reasons) == []
+        active = Suppression.objects.filter(removed_at__isnull=True)
+        assert [row.reason for row in active] in (["hard_bounce"], ["complaint"])
+        assert suppression_blocks("ada@example.com", "transactional") is not None
+
+
+def test_migration_rewrites_unicode_domains_and_merges_both_spellings() -> None:
+    migration = importlib.import_module(
+        "notifications.migrations.0003_suppression_idna_addresses"
+    )
+    # Stored before addresses were normalised to IDNA: both spellings.
+    unsubscribed = Suppression.objects.create(
+        address="ada@bücher.de", reason="unsubscribe"
+    )
+    bounced = Suppression.objects.create(
+        address="ada@xn--bcher-kva.de", reason="hard_bounce"
+    )
+    complained = Suppression.objects.create(address="cy@bücher.de", reason="complaint")
+    plain = Suppression.objects.create(address="dee@example.com", reason="manual")
+    migration.forwards(django_apps, None)
+    for row in (unsubscribed, bounced, complained, plain):
+        row.refresh_from_db()
+    assert unsubscribed.address == "ada@xn--bcher-kva.de"
+    assert unsubscribed.removed_at is not None
+    assert bounced.removed_at is None
+    assert complained.address == "cy@xn--bcher-kva.de"
+    assert complained.removed_at is None
+    assert plain.address == "dee@example.com"
+    assert suppression_blocks("ADA@Bücher.de", "transactional") == bounced
+    assert suppression_blocks("cy@bücher.de", "transactional") == complained
+
+
+@pytest.mark.parametrize(
+    ("given", "normalised"),
+    [
+        (" Ada@Example.COM ", "ada@example.com"),
+        ("ada@bücher.de", "ada@xn--bcher-kva.de"),
+        ("ADA@BÜCHER.DE", "ada@xn--bcher-kva.de"),
+        ("ada@XN--BCHER-KVA.DE", "ada@xn--bcher-kva.de"),
+        # Not a valid IDN (IDNA 2008 refuses symbols): kept as it is.
+        ("ada@☃.net", "ada@☃.net"),
+    ],
+)
+def test_one_form_of_each_address(given, normalised) -> None:
+    assert normalise_address(given) == normalised
