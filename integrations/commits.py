@@ -55,10 +55,17 @@ class _Group:
                 failed = error = exc
         self.deferred = []
         held, self.held = self.held, None
-        if error is None:
-            held.__exit__(None, None, None)
-        else:
-            held.__exit__(type(error), error, error.__traceback__)
+        # The block's on-commit hooks run outside the group: a hook that
+        # writes through group_join (a task run inline) commits on its own
+        # instead of opening a block the group would never close.
+        outside = _current.set(None)
+        try:
+            if error is None:
+                held.__exit__(None, None, None)
+            else:
+                held.__exit__(type(error), error, error.__traceback__)
+        finally:
+            _current.reset(outside)
         if failed is not None:
             raise failed
         if hand is not None:

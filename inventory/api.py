@@ -188,7 +188,8 @@ class ReservationsView(ListModelMixin, GenericAPIView):
             ),
         ],
     )
-    @idempotent
+    # No provider call: the reservation commits with its stored response.
+    @idempotent(share_commits=True)
     def post(self, request: Request) -> Response:
         serializer = ReservationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -249,7 +250,7 @@ class ReservationConfirmView(GenericAPIView):
             ),
         ],
     )
-    @idempotent
+    @idempotent(share_commits=True)
     def post(self, request: Request, public_id: str) -> Response:
         reservation = _reservation(public_id)
         try:
@@ -272,7 +273,7 @@ class ReservationReleaseView(GenericAPIView):
             OpenApiExample("Released", response_only=True, value=_closed("released"))
         ],
     )
-    @idempotent
+    @idempotent(share_commits=True)
     def post(self, request: Request, public_id: str) -> Response:
         reservation = _reservation(public_id)
         try:

@@ -162,7 +162,8 @@ class BulkSendsView(_BoundedBody, ListModelMixin, GenericAPIView):
             OpenApiExample("Created", response_only=True, value=BULK_CREATED_RESPONSE),
         ],
     )
-    @idempotent
+    # No provider call: the send and its rows commit with the stored response.
+    @idempotent(share_commits=True)
     def post(self, request: Request) -> Response:
         serializer = BulkSendCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -207,7 +207,9 @@ class ShipmentsView(ListModelMixin, GenericAPIView):
             202: OpenApiResponse(
                 ShipmentSerializer,
                 description="The carrier did not answer: status `unknown` until "
-                "reconciliation asks it (never a second label). Poll the shipment.",
+                "reconciliation asks it (never a second label); or `purchasing`, "
+                "a retry whose first request died during the buy. Poll the "
+                "shipment.",
             ),
             **_ERRORS,
         },
@@ -238,7 +240,10 @@ class ShipmentsView(ListModelMixin, GenericAPIView):
                 shipment.failure_message or "The carrier refused the label.",
             )
             return Response({**body, "shipment": data}, status=422)
-        code = 202 if shipment.status == ShipmentStatus.UNKNOWN else 201
+        # Purchasing: a retry after the first request died mid-buy; the sweep
+        # asks the carrier for the label it made.
+        unsettled = (ShipmentStatus.UNKNOWN, ShipmentStatus.PURCHASING)
+        code = 202 if shipment.status in unsettled else 201
         return Response(data, status=code)
 
 

@@ -65,8 +65,16 @@ def idempotent(
     With ``share_commits=True`` the handler runs in an ``integrations.commits``
     group: the claim joins the handler's first commit (made durable before
     its first provider call, so a concurrent request sees it in flight) and
-    the response its last. Only for handlers whose provider calls all go
-    through ``integrations.attempts.attempt_run``.
+    the response its last. For handlers that call no provider (everything
+    then commits at once with the response) or call one only through
+    ``integrations.attempts.attempt_run``.
+
+    Without it the handler commits on its own and the response after it: a
+    worker dying in between leaves the record in flight, and the retry after
+    ``IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS`` runs the handler again. Only
+    for handlers whose second run finds what the first did: a service keyed
+    by the Idempotency-Key, or a state change a second run refuses or answers
+    (docs/api.md, "A worker that dies").
     """
 
     def decorate(func: Handler) -> Handler:
@@ -97,6 +105,8 @@ def idempotent(
                 "a request still in progress a 409."
             ),
         )
+        # Read by the test that every endpoint chose how it survives a death.
+        wrapper.idempotent_shares_commits = share_commits  # type: ignore[attr-defined]
         return extend_schema(parameters=[parameter])(wrapper)  # type: ignore[return-value]
 
     if handler is not None:
@@ -289,6 +299,8 @@ def _run(
         # Including SystemExit from a worker timeout: the client may retry.
         _release(record)
         raise
+    # The handler has committed on its own: a death here leaves the record in
+    # flight and the retry runs the handler again, which must find its work.
     _finish(record, response)
     return response
 

@@ -61,3 +61,22 @@ def test_inside_a_callers_transaction_it_decides():
             group_commit()  # not ours to commit
         raise RuntimeError
     assert not IdempotencyRecord.objects.exists()
+
+
+@pytest.mark.parametrize("end", ["group_commit", "group_end"])
+def test_an_on_commit_hook_runs_outside_the_group(end):
+    # A hook that writes as a grouped service would (a task run inline, as
+    # django-q's sync mode does) commits on its own and leaves no block open.
+    def hook():
+        group_join()
+        record("hook")
+
+    with commit_group():
+        group_join()
+        record("a")
+        transaction.on_commit(hook)
+        if end == "group_commit":
+            group_commit()
+            assert not group_held() and not connection.in_atomic_block
+    assert not connection.in_atomic_block
+    assert IdempotencyRecord.objects.filter(key="hook").exists()
