@@ -222,6 +222,10 @@ LOGGING = {
         "stripe": {"level": "WARNING"},
         "braintree": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # Amazon SES's SDK logs whole requests at DEBUG; anymail its payloads.
+        "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
+        "anymail": {"level": "WARNING"},
     },
 }
 

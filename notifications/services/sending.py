@@ -363,12 +363,32 @@ def email_message_resend(*, message: EmailMessage) -> EmailMessage:
         "order_id",
     ]
     with transaction.atomic():
+        # A double submit sends one copy: the original is locked, and a copy
+        # made of it moments ago answers the second click.
+        EmailMessage.objects.select_for_update().filter(pk=message.pk).first()
+        recent = _recent_resend(message)
+        if recent is not None:
+            return recent
         copy = EmailMessage.objects.create(
             **{name: getattr(message, name) for name in copy_fields}
         )
         email_event_record(copy, EmailStatus.QUEUED, {"resend_of": message.public_id})
         email_message_enqueue(copy)
     return copy
+
+
+RESEND_GUARD = timedelta(seconds=60)
+
+
+def _recent_resend(message: EmailMessage) -> EmailMessage | None:
+    since = timezone.now() - RESEND_GUARD
+    queued = EmailEvent.objects.filter(
+        type=EmailStatus.QUEUED,
+        details__resend_of=message.public_id,
+        created_at__gte=since,
+    )
+    found = queued.select_related("message").order_by("-pk").first()
+    return None if found is None else found.message
 
 
 def email_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:

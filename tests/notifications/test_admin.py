@@ -107,3 +107,17 @@ def test_staff_manual_suppression_over_an_unsubscribe_stops_all_mail(staff) -> N
     assert message.status == "suppressed", list(
         Suppression.objects.values_list("reason", "removed_at")
     )
+
+
+def test_a_double_submitted_resend_mails_the_customer_once(staff, email_accounts):
+    message = email_message_create(
+        to="ada@example.com", template="order_confirmation", context=ORDER
+    )
+    form = {"action": "resend", "_selected_action": [message.pk]}
+
+    staff.post("/admin/notifications/emailmessage/", form)
+    again = staff.post("/admin/notifications/emailmessage/", form, follow=True)
+
+    copies = EmailMessage.objects.exclude(pk=message.pk)
+    assert copies.count() == 1
+    assert f"resent as {copies.get().public_id}" in again.content.decode()

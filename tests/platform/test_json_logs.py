@@ -99,3 +99,13 @@ def test_djangos_own_request_log_carries_the_id(client, log_stream):
     assert response.status_code == 404
     [line] = [r for r in _lines(log_stream) if r["logger"] == "django.request"]
     assert line["correlation_id"] == "req-7"
+
+
+@pytest.mark.parametrize(
+    "name", ["stripe", "braintree", "urllib3", "botocore", "boto3", "anymail"]
+)
+def test_every_provider_sdks_logger_says_only_warnings(name, settings):
+    # An SDK's own INFO/DEBUG lines carry request details: credentials too.
+    level = settings.LOGGING["loggers"][name]["level"]
+
+    assert logging.getLevelName(level) >= logging.WARNING
