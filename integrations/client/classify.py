@@ -16,6 +16,7 @@ from urllib3.exceptions import (
     NameResolutionError,
     NewConnectionError,
     ProtocolError,
+    ReadTimeoutError,
 )
 
 from integrations.errors import (
@@ -156,6 +157,10 @@ def classify_connection_error(exc: requests.ConnectionError) -> ProviderError:
         return NotProcessed(
             "connecting to the provider timed out", code="connect_timeout"
         )
+    if isinstance(reason, ReadTimeoutError):
+        # requests reports a body read that timed out (or outlasted the
+        # deadline) as a ConnectionError.
+        return Unknown("provider did not answer in time", code="read_timeout")
     if isinstance(reason, ProtocolError):
         return Unknown(
             "connection dropped after the request was sent", code="connection_reset"
