@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 import requests
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import HTTPConnectionPool
 from requests.sessions import merge_setting
 from requests.utils import get_environ_proxies
+from urllib3.connectionpool import HTTPConnectionPool
 
 from integrations import correlation
 from integrations.client.classify import Clock
