@@ -502,7 +502,8 @@ BREAKER_OPEN_SECONDS = env.float("BREAKER_OPEN_SECONDS", default=30.0)
 # A probe that has not reported back after this long (crashed worker) is
 # replaced by another; keep it above the longest operation deadline.
 BREAKER_PROBE_TIMEOUT_SECONDS = env.float("BREAKER_PROBE_TIMEOUT_SECONDS", default=60.0)
-# A 429/503 Retry-After keeps the breaker open until then, at most this long.
+# A 429/503 Retry-After keeps the breaker open until then, at most this long;
+# parse_retry_after clamps every Retry-After to it (retry_after_ceiling).
 BREAKER_MAX_RETRY_AFTER_SECONDS = env.float(
     "BREAKER_MAX_RETRY_AFTER_SECONDS", default=600.0
 )
