@@ -463,6 +463,10 @@ PROVIDER_BACKOFF_CAP_SECONDS = env.float("PROVIDER_BACKOFF_CAP_SECONDS", default
 PROVIDER_RETRY_AFTER_CAP_SECONDS = env.float(
     "PROVIDER_RETRY_AFTER_CAP_SECONDS", default=10.0
 )
+# A paced (bulk) call waits out at most this many provider 429s, then raises
+# Paced: a provider that keeps answering "Retry-After: 0" is not hammered for
+# the whole pacing budget. [max_throttled_attempts]
+PROVIDER_MAX_THROTTLED_ATTEMPTS = env.int("PROVIDER_MAX_THROTTLED_ATTEMPTS", default=10)
 # ProviderCall rows older than this are deleted by a daily job.
 PROVIDER_CALL_RETENTION_DAYS = env.int("PROVIDER_CALL_RETENTION_DAYS", default=30)
 # A finished call's log row is written by a background thread per process,
