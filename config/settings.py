@@ -467,6 +467,10 @@ PROVIDER_BACKOFF_CAP_SECONDS = env.float("PROVIDER_BACKOFF_CAP_SECONDS", default
 PROVIDER_RETRY_AFTER_CAP_SECONDS = env.float(
     "PROVIDER_RETRY_AFTER_CAP_SECONDS", default=10.0
 )
+# A paced (bulk) call waits out at most this many provider 429s, then raises
+# Paced: a provider that keeps answering "Retry-After: 0" is not hammered for
+# the whole pacing budget. [max_throttled_attempts]
+PROVIDER_MAX_THROTTLED_ATTEMPTS = env.int("PROVIDER_MAX_THROTTLED_ATTEMPTS", default=10)
 # ProviderCall rows older than this are deleted by a daily job.
 PROVIDER_CALL_RETENTION_DAYS = env.int("PROVIDER_CALL_RETENTION_DAYS", default=30)
 # A finished call's log row is written by a background thread per process,
@@ -506,7 +510,8 @@ BREAKER_OPEN_SECONDS = env.float("BREAKER_OPEN_SECONDS", default=30.0)
 # A probe that has not reported back after this long (crashed worker) is
 # replaced by another; keep it above the longest operation deadline.
 BREAKER_PROBE_TIMEOUT_SECONDS = env.float("BREAKER_PROBE_TIMEOUT_SECONDS", default=60.0)
-# A 429/503 Retry-After keeps the breaker open until then, at most this long.
+# A 429/503 Retry-After keeps the breaker open until then, at most this long;
+# parse_retry_after clamps every Retry-After to it (retry_after_ceiling).
 BREAKER_MAX_RETRY_AFTER_SECONDS = env.float(
     "BREAKER_MAX_RETRY_AFTER_SECONDS", default=600.0
 )

@@ -4,8 +4,10 @@ Each endpoint has its own hidden ``ProviderAccount`` and so its own client:
 timeouts from the account's settings, a breaker per endpoint, the call log.
 The client never retries a delivery (``max_attempts`` 1): the delivery row's
 own schedule does, over days. Connections go through guarded pools that
-refuse private addresses (``safety``); redirects are never followed and at
-most ``STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES`` of a response are read.
+refuse private addresses (``safety``); redirects are never followed, at most
+``STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES`` of a response are read, and the
+whole response (excerpt included) must arrive within the account's deadline,
+connect plus read timeout (``ProviderTransport``).
 """
 
 import time
@@ -33,9 +35,7 @@ OPERATION = "storefront_webhook.deliver"
 
 
 class GuardedTransport(ProviderTransport):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = POOL_CLASSES
+    pool_classes = POOL_CLASSES
 
 
 class EndpointClient(ProviderClient):
@@ -77,13 +77,21 @@ def _map_exception(exc: Exception) -> ProviderError | None:
 
 
 def _read_limited(response: requests.Response) -> str:
+    """At most ``STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES`` of the body, read as
+    it arrives and only until the delivery's deadline (the transport's
+    response deadline ends the read; what came before it is kept)."""
     limit = settings.STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES
+    got = bytearray()
     try:
-        raw = response.raw.read(limit, decode_content=True) or b""
+        while len(got) < limit:
+            chunk = response.raw.read1(limit - len(got), decode_content=True)
+            if not chunk:
+                break
+            got += chunk
     except urllib3.exceptions.HTTPError:
         # The status line is what counts; a body cut off changes nothing.
-        return ""
-    return raw[:limit].decode("utf-8", errors="replace")
+        pass
+    return bytes(got[:limit]).decode("utf-8", errors="replace")
 
 
 def _response_error(response: requests.Response) -> ProviderError | None:

@@ -7,6 +7,7 @@ and a row out of attempts is ``failed``.
 """
 
 import logging
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from integrations.client.call_rows import RELAXED_FROM
+from integrations.client.classify import retry_after_ceiling
 from integrations.errors import NotProcessed, Outcome, ProviderError
 from integrations.leases import ClaimLost, LeasedRows, describe_error
 from integrations.models import BatchJob, BatchRow, BatchRowStatus
@@ -140,6 +142,11 @@ def pace_seconds(exc: BaseException) -> float | None:
     if not paced:
         return None
     wait = getattr(exc, "retry_after", None)
+    if wait is not None:
+        # A wait not read by parse_retry_after (a handler's Pace, a number in
+        # a provider's body) is bounded the same way: state.pace must not
+        # overflow a datetime or park the job for years.
+        wait = 0.0 if math.isnan(wait) else min(max(wait, 0.0), retry_after_ceiling())
     # No (or a zero) Retry-After still means "not now".
     return float(wait) if wait else float(settings.BATCH_PACE_SECONDS)
 

@@ -20,6 +20,7 @@ from integrations.client.classify import (
     is_throttle,
     parse_retry_after,
     response_json,
+    retry_after_ceiling,
     server_now,
 )
 from integrations.client.config import ClientConfig, settings_generation
@@ -65,6 +66,7 @@ __all__ = [
     "parse_retry_after",
     "relaxed_sql",
     "response_json",
+    "retry_after_ceiling",
     "server_now",
     "settings_generation",
     "write_relaxed",

@@ -3,6 +3,7 @@ exception becomes ``NotProcessed`` / ``Unknown`` / ``Rejected``. The mapping
 tables are in docs/transport.md."""
 
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC
@@ -10,12 +11,14 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+from django.conf import settings
 from urllib3.exceptions import (
     ConnectTimeoutError,
     MaxRetryError,
     NameResolutionError,
     NewConnectionError,
     ProtocolError,
+    ReadTimeoutError,
 )
 
 from integrations.errors import (
@@ -50,21 +53,38 @@ STATUS_CODES: Mapping[int, tuple[type[ProviderError], str]] = {
 
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delta-seconds or
-    HTTP-date, relative to ``now`` as a Unix time); None if absent/invalid."""
+    HTTP-date, relative to ``now`` as a Unix time); None if absent/invalid.
+
+    Clamped to ``[0, retry_after_ceiling()]``: an absurd wait ("inf", "1e12",
+    a date in the year 9999) would overflow a datetime or park bulk work for
+    centuries in whichever consumer gets it."""
+    seconds = _retry_after_seconds(value, now)
+    if seconds is None or math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), retry_after_ceiling())
+
+
+def retry_after_ceiling() -> float:
+    """The longest wait a provider's ``Retry-After`` is believed for, in
+    seconds (``BREAKER_MAX_RETRY_AFTER_SECONDS``, also the breaker's hold)."""
+    return float(settings.BREAKER_MAX_RETRY_AFTER_SECONDS)
+
+
+def _retry_after_seconds(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        return float(value)
     except ValueError:
         pass
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
+    return when.timestamp() - now
 
 
 def server_now(response: requests.Response, wall_clock: Clock) -> float:
@@ -156,6 +176,10 @@ def classify_connection_error(exc: requests.ConnectionError) -> ProviderError:
         return NotProcessed(
             "connecting to the provider timed out", code="connect_timeout"
         )
+    if isinstance(reason, ReadTimeoutError):
+        # requests reports a body read that timed out (or outlasted the
+        # deadline) as a ConnectionError.
+        return Unknown("provider did not answer in time", code="read_timeout")
     if isinstance(reason, ProtocolError):
         return Unknown(
             "connection dropped after the request was sent", code="connection_reset"

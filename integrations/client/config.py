@@ -22,6 +22,7 @@ class ClientConfig:
     backoff_base_seconds: float
     backoff_cap_seconds: float
     retry_after_cap_seconds: float
+    max_throttled_attempts: int
 
     @classmethod
     def for_account(cls, account: "ProviderAccount") -> "ClientConfig":

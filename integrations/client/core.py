@@ -422,11 +422,16 @@ class ProviderClient:
     def _paced_delay(
         self, ctx: CallContext, error: ProviderError, throttled: int
     ) -> float | None:
-        """The provider's Retry-After (else back-off) if the paced budget
-        has room for it, or None to stop; the wait extends the deadline."""
+        """The provider's Retry-After, never less than one back-off step (a
+        ``Retry-After: 0`` or none backs off as a retry would), if the paced
+        budget and the throttled-attempt cap have room for it; None to stop.
+        The wait extends the deadline."""
+        if throttled + 1 >= self.config.max_throttled_attempts:
+            return None
+        step = self.config.backoff_base_seconds
         delay = error.retry_after
-        if delay is None:
-            delay = self._backoff(throttled)
+        if delay is None or delay < step:
+            delay = max(step, self._backoff(throttled))
         if delay > ctx.pace_left():
             return None
         ctx.waited(delay)

@@ -1,9 +1,10 @@
 """The client's ``requests.Session`` and the transport adapter mounted on it:
-the operation in flight (``CallContext``), its correlation id, attempt count
-and deadline-clamped timeouts, for ``request()`` and SDKs alike."""
+the operation in flight (``CallContext``), its correlation id, attempt count,
+deadline-clamped timeouts and the deadline on the whole response, for
+``request()`` and SDKs alike."""
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -15,10 +16,12 @@ from django.utils import timezone
 from requests.adapters import HTTPAdapter
 from requests.sessions import merge_setting
 from requests.utils import get_environ_proxies
+from urllib3.connectionpool import HTTPConnectionPool
 
 from integrations import correlation
 from integrations.client.classify import Clock
 from integrations.client.config import ClientConfig
+from integrations.client.response_deadline import deadline_pools, response_deadline
 
 # Timeouts must stay positive or the socket turns non-blocking.
 MIN_TIMEOUT = 0.001
@@ -137,12 +140,28 @@ def merge_proxies(given: Any, session_proxies: Any) -> Any:
 
 class ProviderTransport(HTTPAdapter):
     """Mounted on the client's session, so a request from ``request()`` or an
-    SDK is counted, carries the correlation id and respects the deadline."""
+    SDK is counted, carries the correlation id and respects the deadline: each
+    read's timeout is clamped to it, and the whole response (status line,
+    headers, body, even one streamed after ``send``) must arrive by then."""
+
+    # The pool classes to connect with (under the deadline); None: urllib3's.
+    pool_classes: Mapping[str, type[HTTPConnectionPool]] | None = None
 
     def __init__(self, config: ClientConfig, **kwargs: Any) -> None:
         # Not ``config``: HTTPAdapter already uses that name.
         self.client_config = config
         super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        manager = self.poolmanager
+        given = self.pool_classes or manager.pool_classes_by_scheme
+        manager.pool_classes_by_scheme = deadline_pools(given)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = deadline_pools(manager.pool_classes_by_scheme)
+        return manager
 
     def send(
         self, request: requests.PreparedRequest, **kwargs: Any
@@ -156,7 +175,9 @@ class ProviderTransport(HTTPAdapter):
         kwargs["timeout"] = self._timeout(kwargs.get("timeout"), ctx)
         if ctx is not None:
             ctx.attempts += 1
-        response = super().send(request, **kwargs)
+        budget = self.client_config.deadline_seconds if ctx is None else ctx.remaining()
+        with response_deadline(max(budget, MIN_TIMEOUT)):
+            response = super().send(request, **kwargs)
         if ctx is not None:
             ctx.http_status = response.status_code
         return response

@@ -11,6 +11,7 @@ each request takes the next one and the last one repeats::
         server.route("GET", "/black", hang())  # accept, never answer
         server.route("GET", "/bad", malformed_json())
         server.route("GET", "/busy", respond(429, headers={"Retry-After": "2"}))
+        server.route("GET", "/drip", trickle(length=40, gap=0.2))  # 8 s body
         ...
         server.requests_for("POST", "/v1/charges")[0].header("Idempotency-Key")
 
@@ -30,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 HOST = "127.0.0.1"
-Action = Literal["respond", "reset", "hang", "malformed"]
+Action = Literal["respond", "reset", "hang", "malformed", "trickle"]
 # A truncated object: what a provider sends when it dies mid-response.
 MALFORMED_BODY = b'{"id": "obj_123", "status": '
 
@@ -43,6 +44,8 @@ class Behaviour:
     body: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     latency: float = 0.0
+    gap: float = 0.0  # trickle: seconds between bytes
+    head: bool = False  # trickle: the status line and headers too
 
 
 def respond(
@@ -65,6 +68,15 @@ def reset(*, latency: float = 0.0) -> Behaviour:
 def hang() -> Behaviour:
     """Read the request and never answer (until the server stops)."""
     return Behaviour("hang")
+
+
+def trickle(
+    status: int = 200, *, length: int = 40, gap: float = 0.2, head: bool = False
+) -> Behaviour:
+    """Answer at once, then send a ``length``-byte body one byte every ``gap``
+    seconds (with ``head``, the status line and headers as well): never silent
+    long enough for a read timeout, yet as slow as one likes."""
+    return Behaviour("trickle", status, body=b"x" * length, gap=gap, head=head)
 
 
 def malformed_json(status: int = 200, *, latency: float = 0.0) -> Behaviour:
@@ -121,6 +133,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif behaviour.action == "malformed":
             self._send(behaviour.status, MALFORMED_BODY, {})
+        elif behaviour.action == "trickle":
+            self._trickle(behaviour)
         else:
             self._respond(behaviour)
 
@@ -145,6 +159,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+    def _trickle(self, behaviour: Behaviour) -> None:
+        body = behaviour.body or b""
+        head = (
+            f"HTTP/1.1 {behaviour.status} Slow\r\nContent-Type: text/plain\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        if not behaviour.head:
+            self.wfile.write(head)
+            head = b""
+        for byte in head + body:
+            if self.server.stopping.wait(behaviour.gap):
+                return
+            self.wfile.write(bytes((byte,)))
 
     def _reset(self) -> None:
         # SO_LINGER with a zero timeout makes close() send RST instead of FIN.

@@ -4,6 +4,7 @@ endpoint, retried on schedule with a stable webhook-id, 410 and long failure
 disable the endpoint, re-enabling sends what waited."""
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from integrations.events import event_emit
 from integrations.models import DeliveryStatus, ProviderCall
-from integrations.testing.faultserver import RefusingPort, hang, respond
+from integrations.testing.faultserver import RefusingPort, hang, respond, trickle
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
 from storefront_hooks.services.rows import retry_delay_for
@@ -166,6 +167,29 @@ def test_timeout_and_refused_connection_are_failures(receiver, make_endpoint) ->
         assert services.delivery_send(delivery_id=refused.pk) == "failed"
     refused.refresh_from_db()
     assert "refused the connection" in refused.last_error
+
+
+def test_a_trickling_endpoint_is_cut_off_at_the_delivery_deadline(
+    receiver, make_endpoint, settings
+) -> None:
+    # The storefront picks the URL: an endpoint that answers at once, then
+    # sends its body a byte every 0.2 s (8 s; never 0.5 s of silence), must
+    # not hold the worker past connect + read timeouts (1 s here).
+    settings.STOREFRONT_WEBHOOK_CONNECT_TIMEOUT = 0.5
+    settings.STOREFRONT_WEBHOOK_READ_TIMEOUT = 0.5
+    receiver.route("POST", HOOK_PATH, trickle(500, length=40, gap=0.2))
+    make_endpoint()
+    delivery = _emit()
+    started = time.monotonic()
+    assert services.delivery_send(delivery_id=delivery.pk) == "failed"
+    elapsed = time.monotonic() - started
+    assert elapsed < 2.0, f"one delivery attempt took {elapsed:.1f} s"
+    delivery.refresh_from_db()
+    # The status line counts; the excerpt keeps what came before the cut.
+    assert delivery.last_status_code == 500
+    assert 0 < len(delivery.last_response) < 10
+    assert set(delivery.last_response) == {"x"}
+    assert delivery.last_duration_ms < 2000
 
 
 def test_410_disables_the_endpoint_and_enabling_sends_what_waited(

@@ -8,12 +8,15 @@ from datetime import timedelta
 from django.db.models import F
 
 from integrations.batch import batch_job_cancel, own_transactions
+from integrations.client import client_for
 from integrations.errors import NotProcessed, Paced, Rejected
-from integrations.models import BatchItem, BatchRowStatus, Event
+from integrations.models import BatchItem, BatchRowStatus, Event, ProviderAccount
 
 EFFECT = "batch.effect"
 H = "tests.integrations.batch.handlers"
 PACE = {"left": 0, "retry_after": None}
+# The account and URL ``provider_call`` sends to.
+PROVIDER: dict = {}
 workers: list[tuple[str, int]] = []  # (thread name, row pk)
 
 
@@ -65,6 +68,21 @@ def rate_limited(row: BatchItem) -> None:
             code="too_many_requests",
             retry_after=PACE["retry_after"],
         )
+    _effect(row)
+
+
+def provider_call(row: BatchItem) -> None:
+    """One paced provider call (bulk work), as a real handler makes it."""
+    account = ProviderAccount.objects.get(pk=PROVIDER["account"])
+    client_for(account).request(
+        "POST",
+        PROVIDER["url"],
+        operation="bulk_send",
+        idempotent=False,
+        pacing=True,
+        max_wait=1,
+        idempotency_key=f"row-{row.pk}",
+    )
     _effect(row)
 
 

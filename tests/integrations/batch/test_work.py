@@ -15,6 +15,8 @@ from integrations.batch import (
     batch_job_work,
 )
 from integrations.models import BatchItem, BatchJob, BatchJobStatus, BatchRowStatus
+from integrations.testing.faultserver import fault_server, respond
+from tests.factories import ProviderAccountFactory
 from tests.integrations.batch import handlers
 from tests.integrations.batch.conftest import FakeClock
 from tests.integrations.batch.handlers import H, effects
@@ -200,6 +202,47 @@ def test_a_long_pause_ends_the_call_and_holds_every_row(enqueued):
 def test_a_rate_limit_without_retry_after_waits_the_default(enqueued, settings):
     settings.BATCH_PACE_SECONDS = 90
     handlers.PACE.update(left=1, retry_after=None)
+    job = _job(1, handler="rate_limited")
+    result = batch_job_work(job_id=job.pk, budget_seconds=30)
+    assert result.wait == pytest.approx(90, abs=2)
+
+
+@pytest.mark.parametrize("retry_after", ["1e12", "inf", "99999999999"])
+def test_an_absurd_retry_after_paces_the_job_for_a_bounded_wait(
+    enqueued, settings, retry_after
+):
+    # A provider's 429 with an absurd Retry-After must neither kill the worker
+    # (an OverflowError with its rows leased) nor park the job for centuries.
+    settings.BREAKER_MAX_RETRY_AFTER_SECONDS = 600
+    account = ProviderAccountFactory(settings={"breaker_consecutive_failures": 50})
+    busy = respond(429, headers={"Retry-After": retry_after})
+    with fault_server() as server:
+        server.route("POST", "/send", busy)
+        handlers.PROVIDER.update(account=account.pk, url=server.url_for("/send"))
+        job = _job(2, handler="provider_call")
+        result = batch_job_work(job_id=job.pk, budget_seconds=5)
+    assert result.state == WorkState.WAITING
+    assert result.wait == pytest.approx(600, abs=2)
+    assert _statuses(job) == {BatchRowStatus.PENDING: 2}
+    job.refresh_from_db()
+    assert job.paced_until < timezone.now() + timedelta(seconds=601)
+
+
+@pytest.mark.parametrize("wait", [float("inf"), 1e15])
+def test_a_handlers_absurd_pace_is_bounded_too(enqueued, settings, wait):
+    # A wait that never went through parse_retry_after (a number read from a
+    # provider's body, a handler's own Pace) cannot overflow the pause either.
+    settings.BREAKER_MAX_RETRY_AFTER_SECONDS = 600
+    handlers.PACE.update(left=1, retry_after=wait)
+    job = _job(1, handler="rate_limited")
+    result = batch_job_work(job_id=job.pk, budget_seconds=30)
+    assert result.state == WorkState.WAITING
+    assert result.wait == pytest.approx(600, abs=2)
+
+
+def test_a_pace_of_nan_waits_the_default(enqueued, settings):
+    settings.BATCH_PACE_SECONDS = 90
+    handlers.PACE.update(left=1, retry_after=float("nan"))
     job = _job(1, handler="rate_limited")
     result = batch_job_work(job_id=job.pk, budget_seconds=30)
     assert result.wait == pytest.approx(90, abs=2)

@@ -6,13 +6,16 @@ Paced, and the breaker does not count it."""
 import pytest
 
 from integrations.breaker import breaker_for
+from integrations.client import ProviderClient
 from integrations.errors import NotProcessed, Outcome, Paced, Unknown
 from integrations.models import ProviderCall
-from integrations.testing.faultserver import respond
+from integrations.testing.faultserver import fault_server, respond
+from tests.integrations.client.conftest import UpperBoundJitter
 
 pytestmark = pytest.mark.django_db
 
 BUSY = respond(429, headers={"Retry-After": "1"})
+BUSY_NOW = respond(429, headers={"Retry-After": "0"})
 LONG_BUSY = respond(429, headers={"Retry-After": "30"})
 OK = respond(200, json={"ok": True})
 
@@ -106,6 +109,70 @@ def test_without_retry_after_a_paced_429_backs_off(make_client, fault, fake_time
 
     assert len(fake_time.sleeps) == 1
     assert 0 <= fake_time.sleeps[0] <= 0.5
+
+
+def test_a_paced_retry_after_zero_backs_off_instead_of_hammering(
+    make_client, fault, fake_time
+):
+    # "Retry-After: 0" means "now": taken at its word, the call re-sent at
+    # once for the whole budget (a paced 429 is not counted by the breaker).
+    client = make_client(jitter=UpperBoundJitter())
+    fault.route("POST", "/send", *[BUSY_NOW] * 4, OK)
+
+    response = client.request(
+        "POST",
+        fault.url_for("/send"),
+        operation="send",
+        idempotent=False,
+        pacing=True,
+        max_wait=30,
+    )
+
+    assert response.status_code == 200
+    # At least one back-off step (0.25 s), doubling as a retry's would.
+    assert fake_time.sleeps == [0.25, 0.5, 1.0, 2.0]
+
+
+def test_a_paced_retry_after_zero_over_real_time_sends_a_handful(account):
+    account.settings = {**account.settings, "deadline_seconds": 30}
+    account.save(update_fields=["settings"])
+    client = ProviderClient(account)
+    with fault_server() as server:
+        server.route("POST", "/send", BUSY_NOW)
+        with pytest.raises(Paced):
+            client.request(
+                "POST",
+                server.url_for("/send"),
+                operation="send",
+                idempotent=False,
+                pacing=True,
+                max_wait=2,
+            )
+        sent = len(server.requests_for("POST", "/send"))
+    client.close()
+    # Back-off (0.25 s floor, doubling, 2 s cap) sends a handful in 2 s.
+    assert sent <= 10, f"{sent} requests in a 2 s pacing budget"
+
+
+def test_a_paced_call_waits_out_a_bounded_number_of_429s(make_client, fault, fake_time):
+    client = make_client(max_throttled_attempts=3)
+    fault.route("POST", "/send", BUSY)
+
+    with pytest.raises(Paced) as info:
+        client.request(
+            "POST",
+            fault.url_for("/send"),
+            operation="send",
+            idempotent=False,
+            pacing=True,
+            max_wait=600,
+        )
+
+    # Three throttled attempts, two waits; then come back later.
+    assert len(fault.requests_for("POST", "/send")) == 3
+    assert fake_time.sleeps == [1.0, 1.0]
+    assert info.value.retry_after == 1.0
+    assert breaker_for(client.account).snapshot().state == "closed"
 
 
 def test_an_unknown_attempt_is_not_hidden_by_a_later_paced(

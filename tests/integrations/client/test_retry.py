@@ -152,6 +152,29 @@ def test_parse_retry_after(value, expected):
     assert parse_retry_after(value, now=now) == expected
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "inf",
+        "Infinity",
+        "1e12",
+        "1e400",
+        "99999999999",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+    ],
+)
+def test_parse_retry_after_clamps_an_absurd_wait(value, settings):
+    # Every consumer (the retry loop, a batch job's pause, a forward's next
+    # attempt) gets a finite wait no longer than the one configured maximum.
+    settings.BREAKER_MAX_RETRY_AFTER_SECONDS = 600
+    assert parse_retry_after(value, now=1_700_000_000.0) == 600.0
+
+
+@pytest.mark.parametrize(("value", "expected"), [("nan", None), ("-inf", 0.0)])
+def test_parse_retry_after_refuses_a_wait_that_is_no_number(value, expected):
+    assert parse_retry_after(value, now=1_700_000_000.0) == expected
+
+
 def test_parse_retry_after_http_date_against_now():
     now = 1_700_000_000.0
     value = formatdate(now + 30, usegmt=True)
