@@ -4,6 +4,7 @@ signed webhooks. TradeGecko (later QuickBooks Commerce) shut down in 2023;
 the adapter keeps to its documented API for shops migrating old data.
 docs/providers/inventory.md."""
 
+import math
 import time
 from collections.abc import Mapping
 from datetime import UTC
@@ -12,7 +13,7 @@ from typing import Any, ClassVar
 
 import requests
 
-from integrations.client import classify_response, server_now
+from integrations.client import classify_response, retry_after_ceiling, server_now
 from integrations.errors import NotProcessed, ProviderError, Rejected, Unknown
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.providers.http import HttpAdapter
@@ -96,7 +97,11 @@ def _retry_after(response: requests.Response) -> float:
         return 1.0
     # The reset is TradeGecko's epoch second: measured against its Date
     # header, so our clock's skew does not shorten or stretch the wait.
-    return max(1.0, reset - server_now(response, time.time))
+    wait = reset - server_now(response, time.time)
+    if math.isnan(wait):
+        return 1.0
+    # A reset of inf or far ahead is believed no further than any Retry-After.
+    return min(max(1.0, wait), retry_after_ceiling())
 
 
 def _error_fields(response: requests.Response) -> str:

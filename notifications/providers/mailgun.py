@@ -17,6 +17,7 @@ import requests
 from anymail.exceptions import AnymailError
 from django.core.cache import cache
 
+from integrations.client import retry_after_ceiling
 from integrations.errors import ConfigurationError, NotProcessed, ProviderError
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.webhooks.messages import WebhookMessage, json_object
@@ -138,7 +139,9 @@ class MailgunAdapter(AnymailAdapter):
                 "Mailgun is rate-limiting this account",
                 code="too_many_requests",
                 http_status=429,
-                retry_after=float(found.group(1)) if found else None,
+                retry_after=min(float(found.group(1)), retry_after_ceiling())
+                if found
+                else None,
             )
         return None
 

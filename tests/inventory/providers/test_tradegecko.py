@@ -129,6 +129,17 @@ def test_429_reset_is_measured_on_tradegeckos_clock(adapter, rsps):
     assert 18 <= info.value.retry_after <= 21
 
 
+@pytest.mark.parametrize("reset", ["inf", "99999999999", "nan"])
+def test_an_absurd_rate_limit_reset_is_a_bounded_wait(adapter, rsps, settings, reset):
+    # Unbounded, it overflowed the forward's next attempt time.
+    rsps.get(tg.VARIANTS, status=429, headers={"X-Rate-Limit-Reset": reset})
+
+    with pytest.raises(NotProcessed) as info:
+        adapter.levels(LevelsQuery())
+
+    assert 1.0 <= info.value.retry_after <= settings.BREAKER_MAX_RETRY_AFTER_SECONDS
+
+
 def test_5xx_on_a_read_is_retried(adapter, rsps):
     rsps.get(tg.VARIANTS, status=503, body="timeout")
     tg.answer(rsps, "GET", tg.VARIANTS, "variants_last_page.json")

@@ -108,6 +108,14 @@ def test_429_retry_after_read_from_the_body(mailgun, fault) -> None:
     assert (info.value.retry_after, info.value.http_status) == (120.0, 429)
 
 
+def test_429_an_absurd_wait_in_the_body_is_bounded(mailgun, fault, settings) -> None:
+    body = {"message": "Too many requests, try again after 99999999999 seconds"}
+    fault.route("POST", SEND, respond(429, json=body))
+    with pytest.raises(NotProcessed) as info:
+        _send(mailgun)
+    assert info.value.retry_after == settings.BREAKER_MAX_RETRY_AFTER_SECONDS
+
+
 def test_429_retry_after_header_wins(mailgun, fault) -> None:
     answer = respond(429, json=API["rate_limited"], headers={"Retry-After": "3"})
     fault.route("POST", SEND, answer)
