@@ -1,14 +1,26 @@
-"""Pickups: read-only list and page; cancel as an action."""
+"""Pickups: read-only list and page; cancel as an action; a pickup whose
+booking is unknown is settled on its page from what the carrier says."""
+
+from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
+from django.urls import path, reverse
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
 from integrations.errors import ProviderError
 from shipping import services
-from shipping.models import Pickup
+from shipping.models import Pickup, PickupStatus
 
 
 @admin.register(Pickup)
@@ -27,6 +39,7 @@ class PickupAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["=public_id", "confirmation_number"]
     list_select_related = ["account"]
     actions = ["cancel"]
+    change_form_template = "admin/shipping/pickup/change_form.html"
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("shipping.change_pickup")
@@ -42,3 +55,50 @@ class PickupAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             self.message_user(
                 request, f"{pickup.public_id}: cancelled.", messages.SUCCESS
             )
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.resolve_view)
+        return [
+            path("<path:object_id>/resolve/", view, name="shipping_pickup_resolve"),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        pickup = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if (
+            pickup is not None
+            and pickup.status == PickupStatus.UNKNOWN
+            and self.has_cancel_permission(request)
+        ):
+            context["resolve_url"] = reverse(
+                "admin:shipping_pickup_resolve", args=[pickup.pk]
+            )
+        return super().change_view(request, object_id, form_url, context)
+
+    def resolve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_cancel_permission(request):
+            raise PermissionDenied
+        pickup = self.get_object(request, unquote(object_id))
+        if pickup is None:
+            raise Http404("No such pickup.")
+        number = request.POST.get("confirmation_number", "")
+        try:
+            settled = services.pickup_resolve(pickup=pickup, confirmation_number=number)
+        except services.ShippingError as exc:
+            self.message_user(request, f"{pickup.public_id}: {exc}", messages.ERROR)
+        else:
+            text = f"{settled.public_id}: {settled.get_status_display().lower()}"
+            self.log_change(request, settled, text)
+            self.message_user(request, text, messages.SUCCESS)
+        return HttpResponseRedirect(
+            reverse("admin:shipping_pickup_change", args=[pickup.pk])
+        )

@@ -15,7 +15,7 @@ from shipping.services.labels import (
     shipment_reconcile,
     shipments_reconcile_unknown,
 )
-from shipping.services.pickups import pickup_cancel, pickup_schedule
+from shipping.services.pickups import pickup_cancel, pickup_resolve, pickup_schedule
 from shipping.services.rates import (
     CarrierFailure,
     QuoteEntry,
@@ -42,6 +42,7 @@ __all__ = [
     "ShippingError",
     "address_validate",
     "pickup_cancel",
+    "pickup_resolve",
     "pickup_schedule",
     "quotes_expired_delete",
     "rates_shop",

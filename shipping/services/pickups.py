@@ -1,6 +1,7 @@
 """Pickups: booked at one shipping account, cancelled by confirmation."""
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -33,7 +34,7 @@ def pickup_schedule(
     the pickup ``unknown`` for staff."""
     existing = Pickup.objects.filter(idempotency_key=request.idempotency_key).first()
     if existing is not None:
-        return existing
+        return _same_request(existing, account, request)
     if account.kind != "shipping":
         raise NotFound("no such shipping account", param="account")
     shipments = _shipments(account, shipment_ids)
@@ -59,6 +60,48 @@ def pickup_schedule(
         return pickup
     _booked(pickup, booked)
     return pickup
+
+
+def _same_request(
+    pickup: Pickup, account: ProviderAccount, request: PickupRequest
+) -> Pickup:
+    """The pickup a key booked, if it was asked for the same account and
+    day: a key reused for another (after the API's replay window) is
+    refused, never answered with the first booking."""
+    if pickup.account_id != account.pk or pickup.pickup_date != request.pickup_date:
+        raise ShippingError(
+            "this idempotency key booked another pickup",
+            code="idempotency_key_reused",
+            status_code=409,
+        )
+    return pickup
+
+
+def pickup_resolve(*, pickup: Pickup, confirmation_number: str = "") -> Pickup:
+    """Settle a pickup whose booking is ``unknown`` from what staff learnt
+    from the carrier: booked under ``confirmation_number``, or (none given)
+    not booked, which frees its shipments for another pickup."""
+    with transaction.atomic():
+        locked = Pickup.objects.select_for_update().get(pk=pickup.pk)
+        if locked.status != PickupStatus.UNKNOWN:
+            raise InvalidState(f"a {locked.status} pickup is settled already")
+        number = confirmation_number.strip()
+        if number and not _CONFIRMATION.fullmatch(number):
+            raise ShippingError(
+                "a confirmation number is up to 64 printable characters",
+                param="confirmation_number",
+            )
+        if number:
+            _booked(locked, BookedPickup(number[:64], locked.pickup_date))
+        else:
+            locked.status = PickupStatus.FAILED
+            locked.failure_message = "staff found no booking at the carrier"
+            locked.save(update_fields=["status", "failure_message"])
+    logger.info(
+        "pickup settled by staff",
+        extra={"pickup_id": locked.public_id, "status": locked.status},
+    )
+    return locked
 
 
 def _pickup_store(
@@ -99,18 +142,24 @@ def _shipments(account: ProviderAccount, public_ids: Sequence[str]) -> list[Ship
             param="shipments",
         )
     booked = (
-        Pickup.objects.filter(status=PickupStatus.SCHEDULED, shipments__in=found)
-        .values_list("public_id", flat=True)
+        Pickup.objects.filter(status__in=_HOLDING, shipments__in=found)
+        .values_list("public_id", "status")
         .first()
     )
     if booked is not None:
-        # A second booking would send the carrier's driver twice.
+        # A second booking would send the carrier's driver twice; one whose
+        # booking is unknown is settled by staff first (pickup_resolve).
         raise InvalidState(
-            f"a shipment is already on scheduled pickup {booked}",
+            f"a shipment is already on {booked[1]} pickup {booked[0]}",
             code="already_scheduled",
             param="shipments",
         )
     return found
+
+
+_CONFIRMATION = re.compile(r"[\x21-\x7e]{1,64}")
+# Pickups that hold their shipments: booked, being booked, or maybe booked.
+_HOLDING = (PickupStatus.SCHEDULED, PickupStatus.REQUESTED, PickupStatus.UNKNOWN)
 
 
 def _with_shipments(request: PickupRequest, shipments: list[Shipment]) -> PickupRequest:

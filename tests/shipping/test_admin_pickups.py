@@ -215,3 +215,77 @@ def test_an_absurd_id_list_is_no_500(admin_client):
     response = admin_client.get(f"{LIST}schedule-pickup/?ids={'9' * 5000},x")
 
     assert response.status_code == 302  # back to the list, "select at least one"
+
+
+def _unknown_pickup(admin_client, monkeypatch):
+    from integrations.errors import Unknown
+    from shipping.providers import sandbox
+
+    def lost(self, request):
+        raise Unknown("read timed out", code="read_timeout")
+
+    monkeypatch.setattr(sandbox.SandboxShippingAdapter, "carrier_schedule_pickup", lost)
+    shipment = _bought(carrier("post"), 1)
+    admin_client.post(_act(admin_client, shipment).url, {**_when(), "key": "k-lost"})
+    monkeypatch.undo()
+    return shipment, Pickup.objects.get()
+
+
+def test_an_unknown_pickup_holds_its_shipments_until_staff_settle_it(
+    admin_client, monkeypatch
+):
+    shipment, pickup = _unknown_pickup(admin_client, monkeypatch)
+    assert pickup.status == PickupStatus.UNKNOWN
+    again = _act(admin_client, shipment).url
+
+    held = admin_client.post(again, {**_when(), "key": "k-again"})
+    page = admin_client.get(f"/admin/shipping/pickup/{pickup.pk}/change/")
+    admin_client.post(f"/admin/shipping/pickup/{pickup.pk}/resolve/", {})
+    freed = admin_client.post(again, {**_when(), "key": "k-again"})
+
+    assert f"already on unknown pickup {pickup.public_id}" in held.content.decode()
+    assert 'id="pickup-resolve"' in page.content.decode()
+    pickup.refresh_from_db()
+    assert pickup.status == PickupStatus.FAILED
+    assert freed.status_code == 302
+    assert Pickup.objects.filter(status=PickupStatus.SCHEDULED).count() == 1
+
+
+def test_staff_record_an_unknown_pickup_as_booked(admin_client, monkeypatch):
+    _shipment, pickup = _unknown_pickup(admin_client, monkeypatch)
+    url = f"/admin/shipping/pickup/{pickup.pk}/resolve/"
+
+    bad = admin_client.post(url, {"confirmation_number": "x\x00"}, follow=True)
+    admin_client.post(url, {"confirmation_number": "PU-4711"})
+
+    assert "up to 64 printable characters" in bad.content.decode()
+    pickup.refresh_from_db()
+    assert (pickup.status, pickup.confirmation_number) == ("scheduled", "PU-4711")
+
+
+def test_a_pickup_key_reused_for_another_day_is_refused():
+    from datetime import time as clock
+
+    from shipping import services
+    from shipping.providers.base import PickupRequest
+
+    account = carrier("post")
+    day = timezone.localdate() + timedelta(days=2)
+    request = PickupRequest(
+        address=requests.SHIPPER,
+        pickup_date=day,
+        ready_time=clock(9),
+        close_time=clock(17),
+        parcel_count=1,
+        total_weight=Decimal("1"),
+        idempotency_key="reused",
+    )
+    services.pickup_schedule(account=account, request=request)
+
+    with pytest.raises(services.ShippingError) as caught:
+        services.pickup_schedule(
+            account=account,
+            request=replace(request, pickup_date=day + timedelta(days=1)),
+        )
+
+    assert caught.value.code == "idempotency_key_reused"
