@@ -130,7 +130,7 @@ def _same_request(shipment: Shipment, quote_id: str) -> Shipment:
             "this idempotency key bought another quote's label",
             code="idempotency_key_reused",
             param="quote_id",
-            status_code=409,
+            status_code=422,
         )
     return shipment
 

@@ -72,7 +72,7 @@ def _same_request(
         raise ShippingError(
             "this idempotency key booked another pickup",
             code="idempotency_key_reused",
-            status_code=409,
+            status_code=422,
         )
     return pickup
 

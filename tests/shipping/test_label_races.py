@@ -258,5 +258,5 @@ def test_a_key_reused_for_another_quote_is_refused_not_answered_with_the_first()
     assert again.pk == bought.pk
     assert (caught.value.code, caught.value.status_code) == (
         "idempotency_key_reused",
-        409,
+        422,
     )
