@@ -109,12 +109,15 @@ def shipment_buy(
         failed = functools.partial(_after_error, error=error)
         _settle(shipment, failed, (ShipmentStatus.PURCHASING,))
         return shipment
-    # The carrier's webhook may have recorded this label while we waited.
-    _settle(shipment, lambda locked: _label_apply(locked, label))
+    # The carrier's webhook may have recorded this label while we waited;
+    # a sweep may have given up on a buy this slow: the label is recorded.
+    _settle(shipment, lambda locked: _label_made(locked, label), _SETTLED_BY_LABEL)
     return shipment
 
 
 _BUYING = (ShipmentStatus.PURCHASING, ShipmentStatus.UNKNOWN)
+# A label the carrier made is its word: recorded over a failure we assumed.
+_SETTLED_BY_LABEL = (*_BUYING, ShipmentStatus.FAILED)
 # What a key and a quote id can be; anything else names nothing (a NUL, a
 # megabyte): refused before the database sees it.
 _KEY = re.compile(r"[\x21-\x7e]{1,64}")
@@ -394,8 +397,8 @@ def shipment_label_update_apply(*, shipment: Shipment, update: LabelUpdate) -> b
     else:
         # The carrier's word wins: a label it made for a shipment we gave up
         # on (a look-up that missed it) is recorded, and staff alerted.
-        settled = (*_BUYING, ShipmentStatus.FAILED)
-        changed = _settle(shipment, lambda locked: _label_made(locked, label), settled)
+        made = functools.partial(_label_made, label=label)
+        changed = _settle(shipment, made, _SETTLED_BY_LABEL)
     if changed:
         logger.info(
             "label webhook applied",

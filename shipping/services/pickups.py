@@ -110,6 +110,12 @@ def _pickup_store(
     """The new pickup row, or (``False``) the one stored first under the key."""
     try:
         with transaction.atomic():
+            if shipments:
+                # Two bookings of one shipment at once: the second waits here
+                # and then finds the first's pickup holding it.
+                pks = sorted(s.pk for s in shipments)
+                list(Shipment.objects.select_for_update().filter(pk__in=pks))
+                _refuse_held(shipments)
             pickup = Pickup.objects.create(
                 account=account,
                 address=codec.address_to_json(request.address),
@@ -141,20 +147,25 @@ def _shipments(account: ProviderAccount, public_ids: Sequence[str]) -> list[Ship
             "every shipment must be a bought label of this account",
             param="shipments",
         )
+    _refuse_held(found)
+    return found
+
+
+def _refuse_held(shipments: list[Shipment]) -> None:
+    """InvalidState when a shipment is on a pickup that holds it: a second
+    booking would send the carrier's driver twice; one whose booking is
+    unknown is settled by staff first (pickup_resolve)."""
     booked = (
-        Pickup.objects.filter(status__in=_HOLDING, shipments__in=found)
+        Pickup.objects.filter(status__in=_HOLDING, shipments__in=shipments)
         .values_list("public_id", "status")
         .first()
     )
     if booked is not None:
-        # A second booking would send the carrier's driver twice; one whose
-        # booking is unknown is settled by staff first (pickup_resolve).
         raise InvalidState(
             f"a shipment is already on {booked[1]} pickup {booked[0]}",
             code="already_scheduled",
             param="shipments",
         )
-    return found
 
 
 _CONFIRMATION = re.compile(r"[\x21-\x7e]{1,64}")

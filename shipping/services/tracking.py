@@ -79,19 +79,21 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
     return len(fresh)
 
 
-def _followable(current: TrackingStatus, status: TrackingStatus) -> bool:
+def _followable(moving: bool, status: TrackingStatus) -> bool:
     # An unread scan says nothing, and a parcel once moving is never back to
     # a label waiting for pickup (a carrier resends "label created" on edits).
     if status == TrackingStatus.UNKNOWN:
         return False
-    return status != TrackingStatus.PRE_TRANSIT or current in NOT_MOVING
+    return status != TrackingStatus.PRE_TRANSIT or not moving
 
 
 def _move_forward(shipment: Shipment, fresh: list) -> bool:
     """Follow the newest fresh event it may follow unless the status is final
     or the event is older than the one already followed; True if it moved."""
     current = TrackingStatus(shipment.tracking_status)
-    candidates = [e for e in fresh if _followable(current, e.status)]
+    # Moving if it was, or if this batch (a poll's whole history) says so.
+    moving = current not in NOT_MOVING or any(e.status not in NOT_MOVING for e in fresh)
+    candidates = [e for e in fresh if _followable(moving, e.status)]
     if not candidates or current.is_terminal:
         return False
     newest = max(candidates, key=lambda e: e.occurred_at)

@@ -48,14 +48,26 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
         _release(shipment, claimed_at)
         raise
     with transaction.atomic():
-        shipment.status = ShipmentStatus.VOIDED
-        shipment.void_started_at = None
-        shipment.save(update_fields=["status", "void_started_at", "updated_at"])
-        event_emit(
-            name="shipment.voided",
-            subject=shipment.public_id,
-            payload=shipment_event_payload(shipment),
+        # Only while our claim stands: a process that took it over (ours ran
+        # past VOID_CLAIM) records the void and its event, once.
+        ours = Shipment.objects.filter(
+            pk=shipment.pk,
+            status=ShipmentStatus.PURCHASED,
+            void_started_at=claimed_at,
+        ).update(
+            status=ShipmentStatus.VOIDED,
+            void_started_at=None,
+            updated_at=timezone.now(),
         )
+        if ours:
+            shipment.status, shipment.void_started_at = ShipmentStatus.VOIDED, None
+            event_emit(
+                name="shipment.voided",
+                subject=shipment.public_id,
+                payload=shipment_event_payload(shipment),
+            )
+    if not ours:
+        shipment.refresh_from_db()
     return shipment
 
 

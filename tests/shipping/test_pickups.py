@@ -55,3 +55,57 @@ def test_a_refused_or_invalid_pickup():
     assert failed.status == PickupStatus.FAILED
     with pytest.raises(services.InvalidState):
         services.pickup_cancel(pickup=failed)
+
+
+def _bought_shipment(account):
+    from shipping import codec
+    from shipping.models import Shipment, ShipmentStatus
+
+    return Shipment.objects.create(
+        account=account,
+        from_address=codec.address_to_json(requests.SHIPPER),
+        to_address=codec.address_to_json(requests.RECIPIENT),
+        parcels=[codec.parcel_to_json(requests.PARCEL)],
+        carrier="Sandbox",
+        service_code="ground",
+        amount=790,
+        currency="USD",
+        idempotency_key="held-1",
+        status=ShipmentStatus.PURCHASED,
+        tracking_number="SBX00000001",
+        carrier_shipment_id="SBX00000001",
+    )
+
+
+def test_a_shipment_whose_pickup_is_being_booked_is_not_booked_again(monkeypatch):
+    from shipping.providers import sandbox
+
+    account = carrier("post")
+    shipment = _bought_shipment(account)
+    real = sandbox.SandboxShippingAdapter.carrier_schedule_pickup
+    calls, refusals = [], []
+
+    def book(self, request):
+        calls.append(request.idempotency_key)
+        # A second submit (another staff member, the API) while the carrier
+        # is still answering the first: its pickup is 'requested'.
+        try:
+            services.pickup_schedule(
+                account=account,
+                request=_request("second-key"),
+                shipment_ids=[shipment.public_id],
+            )
+        except services.InvalidState as exc:
+            refusals.append(exc.code)
+        return real(self, request)
+
+    monkeypatch.setattr(sandbox.SandboxShippingAdapter, "carrier_schedule_pickup", book)
+
+    services.pickup_schedule(
+        account=account,
+        request=_request("first-key"),
+        shipment_ids=[shipment.public_id],
+    )
+
+    assert calls == ["first-key"]
+    assert refusals == ["already_scheduled"]

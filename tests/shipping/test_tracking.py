@@ -247,3 +247,19 @@ def test_refresh_tracking_that_cannot_reach_the_carrier_fails(settings, capsys):
 
     assert "1 checked, 0 updated, 1 failed" in capsys.readouterr().out
     assert "could not be tracked" in str(caught.value)
+
+
+def test_a_resent_label_created_in_the_same_poll_does_not_hide_the_pickup():
+    shipment = _bought(carrier("post"))  # pre_transit, nothing stored yet
+    history = (
+        _event(TrackingStatus.PRE_TRANSIT, 60, "LC"),  # label created
+        _event(TrackingStatus.IN_TRANSIT, 30, "PU"),  # picked up
+        _event(TrackingStatus.PRE_TRANSIT, 10, "LC2"),  # resent on an edit
+    )
+    info = TrackingInfo(shipment.tracking_number, TrackingStatus.IN_TRANSIT, history)
+
+    services.shipment_tracking_apply(shipment=shipment, info=info)
+
+    assert shipment.tracking_status == "in_transit", shipment.tracking_status
+    payload = Event.objects.get(name="shipment.tracking_updated").payload
+    assert payload["tracking_status"] == "in_transit"

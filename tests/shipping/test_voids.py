@@ -107,3 +107,28 @@ def test_a_void_under_way_is_refused_and_a_dead_ones_claim_taken_over():
     assert busy.value.code == "void_in_progress"
     assert Shipment.objects.get(pk=shipment.pk).status == ShipmentStatus.VOIDED
     assert Event.objects.filter(name="shipment.voided").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_void_whose_claim_was_taken_over_does_not_announce_it_twice(monkeypatch):
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="r3")
+    original = SandboxShippingAdapter.carrier_void_label
+
+    def slow_then_taken_over(self, request):
+        result = original(self, request)
+        # Ours ran past the claim's life: another void took it over and
+        # finished while this carrier call was still answering.
+        Shipment.objects.filter(pk=shipment.pk).update(
+            status=ShipmentStatus.VOIDED, void_started_at=None
+        )
+        return result
+
+    monkeypatch.setattr(
+        SandboxShippingAdapter, "carrier_void_label", slow_then_taken_over
+    )
+
+    services.shipment_void(shipment=shipment)
+
+    assert shipment.status == ShipmentStatus.VOIDED
+    assert not Event.objects.filter(name="shipment.voided").exists()
