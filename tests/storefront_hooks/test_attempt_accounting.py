@@ -1,6 +1,7 @@
 """What counts as an attempt: a delivery the endpoint's breaker (or our own
 limiter) held back was never sent, so it uses none of the row's attempts and
-waits for the breaker."""
+waits for the breaker; one whose worker died mid-POST may have been sent, so
+it counts for the row and for the endpoint's failing streak."""
 
 from datetime import timedelta
 
@@ -10,11 +11,13 @@ from django_q.models import Schedule
 
 from integrations.breaker import breaker_for, breaker_mode_set
 from integrations.events import event_emit
+from integrations.models import DeliveryStatus
 from integrations.models.accounts import BreakerMode
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
 from storefront_hooks.services import deliveries
+from storefront_hooks.services.rows import rows
 from tests.storefront_hooks.conftest import HOOK_PATH
 
 pytestmark = pytest.mark.django_db
@@ -106,6 +109,59 @@ def test_a_delivery_held_back_while_another_worker_probes_waits_for_the_probe(
     assert second.attempts == 0
     assert 1 <= _wait(second, now) <= 60 * 1.2 + 1
     assert _sent(receiver, second) == 0
+
+
+def test_an_attempt_whose_worker_died_counts_for_the_row_and_the_endpoint(
+    receiver, make_endpoint, no_enqueue
+) -> None:
+    endpoint, _ = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200))
+    delivery = _emit()
+    start = timezone.now()
+    # A worker claims the row (and may have POSTed it), then is killed.
+    assert rows.claim(delivery.pk, start)
+    expired = start + timedelta(seconds=121)
+    services.deliveries_sweep(now=expired)
+
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 1
+    assert "worker lost" in delivery.last_error
+    assert delivery.last_attempt_at == start
+    # A failed attempt like any other, made at the claim: its retry is a
+    # step (5 s) after it, so due at once and enqueued by this sweep.
+    assert 4 <= _wait(delivery, start) <= 6
+    assert no_enqueue == [delivery.pk]
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since == start
+
+    # An endpoint that reliably kills workers is disabled like one that fails.
+    again = start + timedelta(hours=61)
+    assert rows.claim(delivery.pk, again)
+    services.deliveries_sweep(now=again + timedelta(seconds=121))
+    # The second step (5 min): not sent again at once, worker after worker.
+    assert 240 <= _wait(delivery, again) <= 360
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+    assert "failed for 60 hours" in endpoint.disabled_reason
+    assert "worker_lost" in endpoint.disabled_reason
+    assert _sent(receiver, delivery) == 0
+
+
+def test_a_lost_last_attempt_is_dead_and_still_counts_for_the_endpoint(
+    settings, receiver, make_endpoint, no_enqueue
+) -> None:
+    settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS = 1
+    endpoint, _ = make_endpoint()
+    delivery = _emit()
+    start = timezone.now()
+    assert rows.claim(delivery.pk, start)
+    services.deliveries_sweep(now=start + timedelta(seconds=121))
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DEAD
+    assert delivery.next_attempt_at is None
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since == start
+    assert no_enqueue == []
 
 
 def test_the_sweep_leaves_a_held_back_row_until_it_is_due(
