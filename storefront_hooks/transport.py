@@ -19,6 +19,7 @@ import requests
 import urllib3
 from django.conf import settings
 
+from integrations.breaker import LOCAL_CODES
 from integrations.client import (
     ProviderClient,
     classify_response,
@@ -68,6 +69,12 @@ class Attempt:
     @property
     def gone(self) -> bool:
         return self.status_code == 410
+
+    @property
+    def held_back(self) -> bool:
+        """Refused by our own guards (the endpoint's breaker, rate limit or
+        concurrency cap) before anything went out: not an attempt."""
+        return self.error is not None and self.error.code in LOCAL_CODES
 
 
 def _map_exception(exc: Exception) -> ProviderError | None:

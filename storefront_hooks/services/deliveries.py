@@ -2,22 +2,28 @@
 sent one attempt at a time (``delivery_send``), swept, sent again by staff.
 
 A row is claimed before its POST and settled after it; a worker that dies in
-between leaves the row claimed until its lease ends, then the sweeper hands
-it out again with the same ``webhook-id``, so a receiver that got it already
-deduplicates it.
+between leaves the row claimed until its lease ends, then the sweeper counts
+that attempt as failed (for the row and the endpoint) and the row is retried
+on its schedule with the same ``webhook-id``, so a receiver that got it
+already deduplicates it. A row the endpoint's breaker held back was never
+sent: it is put back, its attempt not counted, due when the breaker may let
+a call through.
 """
 
 import json
 import logging
+import random
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from integrations.leases import ClaimLost
+from integrations.errors import ProviderError, Unknown
+from integrations.leases import ClaimLost, describe_error
 from integrations.models import DeliveryStatus, Event
 from integrations.secrets_registry import staff_text
 from storefront_hooks import catalog
@@ -25,10 +31,17 @@ from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
 from storefront_hooks.services.claim import delivery_claim
 from storefront_hooks.services.endpoints import endpoint_disable
 from storefront_hooks.services.queue import enqueue, enqueue_at, enqueue_on_commit
-from storefront_hooks.services.rows import rows
+from storefront_hooks.services.rows import JITTER, rows
 from storefront_hooks.transport import Attempt, delivery_post
 
 logger = logging.getLogger(__name__)
+
+# A held-back row waits at least this long, and this long when the refusal
+# names no wait (a breaker forced open by staff): the sweep's own pace.
+HELD_BACK_MIN_SECONDS = 1.0
+HELD_BACK_UNKNOWN_SECONDS = 60.0
+# The outcome of an attempt whose worker died: it may have been sent.
+WORKER_LOST_CODE = "worker_lost"
 
 
 def render_body(event_type: str, timestamp: datetime, data: dict[str, Any]) -> str:
@@ -76,14 +89,16 @@ def test_event_send(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
 
 def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | None:
     """One attempt at one delivery if this worker wins the claim. Returns the
-    new status, or None when the row is taken, done, or its endpoint is
-    disabled."""
+    new status (the row's waiting one if the breaker held it back), or None
+    when the row is taken, done, or its endpoint is disabled."""
     now = now or timezone.now()
     delivery = delivery_claim(delivery_id, now)
     if delivery is None:
         return None
     attempt = delivery_post(delivery.endpoint, delivery, timestamp=now)
     try:
+        if attempt.held_back:
+            return _hold_back(delivery, attempt.error, now)
         return _settle(delivery, attempt, now)
     except ClaimLost:
         logger.warning(
@@ -122,21 +137,61 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
     return status
 
 
-def _schedule_retry(delivery_id: int, now: datetime) -> None:
-    # The first steps (5 s, 5 min) would otherwise wait for the next sweep.
-    due = (
-        WebhookDelivery.objects.filter(pk=delivery_id)
-        .values_list("next_attempt_at", flat=True)
-        .first()
+def _hold_back(
+    delivery: WebhookDelivery, error: ProviderError | None, now: datetime
+) -> str:
+    """Put back a row our own guards refused (nothing was sent): the claim's
+    attempt undone, due when the breaker may let a call through, so an open
+    breaker (up to 600 s on a Retry-After) never uses up the early steps.
+    The endpoint's failing streak is its real attempts' alone."""
+    wait = (error.retry_after if error else None) or HELD_BACK_UNKNOWN_SECONDS
+    wait = max(wait, HELD_BACK_MIN_SECONDS) * random.uniform(1, 1 + JITTER)
+    due = now + timedelta(seconds=wait)
+    # A row never attempted goes back to pending (only the claim counted).
+    status = DeliveryStatus.PENDING if delivery.attempts <= 1 else DeliveryStatus.FAILED
+    with transaction.atomic():
+        held = rows.held(delivery).update(
+            status=status,
+            attempts=F("attempts") - 1,
+            next_attempt_at=due,
+            last_error=describe_error(error) if error else "",
+        )
+        if held != 1:
+            raise ClaimLost
+        _schedule_retry(delivery.pk, now, due)
+    logger.info(
+        "webhook delivery held back",
+        extra={
+            "delivery_id": delivery.pk,
+            "endpoint": delivery.endpoint.public_id,
+            "error_code": error.code if error else "",
+            "next_attempt_at": due.isoformat(),
+        },
     )
+    return status
+
+
+def _schedule_retry(
+    delivery_id: int, now: datetime, due: datetime | None = None
+) -> None:
+    # The first steps (5 s, 5 min) would otherwise wait for the next sweep.
+    if due is None:
+        due = (
+            WebhookDelivery.objects.filter(pk=delivery_id)
+            .values_list("next_attempt_at", flat=True)
+            .first()
+        )
     limit = timedelta(seconds=settings.STOREFRONT_WEBHOOK_SCHEDULED_RETRY_MAX_SECONDS)
-    if due is not None and due - now <= limit:
+    # One due already is the sweep's (a lost worker's row, found late).
+    if due is not None and now < due <= now + limit:
         enqueue_at(delivery_id, due)
 
 
 def _endpoint_failed(
     endpoint: WebhookEndpoint, attempt: Attempt, now: datetime
 ) -> None:
+    """Count a failed attempt made at ``now`` towards the endpoint's failing
+    streak: 410 disables it at once, a streak of the configured hours too."""
     WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(
         failing_since=now
     )
@@ -178,7 +233,7 @@ def deliveries_sweep(*, now: datetime | None = None) -> int:
     """Take back deliveries whose worker died; enqueue those the broker lost
     or that are due for a retry. Returns how many were enqueued."""
     now = now or timezone.now()
-    dead, retrying = rows.release_expired(now)
+    dead, retrying = _release_lost(now)
     if dead or retrying:
         logger.warning(
             "webhook delivery claims expired",
@@ -191,6 +246,37 @@ def deliveries_sweep(*, now: datetime | None = None) -> int:
     if batch:
         logger.info("webhook deliveries swept", extra={"count": len(batch)})
     return len(batch)
+
+
+def _release_lost(now: datetime) -> tuple[int, int]:
+    """Take back rows whose worker died (lease expired): each claim was an
+    attempt that may have been sent, so it fails like any other, for the row
+    (retried on its schedule, or dead) and for the endpoint (its failing
+    streak, auto-disable), as of the claim. Returns ``(dead, retrying)``."""
+    lease = timedelta(seconds=settings.STOREFRONT_WEBHOOK_LEASE_SECONDS)
+    expired = WebhookDelivery.objects.filter(
+        status=DeliveryStatus.DELIVERING, claimed_at__lte=now - lease
+    ).select_related("endpoint")
+    error = Unknown(rows.lost_error, code=WORKER_LOST_CODE)
+    lost = Attempt(status_code=None, duration_ms=0, response_excerpt="", error=error)
+    counts = {DeliveryStatus.DEAD: 0, DeliveryStatus.FAILED: 0}
+    for delivery in expired.order_by("pk")[: settings.STOREFRONT_WEBHOOK_SWEEP_BATCH]:
+        attempted = delivery.claimed_at
+        with transaction.atomic():
+            # Only while the claim stands: a slow worker that settled wins.
+            if rows.held(delivery).update(
+                last_status_code=None,
+                last_duration_ms=None,
+                last_response="",
+                last_attempt_at=attempted,
+            ):
+                # Due a step after the attempt, as if it had failed then.
+                status = rows.fail(delivery, error, attempted)
+                if status == DeliveryStatus.FAILED:
+                    _schedule_retry(delivery.pk, now)
+                _endpoint_failed(delivery.endpoint, lost, attempted)
+                counts[status] += 1
+    return counts[DeliveryStatus.DEAD], counts[DeliveryStatus.FAILED]
 
 
 def deliveries_resend(*, delivery_ids: list[int]) -> int:

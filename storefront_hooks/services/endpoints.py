@@ -166,7 +166,7 @@ def endpoint_enable(*, endpoint: WebhookEndpoint, now: datetime | None = None) -
             enabled=True, disabled_reason="", disabled_at=None, failing_since=None
         )
         rows = WebhookDelivery.objects.filter(endpoint=endpoint, status__in=waiting)
-        rows.filter(status=DeliveryStatus.FAILED).update(next_attempt_at=now)
+        rows.update(next_attempt_at=now)  # pending ones the breaker held back too
         ids = list(
             rows.order_by("created_at", "pk").values_list("pk", flat=True)[
                 : settings.STOREFRONT_WEBHOOK_SWEEP_BATCH

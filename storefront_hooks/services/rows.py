@@ -91,7 +91,10 @@ class DeliveryRows(LeasedRows):
             raise ClaimLost
 
     def due(self, now: datetime) -> QuerySet:
-        return super().due(now).filter(endpoint__enabled=True)
+        # A pending row the breaker held back waits for its next_attempt_at
+        # too, not only for the broker's grace period.
+        due = super().due(now).filter(endpoint__enabled=True)
+        return due.exclude(next_attempt_at__gt=now)
 
 
 rows = DeliveryRows(

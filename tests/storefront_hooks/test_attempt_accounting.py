@@ -1,0 +1,186 @@
+"""What counts as an attempt: a delivery the endpoint's breaker (or our own
+limiter) held back was never sent, so it uses none of the row's attempts and
+waits for the breaker; one whose worker died mid-POST may have been sent, so
+it counts for the row and for the endpoint's failing streak."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_q.models import Schedule
+
+from integrations.breaker import breaker_for, breaker_mode_set
+from integrations.events import event_emit
+from integrations.models import DeliveryStatus
+from integrations.models.accounts import BreakerMode
+from integrations.testing.faultserver import respond
+from storefront_hooks import services
+from storefront_hooks.models import WebhookDelivery
+from storefront_hooks.services import deliveries
+from storefront_hooks.services.rows import rows
+from tests.storefront_hooks.conftest import HOOK_PATH
+
+pytestmark = pytest.mark.django_db
+
+THROTTLED = respond(503, headers={"Retry-After": "600"})
+
+
+def _emit(order_id: str = "ord_1") -> WebhookDelivery:
+    event = event_emit(name="payment.captured", payload={"order_id": order_id})
+    services.event_fan_out(event)
+    return WebhookDelivery.objects.get(event=event)
+
+
+def _sent(receiver, delivery: WebhookDelivery) -> int:
+    found = receiver.requests_for("POST", HOOK_PATH)
+    return sum(1 for r in found if r.header("webhook-id") == delivery.public_id)
+
+
+def _wait(delivery: WebhookDelivery, now) -> float:
+    delivery.refresh_from_db()
+    return (delivery.next_attempt_at - now).total_seconds()
+
+
+@pytest.fixture
+def no_enqueue(monkeypatch) -> list[int]:
+    """The sweep's enqueues, recorded instead of run inline."""
+    queued: list[int] = []
+    monkeypatch.setattr(deliveries, "enqueue", queued.append)
+    return queued
+
+
+def test_a_delivery_held_back_by_an_open_breaker_is_not_an_attempt(
+    settings, receiver, make_endpoint
+) -> None:
+    settings.BREAKER_CONSECUTIVE_FAILURES = 1
+    settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS = 2
+    endpoint, _ = make_endpoint()
+    receiver.route("POST", HOOK_PATH, THROTTLED, respond(500))
+    first, second = _emit(), _emit("ord_2")
+    now = timezone.now()
+    # A 503 with Retry-After 600 opens the breaker for ten minutes.
+    assert services.delivery_send(delivery_id=first.pk, now=now) == "failed"
+
+    # A new row meets the open breaker: not sent, not counted, due again
+    # when the breaker may let a call through (not at the 5 s step).
+    assert services.delivery_send(delivery_id=second.pk, now=now) == "pending"
+    second.refresh_from_db()
+    assert second.attempts == 0 and second.last_attempt_at is None
+    assert 590 <= _wait(second, now) <= 600 * 1.2 + 1
+    assert "breaker" in second.last_error
+    # Due within the scheduled-retry bound: it has its own schedule.
+    assert Schedule.objects.filter(next_run=second.next_attempt_at).exists()
+
+    # The first row's early retries meet the breaker too: none is used up,
+    # so it cannot die (2 attempts here) before the endpoint is reached again.
+    for minutes in (0.1, 5, 30):
+        at = now + timedelta(minutes=minutes)
+        assert services.delivery_send(delivery_id=first.pk, now=at) == "failed"
+        first.refresh_from_db()
+        assert first.attempts == 1
+        assert _wait(first, at) >= 590
+    assert _sent(receiver, first) == 1
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since == now  # held-back rows are not failures
+
+    # Once a call goes through, the row dies only after its second send.
+    breaker_mode_set(account=endpoint.account, mode=BreakerMode.FORCED_CLOSED)
+    later = now + timedelta(hours=1)
+    assert services.delivery_send(delivery_id=first.pk, now=later) == "dead"
+    assert _sent(receiver, first) == 2
+
+
+def test_a_delivery_held_back_while_another_worker_probes_waits_for_the_probe(
+    settings, receiver, make_endpoint
+) -> None:
+    settings.BREAKER_CONSECUTIVE_FAILURES = 1
+    settings.BREAKER_OPEN_SECONDS = 0.001
+    settings.BREAKER_PROBE_TIMEOUT_SECONDS = 60.0
+    endpoint, _ = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(500), respond(200))
+    first, second = _emit(), _emit("ord_2")
+    now = timezone.now()
+    assert services.delivery_send(delivery_id=first.pk, now=now) == "failed"
+    # Open time over: another worker takes the one half-open probe.
+    breaker_for(endpoint.account).before_call()
+
+    assert services.delivery_send(delivery_id=second.pk, now=now) == "pending"
+    second.refresh_from_db()
+    assert second.attempts == 0
+    assert 1 <= _wait(second, now) <= 60 * 1.2 + 1
+    assert _sent(receiver, second) == 0
+
+
+def test_an_attempt_whose_worker_died_counts_for_the_row_and_the_endpoint(
+    receiver, make_endpoint, no_enqueue
+) -> None:
+    endpoint, _ = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200))
+    delivery = _emit()
+    start = timezone.now()
+    # A worker claims the row (and may have POSTed it), then is killed.
+    assert rows.claim(delivery.pk, start)
+    expired = start + timedelta(seconds=121)
+    services.deliveries_sweep(now=expired)
+
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 1
+    assert "worker lost" in delivery.last_error
+    assert delivery.last_attempt_at == start
+    # A failed attempt like any other, made at the claim: its retry is a
+    # step (5 s) after it, so due at once and enqueued by this sweep.
+    assert 4 <= _wait(delivery, start) <= 6
+    assert no_enqueue == [delivery.pk]
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since == start
+
+    # An endpoint that reliably kills workers is disabled like one that fails.
+    again = start + timedelta(hours=61)
+    assert rows.claim(delivery.pk, again)
+    services.deliveries_sweep(now=again + timedelta(seconds=121))
+    # The second step (5 min): not sent again at once, worker after worker.
+    assert 240 <= _wait(delivery, again) <= 360
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+    assert "failed for 60 hours" in endpoint.disabled_reason
+    assert "worker_lost" in endpoint.disabled_reason
+    assert _sent(receiver, delivery) == 0
+
+
+def test_a_lost_last_attempt_is_dead_and_still_counts_for_the_endpoint(
+    settings, receiver, make_endpoint, no_enqueue
+) -> None:
+    settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS = 1
+    endpoint, _ = make_endpoint()
+    delivery = _emit()
+    start = timezone.now()
+    assert rows.claim(delivery.pk, start)
+    services.deliveries_sweep(now=start + timedelta(seconds=121))
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DEAD
+    assert delivery.next_attempt_at is None
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since == start
+    assert no_enqueue == []
+
+
+def test_the_sweep_leaves_a_held_back_row_until_it_is_due(
+    settings, receiver, make_endpoint, no_enqueue
+) -> None:
+    make_endpoint()
+    delivery = _emit()
+    now = timezone.now()
+    # Forced open by staff: no wait is known, so the sweep's pace.
+    endpoint = delivery.endpoint
+    breaker_mode_set(account=endpoint.account, mode=BreakerMode.FORCED_OPEN)
+    assert services.delivery_send(delivery_id=delivery.pk, now=now) == "pending"
+    wait = _wait(delivery, now)
+    assert 60 <= wait <= 60 * 1.2 + 1
+    # Past the broker's grace period, yet not due: left alone.
+    grace = now + timedelta(minutes=settings.STOREFRONT_WEBHOOK_SWEEP_AFTER_MINUTES)
+    delivery.created_at = grace - timedelta(minutes=10)
+    delivery.save(update_fields=["created_at"])
+    assert services.deliveries_sweep(now=now + timedelta(seconds=30)) == 0
+    assert services.deliveries_sweep(now=delivery.next_attempt_at) == 1
+    assert no_enqueue == [delivery.pk]
+    assert _sent(receiver, delivery) == 0
