@@ -75,7 +75,7 @@ def _recipient_error(index: int, exc: Exception, email: str) -> ApiError:
     if isinstance(exc, services.EmailRenderError):
         return ApiError(str(exc), code=code, param="template")
     return ApiError(
-        f"Recipient {index}: {email!r} is not a valid email address.",
+        f"Recipient {index} ({email!r}): {exc}",
         code=code,
         param=f"{row}.email",
     )

@@ -3,7 +3,9 @@ event type in ``SWITCHYARD_WEBHOOK_HANDLERS["email"]["*"]``; the intake has
 verified and stored the event and runs this in the transaction that marks it
 processed. The adapter's ``parse_email_events`` normalises; applying is by
 precedence, so a replay, a duplicate or a late event changes nothing it
-should not."""
+should not. An event that names no message of ours still suppresses its
+address when it says the address must not be mailed (a hard bounce, a
+complaint, a stop at the provider); any other such event is ignored."""
 
 import logging
 
@@ -11,7 +13,11 @@ from integrations import registry
 from integrations.models import WebhookEvent
 from integrations.webhooks.messages import WebhookMessage
 from notifications.providers.base import EmailAdapter
-from notifications.services.events import email_event_apply, email_message_for_event
+from notifications.services.events import (
+    email_address_event_apply,
+    email_event_apply,
+    email_message_for_event,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +35,11 @@ def email_webhook_handle(event: WebhookEvent) -> None:
     for record in adapter.parse_email_events(message):
         target = email_message_for_event(record, account_id=event.account_id)
         if target is None:
-            # Not one of ours (a message sent outside Switchyard): nothing to do.
+            # A message we cannot match (sent before its id came back, or by
+            # staff at the provider): only what it says about the address counts.
+            if email_address_event_apply(record=record, webhook=event) is not None:
+                event.note = "address suppressed; the event names no message of ours"
+                continue
             logger.info(
                 "email event for no known message",
                 extra={"webhook_event_id": event.pk, "event_type": str(record.type)},

@@ -52,6 +52,17 @@ _SUPPRESSED: Mapping[str, str] = {
     "suppress-unsubscribe": "unsubscribe",
     "suppress-complaint": "complaint",
 }
+# RFC 3463 enhanced status codes that say the recipient's mailbox does not
+# exist or takes no mail (bad mailbox, bad domain, bad syntax, moved, null MX,
+# disabled): only these, from a permanent failure, suppress the address. A
+# policy or content refusal (5.7.x), a full mailbox (5.2.2) or Mailgun giving
+# up after retries (``old``) fails the message and keeps the address.
+_ADDRESS_CODES = frozenset({"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1"})
+# Basic SMTP replies that name the mailbox (RFC 5321 4.2.2): 551 user not
+# local, 553 mailbox name not allowed. A bare 550 may equally be a policy
+# refusal: it counts only with Mailgun's own ``bounce`` verdict.
+_ADDRESS_REPLIES = frozenset({551, 553})
+_ENHANCED = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
 _RETRY_IN = re.compile(r"try again after (\d+) seconds", re.IGNORECASE)
 _TOKEN_KEY = "mailgun-webhook-token:{account}:{token}"  # noqa: S105 - a cache key
 
@@ -250,7 +261,47 @@ def _kind(data: Mapping[str, Any]) -> tuple[EmailEventType | None, BounceType | 
         return EmailEventType.DEFERRED, None  # Mailgun retries it
     if data.get("reason") in _SUPPRESSED:
         return EmailEventType.REJECTED, None
-    return EmailEventType.BOUNCED, BounceType.HARD
+    if _address_bounced(data):
+        return EmailEventType.BOUNCED, BounceType.HARD
+    # Failed for good, but not because of the address: the message failed.
+    return EmailEventType.REJECTED, None
+
+
+def _address_bounced(data: Mapping[str, Any]) -> bool:
+    """Whether a permanent failure says the recipient's mailbox is bad: by
+    the enhanced status code when the reply has a specific one, else by the
+    basic reply (docs/providers/email.md, "Mailgun failures")."""
+    status = data.get("delivery-status") or {}
+    enhanced = _enhanced_code(status)
+    if enhanced and not enhanced.endswith(".0.0"):
+        return enhanced in _ADDRESS_CODES
+    reply = _int(status.get("code"))
+    if reply in _ADDRESS_REPLIES:
+        return True
+    return reply == 550 and data.get("reason") == "bounce"
+
+
+def _enhanced_code(status: Mapping[str, Any]) -> str:
+    # Mailgun's ``enhanced-code``, else the code a reply's text starts with
+    # (RFC 2034) or a delayed bounce's diagnostic carries.
+    for value in (
+        status.get("enhanced-code"),
+        status.get("message"),
+        status.get("description"),
+    ):
+        found = _ENHANCED.search(str(value or ""))
+        if found:
+            return found.group(1)
+    return ""
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
 
 
 def _suppressed_for(data: Mapping[str, Any], kind: EmailEventType) -> str:

@@ -192,6 +192,12 @@ class PostmarkAdapter(AnymailAdapter):
     def parse_email_events(self, message: WebhookMessage) -> list[EmailEventRecord]:
         payload = message.payload
         kind, bounce = _kind(payload)
+        if kind is EmailEventType.MANUALLY_SUPPRESSED and payload.get(
+            "MessageStream"
+        ) == self.setting("broadcast_stream"):
+            # Suppression lists are per message stream: staff's stop on the
+            # broadcast stream stops marketing mail, not order mail.
+            kind = EmailEventType.UNSUBSCRIBED
         occurred = _time(payload) or message.occurred_at
         if kind is None or occurred is None:
             return []

@@ -3,7 +3,12 @@ only moves up ``STATUS_RANK``, so late or out-of-order events are harmless),
 suppressing the address (as our message spells it) on a hard bounce,
 complaint, unsubscribe or staff's stop at the provider, and
 announcing ``email.delivered`` / ``email.bounced`` / ``email.complained``
-through the outbox in the same transaction."""
+through the outbox in the same transaction.
+
+An event that says an address must not be mailed is about the address, not
+a message: it suppresses the address even when it names no message of ours
+(``email_address_event_apply``); any other event for an unknown message is
+ignored."""
 
 import logging
 
@@ -16,9 +21,11 @@ from notifications.models import (
     EmailEvent,
     EmailMessage,
     EmailStatus,
+    Suppression,
     SuppressionReason,
 )
 from notifications.providers.base import BounceType, EmailEventRecord, EmailEventType
+from notifications.services.sending import EmailInvalid, email_address_check
 from notifications.services.suppressions import REASON_RANK, suppression_add
 
 logger = logging.getLogger(__name__)
@@ -132,12 +139,49 @@ def _move(message: EmailMessage, record: EmailEventRecord) -> None:
     )
 
 
-def _suppress(message: EmailMessage, record: EmailEventRecord) -> None:
-    reason = _SUPPRESS_FOR.get(record.type)
+def email_suppression_reason(record: EmailEventRecord) -> str | None:
+    """Why ``record`` says its address must not be mailed (a hard bounce, a
+    complaint, an unsubscribe, a stop or a drop at the provider), or None."""
     if record.type == EmailEventType.BOUNCED and record.bounce_type == BounceType.HARD:
-        reason = SuppressionReason.HARD_BOUNCE
+        return SuppressionReason.HARD_BOUNCE
     if record.type == EmailEventType.REJECTED and record.suppressed_for in REASON_RANK:
-        reason = record.suppressed_for
+        return record.suppressed_for
+    return _SUPPRESS_FOR.get(record.type)
+
+
+def email_address_event_apply(
+    *, record: EmailEventRecord, webhook: WebhookEvent
+) -> Suppression | None:
+    """Suppress the address of an event that names no message of ours, when
+    it says the address must not be mailed; None for any other event.
+
+    Only a verified webhook of one of our accounts gets here (the intake
+    checked it), and the suppression names that webhook as its source, so
+    staff can see which account's event stopped the address."""
+    reason = email_suppression_reason(record)
+    if reason is None:
+        return None
+    try:
+        address = email_address_check(record.recipient)
+    except EmailInvalid:
+        # Nothing we could send to: there is nothing to stop either.
+        logger.warning(
+            "address event names no usable address",
+            extra={"webhook_event_id": webhook.pk, "event_type": str(record.type)},
+        )
+        return None
+    return suppression_add(
+        address=address, reason=reason, source=email_webhook_source(webhook)
+    )
+
+
+def email_webhook_source(webhook: WebhookEvent) -> str:
+    """A suppression's source when a webhook alone caused it."""
+    return f"webhook:{webhook.account.slug}:{webhook.pk}"
+
+
+def _suppress(message: EmailMessage, record: EmailEventRecord) -> None:
+    reason = email_suppression_reason(record)
     if reason is not None:
         # Our own spelling of the address: the event's may be the provider's
         # (an internationalised domain in punycode, another case).

@@ -69,7 +69,8 @@ ADDRESS_MAX_LENGTH = 254
 
 
 def email_address_check(address: str) -> str:
-    """``address`` stripped, or EmailInvalid(invalid_email)."""
+    """``address`` stripped, or EmailInvalid(invalid_email): not an address,
+    too long, or a quoted local part."""
     address = (address or "").strip()
     try:
         validate_email(address)
@@ -82,6 +83,17 @@ def email_address_check(address: str) -> str:
             code="invalid_email",
             param="to",
         ) from None
+    if address.rpartition("@")[0].startswith('"'):
+        # RFC 5322 allows a quoted local part ("a,b"@example.com), but
+        # Postmark and Mailgun take recipients as comma-separated lists and
+        # document no quoting: a comma or @ in it could become a second
+        # recipient. RFC 5321 4.1.2 advises against such mailboxes.
+        raise EmailInvalid(
+            'Quoted local parts ("..."@domain) are not accepted: providers '
+            "read recipients as comma-separated lists.",
+            code="invalid_email",
+            param="to",
+        )
     return address
 
 

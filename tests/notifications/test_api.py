@@ -102,6 +102,21 @@ def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(
     assert EmailMessage.objects.count() == 0
 
 
+QUOTED = '"victim@evil.com,"@example.com'
+
+
+def test_a_quoted_local_part_is_a_400_saying_why(api) -> None:
+    # RFC 5322 allows it; Postmark's To and Mailgun's to are comma-separated
+    # lists, so the comma inside could be read as a second recipient.
+    response = _send(api, {**SEND_REQUEST, "to": QUOTED})
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("invalid_email", "to")
+    assert "Quoted local parts" in error["message"]
+    assert "\n" not in error["message"]
+    assert EmailMessage.objects.count() == 0
+
+
 def test_a_suppressed_address_is_stored_suppressed_and_not_sent(
     api, email_accounts, django_capture_on_commit_callbacks
 ) -> None:

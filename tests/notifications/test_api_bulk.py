@@ -157,6 +157,16 @@ def test_bad_input_is_a_400_naming_the_row_and_stores_nothing(
     assert BatchJob.objects.count() == 0
 
 
+def test_a_quoted_local_part_is_a_400_naming_the_row(api) -> None:
+    quoted = '"victim@evil.com,"@example.com'
+    response = _create(api, _body("ada@example.com", quoted))
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("invalid_email", "recipients[1].email")
+    assert "Quoted local parts" in error["message"]
+    assert BulkSend.objects.count() == BulkRecipient.objects.count() == 0
+
+
 def test_the_recipients_and_the_body_are_bounded(api) -> None:
     rows = [{"email": f"r{i}@example.com"} for i in range(BULK_MAX_RECIPIENTS + 1)]
     too_many = _create(api, {**BULK_CREATE_REQUEST, "recipients": rows})

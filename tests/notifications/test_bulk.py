@@ -293,3 +293,18 @@ def test_the_single_message_sweeper_leaves_bulk_messages_to_their_job(
     row = BulkRecipient.objects.get(bulk_send=bulk)
     assert row.status == BatchRowStatus.PENDING
     assert row.last_error.startswith("NoProviderAvailable: no email account")
+
+
+def test_a_quoted_local_part_in_a_recipients_file_is_skipped_as_invalid(
+    email_accounts,
+) -> None:
+    created = _create(
+        [{"email": '"victim@evil.com,"@example.com'}, {"email": "ada@example.com"}]
+    )
+    assert (created.added, created.invalid) == (1, 1)
+    emails = set(
+        BulkRecipient.objects.filter(bulk_send=created.bulk_send).values_list(
+            "email", flat=True
+        )
+    )
+    assert emails == {"ada@example.com"}

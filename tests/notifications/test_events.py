@@ -17,7 +17,7 @@ from notifications.services import email_message_create
 from notifications.services.events import email_event_apply
 from notifications.webhooks import email_webhook_handle
 from tests.contract.sandbox import SECRET
-from tests.factories import ProviderAccountFactory
+from tests.factories import ProviderAccountFactory, WebhookEventFactory
 from tests.notifications.contract.harness_mailgun import event as mailgun_event
 from tests.notifications.contract.harness_sendgrid import event as sendgrid_event
 
@@ -192,4 +192,39 @@ def test_a_drop_for_another_reason_suppresses_nothing(sent) -> None:
     email_event_apply(message=sent, record=record)
     sent.refresh_from_db()
     assert sent.status == EmailStatus.FAILED
+    assert not Suppression.objects.exists()
+
+
+def _handled(provider: str, payload: dict) -> WebhookEvent:
+    account = ProviderAccountFactory(kind="email", provider=provider)
+    stored = WebhookEventFactory(
+        account=account, event_type=str(payload["event"]), payload=payload
+    )
+    email_webhook_handle(stored)
+    return stored
+
+
+def test_a_complaint_about_a_message_we_never_sent_suppresses_the_address(
+    db,
+) -> None:
+    # SendGrid's documented spamreport; the message ids match nothing here.
+    stored = _handled("sendgrid", sendgrid_event("spamreport"))
+    (suppression,) = Suppression.objects.all()
+    assert (suppression.address, suppression.reason) == (
+        "recipient@example.com",
+        "complaint",
+    )
+    assert suppression.source == f"webhook:{stored.account.slug}:{stored.pk}"
+    assert "address suppressed" in stored.note
+
+
+@pytest.mark.parametrize("name", ["delivered", "open", "click", "deferred"])
+def test_delivery_news_about_a_message_we_never_sent_is_ignored(db, name) -> None:
+    _handled("sendgrid", sendgrid_event(name))
+    assert not Suppression.objects.exists()
+    assert not EmailEvent.objects.exists()
+
+
+def test_an_address_event_naming_no_usable_address_suppresses_nothing(db) -> None:
+    _handled("sendgrid", sendgrid_event("spamreport", email='"a,b"@example.com'))
     assert not Suppression.objects.exists()

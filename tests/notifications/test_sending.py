@@ -221,6 +221,24 @@ def test_bad_address_is_a_clear_error(email_accounts) -> None:
     assert (info.value.code, info.value.param) == ("invalid_email", "to")
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        '"victim@evil.com,"@example.com',
+        '"victim@evil.com"@example.com',
+        '"ada"@example.com',
+    ],
+)
+def test_a_quoted_local_part_is_refused(email_accounts, address) -> None:
+    # Valid under RFC 5322, but Postmark and Mailgun read recipients as
+    # comma-separated lists and document no quoting.
+    with pytest.raises(EmailInvalid) as info:
+        email_message_create(to=address, template="order_confirmation", context=ORDER)
+    assert (info.value.code, info.value.param) == ("invalid_email", "to")
+    assert "Quoted local parts" in str(info.value)
+    assert not EmailMessage.objects.exists()
+
+
 def test_idempotency_key_gives_the_same_message(
     email_accounts, django_capture_on_commit_callbacks
 ) -> None:

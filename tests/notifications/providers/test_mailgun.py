@@ -17,15 +17,20 @@ from integrations.models import ProviderAccount, WebhookEvent
 from integrations.registry import get_adapter
 from integrations.testing.faultserver import FaultServer, respond
 from integrations.webhooks.messages import WebhookMessage
+from integrations.webhooks.services import webhook_event_process
+from notifications.models import EmailStatus, Suppression
 from notifications.providers import mailgun as mailgun_module
 from notifications.providers.base import INVALID_RECIPIENT, BounceType, EmailEventType
 from notifications.providers.mailgun import MailgunAdapter
+from notifications.services import email_message_create
+from notifications.services.events import email_event_apply
 from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness import sample_email
 from tests.notifications.contract.harness_mailgun import SIGNING_KEY, event, signed
 from tests.notifications.providers.conftest import fast
 
 pytestmark = pytest.mark.django_db
+ORDER = {"order_id": "1001", "amount_display": "€10.50"}
 
 API = json.loads((Path(__file__).parents[2] / "fixtures/mailgun/api.json").read_text())
 DOMAIN = "mg.example.com"
@@ -257,3 +262,137 @@ def test_account_may_widen_the_time_window(mailgun) -> None:
     assert post(mailgun, old.body).status_code == 200
     older = signed(event("opened"), timestamp=int(time.time()) - 7200)
     assert post(mailgun, older.body).status_code == 401
+
+
+def _failed(reason: str, **status) -> dict:
+    # Mailgun's documented permanent ``failed`` event (the spec's Failed
+    # example, anymail's failed_permanent) with another reason and
+    # delivery-status (its DeliveryStatusObject: code, message, description,
+    # enhanced-code).
+    return {
+        **event("failed_permanent"),
+        "reason": reason,
+        "delivery-status": {
+            "attempt-no": 1,
+            "message": "",
+            "description": "",
+            **status,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "kind", "bounce"),
+    [
+        # The recipient's mailbox does not exist: the address is suppressed.
+        (event("failed_permanent"), EmailEventType.BOUNCED, BounceType.HARD),
+        (
+            _failed("bounce", code=550, **{"enhanced-code": "5.1.1"}),
+            EmailEventType.BOUNCED,
+            BounceType.HARD,
+        ),
+        (
+            _failed("delayed-bounce", code=550, message="smtp; 550 5.1.1 no such user"),
+            EmailEventType.BOUNCED,
+            BounceType.HARD,
+        ),
+        (
+            _failed("generic", code=550, message="5.2.1 The account is disabled"),
+            EmailEventType.BOUNCED,
+            BounceType.HARD,
+        ),
+        (_failed("bounce", code=550), EmailEventType.BOUNCED, BounceType.HARD),
+        (_failed("generic", code=553), EmailEventType.BOUNCED, BounceType.HARD),
+        # Anything else failed the message, not the address.
+        (
+            _failed("old", code=498, description="Too old"),
+            EmailEventType.REJECTED,
+            None,
+        ),
+        (
+            _failed("old", code=421, message="4.2.2 Mailbox full, try later"),
+            EmailEventType.REJECTED,
+            None,
+        ),
+        (
+            _failed("espblock", code=554, message="5.7.1 Message rejected as spam"),
+            EmailEventType.REJECTED,
+            None,
+        ),
+        (
+            _failed("bounce", code=550, message="5.7.1 Blocked by policy"),
+            EmailEventType.REJECTED,
+            None,
+        ),
+        (
+            _failed("generic", code=550, message="smtp; 550 Address unknown"),
+            EmailEventType.REJECTED,
+            None,
+        ),
+        (
+            _failed("delayed-bounce", code=550, **{"enhanced-code": "5.0.0"}),
+            EmailEventType.REJECTED,
+            None,
+        ),
+        (
+            _failed("hardfail", code=552, message="5.2.2 Mailbox full"),
+            EmailEventType.REJECTED,
+            None,
+        ),
+    ],
+)
+def test_a_permanent_failure_suppresses_only_when_the_mailbox_is_bad(
+    mailgun, data, kind, bounce
+) -> None:
+    message = WebhookMessage.build(event_type="failed", dedupe_key="k", payload=data)
+    (record,) = get_adapter(mailgun).parse_email_events(message)
+    assert (record.type, record.bounce_type) == (kind, bounce)
+    assert record.suppressed_for == ""
+
+
+def test_gave_up_after_retries_fails_the_message_and_keeps_the_address(
+    email_accounts, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = email_message_create(
+            to="invalid@example.com", template="order_confirmation", context=ORDER
+        )
+    data = {
+        **_failed("old", code=498, description="Too old"),
+        "user-variables": {"message_id": sent.public_id},
+    }
+    account = ProviderAccountFactory(kind="email", provider="mailgun", slug="mg-old")
+    (record,) = get_adapter(account).parse_email_events(
+        WebhookMessage.build(event_type="failed", dedupe_key="k", payload=data)
+    )
+    email_event_apply(message=sent, record=record)
+    sent.refresh_from_db()
+    assert sent.status == EmailStatus.FAILED
+    assert not Suppression.objects.exists()
+
+
+def test_a_bounce_for_a_message_we_cannot_match_still_suppresses_the_address(
+    mailgun,
+) -> None:
+    # Mailgun's documented hard bounce (5.1.1), for a message we have no id
+    # of: the address is what it is about.
+    hook = signed(event("failed_permanent"))
+    assert post(mailgun, hook.body).status_code == 200
+    row = WebhookEvent.objects.get(account=mailgun)
+    webhook_event_process(event_id=row.pk)
+    (suppression,) = Suppression.objects.all()
+    assert (suppression.address, suppression.reason) == (
+        "invalid@example.com",
+        "hard_bounce",
+    )
+    assert suppression.source == f"webhook:{mailgun.slug}:{row.pk}"
+
+
+def test_delivery_news_for_a_message_we_cannot_match_changes_nothing(
+    mailgun,
+) -> None:
+    for name in ("delivered", "opened", "failed_temporary"):
+        assert post(mailgun, signed(event(name)).body).status_code == 200
+    for row in WebhookEvent.objects.filter(account=mailgun):
+        assert webhook_event_process(event_id=row.pk) == "processed"
+    assert not Suppression.objects.exists()

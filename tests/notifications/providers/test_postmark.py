@@ -14,7 +14,8 @@ from integrations.models import ProviderAccount, WebhookEvent
 from integrations.registry import get_adapter
 from integrations.testing.faultserver import FaultServer, respond
 from integrations.webhooks.messages import WebhookMessage
-from notifications.models import EmailStatus
+from integrations.webhooks.services import webhook_event_process
+from notifications.models import EmailStatus, Suppression
 from notifications.providers.base import (
     INVALID_RECIPIENT,
     BounceType,
@@ -24,6 +25,7 @@ from notifications.providers.base import (
 from notifications.providers.postmark import PostmarkAdapter
 from notifications.services import email_message_create
 from notifications.services.events import email_event_apply
+from notifications.services.suppressions import suppression_blocks
 from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness import sample_email
 from tests.notifications.contract.harness_postmark import (
@@ -321,3 +323,60 @@ def test_postmark_unsubscribe_stops_marketing_mail_only(
         context={"headline": "Spring", "body": "New stock"},
     )
     assert (order.status, news.status) == (EmailStatus.QUEUED, EmailStatus.SUPPRESSED)
+
+
+def _manual_stop(origin: str, **changes) -> dict:
+    # Postmark's subscription change example as its page says staff's stop
+    # arrives: ManualSuppression of Origin Customer or Admin, MessageID null.
+    return event(
+        "subscription_hard_bounce",
+        Recipient="john@example.com",
+        SuppressionReason="ManualSuppression",
+        Origin=origin,
+        MessageID=None,
+        **changes,
+    )
+
+
+@pytest.mark.parametrize("origin", ["Customer", "Admin"])
+def test_staff_stop_at_postmark_naming_no_message_stops_all_mail(
+    postmark, origin
+) -> None:
+    hook = posted(_manual_stop(origin))
+    assert post(postmark, hook.body, hook.headers["Authorization"]).status_code == 200
+    row = WebhookEvent.objects.get(account=postmark)
+    assert webhook_event_process(event_id=row.pk) == "processed"
+    (suppression,) = Suppression.objects.all()
+    assert (suppression.address, suppression.reason) == ("john@example.com", "manual")
+    assert suppression.source == f"webhook:{postmark.slug}:{row.pk}"
+    assert suppression_blocks("john@example.com", "transactional") is not None
+
+
+def test_a_stop_with_the_wrong_webhook_credentials_suppresses_nothing(
+    postmark,
+) -> None:
+    hook = posted(_manual_stop("Customer"), password="guessed")
+    assert post(postmark, hook.body, hook.headers["Authorization"]).status_code == 401
+    assert not WebhookEvent.objects.exists()
+    assert not Suppression.objects.exists()
+
+
+def test_a_reactivation_naming_no_message_changes_nothing(postmark) -> None:
+    hook = posted(event("resubscribe", MessageID=None))
+    assert post(postmark, hook.body, hook.headers["Authorization"]).status_code == 200
+    row = WebhookEvent.objects.get(account=postmark)
+    assert webhook_event_process(event_id=row.pk) == "processed"
+    assert not Suppression.objects.exists()
+
+
+def test_staff_stop_on_the_broadcast_stream_stops_marketing_mail_only(
+    postmark,
+) -> None:
+    # Postmark keeps a suppression list per message stream.
+    hook = posted(_manual_stop("Customer", MessageStream="broadcast"))
+    assert post(postmark, hook.body, hook.headers["Authorization"]).status_code == 200
+    webhook_event_process(event_id=WebhookEvent.objects.get(account=postmark).pk)
+    (suppression,) = Suppression.objects.all()
+    assert suppression.reason == "unsubscribe"
+    assert suppression_blocks("john@example.com", "transactional") is None
+    assert suppression_blocks("john@example.com", "marketing") is not None

@@ -18,8 +18,9 @@ from integrations.models import ProviderAccount, WebhookEvent
 from integrations.registry import get_adapter
 from integrations.webhooks.messages import WebhookMessage
 from integrations.webhooks.services import webhook_event_process
+from notifications.models import EmailMessage, EmailStatus, Suppression
 from notifications.providers import ses_events
-from notifications.providers.base import BounceType, EmailEventType
+from notifications.providers.base import MESSAGE_ID_HEADER, BounceType, EmailEventType
 from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness_amazon_ses import TOPIC, event
 from tests.notifications.signing_keys import sns_body, sns_certificate_pem
@@ -273,3 +274,65 @@ def test_certificate_cache_down_still_verifies(ses, rsps, monkeypatch) -> None:
     for _ in range(2):
         assert post(ses, sns_body(fields(), cert_url=url)).status_code == 200
     assert len(rsps.calls) == 2  # fetched each time, nothing cached
+
+
+def _without_our_header(name: str) -> dict[str, Any]:
+    ses = event(name)
+    mail = ses["mail"]
+    headers = [h for h in mail.get("headers", []) if h["name"] != MESSAGE_ID_HEADER]
+    return {**ses, "mail": {**mail, "headers": headers}}
+
+
+def test_a_bounce_for_an_unknown_outcome_message_suppresses_the_address(
+    ses, rsps
+) -> None:
+    # The send's answer was lost (status unknown, no SES id stored) and the
+    # event's headers do not carry our id: the bounce still stops the address.
+    lost = EmailMessage.objects.create(
+        to_email="jane@example.com",
+        from_email="shop@example.com",
+        template="order_confirmation",
+        subject="Your order",
+        text_body="Thanks",
+        status=EmailStatus.UNKNOWN,
+    )
+    url = cert_url()
+    serve_cert(rsps, url)
+    body = sns_body(
+        fields(Message=json.dumps(_without_our_header("bounce"))), cert_url=url
+    )
+    assert post(ses, body).status_code == 200
+    row = WebhookEvent.objects.get(account=ses)
+    assert webhook_event_process(event_id=row.pk) == "processed"
+    (suppression,) = Suppression.objects.all()
+    assert (suppression.address, suppression.reason) == (
+        "jane@example.com",
+        "hard_bounce",
+    )
+    assert suppression.source == f"webhook:{ses.slug}:{row.pk}"
+    lost.refresh_from_db()
+    assert lost.status == EmailStatus.UNKNOWN  # never resent on a guess
+
+
+def test_a_complaint_for_a_message_we_cannot_match_suppresses_the_address(
+    ses, rsps
+) -> None:
+    url = cert_url()
+    serve_cert(rsps, url)
+    body = sns_body(fields(Message=json.dumps(event("complaint"))), cert_url=url)
+    assert post(ses, body).status_code == 200
+    webhook_event_process(event_id=WebhookEvent.objects.get(account=ses).pk)
+    (suppression,) = Suppression.objects.all()
+    assert (suppression.address, suppression.reason) == (
+        "recipient@example.com",
+        "complaint",
+    )
+
+
+def test_a_delivery_for_a_message_we_cannot_match_changes_nothing(ses, rsps) -> None:
+    url = cert_url()
+    serve_cert(rsps, url)
+    body = sns_body(fields(Message=json.dumps(event("delivery"))), cert_url=url)
+    assert post(ses, body).status_code == 200
+    webhook_event_process(event_id=WebhookEvent.objects.get(account=ses).pk)
+    assert not Suppression.objects.exists()
