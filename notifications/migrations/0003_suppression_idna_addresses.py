@@ -6,6 +6,7 @@ is closed with why, as ``suppression_add`` would have left them."""
 
 import idna
 from django.db import migrations
+from django.db.models import Q
 from django.utils import timezone
 
 # Every reason but an unsubscribe stops all mail.
@@ -52,7 +53,36 @@ def forwards(apps, schema_editor) -> None:
         suppression.objects.filter(pk=pk).update(address=new)
 
 
+def unicode_address(address: str) -> str:
+    """The Unicode spelling of an address whose domain is IDNA-encoded."""
+    local, at, domain = address.rpartition("@")
+    if not at or "xn--" not in domain:
+        return address
+    try:
+        return f"{local}@{idna.decode(domain)}"
+    except idna.IDNAError:
+        return address
+
+
+def backwards(apps, schema_editor) -> None:
+    """The previous release compares addresses as spelt: every active row of
+    an encoded domain is copied under its Unicode spelling, so mail to
+    either spelling stays stopped. Forwards again merges the copies."""
+    suppression = apps.get_model("notifications", "Suppression")
+    encoded = Q(address__contains="@xn--") | Q(address__contains=".xn--")
+    for row in suppression.objects.filter(encoded, removed_at__isnull=True):
+        spelling = unicode_address(row.address)
+        taken = suppression.objects.filter(address=spelling, removed_at__isnull=True)
+        if spelling != row.address and not taken.exists():
+            suppression.objects.create(
+                address=spelling,
+                reason=row.reason,
+                source=row.source,
+                created_at=row.created_at,
+            )
+
+
 class Migration(migrations.Migration):
     dependencies = [("notifications", "0002_email_error_code")]
 
-    operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(forwards, backwards)]

@@ -103,17 +103,59 @@ def _add_once(address: str, reason: str, source: str) -> Suppression:
 
 
 def suppression_remove(*, address: str, reason: str) -> Suppression | None:
-    """Lift the active suppression of ``address``, keeping why; None if none."""
+    """Lift the active suppression of ``address``, keeping why; None if none.
+    The customer's unsubscribe a stronger entry replaced is active again:
+    lifting a bounce never resumes marketing mail to someone who opted out."""
     if not reason.strip():
         raise ValueError("A reason is required to remove a suppression.")
-    found = suppression_active(address)
-    if found is None:
-        return None
-    found.removed_at = timezone.now()
-    found.removed_reason = reason.strip()
-    found.save(update_fields=["removed_at", "removed_reason"])
-    logger.info("suppression removed", extra={"suppression_id": found.pk})
+    address = normalise_address(address)
+    with transaction.atomic():
+        found = (
+            Suppression.objects.select_for_update()
+            .filter(address=address, removed_at__isnull=True)
+            .first()
+        )
+        if found is None:
+            return None
+        found.removed_at = timezone.now()
+        found.removed_reason = reason.strip()
+        found.save(update_fields=["removed_at", "removed_reason"])
+        restored = _unsubscribe_restore(address, found)
+    logger.info(
+        "suppression removed",
+        extra={
+            "suppression_id": found.pk,
+            "restored_id": restored.pk if restored is not None else None,
+        },
+    )
     return found
+
+
+# How a row closed without anyone lifting it says so (suppression_add, and
+# the 0003 migration's merge of two spellings).
+_SUPERSEDED = ("replaced by ", "merged into suppression ")
+
+
+def _unsubscribe_restore(address: str, lifted: Suppression) -> Suppression | None:
+    """The unsubscribe ``lifted`` had superseded, active again; None when
+    the address's latest unsubscribe was itself lifted (a resubscribe)."""
+    if lifted.reason == SuppressionReason.UNSUBSCRIBE:
+        return None
+    latest = (
+        Suppression.objects.filter(
+            address=address, reason=SuppressionReason.UNSUBSCRIBE
+        )
+        .exclude(pk=lifted.pk)
+        .order_by("-pk")
+        .first()
+    )
+    if latest is None or not latest.removed_reason.startswith(_SUPERSEDED):
+        return None
+    return Suppression.objects.create(
+        address=address,
+        reason=SuppressionReason.UNSUBSCRIBE,
+        source=latest.source,
+    )
 
 
 __all__ = [

@@ -15,7 +15,12 @@ from notifications.models import EmailStatus, Suppression, normalise_address
 from notifications.providers.base import BounceType, EmailEventRecord, EmailEventType
 from notifications.services import email_message_create
 from notifications.services.events import email_event_apply
-from notifications.services.suppressions import suppression_add, suppression_blocks
+from notifications.services.suppressions import (
+    suppression_active,
+    suppression_add,
+    suppression_blocks,
+    suppression_remove,
+)
 
 pytestmark = pytest.mark.django_db
 ORDER = {"order_id": "1001", "amount_display": "€10.50"}
@@ -163,3 +168,51 @@ def test_migration_rewrites_unicode_domains_and_merges_both_spellings() -> None:
 )
 def test_one_form_of_each_address(given, normalised) -> None:
     assert normalise_address(given) == normalised
+
+
+def test_lifting_a_bounce_keeps_the_customers_unsubscribe() -> None:
+    suppression_add(address="ada@example.com", reason="unsubscribe", source="link")
+    suppression_add(address="ada@example.com", reason="hard_bounce", source="em_1")
+
+    suppression_remove(address="ada@example.com", reason="mailbox fixed")
+
+    kept = suppression_blocks("ada@example.com", "marketing")
+    assert kept is not None and (kept.reason, kept.source) == ("unsubscribe", "link")
+    assert suppression_blocks("ada@example.com", "transactional") is None
+    # Lifting the unsubscribe itself (the customer resubscribed) ends it.
+    suppression_remove(address="ada@example.com", reason="resubscribed")
+    assert suppression_active("ada@example.com") is None
+
+
+def test_lifting_a_bounce_through_the_admin_keeps_the_unsubscribe(admin_client):
+    suppression_add(address="ada@example.com", reason="unsubscribe", source="link")
+    bounce = suppression_add(address="ada@example.com", reason="hard_bounce")
+
+    admin_client.post(
+        "/admin/notifications/suppression/",
+        {"action": "remove", "_selected_action": [bounce.pk]},
+    )
+
+    bounce.refresh_from_db()
+    assert bounce.removed_at is not None
+    assert suppression_blocks("ada@example.com", "marketing") is not None
+
+
+def test_the_idna_migration_backwards_keeps_both_spellings_stopped() -> None:
+    migration = importlib.import_module(
+        "notifications.migrations.0003_suppression_idna_addresses"
+    )
+    Suppression.objects.create(address="ada@bücher.de", reason="complaint")
+    migration.forwards(django_apps, None)
+
+    (operation,) = migration.Migration.operations
+    operation.reverse_code(django_apps, None)  # migrate notifications 0002
+
+    # The previous release compares addresses as spelt, lower-cased.
+    active = Suppression.objects.filter(removed_at__isnull=True)
+    assert set(active.values_list("address", flat=True)) == {
+        "ada@bücher.de",
+        "ada@xn--bcher-kva.de",
+    }
+    migration.forwards(django_apps, None)  # and forwards again: one entry
+    assert active.count() == 1
