@@ -50,6 +50,13 @@ class ReservationForward(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     # The ERP's id of the hold (reserve only).
     external_reference = models.CharField(max_length=255, blank=True, default="")
+    # Confirm only: the units it carries off each level's figure
+    # ({level id: units}, fixed when confirmed: the level's source may change
+    # before the ERP answers); null on rows written before this was kept.
+    sold_units = models.JSONField(null=True, blank=True)
+    # Confirm only: when it was first sent, while its answer is awaited (its
+    # levels count it in confirms_awaited); cleared when it ends.
+    awaiting_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 

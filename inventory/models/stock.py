@@ -78,6 +78,11 @@ class StockLevel(models.Model):
     # When the ERP last acknowledged a confirm of this level: a figure
     # current as of earlier may not show it and is not applied.
     erp_acked_at = models.DateTimeField(null=True, blank=True)
+    # Confirms of this level sent to the ERP and not yet answered, and when
+    # the first of them was sent: the ERP may have taken their units off
+    # already, so a figure current from then on is not applied.
+    confirms_awaited = models.IntegerField(default=0, db_default=0)
+    erp_confirm_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["sku", "location_id"]

@@ -6,8 +6,9 @@ yet (``sold``: a sync never gives sold units back); ``reserved`` is ours and
 is never written here, so a sync that lowers on-hand keeps every reservation
 (a level left with fewer units than reserved is flagged oversold and
 announced, not refused). A record older than what is stored (by the ERP's
-last-modified time), or current before the ERP last acknowledged a confirm
-of the level, is ignored. Each call locks the existing rows it updates (pk order, like
+last-modified time), current before the ERP last acknowledged a confirm of
+the level, or while one awaits the ERP's answer (``sold.figure_stale``), is
+ignored. Each call locks the existing rows it updates (pk order, like
 reservations) and writes them together: on PostgreSQL in one raw upsert
 (``apply_pg``), elsewhere in one ``bulk_upsert`` of model instances.
 """
@@ -100,7 +101,9 @@ def _apply_page_orm(
             rows.append(_new_level(record, locations, account, now))
             changed += 1
             continue
-        if _older(record, level) or figure_stale(record, as_of, level.erp_acked_at):
+        if _older(record, level) or figure_stale(
+            record, as_of, level.erp_acked_at, level.erp_confirm_sent_at
+        ):
             ignored += 1
             continue
         unseen = _unseen_kept(record, level)

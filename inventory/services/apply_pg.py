@@ -11,9 +11,9 @@
 The rules are the ORM path's (``apply.py``): ``reserved`` is never written, an
 older record is ignored (also in the statement's ``WHERE``, for a row another
 transaction created after step 1), so is one current before the ERP last
-acknowledged a confirm of the level, the ERP's figure is stored less the
-units sold here that it does not show yet (``sold``), a level we never had
-gets its state without an event.
+acknowledged a confirm of the level or while one awaits its answer, the
+ERP's figure is stored less the units sold here that it does not show yet
+(``sold``), a level we never had gets its state without an event.
 """
 
 import logging
@@ -58,7 +58,8 @@ LEVELS = StockLevel._meta.db_table
 # the rows locked by pk in pk order.
 LOCK_SQL = (
     "SELECT s.id, s.sku, s.location_id, s.on_hand, s.state, s.erp_modified_at, "  # noqa: S608
-    "s.sold_unsent, s.sold_unseen, s.sold_unseen_at, s.erp_acked_at "
+    "s.sold_unsent, s.sold_unseen, s.sold_unseen_at, s.erp_acked_at, "
+    "s.erp_confirm_sent_at "
     f"FROM {LEVELS} s WHERE s.id = ANY(ARRAY(SELECT f.id "
     "FROM unnest(%s::varchar[], %s::bigint[]) AS k(sku, loc) CROSS JOIN LATERAL "
     f"(SELECT x.id FROM {LEVELS} x WHERE x.sku = k.sku AND x.location_id = k.loc "
@@ -117,6 +118,7 @@ class Stored:
     unseen: int
     unseen_at: datetime | None
     acked_at: datetime | None
+    sent_at: datetime | None
 
 
 Write = tuple[Key, StockLevelRecord, int]  # the sold_unseen kept
@@ -142,7 +144,7 @@ def apply_page_pg(
             changed += 1
             continue
         if _before(record.modified_at, stored.modified_at) or figure_stale(
-            record, as_of, stored.acked_at
+            record, as_of, stored.acked_at, stored.sent_at
         ):
             ignored += 1
             continue

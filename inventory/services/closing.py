@@ -17,7 +17,7 @@ from inventory.services.errors import InvalidState
 from inventory.services.forwarding import holds_forward_close
 from inventory.services.levels import expired_holds, levels_refresh
 from inventory.services.reservations import locked_levels
-from inventory.services.sold import sold_changes
+from inventory.services.sold import sold_changes, sold_units
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,12 @@ def _close(reservation: Reservation, target: str, now: datetime) -> Reservation:
         if not moved:
             return _already_closed(reservation, target)
         # The ERPs that hold it hear of it after this commits.
-        forwarded = holds_forward_close(reservation=reservation, status=target)
+        sold = None
+        if target == ReservationStatus.CONFIRMED:
+            sold = sold_units(lines, levels)
+        forwarded = holds_forward_close(
+            reservation=reservation, status=target, sold=sold
+        )
         for line in lines:
             level = levels[line.stock_level_id]
             changes = {"reserved": F("reserved") - line.quantity}

@@ -22,7 +22,7 @@ release after it.
 """
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -38,6 +38,7 @@ from integrations.errors import Outcome, ProviderError, Rejected
 from integrations.leases import ClaimLost, LeasedRows
 from integrations.models import ProviderAccount
 from integrations.registry import UnknownProvider, get_adapter, get_adapter_class
+from integrations.rows import lock_rows
 from integrations.secrets_registry import staff_text
 from integrations.task_batcher import shared_broker
 from inventory.models import (
@@ -52,7 +53,11 @@ from inventory.models import (
 )
 from inventory.providers.base import InventoryAdapter, ReserveRequest, ReserveResult
 from inventory.providers.base import ReservationLine as HoldLine
-from inventory.services.sold import sold_forward_ended
+from inventory.services.sold import (
+    confirm_sending,
+    confirm_units,
+    sold_forward_ended,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -113,10 +118,16 @@ def holds_forward_reserve(
     return len(accounts)
 
 
-def holds_forward_close(*, reservation: Reservation, status: str) -> list[int]:
+def holds_forward_close(
+    *,
+    reservation: Reservation,
+    status: str,
+    sold: Mapping[int, dict[str, int]] | None = None,
+) -> list[int]:
     """Inside the transaction that closed ``reservation``: tell every account
-    its hold went to (confirmed: ``confirm``; released or expired:
-    ``release``). Returns those accounts' ids."""
+    its hold went to (confirmed: ``confirm``, carrying ``sold``'s units of
+    the levels it supplies; released or expired: ``release``). Returns
+    those accounts' ids."""
     operation = (
         ForwardOperation.CONFIRM
         if status == ReservationStatus.CONFIRMED
@@ -128,13 +139,24 @@ def holds_forward_close(*, reservation: Reservation, status: str) -> list[int]:
         ).values_list("account_id", flat=True)
     )
     for account_id in account_ids:
-        _forward_create(reservation, account_id, operation)
+        units = None
+        if operation == ForwardOperation.CONFIRM:
+            units = (sold or {}).get(account_id, {})
+        _forward_create(reservation, account_id, operation, sold_units=units)
     return account_ids
 
 
-def _forward_create(reservation: Reservation, account_id: int, operation: str) -> None:
+def _forward_create(
+    reservation: Reservation,
+    account_id: int,
+    operation: str,
+    sold_units: dict[str, int] | None = None,
+) -> None:
     forward = ReservationForward.objects.create(
-        reservation=reservation, account_id=account_id, operation=operation
+        reservation=reservation,
+        account_id=account_id,
+        operation=operation,
+        sold_units=sold_units,
     )
     # Outside a transaction (the one-statement reservation) this runs at once.
     transaction.on_commit(partial(_enqueue, forward.pk, correlation.get() or ""))
@@ -186,6 +208,8 @@ def hold_forward_run(*, forward_id: int, now: datetime | None = None) -> str | N
         logger.exception("hold forward crashed", extra={"forward_id": forward_id})
     if forward.operation == ForwardOperation.RESERVE and status in _ENDED:
         _wake_followers(forward, now)
+    if forward.operation == ForwardOperation.CONFIRM and status == ForwardStatus.DEAD:
+        confirms_given_up([forward.pk])
     return status
 
 
@@ -202,6 +226,8 @@ def _work(forward: ReservationForward, now: datetime) -> str:
         return _confirm_ended(forward, ForwardStatus.SKIPPED, now)
     reference = forward.reservation.public_id
     send = adapter.release if releasing else adapter.confirm
+    if not releasing:
+        _confirm_sending(forward)
     _record(
         forward,
         lambda key: send(reference=reference, idempotency_key=key),
@@ -215,14 +241,52 @@ def _confirm_ended(forward: ReservationForward, status: str, now: datetime) -> s
     """End a confirm forward together with the sold units its levels wait
     for (levels locked first, then the forward row, like every writer)."""
     with transaction.atomic():
-        sold_forward_ended(
-            reservation_id=forward.reservation_id,
-            account_id=forward.account_id,
-            # After the ERP's answer: a figure read from now on shows it.
-            at=timezone.now(),
-            acknowledged=status == ForwardStatus.DONE,
-        )
-        return _finish(forward, status, now)
+        # After the ERP's answer: a figure read from now on shows it.
+        sold_forward_ended(forward=forward, status=status, at=timezone.now())
+        return _finish(forward, status, now, awaiting_since=None)
+
+
+def _confirm_sending(forward: ReservationForward) -> None:
+    """Before a confirm's first call (again after it was given up): its
+    levels await the answer from now on (levels locked first)."""
+    if forward.awaiting_since is not None:
+        return
+    at, units = timezone.now(), confirm_units(forward)
+    with transaction.atomic():
+        lock_rows(StockLevel, sorted(units))
+        opened = _rows.held(forward).filter(awaiting_since__isnull=True)
+        if not opened.update(awaiting_since=at):
+            raise ClaimLost
+        confirm_sending(units, at)
+    forward.awaiting_since = at
+
+
+def confirms_given_up(forward_ids: Iterable[int] | None = None) -> int:
+    """Confirm forwards ended ``dead`` whose answer their levels still await
+    (``forward_ids``, or all: the sweep also finds those a lost worker or a
+    crash left): their levels take the ERP's figures again, less the units
+    (still unsent: nothing says the ERP took them). Returns how many."""
+    rows = ReservationForward.objects.filter(
+        operation=ForwardOperation.CONFIRM,
+        status=ForwardStatus.DEAD,
+        awaiting_since__isnull=False,
+    )
+    if forward_ids is not None:
+        rows = rows.filter(pk__in=list(forward_ids))
+    count = 0
+    for forward in rows:
+        with transaction.atomic():
+            lock_rows(StockLevel, sorted(confirm_units(forward)))
+            # Levels locked first; the row's own update decides who ends it.
+            ended = ReservationForward.objects.filter(
+                pk=forward.pk, status=ForwardStatus.DEAD, awaiting_since__isnull=False
+            ).update(awaiting_since=None)
+            if ended:
+                sold_forward_ended(
+                    forward=forward, status=ForwardStatus.DEAD, at=timezone.now()
+                )
+                count += 1
+    return count
 
 
 def _reserve(
@@ -301,7 +365,7 @@ def _reserve_never_sent(forward: ReservationForward, now: datetime) -> bool:
 
 
 def _finish(
-    forward: ReservationForward, status: str, now: datetime, **fields: str
+    forward: ReservationForward, status: str, now: datetime, **fields: str | None
 ) -> str:
     _rows.finish(forward, status, finished_at=now, **fields)
     logger.info(
@@ -385,6 +449,8 @@ def hold_forwards_sweep(*, now: datetime | None = None) -> int:
         logger.warning(
             "hold forward claims expired", extra={"dead": dead, "retrying": retrying}
         )
+    # Also those a crash left between giving up and ending the wait.
+    confirms_given_up()
     batch = list(_rows.due(now).values_list("pk", flat=True)[:500])
     for forward_id in batch:
         _enqueue(forward_id)

@@ -10,20 +10,28 @@ but not yet in the ERP's figure"):
 - ``sold_unsent``: confirmed, with a confirm forward to the level's ERP not
   yet done. Done moves them out and stamps ``erp_acked_at``: a figure
   current as of earlier may not show that confirm, so it is not applied.
+  From its first call until it ends, the ERP may take them off at any
+  moment (``confirms_awaited``, ``erp_confirm_sent_at``): a figure current
+  from then on may or may not show them, so it is not applied either.
 - ``sold_unseen``: confirmed with no forward to carry them (the ERP keeps no
   holds). They are taken as shown by the first figure the ERP changed after
   ``sold_unseen_at``.
 """
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F
-from django.db.models.functions import Greatest
+from django.db.models import Case, DateTimeField, F, Value, When
+from django.db.models.functions import Coalesce, Greatest
 
-from inventory.models import ReservationLine, StockLevel
+from inventory.models import (
+    ForwardStatus,
+    ReservationForward,
+    ReservationLine,
+    StockLevel,
+)
 from inventory.providers.base import StockLevelRecord
 
 
@@ -41,37 +49,101 @@ def sold_changes(
     return {"sold_unseen": F("sold_unseen") + quantity, "sold_unseen_at": now}
 
 
-def sold_forward_ended(
-    *, reservation_id: int, account_id: int, at: datetime, acknowledged: bool
-) -> None:
-    """A confirm forward to ``account_id`` ended (call it in the transaction
-    that ends it). Acknowledged: the ERP took the units off its figure,
-    which a figure read from ``at`` on shows. Otherwise (it never held
-    them) they wait like those of an ERP told nothing."""
+def sold_units(
+    lines: Iterable[ReservationLine], levels: Mapping[int, StockLevel]
+) -> dict[int, dict[str, int]]:
+    """A confirmed reservation's units by the source of their level, then by
+    level (JSON keys): what each ERP's confirm forward carries."""
+    units: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for line in lines:
+        source_id = levels[line.stock_level_id].source_id
+        if source_id is not None:
+            units[source_id][str(line.stock_level_id)] += line.quantity
+    return {source: dict(by_level) for source, by_level in units.items()}
+
+
+def confirm_units(forward: ReservationForward) -> dict[int, int]:
+    """The units ``forward`` (a confirm) carries, by level id. A row written
+    before they were kept: its lines whose level the ERP still supplies."""
+    if forward.sold_units is not None:
+        return {int(level_id): units for level_id, units in forward.sold_units.items()}
     units: dict[int, int] = defaultdict(int)
     for level_id, quantity in ReservationLine.objects.filter(
-        reservation_id=reservation_id, stock_level__source_id=account_id
+        reservation_id=forward.reservation_id,
+        stock_level__source_id=forward.account_id,
     ).values_list("stock_level_id", "quantity"):
         units[level_id] += quantity
+    return dict(units)
+
+
+def confirm_sending(units: Mapping[int, int], at: datetime) -> None:
+    """The levels of a confirm about to be sent for the first time (or the
+    first time after it was given up and sent again), inside the caller's
+    transaction, committed before the call: from ``at`` the ERP may take the
+    units off at any moment, so the levels' figures wait for its answer."""
     for level_id in sorted(units):  # pk order, like every writer of levels
-        quantity = units[level_id]
-        changes: dict[str, Any] = {
-            "sold_unsent": Greatest(F("sold_unsent") - quantity, 0)
-        }
-        if acknowledged:
+        StockLevel.objects.filter(pk=level_id).update(
+            confirms_awaited=F("confirms_awaited") + 1,
+            erp_confirm_sent_at=Coalesce(
+                F("erp_confirm_sent_at"), Value(at, output_field=DateTimeField())
+            ),
+        )
+
+
+def sold_forward_ended(
+    *, forward: ReservationForward, status: str, at: datetime
+) -> None:
+    """A confirm forward ended (call it in the transaction that ends it,
+    before the forward row). Done: the ERP took the units off, which a
+    figure read from ``at`` on shows. Skipped (the ERP never held them):
+    they wait like those of an ERP told nothing. Dead: they stay unsent
+    (staff send it again). Either way its levels stop awaiting its answer."""
+    awaited = forward.awaiting_since is not None
+    units = confirm_units(forward)
+    for level_id in sorted(units):  # pk order, like every writer of levels
+        changes: dict[str, Any] = {}
+        if status != ForwardStatus.DEAD:
+            changes["sold_unsent"] = Greatest(F("sold_unsent") - units[level_id], 0)
+        if status == ForwardStatus.DONE:
             changes["erp_acked_at"] = at
-        else:
-            changes["sold_unseen"] = F("sold_unseen") + quantity
+        elif status == ForwardStatus.SKIPPED:
+            changes["sold_unseen"] = F("sold_unseen") + units[level_id]
             changes["sold_unseen_at"] = at
-        StockLevel.objects.filter(pk=level_id).update(**changes)
+        if awaited:
+            changes.update(_awaited_less_one())
+        if changes:
+            StockLevel.objects.filter(pk=level_id).update(**changes)
+    forward.awaiting_since = None
+
+
+def _awaited_less_one() -> dict[str, Any]:
+    # The stamp is the first send of a run of overlapping confirms: kept
+    # until the last of them is answered.
+    return {
+        "confirms_awaited": Greatest(F("confirms_awaited") - 1, 0),
+        "erp_confirm_sent_at": Case(
+            When(confirms_awaited__lte=1, then=Value(None)),
+            default=F("erp_confirm_sent_at"),
+            output_field=DateTimeField(),
+        ),
+    }
 
 
 def figure_stale(
-    record: StockLevelRecord, as_of: datetime | None, acked_at: datetime | None
+    record: StockLevelRecord,
+    as_of: datetime | None,
+    acked_at: datetime | None,
+    sent_at: datetime | None,
 ) -> bool:
-    """Whether ``record`` was current before the ERP acknowledged a confirm
-    of its level (``as_of``: when a sync asked for it; a webhook's level:
-    its modification time), so it may not show it."""
+    """Whether ``record`` may not show the level's confirms as the stored
+    counts assume (``as_of``: when a sync asked for it; None: a webhook's
+    level, current as of its modification time): current before the ERP
+    last acknowledged one, or while one sent from ``sent_at`` awaits its
+    answer (the ERP may have taken its units off already). A webhook is
+    compared with our send by its arrival, not the ERP's clock: none is
+    applied while a confirm is awaited."""
+    if sent_at is not None and (as_of is None or as_of >= sent_at):
+        return True
     current = as_of or record.modified_at
     return current is not None and acked_at is not None and current < acked_at
 
@@ -97,4 +169,12 @@ def unseen_kept(
     return 0 if moved else unseen
 
 
-__all__ = ["figure_stale", "sold_changes", "sold_forward_ended", "unseen_kept"]
+__all__ = [
+    "confirm_sending",
+    "confirm_units",
+    "figure_stale",
+    "sold_changes",
+    "sold_forward_ended",
+    "sold_units",
+    "unseen_kept",
+]

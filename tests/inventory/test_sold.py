@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from integrations.errors import Unknown
 from inventory import services
 from inventory.models import (
     ForwardOperation,
@@ -18,6 +19,7 @@ from inventory.models import (
     SandboxErpLevel,
     StockLevel,
 )
+from inventory.providers import sandbox
 from inventory.providers.base import StockLevelRecord
 from inventory.services import LineRequest
 from tests.factories import ProviderAccountFactory
@@ -138,3 +140,236 @@ def test_a_level_no_erp_supplies_keeps_no_count(django_capture_on_commit_callbac
     _sell(3, django_capture_on_commit_callbacks)
     level = _level()
     assert (level.on_hand, level.sold_unsent, level.sold_unseen) == (7, 0, 0)
+
+
+def test_the_erps_report_of_the_confirm_before_its_answer_is_not_counted_twice(
+    apply_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The ERP takes the units off and its inventory.updated webhook is
+    applied while our confirm forward still waits for the ERP's answer: the
+    figure may already show the sale, so it is not applied as figure less
+    the unsent units (they would be taken off twice, and the answer would
+    then zero sold_unsent without giving them back)."""
+    erp = ProviderAccountFactory(kind="inventory", slug="erp")
+    SandboxErpLevel.objects.create(
+        account=erp,
+        sku="A",
+        location_code="MAIN",
+        on_hand=15,
+        modified_at=timezone.now() - timedelta(hours=1),
+    )
+    services.inventory_sync(account=erp, full=True)
+    sold = _sell(5, django_capture_on_commit_callbacks)
+    assert _level().on_hand == 10
+    _run_forward(sold, ForwardOperation.RESERVE)
+
+    real_confirm = sandbox.SandboxInventoryAdapter._confirm
+
+    def confirm_then_webhook(self, reference):
+        real_confirm(self, reference)
+        erp_level = SandboxErpLevel.objects.get()
+        services.stock_levels_apply(
+            account=erp,
+            records=[
+                StockLevelRecord("A", "MAIN", erp_level.on_hand, erp_level.modified_at)
+            ],
+            now=timezone.now(),
+        )
+
+    monkeypatch.setattr(
+        sandbox.SandboxInventoryAdapter, "_confirm", confirm_then_webhook
+    )
+    _run_forward(sold, ForwardOperation.CONFIRM)
+
+    assert SandboxErpLevel.objects.get().on_hand == 10
+    assert (_level().on_hand, _level().sold_unsent) == (10, 0)
+
+
+def _erp_at(on_hand: int) -> object:
+    erp = ProviderAccountFactory(kind="inventory", slug="erp")
+    SandboxErpLevel.objects.create(
+        account=erp,
+        sku="A",
+        location_code="MAIN",
+        on_hand=on_hand,
+        modified_at=timezone.now() - timedelta(hours=1),
+    )
+    services.inventory_sync(account=erp, full=True)
+    return erp
+
+
+def _page(erp, on_hand: int, as_of) -> int:
+    """A sync page of the level with this figure; returns how many were
+    ignored."""
+    record = StockLevelRecord(
+        "A", "MAIN", on_hand, SandboxErpLevel.objects.get().modified_at
+    )
+    return services.stock_levels_apply(
+        account=erp, records=[record], now=timezone.now(), as_of=as_of
+    ).ignored
+
+
+def _confirm_then(monkeypatch, during) -> None:
+    """The ERP books the confirm, then ``during()`` runs before our forward
+    reads the answer (it may raise, as a lost answer would)."""
+    real_confirm = sandbox.SandboxInventoryAdapter._confirm
+
+    def confirm(self, reference):
+        real_confirm(self, reference)
+        during()
+
+    monkeypatch.setattr(sandbox.SandboxInventoryAdapter, "_confirm", confirm)
+
+
+def _awaited() -> tuple:
+    level = _level()
+    return level.confirms_awaited, level.erp_confirm_sent_at
+
+
+def test_a_sync_page_asked_while_the_confirm_awaits_its_answer_is_not_applied(
+    apply_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    erp = _erp_at(15)
+    asked_before_the_send = timezone.now()
+    sold = _sell(5, django_capture_on_commit_callbacks)
+    _run_forward(sold, ForwardOperation.RESERVE)
+    seen = {}
+
+    def sync_pages():
+        seen["awaited"] = _awaited()
+        # Asked before the send, applied now: it cannot show the sale.
+        seen["before"] = _page(erp, 17, asked_before_the_send)
+        seen["on_hand"] = _level().on_hand
+        # Asked now: it may show the sale, or not yet.
+        seen["during"] = _page(erp, 10, timezone.now())
+
+    _confirm_then(monkeypatch, sync_pages)
+    _run_forward(sold, ForwardOperation.CONFIRM)
+
+    assert seen["awaited"][0] == 1 and seen["awaited"][1] is not None
+    assert (seen["before"], seen["on_hand"], seen["during"]) == (0, 12, 1)
+    assert (_level().on_hand, _level().sold_unsent) == (12, 0)
+    assert _awaited() == (0, None)
+    services.inventory_sync(account=erp, full=True)  # asked after the answer
+    assert _level().on_hand == 10
+
+
+def test_a_confirm_answered_on_a_later_try_is_counted_once(
+    apply_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The first call's answer is lost after the ERP booked the sale; its
+    webhook comes; the retry (same key) is acknowledged."""
+    erp = _erp_at(15)
+    sold = _sell(5, django_capture_on_commit_callbacks)
+    _run_forward(sold, ForwardOperation.RESERVE)
+
+    def webhook_then_timeout():
+        erp_level = SandboxErpLevel.objects.get()
+        record = StockLevelRecord("A", "MAIN", erp_level.on_hand, erp_level.modified_at)
+        services.stock_levels_apply(account=erp, records=[record], now=timezone.now())
+        raise Unknown("read timeout", code="timeout")
+
+    _confirm_then(monkeypatch, webhook_then_timeout)
+    forward = ReservationForward.objects.get(operation=ForwardOperation.CONFIRM)
+    assert services.hold_forward_run(forward_id=forward.pk) == ForwardStatus.FAILED
+    assert (_level().on_hand, _level().sold_unsent) == (10, 5)
+    assert _awaited()[0] == 1  # still awaited between tries
+    # Retried while the ERP's figure shows the sale: still not applied.
+    assert _page(erp, 10, timezone.now()) == 1
+
+    monkeypatch.undo()
+    _run_forward(sold, ForwardOperation.CONFIRM)
+    assert SandboxErpLevel.objects.get().on_hand == 10
+    assert (_level().on_hand, _level().sold_unsent, _awaited()) == (10, 0, (0, None))
+
+
+def test_a_confirm_given_up_stops_the_wait_and_is_counted_once_sent_again(
+    apply_path, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    settings.INVENTORY_FORWARD_MAX_ATTEMPTS = 1
+    erp = _erp_at(15)
+    sold = _sell(5, django_capture_on_commit_callbacks)
+    _run_forward(sold, ForwardOperation.RESERVE)
+
+    def refused():
+        raise Unknown("bad gateway", code="http_502")
+
+    monkeypatch.setattr(
+        sandbox.SandboxInventoryAdapter, "_confirm", lambda self, ref: refused()
+    )
+    forward = ReservationForward.objects.get(operation=ForwardOperation.CONFIRM)
+    assert services.hold_forward_run(forward_id=forward.pk) == ForwardStatus.DEAD
+    forward.refresh_from_db()
+    assert forward.awaiting_since is None
+    # Given up: the units stay off (the ERP may not have them), and the
+    # level takes the ERP's figures again.
+    assert (_level().sold_unsent, _awaited()) == (5, (0, None))
+    assert _page(erp, 16, timezone.now()) == 0
+    assert _level().on_hand == 11
+
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=False):
+        services.hold_forwards_retry(reservations=[sold])
+    _run_forward(sold, ForwardOperation.CONFIRM)
+    assert (_level().on_hand, _level().sold_unsent, _awaited()) == (11, 0, (0, None))
+    SandboxErpLevel.objects.update(on_hand=11, modified_at=timezone.now())
+    services.inventory_sync(account=erp, full=True)
+    assert _level().on_hand == 11
+
+
+def test_a_worker_lost_on_its_last_try_stops_the_wait_at_the_sweep(
+    django_capture_on_commit_callbacks,
+):
+    erp = _erp_at(15)
+    sold = _sell(5, django_capture_on_commit_callbacks)
+    _run_forward(sold, ForwardOperation.RESERVE)
+    forward = ReservationForward.objects.get(operation=ForwardOperation.CONFIRM)
+    now = timezone.now()
+    StockLevel.objects.update(confirms_awaited=1, erp_confirm_sent_at=now)
+    # Its worker died mid-call; the lease ran out with no attempt left.
+    ReservationForward.objects.filter(pk=forward.pk).update(
+        status=ForwardStatus.DEAD, awaiting_since=now
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        services.hold_forwards_sweep()
+    forward.refresh_from_db()
+    assert forward.awaiting_since is None
+    assert (_level().sold_unsent, _awaited()) == (5, (0, None))
+    assert _page(erp, 15, timezone.now()) == 0
+
+
+def test_overlapping_confirms_keep_the_wait_until_the_last_answer(
+    apply_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    erp = _erp_at(15)
+    first = _sell(2, django_capture_on_commit_callbacks)
+    second = _sell(3, django_capture_on_commit_callbacks)
+    _run_forward(first, ForwardOperation.RESERVE)
+    _run_forward(second, ForwardOperation.RESERVE)
+    seen = {}
+
+    def second_answered_meanwhile():
+        monkeypatch.undo()
+        seen["first_sent"] = _level().erp_confirm_sent_at
+        _run_forward(second, ForwardOperation.CONFIRM)
+        seen["between"] = _awaited()
+        seen["ignored"] = _page(erp, 12, timezone.now())
+
+    _confirm_then(monkeypatch, second_answered_meanwhile)
+    _run_forward(first, ForwardOperation.CONFIRM)
+    assert seen["between"] == (1, seen["first_sent"])
+    assert seen["ignored"] == 1
+    assert SandboxErpLevel.objects.get().on_hand == 10
+    assert (_level().on_hand, _level().sold_unsent, _awaited()) == (10, 0, (0, None))
+
+
+def test_a_level_whose_source_changed_before_the_answer_is_not_kept_unsent(
+    apply_path, django_capture_on_commit_callbacks
+):
+    _erp_at(15)
+    sold = _sell(5, django_capture_on_commit_callbacks)
+    _run_forward(sold, ForwardOperation.RESERVE)
+    other = ProviderAccountFactory(kind="inventory", slug="other-erp")
+    StockLevel.objects.update(source=other)  # staff moved the SKU to another ERP
+    _run_forward(sold, ForwardOperation.CONFIRM)
+    assert (_level().on_hand, _level().sold_unsent) == (10, 0)
