@@ -201,13 +201,13 @@ def sync_runs_resume() -> int:
     died); their claim keeps a duplicate task harmless."""
     lease = timedelta(seconds=settings.INVENTORY_SYNC_LEASE_SECONDS)
     idle = (
-        SyncRun.objects.filter(status__in=OPEN)
+        SyncRun.objects.filter(status__in=OPEN, account__enabled=True)
         .alias(seen_at=Coalesce("claimed_at", "progress_at", "started_at"))
         .filter(seen_at__lt=timezone.now() - lease)
     )
     ids = list(idle.order_by("pk").values_list("pk", flat=True))
     for run_id in ids:
-        _enqueue(run_id)
+        transaction.on_commit(partial(_enqueue, run_id))
     return len(ids)
 
 

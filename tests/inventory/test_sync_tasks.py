@@ -213,3 +213,15 @@ def test_the_command_works_a_whole_sync_in_one_process(erp, queue, settings):
     assert (run.status, run.pages, run.items_seen) == ("succeeded", 4, 4)
     assert "pages 4  seen 4" in out.getvalue()
     assert not queue  # no task: the budget is for the workers
+
+
+def test_the_schedule_resumes_no_run_of_a_disabled_account(erp, settings, queue):
+    run = services.sync_run_start(account=erp)
+    lease = timedelta(seconds=settings.INVENTORY_SYNC_LEASE_SECONDS + 1)
+    SyncRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - lease)
+    erp.enabled = False
+    erp.save()
+    assert services.sync_runs_resume() == 0
+    erp.enabled = True
+    erp.save()
+    assert services.sync_runs_resume() == 1  # a queued run whose task was lost
