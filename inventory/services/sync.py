@@ -175,9 +175,10 @@ def sync_time_budget() -> float:
 
 
 def inventory_syncs_schedule() -> int:
-    """The schedule: resume runs whose task was lost or whose worker died
-    (from their last page), then queue a run, one task each, for every
-    enabled account with none open. Returns how many runs were started."""
+    """The schedule: queue a run, one task each, for every enabled account
+    with none open (a start first ends runs stale for STALE_AFTER), then
+    resume runs whose task was lost or whose worker died, from their last
+    page. Returns how many runs were started."""
     started = 0
     for account in inventory_accounts():
         try:
