@@ -163,6 +163,15 @@ INVENTORY_SYNC_PAGE_SIZE = env.int("INVENTORY_SYNC_PAGE_SIZE", default=1000)
 INVENTORY_SYNC_SINCE_MARGIN_SECONDS = env.int(
     "INVENTORY_SYNC_SINCE_MARGIN_SECONDS", default=300
 )
+# A sync task applies pages for this long, then hands the run to a fresh task
+# (a page is never cut): kept under Q_TIMEOUT. Unset: half of Q_TIMEOUT.
+INVENTORY_SYNC_TIME_BUDGET_SECONDS = env.float(
+    "INVENTORY_SYNC_TIME_BUDGET_SECONDS", default=None
+)
+# A sync task's hold on its run, renewed with every page: a run nobody has
+# held this long (its task lost, its worker dead) is resumed by the schedule
+# from its last page. Above Q_TIMEOUT, so a live worker is never overtaken.
+INVENTORY_SYNC_LEASE_SECONDS = env.int("INVENTORY_SYNC_LEASE_SECONDS", default=300)
 # Holds forwarded to an ERP that keeps its own (inventory.services.forwarding):
 # tries per forward, backoff base and cap (seconds), when a queued one counts as
 # lost (minutes) and how long a worker's claim lasts (seconds).

@@ -1,12 +1,7 @@
 """django-q2 tasks: thin, each calls one service."""
 
-import logging
-
 from integrations import correlation
 from inventory import services
-from inventory.models import SyncRun
-
-logger = logging.getLogger(__name__)
 
 
 def expire_reservations() -> int:
@@ -14,26 +9,17 @@ def expire_reservations() -> int:
 
 
 def run_sync(run_id: int) -> str:
-    """Work one queued SyncRun (the admin's "sync now")."""
-    run = SyncRun.objects.select_related("account").get(pk=run_id)
-    return services.sync_run_execute(run=run).status
+    """One time budget of a SyncRun ("sync now", the schedule); the service
+    enqueues the next task while pages are left."""
+    run = services.sync_run_continue(run_id=run_id)
+    return "not_claimed" if run is None else run.status
 
 
 def sync_all_accounts() -> int:
-    """The schedule: an incremental sync of every enabled inventory account;
-    an account whose previous sync is still under way is skipped."""
-    done = 0
-    for account in services.inventory_accounts():
-        try:
-            services.inventory_sync(account=account)
-        except services.InventoryError as error:
-            logger.info(
-                "inventory sync skipped",
-                extra={"account": account.slug, "code": error.code},
-            )
-            continue
-        done += 1
-    return done
+    """The schedule: a run of every enabled inventory account, one task
+    each (an account whose previous sync is still under way is skipped),
+    and runs whose task or worker was lost resumed."""
+    return services.inventory_syncs_schedule()
 
 
 def refresh_purchase_orders() -> int:

@@ -1,21 +1,15 @@
 """Sync runs, and "sync now": a queued run enqueued on commit to the
 workers; its page refreshes itself while it runs, showing the counters."""
 
-from functools import partial
-
 from django.contrib import admin, messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
-from django_q.tasks import async_task
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.models import ProviderAccount
 from inventory import services
 from inventory.models import SyncRun, SyncStatus
-
-SYNC_TASK = "inventory.tasks.run_sync"
 
 
 @admin.register(SyncRun)
@@ -87,11 +81,8 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self.message_user(request, "Choose an inventory account.", messages.ERROR)
             return HttpResponseRedirect(back)
         try:
-            with transaction.atomic():
-                run = services.sync_run_start(
-                    account=account, full="full" in request.POST
-                )
-                transaction.on_commit(partial(async_task, SYNC_TASK, run.pk))
+            # Its first task is enqueued on commit, one time budget each.
+            run = services.sync_run_queue(account=account, full="full" in request.POST)
         except services.InventoryError as error:
             self.message_user(request, error.message, messages.WARNING)
             return HttpResponseRedirect(back)

@@ -33,6 +33,17 @@ class SyncRun(models.Model):
     items_changed = models.PositiveIntegerField(default=0)
     items_failed = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
+    # Where the next page starts (services.sync.SyncPosition: the ERP's
+    # cursor, or the SKUs done), saved with each page so a later task
+    # resumes there. None: from the beginning.
+    position = models.JSONField(null=True, blank=True)
+    # When the last page was applied: a run no worker has moved for
+    # STALE_AFTER is ended failed (not counted from ``started_at``).
+    progress_at = models.DateTimeField(null=True, blank=True)
+    # The worker's lease, renewed with every page; None between tasks. A
+    # run left unclaimed or held past INVENTORY_SYNC_LEASE_SECONDS is
+    # resumed by the schedule.
+    claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-pk"]

@@ -40,9 +40,13 @@ from inventory.services.reservations import LineRequest, reservation_create
 from inventory.services.sync import (
     inventory_accounts,
     inventory_sync,
+    inventory_syncs_schedule,
     known_skus,
+    sync_run_continue,
     sync_run_execute,
+    sync_run_queue,
     sync_run_start,
+    sync_runs_resume,
 )
 
 __all__ = [
@@ -62,6 +66,7 @@ __all__ = [
     "holding_accounts",
     "inventory_accounts",
     "inventory_sync",
+    "inventory_syncs_schedule",
     "known_skus",
     "levels_refresh",
     "purchase_order_refresh",
@@ -77,6 +82,9 @@ __all__ = [
     "stock_level_threshold_set",
     "stock_levels_apply",
     "stock_state",
+    "sync_run_continue",
     "sync_run_execute",
+    "sync_run_queue",
     "sync_run_start",
+    "sync_runs_resume",
 ]

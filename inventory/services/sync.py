@@ -7,40 +7,56 @@ started, less a margin (``next_since``). A page that fails is recorded in
 ``SyncRun.errors`` and the run goes on with the next one where the
 continuation allows it (an offset, or the next batch of SKUs); the run then
 ends ``partial``.
+
+On the workers a run is worked a time budget per task (``sync_run_continue``:
+claimed by a conditional update, its position saved with every page, the
+next task enqueued on commit), so no task outlives ``Q_TIMEOUT``; the
+``sync_inventory`` command works a run to its end in one process
+(``sync_run_execute``). A run whose task was lost or whose worker died is
+resumed from its last page by the schedule (``inventory_syncs_schedule``).
 """
 
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from integrations import registry
 from integrations.errors import ProviderError
+from integrations.leases import ClaimLost
 from integrations.models import ProviderAccount
 from integrations.secrets_registry import staff_text
-from inventory.models import ReorderPoint, StockLevel, SyncRun, SyncStatus
-from inventory.providers.base import (
-    InventoryAdapter,
-    LevelsQuery,
-    RejectedLevel,
-    StockLevelPage,
-)
+from integrations.task_batcher import shared_broker
+from inventory.models import SyncRun, SyncStatus
+from inventory.providers.base import InventoryAdapter, LevelsQuery, StockLevelPage
 from inventory.services.apply import stock_levels_apply
 from inventory.services.errors import InventoryError
+from inventory.services.sync_pages import (
+    PageSource,
+    SyncPosition,
+    known_skus,
+    page_failure_record,
+    rejected_levels_record,
+)
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[SyncRun], None]
-MAX_ERRORS_KEPT = 50
-MAX_FAILED_PAGES_IN_A_ROW = 3
-# A queued or running sync older than this died with its process.
+SYNC_TASK = "inventory.tasks.run_sync"
+# An open sync no worker has moved for this long (no page applied, none
+# started) is given up by the next start: resuming it failed.
 STALE_AFTER = timedelta(hours=1)
 OPEN = (SyncStatus.QUEUED, SyncStatus.RUNNING)
+_PAGE_FIELDS = ["pages", "items_seen", "items_changed", "items_failed", "errors"]
 
 
 def sync_run_start(*, account: ProviderAccount, full: bool = False) -> SyncRun:
@@ -53,11 +69,14 @@ def sync_run_start(*, account: ProviderAccount, full: bool = False) -> SyncRun:
         adapter = registry.get_adapter(account)
     except (registry.UnknownProvider, ImproperlyConfigured) as exc:
         raise InventoryError(str(exc), code="invalid_account") from None
-    open_runs = SyncRun.objects.filter(account=account, status__in=OPEN)
-    # A run whose process died (or whose task the broker lost) ends here,
-    # so it does not block every later sync of the account.
-    open_runs.filter(started_at__lt=timezone.now() - STALE_AFTER).update(
-        status=SyncStatus.FAILED, finished_at=timezone.now()
+    # A run nobody has moved for an hour (resumed in vain, or its process
+    # died) ends here, so it does not block every later sync of the account.
+    # Measured from its last page: a long run that keeps going is not stale.
+    now = timezone.now()
+    cut = now - STALE_AFTER
+    stale = Q(progress_at__lt=cut) | Q(progress_at__isnull=True, started_at__lt=cut)
+    SyncRun.objects.filter(stale, account=account, status__in=OPEN).update(
+        status=SyncStatus.FAILED, finished_at=now, claimed_at=None
     )
     since = next_since(account) if not full and adapter.supports_since else None
     try:
@@ -69,6 +88,15 @@ def sync_run_start(*, account: ProviderAccount, full: bool = False) -> SyncRun:
         raise InventoryError(
             "A sync of this account is already under way.", code="sync_running"
         ) from None
+
+
+def sync_run_queue(*, account: ProviderAccount, full: bool = False) -> SyncRun:
+    """Start a run of ``account`` and enqueue its first task when the
+    caller's transaction commits ("sync now", the schedule)."""
+    with transaction.atomic():
+        run = sync_run_start(account=account, full=full)
+        transaction.on_commit(partial(_enqueue, run.pk))
+    return run
 
 
 def next_since(account: ProviderAccount) -> datetime | None:
@@ -90,11 +118,139 @@ def next_since(account: ProviderAccount) -> datetime | None:
 
 
 def sync_run_execute(*, run: SyncRun, progress: Progress | None = None) -> SyncRun:
-    """Work the run to its end, saving counters after every page. Anything
-    but a provider's error ends the run ``failed`` with its cause kept, and
-    is raised as InventoryError(sync_failed)."""
+    """Work the run to its end in this process (the command), saving
+    counters after every page. Anything but a provider's error ends the run
+    ``failed`` with its cause kept, and is raised as
+    InventoryError(sync_failed)."""
+    if not _claim(run.pk):
+        raise InventoryError(
+            "A sync of this account is already under way.", code="sync_running"
+        )
+    run.refresh_from_db()  # as claimed: started now, from its stored position
     try:
-        return _execute(run, progress)
+        _guarded(run, progress, deadline=None)
+    except ClaimLost:
+        raise InventoryError(
+            "Another worker took this sync over.", code="sync_running"
+        ) from None
+    return run
+
+
+def sync_run_continue(
+    *, run_id: int, budget_seconds: float | None = None
+) -> SyncRun | None:
+    """One task's worth of a run: claim it, apply pages for
+    ``budget_seconds`` (``sync_time_budget()``; the page under way is never
+    cut, and each task applies at least one), then end the run or hand it to
+    a fresh task, enqueued on commit, that resumes at the next page. None
+    when the run has ended or another worker holds it."""
+    if not _claim(run_id):
+        logger.info("inventory sync not claimed", extra={"run": run_id})
+        return None
+    # Read after the claim: the position the last holder saved.
+    run = SyncRun.objects.select_related("account").get(pk=run_id)
+    budget = sync_time_budget() if budget_seconds is None else budget_seconds
+    try:
+        more = _guarded(run, None, deadline=time.monotonic() + budget)
+    except ClaimLost:
+        # Resumed by another worker meanwhile (this one was taken for dead):
+        # this task's last page rolled back, the other goes on from before it.
+        logger.warning("inventory sync taken over", extra={"run": run_id})
+        return None
+    if more:
+        # Between tasks the run stays running, held by nobody; the next
+        # task claims it, or the schedule resumes it if that task is lost.
+        released = SyncRun.objects.filter(pk=run.pk, claimed_at=run.claimed_at)
+        if released.update(claimed_at=None):
+            run.claimed_at = None
+            transaction.on_commit(partial(_enqueue, run.pk))
+    return run
+
+
+def sync_time_budget() -> float:
+    """Seconds a sync task applies pages: ``INVENTORY_SYNC_TIME_BUDGET_SECONDS``,
+    or half of the cluster's timeout."""
+    budget = settings.INVENTORY_SYNC_TIME_BUDGET_SECONDS
+    return float(settings.Q_CLUSTER["timeout"]) / 2 if budget is None else budget
+
+
+def inventory_syncs_schedule() -> int:
+    """The schedule: queue a run, one task each, for every enabled account
+    with none open (a start first ends runs stale for STALE_AFTER), then
+    resume runs whose task was lost or whose worker died, from their last
+    page. Returns how many runs were started."""
+    started = 0
+    for account in inventory_accounts():
+        try:
+            sync_run_queue(account=account)
+        except InventoryError as error:
+            logger.info(
+                "inventory sync skipped",
+                extra={"account": account.slug, "code": error.code},
+            )
+            continue
+        started += 1
+    resumed = sync_runs_resume()
+    if resumed:
+        logger.warning("inventory syncs resumed", extra={"count": resumed})
+    return started
+
+
+def sync_runs_resume() -> int:
+    """Enqueue open runs nobody has held for ``INVENTORY_SYNC_LEASE_SECONDS``
+    (queued or between tasks with their task lost, or held by a worker that
+    died); their claim keeps a duplicate task harmless."""
+    lease = timedelta(seconds=settings.INVENTORY_SYNC_LEASE_SECONDS)
+    idle = (
+        SyncRun.objects.filter(status__in=OPEN, account__enabled=True)
+        .alias(seen_at=Coalesce("claimed_at", "progress_at", "started_at"))
+        .filter(seen_at__lt=timezone.now() - lease)
+    )
+    ids = list(idle.order_by("pk").values_list("pk", flat=True))
+    for run_id in ids:
+        transaction.on_commit(partial(_enqueue, run_id))
+    return len(ids)
+
+
+def _enqueue(run_id: int) -> None:
+    try:
+        async_task(SYNC_TASK, run_id, broker=shared_broker())
+    except Exception:
+        # The run stays open: the schedule resumes it.
+        logger.exception(
+            "inventory sync enqueue failed; left for the schedule",
+            extra={"run": run_id},
+        )
+
+
+def _claim(run_id: int) -> bool:
+    """Take an open run nobody holds (or whose holder's lease expired) for
+    this worker: a conditional update, so two tasks never work one run.
+    The first claim is the run's start."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.INVENTORY_SYNC_LEASE_SECONDS)
+    free = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - lease)
+    claimed = (
+        SyncRun.objects.filter(pk=run_id, status__in=OPEN)
+        .filter(free)
+        .update(
+            status=SyncStatus.RUNNING,
+            claimed_at=now,
+            started_at=Case(
+                When(status=SyncStatus.QUEUED, then=Value(now)),
+                default=F("started_at"),
+            ),
+        )
+    )
+    return claimed == 1
+
+
+def _guarded(run: SyncRun, progress: Progress | None, deadline: float | None) -> bool:
+    """``_work`` ending the run ``failed`` on anything but a lost claim."""
+    try:
+        return _work(run, progress, deadline)
+    except ClaimLost:
+        raise
     except Exception as exc:
         message = staff_text(f"{type(exc).__name__}: {exc}")[:200]
         _end_failed(run, "sync_failed", message)
@@ -104,7 +260,7 @@ def sync_run_execute(*, run: SyncRun, progress: Progress | None = None) -> SyncR
         ) from None
     except BaseException:
         # Ctrl-C or a worker shut down: the run ends here, or it would keep
-        # the account's next syncs waiting for STALE_AFTER.
+        # the account's next syncs waiting.
         _end_failed(run, "sync_interrupted", "The sync was interrupted.")
         logger.warning("inventory sync interrupted", extra={"run": run.pk})
         raise
@@ -113,16 +269,62 @@ def sync_run_execute(*, run: SyncRun, progress: Progress | None = None) -> SyncR
 def _end_failed(run: SyncRun, code: str, message: str) -> None:
     run.errors = [*run.errors, {"code": code, "message": message}]
     run.status, run.finished_at = SyncStatus.FAILED, timezone.now()
-    run.save(update_fields=["errors", "status", "finished_at"])
+    SyncRun.objects.filter(pk=run.pk, claimed_at=run.claimed_at).update(
+        errors=run.errors,
+        status=run.status,
+        finished_at=run.finished_at,
+        claimed_at=None,
+    )
+    run.claimed_at = None
 
 
-def _execute(run: SyncRun, progress: Progress | None) -> SyncRun:
+def _work(run: SyncRun, progress: Progress | None, deadline: float | None) -> bool:
+    """Apply pages from the run's position until none is left (the run is
+    finished: False) or the next one would end past ``deadline`` (True)."""
     adapter = registry.get_adapter(run.account)
-    run.status, run.started_at = SyncStatus.RUNNING, timezone.now()
-    run.save(update_fields=["status", "started_at"])
-    for page, asked_at in _pages(adapter, run):
+    source = PageSource(adapter, run)
+    position = SyncPosition.of(run, adapter)
+    slowest, pages = 0.0, 0
+    while (query := source.query(position)) is not None:
+        # At least one page a task, or a page slower than the budget would
+        # never be applied; then none that would end past the deadline.
+        if pages and deadline is not None and time.monotonic() + slowest > deadline:
+            return True
+        began, asked_at = time.monotonic(), timezone.now()
+        page = _ask(adapter, run, query)
+        position = source.after(position, query, page)
+        _page_save(run, page, asked_at, position)
+        slowest, pages = max(slowest, time.monotonic() - began), pages + 1
+        if progress is not None:
+            progress(run)
+    _finish(run)
+    return False
+
+
+def _ask(
+    adapter: InventoryAdapter, run: SyncRun, query: LevelsQuery
+) -> StockLevelPage | None:
+    """The page ``query`` asks for; None for one that failed (recorded)."""
+    try:
+        return adapter.levels(query)
+    except ProviderError as error:
+        page_failure_record(run, query, error)
+        return None
+
+
+def _page_save(
+    run: SyncRun,
+    page: StockLevelPage | None,
+    asked_at: datetime,
+    position: SyncPosition,
+) -> None:
+    """Apply a page and save the run's counters and position in one
+    transaction, while this worker's claim stands (ClaimLost rolls both
+    back): a resumed run never applies a page twice or skips one."""
+    with transaction.atomic():
         if page is not None:
-            _record_rejected(run, page.rejected)
+            rejected_levels_record(run, page.rejected)
+            # Its figures are current as of when it was asked for, or later.
             result = stock_levels_apply(
                 account=run.account,
                 records=page.records,
@@ -134,19 +336,17 @@ def _execute(run: SyncRun, progress: Progress | None) -> SyncRun:
             if result.newest and (not run.high_water or result.newest > run.high_water):
                 run.high_water = result.newest
         run.pages += 1
-        run.save(
-            update_fields=[
-                "pages",
-                "items_seen",
-                "items_changed",
-                "items_failed",
-                "errors",
-                "high_water",
-            ]
+        now = timezone.now()
+        saved = SyncRun.objects.filter(pk=run.pk, claimed_at=run.claimed_at).update(
+            **{name: getattr(run, name) for name in _PAGE_FIELDS},
+            high_water=run.high_water,
+            position=position.as_json(),
+            progress_at=now,
+            claimed_at=now,
         )
-        if progress is not None:
-            progress(run)
-    return _finish(run)
+        if saved != 1:
+            raise ClaimLost
+    run.position, run.progress_at, run.claimed_at = position.as_json(), now, now
 
 
 def _finish(run: SyncRun) -> SyncRun:
@@ -157,7 +357,12 @@ def _finish(run: SyncRun) -> SyncRun:
     else:
         run.status = SyncStatus.FAILED
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "finished_at"])
+    ended = SyncRun.objects.filter(pk=run.pk, claimed_at=run.claimed_at).update(
+        status=run.status, finished_at=run.finished_at, claimed_at=None
+    )
+    if not ended:
+        raise ClaimLost
+    run.claimed_at = None
     logger.info(
         "inventory sync finished",
         extra={
@@ -171,106 +376,13 @@ def _finish(run: SyncRun) -> SyncRun:
     return run
 
 
-def _pages(
-    adapter: InventoryAdapter, run: SyncRun
-) -> Iterator[tuple[StockLevelPage | None, datetime]]:
-    """Each page (None for one that failed and was recorded) and when it was
-    asked for: its figures are current as of then or later."""
-    limit = min(settings.INVENTORY_SYNC_PAGE_SIZE, adapter.max_page_size)
-    first = LevelsQuery(since=run.since, limit=limit)
-    if adapter.levels_by_sku:
-        skus = known_skus()
-        batches = [skus[i : i + limit] for i in range(0, len(skus), limit)]
-        starts = [LevelsQuery(limit=limit, skus=tuple(batch)) for batch in batches]
-    else:
-        starts = [first]
-    for start in starts:
-        query: LevelsQuery | None = start
-        failures = 0
-        while query is not None:
-            asked_at = timezone.now()
-            try:
-                page = adapter.levels(query)
-            except ProviderError as error:
-                _record_failure(run, query, error)
-                yield None, asked_at
-                failures += 1
-                # Past a few failures in a row the ERP is down, not one page bad.
-                give_up = failures >= MAX_FAILED_PAGES_IN_A_ROW
-                query = None if give_up else _skip(adapter, query)
-                continue
-            failures = 0
-            yield page, asked_at
-            query = query.next(page) if page.has_more else None
-
-
-def _skip(adapter: InventoryAdapter, query: LevelsQuery) -> LevelsQuery | None:
-    """The query after a failed one: the next batch of SKUs follows anyway;
-    otherwise the adapter's ``cursor_after`` (None: nothing can follow)."""
-    if query.skus:
-        return None
-    cursor = adapter.cursor_after(query)
-    return None if cursor is None else replace(query, cursor=cursor)
-
-
-def _record_failure(run: SyncRun, query: LevelsQuery, error: ProviderError) -> None:
-    run.items_failed += len(query.skus) or query.limit
-    if len(run.errors) < MAX_ERRORS_KEPT:
-        run.errors = [
-            *run.errors,
-            {
-                "cursor": query.cursor,
-                "skus": len(query.skus),
-                "code": error.code,
-                "outcome": str(error.outcome),
-                "message": staff_text(error.message)[:200],
-            },
-        ]
-    logger.warning(
-        "inventory sync page failed",
-        extra={"account": run.account.slug, "code": error.code},
-    )
-
-
-def _record_rejected(run: SyncRun, rejected: tuple[RejectedLevel, ...]) -> None:
-    """Levels of a page our columns cannot hold (the adapter's page left them
-    out): counted as failed and listed for staff; the page's others apply."""
-    run.items_failed += len(rejected)
-    for level in rejected:
-        if len(run.errors) < MAX_ERRORS_KEPT:
-            run.errors = [
-                *run.errors,
-                {
-                    "code": "invalid_level",
-                    "sku": level.sku,
-                    "location": level.location_code,
-                    "message": level.reason,
-                },
-            ]
-        logger.warning(
-            "inventory sync level refused",
-            extra={
-                "account": run.account.slug,
-                "sku": level.sku,
-                "reason": level.reason,
-            },
-        )
-
-
-def known_skus() -> list[str]:
-    """Every SKU we stock or reorder: what a ``levels_by_sku`` ERP is asked."""
-    stocked = StockLevel.objects.values_list("sku", flat=True).distinct()
-    reordered = ReorderPoint.objects.values_list("sku", flat=True)
-    return sorted(set(stocked) | set(reordered))
-
-
 def inventory_sync(
     *,
     account: ProviderAccount,
     full: bool = False,
     progress: Progress | None = None,
 ) -> SyncRun:
-    """Start and run a sync of ``account`` in this process."""
+    """Start and run a sync of ``account`` to its end in this process."""
     run = sync_run_start(account=account, full=full)
     return sync_run_execute(run=run, progress=progress)
 
@@ -286,7 +398,12 @@ def inventory_accounts() -> list[ProviderAccount]:
 __all__ = [
     "inventory_accounts",
     "inventory_sync",
+    "inventory_syncs_schedule",
     "known_skus",
+    "sync_run_continue",
     "sync_run_execute",
+    "sync_run_queue",
     "sync_run_start",
+    "sync_runs_resume",
+    "sync_time_budget",
 ]

@@ -2,6 +2,7 @@
 as signed inventory.updated webhooks that our intake applies."""
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -12,8 +13,11 @@ from integrations.models import WebhookEvent
 from integrations.providers import sandbox_webhooks
 from integrations.webhooks.services import webhook_event_process
 from inventory import services, tasks
-from inventory.models import Reservation, SandboxErpLevel, StockLevel
-from inventory.providers.sandbox import sandbox_erp_set_levels
+from inventory.models import Reservation, SandboxErpLevel, StockLevel, SyncRun
+from inventory.providers.sandbox import (
+    SandboxInventoryAdapter,
+    sandbox_erp_set_levels,
+)
 from inventory.services import LineRequest
 from tests.contract.sandbox import SECRET
 from tests.factories import ProviderAccountFactory
@@ -33,13 +37,74 @@ def test_expire_task_releases_past_reservations():
     assert StockLevel.objects.get(sku="A").reserved == 0
 
 
-def test_scheduled_sync_skips_an_account_already_syncing():
+def test_scheduled_sync_skips_an_account_already_syncing(
+    django_capture_on_commit_callbacks,
+):
     idle = ProviderAccountFactory(kind="inventory", slug="erp-idle", priority=1)
     busy = ProviderAccountFactory(kind="inventory", slug="erp-busy", priority=2)
     SandboxErpLevel.objects.create(account=idle, sku="A", location_code="MAIN")
     services.sync_run_start(account=busy)
-    assert tasks.sync_all_accounts() == 1
+    # The account's run is its own task, enqueued on commit (run at once:
+    # Q_SYNC in tests).
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.sync_all_accounts() == 1
     assert StockLevel.objects.filter(source=idle).count() == 1
+
+
+def test_the_scheduled_sync_ends_every_task_within_the_cluster_timeout(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    """With Q_TIMEOUT 1 s, an account whose sync takes 2.5 s (25 pages of
+    0.1 s: a big TradeGecko account at one request a second) is worked by
+    several tasks of one time budget each, never killed mid-run; the
+    schedule only queues one task per account. Every page is asked once,
+    in order, across the tasks."""
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 1}
+    settings.INVENTORY_SYNC_PAGE_SIZE = 1
+    slow = ProviderAccountFactory(kind="inventory", slug="erp-slow", priority=1)
+    quick = ProviderAccountFactory(kind="inventory", slug="erp-quick", priority=2)
+    for n in range(25):
+        SandboxErpLevel.objects.create(
+            account=slow, sku=f"S{n:02}", location_code="MAIN", on_hand=n
+        )
+    SandboxErpLevel.objects.create(
+        account=quick, sku="Q", location_code="MAIN", on_hand=1
+    )
+    real, asked = SandboxInventoryAdapter.levels, []
+
+    def one_request_per_page(self, query):
+        if self.account == slow:
+            asked.append(query.cursor)
+            time.sleep(0.1)
+        return real(self, query)
+
+    monkeypatch.setattr(SandboxInventoryAdapter, "levels", one_request_per_page)
+    queue: list[int] = []
+    monkeypatch.setattr(
+        "inventory.services.sync.async_task",
+        lambda func, run_id, **kw: queue.append(run_id),
+        raising=False,
+    )
+    took = []
+    with django_capture_on_commit_callbacks(execute=True):
+        began = time.monotonic()
+        tasks.sync_all_accounts()
+        took.append(time.monotonic() - began)
+    assert took[0] < 1, f"the schedule synced every account itself: {took[0]:.1f} s"
+    assert len(queue) == 2  # one task per account
+    while queue:
+        with django_capture_on_commit_callbacks(execute=True):
+            began = time.monotonic()
+            tasks.run_sync(queue.pop(0))
+            took.append(time.monotonic() - began)
+
+    assert max(took) < 1, f"a task outlived Q_TIMEOUT: {took}"
+    run = SyncRun.objects.get(account=slow)
+    assert (run.status, run.pages, run.items_seen) == ("succeeded", 25, 25)
+    assert len(took) >= 1 + 5  # the schedule, then 2.5 s in tasks of 0.5 s
+    assert asked == [str(n) if n else "" for n in range(25)]
+    assert StockLevel.objects.filter(source=slow).count() == 25
+    assert SyncRun.objects.get(account=quick).status == "succeeded"
 
 
 def test_sandbox_erp_announces_its_changes(

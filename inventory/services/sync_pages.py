@@ -1,0 +1,194 @@
+"""Where an ERP sync stands and what it asks next.
+
+A run's position (the ERP's continuation, or the last SKU of the batches
+done for ``levels_by_sku`` ERPs) is saved with every page, in the page's own
+transaction, so a run worked by several tasks asks each page once and in
+order: a later task resumes exactly after the last page applied.
+"""
+
+import bisect
+import logging
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.conf import settings
+
+from integrations.errors import ProviderError
+from integrations.secrets_registry import staff_text
+from inventory.models import ReorderPoint, StockLevel, SyncRun
+from inventory.providers.base import (
+    InventoryAdapter,
+    LevelsQuery,
+    RejectedLevel,
+    StockLevelPage,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_ERRORS_KEPT = 50
+MAX_FAILED_PAGES_IN_A_ROW = 3
+
+
+@dataclass(frozen=True)
+class SyncPosition:
+    """The next page of a run, as stored in ``SyncRun.position``."""
+
+    # Page size, fixed when the run starts: an offset or page-number cursor
+    # means something else under another size.
+    limit: int
+    # The ERP's continuation for the next page ("" = the first).
+    cursor: str = ""
+    # levels_by_sku: the batch under way while it has pages left; () = the
+    # next batch, the known SKUs after ``after_sku``.
+    skus: tuple[str, ...] = ()
+    # levels_by_sku: every SKU up to this one is done (None: none yet). A
+    # key, not an index: SKUs created between two tasks shift no batch.
+    after_sku: str | None = None
+    # Failed pages in a row (the run stops at MAX_FAILED_PAGES_IN_A_ROW).
+    failures: int = 0
+    done: bool = False
+
+    @classmethod
+    def of(cls, run: SyncRun, adapter: InventoryAdapter) -> "SyncPosition":
+        """The run's stored position, or its first page."""
+        data: dict[str, Any] | None = run.position
+        if not data:
+            limit = min(settings.INVENTORY_SYNC_PAGE_SIZE, adapter.max_page_size)
+            return cls(limit=limit)
+        return cls(
+            limit=int(data["limit"]),
+            cursor=str(data.get("cursor") or ""),
+            skus=tuple(data.get("skus") or ()),
+            after_sku=data.get("after_sku"),
+            failures=int(data.get("failures") or 0),
+            done=bool(data.get("done")),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "limit": self.limit,
+            "cursor": self.cursor,
+            "skus": list(self.skus),
+            "after_sku": self.after_sku,
+            "failures": self.failures,
+            "done": self.done,
+        }
+
+
+class PageSource:
+    """The queries of one run from its position, for one task: the known
+    SKUs (``levels_by_sku``) are read once per task."""
+
+    def __init__(self, adapter: InventoryAdapter, run: SyncRun) -> None:
+        self.adapter = adapter
+        self.since = run.since
+        self._known: list[str] | None = None
+
+    def query(self, position: SyncPosition) -> LevelsQuery | None:
+        """The query for the page at ``position``; None when none is left."""
+        if position.done:
+            return None
+        if not self.adapter.levels_by_sku:
+            return LevelsQuery(
+                cursor=position.cursor, since=self.since, limit=position.limit
+            )
+        skus = position.skus or self._batch_after(position.after_sku, position.limit)
+        if not skus:
+            return None
+        return LevelsQuery(cursor=position.cursor, limit=position.limit, skus=skus)
+
+    def after(
+        self,
+        position: SyncPosition,
+        query: LevelsQuery,
+        page: StockLevelPage | None,
+    ) -> SyncPosition:
+        """The position once ``query`` answered ``page`` (None: it failed
+        and was recorded)."""
+        if page is not None:
+            failures = 0
+            following = query.next(page) if page.has_more else None
+        else:
+            failures = position.failures + 1
+            # Past a few failures in a row the ERP is down, not one page bad.
+            give_up = failures >= MAX_FAILED_PAGES_IN_A_ROW
+            following = None if give_up else self._skip(query)
+        if following is not None:
+            return replace(
+                position, cursor=following.cursor, skus=query.skus, failures=failures
+            )
+        if query.skus:
+            # The batch is over (a failed one too): the next batch starts
+            # after its last SKU, with a clean count of failures.
+            return replace(
+                position, cursor="", skus=(), after_sku=query.skus[-1], failures=0
+            )
+        return replace(position, failures=failures, done=True)
+
+    def _skip(self, query: LevelsQuery) -> LevelsQuery | None:
+        """The query after a failed one: the next batch of SKUs follows
+        anyway; otherwise the adapter's ``cursor_after`` (None: nothing can
+        follow)."""
+        if query.skus:
+            return None
+        cursor = self.adapter.cursor_after(query)
+        return None if cursor is None else replace(query, cursor=cursor)
+
+    def _batch_after(self, after: str | None, limit: int) -> tuple[str, ...]:
+        if self._known is None:
+            self._known = known_skus()
+        start = 0 if after is None else bisect.bisect_right(self._known, after)
+        return tuple(self._known[start : start + limit])
+
+
+def known_skus() -> list[str]:
+    """Every SKU we stock or reorder, sorted: what a ``levels_by_sku`` ERP
+    is asked."""
+    stocked = StockLevel.objects.values_list("sku", flat=True).distinct()
+    reordered = ReorderPoint.objects.values_list("sku", flat=True)
+    return sorted(set(stocked) | set(reordered))
+
+
+def page_failure_record(run: SyncRun, query: LevelsQuery, error: ProviderError) -> None:
+    """Count a failed page's levels as failed and keep its error for staff."""
+    run.items_failed += len(query.skus) or query.limit
+    if len(run.errors) < MAX_ERRORS_KEPT:
+        run.errors = [
+            *run.errors,
+            {
+                "cursor": query.cursor,
+                "skus": len(query.skus),
+                "code": error.code,
+                "outcome": str(error.outcome),
+                "message": staff_text(error.message)[:200],
+            },
+        ]
+    logger.warning(
+        "inventory sync page failed",
+        extra={"account": run.account.slug, "code": error.code},
+    )
+
+
+def rejected_levels_record(run: SyncRun, rejected: tuple[RejectedLevel, ...]) -> None:
+    """Levels of a page our columns cannot hold (the adapter's page left them
+    out): counted as failed and listed for staff; the page's others apply."""
+    run.items_failed += len(rejected)
+    for level in rejected:
+        if len(run.errors) < MAX_ERRORS_KEPT:
+            run.errors = [
+                *run.errors,
+                {
+                    "code": "invalid_level",
+                    "sku": level.sku,
+                    "location": level.location_code,
+                    "message": level.reason,
+                },
+            ]
+        logger.warning(
+            "inventory sync level refused",
+            extra={
+                "account": run.account.slug,
+                "sku": level.sku,
+                "reason": level.reason,
+            },
+        )
