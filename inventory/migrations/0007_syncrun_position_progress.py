@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inventory', '0005_stocklevel_sold_unacknowledged'),
+        ('inventory', '0006_confirm_awaited'),
     ]
 
     operations = [
