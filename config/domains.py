@@ -163,6 +163,11 @@ INVENTORY_SYNC_PAGE_SIZE = env.int("INVENTORY_SYNC_PAGE_SIZE", default=1000)
 INVENTORY_SYNC_SINCE_MARGIN_SECONDS = env.int(
     "INVENTORY_SYNC_SINCE_MARGIN_SECONDS", default=300
 )
+# The schedule's sync of an account is a full one when its last complete full
+# sync is older than this: what an incremental run cannot see (a figure it
+# held back while a confirm awaited the ERP, a change stamped too early) is
+# read again at least this often.
+INVENTORY_SYNC_FULL_EVERY_HOURS = env.int("INVENTORY_SYNC_FULL_EVERY_HOURS", default=24)
 # A sync task applies pages for this long, then hands the run to a fresh task
 # (a page is never cut): kept under Q_TIMEOUT. Unset: half of Q_TIMEOUT.
 INVENTORY_SYNC_TIME_BUDGET_SECONDS = env.float(

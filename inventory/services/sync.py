@@ -182,7 +182,7 @@ def inventory_syncs_schedule() -> int:
     started = 0
     for account in inventory_accounts():
         try:
-            sync_run_queue(account=account)
+            sync_run_queue(account=account, full=_full_due(account))
         except InventoryError as error:
             logger.info(
                 "inventory sync skipped",
@@ -194,6 +194,18 @@ def inventory_syncs_schedule() -> int:
     if resumed:
         logger.warning("inventory syncs resumed", extra={"count": resumed})
     return started
+
+
+def _full_due(account: ProviderAccount) -> bool:
+    """No complete full sync within INVENTORY_SYNC_FULL_EVERY_HOURS: an
+    incremental run misses what it held back or what was stamped early."""
+    recent = timezone.now() - timedelta(hours=settings.INVENTORY_SYNC_FULL_EVERY_HOURS)
+    return not SyncRun.objects.filter(
+        account=account,
+        full=True,
+        status=SyncStatus.SUCCEEDED,
+        started_at__gte=recent,
+    ).exists()
 
 
 def sync_runs_resume() -> int:
@@ -350,7 +362,11 @@ def _page_save(
 
 
 def _finish(run: SyncRun) -> SyncRun:
-    if not run.errors:
+    # Records refused as invalid were read: counted and listed, but only a
+    # page that failed makes the run partial (which holds "since" back, and
+    # an ERP that keeps sending one bad record would hold it for ever).
+    missed = [e for e in run.errors if e.get("code") != "invalid_level"]
+    if not missed:
         run.status = SyncStatus.SUCCEEDED
     elif run.items_seen:
         run.status = SyncStatus.PARTIAL

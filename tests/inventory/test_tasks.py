@@ -133,3 +133,24 @@ def test_sandbox_erp_announces_its_changes(
     webhook_event_process(event_id=WebhookEvent.objects.get().pk)
     level = StockLevel.objects.get(sku="A")
     assert (level.on_hand, level.erp_modified_at) == (4, record.modified_at)
+
+
+def test_the_schedule_syncs_in_full_once_a_day_and_incrementally_between(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.INVENTORY_SYNC_FULL_EVERY_HOURS = 24
+    erp = ProviderAccountFactory(kind="inventory", slug="erp-daily")
+    SandboxErpLevel.objects.create(account=erp, sku="A", location_code="MAIN")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sync_all_accounts()  # never synced in full: a full run
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sync_all_accounts()  # full within a day: incremental
+    SyncRun.objects.filter(full=True).update(
+        started_at=timezone.now() - timedelta(hours=25)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sync_all_accounts()  # the day is over: full again
+
+    runs = list(SyncRun.objects.order_by("pk").values_list("full", "status"))
+    assert runs == [(True, "succeeded"), (False, "succeeded"), (True, "succeeded")]
