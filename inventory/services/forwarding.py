@@ -255,10 +255,13 @@ def _confirm_sending(forward: ReservationForward) -> None:
     with transaction.atomic():
         lock_rows(StockLevel, sorted(units))
         opened = _rows.held(forward).filter(awaiting_since__isnull=True)
-        if not opened.update(awaiting_since=at):
+        # A row written before the units were kept: the levels found now are
+        # the ones the wait ends on, whatever their source is by then.
+        kept = {str(level_id): count for level_id, count in units.items()}
+        if not opened.update(awaiting_since=at, sold_units=kept):
             raise ClaimLost
         confirm_sending(units, at)
-    forward.awaiting_since = at
+    forward.awaiting_since, forward.sold_units = at, kept
 
 
 def confirms_given_up(forward_ids: Iterable[int] | None = None) -> int:

@@ -174,7 +174,9 @@ def rejected_levels_record(run: SyncRun, rejected: tuple[RejectedLevel, ...]) ->
     out): counted as failed and listed for staff; the page's others apply."""
     run.items_failed += len(rejected)
     for level in rejected:
-        if len(run.errors) < MAX_ERRORS_KEPT:
+        # The last slot stays for a failed page: its entry is what makes the
+        # run partial (sync._finish), however many records were refused.
+        if len(run.errors) < MAX_ERRORS_KEPT - 1:
             run.errors = [
                 *run.errors,
                 {

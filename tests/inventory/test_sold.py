@@ -373,3 +373,26 @@ def test_a_level_whose_source_changed_before_the_answer_is_not_kept_unsent(
     StockLevel.objects.update(source=other)  # staff moved the SKU to another ERP
     _run_forward(sold, ForwardOperation.CONFIRM)
     assert (_level().on_hand, _level().sold_unsent) == (10, 0)
+
+
+def test_a_legacy_confirm_whose_level_changed_source_mid_call_ends_its_wait(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    """A confirm forward written before migration 0006 (sold_units null): the
+    levels its wait opens on are kept with it, so a level whose source
+    changes while the call is out is still uncounted when it ends, and
+    follows its ERP again."""
+    erp = _erp_at(15)
+    sold = _sell(5, django_capture_on_commit_callbacks)
+    _run_forward(sold, ForwardOperation.RESERVE)
+    ReservationForward.objects.filter(operation=ForwardOperation.CONFIRM).update(
+        sold_units=None
+    )
+    other = ProviderAccountFactory(kind="inventory", slug="other-erp")
+    _confirm_then(monkeypatch, lambda: StockLevel.objects.update(source=other))
+    _run_forward(sold, ForwardOperation.CONFIRM)
+    assert _awaited() == (0, None)
+    # The level follows its ERP again.
+    StockLevel.objects.update(source=erp)
+    services.inventory_sync(account=erp, full=True)
+    assert _level().on_hand == 10

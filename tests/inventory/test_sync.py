@@ -4,6 +4,7 @@ the sync_inventory command."""
 
 import io
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from integrations.errors import Unknown
 from integrations.models import Event, ProviderCall
 from inventory import services
 from inventory.models import SandboxErpLevel, StockLevel, SyncRun
-from inventory.providers.base import StockLevelRecord
+from inventory.providers.base import RejectedLevel, StockLevelRecord
 from inventory.providers.sandbox import SandboxInventoryAdapter
 from inventory.services import LineRequest
 from tests.factories import ProviderAccountFactory
@@ -363,3 +364,37 @@ def test_a_level_our_columns_cannot_hold_is_dropped_and_the_run_goes_on(
     assert first["message"].startswith(f"{field}: ")
     assert "\x00" not in json.dumps(run.errors)
     assert "  level A@" in out.getvalue()
+
+
+def test_a_failed_page_after_many_refused_records_still_makes_the_run_partial(
+    erp, monkeypatch
+):
+    """50 records refused as invalid would fill run.errors (MAX_ERRORS_KEPT);
+    a page that then fails still makes the run partial, so 'since' never
+    moves past a page that was never read."""
+    for n in range(6):
+        SandboxErpLevel.objects.create(
+            account=erp,
+            sku=f"S{n}",
+            location_code="MAIN",
+            on_hand=10,
+            modified_at=timezone.now() - timedelta(minutes=60),
+        )
+    real = SandboxInventoryAdapter.levels
+    bad = tuple(RejectedLevel(f"X{i}", "MAIN", "on_hand: too big") for i in range(50))
+
+    def levels(self, query):
+        if query.cursor == "2":
+            raise Unknown("ERP timed out", code="read_timeout")
+        page = real(self, query)
+        if query.cursor == "":
+            page = replace(page, rejected=bad)
+        return page
+
+    monkeypatch.setattr(SandboxInventoryAdapter, "levels", levels)
+    run = services.inventory_sync(account=erp, full=True)
+    # S2 and S3 were never read.
+    assert not StockLevel.objects.filter(sku__in=["S2", "S3"]).exists()
+    assert run.status == "partial"
+    # A partial run does not move the next run's "since".
+    assert services.sync_run_start(account=erp).since is None
