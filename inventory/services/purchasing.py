@@ -73,12 +73,27 @@ def purchase_orders_draft(
     *, skus: Iterable[str] | None = None, now: datetime | None = None
 ) -> list[PurchaseOrder]:
     """A draft purchase order per supplier and location for every SKU below
-    its reorder point that no open purchase order covers yet."""
+    its reorder point that no open purchase order covers yet. The reorder
+    points are locked first: two drafts at once (the admin's action and the
+    command) wait for each other, and the second finds the first's orders."""
     now = now or timezone.now()
     points = ReorderPoint.objects.select_related("supplier", "location")
     if skus is not None:
         points = points.filter(sku__in=list(skus))
-    points = list(points)
+    created = []
+    with transaction.atomic():
+        locked = list(points.select_for_update(of=("self",)).order_by("pk"))
+        for group in _uncovered(locked, now).values():
+            created.append(_draft(group))
+    logger.info("purchase orders drafted", extra={"count": len(created)})
+    return created
+
+
+def _uncovered(
+    points: list[ReorderPoint], now: datetime
+) -> dict[tuple[int, int], list[ReorderPoint]]:
+    """The points below their level no open order covers, by supplier and
+    location."""
     available = available_by_sku([p.sku for p in points], now)
     covered = set(
         PurchaseOrderLine.objects.filter(
@@ -89,26 +104,25 @@ def purchase_orders_draft(
     for point in points:
         if available[point.sku] < point.reorder_level and point.sku not in covered:
             groups[(point.supplier_id, point.location_id)].append(point)
-    created = []
-    with transaction.atomic():
-        for group in groups.values():
-            order = PurchaseOrder.objects.create(
-                supplier=group[0].supplier,
-                location=group[0].location,
-                currency=group[0].supplier.currency,
-            )
-            PurchaseOrderLine.objects.bulk_create(
-                PurchaseOrderLine(
-                    purchase_order=order,
-                    sku=p.sku,
-                    quantity=p.reorder_quantity,
-                    unit_cost=p.unit_cost,
-                )
-                for p in group
-            )
-            created.append(order)
-    logger.info("purchase orders drafted", extra={"count": len(created)})
-    return created
+    return groups
+
+
+def _draft(group: list[ReorderPoint]) -> PurchaseOrder:
+    order = PurchaseOrder.objects.create(
+        supplier=group[0].supplier,
+        location=group[0].location,
+        currency=group[0].supplier.currency,
+    )
+    PurchaseOrderLine.objects.bulk_create(
+        PurchaseOrderLine(
+            purchase_order=order,
+            sku=p.sku,
+            quantity=p.reorder_quantity,
+            unit_cost=p.unit_cost,
+        )
+        for p in group
+    )
+    return order
 
 
 def _account(account: ProviderAccount | None) -> ProviderAccount:

@@ -2,6 +2,7 @@
 racing for the last units never oversell, and multi-line reservations in
 opposite SKU order never deadlock."""
 
+import contextlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -156,3 +157,37 @@ def test_two_syncs_of_one_account_started_at_once_make_one_run(monkeypatch):
     assert started == 1, f"{started} runs of one account started at once: {results}"
     refused = [r for r in results if isinstance(r, services.InventoryError)]
     assert [r.code for r in refused] == ["sync_running"]
+
+
+def test_two_drafts_at_once_make_one_purchase_order(monkeypatch):
+    """Staff's "Draft purchase orders" action and the command at the same
+    moment: one order for the low SKU, not two."""
+    from inventory.models import PurchaseOrder
+    from inventory.services import purchasing
+    from tests.inventory.factories import ReorderPointFactory
+
+    StockLevelFactory(sku="LOW", on_hand=0)
+    ReorderPointFactory(sku="LOW", reorder_quantity=9)
+    gate = threading.Barrier(2)
+    real = purchasing.available_by_sku
+
+    def both_read(skus, now):
+        # Both drafts read before either writes; with the lock the second
+        # waits on it, the barrier breaks and the first goes on alone.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            gate.wait(timeout=3)
+        return real(skus, now)
+
+    monkeypatch.setattr(purchasing, "available_by_sku", both_read)
+
+    def draft():
+        try:
+            return services.purchase_orders_draft()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        drafted = list(pool.map(lambda _: draft(), range(2)))
+
+    assert PurchaseOrder.objects.count() == 1
+    assert sorted(len(orders) for orders in drafted) == [0, 1]
