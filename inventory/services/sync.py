@@ -151,7 +151,7 @@ def sync_run_continue(
     run = SyncRun.objects.select_related("account").get(pk=run_id)
     budget = sync_time_budget() if budget_seconds is None else budget_seconds
     try:
-        more = _guarded(run, None, deadline=time.monotonic() + budget)
+        more = _guarded(run, None, deadline=time.monotonic() + budget, resumable=True)
     except ClaimLost:
         # Resumed by another worker meanwhile (this one was taken for dead):
         # this task's last page rolled back, the other goes on from before it.
@@ -257,8 +257,17 @@ def _claim(run_id: int) -> bool:
     return claimed == 1
 
 
-def _guarded(run: SyncRun, progress: Progress | None, deadline: float | None) -> bool:
-    """``_work`` ending the run ``failed`` on anything but a lost claim."""
+def _guarded(
+    run: SyncRun,
+    progress: Progress | None,
+    deadline: float | None,
+    *,
+    resumable: bool = False,
+) -> bool:
+    """``_work`` ending the run ``failed`` on anything but a lost claim. A
+    stop (Ctrl-C, a worker shut down) ends it too, unless ``resumable`` (a
+    task's run): then it is released, and the schedule resumes it from its
+    last page."""
     try:
         return _work(run, progress, deadline)
     except ClaimLost:
@@ -271,8 +280,14 @@ def _guarded(run: SyncRun, progress: Progress | None, deadline: float | None) ->
             f"The sync failed: {message}", code="sync_failed"
         ) from None
     except BaseException:
-        # Ctrl-C or a worker shut down: the run ends here, or it would keep
-        # the account's next syncs waiting.
+        if resumable:
+            SyncRun.objects.filter(pk=run.pk, claimed_at=run.claimed_at).update(
+                claimed_at=None
+            )
+            logger.warning("inventory sync stopped; resumable", extra={"run": run.pk})
+            raise
+        # The operator stopped it: it ends here, or it would keep the
+        # account's next syncs waiting.
         _end_failed(run, "sync_interrupted", "The sync was interrupted.")
         logger.warning("inventory sync interrupted", extra={"run": run.pk})
         raise

@@ -225,3 +225,35 @@ def test_the_schedule_resumes_no_run_of_a_disabled_account(erp, settings, queue)
     erp.enabled = True
     erp.save()
     assert services.sync_runs_resume() == 1  # a queued run whose task was lost
+
+
+def test_a_task_stopped_by_a_worker_shutdown_leaves_its_run_to_resume(
+    erp, settings, queue, asked, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A deploy stops the worker mid-page: the run is not failed (a long
+    sync would start over, and 'since' would not move) but released, and
+    the schedule resumes it from its last page."""
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.sync_run_queue(account=erp, full=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.run_sync(queue.pop(0))  # page 1
+    real = SandboxInventoryAdapter.levels
+
+    def shutdown(self, query):
+        raise SystemExit  # the worker's shutdown, mid-page
+
+    monkeypatch.setattr(SandboxInventoryAdapter, "levels", shutdown)
+    with pytest.raises(SystemExit):
+        tasks.run_sync(queue.pop(0))
+    monkeypatch.setattr(SandboxInventoryAdapter, "levels", real)
+    stopped = SyncRun.objects.get(pk=run.pk)
+    assert (stopped.status, stopped.claimed_at) == ("running", None)
+    lease = timedelta(seconds=settings.INVENTORY_SYNC_LEASE_SECONDS + 1)
+    SyncRun.objects.filter(pk=run.pk).update(progress_at=timezone.now() - lease)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sync_all_accounts()
+    _drain(queue, django_capture_on_commit_callbacks)
+
+    run.refresh_from_db()
+    assert (run.status, run.pages, run.items_seen) == ("succeeded", 4, 4)
