@@ -197,13 +197,15 @@ def inventory_syncs_schedule() -> int:
 
 
 def _full_due(account: ProviderAccount) -> bool:
-    """No complete full sync within INVENTORY_SYNC_FULL_EVERY_HOURS: an
-    incremental run misses what it held back or what was stamped early."""
+    """No full sync that read the ERP within INVENTORY_SYNC_FULL_EVERY_HOURS:
+    an incremental run misses what it held back or what was stamped early. A
+    partial one counts: a page that always fails would otherwise make every
+    tick a full sync."""
     recent = timezone.now() - timedelta(hours=settings.INVENTORY_SYNC_FULL_EVERY_HOURS)
     return not SyncRun.objects.filter(
         account=account,
         full=True,
-        status=SyncStatus.SUCCEEDED,
+        status__in=(SyncStatus.SUCCEEDED, SyncStatus.PARTIAL),
         started_at__gte=recent,
     ).exists()
 

@@ -154,3 +154,34 @@ def test_the_schedule_syncs_in_full_once_a_day_and_incrementally_between(
 
     runs = list(SyncRun.objects.order_by("pk").values_list("full", "status"))
     assert runs == [(True, "succeeded"), (False, "succeeded"), (True, "succeeded")]
+
+
+def test_a_partial_full_sync_is_not_repeated_on_every_tick(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    # One ERP page that always fails in a full listing: the daily full sync
+    # is partial, and the next ticks are incremental, not full after full.
+    settings.INVENTORY_SYNC_PAGE_SIZE = 1
+    erp = ProviderAccountFactory(kind="inventory", slug="erp-flaky")
+    for sku in ("A", "B"):
+        SandboxErpLevel.objects.create(account=erp, sku=sku, location_code="MAIN")
+    real = SandboxInventoryAdapter.levels
+
+    def second_page_fails(self, query):
+        if query.cursor == "1" and query.since is None:
+            from integrations.errors import Unknown
+
+            raise Unknown("ERP timed out", code="read_timeout")
+        return real(self, query)
+
+    monkeypatch.setattr(SandboxInventoryAdapter, "levels", second_page_fails)
+    # An incremental run succeeded an hour ago: later ones start from it.
+    SyncRun.objects.create(
+        account=erp, status="succeeded", started_at=timezone.now() - timedelta(hours=1)
+    )
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            tasks.sync_all_accounts()
+
+    runs = list(SyncRun.objects.order_by("pk").values_list("full", "status"))
+    assert runs[1:] == [(True, "partial"), (False, "succeeded")]
