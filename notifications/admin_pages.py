@@ -47,9 +47,7 @@ def analytics(request: HttpRequest) -> TemplateResponse:
     """Sent, delivered, bounce, complaint, open and click rates per day,
     template and provider."""
     raw = request.GET.get("days", "")
-    days = (
-        int(raw) if raw.isdigit() and len(raw) <= 4 and int(raw) in DAY_CHOICES else 30
-    )
+    days = int(raw) if raw in {str(choice) for choice in DAY_CHOICES} else 30
     per_day = selectors.email_stats(group="day", days=days)
     context = {
         **_context(request, "Email analytics"),

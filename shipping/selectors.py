@@ -46,7 +46,10 @@ def parcel_label(shipment: Shipment, parcel: str) -> bytes | None:
     """The label of parcel number ``parcel`` (1-based, as the query string
     gives it), or None when there is no such parcel, it has no label of its
     own, or that label was voided."""
-    if not (parcel.isdigit() and 0 < int(parcel) < 1000):
+    # ASCII digits only ("²" is a digit to isdigit, not to int), at most 999.
+    if not (len(parcel) <= 3 and parcel.isascii() and parcel.isdigit()):
+        return None
+    if int(parcel) == 0:
         return None
     row = shipment.parcel_labels.filter(
         sequence=int(parcel), voided_at__isnull=True

@@ -75,7 +75,7 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(back)
         raw = request.POST.get("account", "")
         # A tampered form's id names no account (and never reaches int()).
-        pk = int(raw) if raw.isdigit() and len(raw) <= 18 else 0
+        pk = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else 0
         account = ProviderAccount.objects.filter(kind="inventory", pk=pk).first()
         if account is None:
             self.message_user(request, "Choose an inventory account.", messages.ERROR)

@@ -167,7 +167,11 @@ class SchedulePickupMixin:
 
 def _selected(ids: str) -> list[Shipment]:
     parts = ids.split(",")[: MAX_SHIPMENTS + 1]
-    pks = [int(part) for part in parts if part.isdigit() and len(part) <= 18]
+    pks = [
+        int(part)
+        for part in parts
+        if part.isascii() and part.isdigit() and len(part) <= 18
+    ]
     return list(
         Shipment.objects.select_related("account").filter(pk__in=pks).order_by("pk")
     )

@@ -21,23 +21,28 @@ def test_buy_label_with_a_nul_in_the_key(admin_client):
     assert response.status_code < 500
 
 
-@pytest.mark.parametrize("account", ["abc", "1.5", "\x00"])
+@pytest.mark.parametrize("account", ["abc", "1.5", "\x00", "\u00b2", "9" * 5000])
 def test_sync_now_with_a_malformed_account_id(admin_client, account):
     response = admin_client.post(
-        "/admin/inventory/syncrun/sync-now/", {"account": account}
+        "/admin/inventory/syncrun/sync-now/", {"account": account}, follow=True
     )
-    assert response.status_code < 500
+    assert response.status_code == 200
+    assert "Choose an inventory account." in response.content.decode()
 
 
-def test_schedule_pickup_with_a_5000_digit_id(admin_client):
+@pytest.mark.parametrize("ids", ["1" * 5000, "\u00b2", "x,\u00b2"])
+def test_schedule_pickup_with_ids_that_name_nothing(admin_client, ids):
     response = admin_client.get(
-        "/admin/shipping/shipment/schedule-pickup/", {"ids": "1" * 5000}
+        "/admin/shipping/shipment/schedule-pickup/", {"ids": ids}, follow=True
     )
-    assert response.status_code < 500
+    assert response.status_code == 200
+    assert "Select at least one shipment." in response.content.decode()
 
 
-def test_email_analytics_with_a_5000_digit_days(admin_client):
+@pytest.mark.parametrize("days", ["3" * 5000, "\u00b2", "-7"])
+def test_email_analytics_with_a_days_value_it_does_not_offer(admin_client, days):
     response = admin_client.get(
-        "/admin/notifications/emailmessage/analytics/", {"days": "3" * 5000}
+        "/admin/notifications/emailmessage/analytics/", {"days": days}
     )
-    assert response.status_code < 500
+    assert response.status_code == 200
+    assert response.context["days"] == 30  # the default

@@ -118,7 +118,7 @@ def test_the_api_lists_and_serves_every_piece(account, mocked):
     assert f"{public_id}-2.pdf" in second["Content-Disposition"]
     master = api.get(shipment["label_url"])
     assert master.content.startswith(b"%PDF-1.4\n% piece 1\n")
-    for bad in ("9", "0", "two"):
+    for bad in ("9", "0", "two", "\u00b2", "1" * 5000):
         missing = api.get(shipment["label_url"], {"parcel": bad})
         assert missing.status_code == 404
         assert missing.json()["error"]["code"] == "no_label"
