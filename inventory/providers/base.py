@@ -47,7 +47,7 @@ from django.db import models
 
 from integrations.errors import Rejected
 from integrations.providers.base import BaseAdapter
-from integrations.webhooks.messages import WebhookMessage
+from integrations.webhooks.messages import WebhookMessage, storable
 from inventory.models import Location, StockLevel
 
 __all__ = [
@@ -118,10 +118,11 @@ def _int_range(field: models.Field) -> tuple[float, float]:
 def _fits(field: models.Field, value: object) -> bool:
     """The fast check of ``field.clean`` for the columns above."""
     if isinstance(field, models.CharField):
+        # storable: no NUL and no lone surrogate, which no text column holds.
         return (
             isinstance(value, str)
             and 0 < len(value) <= field.max_length
-            and "\x00" not in value
+            and storable(value) == value
         )
     low, high = _int_range(field)
     return type(value) is int and low <= value <= high
@@ -146,7 +147,8 @@ def level_problem(record: StockLevelRecord) -> str | None:
 
 def _printable(value: object) -> str:
     text = value if isinstance(value, str) else repr(value)
-    return text.replace("\x00", "\\x00")[:64]
+    # Kept in the run's errors (jsonb): what it cannot store is replaced.
+    return storable(text.replace("\x00", "\\x00"))[:64]
 
 
 def storable_levels(

@@ -3,6 +3,7 @@ the sandbox's mailbox) and ``bulk`` (bulk sends and their recipients)."""
 
 from notifications.models.bulk import BulkRecipient, BulkSend, BulkSendStatus
 from notifications.models.messages import (
+    ADDRESS_MAX_LENGTH,
     STATUS_RANK,
     EmailEvent,
     EmailMessage,
@@ -10,10 +11,12 @@ from notifications.models.messages import (
     SandboxEmail,
     Suppression,
     SuppressionReason,
+    ascii_address,
     normalise_address,
 )
 
 __all__ = [
+    "ADDRESS_MAX_LENGTH",
     "STATUS_RANK",
     "BulkRecipient",
     "BulkSend",
@@ -24,5 +27,6 @@ __all__ = [
     "SandboxEmail",
     "Suppression",
     "SuppressionReason",
+    "ascii_address",
     "normalise_address",
 ]

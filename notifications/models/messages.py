@@ -11,11 +11,14 @@ from integrations.models import ProviderAccount, WebhookEvent
 from integrations.public_ids import PublicIdField
 from notifications.providers.base import EmailCategory
 
+# The stored address columns' bound: RFC 5321's path limit, under Django's 320.
+ADDRESS_MAX_LENGTH = 254
 
-def normalise_address(address: str) -> str:
-    """The form an address is compared and suppressed in: lower case, an
-    internationalised domain in its ASCII (IDNA 2008, UTS 46) form, the one
-    anymail sends and providers' events name, so both spellings match."""
+
+def ascii_address(address: str) -> str:
+    """``address`` lower case, an internationalised domain in its ASCII
+    (IDNA 2008, UTS 46) form, the one anymail sends and providers' events
+    name; as given when the domain is not a valid IDN. May be longer."""
     address = address.strip().lower()
     local, at, domain = address.rpartition("@")
     if not at or domain.isascii():
@@ -25,6 +28,16 @@ def normalise_address(address: str) -> str:
     except idna.IDNAError:
         # Not a valid IDN: no provider was given another form of it.
         return address
+
+
+def normalise_address(address: str) -> str:
+    """The form an address is compared and suppressed in (``ascii_address``),
+    so both spellings match; one too long for the columns once encoded (no
+    send takes it: email_address_check) is kept as given."""
+    encoded = ascii_address(address)
+    if len(encoded) <= ADDRESS_MAX_LENGTH:
+        return encoded
+    return address.strip().lower()
 
 
 class EmailStatus(models.TextChoices):

@@ -4,7 +4,6 @@ reply, hosts, addresses, possibly what we sent). The provider's words stay
 in ``last_error`` and on the message's events for staff, secrets masked, as
 payments keeps them (``payments.services.messages``)."""
 
-from integrations.secrets_registry import known_secrets, redact_secrets
 from notifications.models import EmailMessage, EmailStatus
 
 WORKER_LOST = "worker_lost"
@@ -31,8 +30,3 @@ def public_error(message: EmailMessage) -> str:
         return ""
     found = MESSAGES.get(message.error_code)
     return found or BY_STATUS.get(message.status, DEFAULT_MESSAGE)
-
-
-def staff_text(text: str) -> str:
-    """Provider text about to be stored for staff, every known secret masked."""
-    return redact_secrets(text, known_secrets(fresh=True))

@@ -30,19 +30,22 @@ from integrations.failover import (
     run_with_failover,
 )
 from integrations.models import ProviderAccount
+from integrations.secrets_registry import staff_text
 from integrations.task_batcher import shared_broker
 from notifications.models import (
+    ADDRESS_MAX_LENGTH,
     STATUS_RANK,
     BulkSend,
     EmailEvent,
     EmailMessage,
     EmailStatus,
     SuppressionReason,
+    ascii_address,
     normalise_address,
 )
 from notifications.providers.base import EmailAdapter, EmailCategory, OutboundEmail
 from notifications.rendering import render_email
-from notifications.services.failures import WORKER_LOST, staff_text
+from notifications.services.failures import WORKER_LOST
 from notifications.services.suppressions import (
     suppression_active,
     suppression_blocks,
@@ -65,17 +68,16 @@ class EmailInvalid(ValueError):
         self.param = param
 
 
-ADDRESS_MAX_LENGTH = 254
-
-
 def email_address_check(address: str) -> str:
     """``address`` stripped, or EmailInvalid(invalid_email): not an address,
     too long, or a quoted local part."""
     address = (address or "").strip()
     try:
         validate_email(address)
-        # The stored column's bound (RFC 5321's path limit), under Django's 320.
-        if len(address) > ADDRESS_MAX_LENGTH:
+        # The stored column's bound (RFC 5321's path limit), under Django's 320,
+        # for the form it is sent and suppressed in too (an IDN domain grows
+        # when encoded).
+        if len(ascii_address(address)) > ADDRESS_MAX_LENGTH:
             raise ValidationError("too long")
     except ValidationError:
         raise EmailInvalid(

@@ -216,3 +216,28 @@ def test_the_idna_migration_backwards_keeps_both_spellings_stopped() -> None:
     }
     migration.forwards(django_apps, None)  # and forwards again: one entry
     assert active.count() == 1
+
+
+def test_an_address_too_long_once_its_domain_is_encoded_is_refused_and_fits() -> None:
+    # 204 characters as the shop spells it, 267 with its domain in ASCII form:
+    # more than any column (or provider) takes.
+    from notifications.models import ascii_address
+    from notifications.services import EmailInvalid, email_message_create
+
+    labels = (
+        "".join(chr(0x4E00 + k * 97 + i * 13) for i in range(16)) for k in range(3)
+    )
+    address = "a" * 150 + "@" + ".".join(labels) + ".jp"
+    assert len(address) < 254 < len(ascii_address(address))
+    assert len(normalise_address(address)) <= 254
+
+    with pytest.raises(EmailInvalid) as caught:
+        email_message_create(
+            to=address,
+            template="order_confirmation",
+            context={"order_id": "1", "amount_display": "€1"},
+        )
+    stored = suppression_add(address=address, reason="hard_bounce")
+
+    assert caught.value.code == "invalid_email"
+    assert len(stored.address) <= 254

@@ -26,8 +26,20 @@ CODE_MAX = Location._meta.get_field("code").max_length
         (StockLevelRecord("A", "MAIN", 2**31), "on_hand: Ensure"),
         (StockLevelRecord("A", "MAIN", -(2**31) - 1), "on_hand: Ensure"),
         (StockLevelRecord("A", "MAIN", True), "on_hand: "),
+        (StockLevelRecord("S\ud800", "MAIN", 1), "sku: not a value"),
+        (StockLevelRecord("A", "M\udfff", 1), "location_code: not a value"),
     ],
-    ids=["long_sku", "nul_sku", "long_code", "blank_code", "2^31", "-2^31-1", "bool"],
+    ids=[
+        "long_sku",
+        "nul_sku",
+        "long_code",
+        "blank_code",
+        "2^31",
+        "-2^31-1",
+        "bool",
+        "surrogate_sku",
+        "surrogate_code",
+    ],
 )
 def test_a_page_and_an_event_keep_only_the_levels_our_columns_hold(record, reason):
     page = StockLevelPage(records=(GOOD, record), has_more=True)
@@ -37,6 +49,9 @@ def test_a_page_and_an_event_keep_only_the_levels_our_columns_hold(record, reaso
     assert event.rejected == page.rejected
     assert rejected.reason.startswith(reason)
     assert "\x00" not in rejected.sku and len(rejected.sku) <= SKU_MAX
+    # What the run's errors keep (jsonb) holds no lone surrogate either.
+    kept = rejected.sku + rejected.location_code
+    assert not any("\ud800" <= char <= "\udfff" for char in kept)
 
 
 def test_the_column_limits_themselves_are_held():
