@@ -5,6 +5,7 @@ headers, and one ``send`` through the account's ProviderClient."""
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import requests
 
@@ -149,3 +150,9 @@ def _json_object(response: requests.Response, *, allow_empty: bool) -> dict[str,
             http_status=response.status_code,
         )
     return data
+
+
+def path_segment(value: str) -> str:
+    """One segment of a request path: an id, quoted whole, so a ``/`` or
+    ``?`` in it never changes which resource is asked for."""
+    return quote(value, safe="")

@@ -6,13 +6,12 @@ import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import requests
 
 from integrations.errors import ProviderError, Unknown
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
-from integrations.providers.http import HttpAdapter
+from integrations.providers.http import HttpAdapter, path_segment
 from integrations.webhooks.messages import (
     WebhookMessage,
     iso_time,
@@ -78,10 +77,6 @@ def _currency(*monies: Any) -> str:
         if isinstance(value, Mapping) and value.get("currency"):
             return str(value["currency"]).upper()
     return ""
-
-
-def _path_id(value: str) -> str:
-    return quote(value, safe="")
 
 
 # --- The adapter ------------------------------------------------------------
@@ -187,14 +182,14 @@ class SquareAdapter(HttpAdapter, PaymentsAdapter):
             body["version_token"] = current["version_token"]
         data = self.send(
             "POST",
-            f"/v2/payments/{_path_id(payment_id)}/complete",
+            f"/v2/payments/{path_segment(payment_id)}/complete",
             operation="capture_payment",
             json=body,
         )
         return self._payment_result(data.get("payment") or {})
 
     def capture(self, request: CaptureRequest) -> PaymentResult:
-        payment_id = _path_id(request.provider_reference)
+        payment_id = path_segment(request.provider_reference)
         current = (
             self.send(
                 "GET", f"/v2/payments/{payment_id}", operation="retrieve_payment"
@@ -219,7 +214,7 @@ class SquareAdapter(HttpAdapter, PaymentsAdapter):
             payment["version_token"] = current["version_token"]
         data = self.send(
             "PUT",
-            f"/v2/payments/{_path_id(request.provider_reference)}",
+            f"/v2/payments/{path_segment(request.provider_reference)}",
             operation="update_payment_amount",
             json={
                 "idempotency_key": square_idempotency_key(
@@ -233,7 +228,7 @@ class SquareAdapter(HttpAdapter, PaymentsAdapter):
     def void(self, *, provider_reference: str, idempotency_key: str) -> PaymentResult:
         data = self.send(
             "POST",
-            f"/v2/payments/{_path_id(provider_reference)}/cancel",
+            f"/v2/payments/{path_segment(provider_reference)}/cancel",
             operation="void_payment",
         )
         return self._payment_result(data.get("payment") or {})
@@ -273,7 +268,7 @@ class SquareAdapter(HttpAdapter, PaymentsAdapter):
         # caller cancels by key instead (cancel_by_idempotency_key).
         data = self.send(
             "GET",
-            f"/v2/payments/{_path_id(provider_reference)}",
+            f"/v2/payments/{path_segment(provider_reference)}",
             operation="retrieve_payment",
         )
         return self._payment_result(data.get("payment") or {})

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from integrations.errors import ConfigurationError, ProviderError, Unknown
 from integrations.providers.base import ConfigField, HealthResult
-from integrations.providers.http import HttpAdapter
+from integrations.providers.http import HttpAdapter, path_segment
 from shipping.providers.base import (
     Address,
     AddressValidation,
@@ -354,7 +354,7 @@ class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
     def carrier_cancel_pickup(self, request: PickupCancellation) -> None:
         self.send(
             "DELETE",
-            f"/pickups/{requests.utils.quote(request.confirmation_number, safe='')}",
+            f"/pickups/{path_segment(request.confirmation_number)}",
             operation="dhl_express_cancel_pickup",
             params={"requestorName": request.address.name[:45], "reason": "001"},
             allow_empty=True,

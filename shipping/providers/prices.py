@@ -42,8 +42,10 @@ def checked_rate(rate: "Rate") -> "Rate":
     last word for every adapter, whatever it computed its amount from."""
     if rate.amount <= 0:
         raise UnusableAmount(NOT_POSITIVE)
-    if rate.amount > money.max_amount(rate.currency):
-        raise UnusableAmount("carrier quoted a price out of range")
+    try:
+        money.check_limit(rate.amount, rate.currency)
+    except money.MoneyError:
+        raise UnusableAmount("carrier quoted a price out of range") from None
     return rate
 
 

@@ -17,7 +17,7 @@ import requests
 from integrations.client import client_for
 from integrations.errors import Outcome, ProviderError, Rejected, Unknown
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
-from integrations.providers.http import HttpAdapter
+from integrations.providers.http import HttpAdapter, path_segment
 from integrations.webhooks.messages import WebhookMessage, iso_time, json_object
 from integrations.webhooks.signing import require_match
 from integrations.webhooks.verification import WebhookVerificationError
@@ -271,7 +271,7 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
             found = self.none_if_not_found(
                 lambda: self.send(
                     "GET",
-                    f"/transactions/{_segment(lookup.carrier_shipment_id)}",
+                    f"/transactions/{path_segment(lookup.carrier_shipment_id)}",
                     operation="shippo_retrieve_label",
                 )
             )
@@ -358,7 +358,7 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
             )
         data = self.send(
             "GET",
-            f"/tracks/{_segment(carrier)}/{_segment(request.tracking_number)}",
+            f"/tracks/{path_segment(carrier)}/{path_segment(request.tracking_number)}",
             operation="shippo_track",
             error_map=track_error_map,
         )
@@ -459,10 +459,6 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
 
 
 # --- Wire shapes ------------------------------------------------------------------
-
-
-def _segment(value: str) -> str:
-    return requests.utils.quote(value, safe="")
 
 
 def _dedupe_key(event: str, data: Mapping[str, Any], status: Mapping[str, Any]) -> str:

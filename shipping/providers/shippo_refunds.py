@@ -11,9 +11,8 @@ answer) counts as done: the transaction then says ``REFUNDED`` or
 
 from typing import TYPE_CHECKING
 
-import requests
-
 from integrations.errors import ProviderError, Rejected
+from integrations.providers.http import path_segment
 from shipping.providers.base import VoidRequest, VoidResult
 from shipping.providers.shippo_errors import REFUND_ACCEPTED
 
@@ -28,7 +27,7 @@ def void(adapter: "ShippoAdapter", request: VoidRequest) -> VoidResult:
     others = request.parcel_references
     done: list[str] = []
     for transaction in others:
-        refunded, detail = _refund(adapter, transaction)
+        refunded, detail = _refund_kept(adapter, transaction, done)
         if not refunded:
             return VoidResult(
                 voided=False,
@@ -36,10 +35,24 @@ def void(adapter: "ShippoAdapter", request: VoidRequest) -> VoidResult:
                 voided_parcels=tuple(done),
             )
         done.append(transaction)
-    refunded, detail = _refund(adapter, request.carrier_shipment_id)
+    refunded, detail = _refund_kept(adapter, request.carrier_shipment_id, done)
     if not refunded and others:
         detail = f"{_count(done, others)}the shipment's own label: {detail}"
     return VoidResult(voided=refunded, detail=detail, voided_parcels=tuple(done))
+
+
+def _refund_kept(
+    adapter: "ShippoAdapter", transaction: str, done: list[str]
+) -> tuple[bool, str]:
+    """``_refund``; once some parcels are refunded, a call that fails (a
+    timeout, the breaker) ends the void as not done, keeping them, instead
+    of losing which labels were refunded."""
+    try:
+        return _refund(adapter, transaction)
+    except ProviderError as error:
+        if not done:
+            raise
+        return False, f"{error.code}: {error.message}"
 
 
 def _count(done: list[str], others: tuple[str, ...]) -> str:
@@ -71,7 +84,7 @@ def _already_refunded(adapter: "ShippoAdapter", transaction: str) -> bool:
     try:
         found = adapter.send(
             "GET",
-            f"/transactions/{requests.utils.quote(transaction, safe='')}",
+            f"/transactions/{path_segment(transaction)}",
             operation="shippo_void_check",
         )
     except ProviderError:

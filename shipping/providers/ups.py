@@ -13,7 +13,7 @@ import requests
 from integrations.errors import ConfigurationError, ProviderError, Rejected, Unknown
 from integrations.oauth import BearerTokenAuth, ClientCredentials
 from integrations.providers.base import ConfigField, HealthResult
-from integrations.providers.http import HttpAdapter
+from integrations.providers.http import HttpAdapter, path_segment
 from shipping.providers.base import (
     Address,
     AddressValidation,
@@ -297,7 +297,7 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         try:
             data = self._call(
                 "DELETE",
-                f"/shipments/{VERSION}/void/cancel/{_segment(request.carrier_shipment_id)}",
+                f"/shipments/{VERSION}/void/cancel/{path_segment(request.carrier_shipment_id)}",
                 operation="ups_void_label",
             )
         except Rejected as error:
@@ -316,7 +316,7 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     def carrier_track(self, request: TrackRequest) -> TrackingInfo:
         data = self._call(
             "GET",
-            f"/track/v1/details/{_segment(request.tracking_number)}",
+            f"/track/v1/details/{path_segment(request.tracking_number)}",
             operation="ups_track",
             params={"locale": "en_US", "returnSignature": "false"},
             error_map=track_error_map,
@@ -437,10 +437,6 @@ _EXPORT_REASONS = {
     "sample": "SAMPLE",
     "return": "RETURN",
 }
-
-
-def _segment(value: str) -> str:
-    return requests.utils.quote(value, safe="")
 
 
 def _address(address: Address) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from integrations.errors import (
 )
 from integrations.oauth import BearerTokenAuth, ClientCredentials
 from integrations.providers.base import ConfigField, HealthResult
-from integrations.providers.http import HttpAdapter
+from integrations.providers.http import HttpAdapter, path_segment
 from shipping.providers import usps_international as intl
 from shipping.providers.base import (
     Address,
@@ -338,7 +338,7 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             data = self._payment_tokens().with_token(
                 lambda payment: self.send(
                     "DELETE",
-                    f"{path}/{_segment(number)}",
+                    f"{path}/{path_segment(number)}",
                     operation="usps_void_label",
                     headers={PAYMENT_TOKEN_HEADER: payment},
                     allow_empty=True,
@@ -355,7 +355,7 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     def carrier_track(self, request: TrackRequest) -> TrackingInfo:
         data = self.send(
             "GET",
-            f"/tracking/v3/tracking/{_segment(request.tracking_number)}",
+            f"/tracking/v3/tracking/{path_segment(request.tracking_number)}",
             operation="usps_track",
             params={"expand": "DETAIL"},
         )
@@ -418,7 +418,7 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
 
     def carrier_cancel_pickup(self, request: PickupCancellation) -> None:
         # USPS changes a pickup only against the ETag it last answered.
-        path = f"/pickup/v3/carrier-pickup/{_segment(request.confirmation_number)}"
+        path = f"/pickup/v3/carrier-pickup/{path_segment(request.confirmation_number)}"
         current = self.send_response("GET", path, operation="usps_get_pickup")
         self.send_response(
             "DELETE",
@@ -457,10 +457,6 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
 
 
 # --- Wire shapes ------------------------------------------------------------------
-
-
-def _segment(value: str) -> str:
-    return requests.utils.quote(value, safe="")
 
 
 def _rate_parts(

@@ -967,3 +967,37 @@ def test_a_scan_whose_location_or_substatus_is_not_an_object_is_still_read():
 
     assert event.status is TrackingStatus.IN_TRANSIT
     assert (event.location, event.carrier_status_code) == ("", "TRANSIT")
+
+
+def test_a_void_whose_later_refund_times_out_keeps_the_parcels_refunded(
+    account, mocked
+):
+    from shipping.models import ShipmentParcel
+    from shipping.selectors import parcel_label
+    from shipping.services.errors import InvalidState
+
+    shipment = _queued(account, status=ShipmentStatus.PURCHASED, tracking_number=NUMBER)
+    for sequence, reference in enumerate((TRANSACTION, SECOND, THIRD), start=1):
+        ShipmentParcel.objects.create(
+            shipment=shipment,
+            sequence=sequence,
+            tracking_number=f"92055901649173127510{sequence}",
+            label_data=PDF,
+            carrier_reference=reference,
+        )
+    mocked.post(
+        f"{BASE}/refunds",
+        status=201,
+        json=fx("refund_queued.json"),
+        match=[matchers.json_params_matcher({"transaction": SECOND, "async": False})],
+    )
+    mocked.post(f"{BASE}/refunds", status=503, json={"detail": "unavailable"})
+
+    with pytest.raises(InvalidState) as caught:
+        services.shipment_void(shipment=shipment)
+
+    assert "1 of 2 other parcel labels refunded" in caught.value.message
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.PURCHASED
+    assert parcel_label(shipment, "2") is None  # refunded: kept as voided
+    assert parcel_label(shipment, "3") == PDF
