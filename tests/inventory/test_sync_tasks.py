@@ -141,6 +141,14 @@ def test_a_worker_whose_run_was_taken_over_applies_nothing(
     run.refresh_from_db()
     assert (run.pages, run.items_seen, run.position) == (0, 0, None)
     assert not queue
+    # The worker that took it over (its claim lapses here) goes on from the
+    # page before: the first page is asked again once, then the rest.
+    SyncRun.objects.filter(pk=run.pk).update(claimed_at=None)
+    queue.append(run.pk)
+    _drain(queue, django_capture_on_commit_callbacks)
+    run.refresh_from_db()
+    assert (run.status, run.pages, run.items_seen) == ("succeeded", 4, 4)
+    assert asked == ["", "", "1", "2", "3"]
 
 
 def test_a_run_held_by_a_live_worker_is_not_worked_twice(erp, queue, asked):
