@@ -936,6 +936,49 @@ def test_another_parcels_transaction_webhook_leaves_the_shipment_to_its_own(
     assert WebhookEvent.objects.get(account=account).status == "processed"
 
 
+def test_a_sibling_parcels_webhook_is_ignored_before_any_call(
+    account, django_capture_on_commit_callbacks
+):
+    # Strict: any outgoing call (the sibling's label file, a listing) fails.
+    shipment = _queued(
+        account,
+        parcels=_two_parcels(),
+        carrier_shipment_id=SECOND,
+        public_id="shp_contract",
+    )
+
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as strict:
+        response = _post_fixture(
+            "webhook_transaction_updated.json", django_capture_on_commit_callbacks
+        )
+
+        assert len(strict.calls) == 0
+    assert response.status_code == 200
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.UNKNOWN
+    assert not ProviderCall.objects.filter(operation="shippo_label_file").exists()
+    assert WebhookEvent.objects.get(account=account).status == "processed"
+
+
+def test_a_settled_shipments_label_webhook_fetches_nothing(
+    account, django_capture_on_commit_callbacks
+):
+    shipment = _queued(account, status=ShipmentStatus.PURCHASED, tracking_number="P1")
+
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as strict:
+        _post_fixture(
+            "webhook_transaction_updated.json", django_capture_on_commit_callbacks
+        )
+
+        assert len(strict.calls) == 0
+    shipment.refresh_from_db()
+    assert (shipment.status, shipment.tracking_number) == (
+        ShipmentStatus.PURCHASED,
+        "P1",
+    )
+    assert WebhookEvent.objects.get(account=account).status == "processed"
+
+
 def test_a_webhook_whose_parcel_list_fails_is_retried_and_nothing_is_lost(
     account, mocked, django_capture_on_commit_callbacks
 ):
