@@ -514,6 +514,25 @@ def test_a_refund_shippo_refuses_counts_if_one_was_made_before(
     assert len(sent(mocked, "GET", f"{BASE}/transactions/{TRANSACTION}")) == 1
 
 
+def test_a_void_resent_after_a_dead_claim_settles_on_already_refunded(account, mocked):
+    # The first void's process died after Shippo took the refund: the resend
+    # is refused, and the transaction says REFUNDED.
+    mocked.post(f"{BASE}/refunds", status=400, json=fx("error_validation.json"))
+    transaction_says(mocked, TRANSACTION, "REFUNDED")
+    shipment = _queued(
+        account,
+        status=ShipmentStatus.PURCHASED,
+        tracking_number=NUMBER,
+        void_started_at=timezone.now() - timedelta(minutes=11),
+    )
+
+    services.shipment_void(shipment=shipment)
+
+    stored = Shipment.objects.get(pk=shipment.pk)
+    assert (stored.status, stored.void_started_at) == (ShipmentStatus.VOIDED, None)
+    assert Event.objects.filter(name="shipment.voided").count() == 1
+
+
 def test_a_multi_piece_purchase_keeps_each_parcels_transaction(adapter, mocked):
     mocked.post(f"{BASE}/transactions", status=201, json=fx("transaction_success.json"))
     listed_by_rate(mocked, second_parcel(), fx("transaction_success.json"))
