@@ -388,6 +388,9 @@ class PickupCancellation:
     pickup_date: date
     address: Address
     location_code: str = ""
+    # One key per pickup's cancellation, the same on every retry: sent where
+    # the carrier documents an idempotency header, and kept with each call.
+    idempotency_key: str = ""
 
 
 @dataclass(frozen=True)

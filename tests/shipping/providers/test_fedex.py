@@ -551,3 +551,27 @@ def test_address_validation_standardises_the_address(adapter, mocked):
     assert result.address.street_lines == ("742 EVERGREEN TER",)
     assert result.address.postal_code == "62704-1234"
     assert result.address.name == shared.RECIPIENT.name
+
+
+def test_a_retried_pickup_cancel_fedex_no_longer_finds_ends_cancelled(account, mocked):
+    from requests.exceptions import ReadTimeout as Lost
+
+    from shipping import services
+    from shipping.models import PickupStatus
+    from shipping.services.errors import ShippingError
+    from tests.shipping.helpers import scheduled_pickup
+
+    cancel_url = f"{PICKUP_URL}/cancel"
+    pickup = scheduled_pickup(account, "NQAA97", location_code="LOSA")
+    mocked.put(cancel_url, body=Lost("answer lost"))
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=pickup)
+    gone = copy.deepcopy(fx("error_response.json"))
+    gone["errors"] = [{"code": "NOT.FOUND.ERROR", "message": "Pickup not found"}]
+    mocked.replace(responses.PUT, cancel_url, status=404, json=gone)
+
+    services.pickup_cancel(pickup=pickup)
+
+    pickup.refresh_from_db()
+    assert pickup.status == PickupStatus.CANCELLED
+    assert len(sent(mocked, "PUT", cancel_url)) == 2
