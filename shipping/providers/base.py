@@ -266,13 +266,24 @@ class LabelLookup:
 @dataclass(frozen=True)
 class LabelUpdate:
     """A label-state webhook (Shippo's ``transaction_updated``): the label
-    made (``label``) or the carrier's reason it failed (``failure_*``)."""
+    made (``label``, or ``fetch_label`` when its file is still to be fetched)
+    or the carrier's reason it failed (``failure_*``)."""
 
     carrier_shipment_id: str
     reference: str = ""  # our shipment's public id, when the carrier echoes it
     label: Label | None = None
     failure_code: str = ""
     failure_message: str = ""
+    # The made label, read with its file (an outgoing call): called only once
+    # the webhook is known to settle a shipment (not a sibling parcel's).
+    fetch_label: Callable[[], Label] | None = field(
+        default=None, compare=False, repr=False
+    )
+
+    @property
+    def made(self) -> bool:
+        """The carrier made the label (it may still need fetching)."""
+        return self.label is not None or self.fetch_label is not None
 
 
 @dataclass(frozen=True)
@@ -377,6 +388,9 @@ class PickupCancellation:
     pickup_date: date
     address: Address
     location_code: str = ""
+    # One key per pickup's cancellation, the same on every retry: sent where
+    # the carrier documents an idempotency header, and kept with each call.
+    idempotency_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ from shipping.providers.dhl_express_errors import (
     SHIPMENT_STATUSES,
     checkpoint,
     dhl_error_map,
+    pickup_cancel_error_map,
 )
 from shipping.units import DimensionUnit, WeightUnit, convert_weight
 
@@ -357,6 +358,8 @@ class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
             f"/pickups/{path_segment(request.confirmation_number)}",
             operation="dhl_express_cancel_pickup",
             params={"requestorName": request.address.name[:45], "reason": "001"},
+            idempotency_key=request.idempotency_key or None,
+            error_map=pickup_cancel_error_map,
             allow_empty=True,
         )
 

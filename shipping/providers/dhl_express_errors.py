@@ -2,10 +2,14 @@
 ``additionalDetails``) as ours, checkpoint codes as our tracking statuses,
 and the reader of one tracking event."""
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import requests
+
+from integrations.errors import ProviderError, Rejected
 from shipping.providers.base import TrackingEvent, TrackingStatus
 from shipping.providers.carrier_errors import carrier_error_map
 
@@ -52,6 +56,28 @@ def _read(body: Any) -> tuple[str, str]:
 
 
 dhl_error_map = carrier_error_map(_read, carrier="DHL Express")
+
+# DELETE /pickups/{number} answers 400 "Pickup already cancelled or completed"
+# (or wrong input) with no code of its own: only its detail tells them apart.
+_ALREADY_CANCELLED = re.compile(r"already\s+(been\s+)?cancel", re.IGNORECASE)
+
+
+def pickup_cancel_error_map(response: requests.Response) -> ProviderError | None:
+    """DHL's error, with its "already cancelled" as ``already_cancelled`` (a
+    completed pickup or wrong input stays a refusal; 404 is not_found)."""
+    error = dhl_error_map(response)
+    if (
+        isinstance(error, Rejected)
+        and response.status_code == 400
+        and _ALREADY_CANCELLED.search(error.message)
+    ):
+        return Rejected(
+            error.message,
+            code="already_cancelled",
+            http_status=400,
+            provider_code=error.provider_code,
+        )
+    return error
 
 
 def checkpoint(event: Mapping[str, Any]) -> TrackingEvent | None:

@@ -414,6 +414,7 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             "/pickup/v1/pickups/cancel",
             operation="fedex_cancel_pickup",
             json={k: v for k, v in body.items() if v is not None},
+            idempotency_key=request.idempotency_key or None,
         )
 
     def carrier_validate_address(self, address: Address) -> AddressValidation:

@@ -21,24 +21,55 @@ ERROR_CODES: Mapping[str, str] = {
 AUTH_CODES = frozenset({"NOT.AUTHORIZED.ERROR", "UNAUTHORIZED"})
 NOT_FOUND_SUFFIX = "NOTFOUND"
 
-# Track API ``derivedStatusCode``/``eventType`` -> our normalised status.
+# Track API ``derivedStatusCode``/``eventType`` -> our normalised status: the
+# scan event codes of FedEx's Track service guide ("Tracking status codes").
+# Pre-transit: the label's data only, or a courier not yet at the door. A
+# code missing here is read as unknown: never followed, but it refuses a void
+# (services.tracking.shipment_has_moved).
 TRACKING_STATUS: Mapping[str, str] = {
-    "OC": "pre_transit",  # shipment information sent to FedEx
-    "IN": "pre_transit",
+    "OC": "pre_transit",  # shipment information sent to FedEx (order created)
+    "IN": "pre_transit",  # initiated
+    "DS": "pre_transit",  # vehicle dispatched (to the pickup)
+    "EP": "pre_transit",  # enroute to pickup
+    "DR": "pre_transit",  # vehicle furnished but not used
+    "PD": "pre_transit",  # pickup delay
     "PU": "in_transit",
+    "PX": "in_transit",  # picked up (see details)
+    "LO": "in_transit",  # left FedEx origin facility
+    "OF": "in_transit",  # at FedEx origin facility
     "IT": "in_transit",
+    "IX": "in_transit",  # in transit (see details)
     "AR": "in_transit",
     "DP": "in_transit",
     "AF": "in_transit",
     "OW": "in_transit",
     "AA": "in_transit",
+    "AC": "in_transit",  # at Canada Post facility
     "AD": "in_transit",
+    "AO": "in_transit",  # shipment arriving on time
     "AP": "in_transit",
+    "AX": "in_transit",  # at USPS facility
+    "OX": "in_transit",  # shipment information sent to USPS (handed over)
     "CC": "in_transit",
+    "CP": "in_transit",  # clearance in progress
+    "BR": "in_transit",  # broker
+    "CU": "in_transit",  # customs
+    "CH": "in_transit",  # location changed
+    "EA": "in_transit",  # enroute to airport
+    "EO": "in_transit",  # enroute to origin airport
+    "ED": "in_transit",  # enroute to delivery
     "FD": "in_transit",
     "HL": "in_transit",
+    "HP": "in_transit",  # ready for recipient pickup
     "PF": "in_transit",
     "PL": "in_transit",
+    "PM": "in_transit",  # in progress
+    "SF": "in_transit",  # at sort facility
+    "SP": "in_transit",  # split status
+    "TR": "in_transit",  # transfer
+    "RR": "in_transit",  # delivery option requested by the recipient
+    "RM": "in_transit",  # delivery option modified
+    "RC": "in_transit",  # delivery option cancelled
     "OD": "out_for_delivery",
     "DL": "delivered",
     "DE": "exception",

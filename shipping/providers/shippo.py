@@ -7,6 +7,7 @@ refunds as voids, tracks, address validation, and the ``track_updated`` and
 shapes follow Shippo's OpenAPI file (provider-specs/shippo/public-api.yaml)."""
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -426,7 +427,8 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
 
     def parse_label_update(self, message: WebhookMessage) -> LabelUpdate | None:
         """``transaction_updated``: SUCCESS carries the label (its file is
-        fetched as a poll would), ERROR the carrier's reason; QUEUED nothing."""
+        fetched as a poll would, once the update is known to settle one of
+        ours), ERROR the carrier's reason; QUEUED nothing."""
         if message.event_type not in LABEL_EVENTS:
             return None
         data = message.payload.get("data") or {}
@@ -436,8 +438,8 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
         status = data.get("status") if object_id else None
         reference = str(data.get("metadata") or "") if object_id else ""
         if status == "SUCCESS":
-            label = self._label(data, _format_of(data))
-            return LabelUpdate(object_id, reference=reference, label=label)
+            fetch = functools.partial(self._label, data, _format_of(data))
+            return LabelUpdate(object_id, reference=reference, fetch_label=fetch)
         if status == "ERROR":
             return LabelUpdate(
                 object_id,

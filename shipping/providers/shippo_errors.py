@@ -29,13 +29,17 @@ CONTENTS_TYPES: Mapping[str, str] = {
     "return": "RETURN_MERCHANDISE",
 }
 # Track ``status`` (TrackingStatusEnum) -> ours; substatus refines TRANSIT.
+# Shippo's UNKNOWN is documented as "no tracking information from the
+# carrier" (not found, or not yet scanned): nothing says the carrier has the
+# parcel, so it is pre-transit. A status outside the enum is read as unknown,
+# which refuses a void (services.tracking.shipment_has_moved).
 TRACK_STATUSES: Mapping[str, TrackingStatus] = {
     "PRE_TRANSIT": TrackingStatus.PRE_TRANSIT,
     "TRANSIT": TrackingStatus.IN_TRANSIT,
     "DELIVERED": TrackingStatus.DELIVERED,
     "RETURNED": TrackingStatus.RETURNED,
     "FAILURE": TrackingStatus.EXCEPTION,
-    "UNKNOWN": TrackingStatus.UNKNOWN,
+    "UNKNOWN": TrackingStatus.PRE_TRANSIT,
 }
 
 

@@ -396,6 +396,7 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             "DELETE",
             f"/api/shipments/{VERSION}/pickup/02",  # 02: cancel by PRN
             operation="ups_cancel_pickup",
+            idempotency_key=request.idempotency_key or None,
             headers={
                 "transId": uuid.uuid4().hex,
                 "transactionSrc": str(self.setting("transaction_source")),

@@ -425,6 +425,7 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             path,
             operation="usps_cancel_pickup",
             headers={"If-Match": current.headers.get("ETag", "*")},
+            idempotency_key=request.idempotency_key or None,
         )
 
     def carrier_validate_address(self, address: Address) -> AddressValidation:

@@ -45,6 +45,7 @@ STATUS_CATEGORIES: Mapping[str, TrackingStatus] = {
     "Delivered": TrackingStatus.DELIVERED,
     "Alert": TrackingStatus.EXCEPTION,
     "Delivery Attempt": TrackingStatus.EXCEPTION,
+    "Available for Pickup": TrackingStatus.IN_TRANSIT,  # held at a post office
     "Return to Sender": TrackingStatus.RETURNED,
 }
 

@@ -388,9 +388,15 @@ def shipment_label_update_apply(*, shipment: Shipment, update: LabelUpdate) -> b
     or a poll racing it records the label (and its event) once."""
     if update.label is not None and update.label.status == LabelStatus.PENDING:
         return False
-    update = _with_parcels(shipment, update)
-    if update is None:
+    if update.made and _settles_nothing(shipment, update):
+        # Decided before the label's file is fetched: no call for a webhook
+        # that changes nothing.
         return False
+    if update.fetch_label is not None:
+        update = dataclasses.replace(
+            update, label=update.fetch_label(), fetch_label=None
+        )
+    update = _with_parcels(shipment, update)
     label = update.label
     if label is None:
         changed = _settle(shipment, lambda locked: _label_failed(locked, update))
@@ -425,18 +431,26 @@ def _label_failed(shipment: Shipment, update: LabelUpdate) -> None:
     shipment.save(update_fields=fields)
 
 
-def _with_parcels(shipment: Shipment, update: LabelUpdate) -> LabelUpdate | None:
+def _settles_nothing(shipment: Shipment, update: LabelUpdate) -> bool:
+    """A made label that cannot settle this shipment: it is settled already
+    (read without a lock: ``_settle`` decides under one), or the update is
+    another parcel's transaction of a multi-parcel shipment whose own is
+    known (its own webhook, or the poll, settles every parcel)."""
+    if shipment.status not in _SETTLED_BY_LABEL:
+        return True
+    known = shipment.carrier_shipment_id
+    sibling = known and known != update.carrier_shipment_id
+    return bool(sibling and len(shipment.parcels or ()) > 1)
+
+
+def _with_parcels(shipment: Shipment, update: LabelUpdate) -> LabelUpdate:
     """The update with every parcel's label of a multi-parcel shipment, asked
     of the carrier before any row is locked (a ProviderError: the webhook is
-    retried); None for another parcel's transaction of a shipment whose own
-    is known (its own webhook, or the poll, settles every parcel)."""
+    retried). A sibling parcel's update never gets here (``_settles_nothing``)."""
     parcels = len(shipment.parcels or ())
     label = update.label
     if label is None or parcels < 2:
         return update
-    known = shipment.carrier_shipment_id
-    if known and known != label.carrier_shipment_id:
-        return None
     adapter = registry.get_adapter(shipment.account)
     full = adapter.label_with_parcels(label, parcels=parcels)
     return dataclasses.replace(update, label=full)

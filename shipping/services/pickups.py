@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from integrations import registry
 from integrations.errors import Outcome, ProviderError
@@ -210,11 +211,17 @@ def _booked(pickup: Pickup, booked: BookedPickup) -> None:
 
 
 def pickup_cancel(*, pickup: Pickup) -> Pickup:
+    """Cancel a scheduled pickup at the carrier. The carrier's "already
+    cancelled" (adapter code ``already_cancelled``) ends it cancelled; so
+    does its "not found" when a cancel was sent before (a retry after a lost
+    answer: ours landed). Every try carries one key for the cancellation."""
     if pickup.status == PickupStatus.CANCELLED:
         return pickup
     if pickup.status != PickupStatus.SCHEDULED:
         raise InvalidState(f"a {pickup.status} pickup cannot be cancelled")
     adapter = registry.get_adapter(pickup.account)
+    # A carrier that takes no cancel (Shippo) is told nothing: nothing sent.
+    sent_before = adapter.supports("cancel_pickup") and _cancel_requested(pickup)
     try:
         adapter.cancel_pickup(
             PickupCancellation(
@@ -222,22 +229,51 @@ def pickup_cancel(*, pickup: Pickup) -> Pickup:
                 pickup_date=pickup.pickup_date,
                 address=codec.address_from_json(pickup.address),
                 location_code=pickup.location_code,
+                idempotency_key=f"{pickup.public_id}-cancel",
             )
         )
     except ProviderError as error:
-        if error.code == "not_supported":
-            # Shippo: "contact the carrier directly" with the confirmation.
-            raise ShippingError(
-                f"{error.message}: cancel it with the carrier directly, "
-                f"confirmation {pickup.confirmation_number}",
-                code="not_supported",
-                status_code=422,
-            ) from None
-        raise ShippingError(
-            f"the carrier did not cancel the pickup: {error.message}",
-            code=f"carrier_{error.outcome}",
-            status_code=502,
-        ) from None
+        if not _gone_at_carrier(error, sent_before):
+            raise _cancel_failed(pickup, error) from None
+        logger.info(
+            "pickup already cancelled at the carrier",
+            extra={"pickup_id": pickup.public_id, "code": error.code},
+        )
     pickup.status = PickupStatus.CANCELLED
     pickup.save(update_fields=["status"])
     return pickup
+
+
+def _cancel_requested(pickup: Pickup) -> bool:
+    """Mark the cancel as sent (committed before the call); True when an
+    earlier try had sent one."""
+    if pickup.cancel_requested_at is not None:
+        return True
+    pickup.cancel_requested_at = timezone.now()
+    Pickup.objects.filter(pk=pickup.pk, cancel_requested_at__isnull=True).update(
+        cancel_requested_at=pickup.cancel_requested_at
+    )
+    return False
+
+
+def _gone_at_carrier(error: ProviderError, sent_before: bool) -> bool:
+    if error.code == "already_cancelled":
+        return True
+    # A first cancel's "not found" may be a wrong number: that stays an error.
+    return sent_before and error.code == "not_found"
+
+
+def _cancel_failed(pickup: Pickup, error: ProviderError) -> ShippingError:
+    if error.code == "not_supported":
+        # Shippo: "contact the carrier directly" with the confirmation.
+        return ShippingError(
+            f"{error.message}: cancel it with the carrier directly, "
+            f"confirmation {pickup.confirmation_number}",
+            code="not_supported",
+            status_code=422,
+        )
+    return ShippingError(
+        f"the carrier did not cancel the pickup: {error.message}",
+        code=f"carrier_{error.outcome}",
+        status_code=502,
+    )

@@ -8,16 +8,20 @@ event it can follow; an event older than the one it already follows never
 moves it, and once delivered or returned nothing does (a late ``in_transit``
 never undoes ``delivered``). An ``unknown`` event (a code the adapter does not
 map) is never followed, nor a ``pre_transit`` one once the parcel has moved:
-every event is still stored in the history.
+every event is still stored in the history. Such an unread scan after the
+label was made is still evidence the carrier may have the parcel: a void is
+refused (``shipment_has_moved``); codes a carrier documents as pre-shipment
+are mapped to ``pre_transit`` by its adapter, never left unknown.
 """
 
 import hashlib
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from integrations import registry
@@ -108,11 +112,26 @@ def _move_forward(shipment: Shipment, fresh: list) -> bool:
 
 
 def shipment_has_moved(*, shipment: Shipment) -> bool:
-    """The carrier has had the parcel: its status, or any scan ever stored, is
-    past pre-transit (a status an earlier release moved back still counts)."""
+    """The carrier has, or may have, the parcel: its status, or any scan ever
+    stored, is past pre-transit (a status an earlier release moved back still
+    counts), or a scan the adapter could not read came after the label."""
     if shipment.tracking_status not in NOT_MOVING:
         return True
-    return shipment.tracking_events.exclude(status__in=NOT_MOVING).exists()
+    events = shipment.tracking_events
+    if events.exclude(status__in=NOT_MOVING).exists():
+        return True
+    return events.filter(
+        status=TrackingStatus.UNKNOWN, occurred_at__gte=_label_made_at(shipment)
+    ).exists()
+
+
+def _label_made_at(shipment: Shipment) -> datetime:
+    """When the label was made: the buy, or the carrier's own label-created
+    scan when it is earlier (a carrier clock or local time read as UTC)."""
+    first = shipment.tracking_events.filter(
+        status=TrackingStatus.PRE_TRANSIT
+    ).aggregate(first=Min("occurred_at"))["first"]
+    return min(shipment.created_at, first) if first else shipment.created_at
 
 
 def _emit(shipment: Shipment, moved: bool) -> None:

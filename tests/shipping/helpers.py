@@ -19,3 +19,27 @@ def carrier(slug: str, priority: int = 10, **settings: object) -> ProviderAccoun
 
 def shop(**overrides: object) -> services.RateShopResult:
     return services.rates_shop(request=requests.rate_request(**overrides))
+
+
+def scheduled_pickup(account: ProviderAccount, confirmation: str, **values: object):
+    """A pickup the carrier booked under ``confirmation``, for cancel tests."""
+    from datetime import date, time
+    from decimal import Decimal
+
+    from shipping import codec
+    from shipping.models import Pickup, PickupStatus
+
+    fields = {
+        "account": account,
+        "pickup_date": date(2026, 12, 7),
+        "ready_time": time(9, 0),
+        "close_time": time(17, 0),
+        "address": codec.address_to_json(requests.SHIPPER),
+        "parcel_count": 1,
+        "total_weight": Decimal("2"),
+        "idempotency_key": f"pickup-{confirmation}",
+        "status": PickupStatus.SCHEDULED,
+        "confirmation_number": confirmation,
+        **values,
+    }
+    return Pickup.objects.create(**fields)

@@ -11,7 +11,12 @@ from integrations.webhooks.messages import WebhookMessage
 from shipping import services
 from shipping.models import Shipment, ShipmentStatus
 from shipping.providers import sandbox_rules
-from shipping.providers.base import TrackingEvent, TrackingInfo, TrackingStatus
+from shipping.providers.base import (
+    TrackingEvent,
+    TrackingInfo,
+    TrackingStatus,
+    VoidResult,
+)
 from shipping.providers.shippo import ShippoAdapter
 from tests.factories import ProviderAccountFactory
 from tests.shipping.helpers import carrier
@@ -170,6 +175,108 @@ def test_shippo_unknown_track_status_leaves_the_shipment_in_transit():
     info = ShippoAdapter(account).parse_tracking_update(message)
     assert services.shipment_tracking_apply(shipment=shipment, info=info) == 3
     assert Shipment.objects.get().tracking_status == "in_transit"
+
+
+def _shippo_track_webhook(account, number, *statuses):
+    """Shippo's ``track_updated`` for ``number`` with a history of
+    (status, minutes after now) entries, through the webhook handler."""
+    from integrations.models import WebhookEvent
+    from shipping.webhooks import tracking_webhook_handle
+
+    now = timezone.now()
+    history = [
+        {
+            "status": status,
+            "status_details": status,
+            "status_date": (now + timedelta(minutes=minutes)).isoformat(),
+            "substatus": None,
+            "location": None,
+            "object_id": f"{status}-{minutes}",
+        }
+        for status, minutes in statuses
+    ]
+    data = {
+        "tracking_number": number,
+        "tracking_status": history[-1],
+        "tracking_history": history,
+    }
+    event = WebhookEvent.objects.create(
+        account=account,
+        event_type="track_updated",
+        dedupe_key=f"track:{number}:{len(statuses)}",
+        payload={"event": "track_updated", "data": data},
+        occurred_at=now,
+    )
+    tracking_webhook_handle(event)
+
+
+def _shippo_bought(number: str) -> Shipment:
+    account = ProviderAccountFactory(
+        kind="shipping",
+        provider="shippo",
+        slug="shippo",
+        credentials={"api_token": "shippo_test_x", "webhook_token": "t" * 32},
+    )
+    return _shipment(
+        account,
+        carrier="usps",
+        service_code="usps_priority",
+        status=ShipmentStatus.PURCHASED,
+        tracking_number=number,
+        carrier_shipment_id=number,
+    )
+
+
+def test_a_status_shippo_does_not_document_after_the_label_refuses_the_void():
+    shipment = _shippo_bought("9205590164917312751090")
+
+    _shippo_track_webhook(
+        shipment.account, shipment.tracking_number, ("PRE_TRANSIT", 1), ("HANDED", 5)
+    )
+
+    shipment.refresh_from_db()
+    assert shipment.tracking_status == "pre_transit"  # never followed
+    assert shipment.tracking_events.filter(status="unknown").count() == 1
+    with pytest.raises(services.InvalidState) as refused:
+        services.shipment_void(shipment=shipment)
+    assert refused.value.code == "in_transit"
+    assert Shipment.objects.get().status == ShipmentStatus.PURCHASED
+
+
+def test_shippos_documented_unknown_leaves_the_label_voidable(monkeypatch):
+    from shipping.providers import shippo_refunds
+
+    shipment = _shippo_bought("9205590164917312751091")
+    # Shippo: UNKNOWN is "no tracking information from the carrier" yet.
+    _shippo_track_webhook(
+        shipment.account, shipment.tracking_number, ("UNKNOWN", 1), ("UNKNOWN", 5)
+    )
+    monkeypatch.setattr(
+        shippo_refunds, "void", lambda adapter, request: VoidResult(voided=True)
+    )
+
+    shipment.refresh_from_db()
+    services.shipment_void(shipment=shipment)
+
+    assert shipment.tracking_status == "pre_transit"
+    assert Shipment.objects.get().status == ShipmentStatus.VOIDED
+
+
+def test_an_unmapped_scan_after_the_label_refuses_the_void_before_the_carrier():
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k")
+    later = timezone.now() + timedelta(hours=2)
+    _apply(
+        shipment,
+        _event(TrackingStatus.PRE_TRANSIT, 0, "OC"),
+        TrackingEvent(TrackingStatus.UNKNOWN, later, "LO", "left origin"),
+    )
+
+    assert Shipment.objects.get().tracking_status == "pre_transit"
+    with pytest.raises(services.InvalidState) as refused:
+        services.shipment_void(shipment=Shipment.objects.get())
+    assert refused.value.code == "in_transit"
+    assert not Event.objects.filter(name="shipment.voided").exists()
 
 
 def test_a_newer_pre_transit_scan_does_not_undo_a_pickup():

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from integrations.events import Event
 from shipping import services
-from shipping.models import Shipment, ShipmentStatus
+from shipping.models import SandboxLabel, Shipment, ShipmentAttempt, ShipmentStatus
 from shipping.providers.base import VoidResult
 from shipping.providers.sandbox import SandboxShippingAdapter
 from tests.factories import ApiKeyFactory
@@ -132,3 +132,33 @@ def test_a_void_whose_claim_was_taken_over_does_not_announce_it_twice(monkeypatc
 
     assert shipment.status == ShipmentStatus.VOIDED
     assert not Event.objects.filter(name="shipment.voided").exists()
+
+
+@pytest.mark.django_db
+def test_a_void_resent_after_its_process_died_past_the_carrier_settles_once():
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="r4")
+    # The first process claimed the void, wrote its attempt and the carrier
+    # voided the label; it died before recording it.
+    SandboxLabel.objects.filter(tracking_number=shipment.tracking_number).update(
+        voided=True
+    )
+    ShipmentAttempt.objects.create(
+        shipment=shipment,
+        account=shipment.account,
+        operation="void_label",
+        idempotency_key=f"{shipment.idempotency_key}-void",
+    )
+    Shipment.objects.filter(pk=shipment.pk).update(
+        void_started_at=timezone.now() - timedelta(minutes=11)
+    )
+
+    services.shipment_void(shipment=Shipment.objects.get(pk=shipment.pk))
+
+    stored = Shipment.objects.get(pk=shipment.pk)
+    assert (stored.status, stored.void_started_at) == (ShipmentStatus.VOIDED, None)
+    assert Event.objects.filter(name="shipment.voided").count() == 1
+    keys = ShipmentAttempt.objects.filter(operation="void_label").values_list(
+        "idempotency_key", flat=True
+    )
+    assert set(keys) == {f"{shipment.idempotency_key}-void"}

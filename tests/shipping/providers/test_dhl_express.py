@@ -10,6 +10,7 @@ import pytest
 import responses
 
 from integrations.errors import ConfigurationError, NotProcessed, Rejected
+from integrations.models import ProviderCall
 from shipping.providers.base import (
     LabelFormat,
     PickupCancellation,
@@ -246,3 +247,70 @@ def test_address_validation(adapter, mocked):
     assert result.valid
     assert result.address.city == "NEW YORK"
     assert result.messages == ("Address has been corrected",)
+
+
+# --- A pickup cancel retried after a lost answer ---------------------------------
+
+CANCEL_PICKUP_URL = f"{BASE}/pickups/PRG201220123456"
+# DHL's DELETE /pickups/{number}: 400 "Pickup already cancelled or completed",
+# 404 "Pickup not found" (the MyDHL API's documented answers).
+ALREADY_CANCELLED = {
+    "instance": "/expressapi/pickups/PRG201220123456",
+    "detail": "Pickup PRG201220123456 has already been cancelled",
+    "title": "Bad request",
+    "message": "Bad request",
+    "status": 400,
+}
+
+
+def _cancel_lost_then(account, mocked, **answer):
+    from requests.exceptions import ReadTimeout as Lost
+
+    from shipping import services
+    from shipping.services.errors import ShippingError
+    from tests.shipping.helpers import scheduled_pickup
+
+    pickup = scheduled_pickup(account, "PRG201220123456")
+    mocked.delete(CANCEL_PICKUP_URL, body=Lost("answer lost"))
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=pickup)
+    mocked.replace(responses.DELETE, CANCEL_PICKUP_URL, **answer)
+    return services.pickup_cancel(pickup=pickup)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": 400, "json": ALREADY_CANCELLED},
+        {"status": 404, "json": {**ALREADY_CANCELLED, "status": 404, "detail": "x"}},
+    ],
+)
+def test_a_retried_pickup_cancel_dhl_calls_gone_ends_cancelled(account, mocked, answer):
+    from shipping.models import Pickup, PickupStatus
+
+    pickup = _cancel_lost_then(account, mocked, **answer)
+
+    assert pickup.status == PickupStatus.CANCELLED
+    assert Pickup.objects.get().status == PickupStatus.CANCELLED
+    keys = set(
+        ProviderCall.objects.filter(operation="dhl_express_cancel_pickup").values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    assert keys == {f"{pickup.public_id}-cancel"}  # one key for the cancellation
+
+
+def test_a_first_pickup_cancel_dhl_cannot_find_is_a_failure(account, mocked):
+    from shipping import services
+    from shipping.models import PickupStatus
+    from shipping.services.errors import ShippingError
+    from tests.shipping.helpers import scheduled_pickup
+
+    pickup = scheduled_pickup(account, "PRG201220123456")
+    mocked.delete(CANCEL_PICKUP_URL, status=404, json=fx("error_not_found.json"))
+
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=pickup)
+
+    pickup.refresh_from_db()
+    assert pickup.status == PickupStatus.SCHEDULED

@@ -361,6 +361,116 @@ def test_void_refused_in_transit_is_a_result_with_fedex_reason(adapter, mocked):
 # --- Tracking ---------------------------------------------------------------------
 
 
+def _track_answer(*scans: tuple[str, str, str]) -> dict:
+    """The fixture's track answer with these (code, description, ISO time)
+    scans in place of its own, newest first as FedEx lists them."""
+    answer = copy.deepcopy(fx("track_response.json"))
+    result = answer["output"]["completeTrackResults"][0]["trackResults"][0]
+    template = result["scanEvents"][0]
+    result["scanEvents"] = [
+        {
+            **template,
+            "date": at,
+            "eventType": code,
+            "derivedStatusCode": code,
+            "eventDescription": text,
+            "derivedStatus": text,
+        }
+        for code, text, at in reversed(scans)
+    ]
+    latest = scans[-1][0]
+    result["latestStatusDetail"] = {"code": latest, "derivedCode": latest}
+    result["deliveryDetails"] = {}
+    return answer
+
+
+def _fedex_shipment(account, number: str):
+    from shipping.models import Shipment, ShipmentStatus
+
+    return Shipment.objects.create(
+        account=account,
+        from_address={},
+        to_address={},
+        parcels=[],
+        carrier="FedEx",
+        service_code="FEDEX_GROUND",
+        amount=1000,
+        currency="USD",
+        idempotency_key=f"fedex-{number}",
+        status=ShipmentStatus.PURCHASED,
+        tracking_number=number,
+        carrier_shipment_id=number,
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("LO", "in_transit"), ("AO", "in_transit"), ("SF", "in_transit")],
+)
+def test_a_documented_scan_past_the_label_refuses_the_void(
+    account, mocked, code, status
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shipping import services
+
+    now = timezone.now()
+    mocked.post(
+        TRACK_URL,
+        json=_track_answer(
+            ("OC", "Shipment information sent to FedEx", (now).isoformat()),
+            (
+                code,
+                "Left FedEx origin facility",
+                (now + timedelta(hours=3)).isoformat(),
+            ),
+        ),
+    )
+    shipment = _fedex_shipment(account, "794953555571")
+
+    services.shipment_tracking_refresh(shipment=shipment)
+
+    assert shipment.tracking_status == status
+    with pytest.raises(services.InvalidState) as refused:
+        services.shipment_void(shipment=shipment)
+    assert refused.value.code == "in_transit"
+    assert not sent(mocked, "PUT", CANCEL_URL)
+
+
+def test_an_undocumented_scan_after_the_label_refuses_the_void(account, mocked):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shipping import services
+
+    now = timezone.now()
+    mocked.post(
+        TRACK_URL,
+        json=_track_answer(
+            ("OC", "Shipment information sent to FedEx", now.isoformat()),
+            (
+                "Q9",
+                "A scan FedEx documents nowhere",
+                (now + timedelta(hours=1)).isoformat(),
+            ),
+        ),
+    )
+    shipment = _fedex_shipment(account, "794953555572")
+
+    services.shipment_tracking_refresh(shipment=shipment)
+
+    # Not followed (we cannot say what it is), but the carrier may have it.
+    assert shipment.tracking_status == "pre_transit"
+    assert shipment.tracking_events.filter(status="unknown").count() == 1
+    with pytest.raises(services.InvalidState) as refused:
+        services.shipment_void(shipment=shipment)
+    assert refused.value.code == "in_transit"
+    assert not sent(mocked, "PUT", CANCEL_URL)
+
+
 def test_tracking_events_oldest_first_with_our_statuses(adapter, mocked):
     mocked.post(TRACK_URL, json=fx("track_response.json"))
 
@@ -441,3 +551,27 @@ def test_address_validation_standardises_the_address(adapter, mocked):
     assert result.address.street_lines == ("742 EVERGREEN TER",)
     assert result.address.postal_code == "62704-1234"
     assert result.address.name == shared.RECIPIENT.name
+
+
+def test_a_retried_pickup_cancel_fedex_no_longer_finds_ends_cancelled(account, mocked):
+    from requests.exceptions import ReadTimeout as Lost
+
+    from shipping import services
+    from shipping.models import PickupStatus
+    from shipping.services.errors import ShippingError
+    from tests.shipping.helpers import scheduled_pickup
+
+    cancel_url = f"{PICKUP_URL}/cancel"
+    pickup = scheduled_pickup(account, "NQAA97", location_code="LOSA")
+    mocked.put(cancel_url, body=Lost("answer lost"))
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=pickup)
+    gone = copy.deepcopy(fx("error_response.json"))
+    gone["errors"] = [{"code": "NOT.FOUND.ERROR", "message": "Pickup not found"}]
+    mocked.replace(responses.PUT, cancel_url, status=404, json=gone)
+
+    services.pickup_cancel(pickup=pickup)
+
+    pickup.refresh_from_db()
+    assert pickup.status == PickupStatus.CANCELLED
+    assert len(sent(mocked, "PUT", cancel_url)) == 2

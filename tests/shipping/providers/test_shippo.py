@@ -514,6 +514,25 @@ def test_a_refund_shippo_refuses_counts_if_one_was_made_before(
     assert len(sent(mocked, "GET", f"{BASE}/transactions/{TRANSACTION}")) == 1
 
 
+def test_a_void_resent_after_a_dead_claim_settles_on_already_refunded(account, mocked):
+    # The first void's process died after Shippo took the refund: the resend
+    # is refused, and the transaction says REFUNDED.
+    mocked.post(f"{BASE}/refunds", status=400, json=fx("error_validation.json"))
+    transaction_says(mocked, TRANSACTION, "REFUNDED")
+    shipment = _queued(
+        account,
+        status=ShipmentStatus.PURCHASED,
+        tracking_number=NUMBER,
+        void_started_at=timezone.now() - timedelta(minutes=11),
+    )
+
+    services.shipment_void(shipment=shipment)
+
+    stored = Shipment.objects.get(pk=shipment.pk)
+    assert (stored.status, stored.void_started_at) == (ShipmentStatus.VOIDED, None)
+    assert Event.objects.filter(name="shipment.voided").count() == 1
+
+
 def test_a_multi_piece_purchase_keeps_each_parcels_transaction(adapter, mocked):
     mocked.post(f"{BASE}/transactions", status=201, json=fx("transaction_success.json"))
     listed_by_rate(mocked, second_parcel(), fx("transaction_success.json"))
@@ -933,6 +952,49 @@ def test_another_parcels_transaction_webhook_leaves_the_shipment_to_its_own(
     assert not shipment.parcel_labels.exists()
     assert not sent(mocked, "GET", f"{BASE}/transactions")  # nothing listed
     # Ignored, not failed: it is not retried.
+    assert WebhookEvent.objects.get(account=account).status == "processed"
+
+
+def test_a_sibling_parcels_webhook_is_ignored_before_any_call(
+    account, django_capture_on_commit_callbacks
+):
+    # Strict: any outgoing call (the sibling's label file, a listing) fails.
+    shipment = _queued(
+        account,
+        parcels=_two_parcels(),
+        carrier_shipment_id=SECOND,
+        public_id="shp_contract",
+    )
+
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as strict:
+        response = _post_fixture(
+            "webhook_transaction_updated.json", django_capture_on_commit_callbacks
+        )
+
+        assert len(strict.calls) == 0
+    assert response.status_code == 200
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.UNKNOWN
+    assert not ProviderCall.objects.filter(operation="shippo_label_file").exists()
+    assert WebhookEvent.objects.get(account=account).status == "processed"
+
+
+def test_a_settled_shipments_label_webhook_fetches_nothing(
+    account, django_capture_on_commit_callbacks
+):
+    shipment = _queued(account, status=ShipmentStatus.PURCHASED, tracking_number="P1")
+
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as strict:
+        _post_fixture(
+            "webhook_transaction_updated.json", django_capture_on_commit_callbacks
+        )
+
+        assert len(strict.calls) == 0
+    shipment.refresh_from_db()
+    assert (shipment.status, shipment.tracking_number) == (
+        ShipmentStatus.PURCHASED,
+        "P1",
+    )
     assert WebhookEvent.objects.get(account=account).status == "processed"
 
 

@@ -305,6 +305,46 @@ def test_void_refused_is_a_result_with_the_ups_reason(adapter, mocked):
     assert not result.voided and "picked up" in result.detail
 
 
+def test_a_void_resent_after_a_dead_claim_settles_on_already_voided(account, mocked):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations.models import Event
+    from shipping import services
+    from shipping.models import Shipment, ShipmentStatus
+
+    # Shipping.yaml, SummaryResult.Status.Code: "1 = Voided or Already Voided".
+    answer = copy.deepcopy(fx("void_response.json"))
+    answer["VoidShipmentResponse"]["SummaryResult"]["Status"]["Description"] = (
+        "Already Voided"
+    )
+    mocked.delete(VOID_URL, json=answer)
+    shipment = Shipment.objects.create(
+        account=account,
+        from_address={},
+        to_address={},
+        parcels=[],
+        carrier="UPS",
+        service_code="03",
+        amount=1000,
+        currency="USD",
+        idempotency_key="ups-void-resend",
+        status=ShipmentStatus.PURCHASED,
+        tracking_status="pre_transit",
+        tracking_number="1Z12345E8791315509",
+        carrier_shipment_id="1Z12345E8791315509",
+        # The first void's process died after UPS voided the label.
+        void_started_at=timezone.now() - timedelta(minutes=11),
+    )
+
+    services.shipment_void(shipment=shipment)
+
+    stored = Shipment.objects.get(pk=shipment.pk)
+    assert (stored.status, stored.void_started_at) == (ShipmentStatus.VOIDED, None)
+    assert Event.objects.filter(name="shipment.voided").count() == 1
+
+
 # --- Tracking ---------------------------------------------------------------------
 
 

@@ -323,3 +323,29 @@ def test_address_standardisation(adapter, mocked):
     assert result.address.postal_code == "62704-1234"
     (call,) = sent(mocked, "GET", f"{BASE}/addresses/v3/address")
     assert "ZIPCode=62704" in call.url
+
+
+def test_a_retried_pickup_cancel_usps_no_longer_finds_ends_cancelled(account, mocked):
+    from requests.exceptions import ReadTimeout as Lost
+
+    from shipping import services
+    from shipping.models import PickupStatus
+    from shipping.services.errors import ShippingError
+    from tests.shipping.helpers import scheduled_pickup
+
+    url = f"{BASE}/pickup/v3/carrier-pickup/WTC123456789"
+    pickup = scheduled_pickup(account, "WTC123456789")
+    mocked.get(url, json=fx("pickup_response.json"), headers={"ETag": '"e1"'})
+    mocked.delete(url, body=Lost("answer lost"))
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=pickup)
+    # USPS cancelled it: the retry's look-up is USPS's documented 404.
+    gone = fx("error_not_found.json")
+    gone["error"]["errors"][0]["detail"] = "Pickup WTC123456789 was not found."
+    mocked.replace(responses.GET, url, status=404, json=gone)
+
+    services.pickup_cancel(pickup=pickup)
+
+    pickup.refresh_from_db()
+    assert pickup.status == PickupStatus.CANCELLED
+    assert len(sent(mocked, "DELETE", url)) == 1
