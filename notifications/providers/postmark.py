@@ -34,21 +34,33 @@ _RECORDS: Mapping[str, EmailEventType] = {
     "Click": EmailEventType.CLICKED,
     "SpamComplaint": EmailEventType.COMPLAINED,
 }
-# Bounce ``Type``s: what each means for the address (anything else, such as
-# AutoResponder or OpenRelayTest, is not about delivery).
+# Bounce ``Type``s, from the Bounce API's type table (postmarkapp.com/
+# developer/api/bounce-api#bounce-types): what each means for the message and
+# the address. Postmark deactivates an address itself only for a hard bounce
+# or a complaint (and staff's ManuallyDeactivated, below); anything else
+# (AutoResponder, Subscribe, AddressChange, ChallengeVerification,
+# OpenRelayTest, Unconfirmed, InboundError) is not about delivery.
 _BOUNCES: Mapping[str, tuple[EmailEventType, BounceType | None]] = {
+    # The mailbox does not exist or the address is not one: suppressed.
     "HardBounce": (EmailEventType.BOUNCED, BounceType.HARD),
     "BadEmailAddress": (EmailEventType.BOUNCED, BounceType.HARD),
+    # Temporary, or a report Postmark could not classify: the address stays.
     "SoftBounce": (EmailEventType.BOUNCED, BounceType.SOFT),
-    "VirusNotification": (EmailEventType.BOUNCED, BounceType.SOFT),
+    "Unknown": (EmailEventType.BOUNCED, BounceType.SOFT),
     "Transient": (EmailEventType.DEFERRED, None),
     "DnsError": (EmailEventType.DEFERRED, None),
-    "SpamNotification": (EmailEventType.COMPLAINED, None),
+    # The recipient's own stops.
     "SpamComplaint": (EmailEventType.COMPLAINED, None),
-    "ManuallyDeactivated": (EmailEventType.REJECTED, None),
+    "Unsubscribe": (EmailEventType.UNSUBSCRIBED, None),
+    # Refused for its content or for us as sender (an ISP block, DMARC, a
+    # spam or virus filter's notice, not the recipient's complaint), or never
+    # sent: this message failed, the address stays mailable.
     "Blocked": (EmailEventType.REJECTED, None),
     "DMARCPolicy": (EmailEventType.REJECTED, None),
-    "Unsubscribe": (EmailEventType.UNSUBSCRIBED, None),
+    "SpamNotification": (EmailEventType.REJECTED, None),
+    "VirusNotification": (EmailEventType.REJECTED, None),
+    "SMTPApiError": (EmailEventType.REJECTED, None),
+    "TemplateRenderingFailed": (EmailEventType.REJECTED, None),
 }
 # SubscriptionChange ``SuppressionReason``s (Postmark's subscription change
 # webhook page): why Postmark stopped sending to the address. A recipient's
@@ -238,10 +250,24 @@ def _kind(
 ) -> tuple[EmailEventType | None, BounceType | None]:
     record = payload.get("RecordType")
     if record == "Bounce":
-        return _BOUNCES.get(str(payload.get("Type")), (None, None))
+        return _bounce(payload)
     if record == "SubscriptionChange":
         return _subscription_change(payload)
     return _RECORDS.get(str(record)), None
+
+
+def _bounce(
+    payload: Mapping[str, Any],
+) -> tuple[EmailEventType | None, BounceType | None]:
+    kind = str(payload.get("Type"))
+    if kind == "ManuallyDeactivated":
+        # Staff deactivated the address at Postmark, which sends nothing more
+        # to it while ``Inactive`` (CanActivate only says it may be lifted).
+        # Reactivated already: only this message failed.
+        if payload.get("Inactive") is True:
+            return EmailEventType.MANUALLY_SUPPRESSED, None
+        return EmailEventType.REJECTED, None
+    return _BOUNCES.get(kind, (None, None))
 
 
 def _subscription_change(
@@ -288,6 +314,9 @@ def _details(payload: Mapping[str, Any]) -> dict[str, Any]:
         "response": payload.get("Details"),
         "url": payload.get("OriginalLink"),
         "useragent": payload.get("UserAgent"),
+        # Postmark's verdict on the address, for staff.
+        "inactive": payload.get("Inactive"),
+        "can_activate": payload.get("CanActivate"),
     }
     return {k: v for k, v in details.items() if v not in (None, "")}
 
