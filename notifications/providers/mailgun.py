@@ -9,6 +9,7 @@ https://documentation.mailgun.com/docs/mailgun/user-manual/tracking-messages/#se
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -17,7 +18,7 @@ import requests
 from anymail.exceptions import AnymailError
 from django.core.cache import cache
 
-from integrations.client import retry_after_ceiling
+from integrations.client import parse_retry_after, server_now
 from integrations.errors import ConfigurationError, NotProcessed, ProviderError
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.webhooks.messages import WebhookMessage, json_object
@@ -63,7 +64,9 @@ _ADDRESS_CODES = frozenset({"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1
 # refusal: it counts only with Mailgun's own ``bounce`` verdict.
 _ADDRESS_REPLIES = frozenset({551, 553})
 _ENHANCED = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
-_RETRY_IN = re.compile(r"try again after (\d+) seconds", re.IGNORECASE)
+# Mailgun's 429 says when to come back in its message (its OpenAPI's 429
+# example); the value is read as any Retry-After is.
+_RETRY_IN = re.compile(r"try again after (\S+) seconds?", re.IGNORECASE)
 _TOKEN_KEY = "mailgun-webhook-token:{account}:{token}"  # noqa: S105 - a cache key
 
 
@@ -144,15 +147,12 @@ class MailgunAdapter(AnymailAdapter):
                 code="domain_not_found",
                 http_status=404,
             )
-        if response.status_code == 429 and "Retry-After" not in response.headers:
-            found = _RETRY_IN.search(text)
+        if response.status_code == 429:
             return NotProcessed(
                 "Mailgun is rate-limiting this account",
                 code="too_many_requests",
                 http_status=429,
-                retry_after=min(float(found.group(1)), retry_after_ceiling())
-                if found
-                else None,
+                retry_after=_rate_limit_wait(response, text),
             )
         return None
 
@@ -334,6 +334,19 @@ def _time(value: object) -> datetime | None:
 
 def _malformed(message: str) -> WebhookVerificationError:
     return WebhookVerificationError(message, code=WebhookVerificationError.MALFORMED)
+
+
+def _rate_limit_wait(response: requests.Response, text: str) -> float | None:
+    """Seconds a 429 asks us to wait: a usable ``Retry-After`` header (an
+    HTTP-date against Mailgun's clock), else the "try again after N seconds"
+    of its message; both through ``parse_retry_after`` (the one ceiling, and
+    no wait from a value that is no number)."""
+    now = server_now(response, time.time)
+    header = parse_retry_after(response.headers.get("Retry-After"), now=now)
+    if header is not None:
+        return header
+    found = _RETRY_IN.search(text)
+    return parse_retry_after(found.group(1), now=now) if found else None
 
 
 def _message(response: requests.Response) -> str:

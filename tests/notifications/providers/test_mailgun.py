@@ -6,6 +6,7 @@ tests/fixtures/mailgun/ (README there)."""
 import base64
 import json
 import time
+from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -119,6 +120,58 @@ def test_429_an_absurd_wait_in_the_body_is_bounded(mailgun, fault, settings) -> 
     with pytest.raises(NotProcessed) as info:
         _send(mailgun)
     assert info.value.retry_after == settings.BREAKER_MAX_RETRY_AFTER_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("wait", "expected"),
+    [
+        ("120", 120.0),
+        ("1.5", 1.5),
+        ("0", 0.0),
+        ("-5", 0.0),  # already past: no wait
+        ("inf", "ceiling"),
+        ("1e400", "ceiling"),
+        ("9" * 5000, "ceiling"),
+        ("nan", None),  # no number: no wait is believed
+        ("soon", None),
+    ],
+)
+def test_429_odd_waits_in_the_body_read_as_any_retry_after(
+    mailgun, fault, settings, wait, expected
+) -> None:
+    # The same rules as every Retry-After (parse_retry_after): clamped to
+    # [0, the one ceiling], None when it is no number.
+    body = {"message": f"limit exceeded, try again after {wait} seconds"}
+    fault.route("POST", SEND, respond(429, json=body))
+    with pytest.raises(NotProcessed) as info:
+        _send(mailgun)
+    ceiling = float(settings.BREAKER_MAX_RETRY_AFTER_SECONDS)
+    assert info.value.retry_after == (ceiling if expected == "ceiling" else expected)
+    assert info.value.code == "too_many_requests"
+
+
+def test_429_an_unusable_retry_after_header_leaves_the_body_s_wait(
+    mailgun, fault
+) -> None:
+    answer = respond(429, json=API["rate_limited"], headers={"Retry-After": "soon"})
+    fault.route("POST", SEND, answer)
+    with pytest.raises(NotProcessed) as info:
+        _send(mailgun)
+    assert info.value.retry_after == 120.0
+
+
+def test_429_retry_after_as_an_http_date_against_mailgun_s_clock(
+    mailgun, fault
+) -> None:
+    now = 1_700_000_000
+    headers = {
+        "Date": formatdate(now, usegmt=True),
+        "Retry-After": formatdate(now + 30, usegmt=True),
+    }
+    fault.route("POST", SEND, respond(429, json=API["rate_limited"], headers=headers))
+    with pytest.raises(NotProcessed) as info:
+        _send(mailgun)
+    assert info.value.retry_after == 30.0
 
 
 def test_429_retry_after_header_wins(mailgun, fault) -> None:
