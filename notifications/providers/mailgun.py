@@ -28,6 +28,7 @@ from notifications.providers.base import (
     BounceType,
     EmailEventRecord,
     EmailEventType,
+    address_domain,
 )
 from notifications.providers.esp import (
     TOLERANCE_FIELD,
@@ -67,6 +68,7 @@ _ENHANCED = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
 # Mailgun's 429 says when to come back in its message (its OpenAPI's 429
 # example); the value is read as any Retry-After is.
 _RETRY_IN = re.compile(r"try again after (\S+) seconds?", re.IGNORECASE)
+_STORAGE_DOMAIN = re.compile(r"/v3/domains/([^/]+)/messages/")
 _TOKEN_KEY = "mailgun-webhook-token:{account}:{token}"  # noqa: S105 - a cache key
 
 
@@ -249,8 +251,29 @@ class MailgunAdapter(AnymailAdapter):
                 bounce_type=bounce,
                 details=_details(data),
                 suppressed_for=_suppressed_for(data, kind),
+                sender_domain=_sending_domain(data),
             )
         ]
+
+    def sending_domains(self) -> frozenset[str]:
+        # Every Mailgun account names its sending domain.
+        domain = str(self.setting("sender_domain") or "").strip().lower()
+        return frozenset({domain.rstrip(".")}) if domain else frozenset()
+
+
+def _sending_domain(data: Mapping[str, Any]) -> str:
+    """The Mailgun domain the message went out on: the event's ``domain``
+    (its logs' schema), the domain in its ``storage`` URL, else the envelope
+    sender's (on the sending domain). Not the From header, which may name
+    any domain."""
+    domain = data.get("domain")
+    if isinstance(domain, dict) and isinstance(domain.get("name"), str):
+        return domain["name"].strip().lower().rstrip(".")
+    url = (data.get("storage") or {}).get("url")
+    found = _STORAGE_DOMAIN.search(url) if isinstance(url, str) else None
+    if found:
+        return found.group(1).lower()
+    return address_domain((data.get("envelope") or {}).get("sender"))
 
 
 def _kind(data: Mapping[str, Any]) -> tuple[EmailEventType | None, BounceType | None]:

@@ -20,11 +20,13 @@ from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.webhooks.messages import WebhookMessage, iso_time, json_object
 from integrations.webhooks.verification import WebhookVerificationError
 from notifications.providers.base import (
+    SENDING_DOMAINS_FIELD,
     BounceType,
     EmailCategory,
     EmailEventRecord,
     EmailEventType,
     OutboundEmail,
+    address_domain,
 )
 from notifications.providers.esp import AnymailAdapter
 
@@ -117,6 +119,7 @@ class PostmarkAdapter(AnymailAdapter):
             required=False,
             default="broadcast",
         ),
+        SENDING_DOMAINS_FIELD,
     )
     webhook_signing_credential = "webhook_password"
     webhook_signature_header = AUTH_HEADER
@@ -223,6 +226,9 @@ class PostmarkAdapter(AnymailAdapter):
                 message_id=str(metadata.get("message_id", "")),
                 bounce_type=bounce,
                 details=_details(payload),
+                # Bounces and complaints name the original sender; a
+                # subscription change (staff's stop included) names none.
+                sender_domain=address_domain(payload.get("From")),
             )
         ]
 

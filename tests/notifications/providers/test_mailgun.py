@@ -449,3 +449,63 @@ def test_delivery_news_for_a_message_we_cannot_match_changes_nothing(
     for row in WebhookEvent.objects.filter(account=mailgun):
         assert webhook_event_process(event_id=row.pk) == "processed"
     assert not Suppression.objects.exists()
+
+
+def _from_domain(sender_domain: str, **changes) -> dict:
+    # Mailgun's documented hard bounce, sent through the shared account by
+    # another system: its event names that system's sending domain (the
+    # logs' ``domain.name`` and the envelope sender) and no message of ours.
+    return {
+        **event("failed_permanent"),
+        "domain": {"name": sender_domain},
+        "envelope": {"sender": f"bounce@{sender_domain}", "transport": "smtp"},
+        **changes,
+    }
+
+
+def test_a_bounce_of_another_sending_domain_on_the_account_is_ignored(
+    mailgun,
+) -> None:
+    assert post(mailgun, signed(_from_domain("mg.other.org")).body).status_code == 200
+    row = WebhookEvent.objects.get(account=mailgun)
+    assert webhook_event_process(event_id=row.pk) == "processed"
+    row.refresh_from_db()
+    assert "another sending domain" in row.note
+    assert not Suppression.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},  # our sending domain
+        {"domain": None, "envelope": {"sender": "shop@example.com"}},  # its parent
+        {"domain": {"name": "MG.Example.COM"}},
+        {"domain": None, "envelope": None},  # names none: counted, as before
+    ],
+)
+def test_a_bounce_of_our_sending_domain_still_suppresses(mailgun, changes) -> None:
+    assert (
+        post(mailgun, signed(_from_domain(DOMAIN, **changes)).body).status_code == 200
+    )
+    webhook_event_process(event_id=WebhookEvent.objects.get(account=mailgun).pk)
+    (suppression,) = Suppression.objects.all()
+    assert suppression.address == "invalid@example.com"
+
+
+def test_an_event_naming_our_message_applies_whatever_domain_it_names(
+    mailgun, email_accounts, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        message = email_message_create(
+            to="jane@example.com", template="order_confirmation", context=ORDER
+        )
+    payload = _from_domain(
+        "mg.other.org",
+        recipient="jane@example.com",
+        **{"user-variables": {"message_id": message.public_id}},
+    )
+    assert post(mailgun, signed(payload).body).status_code == 200
+    webhook_event_process(event_id=WebhookEvent.objects.get(account=mailgun).pk)
+    message.refresh_from_db()
+    assert message.status == EmailStatus.BOUNCED
+    assert Suppression.objects.get().address == "jane@example.com"

@@ -543,3 +543,49 @@ def test_a_message_refused_for_its_content_fails_and_the_address_stays(
     assert message.status == EmailStatus.FAILED
     assert not Suppression.objects.exists()
     assert suppression_blocks("john@example.com", "transactional") is None
+
+
+def _our_domains(account: ProviderAccount, domains: str) -> ProviderAccount:
+    account.settings = {**account.settings, "sending_domains": domains}
+    account.save(update_fields=["settings"])
+    return account
+
+
+def test_a_bounce_sent_from_another_domain_on_a_shared_server_is_ignored(
+    postmark,
+) -> None:
+    # The documented hard bounce (From sender@example.com), naming no
+    # message of ours, on a server we send from shop.example.net on.
+    _our_domains(postmark, "shop.example.net\nexample.net")
+    row = _webhook(postmark, DOCUMENTED_BOUNCE)
+    row.refresh_from_db()
+    assert "another sending domain" in row.note
+    assert not Suppression.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("domains", "sender"),
+    [
+        ("", "sender@example.com"),  # none configured: as before
+        ("example.com", "sender@example.com"),
+        ("example.net, Example.COM", '"Shop" <sender@EXAMPLE.com>'),
+        ("example.com", "sender@mail.example.com"),  # a subdomain of ours
+        ("bücher.de", "shop@xn--bcher-kva.de"),
+    ],
+)
+def test_a_bounce_sent_from_our_domain_still_suppresses(
+    postmark, domains, sender
+) -> None:
+    _our_domains(postmark, domains)
+    _webhook(postmark, {**DOCUMENTED_BOUNCE, "From": sender})
+    assert Suppression.objects.get().address == "john@example.com"
+
+
+def test_staff_stop_names_no_sender_and_still_counts_on_a_shared_server(
+    postmark,
+) -> None:
+    _our_domains(postmark, "example.net")
+    hook = posted(_manual_stop("Customer"))
+    assert post(postmark, hook.body, hook.headers["Authorization"]).status_code == 200
+    webhook_event_process(event_id=WebhookEvent.objects.get(account=postmark).pk)
+    assert Suppression.objects.get().reason == "manual"
