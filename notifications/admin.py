@@ -18,6 +18,7 @@ from integrations.admin.timeline import TimelineAdminMixin
 from integrations.secrets_registry import redact_secrets
 from integrations.timeline import TimelineEntry, event_entries, timeline_sorted
 from notifications import admin_pages
+from notifications.admin_search import AddressSearchMixin
 from notifications.models import EmailMessage, SandboxEmail, Suppression
 from notifications.services import (
     EmailInvalid,
@@ -29,7 +30,11 @@ from notifications.services import (
 
 @admin.register(EmailMessage)
 class EmailMessageAdmin(
-    PublicIdSearchMixin, TimelineAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+    AddressSearchMixin,
+    PublicIdSearchMixin,
+    TimelineAdminMixin,
+    ReadOnlyAdminMixin,
+    admin.ModelAdmin,
 ):
     list_display = (
         "public_id",
@@ -109,7 +114,7 @@ class EmailMessageAdmin(
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(AddressSearchMixin, admin.ModelAdmin):
     list_display = ("address", "reason", "source", "created_at", "removed_at")
     list_filter = ("reason", ("removed_at", admin.EmptyFieldListFilter))
     search_fields = ("address",)
@@ -179,7 +184,7 @@ class SuppressionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SandboxEmail)
-class SandboxEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SandboxEmailAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "provider_message_id",
         "to_email",

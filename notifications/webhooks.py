@@ -16,6 +16,7 @@ from notifications.providers.base import EmailAdapter
 from notifications.services.events import (
     email_address_event_apply,
     email_event_apply,
+    email_event_sender_is_ours,
     email_message_for_event,
 )
 
@@ -35,6 +36,18 @@ def email_webhook_handle(event: WebhookEvent) -> None:
     for record in adapter.parse_email_events(message):
         target = email_message_for_event(record, account_id=event.account_id)
         if target is None:
+            if not email_event_sender_is_ours(record, adapter.sending_domains()):
+                # Another system's mail on a shared account: not ours to act
+                # on, and nothing to retry.
+                event.note = "ignored: sent from another sending domain"
+                logger.info(
+                    "email event from another sending domain ignored",
+                    extra={
+                        "webhook_event_id": event.pk,
+                        "domain": record.sender_domain,
+                    },
+                )
+                continue
             # A message we cannot match (sent before its id came back, or by
             # staff at the provider): only what it says about the address counts.
             if email_address_event_apply(record=record, webhook=event) is not None:

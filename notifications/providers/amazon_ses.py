@@ -27,6 +27,7 @@ from integrations.errors import (
     Unknown,
 )
 from integrations.providers.base import ConfigField, HealthResult
+from notifications.providers.base import SENDING_DOMAINS_FIELD
 from notifications.providers.esp import (
     AnymailAdapter,
     build_anymail_backend,
@@ -96,6 +97,7 @@ class AmazonSesAdapter(SesEventsMixin, AnymailAdapter):
             help_text="The set whose event destination publishes to SNS.",
         ),
         *SesEventsMixin.sns_settings_fields,
+        SENDING_DOMAINS_FIELD,
     )
 
     def backend_options(self) -> dict[str, Any]:

@@ -17,10 +17,12 @@ Adapters run every call through ``email_call`` (or ``HttpAdapter.send`` with
 breaker and failover all see the email outcome.
 """
 
+import re
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import parseaddr
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -29,11 +31,12 @@ import requests
 from integrations.client import CallContext, client_for
 from integrations.client.classify import classify_exception, classify_response
 from integrations.errors import NotProcessed, Outcome, ProviderError, Rejected
-from integrations.providers.base import BaseAdapter
+from integrations.providers.base import BaseAdapter, ConfigField
 from integrations.webhooks.messages import WebhookMessage
 
 __all__ = [
     "INVALID_RECIPIENT",
+    "SENDING_DOMAINS_FIELD",
     "BounceType",
     "EmailAdapter",
     "EmailCategory",
@@ -42,6 +45,7 @@ __all__ = [
     "OutboundEmail",
     "SendResult",
     "SendStatus",
+    "address_domain",
     "email_error_map",
     "email_exception",
     "email_outcome",
@@ -54,6 +58,18 @@ T = TypeVar("T")
 INVALID_RECIPIENT = "invalid_recipient"
 # Header carrying our message's public id, for providers that echo headers.
 MESSAGE_ID_HEADER = "X-Switchyard-Message-Id"
+# For providers whose events name the sender: on an account shared with
+# another system, an event naming no message of ours and another sender's
+# domain is that system's (docs/providers/email.md, "Shared accounts").
+SENDING_DOMAINS_FIELD = ConfigField(
+    "sending_domains",
+    "Our sending domains",
+    type="text",
+    required=False,
+    help_text="The domains this service sends from on this account (one per "
+    "line or comma-separated). An event naming no message of ours and another "
+    "sender domain is then ignored; empty: every such event counts.",
+)
 
 
 class EmailCategory(StrEnum):
@@ -134,6 +150,10 @@ class EmailEventRecord:
     # ("hard_bounce", "complaint", "unsubscribe", "manual"); it is
     # suppressed here too, so the next message is not even tried.
     suppressed_for: str = ""
+    # The domain the provider says the message was sent from ("" when the
+    # event names none): an event naming no message of ours counts only
+    # when it is one of the account's ``sending_domains``.
+    sender_domain: str = ""
 
 
 class EmailAdapter(BaseAdapter):
@@ -159,6 +179,17 @@ class EmailAdapter(BaseAdapter):
     def parse_email_events(self, message: WebhookMessage) -> list[EmailEventRecord]:
         """The delivery events a verified webhook message carries, in order;
         [] for one that is not about delivery (a subscription confirmation)."""
+
+    def sending_domains(self) -> frozenset[str]:
+        """The domains this service sends from on the account, as configured
+        (``sending_domains``, lower case); empty when not configured, and
+        then no event is judged by its sender."""
+        if not any(f.name == "sending_domains" for f in self.settings_fields):
+            return frozenset()
+        raw = str(self.setting("sending_domains") or "")
+        return frozenset(
+            d.lower().rstrip(".") for d in re.split(r"[\s,;]+", raw) if d.strip(".")
+        )
 
     def email_call(
         self,
@@ -194,6 +225,16 @@ class EmailAdapter(BaseAdapter):
             pacing=pacing,
             max_wait=max_wait,
         )
+
+
+def address_domain(value: Any) -> str:
+    """The domain of an address as a provider names a sender (``a@b``,
+    ``"Name" <a@b>``), lower case; "" for anything else."""
+    if not isinstance(value, str):
+        return ""
+    address = parseaddr(value)[1]
+    local, at, domain = address.rpartition("@")
+    return domain.strip().lower().rstrip(".") if at and local else ""
 
 
 def email_outcome(error: ProviderError) -> ProviderError:

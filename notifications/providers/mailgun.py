@@ -9,6 +9,7 @@ https://documentation.mailgun.com/docs/mailgun/user-manual/tracking-messages/#se
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -17,7 +18,7 @@ import requests
 from anymail.exceptions import AnymailError
 from django.core.cache import cache
 
-from integrations.client import retry_after_ceiling
+from integrations.client import parse_retry_after, server_now
 from integrations.errors import ConfigurationError, NotProcessed, ProviderError
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.webhooks.messages import WebhookMessage, json_object
@@ -27,6 +28,7 @@ from notifications.providers.base import (
     BounceType,
     EmailEventRecord,
     EmailEventType,
+    address_domain,
 )
 from notifications.providers.esp import (
     TOLERANCE_FIELD,
@@ -63,7 +65,10 @@ _ADDRESS_CODES = frozenset({"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1
 # refusal: it counts only with Mailgun's own ``bounce`` verdict.
 _ADDRESS_REPLIES = frozenset({551, 553})
 _ENHANCED = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
-_RETRY_IN = re.compile(r"try again after (\d+) seconds", re.IGNORECASE)
+# Mailgun's 429 says when to come back in its message (its OpenAPI's 429
+# example); the value is read as any Retry-After is.
+_RETRY_IN = re.compile(r"try again after (\S+) seconds?", re.IGNORECASE)
+_STORAGE_DOMAIN = re.compile(r"/v3/domains/([^/]+)/messages/")
 _TOKEN_KEY = "mailgun-webhook-token:{account}:{token}"  # noqa: S105 - a cache key
 
 
@@ -144,15 +149,12 @@ class MailgunAdapter(AnymailAdapter):
                 code="domain_not_found",
                 http_status=404,
             )
-        if response.status_code == 429 and "Retry-After" not in response.headers:
-            found = _RETRY_IN.search(text)
+        if response.status_code == 429:
             return NotProcessed(
                 "Mailgun is rate-limiting this account",
                 code="too_many_requests",
                 http_status=429,
-                retry_after=min(float(found.group(1)), retry_after_ceiling())
-                if found
-                else None,
+                retry_after=_rate_limit_wait(response, text),
             )
         return None
 
@@ -249,8 +251,29 @@ class MailgunAdapter(AnymailAdapter):
                 bounce_type=bounce,
                 details=_details(data),
                 suppressed_for=_suppressed_for(data, kind),
+                sender_domain=_sending_domain(data),
             )
         ]
+
+    def sending_domains(self) -> frozenset[str]:
+        # Every Mailgun account names its sending domain.
+        domain = str(self.setting("sender_domain") or "").strip().lower()
+        return frozenset({domain.rstrip(".")}) if domain else frozenset()
+
+
+def _sending_domain(data: Mapping[str, Any]) -> str:
+    """The Mailgun domain the message went out on: the event's ``domain``
+    (its logs' schema), the domain in its ``storage`` URL, else the envelope
+    sender's (on the sending domain). Not the From header, which may name
+    any domain."""
+    domain = data.get("domain")
+    if isinstance(domain, dict) and isinstance(domain.get("name"), str):
+        return domain["name"].strip().lower().rstrip(".")
+    url = (data.get("storage") or {}).get("url")
+    found = _STORAGE_DOMAIN.search(url) if isinstance(url, str) else None
+    if found:
+        return found.group(1).lower()
+    return address_domain((data.get("envelope") or {}).get("sender"))
 
 
 def _kind(data: Mapping[str, Any]) -> tuple[EmailEventType | None, BounceType | None]:
@@ -334,6 +357,19 @@ def _time(value: object) -> datetime | None:
 
 def _malformed(message: str) -> WebhookVerificationError:
     return WebhookVerificationError(message, code=WebhookVerificationError.MALFORMED)
+
+
+def _rate_limit_wait(response: requests.Response, text: str) -> float | None:
+    """Seconds a 429 asks us to wait: a usable ``Retry-After`` header (an
+    HTTP-date against Mailgun's clock), else the "try again after N seconds"
+    of its message; both through ``parse_retry_after`` (the one ceiling, and
+    no wait from a value that is no number)."""
+    now = server_now(response, time.time)
+    header = parse_retry_after(response.headers.get("Retry-After"), now=now)
+    if header is not None:
+        return header
+    found = _RETRY_IN.search(text)
+    return parse_retry_after(found.group(1), now=now) if found else None
 
 
 def _message(response: requests.Response) -> str:

@@ -20,11 +20,13 @@ from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.webhooks.messages import WebhookMessage, iso_time, json_object
 from integrations.webhooks.verification import WebhookVerificationError
 from notifications.providers.base import (
+    SENDING_DOMAINS_FIELD,
     BounceType,
     EmailCategory,
     EmailEventRecord,
     EmailEventType,
     OutboundEmail,
+    address_domain,
 )
 from notifications.providers.esp import AnymailAdapter
 
@@ -34,21 +36,33 @@ _RECORDS: Mapping[str, EmailEventType] = {
     "Click": EmailEventType.CLICKED,
     "SpamComplaint": EmailEventType.COMPLAINED,
 }
-# Bounce ``Type``s: what each means for the address (anything else, such as
-# AutoResponder or OpenRelayTest, is not about delivery).
+# Bounce ``Type``s, from the Bounce API's type table (postmarkapp.com/
+# developer/api/bounce-api#bounce-types): what each means for the message and
+# the address. Postmark deactivates an address itself only for a hard bounce
+# or a complaint (and staff's ManuallyDeactivated, below); anything else
+# (AutoResponder, Subscribe, AddressChange, ChallengeVerification,
+# OpenRelayTest, Unconfirmed, InboundError) is not about delivery.
 _BOUNCES: Mapping[str, tuple[EmailEventType, BounceType | None]] = {
+    # The mailbox does not exist or the address is not one: suppressed.
     "HardBounce": (EmailEventType.BOUNCED, BounceType.HARD),
     "BadEmailAddress": (EmailEventType.BOUNCED, BounceType.HARD),
+    # Temporary, or a report Postmark could not classify: the address stays.
     "SoftBounce": (EmailEventType.BOUNCED, BounceType.SOFT),
-    "VirusNotification": (EmailEventType.BOUNCED, BounceType.SOFT),
+    "Unknown": (EmailEventType.BOUNCED, BounceType.SOFT),
     "Transient": (EmailEventType.DEFERRED, None),
     "DnsError": (EmailEventType.DEFERRED, None),
-    "SpamNotification": (EmailEventType.COMPLAINED, None),
+    # The recipient's own stops.
     "SpamComplaint": (EmailEventType.COMPLAINED, None),
-    "ManuallyDeactivated": (EmailEventType.REJECTED, None),
+    "Unsubscribe": (EmailEventType.UNSUBSCRIBED, None),
+    # Refused for its content or for us as sender (an ISP block, DMARC, a
+    # spam or virus filter's notice, not the recipient's complaint), or never
+    # sent: this message failed, the address stays mailable.
     "Blocked": (EmailEventType.REJECTED, None),
     "DMARCPolicy": (EmailEventType.REJECTED, None),
-    "Unsubscribe": (EmailEventType.UNSUBSCRIBED, None),
+    "SpamNotification": (EmailEventType.REJECTED, None),
+    "VirusNotification": (EmailEventType.REJECTED, None),
+    "SMTPApiError": (EmailEventType.REJECTED, None),
+    "TemplateRenderingFailed": (EmailEventType.REJECTED, None),
 }
 # SubscriptionChange ``SuppressionReason``s (Postmark's subscription change
 # webhook page): why Postmark stopped sending to the address. A recipient's
@@ -105,6 +119,7 @@ class PostmarkAdapter(AnymailAdapter):
             required=False,
             default="broadcast",
         ),
+        SENDING_DOMAINS_FIELD,
     )
     webhook_signing_credential = "webhook_password"
     webhook_signature_header = AUTH_HEADER
@@ -211,6 +226,9 @@ class PostmarkAdapter(AnymailAdapter):
                 message_id=str(metadata.get("message_id", "")),
                 bounce_type=bounce,
                 details=_details(payload),
+                # Bounces and complaints name the original sender; a
+                # subscription change (staff's stop included) names none.
+                sender_domain=address_domain(payload.get("From")),
             )
         ]
 
@@ -238,10 +256,24 @@ def _kind(
 ) -> tuple[EmailEventType | None, BounceType | None]:
     record = payload.get("RecordType")
     if record == "Bounce":
-        return _BOUNCES.get(str(payload.get("Type")), (None, None))
+        return _bounce(payload)
     if record == "SubscriptionChange":
         return _subscription_change(payload)
     return _RECORDS.get(str(record)), None
+
+
+def _bounce(
+    payload: Mapping[str, Any],
+) -> tuple[EmailEventType | None, BounceType | None]:
+    kind = str(payload.get("Type"))
+    if kind == "ManuallyDeactivated":
+        # Staff deactivated the address at Postmark, which sends nothing more
+        # to it while ``Inactive`` (CanActivate only says it may be lifted).
+        # Reactivated already: only this message failed.
+        if payload.get("Inactive") is True:
+            return EmailEventType.MANUALLY_SUPPRESSED, None
+        return EmailEventType.REJECTED, None
+    return _BOUNCES.get(kind, (None, None))
 
 
 def _subscription_change(
@@ -288,6 +320,9 @@ def _details(payload: Mapping[str, Any]) -> dict[str, Any]:
         "response": payload.get("Details"),
         "url": payload.get("OriginalLink"),
         "useragent": payload.get("UserAgent"),
+        # Postmark's verdict on the address, for staff.
+        "inactive": payload.get("Inactive"),
+        "can_activate": payload.get("CanActivate"),
     }
     return {k: v for k, v in details.items() if v not in (None, "")}
 

@@ -33,6 +33,7 @@ from notifications.providers.base import (
     BounceType,
     EmailEventRecord,
     EmailEventType,
+    address_domain,
     email_error_map,
 )
 from notifications.providers.sns_signature import (
@@ -221,6 +222,8 @@ class SesEventsMixin:
                 message_id=_our_message_id(mail),
                 bounce_type=_bounce_type(detail) if kind == "Bounce" else None,
                 details={**_details(detail), **extra},
+                # The address the message was sent from (SES's ``source``).
+                sender_domain=address_domain(mail.get("source")),
             )
             for recipient, extra in _recipients(mail, detail, recipients_key)
         ]

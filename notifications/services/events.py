@@ -23,6 +23,7 @@ from notifications.models import (
     EmailStatus,
     Suppression,
     SuppressionReason,
+    ascii_address,
 )
 from notifications.providers.base import BounceType, EmailEventRecord, EmailEventType
 from notifications.services.sending import EmailInvalid, email_address_check
@@ -173,6 +174,28 @@ def email_address_event_apply(
     return suppression_add(
         address=address, reason=reason, source=email_webhook_source(webhook)
     )
+
+
+def email_event_sender_is_ours(
+    record: EmailEventRecord, sending_domains: frozenset[str]
+) -> bool:
+    """Whether an event naming no message of ours may be about our mail: it
+    is, unless the account names its sending domains and the event names a
+    sender domain that is none of them. A parent or subdomain of ours counts
+    as ours (Mailgun sends on mg.example.com for From shop@example.com), so
+    our own mail is never taken for another system's."""
+    sender = _ascii_domain(record.sender_domain)
+    if not sending_domains or not sender:
+        return True
+    for ours in map(_ascii_domain, sending_domains):
+        if sender == ours or sender.endswith("." + ours) or ours.endswith("." + sender):
+            return True
+    return False
+
+
+def _ascii_domain(domain: str) -> str:
+    # The form providers name a domain in (IDNA), as addresses are compared.
+    return ascii_address(f"x@{domain}").rpartition("@")[2].rstrip(".")
 
 
 def email_webhook_source(webhook: WebhookEvent) -> str:

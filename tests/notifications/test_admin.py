@@ -121,3 +121,52 @@ def test_a_double_submitted_resend_mails_the_customer_once(staff, email_accounts
     copies = EmailMessage.objects.exclude(pk=message.pk)
     assert copies.count() == 1
     assert f"resent as {copies.get().public_id}" in again.content.decode()
+
+
+def _listed(client: Client, page: str, term: str) -> list:
+    response = client.get(f"/admin/notifications/{page}/", {"q": term})
+    assert response.status_code == 200
+    return list(response.context["cl"].queryset)
+
+
+@pytest.mark.parametrize(
+    "term",
+    [
+        "user@bücher.de",
+        "USER@BÜCHER.DE",
+        "bücher.de",
+        "bücher",
+        "@bücher",
+        "user@xn--bcher-kva.de",
+        "xn--bcher-kva",
+    ],
+)
+def test_suppression_search_finds_either_spelling_of_the_domain(staff, term) -> None:
+    # Stored in the ASCII form providers name it in; staff type what the
+    # customer wrote.
+    item = suppression_add(address="user@bücher.de", reason="manual")
+    assert item.address == "user@xn--bcher-kva.de"
+    suppression_add(address="user@example.de", reason="manual")
+    assert _listed(staff, "suppression", term) == [item]
+
+
+@pytest.mark.parametrize(
+    ("stored", "term"),
+    [
+        # The log keeps the address as it was given: either spelling.
+        ("anna@münchen.de", "xn--mnchen-3ya.de"),
+        ("anna@münchen.de", "anna@xn--mnchen-3ya.de"),
+        ("anna@xn--mnchen-3ya.de", "münchen"),
+        ("anna@xn--mnchen-3ya.de", "anna@München.de"),
+    ],
+)
+def test_email_log_search_finds_either_spelling_of_the_domain(
+    staff, email_accounts, stored, term
+) -> None:
+    message = email_message_create(
+        to=stored, template="order_confirmation", context=ORDER
+    )
+    email_message_create(
+        to="anna@example.de", template="order_confirmation", context=ORDER
+    )
+    assert _listed(staff, "emailmessage", term) == [message]

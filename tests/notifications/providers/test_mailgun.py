@@ -6,6 +6,7 @@ tests/fixtures/mailgun/ (README there)."""
 import base64
 import json
 import time
+from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -119,6 +120,58 @@ def test_429_an_absurd_wait_in_the_body_is_bounded(mailgun, fault, settings) -> 
     with pytest.raises(NotProcessed) as info:
         _send(mailgun)
     assert info.value.retry_after == settings.BREAKER_MAX_RETRY_AFTER_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("wait", "expected"),
+    [
+        ("120", 120.0),
+        ("1.5", 1.5),
+        ("0", 0.0),
+        ("-5", 0.0),  # already past: no wait
+        ("inf", "ceiling"),
+        ("1e400", "ceiling"),
+        ("9" * 5000, "ceiling"),
+        ("nan", None),  # no number: no wait is believed
+        ("soon", None),
+    ],
+)
+def test_429_odd_waits_in_the_body_read_as_any_retry_after(
+    mailgun, fault, settings, wait, expected
+) -> None:
+    # The same rules as every Retry-After (parse_retry_after): clamped to
+    # [0, the one ceiling], None when it is no number.
+    body = {"message": f"limit exceeded, try again after {wait} seconds"}
+    fault.route("POST", SEND, respond(429, json=body))
+    with pytest.raises(NotProcessed) as info:
+        _send(mailgun)
+    ceiling = float(settings.BREAKER_MAX_RETRY_AFTER_SECONDS)
+    assert info.value.retry_after == (ceiling if expected == "ceiling" else expected)
+    assert info.value.code == "too_many_requests"
+
+
+def test_429_an_unusable_retry_after_header_leaves_the_body_s_wait(
+    mailgun, fault
+) -> None:
+    answer = respond(429, json=API["rate_limited"], headers={"Retry-After": "soon"})
+    fault.route("POST", SEND, answer)
+    with pytest.raises(NotProcessed) as info:
+        _send(mailgun)
+    assert info.value.retry_after == 120.0
+
+
+def test_429_retry_after_as_an_http_date_against_mailgun_s_clock(
+    mailgun, fault
+) -> None:
+    now = 1_700_000_000
+    headers = {
+        "Date": formatdate(now, usegmt=True),
+        "Retry-After": formatdate(now + 30, usegmt=True),
+    }
+    fault.route("POST", SEND, respond(429, json=API["rate_limited"], headers=headers))
+    with pytest.raises(NotProcessed) as info:
+        _send(mailgun)
+    assert info.value.retry_after == 30.0
 
 
 def test_429_retry_after_header_wins(mailgun, fault) -> None:
@@ -396,3 +449,63 @@ def test_delivery_news_for_a_message_we_cannot_match_changes_nothing(
     for row in WebhookEvent.objects.filter(account=mailgun):
         assert webhook_event_process(event_id=row.pk) == "processed"
     assert not Suppression.objects.exists()
+
+
+def _from_domain(sender_domain: str, **changes) -> dict:
+    # Mailgun's documented hard bounce, sent through the shared account by
+    # another system: its event names that system's sending domain (the
+    # logs' ``domain.name`` and the envelope sender) and no message of ours.
+    return {
+        **event("failed_permanent"),
+        "domain": {"name": sender_domain},
+        "envelope": {"sender": f"bounce@{sender_domain}", "transport": "smtp"},
+        **changes,
+    }
+
+
+def test_a_bounce_of_another_sending_domain_on_the_account_is_ignored(
+    mailgun,
+) -> None:
+    assert post(mailgun, signed(_from_domain("mg.other.org")).body).status_code == 200
+    row = WebhookEvent.objects.get(account=mailgun)
+    assert webhook_event_process(event_id=row.pk) == "processed"
+    row.refresh_from_db()
+    assert "another sending domain" in row.note
+    assert not Suppression.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},  # our sending domain
+        {"domain": None, "envelope": {"sender": "shop@example.com"}},  # its parent
+        {"domain": {"name": "MG.Example.COM"}},
+        {"domain": None, "envelope": None},  # names none: counted, as before
+    ],
+)
+def test_a_bounce_of_our_sending_domain_still_suppresses(mailgun, changes) -> None:
+    assert (
+        post(mailgun, signed(_from_domain(DOMAIN, **changes)).body).status_code == 200
+    )
+    webhook_event_process(event_id=WebhookEvent.objects.get(account=mailgun).pk)
+    (suppression,) = Suppression.objects.all()
+    assert suppression.address == "invalid@example.com"
+
+
+def test_an_event_naming_our_message_applies_whatever_domain_it_names(
+    mailgun, email_accounts, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        message = email_message_create(
+            to="jane@example.com", template="order_confirmation", context=ORDER
+        )
+    payload = _from_domain(
+        "mg.other.org",
+        recipient="jane@example.com",
+        **{"user-variables": {"message_id": message.public_id}},
+    )
+    assert post(mailgun, signed(payload).body).status_code == 200
+    webhook_event_process(event_id=WebhookEvent.objects.get(account=mailgun).pk)
+    message.refresh_from_db()
+    assert message.status == EmailStatus.BOUNCED
+    assert Suppression.objects.get().address == "jane@example.com"

@@ -380,3 +380,212 @@ def test_staff_stop_on_the_broadcast_stream_stops_marketing_mail_only(
     assert suppression.reason == "unsubscribe"
     assert suppression_blocks("john@example.com", "transactional") is None
     assert suppression_blocks("john@example.com", "marketing") is not None
+
+
+# Postmark's bounce webhook example (postmarkapp.com/developer/webhooks/
+# bounce-webhook), with our id in Metadata; each case changes only what the
+# Bounce API's type table gives a type (Type, TypeCode, Name, Description)
+# and Postmark's verdict on the address (Inactive, CanActivate).
+DOCUMENTED_BOUNCE = {
+    "RecordType": "Bounce",
+    "MessageStream": "outbound",
+    "ID": 4323372036854775807,
+    "Type": "HardBounce",
+    "TypeCode": 1,
+    "Name": "Hard bounce",
+    "Tag": "Test",
+    "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+    "Metadata": {"a_key": "a_value", "b_key": "b_value"},
+    "ServerID": 23,
+    "Description": "The server was unable to deliver your message (ex: unknown "
+    "user, mailbox not found).",
+    "Details": "Test bounce details",
+    "Email": "john@example.com",
+    "From": "sender@example.com",
+    "BouncedAt": "2019-11-05T16:33:54.9070259Z",
+    "DumpAvailable": True,
+    "Inactive": True,
+    "CanActivate": True,
+    "Subject": "Test subject",
+    "Content": "<Full dump of bounce>",
+}
+# Type: (TypeCode, Name, Description) from the Bounce API's table.
+BOUNCE_TYPES = {
+    "ManuallyDeactivated": (
+        100002,
+        "Manually deactivated",
+        "The email was manually deactivated.",
+    ),
+    "Blocked": (
+        100006,
+        "ISP block",
+        "Blocked from this ISP due to content or blacklisting.",
+    ),
+    "SpamNotification": (
+        512,
+        "Spam notification",
+        "The message was delivered, but was either blocked by the user, or "
+        "classified as spam, bulk mail, or had rejected content.",
+    ),
+    "VirusNotification": (
+        8192,
+        "Virus notification",
+        "The bounce is actually a virus notification warning about a "
+        "virus/code infected message.",
+    ),
+    "Unknown": (2048, "Unknown", "Unable to classify the NDR."),
+    "BadEmailAddress": (
+        100000,
+        "Invalid email address",
+        "The address is not a valid email address.",
+    ),
+    "DMARCPolicy": (100009, "DMARC Policy", "Email rejected due DMARC Policy."),
+    "AddressChange": (
+        128,
+        "Address change",
+        "The recipient has requested an address change.",
+    ),
+    "ChallengeVerification": (
+        16384,
+        "Spam challenge verification",
+        "The bounce is a challenge asking for verification you actually sent "
+        "the email.",
+    ),
+}
+
+
+def documented_bounce(kind: str, **changes) -> dict:
+    code, name, description = BOUNCE_TYPES[kind]
+    return {
+        **DOCUMENTED_BOUNCE,
+        "Type": kind,
+        "TypeCode": code,
+        "Name": name,
+        "Description": description,
+        **changes,
+    }
+
+
+def _parsed(account: ProviderAccount, payload: dict) -> list:
+    message = WebhookMessage.build(
+        event_type=payload["RecordType"], dedupe_key="k", payload=payload
+    )
+    return get_adapter(account).parse_email_events(message)
+
+
+@pytest.mark.parametrize(
+    ("kind", "inactive", "expected"),
+    [
+        # Postmark stopped the address: mail to it is not sent any more.
+        ("ManuallyDeactivated", True, (EmailEventType.MANUALLY_SUPPRESSED, None)),
+        # Reactivated since (Inactive false): only this message failed.
+        ("ManuallyDeactivated", False, (EmailEventType.REJECTED, None)),
+        # Refused for its content or for us as sender: the address is fine.
+        ("Blocked", False, (EmailEventType.REJECTED, None)),
+        ("DMARCPolicy", False, (EmailEventType.REJECTED, None)),
+        ("SpamNotification", False, (EmailEventType.REJECTED, None)),
+        ("VirusNotification", False, (EmailEventType.REJECTED, None)),
+        # A report Postmark could not classify: not a verdict on the address.
+        ("Unknown", False, (EmailEventType.BOUNCED, BounceType.SOFT)),
+        ("BadEmailAddress", True, (EmailEventType.BOUNCED, BounceType.HARD)),
+    ],
+)
+def test_each_documented_bounce_type_says_what_it_means_for_the_address(
+    postmark, kind, inactive, expected
+) -> None:
+    payload = documented_bounce(kind, Inactive=inactive)
+    (record,) = _parsed(postmark, payload)
+    assert (record.type, record.bounce_type) == expected
+    assert record.recipient == "john@example.com"
+    assert record.details["inactive"] is inactive
+
+
+@pytest.mark.parametrize("kind", ["AddressChange", "ChallengeVerification"])
+def test_bounce_types_not_about_delivery_give_nothing(postmark, kind) -> None:
+    assert _parsed(postmark, documented_bounce(kind, Inactive=False)) == []
+
+
+def _webhook(account: ProviderAccount, payload: dict) -> WebhookEvent:
+    hook = posted(payload)
+    assert post(account, hook.body, hook.headers["Authorization"]).status_code == 200
+    row = WebhookEvent.objects.get(
+        account=account, dedupe_key=f"Bounce:{payload['ID']}"
+    )
+    assert webhook_event_process(event_id=row.pk) == "processed"
+    return row
+
+
+def test_manually_deactivated_address_is_suppressed_for_all_mail(postmark) -> None:
+    # Staff at Postmark deactivated it: nothing more goes to it from there,
+    # so nothing goes from here either, through any account.
+    row = _webhook(postmark, documented_bounce("ManuallyDeactivated", MessageID=None))
+    (suppression,) = Suppression.objects.all()
+    assert (suppression.address, suppression.reason) == ("john@example.com", "manual")
+    assert suppression.source == f"webhook:{postmark.slug}:{row.pk}"
+    assert suppression_blocks("john@example.com", "transactional") is not None
+
+
+@pytest.mark.parametrize(
+    "kind", ["Blocked", "SpamNotification", "VirusNotification", "DMARCPolicy"]
+)
+def test_a_message_refused_for_its_content_fails_and_the_address_stays(
+    postmark, email_accounts, django_capture_on_commit_callbacks, kind
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        message = email_message_create(
+            to="john@example.com", template="order_confirmation", context=ORDER
+        )
+    payload = documented_bounce(
+        kind, Inactive=False, Metadata={"message_id": message.public_id}
+    )
+    _webhook(postmark, payload)
+    message.refresh_from_db()
+    assert message.status == EmailStatus.FAILED
+    assert not Suppression.objects.exists()
+    assert suppression_blocks("john@example.com", "transactional") is None
+
+
+def _our_domains(account: ProviderAccount, domains: str) -> ProviderAccount:
+    account.settings = {**account.settings, "sending_domains": domains}
+    account.save(update_fields=["settings"])
+    return account
+
+
+def test_a_bounce_sent_from_another_domain_on_a_shared_server_is_ignored(
+    postmark,
+) -> None:
+    # The documented hard bounce (From sender@example.com), naming no
+    # message of ours, on a server we send from shop.example.net on.
+    _our_domains(postmark, "shop.example.net\nexample.net")
+    row = _webhook(postmark, DOCUMENTED_BOUNCE)
+    row.refresh_from_db()
+    assert "another sending domain" in row.note
+    assert not Suppression.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("domains", "sender"),
+    [
+        ("", "sender@example.com"),  # none configured: as before
+        ("example.com", "sender@example.com"),
+        ("example.net, Example.COM", '"Shop" <sender@EXAMPLE.com>'),
+        ("example.com", "sender@mail.example.com"),  # a subdomain of ours
+        ("bücher.de", "shop@xn--bcher-kva.de"),
+    ],
+)
+def test_a_bounce_sent_from_our_domain_still_suppresses(
+    postmark, domains, sender
+) -> None:
+    _our_domains(postmark, domains)
+    _webhook(postmark, {**DOCUMENTED_BOUNCE, "From": sender})
+    assert Suppression.objects.get().address == "john@example.com"
+
+
+def test_staff_stop_names_no_sender_and_still_counts_on_a_shared_server(
+    postmark,
+) -> None:
+    _our_domains(postmark, "example.net")
+    hook = posted(_manual_stop("Customer"))
+    assert post(postmark, hook.body, hook.headers["Authorization"]).status_code == 200
+    webhook_event_process(event_id=WebhookEvent.objects.get(account=postmark).pk)
+    assert Suppression.objects.get().reason == "manual"

@@ -337,3 +337,25 @@ def test_a_delivery_for_a_message_we_cannot_match_changes_nothing(ses, rsps) -> 
     outcome = webhook_event_process(event_id=WebhookEvent.objects.get(account=ses).pk)
     assert outcome == "processed"  # ignored, not failed and retried
     assert not Suppression.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("domains", "suppressed"),
+    [
+        ("", True),  # none configured: as before
+        ("example.com", True),  # the example's mail.source john@example.com
+        ("shop.example.net", False),  # another system's mail on the account
+    ],
+)
+def test_a_bounce_naming_no_message_counts_only_from_our_domain(
+    ses, rsps, domains, suppressed
+) -> None:
+    ses.settings = {**ses.settings, "sending_domains": domains}
+    ses.save(update_fields=["settings"])
+    url = cert_url()
+    serve_cert(rsps, url)
+    bounce = json.dumps(_without_our_header("bounce"))
+    assert post(ses, sns_body(fields(Message=bounce), cert_url=url)).status_code == 200
+    row = WebhookEvent.objects.get(account=ses)
+    assert webhook_event_process(event_id=row.pk) == "processed"
+    assert Suppression.objects.exists() is suppressed
