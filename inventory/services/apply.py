@@ -71,7 +71,7 @@ def stock_levels_apply(
     if not latest:
         return ApplyResult(seen=0, changed=0, ignored=0, newest=newest)
     with transaction.atomic():
-        locations = _locations({code for _, code in latest})
+        locations = _locations({code for _, code in latest}, now)
         keys = {(sku, locations[code].pk): rec for (sku, code), rec in latest.items()}
         if connection.vendor == "postgresql":
             changed, ignored = apply_page_pg(
@@ -171,15 +171,25 @@ def _newer(record: StockLevelRecord, level: StockLevel) -> bool:
     )
 
 
-def _locations(codes: set[str]) -> dict[str, Location]:
+def _locations(codes: set[str], now: datetime) -> dict[str, Location]:
     """The locations by code; one the ERP names that we do not know yet is
-    created (lowest priority: staff order it in the admin)."""
+    created inactive (lowest priority): its stock is not sellable until
+    staff, told by the log and the admin, set it up and enable it."""
     found = {loc.code: loc for loc in Location.objects.filter(code__in=codes)}
     for code in sorted(codes - set(found)):
-        found[code], _ = Location.objects.get_or_create(
-            code=code, defaults={"name": code, "priority": 1000}
+        found[code], created = Location.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": code,
+                "priority": 1000,
+                "active": False,
+                "discovered_at": now,
+            },
         )
-        logger.info("location created from ERP", extra={"location": code})
+        if created:
+            logger.warning(
+                "inventory location created inactive", extra={"location": code}
+            )
     return found
 
 

@@ -24,9 +24,16 @@ from inventory.providers.base import StockLevelRecord
 from inventory.services import LineRequest
 from tests.factories import ProviderAccountFactory
 from tests.inventory.contract import harness_netsuite
-from tests.inventory.factories import StockLevelFactory
+from tests.inventory.factories import LocationFactory, StockLevelFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def main_location():
+    """The warehouse the ERPs name, set up by staff (an unknown one would be
+    created inactive and its stock not sellable)."""
+    return LocationFactory(code="MAIN")
 
 
 @pytest.fixture(params=["set_based", "orm"])

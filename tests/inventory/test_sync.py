@@ -21,7 +21,7 @@ from inventory.providers.sandbox import SandboxInventoryAdapter
 from inventory.services import LineRequest
 from tests.factories import ProviderAccountFactory
 from tests.inventory.contract import harness_http_stock as hs
-from tests.inventory.factories import StockLevelFactory
+from tests.inventory.factories import LocationFactory, StockLevelFactory
 
 pytestmark = pytest.mark.django_db
 SECRET = "ns_canary_Q7w8e9r0t1"
@@ -124,6 +124,7 @@ def test_a_sync_of_an_unchanged_erp_figure_keeps_units_already_sold(erp):
     """Confirming lowers on-hand here before the ERP hears of it (the confirm
     forward is still queued): re-reading the ERP's unchanged figure must not
     give the sold units back."""
+    LocationFactory(code="MAIN")  # set up by staff: its stock is sellable
     _erp_level(erp, "A", 10)
     services.inventory_sync(account=erp, full=True)
     sold = services.reservation_create(order_id="o1", lines=[LineRequest("A", 10)])
