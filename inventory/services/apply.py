@@ -62,10 +62,12 @@ def stock_levels_apply(
     records: Sequence[StockLevelRecord],
     now: datetime,
     as_of: datetime | None = None,
+    answered_at: datetime | None = None,
 ) -> ApplyResult:
     """Apply ERP levels (a page of a sync, or a webhook's) in one transaction.
-    ``as_of``: when the figures were current (a sync: when it asked for the
-    page); None takes each record's modification time."""
+    ``as_of``: the earliest the figures may be current (a sync: when it asked
+    for the page; None takes each record's modification time);
+    ``answered_at``: the latest (when the page's answer came; None: as_of)."""
     latest = _latest_per_key(records)
     newest = max((r.modified_at for r in records if r.modified_at), default=None)
     if not latest:
@@ -75,10 +77,17 @@ def stock_levels_apply(
         keys = {(sku, locations[code].pk): rec for (sku, code), rec in latest.items()}
         if connection.vendor == "postgresql":
             changed, ignored = apply_page_pg(
-                keys=keys, locations=locations, account=account, now=now, as_of=as_of
+                keys=keys,
+                locations=locations,
+                account=account,
+                now=now,
+                as_of=as_of,
+                answered_at=answered_at,
             )
         else:
-            changed, ignored = _apply_page_orm(keys, locations, account, now, as_of)
+            changed, ignored = _apply_page_orm(
+                keys, locations, account, now, (as_of, answered_at)
+            )
     return ApplyResult(
         seen=len(records), changed=changed, ignored=ignored, newest=newest
     )
@@ -89,9 +98,11 @@ def _apply_page_orm(
     locations: dict[str, Location],
     account: ProviderAccount | None,
     now: datetime,
-    as_of: datetime | None,
+    window: tuple[datetime | None, datetime | None],
 ) -> tuple[int, int]:
-    """Model instances and ``bulk_upsert`` (SQLite); (changed, ignored)."""
+    """Model instances and ``bulk_upsert`` (SQLite); (changed, ignored).
+    ``window``: (as_of, answered_at) of ``stock_levels_apply``."""
+    as_of, answered_at = window
     existing = _existing_locked(keys)
     expired = expired_holds([level.pk for level in existing.values()], now)
     rows, announce, changed, ignored = [], [], 0, 0
@@ -102,7 +113,7 @@ def _apply_page_orm(
             changed += 1
             continue
         if _older(record, level) or figure_stale(
-            record, as_of, level.erp_acked_at, level.erp_confirm_sent_at
+            record, as_of, level.erp_acked_at, level.erp_confirm_sent_at, answered_at
         ):
             ignored += 1
             continue

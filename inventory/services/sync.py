@@ -321,8 +321,10 @@ def _work(run: SyncRun, progress: Progress | None, deadline: float | None) -> bo
             return True
         began, asked_at = time.monotonic(), timezone.now()
         page = _ask(adapter, run, query)
+        # The ERP computed it somewhere between the ask and its answer.
+        window = (asked_at, timezone.now())
         position = source.after(position, query, page)
-        _page_save(run, page, asked_at, position)
+        _page_save(run, page, window, position)
         slowest, pages = max(slowest, time.monotonic() - began), pages + 1
         if progress is not None:
             progress(run)
@@ -344,7 +346,7 @@ def _ask(
 def _page_save(
     run: SyncRun,
     page: StockLevelPage | None,
-    asked_at: datetime,
+    window: tuple[datetime, datetime],
     position: SyncPosition,
 ) -> None:
     """Apply a page and save the run's counters and position in one
@@ -353,12 +355,14 @@ def _page_save(
     with transaction.atomic():
         if page is not None:
             rejected_levels_record(run, page.rejected)
-            # Its figures are current as of when it was asked for, or later.
+            # Its figures are current as of when it was asked for, or later,
+            # up to when its answer came (sold.figure_stale).
             result = stock_levels_apply(
                 account=run.account,
                 records=page.records,
                 now=timezone.now(),
-                as_of=asked_at,
+                as_of=window[0],
+                answered_at=window[1],
             )
             run.items_seen += result.seen
             run.items_changed += result.changed
