@@ -76,7 +76,7 @@ def test_incremental_sync_asks_only_for_changes(erp, settings):
     assert StockLevel.objects.get(sku="B").on_hand == 7
 
 
-def test_failed_page_is_recorded_and_the_rest_continues(erp, monkeypatch):
+def test_failed_page_is_recorded_and_the_rest_continues(erp, monkeypatch, settings):
     for n in range(6):
         _erp_level(erp, f"S{n}", 10)
     real = SandboxInventoryAdapter.levels
@@ -97,8 +97,14 @@ def test_failed_page_is_recorded_and_the_rest_continues(erp, monkeypatch):
         "S4",
         "S5",
     ]
-    # A partial run does not move the next run's "since".
-    assert services.sync_run_start(account=erp).since is None
+    # The page it missed is owed: the next run asks it again first, then
+    # what changed since this one started (its "since" moves on).
+    monkeypatch.undo()
+    following = services.inventory_sync(account=erp)
+    margin = timedelta(seconds=settings.INVENTORY_SYNC_SINCE_MARGIN_SECONDS)
+    assert following.since == run.started_at - margin
+    assert (following.status, following.owed) == ("succeeded", [])
+    assert StockLevel.objects.filter(sku__in=["S2", "S3"]).count() == 2
 
 
 def test_sync_lowering_on_hand_keeps_reservations_and_flags_oversold(erp):
@@ -397,5 +403,6 @@ def test_a_failed_page_after_many_refused_records_still_makes_the_run_partial(
     # S2 and S3 were never read.
     assert not StockLevel.objects.filter(sku__in=["S2", "S3"]).exists()
     assert run.status == "partial"
-    # A partial run does not move the next run's "since".
-    assert services.sync_run_start(account=erp).since is None
+    # The page never read is owed to the next run, whatever filled errors.
+    owed = services.sync_run_start(account=erp).owed
+    assert [(page["cursor"], page["since"]) for page in owed] == [("2", None)]
