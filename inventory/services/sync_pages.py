@@ -128,7 +128,8 @@ class PageSource:
         ``error`` (recorded here; owed to later runs where it can be)."""
         now = timezone.now()
         if self._owed is not None:
-            owed_answered(self.run, self._owed, None if page else error, now)
+            answered = page is not None
+            owed_answered(self.run, self._owed, None if answered else error, now)
             return position
         if page is None and error is not None:
             page_failure_record(self.run, query, error)
