@@ -2,11 +2,12 @@
 (``stock_levels_apply``), keeping a ``SyncRun``.
 
 Incremental by the ERP's last-modified time where the adapter offers it
-(``supports_since``): a run asks from when the previous successful run
-started, less a margin (``next_since``). A page that fails is recorded in
-``SyncRun.errors`` and the run goes on with the next one where the
-continuation allows it (an offset, or the next batch of SKUs); the run then
-ends ``partial``.
+(``supports_since``): a run asks from when the previous run that read its
+whole listing started, less a margin (``next_since``). A page that fails is
+recorded in ``SyncRun.errors`` and the run goes on with the next one where
+the continuation allows it (an offset, or the next batch of SKUs); the run
+then ends ``partial``, and the page is owed to later runs, which ask it
+again first (``sync_owed``).
 
 On the workers a run is worked a time budget per task (``sync_run_continue``:
 claimed by a conditional update, its position saved with every page, the
