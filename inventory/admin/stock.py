@@ -28,11 +28,40 @@ from inventory.models import (
 )
 
 
+class AwaitingFilter(admin.SimpleListFilter):
+    """Locations an ERP named before staff set them up, still inactive."""
+
+    title = "found in an ERP"
+    parameter_name = "awaiting"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [("yes", "Awaiting review (inactive)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(discovered_at__isnull=False, active=False)
+        return queryset
+
+
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "priority", "active"]
+    list_display = ["code", "name", "priority", "active", "review"]
     list_editable = ["priority", "active"]
+    list_filter = [AwaitingFilter, "active"]
     search_fields = ["code", "name"]
+    readonly_fields = ["discovered_at"]
+    actions = ["enable_locations"]
+
+    @admin.display(description="review")
+    def review(self, location: Location) -> str:
+        if location.discovered_at is None or location.active:
+            return ""
+        return "Found in the ERP: not sellable until enabled"
+
+    @admin.action(description="Enable (stock there becomes sellable)")
+    def enable_locations(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = queryset.filter(active=False).update(active=True)
+        self.message_user(request, f"Enabled {count} location(s).")
 
 
 class ReservedFilter(admin.SimpleListFilter):

@@ -4,6 +4,7 @@ workers; its page refreshes itself while it runs, showing the counters."""
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
@@ -23,10 +24,12 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "items_seen",
         "items_changed",
         "items_failed",
+        "owed_pages",
         "started_at",
         "finished_at",
     ]
     list_filter = ["status", "account"]
+    readonly_fields = ["owed_detail"]
     list_select_related = ["account"]
     change_list_template = "admin/inventory/syncrun/change_list.html"
     change_form_template = "admin/inventory/syncrun/change_form.html"
@@ -62,6 +65,43 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         extra = {**(extra_context or {}), "refresh_seconds": 3 if running else 0}
         return super().change_view(request, object_id, form_url, extra)
+
+    @admin.display(description="owed pages")
+    def owed_pages(self, run: SyncRun) -> str:
+        """How many failed pages later runs still ask again; those that keep
+        failing (staff were alerted) named as such."""
+        if not run.owed:
+            return ""
+        failing = sum(1 for page in run.owed if page.get("alerted"))
+        return (
+            f"{len(run.owed)} ({failing} keep failing)"
+            if failing
+            else str(len(run.owed))
+        )
+
+    @admin.display(description="pages owed (asked again by later runs)")
+    def owed_detail(self, run: SyncRun) -> str:
+        rows = [
+            (
+                page["cursor"] or "first page",
+                page["since"] or "everything",
+                page["tries"],
+                page["next_at"],
+                "keeps failing" if page.get("alerted") else "",
+                f"{page['code']}: {page['message']}",
+            )
+            for page in run.owed
+        ]
+        if not rows:
+            return "none"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>page {} of the listing since {}: {} tries, next {} {} ({})</li>",
+                rows,
+            ),
+        )
 
     def _can_sync(self, request: HttpRequest) -> bool:
         return request.user.has_perm("inventory.add_syncrun") or (

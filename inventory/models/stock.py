@@ -25,6 +25,9 @@ class Location(models.Model):
     name = models.CharField(max_length=128, blank=True, default="")
     priority = models.PositiveIntegerField(default=100)
     active = models.BooleanField(default=True)
+    # When an ERP's figure named it before staff set it up: it was created
+    # inactive (its stock not sellable) for staff to review and enable.
+    discovered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["priority", "code"]

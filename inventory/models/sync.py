@@ -33,6 +33,12 @@ class SyncRun(models.Model):
     items_changed = models.PositiveIntegerField(default=0)
     items_failed = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
+    # Failed pages of earlier runs and this one, asked again by later runs
+    # (services.sync_owed): query, tries, next try, last error, alerted.
+    owed = models.JSONField(default=list, blank=True)
+    # Every page of its listing was read or owed: moves the next "since"
+    # like a run that succeeded.
+    covered = models.BooleanField(default=False)
     # Where the next page starts (services.sync.SyncPosition: the ERP's
     # cursor, or the SKUs done), saved with each page so a later task
     # resumes there. None: from the beginning.

@@ -4,7 +4,6 @@ signed webhooks. TradeGecko (later QuickBooks Commerce) shut down in 2023;
 the adapter keeps to its documented API for shops migrating old data.
 docs/providers/inventory.md."""
 
-import math
 import time
 from collections.abc import Mapping
 from datetime import UTC
@@ -13,7 +12,7 @@ from typing import Any, ClassVar
 
 import requests
 
-from integrations.client import classify_response, retry_after_ceiling, server_now
+from integrations.client import classify_response, parse_retry_after, server_now
 from integrations.errors import NotProcessed, ProviderError, Rejected, Unknown
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.providers.http import HttpAdapter
@@ -91,17 +90,16 @@ def _retry_after(response: requests.Response) -> float:
     default = classify_response(response)
     if default is not None and default.retry_after:
         return default.retry_after
-    try:
-        reset = float(response.headers.get("X-Rate-Limit-Reset", ""))
-    except ValueError:
-        return 1.0
     # The reset is TradeGecko's epoch second: measured against its Date
     # header, so our clock's skew does not shorten or stretch the wait.
-    wait = reset - server_now(response, time.time)
-    if math.isnan(wait):
-        return 1.0
-    # A reset of inf or far ahead is believed no further than any Retry-After.
-    return min(max(1.0, wait), retry_after_ceiling())
+    now = server_now(response, time.time)
+    try:
+        delta = repr(float(response.headers.get("X-Rate-Limit-Reset", "")) - now)
+    except ValueError:
+        delta = None
+    # The shared parser bounds it (inf, nan, far ahead, past) like any
+    # Retry-After; a reset already due still waits a second, not none.
+    return max(1.0, parse_retry_after(delta, now=now) or 0.0)
 
 
 def _error_fields(response: requests.Response) -> str:

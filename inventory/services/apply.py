@@ -62,23 +62,32 @@ def stock_levels_apply(
     records: Sequence[StockLevelRecord],
     now: datetime,
     as_of: datetime | None = None,
+    answered_at: datetime | None = None,
 ) -> ApplyResult:
     """Apply ERP levels (a page of a sync, or a webhook's) in one transaction.
-    ``as_of``: when the figures were current (a sync: when it asked for the
-    page); None takes each record's modification time."""
+    ``as_of``: the earliest the figures may be current (a sync: when it asked
+    for the page; None takes each record's modification time);
+    ``answered_at``: the latest (when the page's answer came; None: as_of)."""
     latest = _latest_per_key(records)
     newest = max((r.modified_at for r in records if r.modified_at), default=None)
     if not latest:
         return ApplyResult(seen=0, changed=0, ignored=0, newest=newest)
     with transaction.atomic():
-        locations = _locations({code for _, code in latest})
+        locations = _locations({code for _, code in latest}, now)
         keys = {(sku, locations[code].pk): rec for (sku, code), rec in latest.items()}
         if connection.vendor == "postgresql":
             changed, ignored = apply_page_pg(
-                keys=keys, locations=locations, account=account, now=now, as_of=as_of
+                keys=keys,
+                locations=locations,
+                account=account,
+                now=now,
+                as_of=as_of,
+                answered_at=answered_at,
             )
         else:
-            changed, ignored = _apply_page_orm(keys, locations, account, now, as_of)
+            changed, ignored = _apply_page_orm(
+                keys, locations, account, now, (as_of, answered_at)
+            )
     return ApplyResult(
         seen=len(records), changed=changed, ignored=ignored, newest=newest
     )
@@ -89,9 +98,11 @@ def _apply_page_orm(
     locations: dict[str, Location],
     account: ProviderAccount | None,
     now: datetime,
-    as_of: datetime | None,
+    window: tuple[datetime | None, datetime | None],
 ) -> tuple[int, int]:
-    """Model instances and ``bulk_upsert`` (SQLite); (changed, ignored)."""
+    """Model instances and ``bulk_upsert`` (SQLite); (changed, ignored).
+    ``window``: (as_of, answered_at) of ``stock_levels_apply``."""
+    as_of, answered_at = window
     existing = _existing_locked(keys)
     expired = expired_holds([level.pk for level in existing.values()], now)
     rows, announce, changed, ignored = [], [], 0, 0
@@ -102,7 +113,7 @@ def _apply_page_orm(
             changed += 1
             continue
         if _older(record, level) or figure_stale(
-            record, as_of, level.erp_acked_at, level.erp_confirm_sent_at
+            record, as_of, level.erp_acked_at, level.erp_confirm_sent_at, answered_at
         ):
             ignored += 1
             continue
@@ -171,15 +182,25 @@ def _newer(record: StockLevelRecord, level: StockLevel) -> bool:
     )
 
 
-def _locations(codes: set[str]) -> dict[str, Location]:
+def _locations(codes: set[str], now: datetime) -> dict[str, Location]:
     """The locations by code; one the ERP names that we do not know yet is
-    created (lowest priority: staff order it in the admin)."""
+    created inactive (lowest priority): its stock is not sellable until
+    staff, told by the log and the admin, set it up and enable it."""
     found = {loc.code: loc for loc in Location.objects.filter(code__in=codes)}
     for code in sorted(codes - set(found)):
-        found[code], _ = Location.objects.get_or_create(
-            code=code, defaults={"name": code, "priority": 1000}
+        found[code], created = Location.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": code,
+                "priority": 1000,
+                "active": False,
+                "discovered_at": now,
+            },
         )
-        logger.info("location created from ERP", extra={"location": code})
+        if created:
+            logger.warning(
+                "inventory location created inactive", extra={"location": code}
+            )
     return found
 
 

@@ -131,9 +131,11 @@ def apply_page_pg(
     account: ProviderAccount | None,
     now: datetime,
     as_of: datetime | None = None,
+    answered_at: datetime | None = None,
 ) -> tuple[int, int]:
     """Write one page (inside the caller's transaction); (changed, ignored).
-    ``as_of``: when the figures were current (``sold.figure_stale``)."""
+    ``as_of`` to ``answered_at``: when the figures may have been current
+    (``sold.figure_stale``)."""
     existing = _lock_existing(keys)
     writes: list[Write] = []
     changed = ignored = 0
@@ -144,7 +146,7 @@ def apply_page_pg(
             changed += 1
             continue
         if _before(record.modified_at, stored.modified_at) or figure_stale(
-            record, as_of, stored.acked_at, stored.sent_at
+            record, as_of, stored.acked_at, stored.sent_at, answered_at
         ):
             ignored += 1
             continue

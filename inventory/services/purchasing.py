@@ -14,6 +14,7 @@ from django.utils import timezone
 from integrations import registry
 from integrations.errors import ProviderError, Rejected
 from integrations.models import ProviderAccount
+from integrations.rows import lock_rows
 from integrations.secrets_registry import staff_text
 from inventory.models import (
     PurchaseOrder,
@@ -82,7 +83,10 @@ def purchase_orders_draft(
         points = points.filter(sku__in=list(skus))
     created = []
     with transaction.atomic():
-        locked = list(points.select_for_update(of=("self",)).order_by("pk"))
+        # Locked in pk order, the order every drafter uses, so two drafts
+        # queue; the one that waited reads the other's orders (committed).
+        keys = list(points.values_list("pk", flat=True))
+        locked = list(lock_rows(points, keys, of=("self",)).values())
         for group in _uncovered(locked, now).values():
             created.append(_draft(group))
     logger.info("purchase orders drafted", extra={"count": len(created)})

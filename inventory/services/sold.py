@@ -134,15 +134,20 @@ def figure_stale(
     as_of: datetime | None,
     acked_at: datetime | None,
     sent_at: datetime | None,
+    answered_at: datetime | None = None,
 ) -> bool:
     """Whether ``record`` may not show the level's confirms as the stored
-    counts assume (``as_of``: when a sync asked for it; None: a webhook's
-    level, current as of its modification time): current before the ERP
-    last acknowledged one, or while one sent from ``sent_at`` awaits its
-    answer (the ERP may have taken its units off already). A webhook is
+    counts assume. A sync page is current as of some moment between when it
+    was asked for (``as_of``) and when its answer came (``answered_at``;
+    None: ``as_of``), a webhook's level (``as_of`` None) as of its
+    modification time. Stale when it may be current before the ERP last
+    acknowledged one, or may be current after one sent from ``sent_at``
+    that awaits its answer (the ERP may have taken its units off already:
+    a page asked before the send but answered after it too). A webhook is
     compared with our send by its arrival, not the ERP's clock: none is
     applied while a confirm is awaited."""
-    if sent_at is not None and (as_of is None or as_of >= sent_at):
+    latest = answered_at or as_of
+    if sent_at is not None and (latest is None or latest >= sent_at):
         return True
     current = as_of or record.modified_at
     return current is not None and acked_at is not None and current < acked_at

@@ -2,11 +2,12 @@
 (``stock_levels_apply``), keeping a ``SyncRun``.
 
 Incremental by the ERP's last-modified time where the adapter offers it
-(``supports_since``): a run asks from when the previous successful run
-started, less a margin (``next_since``). A page that fails is recorded in
-``SyncRun.errors`` and the run goes on with the next one where the
-continuation allows it (an offset, or the next batch of SKUs); the run then
-ends ``partial``.
+(``supports_since``): a run asks from when the previous run that read its
+whole listing started, less a margin (``next_since``). A page that fails is
+recorded in ``SyncRun.errors`` and the run goes on with the next one where
+the continuation allows it (an offset, or the next batch of SKUs); the run
+then ends ``partial``, and the page is owed to later runs, which ask it
+again first (``sync_owed``).
 
 On the workers a run is worked a time budget per task (``sync_run_continue``:
 claimed by a conditional update, its position saved with every page, the
@@ -40,11 +41,11 @@ from inventory.models import SyncRun, SyncStatus
 from inventory.providers.base import InventoryAdapter, LevelsQuery, StockLevelPage
 from inventory.services.apply import stock_levels_apply
 from inventory.services.errors import InventoryError
+from inventory.services.sync_owed import owed_after_full, owed_inherited
 from inventory.services.sync_pages import (
     PageSource,
     SyncPosition,
     known_skus,
-    page_failure_record,
     rejected_levels_record,
 )
 
@@ -56,7 +57,14 @@ SYNC_TASK = "inventory.tasks.run_sync"
 # started) is given up by the next start: resuming it failed.
 STALE_AFTER = timedelta(hours=1)
 OPEN = (SyncStatus.QUEUED, SyncStatus.RUNNING)
-_PAGE_FIELDS = ["pages", "items_seen", "items_changed", "items_failed", "errors"]
+_PAGE_FIELDS = [
+    "pages",
+    "items_seen",
+    "items_changed",
+    "items_failed",
+    "errors",
+    "owed",
+]
 
 
 def sync_run_start(*, account: ProviderAccount, full: bool = False) -> SyncRun:
@@ -83,7 +91,12 @@ def sync_run_start(*, account: ProviderAccount, full: bool = False) -> SyncRun:
         # The partial unique index (one open run per account) decides
         # between two starters racing past any check of ours.
         with transaction.atomic():
-            return SyncRun.objects.create(account=account, full=full, since=since)
+            return SyncRun.objects.create(
+                account=account,
+                full=full,
+                since=since,
+                owed=owed_inherited(account.pk),
+            )
     except IntegrityError:
         raise InventoryError(
             "A sync of this account is already under way.", code="sync_running"
@@ -100,13 +113,16 @@ def sync_run_queue(*, account: ProviderAccount, full: bool = False) -> SyncRun:
 
 
 def next_since(account: ProviderAccount) -> datetime | None:
-    """Where an incremental run of ``account`` starts: when the last complete
-    run started, less ``INVENTORY_SYNC_SINCE_MARGIN_SECONDS``. Not the newest
-    modification time that run saw: a level the ERP changed after its page
-    was read is older than that and would never be asked for again."""
+    """Where an incremental run of ``account`` starts: when the last run
+    that read its whole listing started (its failed pages owed to later
+    runs: ``sync_owed``), less ``INVENTORY_SYNC_SINCE_MARGIN_SECONDS``. Not
+    the newest modification time that run saw: a level the ERP changed
+    after its page was read is older than that and would never be asked for
+    again."""
     last = (
-        # A partial run skipped pages: only a complete one moves "since".
-        SyncRun.objects.filter(account=account, status=SyncStatus.SUCCEEDED)
+        # A run that gave up, or could not owe a page it missed, does not.
+        SyncRun.objects.filter(account=account)
+        .filter(Q(status=SyncStatus.SUCCEEDED) | Q(covered=True))
         .order_by("-started_at")
         .first()
     )
@@ -320,31 +336,32 @@ def _work(run: SyncRun, progress: Progress | None, deadline: float | None) -> bo
         if pages and deadline is not None and time.monotonic() + slowest > deadline:
             return True
         began, asked_at = time.monotonic(), timezone.now()
-        page = _ask(adapter, run, query)
-        position = source.after(position, query, page)
-        _page_save(run, page, asked_at, position)
+        page, error = _ask(adapter, query)
+        # The ERP computed it somewhere between the ask and its answer.
+        window = (asked_at, timezone.now())
+        position = source.after(position, query, page, error)
+        _page_save(run, page, window, position)
         slowest, pages = max(slowest, time.monotonic() - began), pages + 1
         if progress is not None:
             progress(run)
-    _finish(run)
+    _finish(run, position)
     return False
 
 
 def _ask(
-    adapter: InventoryAdapter, run: SyncRun, query: LevelsQuery
-) -> StockLevelPage | None:
-    """The page ``query`` asks for; None for one that failed (recorded)."""
+    adapter: InventoryAdapter, query: LevelsQuery
+) -> tuple[StockLevelPage | None, ProviderError | None]:
+    """The page ``query`` asks for, or the error it failed with."""
     try:
-        return adapter.levels(query)
+        return adapter.levels(query), None
     except ProviderError as error:
-        page_failure_record(run, query, error)
-        return None
+        return None, error
 
 
 def _page_save(
     run: SyncRun,
     page: StockLevelPage | None,
-    asked_at: datetime,
+    window: tuple[datetime, datetime],
     position: SyncPosition,
 ) -> None:
     """Apply a page and save the run's counters and position in one
@@ -353,12 +370,14 @@ def _page_save(
     with transaction.atomic():
         if page is not None:
             rejected_levels_record(run, page.rejected)
-            # Its figures are current as of when it was asked for, or later.
+            # Its figures are current as of when it was asked for, or later,
+            # up to when its answer came (sold.figure_stale).
             result = stock_levels_apply(
                 account=run.account,
                 records=page.records,
                 now=timezone.now(),
-                as_of=asked_at,
+                as_of=window[0],
+                answered_at=window[1],
             )
             run.items_seen += result.seen
             run.items_changed += result.changed
@@ -378,10 +397,13 @@ def _page_save(
     run.position, run.progress_at, run.claimed_at = position.as_json(), now, now
 
 
-def _finish(run: SyncRun) -> SyncRun:
+def _finish(run: SyncRun, position: SyncPosition) -> SyncRun:
     # Records refused as invalid were read: counted and listed, but only a
-    # page that failed makes the run partial (which holds "since" back, and
-    # an ERP that keeps sending one bad record would hold it for ever).
+    # page that failed makes the run partial. One whose every page was read
+    # or owed moves "since" all the same (next_since).
+    run.covered = not position.incomplete
+    if run.full and run.covered:
+        owed_after_full(run)
     missed = [e for e in run.errors if e.get("code") != "invalid_level"]
     if not missed:
         run.status = SyncStatus.SUCCEEDED
@@ -391,7 +413,11 @@ def _finish(run: SyncRun) -> SyncRun:
         run.status = SyncStatus.FAILED
     run.finished_at = timezone.now()
     ended = SyncRun.objects.filter(pk=run.pk, claimed_at=run.claimed_at).update(
-        status=run.status, finished_at=run.finished_at, claimed_at=None
+        status=run.status,
+        finished_at=run.finished_at,
+        claimed_at=None,
+        covered=run.covered,
+        owed=run.owed,
     )
     if not ended:
         raise ClaimLost

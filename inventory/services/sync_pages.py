@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from integrations.errors import ProviderError
 from integrations.secrets_registry import staff_text
@@ -22,6 +23,7 @@ from inventory.providers.base import (
     RejectedLevel,
     StockLevelPage,
 )
+from inventory.services.sync_owed import owe, owed_answered, owed_due
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,9 @@ class SyncPosition:
     # Failed pages in a row (the run stops at MAX_FAILED_PAGES_IN_A_ROW).
     failures: int = 0
     done: bool = False
+    # A page of the listing was neither read nor owed (sync_owed): the run
+    # does not move "since".
+    incomplete: bool = False
 
     @classmethod
     def of(cls, run: SyncRun, adapter: InventoryAdapter) -> "SyncPosition":
@@ -62,6 +67,7 @@ class SyncPosition:
             after_sku=data.get("after_sku"),
             failures=int(data.get("failures") or 0),
             done=bool(data.get("done")),
+            incomplete=bool(data.get("incomplete")),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -72,20 +78,34 @@ class SyncPosition:
             "after_sku": self.after_sku,
             "failures": self.failures,
             "done": self.done,
+            "incomplete": self.incomplete,
         }
 
 
 class PageSource:
-    """The queries of one run from its position, for one task: the known
-    SKUs (``levels_by_sku``) are read once per task."""
+    """The queries of one run from its position, for one task: first the
+    pages earlier runs owe that are due (``sync_owed``), then the run's own
+    listing. The known SKUs (``levels_by_sku``) are read once per task."""
 
     def __init__(self, adapter: InventoryAdapter, run: SyncRun) -> None:
         self.adapter = adapter
+        self.run = run
         self.since = run.since
+        # Only an ERP asked by modification time can owe a page: any other
+        # run reads every page anyway.
+        self.owes = adapter.supports_since and not adapter.levels_by_sku
+        # The index in ``run.owed`` of the owed page last asked (None: the
+        # last query was the run's own).
+        self._owed: int | None = None
         self._known: list[str] | None = None
 
     def query(self, position: SyncPosition) -> LevelsQuery | None:
-        """The query for the page at ``position``; None when none is left."""
+        """The query for the next page; None when none is left."""
+        due = owed_due(self.run) if self.owes else None
+        if due is not None:
+            self._owed, query = due
+            return query
+        self._owed = None
         if position.done:
             return None
         if not self.adapter.levels_by_sku:
@@ -102,9 +122,19 @@ class PageSource:
         position: SyncPosition,
         query: LevelsQuery,
         page: StockLevelPage | None,
+        error: ProviderError | None = None,
     ) -> SyncPosition:
-        """The position once ``query`` answered ``page`` (None: it failed
-        and was recorded)."""
+        """The position once ``query`` answered ``page``, or failed with
+        ``error`` (recorded here; owed to later runs where it can be)."""
+        now = timezone.now()
+        if self._owed is not None:
+            answered = page is not None
+            owed_answered(self.run, self._owed, None if answered else error, now)
+            return position
+        if page is None and error is not None:
+            page_failure_record(self.run, query, error)
+            if not (self.owes and owe(self.run, query, error, now)):
+                position = replace(position, incomplete=True)
         if page is not None:
             failures = 0
             following = query.next(page) if page.has_more else None
@@ -123,7 +153,9 @@ class PageSource:
             return replace(
                 position, cursor="", skus=(), after_sku=query.skus[-1], failures=0
             )
-        return replace(position, failures=failures, done=True)
+        # Given up (page None): the rest of the listing was not read.
+        incomplete = position.incomplete or page is None
+        return replace(position, failures=failures, done=True, incomplete=incomplete)
 
     def _skip(self, query: LevelsQuery) -> LevelsQuery | None:
         """The query after a failed one: the next batch of SKUs follows

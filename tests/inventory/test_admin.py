@@ -11,12 +11,14 @@ from django.utils import timezone
 from integrations.models import Event
 from inventory import services
 from inventory.models import (
+    Location,
     PurchaseOrder,
     Reservation,
     SandboxErpLevel,
     StockLevel,
     SyncRun,
 )
+from inventory.providers.base import StockLevelRecord
 from inventory.services import LineRequest
 from tests.factories import ProviderAccountFactory
 from tests.inventory.factories import ReorderPointFactory, StockLevelFactory
@@ -175,3 +177,29 @@ def test_saving_the_threshold_keeps_a_reservation_made_meanwhile(
     assert (level.reserved, level.low_threshold) == (4, 3)
     with pytest.raises(services.InsufficientStock):
         services.reservation_create(order_id="o2", lines=[LineRequest("A", 10)])
+
+
+def test_a_location_found_in_the_erp_waits_inactive_for_staff_to_enable(
+    admin_client,
+):
+    now = timezone.now()
+    services.stock_levels_apply(
+        account=None, records=[StockLevelRecord("A", "NEWWH", 5, now)], now=now
+    )
+    url = reverse("admin:inventory_location_changelist")
+    page = admin_client.get(url).content.decode()
+    assert "NEWWH" in page
+    assert "not sellable until enabled" in page
+    found = admin_client.get(url, {"awaiting": "yes"}).context["cl"].result_list
+    assert [location.code for location in found] == ["NEWWH"]
+
+    location = Location.objects.get(code="NEWWH")
+    response = _action(admin_client, "location", "enable_locations", [location.pk])
+
+    assert "Enabled 1 location" in response.content.decode()
+    location.refresh_from_db()
+    assert location.active
+    reservation = services.reservation_create(
+        order_id="o-1", lines=[LineRequest("A", 1)]
+    )
+    assert reservation.lines.get().location == location

@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from integrations.models import Event
 from inventory import services
-from inventory.models import StockLevel
+from inventory.models import Location, StockLevel
 from inventory.providers.base import StockLevelRecord
-from inventory.services import LineRequest
+from inventory.services import InsufficientStock, LineRequest
 from tests.factories import ProviderAccountFactory
 from tests.inventory.factories import StockLevelFactory
 
@@ -113,3 +113,17 @@ def test_a_live_hold_above_the_new_on_hand_is_oversold_and_announced_once():
     result = _apply(StockLevelRecord("A", "MAIN", 4, now), now=now)
     assert result.changed == 0
     assert Event.objects.filter(name=services.LEVEL_CHANGED).count() == 1
+
+
+def test_a_location_the_erp_names_that_we_lack_is_created_inactive(caplog):
+    # Stock at a warehouse staff never configured is not sellable until they
+    # enable it: created inactive, marked as found in the ERP, and logged.
+    now = timezone.now()
+    _apply(StockLevelRecord("A", "NEWWH", 5, now), now=now)
+
+    location = Location.objects.get(code="NEWWH")
+    assert (location.active, location.priority) == (False, 1000)
+    assert location.discovered_at == now
+    assert "inventory location created inactive" in caplog.messages
+    with pytest.raises(InsufficientStock):
+        services.reservation_create(order_id="o-1", lines=[LineRequest("A", 1)])

@@ -24,9 +24,16 @@ from inventory.providers.base import StockLevelRecord
 from inventory.services import LineRequest
 from tests.factories import ProviderAccountFactory
 from tests.inventory.contract import harness_netsuite
-from tests.inventory.factories import StockLevelFactory
+from tests.inventory.factories import LocationFactory, StockLevelFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def main_location():
+    """The warehouse the ERPs name, set up by staff (an unknown one would be
+    created inactive and its stock not sellable)."""
+    return LocationFactory(code="MAIN")
 
 
 @pytest.fixture(params=["set_based", "orm"])
@@ -252,6 +259,46 @@ def test_a_sync_page_asked_while_the_confirm_awaits_its_answer_is_not_applied(
     assert _awaited() == (0, None)
     services.inventory_sync(account=erp, full=True)  # asked after the answer
     assert _level().on_hand == 10
+
+
+def test_a_sync_page_asked_before_the_send_but_computed_after_it_is_not_applied(
+    apply_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The sync asks for its page; while the ERP computes it, our confirm is
+    sent and booked (its answer lost, so it awaits a retry). Asked before the
+    send, the page still shows the sale: applied as figure less the unsent
+    units, the 5 sold would be off twice."""
+    erp = _erp_at(15)
+    sold = _sell(5, django_capture_on_commit_callbacks)
+    _run_forward(sold, ForwardOperation.RESERVE)
+
+    def lost_answer():
+        raise Unknown("read timeout", code="timeout")
+
+    _confirm_then(monkeypatch, lost_answer)
+    real_levels = sandbox.SandboxInventoryAdapter.levels
+    forward = ReservationForward.objects.get(operation=ForwardOperation.CONFIRM)
+
+    def confirmed_while_computing(self, query):
+        # The request is on its way (asked); the ERP books the confirm, then
+        # answers with the figure after it.
+        services.hold_forward_run(forward_id=forward.pk)
+        return real_levels(self, query)
+
+    monkeypatch.setattr(
+        sandbox.SandboxInventoryAdapter, "levels", confirmed_while_computing
+    )
+    run = services.inventory_sync(account=erp, full=True)
+
+    assert run.status == "succeeded"
+    assert SandboxErpLevel.objects.get().on_hand == 10
+    assert _awaited()[0] == 1  # the answer is still awaited
+    assert (_level().on_hand, _level().sold_unsent) == (10, 5)
+
+    monkeypatch.undo()
+    _run_forward(sold, ForwardOperation.CONFIRM)
+    services.inventory_sync(account=erp, full=True)
+    assert (_level().on_hand, _level().sold_unsent) == (10, 0)
 
 
 def test_a_confirm_answered_on_a_later_try_is_counted_once(

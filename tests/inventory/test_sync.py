@@ -21,7 +21,7 @@ from inventory.providers.sandbox import SandboxInventoryAdapter
 from inventory.services import LineRequest
 from tests.factories import ProviderAccountFactory
 from tests.inventory.contract import harness_http_stock as hs
-from tests.inventory.factories import StockLevelFactory
+from tests.inventory.factories import LocationFactory, StockLevelFactory
 
 pytestmark = pytest.mark.django_db
 SECRET = "ns_canary_Q7w8e9r0t1"
@@ -76,7 +76,7 @@ def test_incremental_sync_asks_only_for_changes(erp, settings):
     assert StockLevel.objects.get(sku="B").on_hand == 7
 
 
-def test_failed_page_is_recorded_and_the_rest_continues(erp, monkeypatch):
+def test_failed_page_is_recorded_and_the_rest_continues(erp, monkeypatch, settings):
     for n in range(6):
         _erp_level(erp, f"S{n}", 10)
     real = SandboxInventoryAdapter.levels
@@ -97,8 +97,14 @@ def test_failed_page_is_recorded_and_the_rest_continues(erp, monkeypatch):
         "S4",
         "S5",
     ]
-    # A partial run does not move the next run's "since".
-    assert services.sync_run_start(account=erp).since is None
+    # The page it missed is owed: the next run asks it again first, then
+    # what changed since this one started (its "since" moves on).
+    monkeypatch.undo()
+    following = services.inventory_sync(account=erp)
+    margin = timedelta(seconds=settings.INVENTORY_SYNC_SINCE_MARGIN_SECONDS)
+    assert following.since == run.started_at - margin
+    assert (following.status, following.owed) == ("succeeded", [])
+    assert StockLevel.objects.filter(sku__in=["S2", "S3"]).count() == 2
 
 
 def test_sync_lowering_on_hand_keeps_reservations_and_flags_oversold(erp):
@@ -124,6 +130,7 @@ def test_a_sync_of_an_unchanged_erp_figure_keeps_units_already_sold(erp):
     """Confirming lowers on-hand here before the ERP hears of it (the confirm
     forward is still queued): re-reading the ERP's unchanged figure must not
     give the sold units back."""
+    LocationFactory(code="MAIN")  # set up by staff: its stock is sellable
     _erp_level(erp, "A", 10)
     services.inventory_sync(account=erp, full=True)
     sold = services.reservation_create(order_id="o1", lines=[LineRequest("A", 10)])
@@ -396,5 +403,6 @@ def test_a_failed_page_after_many_refused_records_still_makes_the_run_partial(
     # S2 and S3 were never read.
     assert not StockLevel.objects.filter(sku__in=["S2", "S3"]).exists()
     assert run.status == "partial"
-    # A partial run does not move the next run's "since".
-    assert services.sync_run_start(account=erp).since is None
+    # The page never read is owed to the next run, whatever filled errors.
+    owed = services.sync_run_start(account=erp).owed
+    assert [(page["cursor"], page["since"]) for page in owed] == [("2", None)]
