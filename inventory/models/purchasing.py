@@ -22,7 +22,7 @@ class Supplier(models.Model):
 
 
 class ReorderPoint(models.Model):
-    """Below ``reorder_level`` available units (all locations), a draft
+    """Below ``reorder_level`` available units (active locations), a draft
     purchase order for ``reorder_quantity`` is made for ``supplier``."""
 
     sku = models.CharField(max_length=64, unique=True)

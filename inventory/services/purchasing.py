@@ -46,16 +46,18 @@ RANK = {
 
 
 def available_by_sku(skus: Iterable[str], now: datetime) -> dict[str, int]:
-    """Available units per SKU over every location (expired holds not counted)."""
+    """Available units per SKU over the locations that sell (expired holds
+    not counted): stock at an inactive location covers no reorder level."""
     skus = list(skus)
     totals = (
-        StockLevel.objects.filter(sku__in=skus)
+        StockLevel.objects.filter(sku__in=skus, location__active=True)
         .values("sku")
         .annotate(on_hand=Sum("on_hand"), reserved=Sum("reserved"))
     )
     expired = (
         ReservationLine.objects.filter(
             sku__in=skus,
+            location__active=True,
             reservation__status=ReservationStatus.ACTIVE,
             reservation__expires_at__lte=now,
         )

@@ -11,6 +11,7 @@ from inventory import services
 from inventory.models import PurchaseOrder, SandboxErpPurchaseOrder
 from tests.factories import ProviderAccountFactory
 from tests.inventory.factories import (
+    LocationFactory,
     ReorderPointFactory,
     StockLevelFactory,
     SupplierFactory,
@@ -43,6 +44,19 @@ def test_drafts_one_order_per_supplier_for_skus_below_their_point():
     assert {o.currency for o in orders} == {"EUR", "USD"}
     # Covered by an open order now: nothing more is drafted.
     assert services.purchase_orders_draft() == []
+
+
+def test_stock_at_a_location_not_selling_does_not_put_off_the_reorder():
+    # An inactive location (switched off by staff, or found in an ERP and not
+    # yet enabled) sells nothing: its units do not cover the reorder level.
+    idle = LocationFactory(code="FOUND", active=False)
+    StockLevelFactory(sku="LOW", on_hand=2)
+    StockLevelFactory(sku="LOW", location=idle, on_hand=40)
+    ReorderPointFactory(sku="LOW", reorder_level=5, reorder_quantity=20)
+    orders = services.purchase_orders_draft()
+    assert [(x.sku, x.quantity) for o in orders for x in o.lines.all()] == [
+        ("LOW", 20)
+    ]
 
 
 def test_send_is_idempotent_by_our_public_id(erp):
