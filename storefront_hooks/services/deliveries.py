@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -42,6 +42,8 @@ HELD_BACK_MIN_SECONDS = 1.0
 HELD_BACK_UNKNOWN_SECONDS = 60.0
 # The outcome of an attempt whose worker died: it may have been sent.
 WORKER_LOST_CODE = "worker_lost"
+# Before the error of a delivery that failed on our side (staff read it).
+OUR_SIDE_ERROR = "Failed on our side, not the endpoint's: "
 
 
 def render_body(event_type: str, timestamp: datetime, data: dict[str, Any]) -> str:
@@ -95,8 +97,8 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
     delivery = delivery_claim(delivery_id, now)
     if delivery is None:
         return None
-    attempt = delivery_post(delivery.endpoint, delivery, timestamp=now)
     try:
+        attempt = delivery_post(delivery.endpoint, delivery, timestamp=now)
         if attempt.held_back:
             return _hold_back(delivery, attempt.error, now)
         return _settle(delivery, attempt, now)
@@ -105,6 +107,9 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
             "webhook delivery claim lost", extra={"delivery_id": delivery_id}
         )
         return None
+    except Exception as exc:
+        # Ours (a secret no key opens, the database), not the endpoint's.
+        return _failed_on_our_side(delivery, exc, now)
 
 
 def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
@@ -168,6 +173,43 @@ def _hold_back(
             "next_attempt_at": due.isoformat(),
         },
     )
+    return status
+
+
+def _failed_on_our_side(
+    delivery: WebhookDelivery, exc: Exception, now: datetime
+) -> str | None:
+    """Keep an error of ours on the row and retry it on its schedule, before
+    the lease ends (the sweeper would count a lost worker against the
+    endpoint); the endpoint's failing streak is its own answers' alone."""
+    logger.error(
+        "webhook delivery failed on our side",
+        extra={
+            "delivery_id": delivery.pk,
+            "endpoint": delivery.endpoint.public_id,
+            "error_type": type(exc).__name__,
+        },
+    )
+    dead = delivery.attempts >= settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS
+    status = DeliveryStatus.DEAD if dead else DeliveryStatus.FAILED
+    due = None if dead else now + rows.retry_delay(delivery.attempts)
+    try:
+        with transaction.atomic():
+            if not rows.held(delivery).update(
+                status=status,
+                next_attempt_at=due,
+                last_error=f"{OUR_SIDE_ERROR}{describe_error(exc)}",
+            ):
+                return None  # the sweeper took it back meanwhile
+            if due is not None:
+                _schedule_retry(delivery.pk, now, due)
+    except DatabaseError:
+        # The lease ends it (the sweeper counts it as a lost worker).
+        logger.exception(
+            "webhook delivery error not recorded",
+            extra={"delivery_id": delivery.pk},
+        )
+        return None
     return status
 
 

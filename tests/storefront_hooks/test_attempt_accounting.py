@@ -6,6 +6,7 @@ it counts for the row and for the endpoint's failing streak."""
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -184,3 +185,57 @@ def test_the_sweep_leaves_a_held_back_row_until_it_is_due(
     assert services.deliveries_sweep(now=delivery.next_attempt_at) == 1
     assert no_enqueue == [delivery.pk]
     assert _sent(receiver, delivery) == 0
+
+
+def _undecryptable(endpoint) -> None:
+    # A secret no configured key opens (a key dropped from the rotation).
+    type(endpoint).objects.filter(pk=endpoint.pk).update(secrets_encrypted="gAAAAxx")
+
+
+def _database_down(monkeypatch) -> None:
+    def settle(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(deliveries, "_settle", settle)
+
+
+@pytest.mark.parametrize("fault", ["decryption", "database"])
+def test_an_error_on_our_side_is_kept_on_the_row_not_held_against_the_endpoint(
+    settings, receiver, make_endpoint, no_enqueue, monkeypatch, caplog, fault
+) -> None:
+    settings.STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS = 1
+    endpoint, _ = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200))
+    delivery = _emit()
+    # The endpoint has been failing for two hours: one more failure of its
+    # own would disable it.
+    start = timezone.now()
+    type(endpoint).objects.filter(pk=endpoint.pk).update(
+        failing_since=start - timedelta(hours=2)
+    )
+    if fault == "decryption":
+        _undecryptable(endpoint)
+    else:
+        _database_down(monkeypatch)
+
+    with caplog.at_level("ERROR", logger="storefront_hooks.services.deliveries"):
+        status = services.delivery_send(delivery_id=delivery.pk, now=start)
+
+    assert status == DeliveryStatus.FAILED
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.next_attempt_at is not None and delivery.next_attempt_at > start
+    assert "our side" in delivery.last_error
+    kept = {"decryption": "CredentialsDecryptError", "database": "OperationalError"}
+    assert kept[fault] in delivery.last_error
+    alerts = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in alerts] == ["webhook delivery failed on our side"]
+    assert alerts[0].delivery_id == delivery.pk
+    # Not the endpoint's failure: still enabled, its streak unchanged, and
+    # the sweep finds no lost worker to count later.
+    services.deliveries_sweep(now=start + timedelta(seconds=121))
+    endpoint.refresh_from_db()
+    assert endpoint.enabled
+    assert endpoint.failing_since == start - timedelta(hours=2)
+    delivery.refresh_from_db()
+    assert "worker lost" not in delivery.last_error
