@@ -30,6 +30,7 @@ from integrations.commits import (
 )
 from integrations.db import savepoint_if_nested
 from integrations.models import ApiKey, IdempotencyRecord
+from integrations.reruns import rerunning
 from integrations.row_sql import row_insert, row_update_later
 
 logger = logging.getLogger(__name__)
@@ -204,10 +205,13 @@ def _claim(
     owner: str, key: str, request: Request, fingerprint: str
 ) -> IdempotencyRecord | Response:
     """Insert the in-flight record, or answer from the one already there."""
+    rerun_of = None
     for _attempt in range(3):
         try:
             with savepoint_if_nested():
-                return _new_record(owner, key, request, fingerprint)
+                record = _new_record(owner, key, request, fingerprint)
+            record.rerun_of = rerun_of
+            return record
         except IntegrityError:
             existing = IdempotencyRecord.objects.filter(owner=owner, key=key).first()
         if existing is None:
@@ -215,12 +219,23 @@ def _claim(
         if _is_stale(existing):
             # Conditional on the same row state, so two retries cannot both
             # delete a record the other has just created.
-            IdempotencyRecord.objects.filter(
+            taken = IdempotencyRecord.objects.filter(
                 pk=existing.pk, created_at=existing.created_at, state=existing.state
-            ).delete()
+            ).delete()[0]
+            if taken and _died_in_flight(existing, fingerprint):
+                rerun_of = existing.created_at
             continue
         return _answer_from(existing, fingerprint)
     raise _in_use()
+
+
+def _died_in_flight(record: IdempotencyRecord, fingerprint: str) -> bool:
+    """The stale record was this same request's, left in flight by a worker
+    that died: the handler now runs as its re-run (integrations.reruns)."""
+    return (
+        record.state == IdempotencyRecord.State.IN_FLIGHT
+        and record.request_hash == fingerprint
+    )
 
 
 def _claim_joined(
@@ -294,7 +309,8 @@ def _run(
     kwargs: dict,
 ) -> HttpResponseBase:
     try:
-        response = _respond(view, request, handler, args, kwargs)
+        with rerunning(record.rerun_of):
+            response = _respond(view, request, handler, args, kwargs)
     except BaseException:
         # Including SystemExit from a worker timeout: the client may retry.
         _release(record)
@@ -322,7 +338,8 @@ def _run_shared(
             if isinstance(claimed, Response):
                 return claimed
             record = claimed
-            response = _respond(view, request, handler, args, kwargs)
+            with rerunning(record.rerun_of):
+                response = _respond(view, request, handler, args, kwargs)
             group_join()  # the response shares the handler's last commit
             _finish(record, response)
             return response

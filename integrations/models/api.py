@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from datetime import datetime
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -75,6 +76,9 @@ class IdempotencyRecord(models.Model):
     response_headers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Not stored: when the dead request this one took over began (set by the
+    # claim, read around the handler as integrations.reruns).
+    rerun_of: datetime | None = None
 
     class Meta:
         constraints = [

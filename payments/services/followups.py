@@ -8,7 +8,14 @@ from typing import TypeVar
 from django.utils import timezone
 
 from integrations.errors import NotProcessed, ProviderError, Rejected
-from payments.models import Payment, PaymentStatus, ReviewReason, ReviewState
+from integrations.reruns import rerun_since
+from payments.models import (
+    Payment,
+    PaymentAttempt,
+    PaymentStatus,
+    ReviewReason,
+    ReviewState,
+)
 from payments.providers.base import (
     CaptureRequest,
     PaymentResult,
@@ -62,6 +69,10 @@ def payment_capture(
     """Capture an authorized payment, all of it or ``amount`` (partial)."""
     payment.refresh_from_db()
     if payment.status != PaymentStatus.AUTHORIZED:
+        if _done_by_its_dead_run(payment, "capture", PaymentStatus.CAPTURED) and (
+            amount is None or amount == payment.amount_captured
+        ):
+            return payment
         raise InvalidState(f"A {payment.status} payment cannot be captured.")
     remaining = payment.amount_authorized - payment.amount_captured
     amount = remaining if amount is None else amount
@@ -93,6 +104,8 @@ def payment_void(*, payment: Payment, actor: str = "") -> Payment:
     """Release an authorization (or abandon a 3-D Secure payment)."""
     payment.refresh_from_db()
     if payment.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.REQUIRES_ACTION):
+        if _done_by_its_dead_run(payment, "void", PaymentStatus.VOIDED):
+            return payment
         raise InvalidState(f"A {payment.status} payment cannot be voided.")
 
     def call(adapter: PaymentsAdapter, key: str) -> PaymentResult:
@@ -112,6 +125,25 @@ def payment_void(*, payment: Payment, actor: str = "") -> Payment:
         return mark_unknown(payment)
     logger.info("payment voided", extra={**log_ids(payment), "actor": actor})
     return advance(payment, change_from_result(result))
+
+
+def _done_by_its_dead_run(payment: Payment, operation: str, done: str) -> bool:
+    """Whether this request re-runs one whose worker died after it did
+    ``operation``: the payment is ``done`` and the operation was attempted at
+    the gateway since that request began. Its answer is the payment as the
+    first run would have answered; any other request is refused."""
+    since = rerun_since()
+    if since is None or payment.status != done:
+        return False
+    attempted_since = PaymentAttempt.objects.filter(
+        payment=payment, operation=operation, created_at__gte=since
+    ).exists()
+    if attempted_since:
+        logger.info(
+            "payment follow-up answered for a re-run request",
+            extra={**log_ids(payment), "operation": operation},
+        )
+    return attempted_since
 
 
 def _already_voided(payment: Payment) -> PaymentResult | None:

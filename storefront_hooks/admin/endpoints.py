@@ -88,10 +88,18 @@ class WebhookEndpointAdmin(PublicIdSearchMixin, admin.ModelAdmin):
         "success_rate",
         "last_error",
         "disabled_reason",
+        "paused",
     ]
     list_filter = ["enabled", "mode"]
+    list_select_related = ["account"]
     search_fields = ["url", "public_id", "description"]
-    readonly_fields = ["public_id", "enabled", "disabled_reason", "disabled_at"]
+    readonly_fields = [
+        "public_id",
+        "enabled",
+        "disabled_reason",
+        "disabled_at",
+        "paused",
+    ]
     actions = ["enable_endpoints", "disable_endpoints", "discard_waiting"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -119,6 +127,10 @@ class WebhookEndpointAdmin(PublicIdSearchMixin, admin.ModelAdmin):
         if not getattr(obj, "n_attempted", 0):
             return "-"
         return f"{100 * obj.n_delivered / obj.n_attempted:.0f}% of {obj.n_attempted}"
+
+    @admin.display(description="Deliveries paused")
+    def paused(self, obj: WebhookEndpoint) -> str:
+        return services.endpoint_pause_text(obj) if obj.pk else ""
 
     @admin.display(description="Last error")
     def last_error(self, obj: WebhookEndpoint) -> str:

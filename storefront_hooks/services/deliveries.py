@@ -13,13 +13,14 @@ a call through.
 import json
 import logging
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
-from django.db.models import F
+from django.db import DatabaseError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from integrations.errors import ProviderError, Unknown
@@ -29,7 +30,10 @@ from integrations.secrets_registry import staff_text
 from storefront_hooks import catalog
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
 from storefront_hooks.services.claim import delivery_claim
-from storefront_hooks.services.endpoints import endpoint_disable
+from storefront_hooks.services.endpoints import (
+    endpoint_disable,
+    endpoint_paused_by_staff,
+)
 from storefront_hooks.services.queue import enqueue, enqueue_at, enqueue_on_commit
 from storefront_hooks.services.rows import JITTER, rows
 from storefront_hooks.transport import Attempt, delivery_post
@@ -42,6 +46,10 @@ HELD_BACK_MIN_SECONDS = 1.0
 HELD_BACK_UNKNOWN_SECONDS = 60.0
 # The outcome of an attempt whose worker died: it may have been sent.
 WORKER_LOST_CODE = "worker_lost"
+# Why a paused row waits (staff read it on the row and the endpoint).
+PAUSED_REASON = "the endpoint's circuit breaker is forced open by staff"
+# Before the error of a delivery that failed on our side (staff read it).
+OUR_SIDE_ERROR = "Failed on our side, not the endpoint's: "
 
 
 def render_body(event_type: str, timestamp: datetime, data: dict[str, Any]) -> str:
@@ -95,8 +103,10 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
     delivery = delivery_claim(delivery_id, now)
     if delivery is None:
         return None
-    attempt = delivery_post(delivery.endpoint, delivery, timestamp=now)
     try:
+        attempt = delivery_post(delivery.endpoint, delivery, timestamp=now)
+        if attempt.held_back and endpoint_paused_by_staff(delivery.endpoint):
+            return _pause(delivery, now)
         if attempt.held_back:
             return _hold_back(delivery, attempt.error, now)
         return _settle(delivery, attempt, now)
@@ -105,6 +115,9 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
             "webhook delivery claim lost", extra={"delivery_id": delivery_id}
         )
         return None
+    except Exception as exc:
+        # Ours (a secret no key opens, the database), not the endpoint's.
+        return _failed_on_our_side(delivery, exc, now)
 
 
 def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
@@ -147,17 +160,10 @@ def _hold_back(
     wait = (error.retry_after if error else None) or HELD_BACK_UNKNOWN_SECONDS
     wait = max(wait, HELD_BACK_MIN_SECONDS) * random.uniform(1, 1 + JITTER)
     due = now + timedelta(seconds=wait)
-    # A row never attempted goes back to pending (only the claim counted).
-    status = DeliveryStatus.PENDING if delivery.attempts <= 1 else DeliveryStatus.FAILED
-    with transaction.atomic():
-        held = rows.held(delivery).update(
-            status=status,
-            attempts=F("attempts") - 1,
-            next_attempt_at=due,
-            last_error=describe_error(error) if error else "",
+    with transaction.atomic():  # the row and its schedule together
+        status = _put_back(
+            delivery, due=due, last_error=describe_error(error) if error else ""
         )
-        if held != 1:
-            raise ClaimLost
         _schedule_retry(delivery.pk, now, due)
     logger.info(
         "webhook delivery held back",
@@ -168,6 +174,75 @@ def _hold_back(
             "next_attempt_at": due.isoformat(),
         },
     )
+    return status
+
+
+def _pause(delivery: WebhookDelivery, now: datetime) -> str:
+    """Put back a row the endpoint's breaker refused because staff forced it
+    open: nothing was sent and no time is known, so no retry is scheduled;
+    the sweep leaves the endpoint's rows alone until the breaker is released
+    (``rows.due``), then finds this one due."""
+    since = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    status = _put_back(
+        delivery, due=now, last_error=f"Paused since {since}: {PAUSED_REASON}"
+    )
+    logger.info(
+        "webhook delivery paused",
+        extra={"delivery_id": delivery.pk, "endpoint": delivery.endpoint.public_id},
+    )
+    return status
+
+
+def _put_back(delivery: WebhookDelivery, *, due: datetime, last_error: str) -> str:
+    """The claimed row as it was before the claim (its attempt undone), due
+    at ``due``."""
+    # A row never attempted goes back to pending (only the claim counted).
+    status = DeliveryStatus.PENDING if delivery.attempts <= 1 else DeliveryStatus.FAILED
+    held = rows.held(delivery).update(
+        status=status,
+        attempts=F("attempts") - 1,
+        next_attempt_at=due,
+        last_error=last_error,
+    )
+    if held != 1:
+        raise ClaimLost
+    return status
+
+
+def _failed_on_our_side(
+    delivery: WebhookDelivery, exc: Exception, now: datetime
+) -> str | None:
+    """Keep an error of ours on the row and retry it on its schedule, before
+    the lease ends (the sweeper would count a lost worker against the
+    endpoint); the endpoint's failing streak is its own answers' alone."""
+    logger.error(
+        "webhook delivery failed on our side",
+        extra={
+            "delivery_id": delivery.pk,
+            "endpoint": delivery.endpoint.public_id,
+            "error_type": type(exc).__name__,
+        },
+    )
+    dead = delivery.attempts >= settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS
+    status = DeliveryStatus.DEAD if dead else DeliveryStatus.FAILED
+    due = None if dead else now + rows.retry_delay(delivery.attempts)
+    try:
+        with transaction.atomic():
+            if not rows.held(delivery).update(
+                status=status,
+                next_attempt_at=due,
+                last_error=f"{OUR_SIDE_ERROR}{describe_error(exc)}",
+            ):
+                return None  # the sweeper took it back meanwhile
+            if due is not None:
+                _schedule_retry(delivery.pk, now, due)
+    except DatabaseError:
+        # The lease ends it (the sweeper counts it as a lost worker).
+        logger.exception(
+            "webhook delivery error not recorded",
+            extra={"delivery_id": delivery.pk},
+        )
+        return None
     return status
 
 
@@ -234,6 +309,7 @@ def deliveries_sweep(*, now: datetime | None = None) -> int:
     or that are due for a retry. Returns how many were enqueued."""
     now = now or timezone.now()
     dead, retrying = _release_lost(now)
+    _give_up_old(now)
     if dead or retrying:
         logger.warning(
             "webhook delivery claims expired",
@@ -246,6 +322,28 @@ def deliveries_sweep(*, now: datetime | None = None) -> int:
     if batch:
         logger.info("webhook deliveries swept", extra={"count": len(batch)})
     return len(batch)
+
+
+def _give_up_old(now: datetime) -> int:
+    """End the undelivered rows older than the age limit, paused ones too
+    (a disabled endpoint's rows wait for it: enabling sends them, or staff
+    discard them). Their last error says why they waited."""
+    hours = settings.STOREFRONT_WEBHOOK_MAX_AGE_HOURS
+    old = WebhookDelivery.objects.filter(
+        status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED],
+        endpoint__enabled=True,
+        created_at__lte=now - timedelta(hours=hours),
+    )
+    ended = old.update(
+        status=DeliveryStatus.DEAD,
+        next_attempt_at=None,
+        last_error=Concat(
+            Value(f"Not delivered within {hours} hours; last: "), F("last_error")
+        ),
+    )
+    if ended:
+        logger.warning("webhook deliveries given up", extra={"count": ended})
+    return ended
 
 
 def _release_lost(now: datetime) -> tuple[int, int]:

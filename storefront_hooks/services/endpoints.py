@@ -9,8 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations import crypto
+from integrations.breaker import breaker_for
 from integrations.models import DeliveryStatus, ProviderAccount
-from integrations.models.accounts import Mode
+from integrations.models.accounts import BreakerMode, Mode
 from storefront_hooks import catalog
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
 from storefront_hooks.safety import UrlRefused, url_check
@@ -181,6 +182,24 @@ def endpoint_enable(*, endpoint: WebhookEndpoint, now: datetime | None = None) -
         extra={"endpoint": endpoint.public_id, "enqueued": len(ids)},
     )
     return len(ids)
+
+
+def endpoint_paused_by_staff(endpoint: WebhookEndpoint) -> bool:
+    """Whether staff forced the endpoint's breaker open: its deliveries are
+    paused until it is released (the account row is the override's record)."""
+    return endpoint.account.breaker_mode == BreakerMode.FORCED_OPEN
+
+
+def endpoint_pause_text(endpoint: WebhookEndpoint) -> str:
+    """For staff: why and since when deliveries are paused; "" if not."""
+    if not endpoint_paused_by_staff(endpoint):
+        return ""
+    snap = breaker_for(endpoint.account).snapshot()
+    if snap.last_state != BreakerMode.FORCED_OPEN or snap.last_transition_at is None:
+        return "Paused: circuit breaker forced open (since unknown)"
+    since = timezone.localtime(snap.last_transition_at).strftime("%Y-%m-%d %H:%M:%S")
+    reason = snap.last_reason.replace("_", " ")  # "mode set to forced open by x"
+    return f"Paused since {since}: circuit breaker {reason}"
 
 
 def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:

@@ -1,7 +1,8 @@
 """The delivery rows' life cycle: the core's leased rows, with the retry
 schedule of the issue (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, ... with jitter)
 instead of plain doubling, and nothing claimed or swept for a disabled
-endpoint (its rows wait until it is enabled)."""
+endpoint (its rows wait until it is enabled), nor swept for one whose breaker
+staff forced open (paused until it is released)."""
 
 import random
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from django.db.models import F, QuerySet
 from integrations.client.call_rows import RELAXED_FROM
 from integrations.leases import ClaimLost, LeasedRows
 from integrations.models import DeliveryStatus
+from integrations.models.accounts import BreakerMode
 from storefront_hooks.models import WebhookDelivery
 
 # Each delay is drawn from +-20 % of its step, so endpoints that failed
@@ -92,8 +94,10 @@ class DeliveryRows(LeasedRows):
 
     def due(self, now: datetime) -> QuerySet:
         # A pending row the breaker held back waits for its next_attempt_at
-        # too, not only for the broker's grace period.
+        # too, not only for the broker's grace period. An endpoint whose
+        # breaker staff forced open is paused: its rows wait for the release.
         due = super().due(now).filter(endpoint__enabled=True)
+        due = due.exclude(endpoint__account__breaker_mode=BreakerMode.FORCED_OPEN)
         return due.exclude(next_attempt_at__gt=now)
 
 

@@ -5,7 +5,9 @@ waited."""
 import pytest
 from django.urls import reverse
 
+from integrations.breaker import breaker_mode_set
 from integrations.events import event_emit
+from integrations.models.accounts import BreakerMode
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
@@ -65,3 +67,20 @@ def test_enable_action_sends_what_waited(
         )
     assert WebhookDelivery.objects.get().status == "delivered"
     assert len(receiver.requests_for("POST", HOOK_PATH)) == 2
+
+
+def test_list_and_page_show_deliveries_paused_by_a_forced_open_breaker(
+    admin_client, make_endpoint
+) -> None:
+    endpoint, _ = make_endpoint()
+    assert "Paused since" not in admin_client.get(reverse(LIST)).content.decode()
+    breaker_mode_set(
+        account=endpoint.account, mode=BreakerMode.FORCED_OPEN, actor="ops"
+    )
+    change = reverse(
+        "admin:storefront_hooks_webhookendpoint_change", args=[endpoint.pk]
+    )
+    for url in (reverse(LIST), change):
+        page = admin_client.get(url).content.decode()
+        assert "Paused since" in page
+        assert "circuit breaker mode set to forced open by ops" in page

@@ -6,6 +6,7 @@ it counts for the row and for the endpoint's failing streak."""
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -164,23 +165,133 @@ def test_a_lost_last_attempt_is_dead_and_still_counts_for_the_endpoint(
     assert no_enqueue == []
 
 
+def _paused(receiver, make_endpoint, now) -> WebhookDelivery:
+    """A delivery met by the endpoint's breaker that staff forced open."""
+    endpoint, _ = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200))
+    delivery = _emit()
+    breaker_mode_set(
+        account=endpoint.account, mode=BreakerMode.FORCED_OPEN, actor="ops"
+    )
+    assert services.delivery_send(delivery_id=delivery.pk, now=now) == "pending"
+    delivery.refresh_from_db()
+    return delivery
+
+
+def test_a_breaker_forced_open_pauses_deliveries_until_it_is_released(
+    settings, receiver, make_endpoint, no_enqueue
+) -> None:
+    now = timezone.now()
+    delivery = _paused(receiver, make_endpoint, now)
+    # Not an attempt; paused with its reason, not spinning on a schedule.
+    assert delivery.attempts == 0 and _sent(receiver, delivery) == 0
+    assert "Paused" in delivery.last_error
+    assert "forced open by staff" in delivery.last_error
+    assert not Schedule.objects.exists()
+    # Past the broker's grace period and hours later: no sweep sends it.
+    for minutes in (3, 10, 60, 600):
+        at = now + timedelta(minutes=minutes)
+        assert services.deliveries_sweep(now=at) == 0
+    assert no_enqueue == []
+
+    # Released: the next sweep sends what waited.
+    endpoint = delivery.endpoint
+    breaker_mode_set(account=endpoint.account, mode=BreakerMode.AUTO, actor="ops")
+    assert services.deliveries_sweep(now=now + timedelta(minutes=601)) == 1
+    assert no_enqueue == [delivery.pk]
+
+
+def test_a_paused_delivery_still_ends_at_the_age_limit(
+    settings, receiver, make_endpoint, no_enqueue
+) -> None:
+    settings.STOREFRONT_WEBHOOK_MAX_AGE_HOURS = 96
+    now = timezone.now()
+    delivery = _paused(receiver, make_endpoint, now)
+    assert services.deliveries_sweep(now=now + timedelta(hours=95)) == 0
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.PENDING
+
+    assert services.deliveries_sweep(now=now + timedelta(hours=97)) == 0
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DEAD
+    assert delivery.next_attempt_at is None
+    assert "Not delivered within 96 hours" in delivery.last_error
+    assert "forced open by staff" in delivery.last_error  # why it waited
+    assert no_enqueue == []
+
+
 def test_the_sweep_leaves_a_held_back_row_until_it_is_due(
     settings, receiver, make_endpoint, no_enqueue
 ) -> None:
+    settings.BREAKER_CONSECUTIVE_FAILURES = 1
     make_endpoint()
-    delivery = _emit()
+    receiver.route("POST", HOOK_PATH, THROTTLED)
+    first, delivery = _emit(), _emit("ord_2")
     now = timezone.now()
-    # Forced open by staff: no wait is known, so the sweep's pace.
-    endpoint = delivery.endpoint
-    breaker_mode_set(account=endpoint.account, mode=BreakerMode.FORCED_OPEN)
+    assert services.delivery_send(delivery_id=first.pk, now=now) == "failed"
+    # The breaker opened for the Retry-After: held back until then.
     assert services.delivery_send(delivery_id=delivery.pk, now=now) == "pending"
-    wait = _wait(delivery, now)
-    assert 60 <= wait <= 60 * 1.2 + 1
+    assert _wait(delivery, now) >= 590
     # Past the broker's grace period, yet not due: left alone.
     grace = now + timedelta(minutes=settings.STOREFRONT_WEBHOOK_SWEEP_AFTER_MINUTES)
     delivery.created_at = grace - timedelta(minutes=10)
     delivery.save(update_fields=["created_at"])
-    assert services.deliveries_sweep(now=now + timedelta(seconds=30)) == 0
-    assert services.deliveries_sweep(now=delivery.next_attempt_at) == 1
-    assert no_enqueue == [delivery.pk]
+    services.deliveries_sweep(now=now + timedelta(seconds=30))
+    assert delivery.pk not in no_enqueue
+    services.deliveries_sweep(now=delivery.next_attempt_at)
+    assert delivery.pk in no_enqueue
     assert _sent(receiver, delivery) == 0
+
+
+def _undecryptable(endpoint) -> None:
+    # A secret no configured key opens (a key dropped from the rotation).
+    type(endpoint).objects.filter(pk=endpoint.pk).update(secrets_encrypted="gAAAAxx")
+
+
+def _database_down(monkeypatch) -> None:
+    def settle(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(deliveries, "_settle", settle)
+
+
+@pytest.mark.parametrize("fault", ["decryption", "database"])
+def test_an_error_on_our_side_is_kept_on_the_row_not_held_against_the_endpoint(
+    settings, receiver, make_endpoint, no_enqueue, monkeypatch, caplog, fault
+) -> None:
+    settings.STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS = 1
+    endpoint, _ = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200))
+    delivery = _emit()
+    # The endpoint has been failing for two hours: one more failure of its
+    # own would disable it.
+    start = timezone.now()
+    type(endpoint).objects.filter(pk=endpoint.pk).update(
+        failing_since=start - timedelta(hours=2)
+    )
+    if fault == "decryption":
+        _undecryptable(endpoint)
+    else:
+        _database_down(monkeypatch)
+
+    with caplog.at_level("ERROR", logger="storefront_hooks.services.deliveries"):
+        status = services.delivery_send(delivery_id=delivery.pk, now=start)
+
+    assert status == DeliveryStatus.FAILED
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.next_attempt_at is not None and delivery.next_attempt_at > start
+    assert "our side" in delivery.last_error
+    kept = {"decryption": "CredentialsDecryptError", "database": "OperationalError"}
+    assert kept[fault] in delivery.last_error
+    alerts = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in alerts] == ["webhook delivery failed on our side"]
+    assert alerts[0].delivery_id == delivery.pk
+    # Not the endpoint's failure: still enabled, its streak unchanged, and
+    # the sweep finds no lost worker to count later.
+    services.deliveries_sweep(now=start + timedelta(seconds=121))
+    endpoint.refresh_from_db()
+    assert endpoint.enabled
+    assert endpoint.failing_since == start - timedelta(hours=2)
+    delivery.refresh_from_db()
+    assert "worker lost" not in delivery.last_error

@@ -18,10 +18,12 @@ from integrations.models import IdempotencyRecord
 from inventory.models import Reservation, StockLevel
 from notifications.api_examples import BULK_CREATE_REQUEST
 from notifications.models import BulkRecipient, BulkSend
+from payments.models import SandboxCharge
+from payments.services import followups
 from shipping import codec
 from shipping.models import RateQuote, SandboxLabel, Shipment, ShipmentAttempt
 from shipping.services import labels
-from tests.factories import ApiKeyFactory
+from tests.factories import ApiKeyFactory, ProviderAccountFactory
 from tests.inventory.factories import StockLevelFactory
 from tests.shipping.contract import requests
 from tests.shipping.helpers import carrier
@@ -173,8 +175,8 @@ def test_a_buy_killed_during_the_carrier_call_is_never_bought_again(monkeypatch)
 # after a death must find what the first did. Any other idempotent handler
 # shares its commits with the response (@idempotent(share_commits=True)).
 RERUN_FINDS_THE_FIRST = {
-    "payments.api.PaymentCaptureView.post": "a captured payment is refused",
-    "payments.api.PaymentVoidView.post": "a voided payment is refused",
+    "payments.api.PaymentCaptureView.post": "the capture attempt, then the payment",
+    "payments.api.PaymentVoidView.post": "the void attempt, then the payment",
     "payments.api.PaymentRefundsView.post": "the refund's key",
     "payments.api.CustomerPaymentMethodsView.post": "the saved method's key",
     "shipping.api.ShipmentsView.post": "the shipment's key",
@@ -209,3 +211,70 @@ def test_every_idempotent_handler_survives_a_death_by_design():
     assert len(handlers) >= 15
     own_commits = {name for name, shared in handlers.items() if not shared}
     assert own_commits == set(RERUN_FINDS_THE_FIRST)
+
+
+PAYMENTS = "/api/v1/payments/"
+
+
+def _authorized_payment(api: APIClient) -> str:
+    body = {
+        "order_id": "o-1",
+        "amount": 1000,
+        "currency": "EUR",
+        "source_token": "tok_success",
+        "capture": False,
+    }
+    created = api.post(PAYMENTS, body, format="json", HTTP_IDEMPOTENCY_KEY="pay-1")
+    assert created.json()["status"] == "authorized", created.content
+    return created.json()["id"]
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "status"),
+    [("capture", {"amount": 600}, "captured"), ("void", {}, "voided")],
+)
+def test_a_capture_or_void_retried_after_a_death_answers_the_done_payment(
+    monkeypatch, operation, body, status
+):
+    ProviderAccountFactory(slug="sbx-primary", priority=1)
+    api = _client("payments:read", "payments:write")
+    url = f"{PAYMENTS}{_authorized_payment(api)}/{operation}/"
+    with monkeypatch.context() as m:
+        # The gateway did it and the payment recorded it; the worker dies
+        # before the response is stored.
+        _killed_before_the_response_is_stored(m)
+        with pytest.raises(SystemExit):
+            api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+
+    _minutes_later()
+    retry = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert retry.status_code == 200, retry.content
+    assert retry.json()["status"] == status
+    again = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert (again.status_code, again["Idempotent-Replayed"]) == (200, "true")
+    # A new request (another key) is still refused: it is done already.
+    other = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-2")
+    assert other.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "status"),
+    [("capture", {"amount": 600}, "captured"), ("void", {}, "voided")],
+)
+def test_a_capture_or_void_killed_after_the_gateway_call_is_done_once(
+    monkeypatch, operation, body, status
+):
+    ProviderAccountFactory(slug="sbx-primary", priority=1)
+    api = _client("payments:read", "payments:write")
+    url = f"{PAYMENTS}{_authorized_payment(api)}/{operation}/"
+    with monkeypatch.context() as m:
+        # The gateway did it; the worker dies before the payment records it.
+        m.setattr(followups, "advance", _killed)
+        with pytest.raises(SystemExit):
+            api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert SandboxCharge.objects.get(kind="payment").status == status
+
+    _minutes_later()
+    retry = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert retry.status_code == 200, retry.content
+    assert retry.json()["status"] == status
