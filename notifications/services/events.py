@@ -48,6 +48,10 @@ _SUPPRESS_FOR = {
     EmailEventType.UNSUBSCRIBED: SuppressionReason.UNSUBSCRIBE,
     EmailEventType.MANUALLY_SUPPRESSED: SuppressionReason.MANUAL,
 }
+# The detail a provider adds to an event about a part of a shared account
+# that is not ours (Postmark: another system's message stream), saying which:
+# naming no message of ours, it is ignored whatever its sender.
+NOT_OURS_DETAIL = "not_ours"
 _ANNOUNCED = {
     EmailStatus.DELIVERED: "email.delivered",
     EmailStatus.BOUNCED: "email.bounced",
@@ -183,7 +187,11 @@ def email_event_sender_is_ours(
     is, unless the account names its sending domains and the event names a
     sender domain that is none of them. A parent or subdomain of ours counts
     as ours (Mailgun sends on mg.example.com for From shop@example.com), so
-    our own mail is never taken for another system's."""
+    our own mail is never taken for another system's. An event the provider
+    places in a part of the account that is not ours (``NOT_OURS_DETAIL``)
+    is not about our mail, whatever the domains."""
+    if record.details.get(NOT_OURS_DETAIL):
+        return False
     sender = _ascii_domain(record.sender_domain)
     if not sending_domains or not sender:
         return True

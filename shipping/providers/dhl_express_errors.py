@@ -19,8 +19,10 @@ CHECKPOINTS: Mapping[str, TrackingStatus] = {
     "OK": TrackingStatus.DELIVERED,
     "DD": TrackingStatus.DELIVERED,
     "WC": TrackingStatus.OUT_FOR_DELIVERY,  # with courier for delivery
-    "RT": TrackingStatus.RETURNED,
-    "RD": TrackingStatus.RETURNED,
+    "RT": TrackingStatus.RETURNED,  # returned to consignor
+    # Refused delivery: the receiver refused it; not back with the shipper
+    # (that is RT), and a later attempt may still deliver it.
+    "RD": TrackingStatus.EXCEPTION,
     "NH": TrackingStatus.EXCEPTION,  # not home
     "CA": TrackingStatus.EXCEPTION,  # closed on arrival
     "BA": TrackingStatus.EXCEPTION,  # bad address

@@ -78,8 +78,13 @@ TRACKING_STATUS: Mapping[str, str] = {
     "CA": "exception",
     "DY": "exception",
     "DD": "exception",
-    "RS": "returned",
-    "RP": "returned",
+    # Return-label links (an emailed return label's life): no parcel with
+    # FedEx, and none coming back yet. RP is not a return: only RS is.
+    "RP": "pre_transit",  # return label link emailed to return sender
+    "LP": "pre_transit",  # return label link cancelled by shipment originator
+    "RG": "pre_transit",  # return label link expiring soon
+    "RD": "pre_transit",  # return label link expired
+    "RS": "returned",  # return to shipper
 }
 
 

@@ -2,6 +2,7 @@
 from karrio's MyDHL samples (tests/fixtures/dhl_express/README.md)."""
 
 import base64
+import copy
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -195,6 +196,87 @@ def test_tracking_checkpoints_oldest_first_with_offsets(adapter, mocked):
     assert info.events[0].location == "Prague"
     (call,) = sent(mocked, "GET", f"{BASE}/tracking")
     assert "shipmentTrackingNumber=1234567890" in call.url
+
+
+def _tracked(*checkpoints: tuple[str, str, str]) -> dict:
+    """The fixture's tracking answer with these (typeCode, description, ISO
+    time) checkpoints, newest first as DHL lists them, and no shipment-level
+    status (so the checkpoints alone say where the parcel is)."""
+    answer = copy.deepcopy(fx("tracking_response.json"))
+    shipment = answer["shipments"][0]
+    template = shipment["events"][-1]
+    shipment.pop("status", None)
+    shipment["events"] = [
+        {
+            **template,
+            "date": at[:10],
+            "time": at[11:19],
+            "GMTOffset": "+00:00",
+            "typeCode": code,
+            "description": text,
+        }
+        for code, text, at in reversed(checkpoints)
+    ]
+    return answer
+
+
+def _dhl_shipment(account, number: str):
+    from shipping.models import Shipment, ShipmentStatus
+
+    return Shipment.objects.create(
+        account=account,
+        from_address={},
+        to_address={},
+        parcels=[],
+        carrier="DHL Express",
+        service_code="P",
+        amount=8925,
+        currency="EUR",
+        idempotency_key=f"dhl-{number}",
+        status=ShipmentStatus.PURCHASED,
+        tracking_number=number,
+        carrier_shipment_id=number,
+    )
+
+
+def test_a_refused_delivery_is_an_exception_not_a_return(account, mocked):
+    # DHL Express checkpoint RD is "Refused delivery": the receiver refused
+    # it; the parcel is not back with the shipper (that is RT).
+    from shipping import services
+
+    picked_up = ("PU", "Shipment picked up", "2024-11-05T09:00:00")
+    refused = ("RD", "Refused delivery", "2024-11-07T11:00:00")
+    delivered = ("OK", "Delivered", "2024-11-08T10:00:00")
+    mocked.get(f"{BASE}/tracking", json=_tracked(picked_up, refused))
+    shipment = _dhl_shipment(account, "1234567891")
+
+    services.shipment_tracking_refresh(shipment=shipment)
+
+    assert shipment.tracking_status == "exception"
+    # Not final: a second attempt the receiver accepts is still followed.
+    mocked.replace(
+        responses.GET, f"{BASE}/tracking", json=_tracked(picked_up, refused, delivered)
+    )
+    services.shipment_tracking_refresh(shipment=shipment)
+    assert shipment.tracking_status == "delivered"
+
+
+def test_returned_to_consignor_is_still_returned(account, mocked):
+    from shipping import services
+
+    mocked.get(
+        f"{BASE}/tracking",
+        json=_tracked(
+            ("PU", "Shipment picked up", "2024-11-05T09:00:00"),
+            ("RD", "Refused delivery", "2024-11-07T11:00:00"),
+            ("RT", "Returned to consignor", "2024-11-12T15:00:00"),
+        ),
+    )
+    shipment = _dhl_shipment(account, "1234567892")
+
+    services.shipment_tracking_refresh(shipment=shipment)
+
+    assert shipment.tracking_status == "returned"
 
 
 def test_unknown_number_is_not_found(adapter, mocked):

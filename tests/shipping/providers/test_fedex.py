@@ -471,6 +471,68 @@ def test_an_undocumented_scan_after_the_label_refuses_the_void(account, mocked):
     assert not sent(mocked, "PUT", CANCEL_URL)
 
 
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        # FedEx Track service's scan codes: return-label links, no parcel.
+        ("RP", "Return label link emailed to return sender"),
+        ("LP", "Return label link cancelled by shipment originator"),
+        ("RG", "Return label link expiring soon"),
+        ("RD", "Return label link expired"),
+    ],
+)
+def test_a_return_label_link_scan_does_not_make_the_parcel_returned(
+    account, mocked, code, text
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shipping import services
+
+    now = timezone.now()
+    picked_up = ("PU", "Picked up", now.isoformat())
+    link = (code, text, (now + timedelta(hours=1)).isoformat())
+    delivered = ("DL", "Delivered", (now + timedelta(hours=9)).isoformat())
+    mocked.post(TRACK_URL, json=_track_answer(picked_up, link))
+    shipment = _fedex_shipment(account, "794953555573")
+
+    services.shipment_tracking_refresh(shipment=shipment)
+
+    assert shipment.tracking_status == "in_transit"
+    assert shipment.tracking_events.get(carrier_status_code=code).status == (
+        "pre_transit"
+    )
+    # Not final: the parcel is still followed to its delivery.
+    mocked.replace(
+        responses.POST, TRACK_URL, json=_track_answer(picked_up, link, delivered)
+    )
+    services.shipment_tracking_refresh(shipment=shipment)
+    assert shipment.tracking_status == "delivered"
+
+
+def test_return_to_shipper_is_still_returned(account, mocked):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shipping import services
+
+    now = timezone.now()
+    mocked.post(
+        TRACK_URL,
+        json=_track_answer(
+            ("PU", "Picked up", now.isoformat()),
+            ("RS", "Return to Shipper", (now + timedelta(days=3)).isoformat()),
+        ),
+    )
+    shipment = _fedex_shipment(account, "794953555574")
+
+    services.shipment_tracking_refresh(shipment=shipment)
+
+    assert shipment.tracking_status == "returned"
+
+
 def test_tracking_events_oldest_first_with_our_statuses(adapter, mocked):
     mocked.post(TRACK_URL, json=fx("track_response.json"))
 
