@@ -10,8 +10,9 @@ never undoes ``delivered``). An ``unknown`` event (a code the adapter does not
 map) is never followed, nor a ``pre_transit`` one once the parcel has moved:
 every event is still stored in the history. Such an unread scan after the
 label was made (less a clock-skew allowance) is still evidence the carrier may
-have the parcel: a void is refused (``shipment_has_moved``); codes a carrier documents as pre-shipment
-are mapped to ``pre_transit`` by its adapter, never left unknown.
+have the parcel: a void is refused (``shipment_has_moved``); codes a carrier
+documents as pre-shipment are mapped to ``pre_transit`` by its adapter, never
+left unknown.
 """
 
 import hashlib
