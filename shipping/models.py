@@ -249,8 +249,8 @@ class Pickup(models.Model):
     confirmation_number = models.CharField(max_length=64, blank=True, default="")
     location_code = models.CharField(max_length=64, blank=True, default="")
     failure_message = models.CharField(max_length=255, blank=True, default="")
-    # Set before the first cancel goes to the carrier: a retry (its answer was
-    # lost) then reads the carrier's "not found" as the cancel having landed.
+    # Set before a cancel goes out, cleared by a refusal (or a first try never
+    # sent): only a retry after a lost answer reads "not found" as ours landed.
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     shipments = models.ManyToManyField(Shipment, blank=True, related_name="pickups")
     created_at = models.DateTimeField(default=timezone.now)

@@ -60,18 +60,22 @@ def _read(body: Any) -> tuple[str, str]:
 dhl_error_map = carrier_error_map(_read, carrier="DHL Express")
 
 # DELETE /pickups/{number} answers 400 "Pickup already cancelled or completed"
-# (or wrong input) with no code of its own: only its detail tells them apart.
+# (or wrong input) with no code of its own: only its detail tells them apart,
+# and that documented text itself cannot (a completed pickup is not cancelled).
 _ALREADY_CANCELLED = re.compile(r"already\s+(been\s+)?cancel", re.IGNORECASE)
+_COMPLETED = re.compile(r"complet", re.IGNORECASE)
 
 
 def pickup_cancel_error_map(response: requests.Response) -> ProviderError | None:
-    """DHL's error, with its "already cancelled" as ``already_cancelled`` (a
-    completed pickup or wrong input stays a refusal; 404 is not_found)."""
+    """DHL's error, with a detail that says only "already cancelled" as
+    ``already_cancelled`` ("cancelled or completed", a completed pickup or
+    wrong input stays a refusal; 404 is not_found)."""
     error = dhl_error_map(response)
     if (
         isinstance(error, Rejected)
         and response.status_code == 400
         and _ALREADY_CANCELLED.search(error.message)
+        and not _COMPLETED.search(error.message)
     ):
         return Rejected(
             error.message,

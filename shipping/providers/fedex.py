@@ -344,7 +344,8 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         )
         result = track_result(data)
         events = [scan_event(scan) for scan in result.get("scanEvents") or []]
-        latest = (result.get("latestStatusDetail") or {}).get("derivedCode")
+        detail = result.get("latestStatusDetail") or {}
+        latest = detail.get("code") or detail.get("derivedCode")  # as scan_event
         dates = {
             str(d.get("type")): d.get("dateTime")
             for d in result.get("dateAndTimes") or []

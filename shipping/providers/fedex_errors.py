@@ -21,8 +21,8 @@ ERROR_CODES: Mapping[str, str] = {
 AUTH_CODES = frozenset({"NOT.AUTHORIZED.ERROR", "UNAUTHORIZED"})
 NOT_FOUND_SUFFIX = "NOTFOUND"
 
-# Track API ``derivedStatusCode``/``eventType`` -> our normalised status: the
-# scan event codes of FedEx's Track service guide ("Tracking status codes").
+# Track API scan ``eventType`` -> our normalised status: the scan event codes
+# of FedEx's Track service guide ("Tracking status codes").
 # Pre-transit: the label's data only, or a courier not yet at the door. A
 # code missing here is read as unknown: never followed, but it refuses a void
 # (services.tracking.shipment_has_moved).
@@ -67,15 +67,11 @@ TRACKING_STATUS: Mapping[str, str] = {
     "SF": "in_transit",  # at sort facility
     "SP": "in_transit",  # split status
     "TR": "in_transit",  # transfer
-    "RR": "in_transit",  # delivery option requested by the recipient
-    "RM": "in_transit",  # delivery option modified
-    "RC": "in_transit",  # delivery option cancelled
     "OD": "out_for_delivery",
     "DL": "delivered",
     "DE": "exception",
     "SE": "exception",
     "CD": "exception",
-    "CA": "exception",
     "DY": "exception",
     "DD": "exception",
     # Return-label links (an emailed return label's life): no parcel with
@@ -85,6 +81,14 @@ TRACKING_STATUS: Mapping[str, str] = {
     "RG": "pre_transit",  # return label link expiring soon
     "RD": "pre_transit",  # return label link expired
     "RS": "returned",  # return to shipper
+    # The recipient's delivery-option requests (FedEx Delivery Manager), open
+    # as soon as the label exists: no scan of the parcel.
+    "RR": "pre_transit",  # delivery option requested
+    "RM": "pre_transit",  # delivery option modified
+    "RC": "pre_transit",  # delivery option cancelled
+    # Shipment cancelled: the label is void at FedEx (ours landing, its answer
+    # maybe lost), no parcel with it; never a reason to refuse our void.
+    "CA": "pre_transit",
 }
 
 
@@ -184,7 +188,9 @@ def scan_event(scan: Mapping[str, Any]) -> TrackingEvent | None:
     occurred = iso_time(scan.get("date"))
     if occurred is None:
         return None
-    code = str(scan.get("derivedStatusCode") or scan.get("eventType") or "")
+    # eventType is the scan's own code; derivedStatusCode a coarser status
+    # derived from it (a pickup delay derived as a delay), read only without.
+    code = str(scan.get("eventType") or scan.get("derivedStatusCode") or "")
     place = scan.get("scanLocation") or {}
     return TrackingEvent(
         status=to_status(TRACKING_STATUS.get(code)),

@@ -366,8 +366,13 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
         return self._tracking(data, request.tracking_number)
 
     def _tracking(self, track: Mapping[str, Any], number: str) -> TrackingInfo:
-        events = [track_event(entry) for entry in track.get("tracking_history") or []]
+        entries = list(track.get("tracking_history") or [])
         current = track.get("tracking_status")
+        if isinstance(current, Mapping):
+            # The current state is a scan too: the history may not list it
+            # yet (it fills as the carrier reports); listed, it is one event.
+            entries.append(current)
+        events = {track_event(entry): None for entry in entries}
         return tracking_info(
             number,
             [event for event in events if event is not None],

@@ -213,8 +213,9 @@ def _booked(pickup: Pickup, booked: BookedPickup) -> None:
 def pickup_cancel(*, pickup: Pickup) -> Pickup:
     """Cancel a scheduled pickup at the carrier. The carrier's "already
     cancelled" (adapter code ``already_cancelled``) ends it cancelled; so
-    does its "not found" when a cancel was sent before (a retry after a lost
-    answer: ours landed). Every try carries one key for the cancellation."""
+    does its "not found" when an earlier try's answer was lost (ours may have
+    landed), never after a definite answer. Every try carries one key for
+    the cancellation."""
     if pickup.status == PickupStatus.CANCELLED:
         return pickup
     if pickup.status != PickupStatus.SCHEDULED:
@@ -234,6 +235,8 @@ def pickup_cancel(*, pickup: Pickup) -> Pickup:
         )
     except ProviderError as error:
         if not _gone_at_carrier(error, sent_before):
+            if not _still_in_doubt(error, sent_before):
+                _cancel_answered(pickup)
             raise _cancel_failed(pickup, error) from None
         logger.info(
             "pickup already cancelled at the carrier",
@@ -246,7 +249,7 @@ def pickup_cancel(*, pickup: Pickup) -> Pickup:
 
 def _cancel_requested(pickup: Pickup) -> bool:
     """Mark the cancel as sent (committed before the call); True when an
-    earlier try had sent one."""
+    earlier try had sent one and never heard a definite answer."""
     if pickup.cancel_requested_at is not None:
         return True
     pickup.cancel_requested_at = timezone.now()
@@ -254,6 +257,22 @@ def _cancel_requested(pickup: Pickup) -> bool:
         cancel_requested_at=pickup.cancel_requested_at
     )
     return False
+
+
+def _cancel_answered(pickup: Pickup) -> None:
+    """No cancel of ours is in doubt any more, so a later "not found" (a
+    wrong number, a pickup done and archived) proves nothing."""
+    pickup.cancel_requested_at = None
+    Pickup.objects.filter(pk=pickup.pk).update(cancel_requested_at=None)
+
+
+def _still_in_doubt(error: ProviderError, sent_before: bool) -> bool:
+    """A lost answer leaves this try in doubt; a refusal settles every try
+    (the pickup is still booked); a try never processed leaves only an
+    earlier lost one in doubt."""
+    if error.outcome == Outcome.UNKNOWN:
+        return True
+    return error.outcome == Outcome.NOT_PROCESSED and sent_before
 
 
 def _gone_at_carrier(error: ProviderError, sent_before: bool) -> bool:

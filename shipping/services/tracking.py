@@ -9,9 +9,10 @@ moves it, and once delivered or returned nothing does (a late ``in_transit``
 never undoes ``delivered``). An ``unknown`` event (a code the adapter does not
 map) is never followed, nor a ``pre_transit`` one once the parcel has moved:
 every event is still stored in the history. Such an unread scan after the
-label was made is still evidence the carrier may have the parcel: a void is
-refused (``shipment_has_moved``); codes a carrier documents as pre-shipment
-are mapped to ``pre_transit`` by its adapter, never left unknown.
+label was made (less a clock-skew allowance) is still evidence the carrier may
+have the parcel: a void is refused (``shipment_has_moved``); codes a carrier
+documents as pre-shipment are mapped to ``pre_transit`` by its adapter, never
+left unknown.
 """
 
 import hashlib
@@ -38,6 +39,9 @@ logger = logging.getLogger(__name__)
 # Statuses that do not say the carrier has the parcel: a label made, or a
 # scan the adapter could not read.
 NOT_MOVING = frozenset({TrackingStatus.PRE_TRANSIT, TrackingStatus.UNKNOWN})
+# How far a carrier may date a scan behind our clock: a drifting clock, or a
+# local time read as UTC (the Americas run 5-10 h behind; UTC-12 at most).
+LABEL_CLOCK_SKEW = timedelta(hours=14)
 
 
 def _dedupe_key(event: object) -> str:
@@ -126,12 +130,14 @@ def shipment_has_moved(*, shipment: Shipment) -> bool:
 
 
 def _label_made_at(shipment: Shipment) -> datetime:
-    """When the label was made: the buy, or the carrier's own label-created
-    scan when it is earlier (a carrier clock or local time read as UTC)."""
+    """The earliest a carrier's clock may date the label: the buy less
+    ``LABEL_CLOCK_SKEW``, or the carrier's own label-created scan when that
+    is earlier still."""
+    made = shipment.created_at - LABEL_CLOCK_SKEW
     first = shipment.tracking_events.filter(
         status=TrackingStatus.PRE_TRANSIT
     ).aggregate(first=Min("occurred_at"))["first"]
-    return min(shipment.created_at, first) if first else shipment.created_at
+    return min(made, first) if first else made
 
 
 def _emit(shipment: Shipment, moved: bool) -> None:

@@ -177,14 +177,15 @@ def test_shippo_unknown_track_status_leaves_the_shipment_in_transit():
     assert Shipment.objects.get().tracking_status == "in_transit"
 
 
-def _shippo_track_webhook(account, number, *statuses):
+def _shippo_track_webhook(account, number, *statuses, history=True):
     """Shippo's ``track_updated`` for ``number`` with a history of
-    (status, minutes after now) entries, through the webhook handler."""
+    (status, minutes after now) entries (the last one its tracking_status;
+    ``history=False``: that status alone), through the webhook handler."""
     from integrations.models import WebhookEvent
     from shipping.webhooks import tracking_webhook_handle
 
     now = timezone.now()
-    history = [
+    entries = [
         {
             "status": status,
             "status_details": status,
@@ -197,8 +198,8 @@ def _shippo_track_webhook(account, number, *statuses):
     ]
     data = {
         "tracking_number": number,
-        "tracking_status": history[-1],
-        "tracking_history": history,
+        "tracking_status": entries[-1],
+        "tracking_history": entries if history else [],
     }
     event = WebhookEvent.objects.create(
         account=account,
@@ -304,13 +305,68 @@ def test_void_refused_once_any_scan_past_pre_transit_was_stored():
 def test_void_allowed_while_only_pre_transit_or_unknown_scans_exist():
     quote = _quote(carrier("post"))
     shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k")
+    # The unread scan is days before the label (a recycled number's history):
+    # one within hours of it may be ours, dated by a clock behind ours.
     _apply(
         shipment,
-        _event(TrackingStatus.UNKNOWN, 40, "NF"),
+        _event(TrackingStatus.UNKNOWN, 3 * 24 * 60, "NF"),
         _event(TrackingStatus.PRE_TRANSIT, 30, "OC"),
     )
     services.shipment_void(shipment=shipment)
     assert shipment.status == ShipmentStatus.VOIDED
+
+
+def test_an_unread_scan_dated_just_before_the_buy_still_refuses_the_void():
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k")
+    # The carrier's clock runs behind ours (or it dates scans in local time,
+    # read as UTC) and no label-created scan anchors the label time: a scan
+    # made after our buy reads as minutes or hours before it.
+    for hours in (0.05, 9):
+        skewed = shipment.created_at - timedelta(hours=hours)
+        _apply(shipment, TrackingEvent(TrackingStatus.UNKNOWN, skewed, "ZZ", "x"))
+
+        with pytest.raises(services.InvalidState) as refused:
+            services.shipment_void(shipment=Shipment.objects.get())
+        assert refused.value.code == "in_transit"
+    assert Shipment.objects.get().status == ShipmentStatus.PURCHASED
+
+
+def test_an_unread_scan_days_before_the_label_leaves_it_voidable():
+    # A recycled number's old history: far earlier than any clock skew.
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k")
+    _apply(shipment, _event(TrackingStatus.UNKNOWN, 3 * 24 * 60, "ZZ"))
+    services.shipment_void(shipment=shipment)
+    assert shipment.status == ShipmentStatus.VOIDED
+
+
+def test_shippo_current_status_without_history_refuses_the_void(monkeypatch):
+    from shipping.providers import shippo_refunds
+
+    shipment = _shippo_bought("9205590164917312751092")
+    # Shippo's Track object: tracking_status is the current state; the
+    # history may still be empty (it is filled as the carrier reports).
+    _shippo_track_webhook(
+        shipment.account, shipment.tracking_number, ("TRANSIT", 30), history=False
+    )
+    monkeypatch.setattr(
+        shippo_refunds, "void", lambda adapter, request: VoidResult(voided=True)
+    )
+
+    shipment.refresh_from_db()
+    assert shipment.tracking_status == "in_transit"
+    with pytest.raises(services.InvalidState):
+        services.shipment_void(shipment=shipment)
+    assert Shipment.objects.get().status == ShipmentStatus.PURCHASED
+
+
+def test_shippo_current_status_and_its_history_entry_are_one_scan():
+    shipment = _shippo_bought("9205590164917312751093")
+    _shippo_track_webhook(
+        shipment.account, shipment.tracking_number, ("PRE_TRANSIT", 1), ("TRANSIT", 5)
+    )
+    assert shipment.tracking_events.count() == 2
 
 
 def test_delivered_is_final_against_a_later_return_or_exception():

@@ -396,3 +396,106 @@ def test_a_first_pickup_cancel_dhl_cannot_find_is_a_failure(account, mocked):
 
     pickup.refresh_from_db()
     assert pickup.status == PickupStatus.SCHEDULED
+
+
+def test_a_wrong_number_cancel_clicked_again_stays_scheduled(account, mocked):
+    from shipping import services
+    from shipping.models import Pickup, PickupStatus
+    from shipping.services.errors import ShippingError
+    from tests.shipping.helpers import scheduled_pickup
+
+    # The first "not found" is a definite answer (a wrong number): the same
+    # answer to a second click is no evidence that any cancel landed.
+    pickup = scheduled_pickup(account, "PRG201220123456")
+    mocked.delete(CANCEL_PICKUP_URL, status=404, json=fx("error_not_found.json"))
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=pickup)
+    pickup.refresh_from_db()
+
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=pickup)
+
+    assert Pickup.objects.get().status == PickupStatus.SCHEDULED
+
+
+def test_a_refused_cancel_then_not_found_stays_scheduled(account, mocked):
+    from shipping import services
+    from shipping.models import Pickup, PickupStatus
+    from shipping.services.errors import ShippingError
+    from tests.shipping.helpers import scheduled_pickup
+
+    # DHL refused the first cancel outright (the courier is on the way):
+    # nothing was cancelled, so a later "not found" (the pickup done and
+    # archived) is not our cancel landing.
+    pickup = scheduled_pickup(account, "PRG201220123456")
+    refused = {
+        "detail": "Pickup cannot be cancelled, courier dispatched",
+        "title": "Bad request",
+        "status": 400,
+    }
+    mocked.delete(CANCEL_PICKUP_URL, status=400, json=refused)
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=pickup)
+    mocked.replace(
+        responses.DELETE,
+        CANCEL_PICKUP_URL,
+        status=404,
+        json=fx("error_not_found.json"),
+    )
+    pickup.refresh_from_db()
+
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=pickup)
+
+    assert Pickup.objects.get().status == PickupStatus.SCHEDULED
+
+
+def test_dhls_cancelled_or_completed_answer_is_a_refusal_not_cancelled(account, mocked):
+    from shipping import services
+    from shipping.models import Pickup, PickupStatus
+    from shipping.services.errors import ShippingError
+    from tests.shipping.helpers import scheduled_pickup
+
+    # DHL's documented 400 "Pickup already cancelled or completed" cannot
+    # tell the two apart: a completed pickup must not end cancelled.
+    pickup = scheduled_pickup(account, "PRG201220123456")
+    answer = {
+        "detail": "Pickup already cancelled or completed",
+        "title": "Bad request",
+        "status": 400,
+    }
+    mocked.delete(CANCEL_PICKUP_URL, status=400, json=answer)
+
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=pickup)
+
+    assert Pickup.objects.get().status == PickupStatus.SCHEDULED
+
+
+def test_a_cancel_never_sent_then_not_found_stays_scheduled(account, mocked):
+    from requests.exceptions import ConnectTimeout
+
+    from shipping import services
+    from shipping.models import Pickup, PickupStatus
+    from shipping.services.errors import ShippingError
+    from tests.shipping.helpers import scheduled_pickup
+
+    # DHL never got the first try (no connection): no cancel of ours is in
+    # doubt, so the "not found" of the next is a wrong number, not ours.
+    pickup = scheduled_pickup(account, "PRG201220123456")
+    mocked.delete(CANCEL_PICKUP_URL, body=ConnectTimeout("no connection"))
+    with pytest.raises(ShippingError) as first:
+        services.pickup_cancel(pickup=pickup)
+    assert first.value.code == "carrier_not_processed"
+    mocked.replace(
+        responses.DELETE,
+        CANCEL_PICKUP_URL,
+        status=404,
+        json=fx("error_not_found.json"),
+    )
+    pickup.refresh_from_db()
+
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=pickup)
+
+    assert Pickup.objects.get().status == PickupStatus.SCHEDULED

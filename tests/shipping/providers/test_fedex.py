@@ -533,6 +533,105 @@ def test_return_to_shipper_is_still_returned(account, mocked):
     assert shipment.tracking_status == "returned"
 
 
+def test_a_shipment_cancelled_scan_leaves_the_void_to_fedex(account, mocked):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shipping import services
+    from shipping.models import Shipment, ShipmentStatus
+
+    # Our void landed at FedEx but its answer was lost: tracking then says
+    # CA (shipment cancelled), which is no parcel with FedEx; the retried
+    # void must reach FedEx, not be refused as in transit for ever.
+    now = timezone.now()
+    mocked.post(
+        TRACK_URL,
+        json=_track_answer(
+            ("OC", "Shipment information sent to FedEx", now.isoformat()),
+            ("CA", "Shipment cancelled", (now + timedelta(hours=1)).isoformat()),
+        ),
+    )
+    mocked.put(CANCEL_URL, json=fx("cancel_response.json"))
+    shipment = _fedex_shipment(account, "794953555575")
+
+    services.shipment_tracking_refresh(shipment=shipment)
+    assert shipment.tracking_status == "pre_transit"
+    services.shipment_void(shipment=shipment)
+
+    assert sent(mocked, "PUT", CANCEL_URL)
+    assert Shipment.objects.get().status == ShipmentStatus.VOIDED
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        # FedEx Delivery Manager: the recipient's requests, possible as soon
+        # as the label exists; no scan of the parcel.
+        ("RR", "Delivery option requested"),
+        ("RM", "Delivery option modified"),
+        ("RC", "Delivery option cancelled"),
+    ],
+)
+def test_a_recipients_delivery_option_request_leaves_the_label_voidable(
+    account, mocked, code, text
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shipping import services
+
+    now = timezone.now()
+    mocked.post(
+        TRACK_URL,
+        json=_track_answer(
+            ("OC", "Shipment information sent to FedEx", now.isoformat()),
+            (code, text, (now + timedelta(hours=1)).isoformat()),
+        ),
+    )
+    mocked.put(CANCEL_URL, json=fx("cancel_response.json"))
+    shipment = _fedex_shipment(account, "794953555576")
+
+    services.shipment_tracking_refresh(shipment=shipment)
+
+    assert shipment.tracking_status == "pre_transit"
+    services.shipment_void(shipment=shipment)
+    assert sent(mocked, "PUT", CANCEL_URL)
+
+
+def test_the_scan_code_is_the_event_type_not_the_derived_status(account, mocked):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shipping import services
+
+    # FedEx puts a scan's event code in scanEvents[].eventType (its Track API
+    # change log: "returned in the scanEvents ... eventType element");
+    # derivedStatusCode is a coarser status derived from it. A pickup delay
+    # (PD, the courier not yet at the door) derived as a delay (DY).
+    now = timezone.now()
+    answer = _track_answer(
+        ("OC", "Shipment information sent to FedEx", now.isoformat()),
+        ("PD", "Pickup delay", (now + timedelta(hours=1)).isoformat()),
+    )
+    result = answer["output"]["completeTrackResults"][0]["trackResults"][0]
+    result["scanEvents"][0].update(derivedStatusCode="DY", derivedStatus="Delay")
+    mocked.post(TRACK_URL, json=answer)
+    mocked.put(CANCEL_URL, json=fx("cancel_response.json"))
+    shipment = _fedex_shipment(account, "794953555577")
+
+    services.shipment_tracking_refresh(shipment=shipment)
+
+    assert shipment.tracking_events.get(carrier_status_code="PD").status == (
+        "pre_transit"
+    )
+    assert shipment.tracking_status == "pre_transit"
+    services.shipment_void(shipment=shipment)
+    assert sent(mocked, "PUT", CANCEL_URL)
+
+
 def test_tracking_events_oldest_first_with_our_statuses(adapter, mocked):
     mocked.post(TRACK_URL, json=fx("track_response.json"))
 
