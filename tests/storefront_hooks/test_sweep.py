@@ -2,11 +2,12 @@
 each run reads only the rows it may act on, however many wait paused or
 for a disabled endpoint."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.db import connection, transaction
 from django.utils import timezone
 
 from integrations.breaker import breaker_mode_set
@@ -70,23 +71,65 @@ def test_rows_staff_restart_are_not_ended_by_the_next_sweep_unsent(
     assert "Not delivered within 96 hours" in second.last_error
 
 
-def test_the_age_limit_leaves_a_row_a_worker_claimed(
-    receiver, make_endpoint, no_enqueue
-) -> None:
-    # The status is in the UPDATE's own WHERE, which PostgreSQL checks again
-    # on a row it waited for: one claimed meanwhile is not ended mid-POST.
-    make_endpoint()
-    delivery = _emit()
-    WebhookDelivery.objects.update(created_at=timezone.now() - timedelta(hours=100))
-    with CaptureQueriesContext(connection) as queries:
+def _claim_held(delivery_id: int, claimed: threading.Event, go: threading.Event):
+    # A worker's claim, its transaction held open until ``go``.
+    try:
+        with transaction.atomic():
+            WebhookDelivery.objects.filter(pk=delivery_id).update(
+                status=DeliveryStatus.DELIVERING, claimed_at=timezone.now()
+            )
+            claimed.set()
+            go.wait(10)
+    finally:
+        connection.close()
+
+
+def _swept() -> None:
+    try:
         services.deliveries_sweep()
-    ends = [q["sql"] for q in queries if "Not delivered within" in str(q["sql"])]
-    assert len(ends) == 1
-    assert ends[0].startswith(f'UPDATE "{TABLE}"')
-    assert "SELECT" not in ends[0].upper()
-    assert '"status" IN' in ends[0]
+    finally:
+        connection.close()
+
+
+def _lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks")
+@pytest.mark.django_db(transaction=True)
+def test_the_age_limit_leaves_a_row_a_worker_claimed_meanwhile(
+    make_endpoint, no_enqueue
+) -> None:
+    # The sweep's UPDATE waits on the row a worker is claiming; once the claim
+    # commits, the row is no longer waiting and must not be ended mid-POST.
+    endpoint, _ = make_endpoint()
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event_type="payment.captured",
+        body="{}",
+        created_at=timezone.now() - timedelta(hours=100),
+    )
+    claimed, go = threading.Event(), threading.Event()
+    worker = threading.Thread(target=_claim_held, args=(delivery.pk, claimed, go))
+    worker.start()
+    assert claimed.wait(10)
+    sweep = threading.Thread(target=_swept)
+    sweep.start()
+    for _ in range(100):  # until the sweep waits on the worker's row lock
+        if _lock_waiters():
+            break
+        time.sleep(0.05)
+    go.set()
+    worker.join(10)
+    sweep.join(10)
+
     delivery.refresh_from_db()
-    assert delivery.status == DeliveryStatus.DEAD
+    assert delivery.status == DeliveryStatus.DELIVERING, delivery.last_error
 
 
 def _backlog(endpoint, count: int, *, at, status=DeliveryStatus.PENDING) -> None:
