@@ -113,8 +113,9 @@ STOREFRONT_WEBHOOK_SWEEP_BATCH = env.int("STOREFRONT_WEBHOOK_SWEEP_BATCH", defau
 STOREFRONT_WEBHOOK_SCHEDULED_RETRY_MAX_SECONDS = env.int(
     "STOREFRONT_WEBHOOK_SCHEDULED_RETRY_MAX_SECONDS", default=900
 )
-# A delivery not made within this many hours of its event is given up (dead),
-# paused ones included; above the retry schedule's span (81 h with jitter).
+# A delivery not made within this many hours of its event, or of staff's last
+# restart of it (Enable, Send again), is given up (dead), paused ones included;
+# above the retry schedule's span (81 h with jitter).
 STOREFRONT_WEBHOOK_MAX_AGE_HOURS = env.int(
     "STOREFRONT_WEBHOOK_MAX_AGE_HOURS", default=96
 )

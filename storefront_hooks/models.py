@@ -32,6 +32,9 @@ class WebhookEndpoint(models.Model):
     disabled_at = models.DateTimeField(null=True, blank=True)
     # First failure since the last success; cleared by a success.
     failing_since = models.DateTimeField(null=True, blank=True)
+    # When the sweep or a delivery first saw the breaker forced open by staff;
+    # cleared at the release, which moves failing_since on by the pause.
+    paused_since = models.DateTimeField(null=True, blank=True, editable=False)
     secrets_encrypted = models.TextField(blank=True, default="", editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     account = models.OneToOneField(
@@ -83,13 +86,22 @@ class WebhookEndpoint(models.Model):
         return False
 
 
+# A delivery still to be sent (the sweep's rows).
+WAITING = models.Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED])
+
+
 class WebhookDelivery(models.Model):
     """One event to one endpoint. ``public_id`` is the ``webhook-id`` header,
     the same on every attempt; ``body`` is fixed when the row is made."""
 
     public_id = PublicIdField(prefix="msg_")
+    # No index of its own: (endpoint, created_at) serves the key, and the
+    # planner would pick a bare one over the sweep's partial index.
     endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+        WebhookEndpoint,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
     )
     # Null for a test event sent from the admin or the API.
     event = models.ForeignKey(
@@ -109,6 +121,9 @@ class WebhookDelivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Staff's last restart (enable, send again): the age limit counts from
+    # the later of this and created_at.
+    restarted_at = models.DateTimeField(null=True, blank=True, editable=False)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -122,6 +137,14 @@ class WebhookDelivery(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["endpoint", "created_at"]),
+            # The sweep's reads, per endpoint it may send to, oldest first:
+            # only waiting rows, so a paused or disabled endpoint's backlog
+            # (or years of delivered rows) is never read.
+            models.Index(
+                fields=["endpoint", "created_at"],
+                condition=WAITING,
+                name="webhookdelivery_waiting",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -44,6 +44,7 @@ class WebhookDeliveryAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelA
         "last_response",
         "body",
         "created_at",
+        "restarted_at",  # the age limit counts from it when set
     ]
     readonly_fields = fields
     actions = ["send_again"]

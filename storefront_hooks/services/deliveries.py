@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
@@ -28,10 +28,12 @@ from integrations.leases import ClaimLost, describe_error
 from integrations.models import DeliveryStatus, Event
 from integrations.secrets_registry import staff_text
 from storefront_hooks import catalog
-from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
+from storefront_hooks.models import WAITING, WebhookDelivery, WebhookEndpoint
 from storefront_hooks.services.claim import delivery_claim
 from storefront_hooks.services.endpoints import (
     endpoint_disable,
+    endpoint_pause_end,
+    endpoint_pause_seen,
     endpoint_paused_by_staff,
 )
 from storefront_hooks.services.queue import enqueue, enqueue_at, enqueue_on_commit
@@ -129,6 +131,9 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
         "last_attempt_at": now,
     }
     endpoint = delivery.endpoint
+    if endpoint.paused_since is not None:
+        # A call went out, so staff released the breaker: the pause is over.
+        endpoint_pause_end(endpoint, now)
     if attempt.error is None and endpoint.failing_since is None:
         # The common case in one relaxed statement (rows.finish).
         rows.finish(delivery, DeliveryStatus.DELIVERED, delivered_at=now, **fields)
@@ -182,6 +187,7 @@ def _pause(delivery: WebhookDelivery, now: datetime) -> str:
     open: nothing was sent and no time is known, so no retry is scheduled;
     the sweep leaves the endpoint's rows alone until the breaker is released
     (``rows.due``), then finds this one due."""
+    endpoint_pause_seen(delivery.endpoint, now)
     since = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     status = _put_back(
         delivery, due=now, last_error=f"Paused since {since}: {PAUSED_REASON}"
@@ -308,14 +314,15 @@ def deliveries_sweep(*, now: datetime | None = None) -> int:
     """Take back deliveries whose worker died; enqueue those the broker lost
     or that are due for a retry. Returns how many were enqueued."""
     now = now or timezone.now()
+    live, sending = _sweep_endpoints(now)
     dead, retrying = _release_lost(now)
-    _give_up_old(now)
+    _give_up_old(now, live)
     if dead or retrying:
         logger.warning(
             "webhook delivery claims expired",
             extra={"dead": dead, "retrying": retrying},
         )
-    due = rows.due(now).values_list("pk", flat=True)
+    due = rows.due(now, sending).values_list("pk", flat=True)
     batch = list(due[: settings.STOREFRONT_WEBHOOK_SWEEP_BATCH])
     for delivery_id in batch:
         enqueue(delivery_id)
@@ -324,15 +331,39 @@ def deliveries_sweep(*, now: datetime | None = None) -> int:
     return len(batch)
 
 
-def _give_up_old(now: datetime) -> int:
-    """End the undelivered rows older than the age limit, paused ones too
-    (a disabled endpoint's rows wait for it: enabling sends them, or staff
-    discard them). Their last error says why they waited."""
+def _sweep_endpoints(now: datetime) -> tuple[list[int], list[int]]:
+    """The enabled endpoints and those of them not paused, noting each
+    pause's start and end (the failing streak skips it). A few endpoints,
+    so the breaker, which refuses the calls, is asked for each."""
+    live: list[int] = []
+    sending: list[int] = []
+    enabled = WebhookEndpoint.objects.filter(enabled=True).select_related("account")
+    for endpoint in enabled.order_by("pk"):
+        live.append(endpoint.pk)
+        if endpoint_paused_by_staff(endpoint):
+            endpoint_pause_seen(endpoint, now)
+            continue
+        sending.append(endpoint.pk)
+        if endpoint.paused_since is not None:
+            endpoint_pause_end(endpoint, now)
+    return live, sending
+
+
+def _give_up_old(now: datetime, endpoint_ids: list[int]) -> int:
+    """End the undelivered rows of these (enabled) endpoints older than the
+    age limit, paused ones too (a disabled endpoint's rows wait for it:
+    enabling sends them, or staff discard them). Age counts from the event,
+    or from staff's last restart (enable, send again). Their last error says
+    why they waited."""
     hours = settings.STOREFRONT_WEBHOOK_MAX_AGE_HOURS
+    limit = now - timedelta(hours=hours)
+    # One UPDATE on the table's own columns: PostgreSQL checks the status
+    # again on a row a worker just claimed, so an attempt under way is kept.
     old = WebhookDelivery.objects.filter(
-        status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED],
-        endpoint__enabled=True,
-        created_at__lte=now - timedelta(hours=hours),
+        WAITING,
+        Q(restarted_at__isnull=True) | Q(restarted_at__lte=limit),
+        endpoint_id__in=endpoint_ids,
+        created_at__lte=limit,
     )
     ended = old.update(
         status=DeliveryStatus.DEAD,
@@ -387,7 +418,12 @@ def deliveries_resend(*, delivery_ids: list[int]) -> int:
         ids = list(queued.values_list("pk", flat=True))
         WebhookDelivery.objects.filter(pk__in=ids).exclude(
             status=DeliveryStatus.DELIVERING
-        ).update(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=None)
+        ).update(
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=None,
+            restarted_at=timezone.now(),  # the age limit counts from here
+        )
         for delivery_id in ids:
             enqueue_on_commit(delivery_id)
     logger.info("webhook deliveries resent", extra={"count": len(ids)})

@@ -167,7 +167,8 @@ def endpoint_enable(*, endpoint: WebhookEndpoint, now: datetime | None = None) -
             enabled=True, disabled_reason="", disabled_at=None, failing_since=None
         )
         rows = WebhookDelivery.objects.filter(endpoint=endpoint, status__in=waiting)
-        rows.update(next_attempt_at=now)  # pending ones the breaker held back too
+        # Pending ones the breaker held back too; their age counts from now.
+        rows.update(next_attempt_at=now, restarted_at=now)
         ids = list(
             rows.order_by("created_at", "pk").values_list("pk", flat=True)[
                 : settings.STOREFRONT_WEBHOOK_SWEEP_BATCH
@@ -186,8 +187,47 @@ def endpoint_enable(*, endpoint: WebhookEndpoint, now: datetime | None = None) -
 
 def endpoint_paused_by_staff(endpoint: WebhookEndpoint) -> bool:
     """Whether staff forced the endpoint's breaker open: its deliveries are
-    paused until it is released (the account row is the override's record)."""
-    return endpoint.account.breaker_mode == BreakerMode.FORCED_OPEN
+    paused until it is released. Read as the breaker reads it (the published
+    mode, else the account row), so it agrees with what refuses the calls."""
+    return breaker_for(endpoint.account).snapshot().mode == BreakerMode.FORCED_OPEN
+
+
+def endpoint_pause_seen(endpoint: WebhookEndpoint, now: datetime) -> None:
+    """Note when the pause was first seen (the sweep looks every minute)."""
+    if endpoint.paused_since is None:
+        WebhookEndpoint.objects.filter(
+            pk=endpoint.pk, paused_since__isnull=True
+        ).update(paused_since=now)
+        endpoint.paused_since = now
+
+
+def endpoint_pause_end(endpoint: WebhookEndpoint, now: datetime) -> None:
+    """The pause is over. Its span was staff's doing, not the endpoint
+    failing (no call went out), so the failing streak moves on by it."""
+    with transaction.atomic():
+        row = (
+            WebhookEndpoint.objects.select_for_update()
+            .filter(pk=endpoint.pk, paused_since__isnull=False)
+            .only("paused_since", "failing_since")
+            .first()
+        )
+        if row is None:
+            endpoint.paused_since = None
+            return
+        failing = row.failing_since
+        if failing is not None:
+            failing += max(now - max(row.paused_since, failing), timedelta(0))
+        WebhookEndpoint.objects.filter(pk=row.pk).update(
+            paused_since=None, failing_since=failing
+        )
+    endpoint.paused_since, endpoint.failing_since = None, failing
+    logger.info(
+        "webhook endpoint pause ended",
+        extra={
+            "endpoint": endpoint.public_id,
+            "paused_since": row.paused_since.isoformat(),
+        },
+    )
 
 
 def endpoint_pause_text(endpoint: WebhookEndpoint) -> str:

@@ -5,19 +5,19 @@ endpoint (its rows wait until it is enabled), nor swept for one whose breaker
 staff forced open (paused until it is released)."""
 
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from integrations.client.call_rows import RELAXED_FROM
 from integrations.leases import ClaimLost, LeasedRows
 from integrations.models import DeliveryStatus
-from integrations.models.accounts import BreakerMode
-from storefront_hooks.models import WebhookDelivery
+from storefront_hooks.models import WAITING, WebhookDelivery
 
 # Each delay is drawn from +-20 % of its step, so endpoints that failed
 # together do not all come back in the same second.
@@ -92,13 +92,22 @@ class DeliveryRows(LeasedRows):
         elif updated != 1:
             raise ClaimLost
 
-    def due(self, now: datetime) -> QuerySet:
-        # A pending row the breaker held back waits for its next_attempt_at
-        # too, not only for the broker's grace period. An endpoint whose
-        # breaker staff forced open is paused: its rows wait for the release.
-        due = super().due(now).filter(endpoint__enabled=True)
-        due = due.exclude(endpoint__account__breaker_mode=BreakerMode.FORCED_OPEN)
-        return due.exclude(next_attempt_at__gt=now)
+    def due(self, now: datetime, endpoint_ids: Collection[int] = ()) -> QuerySet:
+        """Rows of these endpoints (the sweep's: enabled, breaker not forced
+        open) to enqueue, oldest first: a row with a next attempt time (failed,
+        held back, paused, restarted by staff) once it is reached; a pending
+        one without (never tried) once the broker's grace has passed."""
+        grace = timedelta(minutes=self._setting("SWEEP_AFTER_MINUTES"))
+        lost = Q(
+            status=self.waiting,
+            next_attempt_at__isnull=True,
+            created_at__lte=now - grace,
+        )
+        # Only the endpoint's own column, so a paused or disabled endpoint's
+        # backlog is never read (the waiting rows' index leads with it).
+        return self.model.objects.filter(
+            WAITING, Q(next_attempt_at__lte=now) | lost, endpoint_id__in=endpoint_ids
+        ).order_by("created_at", "pk")
 
 
 rows = DeliveryRows(

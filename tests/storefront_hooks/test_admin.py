@@ -67,6 +67,13 @@ def test_enable_action_sends_what_waited(
         )
     assert WebhookDelivery.objects.get().status == "delivered"
     assert len(receiver.requests_for("POST", HOOK_PATH)) == 2
+    # The delivery's page says when staff restarted it (the age limit's start).
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.restarted_at is not None
+    page = admin_client.get(
+        reverse("admin:storefront_hooks_webhookdelivery_change", args=[delivery.pk])
+    ).content.decode()
+    assert "Restarted at" in page
 
 
 def test_list_and_page_show_deliveries_paused_by_a_forced_open_breaker(

@@ -220,6 +220,84 @@ def test_a_paused_delivery_still_ends_at_the_age_limit(
     assert no_enqueue == []
 
 
+def test_a_paused_row_is_sent_by_the_first_sweep_after_release(
+    receiver, make_endpoint, no_enqueue
+) -> None:
+    # Within a minute of the release, though the row is younger than the
+    # broker's grace period for pending rows.
+    now = timezone.now()
+    delivery = _paused(receiver, make_endpoint, now)
+    account = delivery.endpoint.account
+    breaker_mode_set(account=account, mode=BreakerMode.AUTO, actor="ops")
+
+    assert services.deliveries_sweep(now=now + timedelta(seconds=60)) == 1
+    assert no_enqueue == [delivery.pk]
+
+
+def test_an_endpoint_is_not_disabled_at_its_first_failure_after_a_long_pause(
+    receiver, make_endpoint, no_enqueue
+) -> None:
+    # Failing for an hour, then three days paused by staff, then released.
+    now = timezone.now()
+    delivery = _paused(receiver, make_endpoint, now)
+    endpoint = delivery.endpoint
+    type(endpoint).objects.filter(pk=endpoint.pk).update(
+        failing_since=now - timedelta(hours=1)
+    )
+    receiver.route("POST", HOOK_PATH, respond(500))
+    released = now + timedelta(hours=72)
+    breaker_mode_set(account=endpoint.account, mode=BreakerMode.AUTO, actor="ops")
+    assert services.deliveries_sweep(now=released) == 1
+    # Its first real attempt in three days fails (a 500 while warming up).
+    assert services.delivery_send(delivery_id=delivery.pk, now=released) == "failed"
+
+    endpoint.refresh_from_db()
+    assert endpoint.enabled, endpoint.disabled_reason
+    # The streak skips the pause: an hour of failing before it.
+    assert endpoint.failing_since == released - timedelta(hours=1)
+    assert endpoint.paused_since is None
+
+
+def test_a_pause_ends_at_the_first_call_after_release_without_a_sweep(
+    receiver, make_endpoint, no_enqueue
+) -> None:
+    now = timezone.now()
+    delivery = _paused(receiver, make_endpoint, now)
+    endpoint = delivery.endpoint
+    type(endpoint).objects.filter(pk=endpoint.pk).update(
+        failing_since=now - timedelta(hours=1)
+    )
+    receiver.route("POST", HOOK_PATH, respond(500))
+    released = now + timedelta(hours=72)
+    breaker_mode_set(account=endpoint.account, mode=BreakerMode.AUTO, actor="ops")
+    assert services.delivery_send(delivery_id=delivery.pk, now=released) == "failed"
+
+    endpoint.refresh_from_db()
+    assert endpoint.enabled, endpoint.disabled_reason
+    assert endpoint.failing_since == released - timedelta(hours=1)
+
+
+def test_a_delivery_is_paused_by_the_mode_the_breaker_applies(
+    receiver, make_endpoint, no_enqueue
+) -> None:
+    # Staff released the breaker but publishing the mode failed: the breaker
+    # still refuses as forced open, so the row is paused, not spun on a
+    # one-minute schedule as an ordinary hold-back.
+    now = timezone.now()
+    endpoint, _ = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200))
+    delivery = _emit()
+    breaker_mode_set(account=endpoint.account, mode=BreakerMode.FORCED_OPEN)
+    type(endpoint.account).objects.filter(pk=endpoint.account_id).update(
+        breaker_mode=BreakerMode.AUTO
+    )
+
+    assert services.delivery_send(delivery_id=delivery.pk, now=now) == "pending"
+    delivery.refresh_from_db()
+    assert "Paused since" in delivery.last_error
+    assert not Schedule.objects.exists()
+
+
 def test_the_sweep_leaves_a_held_back_row_until_it_is_due(
     settings, receiver, make_endpoint, no_enqueue
 ) -> None:
