@@ -124,6 +124,10 @@ class EmailEventType(StrEnum):
     # Staff stopped all mail to the address at the provider (not a bounce,
     # not the recipient's unsubscribe).
     MANUALLY_SUPPRESSED = "manually_suppressed"
+    # Delivered, then filed as spam or blocked by the recipient's filter (a
+    # filter's notice, not the recipient's complaint): recorded for staff; it
+    # neither proves nor undoes delivery, so it moves no status.
+    FILTERED = "filtered"
 
 
 class BounceType(StrEnum):

@@ -55,12 +55,14 @@ _BOUNCES: Mapping[str, tuple[EmailEventType, BounceType | None]] = {
     # The recipient's own stops.
     "SpamComplaint": (EmailEventType.COMPLAINED, None),
     "Unsubscribe": (EmailEventType.UNSUBSCRIBED, None),
+    # "The message was delivered, but was either blocked by the user, or
+    # classified as spam": recorded, it fails nothing, the address stays.
+    "SpamNotification": (EmailEventType.FILTERED, None),
     # Refused for its content or for us as sender (an ISP block, DMARC, a
-    # spam or virus filter's notice, not the recipient's complaint), or never
-    # sent: this message failed, the address stays mailable.
+    # virus filter's notice, not the recipient's complaint), or never sent:
+    # this message failed, the address stays mailable.
     "Blocked": (EmailEventType.REJECTED, None),
     "DMARCPolicy": (EmailEventType.REJECTED, None),
-    "SpamNotification": (EmailEventType.REJECTED, None),
     "VirusNotification": (EmailEventType.REJECTED, None),
     "SMTPApiError": (EmailEventType.REJECTED, None),
     "TemplateRenderingFailed": (EmailEventType.REJECTED, None),

@@ -42,6 +42,7 @@ _STATUS_FOR: dict[EmailEventType, str | None] = {
     EmailEventType.CLICKED: EmailStatus.DELIVERED,
     EmailEventType.UNSUBSCRIBED: None,
     EmailEventType.REJECTED: EmailStatus.FAILED,
+    EmailEventType.FILTERED: None,
 }
 _SUPPRESS_FOR = {
     EmailEventType.COMPLAINED: SuppressionReason.COMPLAINT,
