@@ -584,7 +584,8 @@ def test_a_bounce_sent_from_another_domain_on_a_shared_server_is_ignored(
     _our_domains(postmark, "shop.example.net\nexample.net")
     row = _webhook(postmark, DOCUMENTED_BOUNCE)
     row.refresh_from_db()
-    assert "another sending domain" in row.note
+    assert row.note.startswith("ignored: another system's mail on a shared account")
+    assert "sending domain" in row.note
     assert not Suppression.objects.exists()
 
 
@@ -596,6 +597,12 @@ def test_a_bounce_sent_from_another_domain_on_a_shared_server_is_ignored(
         ("example.net, Example.COM", '"Shop" <sender@EXAMPLE.com>'),
         ("example.com", "sender@mail.example.com"),  # a subdomain of ours
         ("bücher.de", "shop@xn--bcher-kva.de"),
+        # "all our subdomains", as staff naturally write it in the form
+        ("*.example.com", "shop@mail.example.com"),
+        # an emoji (IDNA 2003) domain: Postmark names it in its xn-- form
+        ("i❤.ws", "shop@xn--i-7iq.ws"),
+        # an entry that is no domain: the list is not used, as if empty
+        ("example.net, https://example.net/", "sender@example.com"),
     ],
 )
 def test_a_bounce_sent_from_our_domain_still_suppresses(
