@@ -218,7 +218,9 @@ class PostmarkAdapter(AnymailAdapter):
         occurred = _time(payload) or message.occurred_at
         if kind is None or occurred is None:
             return []
-        metadata = payload.get("Metadata") or {}
+        metadata = payload.get("Metadata")
+        if not isinstance(metadata, dict):
+            metadata = {}  # not the documented object: no id of ours in it
         return [
             EmailEventRecord(
                 type=kind,

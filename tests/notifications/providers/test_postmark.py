@@ -570,6 +570,13 @@ def test_a_spam_notification_does_not_fail_a_message_postmark_delivered(
     assert not Suppression.objects.exists()
 
 
+@pytest.mark.parametrize("metadata", ["eml_x", ["x"], 7])
+def test_metadata_that_is_not_an_object_names_no_message(postmark, metadata) -> None:
+    (record,) = _parsed(postmark, {**DOCUMENTED_BOUNCE, "Metadata": metadata})
+    assert record.message_id == ""
+    assert record.recipient == "john@example.com"
+
+
 def _our_domains(account: ProviderAccount, domains: str) -> ProviderAccount:
     account.settings = {**account.settings, "sending_domains": domains}
     account.save(update_fields=["settings"])
