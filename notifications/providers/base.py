@@ -54,6 +54,7 @@ __all__ = [
     "email_outcome",
     "recipient_refused",
     "sending_domain_entry",
+    "sending_domains_clean",
     "sending_domains_errors",
 ]
 
@@ -219,6 +220,15 @@ class EmailAdapter(BaseAdapter):
             return frozenset()
         return domains
 
+    @classmethod
+    def clean_setting(cls, name: str, value: Any) -> Any:
+        """A setting as the account form is to store it; ValueError (shown
+        on the field) when it is not valid. ``sending_domains``: domains in
+        ASCII form (``sending_domains_clean``)."""
+        if name == SENDING_DOMAINS_FIELD.name:
+            return sending_domains_clean(value)
+        return value
+
     def email_call(
         self,
         operation: str,
@@ -291,6 +301,19 @@ def sending_domains_errors(raw: object) -> list[str]:
     """The entries of a ``sending_domains`` value that are not domains, for
     the account form to refuse."""
     return [e for e in _entries(raw) if not sending_domain_entry(e)]
+
+
+def sending_domains_clean(raw: object) -> str:
+    """A ``sending_domains`` value as it is to be stored: each entry in its
+    ASCII form (``sending_domain_entry``), one a line, without repeats.
+    ValueError, naming the entries, when one is not a domain."""
+    wrong = sending_domains_errors(raw)
+    if wrong:
+        raise ValueError(
+            "Not a domain name: " + ", ".join(wrong) + ". Give domains only "
+            "(example.com); their subdomains count too."
+        )
+    return "\n".join(dict.fromkeys(map(sending_domain_entry, _entries(raw))))
 
 
 def _entries(raw: object) -> list[str]:

@@ -10,6 +10,7 @@ import responses
 
 from integrations.errors import NotProcessed, Rejected, Unknown
 from notifications.providers.base import (
+    EmailAdapter,
     email_error_map,
     email_exception,
     email_outcome,
@@ -128,3 +129,17 @@ def test_sending_domains_errors_names_the_entries_that_are_not_domains() -> None
     raw = "example.com, *.mail.example.com\nshop@example.com; https://x.org/a"
     assert sending_domains_errors(raw) == ["shop@example.com", "https://x.org/a"]
     assert sending_domains_errors("") == []
+
+
+def test_the_form_stores_sending_domains_in_their_ascii_form() -> None:
+    raw = "Example.COM, *.mail.example.com\ni❤.ws; bücher.de example.com"
+    assert EmailAdapter.clean_setting("sending_domains", raw) == (
+        "example.com\nmail.example.com\nxn--i-7iq.ws\nxn--bcher-kva.de"
+    )
+    assert EmailAdapter.clean_setting("sending_domains", "") == ""
+
+
+@pytest.mark.parametrize("raw", ["shop@example.com", "example.com, https://x.org/"])
+def test_the_form_refuses_sending_domains_that_are_not_domains(raw) -> None:
+    with pytest.raises(ValueError, match="Not a domain name"):
+        EmailAdapter.clean_setting("sending_domains", raw)
