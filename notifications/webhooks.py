@@ -16,7 +16,7 @@ from notifications.providers.base import EmailAdapter
 from notifications.services.events import (
     email_address_event_apply,
     email_event_apply,
-    email_event_sender_is_ours,
+    email_event_not_ours,
     email_message_for_event,
 )
 
@@ -36,16 +36,18 @@ def email_webhook_handle(event: WebhookEvent) -> None:
     for record in adapter.parse_email_events(message):
         target = email_message_for_event(record, account_id=event.account_id)
         if target is None:
-            if not email_event_sender_is_ours(record, adapter.sending_domains()):
-                # Another system's mail on a shared account: not ours to act
-                # on, and nothing to retry.
-                event.note = "ignored: sent from another sending domain"
+            not_ours = email_event_not_ours(record, adapter.sending_domains())
+            if not_ours:
+                # Another system's mail on a shared account (its sending
+                # domain or message stream): not ours to act on, nothing to
+                # retry.
+                note = (
+                    f"ignored: another system's mail on a shared account ({not_ours})"
+                )
+                event.note = note[:255]
                 logger.info(
-                    "email event from another sending domain ignored",
-                    extra={
-                        "webhook_event_id": event.pk,
-                        "domain": record.sender_domain,
-                    },
+                    "email event of another system on a shared account ignored",
+                    extra={"webhook_event_id": event.pk, "which": not_ours},
                 )
                 continue
             # A message we cannot match (sent before its id came back, or by

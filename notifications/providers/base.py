@@ -17,6 +17,7 @@ Adapters run every call through ``email_call`` (or ``HttpAdapter.send`` with
 breaker and failover all see the email outcome.
 """
 
+import logging
 import re
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from email.utils import parseaddr
 from enum import StrEnum
 from typing import Any, TypeVar
 
+import idna
 import requests
 
 from integrations.client import CallContext, client_for
@@ -46,11 +48,17 @@ __all__ = [
     "SendResult",
     "SendStatus",
     "address_domain",
+    "domain_ascii",
     "email_error_map",
     "email_exception",
     "email_outcome",
     "recipient_refused",
+    "sending_domain_entry",
+    "sending_domains_clean",
+    "sending_domains_errors",
 ]
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -67,9 +75,14 @@ SENDING_DOMAINS_FIELD = ConfigField(
     type="text",
     required=False,
     help_text="The domains this service sends from on this account (one per "
-    "line or comma-separated). An event naming no message of ours and another "
-    "sender domain is then ignored; empty: every such event counts.",
+    "line or comma-separated; a domain counts with its subdomains, *.example.com "
+    "is example.com). On an account shared with another system, an event naming "
+    "no message of ours and another sender domain is then ignored. Empty: the "
+    "sender is not checked (Postmark still ignores another system's message "
+    "streams).",
 )
+# A label of a host name (RFC 1123): letters, digits, inner hyphens.
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 
 
 class EmailCategory(StrEnum):
@@ -124,6 +137,10 @@ class EmailEventType(StrEnum):
     # Staff stopped all mail to the address at the provider (not a bounce,
     # not the recipient's unsubscribe).
     MANUALLY_SUPPRESSED = "manually_suppressed"
+    # Delivered, then filed as spam or blocked by the recipient's filter (a
+    # filter's notice, not the recipient's complaint): recorded for staff; it
+    # neither proves nor undoes delivery, so it moves no status.
+    FILTERED = "filtered"
 
 
 class BounceType(StrEnum):
@@ -154,6 +171,11 @@ class EmailEventRecord:
     # event names none): an event naming no message of ours counts only
     # when it is one of the account's ``sending_domains``.
     sender_domain: str = ""
+    # The part of a shared account the event is in when it is not ours,
+    # saying which (Postmark: "message stream crm-news"); "" otherwise. An
+    # event naming no message of ours there is another system's, whatever
+    # its sender.
+    not_ours: str = ""
 
 
 class EmailAdapter(BaseAdapter):
@@ -182,14 +204,30 @@ class EmailAdapter(BaseAdapter):
 
     def sending_domains(self) -> frozenset[str]:
         """The domains this service sends from on the account, as configured
-        (``sending_domains``, lower case); empty when not configured, and
-        then no event is judged by its sender."""
+        (``sending_domains``, each by ``sending_domain_entry``); empty when
+        not configured, and then no event is judged by its sender. Empty too
+        when an entry is not a domain (saved before the form checked them):
+        judging by a list we cannot read could ignore our own bounces."""
         if not any(f.name == "sending_domains" for f in self.settings_fields):
             return frozenset()
-        raw = str(self.setting("sending_domains") or "")
-        return frozenset(
-            d.lower().rstrip(".") for d in re.split(r"[\s,;]+", raw) if d.strip(".")
-        )
+        entries = _entries(self.setting("sending_domains"))
+        domains = frozenset(map(sending_domain_entry, entries))
+        if "" in domains:
+            logger.warning(
+                "sending_domains has an entry that is not a domain; unused",
+                extra={"account": self.account.slug},
+            )
+            return frozenset()
+        return domains
+
+    @classmethod
+    def clean_setting(cls, name: str, value: Any) -> Any:
+        """A setting as the account form is to store it; ValueError (shown
+        on the field) when it is not valid. ``sending_domains``: domains in
+        ASCII form (``sending_domains_clean``)."""
+        if name == SENDING_DOMAINS_FIELD.name:
+            return sending_domains_clean(value)
+        return value
 
     def email_call(
         self,
@@ -235,6 +273,63 @@ def address_domain(value: Any) -> str:
     address = parseaddr(value)[1]
     local, at, domain = address.rpartition("@")
     return domain.strip().lower().rstrip(".") if at and local else ""
+
+
+def domain_ascii(value: str) -> str:
+    """``value`` as a domain in the ASCII form providers name it in: lower
+    case, no trailing dot, an internationalised domain as ``xn--`` (IDNA
+    2008 / UTS 46, else IDNA 2003, under which emoji domains such as
+    ``i❤.ws`` were registered); "" when it is not a domain name."""
+    domain = value.strip().lower().rstrip(".")
+    if not domain.isascii():
+        domain = _idna_encode(domain)
+    labels = domain.split(".")
+    if len(domain) > 253 or len(labels) < 2 or labels[-1].isdigit():
+        return ""  # too long, a bare name, or an IP address
+    return domain if all(_LABEL.match(label) for label in labels) else ""
+
+
+def sending_domain_entry(entry: str) -> str:
+    """One ``sending_domains`` entry as a domain (``domain_ascii``): a leading
+    ``*.`` is dropped (a domain's subdomains count as ours anyway); "" for
+    anything else that is not a domain (an address, a URL)."""
+    entry = entry.strip()
+    return domain_ascii(entry[2:] if entry.startswith("*.") else entry)
+
+
+def sending_domains_errors(raw: object) -> list[str]:
+    """The entries of a ``sending_domains`` value that are not domains, for
+    the account form to refuse."""
+    return [e for e in _entries(raw) if not sending_domain_entry(e)]
+
+
+def sending_domains_clean(raw: object) -> str:
+    """A ``sending_domains`` value as it is to be stored: each entry in its
+    ASCII form (``sending_domain_entry``), one a line, without repeats.
+    ValueError, naming the entries, when one is not a domain."""
+    wrong = sending_domains_errors(raw)
+    if wrong:
+        raise ValueError(
+            "Not a domain name: " + ", ".join(wrong) + ". Give domains only "
+            "(example.com); their subdomains count too."
+        )
+    return "\n".join(dict.fromkeys(map(sending_domain_entry, _entries(raw))))
+
+
+def _entries(raw: object) -> list[str]:
+    return [e for e in re.split(r"[\s,;]+", str(raw or "")) if e.strip(".")]
+
+
+def _idna_encode(domain: str) -> str:
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except UnicodeError:  # idna.IDNAError is one
+        pass
+    try:
+        # IDNA 2003 (Python's codec): what registries issued before 2008.
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return ""
 
 
 def email_outcome(error: ProviderError) -> ProviderError:

@@ -239,8 +239,8 @@ class MailgunAdapter(AnymailAdapter):
         occurred = _time(data.get("timestamp")) or message.occurred_at
         if kind is None or occurred is None:
             return []  # accepted, stored, list member changes
-        headers = (data.get("message") or {}).get("headers") or {}
-        variables = data.get("user-variables") or {}
+        headers = _part(_part(data, "message"), "headers")
+        variables = _part(data, "user-variables")
         return [
             EmailEventRecord(
                 type=kind,
@@ -269,11 +269,11 @@ def _sending_domain(data: Mapping[str, Any]) -> str:
     domain = data.get("domain")
     if isinstance(domain, dict) and isinstance(domain.get("name"), str):
         return domain["name"].strip().lower().rstrip(".")
-    url = (data.get("storage") or {}).get("url")
+    url = _part(data, "storage").get("url")
     found = _STORAGE_DOMAIN.search(url) if isinstance(url, str) else None
     if found:
         return found.group(1).lower()
-    return address_domain((data.get("envelope") or {}).get("sender"))
+    return address_domain(_part(data, "envelope").get("sender"))
 
 
 def _kind(data: Mapping[str, Any]) -> tuple[EmailEventType | None, BounceType | None]:
@@ -294,7 +294,7 @@ def _address_bounced(data: Mapping[str, Any]) -> bool:
     """Whether a permanent failure says the recipient's mailbox is bad: by
     the enhanced status code when the reply has a specific one, else by the
     basic reply (docs/providers/email.md, "Mailgun failures")."""
-    status = data.get("delivery-status") or {}
+    status = _part(data, "delivery-status")
     enhanced = _enhanced_code(status)
     if enhanced and not enhanced.endswith(".0.0"):
         return enhanced in _ADDRESS_CODES
@@ -334,16 +334,23 @@ def _suppressed_for(data: Mapping[str, Any], kind: EmailEventType) -> str:
 
 
 def _details(data: Mapping[str, Any]) -> dict[str, Any]:
-    status = data.get("delivery-status") or {}
+    status = _part(data, "delivery-status")
     details = {
         "reason": data.get("reason"),
         "severity": data.get("severity"),
         "code": status.get("code"),
         "response": status.get("message") or status.get("description"),
         "url": data.get("url"),
-        "useragent": (data.get("client-info") or {}).get("user-agent"),
+        "useragent": _part(data, "client-info").get("user-agent"),
     }
     return {k: v for k, v in details.items() if v not in (None, "")}
+
+
+def _part(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    # A part Mailgun's schema makes an object; anything else in a signed
+    # body reads as absent rather than failing the whole event.
+    value = data.get(name)
+    return value if isinstance(value, dict) else {}
 
 
 def _time(value: object) -> datetime | None:

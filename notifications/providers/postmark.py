@@ -29,7 +29,6 @@ from notifications.providers.base import (
     address_domain,
 )
 from notifications.providers.esp import AnymailAdapter
-from notifications.services.events import NOT_OURS_DETAIL
 
 _RECORDS: Mapping[str, EmailEventType] = {
     "Delivery": EmailEventType.DELIVERED,
@@ -55,12 +54,14 @@ _BOUNCES: Mapping[str, tuple[EmailEventType, BounceType | None]] = {
     # The recipient's own stops.
     "SpamComplaint": (EmailEventType.COMPLAINED, None),
     "Unsubscribe": (EmailEventType.UNSUBSCRIBED, None),
+    # "The message was delivered, but was either blocked by the user, or
+    # classified as spam": recorded, it fails nothing, the address stays.
+    "SpamNotification": (EmailEventType.FILTERED, None),
     # Refused for its content or for us as sender (an ISP block, DMARC, a
-    # spam or virus filter's notice, not the recipient's complaint), or never
-    # sent: this message failed, the address stays mailable.
+    # virus filter's notice, not the recipient's complaint), or never sent:
+    # this message failed, the address stays mailable.
     "Blocked": (EmailEventType.REJECTED, None),
     "DMARCPolicy": (EmailEventType.REJECTED, None),
-    "SpamNotification": (EmailEventType.REJECTED, None),
     "VirusNotification": (EmailEventType.REJECTED, None),
     "SMTPApiError": (EmailEventType.REJECTED, None),
     "TemplateRenderingFailed": (EmailEventType.REJECTED, None),
@@ -217,7 +218,9 @@ class PostmarkAdapter(AnymailAdapter):
         occurred = _time(payload) or message.occurred_at
         if kind is None or occurred is None:
             return []
-        metadata = payload.get("Metadata") or {}
+        metadata = payload.get("Metadata")
+        if not isinstance(metadata, dict):
+            metadata = {}  # not the documented object: no id of ours in it
         return [
             EmailEventRecord(
                 type=kind,
@@ -226,14 +229,15 @@ class PostmarkAdapter(AnymailAdapter):
                 provider_message_id=str(payload.get("MessageID", "")),
                 message_id=str(metadata.get("message_id", "")),
                 bounce_type=bounce,
-                details={**_details(payload), **self._stream_mark(payload)},
+                details=_details(payload),
                 # Bounces and complaints name the original sender; a
                 # subscription change (staff's stop included) names none.
                 sender_domain=address_domain(payload.get("From")),
+                not_ours=self._stream_not_ours(payload),
             )
         ]
 
-    def _stream_mark(self, payload: Mapping[str, Any]) -> dict[str, str]:
+    def _stream_not_ours(self, payload: Mapping[str, Any]) -> str:
         # Postmark keeps a suppression list per message stream, and a server
         # shared with another system has that system's streams too: their
         # stops (which name no sender) are not ours to act on, unless the
@@ -242,8 +246,8 @@ class PostmarkAdapter(AnymailAdapter):
         stream = payload.get("MessageStream")
         ours = {self.setting("message_stream"), self.setting("broadcast_stream")}
         if not isinstance(stream, str) or not stream or stream in ours:
-            return {}
-        return {NOT_OURS_DETAIL: f"message stream {stream}"}
+            return ""
+        return f"message stream {stream}"
 
 
 def _basic_credentials(header: str) -> bytes:

@@ -204,8 +204,7 @@ class SesEventsMixin:
         if found is None:
             return []  # Send, Rendering Failure, Subscription
         event_type, detail_key, recipients_key = found
-        mail = ses.get("mail") or {}
-        detail = ses.get(detail_key) or {}
+        mail, detail = _object(ses.get("mail")), _object(ses.get(detail_key))
         occurred = (
             iso_time(detail.get("timestamp"))
             or message.occurred_at  # when SNS published it
@@ -253,9 +252,9 @@ def _recipients(
 ) -> list[tuple[str, dict[str, Any]]]:
     if not key:
         # Reject, Open and Click concern the whole message.
-        return [(str(address), {}) for address in mail.get("destination") or []]
+        return [(str(address), {}) for address in _list(mail.get("destination"))]
     found = []
-    for entry in detail.get(key) or []:
+    for entry in _list(detail.get(key)):
         if isinstance(entry, str):
             found.append((entry, {}))
         elif isinstance(entry, dict) and entry.get("emailAddress"):
@@ -276,7 +275,18 @@ def _details(detail: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _our_message_id(mail: Mapping[str, Any]) -> str:
-    for header in mail.get("headers") or []:
+    for header in _list(mail.get("headers")):
         if isinstance(header, dict) and header.get("name") == MESSAGE_ID_HEADER:
             return str(header.get("value", ""))
     return ""
+
+
+# SES's event schema makes these parts objects and lists; anything else in a
+# signed message reads as absent rather than failing the event (a string
+# would otherwise be read a character at a time).
+def _object(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []

@@ -23,9 +23,13 @@ from notifications.models import (
     EmailStatus,
     Suppression,
     SuppressionReason,
-    ascii_address,
 )
-from notifications.providers.base import BounceType, EmailEventRecord, EmailEventType
+from notifications.providers.base import (
+    BounceType,
+    EmailEventRecord,
+    EmailEventType,
+    domain_ascii,
+)
 from notifications.services.sending import EmailInvalid, email_address_check
 from notifications.services.suppressions import REASON_RANK, suppression_add
 
@@ -42,16 +46,13 @@ _STATUS_FOR: dict[EmailEventType, str | None] = {
     EmailEventType.CLICKED: EmailStatus.DELIVERED,
     EmailEventType.UNSUBSCRIBED: None,
     EmailEventType.REJECTED: EmailStatus.FAILED,
+    EmailEventType.FILTERED: None,
 }
 _SUPPRESS_FOR = {
     EmailEventType.COMPLAINED: SuppressionReason.COMPLAINT,
     EmailEventType.UNSUBSCRIBED: SuppressionReason.UNSUBSCRIBE,
     EmailEventType.MANUALLY_SUPPRESSED: SuppressionReason.MANUAL,
 }
-# The detail a provider adds to an event about a part of a shared account
-# that is not ours (Postmark: another system's message stream), saying which:
-# naming no message of ours, it is ignored whatever its sender.
-NOT_OURS_DETAIL = "not_ours"
 _ANNOUNCED = {
     EmailStatus.DELIVERED: "email.delivered",
     EmailStatus.BOUNCED: "email.bounced",
@@ -180,30 +181,30 @@ def email_address_event_apply(
     )
 
 
-def email_event_sender_is_ours(
+def email_event_not_ours(
     record: EmailEventRecord, sending_domains: frozenset[str]
-) -> bool:
-    """Whether an event naming no message of ours may be about our mail: it
-    is, unless the account names its sending domains and the event names a
-    sender domain that is none of them. A parent or subdomain of ours counts
-    as ours (Mailgun sends on mg.example.com for From shop@example.com), so
-    our own mail is never taken for another system's. An event the provider
-    places in a part of the account that is not ours (``NOT_OURS_DETAIL``)
-    is not about our mail, whatever the domains."""
-    if record.details.get(NOT_OURS_DETAIL):
-        return False
-    sender = _ascii_domain(record.sender_domain)
-    if not sending_domains or not sender:
-        return True
-    for ours in map(_ascii_domain, sending_domains):
-        if sender == ours or sender.endswith("." + ours) or ours.endswith("." + sender):
-            return True
-    return False
-
-
-def _ascii_domain(domain: str) -> str:
-    # The form providers name a domain in (IDNA), as addresses are compared.
-    return ascii_address(f"x@{domain}").rpartition("@")[2].rstrip(".")
+) -> str:
+    """Why an event naming no message of ours is another system's mail on a
+    shared account ("message stream crm-news", "sending domain other.org"),
+    or "" when it may be about ours. It is another's in a part of the account
+    the adapter marks as not ours (``EmailEventRecord.not_ours``), or when the
+    account names its sending domains and the event names a sender domain
+    that is none of them. A parent or subdomain of ours counts as ours
+    (Mailgun sends on mg.example.com for From shop@example.com), so our own
+    mail is never taken for another system's; both sides are compared in
+    their ASCII (IDNA) form."""
+    if record.not_ours:
+        return record.not_ours
+    sender = domain_ascii(record.sender_domain)
+    ours = {d for d in map(domain_ascii, sending_domains) if d}
+    if not ours or not sender:
+        return ""
+    for domain in ours:
+        if sender == domain or sender.endswith("." + domain):
+            return ""
+        if domain.endswith("." + sender):
+            return ""
+    return f"sending domain {sender}"
 
 
 def email_webhook_source(webhook: WebhookEvent) -> str:

@@ -10,9 +10,12 @@ import responses
 
 from integrations.errors import NotProcessed, Rejected, Unknown
 from notifications.providers.base import (
+    EmailAdapter,
     email_error_map,
     email_exception,
     email_outcome,
+    sending_domain_entry,
+    sending_domains_errors,
 )
 
 
@@ -95,3 +98,48 @@ def test_unknown_without_status_keeps_its_outcome() -> None:
 
 def test_unrelated_exception_is_left_alone() -> None:
     assert email_exception(ValueError("not a transport error")) is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "domain"),
+    [
+        ("Example.COM.", "example.com"),
+        ("*.example.com", "example.com"),  # all its subdomains: they count anyway
+        ("bücher.de", "xn--bcher-kva.de"),  # IDNA 2008 (UTS 46)
+        ("i❤.ws", "xn--i-7iq.ws"),  # IDNA 2003 only: registered before 2008
+        ("xn--i-7iq.ws", "xn--i-7iq.ws"),
+        # Not a domain: the form refuses these.
+        ("shop@example.com", ""),
+        ("https://example.com/", ""),
+        ("example.com:25", ""),
+        ("localhost", ""),
+        ("192.0.2.1", ""),
+        ("*.", ""),
+        ("ex_ample.com", ""),
+        ("-example.com", ""),
+        ("a\x00b.com", ""),
+        ("x" * 64 + ".com", ""),
+    ],
+)
+def test_a_sending_domains_entry_is_read_as_a_domain(entry, domain) -> None:
+    assert sending_domain_entry(entry) == domain
+
+
+def test_sending_domains_errors_names_the_entries_that_are_not_domains() -> None:
+    raw = "example.com, *.mail.example.com\nshop@example.com; https://x.org/a"
+    assert sending_domains_errors(raw) == ["shop@example.com", "https://x.org/a"]
+    assert sending_domains_errors("") == []
+
+
+def test_the_form_stores_sending_domains_in_their_ascii_form() -> None:
+    raw = "Example.COM, *.mail.example.com\ni❤.ws; bücher.de example.com"
+    assert EmailAdapter.clean_setting("sending_domains", raw) == (
+        "example.com\nmail.example.com\nxn--i-7iq.ws\nxn--bcher-kva.de"
+    )
+    assert EmailAdapter.clean_setting("sending_domains", "") == ""
+
+
+@pytest.mark.parametrize("raw", ["shop@example.com", "example.com, https://x.org/"])
+def test_the_form_refuses_sending_domains_that_are_not_domains(raw) -> None:
+    with pytest.raises(ValueError, match="Not a domain name"):
+        EmailAdapter.clean_setting("sending_domains", raw)

@@ -470,7 +470,8 @@ def test_a_bounce_of_another_sending_domain_on_the_account_is_ignored(
     row = WebhookEvent.objects.get(account=mailgun)
     assert webhook_event_process(event_id=row.pk) == "processed"
     row.refresh_from_db()
-    assert "another sending domain" in row.note
+    assert row.note.startswith("ignored: another system's mail on a shared account")
+    assert "sending domain" in row.note
     assert not Suppression.objects.exists()
 
 
@@ -509,3 +510,41 @@ def test_an_event_naming_our_message_applies_whatever_domain_it_names(
     message.refresh_from_db()
     assert message.status == EmailStatus.BOUNCED
     assert Suppression.objects.get().address == "jane@example.com"
+
+
+@pytest.mark.parametrize("value", ["x", ["x"], 7, True])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "storage",
+        "envelope",
+        "message",
+        "user-variables",
+        "delivery-status",
+        "client-info",
+    ],
+)
+def test_a_signed_event_with_a_non_object_part_is_read_not_crashed_on(
+    mailgun, key, value
+) -> None:
+    # Signed by the account's key, so past the intake's checks: a part the
+    # schema says is an object but is not reads as absent. No ``domain``, so
+    # the sender is read from ``storage`` and ``envelope``.
+    payload = {**_from_domain(DOMAIN), "domain": None, key: value}
+    assert post(mailgun, signed(payload).body).status_code == 200
+    row = WebhookEvent.objects.get(account=mailgun)
+    assert webhook_event_process(event_id=row.pk) == "processed"
+    # Without its delivery status a permanent failure does not say the
+    # mailbox is bad: the address stays (see _address_bounced).
+    suppressed = key != "delivery-status"
+    assert Suppression.objects.filter(address="invalid@example.com").exists() is (
+        suppressed
+    )
+
+
+def test_non_object_headers_read_as_absent(mailgun) -> None:
+    payload = {**_from_domain(DOMAIN), "message": {"headers": "x"}}
+    (record,) = get_adapter(mailgun).parse_email_events(
+        WebhookMessage.build(event_type="failed", dedupe_key="k", payload=payload)
+    )
+    assert record.provider_message_id == ""

@@ -483,7 +483,8 @@ def _parsed(account: ProviderAccount, payload: dict) -> list:
         # Refused for its content or for us as sender: the address is fine.
         ("Blocked", False, (EmailEventType.REJECTED, None)),
         ("DMARCPolicy", False, (EmailEventType.REJECTED, None)),
-        ("SpamNotification", False, (EmailEventType.REJECTED, None)),
+        # Delivered, then filed as spam: recorded, not a failure.
+        ("SpamNotification", False, (EmailEventType.FILTERED, None)),
         ("VirusNotification", False, (EmailEventType.REJECTED, None)),
         # A report Postmark could not classify: not a verdict on the address.
         ("Unknown", False, (EmailEventType.BOUNCED, BounceType.SOFT)),
@@ -525,9 +526,7 @@ def test_manually_deactivated_address_is_suppressed_for_all_mail(postmark) -> No
     assert suppression_blocks("john@example.com", "transactional") is not None
 
 
-@pytest.mark.parametrize(
-    "kind", ["Blocked", "SpamNotification", "VirusNotification", "DMARCPolicy"]
-)
+@pytest.mark.parametrize("kind", ["Blocked", "VirusNotification", "DMARCPolicy"])
 def test_a_message_refused_for_its_content_fails_and_the_address_stays(
     postmark, email_accounts, django_capture_on_commit_callbacks, kind
 ) -> None:
@@ -545,6 +544,39 @@ def test_a_message_refused_for_its_content_fails_and_the_address_stays(
     assert suppression_blocks("john@example.com", "transactional") is None
 
 
+def test_a_spam_notification_does_not_fail_a_message_postmark_delivered(
+    postmark, email_accounts, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        message = email_message_create(
+            to="john@example.com", template="order_confirmation", context=ORDER
+        )
+    delivery = posted(event("delivery", Metadata={"message_id": message.public_id}))
+    assert (
+        post(postmark, delivery.body, delivery.headers["Authorization"]).status_code
+        == 200
+    )
+    row = WebhookEvent.objects.get(account=postmark, event_type="Delivery")
+    assert webhook_event_process(event_id=row.pk) == "processed"
+    # Postmark's table: SpamNotification "The message was delivered, but was
+    # either blocked by the user, or classified as spam".
+    payload = documented_bounce(
+        "SpamNotification", Inactive=False, Metadata={"message_id": message.public_id}
+    )
+    _webhook(postmark, payload)
+    message.refresh_from_db()
+    assert message.status == EmailStatus.DELIVERED
+    assert message.events.filter(type="filtered").exists()
+    assert not Suppression.objects.exists()
+
+
+@pytest.mark.parametrize("metadata", ["eml_x", ["x"], 7])
+def test_metadata_that_is_not_an_object_names_no_message(postmark, metadata) -> None:
+    (record,) = _parsed(postmark, {**DOCUMENTED_BOUNCE, "Metadata": metadata})
+    assert record.message_id == ""
+    assert record.recipient == "john@example.com"
+
+
 def _our_domains(account: ProviderAccount, domains: str) -> ProviderAccount:
     account.settings = {**account.settings, "sending_domains": domains}
     account.save(update_fields=["settings"])
@@ -559,7 +591,8 @@ def test_a_bounce_sent_from_another_domain_on_a_shared_server_is_ignored(
     _our_domains(postmark, "shop.example.net\nexample.net")
     row = _webhook(postmark, DOCUMENTED_BOUNCE)
     row.refresh_from_db()
-    assert "another sending domain" in row.note
+    assert row.note.startswith("ignored: another system's mail on a shared account")
+    assert "sending domain" in row.note
     assert not Suppression.objects.exists()
 
 
@@ -571,6 +604,12 @@ def test_a_bounce_sent_from_another_domain_on_a_shared_server_is_ignored(
         ("example.net, Example.COM", '"Shop" <sender@EXAMPLE.com>'),
         ("example.com", "sender@mail.example.com"),  # a subdomain of ours
         ("bücher.de", "shop@xn--bcher-kva.de"),
+        # "all our subdomains", as staff naturally write it in the form
+        ("*.example.com", "shop@mail.example.com"),
+        # an emoji (IDNA 2003) domain: Postmark names it in its xn-- form
+        ("i❤.ws", "shop@xn--i-7iq.ws"),
+        # an entry that is no domain: the list is not used, as if empty
+        ("example.net, https://example.net/", "sender@example.com"),
     ],
 )
 def test_a_bounce_sent_from_our_domain_still_suppresses(

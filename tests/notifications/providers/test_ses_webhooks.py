@@ -260,6 +260,30 @@ def test_one_record_per_bounced_recipient(ses) -> None:
     assert [r.recipient for r in records] == ["jane@example.com", "mary@example.com"]
 
 
+@pytest.mark.parametrize(
+    ("name", "part", "value", "recipients"),
+    [
+        ("bounce", "mail", "x", ["jane@example.com"]),
+        ("bounce", "bounce", ["x"], []),
+        ("bounce", "bounce.bouncedRecipients", "jane@example.com", []),
+        ("bounce", "mail.headers", 7, ["jane@example.com"]),
+        ("reject", "mail.destination", "recipient@example.com", []),
+    ],
+)
+def test_a_part_that_is_not_of_its_documented_type_reads_as_absent(
+    ses, name, part, value, recipients
+) -> None:
+    # A string read a character at a time, or .get on a list, would name
+    # nonsense recipients or fail the signed event.
+    payload = event(name)
+    *path, last = part.split(".")
+    target = payload
+    for key in path:
+        target = target[key]
+    target[last] = value
+    assert [r.recipient for r in _records(ses, payload)] == recipients
+
+
 def test_certificate_cache_down_still_verifies(ses, rsps, monkeypatch) -> None:
     class Down:
         def get(self, *args, **kwargs):
