@@ -210,7 +210,22 @@ class ProviderAccountForm(forms.ModelForm):
             self.add_error("provider", str(exc))
             return cleaned
         self._check_credential_set()
+        self._clean_settings()
         return cleaned
+
+    def _clean_settings(self) -> None:
+        """The adapter's word on each setting, and the form it is stored in."""
+        adapter = self.adapter_class
+        for spec in adapter.settings_fields if adapter is not None else ():
+            name = SETTING_PREFIX + spec.name
+            if name not in self.cleaned_data:
+                continue
+            try:
+                self.cleaned_data[name] = adapter.clean_setting(
+                    spec.name, self.cleaned_data[name]
+                )
+            except ValueError as exc:
+                self.add_error(name, str(exc))
 
     def credential_rows(self) -> list[str | tuple[str, str]]:
         """The credential fields for the admin's fieldset, each with its

@@ -115,6 +115,12 @@ class BaseAdapter(ABC):
         the form's new values over them."""
         return {}
 
+    @classmethod
+    def clean_setting(cls, name: str, value: Any) -> Any:
+        """A setting's value as the account form is to store it; ValueError,
+        whose text the form shows on the field, when it is not valid."""
+        return value
+
     # Where the provider's minor unit differs from ISO 4217 (Stripe: ISK 2),
     # and amounts it takes only in multiples of a step (Stripe: KWD in 10s).
     currency_exponents: ClassVar[Mapping[str, int]] = {}

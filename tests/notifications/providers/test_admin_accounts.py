@@ -123,3 +123,55 @@ def test_missing_required_setting_is_a_form_error(staff_client) -> None:
     )
     assert response.status_code == 200
     assert not ProviderAccount.objects.filter(provider="mailgun").exists()
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("*.Example.com\ni❤.ws", "example.com\nxn--i-7iq.ws"),
+        ("", ""),
+    ],
+)
+def test_sending_domains_are_stored_as_domains(staff_client, typed, stored) -> None:
+    _, fields, _ = CASES["postmark"]
+    data = {
+        "kind": "email",
+        "provider": "postmark",
+        "slug": "mail-postmark",
+        "display_name": "Postmark",
+        "priority": "10",
+        "mode": "test",
+        **fields,
+        "setting__sending_domains": typed,
+    }
+    response = staff_client.post(
+        reverse("admin:integrations_provideraccount_add"), data
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    account = ProviderAccount.objects.get(provider="postmark")
+    assert account.settings["sending_domains"] == stored
+
+
+@pytest.mark.parametrize(
+    "typed", ["shop@example.com", "https://example.com/", "example.com:25"]
+)
+def test_a_sending_domain_that_is_not_a_domain_is_a_form_error(
+    staff_client, typed
+) -> None:
+    _, fields, _ = CASES["postmark"]
+    data = {
+        "kind": "email",
+        "provider": "postmark",
+        "slug": "mail-postmark",
+        "display_name": "Postmark",
+        "priority": "10",
+        "mode": "test",
+        **fields,
+        "setting__sending_domains": f"example.net\n{typed}",
+    }
+    response = staff_client.post(
+        reverse("admin:integrations_provideraccount_add"), data
+    )
+    assert response.status_code == 200
+    assert "Not a domain name" in response.content.decode()
+    assert not ProviderAccount.objects.exists()
