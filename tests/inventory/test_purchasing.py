@@ -54,9 +54,7 @@ def test_stock_at_a_location_not_selling_does_not_put_off_the_reorder():
     StockLevelFactory(sku="LOW", location=idle, on_hand=40)
     ReorderPointFactory(sku="LOW", reorder_level=5, reorder_quantity=20)
     orders = services.purchase_orders_draft()
-    assert [(x.sku, x.quantity) for o in orders for x in o.lines.all()] == [
-        ("LOW", 20)
-    ]
+    assert [(x.sku, x.quantity) for o in orders for x in o.lines.all()] == [("LOW", 20)]
 
 
 def test_send_is_idempotent_by_our_public_id(erp):
