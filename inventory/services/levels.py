@@ -14,6 +14,7 @@ from django.utils import timezone
 from integrations.events import event_emit
 from integrations.rows import lock_rows
 from inventory.models import (
+    Location,
     ReservationLine,
     ReservationStatus,
     StockLevel,
@@ -91,7 +92,10 @@ def level_announce(
     level: StockLevel, *, previous: str, expired: dict[int, int]
 ) -> None:
     """Emit ``inventory.level_changed`` (and ``inventory.oversold``) for a
-    level that moved from ``previous`` to ``level.state``."""
+    level that moved from ``previous`` to ``level.state``. Not at a location
+    that sells nothing (inactive): the storefront has it as out of stock
+    until it is enabled (``location_active_set``). Oversold is told anyway:
+    units already held there are short."""
     reserved = effective_reserved(level, expired)
     payload = {
         "sku": level.sku,
@@ -103,13 +107,68 @@ def level_announce(
         "available": max(0, level.on_hand - reserved),
         "oversold_by": max(0, reserved - level.on_hand),
     }
-    event_emit(name=LEVEL_CHANGED, payload=payload, subject=level.sku)
+    # Read now, not with the level: a location switched since then (its
+    # levels locked by the switch) is announced as it now is.
+    if Location.objects.filter(pk=level.location_id, active=True).exists():
+        event_emit(name=LEVEL_CHANGED, payload=payload, subject=level.sku)
     if level.state == StockState.OVERSOLD:
         event_emit(name=OVERSOLD, payload=payload, subject=level.sku)
         logger.warning(
             "stock level oversold",
             extra={"sku": level.sku, "oversold_by": payload["oversold_by"]},
         )
+
+
+# What the storefront may sell from: a level in another state at a location
+# switched on or off is announced as (or from) out of stock.
+SELLING = (StockState.IN_STOCK, StockState.LOW)
+
+
+def location_active_set(*, location_id: int, active: bool) -> Location:
+    """Enable or disable a location (staff, in the admin) and tell the
+    storefront: enabled, its levels with stock move from out of stock to
+    their state; disabled, they move to out of stock (available 0). The
+    levels are locked with the switch, so a sync or reservation applying one
+    meanwhile announces it as the location now is."""
+    with transaction.atomic():
+        location = lock_rows(Location, [location_id]).get(location_id)
+        if location is None:
+            raise InventoryError("No such location.", code="not_found")
+        if location.active == active:
+            return location
+        location.active = active
+        location.save(update_fields=["active"])
+        ids = StockLevel.objects.filter(location=location).values_list("pk", flat=True)
+        levels = lock_rows(StockLevel, list(ids), of=("self",))
+        expired = expired_holds(levels, timezone.now())
+        for level in levels.values():
+            level.location = location
+            _level_switched(level, active=active, expired=expired)
+    logger.info(
+        "location switched", extra={"location": location.code, "active": active}
+    )
+    return location
+
+
+def _level_switched(level: StockLevel, *, active: bool, expired: dict) -> None:
+    state = level_state(level, expired)
+    if state != level.state:
+        StockLevel.objects.filter(pk=level.pk).update(state=state)
+        level.state = state
+    if state not in SELLING:
+        return
+    reserved = effective_reserved(level, expired)
+    payload = {
+        "sku": level.sku,
+        "location": level.location.code,
+        "state": state if active else StockState.OUT_OF_STOCK,
+        "previous_state": StockState.OUT_OF_STOCK if active else state,
+        "on_hand": level.on_hand,
+        "reserved": reserved,
+        "available": max(0, level.on_hand - reserved) if active else 0,
+        "oversold_by": 0,
+    }
+    event_emit(name=LEVEL_CHANGED, payload=payload, subject=level.sku)
 
 
 def stock_level_threshold_set(*, level_id: int, low_threshold: int) -> StockLevel:

@@ -281,3 +281,33 @@ def test_a_run_resumed_across_the_deploy_keeps_since_before_a_page_it_failed(
     assert run.status == "partial"
     # B was never read nor owed: this run must not move "since".
     assert run.covered is False
+
+
+def test_a_try_rolled_back_by_a_takeover_alerts_nobody(settings, monkeypatch, caplog):
+    """An owed page's third failed try in a task whose run another worker
+    took over meanwhile: the try is rolled back (the other worker repeats
+    it), so staff are alerted only once it is saved, not by both."""
+    settings.INVENTORY_SYNC_PAGE_SIZE = 1
+    erp = ProviderAccountFactory(kind="inventory", slug="erp-taken")
+    old = timezone.now() - timedelta(hours=2)
+    due = {**_owed_entry(0, old), "tries": 2, "alerted": False}
+    SyncRun.objects.create(
+        account=erp,
+        status="partial",
+        covered=True,
+        owed=[{**due, "next_at": old.isoformat()}],
+        started_at=old,
+        finished_at=old,
+    )
+    run = services.sync_run_start(account=erp)
+
+    def taken_over_while_asking(self, query):
+        later = timezone.now() + timedelta(seconds=1)
+        SyncRun.objects.filter(pk=run.pk).update(claimed_at=later)
+        raise Unknown("ERP timed out", code="read_timeout")
+
+    monkeypatch.setattr(SandboxInventoryAdapter, "levels", taken_over_while_asking)
+
+    assert services.sync_run_continue(run_id=run.pk) is None
+    assert "inventory sync page keeps failing" not in caplog.messages
+    assert SyncRun.objects.get(pk=run.pk).owed[0]["tries"] == 2
