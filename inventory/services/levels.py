@@ -75,27 +75,49 @@ def levels_refresh(
     """Store and announce the state of each level whose state changed; call
     it in the transaction that changed them (the events are an outbox).
     ``levels`` carry their new on-hand and reserved. Returns those changed."""
-    changed = []
+    moves = []
     for level in levels:
         new = level_state(level, expired)
         if new == level.state:
             continue
-        previous = level.state
+        moves.append((level, level.state))
         level.state = new
         StockLevel.objects.filter(pk=level.pk).update(state=new)
-        level_announce(level, previous=previous, expired=expired)
-        changed.append(level)
-    return changed
+    levels_announce(moves, expired=expired)
+    return [level for level, _ in moves]
+
+
+def levels_announce(
+    moves: list[tuple[StockLevel, str]], *, expired: dict[int, int]
+) -> None:
+    """``level_announce`` each (level, previous state), the locations'
+    ``active`` read once, now: the levels are locked, so a location switched
+    since they were read (``location_active_set`` locks them too) is seen
+    as it now is."""
+    if not moves:
+        return
+    ids = {level.location_id for level, _ in moves}
+    selling = set(
+        Location.objects.filter(pk__in=ids, active=True).values_list("pk", flat=True)
+    )
+    for level, previous in moves:
+        level_announce(
+            level,
+            previous=previous,
+            expired=expired,
+            selling=level.location_id in selling,
+        )
 
 
 def level_announce(
-    level: StockLevel, *, previous: str, expired: dict[int, int]
+    level: StockLevel, *, previous: str, expired: dict[int, int], selling: bool
 ) -> None:
     """Emit ``inventory.level_changed`` (and ``inventory.oversold``) for a
     level that moved from ``previous`` to ``level.state``. Not at a location
     that sells nothing (inactive): the storefront has it as out of stock
     until it is enabled (``location_active_set``). Oversold is told anyway:
-    units already held there are short."""
+    units already held there are short. ``selling``: its location is active
+    (``levels_announce`` reads it)."""
     reserved = effective_reserved(level, expired)
     payload = {
         "sku": level.sku,
@@ -107,9 +129,7 @@ def level_announce(
         "available": max(0, level.on_hand - reserved),
         "oversold_by": max(0, reserved - level.on_hand),
     }
-    # Read now, not with the level: a location switched since then (its
-    # levels locked by the switch) is announced as it now is.
-    if Location.objects.filter(pk=level.location_id, active=True).exists():
+    if selling:
         event_emit(name=LEVEL_CHANGED, payload=payload, subject=level.sku)
     if level.state == StockState.OVERSOLD:
         event_emit(name=OVERSOLD, payload=payload, subject=level.sku)
