@@ -58,10 +58,28 @@ class LocationAdmin(admin.ModelAdmin):
             return ""
         return "Found in the ERP: not sellable until enabled"
 
-    @admin.action(description="Enable (stock there becomes sellable)")
+    @admin.action(
+        description="Enable (stock there becomes sellable)", permissions=["change"]
+    )
     def enable_locations(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = queryset.filter(active=False).update(active=True)
-        self.message_user(request, f"Enabled {count} location(s).")
+        ids = list(queryset.filter(active=False).values_list("pk", flat=True))
+        for location_id in ids:
+            services.location_active_set(location_id=location_id, active=True)
+        self.message_user(request, f"Enabled {len(ids)} location(s).")
+
+    def save_model(
+        self, request: HttpRequest, obj: Location, form: forms.ModelForm, change: bool
+    ) -> None:
+        # Switching a location on or off changes what the storefront may
+        # sell: the service announces it (the list's editable column too).
+        active = obj.active
+        if change and "active" in form.changed_data:
+            obj.active = not active
+        super().save_model(request, obj, form, change)
+        if obj.active != active:
+            obj.active = services.location_active_set(
+                location_id=obj.pk, active=active
+            ).active
 
 
 class ReservedFilter(admin.SimpleListFilter):

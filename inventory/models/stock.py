@@ -56,7 +56,8 @@ class StockLevel(models.Model):
     reserved = models.IntegerField(default=0)
     # Availability at or below this is "low".
     low_threshold = models.PositiveIntegerField(default=default_low_threshold)
-    # The state last announced by ``inventory.level_changed``.
+    # The state of its figures, as last announced by ``inventory.level_changed``
+    # (at an inactive location: not announced; out of stock to the storefront).
     state = models.CharField(
         max_length=16, choices=StockState.choices, default=StockState.OUT_OF_STOCK
     )

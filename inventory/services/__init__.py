@@ -25,6 +25,7 @@ from inventory.services.levels import (
     OVERSOLD,
     expired_holds,
     levels_refresh,
+    location_active_set,
     stock_level_threshold_set,
     stock_state,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "inventory_syncs_schedule",
     "known_skus",
     "levels_refresh",
+    "location_active_set",
     "purchase_order_refresh",
     "purchase_order_send",
     "purchase_orders_draft",

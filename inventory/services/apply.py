@@ -28,8 +28,8 @@ from inventory.providers.base import StockLevelRecord
 from inventory.services.apply_pg import apply_page_pg
 from inventory.services.levels import (
     expired_holds,
-    level_announce,
     level_state,
+    levels_announce,
     stock_state,
 )
 from inventory.services.reservations import locked_levels
@@ -141,8 +141,7 @@ def _apply_page_orm(
             update_fields=WRITTEN_FIELDS,
             batch_size=1000,
         )
-    for level, previous in announce:
-        level_announce(level, previous=previous, expired=expired)
+    levels_announce(announce, expired=expired)
     return changed, ignored
 
 

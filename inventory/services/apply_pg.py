@@ -33,7 +33,7 @@ from inventory.models import (
     StockState,
 )
 from inventory.providers.base import StockLevelRecord
-from inventory.services.levels import expired_holds, level_announce
+from inventory.services.levels import expired_holds, levels_announce
 from inventory.services.sold import figure_stale, unseen_kept
 
 logger = logging.getLogger(__name__)
@@ -235,5 +235,4 @@ def _announce(
         return
     # The levels are locked: expired holds read now match the stored states.
     expired = expired_holds([level.pk for level, _ in moved], now)
-    for level, previous in moved:
-        level_announce(level, previous=previous, expired=expired)
+    levels_announce(moved, expired=expired)

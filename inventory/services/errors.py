@@ -1,5 +1,9 @@
 """Errors the API turns into answers."""
 
+import re
+
+from integrations.secrets_registry import staff_text
+
 
 class InventoryError(Exception):
     """A request the stock or the reservation's state does not allow."""
@@ -34,3 +38,14 @@ class InsufficientStock(InventoryError):
 
 class InvalidState(InventoryError):
     code = "invalid_state"
+
+
+# PostgreSQL text and jsonb refuse NUL, and UTF-8 cannot carry a lone
+# surrogate: one such character in an ERP's message would fail the whole save.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def stored_text(text: str, limit: int) -> str:
+    """A provider's ``text`` as staff may see it (secrets masked), cut to
+    ``limit`` and with characters the database refuses replaced."""
+    return _UNSTORABLE.sub("\ufffd", staff_text(text))[:limit]

@@ -14,6 +14,7 @@ from django.utils import timezone
 from integrations.events import event_emit
 from integrations.rows import lock_rows
 from inventory.models import (
+    Location,
     ReservationLine,
     ReservationStatus,
     StockLevel,
@@ -74,24 +75,49 @@ def levels_refresh(
     """Store and announce the state of each level whose state changed; call
     it in the transaction that changed them (the events are an outbox).
     ``levels`` carry their new on-hand and reserved. Returns those changed."""
-    changed = []
+    moves = []
     for level in levels:
         new = level_state(level, expired)
         if new == level.state:
             continue
-        previous = level.state
+        moves.append((level, level.state))
         level.state = new
         StockLevel.objects.filter(pk=level.pk).update(state=new)
-        level_announce(level, previous=previous, expired=expired)
-        changed.append(level)
-    return changed
+    levels_announce(moves, expired=expired)
+    return [level for level, _ in moves]
+
+
+def levels_announce(
+    moves: list[tuple[StockLevel, str]], *, expired: dict[int, int]
+) -> None:
+    """``level_announce`` each (level, previous state), the locations'
+    ``active`` read once, now: the levels are locked, so a location switched
+    since they were read (``location_active_set`` locks them too) is seen
+    as it now is."""
+    if not moves:
+        return
+    ids = {level.location_id for level, _ in moves}
+    selling = set(
+        Location.objects.filter(pk__in=ids, active=True).values_list("pk", flat=True)
+    )
+    for level, previous in moves:
+        level_announce(
+            level,
+            previous=previous,
+            expired=expired,
+            selling=level.location_id in selling,
+        )
 
 
 def level_announce(
-    level: StockLevel, *, previous: str, expired: dict[int, int]
+    level: StockLevel, *, previous: str, expired: dict[int, int], selling: bool
 ) -> None:
     """Emit ``inventory.level_changed`` (and ``inventory.oversold``) for a
-    level that moved from ``previous`` to ``level.state``."""
+    level that moved from ``previous`` to ``level.state``. Not at a location
+    that sells nothing (inactive): the storefront has it as out of stock
+    until it is enabled (``location_active_set``). Oversold is told anyway:
+    units already held there are short. ``selling``: its location is active
+    (``levels_announce`` reads it)."""
     reserved = effective_reserved(level, expired)
     payload = {
         "sku": level.sku,
@@ -103,13 +129,66 @@ def level_announce(
         "available": max(0, level.on_hand - reserved),
         "oversold_by": max(0, reserved - level.on_hand),
     }
-    event_emit(name=LEVEL_CHANGED, payload=payload, subject=level.sku)
+    if selling:
+        event_emit(name=LEVEL_CHANGED, payload=payload, subject=level.sku)
     if level.state == StockState.OVERSOLD:
         event_emit(name=OVERSOLD, payload=payload, subject=level.sku)
         logger.warning(
             "stock level oversold",
             extra={"sku": level.sku, "oversold_by": payload["oversold_by"]},
         )
+
+
+# What the storefront may sell from: a level in another state at a location
+# switched on or off is announced as (or from) out of stock.
+SELLING = (StockState.IN_STOCK, StockState.LOW)
+
+
+def location_active_set(*, location_id: int, active: bool) -> Location:
+    """Enable or disable a location (staff, in the admin) and tell the
+    storefront: enabled, its levels with stock move from out of stock to
+    their state; disabled, they move to out of stock (available 0). The
+    levels are locked with the switch, so a sync or reservation applying one
+    meanwhile announces it as the location now is."""
+    with transaction.atomic():
+        location = lock_rows(Location, [location_id]).get(location_id)
+        if location is None:
+            raise InventoryError("No such location.", code="not_found")
+        if location.active == active:
+            return location
+        location.active = active
+        location.save(update_fields=["active"])
+        ids = StockLevel.objects.filter(location=location).values_list("pk", flat=True)
+        levels = lock_rows(StockLevel, list(ids), of=("self",))
+        expired = expired_holds(levels, timezone.now())
+        for level in levels.values():
+            level.location = location
+            _level_switched(level, active=active, expired=expired)
+    logger.info(
+        "location switched", extra={"location": location.code, "active": active}
+    )
+    return location
+
+
+def _level_switched(level: StockLevel, *, active: bool, expired: dict) -> None:
+    state = level_state(level, expired)
+    if state != level.state:
+        StockLevel.objects.filter(pk=level.pk).update(state=state)
+        level.state = state
+    if state not in SELLING:
+        return
+    reserved = effective_reserved(level, expired)
+    payload = {
+        "sku": level.sku,
+        "location": level.location.code,
+        "state": state if active else StockState.OUT_OF_STOCK,
+        "previous_state": StockState.OUT_OF_STOCK if active else state,
+        "on_hand": level.on_hand,
+        "reserved": reserved,
+        "available": max(0, level.on_hand - reserved) if active else 0,
+        "oversold_by": 0,
+    }
+    event_emit(name=LEVEL_CHANGED, payload=payload, subject=level.sku)
 
 
 def stock_level_threshold_set(*, level_id: int, low_threshold: int) -> StockLevel:

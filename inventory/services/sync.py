@@ -35,13 +35,17 @@ from integrations import registry
 from integrations.errors import ProviderError
 from integrations.leases import ClaimLost
 from integrations.models import ProviderAccount
-from integrations.secrets_registry import staff_text
 from integrations.task_batcher import shared_broker
 from inventory.models import SyncRun, SyncStatus
 from inventory.providers.base import InventoryAdapter, LevelsQuery, StockLevelPage
 from inventory.services.apply import stock_levels_apply
-from inventory.services.errors import InventoryError
-from inventory.services.sync_owed import owed_after_full, owed_inherited
+from inventory.services.errors import InventoryError, stored_text
+from inventory.services.sync_owed import (
+    owed_after_full,
+    owed_alert,
+    owed_dropped_by,
+    owed_inherited,
+)
 from inventory.services.sync_pages import (
     PageSource,
     SyncPosition,
@@ -291,7 +295,7 @@ def _guarded(
     except ClaimLost:
         raise
     except Exception as exc:
-        message = staff_text(f"{type(exc).__name__}: {exc}")[:200]
+        message = stored_text(f"{type(exc).__name__}: {exc}", 200)
         _end_failed(run, "sync_failed", message)
         logger.exception("inventory sync crashed", extra={"run": run.pk})
         raise InventoryError(
@@ -341,6 +345,9 @@ def _work(run: SyncRun, progress: Progress | None, deadline: float | None) -> bo
         window = (asked_at, timezone.now())
         position = source.after(position, query, page, error)
         _page_save(run, page, window, position)
+        # Only once saved: a task that lost the run rolled the try back.
+        while source.alerts:
+            owed_alert(source.alerts.pop(0))
         slowest, pages = max(slowest, time.monotonic() - began), pages + 1
         if progress is not None:
             progress(run)
@@ -404,6 +411,8 @@ def _finish(run: SyncRun, position: SyncPosition) -> SyncRun:
     run.covered = not position.incomplete
     if run.full and run.covered:
         owed_after_full(run)
+    elif not run.covered:
+        owed_dropped_by(run)
     missed = [e for e in run.errors if e.get("code") != "invalid_level"]
     if not missed:
         run.status = SyncStatus.SUCCEEDED

@@ -10,8 +10,13 @@ from the last complete run (or everything) and failed at the same page.
 A page asked again and answered is applied and dropped; one that fails again
 waits longer each time (``OWED_RETRY_FIRST`` doubling, up to the daily full
 sync), and after ``OWED_ALERT_AFTER_TRIES`` failed tries staff are alerted
-once (an error log; the run's page in the admin lists it). A full sync read
-to its end covers every page owed before it: those are dropped.
+once (an error log, after the page's transaction commits; none more while a
+page of the account alerted on is still owed; the run's page in the admin
+lists them all). A page already owed at the same place of the listing is not
+owed again. A full sync read to its end covers every page owed before it:
+those are dropped. A run that gave up (or missed a page it could not owe)
+moves no "since", so the pages it owed itself are dropped too: the next run
+reads them again.
 """
 
 import logging
@@ -22,9 +27,9 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
 from integrations.errors import ProviderError
-from integrations.secrets_registry import staff_text
 from inventory.models import SyncRun, SyncStatus
 from inventory.providers.base import LevelsQuery
+from inventory.services.errors import stored_text
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +56,22 @@ def owed_inherited(account_id: int) -> list[dict[str, Any]]:
 
 def owe(run: SyncRun, query: LevelsQuery, error: ProviderError, now: datetime) -> bool:
     """Carry a failed page of ``run``'s own listing to later runs (asked by
-    the next one); False when too many are owed already."""
-    if len(run.owed) >= MAX_OWED:
+    the next one); False when too many are owed already. A page owed
+    already at the same place of the listing is not owed twice: a record
+    that keeps failing (and keeps changing, so every run lists it anew)
+    stays one page, tried and alerted on once."""
+    same = _owed_like(run, query)
+    if same is not None:
+        if run.full:
+            # Read again by this full run: its own now, kept past its end.
+            run.owed = [
+                {**page, "run": run.pk} if index == same else page
+                for index, page in enumerate(run.owed)
+            ]
+        return True
+    # A full run drops the pages it inherited at its end: only its own count.
+    mine = [page for page in run.owed if page["run"] == run.pk]
+    if len(mine if run.full else run.owed) >= MAX_OWED:
         return False
     run.owed = [
         *run.owed,
@@ -65,11 +84,32 @@ def owe(run: SyncRun, query: LevelsQuery, error: ProviderError, now: datetime) -
             "failed_at": now.isoformat(),
             "next_at": now.isoformat(),
             "code": error.code,
-            "message": staff_text(error.message)[:200],
+            "message": stored_text(error.message, 200),
             "alerted": False,
         },
     ]
     return True
+
+
+def _owed_like(run: SyncRun, query: LevelsQuery) -> int | None:
+    """The index of a page owed at ``query``'s place (cursor and size) of a
+    listing of the same kind (whole, or since a time; a full run: of the
+    same query), or None."""
+    since = query.since.isoformat() if query.since else None
+    for index, page in enumerate(run.owed):
+        if page["cursor"] != query.cursor or int(page["limit"]) != query.limit:
+            continue
+        if run.full and page["since"] == since:
+            return index
+        if not run.full and (page["since"] is None) == (since is None):
+            return index
+    return None
+
+
+def owed_dropped_by(run: SyncRun) -> None:
+    """A run that did not read its whole listing moves no "since": the next
+    run reads its window again, so the pages it owed itself need no owing."""
+    run.owed = [page for page in run.owed if page["run"] != run.pk]
 
 
 def owed_due(run: SyncRun) -> tuple[int, LevelsQuery] | None:
@@ -91,15 +131,18 @@ def owed_due(run: SyncRun) -> tuple[int, LevelsQuery] | None:
 
 def owed_answered(
     run: SyncRun, index: int, error: ProviderError | None, now: datetime
-) -> None:
+) -> dict[str, Any] | None:
     """An owed page was asked again: answered (``error`` None), it is
-    dropped; failed, it waits twice as long as before, and staff are alerted
-    the first time it has failed ``OWED_ALERT_AFTER_TRIES`` times."""
+    dropped; failed, it waits twice as long as before. Returns what to alert
+    staff about (logged once the page's transaction commits) the first time
+    it has failed ``OWED_ALERT_AFTER_TRIES`` times, unless another page of
+    the account is alerted on already: one alert while the ERP keeps failing,
+    the run's page in the admin lists every page owed."""
     owed = list(run.owed)
     if error is None:
         del owed[index]
         run.owed = owed
-        return
+        return None
     page = dict(owed[index])
     tries = int(page["tries"]) + 1
     ceiling = timedelta(hours=settings.INVENTORY_SYNC_FULL_EVERY_HOURS)
@@ -108,26 +151,31 @@ def owed_answered(
         tries=tries,
         next_at=(now + wait).isoformat(),
         code=error.code,
-        message=staff_text(error.message)[:200],
+        message=stored_text(error.message, 200),
     )
     logger.warning(
         "inventory sync owed page failed",
         extra={"account": run.account.slug, "tries": tries, "code": error.code},
     )
+    alert = None
     if tries >= OWED_ALERT_AFTER_TRIES and not page["alerted"]:
         page["alerted"] = True
-        logger.error(
-            "inventory sync page keeps failing",
-            extra={
+        if not any(other.get("alerted") for other in owed):
+            alert = {
                 "account": run.account.slug,
                 "cursor": page["cursor"],
                 "since": page["since"],
                 "tries": tries,
                 "code": error.code,
-            },
-        )
+            }
     owed[index] = page
     run.owed = owed
+    return alert
+
+
+def owed_alert(alert: dict[str, Any]) -> None:
+    """Tell staff an owed page keeps failing (``owed_answered``)."""
+    logger.error("inventory sync page keeps failing", extra=alert)
 
 
 def owed_after_full(run: SyncRun) -> None:
@@ -140,7 +188,9 @@ __all__ = [
     "OWED_ALERT_AFTER_TRIES",
     "owe",
     "owed_after_full",
+    "owed_alert",
     "owed_answered",
+    "owed_dropped_by",
     "owed_due",
     "owed_inherited",
 ]

@@ -15,7 +15,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from integrations.errors import ProviderError
-from integrations.secrets_registry import staff_text
 from inventory.models import ReorderPoint, StockLevel, SyncRun
 from inventory.providers.base import (
     InventoryAdapter,
@@ -23,6 +22,7 @@ from inventory.providers.base import (
     RejectedLevel,
     StockLevelPage,
 )
+from inventory.services.errors import stored_text
 from inventory.services.sync_owed import owe, owed_answered, owed_due
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,9 @@ class SyncPosition:
     after_sku: str | None = None
     # Failed pages in a row (the run stops at MAX_FAILED_PAGES_IN_A_ROW).
     failures: int = 0
+    # Owed pages failed in a row: past MAX_FAILED_PAGES_IN_A_ROW the ERP is
+    # down and the run asks no more of them (its own pages count apart).
+    owed_failures: int = 0
     done: bool = False
     # A page of the listing was neither read nor owed (sync_owed): the run
     # does not move "since".
@@ -66,8 +69,9 @@ class SyncPosition:
             skus=tuple(data.get("skus") or ()),
             after_sku=data.get("after_sku"),
             failures=int(data.get("failures") or 0),
+            owed_failures=int(data.get("owed_failures") or 0),
             done=bool(data.get("done")),
-            incomplete=bool(data.get("incomplete")),
+            incomplete=_incomplete(data, run),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -77,9 +81,19 @@ class SyncPosition:
             "skus": list(self.skus),
             "after_sku": self.after_sku,
             "failures": self.failures,
+            "owed_failures": self.owed_failures,
             "done": self.done,
             "incomplete": self.incomplete,
         }
+
+
+def _incomplete(data: dict[str, Any], run: SyncRun) -> bool:
+    """A position saved before runs owed pages has no "incomplete": a page
+    it failed then was not owed, so any failed page in its errors is one
+    never read."""
+    if "incomplete" in data:
+        return bool(data["incomplete"])
+    return any("cursor" in error for error in run.errors)
 
 
 class PageSource:
@@ -97,11 +111,18 @@ class PageSource:
         # The index in ``run.owed`` of the owed page last asked (None: the
         # last query was the run's own).
         self._owed: int | None = None
+        # Staff alerts of owed pages, logged once the page is saved.
+        self.alerts: list[dict[str, Any]] = []
         self._known: list[str] | None = None
 
     def query(self, position: SyncPosition) -> LevelsQuery | None:
         """The query for the next page; None when none is left."""
-        due = owed_due(self.run) if self.owes else None
+        asks_owed = (
+            self.owes
+            and not position.done
+            and position.owed_failures < MAX_FAILED_PAGES_IN_A_ROW
+        )
+        due = owed_due(self.run) if asks_owed else None
         if due is not None:
             self._owed, query = due
             return query
@@ -128,9 +149,12 @@ class PageSource:
         ``error`` (recorded here; owed to later runs where it can be)."""
         now = timezone.now()
         if self._owed is not None:
-            answered = page is not None
-            owed_answered(self.run, self._owed, None if answered else error, now)
-            return position
+            failed = None if page is not None else error
+            alert = owed_answered(self.run, self._owed, failed, now)
+            if alert is not None:
+                self.alerts.append(alert)
+            owed_failures = 0 if failed is None else position.owed_failures + 1
+            return replace(position, owed_failures=owed_failures)
         if page is None and error is not None:
             page_failure_record(self.run, query, error)
             if not (self.owes and owe(self.run, query, error, now)):
@@ -192,7 +216,7 @@ def page_failure_record(run: SyncRun, query: LevelsQuery, error: ProviderError) 
                 "skus": len(query.skus),
                 "code": error.code,
                 "outcome": str(error.outcome),
-                "message": staff_text(error.message)[:200],
+                "message": stored_text(error.message, 200),
             },
         ]
     logger.warning(
@@ -213,9 +237,9 @@ def rejected_levels_record(run: SyncRun, rejected: tuple[RejectedLevel, ...]) ->
                 *run.errors,
                 {
                     "code": "invalid_level",
-                    "sku": level.sku,
-                    "location": level.location_code,
-                    "message": level.reason,
+                    "sku": stored_text(level.sku, 200),
+                    "location": stored_text(level.location_code, 200),
+                    "message": stored_text(level.reason, 200),
                 },
             ]
         logger.warning(

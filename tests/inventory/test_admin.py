@@ -203,3 +203,49 @@ def test_a_location_found_in_the_erp_waits_inactive_for_staff_to_enable(
         order_id="o-1", lines=[LineRequest("A", 1)]
     )
     assert reservation.lines.get().location == location
+
+
+def test_a_view_only_staff_user_cannot_enable_a_location(client):
+    # Enabling makes an unreviewed warehouse's stock sellable: it takes the
+    # change permission, like every other admin action.
+    from django.contrib.auth.models import Permission, User
+
+    viewer = User.objects.create_user("viewer", password="pw-viewer-1", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_location"))
+    location = Location.objects.create(
+        code="NEWWH", active=False, discovered_at=timezone.now()
+    )
+    client.force_login(viewer)
+    url = reverse("admin:inventory_location_changelist")
+    assert client.get(url).status_code == 200
+    client.post(
+        url, {"action": "enable_locations", "_selected_action": [str(location.pk)]}
+    )
+    location.refresh_from_db()
+    assert location.active is False
+
+
+def test_switching_active_in_the_location_list_tells_the_storefront(admin_client):
+    now = timezone.now()
+    services.stock_levels_apply(
+        account=None, records=[StockLevelRecord("A", "NEWWH", 50, now)], now=now
+    )
+    location = Location.objects.get(code="NEWWH")
+    announced = Event.objects.filter(name=services.LEVEL_CHANGED)
+    assert not announced.exists()
+    admin_client.post(
+        reverse("admin:inventory_location_changelist"),
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-0-id": str(location.pk),
+            "form-0-priority": "1000",
+            "form-0-active": "on",
+            "_save": "Save",
+        },
+    )
+    location.refresh_from_db()
+    assert location.active is True
+    assert [(e.payload["state"], e.payload["available"]) for e in announced] == [
+        ("in_stock", 50)
+    ]

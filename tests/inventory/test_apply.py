@@ -127,3 +127,34 @@ def test_a_location_the_erp_names_that_we_lack_is_created_inactive(caplog):
     assert "inventory location created inactive" in caplog.messages
     with pytest.raises(InsufficientStock):
         services.reservation_create(order_id="o-1", lines=[LineRequest("A", 1)])
+
+
+def _announced():
+    return [
+        (e.payload["state"], e.payload["previous_state"], e.payload["available"])
+        for e in Event.objects.filter(name=services.LEVEL_CHANGED).order_by("pk")
+    ]
+
+
+def test_stock_at_an_inactive_location_is_announced_only_once_enabled():
+    # An ERP-found warehouse sells nothing until enabled (API and
+    # reservations skip it): the storefront is not told its stock is
+    # available, and is told once staff enable it, and again when disabled.
+    erp = ProviderAccountFactory(kind="inventory", slug="erp-wh")
+    now = timezone.now()
+    _apply(StockLevelRecord("A", "NEWWH", 0, now - timedelta(minutes=5)), now=now)
+    location = Location.objects.get(code="NEWWH")
+    assert location.active is False
+    _apply(StockLevelRecord("A", "NEWWH", 5, now), account=erp, now=now)
+    assert StockLevel.objects.get(sku="A").on_hand == 5
+    assert _announced() == []
+
+    services.location_active_set(location_id=location.pk, active=True)
+    assert _announced() == [("low", "out_of_stock", 5)]
+    reservation = services.reservation_create(
+        order_id="o-1", lines=[LineRequest("A", 1)]
+    )
+    assert reservation.lines.get().location == location
+
+    services.location_active_set(location_id=location.pk, active=False)
+    assert _announced()[-1] == ("out_of_stock", "low", 0)

@@ -268,6 +268,27 @@ def test_a_providers_text_is_stored_with_known_secrets_masked(erp, monkeypatch):
     assert "[redacted]" in run.errors[0]["message"]
 
 
+def test_a_nul_or_lone_surrogate_in_an_erp_message_is_stored_replaced(erp, monkeypatch):
+    # PostgreSQL refuses NUL in jsonb and UTF-8 cannot carry a lone
+    # surrogate: stored as is, the run's save failed, and so did every run.
+    _erp_level(erp, "A", 5)
+    _erp_level(erp, "B", 5)
+    _erp_level(erp, "C", 5)
+    real = SandboxInventoryAdapter.levels
+
+    def first_page_fails(self, query):
+        if query.cursor == "":
+            raise Unknown("bad\x00gate\ud800way", code="server_error")
+        return real(self, query)
+
+    monkeypatch.setattr(SandboxInventoryAdapter, "levels", first_page_fails)
+    run = services.inventory_sync(account=erp)
+    assert run.status == "partial"
+    run.refresh_from_db()
+    assert run.errors[0]["message"] == "bad\ufffdgate\ufffdway"
+    assert run.owed[0]["message"] == "bad\ufffdgate\ufffdway"
+
+
 def test_command_prints_progress_and_summary(erp):
     for n in range(3):
         _erp_level(erp, f"S{n}", 10)
