@@ -194,6 +194,8 @@ def _is_stale(record: IdempotencyRecord) -> bool:
     now = timezone.now()
     if record.created_at < now - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS):
         return True
+    if record.state == IdempotencyRecord.State.ABANDONED:
+        return True
     timeout = timedelta(seconds=settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS)
     return (
         record.state == IdempotencyRecord.State.IN_FLIGHT
@@ -205,35 +207,64 @@ def _claim(
     owner: str, key: str, request: Request, fingerprint: str
 ) -> IdempotencyRecord | Response:
     """Insert the in-flight record, or answer from the one already there."""
-    rerun_of = None
     for _attempt in range(3):
         try:
             with savepoint_if_nested():
                 record = _new_record(owner, key, request, fingerprint)
-            record.rerun_of = rerun_of
             return record
         except IntegrityError:
             existing = IdempotencyRecord.objects.filter(owner=owner, key=key).first()
         if existing is None:
             continue  # released by a failed first attempt meanwhile: claim again
         if _is_stale(existing):
-            # Conditional on the same row state, so two retries cannot both
-            # delete a record the other has just created.
-            taken = IdempotencyRecord.objects.filter(
-                pk=existing.pk, created_at=existing.created_at, state=existing.state
-            ).delete()[0]
-            if taken and _died_in_flight(existing, fingerprint):
-                rerun_of = existing.created_at
-            continue
+            taken = _take_over(existing, request, fingerprint)
+            if taken is not None:
+                return taken
+            continue  # another retry took it first: answer from its record
         return _answer_from(existing, fingerprint)
     raise _in_use()
 
 
+def _take_over(
+    record: IdempotencyRecord, request: Request, fingerprint: str
+) -> IdempotencyRecord | None:
+    """Make the stale ``record`` this request's in-flight record, in one
+    conditional UPDATE that keeps the row: of two retries racing for it one
+    wins and the other finds it in flight, never a gap between a delete and
+    an insert where a retry would run as a first run. ``None``: lost."""
+    rerun = _died_in_flight(record, fingerprint)
+    fields: dict[str, Any] = {
+        "created_at": timezone.now(),
+        "state": IdempotencyRecord.State.IN_FLIGHT,
+        "method": request.method or "",
+        "path": request.path[:512],
+        "request_hash": fingerprint,
+        "response_status": None,
+        "response_body": None,
+        "response_headers": {},
+        "completed_at": None,
+    }
+    if not rerun:
+        fields["done_mark"] = ""  # another request's deeds are not this one's
+    taken = IdempotencyRecord.objects.filter(
+        pk=record.pk, created_at=record.created_at, state=record.state
+    ).update(**fields)
+    if not taken:
+        return None
+    rerun_of = record.created_at if rerun else None
+    for name, value in fields.items():
+        setattr(record, name, value)
+    record.rerun_of = rerun_of
+    return record
+
+
 def _died_in_flight(record: IdempotencyRecord, fingerprint: str) -> bool:
-    """The stale record was this same request's, left in flight by a worker
-    that died: the handler now runs as its re-run (integrations.reruns)."""
+    """The stale record was this same request's, left in flight (or
+    abandoned) by a worker that died: the handler now runs as its re-run
+    (integrations.reruns)."""
     return (
-        record.state == IdempotencyRecord.State.IN_FLIGHT
+        record.state
+        in (IdempotencyRecord.State.IN_FLIGHT, IdempotencyRecord.State.ABANDONED)
         and record.request_hash == fingerprint
     )
 
@@ -309,11 +340,16 @@ def _run(
     kwargs: dict,
 ) -> HttpResponseBase:
     try:
-        with rerunning(record.rerun_of):
+        with rerunning(record.rerun_of, record_id=record.pk):
             response = _respond(view, request, handler, args, kwargs)
-    except BaseException:
-        # Including SystemExit from a worker timeout: the client may retry.
+    except Exception:
+        # An error of ours, answered 500: the client may retry as anew.
         _release(record)
+        raise
+    except BaseException:
+        # A worker timeout (SystemExit) may strike after the handler's own
+        # commits: the retry must re-run it, at once, not run anew.
+        _abandon(record)
         raise
     # The handler has committed on its own: a death here leaves the record in
     # flight and the retry runs the handler again, which must find its work.
@@ -338,7 +374,7 @@ def _run_shared(
             if isinstance(claimed, Response):
                 return claimed
             record = claimed
-            with rerunning(record.rerun_of):
+            with rerunning(record.rerun_of, record_id=record.pk):
                 response = _respond(view, request, handler, args, kwargs)
             group_join()  # the response shares the handler's last commit
             _finish(record, response)
@@ -374,10 +410,23 @@ def _finish(record: IdempotencyRecord, response: HttpResponseBase) -> None:
 
 
 def _release(record: IdempotencyRecord) -> None:
+    # Only while the record is still this run's: a retry that took it over
+    # (a run slower than the in-flight timeout) keeps the row, not the time.
     IdempotencyRecord.objects.filter(
-        pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT
+        pk=record.pk,
+        created_at=record.created_at,
+        state=IdempotencyRecord.State.IN_FLIGHT,
     ).delete()
     logger.info("idempotency record released", extra={"idempotency_record": record.pk})
+
+
+def _abandon(record: IdempotencyRecord) -> None:
+    IdempotencyRecord.objects.filter(
+        pk=record.pk,
+        created_at=record.created_at,
+        state=IdempotencyRecord.State.IN_FLIGHT,
+    ).update(state=IdempotencyRecord.State.ABANDONED)
+    logger.info("idempotency record abandoned", extra={"idempotency_record": record.pk})
 
 
 _COMPLETED_FIELDS = (
@@ -415,6 +464,9 @@ def _complete(record: IdempotencyRecord, response: Response) -> None:
     row_update_later(
         record,
         _COMPLETED_FIELDS,
-        where={"state": IdempotencyRecord.State.IN_FLIGHT},
+        where={
+            "state": IdempotencyRecord.State.IN_FLIGHT,
+            "created_at": record.created_at,
+        },
         then=checked,
     )

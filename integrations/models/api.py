@@ -64,6 +64,9 @@ class IdempotencyRecord(models.Model):
     class State(models.TextChoices):
         IN_FLIGHT = "in_flight"
         COMPLETED = "completed"
+        # The handler ended by a BaseException (a worker timeout): the
+        # retry takes the record over at once as a re-run.
+        ABANDONED = "abandoned"
 
     owner = models.CharField(max_length=64, help_text="api-key:<id> or user:<id>")
     key = models.CharField(max_length=255)
@@ -76,6 +79,9 @@ class IdempotencyRecord(models.Model):
     response_headers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # What the handler did, written in the transaction that did it
+    # (integrations.reruns.record_done): a re-run is credited with this only.
+    done_mark = models.CharField(max_length=128, blank=True, default="")
     # Not stored: when the dead request this one took over began (set by the
     # claim, read around the handler as integrations.reruns).
     rerun_of: datetime | None = None

@@ -5,13 +5,13 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
+from django.db import transaction
 from django.utils import timezone
 
 from integrations.errors import NotProcessed, ProviderError, Rejected
-from integrations.reruns import rerun_since
+from integrations.reruns import done_by_dead_run, record_done
 from payments.models import (
     Payment,
-    PaymentAttempt,
     PaymentStatus,
     ReviewReason,
     ReviewState,
@@ -69,9 +69,7 @@ def payment_capture(
     """Capture an authorized payment, all of it or ``amount`` (partial)."""
     payment.refresh_from_db()
     if payment.status != PaymentStatus.AUTHORIZED:
-        if _done_by_its_dead_run(payment, "capture", PaymentStatus.CAPTURED) and (
-            amount is None or amount == payment.amount_captured
-        ):
+        if _captured_by_its_dead_run(payment, amount):
             return payment
         raise InvalidState(f"A {payment.status} payment cannot be captured.")
     remaining = payment.amount_authorized - payment.amount_captured
@@ -97,14 +95,16 @@ def payment_capture(
         logger.warning("payment capture outcome unknown", extra=log_ids(payment))
         return mark_unknown(payment)
     logger.info("payment captured", extra={**log_ids(payment), "actor": actor})
-    return advance(payment, change_from_result(result))
+    return _advanced(payment, "capture", result)
 
 
 def payment_void(*, payment: Payment, actor: str = "") -> Payment:
     """Release an authorization (or abandon a 3-D Secure payment)."""
     payment.refresh_from_db()
     if payment.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.REQUIRES_ACTION):
-        if _done_by_its_dead_run(payment, "void", PaymentStatus.VOIDED):
+        if payment.status == PaymentStatus.VOIDED and _done_by_its_dead_run(
+            payment, "void"
+        ):
             return payment
         raise InvalidState(f"A {payment.status} payment cannot be voided.")
 
@@ -124,26 +124,52 @@ def payment_void(*, payment: Payment, actor: str = "") -> Payment:
         logger.warning("payment void outcome unknown", extra=log_ids(payment))
         return mark_unknown(payment)
     logger.info("payment voided", extra={**log_ids(payment), "actor": actor})
-    return advance(payment, change_from_result(result))
+    return _advanced(payment, "void", result)
 
 
-def _done_by_its_dead_run(payment: Payment, operation: str, done: str) -> bool:
+def _advanced(payment: Payment, operation: str, result: PaymentResult) -> Payment:
+    """``advance`` with the result, noting on this request's idempotency
+    record (integrations.reruns) in the same commit that it did it."""
+    # No savepoint, as in advance: inside a commit group it aborts it whole.
+    with transaction.atomic(savepoint=False):
+        row = advance(payment, change_from_result(result))
+        record_done(_mark(payment, operation))
+    return row
+
+
+def _mark(payment: Payment, operation: str) -> str:
+    return f"payment.{operation}:{payment.public_id}"
+
+
+# A capture stays done when refunds follow it.
+_CAPTURED = (
+    PaymentStatus.CAPTURED,
+    PaymentStatus.PARTIALLY_REFUNDED,
+    PaymentStatus.REFUNDED,
+)
+
+
+def _captured_by_its_dead_run(payment: Payment, amount: int | None) -> bool:
+    return (
+        payment.status in _CAPTURED
+        and (amount is None or amount == payment.amount_captured)
+        and _done_by_its_dead_run(payment, "capture")
+    )
+
+
+def _done_by_its_dead_run(payment: Payment, operation: str) -> bool:
     """Whether this request re-runs one whose worker died after it did
-    ``operation``: the payment is ``done`` and the operation was attempted at
-    the gateway since that request began. Its answer is the payment as the
-    first run would have answered; any other request is refused."""
-    since = rerun_since()
-    if since is None or payment.status != done:
-        return False
-    attempted_since = PaymentAttempt.objects.filter(
-        payment=payment, operation=operation, created_at__gte=since
-    ).exists()
-    if attempted_since:
+    ``operation``: its own idempotency record says so (written with the
+    payment's change), never another request's attempt. Its answer is the
+    payment as the first run would have answered; any other request is
+    refused."""
+    done = done_by_dead_run(_mark(payment, operation))
+    if done:
         logger.info(
             "payment follow-up answered for a re-run request",
             extra={**log_ids(payment), "operation": operation},
         )
-    return attempted_since
+    return done
 
 
 def _already_voided(payment: Payment) -> PaymentResult | None:

@@ -17,6 +17,7 @@ from integrations import registry
 from integrations.attempts import attempt_run
 from integrations.errors import ProviderError
 from integrations.events import event_emit
+from integrations.reruns import done_by_dead_run, record_done
 from integrations.secrets_registry import staff_text
 from shipping.models import Shipment, ShipmentAttempt, ShipmentParcel, ShipmentStatus
 from shipping.providers.base import VoidRequest, VoidResult
@@ -31,8 +32,13 @@ VOID_CLAIM = timedelta(minutes=10)
 
 def shipment_void(*, shipment: Shipment) -> Shipment:
     """Void a bought label; refused once the parcel is moving, and while
-    another void of it is under way."""
+    another void of it is under way. A retry of a request whose worker died
+    after voiding answers the voided shipment, as the first run did."""
     if shipment.status != ShipmentStatus.PURCHASED:
+        if shipment.status == ShipmentStatus.VOIDED and done_by_dead_run(
+            _mark(shipment)
+        ):
+            return shipment
         raise InvalidState(f"a {shipment.status} shipment cannot be voided")
     if shipment_has_moved(shipment=shipment):
         raise InvalidState("the parcel is already in transit", code="in_transit")
@@ -66,9 +72,16 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
                 subject=shipment.public_id,
                 payload=shipment_event_payload(shipment),
             )
+        # Ours or recorded by a process that took our claim over: the
+        # carrier voided it for this request, which answers the shipment.
+        record_done(_mark(shipment))
     if not ours:
         shipment.refresh_from_db()
     return shipment
+
+
+def _mark(shipment: Shipment) -> str:
+    return f"shipment.void:{shipment.public_id}"
 
 
 def _claim(shipment: Shipment) -> datetime:

@@ -7,15 +7,19 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from integrations.api import idempotency
 from integrations.events import Event
+from integrations.models import IdempotencyRecord
 from shipping import services
 from shipping.models import SandboxLabel, Shipment, ShipmentAttempt, ShipmentStatus
 from shipping.providers.base import VoidResult
 from shipping.providers.sandbox import SandboxShippingAdapter
+from shipping.services import voids
 from tests.factories import ApiKeyFactory
 from tests.shipping.helpers import carrier
 from tests.shipping.test_labels import _quote
@@ -162,3 +166,64 @@ def test_a_void_resent_after_its_process_died_past_the_carrier_settles_once():
         "idempotency_key", flat=True
     )
     assert set(keys) == {f"{shipment.idempotency_key}-void"}
+
+
+def _void_client() -> APIClient:
+    key = ApiKeyFactory(scopes=["shipping:read", "shipping:write"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    return client
+
+
+def _killed(*args, **kwargs):
+    raise SystemExit(1)  # gunicorn's worker timeout
+
+
+def _void_killed_before_its_answer(api: APIClient, url: str, monkeypatch) -> None:
+    with monkeypatch.context() as m:
+        m.setattr(idempotency, "_complete", _killed)
+        with pytest.raises(SystemExit):
+            api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+    # The client retries once the in-flight record counts as abandoned.
+    timeout = settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS + 1
+    IdempotencyRecord.objects.filter(state="in_flight").update(
+        created_at=timezone.now() - timedelta(seconds=timeout)
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_label_void_retried_after_a_death_answers_what_the_first_did(monkeypatch):
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="d1")
+    api = _void_client()
+    url = f"{SHIPMENTS}{shipment.public_id}/void/"
+    _void_killed_before_its_answer(api, url, monkeypatch)
+    assert Shipment.objects.get().status == ShipmentStatus.VOIDED
+
+    retry = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+
+    # The first run voided the label and answered 200; one carrier void.
+    assert retry.status_code == 200, (retry.status_code, retry.json())
+    assert retry.json()["status"] == "voided"
+    assert ShipmentAttempt.objects.filter(operation="void_label").count() == 1
+    assert Event.objects.filter(name="shipment.voided").count() == 1
+    other = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-2")
+    assert other.status_code == 409, other.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_void_retry_is_not_credited_with_another_requests_void(monkeypatch):
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="d2")
+    api = _void_client()
+    url = f"{SHIPMENTS}{shipment.public_id}/void/"
+    with monkeypatch.context() as m:
+        # The dead request never reached the void: staff voided it meanwhile.
+        m.setattr(voids, "_claim", _killed)
+        with pytest.raises(SystemExit):
+            api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+    services.shipment_void(shipment=Shipment.objects.get())
+
+    retry = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+
+    assert retry.status_code == 409, (retry.status_code, retry.json())

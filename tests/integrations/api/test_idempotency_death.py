@@ -175,12 +175,12 @@ def test_a_buy_killed_during_the_carrier_call_is_never_bought_again(monkeypatch)
 # after a death must find what the first did. Any other idempotent handler
 # shares its commits with the response (@idempotent(share_commits=True)).
 RERUN_FINDS_THE_FIRST = {
-    "payments.api.PaymentCaptureView.post": "the capture attempt, then the payment",
-    "payments.api.PaymentVoidView.post": "the void attempt, then the payment",
+    "payments.api.PaymentCaptureView.post": "the capture attempt, then its mark",
+    "payments.api.PaymentVoidView.post": "the void attempt, then its mark",
     "payments.api.PaymentRefundsView.post": "the refund's key",
     "payments.api.CustomerPaymentMethodsView.post": "the saved method's key",
     "shipping.api.ShipmentsView.post": "the shipment's key",
-    "shipping.api.ShipmentVoidView.post": "the void claim, then the status",
+    "shipping.api.ShipmentVoidView.post": "the void claim, then its mark",
     "shipping.api.PickupsView.post": "the pickup's key",
     "shipping.api.PickupCancelView.post": "a cancelled pickup is answered",
     "notifications.api.EmailsView.post": "the message's key",
@@ -278,3 +278,75 @@ def test_a_capture_or_void_killed_after_the_gateway_call_is_done_once(
     retry = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
     assert retry.status_code == 200, retry.content
     assert retry.json()["status"] == status
+
+
+def _captured_then_killed(api: APIClient, monkeypatch) -> str:
+    url = f"{PAYMENTS}{_authorized_payment(api)}/capture/"
+    with monkeypatch.context() as m:
+        _killed_before_the_response_is_stored(m)
+        with pytest.raises(SystemExit):
+            api.post(url, {"amount": 600}, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    _minutes_later()
+    return url
+
+
+def test_two_retries_racing_for_the_dead_record_still_answer_as_the_first(
+    monkeypatch,
+):
+    # The retry takes the dead record over in place (one conditional
+    # UPDATE): no moment without a record in which a second retry could
+    # insert its own and run as a first run, storing a 409 for the key.
+    ProviderAccountFactory(slug="sbx-primary", priority=1)
+    api = _client("payments:read", "payments:write")
+    url = _captured_then_killed(api, monkeypatch)
+    dead = IdempotencyRecord.objects.get(key="op-1")
+
+    real = idempotency._new_record
+    calls = {"n": 0}
+    other = {}
+
+    def racing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the first retry inserts again: a gap was open
+            other["response"] = api.post(
+                url, {"amount": 600}, format="json", HTTP_IDEMPOTENCY_KEY="op-1"
+            )
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(idempotency, "_new_record", racing)
+    first = api.post(url, {"amount": 600}, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    monkeypatch.setattr(idempotency, "_new_record", real)
+    later = api.post(url, {"amount": 600}, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+
+    # The capture was made by this key's first run: it answered 200.
+    assert later.status_code == 200, later.json()
+    assert first.status_code == 200, first.json()
+    assert "response" not in other, other["response"].json()
+    assert IdempotencyRecord.objects.get(key="op-1").pk == dead.pk
+
+
+def test_a_retry_losing_the_race_for_the_dead_record_answers_from_the_winner(
+    monkeypatch,
+):
+    ProviderAccountFactory(slug="sbx-primary", priority=1)
+    api = _client("payments:read", "payments:write")
+    url = _captured_then_killed(api, monkeypatch)
+
+    real = idempotency._is_stale
+    other = {}
+
+    def racing(record):
+        stale = real(record)
+        if stale and not other:  # the other retry takes it over meanwhile
+            other["started"] = True
+            other["response"] = api.post(
+                url, {"amount": 600}, format="json", HTTP_IDEMPOTENCY_KEY="op-1"
+            )
+        return stale
+
+    monkeypatch.setattr(idempotency, "_is_stale", racing)
+    loser = api.post(url, {"amount": 600}, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+
+    assert other["response"].status_code == 200, other["response"].json()
+    assert (loser.status_code, loser["Idempotent-Replayed"]) == (200, "true")
+    assert SandboxCharge.objects.get(kind="payment").status == "captured"

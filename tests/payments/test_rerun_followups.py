@@ -1,0 +1,155 @@
+"""Capture and void retried after the worker died (integrations.reruns): the
+retry answers 200 only for what the dead request itself did, as its first
+run would have; anything another request did meanwhile is a 409 as for a
+fresh request. Real commits (``transaction=True``): what committed with
+what is the point."""
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from rest_framework.response import Response
+from rest_framework.test import APIClient
+
+from integrations.api import idempotency
+from integrations.models import IdempotencyRecord
+from payments import api as payments_api
+from payments.models import Payment, SandboxCharge
+from tests.factories import ApiKeyFactory, ProviderAccountFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PAYMENTS = "/api/v1/payments/"
+
+
+@pytest.fixture
+def api() -> APIClient:
+    ProviderAccountFactory(slug="sbx-primary", priority=1)
+    client = APIClient()
+    key = ApiKeyFactory(scopes=("payments:read", "payments:write")).raw_key
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+def _authorized_payment(api: APIClient) -> str:
+    body = {
+        "order_id": "o-1",
+        "amount": 1000,
+        "currency": "EUR",
+        "source_token": "tok_success",
+        "capture": False,
+    }
+    created = api.post(PAYMENTS, body, format="json", HTTP_IDEMPOTENCY_KEY="pay-1")
+    assert created.json()["status"] == "authorized", created.content
+    return created.json()["id"]
+
+
+def _killed(*args, **kwargs):
+    raise SystemExit(1)  # gunicorn's worker timeout
+
+
+def _minutes_later() -> None:
+    timeout = settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS + 1
+    IdempotencyRecord.objects.filter(state="in_flight").update(
+        created_at=timezone.now() - timedelta(seconds=timeout)
+    )
+
+
+@pytest.mark.parametrize(
+    ("operation", "dead_body", "other_body"),
+    [
+        # The dead request asked for the full amount; another key captured 400.
+        ("capture", {}, {"amount": 400}),
+        # Same amount, but captured by another key, not by the dead request.
+        ("capture", {"amount": 600}, {"amount": 600}),
+        ("void", {}, {}),
+    ],
+    ids=["full-vs-partial-by-other-key", "same-amount-other-key", "void-other-key"],
+)
+def test_a_retry_is_not_credited_with_another_keys_capture_or_void(
+    api, monkeypatch, operation, dead_body, other_body
+):
+    url = f"{PAYMENTS}{_authorized_payment(api)}/{operation}/"
+    with monkeypatch.context() as m:
+        # Killed dead right after the in-flight record committed, before the
+        # handler did anything.
+        m.setattr(idempotency, "_run", lambda *a, **k: Response({}, status=503))
+        api.post(url, dead_body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert IdempotencyRecord.objects.filter(key="op-1", state="in_flight").exists()
+
+    other = api.post(url, other_body, format="json", HTTP_IDEMPOTENCY_KEY="op-2")
+    assert other.status_code == 200, other.content
+
+    _minutes_later()
+    retry = api.post(url, dead_body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    # The dead request did nothing: a 409 as for a fresh request.
+    assert retry.status_code == 409, (retry.status_code, retry.json())
+
+
+def test_a_capture_retried_after_a_partial_refund_answers_what_the_first_did(
+    api, monkeypatch
+):
+    pid = _authorized_payment(api)
+    url = f"{PAYMENTS}{pid}/capture/"
+    with monkeypatch.context() as m:
+        # Captured and recorded; the worker dies before storing the response.
+        m.setattr(idempotency, "_complete", _killed)
+        with pytest.raises(SystemExit):
+            api.post(url, {"amount": 600}, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert Payment.objects.get(public_id=pid).status == "captured"
+    refund = api.post(
+        f"{PAYMENTS}{pid}/refunds/",
+        {"amount": 100},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="ref-1",
+    )
+    assert refund.status_code in (200, 201), refund.content
+
+    _minutes_later()
+    retry = api.post(url, {"amount": 600}, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert retry.status_code == 200, (retry.status_code, retry.json())
+    assert retry.json()["status"] == "partially_refunded"
+    assert retry.json()["amount_captured"] == 600
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "status"),
+    [("capture", {"amount": 600}, "captured"), ("void", {}, "voided")],
+)
+def test_a_timeout_after_the_operation_inside_the_handler_is_answered_on_retry(
+    api, monkeypatch, operation, body, status
+):
+    # The timeout strikes after the service captured (voided) and recorded
+    # it, while the handler renders the payment: the record is kept,
+    # abandoned, and the retry (at once, no in-flight timeout to wait out)
+    # re-runs the request.
+    pid = _authorized_payment(api)
+    url = f"{PAYMENTS}{pid}/{operation}/"
+    with monkeypatch.context() as m:
+        m.setattr(payments_api, "_payment_response", _killed)
+        with pytest.raises(SystemExit):
+            api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert Payment.objects.get(public_id=pid).status == status
+    assert IdempotencyRecord.objects.get(key="op-1").state == "abandoned"
+
+    retry = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert retry.status_code == 200, (retry.status_code, retry.json())
+    assert retry.json()["status"] == status
+    assert SandboxCharge.objects.get(kind="payment").status == status
+    again = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert (again.status_code, again["Idempotent-Replayed"]) == (200, "true")
+
+
+def test_another_body_under_an_abandoned_key_is_not_credited(api, monkeypatch):
+    # Same key, another request: it takes the abandoned record over but is
+    # no re-run of it, and what the dead request did is not its own.
+    pid = _authorized_payment(api)
+    url = f"{PAYMENTS}{pid}/capture/"
+    with monkeypatch.context() as m:
+        m.setattr(payments_api, "_payment_response", _killed)
+        with pytest.raises(SystemExit):
+            api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+
+    other = api.post(url, {"amount": 1000}, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert other.status_code == 409, (other.status_code, other.json())
