@@ -124,7 +124,10 @@ def _cancel_settled(pickup: Pickup, number: str) -> None:
         pickup.save(update_fields=fields)
     elif number != pickup.confirmation_number:
         pickup.save(update_fields=fields[1:])
-        _booked(pickup, BookedPickup(number, pickup.pickup_date))
+        same_place = pickup.location_code  # FedEx's, kept for the next cancel
+        _booked(
+            pickup, BookedPickup(number, pickup.pickup_date, location_code=same_place)
+        )
     else:
         pickup.status = PickupStatus.SCHEDULED  # announced scheduled already
         pickup.save(update_fields=fields)
@@ -243,9 +246,10 @@ def pickup_cancel(*, pickup: Pickup) -> Pickup:
     refusal or "not found" does not tell whether ours landed or the pickup
     was done: it ends ``unknown`` with the carrier's answer, for staff
     (``pickup_resolve``). Every try carries one key for the cancellation."""
-    if pickup.status == PickupStatus.CANCELLED:
-        return pickup
-    claimed_at, in_doubt = _cancel_claim(pickup)
+    claim = None if pickup.status == PickupStatus.CANCELLED else _cancel_claim(pickup)
+    if claim is None:
+        return pickup  # cancelled already (maybe by a cancel running meanwhile)
+    claimed_at, in_doubt = claim
     try:
         _cancel_at_carrier(pickup, in_doubt)
     finally:
@@ -256,14 +260,17 @@ def pickup_cancel(*, pickup: Pickup) -> Pickup:
     return pickup
 
 
-def _cancel_claim(pickup: Pickup) -> tuple[datetime, bool]:
+def _cancel_claim(pickup: Pickup) -> tuple[datetime, bool] | None:
     """Take the cancel for this call, and whether an earlier cancel of ours
     may have landed, both read from the row: a second cancel started
-    meanwhile (a double click) is refused, so never reads our mark."""
+    meanwhile (a double click) is refused, so never reads our mark. None
+    when the row is cancelled already."""
     now = timezone.now()
     with transaction.atomic():
         row = Pickup.objects.select_for_update().get(pk=pickup.pk)
         pickup.status, pickup.cancel_requested_at = row.status, row.cancel_requested_at
+        if row.status == PickupStatus.CANCELLED:
+            return None
         if row.status != PickupStatus.SCHEDULED:
             raise InvalidState(f"a {row.status} pickup cannot be cancelled")
         if row.cancel_started_at and row.cancel_started_at > now - CANCEL_CLAIM:
