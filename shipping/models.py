@@ -249,9 +249,12 @@ class Pickup(models.Model):
     confirmation_number = models.CharField(max_length=64, blank=True, default="")
     location_code = models.CharField(max_length=64, blank=True, default="")
     failure_message = models.CharField(max_length=255, blank=True, default="")
-    # Set before a cancel goes out, cleared by a refusal (or a first try never
-    # sent): only a retry after a lost answer reads "not found" as ours landed.
+    # Set right before our cancel request itself goes out, cleared by a
+    # definite answer to a first try: an earlier cancel of ours may have landed.
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # Set while a cancel is at the carrier: a second one meanwhile is refused
+    # (shipping.services.pickups).
+    cancel_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     shipments = models.ManyToManyField(Shipment, blank=True, related_name="pickups")
     created_at = models.DateTimeField(default=timezone.now)
 

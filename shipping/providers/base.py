@@ -391,6 +391,7 @@ class PickupCancellation:
     # One key per pickup's cancellation, the same on every retry: sent where
     # the carrier documents an idempotency header, and kept with each call.
     idempotency_key: str = ""
+    on_send: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -522,6 +523,11 @@ class ShippingAdapter(BaseAdapter):
         self._require_support("cancel_pickup")
         validation.require(request.confirmation_number, "confirmation_number")
         self.carrier_cancel_pickup(request)
+
+    def cancel_going_out(self, request: PickupCancellation) -> None:
+        """Right before the cancel goes out: credentials (a token), then on_send."""
+        getattr(self, "auth_headers", dict)()  # a token fetched first, if any
+        request.on_send()
 
     def validate_address(self, address: Address) -> AddressValidation:
         self._require_support("validate_address")

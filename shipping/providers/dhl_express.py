@@ -353,6 +353,7 @@ class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
         )
 
     def carrier_cancel_pickup(self, request: PickupCancellation) -> None:
+        self.cancel_going_out(request)
         self.send(
             "DELETE",
             f"/pickups/{path_segment(request.confirmation_number)}",

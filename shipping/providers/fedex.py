@@ -410,6 +410,7 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             "scheduledDate": request.pickup_date.isoformat(),
             "location": request.location_code or None,
         }
+        self.cancel_going_out(request)
         self.send(
             "PUT",
             "/pickup/v1/pickups/cancel",

@@ -298,6 +298,7 @@ class SandboxShippingAdapter(SandboxAdapter, ShippingAdapter):
                     http_status=404,
                 )
 
+        self.cancel_going_out(request)
         self.sandbox_call("cancel_pickup", cancel)
 
     def carrier_validate_address(self, address: Address) -> AddressValidation:

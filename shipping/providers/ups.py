@@ -392,6 +392,7 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         )
 
     def carrier_cancel_pickup(self, request: PickupCancellation) -> None:
+        self.cancel_going_out(request)
         self.send(
             "DELETE",
             f"/api/shipments/{VERSION}/pickup/02",  # 02: cancel by PRN

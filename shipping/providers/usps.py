@@ -420,6 +420,7 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         # USPS changes a pickup only against the ETag it last answered.
         path = f"/pickup/v3/carrier-pickup/{path_segment(request.confirmation_number)}"
         current = self.send_response("GET", path, operation="usps_get_pickup")
+        self.cancel_going_out(request)
         self.send_response(
             "DELETE",
             path,

@@ -4,6 +4,8 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import NoReturn
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -17,10 +19,14 @@ from shipping import codec
 from shipping.models import Pickup, PickupStatus, Shipment, ShipmentStatus
 from shipping.providers.base import Pickup as BookedPickup
 from shipping.providers.base import PickupCancellation, PickupRequest
-from shipping.providers.validation import check_pickup
+from shipping.providers.validation import InvalidShippingRequest, check_pickup
 from shipping.services.errors import InvalidState, NotFound, ShippingError
 
 logger = logging.getLogger(__name__)
+
+# Longer than any carrier call with its retries: a cancel claim older than
+# this belongs to a process that died.
+CANCEL_CLAIM = timedelta(minutes=10)
 
 
 def pickup_schedule(
@@ -79,9 +85,11 @@ def _same_request(
 
 
 def pickup_resolve(*, pickup: Pickup, confirmation_number: str = "") -> Pickup:
-    """Settle a pickup whose booking is ``unknown`` from what staff learnt
-    from the carrier: booked under ``confirmation_number``, or (none given)
-    not booked, which frees its shipments for another pickup."""
+    """Settle an ``unknown`` pickup from what staff learnt from the carrier:
+    booked under ``confirmation_number``, or (none given) not booked, which
+    frees its shipments for another pickup. One whose cancel is in doubt is
+    still booked (scheduled again, a new cancel a first try) or, none given,
+    cancelled."""
     with transaction.atomic():
         locked = Pickup.objects.select_for_update().get(pk=pickup.pk)
         if locked.status != PickupStatus.UNKNOWN:
@@ -92,7 +100,9 @@ def pickup_resolve(*, pickup: Pickup, confirmation_number: str = "") -> Pickup:
                 "a confirmation number is up to 64 printable characters",
                 param="confirmation_number",
             )
-        if number:
+        if locked.cancel_requested_at is not None:
+            _cancel_settled(locked, number)
+        elif number:
             _booked(locked, BookedPickup(number[:64], locked.pickup_date))
         else:
             locked.status = PickupStatus.FAILED
@@ -103,6 +113,24 @@ def pickup_resolve(*, pickup: Pickup, confirmation_number: str = "") -> Pickup:
         extra={"pickup_id": locked.public_id, "status": locked.status},
     )
     return locked
+
+
+def _cancel_settled(pickup: Pickup, number: str) -> None:
+    # Our earlier cancel is no longer in doubt either way.
+    pickup.cancel_requested_at, pickup.failure_message = None, ""
+    fields = ["status", "cancel_requested_at", "failure_message"]
+    if not number:
+        pickup.status = PickupStatus.CANCELLED
+        pickup.save(update_fields=fields)
+    elif number != pickup.confirmation_number:
+        pickup.save(update_fields=fields[1:])
+        same_place = pickup.location_code  # FedEx's, kept for the next cancel
+        _booked(
+            pickup, BookedPickup(number, pickup.pickup_date, location_code=same_place)
+        )
+    else:
+        pickup.status = PickupStatus.SCHEDULED  # announced scheduled already
+        pickup.save(update_fields=fields)
 
 
 def _pickup_store(
@@ -211,18 +239,52 @@ def _booked(pickup: Pickup, booked: BookedPickup) -> None:
 
 
 def pickup_cancel(*, pickup: Pickup) -> Pickup:
-    """Cancel a scheduled pickup at the carrier. The carrier's "already
-    cancelled" (adapter code ``already_cancelled``) ends it cancelled; so
-    does its "not found" when an earlier try's answer was lost (ours may have
-    landed), never after a definite answer. Every try carries one key for
-    the cancellation."""
-    if pickup.status == PickupStatus.CANCELLED:
-        return pickup
-    if pickup.status != PickupStatus.SCHEDULED:
-        raise InvalidState(f"a {pickup.status} pickup cannot be cancelled")
+    """Cancel a scheduled pickup at the carrier; 409 ``cancel_in_progress``
+    while another cancel of it is at the carrier. The carrier's success or
+    "already cancelled" (adapter code ``already_cancelled``) ends it
+    cancelled. After a try whose cancel went out and lost its answer, a
+    refusal or "not found" does not tell whether ours landed or the pickup
+    was done: it ends ``unknown`` with the carrier's answer, for staff
+    (``pickup_resolve``). Every try carries one key for the cancellation."""
+    claim = None if pickup.status == PickupStatus.CANCELLED else _cancel_claim(pickup)
+    if claim is None:
+        return pickup  # cancelled already (maybe by a cancel running meanwhile)
+    claimed_at, in_doubt = claim
+    try:
+        _cancel_at_carrier(pickup, in_doubt)
+    finally:
+        Pickup.objects.filter(pk=pickup.pk, cancel_started_at=claimed_at).update(
+            cancel_started_at=None
+        )
+        pickup.cancel_started_at = None
+    return pickup
+
+
+def _cancel_claim(pickup: Pickup) -> tuple[datetime, bool] | None:
+    """Take the cancel for this call, and whether an earlier cancel of ours
+    may have landed, both read from the row: a second cancel started
+    meanwhile (a double click) is refused, so never reads our mark. None
+    when the row is cancelled already."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = Pickup.objects.select_for_update().get(pk=pickup.pk)
+        pickup.status, pickup.cancel_requested_at = row.status, row.cancel_requested_at
+        if row.status == PickupStatus.CANCELLED:
+            return None
+        if row.status != PickupStatus.SCHEDULED:
+            raise InvalidState(f"a {row.status} pickup cannot be cancelled")
+        if row.cancel_started_at and row.cancel_started_at > now - CANCEL_CLAIM:
+            raise InvalidState(
+                "a cancel of this pickup is already under way",
+                code="cancel_in_progress",
+            )
+        row.cancel_started_at = pickup.cancel_started_at = now
+        row.save(update_fields=["cancel_started_at"])
+    return now, row.cancel_requested_at is not None
+
+
+def _cancel_at_carrier(pickup: Pickup, in_doubt: bool) -> None:
     adapter = registry.get_adapter(pickup.account)
-    # A carrier that takes no cancel (Shippo) is told nothing: nothing sent.
-    sent_before = adapter.supports("cancel_pickup") and _cancel_requested(pickup)
     try:
         adapter.cancel_pickup(
             PickupCancellation(
@@ -231,55 +293,60 @@ def pickup_cancel(*, pickup: Pickup) -> Pickup:
                 address=codec.address_from_json(pickup.address),
                 location_code=pickup.location_code,
                 idempotency_key=f"{pickup.public_id}-cancel",
+                on_send=lambda: _cancel_sent(pickup),
             )
         )
     except ProviderError as error:
-        if not _gone_at_carrier(error, sent_before):
-            if not _still_in_doubt(error, sent_before):
-                _cancel_answered(pickup)
-            raise _cancel_failed(pickup, error) from None
+        if error.code != "already_cancelled":
+            _cancel_not_done(pickup, error, in_doubt)
         logger.info(
             "pickup already cancelled at the carrier",
             extra={"pickup_id": pickup.public_id, "code": error.code},
         )
     pickup.status = PickupStatus.CANCELLED
     pickup.save(update_fields=["status"])
-    return pickup
 
 
-def _cancel_requested(pickup: Pickup) -> bool:
-    """Mark the cancel as sent (committed before the call); True when an
-    earlier try had sent one and never heard a definite answer."""
-    if pickup.cancel_requested_at is not None:
-        return True
-    pickup.cancel_requested_at = timezone.now()
-    Pickup.objects.filter(pk=pickup.pk, cancel_requested_at__isnull=True).update(
-        cancel_requested_at=pickup.cancel_requested_at
+def _cancel_sent(pickup: Pickup) -> None:
+    """Our cancel request is about to go out: from here on it may land at
+    the carrier whatever becomes of its answer (committed before the call)."""
+    if pickup.cancel_requested_at is None:
+        pickup.cancel_requested_at = timezone.now()
+        Pickup.objects.filter(pk=pickup.pk, cancel_requested_at__isnull=True).update(
+            cancel_requested_at=pickup.cancel_requested_at
+        )
+
+
+def _cancel_not_done(pickup: Pickup, error: ProviderError, in_doubt: bool) -> NoReturn:
+    """Raise for a cancel the carrier did not confirm. A first try's definite
+    answer clears our mark (nothing of ours is at the carrier); a lost one
+    keeps it. While an earlier cancel is in doubt, a refusal or "not found"
+    settles nothing (ours landed, or the pickup was done): ``unknown``."""
+    if in_doubt and _carrier_refused(error):
+        pickup.status = PickupStatus.UNKNOWN
+        pickup.failure_message = staff_text(error.message)[:255]
+        pickup.save(update_fields=["status", "failure_message"])
+        logger.warning(
+            "pickup cancel in doubt, left for staff",
+            extra={"pickup_id": pickup.public_id, "code": error.code},
+        )
+        raise ShippingError(
+            "the carrier's answer does not tell whether the earlier cancel "
+            f"landed: {staff_text(error.message)}; settle the pickup by hand",
+            code="cancel_in_doubt",
+            status_code=502,
+        ) from None
+    if not in_doubt and error.outcome != Outcome.UNKNOWN:
+        pickup.cancel_requested_at = None
+        Pickup.objects.filter(pk=pickup.pk).update(cancel_requested_at=None)
+    raise _cancel_failed(pickup, error) from None
+
+
+def _carrier_refused(error: ProviderError) -> bool:
+    # The carrier's own answer, not one given before any call (our checks).
+    return error.outcome == Outcome.REJECTED and not (
+        isinstance(error, InvalidShippingRequest) or error.code == "not_supported"
     )
-    return False
-
-
-def _cancel_answered(pickup: Pickup) -> None:
-    """No cancel of ours is in doubt any more, so a later "not found" (a
-    wrong number, a pickup done and archived) proves nothing."""
-    pickup.cancel_requested_at = None
-    Pickup.objects.filter(pk=pickup.pk).update(cancel_requested_at=None)
-
-
-def _still_in_doubt(error: ProviderError, sent_before: bool) -> bool:
-    """A lost answer leaves this try in doubt; a refusal settles every try
-    (the pickup is still booked); a try never processed leaves only an
-    earlier lost one in doubt."""
-    if error.outcome == Outcome.UNKNOWN:
-        return True
-    return error.outcome == Outcome.NOT_PROCESSED and sent_before
-
-
-def _gone_at_carrier(error: ProviderError, sent_before: bool) -> bool:
-    if error.code == "already_cancelled":
-        return True
-    # A first cancel's "not found" may be a wrong number: that stays an error.
-    return sent_before and error.code == "not_found"
 
 
 def _cancel_failed(pickup: Pickup, error: ProviderError) -> ShippingError:

@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min
 from django.utils import timezone
 
 from integrations import registry
@@ -131,13 +130,9 @@ def shipment_has_moved(*, shipment: Shipment) -> bool:
 
 def _label_made_at(shipment: Shipment) -> datetime:
     """The earliest a carrier's clock may date the label: the buy less
-    ``LABEL_CLOCK_SKEW``, or the carrier's own label-created scan when that
-    is earlier still."""
-    made = shipment.created_at - LABEL_CLOCK_SKEW
-    first = shipment.tracking_events.filter(
-        status=TrackingStatus.PRE_TRANSIT
-    ).aggregate(first=Min("occurred_at"))["first"]
-    return min(made, first) if first else made
+    ``LABEL_CLOCK_SKEW``. A label-created scan earlier still is not ours but
+    a recycled number's previous use, so it never moves this back."""
+    return shipment.created_at - LABEL_CLOCK_SKEW
 
 
 def _emit(shipment: Shipment, moved: bool) -> None:

@@ -41,6 +41,31 @@ def test_schedule_once_per_key_then_cancel():
     assert services.pickup_cancel(pickup=pickup).status == PickupStatus.CANCELLED
 
 
+def test_a_cancel_loaded_before_another_cancelled_it_answers_cancelled():
+    account = carrier("post")
+    pickup = services.pickup_schedule(account=account, request=_request())
+    stale = Pickup.objects.get(pk=pickup.pk)  # a second click, loaded earlier
+    services.pickup_cancel(pickup=pickup)
+
+    assert services.pickup_cancel(pickup=stale).status == PickupStatus.CANCELLED
+
+
+def test_a_cancel_claim_left_by_a_dead_process_is_taken_over():
+    account = carrier("post")
+    pickup = services.pickup_schedule(account=account, request=_request())
+    Pickup.objects.filter(pk=pickup.pk).update(cancel_started_at=timezone.now())
+    with pytest.raises(services.InvalidState) as busy:
+        services.pickup_cancel(pickup=pickup)
+    assert busy.value.code == "cancel_in_progress"
+    died = timezone.now() - timedelta(minutes=11)
+    Pickup.objects.filter(pk=pickup.pk).update(cancel_started_at=died)
+
+    services.pickup_cancel(pickup=pickup)
+
+    pickup = Pickup.objects.get()
+    assert (pickup.status, pickup.cancel_started_at) == (PickupStatus.CANCELLED, None)
+
+
 def test_a_refused_or_invalid_pickup():
     account = carrier("post")
     with pytest.raises(Rejected) as info:

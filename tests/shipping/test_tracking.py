@@ -341,6 +341,23 @@ def test_an_unread_scan_days_before_the_label_leaves_it_voidable():
     assert shipment.status == ShipmentStatus.VOIDED
 
 
+def test_a_recycled_numbers_old_label_scan_does_not_move_the_label_time_back():
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k")
+    # The number's previous use, 40 days ago: its own label-created scan, then
+    # an unread code (e.g. that label's cancellation), both long before ours.
+    day = 24 * 60
+    _apply(
+        shipment,
+        _event(TrackingStatus.PRE_TRANSIT, 40 * day, "OC"),
+        _event(TrackingStatus.UNKNOWN, 39 * day, "ZZ"),
+    )
+
+    services.shipment_void(shipment=shipment)
+
+    assert shipment.status == ShipmentStatus.VOIDED
+
+
 def test_shippo_current_status_without_history_refuses_the_void(monkeypatch):
     from shipping.providers import shippo_refunds
 

@@ -360,17 +360,10 @@ def _cancel_lost_then(account, mocked, **answer):
     return services.pickup_cancel(pickup=pickup)
 
 
-@pytest.mark.parametrize(
-    "answer",
-    [
-        {"status": 400, "json": ALREADY_CANCELLED},
-        {"status": 404, "json": {**ALREADY_CANCELLED, "status": 404, "detail": "x"}},
-    ],
-)
-def test_a_retried_pickup_cancel_dhl_calls_gone_ends_cancelled(account, mocked, answer):
+def test_a_retried_pickup_cancel_dhl_calls_cancelled_ends_cancelled(account, mocked):
     from shipping.models import Pickup, PickupStatus
 
-    pickup = _cancel_lost_then(account, mocked, **answer)
+    pickup = _cancel_lost_then(account, mocked, status=400, json=ALREADY_CANCELLED)
 
     assert pickup.status == PickupStatus.CANCELLED
     assert Pickup.objects.get().status == PickupStatus.CANCELLED
@@ -470,6 +463,136 @@ def test_dhls_cancelled_or_completed_answer_is_a_refusal_not_cancelled(account, 
         services.pickup_cancel(pickup=pickup)
 
     assert Pickup.objects.get().status == PickupStatus.SCHEDULED
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ({"status": 404, "json": {**ALREADY_CANCELLED, "status": 404}}, "been"),
+        (
+            {
+                "status": 400,
+                "json": {
+                    **ALREADY_CANCELLED,
+                    "detail": "Pickup already cancelled or completed",
+                },
+            },
+            "or completed",
+        ),
+    ],
+)
+def test_a_retried_cancel_dhl_cannot_settle_is_left_to_staff(
+    account, mocked, answer, said
+):
+    from shipping.models import Pickup, PickupStatus
+    from shipping.services.errors import ShippingError
+
+    # Our first cancel may have landed: "not found", or "cancelled or
+    # completed", is ours landing or the courier having come.
+    with pytest.raises(ShippingError) as refused:
+        _cancel_lost_then(account, mocked, **answer)
+
+    assert refused.value.code == "cancel_in_doubt"
+    pickup = Pickup.objects.get()
+    assert pickup.status == PickupStatus.UNKNOWN
+    assert said in pickup.failure_message  # the carrier's answer, for staff
+
+
+def test_staff_settle_a_cancel_in_doubt_as_still_booked_or_cancelled(account, mocked):
+    from requests.exceptions import ReadTimeout
+
+    from integrations.events import Event
+    from shipping import services
+    from shipping.models import Pickup, PickupStatus
+    from shipping.services.errors import ShippingError
+
+    gone = {"status": 404, "json": {**ALREADY_CANCELLED, "status": 404}}
+    with pytest.raises(ShippingError):
+        _cancel_lost_then(account, mocked, **gone)
+    pickup = Pickup.objects.get()
+    events = Event.objects.count()
+
+    # DHL's desk says the pickup is still booked: scheduled again, and a new
+    # cancel is a first try (its "not found" proves nothing).
+    settled = services.pickup_resolve(
+        pickup=pickup, confirmation_number="PRG201220123456"
+    )
+    assert settled.status == PickupStatus.SCHEDULED
+    assert (settled.cancel_requested_at, settled.failure_message) == (None, "")
+    assert Event.objects.count() == events  # announced scheduled already
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=settled)
+    assert Pickup.objects.get().status == PickupStatus.SCHEDULED
+
+    # A cancel in doubt again, and DHL's desk confirms it cancelled.
+    mocked.replace(responses.DELETE, CANCEL_PICKUP_URL, body=ReadTimeout("lost"))
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=Pickup.objects.get())
+    mocked.replace(responses.DELETE, CANCEL_PICKUP_URL, **gone)
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=Pickup.objects.get())
+    settled = services.pickup_resolve(pickup=Pickup.objects.get())
+    assert settled.status == PickupStatus.CANCELLED
+
+
+def test_a_double_clicked_wrong_number_cancel_is_not_marked_cancelled(account):
+    import json
+
+    from shipping import services
+    from shipping.models import Pickup, PickupStatus
+    from shipping.services.errors import ShippingError
+    from tests.shipping.helpers import scheduled_pickup
+
+    # The second request is loaded while the first's call is in flight; DHL
+    # answers both "not found" (a wrong number: a definite answer).
+    pickup = scheduled_pickup(account, "PRG201220123456")
+    second: dict = {}
+
+    def first_call(request):
+        second["pickup"] = Pickup.objects.get(pk=pickup.pk)
+        return (404, {}, json.dumps(fx("error_not_found.json")))
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(responses.DELETE, CANCEL_PICKUP_URL, callback=first_call)
+        with pytest.raises(ShippingError):
+            services.pickup_cancel(pickup=pickup)
+        rsps.replace(
+            responses.DELETE,
+            CANCEL_PICKUP_URL,
+            status=404,
+            json=fx("error_not_found.json"),
+        )
+        with pytest.raises(ShippingError):
+            services.pickup_cancel(pickup=second["pickup"])
+
+    assert Pickup.objects.get(pk=pickup.pk).status == PickupStatus.SCHEDULED
+
+
+def test_a_second_cancel_while_one_is_at_dhl_is_refused(account):
+    from shipping import services
+    from shipping.models import Pickup, PickupStatus
+    from shipping.services.errors import InvalidState
+    from tests.shipping.helpers import scheduled_pickup
+
+    pickup = scheduled_pickup(account, "PRG201220123456")
+    refused: list = []
+
+    def first_call(request):
+        try:  # the admin's action while the API's cancel waits on DHL
+            services.pickup_cancel(pickup=Pickup.objects.get(pk=pickup.pk))
+        except InvalidState as error:
+            refused.append(error)
+        return (200, {}, "")
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(responses.DELETE, CANCEL_PICKUP_URL, callback=first_call)
+        services.pickup_cancel(pickup=pickup)
+        assert len(sent(rsps, "DELETE", CANCEL_PICKUP_URL)) == 1
+
+    (error,) = refused
+    assert (error.code, error.status_code) == ("cancel_in_progress", 409)
+    pickup = Pickup.objects.get()
+    assert (pickup.status, pickup.cancel_started_at) == (PickupStatus.CANCELLED, None)
 
 
 def test_a_cancel_never_sent_then_not_found_stays_scheduled(account, mocked):

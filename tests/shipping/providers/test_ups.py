@@ -432,3 +432,31 @@ def test_address_validation(adapter, mocked):
     assert result.address.street_lines == ("742 EVERGREEN TER",)
     body = body_of(sent(mocked, "POST", ADDRESS_URL)[0])
     assert unknown_fields(body, fx("spec_address_request.json")) == []
+
+
+def test_a_ups_cancel_whose_answer_was_lost_is_in_doubt_on_the_retry(account, mocked):
+    from requests.exceptions import ReadTimeout
+
+    from shipping import services
+    from shipping.models import PickupStatus
+    from shipping.services.errors import ShippingError
+    from tests.shipping.helpers import scheduled_pickup
+
+    # The adapter marks its DELETE as sent (cancel_going_out): the retry's
+    # refusal cannot tell ours landing from a pickup done.
+    pickup = scheduled_pickup(account, "2929602E9CP")
+    mocked.delete(PICKUP_CANCEL_URL, body=ReadTimeout("answer lost"))
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=pickup)
+    pickup.refresh_from_db()
+    assert pickup.cancel_requested_at is not None
+    mocked.replace(
+        responses.DELETE, PICKUP_CANCEL_URL, status=400, json=fx("error_response.json")
+    )
+
+    with pytest.raises(ShippingError) as answer:
+        services.pickup_cancel(pickup=pickup)
+
+    assert answer.value.code == "cancel_in_doubt"
+    pickup.refresh_from_db()
+    assert pickup.status == PickupStatus.UNKNOWN

@@ -325,7 +325,7 @@ def test_address_standardisation(adapter, mocked):
     assert "ZIPCode=62704" in call.url
 
 
-def test_a_retried_pickup_cancel_usps_no_longer_finds_ends_cancelled(account, mocked):
+def test_a_retried_pickup_cancel_usps_no_longer_finds_is_left_to_staff(account, mocked):
     from requests.exceptions import ReadTimeout as Lost
 
     from shipping import services
@@ -339,13 +339,71 @@ def test_a_retried_pickup_cancel_usps_no_longer_finds_ends_cancelled(account, mo
     mocked.delete(url, body=Lost("answer lost"))
     with pytest.raises(ShippingError):
         services.pickup_cancel(pickup=pickup)
-    # USPS cancelled it: the retry's look-up is USPS's documented 404.
+    # The retry's look-up is USPS's documented 404: our cancel landed, or
+    # the pickup was done and archived. Staff settle which.
     gone = fx("error_not_found.json")
     gone["error"]["errors"][0]["detail"] = "Pickup WTC123456789 was not found."
     mocked.replace(responses.GET, url, status=404, json=gone)
 
-    services.pickup_cancel(pickup=pickup)
+    with pytest.raises(ShippingError) as answer:
+        services.pickup_cancel(pickup=pickup)
+
+    assert answer.value.code == "cancel_in_doubt"
+    pickup.refresh_from_db()
+    assert pickup.status == PickupStatus.UNKNOWN
+    assert "not found" in pickup.failure_message
+    assert len(sent(mocked, "DELETE", url)) == 1
+    assert services.pickup_resolve(pickup=pickup).status == PickupStatus.CANCELLED
+
+
+def test_a_cancel_whose_look_up_was_lost_sent_nothing_to_doubt(account, mocked):
+    from requests.exceptions import ReadTimeout
+
+    from shipping import services
+    from shipping.models import PickupStatus
+    from shipping.services.errors import ShippingError
+    from tests.shipping.helpers import scheduled_pickup
+
+    url = f"{BASE}/pickup/v3/carrier-pickup/WTC123456789"
+    pickup = scheduled_pickup(account, "WTC123456789")
+    # Try 1: the ETag look-up times out; no DELETE is ever sent.
+    mocked.get(url, body=ReadTimeout("look-up answer lost"))
+    mocked.delete(url, body="")
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=pickup)
+    assert sent(mocked, "DELETE", url) == []
+    # Try 2 (e.g. next day): USPS no longer finds the pickup (done, archived).
+    mocked.replace(responses.GET, url, status=404, json=fx("error_not_found.json"))
+
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=pickup)
 
     pickup.refresh_from_db()
-    assert pickup.status == PickupStatus.CANCELLED
-    assert len(sent(mocked, "DELETE", url)) == 1
+    # No cancel of ours ever reached USPS: "not found" proves nothing.
+    assert pickup.status == PickupStatus.SCHEDULED
+    assert pickup.cancel_requested_at is None
+
+
+def test_a_cancel_whose_token_call_was_lost_sent_nothing_to_doubt(account, mocked):
+    from requests.exceptions import ReadTimeout
+
+    from shipping import services
+    from shipping.models import PickupStatus
+    from shipping.services.errors import ShippingError
+    from tests.shipping.helpers import scheduled_pickup
+
+    url = f"{BASE}/pickup/v3/carrier-pickup/WTC123456789"
+    pickup = scheduled_pickup(account, "WTC123456789")
+    # The OAuth token call (before any pickup call) lost its answer.
+    mocked.replace(responses.POST, TOKEN_URL, body=ReadTimeout("token lost"))
+    mocked.get(url, status=404, json=fx("error_not_found.json"))
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=pickup)
+    assert sent(mocked, "GET", url) == [] and sent(mocked, "DELETE", url) == []
+    mocked.replace(responses.POST, TOKEN_URL, json=fx("oauth_token.json"))
+
+    with pytest.raises(ShippingError):
+        services.pickup_cancel(pickup=pickup)
+
+    pickup.refresh_from_db()
+    assert pickup.status == PickupStatus.SCHEDULED
