@@ -353,13 +353,13 @@ def _cancel_failed(pickup: Pickup, error: ProviderError) -> ShippingError:
     if error.code == "not_supported":
         # Shippo: "contact the carrier directly" with the confirmation.
         return ShippingError(
-            f"{error.message}: cancel it with the carrier directly, "
+            f"{staff_text(error.message)}: cancel it with the carrier directly, "
             f"confirmation {pickup.confirmation_number}",
             code="not_supported",
             status_code=422,
         )
     return ShippingError(
-        f"the carrier did not cancel the pickup: {error.message}",
+        f"the carrier did not cancel the pickup: {staff_text(error.message)}",
         code=f"carrier_{error.outcome}",
         status_code=502,
     )
