@@ -11,6 +11,7 @@ from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.models import ProviderAccount
 from inventory import services
 from inventory.models import SyncRun, SyncStatus
+from inventory.services.sync_owed import OWED_ALERT_AFTER_TRIES
 
 
 @admin.register(SyncRun)
@@ -69,10 +70,11 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="owed pages")
     def owed_pages(self, run: SyncRun) -> str:
         """How many failed pages later runs still ask again; those that keep
-        failing (staff were alerted) named as such."""
+        failing (tried as often as an alert needs; staff are alerted once for
+        all of them) named as such."""
         if not run.owed:
             return ""
-        failing = sum(1 for page in run.owed if page.get("alerted"))
+        failing = sum(1 for page in run.owed if _keeps_failing(page))
         return (
             f"{len(run.owed)} ({failing} keep failing)"
             if failing
@@ -87,7 +89,7 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 page["since"] or "everything",
                 page["tries"],
                 page["next_at"],
-                "keeps failing" if page.get("alerted") else "",
+                "keeps failing" if _keeps_failing(page) else "",
                 f"{page['code']}: {page['message']}",
             )
             for page in run.owed
@@ -130,3 +132,9 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return HttpResponseRedirect(
             reverse("admin:inventory_syncrun_change", args=[run.pk])
         )
+
+
+def _keeps_failing(page: dict) -> bool:
+    # Not only the page alerted on: one passed over while another page's
+    # alert stands keeps failing all the same.
+    return bool(page.get("alerted")) or int(page["tries"]) >= OWED_ALERT_AFTER_TRIES

@@ -7,7 +7,9 @@ newest version, so two can never both take the last units. Expired holds are
 not counted as free here (that would need a read of other tables, which a
 re-check does not repeat); when they matter, the caller's locked path
 decides. Levels are updated in pk order, like ``lock_rows``, so multi-line
-reservations racing in opposite order cannot deadlock.
+reservations racing in opposite order cannot deadlock; their locations are
+share-locked first (``locations_selling``), so a location switched off since
+the plain read sells nothing.
 """
 
 from datetime import datetime
@@ -16,7 +18,12 @@ from django.db import connection
 
 from integrations.public_ids import new_public_id
 from inventory.models import Reservation, ReservationStatus, StockLevel
-from inventory.services.levels import expired_holds, levels_refresh, stock_state
+from inventory.services.levels import (
+    expired_holds,
+    levels_refresh,
+    locations_selling,
+    stock_state,
+)
 
 
 class StaleLevel(Exception):
@@ -37,8 +44,13 @@ TAKE_SQL = (
 # "no units, or the state would move" and the caller takes the longer path.
 # Levels first, then the reservation rows, like every other writer.
 ONE_SQL = (
-    "WITH took AS (UPDATE inventory_stocklevel SET reserved = reserved + %(n)s "
-    "WHERE id = %(level)s AND on_hand - reserved >= %(n)s AND state = "
+    # The location first, share-locked while active (levels.locations_selling):
+    # a Disable committed since the plain read is seen, one under way waits.
+    "WITH selling AS (SELECT id FROM inventory_location WHERE id = %(location)s "
+    "AND active FOR SHARE), "
+    "took AS (UPDATE inventory_stocklevel SET reserved = reserved + %(n)s "
+    "WHERE id = %(level)s AND location_id IN (SELECT id FROM selling) "
+    "AND on_hand - reserved >= %(n)s AND state = "
     "CASE WHEN on_hand - reserved - %(n)s = 0 THEN 'out_of_stock' "
     "WHEN on_hand - reserved - %(n)s <= low_threshold THEN 'low' "
     "ELSE 'in_stock' END "
@@ -71,11 +83,12 @@ def fast_reserve_one(
     """Reserve ``quantity`` of one level in one statement (PostgreSQL), with
     a reserve forward to each account of ``forward_to``; returns the
     reservation and the forwards' ids, or None when the level lacks the
-    units or its state would change."""
+    units, its state would change or its location no longer sells."""
     public_id = new_public_id("res_")
     params = {
         "n": quantity,
         "level": level.pk,
+        "location": level.location_id,
         "public_id": public_id,
         "order_id": order_id,
         "expires_at": expires_at,
@@ -101,8 +114,13 @@ def fast_reserve_one(
 
 def fast_take(plan: list[tuple[StockLevel, int]], now: datetime) -> None:
     """Take ``plan``'s units (inside the caller's transaction) or raise
-    StaleLevel, which rolls the transaction back. Announces state changes."""
+    StaleLevel, which rolls the transaction back (also when a location of
+    the plan was switched off since the plain read). Announces state
+    changes."""
     moved = []
+    wanted = {level.location_id for level, _ in plan}
+    if locations_selling(wanted) != wanted:
+        raise StaleLevel(sorted(wanted))
     with connection.cursor() as cursor:
         for level, quantity in sorted(plan, key=lambda item: item[0].pk):
             cursor.execute(TAKE_SQL, [quantity, level.pk, quantity])

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -151,7 +151,16 @@ def location_active_set(*, location_id: int, active: bool) -> Location:
     levels are locked with the switch, so a sync or reservation applying one
     meanwhile announces it as the location now is."""
     with transaction.atomic():
-        location = lock_rows(Location, [location_id]).get(location_id)
+        # FOR NO KEY UPDATE: a sync or reservation that holds a level here and
+        # inserts a row referencing the location (its foreign key check takes
+        # KEY SHARE) goes on, where FOR UPDATE made each wait for the other.
+        # It still waits for, and makes wait, a checkout's FOR SHARE
+        # (``locations_selling``).
+        location = (
+            Location.objects.select_for_update(no_key=True)
+            .filter(pk=location_id)
+            .first()
+        )
         if location is None:
             raise InventoryError("No such location.", code="not_found")
         if location.active == active:
@@ -168,6 +177,31 @@ def location_active_set(*, location_id: int, active: bool) -> Location:
         "location switched", extra={"location": location.code, "active": active}
     )
     return location
+
+
+# Locations first, then their levels, like ``location_active_set``.
+SELLING_SQL = (
+    f"SELECT id FROM {Location._meta.db_table} "  # noqa: S608
+    "WHERE id = ANY(%s) AND active ORDER BY id FOR SHARE"
+)
+
+
+def locations_selling(location_ids: Iterable[int]) -> set[int]:
+    """Those of the locations that are active, share-locked until the
+    caller's transaction ends (PostgreSQL; SQLite runs writers one at a
+    time): a reservation taking units there and staff switching the location
+    off (``location_active_set``) wait for each other, and the one that
+    waited sees the other's outcome. Call it before locking levels."""
+    ids = sorted(set(location_ids))
+    if connection.vendor != "postgresql":
+        return set(
+            Location.objects.filter(pk__in=ids, active=True).values_list(
+                "pk", flat=True
+            )
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(SELLING_SQL, [ids])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _level_switched(level: StockLevel, *, active: bool, expired: dict) -> None:

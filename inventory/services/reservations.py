@@ -5,7 +5,8 @@ Every change locks the stock levels it touches with ``lock_rows`` (one
 rows they share and two multi-line reservations in opposite SKU order cannot
 deadlock; the check and the write happen under that lock (no
 check-then-write race). On SQLite the IMMEDIATE transaction serializes them.
-The lock order is always stock levels first, then the reservation row.
+The lock order is always the locations (shared: ``locations_selling``), then
+stock levels, then the reservation row.
 """
 
 import logging
@@ -32,7 +33,12 @@ from inventory.services.forwarding import (
     holding_accounts,
     holds_forward_reserve,
 )
-from inventory.services.levels import effective_reserved, expired_holds, levels_refresh
+from inventory.services.levels import (
+    effective_reserved,
+    expired_holds,
+    levels_refresh,
+    locations_selling,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +145,11 @@ def _locked_create(
     """The locked path: the levels locked in pk order, expired holds counted
     as free, the allocation decided under the lock."""
     with transaction.atomic():
-        levels = locked_levels([level.pk for level in candidates])
+        # Locations first: one switched off since the plain read sells nothing.
+        selling = locations_selling({level.location_id for level in candidates})
+        levels = locked_levels(
+            [level.pk for level in candidates if level.location_id in selling]
+        )
         expired = expired_holds(levels, now)
         plan = _allocate(wanted, list(levels.values()), expired)
         reservation = _create(order_id, expires_at, now, plan)

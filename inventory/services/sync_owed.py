@@ -12,11 +12,13 @@ waits longer each time (``OWED_RETRY_FIRST`` doubling, up to the daily full
 sync), and after ``OWED_ALERT_AFTER_TRIES`` failed tries staff are alerted
 once (an error log, after the page's transaction commits; none more while a
 page of the account alerted on is still owed; the run's page in the admin
-lists them all). A page already owed at the same place of the listing is not
-owed again. A full sync read to its end covers every page owed before it:
-those are dropped. A run that gave up (or missed a page it could not owe)
-moves no "since", so the pages it owed itself are dropped too: the next run
-reads them again.
+lists them all). A page is owed once per query (cursor, size and "since");
+one failing at the place of an owed page under another "since" holds other
+records and is owed too, with that page's tries and alert. A full sync read
+to its end covers every page owed before it: those are dropped. A run that
+gave up (or missed a page it could not owe) moves no "since", so the pages
+it owed itself are dropped too (the next run reads them again), and those a
+full run took over go back to the run that owed them.
 """
 
 import logging
@@ -36,9 +38,14 @@ logger = logging.getLogger(__name__)
 # The second try waits this long, each later one twice the one before.
 OWED_RETRY_FIRST = timedelta(minutes=15)
 OWED_ALERT_AFTER_TRIES = 3
-# More failed pages than this and the run no longer moves "since": the ERP
-# is failing wholesale, and the next run reads the window again.
+# More places of the listing failing than this and the run no longer moves
+# "since": the ERP is failing wholesale, and the next run reads the window
+# again.
 MAX_OWED = 50
+# Counted by place: a record that keeps failing and keeps changing is owed
+# once a run under a new "since" (until a full sync), but fails in one
+# place. Past this many queries the list stops growing all the same.
+MAX_OWED_QUERIES = 200
 OPEN = (SyncStatus.QUEUED, SyncStatus.RUNNING)
 
 
@@ -56,60 +63,91 @@ def owed_inherited(account_id: int) -> list[dict[str, Any]]:
 
 def owe(run: SyncRun, query: LevelsQuery, error: ProviderError, now: datetime) -> bool:
     """Carry a failed page of ``run``'s own listing to later runs (asked by
-    the next one); False when too many are owed already. A page owed
-    already at the same place of the listing is not owed twice: a record
-    that keeps failing (and keeps changing, so every run lists it anew)
-    stays one page, tried and alerted on once."""
-    same = _owed_like(run, query)
+    the next one); False when too many are owed already. A page is owed
+    once per query: the same cursor under another "since" lists other
+    records, so it is owed too, with the tries and alert of the page owed
+    at its place (a record that keeps failing, and keeps changing so every
+    run lists it anew, is alerted on once)."""
+    same = _owed_index(run, query)
     if same is not None:
         if run.full:
-            # Read again by this full run: its own now, kept past its end.
-            run.owed = [
-                {**page, "run": run.pk} if index == same else page
-                for index, page in enumerate(run.owed)
-            ]
+            # Read again by this full run: its own now, kept past its end if
+            # the run ends covered, handed back to its owner otherwise.
+            page = run.owed[same]
+            took = {**page, "run": run.pk, "was": page.get("was", page["run"])}
+            run.owed = [took if i == same else p for i, p in enumerate(run.owed)]
         return True
     # A full run drops the pages it inherited at its end: only its own count.
     mine = [page for page in run.owed if page["run"] == run.pk]
-    if len(mine if run.full else run.owed) >= MAX_OWED:
+    counted = mine if run.full else run.owed
+    places = {
+        (page["cursor"], page["limit"], page["since"] is None) for page in counted
+    }
+    if len(places) >= MAX_OWED or len(counted) >= MAX_OWED_QUERIES:
         return False
-    run.owed = [
-        *run.owed,
-        {
-            "run": run.pk,
-            "since": query.since.isoformat() if query.since else None,
-            "cursor": query.cursor,
-            "limit": query.limit,
-            "tries": 1,
-            "failed_at": now.isoformat(),
-            "next_at": now.isoformat(),
-            "code": error.code,
-            "message": stored_text(error.message, 200),
-            "alerted": False,
-        },
-    ]
+    entry = {
+        "run": run.pk,
+        "since": query.since.isoformat() if query.since else None,
+        "cursor": query.cursor,
+        "limit": query.limit,
+        "tries": 1,
+        "failed_at": now.isoformat(),
+        "next_at": now.isoformat(),
+        "code": error.code,
+        "message": stored_text(error.message, 200),
+        "alerted": False,
+    }
+    older = _owed_at_place(run, query)
+    if older is not None:
+        entry.update(tries=older["tries"], alerted=older["alerted"])
+    run.owed = [*run.owed, entry]
     return True
 
 
-def _owed_like(run: SyncRun, query: LevelsQuery) -> int | None:
-    """The index of a page owed at ``query``'s place (cursor and size) of a
-    listing of the same kind (whole, or since a time; a full run: of the
-    same query), or None."""
-    since = query.since.isoformat() if query.since else None
+def _since(query: LevelsQuery) -> str | None:
+    return query.since.isoformat() if query.since else None
+
+
+def _owed_index(run: SyncRun, query: LevelsQuery) -> int | None:
+    """The index of the page owed with ``query`` itself, or None."""
+    since = _since(query)
     for index, page in enumerate(run.owed):
-        if page["cursor"] != query.cursor or int(page["limit"]) != query.limit:
-            continue
-        if run.full and page["since"] == since:
+        if (
+            page["cursor"] == query.cursor
+            and int(page["limit"]) == query.limit
+            and page["since"] == since
+        ):
             return index
-        if not run.full and (page["since"] is None) == (since is None):
-            return index
+    return None
+
+
+def _owed_at_place(run: SyncRun, query: LevelsQuery) -> dict[str, Any] | None:
+    """The latest page owed at ``query``'s place (cursor and size) of a
+    listing of the same kind (whole, or since a time), or None."""
+    since = _since(query)
+    for page in reversed(run.owed):
+        if (
+            page["cursor"] == query.cursor
+            and int(page["limit"]) == query.limit
+            and (page["since"] is None) == (since is None)
+        ):
+            return page
     return None
 
 
 def owed_dropped_by(run: SyncRun) -> None:
     """A run that did not read its whole listing moves no "since": the next
-    run reads its window again, so the pages it owed itself need no owing."""
-    run.owed = [page for page in run.owed if page["run"] != run.pk]
+    run reads its window again, so the pages it owed itself need no owing.
+    A page a full run took over (``owe``) is handed back to the run that
+    owed it: that run's "since" moved past it."""
+    kept = []
+    for page in run.owed:
+        if page["run"] != run.pk:
+            kept.append(page)
+        elif "was" in page:
+            back = {key: value for key, value in page.items() if key != "was"}
+            kept.append({**back, "run": page["was"]})
+    run.owed = kept
 
 
 def owed_due(run: SyncRun) -> tuple[int, LevelsQuery] | None:
@@ -134,10 +172,11 @@ def owed_answered(
 ) -> dict[str, Any] | None:
     """An owed page was asked again: answered (``error`` None), it is
     dropped; failed, it waits twice as long as before. Returns what to alert
-    staff about (logged once the page's transaction commits) the first time
-    it has failed ``OWED_ALERT_AFTER_TRIES`` times, unless another page of
-    the account is alerted on already: one alert while the ERP keeps failing,
-    the run's page in the admin lists every page owed."""
+    staff about (logged once the page's transaction commits) once it has
+    failed ``OWED_ALERT_AFTER_TRIES`` times, unless another page owed by the
+    account was alerted on: one alert while the ERP keeps failing (the run's
+    page in the admin lists every page owed), and the next page still
+    failing is alerted on once no alerted page is owed any more."""
     owed = list(run.owed)
     if error is None:
         del owed[index]
@@ -158,16 +197,18 @@ def owed_answered(
         extra={"account": run.account.slug, "tries": tries, "code": error.code},
     )
     alert = None
-    if tries >= OWED_ALERT_AFTER_TRIES and not page["alerted"]:
+    # Marked only when staff are told: one suppressed by another page's alert
+    # is checked again at its next failure, once that page may be gone.
+    told = any(other.get("alerted") for other in owed)
+    if tries >= OWED_ALERT_AFTER_TRIES and not page["alerted"] and not told:
         page["alerted"] = True
-        if not any(other.get("alerted") for other in owed):
-            alert = {
-                "account": run.account.slug,
-                "cursor": page["cursor"],
-                "since": page["since"],
-                "tries": tries,
-                "code": error.code,
-            }
+        alert = {
+            "account": run.account.slug,
+            "cursor": page["cursor"],
+            "since": page["since"],
+            "tries": tries,
+            "code": error.code,
+        }
     owed[index] = page
     run.owed = owed
     return alert
@@ -181,7 +222,11 @@ def owed_alert(alert: dict[str, Any]) -> None:
 def owed_after_full(run: SyncRun) -> None:
     """A full run read to its end read every page owed before it (or owes it
     now, failed in this run): only its own failures stay owed."""
-    run.owed = [page for page in run.owed if page["run"] == run.pk]
+    run.owed = [
+        {key: value for key, value in page.items() if key != "was"}
+        for page in run.owed
+        if page["run"] == run.pk
+    ]
 
 
 __all__ = [

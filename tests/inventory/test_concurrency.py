@@ -4,18 +4,23 @@ opposite SKU order never deadlock."""
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from inventory import services
-from inventory.models import Reservation, StockLevel, SyncRun
-from inventory.services import InsufficientStock, LineRequest
+from inventory.models import Location, Reservation, StockLevel, SyncRun
+from inventory.providers.base import StockLevelRecord
+from inventory.services import InsufficientStock, LineRequest, apply_pg
+from inventory.services import levels as levels_module
+from inventory.services import reservations as reservations_module
 from inventory.services import sync as sync_module
 from tests.factories import ProviderAccountFactory
-from tests.inventory.factories import StockLevelFactory
+from tests.inventory.factories import LocationFactory, StockLevelFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -191,3 +196,130 @@ def test_two_drafts_at_once_make_one_purchase_order(monkeypatch):
 
     assert PurchaseOrder.objects.count() == 1
     assert sorted(len(orders) for orders in drafted) == [0, 1]
+
+
+def test_disabling_a_location_while_a_sync_page_adds_a_level_there(monkeypatch):
+    """location_active_set locks the location FOR UPDATE, then its levels. A
+    sync page (or a reservation line) locks a level there, then inserts a
+    row referencing the location: the foreign key check takes KEY SHARE on
+    the location, which FOR UPDATE blocks. Each waits for the other."""
+    location = Location.objects.create(code="EAST", name="East", active=True)
+    StockLevel.objects.create(sku="X", location=location, on_hand=5)
+    locked, outcome = threading.Event(), {}
+    real = apply_pg._lock_existing
+
+    def lock_then_pause(keys):
+        found = real(keys)
+        locked.set()
+        time.sleep(1.0)  # staff's switch takes the location meanwhile
+        return found
+
+    monkeypatch.setattr(apply_pg, "_lock_existing", lock_then_pause)
+    now = timezone.now()
+
+    def sync_page():
+        try:
+            services.stock_levels_apply(
+                account=None,
+                records=[
+                    StockLevelRecord("X", "EAST", 4, now),
+                    StockLevelRecord("Y", "EAST", 9, now),  # new at EAST
+                ],
+                now=now,
+            )
+            outcome["sync"] = "ok"
+        except Exception as exc:
+            outcome["sync"] = exc
+        finally:
+            connections.close_all()
+
+    def switch():
+        locked.wait(10)
+        try:
+            services.location_active_set(location_id=location.pk, active=False)
+            outcome["switch"] = "ok"
+        except Exception as exc:
+            outcome["switch"] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=sync_page), threading.Thread(target=switch)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcome == {"sync": "ok", "switch": "ok"}, outcome
+
+
+@pytest.mark.parametrize("skus", [("W1",), ("W1", "W2")], ids=["one", "two"])
+def test_a_checkout_racing_a_disable_takes_nothing_at_the_disabled_location(
+    monkeypatch, skus
+):
+    """The checkout reads the location's levels as active; staff disable it
+    before the take. The take (one statement, or the fast path's updates)
+    must not hold units at the now disabled location."""
+    location = LocationFactory(code="WEST", active=True)
+    for sku in skus:
+        StockLevelFactory(sku=sku, location=location, on_hand=50, low_threshold=0)
+    real, switched = reservations_module._allocate, []
+
+    def allocate_then_disable(*args):
+        plan = real(*args)
+        if not switched:
+            switched.append(True)
+            thread = threading.Thread(target=_disable, args=(location.pk,))
+            thread.start()
+            thread.join(10)
+        return plan
+
+    monkeypatch.setattr(reservations_module, "_allocate", allocate_then_disable)
+
+    with pytest.raises(InsufficientStock):
+        services.reservation_create(
+            order_id="o-west", lines=[LineRequest(sku, 1) for sku in skus]
+        )
+    assert not Location.objects.get(pk=location.pk).active
+    assert list(StockLevel.objects.values_list("reserved", flat=True)) == [0] * len(
+        skus
+    )
+
+
+def _disable(location_id: int) -> None:
+    try:
+        services.location_active_set(location_id=location_id, active=False)
+    finally:
+        connections.close_all()
+
+
+@pytest.mark.parametrize("skus", [("V1",), ("V1", "V2")], ids=["one", "two"])
+def test_a_checkout_waiting_for_a_disable_takes_nothing_once_it_commits(
+    monkeypatch, skus
+):
+    """Staff's Disable holds the location and its levels while the checkout
+    reads them as active and goes to take units: it waits for the switch
+    and then sees the location disabled."""
+    location = LocationFactory(code="NORTH", active=True)
+    for sku in skus:
+        StockLevelFactory(sku=sku, location=location, on_hand=50, low_threshold=0)
+    holding = threading.Event()
+    real = levels_module.expired_holds
+
+    def hold_the_switch(level_ids, now):
+        holding.set()
+        time.sleep(1.0)  # the checkout reads and tries its take meanwhile
+        return real(level_ids, now)
+
+    monkeypatch.setattr(levels_module, "expired_holds", hold_the_switch)
+    switch = threading.Thread(target=_disable, args=(location.pk,))
+    switch.start()
+    holding.wait(10)
+    try:
+        with pytest.raises(InsufficientStock):
+            services.reservation_create(
+                order_id="o-north", lines=[LineRequest(sku, 1) for sku in skus]
+            )
+    finally:
+        switch.join(10)
+    assert list(StockLevel.objects.values_list("reserved", flat=True)) == [0] * len(
+        skus
+    )

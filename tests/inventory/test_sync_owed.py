@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from integrations.errors import Unknown
 from inventory import services, tasks
-from inventory.models import SandboxErpLevel, SyncRun
+from inventory.models import SandboxErpLevel, StockLevel, SyncRun
 from inventory.providers.sandbox import SandboxInventoryAdapter
 from inventory.services.sync import next_since
 from tests.factories import ProviderAccountFactory
@@ -69,10 +69,10 @@ def test_a_bad_record_the_erp_keeps_changing_is_owed_once_and_alerted_once(
     settings, monkeypatch, django_capture_on_commit_callbacks, caplog
 ):
     """One record breaks whichever page holds it and the ERP keeps changing
-    it (a busy SKU), so every incremental run lists it anew: the page is
-    owed once (not once a run), and staff are alerted once, not every tick.
-    Two pages stay owed: one of the full listing (the first run's) and one
-    of the incremental listing."""
+    it (a busy SKU), so every incremental run lists it anew: staff are
+    alerted once, not every tick. Its pages are owed at two places: one of
+    the full listing (the first run's) and one of the incremental listing
+    (once per "since": each run's page may hold other records too)."""
     settings.INVENTORY_SYNC_PAGE_SIZE = 1
     clock = [timezone.now()]
     monkeypatch.setattr("django.utils.timezone.now", lambda: clock[0])
@@ -99,19 +99,18 @@ def test_a_bad_record_the_erp_keeps_changing_is_owed_once_and_alerted_once(
 
     assert caplog.messages.count("inventory sync page keeps failing") == 1
     owed = SyncRun.objects.latest("pk").owed
-    assert [(page["cursor"], page["since"] is None) for page in owed] == [
-        ("1", True),
-        ("", False),
-    ]
+    places = {(page["cursor"], page["since"] is None) for page in owed}
+    assert places == {("1", True), ("", False)}
 
 
 def test_a_bad_record_the_erp_keeps_changing_does_not_freeze_since(
     settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     """The record of the alert test, over a day and a half and across a
-    daily full sync: its page stays owed once, so the owed list never fills
-    up (past MAX_OWED no run could owe it and none would move "since"), and
-    every incremental run reads only what changed since the last tick."""
+    daily full sync: its pages stay owed at one place of each listing, so
+    the owed list never fills up (past MAX_OWED no run could owe it and none
+    would move "since"), and every incremental run reads only what changed
+    since the last tick."""
     settings.INVENTORY_SYNC_PAGE_SIZE = 1
     clock = [timezone.now()]
     monkeypatch.setattr("django.utils.timezone.now", lambda: clock[0])
@@ -140,7 +139,8 @@ def test_a_bad_record_the_erp_keeps_changing_does_not_freeze_since(
 
     fulls = SyncRun.objects.filter(full=True).values_list("covered", flat=True)
     assert list(fulls) == [True, True]
-    assert len(SyncRun.objects.latest("pk").owed) == 2
+    owed = SyncRun.objects.latest("pk").owed
+    assert len({(page["cursor"], page["since"] is None) for page in owed}) == 2
     assert clock[0] - next_since(erp) < timedelta(hours=1)
 
 
@@ -311,3 +311,169 @@ def test_a_try_rolled_back_by_a_takeover_alerts_nobody(settings, monkeypatch, ca
     assert services.sync_run_continue(run_id=run.pk) is None
     assert "inventory sync page keeps failing" not in caplog.messages
     assert SyncRun.objects.get(pk=run.pk).owed[0]["tries"] == 2
+
+
+def test_a_failed_page_of_another_since_is_not_the_owed_page(settings, monkeypatch):
+    """Run I1 owes its first page (since S1, offset 0). Run I2's own first page
+    (since S2, offset 0) holds other records; it fails too, but it is taken
+    for the page already owed, so I2 ends covered and "since" moves past
+    the record only it listed: no later incremental run reads it."""
+    settings.INVENTORY_SYNC_PAGE_SIZE = 1
+    clock = [timezone.now()]
+    monkeypatch.setattr("django.utils.timezone.now", lambda: clock[0])
+    t0 = clock[0]
+    erp = ProviderAccountFactory(kind="inventory", slug="erp-shift")
+    for sku in "ABC":
+        SandboxErpLevel.objects.create(
+            account=erp,
+            sku=sku,
+            location_code="MAIN",
+            on_hand=10,
+            modified_at=t0 - timedelta(hours=1),
+        )
+    assert services.inventory_sync(account=erp, full=True).status == "succeeded"
+
+    real = SandboxInventoryAdapter.levels
+    flaky = [False]
+
+    def first_pages_time_out(self, query):
+        if flaky[0] and query.cursor == "":
+            raise Unknown("ERP timed out", code="read_timeout")
+        return real(self, query)
+
+    monkeypatch.setattr(SandboxInventoryAdapter, "levels", first_pages_time_out)
+
+    # I1: A and B changed; its first page (A) times out and is owed.
+    clock[0] = t0 + timedelta(minutes=15)
+    SandboxErpLevel.objects.filter(sku__in="AB").update(
+        on_hand=5, modified_at=t0 + timedelta(minutes=5)
+    )
+    flaky[0] = True
+    i1 = services.inventory_sync(account=erp)
+    assert [p["cursor"] for p in i1.owed] == [""]
+
+    # I2: C changed; the owed page and I2's own first page (C) time out.
+    clock[0] = t0 + timedelta(minutes=30)
+    SandboxErpLevel.objects.filter(sku="C").update(
+        on_hand=7, modified_at=t0 + timedelta(minutes=20)
+    )
+    services.inventory_sync(account=erp)
+
+    # The ERP is healthy again: the next runs read what they are owed.
+    flaky[0] = False
+    for minutes in (45, 60, 75):
+        clock[0] = t0 + timedelta(minutes=minutes)
+        services.inventory_sync(account=erp)
+
+    assert StockLevel.objects.get(sku="A").on_hand == 5
+    runs = list(SyncRun.objects.order_by("pk").values_list("since", "covered", "owed"))
+    assert StockLevel.objects.get(sku="C").on_hand == 7, runs
+
+
+def test_a_full_run_that_gives_up_keeps_the_owed_page_it_took_over(
+    settings, monkeypatch
+):
+    """F1 (full) owes page "1" (B never read). F2 (full) fails at "1" too and
+    takes that entry over as its own, then gives up (three in a row): not
+    covered, it drops the pages it owes -- the inherited one with them. The
+    next incremental runs start after F1's successors, so B is never read."""
+    settings.INVENTORY_SYNC_PAGE_SIZE = 1
+    clock = [timezone.now()]
+    monkeypatch.setattr("django.utils.timezone.now", lambda: clock[0])
+    t0 = clock[0]
+    erp = ProviderAccountFactory(kind="inventory", slug="erp-takeover")
+    for sku in "ABCDE":
+        SandboxErpLevel.objects.create(
+            account=erp,
+            sku=sku,
+            location_code="MAIN",
+            on_hand=10,
+            modified_at=t0 - timedelta(hours=1),
+        )
+    real = SandboxInventoryAdapter.levels
+    failing = [set()]
+
+    def levels(self, query):
+        if query.cursor in failing[0]:
+            raise Unknown("ERP timed out", code="read_timeout")
+        return real(self, query)
+
+    monkeypatch.setattr(SandboxInventoryAdapter, "levels", levels)
+
+    failing[0] = {"1"}  # B's page
+    f1 = services.inventory_sync(account=erp, full=True)
+    assert f1.covered and [p["cursor"] for p in f1.owed] == ["1"]
+
+    clock[0] = t0 + timedelta(minutes=15)
+    i1 = services.inventory_sync(account=erp)  # asks the owed page: fails
+    assert i1.covered and [p["cursor"] for p in i1.owed] == ["1"]
+
+    clock[0] = t0 + timedelta(minutes=30)
+    failing[0] = {"1", "2", "3"}  # the ERP hiccups during the full run
+    f2 = services.inventory_sync(account=erp, full=True)
+    assert f2.covered is False
+
+    failing[0] = set()  # healthy again
+    for minutes in (45, 60, 75):
+        clock[0] = t0 + timedelta(minutes=minutes)
+        services.inventory_sync(account=erp)
+
+    owed = [r.owed for r in SyncRun.objects.order_by("pk")]
+    assert StockLevel.objects.filter(sku="B").exists(), owed
+
+
+def test_a_page_still_failing_is_alerted_once_the_alerted_page_is_gone(
+    settings, monkeypatch, caplog
+):
+    """Two owed pages keep failing; staff are alerted about the first, the
+    second reaches its third try meanwhile and is marked alerted without an
+    alert. The ERP's fault behind the first is fixed (its page answers and
+    is dropped); the second keeps failing for ever and nobody is told."""
+    settings.INVENTORY_SYNC_PAGE_SIZE = 1
+    clock = [timezone.now()]
+    monkeypatch.setattr("django.utils.timezone.now", lambda: clock[0])
+    erp = ProviderAccountFactory(kind="inventory", slug="erp-alerts")
+    old = clock[0] - timedelta(hours=2)
+    owed = [
+        {
+            "run": 0,
+            "since": old.isoformat(),
+            "cursor": cursor,
+            "limit": 1,
+            "tries": 2,
+            "failed_at": old.isoformat(),
+            "next_at": old.isoformat(),
+            "code": "server_error",
+            "message": "ERP 500",
+            "alerted": False,
+        }
+        for cursor in ("100", "101")
+    ]
+    SyncRun.objects.create(
+        account=erp,
+        status="partial",
+        covered=True,
+        owed=owed,
+        started_at=old,
+        finished_at=old,
+    )
+    real = SandboxInventoryAdapter.levels
+    broken = [{"100", "101"}]
+
+    def levels(self, query):
+        if query.cursor in broken[0]:
+            raise Unknown("ERP 500 serialising a variant", code="server_error")
+        return real(self, query)
+
+    monkeypatch.setattr(SandboxInventoryAdapter, "levels", levels)
+
+    services.inventory_sync(account=erp)
+    assert caplog.messages.count("inventory sync page keeps failing") == 1
+
+    broken[0] = {"101"}  # staff fixed the record behind page 100
+    for _ in range(6):
+        clock[0] += timedelta(hours=6)
+        services.inventory_sync(account=erp)
+    last = SyncRun.objects.latest("pk").owed
+    # Page 101 keeps failing with no alerted page owed any more: tell staff.
+    assert caplog.messages.count("inventory sync page keeps failing") == 2, last
