@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, transaction
 from django.db.models import F, Q, Value
-from django.db.models.functions import Concat
+from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
 from integrations.errors import ProviderError, Unknown
@@ -273,17 +273,22 @@ def _endpoint_failed(
 ) -> None:
     """Count a failed attempt made at ``now`` towards the endpoint's failing
     streak: 410 disables it at once, a streak of the configured hours too."""
-    WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(
-        failing_since=now
-    )
+    stored = WebhookEndpoint.objects.filter(pk=endpoint.pk)
+    # Decided on the stored streak, read under the row's lock (kept to the
+    # commit): since this worker loaded the endpoint, a success may have
+    # ended it or the end of a pause moved it on.
+    stored.update(failing_since=Coalesce(F("failing_since"), Value(now)))
+    since, paused_since = stored.values_list("failing_since", "paused_since").get()
+    endpoint.failing_since = since
     if attempt.gone:
         endpoint_disable(
             endpoint=endpoint, reason="The endpoint answered 410 Gone.", now=now
         )
         return
     hours = settings.STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS
-    since = endpoint.failing_since or now
-    if since <= now - timedelta(hours=hours):
+    # A pause whose end is not noted yet would count toward the streak: the
+    # first failure after its end (the sweep notes it) decides.
+    if paused_since is None and since <= now - timedelta(hours=hours):
         code = attempt.error.code if attempt.error else ""
         endpoint_disable(
             endpoint=endpoint,
