@@ -132,8 +132,7 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
     }
     endpoint = delivery.endpoint
     if endpoint.paused_since is not None:
-        # A call went out, so staff released the breaker: the pause is over.
-        endpoint_pause_end(endpoint, now)
+        _pause_over(endpoint, now)
     if attempt.error is None and endpoint.failing_since is None:
         # The common case in one relaxed statement (rows.finish).
         rows.finish(delivery, DeliveryStatus.DELIVERED, delivered_at=now, **fields)
@@ -153,6 +152,20 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
             _endpoint_failed(endpoint, attempt, now)
     _log(delivery, attempt, status)
     return status
+
+
+def _pause_over(endpoint: WebhookEndpoint, now: datetime) -> None:
+    """A call went out, so staff released the breaker: the pause is over.
+    Bookkeeping only: the call is settled as it went whatever happens here
+    (a lost note is the sweep's to make; a failure meanwhile disables
+    nothing, ``_endpoint_failed``)."""
+    try:
+        endpoint_pause_end(endpoint, now)
+    except DatabaseError as exc:
+        logger.warning(
+            "webhook endpoint pause end not noted",
+            extra={"endpoint": endpoint.public_id, "error_type": type(exc).__name__},
+        )
 
 
 def _hold_back(
