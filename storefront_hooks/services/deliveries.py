@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, transaction
 from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce, Concat
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from integrations.errors import ProviderError, Unknown
@@ -287,11 +287,14 @@ def _endpoint_failed(
     """Count a failed attempt made at ``now`` towards the endpoint's failing
     streak: 410 disables it at once, a streak of the configured hours too."""
     stored = WebhookEndpoint.objects.filter(pk=endpoint.pk)
-    # Decided on the stored streak, read under the row's lock (kept to the
-    # commit): since this worker loaded the endpoint, a success may have
-    # ended it or the end of a pause moved it on.
-    stored.update(failing_since=Coalesce(F("failing_since"), Value(now)))
-    since, paused_since = stored.values_list("failing_since", "paused_since").get()
+    # Decided on the stored streak, read under the row's lock to the caller's
+    # commit: since this worker loaded the endpoint, a success may have ended
+    # it or the end of a pause moved it on.
+    locked = stored.select_for_update().values_list("failing_since", "paused_since")
+    since, paused_since = locked.get()
+    if since is None:
+        stored.update(failing_since=now)
+        since = now
     endpoint.failing_since = since
     if attempt.gone:
         endpoint_disable(
