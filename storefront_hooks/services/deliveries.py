@@ -132,8 +132,7 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
     }
     endpoint = delivery.endpoint
     if endpoint.paused_since is not None:
-        # A call went out, so staff released the breaker: the pause is over.
-        endpoint_pause_end(endpoint, now)
+        _pause_over(endpoint, now)
     if attempt.error is None and endpoint.failing_since is None:
         # The common case in one relaxed statement (rows.finish).
         rows.finish(delivery, DeliveryStatus.DELIVERED, delivered_at=now, **fields)
@@ -153,6 +152,20 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
             _endpoint_failed(endpoint, attempt, now)
     _log(delivery, attempt, status)
     return status
+
+
+def _pause_over(endpoint: WebhookEndpoint, now: datetime) -> None:
+    """A call went out, so staff released the breaker: the pause is over.
+    Bookkeeping only: the call is settled as it went whatever happens here
+    (a lost note is the sweep's to make; a failure meanwhile disables
+    nothing, ``_endpoint_failed``)."""
+    try:
+        endpoint_pause_end(endpoint, now)
+    except DatabaseError as exc:
+        logger.warning(
+            "webhook endpoint pause end not noted",
+            extra={"endpoint": endpoint.public_id, "error_type": type(exc).__name__},
+        )
 
 
 def _hold_back(
@@ -273,17 +286,25 @@ def _endpoint_failed(
 ) -> None:
     """Count a failed attempt made at ``now`` towards the endpoint's failing
     streak: 410 disables it at once, a streak of the configured hours too."""
-    WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(
-        failing_since=now
-    )
+    stored = WebhookEndpoint.objects.filter(pk=endpoint.pk)
+    # Decided on the stored streak, read under the row's lock to the caller's
+    # commit: since this worker loaded the endpoint, a success may have ended
+    # it or the end of a pause moved it on.
+    locked = stored.select_for_update().values_list("failing_since", "paused_since")
+    since, paused_since = locked.get()
+    if since is None:
+        stored.update(failing_since=now)
+        since = now
+    endpoint.failing_since = since
     if attempt.gone:
         endpoint_disable(
             endpoint=endpoint, reason="The endpoint answered 410 Gone.", now=now
         )
         return
     hours = settings.STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS
-    since = endpoint.failing_since or now
-    if since <= now - timedelta(hours=hours):
+    # A pause whose end is not noted yet would count toward the streak: the
+    # first failure after its end (the sweep notes it) decides.
+    if paused_since is None and since <= now - timedelta(hours=hours):
         code = attempt.error.code if attempt.error else ""
         endpoint_disable(
             endpoint=endpoint,

@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from integrations import crypto
-from integrations.breaker import breaker_for
+from integrations.breaker import BreakerSnapshot, breaker_for
 from integrations.models import DeliveryStatus, ProviderAccount
 from integrations.models.accounts import BreakerMode, Mode
 from storefront_hooks import catalog
@@ -185,11 +186,33 @@ def endpoint_enable(*, endpoint: WebhookEndpoint, now: datetime | None = None) -
     return len(ids)
 
 
+def _breaker_snapshot(endpoint: WebhookEndpoint) -> BreakerSnapshot | None:
+    """The endpoint's breaker as it reads itself; None when Redis cannot be
+    reached (the sweep and the admin then go by the account row)."""
+    try:
+        return breaker_for(endpoint.account).snapshot()
+    except RedisError:
+        logger.warning(
+            "webhook endpoint breaker unreadable",
+            extra={
+                "endpoint": endpoint.public_id,
+                "breaker_mode": endpoint.account.breaker_mode,
+            },
+        )
+        return None
+
+
+def _forced_open(endpoint: WebhookEndpoint, snap: BreakerSnapshot | None) -> bool:
+    mode = endpoint.account.breaker_mode if snap is None else snap.mode
+    return mode == BreakerMode.FORCED_OPEN
+
+
 def endpoint_paused_by_staff(endpoint: WebhookEndpoint) -> bool:
     """Whether staff forced the endpoint's breaker open: its deliveries are
     paused until it is released. Read as the breaker reads it (the published
-    mode, else the account row), so it agrees with what refuses the calls."""
-    return breaker_for(endpoint.account).snapshot().mode == BreakerMode.FORCED_OPEN
+    mode, else the account row), so it agrees with what refuses the calls;
+    the account row alone while Redis is down."""
+    return _forced_open(endpoint, _breaker_snapshot(endpoint))
 
 
 def endpoint_pause_seen(endpoint: WebhookEndpoint, now: datetime) -> None:
@@ -232,10 +255,14 @@ def endpoint_pause_end(endpoint: WebhookEndpoint, now: datetime) -> None:
 
 def endpoint_pause_text(endpoint: WebhookEndpoint) -> str:
     """For staff: why and since when deliveries are paused; "" if not."""
-    if not endpoint_paused_by_staff(endpoint):
+    snap = _breaker_snapshot(endpoint)
+    if not _forced_open(endpoint, snap):
         return ""
-    snap = breaker_for(endpoint.account).snapshot()
-    if snap.last_state != BreakerMode.FORCED_OPEN or snap.last_transition_at is None:
+    if (
+        snap is None
+        or snap.last_state != BreakerMode.FORCED_OPEN
+        or snap.last_transition_at is None
+    ):
         return "Paused: circuit breaker forced open (since unknown)"
     since = timezone.localtime(snap.last_transition_at).strftime("%Y-%m-%d %H:%M:%S")
     reason = snap.last_reason.replace("_", " ")  # "mode set to forced open by x"

@@ -277,6 +277,114 @@ def test_a_pause_ends_at_the_first_call_after_release_without_a_sweep(
     assert endpoint.failing_since == released - timedelta(hours=1)
 
 
+def test_the_sweep_ending_the_pause_during_the_first_call_does_not_disable(
+    receiver, make_endpoint, no_enqueue, monkeypatch
+) -> None:
+    # Failing for an hour, then three days paused by staff, then released.
+    # The first call after release is in flight (a slow, failing endpoint)
+    # when the minute's sweep notices the release and ends the pause.
+    now = timezone.now()
+    delivery = _paused(receiver, make_endpoint, now)
+    endpoint = delivery.endpoint
+    type(endpoint).objects.filter(pk=endpoint.pk).update(
+        failing_since=now - timedelta(hours=1)
+    )
+    receiver.route("POST", HOOK_PATH, respond(500))
+    released = now + timedelta(hours=72)
+    breaker_mode_set(account=endpoint.account, mode=BreakerMode.AUTO, actor="ops")
+    real_post = deliveries.delivery_post
+
+    def post_while_the_sweep_runs(*args, **kwargs):
+        services.deliveries_sweep(now=released)  # the sweep's minute
+        return real_post(*args, **kwargs)
+
+    monkeypatch.setattr(deliveries, "delivery_post", post_while_the_sweep_runs)
+    assert services.delivery_send(delivery_id=delivery.pk, now=released) == "failed"
+
+    endpoint.refresh_from_db()
+    assert endpoint.enabled, endpoint.disabled_reason
+    assert endpoint.failing_since == released - timedelta(hours=1)
+
+
+def _pause_end_fails(monkeypatch) -> None:
+    def pause_end(*args, **kwargs):
+        raise OperationalError("canceling statement due to lock timeout")
+
+    monkeypatch.setattr(deliveries, "endpoint_pause_end", pause_end)
+
+
+def test_a_call_after_release_is_settled_though_the_pause_end_is_not_noted(
+    receiver, make_endpoint, no_enqueue, monkeypatch
+) -> None:
+    now = timezone.now()
+    delivery = _paused(receiver, make_endpoint, now)
+    endpoint = delivery.endpoint
+    breaker_mode_set(account=endpoint.account, mode=BreakerMode.AUTO, actor="ops")
+    real_pause_end = deliveries.endpoint_pause_end
+    _pause_end_fails(monkeypatch)
+    released = now + timedelta(hours=1)
+
+    assert services.delivery_send(delivery_id=delivery.pk, now=released) == (
+        DeliveryStatus.DELIVERED
+    )
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERED
+    assert not Schedule.objects.exists()
+    # The next sweep notes the end, and sends nothing again.
+    monkeypatch.setattr(deliveries, "endpoint_pause_end", real_pause_end)
+    assert services.deliveries_sweep(now=released + timedelta(minutes=1)) == 0
+    endpoint.refresh_from_db()
+    assert endpoint.paused_since is None
+    assert _sent(receiver, delivery) == 1 and no_enqueue == []
+
+
+def test_a_failure_while_the_pause_end_is_not_noted_does_not_disable(
+    receiver, make_endpoint, no_enqueue, monkeypatch
+) -> None:
+    # Failing for an hour before three days of pause: the pause is not the
+    # endpoint's, though its end could not be noted at the first call.
+    now = timezone.now()
+    delivery = _paused(receiver, make_endpoint, now)
+    endpoint = delivery.endpoint
+    type(endpoint).objects.filter(pk=endpoint.pk).update(
+        failing_since=now - timedelta(hours=1)
+    )
+    receiver.route("POST", HOOK_PATH, respond(500))
+    breaker_mode_set(account=endpoint.account, mode=BreakerMode.AUTO, actor="ops")
+    _pause_end_fails(monkeypatch)
+    released = now + timedelta(hours=72)
+
+    assert services.delivery_send(delivery_id=delivery.pk, now=released) == "failed"
+    endpoint.refresh_from_db()
+    assert endpoint.enabled, endpoint.disabled_reason
+
+
+def test_a_failure_after_another_workers_success_starts_a_new_streak(
+    receiver, make_endpoint, no_enqueue, monkeypatch
+) -> None:
+    # This worker loaded the endpoint failing for 61 hours; while its call
+    # was in flight another delivery got through, ending that streak.
+    endpoint, _ = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(500))
+    delivery = _emit()
+    now = timezone.now()
+    type(endpoint).objects.filter(pk=endpoint.pk).update(
+        failing_since=now - timedelta(hours=61)
+    )
+    real_post = deliveries.delivery_post
+
+    def post_while_another_succeeds(*args, **kwargs):
+        type(endpoint).objects.filter(pk=endpoint.pk).update(failing_since=None)
+        return real_post(*args, **kwargs)
+
+    monkeypatch.setattr(deliveries, "delivery_post", post_while_another_succeeds)
+    assert services.delivery_send(delivery_id=delivery.pk, now=now) == "failed"
+
+    endpoint.refresh_from_db()
+    assert endpoint.enabled, endpoint.disabled_reason
+    assert endpoint.failing_since == now
+
+
 def test_a_delivery_is_paused_by_the_mode_the_breaker_applies(
     receiver, make_endpoint, no_enqueue
 ) -> None:
