@@ -1,13 +1,16 @@
 """Whether the current request re-runs one whose worker died, and what that
-dead run did: set by the ``Idempotency-Key`` layer around every handler it
-runs (``running``), read by a handler whose second run must answer what the
-first would have (docs/api.md, "A worker that dies").
+dead run set out to do: set by the ``Idempotency-Key`` layer around every
+handler that commits on its own (``rerunning``), read by a handler whose
+second run must answer what the first would have (docs/api.md, "A worker
+that dies").
 
-A handler records what it did on its own request's idempotency record
-(``record_done``) in the transaction that does it; a re-run of the same
-request (same owner, key and body: the record's row is kept when a retry
-takes it over) is credited only with what that record says, never with what
-another request did meanwhile."""
+Before its provider call a handler notes its intent on its own request's
+idempotency record (``record_intent``, e.g. ``payment.capture:pay_..:600``).
+A re-run of the same request (same owner, key and body: the row is kept when
+a retry takes it over) whose record carries that intent is answered with the
+object as it now stands once it reached the intended state, by whatever
+route (the first run, the gateway's webhook, reconciliation); a request that
+noted nothing is never credited with what another request did."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,12 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from integrations.models import IdempotencyRecord
+from integrations.row_sql import row_update_later
 
 
 @dataclass(frozen=True)
 class _Run:
-    record_id: int | None
+    record: IdempotencyRecord | None
     since: datetime | None
+    # The intent the dead run left on the record, read when it was taken over.
+    dead_intent: str
 
 
 _current: ContextVar[_Run | None] = ContextVar("idempotent_run", default=None)
@@ -36,30 +42,50 @@ def rerun_since() -> datetime | None:
 
 @contextmanager
 def rerunning(
-    since: datetime | None, *, record_id: int | None = None
+    since: datetime | None, *, record: IdempotencyRecord | None = None
 ) -> Iterator[None]:
     """Run the code inside for the request whose idempotency record is
-    ``record_id``; ``since``: when the dead run it re-runs began, if any."""
-    token = _current.set(_Run(record_id=record_id, since=since))
+    ``record`` (as claimed: its ``done_mark`` is the dead run's intent);
+    ``since``: when the dead run it re-runs began, if any."""
+    intent = record.done_mark if record is not None and since is not None else ""
+    token = _current.set(_Run(record=record, since=since, dead_intent=intent))
     try:
         yield
     finally:
         _current.reset(token)
 
 
-def record_done(mark: str) -> None:
-    """Note on this request's record that it did ``mark`` (e.g.
-    ``payment.capture:pay_...``). Call it in the transaction that does it, so
-    the note commits with the deed. Outside an idempotent request: nothing."""
+def record_intent(intent: str) -> None:
+    """Note on this request's record that it is about to do ``intent``;
+    before the provider call, so a death after the call finds it. Only while
+    the record is still this run's (the version the claim set), as release
+    and completion are. Outside an idempotent request: nothing."""
     run = _current.get()
-    if run is None or run.record_id is None:
+    if run is None or run.record is None:
         return
-    IdempotencyRecord.objects.filter(pk=run.record_id).update(done_mark=mark[:128])
+    record = run.record
+    record.done_mark = intent[:128]
+    # With the writes that follow it (the attempt row) when they share a
+    # commit; the in-memory mark tells the layer to keep the record on error.
+    row_update_later(
+        record,
+        ("done_mark",),
+        where={
+            "created_at": record.created_at,
+            "state": IdempotencyRecord.State.IN_FLIGHT,
+        },
+    )
 
 
-def done_by_dead_run(mark: str) -> bool:
-    """Whether this request re-runs one whose dead run did ``mark``."""
+def intended_by_dead_run(intent: str) -> bool:
+    """Whether this request re-runs one whose dead run set out to do
+    ``intent`` (noted before its provider call)."""
     run = _current.get()
-    if run is None or run.since is None or run.record_id is None:
-        return False
-    return IdempotencyRecord.objects.filter(pk=run.record_id, done_mark=mark).exists()
+    return run is not None and run.since is not None and run.dead_intent == intent
+
+
+def noting() -> bool:
+    """Whether this code runs for a request that notes its intent (a handler
+    that commits on its own, under an ``Idempotency-Key``)."""
+    run = _current.get()
+    return run is not None and run.record is not None

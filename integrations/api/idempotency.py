@@ -340,11 +340,12 @@ def _run(
     kwargs: dict,
 ) -> HttpResponseBase:
     try:
-        with rerunning(record.rerun_of, record_id=record.pk):
+        with rerunning(record.rerun_of, record=record):
             response = _respond(view, request, handler, args, kwargs)
     except Exception:
-        # An error of ours, answered 500: the client may retry as anew.
-        _release(record)
+        # An error of ours, answered 500: the client may retry, as a re-run
+        # if the handler had set out to act (it may have committed).
+        _let_go(record)
         raise
     except BaseException:
         # A worker timeout (SystemExit) may strike after the handler's own
@@ -374,7 +375,8 @@ def _run_shared(
             if isinstance(claimed, Response):
                 return claimed
             record = claimed
-            with rerunning(record.rerun_of, record_id=record.pk):
+            # Its writes roll back with the group: nothing to note for a re-run.
+            with rerunning(record.rerun_of):
                 response = _respond(view, request, handler, args, kwargs)
             group_join()  # the response shares the handler's last commit
             _finish(record, response)
@@ -403,10 +405,36 @@ def _respond(
 
 
 def _finish(record: IdempotencyRecord, response: HttpResponseBase) -> None:
-    if response.status_code >= 500 or not isinstance(response, Response):
-        _release(record)
+    if (
+        response.status_code >= 500
+        or not isinstance(response, Response)
+        or _transient(response)
+    ):
+        _let_go(record)
     else:
         _complete(record, response)
+
+
+def _transient(response: Response) -> bool:
+    """A 409 saying that something is under way (``*_in_progress``,
+    ``idempotency_key_in_use``): true now, not the key's final answer."""
+    if response.status_code != status.HTTP_409_CONFLICT:
+        return False
+    error = response.data.get("error") if isinstance(response.data, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return isinstance(code, str) and (
+        code.endswith("_in_progress") or code == "idempotency_key_in_use"
+    )
+
+
+def _let_go(record: IdempotencyRecord) -> None:
+    """Free the key for a retry: released (the retry runs anew) unless the
+    handler noted an intent (integrations.reruns), which may have committed:
+    then abandoned, so the retry re-runs it with that intent."""
+    if record.done_mark:
+        _abandon(record)
+    else:
+        _release(record)
 
 
 def _release(record: IdempotencyRecord) -> None:

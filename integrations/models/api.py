@@ -79,8 +79,8 @@ class IdempotencyRecord(models.Model):
     response_headers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
-    # What the handler did, written in the transaction that did it
-    # (integrations.reruns.record_done): a re-run is credited with this only.
+    # What the handler set out to do, noted before its provider call
+    # (integrations.reruns.record_intent): a re-run is credited with this only.
     done_mark = models.CharField(max_length=128, blank=True, default="")
     # Not stored: when the dead request this one took over began (set by the
     # claim, read around the handler as integrations.reruns).

@@ -3,15 +3,18 @@ the payment."""
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TypeVar
 
-from django.db import transaction
+from django.conf import settings
 from django.utils import timezone
 
 from integrations.errors import NotProcessed, ProviderError, Rejected
-from integrations.reruns import done_by_dead_run, record_done
+from integrations.models.attempts import AttemptOutcome
+from integrations.reruns import intended_by_dead_run, noting, record_intent
 from payments.models import (
     Payment,
+    PaymentAttempt,
     PaymentStatus,
     ReviewReason,
     ReviewState,
@@ -78,6 +81,7 @@ def payment_capture(
         raise AmountExceedsCapturable(
             f"At most {remaining} can be captured.", param="amount"
         )
+    _set_out_to(payment, _intent(payment, "capture", amount))
 
     def call(adapter: PaymentsAdapter, key: str) -> PaymentResult:
         return adapter.capture(
@@ -95,18 +99,20 @@ def payment_capture(
         logger.warning("payment capture outcome unknown", extra=log_ids(payment))
         return mark_unknown(payment)
     logger.info("payment captured", extra={**log_ids(payment), "actor": actor})
-    return _advanced(payment, "capture", result)
+    return advance(payment, change_from_result(result))
 
 
 def payment_void(*, payment: Payment, actor: str = "") -> Payment:
     """Release an authorization (or abandon a 3-D Secure payment)."""
     payment.refresh_from_db()
+    intent = _intent(payment, "void")
     if payment.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.REQUIRES_ACTION):
         if payment.status == PaymentStatus.VOIDED and _done_by_its_dead_run(
-            payment, "void"
+            payment, intent
         ):
             return payment
         raise InvalidState(f"A {payment.status} payment cannot be voided.")
+    _set_out_to(payment, intent)
 
     def call(adapter: PaymentsAdapter, key: str) -> PaymentResult:
         return adapter.void(
@@ -124,21 +130,46 @@ def payment_void(*, payment: Payment, actor: str = "") -> Payment:
         logger.warning("payment void outcome unknown", extra=log_ids(payment))
         return mark_unknown(payment)
     logger.info("payment voided", extra={**log_ids(payment), "actor": actor})
-    return _advanced(payment, "void", result)
+    return advance(payment, change_from_result(result))
 
 
-def _advanced(payment: Payment, operation: str, result: PaymentResult) -> Payment:
-    """``advance`` with the result, noting on this request's idempotency
-    record (integrations.reruns) in the same commit that it did it."""
-    # No savepoint, as in advance: inside a commit group it aborts it whole.
-    with transaction.atomic(savepoint=False):
-        row = advance(payment, change_from_result(result))
-        record_done(_mark(payment, operation))
-    return row
+def _intent(payment: Payment, operation: str, amount: int | None = None) -> str:
+    suffix = "" if amount is None else f":{amount}"
+    return f"payment.{operation}:{payment.public_id}{suffix}"
 
 
-def _mark(payment: Payment, operation: str) -> str:
-    return f"payment.{operation}:{payment.public_id}"
+def _set_out_to(payment: Payment, intent: str) -> None:
+    """Note this request's intent on its idempotency record before the
+    gateway call (integrations.reruns), so its re-run is answered with the
+    payment however the gateway's answer reached it. A request that notes
+    (a capture or void through the API) is refused while another's attempt
+    at the operation is unfinished: it would ride on that attempt's gateway
+    key and be answered with a call it did not make."""
+    if not noting():
+        return  # the create's own capture: no other request can be under way
+    operation = intent.split(".", 1)[1].split(":", 1)[0]
+    if not intended_by_dead_run(intent) and _under_way(payment, operation):
+        raise InvalidState(
+            f"A {operation} of this payment is already under way; retry later.",
+            code=f"{operation}_in_progress",
+        )
+    record_intent(intent)
+
+
+def _under_way(payment: Payment, operation: str) -> bool:
+    """Another request's attempt at ``operation`` not yet on the payment:
+    still at the gateway, or done there by a worker that died before
+    recording it (the webhook or that request's retry will). One older than
+    a dead worker's record is let go: the gateway key answers from it."""
+    since = timezone.now() - timedelta(
+        seconds=settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS
+    )
+    return PaymentAttempt.objects.filter(
+        payment=payment,
+        operation=operation,
+        outcome__in=(AttemptOutcome.IN_PROGRESS, AttemptOutcome.SUCCEEDED),
+        created_at__gte=since,
+    ).exists()
 
 
 # A capture stays done when refunds follow it.
@@ -150,24 +181,25 @@ _CAPTURED = (
 
 
 def _captured_by_its_dead_run(payment: Payment, amount: int | None) -> bool:
+    captured = payment.amount_captured
     return (
         payment.status in _CAPTURED
-        and (amount is None or amount == payment.amount_captured)
-        and _done_by_its_dead_run(payment, "capture")
+        and (amount is None or amount == captured)
+        and _done_by_its_dead_run(payment, _intent(payment, "capture", captured))
     )
 
 
-def _done_by_its_dead_run(payment: Payment, operation: str) -> bool:
-    """Whether this request re-runs one whose worker died after it did
-    ``operation``: its own idempotency record says so (written with the
-    payment's change), never another request's attempt. Its answer is the
-    payment as the first run would have answered; any other request is
-    refused."""
-    done = done_by_dead_run(_mark(payment, operation))
+def _done_by_its_dead_run(payment: Payment, intent: str) -> bool:
+    """Whether this request re-runs one whose worker died after setting out
+    to do ``intent``, now done: its own idempotency record says so (noted
+    before the gateway call), never another request's. Its answer is the
+    payment as it now stands, by whatever route it got there (the dead run,
+    the gateway's webhook, reconciliation); any other request is refused."""
+    done = intended_by_dead_run(intent)
     if done:
         logger.info(
             "payment follow-up answered for a re-run request",
-            extra={**log_ids(payment), "operation": operation},
+            extra={**log_ids(payment), "operation": intent.split(":", 1)[0]},
         )
     return done
 

@@ -17,7 +17,7 @@ from integrations import registry
 from integrations.attempts import attempt_run
 from integrations.errors import ProviderError
 from integrations.events import event_emit
-from integrations.reruns import done_by_dead_run, record_done
+from integrations.reruns import intended_by_dead_run, record_intent, rerun_since
 from integrations.secrets_registry import staff_text
 from shipping.models import Shipment, ShipmentAttempt, ShipmentParcel, ShipmentStatus
 from shipping.providers.base import VoidRequest, VoidResult
@@ -35,14 +35,17 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
     another void of it is under way. A retry of a request whose worker died
     after voiding answers the voided shipment, as the first run did."""
     if shipment.status != ShipmentStatus.PURCHASED:
-        if shipment.status == ShipmentStatus.VOIDED and done_by_dead_run(
-            _mark(shipment)
+        if shipment.status == ShipmentStatus.VOIDED and intended_by_dead_run(
+            _intent(shipment)
         ):
             return shipment
         raise InvalidState(f"a {shipment.status} shipment cannot be voided")
     if shipment_has_moved(shipment=shipment):
         raise InvalidState("the parcel is already in transit", code="in_transit")
     claimed_at = _claim(shipment)
+    # Noted with the claim, before the carrier call: a re-run of this
+    # request then answers the voided shipment however it got voided.
+    record_intent(_intent(shipment))
     try:
         result = _void_at_carrier(shipment)
         _parcels_voided(shipment, result.voided_parcels)
@@ -72,15 +75,12 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
                 subject=shipment.public_id,
                 payload=shipment_event_payload(shipment),
             )
-        # Ours or recorded by a process that took our claim over: the
-        # carrier voided it for this request, which answers the shipment.
-        record_done(_mark(shipment))
     if not ours:
         shipment.refresh_from_db()
     return shipment
 
 
-def _mark(shipment: Shipment) -> str:
+def _intent(shipment: Shipment) -> str:
     return f"shipment.void:{shipment.public_id}"
 
 
@@ -89,6 +89,10 @@ def _claim(shipment: Shipment) -> datetime:
     when the shipment is no longer bought or another void holds it."""
     now = timezone.now()
     free = Q(void_started_at__isnull=True) | Q(void_started_at__lt=now - VOID_CLAIM)
+    since = rerun_since()
+    if since is not None and intended_by_dead_run(_intent(shipment)):
+        # A re-run takes over the claim its dead run made (not one older).
+        free |= Q(void_started_at__gte=since)
     taken = Shipment.objects.filter(
         free, pk=shipment.pk, status=ShipmentStatus.PURCHASED
     ).update(void_started_at=now)

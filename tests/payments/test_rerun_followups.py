@@ -4,18 +4,23 @@ run would have; anything another request did meanwhile is a 409 as for a
 fresh request. Real commits (``transaction=True``): what committed with
 what is the point."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.test import APIClient
 
 from integrations.api import idempotency
 from integrations.models import IdempotencyRecord
+from integrations.providers.sandbox_webhooks import webhook_body, webhook_headers
 from payments import api as payments_api
 from payments.models import Payment, SandboxCharge
+from payments.services import followups
 from tests.factories import ApiKeyFactory, ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,9 +28,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PAYMENTS = "/api/v1/payments/"
 
 
+SECRET = "whsec_dGVzdHNlY3JldA=="  # ProviderAccountFactory's default
+
+
 @pytest.fixture
-def api() -> APIClient:
-    ProviderAccountFactory(slug="sbx-primary", priority=1)
+def account():
+    return ProviderAccountFactory(slug="sbx-primary", priority=1)
+
+
+@pytest.fixture
+def api(account) -> APIClient:
     client = APIClient()
     key = ApiKeyFactory(scopes=("payments:read", "payments:write")).raw_key
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
@@ -153,3 +165,109 @@ def test_another_body_under_an_abandoned_key_is_not_credited(api, monkeypatch):
 
     other = api.post(url, {"amount": 1000}, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
     assert other.status_code == 409, (other.status_code, other.json())
+
+
+def _gateway_webhook(account, event_type: str, charge: SandboxCharge, amount: int):
+    """The sandbox gateway's own signed webhook about what it did, posted to
+    the intake URL (SANDBOX_WEBHOOK_DELAY_SECONDS after the call in prod)."""
+    body = webhook_body(
+        event_type,
+        {"reference": charge.reference, "amount": amount, "currency": "EUR"},
+    )
+    headers = webhook_headers(
+        secret=SECRET, webhook_id=f"msg_{uuid.uuid4().hex}", body=body
+    )
+    meta = {
+        f"HTTP_{k.upper().replace('-', '_')}": v
+        for k, v in headers.items()
+        if k.lower() != "content-type"
+    }
+    url = reverse("webhooks:receive", kwargs={"account_slug": account.slug})
+    response = Client().post(url, body, content_type="application/json", **meta)
+    assert response.status_code in (200, 202), response.content
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "event", "status"),
+    [
+        ("capture", {"amount": 600}, "payment.captured", "captured"),
+        ("void", {}, "payment.voided", "voided"),
+    ],
+)
+def test_a_retry_after_the_gateways_webhook_recorded_its_work_answers_200(
+    api, account, monkeypatch, operation, body, event, status
+):
+    pid = _authorized_payment(api)
+    url = f"{PAYMENTS}{pid}/{operation}/"
+    with monkeypatch.context() as m:
+        # The gateway did it; the worker dies before the payment records it.
+        m.setattr(followups, "advance", _killed)
+        with pytest.raises(SystemExit):
+            api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    charge = SandboxCharge.objects.get(kind="payment")
+    assert charge.status == status
+    # The gateway's webhook lands (seconds later) before the client's retry.
+    _gateway_webhook(account, event, charge, body.get("amount", 1000))
+    assert Payment.objects.get(public_id=pid).status == status
+
+    retry = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    # This request did it: answered as its first run would have been.
+    assert retry.status_code == 200, (retry.status_code, retry.json())
+    assert retry.json()["status"] == status
+
+
+def test_another_key_is_refused_while_a_dead_requests_capture_is_unfinished(
+    api, monkeypatch
+):
+    pid = _authorized_payment(api)
+    url = f"{PAYMENTS}{pid}/capture/"
+    with monkeypatch.context() as m:
+        m.setattr(followups, "advance", _killed)
+        with pytest.raises(SystemExit):
+            api.post(url, {"amount": 600}, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert SandboxCharge.objects.get(kind="payment").status == "captured"
+
+    # A fresh request (another key) for the same capture, before op-1's retry:
+    # it would ride on op-1's gateway key and be answered with op-1's call.
+    other = api.post(url, {"amount": 600}, format="json", HTTP_IDEMPOTENCY_KEY="op-2")
+    assert (other.status_code, other.json()["error"]["code"]) == (
+        409,
+        "capture_in_progress",
+    )
+    # "In progress" is no final answer: the key is free again.
+    assert not IdempotencyRecord.objects.filter(key="op-2").exists()
+
+    retry = api.post(url, {"amount": 600}, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert retry.status_code == 200, (retry.status_code, retry.json())
+    assert retry.json()["amount_captured"] == 600
+    again = api.post(url, {"amount": 600}, format="json", HTTP_IDEMPOTENCY_KEY="op-2")
+    assert again.status_code == 409, again.json()
+    assert again.json()["error"]["code"] == "invalid_state"
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "status"),
+    [("capture", {"amount": 600}, "captured"), ("void", {}, "voided")],
+)
+def test_an_error_after_the_operation_keeps_the_record_for_the_retry(
+    api, monkeypatch, operation, body, status
+):
+    # As the timeout test above, but an ordinary Exception (answered 500):
+    # the record carries the request's intent, so it is kept (abandoned),
+    # not deleted, and the retry is answered as the first run.
+    pid = _authorized_payment(api)
+    url = f"{PAYMENTS}{pid}/{operation}/"
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("connection lost while rendering")
+
+    with monkeypatch.context() as m:
+        m.setattr(payments_api, "_payment_response", broken)
+        with pytest.raises(RuntimeError):
+            api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert Payment.objects.get(public_id=pid).status == status
+    assert IdempotencyRecord.objects.get(key="op-1").state == "abandoned"
+
+    retry = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert retry.status_code == 200, (retry.status_code, retry.json())
+    assert retry.json()["status"] == status

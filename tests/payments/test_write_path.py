@@ -11,6 +11,7 @@ from django.utils import timezone
 from integrations.events import subscribers_for
 from integrations.models import Event, IdempotencyRecord
 from payments.models import Payment, PaymentAttempt, SandboxCharge
+from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services.state import Change, advance
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -203,3 +204,23 @@ def test_the_sandbox_answers_a_repeated_key_as_before(primary):
         adapter.authorize(_sandbox_request("tok_decline", key="k-new"))
     assert refused.value.code == "card_declined"
     assert SandboxCharge.objects.filter(kind="payment").count() == 2
+
+
+def _record_statements(api, key: str) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        response = post(api, key, body(order_id=key))
+    assert response.status_code == 201, response.content
+    assert response.json()["status"] == "captured"
+    return [s for s in ours(captured.captured_queries) if "idempotencyrecord" in s]
+
+
+def test_a_capture_after_authorize_adds_no_write_to_the_idempotency_record(
+    api, primary, monkeypatch
+):
+    # A gateway that captures in a second call (Square): the create's own
+    # capture notes nothing on the record (its writes roll back with it).
+    post(api, uuid.uuid4().hex)  # warm-up
+    one_call = _record_statements(api, uuid.uuid4().hex)
+    monkeypatch.setattr(SandboxPaymentsAdapter, "capture_after_authorize", True)
+    two_calls = _record_statements(api, uuid.uuid4().hex)
+    assert len(two_calls) == len(one_call), (one_call, two_calls)

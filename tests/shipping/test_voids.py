@@ -227,3 +227,66 @@ def test_a_void_retry_is_not_credited_with_another_requests_void(monkeypatch):
     retry = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
 
     assert retry.status_code == 409, (retry.status_code, retry.json())
+
+
+class _Killed(BaseException):
+    """SIGKILL stand-in: raised where the process stops; the handlers a real
+    kill never runs are switched off."""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_label_void_killed_after_the_carrier_is_answered_on_a_later_retry(
+    monkeypatch,
+):
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k9")
+    api = _void_client()
+    url = f"{SHIPMENTS}{shipment.public_id}/void/"
+
+    def dies(*args, **kwargs):
+        raise _Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(voids, "_parcels_voided", dies)  # right after the carrier call
+        m.setattr(voids, "_release", lambda *a, **k: None)  # never runs: killed
+        m.setattr(idempotency, "_abandon", lambda *a, **k: None)  # idem
+        with pytest.raises(_Killed):
+            api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+    assert SandboxLabel.objects.get(tracking_number=shipment.tracking_number).voided
+
+    # The retry once the in-flight record counts as dead (300 s), while the
+    # dead run's void claim (VOID_CLAIM, 10 min) still stands: the re-run
+    # takes over the claim its own dead run made.
+    timeout = settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS + 1
+    IdempotencyRecord.objects.update(
+        created_at=timezone.now() - timedelta(seconds=timeout)
+    )
+    first = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+    assert (first.status_code, first.json().get("status")) == (200, "voided"), (
+        first.json()
+    )
+    assert Shipment.objects.get().status == ShipmentStatus.VOIDED
+    assert Event.objects.filter(name="shipment.voided").count() == 1
+
+    later = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+    assert (later.status_code, later["Idempotent-Replayed"]) == (200, "true")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_void_in_progress_is_not_stored_as_the_keys_answer():
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k8")
+    api = _void_client()
+    url = f"{SHIPMENTS}{shipment.public_id}/void/"
+    # Another void (another process) holds the claim.
+    Shipment.objects.update(void_started_at=timezone.now())
+
+    busy = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+    assert busy.status_code == 409
+    assert busy.json()["error"]["code"] == "void_in_progress"
+    assert not IdempotencyRecord.objects.filter(key="void-1").exists()
+
+    # That void died; its claim has run out: the same key now voids.
+    Shipment.objects.update(void_started_at=timezone.now() - timedelta(minutes=11))
+    later = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+    assert (later.status_code, later.json()["status"]) == (200, "voided")

@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from integrations import reruns
 from integrations.api import idempotency
 from integrations.batch import services as batch_services
 from integrations.models import IdempotencyRecord
@@ -350,3 +351,24 @@ def test_a_retry_losing_the_race_for_the_dead_record_answers_from_the_winner(
     assert other["response"].status_code == 200, other["response"].json()
     assert (loser.status_code, loser["Idempotent-Replayed"]) == (200, "true")
     assert SandboxCharge.objects.get(kind="payment").status == "captured"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_runs_intent_never_lands_on_the_record_a_retry_took_over():
+    record = IdempotencyRecord.objects.create(
+        owner="api-key:1",
+        key="slow",
+        method="POST",
+        path="/x/",
+        request_hash="h",
+        state="in_flight",
+    )
+    slow_copy = IdempotencyRecord.objects.get(pk=record.pk)
+    # The retry took the record over (a new created_at) while the slow first
+    # run was still going; the slow run then notes its intent.
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        created_at=timezone.now() + timedelta(seconds=1)
+    )
+    with reruns.rerunning(None, record=slow_copy):
+        reruns.record_intent("payment.capture:pay_1:600")
+    assert IdempotencyRecord.objects.get(pk=record.pk).done_mark == ""
