@@ -10,6 +10,9 @@ from django.db import OperationalError, connection, connections
 
 from integrations import migration_indexes
 
+# `make test` runs these in a second pass, with --migrations.
+pytestmark = pytest.mark.migrations
+
 TABLE = "storefront_hooks_webhookdelivery"
 WAITING_INDEX = "webhookdelivery_waiting"
 
