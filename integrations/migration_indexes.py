@@ -42,9 +42,32 @@ def index_swap(
 def _swap(
     schema_editor: Any, model: Any, add: models.Index | None, drop: models.Index | None
 ) -> None:
+    """Re-runnable: a deploy killed mid-build (or a build cancelled, which
+    leaves an INVALID index on PostgreSQL) is finished by migrating again."""
     postgresql = schema_editor.connection.vendor == "postgresql"
     extra = {"concurrently": True} if postgresql else {}
-    if add is not None:
+    found = _index_validity(schema_editor, model)
+    if add is not None and found.get(add.name) is not True:
+        if add.name in found:  # left INVALID by a cancelled build
+            schema_editor.remove_index(model, add, **extra)
         schema_editor.add_index(model, add, **extra)
-    if drop is not None:
+    if drop is not None and drop.name in found:
         schema_editor.remove_index(model, drop, **extra)
+
+
+def _index_validity(schema_editor: Any, model: Any) -> dict[str, bool]:
+    """The table's indexes by name: whether each is usable."""
+    connection = schema_editor.connection
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, table)
+        names = {name: True for name, info in found.items() if info["index"]}
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT c.relname, i.indisvalid FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE i.indrelid = %s::regclass",
+                [table],
+            )
+            names.update((name, valid) for name, valid in cursor.fetchall())
+    return names
