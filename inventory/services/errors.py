@@ -1,8 +1,7 @@
 """Errors the API turns into answers."""
 
-import re
-
 from integrations.secrets_registry import staff_text
+from integrations.webhooks.messages import storable
 
 
 class InventoryError(Exception):
@@ -42,10 +41,7 @@ class InvalidState(InventoryError):
 
 # PostgreSQL text and jsonb refuse NUL, and UTF-8 cannot carry a lone
 # surrogate: one such character in an ERP's message would fail the whole save.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
 def stored_text(text: str, limit: int) -> str:
     """A provider's ``text`` as staff may see it (secrets masked), cut to
     ``limit`` and with characters the database refuses replaced."""
-    return _UNSTORABLE.sub("\ufffd", staff_text(text))[:limit]
+    return storable(staff_text(text))[:limit]
