@@ -223,4 +223,5 @@ def test_a_capture_after_authorize_adds_no_write_to_the_idempotency_record(
     one_call = _record_statements(api, uuid.uuid4().hex)
     monkeypatch.setattr(SandboxPaymentsAdapter, "capture_after_authorize", True)
     two_calls = _record_statements(api, uuid.uuid4().hex)
+    assert one_call  # the record's claim and completion were captured
     assert len(two_calls) == len(one_call), (one_call, two_calls)

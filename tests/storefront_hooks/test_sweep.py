@@ -84,9 +84,11 @@ def _claim_held(delivery_id: int, claimed: threading.Event, go: threading.Event)
         connection.close()
 
 
-def _swept() -> None:
+def _swept(failures: list[BaseException]) -> None:
     try:
         services.deliveries_sweep()
+    except BaseException as exc:  # reported by the test
+        failures.append(exc)
     finally:
         connection.close()
 
@@ -118,16 +120,21 @@ def test_the_age_limit_leaves_a_row_a_worker_claimed_meanwhile(
     worker = threading.Thread(target=_claim_held, args=(delivery.pk, claimed, go))
     worker.start()
     assert claimed.wait(10)
-    sweep = threading.Thread(target=_swept)
+    failures: list[BaseException] = []
+    sweep = threading.Thread(target=_swept, args=(failures,))
     sweep.start()
+    waited = False
     for _ in range(100):  # until the sweep waits on the worker's row lock
         if _lock_waiters():
+            waited = True
             break
         time.sleep(0.05)
     go.set()
     worker.join(10)
     sweep.join(10)
 
+    assert waited, "the sweep never waited on the claimed row"
+    assert not sweep.is_alive() and not failures, failures
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.DELIVERING, delivery.last_error
 
