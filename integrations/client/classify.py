@@ -94,8 +94,8 @@ def server_now(response: requests.Response, wall_clock: Clock) -> float:
     if date:
         try:
             return parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError, IndexError):
-            pass
+        except (TypeError, ValueError, IndexError, OverflowError):
+            pass  # a year no clock holds is no date either
     return wall_clock()
 
 

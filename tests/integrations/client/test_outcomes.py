@@ -1,8 +1,9 @@
 """The three outcomes, over real sockets against the fault server."""
 
 import pytest
+import requests
 
-from integrations.client import ProviderClient, response_json
+from integrations.client import ProviderClient, classify_response, response_json
 from integrations.errors import NotProcessed, Outcome, Rejected, Unknown
 from integrations.models import ProviderCall
 from integrations.testing.faultserver import (
@@ -305,3 +306,20 @@ def test_unknown_attempt_is_not_hidden_by_a_later_not_processed(client, fault):
 def test_unrouted_path_is_a_404_rejection(client: ProviderClient, fault: FaultServer):
     with pytest.raises(Rejected):
         client.request("GET", fault.url_for("/nope"), operation="n", idempotent=True)
+
+
+@pytest.mark.parametrize(
+    "date",
+    ["Mon, 01 Jan 99999999999999999999 00:00:00 GMT", "not a date", ""],
+    ids=["year-overflow", "garbage", "empty"],
+)
+def test_an_unreadable_date_header_leaves_a_429_throttled(date):
+    # The server's Date only dates an HTTP-date Retry-After; one that no
+    # clock holds must not turn "try again" into an unknown outcome.
+    response = requests.Response()
+    response.status_code = 429
+    response.headers.update({"Date": date, "Retry-After": "5"})
+    response._content = b"{}"
+    error = classify_response(response)
+    assert error.outcome == Outcome.NOT_PROCESSED
+    assert error.retry_after == 5
