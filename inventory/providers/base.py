@@ -128,6 +128,11 @@ def _fits(field: models.Field, value: object) -> bool:
     return type(value) is int and low <= value <= high
 
 
+# Units beyond any stock: the column holds ±2^31, and our figure subtracts
+# units sold and reserved from the ERP's, which must not overflow it.
+MAX_STOCK_FIGURE = 10**9
+
+
 def level_problem(record: StockLevelRecord) -> str | None:
     """Why our columns cannot hold ``record`` (None when they can), by the
     limits of the model fields its values are stored in."""
@@ -142,6 +147,8 @@ def level_problem(record: StockLevelRecord) -> str | None:
         except ValidationError as error:
             return f"{attribute}: {' '.join(error.messages)}"[:200]
         return f"{attribute}: not a value the column holds"
+    if abs(record.on_hand) > MAX_STOCK_FIGURE:
+        return f"on_hand: beyond ±{MAX_STOCK_FIGURE:,} units"
     return None
 
 

@@ -33,13 +33,14 @@ from django_q.tasks import async_task
 
 from integrations import registry
 from integrations.errors import ProviderError
-from integrations.leases import ClaimLost
+from integrations.leases import ClaimLost, describe_error
 from integrations.models import ProviderAccount
 from integrations.task_batcher import shared_broker
+from integrations.webhooks.messages import storable
 from inventory.models import SyncRun, SyncStatus
 from inventory.providers.base import InventoryAdapter, LevelsQuery, StockLevelPage
 from inventory.services.apply import stock_levels_apply
-from inventory.services.errors import InventoryError, stored_text
+from inventory.services.errors import InventoryError
 from inventory.services.sync_owed import (
     owed_after_full,
     owed_alert,
@@ -295,7 +296,7 @@ def _guarded(
     except ClaimLost:
         raise
     except Exception as exc:
-        message = stored_text(f"{type(exc).__name__}: {exc}", 200)
+        message = storable(describe_error(exc))[:200]
         _end_failed(run, "sync_failed", message)
         logger.exception("inventory sync crashed", extra={"run": run.pk})
         raise InventoryError(

@@ -348,10 +348,12 @@ def _stock_level(sku, on_hand, **fields):
     ("bad", "field"),
     [
         ({"on_hand": 2**31}, "on_hand"),  # beyond the int column
+        # In the column, but our figure (less units sold) would not be.
+        ({"on_hand": -(2**31)}, "on_hand"),
         ({"location": "L" * 33}, "location_code"),  # beyond Location.code
         ({"location": "\u0000"}, "location_code"),  # NUL: refused in PG text
     ],
-    ids=["on_hand_2^31", "location_33_chars", "location_nul"],
+    ids=["on_hand_2^31", "on_hand_-2^31", "location_33_chars", "location_nul"],
 )
 def test_a_level_our_columns_cannot_hold_is_dropped_and_the_run_goes_on(
     settings, rsps, bad, field

@@ -5,6 +5,7 @@ import pytest
 
 from inventory.models import Location, StockLevel
 from inventory.providers.base import (
+    MAX_STOCK_FIGURE,
     InventoryEvent,
     StockLevelPage,
     StockLevelRecord,
@@ -56,7 +57,16 @@ def test_a_page_and_an_event_keep_only_the_levels_our_columns_hold(record, reaso
 
 def test_the_column_limits_themselves_are_held():
     edge = (
-        StockLevelRecord("S" * SKU_MAX, "L" * CODE_MAX, 2**31 - 1),
-        StockLevelRecord("A", "MAIN", -(2**31)),
+        StockLevelRecord("S" * SKU_MAX, "L" * CODE_MAX, MAX_STOCK_FIGURE),
+        StockLevelRecord("A", "MAIN", -MAX_STOCK_FIGURE),
     )
     assert storable_levels(edge) == (edge, ())
+
+
+@pytest.mark.parametrize("on_hand", [2**31 - 1, -(2**31), MAX_STOCK_FIGURE + 1])
+def test_a_figure_the_column_holds_but_our_arithmetic_would_not_is_refused(on_hand):
+    # Units sold and reserved are subtracted from the ERP's figure in the
+    # int column: at its limit that overflows and failed the whole page.
+    kept, (rejected,) = storable_levels((GOOD, StockLevelRecord("A", "M", on_hand)))
+    assert kept == (GOOD,)
+    assert rejected.reason.startswith("on_hand: beyond")
