@@ -20,9 +20,11 @@ def ascii_address(address: str) -> str:
     if not at or domain.isascii():
         return address
     try:
-        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+        encoded = f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
     except idna.IDNAError:
         return address
+    # One too long for the column once encoded is kept as given (254).
+    return encoded if len(encoded) <= 254 else address
 
 
 def _keeps(row, other) -> bool:

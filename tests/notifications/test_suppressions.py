@@ -155,6 +155,21 @@ def test_migration_rewrites_unicode_domains_and_merges_both_spellings() -> None:
     assert suppression_blocks("cy@bücher.de", "transactional") == complained
 
 
+def test_migration_keeps_an_address_too_long_once_encoded_as_it_was() -> None:
+    migration = importlib.import_module(
+        "notifications.migrations.0003_suppression_idna_addresses"
+    )
+    # 183 characters as stored, 281 once its domain is in ASCII form.
+    domain = ".".join(f"bücher{i}" for i in range(14)) + ".de"
+    long_one = Suppression.objects.create(
+        address=f"{'a' * 64}@{domain}", reason="manual"
+    )
+    migration.forwards(django_apps, None)  # was a DataError on PostgreSQL
+    long_one.refresh_from_db()
+    assert long_one.address == f"{'a' * 64}@{domain}"
+    assert long_one.removed_at is None
+
+
 @pytest.mark.parametrize(
     ("given", "normalised"),
     [
