@@ -158,6 +158,9 @@ def test_suppression_search_finds_either_spelling_of_the_domain(staff, term) -> 
         ("anna@münchen.de", "anna@xn--mnchen-3ya.de"),
         ("anna@xn--mnchen-3ya.de", "münchen"),
         ("anna@xn--mnchen-3ya.de", "anna@München.de"),
+        # An emoji domain (IDNA 2003 only) is searched in its xn-- form too.
+        ("anna@xn--i-7iq.ws", "anna@i❤.ws"),
+        ("anna@xn--i-7iq.ws", "i❤"),
     ],
 )
 def test_email_log_search_finds_either_spelling_of_the_domain(

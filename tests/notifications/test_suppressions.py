@@ -15,6 +15,9 @@ from notifications.models import EmailStatus, Suppression, normalise_address
 from notifications.providers.base import BounceType, EmailEventRecord, EmailEventType
 from notifications.services import email_message_create
 from notifications.services.events import email_event_apply
+from notifications.webhooks import email_webhook_handle
+from tests.factories import ProviderAccountFactory, WebhookEventFactory
+from tests.notifications.contract.harness_sendgrid import event as sendgrid_event
 from notifications.services.suppressions import (
     suppression_active,
     suppression_add,
@@ -177,8 +180,12 @@ def test_migration_keeps_an_address_too_long_once_encoded_as_it_was() -> None:
         ("ada@bücher.de", "ada@xn--bcher-kva.de"),
         ("ADA@BÜCHER.DE", "ada@xn--bcher-kva.de"),
         ("ada@XN--BCHER-KVA.DE", "ada@xn--bcher-kva.de"),
-        # Not a valid IDN (IDNA 2008 refuses symbols): kept as it is.
-        ("ada@☃.net", "ada@☃.net"),
+        # IDNA 2008 refuses symbols; IDNA 2003, under which emoji domains
+        # were registered (and which providers name them in), takes them.
+        ("ada@i❤.ws", "ada@xn--i-7iq.ws"),
+        ("ada@☃.net", "ada@xn--n3h.net"),
+        # Neither takes it (an empty label): kept as it is.
+        ("ada@bü..de", "ada@bü..de"),
     ],
 )
 def test_one_form_of_each_address(given, normalised) -> None:
@@ -256,3 +263,22 @@ def test_an_address_too_long_once_its_domain_is_encoded_is_refused_and_fits() ->
 
     assert caught.value.code == "invalid_email"
     assert len(stored.address) <= 254
+
+
+def test_a_provider_event_for_an_emoji_domain_stops_mail_to_its_unicode_spelling(
+    email_accounts,
+) -> None:
+    # The provider names the domain in its xn-- form (IDNA 2003: 2008 refuses
+    # symbols); the shop spells the customer's address as they typed it.
+    payload = sendgrid_event("spamreport", email="a@xn--i-7iq.ws")
+    account = ProviderAccountFactory(kind="email", provider="sendgrid")
+    email_webhook_handle(
+        WebhookEventFactory(account=account, event_type="spamreport", payload=payload)
+    )
+
+    message = email_message_create(
+        to="a@i❤.ws", template="order_confirmation", context=ORDER
+    )
+
+    assert message.status == EmailStatus.SUPPRESSED
+    assert suppression_blocks("A@I❤.ws", "transactional") is not None
