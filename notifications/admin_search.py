@@ -15,6 +15,8 @@ import idna
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from notifications.providers.base import idn_ascii
+
 # A domain label (or a part typed of one): what IDNA converts on its own.
 _LABEL = re.compile(r"[^\s.@\"']+")
 
@@ -38,22 +40,25 @@ def _word(word: str, convert: Callable[[str], str]) -> str:
 
 
 def _ascii_label(label: str) -> str:
-    if label.isascii():
-        return label
-    try:
-        return idna.encode(label, uts46=True).decode("ascii")
-    except idna.IDNAError:
-        return label
+    # The encoding suppressions are stored in (normalise_address).
+    return label if label.isascii() else idn_ascii(label) or label
 
 
 def _unicode_label(label: str) -> str:
     if not label.lower().startswith("xn--"):
         return label
+    label = label.lower()
     try:
-        return idna.decode(label.lower())
+        return idna.decode(label)
     except idna.IDNAError:
+        pass
+    try:
+        # IDNA 2003 (emoji domains): only a label idn_ascii spells so.
+        decoded = label.encode("ascii").decode("idna")
+    except UnicodeError:
         # A label typed in part is no valid punycode: searched as typed.
         return label
+    return decoded if idn_ascii(decoded) == label else label
 
 
 class AddressSearchMixin:

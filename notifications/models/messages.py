@@ -1,7 +1,6 @@
 """Email messages, the delivery events applied to them, suppressed addresses
 and the sandbox provider's mailbox."""
 
-import idna
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
@@ -9,7 +8,7 @@ from django.utils import timezone
 
 from integrations.models import ProviderAccount, WebhookEvent
 from integrations.public_ids import PublicIdField
-from notifications.providers.base import EmailCategory
+from notifications.providers.base import EmailCategory, idn_ascii
 
 # The stored address columns' bound: RFC 5321's path limit, under Django's 320.
 ADDRESS_MAX_LENGTH = 254
@@ -17,17 +16,16 @@ ADDRESS_MAX_LENGTH = 254
 
 def ascii_address(address: str) -> str:
     """``address`` lower case, an internationalised domain in its ASCII
-    (IDNA 2008, UTS 46) form, the one anymail sends and providers' events
-    name; as given when the domain is not a valid IDN. May be longer."""
+    form (``idn_ascii``: IDNA 2008 with UTS 46, else IDNA 2003), the one
+    providers send to and name in their events; as given when neither
+    encodes the domain. May be longer."""
     address = address.strip().lower()
     local, at, domain = address.rpartition("@")
     if not at or domain.isascii():
         return address
-    try:
-        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
-    except idna.IDNAError:
-        # Not a valid IDN: no provider was given another form of it.
-        return address
+    encoded = idn_ascii(domain)
+    # Not an IDN by either standard: no provider was given another form.
+    return f"{local}@{encoded}" if encoded else address
 
 
 def normalise_address(address: str) -> str:

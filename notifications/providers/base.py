@@ -52,6 +52,7 @@ __all__ = [
     "email_error_map",
     "email_exception",
     "email_outcome",
+    "idn_ascii",
     "recipient_refused",
     "sending_domain_entry",
     "sending_domains_clean",
@@ -279,10 +280,11 @@ def domain_ascii(value: str) -> str:
     """``value`` as a domain in the ASCII form providers name it in: lower
     case, no trailing dot, an internationalised domain as ``xn--`` (IDNA
     2008 / UTS 46, else IDNA 2003, under which emoji domains such as
-    ``i❤.ws`` were registered); "" when it is not a domain name."""
+    ``i❤.ws`` were registered: ``idn_ascii``); "" when it is not a domain
+    name."""
     domain = value.strip().lower().rstrip(".")
     if not domain.isascii():
-        domain = _idna_encode(domain)
+        domain = idn_ascii(domain)
     labels = domain.split(".")
     if len(domain) > 253 or len(labels) < 2 or labels[-1].isdigit():
         return ""  # too long, a bare name, or an IP address
@@ -320,14 +322,22 @@ def _entries(raw: object) -> list[str]:
     return [e for e in re.split(r"[\s,;]+", str(raw or "")) if e.strip(".")]
 
 
-def _idna_encode(domain: str) -> str:
+def idn_ascii(domain: str) -> str:
+    """``domain`` (a domain name or one label of it) in the ASCII form
+    providers name it in, lower case: an internationalised one as ``xn--``
+    by IDNA 2008 with UTS 46 mapping, else by IDNA 2003, under which emoji
+    domains such as ``i❤.ws`` were registered; "" when neither encodes it.
+    The one encoding of a domain here: suppressions, sending domains and
+    admin search must agree on it, or one spelling never finds the other."""
+    if domain.isascii():
+        return domain.lower()
     try:
-        return idna.encode(domain, uts46=True).decode("ascii")
+        return idna.encode(domain, uts46=True).decode("ascii").lower()
     except UnicodeError:  # idna.IDNAError is one
         pass
     try:
-        # IDNA 2003 (Python's codec): what registries issued before 2008.
-        return domain.encode("idna").decode("ascii")
+        # Python's codec is IDNA 2003; it keeps an ASCII label's case.
+        return domain.encode("idna").decode("ascii").lower()
     except UnicodeError:
         return ""
 

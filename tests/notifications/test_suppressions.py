@@ -15,15 +15,15 @@ from notifications.models import EmailStatus, Suppression, normalise_address
 from notifications.providers.base import BounceType, EmailEventRecord, EmailEventType
 from notifications.services import email_message_create
 from notifications.services.events import email_event_apply
-from notifications.webhooks import email_webhook_handle
-from tests.factories import ProviderAccountFactory, WebhookEventFactory
-from tests.notifications.contract.harness_sendgrid import event as sendgrid_event
 from notifications.services.suppressions import (
     suppression_active,
     suppression_add,
     suppression_blocks,
     suppression_remove,
 )
+from notifications.webhooks import email_webhook_handle
+from tests.factories import ProviderAccountFactory, WebhookEventFactory
+from tests.notifications.contract.harness_sendgrid import event as sendgrid_event
 
 pytestmark = pytest.mark.django_db
 ORDER = {"order_id": "1001", "amount_display": "€10.50"}
