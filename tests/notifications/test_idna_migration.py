@@ -1,0 +1,177 @@
+"""Migration 0004: suppressions and bulk recipients stored under an emoji
+(IDNA 2003) domain in Unicode are re-keyed to the ``xn--`` form providers
+name, merging two spellings of one address, never failing on a value it
+cannot encode; backwards keeps both spellings stopped for the release
+before. The functions on today's tables (fast), and the real ``migrate``
+both ways on the database (``--migrations -m migrations``)."""
+
+import importlib
+from collections.abc import Iterator
+
+import pytest
+from django.apps import apps as django_apps
+from django.core.management import call_command
+from django.db import connection
+
+from notifications.models import BulkRecipient, BulkSend, Suppression
+from notifications.services.bulk import bulk_send_create
+from notifications.services.suppressions import (
+    suppression_blocks,
+    suppression_remove,
+)
+
+migration = importlib.import_module("notifications.migrations.0004_idna_2003_addresses")
+NEWS = {"headline": "Spring sale", "body": "Everything is 10% off."}
+# 237 characters as stored, 258 once encoded: more than the column takes.
+LONG = "a" * 180 + "@" + ".".join("❤" * 16 + str(k) for k in range(3)) + ".ws"
+
+
+class _Editor:
+    connection = connection
+
+
+def _forwards() -> None:
+    migration.forwards(django_apps, _Editor())
+
+
+def _backwards() -> None:
+    migration.backwards(django_apps, _Editor())
+
+
+def _active() -> dict[str, str]:
+    rows = Suppression.objects.filter(removed_at__isnull=True)
+    return dict(rows.values_list("address", "reason"))
+
+
+@pytest.mark.django_db
+def test_forwards_rekeys_emoji_domains_and_keeps_the_stronger_of_two_spellings():
+    # Stored by the release before: an emoji domain as typed, or as a
+    # provider's event named it.
+    unsub = Suppression.objects.create(address="ada@i❤.ws", reason="unsubscribe")
+    bounce = Suppression.objects.create(
+        address="ada@xn--i-7iq.ws", reason="hard_bounce"
+    )
+    complaint = Suppression.objects.create(address="bo@i❤.ws", reason="complaint")
+    weak = Suppression.objects.create(address="bo@xn--i-7iq.ws", reason="unsubscribe")
+    lifted = Suppression.objects.create(
+        address="cy@i❤.ws", reason="manual", removed_reason="ok"
+    )
+    lifted.removed_at = lifted.created_at
+    lifted.save()
+    kept = ["dee@bü..de", LONG, "eve@example.com", "fay@xn--bcher-kva.de"]
+    for address in kept:
+        Suppression.objects.create(address=address, reason="manual")
+
+    _forwards()
+
+    assert _active() == {
+        "ada@xn--i-7iq.ws": "hard_bounce",
+        "bo@xn--i-7iq.ws": "complaint",
+        **dict.fromkeys(kept, "manual"),
+    }
+    for row in (unsub, bounce, complaint, weak, lifted):
+        row.refresh_from_db()
+    assert unsub.address == "ada@xn--i-7iq.ws"
+    assert unsub.removed_reason == f"merged into suppression {bounce.pk}"
+    assert weak.removed_reason == f"merged into suppression {complaint.pk}"
+    assert lifted.address == "cy@xn--i-7iq.ws" and lifted.removed_reason == "ok"
+    assert suppression_blocks("ADA@I❤.ws", "transactional") == bounce
+    # The merged unsubscribe counts as superseded: lifting the bounce keeps it.
+    suppression_remove(address="ada@i❤.ws", reason="mailbox fixed")
+    assert suppression_blocks("ada@i❤.ws", "marketing").reason == "unsubscribe"
+
+
+@pytest.mark.django_db
+def test_forwards_run_again_changes_nothing() -> None:
+    Suppression.objects.create(address="ada@i❤.ws", reason="unsubscribe")
+    Suppression.objects.create(address="ada@xn--i-7iq.ws", reason="complaint")
+    _forwards()
+    before = list(Suppression.objects.values())
+    _forwards()
+    assert list(Suppression.objects.values()) == before
+
+
+@pytest.mark.django_db
+def test_forwards_rekeys_bulk_recipients_keeping_a_colliding_one_as_given() -> None:
+    bulk = bulk_send_create(
+        template="newsletter",
+        context=NEWS,
+        recipients=[{"email": "one@example.com"}],
+        start=False,
+    ).bulk_send
+    rows = {
+        email: BulkRecipient.objects.create(bulk_send=bulk, job=bulk.job, email=email)
+        for email in ("ada@i❤.ws", "bo@i❤.ws", "bo@xn--i-7iq.ws", LONG)
+    }
+    assert BulkSend.objects.get(pk=bulk.pk).recipients.count() == 5
+
+    _forwards()
+
+    emails = {e: BulkRecipient.objects.get(pk=r.pk).email for e, r in rows.items()}
+    assert emails == {
+        "ada@i❤.ws": "ada@xn--i-7iq.ws",
+        "bo@i❤.ws": "bo@i❤.ws",  # its send has the key already
+        "bo@xn--i-7iq.ws": "bo@xn--i-7iq.ws",
+        LONG: LONG,
+    }
+
+
+@pytest.mark.django_db
+def test_backwards_keeps_both_spellings_stopped_and_forwards_merges_them() -> None:
+    Suppression.objects.create(address="ada@i❤.ws", reason="complaint")
+    Suppression.objects.create(address="bo@xn--bcher-kva.xn--i-7iq.ws", reason="manual")
+    Suppression.objects.create(address="cy@xn--bcher-kva.de", reason="manual")
+    _forwards()
+
+    _backwards()
+
+    # The release before looks an emoji domain up as spelt in Unicode.
+    assert _active() == {
+        "ada@xn--i-7iq.ws": "complaint",
+        "ada@i❤.ws": "complaint",
+        "bo@xn--bcher-kva.xn--i-7iq.ws": "manual",
+        "bo@bücher.i❤.ws": "manual",
+        "cy@xn--bcher-kva.de": "manual",
+    }
+    _backwards()  # run again: no second copy
+    assert len(_active()) == 5
+    _forwards()
+    assert _active() == {
+        "ada@xn--i-7iq.ws": "complaint",
+        "bo@xn--bcher-kva.xn--i-7iq.ws": "manual",
+        "cy@xn--bcher-kva.de": "manual",
+    }
+
+
+@pytest.fixture
+def at_0003(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.config.getoption("nomigrations"):
+        pytest.skip("runs the migrations (pytest --migrations)")
+    call_command("migrate", "notifications", "0003", verbosity=0)
+    try:
+        yield
+    finally:
+        # Leave the schema as the other tests expect it.
+        call_command("migrate", verbosity=0)
+
+
+@pytest.mark.migrations
+@pytest.mark.django_db(transaction=True)
+def test_migrate_forwards_backwards_and_forwards_again(at_0003) -> None:
+    # The table is the same at 0003 and 0004: today's model writes it.
+    Suppression.objects.create(address="ada@i❤.ws", reason="unsubscribe")
+    Suppression.objects.create(address="ada@xn--i-7iq.ws", reason="hard_bounce")
+    Suppression.objects.create(address=LONG, reason="manual")
+
+    call_command("migrate", "notifications", "0004", verbosity=0)
+    assert _active() == {"ada@xn--i-7iq.ws": "hard_bounce", LONG: "manual"}
+
+    call_command("migrate", "notifications", "0003", verbosity=0)
+    assert _active() == {
+        "ada@xn--i-7iq.ws": "hard_bounce",
+        "ada@i❤.ws": "hard_bounce",
+        LONG: "manual",
+    }
+
+    call_command("migrate", "notifications", "0004", verbosity=0)
+    assert _active() == {"ada@xn--i-7iq.ws": "hard_bounce", LONG: "manual"}
