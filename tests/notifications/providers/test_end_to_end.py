@@ -160,6 +160,19 @@ def test_sendgrid_accepting_an_idn_address_is_recorded_sent(
     assert message.to_email == "ada@bücher.de"  # ours stays as the shop spells it
 
 
+def test_an_emoji_domain_is_sent_in_its_idna_2003_form(
+    sendgrid, fault, django_capture_on_commit_callbacks
+) -> None:
+    # IDNA 2008 refuses emoji domains (i❤.ws was registered under 2003):
+    # anymail's own encoder made such a send a refused recipient.
+    message = _send(django_capture_on_commit_callbacks, "ada@i❤.ws")
+    assert message.status == EmailStatus.SENT, (message.status, message.last_error)
+    sent = fault.requests_for("POST", "/v3/mail/send")[0].json()
+    (personalization,) = sent["personalizations"]
+    assert personalization["to"] == [{"email": "ada@xn--i-7iq.ws"}]
+    assert message.provider_message_id == personalization["custom_args"]["anymail_id"]
+
+
 def test_hard_bounce_naming_the_punycode_domain_suppresses_the_address(
     sendgrid, fault, django_capture_on_commit_callbacks
 ) -> None:
