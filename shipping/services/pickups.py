@@ -119,6 +119,7 @@ def _cancel_settled(pickup: Pickup, number: str) -> None:
     if not number:
         pickup.status = PickupStatus.CANCELLED
         pickup.save(update_fields=fields)
+        _announce_cancelled(pickup)  # in pickup_resolve's transaction
     elif number != pickup.confirmation_number:
         pickup.save(update_fields=fields[1:])
         same_place = pickup.location_code  # FedEx's, kept for the next cancel
@@ -227,12 +228,16 @@ def _booked(pickup: Pickup, booked: BookedPickup) -> None:
         event_emit(
             name="pickup.scheduled",
             subject=pickup.public_id,
-            payload={
-                "pickup": pickup.public_id,
-                "confirmation_number": pickup.confirmation_number,
-                "pickup_date": pickup.pickup_date.isoformat(),
-            },
+            payload=_pickup_payload(pickup),
         )
+
+
+def _pickup_payload(pickup: Pickup) -> dict[str, str]:
+    return {
+        "pickup": pickup.public_id,
+        "confirmation_number": pickup.confirmation_number,
+        "pickup_date": pickup.pickup_date.isoformat(),
+    }
 
 
 def pickup_cancel(*, pickup: Pickup) -> Pickup:
@@ -296,8 +301,25 @@ def _cancel_at_carrier(pickup: Pickup, in_doubt: bool) -> None:
             "pickup already cancelled at the carrier",
             extra={"pickup_id": pickup.public_id, "code": error.code},
         )
-    pickup.status = PickupStatus.CANCELLED
-    pickup.save(update_fields=["status"])
+    with transaction.atomic():
+        # Once, with the state change: a cancel that ran past its claim and
+        # one that took it over both end here.
+        ended = (
+            Pickup.objects.filter(pk=pickup.pk)
+            .exclude(status=PickupStatus.CANCELLED)
+            .update(status=PickupStatus.CANCELLED)
+        )
+        pickup.status = PickupStatus.CANCELLED
+        if ended:
+            _announce_cancelled(pickup)
+
+
+def _announce_cancelled(pickup: Pickup) -> None:
+    event_emit(
+        name="pickup.cancelled",
+        subject=pickup.public_id,
+        payload=_pickup_payload(pickup),
+    )
 
 
 def _cancel_sent(pickup: Pickup) -> None:
