@@ -4,7 +4,10 @@ A void is claimed on the shipment row (``void_started_at``) before the
 carrier is called, so two voids racing (two storefront workers, the admin's
 button and the API) call the carrier once and emit one ``shipment.voided``;
 the other is told a void is under way. A claim whose process died is taken
-over after ``CLAIM_LIFE``. A refused or failed void releases the claim.
+over after ``CLAIM_LIFE`` (``shipping.services.claims``). A refused or
+failed void releases the claim. A re-run of a request whose worker died
+(``integrations.reruns``) takes over the claim its dead run made, named in
+its intent, and no other.
 """
 
 from datetime import datetime
