@@ -84,6 +84,14 @@ def intended_by_dead_run(intent: str) -> bool:
     return run is not None and run.since is not None and run.dead_intent == intent
 
 
+def dead_run_intent() -> str:
+    """The intent this request's dead run noted (``""`` when this request is
+    not a re-run, or its dead run noted none): for a handler whose intent
+    carries what the dead run held (e.g. the instant of its claim)."""
+    run = _current.get()
+    return run.dead_intent if run is not None and run.since is not None else ""
+
+
 def noting() -> bool:
     """Whether this code runs for a request that notes its intent (a handler
     that commits on its own, under an ``Idempotency-Key``)."""

@@ -11,7 +11,7 @@ from django.utils import timezone
 from integrations.models import ProviderAccount
 from integrations.models.attempts import KeyedAttempt
 from integrations.public_ids import PublicIdField
-from shipping.providers.base import TrackingStatus
+from shipping.providers.tracking_types import TrackingStatus
 
 
 class ShipmentStatus(models.TextChoices):

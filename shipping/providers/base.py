@@ -29,6 +29,12 @@ from integrations.errors import Rejected, Unknown
 from integrations.providers.base import BaseAdapter
 from integrations.webhooks.messages import WebhookMessage
 from shipping.providers import prices, validation
+from shipping.providers.tracking_types import (
+    TrackingEvent,
+    TrackingInfo,
+    TrackingStatus,
+    TrackRequest,
+)
 from shipping.providers.validation import CarrierLimits, InvalidShippingRequest
 from shipping.units import DimensionUnit, WeightUnit, convert_length, convert_weight
 
@@ -304,49 +310,6 @@ class VoidResult:
     detail: str = ""
     # Of ``VoidRequest.parcel_references``, those voided by this call.
     voided_parcels: tuple[str, ...] = ()
-
-
-# --- Tracking ---------------------------------------------------------------
-
-
-class TrackingStatus(StrEnum):
-    PRE_TRANSIT = "pre_transit"
-    IN_TRANSIT = "in_transit"
-    OUT_FOR_DELIVERY = "out_for_delivery"
-    DELIVERED = "delivered"
-    EXCEPTION = "exception"
-    RETURNED = "returned"
-    UNKNOWN = "unknown"
-
-    @property
-    def is_terminal(self) -> bool:
-        """Nothing after it changes the shipment's status."""
-        return self in (TrackingStatus.DELIVERED, TrackingStatus.RETURNED)
-
-
-@dataclass(frozen=True)
-class TrackRequest:
-    tracking_number: str
-    carrier_shipment_id: str = ""
-    service_code: str = ""
-
-
-@dataclass(frozen=True)
-class TrackingEvent:
-    status: TrackingStatus
-    occurred_at: datetime  # aware
-    carrier_status_code: str = ""
-    description: str = ""
-    location: str = ""  # "Memphis, TN, US": as readable as the carrier gives
-
-
-@dataclass(frozen=True)
-class TrackingInfo:
-    tracking_number: str
-    status: TrackingStatus
-    events: tuple[TrackingEvent, ...]  # oldest first
-    estimated_delivery: date | None = None
-    signed_by: str = ""
 
 
 # --- Pickups and addresses ----------------------------------------------------

@@ -8,7 +8,11 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from integrations.errors import Unknown
-from shipping.providers.base import TrackingEvent, TrackingInfo, TrackingStatus
+from shipping.providers.tracking_types import (
+    TrackingEvent,
+    TrackingInfo,
+    TrackingStatus,
+)
 from shipping.units import round_up
 
 

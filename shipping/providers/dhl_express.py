@@ -34,8 +34,6 @@ from shipping.providers.base import (
     Rate,
     RateRequest,
     ShippingAdapter,
-    TrackingInfo,
-    TrackRequest,
     VoidRequest,
     VoidResult,
 )
@@ -52,6 +50,7 @@ from shipping.providers.dhl_express_errors import (
     dhl_error_map,
     pickup_cancel_error_map,
 )
+from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.units import DimensionUnit, WeightUnit, convert_weight
 
 API_VERSION = "3.1.1"  # the MyDHL API release whose fields we send

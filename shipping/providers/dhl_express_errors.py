@@ -10,8 +10,8 @@ from typing import Any
 import requests
 
 from integrations.errors import ProviderError, Rejected
-from shipping.providers.base import TrackingEvent, TrackingStatus
 from shipping.providers.carrier_errors import carrier_error_map
+from shipping.providers.tracking_types import TrackingEvent, TrackingStatus
 
 # Checkpoint ``typeCode`` -> ours (codes absent here are movements: in transit).
 CHECKPOINTS: Mapping[str, TrackingStatus] = {

@@ -30,8 +30,6 @@ from shipping.providers.base import (
     Rate,
     RateRequest,
     ShippingAdapter,
-    TrackingInfo,
-    TrackRequest,
     VoidRequest,
     VoidResult,
 )
@@ -54,6 +52,7 @@ from shipping.providers.fedex_errors import (
     track_error_map,
     track_result,
 )
+from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.units import DimensionUnit, WeightUnit, convert_weight
 
 OAUTH_PATH = "/oauth/token"

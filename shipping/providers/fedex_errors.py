@@ -9,9 +9,10 @@ import requests
 
 from integrations.errors import ProviderError, Rejected, Unknown
 from integrations.webhooks.messages import iso_time
-from shipping.providers.base import LabelFormat, TrackingEvent
+from shipping.providers.base import LabelFormat
 from shipping.providers.carrier_common import location, to_status
 from shipping.providers.carrier_errors import carrier_error_map, first_error
+from shipping.providers.tracking_types import TrackingEvent
 
 # FedEx error codes with a meaning of our own (any ``*.NOTFOUND`` too).
 ERROR_CODES: Mapping[str, str] = {

@@ -51,12 +51,10 @@ from shipping.providers.base import (
     Rate,
     RateRequest,
     ShippingAdapter,
-    TrackingInfo,
-    TrackingStatus,
-    TrackRequest,
     VoidRequest,
     VoidResult,
 )
+from shipping.providers.tracking_types import TrackingInfo, TrackingStatus, TrackRequest
 
 _LOCATION = "Sandbox hub"
 TRACKING_EVENT = "shipment.tracking_updated"

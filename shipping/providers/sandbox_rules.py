@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from shipping.providers.base import (
-    Address,
-    Rate,
-    RateRequest,
+from shipping.providers.base import Address, Rate, RateRequest
+from shipping.providers.tracking_types import (
     TrackingEvent,
     TrackingInfo,
     TrackingStatus,

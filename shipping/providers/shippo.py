@@ -40,8 +40,6 @@ from shipping.providers.base import (
     Rate,
     RateRequest,
     ShippingAdapter,
-    TrackingInfo,
-    TrackRequest,
     VoidRequest,
     VoidResult,
 )
@@ -56,6 +54,7 @@ from shipping.providers.shippo_errors import (
     track_event,
     track_status,
 )
+from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 
 API_VERSION = "2018-02-08"  # the version public-api.yaml describes
 # The query parameter's name, not a secret: /webhooks/<slug>/?token=<secret>.

@@ -8,9 +8,10 @@ import requests
 
 from integrations.errors import ProviderError, Rejected
 from integrations.webhooks.messages import iso_time
-from shipping.providers.base import LabelFormat, TrackingEvent, TrackingStatus
+from shipping.providers.base import LabelFormat
 from shipping.providers.carrier_common import location
 from shipping.providers.carrier_errors import carrier_error_map
+from shipping.providers.tracking_types import TrackingEvent, TrackingStatus
 
 # Transaction ``status``: the label is still being made, made, or refused.
 PENDING_STATUSES = frozenset({"QUEUED", "WAITING"})

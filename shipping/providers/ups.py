@@ -31,8 +31,6 @@ from shipping.providers.base import (
     Rate,
     RateRequest,
     ShippingAdapter,
-    TrackingInfo,
-    TrackRequest,
     VoidRequest,
     VoidResult,
 )
@@ -42,6 +40,7 @@ from shipping.providers.carrier_common import (
     read_date,
     tracking_info,
 )
+from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.providers.ups_errors import (
     LABEL_CODES,
     SERVICE_NAMES,

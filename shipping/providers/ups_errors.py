@@ -9,9 +9,10 @@ from typing import Any
 import requests
 
 from integrations.errors import ProviderError, Rejected
-from shipping.providers.base import LabelFormat, TrackingEvent, TrackingStatus
+from shipping.providers.base import LabelFormat
 from shipping.providers.carrier_common import location
 from shipping.providers.carrier_errors import carrier_error_map, first_error
+from shipping.providers.tracking_types import TrackingEvent, TrackingStatus
 
 # 250002: Invalid Authentication Information (an expired or revoked token).
 AUTH_CODES = frozenset({"250002"})

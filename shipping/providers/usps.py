@@ -37,8 +37,6 @@ from shipping.providers.base import (
     Rate,
     RateRequest,
     ShippingAdapter,
-    TrackingInfo,
-    TrackRequest,
     VoidRequest,
     VoidResult,
 )
@@ -47,6 +45,7 @@ from shipping.providers.carrier_common import (
     read_date,
     tracking_info,
 )
+from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.providers.usps_errors import (
     IMAGE_TYPES,
     STATUS_CATEGORIES,

@@ -14,9 +14,10 @@ import requests
 
 from integrations.errors import Unknown
 from integrations.webhooks.messages import iso_time
-from shipping.providers.base import LabelFormat, TrackingEvent, TrackingStatus
+from shipping.providers.base import LabelFormat
 from shipping.providers.carrier_common import location
 from shipping.providers.carrier_errors import carrier_error_map, first_error
+from shipping.providers.tracking_types import TrackingEvent, TrackingStatus
 
 IMAGE_TYPES: Mapping[LabelFormat, str] = {
     LabelFormat.PDF: "PDF",

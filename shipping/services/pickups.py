@@ -4,7 +4,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import NoReturn
 
 from django.db import IntegrityError, transaction
@@ -20,13 +20,10 @@ from shipping.models import Pickup, PickupStatus, Shipment, ShipmentStatus
 from shipping.providers.base import Pickup as BookedPickup
 from shipping.providers.base import PickupCancellation, PickupRequest
 from shipping.providers.validation import InvalidShippingRequest, check_pickup
+from shipping.services.claims import claim_release, claim_take
 from shipping.services.errors import InvalidState, NotFound, ShippingError
 
 logger = logging.getLogger(__name__)
-
-# Longer than any carrier call with its retries: a cancel claim older than
-# this belongs to a process that died.
-CANCEL_CLAIM = timedelta(minutes=10)
 
 
 def pickup_schedule(
@@ -122,6 +119,7 @@ def _cancel_settled(pickup: Pickup, number: str) -> None:
     if not number:
         pickup.status = PickupStatus.CANCELLED
         pickup.save(update_fields=fields)
+        _announce_cancelled(pickup)  # in pickup_resolve's transaction
     elif number != pickup.confirmation_number:
         pickup.save(update_fields=fields[1:])
         same_place = pickup.location_code  # FedEx's, kept for the next cancel
@@ -230,12 +228,16 @@ def _booked(pickup: Pickup, booked: BookedPickup) -> None:
         event_emit(
             name="pickup.scheduled",
             subject=pickup.public_id,
-            payload={
-                "pickup": pickup.public_id,
-                "confirmation_number": pickup.confirmation_number,
-                "pickup_date": pickup.pickup_date.isoformat(),
-            },
+            payload=_pickup_payload(pickup),
         )
+
+
+def _pickup_payload(pickup: Pickup) -> dict[str, str]:
+    return {
+        "pickup": pickup.public_id,
+        "confirmation_number": pickup.confirmation_number,
+        "pickup_date": pickup.pickup_date.isoformat(),
+    }
 
 
 def pickup_cancel(*, pickup: Pickup) -> Pickup:
@@ -253,10 +255,7 @@ def pickup_cancel(*, pickup: Pickup) -> Pickup:
     try:
         _cancel_at_carrier(pickup, in_doubt)
     finally:
-        Pickup.objects.filter(pk=pickup.pk, cancel_started_at=claimed_at).update(
-            cancel_started_at=None
-        )
-        pickup.cancel_started_at = None
+        claim_release(pickup, "cancel_started_at", claimed_at)
     return pickup
 
 
@@ -273,13 +272,12 @@ def _cancel_claim(pickup: Pickup) -> tuple[datetime, bool] | None:
             return None
         if row.status != PickupStatus.SCHEDULED:
             raise InvalidState(f"a {row.status} pickup cannot be cancelled")
-        if row.cancel_started_at and row.cancel_started_at > now - CANCEL_CLAIM:
+        if not claim_take(Pickup.objects.filter(pk=row.pk), "cancel_started_at", now):
             raise InvalidState(
                 "a cancel of this pickup is already under way",
                 code="cancel_in_progress",
             )
-        row.cancel_started_at = pickup.cancel_started_at = now
-        row.save(update_fields=["cancel_started_at"])
+        pickup.cancel_started_at = now
     return now, row.cancel_requested_at is not None
 
 
@@ -303,8 +301,25 @@ def _cancel_at_carrier(pickup: Pickup, in_doubt: bool) -> None:
             "pickup already cancelled at the carrier",
             extra={"pickup_id": pickup.public_id, "code": error.code},
         )
-    pickup.status = PickupStatus.CANCELLED
-    pickup.save(update_fields=["status"])
+    with transaction.atomic():
+        # Once, with the state change: a cancel that ran past its claim and
+        # one that took it over both end here.
+        ended = (
+            Pickup.objects.filter(pk=pickup.pk)
+            .exclude(status=PickupStatus.CANCELLED)
+            .update(status=PickupStatus.CANCELLED)
+        )
+        pickup.status = PickupStatus.CANCELLED
+        if ended:
+            _announce_cancelled(pickup)
+
+
+def _announce_cancelled(pickup: Pickup) -> None:
+    event_emit(
+        name="pickup.cancelled",
+        subject=pickup.public_id,
+        payload=_pickup_payload(pickup),
+    )
 
 
 def _cancel_sent(pickup: Pickup) -> None:

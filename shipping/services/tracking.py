@@ -29,8 +29,8 @@ from integrations.errors import ProviderError
 from integrations.events import event_emit
 from integrations.models import ProviderAccount
 from shipping.models import Shipment, ShipmentStatus, TrackingEvent
-from shipping.providers.base import TrackingInfo, TrackingStatus, TrackRequest
 from shipping.providers.sandbox import SandboxShippingAdapter
+from shipping.providers.tracking_types import TrackingInfo, TrackingStatus, TrackRequest
 from shipping.tracking_links import recipient_email, tracking_url
 
 logger = logging.getLogger(__name__)

@@ -4,10 +4,13 @@ A void is claimed on the shipment row (``void_started_at``) before the
 carrier is called, so two voids racing (two storefront workers, the admin's
 button and the API) call the carrier once and emit one ``shipment.voided``;
 the other is told a void is under way. A claim whose process died is taken
-over after ``VOID_CLAIM``. A refused or failed void releases the claim.
+over after ``CLAIM_LIFE`` (``shipping.services.claims``). A refused or
+failed void releases the claim. A re-run of a request whose worker died
+(``integrations.reruns``) takes over the claim its dead run made, named in
+its intent, and no other.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
@@ -17,17 +20,14 @@ from integrations import registry
 from integrations.attempts import attempt_run
 from integrations.errors import ProviderError
 from integrations.events import event_emit
-from integrations.reruns import intended_by_dead_run, record_intent, rerun_since
+from integrations.reruns import dead_run_intent, record_intent
 from integrations.secrets_registry import staff_text
 from shipping.models import Shipment, ShipmentAttempt, ShipmentParcel, ShipmentStatus
 from shipping.providers.base import VoidRequest, VoidResult
+from shipping.services.claims import claim_release, claim_take
 from shipping.services.errors import InvalidState, ShippingError
 from shipping.services.labels import shipment_event_payload
 from shipping.services.tracking import shipment_has_moved
-
-# Longer than any carrier call with its retries: a claim older than this
-# belongs to a process that died.
-VOID_CLAIM = timedelta(minutes=10)
 
 
 def shipment_void(*, shipment: Shipment) -> Shipment:
@@ -35,17 +35,16 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
     another void of it is under way. A retry of a request whose worker died
     after voiding answers the voided shipment, as the first run did."""
     if shipment.status != ShipmentStatus.PURCHASED:
-        if shipment.status == ShipmentStatus.VOIDED and intended_by_dead_run(
-            _intent(shipment)
-        ):
+        if shipment.status == ShipmentStatus.VOIDED and _dead_runs_claim(shipment):
             return shipment
         raise InvalidState(f"a {shipment.status} shipment cannot be voided")
     if shipment_has_moved(shipment=shipment):
         raise InvalidState("the parcel is already in transit", code="in_transit")
     claimed_at = _claim(shipment)
     # Noted with the claim, before the carrier call: a re-run of this
-    # request then answers the voided shipment however it got voided.
-    record_intent(_intent(shipment))
+    # request then answers the voided shipment however it got voided, and
+    # takes over this claim (only this one) while it stands.
+    record_intent(_intent(shipment, claimed_at))
     try:
         result = _void_at_carrier(shipment)
         _parcels_voided(shipment, result.voided_parcels)
@@ -58,7 +57,7 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
         raise
     with transaction.atomic():
         # Only while our claim stands: a process that took it over (ours ran
-        # past VOID_CLAIM) records the void and its event, once.
+        # past CLAIM_LIFE) records the void and its event, once.
         ours = Shipment.objects.filter(
             pk=shipment.pk,
             status=ShipmentStatus.PURCHASED,
@@ -80,23 +79,33 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
     return shipment
 
 
-def _intent(shipment: Shipment) -> str:
-    return f"shipment.void:{shipment.public_id}"
+def _intent(shipment: Shipment, claimed_at: datetime) -> str:
+    return f"shipment.void:{shipment.public_id}@{claimed_at.isoformat()}"
+
+
+def _dead_runs_claim(shipment: Shipment) -> datetime | None:
+    """The claim this request's dead run took to void ``shipment`` (noted in
+    its intent), when this request re-runs one that set out to void it."""
+    head = f"shipment.void:{shipment.public_id}@"
+    dead = dead_run_intent()
+    if not dead.startswith(head):
+        return None
+    try:
+        return datetime.fromisoformat(dead[len(head) :])
+    except ValueError:
+        return None
 
 
 def _claim(shipment: Shipment) -> datetime:
     """Take the void for this call (one conditional UPDATE); InvalidState
     when the shipment is no longer bought or another void holds it."""
     now = timezone.now()
-    free = Q(void_started_at__isnull=True) | Q(void_started_at__lt=now - VOID_CLAIM)
-    since = rerun_since()
-    if since is not None and intended_by_dead_run(_intent(shipment)):
-        # A re-run takes over the claim its dead run made (not one older).
-        free |= Q(void_started_at__gte=since)
-    taken = Shipment.objects.filter(
-        free, pk=shipment.pk, status=ShipmentStatus.PURCHASED
-    ).update(void_started_at=now)
-    if taken:
+    dead_claim = _dead_runs_claim(shipment)
+    # A re-run takes over the claim its dead run made, never one another
+    # request took since (after it ran out, or was released).
+    own = None if dead_claim is None else Q(void_started_at=dead_claim)
+    bought = Shipment.objects.filter(pk=shipment.pk, status=ShipmentStatus.PURCHASED)
+    if claim_take(bought, "void_started_at", now, also=own):
         shipment.void_started_at = now
         return now
     shipment.refresh_from_db()
@@ -108,11 +117,7 @@ def _claim(shipment: Shipment) -> datetime:
 
 
 def _release(shipment: Shipment, claimed_at: datetime) -> None:
-    # Only our own claim: one taken over after VOID_CLAIM is the other's.
-    Shipment.objects.filter(pk=shipment.pk, void_started_at=claimed_at).update(
-        void_started_at=None
-    )
-    shipment.void_started_at = None
+    claim_release(shipment, "void_started_at", claimed_at)
 
 
 def _void_at_carrier(shipment: Shipment) -> VoidResult:

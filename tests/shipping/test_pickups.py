@@ -7,9 +7,11 @@ import pytest
 from django.utils import timezone
 
 from integrations.errors import Rejected
+from integrations.events import Event
 from shipping import services
 from shipping.models import Pickup, PickupStatus
 from shipping.providers.base import PickupRequest
+from shipping.services import pickups
 from tests.shipping.contract import requests
 from tests.shipping.helpers import carrier
 
@@ -134,3 +136,49 @@ def test_a_shipment_whose_pickup_is_being_booked_is_not_booked_again(monkeypatch
 
     assert calls == ["first-key"]
     assert refusals == ["already_scheduled"]
+
+
+def test_a_cancelled_pickup_is_announced_once():
+    account = carrier("post")
+    pickup = services.pickup_schedule(account=account, request=_request())
+    stale = Pickup.objects.get(pk=pickup.pk)  # a second click, loaded earlier
+
+    services.pickup_cancel(pickup=pickup)
+    services.pickup_cancel(pickup=stale)
+
+    event = Event.objects.get(name="pickup.cancelled")
+    assert event.subject == pickup.public_id
+    assert event.payload == {
+        "pickup": pickup.public_id,
+        "confirmation_number": pickup.confirmation_number,
+        "pickup_date": pickup.pickup_date.isoformat(),
+    }
+
+
+def test_a_pickup_is_not_cancelled_without_its_announcement(monkeypatch):
+    account = carrier("post")
+    pickup = services.pickup_schedule(account=account, request=_request())
+
+    def outbox_down(**kwargs):
+        if kwargs["name"] == "pickup.cancelled":
+            raise RuntimeError("outbox write failed")
+
+    monkeypatch.setattr(pickups, "event_emit", outbox_down)
+    with pytest.raises(RuntimeError):
+        services.pickup_cancel(pickup=pickup)
+
+    assert Pickup.objects.get().status == PickupStatus.SCHEDULED
+
+
+def test_staff_settling_a_cancel_in_doubt_as_cancelled_announce_it():
+    account = carrier("post")
+    pickup = services.pickup_schedule(account=account, request=_request())
+    Pickup.objects.update(
+        status=PickupStatus.UNKNOWN, cancel_requested_at=timezone.now()
+    )
+
+    services.pickup_resolve(pickup=pickup)
+
+    assert Pickup.objects.get().status == PickupStatus.CANCELLED
+    event = Event.objects.get(name="pickup.cancelled")
+    assert event.subject == pickup.public_id

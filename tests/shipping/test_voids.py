@@ -19,7 +19,7 @@ from shipping import services
 from shipping.models import SandboxLabel, Shipment, ShipmentAttempt, ShipmentStatus
 from shipping.providers.base import VoidResult
 from shipping.providers.sandbox import SandboxShippingAdapter
-from shipping.services import voids
+from shipping.services import claims, voids
 from tests.factories import ApiKeyFactory
 from tests.shipping.helpers import carrier
 from tests.shipping.test_labels import _quote
@@ -290,3 +290,80 @@ def test_a_void_in_progress_is_not_stored_as_the_keys_answer():
     Shipment.objects.update(void_started_at=timezone.now() - timedelta(minutes=11))
     later = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
     assert (later.status_code, later.json()["status"]) == (200, "voided")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_voids_retry_is_answered_after_another_key_took_its_claim(
+    monkeypatch,
+):
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k7")
+    api = _void_client()
+    url = f"{SHIPMENTS}{shipment.public_id}/void/"
+
+    def dies(*args, **kwargs):
+        raise _Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(SandboxShippingAdapter, "carrier_void_label", dies)
+        m.setattr(voids, "_release", lambda *a, **k: None)  # never runs: killed
+        m.setattr(idempotency, "_abandon", lambda *a, **k: None)  # idem
+        with pytest.raises(_Killed):
+            api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+    # Past the claim's life, another request (another key) takes it over.
+    long_ago = timezone.now() - claims.CLAIM_LIFE - timedelta(minutes=1)
+    Shipment.objects.update(void_started_at=long_ago)
+    IdempotencyRecord.objects.update(created_at=long_ago)
+    other = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-2")
+    assert (other.status_code, other.json().get("status")) == (200, "voided")
+
+    retry = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+
+    assert (retry.status_code, retry.json().get("status")) == (200, "voided"), (
+        retry.json()
+    )
+    assert Event.objects.filter(name="shipment.voided").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_voids_retry_leaves_a_claim_another_key_holds_now(monkeypatch):
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k6")
+    api = _void_client()
+    url = f"{SHIPMENTS}{shipment.public_id}/void/"
+
+    def dies(*args, **kwargs):
+        raise _Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(SandboxShippingAdapter, "carrier_void_label", dies)
+        m.setattr(voids, "_release", lambda *a, **k: None)  # never runs: killed
+        m.setattr(idempotency, "_abandon", lambda *a, **k: None)  # idem
+        with pytest.raises(_Killed):
+            api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+    long_ago = timezone.now() - claims.CLAIM_LIFE - timedelta(minutes=1)
+    Shipment.objects.update(void_started_at=long_ago)
+    IdempotencyRecord.objects.update(created_at=long_ago)
+    original = SandboxShippingAdapter.carrier_void_label
+    calls, answers = [], []
+
+    def retry_meanwhile(self, request):
+        # Another key took the dead void's claim; while it is at the carrier
+        # the dead request's retry comes in.
+        calls.append(request.carrier_shipment_id)
+        if len(calls) == 1:
+            answers.append(
+                api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+            )
+        return original(self, request)
+
+    monkeypatch.setattr(SandboxShippingAdapter, "carrier_void_label", retry_meanwhile)
+    other = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-2")
+
+    assert (other.status_code, other.json().get("status")) == (200, "voided")
+    assert len(calls) == 1
+    assert answers[0].status_code == 409, answers[0].json()
+    assert answers[0].json()["error"]["code"] == "void_in_progress"
+    retry = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+    assert (retry.status_code, retry.json().get("status")) == (200, "voided")
+    assert Event.objects.filter(name="shipment.voided").count() == 1

@@ -1,0 +1,49 @@
+"""The tracking half of the shipping adapter contract: what a carrier
+answers about where a parcel is (``ShippingAdapter.track``, a tracking
+webhook), in our own statuses. ``shipping.providers.base`` re-exports it."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+__all__ = ["TrackRequest", "TrackingEvent", "TrackingInfo", "TrackingStatus"]
+
+
+class TrackingStatus(StrEnum):
+    PRE_TRANSIT = "pre_transit"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    EXCEPTION = "exception"
+    RETURNED = "returned"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Nothing after it changes the shipment's status."""
+        return self in (TrackingStatus.DELIVERED, TrackingStatus.RETURNED)
+
+
+@dataclass(frozen=True)
+class TrackRequest:
+    tracking_number: str
+    carrier_shipment_id: str = ""
+    service_code: str = ""
+
+
+@dataclass(frozen=True)
+class TrackingEvent:
+    status: TrackingStatus
+    occurred_at: datetime  # aware
+    carrier_status_code: str = ""
+    description: str = ""
+    location: str = ""  # "Memphis, TN, US": as readable as the carrier gives
+
+
+@dataclass(frozen=True)
+class TrackingInfo:
+    tracking_number: str
+    status: TrackingStatus
+    events: tuple[TrackingEvent, ...]  # oldest first
+    estimated_delivery: date | None = None
+    signed_by: str = ""
