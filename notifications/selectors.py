@@ -5,6 +5,12 @@ Rates count messages, not events (a message opened five times is one open):
 delivered, bounce and complaint rates are shares of the messages sent; open
 and click rates are shares of the messages delivered, as the providers
 report them.
+
+Delivered means the receiving server took the message, as the providers'
+"delivered" does: a message filtered after delivery (Postmark's
+SpamNotification, "delivered, but ... blocked by the user, or classified as
+spam") counts, once, whether or not a delivery event came first; how many of
+the delivered were filtered is its own figure, and shows in the open rate.
 """
 
 import json
@@ -29,8 +35,9 @@ GROUPS = {
     "template": "template",
     "provider": "account__provider",
 }
-# Evidence of delivery: opening, clicking or complaining needs the mail.
-_DELIVERED = ["delivered", "opened", "clicked", "complained"]
+# Evidence of delivery: opening, clicking or complaining needs the mail, and
+# a filter's notice comes from the server that took it.
+_DELIVERED = ["delivered", "opened", "clicked", "complained", "filtered"]
 SAMPLE_FILE = "sample.json"
 
 
@@ -40,6 +47,8 @@ class EmailStats:
     sent: int
     delivered: int
     bounced: int
+    # Of the delivered: filed as spam or blocked by the recipient's filter.
+    filtered: int
     complained: int
     opened: int
     clicked: int
@@ -79,6 +88,7 @@ def _counted(messages: QuerySet[EmailMessage], group: str) -> QuerySet:
         .annotate(
             sent=Count("pk", filter=Q(sent_at__isnull=False), distinct=True),
             delivered=has(type__in=_DELIVERED),
+            filtered=has(type="filtered"),
             # A soft bounce is a deferral, not a bounce.
             bounced=has(type="bounced", bounce_type__in=["hard", ""]),
             complained=has(type="complained"),

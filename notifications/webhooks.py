@@ -5,16 +5,22 @@ processed. The adapter's ``parse_email_events`` normalises; applying is by
 precedence, so a replay, a duplicate or a late event changes nothing it
 should not. An event that names no message of ours still suppresses its
 address when it says the address must not be mailed (a hard bounce, a
-complaint, a stop at the provider); any other such event is ignored."""
+complaint, a stop at the provider), and a provider's reactivation lifts
+what its stop put here; any other such event is ignored."""
 
 import logging
 
 from integrations import registry
 from integrations.models import WebhookEvent
 from integrations.webhooks.messages import WebhookMessage
-from notifications.providers.base import EmailAdapter
+from notifications.providers.base import (
+    EmailAdapter,
+    EmailEventRecord,
+    EmailEventType,
+)
 from notifications.services.events import (
     email_address_event_apply,
+    email_address_reactivate,
     email_event_apply,
     email_event_not_ours,
     email_message_for_event,
@@ -34,30 +40,40 @@ def email_webhook_handle(event: WebhookEvent) -> None:
         occurred_at=event.occurred_at,
     )
     for record in adapter.parse_email_events(message):
-        target = email_message_for_event(record, account_id=event.account_id)
+        # A reactivation is about the address, whatever message it names.
+        target = None
+        if record.type != EmailEventType.REACTIVATED:
+            target = email_message_for_event(record, account_id=event.account_id)
         if target is None:
-            not_ours = email_event_not_ours(record, adapter.sending_domains())
-            if not_ours:
-                # Another system's mail on a shared account (its sending
-                # domain or message stream): not ours to act on, nothing to
-                # retry.
-                note = (
-                    f"ignored: another system's mail on a shared account ({not_ours})"
-                )
-                event.note = note[:255]
-                logger.info(
-                    "email event of another system on a shared account ignored",
-                    extra={"webhook_event_id": event.pk, "which": not_ours},
-                )
-                continue
-            # A message we cannot match (sent before its id came back, or by
-            # staff at the provider): only what it says about the address counts.
-            if email_address_event_apply(record=record, webhook=event) is not None:
-                event.note = "address suppressed; the event names no message of ours"
-                continue
-            logger.info(
-                "email event for no known message",
-                extra={"webhook_event_id": event.pk, "event_type": str(record.type)},
-            )
+            _address_event(event, record, adapter.sending_domains())
             continue
         email_event_apply(message=target, record=record, webhook=event)
+
+
+def _address_event(
+    event: WebhookEvent, record: EmailEventRecord, sending_domains: frozenset[str]
+) -> None:
+    not_ours = email_event_not_ours(record, sending_domains)
+    if not_ours:
+        # Another system's mail on a shared account (its sending domain or
+        # message stream): not ours to act on, nothing to retry.
+        note = f"ignored: another system's mail on a shared account ({not_ours})"
+        event.note = note[:255]
+        logger.info(
+            "email event of another system on a shared account ignored",
+            extra={"webhook_event_id": event.pk, "which": not_ours},
+        )
+        return
+    if record.type == EmailEventType.REACTIVATED:
+        if email_address_reactivate(record=record, webhook=event) is not None:
+            event.note = "address reactivated; the provider's suppression lifted"
+        return
+    # A message we cannot match (sent before its id came back, or by staff at
+    # the provider): only what it says about the address counts.
+    if email_address_event_apply(record=record, webhook=event) is not None:
+        event.note = "address suppressed; the event names no message of ours"
+        return
+    logger.info(
+        "email event for no known message",
+        extra={"webhook_event_id": event.pk, "event_type": str(record.type)},
+    )

@@ -169,6 +169,11 @@ class SuppressionReason(models.TextChoices):
     COMPLAINT = "complaint", "Complaint"
     UNSUBSCRIBE = "unsubscribe", "Unsubscribed"
     MANUAL = "manual", "Added by staff"
+    # Stops at a provider that reach order mail too: the recipient's
+    # unsubscribe from a transactional stream (Postmark), and an address the
+    # provider deactivated after a bounce we do not read as hard.
+    UNSUBSCRIBE_ALL = "unsubscribe_all", "Unsubscribed from all mail"
+    DEACTIVATED = "deactivated", "Deactivated at the provider"
 
 
 class Suppression(models.Model):

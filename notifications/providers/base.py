@@ -142,6 +142,9 @@ class EmailEventType(StrEnum):
     # filter's notice, not the recipient's complaint): recorded for staff; it
     # neither proves nor undoes delivery, so it moves no status.
     FILTERED = "filtered"
+    # The provider lifted its own stop on the address (Postmark's
+    # reactivation): what that stop put here is lifted too.
+    REACTIVATED = "reactivated"
 
 
 class BounceType(StrEnum):
@@ -164,9 +167,11 @@ class EmailEventRecord:
     # Provider details safe to show staff: reason, SMTP code, URL clicked,
     # user agent. Never credentials.
     details: Mapping[str, Any] = field(default_factory=dict)
-    # A drop because the provider already suppresses the address: why
-    # ("hard_bounce", "complaint", "unsubscribe", "manual"); it is
-    # suppressed here too, so the next message is not even tried.
+    # The provider suppresses the address (a drop for its list, Postmark's
+    # stop on a stream): why here ("hard_bounce", "complaint", "unsubscribe",
+    # "manual", "unsubscribe_all", "deactivated"); it is suppressed here
+    # too, so the next message is not even tried. On a ``reactivated``
+    # record: "unsubscribe" when the list lifted stops marketing mail only.
     suppressed_for: str = ""
     # The domain the provider says the message was sent from ("" when the
     # event names none): an event naming no message of ours counts only

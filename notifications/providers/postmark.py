@@ -38,10 +38,11 @@ _RECORDS: Mapping[str, EmailEventType] = {
 }
 # Bounce ``Type``s, from the Bounce API's type table (postmarkapp.com/
 # developer/api/bounce-api#bounce-types): what each means for the message and
-# the address. Postmark deactivates an address itself only for a hard bounce
-# or a complaint (and staff's ManuallyDeactivated, below); anything else
-# (AutoResponder, Subscribe, AddressChange, ChallengeVerification,
-# OpenRelayTest, Unconfirmed, InboundError) is not about delivery.
+# the address. The type is about the message; whether Postmark deactivated
+# the address (it refuses later sends to it on the stream) is the record's
+# ``Inactive``, whatever the type (_stream_stop). AutoResponder, Subscribe,
+# AddressChange, ChallengeVerification, OpenRelayTest, Unconfirmed and
+# InboundError are not about delivery.
 _BOUNCES: Mapping[str, tuple[EmailEventType, BounceType | None]] = {
     # The mailbox does not exist or the address is not one: suppressed.
     "HardBounce": (EmailEventType.BOUNCED, BounceType.HARD),
@@ -77,6 +78,8 @@ _SUBSCRIPTION_REASONS: Mapping[str, tuple[EmailEventType, BounceType | None]] = 
     # Not a documented value (the page's overview names unsubscribes).
     "Unsubscribe": (EmailEventType.UNSUBSCRIBED, None),
 }
+# Record types that stop all mail to the address whatever the stream.
+_STOPS_ALL = frozenset({EmailEventType.COMPLAINED, EmailEventType.MANUALLY_SUPPRESSED})
 _TIMES = ("DeliveredAt", "BouncedAt", "ReceivedAt", "ChangedAt")
 # 422 ErrorCodes that concern this server, not the message: another account
 # may send it (405: out of credits, 412: account pending approval).
@@ -209,9 +212,8 @@ class PostmarkAdapter(AnymailAdapter):
     def parse_email_events(self, message: WebhookMessage) -> list[EmailEventRecord]:
         payload = message.payload
         kind, bounce = _kind(payload)
-        if kind is EmailEventType.MANUALLY_SUPPRESSED and payload.get(
-            "MessageStream"
-        ) == self.setting("broadcast_stream"):
+        broadcast = payload.get("MessageStream") == self.setting("broadcast_stream")
+        if kind is EmailEventType.MANUALLY_SUPPRESSED and broadcast:
             # Suppression lists are per message stream: staff's stop on the
             # broadcast stream stops marketing mail, not order mail.
             kind = EmailEventType.UNSUBSCRIBED
@@ -226,10 +228,12 @@ class PostmarkAdapter(AnymailAdapter):
                 type=kind,
                 occurred_at=occurred,
                 recipient=str(payload.get("Recipient") or payload.get("Email") or ""),
-                provider_message_id=str(payload.get("MessageID", "")),
+                # Null for staff's stops and reactivations: no id to match.
+                provider_message_id=str(payload.get("MessageID") or ""),
                 message_id=str(metadata.get("message_id", "")),
                 bounce_type=bounce,
                 details=_details(payload),
+                suppressed_for=_stream_stop(payload, kind, bounce, broadcast),
                 # Bounces and complaints name the original sender; a
                 # subscription change (staff's stop included) names none.
                 sender_domain=address_domain(payload.get("From")),
@@ -296,15 +300,52 @@ def _bounce(
 def _subscription_change(
     payload: Mapping[str, Any],
 ) -> tuple[EmailEventType | None, BounceType | None]:
-    # A reactivation (SuppressSending false) is not an event we record.
+    if payload.get("SuppressSending") is False:
+        # Taken off the stream's list (in Postmark's UI or API): what its
+        # stop put here is lifted.
+        return EmailEventType.REACTIVATED, None
     if payload.get("SuppressSending") is not True:
         return None, None
     reason = str(payload.get("SuppressionReason") or "")
     if reason == "ManualSuppression" and payload.get("Origin") == "Recipient":
         return EmailEventType.UNSUBSCRIBED, None
-    # An unknown reason still stopped the address at Postmark: kept as the
-    # unsubscribe it was recorded as before (marketing mail only).
+    # An unknown reason still stopped the address at Postmark: an unsubscribe,
+    # whose reach is the stream's (_stream_stop).
     return _SUBSCRIPTION_REASONS.get(reason, (EmailEventType.UNSUBSCRIBED, None))
+
+
+def _stream_stop(
+    payload: Mapping[str, Any],
+    kind: EmailEventType,
+    bounce: BounceType | None,
+    broadcast: bool,
+) -> str:
+    """``EmailEventRecord.suppressed_for``: what Postmark putting the address
+    on the stream's suppression list means here, when the record's type
+    alone says less. Postmark refuses every later message on that stream
+    (422 ErrorCode 406), so a stop on the transactional stream (or, before
+    streams, the server's one list) stops order mail too: the recipient's
+    unsubscribe is ``unsubscribe_all``, any other ``deactivated`` (a bounce of
+    a type that is no verdict on the mailbox, left ``Inactive``, whatever
+    ``CanActivate`` says: that only tells whether it may be reactivated). On
+    the broadcast stream it stops marketing mail only. A reactivation names
+    the reach of the list it lifted from (``unsubscribe``: marketing only)."""
+    if kind is EmailEventType.REACTIVATED:
+        return "unsubscribe" if broadcast else ""
+    if bounce is BounceType.HARD or kind in _STOPS_ALL:
+        return ""  # its type stops all mail already
+    record = payload.get("RecordType")
+    if record == "Bounce":
+        stopped = payload.get("Inactive") is True
+    else:
+        stopped = record == "SubscriptionChange"  # only stops get this far
+    if not stopped:
+        return ""
+    if broadcast:
+        return "unsubscribe"
+    if kind is EmailEventType.UNSUBSCRIBED and payload.get("Origin") == "Recipient":
+        return "unsubscribe_all"
+    return "deactivated"
 
 
 def _dedupe_key(record: str, payload: Mapping[str, Any]) -> str:
@@ -340,6 +381,9 @@ def _details(payload: Mapping[str, Any]) -> dict[str, Any]:
         # Postmark's verdict on the address, for staff.
         "inactive": payload.get("Inactive"),
         "can_activate": payload.get("CanActivate"),
+        # Whose list changed: a subscription change's origin and stream.
+        "origin": payload.get("Origin"),
+        "message_stream": payload.get("MessageStream"),
     }
     return {k: v for k, v in details.items() if v not in (None, "")}
 

@@ -8,7 +8,8 @@ through the outbox in the same transaction.
 An event that says an address must not be mailed is about the address, not
 a message: it suppresses the address even when it names no message of ours
 (``email_address_event_apply``); any other event for an unknown message is
-ignored."""
+ignored. A provider's reactivation of an address is about the address too:
+it lifts what that account's stop put here (``email_address_reactivate``)."""
 
 import logging
 
@@ -31,7 +32,12 @@ from notifications.providers.base import (
     domain_ascii,
 )
 from notifications.services.sending import EmailInvalid, email_address_check
-from notifications.services.suppressions import REASON_RANK, suppression_add
+from notifications.services.suppressions import (
+    REASON_RANK,
+    suppression_active,
+    suppression_add,
+    suppression_remove,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +53,7 @@ _STATUS_FOR: dict[EmailEventType, str | None] = {
     EmailEventType.UNSUBSCRIBED: None,
     EmailEventType.REJECTED: EmailStatus.FAILED,
     EmailEventType.FILTERED: None,
+    EmailEventType.REACTIVATED: None,
 }
 _SUPPRESS_FOR = {
     EmailEventType.COMPLAINED: SuppressionReason.COMPLAINT,
@@ -147,11 +154,16 @@ def _move(message: EmailMessage, record: EmailEventRecord) -> None:
 
 def email_suppression_reason(record: EmailEventRecord) -> str | None:
     """Why ``record`` says its address must not be mailed (a hard bounce, a
-    complaint, an unsubscribe, a stop or a drop at the provider), or None."""
+    complaint, an unsubscribe, a stop or a drop at the provider), or None.
+    The provider's own word on it (``suppressed_for``: a drop for its list,
+    Postmark's stop on a stream) comes first: a Postmark unsubscribe from
+    the transactional stream stops order mail, as Postmark then does."""
+    if record.type == EmailEventType.REACTIVATED:
+        return None
+    if record.suppressed_for in REASON_RANK:
+        return record.suppressed_for
     if record.type == EmailEventType.BOUNCED and record.bounce_type == BounceType.HARD:
         return SuppressionReason.HARD_BOUNCE
-    if record.type == EmailEventType.REJECTED and record.suppressed_for in REASON_RANK:
-        return record.suppressed_for
     return _SUPPRESS_FOR.get(record.type)
 
 
@@ -179,6 +191,45 @@ def email_address_event_apply(
     return suppression_add(
         address=address, reason=reason, source=email_webhook_source(webhook)
     )
+
+
+def email_address_reactivate(
+    *, record: EmailEventRecord, webhook: WebhookEvent
+) -> Suppression | None:
+    """Lift the address's suppression when the provider lifted the stop that
+    caused it (a ``reactivated`` record); the lifted entry, or None.
+
+    Only what this account's own events put here is lifted, and only from a
+    list of the same reach (``suppressed_for`` "unsubscribe": a list that
+    stops marketing mail only, Postmark's broadcast stream; else one that
+    stops all mail): our unsubscribe link, staff's entries here and other
+    accounts' events stay. Lifting restores an unsubscribe it had replaced
+    (``suppression_remove``)."""
+    try:
+        address = email_address_check(record.recipient)
+    except EmailInvalid:
+        return None
+    active = suppression_active(address)
+    if active is None or not _caused_by(active, webhook):
+        return None
+    marketing_list = record.suppressed_for == SuppressionReason.UNSUBSCRIBE
+    if (active.reason == SuppressionReason.UNSUBSCRIBE) != marketing_list:
+        return None
+    return suppression_remove(
+        address=address,
+        reason=f"reactivated at the provider ({email_webhook_source(webhook)})",
+        suppression_id=active.pk,
+    )
+
+
+def _caused_by(suppression: Suppression, webhook: WebhookEvent) -> bool:
+    # Its source is a webhook of the account, or our message whose events
+    # came through the account's webhooks (email_event_apply's source).
+    if suppression.source.startswith(f"webhook:{webhook.account.slug}:"):
+        return True
+    return EmailEvent.objects.filter(
+        message__public_id=suppression.source, webhook__account_id=webhook.account_id
+    ).exists()
 
 
 def email_event_not_ours(

@@ -1,6 +1,8 @@
-"""Suppressed addresses: hard bounces, complaints and staff's entries stop
-all mail to an address; an unsubscribe stops marketing mail only (order
-confirmations still go).
+"""Suppressed addresses: hard bounces, complaints, staff's entries and a
+provider's stops that reach order mail (a recipient's unsubscribe from a
+transactional stream, an address the provider deactivated) stop all mail to
+an address; an unsubscribe stops marketing mail only (order confirmations
+still go).
 
 An address has one active entry. A stronger reason replaces a weaker one
 (a hard bounce after an unsubscribe): the old row is closed, kept as
@@ -24,6 +26,8 @@ REASON_RANK: dict[str, int] = {
     SuppressionReason.HARD_BOUNCE: 1,
     SuppressionReason.COMPLAINT: 1,
     SuppressionReason.MANUAL: 1,
+    SuppressionReason.UNSUBSCRIBE_ALL: 1,
+    SuppressionReason.DEACTIVATED: 1,
 }
 # A concurrent add for the address can win each try; three is plenty.
 _ADD_TRIES = 3
@@ -102,8 +106,11 @@ def _add_once(address: str, reason: str, source: str) -> Suppression:
     return created
 
 
-def suppression_remove(*, address: str, reason: str) -> Suppression | None:
-    """Lift the active suppression of ``address``, keeping why; None if none.
+def suppression_remove(
+    *, address: str, reason: str, suppression_id: int | None = None
+) -> Suppression | None:
+    """Lift the active suppression of ``address``, keeping why; None if none
+    (or, given ``suppression_id``, if the active entry is another by now).
     The customer's unsubscribe a stronger entry replaced is active again:
     lifting a bounce never resumes marketing mail to someone who opted out."""
     if not reason.strip():
@@ -115,7 +122,7 @@ def suppression_remove(*, address: str, reason: str) -> Suppression | None:
             .filter(address=address, removed_at__isnull=True)
             .first()
         )
-        if found is None:
+        if found is None or suppression_id not in (None, found.pk):
             return None
         found.removed_at = timezone.now()
         found.removed_reason = reason.strip()

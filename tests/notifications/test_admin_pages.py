@@ -97,6 +97,21 @@ def test_stats_per_provider_template_and_day() -> None:
     assert email_stats(group="day", days=90)[0].sent == 1
 
 
+def test_a_filtered_message_counts_as_delivered_and_as_filtered() -> None:
+    # Postmark's SpamNotification: "The message was delivered, but was either
+    # blocked by the user, or classified as spam" (its Bounce API's table).
+    # Delivered with no Delivery webhook, or after one: delivered once each;
+    # the filtered figure says how many of the delivered were filtered.
+    postmark = ProviderAccountFactory(kind="email", provider="postmark", slug="pm")
+    _message(postmark, "order_confirmation", "filtered")
+    _message(postmark, "order_confirmation", "delivered", "filtered")
+    _message(postmark, "order_confirmation", "delivered", "opened")
+    _message(postmark, "order_confirmation")
+    (row,) = email_stats(group="provider")
+    assert (row.sent, row.delivered, row.filtered, row.bounced) == (4, 3, 2, 0)
+    assert (row.delivered_rate, row.open_rate) == (75.0, 33.3)
+
+
 def test_analytics_page_shows_rates_and_bars(staff) -> None:
     _fixture_messages()
     page = staff.get(ANALYTICS)

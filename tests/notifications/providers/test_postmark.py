@@ -221,7 +221,7 @@ def test_events_are_normalised(postmark, name, kind, bounce, recipient) -> None:
     assert record.occurred_at.tzinfo is not None
 
 
-@pytest.mark.parametrize("name", ["resubscribe", "bounce_autoresponder"])
+@pytest.mark.parametrize("name", ["bounce_autoresponder"])
 def test_records_not_about_delivery_give_nothing(postmark, name) -> None:
     payload = event(name)
     message = WebhookMessage.build(
@@ -298,14 +298,20 @@ def test_postmark_suppression_for_a_bounce_complaint_or_staff_stops_all_mail(
     assert nxt.status == EmailStatus.SUPPRESSED
 
 
-def test_postmark_unsubscribe_stops_marketing_mail_only(
+def test_postmark_unsubscribe_from_the_broadcast_stream_stops_marketing_mail_only(
     email_accounts, django_capture_on_commit_callbacks
 ) -> None:
+    # On the transactional stream it stops order mail too, as Postmark does
+    # (test_postmark_deactivation.py).
     with django_capture_on_commit_callbacks(execute=True):
         message = email_message_create(
             to="john@example.com", template="order_confirmation", context=ORDER
         )
-    payload = event("unsubscribe", Metadata={"message_id": message.public_id})
+    payload = event(
+        "unsubscribe",
+        MessageStream="broadcast",
+        Metadata={"message_id": message.public_id},
+    )
     account = ProviderAccountFactory(kind="email", provider="postmark", slug="pm")
     (record,) = get_adapter(account).parse_email_events(
         WebhookMessage.build(
