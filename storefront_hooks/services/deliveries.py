@@ -133,23 +133,21 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
     endpoint = delivery.endpoint
     if endpoint.paused_since is not None:
         _pause_over(endpoint, now)
-    if attempt.error is None and endpoint.failing_since is None:
-        # The common case in one relaxed statement (rows.finish).
-        rows.finish(delivery, DeliveryStatus.DELIVERED, delivered_at=now, **fields)
+    if attempt.error is None:
+        # One relaxed statement (rows.deliver), which also ends the failing
+        # streak as stored: another worker may have begun one since the
+        # endpoint was loaded with the claim.
+        rows.deliver(delivery, delivered_at=now, **fields)
+        endpoint.failing_since = None
         _log(delivery, attempt, DeliveryStatus.DELIVERED)
         return DeliveryStatus.DELIVERED
     with transaction.atomic():
-        if attempt.error is None:
-            rows.finish(delivery, DeliveryStatus.DELIVERED, delivered_at=now, **fields)
-            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
-            status = DeliveryStatus.DELIVERED
-        else:
-            if rows.held(delivery).update(**fields) != 1:
-                raise ClaimLost
-            status = rows.fail(delivery, attempt.error, now)
-            if status == DeliveryStatus.FAILED:
-                _schedule_retry(delivery.pk, now)
-            _endpoint_failed(endpoint, attempt, now)
+        if rows.held(delivery).update(**fields) != 1:
+            raise ClaimLost
+        status = rows.fail(delivery, attempt.error, now)
+        if status == DeliveryStatus.FAILED:
+            _schedule_retry(delivery.pk, now)
+        _endpoint_failed(endpoint, attempt, now)
     _log(delivery, attempt, status)
     return status
 

@@ -3,13 +3,19 @@ on PostgreSQL the claim loads the row with its endpoint and account in one
 relaxed statement and a success settles in one; elsewhere the ORM path. Both
 must leave the rows as the transactional path does."""
 
+import contextlib
+from datetime import timedelta
+
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from integrations.models import DeliveryStatus, ProviderCall
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
+from storefront_hooks.services import deliveries
 from storefront_hooks.services.claim import delivery_claim
 from storefront_hooks.services.deliveries import render_body
 from tests.storefront_hooks.conftest import HOOK_PATH
@@ -79,3 +85,65 @@ def test_success_and_failure_settle_outside_a_transaction(
     # The key is the delivery row's; its call-log rows are written after.
     assert {c.idempotency_key for c in calls} == {row.public_id}
     assert sorted(c.http_status for c in calls) == [200, 500]
+
+
+@pytest.mark.parametrize(
+    "in_transaction", [False, True], ids=["relaxed", "caller-transaction"]
+)
+def test_a_success_ends_a_failing_streak_another_worker_began_meanwhile(
+    settings, receiver, make_endpoint, monkeypatch, in_transaction
+) -> None:
+    settings.STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS = 1
+    endpoint, _secret = make_endpoint()
+    # This worker's POST succeeds; the other worker's, made while this one's
+    # answer was on its way (its endpoint loaded without a streak), fails.
+    receiver.route("POST", HOOK_PATH, respond(200), respond(500))
+    mine, theirs, later = _row(endpoint), _row(endpoint), _row(endpoint)
+    start = timezone.now()
+    post = deliveries.delivery_post
+
+    def post_then_other_worker_fails(endpoint, delivery, *, timestamp):
+        attempt = post(endpoint, delivery, timestamp=timestamp)
+        if delivery.pk == mine.pk:
+            sent = services.delivery_send(delivery_id=theirs.pk, now=start)
+            assert sent == DeliveryStatus.FAILED
+        return attempt
+
+    monkeypatch.setattr(deliveries, "delivery_post", post_then_other_worker_fails)
+    with transaction.atomic() if in_transaction else contextlib.nullcontext():
+        sent = services.delivery_send(delivery_id=mine.pk, now=start)
+    assert sent == DeliveryStatus.DELIVERED
+
+    # The success came after that failure: the endpoint is not failing.
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+    # So a failure two hours on starts a streak; it does not end one that
+    # a success broke (which would disable the endpoint).
+    at = start + timedelta(hours=2)
+    assert services.delivery_send(delivery_id=later.pk, now=at) == "failed"
+    endpoint.refresh_from_db()
+    assert endpoint.enabled and endpoint.failing_since == at
+
+
+def test_a_success_ends_a_failing_streak_in_its_one_settle_statement(
+    receiver, make_endpoint
+) -> None:
+    endpoint, _secret = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200))
+    row = _row(endpoint)
+    type(endpoint).objects.filter(pk=endpoint.pk).update(
+        failing_since=timezone.now() - timedelta(hours=1)
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        assert services.delivery_send(delivery_id=row.pk) == DeliveryStatus.DELIVERED
+
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+    # The claim and the settle, each one statement; nothing else on the rows.
+    tables = (WebhookDelivery._meta.db_table, type(endpoint)._meta.db_table)
+    ours = [
+        q["sql"] for q in queries.captured_queries if any(t in q["sql"] for t in tables)
+    ]
+    assert len(ours) == 2
+    assert ours[1].startswith("WITH settled AS (UPDATE")
