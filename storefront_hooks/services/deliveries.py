@@ -240,19 +240,15 @@ def _failed_on_our_side(
             "error_type": type(exc).__name__,
         },
     )
-    dead = delivery.attempts >= settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS
-    status = DeliveryStatus.DEAD if dead else DeliveryStatus.FAILED
-    due = None if dead else now + rows.retry_delay(delivery.attempts)
     try:
         with transaction.atomic():
-            if not rows.held(delivery).update(
-                status=status,
-                next_attempt_at=due,
-                last_error=f"{OUR_SIDE_ERROR}{describe_error(exc)}",
-            ):
-                return None  # the sweeper took it back meanwhile
-            if due is not None:
-                _schedule_retry(delivery.pk, now, due)
+            status = rows.fail(
+                delivery, exc, now, error_prefix=OUR_SIDE_ERROR, require_claim=True
+            )
+            if status == DeliveryStatus.FAILED:
+                _schedule_retry(delivery.pk, now)
+    except ClaimLost:
+        return None  # the sweeper took it back meanwhile
     except DatabaseError:
         # The lease ends it (the sweeper counts it as a lost worker).
         logger.exception(
