@@ -18,7 +18,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, transaction
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -111,7 +117,7 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
             return _pause(delivery, now)
         if attempt.held_back:
             return _hold_back(delivery, attempt.error, now)
-        return _settle(delivery, attempt, now)
+        return _settle_retrying(delivery, attempt, now)
     except ClaimLost:
         logger.warning(
             "webhook delivery claim lost", extra={"delivery_id": delivery_id}
@@ -150,6 +156,26 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
         _endpoint_failed(endpoint, attempt, now)
     _log(delivery, attempt, status)
     return status
+
+
+def _settle_retrying(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
+    """``_settle``, once more if the database refused it (a dropped
+    connection, a deadlock) outside a transaction: the POST went out, and an
+    unsettled success would be sent again. Safe to repeat: each write is
+    conditioned on the claim, so a first try that committed before its
+    connection dropped makes the second raise ClaimLost."""
+    try:
+        return _settle(delivery, attempt, now)
+    except (OperationalError, InterfaceError) as exc:
+        if connection.in_atomic_block:
+            raise  # the caller's transaction is broken; not ours to redo
+        logger.warning(
+            "webhook delivery settle retried",
+            extra={"delivery_id": delivery.pk, "error_type": type(exc).__name__},
+        )
+        if not connection.is_usable():
+            connection.close()  # the next statement opens a new one
+    return _settle(delivery, attempt, now)
 
 
 def _pause_over(endpoint: WebhookEndpoint, now: datetime) -> None:

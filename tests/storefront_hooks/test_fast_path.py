@@ -7,7 +7,7 @@ import contextlib
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ from storefront_hooks.models import WebhookDelivery
 from storefront_hooks.services import deliveries
 from storefront_hooks.services.claim import delivery_claim
 from storefront_hooks.services.deliveries import render_body
+from tests.pg import drop_pooled_connection
 from tests.storefront_hooks.conftest import HOOK_PATH
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -147,3 +148,66 @@ def test_a_success_ends_a_failing_streak_in_its_one_settle_statement(
     ]
     assert len(ours) == 2
     assert ours[1].startswith("WITH settled AS (UPDATE")
+
+
+def _drop_connection_after_post(monkeypatch, times: int = 1) -> None:
+    """The database drops this worker's connection once its POST is back (a
+    restart, a failover): the settle's first statement fails."""
+    post = deliveries.delivery_post
+    drops = iter(range(times))
+
+    def post_then_drop(endpoint, delivery, *, timestamp):
+        attempt = post(endpoint, delivery, timestamp=timestamp)
+        if next(drops, None) is not None:
+            drop_pooled_connection()
+        return attempt
+
+    monkeypatch.setattr(deliveries, "delivery_post", post_then_drop)
+
+
+def test_a_success_whose_settle_lost_its_connection_is_settled_not_sent_again(
+    receiver, make_endpoint, monkeypatch, caplog
+) -> None:
+    endpoint, _secret = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200))
+    row = _row(endpoint)
+    start = timezone.now()
+    _drop_connection_after_post(monkeypatch)
+
+    with caplog.at_level("WARNING", logger="storefront_hooks.services.deliveries"):
+        sent = services.delivery_send(delivery_id=row.pk, now=start)
+
+    assert sent == DeliveryStatus.DELIVERED
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.last_error) == ("delivered", 1, "")
+    assert [r.getMessage() for r in caplog.records] == [
+        "webhook delivery settle retried"
+    ]
+    # Nothing for the sweep to take back once the lease is over: not sent
+    # again, and the endpoint's answer is not counted as a lost worker.
+    services.deliveries_sweep(now=start + timedelta(seconds=121))
+    assert len(receiver.requests_for("POST", HOOK_PATH)) == 1
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+
+
+def test_a_settle_refused_twice_is_failed_on_our_side_and_sent_again_later(
+    receiver, make_endpoint, monkeypatch
+) -> None:
+    endpoint, _secret = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200))
+    row = _row(endpoint)
+    tries: list[int] = []
+
+    def settle(delivery, attempt, now):
+        tries.append(delivery.pk)
+        raise OperationalError("deadlock detected")
+
+    monkeypatch.setattr(deliveries, "_settle", settle)
+
+    assert services.delivery_send(delivery_id=row.pk) == DeliveryStatus.FAILED
+    assert tries == [row.pk, row.pk]
+    row.refresh_from_db()
+    # At least once: due again, same webhook-id (receivers deduplicate).
+    assert row.last_error.startswith(deliveries.OUR_SIDE_ERROR + "OperationalError")
+    assert row.next_attempt_at is not None
