@@ -89,9 +89,9 @@ class DeliveryRows(LeasedRows):
 
     def deliver(self, row: Any, **fields: Any) -> None:
         """Mark a claimed row delivered (and ``fields``) and end its
-        endpoint's failing streak, whoever began it: this answer came after
-        every failure recorded so far. Raises ClaimLost if the claim is gone
-        (nothing written)."""
+        endpoint's failing streak, whoever began it (every failure committed
+        before it came first). Raises ClaimLost if the claim is gone (nothing
+        written)."""
         values = {"status": DeliveryStatus.DELIVERED, "last_error": ""}
         values.update(next_attempt_at=None, **fields)
         updated = _relaxed_delivered(row, values, self.running)
