@@ -67,12 +67,12 @@ def _relaxed_delivered(
         f"streak AS (UPDATE {endpoints} SET {since} = NULL FROM settled "
         f"WHERE {endpoints}.{quote(e_meta.pk.column)} = settled.endpoint_id "
         f"AND {endpoints}.{since} IS NOT NULL) "
-        f"SELECT count(*) FROM settled"
+        f"SELECT 1 FROM settled"
     )
     params = [*values.values(), row.pk, running, row.claimed_at]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone()[0]
+        return cursor.rowcount
 
 
 @dataclass(frozen=True)
