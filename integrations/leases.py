@@ -80,18 +80,32 @@ class LeasedRows:
         cap = self._setting("RETRY_MAX_SECONDS")
         return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
 
-    def fail(self, row: Any, exc: BaseException, now: datetime, **fields: Any) -> str:
+    def fail(
+        self,
+        row: Any,
+        exc: BaseException,
+        now: datetime,
+        *,
+        error_prefix: str = "",
+        require_claim: bool = False,
+        **fields: Any,
+    ) -> str:
         """Keep the error on a claimed row (and ``fields``): failed and due
         again after the backoff, or dead once its attempts are used up.
-        Returns the status."""
+        Returns the status. ``error_prefix`` goes before the error kept.
+        With ``require_claim``, raises ClaimLost if the claim is gone
+        (nothing written), as ``finish`` does; without, the status is
+        returned either way."""
         dead = row.attempts >= self._setting("MAX_ATTEMPTS")
         status = self.dead if dead else self.failed
-        self.held(row).update(
+        updated = self.held(row).update(
             status=status,
-            last_error=describe_error(exc),
+            last_error=f"{error_prefix}{describe_error(exc)}",
             next_attempt_at=None if dead else now + self.retry_delay(row.attempts),
             **fields,
         )
+        if require_claim and updated != 1:
+            raise ClaimLost
         return status
 
     def due(self, now: datetime) -> QuerySet:

@@ -1,7 +1,7 @@
 """Claim a delivery and load it with its endpoint and account in one round
 trip (PostgreSQL, outside a transaction): the claim's UPDATE as a
 data-modifying CTE, joined to the endpoint and its account, committed
-without waiting for the disk (why that is safe: ``rows._relaxed_update``).
+without waiting for the disk (why that is safe: ``rows._relaxed_delivered``).
 Elsewhere (SQLite, inside a caller's transaction) a claim, then a SELECT.
 
 On a loaded 2-core machine each statement is a millisecond or more, a

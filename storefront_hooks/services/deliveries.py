@@ -18,7 +18,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, transaction
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -111,7 +117,7 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
             return _pause(delivery, now)
         if attempt.held_back:
             return _hold_back(delivery, attempt.error, now)
-        return _settle(delivery, attempt, now)
+        return _settle_retrying(delivery, attempt, now)
     except ClaimLost:
         logger.warning(
             "webhook delivery claim lost", extra={"delivery_id": delivery_id}
@@ -133,25 +139,43 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
     endpoint = delivery.endpoint
     if endpoint.paused_since is not None:
         _pause_over(endpoint, now)
-    if attempt.error is None and endpoint.failing_since is None:
-        # The common case in one relaxed statement (rows.finish).
-        rows.finish(delivery, DeliveryStatus.DELIVERED, delivered_at=now, **fields)
+    if attempt.error is None:
+        # One relaxed statement (rows.deliver), which also ends the failing
+        # streak as stored: another worker may have begun one since the
+        # endpoint was loaded with the claim.
+        rows.deliver(delivery, delivered_at=now, **fields)
+        endpoint.failing_since = None
         _log(delivery, attempt, DeliveryStatus.DELIVERED)
         return DeliveryStatus.DELIVERED
     with transaction.atomic():
-        if attempt.error is None:
-            rows.finish(delivery, DeliveryStatus.DELIVERED, delivered_at=now, **fields)
-            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
-            status = DeliveryStatus.DELIVERED
-        else:
-            if rows.held(delivery).update(**fields) != 1:
-                raise ClaimLost
-            status = rows.fail(delivery, attempt.error, now)
-            if status == DeliveryStatus.FAILED:
-                _schedule_retry(delivery.pk, now)
-            _endpoint_failed(endpoint, attempt, now)
+        if rows.held(delivery).update(**fields) != 1:
+            raise ClaimLost
+        status = rows.fail(delivery, attempt.error, now)
+        if status == DeliveryStatus.FAILED:
+            _schedule_retry(delivery.pk, now)
+        _endpoint_failed(endpoint, attempt, now)
     _log(delivery, attempt, status)
     return status
+
+
+def _settle_retrying(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
+    """``_settle``, once more if the database refused it (a dropped
+    connection, a deadlock) outside a transaction: the POST went out, and an
+    unsettled success would be sent again. Safe to repeat: each write is
+    conditioned on the claim, so a first try that committed before its
+    connection dropped makes the second raise ClaimLost."""
+    try:
+        return _settle(delivery, attempt, now)
+    except (OperationalError, InterfaceError) as exc:
+        if connection.in_atomic_block:
+            raise  # the caller's transaction is broken; not ours to redo
+        logger.warning(
+            "webhook delivery settle retried",
+            extra={"delivery_id": delivery.pk, "error_type": type(exc).__name__},
+        )
+        if not connection.is_usable():
+            connection.close()  # the next statement opens a new one
+    return _settle(delivery, attempt, now)
 
 
 def _pause_over(endpoint: WebhookEndpoint, now: datetime) -> None:
@@ -242,19 +266,15 @@ def _failed_on_our_side(
             "error_type": type(exc).__name__,
         },
     )
-    dead = delivery.attempts >= settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS
-    status = DeliveryStatus.DEAD if dead else DeliveryStatus.FAILED
-    due = None if dead else now + rows.retry_delay(delivery.attempts)
     try:
         with transaction.atomic():
-            if not rows.held(delivery).update(
-                status=status,
-                next_attempt_at=due,
-                last_error=f"{OUR_SIDE_ERROR}{describe_error(exc)}",
-            ):
-                return None  # the sweeper took it back meanwhile
-            if due is not None:
-                _schedule_retry(delivery.pk, now, due)
+            status = rows.fail(
+                delivery, exc, now, error_prefix=OUR_SIDE_ERROR, require_claim=True
+            )
+            if status == DeliveryStatus.FAILED:
+                _schedule_retry(delivery.pk, now)
+    except ClaimLost:
+        return None  # the sweeper took it back meanwhile
     except DatabaseError:
         # The lease ends it (the sweeper counts it as a lost worker).
         logger.exception(

@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 
 from integrations.client.call_rows import RELAXED_FROM
 from integrations.leases import ClaimLost, LeasedRows
 from integrations.models import DeliveryStatus
-from storefront_hooks.models import WAITING, WebhookDelivery
+from storefront_hooks.models import WAITING, WebhookDelivery, WebhookEndpoint
 
 # Each delay is drawn from +-20 % of its step, so endpoints that failed
 # together do not all come back in the same second.
@@ -32,11 +32,13 @@ def retry_delay_for(attempts: int, *, jitter: float | None = None) -> timedelta:
     return timedelta(seconds=step * factor)
 
 
-def _relaxed_update(
-    pk: int, values: dict[str, Any], where: dict[str, Any]
+def _relaxed_delivered(
+    row: WebhookDelivery, values: dict[str, Any], running: str
 ) -> int | None:
-    """One UPDATE of a delivery row that commits without waiting for the disk,
-    in one round trip; None (nothing done) off PostgreSQL or inside a
+    """Settle a claimed delivery as delivered and end its endpoint's failing
+    streak, in one statement that commits without waiting for the disk (one
+    round trip). Returns how many rows were settled (0: the claim is gone,
+    nothing written); None (nothing done) off PostgreSQL or inside a
     caller's transaction, whose commit it would relax too.
 
     Only for a delivery's settle (and its claim, ``services.claim``): a
@@ -46,25 +48,28 @@ def _relaxed_update(
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return None
     quote = connection.ops.quote_name
-    meta = WebhookDelivery._meta
-    table = quote(meta.db_table)
-    sets = [f"{quote(meta.get_field(k).column)} = %s" for k in values]
-    params: list[Any] = list(values.values())
-    conds = [f"{table}.{quote(meta.pk.column)} = %s"]
-    params.append(pk)
-    for name, value in where.items():
-        column = f"{table}.{quote(meta.get_field(name).column)}"
-        if isinstance(value, list):
-            conds.append(f"{column} IN ({', '.join(['%s'] * len(value))})")
-            params.extend(value)
-        else:
-            conds.append(f"{column} = %s")
-            params.append(value)
-    # Identifiers from the model, quoted; values are parameters.
+    meta, e_meta = WebhookDelivery._meta, WebhookEndpoint._meta
+    table, endpoints = quote(meta.db_table), quote(e_meta.db_table)
+
+    def col(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    sets = ", ".join(f"{col(k)} = %s" for k in values)
+    since = quote(e_meta.get_field("failing_since").column)
+    # Identifiers from the models, quoted; values are parameters. The
+    # endpoint's row is written (and locked) only if it has a streak, so
+    # successes to a healthy endpoint never queue on it.
     sql = (
-        f"UPDATE {table} SET {', '.join(sets)} FROM {RELAXED_FROM} "  # noqa: S608
-        f"WHERE {' AND '.join(conds)}"
+        f"WITH settled AS (UPDATE {table} SET {sets} "  # noqa: S608
+        f"FROM {RELAXED_FROM} WHERE {table}.{quote(meta.pk.column)} = %s "
+        f"AND {table}.{col('status')} = %s AND {table}.{col('claimed_at')} = %s "
+        f"RETURNING {table}.{col('endpoint')} AS endpoint_id), "
+        f"streak AS (UPDATE {endpoints} SET {since} = NULL FROM settled "
+        f"WHERE {endpoints}.{quote(e_meta.pk.column)} = settled.endpoint_id "
+        f"AND {endpoints}.{since} IS NOT NULL) "
+        f"SELECT 1 FROM settled"
     )
+    params = [*values.values(), row.pk, running, row.claimed_at]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -82,13 +87,20 @@ class DeliveryRows(LeasedRows):
         ).update(status=self.running, claimed_at=now, attempts=F("attempts") + 1)
         return updated == 1
 
-    def finish(self, row: Any, status: str, **fields: Any) -> None:
-        values = {"status": status, "last_error": "", "next_attempt_at": None}
-        values.update(fields)
-        held = {"status": self.running, "claimed_at": row.claimed_at}
-        updated = _relaxed_update(row.pk, values, held)
+    def deliver(self, row: Any, **fields: Any) -> None:
+        """Mark a claimed row delivered (and ``fields``) and end its
+        endpoint's failing streak, whoever began it (every failure committed
+        before it came first). Raises ClaimLost if the claim is gone (nothing
+        written)."""
+        values = {"status": DeliveryStatus.DELIVERED, "last_error": ""}
+        values.update(next_attempt_at=None, **fields)
+        updated = _relaxed_delivered(row, values, self.running)
         if updated is None:
-            super().finish(row, status, **fields)
+            with transaction.atomic():
+                self.finish(row, DeliveryStatus.DELIVERED, **fields)
+                WebhookEndpoint.objects.filter(
+                    pk=row.endpoint_id, failing_since__isnull=False
+                ).update(failing_since=None)
         elif updated != 1:
             raise ClaimLost
 
