@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("notifications", "0003_suppression_idna_addresses"),
+        ("notifications", "0004_idna_2003_addresses"),
     ]
 
     operations = [
