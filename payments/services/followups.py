@@ -9,9 +9,15 @@ from typing import TypeVar
 from django.conf import settings
 from django.utils import timezone
 
+from integrations.commits import commit_group, group_commit, group_join
 from integrations.errors import NotProcessed, ProviderError, Rejected
 from integrations.models.attempts import AttemptOutcome
-from integrations.reruns import intended_by_dead_run, noting, record_intent
+from integrations.reruns import (
+    intended_by_dead_run,
+    noting,
+    record_intent,
+    rerun_since,
+)
 from payments.models import (
     Payment,
     PaymentAttempt,
@@ -31,6 +37,7 @@ from payments.services.errors import (
     GatewayRejected,
     GatewayUnavailable,
     InvalidState,
+    PaymentError,
 )
 from payments.services.messages import (
     provider_code_of,
@@ -70,9 +77,14 @@ def payment_capture(
     *, payment: Payment, amount: int | None = None, actor: str = ""
 ) -> Payment:
     """Capture an authorized payment, all of it or ``amount`` (partial)."""
-    payment.refresh_from_db()
+    return _one_at_a_time(payment, lambda row: _capture(row, amount, actor))
+
+
+def _capture(payment: Payment, amount: int | None, actor: str) -> Payment:
     if payment.status != PaymentStatus.AUTHORIZED:
         if _captured_by_its_dead_run(payment, amount):
+            return payment
+        if _left_unknown_by_its_dead_run(payment, "capture", amount):
             return payment
         raise InvalidState(f"A {payment.status} payment cannot be captured.")
     remaining = payment.amount_authorized - payment.amount_captured
@@ -104,12 +116,17 @@ def payment_capture(
 
 def payment_void(*, payment: Payment, actor: str = "") -> Payment:
     """Release an authorization (or abandon a 3-D Secure payment)."""
-    payment.refresh_from_db()
+    return _one_at_a_time(payment, lambda row: _void(row, actor))
+
+
+def _void(payment: Payment, actor: str) -> Payment:
     intent = _intent(payment, "void")
     if payment.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.REQUIRES_ACTION):
         if payment.status == PaymentStatus.VOIDED and _done_by_its_dead_run(
             payment, intent
         ):
+            return payment
+        if _left_unknown_by_its_dead_run(payment, "void"):
             return payment
         raise InvalidState(f"A {payment.status} payment cannot be voided.")
     _set_out_to(payment, intent)
@@ -122,7 +139,9 @@ def payment_void(*, payment: Payment, actor: str = "") -> Payment:
     try:
         result = follow_up(payment, "void", call)
     except GatewayRejected:
-        # A retried void the provider refuses because it is already done.
+        # A retried void the provider refuses because it is already done;
+        # what came before is made durable first: another gateway call.
+        group_commit()
         result = _already_voided(payment)
         if result is None:
             raise
@@ -131,6 +150,38 @@ def payment_void(*, payment: Payment, actor: str = "") -> Payment:
         return mark_unknown(payment)
     logger.info("payment voided", extra={**log_ids(payment), "actor": actor})
     return advance(payment, change_from_result(result))
+
+
+def _one_at_a_time(payment: Payment, run: Callable[[Payment], Payment]) -> Payment:
+    """``run`` on the payment as it now is. For a request that notes its
+    intent (the API) the row stays locked from that read until its attempt
+    commits, just before the gateway call (one commit with the intent,
+    ``integrations.commits``): a concurrent capture or void waits, then finds
+    the attempt under way. The writes after the call share the next commit;
+    a refusal (PaymentError) is raised once they are committed."""
+    if not noting():
+        payment.refresh_from_db()
+        return run(payment)
+    refused: PaymentError | None = None
+    with commit_group():
+        group_join()
+        try:
+            return run(_locked(payment))
+        except PaymentError as exc:
+            refused = exc
+    assert refused is not None
+    raise refused
+
+
+def _locked(payment: Payment) -> Payment:
+    # The read the service makes anyway, taken FOR UPDATE (the payment's
+    # row only, not its account's).
+    return (
+        type(payment)
+        .objects.select_for_update(of=("self",))
+        .select_related("account")
+        .get(pk=payment.pk)
+    )
 
 
 def _intent(payment: Payment, operation: str, amount: int | None = None) -> str:
@@ -144,7 +195,8 @@ def _set_out_to(payment: Payment, intent: str) -> None:
     payment however the gateway's answer reached it. A request that notes
     (a capture or void through the API) is refused while another's attempt
     at the operation is unfinished: it would ride on that attempt's gateway
-    key and be answered with a call it did not make."""
+    key and be answered with a call it did not make. The check holds because
+    the payment's row is locked until the attempt commits (``_one_at_a_time``)."""
     if not noting():
         return  # the create's own capture: no other request can be under way
     operation = intent.split(".", 1)[1].split(":", 1)[0]
@@ -202,6 +254,31 @@ def _done_by_its_dead_run(payment: Payment, intent: str) -> bool:
             extra={**log_ids(payment), "operation": intent.split(":", 1)[0]},
         )
     return done
+
+
+def _left_unknown_by_its_dead_run(
+    payment: Payment, operation: str, amount: int | None = None
+) -> bool:
+    """Whether this request re-runs one whose gateway call of ``operation``
+    ended unknown, the payment still ``unknown``: answered as that run was
+    (202; reconciliation settles it), never with a second call while the
+    first one's outcome is open."""
+    if payment.status != PaymentStatus.UNKNOWN:
+        return False
+    if operation == "capture" and amount is None:
+        amount = payment.amount_authorized - payment.amount_captured
+    intent = _intent(payment, operation, amount)
+    since = rerun_since()
+    if since is None or not intended_by_dead_run(intent):
+        return False
+    # Its own call (made since it began), not another request's.
+    unknown = PaymentAttempt.objects.filter(
+        payment=payment,
+        operation=operation,
+        outcome=AttemptOutcome.UNKNOWN,
+        created_at__gte=since,
+    ).exists()
+    return unknown and _done_by_its_dead_run(payment, intent)
 
 
 def _already_voided(payment: Payment) -> PaymentResult | None:

@@ -16,10 +16,13 @@ from rest_framework.response import Response
 from rest_framework.test import APIClient
 
 from integrations.api import idempotency
+from integrations.errors import Unknown
 from integrations.models import IdempotencyRecord
 from integrations.providers.sandbox_webhooks import webhook_body, webhook_headers
 from payments import api as payments_api
-from payments.models import Payment, SandboxCharge
+from payments import tasks
+from payments.models import Payment, PaymentAttempt, SandboxCharge
+from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services import followups
 from tests.factories import ApiKeyFactory, ProviderAccountFactory
 
@@ -271,3 +274,128 @@ def test_an_error_after_the_operation_keeps_the_record_for_the_retry(
     retry = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
     assert retry.status_code == 200, (retry.status_code, retry.json())
     assert retry.json()["status"] == status
+
+
+def _outcome_lost(monkeypatch, operation: str, *, performed: bool) -> list[str]:
+    """The gateway's answer to ``operation`` is lost (a read timeout): after
+    it acted (``performed``) or before. Returns the calls that reach it."""
+    real = getattr(SandboxPaymentsAdapter, operation)
+    calls: list[str] = []
+
+    def lost(self, *args, **kwargs):
+        calls.append(operation)
+        if performed:
+            real(self, *args, **kwargs)
+        raise Unknown("sandbox read timed out (test)", code="read_timeout")
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, operation, lost)
+    return calls
+
+
+def _counted(monkeypatch, operation: str) -> list[str]:
+    real = getattr(SandboxPaymentsAdapter, operation)
+    calls: list[str] = []
+
+    def counted(self, *args, **kwargs):
+        calls.append(operation)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, operation, counted)
+    return calls
+
+
+def _unknown_then_killed(api, monkeypatch, operation, body, *, performed=True):
+    """The first run's gateway outcome is unknown (the payment is left
+    ``unknown``); its worker dies while answering the 202."""
+    pid = _authorized_payment(api)
+    url = f"{PAYMENTS}{pid}/{operation}/"
+    with monkeypatch.context() as m:
+        _outcome_lost(m, operation, performed=performed)
+        m.setattr(payments_api, "_payment_response", _killed)
+        with pytest.raises(SystemExit):
+            api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert Payment.objects.get(public_id=pid).status == "unknown"
+    return pid, url
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "status"),
+    [("capture", {"amount": 600}, "captured"), ("void", {}, "voided")],
+)
+def test_a_retry_of_a_capture_or_void_left_unknown_is_accepted_not_refused(
+    api, monkeypatch, operation, body, status
+):
+    pid, url = _unknown_then_killed(api, monkeypatch, operation, body)
+    with monkeypatch.context() as m:
+        calls = _counted(m, operation)
+        retry = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    # What the first run answered: accepted, outcome pending (not a 409
+    # stored as the key's answer), and no second call while it is unknown.
+    assert retry.status_code == 202, (retry.status_code, retry.json())
+    assert retry.json()["status"] == "unknown"
+    assert calls == []
+
+    assert tasks.reconcile_payment(Payment.objects.get(public_id=pid).pk) == status
+    again = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert (again.status_code, again["Idempotent-Replayed"]) == (202, "true")
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "status"),
+    [("capture", {"amount": 600}, "captured"), ("void", {}, "voided")],
+)
+def test_a_retry_after_reconciliation_settled_its_unknown_outcome_answers_200(
+    api, monkeypatch, operation, body, status
+):
+    pid, url = _unknown_then_killed(api, monkeypatch, operation, body)
+    assert tasks.reconcile_payment(Payment.objects.get(public_id=pid).pk) == status
+    with monkeypatch.context() as m:
+        calls = _counted(m, operation)
+        retry = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert retry.status_code == 200, (retry.status_code, retry.json())
+    assert retry.json()["status"] == status
+    assert calls == []
+
+
+def test_a_retry_after_reconciliation_found_its_capture_undone_is_refused_if_voided(
+    api, monkeypatch
+):
+    # The capture never reached the gateway; reconciliation finds the payment
+    # still authorized and another key voids it: the retry is refused as a
+    # fresh request would be, without a call.
+    pid, url = _unknown_then_killed(
+        api, monkeypatch, "capture", {"amount": 600}, performed=False
+    )
+    assert tasks.reconcile_payment(Payment.objects.get(public_id=pid).pk) == (
+        "authorized"
+    )
+    void = api.post(f"{PAYMENTS}{pid}/void/", {}, HTTP_IDEMPOTENCY_KEY="v-1")
+    assert void.status_code == 200, void.json()
+    with monkeypatch.context() as m:
+        calls = _counted(m, "capture")
+        retry = api.post(url, {"amount": 600}, HTTP_IDEMPOTENCY_KEY="op-1")
+    assert (retry.status_code, retry.json()["error"]["code"]) == (409, "invalid_state")
+    assert calls == []
+
+
+def test_a_retry_after_reconciliation_found_its_capture_undone_sends_the_same_key(
+    api, monkeypatch
+):
+    # Still authorized: the re-run sends the dead run's gateway key again,
+    # which the gateway answers from its first call (here: none landed).
+    pid, url = _unknown_then_killed(
+        api, monkeypatch, "capture", {"amount": 600}, performed=False
+    )
+    assert tasks.reconcile_payment(Payment.objects.get(public_id=pid).pk) == (
+        "authorized"
+    )
+    retry = api.post(url, {"amount": 600}, HTTP_IDEMPOTENCY_KEY="op-1")
+    assert retry.status_code == 200, (retry.status_code, retry.json())
+    assert retry.json()["amount_captured"] == 600
+    keys = set(
+        PaymentAttempt.objects.filter(operation="capture").values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    assert len(keys) == 1
+    assert SandboxCharge.objects.get(kind="payment").amount_captured == 600
