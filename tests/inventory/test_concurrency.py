@@ -202,7 +202,9 @@ def test_disabling_a_location_while_a_sync_page_adds_a_level_there(monkeypatch):
     """location_active_set locks the location FOR UPDATE, then its levels. A
     sync page (or a reservation line) locks a level there, then inserts a
     row referencing the location: the foreign key check takes KEY SHARE on
-    the location, which FOR UPDATE blocks. Each waits for the other."""
+    the location, which FOR UPDATE blocks. Each waits for the other. The
+    page share-locks its locations first now: the switch waits for it, then
+    writes the flag of the level it created too."""
     location = Location.objects.create(code="EAST", name="East", active=True)
     StockLevel.objects.create(sku="X", location=location, on_hand=5)
     locked, outcome = threading.Event(), {}
@@ -249,6 +251,7 @@ def test_disabling_a_location_while_a_sync_page_adds_a_level_there(monkeypatch):
     for thread in threads:
         thread.join(30)
     assert outcome == {"sync": "ok", "switch": "ok"}, outcome
+    assert set(StockLevel.objects.values_list("location_active", flat=True)) == {False}
 
 
 @pytest.mark.parametrize("skus", [("W1",), ("W1", "W2")], ids=["one", "two"])
