@@ -61,6 +61,10 @@ class StockLevel(models.Model):
     state = models.CharField(
         max_length=16, choices=StockState.choices, default=StockState.OUT_OF_STOCK
     )
+    # Its location's ``active``, kept in step by ``location_active_set`` and
+    # set by whatever creates a level: a reservation's conditional UPDATE
+    # checks it on the very row it takes units from, so it locks no location.
+    location_active = models.BooleanField(default=True, db_default=True)
     source = models.ForeignKey(
         ProviderAccount,
         on_delete=models.SET_NULL,

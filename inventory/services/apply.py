@@ -230,6 +230,8 @@ def _new_level(
     return StockLevel(
         sku=record.sku,
         location=locations[record.location_code],
+        # SQLite runs writers one at a time: the flag read is still current.
+        location_active=locations[record.location_code].active,
         on_hand=record.on_hand,
         low_threshold=threshold,
         state=stock_state(on_hand=record.on_hand, reserved=0, low_threshold=threshold),

@@ -1,5 +1,10 @@
-"""The PostgreSQL path of ``stock_levels_apply``: two statements per page.
+"""The PostgreSQL path of ``stock_levels_apply``: three statements per page.
 
+0. ``SELECT ... FROM inventory_location ... ORDER BY id FOR SHARE``: the
+   page's locations, share-locked first (the lock order of
+   ``location_active_set``: locations, then levels), so a level created here
+   gets its location's ``active`` as it stays until the commit: a switch
+   waits for the page, or the page for the switch and then reads its outcome.
 1. ``SELECT ... JOIN unnest(keys) ... ORDER BY id FOR UPDATE`` locks the
    page's existing levels in pk order (like every other writer of levels)
    and reads what the decisions need: on-hand, modification time, state.
@@ -53,6 +58,10 @@ def _state_case(available: str, threshold: str) -> str:
 
 # Only table names and state constants are interpolated; values are parameters.
 LEVELS = StockLevel._meta.db_table
+LOCATIONS_SQL = (
+    f"SELECT id, active FROM {Location._meta.db_table} "  # noqa: S608
+    "WHERE id = ANY(%s) ORDER BY id FOR SHARE"
+)
 # Each key found through the unique index (OFFSET 0 keeps the lookup a
 # per-key index probe: a join would seq-scan the table for every page), then
 # the rows locked by pk in pk order.
@@ -85,13 +94,13 @@ AVAILABLE_SQL = (
 UPSERT_SQL = (
     f"INSERT INTO {LEVELS} AS s (sku, location_id, on_hand, reserved, "  # noqa: S608
     "low_threshold, state, source_id, erp_modified_at, synced_at, updated_at, "
-    "sold_unseen) "
+    "sold_unseen, location_active) "
     "SELECT r.sku, r.loc, r.on_hand, 0, %(threshold)s, "
     f"{_state_case('r.on_hand', '%(threshold)s')}, "
-    "%(source)s, r.modified, %(now)s, %(now)s, r.unseen "
+    "%(source)s, r.modified, %(now)s, %(now)s, r.unseen, r.active "
     "FROM unnest(%(skus)s::varchar[], %(locs)s::bigint[], %(on_hands)s::int[], "
-    "%(modified)s::timestamptz[], %(unseen)s::int[]) "
-    "AS r(sku, loc, on_hand, modified, unseen) "
+    "%(modified)s::timestamptz[], %(unseen)s::int[], %(actives)s::bool[]) "
+    "AS r(sku, loc, on_hand, modified, unseen, active) "
     "ORDER BY r.sku, r.loc "
     f"ON CONFLICT (sku, location_id) DO UPDATE SET on_hand = {ON_HAND_SQL}, "
     "sold_unseen = EXCLUDED.sold_unseen, sold_unseen_at = CASE "
@@ -136,6 +145,7 @@ def apply_page_pg(
     """Write one page (inside the caller's transaction); (changed, ignored).
     ``as_of`` to ``answered_at``: when the figures may have been current
     (``sold.figure_stale``)."""
+    active = _lock_locations({loc for _, loc in keys})
     existing = _lock_existing(keys)
     writes: list[Write] = []
     changed = ignored = 0
@@ -166,7 +176,7 @@ def apply_page_pg(
             writes.append((key, record, unseen))
             changed += stored.on_hand != on_hand
     if writes:
-        rows = _upsert(writes, account, now)
+        rows = _upsert(writes, active, account, now)
         _announce(rows, existing, locations, now)
     return changed, ignored
 
@@ -181,6 +191,13 @@ def _after(record: StockLevelRecord, stored: Stored) -> bool:
     )
 
 
+def _lock_locations(ids: set[int]) -> dict[int, bool]:
+    """The locations' ``active``, share-locked until the commit."""
+    with connection.cursor() as cursor:
+        cursor.execute(LOCATIONS_SQL, [sorted(ids)])
+        return dict(cursor.fetchall())
+
+
 def _lock_existing(keys: dict[Key, StockLevelRecord]) -> dict[Key, Stored]:
     skus, locs = zip(*keys, strict=True)
     with connection.cursor() as cursor:
@@ -189,7 +206,10 @@ def _lock_existing(keys: dict[Key, StockLevelRecord]) -> dict[Key, Stored]:
 
 
 def _upsert(
-    writes: list[Write], account: ProviderAccount | None, now: datetime
+    writes: list[Write],
+    active: dict[int, bool],
+    account: ProviderAccount | None,
+    now: datetime,
 ) -> list[tuple]:
     params = {
         "skus": [sku for (sku, _), _, _ in writes],
@@ -197,6 +217,8 @@ def _upsert(
         "on_hands": [record.on_hand for _, record, _ in writes],
         "modified": [record.modified_at for _, record, _ in writes],
         "unseen": [unseen for _, _, unseen in writes],
+        # A level created here: its location's flag (an existing one keeps its).
+        "actives": [active[loc] for (_, loc), _, _ in writes],
         "threshold": settings.INVENTORY_LOW_STOCK_THRESHOLD,
         "source": account.pk if account is not None else None,
         "now": now,

@@ -7,9 +7,11 @@ newest version, so two can never both take the last units. Expired holds are
 not counted as free here (that would need a read of other tables, which a
 re-check does not repeat); when they matter, the caller's locked path
 decides. Levels are updated in pk order, like ``lock_rows``, so multi-line
-reservations racing in opposite order cannot deadlock; their locations are
-share-locked first (``locations_selling``), so a location switched off since
-the plain read sells nothing.
+reservations racing in opposite order cannot deadlock. The condition also
+requires the level's ``location_active`` (its location's flag, written by
+``location_active_set`` under the level's lock): a location switched off since
+the plain read sells nothing, and a take waiting for the switch re-checks the
+flag on the row it then updates, so no location row is locked.
 """
 
 from datetime import datetime
@@ -21,7 +23,6 @@ from inventory.models import Reservation, ReservationStatus, StockLevel
 from inventory.services.levels import (
     expired_holds,
     levels_refresh,
-    locations_selling,
     stock_state,
 )
 
@@ -33,7 +34,7 @@ class StaleLevel(Exception):
 # inventory_stocklevel is StockLevel's table (Django's default name).
 TAKE_SQL = (
     "UPDATE inventory_stocklevel SET reserved = reserved + %s "
-    "WHERE id = %s AND on_hand - reserved >= %s "
+    "WHERE id = %s AND location_active AND on_hand - reserved >= %s "
     "RETURNING on_hand, reserved, state, low_threshold"
 )
 
@@ -44,12 +45,10 @@ TAKE_SQL = (
 # "no units, or the state would move" and the caller takes the longer path.
 # Levels first, then the reservation rows, like every other writer.
 ONE_SQL = (
-    # The location first, share-locked while active (levels.locations_selling):
-    # a Disable committed since the plain read is seen, one under way waits.
-    "WITH selling AS (SELECT id FROM inventory_location WHERE id = %(location)s "
-    "AND active FOR SHARE), "
-    "took AS (UPDATE inventory_stocklevel SET reserved = reserved + %(n)s "
-    "WHERE id = %(level)s AND location_id IN (SELECT id FROM selling) "
+    # location_active: a Disable committed since the plain read is seen, one
+    # under way holds the row and the re-check after the wait sees it.
+    "WITH took AS (UPDATE inventory_stocklevel SET reserved = reserved + %(n)s "
+    "WHERE id = %(level)s AND location_active "
     "AND on_hand - reserved >= %(n)s AND state = "
     "CASE WHEN on_hand - reserved - %(n)s = 0 THEN 'out_of_stock' "
     "WHEN on_hand - reserved - %(n)s <= low_threshold THEN 'low' "
@@ -88,7 +87,6 @@ def fast_reserve_one(
     params = {
         "n": quantity,
         "level": level.pk,
-        "location": level.location_id,
         "public_id": public_id,
         "order_id": order_id,
         "expires_at": expires_at,
@@ -118,9 +116,6 @@ def fast_take(plan: list[tuple[StockLevel, int]], now: datetime) -> None:
     the plan was switched off since the plain read). Announces state
     changes."""
     moved = []
-    wanted = {level.location_id for level, _ in plan}
-    if locations_selling(wanted) != wanted:
-        raise StaleLevel(sorted(wanted))
     with connection.cursor() as cursor:
         for level, quantity in sorted(plan, key=lambda item: item[0].pk):
             cursor.execute(TAKE_SQL, [quantity, level.pk, quantity])

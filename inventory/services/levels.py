@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -148,14 +148,16 @@ def location_active_set(*, location_id: int, active: bool) -> Location:
     """Enable or disable a location (staff, in the admin) and tell the
     storefront: enabled, its levels with stock move from out of stock to
     their state; disabled, they move to out of stock (available 0). The
-    levels are locked with the switch, so a sync or reservation applying one
-    meanwhile announces it as the location now is."""
+    levels are locked with the switch and their ``location_active`` written
+    with it, so a reservation's take there (which checks that flag on the
+    level row) waits for the switch and then sees it, and a sync or
+    reservation applying one meanwhile announces it as the location now is."""
     with transaction.atomic():
         # FOR NO KEY UPDATE: a sync or reservation that holds a level here and
         # inserts a row referencing the location (its foreign key check takes
         # KEY SHARE) goes on, where FOR UPDATE made each wait for the other.
-        # It still waits for, and makes wait, a checkout's FOR SHARE
-        # (``locations_selling``).
+        # It waits for a sync page's FOR SHARE (``apply_pg``), which creates
+        # levels here with the flag it reads, and makes the next one wait.
         location = (
             Location.objects.select_for_update(no_key=True)
             .filter(pk=location_id)
@@ -169,39 +171,15 @@ def location_active_set(*, location_id: int, active: bool) -> Location:
         location.save(update_fields=["active"])
         ids = StockLevel.objects.filter(location=location).values_list("pk", flat=True)
         levels = lock_rows(StockLevel, list(ids), of=("self",))
+        StockLevel.objects.filter(location=location).update(location_active=active)
         expired = expired_holds(levels, timezone.now())
         for level in levels.values():
-            level.location = location
+            level.location, level.location_active = location, active
             _level_switched(level, active=active, expired=expired)
     logger.info(
         "location switched", extra={"location": location.code, "active": active}
     )
     return location
-
-
-# Locations first, then their levels, like ``location_active_set``.
-SELLING_SQL = (
-    f"SELECT id FROM {Location._meta.db_table} "  # noqa: S608
-    "WHERE id = ANY(%s) AND active ORDER BY id FOR SHARE"
-)
-
-
-def locations_selling(location_ids: Iterable[int]) -> set[int]:
-    """Those of the locations that are active, share-locked until the
-    caller's transaction ends (PostgreSQL; SQLite runs writers one at a
-    time): a reservation taking units there and staff switching the location
-    off (``location_active_set``) wait for each other, and the one that
-    waited sees the other's outcome. Call it before locking levels."""
-    ids = sorted(set(location_ids))
-    if connection.vendor != "postgresql":
-        return set(
-            Location.objects.filter(pk__in=ids, active=True).values_list(
-                "pk", flat=True
-            )
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(SELLING_SQL, [ids])
-        return {row[0] for row in cursor.fetchall()}
 
 
 def _level_switched(level: StockLevel, *, active: bool, expired: dict) -> None:

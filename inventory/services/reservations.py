@@ -5,8 +5,10 @@ Every change locks the stock levels it touches with ``lock_rows`` (one
 rows they share and two multi-line reservations in opposite SKU order cannot
 deadlock; the check and the write happen under that lock (no
 check-then-write race). On SQLite the IMMEDIATE transaction serializes them.
-The lock order is always the locations (shared: ``locations_selling``), then
-stock levels, then the reservation row.
+The lock order is always the stock levels, then the reservation row; no
+location is locked: units are taken only from a level whose
+``location_active`` (its location's flag, written under the level's lock by
+``location_active_set``) is true, checked under the level's lock.
 """
 
 import logging
@@ -37,7 +39,6 @@ from inventory.services.levels import (
     effective_reserved,
     expired_holds,
     levels_refresh,
-    locations_selling,
 )
 
 logger = logging.getLogger(__name__)
@@ -145,11 +146,10 @@ def _locked_create(
     """The locked path: the levels locked in pk order, expired holds counted
     as free, the allocation decided under the lock."""
     with transaction.atomic():
-        # Locations first: one switched off since the plain read sells nothing.
-        selling = locations_selling({level.location_id for level in candidates})
-        levels = locked_levels(
-            [level.pk for level in candidates if level.location_id in selling]
-        )
+        locked = locked_levels([level.pk for level in candidates])
+        # Read under the lock: a location switched off since the plain read
+        # (or while this waited for the switch) sells nothing.
+        levels = {pk: level for pk, level in locked.items() if level.location_active}
         expired = expired_holds(levels, now)
         plan = _allocate(wanted, list(levels.values()), expired)
         reservation = _create(order_id, expires_at, now, plan)

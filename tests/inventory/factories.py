@@ -21,6 +21,7 @@ class StockLevelFactory(factory.django.DjangoModelFactory):
 
     sku = factory.Sequence(lambda n: f"SKU-{n:04d}")
     location = factory.SubFactory(LocationFactory, code="MAIN")
+    location_active = factory.LazyAttribute(lambda o: o.location.active)
     on_hand = 10
     low_threshold = 2
     state = "in_stock"

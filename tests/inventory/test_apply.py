@@ -129,6 +129,26 @@ def test_a_location_the_erp_names_that_we_lack_is_created_inactive(caplog):
         services.reservation_create(order_id="o-1", lines=[LineRequest("A", 1)])
 
 
+def test_a_level_carries_its_locations_active_flag():
+    # Reservations check the flag on the level row, not the location: a
+    # level a sync creates at an inactive location has it off, and the
+    # switch writes it on every level of its location.
+    now = timezone.now()
+    _apply(StockLevelRecord("A", "NEWWH", 5, now), now=now)
+    location = Location.objects.get(code="NEWWH")
+    assert StockLevel.objects.get(sku="A").location_active is False
+
+    services.location_active_set(location_id=location.pk, active=True)
+    _apply(StockLevelRecord("B", "NEWWH", 5, now), now=now)
+    assert dict(StockLevel.objects.values_list("sku", "location_active")) == {
+        "A": True,
+        "B": True,
+    }
+
+    services.location_active_set(location_id=location.pk, active=False)
+    assert set(StockLevel.objects.values_list("location_active", flat=True)) == {False}
+
+
 def _announced():
     return [
         (e.payload["state"], e.payload["previous_state"], e.payload["available"])

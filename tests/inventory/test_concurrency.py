@@ -202,7 +202,9 @@ def test_disabling_a_location_while_a_sync_page_adds_a_level_there(monkeypatch):
     """location_active_set locks the location FOR UPDATE, then its levels. A
     sync page (or a reservation line) locks a level there, then inserts a
     row referencing the location: the foreign key check takes KEY SHARE on
-    the location, which FOR UPDATE blocks. Each waits for the other."""
+    the location, which FOR UPDATE blocks. Each waits for the other. The
+    page share-locks its locations first now: the switch waits for it, then
+    writes the flag of the level it created too."""
     location = Location.objects.create(code="EAST", name="East", active=True)
     StockLevel.objects.create(sku="X", location=location, on_hand=5)
     locked, outcome = threading.Event(), {}
@@ -249,6 +251,7 @@ def test_disabling_a_location_while_a_sync_page_adds_a_level_there(monkeypatch):
     for thread in threads:
         thread.join(30)
     assert outcome == {"sync": "ok", "switch": "ok"}, outcome
+    assert set(StockLevel.objects.values_list("location_active", flat=True)) == {False}
 
 
 @pytest.mark.parametrize("skus", [("W1",), ("W1", "W2")], ids=["one", "two"])
@@ -323,3 +326,38 @@ def test_a_checkout_waiting_for_a_disable_takes_nothing_once_it_commits(
     assert list(StockLevel.objects.values_list("reserved", flat=True)) == [0] * len(
         skus
     )
+
+
+def test_a_level_a_sync_page_creates_during_a_disable_is_created_disabled(
+    monkeypatch,
+):
+    """Staff's Disable has written the flag on the location's levels and not
+    committed when a sync page creates a level there: the page waits for the
+    switch (it share-locks its locations first) and creates the level with
+    the flag as committed, so no checkout can take units from it."""
+    location = LocationFactory(code="SOUTH", active=True)
+    StockLevelFactory(sku="S1", location=location, on_hand=5)
+    holding = threading.Event()
+    real = levels_module.expired_holds
+
+    def hold_the_switch(level_ids, now):
+        holding.set()
+        time.sleep(1.0)  # the sync page runs meanwhile
+        return real(level_ids, now)
+
+    monkeypatch.setattr(levels_module, "expired_holds", hold_the_switch)
+    switch = threading.Thread(target=_disable, args=(location.pk,))
+    switch.start()
+    holding.wait(10)
+    now = timezone.now()
+    try:
+        services.stock_levels_apply(
+            account=None, records=[StockLevelRecord("S2", "SOUTH", 9, now)], now=now
+        )
+    finally:
+        switch.join(10)
+    assert not Location.objects.get(pk=location.pk).active
+    assert dict(StockLevel.objects.values_list("sku", "location_active")) == {
+        "S1": False,
+        "S2": False,
+    }
