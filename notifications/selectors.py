@@ -11,17 +11,22 @@ Delivered means the receiving server took the message, as the providers'
 SpamNotification, "delivered, but ... blocked by the user, or classified as
 spam") counts, once, whether or not a delivery event came first; how many of
 the delivered were filtered is its own figure, and shows in the open rate.
+
+A hard bounce is the last word on a message: one that bounced counts as
+bounced only, not as delivered (nor filtered, opened or clicked, which are
+shares of the delivered), whatever came before it, so delivered and bounced
+never add up to more than sent. A complaint still counts (of sent).
 """
 
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from notifications.models import EmailMessage
+from notifications.models import EmailEvent, EmailMessage
 from notifications.rendering import (
     EmailRenderError,
     RenderedEmail,
@@ -38,6 +43,8 @@ GROUPS = {
 # Evidence of delivery: opening, clicking or complaining needs the mail, and
 # a filter's notice comes from the server that took it.
 _DELIVERED = ["delivered", "opened", "clicked", "complained", "filtered"]
+# A soft bounce is a deferral, not a bounce.
+_HARD_BOUNCE = Q(type="bounced", bounce_type__in=["hard", ""])
 SAMPLE_FILE = "sample.json"
 
 
@@ -79,21 +86,25 @@ class EmailStats:
 
 
 def _counted(messages: QuerySet[EmailMessage], group: str) -> QuerySet:
-    def has(**lookup: object) -> Count:
+    bounced = Exists(EmailEvent.objects.filter(_HARD_BOUNCE, message=OuterRef("pk")))
+
+    def has(*, delivered: bool = False, **lookup: object) -> Count:
         condition = Q(**{f"events__{k}": v for k, v in lookup.items()})
+        if delivered:
+            # Of the delivered: a message that ended bounced is not one.
+            condition &= ~bounced
         return Count("pk", filter=condition, distinct=True)
 
     return (
         messages.values(GROUPS[group])
         .annotate(
             sent=Count("pk", filter=Q(sent_at__isnull=False), distinct=True),
-            delivered=has(type__in=_DELIVERED),
-            filtered=has(type="filtered"),
-            # A soft bounce is a deferral, not a bounce.
-            bounced=has(type="bounced", bounce_type__in=["hard", ""]),
+            delivered=has(type__in=_DELIVERED, delivered=True),
+            filtered=has(type="filtered", delivered=True),
+            bounced=Count("pk", filter=Q(bounced), distinct=True),
             complained=has(type="complained"),
-            opened=has(type__in=["opened", "clicked"]),
-            clicked=has(type="clicked"),
+            opened=has(type__in=["opened", "clicked"], delivered=True),
+            clicked=has(type="clicked", delivered=True),
         )
         .order_by(GROUPS[group])
     )

@@ -112,6 +112,17 @@ def test_a_filtered_message_counts_as_delivered_and_as_filtered() -> None:
     assert (row.delivered_rate, row.open_rate) == (75.0, 33.3)
 
 
+def test_a_message_that_ended_bounced_counts_as_bounced_not_delivered() -> None:
+    postmark = ProviderAccountFactory(kind="email", provider="postmark", slug="pm")
+    _message(postmark, "order_confirmation", "filtered", "bounced:hard")
+    _message(postmark, "order_confirmation", "delivered", "opened", "bounced:hard")
+    _message(postmark, "order_confirmation", "delivered", "bounced:soft")
+    (row,) = email_stats(group="provider")
+    assert (row.sent, row.delivered, row.bounced) == (3, 1, 2)
+    assert (row.filtered, row.opened) == (0, 0)
+    assert row.delivered + row.bounced <= row.sent
+
+
 def test_analytics_page_shows_rates_and_bars(staff) -> None:
     _fixture_messages()
     page = staff.get(ANALYTICS)
