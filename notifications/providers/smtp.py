@@ -9,12 +9,19 @@ temporary (``not_processed``, come back in a minute); a 5xx reply to the
 recipient is ``invalid_recipient``, to the message ``rejected``; a timeout or
 a dropped connection once the message is on its way is ``unknown``. SMTP
 posts no delivery events: this provider has no webhooks.
+
+Addresses go out with their domain in the ASCII form our suppressions key
+them by (``idn_ascii``: ``ada@i❤.ws`` is ``ada@xn--i-7iq.ws``), in the
+envelope and the To header, so a relay without SMTPUTF8 takes them. A
+non-ASCII local part has no ASCII form: it needs the relay's SMTPUTF8, and
+without it the recipient is ``invalid_recipient`` before anything is sent.
+What smtplib refuses before MAIL FROM is a definite failure, never unknown.
 """
 
 import smtplib
 import socket
 import ssl
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 from typing import Any
 
 from django.core.mail import EmailMultiAlternatives
@@ -36,6 +43,7 @@ from notifications.providers.base import (
     OutboundEmail,
     SendResult,
     SendStatus,
+    idn_ascii,
 )
 from notifications.providers.esp import refused_recipient
 
@@ -80,15 +88,21 @@ class SmtpAdapter(EmailAdapter):
         pacing: bool = False,
         max_wait: float | None = None,
     ) -> SendResult:
-        domain = message.from_email.rpartition("@")[2] or "localhost"
-        message_id = make_msgid(domain=domain)
-        mime = _mime(message, message_id)
+        sender = wire_address(parseaddr(message.from_email)[1]) or message.from_email
+        message_id = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+        to = wire_address(message.to)
+        if not to:
+            raise refused_recipient("the recipient's domain has no IDNA form")
+        data = _mime(message, message_id, to).as_bytes(linesep="\r\n")
 
         def attempt(ctx: CallContext) -> SendResult:
             ctx.attempts += 1
             with self._session(ctx) as relay:
+                options = _smtputf8_options(relay, sender=sender, to=to)
                 try:
-                    relay.send_message(mime, message.from_email, [message.to])
+                    # As Django's SMTP backend sends (send_message cannot
+                    # flatten Django's compat32 message for SMTPUTF8).
+                    relay.sendmail(sender, [to], data, mail_options=options)
                 except (smtplib.SMTPException, OSError) as exc:
                     raise send_error(exc) from None
             return SendResult(
@@ -178,7 +192,39 @@ class _Relay:
             self.relay.close()  # the message's fate is already decided
 
 
-def _mime(message: OutboundEmail, message_id: str) -> Any:
+def wire_address(address: str) -> str:
+    """``address`` as it goes to the relay: its domain in the ASCII form
+    (``idn_ascii``), its local part as given; "" when the domain has none."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at or domain.isascii():
+        return address.strip()
+    encoded = idn_ascii(domain)
+    return f"{local}@{encoded}" if encoded else ""
+
+
+def _smtputf8_options(relay: smtplib.SMTP, *, sender: str, to: str) -> list[str]:
+    """MAIL FROM's options: SMTPUTF8 for a non-ASCII local part. Without the
+    relay's SMTPUTF8 nothing is sent: a definite failure (the recipient's,
+    unless only our sender needs it)."""
+    if sender.isascii() and to.isascii():
+        return []
+    try:
+        relay.ehlo_or_helo_if_needed()
+    except (smtplib.SMTPException, OSError) as exc:
+        raise connect_error(exc) from None
+    if relay.has_extn("smtputf8"):
+        return ["SMTPUTF8"]
+    if not to.isascii():
+        raise refused_recipient(
+            "the recipient's address needs SMTPUTF8, which the relay does not offer"
+        )
+    raise Rejected(
+        "the sender address needs SMTPUTF8, which the relay does not offer",
+        code="message_rejected",
+    )
+
+
+def _mime(message: OutboundEmail, message_id: str, to: str) -> Any:
     headers = {
         **message.headers,
         MESSAGE_ID_HEADER: message.message_id,
@@ -188,7 +234,7 @@ def _mime(message: OutboundEmail, message_id: str) -> Any:
         subject=message.subject,
         body=message.text,
         from_email=message.from_email,
-        to=[message.to],
+        to=[to],
         reply_to=[message.reply_to] if message.reply_to else None,
         headers=headers,
     )
@@ -222,6 +268,12 @@ def connect_error(exc: BaseException) -> ProviderError:
 
 def send_error(exc: BaseException) -> ProviderError:
     """Failing once the message is on its way: by the relay's reply code."""
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        # Raised by smtplib before MAIL FROM (SMTPUTF8 missing): nothing sent.
+        return Rejected(
+            "the relay does not support what the message needs",
+            code="message_rejected",
+        )
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         if codes and all(400 <= code < 500 for code in codes):

@@ -12,7 +12,8 @@ server serves every scenario:
 anything else       250 after DATA, the message kept in ``messages``
 ==================  ================================================
 
-AUTH PLAIN succeeds only with ``username``/``password``.
+AUTH PLAIN succeeds only with ``username``/``password``. SMTPUTF8 is
+offered only when asked for (``FakeSmtpServer(smtputf8=True)``).
 """
 
 import base64
@@ -62,7 +63,8 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def command(self, verb: str, argument: str, state: _State) -> bool:
         if verb in ("EHLO", "HELO"):
-            self.reply("250-fake.relay\r\n250-AUTH PLAIN\r\n250 8BITMIME")
+            utf8 = "250-SMTPUTF8\r\n" if self.server.smtputf8 else ""
+            self.reply(f"250-fake.relay\r\n250-AUTH PLAIN\r\n{utf8}250 8BITMIME")
         elif verb == "AUTH":
             _, _, encoded = argument.partition(" ")
             given = base64.b64decode(encoded).split(b"\0")[1:]
@@ -119,8 +121,9 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, hang_limit: float) -> None:
+    def __init__(self, hang_limit: float, smtputf8: bool) -> None:
         super().__init__((HOST, 0), _Handler)
+        self.smtputf8 = smtputf8
         self.messages: list[Received] = []
         self.stopping = threading.Event()
         self.hang_limit = hang_limit
@@ -129,8 +132,8 @@ class _Server(socketserver.ThreadingTCPServer):
 class FakeSmtpServer:
     """``with FakeSmtpServer() as relay: relay.port, relay.messages``."""
 
-    def __init__(self, *, hang_limit: float = 5.0) -> None:
-        self._server = _Server(hang_limit)
+    def __init__(self, *, hang_limit: float = 5.0, smtputf8: bool = False) -> None:
+        self._server = _Server(hang_limit, smtputf8)
         self.port: int = self._server.server_address[1]
         self.messages = self._server.messages
         self._thread = threading.Thread(

@@ -2,6 +2,7 @@
 tests/notifications/smtp_server.py): the message as sent, and each relay
 reply or failure classified by when it happened."""
 
+import smtplib
 from collections.abc import Iterator
 from email import message_from_bytes
 
@@ -11,7 +12,12 @@ from django.test import Client
 from integrations.errors import ConfigurationError, NotProcessed, Rejected, Unknown
 from integrations.models import ProviderAccount, ProviderCall
 from integrations.registry import get_adapter
-from notifications.providers.base import INVALID_RECIPIENT, MESSAGE_ID_HEADER
+from notifications.providers.base import (
+    INVALID_RECIPIENT,
+    MESSAGE_ID_HEADER,
+    idn_ascii,
+)
+from notifications.providers.smtp import send_error
 from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness import sample_email
 from tests.notifications.providers.conftest import fast
@@ -85,6 +91,52 @@ def test_relay_replies_are_classified(smtp, relay, to, error, code) -> None:
     if error is NotProcessed:
         assert info.value.retry_after == 60.0
     assert relay.messages == []
+
+
+@pytest.mark.parametrize("to", ["ada@i❤.ws", "ada@bücher.de", "ada@faß.i❤.ws"])
+def test_an_idn_recipient_goes_out_in_the_xn_form_through_the_relay(
+    smtp, relay, to
+) -> None:
+    # The relay offers no SMTPUTF8: smtplib refused a Unicode domain before
+    # MAIL FROM, and that was classified unknown (never resent nor failed).
+    try:
+        _send(smtp, to=to)
+    except Unknown as exc:
+        assert relay.messages, f"never sent, but classified unknown: {exc}"
+        raise
+    (received,) = relay.messages
+    expected = f"ada@{idn_ascii(to.partition('@')[2])}"
+    assert received.recipients == [expected]
+    assert message_from_bytes(received.data)["To"] == expected
+
+
+def test_a_non_ascii_local_part_without_smtputf8_is_an_invalid_recipient(
+    smtp, relay
+) -> None:
+    with pytest.raises(Rejected) as info:
+        _send(smtp, to="josé@bücher.de")
+    assert info.value.code == INVALID_RECIPIENT
+    assert relay.messages == []
+    call = ProviderCall.objects.filter(account=smtp).latest("pk")
+    assert call.outcome == "rejected"
+
+
+def test_a_non_ascii_local_part_goes_out_over_smtputf8() -> None:
+    with FakeSmtpServer(smtputf8=True) as relay:
+        account = ProviderAccountFactory(
+            kind="email",
+            provider="smtp",
+            credentials={},
+            settings=fast(host="127.0.0.1", port=relay.port, security="none"),
+        )
+        _send(account, to="josé@bücher.de")
+    (received,) = relay.messages
+    assert received.recipients == ["josé@xn--bcher-kva.de"]
+
+
+def test_what_smtplib_refuses_before_mail_from_is_a_definite_failure() -> None:
+    error = send_error(smtplib.SMTPNotSupportedError("SMTPUTF8 not supported"))
+    assert isinstance(error, Rejected)
 
 
 def test_wrong_password_is_not_processed(smtp) -> None:
