@@ -19,6 +19,8 @@ from notifications.providers.base import idn_ascii
 
 # A domain label (or a part typed of one): what IDNA converts on its own.
 _LABEL = re.compile(r"[^\s.@\"']+")
+# A domain (or a part typed of one): labels and the dots between them.
+_DOMAIN = re.compile(r"[^\s@\"']+")
 
 
 def address_spellings(term: str) -> list[str]:
@@ -27,16 +29,35 @@ def address_spellings(term: str) -> list[str]:
     domain or a local part: it is converted too (``term`` itself stays
     searched); a local part after ``@`` never is."""
     found = []
-    for convert in (_ascii_label, _unicode_label):
-        spelling = " ".join(_word(word, convert) for word in term.split())
-        if spelling != " ".join(term.split()) and spelling not in found:
+    words = term.split()
+    for convert in (
+        _ascii_domain,
+        _label_wise(_ascii_label),
+        _label_wise(_unicode_label),
+    ):
+        spelling = " ".join(convert(word) for word in words)
+        if spelling != " ".join(words) and spelling not in found:
             found.append(spelling)
     return found
 
 
-def _word(word: str, convert: Callable[[str], str]) -> str:
+def _label_wise(convert: Callable[[str], str]) -> Callable[[str], str]:
+    def word_spelling(word: str) -> str:
+        local, at, domain = word.rpartition("@")
+        return local + at + _LABEL.sub(lambda m: convert(m.group()), domain)
+
+    return word_spelling
+
+
+def _ascii_domain(word: str) -> str:
+    """``word``'s domain encoded as a whole (``idn_ascii``), else label by
+    label."""
     local, at, domain = word.rpartition("@")
-    return local + at + _LABEL.sub(lambda m: convert(m.group()), domain)
+    if not domain.isascii() and _DOMAIN.fullmatch(domain):
+        encoded = idn_ascii(domain)
+        if encoded:
+            return local + at + encoded
+    return _label_wise(_ascii_label)(word)
 
 
 def _ascii_label(label: str) -> str:

@@ -174,3 +174,14 @@ def test_email_log_search_finds_either_spelling_of_the_domain(
         to="anna@example.de", template="order_confirmation", context=ORDER
     )
     assert _listed(staff, "emailmessage", term) == [message]
+
+
+@pytest.mark.parametrize("term", ["a@faß.i❤.ws", "faß.i❤.ws", "a@fass.i❤.ws"])
+def test_admin_search_finds_a_domain_idna_2003_encodes_as_a_whole(staff, term) -> None:
+    # IDNA 2008 refuses the emoji label, so the whole domain is IDNA 2003,
+    # which maps ß to ss: stored as fass.xn--i-7iq.ws, while faß alone (IDNA
+    # 2008) is xn--fa-hia.
+    item = suppression_add(address="a@faß.i❤.ws", reason="manual")
+    assert item.address == "a@fass.xn--i-7iq.ws"
+    suppression_add(address="a@example.de", reason="manual")
+    assert _listed(staff, "suppression", term) == [item]
