@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import CharField, Count, Exists, OuterRef, Value
+from django.db.models.functions import Cast, Concat
 
 from integrations.batch import (
     BatchProgress,
@@ -24,7 +25,7 @@ from integrations.batch import (
     batch_job_start,
     batch_rows_add,
 )
-from integrations.models import BatchJob
+from integrations.models import BatchJob, BatchRowStatus
 from notifications.models import (
     BulkRecipient,
     BulkSend,
@@ -34,6 +35,7 @@ from notifications.models import (
 )
 from notifications.providers.base import EmailCategory
 from notifications.rendering import render_email
+from notifications.services.bulk_chunk import idempotency_key_prefix
 from notifications.services.sending import (
     EmailInvalid,
     email_address_check,
@@ -228,8 +230,9 @@ def bulk_send_progress(bulk_send: BulkSend) -> BatchProgress | None:
 
 def bulk_send_counts(bulk_send: BulkSend) -> dict[str, int]:
     """Recipients by outcome: their message's status (sent, suppressed,
-    failed, unknown, delivered, ...), plus ``pending`` for rows with none
-    yet."""
+    failed, unknown, delivered, ...), ``duplicate`` for rows done without a
+    message (another row of the send has their address: bulk_duplicates),
+    plus ``pending`` for rows with none yet."""
     counts = dict(
         EmailMessage.objects.filter(bulk_send=bulk_send)
         .values_list("status")
@@ -239,7 +242,25 @@ def bulk_send_counts(bulk_send: BulkSend) -> dict[str, int]:
     # Each row has at most one message (its idempotency key), linked to the
     # row only when its chunk ends: rows without one are rows minus messages.
     rows = BulkRecipient.objects.filter(bulk_send=bulk_send).count()
+    duplicates = _duplicates(bulk_send)
+    if duplicates:
+        counts["duplicate"] = duplicates
     pending = rows - sum(counts.values())
     if pending > 0:
         counts["pending"] = pending
     return counts
+
+
+def _duplicates(bulk_send: BulkSend) -> int:
+    """Rows done with no message of their own: skipped as a duplicate (a
+    row's message is linked when its chunk ends, so looked up by its key)."""
+    prefix = Value(idempotency_key_prefix(bulk_send))
+    key = Concat(prefix, Cast(OuterRef("pk"), CharField()))
+    own = EmailMessage.objects.filter(idempotency_key=key)
+    return (
+        BulkRecipient.objects.filter(
+            bulk_send=bulk_send, status=BatchRowStatus.DONE, message__isnull=True
+        )
+        .exclude(Exists(own))
+        .count()
+    )

@@ -42,6 +42,7 @@ from notifications.models import (
 )
 from notifications.providers.base import EmailCategory
 from notifications.rendering import render_email
+from notifications.services.bulk_duplicates import duplicates
 from notifications.services.bulk_sql import (
     one_statement_available,
     sent_in_one_statement,
@@ -62,6 +63,8 @@ class ChunkState:
     messages: dict[int, EmailMessage]  # row pk -> message found
     # row pk -> message pk, for rows not linked to theirs yet
     unlinked: dict[int, int] = field(default_factory=dict)
+    # row pk -> the row that sends its address instead (bulk_duplicates)
+    duplicates: dict[int, int] = field(default_factory=dict)
     # The email accounts in failover order, read once per chunk: an admin's
     # change applies from the next chunk.
     _accounts: list[ProviderAccount] | None = None
@@ -78,7 +81,12 @@ _BULK_SENDS: dict[tuple[Any, ...], BulkSend] = {}
 
 def idempotency_key(row_pk: int, bulk: BulkSend) -> str:
     """The recipient's message key: one message per row, ever."""
-    return f"bulk:{bulk.public_id}:{row_pk}"
+    return f"{idempotency_key_prefix(bulk)}{row_pk}"
+
+
+def idempotency_key_prefix(bulk: BulkSend) -> str:
+    """What every message key of the send starts with (the row pk follows)."""
+    return f"bulk:{bulk.public_id}:"
 
 
 def bulk_for(row: BulkRecipient) -> BulkSend:
@@ -114,6 +122,7 @@ def chunk_state(rows: Sequence[BulkRecipient]) -> ChunkState:
     # Stored by a worker stopped before its chunk's end: linked with ours.
     linked = {row.pk for row in rows if row.message_id is not None}
     state.unlinked = {pk: m.pk for pk, m in messages.items() if pk not in linked}
+    state.duplicates = duplicates(bulk, rows, lambda pk: idempotency_key(pk, bulk))
     return state
 
 

@@ -14,7 +14,9 @@ idempotency key:
    ``sent`` and the row's done without waiting for the disk, as losing
    them in a database crash only makes the row be worked again.
 
-What a chunk's rows need is read once per chunk (``bulk_chunk``).
+What a chunk's rows need is read once per chunk (``bulk_chunk``). A row
+whose address another row of its send sends (two spellings the release
+before stored) is done without a message (``bulk_duplicates``).
 
 A row worked again (its worker died) finds the message as the last commit
 left it: ``sending`` means the call may have gone out, so it becomes
@@ -94,6 +96,14 @@ def bulk_recipient_send(row: BulkRecipient) -> None:
     invalid, outcome unknown), NotProcessed to retry it after the backoff."""
     state = state_for(row)
     found = state.messages.get(row.pk)
+    if found is None and row.pk in state.duplicates:
+        # The send has this address in another row, which sends it: done
+        # without a message, as a duplicate is kept once at creation.
+        logger.info(
+            "bulk recipient skipped as a duplicate",
+            extra={"row_id": row.pk, "sent_by_row": state.duplicates[row.pk]},
+        )
+        return
     if found is None:
         try:
             message = message_insert(row, state, timezone.now())

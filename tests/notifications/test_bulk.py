@@ -4,15 +4,23 @@ the batch job sending each recipient once, suppressions, refusals, a worker
 lost mid-send (unknown, never resent), pacing on a 429 without failover, the
 account's rate limit, and cancel."""
 
+import importlib
 import json
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.apps import apps as django_apps
+from django.db import connection
 from django.utils import timezone
 
-from integrations.batch import WorkState, batch_job_work, batch_jobs_sweep
+from integrations.batch import (
+    WorkState,
+    batch_job_start,
+    batch_job_work,
+    batch_jobs_sweep,
+)
 from integrations.batch import services as batch_services
 from integrations.models import BatchJob, BatchRowStatus, ProviderAccount
 from integrations.testing.faultserver import fault_server, respond
@@ -22,10 +30,16 @@ from notifications.models import (
     EmailMessage,
     EmailStatus,
     SandboxEmail,
+    normalise_address,
 )
 from notifications.providers.postmark import PostmarkAdapter
 from notifications.providers.sandbox import SandboxEmailAdapter
-from notifications.services import EmailInvalid, EmailRenderError, suppression_add
+from notifications.services import (
+    EmailInvalid,
+    EmailRenderError,
+    email_message_create,
+    suppression_add,
+)
 from notifications.services.bulk import (
     Recipient,
     bulk_send_cancel,
@@ -40,6 +54,9 @@ from tests.notifications.providers.conftest import fast
 
 pytestmark = pytest.mark.django_db
 
+_migration_0004 = importlib.import_module(
+    "notifications.migrations.0004_idna_2003_addresses"
+)
 NEWS = {"headline": "Spring sale", "body": "Everything is 10% off."}
 POSTMARK_OK = json.loads(
     (Path(__file__).parents[1] / "fixtures/postmark/api.json").read_text()
@@ -55,6 +72,10 @@ def _no_tasks(monkeypatch) -> list[tuple]:
     )
     monkeypatch.setattr(batch_services, "schedule", lambda func, *a, **kw: None)
     return calls
+
+
+class _Editor:
+    connection = connection
 
 
 def _create(recipients, **kwargs):
@@ -308,3 +329,72 @@ def test_a_quoted_local_part_in_a_recipients_file_is_skipped_as_invalid(
         )
     )
     assert emails == {"ada@example.com"}
+
+
+def _sent_to(address: str) -> list[str]:
+    return [
+        m.to_email
+        for m in EmailMessage.objects.all()
+        if normalise_address(m.to_email) == normalise_address(address)
+    ]
+
+
+def test_a_bulk_recipient_kept_as_given_by_migration_0004_gets_the_newsletter_once(
+    email_accounts,
+) -> None:
+    bulk = _create([{"email": "bo@xn--i-7iq.ws"}], start=False).bulk_send
+    # Stored by the old release, which kept the emoji spelling as given.
+    kept = BulkRecipient.objects.create(bulk_send=bulk, job=bulk.job, email="bo@i❤.ws")
+    _migration_0004.forwards(django_apps, _Editor())  # kept as given: a duplicate
+    kept.refresh_from_db()
+    assert (kept.email, kept.status) == ("bo@i❤.ws", BatchRowStatus.DONE)
+    batch_job_start(job=bulk.job)
+    _work_all(bulk)
+    assert _sent_to("bo@xn--i-7iq.ws") == ["bo@xn--i-7iq.ws"]
+    assert bulk_send_counts(bulk) == {"sent": 1, "duplicate": 1}
+    assert (bulk.job.status, bulk.job.done, bulk.job.total) == ("done", 2, 2)
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ["bo@xn--i-7iq.ws", "bo@i❤.ws"],
+        ["bo@i❤.ws", "bo@xn--i-7iq.ws"],
+        ["bo@i❤。ws", "bo@i❤.ws"],
+    ],
+)
+def test_a_send_holding_one_address_in_two_spellings_sends_it_once(
+    email_accounts, spellings
+) -> None:
+    # Rows the release before wrote, not re-keyed yet (a worker had them, or
+    # the re-key has not run): bulk sending itself sends one per address.
+    bulk = _create([{"email": "one@example.com"}], start=False).bulk_send
+    for email in spellings:
+        BulkRecipient.objects.create(bulk_send=bulk, job=bulk.job, email=email)
+    BatchJob.objects.filter(pk=bulk.job_id).update(total=3)
+    batch_job_start(job=bulk.job)
+    _work_all(bulk)
+    assert len(_sent_to("bo@xn--i-7iq.ws")) == 1
+    assert _row_statuses(bulk) == {"done": 3}
+    assert bulk_send_counts(bulk) == {"sent": 2, "duplicate": 1}
+
+
+def test_an_address_the_old_release_sent_to_is_not_sent_again(email_accounts) -> None:
+    bulk = _create([{"email": "one@example.com"}], start=False).bulk_send
+    old = BulkRecipient.objects.create(bulk_send=bulk, job=bulk.job, email="bo@i❤.ws")
+    BulkRecipient.objects.create(bulk_send=bulk, job=bulk.job, email="bo@xn--i-7iq.ws")
+    BatchJob.objects.filter(pk=bulk.job_id).update(total=3)
+    # The old release's worker sent the emoji spelling's row (its message is
+    # found by the row's key) and was stopped before the row was done.
+    email_message_create(
+        to="bo@i❤.ws",
+        template="newsletter",
+        context={**NEWS, "unsubscribe_url": "https://shop.example/u/1"},
+        bulk_send=bulk,
+        idempotency_key=f"bulk:{bulk.public_id}:{old.pk}",
+        enqueue=False,
+    )
+    batch_job_start(job=bulk.job)
+    _work_all(bulk)
+    assert len(_sent_to("bo@i❤.ws")) == 1
+    assert _row_statuses(bulk) == {"done": 3}
