@@ -292,9 +292,17 @@ def test_migrate_forwards_backwards_and_forwards_again(at_0003) -> None:
     Suppression.objects.create(address="ada@i❤.ws", reason="unsubscribe")
     Suppression.objects.create(address="ada@xn--i-7iq.ws", reason="hard_bounce")
     Suppression.objects.create(address=LONG, reason="manual")
+    bulk = bulk_send_create(
+        template="newsletter",
+        context=NEWS,
+        recipients=[{"email": "bo@xn--i-7iq.ws"}],
+        start=False,
+    ).bulk_send
+    BulkRecipient.objects.create(bulk_send=bulk, job=bulk.job, email="bo@i❤.ws")
 
     call_command("migrate", "notifications", "0004", verbosity=0)
     assert _active() == {"ada@xn--i-7iq.ws": "hard_bounce", LONG: "manual"}
+    assert bulk_send_counts(bulk) == {"pending": 1, "duplicate": 1}
 
     call_command("migrate", "notifications", "0003", verbosity=0)
     assert _active() == {
