@@ -330,7 +330,7 @@ def _its_attempts(payment: Payment, operation: str, dead: DeadIntent) -> QuerySe
     if dead.at is not None:
         return attempts.filter(created_at=dead.at)
     # Noted by the previous release, naming no attempt: one made since the
-    # dead run began (its last one, when more than one died).
+    # dead run began (as that release read it: the last run that died).
     return attempts.filter(created_at__gte=rerun_since())
 
 
