@@ -5,7 +5,9 @@ second run must answer what the first would have (docs/api.md, "A worker
 that dies").
 
 Before its provider call a handler notes its intent on its own request's
-idempotency record (``record_intent``, e.g. ``payment.capture:pay_..:600``).
+idempotency record (``record_intent``, e.g. ``payment.capture:pay_..:600``,
+``stamped`` with the instant that names the attempt or claim it is about to
+make, read back with ``dead_run_intended``).
 A re-run of the same request (same owner, key and body: the row is kept when
 a retry takes it over) whose record carries that intent is answered with the
 object as it now stands once it reached the intended state, by whatever
@@ -77,11 +79,35 @@ def record_intent(intent: str) -> None:
     )
 
 
-def intended_by_dead_run(intent: str) -> bool:
+@dataclass(frozen=True)
+class DeadIntent:
+    """What this request's dead run noted it set out to do."""
+
+    # The instant its intent named (its provider attempt's, or its claim's);
+    # ``None``: noted without one, by the previous release (``head`` alone).
+    at: datetime | None
+
+
+def stamped(head: str, at: datetime) -> str:
+    """The intent ``head`` naming the instant ``at`` of the attempt (claim)
+    it is about to make: ``<head>@<iso instant>``."""
+    return f"{head}@{at.isoformat()}"
+
+
+def dead_run_intended(head: str) -> DeadIntent | None:
     """Whether this request re-runs one whose dead run set out to do
-    ``intent`` (noted before its provider call)."""
-    run = _current.get()
-    return run is not None and run.since is not None and run.dead_intent == intent
+    ``head``, noted ``stamped`` or (a worker of the previous release) as
+    ``head`` alone; ``None`` when it did not."""
+    dead = dead_run_intent()
+    if dead == head:
+        return DeadIntent(at=None)
+    if not dead.startswith(f"{head}@"):
+        return None
+    try:
+        at = datetime.fromisoformat(dead[len(head) + 1 :])
+    except ValueError:
+        return None
+    return DeadIntent(at=at) if at.tzinfo is not None else None
 
 
 def dead_run_intent() -> str:

@@ -3,6 +3,7 @@ before the call, and the outcome recorded after it (``integrations.attempts``
 does both; this module adds what payments keep of an unknown outcome)."""
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 from integrations import registry
@@ -30,12 +31,15 @@ def attempted(
     call: Callable[[str], T],
     *,
     reference: str = "",
+    at: datetime | None = None,
 ) -> T:
     """Store the attempt with its key (committed), call, record the outcome.
 
     ``reference``: the provider reference known before the call (PayPal's
     approved order id), stored with the attempt before the call and put on
     the payment if the outcome is unknown, so reconciliation can look it up.
+    ``at``: the attempt's ``created_at``, when the caller named the attempt
+    by it beforehand (a follow-up's intent, ``payments.services.followups``).
     """
     account = adapter.account
 
@@ -53,7 +57,7 @@ def attempted(
 
     return attempt_run(
         PaymentAttempt,
-        owner={"payment": payment},
+        owner={"payment": payment, **({} if at is None else {"created_at": at})},
         account=account,
         operation=operation,
         idempotency_key=provider_key(payment, account, operation),

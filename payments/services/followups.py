@@ -3,20 +3,23 @@ the payment."""
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from integrations.commits import commit_group, group_commit, group_join
 from integrations.errors import NotProcessed, ProviderError, Rejected
 from integrations.models.attempts import AttemptOutcome
 from integrations.reruns import (
-    intended_by_dead_run,
+    DeadIntent,
+    dead_run_intended,
     noting,
     record_intent,
     rerun_since,
+    stamped,
 )
 from payments.models import (
     Payment,
@@ -54,14 +57,21 @@ T = TypeVar("T")
 
 
 def follow_up(
-    payment: Payment, operation: str, call: Callable[[PaymentsAdapter, str], T]
+    payment: Payment,
+    operation: str,
+    call: Callable[[PaymentsAdapter, str], T],
+    *,
+    at: datetime | None = None,
 ) -> T:
-    """One follow-up operation at the account that holds the payment."""
+    """One follow-up operation at the account that holds the payment;
+    ``at``: the instant its attempt is stored with (the one its intent names)."""
     if payment.account is None or not payment.provider_reference:
         raise InvalidState("The payment has no gateway charge to act on.")
     adapter = adapter_for(payment.account)
     try:
-        return attempted(payment, adapter, operation, lambda key: call(adapter, key))
+        return attempted(
+            payment, adapter, operation, lambda key: call(adapter, key), at=at
+        )
     except Rejected as exc:
         provider_text_keep(payment, exc, operation)
         raise GatewayRejected(
@@ -93,7 +103,7 @@ def _capture(payment: Payment, amount: int | None, actor: str) -> Payment:
         raise AmountExceedsCapturable(
             f"At most {remaining} can be captured.", param="amount"
         )
-    _set_out_to(payment, _intent(payment, "capture", amount))
+    at = _set_out_to(payment, "capture", amount)
 
     def call(adapter: PaymentsAdapter, key: str) -> PaymentResult:
         return adapter.capture(
@@ -106,7 +116,7 @@ def _capture(payment: Payment, amount: int | None, actor: str) -> Payment:
         )
 
     try:
-        result = follow_up(payment, "capture", call)
+        result = follow_up(payment, "capture", call, at=at)
     except ProviderError:
         logger.warning("payment capture outcome unknown", extra=log_ids(payment))
         return mark_unknown(payment)
@@ -120,16 +130,15 @@ def payment_void(*, payment: Payment, actor: str = "") -> Payment:
 
 
 def _void(payment: Payment, actor: str) -> Payment:
-    intent = _intent(payment, "void")
     if payment.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.REQUIRES_ACTION):
         if payment.status == PaymentStatus.VOIDED and _done_by_its_dead_run(
-            payment, intent
+            payment, "void"
         ):
             return payment
         if _left_unknown_by_its_dead_run(payment, "void"):
             return payment
         raise InvalidState(f"A {payment.status} payment cannot be voided.")
-    _set_out_to(payment, intent)
+    at = _set_out_to(payment, "void")
 
     def call(adapter: PaymentsAdapter, key: str) -> PaymentResult:
         return adapter.void(
@@ -137,7 +146,7 @@ def _void(payment: Payment, actor: str) -> Payment:
         )
 
     try:
-        result = follow_up(payment, "void", call)
+        result = follow_up(payment, "void", call, at=at)
     except GatewayRejected:
         # A retried void the provider refuses because it is already done;
         # what came before is made durable first: another gateway call.
@@ -185,43 +194,79 @@ def _locked(payment: Payment) -> Payment:
 
 
 def _intent(payment: Payment, operation: str, amount: int | None = None) -> str:
+    # What a request sets out to do; noted ``stamped`` with its attempt's
+    # instant (integrations.reruns), which names that attempt.
     suffix = "" if amount is None else f":{amount}"
     return f"payment.{operation}:{payment.public_id}{suffix}"
 
 
-def _set_out_to(payment: Payment, intent: str) -> None:
+def _set_out_to(
+    payment: Payment, operation: str, amount: int | None = None
+) -> datetime | None:
     """Note this request's intent on its idempotency record before the
-    gateway call (integrations.reruns), so its re-run is answered with the
-    payment however the gateway's answer reached it. A request that notes
-    (a capture or void through the API) is refused while another's attempt
-    at the operation is unfinished: it would ride on that attempt's gateway
-    key and be answered with a call it did not make. The check holds because
-    the payment's row is locked until the attempt commits (``_one_at_a_time``)."""
+    gateway call (integrations.reruns), naming the attempt it is about to
+    make by its instant (returned: the attempt is stored with it), so its
+    re-run is answered with the payment however the gateway's answer reached
+    it. A request that notes (a capture or void through the API) is refused
+    while another's capture or void is unfinished: it would ride on that
+    attempt's gateway key and be answered with a call it did not make (or
+    call the gateway to be refused). A re-run is refused the same way, but
+    for its own dead run's attempts. The check holds because the payment's
+    row is locked until the attempt commits (``_one_at_a_time``)."""
     if not noting():
-        return  # the create's own capture: no other request can be under way
-    operation = intent.split(".", 1)[1].split(":", 1)[0]
-    if not intended_by_dead_run(intent) and _under_way(payment, operation):
+        return None  # the create's own capture: no other request can be under way
+    intent = _intent(payment, operation, amount)
+    busy = _under_way(payment, after=_own_attempt(payment, operation, intent))
+    if busy is not None:
         raise InvalidState(
-            f"A {operation} of this payment is already under way; retry later.",
-            code=f"{operation}_in_progress",
+            f"A {busy} of this payment is already under way; retry later.",
+            code=f"{busy}_in_progress",
         )
-    record_intent(intent)
+    at = timezone.now()
+    record_intent(stamped(intent, at))
+    return at
 
 
-def _under_way(payment: Payment, operation: str) -> bool:
-    """Another request's attempt at ``operation`` not yet on the payment:
-    still at the gateway, or done there by a worker that died before
-    recording it (the webhook or that request's retry will). One older than
-    a dead worker's record is let go: the gateway key answers from it."""
+def _own_attempt(payment: Payment, operation: str, intent: str) -> int | None:
+    """The attempt this request's dead run made (the one its intent names),
+    if this request re-runs one that set out to do ``intent``. The attempts
+    before it were checked by that run under the lock, so only those after
+    it can be another request's; without one, every attempt counts (a dead
+    run of the previous release named none: its retry waits out its own)."""
+    dead = dead_run_intended(intent)
+    if dead is None or dead.at is None:
+        return None
+    return (
+        PaymentAttempt.objects.filter(
+            payment=payment, operation=operation, created_at=dead.at
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+# Follow-ups that hold the payment's authorization; one refuses the other.
+_FOLLOW_UPS = ("capture", "void")
+
+
+def _under_way(payment: Payment, *, after: int | None = None) -> str | None:
+    """The operation of another request's capture or void not yet on the
+    payment (``after``: attempts after that one only): still at the gateway,
+    or done there by a worker that died before recording it (the webhook or
+    that request's retry will). One older than a dead worker's record is let
+    go: the gateway key answers from it."""
     since = timezone.now() - timedelta(
         seconds=settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS
     )
-    return PaymentAttempt.objects.filter(
+    attempts = PaymentAttempt.objects.filter(
         payment=payment,
-        operation=operation,
+        operation__in=_FOLLOW_UPS,
         outcome__in=(AttemptOutcome.IN_PROGRESS, AttemptOutcome.SUCCEEDED),
         created_at__gte=since,
-    ).exists()
+    )
+    if after is not None:
+        attempts = attempts.filter(pk__gt=after)
+    return attempts.values_list("operation", flat=True).first()
 
 
 # A capture stays done when refunds follow it.
@@ -237,21 +282,24 @@ def _captured_by_its_dead_run(payment: Payment, amount: int | None) -> bool:
     return (
         payment.status in _CAPTURED
         and (amount is None or amount == captured)
-        and _done_by_its_dead_run(payment, _intent(payment, "capture", captured))
+        and _done_by_its_dead_run(payment, "capture", captured)
     )
 
 
-def _done_by_its_dead_run(payment: Payment, intent: str) -> bool:
+def _done_by_its_dead_run(
+    payment: Payment, operation: str, amount: int | None = None
+) -> bool:
     """Whether this request re-runs one whose worker died after setting out
-    to do ``intent``, now done: its own idempotency record says so (noted
-    before the gateway call), never another request's. Its answer is the
-    payment as it now stands, by whatever route it got there (the dead run,
-    the gateway's webhook, reconciliation); any other request is refused."""
-    done = intended_by_dead_run(intent)
+    to do ``operation`` (of ``amount``), now done: its own idempotency record
+    says so (noted before the gateway call), never another request's. Its
+    answer is the payment as it now stands, by whatever route it got there
+    (the dead run, the gateway's webhook, reconciliation); any other request
+    is refused."""
+    done = dead_run_intended(_intent(payment, operation, amount)) is not None
     if done:
         logger.info(
             "payment follow-up answered for a re-run request",
-            extra={**log_ids(payment), "operation": intent.split(":", 1)[0]},
+            extra={**log_ids(payment), "operation": f"payment.{operation}"},
         )
     return done
 
@@ -262,23 +310,28 @@ def _left_unknown_by_its_dead_run(
     """Whether this request re-runs one whose gateway call of ``operation``
     ended unknown, the payment still ``unknown``: answered as that run was
     (202; reconciliation settles it), never with a second call while the
-    first one's outcome is open."""
+    first one's outcome is open. However many of its re-runs died since."""
     if payment.status != PaymentStatus.UNKNOWN:
         return False
     if operation == "capture" and amount is None:
         amount = payment.amount_authorized - payment.amount_captured
-    intent = _intent(payment, operation, amount)
-    since = rerun_since()
-    if since is None or not intended_by_dead_run(intent):
+    dead = dead_run_intended(_intent(payment, operation, amount))
+    if dead is None:
         return False
-    # Its own call (made since it began), not another request's.
-    unknown = PaymentAttempt.objects.filter(
-        payment=payment,
-        operation=operation,
-        outcome=AttemptOutcome.UNKNOWN,
-        created_at__gte=since,
-    ).exists()
-    return unknown and _done_by_its_dead_run(payment, intent)
+    # Its own call (the one its intent names), not another request's.
+    unknown = _its_attempts(payment, operation, dead).filter(
+        outcome=AttemptOutcome.UNKNOWN
+    )
+    return unknown.exists() and _done_by_its_dead_run(payment, operation, amount)
+
+
+def _its_attempts(payment: Payment, operation: str, dead: DeadIntent) -> QuerySet:
+    attempts = PaymentAttempt.objects.filter(payment=payment, operation=operation)
+    if dead.at is not None:
+        return attempts.filter(created_at=dead.at)
+    # Noted by the previous release, naming no attempt: one made since the
+    # dead run began (as that release read it: the last run that died).
+    return attempts.filter(created_at__gte=rerun_since())
 
 
 def _already_voided(payment: Payment) -> PaymentResult | None:

@@ -5,7 +5,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import NoReturn
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -253,7 +252,7 @@ def pickup_cancel(*, pickup: Pickup) -> Pickup:
         return pickup  # cancelled already (maybe by a cancel running meanwhile)
     claimed_at, in_doubt = claim
     try:
-        _cancel_at_carrier(pickup, in_doubt)
+        _cancel_at_carrier(pickup, claimed_at, in_doubt)
     finally:
         claim_release(pickup, "cancel_started_at", claimed_at)
     return pickup
@@ -281,7 +280,7 @@ def _cancel_claim(pickup: Pickup) -> tuple[datetime, bool] | None:
     return now, row.cancel_requested_at is not None
 
 
-def _cancel_at_carrier(pickup: Pickup, in_doubt: bool) -> None:
+def _cancel_at_carrier(pickup: Pickup, claimed_at: datetime, in_doubt: bool) -> None:
     adapter = registry.get_adapter(pickup.account)
     try:
         adapter.cancel_pickup(
@@ -296,7 +295,8 @@ def _cancel_at_carrier(pickup: Pickup, in_doubt: bool) -> None:
         )
     except ProviderError as error:
         if error.code != "already_cancelled":
-            _cancel_not_done(pickup, error, in_doubt)
+            _cancel_not_done(pickup, error, claimed_at, in_doubt)
+            return  # cancelled meanwhile, by the cancel that took ours over
         logger.info(
             "pickup already cancelled at the carrier",
             extra={"pickup_id": pickup.public_id, "code": error.code},
@@ -332,19 +332,29 @@ def _cancel_sent(pickup: Pickup) -> None:
         )
 
 
-def _cancel_not_done(pickup: Pickup, error: ProviderError, in_doubt: bool) -> NoReturn:
+def _cancel_not_done(
+    pickup: Pickup, error: ProviderError, claimed_at: datetime, in_doubt: bool
+) -> None:
     """Raise for a cancel the carrier did not confirm. A first try's definite
     answer clears our mark (nothing of ours is at the carrier); a lost one
     keeps it. While an earlier cancel is in doubt, a refusal or "not found"
-    settles nothing (ours landed, or the pickup was done): ``unknown``."""
+    settles nothing (ours landed, or the pickup was done): ``unknown``.
+    Written only while our claim stands on the pickup as we read it: one
+    that ran past its claim leaves the pickup to the cancel that took it
+    over (and staff), and returns if that one ended it cancelled."""
+    ours = Pickup.objects.filter(
+        pk=pickup.pk, status=PickupStatus.SCHEDULED, cancel_started_at=claimed_at
+    )
     if in_doubt and _carrier_refused(error):
-        pickup.status = PickupStatus.UNKNOWN
-        pickup.failure_message = staff_text(error.message)[:255]
-        pickup.save(update_fields=["status", "failure_message"])
-        logger.warning(
-            "pickup cancel in doubt, left for staff",
-            extra={"pickup_id": pickup.public_id, "code": error.code},
-        )
+        message = staff_text(error.message)[:255]
+        if ours.update(status=PickupStatus.UNKNOWN, failure_message=message):
+            pickup.status, pickup.failure_message = PickupStatus.UNKNOWN, message
+            logger.warning(
+                "pickup cancel in doubt, left for staff",
+                extra={"pickup_id": pickup.public_id, "code": error.code},
+            )
+        elif _cancelled_since(pickup):
+            return
         raise ShippingError(
             "the carrier's answer does not tell whether the earlier cancel "
             f"landed: {staff_text(error.message)}; settle the pickup by hand",
@@ -353,8 +363,18 @@ def _cancel_not_done(pickup: Pickup, error: ProviderError, in_doubt: bool) -> No
         ) from None
     if not in_doubt and error.outcome != Outcome.UNKNOWN:
         pickup.cancel_requested_at = None
-        Pickup.objects.filter(pk=pickup.pk).update(cancel_requested_at=None)
+        ours.update(cancel_requested_at=None)
+    if _cancelled_since(pickup):
+        return
     raise _cancel_failed(pickup, error) from None
+
+
+def _cancelled_since(pickup: Pickup) -> bool:
+    # Announced by the cancel (or staff) that ended it so, not again here.
+    status = Pickup.objects.values_list("status", flat=True).get(pk=pickup.pk)
+    if status == PickupStatus.CANCELLED:
+        pickup.status = status
+    return status == PickupStatus.CANCELLED
 
 
 def _carrier_refused(error: ProviderError) -> bool:

@@ -20,7 +20,13 @@ from integrations import registry
 from integrations.attempts import attempt_run
 from integrations.errors import ProviderError
 from integrations.events import event_emit
-from integrations.reruns import dead_run_intent, record_intent
+from integrations.reruns import (
+    DeadIntent,
+    dead_run_intended,
+    record_intent,
+    rerun_since,
+    stamped,
+)
 from integrations.secrets_registry import staff_text
 from shipping.models import Shipment, ShipmentAttempt, ShipmentParcel, ShipmentStatus
 from shipping.providers.base import VoidRequest, VoidResult
@@ -35,16 +41,18 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
     another void of it is under way. A retry of a request whose worker died
     after voiding answers the voided shipment, as the first run did."""
     if shipment.status != ShipmentStatus.PURCHASED:
-        if shipment.status == ShipmentStatus.VOIDED and _dead_runs_claim(shipment):
+        if shipment.status == ShipmentStatus.VOIDED and _dead_run(shipment):
             return shipment
         raise InvalidState(f"a {shipment.status} shipment cannot be voided")
     if shipment_has_moved(shipment=shipment):
         raise InvalidState("the parcel is already in transit", code="in_transit")
-    claimed_at = _claim(shipment)
-    # Noted with the claim, before the carrier call: a re-run of this
-    # request then answers the voided shipment however it got voided, and
-    # takes over this claim (only this one) while it stands.
-    record_intent(_intent(shipment, claimed_at))
+    with transaction.atomic():
+        # Noted in the claim's commit, before the carrier call: a re-run of
+        # this request then answers the voided shipment however it got
+        # voided, and takes over this claim (only this one) while it stands;
+        # a death between the two would leave a claim no retry could take.
+        claimed_at = _claim(shipment)
+        record_intent(stamped(_intent(shipment), claimed_at))
     try:
         result = _void_at_carrier(shipment)
         _parcels_voided(shipment, result.voided_parcels)
@@ -79,31 +87,34 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
     return shipment
 
 
-def _intent(shipment: Shipment, claimed_at: datetime) -> str:
-    return f"shipment.void:{shipment.public_id}@{claimed_at.isoformat()}"
+def _intent(shipment: Shipment) -> str:
+    # Noted ``stamped`` with the instant of the void's claim.
+    return f"shipment.void:{shipment.public_id}"
 
 
-def _dead_runs_claim(shipment: Shipment) -> datetime | None:
-    """The claim this request's dead run took to void ``shipment`` (noted in
-    its intent), when this request re-runs one that set out to void it."""
-    head = f"shipment.void:{shipment.public_id}@"
-    dead = dead_run_intent()
-    if not dead.startswith(head):
+def _dead_run(shipment: Shipment) -> DeadIntent | None:
+    """What this request's dead run noted when it set out to void
+    ``shipment`` (its claim's instant), if this request re-runs one."""
+    return dead_run_intended(_intent(shipment))
+
+
+def _dead_runs_claim(dead: DeadIntent | None) -> Q | None:
+    """The void claim a re-run takes over: the one its dead run made, never
+    one another request took since (after it ran out, or was released). A
+    dead run of the previous release noted no instant: a claim taken since
+    it began, as that release took it over."""
+    if dead is None:
         return None
-    try:
-        return datetime.fromisoformat(dead[len(head) :])
-    except ValueError:
-        return None
+    if dead.at is not None:
+        return Q(void_started_at=dead.at)
+    return Q(void_started_at__gte=rerun_since())
 
 
 def _claim(shipment: Shipment) -> datetime:
     """Take the void for this call (one conditional UPDATE); InvalidState
     when the shipment is no longer bought or another void holds it."""
     now = timezone.now()
-    dead_claim = _dead_runs_claim(shipment)
-    # A re-run takes over the claim its dead run made, never one another
-    # request took since (after it ran out, or was released).
-    own = None if dead_claim is None else Q(void_started_at=dead_claim)
+    own = _dead_runs_claim(_dead_run(shipment))
     bought = Shipment.objects.filter(pk=shipment.pk, status=ShipmentStatus.PURCHASED)
     if claim_take(bought, "void_started_at", now, also=own):
         shipment.void_started_at = now

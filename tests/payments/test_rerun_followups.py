@@ -47,15 +47,15 @@ def api(account) -> APIClient:
     return client
 
 
-def _authorized_payment(api: APIClient) -> str:
+def _authorized_payment(api: APIClient, n: int = 1) -> str:
     body = {
-        "order_id": "o-1",
+        "order_id": f"o-{n}",
         "amount": 1000,
         "currency": "EUR",
         "source_token": "tok_success",
         "capture": False,
     }
-    created = api.post(PAYMENTS, body, format="json", HTTP_IDEMPOTENCY_KEY="pay-1")
+    created = api.post(PAYMENTS, body, format="json", HTTP_IDEMPOTENCY_KEY=f"pay-{n}")
     assert created.json()["status"] == "authorized", created.content
     return created.json()["id"]
 
@@ -399,3 +399,66 @@ def test_a_retry_after_reconciliation_found_its_capture_undone_sends_the_same_ke
     )
     assert len(keys) == 1
     assert SandboxCharge.objects.get(kind="payment").amount_captured == 600
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "status"),
+    [("capture", {"amount": 600}, "captured"), ("void", {}, "voided")],
+)
+@pytest.mark.parametrize("settled", [False, True], ids=["unknown", "settled"])
+def test_a_second_retry_after_the_first_retry_died_is_still_202(
+    api, monkeypatch, operation, body, status, settled
+):
+    pid, url = _unknown_then_killed(api, monkeypatch, operation, body)
+    # The first retry is answered 202, but its worker dies too (abandoned).
+    with monkeypatch.context() as m:
+        m.setattr(payments_api, "_payment_response", _killed)
+        with pytest.raises(SystemExit):
+            api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert IdempotencyRecord.objects.get(key="op-1").state == "abandoned"
+    if settled:
+        assert tasks.reconcile_payment(Payment.objects.get(public_id=pid).pk) == (
+            status
+        )
+
+    with monkeypatch.context() as m:
+        calls = _counted(m, operation)
+        retry = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+
+    # Still its first run's own call, however many of its re-runs died: 202
+    # while it is open, 200 once settled as asked; never a stored 409.
+    expected = (200, status) if settled else (202, "unknown")
+    assert (retry.status_code, retry.json().get("status")) == expected, retry.json()
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "status"),
+    [("capture", {"amount": 600}, "captured"), ("void", {}, "voided")],
+)
+def test_a_retry_whose_dead_run_noted_the_previous_releases_intent_is_answered(
+    api, monkeypatch, operation, body, status
+):
+    # Across a deploy: the dead run noted its intent without its attempt's
+    # instant. Answered as that release did: 202 while unknown, then 200.
+    pid, url = _unknown_then_killed(api, monkeypatch, operation, body)
+    record = IdempotencyRecord.objects.get(key="op-1")
+    head, _, at = record.done_mark.partition("@")
+    assert head.startswith(f"payment.{operation}:{pid}") and at
+    IdempotencyRecord.objects.filter(pk=record.pk).update(done_mark=head)
+
+    unknown = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert unknown.status_code == 202, unknown.json()
+
+    # And one whose first run captured (voided) and recorded it.
+    url2 = url.replace(pid, _authorized_payment(api, 2))
+    with monkeypatch.context() as m:
+        m.setattr(payments_api, "_payment_response", _killed)
+        with pytest.raises(SystemExit):
+            api.post(url2, body, format="json", HTTP_IDEMPOTENCY_KEY="op-2")
+    record = IdempotencyRecord.objects.get(key="op-2")
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        done_mark=record.done_mark.partition("@")[0]
+    )
+    done = api.post(url2, body, format="json", HTTP_IDEMPOTENCY_KEY="op-2")
+    assert (done.status_code, done.json().get("status")) == (200, status)

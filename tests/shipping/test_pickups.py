@@ -11,6 +11,7 @@ from integrations.events import Event
 from shipping import services
 from shipping.models import Pickup, PickupStatus
 from shipping.providers.base import PickupRequest
+from shipping.providers.sandbox import SandboxShippingAdapter
 from shipping.services import pickups
 from tests.shipping.contract import requests
 from tests.shipping.helpers import carrier
@@ -182,3 +183,37 @@ def test_staff_settling_a_cancel_in_doubt_as_cancelled_announce_it():
     assert Pickup.objects.get().status == PickupStatus.CANCELLED
     event = Event.objects.get(name="pickup.cancelled")
     assert event.subject == pickup.public_id
+
+
+def test_a_cancel_past_its_claim_leaves_a_cancel_that_took_it_over_as_it_ended(
+    monkeypatch,
+):
+    account = carrier("post")
+    pickup = services.pickup_schedule(account=account, request=_request())
+    # An earlier cancel of ours lost its answer: the next one is in doubt.
+    Pickup.objects.filter(pk=pickup.pk).update(cancel_requested_at=timezone.now())
+    real = SandboxShippingAdapter.carrier_cancel_pickup
+    slow: list[str] = []
+
+    def past_its_claim(self, request):
+        if slow:
+            return real(self, request)  # the cancel that took ours over
+        slow.append(request.confirmation_number)
+        # Ours runs past CLAIM_LIFE; another takes the claim over and the
+        # carrier cancels the pickup for it (announced).
+        died = timezone.now() - timedelta(minutes=11)
+        Pickup.objects.filter(pk=pickup.pk).update(cancel_started_at=died)
+        services.pickup_cancel(pickup=Pickup.objects.get(pk=pickup.pk))
+        self.cancel_going_out(request)
+        raise Rejected("pickup already cancelled or done", code="refused")
+
+    monkeypatch.setattr(SandboxShippingAdapter, "carrier_cancel_pickup", past_its_claim)
+
+    # Ours is then refused (cancelled already): it answers the pickup as the
+    # other cancel left it, not "unknown" for staff to settle (and announce)
+    # a second time.
+    assert services.pickup_cancel(pickup=pickup).status == PickupStatus.CANCELLED
+    assert Pickup.objects.get().status == PickupStatus.CANCELLED
+    assert Event.objects.filter(name="pickup.cancelled").count() == 1
+    with pytest.raises(services.InvalidState):
+        services.pickup_resolve(pickup=pickup)

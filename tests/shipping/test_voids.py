@@ -367,3 +367,70 @@ def test_a_dead_voids_retry_leaves_a_claim_another_key_holds_now(monkeypatch):
     retry = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
     assert (retry.status_code, retry.json().get("status")) == (200, "voided")
     assert Event.objects.filter(name="shipment.voided").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_void_retry_whose_dead_run_noted_the_old_intent_is_answered_200(
+    monkeypatch,
+):
+    # Across a deploy: the dead run was a worker of the previous release.
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k1")
+    api = _void_client()
+    url = f"{SHIPMENTS}{shipment.public_id}/void/"
+    with monkeypatch.context() as m:
+        # Voided and recorded; the worker dies before storing the response.
+        m.setattr(idempotency, "_complete", _killed)
+        m.setattr(idempotency, "_abandon", lambda *a, **k: None)  # killed
+        with pytest.raises(SystemExit):
+            api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+    assert Shipment.objects.get().status == ShipmentStatus.VOIDED
+    record = IdempotencyRecord.objects.get(key="void-1")
+    assert record.done_mark.startswith(f"shipment.void:{shipment.public_id}@")
+    # That release noted its intent without the claim's instant.
+    timeout = settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS + 1
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        done_mark=f"shipment.void:{shipment.public_id}",
+        created_at=timezone.now() - timedelta(seconds=timeout),
+    )
+
+    retry = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+
+    # As that release answered it: 200 with the voided label, not a 409.
+    assert (retry.status_code, retry.json().get("status")) == (200, "voided"), (
+        retry.status_code,
+        retry.json(),
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_void_killed_between_its_claim_and_its_intent_is_voided_on_retry(
+    monkeypatch,
+):
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k2")
+    api = _void_client()
+    url = f"{SHIPMENTS}{shipment.public_id}/void/"
+
+    def dies(*args, **kwargs):
+        raise _Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(voids, "record_intent", dies)  # right after the claim
+        m.setattr(idempotency, "_abandon", lambda *a, **k: None)  # killed
+        with pytest.raises(_Killed):
+            api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+    timeout = settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS + 1
+    IdempotencyRecord.objects.filter(state="in_flight").update(
+        created_at=timezone.now() - timedelta(seconds=timeout)
+    )
+
+    retry = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+
+    # The claim died with the intent (one commit): no claim without an
+    # intent that only CLAIM_LIFE would free (409 void_in_progress).
+    assert (retry.status_code, retry.json().get("status")) == (200, "voided"), (
+        retry.status_code,
+        retry.json(),
+    )
+    assert Event.objects.filter(name="shipment.voided").count() == 1
