@@ -31,10 +31,13 @@ class ClaimLost(Exception):
 
 def describe_error(exc: BaseException) -> str:
     """What a failed row keeps of its error: type and message, bounded, with
-    every known secret masked (a provider's text can quote our credentials)."""
+    every known secret masked (a provider's text can quote our credentials)
+    and what no text column holds (NUL: an answer's bytes) replaced."""
     from integrations.secrets_registry import staff_text
+    from integrations.webhooks.messages import storable
 
-    return staff_text(f"{type(exc).__name__}: {exc}")[:_MAX_ERROR_CHARS]
+    text = storable(staff_text(f"{type(exc).__name__}: {exc}"))
+    return text[:_MAX_ERROR_CHARS]
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,10 @@ class WebhookEndpoint(models.Model):
         return False
 
 
+# How the reason of an endpoint disabled for its failing streak begins: a
+# success that ends the streak undoes that disable (``services.rows``).
+STREAK_DISABLED_PREFIX = "Every delivery failed for "
+
 # A delivery still to be sent (the sweep's rows).
 WAITING = models.Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED])
 

@@ -34,16 +34,22 @@ from integrations.leases import ClaimLost, describe_error
 from integrations.models import DeliveryStatus, Event
 from integrations.secrets_registry import staff_text
 from storefront_hooks import catalog
-from storefront_hooks.models import WAITING, WebhookDelivery, WebhookEndpoint
+from storefront_hooks.models import (
+    STREAK_DISABLED_PREFIX,
+    WAITING,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from storefront_hooks.services.claim import delivery_claim
 from storefront_hooks.services.endpoints import (
     endpoint_disable,
     endpoint_pause_end,
     endpoint_pause_seen,
     endpoint_paused_by_staff,
+    endpoint_streak_disable_undo,
 )
 from storefront_hooks.services.queue import enqueue, enqueue_at, enqueue_on_commit
-from storefront_hooks.services.rows import JITTER, rows
+from storefront_hooks.services.rows import JITTER, in_callers_transaction, rows
 from storefront_hooks.transport import Attempt, delivery_post
 
 logger = logging.getLogger(__name__)
@@ -141,10 +147,11 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
         _pause_over(endpoint, now)
     if attempt.error is None:
         # One relaxed statement (rows.deliver), which also ends the failing
-        # streak as stored: another worker may have begun one since the
-        # endpoint was loaded with the claim.
-        rows.deliver(delivery, delivered_at=now, **fields)
-        endpoint.failing_since = None
+        # streak as stored if it began before this attempt: another worker
+        # may have begun one since the endpoint was loaded with the claim.
+        disabled_at = rows.deliver(delivery, delivered_at=now, **fields)
+        if disabled_at is not None:
+            _streak_disable_undo(endpoint, disabled_at, now)
         _log(delivery, attempt, DeliveryStatus.DELIVERED)
         return DeliveryStatus.DELIVERED
     with transaction.atomic():
@@ -167,7 +174,7 @@ def _settle_retrying(delivery: WebhookDelivery, attempt: Attempt, now: datetime)
     try:
         return _settle(delivery, attempt, now)
     except (OperationalError, InterfaceError) as exc:
-        if connection.in_atomic_block:
+        if in_callers_transaction():
             raise  # the caller's transaction is broken; not ours to redo
         logger.warning(
             "webhook delivery settle retried",
@@ -188,6 +195,22 @@ def _pause_over(endpoint: WebhookEndpoint, now: datetime) -> None:
     except DatabaseError as exc:
         logger.warning(
             "webhook endpoint pause end not noted",
+            extra={"endpoint": endpoint.public_id, "error_type": type(exc).__name__},
+        )
+
+
+def _streak_disable_undo(
+    endpoint: WebhookEndpoint, disabled_at: datetime, now: datetime
+) -> None:
+    """Bookkeeping after a success is settled: if the database refuses it,
+    the delivery stays delivered and the endpoint disabled (a WARNING)."""
+    try:
+        endpoint_streak_disable_undo(
+            endpoint=endpoint, disabled_at=disabled_at, now=now
+        )
+    except DatabaseError as exc:
+        logger.warning(
+            "webhook endpoint disable not undone",
             extra={"endpoint": endpoint.public_id, "error_type": type(exc).__name__},
         )
 
@@ -328,7 +351,7 @@ def _endpoint_failed(
         code = attempt.error.code if attempt.error else ""
         endpoint_disable(
             endpoint=endpoint,
-            reason=f"Every delivery failed for {hours} hours (last error: {code}).",
+            reason=f"{STREAK_DISABLED_PREFIX}{hours} hours (last error: {code}).",
             now=now,
         )
 
