@@ -262,6 +262,9 @@ def _pause(delivery: WebhookDelivery, now: datetime) -> str:
 def _put_back(delivery: WebhookDelivery, *, due: datetime, last_error: str) -> str:
     """The claimed row as it was before the claim (its attempt undone), due
     at ``due``."""
+    # Put back, it would be sent when the endpoint is enabled.
+    if rows.end_if_discarded(delivery, last_error, attempts=F("attempts") - 1):
+        return DeliveryStatus.DEAD
     # A row never attempted goes back to pending (only the claim counted).
     status = DeliveryStatus.PENDING if delivery.attempts <= 1 else DeliveryStatus.FAILED
     held = rows.held(delivery).update(

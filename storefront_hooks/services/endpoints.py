@@ -17,6 +17,7 @@ from integrations.models import DeliveryStatus, ProviderAccount
 from integrations.models.accounts import BreakerMode, Mode
 from storefront_hooks import catalog
 from storefront_hooks.models import (
+    DISCARDED_BY,
     STREAK_DISABLED_PREFIX,
     WAITING,
     WebhookDelivery,
@@ -371,8 +372,10 @@ def endpoint_secrets_reencrypt() -> int:
 
 def endpoint_waiting_discard(*, endpoint: WebhookEndpoint, actor: str) -> int:
     """A disabled endpoint's pending and failed deliveries become dead, so
-    enabling it sends none of them (each can still be sent again by hand).
-    Returns how many; 0 for an enabled endpoint, which is left alone."""
+    enabling it sends none of them (each can still be sent again by hand);
+    one in flight now becomes dead when it settles, unless delivered.
+    Returns how many (not counting those in flight); 0 for an enabled
+    endpoint, which is left alone."""
     with transaction.atomic():
         locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
         if locked.enabled:
@@ -383,7 +386,11 @@ def endpoint_waiting_discard(*, endpoint: WebhookEndpoint, actor: str) -> int:
         ).update(
             status=DeliveryStatus.DEAD,
             next_attempt_at=None,
-            last_error=f"Discarded by {actor} while the endpoint was disabled."[:255],
+            last_error=f"{DISCARDED_BY}{actor} while the endpoint was disabled."[:255],
+        )
+        # A delivery in flight now is ended as these when it settles.
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            discarded_at=timezone.now(), discarded_by=actor[:150]
         )
     logger.info(
         "webhook deliveries discarded",

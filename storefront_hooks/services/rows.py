@@ -15,9 +15,10 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 
 from integrations.client.call_rows import RELAXED_FROM
-from integrations.leases import ClaimLost, LeasedRows
+from integrations.leases import ClaimLost, LeasedRows, describe_error
 from integrations.models import DeliveryStatus
 from storefront_hooks.models import (
+    DISCARDED_BY,
     STREAK_DISABLED_PREFIX,
     WAITING,
     WebhookDelivery,
@@ -159,6 +160,58 @@ class DeliveryRows(LeasedRows):
                 if not enabled and reason.startswith(STREAK_DISABLED_PREFIX):
                     return disabled_at
         return None
+
+    def fail(
+        self,
+        row: Any,
+        exc: BaseException,
+        now: datetime,
+        *,
+        error_prefix: str = "",
+        require_claim: bool = False,
+        **fields: Any,
+    ) -> str:
+        """As ``LeasedRows.fail``; but a row in flight when staff discarded
+        its endpoint's waiting deliveries is ended as they were (dead), not
+        left for enabling to send (``end_if_discarded``)."""
+        error = f"{error_prefix}{describe_error(exc)}"
+        if self.end_if_discarded(row, error, require_claim=require_claim, **fields):
+            return self.dead
+        return super().fail(
+            row,
+            exc,
+            now,
+            error_prefix=error_prefix,
+            require_claim=require_claim,
+            **fields,
+        )
+
+    def end_if_discarded(
+        self, row: Any, error: str, *, require_claim: bool = True, **fields: Any
+    ) -> bool:
+        """End a claimed row dead if staff discarded its endpoint's waiting
+        deliveries after the claim (it was in flight, so the discard left it):
+        True if so. The endpoint's row is locked to the caller's commit, so a
+        discard committing meanwhile finds this row waiting and ends it."""
+        with transaction.atomic():
+            by = (
+                WebhookEndpoint.objects.select_for_update()
+                .filter(pk=row.endpoint_id, discarded_at__gte=row.claimed_at)
+                .values_list("discarded_by", flat=True)
+                .first()
+            )
+            if by is None:
+                return False
+            note = f"{DISCARDED_BY}{by} while the endpoint was disabled (in flight)"
+            updated = self.held(row).update(
+                status=self.dead,
+                next_attempt_at=None,
+                last_error=f"{note}; last: {error}",
+                **fields,
+            )
+        if require_claim and updated != 1:
+            raise ClaimLost
+        return True
 
     def due(self, now: datetime, endpoint_ids: Collection[int] = ()) -> QuerySet:
         """Rows of these endpoints (the sweep's: enabled, breaker not forced
