@@ -91,15 +91,17 @@ class LeasedRows:
         *,
         error_prefix: str = "",
         require_claim: bool = False,
+        give_up: bool = True,
         **fields: Any,
     ) -> str:
         """Keep the error on a claimed row (and ``fields``): failed and due
-        again after the backoff, or dead once its attempts are used up.
-        Returns the status. ``error_prefix`` goes before the error kept.
-        With ``require_claim``, raises ClaimLost if the claim is gone
+        again after the backoff, or dead once its attempts are used up
+        (unless ``give_up`` is False: then failed and due again, however
+        many). Returns the status. ``error_prefix`` goes before the error
+        kept. With ``require_claim``, raises ClaimLost if the claim is gone
         (nothing written), as ``finish`` does; without, the status is
         returned either way."""
-        dead = row.attempts >= self._setting("MAX_ATTEMPTS")
+        dead = give_up and row.attempts >= self._setting("MAX_ATTEMPTS")
         status = self.dead if dead else self.failed
         updated = self.held(row).update(
             status=status,

@@ -117,6 +117,7 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
     delivery = delivery_claim(delivery_id, now)
     if delivery is None:
         return None
+    attempt: Attempt | None = None
     try:
         attempt = delivery_post(delivery.endpoint, delivery, timestamp=now)
         if attempt.held_back and endpoint_paused_by_staff(delivery.endpoint):
@@ -131,17 +132,21 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
         return None
     except Exception as exc:
         # Ours (a secret no key opens, the database), not the endpoint's.
-        return _failed_on_our_side(delivery, exc, now)
+        return _failed_on_our_side(delivery, exc, now, attempt)
 
 
-def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
-    fields = {
+def _attempt_fields(attempt: Attempt, now: datetime) -> dict[str, Any]:
+    return {
         "last_status_code": attempt.status_code,
         "last_duration_ms": attempt.duration_ms,
         # The receiver's words, shown to staff: known secrets masked.
         "last_response": staff_text(attempt.response_excerpt),
         "last_attempt_at": now,
     }
+
+
+def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
+    fields = _attempt_fields(attempt, now)
     endpoint = delivery.endpoint
     if endpoint.paused_since is not None:
         _pause_over(endpoint, now)
@@ -279,11 +284,17 @@ def _put_back(delivery: WebhookDelivery, *, due: datetime, last_error: str) -> s
 
 
 def _failed_on_our_side(
-    delivery: WebhookDelivery, exc: Exception, now: datetime
+    delivery: WebhookDelivery,
+    exc: Exception,
+    now: datetime,
+    attempt: Attempt | None = None,
 ) -> str | None:
     """Keep an error of ours on the row and retry it on its schedule, before
     the lease ends (the sweeper would count a lost worker against the
-    endpoint); the endpoint's failing streak is its own answers' alone."""
+    endpoint); the endpoint's failing streak is its own answers' alone. The
+    row shows the attempt's answer if there was one. A 2xx whose settle
+    failed was delivered: it is sent again (at least once), never ended
+    dead for want of attempts, which would say it never arrived."""
     logger.error(
         "webhook delivery failed on our side",
         extra={
@@ -295,7 +306,13 @@ def _failed_on_our_side(
     try:
         with transaction.atomic():
             status = rows.fail(
-                delivery, exc, now, error_prefix=OUR_SIDE_ERROR, require_claim=True
+                delivery,
+                exc,
+                now,
+                error_prefix=OUR_SIDE_ERROR,
+                require_claim=True,
+                give_up=attempt is None or attempt.error is not None,
+                **({} if attempt is None else _attempt_fields(attempt, now)),
             )
             if status == DeliveryStatus.FAILED:
                 _schedule_retry(delivery.pk, now)

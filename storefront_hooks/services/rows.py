@@ -38,6 +38,19 @@ def retry_delay_for(attempts: int, *, jitter: float | None = None) -> timedelta:
     return timedelta(seconds=step * factor)
 
 
+# What a claimed row a success is settled on may have become since its
+# claim (its ``claimed_at`` unchanged, so not claimed again): delivered by
+# this very settle, whose commit's answer was lost (written again, the same);
+# failed or dead, taken back by the sweeper after the lease as a lost worker
+# (or then aged out, or discarded). The receiver has it: it is delivered,
+# not sent again or left dead.
+SETTLED_AFTER_CLAIM = (
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.DEAD,
+)
+
+
 def _relaxed_delivered(
     row: WebhookDelivery, values: dict[str, Any], running: str
 ) -> tuple[int, datetime | None] | None:
@@ -70,12 +83,11 @@ def _relaxed_delivered(
     # Identifiers from the models, quoted; values are parameters. The
     # endpoint's row is written (and locked) only if it has a streak older
     # than this attempt, so successes to a healthy endpoint never queue on it.
-    # A row already delivered under this claim is this settle's own commit
-    # whose answer was lost: written again, the same.
+    # Under this claim, see SETTLED_AFTER_CLAIM.
     sql = (
         f"WITH settled AS (UPDATE {table} SET {sets} "  # noqa: S608
         f"FROM {RELAXED_FROM} WHERE {table}.{quote(meta.pk.column)} = %s "
-        f"AND {table}.{col('status')} IN (%s, %s) "
+        f"AND {table}.{col('status')} IN (%s, %s, %s, %s) "
         f"AND {table}.{col('claimed_at')} = %s "
         f"RETURNING {table}.{col('endpoint')} AS endpoint_id, "
         f"{table}.{col('claimed_at')} AS attempted_at), "
@@ -89,7 +101,7 @@ def _relaxed_delivered(
         f"{quote(e_meta.get_field('enabled').column)} AND streak."
         f"{quote(e_meta.get_field('disabled_reason').column)} LIKE %s"
     )
-    params = [*values.values(), row.pk, running, DeliveryStatus.DELIVERED]
+    params = [*values.values(), row.pk, running, *SETTLED_AFTER_CLAIM]
     params += [row.claimed_at, f"{STREAK_DISABLED_PREFIX}%"]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -148,7 +160,13 @@ class DeliveryRows(LeasedRows):
                 raise ClaimLost
             return disabled_at
         with transaction.atomic():
-            self.finish(row, DeliveryStatus.DELIVERED, **fields)
+            claimed = self.model.objects.filter(
+                pk=row.pk,
+                claimed_at=row.claimed_at,
+                status__in=[self.running, *SETTLED_AFTER_CLAIM],
+            )
+            if claimed.update(**values) != 1:
+                raise ClaimLost
             ended = WebhookEndpoint.objects.filter(
                 pk=row.endpoint_id, failing_since__lt=row.claimed_at
             )
@@ -169,6 +187,7 @@ class DeliveryRows(LeasedRows):
         *,
         error_prefix: str = "",
         require_claim: bool = False,
+        give_up: bool = True,
         **fields: Any,
     ) -> str:
         """As ``LeasedRows.fail``; but a row in flight when staff discarded
@@ -183,6 +202,7 @@ class DeliveryRows(LeasedRows):
             now,
             error_prefix=error_prefix,
             require_claim=require_claim,
+            give_up=give_up,
             **fields,
         )
 

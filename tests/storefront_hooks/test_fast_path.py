@@ -456,3 +456,58 @@ def test_concurrent_settles_and_sweeps_on_one_endpoint(receiver, make_endpoint) 
     rows = WebhookDelivery.objects.filter(pk__in=ids)
     assert not rows.filter(status="delivering").exists()
     assert not rows.filter(last_error__startswith=deliveries.OUR_SIDE_ERROR).exists()
+
+
+@pytest.mark.parametrize("max_attempts", [1, 12], ids=["last-attempt", "early"])
+def test_a_success_settled_after_the_sweeper_took_it_back_is_delivered(
+    settings, receiver, make_endpoint, monkeypatch, max_attempts
+) -> None:
+    """The worker was slower than its lease: the sweeper counted its attempt
+    as lost (failed, or dead on the last attempt) before its 200 was
+    settled. Not claimed again since, the row is delivered, not sent again
+    nor left dead."""
+    settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS = max_attempts
+    endpoint, _secret = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200))
+    row = _row(endpoint)
+    start = timezone.now()
+    post = deliveries.delivery_post
+
+    def post_past_the_lease(endpoint, delivery, *, timestamp):
+        attempt = post(endpoint, delivery, timestamp=timestamp)
+        services.deliveries_sweep(now=start + timedelta(seconds=121))
+        return attempt
+
+    monkeypatch.setattr(deliveries, "delivery_post", post_past_the_lease)
+    # The sweep's enqueue (the retry due at once) not yet run by a worker.
+    monkeypatch.setattr(deliveries, "enqueue", lambda delivery_id: None)
+
+    assert services.delivery_send(delivery_id=row.pk, now=start) == "delivered"
+
+    row.refresh_from_db()
+    assert (row.status, row.last_error, row.next_attempt_at) == ("delivered", "", None)
+    assert row.last_status_code == 200
+    monkeypatch.undo()
+    assert services.delivery_send(delivery_id=row.pk) is None
+    assert len(receiver.requests_for("POST", HOOK_PATH)) == 1
+
+
+def test_a_success_whose_settle_is_refused_twice_on_its_last_attempt_is_not_dead(
+    settings, receiver, make_endpoint, monkeypatch
+) -> None:
+    """It was delivered: sent again later (at least once), its row showing
+    this attempt's 200, never dead as if it had not arrived."""
+    settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS = 1
+    endpoint, _secret = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200))
+    row = _row(endpoint)
+
+    def settle(delivery, attempt, now):
+        raise OperationalError("deadlock detected")
+
+    monkeypatch.setattr(deliveries, "_settle", settle)
+
+    assert services.delivery_send(delivery_id=row.pk) == DeliveryStatus.FAILED
+    row.refresh_from_db()
+    assert row.last_status_code == 200 and row.next_attempt_at is not None
+    assert row.last_error.startswith(deliveries.OUR_SIDE_ERROR)
