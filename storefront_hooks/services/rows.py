@@ -214,13 +214,14 @@ class DeliveryRows(LeasedRows):
         True if so. The endpoint's row is locked to the caller's commit, so a
         discard committing meanwhile finds this row waiting and ends it."""
         with transaction.atomic():
-            by = (
+            # Locked whether discarded or not: a discard waits for this.
+            at, by = (
                 WebhookEndpoint.objects.select_for_update()
-                .filter(pk=row.endpoint_id, discarded_at__gte=row.claimed_at)
-                .values_list("discarded_by", flat=True)
+                .filter(pk=row.endpoint_id)
+                .values_list("discarded_at", "discarded_by")
                 .first()
-            )
-            if by is None:
+            ) or (None, "")  # deleted: so is the row (the claim is gone)
+            if at is None or at < row.claimed_at:
                 return False
             note = f"{DISCARDED_BY}{by} while the endpoint was disabled (in flight)"
             updated = self.held(row).update(
