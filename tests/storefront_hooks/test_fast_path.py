@@ -170,8 +170,11 @@ def test_a_failure_answered_after_a_success_keeps_its_streak(
     assert not endpoint.enabled
 
 
+@pytest.mark.parametrize(
+    "in_transaction", [False, True], ids=["relaxed", "caller-transaction"]
+)
 def test_a_success_undoes_the_disable_a_failure_settled_meanwhile_made(
-    receiver, make_endpoint, monkeypatch
+    receiver, make_endpoint, monkeypatch, in_transaction
 ) -> None:
     """The endpoint failed for 61 hours, then answered 200. Another worker's
     500, settled before that success, disabled it for "every delivery failed
@@ -190,7 +193,9 @@ def test_a_success_undoes_the_disable_a_failure_settled_meanwhile_made(
         "storefront_hooks.services.endpoints.enqueue_on_commit", enqueued.append
     )
 
-    assert services.delivery_send(delivery_id=mine.pk, now=start) == "delivered"
+    with transaction.atomic() if in_transaction else contextlib.nullcontext():
+        sent = services.delivery_send(delivery_id=mine.pk, now=start)
+    assert sent == "delivered"
 
     endpoint.refresh_from_db()
     assert endpoint.failing_since is None
