@@ -31,10 +31,13 @@ class ClaimLost(Exception):
 
 def describe_error(exc: BaseException) -> str:
     """What a failed row keeps of its error: type and message, bounded, with
-    every known secret masked (a provider's text can quote our credentials)."""
+    every known secret masked (a provider's text can quote our credentials)
+    and what no text column holds (NUL: an answer's bytes) replaced."""
     from integrations.secrets_registry import staff_text
+    from integrations.webhooks.messages import storable
 
-    return staff_text(f"{type(exc).__name__}: {exc}")[:_MAX_ERROR_CHARS]
+    text = storable(staff_text(f"{type(exc).__name__}: {exc}"))
+    return text[:_MAX_ERROR_CHARS]
 
 
 @dataclass(frozen=True)
@@ -88,15 +91,17 @@ class LeasedRows:
         *,
         error_prefix: str = "",
         require_claim: bool = False,
+        give_up: bool = True,
         **fields: Any,
     ) -> str:
         """Keep the error on a claimed row (and ``fields``): failed and due
-        again after the backoff, or dead once its attempts are used up.
-        Returns the status. ``error_prefix`` goes before the error kept.
-        With ``require_claim``, raises ClaimLost if the claim is gone
+        again after the backoff, or dead once its attempts are used up
+        (unless ``give_up`` is False: then failed and due again, however
+        many). Returns the status. ``error_prefix`` goes before the error
+        kept. With ``require_claim``, raises ClaimLost if the claim is gone
         (nothing written), as ``finish`` does; without, the status is
         returned either way."""
-        dead = row.attempts >= self._setting("MAX_ATTEMPTS")
+        dead = give_up and row.attempts >= self._setting("MAX_ATTEMPTS")
         status = self.dead if dead else self.failed
         updated = self.held(row).update(
             status=status,

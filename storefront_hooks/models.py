@@ -35,6 +35,12 @@ class WebhookEndpoint(models.Model):
     # When the sweep or a delivery first saw the breaker forced open by staff;
     # cleared at the release, which moves failing_since on by the pause.
     paused_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # Staff's last discard of the waiting deliveries (and who): a delivery in
+    # flight then is ended like them when it settles (``services.rows``).
+    discarded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    discarded_by = models.CharField(
+        max_length=150, blank=True, default="", editable=False
+    )
     secrets_encrypted = models.TextField(blank=True, default="", editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     account = models.OneToOneField(
@@ -85,6 +91,13 @@ class WebhookEndpoint(models.Model):
                 return True
         return False
 
+
+# How the reason of an endpoint disabled for its failing streak begins: a
+# success that ends the streak undoes that disable (``services.rows``).
+STREAK_DISABLED_PREFIX = "Every delivery failed for "
+
+# How a discarded delivery's last error begins (then staff's name).
+DISCARDED_BY = "Discarded by "
 
 # A delivery still to be sent (the sweep's rows).
 WAITING = models.Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED])

@@ -28,6 +28,7 @@ from integrations.client import (
 )
 from integrations.client.session import CallContext, ProviderTransport
 from integrations.errors import ConfigurationError, ProviderError, Rejected
+from integrations.webhooks.messages import storable
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
 from storefront_hooks.safety import POOL_CLASSES, AddressRefused
 from storefront_hooks.signing import signed_headers
@@ -86,7 +87,9 @@ def _map_exception(exc: Exception) -> ProviderError | None:
 def _read_limited(response: requests.Response) -> str:
     """At most ``STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES`` of the body, read as
     it arrives and only until the delivery's deadline (the transport's
-    response deadline ends the read; what came before it is kept)."""
+    response deadline ends the read; what came before it is kept). Stored
+    on the row as text: a NUL (a binary body) is replaced, since PostgreSQL
+    would refuse the settle and a 2xx would be sent again."""
     limit = settings.STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES
     got = bytearray()
     try:
@@ -98,7 +101,7 @@ def _read_limited(response: requests.Response) -> str:
     except urllib3.exceptions.HTTPError:
         # The status line is what counts; a body cut off changes nothing.
         pass
-    return bytes(got[:limit]).decode("utf-8", errors="replace")
+    return storable(bytes(got[:limit]).decode("utf-8", errors="replace"))
 
 
 def _response_error(response: requests.Response) -> ProviderError | None:

@@ -141,7 +141,10 @@ class WebhookEndpointAdmin(PublicIdSearchMixin, admin.ModelAdmin):
     ) -> None:
         data = {name: form.cleaned_data[name] for name in EDITABLE}
         if change:
-            services.endpoint_update(endpoint=obj, **data)
+            # Only what staff changed, on the row as stored: a 410's disable,
+            # the streak or a secret rotated since the page loaded stay.
+            changed = {k: v for k, v in data.items() if k in form.changed_data}
+            services.endpoint_update(endpoint=obj, **changed)
             return
         endpoint, secret = services.endpoint_create(**data)
         obj.pk, obj.public_id = endpoint.pk, endpoint.public_id

@@ -21,6 +21,7 @@ from storefront_hooks.services.endpoints import (
     endpoint_paused_by_staff,
     endpoint_secret_rotate,
     endpoint_secrets_reencrypt,
+    endpoint_streak_disable_undo,
     endpoint_update,
     endpoint_waiting_discard,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "endpoint_paused_by_staff",
     "endpoint_secret_rotate",
     "endpoint_secrets_reencrypt",
+    "endpoint_streak_disable_undo",
     "endpoint_update",
     "endpoint_waiting_discard",
     "event_fan_out",

@@ -18,7 +18,7 @@ from django.db.models import Model
 from integrations.client.call_rows import RELAXED_FROM
 from integrations.models import DeliveryStatus, ProviderAccount
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
-from storefront_hooks.services.rows import rows
+from storefront_hooks.services.rows import relaxed_allowed, rows
 
 _MODELS: tuple[type[Model], ...] = (WebhookDelivery, WebhookEndpoint, ProviderAccount)
 
@@ -72,7 +72,7 @@ def _instance(model: type[Model], values: list[Any]) -> Any:
 def delivery_claim(delivery_id: int, now: datetime) -> WebhookDelivery | None:
     """The delivery with its endpoint and account, claimed for this worker;
     None if it is taken, done, or its endpoint is disabled."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if not relaxed_allowed():
         if not rows.claim(delivery_id, now):
             return None
         return WebhookDelivery.objects.select_related("endpoint__account").get(

@@ -34,16 +34,22 @@ from integrations.leases import ClaimLost, describe_error
 from integrations.models import DeliveryStatus, Event
 from integrations.secrets_registry import staff_text
 from storefront_hooks import catalog
-from storefront_hooks.models import WAITING, WebhookDelivery, WebhookEndpoint
+from storefront_hooks.models import (
+    STREAK_DISABLED_PREFIX,
+    WAITING,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from storefront_hooks.services.claim import delivery_claim
 from storefront_hooks.services.endpoints import (
     endpoint_disable,
     endpoint_pause_end,
     endpoint_pause_seen,
     endpoint_paused_by_staff,
+    endpoint_streak_disable_undo,
 )
 from storefront_hooks.services.queue import enqueue, enqueue_at, enqueue_on_commit
-from storefront_hooks.services.rows import JITTER, rows
+from storefront_hooks.services.rows import JITTER, in_callers_transaction, rows
 from storefront_hooks.transport import Attempt, delivery_post
 
 logger = logging.getLogger(__name__)
@@ -111,6 +117,7 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
     delivery = delivery_claim(delivery_id, now)
     if delivery is None:
         return None
+    attempt: Attempt | None = None
     try:
         attempt = delivery_post(delivery.endpoint, delivery, timestamp=now)
         if attempt.held_back and endpoint_paused_by_staff(delivery.endpoint):
@@ -125,26 +132,31 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
         return None
     except Exception as exc:
         # Ours (a secret no key opens, the database), not the endpoint's.
-        return _failed_on_our_side(delivery, exc, now)
+        return _failed_on_our_side(delivery, exc, now, attempt)
 
 
-def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
-    fields = {
+def _attempt_fields(attempt: Attempt, now: datetime) -> dict[str, Any]:
+    return {
         "last_status_code": attempt.status_code,
         "last_duration_ms": attempt.duration_ms,
         # The receiver's words, shown to staff: known secrets masked.
         "last_response": staff_text(attempt.response_excerpt),
         "last_attempt_at": now,
     }
+
+
+def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
+    fields = _attempt_fields(attempt, now)
     endpoint = delivery.endpoint
     if endpoint.paused_since is not None:
         _pause_over(endpoint, now)
     if attempt.error is None:
         # One relaxed statement (rows.deliver), which also ends the failing
-        # streak as stored: another worker may have begun one since the
-        # endpoint was loaded with the claim.
-        rows.deliver(delivery, delivered_at=now, **fields)
-        endpoint.failing_since = None
+        # streak as stored if it began before this attempt: another worker
+        # may have begun one since the endpoint was loaded with the claim.
+        disabled_at = rows.deliver(delivery, delivered_at=now, **fields)
+        if disabled_at is not None:
+            _streak_disable_undo(endpoint, disabled_at, now)
         _log(delivery, attempt, DeliveryStatus.DELIVERED)
         return DeliveryStatus.DELIVERED
     with transaction.atomic():
@@ -167,7 +179,7 @@ def _settle_retrying(delivery: WebhookDelivery, attempt: Attempt, now: datetime)
     try:
         return _settle(delivery, attempt, now)
     except (OperationalError, InterfaceError) as exc:
-        if connection.in_atomic_block:
+        if in_callers_transaction():
             raise  # the caller's transaction is broken; not ours to redo
         logger.warning(
             "webhook delivery settle retried",
@@ -188,6 +200,22 @@ def _pause_over(endpoint: WebhookEndpoint, now: datetime) -> None:
     except DatabaseError as exc:
         logger.warning(
             "webhook endpoint pause end not noted",
+            extra={"endpoint": endpoint.public_id, "error_type": type(exc).__name__},
+        )
+
+
+def _streak_disable_undo(
+    endpoint: WebhookEndpoint, disabled_at: datetime, now: datetime
+) -> None:
+    """Bookkeeping after a success is settled: if the database refuses it,
+    the delivery stays delivered and the endpoint disabled (a WARNING)."""
+    try:
+        endpoint_streak_disable_undo(
+            endpoint=endpoint, disabled_at=disabled_at, now=now
+        )
+    except DatabaseError as exc:
+        logger.warning(
+            "webhook endpoint disable not undone",
             extra={"endpoint": endpoint.public_id, "error_type": type(exc).__name__},
         )
 
@@ -239,6 +267,9 @@ def _pause(delivery: WebhookDelivery, now: datetime) -> str:
 def _put_back(delivery: WebhookDelivery, *, due: datetime, last_error: str) -> str:
     """The claimed row as it was before the claim (its attempt undone), due
     at ``due``."""
+    # Put back, it would be sent when the endpoint is enabled.
+    if rows.end_if_discarded(delivery, last_error, attempts=F("attempts") - 1):
+        return DeliveryStatus.DEAD
     # A row never attempted goes back to pending (only the claim counted).
     status = DeliveryStatus.PENDING if delivery.attempts <= 1 else DeliveryStatus.FAILED
     held = rows.held(delivery).update(
@@ -253,11 +284,17 @@ def _put_back(delivery: WebhookDelivery, *, due: datetime, last_error: str) -> s
 
 
 def _failed_on_our_side(
-    delivery: WebhookDelivery, exc: Exception, now: datetime
+    delivery: WebhookDelivery,
+    exc: Exception,
+    now: datetime,
+    attempt: Attempt | None = None,
 ) -> str | None:
     """Keep an error of ours on the row and retry it on its schedule, before
     the lease ends (the sweeper would count a lost worker against the
-    endpoint); the endpoint's failing streak is its own answers' alone."""
+    endpoint); the endpoint's failing streak is its own answers' alone. The
+    row shows the attempt's answer if there was one. A 2xx whose settle
+    failed was delivered: it is sent again (at least once), never ended
+    dead for want of attempts, which would say it never arrived."""
     logger.error(
         "webhook delivery failed on our side",
         extra={
@@ -269,7 +306,13 @@ def _failed_on_our_side(
     try:
         with transaction.atomic():
             status = rows.fail(
-                delivery, exc, now, error_prefix=OUR_SIDE_ERROR, require_claim=True
+                delivery,
+                exc,
+                now,
+                error_prefix=OUR_SIDE_ERROR,
+                require_claim=True,
+                give_up=attempt is None or attempt.error is not None,
+                **({} if attempt is None else _attempt_fields(attempt, now)),
             )
             if status == DeliveryStatus.FAILED:
                 _schedule_retry(delivery.pk, now)
@@ -328,7 +371,7 @@ def _endpoint_failed(
         code = attempt.error.code if attempt.error else ""
         endpoint_disable(
             endpoint=endpoint,
-            reason=f"Every delivery failed for {hours} hours (last error: {code}).",
+            reason=f"{STREAK_DISABLED_PREFIX}{hours} hours (last error: {code}).",
             now=now,
         )
 

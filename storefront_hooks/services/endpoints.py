@@ -3,9 +3,11 @@ with an overlap, enable (sends what waited), disable, delete."""
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -14,7 +16,13 @@ from integrations.breaker import BreakerSnapshot, breaker_for
 from integrations.models import DeliveryStatus, ProviderAccount
 from integrations.models.accounts import BreakerMode, Mode
 from storefront_hooks import catalog
-from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
+from storefront_hooks.models import (
+    DISCARDED_BY,
+    STREAK_DISABLED_PREFIX,
+    WAITING,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from storefront_hooks.safety import UrlRefused, url_check
 from storefront_hooks.services.queue import enqueue_on_commit
 from storefront_hooks.signing import secret_new
@@ -101,20 +109,47 @@ def endpoint_update(
     description: str | None = None,
     mode: str | None = None,
 ) -> WebhookEndpoint:
-    endpoint.url = endpoint.url if url is None else url
-    if event_types is not None:
-        endpoint.event_types = list(event_types)
-    if description is not None:
-        endpoint.description = description
-    endpoint.mode = endpoint.mode if mode is None else mode
-    endpoint_check(endpoint.url, endpoint.mode, endpoint.event_types)
-    with transaction.atomic():
-        endpoint.save()
-        ProviderAccount.objects.filter(pk=endpoint.account_id).update(
-            mode=endpoint.mode
+    """Change the given fields only, on the row as stored: what changed since
+    ``endpoint`` was loaded (a 410's disable, the failing streak, a rotated
+    secret) stays. ``endpoint`` is refreshed with the stored row."""
+    changes: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("url", url),
+            ("event_types", None if event_types is None else list(event_types)),
+            ("description", description),
+            ("mode", mode),
         )
+        if value is not None
+    }
+    # The URL check may ask DNS: not under the row's lock, unless what it
+    # checks changed since ``endpoint`` was loaded.
+    checked = _values_to_check(endpoint, changes)
+    endpoint_check(*checked)
+    with transaction.atomic():
+        row = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if _values_to_check(row, changes) != checked:
+            endpoint_check(*_values_to_check(row, changes))
+        for name, value in changes.items():
+            setattr(row, name, value)
+        row.save(update_fields=[*changes, "updated_at"])
+        if "mode" in changes:
+            ProviderAccount.objects.filter(pk=row.account_id).update(mode=row.mode)
+    for field in WebhookEndpoint._meta.concrete_fields:
+        setattr(endpoint, field.attname, getattr(row, field.attname))
     logger.info("webhook endpoint changed", extra={"endpoint": endpoint.public_id})
     return endpoint
+
+
+def _values_to_check(
+    endpoint: WebhookEndpoint, changes: dict[str, Any]
+) -> tuple[str, str, list[str]]:
+    """The URL, mode and event types ``changes`` would leave."""
+    return (
+        changes.get("url", endpoint.url),
+        changes.get("mode", endpoint.mode),
+        changes.get("event_types", endpoint.event_types),
+    )
 
 
 def endpoint_secret_rotate(
@@ -184,6 +219,43 @@ def endpoint_enable(*, endpoint: WebhookEndpoint, now: datetime | None = None) -
         extra={"endpoint": endpoint.public_id, "enqueued": len(ids)},
     )
     return len(ids)
+
+
+def endpoint_streak_disable_undo(
+    *, endpoint: WebhookEndpoint, disabled_at: datetime, now: datetime
+) -> bool:
+    """A success ended the failing streak the endpoint was disabled for by a
+    failure settled while that success's answer was on its way: "every
+    delivery failed" is not so, and the disable is undone (that one only,
+    not a later one, a staff disable or a 410). What waited is enqueued if
+    due, on its own schedule (the endpoint was off for a moment, not
+    restarted by staff). False if there was nothing to undo."""
+    with transaction.atomic():
+        undone = WebhookEndpoint.objects.filter(
+            pk=endpoint.pk,
+            enabled=False,
+            disabled_at=disabled_at,
+            disabled_reason__startswith=STREAK_DISABLED_PREFIX,
+        ).update(enabled=True, disabled_reason="", disabled_at=None)
+        if not undone:
+            return False
+        due = Q(next_attempt_at__lte=now) | Q(
+            next_attempt_at__isnull=True, status=DeliveryStatus.PENDING
+        )
+        waiting = WebhookDelivery.objects.filter(WAITING, due, endpoint=endpoint)
+        ids = list(
+            waiting.order_by("created_at", "pk").values_list("pk", flat=True)[
+                : settings.STOREFRONT_WEBHOOK_SWEEP_BATCH
+            ]
+        )
+        for delivery_id in ids:
+            enqueue_on_commit(delivery_id)
+    endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = True, "", None
+    logger.warning(
+        "webhook endpoint disable undone",
+        extra={"endpoint": endpoint.public_id, "enqueued": len(ids)},
+    )
+    return True
 
 
 def _breaker_snapshot(endpoint: WebhookEndpoint) -> BreakerSnapshot | None:
@@ -300,8 +372,10 @@ def endpoint_secrets_reencrypt() -> int:
 
 def endpoint_waiting_discard(*, endpoint: WebhookEndpoint, actor: str) -> int:
     """A disabled endpoint's pending and failed deliveries become dead, so
-    enabling it sends none of them (each can still be sent again by hand).
-    Returns how many; 0 for an enabled endpoint, which is left alone."""
+    enabling it sends none of them (each can still be sent again by hand);
+    one in flight now becomes dead when it settles, unless delivered.
+    Returns how many (not counting those in flight); 0 for an enabled
+    endpoint, which is left alone."""
     with transaction.atomic():
         locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
         if locked.enabled:
@@ -312,7 +386,11 @@ def endpoint_waiting_discard(*, endpoint: WebhookEndpoint, actor: str) -> int:
         ).update(
             status=DeliveryStatus.DEAD,
             next_attempt_at=None,
-            last_error=f"Discarded by {actor} while the endpoint was disabled."[:255],
+            last_error=f"{DISCARDED_BY}{actor} while the endpoint was disabled."[:255],
+        )
+        # A delivery in flight now is ended as these when it settles.
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            discarded_at=timezone.now(), discarded_by=actor[:150]
         )
     logger.info(
         "webhook deliveries discarded",

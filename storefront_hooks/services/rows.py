@@ -15,9 +15,15 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 
 from integrations.client.call_rows import RELAXED_FROM
-from integrations.leases import ClaimLost, LeasedRows
+from integrations.leases import ClaimLost, LeasedRows, describe_error
 from integrations.models import DeliveryStatus
-from storefront_hooks.models import WAITING, WebhookDelivery, WebhookEndpoint
+from storefront_hooks.models import (
+    DISCARDED_BY,
+    STREAK_DISABLED_PREFIX,
+    WAITING,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 # Each delay is drawn from +-20 % of its step, so endpoints that failed
 # together do not all come back in the same second.
@@ -32,20 +38,35 @@ def retry_delay_for(attempts: int, *, jitter: float | None = None) -> timedelta:
     return timedelta(seconds=step * factor)
 
 
+# What a claimed row a success is settled on may have become since its
+# claim (its ``claimed_at`` unchanged, so not claimed again): delivered by
+# this very settle, whose commit's answer was lost (written again, the same);
+# failed or dead, taken back by the sweeper after the lease as a lost worker
+# (or then aged out, or discarded). The receiver has it: it is delivered,
+# not sent again or left dead.
+SETTLED_AFTER_CLAIM = (
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.DEAD,
+)
+
+
 def _relaxed_delivered(
     row: WebhookDelivery, values: dict[str, Any], running: str
-) -> int | None:
+) -> tuple[int, datetime | None] | None:
     """Settle a claimed delivery as delivered and end its endpoint's failing
-    streak, in one statement that commits without waiting for the disk (one
-    round trip). Returns how many rows were settled (0: the claim is gone,
-    nothing written); None (nothing done) off PostgreSQL or inside a
-    caller's transaction, whose commit it would relax too.
+    streak if it began before this attempt (``DeliveryRows.deliver``), in one
+    statement that commits without waiting for the disk (one round trip).
+    Returns how many rows were settled (0: the claim is gone, nothing
+    written) and when the endpoint was disabled for the streak it ended (or
+    None); None (nothing done) off PostgreSQL or inside a caller's
+    transaction, whose commit it would relax too.
 
     Only for a delivery's settle (and its claim, ``services.claim``): a
     commit lost in a database crash leaves the row pending or claimed, so it
     is sent again with the same ``webhook-id``, which receivers deduplicate;
     the row itself was made durably by the outbox subscriber."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if not relaxed_allowed():
         return None
     quote = connection.ops.quote_name
     meta, e_meta = WebhookDelivery._meta, WebhookEndpoint._meta
@@ -54,25 +75,58 @@ def _relaxed_delivered(
     def col(name: str) -> str:
         return quote(meta.get_field(name).column)
 
+    def e_col(name: str) -> str:
+        return f"{endpoints}.{quote(e_meta.get_field(name).column)}"
+
     sets = ", ".join(f"{col(k)} = %s" for k in values)
     since = quote(e_meta.get_field("failing_since").column)
     # Identifiers from the models, quoted; values are parameters. The
-    # endpoint's row is written (and locked) only if it has a streak, so
-    # successes to a healthy endpoint never queue on it.
+    # endpoint's row is written (and locked) only if it has a streak older
+    # than this attempt, so successes to a healthy endpoint never queue on it.
+    # Under this claim, see SETTLED_AFTER_CLAIM.
     sql = (
         f"WITH settled AS (UPDATE {table} SET {sets} "  # noqa: S608
         f"FROM {RELAXED_FROM} WHERE {table}.{quote(meta.pk.column)} = %s "
-        f"AND {table}.{col('status')} = %s AND {table}.{col('claimed_at')} = %s "
-        f"RETURNING {table}.{col('endpoint')} AS endpoint_id), "
+        f"AND {table}.{col('status')} IN (%s, %s, %s, %s) "
+        f"AND {table}.{col('claimed_at')} = %s "
+        f"RETURNING {table}.{col('endpoint')} AS endpoint_id, "
+        f"{table}.{col('claimed_at')} AS attempted_at), "
         f"streak AS (UPDATE {endpoints} SET {since} = NULL FROM settled "
-        f"WHERE {endpoints}.{quote(e_meta.pk.column)} = settled.endpoint_id "
-        f"AND {endpoints}.{since} IS NOT NULL) "
-        f"SELECT 1 FROM settled"
+        f"WHERE {e_col('id')} = settled.endpoint_id "
+        f"AND {endpoints}.{since} < settled.attempted_at "
+        f"RETURNING {e_col('enabled')}, {e_col('disabled_reason')}, "
+        f"{e_col('disabled_at')}) "
+        f"SELECT streak.{quote(e_meta.get_field('disabled_at').column)} "
+        f"FROM settled LEFT JOIN streak ON NOT streak."
+        f"{quote(e_meta.get_field('enabled').column)} AND streak."
+        f"{quote(e_meta.get_field('disabled_reason').column)} LIKE %s"
     )
-    params = [*values.values(), row.pk, running, row.claimed_at]
+    params = [*values.values(), row.pk, running, *SETTLED_AFTER_CLAIM]
+    params += [row.claimed_at, f"{STREAK_DISABLED_PREFIX}%"]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        found = cursor.fetchone()
+    return (0, None) if found is None else (1, found[0])
+
+
+def in_callers_transaction() -> bool:
+    """Whether statements run inside a transaction this code did not open
+    (atomic, or autocommit turned off by hand): its commit must not be
+    relaxed, nor its connection closed to retry (its work would be lost).
+    As ``integrations.client.call_rows.write_relaxed`` checks."""
+    if connection.in_atomic_block:
+        return True
+    # A thread that never connected is in autocommit unless the settings say
+    # otherwise: asking the connection would open one.
+    if connection.connection is None:
+        return not connection.settings_dict["AUTOCOMMIT"]
+    return not connection.get_autocommit()
+
+
+def relaxed_allowed() -> bool:
+    """Whether a relaxed statement (its own commit, not waiting for the
+    disk) may run: PostgreSQL, outside a caller's transaction."""
+    return connection.vendor == "postgresql" and not in_callers_transaction()
 
 
 @dataclass(frozen=True)
@@ -87,22 +141,98 @@ class DeliveryRows(LeasedRows):
         ).update(status=self.running, claimed_at=now, attempts=F("attempts") + 1)
         return updated == 1
 
-    def deliver(self, row: Any, **fields: Any) -> None:
+    def deliver(self, row: Any, **fields: Any) -> datetime | None:
         """Mark a claimed row delivered (and ``fields``) and end its
-        endpoint's failing streak, whoever began it (every failure committed
-        before it came first). Raises ClaimLost if the claim is gone (nothing
-        written)."""
+        endpoint's failing streak if it began before this attempt (the
+        claim): a failure committed meanwhile whose attempt began later may
+        have been answered after this success, so its streak stands (it
+        began at most an attempt's duration after the endpoint's last
+        success). Returns when the endpoint was disabled for the streak this
+        success ended (the failure that disabled it was settled while this
+        answer was on its way), else None. Raises ClaimLost if the claim is
+        gone (nothing written)."""
         values = {"status": DeliveryStatus.DELIVERED, "last_error": ""}
         values.update(next_attempt_at=None, **fields)
-        updated = _relaxed_delivered(row, values, self.running)
-        if updated is None:
-            with transaction.atomic():
-                self.finish(row, DeliveryStatus.DELIVERED, **fields)
-                WebhookEndpoint.objects.filter(
-                    pk=row.endpoint_id, failing_since__isnull=False
-                ).update(failing_since=None)
-        elif updated != 1:
+        settled = _relaxed_delivered(row, values, self.running)
+        if settled is not None:
+            updated, disabled_at = settled
+            if updated != 1:
+                raise ClaimLost
+            return disabled_at
+        with transaction.atomic():
+            claimed = self.model.objects.filter(
+                pk=row.pk,
+                claimed_at=row.claimed_at,
+                status__in=[self.running, *SETTLED_AFTER_CLAIM],
+            )
+            if claimed.update(**values) != 1:
+                raise ClaimLost
+            ended = WebhookEndpoint.objects.filter(
+                pk=row.endpoint_id, failing_since__lt=row.claimed_at
+            )
+            found = ended.select_for_update().values_list(
+                "enabled", "disabled_reason", "disabled_at"
+            )
+            for enabled, reason, disabled_at in found:
+                ended.update(failing_since=None)
+                if not enabled and reason.startswith(STREAK_DISABLED_PREFIX):
+                    return disabled_at
+        return None
+
+    def fail(
+        self,
+        row: Any,
+        exc: BaseException,
+        now: datetime,
+        *,
+        error_prefix: str = "",
+        require_claim: bool = False,
+        give_up: bool = True,
+        **fields: Any,
+    ) -> str:
+        """As ``LeasedRows.fail``; but a row in flight when staff discarded
+        its endpoint's waiting deliveries is ended as they were (dead), not
+        left for enabling to send (``end_if_discarded``)."""
+        error = f"{error_prefix}{describe_error(exc)}"
+        if self.end_if_discarded(row, error, require_claim=require_claim, **fields):
+            return self.dead
+        return super().fail(
+            row,
+            exc,
+            now,
+            error_prefix=error_prefix,
+            require_claim=require_claim,
+            give_up=give_up,
+            **fields,
+        )
+
+    def end_if_discarded(
+        self, row: Any, error: str, *, require_claim: bool = True, **fields: Any
+    ) -> bool:
+        """End a claimed row dead if staff discarded its endpoint's waiting
+        deliveries after the claim (it was in flight, so the discard left it):
+        True if so. The endpoint's row is locked to the caller's commit, so a
+        discard committing meanwhile finds this row waiting and ends it."""
+        with transaction.atomic():
+            # Locked whether discarded or not: a discard waits for this.
+            at, by = (
+                WebhookEndpoint.objects.select_for_update()
+                .filter(pk=row.endpoint_id)
+                .values_list("discarded_at", "discarded_by")
+                .first()
+            ) or (None, "")  # deleted: so is the row (the claim is gone)
+            if at is None or at < row.claimed_at:
+                return False
+            note = f"{DISCARDED_BY}{by} while the endpoint was disabled (in flight)"
+            updated = self.held(row).update(
+                status=self.dead,
+                next_attempt_at=None,
+                last_error=f"{note}; last: {error}",
+                **fields,
+            )
+        if require_claim and updated != 1:
             raise ClaimLost
+        return True
 
     def due(self, now: datetime, endpoint_ids: Collection[int] = ()) -> QuerySet:
         """Rows of these endpoints (the sweep's: enabled, breaker not forced

@@ -66,3 +66,25 @@ def test_fail_of_a_lost_claim_writes_nothing_and_says_so_only_when_asked():
         ROWS.fail(row, ValueError("no"), now, require_claim=True)
     row.refresh_from_db()
     assert (row.status, row.last_error) == (DeliveryStatus.DELIVERING, "")
+
+
+def test_fail_that_may_not_give_up_retries_a_row_out_of_attempts(settings):
+    settings.EVENT_MAX_ATTEMPTS = 1
+    settings.EVENT_RETRY_BASE_SECONDS = 30
+    now = timezone.now()
+    row = _claimed(now)
+
+    assert ROWS.fail(row, ValueError("no"), now, give_up=False) == "failed"
+    row.refresh_from_db()
+    assert row.status == DeliveryStatus.FAILED
+    assert row.next_attempt_at == now + timedelta(seconds=30)
+
+
+def test_the_error_kept_holds_no_nul(settings):
+    now = timezone.now()
+    row = _claimed(now)
+
+    ROWS.fail(row, ValueError("bad\x00byte"), now)
+
+    row.refresh_from_db()
+    assert row.last_error == "ValueError: bad\ufffdbyte"

@@ -91,3 +91,36 @@ def test_list_and_page_show_deliveries_paused_by_a_forced_open_breaker(
         page = admin_client.get(url).content.decode()
         assert "Paused since" in page
         assert "circuit breaker mode set to forced open by ops" in page
+
+
+def test_a_change_form_saved_after_a_410_keeps_the_disable_and_the_secret(
+    admin_client, receiver, make_endpoint, monkeypatch
+) -> None:
+    """The form's URL check (DNS) runs before the save: a 410 settled and a
+    secret rotated meanwhile stay; only what staff changed is written."""
+    endpoint, _ = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(410))
+    check = services.endpoint_check
+    rotated: list[str] = []
+
+    def check_while_a_410_arrives(*args):
+        check(*args)
+        _send_events(1)
+        rotated.append(services.endpoint_secret_rotate(endpoint=endpoint))
+
+    monkeypatch.setattr(services, "endpoint_check", check_while_a_410_arrives)
+    change = reverse(
+        "admin:storefront_hooks_webhookendpoint_change", args=[endpoint.pk]
+    )
+    form = {
+        "url": endpoint.url,
+        "description": "billing",
+        "event_types": "payment.*",
+        "mode": endpoint.mode,
+    }
+    assert admin_client.post(change, form).status_code == 302
+
+    endpoint.refresh_from_db()
+    assert endpoint.description == "billing"
+    assert endpoint.signing_secrets()[0] == rotated[0]
+    assert not endpoint.enabled and "410" in endpoint.disabled_reason

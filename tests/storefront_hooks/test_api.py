@@ -2,12 +2,15 @@
 disable/enable, validation errors in the API's error shape."""
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 
 from integrations.models import ProviderAccount
 from integrations.testing.faultserver import respond
+from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
+from storefront_hooks.services.deliveries import render_body
 from tests.factories import ApiKeyFactory
 from tests.storefront_hooks.conftest import HOOK_PATH
 
@@ -98,3 +101,35 @@ def test_delete_removes_the_endpoint_and_its_account(api, receiver) -> None:
     assert not WebhookEndpoint.objects.exists()
     assert not ProviderAccount.objects.filter(pk=endpoint.account_id).exists()
     assert api.get(f"{BASE}{created['id']}/").status_code == 404
+
+
+def test_a_patch_loaded_before_a_410_does_not_re_enable_the_endpoint(
+    api, receiver
+) -> None:
+    """The PATCH loads the endpoint, checks the URL (DNS), then saves: a 410
+    settled and a secret rotated meanwhile stay (not enabled=True, the old
+    streak or the old secret written back)."""
+    endpoint, _secret = services.endpoint_create(
+        url=receiver.url_for(HOOK_PATH), event_types=["payment.*"]
+    )
+    receiver.route("POST", HOOK_PATH, respond(410))
+    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
+    row = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="payment.captured", body=body
+    )
+    stale = WebhookEndpoint.objects.select_related("account").get(pk=endpoint.pk)
+
+    assert services.delivery_send(delivery_id=row.pk) == "failed"
+    new_secret = services.endpoint_secret_rotate(endpoint=endpoint)
+    services.endpoint_update(endpoint=stale, description="billing")
+
+    endpoint.refresh_from_db()
+    assert endpoint.description == stale.description == "billing"
+    seen = (
+        endpoint.signing_secrets()[0] == new_secret,
+        endpoint.enabled,
+        endpoint.disabled_reason,
+        endpoint.failing_since is None,
+    )
+    assert seen == (True, False, "The endpoint answered 410 Gone.", False)
+    assert not stale.enabled  # the caller's copy is the stored row

@@ -2,14 +2,18 @@
 failed deliveries, after a confirmation page, become dead (kept in the log), so
 enabling it sends none of them; enabled endpoints are left alone."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from integrations.events import event_emit
 from integrations.models import DeliveryStatus
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
+from storefront_hooks.services import deliveries
 from tests.storefront_hooks.conftest import HOOK_PATH
 
 pytestmark = pytest.mark.django_db
@@ -84,3 +88,76 @@ def test_enabled_endpoints_are_left_alone(admin_client, make_endpoint) -> None:
     assert row.status == DeliveryStatus.PENDING
     endpoint.refresh_from_db()
     assert services.endpoint_waiting_discard(endpoint=endpoint, actor="x") == 0
+
+
+def _disable_and_discard_during_post(monkeypatch, endpoint) -> None:
+    """Staff disable the endpoint and discard its waiting deliveries while a
+    worker's POST of one of them is on its way."""
+    post = deliveries.delivery_post
+
+    def post_while_staff_discard(endpoint_, delivery, *, timestamp):
+        services.endpoint_disable(endpoint=endpoint, reason="Disabled by ada.")
+        services.endpoint_waiting_discard(endpoint=endpoint, actor="ada")
+        return post(endpoint_, delivery, timestamp=timestamp)
+
+    monkeypatch.setattr(deliveries, "delivery_post", post_while_staff_discard)
+
+
+def test_a_delivery_failing_in_flight_during_a_discard_is_discarded_too(
+    receiver, make_endpoint, monkeypatch
+) -> None:
+    endpoint, _ = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(500), respond(200))
+    (row,) = _waiting(endpoint, 1)
+    _disable_and_discard_during_post(monkeypatch, endpoint)
+
+    assert services.delivery_send(delivery_id=row.pk) == DeliveryStatus.DEAD
+
+    row.refresh_from_db()
+    assert row.status == DeliveryStatus.DEAD and row.next_attempt_at is None
+    assert row.last_error.startswith("Discarded by ada while the endpoint was")
+    assert "HTTP 500" in row.last_error
+    # Enabling sends none of what was discarded.
+    assert services.endpoint_enable(endpoint=endpoint) == 0
+
+
+def test_a_delivery_in_flight_during_a_discard_then_lost_is_discarded(
+    receiver, make_endpoint, monkeypatch
+) -> None:
+    endpoint, _ = make_endpoint()
+    (row,) = _waiting(endpoint, 1)
+    start = timezone.now()
+    assert deliveries.delivery_claim(row.pk, start) is not None
+    services.endpoint_disable(endpoint=endpoint, reason="Disabled by ada.")
+    services.endpoint_waiting_discard(endpoint=endpoint, actor="ada")
+
+    services.deliveries_sweep(now=start + timedelta(seconds=121))
+
+    row.refresh_from_db()
+    assert row.status == DeliveryStatus.DEAD
+    assert services.endpoint_enable(endpoint=endpoint) == 0
+
+
+def test_a_delivery_succeeding_in_flight_during_a_discard_is_delivered(
+    receiver, make_endpoint, monkeypatch
+) -> None:
+    endpoint, _ = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200))
+    (row,) = _waiting(endpoint, 1)
+    _disable_and_discard_during_post(monkeypatch, endpoint)
+
+    assert services.delivery_send(delivery_id=row.pk) == DeliveryStatus.DELIVERED
+
+
+def test_a_delivery_sent_again_after_a_discard_is_not_discarded(
+    receiver, make_endpoint, monkeypatch
+) -> None:
+    endpoint, _ = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(500))
+    (row,) = _waiting(endpoint, 1)
+    services.endpoint_disable(endpoint=endpoint, reason="Disabled by ada.")
+    services.endpoint_waiting_discard(endpoint=endpoint, actor="ada")
+    services.endpoint_enable(endpoint=endpoint)
+    services.deliveries_resend(delivery_ids=[row.pk])
+
+    assert services.delivery_send(delivery_id=row.pk) == DeliveryStatus.FAILED
