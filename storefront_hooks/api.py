@@ -2,6 +2,7 @@
 (scope ``webhooks:manage``). Validate, call one service, render."""
 
 from django.db.models import QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
@@ -101,6 +102,8 @@ class EndpointDetailView(APIView):
             services.endpoint_update(endpoint=endpoint, **data)
         except services.EndpointInvalid as exc:
             raise _invalid(exc) from exc
+        except WebhookEndpoint.DoesNotExist:
+            raise Http404 from None  # deleted since it was loaded
         if enabled is True and not endpoint.enabled:
             services.endpoint_enable(endpoint=endpoint)
         elif enabled is False:

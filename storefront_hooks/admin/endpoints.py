@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -144,7 +144,10 @@ class WebhookEndpointAdmin(PublicIdSearchMixin, admin.ModelAdmin):
             # Only what staff changed, on the row as stored: a 410's disable,
             # the streak or a secret rotated since the page loaded stay.
             changed = {k: v for k, v in data.items() if k in form.changed_data}
-            services.endpoint_update(endpoint=obj, **changed)
+            try:
+                services.endpoint_update(endpoint=obj, **changed)
+            except WebhookEndpoint.DoesNotExist:
+                raise Http404("This endpoint was deleted meanwhile.") from None
             return
         endpoint, secret = services.endpoint_create(**data)
         obj.pk, obj.public_id = endpoint.pk, endpoint.public_id

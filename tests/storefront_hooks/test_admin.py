@@ -93,6 +93,31 @@ def test_list_and_page_show_deliveries_paused_by_a_forced_open_breaker(
         assert "circuit breaker mode set to forced open by ops" in page
 
 
+def test_a_change_form_saved_after_the_endpoint_was_deleted_is_a_404(
+    admin_client, make_endpoint, monkeypatch
+) -> None:
+    endpoint, _ = make_endpoint()
+    check = services.endpoint_check
+
+    def check_then_delete(*args):
+        check(*args)
+        services.endpoint_delete(endpoint=endpoint)
+
+    monkeypatch.setattr(services, "endpoint_check", check_then_delete)
+    change = reverse(
+        "admin:storefront_hooks_webhookendpoint_change", args=[endpoint.pk]
+    )
+    form = {
+        "url": endpoint.url,
+        "description": "billing",
+        "event_types": "payment.*",
+        "mode": endpoint.mode,
+    }
+    # (The delete here runs in the admin's own transaction, which the 404
+    # rolls back; another staff member's delete would stay.)
+    assert admin_client.post(change, form).status_code == 404
+
+
 def test_a_change_form_saved_after_a_410_keeps_the_disable_and_the_secret(
     admin_client, receiver, make_endpoint, monkeypatch
 ) -> None:

@@ -10,6 +10,7 @@ from integrations.models import ProviderAccount
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
+from storefront_hooks.services import endpoints as endpoints_module
 from storefront_hooks.services.deliveries import render_body
 from tests.factories import ApiKeyFactory
 from tests.storefront_hooks.conftest import HOOK_PATH
@@ -101,6 +102,30 @@ def test_delete_removes_the_endpoint_and_its_account(api, receiver) -> None:
     assert not WebhookEndpoint.objects.exists()
     assert not ProviderAccount.objects.filter(pk=endpoint.account_id).exists()
     assert api.get(f"{BASE}{created['id']}/").status_code == 404
+
+
+def test_a_patch_of_an_endpoint_deleted_meanwhile_is_a_404(
+    api, receiver, monkeypatch
+) -> None:
+    """Deleted between the PATCH's load and its locked save: 404, as for an
+    endpoint already gone."""
+    endpoint, _secret = services.endpoint_create(
+        url=receiver.url_for(HOOK_PATH), event_types=["payment.*"]
+    )
+    check = endpoints_module.endpoint_check
+
+    def check_then_delete(*args):
+        check(*args)
+        services.endpoint_delete(endpoint=endpoint)
+
+    monkeypatch.setattr(endpoints_module, "endpoint_check", check_then_delete)
+    response = api.patch(
+        f"{BASE}{endpoint.public_id}/",
+        {"description": "billing"},
+        format="json",
+    )
+    assert response.status_code == 404, response.content
+    assert response.json()["error"]["code"] == "not_found"
 
 
 def test_a_patch_loaded_before_a_410_does_not_re_enable_the_endpoint(
