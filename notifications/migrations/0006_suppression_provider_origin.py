@@ -109,5 +109,9 @@ class Migration(migrations.Migration):
             name='stream',
             field=models.CharField(blank=True, db_default='', default='', max_length=100),
         ),
-            migrations.RunPython(fill_provider_origin, migrations.RunPython.noop),
+            migrations.AddIndex(
+            model_name='suppression',
+            index=models.Index(condition=models.Q(('reactivated_at__isnull', False)), fields=['address', 'account', 'stream'], name='suppression_reactivated'),
+        ),
+        migrations.RunPython(fill_provider_origin, migrations.RunPython.noop),
     ]

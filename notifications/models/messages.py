@@ -225,6 +225,14 @@ class Suppression(models.Model):
                 name="suppression_one_active_per_address",
             )
         ]
+        indexes = [
+            # Every provider stop looks for a later reactivation of its list.
+            models.Index(
+                fields=["address", "account", "stream"],
+                condition=Q(reactivated_at__isnull=False),
+                name="suppression_reactivated",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.address} ({self.get_reason_display()})"
