@@ -3,7 +3,7 @@ and the sandbox provider's mailbox."""
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.utils import timezone
 
 from integrations.models import ProviderAccount, WebhookEvent
@@ -187,6 +187,34 @@ class Suppression(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_reason = models.TextField(blank=True, default="")
+    # A provider's stop: the account whose event it was (kept when its slug
+    # changes), the provider's list it is on (Postmark's message stream; ""
+    # when unknown or the provider has one) and the event's own time, so a
+    # reactivation lifts only its own list's stops, and only older ones.
+    account = models.ForeignKey(
+        ProviderAccount,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # db_default (here and below): the release before inserts without it
+    # while the migration has already run.
+    stream = models.CharField(max_length=100, blank=True, default="", db_default="")
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    # The provider's time of the reactivation that lifted it (or, on a row
+    # closed when made, of one that found nothing of its own to lift).
+    reactivated_at = models.DateTimeField(null=True, blank=True)
+    # Adds no stronger than this entry that came while it was active (our
+    # unsubscribe link, staff's stop, another account's event): each one's
+    # reason, source, account_id, stream and occurred_at. A provider's
+    # reactivation that lifts this entry makes the strongest of them active.
+    absorbed = models.JSONField(
+        default=list,
+        db_default=Value([], output_field=models.JSONField()),
+        blank=True,
+        encoder=DjangoJSONEncoder,
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -195,6 +223,14 @@ class Suppression(models.Model):
                 fields=["address"],
                 condition=Q(removed_at__isnull=True),
                 name="suppression_one_active_per_address",
+            )
+        ]
+        indexes = [
+            # Every provider stop looks for a later reactivation of its list.
+            models.Index(
+                fields=["address", "account", "stream"],
+                condition=Q(reactivated_at__isnull=False),
+                name="suppression_reactivated",
             )
         ]
 

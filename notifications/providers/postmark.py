@@ -350,7 +350,8 @@ def _stream_stop(
 
 def _dedupe_key(record: str, payload: Mapping[str, Any]) -> str:
     # Bounces and complaints have Postmark's own id; other records are one
-    # per message, recipient and time (a click also per link).
+    # per message, recipient and time (a click also per link, a subscription
+    # change also per stream and direction).
     if payload.get("ID") is not None:
         return f"{record}:{payload['ID']}"
     parts = [
@@ -360,6 +361,13 @@ def _dedupe_key(record: str, payload: Mapping[str, Any]) -> str:
         next((str(payload[t]) for t in _TIMES if payload.get(t)), ""),
         str(payload.get("OriginalLink", "")),
     ]
+    if record == "SubscriptionChange":
+        # Postmark's lists are per stream, and a stop and its reactivation
+        # may share a time: each is its own change.
+        parts += [
+            str(payload.get("MessageStream", "")),
+            str(payload.get("SuppressSending", "")),
+        ]
     return ":".join(parts)
 
 

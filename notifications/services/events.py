@@ -34,9 +34,10 @@ from notifications.providers.base import (
 from notifications.services.sending import EmailInvalid, email_address_check
 from notifications.services.suppressions import (
     REASON_RANK,
-    suppression_active,
+    ProviderOrigin,
     suppression_add,
-    suppression_remove,
+    suppression_provider_lift,
+    suppression_provider_stop,
 )
 
 logger = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ def email_event_apply(
         except IntegrityError:
             return False
         _move(locked, record)
-        _suppress(locked, record)
+        _suppress(locked, record, webhook)
     return True
 
 
@@ -188,8 +189,11 @@ def email_address_event_apply(
             extra={"webhook_event_id": webhook.pk, "event_type": str(record.type)},
         )
         return None
-    return suppression_add(
-        address=address, reason=reason, source=email_webhook_source(webhook)
+    return suppression_provider_stop(
+        address=address,
+        reason=reason,
+        source=email_webhook_source(webhook),
+        origin=_origin(record, webhook),
     )
 
 
@@ -199,32 +203,42 @@ def email_address_reactivate(
     """Lift the address's suppression when the provider lifted the stop that
     caused it (a ``reactivated`` record); the lifted entry, or None.
 
-    Only what this account's own events put here is lifted, and only from a
-    list of the same reach (``suppressed_for`` "unsubscribe": a list that
-    stops marketing mail only, Postmark's broadcast stream; else one that
-    stops all mail): our unsubscribe link, staff's entries here and other
-    accounts' events stay. Lifting restores an unsubscribe it had replaced
-    (``suppression_remove``)."""
+    Only what this account's own events put on the list reactivated (the
+    record's ``message_stream``; for an entry stored before lists were kept,
+    one of the same reach: ``suppressed_for`` "unsubscribe" for a list that
+    stops marketing mail only) is lifted, and only when it is not newer than
+    the reactivation; our unsubscribe link, staff's entries here and other
+    accounts' events stay, and one of them the lifted entry absorbed is
+    active after it (``suppression_provider_lift``)."""
     try:
         address = email_address_check(record.recipient)
     except EmailInvalid:
         return None
-    active = suppression_active(address)
-    if active is None or not _caused_by(active, webhook):
-        return None
-    marketing_list = record.suppressed_for == SuppressionReason.UNSUBSCRIBE
-    if (active.reason == SuppressionReason.UNSUBSCRIBE) != marketing_list:
-        return None
-    return suppression_remove(
+    return suppression_provider_lift(
         address=address,
+        origin=_origin(record, webhook),
+        marketing_only=record.suppressed_for == SuppressionReason.UNSUBSCRIBE,
         reason=f"reactivated at the provider ({email_webhook_source(webhook)})",
-        suppression_id=active.pk,
+        ours=lambda suppression: _caused_by(suppression, webhook),
+    )
+
+
+def _origin(record: EmailEventRecord, webhook: WebhookEvent) -> ProviderOrigin:
+    # The provider's list is in the record's details (Postmark's stream).
+    stream = record.details.get("message_stream")
+    return ProviderOrigin(
+        account_id=webhook.account_id,
+        stream=stream if isinstance(stream, str) else "",
+        occurred_at=record.occurred_at,
     )
 
 
 def _caused_by(suppression: Suppression, webhook: WebhookEvent) -> bool:
-    # Its source is a webhook of the account, or our message whose events
-    # came through the account's webhooks (email_event_apply's source).
+    if suppression.account_id is not None:
+        return suppression.account_id == webhook.account_id
+    # Stored before accounts were kept: its source is a webhook of the
+    # account, or our message whose events came through the account's
+    # webhooks (email_event_apply's source).
     if suppression.source.startswith(f"webhook:{webhook.account.slug}:"):
         return True
     return EmailEvent.objects.filter(
@@ -263,11 +277,22 @@ def email_webhook_source(webhook: WebhookEvent) -> str:
     return f"webhook:{webhook.account.slug}:{webhook.pk}"
 
 
-def _suppress(message: EmailMessage, record: EmailEventRecord) -> None:
+def _suppress(
+    message: EmailMessage, record: EmailEventRecord, webhook: WebhookEvent | None
+) -> None:
     reason = email_suppression_reason(record)
-    if reason is not None:
-        # Our own spelling of the address: the event's may be the provider's
-        # (an internationalised domain in punycode, another case).
+    if reason is None:
+        return
+    # Our own spelling of the address: the event's may be the provider's
+    # (an internationalised domain in punycode, another case).
+    if webhook is None:
         suppression_add(
             address=message.to_email, reason=reason, source=message.public_id
         )
+        return
+    suppression_provider_stop(
+        address=message.to_email,
+        reason=reason,
+        source=message.public_id,
+        origin=_origin(record, webhook),
+    )

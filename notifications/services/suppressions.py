@@ -6,13 +6,22 @@ still go).
 
 An address has one active entry. A stronger reason replaces a weaker one
 (a hard bounce after an unsubscribe): the old row is closed, kept as
-history, and a new one inserted; a weaker or equal reason changes nothing.
+history, and a new one inserted; a weaker or equal reason is recorded on the
+active entry (``absorbed``), which stays. A provider's reactivation lifts
+only its own stops (``suppression_provider_lift``), in the provider's time
+order, and makes the strongest absorbed entry of another cause active again.
 """
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from notifications.models import Suppression, SuppressionReason, normalise_address
 from notifications.providers.base import EmailCategory
@@ -59,18 +68,48 @@ def suppression_blocks(address: str, category: str) -> Suppression | None:
     return found
 
 
+@dataclass(frozen=True)
+class ProviderOrigin:
+    """Where a provider's stop or reactivation happened: the account whose
+    event it was, the provider's list (Postmark's message stream; "" when
+    the event names none) and the event's own time (None: unknown)."""
+
+    account_id: int
+    stream: str = ""
+    occurred_at: datetime | None = None
+
+
 def suppression_add(*, address: str, reason: str, source: str = "") -> Suppression:
     """Suppress ``address`` for ``reason``; the active entry afterwards (the
-    one there already, when it is as strong). Safe against a concurrent add
-    for the same address: the unique active entry decides, and the loser
-    looks again."""
+    one there already, when it is as strong: this add is then recorded on
+    it). Safe against a concurrent add for the same address: the unique
+    active entry decides, and the loser looks again."""
+    found = _add(address, reason, source, None)
+    if found is None:  # only a provider's stale stop is refused
+        raise RuntimeError("suppression could not be stored")
+    return found
+
+
+def suppression_provider_stop(
+    *, address: str, reason: str, source: str, origin: ProviderOrigin
+) -> Suppression | None:
+    """``suppression_add`` for a provider's stop on one of its lists; None,
+    storing nothing, when that account reactivated the address on that list
+    at or after the stop's time (webhooks arrive in any order: a retried
+    10:00 stop after the 11:00 reactivation is over)."""
+    return _add(address, reason, source, origin)
+
+
+def _add(
+    address: str, reason: str, source: str, origin: ProviderOrigin | None
+) -> Suppression | None:
     if reason not in REASON_RANK:
         raise ValueError(f"Unknown suppression reason: {reason!r}")
     address = normalise_address(address)
     for _ in range(_ADD_TRIES):
         try:
             with transaction.atomic():
-                return _add_once(address, reason, source[:255])
+                return _add_once(address, reason, source[:255], origin)
         except IntegrityError:
             # Another add inserted the active entry after we looked.
             continue
@@ -80,7 +119,9 @@ def suppression_add(*, address: str, reason: str, source: str = "") -> Suppressi
     return found
 
 
-def _add_once(address: str, reason: str, source: str) -> Suppression:
+def _add_once(
+    address: str, reason: str, source: str, origin: ProviderOrigin | None
+) -> Suppression | None:
     # The lock makes a concurrent stronger add wait, then find this row
     # closed (no longer active) and insert after ours.
     existing = (
@@ -88,13 +129,21 @@ def _add_once(address: str, reason: str, source: str) -> Suppression:
         .filter(address=address, removed_at__isnull=True)
         .first()
     )
+    if origin is not None and _reactivated_since(address, origin):
+        logger.info(
+            "provider stop older than its reactivation ignored",
+            extra={"account_id": origin.account_id, "stream": origin.stream},
+        )
+        return None
+    entry = _entry(reason, source, origin)
     if existing is not None:
         if REASON_RANK[reason] <= REASON_RANK.get(existing.reason, 1):
+            _absorb(existing, entry)
             return existing
         existing.removed_at = timezone.now()
         existing.removed_reason = f"replaced by {reason} ({source or 'no source'})"
         existing.save(update_fields=["removed_at", "removed_reason"])
-    created = Suppression.objects.create(address=address, reason=reason, source=source)
+    created = _insert(address, entry)
     logger.info(
         "address suppressed",
         extra={
@@ -106,13 +155,73 @@ def _add_once(address: str, reason: str, source: str) -> Suppression:
     return created
 
 
+def _reactivated_since(address: str, origin: ProviderOrigin) -> bool:
+    if origin.occurred_at is None:
+        return False
+    return Suppression.objects.filter(
+        address=address,
+        account_id=origin.account_id,
+        stream=origin.stream,
+        reactivated_at__gte=origin.occurred_at,
+    ).exists()
+
+
+def _entry(reason: str, source: str, origin: ProviderOrigin | None) -> dict[str, Any]:
+    # One add, as kept on the entry that absorbed it (JSON: the time as text).
+    at = origin.occurred_at if origin is not None else None
+    return {
+        "reason": reason,
+        "source": source,
+        "account_id": origin.account_id if origin is not None else None,
+        "stream": origin.stream if origin is not None else "",
+        "occurred_at": at.isoformat() if at is not None else None,
+    }
+
+
+def _same_cause(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    # A provider's list is one cause whatever its events' ids; else the source.
+    if a["account_id"] is not None or b["account_id"] is not None:
+        keys = ("reason", "account_id", "stream")
+    else:
+        keys = ("reason", "source")
+    return all(a[k] == b[k] for k in keys)
+
+
+def _absorb(existing: Suppression, entry: dict[str, Any]) -> None:
+    """Record ``entry`` on the active ``existing``: one per cause, the
+    latest (a link clicked twice, a stop repeated by the provider)."""
+    kept = [e for e in existing.absorbed if not _same_cause(e, entry)]
+    existing.absorbed = [*kept, entry]
+    existing.save(update_fields=["absorbed"])
+    logger.info(
+        "suppression absorbed by the active entry",
+        extra={"reason": entry["reason"], "suppression_id": existing.pk},
+    )
+
+
+def _insert(
+    address: str, entry: dict[str, Any], absorbed: list[dict[str, Any]] | None = None
+) -> Suppression:
+    at = entry.get("occurred_at")
+    return Suppression.objects.create(
+        address=address,
+        reason=entry["reason"],
+        source=entry["source"],
+        account_id=entry.get("account_id"),
+        stream=entry.get("stream") or "",
+        occurred_at=parse_datetime(at) if at else None,
+        absorbed=absorbed or [],
+    )
+
+
 def suppression_remove(
     *, address: str, reason: str, suppression_id: int | None = None
 ) -> Suppression | None:
     """Lift the active suppression of ``address``, keeping why; None if none
     (or, given ``suppression_id``, if the active entry is another by now).
-    The customer's unsubscribe a stronger entry replaced is active again:
-    lifting a bounce never resumes marketing mail to someone who opted out."""
+    The customer's unsubscribe a stronger entry replaced or absorbed is
+    active again: lifting a bounce never resumes marketing mail to someone
+    who opted out."""
     if not reason.strip():
         raise ValueError("A reason is required to remove a suppression.")
     address = normalise_address(address)
@@ -124,10 +233,8 @@ def suppression_remove(
         )
         if found is None or suppression_id not in (None, found.pk):
             return None
-        found.removed_at = timezone.now()
-        found.removed_reason = reason.strip()
-        found.save(update_fields=["removed_at", "removed_reason"])
-        restored = _unsubscribe_restore(address, found)
+        _lift(found, reason.strip())
+        restored = _restore(address, found, _customer_opt_out(found))
     logger.info(
         "suppression removed",
         extra={
@@ -136,6 +243,169 @@ def suppression_remove(
         },
     )
     return found
+
+
+def suppression_provider_lift(
+    *,
+    address: str,
+    origin: ProviderOrigin,
+    marketing_only: bool,
+    reason: str,
+    ours: Callable[[Suppression], bool],
+) -> Suppression | None:
+    """Lift the active suppression of ``address`` when the provider lifted
+    the stop that caused it: ``origin``'s account reactivated the address on
+    its list ``origin.stream`` at ``origin.occurred_at``. The lifted entry,
+    or None.
+
+    Lifted only when ``ours`` (this account's event caused it), on that list
+    (a row stored before lists were kept, by reach: ``marketing_only`` for
+    a list that stops marketing mail only) and not newer than the
+    reactivation. The strongest entry it absorbed from another cause is
+    active after it (our unsubscribe link, staff's stop, another account's
+    complaint), else the unsubscribe it had replaced. Recorded either way
+    (``reactivated_at``), so a stop of that list older than it that arrives
+    later is ignored (``suppression_provider_stop``)."""
+    address = normalise_address(address)
+
+    def lifted_by_it(entry: dict[str, Any]) -> bool:
+        # An absorbed add names no account unless a provider's stop made it.
+        return entry["account_id"] == origin.account_id and _on_list(
+            entry, origin, marketing_only
+        )
+
+    with transaction.atomic():
+        active = (
+            Suppression.objects.select_for_update()
+            .filter(address=address, removed_at__isnull=True)
+            .first()
+        )
+        if (
+            active is None
+            or not ours(active)
+            or not _on_list(_as_entry(active), origin, marketing_only)
+        ):
+            if active is not None:
+                _absorbed_drop(active, lifted_by_it)
+            _note_reactivation(address, origin, marketing_only, reason)
+            return None
+        # A row stored before lists were kept learns whose list it was on.
+        active.account_id = active.account_id or origin.account_id
+        active.stream = active.stream or origin.stream
+        active.reactivated_at = origin.occurred_at
+        _lift(active, reason)
+        restored = _restore(address, active, lambda e: not lifted_by_it(e))
+    logger.info(
+        "suppression lifted by the provider",
+        extra={
+            "suppression_id": active.pk,
+            "restored_id": restored.pk if restored is not None else None,
+        },
+    )
+    return active
+
+
+def _absorbed_drop(
+    active: Suppression, lifted: Callable[[dict[str, Any]], bool]
+) -> None:
+    # The reactivation's own stops that another entry absorbed are over.
+    kept = [e for e in active.absorbed if not lifted(e)]
+    if kept != active.absorbed:
+        active.absorbed = kept
+        active.save(update_fields=["absorbed"])
+
+
+def _lift(found: Suppression, reason: str) -> None:
+    found.removed_at = timezone.now()
+    found.removed_reason = reason
+    found.save(
+        update_fields=[
+            "removed_at",
+            "removed_reason",
+            "reactivated_at",
+            "account_id",
+            "stream",
+        ]
+    )
+
+
+def _as_entry(row: Suppression) -> dict[str, Any]:
+    at = row.occurred_at
+    return {
+        "reason": row.reason,
+        "source": row.source,
+        "account_id": row.account_id,
+        "stream": row.stream,
+        "occurred_at": at.isoformat() if at is not None else None,
+    }
+
+
+def _on_list(
+    entry: dict[str, Any], origin: ProviderOrigin, marketing_only: bool
+) -> bool:
+    """Whether the stop ``entry`` records, of ``origin``'s account, is one
+    ``origin``'s reactivation lifts: on its list, and not newer."""
+    if entry["stream"]:
+        if entry["stream"] != origin.stream:
+            return False
+    elif marketing_only and entry["reason"] != SuppressionReason.UNSUBSCRIBE:
+        # Stored before lists were kept: a list of marketing mail only held
+        # no stop of all mail. The transactional list held any (the release
+        # before stored its recipient's unsubscribe as "unsubscribe").
+        return False
+    at = parse_datetime(entry["occurred_at"]) if entry["occurred_at"] else None
+    # A stop newer than the reactivation is one the provider still holds.
+    return at is None or origin.occurred_at is None or at <= origin.occurred_at
+
+
+def _note_reactivation(
+    address: str, origin: ProviderOrigin, marketing_only: bool, reason: str
+) -> None:
+    # A row closed when made: the reactivation's time for a stop of that
+    # list that arrives after it. No one's stop, so nothing restores it.
+    if origin.occurred_at is None:
+        return
+    now = timezone.now()
+    Suppression.objects.create(
+        address=address,
+        reason=(
+            SuppressionReason.UNSUBSCRIBE
+            if marketing_only
+            else SuppressionReason.DEACTIVATED
+        ),
+        source=reason[:255],
+        account_id=origin.account_id,
+        stream=origin.stream,
+        reactivated_at=origin.occurred_at,
+        created_at=now,
+        removed_at=now,
+        removed_reason=f"{reason}; nothing of its was active here",
+    )
+
+
+def _customer_opt_out(lifted: Suppression) -> Callable[[dict[str, Any]], bool]:
+    # Lifting an unsubscribe (a resubscribe) ends the opt-out; lifting a
+    # stronger entry keeps the customer's.
+    def keep(entry: dict[str, Any]) -> bool:
+        return (
+            lifted.reason != SuppressionReason.UNSUBSCRIBE
+            and entry["reason"] == SuppressionReason.UNSUBSCRIBE
+        )
+
+    return keep
+
+
+def _restore(
+    address: str, lifted: Suppression, keep: Callable[[dict[str, Any]], bool]
+) -> Suppression | None:
+    """The strongest entry ``lifted`` absorbed that ``keep`` keeps (the
+    first of equals) active again, with the other kept ones absorbed; else
+    the unsubscribe ``lifted`` had replaced."""
+    kept = [e for e in lifted.absorbed if keep(e)]
+    if not kept:
+        return _unsubscribe_restore(address, lifted)
+    best = max(kept, key=lambda e: REASON_RANK.get(e["reason"], 1))
+    return _insert(address, best, [e for e in kept if e is not best])
 
 
 # How a row closed without anyone lifting it says so (suppression_add, and
@@ -153,24 +423,25 @@ def _unsubscribe_restore(address: str, lifted: Suppression) -> Suppression | Non
             address=address, reason=SuppressionReason.UNSUBSCRIBE
         )
         .exclude(pk=lifted.pk)
+        # A reactivation's note (closed when made) is no one's unsubscribe.
+        .exclude(removed_at=F("created_at"))
         .order_by("-pk")
         .first()
     )
     if latest is None or not latest.removed_reason.startswith(_SUPERSEDED):
         return None
-    return Suppression.objects.create(
-        address=address,
-        reason=SuppressionReason.UNSUBSCRIBE,
-        source=latest.source,
-    )
+    return _insert(address, _as_entry(latest), latest.absorbed)
 
 
 __all__ = [
     "REASON_RANK",
+    "ProviderOrigin",
     "SuppressionReason",
     "suppression_active",
     "suppression_add",
     "suppression_blocks",
+    "suppression_provider_lift",
+    "suppression_provider_stop",
     "suppression_reason_blocks",
     "suppression_remove",
 ]

@@ -282,3 +282,27 @@ def test_a_provider_event_for_an_emoji_domain_stops_mail_to_its_unicode_spelling
 
     assert message.status == EmailStatus.SUPPRESSED
     assert suppression_blocks("A@I❤.ws", "transactional") is not None
+
+
+def test_lifting_a_bounce_keeps_an_unsubscribe_made_after_it() -> None:
+    # The opt-out came while the bounce was active: recorded on it, it is
+    # the customer's all the same.
+    bounce = suppression_add(address="ada@example.com", reason="hard_bounce")
+    assert (
+        suppression_add(address="ada@example.com", reason="unsubscribe", source="link")
+        == bounce
+    )
+
+    suppression_remove(address="ada@example.com", reason="mailbox fixed")
+
+    kept = suppression_blocks("ada@example.com", "marketing")
+    assert kept is not None and (kept.reason, kept.source) == ("unsubscribe", "link")
+    assert suppression_blocks("ada@example.com", "transactional") is None
+
+
+def test_lifting_an_unsubscribe_ends_the_opt_outs_it_absorbed() -> None:
+    # A resubscribe is the customer's latest word, however often they opted out.
+    suppression_add(address="ada@example.com", reason="unsubscribe", source="link")
+    suppression_add(address="ada@example.com", reason="unsubscribe", source="api")
+    suppression_remove(address="ada@example.com", reason="resubscribed")
+    assert suppression_active("ada@example.com") is None
