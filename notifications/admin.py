@@ -113,6 +113,11 @@ class EmailMessageAdmin(
                 )
 
 
+# Where a provider's stop came from, and the adds it absorbed: what decides
+# whether that provider's reactivation lifts it.
+_PROVIDER_ORIGIN = ("account", "stream", "occurred_at", "reactivated_at", "absorbed")
+
+
 @admin.register(Suppression)
 class SuppressionAdmin(AddressSearchMixin, admin.ModelAdmin):
     list_display = ("address", "reason", "source", "created_at", "removed_at")
@@ -137,6 +142,7 @@ class SuppressionAdmin(AddressSearchMixin, admin.ModelAdmin):
             "created_at",
             "removed_at",
             "removed_reason",
+            *_PROVIDER_ORIGIN,
         ]
 
     def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
@@ -149,7 +155,14 @@ class SuppressionAdmin(AddressSearchMixin, admin.ModelAdmin):
         if obj is None:
             return ["source"]
         # What a suppression says is history; only removal changes it.
-        fixed = ["address", "reason", "source", "created_at", "removed_at"]
+        fixed = [
+            "address",
+            "reason",
+            "source",
+            "created_at",
+            "removed_at",
+            *_PROVIDER_ORIGIN,
+        ]
         return fixed + (["removed_reason"] if obj.removed_at else [])
 
     def save_model(self, request, obj, form, change) -> None:

@@ -60,6 +60,17 @@ def test_staff_add_and_remove_a_suppression(staff) -> None:
     assert item.removed_at is not None and item.removed_reason
 
 
+def test_a_suppression_page_shows_where_a_providers_stop_came_from(staff) -> None:
+    item = suppression_add(address="dee@example.com", reason="complaint", source="t")
+    suppression_add(address="dee@example.com", reason="unsubscribe", source="link")
+    Suppression.objects.filter(pk=item.pk).update(stream="outbound")
+    page = staff.get(f"/admin/notifications/suppression/{item.pk}/change/")
+    text = page.content.decode()
+    for label in ("Stream", "Occurred at", "Reactivated at", "Absorbed"):
+        assert label in text, label
+    assert "outbound" in text and "link" in text  # the absorbed unsubscribe
+
+
 def test_a_reason_on_the_change_form_removes_a_suppression(staff) -> None:
     item = suppression_add(address="cy@example.com", reason="complaint", source="t")
     url = f"/admin/notifications/suppression/{item.pk}/change/"
