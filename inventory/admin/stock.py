@@ -114,7 +114,8 @@ class LocationAdmin(admin.ModelAdmin):
         posted = {}
         for key, value in request.POST.items():
             match = row.fullmatch(key)
-            if match is None or not (value.isascii() and value.isdigit()):
+            # Not an id a bigint holds: no row, the form reports it.
+            if match is None or not re.fullmatch(r"[0-9]{1,18}", value):
                 continue
             name = f"{prefix}-{match[1]}-active"
             posted[int(value)] = checkbox.value_from_datadict(
