@@ -3,11 +3,14 @@ by services (reservations, syncs): the stock page edits nothing but the low
 threshold (saved through a service too), and reservations are read-only
 with a release action."""
 
+import re
+
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Now
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
@@ -70,16 +73,55 @@ class LocationAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: Location, form: forms.ModelForm, change: bool
     ) -> None:
-        # Switching a location on or off changes what the storefront may
-        # sell: the service announces it (the list's editable column too).
-        active = obj.active
-        if change and "active" in form.changed_data:
-            obj.active = not active
-        super().save_model(request, obj, form, change)
-        if obj.active != active:
+        if not change:
+            super().save_model(request, obj, form, change)  # no levels yet
+            return
+        # Only the columns staff changed: a whole-row save writes back what
+        # this page read, e.g. ``active`` from before another's switch,
+        # leaving the location and its levels' flag apart. ``active`` goes
+        # through the service, which announces the switch (the list too).
+        columns = {field.name for field in obj._meta.concrete_fields}
+        changed = [name for name in form.changed_data if name in columns]
+        if written := [name for name in changed if name != "active"]:
+            obj.save(update_fields=written)
+        if "active" in changed:
             obj.active = services.location_active_set(
-                location_id=obj.pk, active=active
+                location_id=obj.pk, active=obj.active
             ).active
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        # The list saves its changed rows in one transaction in the list's
+        # order (priority): lock them all first in the order every writer
+        # keeps (locations by id, then the levels of those switched by pk),
+        # or a sync page or a checkout spanning two of them deadlocks it.
+        saving = request.method == "POST" and "_save" in request.POST
+        if not (saving and self.list_editable and self.has_change_permission(request)):
+            return super().changelist_view(request, extra_context)
+        with transaction.atomic():
+            services.locations_lock(self._posted_active(request))
+            return super().changelist_view(request, extra_context)
+
+    def _posted_active(self, request: HttpRequest) -> dict[int, bool]:
+        """The ``active`` posted for each row of the list, by location id,
+        read as the list's own forms read it (rows of bad ids left out:
+        their form fails)."""
+        formset = self.get_changelist_formset(request)
+        prefix = formset.get_default_prefix()
+        checkbox = formset.form.base_fields["active"].widget
+        row = re.compile(rf"{re.escape(prefix)}-(\d+)-id")
+        posted = {}
+        for key, value in request.POST.items():
+            match = row.fullmatch(key)
+            # Not an id a bigint holds: no row, the form reports it.
+            if match is None or not re.fullmatch(r"[0-9]{1,18}", value):
+                continue
+            name = f"{prefix}-{match[1]}-active"
+            posted[int(value)] = checkbox.value_from_datadict(
+                request.POST, request.FILES, name
+            )
+        return posted
 
 
 class ReservedFilter(admin.SimpleListFilter):

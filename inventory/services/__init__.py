@@ -26,6 +26,7 @@ from inventory.services.levels import (
     expired_holds,
     levels_refresh,
     location_active_set,
+    locations_lock,
     stock_level_threshold_set,
     stock_state,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "known_skus",
     "levels_refresh",
     "location_active_set",
+    "locations_lock",
     "purchase_order_refresh",
     "purchase_order_send",
     "purchase_orders_draft",

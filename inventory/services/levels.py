@@ -4,7 +4,7 @@ the state a level is in (in stock, low, out of stock, oversold), the
 and staff's low threshold, which moves that state too."""
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from django.db import transaction
@@ -166,6 +166,9 @@ def location_active_set(*, location_id: int, active: bool) -> Location:
         if location is None:
             raise InventoryError("No such location.", code="not_found")
         if location.active == active:
+            # Already so; but levels left with the other flag (a switch made
+            # by a whole-row save) take nothing or too much: repair them.
+            _flags_repair(location)
             return location
         location.active = active
         location.save(update_fields=["active"])
@@ -180,6 +183,49 @@ def location_active_set(*, location_id: int, active: bool) -> Location:
         "location switched", extra={"location": location.code, "active": active}
     )
     return location
+
+
+def _flags_repair(location: Location) -> None:
+    """Set ``location_active`` on the location's levels that disagree with
+    it, under their locks (the location's is held). Nothing is announced:
+    ``level_announce`` has always gone by the location's own ``active``."""
+    stale = StockLevel.objects.filter(location=location).exclude(
+        location_active=location.active
+    )
+    ids = list(stale.values_list("pk", flat=True))
+    if not ids:
+        return
+    lock_rows(StockLevel, ids, of=("self",))
+    repaired = stale.filter(pk__in=ids).update(location_active=location.active)
+    logger.warning(
+        "location levels flag repaired",
+        extra={"location": location.code, "levels": repaired},
+    )
+
+
+def locations_lock(active_by_id: Mapping[int, bool]) -> dict[int, Location]:
+    """Lock, for a save of several locations in one transaction (staff's
+    list), the locations (``FOR NO KEY UPDATE``, id order) and then, in one
+    pk-ordered lock, the levels of those whose ``active`` differs from the
+    one wanted (``active_by_id``: what the save may switch). That is the
+    order every writer keeps (locations by id, then levels by pk): saved
+    row by row in the list's order, each ``location_active_set`` locking
+    its own levels, two switches held levels out of pk order against a
+    checkout spanning both, and the rows out of id order against a sync
+    page. Must run inside ``transaction.atomic()``; returns them by id."""
+    locations = {
+        location.pk: location
+        for location in Location.objects.select_for_update(no_key=True)
+        .filter(pk__in=list(active_by_id))
+        .order_by("pk")
+    }
+    switching = [pk for pk, loc in locations.items() if loc.active != active_by_id[pk]]
+    if switching:
+        ids = StockLevel.objects.filter(location_id__in=switching).values_list(
+            "pk", flat=True
+        )
+        lock_rows(StockLevel, list(ids), of=("self",))
+    return locations
 
 
 def _level_switched(level: StockLevel, *, active: bool, expired: dict) -> None:

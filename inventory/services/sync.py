@@ -25,7 +25,7 @@ from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -62,6 +62,9 @@ SYNC_TASK = "inventory.tasks.run_sync"
 # started) is given up by the next start: resuming it failed.
 STALE_AFTER = timedelta(hours=1)
 OPEN = (SyncStatus.QUEUED, SyncStatus.RUNNING)
+# A page's transaction is tried this often when chosen as a deadlock's victim.
+PAGE_TRIES = 3
+DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
 _PAGE_FIELDS = [
     "pages",
     "items_seen",
@@ -367,6 +370,33 @@ def _ask(
 
 
 def _page_save(
+    run: SyncRun,
+    page: StockLevelPage | None,
+    window: tuple[datetime, datetime],
+    position: SyncPosition,
+) -> None:
+    """``_page_apply``, again when PostgreSQL made its transaction a
+    deadlock's victim (rolled back whole; the page's answer still holds):
+    one staff or ERP write crossing it fails neither the page nor the run.
+    Past PAGE_TRIES the run ends failed as before: a lock order is broken."""
+    counters = {name: getattr(run, name) for name in (*_PAGE_FIELDS, "high_water")}
+    for attempt in range(1, PAGE_TRIES + 1):
+        try:
+            _page_apply(run, page, window, position)
+            return
+        except OperationalError as exc:
+            cause = exc.__cause__
+            if attempt == PAGE_TRIES or getattr(cause, "sqlstate", "") != DEADLOCK:
+                raise
+        for name, value in counters.items():
+            setattr(run, name, value)  # as before the rolled back try
+        logger.warning(
+            "inventory sync page deadlocked; applied again",
+            extra={"run": run.pk, "attempt": attempt},
+        )
+
+
+def _page_apply(
     run: SyncRun,
     page: StockLevelPage | None,
     window: tuple[datetime, datetime],

@@ -278,3 +278,21 @@ def test_sync_runs_list_counts_every_owed_page_that_keeps_failing(admin_client):
     listing = admin_client.get(reverse("admin:inventory_syncrun_changelist"))
 
     assert "2 (2 keep failing)" in listing.content.decode()
+
+
+def test_saving_the_location_list_with_a_bad_row_id_changes_nothing(admin_client):
+    location = Location.objects.create(code="EAST", active=True, priority=1)
+    for bad in ["99999999999999999999999", "x", str(location.pk + 1000)]:
+        response = admin_client.post(
+            reverse("admin:inventory_location_changelist"),
+            {
+                "form-TOTAL_FORMS": "1",
+                "form-INITIAL_FORMS": "1",
+                "form-0-id": bad,
+                "form-0-priority": "5",
+                "_save": "Save",
+            },
+        )
+        assert response.status_code == 200, bad  # the list again, with the error
+    location.refresh_from_db()
+    assert (location.priority, location.active) == (1, True)

@@ -3,17 +3,26 @@ racing for the last units never oversell, and multi-line reservations in
 opposite SKU order never deadlock."""
 
 import contextlib
+import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connections
+from django.db import connection, connections, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
+from integrations import events as events_module
 from inventory import services
-from inventory.models import Location, Reservation, StockLevel, SyncRun
+from inventory.models import (
+    Location,
+    Reservation,
+    ReservationLine,
+    StockLevel,
+    SyncRun,
+)
 from inventory.providers.base import StockLevelRecord
 from inventory.services import InsufficientStock, LineRequest, apply_pg
 from inventory.services import levels as levels_module
@@ -361,3 +370,171 @@ def test_a_level_a_sync_page_creates_during_a_disable_is_created_disabled(
         "S1": False,
         "S2": False,
     }
+
+
+def test_a_level_a_sync_page_creates_during_an_enable_is_created_enabled(
+    monkeypatch,
+):
+    """The other way round: the page holds its location (shared) with the
+    level to create when staff press Enable; the switch waits for the page,
+    then flags every level there, the new one too, and it sells."""
+    location = LocationFactory(code="EAST", active=False)
+    StockLevelFactory(sku="A", location=location, on_hand=10, low_threshold=0)
+    real, locked = apply_pg._lock_existing, threading.Event()
+
+    def pause(keys):
+        found = real(keys)
+        locked.set()
+        time.sleep(1.0)  # staff press Enable meanwhile
+        return found
+
+    monkeypatch.setattr(apply_pg, "_lock_existing", pause)
+    now = timezone.now()
+
+    def page() -> None:
+        try:
+            services.stock_levels_apply(
+                account=None, records=[StockLevelRecord("B", "EAST", 9, now)], now=now
+            )
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=page)
+    thread.start()
+    locked.wait(10)
+    try:
+        services.location_active_set(location_id=location.pk, active=True)
+    finally:
+        thread.join(10)
+    assert dict(StockLevel.objects.values_list("sku", "location_active")) == {
+        "A": True,
+        "B": True,
+    }
+    services.reservation_create(order_id="o", lines=[LineRequest("B", 9)])
+
+
+# Refuses, at its commit, a reservation line committed at an inactive
+# location: what the flag on the levels exists to prevent.
+NO_LINE_AT_AN_INACTIVE_LOCATION = """
+CREATE OR REPLACE FUNCTION test_no_line_at_an_inactive_location() RETURNS trigger
+AS $$ BEGIN
+  IF NOT (SELECT active FROM inventory_location WHERE id = NEW.location_id) THEN
+    RAISE EXCEPTION 'line % committed at an inactive location', NEW.id;
+  END IF;
+  RETURN NULL;
+END $$ LANGUAGE plpgsql;
+CREATE CONSTRAINT TRIGGER test_no_line_at_an_inactive_location
+  AFTER INSERT ON inventory_reservationline DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW EXECUTE FUNCTION test_no_line_at_an_inactive_location();
+"""
+DROP_THE_TRIGGER = (
+    "DROP TRIGGER test_no_line_at_an_inactive_location ON inventory_reservationline;"
+    "DROP FUNCTION test_no_line_at_an_inactive_location();"
+)
+
+
+@pytest.fixture
+def no_line_at_an_inactive_location() -> Iterator[None]:
+    with connection.cursor() as cursor:
+        cursor.execute(NO_LINE_AT_AN_INACTIVE_LOCATION)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(DROP_THE_TRIGGER)
+
+
+def _for_two_seconds(work: Callable[[random.Random], None], failures: list) -> Callable:
+    stop = time.monotonic() + 2
+
+    def run() -> None:
+        rnd = random.Random(threading.get_ident())
+        try:
+            while time.monotonic() < stop:
+                try:
+                    work(rnd)
+                except InsufficientStock:
+                    pass
+                except Exception as exc:  # what the test looks for
+                    failures.append(repr(exc)[:300])
+        finally:
+            connections.close_all()
+
+    return run
+
+
+def test_checkouts_releases_switches_and_sync_pages_at_once(
+    monkeypatch, no_line_at_an_inactive_location
+):
+    """Two seconds of everything at two locations: checkouts (some released
+    at once), Disable / Enable one at a time and both in one transaction as
+    the location list saves them (in either list order), sync pages creating
+    levels. No deadlock or other error, no line committed at an inactive
+    location, every level's flag its location's, ``reserved`` its holds."""
+    monkeypatch.setattr(events_module, "_enqueue", lambda *args, **kwargs: None)
+    east = LocationFactory(code="EAST", active=True, priority=1)
+    west = LocationFactory(code="WEST", active=True, priority=2)
+    skus = [f"S{n}" for n in range(6)]
+    for sku in skus:
+        StockLevelFactory(sku=sku, location=east, on_hand=1000, low_threshold=5)
+        StockLevelFactory(sku=sku, location=west, on_hand=1000, low_threshold=5)
+
+    def checkout(rnd: random.Random) -> None:
+        where = rnd.choice(["", "", "EAST"])
+        lines = [
+            LineRequest(sku, rnd.randint(1, 3), where)
+            for sku in rnd.sample(skus, rnd.choice([1, 1, 2, 3]))
+        ]
+        held = services.reservation_create(order_id=f"o{rnd.random()}", lines=lines)
+        if rnd.random() < 0.5:
+            services.reservation_release(
+                reservation=Reservation.objects.get(pk=held.pk)
+            )
+
+    def switch(rnd: random.Random) -> None:
+        for location in (east, west):
+            services.location_active_set(
+                location_id=location.pk, active=rnd.random() < 0.5
+            )
+
+    def list_save(rnd: random.Random) -> None:
+        wanted = {east.pk: rnd.random() < 0.5, west.pk: rnd.random() < 0.5}
+        with transaction.atomic():
+            services.locations_lock(wanted)
+            for pk in rnd.sample(list(wanted), 2):
+                services.location_active_set(location_id=pk, active=wanted[pk])
+
+    def sync(rnd: random.Random) -> None:
+        now = timezone.now()
+        records = [
+            StockLevelRecord(sku, rnd.choice(["EAST", "WEST"]), 1000, now)
+            for sku in skus
+        ] + [
+            StockLevelRecord(f"N{rnd.randint(0, 30)}", code, rnd.randint(0, 60), now)
+            for code in ("EAST", "WEST")
+        ]
+        services.stock_levels_apply(account=None, records=records, now=now)
+
+    failures: list[str] = []
+    works = [checkout] * 10 + [switch, list_save, sync, sync]
+    threads = [threading.Thread(target=_for_two_seconds(w, failures)) for w in works]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not failures, failures[:5]
+    for location in Location.objects.all():
+        flags = set(
+            StockLevel.objects.filter(location=location).values_list(
+                "location_active", flat=True
+            )
+        )
+        assert flags <= {location.active}, (location.code, location.active, flags)
+    held = dict(
+        ReservationLine.objects.filter(reservation__status="active")
+        .values("stock_level")
+        .annotate(units=Sum("quantity"))
+        .values_list("stock_level", "units")
+    )
+    for level in StockLevel.objects.all():
+        assert level.reserved == held.get(level.pk, 0), level

@@ -222,3 +222,24 @@ def test_units_taken_after_the_plan_was_read_are_not_reserved_twice(monkeypatch)
     assert (refused.value.requested, refused.value.available) == (3, 1)
     assert not Reservation.objects.exists()
     assert _level("A").reserved == 4
+
+
+def test_release_confirm_and_expiry_at_a_disabled_location_give_units_back():
+    """Units held before staff disabled the location are still released,
+    confirmed or expired there (only taking new ones checks the flag), and
+    are sellable once it is enabled again."""
+    east = LocationFactory(code="EAST", active=True, priority=1)
+    StockLevelFactory(sku="A", location=east, on_hand=10, low_threshold=0)
+    released = services.reservation_create(order_id="o-1", lines=[LineRequest("A", 2)])
+    confirmed = services.reservation_create(order_id="o-2", lines=[LineRequest("A", 3)])
+    services.reservation_create(
+        order_id="o-3", lines=[LineRequest("A", 4)], ttl_seconds=60
+    )
+    services.location_active_set(location_id=east.pk, active=False)
+    services.reservation_release(reservation=Reservation.objects.get(pk=released.pk))
+    services.reservation_confirm(reservation=Reservation.objects.get(pk=confirmed.pk))
+    services.reservations_expire(now=timezone.now() + timedelta(hours=1))
+    level = StockLevel.objects.get(sku="A")
+    assert (level.on_hand, level.reserved) == (7, 0)
+    services.location_active_set(location_id=east.pk, active=True)
+    services.reservation_create(order_id="o-4", lines=[LineRequest("A", 7)])

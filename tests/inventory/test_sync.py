@@ -7,9 +7,11 @@ import json
 from dataclasses import replace
 from datetime import timedelta
 
+import psycopg
 import pytest
 import responses
 from django.core.management import CommandError, call_command
+from django.db import OperationalError
 from django.utils import timezone
 
 from integrations.errors import Unknown
@@ -19,6 +21,7 @@ from inventory.models import SandboxErpLevel, StockLevel, SyncRun
 from inventory.providers.base import RejectedLevel, StockLevelRecord
 from inventory.providers.sandbox import SandboxInventoryAdapter
 from inventory.services import LineRequest
+from inventory.services import sync as sync_module
 from tests.factories import ProviderAccountFactory
 from tests.inventory.contract import harness_http_stock as hs
 from tests.inventory.factories import LocationFactory, StockLevelFactory
@@ -215,6 +218,55 @@ def test_a_crashed_sync_ends_failed_with_its_cause_and_blocks_nothing(erp, monke
     }
     monkeypatch.undo()
     assert services.inventory_sync(account=erp).status == "succeeded"
+
+
+def test_a_page_chosen_as_a_deadlocks_victim_is_applied_again(erp, monkeypatch):
+    """PostgreSQL rolls a deadlock's victim back whole: the page (its answer
+    in hand) is applied again, counted once, and the run goes on, where it
+    used to end failed."""
+    for n in range(3):
+        _erp_level(erp, f"S{n}", 10 + n)
+    real, tries = sync_module.stock_levels_apply, []
+
+    def deadlocked_once(**kwargs):
+        result = real(**kwargs)  # written, then rolled back with the page
+        tries.append(len(kwargs["records"]))
+        if len(tries) == 1:
+            try:
+                raise psycopg.errors.DeadlockDetected("deadlock detected")
+            except psycopg.Error as exc:
+                raise OperationalError(str(exc)) from exc
+        return result
+
+    monkeypatch.setattr(sync_module, "stock_levels_apply", deadlocked_once)
+    run = services.inventory_sync(account=erp, full=True)
+    assert tries == [2, 2, 1]
+    assert (run.status, run.pages, run.items_seen, run.items_changed) == (
+        "succeeded",
+        2,
+        3,
+        3,
+    )
+    run.refresh_from_db()
+    assert (run.pages, run.items_seen, run.errors) == (2, 3, [])
+    assert StockLevel.objects.count() == 3
+
+
+def test_a_page_deadlocked_every_time_ends_the_run_failed(erp, monkeypatch):
+    """A deadlock again and again is a broken lock order: the run ends."""
+    _erp_level(erp, "A", 5)
+
+    def deadlocked(**kwargs):
+        try:
+            raise psycopg.errors.DeadlockDetected("deadlock detected")
+        except psycopg.Error as exc:
+            raise OperationalError(str(exc)) from exc
+
+    monkeypatch.setattr(sync_module, "stock_levels_apply", deadlocked)
+    with pytest.raises(services.InventoryError) as info:
+        services.inventory_sync(account=erp)
+    assert info.value.code == "sync_failed"
+    assert SyncRun.objects.get().status == "failed"
 
 
 def test_an_interrupted_sync_ends_failed_and_blocks_nothing(erp, monkeypatch):
