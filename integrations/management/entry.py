@@ -5,10 +5,15 @@ on stderr and exit status 1, never a traceback.
 Imports nothing of the project at module level: manage.py loads it before
 Django is set up."""
 
+import re
 import sys
 
 from django.core.management import execute_from_command_line
 from django.db import InterfaceError, OperationalError, connections
+
+# integrations.api.parsers' rule for free text, kept here: importing that
+# module reads the settings before ``--settings`` is parsed.
+NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def execute(argv: list[str]) -> None:
@@ -27,10 +32,8 @@ def _refuse_odd_arguments(argv: list[str]) -> None:
     """A byte the terminal's encoding could not decode reaches Python as a
     lone surrogate, which no column can store: refused with the API's rule
     for free text (tab and line feeds pass: a pasted JSON context)."""
-    from integrations.api.parsers import refusal
-
     for position, arg in enumerate(argv[1:], start=1):
-        if refusal(arg) is not None:
+        if NOT_TEXT.search(arg):
             sys.stderr.write(
                 f"{_program(argv)}: argument {position} holds characters that "
                 "are not text (is the terminal's encoding UTF-8?)\n"

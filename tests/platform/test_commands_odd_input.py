@@ -147,3 +147,12 @@ def test_check_integrations_reports_the_breaker_unreadable_without_redis(args):
     ]
     assert not [line for line in said if "Traceback" in line], said
     assert "unreadable (Redis unreachable)" in result.stdout.decode()
+
+
+def test_the_argument_check_leaves_the_settings_flag_to_django():
+    # The check runs before Django parses --settings: it must read no settings.
+    env = _env()
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"  # no SECRET_KEY: unusable
+    env.pop("SECRET_KEY", None)
+    result = _manage("check", "--settings=tests.settings", env=env)
+    assert result.returncode == 0, result.stderr.decode()[-400:]
