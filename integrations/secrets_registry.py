@@ -13,7 +13,9 @@ transaction. The copy is reloaded
 - in every other process, at its next request or task start (and whenever a
   service calls ``known_secrets(fresh=True)``), when the version stamp in the
   shared cache differs from the one it loaded; saves bump the stamp on commit.
-  The stamp is looked at most every ``SECRET_REDACTION_CHECK_SECONDS``.
+  The stamp is looked at most every ``SECRET_REDACTION_CHECK_SECONDS``;
+  while the cache cannot be reached, the copy is read again from the
+  database instead, as often.
 
 Secrets that live in no row (an OAuth access token a process uses) are added
 with ``remember`` by the process that holds them.
@@ -73,13 +75,26 @@ def refresh(*, force_check: bool = False) -> None:
     if not force_check and now - _state["checked"] < interval:
         return
     try:
-        stamp = _shared_stamp()
-        if stamp != _state["stamp"]:
-            reload(stamp=stamp)
-    except Exception:
-        # No database or cache (yet): keep what we have, try again later.
-        logger.warning("secret registry refresh failed", exc_info=True)
+        _refresh_now()
+    except Exception as exc:
+        # No database (yet): keep what we have, try again later. One line:
+        # an outage repeats it at every request and command.
+        logger.warning(
+            "secret registry refresh failed", extra={"error": type(exc).__name__}
+        )
     _state["checked"] = now
+
+
+def _refresh_now() -> None:
+    try:
+        stamp = _shared_stamp()
+    except Exception:
+        # The cache is unreachable, so whether another process saved a secret
+        # cannot be told: read them all from the database, the truth.
+        reload()
+        return
+    if stamp != _state["stamp"]:
+        reload(stamp=stamp)
 
 
 def reload(*, stamp: str | None = None) -> None:
@@ -159,8 +174,11 @@ def _secret_row_changed(sender: Any, **kwargs: Any) -> None:
 def _bump_quietly() -> None:
     try:
         bump_stamp()
-    except Exception:
-        logger.warning("secret registry stamp bump failed", exc_info=True)
+    except Exception as exc:
+        # Other processes read the database while the cache is unreachable.
+        logger.warning(
+            "secret registry stamp bump failed", extra={"error": type(exc).__name__}
+        )
 
 
 def _request_or_task_started(**kwargs: Any) -> None:

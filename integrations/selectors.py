@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from integrations.breaker import BreakerSnapshot, breaker_for
+from integrations.breaker import BreakerSnapshot
+from integrations.breaker.machine import breaker_snapshot_read
 from integrations.models import HealthCheckResult, ProviderAccount
 from integrations.models.calls import CallOutcome, ProviderCall
 
@@ -82,7 +83,8 @@ def percentile(values: Sequence[int], q: float) -> int | None:
 
 
 def breaker_snapshot(account: ProviderAccount) -> BreakerSnapshot:
-    return breaker_for(account).snapshot()
+    """For display: the state None (unknown) while Redis is unreachable."""
+    return breaker_snapshot_read(account)
 
 
 def latest_health(account: ProviderAccount) -> HealthCheckResult | None:

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -11,6 +12,7 @@ from integrations.forms import (
 )
 from integrations.limits import BREAKER
 from integrations.models import ProviderAccount
+from integrations.selectors import breaker_snapshot
 
 LIMITS_NOTE = "Per-account limits; empty fields use the default shown in them."
 
@@ -27,11 +29,25 @@ class ProviderAccountAdminForm(ProviderAccountForm):
             self.fields["breaker_mode"].required = False
 
     def clean_breaker_mode(self) -> str:
-        return self.cleaned_data.get("breaker_mode") or self.instance.breaker_mode
+        mode = self.cleaned_data.get("breaker_mode") or self.instance.breaker_mode
+        # Every process reads the mode from Redis: a change it cannot publish
+        # would be undone by the stale published one once Redis is back.
+        if mode != self.instance.breaker_mode and not _breaker_readable(self.instance):
+            raise ValidationError(
+                "Redis is unreachable: the breaker mode cannot be changed now."
+            )
+        return mode
+
+
+def _breaker_readable(account: ProviderAccount) -> bool:
+    return breaker_snapshot(account).state is not None
+
+
+UNREADABLE = "unknown (Redis unreachable)"
 
 
 def _describe_breaker(snap: BreakerSnapshot) -> str:
-    text = snap.state.replace("_", "-")
+    text = snap.state.replace("_", "-") if snap.state else UNREADABLE
     if snap.opened_until is not None and snap.state == "open":
         until = timezone.localtime(snap.opened_until).strftime("%H:%M:%S")
         text += f" until {until}"
@@ -94,11 +110,13 @@ class ProviderAccountAdmin(admin.ModelAdmin):
 
     @admin.display(description="Breaker")
     def breaker_state(self, obj: ProviderAccount) -> str:
-        return _describe_breaker(breaker_for(obj).snapshot()) if obj.pk else "-"
+        return _describe_breaker(breaker_snapshot(obj)) if obj.pk else "-"
 
     @admin.display(description="Last breaker transition")
     def breaker_last_transition(self, obj: ProviderAccount) -> str:
-        snap = breaker_for(obj).snapshot() if obj.pk else None
+        snap = breaker_snapshot(obj) if obj.pk else None
+        if snap is not None and snap.state is None:
+            return UNREADABLE
         if snap is None or snap.last_transition_at is None:
             return "none yet"
         at = timezone.localtime(snap.last_transition_at).strftime("%Y-%m-%d %H:%M:%S")

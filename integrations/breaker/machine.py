@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import DatabaseError
 from django.dispatch import receiver
+from redis.exceptions import RedisError
 
 from integrations import metrics
 from integrations.breaker.store import BreakerStore
@@ -90,9 +91,10 @@ class BreakerConfig:
 @dataclass(frozen=True)
 class BreakerSnapshot:
     """What callers experience now (``state``, forced modes applied) and the
-    last transition, for the admin, health command and dashboard."""
+    last transition, for the admin, health command and dashboard. ``state``
+    None: unknown, Redis could not be read (``mode`` is then the row's)."""
 
-    state: BreakerState
+    state: BreakerState | None
     mode: str
     opened_until: datetime | None
     last_transition_at: datetime | None
@@ -527,6 +529,26 @@ def breaker_for(
         built = (source, copy.deepcopy(account.settings), breaker)
         _built[account.pk] = built
     return built[2]
+
+
+def breaker_snapshot_read(account: "ProviderAccount") -> BreakerSnapshot:
+    """The account's snapshot; while Redis cannot be reached, the state
+    unknown and the account row's mode, so pages and reports still answer."""
+    try:
+        return breaker_for(account).snapshot()
+    except RedisError as exc:
+        # One line, no traceback: an outage would repeat it for every row.
+        logger.warning(
+            "breaker state unreadable",
+            extra={"account": account.slug, "error": type(exc).__name__},
+        )
+    return BreakerSnapshot(
+        state=None,
+        mode=account.breaker_mode or BreakerMode.AUTO,
+        opened_until=None,
+        last_transition_at=None,
+        last_reason="",
+    )
 
 
 def breaker_mode_set(*, account: "ProviderAccount", mode: str, actor: str = "") -> None:

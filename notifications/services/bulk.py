@@ -49,6 +49,9 @@ NAME_MAX_LENGTH = 255
 HANDLER = "notifications.services.bulk_send.bulk_recipient_send"
 KIND = "email.bulk"
 DEFAULT_CHUNK_SIZE = 50  # rows that each call a provider: tens (docs/batch.md)
+# Beyond these a chunk outlives its lease and the queue floods with tasks.
+MAX_CHUNK_SIZE = 1000
+MAX_WORKERS = 64
 _SAMPLE_UNSUBSCRIBE = "https://example.invalid/unsubscribe"
 
 
@@ -88,6 +91,7 @@ def bulk_send_create(
     skipped and counted; raises EmailInvalid when no recipient is valid.
     """
     email_category_check(category)
+    _sizes_check(chunk_size, workers)
     if from_email:
         email_address_check(from_email)
     if len(name) > NAME_MAX_LENGTH:
@@ -127,6 +131,19 @@ def bulk_send_create(
         invalid=stream.invalid,
         duplicates=stream.seen - stream.invalid - added,
     )
+
+
+def _sizes_check(chunk_size: int, workers: int) -> None:
+    for param, value, most in (
+        ("chunk_size", chunk_size, MAX_CHUNK_SIZE),
+        ("workers", workers, MAX_WORKERS),
+    ):
+        if not 1 <= value <= most:
+            raise EmailInvalid(
+                f"{param} must be between 1 and {most}, not {value}.",
+                code="out_of_range",
+                param=param,
+            )
 
 
 def _store(

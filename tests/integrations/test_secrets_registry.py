@@ -8,9 +8,10 @@ import logging
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from integrations import secrets_registry
 from integrations.logging import SecretRedactionFilter
@@ -192,3 +193,54 @@ def test_a_provider_command_loads_the_registry_before_it_runs():
     call_command(Quoting())
 
     assert seen["line"] == f"provider said {MASK}"
+
+
+class _UnreachableCache:
+    """The shared cache while Redis is down: every call fails."""
+
+    def __getattr__(self, name: str):
+        def fail(*args, **kwargs):
+            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+
+        return fail
+
+
+def test_a_secret_saved_elsewhere_is_masked_while_the_cache_is_unreachable(
+    monkeypatch, caplog
+):
+    account = ProviderAccountFactory(credentials={"secret_key": OLD})
+    secrets_registry.refresh(force_check=True)
+    # Another process saves a new secret; its stamp bump cannot reach Redis.
+    other = ProviderAccount.objects.get(pk=account.pk)
+    other.set_credentials({"secret_key": NEW})
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        credentials_encrypted=other.credentials_encrypted
+    )
+    monkeypatch.setattr(secrets_registry, "cache", _UnreachableCache())
+
+    with caplog.at_level(logging.WARNING):
+        stored = secrets_registry.staff_text(f"provider said {NEW}")
+        Client().get("/api/v1/nothing/")  # a request start
+
+    assert stored == f"provider said {MASK}"
+    assert _filtered(f"{NEW} {OLD}") == f"{MASK} {OLD}"
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_a_failed_refresh_is_one_line_and_keeps_the_copy(monkeypatch, caplog):
+    ProviderAccountFactory(credentials={"secret_key": OLD})
+    secrets_registry.refresh(force_check=True)
+    monkeypatch.setattr(secrets_registry, "cache", _UnreachableCache())
+
+    def no_database(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(secrets_registry, "reload", no_database)
+    with caplog.at_level(logging.WARNING):
+        secrets_registry.refresh(force_check=True)
+
+    [record] = [r for r in caplog.records if r.name == secrets_registry.__name__]
+    assert record.getMessage() == "secret registry refresh failed"
+    assert record.exc_info is None
+    assert record.error == "OperationalError"
+    assert _filtered(OLD) == MASK

@@ -160,6 +160,23 @@ def test_no_valid_recipient_is_refused(email_accounts) -> None:
     assert not BulkSend.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("sizes", "param"),
+    [
+        ({"chunk_size": 0}, "chunk_size"),
+        ({"chunk_size": 2**31}, "chunk_size"),
+        ({"workers": 65}, "workers"),
+    ],
+)
+def test_a_chunk_size_or_worker_count_out_of_range_is_refused(
+    email_accounts, sizes, param
+) -> None:
+    with pytest.raises(EmailInvalid) as caught:
+        _create([{"email": "ada@example.com"}], **sizes)
+    assert (caught.value.code, caught.value.param) == ("out_of_range", param)
+    assert not BulkSend.objects.exists()
+
+
 def test_a_refused_recipient_fails_its_row_only(email_accounts) -> None:
     bulk = _create(
         [{"email": "invalid@example.com"}, {"email": "ok@example.com"}]

@@ -17,6 +17,8 @@ from integrations.management.base import ProviderCommand
 from integrations.models import BatchJob, BatchJobStatus
 
 ACTIONS = ("list", "show", "cancel")
+# More than anyone reads in a terminal; far below PostgreSQL's bigint LIMIT.
+MAX_LIMIT = 100_000
 
 
 class Command(ProviderCommand):
@@ -47,7 +49,10 @@ class Command(ProviderCommand):
                 f"Unknown action '{action}': use list, show ID or cancel ID."
             )
         if action == "list":
-            self._list(options["status"], _number(options["limit"], "--limit"))
+            limit = _number(options["limit"], "--limit")
+            if limit > MAX_LIMIT:
+                raise CommandError(f"--limit must be at most {MAX_LIMIT}, not {limit}.")
+            self._list(options["status"], limit)
             return
         if options["job_id"] is None:
             raise CommandError(f"'{action}' needs a job id: batch_jobs {action} ID.")

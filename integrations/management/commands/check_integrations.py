@@ -76,7 +76,8 @@ def _is_unhealthy(account: ProviderAccount) -> bool:
 def _row(account: ProviderAccount) -> list[str]:
     result = latest_health(account)
     snapshot = breaker_snapshot(account)
-    breaker = str(snapshot.state)
+    # Unknown while Redis is unreachable: reported in the row, not raised.
+    breaker = str(snapshot.state or "unreadable (Redis unreachable)")
     if snapshot.mode != BreakerMode.AUTO:
         breaker += f" ({snapshot.mode})"
     if result is None:

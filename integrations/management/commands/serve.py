@@ -37,6 +37,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         addr: str = options["addr"]
         host, _, port = addr.rpartition(":")
+        # Before anything is spawned: runserver would only fail in the child.
+        if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+            raise CommandError(
+                f"--addr must be host:port with a port from 1 to 65535, not '{addr}'."
+            )
         self._stop_requested: int | None = None
         previous = {
             sig: signal.signal(sig, self._on_signal)

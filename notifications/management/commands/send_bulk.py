@@ -34,6 +34,8 @@ from notifications.recipients import (
 from notifications.rendering import EmailRenderError
 from notifications.services.bulk import (
     DEFAULT_CHUNK_SIZE,
+    MAX_CHUNK_SIZE,
+    MAX_WORKERS,
     BulkSendCreated,
     bulk_send_cancel,
     bulk_send_counts,
@@ -92,8 +94,10 @@ class Command(ProviderCommand):
     def _create(self, options: dict[str, Any]) -> BulkSendCreated:
         path = Path(options["recipients"])
         context = _context(options["context"])
-        if options["chunk_size"] < 1 or options["workers"] < 1:
-            raise CommandError("--chunk-size and --workers must be at least 1.")
+        for option, most in (("chunk_size", MAX_CHUNK_SIZE), ("workers", MAX_WORKERS)):
+            if not 1 <= options[option] <= most:
+                flag = "--" + option.replace("_", "-")
+                raise CommandError(f"{flag} must be between 1 and {most}.")
         if not math.isfinite(options["interval"]) or options["interval"] < 0:
             raise CommandError("--interval must be a number of seconds, 0 or more.")
         try:

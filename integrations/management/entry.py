@@ -1,0 +1,62 @@
+"""What ``manage.py`` does around every command, ours and Django's: an
+argument that is no text and a database that cannot be reached are one line
+on stderr and exit status 1, never a traceback.
+
+Imports nothing of the project at module level: manage.py loads it before
+Django is set up."""
+
+import re
+import sys
+
+from django.core.management import execute_from_command_line
+from django.db import InterfaceError, OperationalError, connections
+
+# integrations.api.parsers' rule for free text, kept here: importing that
+# module reads the settings before ``--settings`` is parsed.
+NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def execute(argv: list[str]) -> None:
+    try:
+        _refuse_odd_arguments(argv)
+        execute_from_command_line(argv)
+    except (OperationalError, InterfaceError) as exc:
+        line = _unreachable(exc)
+        if line is None:
+            raise  # a connection that worked and then failed: a real fault
+        sys.stderr.write(line + "\n")
+        sys.exit(1)
+
+
+def _refuse_odd_arguments(argv: list[str]) -> None:
+    """A byte the terminal's encoding could not decode reaches Python as a
+    lone surrogate, which no column can store: refused with the API's rule
+    for free text (tab and line feeds pass: a pasted JSON context)."""
+    for position, arg in enumerate(argv[1:], start=1):
+        if NOT_TEXT.search(arg):
+            sys.stderr.write(
+                f"{_program(argv)}: argument {position} holds characters that "
+                "are not text (is the terminal's encoding UTF-8?)\n"
+            )
+            sys.exit(1)
+
+
+def _program(argv: list[str]) -> str:
+    command = argv[1] if len(argv) > 1 and argv[1].isidentifier() else ""
+    return command or "manage.py"
+
+
+def _unreachable(exc: Exception) -> str | None:
+    """The line for a database never connected to, or None."""
+    connection = connections["default"]
+    if connection.connection is not None:
+        return None
+    params = connection.settings_dict
+    where = f"{params.get('HOST') or 'localhost'}:{params.get('PORT') or 5432}"
+    if connection.vendor == "sqlite":
+        where = str(params.get("NAME"))
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    password = params.get("PASSWORD") or ""
+    if password:
+        reason = reason.replace(password, "***")
+    return f"cannot reach the database ({where}): {reason}"

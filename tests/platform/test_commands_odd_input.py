@@ -1,0 +1,158 @@
+"""Management commands on odd input or with a service down: a non-zero exit
+and ONE readable line on stderr, never a traceback; nothing stored."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.db import connection
+
+from tests.platform.conftest import MANAGE, ROOT
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+SECRET_PASSWORD = "pw-never-printed-7f3a"
+
+
+def _env(*, port: object = None, password: str | None = None) -> dict[str, str]:
+    s = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        PYTHONPATH=str(ROOT),
+        DATABASE_URL=(
+            f"postgres://{s['USER']}:{password or s['PASSWORD']}@{s['HOST']}:"
+            f"{port or s['PORT'] or 5432}/{s['NAME']}"
+        ),
+    )
+    return env
+
+
+def _manage(*args: str | bytes, env: dict[str, str] | None = None):
+    # bytes: what a shell passes, whatever the terminal's encoding.
+    return subprocess.run(
+        [sys.executable, MANAGE, *args],
+        env=env or _env(),
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _one_line(result: subprocess.CompletedProcess) -> str:
+    err = result.stderr.decode("utf-8", "replace")
+    # JSON log lines are the log's, one record a line: no traceback in them.
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert result.returncode != 0
+    assert "Traceback" not in err, err[-800:]
+    said = [ln for ln in lines if not ln.startswith('{"ts"')]
+    assert len(said) == 1, said[-5:]
+    return said[0]
+
+
+def test_batch_jobs_refuses_a_limit_beyond_what_it_lists():
+    line = _one_line(_manage("batch_jobs", "list", "--limit", "9" * 20))
+    assert "--limit must be at most" in line
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--chunk-size", "2147483648"), ("--workers", "65")]
+)
+def test_send_bulk_refuses_a_chunk_size_or_worker_count_out_of_range(
+    tmp_path, option, value
+):
+    from notifications.models import BulkSend
+
+    csv = tmp_path / "r.csv"
+    csv.write_text("email\na@example.com\n")
+    context = '{"headline": "h", "body": "b"}'
+    args = ("newsletter", str(csv), "--no-wait", "--context", context)
+
+    line = _one_line(_manage("send_bulk", *args, option, value))
+
+    assert f"{option} must be between 1 and" in line
+    assert not BulkSend.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [b"revoke_api_key", b"\xff"],
+        [b"create_api_key", b"--name", b"caf\xe9", b"--scopes", b"payments:read"],
+        [b"refresh_tracking", b"shp_\xff"],
+        [b"sync_inventory", b"--account", b"\xff"],
+        [b"create_purchase_orders", b"--sku", b"\xff"],
+        [b"send_bulk", b"--cancel", b"bulk_\xff"],
+    ],
+    ids=lambda args: args[0].decode(),
+)
+def test_an_argument_that_is_not_utf8_is_refused(args):
+    # A Latin-1 terminal: Python reads the byte as a lone surrogate.
+    line = _one_line(_manage(*args))
+    assert "holds characters that are not text" in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["batch_jobs"],
+        ["revoke_api_key", "abc"],
+        ["create_api_key", "--name", "x", "--scopes", "payments:read"],
+        ["check_integrations", "--cached"],
+        ["prune_idempotency_keys"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_an_unreachable_database_is_one_line_without_the_password(args):
+    result = _manage(*args, env=_env(port=1, password=SECRET_PASSWORD))
+    line = _one_line(result)
+    host = connection.settings_dict["HOST"]
+    assert line.startswith(f"cannot reach the database ({host}:1): ")
+    assert SECRET_PASSWORD not in result.stderr.decode() + result.stdout.decode()
+
+
+@pytest.mark.parametrize("addr", ["127.0.0.1:notaport", "127.0.0.1:", "h:99999"])
+def test_serve_refuses_an_address_without_a_port_before_spawning(addr):
+    line = _one_line(_manage("serve", "--addr", addr, "--stop-timeout", "2"))
+    assert "--addr must be host:port" in line
+
+
+@pytest.mark.parametrize("args", [["--cached"], []], ids=["cached", "probing"])
+def test_check_integrations_reports_the_breaker_unreadable_without_redis(args):
+    from integrations.services import provider_account_get_or_create
+
+    provider_account_get_or_create(
+        slug="ship",
+        kind="shipping",
+        provider="sandbox",
+        display_name="S",
+        priority=1,
+        credentials={
+            "api_key": "sbx_x",
+            "webhook_secret": "whsec_dGVzdHRlc3R0ZXN0dGVzdA==",
+        },
+    )
+    env = _env()
+    env["REDIS_URL"] = "redis://127.0.0.1:1/0"
+
+    result = _manage("check_integrations", *args, env=env)
+
+    # Log records (JSON, one a line) may carry one; what the command says not.
+    said = [
+        line
+        for line in result.stderr.decode().splitlines()
+        if line.strip() and not line.startswith('{"ts"')
+    ]
+    assert not [line for line in said if "Traceback" in line], said
+    assert "unreadable (Redis unreachable)" in result.stdout.decode()
+
+
+def test_the_argument_check_leaves_the_settings_flag_to_django():
+    # The check runs before Django parses --settings: it must read no settings.
+    env = _env()
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"  # no SECRET_KEY: unusable
+    env.pop("SECRET_KEY", None)
+    result = _manage("check", "--settings=tests.settings", env=env)
+    assert result.returncode == 0, result.stderr.decode()[-400:]
