@@ -178,9 +178,15 @@ def endpoint_disable(
     *, endpoint: WebhookEndpoint, reason: str, now: datetime | None = None
 ) -> bool:
     """Stop sending; deliveries wait until it is enabled. False if it was
-    disabled already (the first reason stays)."""
+    disabled already (the first reason stays), except that any other disable
+    (staff's, a 410's) replaces one for the failing streak: a success whose
+    answer was on its way undoes only a streak disable it finds unchanged
+    (``endpoint_streak_disable_undo``), so it must not find this one."""
     now = now or timezone.now()
-    updated = WebhookEndpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
+    disablable = Q(enabled=True)
+    if not reason.startswith(STREAK_DISABLED_PREFIX):
+        disablable |= Q(disabled_reason__startswith=STREAK_DISABLED_PREFIX)
+    updated = WebhookEndpoint.objects.filter(disablable, pk=endpoint.pk).update(
         enabled=False, disabled_reason=reason[:255], disabled_at=now
     )
     if updated:
