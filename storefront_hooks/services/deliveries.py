@@ -294,7 +294,9 @@ def _failed_on_our_side(
     endpoint); the endpoint's failing streak is its own answers' alone. The
     row shows the attempt's answer if there was one. A 2xx whose settle
     failed was delivered: it is sent again (at least once), never ended
-    dead for want of attempts, which would say it never arrived."""
+    dead, for want of attempts or by a discard while it was in flight, which
+    would say it never arrived."""
+    delivered = attempt is not None and attempt.error is None
     logger.error(
         "webhook delivery failed on our side",
         extra={
@@ -311,7 +313,8 @@ def _failed_on_our_side(
                 now,
                 error_prefix=OUR_SIDE_ERROR,
                 require_claim=True,
-                give_up=attempt is None or attempt.error is not None,
+                give_up=not delivered,
+                end_discarded=not delivered,
                 **({} if attempt is None else _attempt_fields(attempt, now)),
             )
             if status == DeliveryStatus.FAILED:

@@ -188,13 +188,18 @@ class DeliveryRows(LeasedRows):
         error_prefix: str = "",
         require_claim: bool = False,
         give_up: bool = True,
+        end_discarded: bool = True,
         **fields: Any,
     ) -> str:
         """As ``LeasedRows.fail``; but a row in flight when staff discarded
         its endpoint's waiting deliveries is ended as they were (dead), not
-        left for enabling to send (``end_if_discarded``)."""
+        left for enabling to send (``end_if_discarded``), unless
+        ``end_discarded`` is off (it was delivered: a 2xx whose settle
+        failed, never ended dead)."""
         error = f"{error_prefix}{describe_error(exc)}"
-        if self.end_if_discarded(row, error, require_claim=require_claim, **fields):
+        if end_discarded and self.end_if_discarded(
+            row, error, require_claim=require_claim, **fields
+        ):
             return self.dead
         return super().fail(
             row,

@@ -5,6 +5,7 @@ enabling it sends none of them; enabled endpoints are left alone."""
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,6 +15,7 @@ from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
 from storefront_hooks.services import deliveries
+from storefront_hooks.services.deliveries import render_body
 from tests.storefront_hooks.conftest import HOOK_PATH
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +163,31 @@ def test_a_delivery_sent_again_after_a_discard_is_not_discarded(
     services.deliveries_resend(delivery_ids=[row.pk])
 
     assert services.delivery_send(delivery_id=row.pk) == DeliveryStatus.FAILED
+
+
+@pytest.mark.django_db(transaction=True)  # as a worker runs: retried once
+def test_a_2xx_whose_settle_failed_during_a_discard_is_not_ended_dead(
+    receiver, make_endpoint, monkeypatch
+) -> None:
+    """The receiver answered 200 to a POST in flight at the discard, but the
+    settle was refused twice (our database): the row was delivered, so it is
+    failed on our side (sent again once enabled), not ended dead as if it
+    had never been sent."""
+    endpoint, _ = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200))
+    # Made directly: an emitted event would be fanned out at its commit.
+    body = render_body("payment.captured", timezone.now(), {"order_id": "o1"})
+    row = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="payment.captured", body=body
+    )
+    _disable_and_discard_during_post(monkeypatch, endpoint)
+
+    def settle(delivery, attempt, now):
+        raise OperationalError("deadlock detected")
+
+    monkeypatch.setattr(deliveries, "_settle", settle)
+
+    assert services.delivery_send(delivery_id=row.pk) == DeliveryStatus.FAILED
+    row.refresh_from_db()
+    assert (row.status, row.last_status_code) == (DeliveryStatus.FAILED, 200)
+    assert row.last_error.startswith(deliveries.OUR_SIDE_ERROR)
