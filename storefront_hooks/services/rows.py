@@ -49,6 +49,10 @@ SETTLED_AFTER_CLAIM = (
     DeliveryStatus.FAILED,
     DeliveryStatus.DEAD,
 )
+# Of those, a row the sweeper took back: it counted this very attempt
+# against the endpoint as of the claim, so a streak that began at the claim
+# is this success's own and ends with it.
+TAKEN_BACK = (DeliveryStatus.FAILED, DeliveryStatus.DEAD)
 
 
 def _relaxed_delivered(
@@ -82,18 +86,24 @@ def _relaxed_delivered(
     since = quote(e_meta.get_field("failing_since").column)
     # Identifiers from the models, quoted; values are parameters. The
     # endpoint's row is written (and locked) only if it has a streak older
-    # than this attempt, so successes to a healthy endpoint never queue on it.
+    # than this attempt (or as old, when the sweeper took the row back: the
+    # streak it began is this attempt's), so successes to a healthy endpoint
+    # never queue on it. ``before`` is the row as this statement found it.
     # Under this claim, see SETTLED_AFTER_CLAIM.
     sql = (
         f"WITH settled AS (UPDATE {table} SET {sets} "  # noqa: S608
-        f"FROM {RELAXED_FROM} WHERE {table}.{quote(meta.pk.column)} = %s "
+        f"FROM {RELAXED_FROM}, (SELECT {col('status')} AS was FROM {table} "
+        f"WHERE {quote(meta.pk.column)} = %s) AS before "
+        f"WHERE {table}.{quote(meta.pk.column)} = %s "
         f"AND {table}.{col('status')} IN (%s, %s, %s, %s) "
         f"AND {table}.{col('claimed_at')} = %s "
         f"RETURNING {table}.{col('endpoint')} AS endpoint_id, "
-        f"{table}.{col('claimed_at')} AS attempted_at), "
+        f"{table}.{col('claimed_at')} AS attempted_at, before.was), "
         f"streak AS (UPDATE {endpoints} SET {since} = NULL FROM settled "
         f"WHERE {e_col('id')} = settled.endpoint_id "
-        f"AND {endpoints}.{since} < settled.attempted_at "
+        f"AND ({endpoints}.{since} < settled.attempted_at "
+        f"OR {endpoints}.{since} = settled.attempted_at "
+        f"AND settled.was IN (%s, %s)) "
         f"RETURNING {e_col('enabled')}, {e_col('disabled_reason')}, "
         f"{e_col('disabled_at')}) "
         f"SELECT streak.{quote(e_meta.get_field('disabled_at').column)} "
@@ -101,8 +111,8 @@ def _relaxed_delivered(
         f"{quote(e_meta.get_field('enabled').column)} AND streak."
         f"{quote(e_meta.get_field('disabled_reason').column)} LIKE %s"
     )
-    params = [*values.values(), row.pk, running, *SETTLED_AFTER_CLAIM]
-    params += [row.claimed_at, f"{STREAK_DISABLED_PREFIX}%"]
+    params = [*values.values(), row.pk, row.pk, running, *SETTLED_AFTER_CLAIM]
+    params += [row.claimed_at, *TAKEN_BACK, f"{STREAK_DISABLED_PREFIX}%"]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchone()
@@ -144,13 +154,15 @@ class DeliveryRows(LeasedRows):
     def deliver(self, row: Any, **fields: Any) -> datetime | None:
         """Mark a claimed row delivered (and ``fields``) and end its
         endpoint's failing streak if it began before this attempt (the
-        claim): a failure committed meanwhile whose attempt began later may
-        have been answered after this success, so its streak stands (it
-        began at most an attempt's duration after the endpoint's last
-        success). Returns when the endpoint was disabled for the streak this
-        success ended (the failure that disabled it was settled while this
-        answer was on its way), else None. Raises ClaimLost if the claim is
-        gone (nothing written)."""
+        claim), or at it if the sweeper took the row back (that streak is
+        this attempt's own, counted as lost: TAKEN_BACK). A failure
+        committed meanwhile whose attempt began later may have been answered
+        after this success, so its streak stands (it began at most an
+        attempt's duration after the endpoint's last success). Returns when
+        the endpoint was disabled for the streak this success ended (the
+        failure that disabled it was settled while this answer was on its
+        way), else None. Raises ClaimLost if the claim is gone (nothing
+        written)."""
         values = {"status": DeliveryStatus.DELIVERED, "last_error": ""}
         values.update(next_attempt_at=None, **fields)
         settled = _relaxed_delivered(row, values, self.running)
@@ -165,11 +177,14 @@ class DeliveryRows(LeasedRows):
                 claimed_at=row.claimed_at,
                 status__in=[self.running, *SETTLED_AFTER_CLAIM],
             )
-            if claimed.update(**values) != 1:
+            locked = claimed.select_for_update().values_list("status", flat=True)
+            was = locked.first()
+            if was is None or claimed.update(**values) != 1:
                 raise ClaimLost
-            ended = WebhookEndpoint.objects.filter(
-                pk=row.endpoint_id, failing_since__lt=row.claimed_at
-            )
+            begun = Q(failing_since__lt=row.claimed_at)
+            if was in TAKEN_BACK:
+                begun |= Q(failing_since=row.claimed_at)
+            ended = WebhookEndpoint.objects.filter(begun, pk=row.endpoint_id)
             found = ended.select_for_update().values_list(
                 "enabled", "disabled_reason", "disabled_at"
             )

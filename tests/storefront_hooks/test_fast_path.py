@@ -497,6 +497,42 @@ def test_a_success_settled_after_the_sweeper_took_it_back_is_delivered(
     assert len(receiver.requests_for("POST", HOOK_PATH)) == 1
 
 
+@pytest.mark.parametrize(
+    "in_transaction", [False, True], ids=["relaxed", "caller-transaction"]
+)
+def test_a_success_settled_after_the_sweeper_took_it_back_ends_its_streak(
+    settings, receiver, make_endpoint, monkeypatch, in_transaction
+) -> None:
+    """A healthy endpoint; the sweeper counted this slow worker's attempt as
+    lost, beginning a streak as of its claim. The attempt's 200 ends that
+    streak: one failure hours later begins a new one, disabling nothing."""
+    settings.STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS = 1
+    endpoint, _secret = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200), respond(500))
+    row, later = _row(endpoint), _row(endpoint)
+    start = timezone.now()
+    post = deliveries.delivery_post
+
+    def post_past_the_lease(ep, delivery, *, timestamp):
+        attempt = post(ep, delivery, timestamp=timestamp)
+        services.deliveries_sweep(now=start + timedelta(seconds=121))
+        return attempt
+
+    monkeypatch.setattr(deliveries, "delivery_post", post_past_the_lease)
+    monkeypatch.setattr(deliveries, "enqueue", lambda delivery_id: None)
+    with transaction.atomic() if in_transaction else contextlib.nullcontext():
+        assert services.delivery_send(delivery_id=row.pk, now=start) == "delivered"
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+
+    monkeypatch.undo()
+    at = start + timedelta(hours=2)
+    assert services.delivery_send(delivery_id=later.pk, now=at) == "failed"
+    endpoint.refresh_from_db()
+    assert endpoint.enabled, endpoint.disabled_reason
+    assert endpoint.failing_since == at
+
+
 def test_a_success_whose_settle_is_refused_twice_on_its_last_attempt_is_not_dead(
     settings, receiver, make_endpoint, monkeypatch
 ) -> None:
