@@ -391,9 +391,20 @@ def _details(payload: Mapping[str, Any]) -> dict[str, Any]:
         "can_activate": payload.get("CanActivate"),
         # Whose list changed: a subscription change's origin and stream.
         "origin": payload.get("Origin"),
-        "message_stream": payload.get("MessageStream"),
+        "message_stream": _stream_name(payload),
     }
     return {k: v for k, v in details.items() if v not in (None, "")}
+
+
+# Suppression.stream's length: a stream's id is Postmark's (or, on a shared
+# server, another system's) to choose, and a stop is stored under it.
+_STREAM_MAX = 100
+
+
+def _stream_name(payload: Mapping[str, Any]) -> str | None:
+    # NUL and the like are already replaced when the webhook was stored.
+    stream = payload.get("MessageStream")
+    return stream[:_STREAM_MAX] if isinstance(stream, str) else stream
 
 
 def _error_code(response: requests.Response) -> int | None:

@@ -36,7 +36,11 @@ from notifications.models import (
 )
 from notifications.services.bulk_chunk import idempotency_key
 from notifications.services.bulk_duplicates import NON_ASCII
-from notifications.services.suppressions import suppression_reason_blocks
+from notifications.services.suppressions import (
+    suppression_absorb_row,
+    suppression_address_lock,
+    suppression_reason_blocks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +114,12 @@ def _suppression_rekey(pk: int, result: RekeyResult) -> None:
 
 def _suppression_rewrite(pk: int) -> str:
     """The outcome: "rekeyed", "merged", or "" (nothing to do any more)."""
+    spelt = Suppression.objects.filter(pk=pk).values_list("address", flat=True)
     with transaction.atomic():
+        if (given := spelt.first()) is None:
+            return ""
+        # Taken before the row locks, as every write of the new key takes it.
+        suppression_address_lock(normalise_address(given))
         row = Suppression.objects.select_for_update().filter(pk=pk).first()
         if row is None or (new := normalise_address(row.address)) == row.address:
             return ""
@@ -125,6 +134,9 @@ def _suppression_rewrite(pk: int) -> str:
             closed.removed_at = timezone.now()
             closed.removed_reason = f"merged into suppression {keeper.pk}"
             closed.save(update_fields=["removed_at", "removed_reason"])
+            # The closed row's cause (and what it absorbed) still stands:
+            # lifting the keeper restores it, as if it had been absorbed.
+            suppression_absorb_row(keeper, closed)
         Suppression.objects.filter(pk=pk).update(address=new)
     return "merged" if merged else "rekeyed"
 

@@ -9,16 +9,19 @@ An address has one active entry. A stronger reason replaces a weaker one
 history, and a new one inserted; a weaker or equal reason is recorded on the
 active entry (``absorbed``), which stays. A provider's reactivation lifts
 only its own stops (``suppression_provider_lift``), in the provider's time
-order, and makes the strongest absorbed entry of another cause active again.
+order, and makes the strongest absorbed entry of another cause active again;
+so does staff's removal. Every write for one address takes its lock first
+(``suppression_address_lock``).
 """
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -40,6 +43,30 @@ REASON_RANK: dict[str, int] = {
 }
 # A concurrent add for the address can win each try; three is plenty.
 _ADD_TRIES = 3
+
+
+def suppression_address_lock(address: str) -> None:
+    """Hold, until the transaction ends, the one lock every write of
+    ``address``'s suppressions takes first (its normalised key): a stop
+    with no active row to lock still waits for a reactivation of the same
+    address, and is then seen by it. Must run inside ``transaction.atomic``.
+
+    PostgreSQL: a transaction-scoped advisory lock on a 64-bit hash computed
+    here (``hashtext`` may change between server versions). SQLite: none
+    needed, the project's IMMEDIATE transactions already write one at a time.
+    """
+    conn = connections[Suppression.objects.db]
+    if conn.vendor != "postgresql":
+        return
+    digest = hashlib.blake2b(
+        f"notifications.suppression:{normalise_address(address)}".encode(),
+        digest_size=8,
+    ).digest()
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)",
+            [int.from_bytes(digest, "big", signed=True)],
+        )
 
 
 def suppression_active(address: str) -> Suppression | None:
@@ -122,8 +149,9 @@ def _add(
 def _add_once(
     address: str, reason: str, source: str, origin: ProviderOrigin | None
 ) -> Suppression | None:
-    # The lock makes a concurrent stronger add wait, then find this row
-    # closed (no longer active) and insert after ours.
+    # Any other write for the address (another add, a provider's lift, a
+    # removal, the rekey) waits for this transaction, and sees its outcome.
+    suppression_address_lock(address)
     existing = (
         Suppression.objects.select_for_update()
         .filter(address=address, removed_at__isnull=True)
@@ -199,6 +227,18 @@ def _absorb(existing: Suppression, entry: dict[str, Any]) -> None:
     )
 
 
+def suppression_absorb_row(keeper: Suppression, closed: Suppression) -> None:
+    """Record on the active ``keeper`` the entry of ``closed`` (closed as
+    merged into it: two spellings of one address) and what ``closed`` had
+    absorbed, one per cause as ``_absorb`` keeps them, so a later lift of
+    ``keeper`` restores them as it restores its own absorbed entries."""
+    absorbed = list(keeper.absorbed)
+    for entry in (_as_entry(closed), *closed.absorbed):
+        absorbed = [e for e in absorbed if not _same_cause(e, entry)] + [entry]
+    keeper.absorbed = absorbed
+    keeper.save(update_fields=["absorbed"])
+
+
 def _insert(
     address: str, entry: dict[str, Any], absorbed: list[dict[str, Any]] | None = None
 ) -> Suppression:
@@ -219,13 +259,15 @@ def suppression_remove(
 ) -> Suppression | None:
     """Lift the active suppression of ``address``, keeping why; None if none
     (or, given ``suppression_id``, if the active entry is another by now).
-    The customer's unsubscribe a stronger entry replaced or absorbed is
-    active again: lifting a bounce never resumes marketing mail to someone
-    who opted out."""
+    The strongest entry it absorbed from another cause is active again (a
+    customer's complaint under staff's stop), else the unsubscribe it
+    replaced: lifting a bounce never resumes marketing mail to someone who
+    opted out. Lifting an unsubscribe (a resubscribe) restores nothing."""
     if not reason.strip():
         raise ValueError("A reason is required to remove a suppression.")
     address = normalise_address(address)
     with transaction.atomic():
+        suppression_address_lock(address)
         found = (
             Suppression.objects.select_for_update()
             .filter(address=address, removed_at__isnull=True)
@@ -234,7 +276,7 @@ def suppression_remove(
         if found is None or suppression_id not in (None, found.pk):
             return None
         _lift(found, reason.strip())
-        restored = _restore(address, found, _customer_opt_out(found))
+        restored = _restore(address, found, _other_causes(found))
     logger.info(
         "suppression removed",
         extra={
@@ -275,6 +317,7 @@ def suppression_provider_lift(
         )
 
     with transaction.atomic():
+        suppression_address_lock(address)
         active = (
             Suppression.objects.select_for_update()
             .filter(address=address, removed_at__isnull=True)
@@ -383,13 +426,15 @@ def _note_reactivation(
     )
 
 
-def _customer_opt_out(lifted: Suppression) -> Callable[[dict[str, Any]], bool]:
-    # Lifting an unsubscribe (a resubscribe) ends the opt-out; lifting a
-    # stronger entry keeps the customer's.
+def _other_causes(lifted: Suppression) -> Callable[[dict[str, Any]], bool]:
+    # Lifting an unsubscribe (a resubscribe) ends every opt-out; lifting a
+    # stronger entry ends its own cause's repeats only: what it absorbed from
+    # another (the customer's unsubscribe or complaint, a bounce) still holds.
+    own = _as_entry(lifted)
+
     def keep(entry: dict[str, Any]) -> bool:
-        return (
-            lifted.reason != SuppressionReason.UNSUBSCRIBE
-            and entry["reason"] == SuppressionReason.UNSUBSCRIBE
+        return lifted.reason != SuppressionReason.UNSUBSCRIBE and not _same_cause(
+            entry, own
         )
 
     return keep
@@ -437,8 +482,10 @@ __all__ = [
     "REASON_RANK",
     "ProviderOrigin",
     "SuppressionReason",
+    "suppression_absorb_row",
     "suppression_active",
     "suppression_add",
+    "suppression_address_lock",
     "suppression_blocks",
     "suppression_provider_lift",
     "suppression_provider_stop",

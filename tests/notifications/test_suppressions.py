@@ -13,12 +13,17 @@ from django.db import connection
 
 from notifications.models import EmailStatus, Suppression, normalise_address
 from notifications.providers.base import BounceType, EmailEventRecord, EmailEventType
-from notifications.services import email_message_create
+from notifications.services import email_message_create, suppressions
+from notifications.services.address_rekey import addresses_rekey
 from notifications.services.events import email_event_apply
 from notifications.services.suppressions import (
+    ProviderOrigin,
+    SuppressionReason,
     suppression_active,
     suppression_add,
     suppression_blocks,
+    suppression_provider_lift,
+    suppression_provider_stop,
     suppression_remove,
 )
 from notifications.webhooks import email_webhook_handle
@@ -306,3 +311,127 @@ def test_lifting_an_unsubscribe_ends_the_opt_outs_it_absorbed() -> None:
     suppression_add(address="ada@example.com", reason="unsubscribe", source="api")
     suppression_remove(address="ada@example.com", reason="resubscribed")
     assert suppression_active("ada@example.com") is None
+
+
+# Provider stops, staff's entries and the rewrites of one address's rows.
+T10 = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
+T11 = datetime(2026, 12, 5, 11, 0, tzinfo=UTC)
+BOB = "bob@example.com"
+
+
+def _postmark_stop(account, at) -> None:
+    suppression_provider_stop(
+        address=BOB,
+        reason=SuppressionReason.UNSUBSCRIBE_ALL,
+        source=f"webhook:{account.slug}:1",
+        origin=ProviderOrigin(account_id=account.pk, stream="outbound", occurred_at=at),
+    )
+
+
+def _postmark_reactivation(account, at) -> None:
+    suppression_provider_lift(
+        address=BOB,
+        origin=ProviderOrigin(account_id=account.pk, stream="outbound", occurred_at=at),
+        marketing_only=False,
+        reason="reactivated at the provider",
+        ours=lambda s: s.account_id == account.pk,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stop_racing_its_later_reactivation_ends_lifted(monkeypatch) -> None:
+    # Two webhook workers: the 10:00 stop has looked for a reactivation (none)
+    # and not inserted yet when the 11:00 reactivation of that stream runs.
+    # The reactivation is the provider's last word: nothing may stay active.
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's write transactions run one at a time")
+    account = ProviderAccountFactory(kind="email", provider="postmark")
+    checked, go_on = threading.Event(), threading.Event()
+    real = suppressions._reactivated_since
+
+    def slow(address, origin):
+        result = real(address, origin)
+        checked.set()
+        go_on.wait(10)
+        return result
+
+    monkeypatch.setattr(suppressions, "_reactivated_since", slow)
+
+    def in_thread(work):
+        def run():
+            try:
+                work()
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    stopper = in_thread(lambda: _postmark_stop(account, T10))
+    try:
+        assert checked.wait(10)
+        monkeypatch.setattr(suppressions, "_reactivated_since", real)
+        lifter = in_thread(lambda: _postmark_reactivation(account, T11))
+        lifter.join(2)  # blocked behind the stop's transaction, once fixed
+    finally:
+        go_on.set()
+    stopper.join(10)
+    lifter.join(10)
+
+    assert suppression_blocks(BOB, "transactional") is None
+
+
+def test_staffs_stop_merged_into_a_postmark_stop_outlives_its_reactivation() -> None:
+    # The Postmark stop was stored under another spelling by the release
+    # before; staff's stop of the address is merged into it by the rekey.
+    account = ProviderAccountFactory(kind="email", provider="postmark")
+    _postmark_stop(account, T10)
+    Suppression.objects.filter(address=BOB).update(address="bob@EXAMPLE.com")
+    staff = suppression_add(
+        address=BOB, reason=SuppressionReason.MANUAL, source="admin:alice"
+    )
+    assert staff.address == BOB
+    assert addresses_rekey().merged == 1
+
+    _postmark_reactivation(account, T11)
+
+    kept = suppression_blocks(BOB, "transactional")
+    assert kept is not None and (kept.reason, kept.source) == ("manual", "admin:alice")
+
+
+def test_staffs_stop_absorbed_by_a_postmark_stop_outlives_its_reactivation() -> None:
+    account = ProviderAccountFactory(kind="email", provider="postmark")
+    _postmark_stop(account, T10)
+    suppression_add(address=BOB, reason=SuppressionReason.MANUAL, source="admin:alice")
+
+    _postmark_reactivation(account, T11)
+
+    assert suppression_blocks(BOB, "transactional") is not None
+
+
+def test_staff_removing_their_stop_keeps_a_complaint_it_absorbed() -> None:
+    # The customer marked our mail as spam while staff's stop was active:
+    # the customer's word, which staff's removal of their own entry keeps.
+    account = ProviderAccountFactory(kind="email", provider="sendgrid")
+    suppression_add(address=BOB, reason=SuppressionReason.MANUAL, source="admin:alice")
+    suppression_provider_stop(
+        address=BOB,
+        reason=SuppressionReason.COMPLAINT,
+        source="webhook:sg:1",
+        origin=ProviderOrigin(account_id=account.pk, stream="", occurred_at=T10),
+    )
+
+    suppression_remove(address=BOB, reason="added by mistake")
+
+    kept = suppression_blocks(BOB, "marketing")
+    assert kept is not None and kept.reason == SuppressionReason.COMPLAINT
+
+
+def test_staff_removing_their_stop_drops_their_own_repeats() -> None:
+    suppression_add(address=BOB, reason=SuppressionReason.MANUAL, source="admin:alice")
+    suppression_add(address=BOB, reason=SuppressionReason.MANUAL, source="admin:alice")
+
+    suppression_remove(address=BOB, reason="added by mistake")
+
+    assert suppression_active(BOB) is None

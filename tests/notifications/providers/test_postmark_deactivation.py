@@ -534,3 +534,36 @@ def test_a_stop_and_its_reactivation_at_one_time_are_two_webhooks(postmark) -> N
     _processed(postmark, event("resubscribe", ChangedAt=at))  # same MessageID
     assert WebhookEvent.objects.filter(account=postmark).count() == 2
     assert suppression_active(ADDRESS) is None
+
+
+@pytest.mark.parametrize(
+    "stream", ["s" * 150, "outbound\x00x"], ids=["over-long", "with-nul"]
+)
+def test_a_stop_for_our_message_on_an_odd_stream_name_is_stored(
+    postmark, email_accounts, django_capture_on_commit_callbacks, stream
+) -> None:
+    # The stream name is Postmark's (or a shared server's other system's):
+    # longer than the column, or with a NUL PostgreSQL text refuses. The
+    # event names our message, so the stop is ours; the webhook is processed.
+    message = _sent_order(django_capture_on_commit_callbacks)
+    _processed(
+        postmark,
+        event(
+            "unsubscribe",
+            Metadata={"message_id": message.public_id},
+            MessageStream=stream,
+        ),
+    )
+    (suppression,) = Suppression.objects.all()
+    assert suppression.reason == "unsubscribe_all"
+    assert len(suppression.stream) <= 100 and "\x00" not in suppression.stream
+
+
+def test_a_stop_naming_no_message_on_an_over_long_foreign_stream_is_ignored(
+    postmark,
+) -> None:
+    row = _processed(
+        postmark, event("unsubscribe", Metadata={}, MessageStream="s" * 300)
+    )
+    assert row.status == "processed"
+    assert not Suppression.objects.exists()
