@@ -11,6 +11,8 @@ import sys
 from django.core.management import execute_from_command_line
 from django.db import InterfaceError, OperationalError, connections
 
+# A conninfo fragment a driver might quote back: its value only is masked.
+PASSWORD_FRAGMENT = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
 # integrations.api.parsers' rule for free text, kept here: importing that
 # module reads the settings before ``--settings`` is parsed.
 NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -47,16 +49,18 @@ def _program(argv: list[str]) -> str:
 
 
 def _unreachable(exc: Exception) -> str | None:
-    """The line for a database never connected to, or None."""
+    """The line for a database never connected to, or None. Built from the
+    settings and the driver's first line, never by searching the message for
+    the password: libpq does not echo it, and masking its value would hide
+    (and, if short, spell out) unrelated text."""
     connection = connections["default"]
     if connection.connection is not None:
         return None
     params = connection.settings_dict
-    where = f"{params.get('HOST') or 'localhost'}:{params.get('PORT') or 5432}"
-    if connection.vendor == "sqlite":
-        where = str(params.get("NAME"))
     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    password = params.get("PASSWORD") or ""
-    if password:
-        reason = reason.replace(password, "***")
-    return f"cannot reach the database ({where}): {reason}"
+    reason = PASSWORD_FRAGMENT.sub(r"\1***", reason)
+    if connection.vendor == "sqlite":
+        return f"cannot reach the database ({params.get('NAME')}): {reason}"
+    host = params.get("HOST") or "localhost"
+    where = f"{host}:{params.get('PORT') or 5432}"
+    return f"cannot reach the database ({where}): {reason} (database {params['NAME']})"
