@@ -1,5 +1,5 @@
 """What ``manage.py`` does around every command, ours and Django's: an
-argument that is no text and a database that cannot be reached are one line
+argument with a control character and a database that cannot be reached are one line
 on stderr and exit status 1, never a traceback.
 
 Imports nothing of the project at module level: manage.py loads it before
@@ -13,9 +13,10 @@ from django.db import InterfaceError, OperationalError, connections
 
 # A conninfo fragment a driver might quote back: its value only is masked.
 PASSWORD_FRAGMENT = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
-# integrations.api.parsers' rule for free text, kept here: importing that
-# module reads the settings before ``--settings`` is parsed.
-NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# C0 controls (tab and line feeds pass: a pasted JSON context): no one's
+# input, to any command. Lone surrogates (a path that is not UTF-8) are left
+# to the commands that store text (integrations.management.arguments).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def execute(argv: list[str]) -> None:
@@ -31,14 +32,12 @@ def execute(argv: list[str]) -> None:
 
 
 def _refuse_odd_arguments(argv: list[str]) -> None:
-    """A byte the terminal's encoding could not decode reaches Python as a
-    lone surrogate, which no column can store: refused with the API's rule
-    for free text (tab and line feeds pass: a pasted JSON context)."""
+    """A control character is refused for every command, Django's included;
+    a file name that is not UTF-8 passes (os functions round-trip it)."""
     for position, arg in enumerate(argv[1:], start=1):
-        if NOT_TEXT.search(arg):
+        if CONTROL.search(arg):
             sys.stderr.write(
-                f"{_program(argv)}: argument {position} holds characters that "
-                "are not text (is the terminal's encoding UTF-8?)\n"
+                f"{_program(argv)}: argument {position} holds a control character\n"
             )
             sys.exit(1)
 

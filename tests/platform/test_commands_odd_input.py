@@ -96,6 +96,32 @@ def test_an_argument_that_is_not_utf8_is_refused(args):
     assert "holds characters that are not text" in line
 
 
+def test_a_path_that_is_not_utf8_is_left_to_the_command(tmp_path):
+    # A Latin-1 file name on an old share: Django's startapp writes into it.
+    target = os.fsencode(tmp_path) + b"/caf\xe9/target"
+    os.makedirs(target)
+    result = _manage("startapp", "probe", target)
+    assert result.returncode == 0, result.stderr.decode()[-400:]
+    assert os.path.exists(target + b"/apps.py")
+
+
+def test_send_bulk_takes_a_recipients_path_that_is_not_utf8(tmp_path):
+    recipients = os.fsencode(tmp_path) + b"/caf\xe9.csv"
+    with open(recipients, "w") as handle:
+        handle.write("email\na@example.com\n")
+    context = b'{"headline": "h", "body": "b"}'
+    result = _manage(
+        b"send_bulk", b"newsletter", recipients, b"--no-wait", b"--context", context
+    )
+    assert result.returncode == 0, result.stderr.decode()[-400:]
+
+
+@pytest.mark.parametrize("arg", [b"a\x1bb", b"\x01"])
+def test_a_control_character_is_refused_for_every_command(arg):
+    line = _one_line(_manage(b"check", arg))
+    assert "holds a control character" in line
+
+
 @pytest.mark.parametrize(
     "args",
     [
