@@ -2,6 +2,7 @@
 django_q's) gets ``OddInputGuard``: a pasted or tampered URL or form is a
 message in the admin, never a 500."""
 
+import copy
 import logging
 from typing import Any
 
@@ -14,6 +15,12 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 
 logger = logging.getLogger(__name__)
 
+# What the driver or database raise for a lookup Django built but cannot run:
+# ``id__range=1``, text for a bytea or inet column fail in the driver's
+# parameter binding (IndexError, TypeError, ValueError). Any of them is
+# converted only if the page runs without the parameters.
+_LOOKUP_REFUSALS = (DataError, ProgrammingError, IndexError, TypeError, ValueError)
+
 
 class OddInputGuard:
     """Mixed into every registered ModelAdmin by ``SwitchyardAdminSite``."""
@@ -22,19 +29,34 @@ class OddInputGuard:
         # Django refuses a lookup it cannot build; one it builds but the
         # driver or database refuses (``id__range=1``, text for a bytea or
         # inet column) fails when the page is counted: the same refusal.
+        # Only a fault the parameters cause is theirs: if the page fails
+        # without them too, it is the server's and stays a 500.
         try:
-            with transaction.atomic():
-                changelist = super().get_changelist_instance(request)
-                len(changelist.result_list)  # run its query inside the guard
-                return changelist
-        except (DataError, ProgrammingError, IndexError, TypeError, ValueError) as exc:
-            if not request.GET:
-                raise  # no input of the user's: a real fault
-            logger.info(
+            return self._evaluated_changelist(request)
+        except _LOOKUP_REFUSALS as exc:
+            if not request.GET or not self._runs_without_parameters(request):
+                raise
+            logger.warning(
                 "admin lookup refused",
                 extra={"model": self.opts.label, "error": type(exc).__name__},
+                exc_info=True,
             )
             raise IncorrectLookupParameters(type(exc).__name__) from None
+
+    def _evaluated_changelist(self, request: HttpRequest) -> Any:
+        with transaction.atomic():
+            changelist = super().get_changelist_instance(request)
+            len(changelist.result_list)  # run its query inside the guard
+            return changelist
+
+    def _runs_without_parameters(self, request: HttpRequest) -> bool:
+        bare = copy.copy(request)
+        bare.GET = QueryDict()
+        try:
+            self._evaluated_changelist(bare)
+        except Exception:  # any failure here means the fault is not the URL's
+            return False
+        return True
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict | None = None

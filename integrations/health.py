@@ -6,7 +6,9 @@ breaker, rate limit and deadline) and stores one ``HealthCheckResult`` per
 account. A probe never raises: a ``ProviderError`` is an unhealthy result with
 the error's code and message (those never carry secrets, by contract); any
 other exception is logged with its traceback and stored as unhealthy with only
-its class name, because its message is not under our control.
+its class name, because its message is not under our control. A probe that
+cannot reach Redis (the breaker and rate limits live there) checked nothing:
+it stores nothing, logs one line and returns None.
 """
 
 import logging
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from integrations import registry
 from integrations.crypto import CredentialsDecryptError
@@ -57,9 +60,19 @@ def safe_text(text: str, account: ProviderAccount) -> str:
     return text
 
 
-def account_health_probe(*, account: ProviderAccount) -> HealthCheckResult:
-    """Probe ``account`` now and store the result as its latest."""
-    outcome = _run_health_check(account)
+def account_health_probe(*, account: ProviderAccount) -> HealthCheckResult | None:
+    """Probe ``account`` now and store the result as its latest; None if it
+    could not be checked (Redis unreachable): the last result stands."""
+    try:
+        outcome = _run_health_check(account)
+    except RedisError as exc:
+        # Our outage, not the provider's: blaming it would page for the wrong
+        # thing. One line, no traceback: an outage repeats it per account.
+        logger.warning(
+            "health probe not run: Redis unreachable",
+            extra={"account": account.slug, "error": type(exc).__name__},
+        )
+        return None
     result = _store(account, outcome)
     logger.info(
         "health probe finished",
@@ -76,16 +89,20 @@ def account_health_probe(*, account: ProviderAccount) -> HealthCheckResult:
 def accounts_health_probe(
     *, accounts: Iterable[ProviderAccount] | None = None
 ) -> list[HealthCheckResult]:
-    """Probe ``accounts`` (default: every enabled account) one after another."""
+    """Probe ``accounts`` (default: every enabled account) one after another;
+    the results of those that could be checked."""
     if accounts is None:
         accounts = ProviderAccount.objects.filter(enabled=True)
-    return [account_health_probe(account=account) for account in accounts]
+    results = (account_health_probe(account=account) for account in accounts)
+    return [result for result in results if result is not None]
 
 
 def _run_health_check(account: ProviderAccount) -> ProbeOutcome:
     started = time.monotonic()
     try:
         result = registry.get_adapter(account).health_check()
+    except RedisError:
+        raise  # not the provider's health: account_health_probe says so
     except ProviderError as exc:
         return ProbeOutcome(
             healthy=False,

@@ -29,10 +29,12 @@ def probe_enabled_accounts() -> int:
 
 
 def probe_account(account_id: int) -> str | None:
-    """Probe one account; return its status, or None if it is gone or disabled."""
+    """Probe one account; return its status, or None if it is gone or disabled
+    or could not be checked (Redis unreachable)."""
     account = ProviderAccount.objects.filter(pk=account_id, enabled=True).first()
     if account is None:
         # Deleted or disabled between the fan-out and now: nothing to probe.
         logger.info("health probe skipped", extra={"account_id": account_id})
         return None
-    return health.account_health_probe(account=account).status
+    result = health.account_health_probe(account=account)
+    return result.status if result is not None else None

@@ -15,7 +15,10 @@ transaction. The copy is reloaded
   shared cache differs from the one it loaded; saves bump the stamp on commit.
   The stamp is looked at most every ``SECRET_REDACTION_CHECK_SECONDS``;
   while the cache cannot be reached, the copy is read again from the
-  database instead, as often.
+  database instead, at most that often even for ``fresh`` (a copy verified
+  within the interval is kept). The first stamp read after an outage reloads
+  (a save elsewhere may have failed to bump), and a bump that failed here is
+  retried then.
 
 Secrets that live in no row (an OAuth access token a process uses) are added
 with ``remember`` by the process that holds them.
@@ -47,7 +50,11 @@ logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _state: dict[str, Any] = {
     "checked": float("-inf"),
+    # When the copy was last known current (a reload, an unchanged stamp).
+    "verified": float("-inf"),
     "stamp": None,
+    # A save here whose stamp bump could not reach the cache.
+    "bump_pending": False,
     "loaded": frozenset(),
     "secrets": (),
 }
@@ -75,7 +82,7 @@ def refresh(*, force_check: bool = False) -> None:
     if not force_check and now - _state["checked"] < interval:
         return
     try:
-        _refresh_now()
+        _refresh_now(now, interval)
     except Exception as exc:
         # No database (yet): keep what we have, try again later. One line:
         # an outage repeats it at every request and command.
@@ -85,22 +92,42 @@ def refresh(*, force_check: bool = False) -> None:
     _state["checked"] = now
 
 
-def _refresh_now() -> None:
+def _refresh_now(now: float, interval: float) -> None:
     try:
         stamp = _shared_stamp()
     except Exception:
         # The cache is unreachable, so whether another process saved a secret
-        # cannot be told: read them all from the database, the truth.
-        reload()
+        # cannot be told: read them all from the database, the truth, but no
+        # more often than the stamp would be looked at. Forget the stamp: a
+        # save elsewhere meanwhile may not have bumped it.
+        with _lock:
+            _state["stamp"] = None
+        if now - _state["verified"] >= interval:
+            reload()
         return
+    if _state["bump_pending"]:
+        stamp = _retry_bump()
     if stamp != _state["stamp"]:
         reload(stamp=stamp)
+    else:
+        _state["verified"] = now
+
+
+def _retry_bump() -> str:
+    # The cache is back: tell the others about the save they missed. This
+    # process reloads too (the stamp it holds is not the new one): it may
+    # have missed their saves as well.
+    stamp = uuid.uuid4().hex
+    cache.set(STAMP_KEY, stamp, timeout=None)
+    _state["bump_pending"] = False
+    return stamp
 
 
 def reload(*, stamp: str | None = None) -> None:
     """Read every secret again from the database, now."""
     from integrations.db import savepoint_if_nested
 
+    started = time.monotonic()
     values: set[str] = set()
     # Inside a caller's transaction a savepoint: a failing read must not
     # abort that transaction.
@@ -110,6 +137,7 @@ def reload(*, stamp: str | None = None) -> None:
                 values.update(_strings(_row_secrets(row)))
     with _lock:
         _state["loaded"] = frozenset(values)
+        _state["verified"] = started
         _publish()
         if stamp is not None:
             _state["stamp"] = stamp
@@ -175,7 +203,10 @@ def _bump_quietly() -> None:
     try:
         bump_stamp()
     except Exception as exc:
-        # Other processes read the database while the cache is unreachable.
+        # Other processes read the database while the cache is unreachable;
+        # the bump is retried at this process's next readable stamp.
+        with _lock:
+            _state["bump_pending"] = True
         logger.warning(
             "secret registry stamp bump failed", extra={"error": type(exc).__name__}
         )
@@ -240,4 +271,11 @@ def forget() -> None:
     """Drop this process's copy (tests; a rotation run in this process)."""
     with _lock:
         _remembered.clear()
-        _state.update(checked=float("-inf"), stamp=None, loaded=frozenset(), secrets=())
+        _state.update(
+            checked=float("-inf"),
+            verified=float("-inf"),
+            stamp=None,
+            bump_pending=False,
+            loaded=frozenset(),
+            secrets=(),
+        )

@@ -1,5 +1,5 @@
 """What ``manage.py`` does around every command, ours and Django's: an
-argument that is no text and a database that cannot be reached are one line
+argument with a control character and a database that cannot be reached are one line
 on stderr and exit status 1, never a traceback.
 
 Imports nothing of the project at module level: manage.py loads it before
@@ -11,9 +11,12 @@ import sys
 from django.core.management import execute_from_command_line
 from django.db import InterfaceError, OperationalError, connections
 
-# integrations.api.parsers' rule for free text, kept here: importing that
-# module reads the settings before ``--settings`` is parsed.
-NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# A conninfo fragment a driver might quote back: its value only is masked.
+PASSWORD_FRAGMENT = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
+# C0 controls (tab and line feeds pass: a pasted JSON context): no one's
+# input, to any command. Lone surrogates (a path that is not UTF-8) are left
+# to the commands that store text (integrations.management.arguments).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def execute(argv: list[str]) -> None:
@@ -29,14 +32,12 @@ def execute(argv: list[str]) -> None:
 
 
 def _refuse_odd_arguments(argv: list[str]) -> None:
-    """A byte the terminal's encoding could not decode reaches Python as a
-    lone surrogate, which no column can store: refused with the API's rule
-    for free text (tab and line feeds pass: a pasted JSON context)."""
+    """A control character is refused for every command, Django's included;
+    a file name that is not UTF-8 passes (os functions round-trip it)."""
     for position, arg in enumerate(argv[1:], start=1):
-        if NOT_TEXT.search(arg):
+        if CONTROL.search(arg):
             sys.stderr.write(
-                f"{_program(argv)}: argument {position} holds characters that "
-                "are not text (is the terminal's encoding UTF-8?)\n"
+                f"{_program(argv)}: argument {position} holds a control character\n"
             )
             sys.exit(1)
 
@@ -47,16 +48,18 @@ def _program(argv: list[str]) -> str:
 
 
 def _unreachable(exc: Exception) -> str | None:
-    """The line for a database never connected to, or None."""
+    """The line for a database never connected to, or None. Built from the
+    settings and the driver's first line, never by searching the message for
+    the password: libpq does not echo it, and masking its value would hide
+    (and, if short, spell out) unrelated text."""
     connection = connections["default"]
     if connection.connection is not None:
         return None
     params = connection.settings_dict
-    where = f"{params.get('HOST') or 'localhost'}:{params.get('PORT') or 5432}"
-    if connection.vendor == "sqlite":
-        where = str(params.get("NAME"))
     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    password = params.get("PASSWORD") or ""
-    if password:
-        reason = reason.replace(password, "***")
-    return f"cannot reach the database ({where}): {reason}"
+    reason = PASSWORD_FRAGMENT.sub(r"\1***", reason)
+    if connection.vendor == "sqlite":
+        return f"cannot reach the database ({params.get('NAME')}): {reason}"
+    host = params.get("HOST") or "localhost"
+    where = f"{host}:{params.get('PORT') or 5432}"
+    return f"cannot reach the database ({where}): {reason} (database {params['NAME']})"

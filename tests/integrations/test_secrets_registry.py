@@ -244,3 +244,70 @@ def test_a_failed_refresh_is_one_line_and_keeps_the_copy(monkeypatch, caplog):
     assert record.exc_info is None
     assert record.error == "OperationalError"
     assert _filtered(OLD) == MASK
+
+
+def _save_new_secret_elsewhere(account) -> None:
+    # Another process saves NEW; no bump of the stamp reaches this one.
+    other = ProviderAccount.objects.get(pk=account.pk)
+    other.set_credentials({"secret_key": NEW})
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        credentials_encrypted=other.credentials_encrypted
+    )
+
+
+def test_a_secret_saved_elsewhere_in_an_outage_is_learned_when_the_cache_is_back(
+    monkeypatch,
+):
+    account = ProviderAccountFactory(credentials={"secret_key": OLD})
+    secrets_registry.refresh(force_check=True)  # stamp s1, OLD
+
+    with monkeypatch.context() as m:
+        m.setattr(secrets_registry, "cache", _UnreachableCache())
+        secrets_registry.refresh(force_check=True)  # reads the database
+        _save_new_secret_elsewhere(account)  # its bump failed: s1 stays
+    secrets_registry.refresh(force_check=True)  # the cache is back, still s1
+
+    assert redact_secrets(f"said {NEW}") == f"said {MASK}"
+
+
+def test_a_stamp_bump_that_failed_in_an_outage_is_made_when_the_cache_is_back(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    account = ProviderAccountFactory(credentials={"secret_key": OLD})
+    secrets_registry.refresh(force_check=True)
+    before = cache.get(secrets_registry.STAMP_KEY)
+
+    with monkeypatch.context() as m:
+        m.setattr(secrets_registry, "cache", _UnreachableCache())
+        with django_capture_on_commit_callbacks(execute=True):
+            account.set_credentials({"secret_key": NEW})
+            account.save()
+    secrets_registry.refresh(force_check=True)  # this process's next request
+
+    # Every process idle through the outage holds ``before``: a moved stamp
+    # makes each of them reload and learn NEW.
+    assert cache.get(secrets_registry.STAMP_KEY) not in (None, before)
+    assert redact_secrets(f"said {NEW}") == f"said {MASK}"
+
+
+def test_while_the_cache_is_down_staff_text_reads_the_secrets_once_per_interval(
+    settings, monkeypatch
+):
+    """Each failed provider attempt stores staff_text(error): while Redis is
+    down that must not read and decrypt every secret row each time."""
+    settings.SECRET_REDACTION_CHECK_SECONDS = 5.0
+    for n in range(5):
+        ProviderAccountFactory(credentials={"secret_key": f"{OLD}{n}"})
+    secrets_registry.refresh(force_check=True)  # the copy is current now
+    monkeypatch.setattr(secrets_registry, "cache", _UnreachableCache())
+
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(50):
+            secrets_registry.staff_text("provider said no")
+
+    assert len(queries) == 0, len(queries)
+    # Once the interval has passed, the next one reads the database again.
+    settings.SECRET_REDACTION_CHECK_SECONDS = 0
+    with CaptureQueriesContext(connection) as queries:
+        secrets_registry.staff_text("provider said no")
+    assert queries

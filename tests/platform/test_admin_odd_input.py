@@ -1,6 +1,8 @@
 """Staff pages answer a malformed id or a NUL (a tampered form, a pasted
 URL) with a 4xx or a message, never a 500."""
 
+import logging
+
 import pytest
 from django.apps import apps
 from django.contrib import admin
@@ -160,3 +162,40 @@ def test_an_unparsable_pk_is_dropped_and_the_rest_is_acted_on(admin_client):
     )
     assert response.status_code == 200
     assert not BlocklistEntry.objects.filter(pk=entry.pk).exists()
+
+
+@pytest.fixture
+def broken_changelist_query(monkeypatch):
+    """A real fault in the page's own query (a column a missing migration
+    would add, a bug in get_queryset): nothing the staff member typed."""
+    from integrations.models import ProviderAccount
+
+    model_admin = admin.site._registry[ProviderAccount]
+    original = type(model_admin).get_queryset
+
+    def get_queryset(self, request):
+        return original(self, request).extra(where=["no_such_column = 1"])
+
+    monkeypatch.setattr(type(model_admin), "get_queryset", get_queryset)
+
+
+@pytest.mark.parametrize(
+    "query", ["", "?o=2", "?q=ship", "?p=1", "?kind__exact=shipping"]
+)
+def test_a_server_fault_in_the_changelist_query_stays_a_500_whatever_the_url(
+    admin_client, broken_changelist_query, query
+):
+    admin_client.raise_request_exception = False
+    url = reverse("admin:integrations_provideraccount_changelist") + query
+    response = admin_client.get(url, follow=True)
+    assert response.status_code == 500, response.redirect_chain
+
+
+def test_a_refused_lookup_is_logged_as_a_warning_with_its_traceback(
+    admin_client, caplog
+):
+    with caplog.at_level(logging.INFO, logger="config.admin_site"):
+        response = admin_client.get("/admin/integrations/apikey/?id__range=1")
+    assert response.status_code == 302
+    (record,) = [r for r in caplog.records if r.name == "config.admin_site"]
+    assert record.levelname == "WARNING" and record.exc_info

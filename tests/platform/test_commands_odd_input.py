@@ -15,7 +15,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 SECRET_PASSWORD = "pw-never-printed-7f3a"
 
 
-def _env(*, port: object = None, password: str | None = None) -> dict[str, str]:
+def _env(
+    *, port: object = None, password: str | None = None, name: str | None = None
+) -> dict[str, str]:
     s = connection.settings_dict
     env = dict(os.environ)
     env.update(
@@ -23,7 +25,7 @@ def _env(*, port: object = None, password: str | None = None) -> dict[str, str]:
         PYTHONPATH=str(ROOT),
         DATABASE_URL=(
             f"postgres://{s['USER']}:{password or s['PASSWORD']}@{s['HOST']}:"
-            f"{port or s['PORT'] or 5432}/{s['NAME']}"
+            f"{port or s['PORT'] or 5432}/{name or s['NAME']}"
         ),
     )
     return env
@@ -94,6 +96,32 @@ def test_an_argument_that_is_not_utf8_is_refused(args):
     assert "holds characters that are not text" in line
 
 
+def test_a_path_that_is_not_utf8_is_left_to_the_command(tmp_path):
+    # A Latin-1 file name on an old share: Django's startapp writes into it.
+    target = os.fsencode(tmp_path) + b"/caf\xe9/target"
+    os.makedirs(target)
+    result = _manage("startapp", "probe", target)
+    assert result.returncode == 0, result.stderr.decode()[-400:]
+    assert os.path.exists(target + b"/apps.py")
+
+
+def test_send_bulk_takes_a_recipients_path_that_is_not_utf8(tmp_path):
+    recipients = os.fsencode(tmp_path) + b"/caf\xe9.csv"
+    with open(recipients, "w") as handle:
+        handle.write("email\na@example.com\n")
+    context = b'{"headline": "h", "body": "b"}'
+    result = _manage(
+        b"send_bulk", b"newsletter", recipients, b"--no-wait", b"--context", context
+    )
+    assert result.returncode == 0, result.stderr.decode()[-400:]
+
+
+@pytest.mark.parametrize("arg", [b"a\x1bb", b"\x01"])
+def test_a_control_character_is_refused_for_every_command(arg):
+    line = _one_line(_manage(b"check", arg))
+    assert "holds a control character" in line
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -111,6 +139,24 @@ def test_an_unreachable_database_is_one_line_without_the_password(args):
     host = connection.settings_dict["HOST"]
     assert line.startswith(f"cannot reach the database ({host}:1): ")
     assert SECRET_PASSWORD not in result.stderr.decode() + result.stdout.decode()
+
+
+def test_an_unreachable_database_line_names_the_database_unmasked():
+    # The password may well be a prefix of the database's name (switchyard,
+    # switchyard_shop): the line must still say which database is missing.
+    s = connection.settings_dict
+    missing = f"{s['PASSWORD']}_missing_db"
+    line = _one_line(_manage("showmigrations", env=_env(name=missing)))
+    assert line.startswith(f"cannot reach the database ({s['HOST']}:")
+    assert line.endswith(f"(database {missing})")
+    assert "***" not in line
+
+
+def test_a_short_password_is_not_spelled_out_by_masking():
+    # Masking "1" in "127.0.0.1", "port 1" would tell the reader the password.
+    line = _one_line(_manage("showmigrations", env=_env(port=1, password="1")))
+    assert "***" not in line
+    assert ":1): " in line and "port 1 failed" in line
 
 
 @pytest.mark.parametrize("addr", ["127.0.0.1:notaport", "127.0.0.1:", "h:99999"])

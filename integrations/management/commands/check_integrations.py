@@ -54,18 +54,36 @@ class Command(ProviderCommand):
         )
         if kind:
             accounts = accounts.filter(kind=kind)
+        unchecked: set[int] = set()
         if not cached:
-            health.accounts_health_probe(accounts=accounts.filter(enabled=True))
+            enabled = list(accounts.filter(enabled=True))
+            checked = health.accounts_health_probe(accounts=enabled)
+            unchecked = {a.pk for a in enabled} - {r.account_id for r in checked}
         accounts = list(accounts.select_related("health"))
         if not accounts:
             self.stdout.write("No provider accounts.")
             return
-        self.stdout.write(_table([_row(account) for account in accounts]))
-        unhealthy = [a.slug for a in accounts if a.enabled and _is_unhealthy(a)]
-        if unhealthy:
-            raise CommandError(
-                f"{len(unhealthy)} enabled account(s) unhealthy: {', '.join(unhealthy)}"
-            )
+        rows = [_row(account, account.pk in unchecked) for account in accounts]
+        self.stdout.write(_table(rows))
+        _fail_if_unhealthy(accounts, unchecked)
+
+
+def _fail_if_unhealthy(accounts: list[ProviderAccount], unchecked: set[int]) -> None:
+    unhealthy = [
+        a.slug
+        for a in accounts
+        if a.enabled and a.pk not in unchecked and _is_unhealthy(a)
+    ]
+    problems = []
+    if unhealthy:
+        problems.append(
+            f"{len(unhealthy)} enabled account(s) unhealthy: {', '.join(unhealthy)}"
+        )
+    if unchecked:
+        # A gate that could not look must not pass.
+        problems.append(f"{len(unchecked)} not checked (Redis unreachable)")
+    if problems:
+        raise CommandError("; ".join(problems))
 
 
 def _is_unhealthy(account: ProviderAccount) -> bool:
@@ -73,13 +91,17 @@ def _is_unhealthy(account: ProviderAccount) -> bool:
     return result is not None and not result.healthy
 
 
-def _row(account: ProviderAccount) -> list[str]:
+def _row(account: ProviderAccount, unchecked: bool = False) -> list[str]:
     result = latest_health(account)
     snapshot = breaker_snapshot(account)
     # Unknown while Redis is unreachable: reported in the row, not raised.
     breaker = str(snapshot.state or "unreadable (Redis unreachable)")
     if snapshot.mode != BreakerMode.AUTO:
         breaker += f" ({snapshot.mode})"
+    if unchecked:
+        # Probed now but not run: the stored result (if any) is not current.
+        status = "not checked (Redis unreachable)"
+        return [*_identity(account), status, "-", "-", breaker, ""]
     if result is None:
         return [*_identity(account), "unchecked", "-", "-", breaker, ""]
     return [

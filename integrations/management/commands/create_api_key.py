@@ -3,13 +3,14 @@
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from integrations.api.scopes import SCOPES
 from integrations.api.services import api_key_create
+from integrations.management.arguments import TextArgumentsCommand
 
 
-class Command(BaseCommand):
+class Command(TextArgumentsCommand):
     help = (
         "Create an API key. The key is printed once on stdout; only its hash is "
         "stored. Scopes: " + ", ".join(SCOPES)

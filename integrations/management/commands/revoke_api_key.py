@@ -2,13 +2,14 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from integrations.api.services import api_key_revoke
+from integrations.management.arguments import TextArgumentsCommand
 from integrations.models import ApiKey
 
 
-class Command(BaseCommand):
+class Command(TextArgumentsCommand):
     help = "Revoke an API key: requests with it get 401 from now on."
 
     def add_arguments(self, parser: CommandParser) -> None:

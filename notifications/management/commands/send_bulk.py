@@ -48,6 +48,7 @@ BAR_WIDTH = 30
 
 
 class Command(ProviderCommand):
+    path_options = ("recipients",)  # a file name, not stored
     help = "Send a template to every recipient of a CSV / JSON file."
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):

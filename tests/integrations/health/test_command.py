@@ -107,3 +107,43 @@ def test_no_accounts():
 
     assert error is None
     assert output.strip() == "No provider accounts."
+
+
+UNREACHABLE_REDIS = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+    }
+}
+
+
+def test_a_redis_outage_during_a_probe_stores_nothing_and_blames_no_provider(
+    settings, caplog
+):
+    """Our Redis being down is not the carrier's fault: no unhealthy row, one
+    warning line without a traceback, and the gate still fails."""
+    ProviderAccountFactory(slug="ship-a", kind="shipping")
+    settings.CACHES = UNREACHABLE_REDIS
+
+    with caplog.at_level("INFO", logger="integrations.health"):
+        output, error = _run()
+
+    assert not HealthCheckResult.objects.exists()
+    assert error is not None and "1 not checked (Redis unreachable)" in str(error)
+    assert "unhealthy" not in str(error)
+    assert "not checked (Redis unreachable)" in output
+    assert "unreadable (Redis unreachable)" in output
+    records = [r for r in caplog.records if r.name == "integrations.health"]
+    assert [r.levelname for r in records] == ["WARNING"]
+    assert records[0].exc_info is None
+
+
+def test_a_probe_that_cannot_reach_redis_returns_none_and_keeps_the_last_result(
+    settings,
+):
+    account = ProviderAccountFactory(slug="ship-a", kind="shipping")
+    before = health.account_health_probe(account=account)
+    settings.CACHES = UNREACHABLE_REDIS
+
+    assert health.account_health_probe(account=account) is None
+    assert HealthCheckResult.objects.get().checked_at == before.checked_at

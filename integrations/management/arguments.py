@@ -1,0 +1,41 @@
+"""The argument rule of the project's commands that store what they are given:
+text only. A byte the terminal's encoding could not decode reaches Python as
+a lone surrogate, which no column can store; control characters are no one's
+input. Paths are left alone: os functions round-trip surrogate escapes."""
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+# integrations.api.parsers' rule for free text (tab and line feeds pass: a
+# pasted JSON context).
+NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# Django's own options: a settings module or a path, not stored.
+DJANGO_OPTIONS = frozenset({"settings", "pythonpath"})
+
+
+class TextArgumentsCommand(BaseCommand):
+    """Refuses, in one line, an argument that is not text before ``handle``.
+    ``path_options``: the dests of arguments that name files."""
+
+    path_options: tuple[str, ...] = ()
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        skip = DJANGO_OPTIONS | set(self.path_options)
+        refuse_non_text(args, {k: v for k, v in options.items() if k not in skip})
+        return super().execute(*args, **options)
+
+
+def refuse_non_text(args: Iterable[Any], options: dict[str, Any]) -> None:
+    """CommandError naming the first argument that is not text."""
+    named = [("an argument", value) for value in args]
+    named += [(f"--{dest.replace('_', '-')}", value) for dest, value in options.items()]
+    for name, value in named:
+        values = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(v, str) and NOT_TEXT.search(v) for v in values):
+            raise CommandError(
+                f"{name} holds characters that are not text "
+                "(is the terminal's encoding UTF-8?)"
+            )
