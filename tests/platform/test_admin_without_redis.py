@@ -74,3 +74,30 @@ def test_a_breaker_mode_change_is_refused_while_redis_is_unreachable(
     assert "the breaker mode cannot be changed now" in response.content.decode()
     account.refresh_from_db()
     assert account.breaker_mode == "forced_open"
+
+
+def test_one_failed_read_spares_the_other_rows_their_timeout(
+    admin_client, account, redis_down, caplog
+):
+    # A Redis that never answers costs each read its socket timeout: after
+    # one failure the page reads no other row's breaker from it.
+    for n in (2, 3):
+        provider_account_get_or_create(
+            slug=f"ship-{n}",
+            kind="shipping",
+            provider="sandbox",
+            display_name=f"Ship {n}",
+            priority=n,
+            credentials={
+                "api_key": "sbx_x",
+                "webhook_secret": "whsec_dGVzdHRlc3R0ZXN0dGVzdA==",
+            },
+        )
+    caplog.set_level("WARNING", logger="integrations.breaker.machine")
+    url = reverse("admin:integrations_provideraccount_changelist")
+
+    page = admin_client.get(url).content.decode()
+
+    assert page.count("unknown (Redis unreachable)") >= 3
+    tries = [r for r in caplog.records if r.message == "breaker state unreadable"]
+    assert len(tries) == 1
