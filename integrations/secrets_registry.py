@@ -37,6 +37,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
+from integrations.webhooks.messages import storable
+
 MASK = "[redacted]"
 # Shorter values (a mode, a flag) would redact ordinary words.
 MIN_SECRET_LENGTH = 8
@@ -253,8 +255,10 @@ def _strings(values: Iterable[Any]) -> Iterable[str]:
 
 def staff_text(text: str) -> str:
     """A provider's ``text`` to store for staff: every known secret masked,
-    after looking at the shared stamp (a service, never logging)."""
-    return redact_secrets(text, known_secrets(fresh=True))
+    after looking at the shared stamp (a service, never logging), and what
+    PostgreSQL cannot store (NUL, a lone surrogate) replaced, so the record
+    that carries it is kept."""
+    return storable(redact_secrets(text, known_secrets(fresh=True)))
 
 
 def redact_secrets(text: str, secrets: Iterable[str] | None = None) -> str:

@@ -54,3 +54,27 @@ def test_a_provider_error_never_carries_a_known_secret():
     assert SECRET not in error.message
     assert SECRET not in str(error)
     assert error.message == "key [redacted] is not valid"
+
+
+@pytest.mark.django_db
+def test_a_refusal_with_a_nul_is_stored_with_its_failure(client, monkeypatch):
+    # JSON may carry "\u0000"; PostgreSQL text cannot: the failed shipment
+    # must still be stored with the carrier's message, not lost to a 500.
+    def refuse(self, request):
+        raise Rejected("bad address\x00line 2", code="x")
+
+    monkeypatch.setattr(SandboxShippingAdapter, "carrier_create_label", refuse)
+    quote = _quote(carrier("strict"))
+
+    key = ApiKeyFactory(scopes=["shipping:write", "shipping:read"])
+    answer = client.post(
+        SHIPMENTS,
+        {"quote_id": quote.public_id},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key.raw_key}",
+        HTTP_IDEMPOTENCY_KEY="nul-1",
+    )
+
+    assert answer.status_code == 422
+    stored = Shipment.objects.get()
+    assert stored.failure_message == "bad address\ufffdline 2"
