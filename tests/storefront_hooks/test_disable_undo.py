@@ -174,3 +174,32 @@ def test_a_failure_begun_after_a_success_keeps_its_streak_whatever_the_clocks(
     theirs.refresh_from_db()
     assert endpoint.failing_since is not None
     assert endpoint.failing_since == theirs.claimed_at
+
+
+def test_a_success_leaves_a_streak_disable_begun_after_it_whatever_the_clocks(
+    two_machines, settings, receiver, make_endpoint, monkeypatch
+) -> None:
+    """A worker whose machine is 5 s ahead sends a 200; while it is on its
+    way another worker's attempt begins, fails and disables the endpoint for
+    its streak (0 hours: its first failure). That streak is not the
+    success's to end, so its disable stays."""
+    settings.STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS = 0
+    endpoint, _secret = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200), respond(500))
+    mine, theirs = _row(endpoint), _row(endpoint)
+    post = deliveries.delivery_post
+
+    def post_then_other_worker_disables(ep, delivery, *, timestamp):
+        attempt = post(ep, delivery, timestamp=timestamp)
+        if delivery.pk == mine.pk:
+            with machine_clock(0):
+                assert services.delivery_send(delivery_id=theirs.pk) == "failed"
+        return attempt
+
+    monkeypatch.setattr(deliveries, "delivery_post", post_then_other_worker_disables)
+    with machine_clock(5):
+        assert services.delivery_send(delivery_id=mine.pk) == "delivered"
+
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+    assert endpoint.disabled_reason.startswith(STREAK_DISABLED_PREFIX)
