@@ -43,7 +43,9 @@ def _sql(vendor_alias: str) -> str:
     # Identifiers from the models, quoted; values are parameters.
     return (
         f"WITH c AS (UPDATE {delivery} SET {status} = %s, "  # noqa: S608
-        f"{col(WebhookDelivery, 'claimed_at')} = %s, "
+        # The database's clock unless the caller gives the time (services.clock).
+        f"{col(WebhookDelivery, 'claimed_at')} = "
+        "COALESCE(%s::timestamptz, statement_timestamp()), "
         f"{attempts} = {delivery}.{attempts} + 1 FROM {RELAXED_FROM}, {endpoint} "
         f"WHERE {delivery}.{quote(d_meta.pk.column)} = %s "
         f"AND {delivery}.{status} IN (%s, %s) "
@@ -69,9 +71,13 @@ def _instance(model: type[Model], values: list[Any]) -> Any:
     return model.from_db(connection.alias, [f.attname for f in fields], converted)
 
 
-def delivery_claim(delivery_id: int, now: datetime) -> WebhookDelivery | None:
+def delivery_claim(
+    delivery_id: int, now: datetime | None = None
+) -> WebhookDelivery | None:
     """The delivery with its endpoint and account, claimed for this worker;
-    None if it is taken, done, or its endpoint is disabled."""
+    None if it is taken, done, or its endpoint is disabled. Its
+    ``claimed_at`` is the database's time of the claim (``services.clock``),
+    or ``now`` if given."""
     if not relaxed_allowed():
         if not rows.claim(delivery_id, now):
             return None

@@ -41,6 +41,7 @@ from storefront_hooks.models import (
     WebhookEndpoint,
 )
 from storefront_hooks.services.claim import delivery_claim
+from storefront_hooks.services.clock import database_now
 from storefront_hooks.services.endpoints import (
     endpoint_disable,
     endpoint_pause_end,
@@ -112,11 +113,14 @@ def test_event_send(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
 def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | None:
     """One attempt at one delivery if this worker wins the claim. Returns the
     new status (the row's waiting one if the breaker held it back), or None
-    when the row is taken, done, or its endpoint is disabled."""
-    now = now or timezone.now()
+    when the row is taken, done, or its endpoint is disabled. The attempt's
+    time is its claim's, from the database's clock (``services.clock``)
+    unless ``now`` is given: a discard, a failing streak and the sweep's
+    lease compare it with stamps other processes wrote."""
     delivery = delivery_claim(delivery_id, now)
     if delivery is None:
         return None
+    now = delivery.claimed_at
     attempt: Attempt | None = None
     try:
         attempt = delivery_post(delivery.endpoint, delivery, timestamp=now)
@@ -399,8 +403,9 @@ def _log(delivery: WebhookDelivery, attempt: Attempt, status: str) -> None:
 
 def deliveries_sweep(*, now: datetime | None = None) -> int:
     """Take back deliveries whose worker died; enqueue those the broker lost
-    or that are due for a retry. Returns how many were enqueued."""
-    now = now or timezone.now()
+    or that are due for a retry. Returns how many were enqueued. Its time is
+    the database's (the claims' and retries' clock), unless ``now`` is given."""
+    now = now or database_now()
     live, sending = _sweep_endpoints(now)
     dead, retrying = _release_lost(now)
     _give_up_old(now, live)
@@ -509,7 +514,7 @@ def deliveries_resend(*, delivery_ids: list[int]) -> int:
             status=DeliveryStatus.PENDING,
             attempts=0,
             next_attempt_at=None,
-            restarted_at=timezone.now(),  # the age limit counts from here
+            restarted_at=database_now(),  # the age limit counts from here
         )
         for delivery_id in ids:
             enqueue_on_commit(delivery_id)

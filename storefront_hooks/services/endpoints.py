@@ -24,6 +24,7 @@ from storefront_hooks.models import (
     WebhookEndpoint,
 )
 from storefront_hooks.safety import UrlRefused, url_check
+from storefront_hooks.services.clock import database_now, stamp
 from storefront_hooks.services.queue import enqueue_on_commit
 from storefront_hooks.signing import secret_new
 
@@ -163,7 +164,9 @@ def endpoint_secret_rotate(
     with transaction.atomic():
         row = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
         row.store_secrets(current=secret, previous=row.stored_secrets()["current"])
-        row.previous_secret_expires_at = timezone.now() + timedelta(hours=overlap_hours)
+        # The database's clock, as the claims' that sign with it (the worker's).
+        expires = database_now() + timedelta(hours=overlap_hours)
+        row.previous_secret_expires_at = expires
         row.save(update_fields=["secrets_encrypted", "previous_secret_expires_at"])
     endpoint.secrets_encrypted = row.secrets_encrypted
     endpoint.previous_secret_expires_at = row.previous_secret_expires_at
@@ -182,7 +185,7 @@ def endpoint_disable(
     (staff's, a 410's) replaces one for the failing streak: a success whose
     answer was on its way undoes only a streak disable it finds unchanged
     (``endpoint_streak_disable_undo``), so it must not find this one."""
-    now = now or timezone.now()
+    now = now or database_now()
     disablable = Q(enabled=True)
     if not reason.startswith(STREAK_DISABLED_PREFIX):
         disablable |= Q(disabled_reason__startswith=STREAK_DISABLED_PREFIX)
@@ -202,7 +205,7 @@ def endpoint_disable(
 def endpoint_enable(*, endpoint: WebhookEndpoint, now: datetime | None = None) -> int:
     """Send again: everything waiting or failed is due now. Returns how many
     deliveries were enqueued (the sweeper takes any beyond one batch)."""
-    now = now or timezone.now()
+    now = now or database_now()  # the sweep's clock: it compares these
     waiting = [DeliveryStatus.PENDING, DeliveryStatus.FAILED]
     with transaction.atomic():
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
@@ -394,9 +397,11 @@ def endpoint_waiting_discard(*, endpoint: WebhookEndpoint, actor: str) -> int:
             next_attempt_at=None,
             last_error=f"{DISCARDED_BY}{actor} while the endpoint was disabled."[:255],
         )
-        # A delivery in flight now is ended as these when it settles.
+        # A delivery in flight now is ended as these when it settles: one
+        # claimed before this statement (the database's clock, as the claims'
+        # are: services.clock), which saw the endpoint enabled.
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-            discarded_at=timezone.now(), discarded_by=actor[:150]
+            discarded_at=stamp(), discarded_by=actor[:150]
         )
     logger.info(
         "webhook deliveries discarded",

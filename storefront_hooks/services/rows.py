@@ -24,6 +24,7 @@ from storefront_hooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from storefront_hooks.services.clock import stamp
 
 # Each delay is drawn from +-20 % of its step, so endpoints that failed
 # together do not all come back in the same second.
@@ -144,11 +145,12 @@ class DeliveryRows(LeasedRows):
     def retry_delay(self, attempts: int) -> timedelta:
         return retry_delay_for(attempts)
 
-    def claim(self, pk: int, now: datetime) -> bool:
+    def claim(self, pk: int, now: datetime | None = None) -> bool:
         # The worker's claim is services.claim's; this one serves the rest.
+        # Stamped by the database's clock: others compare it (clock.stamp).
         updated = self.model.objects.filter(
             pk=pk, status__in=[self.waiting, self.failed], endpoint__enabled=True
-        ).update(status=self.running, claimed_at=now, attempts=F("attempts") + 1)
+        ).update(status=self.running, claimed_at=stamp(now), attempts=F("attempts") + 1)
         return updated == 1
 
     def deliver(self, row: Any, **fields: Any) -> datetime | None:

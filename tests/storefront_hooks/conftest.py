@@ -1,15 +1,40 @@
 """Storefront webhooks fixtures: a receiver on 127.0.0.1 (the fault server),
 loopback allowed, and endpoints made through the service."""
 
+import contextlib
 from collections.abc import Callable, Iterator
+from datetime import timedelta
+from unittest import mock
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 
 from integrations.testing.faultserver import FaultServer
 from storefront_hooks import services
 from storefront_hooks.models import WebhookEndpoint
 
 HOOK_PATH = "/hooks"
+
+# The test machine's own clock, whatever a test's skew does to timezone.now.
+_MACHINE_NOW = timezone.now
+
+
+@contextlib.contextmanager
+def machine_clock(seconds: float) -> Iterator[None]:
+    """Run as a process on a machine whose clock is ``seconds`` ahead of this
+    one (behind if negative): NTP leaves a second or two between machines."""
+    skewed = lambda: _MACHINE_NOW() + timedelta(seconds=seconds)  # noqa: E731
+    with mock.patch.object(timezone, "now", skewed):
+        yield
+
+
+@pytest.fixture
+def two_machines() -> None:
+    """Skew tests: only a server database is shared by processes on several
+    machines (SQLite's one clock is this machine's)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite is opened by processes of one machine only")
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
 from storefront_hooks.services import deliveries
 from storefront_hooks.services.rows import rows
-from tests.storefront_hooks.conftest import HOOK_PATH
+from tests.storefront_hooks.conftest import HOOK_PATH, machine_clock
 
 pytestmark = pytest.mark.django_db
 
@@ -256,6 +256,26 @@ def test_an_endpoint_is_not_disabled_at_its_first_failure_after_a_long_pause(
     # The streak skips the pause: an hour of failing before it.
     assert endpoint.failing_since == released - timedelta(hours=1)
     assert endpoint.paused_since is None
+
+
+def test_a_pause_moves_the_streak_on_by_its_span_whatever_the_clocks(
+    two_machines, receiver, make_endpoint, no_enqueue
+) -> None:
+    """A worker whose machine is 5 s behind notes the pause; the sweeper
+    notes its end a moment later: the failing streak moves on by that
+    moment, not by the machines' 5 s as well."""
+    with machine_clock(-5):
+        delivery = _paused(receiver, make_endpoint, None)
+    endpoint = delivery.endpoint
+    since = timezone.now() - timedelta(hours=1)
+    type(endpoint).objects.filter(pk=endpoint.pk).update(failing_since=since)
+    breaker_mode_set(account=endpoint.account, mode=BreakerMode.AUTO, actor="ops")
+
+    services.deliveries_sweep()
+
+    endpoint.refresh_from_db()
+    assert endpoint.paused_since is None
+    assert endpoint.failing_since - since < timedelta(seconds=2)
 
 
 def test_a_pause_ends_at_the_first_call_after_release_without_a_sweep(

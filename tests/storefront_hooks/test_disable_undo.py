@@ -1,10 +1,13 @@
 """A success undoes only the disable its own failing streak caused (a
 failure settled while its answer was on its way): never a disable staff or
-a 410 made after that one, which replaces it."""
+a 410 made after that one, which replaces it. Whether a success ends a
+streak does not depend on the workers' clocks."""
 
+import contextlib
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -18,7 +21,7 @@ from storefront_hooks.models import (
 from storefront_hooks.services import deliveries
 from storefront_hooks.services.deliveries import render_body
 from tests.factories import ApiKeyFactory
-from tests.storefront_hooks.conftest import HOOK_PATH
+from tests.storefront_hooks.conftest import HOOK_PATH, machine_clock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -120,3 +123,83 @@ def test_a_staff_disable_replaces_a_streak_disable_but_not_another_disable(
     endpoint.refresh_from_db()
     assert (endpoint.enabled, endpoint.disabled_reason) == (False, "Disabled by ada.")
     assert endpoint.disabled_at > start
+
+
+@pytest.mark.parametrize(
+    "in_transaction", [False, True], ids=["relaxed", "caller-transaction"]
+)
+def test_a_success_ends_a_streak_begun_before_it_whatever_the_clocks(
+    two_machines, receiver, make_endpoint, in_transaction
+) -> None:
+    """A worker fails, then one whose machine is 5 s behind succeeds: its
+    attempt began after the failure's, so the streak is over."""
+    endpoint, _secret = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(500), respond(200))
+    theirs, mine = _row(endpoint), _row(endpoint)
+    assert services.delivery_send(delivery_id=theirs.pk) == "failed"
+
+    with (
+        machine_clock(-5),
+        transaction.atomic() if in_transaction else contextlib.nullcontext(),
+    ):
+        assert services.delivery_send(delivery_id=mine.pk) == "delivered"
+
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+
+
+def test_a_failure_begun_after_a_success_keeps_its_streak_whatever_the_clocks(
+    two_machines, receiver, make_endpoint, monkeypatch
+) -> None:
+    """A worker whose machine is 5 s ahead sends a 200; while it is on its
+    way another worker's attempt begins and fails. That failure may have
+    been answered after the 200, so the success's settle keeps its streak."""
+    endpoint, _secret = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200), respond(500))
+    mine, theirs = _row(endpoint), _row(endpoint)
+    post = deliveries.delivery_post
+
+    def post_then_other_worker_fails(ep, delivery, *, timestamp):
+        attempt = post(ep, delivery, timestamp=timestamp)
+        if delivery.pk == mine.pk:
+            with machine_clock(0):
+                assert services.delivery_send(delivery_id=theirs.pk) == "failed"
+        return attempt
+
+    monkeypatch.setattr(deliveries, "delivery_post", post_then_other_worker_fails)
+    with machine_clock(5):
+        assert services.delivery_send(delivery_id=mine.pk) == "delivered"
+
+    endpoint.refresh_from_db()
+    theirs.refresh_from_db()
+    assert endpoint.failing_since is not None
+    assert endpoint.failing_since == theirs.claimed_at
+
+
+def test_a_success_leaves_a_streak_disable_begun_after_it_whatever_the_clocks(
+    two_machines, settings, receiver, make_endpoint, monkeypatch
+) -> None:
+    """A worker whose machine is 5 s ahead sends a 200; while it is on its
+    way another worker's attempt begins, fails and disables the endpoint for
+    its streak (0 hours: its first failure). That streak is not the
+    success's to end, so its disable stays."""
+    settings.STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS = 0
+    endpoint, _secret = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(200), respond(500))
+    mine, theirs = _row(endpoint), _row(endpoint)
+    post = deliveries.delivery_post
+
+    def post_then_other_worker_disables(ep, delivery, *, timestamp):
+        attempt = post(ep, delivery, timestamp=timestamp)
+        if delivery.pk == mine.pk:
+            with machine_clock(0):
+                assert services.delivery_send(delivery_id=theirs.pk) == "failed"
+        return attempt
+
+    monkeypatch.setattr(deliveries, "delivery_post", post_then_other_worker_disables)
+    with machine_clock(5):
+        assert services.delivery_send(delivery_id=mine.pk) == "delivered"
+
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+    assert endpoint.disabled_reason.startswith(STREAK_DISABLED_PREFIX)

@@ -16,7 +16,7 @@ from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
 from storefront_hooks.services import deliveries
 from storefront_hooks.services.deliveries import render_body
-from tests.storefront_hooks.conftest import HOOK_PATH
+from tests.storefront_hooks.conftest import HOOK_PATH, machine_clock
 
 pytestmark = pytest.mark.django_db
 LIST = "admin:storefront_hooks_webhookendpoint_changelist"
@@ -94,12 +94,14 @@ def test_enabled_endpoints_are_left_alone(admin_client, make_endpoint) -> None:
 
 def _disable_and_discard_during_post(monkeypatch, endpoint) -> None:
     """Staff disable the endpoint and discard its waiting deliveries while a
-    worker's POST of one of them is on its way."""
+    worker's POST of one of them is on its way (from the web process, on a
+    machine whose clock is this one's)."""
     post = deliveries.delivery_post
 
     def post_while_staff_discard(endpoint_, delivery, *, timestamp):
-        services.endpoint_disable(endpoint=endpoint, reason="Disabled by ada.")
-        services.endpoint_waiting_discard(endpoint=endpoint, actor="ada")
+        with machine_clock(0):
+            services.endpoint_disable(endpoint=endpoint, reason="Disabled by ada.")
+            services.endpoint_waiting_discard(endpoint=endpoint, actor="ada")
         return post(endpoint_, delivery, timestamp=timestamp)
 
     monkeypatch.setattr(deliveries, "delivery_post", post_while_staff_discard)
@@ -121,6 +123,39 @@ def test_a_delivery_failing_in_flight_during_a_discard_is_discarded_too(
     assert "HTTP 500" in row.last_error
     # Enabling sends none of what was discarded.
     assert services.endpoint_enable(endpoint=endpoint) == 0
+
+
+def test_a_delivery_in_flight_during_a_discard_is_discarded_whatever_the_clocks(
+    two_machines, receiver, make_endpoint, monkeypatch
+) -> None:
+    """The worker's machine is 5 s ahead of the web process's: its claim,
+    made before staff's discard, must still count as made before it."""
+    endpoint, _ = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(500))
+    (row,) = _waiting(endpoint, 1)
+    _disable_and_discard_during_post(monkeypatch, endpoint)
+
+    with machine_clock(5):
+        assert services.delivery_send(delivery_id=row.pk) == DeliveryStatus.DEAD
+
+    assert services.endpoint_enable(endpoint=endpoint) == 0
+
+
+def test_a_delivery_sent_after_a_discard_is_not_discarded_whatever_the_clocks(
+    two_machines, receiver, make_endpoint
+) -> None:
+    """The worker's machine is 5 s behind: its claim, made after staff
+    discarded, enabled and sent the row again, is not one the discard saw."""
+    endpoint, _ = make_endpoint()
+    receiver.route("POST", HOOK_PATH, respond(500))
+    (row,) = _waiting(endpoint, 1)
+    services.endpoint_disable(endpoint=endpoint, reason="Disabled by ada.")
+    services.endpoint_waiting_discard(endpoint=endpoint, actor="ada")
+    services.endpoint_enable(endpoint=endpoint)
+    services.deliveries_resend(delivery_ids=[row.pk])
+
+    with machine_clock(-5):
+        assert services.delivery_send(delivery_id=row.pk) == DeliveryStatus.FAILED
 
 
 def test_a_delivery_in_flight_during_a_discard_then_lost_is_discarded(

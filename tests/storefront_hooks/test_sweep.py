@@ -18,7 +18,7 @@ from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
 from storefront_hooks.services import deliveries
-from tests.storefront_hooks.conftest import HOOK_PATH
+from tests.storefront_hooks.conftest import HOOK_PATH, machine_clock
 
 pytestmark = pytest.mark.django_db
 
@@ -187,3 +187,30 @@ def test_the_sweep_does_not_read_paused_or_disabled_backlogs(
     # Each minute: the 5 due rows, not the 20 000 that wait for staff.
     assert _rows_read() - before < waiting // 10
     assert WebhookDelivery.objects.filter(status=DeliveryStatus.DEAD).count() == 0
+
+
+def test_a_claim_within_its_lease_is_not_taken_back_whatever_the_clocks(
+    two_machines, settings, receiver, make_endpoint, monkeypatch, no_enqueue
+) -> None:
+    """The worker's machine is 5 s behind the sweeper's: a row it claimed a
+    moment ago is within its 3 s lease, not a lost worker's."""
+    settings.STOREFRONT_WEBHOOK_LEASE_SECONDS = 3
+    receiver.route("POST", HOOK_PATH, respond(200))
+    make_endpoint()
+    row = _emit()
+    seen: list[str] = []
+    post = deliveries.delivery_post
+
+    def post_while_swept(endpoint, delivery, *, timestamp):
+        with machine_clock(0):
+            services.deliveries_sweep()
+        seen.append(WebhookDelivery.objects.get(pk=delivery.pk).status)
+        return post(endpoint, delivery, timestamp=timestamp)
+
+    monkeypatch.setattr(deliveries, "delivery_post", post_while_swept)
+    with machine_clock(-5):
+        assert services.delivery_send(delivery_id=row.pk) == "delivered"
+
+    assert seen == [DeliveryStatus.DELIVERING]
+    row.refresh_from_db()
+    assert row.attempts == 1 and row.last_error == ""
