@@ -231,11 +231,16 @@ def _booked(pickup: Pickup, booked: BookedPickup) -> None:
         )
 
 
-def _pickup_payload(pickup: Pickup) -> dict[str, str]:
+def _pickup_payload(pickup: Pickup) -> dict[str, object]:
+    # Public (storefront_hooks.catalog): what the pickup API shows, no
+    # carrier text (failure_message stays with staff).
+    shipments = pickup.shipments.order_by("public_id").values_list("public_id")
     return {
         "pickup": pickup.public_id,
+        "status": pickup.status,
         "confirmation_number": pickup.confirmation_number,
         "pickup_date": pickup.pickup_date.isoformat(),
+        "shipments": [public_id for (public_id,) in shipments],
     }
 
 

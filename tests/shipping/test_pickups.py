@@ -151,8 +151,10 @@ def test_a_cancelled_pickup_is_announced_once():
     assert event.subject == pickup.public_id
     assert event.payload == {
         "pickup": pickup.public_id,
+        "status": "cancelled",
         "confirmation_number": pickup.confirmation_number,
         "pickup_date": pickup.pickup_date.isoformat(),
+        "shipments": [],
     }
 
 
