@@ -251,7 +251,9 @@ def pickup_cancel(*, pickup: Pickup) -> Pickup:
     cancelled. After a try whose cancel went out and lost its answer, a
     refusal or "not found" does not tell whether ours landed or the pickup
     was done: it ends ``unknown`` with the carrier's answer, for staff
-    (``pickup_resolve``). Every try carries one key for the cancellation."""
+    (``pickup_resolve``). A success arriving after staff settled the pickup
+    is not applied (409 ``pickup_changed``, ``_cancel_done``). Every try
+    carries one key for the cancellation."""
     claim = None if pickup.status == PickupStatus.CANCELLED else _cancel_claim(pickup)
     if claim is None:
         return pickup  # cancelled already (maybe by a cancel running meanwhile)
