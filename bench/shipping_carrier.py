@@ -13,11 +13,10 @@ from shipping.providers.base import (
     Rate,
     RateRequest,
     ShippingAdapter,
-    TrackingInfo,
-    TrackRequest,
     VoidRequest,
     VoidResult,
 )
+from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 
 PATH = "bench.shipping_carrier.FaultServerCarrier"
 

@@ -30,7 +30,7 @@ class LabelFormatChoice(models.TextChoices):
 
 
 class TrackingStatusChoice(models.TextChoices):
-    """``shipping.providers.base.TrackingStatus`` as database choices."""
+    """``shipping.providers.tracking_types.TrackingStatus`` as database choices."""
 
     PRE_TRANSIT = TrackingStatus.PRE_TRANSIT.value, "Pre-transit"
     IN_TRANSIT = TrackingStatus.IN_TRANSIT.value, "In transit"

@@ -1,5 +1,6 @@
 """The event types a storefront endpoint may subscribe to: the public part of
-the outbox. Internal events (breaker changes, ...) are never sent out.
+the outbox. Internal events (breaker changes, staff notes such as
+``pickup.cancel_not_applied``, ...) are never sent out.
 Payloads are documented in docs/storefront-webhooks.md and the OpenAPI
 schema's components (``storefront_hooks.schema``)."""
 
@@ -11,14 +12,19 @@ EVENT_TYPES: dict[str, str] = {
     "payment.refunded": "A refund settled (all or part of a capture).",
     "payment.disputed": "The customer disputed a payment at the gateway.",
     "shipment.label_created": "A shipping label was bought.",
+    "shipment.voided": "A bought label was voided (it can no longer be used).",
     "shipment.tracking_updated": "A carrier reported a tracking change.",
+    "pickup.scheduled": "A carrier pickup was booked (or booked again under a "
+    "new confirmation number).",
+    "pickup.cancelled": "A carrier pickup was cancelled.",
     "inventory.level_changed": "A stock level changed.",
     "email.bounced": "An email bounced.",
 }
 # Sent only on request ("send test event"); never from the outbox.
 TEST_EVENT_TYPE = "webhook.test"
 
-# The outbox prefixes this app subscribes to (settings.py names the same).
+# The outbox prefixes this app subscribes to (settings.py must name the same:
+# SWITCHYARD_EVENT_SUBSCRIBERS routes each ``<prefix>.*`` to event_fan_out).
 PREFIXES = sorted({name.split(".", 1)[0] for name in EVENT_TYPES})
 
 

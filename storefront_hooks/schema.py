@@ -43,6 +43,62 @@ PAYMENT_DATA: dict[str, Any] = {
         "provider_dispute_status": _STR,
     },
 }
+SHIPMENT_DATA: dict[str, Any] = {
+    "type": "object",
+    "description": "A bought label (shipment.label_created, shipment.voided). "
+    "The amount is an integer in the currency's minor unit.",
+    "required": [
+        "shipment",
+        "order_id",
+        "carrier",
+        "service_code",
+        "tracking_number",
+        "amount",
+        "currency",
+        "status",
+    ],
+    "properties": {
+        "shipment": {**_STR, "example": "shp_0a1b2c3d4e5f6g7h8i9j0k1l"},
+        "order_id": _STR,
+        "carrier": {**_STR, "example": "UPS"},
+        "service_code": _STR,
+        "tracking_number": _STR,
+        "amount": _INT,
+        "currency": {**_STR, "example": "USD"},
+        "status": {**_STR, "enum": ["purchased", "voided"]},
+        "tracking_status": _STR,
+        "customer_email": {**_STR, "description": "May be empty."},
+        "tracking_url": {**_STR, "description": "Empty when none is known."},
+    },
+}
+PICKUP_DATA: dict[str, Any] = {
+    "type": "object",
+    "description": "A carrier pickup (pickup.scheduled, pickup.cancelled).",
+    "required": [
+        "pickup",
+        "status",
+        "confirmation_number",
+        "pickup_date",
+        "shipments",
+    ],
+    "properties": {
+        "pickup": {**_STR, "example": "pu_0a1b2c3d4e5f6g7h8i9j0k1l"},
+        "status": {**_STR, "enum": ["scheduled", "cancelled"]},
+        "confirmation_number": _STR,
+        "pickup_date": {**_STR, "format": "date"},
+        "shipments": {
+            "type": "array",
+            "items": _STR,
+            "description": "The shipments (shp_...) the pickup collects.",
+        },
+    },
+}
+_DATA_REFS = {
+    "shipment.label_created": "StorefrontWebhookShipmentData",
+    "shipment.voided": "StorefrontWebhookShipmentData",
+    "pickup.scheduled": "StorefrontWebhookPickupData",
+    "pickup.cancelled": "StorefrontWebhookPickupData",
+}
 # Events whose emitters land with later issues: documented as open objects.
 OPEN_DATA: dict[str, Any] = {"type": "object", "additionalProperties": True}
 TEST_DATA: dict[str, Any] = {
@@ -54,6 +110,8 @@ TEST_DATA: dict[str, Any] = {
 def _data_schema(event_type: str) -> dict[str, Any]:
     if event_type.startswith("payment."):
         return {"$ref": "#/components/schemas/StorefrontWebhookPaymentData"}
+    if event_type in _DATA_REFS:
+        return {"$ref": f"#/components/schemas/{_DATA_REFS[event_type]}"}
     if event_type == catalog.TEST_EVENT_TYPE:
         return TEST_DATA
     return OPEN_DATA
@@ -73,7 +131,11 @@ def envelope(event_type: str, description: str) -> dict[str, Any]:
 
 
 def component_schemas() -> dict[str, dict[str, Any]]:
-    schemas = {"StorefrontWebhookPaymentData": PAYMENT_DATA}
+    schemas = {
+        "StorefrontWebhookPaymentData": PAYMENT_DATA,
+        "StorefrontWebhookShipmentData": SHIPMENT_DATA,
+        "StorefrontWebhookPickupData": PICKUP_DATA,
+    }
     types = {**catalog.EVENT_TYPES, catalog.TEST_EVENT_TYPE: "A test event."}
     for event_type, description in types.items():
         name = "StorefrontWebhook_" + event_type.replace(".", "_")

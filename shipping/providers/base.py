@@ -29,12 +29,7 @@ from integrations.errors import Rejected, Unknown
 from integrations.providers.base import BaseAdapter
 from integrations.webhooks.messages import WebhookMessage
 from shipping.providers import prices, validation
-from shipping.providers.tracking_types import (
-    TrackingEvent,
-    TrackingInfo,
-    TrackingStatus,
-    TrackRequest,
-)
+from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.providers.validation import CarrierLimits, InvalidShippingRequest
 from shipping.units import DimensionUnit, WeightUnit, convert_length, convert_weight
 
@@ -61,10 +56,6 @@ __all__ = [
     "Rate",
     "RateRequest",
     "ShippingAdapter",
-    "TrackRequest",
-    "TrackingEvent",
-    "TrackingInfo",
-    "TrackingStatus",
     "VoidRequest",
     "VoidResult",
 ]

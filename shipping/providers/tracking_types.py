@@ -1,6 +1,7 @@
 """The tracking half of the shipping adapter contract: what a carrier
 answers about where a parcel is (``ShippingAdapter.track``, a tracking
-webhook), in our own statuses. ``shipping.providers.base`` re-exports it."""
+webhook), in our own statuses. Imported from here (``shipping.providers.base``
+does not re-export it)."""
 
 from dataclasses import dataclass
 from datetime import date, datetime

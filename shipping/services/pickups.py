@@ -231,11 +231,16 @@ def _booked(pickup: Pickup, booked: BookedPickup) -> None:
         )
 
 
-def _pickup_payload(pickup: Pickup) -> dict[str, str]:
+def _pickup_payload(pickup: Pickup) -> dict[str, object]:
+    # Public (storefront_hooks.catalog): what the pickup API shows, no
+    # carrier text (failure_message stays with staff).
+    shipments = pickup.shipments.order_by("public_id").values_list("public_id")
     return {
         "pickup": pickup.public_id,
+        "status": pickup.status,
         "confirmation_number": pickup.confirmation_number,
         "pickup_date": pickup.pickup_date.isoformat(),
+        "shipments": [public_id for (public_id,) in shipments],
     }
 
 
@@ -246,7 +251,9 @@ def pickup_cancel(*, pickup: Pickup) -> Pickup:
     cancelled. After a try whose cancel went out and lost its answer, a
     refusal or "not found" does not tell whether ours landed or the pickup
     was done: it ends ``unknown`` with the carrier's answer, for staff
-    (``pickup_resolve``). Every try carries one key for the cancellation."""
+    (``pickup_resolve``). A success arriving after staff settled the pickup
+    is not applied (409 ``pickup_changed``, ``_cancel_done``). Every try
+    carries one key for the cancellation."""
     claim = None if pickup.status == PickupStatus.CANCELLED else _cancel_claim(pickup)
     if claim is None:
         return pickup  # cancelled already (maybe by a cancel running meanwhile)
@@ -267,6 +274,10 @@ def _cancel_claim(pickup: Pickup) -> tuple[datetime, bool] | None:
     with transaction.atomic():
         row = Pickup.objects.select_for_update().get(pk=pickup.pk)
         pickup.status, pickup.cancel_requested_at = row.status, row.cancel_requested_at
+        # The booking cancelled is the one stored now (staff may have settled
+        # it under another number since the caller loaded it).
+        pickup.confirmation_number = row.confirmation_number
+        pickup.location_code = row.location_code
         if row.status == PickupStatus.CANCELLED:
             return None
         if row.status != PickupStatus.SCHEDULED:
@@ -301,17 +312,59 @@ def _cancel_at_carrier(pickup: Pickup, claimed_at: datetime, in_doubt: bool) -> 
             "pickup already cancelled at the carrier",
             extra={"pickup_id": pickup.public_id, "code": error.code},
         )
+    _cancel_done(pickup, claimed_at, pickup.confirmation_number)
+
+
+def _cancel_done(pickup: Pickup, claimed_at: datetime, cancelled: str) -> None:
+    """The carrier cancelled booking ``cancelled``: the pickup ends cancelled
+    (announced once) if it is still what this cancel was started for: booked
+    under that number, and our claim stands or a cancel of it is still in
+    doubt. One settled by staff since (booked again, maybe under another
+    number) is left as it is: the mismatch is recorded for staff and refused
+    (409 ``pickup_changed``)."""
     with transaction.atomic():
-        # Once, with the state change: a cancel that ran past its claim and
-        # one that took it over both end here.
-        ended = (
-            Pickup.objects.filter(pk=pickup.pk)
-            .exclude(status=PickupStatus.CANCELLED)
-            .update(status=PickupStatus.CANCELLED)
-        )
-        pickup.status = PickupStatus.CANCELLED
-        if ended:
-            _announce_cancelled(pickup)
+        row = Pickup.objects.select_for_update().get(pk=pickup.pk)
+        if row.status == PickupStatus.CANCELLED:
+            # By the cancel that took ours over (or ours, past its claim).
+            pickup.status = row.status
+            return
+        if (
+            row.confirmation_number == cancelled
+            and row.status in (PickupStatus.SCHEDULED, PickupStatus.UNKNOWN)
+            and (
+                row.cancel_started_at == claimed_at
+                or row.cancel_requested_at is not None
+            )
+        ):
+            row.status = pickup.status = PickupStatus.CANCELLED
+            row.save(update_fields=["status"])
+            _announce_cancelled(row)
+            return
+        _cancel_not_applied(row, cancelled)
+    pickup.status, pickup.confirmation_number = row.status, row.confirmation_number
+    pickup.cancel_requested_at = row.cancel_requested_at
+    raise InvalidState(
+        f"the carrier cancelled confirmation {cancelled}, but the pickup was "
+        f"settled meanwhile and is now {row.status} under confirmation "
+        f"{row.confirmation_number or 'none'}: nothing was changed",
+        code="pickup_changed",
+    )
+
+
+def _cancel_not_applied(row: Pickup, cancelled: str) -> None:
+    # On the pickup's events (internal, never sent to a storefront) for staff.
+    logger.warning(
+        "pickup cancel answer not applied",
+        extra={"pickup_id": row.public_id, "status": row.status},
+    )
+    event_emit(
+        name="pickup.cancel_not_applied",
+        subject=row.public_id,
+        payload={
+            **_pickup_payload(row),
+            "cancelled_confirmation_number": cancelled,
+        },
+    )
 
 
 def _announce_cancelled(pickup: Pickup) -> None:

@@ -10,7 +10,11 @@ from django.utils import timezone
 from integrations.events import Event
 from shipping import codec, services
 from shipping.models import ShipmentStatus
-from shipping.providers.base import TrackingEvent, TrackingInfo, TrackingStatus
+from shipping.providers.tracking_types import (
+    TrackingEvent,
+    TrackingInfo,
+    TrackingStatus,
+)
 from shipping.tracking_links import tracking_url
 from tests.shipping.contract import requests
 from tests.shipping.helpers import carrier

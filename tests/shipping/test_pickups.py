@@ -151,8 +151,10 @@ def test_a_cancelled_pickup_is_announced_once():
     assert event.subject == pickup.public_id
     assert event.payload == {
         "pickup": pickup.public_id,
+        "status": "cancelled",
         "confirmation_number": pickup.confirmation_number,
         "pickup_date": pickup.pickup_date.isoformat(),
+        "shipments": [],
     }
 
 
@@ -217,3 +219,85 @@ def test_a_cancel_past_its_claim_leaves_a_cancel_that_took_it_over_as_it_ended(
     assert Event.objects.filter(name="pickup.cancelled").count() == 1
     with pytest.raises(services.InvalidState):
         services.pickup_resolve(pickup=pickup)
+
+
+@pytest.mark.parametrize("new_number", [True, False])
+def test_a_late_cancel_leaves_a_pickup_staff_settled_as_booked_meanwhile(
+    monkeypatch, new_number
+):
+    account = carrier("post")
+    pickup = services.pickup_schedule(account=account, request=_request())
+    first_number = pickup.confirmation_number
+    booked_as = "PU77" if new_number else first_number
+    real = SandboxShippingAdapter.carrier_cancel_pickup
+    calls: list[str] = []
+
+    def slow_then_in_doubt(self, request):
+        calls.append(request.confirmation_number)
+        if len(calls) == 2:  # the cancel that took ours over: "not found"
+            self.cancel_going_out(request)
+            raise Rejected("no pickup with this number", code="not_found")
+        if len(calls) > 2:
+            return real(self, request)
+        self.cancel_going_out(request)
+        # Ours runs past CLAIM_LIFE; another takes the claim over, its
+        # refusal leaves the pickup unknown, and staff find it still booked
+        # (under a new confirmation number, or the same).
+        died = timezone.now() - timedelta(minutes=11)
+        Pickup.objects.filter(pk=pickup.pk).update(cancel_started_at=died)
+        with pytest.raises(services.ShippingError) as doubt:
+            services.pickup_cancel(pickup=Pickup.objects.get(pk=pickup.pk))
+        assert doubt.value.code == "cancel_in_doubt"
+        services.pickup_resolve(
+            pickup=Pickup.objects.get(pk=pickup.pk), confirmation_number=booked_as
+        )
+        return real(self, request)  # then the carrier confirms ours, late
+
+    monkeypatch.setattr(
+        SandboxShippingAdapter, "carrier_cancel_pickup", slow_then_in_doubt
+    )
+
+    with pytest.raises(services.InvalidState) as changed:
+        services.pickup_cancel(pickup=pickup)
+
+    assert changed.value.code == "pickup_changed"
+    assert calls[:2] == [first_number, first_number]
+    stored = Pickup.objects.get()
+    assert (stored.status, stored.confirmation_number) == (
+        PickupStatus.SCHEDULED,
+        booked_as,
+    )
+    assert not Event.objects.filter(name="pickup.cancelled").exists()
+    # Recorded for staff on the pickup's events, with what it cancelled.
+    noted = Event.objects.get(name="pickup.cancel_not_applied")
+    assert noted.subject == pickup.public_id
+    assert noted.payload["cancelled_confirmation_number"] == first_number
+    assert noted.payload["confirmation_number"] == booked_as
+    # The pickup as staff settled it can still be cancelled.
+    assert services.pickup_cancel(pickup=stored).status == PickupStatus.CANCELLED
+
+
+def test_a_late_cancel_settles_a_cancel_still_in_doubt(monkeypatch):
+    account = carrier("post")
+    pickup = services.pickup_schedule(account=account, request=_request())
+    real = SandboxShippingAdapter.carrier_cancel_pickup
+    calls: list[str] = []
+
+    def slow(self, request):
+        calls.append(request.confirmation_number)
+        self.cancel_going_out(request)
+        if len(calls) == 2:
+            raise Rejected("no pickup with this number", code="not_found")
+        # Ours runs past its claim; the cancel that took it over leaves the
+        # pickup unknown, and nobody has settled it when our success comes.
+        died = timezone.now() - timedelta(minutes=11)
+        Pickup.objects.filter(pk=pickup.pk).update(cancel_started_at=died)
+        with pytest.raises(services.ShippingError):
+            services.pickup_cancel(pickup=Pickup.objects.get(pk=pickup.pk))
+        return real(self, request)
+
+    monkeypatch.setattr(SandboxShippingAdapter, "carrier_cancel_pickup", slow)
+
+    assert services.pickup_cancel(pickup=pickup).status == PickupStatus.CANCELLED
+    assert Pickup.objects.get().status == PickupStatus.CANCELLED
+    assert Event.objects.filter(name="pickup.cancelled").count() == 1

@@ -15,10 +15,9 @@ from shipping.providers.base import (
     LabelFormat,
     LabelLookup,
     PickupCancellation,
-    TrackingStatus,
-    TrackRequest,
     VoidRequest,
 )
+from shipping.providers.tracking_types import TrackingStatus, TrackRequest
 from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests
 

@@ -11,13 +11,13 @@ from integrations.webhooks.messages import WebhookMessage
 from shipping import services
 from shipping.models import Shipment, ShipmentStatus
 from shipping.providers import sandbox_rules
-from shipping.providers.base import (
+from shipping.providers.base import VoidResult
+from shipping.providers.shippo import ShippoAdapter
+from shipping.providers.tracking_types import (
     TrackingEvent,
     TrackingInfo,
     TrackingStatus,
-    VoidResult,
 )
-from shipping.providers.shippo import ShippoAdapter
 from tests.factories import ProviderAccountFactory
 from tests.shipping.helpers import carrier
 from tests.shipping.test_labels import _quote

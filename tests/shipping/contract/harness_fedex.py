@@ -11,7 +11,8 @@ import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from integrations.models import ProviderAccount
-from shipping.providers.base import LabelRequest, RateRequest, TrackRequest
+from shipping.providers.base import LabelRequest, RateRequest
+from shipping.providers.tracking_types import TrackRequest
 from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests as shared
 from tests.shipping.contract.requests import invalid_request

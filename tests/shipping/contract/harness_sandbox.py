@@ -10,7 +10,8 @@ from django.utils import timezone
 from integrations.models import ProviderAccount
 from integrations.providers import sandbox_webhooks
 from shipping.providers import sandbox_rules
-from shipping.providers.base import LabelRequest, RateRequest, TrackRequest
+from shipping.providers.base import LabelRequest, RateRequest
+from shipping.providers.tracking_types import TrackRequest
 from tests.contract.runner import Webhook
 from tests.contract.sandbox import NOT_APPLICABLE as SANDBOX_NOT_APPLICABLE
 from tests.contract.sandbox import SandboxHarness

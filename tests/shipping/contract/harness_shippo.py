@@ -9,7 +9,8 @@ import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from integrations.models import ProviderAccount
-from shipping.providers.base import LabelRequest, RateRequest, TrackRequest
+from shipping.providers.base import LabelRequest, RateRequest
+from shipping.providers.tracking_types import TrackRequest
 from tests.contract.runner import Webhook
 from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests as shared

@@ -16,8 +16,8 @@ from shipping.providers.base import (
     LabelRequest,
     Parcel,
     RateRequest,
-    TrackRequest,
 )
+from shipping.providers.tracking_types import TrackRequest
 from shipping.units import DimensionUnit, WeightUnit
 
 SHIPPER = Address(

@@ -20,9 +20,8 @@ from shipping.providers.base import (
     LabelStatus,
     RateRequest,
     ShippingAdapter,
-    TrackingStatus,
-    TrackRequest,
 )
+from shipping.providers.tracking_types import TrackingStatus, TrackRequest
 from tests.contract.runner import Case, Contract, Expected, last_call_outcome
 
 pytestmark = pytest.mark.django_db

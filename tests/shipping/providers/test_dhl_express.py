@@ -16,10 +16,10 @@ from shipping.providers.base import (
     LabelFormat,
     PickupCancellation,
     PickupRequest,
-    TrackingStatus,
     VoidRequest,
 )
 from shipping.providers.dhl_express import DHLExpressAdapter
+from shipping.providers.tracking_types import TrackingStatus
 from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests as shared
 from tests.shipping.providers.wire import (

@@ -17,10 +17,10 @@ from shipping.providers.base import (
     LabelFormat,
     PickupCancellation,
     PickupRequest,
-    TrackingStatus,
     VoidRequest,
 )
 from shipping.providers.fedex import FedExAdapter, pick_rated_variant
+from shipping.providers.tracking_types import TrackingStatus
 from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests as shared
 from tests.shipping.providers.wire import (

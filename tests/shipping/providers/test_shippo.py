@@ -23,11 +23,10 @@ from shipping.providers.base import (
     LabelFormat,
     LabelLookup,
     LabelStatus,
-    TrackingStatus,
-    TrackRequest,
     VoidRequest,
 )
 from shipping.providers.shippo import ShippoAdapter
+from shipping.providers.tracking_types import TrackingStatus, TrackRequest
 from shipping.webhooks import tracking_webhook_handle
 from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests as shared

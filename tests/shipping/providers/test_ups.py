@@ -18,9 +18,9 @@ from shipping.providers.base import (
     LabelFormat,
     PickupCancellation,
     PickupRequest,
-    TrackingStatus,
     VoidRequest,
 )
+from shipping.providers.tracking_types import TrackingStatus
 from shipping.providers.ups import UPSAdapter
 from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests as shared

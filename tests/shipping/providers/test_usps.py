@@ -16,9 +16,9 @@ from shipping.providers.base import (
     LabelFormat,
     PickupCancellation,
     PickupRequest,
-    TrackingStatus,
     VoidRequest,
 )
+from shipping.providers.tracking_types import TrackingStatus
 from shipping.providers.usps import USPSAdapter
 from shipping.providers.validation import InvalidShippingRequest
 from tests.factories import ProviderAccountFactory

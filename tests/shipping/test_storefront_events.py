@@ -1,0 +1,159 @@
+"""What a shop learns about its labels and pickups by webhook: it may
+subscribe to ``shipment.voided`` and ``pickup.*``, and each real change is
+delivered once with its documented payload (no provider text, money in
+minor units with its currency)."""
+
+import json
+from datetime import time, timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+from standardwebhooks.webhooks import Webhook
+
+from integrations.events import event_delivery_run
+from integrations.models import Event, EventDelivery
+from integrations.testing.faultserver import FaultServer, respond
+from shipping import services
+from shipping.providers.base import PickupRequest
+from storefront_hooks import services as hooks
+from storefront_hooks.models import WebhookDelivery
+from storefront_hooks.schema import PICKUP_DATA, SHIPMENT_DATA
+from tests.factories import ApiKeyFactory
+from tests.shipping.contract import requests
+from tests.shipping.helpers import carrier
+from tests.shipping.test_labels import _quote
+
+pytestmark = pytest.mark.django_db
+HOOK = "/hooks"
+FAMILIES = ("payment", "shipment", "pickup", "inventory", "email")
+
+
+@pytest.fixture(autouse=True)
+def _fan_out(settings) -> None:
+    # The storefront's subscription to the public families (config/settings).
+    settings.SWITCHYARD_EVENT_SUBSCRIBERS = {
+        f"{family}.*": ["storefront_hooks.services.event_fan_out"]
+        for family in FAMILIES
+    }
+    settings.STOREFRONT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+    settings.STOREFRONT_WEBHOOK_READ_TIMEOUT = 1.0
+
+
+@pytest.fixture
+def receiver():
+    with FaultServer(hang_limit=3.0) as server:
+        server.route("POST", HOOK, respond(204))
+        yield server
+
+
+def _subscribe(receiver, event_types: list[str]) -> str:
+    client = APIClient()
+    key = ApiKeyFactory(scopes=["webhooks:manage"])
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    body = {"url": receiver.url_for(HOOK), "event_types": event_types}
+    answer = client.post("/api/v1/webhook-endpoints/", body, format="json")
+    assert answer.status_code == 201, answer.json()
+    return answer.json()["secret"]
+
+
+def _deliver_outbox() -> None:
+    """Run the outbox, then send each storefront delivery; what arrived."""
+    for pk in EventDelivery.objects.order_by("pk").values_list("pk", flat=True):
+        event_delivery_run(delivery_id=pk)
+    for pk in WebhookDelivery.objects.order_by("pk").values_list("pk", flat=True):
+        hooks.delivery_send(delivery_id=pk)
+
+
+def _received(receiver, secret: str) -> list[dict]:
+    return [
+        Webhook(secret).verify(request.body, request.headers)
+        for request in receiver.requests_for("POST", HOOK)
+    ]
+
+
+def test_a_shop_subscribed_to_voids_is_told_once_its_label_was_voided(receiver):
+    secret = _subscribe(receiver, ["shipment.voided"])
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(
+        quote_id=quote.public_id, idempotency_key="b1", order_id="ord_7"
+    )
+
+    services.shipment_void(shipment=shipment)
+    with pytest.raises(services.InvalidState):
+        services.shipment_void(shipment=shipment)  # a second click
+    _deliver_outbox()
+
+    (message,) = _received(receiver, secret)  # not the label_created
+    assert message["type"] == "shipment.voided"
+    data = message["data"]
+    assert data["shipment"] == shipment.public_id
+    assert (data["order_id"], data["status"]) == ("ord_7", "voided")
+    assert data["tracking_number"] == shipment.tracking_number
+    assert isinstance(data["amount"], int) and data["currency"] == "USD"
+    assert set(data) <= set(SHIPMENT_DATA["properties"])
+    assert set(SHIPMENT_DATA["required"]) <= set(data)
+
+
+def _request(key: str) -> PickupRequest:
+    return PickupRequest(
+        address=requests.SHIPPER,
+        pickup_date=timezone.localdate() + timedelta(days=1),
+        ready_time=time(9),
+        close_time=time(17),
+        parcel_count=1,
+        total_weight=Decimal("2.5"),
+        idempotency_key=key,
+    )
+
+
+def test_a_shop_subscribed_to_pickups_is_told_once_of_booking_and_cancel(
+    receiver,
+):
+    secret = _subscribe(receiver, ["pickup.*"])
+    account = carrier("post")
+    quote = _quote(account)
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="b2")
+    pickup = services.pickup_schedule(
+        account=account, request=_request("p1"), shipment_ids=[shipment.public_id]
+    )
+    services.pickup_schedule(account=account, request=_request("p1"))  # replay
+
+    services.pickup_cancel(pickup=pickup)
+    services.pickup_cancel(pickup=pickup)  # cancelled already: no news
+    _deliver_outbox()
+
+    messages = _received(receiver, secret)
+    assert [m["type"] for m in messages] == ["pickup.scheduled", "pickup.cancelled"]
+    for message in messages:
+        data = message["data"]
+        assert data["pickup"] == pickup.public_id
+        assert data["confirmation_number"] == pickup.confirmation_number
+        assert data["pickup_date"] == pickup.pickup_date.isoformat()
+        assert data["shipments"] == [shipment.public_id]
+        assert set(data) <= set(PICKUP_DATA["properties"])
+        assert set(PICKUP_DATA["required"]) <= set(data)
+    assert [m["data"]["status"] for m in messages] == ["scheduled", "cancelled"]
+
+
+def test_staff_notes_about_a_pickup_never_reach_the_shop(receiver):
+    secret = _subscribe(receiver, ["pickup.*"])
+    event = Event.objects.create(
+        name="pickup.cancel_not_applied", subject="pu_1", payload={"pickup": "pu_1"}
+    )
+    hooks.event_fan_out(event)
+
+    assert not WebhookDelivery.objects.exists()
+    assert _received(receiver, secret) == []
+
+
+def test_the_schema_documents_the_shipping_events():
+    answer = APIClient().get("/api/schema/", {"format": "json"})
+    schemas = json.loads(answer.content)["components"]["schemas"]
+    for name in ("shipment_voided", "pickup_scheduled", "pickup_cancelled"):
+        envelope = schemas[f"StorefrontWebhook_{name}"]
+        assert envelope["properties"]["data"]["$ref"].startswith(
+            "#/components/schemas/StorefrontWebhook"
+        )
+    assert "confirmation_number" in schemas["StorefrontWebhookPickupData"]["properties"]
