@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from integrations.models import ProviderAccount, WebhookEvent
 from integrations.public_ids import PublicIdField
-from notifications.providers.base import EmailCategory, idn_ascii
+from notifications.providers.base import EmailCategory, idn_address
 
 # The stored address columns' bound: RFC 5321's path limit, under Django's 320.
 ADDRESS_MAX_LENGTH = 254
@@ -16,16 +16,12 @@ ADDRESS_MAX_LENGTH = 254
 
 def ascii_address(address: str) -> str:
     """``address`` lower case, an internationalised domain in its ASCII
-    form (``idn_ascii``: IDNA 2008 with UTS 46, else IDNA 2003), the one
+    form (``idn_address``: IDNA 2008 with UTS 46, else IDNA 2003), the one
     providers send to and name in their events; as given when neither
     encodes the domain. May be longer."""
     address = address.strip().lower()
-    local, at, domain = address.rpartition("@")
-    if not at or domain.isascii():
-        return address
-    encoded = idn_ascii(domain)
     # Not an IDN by either standard: no provider was given another form.
-    return f"{local}@{encoded}" if encoded else address
+    return idn_address(address) or address
 
 
 def normalise_address(address: str) -> str:
