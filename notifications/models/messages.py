@@ -1,6 +1,8 @@
 """Email messages, the delivery events applied to them, suppressed addresses
 and the sandbox provider's mailbox."""
 
+from typing import Any
+
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q, Value
@@ -211,6 +213,9 @@ class Suppression(models.Model):
         blank=True,
         encoder=DjangoJSONEncoder,
     )
+    # Bumped by every save of a stored row (``save``), so staff's removal
+    # names the state they saw and is refused once the row changed.
+    version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -232,6 +237,15 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} ({self.get_reason_display()})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Every write of a row holds its address's lock and the row's, so
+        # counting on from the loaded value loses no update.
+        if not self._state.adding:
+            self.version += 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = [*kwargs["update_fields"], "version"]
+        super().save(*args, **kwargs)
 
 
 class SandboxEmail(models.Model):

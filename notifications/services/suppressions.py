@@ -255,10 +255,16 @@ def _insert(
 
 
 def suppression_remove(
-    *, address: str, reason: str, suppression_id: int | None = None
+    *,
+    address: str,
+    reason: str,
+    suppression_id: int | None = None,
+    version: int | None = None,
 ) -> Suppression | None:
     """Lift the active suppression of ``address``, keeping why; None if none
-    (or, given ``suppression_id``, if the active entry is another by now).
+    (or, given ``suppression_id``, if the active entry is another by now;
+    given ``version`` too, if that entry changed since it was read: staff
+    remove the row they looked at, never what replaced or joined it).
     The strongest entry it absorbed from another cause is active again (a
     customer's complaint under staff's stop), else the unsubscribe it
     replaced: lifting a bounce never resumes marketing mail to someone who
@@ -273,7 +279,11 @@ def suppression_remove(
             .filter(address=address, removed_at__isnull=True)
             .first()
         )
-        if found is None or suppression_id not in (None, found.pk):
+        if (
+            found is None
+            or suppression_id not in (None, found.pk)
+            or version not in (None, found.version)
+        ):
             return None
         _lift(found, reason.strip())
         restored = _restore(address, found, _other_causes(found))
