@@ -3,7 +3,7 @@ resend action (refused for suppressed addresses), template previews and
 analytics (``admin_pages``), suppressions (add; remove
 with a reason), the sandbox's mailbox and bulk sends."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django import forms
@@ -21,7 +21,12 @@ from integrations.secrets_registry import redact_secrets
 from integrations.timeline import TimelineEntry, event_entries, timeline_sorted
 from notifications import admin_pages
 from notifications.admin_search import AddressSearchMixin
-from notifications.models import EmailMessage, SandboxEmail, Suppression
+from notifications.models import (
+    REACTIVATION_NOTE,
+    EmailMessage,
+    SandboxEmail,
+    Suppression,
+)
 from notifications.services import (
     EmailInvalid,
     email_message_resend,
@@ -146,11 +151,51 @@ class SuppressionForm(forms.ModelForm):
         return data
 
 
+class SuppressionStateFilter(admin.SimpleListFilter):
+    """Active entries unless asked: removed ones (history) and reactivation
+    notes (closed when made, only a time kept) would bury the real stops."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list:
+        return [
+            ("removed", "Removed"),
+            ("notes", "Reactivation notes"),
+            ("all", "All"),
+        ]
+
+    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Active",
+        }
+        for value, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == value,
+                "query_string": changelist.get_query_string(
+                    {self.parameter_name: value}
+                ),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "removed":
+            return queryset.filter(removed_at__isnull=False).exclude(REACTIVATION_NOTE)
+        if value == "notes":
+            return queryset.filter(REACTIVATION_NOTE)
+        if value == "all":
+            return queryset
+        return queryset.filter(removed_at__isnull=True)
+
+
 @admin.register(Suppression)
 class SuppressionAdmin(AddressSearchMixin, admin.ModelAdmin):
     form = SuppressionForm
     list_display = ("address", "reason", "source", "created_at", "removed_at")
-    list_filter = ("reason", ("removed_at", admin.EmptyFieldListFilter))
+    list_filter = (SuppressionStateFilter, "reason")
     search_fields = ("address",)
     fields = ("address", "reason", "source", "removed_reason")
     readonly_fields = ("source",)

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models import Q, Value
+from django.db.models import F, Q, Value
 from django.utils import timezone
 
 from integrations.models import ProviderAccount, WebhookEvent
@@ -172,6 +172,11 @@ class SuppressionReason(models.TextChoices):
     # provider deactivated after a bounce we do not read as hard.
     UNSUBSCRIBE_ALL = "unsubscribe_all", "Unsubscribed from all mail"
     DEACTIVATED = "deactivated", "Deactivated at the provider"
+
+
+# A Postmark reactivation that found nothing to lift (``_note_reactivation``):
+# a row closed when made, only its time kept. No one's stop.
+REACTIVATION_NOTE = Q(removed_at=F("created_at"), reactivated_at__isnull=False)
 
 
 class Suppression(models.Model):

@@ -6,10 +6,20 @@ import re
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
+from django.utils import timezone
 
 from notifications import admin as admin_module
 from notifications.models import EmailEvent, EmailMessage, Suppression
-from notifications.services import email_message_create, suppression_add
+from notifications.services import (
+    email_message_create,
+    suppression_add,
+    suppression_remove,
+)
+from notifications.services.suppressions import (
+    ProviderOrigin,
+    suppression_provider_lift,
+)
+from tests.factories import ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db
 ORDER = {"order_id": "1001", "amount_display": "€10.50"}
@@ -166,6 +176,34 @@ def test_the_change_form_refuses_removal_of_a_suppression_changed_since(
     item.refresh_from_db()
     assert item.removed_at is None
     assert "changed since the page was drawn" in response.content.decode()
+
+
+def test_the_suppression_list_shows_active_entries_unless_asked(staff) -> None:
+    account = ProviderAccountFactory(kind="email", provider="postmark")
+    active = suppression_add(address="ada@example.com", reason="manual")
+    lifted = suppression_add(address="bob@example.com", reason="complaint")
+    suppression_remove(address="bob@example.com", reason="asked by phone")
+    # A Postmark reactivation with nothing to lift: a closed row, its time.
+    suppression_provider_lift(
+        address="cy@example.com",
+        origin=ProviderOrigin(
+            account_id=account.pk, stream="outbound", occurred_at=timezone.now()
+        ),
+        marketing_only=False,
+        reason="reactivated at the provider",
+        ours=lambda row: True,
+    )
+    note = Suppression.objects.get(address="cy@example.com")
+
+    def listed(**query: str) -> set:
+        response = staff.get("/admin/notifications/suppression/", query)
+        assert response.status_code == 200
+        return set(response.context["cl"].queryset)
+
+    assert listed() == {active}
+    assert listed(state="removed") == {lifted}
+    assert listed(state="notes") == {note}
+    assert listed(state="all") == {active, lifted, note}
 
 
 def test_view_only_staff_cannot_resend_mail(email_accounts) -> None:
