@@ -207,7 +207,10 @@ def wire_address(address: str) -> str:
 def wire_header(value: str) -> str:
     """An address header's ``value`` (one or more mailboxes) with each
     domain as ``wire_address`` sends it; names and local parts as Django
-    encodes them. A domain with no ASCII form is left to Django."""
+    encodes them. A domain with no ASCII form is left to Django, as is an
+    ASCII value (Django sends it as given)."""
+    if value.isascii():
+        return value
     encoding = settings.DEFAULT_CHARSET
     return ", ".join(
         sanitize_address((name, wire_address(addr) or addr), encoding)
