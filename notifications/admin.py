@@ -137,13 +137,16 @@ class SuppressionForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if "seen_version" in self.fields and self.instance.pk is not None:
+        if self.instance.pk is not None:
             self.fields["seen_version"].initial = self.instance.version
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        # As posted: a row closed meanwhile has no reason field any more.
+        if self.instance.pk is None or not self.data.get("removed_reason", ""):
+            return data
         seen = data.get("seen_version")
-        if data.get("removed_reason", "").strip() and seen not in (
+        if self.instance.removed_at is not None or seen not in (
             None,
             self.instance.version,
         ):

@@ -178,6 +178,25 @@ def test_the_change_form_refuses_removal_of_a_suppression_changed_since(
     assert "changed since the page was drawn" in response.content.decode()
 
 
+def test_the_change_form_says_so_when_the_row_was_replaced_meanwhile(
+    staff,
+) -> None:
+    item = suppression_add(address="cy@example.com", reason="unsubscribe")
+    url = f"/admin/notifications/suppression/{item.pk}/change/"
+    page = staff.get(url).content
+    suppression_add(address="cy@example.com", reason="complaint", source="msg_1")
+    response = staff.post(
+        url,
+        {
+            "removed_reason": "customer asked by phone",
+            "seen_version": _drawn(page, "seen_version"),
+        },
+        follow=True,
+    )
+    assert "changed since the page was drawn" in response.content.decode()
+    assert Suppression.objects.get(removed_at__isnull=True).reason == "complaint"
+
+
 def test_the_suppression_list_shows_active_entries_unless_asked(staff) -> None:
     account = ProviderAccountFactory(kind="email", provider="postmark")
     active = suppression_add(address="ada@example.com", reason="manual")
