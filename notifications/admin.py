@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path
 from django.utils.html import format_html
 
@@ -265,11 +265,9 @@ class SuppressionAdmin(AddressSearchMixin, admin.ModelAdmin):
                     suppression_id=obj.pk,
                     version=form.cleaned_data.get("seen_version"),
                 )
-                if removed is None:  # changed after the form was checked
-                    self.message_user(
-                        request, _CHANGED.format(str(obj)), messages.ERROR
-                    )
                 obj.refresh_from_db()
+                # Changed after the form was checked: said by response_change.
+                obj.removal_refused = removed is None
             return None
         created = suppression_add(
             address=obj.address, reason=obj.reason, source=f"admin:{request.user}"
@@ -283,6 +281,13 @@ class SuppressionAdmin(AddressSearchMixin, admin.ModelAdmin):
                 f"({created.get_reason_display()}); that entry is kept.",
                 messages.WARNING,
             )
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        if getattr(obj, "removal_refused", False):
+            # Not "changed successfully": back to the row as it is now.
+            self.message_user(request, _CHANGED.format(str(obj)), messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
     @admin.action(description="Remove selected suppressions", permissions=["change"])
     def remove(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -197,6 +197,34 @@ def test_the_change_form_says_so_when_the_row_was_replaced_meanwhile(
     assert Suppression.objects.get(removed_at__isnull=True).reason == "complaint"
 
 
+def test_the_change_form_never_lifts_the_row_that_replaced_it(
+    staff, monkeypatch
+) -> None:
+    item = suppression_add(address="cy@example.com", reason="unsubscribe")
+    url = f"/admin/notifications/suppression/{item.pk}/change/"
+    page = staff.get(url).content
+    remove = admin_module.suppression_remove
+
+    def complaint_meanwhile(**kwargs):
+        # The complaint lands after the form was checked, before the removal.
+        suppression_add(address="cy@example.com", reason="complaint", source="m")
+        return remove(**kwargs)
+
+    monkeypatch.setattr(admin_module, "suppression_remove", complaint_meanwhile)
+    response = staff.post(
+        url,
+        {
+            "removed_reason": "customer asked by phone",
+            "seen_version": _drawn(page, "seen_version"),
+        },
+        follow=True,
+    )
+    text = response.content.decode()
+    assert "changed since the page was drawn" in text
+    assert "changed successfully" not in text
+    assert Suppression.objects.get(removed_at__isnull=True).reason == "complaint"
+
+
 def test_the_suppression_list_shows_active_entries_unless_asked(staff) -> None:
     account = ProviderAccountFactory(kind="email", provider="postmark")
     active = suppression_add(address="ada@example.com", reason="manual")
