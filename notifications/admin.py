@@ -3,14 +3,16 @@ resend action (refused for suppressed addresses), template previews and
 analytics (``admin_pages``), suppressions (add; remove
 with a reason), the sandbox's mailbox and bulk sends."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path
+from django.utils.html import format_html
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
@@ -19,7 +21,12 @@ from integrations.secrets_registry import redact_secrets
 from integrations.timeline import TimelineEntry, event_entries, timeline_sorted
 from notifications import admin_pages
 from notifications.admin_search import AddressSearchMixin
-from notifications.models import EmailMessage, SandboxEmail, Suppression
+from notifications.models import (
+    REACTIVATION_NOTE,
+    EmailMessage,
+    SandboxEmail,
+    Suppression,
+)
 from notifications.services import (
     EmailInvalid,
     email_message_resend,
@@ -118,14 +125,94 @@ class EmailMessageAdmin(
 _PROVIDER_ORIGIN = ("account", "stream", "occurred_at", "reactivated_at", "absorbed")
 
 
+_CHANGED = (
+    "{} changed since the page was drawn (a provider's event or another "
+    "removal): it was not removed. Look at it again."
+)
+
+
+class SuppressionForm(forms.ModelForm):
+    # The row's version as the page showed it: a removal names it.
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["seen_version"].initial = self.instance.version
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        # As posted: a row closed meanwhile has no reason field any more.
+        if self.instance.pk is None or not self.data.get("removed_reason", ""):
+            return data
+        seen = data.get("seen_version")
+        if self.instance.removed_at is not None or seen not in (
+            None,
+            self.instance.version,
+        ):
+            raise forms.ValidationError(_CHANGED.format("This suppression"))
+        return data
+
+
+class SuppressionStateFilter(admin.SimpleListFilter):
+    """Active entries unless asked: removed ones (history) and reactivation
+    notes (closed when made, only a time kept) would bury the real stops."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list:
+        return [
+            ("removed", "Removed"),
+            ("notes", "Reactivation notes"),
+            ("all", "All"),
+        ]
+
+    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Active",
+        }
+        for value, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == value,
+                "query_string": changelist.get_query_string(
+                    {self.parameter_name: value}
+                ),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "removed":
+            return queryset.filter(removed_at__isnull=False).exclude(REACTIVATION_NOTE)
+        if value == "notes":
+            return queryset.filter(REACTIVATION_NOTE)
+        if value == "all":
+            return queryset
+        return queryset.filter(removed_at__isnull=True)
+
+
 @admin.register(Suppression)
 class SuppressionAdmin(AddressSearchMixin, admin.ModelAdmin):
+    form = SuppressionForm
     list_display = ("address", "reason", "source", "created_at", "removed_at")
-    list_filter = ("reason", ("removed_at", admin.EmptyFieldListFilter))
+    list_filter = (SuppressionStateFilter, "reason")
     search_fields = ("address",)
     fields = ("address", "reason", "source", "removed_reason")
     readonly_fields = ("source",)
     actions = ["remove"]
+
+    def action_checkbox(self, obj: Suppression) -> str:
+        # Each row's version as drawn, posted with the action: the removal
+        # names it (``remove``).
+        return format_html(
+            '{}<input type="hidden" name="_seen" value="{}:{}">',
+            super().action_checkbox(obj),
+            obj.pk,
+            obj.version,
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         # Removal keeps the row and the reason: the "remove" action, or a
@@ -143,6 +230,7 @@ class SuppressionAdmin(AddressSearchMixin, admin.ModelAdmin):
             "removed_at",
             "removed_reason",
             *_PROVIDER_ORIGIN,
+            *(["seen_version"] if obj.removed_at is None else []),
         ]
 
     def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
@@ -171,8 +259,15 @@ class SuppressionAdmin(AddressSearchMixin, admin.ModelAdmin):
             # the service; nothing else on a suppression is edited.
             reason = form.cleaned_data.get("removed_reason", "").strip()
             if obj.removed_at is None and reason:
-                suppression_remove(address=obj.address, reason=reason)
+                removed = suppression_remove(
+                    address=obj.address,
+                    reason=reason,
+                    suppression_id=obj.pk,
+                    version=form.cleaned_data.get("seen_version"),
+                )
                 obj.refresh_from_db()
+                # Changed after the form was checked: said by response_change.
+                obj.removal_refused = removed is None
             return None
         created = suppression_add(
             address=obj.address, reason=obj.reason, source=f"admin:{request.user}"
@@ -187,13 +282,45 @@ class SuppressionAdmin(AddressSearchMixin, admin.ModelAdmin):
                 messages.WARNING,
             )
 
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        if getattr(obj, "removal_refused", False):
+            # Not "changed successfully": back to the row as it is now.
+            self.message_user(request, _CHANGED.format(str(obj)), messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
     @admin.action(description="Remove selected suppressions", permissions=["change"])
     def remove(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for item in queryset.filter(removed_at__isnull=True):
-            suppression_remove(
-                address=item.address, reason=f"removed by {request.user}"
+        seen = _seen_versions(request.POST.getlist("_seen"))
+        removed, changed = 0, []
+        for item in queryset:
+            # A row not drawn (all matching selected) is removed as it is now.
+            lifted = item.removed_at is None and suppression_remove(
+                address=item.address,
+                reason=f"removed by {request.user}",
+                suppression_id=item.pk,
+                version=seen.get(item.pk, item.version),
             )
-        self.message_user(request, "Suppressions removed.")
+            if lifted:
+                removed += 1
+            else:
+                changed.append(str(item))
+        if removed:
+            self.message_user(request, f"{removed} suppression(s) removed.")
+        if changed:
+            self.message_user(
+                request, _CHANGED.format(", ".join(changed)), messages.ERROR
+            )
+
+
+def _seen_versions(values: list[str]) -> dict[int, int]:
+    """``pk:version`` pairs posted with the list (``action_checkbox``)."""
+    seen = {}
+    for value in values:
+        pk, _, version = value.partition(":")
+        if pk.isdigit() and version.isdigit():
+            seen[int(pk)] = int(version)
+    return seen
 
 
 @admin.register(SandboxEmail)

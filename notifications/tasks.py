@@ -3,6 +3,7 @@ service."""
 
 from integrations import correlation
 from notifications import services
+from notifications.services import suppressions
 
 
 def deliver_email(message_pk: int) -> str:
@@ -13,3 +14,8 @@ def deliver_email(message_pk: int) -> str:
 def sweep_emails() -> dict[str, int]:
     with correlation.bind(None):
         return services.email_messages_sweep()
+
+
+def purge_reactivation_notes() -> int:
+    with correlation.bind(None):
+        return suppressions.suppression_notes_purge()

@@ -4,6 +4,7 @@ the sandbox's mailbox) and ``bulk`` (bulk sends and their recipients)."""
 from notifications.models.bulk import BulkRecipient, BulkSend, BulkSendStatus
 from notifications.models.messages import (
     ADDRESS_MAX_LENGTH,
+    REACTIVATION_NOTE,
     STATUS_RANK,
     EmailEvent,
     EmailMessage,
@@ -17,6 +18,7 @@ from notifications.models.messages import (
 
 __all__ = [
     "ADDRESS_MAX_LENGTH",
+    "REACTIVATION_NOTE",
     "STATUS_RANK",
     "BulkRecipient",
     "BulkSend",

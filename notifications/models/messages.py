@@ -1,14 +1,16 @@
 """Email messages, the delivery events applied to them, suppressed addresses
 and the sandbox provider's mailbox."""
 
+from typing import Any
+
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models import Q, Value
+from django.db.models import F, Q, Value
 from django.utils import timezone
 
 from integrations.models import ProviderAccount, WebhookEvent
 from integrations.public_ids import PublicIdField
-from notifications.providers.base import EmailCategory, idn_ascii
+from notifications.providers.base import EmailCategory, idn_address
 
 # The stored address columns' bound: RFC 5321's path limit, under Django's 320.
 ADDRESS_MAX_LENGTH = 254
@@ -16,16 +18,12 @@ ADDRESS_MAX_LENGTH = 254
 
 def ascii_address(address: str) -> str:
     """``address`` lower case, an internationalised domain in its ASCII
-    form (``idn_ascii``: IDNA 2008 with UTS 46, else IDNA 2003), the one
+    form (``idn_address``: IDNA 2008 with UTS 46, else IDNA 2003), the one
     providers send to and name in their events; as given when neither
     encodes the domain. May be longer."""
     address = address.strip().lower()
-    local, at, domain = address.rpartition("@")
-    if not at or domain.isascii():
-        return address
-    encoded = idn_ascii(domain)
     # Not an IDN by either standard: no provider was given another form.
-    return f"{local}@{encoded}" if encoded else address
+    return idn_address(address) or address
 
 
 def normalise_address(address: str) -> str:
@@ -176,6 +174,11 @@ class SuppressionReason(models.TextChoices):
     DEACTIVATED = "deactivated", "Deactivated at the provider"
 
 
+# A Postmark reactivation that found nothing to lift (``_note_reactivation``):
+# a row closed when made, only its time kept. No one's stop.
+REACTIVATION_NOTE = Q(removed_at=F("created_at"), reactivated_at__isnull=False)
+
+
 class Suppression(models.Model):
     """An address nothing more is sent to (marketing only, for an
     unsubscribe). Removal keeps the row, with who and why."""
@@ -215,6 +218,9 @@ class Suppression(models.Model):
         blank=True,
         encoder=DjangoJSONEncoder,
     )
+    # Bumped by every save of a stored row (``save``), so staff's removal
+    # names the state they saw and is refused once the row changed.
+    version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -236,6 +242,15 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} ({self.get_reason_display()})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Every write of a row holds its address's lock and the row's, so
+        # counting on from the loaded value loses no update.
+        if not self._state.adding:
+            self.version += 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = [*kwargs["update_fields"], "version"]
+        super().save(*args, **kwargs)
 
 
 class SandboxEmail(models.Model):

@@ -52,6 +52,7 @@ __all__ = [
     "email_error_map",
     "email_exception",
     "email_outcome",
+    "idn_address",
     "idn_ascii",
     "recipient_refused",
     "sending_domain_entry",
@@ -345,6 +346,17 @@ def idn_ascii(domain: str) -> str:
         return domain.encode("idna").decode("ascii").lower()
     except UnicodeError:
         return ""
+
+
+def idn_address(address: str) -> str:
+    """``address`` with an internationalised domain in its ASCII form
+    (``idn_ascii``), everything else as given; "" when the domain has none.
+    The one domain step of an address, for our keys and for the wire."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    encoded = idn_ascii(domain)
+    return f"{local}@{encoded}" if encoded else ""
 
 
 def email_outcome(error: ProviderError) -> ProviderError:

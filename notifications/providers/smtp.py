@@ -10,9 +10,11 @@ recipient is ``invalid_recipient``, to the message ``rejected``; a timeout or
 a dropped connection once the message is on its way is ``unknown``. SMTP
 posts no delivery events: this provider has no webhooks.
 
-Addresses go out with their domain in the ASCII form our suppressions key
-them by (``idn_ascii``: ``ada@i❤.ws`` is ``ada@xn--i-7iq.ws``), in the
-envelope and the To header, so a relay without SMTPUTF8 takes them. A
+Addresses go out with their domain in the ASCII form our suppressions and
+sending domains key them by (``idn_ascii``: ``ada@i❤.ws`` is
+``ada@xn--i-7iq.ws``), in the envelope and in From, Sender, Reply-To and To,
+so a relay without SMTPUTF8 takes them; never Django's IDNA 2003 form of a
+header (``shop@straße.de`` as ``strasse.de``, another domain). A
 non-ASCII local part has no ASCII form: it needs the relay's SMTPUTF8, and
 without it the recipient is ``invalid_recipient`` before anything is sent.
 What smtplib refuses before MAIL FROM is a definite failure, never unknown.
@@ -21,10 +23,12 @@ What smtplib refuses before MAIL FROM is a definite failure, never unknown.
 import smtplib
 import socket
 import ssl
-from email.utils import make_msgid, parseaddr
+from email.utils import getaddresses, make_msgid, parseaddr
 from typing import Any
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import sanitize_address
 
 from integrations.client import CallContext, client_for
 from integrations.errors import (
@@ -43,12 +47,14 @@ from notifications.providers.base import (
     OutboundEmail,
     SendResult,
     SendStatus,
-    idn_ascii,
+    idn_address,
 )
 from notifications.providers.esp import refused_recipient
 
 # A temporary SMTP refusal names no time; a minute is the usual retry step.
 _TEMPORARY_RETRY_AFTER = 60.0
+# Headers of ours holding addresses that Django would encode by IDNA 2003.
+_ADDRESS_HEADERS = ("from", "sender", "reply-to")
 
 
 class SmtpAdapter(EmailAdapter):
@@ -194,12 +200,22 @@ class _Relay:
 
 def wire_address(address: str) -> str:
     """``address`` as it goes to the relay: its domain in the ASCII form
-    (``idn_ascii``), its local part as given; "" when the domain has none."""
-    local, at, domain = address.strip().rpartition("@")
-    if not at or domain.isascii():
-        return address.strip()
-    encoded = idn_ascii(domain)
-    return f"{local}@{encoded}" if encoded else ""
+    (``idn_address``), its local part as given; "" when the domain has none."""
+    return idn_address(address.strip())
+
+
+def wire_header(value: str) -> str:
+    """An address header's ``value`` (one or more mailboxes) with each
+    domain as ``wire_address`` sends it; names and local parts as Django
+    encodes them. A domain with no ASCII form is left to Django, as is an
+    ASCII value (Django sends it as given)."""
+    if value.isascii():
+        return value
+    encoding = settings.DEFAULT_CHARSET
+    return ", ".join(
+        sanitize_address((name, wire_address(addr) or addr), encoding)
+        for name, addr in getaddresses([value])
+    )
 
 
 def _smtputf8_options(relay: smtplib.SMTP, *, sender: str, to: str) -> list[str]:
@@ -226,16 +242,19 @@ def _smtputf8_options(relay: smtplib.SMTP, *, sender: str, to: str) -> list[str]
 
 def _mime(message: OutboundEmail, message_id: str, to: str) -> Any:
     headers = {
-        **message.headers,
+        **{
+            name: wire_header(value) if name.lower() in _ADDRESS_HEADERS else value
+            for name, value in message.headers.items()
+        },
         MESSAGE_ID_HEADER: message.message_id,
         "Message-ID": message_id,
     }
     email = EmailMultiAlternatives(
         subject=message.subject,
         body=message.text,
-        from_email=message.from_email,
+        from_email=wire_header(message.from_email),
         to=[to],
-        reply_to=[message.reply_to] if message.reply_to else None,
+        reply_to=[wire_header(message.reply_to)] if message.reply_to else None,
         headers=headers,
     )
     if message.html:

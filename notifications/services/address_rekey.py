@@ -137,7 +137,8 @@ def _suppression_rewrite(pk: int) -> str:
             # The closed row's cause (and what it absorbed) still stands:
             # lifting the keeper restores it, as if it had been absorbed.
             suppression_absorb_row(keeper, closed)
-        Suppression.objects.filter(pk=pk).update(address=new)
+        # A new spelling is a change staff's removal must not miss (version).
+        Suppression.objects.filter(pk=pk).update(address=new, version=F("version") + 1)
     return "merged" if merged else "rekeyed"
 
 

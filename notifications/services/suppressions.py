@@ -18,7 +18,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connections, transaction
@@ -26,7 +26,12 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from notifications.models import Suppression, SuppressionReason, normalise_address
+from notifications.models import (
+    REACTIVATION_NOTE,
+    Suppression,
+    SuppressionReason,
+    normalise_address,
+)
 from notifications.providers.base import EmailCategory
 
 logger = logging.getLogger(__name__)
@@ -43,6 +48,14 @@ REASON_RANK: dict[str, int] = {
 }
 # A concurrent add for the address can win each try; three is plenty.
 _ADD_TRIES = 3
+# How long a reactivation note is kept. It refuses a stop of its list older
+# than it; such a stop reaches us within Postmark's webhook retries (10 over
+# about 10.5 hours) plus our own (WEBHOOK_MAX_ATTEMPTS, backoff capped at an
+# hour: under 8 hours) of the reactivation's receipt. 30 days leaves room for
+# an outage of the webhook endpoint and a staff replay of what failed in it.
+REACTIVATION_NOTE_DAYS = 30
+# Deleted in slices: a large backlog never holds one long lock on the table.
+_PURGE_BATCH = 5000
 
 
 def suppression_address_lock(address: str) -> None:
@@ -255,10 +268,16 @@ def _insert(
 
 
 def suppression_remove(
-    *, address: str, reason: str, suppression_id: int | None = None
+    *,
+    address: str,
+    reason: str,
+    suppression_id: int | None = None,
+    version: int | None = None,
 ) -> Suppression | None:
     """Lift the active suppression of ``address``, keeping why; None if none
-    (or, given ``suppression_id``, if the active entry is another by now).
+    (or, given ``suppression_id``, if the active entry is another by now;
+    given ``version`` too, if that entry changed since it was read: staff
+    remove the row they looked at, never what replaced or joined it).
     The strongest entry it absorbed from another cause is active again (a
     customer's complaint under staff's stop), else the unsubscribe it
     replaced: lifting a bounce never resumes marketing mail to someone who
@@ -273,7 +292,11 @@ def suppression_remove(
             .filter(address=address, removed_at__isnull=True)
             .first()
         )
-        if found is None or suppression_id not in (None, found.pk):
+        if (
+            found is None
+            or suppression_id not in (None, found.pk)
+            or version not in (None, found.version)
+        ):
             return None
         _lift(found, reason.strip())
         restored = _restore(address, found, _other_causes(found))
@@ -404,8 +427,9 @@ def _on_list(
 def _note_reactivation(
     address: str, origin: ProviderOrigin, marketing_only: bool, reason: str
 ) -> None:
-    # A row closed when made: the reactivation's time for a stop of that
-    # list that arrives after it. No one's stop, so nothing restores it.
+    # A row closed when made (REACTIVATION_NOTE): the reactivation's time for
+    # a stop of that list that arrives after it. No one's stop, so nothing
+    # restores it; purged once it can no longer matter.
     if origin.occurred_at is None:
         return
     now = timezone.now()
@@ -424,6 +448,23 @@ def _note_reactivation(
         removed_at=now,
         removed_reason=f"{reason}; nothing of its was active here",
     )
+
+
+def suppression_notes_purge(*, now: datetime | None = None) -> int:
+    """Delete reactivation notes received more than ``REACTIVATION_NOTE_DAYS``
+    ago: no stop older than their reactivation can still arrive. Rows of
+    anyone's stop (lifted, replaced, merged) are history and stay. How many
+    were deleted."""
+    cutoff = (now or timezone.now()) - timedelta(days=REACTIVATION_NOTE_DAYS)
+    old = Suppression.objects.filter(REACTIVATION_NOTE, created_at__lt=cutoff)
+    deleted = 0
+    while ids := list(old.values_list("pk", flat=True)[:_PURGE_BATCH]):
+        deleted += Suppression.objects.filter(pk__in=ids).delete()[0]
+    logger.info(
+        "reactivation notes purged",
+        extra={"deleted": deleted, "cutoff": cutoff.isoformat()},
+    )
+    return deleted
 
 
 def _other_causes(lifted: Suppression) -> Callable[[dict[str, Any]], bool]:
@@ -487,6 +528,7 @@ __all__ = [
     "suppression_add",
     "suppression_address_lock",
     "suppression_blocks",
+    "suppression_notes_purge",
     "suppression_provider_lift",
     "suppression_provider_stop",
     "suppression_reason_blocks",

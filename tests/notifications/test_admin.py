@@ -1,12 +1,25 @@
 """The notifications admin: the email log's timeline, resend refused for a
 suppressed address, suppressions added through the service."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
+from django.utils import timezone
 
+from notifications import admin as admin_module
 from notifications.models import EmailEvent, EmailMessage, Suppression
-from notifications.services import email_message_create, suppression_add
+from notifications.services import (
+    email_message_create,
+    suppression_add,
+    suppression_remove,
+)
+from notifications.services.suppressions import (
+    ProviderOrigin,
+    suppression_provider_lift,
+)
+from tests.factories import ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db
 ORDER = {"order_id": "1001", "amount_display": "€10.50"}
@@ -88,6 +101,156 @@ def test_a_reason_on_the_change_form_removes_a_suppression(staff) -> None:
     assert Suppression.objects.filter(removed_at__isnull=True).count() == 0
     # A removed suppression is history: its form has nothing to edit.
     assert 'name="removed_reason"' not in staff.get(url).content.decode()
+
+
+def _drawn(page: bytes, name: str) -> list[str]:
+    """The values of the hidden inputs ``name`` on a page as drawn."""
+    text = page.decode()
+    return re.findall(rf'type="hidden" name="{name}" value="([^"]*)"', text) + (
+        re.findall(rf'name="{name}" type="hidden" value="([^"]*)"', text)
+    )
+
+
+def test_removing_from_the_list_refuses_a_suppression_changed_since(staff) -> None:
+    item = suppression_add(address="ada@example.com", reason="manual", source="t")
+    page = staff.get("/admin/notifications/suppression/").content
+    # A complaint arrives while staff look at the list: the row absorbs it.
+    suppression_add(address="ada@example.com", reason="complaint", source="msg_1")
+    response = staff.post(
+        "/admin/notifications/suppression/",
+        {
+            "action": "remove",
+            "_selected_action": [item.pk],
+            "_seen": _drawn(page, "_seen"),
+        },
+        follow=True,
+    )
+    item.refresh_from_db()
+    assert item.removed_at is None
+    assert "changed since the page was drawn" in response.content.decode()
+
+
+def test_removing_from_the_list_never_lifts_the_row_that_replaced_it(
+    staff, monkeypatch
+) -> None:
+    item = suppression_add(address="ada@example.com", reason="unsubscribe", source="t")
+    page = staff.get("/admin/notifications/suppression/").content
+    remove = admin_module.suppression_remove
+
+    def complaint_meanwhile(**kwargs):
+        # The provider's complaint lands between the action's read and the
+        # removal: it replaces the unsubscribe staff selected.
+        suppression_add(address="ada@example.com", reason="complaint", source="m")
+        return remove(**kwargs)
+
+    monkeypatch.setattr(admin_module, "suppression_remove", complaint_meanwhile)
+    response = staff.post(
+        "/admin/notifications/suppression/",
+        {
+            "action": "remove",
+            "_selected_action": [item.pk],
+            "_seen": _drawn(page, "_seen"),
+        },
+        follow=True,
+    )
+    active = Suppression.objects.get(removed_at__isnull=True)
+    assert active.reason == "complaint"
+    assert "changed since the page was drawn" in response.content.decode()
+
+
+def test_the_change_form_refuses_removal_of_a_suppression_changed_since(
+    staff,
+) -> None:
+    item = suppression_add(address="cy@example.com", reason="manual", source="t")
+    url = f"/admin/notifications/suppression/{item.pk}/change/"
+    page = staff.get(url).content
+    suppression_add(address="cy@example.com", reason="complaint", source="msg_1")
+    response = staff.post(
+        url,
+        {
+            "removed_reason": "customer asked by phone",
+            "seen_version": _drawn(page, "seen_version"),
+        },
+        follow=True,
+    )
+    item.refresh_from_db()
+    assert item.removed_at is None
+    assert "changed since the page was drawn" in response.content.decode()
+
+
+def test_the_change_form_says_so_when_the_row_was_replaced_meanwhile(
+    staff,
+) -> None:
+    item = suppression_add(address="cy@example.com", reason="unsubscribe")
+    url = f"/admin/notifications/suppression/{item.pk}/change/"
+    page = staff.get(url).content
+    suppression_add(address="cy@example.com", reason="complaint", source="msg_1")
+    response = staff.post(
+        url,
+        {
+            "removed_reason": "customer asked by phone",
+            "seen_version": _drawn(page, "seen_version"),
+        },
+        follow=True,
+    )
+    assert "changed since the page was drawn" in response.content.decode()
+    assert Suppression.objects.get(removed_at__isnull=True).reason == "complaint"
+
+
+def test_the_change_form_never_lifts_the_row_that_replaced_it(
+    staff, monkeypatch
+) -> None:
+    item = suppression_add(address="cy@example.com", reason="unsubscribe")
+    url = f"/admin/notifications/suppression/{item.pk}/change/"
+    page = staff.get(url).content
+    remove = admin_module.suppression_remove
+
+    def complaint_meanwhile(**kwargs):
+        # The complaint lands after the form was checked, before the removal.
+        suppression_add(address="cy@example.com", reason="complaint", source="m")
+        return remove(**kwargs)
+
+    monkeypatch.setattr(admin_module, "suppression_remove", complaint_meanwhile)
+    response = staff.post(
+        url,
+        {
+            "removed_reason": "customer asked by phone",
+            "seen_version": _drawn(page, "seen_version"),
+        },
+        follow=True,
+    )
+    text = response.content.decode()
+    assert "changed since the page was drawn" in text
+    assert "changed successfully" not in text
+    assert Suppression.objects.get(removed_at__isnull=True).reason == "complaint"
+
+
+def test_the_suppression_list_shows_active_entries_unless_asked(staff) -> None:
+    account = ProviderAccountFactory(kind="email", provider="postmark")
+    active = suppression_add(address="ada@example.com", reason="manual")
+    lifted = suppression_add(address="bob@example.com", reason="complaint")
+    suppression_remove(address="bob@example.com", reason="asked by phone")
+    # A Postmark reactivation with nothing to lift: a closed row, its time.
+    suppression_provider_lift(
+        address="cy@example.com",
+        origin=ProviderOrigin(
+            account_id=account.pk, stream="outbound", occurred_at=timezone.now()
+        ),
+        marketing_only=False,
+        reason="reactivated at the provider",
+        ours=lambda row: True,
+    )
+    note = Suppression.objects.get(address="cy@example.com")
+
+    def listed(**query: str) -> set:
+        response = staff.get("/admin/notifications/suppression/", query)
+        assert response.status_code == 200
+        return set(response.context["cl"].queryset)
+
+    assert listed() == {active}
+    assert listed(state="removed") == {lifted}
+    assert listed(state="notes") == {note}
+    assert listed(state="all") == {active, lifted, note}
 
 
 def test_view_only_staff_cannot_resend_mail(email_accounts) -> None:

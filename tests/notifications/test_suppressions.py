@@ -5,12 +5,15 @@ when two events for one address arrive at once."""
 
 import importlib
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.apps import apps as django_apps
 from django.db import connection
+from django.utils import timezone
 
+from integrations.schedules import collect_jobs
+from notifications import tasks
 from notifications.models import EmailStatus, Suppression, normalise_address
 from notifications.providers.base import BounceType, EmailEventRecord, EmailEventType
 from notifications.services import email_message_create, suppressions
@@ -435,3 +438,47 @@ def test_staff_removing_their_stop_drops_their_own_repeats() -> None:
     suppression_remove(address=BOB, reason="added by mistake")
 
     assert suppression_active(BOB) is None
+
+
+def _aged(row: Suppression, days: int) -> None:
+    # Stored ``days`` ago (a note's created_at and removed_at are one time).
+    at = timezone.now() - timedelta(days=days)
+    fields = {"created_at": at}
+    if row.removed_at == row.created_at:
+        fields["removed_at"] = at
+    Suppression.objects.filter(pk=row.pk).update(**fields)
+
+
+def test_reactivation_notes_are_purged_once_no_stale_stop_can_arrive() -> None:
+    # A reactivation with nothing to lift keeps a closed row (its time) for
+    # a stop of that list older than it that Postmark still retries; past
+    # the retry horizon and its margin the row can no longer matter.
+    account = ProviderAccountFactory(kind="email", provider="postmark")
+    _postmark_reactivation(account, T10)
+    (old_note,) = Suppression.objects.all()
+    _aged(old_note, suppressions.REACTIVATION_NOTE_DAYS + 1)
+    _postmark_reactivation(account, T11)
+    recent_note = Suppression.objects.exclude(pk=old_note.pk).get()
+    _aged(recent_note, suppressions.REACTIVATION_NOTE_DAYS - 1)
+    # History is kept however old: a lifted stop and what it replaced.
+    lifted = suppression_add(address="ann@example.com", reason="unsubscribe")
+    suppression_add(address="ann@example.com", reason="complaint")
+    suppression_remove(address="ann@example.com", reason="asked by phone")
+    for row in Suppression.objects.filter(address="ann@example.com"):
+        _aged(row, 400)
+
+    assert tasks.purge_reactivation_notes() == 1
+
+    assert not Suppression.objects.filter(pk=old_note.pk).exists()
+    assert Suppression.objects.filter(pk=recent_note.pk).exists()
+    assert Suppression.objects.filter(address="ann@example.com").count() == 3
+    assert Suppression.objects.filter(pk=lifted.pk).exists()
+    # The kept note still refuses the stale stop it is there for.
+    _postmark_stop(account, T10)
+    assert suppression_blocks(BOB, "transactional") is None
+
+
+def test_the_purge_of_reactivation_notes_is_a_scheduled_job() -> None:
+    jobs = {job.func: job for job in collect_jobs()}
+    job = jobs["notifications.tasks.purge_reactivation_notes"]
+    assert job.minutes == 24 * 60

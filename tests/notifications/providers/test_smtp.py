@@ -12,12 +12,13 @@ from django.test import Client
 from integrations.errors import ConfigurationError, NotProcessed, Rejected, Unknown
 from integrations.models import ProviderAccount, ProviderCall
 from integrations.registry import get_adapter
+from notifications.models import ascii_address
 from notifications.providers.base import (
     INVALID_RECIPIENT,
     MESSAGE_ID_HEADER,
     idn_ascii,
 )
-from notifications.providers.smtp import send_error
+from notifications.providers.smtp import send_error, wire_address
 from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness import sample_email
 from tests.notifications.providers.conftest import fast
@@ -108,6 +109,36 @@ def test_an_idn_recipient_goes_out_in_the_xn_form_through_the_relay(
     expected = f"ada@{idn_ascii(to.partition('@')[2])}"
     assert received.recipients == [expected]
     assert message_from_bytes(received.data)["To"] == expected
+
+
+def test_our_idn_sending_domain_goes_out_in_its_idna_2008_form(smtp, relay) -> None:
+    # IDNA 2003 (Django's own encoding of address headers) maps ß to ss:
+    # strasse.de is another domain than the sending domain xn--strae-oqa.de.
+    _send(
+        smtp,
+        from_email="Straße Shop <shop@straße.de>",
+        reply_to="help@straße.de",
+        headers={"Sender": "bounce@straße.de"},
+    )
+    (received,) = relay.messages
+    assert received.sender.startswith("FROM:<shop@xn--strae-oqa.de>")
+    mime = message_from_bytes(received.data)
+    assert mime["From"].endswith(" <shop@xn--strae-oqa.de>")
+    assert mime["Reply-To"] == "help@xn--strae-oqa.de"
+    assert mime["Sender"] == "bounce@xn--strae-oqa.de"
+    assert mime["Message-ID"].endswith("@xn--strae-oqa.de>")
+
+
+@pytest.mark.parametrize(
+    "address", ["Ada@Bücher.DE", "Ada@I❤.ws", "José@faß.i❤.ws", "Ada@Example.COM"]
+)
+def test_the_relay_gets_the_address_our_suppressions_key_in_its_case(
+    address,
+) -> None:
+    # One domain step (idn_address) for the key and the wire: they differ
+    # only in that the wire keeps the local part's case.
+    assert wire_address(address).lower() == ascii_address(address)
+    assert wire_address(address).partition("@")[0] == address.partition("@")[0]
 
 
 def test_a_non_ascii_local_part_without_smtputf8_is_an_invalid_recipient(
