@@ -6,6 +6,7 @@ from payments.services.create import payment_create
 from payments.services.errors import (
     AmountExceedsCapturable,
     AmountExceedsRefundable,
+    FollowUpInProgress,
     GatewayRejected,
     GatewayUnavailable,
     InvalidState,
@@ -40,6 +41,7 @@ __all__ = [
     "RECONCILE_TASK",
     "AmountExceedsCapturable",
     "AmountExceedsRefundable",
+    "FollowUpInProgress",
     "GatewayRejected",
     "GatewayUnavailable",
     "InvalidState",

@@ -32,6 +32,14 @@ class InvalidState(PaymentError):
     code = "invalid_state"
 
 
+class FollowUpInProgress(InvalidState):
+    """Another request's capture or void of the payment is unfinished
+    (``capture_in_progress`` / ``void_in_progress``): not sent, not the
+    request's final answer (an Idempotency-Key does not store it)."""
+
+    code = "capture_in_progress"
+
+
 class AmountExceedsRefundable(PaymentError):
     code = "amount_exceeds_refundable"
 
