@@ -40,6 +40,14 @@ class FollowUpInProgress(InvalidState):
     code = "capture_in_progress"
 
 
+class OutcomePending(InvalidState):
+    """The payment is ``unknown``: a gateway call's outcome is open until
+    reconciliation settles it. True only until then, so its code is an
+    ``*_in_progress`` one: an Idempotency-Key does not store it."""
+
+    code = "reconciliation_in_progress"
+
+
 class AmountExceedsRefundable(PaymentError):
     code = "amount_exceeds_refundable"
 

@@ -40,6 +40,7 @@ from payments.services.errors import (
     GatewayRejected,
     GatewayUnavailable,
     InvalidState,
+    OutcomePending,
     PaymentError,
 )
 from payments.services.messages import (
@@ -96,6 +97,7 @@ def _capture(payment: Payment, amount: int | None, actor: str) -> Payment:
             return payment
         if _left_unknown_by_its_dead_run(payment, "capture", amount):
             return payment
+        _refuse_while_unknown(payment, "capture")
         raise InvalidState(f"A {payment.status} payment cannot be captured.")
     remaining = payment.amount_authorized - payment.amount_captured
     amount = remaining if amount is None else amount
@@ -137,6 +139,7 @@ def _void(payment: Payment, actor: str) -> Payment:
             return payment
         if _left_unknown_by_its_dead_run(payment, "void"):
             return payment
+        _refuse_while_unknown(payment, "void")
         raise InvalidState(f"A {payment.status} payment cannot be voided.")
     at = _set_out_to(payment, "void")
 
@@ -159,6 +162,16 @@ def _void(payment: Payment, actor: str) -> Payment:
         return mark_unknown(payment)
     logger.info("payment voided", extra={**log_ids(payment), "actor": actor})
     return advance(payment, change_from_result(result))
+
+
+def _refuse_while_unknown(payment: Payment, operation: str) -> None:
+    """An ``unknown`` payment waits for reconciliation to settle it: the
+    refusal holds only until then (not stored as a key's answer), so the
+    same key asked again gets the answer for the settled payment."""
+    if payment.status == PaymentStatus.UNKNOWN:
+        raise OutcomePending(
+            f"The payment's outcome is being reconciled; retry the {operation} later."
+        )
 
 
 def _one_at_a_time(payment: Payment, run: Callable[[Payment], Payment]) -> Payment:
