@@ -116,6 +116,15 @@ _ERRORS = {
     429: ErrorResponseSerializer,
     503: ErrorResponseSerializer,
 }
+# Capture and void: which 409s are the key's answer, and which are not.
+_FOLLOW_UP_409 = OpenApiResponse(
+    ErrorResponseSerializer,
+    description="`invalid_state`: the payment's status does not allow it (stored "
+    "as the key's answer). True only for now, never stored, so the same key may "
+    "be sent again: `capture_in_progress` / `void_in_progress` (another "
+    "request's capture or void is at the gateway) and `reconciliation_in_progress` "
+    "(the payment is `unknown` until reconciliation settles it).",
+)
 _PAYMENT_EXAMPLE = {
     "id": "pay_3k2j4h5g6f7d8s9a0q1w2e3r",
     "order_id": "order-1001",
@@ -246,6 +255,7 @@ class PaymentCaptureView(APIView):
             202: PaymentSerializer,
             402: ErrorResponseSerializer,
             **_ERRORS,
+            409: _FOLLOW_UP_409,
         },
         examples=[
             OpenApiExample("Capture 5.00", request_only=True, value={"amount": 500})
@@ -279,6 +289,7 @@ class PaymentVoidView(APIView):
             202: PaymentSerializer,
             402: ErrorResponseSerializer,
             **_ERRORS,
+            409: _FOLLOW_UP_409,
         },
     )
     @idempotent

@@ -29,7 +29,11 @@ from payments import fraud
 from payments.models import Payment, PaymentStatus, ReviewState
 from payments.providers.base import PaymentRequest, PaymentResult, PaymentsAdapter
 from payments.services.attempts import KIND, adapter_for, attempted
-from payments.services.errors import GatewayUnavailable, PaymentError
+from payments.services.errors import (
+    FollowUpInProgress,
+    GatewayUnavailable,
+    PaymentError,
+)
 from payments.services.followups import payment_capture
 from payments.services.pan import pan_refuse
 from payments.services.state import (
@@ -310,7 +314,9 @@ def capture_owed(payment: Payment) -> Payment:
         return payment
     try:
         captured = payment_capture(payment=payment, actor="switchyard")
-    except GatewayUnavailable:
+    except (GatewayUnavailable, FollowUpInProgress):
+        # Unreachable, or staff's capture or void is at the gateway: ask again
+        # once it has answered (the sweep is the backstop).
         logger.warning("capture after authorization deferred", extra=log_ids(payment))
         reconciliation_schedule(payment=payment)
         return _fresh(payment)

@@ -32,6 +32,22 @@ class InvalidState(PaymentError):
     code = "invalid_state"
 
 
+class FollowUpInProgress(InvalidState):
+    """Another request's capture or void of the payment is unfinished
+    (``capture_in_progress`` / ``void_in_progress``): not sent, not the
+    request's final answer (an Idempotency-Key does not store it)."""
+
+    code = "capture_in_progress"
+
+
+class OutcomePending(InvalidState):
+    """The payment is ``unknown``: a gateway call's outcome is open until
+    reconciliation settles it. True only until then, so its code is an
+    ``*_in_progress`` one: an Idempotency-Key does not store it."""
+
+    code = "reconciliation_in_progress"
+
+
 class AmountExceedsRefundable(PaymentError):
     code = "amount_exceeds_refundable"
 

@@ -16,7 +16,6 @@ from integrations.models.attempts import AttemptOutcome
 from integrations.reruns import (
     DeadIntent,
     dead_run_intended,
-    noting,
     record_intent,
     rerun_since,
     stamped,
@@ -37,9 +36,11 @@ from payments.providers.base import (
 from payments.services.attempts import adapter_for, attempted
 from payments.services.errors import (
     AmountExceedsCapturable,
+    FollowUpInProgress,
     GatewayRejected,
     GatewayUnavailable,
     InvalidState,
+    OutcomePending,
     PaymentError,
 )
 from payments.services.messages import (
@@ -96,6 +97,7 @@ def _capture(payment: Payment, amount: int | None, actor: str) -> Payment:
             return payment
         if _left_unknown_by_its_dead_run(payment, "capture", amount):
             return payment
+        _refuse_while_unknown(payment, "capture")
         raise InvalidState(f"A {payment.status} payment cannot be captured.")
     remaining = payment.amount_authorized - payment.amount_captured
     amount = remaining if amount is None else amount
@@ -137,6 +139,7 @@ def _void(payment: Payment, actor: str) -> Payment:
             return payment
         if _left_unknown_by_its_dead_run(payment, "void"):
             return payment
+        _refuse_while_unknown(payment, "void")
         raise InvalidState(f"A {payment.status} payment cannot be voided.")
     at = _set_out_to(payment, "void")
 
@@ -161,16 +164,23 @@ def _void(payment: Payment, actor: str) -> Payment:
     return advance(payment, change_from_result(result))
 
 
+def _refuse_while_unknown(payment: Payment, operation: str) -> None:
+    """An ``unknown`` payment waits for reconciliation to settle it: the
+    refusal holds only until then (not stored as a key's answer), so the
+    same key asked again gets the answer for the settled payment."""
+    if payment.status == PaymentStatus.UNKNOWN:
+        raise OutcomePending(
+            f"The payment's outcome is being reconciled; retry the {operation} later."
+        )
+
+
 def _one_at_a_time(payment: Payment, run: Callable[[Payment], Payment]) -> Payment:
-    """``run`` on the payment as it now is. For a request that notes its
-    intent (the API) the row stays locked from that read until its attempt
-    commits, just before the gateway call (one commit with the intent,
-    ``integrations.commits``): a concurrent capture or void waits, then finds
-    the attempt under way. The writes after the call share the next commit;
-    a refusal (PaymentError) is raised once they are committed."""
-    if not noting():
-        payment.refresh_from_db()
-        return run(payment)
+    """``run`` on the payment as it now is, its row locked from that read
+    until its attempt commits, just before the gateway call (with the
+    request's intent when it notes one, ``integrations.commits``): a
+    concurrent capture or void, from the API, staff or a task, waits, then
+    finds the attempt under way. The writes after the call share the next
+    commit; a refusal (PaymentError) is raised once they are committed."""
     refused: PaymentError | None = None
     with commit_group():
         group_join()
@@ -202,23 +212,22 @@ def _intent(payment: Payment, operation: str, amount: int | None = None) -> str:
 
 def _set_out_to(
     payment: Payment, operation: str, amount: int | None = None
-) -> datetime | None:
+) -> datetime:
     """Note this request's intent on its idempotency record before the
     gateway call (integrations.reruns), naming the attempt it is about to
     make by its instant (returned: the attempt is stored with it), so its
     re-run is answered with the payment however the gateway's answer reached
-    it. A request that notes (a capture or void through the API) is refused
-    while another's capture or void is unfinished: it would ride on that
-    attempt's gateway key and be answered with a call it did not make (or
-    call the gateway to be refused). A re-run is refused the same way, but
-    for its own dead run's attempts. The check holds because the payment's
-    row is locked until the attempt commits (``_one_at_a_time``)."""
-    if not noting():
-        return None  # the create's own capture: no other request can be under way
+    it (outside an API request nothing is noted). Every capture or void
+    (the API's, staff's, the create's own) is refused while another's is
+    unfinished: it would ride on that attempt's gateway key and be answered
+    with a call it did not make (or call the gateway to be refused). A re-run
+    is refused the same way, but for its own dead run's attempts. The check
+    holds because the payment's row is locked until the attempt commits
+    (``_one_at_a_time``)."""
     intent = _intent(payment, operation, amount)
     busy = _under_way(payment, after=_own_attempt(payment, operation, intent))
     if busy is not None:
-        raise InvalidState(
+        raise FollowUpInProgress(
             f"A {busy} of this payment is already under way; retry later.",
             code=f"{busy}_in_progress",
         )

@@ -4,7 +4,10 @@ import uuid
 
 import pytest
 
+from integrations.errors import Unknown
+from payments import tasks
 from payments.models import Payment, SandboxCharge
+from payments.providers.sandbox import SandboxPaymentsAdapter
 
 pytestmark = pytest.mark.django_db
 
@@ -141,3 +144,68 @@ def test_payment_methods(api, primary):
 
 def test_unknown_payment_is_404(api, primary):
     assert api.get(f"{URL}pay_nope/").status_code == 404
+
+
+def _answer_lost(monkeypatch, operation: str, *, performed: bool) -> None:
+    """The gateway's answer to ``operation`` is lost (a read timeout), after
+    it acted (``performed``) or before."""
+    real = getattr(SandboxPaymentsAdapter, operation)
+
+    def lost(self, *args, **kwargs):
+        if performed:
+            real(self, *args, **kwargs)
+        raise Unknown("sandbox read timed out (test)", code="read_timeout")
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, operation, lost)
+
+
+def _left_unknown(api, monkeypatch, *, landed: bool) -> str:
+    """An authorized payment whose capture (another key's) ended unknown."""
+    pid = post(api, URL, body(capture=False, amount=1000)).json()["id"]
+    with monkeypatch.context() as m:
+        _answer_lost(m, "capture", performed=landed)
+        lost = post(api, f"{URL}{pid}/capture/", key="lost")
+    assert (lost.status_code, lost.json()["status"]) == (202, "unknown")
+    return pid
+
+
+@pytest.mark.parametrize(
+    ("operation", "data", "status"),
+    [("capture", {"amount": 600}, "captured"), ("void", {}, "voided")],
+)
+def test_a_key_refused_while_the_payment_is_unknown_is_answered_once_settled(
+    api, primary, monkeypatch, operation, data, status
+):
+    # Reconciliation settles an unknown payment: the 409 is true only now,
+    # not the key's answer; the retry after it gets the settled answer.
+    pid = _left_unknown(api, monkeypatch, landed=False)
+    url = f"{URL}{pid}/{operation}/"
+    early = post(api, url, data, key="k-1")
+    assert early.status_code == 409
+    assert tasks.reconcile_payment(Payment.objects.get(public_id=pid).pk) == (
+        "authorized"
+    )
+    retry = post(api, url, data, key="k-1")
+    assert retry.status_code == 200, retry.json()
+    assert retry.json()["status"] == status
+    assert not retry.has_header("Idempotent-Replayed")
+    assert early.json()["error"]["code"] == "reconciliation_in_progress"
+    assert SandboxCharge.objects.get(kind="payment").status == status
+
+
+def test_a_key_refused_while_unknown_gets_the_final_409_once_settled_otherwise(
+    api, primary, monkeypatch
+):
+    # The lost capture had landed: a void is refused for good, and stored.
+    pid = _left_unknown(api, monkeypatch, landed=True)
+    url = f"{URL}{pid}/void/"
+    assert post(api, url, key="k-1").json()["error"]["code"] == (
+        "reconciliation_in_progress"
+    )
+    assert tasks.reconcile_payment(Payment.objects.get(public_id=pid).pk) == (
+        "captured"
+    )
+    retry = post(api, url, key="k-1")
+    assert (retry.status_code, retry.json()["error"]["code"]) == (409, "invalid_state")
+    again = post(api, url, key="k-1")
+    assert (again.status_code, again["Idempotent-Replayed"]) == (409, "true")

@@ -7,7 +7,10 @@ import threading
 import uuid
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.db import connection
+from django.test import Client
+from django.urls import reverse
 
 from payments import services, tasks
 from payments.models import Payment, Refund, RefundStatus, SandboxCharge
@@ -245,4 +248,144 @@ def test_a_rerun_is_not_answered_from_a_fresh_keys_capture_in_flight(
     # Not stored: once the 1000 is recorded the retry is refused for good.
     again = api.post(url, {"amount": 600}, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
     assert (again.status_code, again.json()["error"]["code"]) == (409, "invalid_state")
+    assert SandboxCharge.objects.get(kind="payment").amount_captured == 1000
+
+
+# --- staff captures and voids (the admin) ------------------------------------
+
+
+def _staff(django_user_model, name: str) -> Client:
+    user = django_user_model.objects.create_superuser(name, f"{name}@example.com")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _staff_post(client: Client, operation: str, pid: str) -> list[str]:
+    """A staff click on the payment page's button: the messages it shows."""
+    pk = Payment.objects.get(public_id=pid).pk
+    url = reverse(f"admin:payments_payment_{operation}", args=[pk])
+    response = client.post(url, follow=True)
+    assert response.status_code == 200
+    return [str(m) for m in response.context["messages"]]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("api-void", "staff-capture"),
+        ("api-capture", "staff-void"),
+        ("staff-capture", "staff-capture"),  # a second click
+        ("staff-void", "staff-capture"),  # two staff at once
+        ("staff-capture", "api-void"),
+    ],
+)
+def test_a_staff_capture_or_void_while_another_is_at_the_gateway_is_refused(
+    primary, api, monkeypatch, django_user_model, first, second
+):
+    # Staff go through the API's locked path: the second finds the first's
+    # attempt at the gateway, is refused without a call, and staff see why.
+    pid = _authorized(api)
+    first_by, first_op = first.split("-")
+    second_by, second_op = second.split("-")
+    calls: list[str] = []
+    answered = threading.Event()
+    real = getattr(SandboxPaymentsAdapter, first_op)
+
+    def held(self, *args, **kwargs):
+        calls.append(first_op)
+        answered.wait(10)  # the second request runs meanwhile
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, first_op, held)
+    if second_op != first_op:
+        _counted_on(monkeypatch, second_op, calls)
+    staff = [_staff(django_user_model, name) for name in ("ada", "bob")]
+
+    def run_first() -> None:
+        try:
+            if first_by == "api":
+                url = f"/api/v1/payments/{pid}/{first_op}/"
+                api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+            else:
+                _staff_post(staff[0], first_op, pid)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run_first)
+    thread.start()
+    while not calls:  # the first one's attempt is at the gateway
+        thread.join(0.01)
+    try:
+        if second_by == "api":
+            response = api.post(
+                f"/api/v1/payments/{pid}/{second_op}/",
+                {},
+                format="json",
+                HTTP_IDEMPOTENCY_KEY="k-2",
+            )
+            said = [response.json()["error"]["code"]]
+            assert response.status_code == 409
+        else:
+            said = _staff_post(staff[1], second_op, pid)
+    finally:
+        answered.set()
+        thread.join(30)
+    assert calls == [first_op]
+    if second_by == "api":
+        assert said == [f"{first_op}_in_progress"]
+    else:
+        assert said == [
+            f"{pid}: could not {second_op}: A {first_op} of this payment is "
+            "already under way; retry later."
+        ]
+    status = "captured" if first_op == "capture" else "voided"
+    payment = Payment.objects.get(public_id=pid)
+    assert payment.status == status
+    assert SandboxCharge.objects.get(kind="payment").status == status
+    # The admin's audit: who did what, and nothing for the refused click.
+    done = "Captured €10.00." if first_op == "capture" else "Voided."
+    audit = LogEntry.objects.filter(object_id=str(payment.pk))
+    assert list(audit.values_list("user__username", "change_message")) == (
+        [("ada", done)] if first_by == "staff" else []
+    )
+
+
+def test_two_staff_capturing_at_once_make_one_gateway_call(
+    primary, api, monkeypatch, django_user_model
+):
+    # Both read the payment authorized before either stored its attempt:
+    # without the row lock both would be sent to the gateway.
+    pid = _authorized(api)
+    barrier = threading.Barrier(2, timeout=2)
+    real_follow_up = followups.follow_up
+
+    def read_together(*args, **kwargs):
+        # The other one gets here too, if it can (not while it waits on a lock).
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        return real_follow_up(*args, **kwargs)
+
+    calls: list[str] = []
+    monkeypatch.setattr(followups, "follow_up", read_together)
+    _counted_on(monkeypatch, "capture", calls)
+
+    def click(client: Client) -> None:
+        try:
+            _staff_post(client, "capture", pid)
+        finally:
+            connection.close()
+
+    staff = [_staff(django_user_model, name) for name in ("ada", "bob")]
+    threads = [threading.Thread(target=click, args=(c,)) for c in staff]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert calls == ["capture"]
+    # One staff audit entry: the capture made (the test client's messages
+    # are not per thread, so the refusal is read from the audit's absence).
+    payment = Payment.objects.get(public_id=pid)
+    audit = LogEntry.objects.filter(object_id=str(payment.pk))
+    assert list(audit.values_list("change_message", flat=True)) == ["Captured €10.00."]
     assert SandboxCharge.objects.get(kind="payment").amount_captured == 1000

@@ -318,3 +318,33 @@ def test_unknown_refund_is_resent_with_the_same_key(primary):
     assert refund.status == RefundStatus.SUCCEEDED
     assert payment.amount_refunded == 200
     assert Refund.objects.count() == 1
+
+
+def test_an_owed_capture_waits_while_staffs_void_is_at_the_gateway(
+    primary, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Reconciliation owes a capture (Square's second call) while a staff void
+    # is at the gateway: not sent beside it, deferred to a later look.
+    from payments.providers.sandbox import SandboxPaymentsAdapter
+
+    payment = create(capture=False, amount=1000)
+    Payment.objects.filter(pk=payment.pk).update(capture_requested=True)
+    PaymentAttempt.objects.create(
+        payment=payment,
+        account=primary,
+        operation="void",
+        idempotency_key=f"{payment.public_id}-a{primary.pk}-voi",
+    )
+    monkeypatch.setattr(SandboxPaymentsAdapter, "capture_after_authorize", True)
+    calls: list[str] = []
+    real = SandboxPaymentsAdapter.capture
+
+    def counted(self, request):
+        calls.append("capture")
+        return real(self, request)
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, "capture", counted)
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = services.payment_reconcile(payment=payment)
+    assert (payment.status, calls) == (PaymentStatus.AUTHORIZED, [])
+    assert Schedule.objects.filter(name__startswith="reconcile-").count() == 1
