@@ -9,10 +9,8 @@ import json
 import pytest
 import responses
 from django.core.management import call_command
-from rest_framework.test import APIClient
 
 from inventory.models import StockLevel, SyncRun
-from tests.factories import ApiKeyFactory
 from tests.inventory.contract import harness_http_stock as hs
 from tests.inventory.contract import harness_tradegecko as tg
 from tests.inventory.factories import LocationFactory, StockLevelFactory
@@ -128,7 +126,7 @@ def test_an_account_synced_with_a_year_10000_stamp_stops_no_schedule(rsps):
     )
     try:
         services.inventory_syncs_schedule()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raised = repr(exc)[:120]
     else:
         raised = None

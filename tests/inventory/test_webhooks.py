@@ -191,7 +191,7 @@ def test_a_time_past_year_9999_in_utc_is_refused_and_the_stock_still_reads(
 
     main = LocationFactory(code="main")
     StockLevelFactory(sku="OTHER", location=main, on_hand=3)
-    status, event = _stock_deliver(
+    status, _event = _stock_deliver(
         _stock_event(
             [
                 {
@@ -217,7 +217,7 @@ def test_a_sku_with_nul_is_refused_not_stored_as_a_replacement_character(stock_h
     U+FFFD: no level 'A\\ufffd' may merge the ERP's distinct SKUs 'A\\x00'
     and 'A\\ud800'."""
     now = timezone.now().isoformat()
-    status, event = _stock_deliver(
+    _status, event = _stock_deliver(
         _stock_event(
             [{"sku": "A\x00", "location": "main", "on_hand": 4, "modified_at": now}]
         )
