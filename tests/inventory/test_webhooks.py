@@ -226,3 +226,21 @@ def test_a_sku_with_nul_is_refused_not_stored_as_a_replacement_character(stock_h
         StockLevel.objects.values_list("sku", "on_hand")
     )
     assert "1 level refused" in event.note
+
+
+def test_a_far_future_event_timestamp_does_not_freeze_its_levels(stock_hooks):
+    """A level without its own modification time takes the event's: a
+    timestamp in year 9999 orders nothing."""
+    _stock_deliver(
+        _stock_event(
+            [{"sku": "A", "location": "main", "on_hand": 5, "modified_at": None}],
+            timestamp="9999-01-01T00:00:00+00:00",
+        )
+    )
+    _stock_deliver(
+        _stock_event(
+            [{"sku": "A", "location": "main", "on_hand": 0, "modified_at": None}]
+        )
+    )
+    level = StockLevel.objects.get(sku="A")
+    assert (level.on_hand, level.erp_modified_at is not None) == (0, True)
