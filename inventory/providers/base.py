@@ -31,12 +31,12 @@ How the domain uses an adapter:
 
 import logging
 from abc import abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.core.validators import (
@@ -68,10 +68,12 @@ __all__ = [
     "ReserveResult",
     "StockLevelPage",
     "StockLevelRecord",
+    "UnreadableLevel",
     "credible_modified_at",
     "cursor_from_offset",
     "offset_cursor_after",
     "offset_from_cursor",
+    "readable_levels",
     "storable_levels",
 ]
 
@@ -230,6 +232,36 @@ def _credible(record: StockLevelRecord, now: datetime) -> StockLevelRecord:
         },
     )
     return replace(record, modified_at=modified_at)
+
+
+class UnreadableLevel(Exception):
+    """One level of an ERP's answer that cannot be read as a record (a
+    fractional quantity, no location): raised by an adapter's row parser,
+    caught by ``readable_levels``; it never leaves the adapter."""
+
+    def __init__(self, reason: str, *, sku: object = "", location_code: object = ""):
+        super().__init__(reason)
+        self.reason, self.sku, self.location_code = reason, sku, location_code
+
+
+def readable_levels(
+    parse: Callable[[Any], StockLevelRecord], rows: Iterable[Any]
+) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
+    """Each row ``parse``d; one it refuses (``UnreadableLevel``) is a
+    rejected level, so it fails neither its page nor its event."""
+    records, rejected = [], []
+    for row in rows:
+        try:
+            records.append(parse(row))
+        except UnreadableLevel as refusal:
+            rejected.append(
+                RejectedLevel(
+                    sku=_printable(refusal.sku),
+                    location_code=_printable(refusal.location_code),
+                    reason=_printable(refusal.reason)[:200],
+                )
+            )
+    return tuple(records), tuple(rejected)
 
 
 def _without_rejected(container: object, field: str) -> None:

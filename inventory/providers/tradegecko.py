@@ -32,10 +32,13 @@ from inventory.providers.base import (
     PurchaseOrderRequest,
     PurchaseOrderResult,
     PurchaseOrderStatus,
+    RejectedLevel,
     StockLevelPage,
     StockLevelRecord,
+    UnreadableLevel,
     cursor_from_offset,
     offset_from_cursor,
+    readable_levels,
 )
 
 SIGNATURE_HEADER = "X-Gecko-Signature"
@@ -172,17 +175,19 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         data = self.send("GET", "/variants", operation="levels", params=params)
         variants = _list(data, "variants")
         wanted = set(query.skus)
-        records = tuple(
-            record
-            for variant in variants
-            for record in variant_levels(variant)
-            if not wanted or record.sku in wanted
-        )
+        records: list[StockLevelRecord] = []
+        rejected: list[RejectedLevel] = []
+        for variant in variants:
+            if not wanted or variant.get("sku") in wanted:
+                kept, refused = variant_levels(variant)
+                records += kept
+                rejected += refused
         has_more = _has_more(data, page=page, limit=limit, count=len(variants))
         return StockLevelPage(
-            records=records,
+            records=tuple(records),
             next_cursor=cursor_from_offset(page + 1) if has_more else "",
             has_more=has_more,
+            rejected=tuple(rejected),
         )
 
     def cursor_after(self, query: LevelsQuery) -> str | None:
@@ -285,32 +290,45 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         )
         if data is None:
             return None
-        levels = variant_levels(_object(data, "variant"))
-        return InventoryEvent(levels=tuple(levels), occurred_at=message.occurred_at)
+        levels, rejected = variant_levels(_object(data, "variant"))
+        return InventoryEvent(
+            levels=levels, occurred_at=message.occurred_at, rejected=rejected
+        )
 
 
-def variant_levels(variant: Mapping[str, Any]) -> list[StockLevelRecord]:
+def variant_levels(
+    variant: Mapping[str, Any],
+) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
     """One record per location of a variant that has a SKU (TradeGecko allows
-    variants without one; nothing can be keyed on them)."""
+    variants without one; nothing can be keyed on them); a location whose
+    figure we cannot read is a rejected level, not a failed page or event."""
     sku = variant.get("sku")
     if not isinstance(sku, str) or not sku:
-        return []
+        return (), ()
     locations = variant.get("locations") or []
-    if not isinstance(locations, list):
-        raise Unknown(
-            "TradeGecko sent a variant without locations", code="malformed_response"
-        )
     modified = iso_time(variant.get("updated_at"))
-    return [
-        StockLevelRecord(
+
+    def record(row: Mapping[str, Any] | None) -> StockLevelRecord:
+        if row is None:
+            raise UnreadableLevel("locations: not a list", sku=sku)
+        code = str(row["location_id"])
+        return StockLevelRecord(
             sku=sku,
-            location_code=str(row["location_id"]),
-            on_hand=_quantity(row.get("stock_on_hand")),
+            location_code=code,
+            on_hand=_quantity(row.get("stock_on_hand"), sku=sku, location_code=code),
             modified_at=modified,
         )
-        for row in locations
-        if isinstance(row, dict) and row.get("location_id") is not None
-    ]
+
+    if not isinstance(locations, list):
+        return readable_levels(record, [None])
+    return readable_levels(
+        record,
+        (
+            row
+            for row in locations
+            if isinstance(row, dict) and row.get("location_id") is not None
+        ),
+    )
 
 
 def _has_more(data: Mapping[str, Any], *, page: int, limit: int, count: int) -> bool:
@@ -323,15 +341,15 @@ def _has_more(data: Mapping[str, Any], *, page: int, limit: int, count: int) -> 
     return count >= limit
 
 
-def _quantity(value: object) -> int:
+def _quantity(value: object, *, sku: str, location_code: str) -> int:
     try:
         number = Decimal(str(value if value not in (None, "") else 0))
     except InvalidOperation:
         number = Decimal("NaN")
     if not number.is_finite() or number != number.to_integral_value():
-        raise Unknown(
-            "TradeGecko sent a stock level that is not a whole number",
-            code="malformed_response",
+        # "2.5" (an item sold by weight): not ours to round.
+        raise UnreadableLevel(
+            "stock_on_hand: not a whole number", sku=sku, location_code=location_code
         )
     return int(number)
 
