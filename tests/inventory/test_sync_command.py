@@ -75,6 +75,8 @@ def test_a_sync_stopped_by_sigterm_ends_its_run_and_the_next_sync_starts():
         if proc.poll() is None:
             proc.kill()
     run = SyncRun.objects.get(account=erp)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr.read().decode()
+    assert (run.status, run.errors[-1]["code"]) == ("failed", "sync_interrupted")
     # The rerun the operator makes at once:
     erp.settings = {}
     erp.save()
@@ -84,3 +86,14 @@ def test_a_sync_stopped_by_sigterm_ends_its_run_and_the_next_sync_starts():
     except CommandError as exc:
         refused = str(exc)
     assert refused is None, (run.status, refused)
+
+
+@pytest.mark.django_db
+def test_a_disabled_account_is_refused_in_one_line():
+    """Staff disabled it (a broken ERP, credentials revoked): the command
+    does not sync it behind their back, as the schedule and "Sync now" don't."""
+    ProviderAccountFactory(kind="inventory", slug="erp-off", enabled=False)
+    with pytest.raises(CommandError) as info:
+        call_command("sync_inventory", "--account", "erp-off", stdout=io.StringIO())
+    assert "\n" not in str(info.value) and "disabled" in str(info.value)
+    assert not SyncRun.objects.exists()
