@@ -4,6 +4,8 @@ signed webhooks. TradeGecko (later QuickBooks Commerce) shut down in 2023;
 the adapter keeps to its documented API for shops migrating old data.
 docs/providers/inventory.md."""
 
+import hashlib
+import json
 import time
 from collections.abc import Mapping
 from datetime import UTC
@@ -167,7 +169,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     # --- Levels ------------------------------------------------------------------
 
     def levels(self, query: LevelsQuery) -> StockLevelPage:
-        page = offset_from_cursor(query.cursor) or 1
+        page, previous = _page_cursor(query.cursor)
         limit = max(1, min(query.limit, MAX_PAGE_SIZE))
         params: dict[str, Any] = {"limit": limit, "page": page}
         if query.since is not None:
@@ -185,14 +187,18 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         has_more = _has_more(data, page=page, limit=limit, count=len(variants))
         return StockLevelPage(
             records=tuple(records),
-            next_cursor=cursor_from_offset(page + 1) if has_more else "",
+            next_cursor=_next_cursor(data, page, variants, previous)
+            if has_more
+            else "",
             has_more=has_more,
             rejected=tuple(rejected),
         )
 
     def cursor_after(self, query: LevelsQuery) -> str | None:
-        # Page numbers: a sync can step past a page that failed.
-        return cursor_from_offset((offset_from_cursor(query.cursor) or 1) + 1)
+        # Page numbers: a sync can step past a page that failed (with the
+        # same page to compare with: an ERP that ignores paging fails each).
+        page, previous = _page_cursor(query.cursor)
+        return f"{page + 1}:{previous}" if previous else cursor_from_offset(page + 1)
 
     # --- Purchase orders ---------------------------------------------------------
 
@@ -329,6 +335,34 @@ def variant_levels(
             if isinstance(row, dict) and row.get("location_id") is not None
         ),
     )
+
+
+def _page_cursor(cursor: str) -> tuple[int, str]:
+    """The page number a cursor asks for, and the fingerprint of the page
+    before it where paging has no ``meta.total`` ("" otherwise)."""
+    number, _, previous = cursor.partition(":")
+    return offset_from_cursor(number) or 1, previous
+
+
+def _next_cursor(
+    data: Mapping[str, Any], page: int, variants: list[dict[str, Any]], previous: str
+) -> str:
+    """The next page's cursor. Without ``meta.total`` only a short page ends
+    the listing: an ERP (or a proxy) that ignores ``page`` would answer the
+    same full page for ever, so the cursor carries this page's fingerprint
+    and a page identical to the one before it fails (``paging_ignored``)."""
+    meta = data.get("meta")
+    if isinstance(meta, dict) and isinstance(meta.get("total"), int):
+        return cursor_from_offset(page + 1)
+    ids = json.dumps([variant.get("id") for variant in variants], default=str)
+    fingerprint = hashlib.sha256(ids.encode()).hexdigest()[:16]
+    if fingerprint == previous:
+        raise Unknown(
+            f"TradeGecko answered page {page} as the page before it: it ignores "
+            "paging, so the listing would never end",
+            code="paging_ignored",
+        )
+    return f"{page + 1}:{fingerprint}"
 
 
 def _has_more(data: Mapping[str, Any], *, page: int, limit: int, count: int) -> bool:

@@ -196,3 +196,30 @@ def test_a_fractional_netsuite_quantity_is_refused_alone(rsps):
     _sync("--account", account.slug, "--full")
     run = SyncRun.objects.get()
     assert StockLevel.objects.get(sku="GOOD").on_hand == 7, (run.status, run.errors)
+
+
+def test_paging_without_a_total_stops_when_the_erp_ignores_the_page(settings, rsps):
+    """Without meta.total only a short page ends TradeGecko's listing. An ERP
+    (or a proxy) that ignores `page` answers the same full page for ever:
+    the run stops at the first repeat with a clear error, not after the
+    20 calls this test allows before it answers a short page."""
+    settings.INVENTORY_SYNC_PAGE_SIZE = 2
+    account = tg.make_account()
+    account.settings = {"max_attempts": 1, "backoff_base_seconds": 0.001}
+    account.save()
+    LocationFactory(code="159")
+    calls = []
+
+    def same_page(request):
+        calls.append(request.url)
+        variants = [_variant("A", 159, "1"), _variant("B", 159, "2")]
+        body = {"variants": variants if len(calls) <= 20 else []}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    rsps.add_callback(responses.GET, tg.VARIANTS, callback=same_page)
+    failed = _sync("--account", account.slug, "--full")
+    run = SyncRun.objects.get()
+    assert len(calls) <= 5, (len(calls), run.status)
+    assert failed is None or "sync failed" in failed
+    assert "paging_ignored" in {error["code"] for error in run.errors}
+    assert StockLevel.objects.get(sku="A").on_hand == 1
