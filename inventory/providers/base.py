@@ -258,7 +258,7 @@ def readable_levels(
                 RejectedLevel(
                     sku=_printable(refusal.sku),
                     location_code=_printable(refusal.location_code),
-                    reason=_printable(refusal.reason)[:200],
+                    reason=refusal.reason[:200],  # our own text
                 )
             )
     return tuple(records), tuple(rejected)
