@@ -17,7 +17,11 @@ from integrations import registry
 from integrations.models import WebhookEvent
 from integrations.webhooks.messages import WebhookMessage
 from inventory import services
-from inventory.providers.base import InventoryAdapter, RejectedLevel
+from inventory.providers.base import (
+    InventoryAdapter,
+    RejectedLevel,
+    credible_modified_at,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +45,15 @@ def inventory_webhook_handle(event: WebhookEvent) -> None:
         return
     if parsed.rejected:
         _note_rejected(event, parsed.rejected)
-    when = parsed.occurred_at or event.occurred_at
+    # The event's time orders only as a level's own would (no future, none
+    # that could not be read back).
+    now = timezone.now()
+    when = credible_modified_at(parsed.occurred_at or event.occurred_at, now)
     levels = [
         level if level.modified_at or when is None else replace(level, modified_at=when)
         for level in parsed.levels
     ]
-    result = services.stock_levels_apply(
-        account=event.account, records=levels, now=timezone.now()
-    )
+    result = services.stock_levels_apply(account=event.account, records=levels, now=now)
     logger.info(
         "inventory webhook applied",
         extra={

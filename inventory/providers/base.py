@@ -29,13 +29,14 @@ How the domain uses an adapter:
   are forwarded after the fact (inventory.services.forwarding).
 """
 
+import logging
 from abc import abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.core.validators import (
@@ -44,11 +45,14 @@ from django.core.validators import (
     ProhibitNullCharactersValidator,
 )
 from django.db import models
+from django.utils import timezone
 
 from integrations.errors import Rejected
 from integrations.providers.base import BaseAdapter
 from integrations.webhooks.messages import WebhookMessage, storable
 from inventory.models import Location, StockLevel
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "InventoryAdapter",
@@ -64,9 +68,12 @@ __all__ = [
     "ReserveResult",
     "StockLevelPage",
     "StockLevelRecord",
+    "UnreadableLevel",
+    "credible_modified_at",
     "cursor_from_offset",
     "offset_cursor_after",
     "offset_from_cursor",
+    "readable_levels",
     "storable_levels",
 ]
 
@@ -133,9 +140,43 @@ def _fits(field: models.Field, value: object) -> bool:
 MAX_STOCK_FIGURE = 10**9
 
 
+# How far ahead of ours an ERP's clock may run: a modification time later
+# than now + this is an ERP clock or data bug, not a time to order figures by.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def credible_modified_at(value: datetime | None, now: datetime) -> datetime | None:
+    """``value``, or None when it is past ``now`` + CLOCK_SKEW (such a time
+    would make every later figure of the level look older, for ever) or
+    cannot be stored (``_time_problem``)."""
+    if value is None or _time_problem(value) or value > now + CLOCK_SKEW:
+        return None
+    return value
+
+
+def _time_problem(value: object) -> str | None:
+    # timestamptz stores years past 9999 in UTC (an aware 9999-12-31T23:59
+    # -12:00 is one); psycopg cannot read them back: every read would fail.
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        return "modified_at: not an aware time"
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        return "modified_at: outside years 1 to 9999 in UTC"
+    return None
+
+
 def level_problem(record: StockLevelRecord) -> str | None:
     """Why our columns cannot hold ``record`` (None when they can), by the
     limits of the model fields its values are stored in."""
+    for attribute in ("sku", "location_code"):
+        value = getattr(record, attribute)
+        # An ERP's NUL or lone surrogate replaced on its way in (the webhook
+        # intake): stored, it would merge distinct SKUs of the ERP into one.
+        if isinstance(value, str) and "\ufffd" in value:
+            return f"{attribute}: holds U+FFFD (a NUL or lone surrogate replaced)"
     for attribute, field in _columns():
         value = getattr(record, attribute)
         if _fits(field, value):
@@ -149,7 +190,7 @@ def level_problem(record: StockLevelRecord) -> str | None:
         return f"{attribute}: not a value the column holds"
     if abs(record.on_hand) > MAX_STOCK_FIGURE:
         return f"on_hand: beyond ±{MAX_STOCK_FIGURE:,} units"
-    return None
+    return _time_problem(record.modified_at)
 
 
 def _printable(value: object) -> str:
@@ -161,12 +202,13 @@ def _printable(value: object) -> str:
 def storable_levels(
     records: Iterable[StockLevelRecord],
 ) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
-    """``records`` split into those our columns hold and those they cannot."""
-    kept, rejected = [], []
+    """``records`` split into those our columns hold and those they cannot;
+    a kept one's incredible modification time dropped (``credible_modified_at``)."""
+    kept, rejected, now = [], [], timezone.now()
     for record in records:
         problem = level_problem(record)
         if problem is None:
-            kept.append(record)
+            kept.append(_credible(record, now))
             continue
         rejected.append(
             RejectedLevel(
@@ -176,6 +218,50 @@ def storable_levels(
             )
         )
     return tuple(kept), tuple(rejected)
+
+
+def _credible(record: StockLevelRecord, now: datetime) -> StockLevelRecord:
+    modified_at = credible_modified_at(record.modified_at, now)
+    if modified_at == record.modified_at:
+        return record
+    logger.warning(
+        "inventory level modification time in the future dropped",
+        extra={
+            "sku": _printable(record.sku),
+            "location": _printable(record.location_code),
+        },
+    )
+    return replace(record, modified_at=modified_at)
+
+
+class UnreadableLevel(Exception):
+    """One level of an ERP's answer that cannot be read as a record (a
+    fractional quantity, no location): raised by an adapter's row parser,
+    caught by ``readable_levels``; it never leaves the adapter."""
+
+    def __init__(self, reason: str, *, sku: object = "", location_code: object = ""):
+        super().__init__(reason)
+        self.reason, self.sku, self.location_code = reason, sku, location_code
+
+
+def readable_levels(
+    parse: Callable[[Any], StockLevelRecord], rows: Iterable[Any]
+) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
+    """Each row ``parse``d; one it refuses (``UnreadableLevel``) is a
+    rejected level, so it fails neither its page nor its event."""
+    records, rejected = [], []
+    for row in rows:
+        try:
+            records.append(parse(row))
+        except UnreadableLevel as refusal:
+            rejected.append(
+                RejectedLevel(
+                    sku=_printable(refusal.sku),
+                    location_code=_printable(refusal.location_code),
+                    reason=refusal.reason[:200],  # our own text
+                )
+            )
+    return tuple(records), tuple(rejected)
 
 
 def _without_rejected(container: object, field: str) -> None:

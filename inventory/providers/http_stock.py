@@ -32,8 +32,10 @@ from inventory.providers.base import (
     ReserveResult,
     StockLevelPage,
     StockLevelRecord,
+    UnreadableLevel,
     cursor_from_offset,
     offset_from_cursor,
+    readable_levels,
 )
 
 UPDATED_EVENT = "inventory.updated"
@@ -161,10 +163,12 @@ class HttpStockAdapter(HttpAdapter, InventoryAdapter):
         if not isinstance(rows, list):
             raise Unknown("the stock service sent no levels", code="malformed_response")
         has_more = offset + size < len(query.skus)
+        records, rejected = readable_levels(level_record, rows)
         return StockLevelPage(
-            records=tuple(level_record(row) for row in rows),
+            records=records,
             next_cursor=cursor_from_offset(offset + size) if has_more else "",
             has_more=has_more,
+            rejected=rejected,
         )
 
     # --- Holds -------------------------------------------------------------------
@@ -254,9 +258,9 @@ class HttpStockAdapter(HttpAdapter, InventoryAdapter):
         rows = data.get("levels") if isinstance(data, dict) else None
         if not isinstance(rows, list):
             raise Unknown("inventory.updated carries no levels", code="malformed_event")
+        levels, rejected = readable_levels(level_record, rows)
         return InventoryEvent(
-            levels=tuple(level_record(row) for row in rows),
-            occurred_at=message.occurred_at,
+            levels=levels, occurred_at=message.occurred_at, rejected=rejected
         )
 
 
@@ -264,21 +268,20 @@ _NO_PURCHASE_ORDERS = "the generic stock service takes no purchase orders"
 
 
 def level_record(row: object) -> StockLevelRecord:
-    """One ``{"sku", "location", "on_hand", "modified_at"}`` entry."""
+    """One ``{"sku", "location", "on_hand", "modified_at"}`` entry;
+    ``UnreadableLevel`` when it is not one."""
     if not isinstance(row, dict):
         row = {}
     sku, location, on_hand = row.get("sku"), row.get("location"), row.get("on_hand")
-    valid = (
-        isinstance(sku, str)
-        and bool(sku)
-        and isinstance(location, str)
-        and isinstance(on_hand, int)
-        and not isinstance(on_hand, bool)
-    )
-    if not valid:
-        raise Unknown(
-            "the stock service sent a level without sku, location or on_hand",
-            code="malformed_response",
+    if not (isinstance(sku, str) and sku and isinstance(location, str)):
+        raise UnreadableLevel(
+            "no sku or location", sku=sku or "", location_code=location or ""
+        )
+    if not isinstance(on_hand, int) or isinstance(on_hand, bool):
+        # 3.0 too: a figure that is not a whole number of units is not ours
+        # to round (up, stock we may not have).
+        raise UnreadableLevel(
+            "on_hand: not a whole number", sku=sku, location_code=location
         )
     return StockLevelRecord(
         sku=sku,

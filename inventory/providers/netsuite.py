@@ -36,8 +36,10 @@ from inventory.providers.base import (
     PurchaseOrderStatus,
     StockLevelPage,
     StockLevelRecord,
+    UnreadableLevel,
     cursor_from_offset,
     offset_from_cursor,
+    readable_levels,
 )
 from inventory.providers.netsuite_m2m import (
     M2M_CREDENTIALS,
@@ -316,12 +318,13 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
         page = self.suiteql(
             self.levels_query(query), offset=offset, limit=limit, operation="levels"
         )
-        records = tuple(_level(row) for row in _items(page))
+        records, rejected = readable_levels(_level, _items(page))
         has_more = page.get("hasMore") is True
         return StockLevelPage(
             records=records,
             next_cursor=cursor_from_offset(offset + limit) if has_more else "",
             has_more=has_more,
+            rejected=rejected,
         )
 
     def cursor_after(self, query: LevelsQuery) -> str | None:
@@ -438,14 +441,21 @@ def purchase_order_body(
 def _level(row: Mapping[str, Any]) -> StockLevelRecord:
     sku, location = row.get("sku"), row.get("location")
     if not isinstance(sku, str) or not sku or location in (None, ""):
-        raise Unknown(
-            "NetSuite sent a level without item or location",
-            code="malformed_response",
+        raise UnreadableLevel(
+            "no item or location", sku=sku or "", location_code=location or ""
+        )
+    on_hand = quantity(row.get("quantityonhand"))
+    if on_hand is None:
+        # Items sold by weight or length ("2.5"): not ours to round.
+        raise UnreadableLevel(
+            "quantityonhand: not a whole number",
+            sku=sku,
+            location_code=str(location),
         )
     return StockLevelRecord(
         sku=sku,
         location_code=str(location),
-        on_hand=quantity(row.get("quantityonhand")),
+        on_hand=on_hand,
         modified_at=modified_at(row.get("lastmodified")),
     )
 
@@ -474,9 +484,9 @@ def _items(page: Mapping[str, Any]) -> list[dict[str, Any]]:
     return items
 
 
-def quantity(value: object) -> int:
+def quantity(value: object) -> int | None:
     """A SuiteQL quantity (a decimal string; absent when none) as a whole
-    number of units."""
+    number of units; None when it is not one."""
     if value in (None, ""):
         return 0
     try:
@@ -484,10 +494,7 @@ def quantity(value: object) -> int:
     except InvalidOperation:
         number = Decimal("NaN")
     if not number.is_finite() or number != number.to_integral_value():
-        raise Unknown(
-            "NetSuite sent a quantity that is not a whole number",
-            code="malformed_response",
-        )
+        return None
     return int(number)
 
 

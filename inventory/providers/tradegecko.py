@@ -4,6 +4,8 @@ signed webhooks. TradeGecko (later QuickBooks Commerce) shut down in 2023;
 the adapter keeps to its documented API for shops migrating old data.
 docs/providers/inventory.md."""
 
+import hashlib
+import json
 import time
 from collections.abc import Mapping
 from datetime import UTC
@@ -32,10 +34,13 @@ from inventory.providers.base import (
     PurchaseOrderRequest,
     PurchaseOrderResult,
     PurchaseOrderStatus,
+    RejectedLevel,
     StockLevelPage,
     StockLevelRecord,
+    UnreadableLevel,
     cursor_from_offset,
     offset_from_cursor,
+    readable_levels,
 )
 
 SIGNATURE_HEADER = "X-Gecko-Signature"
@@ -164,7 +169,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     # --- Levels ------------------------------------------------------------------
 
     def levels(self, query: LevelsQuery) -> StockLevelPage:
-        page = offset_from_cursor(query.cursor) or 1
+        page, previous = _page_cursor(query.cursor)
         limit = max(1, min(query.limit, MAX_PAGE_SIZE))
         params: dict[str, Any] = {"limit": limit, "page": page}
         if query.since is not None:
@@ -172,22 +177,28 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         data = self.send("GET", "/variants", operation="levels", params=params)
         variants = _list(data, "variants")
         wanted = set(query.skus)
-        records = tuple(
-            record
-            for variant in variants
-            for record in variant_levels(variant)
-            if not wanted or record.sku in wanted
-        )
+        records: list[StockLevelRecord] = []
+        rejected: list[RejectedLevel] = []
+        for variant in variants:
+            if not wanted or variant.get("sku") in wanted:
+                kept, refused = variant_levels(variant)
+                records += kept
+                rejected += refused
         has_more = _has_more(data, page=page, limit=limit, count=len(variants))
         return StockLevelPage(
-            records=records,
-            next_cursor=cursor_from_offset(page + 1) if has_more else "",
+            records=tuple(records),
+            next_cursor=_next_cursor(data, page, variants, previous)
+            if has_more
+            else "",
             has_more=has_more,
+            rejected=tuple(rejected),
         )
 
     def cursor_after(self, query: LevelsQuery) -> str | None:
-        # Page numbers: a sync can step past a page that failed.
-        return cursor_from_offset((offset_from_cursor(query.cursor) or 1) + 1)
+        # Page numbers: a sync can step past a page that failed (with the
+        # same page to compare with: an ERP that ignores paging fails each).
+        page, previous = _page_cursor(query.cursor)
+        return f"{page + 1}:{previous}" if previous else cursor_from_offset(page + 1)
 
     # --- Purchase orders ---------------------------------------------------------
 
@@ -285,32 +296,73 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         )
         if data is None:
             return None
-        levels = variant_levels(_object(data, "variant"))
-        return InventoryEvent(levels=tuple(levels), occurred_at=message.occurred_at)
+        levels, rejected = variant_levels(_object(data, "variant"))
+        return InventoryEvent(
+            levels=levels, occurred_at=message.occurred_at, rejected=rejected
+        )
 
 
-def variant_levels(variant: Mapping[str, Any]) -> list[StockLevelRecord]:
+def variant_levels(
+    variant: Mapping[str, Any],
+) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
     """One record per location of a variant that has a SKU (TradeGecko allows
-    variants without one; nothing can be keyed on them)."""
+    variants without one; nothing can be keyed on them); a location whose
+    figure we cannot read is a rejected level, not a failed page or event."""
     sku = variant.get("sku")
     if not isinstance(sku, str) or not sku:
-        return []
+        return (), ()
     locations = variant.get("locations") or []
-    if not isinstance(locations, list):
-        raise Unknown(
-            "TradeGecko sent a variant without locations", code="malformed_response"
-        )
     modified = iso_time(variant.get("updated_at"))
-    return [
-        StockLevelRecord(
+
+    def record(row: Mapping[str, Any] | None) -> StockLevelRecord:
+        if row is None:
+            raise UnreadableLevel("locations: not a list", sku=sku)
+        code = str(row["location_id"])
+        return StockLevelRecord(
             sku=sku,
-            location_code=str(row["location_id"]),
-            on_hand=_quantity(row.get("stock_on_hand")),
+            location_code=code,
+            on_hand=_quantity(row.get("stock_on_hand"), sku=sku, location_code=code),
             modified_at=modified,
         )
-        for row in locations
-        if isinstance(row, dict) and row.get("location_id") is not None
-    ]
+
+    if not isinstance(locations, list):
+        return readable_levels(record, [None])
+    return readable_levels(
+        record,
+        (
+            row
+            for row in locations
+            if isinstance(row, dict) and row.get("location_id") is not None
+        ),
+    )
+
+
+def _page_cursor(cursor: str) -> tuple[int, str]:
+    """The page number a cursor asks for, and the fingerprint of the page
+    before it where paging has no ``meta.total`` ("" otherwise)."""
+    number, _, previous = cursor.partition(":")
+    return offset_from_cursor(number) or 1, previous
+
+
+def _next_cursor(
+    data: Mapping[str, Any], page: int, variants: list[dict[str, Any]], previous: str
+) -> str:
+    """The next page's cursor. Without ``meta.total`` only a short page ends
+    the listing: an ERP (or a proxy) that ignores ``page`` would answer the
+    same full page for ever, so the cursor carries this page's fingerprint
+    and a page identical to the one before it fails (``paging_ignored``)."""
+    meta = data.get("meta")
+    if isinstance(meta, dict) and isinstance(meta.get("total"), int):
+        return cursor_from_offset(page + 1)
+    ids = json.dumps([variant.get("id") for variant in variants], default=str)
+    fingerprint = hashlib.sha256(ids.encode()).hexdigest()[:16]
+    if fingerprint == previous:
+        raise Unknown(
+            f"TradeGecko answered page {page} as the page before it: it ignores "
+            "paging, so the listing would never end",
+            code="paging_ignored",
+        )
+    return f"{page + 1}:{fingerprint}"
 
 
 def _has_more(data: Mapping[str, Any], *, page: int, limit: int, count: int) -> bool:
@@ -323,15 +375,15 @@ def _has_more(data: Mapping[str, Any], *, page: int, limit: int, count: int) -> 
     return count >= limit
 
 
-def _quantity(value: object) -> int:
+def _quantity(value: object, *, sku: str, location_code: str) -> int:
     try:
         number = Decimal(str(value if value not in (None, "") else 0))
     except InvalidOperation:
         number = Decimal("NaN")
     if not number.is_finite() or number != number.to_integral_value():
-        raise Unknown(
-            "TradeGecko sent a stock level that is not a whole number",
-            code="malformed_response",
+        # "2.5" (an item sold by weight): not ours to round.
+        raise UnreadableLevel(
+            "stock_on_hand: not a whole number", sku=sku, location_code=location_code
         )
     return int(number)
 

@@ -8,7 +8,8 @@ is never written here, so a sync that lowers on-hand keeps every reservation
 announced, not refused). A record older than what is stored (by the ERP's
 last-modified time), current before the ERP last acknowledged a confirm of
 the level, or while one awaits the ERP's answer (``sold.figure_stale``), is
-ignored. Each call locks the existing rows it updates (pk order, like
+ignored; a stored time past now + ``CLOCK_SKEW`` (an ERP clock bug) orders
+nothing. Each call locks the existing rows it updates (pk order, like
 reservations) and writes them together: on PostgreSQL in one raw upsert
 (``apply_pg``), elsewhere in one ``bulk_upsert`` of model instances.
 """
@@ -24,7 +25,7 @@ from django.db import connection, transaction
 from integrations.models import ProviderAccount
 from integrations.rows import bulk_upsert
 from inventory.models import Location, StockLevel
-from inventory.providers.base import StockLevelRecord
+from inventory.providers.base import StockLevelRecord, credible_modified_at
 from inventory.services.apply_pg import apply_page_pg
 from inventory.services.levels import (
     expired_holds,
@@ -112,7 +113,7 @@ def _apply_page_orm(
             rows.append(_new_level(record, locations, account, now))
             changed += 1
             continue
-        if _older(record, level) or figure_stale(
+        if _older(record, level, now) or figure_stale(
             record, as_of, level.erp_acked_at, level.erp_confirm_sent_at, answered_at
         ):
             ignored += 1
@@ -120,7 +121,7 @@ def _apply_page_orm(
         unseen = _unseen_kept(record, level)
         on_hand = record.on_hand - level.sold_unsent - unseen
         if (on_hand, unseen) == (level.on_hand, level.sold_unseen) and not _newer(
-            record, level
+            record, level, now
         ):
             continue
         changed += level.on_hand != on_hand
@@ -171,13 +172,16 @@ def _before(a: datetime | None, b: datetime | None) -> bool:
     return a is not None and b is not None and a < b
 
 
-def _older(record: StockLevelRecord, level: StockLevel) -> bool:
-    return _before(record.modified_at, level.erp_modified_at)
+def _older(record: StockLevelRecord, level: StockLevel, now: datetime) -> bool:
+    # A stored time in the future (stored before incoming ones were checked)
+    # orders nothing: any figure repairs the level it froze.
+    return _before(record.modified_at, credible_modified_at(level.erp_modified_at, now))
 
 
-def _newer(record: StockLevelRecord, level: StockLevel) -> bool:
+def _newer(record: StockLevelRecord, level: StockLevel, now: datetime) -> bool:
+    stored = credible_modified_at(level.erp_modified_at, now)
     return record.modified_at is not None and (
-        level.erp_modified_at is None or record.modified_at > level.erp_modified_at
+        stored is None or record.modified_at > stored
     )
 
 

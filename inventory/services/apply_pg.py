@@ -22,7 +22,7 @@ ERP's figure is stored less the units sold here that it does not show yet
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.conf import settings
@@ -37,7 +37,7 @@ from inventory.models import (
     StockLevel,
     StockState,
 )
-from inventory.providers.base import StockLevelRecord
+from inventory.providers.base import CLOCK_SKEW, StockLevelRecord, credible_modified_at
 from inventory.services.levels import expired_holds, levels_announce
 from inventory.services.sold import figure_stale, unseen_kept
 
@@ -112,6 +112,7 @@ UPSERT_SQL = (
     f"FROM (SELECT {AVAILABLE_SQL} AS a OFFSET 0) AS x) "
     "WHERE EXCLUDED.erp_modified_at IS NULL OR s.erp_modified_at IS NULL "
     "OR EXCLUDED.erp_modified_at >= s.erp_modified_at "
+    "OR s.erp_modified_at > %(credible)s "
     "RETURNING s.id, s.sku, s.location_id, s.on_hand, s.reserved, s.state, "
     "s.low_threshold, s.xmax = 0"
 )
@@ -146,7 +147,12 @@ def apply_page_pg(
     ``as_of`` to ``answered_at``: when the figures may have been current
     (``sold.figure_stale``)."""
     active = _lock_locations({loc for _, loc in keys})
-    existing = _lock_existing(keys)
+    # A stored time in the future (stored before incoming ones were checked)
+    # orders nothing: any figure repairs the level it froze.
+    existing = {
+        key: replace(stored, modified_at=credible_modified_at(stored.modified_at, now))
+        for key, stored in _lock_existing(keys).items()
+    }
     writes: list[Write] = []
     changed = ignored = 0
     for key, record in sorted(keys.items()):
@@ -222,6 +228,7 @@ def _upsert(
         "threshold": settings.INVENTORY_LOW_STOCK_THRESHOLD,
         "source": account.pk if account is not None else None,
         "now": now,
+        "credible": now + CLOCK_SKEW,
     }
     with connection.cursor() as cursor:
         cursor.execute(UPSERT_SQL, params)

@@ -223,7 +223,11 @@ def _allocate(
     }
     by_priority = sorted(levels, key=lambda x: (x.location.priority, x.location.code))
     taken: dict[int, int] = defaultdict(int)
-    for line in sorted(wanted, key=lambda x: (x.sku, x.location_code)):
+    # Lines pinned to a location first: a free line of the same SKU, served
+    # from any location, must not take the only units a pinned line can use.
+    for line in sorted(
+        wanted, key=lambda x: (x.sku, not x.location_code, x.location_code)
+    ):
         eligible = [
             level
             for level in by_priority

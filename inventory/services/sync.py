@@ -213,6 +213,13 @@ def inventory_syncs_schedule() -> int:
                 extra={"account": account.slug, "code": error.code},
             )
             continue
+        except Exception:
+            # One account's fault (its data, its settings) must not stop the
+            # accounts after it, or the resuming of lost runs, on every tick.
+            logger.exception(
+                "inventory sync not queued", extra={"account": account.slug}
+            )
+            continue
         started += 1
     resumed = sync_runs_resume()
     if resumed:

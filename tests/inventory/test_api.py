@@ -174,3 +174,26 @@ def test_schema_shows_examples_for_every_single_object_operation(client):
     conflict = confirm["409"]["content"]["application/json"]["examples"]
     (example,) = conflict.values()
     assert example["value"]["error"]["code"] == "reservation_released"
+
+
+def test_a_pinned_line_is_allocated_before_a_free_line_of_the_same_sku(api):
+    """MAIN (first by priority) and FAR hold 5 each; an order wants 5 from
+    MAIN (click & collect) and 5 more from anywhere. The free line must not
+    take MAIN's units first and leave the pinned line short (a false 409)."""
+    main = LocationFactory(code="MAIN", priority=10)
+    far = LocationFactory(code="FAR", priority=50)
+    StockLevelFactory(sku="A", location=main, on_hand=5)
+    StockLevelFactory(sku="A", location=far, on_hand=5)
+    body = {
+        "order_id": "order-1",
+        "lines": [
+            {"sku": "A", "quantity": 5, "location": "MAIN"},
+            {"sku": "A", "quantity": 5},
+        ],
+    }
+    response = post(api, URL, body)
+    assert response.status_code == 201, response.json()
+    assert sorted(StockLevel.objects.values_list("location__code", "reserved")) == [
+        ("FAR", 5),
+        ("MAIN", 5),
+    ]

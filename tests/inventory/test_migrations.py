@@ -77,3 +77,37 @@ def test_the_copy_skips_the_gaps_of_sparse_ids(at_0010, monkeypatch):
     copies = [q for q in queries if q["sql"].startswith("UPDATE inventory_stocklevel")]
     assert len(copies) == 2
     assert _flags() == {"A": False, "B": False, "C": False}
+
+
+@pytest.fixture
+def at_0011(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.config.getoption("nomigrations"):
+        pytest.skip("runs the migrations (pytest --migrations)")
+    call_command("migrate", "inventory", "0011", verbosity=0)
+    try:
+        yield
+    finally:
+        call_command("migrate", verbosity=0)
+
+
+def test_erp_times_psycopg_cannot_read_back_are_cleared(at_0011):
+    """A level stamped year 10000 in UTC (stored before level_problem refused
+    it) made every read of the stock list fail: 0012 clears it, and keeps
+    the readable times."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite stores such a time as text")
+    location = Location.objects.create(code="MAIN")
+    for sku in ("BROKEN", "FINE"):
+        StockLevel.objects.create(sku=sku, location=location)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE inventory_stocklevel SET erp_modified_at = CASE sku "
+            "WHEN 'BROKEN' THEN '10000-01-01 11:59:59+00'::timestamptz "
+            "ELSE '2026-12-04 09:30:00+00'::timestamptz END"
+        )
+
+    call_command("migrate", "inventory", "0012", verbosity=0)
+
+    times = dict(StockLevel.objects.values_list("sku", "erp_modified_at"))
+    assert times["BROKEN"] is None
+    assert times["FINE"].isoformat() == "2026-12-04T09:30:00+00:00"

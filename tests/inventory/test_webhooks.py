@@ -1,6 +1,7 @@
 """Signed ``inventory.updated`` webhooks through /webhooks/<slug>/: applied by
 the sync's rules, older events ignored, reservations kept, forged refused."""
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 from integrations.models import WebhookEvent
 from integrations.providers import sandbox_webhooks
 from integrations.webhooks.services import webhook_event_process
+from integrations.webhooks.verification import signed_headers
 from inventory import services
 from inventory.models import StockLevel
 from inventory.providers.base import StockLevelRecord
@@ -18,6 +20,7 @@ from inventory.providers.sandbox import UPDATED_EVENT, event_data
 from inventory.services import LineRequest
 from tests.contract.sandbox import OTHER_SECRET, SECRET
 from tests.factories import ProviderAccountFactory
+from tests.inventory.contract import harness_http_stock as hs
 from tests.inventory.factories import StockLevelFactory
 
 pytestmark = pytest.mark.django_db
@@ -90,3 +93,154 @@ def test_a_level_our_columns_cannot_hold_is_noted_and_the_others_applied(erp):
     assert not StockLevel.objects.filter(sku="HUGE").exists()
     assert "1 level refused" in event.note
     assert "HUGE@MAIN" in event.note and "on_hand" in event.note
+
+
+# The HTTP stock service's signed inventory.updated events, with odd bodies.
+@pytest.fixture
+def stock_hooks():
+    acc = hs.make_account()
+    acc.slug = "stock-hooks"
+    acc.save()
+    return acc
+
+
+def _stock_post(payload, webhook_id=None):
+    body = json.dumps(payload).encode()
+    headers = signed_headers(
+        secret=SECRET, webhook_id=webhook_id or f"msg_{uuid.uuid4().hex}", body=body
+    )
+    wsgi = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
+    return Client().post(
+        "/webhooks/stock-hooks/", data=body, content_type="application/json", **wsgi
+    )
+
+
+def _stock_deliver(payload):
+    response = _stock_post(payload)
+    assert response.status_code < 300, response.content
+    event = WebhookEvent.objects.order_by("-pk").first()
+    status = webhook_event_process(event_id=event.pk)
+    event.refresh_from_db()
+    return status, event
+
+
+def _stock_event(levels, timestamp=None):
+    return {
+        "type": "inventory.updated",
+        "timestamp": timestamp or timezone.now().isoformat(),
+        "data": {"levels": levels},
+    }
+
+
+def test_a_malformed_level_is_refused_and_the_valid_ones_applied(stock_hooks):
+    """base.py: 'one bad level never fails its page, its event or a sync'.
+    A level whose on_hand is 3.0 (or whose location is missing) is refused
+    alone: the event is processed with the valid level applied."""
+    now = timezone.now().isoformat()
+    status, event = _stock_deliver(
+        _stock_event(
+            [
+                {"sku": "GOOD", "location": "main", "on_hand": 5, "modified_at": now},
+                {"sku": "ODD", "location": "main", "on_hand": 3.0, "modified_at": now},
+            ]
+        )
+    )
+    assert StockLevel.objects.filter(sku="GOOD", on_hand=5).exists(), (
+        status,
+        event.status,
+        event.last_error if hasattr(event, "last_error") else "",
+    )
+    assert event.status == "processed"
+
+
+def test_a_far_future_modified_at_does_not_freeze_the_level(stock_hooks):
+    """One level stamped year 9999 (a provider clock bug, or a typo in an
+    operator's replay) must not make every later figure 'older': the next
+    event's figure is applied."""
+    _stock_deliver(
+        _stock_event(
+            [
+                {
+                    "sku": "A",
+                    "location": "main",
+                    "on_hand": 5,
+                    "modified_at": "9999-01-01T00:00:00+00:00",
+                }
+            ]
+        )
+    )
+    now = timezone.now().isoformat()
+    _stock_deliver(
+        _stock_event(
+            [{"sku": "A", "location": "main", "on_hand": 0, "modified_at": now}]
+        )
+    )
+    assert StockLevel.objects.get(sku="A").on_hand == 0
+
+
+def test_a_time_past_year_9999_in_utc_is_refused_and_the_stock_still_reads(
+    stock_hooks,
+):
+    """'9999-12-31T23:59:59-12:00' is a valid aware ISO time whose UTC value
+    is in year 10000: PostgreSQL would store it, psycopg cannot read it back
+    (the storefront's stock list a 500 for every SKU). The level is refused."""
+    from rest_framework.test import APIClient
+
+    from tests.factories import ApiKeyFactory
+    from tests.inventory.factories import LocationFactory, StockLevelFactory
+
+    main = LocationFactory(code="main")
+    StockLevelFactory(sku="OTHER", location=main, on_hand=3)
+    status, _event = _stock_deliver(
+        _stock_event(
+            [
+                {
+                    "sku": "B",
+                    "location": "main",
+                    "on_hand": 5,
+                    "modified_at": "9999-12-31T23:59:59-12:00",
+                }
+            ]
+        )
+    )
+    key = ApiKeyFactory(scopes=["inventory:read"])
+    api = APIClient(raise_request_exception=False)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    response = api.get("/api/v1/inventory/stock/")
+    assert response.status_code == 200, (status, response.status_code)
+
+
+def test_a_sku_with_nul_is_refused_not_stored_as_a_replacement_character(stock_hooks):
+    """docs/inventory.md: a SKU 'with a NUL' is refused with the record
+    (rejected, named in the event's note) as the sync does. Through a
+    webhook the intake has already replaced it (jsonb holds no NUL) by
+    U+FFFD: no level 'A\\ufffd' may merge the ERP's distinct SKUs 'A\\x00'
+    and 'A\\ud800'."""
+    now = timezone.now().isoformat()
+    _status, event = _stock_deliver(
+        _stock_event(
+            [{"sku": "A\x00", "location": "main", "on_hand": 4, "modified_at": now}]
+        )
+    )
+    assert not StockLevel.objects.exists(), list(
+        StockLevel.objects.values_list("sku", "on_hand")
+    )
+    assert "1 level refused" in event.note
+
+
+def test_a_far_future_event_timestamp_does_not_freeze_its_levels(stock_hooks):
+    """A level without its own modification time takes the event's: a
+    timestamp in year 9999 orders nothing."""
+    _stock_deliver(
+        _stock_event(
+            [{"sku": "A", "location": "main", "on_hand": 5, "modified_at": None}],
+            timestamp="9999-01-01T00:00:00+00:00",
+        )
+    )
+    _stock_deliver(
+        _stock_event(
+            [{"sku": "A", "location": "main", "on_hand": 0, "modified_at": None}]
+        )
+    )
+    level = StockLevel.objects.get(sku="A")
+    assert (level.on_hand, level.erp_modified_at is not None) == (0, True)

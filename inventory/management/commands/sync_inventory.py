@@ -1,6 +1,11 @@
 """Sync stock levels from the ERP accounts, with a progress line per page and
 a closing summary. Exit status 1 when a run failed outright."""
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
@@ -11,6 +16,32 @@ from inventory import services
 from inventory.models import SyncRun, SyncStatus
 
 BAR_WIDTH = 24
+# A process stopped by a signal exits 128 + its number (143 for SIGTERM).
+TERMINATED = 128 + signal.SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM (docker stop, systemd, a job's deadline) as Ctrl-C is: a
+    BaseException, so the run ends ``sync_interrupted`` instead of being
+    left running, claimed, and refusing the account's next sync for an hour."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    # Only the main thread may set handlers (call_command from another
+    # thread keeps the process's own).
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Command(ProviderCommand):
@@ -27,6 +58,19 @@ class Command(ProviderCommand):
 
     def handle(self, *args: Any, account: str | None, full: bool, **opts: Any) -> None:
         accounts = self._accounts(account)
+        try:
+            with _sigterm_raises():
+                runs = self._sync(accounts, full)
+        except Terminated:
+            raise CommandError(
+                "stopped by SIGTERM; the run under way ended (sync_interrupted)",
+                returncode=TERMINATED,
+            ) from None
+        self.stdout.write(_summary(runs))
+        if any(run.status == SyncStatus.FAILED for run in runs):
+            raise CommandError("a sync failed; see the errors above")
+
+    def _sync(self, accounts: list[ProviderAccount], full: bool) -> list[SyncRun]:
         runs = []
         for target in accounts:
             self.stdout.write(f"Syncing {target.slug} ({target.provider})")
@@ -38,9 +82,7 @@ class Command(ProviderCommand):
                 raise CommandError(f"{target.slug}: {error.message}") from None
             runs.append(run)
             self.stdout.write("")
-        self.stdout.write(_summary(runs))
-        if any(run.status == SyncStatus.FAILED for run in runs):
-            raise CommandError("a sync failed; see the errors above")
+        return runs
 
     def _accounts(self, slug: str | None) -> list[ProviderAccount]:
         if slug is None:
@@ -51,6 +93,11 @@ class Command(ProviderCommand):
         account = ProviderAccount.objects.filter(slug=slug, kind="inventory").first()
         if account is None:
             raise CommandError(f"No inventory account {slug!r}.")
+        if not account.enabled:
+            # As the schedule and "Sync now": staff disabled it for a reason.
+            raise CommandError(
+                f"Inventory account {slug!r} is disabled; enable it first."
+            )
         return [account]
 
     def _progress(self, run: SyncRun) -> None:

@@ -108,9 +108,28 @@ def test_levels_without_skus_are_refused_before_any_call(adapter, rsps):
     assert len(rsps.calls) == 0
 
 
-@pytest.mark.parametrize("bad", [{"sku": "A", "location": "main"}, "x", {"on_hand": 1}])
-def test_malformed_level_is_unknown(adapter, rsps, bad):
-    rsps.get(hs.LEVELS, json={"levels": [bad]})
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"sku": "A", "location": "main"},
+        "x",
+        {"on_hand": 1},
+        {"sku": "A", "location": "main", "on_hand": 3.0},
+        {"sku": "A", "location": None, "on_hand": 3},
+    ],
+)
+def test_a_malformed_level_is_a_rejected_level_not_a_failed_batch(adapter, rsps, bad):
+    good = {"sku": "B", "location": "main", "on_hand": 2}
+    rsps.get(hs.LEVELS, json={"levels": [bad, good]})
+
+    page = adapter.levels(LevelsQuery(skus=("A", "B")))
+
+    assert [r.sku for r in page.records] == ["B"]
+    assert len(page.rejected) == 1
+
+
+def test_a_malformed_answer_is_unknown(adapter, rsps):
+    rsps.get(hs.LEVELS, json={"levels": {"sku": "A"}})
 
     with pytest.raises(Unknown):
         adapter.levels(LevelsQuery(skus=("A",)))

@@ -14,7 +14,7 @@ import pytest
 import requests
 import responses
 
-from integrations.errors import ConfigurationError, NotProcessed, Rejected, Unknown
+from integrations.errors import ConfigurationError, NotProcessed, Rejected
 from integrations.limits import limit_values
 from integrations.models import ProviderCall
 from inventory.providers.base import LevelsQuery, PurchaseOrderStatus
@@ -182,14 +182,21 @@ def test_skus_are_quoted_as_suiteql_literals(adapter, rsps):
     assert "item.itemid IN ('A''B', 'C')" in query
 
 
-def test_fractional_quantity_is_a_malformed_answer(adapter, rsps):
+def test_a_fractional_quantity_is_a_rejected_level_not_a_failed_page(adapter, rsps):
+    """Items sold by weight or length ('2.5'): the level is refused, not
+    rounded, and the rest of the page is read (docs/inventory.md)."""
     page = ns.load("suiteql_levels_page2.json")
     page["items"][0]["quantityonhand"] = "2.5"
     rsps.post(ns.SUITEQL, json=page)
 
-    with pytest.raises(Unknown) as info:
-        adapter.levels(LevelsQuery())
-    assert info.value.code == "malformed_response"
+    result = adapter.levels(LevelsQuery())
+
+    assert len(result.records) == len(page["items"]) - 1
+    (rejected,) = result.rejected
+    assert (rejected.sku, rejected.reason) == (
+        page["items"][0]["sku"],
+        "quantityonhand: not a whole number",
+    )
 
 
 # --- 429, 5xx, errors ------------------------------------------------------------

@@ -82,14 +82,23 @@ def test_page_size_is_capped_at_250(adapter, rsps):
     assert "limit=250" in rsps.calls[0].request.url
 
 
-def test_fractional_stock_is_malformed(adapter, rsps):
+def test_a_fractional_stock_figure_is_a_rejected_level_not_a_failed_page(adapter, rsps):
+    """An item sold by weight ('1.5'): that level is refused, not rounded,
+    and the rest of the page is read (docs/inventory.md)."""
     fixture = tg.load("variants_first_page.json")
-    fixture["body"]["variants"][0]["locations"][0]["stock_on_hand"] = "1.5"
+    variant = fixture["body"]["variants"][0]
+    variant["locations"][0]["stock_on_hand"] = "1.5"
     rsps.get(tg.VARIANTS, json=fixture["body"])
 
-    with pytest.raises(Unknown) as info:
-        adapter.levels(LevelsQuery())
-    assert info.value.code == "malformed_response"
+    page = adapter.levels(LevelsQuery())
+
+    (rejected,) = page.rejected
+    assert (rejected.sku, rejected.location_code, rejected.reason) == (
+        variant["sku"],
+        str(variant["locations"][0]["location_id"]),
+        "stock_on_hand: not a whole number",
+    )
+    assert page.records
 
 
 def test_missing_token_sends_nothing(adapter, rsps):
