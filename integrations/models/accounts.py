@@ -31,7 +31,21 @@ def internal_kinds() -> dict[str, str]:
     return getattr(django_settings, "SWITCHYARD_INTERNAL_ACCOUNT_KINDS", {})
 
 
-class ProviderAccountQuerySet(models.QuerySet):
+class SecretRowsQuerySet(models.QuerySet):
+    """For a model whose rows hold secrets to mask: a queryset update (and
+    ``bulk_update``, which makes them) sends no post_save, yet a secret it
+    stores must be masked at once, here and in every other process."""
+
+    def update(self, **kwargs: Any) -> int:
+        updated = super().update(**kwargs)
+        if updated:
+            from integrations import secrets_registry
+
+            secrets_registry.rows_updated(self.model, kwargs, using=self.db)
+        return updated
+
+
+class ProviderAccountQuerySet(SecretRowsQuerySet):
     def providers(self) -> "ProviderAccountQuerySet":
         """The accounts staff configure: without the internal ones."""
         return self.exclude(kind__in=list(internal_kinds()))
