@@ -33,16 +33,26 @@ def internal_kinds() -> dict[str, str]:
 
 class SecretRowsQuerySet(models.QuerySet):
     """For a model whose rows hold secrets to mask: a queryset update (and
-    ``bulk_update``, which makes them) sends no post_save, yet a secret it
-    stores must be masked at once, here and in every other process."""
+    ``bulk_update``, which makes them) or ``bulk_create`` sends no post_save,
+    yet a secret it stores must be masked at once, here and in every other
+    process."""
 
     def update(self, **kwargs: Any) -> int:
         updated = super().update(**kwargs)
         if updated:
-            from integrations import secrets_registry
-
-            secrets_registry.rows_updated(self.model, kwargs, using=self.db)
+            self._secrets_written(kwargs)
         return updated
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        created = super().bulk_create(objs, *args, **kwargs)
+        if created:
+            self._secrets_written([f.name for f in self.model._meta.concrete_fields])
+        return created
+
+    def _secrets_written(self, fields: Any) -> None:
+        from integrations import secrets_registry
+
+        secrets_registry.rows_updated(self.model, fields, using=self.db)
 
 
 class ProviderAccountQuerySet(SecretRowsQuerySet):

@@ -335,13 +335,13 @@ def test_while_the_cache_is_down_a_secret_saved_elsewhere_is_masked_at_once(
     assert secrets_registry.staff_text(f"said {NEW}") == f"said {MASK}"
 
 
-@pytest.mark.parametrize("how", ["update", "bulk_update"])
+@pytest.mark.parametrize("how", ["update", "bulk_update", "bulk_create"])
 def test_a_secret_set_by_a_queryset_update_is_masked_here_and_told_to_others(
     how, django_capture_on_commit_callbacks
 ):
-    """No post_save for a queryset update (a command, a bulk action): the
-    secret is masked in this process's next log line and the shared stamp
-    moves, so every other process reloads."""
+    """No post_save for a queryset update (a command, a bulk action) or a
+    bulk_create: the secret is masked in this process's next log line and
+    the shared stamp moves, so every other process reloads."""
     account = ProviderAccountFactory(credentials={"secret_key": OLD})
     secrets_registry.refresh(force_check=True)
     before = cache.get(secrets_registry.STAMP_KEY)
@@ -353,8 +353,11 @@ def test_a_secret_set_by_a_queryset_update_is_masked_here_and_told_to_others(
             ProviderAccount.objects.filter(pk=account.pk).update(
                 credentials_encrypted=changed.credentials_encrypted
             )
-        else:
+        elif how == "bulk_update":
             ProviderAccount.objects.bulk_update([changed], ["credentials_encrypted"])
+        else:
+            changed.pk, changed.slug = None, "another"
+            ProviderAccount.objects.bulk_create([changed])
 
     assert _filtered(f"said {NEW}") == f"said {MASK}"
     assert cache.get(secrets_registry.STAMP_KEY) not in (None, before)
