@@ -253,11 +253,12 @@ REST_FRAMEWORK = {
 SECRET_REDACTION_CHECK_SECONDS = env.float(
     "SECRET_REDACTION_CHECK_SECONDS", default=5.0
 )
-# Models whose rows hold secrets to mask (each has redaction_secrets()).
-SECRET_REDACTION_MODELS = [
-    "integrations.ProviderAccount",
-    "storefront_hooks.WebhookEndpoint",
-]
+# Models whose rows hold secrets to mask (each has redaction_secrets()), and
+# the columns those secrets are stored in (what a change to one must move).
+SECRET_REDACTION_MODELS = {
+    "integrations.ProviderAccount": ["credentials_encrypted"],
+    "storefront_hooks.WebhookEndpoint": ["secrets_encrypted"],
+}
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchyard storefront API",

@@ -34,9 +34,9 @@ def describe_error(exc: BaseException) -> str:
     every known secret masked (a provider's text can quote our credentials)
     and what no text column holds (NUL: an answer's bytes) replaced."""
     from integrations.secrets_registry import staff_text
-    from integrations.webhooks.messages import storable
 
-    text = storable(staff_text(f"{type(exc).__name__}: {exc}"))
+    # staff_text makes it storable too.
+    text = staff_text(f"{type(exc).__name__}: {exc}")
     return text[:_MAX_ERROR_CHARS]
 
 

@@ -4,26 +4,30 @@ nor a stored message.
 
 The secrets are the values ``redaction_secrets()`` gives for every row of the
 models named in ``SECRET_REDACTION_MODELS`` (provider accounts' credentials,
-storefront webhook endpoints' signing secrets). Each process keeps its own
-copy, and the log filter only ever reads that copy: a database query inside a
-logging call could recurse, deadlock or run inside someone else's
-transaction. The copy is reloaded
+storefront webhook endpoints' signing secrets; the setting names the columns
+they are stored in). Each process keeps its own copy, and the log filter only
+ever reads that copy: a database query inside a logging call could recurse,
+deadlock or run inside someone else's transaction. The copy is reloaded
 
-- in this process, when a row of those models is saved or deleted (signals);
+- in this process, when a row of those models is saved or deleted (signals)
+  or a queryset update writes a secret column (``rows_updated``, from the
+  model's ``SecretRowsQuerySet``: no signal is sent for one);
 - in every other process, at its next request or task start (and whenever a
   service calls ``known_secrets(fresh=True)``), when the version stamp in the
-  shared cache differs from the one it loaded; saves bump the stamp on commit.
-  The stamp is looked at most every ``SECRET_REDACTION_CHECK_SECONDS``;
-  while the cache cannot be reached, the copy is read again from the
-  database instead, at most that often even for ``fresh`` (a copy verified
-  within the interval is kept). The first stamp read after an outage reloads
-  (a save elsewhere may have failed to bump), and a bump that failed here is
-  retried then.
+  shared cache differs from the one it loaded; those writes bump the stamp on
+  commit. Request and task starts look at most every
+  ``SECRET_REDACTION_CHECK_SECONDS``. While the cache cannot be reached, a
+  digest of the secret columns computed by the database stands in for the
+  stamp (one query, rows read and decrypted only when it moved), so what a
+  service stores is masked however and wherever the secret was written. The
+  first stamp read after an outage reloads (a save elsewhere may have failed
+  to bump), and a bump that failed here is retried then.
 
 Secrets that live in no row (an OAuth access token a process uses) are added
 with ``remember`` by the process that holds them.
 """
 
+import hashlib
 import logging
 import threading
 import time
@@ -34,7 +38,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
 
 from integrations.webhooks.messages import storable
@@ -46,15 +50,15 @@ STAMP_KEY = "secrets_registry:stamp"
 # Load balancers' and Prometheus' probes answer without the database or the
 # cache; the next other request looks at the stamp.
 PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-DEFAULT_MODELS = ("integrations.ProviderAccount",)
+DEFAULT_MODELS = {"integrations.ProviderAccount": ["credentials_encrypted"]}
 
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _state: dict[str, Any] = {
     "checked": float("-inf"),
-    # When the copy was last known current (a reload, an unchanged stamp).
-    "verified": float("-inf"),
     "stamp": None,
+    # The database's digest of the secret columns when the copy was loaded.
+    "digest": None,
     # A save here whose stamp bump could not reach the cache.
     "bump_pending": False,
     "loaded": frozenset(),
@@ -84,7 +88,7 @@ def refresh(*, force_check: bool = False) -> None:
     if not force_check and now - _state["checked"] < interval:
         return
     try:
-        _refresh_now(now, interval)
+        _refresh_now()
     except Exception as exc:
         # No database (yet): keep what we have, try again later. One line:
         # an outage repeats it at every request and command.
@@ -94,25 +98,31 @@ def refresh(*, force_check: bool = False) -> None:
     _state["checked"] = now
 
 
-def _refresh_now(now: float, interval: float) -> None:
+def _refresh_now() -> None:
     try:
         stamp = _shared_stamp()
     except Exception:
-        # The cache is unreachable, so whether another process saved a secret
-        # cannot be told: read them all from the database, the truth, but no
-        # more often than the stamp would be looked at. Forget the stamp: a
-        # save elsewhere meanwhile may not have bumped it.
+        # The cache is unreachable, so the database tells whether a secret
+        # changed: its digest of them, one query, the rows read only if it
+        # moved. Forget the stamp: a save elsewhere meanwhile may not have
+        # bumped it.
         with _lock:
             _state["stamp"] = None
-        if now - _state["verified"] >= interval:
-            reload()
+        _reload_if_changed()
         return
     if _state["bump_pending"]:
         stamp = _retry_bump()
     if stamp != _state["stamp"]:
         reload(stamp=stamp)
-    else:
-        _state["verified"] = now
+
+
+def _reload_if_changed() -> None:
+    from integrations.db import savepoint_if_nested
+
+    with savepoint_if_nested():
+        digest = _database_digest()
+    if digest != _state["digest"]:
+        reload()
 
 
 def _retry_bump() -> str:
@@ -129,17 +139,19 @@ def reload(*, stamp: str | None = None) -> None:
     """Read every secret again from the database, now."""
     from integrations.db import savepoint_if_nested
 
-    started = time.monotonic()
     values: set[str] = set()
     # Inside a caller's transaction a savepoint: a failing read must not
     # abort that transaction.
     with savepoint_if_nested():
+        # The digest first: a write committed between the two reads moves
+        # it again, so the next look reloads rather than trust a stale copy.
+        digest = _database_digest()
         for model in secret_models():
             for row in model._default_manager.all():
                 values.update(_strings(_row_secrets(row)))
     with _lock:
         _state["loaded"] = frozenset(values)
-        _state["verified"] = started
+        _state["digest"] = digest
         _publish()
         if stamp is not None:
             _state["stamp"] = stamp
@@ -166,8 +178,54 @@ def _publish() -> None:
 
 
 def secret_models() -> list[Any]:
+    return [model for model, _ in secret_columns()]
+
+
+def secret_columns() -> list[tuple[Any, tuple[str, ...]]]:
+    """Each model whose rows hold secrets, with the fields they are stored
+    in (every concrete field if the setting lists the model only)."""
     names = getattr(settings, "SECRET_REDACTION_MODELS", DEFAULT_MODELS)
-    return [apps.get_model(name) for name in names]
+    found = []
+    for name in names:
+        model = apps.get_model(name)
+        fields = names[name] if isinstance(names, dict) else None
+        if not fields:
+            fields = [f.name for f in model._meta.concrete_fields if not f.primary_key]
+        found.append((model, tuple(fields)))
+    return found
+
+
+def _database_digest() -> str:
+    """A digest of every stored secret column, made by the database: it
+    moves with any write to one, however made (a save, a queryset update,
+    SQL, a migration). Ciphertexts only: nothing is decrypted."""
+    tables = secret_columns()
+    if connection.vendor != "postgresql":
+        return _digest_in_python(tables)
+    quote = connection.ops.quote_name
+    parts = []
+    for model, fields in tables:
+        opts = model._meta
+        names = (opts.pk.name, *fields)
+        columns = ", ".join(quote(opts.get_field(f).column) for f in names)
+        # Names from the models' metadata, not from input.
+        parts.append(
+            f"(SELECT md5(coalesce(string_agg(row({columns})::text, ','"  # noqa: S608
+            f" ORDER BY {quote(opts.pk.column)}), '')) FROM {quote(opts.db_table)})"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts))
+        return ":".join(cursor.fetchone())
+
+
+def _digest_in_python(tables: list[tuple[Any, tuple[str, ...]]]) -> str:
+    digest = hashlib.sha256()
+    for model, fields in tables:
+        rows = model._default_manager.order_by("pk").values_list("pk", *fields)
+        for row in rows:
+            digest.update(repr(row).encode())
+        digest.update(b"|")
+    return digest.hexdigest()
 
 
 def _row_secrets(row: Any) -> Iterable[Any]:
@@ -199,6 +257,14 @@ def bump_stamp() -> None:
 def _secret_row_changed(sender: Any, **kwargs: Any) -> None:
     reload()
     transaction.on_commit(_bump_quietly, using=kwargs.get("using"))
+
+
+def rows_updated(model: Any, fields: Iterable[str], *, using: str) -> None:
+    """A queryset update of ``fields`` of ``model``'s rows: reload here and
+    bump the stamp on commit, as a save does, if a secret field is one."""
+    stored = dict(secret_columns()).get(model._meta.concrete_model, ())
+    if not set(stored).isdisjoint(fields):
+        _secret_row_changed(model, using=using)
 
 
 def _bump_quietly() -> None:
@@ -277,8 +343,8 @@ def forget() -> None:
         _remembered.clear()
         _state.update(
             checked=float("-inf"),
-            verified=float("-inf"),
             stamp=None,
+            digest=None,
             bump_pending=False,
             loaded=frozenset(),
             secrets=(),

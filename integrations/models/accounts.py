@@ -31,7 +31,31 @@ def internal_kinds() -> dict[str, str]:
     return getattr(django_settings, "SWITCHYARD_INTERNAL_ACCOUNT_KINDS", {})
 
 
-class ProviderAccountQuerySet(models.QuerySet):
+class SecretRowsQuerySet(models.QuerySet):
+    """For a model whose rows hold secrets to mask: a queryset update (and
+    ``bulk_update``, which makes them) or ``bulk_create`` sends no post_save,
+    yet a secret it stores must be masked at once, here and in every other
+    process."""
+
+    def update(self, **kwargs: Any) -> int:
+        updated = super().update(**kwargs)
+        if updated:
+            self._secrets_written(kwargs)
+        return updated
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        created = super().bulk_create(objs, *args, **kwargs)
+        if created:
+            self._secrets_written([f.name for f in self.model._meta.concrete_fields])
+        return created
+
+    def _secrets_written(self, fields: Any) -> None:
+        from integrations import secrets_registry
+
+        secrets_registry.rows_updated(self.model, fields, using=self.db)
+
+
+class ProviderAccountQuerySet(SecretRowsQuerySet):
     def providers(self) -> "ProviderAccountQuerySet":
         """The accounts staff configure: without the internal ones."""
         return self.exclude(kind__in=list(internal_kinds()))

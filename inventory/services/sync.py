@@ -36,7 +36,6 @@ from integrations.errors import ProviderError
 from integrations.leases import ClaimLost, describe_error
 from integrations.models import ProviderAccount
 from integrations.task_batcher import shared_broker
-from integrations.webhooks.messages import storable
 from inventory.models import SyncRun, SyncStatus
 from inventory.providers.base import InventoryAdapter, LevelsQuery, StockLevelPage
 from inventory.services.apply import stock_levels_apply
@@ -306,7 +305,7 @@ def _guarded(
     except ClaimLost:
         raise
     except Exception as exc:
-        message = storable(describe_error(exc))[:200]
+        message = describe_error(exc)[:200]
         _end_failed(run, "sync_failed", message)
         logger.exception("inventory sync crashed", extra={"run": run.pk})
         raise InventoryError(

@@ -9,6 +9,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import OperationalError, connection
+from django.db.models import QuerySet
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -36,6 +37,12 @@ def _fresh(settings):
     secrets_registry.forget()
 
 
+def _written_elsewhere(account, **fields) -> None:
+    """A write by another process (or a migration, or SQL): nothing of it
+    reaches this process but the row."""
+    QuerySet(ProviderAccount).filter(pk=account.pk).update(**fields)
+
+
 def _filtered(message: str) -> str:
     record = logging.makeLogRecord({"msg": message, "levelno": logging.ERROR})
     SecretRedactionFilter().filter(record)
@@ -50,7 +57,7 @@ def test_a_saved_account_is_redacted_in_this_process_at_once():
 
 def test_the_filter_never_queries_even_when_a_check_is_due():
     account = ProviderAccountFactory(credentials={"secret_key": OLD})
-    ProviderAccount.objects.filter(pk=account.pk).update(credentials_encrypted="")
+    _written_elsewhere(account, credentials_encrypted="")
 
     with CaptureQueriesContext(connection) as queries:
         logging.getLogger("tests.registry").error("quoting %s", OLD)
@@ -65,9 +72,7 @@ def test_a_change_in_another_process_is_redacted_after_the_next_request(settings
     # Another process changes the secret: no signal here, only its stamp.
     other = ProviderAccount.objects.get(pk=account.pk)
     other.set_credentials({"secret_key": NEW})
-    ProviderAccount.objects.filter(pk=account.pk).update(
-        credentials_encrypted=other.credentials_encrypted
-    )
+    _written_elsewhere(account, credentials_encrypted=other.credentials_encrypted)
     assert _filtered(NEW) == NEW  # not known yet: the filter reads nothing
     cache.set(secrets_registry.STAMP_KEY, "bumped-elsewhere", None)
 
@@ -91,9 +96,7 @@ def test_the_check_interval_throttles_request_starts(settings):
     secrets_registry.refresh(force_check=True)
     other = ProviderAccount.objects.get(pk=account.pk)
     other.set_credentials({"secret_key": NEW})
-    ProviderAccount.objects.filter(pk=account.pk).update(
-        credentials_encrypted=other.credentials_encrypted
-    )
+    _written_elsewhere(account, credentials_encrypted=other.credentials_encrypted)
     cache.set(secrets_registry.STAMP_KEY, "bumped-elsewhere", None)
 
     Client().get("/api/v1/nothing/")  # a request start in this process
@@ -213,9 +216,7 @@ def test_a_secret_saved_elsewhere_is_masked_while_the_cache_is_unreachable(
     # Another process saves a new secret; its stamp bump cannot reach Redis.
     other = ProviderAccount.objects.get(pk=account.pk)
     other.set_credentials({"secret_key": NEW})
-    ProviderAccount.objects.filter(pk=account.pk).update(
-        credentials_encrypted=other.credentials_encrypted
-    )
+    _written_elsewhere(account, credentials_encrypted=other.credentials_encrypted)
     monkeypatch.setattr(secrets_registry, "cache", _UnreachableCache())
 
     with caplog.at_level(logging.WARNING):
@@ -236,6 +237,8 @@ def test_a_failed_refresh_is_one_line_and_keeps_the_copy(monkeypatch, caplog):
         raise OperationalError("connection refused")
 
     monkeypatch.setattr(secrets_registry, "reload", no_database)
+    # While the cache is down the database's digest is read first.
+    monkeypatch.setattr(secrets_registry, "_database_digest", no_database)
     with caplog.at_level(logging.WARNING):
         secrets_registry.refresh(force_check=True)
 
@@ -250,9 +253,7 @@ def _save_new_secret_elsewhere(account) -> None:
     # Another process saves NEW; no bump of the stamp reaches this one.
     other = ProviderAccount.objects.get(pk=account.pk)
     other.set_credentials({"secret_key": NEW})
-    ProviderAccount.objects.filter(pk=account.pk).update(
-        credentials_encrypted=other.credentials_encrypted
-    )
+    _written_elsewhere(account, credentials_encrypted=other.credentials_encrypted)
 
 
 def test_a_secret_saved_elsewhere_in_an_outage_is_learned_when_the_cache_is_back(
@@ -290,24 +291,92 @@ def test_a_stamp_bump_that_failed_in_an_outage_is_made_when_the_cache_is_back(
     assert redact_secrets(f"said {NEW}") == f"said {MASK}"
 
 
-def test_while_the_cache_is_down_staff_text_reads_the_secrets_once_per_interval(
+def test_while_the_cache_is_down_staff_text_reads_the_secrets_only_once_changed(
     settings, monkeypatch
 ):
     """Each failed provider attempt stores staff_text(error): while Redis is
-    down that must not read and decrypt every secret row each time."""
+    down that must not read and decrypt every secret row each time, only
+    look at the database's digest of them (one query)."""
     settings.SECRET_REDACTION_CHECK_SECONDS = 5.0
     for n in range(5):
-        ProviderAccountFactory(credentials={"secret_key": f"{OLD}{n}"})
+        account = ProviderAccountFactory(credentials={"secret_key": f"{OLD}{n}"})
     secrets_registry.refresh(force_check=True)  # the copy is current now
     monkeypatch.setattr(secrets_registry, "cache", _UnreachableCache())
+    reloads = []
+    monkeypatch.setattr(secrets_registry, "reload", lambda **kw: reloads.append(kw))
 
     with CaptureQueriesContext(connection) as queries:
         for _ in range(50):
             secrets_registry.staff_text("provider said no")
 
-    assert len(queries) == 0, len(queries)
-    # Once the interval has passed, the next one reads the database again.
-    settings.SECRET_REDACTION_CHECK_SECONDS = 0
-    with CaptureQueriesContext(connection) as queries:
-        secrets_registry.staff_text("provider said no")
-    assert queries
+    # The digest, once a call (and its savepoint: the test runs in a
+    # transaction, as a service storing provider text may).
+    reads = [q for q in queries if "SAVEPOINT" not in q["sql"]]
+    assert len(reads) == 50, reads[:3]
+    assert reloads == []
+    # Once a secret changed, the next one reads them again.
+    _save_new_secret_elsewhere(account)
+    secrets_registry.staff_text("provider said no")
+    assert len(reloads) == 1
+
+
+def test_while_the_cache_is_down_a_secret_saved_elsewhere_is_masked_at_once(
+    settings, monkeypatch
+):
+    # The check interval is no window: what a service stores is masked.
+    settings.SECRET_REDACTION_CHECK_SECONDS = 5.0
+    account = ProviderAccountFactory(credentials={"secret_key": OLD})
+    secrets_registry.refresh(force_check=True)
+    monkeypatch.setattr(secrets_registry, "cache", _UnreachableCache())
+    assert secrets_registry.staff_text(f"said {OLD}") == f"said {MASK}"
+
+    _save_new_secret_elsewhere(account)
+
+    assert secrets_registry.staff_text(f"said {NEW}") == f"said {MASK}"
+
+
+@pytest.mark.parametrize("how", ["update", "bulk_update", "bulk_create"])
+def test_a_secret_set_by_a_queryset_update_is_masked_here_and_told_to_others(
+    how, django_capture_on_commit_callbacks
+):
+    """No post_save for a queryset update (a command, a bulk action) or a
+    bulk_create: the secret is masked in this process's next log line and
+    the shared stamp moves, so every other process reloads."""
+    account = ProviderAccountFactory(credentials={"secret_key": OLD})
+    secrets_registry.refresh(force_check=True)
+    before = cache.get(secrets_registry.STAMP_KEY)
+    changed = ProviderAccount.objects.get(pk=account.pk)
+    changed.set_credentials({"secret_key": NEW})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        if how == "update":
+            ProviderAccount.objects.filter(pk=account.pk).update(
+                credentials_encrypted=changed.credentials_encrypted
+            )
+        elif how == "bulk_update":
+            ProviderAccount.objects.bulk_update([changed], ["credentials_encrypted"])
+        else:
+            changed.pk, changed.slug = None, "another"
+            ProviderAccount.objects.bulk_create([changed])
+
+    assert _filtered(f"said {NEW}") == f"said {MASK}"
+    assert cache.get(secrets_registry.STAMP_KEY) not in (None, before)
+
+
+def test_a_queryset_update_of_other_fields_reads_no_secrets(
+    django_capture_on_commit_callbacks,
+):
+    # Enabling, disabling, reordering accounts is frequent; no secret moved.
+    account = ProviderAccountFactory(credentials={"secret_key": OLD})
+    secrets_registry.refresh(force_check=True)
+    before = cache.get(secrets_registry.STAMP_KEY)
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        CaptureQueriesContext(connection) as queries,
+    ):
+        ProviderAccount.objects.filter(pk=account.pk).update(enabled=False)
+
+    assert len(queries) == 1
+    assert callbacks == []
+    assert cache.get(secrets_registry.STAMP_KEY) == before

@@ -159,6 +159,49 @@ def test_a_short_password_is_not_spelled_out_by_masking():
     assert ":1): " in line and "port 1 failed" in line
 
 
+def _unreachable_line(monkeypatch, capsys, driver_says: str) -> str:
+    """What manage.py prints when the driver's message is ``driver_says``
+    and no connection was ever made (a driver that quotes the DSN back)."""
+    from django.db import OperationalError, connections
+
+    from integrations.management import entry
+
+    def refused(argv):
+        raise OperationalError(driver_says)
+
+    connections["default"].close()
+    monkeypatch.setitem(connection.settings_dict, "PASSWORD", SECRET_PASSWORD)
+    monkeypatch.setattr(entry, "execute_from_command_line", refused)
+    with pytest.raises(SystemExit):
+        entry.execute(["manage.py", "showmigrations"])
+    [line] = capsys.readouterr().err.splitlines()
+    return line
+
+
+@pytest.mark.parametrize(
+    "driver_says, shown",
+    [
+        (
+            "invalid dsn postgres://shop:s3cret-from-url@db.internal:5432/x",
+            "postgres://shop:***@db.internal:5432/x",
+        ),
+        ('conninfo password="se cret quoted" host=db', "password=***"),
+        ("conninfo password='se cret single' host=db", "password=*** host=db"),
+        ("{'user': 'shop', 'password': 'se cret dict'}", "'password': ***}"),
+        (f"role shop refused {SECRET_PASSWORD} here", "refused *** here"),
+    ],
+    ids=["url", "double-quoted", "single-quoted", "dict", "literal"],
+)
+def test_an_unreachable_database_line_masks_every_quoted_password(
+    monkeypatch, capsys, driver_says, shown
+):
+    line = _unreachable_line(monkeypatch, capsys, driver_says)
+
+    assert shown in line
+    for secret in ("s3cret", "cret", SECRET_PASSWORD):
+        assert secret not in line
+
+
 @pytest.mark.parametrize("addr", ["127.0.0.1:notaport", "127.0.0.1:", "h:99999"])
 def test_serve_refuses_an_address_without_a_port_before_spawning(addr):
     line = _one_line(_manage("serve", "--addr", addr, "--stop-timeout", "2"))
