@@ -130,15 +130,19 @@ def required_str(payload: Mapping[str, Any], name: str, *, what: str) -> str:
 
 def iso_time(value: object) -> datetime | None:
     """An aware datetime from an ISO 8601 string (``Z`` accepted); None when
-    absent, unparseable or naive: a bad time is not worth refusing a signed
-    event over."""
+    absent, unparseable, naive or outside years 1-9999 in UTC (the database
+    would store it, the driver could never read it back): a bad time is not
+    worth refusing a signed event over."""
     if not isinstance(value, str):
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            return None
+        parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo is not None else None
+    return parsed
 
 
 def unix_time(value: object) -> datetime | None:

@@ -4,12 +4,12 @@ and the reader of one tracking event."""
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 import requests
 
 from integrations.errors import ProviderError, Rejected
+from integrations.webhooks.messages import iso_time
 from shipping.providers.carrier_errors import carrier_error_map
 from shipping.providers.tracking_types import TrackingEvent, TrackingStatus
 
@@ -88,13 +88,8 @@ def pickup_cancel_error_map(response: requests.Response) -> ProviderError | None
 
 def checkpoint(event: Mapping[str, Any]) -> TrackingEvent | None:
     offset = str(event.get("GMTOffset") or "+00:00")
-    try:
-        occurred = datetime.fromisoformat(
-            f"{event.get('date')}T{event.get('time')}{offset}"
-        )
-    except (TypeError, ValueError):
-        return None
-    if occurred.tzinfo is None:
+    occurred = iso_time(f"{event.get('date')}T{event.get('time')}{offset}")
+    if occurred is None:
         return None
     code = str(event.get("typeCode") or "")
     areas = event.get("serviceArea") or []

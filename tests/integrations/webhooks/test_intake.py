@@ -265,3 +265,22 @@ def test_a_signed_webhook_with_a_number_no_column_holds_is_a_400(number):
     )
 
     assert response.status_code == 400, response.content[:200]
+
+
+@pytest.mark.parametrize(
+    "stamp", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"]
+)
+def test_an_event_time_outside_what_utc_can_hold_is_stored_without_a_time(
+    account, post_webhook, django_capture_on_commit_callbacks, stamp
+):
+    # Valid ISO 8601, but past year 9999 (or before year 1) once in UTC: the
+    # database would store it and the driver could never read it back.
+    body = json.dumps(
+        {"type": "payment.succeeded", "timestamp": stamp, "data": {"id": "p"}}
+    ).encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_webhook("sbx-pay", body, sw_headers(body))
+    assert response.status_code == 200
+    event = WebhookEvent.objects.get()
+    assert event.occurred_at is None
+    assert event.status == WebhookStatus.PROCESSED

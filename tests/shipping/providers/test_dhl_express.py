@@ -622,3 +622,23 @@ def test_a_cancel_never_sent_then_not_found_stays_scheduled(account, mocked):
         services.pickup_cancel(pickup=pickup)
 
     assert Pickup.objects.get().status == PickupStatus.SCHEDULED
+
+
+def test_a_checkpoint_past_year_9999_in_utc_is_skipped_not_stored(account, mocked):
+    # 9999-12-31 23:59 at GMT-12 is year 10000 in UTC: stored, the database
+    # driver could never read the shipment's scans back.
+    from shipping import services
+
+    answer = _tracked(
+        ("PU", "Shipment picked up", "2024-11-05T09:00:00"),
+        ("PL", "Processed", "9999-12-31T23:59:00"),
+    )
+    answer["shipments"][0]["events"][0]["GMTOffset"] = "-12:00"
+    mocked.get(f"{BASE}/tracking", json=answer)
+    shipment = _dhl_shipment(account, "1234567892")
+
+    services.shipment_tracking_refresh(shipment=shipment)
+
+    shipment.refresh_from_db()
+    codes = [e.carrier_status_code for e in shipment.tracking_events.all()]
+    assert codes == ["PU"]
