@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from integrations import crypto
 from integrations.models import DeliveryStatus, Event, ProviderAccount
-from integrations.models.accounts import Mode
+from integrations.models.accounts import Mode, SecretRowsQuerySet
 from integrations.public_ids import PublicIdField
 
 
@@ -51,6 +51,9 @@ class WebhookEndpoint(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Signing secrets are masked like credentials, queryset writes included.
+    objects = SecretRowsQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -380,3 +380,27 @@ def test_a_queryset_update_of_other_fields_reads_no_secrets(
     assert len(queries) == 1
     assert callbacks == []
     assert cache.get(secrets_registry.STAMP_KEY) == before
+
+
+def test_a_signing_secret_set_by_a_queryset_update_is_masked_at_once(
+    django_capture_on_commit_callbacks, settings
+):
+    # Storefront endpoints' signing secrets are masked like credentials; a
+    # queryset update of them (key rotation writes that way) sends no signal.
+    from storefront_hooks import services as hooks
+    from storefront_hooks.models import WebhookEndpoint
+
+    settings.STOREFRONT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+    endpoint, _ = hooks.endpoint_create(
+        url="http://127.0.0.1:9/hook", event_types=["payment.*"]
+    )
+    secrets_registry.refresh(force_check=True)
+    fresh = "whsec_registry_fresh_0003"
+    endpoint.store_secrets(current=fresh)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            secrets_encrypted=endpoint.secrets_encrypted
+        )
+
+    assert _filtered(f"said {fresh}") == f"said {MASK}"
