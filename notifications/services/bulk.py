@@ -95,14 +95,7 @@ def bulk_send_create(
     """
     email_category_check(category)
     _sizes_check(chunk_size, workers)
-    if from_email:
-        email_address_check(from_email)
-    if len(name) > NAME_MAX_LENGTH:
-        raise EmailInvalid(
-            f"The name has more than {NAME_MAX_LENGTH} characters.",
-            code="name_too_long",
-            param="name",
-        )
+    _sender_check(from_email, name)
     shared = dict(context or {})
     stream = _Valid(iter(recipients), _RenderCheck(template, category, shared))
     # The first row is checked before anything is stored; a later row that
@@ -148,6 +141,17 @@ def _sizes_check(chunk_size: int, workers: int) -> None:
                 code="out_of_range",
                 param=param,
             )
+
+
+def _sender_check(from_email: str, name: str) -> None:
+    if from_email:
+        email_address_check(from_email)
+    if len(name) > NAME_MAX_LENGTH:
+        raise EmailInvalid(
+            f"The name has more than {NAME_MAX_LENGTH} characters.",
+            code="name_too_long",
+            param="name",
+        )
 
 
 def _store(
