@@ -2,7 +2,7 @@
 
     manage.py batch_jobs                 # the latest jobs, one line each
     manage.py batch_jobs list --status running --limit 50
-    manage.py batch_jobs show 42
+    manage.py batch_jobs show 42         # progress, then the failed rows
     manage.py batch_jobs cancel 42
 
 Bad input gets one line on stderr and a non-zero exit status.
@@ -10,15 +10,19 @@ Bad input gets one line on stderr and a non-zero exit status.
 
 from typing import Any
 
+from django.apps import apps
 from django.core.management.base import CommandError, CommandParser
 
 from integrations.batch import batch_job_cancel, batch_job_progress
 from integrations.management.base import ProviderCommand
-from integrations.models import BatchJob, BatchJobStatus
+from integrations.models import BatchJob, BatchJobStatus, BatchRowStatus
 
 ACTIONS = ("list", "show", "cancel")
 # More than anyone reads in a terminal; far below PostgreSQL's bigint LIMIT.
 MAX_LIMIT = 100_000
+# show: failed rows listed, and how much of each one's error.
+FAILED_SHOWN = 50
+ERROR_CHARS = 300
 
 
 class Command(ProviderCommand):
@@ -99,6 +103,7 @@ class Command(ProviderCommand):
                 lines.append(f"  {label:<10} {moment:%Y-%m-%d %H:%M:%S %Z}")
         if job.last_error:
             lines.append(f"  error      {job.last_error}")
+        lines.extend(_failed_rows(job))
         self.stdout.write("\n".join(lines))
 
     def _cancel(self, job: BatchJob) -> None:
@@ -122,6 +127,35 @@ def _number(text: str, what: str) -> int:
     if value < 1:
         raise CommandError(f"{what} must be 1 or more, not {value}.")
     return value
+
+
+def _failed_rows(job: BatchJob) -> list[str]:
+    """A line per failed row (its id, what it is, its attempts and stored
+    error), the first FAILED_SHOWN in id order, then how many more."""
+    try:
+        model = apps.get_model(job.row_model)
+    except (LookupError, ValueError):
+        return [f"  failed rows: unknown row model {job.row_model!r}"]
+    failed = model.objects.filter(job_id=job.pk, status=BatchRowStatus.FAILED)
+    rows = list(failed.order_by("pk")[:FAILED_SHOWN])
+    if not rows:
+        return []
+    more = failed.count() - len(rows) if len(rows) == FAILED_SHOWN else 0
+    lines = ["  failed rows"]
+    for row in rows:
+        error = _printable(" ".join(row.last_error.split())[:ERROR_CHARS])
+        lines.append(
+            f"    #{row.pk} {_printable(str(row))} "
+            f"({row.attempts} attempt(s)): {error or '(no error stored)'}"
+        )
+    if more > 0:
+        lines.append(f"    ... and {more} more")
+    return lines
+
+
+def _printable(text: str) -> str:
+    """A row's key or error is data: escape what would move the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _job(job_id: int) -> BatchJob:

@@ -1,5 +1,8 @@
-"""Revoke a storefront API key by its prefix (shown in the admin)."""
+"""Revoke a storefront API key by its prefix (shown in the admin) or by the
+whole key ``create_api_key`` printed: an operator revoking a leaked key
+pastes what leaked. The key itself is never printed back."""
 
+import hmac
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
@@ -7,19 +10,25 @@ from django.core.management.base import CommandError, CommandParser
 from integrations.api.services import api_key_revoke
 from integrations.management.arguments import TextArgumentsCommand
 from integrations.models import ApiKey
+from integrations.models.api import KEY_PREFIX, hash_secret
+
+# The prefix column's width: anything longer is not a prefix and, being
+# possibly a secret, is not echoed.
+PREFIX_MAX_LENGTH = ApiKey._meta.get_field("prefix").max_length
 
 
 class Command(TextArgumentsCommand):
     help = "Revoke an API key: requests with it get 401 from now on."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("prefix", help="The key's prefix, as the admin lists it.")
+        parser.add_argument(
+            "key",
+            help="The key's prefix, as the admin lists it, or the whole key "
+            "(sy_<prefix>_<secret>) as create_api_key printed it.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        prefix = options["prefix"].strip()
-        api_key = ApiKey.objects.filter(prefix=prefix).first()
-        if api_key is None:
-            raise CommandError(f"No API key with prefix '{prefix}'.")
+        api_key, prefix = _api_key(options["key"].strip())
         if api_key_revoke(api_key=api_key):
             self.stdout.write(
                 self.style.SUCCESS(f"Revoked API key '{api_key.name}' ({prefix}).")
@@ -29,3 +38,27 @@ class Command(TextArgumentsCommand):
                 f"API key '{api_key.name}' ({prefix}) was already revoked at "
                 f"{api_key.revoked_at:%Y-%m-%d %H:%M:%S %Z}."
             )
+
+
+def _api_key(given: str) -> tuple[ApiKey, str]:
+    """The key ``given`` names and its prefix; CommandError if none. A whole
+    key must match the stored hash: a mistyped secret revokes nothing."""
+    whole = None
+    prefix = given
+    if given.startswith(f"{KEY_PREFIX}_"):
+        parts = given.split("_", 2)
+        prefix = parts[1]
+        whole = given if len(parts) == 3 else None
+    shown = f"'{prefix}'" if len(prefix) <= PREFIX_MAX_LENGTH else "(too long)"
+    api_key = ApiKey.objects.filter(prefix=prefix).first()
+    if api_key is None:
+        raise CommandError(f"No API key with prefix {shown}.")
+    if whole is not None and not hmac.compare_digest(
+        api_key.key_hash, hash_secret(whole)
+    ):
+        raise CommandError(
+            f"The key given is not API key '{api_key.name}' ({prefix}) as "
+            "stored (mistyped or cut short?); nothing revoked. Give the prefix "
+            "alone to revoke that key."
+        )
+    return api_key, prefix

@@ -1,6 +1,7 @@
 """Draft purchase orders for SKUs below their reorder point; ``--send`` also
 sends them, and every draft an earlier run left unsent, to the ERP (non-zero
-exit when one could not be sent)."""
+exit when one could not be sent). A ``--sku`` with neither a stock level nor
+a reorder point is refused: "0 drafted" would read as "stock is fine"."""
 
 from typing import Any
 
@@ -9,7 +10,7 @@ from django.core.management.base import CommandError, CommandParser
 from integrations.errors import ProviderError
 from integrations.management.base import ProviderCommand
 from inventory import services
-from inventory.models import PurchaseOrder
+from inventory.models import PurchaseOrder, ReorderPoint, StockLevel
 
 
 class Command(ProviderCommand):
@@ -24,6 +25,8 @@ class Command(ProviderCommand):
     def handle(
         self, *args: Any, sku: list[str] | None, send: bool, **opts: Any
     ) -> None:
+        if sku is not None:
+            _known_check(sku)
         orders = services.purchase_orders_draft(skus=sku)
         for order in orders:
             lines = ", ".join(f"{x.quantity} x {x.sku}" for x in order.lines.all())
@@ -49,3 +52,14 @@ class Command(ProviderCommand):
                 continue
             self.stdout.write(f"{order.public_id} sent as {order.external_reference}")
         return failed
+
+
+def _known_check(skus: list[str]) -> None:
+    """CommandError naming the SKUs we hold nothing for (a typo, most often)."""
+    known = set(
+        StockLevel.objects.filter(sku__in=skus).values_list("sku", flat=True)
+    ).union(ReorderPoint.objects.filter(sku__in=skus).values_list("sku", flat=True))
+    unknown = list(dict.fromkeys(s for s in skus if s not in known))
+    if unknown:
+        names = ", ".join(repr(s) for s in unknown)
+        raise CommandError(f"No stock level or reorder point for SKU {names}.")
