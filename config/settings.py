@@ -241,7 +241,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["integrations.api.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "integrations.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # AutoSchema plus each operation's scopes and list bounds.
+    "DEFAULT_SCHEMA_CLASS": "integrations.api.schema.ApiAutoSchema",
     # Every list endpoint pages by cursor: ?limit= (at most API_MAX_PAGE_SIZE).
     "DEFAULT_PAGINATION_CLASS": "integrations.api.pagination.CursorPagination",
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=20),

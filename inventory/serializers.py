@@ -1,13 +1,22 @@
 """API shapes of stock and reservations. Quantities are integers in the SKU's
 stock unit; availability never shows below zero."""
 
-from typing import Any
-
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from rest_framework import serializers
 
 from inventory.models import Reservation, ReservationStatus, StockLevel
+
+MAX_LINES = 100
+
+
+def _ttl_min() -> int:
+    return settings.INVENTORY_RESERVATION_TTL_MIN_SECONDS
+
+
+def _ttl_max() -> int:
+    return settings.INVENTORY_RESERVATION_TTL_MAX_SECONDS
 
 
 class StockLevelSerializer(serializers.ModelSerializer):
@@ -52,34 +61,29 @@ class ReservationLineInSerializer(serializers.Serializer):
         max_length=32,
         required=False,
         default="",
+        allow_blank=True,
         help_text="Only this location; default: locations in priority order.",
     )
 
 
 class ReservationCreateSerializer(serializers.Serializer):
     order_id = serializers.CharField(max_length=64)
-    lines = ReservationLineInSerializer(many=True, allow_empty=False)
+    lines = ReservationLineInSerializer(
+        many=True, allow_empty=False, max_length=MAX_LINES
+    )
+    # The bounds are settings, read when a value is checked; the schema
+    # declares them as minimum/maximum (validators, not min_value=, whose
+    # message would be fixed at import).
     ttl_seconds = serializers.IntegerField(
         required=False,
         allow_null=True,
         default=None,
-        help_text="How long the stock is held (default 900 s, within the "
-        "configured bounds).",
+        validators=[
+            MinValueValidator(_ttl_min, "Must be at least %(limit_value)s seconds."),
+            MaxValueValidator(_ttl_max, "Must be at most %(limit_value)s seconds."),
+        ],
+        help_text="How long the stock is held (default 900 s).",
     )
-
-    def validate_ttl_seconds(self, value: int | None) -> int | None:
-        low = settings.INVENTORY_RESERVATION_TTL_MIN_SECONDS
-        high = settings.INVENTORY_RESERVATION_TTL_MAX_SECONDS
-        if value is not None and not low <= value <= high:
-            raise serializers.ValidationError(
-                f"Must be between {low} and {high}.", code="invalid_ttl"
-            )
-        return value
-
-    def validate_lines(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if len(value) > 100:
-            raise serializers.ValidationError("At most 100 lines.", code="too_many")
-        return value
 
 
 class ReservationLineSerializer(serializers.Serializer):

@@ -87,8 +87,11 @@ class EmailsView(ListModelMixin, GenericAPIView):
 
     @extend_schema(
         operation_id="emails_list",
-        summary="Email messages, newest first, by cursor (filter: ?order_id=)",
+        summary="Email messages, newest first, by cursor",
         parameters=[
+            OpenApiParameter(
+                "order_id", str, description="Only messages of this order."
+            ),
             OpenApiParameter(
                 "status",
                 str,

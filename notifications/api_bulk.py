@@ -59,6 +59,13 @@ from notifications.unsubscribe import unsubscribe_url
 logger = logging.getLogger(__name__)
 
 _ERRORS = {status: ErrorResponseSerializer for status in (401, 403, 404, 429)}
+_BAD_PAGE = OpenApiResponse(
+    ErrorResponseSerializer, description="A bad `?limit=` or cursor."
+)
+_BAD_KEY = OpenApiResponse(
+    ErrorResponseSerializer,
+    description="An Idempotency-Key over 255 characters.",
+)
 
 
 def _recipient_error(index: int, exc: Exception, email: str) -> ApiError:
@@ -126,7 +133,11 @@ class BulkSendsView(_BoundedBody, ListModelMixin, GenericAPIView):
     @extend_schema(
         operation_id="bulk_sends_list",
         summary="Bulk sends, newest first, by cursor",
-        responses={200: BulkSendListSerializer(many=True), **_ERRORS},
+        responses={
+            200: BulkSendListSerializer(many=True),
+            400: _BAD_PAGE,
+            **_ERRORS,
+        },
     )
     def get(self, request: Request) -> Response:
         return self.list(request)
@@ -221,6 +232,7 @@ class BulkSendCancelView(APIView):
         request=None,
         responses={
             200: BulkSendSerializer,
+            400: _BAD_KEY,
             409: OpenApiResponse(
                 ErrorResponseSerializer,
                 description="The send has finished.",

@@ -23,22 +23,30 @@ from shipping.providers.validation import MAX_PICKUP_PARCELS
 from shipping.units import DimensionUnit, WeightUnit
 
 
+# Optional text fields: blank means none, the same as leaving them out (their
+# declared default), so sending the default is accepted.
 class AddressSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=128)
-    company = serializers.CharField(max_length=128, required=False, default="")
+    company = serializers.CharField(
+        max_length=128, required=False, default="", allow_blank=True
+    )
     street_lines = serializers.ListField(
         child=serializers.CharField(max_length=128), max_length=3
     )
     city = serializers.CharField(max_length=128)
-    state_code = serializers.CharField(max_length=8, required=False, default="")
+    state_code = serializers.CharField(
+        max_length=8, required=False, default="", allow_blank=True
+    )
     postal_code = serializers.CharField(
         max_length=16, required=False, default="", allow_blank=True
     )
     country_code = serializers.CharField(
         min_length=2, max_length=2, help_text="ISO 3166-1 alpha-2."
     )
-    phone = serializers.CharField(max_length=32, required=False, default="")
-    email = serializers.EmailField(required=False, default="")
+    phone = serializers.CharField(
+        max_length=32, required=False, default="", allow_blank=True
+    )
+    email = serializers.EmailField(required=False, default="", allow_blank=True)
     residential = serializers.BooleanField(
         required=False, allow_null=True, default=None
     )
@@ -82,8 +90,12 @@ class CustomsItemSerializer(serializers.Serializer):
         choices=[u.value for u in WeightUnit], default="kg"
     )
     origin_country = serializers.CharField(min_length=2, max_length=2)
-    hs_code = serializers.CharField(max_length=16, required=False, default="")
-    sku = serializers.CharField(max_length=64, required=False, default="")
+    hs_code = serializers.CharField(
+        max_length=16, required=False, default="", allow_blank=True
+    )
+    sku = serializers.CharField(
+        max_length=64, required=False, default="", allow_blank=True
+    )
 
 
 class CustomsSerializer(serializers.Serializer):
@@ -93,7 +105,7 @@ class CustomsSerializer(serializers.Serializer):
     )
     incoterm = serializers.ChoiceField(choices=["DAP", "DDP"], default="DAP")
     exporter_reference = serializers.CharField(
-        max_length=64, required=False, default=""
+        max_length=64, required=False, default="", allow_blank=True
     )
     items = CustomsItemSerializer(many=True)
 
@@ -172,10 +184,13 @@ class RateShopSerializer(serializers.Serializer):
 
 class ShipmentCreateSerializer(serializers.Serializer):
     quote_id = serializers.CharField(max_length=32)
-    order_id = serializers.CharField(max_length=128, required=False, default="")
-    # Absent: the carrier's preferred format (UPS prints no PDF).
+    order_id = serializers.CharField(
+        max_length=128, required=False, default="", allow_blank=True
+    )
+    # Absent: the carrier's preferred format (UPS prints no PDF). No declared
+    # default: "" is not one of the formats.
     label_format = serializers.ChoiceField(
-        choices=LabelFormatChoice.choices, required=False, default=""
+        choices=LabelFormatChoice.choices, required=False
     )
 
 
@@ -275,6 +290,7 @@ class AddressValidateSerializer(serializers.Serializer):
         max_length=64,
         required=False,
         default="",
+        allow_blank=True,
         help_text="Slug of the shipping account to ask; default: the first "
         "enabled one that validates addresses.",
     )
@@ -302,7 +318,9 @@ class PickupCreateSerializer(serializers.Serializer):
     weight_unit = serializers.ChoiceField(
         choices=[u.value for u in WeightUnit], default="kg"
     )
-    instructions = serializers.CharField(max_length=255, required=False, default="")
+    instructions = serializers.CharField(
+        max_length=255, required=False, default="", allow_blank=True
+    )
     shipments = serializers.ListField(
         child=serializers.CharField(max_length=32),
         required=False,

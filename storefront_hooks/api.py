@@ -4,14 +4,14 @@
 from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.mixins import ListModelMixin
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations.api.errors import ApiError
+from integrations.api.errors import ApiError, invalid_input
 from integrations.api.serializers import ErrorResponseSerializer
 from storefront_hooks import services
 from storefront_hooks.models import WebhookEndpoint
@@ -23,11 +23,36 @@ from storefront_hooks.serializers import (
 )
 
 MANAGE = ["webhooks:manage"]
-_ERRORS = {400: ErrorResponseSerializer, 401: ErrorResponseSerializer}
+_BAD_INPUT = OpenApiResponse(
+    ErrorResponseSerializer,
+    description="`invalid_endpoint` naming the field (`param`); on a list, "
+    "a bad `?limit=` or cursor.",
+)
+_COMMON = {
+    401: OpenApiResponse(ErrorResponseSerializer, description="No or a bad key."),
+    403: OpenApiResponse(
+        ErrorResponseSerializer, description="The key lacks `webhooks:manage`."
+    ),
+    429: OpenApiResponse(ErrorResponseSerializer, description="Rate limited."),
+}
+# Collection: input errors; one endpoint: also an unknown id.
+_ERRORS = {400: _BAD_INPUT, **_COMMON}
+_ONE_ERRORS = {
+    **_COMMON,
+    404: OpenApiResponse(ErrorResponseSerializer, description="No such endpoint."),
+}
 
 
 def _invalid(exc: services.EndpointInvalid) -> ApiError:
     return ApiError(exc.message, code="invalid_endpoint", param=exc.param)
+
+
+def _valid(serializer: EndpointWriteSerializer) -> dict:
+    """The validated input; bad input is a 400 ``invalid_endpoint`` naming
+    the field, whichever check refused it (docs/storefront-webhooks.md)."""
+    if not serializer.is_valid():
+        raise invalid_input(serializer.errors, code="invalid_endpoint")
+    return dict(serializer.validated_data)
 
 
 def _endpoint(public_id: str) -> WebhookEndpoint:
@@ -63,9 +88,7 @@ class EndpointListView(ListModelMixin, GenericAPIView):
         responses={201: EndpointWithSecretSerializer, **_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        serializer = EndpointWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = _valid(EndpointWriteSerializer(data=request.data))
         enabled = data.pop("enabled", True)
         try:
             endpoint, secret = services.endpoint_create(**data)
@@ -81,7 +104,7 @@ class EndpointDetailView(APIView):
 
     @extend_schema(
         operation_id="webhook_endpoint_get",
-        responses={200: EndpointSerializer, **_ERRORS},
+        responses={200: EndpointSerializer, **_ONE_ERRORS},
     )
     def get(self, request: Request, public_id: str) -> Response:
         return Response(EndpointSerializer(_endpoint(public_id)).data)
@@ -90,13 +113,11 @@ class EndpointDetailView(APIView):
         operation_id="webhook_endpoint_update",
         summary="Change an endpoint; enabled=true sends what waited",
         request=EndpointWriteSerializer(partial=True),
-        responses={200: EndpointSerializer, **_ERRORS},
+        responses={200: EndpointSerializer, 400: _BAD_INPUT, **_ONE_ERRORS},
     )
     def patch(self, request: Request, public_id: str) -> Response:
         endpoint = _endpoint(public_id)
-        serializer = EndpointWriteSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = _valid(EndpointWriteSerializer(data=request.data, partial=True))
         enabled = data.pop("enabled", None)
         try:
             services.endpoint_update(endpoint=endpoint, **data)
@@ -110,7 +131,10 @@ class EndpointDetailView(APIView):
             services.endpoint_disable(endpoint=endpoint, reason="Disabled by the API.")
         return Response(EndpointSerializer(endpoint).data)
 
-    @extend_schema(operation_id="webhook_endpoint_delete", responses={204: None})
+    @extend_schema(
+        operation_id="webhook_endpoint_delete",
+        responses={204: None, **_ONE_ERRORS},
+    )
     def delete(self, request: Request, public_id: str) -> Response:
         services.endpoint_delete(endpoint=_endpoint(public_id))
         return Response(status=204)
@@ -123,7 +147,7 @@ class EndpointRotateView(APIView):
         operation_id="webhook_endpoint_rotate_secret",
         summary="New secret (shown once); the old one signs too for the overlap",
         request=None,
-        responses={200: EndpointWithSecretSerializer, **_ERRORS},
+        responses={200: EndpointWithSecretSerializer, **_ONE_ERRORS},
     )
     def post(self, request: Request, public_id: str) -> Response:
         endpoint = _endpoint(public_id)
@@ -138,7 +162,7 @@ class EndpointTestView(APIView):
         operation_id="webhook_endpoint_send_test",
         summary="Send a webhook.test event to the endpoint",
         request=None,
-        responses={202: DeliverySerializer, **_ERRORS},
+        responses={202: DeliverySerializer, **_ONE_ERRORS},
     )
     def post(self, request: Request, public_id: str) -> Response:
         delivery = services.test_event_send(endpoint=_endpoint(public_id))

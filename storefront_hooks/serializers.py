@@ -27,7 +27,10 @@ class EndpointSerializer(serializers.ModelSerializer):
 
 class EndpointWriteSerializer(serializers.Serializer):
     url = serializers.CharField(max_length=2000)
-    description = serializers.CharField(max_length=255, required=False, default="")
+    # Blank means no description: PATCH with "" clears it.
+    description = serializers.CharField(
+        max_length=255, required=False, default="", allow_blank=True
+    )
     event_types = serializers.ListField(
         child=serializers.CharField(max_length=128), allow_empty=False
     )

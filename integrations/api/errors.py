@@ -112,6 +112,14 @@ def _first_validation_error(detail: Any, path: str = "") -> tuple[str, str, str]
     return path, getattr(detail, "code", None) or "invalid", str(detail)
 
 
+def invalid_input(errors: Any, *, code: str) -> ApiError:
+    """A serializer's ``errors`` as one 400 with the endpoint's own ``code``:
+    the first error's field as ``param`` and its message, as the handler
+    would render them."""
+    param, _, message = _first_validation_error(errors) or ("", "", "Invalid input.")
+    return ApiError(message, code=code, param=param or None)
+
+
 def _normalise(exc: Exception) -> Exception:
     """Django's exceptions as their DRF equivalents, so DRF renders them."""
     if isinstance(exc, Http404):
