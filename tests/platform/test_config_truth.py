@@ -27,11 +27,8 @@ PUBLIC = {"EMAIL_PUBLIC_BASE_URL": "https://switchyard.example.com"}
 
 
 def _env(**values: str) -> dict[str, str]:
-    return clean_env(
-        **dev_secrets(),
-        DATABASE_URL="sqlite:////tmp/switchyard_config_truth_unused.sqlite3",
-        **values,
-    )
+    unused_db = "sqlite:////tmp/switchyard_config_truth_unused.sqlite3"
+    return clean_env(**{**dev_secrets(), "DATABASE_URL": unused_db, **values})
 
 
 def _run(code: str, **values: str) -> subprocess.CompletedProcess:
@@ -88,9 +85,7 @@ def test_documented_production_settings_give_public_https_unsubscribe_links():
     ],
 )
 def test_production_refuses_an_unsubscribe_base_that_is_not_public_https(url):
-    result = manage(
-        "check", env=_env(**README_PRODUCTION, EMAIL_PUBLIC_BASE_URL=url)
-    )
+    result = manage("check", env=_env(**README_PRODUCTION, EMAIL_PUBLIC_BASE_URL=url))
     line = _assert_one_line_stop(result, "EMAIL_PUBLIC_BASE_URL")
     assert "https" in line
 
@@ -98,9 +93,9 @@ def test_production_refuses_an_unsubscribe_base_that_is_not_public_https(url):
 def test_production_with_a_public_https_base_links_to_it():
     result = _run(_UNSUBSCRIBE, **README_PRODUCTION, **PUBLIC)
     assert result.returncode == 0, result.stderr[-800:]
-    assert result.stdout.strip().startswith(
-        "<https://switchyard.example.com/"
-    ), result.stdout
+    assert result.stdout.strip().startswith("<https://switchyard.example.com/"), (
+        result.stdout
+    )
 
 
 def test_check_deploy_is_clean_with_the_documented_production_values():
