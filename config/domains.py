@@ -2,7 +2,8 @@
 shipping, inventory, email), read from the environment like config/settings.py, which
 imports them. `.env.example` documents each variable."""
 
-from config.env import env, stop
+from config.checks import public_https_url_problem
+from config.env import DEBUG, env, stop
 
 # --- Fraud screening (payments.fraud) ----------------------------------------
 
@@ -72,13 +73,11 @@ STOREFRONT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool(
 )
 # Seconds to wait after the 1st, 2nd, ... failed attempt (+-20 % jitter; the
 # last step repeats): about three days in all. One attempt more than steps.
-STOREFRONT_WEBHOOK_RETRY_SCHEDULE = [
-    int(step)
-    for step in env.list(
-        "STOREFRONT_WEBHOOK_RETRY_SCHEDULE",
-        default=["5", "300", "1800", "7200", "18000"] + ["36000"] * 6,
-    )
-]
+STOREFRONT_WEBHOOK_RETRY_SCHEDULE: list[int] = env.list(
+    "STOREFRONT_WEBHOOK_RETRY_SCHEDULE",
+    cast=int,
+    default=["5", "300", "1800", "7200", "18000"] + ["36000"] * 6,
+)
 STOREFRONT_WEBHOOK_MAX_ATTEMPTS = len(STOREFRONT_WEBHOOK_RETRY_SCHEDULE) + 1
 # An endpoint whose deliveries all failed this long is disabled.
 STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS = env.int(
@@ -141,8 +140,15 @@ SHIPPING_TRACKING_REFRESH_MINUTES = env.int(
 # resent; sends given up after this many attempts with no provider available.
 EMAIL_DEFAULT_FROM = env.str("EMAIL_DEFAULT_FROM", default="shop@example.com")
 EMAIL_PUBLIC_BASE_URL = env.str(
-    "EMAIL_PUBLIC_BASE_URL", default="http://127.0.0.1:8000"
-)
+    "EMAIL_PUBLIC_BASE_URL", default="http://127.0.0.1:8000" if DEBUG else ""
+).strip()
+# RFC 8058: the one-click link must be https, and mail leaves this machine.
+if not DEBUG and (_problem := public_https_url_problem(EMAIL_PUBLIC_BASE_URL)):
+    _shown = f" {EMAIL_PUBLIC_BASE_URL!r}" if EMAIL_PUBLIC_BASE_URL else ""
+    stop(
+        f"EMAIL_PUBLIC_BASE_URL{_shown} {_problem}: set it to this service's "
+        "public https:// address (unsubscribe links in marketing mail)"
+    )
 EMAIL_RETRY_AFTER_SECONDS = env.int("EMAIL_RETRY_AFTER_SECONDS", default=60)
 EMAIL_STUCK_SENDING_MINUTES = env.int("EMAIL_STUCK_SENDING_MINUTES", default=10)
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=5)

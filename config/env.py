@@ -3,20 +3,96 @@
 stop at start on a bad value."""
 
 import sys
+import warnings
 from pathlib import Path
+from typing import Any
 
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
-# ENV_FILE points elsewhere, or "" to read no file (tests of a clean start do).
-ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
-if ENV_FILE:
-    environ.Env.read_env(ENV_FILE, overwrite=False)
+# The database engines the settings know how to tune (config/settings.py).
+_ENGINES = ("django.db.backends.postgresql", "django.db.backends.sqlite3")
+_DATABASE_URL_FORM = "postgres://user:password@host:5432/name or sqlite:///path"
 
 
 def stop(message: str) -> None:
     """One clear line instead of a traceback: this is an operator mistake."""
     sys.stderr.write(f"switchyard: configuration error: {message}\n")
     raise SystemExit(2)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class SwitchyardEnv(environ.Env):
+    """django-environ, except that a value it cannot read stops the start with
+    one line naming the variable (not a traceback at start, or a failure at
+    the first request), and comma lists forgive spaces ("a, b" is [a, b])."""
+
+    def get_value(
+        self,
+        var: str,
+        cast: Any = None,
+        default: Any = environ.Env.NOTSET,
+        parse_default: bool = False,
+    ) -> Any:
+        try:
+            return super().get_value(
+                var, cast=cast, default=default, parse_default=parse_default
+            )
+        except (ValueError, TypeError):
+            kind = getattr(cast, "__name__", "valid")
+            # Only numbers get here (secrets and URLs are read as text).
+            stop(f"{var} is not {_a(kind)}: {_shown(self.ENVIRON.get(var))}")
+
+    def list(
+        self, var: str, cast: Any = None, default: Any = environ.Env.NOTSET
+    ) -> list:
+        items = [
+            item.strip() if isinstance(item, str) else item
+            for item in super().list(var, default=default)
+        ]
+        items = [item for item in items if item != ""]
+        if cast is None:
+            return items
+        try:
+            return [cast(item) for item in items]
+        except (ValueError, TypeError):
+            kind = {int: "whole numbers", float: "numbers"}.get(cast, "values")
+            stop(f"{var} is not a comma-separated list of {kind}")
+
+    def db_url(
+        self,
+        var: str = environ.Env.DEFAULT_DATABASE_ENV,
+        default: Any = environ.Env.NOTSET,
+        engine: str | None = None,
+    ) -> dict:
+        # The URL holds the password: never in the message (nor in
+        # django-environ's warning, which prints the parsed URL).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                config = super().db_url(var, default=default, engine=engine)
+            except (ValueError, KeyError, TypeError):
+                config = {}
+        if config.get("ENGINE") not in _ENGINES or not config.get("NAME"):
+            stop(f"{var} is not a database URL ({_DATABASE_URL_FORM})")
+        return config
+
+    db = db_url
+
+
+def _a(kind: str) -> str:
+    return {"int": "a whole number", "float": "a number"}.get(kind, f"a {kind}")
+
+
+env = SwitchyardEnv()
+# ENV_FILE points elsewhere, or "" to read no file (tests of a clean start do).
+ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE:
+    environ.Env.read_env(ENV_FILE, overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)

@@ -6,9 +6,8 @@ if present (``make run`` writes one with fresh development secrets).
 
 from cryptography.fernet import Fernet
 
-from config.env import BASE_DIR, env, stop
-
-DEBUG = env.bool("DEBUG", default=False)
+from config.checks import DEFAULT_API_RATE, api_rate_problem, redis_url_problem
+from config.env import BASE_DIR, DEBUG, env, stop
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -112,7 +111,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (breaker, rate limits, OAuth tokens: shared by every process) ---
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = env.str("REDIS_URL", default="").strip()
+if REDIS_URL and (_problem := redis_url_problem(REDIS_URL)):
+    stop(f"REDIS_URL {_problem} (redis://host:6379/0)")
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -230,6 +231,10 @@ LOGGING = {
 }
 
 # --- REST API ---------------------------------------------------------------
+# Checked here: a rate DRF cannot read would make every API request a 500.
+API_RATE = env.str("API_RATE", default=DEFAULT_API_RATE).strip()
+if _problem := api_rate_problem(API_RATE):
+    stop(f"API_RATE {_problem}, not {API_RATE!r}")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "integrations.api.auth.ApiKeyAuthentication",
@@ -237,7 +242,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["integrations.api.permissions.HasScopes"],
     "DEFAULT_THROTTLE_CLASSES": ["integrations.api.throttling.ApiKeyRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE", default="600/min")},
+    "DEFAULT_THROTTLE_RATES": {"api_key": API_RATE},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["integrations.api.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "integrations.api.errors.exception_handler",
@@ -261,6 +266,11 @@ SECRET_REDACTION_MODELS = {
     "storefront_hooks.WebhookEndpoint": ["secrets_encrypted"],
 }
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=100)
+if not 1 <= REST_FRAMEWORK["PAGE_SIZE"] <= API_MAX_PAGE_SIZE:
+    stop(
+        f"API_PAGE_SIZE ({REST_FRAMEWORK['PAGE_SIZE']}) must be at least 1 and at "
+        f"most API_MAX_PAGE_SIZE ({API_MAX_PAGE_SIZE})"
+    )
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchyard storefront API",
     "DESCRIPTION": "Payments, shipping, inventory and email for the storefront.",

@@ -20,6 +20,8 @@ _DEFAULTS = {
     # Sandboxes post no webhooks unless a test points this at its live server.
     "SANDBOX_WEBHOOK_BASE_URL": "",
     "DEBUG": "false",
+    # Production (DEBUG off) refuses a loopback or plain-http unsubscribe base.
+    "EMAIL_PUBLIC_BASE_URL": "https://switchyard.test",
     "SESSION_COOKIE_SECURE": "false",
     "CSRF_COOKIE_SECURE": "false",
     "WHITENOISE_USE_FINDERS": "true",

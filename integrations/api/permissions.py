@@ -3,7 +3,9 @@
 A view names the scopes it needs in ``required_scopes``: a sequence (every
 method), or a dict from HTTP method to a sequence. An API key must hold all of
 them. A view that declares nothing is closed to API keys, so forgetting the
-declaration fails safe; ``required_scopes = ()`` opens it to any valid key.
+declaration fails safe; ``required_scopes = ()`` opens it to any valid key. A
+method missing from a dict that the view has no handler for either is let
+through, so DRF answers 405 with its Allow header rather than a 403.
 Staff sessions pass only on views that say ``allow_staff = True``.
 """
 
@@ -35,6 +37,15 @@ def required_scopes_for(view: "APIView", method: str) -> set[str] | None:
     return set(declared)
 
 
+def _lacks_method(view: "APIView", method: str) -> bool:
+    """Whether a view that lists its scopes by method has no handler for
+    ``method`` (a viewset binds only the methods its route maps)."""
+    if not isinstance(getattr(view, "required_scopes", None), Mapping):
+        return False
+    handler = method.lower()
+    return handler not in view.http_method_names or not hasattr(view, handler)
+
+
 class HasScopes(permissions.BasePermission):
     message = "This API key lacks a scope this endpoint needs."
     code = "missing_scope"
@@ -53,7 +64,11 @@ class HasScopes(permissions.BasePermission):
         return False
 
     def _key_allowed(self, api_key: ApiKey, request: Request, view: "APIView") -> bool:
-        needed = required_scopes_for(view, request.method or "GET")
+        method = request.method or "GET"
+        needed = required_scopes_for(view, method)
+        if needed is None and _lacks_method(view, method):
+            # Not a question of scopes: DRF answers 405 with an Allow header.
+            return True
         if needed is None:
             self.message = "This endpoint is not available to API keys."
             self.code = "permission_denied"

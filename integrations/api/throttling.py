@@ -6,6 +6,7 @@ one script: atomic (DRF's read-then-write history can let concurrent requests
 of one key past the limit) and one round trip instead of a pickled GET and SET.
 Elsewhere (a local cache) DRF's own history does the same."""
 
+import logging
 import secrets
 from typing import TYPE_CHECKING
 
@@ -13,11 +14,14 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from config.checks import DEFAULT_API_RATE, api_rate_problem
 from integrations.models import ApiKey
 from integrations.redis_line import raw_key, redis_handle
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
@@ -34,6 +38,17 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         # Read at request time rather than at import (DRF's default), so a
         # settings change (and a test's override) takes effect.
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def parse_rate(self, rate: str | None) -> tuple[int | None, int | None]:
+        # API_RATE is checked at start; a rate set another way that DRF cannot
+        # read would raise in every request, so the default limit holds instead.
+        if rate is not None and api_rate_problem(rate):
+            logger.error(
+                "API rate malformed, using the default",
+                extra={"rate": rate, "default": DEFAULT_API_RATE},
+            )
+            rate = DEFAULT_API_RATE
+        return super().parse_rate(rate)
 
     def get_cache_key(self, request: Request, view: "APIView") -> str:
         if isinstance(request.auth, ApiKey):

@@ -22,6 +22,7 @@ PRODUCTION = {
     "SESSION_COOKIE_SECURE": "true",
     "CSRF_COOKIE_SECURE": "true",
     "BEHIND_TLS_PROXY": "true",
+    "EMAIL_PUBLIC_BASE_URL": "https://switchyard.example.com",
 }
 
 
@@ -106,10 +107,16 @@ print(json.dumps({
 """
 
 
+# With DEBUG off there is no default public address to build links with.
+PUBLIC_BASE = PRODUCTION["EMAIL_PUBLIC_BASE_URL"]
+
+
 def _probe(**values: str) -> dict:
     result = subprocess.run(
         [sys.executable, "-c", _PROBE],
-        env=clean_env(**dev_secrets(), **values),
+        env=clean_env(
+            **dev_secrets(), **{"EMAIL_PUBLIC_BASE_URL": PUBLIC_BASE, **values}
+        ),
         cwd=ROOT,
         capture_output=True,
         text=True,
