@@ -403,7 +403,7 @@ SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {
     # Storefront webhooks: the public event families (storefront_hooks.catalog).
     **{
         f"{family}.*": ["storefront_hooks.services.event_fan_out"]
-        for family in ("payment", "shipment", "inventory", "email")
+        for family in ("payment", "shipment", "pickup", "inventory", "email")
     },
     # A captured payment confirms its order's stock reservations.
     "payment.captured": [

@@ -48,3 +48,14 @@ def test_openapi_schema_documents_every_event_type() -> None:
         assert envelope["properties"]["type"]["enum"] == [event_type]
         assert set(envelope["required"]) == {"type", "timestamp", "data"}
     assert "customer_email" in schemas["StorefrontWebhookPaymentData"]["properties"]
+
+
+def test_every_public_event_family_is_routed_to_the_fan_out() -> None:
+    # The project's own settings (the conftest here routes its own subset):
+    # a family missing there is subscribable yet never delivered.
+    from config import settings as project
+
+    routed = project.SWITCHYARD_EVENT_SUBSCRIBERS
+    for family in catalog.PREFIXES:
+        fan_out = routed.get(f"{family}.*", [])
+        assert "storefront_hooks.services.event_fan_out" in fan_out, family
