@@ -4,14 +4,19 @@ analytics (``admin_pages``), suppressions (add; remove
 with a reason), the sandbox's mailbox and bulk sends."""
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path
+from django.utils import timezone
 from django.utils.html import format_html
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
@@ -129,6 +134,11 @@ _CHANGED = (
     "{} changed since the page was drawn (a provider's event or another "
     "removal): it was not removed. Look at it again."
 )
+_ALREADY = "{} selected suppression(s) were already removed: nothing to do."
+_UNDRAWN = (
+    "This form does not say which version of the suppression it showed: "
+    "reload the page and give the reason again."
+)
 
 
 class SuppressionForm(forms.ModelForm):
@@ -146,12 +156,36 @@ class SuppressionForm(forms.ModelForm):
         if self.instance.pk is None or not self.data.get("removed_reason", ""):
             return data
         seen = data.get("seen_version")
-        if self.instance.removed_at is not None or seen not in (
-            None,
-            self.instance.version,
-        ):
+        if self.instance.removed_at is None and seen is None:
+            # Every drawn form carries it: without it the check would be
+            # skipped and whatever the row is now removed.
+            raise forms.ValidationError(_UNDRAWN)
+        if self.instance.removed_at is not None or seen != self.instance.version:
             raise forms.ValidationError(_CHANGED.format("This suppression"))
         return data
+
+
+class SuppressionActionForm(ActionForm):
+    # When the list was drawn: "select all" removes no row created since
+    # (a complaint that replaced or was restored under a drawn row).
+    drawn_at = forms.CharField(
+        label="",
+        required=False,
+        widget=forms.HiddenInput,
+        initial=lambda: timezone.now().isoformat(),
+    )
+
+
+class SuppressionChangeList(ChangeList):
+    def get_results(self, request: HttpRequest) -> None:
+        # "N total" links to the default list, which shows active entries
+        # only: count those, not the history and notes behind other states.
+        root = self.root_queryset
+        self.root_queryset = root.filter(removed_at__isnull=True)
+        try:
+            super().get_results(request)
+        finally:
+            self.root_queryset = root
 
 
 class SuppressionStateFilter(admin.SimpleListFilter):
@@ -203,6 +237,10 @@ class SuppressionAdmin(AddressSearchMixin, admin.ModelAdmin):
     fields = ("address", "reason", "source", "removed_reason")
     readonly_fields = ("source",)
     actions = ["remove"]
+    action_form = SuppressionActionForm
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type:
+        return SuppressionChangeList
 
     def action_checkbox(self, obj: Suppression) -> str:
         # Each row's version as drawn, posted with the action: the removal
@@ -282,6 +320,12 @@ class SuppressionAdmin(AddressSearchMixin, admin.ModelAdmin):
                 messages.WARNING,
             )
 
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        # A removal the service refused changed nothing: no history entry.
+        if getattr(obj, "removal_refused", False):
+            return None
+        return super().log_change(request, obj, message)
+
     def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
         if getattr(obj, "removal_refused", False):
             # Not "changed successfully": back to the row as it is now.
@@ -291,26 +335,87 @@ class SuppressionAdmin(AddressSearchMixin, admin.ModelAdmin):
 
     @admin.action(description="Remove selected suppressions", permissions=["change"])
     def remove(self, request: HttpRequest, queryset: QuerySet) -> None:
-        seen = _seen_versions(request.POST.getlist("_seen"))
-        removed, changed = 0, []
+        page = DrawnPage.posted(request.POST)
+        # As Django's action form reads it ("1" from its script).
+        across = forms.BooleanField(required=False).clean(
+            request.POST.get("select_across")
+        )
+        removed, already, changed = 0, 0, []
         for item in queryset:
-            # A row not drawn (all matching selected) is removed as it is now.
-            lifted = item.removed_at is None and suppression_remove(
-                address=item.address,
-                reason=f"removed by {request.user}",
-                suppression_id=item.pk,
-                version=seen.get(item.pk, item.version),
+            outcome = _remove_row(
+                item, page, across=across, by=f"removed by {request.user}"
             )
-            if lifted:
+            if outcome == _REMOVED:
                 removed += 1
+            elif outcome == _WAS_REMOVED:
+                already += 1
             else:
                 changed.append(str(item))
         if removed:
             self.message_user(request, f"{removed} suppression(s) removed.")
+        if already:
+            self.message_user(request, _ALREADY.format(already), messages.WARNING)
         if changed:
             self.message_user(
                 request, _CHANGED.format(", ".join(changed)), messages.ERROR
             )
+
+
+_REMOVED, _WAS_REMOVED, _REFUSED = "removed", "already removed", "refused"
+
+
+@dataclass(frozen=True)
+class DrawnPage:
+    """What the list page showed: each drawn row's version, the addresses
+    drawn and when it was drawn (None if not posted)."""
+
+    versions: dict[int, int]
+    addresses: frozenset[str]
+    drawn_at: datetime | None
+
+    @classmethod
+    def posted(cls, data: Any) -> "DrawnPage":
+        versions = _seen_versions(data.getlist("_seen"))
+        addresses = Suppression.objects.filter(pk__in=versions).values_list(
+            "address", flat=True
+        )
+        return cls(versions, frozenset(addresses), _posted_time(data.get("drawn_at")))
+
+    def undrawn_may_go(self, item: Suppression) -> bool:
+        """Whether a row the page did not show (all matching selected) may be
+        removed as it is now: not one whose address the page showed under
+        another id (what replaced it, or was restored under it), nor one
+        created after the page was drawn."""
+        if item.address in self.addresses or self.drawn_at is None:
+            return False
+        return item.created_at <= self.drawn_at
+
+
+def _remove_row(item: Suppression, page: DrawnPage, *, across: bool, by: str) -> str:
+    seen = page.versions.get(item.pk)
+    if item.removed_at is not None:
+        # Closed when drawn (or never drawn): nothing changed, nothing to do.
+        return _WAS_REMOVED if seen in (None, item.version) else _REFUSED
+    # A ticked row is named by its id (the service refuses another active
+    # row); "select all" reaches rows by the filter, so undrawn ones are
+    # checked against what the page showed.
+    if seen is None and across and not page.undrawn_may_go(item):
+        return _REFUSED
+    lifted = suppression_remove(
+        address=item.address,
+        reason=by,
+        suppression_id=item.pk,
+        version=item.version if seen is None else seen,
+    )
+    return _REMOVED if lifted is not None else _REFUSED
+
+
+def _posted_time(value: str | None) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value or "")
+    except ValueError:
+        return None
+    return moment if timezone.is_aware(moment) else None
 
 
 def _seen_versions(values: list[str]) -> dict[int, int]:

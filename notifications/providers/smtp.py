@@ -18,17 +18,25 @@ header (``shop@straße.de`` as ``strasse.de``, another domain). A
 non-ASCII local part has no ASCII form: it needs the relay's SMTPUTF8, and
 without it the recipient is ``invalid_recipient`` before anything is sent.
 What smtplib refuses before MAIL FROM is a definite failure, never unknown.
+
+Display names are left to Django, which encodes each once (RFC 2047); we
+only hand it each mailbox with its domain in the ASCII form. From and
+Sender must be one mailbox, and no address header may hold a line break (an
+injected header would otherwise become another mailbox). A message that
+cannot be built (such an address, a domain with no ASCII form) is refused
+before any connection: a definite failure (``invalid_sender`` or
+``message_invalid``), never unknown.
 """
 
 import smtplib
 import socket
 import ssl
-from email.utils import getaddresses, make_msgid, parseaddr
+from email.errors import MessageError
+from email.headerregistry import Address
+from email.utils import getaddresses, make_msgid
 from typing import Any
 
-from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.core.mail.message import sanitize_address
 
 from integrations.client import CallContext, client_for
 from integrations.errors import (
@@ -55,6 +63,10 @@ from notifications.providers.esp import refused_recipient
 _TEMPORARY_RETRY_AFTER = 60.0
 # Headers of ours holding addresses that Django would encode by IDNA 2003.
 _ADDRESS_HEADERS = ("from", "sender", "reply-to")
+# Of those, the ones RFC 5322 (and we) allow one mailbox in.
+_ONE_MAILBOX = ("from", "sender")
+INVALID_SENDER = "invalid_sender"
+MESSAGE_INVALID = "message_invalid"
 
 
 class SmtpAdapter(EmailAdapter):
@@ -94,12 +106,13 @@ class SmtpAdapter(EmailAdapter):
         pacing: bool = False,
         max_wait: float | None = None,
     ) -> SendResult:
-        sender = wire_address(parseaddr(message.from_email)[1]) or message.from_email
+        from_header = wire_header(message.from_email, header="From")
+        sender = getaddresses([from_header])[0][1]
         message_id = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
         to = wire_address(message.to)
         if not to:
             raise refused_recipient("the recipient's domain has no IDNA form")
-        data = _mime(message, message_id, to).as_bytes(linesep="\r\n")
+        data = _built(message, from_header, message_id, to)
 
         def attempt(ctx: CallContext) -> SendResult:
             ctx.attempts += 1
@@ -204,18 +217,39 @@ def wire_address(address: str) -> str:
     return idn_address(address.strip())
 
 
-def wire_header(value: str) -> str:
-    """An address header's ``value`` (one or more mailboxes) with each
-    domain as ``wire_address`` sends it; names and local parts as Django
-    encodes them. A domain with no ASCII form is left to Django, as is an
-    ASCII value (Django sends it as given)."""
+def wire_header(value: str, *, header: str) -> str:
+    """An address header's ``value`` as Django is given it: each mailbox
+    with its domain as ``wire_address`` sends it, its name as given (Django
+    encodes it once). An ASCII value goes as given, as Django sends it.
+    Raises ``Rejected`` (``invalid_sender``) for a line break, more than one
+    mailbox in From or Sender, or a domain with no ASCII form."""
+    if "\r" in value or "\n" in value:
+        raise _invalid_sender(f"the {header} address holds a line break")
+    mailboxes = getaddresses([value])
+    if header.lower() in _ONE_MAILBOX and (
+        len(mailboxes) != 1 or "@" not in mailboxes[0][1]
+    ):
+        raise _invalid_sender(f"the {header} address is not one mailbox")
     if value.isascii():
         return value
-    encoding = settings.DEFAULT_CHARSET
-    return ", ".join(
-        sanitize_address((name, wire_address(addr) or addr), encoding)
-        for name, addr in getaddresses([value])
-    )
+    return ", ".join(_wire_mailbox(name, addr, header) for name, addr in mailboxes)
+
+
+def _wire_mailbox(name: str, addr: str, header: str) -> str:
+    wire = wire_address(addr)
+    if not wire or "@" not in wire:
+        raise _invalid_sender(f"the {header} address's domain has no ASCII form")
+    local, _, domain = wire.rpartition("@")
+    try:
+        # Quoted as the name needs; never encoded here (Django does it).
+        return str(Address(display_name=name, username=local, domain=domain))
+    except (ValueError, MessageError):
+        raise _invalid_sender(f"the {header} address is not valid") from None
+
+
+def _invalid_sender(message: str) -> Rejected:
+    # Our own configuration (or the caller's From): no provider would take it.
+    return Rejected(message, code=INVALID_SENDER)
 
 
 def _smtputf8_options(relay: smtplib.SMTP, *, sender: str, to: str) -> list[str]:
@@ -240,21 +274,39 @@ def _smtputf8_options(relay: smtplib.SMTP, *, sender: str, to: str) -> list[str]
     )
 
 
-def _mime(message: OutboundEmail, message_id: str, to: str) -> Any:
+def _built(message: OutboundEmail, from_header: str, message_id: str, to: str) -> bytes:
+    """The message's bytes; what Django or the email package refuse while
+    building it is a definite failure: nothing reached the relay."""
+    try:
+        mime = _mime(message, from_header, message_id, to)
+        return mime.as_bytes(linesep="\r\n")
+    except ProviderError:
+        raise
+    except (ValueError, MessageError) as exc:  # BadHeaderError, UnicodeError
+        raise Rejected(
+            f"the message could not be built: {type(exc).__name__}: {exc}"[:500],
+            code=MESSAGE_INVALID,
+        ) from None
+
+
+def _mime(message: OutboundEmail, from_header: str, message_id: str, to: str) -> Any:
     headers = {
         **{
-            name: wire_header(value) if name.lower() in _ADDRESS_HEADERS else value
+            name: wire_header(value, header=name)
+            if name.lower() in _ADDRESS_HEADERS
+            else value
             for name, value in message.headers.items()
         },
         MESSAGE_ID_HEADER: message.message_id,
         "Message-ID": message_id,
     }
+    reply_to = message.reply_to
     email = EmailMultiAlternatives(
         subject=message.subject,
         body=message.text,
-        from_email=wire_header(message.from_email),
+        from_email=from_header,
         to=[to],
-        reply_to=[wire_header(message.reply_to)] if message.reply_to else None,
+        reply_to=[wire_header(reply_to, header="Reply-To")] if reply_to else None,
         headers=headers,
     )
     if message.html:

@@ -10,6 +10,10 @@ WORKER_LOST = "worker_lost"
 MESSAGES: dict[str, str] = {
     "invalid_recipient": "The provider refused the recipient's address.",
     "no_provider_available": "No email provider could take the message.",
+    # Refused before any provider saw it (providers/smtp.py): our sender or
+    # headers, not the provider's verdict.
+    "invalid_sender": "The sender address cannot be used; the message was not sent.",
+    "message_invalid": "The message could not be built; it was not sent.",
     WORKER_LOST: "The send was interrupted; the message may have gone out "
     "and is not sent again.",
 }

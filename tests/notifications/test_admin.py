@@ -1,5 +1,6 @@
 """The notifications admin: the email log's timeline, resend refused for a
-suppressed address, suppressions added through the service."""
+suppressed address, suppressions added through the service and removed
+only as staff saw them (list, "select all" and change form)."""
 
 import re
 
@@ -23,6 +24,7 @@ from tests.factories import ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db
 ORDER = {"order_id": "1001", "amount_display": "€10.50"}
+LIST = "/admin/notifications/suppression/"
 
 
 @pytest.fixture
@@ -87,13 +89,17 @@ def test_a_suppression_page_shows_where_a_providers_stop_came_from(staff) -> Non
 def test_a_reason_on_the_change_form_removes_a_suppression(staff) -> None:
     item = suppression_add(address="cy@example.com", reason="complaint", source="t")
     url = f"/admin/notifications/suppression/{item.pk}/change/"
-    page = staff.get(url).content.decode()
-    assert "To remove this suppression, say why and save." in page
+    page = staff.get(url).content
+    assert "To remove this suppression, say why and save." in page.decode()
     # Saving without a reason, or trying to rewrite the address, changes nothing.
     staff.post(url, {"address": "other@example.com", "removed_reason": ""})
     item.refresh_from_db()
     assert (item.address, item.removed_at) == ("cy@example.com", None)
-    response = staff.post(url, {"removed_reason": "customer asked by phone"})
+    # As the drawn form posts it: the version it showed.
+    seen = _drawn(page, "seen_version")
+    response = staff.post(
+        url, {"removed_reason": "customer asked by phone", "seen_version": seen}
+    )
     assert response.status_code == 302
     item.refresh_from_db()
     assert item.removed_at is not None
@@ -359,3 +365,132 @@ def test_admin_search_finds_a_domain_idna_2003_encodes_as_a_whole(staff, term) -
     assert item.address == "a@fass.xn--i-7iq.ws"
     suppression_add(address="a@example.de", reason="manual")
     assert _listed(staff, "suppression", term) == [item]
+
+
+def test_the_change_form_refuses_a_removal_that_names_no_version(staff) -> None:
+    # Every drawn form carries seen_version; without it the version check
+    # was skipped and whatever the row had become was removed.
+    item = suppression_add(address="ed@example.com", reason="unsubscribe")
+    url = f"/admin/notifications/suppression/{item.pk}/change/"
+    response = staff.post(url, {"removed_reason": "customer asked"})
+    assert response.status_code == 200
+    assert "reload the page" in response.content.decode()
+    item.refresh_from_db()
+    assert item.removed_at is None
+
+
+def test_a_refused_removal_is_not_logged_as_a_change(staff, monkeypatch) -> None:
+    from django.contrib.admin.models import LogEntry
+
+    item = suppression_add(address="gi@example.com", reason="unsubscribe")
+    url = f"{LIST}{item.pk}/change/"
+    page = staff.get(url).content
+    remove = admin_module.suppression_remove
+
+    def complaint_meanwhile(**kwargs):
+        suppression_add(address="gi@example.com", reason="complaint", source="m")
+        return remove(**kwargs)
+
+    monkeypatch.setattr(admin_module, "suppression_remove", complaint_meanwhile)
+    seen = _drawn(page, "seen_version")
+    response = staff.post(
+        url, {"removed_reason": "customer asked", "seen_version": seen}, follow=True
+    )
+    assert "changed since the page was drawn" in response.content.decode()
+    # Nothing was removed: the admin history must not say staff changed it.
+    assert not LogEntry.objects.filter(object_id=str(item.pk)).exists()
+
+
+def _remove_all(staff: Client, page: bytes, pk: int, **extra: str) -> None:
+    """The list's "remove" action as the drawn page posts it."""
+    post = {
+        "action": "remove",
+        "index": "0",
+        "_selected_action": [pk],
+        "_seen": _drawn(page, "_seen"),
+        "drawn_at": _drawn(page, "drawn_at"),
+        **extra,
+    }
+    staff.post(LIST, post, follow=True)
+
+
+def test_select_all_never_lifts_the_complaint_that_replaced_a_drawn_row(
+    staff,
+) -> None:
+    item = suppression_add(address="ada@example.com", reason="unsubscribe", source="t")
+    page = staff.get(LIST).content
+    # A complaint replaces the unsubscribe staff are looking at.
+    suppression_add(address="ada@example.com", reason="complaint", source="msg_1")
+    _remove_all(staff, page, item.pk, select_across="1")
+    active = Suppression.objects.get(address="ada@example.com", removed_at=None)
+    assert active.reason == "complaint"
+
+
+def test_second_staff_select_all_never_lifts_what_the_first_removal_restored(
+    staff,
+) -> None:
+    # A complaint absorbed under staff's manual stop: removing the stop
+    # restores the complaint as a new row; a colleague's "select all" from
+    # the same page, drawn before, must not lift that complaint.
+    suppression_add(address="bo@example.com", reason="manual", source="admin:a")
+    suppression_add(address="bo@example.com", reason="complaint", source="msg_2")
+    item = Suppression.objects.get(address="bo@example.com", removed_at=None)
+    page = staff.get(LIST).content
+    _remove_all(staff, page, item.pk)
+    restored = Suppression.objects.get(address="bo@example.com", removed_at=None)
+    assert restored.reason == "complaint"
+    _remove_all(staff, page, item.pk, select_across="1")
+    restored.refresh_from_db()
+    assert restored.removed_at is None
+
+
+def test_select_all_never_lifts_a_row_added_after_the_page_was_drawn(staff) -> None:
+    item = suppression_add(address="fa@example.com", reason="manual", source="t")
+    page = staff.get(LIST).content
+    later = suppression_add(address="new@example.com", reason="complaint")
+    _remove_all(staff, page, item.pk, select_across="1")
+    item.refresh_from_db()
+    later.refresh_from_db()
+    assert item.removed_at is not None
+    assert later.removed_at is None
+
+
+def test_select_all_removes_the_rows_of_other_pages_as_they_are(staff) -> None:
+    rows = [
+        suppression_add(address=f"p{n}@example.com", reason="manual") for n in range(3)
+    ]
+    page = staff.get(LIST).content
+    # Only the first row drawn: the others stand for rows of other pages.
+    first = f"{rows[0].pk}:{rows[0].version}"
+    _remove_all(staff, page, rows[0].pk, select_across="1", _seen=first)
+    assert not Suppression.objects.filter(removed_at=None).exists()
+
+
+def test_the_default_list_total_counts_what_show_all_shows(staff) -> None:
+    suppression_add(address="cy@example.com", reason="manual", source="t")
+    for n in range(3):
+        old = suppression_add(address=f"old{n}@example.com", reason="manual")
+        suppression_remove(address=old.address, reason="test")
+    # The 'total' link ("?") shows the default list: active rows only.
+    assert "4 total" not in staff.get(LIST).content.decode()
+    found = staff.get(LIST + "?state=all&q=old").content.decode()
+    assert "3 results" in found and "1 total" in found
+
+
+def test_removing_an_already_removed_row_is_not_called_changed(staff) -> None:
+    item = suppression_add(address="di@example.com", reason="manual", source="t")
+    suppression_remove(address=item.address, reason="earlier")
+    page = staff.get(LIST + "?state=all").content
+    response = staff.post(
+        LIST + "?state=all",
+        {
+            "action": "remove",
+            "index": "0",
+            "_selected_action": [item.pk],
+            "_seen": _drawn(page, "_seen"),
+        },
+        follow=True,
+    )
+    text = response.content.decode()
+    assert "changed since the page was drawn" not in text
+    assert "already removed" in text
