@@ -5,6 +5,7 @@ Each returns None when the value is fine, else what is wrong, in a few words."""
 
 import ipaddress
 import re
+from email.utils import getaddresses
 from urllib.parse import urlsplit
 
 # DRF reads the period by its first letter only: the spellings it documents.
@@ -56,4 +57,18 @@ def redis_url_problem(url: str) -> str | None:
         return "must start with redis://, rediss:// or unix://"
     if parts.scheme != "unix" and not parts.hostname:
         return "names no host"
+    return None
+
+
+def sender_address_problem(value: str) -> str | None:
+    """One mailbox (``Name <local@domain>`` or a bare address) on one line: a
+    line break would add headers, a second mailbox a second sender."""
+    if "\r" in value or "\n" in value:
+        return "holds a line break"
+    mailboxes = getaddresses([value])
+    if len(mailboxes) != 1:
+        return "is not exactly one address (quote a name holding a comma)"
+    local, at, domain = mailboxes[0][1].rpartition("@")
+    if not (local and at and domain):
+        return "is not an email address"
     return None

@@ -2,7 +2,7 @@
 shipping, inventory, email), read from the environment like config/settings.py, which
 imports them. `.env.example` documents each variable."""
 
-from config.checks import public_https_url_problem
+from config.checks import public_https_url_problem, sender_address_problem
 from config.env import DEBUG, env, stop
 
 # --- Fraud screening (payments.fraud) ----------------------------------------
@@ -139,6 +139,8 @@ SHIPPING_TRACKING_REFRESH_MINUTES = env.int(
 # left "sending" this long (its worker died) becomes unknown and is never
 # resent; sends given up after this many attempts with no provider available.
 EMAIL_DEFAULT_FROM = env.str("EMAIL_DEFAULT_FROM", default="shop@example.com")
+if _problem := sender_address_problem(EMAIL_DEFAULT_FROM):
+    stop(f"EMAIL_DEFAULT_FROM {_problem}: set one sender, e.g. Shop <shop@example.com>")
 EMAIL_PUBLIC_BASE_URL = env.str(
     "EMAIL_PUBLIC_BASE_URL", default="http://127.0.0.1:8000" if DEBUG else ""
 ).strip()

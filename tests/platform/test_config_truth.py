@@ -199,11 +199,24 @@ def test_comma_lists_drop_spaces_and_empty_entries():
         ({"REDIS_URL": "redis.internal:6379"}, "REDIS_URL"),
         ({"API_PAGE_SIZE": "500", "API_MAX_PAGE_SIZE": "100"}, "API_PAGE_SIZE"),
         ({"API_PAGE_SIZE": "0"}, "API_PAGE_SIZE"),
+        ({"EMAIL_DEFAULT_FROM": "Shop\nBcc: x@evil.example <s@example.com>"}, "FROM"),
+        ({"EMAIL_DEFAULT_FROM": "a@example.com, b@example.com"}, "EMAIL_DEFAULT_FROM"),
+        ({"EMAIL_DEFAULT_FROM": "Shop, Inc. <s@example.com>"}, "EMAIL_DEFAULT_FROM"),
+        ({"EMAIL_DEFAULT_FROM": "the shop"}, "EMAIL_DEFAULT_FROM"),
     ],
 )
 def test_a_bad_value_stops_the_start_with_one_line(values, name):
     result = manage("check", env=_env(DEBUG="true", **values))
     _assert_one_line_stop(result, name)
+
+
+@pytest.mark.parametrize(
+    "sender",
+    ["shop@example.com", '"Shop, Inc." <shop@example.com>', "Bücher <s@bücher.de>"],
+)
+def test_a_usable_default_sender_starts(sender):
+    result = manage("check", env=_env(DEBUG="true", EMAIL_DEFAULT_FROM=sender))
+    assert result.returncode == 0, result.stderr
 
 
 def test_a_bad_database_url_never_echoes_its_password():
