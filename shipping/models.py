@@ -255,6 +255,9 @@ class Pickup(models.Model):
     # Set while a cancel is at the carrier: a second one meanwhile is refused
     # (shipping.services.pickups).
     cancel_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When staff last settled it (pickup_resolve): a cancel's late answer is
+    # weighed against that, never against a claim or mark gone meanwhile.
+    settled_at = models.DateTimeField(null=True, blank=True)
     shipments = models.ManyToManyField(Shipment, blank=True, related_name="pickups")
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -77,7 +77,12 @@ def _label_update(
         )
         return True
     event.subject = shipment.public_id
-    changed = services.shipment_label_update_apply(shipment=shipment, update=update)
+    if update.refund_rejected:
+        changed = services.shipment_void_rejected_apply(
+            shipment=shipment, update=update
+        )
+    else:
+        changed = services.shipment_label_update_apply(shipment=shipment, update=update)
     logger.info(
         "label webhook handled",
         extra={

@@ -50,7 +50,12 @@ class PickupAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             try:
                 services.pickup_cancel(pickup=pickup)
             except (services.ShippingError, ProviderError) as exc:
-                self.message_user(request, f"{pickup.public_id}: {exc}", messages.ERROR)
+                # Staff read the carrier's own words the caller is not given.
+                said = getattr(exc, "staff_detail", "")
+                text = f"{exc} (the carrier said: {said})" if said else str(exc)
+                self.message_user(
+                    request, f"{pickup.public_id}: {text}", messages.ERROR
+                )
                 continue
             self.message_user(
                 request, f"{pickup.public_id}: cancelled.", messages.SUCCESS

@@ -263,14 +263,17 @@ class LabelLookup:
 @dataclass(frozen=True)
 class LabelUpdate:
     """A label-state webhook (Shippo's ``transaction_updated``): the label
-    made (``label``, or ``fetch_label`` when its file is still to be fetched)
-    or the carrier's reason it failed (``failure_*``)."""
+    made (``label``, or ``fetch_label`` when its file is still to be fetched),
+    the carrier's reason it failed (``failure_*``), or its refund rejected."""
 
     carrier_shipment_id: str
     reference: str = ""  # our shipment's public id, when the carrier echoes it
     label: Label | None = None
     failure_code: str = ""
     failure_message: str = ""
+    # The carrier rejected the refund of this label it had accepted (our
+    # void): the label is valid and billed after all.
+    refund_rejected: bool = False
     # The made label, read with its file (an outgoing call): called only once
     # the webhook is known to settle a shipment (not a sibling parcel's).
     fetch_label: Callable[[], Label] | None = field(

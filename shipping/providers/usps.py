@@ -345,8 +345,14 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             )
         except Rejected as error:
             return VoidResult(voided=False, detail=error.message)
-        # CANCELED before USPS billed it; DISPUTED: a refund is requested.
+        # CANCELED: the label is void. DISPUTED is not (yet) a void: the
+        # refund is contested and the label may stay valid and billed, so it
+        # is not announced voided; staff read it on the attempt.
         status = str(data.get("status") or "CANCELED")
+        if status != "CANCELED":
+            return VoidResult(
+                voided=False, detail=f"USPS did not cancel the label: {status}"
+            )
         return VoidResult(voided=True, detail=status.lower())
 
     # --- Tracking ------------------------------------------------------------------

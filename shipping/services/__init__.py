@@ -30,7 +30,7 @@ from shipping.services.tracking import (
     shipments_due_for_tracking,
     shipments_tracking_refresh,
 )
-from shipping.services.voids import shipment_void
+from shipping.services.voids import shipment_void, shipment_void_rejected_apply
 
 __all__ = [
     "CarrierFailure",
@@ -55,6 +55,7 @@ __all__ = [
     "shipment_tracking_apply",
     "shipment_tracking_refresh",
     "shipment_void",
+    "shipment_void_rejected_apply",
     "shipments_due_for_tracking",
     "shipments_reconcile_unknown",
     "shipments_tracking_refresh",

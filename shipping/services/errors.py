@@ -14,9 +14,13 @@ class ShippingError(Exception):
         code: str | None = None,
         param: str = "",
         status_code: int | None = None,
+        staff_detail: str = "",
     ) -> None:
         super().__init__(message)
         self.message = message
+        # The provider's own words (secrets redacted) for staff, never sent
+        # to the storefront (issue 17, 3).
+        self.staff_detail = staff_detail
         self.code = code or self.code
         self.param = param
         if status_code is not None:

@@ -85,7 +85,8 @@ def pickup_resolve(*, pickup: Pickup, confirmation_number: str = "") -> Pickup:
     booked under ``confirmation_number``, or (none given) not booked, which
     frees its shipments for another pickup. One whose cancel is in doubt is
     still booked (scheduled again, a new cancel a first try) or, none given,
-    cancelled."""
+    cancelled. Stamped (``settled_at``): a cancel's answer arriving later
+    is weighed against it (``_cancel_done``)."""
     with transaction.atomic():
         locked = Pickup.objects.select_for_update().get(pk=pickup.pk)
         if locked.status != PickupStatus.UNKNOWN:
@@ -104,6 +105,8 @@ def pickup_resolve(*, pickup: Pickup, confirmation_number: str = "") -> Pickup:
             locked.status = PickupStatus.FAILED
             locked.failure_message = "staff found no booking at the carrier"
             locked.save(update_fields=["status", "failure_message"])
+        locked.settled_at = timezone.now()
+        Pickup.objects.filter(pk=locked.pk).update(settled_at=locked.settled_at)
     logger.info(
         "pickup settled by staff",
         extra={"pickup_id": locked.public_id, "status": locked.status},
@@ -293,6 +296,7 @@ def _cancel_claim(pickup: Pickup) -> tuple[datetime, bool] | None:
 
 def _cancel_at_carrier(pickup: Pickup, claimed_at: datetime, in_doubt: bool) -> None:
     adapter = registry.get_adapter(pickup.account)
+    marked: list[datetime] = []  # the in-doubt mark this call wrote, if any
     try:
         adapter.cancel_pickup(
             PickupCancellation(
@@ -301,12 +305,12 @@ def _cancel_at_carrier(pickup: Pickup, claimed_at: datetime, in_doubt: bool) -> 
                 address=codec.address_from_json(pickup.address),
                 location_code=pickup.location_code,
                 idempotency_key=f"{pickup.public_id}-cancel",
-                on_send=lambda: _cancel_sent(pickup),
+                on_send=lambda: _cancel_sent(pickup, marked),
             )
         )
     except ProviderError as error:
         if error.code != "already_cancelled":
-            _cancel_not_done(pickup, error, claimed_at, in_doubt)
+            _cancel_not_done(pickup, error, (claimed_at, marked), in_doubt)
             return  # cancelled meanwhile, by the cancel that took ours over
         logger.info(
             "pickup already cancelled at the carrier",
@@ -316,29 +320,26 @@ def _cancel_at_carrier(pickup: Pickup, claimed_at: datetime, in_doubt: bool) -> 
 
 
 def _cancel_done(pickup: Pickup, claimed_at: datetime, cancelled: str) -> None:
-    """The carrier cancelled booking ``cancelled``: the pickup ends cancelled
-    (announced once) if it is still what this cancel was started for: booked
-    under that number, and our claim stands or a cancel of it is still in
-    doubt. One settled by staff since (booked again, maybe under another
-    number) is left as it is: the mismatch is recorded for staff and refused
-    (409 ``pickup_changed``)."""
+    """The carrier cancelled booking ``cancelled``: its word wins over ours.
+    While the pickup is booked under that number it ends cancelled
+    (announced once), whoever holds the claim now and whatever staff settled
+    since (a settle after our claim is contradicted: flagged for staff).
+    One booked under another number since (staff settled it so after our
+    claim: the number only changes that way) is left as it is: the mismatch
+    is recorded for staff and refused (409 ``pickup_changed``)."""
     with transaction.atomic():
         row = Pickup.objects.select_for_update().get(pk=pickup.pk)
         if row.status == PickupStatus.CANCELLED:
             # By the cancel that took ours over (or ours, past its claim).
             pickup.status = row.status
             return
-        if (
-            row.confirmation_number == cancelled
-            and row.status in (PickupStatus.SCHEDULED, PickupStatus.UNKNOWN)
-            and (
-                row.cancel_started_at == claimed_at
-                or row.cancel_requested_at is not None
-            )
+        if row.confirmation_number == cancelled and row.status in (
+            PickupStatus.SCHEDULED,
+            PickupStatus.UNKNOWN,
         ):
-            row.status = pickup.status = PickupStatus.CANCELLED
-            row.save(update_fields=["status"])
-            _announce_cancelled(row)
+            _cancelled(row, claimed_at)
+            pickup.status, pickup.failure_message = row.status, row.failure_message
+            pickup.cancel_requested_at = None
             return
         _cancel_not_applied(row, cancelled)
     pickup.status, pickup.confirmation_number = row.status, row.confirmation_number
@@ -349,6 +350,27 @@ def _cancel_done(pickup: Pickup, claimed_at: datetime, cancelled: str) -> None:
         f"{row.confirmation_number or 'none'}: nothing was changed",
         code="pickup_changed",
     )
+
+
+def _cancelled(row: Pickup, claimed_at: datetime) -> None:
+    """End ``row`` (locked) cancelled, the doubt cleared in the same save as
+    staff's settle clears it (``_cancel_settled``)."""
+    row.status = PickupStatus.CANCELLED
+    row.cancel_requested_at, row.failure_message = None, ""
+    row.save(update_fields=["status", "cancel_requested_at", "failure_message"])
+    _announce_cancelled(row)
+    if row.settled_at is not None and row.settled_at > claimed_at:
+        # Staff settled it as still booked after our cancel set out; the
+        # carrier's later answer says otherwise.
+        logger.warning(
+            "pickup cancelled at the carrier after staff settled it booked",
+            extra={"pickup_id": row.public_id},
+        )
+        event_emit(
+            name="pickup.cancel_after_settle",
+            subject=row.public_id,
+            payload=_pickup_payload(row),
+        )
 
 
 def _cancel_not_applied(row: Pickup, cancelled: str) -> None:
@@ -375,33 +397,41 @@ def _announce_cancelled(pickup: Pickup) -> None:
     )
 
 
-def _cancel_sent(pickup: Pickup) -> None:
+def _cancel_sent(pickup: Pickup, marked: list[datetime]) -> None:
     """Our cancel request is about to go out: from here on it may land at
-    the carrier whatever becomes of its answer (committed before the call)."""
+    the carrier whatever becomes of its answer (committed before the call).
+    The instant is kept in ``marked`` only when this call wrote the mark."""
     if pickup.cancel_requested_at is None:
-        pickup.cancel_requested_at = timezone.now()
-        Pickup.objects.filter(pk=pickup.pk, cancel_requested_at__isnull=True).update(
-            cancel_requested_at=pickup.cancel_requested_at
-        )
+        now = timezone.now()
+        unmarked = Pickup.objects.filter(pk=pickup.pk, cancel_requested_at__isnull=True)
+        if unmarked.update(cancel_requested_at=now):
+            pickup.cancel_requested_at = now
+            marked.append(now)
 
 
 def _cancel_not_done(
-    pickup: Pickup, error: ProviderError, claimed_at: datetime, in_doubt: bool
+    pickup: Pickup,
+    error: ProviderError,
+    claim: tuple[datetime, list[datetime]],
+    in_doubt: bool,
 ) -> None:
     """Raise for a cancel the carrier did not confirm. A first try's definite
-    answer clears our mark (nothing of ours is at the carrier); a lost one
-    keeps it. While an earlier cancel is in doubt, a refusal or "not found"
-    settles nothing (ours landed, or the pickup was done): ``unknown``.
-    Written only while our claim stands on the pickup as we read it: one
-    that ran past its claim leaves the pickup to the cancel that took it
-    over (and staff), and returns if that one ended it cancelled."""
+    answer clears the mark this call wrote (``claim``: our claim's instant
+    and the mark's, if ours; another run's mark is never ours to clear); a
+    lost one keeps it. While an earlier cancel is in doubt, a refusal or
+    "not found" settles nothing (ours landed, or the pickup was done):
+    ``unknown``. Written only while our claim stands on the pickup as we
+    read it: one that ran past its claim leaves the pickup to the cancel
+    that took it over (and staff), and returns if that one ended it
+    cancelled. The carrier's text goes to staff, never to the caller."""
+    claimed_at, marked = claim
     ours = Pickup.objects.filter(
         pk=pickup.pk, status=PickupStatus.SCHEDULED, cancel_started_at=claimed_at
     )
+    carrier_text = staff_text(error.message)[:255]
     if in_doubt and _carrier_refused(error):
-        message = staff_text(error.message)[:255]
-        if ours.update(status=PickupStatus.UNKNOWN, failure_message=message):
-            pickup.status, pickup.failure_message = PickupStatus.UNKNOWN, message
+        if ours.update(status=PickupStatus.UNKNOWN, failure_message=carrier_text):
+            pickup.status, pickup.failure_message = PickupStatus.UNKNOWN, carrier_text
             logger.warning(
                 "pickup cancel in doubt, left for staff",
                 extra={"pickup_id": pickup.public_id, "code": error.code},
@@ -410,13 +440,15 @@ def _cancel_not_done(
             return
         raise ShippingError(
             "the carrier's answer does not tell whether the earlier cancel "
-            f"landed: {staff_text(error.message)}; settle the pickup by hand",
+            "landed; staff settle the pickup by hand",
             code="cancel_in_doubt",
             status_code=502,
+            staff_detail=carrier_text,
         ) from None
-    if not in_doubt and error.outcome != Outcome.UNKNOWN:
+    definite = not in_doubt and error.outcome != Outcome.UNKNOWN
+    mine = ours.filter(cancel_requested_at=marked[0]) if marked else None
+    if definite and mine is not None and mine.update(cancel_requested_at=None):
         pickup.cancel_requested_at = None
-        ours.update(cancel_requested_at=None)
     if _cancelled_since(pickup):
         return
     raise _cancel_failed(pickup, error) from None
@@ -438,16 +470,31 @@ def _carrier_refused(error: ProviderError) -> bool:
 
 
 def _cancel_failed(pickup: Pickup, error: ProviderError) -> ShippingError:
+    # Our own words per code (issue 17, 3); the carrier's text for staff.
+    carrier_text = staff_text(error.message)[:255]
+    logger.warning(
+        "pickup cancel not done",
+        extra={"pickup_id": pickup.public_id, "code": error.code},
+    )
     if error.code == "not_supported":
         # Shippo: "contact the carrier directly" with the confirmation.
         return ShippingError(
-            f"{staff_text(error.message)}: cancel it with the carrier directly, "
-            f"confirmation {pickup.confirmation_number}",
+            "this carrier's pickups cannot be cancelled through us: cancel it "
+            f"with the carrier directly, confirmation {pickup.confirmation_number}",
             code="not_supported",
             status_code=422,
+            staff_detail=carrier_text,
         )
     return ShippingError(
-        f"the carrier did not cancel the pickup: {staff_text(error.message)}",
+        _NOT_CANCELLED.get(error.outcome, "the carrier did not cancel the pickup"),
         code=f"carrier_{error.outcome}",
         status_code=502,
+        staff_detail=carrier_text,
     )
+
+
+_NOT_CANCELLED = {
+    Outcome.REJECTED: "the carrier refused to cancel the pickup",
+    Outcome.UNKNOWN: "the carrier's answer to the cancel was lost; it may have "
+    "landed: try the cancel again",
+}

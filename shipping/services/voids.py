@@ -10,6 +10,7 @@ failed void releases the claim. A re-run of a request whose worker died
 its intent, and no other.
 """
 
+import logging
 from datetime import datetime
 
 from django.db import transaction
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from integrations import registry
 from integrations.attempts import attempt_run
-from integrations.errors import ProviderError
+from integrations.errors import Outcome, ProviderError, Rejected
 from integrations.events import event_emit
 from integrations.reruns import (
     DeadIntent,
@@ -29,11 +30,13 @@ from integrations.reruns import (
 )
 from integrations.secrets_registry import staff_text
 from shipping.models import Shipment, ShipmentAttempt, ShipmentParcel, ShipmentStatus
-from shipping.providers.base import VoidRequest, VoidResult
+from shipping.providers.base import LabelUpdate, VoidRequest, VoidResult
 from shipping.services.claims import claim_release, claim_take
 from shipping.services.errors import InvalidState, ShippingError
 from shipping.services.labels import shipment_event_payload
 from shipping.services.tracking import shipment_has_moved
+
+logger = logging.getLogger(__name__)
 
 
 def shipment_void(*, shipment: Shipment) -> Shipment:
@@ -54,37 +57,70 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
         claimed_at = _claim(shipment)
         record_intent(stamped(_intent(shipment), claimed_at))
     try:
-        result = _void_at_carrier(shipment)
+        others = _other_parcel_labels(shipment)
+        result = _void_at_carrier(shipment, others)
         _parcels_voided(shipment, result.voided_parcels)
         if not result.voided:
-            raise InvalidState(
-                staff_text(result.detail) or "the carrier refused", code="void_refused"
-            )
+            raise InvalidState(_refused(result, others), code="void_refused")
     except BaseException:
         _release(shipment, claimed_at)
         raise
+    _voided(shipment)
+    return shipment
+
+
+def _voided(shipment: Shipment) -> None:
+    """The carrier voided the label: its word wins, whoever holds the claim
+    now (ours may have run past CLAIM_LIFE and been taken over, and the
+    taker failed). Recorded and announced once, under the row lock: a void
+    that got there first leaves nothing to do."""
     with transaction.atomic():
-        # Only while our claim stands: a process that took it over (ours ran
-        # past CLAIM_LIFE) records the void and its event, once.
-        ours = Shipment.objects.filter(
-            pk=shipment.pk,
-            status=ShipmentStatus.PURCHASED,
-            void_started_at=claimed_at,
-        ).update(
-            status=ShipmentStatus.VOIDED,
-            void_started_at=None,
-            updated_at=timezone.now(),
-        )
-        if ours:
-            shipment.status, shipment.void_started_at = ShipmentStatus.VOIDED, None
+        row = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        if row.status == ShipmentStatus.PURCHASED:
+            row.status, row.void_started_at = ShipmentStatus.VOIDED, None
+            row.save(update_fields=["status", "void_started_at", "updated_at"])
             event_emit(
                 name="shipment.voided",
-                subject=shipment.public_id,
-                payload=shipment_event_payload(shipment),
+                subject=row.public_id,
+                payload=shipment_event_payload(row),
             )
-    if not ours:
-        shipment.refresh_from_db()
-    return shipment
+    shipment.refresh_from_db()
+
+
+def shipment_void_rejected_apply(*, shipment: Shipment, update: LabelUpdate) -> bool:
+    """The carrier rejected a refund it had accepted (Shippo REFUNDREJECTED
+    after QUEUED or PENDING, which we counted as voided): its word wins. The
+    label is valid and billed again: a voided shipment whose own label it is
+    goes back to ``purchased``, a parcel's label is served again. Staff are
+    alerted and it is on the shipment's timeline (an internal event): the
+    shop was told ``shipment.voided``. True when it changed anything; a
+    duplicate webhook changes nothing."""
+    transaction_id = update.carrier_shipment_id
+    with transaction.atomic():
+        row = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        parcels = ShipmentParcel.objects.filter(
+            shipment=row, carrier_reference=transaction_id, voided_at__isnull=False
+        ).update(voided_at=None)
+        own = transaction_id == row.carrier_shipment_id
+        reopened = own and row.status == ShipmentStatus.VOIDED
+        if reopened:
+            row.status = ShipmentStatus.PURCHASED
+            row.save(update_fields=["status", "updated_at"])
+        if reopened or parcels:
+            logger.error(
+                "carrier rejected a refund counted as a void",
+                extra={"shipment_id": row.public_id, "status": row.status},
+            )
+            event_emit(
+                name="shipment.void_rejected",
+                subject=row.public_id,
+                payload={
+                    **shipment_event_payload(row),
+                    "rejected_transaction": transaction_id,
+                },
+            )
+    shipment.refresh_from_db()
+    return bool(reopened or parcels)
 
 
 def _intent(shipment: Shipment) -> str:
@@ -131,14 +167,23 @@ def _release(shipment: Shipment, claimed_at: datetime) -> None:
     claim_release(shipment, "void_started_at", claimed_at)
 
 
-def _void_at_carrier(shipment: Shipment) -> VoidResult:
+def _refused(result: VoidResult, others: tuple[str, ...]) -> str:
+    # Our words (issue 17, 3); the carrier's are on the attempt, for staff.
+    message = "the carrier refused to void the label"
+    if others:
+        done = len(set(result.voided_parcels) & set(others))
+        message += f"; {done} of {len(others)} other parcel labels refunded"
+    return message
+
+
+def _void_at_carrier(shipment: Shipment, others: tuple[str, ...]) -> VoidResult:
     adapter = registry.get_adapter(shipment.account)
     request = VoidRequest(
         carrier_shipment_id=shipment.carrier_shipment_id,
         tracking_number=shipment.tracking_number,
         idempotency_key=f"{shipment.idempotency_key}-void",
         service_code=shipment.service_code,
-        parcel_references=_other_parcel_labels(shipment),
+        parcel_references=others,
     )
     try:
         return attempt_run(
@@ -147,15 +192,40 @@ def _void_at_carrier(shipment: Shipment) -> VoidResult:
             account=shipment.account,
             operation="void_label",
             idempotency_key=request.idempotency_key,
-            call=lambda _key: adapter.void_label(request),
+            call=lambda _key: _refusal_raised(adapter.void_label(request)),
             reference_of=lambda _result: shipment.carrier_shipment_id,
         )
+    except _VoidRefused as refused:
+        return refused.result  # its text stored on the attempt, for staff
     except ProviderError as error:
         raise ShippingError(
-            f"the carrier did not void the label: {staff_text(error.message)}",
+            _NOT_VOIDED.get(error.outcome, "the carrier did not void the label"),
             code=f"carrier_{error.outcome}",
             status_code=502,
+            staff_detail=staff_text(error.message)[:255],
         ) from None
+
+
+class _VoidRefused(Rejected):
+    """A void the carrier answered and refused: recorded on the attempt as
+    rejected with the carrier's words, then handed back as its result."""
+
+    def __init__(self, result: VoidResult) -> None:
+        super().__init__(result.detail or "the carrier refused", code="void_refused")
+        self.result = result
+
+
+def _refusal_raised(result: VoidResult) -> VoidResult:
+    if not result.voided:
+        raise _VoidRefused(result)
+    return result
+
+
+_NOT_VOIDED = {
+    Outcome.REJECTED: "the carrier refused to void the label",
+    Outcome.UNKNOWN: "the carrier's answer to the void was lost; it may have "
+    "landed: try the void again",
+}
 
 
 def _other_parcel_labels(shipment: Shipment) -> tuple[str, ...]:

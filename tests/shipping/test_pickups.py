@@ -221,14 +221,15 @@ def test_a_cancel_past_its_claim_leaves_a_cancel_that_took_it_over_as_it_ended(
         services.pickup_resolve(pickup=pickup)
 
 
-@pytest.mark.parametrize("new_number", [True, False])
-def test_a_late_cancel_leaves_a_pickup_staff_settled_as_booked_meanwhile(
-    monkeypatch, new_number
+def test_a_late_cancel_leaves_a_pickup_staff_booked_again_under_another_number(
+    monkeypatch,
 ):
+    # Under the same number the carrier's answer wins: see
+    # test_a_cancel_confirmed_after_staff_settled_it_booked_ends_it_cancelled.
     account = carrier("post")
     pickup = services.pickup_schedule(account=account, request=_request())
     first_number = pickup.confirmation_number
-    booked_as = "PU77" if new_number else first_number
+    booked_as = "PU77"
     real = SandboxShippingAdapter.carrier_cancel_pickup
     calls: list[str] = []
 
@@ -242,7 +243,7 @@ def test_a_late_cancel_leaves_a_pickup_staff_settled_as_booked_meanwhile(
         self.cancel_going_out(request)
         # Ours runs past CLAIM_LIFE; another takes the claim over, its
         # refusal leaves the pickup unknown, and staff find it still booked
-        # (under a new confirmation number, or the same).
+        # under a new confirmation number.
         died = timezone.now() - timedelta(minutes=11)
         Pickup.objects.filter(pk=pickup.pk).update(cancel_started_at=died)
         with pytest.raises(services.ShippingError) as doubt:
@@ -301,3 +302,140 @@ def test_a_late_cancel_settles_a_cancel_still_in_doubt(monkeypatch):
     assert services.pickup_cancel(pickup=pickup).status == PickupStatus.CANCELLED
     assert Pickup.objects.get().status == PickupStatus.CANCELLED
     assert Event.objects.filter(name="pickup.cancelled").count() == 1
+
+
+def test_a_late_cancel_success_nobody_settled_is_applied(monkeypatch):
+    """Ours stalls past its claim before its cancel goes out; a second cancel
+    takes the claim over as a first try. Ours lands first, so the second gets
+    "not found" and, as a definite answer, would clear an in-doubt mark: not
+    ours to clear. Ours is then confirmed: nobody settled anything, the
+    pickup ends cancelled, announced once."""
+    account = carrier("post")
+    pickup = services.pickup_schedule(account=account, request=_request())
+    real = SandboxShippingAdapter.carrier_cancel_pickup
+    first: list = []
+
+    def carrier_cancel(self, request):
+        if not first:
+            first.append(request)
+            stale = timezone.now() - timedelta(minutes=11)
+            Pickup.objects.filter(pk=pickup.pk).update(cancel_started_at=stale)
+            with pytest.raises(services.ShippingError) as second:
+                services.pickup_cancel(pickup=Pickup.objects.get(pk=pickup.pk))
+            assert second.value.status_code == 502
+            assert Pickup.objects.get().cancel_requested_at is not None  # ours
+            return real(self, request)
+        self.cancel_going_out(first[0])  # ours goes out and lands first
+        self.cancel_going_out(request)
+        raise Rejected("no pickup with this number", code="not_found")
+
+    monkeypatch.setattr(SandboxShippingAdapter, "carrier_cancel_pickup", carrier_cancel)
+
+    assert services.pickup_cancel(pickup=pickup).status == PickupStatus.CANCELLED
+    assert Pickup.objects.get().status == PickupStatus.CANCELLED
+    assert Event.objects.filter(name="pickup.cancelled").count() == 1
+
+
+def test_a_cancel_confirmed_after_staff_settled_it_booked_ends_it_cancelled(
+    monkeypatch,
+):
+    """Staff settle a cancel in doubt as still booked under the same number
+    (what the carrier showed them then); ours then lands and the carrier
+    confirms cancelling that very number. Its answer is later than staff's
+    look: the pickup ends cancelled, announced once, the contradiction
+    flagged for staff on its events."""
+    account = carrier("post")
+    pickup = services.pickup_schedule(account=account, request=_request())
+    number = pickup.confirmation_number
+    real = SandboxShippingAdapter.carrier_cancel_pickup
+    calls: list[str] = []
+
+    def carrier_cancel(self, request):
+        calls.append(request.confirmation_number)
+        self.cancel_going_out(request)
+        if len(calls) == 2:  # the cancel that took ours over
+            raise Rejected("no pickup with this number", code="not_found")
+        died = timezone.now() - timedelta(minutes=11)
+        Pickup.objects.filter(pk=pickup.pk).update(cancel_started_at=died)
+        with pytest.raises(services.ShippingError) as doubt:
+            services.pickup_cancel(pickup=Pickup.objects.get(pk=pickup.pk))
+        assert doubt.value.code == "cancel_in_doubt"
+        settled = services.pickup_resolve(
+            pickup=Pickup.objects.get(pk=pickup.pk), confirmation_number=number
+        )
+        assert settled.status == PickupStatus.SCHEDULED
+        return real(self, request)  # the carrier confirms ours, late
+
+    monkeypatch.setattr(SandboxShippingAdapter, "carrier_cancel_pickup", carrier_cancel)
+
+    assert services.pickup_cancel(pickup=pickup).status == PickupStatus.CANCELLED
+
+    stored = Pickup.objects.get()
+    assert (stored.status, stored.confirmation_number) == (
+        PickupStatus.CANCELLED,
+        number,
+    )
+    assert Event.objects.filter(name="pickup.cancelled").count() == 1
+    flagged = Event.objects.get(name="pickup.cancel_after_settle")
+    assert flagged.subject == pickup.public_id
+    assert not Event.objects.filter(name="pickup.cancel_not_applied").exists()
+
+
+def test_a_late_cancel_success_on_a_cancel_in_doubt_clears_the_doubt(monkeypatch):
+    """A late success applied to a pickup left unknown (cancel in doubt)
+    ends it cancelled with the refusal text and the in-doubt mark cleared,
+    as staff's settle clears them."""
+    account = carrier("post")
+    pickup = services.pickup_schedule(account=account, request=_request())
+    real = SandboxShippingAdapter.carrier_cancel_pickup
+    calls: list[str] = []
+
+    def slow(self, request):
+        calls.append(request.confirmation_number)
+        self.cancel_going_out(request)
+        if len(calls) == 2:
+            raise Rejected("no pickup with this number", code="not_found")
+        died = timezone.now() - timedelta(minutes=11)
+        Pickup.objects.filter(pk=pickup.pk).update(cancel_started_at=died)
+        with pytest.raises(services.ShippingError):
+            services.pickup_cancel(pickup=Pickup.objects.get(pk=pickup.pk))
+        assert Pickup.objects.get().status == PickupStatus.UNKNOWN
+        return real(self, request)
+
+    monkeypatch.setattr(SandboxShippingAdapter, "carrier_cancel_pickup", slow)
+
+    services.pickup_cancel(pickup=pickup)
+
+    stored = Pickup.objects.get()
+    assert stored.status == PickupStatus.CANCELLED
+    assert (stored.failure_message, stored.cancel_requested_at) == ("", None)
+
+
+CARRIER_WORDS = "Acct 0ABC12 / ref INT-9931: PICKUP LOCKED FOR ROUTE (PU-190102)"
+
+
+@pytest.mark.parametrize("in_doubt", [False, True])
+def test_a_cancel_the_carrier_refuses_keeps_its_words_for_staff(monkeypatch, in_doubt):
+    """issue 17, 3: the caller gets our own message per code
+    (carrier_rejected, cancel_in_doubt); the carrier's text is for staff
+    (the error's staff_detail, and failure_message when left unknown)."""
+    account = carrier("post")
+    pickup = services.pickup_schedule(account=account, request=_request())
+    if in_doubt:
+        Pickup.objects.filter(pk=pickup.pk).update(cancel_requested_at=timezone.now())
+
+    def refuse(self, request):
+        self.cancel_going_out(request)
+        raise Rejected(CARRIER_WORDS, code="pickup_locked")
+
+    monkeypatch.setattr(SandboxShippingAdapter, "carrier_cancel_pickup", refuse)
+
+    with pytest.raises(services.ShippingError) as caught:
+        services.pickup_cancel(pickup=Pickup.objects.get(pk=pickup.pk))
+
+    assert caught.value.code == ("cancel_in_doubt" if in_doubt else "carrier_rejected")
+    assert caught.value.status_code == 502
+    assert "PICKUP LOCKED" not in caught.value.message
+    assert "PICKUP LOCKED" in caught.value.staff_detail
+    if in_doubt:
+        assert "PICKUP LOCKED" in Pickup.objects.get().failure_message

@@ -137,11 +137,17 @@ def test_a_shop_subscribed_to_pickups_is_told_once_of_booking_and_cancel(
     assert [m["data"]["status"] for m in messages] == ["scheduled", "cancelled"]
 
 
-def test_staff_notes_about_a_pickup_never_reach_the_shop(receiver):
-    secret = _subscribe(receiver, ["pickup.*"])
-    event = Event.objects.create(
-        name="pickup.cancel_not_applied", subject="pu_1", payload={"pickup": "pu_1"}
-    )
+@pytest.mark.parametrize(
+    ("name", "pattern"),
+    [
+        ("pickup.cancel_not_applied", "pickup.*"),
+        ("pickup.cancel_after_settle", "pickup.*"),
+        ("shipment.void_rejected", "shipment.*"),
+    ],
+)
+def test_staff_notes_about_shipping_never_reach_the_shop(receiver, name, pattern):
+    secret = _subscribe(receiver, [pattern])
+    event = Event.objects.create(name=name, subject="pu_1", payload={"pickup": "pu_1"})
     hooks.event_fan_out(event)
 
     assert not WebhookDelivery.objects.exists()

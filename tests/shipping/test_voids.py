@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from integrations.api import idempotency
+from integrations.errors import Unknown
 from integrations.events import Event
 from integrations.models import IdempotencyRecord
 from shipping import services
@@ -434,3 +435,87 @@ def test_a_void_killed_between_its_claim_and_its_intent_is_voided_on_retry(
         retry.json(),
     )
     assert Event.objects.filter(name="shipment.voided").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_late_void_success_is_recorded_and_announced_once(monkeypatch):
+    """Ours runs past its claim; another void takes it over and its call gets
+    no answer (502, claim released). Ours is then confirmed: the carrier
+    voided the label, so the shipment is voided, announced once, and our
+    caller is answered voided."""
+    shipment = services.shipment_buy(
+        quote_id=_quote(carrier("post")).public_id, idempotency_key="late-v1"
+    )
+    real = SandboxShippingAdapter.carrier_void_label
+    calls: list[int] = []
+
+    def carrier_void(self, request):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Unknown("read timeout", code="timeout")
+        stale = timezone.now() - timedelta(minutes=11)
+        Shipment.objects.filter(pk=shipment.pk).update(void_started_at=stale)
+        with pytest.raises(services.ShippingError) as other:
+            services.shipment_void(shipment=Shipment.objects.get(pk=shipment.pk))
+        assert other.value.status_code == 502
+        return real(self, request)  # ours: voided, late
+
+    monkeypatch.setattr(SandboxShippingAdapter, "carrier_void_label", carrier_void)
+
+    answered = services.shipment_void(shipment=shipment)
+
+    assert answered.status == ShipmentStatus.VOIDED
+    stored = Shipment.objects.get(pk=shipment.pk)
+    assert (stored.status, stored.void_started_at) == (ShipmentStatus.VOIDED, None)
+    assert Event.objects.filter(name="shipment.voided").count() == 1
+
+
+CARRIER_WORDS = "Acct 0ABC12 / shipper ref INT-9931: VOID WINDOW CLOSED (190102)"
+
+
+@pytest.mark.django_db
+def test_a_refused_void_keeps_the_carriers_words_for_staff_only(monkeypatch):
+    """issue 17, 3: the storefront gets our own message for void_refused; the
+    carrier's text is on the void attempt, for staff."""
+    shipment = services.shipment_buy(
+        quote_id=_quote(carrier("post")).public_id, idempotency_key="refused-v1"
+    )
+    monkeypatch.setattr(
+        SandboxShippingAdapter,
+        "carrier_void_label",
+        lambda self, request: VoidResult(voided=False, detail=CARRIER_WORDS),
+    )
+    client = APIClient()
+    key = ApiKeyFactory(scopes=["shipping:read", "shipping:write"])
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+
+    answer = client.post(
+        f"{SHIPMENTS}{shipment.public_id}/void/", HTTP_IDEMPOTENCY_KEY="refused-1"
+    )
+
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "void_refused"
+    assert "VOID WINDOW CLOSED" not in answer.content.decode()
+    attempt = ShipmentAttempt.objects.get(shipment=shipment, operation="void_label")
+    assert (attempt.outcome, attempt.error_code) == ("rejected", "void_refused")
+    assert "VOID WINDOW CLOSED" in attempt.error_message
+    assert Shipment.objects.get(pk=shipment.pk).status == ShipmentStatus.PURCHASED
+
+
+@pytest.mark.django_db
+def test_a_void_without_an_answer_keeps_the_carriers_words_for_staff(monkeypatch):
+    shipment = services.shipment_buy(
+        quote_id=_quote(carrier("post")).public_id, idempotency_key="lost-v1"
+    )
+
+    def lost(self, request):
+        raise Unknown(CARRIER_WORDS, code="timeout")
+
+    monkeypatch.setattr(SandboxShippingAdapter, "carrier_void_label", lost)
+
+    with pytest.raises(services.ShippingError) as caught:
+        services.shipment_void(shipment=shipment)
+
+    assert (caught.value.code, caught.value.status_code) == ("carrier_unknown", 502)
+    assert "VOID WINDOW CLOSED" not in caught.value.message
+    assert "VOID WINDOW CLOSED" in caught.value.staff_detail

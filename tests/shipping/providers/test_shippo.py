@@ -23,6 +23,7 @@ from shipping.providers.base import (
     LabelFormat,
     LabelLookup,
     LabelStatus,
+    LabelUpdate,
     VoidRequest,
 )
 from shipping.providers.shippo import ShippoAdapter
@@ -1064,3 +1065,83 @@ def test_a_void_whose_later_refund_times_out_keeps_the_parcels_refunded(
     assert shipment.status == ShipmentStatus.PURCHASED
     assert parcel_label(shipment, "2") is None  # refunded: kept as voided
     assert parcel_label(shipment, "3") == PDF
+
+
+# --- A refund Shippo accepted, then rejected ---------------------------------------
+
+
+def _refund_rejected(transaction: str, reference: str, callbacks) -> int:
+    """Shippo's transaction_updated saying REFUNDREJECTED (TransactionStatusEnum,
+    provider-specs/shippo/public-api.yaml) for ``transaction``."""
+    body = load("shippo", "webhook_transaction_updated.json")
+    body["data"].update(
+        status="REFUNDREJECTED", object_id=transaction, metadata=reference
+    )
+    with callbacks(execute=True):
+        answer = Client().post(
+            f"/webhooks/shippo-main/?token={HOOK_TOKEN}",
+            data=body,
+            content_type="application/json",
+        )
+    return answer.status_code
+
+
+def test_a_refund_shippo_rejects_after_accepting_it_unvoids_the_label(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    """A QUEUED refund counts as voided (shipment.voided goes out); Shippo
+    then rejects it: the label is valid and billed, so the shipment is
+    bought again, staff are told (an internal event on its timeline), and a
+    replay of the webhook changes nothing more."""
+    mocked.post(f"{BASE}/refunds", status=201, json=fx("refund_queued.json"))
+    shipment = _queued(account, status=ShipmentStatus.PURCHASED, tracking_number=NUMBER)
+    services.shipment_void(shipment=shipment)
+    assert Shipment.objects.get().status == ShipmentStatus.VOIDED
+
+    said = _refund_rejected(
+        TRANSACTION, shipment.public_id, django_capture_on_commit_callbacks
+    )
+
+    assert said == 200
+    assert Shipment.objects.get().status == ShipmentStatus.PURCHASED
+    assert Event.objects.filter(name="shipment.voided").count() == 1
+    flagged = Event.objects.get(name="shipment.void_rejected")
+    assert (flagged.subject, flagged.payload["status"]) == (
+        shipment.public_id,
+        ShipmentStatus.PURCHASED,
+    )
+    webhook = WebhookEvent.objects.get()
+    assert webhook.subject == shipment.public_id
+    # The same rejection again (a new delivery) finds nothing to undo.
+    changed = services.shipment_void_rejected_apply(
+        shipment=shipment,
+        update=LabelUpdate(TRANSACTION, refund_rejected=True),
+    )
+    assert not changed
+    assert Event.objects.filter(name="shipment.void_rejected").count() == 1
+
+
+def test_a_parcel_refund_shippo_rejects_serves_its_label_again(
+    account, django_capture_on_commit_callbacks
+):
+    from shipping.models import ShipmentParcel
+    from shipping.selectors import parcel_label
+
+    shipment = _queued(account, status=ShipmentStatus.PURCHASED, tracking_number=NUMBER)
+    ShipmentParcel.objects.create(
+        shipment=shipment,
+        sequence=2,
+        tracking_number="920559016491731275102",
+        label_data=PDF,
+        carrier_reference=SECOND,
+        voided_at=timezone.now(),  # refunded by a part-way void
+    )
+
+    said = _refund_rejected(
+        SECOND, shipment.public_id, django_capture_on_commit_callbacks
+    )
+
+    assert said == 200
+    assert parcel_label(shipment, "2") == PDF
+    assert Shipment.objects.get().status == ShipmentStatus.PURCHASED
+    assert Event.objects.filter(name="shipment.void_rejected").count() == 1

@@ -407,3 +407,23 @@ def test_a_cancel_whose_token_call_was_lost_sent_nothing_to_doubt(account, mocke
 
     pickup.refresh_from_db()
     assert pickup.status == PickupStatus.SCHEDULED
+
+
+def test_a_disputed_cancel_is_not_a_void(adapter, mocked):
+    """DISPUTED: USPS did not cancel the label outright (its refund is
+    contested), so it may stay valid and billed: not announced as voided,
+    USPS's word kept for staff."""
+    mocked.post(PAY_URL, json=fx("payment_authorization.json"))
+    url = f"{LABEL_URL}/9205590109769900012613"
+    mocked.delete(url, json={**fx("void_response.json"), "status": "DISPUTED"})
+
+    result = adapter.void_label(
+        VoidRequest(
+            carrier_shipment_id="9205590109769900012613",
+            tracking_number="9205590109769900012613",
+            idempotency_key="v",
+        )
+    )
+
+    assert not result.voided
+    assert "DISPUTED" in result.detail
