@@ -142,6 +142,7 @@ def _void(payment: Payment, actor: str) -> Payment:
         _refuse_while_unknown(payment, "void")
         raise InvalidState(f"A {payment.status} payment cannot be voided.")
     at = _set_out_to(payment, "void")
+    _capture_no_longer_owed(payment)
 
     def call(adapter: PaymentsAdapter, key: str) -> PaymentResult:
         return adapter.void(
@@ -162,6 +163,16 @@ def _void(payment: Payment, actor: str) -> Payment:
         return mark_unknown(payment)
     logger.info("payment voided", extra={**log_ids(payment), "actor": actor})
     return advance(payment, change_from_result(result))
+
+
+def _capture_no_longer_owed(payment: Payment) -> None:
+    """A void asked for cancels the capture the create still owed (Square's
+    second call): whatever the void's answer (lost, refused), reconciliation
+    must never send it. Cleared in the commit that stores the void's attempt
+    (the row is locked, ``_one_at_a_time``); ``updated_at`` is left alone."""
+    if payment.capture_requested:
+        Payment.objects.filter(pk=payment.pk).update(capture_requested=False)
+        payment.capture_requested = False
 
 
 def _refuse_while_unknown(payment: Payment, operation: str) -> None:
