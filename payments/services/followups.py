@@ -378,14 +378,18 @@ def _review_decided(payment: Payment, state: str) -> None:
 def payment_review_approve(*, payment: Payment, actor: str) -> Payment:
     """Staff approve a payment held for review: capture it (fraud hold), or
     acknowledge it (a payment the gateway corrected, or one that cannot be
-    settled automatically: staff have checked it at the gateway)."""
-    if payment.review_state != ReviewState.PENDING:
-        raise InvalidState("The payment is not waiting for review.")
+    settled automatically: staff have checked it at the gateway). A fraud
+    hold captured already (the storefront's capture, or one racing this
+    approval) is acknowledged: it stayed in the queue so staff see it."""
+    payment = _under_review(payment)
     if payment.review_reason != ReviewReason.FRAUD:
-        _review_decided(payment, ReviewState.APPROVED)
-        logger.info("payment review acknowledged", extra=log_ids(payment))
-        payment.refresh_from_db()
-        return payment
+        return _review_settled(payment, ReviewState.APPROVED, "acknowledged")
+    if payment.status in _CAPTURED:
+        return _review_settled(payment, ReviewState.APPROVED, "capture acknowledged")
+    if payment.status in _RELEASED:
+        raise InvalidState(
+            f"The payment is {payment.status}: nothing to capture; reject it."
+        )
     payment = payment_capture(payment=payment, actor=actor)
     if payment.status == PaymentStatus.CAPTURED:
         _review_decided(payment, ReviewState.APPROVED)
@@ -394,13 +398,42 @@ def payment_review_approve(*, payment: Payment, actor: str) -> Payment:
 
 
 def payment_review_reject(*, payment: Payment, actor: str) -> Payment:
-    """Staff reject a payment held for review: void it."""
-    if payment.review_state != ReviewState.PENDING:
-        raise InvalidState("The payment is not waiting for review.")
+    """Staff reject a payment held for review: void it. A fraud hold that
+    holds no money any more (voided, failed, refunded) is closed as rejected;
+    one captured must be refunded first."""
+    payment = _under_review(payment)
     if payment.review_reason != ReviewReason.FRAUD:
         raise InvalidState("Only a fraud hold can be rejected; acknowledge this one.")
+    if payment.status in _RELEASED or payment.status == PaymentStatus.REFUNDED:
+        return _review_settled(payment, ReviewState.REJECTED, "rejection recorded")
+    if payment.status in _CAPTURED:
+        raise InvalidState(
+            f"The payment is {payment.status}: refund it, then reject it; "
+            "or approve it to keep it."
+        )
     payment = payment_void(payment=payment, actor=actor)
     if payment.status == PaymentStatus.VOIDED:
         _review_decided(payment, ReviewState.REJECTED)
+    payment.refresh_from_db()
+    return payment
+
+
+# A fraud hold that no longer holds an authorization: nothing to capture.
+_RELEASED = (PaymentStatus.VOIDED, PaymentStatus.FAILED, PaymentStatus.BLOCKED)
+
+
+def _under_review(payment: Payment) -> Payment:
+    """The payment as it now is (the storefront may have moved it since the
+    caller read it), refused unless it waits for review."""
+    payment.refresh_from_db()
+    if payment.review_state != ReviewState.PENDING:
+        raise InvalidState("The payment is not waiting for review.")
+    return payment
+
+
+def _review_settled(payment: Payment, state: str, what: str) -> Payment:
+    """Record staff's decision without a gateway call."""
+    _review_decided(payment, state)
+    logger.info("payment review decided", extra={**log_ids(payment), "decision": what})
     payment.refresh_from_db()
     return payment
