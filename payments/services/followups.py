@@ -35,7 +35,9 @@ from payments.providers.base import (
 )
 from payments.services.attempts import adapter_for, attempted
 from payments.services.errors import (
+    STAFF_REVIEW,
     AmountExceedsCapturable,
+    AuthorizationPending,
     FollowUpInProgress,
     GatewayRejected,
     GatewayUnavailable,
@@ -98,6 +100,7 @@ def _capture(payment: Payment, amount: int | None, actor: str) -> Payment:
         if _left_unknown_by_its_dead_run(payment, "capture", amount):
             return payment
         _refuse_while_unknown(payment, "capture")
+        _refuse_until_authorized(payment, "capture", _NOT_YET_CAPTURABLE)
         raise InvalidState(f"A {payment.status} payment cannot be captured.")
     remaining = payment.amount_authorized - payment.amount_captured
     amount = remaining if amount is None else amount
@@ -140,6 +143,7 @@ def _void(payment: Payment, actor: str) -> Payment:
         if _left_unknown_by_its_dead_run(payment, "void"):
             return payment
         _refuse_while_unknown(payment, "void")
+        _refuse_until_authorized(payment, "void", (PaymentStatus.PENDING,))
         raise InvalidState(f"A {payment.status} payment cannot be voided.")
     at = _set_out_to(payment, "void")
     _capture_no_longer_owed(payment)
@@ -179,9 +183,41 @@ def _refuse_while_unknown(payment: Payment, operation: str) -> None:
     """An ``unknown`` payment waits for reconciliation to settle it: the
     refusal holds only until then (not stored as a key's answer), so the
     same key asked again gets the answer for the settled payment."""
-    if payment.status == PaymentStatus.UNKNOWN:
+    if payment.status != PaymentStatus.UNKNOWN:
+        return
+    if _left_to_staff(payment):
         raise OutcomePending(
-            f"The payment's outcome is being reconciled; retry the {operation} later."
+            "The payment's outcome could not be settled automatically; staff "
+            f"are checking it at the gateway. Retry the {operation} later.",
+            code=STAFF_REVIEW,
+        )
+    raise OutcomePending(
+        f"The payment's outcome is being reconciled; retry the {operation} later."
+    )
+
+
+def _left_to_staff(payment: Payment) -> bool:
+    """Reconciliation could not settle it (the gateway cannot tell which
+    charge is its own), or it stayed open past the review hours."""
+    return payment.failure_code == "reconcile_manually" or (
+        payment.review_state == ReviewState.PENDING
+        and payment.review_reason == ReviewReason.UNRESOLVED
+    )
+
+
+# Not authorized yet: the create's answer, or the customer's 3-D Secure.
+_NOT_YET_CAPTURABLE = (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
+
+
+def _refuse_until_authorized(
+    payment: Payment, operation: str, waiting: tuple[str, ...]
+) -> None:
+    """A payment on its way to an authorization: refused only until it gets
+    there (not stored as a key's answer), so the same key may ask again."""
+    if payment.status in waiting:
+        raise AuthorizationPending(
+            f"The payment is {payment.status}, not authorized yet; retry the "
+            f"{operation} once it is."
         )
 
 
