@@ -122,8 +122,11 @@ _FOLLOW_UP_409 = OpenApiResponse(
     description="`invalid_state`: the payment's status does not allow it (stored "
     "as the key's answer). True only for now, never stored, so the same key may "
     "be sent again: `capture_in_progress` / `void_in_progress` (another "
-    "request's capture or void is at the gateway) and `reconciliation_in_progress` "
-    "(the payment is `unknown` until reconciliation settles it).",
+    "request's capture or void is at the gateway), `reconciliation_in_progress` "
+    "(the payment is `unknown` until reconciliation settles it), "
+    "`staff_review_in_progress` (`unknown`, and reconciliation could not settle "
+    "it by itself: staff check it at the gateway) and `authorization_in_progress` "
+    "(`pending` or `requires_action`: not authorized yet).",
 )
 _PAYMENT_EXAMPLE = {
     "id": "pay_3k2j4h5g6f7d8s9a0q1w2e3r",

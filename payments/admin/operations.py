@@ -82,6 +82,9 @@ class PaymentOperationsMixin:
         except SERVICE_ERRORS as exc:
             self._refused(request, payment, "capture", exc)
             return
+        if payment.status == PaymentStatus.UNKNOWN:
+            self._left_unknown(request, payment, "Capture")
+            return
         done = f"Captured {money_display(payment.amount_captured, payment.currency)}."
         self._done(request, payment, done)
 
@@ -91,10 +94,21 @@ class PaymentOperationsMixin:
         except SERVICE_ERRORS as exc:
             self._refused(request, payment, "void", exc)
             return
+        if payment.status == PaymentStatus.UNKNOWN:
+            self._left_unknown(request, payment, "Void")
+            return
         self.log_change(request, payment, "Voided.")  # type: ignore[attr-defined]
         self.message_user(  # type: ignore[attr-defined]
             request, f"{payment.public_id}: voided.", messages.SUCCESS
         )
+
+    def _left_unknown(self, request: HttpRequest, payment: Payment, what: str) -> None:
+        # Neither done nor refused: said (and audited) as it stands.
+        text = (
+            f"{what} sent; the gateway's answer was lost: outcome unknown, "
+            "being reconciled."
+        )
+        self._done(request, payment, text, messages.WARNING)
 
     def _reconcile(self, request: HttpRequest, payment: Payment) -> None:
         before = payment.status

@@ -15,7 +15,7 @@ from integrations.admin.display import money_column
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
 from payments.admin.common import SERVICE_ERRORS, actor, payment_link
-from payments.models import Payment, PaymentReview
+from payments.models import Payment, PaymentReview, PaymentStatus
 from payments.selectors import payments_selected
 from payments.services import payment_review_approve, payment_review_reject
 
@@ -99,6 +99,14 @@ class PaymentReviewAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdm
                     messages.ERROR,
                 )
                 continue
+            level = messages.SUCCESS
             text = f"{done} in fraud review: now {payment.status}."
+            if payment.status == PaymentStatus.UNKNOWN:
+                # Not decided: the capture's (void's) outcome is open.
+                level = messages.WARNING
+                text = (
+                    f"Not {done.lower()} yet: the gateway's answer was lost; "
+                    "outcome unknown, being reconciled (still in review)."
+                )
             self.log_change(request, payment, text)
-            self.message_user(request, f"{payment.public_id}: {text}", messages.SUCCESS)
+            self.message_user(request, f"{payment.public_id}: {text}", level)

@@ -128,6 +128,7 @@ class ReviewReason(models.TextChoices):
     PROVIDER_CONTRADICTION = "provider_contradiction", "Provider contradicted us"
     DUPLICATE_CHARGE = "duplicate_charge", "Charge owned by another payment"
     UNRESOLVED = "unresolved", "Outcome could not be settled"
+    CAPTURE_REFUSED = "capture_refused", "Gateway refused the owed capture"
 
 
 class DisputeStatus(models.TextChoices):
@@ -199,6 +200,9 @@ class Payment(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When reconciliation last asked about it: the sweep takes the least
+    # recently asked first, so payments it cannot settle starve none behind.
+    reconcile_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -6,6 +6,7 @@ from payments.services.create import payment_create
 from payments.services.errors import (
     AmountExceedsCapturable,
     AmountExceedsRefundable,
+    AuthorizationPending,
     FollowUpInProgress,
     GatewayRejected,
     GatewayUnavailable,
@@ -42,6 +43,7 @@ __all__ = [
     "RECONCILE_TASK",
     "AmountExceedsCapturable",
     "AmountExceedsRefundable",
+    "AuthorizationPending",
     "FollowUpInProgress",
     "GatewayRejected",
     "GatewayUnavailable",

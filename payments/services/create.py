@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
 from integrations import money
 from integrations.commits import group_alone, group_rollback
@@ -26,11 +26,19 @@ from integrations.failover import (
 from integrations.models import ProviderAccount
 from integrations.row_sql import row_insert
 from payments import fraud
-from payments.models import Payment, PaymentStatus, ReviewState
+from payments.models import (
+    Payment,
+    PaymentAttempt,
+    PaymentNote,
+    PaymentStatus,
+    ReviewReason,
+    ReviewState,
+)
 from payments.providers.base import PaymentRequest, PaymentResult, PaymentsAdapter
 from payments.services.attempts import KIND, adapter_for, attempted
 from payments.services.errors import (
     FollowUpInProgress,
+    GatewayRejected,
     GatewayUnavailable,
     PaymentError,
 )
@@ -294,7 +302,9 @@ def record_authorized(
 
 def owes_capture(payment: Payment) -> bool:
     """An authorization the storefront asked to capture, at a provider the
-    service captures in a second call (``capture_after_authorize``)."""
+    service captures in a second call (``capture_after_authorize``), that
+    nobody asked to void since: a void (the storefront's or staff's, whatever
+    became of it) cancels the order, so its capture is never sent."""
     return (
         payment.status == PaymentStatus.AUTHORIZED
         and payment.capture_requested
@@ -302,6 +312,9 @@ def owes_capture(payment: Payment) -> bool:
         and payment.amount_captured == 0
         and payment.account is not None
         and adapter_for(payment.account).capture_after_authorize
+        and not PaymentAttempt.objects.filter(
+            payment=payment, operation="void"
+        ).exists()
     )
 
 
@@ -320,10 +333,13 @@ def capture_owed(payment: Payment) -> Payment:
         logger.warning("capture after authorization deferred", extra=log_ids(payment))
         reconciliation_schedule(payment=payment)
         return _fresh(payment)
+    except GatewayRejected as exc:
+        _owed_capture_refused(payment, exc)
+        return _fresh(payment)
     except PaymentError as exc:
-        # Refused: stays authorized, for staff to capture or void.
-        logger.error(
-            "capture after authorization refused",
+        # Not the gateway's word (the payment moved on meanwhile): not owed.
+        logger.warning(
+            "capture after authorization not sent",
             extra={**log_ids(payment), "error_code": exc.code},
         )
         return _fresh(payment)
@@ -331,6 +347,34 @@ def capture_owed(payment: Payment) -> Payment:
         if hasattr(payment, name):
             setattr(captured, name, getattr(payment, name))
     return captured
+
+
+def _owed_capture_refused(payment: Payment, exc: GatewayRejected) -> None:
+    """The gateway refused the owed capture (the authorization expired, say):
+    sending it again would be refused again. It stays authorized, no longer
+    owed, in the review queue for staff to capture or void (logged once)."""
+    logger.error(
+        "capture after authorization refused; in review",
+        extra={**log_ids(payment), "error_code": exc.code},
+    )
+    with transaction.atomic():
+        PaymentNote.objects.create(
+            payment=payment,
+            kind="capture_refused",
+            title=f"The gateway refused the owed capture ({exc.code})"[:255],
+            detail="The storefront asked for a capture; the gateway refused it, "
+            "so it is not sent again. Capture or void the payment yourself.",
+        )
+        advance(
+            _fresh(payment),
+            Change(
+                fields={
+                    "capture_requested": False,
+                    "review_state": ReviewState.PENDING,
+                    "review_reason": ReviewReason.CAPTURE_REFUSED,
+                }
+            ),
+        )
 
 
 def _fresh(payment: Payment) -> Payment:

@@ -48,6 +48,20 @@ class OutcomePending(InvalidState):
     code = "reconciliation_in_progress"
 
 
+# OutcomePending's code once reconciliation could not settle the payment by
+# itself: it waits for staff, who check it at the gateway (not stored either).
+STAFF_REVIEW = "staff_review_in_progress"
+
+
+class AuthorizationPending(InvalidState):
+    """The payment is not authorized yet (``pending``: the create's answer is
+    awaited; ``requires_action``: the customer's 3-D Secure): a capture (or a
+    void of a pending one) is refused only until it is. An ``*_in_progress``
+    code: an Idempotency-Key does not store it."""
+
+    code = "authorization_in_progress"
+
+
 class AmountExceedsRefundable(PaymentError):
     code = "amount_exceeds_refundable"
 

@@ -35,7 +35,9 @@ from payments.providers.base import (
 )
 from payments.services.attempts import adapter_for, attempted
 from payments.services.errors import (
+    STAFF_REVIEW,
     AmountExceedsCapturable,
+    AuthorizationPending,
     FollowUpInProgress,
     GatewayRejected,
     GatewayUnavailable,
@@ -98,6 +100,7 @@ def _capture(payment: Payment, amount: int | None, actor: str) -> Payment:
         if _left_unknown_by_its_dead_run(payment, "capture", amount):
             return payment
         _refuse_while_unknown(payment, "capture")
+        _refuse_until_authorized(payment, "capture", _NOT_YET_CAPTURABLE)
         raise InvalidState(f"A {payment.status} payment cannot be captured.")
     remaining = payment.amount_authorized - payment.amount_captured
     amount = remaining if amount is None else amount
@@ -140,8 +143,10 @@ def _void(payment: Payment, actor: str) -> Payment:
         if _left_unknown_by_its_dead_run(payment, "void"):
             return payment
         _refuse_while_unknown(payment, "void")
+        _refuse_until_authorized(payment, "void", (PaymentStatus.PENDING,))
         raise InvalidState(f"A {payment.status} payment cannot be voided.")
     at = _set_out_to(payment, "void")
+    _capture_no_longer_owed(payment)
 
     def call(adapter: PaymentsAdapter, key: str) -> PaymentResult:
         return adapter.void(
@@ -164,13 +169,55 @@ def _void(payment: Payment, actor: str) -> Payment:
     return advance(payment, change_from_result(result))
 
 
+def _capture_no_longer_owed(payment: Payment) -> None:
+    """A void asked for cancels the capture the create still owed (Square's
+    second call): whatever the void's answer (lost, refused), reconciliation
+    must never send it. Cleared in the commit that stores the void's attempt
+    (the row is locked, ``_one_at_a_time``); ``updated_at`` is left alone."""
+    if payment.capture_requested:
+        Payment.objects.filter(pk=payment.pk).update(capture_requested=False)
+        payment.capture_requested = False
+
+
 def _refuse_while_unknown(payment: Payment, operation: str) -> None:
     """An ``unknown`` payment waits for reconciliation to settle it: the
     refusal holds only until then (not stored as a key's answer), so the
     same key asked again gets the answer for the settled payment."""
-    if payment.status == PaymentStatus.UNKNOWN:
+    if payment.status != PaymentStatus.UNKNOWN:
+        return
+    if _left_to_staff(payment):
         raise OutcomePending(
-            f"The payment's outcome is being reconciled; retry the {operation} later."
+            "The payment's outcome could not be settled automatically; staff "
+            f"are checking it at the gateway. Retry the {operation} later.",
+            code=STAFF_REVIEW,
+        )
+    raise OutcomePending(
+        f"The payment's outcome is being reconciled; retry the {operation} later."
+    )
+
+
+def _left_to_staff(payment: Payment) -> bool:
+    """Reconciliation could not settle it (the gateway cannot tell which
+    charge is its own), or it stayed open past the review hours."""
+    return payment.failure_code == "reconcile_manually" or (
+        payment.review_state == ReviewState.PENDING
+        and payment.review_reason == ReviewReason.UNRESOLVED
+    )
+
+
+# Not authorized yet: the create's answer, or the customer's 3-D Secure.
+_NOT_YET_CAPTURABLE = (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
+
+
+def _refuse_until_authorized(
+    payment: Payment, operation: str, waiting: tuple[str, ...]
+) -> None:
+    """A payment on its way to an authorization: refused only until it gets
+    there (not stored as a key's answer), so the same key may ask again."""
+    if payment.status in waiting:
+        raise AuthorizationPending(
+            f"The payment is {payment.status}, not authorized yet; retry the "
+            f"{operation} once it is."
         )
 
 
@@ -367,14 +414,18 @@ def _review_decided(payment: Payment, state: str) -> None:
 def payment_review_approve(*, payment: Payment, actor: str) -> Payment:
     """Staff approve a payment held for review: capture it (fraud hold), or
     acknowledge it (a payment the gateway corrected, or one that cannot be
-    settled automatically: staff have checked it at the gateway)."""
-    if payment.review_state != ReviewState.PENDING:
-        raise InvalidState("The payment is not waiting for review.")
+    settled automatically: staff have checked it at the gateway). A fraud
+    hold captured already (the storefront's capture, or one racing this
+    approval) is acknowledged: it stayed in the queue so staff see it."""
+    payment = _under_review(payment)
     if payment.review_reason != ReviewReason.FRAUD:
-        _review_decided(payment, ReviewState.APPROVED)
-        logger.info("payment review acknowledged", extra=log_ids(payment))
-        payment.refresh_from_db()
-        return payment
+        return _review_settled(payment, ReviewState.APPROVED, "acknowledged")
+    if payment.status in _CAPTURED:
+        return _review_settled(payment, ReviewState.APPROVED, "capture acknowledged")
+    if payment.status in _RELEASED:
+        raise InvalidState(
+            f"The payment is {payment.status}: nothing to capture; reject it."
+        )
     payment = payment_capture(payment=payment, actor=actor)
     if payment.status == PaymentStatus.CAPTURED:
         _review_decided(payment, ReviewState.APPROVED)
@@ -383,13 +434,42 @@ def payment_review_approve(*, payment: Payment, actor: str) -> Payment:
 
 
 def payment_review_reject(*, payment: Payment, actor: str) -> Payment:
-    """Staff reject a payment held for review: void it."""
-    if payment.review_state != ReviewState.PENDING:
-        raise InvalidState("The payment is not waiting for review.")
+    """Staff reject a payment held for review: void it. A fraud hold that
+    holds no money any more (voided, failed, refunded) is closed as rejected;
+    one captured must be refunded first."""
+    payment = _under_review(payment)
     if payment.review_reason != ReviewReason.FRAUD:
         raise InvalidState("Only a fraud hold can be rejected; acknowledge this one.")
+    if payment.status in _RELEASED or payment.status == PaymentStatus.REFUNDED:
+        return _review_settled(payment, ReviewState.REJECTED, "rejection recorded")
+    if payment.status in _CAPTURED:
+        raise InvalidState(
+            f"The payment is {payment.status}: refund it, then reject it; "
+            "or approve it to keep it."
+        )
     payment = payment_void(payment=payment, actor=actor)
     if payment.status == PaymentStatus.VOIDED:
         _review_decided(payment, ReviewState.REJECTED)
+    payment.refresh_from_db()
+    return payment
+
+
+# A fraud hold that no longer holds an authorization: nothing to capture.
+_RELEASED = (PaymentStatus.VOIDED, PaymentStatus.FAILED, PaymentStatus.BLOCKED)
+
+
+def _under_review(payment: Payment) -> Payment:
+    """The payment as it now is (the storefront may have moved it since the
+    caller read it), refused unless it waits for review."""
+    payment.refresh_from_db()
+    if payment.review_state != ReviewState.PENDING:
+        raise InvalidState("The payment is not waiting for review.")
+    return payment
+
+
+def _review_settled(payment: Payment, state: str, what: str) -> Payment:
+    """Record staff's decision without a gateway call."""
+    _review_decided(payment, state)
+    logger.info("payment review decided", extra={**log_ids(payment), "decision": what})
     payment.refresh_from_db()
     return payment

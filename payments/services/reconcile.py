@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from integrations.errors import ProviderError, Rejected, Unknown
@@ -60,6 +61,8 @@ _RECONCILABLE = (
 def payment_reconcile(*, payment: Payment) -> Payment:
     """Ask the gateway what became of ``payment`` and settle its status, and
     re-send refunds whose outcome is unknown (same key: never twice)."""
+    # Stamped first: a look that fails still moves it behind the others.
+    Payment.objects.filter(pk=payment.pk).update(reconcile_checked_at=timezone.now())
     payment.refresh_from_db()
     if payment.status in _RECONCILABLE and payment.account is None:
         payment = _account_from_attempt(payment)
@@ -372,7 +375,10 @@ def payments_reconcile_pending(*, now: datetime | None = None) -> list[Payment]:
     askable = candidates.exclude(account__isnull=True) | candidates.filter(
         account__isnull=True, attempts__isnull=False
     )
-    for payment in askable.distinct().order_by("pk")[
+    # Least recently asked first (never asked: first of all): payments the
+    # gateway cannot settle yet take their turn, never every batch.
+    order = (F("reconcile_checked_at").asc(nulls_first=True), "pk")
+    for payment in askable.distinct().order_by(*order)[
         : settings.PAYMENTS_RECONCILE_BATCH
     ]:
         before = payment.status

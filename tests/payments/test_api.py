@@ -209,3 +209,59 @@ def test_a_key_refused_while_unknown_gets_the_final_409_once_settled_otherwise(
     assert (retry.status_code, retry.json()["error"]["code"]) == (409, "invalid_state")
     again = post(api, url, key="k-1")
     assert (again.status_code, again["Idempotent-Replayed"]) == (409, "true")
+
+
+def test_a_capture_of_a_payment_left_to_staff_says_so_and_is_not_the_keys_answer(
+    api, primary, monkeypatch
+):
+    # Reconciliation could not settle it by itself: the 409 says staff are on
+    # it (not "being reconciled" for ever), and is still not stored.
+    from payments.models import ReviewState
+
+    pid = _left_unknown(api, monkeypatch, landed=False)
+    Payment.objects.filter(public_id=pid).update(
+        failure_code="reconcile_manually",
+        review_state=ReviewState.PENDING,
+        review_reason="unresolved",
+    )
+    url = f"{URL}{pid}/capture/"
+    early = post(api, url, key="k-1")
+    assert (early.status_code, early.json()["error"]["code"]) == (
+        409,
+        "staff_review_in_progress",
+    )
+    assert "staff" in early.json()["error"]["message"]
+    assert tasks.reconcile_payment(Payment.objects.get(public_id=pid).pk) == (
+        "authorized"
+    )
+    retry = post(api, url, key="k-1")
+    assert (retry.status_code, retry.json()["status"]) == (200, "captured")
+
+
+@pytest.mark.parametrize(
+    ("status", "operation"),
+    [("requires_action", "capture"), ("pending", "capture"), ("pending", "void")],
+)
+def test_a_follow_up_before_the_authorization_is_not_the_keys_answer(
+    api, primary, status, operation
+):
+    # Requires action (the customer's 3-D Secure) or pending (the create's
+    # answer awaited): true only until it is authorized, so not stored.
+    created = post(api, URL, body(source_token="tok_3ds_required", capture=False))
+    pid = created.json()["id"]
+    Payment.objects.filter(public_id=pid).update(status=status)
+    url = f"{URL}{pid}/{operation}/"
+    early = post(api, url, key="k-1")
+    assert (early.status_code, early.json()["error"]["code"]) == (
+        409,
+        "authorization_in_progress",
+    )
+    assert status in early.json()["error"]["message"]
+    SandboxCharge.objects.filter(kind="payment").update(
+        status="authorized", amount_authorized=1050
+    )
+    payment = Payment.objects.get(public_id=pid)
+    Payment.objects.filter(pk=payment.pk).update(status="requires_action")
+    assert tasks.reconcile_payment(payment.pk) == "authorized"
+    retry = post(api, url, key="k-1")
+    assert retry.status_code == 200, retry.json()

@@ -389,3 +389,68 @@ def test_two_staff_capturing_at_once_make_one_gateway_call(
     audit = LogEntry.objects.filter(object_id=str(payment.pk))
     assert list(audit.values_list("change_message", flat=True)) == ["Captured €10.00."]
     assert SandboxCharge.objects.get(kind="payment").amount_captured == 1000
+
+
+def test_a_review_approve_racing_the_storefronts_capture_leaves_no_stuck_hold(
+    primary, api, monkeypatch, settings
+):
+    # A fraud hold: the storefront captures it while staff approve it in the
+    # review queue. Staff's approve is refused (capture_in_progress); once the
+    # capture is done, approving it acknowledges the capture: the hold leaves
+    # the queue, approved, after one gateway capture.
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = api.post(
+        "/api/v1/payments/",
+        {
+            "order_id": "o-h",
+            "amount": 2000,
+            "currency": "EUR",
+            "source_token": "tok_success",
+            "capture": True,
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="create-h",
+    ).json()["id"]
+    assert Payment.objects.get(public_id=pid).review_state == "pending"
+    at_gateway, answer = threading.Event(), threading.Event()
+    calls: list[str] = []
+    real = SandboxPaymentsAdapter.capture
+
+    def held(self, *args, **kwargs):
+        calls.append("capture")
+        at_gateway.set()
+        answer.wait(10)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, "capture", held)
+
+    def storefront() -> None:
+        try:
+            api.post(
+                f"/api/v1/payments/{pid}/capture/",
+                {},
+                format="json",
+                HTTP_IDEMPOTENCY_KEY="cap-h",
+            )
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=storefront)
+    thread.start()
+    assert at_gateway.wait(10)
+    codes = []
+    try:
+        services.payment_review_approve(
+            payment=Payment.objects.get(public_id=pid), actor="ada"
+        )
+    except services.PaymentError as exc:
+        codes.append(exc.code)
+    finally:
+        answer.set()
+        thread.join(30)
+    assert codes == ["capture_in_progress"]
+    payment = services.payment_review_approve(
+        payment=Payment.objects.get(public_id=pid), actor="ada"
+    )
+    assert (payment.status, payment.review_state) == ("captured", "approved")
+    assert calls == ["capture"]

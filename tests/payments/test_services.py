@@ -222,6 +222,87 @@ def test_medium_risk_authorizes_only_and_waits_for_review(primary, settings):
     assert rejected.review_state == ReviewState.REJECTED
 
 
+def _held(api, key: str) -> str:
+    created = api.post(
+        "/api/v1/payments/",
+        {
+            "order_id": "o-h",
+            "amount": 2000,
+            "currency": "EUR",
+            "source_token": "tok_success",
+            "capture": True,
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    ).json()
+    assert created["status"] == "authorized"
+    held = Payment.objects.get(public_id=created["id"])
+    assert (held.risk_level, held.review_state) == ("medium", "pending")
+    return created["id"]
+
+
+def test_a_fraud_hold_captured_by_the_storefront_can_still_leave_the_queue(
+    primary, api, settings
+):
+    # Medium risk: authorized and held for review. The storefront captures it
+    # (the API does not refuse a held payment), e.g. while staff's approve is
+    # refused as capture_in_progress. It stays in the queue for staff to see;
+    # approving it acknowledges the capture, without a second gateway call.
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = _held(api, "create-h")
+    captured = api.post(
+        f"/api/v1/payments/{pid}/capture/",
+        {},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="cap-h",
+    )
+    assert captured.status_code == 200
+    assert Payment.objects.get(public_id=pid).review_state == ReviewState.PENDING
+    payment = services.payment_review_approve(
+        payment=Payment.objects.get(public_id=pid), actor="staff"
+    )
+    assert (payment.status, payment.review_state) == ("captured", "approved")
+    assert payment.attempts.filter(operation="capture").count() == 1
+    with pytest.raises(services.InvalidState):
+        services.payment_review_reject(payment=payment, actor="staff")
+
+
+def test_a_fraud_hold_the_storefront_voided_is_closed_by_rejecting_it(
+    primary, api, settings
+):
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = _held(api, "create-v")
+    voided = api.post(
+        f"/api/v1/payments/{pid}/void/", {}, format="json", HTTP_IDEMPOTENCY_KEY="v"
+    )
+    assert voided.status_code == 200
+    with pytest.raises(services.InvalidState):
+        # Nothing to capture: approving cannot take effect.
+        services.payment_review_approve(
+            payment=Payment.objects.get(public_id=pid), actor="staff"
+        )
+    payment = services.payment_review_reject(
+        payment=Payment.objects.get(public_id=pid), actor="staff"
+    )
+    assert (payment.status, payment.review_state) == ("voided", "rejected")
+    assert payment.attempts.filter(operation="void").count() == 1
+
+
+def test_rejecting_a_hold_the_storefront_captured_is_refused_with_what_to_do(
+    primary, api, settings
+):
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = _held(api, "create-r")
+    api.post(
+        f"/api/v1/payments/{pid}/capture/", {}, format="json", HTTP_IDEMPOTENCY_KEY="c"
+    )
+    with pytest.raises(services.InvalidState, match="refund"):
+        services.payment_review_reject(
+            payment=Payment.objects.get(public_id=pid), actor="staff"
+        )
+    assert Payment.objects.get(public_id=pid).review_state == ReviewState.PENDING
+
+
 @pytest.mark.parametrize(
     ("token", "metadata", "param"),
     [
@@ -320,12 +401,14 @@ def test_unknown_refund_is_resent_with_the_same_key(primary):
     assert Refund.objects.count() == 1
 
 
-def test_an_owed_capture_waits_while_staffs_void_is_at_the_gateway(
+def test_an_owed_capture_is_dropped_while_staffs_void_is_at_the_gateway(
     primary, monkeypatch, django_capture_on_commit_callbacks
 ):
     # Reconciliation owes a capture (Square's second call) while a staff void
-    # is at the gateway: not sent beside it, deferred to a later look.
+    # is at the gateway: never sent, then or later (whatever the void's
+    # answer, staff cancelled the order), so no later look is scheduled.
     from payments.providers.sandbox import SandboxPaymentsAdapter
+    from payments.services.create import owes_capture
 
     payment = create(capture=False, amount=1000)
     Payment.objects.filter(pk=payment.pk).update(capture_requested=True)
@@ -347,4 +430,5 @@ def test_an_owed_capture_waits_while_staffs_void_is_at_the_gateway(
     with django_capture_on_commit_callbacks(execute=True):
         payment = services.payment_reconcile(payment=payment)
     assert (payment.status, calls) == (PaymentStatus.AUTHORIZED, [])
-    assert Schedule.objects.filter(name__startswith="reconcile-").count() == 1
+    assert not owes_capture(payment)
+    assert Schedule.objects.filter(name__startswith="reconcile-").count() == 0

@@ -244,6 +244,46 @@ def test_void_button_on_the_payment_page(staff_client, make_payment):
     assert log_messages(payment) == ["Voided."]
 
 
+def _answer_lost(monkeypatch, operation: str) -> None:
+    from integrations.errors import Unknown
+    from payments.providers.sandbox import SandboxPaymentsAdapter
+
+    def lost(self, *args, **kwargs):
+        raise Unknown("sandbox read timed out (test)", code="read_timeout")
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, operation, lost)
+
+
+UNKNOWN_TEXT = "the gateway's answer was lost: outcome unknown, being reconciled."
+
+
+def test_staff_void_left_unknown_is_not_reported_and_audited_as_voided(
+    staff_client, make_payment, monkeypatch
+):
+    payment = make_payment(capture=False)
+    _answer_lost(monkeypatch, "void")
+    url = reverse("admin:payments_payment_void", args=[payment.pk])
+    response = staff_client.post(url, follow=True)
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.UNKNOWN
+    said = f"Void sent; {UNKNOWN_TEXT}"
+    assert messages_of(response) == [f"{payment.public_id}: {said}"]
+    assert log_messages(payment) == [said]
+
+
+def test_staff_capture_left_unknown_is_not_reported_and_audited_as_captured(
+    staff_client, make_payment, monkeypatch
+):
+    payment = make_payment(capture=False)
+    _answer_lost(monkeypatch, "capture")
+    response = action(staff_client, "capture", payment)
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.UNKNOWN
+    said = f"Capture sent; {UNKNOWN_TEXT}"
+    assert messages_of(response) == [f"{payment.public_id}: {said}"]
+    assert log_messages(payment) == [said]
+
+
 def test_refused_capture_is_an_error_message_not_a_500(staff_client, make_payment):
     payment = make_payment()  # already captured
     response = action(staff_client, "capture", payment)

@@ -111,6 +111,30 @@ def test_a_gateway_refusal_is_an_error_message(staff_client, held):
     assert not LogEntry.objects.exists()
 
 
+def test_an_approve_left_unknown_is_not_reported_as_approved(
+    staff_client, held, monkeypatch
+):
+    from integrations.errors import Unknown
+    from payments.providers.sandbox import SandboxPaymentsAdapter
+
+    def lost(self, *args, **kwargs):
+        raise Unknown("sandbox read timed out (test)", code="read_timeout")
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, "capture", lost)
+    payment = held()
+    response = review(staff_client, "approve", payment)
+    payment.refresh_from_db()
+    assert (payment.status, payment.review_state) == ("unknown", "pending")
+    said = (
+        "Not approved yet: the gateway's answer was lost; outcome unknown, "
+        "being reconciled (still in review)."
+    )
+    assert [str(m) for m in response.context["messages"]] == [
+        f"{payment.public_id}: {said}"
+    ]
+    assert list(LogEntry.objects.values_list("change_message", flat=True)) == [said]
+
+
 def test_reviewing_needs_change_permission(viewer_client, held):
     payment = held()
     response = viewer_client.get(QUEUE)
