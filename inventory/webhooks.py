@@ -17,11 +17,7 @@ from integrations import registry
 from integrations.models import WebhookEvent
 from integrations.webhooks.messages import WebhookMessage
 from inventory import services
-from inventory.providers.base import (
-    InventoryAdapter,
-    RejectedLevel,
-    credible_modified_at,
-)
+from inventory.providers.base import InventoryAdapter, RejectedLevel
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +41,9 @@ def inventory_webhook_handle(event: WebhookEvent) -> None:
         return
     if parsed.rejected:
         _note_rejected(event, parsed.rejected)
-    # The event's time orders only as a level's own would (no future, none
-    # that could not be read back).
+    # Read by iso_time or unix_time: in years 1-9999 in UTC, as a level's own.
     now = timezone.now()
-    when = credible_modified_at(parsed.occurred_at or event.occurred_at, now)
+    when = parsed.occurred_at or event.occurred_at
     levels = [
         level if level.modified_at or when is None else replace(level, modified_at=when)
         for level in parsed.levels

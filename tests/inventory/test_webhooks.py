@@ -244,3 +244,45 @@ def test_a_far_future_event_timestamp_does_not_freeze_its_levels(stock_hooks):
     )
     level = StockLevel.objects.get(sku="A")
     assert (level.on_hand, level.erp_modified_at is not None) == (0, True)
+
+
+def _stamped(on_hand, at):
+    """An event of one level of SKU A, the level and the event stamped ``at``
+    (the ERP stamps both by the same clock)."""
+    stamp = at.isoformat()
+    level = {"sku": "A", "location": "main", "on_hand": on_hand, "modified_at": stamp}
+    return _stock_event([level], timestamp=stamp)
+
+
+def test_an_erp_clock_minutes_fast_still_orders_its_events(stock_hooks):
+    """An ERP whose clock runs 6 minutes fast (or sends local time labelled
+    UTC) stamps every change ahead of ours: a retry of an older event that
+    arrives after a newer one is still ignored (a late event is ignored)."""
+    skew = timezone.now() + timedelta(minutes=6)
+    _stock_deliver(_stamped(2, skew + timedelta(seconds=30)))
+    _stock_deliver(_stamped(9, skew))
+    assert StockLevel.objects.get(sku="A").on_hand == 2
+
+
+def test_a_late_event_stamped_before_a_future_one_is_ignored(stock_hooks):
+    """One event stamped 6 minutes ahead of our clock, then one the ERP
+    stamped earlier, delivered late: the ERP says it is older, so it is
+    ignored (its time is near, not a data bug to repair)."""
+    now = timezone.now()
+    _stock_deliver(_stamped(5, now - timedelta(minutes=1)))
+    _stock_deliver(_stamped(2, now + timedelta(minutes=6)))
+    _stock_deliver(_stamped(9, now))
+    assert StockLevel.objects.get(sku="A").on_hand == 2
+
+
+def test_times_ahead_of_our_clock_are_one_warning_per_event(stock_hooks, caplog):
+    ahead = (timezone.now() + timedelta(minutes=6)).isoformat()
+    levels = [
+        {"sku": sku, "location": "main", "on_hand": 1, "modified_at": ahead}
+        for sku in ("A", "B", "C")
+    ]
+    with caplog.at_level("WARNING", logger="inventory.providers.base"):
+        _stock_deliver(_stock_event(levels))
+    warned = [r for r in caplog.records if "ahead of our clock" in r.getMessage()]
+    assert [r.count for r in warned] == [3]
+    assert StockLevel.objects.filter(erp_modified_at__isnull=False).count() == 3
