@@ -179,12 +179,6 @@ def _time_problem(value: object) -> str | None:
 def level_problem(record: StockLevelRecord) -> str | None:
     """Why our columns cannot hold ``record`` (None when they can), by the
     limits of the model fields its values are stored in."""
-    for attribute in ("sku", "location_code"):
-        value = getattr(record, attribute)
-        # An ERP's NUL or lone surrogate replaced on its way in (the webhook
-        # intake): stored, it would merge distinct SKUs of the ERP into one.
-        if isinstance(value, str) and "\ufffd" in value:
-            return f"{attribute}: holds U+FFFD (a NUL or lone surrogate replaced)"
     for attribute, field in _columns():
         value = getattr(record, attribute)
         if _fits(field, value):

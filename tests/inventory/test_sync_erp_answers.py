@@ -223,3 +223,22 @@ def test_paging_without_a_total_stops_when_the_erp_ignores_the_page(settings, rs
     assert failed is None or "sync failed" in failed
     assert "paging_ignored" in {error["code"] for error in run.errors}
     assert StockLevel.objects.get(sku="A").on_hand == 1
+
+
+def test_a_sku_holding_u_fffd_is_synced_like_any_other(rsps):
+    """An ERP SKU that really holds U+FFFD (legacy data imported with a bad
+    encoding) reaches a sync as the ERP sent it (nothing replaced it): its
+    figure is applied, so the ERP's 0 stops the storefront selling the 5
+    units the level held."""
+    from inventory import services
+    from inventory.services import InsufficientStock, LineRequest
+
+    account = tg.make_account()
+    loc = LocationFactory(code="159")
+    StockLevelFactory(sku="CAF\ufffd-MUG", location=loc, on_hand=5)
+    _gecko(rsps, [_variant("CAF\ufffd-MUG", 159, "0")])
+    _sync("--account", account.slug, "--full")
+    with pytest.raises(InsufficientStock):
+        services.reservation_create(
+            order_id="o1", lines=[LineRequest("CAF\ufffd-MUG", 1)]
+        )

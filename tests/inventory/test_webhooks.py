@@ -286,3 +286,53 @@ def test_times_ahead_of_our_clock_are_one_warning_per_event(stock_hooks, caplog)
     warned = [r for r in caplog.records if "ahead of our clock" in r.getMessage()]
     assert [r.count for r in warned] == [3]
     assert StockLevel.objects.filter(erp_modified_at__isnull=False).count() == 3
+
+
+def test_a_sku_really_holding_u_fffd_is_applied_and_a_nul_one_refused(stock_hooks):
+    """The intake stores the payload with NUL replaced by U+FFFD; the level is
+    read from the raw body, so the ERP's real 'A\\ufffd' is applied and its
+    'A\\x00' refused, not merged into it."""
+    now = timezone.now().isoformat()
+    _status, event = _stock_deliver(
+        _stock_event(
+            [
+                {
+                    "sku": "A\ufffd",
+                    "location": "main",
+                    "on_hand": 4,
+                    "modified_at": now,
+                },
+                {"sku": "A\x00", "location": "main", "on_hand": 9, "modified_at": now},
+            ]
+        )
+    )
+    assert dict(StockLevel.objects.values_list("sku", "on_hand")) == {"A\ufffd": 4}
+    assert "1 level refused" in event.note
+
+
+def test_without_the_raw_body_a_u_fffd_sku_is_refused(stock_hooks):
+    """An event whose raw body is not its payload (an intake storing it
+    otherwise): its U+FFFD may be a replaced NUL, so the level is refused."""
+    from inventory.webhooks import inventory_webhook_handle
+
+    now = timezone.now().isoformat()
+    event = WebhookEvent.objects.create(
+        account=stock_hooks,
+        event_type="inventory.updated",
+        dedupe_key="msg_no_body",
+        raw_body=b"",
+        payload=_stock_event(
+            [
+                {
+                    "sku": "A\ufffd",
+                    "location": "main",
+                    "on_hand": 4,
+                    "modified_at": now,
+                },
+                {"sku": "B", "location": "main", "on_hand": 2, "modified_at": now},
+            ]
+        ),
+    )
+    inventory_webhook_handle(event)
+    assert dict(StockLevel.objects.values_list("sku", "on_hand")) == {"B": 2}
+    assert "1 level refused" in event.note and "U+FFFD" in event.note
