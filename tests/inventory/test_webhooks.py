@@ -336,3 +336,28 @@ def test_without_the_raw_body_a_u_fffd_sku_is_refused(stock_hooks):
     inventory_webhook_handle(event)
     assert dict(StockLevel.objects.values_list("sku", "on_hand")) == {"B": 2}
     assert "1 level refused" in event.note and "U+FFFD" in event.note
+
+
+FAR_STAMP = "9999-12-31T23:59:59-12:00"  # year 10000 in UTC
+
+
+def test_an_event_stamped_past_year_9999_in_utc_is_processed(stock_hooks):
+    """The event's ``timestamp`` past year 9999 in UTC reads as no time: it
+    is not stored on the WebhookEvent (psycopg could not read it back), and
+    the event's level is applied."""
+    now = timezone.now().isoformat()
+    level = {"sku": "A", "location": "main", "on_hand": 4, "modified_at": now}
+    response = _stock_post(_stock_event([level], timestamp=FAR_STAMP))
+    assert response.status_code < 300, response.status_code
+    pk = WebhookEvent.objects.values_list("pk", flat=True).get()
+    webhook_event_process(event_id=pk)
+    assert StockLevel.objects.get(sku="A").on_hand == 4
+
+
+def test_an_event_stamped_past_year_9999_in_utc_leaves_the_admin_list(
+    stock_hooks, admin_client
+):
+    _stock_post(_stock_event([], timestamp=FAR_STAMP))
+    admin_client.raise_request_exception = False
+    response = admin_client.get("/admin/integrations/webhookevent/")
+    assert response.status_code == 200, response.status_code
