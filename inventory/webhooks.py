@@ -6,21 +6,25 @@ Levels are applied by the same rules as a sync (``stock_levels_apply``):
 reservations are kept, a level older than the stored one is ignored (a late
 or replayed event changes nothing). A level without its own modification
 time takes the event's. A level our columns cannot hold (``RejectedLevel``)
-is left out and named in the event's note; the others are applied."""
+is left out and named in the event's note; the others are applied. The
+adapter reads the payload as the ERP sent it (the raw body): one with a NUL
+or lone surrogate is refused, a real U+FFFD is a character like any other."""
 
 import logging
 from dataclasses import replace
+from typing import Any
 
 from django.utils import timezone
 
 from integrations import registry
 from integrations.models import WebhookEvent
-from integrations.webhooks.messages import WebhookMessage
+from integrations.webhooks.messages import WebhookMessage, json_object, storable
+from integrations.webhooks.verification import WebhookVerificationError
 from inventory import services
 from inventory.providers.base import (
     InventoryAdapter,
     RejectedLevel,
-    credible_modified_at,
+    StockLevelRecord,
 )
 
 logger = logging.getLogger(__name__)
@@ -30,10 +34,11 @@ def inventory_webhook_handle(event: WebhookEvent) -> None:
     adapter = registry.get_adapter(event.account)
     if not isinstance(adapter, InventoryAdapter):
         raise TypeError("inventory webhook handler called for a non-inventory account")
+    payload, as_sent = _payload_as_sent(event)
     message = WebhookMessage(
         event_type=event.event_type,
         dedupe_key=event.dedupe_key,
-        payload=event.payload,
+        payload=payload,
         occurred_at=event.occurred_at,
     )
     parsed = adapter.parse_inventory_event(message)
@@ -43,15 +48,17 @@ def inventory_webhook_handle(event: WebhookEvent) -> None:
             extra={"webhook_event_id": event.pk, "event_type": event.event_type},
         )
         return
-    if parsed.rejected:
-        _note_rejected(event, parsed.rejected)
-    # The event's time orders only as a level's own would (no future, none
-    # that could not be read back).
+    levels, rejected = parsed.levels, parsed.rejected
+    if not as_sent:
+        levels, rejected = _replaced_refused(levels, rejected)
+    if rejected:
+        _note_rejected(event, rejected)
+    # Read by iso_time or unix_time: in years 1-9999 in UTC, as a level's own.
     now = timezone.now()
-    when = credible_modified_at(parsed.occurred_at or event.occurred_at, now)
+    when = parsed.occurred_at or event.occurred_at
     levels = [
         level if level.modified_at or when is None else replace(level, modified_at=when)
-        for level in parsed.levels
+        for level in levels
     ]
     result = services.stock_levels_apply(account=event.account, records=levels, now=now)
     logger.info(
@@ -63,6 +70,41 @@ def inventory_webhook_handle(event: WebhookEvent) -> None:
             "ignored": result.ignored,
         },
     )
+
+
+def _payload_as_sent(event: WebhookEvent) -> tuple[dict[str, Any], bool]:
+    """The event's payload as the ERP sent it, and whether it is. The intake
+    stored it with NULs and lone surrogates replaced by U+FFFD (``storable``:
+    jsonb holds neither), which would merge the ERP's SKUs 'A\\x00' and
+    'A\\ud800' into one; the raw body (an inventory adapter's request carries
+    one message, stored as received) tells them from a real U+FFFD."""
+    try:
+        sent = json_object(bytes(event.raw_body or b""))
+    except WebhookVerificationError:
+        return event.payload, False
+    if storable(sent) != event.payload:
+        return event.payload, False
+    return sent, True
+
+
+def _replaced_refused(
+    levels: tuple[StockLevelRecord, ...], rejected: tuple[RejectedLevel, ...]
+) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
+    """Without the raw body, a U+FFFD in a SKU or location may be a NUL or
+    lone surrogate the intake replaced: such a level is refused, not merged."""
+    kept, refused = [], []
+    for level in levels:
+        if "\ufffd" in level.sku + level.location_code:
+            refused.append(
+                RejectedLevel(
+                    sku=level.sku[:64],
+                    location_code=level.location_code[:64],
+                    reason="holds U+FFFD (perhaps a NUL or lone surrogate replaced)",
+                )
+            )
+        else:
+            kept.append(level)
+    return tuple(kept), (*rejected, *refused)
 
 
 def _note_rejected(event: WebhookEvent, rejected: tuple[RejectedLevel, ...]) -> None:

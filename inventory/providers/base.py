@@ -34,6 +34,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import cache
 from typing import Any, ClassVar
@@ -69,12 +70,13 @@ __all__ = [
     "StockLevelPage",
     "StockLevelRecord",
     "UnreadableLevel",
-    "credible_modified_at",
     "cursor_from_offset",
+    "modified_before",
     "offset_cursor_after",
     "offset_from_cursor",
     "readable_levels",
     "storable_levels",
+    "whole_units",
 ]
 
 
@@ -140,18 +142,26 @@ def _fits(field: models.Field, value: object) -> bool:
 MAX_STOCK_FIGURE = 10**9
 
 
-# How far ahead of ours an ERP's clock may run: a modification time later
-# than now + this is an ERP clock or data bug, not a time to order figures by.
+# How far ahead of ours an ERP's clock may run unremarked: times later than
+# now + this are counted in a warning (a fast clock, local time labelled UTC).
 CLOCK_SKEW = timedelta(minutes=5)
+# Further ahead than any clock or time zone error (zones reach +14 h): a data
+# bug (year 3000). A stored time past now + this orders only incoming times
+# as far ahead, so a credible figure repairs the level it would freeze.
+FAR_FUTURE = timedelta(days=1)
 
 
-def credible_modified_at(value: datetime | None, now: datetime) -> datetime | None:
-    """``value``, or None when it is past ``now`` + CLOCK_SKEW (such a time
-    would make every later figure of the level look older, for ever) or
-    cannot be stored (``_time_problem``)."""
-    if value is None or _time_problem(value) or value > now + CLOCK_SKEW:
-        return None
-    return value
+def modified_before(
+    incoming: datetime | None, stored: datetime | None, now: datetime
+) -> bool:
+    """Whether a figure stamped ``incoming`` is older than the one stored,
+    stamped ``stored`` (either None: not older). The ERP's own order, even
+    when its clock runs ahead of ours by a constant; only a stored time past
+    now + FAR_FUTURE gives way to an incoming one that is not."""
+    if incoming is None or stored is None or incoming >= stored:
+        return False
+    horizon = now + FAR_FUTURE
+    return stored <= horizon or incoming > horizon
 
 
 def _time_problem(value: object) -> str | None:
@@ -171,12 +181,6 @@ def _time_problem(value: object) -> str | None:
 def level_problem(record: StockLevelRecord) -> str | None:
     """Why our columns cannot hold ``record`` (None when they can), by the
     limits of the model fields its values are stored in."""
-    for attribute in ("sku", "location_code"):
-        value = getattr(record, attribute)
-        # An ERP's NUL or lone surrogate replaced on its way in (the webhook
-        # intake): stored, it would merge distinct SKUs of the ERP into one.
-        if isinstance(value, str) and "\ufffd" in value:
-            return f"{attribute}: holds U+FFFD (a NUL or lone surrogate replaced)"
     for attribute, field in _columns():
         value = getattr(record, attribute)
         if _fits(field, value):
@@ -202,13 +206,12 @@ def _printable(value: object) -> str:
 def storable_levels(
     records: Iterable[StockLevelRecord],
 ) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
-    """``records`` split into those our columns hold and those they cannot;
-    a kept one's incredible modification time dropped (``credible_modified_at``)."""
-    kept, rejected, now = [], [], timezone.now()
+    """``records`` split into those our columns hold and those they cannot."""
+    kept, rejected = [], []
     for record in records:
         problem = level_problem(record)
         if problem is None:
-            kept.append(_credible(record, now))
+            kept.append(record)
             continue
         rejected.append(
             RejectedLevel(
@@ -217,21 +220,25 @@ def storable_levels(
                 reason=problem,
             )
         )
+    _warn_ahead(kept)
     return tuple(kept), tuple(rejected)
 
 
-def _credible(record: StockLevelRecord, now: datetime) -> StockLevelRecord:
-    modified_at = credible_modified_at(record.modified_at, now)
-    if modified_at == record.modified_at:
-        return record
-    logger.warning(
-        "inventory level modification time in the future dropped",
-        extra={
-            "sku": _printable(record.sku),
-            "location": _printable(record.location_code),
-        },
-    )
-    return replace(record, modified_at=modified_at)
+def _warn_ahead(records: list[StockLevelRecord]) -> None:
+    # Kept (they order the ERP's figures among themselves), but a clock
+    # running fast is worth one line per page or event, not one per level.
+    ahead = timezone.now() + CLOCK_SKEW
+    late = [r for r in records if r.modified_at is not None and r.modified_at > ahead]
+    if late:
+        logger.warning(
+            "inventory level modification times ahead of our clock",
+            extra={
+                "count": len(late),
+                "sku": _printable(late[0].sku),
+                "location": _printable(late[0].location_code),
+                "modified_at": late[0].modified_at.isoformat(),
+            },
+        )
 
 
 class UnreadableLevel(Exception):
@@ -242,6 +249,31 @@ class UnreadableLevel(Exception):
     def __init__(self, reason: str, *, sku: object = "", location_code: object = ""):
         super().__init__(reason)
         self.reason, self.sku, self.location_code = reason, sku, location_code
+
+
+def whole_units(
+    value: object, *, field: str, sku: object, location_code: object
+) -> int:
+    """An ERP's decimal quantity (a string or number; None or "" is 0) as a
+    whole number of units; ``UnreadableLevel`` when it is not one ("2.5", an
+    item sold by weight: not ours to round) or is beyond MAX_STOCK_FIGURE.
+    The bound is checked on the decimal: int() of '1E+1000000' would build a
+    million-digit integer (40 s of CPU) for level_problem to refuse."""
+    try:
+        number = Decimal(str(value if value not in (None, "") else 0))
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite() or number != number.to_integral_value():
+        raise UnreadableLevel(
+            f"{field}: not a whole number", sku=sku, location_code=location_code
+        )
+    if number.copy_abs() > MAX_STOCK_FIGURE:  # no context: exact and cheap
+        raise UnreadableLevel(
+            f"{field}: beyond ±{MAX_STOCK_FIGURE:,} units",
+            sku=sku,
+            location_code=location_code,
+        )
+    return int(number)
 
 
 def readable_levels(

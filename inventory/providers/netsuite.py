@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -40,6 +39,7 @@ from inventory.providers.base import (
     cursor_from_offset,
     offset_from_cursor,
     readable_levels,
+    whole_units,
 )
 from inventory.providers.netsuite_m2m import (
     M2M_CREDENTIALS,
@@ -444,14 +444,13 @@ def _level(row: Mapping[str, Any]) -> StockLevelRecord:
         raise UnreadableLevel(
             "no item or location", sku=sku or "", location_code=location or ""
         )
-    on_hand = quantity(row.get("quantityonhand"))
-    if on_hand is None:
-        # Items sold by weight or length ("2.5"): not ours to round.
-        raise UnreadableLevel(
-            "quantityonhand: not a whole number",
-            sku=sku,
-            location_code=str(location),
-        )
+    # Items sold by weight or length ("2.5") are refused, not rounded.
+    on_hand = whole_units(
+        row.get("quantityonhand"),
+        field="quantityonhand",
+        sku=sku,
+        location_code=str(location),
+    )
     return StockLevelRecord(
         sku=sku,
         location_code=str(location),
@@ -482,20 +481,6 @@ def _items(page: Mapping[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise Unknown("NetSuite sent a page without items", code="malformed_response")
     return items
-
-
-def quantity(value: object) -> int | None:
-    """A SuiteQL quantity (a decimal string; absent when none) as a whole
-    number of units; None when it is not one."""
-    if value in (None, ""):
-        return 0
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        number = Decimal("NaN")
-    if not number.is_finite() or number != number.to_integral_value():
-        return None
-    return int(number)
 
 
 def modified_at(value: object) -> datetime | None:

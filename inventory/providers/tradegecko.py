@@ -9,7 +9,6 @@ import json
 import time
 from collections.abc import Mapping
 from datetime import UTC
-from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 import requests
@@ -41,6 +40,7 @@ from inventory.providers.base import (
     cursor_from_offset,
     offset_from_cursor,
     readable_levels,
+    whole_units,
 )
 
 SIGNATURE_HEADER = "X-Gecko-Signature"
@@ -321,7 +321,12 @@ def variant_levels(
         return StockLevelRecord(
             sku=sku,
             location_code=code,
-            on_hand=_quantity(row.get("stock_on_hand"), sku=sku, location_code=code),
+            on_hand=whole_units(
+                row.get("stock_on_hand"),
+                field="stock_on_hand",
+                sku=sku,
+                location_code=code,
+            ),
             modified_at=modified,
         )
 
@@ -373,19 +378,6 @@ def _has_more(data: Mapping[str, Any], *, page: int, limit: int, count: int) -> 
     if isinstance(total, int):
         return page * limit < total
     return count >= limit
-
-
-def _quantity(value: object, *, sku: str, location_code: str) -> int:
-    try:
-        number = Decimal(str(value if value not in (None, "") else 0))
-    except InvalidOperation:
-        number = Decimal("NaN")
-    if not number.is_finite() or number != number.to_integral_value():
-        # "2.5" (an item sold by weight): not ours to round.
-        raise UnreadableLevel(
-            "stock_on_hand: not a whole number", sku=sku, location_code=location_code
-        )
-    return int(number)
 
 
 def _list(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:

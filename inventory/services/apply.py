@@ -8,10 +8,11 @@ is never written here, so a sync that lowers on-hand keeps every reservation
 announced, not refused). A record older than what is stored (by the ERP's
 last-modified time), current before the ERP last acknowledged a confirm of
 the level, or while one awaits the ERP's answer (``sold.figure_stale``), is
-ignored; a stored time past now + ``CLOCK_SKEW`` (an ERP clock bug) orders
-nothing. Each call locks the existing rows it updates (pk order, like
-reservations) and writes them together: on PostgreSQL in one raw upsert
-(``apply_pg``), elsewhere in one ``bulk_upsert`` of model instances.
+ignored; a stored time past now + ``FAR_FUTURE`` (an ERP data bug) orders
+only incoming times as far ahead (``modified_before``). Each call locks the
+existing rows it updates (pk order, like reservations) and writes them
+together: on PostgreSQL in one raw upsert (``apply_pg``), elsewhere in one
+``bulk_upsert`` of model instances.
 """
 
 import logging
@@ -25,7 +26,7 @@ from django.db import connection, transaction
 from integrations.models import ProviderAccount
 from integrations.rows import bulk_upsert
 from inventory.models import Location, StockLevel
-from inventory.providers.base import StockLevelRecord, credible_modified_at
+from inventory.providers.base import StockLevelRecord, modified_before
 from inventory.services.apply_pg import apply_page_pg
 from inventory.services.levels import (
     expired_holds,
@@ -121,7 +122,7 @@ def _apply_page_orm(
         unseen = _unseen_kept(record, level)
         on_hand = record.on_hand - level.sold_unsent - unseen
         if (on_hand, unseen) == (level.on_hand, level.sold_unseen) and not _newer(
-            record, level, now
+            record, level
         ):
             continue
         changed += level.on_hand != on_hand
@@ -173,15 +174,14 @@ def _before(a: datetime | None, b: datetime | None) -> bool:
 
 
 def _older(record: StockLevelRecord, level: StockLevel, now: datetime) -> bool:
-    # A stored time in the future (stored before incoming ones were checked)
-    # orders nothing: any figure repairs the level it froze.
-    return _before(record.modified_at, credible_modified_at(level.erp_modified_at, now))
+    return modified_before(record.modified_at, level.erp_modified_at, now)
 
 
-def _newer(record: StockLevelRecord, level: StockLevel, now: datetime) -> bool:
-    stored = credible_modified_at(level.erp_modified_at, now)
-    return record.modified_at is not None and (
-        stored is None or record.modified_at > stored
+def _newer(record: StockLevelRecord, level: StockLevel) -> bool:
+    # Not older (checked first): a time that moves, forwards or past a stored
+    # far-future one, is written even when the figure is the same.
+    return record.modified_at is not None and record.modified_at != (
+        level.erp_modified_at
     )
 
 

@@ -22,7 +22,7 @@ ERP's figure is stored less the units sold here that it does not show yet
 """
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -37,7 +37,7 @@ from inventory.models import (
     StockLevel,
     StockState,
 )
-from inventory.providers.base import CLOCK_SKEW, StockLevelRecord, credible_modified_at
+from inventory.providers.base import FAR_FUTURE, StockLevelRecord, modified_before
 from inventory.services.levels import expired_holds, levels_announce
 from inventory.services.sold import figure_stale, unseen_kept
 
@@ -112,7 +112,7 @@ UPSERT_SQL = (
     f"FROM (SELECT {AVAILABLE_SQL} AS a OFFSET 0) AS x) "
     "WHERE EXCLUDED.erp_modified_at IS NULL OR s.erp_modified_at IS NULL "
     "OR EXCLUDED.erp_modified_at >= s.erp_modified_at "
-    "OR s.erp_modified_at > %(credible)s "
+    "OR (s.erp_modified_at > %(horizon)s AND EXCLUDED.erp_modified_at <= %(horizon)s) "
     "RETURNING s.id, s.sku, s.location_id, s.on_hand, s.reserved, s.state, "
     "s.low_threshold, s.xmax = 0"
 )
@@ -147,12 +147,7 @@ def apply_page_pg(
     ``as_of`` to ``answered_at``: when the figures may have been current
     (``sold.figure_stale``)."""
     active = _lock_locations({loc for _, loc in keys})
-    # A stored time in the future (stored before incoming ones were checked)
-    # orders nothing: any figure repairs the level it froze.
-    existing = {
-        key: replace(stored, modified_at=credible_modified_at(stored.modified_at, now))
-        for key, stored in _lock_existing(keys).items()
-    }
+    existing = _lock_existing(keys)
     writes: list[Write] = []
     changed = ignored = 0
     for key, record in sorted(keys.items()):
@@ -161,7 +156,7 @@ def apply_page_pg(
             writes.append((key, record, 0))
             changed += 1
             continue
-        if _before(record.modified_at, stored.modified_at) or figure_stale(
+        if modified_before(record.modified_at, stored.modified_at, now) or figure_stale(
             record, as_of, stored.acked_at, stored.sent_at, answered_at
         ):
             ignored += 1
@@ -187,14 +182,9 @@ def apply_page_pg(
     return changed, ignored
 
 
-def _before(a: datetime | None, b: datetime | None) -> bool:
-    return a is not None and b is not None and a < b
-
-
 def _after(record: StockLevelRecord, stored: Stored) -> bool:
-    return record.modified_at is not None and (
-        stored.modified_at is None or record.modified_at > stored.modified_at
-    )
+    # Not older (checked first): a time that moves is written.
+    return record.modified_at is not None and record.modified_at != stored.modified_at
 
 
 def _lock_locations(ids: set[int]) -> dict[int, bool]:
@@ -228,7 +218,7 @@ def _upsert(
         "threshold": settings.INVENTORY_LOW_STOCK_THRESHOLD,
         "source": account.pk if account is not None else None,
         "now": now,
-        "credible": now + CLOCK_SKEW,
+        "horizon": now + FAR_FUTURE,
     }
     with connection.cursor() as cursor:
         cursor.execute(UPSERT_SQL, params)

@@ -178,3 +178,25 @@ def test_stock_at_an_inactive_location_is_announced_only_once_enabled():
 
     services.location_active_set(location_id=location.pk, active=False)
     assert _announced()[-1] == ("out_of_stock", "low", 0)
+
+
+def test_a_stored_far_future_time_orders_only_times_as_far_ahead():
+    """A stored year-3000 stamp (an ERP data bug) gives way to a figure
+    stamped now, whose time replaces it, but still orders one stamped
+    year 2999; a stored time hours ahead (a time zone labelled UTC) orders
+    every figure, as the ERP's own clock."""
+    now = timezone.now()
+    year_3000 = now.replace(year=3000)
+    StockLevelFactory(sku="BUG", on_hand=5, erp_modified_at=year_3000)
+    StockLevelFactory(sku="ZONE", on_hand=5, erp_modified_at=now + timedelta(hours=9))
+    result = _apply(
+        StockLevelRecord("BUG", "MAIN", 5, now.replace(year=2999)),
+        StockLevelRecord("ZONE", "MAIN", 1, now),
+    )
+    assert result.ignored == 2
+    result = _apply(StockLevelRecord("BUG", "MAIN", 5, now))
+    assert (result.ignored, StockLevel.objects.get(sku="BUG").erp_modified_at) == (
+        0,
+        now,
+    )
+    assert StockLevel.objects.get(sku="ZONE").on_hand == 5

@@ -111,3 +111,45 @@ def test_erp_times_psycopg_cannot_read_back_are_cleared(at_0011):
     times = dict(StockLevel.objects.values_list("sku", "erp_modified_at"))
     assert times["BROKEN"] is None
     assert times["FINE"].isoformat() == "2026-12-04T09:30:00+00:00"
+
+
+@pytest.fixture
+def integrations_at_0006(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.config.getoption("nomigrations"):
+        pytest.skip("runs the migrations (pytest --migrations)")
+    call_command("migrate", "integrations", "0006", verbosity=0)
+    try:
+        yield
+    finally:
+        call_command("migrate", verbosity=0)
+
+
+def test_webhook_event_times_psycopg_cannot_read_back_are_cleared(
+    integrations_at_0006,
+):
+    """An ERP's event stamped 9999-12-31T23:59:59-12:00 (year 10000 in UTC,
+    stored before iso_time read it as none) failed its processing and the
+    admin's list of events: integrations 0007 clears it, and keeps the
+    readable times."""
+    from integrations.models import WebhookEvent
+    from tests.factories import ProviderAccountFactory
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite stores such a time as text")
+    account = ProviderAccountFactory(kind="inventory", slug="erp-hooks")
+    for key in ("BROKEN", "FINE"):
+        WebhookEvent.objects.create(
+            account=account, event_type="inventory.updated", dedupe_key=key
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE integrations_webhookevent SET occurred_at = CASE dedupe_key "
+            "WHEN 'BROKEN' THEN '10000-01-01 11:59:59+00'::timestamptz "
+            "ELSE '2026-12-04 09:30:00+00'::timestamptz END"
+        )
+
+    call_command("migrate", "integrations", "0007", verbosity=0)
+
+    times = dict(WebhookEvent.objects.values_list("dedupe_key", "occurred_at"))
+    assert times["BROKEN"] is None
+    assert times["FINE"].isoformat() == "2026-12-04T09:30:00+00:00"

@@ -97,3 +97,32 @@ def test_a_disabled_account_is_refused_in_one_line():
         call_command("sync_inventory", "--account", "erp-off", stdout=io.StringIO())
     assert "\n" not in str(info.value) and "disabled" in str(info.value)
     assert not SyncRun.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_during_a_query_cancels_it_on_the_server():
+    """psycopg cancels the server's query only for KeyboardInterrupt and
+    SystemExit: a SIGTERM raised as anything else left the connection busy,
+    so ending the run 'sync_interrupted' failed ('another command is already
+    in progress') and the run stayed open, refusing the next sync."""
+    from inventory.management.commands.sync_inventory import Terminated
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL query to cancel")
+
+    def terminate(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGALRM, terminate)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    began = time.monotonic()
+    try:
+        with pytest.raises(Terminated), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(10)")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+    assert time.monotonic() - began < 5

@@ -223,3 +223,67 @@ def test_paging_without_a_total_stops_when_the_erp_ignores_the_page(settings, rs
     assert failed is None or "sync failed" in failed
     assert "paging_ignored" in {error["code"] for error in run.errors}
     assert StockLevel.objects.get(sku="A").on_hand == 1
+
+
+def test_a_sku_holding_u_fffd_is_synced_like_any_other(rsps):
+    """An ERP SKU that really holds U+FFFD (legacy data imported with a bad
+    encoding) reaches a sync as the ERP sent it (nothing replaced it): its
+    figure is applied, so the ERP's 0 stops the storefront selling the 5
+    units the level held."""
+    from inventory import services
+    from inventory.services import InsufficientStock, LineRequest
+
+    account = tg.make_account()
+    loc = LocationFactory(code="159")
+    StockLevelFactory(sku="CAF\ufffd-MUG", location=loc, on_hand=5)
+    _gecko(rsps, [_variant("CAF\ufffd-MUG", 159, "0")])
+    _sync("--account", account.slug, "--full")
+    with pytest.raises(InsufficientStock):
+        services.reservation_create(
+            order_id="o1", lines=[LineRequest("CAF\ufffd-MUG", 1)]
+        )
+
+
+def test_a_huge_exponent_stock_figure_is_refused_at_once(rsps):
+    """TradeGecko's stock_on_hand is a decimal string: '1E+1000000' is a
+    whole number, but int() of it builds a million-digit integer (40 s of
+    CPU; '1E+10000000' hours) before the bound refuses it. It is refused on
+    the decimal, and the rest of the page applied."""
+    import time
+
+    account = tg.make_account()
+    LocationFactory(code="159")
+    _gecko(rsps, [_variant("OK", 159, "3"), _variant("HUGE", 159, "1E+1000000")])
+    began = time.monotonic()
+    _sync("--account", account.slug, "--full")
+    elapsed = time.monotonic() - began
+    assert StockLevel.objects.get(sku="OK").on_hand == 3
+    assert elapsed < 5, f"one ERP row held the sync for {elapsed:.0f} s"
+    (error,) = SyncRun.objects.get().errors
+    assert "beyond" in error["message"], error
+
+
+def test_whole_units_refuses_a_huge_exponent_without_building_it():
+    """The shared reader of TradeGecko's and NetSuite's decimal quantities."""
+    from inventory.providers.base import UnreadableLevel, whole_units
+
+    for text in ("1E+1000000", "-1E+999999999", "1000000001"):
+        with pytest.raises(UnreadableLevel, match="beyond"):
+            whole_units(text, field="quantityonhand", sku="S", location_code="1")
+    assert whole_units("1E+3", field="q", sku="S", location_code="1") == 1000
+    assert whole_units("-1000000000", field="q", sku="S", location_code="1") == -(10**9)
+
+
+def test_an_http_stock_huge_figure_costs_nothing_to_refuse():
+    """The generic stock service's on_hand is a JSON number: 1E+1000000 reads
+    as a float (infinity), not a whole number, and an integer literal past
+    4,300 digits is not JSON Python reads (a malformed page); neither
+    builds a huge integer."""
+    from inventory.providers.base import UnreadableLevel
+    from inventory.providers.http_stock import level_record
+
+    row = json.loads('{"sku": "S", "location": "L", "on_hand": 1E+1000000}')
+    with pytest.raises(UnreadableLevel, match="not a whole number"):
+        level_record(row)
+    with pytest.raises(ValueError):
+        json.loads('{"on_hand": ' + "9" * 5000 + "}")

@@ -244,3 +244,120 @@ def test_a_far_future_event_timestamp_does_not_freeze_its_levels(stock_hooks):
     )
     level = StockLevel.objects.get(sku="A")
     assert (level.on_hand, level.erp_modified_at is not None) == (0, True)
+
+
+def _stamped(on_hand, at):
+    """An event of one level of SKU A, the level and the event stamped ``at``
+    (the ERP stamps both by the same clock)."""
+    stamp = at.isoformat()
+    level = {"sku": "A", "location": "main", "on_hand": on_hand, "modified_at": stamp}
+    return _stock_event([level], timestamp=stamp)
+
+
+def test_an_erp_clock_minutes_fast_still_orders_its_events(stock_hooks):
+    """An ERP whose clock runs 6 minutes fast (or sends local time labelled
+    UTC) stamps every change ahead of ours: a retry of an older event that
+    arrives after a newer one is still ignored (a late event is ignored)."""
+    skew = timezone.now() + timedelta(minutes=6)
+    _stock_deliver(_stamped(2, skew + timedelta(seconds=30)))
+    _stock_deliver(_stamped(9, skew))
+    assert StockLevel.objects.get(sku="A").on_hand == 2
+
+
+def test_a_late_event_stamped_before_a_future_one_is_ignored(stock_hooks):
+    """One event stamped 6 minutes ahead of our clock, then one the ERP
+    stamped earlier, delivered late: the ERP says it is older, so it is
+    ignored (its time is near, not a data bug to repair)."""
+    now = timezone.now()
+    _stock_deliver(_stamped(5, now - timedelta(minutes=1)))
+    _stock_deliver(_stamped(2, now + timedelta(minutes=6)))
+    _stock_deliver(_stamped(9, now))
+    assert StockLevel.objects.get(sku="A").on_hand == 2
+
+
+def test_times_ahead_of_our_clock_are_one_warning_per_event(stock_hooks, caplog):
+    ahead = (timezone.now() + timedelta(minutes=6)).isoformat()
+    levels = [
+        {"sku": sku, "location": "main", "on_hand": 1, "modified_at": ahead}
+        for sku in ("A", "B", "C")
+    ]
+    with caplog.at_level("WARNING", logger="inventory.providers.base"):
+        _stock_deliver(_stock_event(levels))
+    warned = [r for r in caplog.records if "ahead of our clock" in r.getMessage()]
+    assert [r.count for r in warned] == [3]
+    assert StockLevel.objects.filter(erp_modified_at__isnull=False).count() == 3
+
+
+def test_a_sku_really_holding_u_fffd_is_applied_and_a_nul_one_refused(stock_hooks):
+    """The intake stores the payload with NUL replaced by U+FFFD; the level is
+    read from the raw body, so the ERP's real 'A\\ufffd' is applied and its
+    'A\\x00' refused, not merged into it."""
+    now = timezone.now().isoformat()
+    _status, event = _stock_deliver(
+        _stock_event(
+            [
+                {
+                    "sku": "A\ufffd",
+                    "location": "main",
+                    "on_hand": 4,
+                    "modified_at": now,
+                },
+                {"sku": "A\x00", "location": "main", "on_hand": 9, "modified_at": now},
+            ]
+        )
+    )
+    assert dict(StockLevel.objects.values_list("sku", "on_hand")) == {"A\ufffd": 4}
+    assert "1 level refused" in event.note
+
+
+def test_without_the_raw_body_a_u_fffd_sku_is_refused(stock_hooks):
+    """An event whose raw body is not its payload (an intake storing it
+    otherwise): its U+FFFD may be a replaced NUL, so the level is refused."""
+    from inventory.webhooks import inventory_webhook_handle
+
+    now = timezone.now().isoformat()
+    event = WebhookEvent.objects.create(
+        account=stock_hooks,
+        event_type="inventory.updated",
+        dedupe_key="msg_no_body",
+        raw_body=b"",
+        payload=_stock_event(
+            [
+                {
+                    "sku": "A\ufffd",
+                    "location": "main",
+                    "on_hand": 4,
+                    "modified_at": now,
+                },
+                {"sku": "B", "location": "main", "on_hand": 2, "modified_at": now},
+            ]
+        ),
+    )
+    inventory_webhook_handle(event)
+    assert dict(StockLevel.objects.values_list("sku", "on_hand")) == {"B": 2}
+    assert "1 level refused" in event.note and "U+FFFD" in event.note
+
+
+FAR_STAMP = "9999-12-31T23:59:59-12:00"  # year 10000 in UTC
+
+
+def test_an_event_stamped_past_year_9999_in_utc_is_processed(stock_hooks):
+    """The event's ``timestamp`` past year 9999 in UTC reads as no time: it
+    is not stored on the WebhookEvent (psycopg could not read it back), and
+    the event's level is applied."""
+    now = timezone.now().isoformat()
+    level = {"sku": "A", "location": "main", "on_hand": 4, "modified_at": now}
+    response = _stock_post(_stock_event([level], timestamp=FAR_STAMP))
+    assert response.status_code < 300, response.status_code
+    pk = WebhookEvent.objects.values_list("pk", flat=True).get()
+    webhook_event_process(event_id=pk)
+    assert StockLevel.objects.get(sku="A").on_hand == 4
+
+
+def test_an_event_stamped_past_year_9999_in_utc_leaves_the_admin_list(
+    stock_hooks, admin_client
+):
+    _stock_post(_stock_event([], timestamp=FAR_STAMP))
+    admin_client.raise_request_exception = False
+    response = admin_client.get("/admin/integrations/webhookevent/")
+    assert response.status_code == 200, response.status_code

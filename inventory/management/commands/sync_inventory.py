@@ -20,10 +20,13 @@ BAR_WIDTH = 24
 TERMINATED = 128 + signal.SIGTERM
 
 
-class Terminated(BaseException):
-    """SIGTERM (docker stop, systemd, a job's deadline) as Ctrl-C is: a
-    BaseException, so the run ends ``sync_interrupted`` instead of being
-    left running, claimed, and refusing the account's next sync for an hour."""
+class Terminated(SystemExit):
+    """SIGTERM (docker stop, systemd, a job's deadline) as Ctrl-C is: not an
+    Exception, so the run ends ``sync_interrupted`` instead of being left
+    running, claimed, and refusing the account's next sync for an hour. A
+    SystemExit: psycopg cancels the server's query under way only for it and
+    KeyboardInterrupt; otherwise the connection stays busy and ending the
+    run fails. ``handle`` turns it into exit status 143."""
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
