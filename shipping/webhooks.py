@@ -77,8 +77,8 @@ def _label_update(
         )
         return True
     event.subject = shipment.public_id
-    if update.refund_rejected:
-        changed = services.shipment_void_rejected_apply(
+    if update.refund_rejected or update.refunded:
+        changed = services.shipment_refund_update_apply(
             shipment=shipment, update=update
         )
     else:

@@ -264,7 +264,8 @@ class LabelLookup:
 class LabelUpdate:
     """A label-state webhook (Shippo's ``transaction_updated``): the label
     made (``label``, or ``fetch_label`` when its file is still to be fetched),
-    the carrier's reason it failed (``failure_*``), or its refund rejected."""
+    the carrier's reason it failed (``failure_*``), or its refund made or
+    rejected."""
 
     carrier_shipment_id: str
     reference: str = ""  # our shipment's public id, when the carrier echoes it
@@ -274,6 +275,16 @@ class LabelUpdate:
     # The carrier rejected the refund of this label it had accepted (our
     # void): the label is valid and billed after all.
     refund_rejected: bool = False
+    # The carrier refunded this label (or holds its refund pending, as our
+    # void counts a refund queued): voided at the carrier.
+    refunded: bool = False
+    # The label's refund state read again from the carrier (an outgoing
+    # call): the update it stands by now, or None when it says neither.
+    # Called before a refund update is applied: the webhook may be forged
+    # (a URL token only) or older than the carrier's last word.
+    recheck: Callable[[], "LabelUpdate | None"] | None = field(
+        default=None, compare=False, repr=False
+    )
     # The made label, read with its file (an outgoing call): called only once
     # the webhook is known to settle a shipment (not a sibling parcel's).
     fetch_label: Callable[[], Label] | None = field(

@@ -432,8 +432,10 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
     def parse_label_update(self, message: WebhookMessage) -> LabelUpdate | None:
         """``transaction_updated``: SUCCESS carries the label (its file is
         fetched as a poll would, once the update is known to settle one of
-        ours), ERROR the carrier's reason, REFUNDREJECTED a refund (our void)
-        Shippo had accepted and then refused; QUEUED nothing."""
+        ours), ERROR the carrier's reason, REFUNDED or REFUNDPENDING a
+        refund (our void) made, REFUNDREJECTED one Shippo had accepted and
+        then refused (both read again from Shippo before they are applied);
+        QUEUED nothing."""
         if message.event_type not in LABEL_EVENTS:
             return None
         data = message.payload.get("data") or {}
@@ -445,8 +447,8 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
         if status == "SUCCESS":
             fetch = functools.partial(self._label, data, _format_of(data))
             return LabelUpdate(object_id, reference=reference, fetch_label=fetch)
-        if status == "REFUNDREJECTED":
-            return LabelUpdate(object_id, reference=reference, refund_rejected=True)
+        if status in shippo_refunds.REFUND_STATES:
+            return shippo_refunds.refund_update(self, object_id, reference, status)
         if status == "ERROR":
             return LabelUpdate(
                 object_id,

@@ -9,18 +9,23 @@ A refund Shippo refuses because one was already made (a retry after a lost
 answer) counts as done: the transaction then says ``REFUNDED`` or
 ``REFUNDPENDING`` (``TransactionStatusEnum``)."""
 
+import functools
 from typing import TYPE_CHECKING
 
 from integrations.errors import ProviderError, Rejected
 from integrations.providers.http import path_segment
-from shipping.providers.base import VoidRequest, VoidResult
+from shipping.providers.base import LabelUpdate, VoidRequest, VoidResult
 from shipping.providers.shippo_errors import REFUND_ACCEPTED
 
 if TYPE_CHECKING:
     from shipping.providers.shippo import ShippoAdapter
 
-# A transaction whose refund was made before.
+# A transaction whose refund was made before (pending counts, as a refund
+# answered QUEUED or PENDING counts as a void).
 _REFUNDED = frozenset({"REFUNDED", "REFUNDPENDING"})
+REFUND_REJECTED = "REFUNDREJECTED"
+# Transaction states that tell a refund's fate (transaction_updated).
+REFUND_STATES = _REFUNDED | {REFUND_REJECTED}
 
 
 def void(adapter: "ShippoAdapter", request: VoidRequest) -> VoidResult:
@@ -90,3 +95,49 @@ def _already_refunded(adapter: "ShippoAdapter", transaction: str) -> bool:
     except ProviderError:
         return False
     return found.get("status") in _REFUNDED
+
+
+def refund_update(
+    adapter: "ShippoAdapter", transaction: str, reference: str, status: object
+) -> LabelUpdate | None:
+    """A transaction's refund state as a label update, read again from
+    Shippo (``GET /transactions/{id}``) before it is applied; None when the
+    status tells no refund's fate."""
+    update = _refund_state(transaction, reference, status)
+    if update is None:
+        return None
+    recheck = functools.partial(_refund_recheck, adapter, transaction, reference)
+    return LabelUpdate(
+        transaction,
+        reference=reference,
+        refunded=update.refunded,
+        refund_rejected=update.refund_rejected,
+        recheck=recheck,
+    )
+
+
+def _refund_state(
+    transaction: str, reference: str, status: object
+) -> LabelUpdate | None:
+    if status in _REFUNDED:
+        return LabelUpdate(transaction, reference=reference, refunded=True)
+    if status == REFUND_REJECTED:
+        return LabelUpdate(transaction, reference=reference, refund_rejected=True)
+    return None
+
+
+def _refund_recheck(
+    adapter: "ShippoAdapter", transaction: str, reference: str
+) -> LabelUpdate | None:
+    """What the transaction says now. A failed read raises (the webhook is
+    retried); one Shippo does not know is no refund of ours."""
+    found = adapter.none_if_not_found(
+        lambda: adapter.send(
+            "GET",
+            f"/transactions/{path_segment(transaction)}",
+            operation="shippo_refund_check",
+        )
+    )
+    if found is None:
+        return None
+    return _refund_state(transaction, reference, found.get("status"))

@@ -30,7 +30,12 @@ from shipping.services.tracking import (
     shipments_due_for_tracking,
     shipments_tracking_refresh,
 )
-from shipping.services.voids import shipment_void, shipment_void_rejected_apply
+from shipping.services.voids import (
+    shipment_refund_update_apply,
+    shipment_void,
+    shipment_void_refunded_apply,
+    shipment_void_rejected_apply,
+)
 
 __all__ = [
     "CarrierFailure",
@@ -52,9 +57,11 @@ __all__ = [
     "shipment_has_moved",
     "shipment_label_update_apply",
     "shipment_reconcile",
+    "shipment_refund_update_apply",
     "shipment_tracking_apply",
     "shipment_tracking_refresh",
     "shipment_void",
+    "shipment_void_refunded_apply",
     "shipment_void_rejected_apply",
     "shipments_due_for_tracking",
     "shipments_reconcile_unknown",

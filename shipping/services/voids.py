@@ -21,6 +21,7 @@ from integrations import registry
 from integrations.attempts import attempt_run
 from integrations.errors import Outcome, ProviderError, Rejected
 from integrations.events import event_emit
+from integrations.models import Event
 from integrations.reruns import (
     DeadIntent,
     dead_run_intended,
@@ -65,44 +66,116 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
     except BaseException:
         _release(shipment, claimed_at)
         raise
-    _voided(shipment)
+    _voided(shipment, claimed_at)
+    if shipment.status != ShipmentStatus.VOIDED:
+        _release(shipment, claimed_at)
+        raise InvalidState(
+            "the carrier rejected the refund while the void was under way",
+            code="void_refused",
+        )
     return shipment
 
 
-def _voided(shipment: Shipment) -> None:
+def _voided(shipment: Shipment, claimed_at: datetime) -> None:
     """The carrier voided the label: its word wins, whoever holds the claim
     now (ours may have run past CLAIM_LIFE and been taken over, and the
-    taker failed). Recorded and announced once, under the row lock: a void
-    that got there first leaves nothing to do."""
+    taker failed), but for a rejection of a refund applied since our claim:
+    the carrier's later word. Recorded and announced once, under the row
+    lock: a void that got there first leaves nothing to do."""
     with transaction.atomic():
         row = Shipment.objects.select_for_update().get(pk=shipment.pk)
         if row.status == ShipmentStatus.PURCHASED:
-            row.status, row.void_started_at = ShipmentStatus.VOIDED, None
-            row.save(update_fields=["status", "void_started_at", "updated_at"])
-            event_emit(
-                name="shipment.voided",
-                subject=row.public_id,
-                payload=shipment_event_payload(row),
-            )
+            if _rejected_since(row, claimed_at):
+                logger.warning(
+                    "void answer older than the carrier's rejection; not voided",
+                    extra={"shipment_id": row.public_id},
+                )
+            else:
+                _voided_row(row)
     shipment.refresh_from_db()
+
+
+def _voided_row(row: Shipment) -> None:
+    # Under the row lock, for a purchased shipment.
+    row.status, row.void_started_at = ShipmentStatus.VOIDED, None
+    row.save(update_fields=["status", "void_started_at", "updated_at"])
+    event_emit(
+        name="shipment.voided",
+        subject=row.public_id,
+        payload=shipment_event_payload(row),
+    )
+
+
+def _rejected_since(row: Shipment, since: datetime) -> bool:
+    """A refund rejection was applied to ``row`` since ``since`` (the
+    ``shipment.void_rejected`` it emitted records when)."""
+    return Event.objects.filter(
+        name="shipment.void_rejected", subject=row.public_id, created_at__gte=since
+    ).exists()
+
+
+class VoidUnderWay(Exception):
+    """A refund update met a void of the shipment still at the carrier: its
+    answer would overwrite the carrier's word. The webhook intake retries
+    the update (with backoff, far longer than a void) once it has settled."""
+
+
+def shipment_refund_update_apply(*, shipment: Shipment, update: LabelUpdate) -> bool:
+    """A label's refund made (``refunded``) or rejected, from the carrier's
+    webhook: read again from the carrier first when it can be (``recheck``),
+    and what it says now applied. True when it changed anything."""
+    if update.recheck is not None:
+        update = update.recheck()
+        if update is None:
+            return False
+    if update.refund_rejected:
+        return shipment_void_rejected_apply(shipment=shipment, update=update)
+    if update.refunded:
+        return shipment_void_refunded_apply(shipment=shipment, update=update)
+    return False
+
+
+def shipment_void_refunded_apply(*, shipment: Shipment, update: LabelUpdate) -> bool:
+    """The carrier refunded a label (a void whose answer was lost, or one
+    made at the carrier): as a void's answer, under the row lock. Its own
+    label voids a purchased shipment (``shipment.voided`` once); a parcel's
+    label is no longer served. True when it changed anything."""
+    transaction_id = update.carrier_shipment_id
+    with transaction.atomic():
+        row = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        parcels = ShipmentParcel.objects.filter(
+            shipment=row, carrier_reference=transaction_id, voided_at__isnull=True
+        ).update(voided_at=timezone.now())
+        voided = (
+            transaction_id == row.carrier_shipment_id
+            and row.status == ShipmentStatus.PURCHASED
+        )
+        if voided:
+            _voided_row(row)
+    shipment.refresh_from_db()
+    return bool(voided or parcels)
 
 
 def shipment_void_rejected_apply(*, shipment: Shipment, update: LabelUpdate) -> bool:
     """The carrier rejected a refund it had accepted (Shippo REFUNDREJECTED
     after QUEUED or PENDING, which we counted as voided): its word wins. The
-    label is valid and billed again: a voided shipment whose own label it is
-    goes back to ``purchased``, a parcel's label is served again. Staff are
+    label is valid and billed again: a voided shipment goes back to
+    ``purchased`` (a parcel's label too: it can then be voided again; the
+    labels still refunded count as done), a parcel's label is served again.
+    Raises ``VoidUnderWay`` while a void is at the carrier. Staff are
     alerted and it is on the shipment's timeline (an internal event): the
     shop was told ``shipment.voided``. True when it changed anything; a
     duplicate webhook changes nothing."""
     transaction_id = update.carrier_shipment_id
     with transaction.atomic():
         row = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        if row.void_started_at is not None:
+            raise VoidUnderWay("a void of the shipment is under way")
         parcels = ShipmentParcel.objects.filter(
             shipment=row, carrier_reference=transaction_id, voided_at__isnull=False
         ).update(voided_at=None)
         own = transaction_id == row.carrier_shipment_id
-        reopened = own and row.status == ShipmentStatus.VOIDED
+        reopened = (own or parcels > 0) and row.status == ShipmentStatus.VOIDED
         if reopened:
             row.status = ShipmentStatus.PURCHASED
             row.save(update_fields=["status", "updated_at"])

@@ -519,3 +519,27 @@ def test_a_void_without_an_answer_keeps_the_carriers_words_for_staff(monkeypatch
     assert (caught.value.code, caught.value.status_code) == ("carrier_unknown", 502)
     assert "VOID WINDOW CLOSED" not in caught.value.message
     assert "VOID WINDOW CLOSED" in caught.value.staff_detail
+
+
+@pytest.mark.django_db
+def test_a_refund_rejected_during_a_void_is_retried_until_the_void_settles():
+    """A rejection applied while a void is at the carrier would be overwritten
+    by the void's answer: it fails (``VoidUnderWay``) and the webhook intake
+    retries it, with retries lasting far longer than a void may hold its claim
+    (never dead-lettered while the void can still answer)."""
+    from shipping.providers.base import LabelUpdate
+
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="r1")
+    Shipment.objects.filter(pk=shipment.pk).update(void_started_at=timezone.now())
+    rejected = LabelUpdate(shipment.carrier_shipment_id, refund_rejected=True)
+
+    with pytest.raises(voids.VoidUnderWay):
+        services.shipment_void_rejected_apply(shipment=shipment, update=rejected)
+
+    base, cap = settings.WEBHOOK_RETRY_BASE_SECONDS, settings.WEBHOOK_RETRY_MAX_SECONDS
+    retried_for = sum(
+        min(base * 2 ** (attempt - 1), cap)
+        for attempt in range(1, settings.WEBHOOK_MAX_ATTEMPTS)
+    )
+    assert timedelta(seconds=retried_for) > 3 * claims.CLAIM_LIFE

@@ -4,11 +4,13 @@ the asynchronous transaction states, reconciliation, and the track_updated
 and transaction_updated webhooks through the real intake with the secret
 token in the URL."""
 
+import json
 import logging
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+import requests
 import responses
 from django.test import Client
 from django.utils import timezone
@@ -17,7 +19,7 @@ from responses import matchers
 from integrations.errors import Rejected, Unknown
 from integrations.models import Event, ProviderCall, WebhookEvent
 from shipping import codec, services
-from shipping.models import RateQuote, Shipment, ShipmentStatus
+from shipping.models import RateQuote, Shipment, ShipmentParcel, ShipmentStatus
 from shipping.providers.base import (
     InvalidShippingRequest,
     LabelFormat,
@@ -28,6 +30,8 @@ from shipping.providers.base import (
 )
 from shipping.providers.shippo import ShippoAdapter
 from shipping.providers.tracking_types import TrackingStatus, TrackRequest
+from shipping.selectors import parcel_label
+from shipping.services.errors import InvalidState
 from shipping.webhooks import tracking_webhook_handle
 from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests as shared
@@ -1073,9 +1077,15 @@ def test_a_void_whose_later_refund_times_out_keeps_the_parcels_refunded(
 def _refund_rejected(transaction: str, reference: str, callbacks) -> int:
     """Shippo's transaction_updated saying REFUNDREJECTED (TransactionStatusEnum,
     provider-specs/shippo/public-api.yaml) for ``transaction``."""
+    return _transaction_updated(transaction, reference, "REFUNDREJECTED", callbacks)
+
+
+def _transaction_updated(
+    transaction: str, reference: str, status: str, callbacks, updated: str = ""
+) -> int:
     body = load("shippo", "webhook_transaction_updated.json")
     body["data"].update(
-        status="REFUNDREJECTED", object_id=transaction, metadata=reference
+        status=status, object_id=transaction, metadata=reference, object_updated=updated
     )
     with callbacks(execute=True):
         answer = Client().post(
@@ -1097,6 +1107,7 @@ def test_a_refund_shippo_rejects_after_accepting_it_unvoids_the_label(
     shipment = _queued(account, status=ShipmentStatus.PURCHASED, tracking_number=NUMBER)
     services.shipment_void(shipment=shipment)
     assert Shipment.objects.get().status == ShipmentStatus.VOIDED
+    transaction_says(mocked, TRANSACTION, "REFUNDREJECTED")
 
     said = _refund_rejected(
         TRANSACTION, shipment.public_id, django_capture_on_commit_callbacks
@@ -1122,7 +1133,7 @@ def test_a_refund_shippo_rejects_after_accepting_it_unvoids_the_label(
 
 
 def test_a_parcel_refund_shippo_rejects_serves_its_label_again(
-    account, django_capture_on_commit_callbacks
+    account, mocked, django_capture_on_commit_callbacks
 ):
     from shipping.models import ShipmentParcel
     from shipping.selectors import parcel_label
@@ -1136,6 +1147,7 @@ def test_a_parcel_refund_shippo_rejects_serves_its_label_again(
         carrier_reference=SECOND,
         voided_at=timezone.now(),  # refunded by a part-way void
     )
+    transaction_says(mocked, SECOND, "REFUNDREJECTED")
 
     said = _refund_rejected(
         SECOND, shipment.public_id, django_capture_on_commit_callbacks
@@ -1145,3 +1157,220 @@ def test_a_parcel_refund_shippo_rejects_serves_its_label_again(
     assert parcel_label(shipment, "2") == PDF
     assert Shipment.objects.get().status == ShipmentStatus.PURCHASED
     assert Event.objects.filter(name="shipment.void_rejected").count() == 1
+
+
+def test_a_refund_rejected_while_our_void_is_at_shippo_is_applied_after_it(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    """Shippo's REFUNDREJECTED is handled while our POST /refunds still waits
+    for its (QUEUED) answer: the rejection is Shippo's later word. The
+    webhook is not marked processed but retried once the void has settled,
+    and then puts the shipment back to purchased."""
+    from integrations.webhooks.services import webhook_event_process
+
+    shipment = _queued(account, status=ShipmentStatus.PURCHASED, tracking_number=NUMBER)
+    transaction_says(mocked, TRANSACTION, "REFUNDREJECTED")
+
+    def refund(request):
+        said = _refund_rejected(
+            TRANSACTION, shipment.public_id, django_capture_on_commit_callbacks
+        )
+        assert said == 200
+        return 201, {}, json.dumps(fx("refund_queued.json"))
+
+    mocked.add_callback("POST", f"{BASE}/refunds", callback=refund)
+
+    services.shipment_void(shipment=shipment)
+
+    webhook = WebhookEvent.objects.get()
+    assert webhook.status == "failed"  # retried, not dead-lettered
+    assert webhook.next_attempt_at is not None
+    assert Shipment.objects.get().status == ShipmentStatus.VOIDED  # for now
+
+    status = webhook_event_process(
+        event_id=webhook.pk, now=webhook.next_attempt_at + timedelta(seconds=1)
+    )
+
+    assert status == "processed"
+    # Shippo rejected the refund: the label is valid and billed.
+    assert Shipment.objects.get().status == ShipmentStatus.PURCHASED
+    assert Event.objects.filter(name="shipment.void_rejected").count() == 1
+
+
+def test_a_void_answer_older_than_shippo_rejecting_the_refund_voids_nothing(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    """Our void ran past its claim: another void took over and voided the
+    shipment, then Shippo rejected the refund (bought again). Our void's
+    QUEUED answer, older than the rejection, does not void it again."""
+    shipment = _queued(account, status=ShipmentStatus.PURCHASED, tracking_number=NUMBER)
+    transaction_says(mocked, TRANSACTION, "REFUNDREJECTED")
+
+    def refund(request):
+        # The void that took over our claim settled meanwhile.
+        Shipment.objects.filter(pk=shipment.pk).update(
+            status=ShipmentStatus.VOIDED, void_started_at=None
+        )
+        said = _refund_rejected(
+            TRANSACTION, shipment.public_id, django_capture_on_commit_callbacks
+        )
+        assert said == 200
+        assert Shipment.objects.get().status == ShipmentStatus.PURCHASED
+        return 201, {}, json.dumps(fx("refund_queued.json"))
+
+    mocked.add_callback("POST", f"{BASE}/refunds", callback=refund)
+
+    with pytest.raises(InvalidState) as refused:
+        services.shipment_void(shipment=shipment)
+
+    assert refused.value.code == "void_refused"
+    row = Shipment.objects.get()
+    assert (row.status, row.void_started_at) == (ShipmentStatus.PURCHASED, None)
+    assert not Event.objects.filter(name="shipment.voided").exists()
+
+
+def _refunds_answer(refused: str):
+    """POST /refunds: QUEUED, but an error for ``refused`` (a label whose
+    refund was asked for before)."""
+
+    def answer(request):
+        sent_for = json.loads(request.body)["transaction"]
+        refund = "refund_error.json" if sent_for == refused else "refund_queued.json"
+        return 201, {}, json.dumps(fx(refund))
+
+    return answer
+
+
+def test_a_parcel_refund_shippo_rejects_reopens_the_shipment_to_void_it_again(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    """A two-parcel shipment voided (both refunds QUEUED); Shippo then rejects
+    the second parcel's refund: that label is valid, billed and served
+    again, so the shipment is purchased again and a new void refunds it (the
+    own label, refunded before, counts as done)."""
+    shipment = _bought_in_two_parcels(account)
+    mocked.post(f"{BASE}/refunds", status=201, json=fx("refund_queued.json"))
+    services.shipment_void(shipment=shipment)
+    assert Shipment.objects.get().status == ShipmentStatus.VOIDED
+    transaction_says(mocked, SECOND, "REFUNDREJECTED")
+
+    said = _refund_rejected(
+        SECOND, shipment.public_id, django_capture_on_commit_callbacks
+    )
+
+    assert said == 200
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.PURCHASED
+    assert parcel_label(shipment, "2") == PDF  # a live, billed label again
+    mocked.remove(responses.POST, f"{BASE}/refunds")  # now per transaction
+    mocked.add_callback(
+        "POST", f"{BASE}/refunds", callback=_refunds_answer(TRANSACTION)
+    )
+    transaction_says(mocked, TRANSACTION, "REFUNDPENDING")
+
+    services.shipment_void(shipment=shipment)
+
+    assert Shipment.objects.get().status == ShipmentStatus.VOIDED
+    assert parcel_label(shipment, "2") is None
+
+
+def _bought_in_two_parcels(account) -> Shipment:
+    shipment = _queued(account, status=ShipmentStatus.PURCHASED, tracking_number=NUMBER)
+    for sequence, reference in enumerate((TRANSACTION, SECOND), start=1):
+        ShipmentParcel.objects.create(
+            shipment=shipment,
+            sequence=sequence,
+            tracking_number=f"92055901649173127510{sequence}",
+            label_data=PDF,
+            carrier_reference=reference,
+        )
+    return shipment
+
+
+@pytest.mark.parametrize("status", ["REFUNDED", "REFUNDPENDING"])
+def test_a_refund_shippo_made_of_a_void_whose_answer_was_lost_voids_the_shipment(
+    account, mocked, django_capture_on_commit_callbacks, status
+):
+    """Our void's answer was lost (502 carrier_unknown, shipment left
+    purchased); Shippo did refund it and says so (transaction_updated
+    REFUNDED, or REFUNDPENDING: a refund accepted, as our void counts one
+    QUEUED): the shipment is voided and shipment.voided goes out, once."""
+    shipment = _queued(account, status=ShipmentStatus.PURCHASED, tracking_number=NUMBER)
+    mocked.post(f"{BASE}/refunds", body=requests.exceptions.ReadTimeout("lost"))
+    with pytest.raises(services.ShippingError):
+        services.shipment_void(shipment=shipment)
+    assert Shipment.objects.get().status == ShipmentStatus.PURCHASED
+    transaction_says(mocked, TRANSACTION, status)
+
+    for updated in ("2026-01-02T10:00:00Z", "2026-01-02T10:05:00Z"):  # and again
+        said = _transaction_updated(
+            TRANSACTION,
+            shipment.public_id,
+            status,
+            django_capture_on_commit_callbacks,
+            updated=updated,
+        )
+        assert said == 200
+
+    row = Shipment.objects.get()
+    assert (row.status, row.void_started_at) == (ShipmentStatus.VOIDED, None)
+    assert Event.objects.filter(name="shipment.voided").count() == 1
+
+
+def test_a_parcel_refund_shippo_made_stops_serving_its_label(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    shipment = _bought_in_two_parcels(account)
+    transaction_says(mocked, SECOND, "REFUNDED")
+
+    said = _transaction_updated(
+        SECOND, shipment.public_id, "REFUNDED", django_capture_on_commit_callbacks
+    )
+
+    assert said == 200
+    assert parcel_label(shipment, "2") is None
+    assert Shipment.objects.get().status == ShipmentStatus.PURCHASED  # own label
+    assert not Event.objects.filter(name="shipment.voided").exists()
+
+
+@pytest.mark.parametrize(
+    ("posted", "says", "before"),
+    [
+        # Forged, or older than Shippo's last word: what it says now wins.
+        ("REFUNDREJECTED", "REFUNDED", ShipmentStatus.VOIDED),
+        ("REFUNDREJECTED", "SUCCESS", ShipmentStatus.VOIDED),
+        ("REFUNDED", "REFUNDREJECTED", ShipmentStatus.PURCHASED),
+        ("REFUNDED", "SUCCESS", ShipmentStatus.PURCHASED),
+    ],
+)
+def test_a_refund_webhook_is_applied_as_shippo_tells_it_when_asked(
+    account, mocked, django_capture_on_commit_callbacks, posted, says, before
+):
+    """Only the URL token authenticates a Shippo webhook: a refund's fate is
+    read again from Shippo (GET /transactions/{id}) and that is applied."""
+    shipment = _queued(account, status=before, tracking_number=NUMBER)
+    transaction_says(mocked, TRANSACTION, says)
+
+    said = _transaction_updated(
+        TRANSACTION, shipment.public_id, posted, django_capture_on_commit_callbacks
+    )
+
+    assert said == 200
+    assert Shipment.objects.get().status == before
+    assert not Event.objects.filter(name__startswith="shipment.").exists()
+    assert [call.request.method for call in mocked.calls] == ["GET"]
+
+
+def test_a_refund_webhook_shippo_cannot_confirm_now_is_retried(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    shipment = _queued(account, status=ShipmentStatus.VOIDED, tracking_number=NUMBER)
+    mocked.get(TX_URL, status=503, json={})
+
+    said = _refund_rejected(
+        TRANSACTION, shipment.public_id, django_capture_on_commit_callbacks
+    )
+
+    assert said == 200
+    assert WebhookEvent.objects.get().status == "failed"
+    assert Shipment.objects.get().status == ShipmentStatus.VOIDED
