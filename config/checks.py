@@ -5,11 +5,13 @@ Each returns None when the value is fine, else what is wrong, in a few words."""
 
 import ipaddress
 import re
+import socket
 from email.utils import getaddresses
 from urllib.parse import urlsplit
 
-# DRF reads the period by its first letter only: the spellings it documents.
-_RATE = re.compile(r"([0-9]+)/(s|sec|second|m|min|minute|h|hour|d|day)")
+# DRF reads the period by its first letter only, so "1000/hours" is 1000 an
+# hour; "100/10s" is not 100 per 10 s (its first letter is a digit).
+_RATE = re.compile(r"([0-9]+)/([smhd]\w*)", re.ASCII)
 DEFAULT_API_RATE = "600/min"
 
 
@@ -24,7 +26,9 @@ def api_rate_problem(rate: str) -> str | None:
 
 
 def public_https_url_problem(url: str) -> str | None:
-    """An https:// URL of a host other than this machine."""
+    """An https:// URL of a host other than this machine that links can be
+    built on: no ``?query`` or ``#fragment`` (a path appended would land in
+    it) and no ``user:password@``."""
     if not url:
         return "is not set"
     try:
@@ -35,14 +39,50 @@ def public_https_url_problem(url: str) -> str | None:
         return "is not a URL"
     if parts.scheme != "https" or not host:
         return "is not an https:// URL"
+    if "?" in url or "#" in url:
+        return "has a ?query or #fragment (give the base address only)"
+    if "@" in parts.netloc:
+        return "holds a user or password"
+    return "points at this machine" if _is_this_machine(host) else None
+
+
+def _is_this_machine(host: str) -> bool:
+    # "localhost." is localhost; the resolver reads 127.1 and 2130706433 as
+    # 127.0.0.1 (inet_aton), and ::ffff:127.0.0.1 is IPv4's loopback too.
+    host = host.rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
-        return "points at this machine"
+        return True
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return None
-    if address.is_loopback or address.is_unspecified:
-        return "points at this machine"
+        try:
+            address = ipaddress.ip_address(socket.inet_aton(host))
+        except OSError:
+            return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
+
+
+def url_shown(url: str) -> str:
+    """``scheme://host`` of a URL, for a message: never its user or password
+    (nor path or query, where tokens live); "" when it names no host."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return ""
+    if not host:
+        return ""
+    return f"{parts.scheme}://[{host}]" if ":" in host else f"{parts.scheme}://{host}"
+
+
+def retry_schedule_problem(schedule: list[int]) -> str | None:
+    """Waits between attempts, in seconds: at least one, each above zero."""
+    if not schedule:
+        return "lists no wait (webhooks would be sent once, never retried)"
+    if min(schedule) <= 0:
+        return "has a wait that is not above zero"
     return None
 
 

@@ -2,7 +2,12 @@
 shipping, inventory, email), read from the environment like config/settings.py, which
 imports them. `.env.example` documents each variable."""
 
-from config.checks import public_https_url_problem, sender_address_problem
+from config.checks import (
+    public_https_url_problem,
+    retry_schedule_problem,
+    sender_address_problem,
+    url_shown,
+)
 from config.env import DEBUG, env, stop
 
 # --- Fraud screening (payments.fraud) ----------------------------------------
@@ -78,6 +83,8 @@ STOREFRONT_WEBHOOK_RETRY_SCHEDULE: list[int] = env.list(
     cast=int,
     default=["5", "300", "1800", "7200", "18000"] + ["36000"] * 6,
 )
+if _problem := retry_schedule_problem(STOREFRONT_WEBHOOK_RETRY_SCHEDULE):
+    stop(f"STOREFRONT_WEBHOOK_RETRY_SCHEDULE {_problem}: e.g. 5,300,1800,7200")
 STOREFRONT_WEBHOOK_MAX_ATTEMPTS = len(STOREFRONT_WEBHOOK_RETRY_SCHEDULE) + 1
 # An endpoint whose deliveries all failed this long is disabled.
 STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS = env.int(
@@ -93,6 +100,10 @@ STOREFRONT_WEBHOOK_CONNECT_TIMEOUT = env.float(
 STOREFRONT_WEBHOOK_READ_TIMEOUT = env.float(
     "STOREFRONT_WEBHOOK_READ_TIMEOUT", default=10.0
 )
+# requests refuses a timeout of zero or less on every delivery.
+for _name in ("STOREFRONT_WEBHOOK_CONNECT_TIMEOUT", "STOREFRONT_WEBHOOK_READ_TIMEOUT"):
+    if globals()[_name] <= 0:
+        stop(f"{_name} must be above zero (seconds)")
 # Bytes of a receiver's answer read and kept on the delivery.
 STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES = env.int(
     "STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES", default=1024
@@ -146,7 +157,7 @@ EMAIL_PUBLIC_BASE_URL = env.str(
 ).strip()
 # RFC 8058: the one-click link must be https, and mail leaves this machine.
 if not DEBUG and (_problem := public_https_url_problem(EMAIL_PUBLIC_BASE_URL)):
-    _shown = f" {EMAIL_PUBLIC_BASE_URL!r}" if EMAIL_PUBLIC_BASE_URL else ""
+    _shown = f" ({_host})" if (_host := url_shown(EMAIL_PUBLIC_BASE_URL)) else ""
     stop(
         f"EMAIL_PUBLIC_BASE_URL{_shown} {_problem}: set it to this service's "
         "public https:// address (unsubscribe links in marketing mail)"

@@ -2,6 +2,7 @@
 ``ENV_FILE``; "" reads none) below what the process was given, and one way to
 stop at start on a bad value."""
 
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -48,6 +49,14 @@ class SwitchyardEnv(environ.Env):
             # Only numbers get here (secrets and URLs are read as text).
             stop(f"{var} is not {_a(kind)}: {_shown(self.ENVIRON.get(var))}")
 
+    @classmethod
+    def parse_value(cls, value: Any, cast: Any) -> Any:
+        # django-environ reads a float by dropping every character but digits,
+        # "," "." and "-" ("50%" is 50.0, "10m" is 10.0, "2.5.1" is 25.1).
+        if cast is float:
+            return finite_float(value)
+        return super().parse_value(value, cast)
+
     def list(
         self, var: str, cast: Any = None, default: Any = environ.Env.NOTSET
     ) -> list:
@@ -59,7 +68,7 @@ class SwitchyardEnv(environ.Env):
         if cast is None:
             return items
         try:
-            return [cast(item) for item in items]
+            return [(finite_float if cast is float else cast)(item) for item in items]
         except (ValueError, TypeError):
             kind = {int: "whole numbers", float: "numbers"}.get(cast, "values")
             stop(f"{var} is not a comma-separated list of {kind}")
@@ -83,6 +92,14 @@ class SwitchyardEnv(environ.Env):
         return config
 
     db = db_url
+
+
+def finite_float(value: Any) -> float:
+    """The number a value spells, whole text or nothing: ValueError else."""
+    number = float(value.strip() if isinstance(value, str) else value)
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    return number
 
 
 def _a(kind: str) -> str:

@@ -8,6 +8,8 @@ from cryptography.fernet import Fernet
 
 from config.checks import DEFAULT_API_RATE, api_rate_problem, redis_url_problem
 from config.env import BASE_DIR, DEBUG, env, stop
+from integrations.limits import SPECS as LIMIT_SPECS
+from integrations.limits import InvalidNumber
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -539,6 +541,15 @@ CONCURRENCY_SLOT_TTL_SECONDS = env.float("CONCURRENCY_SLOT_TTL_SECONDS", default
 OAUTH_TOKEN_EXPIRY_MARGIN_SECONDS = env.float(
     "OAUTH_TOKEN_EXPIRY_MARGIN_SECONDS", default=300.0
 )
+
+# The bounds an account's own value must meet (integrations.limits) hold for
+# the defaults too: BREAKER_FAILURE_RATE=50 would never open the breaker.
+for _spec in LIMIT_SPECS:
+    if _spec.setting is not None:
+        try:
+            _spec.parse(globals()[_spec.setting])
+        except InvalidNumber as _error:
+            stop(f"{_spec.setting} is {globals()[_spec.setting]:g}: {_error}")
 
 # --- The domain apps' settings (payments, fraud, shipping, email, storefront
 # webhooks) live in config/domains.py, read the same way.

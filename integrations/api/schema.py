@@ -9,12 +9,16 @@ them:
   ``x-required-scopes``;
 - a list's bounds: ``allow_empty=False``, ``min_length`` and ``max_length``
   of a nested ``many=True`` serializer (and ``allow_empty=False`` of a
-  ``ListField``) become ``minItems`` / ``maxItems``.
+  ``ListField``) become ``minItems`` / ``maxItems``;
+- a PATCH body (``Patched*`` component) declares no ``default``: OpenAPI's
+  default is what the server assumes when a field is omitted, and on PATCH
+  an omitted field is left unchanged (DRF skips defaults when partial).
 """
 
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import is_patched_serializer
 from rest_framework import serializers
 
 from integrations.api.permissions import required_scopes_for
@@ -43,6 +47,15 @@ class ApiAutoSchema(AutoSchema):
         if scopes is not None:
             operation[SCOPES_KEY] = sorted(scopes)
         return operation
+
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+        component = super()._map_basic_serializer(serializer, direction)
+        if is_patched_serializer(serializer, direction):
+            # Generated clients send declared defaults: a PATCH would reset
+            # every field the caller meant to leave alone.
+            for prop in component.get("properties", {}).values():
+                prop.pop("default", None)
+        return component
 
     def _insert_field_validators(self, field: Any, schema: dict[str, Any]) -> None:
         super()._insert_field_validators(field, schema)

@@ -98,6 +98,61 @@ def test_production_with_a_public_https_base_links_to_it():
     )
 
 
+@pytest.mark.parametrize(
+    "base",
+    [
+        "https://localhost.",
+        "https://app.localhost.",
+        "https://127.1",
+        "https://2130706433",
+        "https://0x7f.0.0.1",
+        "https://[::ffff:127.0.0.1]",
+    ],
+)
+def test_production_refuses_other_spellings_of_this_machine(base):
+    # The resolver reads 127.1 and 2130706433 as 127.0.0.1 (inet_aton).
+    result = _run("pass", **README_PRODUCTION, EMAIL_PUBLIC_BASE_URL=base)
+    line = _assert_one_line_stop(result, "EMAIL_PUBLIC_BASE_URL")
+    assert result.returncode == 2 and "this machine" in line, line
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "https://switchyard.example.com?src=mail",
+        "https://switchyard.example.com/#x",
+        "https://switchyard.example.com?",
+    ],
+)
+def test_production_refuses_a_base_links_cannot_be_built_on(base):
+    # The unsubscribe path would land in the query or fragment: the one-click
+    # POST would never reach the endpoint.
+    result = _run(_UNSUBSCRIBE, **README_PRODUCTION, EMAIL_PUBLIC_BASE_URL=base)
+    assert result.returncode == 2, result.stdout
+    _assert_one_line_stop(result, "EMAIL_PUBLIC_BASE_URL")
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "http://deploy:hunter2@switchyard.example.com",
+        "https://deploy:hunter2@switchyard.example.com",
+        "https://deploy:hunter2@localhost/x?token=hunter2",
+    ],
+)
+def test_a_refused_unsubscribe_base_never_echoes_its_password(base):
+    result = _run("pass", **README_PRODUCTION, EMAIL_PUBLIC_BASE_URL=base)
+    line = _assert_one_line_stop(result, "EMAIL_PUBLIC_BASE_URL")
+    assert "hunter2" not in line and "deploy" not in line, line
+
+
+def test_a_public_base_with_a_path_and_a_dotted_name_starts():
+    base = "https://switchyard.example.com./mail"
+    result = _run(_UNSUBSCRIBE, **README_PRODUCTION, EMAIL_PUBLIC_BASE_URL=base)
+    assert result.returncode == 0, result.stderr[-800:]
+    assert result.stdout.strip().startswith(f"<{base}/"), result.stdout
+
+
 def test_check_deploy_is_clean_with_the_documented_production_values():
     result = manage(
         "check",
@@ -129,6 +184,30 @@ def test_a_malformed_api_rate_stops_the_start_with_one_line(rate):
 def test_a_well_formed_api_rate_starts(rate):
     result = manage("check", env=_env(DEBUG="true", API_RATE=rate))
     assert result.returncode == 0, result.stderr[-800:]
+
+
+@pytest.mark.parametrize(
+    "rate", ["1000/hours", "100/minutes", "50/seconds", "10000/days", "7/m"]
+)
+def test_an_api_rate_drf_reads_by_its_first_letter_still_starts(rate):
+    # Started before the API_RATE check came in: refusing it now would be an
+    # outage on upgrade. DRF reads the period's first letter only.
+    from rest_framework.throttling import SimpleRateThrottle
+
+    count, seconds = SimpleRateThrottle.parse_rate(None, rate)
+    code = (
+        "from django.conf import settings;"
+        "print(settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['api_key'])"
+    )
+    result = _run(code, DEBUG="true", API_RATE=rate)
+    assert result.returncode == 0, result.stderr[-800:]
+    assert result.stdout.strip() == rate and count > 0 and seconds > 0
+
+
+@pytest.mark.parametrize("rate", ["10/x", "10/Hour", "10/", "/min", "0/hours"])
+def test_an_api_rate_drf_cannot_read_still_stops_the_start(rate):
+    result = manage("check", env=_env(DEBUG="true", API_RATE=rate))
+    _assert_one_line_stop(result, "API_RATE")
 
 
 @pytest.mark.django_db
@@ -183,6 +262,19 @@ def test_comma_lists_drop_spaces_and_empty_entries():
     )
 
 
+@pytest.mark.parametrize("schedule", ["", " , ", "5,0,60", "-5"])
+def test_a_retry_schedule_with_no_usable_wait_stops_the_start(schedule):
+    # An empty schedule used to start with []: every storefront webhook got
+    # one attempt, then dead, and nothing said so.
+    code = (
+        "from django.conf import settings as s;"
+        " print(s.STOREFRONT_WEBHOOK_MAX_ATTEMPTS)"
+    )
+    result = _run(code, DEBUG="true", STOREFRONT_WEBHOOK_RETRY_SCHEDULE=schedule)
+    assert result.returncode == 2, f"started: {result.stdout.strip()}"
+    _assert_one_line_stop(result, "STOREFRONT_WEBHOOK_RETRY_SCHEDULE")
+
+
 # --- Other bad values: one line, not a traceback -------------------------------
 
 
@@ -208,6 +300,45 @@ def test_comma_lists_drop_spaces_and_empty_entries():
 def test_a_bad_value_stops_the_start_with_one_line(values, name):
     result = manage("check", env=_env(DEBUG="true", **values))
     _assert_one_line_stop(result, name)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BREAKER_FAILURE_RATE", "50%"),  # was read as 50.0: never opens
+        ("BREAKER_FAILURE_RATE", "50"),  # a share: at most 1
+        ("PROVIDER_READ_TIMEOUT", "10m"),  # was read as 10.0 seconds
+        ("PROVIDER_READ_TIMEOUT", "2.5.1"),  # was read as 25.1
+        ("PROVIDER_READ_TIMEOUT", "1,5"),  # was read as 1.5
+        ("PROVIDER_READ_TIMEOUT", "-1"),
+        ("PROVIDER_CONNECT_TIMEOUT", "0"),
+        ("PROVIDER_DEADLINE_SECONDS", "nan"),
+        ("PROVIDER_MAX_ATTEMPTS", "0"),
+        ("STOREFRONT_WEBHOOK_READ_TIMEOUT", "-3"),
+        ("Q_POLL_SECONDS", "0.5s"),
+    ],
+)
+def test_a_number_setting_read_otherwise_than_written_stops_the_start(name, value):
+    code = f"from django.conf import settings; print(settings.{name})"
+    result = _run(code, DEBUG="true", **{name: value})
+    assert result.returncode == 2, f"{name}={value!r} started as {result.stdout}"
+    _assert_one_line_stop(result, name)
+
+
+def test_number_settings_as_written_start():
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.BREAKER_FAILURE_RATE, s.PROVIDER_READ_TIMEOUT,"
+        " s.RATE_LIMIT_MAX_WAIT_SECONDS)"
+    )
+    values = {
+        "BREAKER_FAILURE_RATE": " 0.25 ",
+        "PROVIDER_READ_TIMEOUT": "1e1",
+        "RATE_LIMIT_MAX_WAIT_SECONDS": "0",  # 0: fail fast, allowed
+    }
+    result = _run(code, DEBUG="true", **values)
+    assert result.returncode == 0, result.stderr[-800:]
+    assert result.stdout.strip() == "0.25 10.0 0.0"
 
 
 @pytest.mark.parametrize(

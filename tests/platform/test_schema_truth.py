@@ -334,6 +334,51 @@ def test_webhook_endpoint_description_can_be_cleared_by_patch():
 
 
 @pytest.mark.django_db
+def test_no_patch_body_declares_a_default():
+    # OpenAPI: `default` is what the server assumes when a field is omitted;
+    # on PATCH an omitted field is left unchanged, so no default is true.
+    schema = _schema()
+    declared = [
+        f"{name}.{field}"
+        for name, component in schema["components"]["schemas"].items()
+        if name.startswith("Patched")
+        for field, prop in (component.get("properties") or {}).items()
+        if "default" in prop
+    ]
+    assert declared == []
+
+
+@pytest.mark.django_db
+def test_patch_sent_with_the_declared_defaults_leaves_other_fields_unchanged():
+    # A generated client fills every declared default into the PATCH body;
+    # the description "" default used to erase the description.
+    schema = _schema()
+    body = _body(schema, "/api/v1/webhook-endpoints/{public_id}/", "patch")
+    filled = {
+        name: prop["default"]
+        for name, prop in body["properties"].items()
+        if "default" in prop
+    }
+    client = _client()
+    made = client.post(
+        "/api/v1/webhook-endpoints/",
+        {
+            "url": "https://example.com/h",
+            "event_types": ["payment.captured"],
+            "description": "Shop A production",
+        },
+        format="json",
+    )
+    changed = client.patch(
+        f"/api/v1/webhook-endpoints/{made.json()['id']}/",
+        {**filled, "event_types": ["payment.captured", "payment.refunded"]},
+        format="json",
+    )
+    assert changed.status_code == 200, changed.json()
+    assert changed.json()["description"] == "Shop A production", filled
+
+
+@pytest.mark.django_db
 def test_webhook_endpoint_bad_input_is_invalid_endpoint_as_documented():
     # docs/storefront-webhooks.md: "Bad input is a 400 `invalid_endpoint` with `param`."
     response = _client().post(
