@@ -146,7 +146,7 @@ def _void(payment: Payment, actor: str) -> Payment:
         _refuse_until_authorized(payment, "void", (PaymentStatus.PENDING,))
         raise InvalidState(f"A {payment.status} payment cannot be voided.")
     at = _set_out_to(payment, "void")
-    _capture_no_longer_owed(payment)
+    owed = _capture_no_longer_owed(payment)
 
     def call(adapter: PaymentsAdapter, key: str) -> PaymentResult:
         return adapter.void(
@@ -155,6 +155,10 @@ def _void(payment: Payment, actor: str) -> Payment:
 
     try:
         result = follow_up(payment, "void", call, at=at)
+    except (GatewayUnavailable, InvalidState):
+        # Certainly nothing done at the gateway: the order was not cancelled.
+        _capture_owed_again(payment, owed)
+        raise
     except GatewayRejected:
         # A retried void the provider refuses because it is already done;
         # what came before is made durable first: another gateway call.
@@ -169,14 +173,27 @@ def _void(payment: Payment, actor: str) -> Payment:
     return advance(payment, change_from_result(result))
 
 
-def _capture_no_longer_owed(payment: Payment) -> None:
-    """A void asked for cancels the capture the create still owed (Square's
-    second call): whatever the void's answer (lost, refused), reconciliation
-    must never send it. Cleared in the commit that stores the void's attempt
-    (the row is locked, ``_one_at_a_time``); ``updated_at`` is left alone."""
-    if payment.capture_requested:
+def _capture_no_longer_owed(payment: Payment) -> bool:
+    """A void that may reach the gateway cancels the capture the create still
+    owed (Square's second call): whatever its answer (lost, refused),
+    reconciliation must never send it. Cleared in the commit that stores the
+    void's attempt (the row is locked, ``_one_at_a_time``); ``updated_at`` is
+    left alone. Returns whether it was owed."""
+    owed = payment.capture_requested
+    if owed:
         Payment.objects.filter(pk=payment.pk).update(capture_requested=False)
         payment.capture_requested = False
+    return owed
+
+
+def _capture_owed_again(payment: Payment, owed: bool) -> None:
+    """A void the gateway certainly did not process (``not_processed``: not
+    reached) cancelled nothing: the capture stays owed, restored in the commit
+    of the void attempt's result (``owes_capture`` ignores that attempt)."""
+    if owed:
+        group_join()
+        Payment.objects.filter(pk=payment.pk).update(capture_requested=True)
+        payment.capture_requested = True
 
 
 def _refuse_while_unknown(payment: Payment, operation: str) -> None:

@@ -9,11 +9,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.errors import Rejected, Unknown
+from integrations.errors import NotProcessed, Rejected, Unknown
 from payments import services, tasks
 from payments.models import Payment, PaymentStatus, ReviewState, SandboxCharge
 from payments.providers.sandbox import SandboxPaymentsAdapter
-from payments.services.create import owes_capture
+from payments.services.create import capture_owed, owes_capture
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +41,13 @@ def _void_answer_lost(monkeypatch) -> None:
         raise Unknown("sandbox read timed out (test)", code="read_timeout")
 
     monkeypatch.setattr(SandboxPaymentsAdapter, "void", lost)
+
+
+def _void_not_processed(monkeypatch) -> None:
+    def refused(self, *args, **kwargs):
+        raise NotProcessed("connection refused (test)", code="connect_error")
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, "void", refused)
 
 
 def _capture_refused(monkeypatch, calls: list[str] | None = None) -> None:
@@ -92,6 +99,75 @@ def test_staff_void_left_unknown_is_not_turned_into_a_capture_by_reconciliation(
     payment.refresh_from_db()
     charge = SandboxCharge.objects.get(kind="payment")
     assert (payment.status, charge.status) != ("captured", "captured")
+
+
+def test_a_void_that_never_reached_the_gateway_leaves_the_capture_owed(
+    primary, api, monkeypatch
+):
+    # The storefront's void cannot reach Square (connection refused): 503
+    # "nothing was done". The capture the create still owes must still be
+    # sent by reconciliation, or the order is never charged.
+    payment = _owing_capture(monkeypatch)
+    with monkeypatch.context() as m:
+        _void_not_processed(m)
+        response = api.post(
+            f"/api/v1/payments/{payment.public_id}/void/",
+            {},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="cancel-1",
+        )
+    assert response.status_code == 503
+    assert "nothing was done" in response.json()["error"]["message"]
+    payment.refresh_from_db()
+    assert (payment.status, payment.capture_requested) == ("authorized", True)
+    assert owes_capture(payment)
+    tasks.reconcile_payment(payment.pk)
+    payment.refresh_from_db()
+    charge = SandboxCharge.objects.get(kind="payment")
+    assert (payment.status, charge.status) == ("captured", "captured")
+
+
+def test_a_void_the_gateway_refused_still_cancels_the_owed_capture(
+    primary, monkeypatch
+):
+    # The gateway answered (it refused the void): it saw the order's
+    # cancellation; the owed capture is not sent behind the storefront's back.
+    payment = _owing_capture(monkeypatch)
+
+    def refused(self, *args, **kwargs):
+        raise Rejected("void refused (test)", code="void_refused")
+
+    with monkeypatch.context() as m:
+        m.setattr(SandboxPaymentsAdapter, "void", refused)
+        with pytest.raises(services.GatewayRejected):
+            services.payment_void(payment=payment)
+    payment.refresh_from_db()
+    assert (payment.status, payment.capture_requested) == ("authorized", False)
+    assert not owes_capture(payment)
+
+
+def test_no_owed_capture_is_sent_while_a_void_is_at_the_gateway(primary, monkeypatch):
+    # Reconciliation runs while the storefront's void is at the gateway: the
+    # capture is not sent (the void's attempt is under way); the void that
+    # then fails to reach the gateway leaves the capture owed for later.
+    payment = _owing_capture(monkeypatch)
+    during: list[tuple[str, str]] = []
+
+    def void_meanwhile(self, *args, **kwargs):
+        row = Payment.objects.get(pk=payment.pk)
+        assert not owes_capture(row)
+        capture_owed(row)
+        charge = SandboxCharge.objects.get(kind="payment")
+        during.append((Payment.objects.get(pk=payment.pk).status, charge.status))
+        raise NotProcessed("connection refused (test)", code="connect_error")
+
+    with monkeypatch.context() as m:
+        m.setattr(SandboxPaymentsAdapter, "void", void_meanwhile)
+        with pytest.raises(services.GatewayUnavailable):
+            services.payment_void(payment=payment)
+    assert during == [("authorized", "authorized")]
+    payment.refresh_from_db()
+    assert owes_capture(payment)
 
 
 def test_a_void_clears_the_capture_asked_for_with_its_attempt(primary, monkeypatch):
