@@ -192,6 +192,53 @@ def test_no_owed_capture_once_a_void_attempt_exists(primary, monkeypatch):
     assert not owes_capture(payment)
 
 
+def test_a_payment_with_an_old_void_attempt_is_not_a_sweep_candidate(
+    primary, monkeypatch, settings
+):
+    # Voided by the previous release (capture_requested left set): the owed
+    # capture is never sent, so the sweep must not pick it every time and
+    # crowd out the payments behind it.
+    settings.PAYMENTS_RECONCILE_BATCH = 1
+    old = _owing_capture(monkeypatch)
+    old.attempts.create(
+        account=primary,
+        operation="void",
+        idempotency_key=f"{old.public_id}-a{primary.pk}-voi",
+        outcome="unknown",
+    )
+    Payment.objects.filter(pk=old.pk).update(
+        updated_at=timezone.now() - timedelta(days=1)
+    )
+    checked: list[int] = []
+    real = services.payment_reconcile
+
+    def spy(*, payment):
+        checked.append(payment.pk)
+        return real(payment=payment)
+
+    monkeypatch.setattr("payments.services.reconcile.payment_reconcile", spy)
+    services.payments_reconcile_pending()
+    assert checked == []
+    old.refresh_from_db()
+    assert old.status == PaymentStatus.AUTHORIZED
+
+
+def test_an_owing_payment_whose_void_never_reached_the_gateway_is_swept(
+    primary, monkeypatch
+):
+    stuck = _owing_capture(monkeypatch)
+    with monkeypatch.context() as m:
+        _void_not_processed(m)
+        with pytest.raises(services.GatewayUnavailable):
+            services.payment_void(payment=stuck)
+    Payment.objects.filter(pk=stuck.pk).update(
+        updated_at=timezone.now() - timedelta(days=1)
+    )
+    services.payments_reconcile_pending()
+    stuck.refresh_from_db()
+    assert stuck.status == PaymentStatus.CAPTURED
+
+
 # --- a refused owed capture is sent once -------------------------------------
 
 
