@@ -437,12 +437,14 @@ def payment_review_approve(*, payment: Payment, actor: str) -> Payment:
     payment = _under_review(payment)
     if payment.review_reason != ReviewReason.FRAUD:
         return _review_settled(payment, ReviewState.APPROVED, "acknowledged")
-    if payment.status in _CAPTURED:
-        return _review_settled(payment, ReviewState.APPROVED, "capture acknowledged")
-    if payment.status in _RELEASED:
+    # Refunded in full: captured once, but it holds no money any more (one
+    # refunded in part still does: its capture is acknowledged).
+    if payment.status in _RELEASED or payment.status == PaymentStatus.REFUNDED:
         raise InvalidState(
             f"The payment is {payment.status}: nothing to capture; reject it."
         )
+    if payment.status in _CAPTURED:
+        return _review_settled(payment, ReviewState.APPROVED, "capture acknowledged")
     payment = payment_capture(payment=payment, actor=actor)
     if payment.status == PaymentStatus.CAPTURED:
         _review_decided(payment, ReviewState.APPROVED)
