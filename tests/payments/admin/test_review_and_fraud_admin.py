@@ -135,6 +135,26 @@ def test_an_approve_left_unknown_is_not_reported_as_approved(
     assert list(LogEntry.objects.values_list("change_message", flat=True)) == [said]
 
 
+def test_acknowledging_an_unresolved_unknown_payment_is_reported_as_done(
+    staff_client, make_payment
+):
+    # Reconciliation could not settle it; staff checked it at the gateway and
+    # acknowledge it (no gateway call). It leaves the queue: the admin must
+    # not say "not approved yet ... (still in review)".
+    payment = make_payment(capture=False)
+    Payment.objects.filter(pk=payment.pk).update(
+        status="unknown", review_state="pending", review_reason="unresolved"
+    )
+    response = review(staff_client, "approve", payment)
+    payment.refresh_from_db()
+    assert payment.review_state == ReviewState.APPROVED
+    said = "Approved in review (unresolved): now unknown."
+    assert [str(m) for m in response.context["messages"]] == [
+        f"{payment.public_id}: {said}"
+    ]
+    assert list(LogEntry.objects.values_list("change_message", flat=True)) == [said]
+
+
 @pytest.mark.parametrize(
     ("refunded", "decision"), [("all", "pending"), ("part", "approved")]
 )
