@@ -35,6 +35,7 @@ from payments.providers.base import (
 )
 from payments.services.attempts import adapter_for, attempted
 from payments.services.errors import (
+    LEFT_TO_STAFF,
     STAFF_REVIEW,
     AmountExceedsCapturable,
     AuthorizationPending,
@@ -202,6 +203,13 @@ def _refuse_while_unknown(payment: Payment, operation: str) -> None:
     same key asked again gets the answer for the settled payment."""
     if payment.status != PaymentStatus.UNKNOWN:
         return
+    if _acknowledged_by_staff(payment):
+        raise InvalidState(
+            "The payment's outcome could not be settled automatically; staff "
+            "checked it at the gateway and settle it there. The "
+            f"{operation} was not sent; read the payment for its status.",
+            code=LEFT_TO_STAFF,
+        )
     if _left_to_staff(payment):
         raise OutcomePending(
             "The payment's outcome could not be settled automatically; staff "
@@ -210,6 +218,17 @@ def _refuse_while_unknown(payment: Payment, operation: str) -> None:
         )
     raise OutcomePending(
         f"The payment's outcome is being reconciled; retry the {operation} later."
+    )
+
+
+def _acknowledged_by_staff(payment: Payment) -> bool:
+    """Reconciliation could not settle it and staff acknowledged it in review:
+    "staff are checking it, retry" would be untrue for ever. Final for the
+    key (stored); a new key may ask once the payment shows a settled status.
+    (A later unknown outcome sets ``failure_code`` to ``outcome_unknown``.)"""
+    return (
+        payment.failure_code == "reconcile_manually"
+        and payment.review_state == ReviewState.APPROVED
     )
 
 
