@@ -120,7 +120,10 @@ _ERRORS = {
 _FOLLOW_UP_409 = OpenApiResponse(
     ErrorResponseSerializer,
     description="`invalid_state`: the payment's status does not allow it (stored "
-    "as the key's answer). True only for now, never stored, so the same key may "
+    "as the key's answer). `outcome_unknown` (stored too): the payment is "
+    "`unknown`, reconciliation could not settle it and staff acknowledged it; "
+    "they settle it at the gateway, nothing is sent. True only for now, never "
+    "stored, so the same key may "
     "be sent again: `capture_in_progress` / `void_in_progress` (another "
     "request's capture or void is at the gateway), `reconciliation_in_progress` "
     "(the payment is `unknown` until reconciliation settles it), "

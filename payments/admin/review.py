@@ -15,7 +15,13 @@ from integrations.admin.display import money_column
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
 from payments.admin.common import SERVICE_ERRORS, actor, payment_link
-from payments.models import Payment, PaymentReview, PaymentStatus
+from payments.models import (
+    Payment,
+    PaymentReview,
+    PaymentStatus,
+    ReviewReason,
+    ReviewState,
+)
 from payments.selectors import payments_selected
 from payments.services import payment_review_approve, payment_review_reject
 
@@ -99,14 +105,25 @@ class PaymentReviewAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdm
                     messages.ERROR,
                 )
                 continue
-            level = messages.SUCCESS
-            text = f"{done} in fraud review: now {payment.status}."
-            if payment.status == PaymentStatus.UNKNOWN:
-                # Not decided: the capture's (void's) outcome is open.
-                level = messages.WARNING
-                text = (
-                    f"Not {done.lower()} yet: the gateway's answer was lost; "
-                    "outcome unknown, being reconciled (still in review)."
-                )
+            level, text = _outcome(payment, done)
             self.log_change(request, payment, text)
             self.message_user(request, f"{payment.public_id}: {text}", level)
+
+
+def _outcome(payment: Payment, done: str) -> tuple[int, str]:
+    """What staff's decision came to. Still in review only when the service's
+    gateway call (a fraud hold's capture or void) did not settle it; an
+    acknowledgement (no call) leaves the queue, the payment ``unknown`` or not."""
+    if payment.review_state != ReviewState.PENDING:
+        where = "fraud review"
+        if payment.review_reason != ReviewReason.FRAUD:
+            where = f"review ({payment.review_reason})"
+        return messages.SUCCESS, f"{done} in {where}: now {payment.status}."
+    if payment.status == PaymentStatus.UNKNOWN:
+        return messages.WARNING, (
+            f"Not {done.lower()} yet: the gateway's answer was lost; "
+            "outcome unknown, being reconciled (still in review)."
+        )
+    return messages.WARNING, (
+        f"Not {done.lower()} yet: now {payment.status} (still in review)."
+    )

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from integrations import money
 from integrations.commits import group_alone, group_rollback
@@ -24,6 +25,7 @@ from integrations.failover import (
     run_with_failover,
 )
 from integrations.models import ProviderAccount
+from integrations.models.attempts import AttemptOutcome
 from integrations.row_sql import row_insert
 from payments import fraud
 from payments.models import (
@@ -303,8 +305,9 @@ def record_authorized(
 def owes_capture(payment: Payment) -> bool:
     """An authorization the storefront asked to capture, at a provider the
     service captures in a second call (``capture_after_authorize``), that
-    nobody asked to void since: a void (the storefront's or staff's, whatever
-    became of it) cancels the order, so its capture is never sent."""
+    nobody asked to void since: a void that may have reached the gateway (the
+    storefront's or staff's; under way, answered, refused or its answer lost)
+    cancels the order, so its capture is never sent."""
     return (
         payment.status == PaymentStatus.AUTHORIZED
         and payment.capture_requested
@@ -312,9 +315,15 @@ def owes_capture(payment: Payment) -> bool:
         and payment.amount_captured == 0
         and payment.account is not None
         and adapter_for(payment.account).capture_after_authorize
-        and not PaymentAttempt.objects.filter(
-            payment=payment, operation="void"
-        ).exists()
+        and not voids_sent().filter(payment=payment).exists()
+    )
+
+
+def voids_sent() -> QuerySet[PaymentAttempt]:
+    """Void attempts that may have reached the gateway: all but those it
+    certainly did not process (``not_processed``: it was not reached)."""
+    return PaymentAttempt.objects.filter(operation="void").exclude(
+        outcome=AttemptOutcome.NOT_PROCESSED
     )
 
 

@@ -51,6 +51,9 @@ class OutcomePending(InvalidState):
 # OutcomePending's code once reconciliation could not settle the payment by
 # itself: it waits for staff, who check it at the gateway (not stored either).
 STAFF_REVIEW = "staff_review_in_progress"
+# InvalidState's code once staff acknowledged such a payment still unknown:
+# they settle it at the gateway, nothing here will; a final, stored answer.
+LEFT_TO_STAFF = "outcome_unknown"
 
 
 class AuthorizationPending(InvalidState):

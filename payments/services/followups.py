@@ -35,6 +35,7 @@ from payments.providers.base import (
 )
 from payments.services.attempts import adapter_for, attempted
 from payments.services.errors import (
+    LEFT_TO_STAFF,
     STAFF_REVIEW,
     AmountExceedsCapturable,
     AuthorizationPending,
@@ -146,7 +147,7 @@ def _void(payment: Payment, actor: str) -> Payment:
         _refuse_until_authorized(payment, "void", (PaymentStatus.PENDING,))
         raise InvalidState(f"A {payment.status} payment cannot be voided.")
     at = _set_out_to(payment, "void")
-    _capture_no_longer_owed(payment)
+    owed = _capture_no_longer_owed(payment)
 
     def call(adapter: PaymentsAdapter, key: str) -> PaymentResult:
         return adapter.void(
@@ -155,6 +156,10 @@ def _void(payment: Payment, actor: str) -> Payment:
 
     try:
         result = follow_up(payment, "void", call, at=at)
+    except (GatewayUnavailable, InvalidState):
+        # Certainly nothing done at the gateway: the order was not cancelled.
+        _capture_owed_again(payment, owed)
+        raise
     except GatewayRejected:
         # A retried void the provider refuses because it is already done;
         # what came before is made durable first: another gateway call.
@@ -169,14 +174,27 @@ def _void(payment: Payment, actor: str) -> Payment:
     return advance(payment, change_from_result(result))
 
 
-def _capture_no_longer_owed(payment: Payment) -> None:
-    """A void asked for cancels the capture the create still owed (Square's
-    second call): whatever the void's answer (lost, refused), reconciliation
-    must never send it. Cleared in the commit that stores the void's attempt
-    (the row is locked, ``_one_at_a_time``); ``updated_at`` is left alone."""
-    if payment.capture_requested:
+def _capture_no_longer_owed(payment: Payment) -> bool:
+    """A void that may reach the gateway cancels the capture the create still
+    owed (Square's second call): whatever its answer (lost, refused),
+    reconciliation must never send it. Cleared in the commit that stores the
+    void's attempt (the row is locked, ``_one_at_a_time``); ``updated_at`` is
+    left alone. Returns whether it was owed."""
+    owed = payment.capture_requested
+    if owed:
         Payment.objects.filter(pk=payment.pk).update(capture_requested=False)
         payment.capture_requested = False
+    return owed
+
+
+def _capture_owed_again(payment: Payment, owed: bool) -> None:
+    """A void the gateway certainly did not process (``not_processed``: not
+    reached) cancelled nothing: the capture stays owed, restored in the commit
+    of the void attempt's result (``owes_capture`` ignores that attempt)."""
+    if owed:
+        group_join()
+        Payment.objects.filter(pk=payment.pk).update(capture_requested=True)
+        payment.capture_requested = True
 
 
 def _refuse_while_unknown(payment: Payment, operation: str) -> None:
@@ -185,6 +203,13 @@ def _refuse_while_unknown(payment: Payment, operation: str) -> None:
     same key asked again gets the answer for the settled payment."""
     if payment.status != PaymentStatus.UNKNOWN:
         return
+    if _acknowledged_by_staff(payment):
+        raise InvalidState(
+            "The payment's outcome could not be settled automatically; staff "
+            "checked it at the gateway and settle it there. The "
+            f"{operation} was not sent; read the payment for its status.",
+            code=LEFT_TO_STAFF,
+        )
     if _left_to_staff(payment):
         raise OutcomePending(
             "The payment's outcome could not be settled automatically; staff "
@@ -193,6 +218,17 @@ def _refuse_while_unknown(payment: Payment, operation: str) -> None:
         )
     raise OutcomePending(
         f"The payment's outcome is being reconciled; retry the {operation} later."
+    )
+
+
+def _acknowledged_by_staff(payment: Payment) -> bool:
+    """Reconciliation could not settle it and staff acknowledged it in review:
+    "staff are checking it, retry" would be untrue for ever. Final for the
+    key (stored); a new key may ask once the payment shows a settled status.
+    (A later unknown outcome sets ``failure_code`` to ``outcome_unknown``.)"""
+    return (
+        payment.failure_code == "reconcile_manually"
+        and payment.review_state == ReviewState.APPROVED
     )
 
 
@@ -420,12 +456,14 @@ def payment_review_approve(*, payment: Payment, actor: str) -> Payment:
     payment = _under_review(payment)
     if payment.review_reason != ReviewReason.FRAUD:
         return _review_settled(payment, ReviewState.APPROVED, "acknowledged")
-    if payment.status in _CAPTURED:
-        return _review_settled(payment, ReviewState.APPROVED, "capture acknowledged")
-    if payment.status in _RELEASED:
+    # Refunded in full: captured once, but it holds no money any more (one
+    # refunded in part still does: its capture is acknowledged).
+    if payment.status in _RELEASED or payment.status == PaymentStatus.REFUNDED:
         raise InvalidState(
             f"The payment is {payment.status}: nothing to capture; reject it."
         )
+    if payment.status in _CAPTURED:
+        return _review_settled(payment, ReviewState.APPROVED, "capture acknowledged")
     payment = payment_capture(payment=payment, actor=actor)
     if payment.status == PaymentStatus.CAPTURED:
         _review_decided(payment, ReviewState.APPROVED)

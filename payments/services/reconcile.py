@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from integrations.errors import ProviderError, Rejected, Unknown
@@ -34,6 +34,7 @@ from payments.services.create import (
     capture_owed,
     owes_capture,
     record_authorized,
+    voids_sent,
 )
 from payments.services.errors import PaymentError
 from payments.services.refunds import refund_send
@@ -361,7 +362,10 @@ def payments_reconcile_pending(*, now: datetime | None = None) -> list[Payment]:
         )
         # A capture owed after a separate authorization (Square) whose process
         # died between the two calls: nothing else would ever send it.
+        # Not one a void may have cancelled (``owes_capture`` refuses it: a
+        # previous release's void left ``capture_requested`` set).
         | Payment.objects.filter(
+            ~Exists(voids_sent().filter(payment=OuterRef("pk"))),
             status=PaymentStatus.AUTHORIZED,
             capture_requested=True,
             review_state=ReviewState.NONE,

@@ -238,6 +238,32 @@ def test_a_capture_of_a_payment_left_to_staff_says_so_and_is_not_the_keys_answer
     assert (retry.status_code, retry.json()["status"]) == (200, "captured")
 
 
+def test_a_capture_of_a_payment_staff_acknowledged_unsettled_is_a_final_409(
+    api, primary, monkeypatch
+):
+    # Reconciliation could not settle it; staff checked it at the gateway and
+    # acknowledged it (they settle it there). "Staff are checking it, retry"
+    # would be untrue for ever: the storefront gets a final, stored answer.
+    from payments.models import ReviewState
+
+    pid = _left_unknown(api, monkeypatch, landed=False)
+    Payment.objects.filter(public_id=pid).update(
+        failure_code="reconcile_manually",
+        review_state=ReviewState.APPROVED,
+        review_reason="unresolved",
+    )
+    url = f"{URL}{pid}/capture/"
+    refused = post(api, url, key="k-1")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (
+        409,
+        "outcome_unknown",
+    )
+    assert "staff" in refused.json()["error"]["message"]
+    again = post(api, url, key="k-1")
+    assert (again.status_code, again["Idempotent-Replayed"]) == (409, "true")
+    assert SandboxCharge.objects.get(kind="payment").status == "authorized"
+
+
 @pytest.mark.parametrize(
     ("status", "operation"),
     [("requires_action", "capture"), ("pending", "capture"), ("pending", "void")],

@@ -454,3 +454,51 @@ def test_a_review_approve_racing_the_storefronts_capture_leaves_no_stuck_hold(
     )
     assert (payment.status, payment.review_state) == ("captured", "approved")
     assert calls == ["capture"]
+
+
+def test_reconciliation_sends_no_owed_capture_while_a_void_is_at_the_gateway(
+    primary, api, monkeypatch
+):
+    # The storefront's void is at Square while reconciliation runs: the owed
+    # capture is not sent then. The void turns out never to have reached the
+    # gateway (nothing was done), so the capture is owed again and sent after.
+    from integrations.errors import NotProcessed
+    from tests.payments.test_owed_capture import _owing_capture
+
+    payment = _owing_capture(monkeypatch)
+    calls: list[str] = []
+    answered = threading.Event()
+
+    def refused_later(self, *args, **kwargs):
+        calls.append("void")
+        answered.wait(10)  # reconciliation runs meanwhile
+        raise NotProcessed("connection refused (test)", code="connect_error")
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, "void", refused_later)
+    _counted_on(monkeypatch, "capture", calls)
+    answers: list[int] = []
+
+    def void() -> None:
+        try:
+            response = api.post(
+                f"/api/v1/payments/{payment.public_id}/void/",
+                {},
+                format="json",
+                HTTP_IDEMPOTENCY_KEY="cancel-1",
+            )
+            answers.append(response.status_code)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=void)
+    thread.start()
+    while not calls:  # the void's attempt is at the gateway
+        thread.join(0.01)
+    try:
+        assert tasks.reconcile_payment(payment.pk) == "authorized"
+    finally:
+        answered.set()
+        thread.join(30)
+    assert (answers, calls) == ([503], ["void"])
+    assert tasks.reconcile_payment(payment.pk) == "captured"
+    assert calls == ["void", "capture"]

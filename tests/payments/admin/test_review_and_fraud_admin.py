@@ -135,6 +135,56 @@ def test_an_approve_left_unknown_is_not_reported_as_approved(
     assert list(LogEntry.objects.values_list("change_message", flat=True)) == [said]
 
 
+def test_acknowledging_an_unresolved_unknown_payment_is_reported_as_done(
+    staff_client, make_payment
+):
+    # Reconciliation could not settle it; staff checked it at the gateway and
+    # acknowledge it (no gateway call). It leaves the queue: the admin must
+    # not say "not approved yet ... (still in review)".
+    payment = make_payment(capture=False)
+    Payment.objects.filter(pk=payment.pk).update(
+        status="unknown", review_state="pending", review_reason="unresolved"
+    )
+    response = review(staff_client, "approve", payment)
+    payment.refresh_from_db()
+    assert payment.review_state == ReviewState.APPROVED
+    said = "Approved in review (unresolved): now unknown."
+    assert [str(m) for m in response.context["messages"]] == [
+        f"{payment.public_id}: {said}"
+    ]
+    assert list(LogEntry.objects.values_list("change_message", flat=True)) == [said]
+
+
+@pytest.mark.parametrize(
+    ("refunded", "decision"), [("all", "pending"), ("part", "approved")]
+)
+def test_a_fraud_hold_refunded_in_full_is_rejected_not_approved(
+    staff_client, held, refunded, decision
+):
+    # docs/payments.md: a hold that holds no money any more is closed by
+    # rejecting it; approving it is refused. One refunded in part still holds
+    # money: approving it acknowledges the capture.
+    from payments.services import payment_capture
+
+    payment = held()
+    payment_capture(payment=payment)
+    payment.refresh_from_db()
+    amount = payment.amount_captured if refunded == "all" else 100
+    payment_refund(payment=payment, amount=amount)
+    response = review(staff_client, "approve", payment)
+    payment.refresh_from_db()
+    assert payment.review_state == decision
+    [message] = response.context["messages"]
+    if refunded == "all":
+        assert message.level_tag == "error"
+        assert "nothing to capture; reject it" in str(message)
+        review(staff_client, "reject", payment)
+        payment.refresh_from_db()
+        assert payment.review_state == ReviewState.REJECTED
+    else:
+        assert message.level_tag == "success"
+
+
 def test_reviewing_needs_change_permission(viewer_client, held):
     payment = held()
     response = viewer_client.get(QUEUE)
