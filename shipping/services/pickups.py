@@ -20,7 +20,12 @@ from shipping.providers.base import Pickup as BookedPickup
 from shipping.providers.base import PickupCancellation, PickupRequest
 from shipping.providers.validation import InvalidShippingRequest, check_pickup
 from shipping.services.claims import claim_release, claim_take
-from shipping.services.errors import InvalidState, NotFound, ShippingError
+from shipping.services.errors import (
+    InvalidState,
+    NotFound,
+    ShippingError,
+    carrier_refusal,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +38,9 @@ def pickup_schedule(
 ) -> Pickup:
     """Book a pickup, for the account's bought ``shipment_ids`` if given
     (Shippo collects only those); the same idempotency key answers the pickup
-    already booked. A carrier's refusal is raised; an unknown answer leaves
-    the pickup ``unknown`` for staff."""
+    already booked. A carrier's refusal is raised in our words (its text on
+    the pickup, for staff); an unknown answer leaves the pickup ``unknown``
+    for staff."""
     existing = Pickup.objects.filter(idempotency_key=request.idempotency_key).first()
     if existing is not None:
         return _same_request(existing, account, request)
@@ -58,8 +64,10 @@ def pickup_schedule(
         pickup.status = PickupStatus.UNKNOWN if unknown else PickupStatus.FAILED
         pickup.failure_message = staff_text(error.message)[:255]
         pickup.save(update_fields=["status", "failure_message"])
+        if isinstance(error, InvalidShippingRequest):
+            raise  # our own check, in our words
         if error.outcome == Outcome.REJECTED:
-            raise
+            raise carrier_refusal(error, refused="the pickup") from None
         return pickup
     _booked(pickup, booked)
     return pickup
