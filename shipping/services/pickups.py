@@ -110,9 +110,7 @@ def pickup_resolve(*, pickup: Pickup, confirmation_number: str = "") -> Pickup:
         elif number:
             _booked(locked, BookedPickup(number[:64], locked.pickup_date))
         else:
-            locked.status = PickupStatus.FAILED
-            locked.failure_message = "staff found no booking at the carrier"
-            locked.save(update_fields=["status", "failure_message"])
+            _not_booked(locked)
         locked.settled_at = timezone.now()
         Pickup.objects.filter(pk=locked.pk).update(settled_at=locked.settled_at)
     logger.info(
@@ -240,6 +238,17 @@ def _booked(pickup: Pickup, booked: BookedPickup) -> None:
             subject=pickup.public_id,
             payload=_pickup_payload(pickup),
         )
+
+
+def _not_booked(pickup: Pickup) -> None:
+    # The shop had a 202 unknown: it hears the end (once: only an unknown
+    # pickup, locked, is settled).
+    pickup.status = PickupStatus.FAILED
+    pickup.failure_message = "staff found no booking at the carrier"
+    pickup.save(update_fields=["status", "failure_message"])
+    event_emit(
+        name="pickup.failed", subject=pickup.public_id, payload=_pickup_payload(pickup)
+    )
 
 
 def _pickup_payload(pickup: Pickup) -> dict[str, object]:
