@@ -73,10 +73,17 @@ def _api_error(exc: Exception) -> ApiError:
             code=exc.code,
             status_code=exc.status_code,
             param=exc.param or None,
+            provider_code=exc.provider_code,
         )
     assert isinstance(exc, ProviderError)
     if exc.outcome == Outcome.REJECTED:
-        return ApiError(exc.message, code=exc.code, status_code=422)
+        # Never the carrier's text: it may quote what we sent (issue 17, 3).
+        return ApiError(
+            services.public_refusal(exc.code),
+            code=exc.code,
+            status_code=422,
+            provider_code=exc.provider_code or "",
+        )
     return ApiError(
         "The carrier did not answer; nothing was changed. Try again later.",
         code="carrier_unavailable",
@@ -237,7 +244,7 @@ class ShipmentsView(ListModelMixin, GenericAPIView):
             body = error_body(
                 422,
                 "label_failed",
-                shipment.failure_message or "The carrier refused the label.",
+                services.public_refusal(shipment.failure_code, "the label"),
             )
             return Response({**body, "shipment": data}, status=422)
         # Purchasing: a retry after the first request died mid-buy; the sweep

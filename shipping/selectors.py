@@ -1,5 +1,5 @@
-"""Reads of the shipping domain: a shipment's timeline for the admin, one
-parcel's own label."""
+"""Reads of the shipping domain: a shipment's and a pickup's timeline for
+the admin, one parcel's own label."""
 
 from integrations.timeline import (
     TimelineEntry,
@@ -8,7 +8,7 @@ from integrations.timeline import (
     timeline_sorted,
     webhook_entries,
 )
-from shipping.models import Shipment
+from shipping.models import Pickup, Shipment
 
 
 def shipment_timeline(shipment: Shipment) -> list[TimelineEntry]:
@@ -40,6 +40,17 @@ def shipment_timeline(shipment: Shipment) -> list[TimelineEntry]:
             )
         )
     return timeline_sorted(entries)
+
+
+def pickup_timeline(pickup: Pickup) -> list[TimelineEntry]:
+    """Created and its events, the internal staff notes too
+    (``pickup.cancel_not_applied``, ``pickup.cancel_after_settle``)."""
+    created = TimelineEntry(
+        at=pickup.created_at,
+        kind="created",
+        title=f"Pickup created for {pickup.pickup_date.isoformat()}",
+    )
+    return timeline_sorted([created, *event_entries(subjects=[pickup.public_id])])
 
 
 def parcel_label(shipment: Shipment, parcel: str) -> bytes | None:

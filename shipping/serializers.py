@@ -16,10 +16,12 @@ from shipping.models import (
     Pickup,
     Shipment,
     ShipmentParcel,
+    ShipmentStatus,
     TrackingEvent,
 )
 from shipping.providers.base import RateRequest
 from shipping.providers.validation import MAX_PICKUP_PARCELS
+from shipping.services.errors import public_refusal
 from shipping.units import DimensionUnit, WeightUnit
 
 
@@ -273,7 +275,13 @@ class ShipmentSerializer(serializers.ModelSerializer):
     def get_failure(self, shipment: Shipment) -> dict[str, str] | None:
         if not shipment.failure_code:
             return None
-        return {"code": shipment.failure_code, "message": shipment.failure_message}
+        # Our words per code; the carrier's text (failure_message) is for
+        # staff only (issue 17, 3).
+        if shipment.status == ShipmentStatus.UNKNOWN:
+            message = "the carrier's answer was lost; we are asking it"
+        else:
+            message = public_refusal(shipment.failure_code, "the label")
+        return {"code": shipment.failure_code, "message": message}
 
 
 class ShipmentListSerializer(ShipmentSerializer):

@@ -13,10 +13,15 @@ EVENT_TYPES: dict[str, str] = {
     "payment.disputed": "The customer disputed a payment at the gateway.",
     "shipment.label_created": "A shipping label was bought.",
     "shipment.voided": "A bought label was voided (it can no longer be used).",
+    "shipment.void_rejected": "The carrier undid a void it had accepted (a "
+    "Shippo refund rejected): the label is valid and billed again.",
     "shipment.tracking_updated": "A carrier reported a tracking change.",
+    "shipment.delivered": "The carrier reported the parcel delivered (once).",
     "pickup.scheduled": "A carrier pickup was booked (or booked again under a "
     "new confirmation number).",
     "pickup.cancelled": "A carrier pickup was cancelled.",
+    "pickup.failed": "A pickup whose booking was in doubt (202 unknown) was "
+    "found not booked at the carrier.",
     "inventory.level_changed": "A stock level changed.",
     "email.bounced": "An email bounced.",
 }

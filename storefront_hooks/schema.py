@@ -45,8 +45,9 @@ PAYMENT_DATA: dict[str, Any] = {
 }
 SHIPMENT_DATA: dict[str, Any] = {
     "type": "object",
-    "description": "A bought label (shipment.label_created, shipment.voided). "
-    "The amount is an integer in the currency's minor unit.",
+    "description": "A bought label (shipment.label_created, shipment.voided, "
+    "shipment.void_rejected: purchased again). The amount is an integer in the "
+    "currency's minor unit.",
     "required": [
         "shipment",
         "order_id",
@@ -71,9 +72,26 @@ SHIPMENT_DATA: dict[str, Any] = {
         "tracking_url": {**_STR, "description": "Empty when none is known."},
     },
 }
+TRACKING_DATA: dict[str, Any] = {
+    "type": "object",
+    "description": "A shipment's tracking (shipment.tracking_updated, "
+    "shipment.delivered).",
+    "required": ["shipment", "order_id", "tracking_number", "tracking_status"],
+    "properties": {
+        "shipment": {**_STR, "example": "shp_0a1b2c3d4e5f6g7h8i9j0k1l"},
+        "order_id": _STR,
+        "tracking_number": _STR,
+        "tracking_status": {**_STR, "example": "delivered"},
+        "carrier": {**_STR, "example": "UPS"},
+        "customer_email": {**_STR, "description": "May be empty."},
+        "tracking_url": {**_STR, "description": "Empty when none is known."},
+        "estimated_delivery": {**_STR, "format": "date", "nullable": True},
+    },
+}
 PICKUP_DATA: dict[str, Any] = {
     "type": "object",
-    "description": "A carrier pickup (pickup.scheduled, pickup.cancelled).",
+    "description": "A carrier pickup (pickup.scheduled, pickup.cancelled, "
+    "pickup.failed).",
     "required": [
         "pickup",
         "status",
@@ -83,7 +101,7 @@ PICKUP_DATA: dict[str, Any] = {
     ],
     "properties": {
         "pickup": {**_STR, "example": "pu_0a1b2c3d4e5f6g7h8i9j0k1l"},
-        "status": {**_STR, "enum": ["scheduled", "cancelled"]},
+        "status": {**_STR, "enum": ["scheduled", "cancelled", "failed"]},
         "confirmation_number": _STR,
         "pickup_date": {**_STR, "format": "date"},
         "shipments": {
@@ -96,8 +114,12 @@ PICKUP_DATA: dict[str, Any] = {
 _DATA_REFS = {
     "shipment.label_created": "StorefrontWebhookShipmentData",
     "shipment.voided": "StorefrontWebhookShipmentData",
+    "shipment.void_rejected": "StorefrontWebhookShipmentData",
+    "shipment.tracking_updated": "StorefrontWebhookTrackingData",
+    "shipment.delivered": "StorefrontWebhookTrackingData",
     "pickup.scheduled": "StorefrontWebhookPickupData",
     "pickup.cancelled": "StorefrontWebhookPickupData",
+    "pickup.failed": "StorefrontWebhookPickupData",
 }
 # Events whose emitters land with later issues: documented as open objects.
 OPEN_DATA: dict[str, Any] = {"type": "object", "additionalProperties": True}
@@ -134,6 +156,7 @@ def component_schemas() -> dict[str, dict[str, Any]]:
     schemas = {
         "StorefrontWebhookPaymentData": PAYMENT_DATA,
         "StorefrontWebhookShipmentData": SHIPMENT_DATA,
+        "StorefrontWebhookTrackingData": TRACKING_DATA,
         "StorefrontWebhookPickupData": PICKUP_DATA,
     }
     types = {**catalog.EVENT_TYPES, catalog.TEST_EVENT_TYPE: "A test event."}

@@ -151,7 +151,10 @@ class SchedulePickupMixin:
             form.add_error(field, exc.message)
             return None
         except (services.ShippingError, ProviderError) as exc:
-            form.add_error(None, f"The pickup was not booked: {exc.message}")
+            # Staff read the carrier's own words the caller is not given.
+            said = getattr(exc, "staff_detail", "")
+            text = f"{exc.message} (the carrier said: {said})" if said else exc.message
+            form.add_error(None, f"The pickup was not booked: {text}")
             # Refused at the carrier: its failed row holds the old key, and
             # the corrected form must book anew.
             form.data = form.data.copy()

@@ -1,5 +1,6 @@
-"""Pickups: read-only list and page; cancel as an action; a pickup whose
-booking is unknown is settled on its page from what the carrier says."""
+"""Pickups: read-only list and page with its timeline (events, the staff
+notes too); cancel as an action; a pickup whose booking is unknown is
+settled on its page from what the carrier says."""
 
 from typing import Any
 
@@ -18,13 +19,18 @@ from django.urls import path, reverse
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
+from integrations.admin.timeline import TimelineAdminMixin
 from integrations.errors import ProviderError
+from integrations.timeline import TimelineEntry
 from shipping import services
 from shipping.models import Pickup, PickupStatus
+from shipping.selectors import pickup_timeline
 
 
 @admin.register(Pickup)
-class PickupAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class PickupAdmin(
+    PublicIdSearchMixin, TimelineAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     list_display = [
         "public_id",
         "account",
@@ -68,24 +74,15 @@ class PickupAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        pickup = self.get_object(request, unquote(object_id))
-        context = dict(extra_context or {})
-        if (
-            pickup is not None
-            and pickup.status == PickupStatus.UNKNOWN
-            and self.has_cancel_permission(request)
-        ):
-            context["resolve_url"] = reverse(
-                "admin:shipping_pickup_resolve", args=[pickup.pk]
-            )
-        return super().change_view(request, object_id, form_url, context)
+    def get_timeline(self, obj: Pickup) -> list[TimelineEntry]:
+        return pickup_timeline(obj)
+
+    def change_page_context(self, request: HttpRequest, obj: Pickup) -> dict[str, Any]:
+        if obj.status == PickupStatus.UNKNOWN and self.has_cancel_permission(request):
+            return {
+                "resolve_url": reverse("admin:shipping_pickup_resolve", args=[obj.pk])
+            }
+        return {}
 
     def resolve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if request.method != "POST":

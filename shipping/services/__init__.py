@@ -6,6 +6,7 @@ from shipping.services.errors import (
     NotFound,
     QuoteExpired,
     ShippingError,
+    public_refusal,
 )
 from shipping.services.labels import (
     quotes_expired_delete,
@@ -49,6 +50,7 @@ __all__ = [
     "pickup_cancel",
     "pickup_resolve",
     "pickup_schedule",
+    "public_refusal",
     "quotes_expired_delete",
     "rates_shop",
     "reconciliation_schedule",

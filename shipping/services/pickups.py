@@ -20,7 +20,12 @@ from shipping.providers.base import Pickup as BookedPickup
 from shipping.providers.base import PickupCancellation, PickupRequest
 from shipping.providers.validation import InvalidShippingRequest, check_pickup
 from shipping.services.claims import claim_release, claim_take
-from shipping.services.errors import InvalidState, NotFound, ShippingError
+from shipping.services.errors import (
+    InvalidState,
+    NotFound,
+    ShippingError,
+    carrier_refusal,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +38,9 @@ def pickup_schedule(
 ) -> Pickup:
     """Book a pickup, for the account's bought ``shipment_ids`` if given
     (Shippo collects only those); the same idempotency key answers the pickup
-    already booked. A carrier's refusal is raised; an unknown answer leaves
-    the pickup ``unknown`` for staff."""
+    already booked. A carrier's refusal is raised in our words (its text on
+    the pickup, for staff); an unknown answer leaves the pickup ``unknown``
+    for staff."""
     existing = Pickup.objects.filter(idempotency_key=request.idempotency_key).first()
     if existing is not None:
         return _same_request(existing, account, request)
@@ -58,8 +64,10 @@ def pickup_schedule(
         pickup.status = PickupStatus.UNKNOWN if unknown else PickupStatus.FAILED
         pickup.failure_message = staff_text(error.message)[:255]
         pickup.save(update_fields=["status", "failure_message"])
+        if isinstance(error, InvalidShippingRequest):
+            raise  # our own check, in our words
         if error.outcome == Outcome.REJECTED:
-            raise
+            raise carrier_refusal(error, refused="the pickup") from None
         return pickup
     _booked(pickup, booked)
     return pickup
@@ -102,9 +110,7 @@ def pickup_resolve(*, pickup: Pickup, confirmation_number: str = "") -> Pickup:
         elif number:
             _booked(locked, BookedPickup(number[:64], locked.pickup_date))
         else:
-            locked.status = PickupStatus.FAILED
-            locked.failure_message = "staff found no booking at the carrier"
-            locked.save(update_fields=["status", "failure_message"])
+            _not_booked(locked)
         locked.settled_at = timezone.now()
         Pickup.objects.filter(pk=locked.pk).update(settled_at=locked.settled_at)
     logger.info(
@@ -232,6 +238,17 @@ def _booked(pickup: Pickup, booked: BookedPickup) -> None:
             subject=pickup.public_id,
             payload=_pickup_payload(pickup),
         )
+
+
+def _not_booked(pickup: Pickup) -> None:
+    # The shop had a 202 unknown: it hears the end (once: only an unknown
+    # pickup, locked, is settled).
+    pickup.status = PickupStatus.FAILED
+    pickup.failure_message = "staff found no booking at the carrier"
+    pickup.save(update_fields=["status", "failure_message"])
+    event_emit(
+        name="pickup.failed", subject=pickup.public_id, payload=_pickup_payload(pickup)
+    )
 
 
 def _pickup_payload(pickup: Pickup) -> dict[str, object]:

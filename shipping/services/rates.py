@@ -17,13 +17,16 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from integrations.errors import Outcome
 from integrations.fanout import AccountFailure, FanOutResult, run_on_accounts
 from integrations.models import ProviderAccount
 from integrations.response_cache import fingerprint, get_or_compute
+from integrations.secrets_registry import staff_text
 from shipping import codec
 from shipping.models import RateQuote
 from shipping.providers.base import CarrierLimits, Rate, RateRequest
 from shipping.providers.validation import check_shipment
+from shipping.services.errors import public_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -250,6 +253,25 @@ def _failure(
         reason=str(failure.reason),
         outcome=failure.outcome,
         code=failure.code,
-        message=failure.message,
+        message=_said(failure),
         duration_ms=took,
     )
+
+
+def _said(failure: AccountFailure) -> str:
+    """Our words for a failure: a timeout's and an open breaker's are ours
+    already; a carrier's own text may quote what we sent (issue 17, 3), so it
+    goes to the log for staff only."""
+    if failure.reason != "error":
+        return failure.message
+    logger.info(
+        "carrier did not quote",
+        extra={
+            "account": failure.account,
+            "code": failure.code,
+            "carrier_text": staff_text(failure.message)[:255],
+        },
+    )
+    if failure.outcome == Outcome.REJECTED:
+        return public_refusal(failure.code, "to quote")
+    return "the carrier did not answer; nothing was quoted"

@@ -163,9 +163,10 @@ def shipment_void_rejected_apply(*, shipment: Shipment, update: LabelUpdate) -> 
     ``purchased`` (a parcel's label too: it can then be voided again; the
     labels still refunded count as done), a parcel's label is served again.
     Raises ``VoidUnderWay`` while a void is at the carrier. Staff are
-    alerted and it is on the shipment's timeline (an internal event): the
-    shop was told ``shipment.voided``. True when it changed anything; a
-    duplicate webhook changes nothing."""
+    alerted (the log names the transaction) and the shop, which was told
+    ``shipment.voided``, is told ``shipment.void_rejected`` (public, the
+    shipment's payload) once. True when it changed anything; a duplicate
+    webhook changes nothing."""
     transaction_id = update.carrier_shipment_id
     with transaction.atomic():
         row = Shipment.objects.select_for_update().get(pk=shipment.pk)
@@ -182,15 +183,16 @@ def shipment_void_rejected_apply(*, shipment: Shipment, update: LabelUpdate) -> 
         if reopened or parcels:
             logger.error(
                 "carrier rejected a refund counted as a void",
-                extra={"shipment_id": row.public_id, "status": row.status},
+                extra={
+                    "shipment_id": row.public_id,
+                    "status": row.status,
+                    "transaction": transaction_id,
+                },
             )
             event_emit(
                 name="shipment.void_rejected",
                 subject=row.public_id,
-                payload={
-                    **shipment_event_payload(row),
-                    "rejected_transaction": transaction_id,
-                },
+                payload=shipment_event_payload(row),
             )
     shipment.refresh_from_db()
     return bool(reopened or parcels)

@@ -292,3 +292,25 @@ def test_a_pickup_key_reused_for_another_day_is_refused():
         )
 
     assert caught.value.code == "idempotency_key_reused"
+
+
+def test_the_pickup_page_shows_its_timeline_with_the_staff_notes(admin_client):
+    """Internal pickup events (never sent to the shop) are on the pickup's
+    own page, not only in the Events admin; an unknown one keeps its form."""
+    from integrations.models import Event
+    from tests.shipping.helpers import scheduled_pickup
+
+    pickup = scheduled_pickup(carrier("post"), "PU1", status=PickupStatus.UNKNOWN)
+    for name in ("pickup.cancel_not_applied", "pickup.cancel_after_settle"):
+        Event.objects.create(name=name, subject=pickup.public_id, payload={})
+    Event.objects.create(name="pickup.cancelled", subject="pu_other", payload={})
+
+    page = admin_client.get(f"/admin/shipping/pickup/{pickup.pk}/change/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="pickup-timeline"' in html
+    assert "Event pickup.cancel_not_applied" in html
+    assert "Event pickup.cancel_after_settle" in html
+    assert "pu_other" not in html and "Event pickup.cancelled" not in html
+    assert 'id="pickup-resolve"' in html

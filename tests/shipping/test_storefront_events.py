@@ -142,7 +142,6 @@ def test_a_shop_subscribed_to_pickups_is_told_once_of_booking_and_cancel(
     [
         ("pickup.cancel_not_applied", "pickup.*"),
         ("pickup.cancel_after_settle", "pickup.*"),
-        ("shipment.void_rejected", "shipment.*"),
     ],
 )
 def test_staff_notes_about_shipping_never_reach_the_shop(receiver, name, pattern):
@@ -163,3 +162,112 @@ def test_the_schema_documents_the_shipping_events():
             "#/components/schemas/StorefrontWebhook"
         )
     assert "confirmation_number" in schemas["StorefrontWebhookPickupData"]["properties"]
+
+
+def test_a_shop_told_its_label_was_voided_is_told_when_the_carrier_undoes_it(
+    receiver,
+):
+    """Shippo rejects a refund it had accepted (REFUNDREJECTED): the label is
+    valid and billed again, and the shop that had ``shipment.voided`` hears
+    ``shipment.void_rejected`` once, with the shipment's payload."""
+    from shipping.providers.base import LabelUpdate
+
+    secret = _subscribe(receiver, ["shipment.voided", "shipment.void_rejected"])
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(
+        quote_id=quote.public_id, idempotency_key="b3", order_id="ord_8"
+    )
+    services.shipment_void(shipment=shipment)
+    rejected = LabelUpdate(shipment.carrier_shipment_id, refund_rejected=True)
+
+    for _ in range(2):  # a replayed webhook changes nothing more
+        services.shipment_void_rejected_apply(shipment=shipment, update=rejected)
+    _deliver_outbox()
+
+    messages = _received(receiver, secret)
+    assert [m["type"] for m in messages] == [
+        "shipment.voided",
+        "shipment.void_rejected",
+    ]
+    data = messages[1]["data"]
+    assert (data["shipment"], data["order_id"]) == (shipment.public_id, "ord_8")
+    assert data["status"] == "purchased"
+    assert set(data) <= set(SHIPMENT_DATA["properties"])
+    assert set(SHIPMENT_DATA["required"]) <= set(data)
+
+
+def test_a_shop_is_told_once_its_parcel_was_delivered(receiver):
+    from shipping.providers.tracking_types import (
+        TrackingEvent,
+        TrackingInfo,
+        TrackingStatus,
+    )
+    from storefront_hooks.schema import TRACKING_DATA
+
+    secret = _subscribe(receiver, ["shipment.delivered"])
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="b4")
+    now = timezone.now()
+
+    for minutes, code in ((0, "DL"), (5, "DL2")):  # a second delivered scan
+        done = TrackingEvent(
+            status=TrackingStatus.DELIVERED,
+            occurred_at=now + timedelta(minutes=minutes),
+            carrier_status_code=code,
+            description="Delivered",
+        )
+        info = TrackingInfo(shipment.tracking_number, done.status, (done,))
+        services.shipment_tracking_apply(shipment=shipment, info=info)
+    _deliver_outbox()
+
+    (message,) = _received(receiver, secret)
+    assert message["type"] == "shipment.delivered"
+    data = message["data"]
+    assert (data["shipment"], data["tracking_status"]) == (
+        shipment.public_id,
+        "delivered",
+    )
+    assert set(data) <= set(TRACKING_DATA["properties"])
+    assert set(TRACKING_DATA["required"]) <= set(data)
+
+
+def test_a_shop_left_with_an_unknown_pickup_is_told_it_failed(receiver):
+    """A 202 ``unknown`` pickup that staff find was not booked ends
+    ``failed``: the shop hears ``pickup.failed`` once (no carrier text)."""
+    from shipping.models import PickupStatus
+    from tests.shipping.helpers import scheduled_pickup
+
+    secret = _subscribe(receiver, ["pickup.*"])
+    pickup = scheduled_pickup(
+        carrier("post"), "", status=PickupStatus.UNKNOWN, failure_message="E99 x"
+    )
+
+    services.pickup_resolve(pickup=pickup)  # staff: not booked
+    with pytest.raises(services.InvalidState):
+        services.pickup_resolve(pickup=pickup)  # settled already
+    _deliver_outbox()
+
+    (message,) = _received(receiver, secret)
+    assert message["type"] == "pickup.failed"
+    data = message["data"]
+    assert (data["pickup"], data["status"]) == (pickup.public_id, "failed")
+    assert "E99" not in json.dumps(data)
+    assert set(data) <= set(PICKUP_DATA["properties"])
+    assert set(PICKUP_DATA["required"]) <= set(data)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("shipment_void_rejected", "StorefrontWebhookShipmentData"),
+        ("shipment_delivered", "StorefrontWebhookTrackingData"),
+        ("shipment_tracking_updated", "StorefrontWebhookTrackingData"),
+        ("pickup_failed", "StorefrontWebhookPickupData"),
+    ],
+)
+def test_the_schema_documents_the_later_shipping_events(name, data):
+    answer = APIClient().get("/api/schema/", {"format": "json"})
+    schemas = json.loads(answer.content)["components"]["schemas"]
+    envelope = schemas[f"StorefrontWebhook_{name}"]
+    assert envelope["properties"]["data"]["$ref"] == f"#/components/schemas/{data}"
+    assert data in schemas

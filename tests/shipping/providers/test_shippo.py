@@ -1101,8 +1101,8 @@ def test_a_refund_shippo_rejects_after_accepting_it_unvoids_the_label(
 ):
     """A QUEUED refund counts as voided (shipment.voided goes out); Shippo
     then rejects it: the label is valid and billed, so the shipment is
-    bought again, staff are told (an internal event on its timeline), and a
-    replay of the webhook changes nothing more."""
+    bought again, staff and the shop are told (shipment.void_rejected, also on
+    its timeline), and a replay of the webhook changes nothing more."""
     mocked.post(f"{BASE}/refunds", status=201, json=fx("refund_queued.json"))
     shipment = _queued(account, status=ShipmentStatus.PURCHASED, tracking_number=NUMBER)
     services.shipment_void(shipment=shipment)
