@@ -9,13 +9,18 @@ they are stored in). Each process keeps its own copy, and the log filter only
 ever reads that copy: a database query inside a logging call could recurse,
 deadlock or run inside someone else's transaction. The copy is reloaded
 
-- in this process, when a row of those models is saved or deleted (signals)
-  or a queryset update writes a secret column (``rows_updated``, from the
-  model's ``SecretRowsQuerySet``: no signal is sent for one);
+- in this process, once a transaction that saved or deleted a row of those
+  models (signals) or wrote a secret column by a queryset update
+  (``rows_updated``, from the model's ``SecretRowsQuerySet``: no signal is
+  sent for one) commits: one read per transaction, however many rows it
+  wrote. Until then the values written are added to the copy and the old
+  ones stay: a rollback leaves the old secret live, and masking more for a
+  moment is safe, less never;
 - in every other process, at its next request or task start (and whenever a
   service calls ``known_secrets(fresh=True)``), when the version stamp in the
-  shared cache differs from the one it loaded; those writes bump the stamp on
-  commit. Request and task starts look at most every
+  shared cache differs from the one it loaded; those commits bump the stamp
+  (before this process reads again, so a secret another process commits
+  meanwhile is read here too). Request and task starts look at most every
   ``SECRET_REDACTION_CHECK_SECONDS``. While the cache cannot be reached, a
   digest of the secret columns computed by the database stands in for the
   stamp (one query, rows read and decrypted only when it moved), so what a
@@ -62,8 +67,14 @@ _state: dict[str, Any] = {
     # A save here whose stamp bump could not reach the cache.
     "bump_pending": False,
     "loaded": frozenset(),
+    # Per thread, what the copy held when that thread wrote a secret in a
+    # transaction not yet committed: a reload before the commit sees the
+    # uncommitted row, yet a rollback makes the old value live again.
+    "held": {},
     "secrets": (),
 }
+# This thread wrote a secret its next commit must read back.
+_local = threading.local()
 # Remembered secrets, oldest first; bounded (tokens expire and are replaced).
 _remembered: dict[str, None] = {}
 REMEMBER_MAX = 256
@@ -135,8 +146,9 @@ def _retry_bump() -> str:
     return stamp
 
 
-def reload(*, stamp: str | None = None) -> None:
-    """Read every secret again from the database, now."""
+def reload(*, stamp: str | None = None, committed: bool = False) -> None:
+    """Read every secret again from the database, now (``committed``: after
+    this thread's commit, whose written values the read now holds)."""
     from integrations.db import savepoint_if_nested
 
     values: set[str] = set()
@@ -152,6 +164,9 @@ def reload(*, stamp: str | None = None) -> None:
     with _lock:
         _state["loaded"] = frozenset(values)
         _state["digest"] = digest
+        if committed or not connection.in_atomic_block:
+            # Every write of this thread is committed or rolled back now.
+            _state["held"].pop(threading.get_ident(), None)
         _publish()
         if stamp is not None:
             _state["stamp"] = stamp
@@ -173,7 +188,7 @@ def remember(value: Any) -> None:
 
 def _publish() -> None:
     # Called with _lock held.
-    values = _state["loaded"] | _remembered.keys()
+    values = _state["loaded"].union(_remembered, *_state["held"].values())
     _state["secrets"] = tuple(sorted(values, key=len, reverse=True))
 
 
@@ -245,31 +260,67 @@ def _shared_stamp() -> str:
     return str(stamp)
 
 
-def bump_stamp() -> None:
-    """Tell every other process to reload (after a secret changed)."""
+def bump_stamp() -> str:
+    """Tell every other process to reload (after a secret changed); the new
+    stamp. Not adopted here: a secret another process committed before this
+    bump is in no copy this process read before it."""
     stamp = uuid.uuid4().hex
     cache.set(STAMP_KEY, stamp, timeout=None)
-    # This process reloaded already (the signal): it need not do so again.
+    return stamp
+
+
+def rows_written(rows: Iterable[Any], *, using: str) -> None:
+    """``rows``' secrets were written (or rows deleted: none given), maybe
+    in a transaction still open: mask their values now, and read every
+    secret again and bump the stamp once it commits (at once without one)."""
+    values = set()
+    for row in rows:
+        values.update(_strings(_row_secrets(row)))
+    me = threading.get_ident()
     with _lock:
-        _state["stamp"] = stamp
+        loaded, held = _state["loaded"], _state["held"].get(me, frozenset())
+        if not (loaded <= held and values <= loaded):  # a rotation: both are
+            _state["held"][me] = held | loaded
+            _state["loaded"] = loaded | values
+            _publish()
+    _local.unread = True
+    # One read when it commits, however many callbacks: the first one run
+    # reads, the rest find nothing unread (a rotation writes hundreds).
+    transaction.on_commit(_committed, using=using)
 
 
-def _secret_row_changed(sender: Any, **kwargs: Any) -> None:
-    reload()
-    transaction.on_commit(_bump_quietly, using=kwargs.get("using"))
-
-
-def rows_updated(model: Any, fields: Iterable[str], *, using: str) -> None:
-    """A queryset update of ``fields`` of ``model``'s rows: reload here and
-    bump the stamp on commit, as a save does, if a secret field is one."""
+def rows_updated(
+    model: Any, fields: Iterable[str], *, using: str, values: dict | None = None
+) -> None:
+    """A queryset update of ``fields`` of ``model``'s rows (to ``values``
+    where known): as ``rows_written``, if a secret field is one. A value the
+    database computes (an expression) is read from the rows."""
     stored = dict(secret_columns()).get(model._meta.concrete_model, ())
-    if not set(stored).isdisjoint(fields):
-        _secret_row_changed(model, using=using)
+    written = set(stored).intersection(fields)
+    if not written:
+        return
+    values = values or {}
+    if all(isinstance(values.get(name), str) for name in written):
+        rows = [model(**{name: values[name] for name in written})]
+    else:
+        rows = _rows_of(model, using)
+    rows_written(rows, using=using)
 
 
-def _bump_quietly() -> None:
+def _rows_of(model: Any, using: str) -> list[Any]:
+    from integrations.db import savepoint_if_nested
+
+    with savepoint_if_nested(using):
+        return list(model._default_manager.db_manager(using).all())
+
+
+def _committed() -> None:
+    if not getattr(_local, "unread", False):
+        return
+    _local.unread = False
+    stamp = None
     try:
-        bump_stamp()
+        stamp = bump_stamp()
     except Exception as exc:
         # Other processes read the database while the cache is unreachable;
         # the bump is retried at this process's next readable stamp.
@@ -278,6 +329,28 @@ def _bump_quietly() -> None:
         logger.warning(
             "secret registry stamp bump failed", extra={"error": type(exc).__name__}
         )
+    try:
+        # After the bump: what another process committed before it is read.
+        reload(stamp=stamp, committed=True)
+    except Exception as exc:
+        # The written values stay masked; the next look reads again.
+        with _lock:
+            _state["stamp"] = None
+        logger.warning(
+            "secret registry reload failed", extra={"error": type(exc).__name__}
+        )
+
+
+def _secret_row_changed(sender: Any, **kwargs: Any) -> None:
+    using = kwargs.get("using") or "default"
+    if "created" not in kwargs:  # post_delete: nothing new to mask
+        rows_written([], using=using)
+        return
+    fields = kwargs.get("update_fields")
+    if fields is None:
+        rows_written([kwargs["instance"]], using=using)
+    else:  # a save of named fields: a secret moved only if one is named
+        rows_updated(sender, fields, using=using, values=vars(kwargs["instance"]))
 
 
 def _request_or_task_started(**kwargs: Any) -> None:
@@ -347,5 +420,7 @@ def forget() -> None:
             digest=None,
             bump_pending=False,
             loaded=frozenset(),
+            held={},
             secrets=(),
         )
+    _local.unread = False

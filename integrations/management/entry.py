@@ -12,19 +12,17 @@ from django.core.management import execute_from_command_line
 from django.db import InterfaceError, OperationalError, connections
 
 # What a driver might quote back of a connection string; the value only is
-# masked. A conninfo pair (password=x, password='x y', password="x y") or a
-# dict's or JSON's key ('password': 'x'); a quote left open runs to the end.
+# masked. A conninfo pair (password=x, password='x y', password="x y"), with
+# any prefix (sslpassword=, PGPASSWORD=, db_password=), or a dict's or JSON's
+# key ('password': 'x'); a quote left open runs to the end.
 PASSWORD_FRAGMENT = re.compile(
-    r"""((?:\bpassword|(["'])password\2)\s*(?(2)[=:]|=)\s*)"""
+    r"""((?:password|(["'])[\w.-]*password\2)\s*(?(2)[=:]|=)\s*)"""
     r"""('(?:[^'\\]|\\.)*(?:'|$)|"(?:[^"\\]|\\.)*(?:"|$)|\S+)""",
     re.I,
 )
 # A URL's userinfo (scheme://user:password@host): up to its last "@", so a
 # password holding one is masked whole.
 URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@?#]*:)\S*(?=@)", re.I)
-# A shorter password is not searched for in the text: masking "1" in
-# "127.0.0.1" would hide the address and spell the password out.
-MIN_LITERAL_PASSWORD = 8
 # C0 controls (tab and line feeds pass: a pasted JSON context): no one's
 # input, to any command. Lone surrogates (a path that is not UTF-8) are left
 # to the commands that store text (integrations.management.arguments).
@@ -68,7 +66,7 @@ def _unreachable(exc: Exception) -> str | None:
         return None
     params = connection.settings_dict
     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    reason = _masked(reason, params)
+    reason = _masked(reason)
     if connection.vendor == "sqlite":
         return f"cannot reach the database ({params.get('NAME')}): {reason}"
     host = params.get("HOST") or "localhost"
@@ -76,17 +74,10 @@ def _unreachable(exc: Exception) -> str | None:
     return f"cannot reach the database ({where}): {reason} (database {params['NAME']})"
 
 
-def _masked(reason: str, params: dict) -> str:
-    """``reason`` with a quoted URL's or conninfo's password masked, and the
-    configured password wherever it stands. Not when the user, database or
-    host name holds it: masking it there would hide which database is meant
-    and tell the reader the password, which the line shows nowhere else."""
+def _masked(reason: str) -> str:
+    """``reason`` with a quoted URL's or conninfo's password masked. The
+    configured password is not searched for: libpq never echoes it, and
+    masking it where it is a word of libpq's own text ("password
+    authentication failed", "/var/run/postgresql/") would spell it out."""
     reason = URL_PASSWORD.sub(r"\1***", reason)
-    reason = PASSWORD_FRAGMENT.sub(r"\1***", reason)
-    password = str(params.get("PASSWORD") or "")
-    shown = [str(params.get(key) or "") for key in ("USER", "NAME", "HOST")]
-    if len(password) >= MIN_LITERAL_PASSWORD and not any(
-        password in value for value in shown
-    ):
-        reason = reason.replace(password, "***")
-    return reason
+    return PASSWORD_FRAGMENT.sub(r"\1***", reason)

@@ -1,3 +1,4 @@
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -31,28 +32,53 @@ def internal_kinds() -> dict[str, str]:
     return getattr(django_settings, "SWITCHYARD_INTERNAL_ACCOUNT_KINDS", {})
 
 
+# Set while bulk_update runs: it told the registry the rows it writes, so
+# the queryset update it makes (CASE expressions) need not read them back.
+_rows_told: ContextVar[bool] = ContextVar("secret_rows_told", default=False)
+
+
 class SecretRowsQuerySet(models.QuerySet):
-    """For a model whose rows hold secrets to mask: a queryset update (and
-    ``bulk_update``, which makes them) or ``bulk_create`` sends no post_save,
-    yet a secret it stores must be masked at once, here and in every other
-    process."""
+    """For a model whose rows hold secrets to mask: a queryset update,
+    ``bulk_update`` or ``bulk_create`` sends no post_save, yet a secret it
+    stores must be masked at once, here and in every other process."""
 
     def update(self, **kwargs: Any) -> int:
         updated = super().update(**kwargs)
+        if updated and not _rows_told.get():
+            from integrations import secrets_registry
+
+            secrets_registry.rows_updated(
+                self.model, kwargs, using=self.db, values=kwargs
+            )
+        return updated
+
+    def bulk_update(self, objs: Any, fields: Any, *args: Any, **kwargs: Any) -> int:
+        objs = list(objs)
+        token = _rows_told.set(True)
+        try:
+            updated = super().bulk_update(objs, fields, *args, **kwargs)
+        finally:
+            _rows_told.reset(token)
         if updated:
-            self._secrets_written(kwargs)
+            self._rows_written(objs, fields)
         return updated
 
     def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Any]:
         created = super().bulk_create(objs, *args, **kwargs)
         if created:
-            self._secrets_written([f.name for f in self.model._meta.concrete_fields])
+            self._rows_written(
+                created, [f.name for f in self.model._meta.concrete_fields]
+            )
         return created
 
-    def _secrets_written(self, fields: Any) -> None:
+    def _rows_written(self, rows: list[Any], fields: Any) -> None:
         from integrations import secrets_registry
 
-        secrets_registry.rows_updated(self.model, fields, using=self.db)
+        stored = dict(secrets_registry.secret_columns()).get(
+            self.model._meta.concrete_model, ()
+        )
+        if not set(stored).isdisjoint(fields):
+            secrets_registry.rows_written(rows, using=self.db)
 
 
 class ProviderAccountQuerySet(SecretRowsQuerySet):

@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from integrations.webhooks.verification import WebhookVerificationError
@@ -128,28 +128,37 @@ def required_str(payload: Mapping[str, Any], name: str, *, what: str) -> str:
     return value
 
 
+# A time every zone can show: no UTC offset reaches a day, and one past these
+# is another year than 1-9999 somewhere (the admin in TIME_ZONE, a pickup
+# window in the account's zone), where converting it raises OverflowError.
+EARLIEST_TIME = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+LATEST_TIME = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+
+
 def iso_time(value: object) -> datetime | None:
     """An aware datetime from an ISO 8601 string (``Z`` accepted); None when
-    absent, unparseable, naive or outside years 1-9999 in UTC (the database
-    would store it, the driver could never read it back): a bad time is not
-    worth refusing a signed event over."""
+    absent, unparseable, naive or not at least a day inside years 1-9999
+    (``EARLIEST_TIME``, ``LATEST_TIME``): a bad time is not worth refusing a
+    signed event over."""
     if not isinstance(value, str):
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         if parsed.tzinfo is None:
             return None
-        parsed.astimezone(UTC)
+        in_utc = parsed.astimezone(UTC)
     except (ValueError, OverflowError):
         return None
-    return parsed
+    return parsed if EARLIEST_TIME <= in_utc <= LATEST_TIME else None
 
 
 def unix_time(value: object) -> datetime | None:
-    """An aware UTC datetime from Unix seconds; None if not an int."""
+    """An aware UTC datetime from Unix seconds; None if not an int or not at
+    least a day inside years 1-9999."""
     if not isinstance(value, int) or isinstance(value, bool):
         return None
     try:
-        return datetime.fromtimestamp(value, tz=UTC)
+        parsed = datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
+    return parsed if EARLIEST_TIME <= parsed <= LATEST_TIME else None

@@ -107,9 +107,14 @@ def test_the_check_interval_throttles_request_starts(settings):
     assert OLD not in known_secrets()
 
 
-def test_a_deleted_account_is_forgotten_and_a_task_start_refreshes():
+def test_a_deleted_account_is_forgotten_and_a_task_start_refreshes(
+    django_capture_on_commit_callbacks,
+):
     account = ProviderAccountFactory(credentials={"secret_key": OLD})
-    account.delete()
+    # Forgotten once the delete commits: until then a rollback keeps it live.
+    with django_capture_on_commit_callbacks(execute=True):
+        account.delete()
+        assert OLD in known_secrets()
     assert OLD not in known_secrets()
     ProviderAccountFactory(credentials={"secret_key": NEW})
     secrets_registry.forget()

@@ -188,9 +188,11 @@ def _unreachable_line(monkeypatch, capsys, driver_says: str) -> str:
         ('conninfo password="se cret quoted" host=db', "password=***"),
         ("conninfo password='se cret single' host=db", "password=*** host=db"),
         ("{'user': 'shop', 'password': 'se cret dict'}", "'password': ***}"),
-        (f"role shop refused {SECRET_PASSWORD} here", "refused *** here"),
+        ("{'user': 'shop', 'db_password': 'se cret dict'}", "'db_password': ***}"),
     ],
-    ids=["url", "double-quoted", "single-quoted", "dict", "literal"],
+    # No "literal" case: libpq never quotes the configured password bare, and
+    # replacing it spells it out where it is a word of libpq's text (below).
+    ids=["url", "double-quoted", "single-quoted", "dict", "prefixed-dict"],
 )
 def test_an_unreachable_database_line_masks_every_quoted_password(
     monkeypatch, capsys, driver_says, shown
@@ -200,6 +202,44 @@ def test_an_unreachable_database_line_masks_every_quoted_password(
     assert shown in line
     for secret in ("s3cret", "cret", SECRET_PASSWORD):
         assert secret not in line
+
+
+@pytest.mark.parametrize(
+    "driver_says",
+    [
+        # libpq's conninfo keyword for the client key's passphrase
+        "invalid conninfo: sslpassword=kp1-secret host=db",
+        "environment PGPASSWORD=hunter host=db",
+        "settings db_password=hunter host=db",
+    ],
+    ids=["sslpassword", "PGPASSWORD", "db_password"],
+)
+def test_a_password_keyword_with_a_prefix_is_masked(monkeypatch, capsys, driver_says):
+    line = _unreachable_line(monkeypatch, capsys, driver_says)
+    assert "hunter" not in line and "kp1-secret" not in line, line
+    assert "=***" in line
+
+
+@pytest.mark.parametrize(
+    "password, spelled_out",
+    [
+        # libpq: 'FATAL:  password authentication failed for user "..."'
+        ("password", "FATAL:  *** authentication failed"),
+        # the Unix socket's path "/var/run/postgresql/.s.PGSQL.5432"
+        ("postgresql", "/var/run/***/"),
+    ],
+)
+def test_masking_the_configured_password_does_not_spell_it_out(password, spelled_out):
+    env = _env(password=password)
+    if password == "postgresql":  # no host: libpq's Unix socket
+        env["DATABASE_URL"] = env["DATABASE_URL"].replace(
+            f"@{connection.settings_dict['HOST']}:{connection.settings_dict['PORT']}",
+            "@",
+        )
+    line = _one_line(_manage("showmigrations", env=env))
+    # A masked word of libpq's own wording tells the password as plainly.
+    assert spelled_out not in line, line
+    assert "***" not in line, line
 
 
 @pytest.mark.parametrize("addr", ["127.0.0.1:notaport", "127.0.0.1:", "h:99999"])

@@ -79,7 +79,7 @@ class Command(ProviderCommand):
             return
         for job in jobs:
             progress = batch_job_progress(job)
-            title = f"{job.kind} {job.name}".strip()
+            title = _printable(f"{job.kind} {job.name}".strip())
             self.stdout.write(
                 f"#{job.pk}  {job.status:<9}  {title}  {progress.summary()}"
             )
@@ -87,7 +87,7 @@ class Command(ProviderCommand):
     def _show(self, job: BatchJob) -> None:
         progress = batch_job_progress(job)
         lines = [
-            f"Batch job #{job.pk}: {job.kind} {job.name}".rstrip(),
+            _printable(f"Batch job #{job.pk}: {job.kind} {job.name}".rstrip()),
             f"  status     {job.status}"
             + (" (cancel requested)" if job.cancel_requested else ""),
             f"  progress   {progress.summary()}",
@@ -102,7 +102,7 @@ class Command(ProviderCommand):
             if moment is not None:
                 lines.append(f"  {label:<10} {moment:%Y-%m-%d %H:%M:%S %Z}")
         if job.last_error:
-            lines.append(f"  error      {job.last_error}")
+            lines.append(f"  error      {_printable(job.last_error)}")
         lines.extend(_failed_rows(job))
         self.stdout.write("\n".join(lines))
 
@@ -154,7 +154,8 @@ def _failed_rows(job: BatchJob) -> list[str]:
 
 
 def _printable(text: str) -> str:
-    """A row's key or error is data: escape what would move the terminal."""
+    """A job's name (a storefront's bulk send names it), a row's key or an
+    error is data: escape what would move the terminal."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 

@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from integrations.batch import batch_job_create, batch_job_work
 from integrations.management.commands import batch_jobs
-from integrations.models import BatchItem, BatchRowStatus
+from integrations.models import BatchItem, BatchJob, BatchRowStatus
 from tests.integrations.batch.handlers import H
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +62,26 @@ def test_many_failed_rows_are_bounded_with_how_many_more(enqueued, monkeypatch):
     assert len(listed) == 3
     assert listed[0].endswith(":k0 (3 attempt(s)): bad \\x1b[2Jrow"), listed[0]
     assert lines[-1] == "    ... and 2 more"
+
+
+def test_a_jobs_name_and_error_cannot_rewrite_the_operators_terminal(enqueued):
+    # A bulk send's name is the storefront's free text (POST .../bulk): CR
+    # returns to the line's start, U+202E reverses what follows on screen.
+    name = "May\r  status     done\n  progress   100% \u202e"
+    job = batch_job_create(
+        kind="email.campaign",
+        name=name,
+        handler=f"{H}.record",
+        items=[("a", {})],
+        start=False,
+    )
+    BatchJob.objects.filter(pk=job.pk).update(last_error="stopped\r\x1b[2Jdone")
+    out = StringIO()
+    call_command("batch_jobs", "show", str(job.pk), stdout=out)
+    call_command("batch_jobs", "list", stdout=out)
+    shown = out.getvalue()
+
+    for forged in ("\r", "\u202e", "\x1b", "\n  progress   100%"):
+        assert forged not in shown, repr(shown)
+    assert "May\\r  status     done\\n  progress   100% \\u202e" in shown
+    assert "stopped\\r\\x1b[2Jdone" in shown

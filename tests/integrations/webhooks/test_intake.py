@@ -6,6 +6,7 @@ import time
 
 import pytest
 from django.test import RequestFactory
+from django.urls import reverse
 from prometheus_client import REGISTRY
 
 from integrations.models import Event, WebhookEvent, WebhookStatus
@@ -284,3 +285,24 @@ def test_an_event_time_outside_what_utc_can_hold_is_stored_without_a_time(
     event = WebhookEvent.objects.get()
     assert event.occurred_at is None
     assert event.status == WebhookStatus.PROCESSED
+
+
+def test_the_admin_shows_an_event_stamped_an_hour_before_year_10000(
+    account, post_webhook, django_capture_on_commit_callbacks, admin_client, settings
+):
+    # In range in UTC, but year 10000 in Tokyo (TIME_ZONE is an env setting):
+    # the admin's local time of it raised OverflowError, a 500.
+    settings.TIME_ZONE = "Asia/Tokyo"
+    body = json.dumps(
+        {
+            "type": "payment.succeeded",
+            "timestamp": "9999-12-31T23:00:00Z",
+            "data": {"id": "p"},
+        }
+    ).encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_webhook("sbx-pay", body, sw_headers(body)).status_code == 200
+    event = WebhookEvent.objects.get()
+    url = reverse("admin:integrations_webhookevent_change", args=[event.pk])
+
+    assert admin_client.get(url).status_code == 200
