@@ -50,7 +50,12 @@ from django.utils import timezone
 
 from integrations.errors import Rejected
 from integrations.providers.base import BaseAdapter
-from integrations.webhooks.messages import WebhookMessage, storable
+from integrations.webhooks.messages import (
+    EARLIEST_TIME,
+    LATEST_TIME,
+    WebhookMessage,
+    storable,
+)
 from inventory.models import Location, StockLevel
 
 logger = logging.getLogger(__name__)
@@ -172,8 +177,11 @@ def _time_problem(value: object) -> str | None:
     if not isinstance(value, datetime) or value.tzinfo is None:
         return "modified_at: not an aware time"
     try:
-        value.astimezone(UTC)
+        in_utc = value.astimezone(UTC)
     except OverflowError:
+        return "modified_at: outside years 1 to 9999 in UTC"
+    # A day's margin: shown in a local time zone it must not overflow either.
+    if not EARLIEST_TIME <= in_utc <= LATEST_TIME:
         return "modified_at: outside years 1 to 9999 in UTC"
     return None
 

@@ -1,6 +1,8 @@
 """The adapter contract's own rules: every page and event an adapter builds
 leaves out the levels our columns cannot hold."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from inventory.models import Location, StockLevel
@@ -70,3 +72,20 @@ def test_a_figure_the_column_holds_but_our_arithmetic_would_not_is_refused(on_ha
     kept, (rejected,) = storable_levels((GOOD, StockLevelRecord("A", "M", on_hand)))
     assert kept == (GOOD,)
     assert rejected.reason.startswith("on_hand: beyond")
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        datetime(9999, 12, 31, 23, 0, tzinfo=UTC),
+        datetime(1, 1, 1, 3, 0, tzinfo=UTC),
+    ],
+    ids=["an_hour_before_10000", "three_hours_after_year_1"],
+)
+def test_a_time_a_local_zone_could_not_show_is_refused(stamp):
+    # In range in UTC, yet the admin in Asia/Tokyo (or America/Chicago) could
+    # not show it: refused with the level, like a time past year 9999.
+    record = StockLevelRecord("A", "MAIN", 1, modified_at=stamp)
+    page = StockLevelPage(records=(GOOD, record), has_more=False)
+    assert page.records == (GOOD,)
+    assert page.rejected[0].reason.startswith("modified_at: outside years")
