@@ -85,7 +85,8 @@ def _refund(adapter: "ShippoAdapter", transaction: str) -> tuple[bool, str]:
 
 def _already_refunded(adapter: "ShippoAdapter", transaction: str) -> bool:
     """The transaction says it was refunded before; False when it says
-    otherwise or cannot be read (the refusal then stands)."""
+    otherwise, cannot be read or the answer is about another object (the
+    refusal then stands)."""
     try:
         found = adapter.send(
             "GET",
@@ -94,7 +95,7 @@ def _already_refunded(adapter: "ShippoAdapter", transaction: str) -> bool:
         )
     except ProviderError:
         return False
-    return found.get("status") in _REFUNDED
+    return found.get("object_id") == transaction and found.get("status") in _REFUNDED
 
 
 def refund_update(

@@ -495,6 +495,22 @@ def test_a_refusal_stands_when_the_transaction_cannot_be_read(adapter, mocked):
     assert (result.voided, result.detail) == (False, "Label already used")
 
 
+def test_a_refusal_stands_when_the_check_answers_another_transaction(adapter, mocked):
+    mocked.post(f"{BASE}/refunds", status=400, json={"detail": "Label already used"})
+    mocked.get(
+        f"{BASE}/transactions/{TRANSACTION}",
+        json={
+            **fx("transaction_success.json"),
+            "object_id": SECOND,
+            "status": "REFUNDED",
+        },
+    )
+
+    result = _void(adapter)
+
+    assert (result.voided, result.detail) == (False, "Label already used")
+
+
 def test_a_refund_answered_with_error_counts_if_one_was_made_before(adapter, mocked):
     mocked.post(f"{BASE}/refunds", status=201, json=fx("refund_error.json"))
     transaction_says(mocked, TRANSACTION, "REFUNDPENDING")
