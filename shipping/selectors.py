@@ -8,7 +8,7 @@ from integrations.timeline import (
     timeline_sorted,
     webhook_entries,
 )
-from shipping.models import Pickup, Shipment
+from shipping.models import Pickup, Shipment, ShipmentStatus
 
 
 def shipment_timeline(shipment: Shipment) -> list[TimelineEntry]:
@@ -66,3 +66,20 @@ def parcel_label(shipment: Shipment, parcel: str) -> bytes | None:
         sequence=int(parcel), voided_at__isnull=True
     ).first()
     return bytes(row.label_data) if row is not None and row.label_data else None
+
+
+def shipment_label(shipment: Shipment) -> bytes | None:
+    """The shipment's own label, or None when it has none or it was voided:
+    the shipment is, or its own label's parcel row says so (bought again
+    for a parcel whose refund the carrier rejected, the own label's stood)."""
+    if shipment.status == ShipmentStatus.VOIDED or not shipment.tracking_number:
+        return None
+    own = shipment.carrier_shipment_id
+    if (
+        own
+        and shipment.parcel_labels.filter(
+            carrier_reference=own, voided_at__isnull=False
+        ).exists()
+    ):
+        return None
+    return bytes(shipment.label_data) if shipment.label_data else None

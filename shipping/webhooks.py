@@ -7,12 +7,14 @@ webhook changes nothing it should not."""
 
 import logging
 
+from django.db.models import Q
+
 from integrations import registry
 from integrations.models import WebhookEvent
 from integrations.webhooks.messages import WebhookMessage
 from shipping import services
 from shipping.models import Shipment
-from shipping.providers.base import ShippingAdapter
+from shipping.providers.base import LabelUpdate, ShippingAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -66,18 +68,14 @@ def _label_update(
     update = adapter.parse_label_update(message)
     if update is None:
         return False
-    ours = Shipment.objects.filter(account=event.account)
-    shipment = ours.filter(carrier_shipment_id=update.carrier_shipment_id).first()
-    if shipment is None and update.reference:
-        # The buy's answer was lost: the carrier echoes our reference.
-        shipment = ours.filter(public_id=update.reference).first()
+    shipment = _shipment_of(event, update)
     if shipment is None:
         logger.info(
             "label webhook without a shipment", extra={"webhook_event_id": event.pk}
         )
         return True
     event.subject = shipment.public_id
-    if update.refund_rejected or update.refunded:
+    if _refund(update):
         changed = services.shipment_refund_update_apply(
             shipment=shipment, update=update
         )
@@ -92,3 +90,28 @@ def _label_update(
         },
     )
     return True
+
+
+def _refund(update: LabelUpdate) -> bool:
+    return update.refund_rejected or update.refunded
+
+
+def _shipment_of(event: WebhookEvent, update: LabelUpdate) -> Shipment | None:
+    """The shipment whose label the update is about. A refund concerns a
+    label we hold (the shipment's own or a parcel's transaction), never one
+    only the posted metadata names: nothing is asked of the carrier for an
+    id the poster chose."""
+    ours = Shipment.objects.filter(account=event.account)
+    transaction = update.carrier_shipment_id
+    if _refund(update):
+        if not transaction:
+            return None
+        label = Q(carrier_shipment_id=transaction)
+        return ours.filter(
+            label | Q(parcel_labels__carrier_reference=transaction)
+        ).first()
+    shipment = ours.filter(carrier_shipment_id=transaction).first()
+    if shipment is None and update.reference:
+        # The buy's answer was lost: the carrier echoes our reference.
+        shipment = ours.filter(public_id=update.reference).first()
+    return shipment

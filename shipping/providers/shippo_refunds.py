@@ -12,7 +12,7 @@ answer) counts as done: the transaction then says ``REFUNDED`` or
 import functools
 from typing import TYPE_CHECKING
 
-from integrations.errors import ProviderError, Rejected
+from integrations.errors import ProviderError, Rejected, Unknown
 from integrations.providers.http import path_segment
 from shipping.providers.base import LabelUpdate, VoidRequest, VoidResult
 from shipping.providers.shippo_errors import REFUND_ACCEPTED
@@ -85,7 +85,8 @@ def _refund(adapter: "ShippoAdapter", transaction: str) -> tuple[bool, str]:
 
 def _already_refunded(adapter: "ShippoAdapter", transaction: str) -> bool:
     """The transaction says it was refunded before; False when it says
-    otherwise or cannot be read (the refusal then stands)."""
+    otherwise, cannot be read or the answer is about another object (the
+    refusal then stands)."""
     try:
         found = adapter.send(
             "GET",
@@ -94,7 +95,7 @@ def _already_refunded(adapter: "ShippoAdapter", transaction: str) -> bool:
         )
     except ProviderError:
         return False
-    return found.get("status") in _REFUNDED
+    return found.get("object_id") == transaction and found.get("status") in _REFUNDED
 
 
 def refund_update(
@@ -130,7 +131,9 @@ def _refund_recheck(
     adapter: "ShippoAdapter", transaction: str, reference: str
 ) -> LabelUpdate | None:
     """What the transaction says now. A failed read raises (the webhook is
-    retried); one Shippo does not know is no refund of ours."""
+    retried), as does an answer about another object (a proxy's or cache's
+    mix-up tells nothing of ours); one Shippo does not know is no refund of
+    ours."""
     found = adapter.none_if_not_found(
         lambda: adapter.send(
             "GET",
@@ -140,4 +143,9 @@ def _refund_recheck(
     )
     if found is None:
         return None
+    if found.get("object_id") != transaction:
+        raise Unknown(
+            "Shippo answered the transaction check with another object",
+            code="shippo_other_transaction",
+        )
     return _refund_state(transaction, reference, found.get("status"))

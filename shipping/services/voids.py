@@ -14,7 +14,7 @@ import logging
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from integrations import registry
@@ -32,7 +32,7 @@ from integrations.reruns import (
 from integrations.secrets_registry import staff_text
 from shipping.models import Shipment, ShipmentAttempt, ShipmentParcel, ShipmentStatus
 from shipping.providers.base import LabelUpdate, VoidRequest, VoidResult
-from shipping.services.claims import claim_release, claim_take
+from shipping.services.claims import CLAIM_LIFE, claim_release, claim_take
 from shipping.services.errors import InvalidState, ShippingError
 from shipping.services.labels import shipment_event_payload
 from shipping.services.tracking import shipment_has_moved
@@ -60,7 +60,7 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
     try:
         others = _other_parcel_labels(shipment)
         result = _void_at_carrier(shipment, others)
-        _parcels_voided(shipment, result.voided_parcels)
+        _parcels_voided(shipment, result.voided_parcels, claimed_at)
         if not result.voided:
             raise InvalidState(_refused(result, others), code="void_refused")
     except BaseException:
@@ -106,12 +106,29 @@ def _voided_row(row: Shipment) -> None:
     )
 
 
+# The internal note beside the public ``shipment.void_rejected``: it names
+# the transaction, which the shop's payload does not carry.
+REFUND_REJECTED = "shipment.refund_rejected"
+
+
 def _rejected_since(row: Shipment, since: datetime) -> bool:
     """A refund rejection was applied to ``row`` since ``since`` (the
-    ``shipment.void_rejected`` it emitted records when)."""
+    ``shipment.refund_rejected`` note it wrote records when)."""
+    return _rejections(row, since).exists()
+
+
+def _rejections_since(row: Shipment, since: datetime) -> set[str]:
+    """The transactions whose refund rejection was applied since ``since``."""
+    found = _rejections(row, since).values_list(
+        "payload__rejected_transaction", flat=True
+    )
+    return {str(transaction) for transaction in found if transaction}
+
+
+def _rejections(row: Shipment, since: datetime) -> QuerySet[Event]:
     return Event.objects.filter(
-        name="shipment.void_rejected", subject=row.public_id, created_at__gte=since
-    ).exists()
+        name=REFUND_REJECTED, subject=row.public_id, created_at__gte=since
+    )
 
 
 class VoidUnderWay(Exception):
@@ -143,12 +160,17 @@ def shipment_void_refunded_apply(*, shipment: Shipment, update: LabelUpdate) -> 
     transaction_id = update.carrier_shipment_id
     with transaction.atomic():
         row = Shipment.objects.select_for_update().get(pk=shipment.pk)
-        parcels = ShipmentParcel.objects.filter(
-            shipment=row, carrier_reference=transaction_id, voided_at__isnull=True
-        ).update(voided_at=timezone.now())
+        labels = ShipmentParcel.objects.filter(
+            shipment=row, carrier_reference=transaction_id
+        )
+        # Its own label's refund counted already: the shipment was bought
+        # again for a parcel whose refund was rejected; not voided again.
+        counted = labels.filter(voided_at__isnull=False).exists()
+        parcels = labels.filter(voided_at__isnull=True).update(voided_at=timezone.now())
         voided = (
             transaction_id == row.carrier_shipment_id
             and row.status == ShipmentStatus.PURCHASED
+            and not counted
         )
         if voided:
             _voided_row(row)
@@ -161,25 +183,23 @@ def shipment_void_rejected_apply(*, shipment: Shipment, update: LabelUpdate) -> 
     after QUEUED or PENDING, which we counted as voided): its word wins. The
     label is valid and billed again: a voided shipment goes back to
     ``purchased`` (a parcel's label too: it can then be voided again; the
-    labels still refunded count as done), a parcel's label is served again.
-    Raises ``VoidUnderWay`` while a void is at the carrier. Staff are
-    alerted (the log names the transaction) and the shop, which was told
-    ``shipment.voided``, is told ``shipment.void_rejected`` (public, the
-    shipment's payload) once. True when it changed anything; a duplicate
-    webhook changes nothing."""
+    labels still refunded count as done, its own is not served), a parcel's
+    label is served again. Raises ``VoidUnderWay`` while a void is at the
+    carrier (a claim younger than ``CLAIM_LIFE``). Staff are alerted (the log
+    names the transaction) and the shop, which was told ``shipment.voided``,
+    is told ``shipment.void_rejected`` (public, the shipment's payload) once.
+    True when it changed anything; a duplicate webhook changes nothing."""
     transaction_id = update.carrier_shipment_id
     with transaction.atomic():
         row = Shipment.objects.select_for_update().get(pk=shipment.pk)
-        if row.void_started_at is not None:
-            raise VoidUnderWay("a void of the shipment is under way")
+        _no_void_under_way(row)
         parcels = ShipmentParcel.objects.filter(
             shipment=row, carrier_reference=transaction_id, voided_at__isnull=False
         ).update(voided_at=None)
         own = transaction_id == row.carrier_shipment_id
         reopened = (own or parcels > 0) and row.status == ShipmentStatus.VOIDED
         if reopened:
-            row.status = ShipmentStatus.PURCHASED
-            row.save(update_fields=["status", "updated_at"])
+            _reopened(row, own)
         if reopened or parcels:
             logger.error(
                 "carrier rejected a refund counted as a void",
@@ -194,8 +214,41 @@ def shipment_void_rejected_apply(*, shipment: Shipment, update: LabelUpdate) -> 
                 subject=row.public_id,
                 payload=shipment_event_payload(row),
             )
+            # Internal: which label's refund, for a late void answer to skip.
+            event_emit(
+                name=REFUND_REJECTED,
+                subject=row.public_id,
+                payload={"rejected_transaction": transaction_id},
+            )
     shipment.refresh_from_db()
     return bool(reopened or parcels)
+
+
+def _no_void_under_way(row: Shipment) -> None:
+    """Raise ``VoidUnderWay`` while a live void holds ``row``; a claim older
+    than ``CLAIM_LIFE`` is a dead process's (``claims``): released, so the
+    carrier's word is applied instead of retried until dead-lettered. Under
+    the row lock."""
+    if row.void_started_at is None:
+        return
+    if row.void_started_at > timezone.now() - CLAIM_LIFE:
+        raise VoidUnderWay("a void of the shipment is under way")
+    row.void_started_at = None
+    row.save(update_fields=["void_started_at", "updated_at"])
+
+
+def _reopened(row: Shipment, own: bool) -> None:
+    """A voided ``row`` bought again: a refund of one of its labels was
+    rejected. Its own label stays refunded unless that is the one rejected:
+    its parcel row records it voided, so it is not served (the void that
+    follows finds it refunded already and counts it done). Under the row
+    lock."""
+    row.status = ShipmentStatus.PURCHASED
+    row.save(update_fields=["status", "updated_at"])
+    if not own:
+        ShipmentParcel.objects.filter(
+            shipment=row, carrier_reference=row.carrier_shipment_id, voided_at=None
+        ).exclude(carrier_reference="").update(voided_at=timezone.now())
 
 
 def _intent(shipment: Shipment) -> str:
@@ -315,9 +368,14 @@ def _other_parcel_labels(shipment: Shipment) -> tuple[str, ...]:
     return tuple(references)
 
 
-def _parcels_voided(shipment: Shipment, references: tuple[str, ...]) -> None:
+def _parcels_voided(
+    shipment: Shipment, references: tuple[str, ...], claimed_at: datetime
+) -> None:
     """Kept even when the void as a whole was refused: those labels are
-    refunded, no longer served, and not sent again."""
+    refunded, no longer served, and not sent again; but for a refund the
+    carrier rejected since our claim (its later word: the label is live)."""
+    rejected = _rejections_since(shipment, claimed_at)
+    references = tuple(r for r in references if r not in rejected)
     if references:
         ShipmentParcel.objects.filter(
             shipment=shipment, carrier_reference__in=references, voided_at__isnull=True

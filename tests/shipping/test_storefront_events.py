@@ -142,6 +142,7 @@ def test_a_shop_subscribed_to_pickups_is_told_once_of_booking_and_cancel(
     [
         ("pickup.cancel_not_applied", "pickup.*"),
         ("pickup.cancel_after_settle", "pickup.*"),
+        ("shipment.refund_rejected", "shipment.*"),
     ],
 )
 def test_staff_notes_about_shipping_never_reach_the_shop(receiver, name, pattern):
