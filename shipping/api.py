@@ -41,7 +41,7 @@ from shipping.api_examples import (
 from shipping.models import Pickup, Shipment, ShipmentStatus
 from shipping.providers.base import PickupRequest
 from shipping.providers.validation import InvalidShippingRequest
-from shipping.selectors import parcel_label
+from shipping.selectors import parcel_label, shipment_label
 from shipping.serializers import (
     AddressValidateSerializer,
     AddressValidationSerializer,
@@ -289,11 +289,17 @@ class ShipmentLabelView(APIView):
             raise ApiError(
                 "The shipment has no label.", code="no_label", status_code=404
             )
-        data, name = bytes(shipment.label_data), shipment.public_id
         parcel = request.query_params.get("parcel")
         if parcel is not None:
             data = _parcel_label(shipment, parcel)
             name = f"{shipment.public_id}-{parcel}"
+        else:
+            # None also when its own label stays refunded (a parcel's bought back).
+            data, name = shipment_label(shipment), shipment.public_id
+            if data is None:
+                raise ApiError(
+                    "The shipment's label was voided.", code="no_label", status_code=404
+                )
         fmt = shipment.label_format
         response = HttpResponse(data, content_type=_CONTENT_TYPES[fmt])
         response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'

@@ -1608,3 +1608,30 @@ def test_the_shipments_own_label_is_served_while_bought_and_not_once_voided(acco
 
     shipment.status = ShipmentStatus.VOIDED
     assert shipment_label(shipment) is None
+
+
+def test_the_api_does_not_serve_an_own_label_refunded_before_a_parcel_reopen(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    """After a parcel-only rejection bought the shipment back, ``/label/``
+    with no ``parcel`` is the own label, which Shippo still holds REFUNDED:
+    404, as ``?parcel=1`` is; parcel 2's label is served."""
+    from rest_framework.test import APIClient
+
+    from tests.factories import ApiKeyFactory
+
+    shipment = _bought_in_two_parcels(account)
+    Shipment.objects.filter(pk=shipment.pk).update(label_data=PDF)
+    mocked.post(f"{BASE}/refunds", status=201, json=fx("refund_queued.json"))
+    services.shipment_void(shipment=shipment)
+    transaction_says(mocked, SECOND, "REFUNDREJECTED")
+    _refund_rejected(SECOND, shipment.public_id, django_capture_on_commit_callbacks)
+    api = APIClient()
+    key = ApiKeyFactory(scopes=["shipping:read"])
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    url = f"/api/v1/shipping/shipments/{shipment.public_id}/label/"
+
+    own = api.get(url)
+    assert own.status_code == 404
+    assert own.json()["error"]["code"] == "no_label"
+    assert api.get(url, {"parcel": "2"}).content == PDF
