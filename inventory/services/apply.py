@@ -115,7 +115,12 @@ def _apply_page_orm(
             changed += 1
             continue
         if _older(record, level, now) or figure_stale(
-            record, as_of, level.erp_acked_at, level.erp_confirm_sent_at, answered_at
+            record,
+            as_of,
+            level.erp_acked_at,
+            level.erp_confirm_sent_at,
+            answered_at,
+            now=now,
         ):
             ignored += 1
             continue
@@ -154,6 +159,7 @@ def _unseen_kept(record: StockLevelRecord, level: StockLevel) -> int:
         unsent=level.sold_unsent,
         unseen=level.sold_unseen,
         unseen_at=level.sold_unseen_at,
+        modified_at=level.erp_modified_at,
     )
 
 

@@ -157,7 +157,7 @@ def apply_page_pg(
             changed += 1
             continue
         if modified_before(record.modified_at, stored.modified_at, now) or figure_stale(
-            record, as_of, stored.acked_at, stored.sent_at, answered_at
+            record, as_of, stored.acked_at, stored.sent_at, answered_at, now=now
         ):
             ignored += 1
             continue
@@ -167,6 +167,7 @@ def apply_page_pg(
             unsent=stored.unsent,
             unseen=stored.unseen,
             unseen_at=stored.unseen_at,
+            modified_at=stored.modified_at,
         )
         on_hand = record.on_hand - stored.unsent - unseen
         if (
