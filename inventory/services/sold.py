@@ -144,6 +144,7 @@ def figure_stale(
     answered_at: datetime | None = None,
     *,
     now: datetime,
+    arrived_at: datetime | None = None,
 ) -> bool:
     """Whether ``record`` may not show the level's confirms as the stored
     counts assume. A sync page is current as of some moment between when it
@@ -154,22 +155,28 @@ def figure_stale(
     that awaits its answer (the ERP may have taken its units off already:
     a page asked before the send but answered after it too). A webhook is
     compared with our send by its arrival, not the ERP's clock: none is
-    applied while a confirm is awaited. Its time is the ERP's, which may
-    run ahead of ours: one within ``CLOCK_SKEW`` of the acknowledgement is
-    stale, and so is one stamped further ahead of our clock than that,
-    within ``ACK_CLOCK_WINDOW`` of it (its place cannot be told)."""
+    applied while a confirm is awaited, nor one that arrived (``arrived_at``;
+    None: ``now``) before the acknowledgement. Its time is the ERP's, which
+    may run ahead of ours: one within ``CLOCK_SKEW`` of the acknowledgement
+    is stale, and so is one stamped further ahead of its arrival than that,
+    arrived within ``ACK_CLOCK_WINDOW`` of it (its place cannot be told)."""
     latest = answered_at or as_of
     if sent_at is not None and (latest is None or latest >= sent_at):
         return True
-    current = as_of or record.modified_at
-    if current is None or acked_at is None:
+    if acked_at is None:
         return False
     if as_of is not None:
-        return current < acked_at
-    # A webhook, by the ERP's clock, which may run up to CLOCK_SKEW ahead
-    # unremarked, or further (a window after the acknowledgement).
-    if current > now + CLOCK_SKEW:
-        return now < acked_at + ACK_CLOCK_WINDOW
+        return as_of < acked_at
+    arrived = arrived_at or now
+    if arrived < acked_at:  # sent before the acknowledgement, whatever its clock
+        return True
+    current = record.modified_at
+    if current is None:
+        return False
+    # By the ERP's clock, which may run up to CLOCK_SKEW ahead unremarked, or
+    # further (its lead shown at arrival: a window after the acknowledgement).
+    if current > arrived + CLOCK_SKEW:
+        return arrived < acked_at + ACK_CLOCK_WINDOW
     return current < acked_at + CLOCK_SKEW
 
 

@@ -584,3 +584,38 @@ def test_a_webhook_stamped_ahead_of_our_clock_waits_a_bounded_window_after_the_a
     # Same clock, stamped after the ack by more than the tolerated skew.
     after = StockLevelRecord("A", "MAIN", 10, acked + timedelta(minutes=6))
     assert not figure_stale(after, None, acked, None, now=acked + timedelta(minutes=6))
+
+
+def test_a_webhook_that_arrived_before_the_erps_ack_is_not_applied_when_processed_late(
+    django_capture_on_commit_callbacks,
+):
+    """Our queue held the event: processed two hours after the ERP's
+    acknowledgement, from a clock as far ahead, its time looks later than
+    the acknowledgement; it arrived before it, so it cannot show it."""
+    from integrations.models import WebhookEvent
+    from integrations.webhooks.services import webhook_event_process
+    from tests.inventory.test_webhooks import _post
+
+    erp = ProviderAccountFactory(kind="inventory", slug="erp-hooks")
+    SandboxErpLevel.objects.create(
+        account=erp,
+        sku="A",
+        location_code="MAIN",
+        on_hand=10,
+        modified_at=timezone.now() - timedelta(hours=3),
+    )
+    services.inventory_sync(account=erp, full=True)
+    sold = _sell(10, django_capture_on_commit_callbacks)
+    _run_forward(sold, ForwardOperation.RESERVE)
+    _run_forward(sold, ForwardOperation.CONFIRM)
+    acked = timezone.now() - FAST  # the acknowledgement, two hours ago
+    StockLevel.objects.filter(sku="A").update(erp_acked_at=acked)
+    computed = acked - timedelta(minutes=2) + FAST  # the ERP's clock, before it
+    response = _post([StockLevelRecord("A", "MAIN", 10, computed)])
+    assert response.status_code < 300, response.content
+    event = WebhookEvent.objects.order_by("-pk").first()
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        received_at=acked - timedelta(minutes=1)
+    )
+    webhook_event_process(event_id=event.pk)
+    assert _level().on_hand == 0
