@@ -36,9 +36,9 @@ from inventory.models import (
 from inventory.providers.base import CLOCK_SKEW, StockLevelRecord
 
 # After the ERP acknowledged a confirm, how long a webhook's level stamped
-# ahead of our clock is not applied: a fast ERP clock (kept as sent) makes an
-# event computed before the acknowledgement look later than it. A sync page
-# asked after the acknowledgement is applied meanwhile (docs/inventory.md).
+# ahead of its arrival is not applied: a fast ERP clock (kept as sent) makes
+# an event computed before the acknowledgement look later than it. A sync
+# page asked after the acknowledgement is applied meanwhile.
 ACK_CLOCK_WINDOW = timedelta(hours=1)
 
 
