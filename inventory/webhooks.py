@@ -60,7 +60,9 @@ def inventory_webhook_handle(event: WebhookEvent) -> None:
         level if level.modified_at or when is None else replace(level, modified_at=when)
         for level in levels
     ]
-    result = services.stock_levels_apply(account=event.account, records=levels, now=now)
+    result = services.stock_levels_apply(
+        account=event.account, records=levels, now=now, arrived_at=event.received_at
+    )
     logger.info(
         "inventory webhook applied",
         extra={

@@ -65,11 +65,13 @@ def stock_levels_apply(
     now: datetime,
     as_of: datetime | None = None,
     answered_at: datetime | None = None,
+    arrived_at: datetime | None = None,
 ) -> ApplyResult:
     """Apply ERP levels (a page of a sync, or a webhook's) in one transaction.
     ``as_of``: the earliest the figures may be current (a sync: when it asked
     for the page; None takes each record's modification time);
-    ``answered_at``: the latest (when the page's answer came; None: as_of)."""
+    ``answered_at``: the latest (when the page's answer came; None: as_of);
+    ``arrived_at``: a webhook's, when it reached us (None: ``now``)."""
     latest = _latest_per_key(records)
     newest = max((r.modified_at for r in records if r.modified_at), default=None)
     if not latest:
@@ -85,10 +87,11 @@ def stock_levels_apply(
                 now=now,
                 as_of=as_of,
                 answered_at=answered_at,
+                arrived_at=arrived_at,
             )
         else:
             changed, ignored = _apply_page_orm(
-                keys, locations, account, now, (as_of, answered_at)
+                keys, locations, account, now, (as_of, answered_at, arrived_at)
             )
     return ApplyResult(
         seen=len(records), changed=changed, ignored=ignored, newest=newest
@@ -100,11 +103,11 @@ def _apply_page_orm(
     locations: dict[str, Location],
     account: ProviderAccount | None,
     now: datetime,
-    window: tuple[datetime | None, datetime | None],
+    window: tuple[datetime | None, datetime | None, datetime | None],
 ) -> tuple[int, int]:
     """Model instances and ``bulk_upsert`` (SQLite); (changed, ignored).
-    ``window``: (as_of, answered_at) of ``stock_levels_apply``."""
-    as_of, answered_at = window
+    ``window``: (as_of, answered_at, arrived_at) of ``stock_levels_apply``."""
+    as_of, answered_at, arrived_at = window
     existing = _existing_locked(keys)
     expired = expired_holds([level.pk for level in existing.values()], now)
     rows, announce, changed, ignored = [], [], 0, 0
@@ -115,7 +118,13 @@ def _apply_page_orm(
             changed += 1
             continue
         if _older(record, level, now) or figure_stale(
-            record, as_of, level.erp_acked_at, level.erp_confirm_sent_at, answered_at
+            record,
+            as_of,
+            level.erp_acked_at,
+            level.erp_confirm_sent_at,
+            answered_at,
+            now=now,
+            arrived_at=arrived_at,
         ):
             ignored += 1
             continue
@@ -154,6 +163,7 @@ def _unseen_kept(record: StockLevelRecord, level: StockLevel) -> int:
         unsent=level.sold_unsent,
         unseen=level.sold_unseen,
         unseen_at=level.sold_unseen_at,
+        modified_at=level.erp_modified_at,
     )
 
 

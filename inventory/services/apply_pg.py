@@ -142,10 +142,11 @@ def apply_page_pg(
     now: datetime,
     as_of: datetime | None = None,
     answered_at: datetime | None = None,
+    arrived_at: datetime | None = None,
 ) -> tuple[int, int]:
     """Write one page (inside the caller's transaction); (changed, ignored).
     ``as_of`` to ``answered_at``: when the figures may have been current
-    (``sold.figure_stale``)."""
+    (``sold.figure_stale``); ``arrived_at``: a webhook's arrival."""
     active = _lock_locations({loc for _, loc in keys})
     existing = _lock_existing(keys)
     writes: list[Write] = []
@@ -157,7 +158,13 @@ def apply_page_pg(
             changed += 1
             continue
         if modified_before(record.modified_at, stored.modified_at, now) or figure_stale(
-            record, as_of, stored.acked_at, stored.sent_at, answered_at
+            record,
+            as_of,
+            stored.acked_at,
+            stored.sent_at,
+            answered_at,
+            now=now,
+            arrived_at=arrived_at,
         ):
             ignored += 1
             continue
@@ -167,6 +174,7 @@ def apply_page_pg(
             unsent=stored.unsent,
             unseen=stored.unseen,
             unseen_at=stored.unseen_at,
+            modified_at=stored.modified_at,
         )
         on_hand = record.on_hand - stored.unsent - unseen
         if (

@@ -15,12 +15,13 @@ but not yet in the ERP's figure"):
   from then on may or may not show them, so it is not applied either.
 - ``sold_unseen``: confirmed with no forward to carry them (the ERP keeps no
   holds). They are taken as shown by the first figure the ERP changed after
-  ``sold_unseen_at``.
+  them: stamped later than the level's stored ERP time (ERP clock against
+  ERP clock) and than ``sold_unseen_at``.
 """
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Case, DateTimeField, F, Value, When
@@ -32,7 +33,13 @@ from inventory.models import (
     ReservationLine,
     StockLevel,
 )
-from inventory.providers.base import StockLevelRecord
+from inventory.providers.base import CLOCK_SKEW, StockLevelRecord
+
+# After the ERP acknowledged a confirm, how long a webhook's level stamped
+# ahead of its arrival is not applied: a fast ERP clock (kept as sent) makes
+# an event computed before the acknowledgement look later than it. A sync
+# page asked after the acknowledgement is applied meanwhile.
+ACK_CLOCK_WINDOW = timedelta(hours=1)
 
 
 def sold_changes(
@@ -135,6 +142,9 @@ def figure_stale(
     acked_at: datetime | None,
     sent_at: datetime | None,
     answered_at: datetime | None = None,
+    *,
+    now: datetime,
+    arrived_at: datetime | None = None,
 ) -> bool:
     """Whether ``record`` may not show the level's confirms as the stored
     counts assume. A sync page is current as of some moment between when it
@@ -145,12 +155,29 @@ def figure_stale(
     that awaits its answer (the ERP may have taken its units off already:
     a page asked before the send but answered after it too). A webhook is
     compared with our send by its arrival, not the ERP's clock: none is
-    applied while a confirm is awaited."""
+    applied while a confirm is awaited, nor one that arrived (``arrived_at``;
+    None: ``now``) before the acknowledgement. Its time is the ERP's, which
+    may run ahead of ours: one within ``CLOCK_SKEW`` of the acknowledgement
+    is stale, and so is one stamped further ahead of its arrival than that,
+    arrived within ``ACK_CLOCK_WINDOW`` of it (its place cannot be told)."""
     latest = answered_at or as_of
     if sent_at is not None and (latest is None or latest >= sent_at):
         return True
-    current = as_of or record.modified_at
-    return current is not None and acked_at is not None and current < acked_at
+    if acked_at is None:
+        return False
+    if as_of is not None:
+        return as_of < acked_at
+    arrived = arrived_at or now
+    if arrived < acked_at:  # sent before the acknowledgement, whatever its clock
+        return True
+    current = record.modified_at
+    if current is None:
+        return False
+    # By the ERP's clock, which may run up to CLOCK_SKEW ahead unremarked, or
+    # further (its lead shown at arrival: a window after the acknowledgement).
+    if current > arrived + CLOCK_SKEW:
+        return arrived < acked_at + ACK_CLOCK_WINDOW
+    return current < acked_at + CLOCK_SKEW
 
 
 def unseen_kept(
@@ -160,21 +187,29 @@ def unseen_kept(
     unsent: int,
     unseen: int,
     unseen_at: datetime | None,
+    modified_at: datetime | None = None,
 ) -> int:
     """What stays of a level's ``sold_unseen`` once ``record`` is applied:
-    none when the ERP changed the level after those sales (a later
-    modification time; without one, a figure other than the expected
-    ``on_hand + unsent + unseen``)."""
+    none when the ERP changed the level after those sales. By the ERP's own
+    clock: a modification time later than the level's stored one
+    (``modified_at``: the latest figure read, which did not show them), and,
+    for a clock like ours, later than the last sale (``unseen_at``); a clock
+    running ahead passes that check but not the first, so an unchanged
+    figure read again keeps them. Without both ERP times: a figure other
+    than the expected ``on_hand + unsent + unseen``."""
     if not unseen:
         return 0
-    if record.modified_at is not None:
-        moved = unseen_at is None or record.modified_at > unseen_at
+    if record.modified_at is not None and modified_at is not None:
+        moved = record.modified_at > modified_at and (
+            unseen_at is None or record.modified_at > unseen_at
+        )
     else:
         moved = record.on_hand != on_hand + unsent + unseen
     return 0 if moved else unseen
 
 
 __all__ = [
+    "ACK_CLOCK_WINDOW",
     "confirm_sending",
     "confirm_units",
     "figure_stale",

@@ -443,3 +443,179 @@ def test_a_legacy_confirm_whose_level_changed_source_mid_call_ends_its_wait(
     StockLevel.objects.update(source=erp)
     services.inventory_sync(account=erp, full=True)
     assert _level().on_hand == 10
+
+
+# An ERP's modification times are kept as sent (docs/inventory.md, "Times in
+# the future"): a clock running ahead of ours must not give sold units back.
+FAST = timedelta(hours=2)
+
+
+def test_an_unchanged_figure_read_again_from_a_fast_erp_clock_keeps_the_sale(
+    apply_path, django_capture_on_commit_callbacks
+):
+    netsuite = harness_netsuite.make_account()
+    stamped = timezone.now() - timedelta(hours=1) + FAST  # the ERP's clock
+
+    def apply(on_hand, modified_at):
+        record = StockLevelRecord("A", "MAIN", on_hand, modified_at)
+        services.stock_levels_apply(
+            account=netsuite, records=[record], now=timezone.now()
+        )
+        return _level()
+
+    apply(10, stamped)
+    _sell(4, django_capture_on_commit_callbacks)
+    assert (_level().on_hand, _level().sold_unseen) == (6, 4)
+    # The same, unchanged level (same figure, same stamp): the ERP has not
+    # booked the sale, so 6 stay sellable, not 10.
+    assert apply(10, stamped).on_hand == 6
+    # Its figure moves (a later stamp by its own clock): the sale is booked.
+    assert (apply(6, stamped + timedelta(minutes=1)).on_hand, _level().sold_unseen) == (
+        6,
+        0,
+    )
+
+
+def _netsuite_page(rsps, on_hand, lastmodified):
+    rsps.post(
+        harness_netsuite.SUITEQL,
+        json={
+            "items": [
+                {
+                    "sku": "B",
+                    "item": "10",
+                    "location": "1",
+                    "quantityonhand": str(on_hand),
+                    "lastmodified": lastmodified,
+                }
+            ],
+            "hasMore": False,
+            "count": 1,
+            "offset": 0,
+            "totalResults": 1,
+            "links": [],
+        },
+    )
+
+
+def _sync_netsuite(account, on_hand, stamp) -> int:
+    import io
+
+    import responses
+    from django.core.management import call_command
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        _netsuite_page(rsps, on_hand, stamp)
+        call_command(
+            "sync_inventory", "--account", account.slug, "--full", stdout=io.StringIO()
+        )
+    return StockLevel.objects.get(sku="B").on_hand
+
+
+def test_a_netsuite_clock_ahead_of_ours_keeps_the_sale_off_on_the_next_sync(
+    django_capture_on_commit_callbacks,
+):
+    """NetSuite keeps no holds: units sold here stay off its figure until
+    its figure moves. An unchanged row read again by the next sync, stamped
+    by a clock 2 h ahead, does not give the 4 sold units back."""
+    account = harness_netsuite.make_account()
+    LocationFactory(code="1")
+    stamp = (timezone.now() - timedelta(minutes=30) + FAST).strftime(
+        "%Y-%m-%dT%H:%M:%S"
+    )
+    assert _sync_netsuite(account, 10, stamp) == 10
+    with django_capture_on_commit_callbacks(execute=False):
+        sold = services.reservation_create(order_id="o1", lines=[LineRequest("B", 4)])
+        services.reservation_confirm(reservation=sold)
+    assert StockLevel.objects.get(sku="B").on_hand == 6
+    assert _sync_netsuite(account, 10, stamp) == 6  # NetSuite has not booked it
+
+
+@pytest.mark.parametrize(
+    "skew",
+    [timedelta(0), timedelta(minutes=3), FAST],
+    ids=["same_clock", "clock_ahead_within_skew", "fast_clock"],
+)
+def test_a_late_webhook_from_before_the_erps_ack_is_not_applied_whatever_its_clock(
+    skew, django_capture_on_commit_callbacks
+):
+    """An ERP keeping holds: an event computed before it acknowledged our
+    confirm, delivered after, still counts the 10 units sold here; applied,
+    they would be sellable again. Its time is the ERP's, kept as sent."""
+    from integrations.models import WebhookEvent
+    from integrations.webhooks.services import webhook_event_process
+    from tests.inventory.test_webhooks import _post
+
+    erp = ProviderAccountFactory(kind="inventory", slug="erp-hooks")
+    SandboxErpLevel.objects.create(
+        account=erp,
+        sku="A",
+        location_code="MAIN",
+        on_hand=10,
+        modified_at=timezone.now() - timedelta(hours=1) + skew,
+    )
+    services.inventory_sync(account=erp, full=True)
+    sold = _sell(10, django_capture_on_commit_callbacks)
+    computed = timezone.now() + skew  # the ERP's figure, before its ack
+    _run_forward(sold, ForwardOperation.RESERVE)
+    _run_forward(sold, ForwardOperation.CONFIRM)
+    assert (_level().on_hand, _level().sold_unsent) == (0, 0)
+
+    response = _post([StockLevelRecord("A", "MAIN", 10, computed)])
+    assert response.status_code < 300, response.content
+    webhook_event_process(event_id=WebhookEvent.objects.order_by("-pk").first().pk)
+    assert _level().on_hand == 0
+
+
+def test_a_webhook_stamped_ahead_of_our_clock_waits_a_bounded_window_after_the_ack():
+    """Its place before or after the acknowledgement cannot be told from a
+    clock running ahead: not applied within ACK_CLOCK_WINDOW of it, applied
+    after (a sync page asked after the ack is applied meanwhile)."""
+    from inventory.services.sold import ACK_CLOCK_WINDOW, figure_stale
+
+    acked = timezone.now()
+    ahead = StockLevelRecord("A", "MAIN", 10, acked + FAST)
+    assert figure_stale(ahead, None, acked, None, now=acked + timedelta(minutes=1))
+    later = acked + ACK_CLOCK_WINDOW + timedelta(seconds=1)
+    assert not figure_stale(ahead, None, acked, None, now=later)
+    # A sync page asked after the ack: current after it, by our clock.
+    page = acked + timedelta(seconds=1)
+    assert not figure_stale(ahead, page, acked, None, now=page)
+    # Same clock, stamped after the ack by more than the tolerated skew.
+    after = StockLevelRecord("A", "MAIN", 10, acked + timedelta(minutes=6))
+    assert not figure_stale(after, None, acked, None, now=acked + timedelta(minutes=6))
+
+
+def test_a_webhook_that_arrived_before_the_erps_ack_is_not_applied_when_processed_late(
+    django_capture_on_commit_callbacks,
+):
+    """Our queue held the event: processed two hours after the ERP's
+    acknowledgement, from a clock as far ahead, its time looks later than
+    the acknowledgement; it arrived before it, so it cannot show it."""
+    from integrations.models import WebhookEvent
+    from integrations.webhooks.services import webhook_event_process
+    from tests.inventory.test_webhooks import _post
+
+    erp = ProviderAccountFactory(kind="inventory", slug="erp-hooks")
+    SandboxErpLevel.objects.create(
+        account=erp,
+        sku="A",
+        location_code="MAIN",
+        on_hand=10,
+        modified_at=timezone.now() - timedelta(hours=3),
+    )
+    services.inventory_sync(account=erp, full=True)
+    sold = _sell(10, django_capture_on_commit_callbacks)
+    _run_forward(sold, ForwardOperation.RESERVE)
+    _run_forward(sold, ForwardOperation.CONFIRM)
+    acked = timezone.now() - FAST  # the acknowledgement, two hours ago
+    StockLevel.objects.filter(sku="A").update(erp_acked_at=acked)
+    computed = acked - timedelta(minutes=2) + FAST  # the ERP's clock, before it
+    response = _post([StockLevelRecord("A", "MAIN", 10, computed)])
+    assert response.status_code < 300, response.content
+    event = WebhookEvent.objects.order_by("-pk").first()
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        received_at=acked - timedelta(minutes=1)
+    )
+    webhook_event_process(event_id=event.pk)
+    assert _level().on_hand == 0
