@@ -6,6 +6,7 @@ moves the status forward only (``services.shipment_tracking_apply``,
 webhook changes nothing it should not."""
 
 import logging
+from dataclasses import replace
 
 from django.db.models import Q
 
@@ -20,15 +21,8 @@ logger = logging.getLogger(__name__)
 
 
 def tracking_webhook_handle(event: WebhookEvent) -> None:
-    adapter = registry.get_adapter(event.account)
-    if not isinstance(adapter, ShippingAdapter):
-        raise TypeError("shipping webhook handler called for a non-shipping account")
-    message = WebhookMessage(
-        event_type=event.event_type,
-        dedupe_key=event.dedupe_key,
-        payload=event.payload,
-        occurred_at=event.occurred_at,
-    )
+    adapter = _adapter(event)
+    message = _message(event)
     if adapter.supports("label_webhooks") and _label_update(event, adapter, message):
         return
     if not adapter.supports("tracking_webhooks"):
@@ -60,6 +54,39 @@ def tracking_webhook_handle(event: WebhookEvent) -> None:
     )
 
 
+def _refund_recheck(event: WebhookEvent) -> None:
+    """Before the handler's transaction (``prepare``): a refund update of a
+    label we hold is read again at the carrier; its answer (None: nothing to
+    apply) is kept on ``event`` as ``rechecked`` for the handler."""
+    adapter = _adapter(event)
+    if not adapter.supports("label_webhooks"):
+        return
+    update = adapter.parse_label_update(_message(event))
+    if update is None or not _refund(update) or update.recheck is None:
+        return
+    if _shipment_of(event, update) is not None:
+        event.rechecked = update.recheck()  # type: ignore[attr-defined]
+
+
+tracking_webhook_handle.prepare = _refund_recheck  # type: ignore[attr-defined]
+
+
+def _adapter(event: WebhookEvent) -> ShippingAdapter:
+    adapter = registry.get_adapter(event.account)
+    if not isinstance(adapter, ShippingAdapter):
+        raise TypeError("shipping webhook handler called for a non-shipping account")
+    return adapter
+
+
+def _message(event: WebhookEvent) -> WebhookMessage:
+    return WebhookMessage(
+        event_type=event.event_type,
+        dedupe_key=event.dedupe_key,
+        payload=event.payload,
+        occurred_at=event.occurred_at,
+    )
+
+
 def _label_update(
     event: WebhookEvent, adapter: ShippingAdapter, message: WebhookMessage
 ) -> bool:
@@ -76,7 +103,10 @@ def _label_update(
         return True
     event.subject = shipment.public_id
     if _refund(update):
-        changed = services.shipment_refund_update_apply(
+        if hasattr(event, "rechecked"):  # asked before the transaction
+            found = event.rechecked
+            update = found and replace(found, recheck=None)
+        changed = update is not None and services.shipment_refund_update_apply(
             shipment=shipment, update=update
         )
     else:

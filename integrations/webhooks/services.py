@@ -467,9 +467,16 @@ def webhook_event_process(*, event_id: int, now: datetime | None = None) -> str 
 def _dispatch(event: WebhookEvent, now: datetime) -> str:
     path = registry.get_adapter(event.account).webhook_handler(event.event_type)
     event.note = NO_HANDLER if path is None else ""
+    handler = None if path is None else import_string(path)
+    # A handler's look-ups at the provider (its ``prepare``) run before its
+    # transaction: no row lock waits on the call, and a failed call stays in
+    # the call log. What they found rides on ``event`` to the handler.
+    prepare = getattr(handler, "prepare", None)
+    if prepare is not None:
+        prepare(event)
     with transaction.atomic():
-        if path is not None:
-            import_string(path)(event)
+        if handler is not None:
+            handler(event)
         # A lost claim rolls the handler's writes back with it. The handler
         # names the object it applied the event to in ``event.subject``, and
         # in ``event.note`` what staff should know (a part it left out).

@@ -43,3 +43,18 @@ def emit_and_lose_claim(event: WebhookEvent) -> None:
     WebhookEvent.objects.filter(pk=event.pk).update(
         claimed_at=event.claimed_at + timedelta(seconds=1)
     )
+
+
+def _look_up(event: WebhookEvent) -> None:
+    # Stands for a call to the provider: its record (the call log) is kept.
+    event_emit(name="test.looked_up", payload={"id": event.pk})
+    event.looked_up = True
+
+
+def fail_after_look_up(event: WebhookEvent) -> None:
+    assert event.looked_up  # what prepare found rides on the event
+    event_emit(name="test.handled", payload={"id": event.pk})
+    raise RuntimeError("handler blew up after its look-up")
+
+
+fail_after_look_up.prepare = _look_up  # type: ignore[attr-defined]

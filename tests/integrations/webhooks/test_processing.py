@@ -251,3 +251,15 @@ def test_enqueue_failure_leaves_the_row_for_the_sweeper(
         response = post_webhook("sbx-pay", body, sw_headers(body))
     assert response.status_code == 200
     assert WebhookEvent.objects.get().status == WebhookStatus.RECEIVED
+
+
+def test_a_handlers_look_up_runs_before_its_transaction_and_is_kept(account, settings):
+    # ``prepare`` (a call to the provider) is outside the handler's
+    # transaction: its record survives the handler's failure, and no row lock
+    # the handler takes waits on the call.
+    settings.SWITCHYARD_WEBHOOK_HANDLERS = {
+        "payments": {"*": f"{HANDLERS}.fail_after_look_up"}
+    }
+    event = WebhookEventFactory(account=account)
+    assert webhook_event_process(event_id=event.pk) == WebhookStatus.FAILED
+    assert list(Event.objects.values_list("name", flat=True)) == ["test.looked_up"]

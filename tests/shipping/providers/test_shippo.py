@@ -1451,11 +1451,6 @@ def test_a_parcel_rejection_reopening_the_shipment_leaves_its_own_label_voided(
     assert parcel_label(shipment, "2") == PDF
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs integrations.webhooks to run a handler's carrier check before "
-    "its transaction.atomic() (or the call log to write outside it)",
-)
 def test_the_check_call_a_failed_refund_webhook_made_stays_in_the_call_log(
     account, mocked, django_capture_on_commit_callbacks
 ):
