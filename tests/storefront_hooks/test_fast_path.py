@@ -223,6 +223,9 @@ def test_a_success_leaves_a_410_disable_settled_meanwhile(
     assert endpoint.disabled_reason == "The endpoint answered 410 Gone."
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's one-statement settle"
+)
 def test_a_success_ends_a_failing_streak_in_its_one_settle_statement(
     receiver, make_endpoint
 ) -> None:
@@ -262,6 +265,9 @@ def _drop_connection_after_post(monkeypatch, times: int = 1) -> None:
     monkeypatch.setattr(deliveries, "delivery_post", post_then_drop)
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL connection state (SHOW)"
+)
 def test_a_success_whose_settle_lost_its_connection_is_settled_not_sent_again(
     receiver, make_endpoint, monkeypatch, caplog
 ) -> None:
@@ -375,6 +381,9 @@ def test_an_endpoint_answering_500_with_a_nul_byte_counts_as_failing(
     assert endpoint.failing_since == now
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's relaxed commit (SET LOCAL)"
+)
 def test_no_relaxed_statement_runs_in_a_transaction_opened_by_hand(
     receiver, make_endpoint
 ) -> None:
@@ -417,6 +426,10 @@ def test_an_endpoint_deleted_between_post_and_settle_ends_the_attempt_quietly(
     assert not WebhookDelivery.objects.filter(pk=row2.pk).exists()
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="concurrent writers: SQLite locks the table",
+)
 def test_concurrent_settles_and_sweeps_on_one_endpoint(receiver, make_endpoint) -> None:
     """Successes and failures of one endpoint settled by 6 threads (own
     connections) while a sweeper runs: nothing deadlocks past the retry,
