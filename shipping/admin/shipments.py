@@ -210,8 +210,11 @@ class ShipmentAdmin(
             try:
                 _OPERATIONS[operation](shipment)
             except (services.ShippingError, ProviderError) as exc:
+                # Staff read the carrier's own words the caller is not given.
+                said = getattr(exc, "staff_detail", "")
+                text = f"{exc} (the carrier said: {said})" if said else str(exc)
                 self.message_user(
-                    request, f"Could not {operation}: {exc}", messages.ERROR
+                    request, f"Could not {operation}: {text}", messages.ERROR
                 )
             else:
                 shipment.refresh_from_db()

@@ -62,7 +62,11 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
         result = _void_at_carrier(shipment, others)
         _parcels_voided(shipment, result.voided_parcels, claimed_at)
         if not result.voided:
-            raise InvalidState(_refused(result, others), code="void_refused")
+            raise InvalidState(
+                _refused(result, others),
+                code="void_refused",
+                staff_detail=staff_text(result.detail or "")[:255],
+            )
     except BaseException:
         _release(shipment, claimed_at)
         raise

@@ -543,3 +543,27 @@ def test_a_refund_rejected_during_a_void_is_retried_until_the_void_settles():
         for attempt in range(1, settings.WEBHOOK_MAX_ATTEMPTS)
     )
     assert timedelta(seconds=retried_for) > 3 * claims.CLAIM_LIFE
+
+
+@pytest.mark.django_db
+def test_staff_see_the_carriers_words_when_a_void_from_the_admin_is_refused(
+    monkeypatch, admin_client
+):
+    # The storefront gets our message only; the admin's message adds what the
+    # carrier said (masked), as the pickup actions do.
+    shipment = services.shipment_buy(
+        quote_id=_quote(carrier("post")).public_id, idempotency_key="refused-admin"
+    )
+    monkeypatch.setattr(
+        SandboxShippingAdapter,
+        "carrier_void_label",
+        lambda self, request: VoidResult(voided=False, detail=CARRIER_WORDS),
+    )
+
+    page = admin_client.post(
+        f"/admin/shipping/shipment/{shipment.pk}/void/", follow=True
+    )
+
+    said = [str(m) for m in page.context["messages"]]
+    assert any("VOID WINDOW CLOSED" in text for text in said), said
+    assert Shipment.objects.get(pk=shipment.pk).status == ShipmentStatus.PURCHASED
