@@ -7,11 +7,12 @@ broken rows; run again, it finds none. PostgreSQL only (SQLite stores text)."""
 
 from django.db import migrations
 
-# Outside what a Python datetime holds (infinity is outside both).
+# Outside what ``iso_time`` keeps: a day inside what a Python datetime holds,
+# so that no local time zone overflows showing it (infinity is outside both).
 CLEAR = (
     "UPDATE integrations_webhookevent SET occurred_at = NULL "
-    "WHERE occurred_at > '9999-12-31 23:59:59.999999+00' "
-    "OR occurred_at < '0001-01-01 00:00:00+00'"
+    "WHERE occurred_at > '9999-12-30 23:59:59.999999+00' "
+    "OR occurred_at < '0001-01-02 00:00:00+00'"
 )
 
 

@@ -7,9 +7,10 @@ broken rows; run again, it finds none. PostgreSQL only (SQLite stores text)."""
 
 from django.db import migrations
 
-# Outside what a Python datetime holds (infinity is outside both).
+# Outside what ``level_problem`` keeps: a day inside what a Python datetime
+# holds, so that no local time zone overflows showing it (infinity is outside).
 UNREADABLE = (
-    "{column} > '9999-12-31 23:59:59.999999+00' OR {column} < '0001-01-01 00:00:00+00'"
+    "{column} > '9999-12-30 23:59:59.999999+00' OR {column} < '0001-01-02 00:00:00+00'"
 )
 CLEAR = [
     ("inventory_stocklevel", "erp_modified_at"),

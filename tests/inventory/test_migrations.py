@@ -97,12 +97,13 @@ def test_erp_times_psycopg_cannot_read_back_are_cleared(at_0011):
     if connection.vendor != "postgresql":
         pytest.skip("SQLite stores such a time as text")
     location = Location.objects.create(code="MAIN")
-    for sku in ("BROKEN", "FINE"):
+    for sku in ("BROKEN", "LAST_DAY", "FINE"):
         StockLevel.objects.create(sku=sku, location=location)
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE inventory_stocklevel SET erp_modified_at = CASE sku "
             "WHEN 'BROKEN' THEN '10000-01-01 11:59:59+00'::timestamptz "
+            "WHEN 'LAST_DAY' THEN '9999-12-31 20:00:00+00'::timestamptz "
             "ELSE '2026-12-04 09:30:00+00'::timestamptz END"
         )
 
@@ -110,6 +111,7 @@ def test_erp_times_psycopg_cannot_read_back_are_cleared(at_0011):
 
     times = dict(StockLevel.objects.values_list("sku", "erp_modified_at"))
     assert times["BROKEN"] is None
+    assert times["LAST_DAY"] is None  # no local time zone could show it
     assert times["FINE"].isoformat() == "2026-12-04T09:30:00+00:00"
 
 
@@ -137,7 +139,7 @@ def test_webhook_event_times_psycopg_cannot_read_back_are_cleared(
     if connection.vendor != "postgresql":
         pytest.skip("SQLite stores such a time as text")
     account = ProviderAccountFactory(kind="inventory", slug="erp-hooks")
-    for key in ("BROKEN", "FINE"):
+    for key in ("BROKEN", "LAST_DAY", "FINE"):
         WebhookEvent.objects.create(
             account=account, event_type="inventory.updated", dedupe_key=key
         )
@@ -145,6 +147,7 @@ def test_webhook_event_times_psycopg_cannot_read_back_are_cleared(
         cursor.execute(
             "UPDATE integrations_webhookevent SET occurred_at = CASE dedupe_key "
             "WHEN 'BROKEN' THEN '10000-01-01 11:59:59+00'::timestamptz "
+            "WHEN 'LAST_DAY' THEN '9999-12-31 20:00:00+00'::timestamptz "
             "ELSE '2026-12-04 09:30:00+00'::timestamptz END"
         )
 
@@ -152,4 +155,5 @@ def test_webhook_event_times_psycopg_cannot_read_back_are_cleared(
 
     times = dict(WebhookEvent.objects.values_list("dedupe_key", "occurred_at"))
     assert times["BROKEN"] is None
+    assert times["LAST_DAY"] is None  # no local time zone could show it
     assert times["FINE"].isoformat() == "2026-12-04T09:30:00+00:00"
