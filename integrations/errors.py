@@ -17,9 +17,14 @@ rejected         4xx validation error, business refusal       no retry, no failo
 Messages never contain credentials or request bodies.
 """
 
+import re
 from enum import StrEnum
 
-from integrations.secrets_registry import redact_secrets
+from integrations.secrets_registry import known_secrets, redact_secrets
+
+# Every provider's codes are identifiers or numbers (Braintree's "2000"); a
+# "code" that is not one is provider text and is not passed on.
+_PUBLIC_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
 class Outcome(StrEnum):
@@ -97,3 +102,15 @@ class Paced(NotProcessed):
     ``retry_after``; this is not the account failing."""
 
     default_code = "paced"
+
+
+def public_provider_code(error: Exception) -> str:
+    """The provider's own code for ``error`` as a caller may be told it: a
+    plain code quoting no known secret; else empty."""
+    code = str(getattr(error, "provider_code", "") or "")
+    if (
+        not _PUBLIC_CODE.fullmatch(code)
+        or redact_secrets(code, known_secrets()) != code
+    ):
+        return ""
+    return code

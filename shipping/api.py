@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 from integrations.api.errors import ApiError, error_body
 from integrations.api.idempotency import HEADER, idempotent
 from integrations.api.serializers import ErrorResponseSerializer
-from integrations.errors import Outcome, ProviderError
+from integrations.errors import Outcome, ProviderError, public_provider_code
 from integrations.models import ApiKey, ProviderAccount
 from shipping import codec, services
 from shipping.api_examples import (
@@ -82,7 +82,7 @@ def _api_error(exc: Exception) -> ApiError:
             services.public_refusal(exc.code),
             code=exc.code,
             status_code=422,
-            provider_code=exc.provider_code or "",
+            provider_code=public_provider_code(exc),
         )
     return ApiError(
         "The carrier did not answer; nothing was changed. Try again later.",

@@ -3,9 +3,7 @@ code, never the provider's text (which may quote what we sent, credentials
 included). The provider's text is kept for staff on the payment's timeline,
 with every account's known secrets masked."""
 
-import re
-
-from integrations.errors import ProviderError
+from integrations.errors import ProviderError, public_provider_code
 from integrations.secrets_registry import known_secrets, redact_secrets
 from payments.models import Payment, PaymentNote
 
@@ -27,9 +25,6 @@ MESSAGES: dict[str, str] = {
     "outcome_unknown": "The gateway did not answer; reconciling.",
 }
 DEFAULT_MESSAGE = "The payment gateway refused the request."
-# Every gateway's codes are identifiers or numbers (Braintree's "2000"); a
-# "code" that is not one is provider text and is not passed on.
-_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
 def public_message(code: str) -> str:
@@ -40,10 +35,7 @@ def public_message(code: str) -> str:
 def provider_code_of(error: ProviderError) -> str:
     """The provider's own code for ``error``, if it is a plain code that
     quotes no known secret; else empty."""
-    code = str(getattr(error, "provider_code", "") or "")
-    if not _CODE.fullmatch(code) or redact_secrets(code, known_secrets()) != code:
-        return ""
-    return code
+    return public_provider_code(error)
 
 
 def provider_text_keep(payment: Payment, error: ProviderError, operation: str) -> None:

@@ -1,6 +1,6 @@
 """Errors the API and the admin turn into answers."""
 
-from integrations.errors import ProviderError
+from integrations.errors import ProviderError, public_provider_code
 from integrations.secrets_registry import staff_text
 
 
@@ -84,5 +84,5 @@ def carrier_refusal(error: ProviderError, *, refused: str) -> ShippingError:
         code=error.code,
         status_code=422,
         staff_detail=staff_text(error.message)[:255],
-        provider_code=error.provider_code or "",
+        provider_code=public_provider_code(error),
     )

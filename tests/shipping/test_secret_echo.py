@@ -194,3 +194,27 @@ def test_a_carrier_refusing_to_quote_is_listed_in_our_words(monkeypatch):
     (failure,) = answer.json()["failures"]
     assert (failure["account"], failure["code"]) == ("strict", "rejected")
     assert failure["message"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "method", ["carrier_schedule_pickup", "carrier_validate_address"]
+)
+def test_a_carrier_code_that_is_text_is_not_passed_on(monkeypatch, method):
+    # A "code" holding the carrier's words (or our credentials echoed) is
+    # provider text: the storefront gets none of it, as with payments.
+    from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST
+
+    def refuse(self, *args, **kwargs):
+        raise Rejected("refused", code="rejected", provider_code=f"{CANARY} x y")
+
+    monkeypatch.setattr(SandboxShippingAdapter, method, refuse)
+    carrier("post")
+    if method == "carrier_schedule_pickup":
+        answer = _post(_api(), PICKUPS, PICKUP_REQUEST | {"account": "post"}, "pu-t")
+    else:
+        answer = _post(_api(), VALIDATE, {"address": ADDRESS_FROM})
+
+    assert answer.status_code == 422, answer.content
+    assert CANARY not in answer.content.decode()
+    assert answer.json()["error"].get("provider_code", "") == ""
