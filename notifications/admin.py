@@ -423,7 +423,8 @@ def _seen_versions(values: list[str]) -> dict[int, int]:
     seen = {}
     for value in values:
         pk, _, version = value.partition(":")
-        if pk.isdigit() and version.isdigit():
+        # ASCII only: "²".isdigit() is true, int("²") raises.
+        if pk.isascii() and pk.isdigit() and version.isascii() and version.isdigit():
             seen[int(pk)] = int(version)
     return seen
 

@@ -494,3 +494,14 @@ def test_removing_an_already_removed_row_is_not_called_changed(staff) -> None:
     text = response.content.decode()
     assert "changed since the page was drawn" not in text
     assert "already removed" in text
+
+
+def test_a_malformed_seen_value_is_ignored_not_a_server_error(staff) -> None:
+    # "²".isdigit() is true and int("²") raises: such a pair is skipped.
+    item = suppression_add(address="ada@example.com", reason="manual", source="t")
+    response = staff.post(
+        "/admin/notifications/suppression/",
+        {"action": "remove", "_selected_action": [item.pk], "_seen": [f"{item.pk}:²"]},
+        follow=True,
+    )
+    assert response.status_code == 200
