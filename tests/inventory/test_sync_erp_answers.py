@@ -56,8 +56,8 @@ def test_a_variant_stamped_past_year_9999_in_utc_is_refused_and_later_syncs_run(
 ):
     """TradeGecko's updated_at '9999-12-31T23:59:59-12:00' (valid ISO 8601,
     year 10000 in UTC) cannot be read back from a timestamptz by psycopg:
-    the level is refused, so neither the level nor the run's high_water
-    holds it and the next incremental sync (next_since) runs."""
+    it is read as no time (iso_time), so neither the level nor the run's
+    high_water holds it and the next incremental sync (next_since) runs."""
     account = tg.make_account()
     LocationFactory(code="159")
     StockLevelFactory(sku="OTHER", location=LocationFactory(code="159"), on_hand=4)
@@ -69,7 +69,11 @@ def test_a_variant_stamped_past_year_9999_in_utc_is_refused_and_later_syncs_run(
     )
     out = io.StringIO()
     call_command("sync_inventory", "--account", account.slug, stdout=out)
-    assert SyncRun.objects.filter(account=account).count() == 2
+    runs = SyncRun.objects.filter(account=account).order_by("pk")
+    assert [run.status for run in runs] == ["succeeded", "succeeded"]
+    assert all(run.high_water is None for run in runs)
+    odd = StockLevel.objects.get(sku="ODD")
+    assert (odd.on_hand, odd.erp_modified_at) == (5, None)
 
 
 def test_a_fractional_tradegecko_stock_figure_is_refused_alone(rsps):
@@ -108,10 +112,21 @@ def test_a_malformed_http_stock_row_is_refused_alone(settings, rsps):
     assert StockLevel.objects.get(sku="A").on_hand == 9, (run.status, run.errors)
 
 
-def test_an_account_synced_with_a_year_10000_stamp_stops_no_schedule(rsps):
-    """After the year-10000 stamp above, the schedule's tick still queues
-    the accounts after that one in priority (and resumes lost runs)."""
+def test_an_account_synced_with_a_year_10000_stamp_stops_no_schedule(rsps, monkeypatch):
+    """One account whose queuing fails on something unforeseen (here: made
+    to raise) does not stop the schedule's tick: the accounts after it in
+    priority are queued (and lost runs resumed)."""
     from inventory import services
+    from inventory.services import sync as sync_module
+
+    queue = sync_module.sync_run_queue
+
+    def failing_for_the_first(*, account, **kwargs):
+        if account.pk == poisoned.pk:
+            raise RuntimeError("unreadable stored time")
+        return queue(account=account, **kwargs)
+
+    monkeypatch.setattr(sync_module, "sync_run_queue", failing_for_the_first)
 
     poisoned = tg.make_account()
     poisoned.priority = 1
