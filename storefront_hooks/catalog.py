@@ -15,6 +15,10 @@ EVENT_TYPES: dict[str, str] = {
     "shipment.voided": "A bought label was voided (it can no longer be used).",
     "shipment.void_rejected": "The carrier undid a void it had accepted (a "
     "Shippo refund rejected): the label is valid and billed again.",
+    "shipment.label_voided": "One parcel's label of a multi-parcel shipment "
+    "that stays bought was voided (refunded); the others are still live.",
+    "shipment.label_void_rejected": "The carrier rejected the refund of a "
+    "parcel's label announced as shipment.label_voided: it is live again.",
     "shipment.tracking_updated": "A carrier reported a tracking change.",
     "shipment.delivered": "The carrier reported the parcel delivered (once).",
     "pickup.scheduled": "A carrier pickup was booked (or booked again under a "

@@ -72,6 +72,18 @@ SHIPMENT_DATA: dict[str, Any] = {
         "tracking_url": {**_STR, "description": "Empty when none is known."},
     },
 }
+PARCEL_LABEL_DATA: dict[str, Any] = {
+    **SHIPMENT_DATA,
+    "description": "One parcel's label of a shipment that stays purchased "
+    "(shipment.label_voided, shipment.label_void_rejected): the shipment's "
+    "payload, with the parcel named.",
+    "required": [*SHIPMENT_DATA["required"], "parcel", "parcel_tracking_number"],
+    "properties": {
+        **SHIPMENT_DATA["properties"],
+        "parcel": {**_INT, "description": "1-based, the carrier's order."},
+        "parcel_tracking_number": _STR,
+    },
+}
 TRACKING_DATA: dict[str, Any] = {
     "type": "object",
     "description": "A shipment's tracking (shipment.tracking_updated, "
@@ -115,6 +127,8 @@ _DATA_REFS = {
     "shipment.label_created": "StorefrontWebhookShipmentData",
     "shipment.voided": "StorefrontWebhookShipmentData",
     "shipment.void_rejected": "StorefrontWebhookShipmentData",
+    "shipment.label_voided": "StorefrontWebhookParcelLabelData",
+    "shipment.label_void_rejected": "StorefrontWebhookParcelLabelData",
     "shipment.tracking_updated": "StorefrontWebhookTrackingData",
     "shipment.delivered": "StorefrontWebhookTrackingData",
     "pickup.scheduled": "StorefrontWebhookPickupData",
@@ -156,6 +170,7 @@ def component_schemas() -> dict[str, dict[str, Any]]:
     schemas = {
         "StorefrontWebhookPaymentData": PAYMENT_DATA,
         "StorefrontWebhookShipmentData": SHIPMENT_DATA,
+        "StorefrontWebhookParcelLabelData": PARCEL_LABEL_DATA,
         "StorefrontWebhookTrackingData": TRACKING_DATA,
         "StorefrontWebhookPickupData": PICKUP_DATA,
     }

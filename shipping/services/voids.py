@@ -60,7 +60,11 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
     try:
         others = _other_parcel_labels(shipment)
         result = _void_at_carrier(shipment, others)
-        _parcels_voided(shipment, result.voided_parcels, claimed_at)
+        # A refused void's refunded parcels are announced now; a confirmed
+        # one's are covered by ``shipment.voided``.
+        marked = _parcels_voided(
+            shipment, result.voided_parcels, claimed_at, announce=not result.voided
+        )
         if not result.voided:
             raise InvalidState(
                 _refused(result, others),
@@ -70,7 +74,7 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
     except BaseException:
         _release(shipment, claimed_at)
         raise
-    _voided(shipment, claimed_at)
+    _voided(shipment, claimed_at, marked)
     if shipment.status != ShipmentStatus.VOIDED:
         _release(shipment, claimed_at)
         raise InvalidState(
@@ -80,12 +84,16 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
     return shipment
 
 
-def _voided(shipment: Shipment, claimed_at: datetime) -> None:
+def _voided(
+    shipment: Shipment, claimed_at: datetime, marked: list[ShipmentParcel]
+) -> None:
     """The carrier voided the label: its word wins, whoever holds the claim
     now (ours may have run past CLAIM_LIFE and been taken over, and the
     taker failed), but for a rejection of a refund applied since our claim:
     the carrier's later word. Recorded and announced once, under the row
-    lock: a void that got there first leaves nothing to do."""
+    lock: a void that got there first leaves nothing to do. ``marked``: the
+    parcel labels this void refunded, announced one by one when the
+    shipment stays bought."""
     with transaction.atomic():
         row = Shipment.objects.select_for_update().get(pk=shipment.pk)
         if row.status == ShipmentStatus.PURCHASED:
@@ -94,6 +102,7 @@ def _voided(shipment: Shipment, claimed_at: datetime) -> None:
                     "void answer older than the carrier's rejection; not voided",
                     extra={"shipment_id": row.public_id},
                 )
+                _labels_announced(row, marked, LABEL_VOIDED)
             else:
                 _voided_row(row)
     shipment.refresh_from_db()
@@ -113,6 +122,51 @@ def _voided_row(row: Shipment) -> None:
 # The internal note beside the public ``shipment.void_rejected``: it names
 # the transaction, which the shop's payload does not carry.
 REFUND_REJECTED = "shipment.refund_rejected"
+# Public: one parcel's label of a shipment that stays bought is dead (its
+# own refund), or live again (that refund rejected).
+LABEL_VOIDED = "shipment.label_voided"
+LABEL_VOID_REJECTED = "shipment.label_void_rejected"
+
+
+def _labels_announced(row: Shipment, parcels: list[ShipmentParcel], name: str) -> None:
+    """One ``name`` event per parcel label, with the shipment's payload and
+    the parcel's sequence and tracking number. In the caller's transaction."""
+    for parcel in parcels:
+        event_emit(
+            name=name,
+            subject=row.public_id,
+            payload={
+                **shipment_event_payload(row),
+                "parcel": parcel.sequence,
+                "parcel_tracking_number": parcel.tracking_number,
+            },
+        )
+
+
+def _labels_voided(row: Shipment, references: tuple[str, ...]) -> list[ShipmentParcel]:
+    """Mark the live parcel labels of ``row`` named by ``references``
+    refunded; those newly marked. Under the row lock."""
+    parcels = list(
+        ShipmentParcel.objects.filter(
+            shipment=row, carrier_reference__in=references, voided_at__isnull=True
+        ).exclude(carrier_reference="")
+    )
+    now = timezone.now()
+    for parcel in parcels:
+        parcel.voided_at = now
+    ShipmentParcel.objects.bulk_update(parcels, ["voided_at"])
+    return parcels
+
+
+def _every_label_refunded(row: Shipment, transaction_id: str) -> bool:
+    """No label of ``row`` is live once ``transaction_id``'s refund counts:
+    no parcel label left unrefunded, and its own label refunded (its parcel
+    row says so, or, with none, this is its transaction)."""
+    labels = ShipmentParcel.objects.filter(shipment=row).exclude(carrier_reference="")
+    if labels.filter(voided_at__isnull=True).exists():
+        return False
+    own_row = labels.filter(carrier_reference=row.carrier_shipment_id).exists()
+    return own_row or transaction_id == row.carrier_shipment_id
 
 
 def _rejected_since(row: Shipment, since: datetime) -> bool:
@@ -158,28 +212,35 @@ def shipment_refund_update_apply(*, shipment: Shipment, update: LabelUpdate) -> 
 
 def shipment_void_refunded_apply(*, shipment: Shipment, update: LabelUpdate) -> bool:
     """The carrier refunded a label (a void whose answer was lost, or one
-    made at the carrier): as a void's answer, under the row lock. Its own
-    label voids a purchased shipment (``shipment.voided`` once); a parcel's
-    label is no longer served. True when it changed anything."""
+    made at the carrier), under the row lock. Shippo makes one label per
+    parcel: a purchased shipment is voided (``shipment.voided`` once) only
+    when this refund leaves none of its labels live; otherwise the label is
+    no longer served and the shop hears ``shipment.label_voided`` naming it.
+    A refund counted before (a redelivery, the void's own answer) changes
+    nothing. True when it changed anything."""
     transaction_id = update.carrier_shipment_id
     with transaction.atomic():
         row = Shipment.objects.select_for_update().get(pk=shipment.pk)
-        labels = ShipmentParcel.objects.filter(
-            shipment=row, carrier_reference=transaction_id
-        )
-        # Its own label's refund counted already: the shipment was bought
-        # again for a parcel whose refund was rejected; not voided again.
-        counted = labels.filter(voided_at__isnull=False).exists()
-        parcels = labels.filter(voided_at__isnull=True).update(voided_at=timezone.now())
-        voided = (
-            transaction_id == row.carrier_shipment_id
-            and row.status == ShipmentStatus.PURCHASED
-            and not counted
-        )
+        marked = _labels_voided(row, (transaction_id,))
+        own = transaction_id == row.carrier_shipment_id
+        # A shipment with parcel rows counts its own label's refund there.
+        news = bool(marked) or (own and not _has_parcel_labels(row))
+        bought = row.status == ShipmentStatus.PURCHASED
+        voided = bought and news and _every_label_refunded(row, transaction_id)
         if voided:
             _voided_row(row)
+        elif bought:
+            _labels_announced(row, marked, LABEL_VOIDED)
     shipment.refresh_from_db()
-    return bool(voided or parcels)
+    return bool(voided or marked)
+
+
+def _has_parcel_labels(row: Shipment) -> bool:
+    return (
+        ShipmentParcel.objects.filter(shipment=row)
+        .exclude(carrier_reference="")
+        .exists()
+    )
 
 
 def shipment_void_rejected_apply(*, shipment: Shipment, update: LabelUpdate) -> bool:
@@ -190,20 +251,28 @@ def shipment_void_rejected_apply(*, shipment: Shipment, update: LabelUpdate) -> 
     labels still refunded count as done, its own is not served), a parcel's
     label is served again. Raises ``VoidUnderWay`` while a void is at the
     carrier (a claim younger than ``CLAIM_LIFE``). Staff are alerted (the log
-    names the transaction) and the shop, which was told ``shipment.voided``,
-    is told ``shipment.void_rejected`` (public, the shipment's payload) once.
+    names the transaction). The shop, which was told ``shipment.voided``, is
+    told ``shipment.void_rejected`` (the shipment's payload) once; told a
+    parcel's label of a bought shipment was dead (``shipment.label_voided``),
+    it is told ``shipment.label_void_rejected`` naming that label.
     True when it changed anything; a duplicate webhook changes nothing."""
     transaction_id = update.carrier_shipment_id
     with transaction.atomic():
         row = Shipment.objects.select_for_update().get(pk=shipment.pk)
         _no_void_under_way(row)
-        parcels = ShipmentParcel.objects.filter(
-            shipment=row, carrier_reference=transaction_id, voided_at__isnull=False
-        ).update(voided_at=None)
+        parcels = list(
+            ShipmentParcel.objects.filter(
+                shipment=row, carrier_reference=transaction_id, voided_at__isnull=False
+            )
+        )
+        ShipmentParcel.objects.filter(pk__in=[p.pk for p in parcels]).update(
+            voided_at=None
+        )
         own = transaction_id == row.carrier_shipment_id
-        reopened = (own or parcels > 0) and row.status == ShipmentStatus.VOIDED
+        reopened = (own or bool(parcels)) and row.status == ShipmentStatus.VOIDED
         if reopened:
             _reopened(row, own)
+        _rejection_announced(row, parcels, reopened=reopened)
         if reopened or parcels:
             logger.error(
                 "carrier rejected a refund counted as a void",
@@ -213,11 +282,6 @@ def shipment_void_rejected_apply(*, shipment: Shipment, update: LabelUpdate) -> 
                     "transaction": transaction_id,
                 },
             )
-            event_emit(
-                name="shipment.void_rejected",
-                subject=row.public_id,
-                payload=shipment_event_payload(row),
-            )
             # Internal: which label's refund, for a late void answer to skip.
             event_emit(
                 name=REFUND_REJECTED,
@@ -226,6 +290,28 @@ def shipment_void_rejected_apply(*, shipment: Shipment, update: LabelUpdate) -> 
             )
     shipment.refresh_from_db()
     return bool(reopened or parcels)
+
+
+def _rejection_announced(
+    row: Shipment, parcels: list[ShipmentParcel], *, reopened: bool
+) -> None:
+    """The shop's word on a rejected refund, under the row lock: a voided
+    shipment bought again is ``shipment.void_rejected``, then one
+    ``shipment.label_voided`` per label of it still refunded (the shop took
+    them all for dead, then all for live); a parcel's label of a shipment
+    that stayed bought is ``shipment.label_void_rejected``."""
+    if not reopened:
+        _labels_announced(row, parcels, LABEL_VOID_REJECTED)
+        return
+    event_emit(
+        name="shipment.void_rejected",
+        subject=row.public_id,
+        payload=shipment_event_payload(row),
+    )
+    refunded = ShipmentParcel.objects.filter(
+        shipment=row, voided_at__isnull=False
+    ).exclude(carrier_reference="")
+    _labels_announced(row, list(refunded), LABEL_VOIDED)
 
 
 def _no_void_under_way(row: Shipment) -> None:
@@ -373,14 +459,21 @@ def _other_parcel_labels(shipment: Shipment) -> tuple[str, ...]:
 
 
 def _parcels_voided(
-    shipment: Shipment, references: tuple[str, ...], claimed_at: datetime
-) -> None:
+    shipment: Shipment,
+    references: tuple[str, ...],
+    claimed_at: datetime,
+    *,
+    announce: bool,
+) -> list[ShipmentParcel]:
     """Kept even when the void as a whole was refused: those labels are
     refunded, no longer served, and not sent again; but for a refund the
-    carrier rejected since our claim (its later word: the label is live)."""
-    rejected = _rejections_since(shipment, claimed_at)
-    references = tuple(r for r in references if r not in rejected)
-    if references:
-        ShipmentParcel.objects.filter(
-            shipment=shipment, carrier_reference__in=references, voided_at__isnull=True
-        ).update(voided_at=timezone.now())
+    carrier rejected since our claim (its later word: the label is live).
+    ``announce``: each one newly marked of a bought shipment is told to the
+    shop (``shipment.label_voided``). Those newly marked."""
+    with transaction.atomic():
+        row = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        rejected = _rejections_since(row, claimed_at)
+        marked = _labels_voided(row, tuple(r for r in references if r not in rejected))
+        if announce and row.status == ShipmentStatus.PURCHASED:
+            _labels_announced(row, marked, LABEL_VOIDED)
+    return marked

@@ -19,7 +19,7 @@ from shipping import services
 from shipping.providers.base import PickupRequest
 from storefront_hooks import services as hooks
 from storefront_hooks.models import WebhookDelivery
-from storefront_hooks.schema import PICKUP_DATA, SHIPMENT_DATA
+from storefront_hooks.schema import PARCEL_LABEL_DATA, PICKUP_DATA, SHIPMENT_DATA
 from tests.factories import ApiKeyFactory
 from tests.shipping.contract import requests
 from tests.shipping.helpers import carrier
@@ -197,6 +197,45 @@ def test_a_shop_told_its_label_was_voided_is_told_when_the_carrier_undoes_it(
     assert set(SHIPMENT_DATA["required"]) <= set(data)
 
 
+def test_a_shop_is_told_when_one_parcels_label_dies_and_comes_back(receiver):
+    """A parcel's label refunded at the carrier (the shipment stays bought
+    with its other label): ``shipment.label_voided`` naming it, once; its
+    refund rejected: ``shipment.label_void_rejected``, once."""
+    from shipping.models import ShipmentParcel
+    from shipping.providers.base import LabelUpdate
+
+    names = ["shipment.label_voided", "shipment.label_void_rejected"]
+    secret = _subscribe(receiver, [*names, "shipment.voided"])
+    quote = _quote(carrier("post"))
+    shipment = services.shipment_buy(
+        quote_id=quote.public_id, idempotency_key="b4", order_id="ord_9"
+    )
+    for sequence, reference in enumerate((shipment.carrier_shipment_id, "t2"), 1):
+        ShipmentParcel.objects.create(
+            shipment=shipment,
+            sequence=sequence,
+            tracking_number=f"PN{sequence}",
+            carrier_reference=reference,
+        )
+    refunded = LabelUpdate("t2", refunded=True)
+    rejected = LabelUpdate("t2", refund_rejected=True)
+
+    for _ in range(2):  # a redelivered webhook changes nothing more
+        services.shipment_void_refunded_apply(shipment=shipment, update=refunded)
+    for _ in range(2):
+        services.shipment_void_rejected_apply(shipment=shipment, update=rejected)
+    _deliver_outbox()
+
+    messages = _received(receiver, secret)
+    assert [m["type"] for m in messages] == names
+    for message in messages:
+        data = message["data"]
+        assert (data["parcel"], data["parcel_tracking_number"]) == (2, "PN2")
+        assert (data["shipment"], data["status"]) == (shipment.public_id, "purchased")
+        assert set(data) <= set(PARCEL_LABEL_DATA["properties"])
+        assert set(PARCEL_LABEL_DATA["required"]) <= set(data)
+
+
 def test_a_shop_is_told_once_its_parcel_was_delivered(receiver):
     from shipping.providers.tracking_types import (
         TrackingEvent,
@@ -261,6 +300,8 @@ def test_a_shop_left_with_an_unknown_pickup_is_told_it_failed(receiver):
     ("name", "data"),
     [
         ("shipment_void_rejected", "StorefrontWebhookShipmentData"),
+        ("shipment_label_voided", "StorefrontWebhookParcelLabelData"),
+        ("shipment_label_void_rejected", "StorefrontWebhookParcelLabelData"),
         ("shipment_delivered", "StorefrontWebhookTrackingData"),
         ("shipment_tracking_updated", "StorefrontWebhookTrackingData"),
         ("pickup_failed", "StorefrontWebhookPickupData"),

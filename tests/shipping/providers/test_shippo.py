@@ -1173,7 +1173,10 @@ def test_a_parcel_refund_shippo_rejects_serves_its_label_again(
     assert said == 200
     assert parcel_label(shipment, "2") == PDF
     assert Shipment.objects.get().status == ShipmentStatus.PURCHASED
-    assert Event.objects.filter(name="shipment.void_rejected").count() == 1
+    # The shipment was never voided: the shop, told that label was dead
+    # (shipment.label_voided), hears it is live again, naming it.
+    assert Event.objects.filter(name="shipment.label_void_rejected").count() == 1
+    assert not Event.objects.filter(name="shipment.void_rejected").exists()
 
 
 def test_a_refund_rejected_while_our_void_is_at_shippo_is_applied_after_it(
@@ -1630,3 +1633,187 @@ def test_the_api_does_not_serve_an_own_label_refunded_before_a_parcel_reopen(
     assert own.status_code == 404
     assert own.json()["error"]["code"] == "no_label"
     assert api.get(url, {"parcel": "2"}).content == PDF
+
+
+# --- One label of a multi-parcel shipment refunded --------------------------------
+
+
+def _events(*names: str) -> list[tuple[str, dict]]:
+    found = Event.objects.filter(name__in=names).order_by("pk")
+    return [(event.name, event.payload) for event in found]
+
+
+def test_the_own_labels_refund_with_a_parcel_label_live_voids_that_label_only(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    """Shippo makes one transaction per parcel: the own label's REFUNDED
+    leaves parcel 2's label live (usable, billed), so the shipment stays
+    bought, its own label is not served, and the shop hears that label is
+    dead; once parcel 2's is refunded too, the shipment is voided."""
+    shipment = _bought_in_two_parcels(account)
+    transaction_says(mocked, TRANSACTION, "REFUNDED")
+    transaction_says(mocked, SECOND, "REFUNDED")
+    hooks = django_capture_on_commit_callbacks
+
+    assert (
+        _transaction_updated(TRANSACTION, shipment.public_id, "REFUNDED", hooks, "t1")
+        == 200
+    )
+
+    assert Shipment.objects.get().status == ShipmentStatus.PURCHASED
+    assert parcel_label(shipment, "1") is None
+    assert shipment_label(Shipment.objects.get()) is None  # refunded
+    assert parcel_label(shipment, "2") == PDF
+    ((name, data),) = _events("shipment.voided", "shipment.label_voided")
+    assert name == "shipment.label_voided"
+    assert (data["parcel"], data["parcel_tracking_number"]) == (
+        1,
+        "920559016491731275101",
+    )
+    assert (data["shipment"], data["status"]) == (shipment.public_id, "purchased")
+
+    assert (
+        _transaction_updated(SECOND, shipment.public_id, "REFUNDED", hooks, "t2") == 200
+    )
+
+    assert Shipment.objects.get().status == ShipmentStatus.VOIDED
+    assert [n for n, _ in _events("shipment.voided", "shipment.label_voided")] == [
+        "shipment.label_voided",
+        "shipment.voided",
+    ]
+
+
+def test_a_parcel_refund_tells_the_shop_that_label_is_dead_once(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    shipment = _bought_in_two_parcels(account)
+    transaction_says(mocked, SECOND, "REFUNDED")
+
+    for updated in ("2026-01-02T10:00:00Z", "2026-01-02T10:05:00Z"):  # and again
+        said = _transaction_updated(
+            SECOND,
+            shipment.public_id,
+            "REFUNDED",
+            django_capture_on_commit_callbacks,
+            updated=updated,
+        )
+        assert said == 200
+
+    ((name, data),) = _events("shipment.voided", "shipment.label_voided")
+    assert name == "shipment.label_voided"
+    assert (data["parcel"], data["parcel_tracking_number"]) == (
+        2,
+        "920559016491731275102",
+    )
+    assert data["tracking_number"] == NUMBER  # the shipment's (master) number
+
+
+def test_a_part_way_void_tells_the_shop_which_parcel_labels_are_dead(account, mocked):
+    shipment = _bought_in_two_parcels(account)
+    mocked.add_callback(
+        "POST", f"{BASE}/refunds", callback=_refunds_answer(TRANSACTION)
+    )
+    transaction_says(mocked, TRANSACTION, "SUCCESS")
+
+    with pytest.raises(InvalidState):
+        services.shipment_void(shipment=shipment)
+
+    assert Shipment.objects.get().status == ShipmentStatus.PURCHASED
+    ((name, data),) = _events("shipment.voided", "shipment.label_voided")
+    assert (name, data["parcel"]) == ("shipment.label_voided", 2)
+
+
+def test_a_rejected_parcel_refund_tells_the_shop_that_label_is_live_again(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    """The shipment stayed bought throughout: the shop, told parcel 2's label
+    was dead, hears it is live again (naming it), not that a void of the
+    shipment it never saw voided was undone."""
+    shipment = _bought_in_two_parcels(account)
+    hooks = django_capture_on_commit_callbacks
+    transaction_says(mocked, SECOND, "REFUNDED")
+    _transaction_updated(SECOND, shipment.public_id, "REFUNDED", hooks)
+    mocked.remove(responses.GET, f"{BASE}/transactions/{SECOND}")
+    transaction_says(mocked, SECOND, "REFUNDREJECTED")
+
+    assert _refund_rejected(SECOND, shipment.public_id, hooks) == 200
+
+    assert parcel_label(shipment, "2") == PDF
+    names = ("shipment.label_voided", "shipment.label_void_rejected")
+    events = _events(*names, "shipment.voided", "shipment.void_rejected")
+    assert [name for name, _ in events] == list(names)
+    assert events[1][1]["parcel"] == 2
+
+
+def test_a_void_undone_and_made_again_tells_each_fact_once_in_order(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    """voided, void_rejected, voided: three facts in order. The refunds'
+    REFUNDED webhooks (the void's QUEUED answer already counted) and their
+    redeliveries add nothing."""
+    hooks = django_capture_on_commit_callbacks
+    shipment = _queued(account, status=ShipmentStatus.PURCHASED, tracking_number=NUMBER)
+    mocked.post(f"{BASE}/refunds", status=201, json=fx("refund_queued.json"))
+    services.shipment_void(shipment=shipment)
+    transaction_says(mocked, TRANSACTION, "REFUNDED")
+    _transaction_updated(TRANSACTION, shipment.public_id, "REFUNDED", hooks, "t1")
+    mocked.remove(responses.GET, TX_URL)
+    transaction_says(mocked, TRANSACTION, "REFUNDREJECTED")
+    _refund_rejected(TRANSACTION, shipment.public_id, hooks)
+    shipment.refresh_from_db()
+    services.shipment_void(shipment=shipment)
+    mocked.remove(responses.GET, TX_URL)
+    transaction_says(mocked, TRANSACTION, "REFUNDED")
+    for updated in ("t2", "t3"):
+        _transaction_updated(
+            TRANSACTION, shipment.public_id, "REFUNDED", hooks, updated
+        )
+
+    assert Shipment.objects.get().status == ShipmentStatus.VOIDED
+    assert [name for name, _ in _events(*_PUBLIC_SHIPMENT_EVENTS)] == [
+        "shipment.voided",
+        "shipment.void_rejected",
+        "shipment.voided",
+    ]
+
+
+_PUBLIC_SHIPMENT_EVENTS = (
+    "shipment.voided",
+    "shipment.void_rejected",
+    "shipment.label_voided",
+    "shipment.label_void_rejected",
+)
+
+
+def test_a_shipment_bought_again_names_the_labels_still_refunded(
+    account, mocked, django_capture_on_commit_callbacks
+):
+    """Both labels refunded (void QUEUED), Shippo rejects parcel 2's refund:
+    the shop hears the shipment is bought again, then that its own label
+    (parcel 1, still refunded at Shippo) is dead; voided again, once."""
+    shipment = _bought_in_two_parcels(account)
+    mocked.post(f"{BASE}/refunds", status=201, json=fx("refund_queued.json"))
+    services.shipment_void(shipment=shipment)
+    transaction_says(mocked, SECOND, "REFUNDREJECTED")
+
+    _refund_rejected(SECOND, shipment.public_id, django_capture_on_commit_callbacks)
+
+    events = _events(*_PUBLIC_SHIPMENT_EVENTS)
+    assert [name for name, _ in events] == [
+        "shipment.voided",
+        "shipment.void_rejected",
+        "shipment.label_voided",
+    ]
+    assert (events[2][1]["parcel"], events[2][1]["status"]) == (1, "purchased")
+    mocked.remove(responses.POST, f"{BASE}/refunds")
+    mocked.add_callback(
+        "POST", f"{BASE}/refunds", callback=_refunds_answer(TRANSACTION)
+    )
+    transaction_says(mocked, TRANSACTION, "REFUNDPENDING")
+    shipment.refresh_from_db()
+
+    services.shipment_void(shipment=shipment)
+
+    assert [name for name, _ in _events(*_PUBLIC_SHIPMENT_EVENTS)][3:] == [
+        "shipment.voided"
+    ]
