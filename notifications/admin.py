@@ -26,6 +26,7 @@ from integrations.secrets_registry import redact_secrets
 from integrations.timeline import TimelineEntry, event_entries, timeline_sorted
 from notifications import admin_pages
 from notifications.admin_search import AddressSearchMixin
+from notifications.clock import database_now
 from notifications.models import (
     REACTIVATION_NOTE,
     EmailMessage,
@@ -167,12 +168,15 @@ class SuppressionForm(forms.ModelForm):
 
 class SuppressionActionForm(ActionForm):
     # When the list was drawn: "select all" removes no row created since
-    # (a complaint that replaced or was restored under a drawn row).
+    # (a complaint that replaced or was restored under a drawn row). By the
+    # database's clock, which stamps each row's created_at: a worker's clock
+    # and this process's may be seconds apart. Rendered above the results,
+    # so read before them.
     drawn_at = forms.CharField(
         label="",
         required=False,
         widget=forms.HiddenInput,
-        initial=lambda: timezone.now().isoformat(),
+        initial=lambda: database_now().isoformat(),
     )
 
 

@@ -1,10 +1,13 @@
 """Storefront bulk-send API: validate, call one service
 (``notifications.services.bulk``), render.
 
-Creating checks every recipient before anything is stored: a bad address or
-a template variable that neither the shared context nor that recipient's
-data provides is a 400 naming the row (``recipients[3].email``,
-``recipients[3].context.first_name``). A request holds at most
+Creating checks every recipient before anything is stored, once, with the
+service's own check (``bulk_send_create(refuse_invalid=True)``): a bad
+address or a template variable that neither the shared context nor that
+recipient's data provides is a 400 naming the row. The message counts
+recipients from 1, as ``send_bulk`` and the admin do ("Recipient 4"); the
+``param`` is the body's path, counted from 0 as JSON indexes it
+(``recipients[3].email``, ``recipients[3].context.first_name``). A request holds at most
 ``BULK_MAX_RECIPIENTS`` recipients and ``BULK_MAX_BODY_BYTES`` of body (413
 beyond, before it is read); larger sends come from ``manage.py send_bulk``.
 """
@@ -40,8 +43,6 @@ from notifications.api_examples import (
     BULK_RUNNING_RESPONSE,
 )
 from notifications.models import BulkSend, BulkSendStatus
-from notifications.providers.base import EmailCategory
-from notifications.rendering import render_email
 from notifications.serializers import (
     BULK_MAX_BODY_BYTES,
     BulkSendCreatedSerializer,
@@ -54,7 +55,6 @@ from notifications.services.bulk import (
     bulk_send_create,
     bulk_send_status,
 )
-from notifications.unsubscribe import unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
@@ -68,40 +68,21 @@ _BAD_KEY = OpenApiResponse(
 )
 
 
-def _recipient_error(index: int, exc: Exception, email: str) -> ApiError:
-    """A service error about one recipient, naming the row."""
-    row = f"recipients[{index}]"
-    code = getattr(exc, "code", "invalid")
-    if isinstance(exc, services.EmailRenderError) and code == "missing_variable":
-        return ApiError(
-            f"Recipient {index} ({email}): the template uses {exc.param!r}, which "
-            "neither the shared context nor this recipient's context provides.",
-            code=code,
-            param=f"{row}.context.{exc.param}",
-        )
-    if isinstance(exc, services.EmailRenderError):
-        return ApiError(str(exc), code=code, param="template")
-    return ApiError(
-        f"Recipient {index} ({email!r}): {exc}",
-        code=code,
-        param=f"{row}.email",
-    )
-
-
-def _check_recipients(data: dict[str, Any]) -> None:
-    """Each recipient's address and template data, as the send will use them
-    (rendering is cached and costs tens of microseconds a row)."""
-    shared, template = data["context"], data["template"]
-    marketing = data["category"] == EmailCategory.MARKETING
-    for index, row in enumerate(data["recipients"]):
-        try:
-            address = services.email_address_check(row["email"])
-            context = {**shared, **row["context"]}
-            if marketing:
-                context.setdefault("unsubscribe_url", unsubscribe_url(address))
-            render_email(template, context)
-        except (services.EmailInvalid, services.EmailRenderError) as exc:
-            raise _recipient_error(index, exc, row["email"]) from exc
+def _service_error(exc: services.EmailInvalid | services.EmailRenderError) -> ApiError:
+    """The service's refusal as a 400; one about a recipient names its row
+    (``exc.row`` counts from 1, the body's path from 0)."""
+    param = exc.param or None
+    if isinstance(exc, services.EmailRenderError) and not exc.row:
+        param = "template"  # the template itself, the same for every row
+    elif exc.row:
+        path = f"recipients[{exc.row - 1}]"
+        if isinstance(exc, services.EmailInvalid):
+            param = f"{path}.email"
+        elif exc.code == "missing_variable":
+            param = f"{path}.context.{exc.param}"
+        else:
+            param = f"{path}.context"
+    return ApiError(str(exc), code=exc.code, param=param)
 
 
 class _BoundedBody:
@@ -155,7 +136,9 @@ class BulkSendsView(_BoundedBody, ListModelMixin, GenericAPIView):
             400: OpenApiResponse(
                 ErrorResponseSerializer,
                 description="Invalid address or missing variable (naming the "
-                "row), unknown template, no or too many recipients.",
+                "row: the message counts recipients from 1, as `send_bulk` "
+                "does; `param` is the body's path, `recipients[1]` being the "
+                "second), unknown template, no or too many recipients.",
                 examples=[OpenApiExample("Missing variable", value=BULK_ROW_ERROR)],
             ),
             409: OpenApiResponse(
@@ -179,18 +162,18 @@ class BulkSendsView(_BoundedBody, ListModelMixin, GenericAPIView):
         serializer = BulkSendCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        _check_recipients(data)
         try:
+            # Every row is checked as it is stored; a bad one rolls all back.
             created = bulk_send_create(
                 template=data["template"],
                 category=data["category"],
                 context=data["context"],
                 name=data["name"],
                 recipients=data["recipients"],
+                refuse_invalid=True,
             )
         except (services.EmailInvalid, services.EmailRenderError) as exc:
-            # Checked above; kept so a rule the service adds later is a 400.
-            raise ApiError(str(exc), code=exc.code, param=exc.param or None) from exc
+            raise _service_error(exc) from exc
         bulk = created.bulk_send
         logger.info(
             "bulk send created through the API",

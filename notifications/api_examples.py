@@ -144,8 +144,8 @@ BULK_ROW_ERROR = {
     "error": {
         "type": "invalid_request_error",
         "code": "missing_variable",
-        "message": "Recipient 1 (grace@example.com): the template uses 'body', "
-        "which neither the shared context nor this recipient's context provides.",
+        "message": "Recipient 2 (grace@example.com): the template uses 'body', "
+        "which neither the shared context nor this recipient's data provides.",
         "param": "recipients[1].context.body",
     }
 }

@@ -27,12 +27,17 @@ SUBJECT_MAX_LENGTH = 998
 
 class EmailRenderError(ValueError):
     """A template that cannot be rendered; ``code`` is ``template_not_found``,
-    ``template_invalid`` or ``missing_variable`` (``param`` names it)."""
+    ``template_invalid`` or ``missing_variable`` (``param`` names it);
+    ``row`` is the bulk recipient whose data failed, counted from 1 (0: not
+    one recipient's)."""
 
-    def __init__(self, message: str, *, code: str, param: str = "") -> None:
+    def __init__(
+        self, message: str, *, code: str, param: str = "", row: int = 0
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.param = param
+        self.row = row
 
 
 @dataclass(frozen=True)

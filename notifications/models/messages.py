@@ -6,6 +6,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import F, Q, Value
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from integrations.models import ProviderAccount, WebhookEvent
@@ -187,7 +188,9 @@ class Suppression(models.Model):
     reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
     # What caused it: a message's public id, "admin:<user>", "api".
     source = models.CharField(max_length=255, blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now)
+    # Stamped by the database (STATEMENT_TIMESTAMP()): the admin compares it
+    # with when its page was drawn, by the same clock (notifications.clock).
+    created_at = models.DateTimeField(db_default=Now())
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_reason = models.TextField(blank=True, default="")
     # A provider's stop: the account whose event it was (kept when its slug

@@ -23,7 +23,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -38,6 +38,7 @@ from integrations.webhooks.messages import WebhookMessage
 
 __all__ = [
     "INVALID_RECIPIENT",
+    "INVALID_SENDER",
     "SENDING_DOMAINS_FIELD",
     "BounceType",
     "EmailAdapter",
@@ -55,6 +56,7 @@ __all__ = [
     "idn_address",
     "idn_ascii",
     "recipient_refused",
+    "sender_check",
     "sending_domain_entry",
     "sending_domains_clean",
     "sending_domains_errors",
@@ -66,6 +68,12 @@ T = TypeVar("T")
 
 # The code of a Rejected error for an address the provider refuses.
 INVALID_RECIPIENT = "invalid_recipient"
+# The code of a Rejected error for a sender no provider may be given.
+INVALID_SENDER = "invalid_sender"
+# Our address headers: in OutboundEmail's fields or its ``headers``.
+_ADDRESS_HEADERS = {"from": "From", "sender": "Sender", "reply-to": "Reply-To"}
+# Of those, the ones RFC 5322 (3.6.2) allows one mailbox in.
+_ONE_MAILBOX = ("from", "sender")
 # Header carrying our message's public id, for providers that echo headers.
 MESSAGE_ID_HEADER = "X-Switchyard-Message-Id"
 # For providers whose events name the sender: on an account shared with
@@ -186,12 +194,11 @@ class EmailEventRecord:
 
 
 class EmailAdapter(BaseAdapter):
-    """What every email provider implements: ``send``,
-    ``parse_email_events`` and ``health_check``."""
+    """What every email provider implements: ``deliver`` (called by
+    ``send``), ``parse_email_events`` and ``health_check``."""
 
     kind = "email"
 
-    @abstractmethod
     def send(
         self,
         message: OutboundEmail,
@@ -202,7 +209,21 @@ class EmailAdapter(BaseAdapter):
         """Hand one message to the provider. ``pacing=True`` (bulk sends)
         waits for the account's rate limit and a provider 429 up to
         ``max_wait`` seconds, then raises ``Paced``. Raises ProviderError
-        subclasses by the module's outcome rules."""
+        subclasses by the module's outcome rules; ``Rejected``
+        (``invalid_sender``) before any call for a sender ``sender_check``
+        refuses, whichever the provider."""
+        sender_check(message)
+        return self.deliver(message, pacing=pacing, max_wait=max_wait)
+
+    @abstractmethod
+    def deliver(
+        self,
+        message: OutboundEmail,
+        *,
+        pacing: bool,
+        max_wait: float | None,
+    ) -> SendResult:
+        """The provider's own send, given a message ``sender_check`` passed."""
 
     @abstractmethod
     def parse_email_events(self, message: WebhookMessage) -> list[EmailEventRecord]:
@@ -270,6 +291,31 @@ class EmailAdapter(BaseAdapter):
             pacing=pacing,
             max_wait=max_wait,
         )
+
+
+def sender_check(message: OutboundEmail) -> None:
+    """Refuse, as ``Rejected`` (``invalid_sender``), a From, Sender or
+    Reply-To (the fields or ``headers``) holding a line break, or a From or
+    Sender that is not one mailbox. An API's JSON field or a form field
+    carries either as it is: the line would become a header of its own (a
+    Bcc) and a second mailbox another sender, so no provider is given it."""
+    values = [("from", message.from_email), ("reply-to", message.reply_to)]
+    values += [(name.lower(), value) for name, value in message.headers.items()]
+    for name, value in values:
+        if name not in _ADDRESS_HEADERS or not value:
+            continue
+        header = _ADDRESS_HEADERS[name]
+        if "\r" in value or "\n" in value:
+            raise _invalid_sender(f"the {header} address holds a line break")
+        if name in _ONE_MAILBOX:
+            mailboxes = getaddresses([value])
+            if len(mailboxes) != 1 or "@" not in mailboxes[0][1]:
+                raise _invalid_sender(f"the {header} address is not one mailbox")
+
+
+def _invalid_sender(message: str) -> Rejected:
+    # Our own configuration (or the caller's From): no provider would take it.
+    return Rejected(message, code=INVALID_SENDER)
 
 
 def address_domain(value: Any) -> str:

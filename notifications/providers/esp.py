@@ -230,7 +230,7 @@ class AnymailAdapter(EmailAdapter):
         held[key] = (options, session, backend)
         return backend
 
-    def send(
+    def deliver(
         self,
         message: OutboundEmail,
         *,

@@ -83,7 +83,7 @@ class SandboxEmailAdapter(SandboxAdapter, EmailAdapter):
         except ProviderError as error:
             raise email_outcome(error) from None
 
-    def send(
+    def deliver(
         self,
         message: OutboundEmail,
         *,

@@ -21,9 +21,9 @@ What smtplib refuses before MAIL FROM is a definite failure, never unknown.
 
 Display names are left to Django, which encodes each once (RFC 2047); we
 only hand it each mailbox with its domain in the ASCII form. From and
-Sender must be one mailbox, and no address header may hold a line break (an
-injected header would otherwise become another mailbox). A message that
-cannot be built (such an address, a domain with no ASCII form) is refused
+Sender must be one mailbox, and no address header may hold a line break:
+``EmailAdapter.send`` refuses those for every provider (``sender_check``).
+A message that cannot be built (a domain with no ASCII form) is refused
 before any connection: a definite failure (``invalid_sender`` or
 ``message_invalid``), never unknown.
 """
@@ -49,6 +49,7 @@ from integrations.errors import (
 from integrations.providers.base import ConfigField, HealthResult
 from integrations.webhooks.messages import WebhookMessage
 from notifications.providers.base import (
+    INVALID_SENDER,
     MESSAGE_ID_HEADER,
     EmailAdapter,
     EmailEventRecord,
@@ -63,9 +64,6 @@ from notifications.providers.esp import refused_recipient
 _TEMPORARY_RETRY_AFTER = 60.0
 # Headers of ours holding addresses that Django would encode by IDNA 2003.
 _ADDRESS_HEADERS = ("from", "sender", "reply-to")
-# Of those, the ones RFC 5322 (and we) allow one mailbox in.
-_ONE_MAILBOX = ("from", "sender")
-INVALID_SENDER = "invalid_sender"
 MESSAGE_INVALID = "message_invalid"
 
 
@@ -99,7 +97,7 @@ class SmtpAdapter(EmailAdapter):
         ),
     )
 
-    def send(
+    def deliver(
         self,
         message: OutboundEmail,
         *,
@@ -221,17 +219,11 @@ def wire_header(value: str, *, header: str) -> str:
     """An address header's ``value`` as Django is given it: each mailbox
     with its domain as ``wire_address`` sends it, its name as given (Django
     encodes it once). An ASCII value goes as given, as Django sends it.
-    Raises ``Rejected`` (``invalid_sender``) for a line break, more than one
-    mailbox in From or Sender, or a domain with no ASCII form."""
-    if "\r" in value or "\n" in value:
-        raise _invalid_sender(f"the {header} address holds a line break")
-    mailboxes = getaddresses([value])
-    if header.lower() in _ONE_MAILBOX and (
-        len(mailboxes) != 1 or "@" not in mailboxes[0][1]
-    ):
-        raise _invalid_sender(f"the {header} address is not one mailbox")
+    Raises ``Rejected`` (``invalid_sender``) for a domain with no ASCII form
+    (line breaks and extra mailboxes: ``sender_check``, before this)."""
     if value.isascii():
         return value
+    mailboxes = getaddresses([value])
     return ", ".join(_wire_mailbox(name, addr, header) for name, addr in mailboxes)
 
 

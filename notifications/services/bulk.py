@@ -83,6 +83,7 @@ def bulk_send_create(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     workers: int = 1,
     start: bool = True,
+    refuse_invalid: bool = False,
 ) -> BulkSendCreated:
     """Store a bulk send with a row per recipient and start it on commit.
 
@@ -90,14 +91,17 @@ def bulk_send_create(
     shared context and that recipient's data, as the API checks them), so a
     missing template, or a variable any one row lacks, is an EmailRenderError
     naming that row and nothing is stored, not a row that fails at send time.
-    An invalid address is skipped and counted; raises EmailInvalid when no
-    recipient is valid.
+    An invalid address is skipped and counted, or with ``refuse_invalid``
+    (the API) an EmailInvalid naming its row; raises EmailInvalid when no
+    recipient is valid. An error about one recipient has its ``row``,
+    counted from 1 in the order given, as its message numbers it.
     """
     email_category_check(category)
     _sizes_check(chunk_size, workers)
     _sender_check(from_email, name)
     shared = dict(context or {})
-    stream = _Valid(iter(recipients), _RenderCheck(template, category, shared))
+    check = _RenderCheck(template, category, shared)
+    stream = _Valid(iter(recipients), check, refuse_invalid=refuse_invalid)
     # The first row is checked before anything is stored; a later row that
     # fails its check rolls the send and the rows before it back.
     first = next(stream.rows, None)
@@ -188,15 +192,19 @@ def _store(
 
 class _Valid:
     """Recipients with a valid address, normalised and each passed to
-    ``check`` with its index in the input; counts what it saw."""
+    ``check`` with its index in the input; counts what it saw. An invalid
+    address is skipped, or with ``refuse_invalid`` an error naming its row."""
 
     def __init__(
         self,
         source: Iterator[Recipient | Mapping[str, Any]],
         check: Callable[[Recipient, int], None],
+        *,
+        refuse_invalid: bool = False,
     ) -> None:
         self.source = source
         self.check = check
+        self.refuse_invalid = refuse_invalid
         self.seen = 0
         self.invalid = 0
         self.rows = self._rows()
@@ -207,7 +215,14 @@ class _Valid:
             recipient = _recipient(item)
             try:
                 address = email_address_check(recipient.email)
-            except EmailInvalid:
+            except EmailInvalid as exc:
+                if self.refuse_invalid:
+                    raise EmailInvalid(
+                        f"Recipient {self.seen} ({recipient.email!r}): {exc}",
+                        code=exc.code,
+                        param="email",
+                        row=self.seen,
+                    ) from None
                 self.invalid += 1
                 continue
             row = Recipient(normalise_address(address), recipient.context)
@@ -268,12 +283,14 @@ class _RenderCheck:
                     "recipient's data provides.",
                     code=exc.code,
                     param=exc.param,
+                    row=index + 1,
                 ) from None
             if exc.code == "subject_too_long":
                 raise EmailRenderError(
                     f"Recipient {index + 1} ({row.email}): {exc}",
                     code=exc.code,
                     param=exc.param,
+                    row=index + 1,
                 ) from None
             raise  # the template itself: the same for every row
 

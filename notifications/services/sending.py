@@ -60,12 +60,16 @@ DELIVER_TASK = "notifications.tasks.deliver_email"
 
 class EmailInvalid(ValueError):
     """A message that cannot be sent as asked; ``code`` and ``param`` say
-    why (``invalid_email``, ``invalid_category``, ``suppressed``)."""
+    why (``invalid_email``, ``invalid_category``, ``suppressed``); ``row``
+    is the bulk recipient it is about, counted from 1 (0: none)."""
 
-    def __init__(self, message: str, *, code: str, param: str = "") -> None:
+    def __init__(
+        self, message: str, *, code: str, param: str = "", row: int = 0
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.param = param
+        self.row = row
 
 
 def email_address_check(address: str) -> str:

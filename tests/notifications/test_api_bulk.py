@@ -271,3 +271,56 @@ def test_schema_lists_the_endpoints_with_examples() -> None:
     cancel = schema["paths"][f"{BULK}{{public_id}}/cancel/"]["post"]
     assert cancel["operationId"] == "bulk_send_cancel"
     assert cancel["responses"]["409"]["content"]["application/json"]["examples"]
+
+
+def test_a_bad_row_is_numbered_from_1_as_the_command_and_admin_number_it(
+    api,
+) -> None:
+    # The message counts recipients from 1 (what send_bulk prints); the
+    # param stays the body's path, recipients[1] being the second recipient.
+    body = {
+        **_body("ada@example.com", "bob@example.com"),
+        "context": {"headline": "Sale"},
+        "recipients": [
+            {"email": "ada@example.com", "context": {"body": "Hi"}},
+            {"email": "bob@example.com", "context": {"first_name": "Bob"}},
+        ],
+    }
+    error = _create(api, body).json()["error"]
+    assert error["param"] == "recipients[1].context.body"
+    assert error["message"].startswith("Recipient 2 (bob@example.com): ")
+    bad = _create(api, _body("ada@example.com", "not an address"), key="k-2")
+    error = bad.json()["error"]
+    assert error["param"] == "recipients[1].email"
+    assert error["message"].startswith("Recipient 2 ('not an address'): ")
+    assert BulkSend.objects.count() == BulkRecipient.objects.count() == 0
+
+
+def test_a_row_whose_data_makes_the_subject_too_long_names_that_row(api) -> None:
+    body = _body("ada@example.com", "bob@example.com")
+    body["recipients"][1]["context"]["headline"] = "x" * 1200
+    error = _create(api, body).json()["error"]
+    assert (error["code"], error["param"]) == (
+        "subject_too_long",
+        "recipients[1].context",
+    )
+    assert error["message"].startswith("Recipient 2 (bob@example.com): ")
+    assert BulkSend.objects.count() == BulkRecipient.objects.count() == 0
+
+
+def test_each_recipient_is_rendered_once_when_created(api, monkeypatch) -> None:
+    from notifications import rendering
+    from notifications.services import bulk
+
+    calls: list[str] = []
+    real = rendering.render_email
+
+    def counted(template, context):
+        calls.append(template)
+        return real(template, context)
+
+    for module in (rendering, bulk, api_bulk):
+        monkeypatch.setattr(module, "render_email", counted, raising=False)
+    body = _body("ada@example.com", "bob@example.com", "cy@example.com")
+    assert _create(api, body).status_code == 201
+    assert len(calls) == 3

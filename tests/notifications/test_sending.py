@@ -293,3 +293,22 @@ def test_a_refusal_quoting_a_credential_is_masked_for_staff(
     assert "[redacted]" in message.last_error
     (failed,) = message.events.filter(type="failed")
     assert secret not in failed.details["reason"]
+
+
+@pytest.mark.parametrize(
+    "from_email",
+    [
+        "Shop\r\nBcc: x@evil.example <shop@example.com>",
+        "shop@example.com, x@evil.example",
+    ],
+)
+def test_a_sender_with_a_line_break_or_two_mailboxes_fails_and_is_never_sent(
+    email_accounts, django_capture_on_commit_callbacks, from_email
+) -> None:
+    # Refused for every provider as the SMTP relay refuses it: a definite
+    # failure with its error, not a Bcc header or a second sender.
+    message = _send(django_capture_on_commit_callbacks, from_email=from_email)
+    assert message.status == EmailStatus.FAILED
+    assert message.error_code == "invalid_sender"
+    assert "address" in message.last_error
+    assert not SandboxEmail.objects.exists()

@@ -11,6 +11,7 @@ import pytest
 import responses
 
 from integrations.errors import Outcome, Rejected
+from integrations.registry import get_adapter as registry_adapter
 from integrations.webhooks.messages import WebhookMessage
 from notifications.providers.base import (
     INVALID_RECIPIENT,
@@ -19,7 +20,7 @@ from notifications.providers.base import (
     SendStatus,
 )
 from tests.contract.runner import Case, Contract, Expected, last_call_outcome
-from tests.notifications.contract.harness import EmailWebhook
+from tests.notifications.contract.harness import EmailWebhook, sample_email
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +113,32 @@ def test_contract(
     rsps: responses.RequestsMock,
 ) -> None:
     CONTRACT.run(harness, scenario, variant, rsps)
+
+
+BAD_SENDERS = [
+    {"from_email": "Shop\r\nBcc: x@evil.example <shop@example.com>"},
+    {"from_email": "shop@example.com\r\nBcc: x@evil.example"},
+    {"from_email": "shop@example.com, x@evil.example"},
+    {"from_email": "Shop x@evil.example, <shop@example.com>"},
+    {"reply_to": "help@example.com\nBcc: x@evil.example"},
+    {"headers": {"Reply-To": "help@example.com\r\nBcc: x@evil.example"}},
+    {"headers": {"Sender": "a@example.com, x@evil.example"}},
+]
+
+
+@pytest.mark.parametrize("harness", CONTRACT.harnesses(), ids=lambda h: h.PROVIDER)
+@pytest.mark.parametrize("bad", BAD_SENDERS)
+def test_a_sender_with_a_line_break_or_a_second_mailbox_is_never_sent(
+    harness: ModuleType, bad: dict, rsps: responses.RequestsMock
+) -> None:
+    # Refused by every adapter before the provider is called, as the SMTP
+    # relay refuses it: a definite failure, never a payload field or header.
+    account = harness.make_account()
+    good = harness.accepted(rsps, account)
+    adapter = registry_adapter(account)
+    with pytest.raises(Rejected) as info:
+        adapter.send(sample_email(**bad))
+    assert info.value.code == "invalid_sender"
+    assert len(rsps.calls) == 0
+    # The provider's answer is still there for the next message.
+    assert adapter.send(good).provider_message_id
