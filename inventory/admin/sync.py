@@ -2,8 +2,10 @@
 workers; its page refreshes itself while it runs, showing the counters."""
 
 from django.contrib import admin, messages
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
@@ -11,6 +13,7 @@ from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.models import ProviderAccount
 from inventory import services
 from inventory.models import SyncRun, SyncStatus
+from inventory.providers.base import CLOCK_SKEW
 from inventory.services.sync_owed import OWED_ALERT_AFTER_TRIES
 
 
@@ -30,7 +33,7 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "finished_at",
     ]
     list_filter = ["status", "account"]
-    readonly_fields = ["owed_detail"]
+    readonly_fields = ["owed_detail", "high_water_shown"]
     list_select_related = ["account"]
     change_list_template = "admin/inventory/syncrun/change_list.html"
     change_form_template = "admin/inventory/syncrun/change_form.html"
@@ -66,6 +69,30 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         extra = {**(extra_context or {}), "refresh_seconds": 3 if running else 0}
         return super().change_view(request, object_id, form_url, extra)
+
+    def get_fields(self, request: HttpRequest, obj: Model | None = None) -> list:
+        # The raw ERP time gives way to one that says when it is not credible.
+        fields = [
+            f for f in super().get_fields(request, obj) if f != "high_water_shown"
+        ]
+        return ["high_water_shown" if f == "high_water" else f for f in fields]
+
+    @admin.display(description="high water (newest ERP time seen)")
+    def high_water_shown(self, run: SyncRun) -> str:
+        """The ERP's newest modification time, kept as it sent it: one
+        further ahead of our clock than an unremarked skew is marked, so
+        staff do not take a fast clock or a data error for a real time."""
+        if run.high_water is None:
+            return "-"
+        shown = timezone.localtime(run.high_water).isoformat(timespec="seconds")
+        lead = run.high_water - timezone.now()
+        if lead <= CLOCK_SKEW:
+            return shown
+        hours = lead.total_seconds() / 3600
+        return (
+            f"{shown} (ahead of our clock by {hours:,.1f} h: the ERP's clock or "
+            "data is wrong; not used to choose what the next sync asks for)"
+        )
 
     @admin.display(description="owed pages")
     def owed_pages(self, run: SyncRun) -> str:

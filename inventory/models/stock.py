@@ -86,6 +86,10 @@ class StockLevel(models.Model):
     # When the ERP last acknowledged a confirm of this level: a figure
     # current as of earlier may not show it and is not applied.
     erp_acked_at = models.DateTimeField(null=True, blank=True)
+    # The ERP's own time of that acknowledgement (its clock, as its confirm
+    # answer gave it; None when it gave none): an event's level modified
+    # earlier by that clock may not show it.
+    erp_acked_modified_at = models.DateTimeField(null=True, blank=True)
     # Confirms of this level sent to the ERP and not yet answered, and when
     # the first of them was sent: the ERP may have taken their units off
     # already, so a figure current from then on is not applied.

@@ -61,6 +61,7 @@ from inventory.models import Location, StockLevel
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ConfirmResult",
     "InventoryAdapter",
     "InventoryEvent",
     "LevelsQuery",
@@ -428,6 +429,16 @@ class ReserveResult:
 
 
 @dataclass(frozen=True)
+class ConfirmResult:
+    """The ERP's answer to ``confirm``."""
+
+    # The ERP's own time (its clock, which may run ahead of ours) at which it
+    # took the units off: a level it modified at or after this shows them.
+    # None when its answer gives no time.
+    confirmed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class InventoryEvent:
     """A verified ``inventory.updated`` webhook, translated: the levels it
     reports, applied by the same rules as a sync (older than stored: ignored)."""
@@ -495,10 +506,11 @@ class InventoryAdapter(BaseAdapter):
         longer has is not an error."""
         raise NotImplementedError(f"{self.display_name} keeps no reservations")
 
-    def confirm(self, *, reference: str, idempotency_key: str) -> None:
+    def confirm(self, *, reference: str, idempotency_key: str) -> ConfirmResult:
         """The hold made under ``reference`` became a sale: its units leave
-        the ERP's on hand. Confirming twice is not an error; a hold the ERP
-        no longer has is ``Rejected`` ``not_found``."""
+        the ERP's on hand, at the ERP's ``confirmed_at`` when its answer says.
+        Confirming twice is not an error; a hold the ERP no longer has is
+        ``Rejected`` ``not_found``."""
         raise NotImplementedError(f"{self.display_name} keeps no reservations")
 
     def parse_inventory_event(self, message: WebhookMessage) -> InventoryEvent | None:

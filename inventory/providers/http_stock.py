@@ -23,6 +23,7 @@ from integrations.webhooks.messages import (
 )
 from integrations.webhooks.verification import VerifiedRequest, verify_standard_webhook
 from inventory.providers.base import (
+    ConfirmResult,
     InventoryAdapter,
     InventoryEvent,
     LevelsQuery,
@@ -210,15 +211,19 @@ class HttpStockAdapter(HttpAdapter, InventoryAdapter):
             )
         )
 
-    def confirm(self, *, reference: str, idempotency_key: str) -> None:
+    def confirm(self, *, reference: str, idempotency_key: str) -> ConfirmResult:
+        """The answer's optional ``confirmed_at`` is the service's own time
+        of taking the units off (its levels' ``modified_at`` from then on);
+        absent or unreadable, none is known."""
         path = f"/reservations/{quote(reference, safe='')}/confirm"
-        self.send(
+        data = self.send(
             "POST",
             path,
             operation="confirm",
             idempotency_key=idempotency_key,
             allow_empty=True,
         )
+        return ConfirmResult(confirmed_at=iso_time(data.get("confirmed_at")))
 
     # --- Purchase orders: not in the spec ----------------------------------------
 

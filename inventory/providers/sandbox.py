@@ -6,11 +6,14 @@ Besides the faults every sandbox injects (outage, latency, error rate, a key
 without ``sbx_``), the ``rate_limited`` setting answers every call as a 429
 with ``Retry-After``. ``sandbox_erp_set_levels`` is the ERP changing its own
 stock (a goods receipt, a count): it stamps the change and announces it as a
-signed ``inventory.updated`` webhook.
+signed ``inventory.updated`` webhook. ``clock_ahead_seconds`` makes the
+sandbox ERP's clock run that far ahead of ours (its stamps: level changes,
+events, the time a confirm answers), as a real ERP's may.
 """
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.db import IntegrityError, transaction
@@ -24,6 +27,7 @@ from integrations.providers.sandbox import SandboxAdapter
 from integrations.webhooks.messages import WebhookMessage, iso_time
 from inventory.models import SandboxErpHold, SandboxErpLevel, SandboxErpPurchaseOrder
 from inventory.providers.base import (
+    ConfirmResult,
     InventoryAdapter,
     InventoryEvent,
     LevelsQuery,
@@ -58,7 +62,21 @@ class SandboxInventoryAdapter(SandboxAdapter, InventoryAdapter):
             default=False,
             help_text="Every call is answered 429 with Retry-After.",
         ),
+        ConfigField(
+            "clock_ahead_seconds",
+            "Clock ahead of ours (seconds)",
+            type="int",
+            required=False,
+            default=0,
+            help_text="The sandbox ERP stamps its changes this far ahead.",
+        ),
     )
+
+    def erp_now(self) -> datetime:
+        """The sandbox ERP's clock: ours, plus ``clock_ahead_seconds``."""
+        ahead = self.setting("clock_ahead_seconds")
+        seconds = ahead if isinstance(ahead, int) and not isinstance(ahead, bool) else 0
+        return timezone.now() + timedelta(seconds=seconds)
 
     def simulate_call(self, *, read_timeout: float | None = None) -> None:
         super().simulate_call(read_timeout=read_timeout)
@@ -176,16 +194,17 @@ class SandboxInventoryAdapter(SandboxAdapter, InventoryAdapter):
 
         self.sandbox_call("inventory_release", release, idempotency_key=idempotency_key)
 
-    def confirm(self, *, reference: str, idempotency_key: str) -> None:
-        self.sandbox_call(
+    def confirm(self, *, reference: str, idempotency_key: str) -> ConfirmResult:
+        return self.sandbox_call(
             "inventory_confirm",
             lambda: self._confirm(reference),
             idempotency_key=idempotency_key,
         )
 
-    def _confirm(self, reference: str) -> None:
-        """The held units leave on hand, once: a confirmed hold is marked
-        released, so confirming again changes nothing."""
+    def _confirm(self, reference: str) -> ConfirmResult:
+        """The held units leave on hand, once, stamped by the sandbox ERP's
+        clock (answered as ``confirmed_at``): a confirmed hold is marked
+        released, so confirming again changes nothing (and knows no time)."""
         with transaction.atomic():
             hold = (
                 SandboxErpHold.objects.select_for_update()
@@ -195,15 +214,17 @@ class SandboxInventoryAdapter(SandboxAdapter, InventoryAdapter):
             if hold is None:
                 raise Rejected("no such hold", code="not_found", http_status=404)
             if hold.released:
-                return
+                return ConfirmResult()
+            stamp = self.erp_now()
             for line in hold.lines:
                 SandboxErpLevel.objects.filter(
                     account=self.account,
                     sku=line["sku"],
                     location_code=line["location"],
-                ).update(on_hand=F("on_hand") - line["qty"], modified_at=timezone.now())
+                ).update(on_hand=F("on_hand") - line["qty"], modified_at=stamp)
             hold.released = True
             hold.save(update_fields=["released"])
+        return ConfirmResult(confirmed_at=stamp)
 
     def _reserve(self, request: ReserveRequest) -> ReserveResult:
         with transaction.atomic():
@@ -261,8 +282,10 @@ def sandbox_erp_set_levels(
     *, account: ProviderAccount, levels: Iterable[tuple[str, str, int]]
 ) -> list[StockLevelRecord]:
     """The sandbox ERP changes its own stock (sku, location, on hand): the
-    rows are stamped now and announced as one ``inventory.updated`` webhook."""
-    now = timezone.now()
+    rows are stamped now (by its clock) and announced as one
+    ``inventory.updated`` webhook."""
+    adapter = SandboxInventoryAdapter(account)
+    now = adapter.erp_now()
     records = []
     for sku, location, on_hand in levels:
         SandboxErpLevel.objects.update_or_create(
@@ -272,7 +295,6 @@ def sandbox_erp_set_levels(
             defaults={"on_hand": on_hand, "modified_at": now},
         )
         records.append(StockLevelRecord(sku, location, on_hand, now))
-    adapter = SandboxInventoryAdapter(account)
     adapter.deliver_webhook(UPDATED_EVENT, event_data(records))
     return records
 

@@ -169,6 +169,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     # --- Levels ------------------------------------------------------------------
 
     def levels(self, query: LevelsQuery) -> StockLevelPage:
+        wanted = _wanted_skus(query.skus)
         page, previous = _page_cursor(query.cursor)
         limit = max(1, min(query.limit, MAX_PAGE_SIZE))
         params: dict[str, Any] = {"limit": limit, "page": page}
@@ -176,11 +177,12 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             params["updated_at_min"] = query.since.astimezone(UTC).isoformat()
         data = self.send("GET", "/variants", operation="levels", params=params)
         variants = _list(data, "variants")
-        wanted = set(query.skus)
         records: list[StockLevelRecord] = []
         rejected: list[RejectedLevel] = []
         for variant in variants:
-            if not wanted or variant.get("sku") in wanted:
+            sku = variant.get("sku")
+            # The ERP's SKU may be any JSON value: only text can be wanted.
+            if not wanted or (isinstance(sku, str) and sku in wanted):
                 kept, refused = variant_levels(variant)
                 records += kept
                 rejected += refused
@@ -300,6 +302,16 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         return InventoryEvent(
             levels=levels, occurred_at=message.occurred_at, rejected=rejected
         )
+
+
+def _wanted_skus(skus: tuple[str, ...]) -> frozenset[str]:
+    """The SKUs a caller filters on; ``Rejected`` before any call when one
+    is not a non-empty string (no SKU of ours is anything else)."""
+    if not all(isinstance(sku, str) and sku for sku in skus):
+        raise Rejected(
+            "SKUs to filter on must be non-empty text", code="invalid_request"
+        )
+    return frozenset(skus)
 
 
 def variant_levels(

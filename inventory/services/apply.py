@@ -125,6 +125,7 @@ def _apply_page_orm(
             answered_at,
             now=now,
             arrived_at=arrived_at,
+            acked_erp_at=level.erp_acked_modified_at,
         ):
             ignored += 1
             continue

@@ -68,7 +68,7 @@ LOCATIONS_SQL = (
 LOCK_SQL = (
     "SELECT s.id, s.sku, s.location_id, s.on_hand, s.state, s.erp_modified_at, "  # noqa: S608
     "s.sold_unsent, s.sold_unseen, s.sold_unseen_at, s.erp_acked_at, "
-    "s.erp_confirm_sent_at "
+    "s.erp_confirm_sent_at, s.erp_acked_modified_at "
     f"FROM {LEVELS} s WHERE s.id = ANY(ARRAY(SELECT f.id "
     "FROM unnest(%s::varchar[], %s::bigint[]) AS k(sku, loc) CROSS JOIN LATERAL "
     f"(SELECT x.id FROM {LEVELS} x WHERE x.sku = k.sku AND x.location_id = k.loc "
@@ -129,6 +129,7 @@ class Stored:
     unseen_at: datetime | None
     acked_at: datetime | None
     sent_at: datetime | None
+    acked_erp_at: datetime | None
 
 
 Write = tuple[Key, StockLevelRecord, int]  # the sold_unseen kept
@@ -165,6 +166,7 @@ def apply_page_pg(
             answered_at,
             now=now,
             arrived_at=arrived_at,
+            acked_erp_at=stored.acked_erp_at,
         ):
             ignored += 1
             continue

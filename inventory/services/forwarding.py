@@ -51,7 +51,12 @@ from inventory.models import (
     ReservationStatus,
     StockLevel,
 )
-from inventory.providers.base import InventoryAdapter, ReserveRequest, ReserveResult
+from inventory.providers.base import (
+    ConfirmResult,
+    InventoryAdapter,
+    ReserveRequest,
+    ReserveResult,
+)
 from inventory.providers.base import ReservationLine as HoldLine
 from inventory.services.sold import (
     confirm_sending,
@@ -228,21 +233,31 @@ def _work(forward: ReservationForward, now: datetime) -> str:
     send = adapter.release if releasing else adapter.confirm
     if not releasing:
         _confirm_sending(forward)
-    _record(
+    answer = _record(
         forward,
         lambda key: send(reference=reference, idempotency_key=key),
     )
     if releasing:
         return _finish(forward, ForwardStatus.DONE, now)
-    return _confirm_ended(forward, ForwardStatus.DONE, now)
+    erp_at = answer.confirmed_at if isinstance(answer, ConfirmResult) else None
+    return _confirm_ended(forward, ForwardStatus.DONE, now, erp_at=erp_at)
 
 
-def _confirm_ended(forward: ReservationForward, status: str, now: datetime) -> str:
+def _confirm_ended(
+    forward: ReservationForward,
+    status: str,
+    now: datetime,
+    *,
+    erp_at: datetime | None = None,
+) -> str:
     """End a confirm forward together with the sold units its levels wait
-    for (levels locked first, then the forward row, like every writer)."""
+    for (levels locked first, then the forward row, like every writer).
+    ``erp_at``: the ERP's own time of the confirm, when it gave one."""
     with transaction.atomic():
         # After the ERP's answer: a figure read from now on shows it.
-        sold_forward_ended(forward=forward, status=status, at=timezone.now())
+        sold_forward_ended(
+            forward=forward, status=status, at=timezone.now(), erp_at=erp_at
+        )
         return _finish(forward, status, now, awaiting_since=None)
 
 

@@ -8,8 +8,10 @@ as ``figure - sold_unsent - sold_unseen`` (docs/inventory.md, "Units sold
 but not yet in the ERP's figure"):
 
 - ``sold_unsent``: confirmed, with a confirm forward to the level's ERP not
-  yet done. Done moves them out and stamps ``erp_acked_at``: a figure
-  current as of earlier may not show that confirm, so it is not applied.
+  yet done. Done moves them out and stamps ``erp_acked_at`` (and, when
+  the ERP's answer gives its own time of it, ``erp_acked_modified_at``): a
+  figure current as of earlier may not show that confirm, so it is not
+  applied.
   From its first call until it ends, the ERP may take them off at any
   moment (``confirms_awaited``, ``erp_confirm_sent_at``): a figure current
   from then on may or may not show them, so it is not applied either.
@@ -33,12 +35,13 @@ from inventory.models import (
     ReservationLine,
     StockLevel,
 )
-from inventory.providers.base import CLOCK_SKEW, StockLevelRecord
+from inventory.providers.base import CLOCK_SKEW, FAR_FUTURE, StockLevelRecord
 
-# After the ERP acknowledged a confirm, how long a webhook's level stamped
-# ahead of its arrival is not applied: a fast ERP clock (kept as sent) makes
-# an event computed before the acknowledgement look later than it. A sync
-# page asked after the acknowledgement is applied meanwhile.
+# After the ERP acknowledged a confirm without giving its own time of it,
+# how long a webhook's level stamped ahead of its arrival is not applied: a
+# fast ERP clock (kept as sent) makes an event computed before the
+# acknowledgement look later than it. A sync page asked after the
+# acknowledgement is applied meanwhile.
 ACK_CLOCK_WINDOW = timedelta(hours=1)
 
 
@@ -98,11 +101,17 @@ def confirm_sending(units: Mapping[int, int], at: datetime) -> None:
 
 
 def sold_forward_ended(
-    *, forward: ReservationForward, status: str, at: datetime
+    *,
+    forward: ReservationForward,
+    status: str,
+    at: datetime,
+    erp_at: datetime | None = None,
 ) -> None:
     """A confirm forward ended (call it in the transaction that ends it,
     before the forward row). Done: the ERP took the units off, which a
-    figure read from ``at`` on shows. Skipped (the ERP never held them):
+    figure read from ``at`` on shows, and a level it modified from
+    ``erp_at`` on (its clock; None: its answer gave no time). Skipped (the
+    ERP never held them):
     they wait like those of an ERP told nothing. Dead: they stay unsent
     (staff send it again). Either way its levels stop awaiting its answer."""
     awaited = forward.awaiting_since is not None
@@ -113,6 +122,7 @@ def sold_forward_ended(
             changes["sold_unsent"] = Greatest(F("sold_unsent") - units[level_id], 0)
         if status == ForwardStatus.DONE:
             changes["erp_acked_at"] = at
+            changes["erp_acked_modified_at"] = _acked_erp_time(erp_at, at)
         elif status == ForwardStatus.SKIPPED:
             changes["sold_unseen"] = F("sold_unseen") + units[level_id]
             changes["sold_unseen_at"] = at
@@ -121,6 +131,18 @@ def sold_forward_ended(
         if changes:
             StockLevel.objects.filter(pk=level_id).update(**changes)
     forward.awaiting_since = None
+
+
+def _acked_erp_time(erp_at: datetime | None, at: datetime) -> Any:
+    """The level's ERP time of its acknowledgements after this one: the
+    latest the ERP gave (acknowledgements may commit out of the ERP's
+    order). None when this answer gave none, or one no clock error explains
+    (past ``FAR_FUTURE``: it would hold back every event): the bounded
+    window applies then."""
+    if erp_at is None or erp_at > at + FAR_FUTURE:
+        return None
+    stamp = Value(erp_at, output_field=DateTimeField())
+    return Greatest(Coalesce(F("erp_acked_modified_at"), stamp), stamp)
 
 
 def _awaited_less_one() -> dict[str, Any]:
@@ -145,6 +167,7 @@ def figure_stale(
     *,
     now: datetime,
     arrived_at: datetime | None = None,
+    acked_erp_at: datetime | None = None,
 ) -> bool:
     """Whether ``record`` may not show the level's confirms as the stored
     counts assume. A sync page is current as of some moment between when it
@@ -156,10 +179,13 @@ def figure_stale(
     a page asked before the send but answered after it too). A webhook is
     compared with our send by its arrival, not the ERP's clock: none is
     applied while a confirm is awaited, nor one that arrived (``arrived_at``;
-    None: ``now``) before the acknowledgement. Its time is the ERP's, which
-    may run ahead of ours: one within ``CLOCK_SKEW`` of the acknowledgement
-    is stale, and so is one stamped further ahead of its arrival than that,
-    arrived within ``ACK_CLOCK_WINDOW`` of it (its place cannot be told)."""
+    None: ``now``) before the acknowledgement. Its time is the ERP's: when
+    the ERP gave its own time of the acknowledgement (``acked_erp_at``),
+    one modified before that is stale, clock against clock. Otherwise its
+    clock may run ahead of ours: one within ``CLOCK_SKEW`` of the
+    acknowledgement is stale, and so is one stamped further ahead of its
+    arrival than that, arrived within ``ACK_CLOCK_WINDOW`` of it (its place
+    cannot be told)."""
     latest = answered_at or as_of
     if sent_at is not None and (latest is None or latest >= sent_at):
         return True
@@ -173,6 +199,8 @@ def figure_stale(
     current = record.modified_at
     if current is None:
         return False
+    if acked_erp_at is not None:
+        return current < acked_erp_at
     # By the ERP's clock, which may run up to CLOCK_SKEW ahead unremarked, or
     # further (its lead shown at arrival: a window after the acknowledgement).
     if current > arrived + CLOCK_SKEW:

@@ -296,3 +296,26 @@ def test_saving_the_location_list_with_a_bad_row_id_changes_nothing(admin_client
         assert response.status_code == 200, bad  # the list again, with the error
     location.refresh_from_db()
     assert (location.priority, location.active) == (1, True)
+
+
+def test_a_sync_runs_erp_time_ahead_of_our_clock_is_marked_for_staff(admin_client):
+    """``high_water`` is the ERP's newest modification time, kept as sent: a
+    clock or data error (year 3000) must not read as a real time. The page
+    says it is ahead of our clock; a credible one is shown plainly."""
+    erp = ProviderAccountFactory(kind="inventory", slug="erp")
+    ahead = SyncRun.objects.create(
+        account=erp, status="succeeded", high_water=timezone.now() + timedelta(days=400)
+    )
+    fine = SyncRun.objects.create(
+        account=erp, status="succeeded", high_water=timezone.now() - timedelta(hours=1)
+    )
+
+    def page(run):
+        url = reverse("admin:inventory_syncrun_change", args=[run.pk])
+        response = admin_client.get(url)
+        assert response.status_code == 200
+        return response.content.decode()
+
+    assert "ahead of our clock" in page(ahead)
+    assert "ahead of our clock" not in page(fine)
+    assert str(fine.high_water.year) in page(fine)

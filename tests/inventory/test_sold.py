@@ -541,12 +541,17 @@ def test_a_late_webhook_from_before_the_erps_ack_is_not_applied_whatever_its_clo
 ):
     """An ERP keeping holds: an event computed before it acknowledged our
     confirm, delivered after, still counts the 10 units sold here; applied,
-    they would be sellable again. Its time is the ERP's, kept as sent."""
+    they would be sellable again. Its time is the ERP's, kept as sent (the
+    sandbox's clock runs ahead by the skew: its confirm answers its time)."""
     from integrations.models import WebhookEvent
     from integrations.webhooks.services import webhook_event_process
     from tests.inventory.test_webhooks import _post
 
-    erp = ProviderAccountFactory(kind="inventory", slug="erp-hooks")
+    erp = ProviderAccountFactory(
+        kind="inventory",
+        slug="erp-hooks",
+        settings={"clock_ahead_seconds": int(skew.total_seconds())},
+    )
     SandboxErpLevel.objects.create(
         account=erp,
         sku="A",
@@ -619,3 +624,156 @@ def test_a_webhook_that_arrived_before_the_erps_ack_is_not_applied_when_processe
     )
     webhook_event_process(event_id=event.pk)
     assert _level().on_hand == 0
+
+
+# The generic HTTP stock service's confirm answer may carry its own time of
+# the confirm (``confirmed_at``): ERP time is then compared with ERP time.
+
+
+def _stock_service_sale(capture, rsps, confirmed_at):
+    """An HTTP stock service account, its 10 units sold here and the confirm
+    acknowledged with ``confirmed_at`` (None: an answer without it)."""
+    from tests.inventory.contract import harness_http_stock as hs
+
+    erp = hs.make_account()
+    StockLevel.objects.create(
+        sku="A", location=LocationFactory(code="EAST"), on_hand=10, source=erp
+    )
+    sold = _sell(10, capture)
+    reserve_url = f"{hs.BASE}/reservations"
+    rsps.post(reserve_url, status=201, json=hs.load("reservation.json"))
+    answer = hs.load("reservation_confirmed.json")
+    if confirmed_at is not None:
+        answer["confirmed_at"] = confirmed_at.isoformat()
+    rsps.post(f"{reserve_url}/{sold.public_id}/confirm", json=answer)
+    _run_forward(sold, ForwardOperation.RESERVE)
+    _run_forward(sold, ForwardOperation.CONFIRM)
+    assert (_level().on_hand, _level().sold_unsent) == (0, 0)
+    return erp
+
+
+def _stock_service_event(erp, on_hand, modified_at) -> None:
+    """An ``inventory.updated`` the service signs and posts, processed."""
+    import json
+    import time
+    import uuid
+
+    from django.test import Client
+
+    from integrations.models import WebhookEvent
+    from integrations.webhooks.services import webhook_event_process
+    from integrations.webhooks.verification import signed_headers
+    from tests.contract.sandbox import SECRET
+
+    level = {"sku": "A", "location": "EAST", "on_hand": on_hand}
+    payload = {
+        "type": "inventory.updated",
+        "timestamp": modified_at.isoformat(),
+        "data": {"levels": [{**level, "modified_at": modified_at.isoformat()}]},
+    }
+    body = json.dumps(payload).encode()
+    headers = signed_headers(
+        secret=SECRET,
+        webhook_id=f"msg_{uuid.uuid4().hex}",
+        body=body,
+        timestamp=int(time.time()),
+    )
+    wsgi = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
+    response = Client().post(
+        f"/webhooks/{erp.slug}/", data=body, content_type="application/json", **wsgi
+    )
+    assert response.status_code < 300, response.content
+    webhook_event_process(event_id=WebhookEvent.objects.order_by("-pk").first().pk)
+
+
+@pytest.fixture
+def rsps():
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def test_a_fast_clock_event_from_before_the_ack_arriving_hours_later_is_not_applied(
+    django_capture_on_commit_callbacks, rsps
+):
+    """The service's clock runs 2 h ahead and it acknowledged our confirm 2 h
+    ago (our clock), at its own time T. An event it computed a minute before
+    T, delivered now, still counts the 10 units sold here: by its own clock
+    it is older than the acknowledgement (the hour's window no longer says)."""
+    acked = timezone.now() - FAST  # our clock
+    acked_erp_time = acked + FAST  # the service's clock, 2 h ahead
+    _stock_service_sale(django_capture_on_commit_callbacks, rsps, acked_erp_time)
+    StockLevel.objects.update(erp_acked_at=acked)
+
+    _stock_service_event(
+        StockLevel.objects.get().source, 10, acked_erp_time - timedelta(minutes=1)
+    )
+
+    assert _level().on_hand == 0
+
+
+def test_a_fast_clock_event_after_the_ack_is_applied_at_once(
+    django_capture_on_commit_callbacks, rsps
+):
+    """A webhook-only account, clock 2 h ahead: a goods receipt of 7 the
+    service made after its acknowledgement (by its clock) is applied as it
+    arrives, not an hour later."""
+    acked_erp_time = timezone.now() + FAST
+    erp = _stock_service_sale(django_capture_on_commit_callbacks, rsps, acked_erp_time)
+
+    _stock_service_event(erp, 7, acked_erp_time + timedelta(seconds=1))
+
+    assert _level().on_hand == 7
+
+
+@pytest.mark.parametrize(
+    "confirmed_at",
+    [None, timezone.now() + timedelta(days=400 * 365)],
+    ids=["no_time", "four_centuries_ahead"],
+)
+def test_an_ack_without_a_credible_erp_time_keeps_the_bounded_window(
+    django_capture_on_commit_callbacks, rsps, confirmed_at
+):
+    """An answer with no time (the service predates ``confirmed_at``), or one
+    no clock error explains, is not trusted: an event stamped ahead of its
+    arrival waits ``ACK_CLOCK_WINDOW`` after the acknowledgement."""
+    erp = _stock_service_sale(django_capture_on_commit_callbacks, rsps, confirmed_at)
+    assert _level().erp_acked_modified_at is None
+
+    _stock_service_event(erp, 7, timezone.now() + FAST)
+
+    assert _level().on_hand == 0
+
+
+def test_a_sandbox_event_stamped_just_after_its_ack_is_applied(
+    django_capture_on_commit_callbacks,
+):
+    """The sandbox answers its confirm's time: a change it stamped a second
+    later shows the sale, so it is applied at once (not after CLOCK_SKEW)."""
+    from tests.inventory.test_webhooks import _post
+
+    erp = ProviderAccountFactory(kind="inventory", slug="erp-hooks")
+    SandboxErpLevel.objects.create(
+        account=erp,
+        sku="A",
+        location_code="MAIN",
+        on_hand=10,
+        modified_at=timezone.now() - timedelta(hours=1),
+    )
+    services.inventory_sync(account=erp, full=True)
+    sold = _sell(10, django_capture_on_commit_callbacks)
+    _run_forward(sold, ForwardOperation.RESERVE)
+    _run_forward(sold, ForwardOperation.CONFIRM)
+    confirmed = SandboxErpLevel.objects.get().modified_at
+    assert _level().erp_acked_modified_at == confirmed
+
+    from integrations.models import WebhookEvent
+    from integrations.webhooks.services import webhook_event_process
+
+    response = _post(
+        [StockLevelRecord("A", "MAIN", 7, confirmed + timedelta(seconds=1))]
+    )
+    assert response.status_code < 300, response.content
+    webhook_event_process(event_id=WebhookEvent.objects.order_by("-pk").first().pk)
+    assert _level().on_hand == 7

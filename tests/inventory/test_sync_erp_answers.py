@@ -289,16 +289,35 @@ def test_whole_units_refuses_a_huge_exponent_without_building_it():
     assert whole_units("-1000000000", field="q", sku="S", location_code="1") == -(10**9)
 
 
-def test_an_http_stock_huge_figure_costs_nothing_to_refuse():
-    """The generic stock service's on_hand is a JSON number: 1E+1000000 reads
-    as a float (infinity), not a whole number, and an integer literal past
-    4,300 digits is not JSON Python reads (a malformed page); neither
-    builds a huge integer."""
-    from inventory.providers.base import UnreadableLevel
-    from inventory.providers.http_stock import level_record
+def test_an_http_stock_huge_figure_is_refused_alone_and_at_once(rsps):
+    """The generic stock service's on_hand is a JSON number: 1E+1000000
+    (read as infinity) is not a whole number, and a 4,000-digit integer is
+    beyond any stock. Each is a refused level, shown in the run, neither
+    stored nor turned into a huge integer; the rest of the batch is synced."""
+    import time
 
-    row = json.loads('{"sku": "S", "location": "L", "on_hand": 1E+1000000}')
-    with pytest.raises(UnreadableLevel, match="not a whole number"):
-        level_record(row)
-    with pytest.raises(ValueError):
-        json.loads('{"on_hand": ' + "9" * 5000 + "}")
+    account = hs.make_account()
+    main = LocationFactory(code="MAIN")
+    for sku in ("A", "INF", "LONG"):
+        StockLevelFactory(sku=sku, location=main, on_hand=1)
+    body = (
+        '{"levels": ['
+        '{"sku": "A", "location": "MAIN", "on_hand": 9, "modified_at": null}, '
+        '{"sku": "INF", "location": "MAIN", "on_hand": 1E+1000000}, '
+        '{"sku": "LONG", "location": "MAIN", "on_hand": ' + "9" * 4000 + "}]}"
+    )
+    rsps.get(hs.LEVELS, body=body, content_type="application/json")
+    began = time.monotonic()
+    _sync("--account", account.slug)
+    elapsed = time.monotonic() - began
+
+    run = SyncRun.objects.get()
+    levels = dict(StockLevel.objects.values_list("sku", "on_hand"))
+    assert levels == {"A": 9, "INF": 1, "LONG": 1}, (run.status, run.errors)
+    refused = {error["sku"]: error for error in run.errors}
+    assert set(refused) == {"INF", "LONG"}, run.errors
+    assert refused["INF"]["message"] == "on_hand: not a whole number"
+    # Refused by the column's bound, without echoing 4,000 digits to staff.
+    assert refused["LONG"]["code"] == "invalid_level"
+    assert "9999" not in refused["LONG"]["message"], refused["LONG"]
+    assert elapsed < 5, f"one ERP row held the sync for {elapsed:.0f} s"

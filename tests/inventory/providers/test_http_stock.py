@@ -3,6 +3,8 @@ says (tests/fixtures/http_stock/): the configurable auth header, batches of
 50 SKUs, holds by reference, 409 naming the SKU, 429, 5xx and Standard
 Webhooks."""
 
+from datetime import datetime
+
 import pytest
 import requests
 import responses
@@ -251,3 +253,38 @@ def test_confirm_by_reference_and_a_lost_hold_is_not_found(adapter, rsps):
     with pytest.raises(Rejected) as info:
         adapter.confirm(reference="rsv_01JEXAMPLE", idempotency_key="confirm-1")
     assert info.value.code == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [
+        ("2026-12-04T11:31:00.250Z", "2026-12-04T11:31:00.250+00:00"),
+        ("2026-12-04T13:31:00+02:00", "2026-12-04T13:31:00+02:00"),
+        (None, None),  # a service built before the field
+        ("yesterday", None),
+        ("2026-12-04T11:31:00", None),  # no offset: not a time we can place
+        (1764847860, None),
+    ],
+)
+def test_confirm_answers_the_services_own_time_of_it_when_given(
+    adapter, rsps, sent, read
+):
+    url = f"{hs.BASE}/reservations/rsv_01JEXAMPLE/confirm"
+    answer = hs.load("reservation_confirmed.json")
+    if sent is not None:
+        answer["confirmed_at"] = sent
+    rsps.post(url, json=answer)
+
+    result = adapter.confirm(reference="rsv_01JEXAMPLE", idempotency_key="confirm-1")
+
+    expected = None if read is None else datetime.fromisoformat(read)
+    assert result.confirmed_at == expected
+
+
+def test_confirm_with_an_empty_answer_knows_no_time(adapter, rsps):
+    url = f"{hs.BASE}/reservations/rsv_01JEXAMPLE/confirm"
+    rsps.post(url, body="")
+
+    result = adapter.confirm(reference="rsv_01JEXAMPLE", idempotency_key="confirm-1")
+
+    assert result.confirmed_at is None

@@ -319,3 +319,31 @@ def test_a_failed_page_can_be_stepped_past(adapter):
     after = adapter.cursor_after(LevelsQuery(limit=50))
     assert offset_from_cursor(after) == 2  # page 1 failed: go on with page 2
     assert offset_from_cursor(adapter.cursor_after(LevelsQuery(cursor=after))) == 3
+
+
+@pytest.mark.parametrize("odd_sku", [["GECKO-BARSTOOL"], {"x": 1}, 7, None])
+def test_a_variant_whose_sku_is_not_text_is_left_out_of_a_sku_filtered_page(
+    adapter, rsps, odd_sku
+):
+    """The ERP sends a SKU that is a list, an object or a number: asked for
+    named SKUs, the page keeps the wanted ones and leaves that variant out
+    (no SKU of ours is anything but text) instead of failing the page."""
+    fixture = tg.load("variants_first_page.json")
+    variants = fixture["body"]["variants"]
+    variants[1]["sku"] = odd_sku
+    rsps.get(tg.VARIANTS, json=fixture["body"])
+    wanted = variants[0]["sku"]
+
+    page = adapter.levels(LevelsQuery(skus=(wanted, "GECKO-BARSTOOL")))
+
+    assert page.records and {r.sku for r in page.records} <= {wanted, "GECKO-BARSTOOL"}
+    assert wanted in {r.sku for r in page.records}
+
+
+@pytest.mark.parametrize("bad", [("A", ["B"]), ("A", 7), ("A", "")])
+def test_a_sku_filter_that_is_not_text_is_refused_before_any_call(adapter, rsps, bad):
+    with pytest.raises(Rejected) as refused:
+        adapter.levels(LevelsQuery(skus=bad))
+
+    assert refused.value.code == "invalid_request"
+    assert len(rsps.calls) == 0
