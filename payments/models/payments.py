@@ -121,6 +121,9 @@ class ReviewState(models.TextChoices):
     PENDING = "pending", "Waiting for review"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
+    # Closed by what became of the payment, nothing left to decide: a fraud
+    # hold the storefront voided.
+    RESOLVED = "resolved", "Resolved (nothing left to decide)"
 
 
 class ReviewReason(models.TextChoices):

@@ -15,6 +15,7 @@ from payments.services.errors import (
     PanRefused,
     PaymentError,
     RefundAnswerPending,
+    UnderReview,
 )
 from payments.services.events import payment_event_apply
 from payments.services.followups import (
@@ -52,6 +53,7 @@ __all__ = [
     "PanRefused",
     "PaymentError",
     "RefundAnswerPending",
+    "UnderReview",
     "looks_like_pan",
     "pan_refuse",
     "payment_capture",

@@ -65,6 +65,14 @@ class AuthorizationPending(InvalidState):
     code = "authorization_in_progress"
 
 
+class UnderReview(InvalidState):
+    """The storefront asked to capture a payment held for fraud review: only
+    staff's approve captures it. An ``*_in_progress`` code: true until staff
+    decide, so an Idempotency-Key does not store it."""
+
+    code = "fraud_review_in_progress"
+
+
 class AmountExceedsRefundable(PaymentError):
     code = "amount_exceeds_refundable"
 
