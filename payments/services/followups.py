@@ -393,6 +393,12 @@ def _own_attempt(payment: Payment, operation: str, intent: str) -> int | None:
     )
 
 
+def follow_up_under_way(payment: Payment) -> str | None:
+    """``capture`` or ``void`` when one is under way (read with the payment's
+    row locked: the lock capture and void take before their attempt)."""
+    return _under_way(payment)
+
+
 # Follow-ups that hold the payment's authorization; one refuses the other.
 _FOLLOW_UPS = ("capture", "void")
 
