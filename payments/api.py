@@ -131,6 +131,12 @@ _FOLLOW_UP_409 = OpenApiResponse(
     "it by itself: staff check it at the gateway) and `authorization_in_progress` "
     "(`pending` or `requires_action`: not authorized yet).",
 )
+_CAPTURE_409 = OpenApiResponse(
+    ErrorResponseSerializer,
+    description=f"{_FOLLOW_UP_409.description} Capture only, never stored either: "
+    "`fraud_review_in_progress` (the payment is held for fraud review: staff "
+    "capture it if they approve it; a void releases it and closes the review).",
+)
 _PAYMENT_EXAMPLE = {
     "id": "pay_3k2j4h5g6f7d8s9a0q1w2e3r",
     "order_id": "order-1001",
@@ -261,7 +267,7 @@ class PaymentCaptureView(APIView):
             202: PaymentSerializer,
             402: ErrorResponseSerializer,
             **_ERRORS,
-            409: _FOLLOW_UP_409,
+            409: _CAPTURE_409,
         },
         examples=[
             OpenApiExample("Capture 5.00", request_only=True, value={"amount": 500})
@@ -277,6 +283,7 @@ class PaymentCaptureView(APIView):
                 payment=payment,
                 amount=serializer.validated_data.get("amount"),
                 actor=_actor(request),
+                storefront=True,
             )
         except services.PaymentError as exc:
             raise _api_error(exc) from exc
@@ -302,7 +309,9 @@ class PaymentVoidView(APIView):
     def post(self, request: Request, public_id: str) -> Response:
         payment = _payment(public_id)
         try:
-            payment = services.payment_void(payment=payment, actor=_actor(request))
+            payment = services.payment_void(
+                payment=payment, actor=_actor(request), storefront=True
+            )
         except services.PaymentError as exc:
             raise _api_error(exc) from exc
         return _payment_response(payment, created=False)

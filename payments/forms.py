@@ -56,3 +56,40 @@ class RefundForm(forms.Form):
     @property
     def idempotency_key(self) -> str:
         return f"admin-refund:{self.payment.public_id}:{self.cleaned_data['token']}"
+
+
+class SettleForm(forms.Form):
+    """Staff's outcome for an ``unknown`` payment the gateway cannot settle."""
+
+    outcome = forms.ChoiceField(
+        choices=[
+            ("captured", "Captured: the money was taken"),
+            ("authorized", "Authorized: the money is held, not taken yet"),
+            ("failed", "Failed: nothing was charged"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    provider_reference = forms.CharField(
+        label="Gateway reference",
+        max_length=255,
+        required=False,
+        help_text="The gateway's id of the charge that holds the money "
+        "(required for captured and authorized).",
+    )
+    note = forms.CharField(
+        label="Staff note",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="How you know (e.g. what the gateway's dashboard shows).",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        reference = (data.get("provider_reference") or "").strip()
+        if data.get("outcome") in ("captured", "authorized") and not reference:
+            self.add_error(
+                "provider_reference",
+                "Required: the gateway's reference of the charge holding the money.",
+            )
+        data["provider_reference"] = reference
+        return data

@@ -12,6 +12,7 @@ from integrations.admin.search import PublicIdSearchMixin
 from integrations.admin.timeline import TimelineAdminMixin
 from integrations.timeline import TimelineEntry
 from payments.admin.operations import PaymentOperationsMixin
+from payments.admin.settle import PaymentSettleMixin
 from payments.models import Payment
 from payments.selectors import payment_timeline
 from payments.services import payment_refundable
@@ -33,12 +34,14 @@ MONEY_FIELDS = [
 @admin.register(Payment)
 class PaymentAdmin(
     PublicIdSearchMixin,
+    PaymentSettleMixin,
     PaymentOperationsMixin,
     TimelineAdminMixin,
     ReadOnlyAdminMixin,
     admin.ModelAdmin,
 ):
-    change_form_template = "admin/payments/payment/change_form.html"
+    # The payments change form plus the "Settle by hand" button.
+    change_form_template = "admin/payments/payment/payment_page.html"
     list_display = [
         "public_id",
         "order_id",
@@ -137,4 +140,7 @@ class PaymentAdmin(
         return payment_timeline(obj)
 
     def change_page_context(self, request: HttpRequest, obj: Payment) -> dict[str, Any]:
-        return self.operations_context(request, obj)
+        return {
+            **self.operations_context(request, obj),
+            "settle_url": self.settle_url(request, obj),
+        }

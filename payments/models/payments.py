@@ -121,6 +121,9 @@ class ReviewState(models.TextChoices):
     PENDING = "pending", "Waiting for review"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
+    # Closed by what became of the payment, nothing left to decide: a fraud
+    # hold the storefront voided, an unresolved payment staff settled by hand.
+    RESOLVED = "resolved", "Resolved (nothing left to decide)"
 
 
 class ReviewReason(models.TextChoices):
@@ -206,7 +209,10 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        permissions = [("refund_payment", "Can refund payments")]
+        permissions = [
+            ("refund_payment", "Can refund payments"),
+            ("settle_payment", "Can settle unknown payments by hand"),
+        ]
         indexes = [
             models.Index(fields=["status", "updated_at"]),
             models.Index(fields=["review_state"]),

@@ -7,6 +7,7 @@ from payments.services.errors import (
     AmountExceedsCapturable,
     AmountExceedsRefundable,
     AuthorizationPending,
+    ChargeOwned,
     FollowUpInProgress,
     GatewayRejected,
     GatewayUnavailable,
@@ -15,6 +16,8 @@ from payments.services.errors import (
     PanRefused,
     PaymentError,
     RefundAnswerPending,
+    SettleRefused,
+    UnderReview,
 )
 from payments.services.events import payment_event_apply
 from payments.services.followups import (
@@ -36,14 +39,17 @@ from payments.services.refunds import (
     refund_cancel,
     refunds_retry_due,
 )
+from payments.services.settle import SETTLE_OUTCOMES, payment_settle_by_hand
 from payments.services.state import RECONCILE_TASK, reconciliation_schedule
 
 __all__ = [
     "KIND",
     "RECONCILE_TASK",
+    "SETTLE_OUTCOMES",
     "AmountExceedsCapturable",
     "AmountExceedsRefundable",
     "AuthorizationPending",
+    "ChargeOwned",
     "FollowUpInProgress",
     "GatewayRejected",
     "GatewayUnavailable",
@@ -52,6 +58,8 @@ __all__ = [
     "PanRefused",
     "PaymentError",
     "RefundAnswerPending",
+    "SettleRefused",
+    "UnderReview",
     "looks_like_pan",
     "pan_refuse",
     "payment_capture",
@@ -63,6 +71,7 @@ __all__ = [
     "payment_refundable",
     "payment_review_approve",
     "payment_review_reject",
+    "payment_settle_by_hand",
     "payment_void",
     "payments_reconcile_pending",
     "reconciliation_schedule",

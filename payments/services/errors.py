@@ -65,6 +65,33 @@ class AuthorizationPending(InvalidState):
     code = "authorization_in_progress"
 
 
+class UnderReview(InvalidState):
+    """The storefront asked to capture a payment held for fraud review: only
+    staff's approve captures it. An ``*_in_progress`` code: true until staff
+    decide, so an Idempotency-Key does not store it."""
+
+    code = "fraud_review_in_progress"
+
+
+class SettleRefused(InvalidState):
+    """Staff's outcome for an ``unknown`` payment was not applied: the gateway
+    contradicts it, or could not be asked. ``said``: the gateway's answer for
+    staff, secrets masked (never the storefront's)."""
+
+    code = "settle_refused"
+
+    def __init__(self, message: str, *, said: str = "", **kwargs: str) -> None:
+        super().__init__(message, **kwargs)
+        self.said = said
+
+
+class ChargeOwned(InvalidState):
+    """The charge staff named belongs to another payment (one owner per
+    account and reference)."""
+
+    code = "charge_owned"
+
+
 class AmountExceedsRefundable(PaymentError):
     code = "amount_exceeds_refundable"
 

@@ -23,6 +23,7 @@ from integrations.reruns import (
 from payments.models import (
     Payment,
     PaymentAttempt,
+    PaymentNote,
     PaymentStatus,
     ReviewReason,
     ReviewState,
@@ -45,13 +46,20 @@ from payments.services.errors import (
     InvalidState,
     OutcomePending,
     PaymentError,
+    UnderReview,
 )
 from payments.services.messages import (
     provider_code_of,
     provider_text_keep,
     public_message,
 )
-from payments.services.state import advance, change_from_result, log_ids, mark_unknown
+from payments.services.state import (
+    Change,
+    advance,
+    change_from_result,
+    log_ids,
+    mark_unknown,
+)
 
 # One logger for the whole package, named as before the split, so log
 # records and logging configuration keep addressing it.
@@ -88,13 +96,23 @@ def follow_up(
 
 
 def payment_capture(
-    *, payment: Payment, amount: int | None = None, actor: str = ""
+    *,
+    payment: Payment,
+    amount: int | None = None,
+    actor: str = "",
+    storefront: bool = False,
 ) -> Payment:
-    """Capture an authorized payment, all of it or ``amount`` (partial)."""
-    return _one_at_a_time(payment, lambda row: _capture(row, amount, actor))
+    """Capture an authorized payment, all of it or ``amount`` (partial).
+    ``storefront``: the shop's request, refused while a fraud review holds
+    the payment (staff's approve captures it)."""
+    return _one_at_a_time(payment, lambda row: _capture(row, amount, actor, storefront))
 
 
-def _capture(payment: Payment, amount: int | None, actor: str) -> Payment:
+def _capture(
+    payment: Payment, amount: int | None, actor: str, storefront: bool
+) -> Payment:
+    if payment.status == PaymentStatus.AUTHORIZED and storefront:
+        _refuse_while_held(payment)
     if payment.status != PaymentStatus.AUTHORIZED:
         if _captured_by_its_dead_run(payment, amount):
             return payment
@@ -130,12 +148,47 @@ def _capture(payment: Payment, amount: int | None, actor: str) -> Payment:
     return advance(payment, change_from_result(result))
 
 
-def payment_void(*, payment: Payment, actor: str = "") -> Payment:
-    """Release an authorization (or abandon a 3-D Secure payment)."""
-    return _one_at_a_time(payment, lambda row: _void(row, actor))
+def payment_void(
+    *, payment: Payment, actor: str = "", storefront: bool = False
+) -> Payment:
+    """Release an authorization (or abandon a 3-D Secure payment).
+    ``storefront``: the shop's request; a fraud hold it voids leaves the
+    review queue, resolved (staff's void leaves it for their reject)."""
+    return _one_at_a_time(payment, lambda row: _void(row, actor, storefront))
 
 
-def _void(payment: Payment, actor: str) -> Payment:
+def _held(payment: Payment) -> bool:
+    """Held for fraud review: only staff's decision captures it."""
+    return (
+        payment.review_state == ReviewState.PENDING
+        and payment.review_reason == ReviewReason.FRAUD
+    )
+
+
+def _refuse_while_held(payment: Payment) -> None:
+    # Not the key's answer (an *_in_progress code): staff may approve it.
+    if _held(payment):
+        raise UnderReview(
+            "The payment is held for fraud review; staff capture it if they "
+            "approve it. Retry the capture later, or void the payment."
+        )
+
+
+def _hold_resolved(payment: Payment) -> Payment:
+    """The storefront voided a fraud hold: no money is held, nothing is left
+    for staff to judge. Closed as resolved, on the timeline, in the void's
+    commit (the row is still locked: ``_one_at_a_time``)."""
+    PaymentNote.objects.create(
+        payment=payment,
+        kind="review_closed",
+        title="Fraud review closed: the storefront voided the payment",
+        detail="The hold was released; no money is held, nothing to review.",
+    )
+    logger.info("payment fraud hold resolved by a void", extra=log_ids(payment))
+    return advance(payment, Change(fields={"review_state": ReviewState.RESOLVED}))
+
+
+def _void(payment: Payment, actor: str, storefront: bool) -> Payment:
     if payment.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.REQUIRES_ACTION):
         if payment.status == PaymentStatus.VOIDED and _done_by_its_dead_run(
             payment, "void"
@@ -171,7 +224,10 @@ def _void(payment: Payment, actor: str) -> Payment:
         logger.warning("payment void outcome unknown", extra=log_ids(payment))
         return mark_unknown(payment)
     logger.info("payment voided", extra={**log_ids(payment), "actor": actor})
-    return advance(payment, change_from_result(result))
+    row = advance(payment, change_from_result(result))
+    if storefront and _held(row) and row.status == PaymentStatus.VOIDED:
+        row = _hold_resolved(row)
+    return row
 
 
 def _capture_no_longer_owed(payment: Payment) -> bool:
@@ -335,6 +391,12 @@ def _own_attempt(payment: Payment, operation: str, intent: str) -> int | None:
         .values_list("pk", flat=True)
         .first()
     )
+
+
+def follow_up_under_way(payment: Payment) -> str | None:
+    """``capture`` or ``void`` when one is under way (read with the payment's
+    row locked: the lock capture and void take before their attempt)."""
+    return _under_way(payment)
 
 
 # Follow-ups that hold the payment's authorization; one refuses the other.

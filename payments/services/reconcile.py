@@ -113,7 +113,7 @@ def _alert_if_stuck(payment: Payment) -> Payment:
     return advance(payment, Change(fields=fields))
 
 
-def _lookup_may_lag(payment: Payment, adapter: PaymentsAdapter) -> bool:
+def lookup_may_lag(payment: Payment, adapter: PaymentsAdapter) -> bool:
     """A miss by key too soon after the create may be the provider's search
     index lagging, not proof that nothing was charged."""
     if payment.provider_reference or not adapter.lookup_lag_seconds:
@@ -136,7 +136,7 @@ def _reconcile_charge(payment: Payment) -> Payment:
     key = provider_key(payment, account, "authorize")
     try:
         try:
-            result = _charge_lookup(payment, adapter, key)
+            result = charge_lookup(payment, adapter)
         except Unknown as exc:
             if exc.code == "lookup_ambiguous":
                 return _reconcile_manually(payment)
@@ -155,11 +155,18 @@ def _reconcile_charge(payment: Payment) -> Payment:
     return _settle_lookup(payment, adapter, result)
 
 
-def _charge_lookup(
-    payment: Payment, adapter: PaymentsAdapter, key: str
+def charge_lookup(
+    payment: Payment, adapter: PaymentsAdapter, *, reference: str = ""
 ) -> PaymentResult | None:
-    """The gateway's record of the create, by reference or key (None: none)."""
-    reference = payment.provider_reference or _reference_sent(payment, adapter.account)
+    """The gateway's record of the create (None: it has none), by
+    ``reference`` (staff's, settling it by hand), else the payment's own
+    reference or the create's key."""
+    key = provider_key(payment, adapter.account, "authorize")
+    reference = (
+        reference
+        or payment.provider_reference
+        or _reference_sent(payment, adapter.account)
+    )
     lookup = PaymentLookup(
         order_id=payment.order_id,
         amount=payment.amount,
@@ -175,7 +182,7 @@ def _settle_lookup(
     payment: Payment, adapter: PaymentsAdapter, result: PaymentResult | None
 ) -> Payment:
     """Settle ``payment`` from what the gateway's look-up answered."""
-    if result is None and _lookup_may_lag(payment, adapter):
+    if result is None and lookup_may_lag(payment, adapter):
         logger.info("payment not found at the gateway yet", extra=log_ids(payment))
         reconciliation_schedule(payment=payment)
         return payment

@@ -291,3 +291,11 @@ def test_a_follow_up_before_the_authorization_is_not_the_keys_answer(
     assert tasks.reconcile_payment(payment.pk) == "authorized"
     retry = post(api, url, key="k-1")
     assert retry.status_code == 200, retry.json()
+
+
+def test_the_schema_declares_the_capture_409_of_a_fraud_hold(api):
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    capture = schema["paths"]["/api/v1/payments/{public_id}/capture/"]["post"]
+    void = schema["paths"]["/api/v1/payments/{public_id}/void/"]["post"]
+    assert "fraud_review_in_progress" in capture["responses"]["409"]["description"]
+    assert "fraud_review_in_progress" not in void["responses"]["409"]["description"]

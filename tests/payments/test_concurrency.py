@@ -391,13 +391,14 @@ def test_two_staff_capturing_at_once_make_one_gateway_call(
     assert SandboxCharge.objects.get(kind="payment").amount_captured == 1000
 
 
-def test_a_review_approve_racing_the_storefronts_capture_leaves_no_stuck_hold(
+def test_a_review_approve_racing_a_staff_capture_leaves_no_stuck_hold(
     primary, api, monkeypatch, settings
 ):
-    # A fraud hold: the storefront captures it while staff approve it in the
-    # review queue. Staff's approve is refused (capture_in_progress); once the
-    # capture is done, approving it acknowledges the capture: the hold leaves
-    # the queue, approved, after one gateway capture.
+    # A fraud hold: one of staff captures it from the payment page while
+    # another approves it in the review queue (the storefront's capture is
+    # refused while it is held). The approve is refused (capture_in_progress);
+    # once the capture is done, approving it acknowledges the capture: the
+    # hold leaves the queue, approved, after one gateway capture.
     settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
     pid = api.post(
         "/api/v1/payments/",
@@ -424,18 +425,15 @@ def test_a_review_approve_racing_the_storefronts_capture_leaves_no_stuck_hold(
 
     monkeypatch.setattr(SandboxPaymentsAdapter, "capture", held)
 
-    def storefront() -> None:
+    def payment_page() -> None:
         try:
-            api.post(
-                f"/api/v1/payments/{pid}/capture/",
-                {},
-                format="json",
-                HTTP_IDEMPOTENCY_KEY="cap-h",
+            services.payment_capture(
+                payment=Payment.objects.get(public_id=pid), actor="bob"
             )
         finally:
             connection.close()
 
-    thread = threading.Thread(target=storefront)
+    thread = threading.Thread(target=payment_page)
     thread.start()
     assert at_gateway.wait(10)
     codes = []

@@ -14,6 +14,7 @@ from payments.models import (
     BlocklistKind,
     Payment,
     PaymentAttempt,
+    PaymentReview,
     PaymentStatus,
     RecurringCharge,
     RecurringStatus,
@@ -241,22 +242,68 @@ def _held(api, key: str) -> str:
     return created["id"]
 
 
-def test_a_fraud_hold_captured_by_the_storefront_can_still_leave_the_queue(
-    primary, api, settings
-):
-    # Medium risk: authorized and held for review. The storefront captures it
-    # (the API does not refuse a held payment), e.g. while staff's approve is
-    # refused as capture_in_progress. It stays in the queue for staff to see;
-    # approving it acknowledges the capture, without a second gateway call.
-    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
-    pid = _held(api, "create-h")
-    captured = api.post(
-        f"/api/v1/payments/{pid}/capture/",
+def _storefront(api, pid: str, operation: str, key: str):
+    return api.post(
+        f"/api/v1/payments/{pid}/{operation}/",
         {},
         format="json",
-        HTTP_IDEMPOTENCY_KEY="cap-h",
+        HTTP_IDEMPOTENCY_KEY=key,
     )
-    assert captured.status_code == 200
+
+
+def test_the_storefront_cannot_capture_a_fraud_hold_until_staff_approve(
+    primary, api, settings
+):
+    # Medium risk: authorized and held for review. The storefront's capture
+    # is refused (409, our words) without a gateway call, and the refusal is
+    # not the key's answer: staff's approve captures, and the same key then
+    # gets the payment's answer as it now stands, not a replay.
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = _held(api, "create-h")
+    refused = _storefront(api, pid, "capture", "cap-h")
+    assert refused.status_code == 409, refused.json()
+    error = refused.json()["error"]
+    assert error["code"] == "fraud_review_in_progress"
+    assert "review" in error["message"]
+    payment = Payment.objects.get(public_id=pid)
+    assert (payment.status, payment.review_state) == ("authorized", "pending")
+    assert not payment.attempts.filter(operation="capture").exists()
+    assert SandboxCharge.objects.get(kind="payment").amount_captured == 0
+    approved = services.payment_review_approve(payment=payment, actor="staff")
+    assert (approved.status, approved.review_state) == ("captured", "approved")
+    retry = _storefront(api, pid, "capture", "cap-h")
+    assert not retry.has_header("Idempotent-Replayed")
+    assert retry.json()["error"]["code"] != "fraud_review_in_progress"
+    assert approved.attempts.filter(operation="capture").count() == 1
+
+
+def test_a_capture_after_staff_rejected_the_hold_is_refused_for_good(
+    primary, api, settings
+):
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = _held(api, "create-j")
+    services.payment_review_reject(
+        payment=Payment.objects.get(public_id=pid), actor="staff"
+    )
+    refused = _storefront(api, pid, "capture", "cap-j")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (
+        409,
+        "invalid_state",
+    )
+
+
+def test_a_fraud_hold_captured_by_staff_can_still_leave_the_queue(
+    primary, api, settings
+):
+    # Staff capture a hold from the payment page (not the review queue): it
+    # stays in the queue for staff to see; approving it acknowledges the
+    # capture, without a second gateway call.
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = _held(api, "create-h")
+    captured = services.payment_capture(
+        payment=Payment.objects.get(public_id=pid), actor="staff"
+    )
+    assert captured.status == "captured"
     assert Payment.objects.get(public_id=pid).review_state == ReviewState.PENDING
     payment = services.payment_review_approve(
         payment=Payment.objects.get(public_id=pid), actor="staff"
@@ -267,20 +314,34 @@ def test_a_fraud_hold_captured_by_the_storefront_can_still_leave_the_queue(
         services.payment_review_reject(payment=payment, actor="staff")
 
 
-def test_a_fraud_hold_the_storefront_voided_is_closed_by_rejecting_it(
+def test_the_storefronts_void_of_a_fraud_hold_releases_it_and_closes_the_review(
+    primary, api, settings
+):
+    # The storefront cancels an order it no longer wants: the void releases
+    # the hold, and the review is closed as resolved (no money left to judge),
+    # on the timeline; staff have nothing left to approve or reject.
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = _held(api, "create-v")
+    voided = _storefront(api, pid, "void", "v")
+    assert voided.status_code == 200, voided.json()
+    assert voided.json()["review_state"] == "resolved"
+    payment = Payment.objects.get(public_id=pid)
+    assert (payment.status, payment.review_state) == ("voided", "resolved")
+    assert payment.attempts.filter(operation="void").count() == 1
+    assert payment.notes.filter(kind="review_closed").exists()
+    assert not PaymentReview.objects.filter(pk=payment.pk).exists()
+    for decide in (services.payment_review_approve, services.payment_review_reject):
+        with pytest.raises(services.InvalidState):
+            decide(payment=Payment.objects.get(public_id=pid), actor="staff")
+
+
+def test_a_fraud_hold_staff_voided_from_the_payment_page_is_closed_by_rejecting_it(
     primary, api, settings
 ):
     settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
-    pid = _held(api, "create-v")
-    voided = api.post(
-        f"/api/v1/payments/{pid}/void/", {}, format="json", HTTP_IDEMPOTENCY_KEY="v"
-    )
-    assert voided.status_code == 200
-    with pytest.raises(services.InvalidState):
-        # Nothing to capture: approving cannot take effect.
-        services.payment_review_approve(
-            payment=Payment.objects.get(public_id=pid), actor="staff"
-        )
+    pid = _held(api, "create-s")
+    services.payment_void(payment=Payment.objects.get(public_id=pid), actor="staff")
+    assert Payment.objects.get(public_id=pid).review_state == ReviewState.PENDING
     payment = services.payment_review_reject(
         payment=Payment.objects.get(public_id=pid), actor="staff"
     )
@@ -288,14 +349,12 @@ def test_a_fraud_hold_the_storefront_voided_is_closed_by_rejecting_it(
     assert payment.attempts.filter(operation="void").count() == 1
 
 
-def test_rejecting_a_hold_the_storefront_captured_is_refused_with_what_to_do(
+def test_rejecting_a_hold_staff_captured_is_refused_with_what_to_do(
     primary, api, settings
 ):
     settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
     pid = _held(api, "create-r")
-    api.post(
-        f"/api/v1/payments/{pid}/capture/", {}, format="json", HTTP_IDEMPOTENCY_KEY="c"
-    )
+    services.payment_capture(payment=Payment.objects.get(public_id=pid), actor="s")
     with pytest.raises(services.InvalidState, match="refund"):
         services.payment_review_reject(
             payment=Payment.objects.get(public_id=pid), actor="staff"
