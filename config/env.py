@@ -15,6 +15,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # The database engines the settings know how to tune (config/settings.py).
 _ENGINES = ("django.db.backends.postgresql", "django.db.backends.sqlite3")
 _DATABASE_URL_FORM = "postgres://user:password@host:5432/name or sqlite:///path"
+# The words a boolean setting may be written with, in any case: django-environ
+# reads every other value as False, so "DEBUG=ture" turned debug off unseen.
+BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "on": True}
+BOOLEAN_WORDS |= {"false": False, "0": False, "no": False, "off": False}
 
 
 def stop(message: str) -> None:
@@ -46,7 +50,8 @@ class SwitchyardEnv(environ.Env):
             )
         except (ValueError, TypeError):
             kind = getattr(cast, "__name__", "valid")
-            # Only numbers get here (secrets and URLs are read as text).
+            # Only numbers and booleans get here (secrets and URLs are read
+            # as text), so the value may be shown.
             stop(f"{var} is not {_a(kind)}: {_shown(self.ENVIRON.get(var))}")
 
     @classmethod
@@ -55,6 +60,8 @@ class SwitchyardEnv(environ.Env):
         # "," "." and "-" ("50%" is 50.0, "10m" is 10.0, "2.5.1" is 25.1).
         if cast is float:
             return finite_float(value)
+        if cast is bool:
+            return strict_bool(value)
         return super().parse_value(value, cast)
 
     def list(
@@ -102,8 +109,20 @@ def finite_float(value: Any) -> float:
     return number
 
 
+def strict_bool(value: Any) -> bool:
+    """The truth a value spells, one of BOOLEAN_WORDS: ValueError else."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word not in BOOLEAN_WORDS:
+        raise ValueError("not a boolean word")
+    return BOOLEAN_WORDS[word]
+
+
 def _a(kind: str) -> str:
-    return {"int": "a whole number", "float": "a number"}.get(kind, f"a {kind}")
+    names = {"int": "a whole number", "float": "a number"}
+    names["bool"] = "a boolean (true/false, 1/0, yes/no, on/off)"
+    return names.get(kind, f"a {kind}")
 
 
 env = SwitchyardEnv()

@@ -20,11 +20,11 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.dispatch import receiver
-from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.signals import post_execute_in_worker
 
 from integrations import correlation
+from integrations.clock import database_now
 from integrations.event_sql import event_rows_insert
 from integrations.leases import ClaimLost, LeasedRows
 from integrations.models import DeliveryStatus, Event, EventDelivery
@@ -122,12 +122,14 @@ def event_delivery_run(*, delivery_id: int, now: datetime | None = None) -> str 
     """Deliver one event to one subscriber if this worker wins the claim.
 
     Returns the new status, or None when the delivery is taken or done.
+    Times are the database's (``integrations.clock``) unless ``now`` is given.
     """
-    now = now or timezone.now()
     if not _rows.claim(delivery_id, now):
         logger.info("event delivery not claimed", extra={"delivery_id": delivery_id})
         return None
     delivery = EventDelivery.objects.select_related("event").get(pk=delivery_id)
+    # The claim's time, by the clock the sweep measures its lease on.
+    now = now or delivery.claimed_at
     try:
         _call_subscriber(delivery, now)
     except ClaimLost:
@@ -175,8 +177,9 @@ def _record_failure(delivery: EventDelivery, exc: Exception, now: datetime) -> s
 
 def event_deliveries_sweep(*, now: datetime | None = None) -> int:
     """Re-enqueue deliveries that never ran or are due for a retry; take back
-    ones whose worker died. Returns how many were enqueued."""
-    now = now or timezone.now()
+    ones whose worker died. Returns how many were enqueued. By the
+    database's clock (the claims' and retries') unless ``now`` is given."""
+    now = now or database_now()
     dead, retrying = _rows.release_expired(now)
     if dead or retrying:
         logger.warning(

@@ -13,6 +13,13 @@ and ``claimed_at`` fields, and a creation timestamp. Settings are read per
 call (tests override them), named ``<prefix>_MAX_ATTEMPTS``,
 ``<prefix>_RETRY_BASE_SECONDS``, ``<prefix>_RETRY_MAX_SECONDS`` and
 ``<prefix>_SWEEP_AFTER_MINUTES``, plus the lease setting given.
+
+Every time here that another process compares (a claim's stamp, which the
+sweep measures the lease from; a retry's due time, which the sweep reads) is
+the database's (``integrations.clock``): a worker or sweeper whose clock is
+minutes off would otherwise steal live claims, hold dead ones, or retry
+early. A ``now`` given is used as it is (tests set the time with it); callers
+pass None in production.
 """
 
 from dataclasses import dataclass
@@ -21,6 +28,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import F, Model, Q, QuerySet
+
+from integrations.clock import database_now, stamp
 
 _MAX_ERROR_CHARS = 2000
 
@@ -55,12 +64,13 @@ class LeasedRows:
     def _setting(self, name: str) -> int:
         return getattr(settings, f"{self.settings_prefix}_{name}")
 
-    def claim(self, pk: int, now: datetime) -> bool:
+    def claim(self, pk: int, now: datetime | None = None) -> bool:
         """Take a waiting or failed row for this worker; False if it is
-        taken, done or dead."""
+        taken, done or dead. Stamped with the database's time of the claim
+        (read it back from the row) unless ``now`` is given."""
         updated = self.model.objects.filter(
             pk=pk, status__in=[self.waiting, self.failed]
-        ).update(status=self.running, claimed_at=now, attempts=F("attempts") + 1)
+        ).update(status=self.running, claimed_at=stamp(now), attempts=F("attempts") + 1)
         return updated == 1
 
     def held(self, row: Any) -> QuerySet:
@@ -87,7 +97,7 @@ class LeasedRows:
         self,
         row: Any,
         exc: BaseException,
-        now: datetime,
+        now: datetime | None = None,
         *,
         error_prefix: str = "",
         require_claim: bool = False,
@@ -95,7 +105,8 @@ class LeasedRows:
         **fields: Any,
     ) -> str:
         """Keep the error on a claimed row (and ``fields``): failed and due
-        again after the backoff, or dead once its attempts are used up
+        again after the backoff from ``now`` (the database's time if None),
+        or dead once its attempts are used up
         (unless ``give_up`` is False: then failed and due again, however
         many). Returns the status. ``error_prefix`` goes before the error
         kept. With ``require_claim``, raises ClaimLost if the claim is gone
@@ -103,19 +114,24 @@ class LeasedRows:
         returned either way."""
         dead = give_up and row.attempts >= self._setting("MAX_ATTEMPTS")
         status = self.dead if dead else self.failed
+        due = None
+        if not dead:
+            due = (now or database_now()) + self.retry_delay(row.attempts)
         updated = self.held(row).update(
             status=status,
             last_error=f"{error_prefix}{describe_error(exc)}",
-            next_attempt_at=None if dead else now + self.retry_delay(row.attempts),
+            next_attempt_at=due,
             **fields,
         )
         if require_claim and updated != 1:
             raise ClaimLost
         return status
 
-    def due(self, now: datetime) -> QuerySet:
+    def due(self, now: datetime | None = None) -> QuerySet:
         """Rows to enqueue again, oldest first: waiting longer than the
-        sweep delay (the broker lost them) or failed and due."""
+        sweep delay (the broker lost them) or failed and due, by ``now`` (the
+        database's time if None)."""
+        now = now or database_now()
         stuck_before = now - timedelta(minutes=self._setting("SWEEP_AFTER_MINUTES"))
         waiting = Q(status=self.waiting, **{f"{self.created_field}__lte": stuck_before})
         retry = Q(status=self.failed, next_attempt_at__lte=now)
@@ -123,9 +139,11 @@ class LeasedRows:
             self.created_field, "pk"
         )
 
-    def release_expired(self, now: datetime) -> tuple[int, int]:
-        """Take back running rows whose lease expired: dead if out of
-        attempts, else failed and due now. Returns ``(dead, retrying)``."""
+    def release_expired(self, now: datetime | None = None) -> tuple[int, int]:
+        """Take back running rows whose lease expired by ``now`` (the
+        database's time if None): dead if out of attempts, else failed and
+        due now. Returns ``(dead, retrying)``."""
+        now = now or database_now()
         lease = timedelta(seconds=getattr(settings, self.lease_setting))
         expired = self.model.objects.filter(
             status=self.running, claimed_at__lte=now - lease

@@ -310,7 +310,9 @@ def _record_failure(leases: LeasedRows, row: BatchRow, exc: Exception) -> RowRes
         )
         status = BatchRowStatus.FAILED
     else:
-        status = leases.fail(row, exc, timezone.now())
+        # Due again after the backoff by the database's clock, which every
+        # worker's due_rows reads (integrations.clock).
+        status = leases.fail(row, exc)
     outcome = RowOutcome.FAILED if status == BatchRowStatus.FAILED else RowOutcome.RETRY
     log = logger.error if outcome == RowOutcome.FAILED else logger.warning
     log(

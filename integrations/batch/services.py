@@ -26,6 +26,7 @@ from integrations import correlation
 from integrations.batch import state
 from integrations.batch.rows import leases_for
 from integrations.batch.work import WorkResult, WorkState, batch_job_work
+from integrations.clock import database_now
 from integrations.models import BatchItem, BatchJob, BatchJobStatus, BatchRow
 from integrations.task_batcher import shared_broker
 
@@ -108,7 +109,7 @@ def batch_job_start(*, job: BatchJob, workers: int = 1) -> None:
     """Start a pending job: ``workers`` tasks, enqueued when the caller's
     transaction commits, work it side by side."""
     updated = BatchJob.objects.filter(pk=job.pk, status=BatchJobStatus.PENDING).update(
-        status=BatchJobStatus.RUNNING, started_at=timezone.now()
+        status=BatchJobStatus.RUNNING, started_at=database_now()
     )
     if not updated:
         return
@@ -182,8 +183,9 @@ def batch_job_cancel(*, job_id: int) -> BatchJob:
 def batch_jobs_sweep(*, now: datetime | None = None) -> int:
     """Take back rows whose worker died, settle cancelled jobs, and enqueue
     running jobs no worker has touched for ``BATCH_SWEEP_AFTER_MINUTES``.
-    Returns how many jobs were enqueued."""
-    now = now or timezone.now()
+    Returns how many jobs were enqueued. By the database's clock, the one
+    workers stamp leases, retries and pacing with, unless ``now`` is given."""
+    now = now or database_now()
     running = BatchJob.objects.filter(status=BatchJobStatus.RUNNING)
     for label in set(running.values_list("row_model", flat=True)):
         _release_expired(label, now)

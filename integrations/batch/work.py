@@ -32,6 +32,7 @@ from integrations.batch.rows import (
     row_model,
     work_row,
 )
+from integrations.clock import database_now
 from integrations.models import BatchJob, BatchRow, BatchRowStatus
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def batch_job_work(
     ``BATCH_TIME_BUDGET_SECONDS``; 0: one chunk)."""
     if budget_seconds is None:
         budget_seconds = settings.BATCH_TIME_BUDGET_SECONDS
-    job = state.begin(job_id, timezone.now())
+    job = state.begin(job_id, database_now())
     if job is None:
         return WorkResult(WorkState.STOPPED)
     try:
@@ -125,8 +126,10 @@ class _Run:
             stop = self._before_chunk()
             if stop is not None:
                 return stop
+            # The database's clock, as every stamp the sweep or another
+            # worker compares (integrations.clock): leases, retries, pacing.
             chunk = claim_chunk(
-                self.model, self.job.pk, self.job.chunk_size, timezone.now()
+                self.model, self.job.pk, self.job.chunk_size, database_now()
             )
             if not chunk:
                 stop = self._nothing_due()
@@ -144,7 +147,9 @@ class _Run:
         if cancel:
             state.settle_cancel(self.job, self.model, timezone.now())
             return self.result(WorkState.STOPPED)
-        return self._wait(state.seconds_until(paced_until))
+        if paced_until is None:
+            return None
+        return self._wait(state.seconds_until(paced_until, database_now()))
 
     def _wait(self, seconds: float) -> WorkResult | None:
         """Sleep ``seconds`` if the budget allows (None: go on), else stop
@@ -157,7 +162,7 @@ class _Run:
         return None
 
     def _nothing_due(self) -> WorkResult | None:
-        now = timezone.now()
+        now = database_now()
         if state.finish(self.job, self.model, now):
             return self.result(WorkState.STOPPED)
         pending = open_rows(self.model, self.job.pk).filter(
@@ -172,7 +177,7 @@ class _Run:
 
     def _out_of_budget(self) -> WorkResult:
         """MORE if rows are due now; else why the job need not go on yet."""
-        if due_rows(self.model, self.job.pk, timezone.now()).exists():
+        if due_rows(self.model, self.job.pk, database_now()).exists():
             return self.result(WorkState.MORE)
         return self._nothing_due() or self.result(WorkState.MORE)
 
@@ -197,7 +202,7 @@ class _Run:
                 if not result.deferred:
                     self._count(chunk_tally, result.outcome)
                 if result.outcome == RowOutcome.PACED:
-                    state.pace(self.job.pk, result.wait or 0.0, timezone.now())
+                    state.pace(self.job.pk, result.wait or 0.0, database_now())
                     release(self.model, chunk[index + 1 :])
                     break
         finally:
@@ -207,7 +212,7 @@ class _Run:
             self.job.pk,
             done=chunk_tally.done,
             failed=chunk_tally.failed,
-            now=timezone.now(),
+            now=database_now(),
         )
         logger.debug(
             "batch chunk worked",

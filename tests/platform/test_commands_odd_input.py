@@ -78,6 +78,40 @@ def test_send_bulk_refuses_a_chunk_size_or_worker_count_out_of_range(
     assert not BulkSend.objects.exists()
 
 
+def test_revoke_api_key_reads_the_key_piped_on_stdin():
+    from tests.factories import ApiKeyFactory
+
+    key = ApiKeyFactory()
+    result = subprocess.run(
+        [sys.executable, MANAGE, "revoke_api_key", "-"],
+        input=f"{key.raw_key}\n".encode(),
+        env=_env(),
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode()[-400:]
+    assert key.raw_key.encode() not in result.stdout + result.stderr
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+
+
+@pytest.mark.parametrize("typed", [b"", b"caf\xe9\n"], ids=["empty", "latin1"])
+def test_revoke_api_key_refuses_bad_stdin_in_one_line(typed):
+    result = subprocess.run(
+        [sys.executable, MANAGE, "revoke_api_key", "-"],
+        input=typed,
+        env=_env(),
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    line = _one_line(result)
+    assert "standard input" in line
+
+
 @pytest.mark.parametrize(
     "args",
     [

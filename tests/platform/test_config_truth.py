@@ -389,3 +389,37 @@ def test_a_method_the_endpoint_has_still_needs_its_scope():
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
     response = client.post("/api/v1/shipping/rates/", {}, format="json")
     assert response.status_code == 403
+
+
+# --- Booleans: django-environ reads anything it does not know as False ------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DEBUG", "ture"),  # was read as False without a word
+        ("DEBUG", "yes please"),
+        ("SECURE_SSL_REDIRECT", "treu"),
+        ("SESSION_COOKIE_SECURE", "2"),
+        ("Q_SYNC", ""),
+        ("STOREFRONT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "enabled"),
+    ],
+)
+def test_a_boolean_setting_outside_the_documented_words_stops_the_start(name, value):
+    values = {"DEBUG": "true", **PUBLIC, name: value}
+    result = _run("print('started')", **values)
+    assert result.returncode == 2, f"{name}={value!r} started as {result.stdout}"
+    line = _assert_one_line_stop(result, name)
+    assert "true/false, 1/0, yes/no, on/off" in line
+
+
+def test_every_documented_boolean_word_starts_in_any_case():
+    code = (
+        "from django.conf import settings as s; print(s.DEBUG, s.SECURE_HSTS_PRELOAD)"
+    )
+    words = {"true": True, "FALSE": False, "1": True, "0": False, "Yes": True}
+    words |= {"no": False, "ON": True, "off": False, " true ": True}
+    for word, meant in words.items():
+        result = _run(code, DEBUG=word, SECURE_HSTS_PRELOAD=word, **PUBLIC)
+        assert result.returncode == 0, f"{word!r}: {result.stderr[-400:]}"
+        assert result.stdout.split() == [str(meant)] * 2, word

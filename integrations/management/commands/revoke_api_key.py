@@ -1,34 +1,47 @@
 """Revoke a storefront API key by its prefix (shown in the admin) or by the
 whole key ``create_api_key`` printed: an operator revoking a leaked key
-pastes what leaked. The key itself is never printed back."""
+pastes what leaked. The key itself is never printed back. Given as ``-``,
+the key is read from standard input (piped, or typed without echo), so it
+stays out of shell history and the process list."""
 
+import getpass
 import hmac
-from typing import Any
+import sys
+from typing import IO, Any
 
 from django.core.management.base import CommandError, CommandParser
 
 from integrations.api.services import api_key_revoke
-from integrations.management.arguments import TextArgumentsCommand
+from integrations.management.arguments import NOT_TEXT, TextArgumentsCommand
 from integrations.models import ApiKey
 from integrations.models.api import KEY_PREFIX, hash_secret
 
 # The prefix column's width: anything longer is not a prefix and, being
 # possibly a secret, is not echoed.
 PREFIX_MAX_LENGTH = ApiKey._meta.get_field("prefix").max_length
+# A whole key is about 60 characters; more on stdin is not one key.
+STDIN_MAX_CHARS = 1024
+FROM_STDIN = "-"
 
 
 class Command(TextArgumentsCommand):
     help = "Revoke an API key: requests with it get 401 from now on."
+    # call_command(..., stdin=...) in tests, as Django's createsuperuser.
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "key",
             help="The key's prefix, as the admin lists it, or the whole key "
-            "(sy_<prefix>_<secret>) as create_api_key printed it.",
+            "(sy_<prefix>_<secret>) as create_api_key printed it; '-' reads it "
+            "from standard input (kept out of shell history).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        api_key, prefix = _api_key(options["key"].strip())
+        given = options["key"]
+        if given == FROM_STDIN:
+            given = key_from_stdin(options.get("stdin") or sys.stdin)
+        api_key, prefix = _api_key(given.strip())
         if api_key_revoke(api_key=api_key):
             self.stdout.write(
                 self.style.SUCCESS(f"Revoked API key '{api_key.name}' ({prefix}).")
@@ -38,6 +51,35 @@ class Command(TextArgumentsCommand):
                 f"API key '{api_key.name}' ({prefix}) was already revoked at "
                 f"{api_key.revoked_at:%Y-%m-%d %H:%M:%S %Z}."
             )
+
+
+def key_from_stdin(stream: IO[str]) -> str:
+    """The one key (or prefix) on ``stream``: typed without echo at a
+    terminal, else read to its end. CommandError, without the text, for none,
+    several or what is not text."""
+    if stream.isatty():
+        text = getpass.getpass("API key or prefix (not shown): ")
+    else:
+        raw: str | bytes = getattr(stream, "buffer", stream).read(STDIN_MAX_CHARS + 1)
+        try:
+            text = raw.decode() if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError:
+            raise CommandError(_NOT_TEXT) from None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise CommandError(
+            "No key on standard input: pipe in the key or its prefix; nothing revoked."
+        )
+    if len(lines) > 1 or len(text) > STDIN_MAX_CHARS:
+        raise CommandError(
+            "One key a line: standard input holds more than one; nothing revoked."
+        )
+    if NOT_TEXT.search(lines[0]):
+        raise CommandError(_NOT_TEXT)
+    return lines[0]
+
+
+_NOT_TEXT = "The key on standard input is not text (UTF-8 expected); nothing revoked."
 
 
 def _api_key(given: str) -> tuple[ApiKey, str]:

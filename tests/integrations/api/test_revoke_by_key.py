@@ -77,3 +77,40 @@ def test_sy_and_the_prefix_alone_is_the_prefix():
     key = ApiKeyFactory()
     _revoke(f"sy_{key.prefix}")
     assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
+
+
+def _revoke_from_stdin(typed: str) -> str:
+    out, err = StringIO(), StringIO()
+    call_command("revoke_api_key", "-", stdin=StringIO(typed), stdout=out, stderr=err)
+    return out.getvalue() + err.getvalue()
+
+
+def test_the_key_can_come_on_stdin_and_stay_out_of_shell_history():
+    key = ApiKeyFactory()
+    shown = _revoke_from_stdin(f"{key.raw_key}\n")
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
+    assert f"({key.prefix})" in shown and key.raw_key not in shown
+
+
+def test_a_prefix_on_stdin_revokes_too():
+    key = ApiKeyFactory()
+    _revoke_from_stdin(f"  {key.prefix}  \n")
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("", "No key on standard input"),
+        ("\n  \n", "No key on standard input"),
+        ("sy_a_b\nsy_c_d\n", "One key a line"),
+        ("abc\x00\n", "not text"),
+    ],
+)
+def test_bad_stdin_is_one_readable_error_and_revokes_nothing(typed, said):
+    key = ApiKeyFactory()
+    with pytest.raises(CommandError) as caught:
+        _revoke_from_stdin(typed)
+    assert said in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is None
