@@ -22,11 +22,11 @@ from django.utils.html import format_html
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
 from integrations.admin.timeline import TimelineAdminMixin
+from integrations.clock import database_now
 from integrations.secrets_registry import redact_secrets
 from integrations.timeline import TimelineEntry, event_entries, timeline_sorted
 from notifications import admin_pages
 from notifications.admin_search import AddressSearchMixin
-from notifications.clock import database_now
 from notifications.models import (
     REACTIVATION_NOTE,
     EmailMessage,

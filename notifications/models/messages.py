@@ -189,7 +189,7 @@ class Suppression(models.Model):
     # What caused it: a message's public id, "admin:<user>", "api".
     source = models.CharField(max_length=255, blank=True, default="")
     # Stamped by the database (STATEMENT_TIMESTAMP()): the admin compares it
-    # with when its page was drawn, by the same clock (notifications.clock).
+    # with when its page was drawn, by the same clock (integrations.clock).
     created_at = models.DateTimeField(db_default=Now())
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_reason = models.TextField(blank=True, default="")
