@@ -76,7 +76,9 @@ def template_names() -> list[str]:
 def render_email(name: str, context: dict[str, Any]) -> RenderedEmail:
     """Subject, text and HTML of template ``name``; EmailRenderError when the
     template is missing or invalid or uses a variable ``context`` lacks."""
-    if not re.fullmatch(r"[a-z0-9_\-]+", name or ""):
+    # Bounded as the models store it (100): a longer name is no template, and
+    # the loader would fail on it with an OSError (name too long).
+    if not re.fullmatch(r"[a-z0-9_\-]{1,100}", name or ""):
         raise EmailRenderError(
             f"Unknown email template {name!r}.", code="template_not_found"
         )
@@ -109,6 +111,12 @@ def _render(
     except TemplateSyntaxError as exc:
         raise EmailRenderError(
             f"Email template {name}/{part} is invalid: {exc}", code="template_invalid"
+        ) from None
+    except OSError as exc:
+        # The template's file, not the caller's input: one template error.
+        raise EmailRenderError(
+            f"Email template {name}/{part} cannot be read: {exc.strerror}.",
+            code="template_invalid",
         ) from None
     output = template.render(Context(context, autoescape=autoescape))
     missing = _MARKER_RE.search(output)

@@ -7,11 +7,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from integrations import registry
+from integrations.crypto import CredentialsDecryptError
 from integrations.errors import ProviderError, Rejected
 from integrations.models import ProviderAccount
 from integrations.rows import lock_rows
@@ -167,6 +169,7 @@ def purchase_order_send(
             code=f"purchase_order_{purchase_order.status}",
         )
     target = purchase_order.account or _account(account)
+    _enabled_check(purchase_order, target)
     adapter = registry.get_adapter(target)
     request = erp.PurchaseOrderRequest(
         external_id=purchase_order.public_id,
@@ -200,6 +203,19 @@ def purchase_order_send(
     return purchase_order
 
 
+def _enabled_check(order: PurchaseOrder, target: ProviderAccount) -> None:
+    """An order keeps the account it was first tried on: that ERP may hold it
+    (a lost answer), so it never moves to another one, where it would be
+    placed twice. Staff disabled that account: refused, not sent."""
+    if not target.enabled:
+        raise InventoryError(
+            f"ERP account {target.slug!r} is disabled; {order.public_id} was "
+            "tried there and is not sent elsewhere (enable it, or cancel the "
+            "order at that ERP).",
+            code="account_disabled",
+        )
+
+
 def _apply_status(order: PurchaseOrder, result: erp.PurchaseOrderResult) -> None:
     status = PurchaseOrderStatus(str(result.status))
     if status == PurchaseOrderStatus.DRAFT:
@@ -225,18 +241,37 @@ def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
 
 
 def purchase_orders_refresh_open() -> int:
-    """The schedule: follow every sent or confirmed order back."""
+    """The schedule: follow every sent or confirmed order back, at enabled
+    accounts only (staff disabled the others for a reason); one order that
+    cannot be asked never stops the rest."""
     count = 0
-    for order in PurchaseOrder.objects.filter(
-        status__in=[PurchaseOrderStatus.SENT, PurchaseOrderStatus.CONFIRMED]
-    ).select_related("account"):
+    for order in (
+        PurchaseOrder.objects.filter(
+            status__in=[PurchaseOrderStatus.SENT, PurchaseOrderStatus.CONFIRMED],
+            account__enabled=True,
+        )
+        .select_related("account")
+        .order_by("pk")
+    ):
         try:
             purchase_order_refresh(purchase_order=order)
-        except ProviderError as error:
+        except (ProviderError, *_ACCOUNT_BROKEN) as error:
             logger.warning(
                 "purchase order refresh failed",
-                extra={"purchase_order": order.public_id, "code": error.code},
+                extra={
+                    "purchase_order": order.public_id,
+                    "code": getattr(error, "code", type(error).__name__),
+                },
             )
             continue
         count += 1
     return count
+
+
+# An account this deploy cannot call (a provider dropped from the adapters, a
+# bad configuration, credentials no key opens): a fault of its orders alone.
+_ACCOUNT_BROKEN = (
+    registry.UnknownProvider,
+    ImproperlyConfigured,
+    CredentialsDecryptError,
+)

@@ -1,6 +1,7 @@
 """Saved methods and merchant-initiated charges."""
 
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from integrations.failover import (
 from integrations.models import ProviderAccount
 from payments.models import (
     Payment,
+    PaymentAttempt,
     PaymentStatus,
     RecurringCharge,
     RecurringInterval,
@@ -36,7 +38,13 @@ from payments.services.create import (
 from payments.services.errors import GatewayRejected, GatewayUnavailable
 from payments.services.messages import provider_code_of, public_message
 from payments.services.pan import pan_refuse
-from payments.services.state import mark_failed, mark_unavailable, mark_unknown
+from payments.services.state import (
+    Change,
+    advance,
+    mark_failed,
+    mark_unavailable,
+    mark_unknown,
+)
 
 # One logger for the whole package, named as before the split, so log
 # records and logging configuration keep addressing it.
@@ -139,6 +147,8 @@ def saved_method_charge(
     existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
+    # Looked up first: an account this deploy cannot call leaves no payment.
+    adapter = adapter_for(saved_method.account)
     payment = Payment.objects.create(
         order_id=order_id,
         amount=amount,
@@ -148,15 +158,24 @@ def saved_method_charge(
         metadata=metadata or {},
         idempotency_key=idempotency_key,
     )
-    request = build_payment_request(
-        payment,
-        saved_method.provider_method_id,
-        capture=capture,
-        provider_customer_id=saved_method.provider_customer_id,
-        off_session=True,
-    )
-    adapter = adapter_for(saved_method.account)
+    return saved_method_send(payment, saved_method, adapter)
+
+
+def saved_method_send(
+    payment: Payment, saved_method: SavedPaymentMethod, adapter: PaymentsAdapter
+) -> Payment:
+    """Send the stored ``payment`` off-session to ``saved_method``'s gateway.
+    Any other fault before the gateway call frees its key (nothing charged):
+    a payment is never left ``pending`` with no one to settle it."""
+    capture = payment.capture_requested
     try:
+        request = build_payment_request(
+            payment,
+            saved_method.provider_method_id,
+            capture=capture,
+            provider_customer_id=saved_method.provider_customer_id,
+            off_session=True,
+        )
         result = authorize_at(payment, request, adapter)
     except Rejected as exc:
         return mark_failed(payment, exc)
@@ -167,8 +186,39 @@ def saved_method_charge(
         ) from exc
     except ProviderError:
         return mark_unknown(payment)
+    except BaseException as exc:
+        _send_stopped(payment, exc)
+        raise
     payment = record_authorized(payment, result, saved_method.account)
     return capture_owed(payment) if capture else payment
+
+
+def _send_stopped(payment: Payment, error: BaseException) -> None:
+    """A fault of ours around the gateway call: unknown if the call may have
+    gone (its attempt is stored first), else failed and its key freed."""
+    if PaymentAttempt.objects.filter(payment=payment).exists():
+        mark_unknown(payment)
+        return
+    not_sent_fail(payment, type(error).__name__)
+
+
+def not_sent_fail(payment: Payment, reason: str) -> Payment:
+    """Fail a payment no gateway was ever asked about, and free its key so
+    its caller may make it again (``reason``: our words, never provider
+    text)."""
+    return advance(
+        payment,
+        Change(
+            status=PaymentStatus.FAILED,
+            fields={
+                "failure_code": "not_sent",
+                "failure_message": (
+                    f"Not sent to the gateway ({reason[:80]}); nothing was charged."
+                ),
+                "idempotency_key": None,
+            },
+        ),
+    )
 
 
 def _next_run(when: datetime, interval: str, count: int) -> datetime:
@@ -188,46 +238,129 @@ def _next_run(when: datetime, interval: str, count: int) -> datetime:
     raise ValueError("unreachable")
 
 
+@dataclass
+class RecurringRun:
+    """What one run of the recurring charges did: ``charged``; ``unknown``
+    (the gateway did not answer: reconciliation settles them); ``declined``
+    (those recurring charges stop); ``retry`` (nothing charged, the slot
+    is given back to the next run); ``errors``: one line per recurring
+    charge a fault of ours stopped (its slot given back too)."""
+
+    charged: int = 0
+    unknown: int = 0
+    declined: int = 0
+    retry: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+_OPEN = (PaymentStatus.PENDING, PaymentStatus.UNKNOWN, PaymentStatus.REQUIRES_ACTION)
+
+
 def recurring_charges_run(*, now: datetime | None = None) -> int:
+    """Charge every active recurring charge that is due; the number charged
+    (``recurring_charges_report`` says the rest)."""
+    return recurring_charges_report(now=now).charged
+
+
+def recurring_charges_report(*, now: datetime | None = None) -> RecurringRun:
     """Charge every active recurring charge that is due. Each due slot is
-    claimed by a conditional update, so two workers never charge it twice,
-    and its idempotency key is fixed by the slot. Returns charges made."""
+    claimed with its payment in one transaction by a conditional update, so
+    two workers never charge it twice, and its idempotency key is fixed by
+    the slot. A slot a dead run left claimed is given back first."""
     now = now or timezone.now()
+    run = RecurringRun()
+    _recurring_orphans_release(now)
     due = RecurringCharge.objects.filter(
         status=RecurringStatus.ACTIVE, next_run_at__lte=now
     ).select_related("saved_method__account")
-    charged = 0
     for recurring in due.order_by("next_run_at", "pk")[
         : settings.PAYMENTS_RECURRING_BATCH
     ]:
-        if _recurring_run_one(recurring):
-            charged += 1
-    return charged
+        try:
+            outcome = _recurring_run_one(recurring)
+        except Exception as exc:
+            # One recurring charge's fault; the others are still charged.
+            logger.error(
+                "recurring charge run stopped",
+                extra={
+                    "recurring_id": recurring.public_id,
+                    "error": type(exc).__name__,
+                },
+            )
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            run.errors.append(f"{recurring.public_id}: {type(exc).__name__}: {first}")
+            continue
+        if outcome:
+            setattr(run, outcome, getattr(run, outcome) + 1)
+    return run
 
 
-def _recurring_run_one(recurring: RecurringCharge) -> bool:
+def _recurring_run_one(recurring: RecurringCharge) -> str:
+    """Run one due slot; the RecurringRun counter it adds to ("" if another
+    worker took the slot)."""
     slot = recurring.next_run_at
     following = _next_run(slot, recurring.interval, recurring.interval_count)
-    claimed = RecurringCharge.objects.filter(
-        pk=recurring.pk, next_run_at=slot, status=RecurringStatus.ACTIVE
-    ).update(next_run_at=following, updated_at=timezone.now())
-    if not claimed:
-        return False
-    try:
-        payment = saved_method_charge(
-            saved_method=recurring.saved_method,
-            amount=recurring.amount,
-            currency=recurring.currency,
+    # Before the claim: an account this deploy cannot call claims nothing.
+    adapter = adapter_for(recurring.saved_method.account)
+    payment, created = _recurring_claim(recurring, slot, following)
+    if payment is None:
+        return ""
+    if created:
+        try:
+            payment = saved_method_send(payment, recurring.saved_method, adapter)
+        except BaseException as exc:
+            # Nothing charged (its key is freed) or the outcome is being
+            # reconciled: either way the slot's key never charges it twice.
+            _slot_release(recurring.pk, slot, following)
+            if isinstance(exc, GatewayUnavailable):
+                return "retry"
+            raise
+    return _recurring_record(recurring, payment)
+
+
+def _recurring_key(recurring: RecurringCharge, slot: datetime) -> str:
+    return f"recurring:{recurring.public_id}:{slot.isoformat()}"
+
+
+def _recurring_claim(
+    recurring: RecurringCharge, slot: datetime, following: datetime
+) -> tuple[Payment | None, bool]:
+    """Move the slot on and store its payment in one transaction: a run that
+    dies after it leaves a pending payment a later run finds. (None, False)
+    when another worker claimed the slot; (payment, False) when an earlier
+    run of this slot made its payment already."""
+    key = _recurring_key(recurring, slot)
+    with transaction.atomic():
+        claimed = RecurringCharge.objects.filter(
+            pk=recurring.pk, next_run_at=slot, status=RecurringStatus.ACTIVE
+        ).update(next_run_at=following, updated_at=timezone.now())
+        if not claimed:
+            return None, False
+        existing = Payment.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return existing, False
+        payment = Payment.objects.create(
             order_id=f"{recurring.public_id}-{slot:%Y%m%d%H%M}",
-            idempotency_key=f"recurring:{recurring.public_id}:{slot.isoformat()}",
+            amount=recurring.amount,
+            currency=money.validate_currency(recurring.currency),
+            capture_requested=True,
+            customer_reference=recurring.saved_method.customer_reference,
             metadata={"recurring_charge": recurring.public_id},
+            idempotency_key=key,
         )
-    except GatewayUnavailable:
-        # Nothing charged: give the slot back so the next run tries again.
-        RecurringCharge.objects.filter(pk=recurring.pk, next_run_at=following).update(
-            next_run_at=slot
+    return payment, True
+
+
+def _slot_release(recurring_pk: int, slot: datetime, following: datetime) -> bool:
+    """Give a claimed slot back to the next run (unless it moved on since)."""
+    return bool(
+        RecurringCharge.objects.filter(pk=recurring_pk, next_run_at=following).update(
+            next_run_at=slot, updated_at=timezone.now()
         )
-        return False
+    )
+
+
+def _recurring_record(recurring: RecurringCharge, payment: Payment) -> str:
     failed = payment.status == PaymentStatus.FAILED
     RecurringCharge.objects.filter(pk=recurring.pk).update(
         last_payment=payment,
@@ -242,4 +375,52 @@ def _recurring_run_one(recurring: RecurringCharge) -> bool:
             "status": payment.status,
         },
     )
-    return not failed
+    if failed:
+        return "declined"
+    return "unknown" if payment.status in _OPEN else "charged"
+
+
+def _recurring_orphans_release(now: datetime) -> None:
+    """A run killed between its claim and the gateway call (SIGKILL, the
+    worker's timeout) left a pending payment no gateway was asked about:
+    fail it (key freed) and give its slot back, so this run charges it.
+    Only past PAYMENTS_RECONCILE_AFTER_MINUTES, far beyond a task's life."""
+    stale = now - timedelta(minutes=settings.PAYMENTS_RECONCILE_AFTER_MINUTES)
+    orphans = Payment.objects.filter(
+        status=PaymentStatus.PENDING,
+        idempotency_key__startswith="recurring:",
+        account__isnull=True,
+        attempts__isnull=True,
+        updated_at__lte=stale,
+    ).order_by("pk")
+    for payment in orphans[: settings.PAYMENTS_RECURRING_BATCH]:
+        _recurring_orphan_release(payment)
+
+
+def _recurring_orphan_release(payment: Payment) -> None:
+    # Taken by a conditional touch: two runs at once release it once.
+    if not Payment.objects.filter(
+        pk=payment.pk, status=PaymentStatus.PENDING, updated_at=payment.updated_at
+    ).update(updated_at=timezone.now()):
+        return
+    recurring = RecurringCharge.objects.filter(
+        public_id=payment.metadata.get("recurring_charge", "")
+    ).first()
+    try:
+        slot = datetime.fromisoformat(str(payment.idempotency_key).split(":", 2)[2])
+    except (IndexError, ValueError):
+        slot = None
+    not_sent_fail(payment, "run stopped")
+    given_back = (
+        recurring is not None
+        and slot is not None
+        and _slot_release(
+            recurring.pk,
+            slot,
+            _next_run(slot, recurring.interval, recurring.interval_count),
+        )
+    )
+    logger.warning(
+        "recurring payment of a stopped run released",
+        extra={"payment_id": payment.public_id, "slot_given_back": given_back},
+    )

@@ -21,10 +21,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
 from integrations import registry
+from integrations.crypto import CredentialsDecryptError
 from integrations.errors import ProviderError
 from integrations.events import event_emit
 from integrations.models import ProviderAccount
@@ -194,23 +196,19 @@ def shipments_tracking_refresh(
     progress: Callable[[Shipment, str], None] | None = None,
 ) -> dict[str, int]:
     """Poll every shipment due (or ``shipments``); one carrier failing does
-    not stop the rest. Returns counts: checked, updated, failed, events."""
+    not stop the rest. Returns counts: checked, updated, failed, events, and
+    ``broken`` (of the failed: an account this deploy cannot call at all)."""
     chosen = shipments_due_for_tracking() if shipments is None else shipments
-    counts = {"checked": 0, "updated": 0, "failed": 0, "events": 0}
+    counts = {"checked": 0, "updated": 0, "failed": 0, "events": 0, "broken": 0}
     for shipment in chosen:
         counts["checked"] += 1
         try:
             new = shipment_tracking_refresh(shipment=shipment)
-        except ProviderError as error:
+        except (ProviderError, *_ACCOUNT_BROKEN) as error:
             counts["failed"] += 1
-            # Asked all the same: it waits its turn instead of every run.
-            Shipment.objects.filter(pk=shipment.pk).update(
-                last_tracked_at=timezone.now()
-            )
-            logger.warning(
-                "tracking refresh failed",
-                extra={"shipment_id": shipment.public_id, "code": error.code},
-            )
+            broken = not isinstance(error, ProviderError)
+            counts["broken"] += int(broken)
+            _tracking_failed(shipment, error, broken)
             outcome = "failed"
         else:
             counts["events"] += new
@@ -219,6 +217,25 @@ def shipments_tracking_refresh(
         if progress is not None:
             progress(shipment, outcome)
     return counts
+
+
+# An account no adapter of this deploy can call (a retired carrier, a bad
+# configuration, credentials no key opens): a fault of that shipment alone.
+_ACCOUNT_BROKEN = (
+    registry.UnknownProvider,
+    ImproperlyConfigured,
+    CredentialsDecryptError,
+)
+
+
+def _tracking_failed(shipment: Shipment, error: Exception, broken: bool) -> None:
+    # Asked all the same: it waits its turn instead of every run.
+    Shipment.objects.filter(pk=shipment.pk).update(last_tracked_at=timezone.now())
+    code = type(error).__name__ if broken else getattr(error, "code", "")
+    logger.warning(
+        "tracking account unusable" if broken else "tracking refresh failed",
+        extra={"shipment_id": shipment.public_id, "code": code},
+    )
 
 
 def sandbox_tracking_announce() -> int:

@@ -51,3 +51,37 @@ def test_a_sku_with_only_stock_or_only_a_reorder_point_is_known():
     # RULED has no stock anywhere: below its level, so it is drafted.
     assert "4 x RULED" in out.getvalue()
     assert "1 purchase order(s) drafted." in out.getvalue()
+
+
+def test_send_refuses_a_draft_kept_for_a_disabled_erp_account(settings):
+    from integrations.errors import Unknown
+    from integrations.models import ProviderCall
+    from inventory import services
+    from tests.factories import ProviderAccountFactory
+
+    settings.PROVIDER_MAX_ATTEMPTS = 1
+    old = ProviderAccountFactory(kind="inventory", slug="erp-old", priority=10)
+    StockLevelFactory(sku="LOW", on_hand=0)
+    ReorderPointFactory(sku="LOW", reorder_quantity=9)
+    (order,) = services.purchase_orders_draft()
+    # The first send's answer is lost: the old ERP may hold the order.
+    old.settings = {"error_rate": 1.0}
+    old.save()
+    with pytest.raises(Unknown):
+        services.purchase_order_send(purchase_order=order)
+    # Staff disable the old ERP and add a new one.
+    old.enabled, old.settings = False, {}
+    old.save()
+    new = ProviderAccountFactory(kind="inventory", slug="erp-new", priority=20)
+    calls = ProviderCall.objects.filter(account=old).count()
+
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 purchase order"):
+        call_command(
+            "create_purchase_orders", "--send", stdout=io.StringIO(), stderr=err
+        )
+    # Sent nowhere: not to the disabled account, not twice at the new one.
+    assert ProviderCall.objects.filter(account=old).count() == calls
+    assert not ProviderCall.objects.filter(account=new).exists()
+    assert "'erp-old' is disabled" in err.getvalue()
+    assert PurchaseOrder.objects.get().status == "draft"

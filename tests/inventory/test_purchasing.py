@@ -133,3 +133,30 @@ def test_command_that_cannot_send_exits_non_zero_and_a_rerun_sends_the_draft(
     assert "1 purchase order(s) not sent" in str(caught.value)
     assert "0 purchase order(s) drafted" in out.getvalue()
     assert PurchaseOrder.objects.get().status == "sent"
+
+
+def test_the_refresh_schedule_skips_disabled_accounts_and_broken_ones(erp):
+    from integrations.models import ProviderCall
+    from inventory.tasks import refresh_purchase_orders
+
+    StockLevelFactory(sku="LOW", on_hand=0)
+    ReorderPointFactory(sku="LOW", reorder_quantity=9)
+    StockLevelFactory(sku="LOW2", on_hand=0)
+    ReorderPointFactory(
+        sku="LOW2", supplier=SupplierFactory(code="GLOBEX"), reorder_quantity=2
+    )
+    first, second = services.purchase_orders_draft()
+    services.purchase_order_send(purchase_order=first)
+    services.purchase_order_send(purchase_order=second)
+    # Staff disable the ERP: it is not polled.
+    type(erp).objects.filter(pk=erp.pk).update(enabled=False)
+    calls = ProviderCall.objects.filter(account=erp).count()
+    assert refresh_purchase_orders() == 0
+    assert ProviderCall.objects.filter(account=erp).count() == calls
+    # The first order's account has no adapter any more: the second is
+    # still followed back.
+    type(erp).objects.filter(pk=erp.pk).update(enabled=True)
+    broken = ProviderAccountFactory(kind="inventory", slug="erp-gone")
+    type(broken).objects.filter(pk=broken.pk).update(provider="retired-erp")
+    PurchaseOrder.objects.filter(pk=first.pk).update(account=broken)
+    assert refresh_purchase_orders() == 1

@@ -231,3 +231,13 @@ def test_characters_and_values_the_api_refuses_are_one_line_and_store_nothing(
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
     assert not BulkSend.objects.exists()
+
+
+def test_a_template_name_too_long_for_a_file_is_a_template_error(tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("email\nada@example.com\n")
+    with pytest.raises(CommandError) as caught:
+        call_command("send_bulk", "x" * 300, str(path), "--no-wait", stdout=StringIO())
+    # The recipients file is fine; the template name is what is wrong.
+    assert "Cannot read" not in str(caught.value)
+    assert "template" in str(caught.value).lower()

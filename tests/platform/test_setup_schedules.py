@@ -1,11 +1,15 @@
 import re
+import threading
+from collections import Counter
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.db import connection
 from django_q.models import Schedule
 
 from integrations import schedules
+from integrations.management.commands.setup_schedules import sync_schedules
 from integrations.schedules import Job
 from payments import schedules as payments_schedules
 
@@ -82,7 +86,7 @@ def test_duplicate_rows_collapse_to_one(monkeypatch):
 
 
 def test_duplicate_job_names_are_refused(monkeypatch):
-    with pytest.raises(ValueError, match="duplicate"):
+    with pytest.raises(CommandError, match="duplicate job names: x"):
         _sync(monkeypatch, [Job("x", "a.b", 1), Job("x", "a.c", 2)])
 
 
@@ -122,7 +126,8 @@ def test_the_same_job_name_in_two_apps_is_refused(monkeypatch):
     monkeypatch.setattr(payments_schedules, "JOBS", [clash])
     with pytest.raises(ValueError, match=re.escape(schedules.JOBS[0].name)):
         schedules.collect_jobs()
-    with pytest.raises(ValueError, match="duplicate"):
+    # One readable line, not a traceback, and nothing changed.
+    with pytest.raises(CommandError, match="Schedules not changed: duplicate"):
         call_command("setup_schedules", stdout=StringIO())
     assert not Schedule.objects.exists()
 
@@ -131,3 +136,28 @@ def test_an_app_listing_something_else_than_jobs_is_refused(monkeypatch):
     monkeypatch.setattr(payments_schedules, "JOBS", [("payments.x", "a.b", 5)])
     with pytest.raises(ValueError, match=r"payments\.schedules\.JOBS"):
         schedules.collect_jobs()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_setup_schedules_at_once_leave_one_row_per_job():
+    jobs = schedules.collect_jobs()
+    barrier = threading.Barrier(2)
+    errors: list[Exception] = []
+
+    def sync() -> None:
+        try:
+            barrier.wait()
+            sync_schedules(jobs)
+        except Exception as exc:  # a refusal would be fine; duplicates are not
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sync) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    counts = Counter(Schedule.objects.values_list("name", flat=True))
+    assert sorted(name for name, n in counts.items() if n > 1) == [], errors
+    assert set(counts) == {job.name for job in jobs}

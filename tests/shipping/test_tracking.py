@@ -443,3 +443,35 @@ def test_a_resent_label_created_in_the_same_poll_does_not_hide_the_pickup():
     assert shipment.tracking_status == "in_transit", shipment.tracking_status
     payload = Event.objects.get(name="shipment.tracking_updated").payload
     assert payload["tracking_status"] == "in_transit"
+
+
+def _retired_and_live() -> tuple[Shipment, Shipment]:
+    """A shipment on a carrier account no adapter serves any more (due
+    first), and one on a live carrier."""
+    retired = carrier("old-post")
+    stale = _bought(retired, steps_ago=4.5, key="a")
+    fresh = _bought(carrier("post"), steps_ago=4.5, key="b")
+    type(retired).objects.filter(pk=retired.pk).update(provider="retired-carrier")
+    return stale, fresh
+
+
+def test_a_shipment_on_a_retired_carrier_does_not_stop_the_sweep(capsys):
+    stale, fresh = _retired_and_live()
+    with pytest.raises(CommandError, match="cannot be called") as caught:
+        call_command("refresh_tracking")
+    assert "\n" not in str(caught.value)
+    assert "2 checked, " in capsys.readouterr().out
+    fresh.refresh_from_db()
+    stale.refresh_from_db()
+    assert fresh.last_tracked_at is not None
+    # Stamped like any failure: it waits its turn, not first every run.
+    assert stale.last_tracked_at is not None
+
+
+def test_the_tracking_schedule_tracks_past_a_retired_carrier():
+    from shipping.tasks import refresh_tracking
+
+    _stale, fresh = _retired_and_live()
+    counts = refresh_tracking()
+    assert (counts["failed"], counts["broken"]) == (1, 1)
+    assert Shipment.objects.get(pk=fresh.pk).last_tracked_at is not None

@@ -107,7 +107,9 @@ class Command(ProviderCommand):
         self.stdout.write("\n".join(lines))
 
     def _cancel(self, job: BatchJob) -> None:
-        if job.status in (BatchJobStatus.DONE, BatchJobStatus.FAILED):
+        # A second cancel did nothing: say so, as for a finished job.
+        ended = (BatchJobStatus.DONE, BatchJobStatus.FAILED, BatchJobStatus.CANCELLED)
+        if job.status in ended:
             raise CommandError(f"Batch job #{job.pk} is already {job.status}.")
         job = batch_job_cancel(job_id=job.pk)
         if job.status == BatchJobStatus.CANCELLED:

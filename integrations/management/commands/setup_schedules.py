@@ -8,10 +8,11 @@ dropping a job in code never leaves a stale job running. One-off schedules
 that made them and are never touched.
 """
 
+import hashlib
 from typing import Any
 
-from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections, transaction
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -25,6 +26,7 @@ def sync_schedules(jobs: list[schedules.Job]) -> dict[str, int]:
     schedules.refuse_duplicates(jobs)
     names = [job.name for job in jobs]
     with transaction.atomic():
+        _sync_lock()
         for job in jobs:
             counts[_upsert(job)] += 1
         stale = Schedule.objects.exclude(name__in=names).exclude(
@@ -33,6 +35,24 @@ def sync_schedules(jobs: list[schedules.Job]) -> dict[str, int]:
         counts["deleted"] = stale.count()
         stale.delete()
     return counts
+
+
+def _sync_lock() -> None:
+    """Two hosts of a deploy running this at once take turns: each reads then
+    inserts by name, which is not unique, so both would insert every job.
+
+    PostgreSQL: a transaction-scoped advisory lock (the key is computed here,
+    stable across server versions). SQLite writes one transaction at a time.
+    """
+    conn = connections[Schedule.objects.db]
+    if conn.vendor != "postgresql":
+        return
+    digest = hashlib.blake2b(b"integrations.setup_schedules", digest_size=8)
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)",
+            [int.from_bytes(digest.digest(), "big", signed=True)],
+        )
 
 
 def _upsert(job: schedules.Job) -> str:
@@ -64,7 +84,11 @@ class Command(BaseCommand):
     help = "Create, update and delete django-q2 schedules to match the job list."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        counts = sync_schedules(schedules.collect_jobs())
+        try:
+            counts = sync_schedules(schedules.collect_jobs())
+        except ValueError as exc:
+            # A job listed twice (or a JOBS list that is not Job objects).
+            raise CommandError(f"Schedules not changed: {exc}.") from None
         self.stdout.write(
             "Schedules: {created} created, {updated} updated, "
             "{unchanged} unchanged, {deleted} deleted.".format(**counts)

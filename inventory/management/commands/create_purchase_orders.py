@@ -5,12 +5,24 @@ a reorder point is refused: "0 drafted" would read as "stock is fine"."""
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError, CommandParser
 
+from integrations.crypto import CredentialsDecryptError
 from integrations.errors import ProviderError
 from integrations.management.base import ProviderCommand
+from integrations.registry import UnknownProvider
 from inventory import services
 from inventory.models import PurchaseOrder, ReorderPoint, StockLevel
+
+# One order's fault, printed on its line: the others are still sent.
+_NOT_SENT = (
+    ProviderError,
+    services.InventoryError,
+    UnknownProvider,
+    ImproperlyConfigured,
+    CredentialsDecryptError,
+)
 
 
 class Command(ProviderCommand):
@@ -46,7 +58,7 @@ class Command(ProviderCommand):
         for order in orders:
             try:
                 services.purchase_order_send(purchase_order=order)
-            except (ProviderError, services.InventoryError) as error:
+            except _NOT_SENT as error:
                 self.stderr.write(f"{order.public_id} not sent: {error}")
                 failed += 1
                 continue

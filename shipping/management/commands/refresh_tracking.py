@@ -56,8 +56,15 @@ class Command(ProviderCommand):
             f"{counts['checked']} checked, {counts['updated']} updated, "
             f"{counts['failed']} failed, {counts['events']} new events"
         )
-        failed = counts["failed"]
+        failed, broken = counts["failed"], counts["broken"]
         # Named shipments must all be tracked; in a sweep, one number a
-        # carrier does not know is routine, none tracked at all is not.
+        # carrier does not know is routine, none tracked at all is not, and
+        # an account this deploy cannot call needs someone.
+        if broken:
+            raise CommandError(
+                f"{broken} shipment(s) on a carrier account that cannot be "
+                "called (unknown provider, configuration or credentials); "
+                "the others were tracked"
+            )
         if failed and (ids or failed == counts["checked"]):
             raise CommandError(f"{failed} shipment(s) could not be tracked")

@@ -155,3 +155,12 @@ def test_command_refuses_to_cancel_a_finished_job(enqueued, capsys, monkeypatch)
     assert capsys.readouterr().err.strip() == (
         f"CommandError: Batch job #{job.pk} is already done."
     )
+
+
+def test_command_refuses_to_cancel_a_cancelled_job(enqueued):
+    job = _job("ab")
+    call_command("batch_jobs", "cancel", str(job.pk), stdout=StringIO())
+    out = StringIO()
+    with pytest.raises(base.CommandError, match="already cancelled"):
+        call_command("batch_jobs", "cancel", str(job.pk), stdout=out)
+    assert out.getvalue() == ""

@@ -116,3 +116,90 @@ def test_run_recurring_charges_prints_the_count(primary):
     assert due.last_payment.status == PaymentStatus.CAPTURED
     assert due.last_payment.amount == 1_500
     assert run("run_recurring_charges") == ["Charged 0 recurring charge(s)."]
+
+
+def _monthly(method, amount: int = 1_500) -> RecurringCharge:
+    return RecurringCharge.objects.create(
+        saved_method=method,
+        amount=amount,
+        currency="EUR",
+        interval="month",
+        next_run_at=timezone.now() - timedelta(minutes=1),
+    )
+
+
+def _charges_of(recurring: RecurringCharge) -> list[tuple[str, int]]:
+    return list(
+        Payment.objects.filter(metadata__recurring_charge=recurring.public_id)
+        .order_by("pk")
+        .values_list("status", "amount_captured")
+    )
+
+
+def test_a_recurring_run_stopped_by_our_fault_gives_the_slot_back(primary, capsys):
+    method = payment_method_save(
+        customer_reference="cus_1", source_token="tok_success", idempotency_key="m1"
+    )
+    recurring = _monthly(method)
+    other = _monthly(
+        payment_method_save(
+            customer_reference="cus_2", source_token="tok_success", idempotency_key="m2"
+        ),
+        amount=700,
+    )
+    # A deploy drops the adapter's registration for a while: one line and a
+    # non-zero exit, the other customer's charge is still made.
+    ProviderAccount.objects.filter(pk=method.account_id).update(provider="gone")
+    with pytest.raises(CommandError, match="not run, their slot given back"):
+        call_command("run_recurring_charges", stdout=StringIO())
+    assert _charges_of(other) == []  # same account: it could not be called
+    ProviderAccount.objects.filter(pk=method.account_id).update(provider="sandbox")
+
+    assert run("run_recurring_charges") == ["Charged 2 recurring charge(s)."]
+    recurring.refresh_from_db()
+    assert recurring.runs == 1 and recurring.next_run_at > timezone.now()
+    assert _charges_of(recurring) == [("captured", 1_500)]
+    assert run("run_recurring_charges") == ["Charged 0 recurring charge(s)."]
+
+
+def test_a_recurring_payment_a_dead_run_left_pending_is_charged_once(primary):
+    method = payment_method_save(
+        customer_reference="cus_1", source_token="tok_success", idempotency_key="m1"
+    )
+    recurring = _monthly(method)
+    RecurringCharge.objects.filter(pk=recurring.pk).update(interval="day")
+    slot = recurring.next_run_at
+    # What a run killed right after claiming the slot (with its payment) left.
+    RecurringCharge.objects.filter(pk=recurring.pk).update(
+        next_run_at=slot + timedelta(days=1)
+    )
+    orphan = Payment.objects.create(
+        order_id="o",
+        amount=1_500,
+        currency="EUR",
+        metadata={"recurring_charge": recurring.public_id},
+        idempotency_key=f"recurring:{recurring.public_id}:{slot.isoformat()}",
+    )
+    assert orphan.status == PaymentStatus.PENDING
+    assert run("run_recurring_charges") == ["Charged 0 recurring charge(s)."]
+    Payment.objects.filter(pk=orphan.pk).update(
+        updated_at=timezone.now() - timedelta(hours=1)
+    )
+
+    assert run("run_recurring_charges") == ["Charged 1 recurring charge(s)."]
+    orphan.refresh_from_db()
+    assert (orphan.status, orphan.failure_code) == ("failed", "not_sent")
+    assert _charges_of(recurring) == [("failed", 0), ("captured", 1_500)]
+    assert run("run_recurring_charges") == ["Charged 0 recurring charge(s)."]
+
+
+def test_a_recurring_charge_whose_outcome_is_unknown_is_not_counted_charged(
+    primary,
+):
+    method = payment_method_save(
+        customer_reference="cus_1", source_token="tok_timeout", idempotency_key="m1"
+    )
+    _monthly(method)
+    assert run("run_recurring_charges") == [
+        "Charged 0 recurring charge(s); 1 unknown, being reconciled."
+    ]
