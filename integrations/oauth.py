@@ -33,7 +33,7 @@ from oauthlib import oauth1
 
 from integrations import secrets_registry
 from integrations.client import ProviderClient, client_for, response_json
-from integrations.errors import ConfigurationError, NotProcessed
+from integrations.errors import ConfigurationError, NotProcessed, ProviderError
 from integrations.ratelimit import cache_lock
 
 if TYPE_CHECKING:
@@ -162,8 +162,11 @@ class TokenCache:
 
     def fetch(self) -> str:
         """A new token from the provider now, stored for everyone (a health
-        check proves the credentials this way; a cached token proves nothing)."""
-        token, lifetime = self.request_token()
+        check proves the credentials this way; a cached token proves nothing).
+
+        Any failure is ``NotProcessed``: the operation that needed the token
+        has sent nothing yet, whatever became of the token call itself."""
+        token, lifetime = self._requested()
         secrets_registry.remember(token)
         self._store(token, lifetime)
         logger.info(
@@ -175,6 +178,32 @@ class TokenCache:
             },
         )
         return token
+
+    def _requested(self) -> tuple[str, int]:
+        try:
+            return self.request_token()
+        except NotProcessed:
+            raise
+        except ProviderError as error:
+            # A lost or broken token answer is unknown for the token call (its
+            # own call-log row says so), never for the operation behind it:
+            # that one may be retried or failed over.
+            logger.warning(
+                "oauth token fetch failed",
+                extra={
+                    "account": self.account.slug,
+                    "operation": self.operation,
+                    "outcome": error.outcome,
+                    "code": error.code,
+                },
+            )
+            raise NotProcessed(
+                error.message,
+                code=error.code,
+                http_status=error.http_status,
+                retry_after=error.retry_after,
+                provider_code=error.provider_code,
+            ) from error
 
     def request_token(self) -> tuple[str, int]:
         """Ask the provider for a token: (token, lifetime in seconds)."""

@@ -7,6 +7,7 @@ carrier refused. A request no carrier could accept is a 400 naming the field.
 """
 
 import hashlib
+import math
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -53,6 +54,7 @@ from shipping.serializers import (
     ShipmentListSerializer,
     ShipmentSerializer,
 )
+from shipping.services.pickups import CarrierUnavailable
 
 READ = ["shipping:read"]
 WRITE = ["shipping:write"]
@@ -386,9 +388,18 @@ class PickupsView(APIView):
                 account=account, request=pickup_request, shipment_ids=shipment_ids
             )
         except (ProviderError, services.ShippingError) as exc:
-            raise _api_error(exc) from exc
+            raise _pickup_error(exc) from exc
         code = 201 if pickup.status == "scheduled" else 202
         return Response(PickupSerializer(pickup).data, status=code)
+
+
+def _pickup_error(exc: Exception) -> ApiError:
+    error = _api_error(exc)
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(exc, CarrierUnavailable) and retry_after:
+        # DRF's handler turns ``wait`` into the Retry-After header.
+        error.wait = math.ceil(retry_after)  # type: ignore[attr-defined]
+    return error
 
 
 class PickupCancelView(APIView):

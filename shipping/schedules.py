@@ -17,6 +17,12 @@ JOBS: list[Job] = [
         func="shipping.tasks.announce_sandbox_tracking",
         minutes=1,
     ),
+    # Pickup bookings whose process died mid-call: 'unknown', for staff.
+    Job(
+        name="shipping.pickups_stuck",
+        func="shipping.tasks.sweep_stuck_pickups",
+        minutes=5,
+    ),
     # Quotes nobody bought, a day after they expired.
     Job(
         name="shipping.quotes_cleanup",

@@ -3,6 +3,7 @@
 from integrations import correlation
 from shipping import services
 from shipping.models import Shipment
+from shipping.services.pickups import pickups_requested_sweep
 
 
 def reconcile_shipment(shipment_id: int) -> str | None:
@@ -31,3 +32,8 @@ def delete_expired_quotes() -> int:
 def announce_sandbox_tracking() -> int:
     with correlation.bind(None):
         return services.sandbox_tracking_announce()
+
+
+def sweep_stuck_pickups() -> int:
+    with correlation.bind(None):
+        return pickups_requested_sweep()

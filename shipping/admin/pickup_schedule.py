@@ -21,6 +21,7 @@ from integrations.errors import ProviderError
 from shipping import codec, services
 from shipping.models import Pickup, Shipment, ShipmentStatus
 from shipping.providers.base import InvalidShippingRequest, PickupRequest
+from shipping.services.pickups import CarrierUnavailable
 from shipping.units import WeightUnit, convert_weight
 
 TEMPLATE = "admin/shipping/shipment/schedule_pickup.html"
@@ -150,6 +151,8 @@ class SchedulePickupMixin:
             field = exc.param if exc.param in form.fields else None
             form.add_error(field, exc.message)
             return None
+        except CarrierUnavailable as exc:
+            pickup = exc.pickup  # failed, nothing at the carrier: staff see it
         except (services.ShippingError, ProviderError) as exc:
             # Staff read the carrier's own words the caller is not given.
             said = getattr(exc, "staff_detail", "")

@@ -4,7 +4,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -39,8 +39,10 @@ def pickup_schedule(
     """Book a pickup, for the account's bought ``shipment_ids`` if given
     (Shippo collects only those); the same idempotency key answers the pickup
     already booked. A carrier's refusal is raised in our words (its text on
-    the pickup, for staff); an unknown answer leaves the pickup ``unknown``
-    for staff."""
+    the pickup, for staff); a carrier that processed nothing raises
+    ``CarrierUnavailable`` (the pickup kept ``failed``, its key free for a
+    retry); a lost or unreadable answer leaves the pickup ``unknown`` for
+    staff."""
     existing = Pickup.objects.filter(idempotency_key=request.idempotency_key).first()
     if existing is not None:
         return _same_request(existing, account, request)
@@ -60,17 +62,90 @@ def pickup_schedule(
     try:
         booked = adapter.schedule_pickup(request)
     except ProviderError as error:
-        unknown = error.outcome == Outcome.UNKNOWN
-        pickup.status = PickupStatus.UNKNOWN if unknown else PickupStatus.FAILED
-        pickup.failure_message = staff_text(error.message)[:255]
-        pickup.save(update_fields=["status", "failure_message"])
-        if isinstance(error, InvalidShippingRequest):
-            raise  # our own check, in our words
-        if error.outcome == Outcome.REJECTED:
-            raise carrier_refusal(error, refused="the pickup") from None
+        _booking_failed(pickup, error)
+        return pickup
+    except Exception:
+        # An answer we could not read (a carrier's body of another shape):
+        # the pickup may be booked. Never a 500 that leaves it 'requested'.
+        logger.exception(
+            "pickup answer not understood, left for staff",
+            extra={"pickup_id": pickup.public_id, "account": account.slug},
+        )
+        _in_doubt(pickup, "the carrier's answer could not be read")
         return pickup
     _booked(pickup, booked)
     return pickup
+
+
+class CarrierUnavailable(ShippingError):
+    """The carrier certainly did not book ``pickup`` (unreachable, rate
+    limiting, breaker open), kept ``failed`` for staff: try again, after
+    ``retry_after`` seconds if the carrier said."""
+
+    code = "carrier_unavailable"
+    status_code = 503
+
+    def __init__(
+        self, message: str, *, pickup: Pickup, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.pickup = pickup
+        self.retry_after = retry_after
+
+
+def _booking_failed(pickup: Pickup, error: ProviderError) -> None:
+    """Record why the carrier did not book ``pickup`` (its text for staff)
+    and raise, except for a lost answer: that pickup is ``unknown``."""
+    carrier_text = staff_text(error.message)[:255]
+    if error.outcome == Outcome.UNKNOWN:
+        _in_doubt(pickup, carrier_text)
+        return
+    pickup.status, pickup.failure_message = PickupStatus.FAILED, carrier_text
+    fields = ["status", "failure_message"]
+    if error.outcome == Outcome.NOT_PROCESSED:
+        # Kept failed for staff; its key is freed so the caller's retry
+        # under the same key books anew (nothing reached the carrier).
+        pickup.idempotency_key = f"unbooked-{pickup.public_id}"
+        fields.append("idempotency_key")
+    pickup.save(update_fields=fields)
+    if isinstance(error, InvalidShippingRequest):
+        raise error  # our own check, in our words
+    if error.outcome == Outcome.REJECTED:
+        raise carrier_refusal(error, refused="the pickup") from None
+    logger.warning(
+        "pickup not booked, carrier unavailable",
+        extra={"pickup_id": pickup.public_id, "code": error.code},
+    )
+    raise CarrierUnavailable(
+        "the carrier could not be reached; nothing was booked: try again later",
+        pickup=pickup,
+        retry_after=error.retry_after,
+    ) from None
+
+
+def _in_doubt(pickup: Pickup, failure_message: str) -> None:
+    pickup.status, pickup.failure_message = PickupStatus.UNKNOWN, failure_message
+    pickup.save(update_fields=["status", "failure_message"])
+
+
+# A booking still 'requested' this long lost its process (the call's own
+# deadline is far shorter): the sweep leaves it 'unknown' for staff.
+STUCK_REQUESTED = timedelta(minutes=10)
+
+
+def pickups_requested_sweep(*, older_than: timedelta = STUCK_REQUESTED) -> int:
+    """Pickups left ``requested`` by a booking that never recorded its end
+    (a worker killed mid-call): ``unknown``, for staff to settle with
+    ``pickup_resolve``; they hold their shipments until then. The number moved."""
+    cutoff = timezone.now() - older_than
+    stuck = Pickup.objects.filter(status=PickupStatus.REQUESTED, created_at__lt=cutoff)
+    moved = stuck.update(
+        status=PickupStatus.UNKNOWN,
+        failure_message="the booking's answer never came back",
+    )
+    if moved:
+        logger.warning("stuck pickup bookings left for staff", extra={"count": moved})
+    return moved
 
 
 def _same_request(

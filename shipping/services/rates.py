@@ -5,7 +5,9 @@ The fan-out (``integrations.fanout.run_on_accounts``) returns every rate and
 one failure per carrier that failed, timed out or has an open breaker. Each
 rate becomes a ``RateQuote`` row, buyable by its public id until it expires;
 the cached answer names those rows, so a repeat within the cache's time to
-live answers without calling anyone and its quotes are still buyable.
+live answers without calling anyone and its quotes are still buyable. An
+answer in which any carrier failed other than by refusing is not cached:
+the repeat asks every carrier again.
 """
 
 import logging
@@ -94,16 +96,36 @@ def rates_shop(
 
     def compute() -> RateShopResult:
         computed.set()
-        return _shop(request, key, deadline)
+        result = _shop(request, key, deadline)
+        if _incomplete(result):
+            raise _NotKept(result)  # what compute raises is not stored
+        return result
 
-    result = get_or_compute(
-        CACHE_NAMESPACE,
-        key,
-        ttl=_cache_ttl(),
-        compute=compute,
-        as_type=RateShopResult,
-    )
+    try:
+        result = get_or_compute(
+            CACHE_NAMESPACE,
+            key,
+            ttl=_cache_ttl(),
+            compute=compute,
+            as_type=RateShopResult,
+        )
+    except _NotKept as answer:
+        return answer.result
     return result if computed.is_set() else replace(result, cached=True)
+
+
+class _NotKept(Exception):
+    # Carries an answer past get_or_compute, which stores nothing compute raises.
+    def __init__(self, result: RateShopResult) -> None:
+        super().__init__("rate answer not cached")
+        self.result = result
+
+
+def _incomplete(result: RateShopResult) -> bool:
+    """A carrier failed for now (timed out, unreachable, breaker open, an
+    answer lost or unreadable): the shop's retry must ask again, not get
+    this answer back for minutes. A refusal is the carrier's answer: kept."""
+    return any(f.outcome != Outcome.REJECTED for f in result.failures)
 
 
 def _cache_ttl() -> int:

@@ -77,9 +77,13 @@ def test_a_refused_or_invalid_pickup():
         )
     assert info.value.param == "close_time"
     assert not Pickup.objects.filter(idempotency_key="pk-2").exists()
-    failed = services.pickup_schedule(
-        account=carrier("down", outage=True), request=_request(key="pk-3")
-    )
+    # Not processed at the carrier: raised (the API's 503), the row kept
+    # failed for staff.
+    with pytest.raises(pickups.CarrierUnavailable) as down:
+        services.pickup_schedule(
+            account=carrier("down", outage=True), request=_request(key="pk-3")
+        )
+    failed = Pickup.objects.get(pk=down.value.pickup.pk)
     assert failed.status == PickupStatus.FAILED
     with pytest.raises(services.InvalidState):
         services.pickup_cancel(pickup=failed)

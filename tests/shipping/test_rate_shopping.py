@@ -10,7 +10,9 @@ import pytest
 import responses
 from django.utils import timezone
 
+from bench.shipping_carrier import PATH as BENCH_CARRIER
 from integrations.models import ProviderCall
+from integrations.testing.faultserver import FaultServer, respond
 from shipping import services
 from shipping.models import RateQuote
 from shipping.providers import sandbox_rules
@@ -69,6 +71,67 @@ def test_a_repeat_answers_from_the_cache_without_calling_anyone():
     assert ProviderCall.objects.count() == calls
     other = shop(service_codes=("SBX_GROUND",))
     assert not other.cached
+
+
+RATES = {"rates": [{"service": "ground", "amount": 700, "currency": "USD", "days": 3}]}
+
+
+def _bench_carrier(settings, server: FaultServer) -> None:
+    adapters = dict(settings.SWITCHYARD_ADAPTERS)
+    adapters["shipping"] = {**adapters["shipping"], "bench_carrier": BENCH_CARRIER}
+    settings.SWITCHYARD_ADAPTERS = adapters
+    ProviderAccountFactory(
+        kind="shipping",
+        provider="bench_carrier",
+        slug="carrier-0",
+        settings={"base_url": server.url, "max_attempts": 1},
+        credentials={},
+    )
+
+
+def test_a_retry_after_every_carrier_failed_asks_the_carriers_again(settings):
+    """The only carrier answers 503 once, then 200: the shop's retry a
+    moment later gets the quote, not the failure back from the cache."""
+    with FaultServer() as server:
+        _bench_carrier(settings, server)
+        server.route(
+            "POST",
+            "/rates",
+            respond(503, json={"error": "busy"}),
+            respond(200, json=RATES),
+        )
+        first = shop()
+        assert not first.quotes and first.failures
+        again = shop()
+    assert again.quotes and not again.cached and not again.failures
+
+
+def test_an_answer_with_a_carrier_down_is_not_cached():
+    carrier("up-post")
+    carrier("down-freight", outage=True)
+    first = shop()
+    assert first.quotes and first.failures
+    again = shop()  # the down carrier may be back: everyone is asked again
+    assert not again.cached
+    assert {q.quote_id for q in again.quotes}.isdisjoint(
+        q.quote_id for q in first.quotes
+    )
+
+
+def test_an_answer_with_a_carrier_refusal_is_cached(settings):
+    with FaultServer() as server:
+        _bench_carrier(settings, server)
+        server.route(
+            "POST",
+            "/rates",
+            respond(422, json={"error": "no"}),
+            respond(200, json=RATES),
+        )
+        first = shop()
+        assert [f.outcome for f in first.failures] == ["rejected"]
+        again = shop()
+        asked = len(server.requests_for("POST", "/rates"))
+    assert again.cached and asked == 1
 
 
 def test_an_invalid_request_calls_nobody():

@@ -12,10 +12,10 @@ from django.core.cache import cache
 from django.test import override_settings
 
 from integrations.client import client_for
-from integrations.errors import ConfigurationError, NotProcessed, Unknown
+from integrations.errors import ConfigurationError, NotProcessed
 from integrations.models import ProviderCall
 from integrations.oauth import ClientCredentials, TokenCache
-from integrations.testing.faultserver import malformed_json, respond
+from integrations.testing.faultserver import malformed_json, reset, respond
 from tests.integrations.oauth.conftest import (
     API_PATH,
     CLIENT_ID,
@@ -293,11 +293,37 @@ def test_token_response_without_a_token_is_not_processed(account, server):
     assert cache.get(tokens_for(account, server).cache_key) is None
 
 
-def test_malformed_token_response_is_unknown(account, server):
+def test_malformed_token_response_is_not_processed_for_the_operation(account, server):
+    # Unknown for the token call (its row), but the operation behind it has
+    # sent nothing: it may be retried or failed over.
     server.route("POST", TOKEN_PATH, malformed_json())
-    with pytest.raises(Unknown) as caught:
+    with pytest.raises(NotProcessed) as caught:
         tokens_for(account, server).get()
     assert caught.value.code == "malformed_response"
+    row = ProviderCall.objects.get(operation="acme_oauth_token")
+    assert (row.outcome, row.error_code) == ("unknown", "malformed_response")
+    assert bearers(server) == []
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "code"),
+    [(respond(500, json={"error": "boom"}), "server_error"), (reset(), None)],
+    ids=["5xx", "reset"],
+)
+def test_a_lost_token_answer_is_not_processed_for_the_operation(
+    account, server, behaviour, code
+):
+    server.route("POST", TOKEN_PATH, behaviour)
+    tokens = tokens_for(account, server)
+
+    with pytest.raises(NotProcessed) as caught:
+        tokens.with_token(get_thing(account, server))
+
+    row = ProviderCall.objects.get(operation="acme_oauth_token")
+    assert row.outcome == "unknown"  # the token call's own record is kept
+    assert caught.value.code == row.error_code == (code or row.error_code)
+    assert bearers(server) == []
+    assert cache.get(tokens.cache_key) is None
 
 
 def test_missing_client_secret_sends_nothing(account, server):
