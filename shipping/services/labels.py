@@ -273,7 +273,7 @@ def _after_error(shipment: Shipment, error: ProviderError) -> None:
     )
 
 
-def _label_apply(shipment: Shipment, label: Label) -> None:
+def label_apply(shipment: Shipment, label: Label) -> None:
     """Record a label the carrier made (or still renders: pending)."""
     shipment.carrier_shipment_id = label.carrier_shipment_id
     if label.status == LabelStatus.PENDING:
@@ -411,7 +411,7 @@ def shipment_reconcile(*, shipment: Shipment) -> Shipment:
     # A label webhook may have settled it while we asked: record once.
     _settle(
         shipment,
-        _not_found if label is None else lambda locked: _label_apply(locked, label),
+        _not_found if label is None else lambda locked: label_apply(locked, label),
     )
     return shipment
 
@@ -492,7 +492,7 @@ def _label_made(shipment: Shipment, label: Label) -> None:
             extra={"shipment_id": shipment.public_id},
         )
         _release_quote_if_rebought(shipment)
-    _label_apply(shipment, label)
+    label_apply(shipment, label)
 
 
 def _release_quote_if_rebought(shipment: Shipment) -> None:
