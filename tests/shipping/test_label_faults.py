@@ -77,7 +77,7 @@ def _quote(account, carrier, service, **values) -> RateQuote:
         },
     ],
 )
-def test_fedex_label_200_with_a_broken_body_is_no_500_and_never_failed(body):
+def test_a_fedex_label_200_with_a_broken_body_leaves_the_label_unknown(body):
     account = _fedex()
     quote = _quote(account, "fedex", "FEDEX_GROUND")
     api = _api()
@@ -180,7 +180,7 @@ def test_another_quote_for_the_same_order_may_be_bought():
     assert (one.status, two.status) == ("purchased", "purchased")
 
 
-def test_a_fedex_buy_left_purchasing_by_a_broken_answer_is_not_left_for_ever():
+def test_a_fedex_buy_whose_answer_breaks_the_parser_ends_unknown():
     """After a 500 the shipment is 'purchasing'; the sweep takes stuck buys
     after 10 minutes 'as unknown' (docs/shipping.md), but FedEx cannot look
     labels up: the row must at least end 'unknown' (the state staff watch),
@@ -231,12 +231,11 @@ def _bought(account, carrier, number, **values):
     )
 
 
-def test_one_malformed_lookup_answer_stops_the_whole_reconcile_sweep():
+def test_one_malformed_lookup_answer_does_not_stop_the_reconcile_sweep():
     """shipping.reconcile (every 5 min) walks every unknown shipment; one
-    Shippo transaction whose body has a wrong type raises a bare TypeError
-    and the sweep dies: every other unknown label (one Shippo made and
-    billed) stays unknown, run after run."""
-
+    Shippo transaction whose body has a wrong type (a bare TypeError in the
+    parser) is an inconclusive look-up of that shipment only: the others
+    (one Shippo made and billed) are still settled, run after run."""
     import tests.shipping.contract.harness_shippo as shippo
 
     account = shippo.make_account()
@@ -257,7 +256,7 @@ def test_one_malformed_lookup_answer_stops_the_whole_reconcile_sweep():
         tracking_status="unknown",
         idempotency_key="kw",
     )
-    # Made before the poisoned one (the sweep walks newest first).
+    # Made before the poisoned one (a newest-first sweep met it last).
     Shipment.objects.filter(pk=waiting.pk).update(
         carrier_shipment_id=shippo.TRANSACTION,
         created_at=timezone.now() - timedelta(hours=2),
@@ -390,3 +389,34 @@ def test_an_unknown_label_past_a_day_is_reported_to_staff_once(caplog):
     said = [r for r in caplog.records if "over a day" in r.getMessage()]
     assert len(said) == 1
     assert said[0].shipment_id == shipment.public_id
+
+
+def test_a_shipment_that_breaks_the_sweep_is_logged_and_the_rest_are_asked(
+    monkeypatch, caplog
+):
+    """Anything one shipment raises (a bug, a database error) is logged and
+    counted; the sweep goes on with the rest."""
+    from shipping.services import labels
+    from tests.shipping.helpers import carrier
+
+    account = carrier("post")
+    broken = _bought(account, "sandbox", "", status="unknown", idempotency_key="b")
+    fine = _bought(account, "sandbox", "", status="unknown", idempotency_key="f")
+    original = labels.attempt_run
+
+    def attempt_run(model, *, owner, **kwargs):
+        if owner["shipment"].pk == broken.pk:
+            raise RuntimeError("a bug")
+        return original(model, owner=owner, **kwargs)
+
+    monkeypatch.setattr(labels, "attempt_run", attempt_run)
+    with caplog.at_level("ERROR", logger="shipping.services.labels"):
+        swept = services.shipments_reconcile_unknown()
+    assert [s.pk for s in swept] == [fine.pk]
+    fine.refresh_from_db()
+    assert fine.status == "failed"  # the sandbox has no such label
+    said = {r.getMessage() for r in caplog.records}
+    assert {
+        "label reconciliation failed",
+        "label reconciliation sweep had failures",
+    } <= said

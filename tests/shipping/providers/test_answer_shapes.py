@@ -130,3 +130,39 @@ def test_track_answer_with_one_wrong_type_is_a_provider_error(carrier):
     assert not crashes, {
         k: [*v[:4], f"... {len(v)} in all"] for k, v in crashes.items()
     }
+
+
+def test_a_hook_that_breaks_before_its_request_went_out_is_not_processed(monkeypatch):
+    """Nothing reached the carrier: NotProcessed (the buy may fail and be
+    bought again), and the carrier's endpoint was never called."""
+    from integrations.errors import NotProcessed
+    from shipping.providers.fedex import FedExAdapter
+
+    harness = importlib.import_module("tests.shipping.contract.harness_fedex")
+    account = harness.make_account()
+
+    def broken(self):
+        raise KeyError("account_number")
+
+    monkeypatch.setattr(FedExAdapter, "_account", broken)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        request = harness.label(rsps, account)
+        ship = rsps.replace(*CASES["fedex"][:2], status=200, json={})
+        with pytest.raises(NotProcessed) as caught:
+            get_adapter(account).create_label(request)
+    assert caught.value.code == "internal_error"
+    assert ship.call_count == 0
+
+
+def test_a_hook_that_breaks_reading_the_answer_is_unknown_in_our_words():
+    from integrations.errors import Unknown
+
+    harness = importlib.import_module("tests.shipping.contract.harness_fedex")
+    account = harness.make_account()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        request = harness.label(rsps, account)
+        rsps.replace(*CASES["fedex"][:2], status=200, json={"output": "surprise"})
+        with pytest.raises(Unknown) as caught:
+            get_adapter(account).create_label(request)
+    assert caught.value.code == "malformed_response"
+    assert "surprise" not in caught.value.message
