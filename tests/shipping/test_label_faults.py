@@ -420,3 +420,48 @@ def test_a_shipment_that_breaks_the_sweep_is_logged_and_the_rest_are_asked(
         "label reconciliation failed",
         "label reconciliation sweep had failures",
     } <= said
+
+
+def test_a_refused_retry_key_may_buy_once_the_first_label_is_found_not_made():
+    """409 label_in_progress is not the key's final answer (it is not stored):
+    once staff settle the first label as never made, the same retry key
+    buys."""
+    from shipping.services.settle import shipment_settle_by_hand
+    from tests.shipping.helpers import carrier
+
+    account = carrier("slow", lose_label_answers=True)
+    quote = _quote(account, "sandbox", "SBX_GROUND")
+    api = _api()
+    body = {"quote_id": quote.public_id}
+    api.post(SHIPMENTS, body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    refused = api.post(SHIPMENTS, body, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
+    assert refused.status_code == 409
+    shipment_settle_by_hand(
+        shipment=Shipment.objects.get(),
+        outcome="not_bought",
+        note="support: none",
+        actor="staff",
+    )
+    account.settings = {}
+    account.save()
+    bought = api.post(SHIPMENTS, body, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
+    assert bought.status_code == 201, bought.content
+
+
+def test_staff_re_clicking_buy_on_a_re_rendered_page_buy_no_second_label(
+    admin_client,
+):
+    from shipping.models import SandboxLabel
+    from tests.shipping.helpers import carrier
+
+    quote = _quote(carrier("slow", lose_label_answers=True), "sandbox", "SBX_GROUND")
+    for key in ("page-1", "page-2"):  # each render of the page has its own key
+        page = admin_client.post(
+            "/admin/shipping/shipment/buy/",
+            {"quote_id": quote.public_id, "key": key},
+            follow=True,
+        )
+    said = [str(m) for m in page.context["messages"]]
+    assert SandboxLabel.objects.count() == 1
+    assert Shipment.objects.count() == 1
+    assert any(Shipment.objects.get().public_id in text for text in said), said
