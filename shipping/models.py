@@ -23,6 +23,14 @@ class ShipmentStatus(models.TextChoices):
     VOIDED = "voided", "Voided"
 
 
+# A shipment in these holds its quote: a label bought, or one that may be.
+LIVE_LABEL_STATUSES = (
+    ShipmentStatus.PURCHASING,
+    ShipmentStatus.UNKNOWN,
+    ShipmentStatus.PURCHASED,
+)
+
+
 class LabelFormatChoice(models.TextChoices):
     PDF = "pdf", "PDF"
     ZPL = "zpl", "ZPL"
@@ -129,12 +137,29 @@ class Shipment(models.Model):
     tracking_event_at = models.DateTimeField(null=True, blank=True)
     last_tracked_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # When the carrier was last asked about an unknown (or stuck) buy: the
+    # sweep asks the least recently asked first, so no row starves the rest.
+    reconciled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When staff were alerted that this label stayed unknown past a day.
+    overdue_reported_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["status", "tracking_status"])]
+        constraints = [
+            # One label per quote: a second buy while the first is bought or
+            # in doubt could be a second billed label (shipping.services.labels).
+            models.UniqueConstraint(
+                fields=["quote"],
+                condition=models.Q(status__in=LIVE_LABEL_STATUSES),
+                name="shipping_shipment_one_live_label_per_quote",
+            )
+        ]
+        permissions = [
+            ("settle_shipment", "Can settle unknown shipments by hand"),
+        ]
 
     def __str__(self) -> str:
         return self.public_id

@@ -22,10 +22,11 @@ from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
 from integrations.admin.timeline import TimelineAdminMixin
 from integrations.errors import ProviderError
-from integrations.timeline import TimelineEntry
+from integrations.timeline import TimelineEntry, timeline_sorted
 from shipping import services
 from shipping.admin.compare import CompareRatesMixin
 from shipping.admin.pickup_schedule import SchedulePickupMixin
+from shipping.admin.settle import ShipmentSettleMixin, settle_entries
 from shipping.models import Shipment, ShipmentStatus
 from shipping.selectors import parcel_label, shipment_timeline
 
@@ -43,6 +44,7 @@ class ShipmentAdmin(
     PublicIdSearchMixin,
     CompareRatesMixin,
     SchedulePickupMixin,
+    ShipmentSettleMixin,
     TimelineAdminMixin,
     ReadOnlyAdminMixin,
     admin.ModelAdmin,
@@ -118,7 +120,7 @@ class ShipmentAdmin(
         return format_html_join(" | ", "{}", ((item,) for item in [link, *parcels]))
 
     def get_timeline(self, obj: Shipment) -> list[TimelineEntry]:
-        return shipment_timeline(obj)
+        return timeline_sorted([*shipment_timeline(obj), *settle_entries(obj)])
 
     def change_page_context(
         self, request: HttpRequest, obj: Shipment
@@ -133,6 +135,7 @@ class ShipmentAdmin(
             if can and obj.status == ShipmentStatus.UNKNOWN
             else "",
             "track_url": self._url("track", obj) if can and obj.is_trackable else "",
+            "settle_url": self.settle_url(request, obj),
         }
 
     def changelist_view(
@@ -153,6 +156,7 @@ class ShipmentAdmin(
                 name="shipping_shipment_compare",
             ),
             path("buy/", view(self.buy_view), name="shipping_shipment_buy"),
+            *self.settle_urls(),
             path(
                 "schedule-pickup/",
                 view(self.schedule_pickup_view),
@@ -218,11 +222,21 @@ class ShipmentAdmin(
                 )
             else:
                 shipment.refresh_from_db()
-                text = f"{operation}: now {shipment.get_status_display().lower()}"
-                self.log_change(request, shipment, text)
-                self.message_user(request, text, messages.SUCCESS)
+                self._report(request, operation, shipment)
             return HttpResponseRedirect(
                 reverse("admin:shipping_shipment_change", args=[shipment.pk])
             )
 
         return view
+
+    def _report(self, request: HttpRequest, operation: str, shipment: Shipment) -> None:
+        if operation == "reconcile" and shipment.status == ShipmentStatus.UNKNOWN:
+            # Asked, and the carrier could not say: not a success.
+            hint = " Settle it by hand." if self.settle_url(request, shipment) else ""
+            text = "reconcile: inconclusive, the carrier could not say; still unknown"
+            self.log_change(request, shipment, text)
+            self.message_user(request, f"{text}.{hint}", messages.WARNING)
+            return
+        text = f"{operation}: now {shipment.get_status_display().lower()}"
+        self.log_change(request, shipment, text)
+        self.message_user(request, text, messages.SUCCESS)

@@ -5,30 +5,33 @@ The public operations (``rates``, ``create_label``, ...) are templates: they
 check the request (``shipping.providers.validation``: zero weight, missing
 postcode, international without customs, the carrier's ``limits``) and raise
 ``InvalidShippingRequest`` naming the field before anything is sent, then
-call the carrier's hook (``carrier_rates``, ``carrier_create_label``, ...).
-An adapter implements the hooks only. Prices are integer minor units plus an
-ISO 4217 code; a carrier's decimal price goes through ``rate_price`` (a
-rate) or ``billed_amount`` (a bought label), its list of rates through
-``keep_priced``: one unusable price drops one rate, never the carrier's
-answer (``shipping.providers.prices``). Weights and lengths convert through
-``shipping.units``. Adapters raise ``integrations.errors`` types only: an
-unknown tracking number is ``Rejected(code="not_found")``, a carrier's
-validation answer is ``Rejected`` (``address_invalid`` for an address it
-cannot deliver to). docs/providers/shipping.md has the table.
+call the carrier's hook (``carrier_rates``, ``carrier_create_label``, ...)
+through ``call_hook``: a hook's bare exception becomes a ``ProviderError``
+(``shipping.providers.hook_guard``). An adapter implements the hooks only.
+Prices are integer minor units plus an ISO 4217 code; a carrier's decimal
+price goes through ``rate_price`` (a rate) or ``billed_amount`` (a bought
+label), its list of rates through ``keep_priced``: one unusable price drops
+one rate, never the carrier's answer (``shipping.providers.prices``).
+Weights and lengths convert through ``shipping.units``. Adapters raise
+``integrations.errors`` types only: an unknown tracking number is
+``Rejected(code="not_found")``, a carrier's validation answer is ``Rejected``
+(``address_invalid`` for an address it cannot deliver to).
+docs/providers/shipping.md has the table.
 """
 
+import functools
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from integrations.errors import Rejected, Unknown
 from integrations.providers.base import BaseAdapter
 from integrations.webhooks.messages import WebhookMessage
-from shipping.providers import prices, validation
+from shipping.providers import hook_guard, prices, validation
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.providers.validation import CarrierLimits, InvalidShippingRequest
 from shipping.units import DimensionUnit, WeightUnit, convert_length, convert_weight
@@ -401,6 +404,17 @@ class ShippingAdapter(BaseAdapter):
         "label_webhooks": "parse_label_update",
     }
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        hook_guard.counting_sends(cls)
+
+    def call_hook(self, hook: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """``hook(*args, **kwargs)``, a carrier's hook: anything it raises is
+        a ``ProviderError`` (``shipping.providers.hook_guard``)."""
+        call = functools.partial(hook, *args, **kwargs)
+        name = getattr(hook, "__name__", "carrier hook")
+        return hook_guard.guarded(self.display_name, name, call)
+
     @classmethod
     def supports(cls, operation: str) -> bool:
         """True when the carrier implements ``operation``: one of the
@@ -423,7 +437,9 @@ class ShippingAdapter(BaseAdapter):
             limits=self.limits,
         )
         # The last word on every price, whatever the adapter read it from.
-        rates = self.keep_priced(self.carrier_rates(request), prices.checked_rate)
+        rates = self.keep_priced(
+            self.call_hook(self.carrier_rates, request), prices.checked_rate
+        )
         if request.service_codes:
             rates = [r for r in rates if r.service_code in request.service_codes]
         return rates
@@ -443,11 +459,11 @@ class ShippingAdapter(BaseAdapter):
                 f"{self.display_name} does not print {request.label_format} labels",
                 param="label_format",
             )
-        return self.carrier_create_label(request)
+        return self.call_hook(self.carrier_create_label, request)
 
     def void_label(self, request: VoidRequest) -> VoidResult:
         validation.require(request.carrier_shipment_id, "carrier_shipment_id")
-        return self.carrier_void_label(request)
+        return self.call_hook(self.carrier_void_label, request)
 
     def retrieve_label(self, lookup: LabelLookup) -> Label | None:
         """The label bought under ``lookup`` (reconciliation after a lost
@@ -460,10 +476,12 @@ class ShippingAdapter(BaseAdapter):
                 f"{self.display_name} cannot look a label up",
                 code="lookup_not_supported",
             )
-        label = self.carrier_retrieve_label(lookup)
+        label = self.call_hook(self.carrier_retrieve_label, lookup)
         if label is None:
             return None
-        return self.label_with_parcels(label, parcels=lookup.parcel_count)
+        return self.call_hook(
+            self.label_with_parcels, label, parcels=lookup.parcel_count
+        )
 
     def label_with_parcels(self, label: Label, *, parcels: int) -> Label:
         """``label`` settled after its purchase (a poll, a webhook) with every
@@ -475,7 +493,7 @@ class ShippingAdapter(BaseAdapter):
         """Where the parcel is; ``Rejected(code="not_found")`` for a number
         the carrier does not know."""
         validation.require(request.tracking_number, "tracking_number")
-        return self.carrier_track(request)
+        return self.call_hook(self.carrier_track, request)
 
     def schedule_pickup(self, request: PickupRequest) -> Pickup:
         self._require_support("schedule_pickup")
@@ -485,12 +503,12 @@ class ShippingAdapter(BaseAdapter):
             request.close_time,
             request.parcel_count,
         )
-        return self.carrier_schedule_pickup(request)
+        return self.call_hook(self.carrier_schedule_pickup, request)
 
     def cancel_pickup(self, request: PickupCancellation) -> None:
         self._require_support("cancel_pickup")
         validation.require(request.confirmation_number, "confirmation_number")
-        self.carrier_cancel_pickup(request)
+        self.call_hook(self.carrier_cancel_pickup, request)
 
     def cancel_going_out(self, request: PickupCancellation) -> None:
         """Right before the cancel goes out: credentials (a token), then on_send."""
@@ -500,7 +518,7 @@ class ShippingAdapter(BaseAdapter):
     def validate_address(self, address: Address) -> AddressValidation:
         self._require_support("validate_address")
         validation.check_address(address, "address")
-        return self.carrier_validate_address(address)
+        return self.call_hook(self.carrier_validate_address, address)
 
     # --- A carrier's money (shipping.providers.prices) ----------------------
 

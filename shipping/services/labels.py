@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from integrations import registry
@@ -27,6 +28,7 @@ from integrations.events import event_emit
 from integrations.secrets_registry import staff_text
 from shipping import codec
 from shipping.models import (
+    LIVE_LABEL_STATUSES,
     RateQuote,
     Shipment,
     ShipmentAttempt,
@@ -44,7 +46,12 @@ from shipping.providers.base import (
     ParcelLabel,
     ShippingAdapter,
 )
-from shipping.services.errors import NotFound, QuoteExpired, ShippingError
+from shipping.services.errors import (
+    InvalidState,
+    NotFound,
+    QuoteExpired,
+    ShippingError,
+)
 from shipping.tracking_links import recipient_email, tracking_url
 
 logger = logging.getLogger(__name__)
@@ -56,6 +63,8 @@ LAG_RETRY_SECONDS = 300
 # Shipments still buying this long are treated as unknown by the sweep (the
 # process died between storing the attempt and recording its end).
 STUCK_PURCHASING = timedelta(minutes=10)
+# An unknown label this old is reported to staff once (an ERROR log).
+OVERDUE_UNKNOWN = timedelta(days=1)
 
 
 def shipment_buy(
@@ -76,6 +85,7 @@ def shipment_buy(
     if existing is not None:
         return _same_request(existing, quote_id)
     quote = _quote_to_buy(quote_id)
+    _refuse_if_held(quote)
     adapter = registry.get_adapter(quote.account)
     if label_format and label_format not in {f.value for f in LabelFormat}:
         raise ShippingError("unknown label format", param="label_format")
@@ -156,6 +166,33 @@ def _quote_to_buy(quote_id: str) -> RateQuote:
     return quote
 
 
+def _refuse_if_held(quote: RateQuote) -> None:
+    """One label per quote: refused (409) while another key's label of this
+    quote is bought or may be (a lost answer, a buy under way), so a retry
+    under a new key never buys a second one. A failed or voided label lets
+    the quote be bought again; another quote for the same order may be
+    bought (an order may ship in several shipments)."""
+    holder = (
+        Shipment.objects.filter(quote=quote, status__in=LIVE_LABEL_STATUSES)
+        .only("public_id", "status")
+        .first()
+    )
+    if holder is None:
+        return
+    if holder.status == ShipmentStatus.PURCHASED:
+        raise InvalidState(
+            f"this quote's label was bought: shipment {holder.public_id}",
+            code="quote_bought",
+            param="quote_id",
+        )
+    raise InvalidState(
+        f"this quote's label is being bought or settled: shipment "
+        f"{holder.public_id}; poll it (it may already exist at the carrier)",
+        code="label_in_progress",
+        param="quote_id",
+    )
+
+
 def _settle(
     shipment: Shipment,
     apply: Callable[[Shipment], None],
@@ -183,7 +220,17 @@ def _shipment_from(
         with transaction.atomic():
             return _shipment_create(quote, key, order_id, label_format), True
     except IntegrityError:
-        return Shipment.objects.get(idempotency_key=key), False
+        same_key = Shipment.objects.filter(idempotency_key=key).first()
+        if same_key is not None:
+            return same_key, False
+    # Another key's buy of this quote got in first (the one-live-label
+    # constraint): refused as a buy that had seen it would be.
+    _refuse_if_held(quote)
+    raise InvalidState(
+        "this quote's label is being bought; try again",
+        code="label_in_progress",
+        param="quote_id",
+    )
 
 
 def _shipment_create(
@@ -226,7 +273,7 @@ def _after_error(shipment: Shipment, error: ProviderError) -> None:
     )
 
 
-def _label_apply(shipment: Shipment, label: Label) -> None:
+def label_apply(shipment: Shipment, label: Label) -> None:
     """Record a label the carrier made (or still renders: pending)."""
     shipment.carrier_shipment_id = label.carrier_shipment_id
     if label.status == LabelStatus.PENDING:
@@ -323,9 +370,11 @@ def reconciliation_schedule(*, shipment: Shipment, delay: int | None = None) -> 
 def shipment_reconcile(*, shipment: Shipment) -> Shipment:
     """Ask the carrier what became of an ``unknown`` (or stuck) label buy:
     the label it made under our key is recorded; a carrier that answers it
-    has none fails the shipment; anything else leaves it unknown."""
-    if shipment.status not in (ShipmentStatus.UNKNOWN, ShipmentStatus.PURCHASING):
+    has none fails the shipment; anything else leaves it unknown (a buy
+    stuck ``purchasing`` past its claim life becomes ``unknown``)."""
+    if shipment.status not in _BUYING:
         return shipment
+    Shipment.objects.filter(pk=shipment.pk).update(reconciled_at=timezone.now())
     adapter = registry.get_adapter(shipment.account)
     lookup = LabelLookup(
         idempotency_key=shipment.idempotency_key,
@@ -349,6 +398,7 @@ def shipment_reconcile(*, shipment: Shipment) -> Shipment:
             "label reconciliation inconclusive",
             extra={"shipment_id": shipment.public_id, "code": error.code},
         )
+        _stuck_to_unknown(shipment, error.code)
         return shipment
     if label is None and _lookup_may_lag(shipment, adapter):
         logger.info(
@@ -356,13 +406,35 @@ def shipment_reconcile(*, shipment: Shipment) -> Shipment:
             extra={"shipment_id": shipment.public_id},
         )
         reconciliation_schedule(shipment=shipment, delay=LAG_RETRY_SECONDS)
+        _stuck_to_unknown(shipment, "lookup_may_lag")
         return shipment
     # A label webhook may have settled it while we asked: record once.
     _settle(
         shipment,
-        _not_found if label is None else lambda locked: _label_apply(locked, label),
+        _not_found if label is None else lambda locked: label_apply(locked, label),
     )
     return shipment
+
+
+def _stuck_to_unknown(shipment: Shipment, code: str) -> None:
+    """A buy still ``purchasing`` past its claim life (its process died, or
+    its answer broke it) that the carrier cannot settle now: ``unknown``,
+    the state staff watch and settle, not ``purchasing`` for ever."""
+    if shipment.status != ShipmentStatus.PURCHASING:
+        return
+    if timezone.now() - shipment.created_at < STUCK_PURCHASING:
+        return
+
+    def mark(locked: Shipment) -> None:
+        locked.status = ShipmentStatus.UNKNOWN
+        locked.failure_code = locked.failure_code or code[:64]
+        locked.save(update_fields=["status", "failure_code"])
+        logger.warning(
+            "stuck label buy now unknown",
+            extra={"shipment_id": locked.public_id, "code": code},
+        )
+
+    _settle(shipment, mark, (ShipmentStatus.PURCHASING,))
 
 
 def _lookup_may_lag(shipment: Shipment, adapter: ShippingAdapter) -> bool:
@@ -419,7 +491,20 @@ def _label_made(shipment: Shipment, label: Label) -> None:
             "label made for a failed shipment; recorded",
             extra={"shipment_id": shipment.public_id},
         )
-    _label_apply(shipment, label)
+        _release_quote_if_rebought(shipment)
+    label_apply(shipment, label)
+
+
+def _release_quote_if_rebought(shipment: Shipment) -> None:
+    """A failed shipment's quote may have been bought again since: the
+    carrier's late label is recorded all the same (two labels exist; staff
+    void one), without the quote, which the other label holds."""
+    held = Shipment.objects.filter(
+        quote_id=shipment.quote_id, status__in=LIVE_LABEL_STATUSES
+    ).exclude(pk=shipment.pk)
+    if shipment.quote_id is not None and held.exists():
+        shipment.quote = None
+        shipment.save(update_fields=["quote"])
 
 
 def _label_failed(shipment: Shipment, update: LabelUpdate) -> None:
@@ -457,15 +542,51 @@ def _with_parcels(shipment: Shipment, update: LabelUpdate) -> LabelUpdate:
 
 
 def shipments_reconcile_unknown(*, limit: int = 200) -> list[Shipment]:
-    """The sweep: every unknown shipment, and those stuck buying."""
+    """The sweep: every unknown shipment, and those stuck buying, the least
+    recently asked first. One that breaks (a bug, a database error) is
+    logged and counted and the sweep moves on: it never starves the rest."""
+    _report_overdue()
     stuck = timezone.now() - STUCK_PURCHASING
     candidates = Shipment.objects.filter(status=ShipmentStatus.UNKNOWN) | (
         Shipment.objects.filter(status=ShipmentStatus.PURCHASING, created_at__lt=stuck)
     )
-    return [
-        shipment_reconcile(shipment=shipment)
-        for shipment in candidates.select_related("account")[:limit]
-    ]
+    order = (F("reconciled_at").asc(nulls_first=True), "created_at", "pk")
+    swept, broken = [], 0
+    for shipment in candidates.select_related("account").order_by(*order)[:limit]:
+        try:
+            swept.append(shipment_reconcile(shipment=shipment))
+        except Exception:
+            broken += 1
+            logger.exception(
+                "label reconciliation failed",
+                extra={"shipment_id": shipment.public_id},
+            )
+    if broken:
+        logger.error(
+            "label reconciliation sweep had failures", extra={"failed": broken}
+        )
+    return swept
+
+
+def _report_overdue() -> None:
+    """One ERROR per label left unknown past ``OVERDUE_UNKNOWN``: no carrier
+    answer settles it (FedEx, UPS, DHL and USPS cannot look one up), so
+    staff must (*Settle by hand*); once per shipment, not every sweep."""
+    now = timezone.now()
+    overdue = Shipment.objects.filter(
+        status=ShipmentStatus.UNKNOWN,
+        created_at__lt=now - OVERDUE_UNKNOWN,
+        overdue_reported_at__isnull=True,
+    )
+    for shipment in overdue.only("pk", "public_id", "carrier")[:100]:
+        claimed = Shipment.objects.filter(
+            pk=shipment.pk, overdue_reported_at__isnull=True
+        ).update(overdue_reported_at=now)
+        if claimed:
+            logger.error(
+                "label unknown for over a day; settle it by hand",
+                extra={"shipment_id": shipment.public_id, "carrier": shipment.carrier},
+            )
 
 
 def quotes_expired_delete(*, older_than: timedelta | None = None) -> int:

@@ -260,3 +260,51 @@ def test_a_key_reused_for_another_quote_is_refused_not_answered_with_the_first()
         "idempotency_key_reused",
         422,
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_keys_buying_one_quote_at_once_buy_one_label_and_refuse_the_other(
+    monkeypatch,
+):
+    from django.db import connection
+
+    from shipping.models import SandboxLabel
+    from shipping.services import labels
+
+    quote = _quote(carrier("post"))
+    original = labels._shipment_create
+    barrier = threading.Barrier(2)
+
+    def both_create(*args, **kwargs):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=5)  # both past the quote's check
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(labels, "_shipment_create", both_create)
+    answers, errors = [], []
+
+    def buy(key: str) -> None:
+        try:
+            answers.append(
+                services.shipment_buy(quote_id=quote.public_id, idempotency_key=key)
+            )
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=buy, args=(k,)) for k in ("k-a", "k-b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert len(answers) == 1 and answers[0].status == "purchased"
+    assert [(e.code, e.status_code) for e in errors] in (
+        [("quote_bought", 409)],
+        [("label_in_progress", 409)],
+    )
+    assert answers[0].public_id in errors[0].message
+    assert Shipment.objects.count() == 1
+    assert SandboxLabel.objects.count() == 1

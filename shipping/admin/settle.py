@@ -1,0 +1,164 @@
+"""Settle by hand: staff's outcome for an ``unknown`` label the carrier cannot
+settle (no look-up by our key), on the shipment's page. Its own permission
+(``shipping.settle_shipment``): it records a billed label on staff's word."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from integrations.models import Event
+from integrations.timeline import TimelineEntry
+from shipping.models import LabelFormatChoice, Shipment, ShipmentStatus
+from shipping.services import ShippingError
+from shipping.services.settle import SETTLED_EVENT, shipment_settle_by_hand
+
+# A label file staff upload: a few pages of PDF at most.
+MAX_LABEL_BYTES = 2 * 1024 * 1024
+
+
+class ShipmentSettleForm(forms.Form):
+    """Staff's outcome for an ``unknown`` label."""
+
+    outcome = forms.ChoiceField(
+        choices=[
+            ("bought", "Bought: the carrier made (and bills) the label"),
+            ("not_bought", "Not bought: the carrier has no such label"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    tracking_number = forms.CharField(
+        max_length=64,
+        required=False,
+        help_text="The carrier's tracking number of the label (required for bought).",
+    )
+    label_file = forms.FileField(
+        required=False,
+        help_text="The label file from the carrier's site, if you have it.",
+    )
+    label_format = forms.ChoiceField(
+        choices=LabelFormatChoice.choices, required=False, initial="pdf"
+    )
+    note = forms.CharField(
+        label="Staff note",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="How you know (e.g. what the carrier's site or support says).",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        number = (data.get("tracking_number") or "").strip()
+        if data.get("outcome") == "bought" and not number:
+            self.add_error("tracking_number", "Required for a bought label.")
+        upload = data.get("label_file")
+        if upload is not None and upload.size > MAX_LABEL_BYTES:
+            self.add_error("label_file", "The file is too large for a label.")
+        return data
+
+
+class ShipmentSettleMixin:
+    """For ``ShipmentAdmin``: the "Settle by hand" button, form and view."""
+
+    def has_settle_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("shipping.settle_shipment")
+
+    def settle_url(self, request: HttpRequest, shipment: Shipment) -> str:
+        """The button's URL ("": hidden): unknown shipments, for those allowed."""
+        if shipment.status != ShipmentStatus.UNKNOWN:
+            return ""
+        if not self.has_settle_permission(request):
+            return ""
+        return reverse("admin:shipping_shipment_settle", args=[shipment.pk])
+
+    def settle_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view  # type: ignore[attr-defined]
+        return [
+            path(
+                "<path:object_id>/settle/",
+                view(self.settle_view),
+                name="shipping_shipment_settle",
+            )
+        ]
+
+    def settle_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_settle_permission(request):
+            raise PermissionDenied
+        shipment = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+        if shipment is None:
+            raise Http404("No such shipment.")
+        change_url = reverse("admin:shipping_shipment_change", args=[shipment.pk])
+        if shipment.status != ShipmentStatus.UNKNOWN:
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                f"{shipment.public_id} is {shipment.status}: only an unknown "
+                "shipment is settled by hand.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(change_url)
+        posted = request.method == "POST"
+        form = ShipmentSettleForm(
+            request.POST if posted else None, request.FILES if posted else None
+        )
+        if form.is_valid() and self._settle(request, shipment, form):
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),  # type: ignore[attr-defined]
+            "title": f"Settle {shipment.public_id} by hand",
+            "opts": self.opts,  # type: ignore[attr-defined]
+            "shipment": shipment,
+            "form": form,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/shipping/shipment/settle.html", context)
+
+    def _settle(
+        self, request: HttpRequest, shipment: Shipment, form: ShipmentSettleForm
+    ) -> bool:
+        """Apply staff's outcome; False (the form holds why) when refused."""
+        data = form.cleaned_data
+        upload = data.get("label_file")
+        try:
+            shipment = shipment_settle_by_hand(
+                shipment=shipment,
+                outcome=data["outcome"],
+                note=data["note"],
+                actor=request.user.get_username(),
+                tracking_number=data["tracking_number"],
+                label_data=upload.read() if upload is not None else b"",
+                label_format=data.get("label_format") or "",
+            )
+        except ShippingError as exc:
+            form.add_error(exc.param or None, exc.message)
+            return False
+        text = f"Settled by hand: unknown → {shipment.status}" + (
+            f" ({shipment.tracking_number})." if shipment.tracking_number else "."
+        )
+        self.log_change(request, shipment, text)  # type: ignore[attr-defined]
+        self.message_user(  # type: ignore[attr-defined]
+            request, f"{shipment.public_id}: {text}", messages.SUCCESS
+        )
+        return True
+
+
+def settle_entries(shipment: Shipment) -> list[TimelineEntry]:
+    """Staff's settlements of ``shipment``, naming who settled it and why."""
+    settled = Event.objects.filter(subject=shipment.public_id, name=SETTLED_EVENT)
+    entries = []
+    for event in settled.order_by("-created_at")[:10]:
+        payload = event.payload or {}
+        entries.append(
+            TimelineEntry(
+                at=event.created_at,
+                kind="staff",
+                title=f"Settled by hand as {payload.get('outcome', '?')} "
+                f"by {payload.get('actor', '?')}",
+                detail=str(payload.get("note", "")),
+            )
+        )
+    return entries

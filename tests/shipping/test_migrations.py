@@ -1,0 +1,77 @@
+"""shipping 0009 on a live table: labels bought twice from one quote before
+the one-live-label constraint keep their rows, all but the first let go of
+the quote, and the constraint then holds. Needs ``--migrations``."""
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import IntegrityError, connection, transaction
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+from shipping import codec
+from shipping.models import RateQuote, Shipment
+from tests.shipping.contract import requests
+from tests.shipping.helpers import carrier
+
+# `make test` runs these in a second pass, with --migrations.
+pytestmark = [pytest.mark.migrations, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def at_0008(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.config.getoption("nomigrations"):
+        pytest.skip("runs the migrations (pytest --migrations)")
+    call_command("migrate", "shipping", "0008", verbosity=0)
+    try:
+        yield
+    finally:
+        # Leave the schema as the other tests expect it.
+        call_command("migrate", verbosity=0)
+
+
+def test_second_labels_of_one_quote_let_go_of_it_and_the_constraint_holds(at_0008):
+    state = MigrationExecutor(connection).loader.project_state(
+        ("shipping", "0008_pickup_settled_at")
+    )
+    old_shipment = state.apps.get_model("shipping", "Shipment")
+    account = carrier("post")
+    quote = RateQuote.objects.create(
+        fingerprint="f" * 64,
+        account=account,
+        carrier="sandbox",
+        service_code="SBX_GROUND",
+        amount=840,
+        currency="USD",
+        request=codec.request_to_json(requests.rate_request()),
+        expires_at=timezone.now() + timedelta(minutes=10),
+    )
+    request = quote.request
+    rows = [
+        old_shipment.objects.create(
+            public_id=f"shp_m{n}",
+            from_address=request["from_address"],
+            to_address=request["to_address"],
+            parcels=request["parcels"],
+            account_id=account.pk,
+            carrier="sandbox",
+            service_code="SBX_GROUND",
+            amount=840,
+            currency="USD",
+            quote_id=quote.pk,
+            idempotency_key=f"key-{n}",
+            status=status,
+        )
+        for n, status in enumerate(["purchased", "unknown", "failed"])
+    ]
+
+    call_command("migrate", "shipping", "0009", verbosity=0)
+
+    quotes = dict(Shipment.objects.values_list("public_id", "quote_id"))
+    assert quotes == {"shp_m0": quote.pk, "shp_m1": None, "shp_m2": quote.pk}
+    first = Shipment.objects.get(pk=rows[0].pk)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Shipment.objects.filter(pk=rows[2].pk).update(status="unknown")
+    assert first.status == "purchased"
