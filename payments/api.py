@@ -134,8 +134,11 @@ _FOLLOW_UP_409 = OpenApiResponse(
 _CAPTURE_409 = OpenApiResponse(
     ErrorResponseSerializer,
     description=f"{_FOLLOW_UP_409.description} Capture only, never stored either: "
-    "`fraud_review_in_progress` (the payment is held for fraud review: staff "
-    "capture it if they approve it; a void releases it and closes the review).",
+    "`fraud_review_in_progress` (the payment is held for fraud review: staff's "
+    "approval captures it when the create asked for a capture, and a capture "
+    "of its full amount then answers 200 with the payment; an authorize-only "
+    "payment stays authorized for this capture once approved; a void releases "
+    "it and closes the review).",
 )
 _PAYMENT_EXAMPLE = {
     "id": "pay_3k2j4h5g6f7d8s9a0q1w2e3r",

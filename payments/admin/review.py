@@ -1,5 +1,5 @@
 """The fraud review queue: medium-risk payments held for staff to approve
-(capture) or reject (void)."""
+(capture, when the storefront asked for a capture) or reject (void)."""
 
 from collections.abc import Callable
 from typing import Any
@@ -77,7 +77,7 @@ class PaymentReviewAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdm
         return HttpResponseRedirect(url)
 
     @admin.action(
-        description="Approve (capture a fraud hold; acknowledge others)",
+        description="Approve (a fraud hold: capture if asked; acknowledge others)",
         permissions=["review"],
     )
     def approve(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -20,12 +20,7 @@ from payments.services.errors import (
     UnderReview,
 )
 from payments.services.events import payment_event_apply
-from payments.services.followups import (
-    payment_capture,
-    payment_review_approve,
-    payment_review_reject,
-    payment_void,
-)
+from payments.services.followups import payment_capture, payment_void
 from payments.services.methods import (
     payment_method_save,
     recurring_charges_run,
@@ -39,6 +34,7 @@ from payments.services.refunds import (
     refund_cancel,
     refunds_retry_due,
 )
+from payments.services.review import payment_review_approve, payment_review_reject
 from payments.services.settle import SETTLE_OUTCOMES, payment_settle_by_hand
 from payments.services.state import RECONCILE_TASK, reconciliation_schedule
 

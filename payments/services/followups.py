@@ -1,5 +1,5 @@
-"""Capture, void and review: follow-up operations at the account that holds
-the payment."""
+"""Capture and void: follow-up operations at the account that holds the
+payment (staff's review decisions on them: ``payments.services.review``)."""
 
 import logging
 from collections.abc import Callable
@@ -104,8 +104,16 @@ def payment_capture(
 ) -> Payment:
     """Capture an authorized payment, all of it or ``amount`` (partial).
     ``storefront``: the shop's request, refused while a fraud review holds
-    the payment (staff's approve captures it)."""
-    return _one_at_a_time(payment, lambda row: _capture(row, amount, actor, storefront))
+    the payment (staff's approve captures it when the create asked for a
+    capture), answered with the payment once that approval captured it."""
+    return one_at_a_time(payment, lambda row: _capture(row, amount, actor, storefront))
+
+
+def capture_locked(payment: Payment, *, actor: str) -> Payment:
+    """Staff's capture in full of a payment whose row the caller locked
+    (``one_at_a_time``): a review's approve decides and captures under one
+    lock."""
+    return _capture(payment, None, actor, False)
 
 
 def _capture(
@@ -114,6 +122,8 @@ def _capture(
     if payment.status == PaymentStatus.AUTHORIZED and storefront:
         _refuse_while_held(payment)
     if payment.status != PaymentStatus.AUTHORIZED:
+        if storefront and _captured_by_approval(payment, amount):
+            return payment
         if _captured_by_its_dead_run(payment, amount):
             return payment
         if _left_unknown_by_its_dead_run(payment, "capture", amount):
@@ -154,11 +164,12 @@ def payment_void(
     """Release an authorization (or abandon a 3-D Secure payment).
     ``storefront``: the shop's request; a fraud hold it voids leaves the
     review queue, resolved (staff's void leaves it for their reject)."""
-    return _one_at_a_time(payment, lambda row: _void(row, actor, storefront))
+    return one_at_a_time(payment, lambda row: _void(row, actor, storefront))
 
 
-def _held(payment: Payment) -> bool:
-    """Held for fraud review: only staff's decision captures it."""
+def fraud_held(payment: Payment) -> bool:
+    """Held for fraud review: the storefront cannot capture it until staff
+    approve it."""
     return (
         payment.review_state == ReviewState.PENDING
         and payment.review_reason == ReviewReason.FRAUD
@@ -167,17 +178,44 @@ def _held(payment: Payment) -> bool:
 
 def _refuse_while_held(payment: Payment) -> None:
     # Not the key's answer (an *_in_progress code): staff may approve it.
-    if _held(payment):
+    if not fraud_held(payment):
+        return
+    if payment.capture_requested:
         raise UnderReview(
             "The payment is held for fraud review; staff capture it if they "
             "approve it. Retry the capture later, or void the payment."
         )
+    raise UnderReview(
+        "The payment is held for fraud review; it can be captured once staff "
+        "approve it. Retry the capture later, or void the payment."
+    )
+
+
+def _captured_by_approval(payment: Payment, amount: int | None) -> bool:
+    """A fraud hold whose create asked for a capture, captured in full by
+    staff (their approval, or a capture it acknowledged): the storefront's
+    capture, refused while it was held, is done. Answered with the payment,
+    never a second gateway call; another amount is not the capture made."""
+    captured = payment.amount_captured
+    done = (
+        payment.status in CAPTURED_STATUSES
+        and payment.capture_requested
+        and payment.review_reason == ReviewReason.FRAUD
+        and payment.review_state == ReviewState.APPROVED
+        and captured == payment.amount_authorized
+        and amount in (None, captured)
+    )
+    if done:
+        logger.info(
+            "payment capture answered: staff approved it", extra=log_ids(payment)
+        )
+    return done
 
 
 def _hold_resolved(payment: Payment) -> Payment:
     """The storefront voided a fraud hold: no money is held, nothing is left
     for staff to judge. Closed as resolved, on the timeline, in the void's
-    commit (the row is still locked: ``_one_at_a_time``)."""
+    commit (the row is still locked: ``one_at_a_time``)."""
     PaymentNote.objects.create(
         payment=payment,
         kind="review_closed",
@@ -225,7 +263,7 @@ def _void(payment: Payment, actor: str, storefront: bool) -> Payment:
         return mark_unknown(payment)
     logger.info("payment voided", extra={**log_ids(payment), "actor": actor})
     row = advance(payment, change_from_result(result))
-    if storefront and _held(row) and row.status == PaymentStatus.VOIDED:
+    if storefront and fraud_held(row) and row.status == PaymentStatus.VOIDED:
         row = _hold_resolved(row)
     return row
 
@@ -234,7 +272,7 @@ def _capture_no_longer_owed(payment: Payment) -> bool:
     """A void that may reach the gateway cancels the capture the create still
     owed (Square's second call): whatever its answer (lost, refused),
     reconciliation must never send it. Cleared in the commit that stores the
-    void's attempt (the row is locked, ``_one_at_a_time``); ``updated_at`` is
+    void's attempt (the row is locked, ``one_at_a_time``); ``updated_at`` is
     left alone. Returns whether it was owed."""
     owed = payment.capture_requested
     if owed:
@@ -313,7 +351,7 @@ def _refuse_until_authorized(
         )
 
 
-def _one_at_a_time(payment: Payment, run: Callable[[Payment], Payment]) -> Payment:
+def one_at_a_time(payment: Payment, run: Callable[[Payment], Payment]) -> Payment:
     """``run`` on the payment as it now is, its row locked from that read
     until its attempt commits, just before the gateway call (with the
     request's intent when it notes one, ``integrations.commits``): a
@@ -362,7 +400,7 @@ def _set_out_to(
     with a call it did not make (or call the gateway to be refused). A re-run
     is refused the same way, but for its own dead run's attempts. The check
     holds because the payment's row is locked until the attempt commits
-    (``_one_at_a_time``)."""
+    (``one_at_a_time``)."""
     intent = _intent(payment, operation, amount)
     busy = _under_way(payment, after=_own_attempt(payment, operation, intent))
     if busy is not None:
@@ -424,7 +462,7 @@ def _under_way(payment: Payment, *, after: int | None = None) -> str | None:
 
 
 # A capture stays done when refunds follow it.
-_CAPTURED = (
+CAPTURED_STATUSES = (
     PaymentStatus.CAPTURED,
     PaymentStatus.PARTIALLY_REFUNDED,
     PaymentStatus.REFUNDED,
@@ -434,7 +472,7 @@ _CAPTURED = (
 def _captured_by_its_dead_run(payment: Payment, amount: int | None) -> bool:
     captured = payment.amount_captured
     return (
-        payment.status in _CAPTURED
+        payment.status in CAPTURED_STATUSES
         and (amount is None or amount == captured)
         and _done_by_its_dead_run(payment, "capture", captured)
     )
@@ -501,75 +539,3 @@ def _already_voided(payment: Payment) -> PaymentResult | None:
         return None
     logger.info("payment was already voided at the gateway", extra=log_ids(payment))
     return found
-
-
-def _review_decided(payment: Payment, state: str) -> None:
-    Payment.objects.filter(pk=payment.pk, review_state=ReviewState.PENDING).update(
-        review_state=state, updated_at=timezone.now()
-    )
-
-
-def payment_review_approve(*, payment: Payment, actor: str) -> Payment:
-    """Staff approve a payment held for review: capture it (fraud hold), or
-    acknowledge it (a payment the gateway corrected, or one that cannot be
-    settled automatically: staff have checked it at the gateway). A fraud
-    hold captured already (the storefront's capture, or one racing this
-    approval) is acknowledged: it stayed in the queue so staff see it."""
-    payment = _under_review(payment)
-    if payment.review_reason != ReviewReason.FRAUD:
-        return _review_settled(payment, ReviewState.APPROVED, "acknowledged")
-    # Refunded in full: captured once, but it holds no money any more (one
-    # refunded in part still does: its capture is acknowledged).
-    if payment.status in _RELEASED or payment.status == PaymentStatus.REFUNDED:
-        raise InvalidState(
-            f"The payment is {payment.status}: nothing to capture; reject it."
-        )
-    if payment.status in _CAPTURED:
-        return _review_settled(payment, ReviewState.APPROVED, "capture acknowledged")
-    payment = payment_capture(payment=payment, actor=actor)
-    if payment.status == PaymentStatus.CAPTURED:
-        _review_decided(payment, ReviewState.APPROVED)
-    payment.refresh_from_db()
-    return payment
-
-
-def payment_review_reject(*, payment: Payment, actor: str) -> Payment:
-    """Staff reject a payment held for review: void it. A fraud hold that
-    holds no money any more (voided, failed, refunded) is closed as rejected;
-    one captured must be refunded first."""
-    payment = _under_review(payment)
-    if payment.review_reason != ReviewReason.FRAUD:
-        raise InvalidState("Only a fraud hold can be rejected; acknowledge this one.")
-    if payment.status in _RELEASED or payment.status == PaymentStatus.REFUNDED:
-        return _review_settled(payment, ReviewState.REJECTED, "rejection recorded")
-    if payment.status in _CAPTURED:
-        raise InvalidState(
-            f"The payment is {payment.status}: refund it, then reject it; "
-            "or approve it to keep it."
-        )
-    payment = payment_void(payment=payment, actor=actor)
-    if payment.status == PaymentStatus.VOIDED:
-        _review_decided(payment, ReviewState.REJECTED)
-    payment.refresh_from_db()
-    return payment
-
-
-# A fraud hold that no longer holds an authorization: nothing to capture.
-_RELEASED = (PaymentStatus.VOIDED, PaymentStatus.FAILED, PaymentStatus.BLOCKED)
-
-
-def _under_review(payment: Payment) -> Payment:
-    """The payment as it now is (the storefront may have moved it since the
-    caller read it), refused unless it waits for review."""
-    payment.refresh_from_db()
-    if payment.review_state != ReviewState.PENDING:
-        raise InvalidState("The payment is not waiting for review.")
-    return payment
-
-
-def _review_settled(payment: Payment, state: str, what: str) -> Payment:
-    """Record staff's decision without a gateway call."""
-    _review_decided(payment, state)
-    logger.info("payment review decided", extra={**log_ids(payment), "decision": what})
-    payment.refresh_from_db()
-    return payment

@@ -454,6 +454,67 @@ def test_a_review_approve_racing_a_staff_capture_leaves_no_stuck_hold(
     assert calls == ["capture"]
 
 
+def test_approving_an_authorize_only_hold_waits_for_the_storefronts_void(
+    primary, api, monkeypatch, settings
+):
+    # An authorize-only hold: the storefront voids it while staff approve it
+    # (no capture is owed, so the approve makes no gateway call of its own).
+    # The approve is refused while the void is at the gateway; once voided,
+    # the hold is closed as resolved and there is nothing left to approve.
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = api.post(
+        "/api/v1/payments/",
+        {
+            "order_id": "o-a",
+            "amount": 2000,
+            "currency": "EUR",
+            "source_token": "tok_success",
+            "capture": False,
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="create-a",
+    ).json()["id"]
+    assert Payment.objects.get(public_id=pid).review_state == "pending"
+    at_gateway, answer = threading.Event(), threading.Event()
+    real = SandboxPaymentsAdapter.void
+
+    def held(self, *args, **kwargs):
+        at_gateway.set()
+        answer.wait(10)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, "void", held)
+    voided: list[int] = []
+
+    def storefront() -> None:
+        try:
+            response = api.post(
+                f"/api/v1/payments/{pid}/void/", {}, HTTP_IDEMPOTENCY_KEY="v"
+            )
+            voided.append(response.status_code)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=storefront)
+    thread.start()
+    assert at_gateway.wait(10)
+    codes = []
+    try:
+        services.payment_review_approve(
+            payment=Payment.objects.get(public_id=pid), actor="ada"
+        )
+    except services.PaymentError as exc:
+        codes.append(exc.code)
+    finally:
+        answer.set()
+        thread.join(30)
+    assert (codes, voided) == (["void_in_progress"], [200])
+    payment = Payment.objects.get(public_id=pid)
+    assert (payment.status, payment.review_state) == ("voided", "resolved")
+    with pytest.raises(services.InvalidState):
+        services.payment_review_approve(payment=payment, actor="ada")
+
+
 def test_reconciliation_sends_no_owed_capture_while_a_void_is_at_the_gateway(
     primary, api, monkeypatch
 ):

@@ -223,7 +223,7 @@ def test_medium_risk_authorizes_only_and_waits_for_review(primary, settings):
     assert rejected.review_state == ReviewState.REJECTED
 
 
-def _held(api, key: str) -> str:
+def _held(api, key: str, *, capture: bool = True) -> str:
     created = api.post(
         "/api/v1/payments/",
         {
@@ -231,7 +231,7 @@ def _held(api, key: str) -> str:
             "amount": 2000,
             "currency": "EUR",
             "source_token": "tok_success",
-            "capture": True,
+            "capture": capture,
         },
         format="json",
         HTTP_IDEMPOTENCY_KEY=key,
@@ -273,8 +273,85 @@ def test_the_storefront_cannot_capture_a_fraud_hold_until_staff_approve(
     assert (approved.status, approved.review_state) == ("captured", "approved")
     retry = _storefront(api, pid, "capture", "cap-h")
     assert not retry.has_header("Idempotent-Replayed")
-    assert retry.json()["error"]["code"] != "fraud_review_in_progress"
+    assert retry.status_code == 200, retry.json()
     assert approved.attempts.filter(operation="capture").count() == 1
+
+
+def test_approving_an_authorize_only_hold_leaves_the_capture_to_the_storefront(
+    primary, api, settings
+):
+    # The storefront authorizes at checkout (capture=false) and captures at
+    # shipment: staff's approval clears the hold without a gateway call, the
+    # money stays authorized, and the storefront's capture then goes through.
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = _held(api, "create-a", capture=False)
+    refused = _storefront(api, pid, "capture", "cap-a")
+    assert refused.json()["error"]["code"] == "fraud_review_in_progress"
+    approved = services.payment_review_approve(
+        payment=Payment.objects.get(public_id=pid), actor="staff"
+    )
+    assert (approved.status, approved.review_state) == ("authorized", "approved")
+    assert not approved.attempts.filter(operation="capture").exists()
+    assert SandboxCharge.objects.get(kind="payment").amount_captured == 0
+    assert not PaymentReview.objects.filter(pk=approved.pk).exists()
+    captured = _storefront(api, pid, "capture", "cap-a")
+    assert captured.status_code == 200, captured.json()
+    assert captured.json()["status"] == "captured"
+    assert SandboxCharge.objects.get(kind="payment").amount_captured == 2000
+
+
+def test_a_capture_of_a_hold_staff_approved_is_answered_with_the_payment(
+    primary, api, settings
+):
+    # The create asked for a capture; staff's approval made it. The
+    # storefront's capture (a retry of the refused key, or a new key) is
+    # answered 200 with the captured payment, never a second gateway call;
+    # a capture of another amount is not the one made: still a 409.
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = _held(api, "create-c")
+    assert _storefront(api, pid, "capture", "cap-c").status_code == 409
+    services.payment_review_approve(
+        payment=Payment.objects.get(public_id=pid), actor="staff"
+    )
+    for key in ("cap-c", "cap-new"):
+        answer = _storefront(api, pid, "capture", key)
+        assert answer.status_code == 200, answer.json()
+        assert (answer.json()["status"], answer.json()["amount_captured"]) == (
+            "captured",
+            2000,
+        )
+    partial = api.post(
+        f"/api/v1/payments/{pid}/capture/",
+        {"amount": 500},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="cap-part",
+    )
+    assert (partial.status_code, partial.json()["error"]["code"]) == (
+        409,
+        "invalid_state",
+    )
+    payment = Payment.objects.get(public_id=pid)
+    assert payment.attempts.filter(operation="capture").count() == 1
+    assert SandboxCharge.objects.get(kind="payment").amount_captured == 2000
+
+
+def test_a_second_capture_of_a_payment_the_storefront_captured_is_still_a_409(
+    primary, api, settings
+):
+    # Only staff's approval of a hold answers for the storefront's capture:
+    # one the storefront made itself after an authorize-only approval is
+    # answered as every other capture of a captured payment (409).
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = _held(api, "create-d", capture=False)
+    services.payment_review_approve(
+        payment=Payment.objects.get(public_id=pid), actor="staff"
+    )
+    assert _storefront(api, pid, "capture", "cap-d").status_code == 200
+    again = _storefront(api, pid, "capture", "cap-d2")
+    assert (again.status_code, again.json()["error"]["code"]) == (
+        409,
+        "invalid_state",
+    )
 
 
 def test_a_capture_after_staff_rejected_the_hold_is_refused_for_good(

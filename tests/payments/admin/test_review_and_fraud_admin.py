@@ -37,8 +37,8 @@ def _fraud_settings(settings) -> None:
 def held(make_payment):
     """A medium-risk payment: authorized only, waiting for review."""
 
-    def make() -> Payment:
-        payment = make_payment(billing_country="GB", ip_country="FR")
+    def make(*, capture: bool = True) -> Payment:
+        payment = make_payment(billing_country="GB", ip_country="FR", capture=capture)
         assert (payment.status, payment.review_state) == ("authorized", "pending")
         return payment
 
@@ -84,6 +84,20 @@ def test_approve_captures_and_leaves_the_queue(staff_client, held):
     # Logged on the payment itself, so its History shows it.
     assert entry.content_type == ContentType.objects.get_for_model(Payment)
     assert entry.change_message == "Approved in fraud review: now captured."
+
+
+def test_approving_an_authorize_only_hold_leaves_it_authorized(staff_client, held):
+    # The storefront asked to authorize only: approving clears the hold and
+    # leaves the capture to the storefront, without a gateway call.
+    payment = held(capture=False)
+    response = review(staff_client, "approve", payment)
+    payment.refresh_from_db()
+    assert (payment.status, payment.review_state) == ("authorized", "approved")
+    assert not payment.attempts.filter(operation="capture").exists()
+    assert f"{payment.public_id}: Approved in fraud review: now authorized." in [
+        str(m) for m in response.context["messages"]
+    ]
+    assert queued(staff_client.get(QUEUE)) == set()
 
 
 def test_reject_voids(staff_client, held):
