@@ -17,9 +17,17 @@ logger = logging.getLogger(__name__)
 
 # What the driver or database raise for a lookup Django built but cannot run:
 # ``id__range=1``, text for a bytea or inet column fail in the driver's
-# parameter binding (IndexError, TypeError, ValueError). Any of them is
+# parameter binding (IndexError, TypeError, ValueError); a date drill-down
+# past year 9999 overflows Python's datetime (OverflowError). Any of them is
 # converted only if the page runs without the parameters.
-_LOOKUP_REFUSALS = (DataError, ProgrammingError, IndexError, TypeError, ValueError)
+_LOOKUP_REFUSALS = (
+    DataError,
+    ProgrammingError,
+    IndexError,
+    TypeError,
+    ValueError,
+    OverflowError,
+)
 
 
 class OddInputGuard:
