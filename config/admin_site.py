@@ -1,6 +1,7 @@
 """The project's admin site. Every ModelAdmin registered on it (ours, auth's,
 django_q's) gets ``OddInputGuard``: a pasted or tampered URL or form is a
-message in the admin, never a 500."""
+message in the admin, never a 500; and ``UndeclaredActionGuard``: an action
+that names no permission is offered only to who may change the model."""
 
 import copy
 import logging
@@ -17,9 +18,17 @@ logger = logging.getLogger(__name__)
 
 # What the driver or database raise for a lookup Django built but cannot run:
 # ``id__range=1``, text for a bytea or inet column fail in the driver's
-# parameter binding (IndexError, TypeError, ValueError). Any of them is
+# parameter binding (IndexError, TypeError, ValueError); a date drill-down
+# past year 9999 overflows Python's datetime (OverflowError). Any of them is
 # converted only if the page runs without the parameters.
-_LOOKUP_REFUSALS = (DataError, ProgrammingError, IndexError, TypeError, ValueError)
+_LOOKUP_REFUSALS = (
+    DataError,
+    ProgrammingError,
+    IndexError,
+    TypeError,
+    ValueError,
+    OverflowError,
+)
 
 
 class OddInputGuard:
@@ -88,6 +97,28 @@ def _is_pk(pk: models.Field, value: str) -> bool:
     return True
 
 
+class UndeclaredActionGuard:
+    """Mixed into every registered ModelAdmin by ``SwitchyardAdminSite``.
+
+    Django offers an action declared without ``permissions=`` to anyone who
+    can see the changelist, view-only staff included; such actions change
+    things (a third-party one too: django_q's resubmit re-runs a task), so
+    they need the model's change permission."""
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        if self.has_change_permission(request):
+            return actions
+        return {
+            name: action
+            for name, action in actions.items()
+            if hasattr(action[0], "allowed_permissions")
+        }
+
+
+_GUARDS = (OddInputGuard, UndeclaredActionGuard)
+
+
 class SwitchyardAdminSite(admin.AdminSite):
     """Django's admin site, its registered ModelAdmins guarded."""
 
@@ -95,10 +126,11 @@ class SwitchyardAdminSite(admin.AdminSite):
         self, model_or_iterable: Any, admin_class: Any = None, **options: Any
     ) -> None:
         admin_class = admin_class or admin.ModelAdmin
-        if not issubclass(admin_class, OddInputGuard):
+        missing = tuple(g for g in _GUARDS if not issubclass(admin_class, g))
+        if missing:
             admin_class = type(
                 admin_class.__name__,
-                (OddInputGuard, admin_class),
+                (*missing, admin_class),
                 {
                     "__module__": admin_class.__module__,
                     "__qualname__": admin_class.__qualname__,

@@ -5,5 +5,6 @@ from integrations.admin import (
     batch,  # noqa: F401
     calls,  # noqa: F401
     events,  # noqa: F401
+    task_queue,  # noqa: F401
     webhooks,  # noqa: F401
 )

@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
 
 from integrations import registry
 from integrations.breaker import BreakerSnapshot, breaker_for
+from integrations.crypto import CredentialsDecryptError
 from integrations.forms import (
     SETTING_PREFIX,
     ProviderAccountForm,
@@ -68,6 +69,45 @@ def _internal_fieldsets(obj: ProviderAccount) -> list:
     return [(None, {"fields": fields, "description": description})]
 
 
+def _view_only_fieldsets() -> list:
+    # The page of a user who may not change the account: model fields and
+    # whether each credential is set, never a form field holding one.
+    main = ["kind", "provider", "display_name", "slug", "priority", "enabled", "mode"]
+    breaker = ["breaker_mode", "breaker_state", "breaker_last_transition"]
+    return [
+        (None, {"fields": main}),
+        (
+            "Credentials",
+            {
+                "fields": ["credentials_state"],
+                "description": "Stored values are never shown.",
+            },
+        ),
+        ("Settings and limits", {"fields": ["settings"]}),
+        ("Circuit breaker", {"fields": breaker}),
+    ]
+
+
+def _describe_credentials(account: ProviderAccount) -> str:
+    """Which credentials are set, by label; never a value."""
+    try:
+        stored = account.get_credentials()
+    except CredentialsDecryptError:
+        return "unreadable: no configured key decrypts them"
+    try:
+        adapter = registry.get_adapter_class(account.kind, account.provider)
+        names = [(spec.name, spec.label) for spec in adapter.credential_fields]
+    except (registry.UnknownProvider, ImproperlyConfigured):
+        names = [(name, name) for name in sorted(stored)]
+    return (
+        "; ".join(
+            f"{label}: {'set' if stored.get(name) else 'not set'}"
+            for name, label in names
+        )
+        or "none"
+    )
+
+
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(admin.ModelAdmin):
     form = ProviderAccountAdminForm
@@ -108,6 +148,10 @@ class ProviderAccountAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    @admin.display(description="Credentials")
+    def credentials_state(self, obj: ProviderAccount) -> str:
+        return _describe_credentials(obj)
+
     @admin.display(description="Breaker")
     def breaker_state(self, obj: ProviderAccount) -> str:
         return _describe_breaker(breaker_snapshot(obj)) if obj.pk else "-"
@@ -134,6 +178,8 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: ProviderAccount | None = None):
         if obj is not None and obj.internal_owner:
             return _internal_fieldsets(obj)
+        if not self._editable(request, obj):
+            return _view_only_fieldsets()
         form = self._get_form_for_fieldsets(request, obj)
         adapter = form.adapter_class if form is not None else None
         fieldsets = [
@@ -197,10 +243,14 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         }
         return ProviderAccountForm(data=data, instance=obj, initial=initial)
 
+    def _editable(self, request: HttpRequest, obj: ProviderAccount | None) -> bool:
+        return obj is None or self.has_change_permission(request, obj)
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         # Fields are declared by the adapter at form construction; skip the
         # fieldset-driven field list that modelform_factory would enforce.
-        # An internal account's read-only page lists model fields only.
-        if obj is None or not obj.internal_owner:
+        # A read-only page (internal account, no change permission) lists
+        # model fields only, which Django then excludes from the form.
+        if self._editable(request, obj):
             kwargs["fields"] = None
         return super().get_form(request, obj, change=change, **kwargs)

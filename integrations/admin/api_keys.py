@@ -100,7 +100,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="Revoke selected API keys")
+    # Revoking stops a storefront: a change, not something a viewer may do.
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         revoked = sum(api_key_revoke(api_key=key) for key in queryset)
         self.message_user(
