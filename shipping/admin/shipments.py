@@ -28,7 +28,7 @@ from shipping.admin.compare import CompareRatesMixin
 from shipping.admin.pickup_schedule import SchedulePickupMixin
 from shipping.admin.settle import ShipmentSettleMixin, settle_entries
 from shipping.models import Shipment, ShipmentStatus
-from shipping.selectors import parcel_label, shipment_timeline
+from shipping.selectors import parcel_label, shipment_label, shipment_timeline
 
 _CONTENT_TYPES = {"pdf": "application/pdf", "zpl": "text/plain", "png": "image/png"}
 # Button -> the service it calls and what the message says it did.
@@ -185,16 +185,20 @@ class ShipmentAdmin(
         return shipment
 
     def label_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        # A label carries the customer's name and address: the page's own
+        # permission, not only a staff login. A voided label is never served
+        # (it could be printed and shipped on), as the API refuses it.
         shipment = self._get_shipment(request, object_id)
-        if not shipment.tracking_number:
-            raise Http404("The shipment has no label.")
-        data, name = bytes(shipment.label_data), shipment.public_id
+        if not self.has_view_permission(request, shipment):
+            raise PermissionDenied
+        data, name = shipment_label(shipment), shipment.public_id
         parcel = request.GET.get("parcel")
-        if parcel is not None:
-            found = parcel_label(shipment, parcel)
-            if found is None:
-                raise Http404("The parcel has no label of its own.")
-            data, name = found, f"{name}-{parcel}"
+        if parcel is not None and shipment.status != ShipmentStatus.VOIDED:
+            data, name = parcel_label(shipment, parcel), f"{name}-{parcel}"
+        elif parcel is not None:
+            data = None
+        if data is None:
+            raise Http404("No live label here: none was bought, or it was voided.")
         response = HttpResponse(
             data, content_type=_CONTENT_TYPES[shipment.label_format]
         )
