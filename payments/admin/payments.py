@@ -40,8 +40,7 @@ class PaymentAdmin(
     ReadOnlyAdminMixin,
     admin.ModelAdmin,
 ):
-    # The payments change form plus the "Settle by hand" button.
-    change_form_template = "admin/payments/payment/payment_page.html"
+    change_form_template = "admin/payments/payment/change_form.html"
     list_display = [
         "public_id",
         "order_id",
