@@ -13,6 +13,7 @@ from integrations.errors import ProviderError, Rejected, Unknown
 from integrations.models import ProviderAccount
 from payments.models import (
     MONEY_HOLDING_STATUSES,
+    NOTHING_TO_REVIEW,
     Payment,
     PaymentAttempt,
     PaymentNote,
@@ -375,7 +376,7 @@ def payments_reconcile_pending(*, now: datetime | None = None) -> list[Payment]:
             ~Exists(voids_sent().filter(payment=OuterRef("pk"))),
             status=PaymentStatus.AUTHORIZED,
             capture_requested=True,
-            review_state=ReviewState.NONE,
+            review_state__in=NOTHING_TO_REVIEW,
             amount_captured=0,
             updated_at__lte=stale,
         )
