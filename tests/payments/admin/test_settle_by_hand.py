@@ -211,12 +211,14 @@ def test_what_the_gateway_said_is_masked(settler_client, make_payment, monkeypat
         "payments.services.settle.known_secrets", lambda fresh=False: {secret}
     )
 
-    def refused(self, reference):
+    def refused(self, *args, **kwargs):
         from integrations.errors import NotProcessed
 
         raise NotProcessed(f"bad key {secret}", code="connection_refused")
 
+    # The create's key is asked as well as staff's reference: both fail.
     monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_reference", refused)
+    monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_key", refused)
     response = settler_client.post(
         settle_url(payment),
         {"outcome": "captured", "provider_reference": "ch_x", "note": "n"},
@@ -237,6 +239,25 @@ def test_settling_needs_its_own_permission(clerk_client, staff_client, make_paym
         not in clerk_client.get(change_url(payment)).content.decode()
     )
     assert settle_url(payment) in staff_client.get(change_url(payment)).content.decode()
+
+
+def test_settling_needs_to_see_the_payment_too(django_user_model, make_payment):
+    # settle_payment alone (no view_payment) neither shows nor settles it.
+    user = django_user_model.objects.create_user(
+        "settle-only", password="pw", is_staff=True
+    )
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="payments", codename="settle_payment"
+        )
+    )
+    client = Client()
+    client.force_login(user)
+    payment = lost(make_payment)
+    assert client.get(settle_url(payment)).status_code == 403
+    post = client.post(settle_url(payment), {"outcome": "failed", "note": "n"})
+    assert post.status_code == 403
+    assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.UNKNOWN
 
 
 def test_only_an_unknown_payment_offers_it(settler_client, make_payment):
