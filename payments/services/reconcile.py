@@ -38,6 +38,7 @@ from payments.services.create import (
     voids_sent,
 )
 from payments.services.errors import PaymentError
+from payments.services.followups import storefront_void_done
 from payments.services.refunds import refund_send
 from payments.services.state import (
     Change,
@@ -216,7 +217,8 @@ def _settle_lookup(
     )
     try:
         with transaction.atomic():
-            return advance(payment, change_from_result(result))
+            row = advance(payment, change_from_result(result))
+            return storefront_void_done(row)
     except IntegrityError:
         # Another payment took the charge meanwhile (the database's word).
         owner = _charge_owner(payment, adapter.account, result.provider_reference)

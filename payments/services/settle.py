@@ -27,7 +27,7 @@ from payments.services.errors import (
     InvalidState,
     SettleRefused,
 )
-from payments.services.followups import follow_up_under_way
+from payments.services.followups import follow_up_under_way, storefront_void_done
 from payments.services.reconcile import charge_lookup, lookup_may_lag
 from payments.services.state import Change, advance, lock_payment, log_ids
 
@@ -253,7 +253,7 @@ def _apply(
                 title=f"Settled by hand as {manual.status} by {manual.actor}"[:255],
                 detail=_masked(manual.note),
             )
-            row = advance(row, _with_review(row, change))
+            row = storefront_void_done(advance(row, _with_review(row, change)))
     except IntegrityError as exc:
         raise ChargeOwned(
             "That charge belongs to another payment.", param="provider_reference"

@@ -625,6 +625,8 @@ def test_a_storefront_void_of_a_hold_whose_answer_was_lost_still_closes_the_revi
     assert payment.status == "unknown", (first.status_code, first.json())
     tasks.reconcile_payment(payment.pk)
     payment.refresh_from_db()
+    # Closed by reconciliation itself: the storefront may never retry.
+    assert (payment.status, payment.review_state) == ("voided", "resolved")
     retry = _storefront(api, pid, "void", "void-v")
     payment.refresh_from_db()
     assert payment.status == "voided"
@@ -632,3 +634,39 @@ def test_a_storefront_void_of_a_hold_whose_answer_was_lost_still_closes_the_revi
         payment.review_state,
         retry.status_code,
     )
+
+
+def test_a_hold_the_gateway_reports_captured_answers_the_storefronts_capture(
+    primary, api, settings
+):
+    # Captured at the gateway (its webhook), the review still pending: the
+    # storefront's capture it asked for is done, answered 200, not a stored
+    # 409 its key would replay once staff approve.
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = _held(api, "create-w")
+    payment = Payment.objects.get(public_id=pid)
+    services.payment_event_apply(payment=payment, kind="succeeded")
+    payment.refresh_from_db()
+    assert (payment.status, payment.review_state) == ("captured", "pending")
+    answer = _storefront(api, pid, "capture", "cap-w")
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["status"] == "captured"
+
+
+def test_a_lost_storefront_void_of_a_hold_reported_by_webhook_closes_the_review(
+    primary, api, settings, monkeypatch
+):
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = _held(api, "create-wv", capture=False)
+
+    def lost(self, *args, **kwargs):
+        raise Unknown("read timed out (test)", code="read_timeout")
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, "void", lost)
+    _storefront(api, pid, "void", "void-wv")
+    monkeypatch.undo()
+    payment = Payment.objects.get(public_id=pid)
+    assert payment.status == "unknown"
+    services.payment_event_apply(payment=payment, kind="voided")
+    payment.refresh_from_db()
+    assert (payment.status, payment.review_state) == ("voided", "resolved")
