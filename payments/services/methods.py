@@ -327,6 +327,12 @@ _NOT_CHARGED = frozenset(
 )
 
 
+def _not_charged(payment: Payment) -> bool:
+    return (
+        payment.status == PaymentStatus.FAILED and payment.failure_code in _NOT_CHARGED
+    )
+
+
 def _recurring_key(recurring: RecurringCharge, slot: datetime) -> str:
     return f"recurring:{recurring.public_id}:{slot.isoformat()}"
 
@@ -346,7 +352,7 @@ def _recurring_claim(
         if not claimed:
             return None, False
         existing = Payment.objects.filter(idempotency_key=key).first()
-        if existing is not None and existing.failure_code not in _NOT_CHARGED:
+        if existing is not None and not _not_charged(existing):
             return existing, False
         if existing is not None:
             # Failed by a fault of ours, nothing charged: not the card's
