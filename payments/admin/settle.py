@@ -21,7 +21,9 @@ class PaymentSettleMixin:
     """For ``PaymentAdmin``: the "Settle by hand" button, form and view."""
 
     def has_settle_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("payments.settle_payment")
+        # Settling shows the payment: who may not see it may not settle it.
+        may_view = self.has_view_permission(request)  # type: ignore[attr-defined]
+        return may_view and request.user.has_perm("payments.settle_payment")
 
     def settle_url(self, request: HttpRequest, payment: Payment) -> str:
         """The button's URL ("": hidden): unknown payments, for those allowed."""

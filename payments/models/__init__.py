@@ -13,6 +13,7 @@ from payments.models.payments import (
     CORRECTIONS,
     MONEY_HOLDING_STATUSES,
     NOT_COLLECTED,
+    NOTHING_TO_REVIEW,
     STATUS_RANK,
     TRANSITIONS,
     DisputeStatus,
@@ -37,6 +38,7 @@ from payments.models.payments import (
 __all__ = [
     "CORRECTIONS",
     "MONEY_HOLDING_STATUSES",
+    "NOTHING_TO_REVIEW",
     "NOT_COLLECTED",
     "STATUS_RANK",
     "TRANSITIONS",

@@ -126,6 +126,11 @@ class ReviewState(models.TextChoices):
     RESOLVED = "resolved", "Resolved (nothing left to decide)"
 
 
+# Review states that leave a payment to the storefront's requests (an owed
+# capture is sent): never reviewed, or closed with nothing left to decide.
+NOTHING_TO_REVIEW = (ReviewState.NONE, ReviewState.RESOLVED)
+
+
 class ReviewReason(models.TextChoices):
     FRAUD = "", "Fraud screening"
     PROVIDER_CONTRADICTION = "provider_contradiction", "Provider contradicted us"

@@ -79,6 +79,9 @@ class PaymentResult:
     # A capture that the provider records as its own object (Braintree's
     # partial settlement child transaction): what a refund of it must name.
     capture_reference: str = ""
+    # The order id the create sent, where the provider reports it back:
+    # another order's charge is never taken for this one.
+    order_id: str = ""
 
 
 @dataclass(frozen=True)

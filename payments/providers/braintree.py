@@ -441,6 +441,7 @@ class BraintreeAdapter(SdkAdapter, PaymentsAdapter):
             if paypal is not None and getattr(paypal, "payer_email", None)
             else "",
             raw_status=transaction.status,
+            order_id=str(getattr(transaction, "order_id", "") or ""),
         )
 
     def _minor(self, value: Any, currency: str) -> int | None:

@@ -444,7 +444,15 @@ class StripeAdapter(SdkAdapter, PaymentsAdapter):
             client_secret=secret,
             next_action=dict(next_action) if requires_action and next_action else None,
             raw_status=raw_status,
+            order_id=_order_id(intent),
         )
+
+
+def _order_id(intent: Mapping[str, Any]) -> str:
+    metadata = intent.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return ""
+    return str(metadata.get("order_id") or "")
 
 
 def _options(ctx: CallContext) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from integrations.models.attempts import AttemptOutcome
 from integrations.row_sql import row_insert
 from payments import fraud
 from payments.models import (
+    NOTHING_TO_REVIEW,
     Payment,
     PaymentAttempt,
     PaymentNote,
@@ -311,7 +312,7 @@ def owes_capture(payment: Payment) -> bool:
     return (
         payment.status == PaymentStatus.AUTHORIZED
         and payment.capture_requested
-        and payment.review_state == ReviewState.NONE
+        and payment.review_state in NOTHING_TO_REVIEW
         and payment.amount_captured == 0
         and payment.account is not None
         and adapter_for(payment.account).capture_after_authorize

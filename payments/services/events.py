@@ -12,6 +12,7 @@ from payments.models import (
     RefundStatus,
 )
 from payments.services.errors import RefundAnswerPending
+from payments.services.followups import storefront_void_done
 from payments.services.refunds import RESERVING, refund_book, refundable_amount
 from payments.services.state import Change, advance, emit_event, lock_payment
 
@@ -46,7 +47,8 @@ def payment_event_apply(
     if kind == K.FAILED_FINAL:
         return advance(payment, Change(PaymentStatus.FAILED, provider_says=True))
     if kind == K.VOIDED:
-        return advance(payment, Change(status=PaymentStatus.VOIDED))
+        voided = advance(payment, Change(status=PaymentStatus.VOIDED))
+        return storefront_void_done(voided)
     if kind == K.REFUNDED:
         return _refund_event(payment, amount, refund_reference, total=amount_is_total)
     if kind in (K.DISPUTE_OPENED, K.DISPUTE_CLOSED):

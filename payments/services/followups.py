@@ -192,16 +192,17 @@ def _refuse_while_held(payment: Payment) -> None:
 
 
 def _captured_by_approval(payment: Payment, amount: int | None) -> bool:
-    """A fraud hold whose create asked for a capture, captured in full by
-    staff (their approval, or a capture it acknowledged): the storefront's
-    capture, refused while it was held, is done. Answered with the payment,
-    never a second gateway call; another amount is not the capture made."""
+    """A fraud hold whose create asked for a capture, captured in full (staff's
+    approval; their capture from the payment page or the gateway's, approved
+    or still waiting for staff to see it): the storefront's capture, refused
+    while it was held, is done. Answered with the payment, never a second
+    gateway call; another amount is not the capture made."""
     captured = payment.amount_captured
     done = (
         payment.status in CAPTURED_STATUSES
         and payment.capture_requested
         and payment.review_reason == ReviewReason.FRAUD
-        and payment.review_state == ReviewState.APPROVED
+        and payment.review_state in (ReviewState.APPROVED, ReviewState.PENDING)
         and captured == payment.amount_authorized
         and amount in (None, captured)
     )
@@ -210,6 +211,10 @@ def _captured_by_approval(payment: Payment, amount: int | None) -> bool:
             "payment capture answered: staff approved it", extra=log_ids(payment)
         )
     return done
+
+
+# The timeline note of a storefront void of a fraud hold whose answer was lost.
+_VOID_LOST = "storefront_void_lost"
 
 
 def _hold_resolved(payment: Payment) -> Payment:
@@ -226,12 +231,34 @@ def _hold_resolved(payment: Payment) -> Payment:
     return advance(payment, Change(fields={"review_state": ReviewState.RESOLVED}))
 
 
+def storefront_void_done(payment: Payment) -> Payment:
+    """A fraud hold the storefront set out to void, its answer lost (noted on
+    the timeline), found voided by whatever route (reconciliation, the
+    gateway's webhook, settled by hand): its review closes as resolved."""
+    if payment.status != PaymentStatus.VOIDED or not fraud_held(payment):
+        return payment
+    if not payment.notes.filter(kind=_VOID_LOST).exists():
+        return payment
+    return _hold_resolved(payment)
+
+
+def _void_lost_noted(payment: Payment) -> None:
+    PaymentNote.objects.create(
+        payment=payment,
+        kind=_VOID_LOST,
+        title="The storefront's void of this fraud hold: answer lost",
+        detail="Reconciling; once voided, the review closes as resolved.",
+    )
+
+
 def _void(payment: Payment, actor: str, storefront: bool) -> Payment:
     if payment.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.REQUIRES_ACTION):
         if payment.status == PaymentStatus.VOIDED and _done_by_its_dead_run(
             payment, "void"
         ):
-            return payment
+            # Its re-run: the void it set out to do is done, however.
+            held = storefront and fraud_held(payment)
+            return _hold_resolved(payment) if held else payment
         if _left_unknown_by_its_dead_run(payment, "void"):
             return payment
         _refuse_while_unknown(payment, "void")
@@ -260,6 +287,8 @@ def _void(payment: Payment, actor: str, storefront: bool) -> Payment:
             raise
     except ProviderError:
         logger.warning("payment void outcome unknown", extra=log_ids(payment))
+        if storefront and fraud_held(payment):
+            _void_lost_noted(payment)
         return mark_unknown(payment)
     logger.info("payment voided", extra={**log_ids(payment), "actor": actor})
     row = advance(payment, change_from_result(result))

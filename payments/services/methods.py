@@ -38,6 +38,7 @@ from payments.services.create import (
 from payments.services.errors import GatewayRejected, GatewayUnavailable
 from payments.services.messages import provider_code_of, public_message
 from payments.services.pan import pan_refuse
+from payments.services.settle import SETTLED_FAILED
 from payments.services.state import (
     Change,
     advance,
@@ -318,6 +319,20 @@ def _recurring_run_one(recurring: RecurringCharge) -> str:
     return _recurring_record(recurring, payment)
 
 
+# A slot's failed payment that nothing charged and no gateway declined (a
+# fault of ours, found or cancelled as nothing at the gateway, settled so by
+# staff): its slot is charged again, the subscription never stopped for it.
+_NOT_CHARGED = frozenset(
+    {"not_found_at_provider", "cancelled_at_provider", SETTLED_FAILED}
+)
+
+
+def _not_charged(payment: Payment) -> bool:
+    return (
+        payment.status == PaymentStatus.FAILED and payment.failure_code in _NOT_CHARGED
+    )
+
+
 def _recurring_key(recurring: RecurringCharge, slot: datetime) -> str:
     return f"recurring:{recurring.public_id}:{slot.isoformat()}"
 
@@ -337,8 +352,14 @@ def _recurring_claim(
         if not claimed:
             return None, False
         existing = Payment.objects.filter(idempotency_key=key).first()
-        if existing is not None:
+        if existing is not None and not _not_charged(existing):
             return existing, False
+        if existing is not None:
+            # Failed by a fault of ours, nothing charged: not the card's
+            # decline. Its key is freed and the slot charged again.
+            Payment.objects.filter(pk=existing.pk).update(
+                idempotency_key=None, updated_at=timezone.now()
+            )
         payment = Payment.objects.create(
             order_id=f"{recurring.public_id}-{slot:%Y%m%d%H%M}",
             amount=recurring.amount,

@@ -13,6 +13,7 @@ from integrations.errors import ProviderError, Rejected, Unknown
 from integrations.models import ProviderAccount
 from payments.models import (
     MONEY_HOLDING_STATUSES,
+    NOTHING_TO_REVIEW,
     Payment,
     PaymentAttempt,
     PaymentNote,
@@ -37,6 +38,7 @@ from payments.services.create import (
     voids_sent,
 )
 from payments.services.errors import PaymentError
+from payments.services.followups import storefront_void_done
 from payments.services.refunds import refund_send
 from payments.services.state import (
     Change,
@@ -215,7 +217,8 @@ def _settle_lookup(
     )
     try:
         with transaction.atomic():
-            return advance(payment, change_from_result(result))
+            row = advance(payment, change_from_result(result))
+            return storefront_void_done(row)
     except IntegrityError:
         # Another payment took the charge meanwhile (the database's word).
         owner = _charge_owner(payment, adapter.account, result.provider_reference)
@@ -375,7 +378,7 @@ def payments_reconcile_pending(*, now: datetime | None = None) -> list[Payment]:
             ~Exists(voids_sent().filter(payment=OuterRef("pk"))),
             status=PaymentStatus.AUTHORIZED,
             capture_requested=True,
-            review_state=ReviewState.NONE,
+            review_state__in=NOTHING_TO_REVIEW,
             amount_captured=0,
             updated_at__lte=stale,
         )

@@ -27,7 +27,7 @@ from payments.services.errors import (
     InvalidState,
     SettleRefused,
 )
-from payments.services.followups import follow_up_under_way
+from payments.services.followups import follow_up_under_way, storefront_void_done
 from payments.services.reconcile import charge_lookup, lookup_may_lag
 from payments.services.state import Change, advance, lock_payment, log_ids
 
@@ -89,6 +89,7 @@ def payment_settle_by_hand(
         )
     if account is not None:
         _refuse_if_owned(payment, account, manual)
+        _refuse_other_reference(payment, manual)
         found = _gateway_check(payment, adapter_for(account), manual)
     else:
         found = None
@@ -130,34 +131,75 @@ def _refuse_if_owned(
         )
 
 
+def _refuse_other_reference(payment: Payment, manual: ManualOutcome) -> None:
+    """A payment that has its own charge is settled by that charge only:
+    staff's reference never replaces it."""
+    own = payment.provider_reference
+    if own and manual.provider_reference and manual.provider_reference != own:
+        raise InvalidState(
+            f"This payment's charge is {own}; settle it by that reference.",
+            param="provider_reference",
+        )
+
+
 def _gateway_check(
     payment: Payment, adapter: PaymentsAdapter, manual: ManualOutcome
 ) -> PaymentResult | None:
-    """The gateway's record, asked once by staff's reference (else the
-    payment's own, or the create's key); refused when it contradicts staff.
-    None: the gateway has none, or cannot tell."""
-    try:
-        found = charge_lookup(payment, adapter, reference=manual.provider_reference)
-    except Unknown as exc:
-        if exc.code in _CANNOT_SAY:
-            return None
-        raise _unanswered(exc) from exc
-    except ProviderError as exc:
-        raise _unanswered(exc) from exc
-    if found is None:
-        if manual.status != PaymentStatus.FAILED:
+    """The gateway's record of the payment's own charge (its reference, else
+    the create's key) and, when that finds none, of staff's reference; refused
+    when either contradicts staff. None: the gateway has none, or cannot tell."""
+    own, told = _ask(payment, adapter, "")
+    if own is not None:
+        if manual.provider_reference not in ("", own.provider_reference):
+            raise SettleRefused(
+                "The gateway holds this payment's charge under another reference.",
+                said=_said(own),
+            )
+        return _agreed(payment, manual, own)
+    if manual.provider_reference:
+        found, told = _ask(payment, adapter, manual.provider_reference)
+        if found is not None:
+            return _agreed(payment, manual, found)
+        if told and manual.status != PaymentStatus.FAILED:
             raise SettleRefused(
                 "The gateway has no such charge.",
                 said=_masked(f"no charge {manual.provider_reference}"),
             )
-        if lookup_may_lag(payment, adapter):
-            raise SettleRefused(
-                "The gateway's search may not show the charge yet; try again later.",
-                said="not found (yet)",
-            )
-        return None
-    if found.status not in _AGREES[manual.status] or (
-        found.currency and found.currency.upper() != payment.currency.upper()
+    if told and lookup_may_lag(payment, adapter):
+        raise SettleRefused(
+            "The gateway's search may not show the charge yet; try again later.",
+            said="not found (yet)",
+        )
+    return None
+
+
+def _ask(
+    payment: Payment, adapter: PaymentsAdapter, reference: str
+) -> tuple[PaymentResult | None, bool]:
+    """The gateway's record by ``reference`` (else the payment's own), and
+    whether it could tell at all (False: its search cannot say)."""
+    try:
+        return charge_lookup(payment, adapter, reference=reference), True
+    except Unknown as exc:
+        if exc.code in _CANNOT_SAY:
+            return None, False
+        raise _unanswered(exc) from exc
+    except ProviderError as exc:
+        raise _unanswered(exc) from exc
+
+
+def _agreed(
+    payment: Payment, manual: ManualOutcome, found: PaymentResult
+) -> PaymentResult:
+    """``found``, unless its status, currency, amount or order contradict
+    staff's outcome for this payment (another order's charge)."""
+    authorized = found.amount_authorized or found.amount_captured
+    if (
+        found.status not in _AGREES[manual.status]
+        or (found.currency and found.currency.upper() != payment.currency.upper())
+        or (authorized and authorized != payment.amount)
+        or found.amount_captured > payment.amount
+        or (found.order_id and found.order_id != payment.order_id)
     ):
         raise SettleRefused(
             "The gateway's answer contradicts that outcome.", said=_said(found)
@@ -211,7 +253,7 @@ def _apply(
                 title=f"Settled by hand as {manual.status} by {manual.actor}"[:255],
                 detail=_masked(manual.note),
             )
-            row = advance(row, _with_review(row, change))
+            row = storefront_void_done(advance(row, _with_review(row, change)))
     except IntegrityError as exc:
         raise ChargeOwned(
             "That charge belongs to another payment.", param="provider_reference"

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from django_q.models import Schedule
 
+from integrations.errors import Unknown
 from integrations.models import Event, ProviderAccount
 from payments import services, tasks
 from payments.models import (
@@ -23,6 +24,7 @@ from payments.models import (
     ReviewState,
     SandboxCharge,
 )
+from payments.providers.sandbox import SandboxPaymentsAdapter
 
 pytestmark = pytest.mark.django_db
 
@@ -568,3 +570,103 @@ def test_an_owed_capture_is_dropped_while_staffs_void_is_at_the_gateway(
     assert (payment.status, calls) == (PaymentStatus.AUTHORIZED, [])
     assert not owes_capture(payment)
     assert Schedule.objects.filter(name__startswith="reconcile-").count() == 0
+
+
+def test_a_capture_retried_before_staff_approve_their_capture_is_not_a_stored_409(
+    primary, api, settings
+):
+    # The create asked for a capture; the hold refused the storefront's
+    # capture (409 fraud_review_in_progress, not the key's answer). Staff
+    # capture it from the payment page, then approve (acknowledged). The
+    # storefront's retry with its key that lands between the two gets a
+    # final 409 invalid_state, stored: once staff approve, the same key keeps
+    # replaying 409 although the promise is a 200 with the payment.
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = _held(api, "create-x")
+    first = _storefront(api, pid, "capture", "cap-x")
+    assert first.json()["error"]["code"] == "fraud_review_in_progress"
+    payment = Payment.objects.get(public_id=pid)
+    services.payment_capture(payment=payment, actor="staff")  # payment page
+    between = _storefront(api, pid, "capture", "cap-x")
+    services.payment_review_approve(
+        payment=Payment.objects.get(public_id=pid), actor="staff"
+    )
+    payment.refresh_from_db()
+    assert (payment.status, payment.review_state) == ("captured", "approved")
+    after = _storefront(api, pid, "capture", "cap-x")
+    assert after.status_code == 200, (
+        between.status_code,
+        between.json(),
+        after.status_code,
+        after.json(),
+        after.headers.get("Idempotent-Replayed"),
+    )
+
+
+def test_a_storefront_void_of_a_hold_whose_answer_was_lost_still_closes_the_review(
+    primary, api, settings, monkeypatch
+):
+    # The storefront voids an authorize-only fraud hold; the gateway voids it
+    # but its answer is lost (unknown, 202). Reconciliation learns it is
+    # voided. The hold must leave the queue as resolved (the void's promise),
+    # not wait for staff to "reject" an order the storefront cancelled.
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = _held(api, "create-v", capture=False)
+    real = SandboxPaymentsAdapter.void
+
+    def lost(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        raise Unknown("read timed out (test)", code="read_timeout")
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, "void", lost)
+    first = _storefront(api, pid, "void", "void-v")
+    monkeypatch.undo()
+    payment = Payment.objects.get(public_id=pid)
+    assert payment.status == "unknown", (first.status_code, first.json())
+    tasks.reconcile_payment(payment.pk)
+    payment.refresh_from_db()
+    # Closed by reconciliation itself: the storefront may never retry.
+    assert (payment.status, payment.review_state) == ("voided", "resolved")
+    retry = _storefront(api, pid, "void", "void-v")
+    payment.refresh_from_db()
+    assert payment.status == "voided"
+    assert payment.review_state == "resolved", (
+        payment.review_state,
+        retry.status_code,
+    )
+
+
+def test_a_hold_the_gateway_reports_captured_answers_the_storefronts_capture(
+    primary, api, settings
+):
+    # Captured at the gateway (its webhook), the review still pending: the
+    # storefront's capture it asked for is done, answered 200, not a stored
+    # 409 its key would replay once staff approve.
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = _held(api, "create-w")
+    payment = Payment.objects.get(public_id=pid)
+    services.payment_event_apply(payment=payment, kind="succeeded")
+    payment.refresh_from_db()
+    assert (payment.status, payment.review_state) == ("captured", "pending")
+    answer = _storefront(api, pid, "capture", "cap-w")
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["status"] == "captured"
+
+
+def test_a_lost_storefront_void_of_a_hold_reported_by_webhook_closes_the_review(
+    primary, api, settings, monkeypatch
+):
+    settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 1000}
+    pid = _held(api, "create-wv", capture=False)
+
+    def lost(self, *args, **kwargs):
+        raise Unknown("read timed out (test)", code="read_timeout")
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, "void", lost)
+    _storefront(api, pid, "void", "void-wv")
+    monkeypatch.undo()
+    payment = Payment.objects.get(public_id=pid)
+    assert payment.status == "unknown"
+    services.payment_event_apply(payment=payment, kind="voided")
+    payment.refresh_from_db()
+    assert (payment.status, payment.review_state) == ("voided", "resolved")

@@ -211,12 +211,14 @@ def test_what_the_gateway_said_is_masked(settler_client, make_payment, monkeypat
         "payments.services.settle.known_secrets", lambda fresh=False: {secret}
     )
 
-    def refused(self, reference):
+    def refused(self, *args, **kwargs):
         from integrations.errors import NotProcessed
 
         raise NotProcessed(f"bad key {secret}", code="connection_refused")
 
+    # The create's key is asked as well as staff's reference: both fail.
     monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_reference", refused)
+    monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_key", refused)
     response = settler_client.post(
         settle_url(payment),
         {"outcome": "captured", "provider_reference": "ch_x", "note": "n"},
@@ -237,6 +239,25 @@ def test_settling_needs_its_own_permission(clerk_client, staff_client, make_paym
         not in clerk_client.get(change_url(payment)).content.decode()
     )
     assert settle_url(payment) in staff_client.get(change_url(payment)).content.decode()
+
+
+def test_settling_needs_to_see_the_payment_too(django_user_model, make_payment):
+    # settle_payment alone (no view_payment) neither shows nor settles it.
+    user = django_user_model.objects.create_user(
+        "settle-only", password="pw", is_staff=True
+    )
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="payments", codename="settle_payment"
+        )
+    )
+    client = Client()
+    client.force_login(user)
+    payment = lost(make_payment)
+    assert client.get(settle_url(payment)).status_code == 403
+    post = client.post(settle_url(payment), {"outcome": "failed", "note": "n"})
+    assert post.status_code == 403
+    assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.UNKNOWN
 
 
 def test_only_an_unknown_payment_offers_it(settler_client, make_payment):
@@ -302,3 +323,159 @@ def test_a_capture_under_way_refuses_it(settler_client, make_payment):
     [error] = response.context["form"].non_field_errors()
     assert "capture" in error and "under way" in error
     assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.UNKNOWN
+
+
+def breaker_reset() -> None:
+    from django.core.cache import cache
+
+    from integrations.breaker.store import forget_recent
+
+    forget_recent()
+    cache.clear()
+
+
+def test_failed_with_a_mistyped_reference_is_still_checked_against_the_creates_key(
+    settler_client, make_payment
+):
+    # The create's answer was lost; the gateway captured it under the create's
+    # key. Staff say "failed" and paste a wrong reference: the gateway is asked
+    # only by that reference, answers "no such charge", and the payment is
+    # booked failed while the customer's money is taken.
+    payment = lost(make_payment)
+    charge = SandboxCharge.objects.get(kind="payment")
+    assert charge.status == "captured"
+    response = settler_client.post(
+        settle_url(payment),
+        {"outcome": "failed", "provider_reference": "ch_typo", "note": "none seen"},
+    )
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.UNKNOWN, (
+        f"booked {payment.status} though the gateway captured "
+        f"{charge.amount_captured} under the create's key"
+    )
+    assert response.status_code == 200
+
+
+def test_a_money_outcome_on_another_orders_charge_is_refused(
+    settler_client, make_payment, ambiguous
+):
+    # Two lost sales; staff paste B's charge on A (not owned yet: B is
+    # unknown too). The gateway's record is another order and another amount,
+    # but only its status and currency are compared.
+    a = lost(make_payment, token="tok_timeout")
+    a_amount = a.amount
+    b = make_payment(token="tok_timeout", amount=a_amount * 50)
+    assert b.status == PaymentStatus.UNKNOWN
+    breaker_reset()  # two timeouts in a row opened it; a later settle
+    b_charge = SandboxCharge.objects.get(kind="payment", amount=b.amount)
+    response = settler_client.post(
+        settle_url(a),
+        {
+            "outcome": b_charge.status,  # what the gateway shows for it
+            "provider_reference": b_charge.reference,
+            "note": "n",
+        },
+    )
+    a.refresh_from_db()
+    assert (a.status, a.amount_authorized) == (PaymentStatus.UNKNOWN, 0), (
+        f"A ({a_amount}) booked {a.status} with {a.amount_authorized} authorized "
+        "from another order's charge"
+    )
+    assert response.status_code == 200
+
+
+def test_another_orders_charge_is_left_to_that_orders_reconciliation(
+    settler_client, make_payment, monkeypatch
+):
+    from payments import services
+
+    a = lost(make_payment, token="tok_timeout")
+    b = make_payment(token="tok_timeout", amount=a.amount * 50)
+    assert b.status == PaymentStatus.UNKNOWN
+    breaker_reset()
+    b_charge = SandboxCharge.objects.get(kind="payment", amount=b.amount)
+    response = settler_client.post(
+        settle_url(a),
+        {
+            "outcome": b_charge.status,
+            "provider_reference": b_charge.reference,
+            "note": "n",
+        },
+    )
+    assert response.status_code == 200  # refused: another order's charge
+    Payment.objects.filter(pk=b.pk).update(
+        updated_at=b.updated_at.replace(year=2000),
+        created_at=b.created_at.replace(year=2000),
+    )
+    services.payments_reconcile_pending()
+    b.refresh_from_db()
+    a.refresh_from_db()
+    assert b.status == PaymentStatus.AUTHORIZED
+
+
+def test_an_owed_capture_settled_authorized_by_hand_is_still_sent(
+    settler_client, make_payment, monkeypatch
+):
+    # A Square-like gateway (capture in a second call). The storefront asked
+    # for a capture; the create's authorization answer was lost and the
+    # gateway could not say which charge was its own (reconcile_manually:
+    # review pending, unresolved). Staff settle it "authorized" with the
+    # charge's reference. The capture the storefront asked for is still owed:
+    # the sweep must send it (owes_capture), or the authorization just expires.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from payments import services
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, "capture_after_authorize", True)
+    payment = make_payment(capture=False)
+    reference = payment.provider_reference
+    Payment.objects.filter(pk=payment.pk).update(
+        status="unknown",
+        capture_requested=True,
+        provider_reference="",
+        amount_authorized=0,
+        failure_code="reconcile_manually",
+        review_state="pending",
+        review_reason="unresolved",
+    )
+    response = settler_client.post(
+        settle_url(payment),
+        {"outcome": "authorized", "provider_reference": reference, "note": "n"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    Payment.objects.filter(pk=payment.pk).update(
+        updated_at=timezone.now() - timedelta(hours=3)
+    )
+    services.payments_reconcile_pending()
+    payment.refresh_from_db()
+    assert (payment.status, payment.amount_captured) == ("captured", payment.amount), (
+        payment.status,
+        payment.review_state,
+        SandboxCharge.objects.get(reference=reference).amount_captured,
+    )
+
+
+def test_failed_with_a_wrong_reference_is_checked_against_the_payments_own_charge(
+    settler_client, make_payment
+):
+    # Unknown after a lost capture: the payment has its own reference, the
+    # gateway captured it. Staff's "failed" with any other reference is
+    # checked against that other reference only, and books failed.
+    payment = make_payment(capture=False)
+    own = payment.provider_reference
+    SandboxCharge.objects.filter(reference=own).update(
+        status="captured", amount_captured=payment.amount
+    )
+    Payment.objects.filter(pk=payment.pk).update(
+        status="unknown", failure_code="outcome_unknown"
+    )
+    settler_client.post(
+        settle_url(payment),
+        {"outcome": "failed", "provider_reference": "ch_other", "note": "n"},
+    )
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.UNKNOWN, (
+        f"booked {payment.status}; its own charge {own} is captured"
+    )

@@ -9,8 +9,10 @@ from django.core.management import CommandError, base, call_command
 from django.utils import timezone
 
 from integrations.models import ProviderAccount
+from payments import tasks
 from payments.management.commands.reconcile_payments import Command
 from payments.models import Payment, PaymentStatus, RecurringCharge
+from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services import payment_create, payment_method_save
 
 pytestmark = pytest.mark.django_db
@@ -203,3 +205,34 @@ def test_a_recurring_charge_whose_outcome_is_unknown_is_not_counted_charged(
     assert run("run_recurring_charges") == [
         "Charged 0 recurring charge(s); 1 unknown, being reconciled."
     ]
+
+
+def test_a_slot_given_back_after_our_fault_is_charged_not_declined(
+    primary, monkeypatch
+):
+    method = payment_method_save(
+        customer_reference="cus_1", source_token="tok_success", idempotency_key="m1"
+    )
+    recurring = _monthly(method)
+
+    def broken(self, request):  # a bug of ours, after the attempt is stored
+        raise RuntimeError("bug in our request code")
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, "charge_saved", broken)
+    with pytest.raises(CommandError, match="slot given back"):
+        call_command("run_recurring_charges", stdout=StringIO())
+    [payment] = Payment.objects.filter(metadata__recurring_charge=recurring.public_id)
+    monkeypatch.undo()
+    # Reconciliation asks the gateway: it has nothing (the call never left).
+    Payment.objects.filter(pk=payment.pk).update(
+        created_at=timezone.now() - timedelta(hours=2)
+    )
+    assert tasks.reconcile_payment(payment.pk) == "failed"
+    out = StringIO()
+    call_command("run_recurring_charges", stdout=out)
+    recurring.refresh_from_db()
+    assert "declined" not in out.getvalue(), out.getvalue()
+    # The promise: "not charged and its slot is given back" (the next run
+    # charges it). Not: the subscription stopped as declined.
+    assert recurring.status == "active"
+    assert ("captured", 1_500) in _charges_of(recurring)
