@@ -1,12 +1,19 @@
 """django_q's task and schedule admins, re-registered with the project's
-limits: a task is re-run only from a failure and only by staff who may change
-failures; a schedule names code to run, so only a superuser writes one."""
+limits: a task is re-run only from a failure, once, and only by staff who may
+change failures; a schedule names code to run, so only a superuser writes or
+deletes one."""
 
-from django.contrib import admin
+import logging
+from functools import partial
+
+from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_q import admin as q_admin
 from django_q.models import Failure, Schedule, Success
+
+logger = logging.getLogger(__name__)
 
 
 class SuccessAdmin(q_admin.TaskAdmin):
@@ -22,8 +29,49 @@ class FailureAdmin(q_admin.FailAdmin):
         description="Resubmit selected tasks to queue", permissions=["change"]
     )
     def resubmit_failed(self, request: HttpRequest, queryset: QuerySet) -> None:
-        # django_q's action: queues each task again and deletes its failure.
-        q_admin.resubmit_task(self, request, queryset)
+        # A double-click on "Go", or two staff on one failure: each failure is
+        # claimed by deleting it, and only the request whose DELETE removed it
+        # queues it, once that is committed, so a refund is not run twice.
+        with transaction.atomic():
+            claimed = [task for task in queryset if _claim(task)]
+            transaction.on_commit(partial(self._queue, request, claimed))
+        if len(claimed) < len(queryset):
+            self.message_user(
+                request,
+                "Some selected tasks were already resubmitted; they were not "
+                "queued again.",
+                messages.WARNING,
+            )
+
+    def _queue(self, request: HttpRequest, tasks: list[Failure]) -> None:
+        for task in tasks:
+            try:
+                q_admin.async_task(
+                    task.func,
+                    *task.args or (),
+                    hook=task.hook,
+                    group=task.group,
+                    cluster=task.cluster,
+                    **task.kwargs or {},
+                )
+            except Exception:
+                # The broker refused it: give the failure back, to resubmit later.
+                logger.exception(
+                    "failed task not resubmitted", extra={"task_id": task.pk}
+                )
+                task.save(force_insert=True)
+                self.message_user(
+                    request,
+                    f"Task '{task.name}' could not be queued; it is kept as failed.",
+                    messages.ERROR,
+                )
+
+
+def _claim(task: Failure) -> bool:
+    """True if this request deleted the failure (a concurrent one waits on
+    the row lock, then deletes nothing)."""
+    deleted, _ = Failure.objects.filter(pk=task.pk).delete()
+    return deleted == 1
 
 
 class ScheduleAdmin(q_admin.ScheduleAdmin):
@@ -34,6 +82,13 @@ class ScheduleAdmin(q_admin.ScheduleAdmin):
         return request.user.is_active and request.user.is_superuser
 
     def has_change_permission(
+        self, request: HttpRequest, obj: Schedule | None = None
+    ) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    # Deleting one stops an app's sweep or retry until the next
+    # setup_schedules: a superuser's call as well.
+    def has_delete_permission(
         self, request: HttpRequest, obj: Schedule | None = None
     ) -> bool:
         return request.user.is_active and request.user.is_superuser

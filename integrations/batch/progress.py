@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from integrations.clock import database_now
 from integrations.models import BatchJob
 
 
@@ -22,6 +23,8 @@ class BatchProgress:
     started_at: datetime | None
     finished_at: datetime | None
     rate: float | None  # rows settled (done or failed) per second
+    # The moment the progress was read, on the clock the job was stamped by.
+    as_of: datetime | None = None
 
     @property
     def settled(self) -> int:
@@ -53,14 +56,15 @@ class BatchProgress:
             parts.append(f"~{_duration(self.eta_seconds)} left")
         if self.cancel_requested and not self.finished_at:
             parts.append("cancelling")
-        if self.paced_until and self.paced_until > timezone.now():
+        if self.paced_until and self.paced_until > (self.as_of or timezone.now()):
             parts.append(f"paced until {self.paced_until:%H:%M:%S}")
         return ", ".join(parts)
 
 
 def batch_job_progress(job: BatchJob, *, now: datetime | None = None) -> BatchProgress:
-    """Progress from the job's counts (kept per chunk; exact once settled)."""
-    now = now or timezone.now()
+    """Progress from the job's counts (kept per chunk; exact once settled).
+    ``now`` defaults to the database's clock, the one the job is stamped by."""
+    now = now or database_now()
     rate = None
     if job.started_at is not None:
         elapsed = ((job.finished_at or now) - job.started_at).total_seconds()
@@ -79,6 +83,7 @@ def batch_job_progress(job: BatchJob, *, now: datetime | None = None) -> BatchPr
         started_at=job.started_at,
         finished_at=job.finished_at,
         rate=rate,
+        as_of=now,
     )
 
 

@@ -17,7 +17,6 @@ from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.models import Schedule
 from django_q.tasks import async_task, schedule
@@ -155,7 +154,9 @@ def _enqueue_later(job_id: int, seconds: float) -> None:
             job_id,
             name=name,
             schedule_type=Schedule.ONCE,
-            next_run=timezone.now() + timedelta(seconds=seconds),
+            # From the database's clock, the one pacing is set by: a worker
+            # whose clock is behind would otherwise wake the job early.
+            next_run=database_now() + timedelta(seconds=seconds),
         )
     except Exception:
         # Two workers scheduling at once; or no schedule at all: the sweeper
@@ -174,7 +175,9 @@ def batch_job_cancel(*, job_id: int) -> BatchJob:
     BatchJob.objects.filter(pk=job_id).update(cancel_requested=True)
     job.cancel_requested = True
     model = apps.get_model(job.row_model)
-    state.settle_cancel(job, model, timezone.now())
+    # The database's clock, as started_at: a cancel from a machine whose
+    # clock is behind must not end the job before it began.
+    state.settle_cancel(job, model, database_now())
     logger.info("batch job cancel requested", extra={"job_id": job_id})
     job.refresh_from_db()
     return job

@@ -16,7 +16,6 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db.models import Min
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from integrations.batch import state
@@ -96,7 +95,7 @@ def batch_job_work(
         handler = import_string(job.handler)
         model = row_model(job)
     except (ImportError, LookupError) as exc:
-        state.fail(job, exc, timezone.now())
+        state.fail(job, exc, database_now())
         return WorkResult(WorkState.STOPPED)
     run = _Run(job, model, handler, clock, sleep, clock() + budget_seconds)
     return run.loop()
@@ -145,7 +144,7 @@ class _Run:
         cancel, paced_until = state.flags(self.job.pk)
         self.flags_read_at = self.clock()
         if cancel:
-            state.settle_cancel(self.job, self.model, timezone.now())
+            state.settle_cancel(self.job, self.model, database_now())
             return self.result(WorkState.STOPPED)
         if paced_until is None:
             return None

@@ -1,6 +1,7 @@
 """What a staff login may do in the admin is what its permissions say: an
 action that changes things needs a permission beyond viewing, django_q's task
-re-runs are limited, and writing a schedule (code to run) is a superuser's."""
+re-runs are limited, and writing or deleting a schedule (code to run, or an
+app's sweep) is a superuser's."""
 
 import pytest
 from django.contrib import admin
@@ -85,10 +86,14 @@ def test_a_view_only_staff_member_cannot_resubmit_django_q_tasks():
     assert Failure.objects.filter(pk=task.pk).exists()
 
 
-def test_staff_who_may_change_failures_resubmit_a_failed_task():
+def test_staff_who_may_change_failures_resubmit_a_failed_task(
+    django_capture_on_commit_callbacks,
+):
     task = _task(Failure, success=False)
     staff = _staff("view_failure", "change_failure")
-    _run_action(staff, "/admin/django_q/failure/", "resubmit_failed", task.pk)
+    # Queued once its failure's deletion (the claim) commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        _run_action(staff, "/admin/django_q/failure/", "resubmit_failed", task.pk)
     assert RUNS == ["ran"]
     assert not Failure.objects.filter(pk=task.pk).exists()
 
@@ -170,3 +175,18 @@ def test_a_staff_member_cannot_rewrite_a_schedule(admin_client):
     assert response.status_code == 302, response.content
     schedule.refresh_from_db()
     assert schedule.func == "integrations.tasks.other"
+
+
+def test_a_staff_member_cannot_delete_a_schedule(admin_client):
+    # An app's sweep or retry would stop until the next setup_schedules.
+    schedule = Schedule.objects.create(
+        name="job", func=f"{__name__}.record_run", schedule_type="I", minutes=5
+    )
+    staff = _staff("view_schedule", "delete_schedule")
+    url = f"/admin/django_q/schedule/{schedule.pk}/delete/"
+    assert staff.post(url, {"post": "yes"}).status_code == 403
+    _run_action(staff, "/admin/django_q/schedule/", "delete_selected", schedule.pk)
+    assert Schedule.objects.filter(pk=schedule.pk).exists()
+    # A superuser still does.
+    assert admin_client.post(url, {"post": "yes"}).status_code == 302
+    assert not Schedule.objects.filter(pk=schedule.pk).exists()

@@ -2,8 +2,12 @@
 and ONE readable line on stderr, never a traceback; nothing stored."""
 
 import os
+import pty
+import select
 import subprocess
 import sys
+import time
+from typing import IO
 
 import pytest
 from django.db import connection
@@ -110,6 +114,61 @@ def test_revoke_api_key_refuses_bad_stdin_in_one_line(typed):
     )
     line = _one_line(result)
     assert "standard input" in line
+
+
+def test_revoke_api_key_with_stdin_closed_is_one_line():
+    # ``<&-``: Python starts with sys.stdin None.
+    result = subprocess.run(
+        ["sh", "-c", 'exec "$0" "$1" revoke_api_key - <&-', sys.executable, MANAGE],
+        env=_env(),
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert "No key on standard input" in _one_line(result)
+
+
+def _until_prompt(stream: IO[bytes], prompt: bytes, seconds: float) -> bytes:
+    """What ``stream`` says up to and with ``prompt`` (or until it ends)."""
+    said = b""
+    deadline = time.monotonic() + seconds
+    while prompt not in said and time.monotonic() < deadline:
+        if select.select([stream], [], [], 1)[0]:
+            chunk = os.read(stream.fileno(), 4096)
+            if not chunk:
+                break
+            said += chunk
+    return said
+
+
+def test_revoke_api_key_ctrl_d_at_the_hidden_prompt_is_one_line():
+    # A terminal on stdin (no controlling one: getpass falls back to stdin).
+    # Ctrl-D once the prompt is up (getpass flushes what was typed before).
+    prompt = b"API key or prefix (not shown): "
+    terminal, tty = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, MANAGE, "revoke_api_key", "-"],
+        stdin=tty,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        before = _until_prompt(child.stderr, prompt, 120)
+        os.write(terminal, b"\x04")
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        os.close(terminal)
+        os.close(tty)
+    err = (before + err).replace(prompt, b"")
+    result = subprocess.CompletedProcess(child.args, child.returncode, out, err)
+    assert "No key on standard input" in _one_line(result)
 
 
 @pytest.mark.parametrize(

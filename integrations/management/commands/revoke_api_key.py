@@ -53,23 +53,28 @@ class Command(TextArgumentsCommand):
             )
 
 
-def key_from_stdin(stream: IO[str]) -> str:
+def key_from_stdin(stream: IO[str] | None) -> str:
     """The one key (or prefix) on ``stream``: typed without echo at a
     terminal, else read to its end. CommandError, without the text, for none,
     several or what is not text."""
+    if stream is None:  # started with standard input closed (``<&-``)
+        raise CommandError(_NO_KEY)
     if stream.isatty():
-        text = getpass.getpass("API key or prefix (not shown): ")
+        try:
+            text = getpass.getpass("API key or prefix (not shown): ")
+        except EOFError:  # Ctrl-D at the prompt
+            raise CommandError(_NO_KEY) from None
     else:
         raw: str | bytes = getattr(stream, "buffer", stream).read(STDIN_MAX_CHARS + 1)
         try:
-            text = raw.decode() if isinstance(raw, bytes) else raw
+            # utf-8-sig: Notepad and PowerShell save UTF-8 with a byte-order mark.
+            text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
         except UnicodeDecodeError:
             raise CommandError(_NOT_TEXT) from None
+    text = text.removeprefix(BOM)  # a text stream decoded without utf-8-sig
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
-        raise CommandError(
-            "No key on standard input: pipe in the key or its prefix; nothing revoked."
-        )
+        raise CommandError(_NO_KEY)
     if len(lines) > 1 or len(text) > STDIN_MAX_CHARS:
         raise CommandError(
             "One key a line: standard input holds more than one; nothing revoked."
@@ -80,6 +85,8 @@ def key_from_stdin(stream: IO[str]) -> str:
 
 
 _NOT_TEXT = "The key on standard input is not text (UTF-8 expected); nothing revoked."
+_NO_KEY = "No key on standard input: pipe in the key or its prefix; nothing revoked."
+BOM = "\ufeff"
 
 
 def _api_key(given: str) -> tuple[ApiKey, str]:

@@ -2,7 +2,9 @@
 only its prefix: an operator revoking a leaked key pastes what leaked. A
 whole key must match the stored hash; the key is never printed back."""
 
-from io import StringIO
+import sys
+from io import BytesIO, StringIO, TextIOWrapper
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
@@ -113,4 +115,40 @@ def test_bad_stdin_is_one_readable_error_and_revokes_nothing(typed, said):
         _revoke_from_stdin(typed)
     assert said in str(caught.value)
     assert "\n" not in str(caught.value)
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is None
+
+
+@pytest.mark.parametrize("as_bytes", [True, False], ids=["piped", "text"])
+def test_a_key_saved_with_a_utf8_byte_order_mark_is_revoked(as_bytes):
+    # Notepad and PowerShell's UTF8 encoding save the file with a BOM.
+    key = ApiKeyFactory()
+    typed = "\ufeff" + key.raw_key + "\r\n"
+    stream = TextIOWrapper(BytesIO(typed.encode())) if as_bytes else StringIO(typed)
+    call_command("revoke_api_key", "-", stdin=stream, stdout=StringIO())
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
+
+
+class _Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_ctrl_d_at_the_hidden_prompt_is_one_readable_error():
+    key = ApiKeyFactory()
+    with (
+        mock.patch("getpass.getpass", side_effect=EOFError),
+        pytest.raises(CommandError) as caught,
+    ):
+        call_command("revoke_api_key", "-", stdin=_Terminal())
+    assert "No key on standard input" in str(caught.value)
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is None
+
+
+def test_a_closed_stdin_is_one_readable_error(monkeypatch):
+    # Started with ``<&-``: Python sets sys.stdin to None.
+    key = ApiKeyFactory()
+    monkeypatch.setattr(sys, "stdin", None)
+    with pytest.raises(CommandError) as caught:
+        call_command("revoke_api_key", "-")
+    assert "No key on standard input" in str(caught.value)
     assert ApiKey.objects.get(pk=key.pk).revoked_at is None
