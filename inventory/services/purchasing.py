@@ -168,7 +168,7 @@ def purchase_order_send(
             f"A {purchase_order.status} purchase order is not sent again.",
             code=f"purchase_order_{purchase_order.status}",
         )
-    target = purchase_order.account or _account(account)
+    target = _pinned_account(purchase_order, account)
     _enabled_check(purchase_order, target)
     adapter = registry.get_adapter(target)
     request = erp.PurchaseOrderRequest(
@@ -181,7 +181,6 @@ def purchase_order_send(
             for line in purchase_order.lines.all()
         ),
     )
-    purchase_order.account = target
     try:
         result = adapter.purchase_order_upsert(request)
     except ProviderError as error:
@@ -201,6 +200,22 @@ def purchase_order_send(
     purchase_order.last_error = ""
     _apply_status(purchase_order, result)
     return purchase_order
+
+
+def _pinned_account(
+    order: PurchaseOrder, account: ProviderAccount | None
+) -> ProviderAccount:
+    """The order's account, stored before the ERP is called: a send that dies
+    mid-call (the ERP may hold the order) must leave it pinned there."""
+    if order.account is not None:
+        return order.account
+    target = _account(account)
+    # Only if still unpinned: a concurrent send may have pinned another.
+    PurchaseOrder.objects.filter(pk=order.pk, account__isnull=True).update(
+        account=target, updated_at=timezone.now()
+    )
+    order.refresh_from_db(fields=["account"])
+    return order.account
 
 
 def _enabled_check(order: PurchaseOrder, target: ProviderAccount) -> None:
