@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from integrations import registry
 from integrations.crypto import CredentialsDecryptError
-from integrations.errors import ProviderError, Rejected
+from integrations.errors import ProviderError, Rejected, Unknown
 from integrations.models import ProviderAccount
 from integrations.rows import lock_rows
 from integrations.secrets_registry import staff_text
@@ -182,7 +182,7 @@ def purchase_order_send(
         ),
     )
     try:
-        result = adapter.purchase_order_upsert(request)
+        result = _stored_reference_check(adapter.purchase_order_upsert(request))
     except ProviderError as error:
         purchase_order.last_error = staff_text(f"{error.code}: {error.message}")[:255]
         purchase_order.save(update_fields=["account", "last_error", "updated_at"])
@@ -200,6 +200,19 @@ def purchase_order_send(
     purchase_order.last_error = ""
     _apply_status(purchase_order, result)
     return purchase_order
+
+
+def _stored_reference_check(result: erp.PurchaseOrderResult) -> erp.PurchaseOrderResult:
+    """The ERP's id of the order, refused as a malformed answer when longer
+    than we store (TradeGecko's and NetSuite's ids are numbers of no stated
+    bound): the save would fail after the ERP took the order."""
+    bound = PurchaseOrder._meta.get_field("external_reference").max_length
+    if len(result.external_reference) > bound:
+        raise Unknown(
+            f"The ERP's order id is longer than {bound} characters",
+            code="malformed_response",
+        )
+    return result
 
 
 def _pinned_account(
