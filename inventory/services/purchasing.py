@@ -255,9 +255,17 @@ def _apply_status(order: PurchaseOrder, result: erp.PurchaseOrderResult) -> None
 
 
 def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
-    """Ask the ERP where the order stands; statuses only move forward."""
+    """Ask the ERP where the order stands; statuses only move forward. Not at
+    a disabled account (InventoryError ``account_disabled``)."""
     if not purchase_order.external_reference or purchase_order.account is None:
         return purchase_order
+    if not purchase_order.account.enabled:
+        # Staff disabled it for a reason, as the schedule respects.
+        raise InventoryError(
+            f"ERP account {purchase_order.account.slug!r} is disabled; "
+            f"{purchase_order.public_id} is not asked there.",
+            code="account_disabled",
+        )
     adapter = registry.get_adapter(purchase_order.account)
     result = adapter.purchase_order_status(purchase_order.external_reference)
     if result is None:
