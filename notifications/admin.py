@@ -3,6 +3,7 @@ resend action (refused for suppressed addresses), template previews and
 analytics (``admin_pages``), suppressions (add; remove
 with a reason), the sandbox's mailbox and bulk sends."""
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +14,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import BooleanField, F, Func, QuerySet, Value
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path
 from django.utils import timezone
@@ -167,21 +169,31 @@ class SuppressionForm(forms.ModelForm):
 
 
 class SuppressionActionForm(ActionForm):
-    # When the list was drawn: "select all" removes no row created since
-    # (a complaint that replaced or was restored under a drawn row). By the
-    # database's clock, which stamps each row's created_at: a worker's clock
-    # and this process's may be seconds apart. Rendered above the results,
-    # so read before them.
-    drawn_at = forms.CharField(
-        label="",
-        required=False,
-        widget=forms.HiddenInput,
-        initial=lambda: database_now().isoformat(),
-    )
+    # When the list was drawn (``drawn_mark``, set by the changelist view):
+    # "select all" removes no row that was not yet there.
+    drawn_at = forms.CharField(label="", required=False, widget=forms.HiddenInput)
+    drawn_snapshot = forms.CharField(label="", required=False, widget=forms.HiddenInput)
+
+
+def drawn_mark() -> dict[str, str]:
+    """When a list page is drawn, read before its results. PostgreSQL: the
+    snapshot of committed transactions (a row is seen from its commit, not
+    its INSERT's time). SQLite: the database's clock, which stamps each
+    row's created_at (a worker's clock and this process's may differ)."""
+    mark = {"drawn_at": database_now().isoformat(), "drawn_snapshot": ""}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_snapshot()::text")
+            (mark["drawn_snapshot"],) = cursor.fetchone()
+    return mark
 
 
 class SuppressionChangeList(ChangeList):
+    drawn_mark: dict[str, str] | None = None
+
     def get_results(self, request: HttpRequest) -> None:
+        # Before the results are read: a row committed in between is drawn.
+        self.drawn_mark = drawn_mark()
         # "N total" links to the default list, which shows active entries
         # only: count those, not the history and notes behind other states.
         root = self.root_queryset
@@ -245,6 +257,18 @@ class SuppressionAdmin(AddressSearchMixin, admin.ModelAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type:
         return SuppressionChangeList
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        # The action form carries the mark the changelist took before its
+        # results (the form itself is rendered after them).
+        context = getattr(response, "context_data", None) or {}
+        form, changelist = context.get("action_form"), context.get("cl")
+        if form is not None and getattr(changelist, "drawn_mark", None):
+            form.initial.update(changelist.drawn_mark)
+        return response
 
     def action_checkbox(self, obj: Suppression) -> str:
         # Each row's version as drawn, posted with the action: the removal
@@ -345,7 +369,7 @@ class SuppressionAdmin(AddressSearchMixin, admin.ModelAdmin):
             request.POST.get("select_across")
         )
         removed, already, changed = 0, 0, []
-        for item in queryset:
+        for item in page.judged(queryset):
             outcome = _remove_row(
                 item, page, across=across, by=f"removed by {request.user}"
             )
@@ -371,11 +395,12 @@ _REMOVED, _WAS_REMOVED, _REFUSED = "removed", "already removed", "refused"
 @dataclass(frozen=True)
 class DrawnPage:
     """What the list page showed: each drawn row's version, the addresses
-    drawn and when it was drawn (None if not posted)."""
+    drawn and when it was drawn (``drawn_mark``; None if not posted)."""
 
     versions: dict[int, int]
     addresses: frozenset[str]
     drawn_at: datetime | None
+    snapshot: str | None
 
     @classmethod
     def posted(cls, data: Any) -> "DrawnPage":
@@ -383,14 +408,36 @@ class DrawnPage:
         addresses = Suppression.objects.filter(pk__in=versions).values_list(
             "address", flat=True
         )
-        return cls(versions, frozenset(addresses), _posted_time(data.get("drawn_at")))
+        snapshot = data.get("drawn_snapshot") or ""
+        return cls(
+            versions,
+            frozenset(addresses),
+            _posted_time(data.get("drawn_at")),
+            snapshot if _SNAPSHOT_RE.fullmatch(snapshot) else None,
+        )
+
+    def judged(self, queryset: QuerySet) -> QuerySet:
+        """PostgreSQL: each row marked with whether the transaction that
+        inserted it had committed when the page was drawn."""
+        if connection.vendor != "postgresql" or self.snapshot is None:
+            return queryset
+        return queryset.annotate(
+            committed_when_drawn=VisibleInSnapshot(
+                F("created_xact"), Value(self.snapshot)
+            )
+        )
 
     def undrawn_may_go(self, item: Suppression) -> bool:
         """Whether a row the page did not show (all matching selected) may be
         removed as it is now: not one whose address the page showed under
         another id (what replaced it, or was restored under it), nor one
-        created after the page was drawn."""
-        if item.address in self.addresses or self.drawn_at is None:
+        not yet there when the page was drawn: inserted since, or by a
+        transaction that had not committed (PostgreSQL; ``judged``)."""
+        if item.address in self.addresses:
+            return False
+        if connection.vendor == "postgresql":
+            return getattr(item, "committed_when_drawn", None) is True
+        if self.drawn_at is None:
             return False
         return item.created_at <= self.drawn_at
 
@@ -412,6 +459,20 @@ def _remove_row(item: Suppression, page: DrawnPage, *, across: bool, by: str) ->
         version=item.version if seen is None else seen,
     )
     return _REMOVED if lifted is not None else _REFUSED
+
+
+class VisibleInSnapshot(Func):
+    """PostgreSQL: whether transaction ``xact`` (an xid8 stored as a bigint)
+    had committed in ``snapshot`` (pg_current_snapshot's text)."""
+
+    function = "pg_visible_in_snapshot"
+    template = "%(function)s(%(expressions)s::pg_snapshot)"
+    arg_joiner = "::text::xid8, "
+    output_field = BooleanField()
+
+
+# pg_snapshot's text form, xmin:xmax:xip,... (checked before the cast).
+_SNAPSHOT_RE = re.compile(r"[0-9]{1,20}:[0-9]{1,20}:(?:[0-9]{1,20}(?:,[0-9]{1,20})*)?")
 
 
 def _posted_time(value: str | None) -> datetime | None:

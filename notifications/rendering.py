@@ -118,6 +118,11 @@ def _render(
             f"Email template {name}/{part} cannot be read: {exc.strerror}.",
             code="template_invalid",
         ) from None
+    except UnicodeDecodeError:
+        # Also the file's fault, not the recipients' or the request's.
+        raise EmailRenderError(
+            f"Email template {name}/{part} is not UTF-8.", code="template_invalid"
+        ) from None
     output = template.render(Context(context, autoescape=autoescape))
     missing = _MARKER_RE.search(output)
     if missing:

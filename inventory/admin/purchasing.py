@@ -99,7 +99,7 @@ class PurchaseOrderAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdm
         for order in queryset.select_related("account"):
             try:
                 services.purchase_order_refresh(purchase_order=order)
-            except ProviderError as error:
+            except (ProviderError, services.InventoryError) as error:
                 self.message_user(
                     request, f"{order.public_id}: {error}", messages.ERROR
                 )

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from integrations import registry
 from integrations.crypto import CredentialsDecryptError
-from integrations.errors import ProviderError, Rejected
+from integrations.errors import ProviderError, Rejected, Unknown
 from integrations.models import ProviderAccount
 from integrations.rows import lock_rows
 from integrations.secrets_registry import staff_text
@@ -168,7 +168,7 @@ def purchase_order_send(
             f"A {purchase_order.status} purchase order is not sent again.",
             code=f"purchase_order_{purchase_order.status}",
         )
-    target = purchase_order.account or _account(account)
+    target = _pinned_account(purchase_order, account)
     _enabled_check(purchase_order, target)
     adapter = registry.get_adapter(target)
     request = erp.PurchaseOrderRequest(
@@ -181,9 +181,8 @@ def purchase_order_send(
             for line in purchase_order.lines.all()
         ),
     )
-    purchase_order.account = target
     try:
-        result = adapter.purchase_order_upsert(request)
+        result = _stored_reference_check(adapter.purchase_order_upsert(request))
     except ProviderError as error:
         purchase_order.last_error = staff_text(f"{error.code}: {error.message}")[:255]
         purchase_order.save(update_fields=["account", "last_error", "updated_at"])
@@ -201,6 +200,35 @@ def purchase_order_send(
     purchase_order.last_error = ""
     _apply_status(purchase_order, result)
     return purchase_order
+
+
+def _stored_reference_check(result: erp.PurchaseOrderResult) -> erp.PurchaseOrderResult:
+    """The ERP's id of the order, refused as a malformed answer when longer
+    than we store (TradeGecko's and NetSuite's ids are numbers of no stated
+    bound): the save would fail after the ERP took the order."""
+    bound = PurchaseOrder._meta.get_field("external_reference").max_length
+    if len(result.external_reference) > bound:
+        raise Unknown(
+            f"The ERP's order id is longer than {bound} characters",
+            code="malformed_response",
+        )
+    return result
+
+
+def _pinned_account(
+    order: PurchaseOrder, account: ProviderAccount | None
+) -> ProviderAccount:
+    """The order's account, stored before the ERP is called: a send that dies
+    mid-call (the ERP may hold the order) must leave it pinned there."""
+    if order.account is not None:
+        return order.account
+    target = _account(account)
+    # Only if still unpinned: a concurrent send may have pinned another.
+    PurchaseOrder.objects.filter(pk=order.pk, account__isnull=True).update(
+        account=target, updated_at=timezone.now()
+    )
+    order.refresh_from_db(fields=["account"])
+    return order.account
 
 
 def _enabled_check(order: PurchaseOrder, target: ProviderAccount) -> None:
@@ -227,9 +255,17 @@ def _apply_status(order: PurchaseOrder, result: erp.PurchaseOrderResult) -> None
 
 
 def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
-    """Ask the ERP where the order stands; statuses only move forward."""
+    """Ask the ERP where the order stands; statuses only move forward. Not at
+    a disabled account (InventoryError ``account_disabled``)."""
     if not purchase_order.external_reference or purchase_order.account is None:
         return purchase_order
+    if not purchase_order.account.enabled:
+        # Staff disabled it for a reason, as the schedule respects.
+        raise InventoryError(
+            f"ERP account {purchase_order.account.slug!r} is disabled; "
+            f"{purchase_order.public_id} is not asked there.",
+            code="account_disabled",
+        )
     adapter = registry.get_adapter(purchase_order.account)
     result = adapter.purchase_order_status(purchase_order.external_reference)
     if result is None:

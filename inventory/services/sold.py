@@ -137,9 +137,10 @@ def _acked_erp_time(erp_at: datetime | None, at: datetime) -> Any:
     """The level's ERP time of its acknowledgements after this one: the
     latest the ERP gave (acknowledgements may commit out of the ERP's
     order). None when this answer gave none, or one no clock error explains
-    (past ``FAR_FUTURE``: it would hold back every event): the bounded
-    window applies then."""
-    if erp_at is None or erp_at > at + FAR_FUTURE:
+    (``FAR_FUTURE`` past it: would hold back every event; as far before it:
+    an unset default such as the epoch, would let an event computed before
+    the confirm undo it): the bounded window applies then."""
+    if erp_at is None or not at - FAR_FUTURE <= erp_at <= at + FAR_FUTURE:
         return None
     stamp = Value(erp_at, output_field=DateTimeField())
     return Greatest(Coalesce(F("erp_acked_modified_at"), stamp), stamp)

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models import F, Q, Value
+from django.db.models import F, Func, Q, Value
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -175,6 +175,18 @@ class SuppressionReason(models.TextChoices):
     DEACTIVATED = "deactivated", "Deactivated at the provider"
 
 
+class InsertingTransaction(Func):
+    """The id (xid8, as a bigint) of the top-level transaction inserting the
+    row, on PostgreSQL: a savepoint's own id (the row's xmin) cannot be
+    judged against a snapshot. NULL on SQLite."""
+
+    template = "pg_current_xact_id()::text::bigint"
+    output_field = models.BigIntegerField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return "NULL", []
+
+
 # A Postmark reactivation that found nothing to lift (``_note_reactivation``):
 # a row closed when made, only its time kept. No one's stop.
 REACTIVATION_NOTE = Q(removed_at=F("created_at"), reactivated_at__isnull=False)
@@ -191,6 +203,12 @@ class Suppression(models.Model):
     # Stamped by the database (STATEMENT_TIMESTAMP()): the admin compares it
     # with when its page was drawn, by the same clock (integrations.clock).
     created_at = models.DateTimeField(db_default=Now())
+    # Stamped by the database too: the admin's "select all" lifts an undrawn
+    # row only if this transaction had committed when the page was drawn
+    # (created_at is the INSERT's time; the row is seen from its COMMIT).
+    created_xact = models.BigIntegerField(
+        null=True, editable=False, db_default=InsertingTransaction()
+    )
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_reason = models.TextField(blank=True, default="")
     # A provider's stop: the account whose event it was (kept when its slug

@@ -117,6 +117,23 @@ def test_send_purchase_order_action(admin_client):
     assert PurchaseOrder.objects.get().status == "sent"
 
 
+def test_refresh_purchase_order_action_never_asks_a_disabled_erp(admin_client):
+    from inventory.models import SandboxErpPurchaseOrder
+
+    erp = ProviderAccountFactory(kind="inventory", slug="erp-po-off")
+    StockLevelFactory(sku="LOWSKU", on_hand=0)
+    ReorderPointFactory(sku="LOWSKU")
+    (order,) = services.purchase_orders_draft()
+    services.purchase_order_send(purchase_order=order)
+    SandboxErpPurchaseOrder.objects.update(status="confirmed")
+    type(erp).objects.filter(pk=erp.pk).update(enabled=False)
+
+    response = _action(admin_client, "purchaseorder", "refresh", [order.pk])
+
+    assert "is disabled" in response.content.decode()
+    assert PurchaseOrder.objects.get().status == "sent"
+
+
 def test_dashboard_shows_the_erps_like_the_gateways(admin_client):
     ProviderAccountFactory(kind="payments", provider="sandbox", slug="pay-sbx")
     ProviderAccountFactory(kind="inventory", provider="sandbox", slug="erp-sbx")

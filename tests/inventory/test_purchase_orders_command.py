@@ -85,3 +85,77 @@ def test_send_refuses_a_draft_kept_for_a_disabled_erp_account(settings):
     assert not ProviderCall.objects.filter(account=new).exists()
     assert "'erp-old' is disabled" in err.getvalue()
     assert PurchaseOrder.objects.get().status == "draft"
+
+
+def test_an_erp_reference_longer_than_we_store_fails_that_order_only(
+    settings, monkeypatch
+):
+    """TradeGecko/NetSuite ids are numbers of no stated bound; the column
+    holds 64. That order is not sent (a malformed answer, on its line), the
+    other draft is, and the exit says one was not."""
+    from inventory.providers.base import PurchaseOrderResult
+    from inventory.providers.sandbox import SandboxInventoryAdapter
+    from tests.factories import ProviderAccountFactory
+    from tests.inventory.factories import SupplierFactory
+
+    settings.PROVIDER_MAX_ATTEMPTS = 1
+    ProviderAccountFactory(kind="inventory", slug="erp-a")
+    StockLevelFactory(sku="LOW", on_hand=0)
+    ReorderPointFactory(sku="LOW")
+    StockLevelFactory(sku="LOW2", on_hand=0)
+    ReorderPointFactory(sku="LOW2", supplier=SupplierFactory(code="GLOBEX"))
+    original = SandboxInventoryAdapter.purchase_order_upsert
+    seen = []
+
+    def long_id_first(self, request):
+        result = original(self, request)
+        seen.append(request.external_id)
+        if len(seen) == 1:
+            return PurchaseOrderResult(
+                external_reference="9" * 80,
+                status=result.status,
+                external_id=result.external_id,
+                raw_status=result.raw_status,
+            )
+        return result
+
+    monkeypatch.setattr(SandboxInventoryAdapter, "purchase_order_upsert", long_id_first)
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 purchase order"):
+        call_command(
+            "create_purchase_orders", "--send", stdout=io.StringIO(), stderr=err
+        )
+    assert PurchaseOrder.objects.filter(status="sent").count() == 1
+    assert f"{seen[0]} not sent" in err.getvalue()
+    refused = PurchaseOrder.objects.get(public_id=seen[0])
+    assert refused.last_error.startswith("malformed_response")
+
+
+def test_any_error_sending_one_order_fails_that_order_only(settings, monkeypatch):
+    from inventory.providers.sandbox import SandboxInventoryAdapter
+    from tests.factories import ProviderAccountFactory
+    from tests.inventory.factories import SupplierFactory
+
+    settings.PROVIDER_MAX_ATTEMPTS = 1
+    ProviderAccountFactory(kind="inventory", slug="erp-a")
+    StockLevelFactory(sku="LOW", on_hand=0)
+    ReorderPointFactory(sku="LOW")
+    StockLevelFactory(sku="LOW2", on_hand=0)
+    ReorderPointFactory(sku="LOW2", supplier=SupplierFactory(code="GLOBEX"))
+    original = SandboxInventoryAdapter.purchase_order_upsert
+    seen = []
+
+    def crashes_first(self, request):
+        seen.append(request.external_id)
+        if len(seen) == 1:
+            raise RuntimeError("a bug")
+        return original(self, request)
+
+    monkeypatch.setattr(SandboxInventoryAdapter, "purchase_order_upsert", crashes_first)
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 purchase order"):
+        call_command(
+            "create_purchase_orders", "--send", stdout=io.StringIO(), stderr=err
+        )
+    assert PurchaseOrder.objects.filter(status="sent").count() == 1
+    assert f"{seen[0]} not sent: RuntimeError: a bug" in err.getvalue()

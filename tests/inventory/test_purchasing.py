@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from integrations.errors import Unknown
 from inventory import services
 from inventory.models import PurchaseOrder, SandboxErpPurchaseOrder
+from inventory.providers.sandbox import SandboxInventoryAdapter
 from tests.factories import ProviderAccountFactory
 from tests.inventory.factories import (
     LocationFactory,
@@ -160,3 +161,40 @@ def test_the_refresh_schedule_skips_disabled_accounts_and_broken_ones(erp):
     type(broken).objects.filter(pk=broken.pk).update(provider="retired-erp")
     PurchaseOrder.objects.filter(pk=first.pk).update(account=broken)
     assert refresh_purchase_orders() == 1
+
+
+class WorkerKilled(BaseException):
+    """SIGTERM / a worker timeout while the ERP call was in flight."""
+
+
+def test_an_order_whose_send_died_mid_call_is_not_placed_at_a_second_erp(
+    settings, monkeypatch
+):
+    settings.PROVIDER_MAX_ATTEMPTS = 1
+    first = ProviderAccountFactory(kind="inventory", slug="erp-a", priority=1)
+    StockLevelFactory(sku="LOW", on_hand=0)
+    ReorderPointFactory(sku="LOW")
+    (order,) = services.purchase_orders_draft()
+
+    original = SandboxInventoryAdapter.purchase_order_upsert
+
+    def dies_after_the_erp_took_it(self, request):
+        original(self, request)  # the ERP has the order ...
+        raise WorkerKilled()  # ... and we never hear its answer
+
+    monkeypatch.setattr(
+        SandboxInventoryAdapter, "purchase_order_upsert", dies_after_the_erp_took_it
+    )
+    with pytest.raises(WorkerKilled):
+        services.purchase_order_send(purchase_order=order)
+    monkeypatch.undo()
+
+    # Staff disable that ERP (or another becomes first by priority).
+    type(first).objects.filter(pk=first.pk).update(enabled=False)
+    ProviderAccountFactory(kind="inventory", slug="erp-b", priority=2)
+    order = PurchaseOrder.objects.get(pk=order.pk)
+    # Pinned to the ERP that may hold it: refused while that one is disabled.
+    with pytest.raises(services.InventoryError, match="disabled"):
+        services.purchase_order_send(purchase_order=order)
+    placed = SandboxErpPurchaseOrder.objects.filter(external_id=order.public_id)
+    assert placed.count() == 1, [p.account.slug for p in placed]

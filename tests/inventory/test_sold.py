@@ -3,7 +3,7 @@ webhook never gives them back, for an ERP that keeps holds (until our
 confirm forward is done) and one that keeps none (until its figure moves),
 on the PostgreSQL set-based apply and on the ORM one."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -777,3 +777,19 @@ def test_a_sandbox_event_stamped_just_after_its_ack_is_applied(
     assert response.status_code < 300, response.content
     webhook_event_process(event_id=WebhookEvent.objects.order_by("-pk").first().pk)
     assert _level().on_hand == 7
+
+
+def test_an_epoch_confirmed_at_does_not_let_a_stale_event_undo_the_sale(
+    django_capture_on_commit_callbacks, rsps
+):
+    """An answer whose confirmed_at is an unset default (the Unix epoch) is
+    no time: trusted, every later figure would be 'modified after the
+    acknowledgement'. One the service computed a minute before it took the
+    10 units off (its clock right), delivered now, is not applied."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    erp = _stock_service_sale(django_capture_on_commit_callbacks, rsps, epoch)
+    assert _level().erp_acked_modified_at is None
+
+    _stock_service_event(erp, 10, timezone.now() - timedelta(minutes=1))
+
+    assert _level().on_hand == 0

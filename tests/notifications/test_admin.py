@@ -3,11 +3,13 @@ suppressed address, suppressions added through the service and removed
 only as staff saw them (list, "select all" and change form)."""
 
 import re
+import threading
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -411,6 +413,7 @@ def _remove_all(staff: Client, page: bytes, pk: int, **extra: str) -> None:
         "_selected_action": [pk],
         "_seen": _drawn(page, "_seen"),
         "drawn_at": _drawn(page, "drawn_at"),
+        "drawn_snapshot": _drawn(page, "drawn_snapshot"),
         **extra,
     }
     staff.post(LIST, post, follow=True)
@@ -446,6 +449,9 @@ def test_second_staff_select_all_never_lifts_what_the_first_removal_restored(
     assert restored.removed_at is None
 
 
+# Committed rows, as in use: the page and the action are separate requests,
+# and a row is judged by whether it had committed when the page was drawn.
+@pytest.mark.django_db(transaction=True)
 def test_select_all_never_lifts_a_row_added_after_the_page_was_drawn(staff) -> None:
     item = suppression_add(address="fa@example.com", reason="manual", source="t")
     page = staff.get(LIST).content
@@ -466,6 +472,9 @@ def _clock(seconds: float) -> SimpleNamespace:
     return SimpleNamespace(**names)
 
 
+# Committed rows, as in use: the page and the action are separate requests,
+# and a row is judged by whether it had committed when the page was drawn.
+@pytest.mark.django_db(transaction=True)
 def test_select_all_judges_a_row_added_after_drawing_by_the_database_clock(
     staff, monkeypatch
 ) -> None:
@@ -482,6 +491,9 @@ def test_select_all_judges_a_row_added_after_drawing_by_the_database_clock(
     assert later.removed_at is None
 
 
+# Committed rows, as in use: the page and the action are separate requests,
+# and a row is judged by whether it had committed when the page was drawn.
+@pytest.mark.django_db(transaction=True)
 def test_select_all_removes_the_rows_of_other_pages_as_they_are(staff) -> None:
     rows = [
         suppression_add(address=f"p{n}@example.com", reason="manual") for n in range(3)
@@ -532,3 +544,57 @@ def test_a_malformed_seen_value_is_ignored_not_a_server_error(staff) -> None:
         follow=True,
     )
     assert response.status_code == 200
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite writes one at a time"
+)
+@pytest.mark.django_db(transaction=True)
+def test_select_all_never_lifts_a_complaint_committed_after_the_page_was_drawn(
+    staff,
+) -> None:
+    # Its INSERT (created_at) came before the page; its COMMIT after: it was
+    # not on the page. Stored in a savepoint of the webhook's transaction, and
+    # a later transaction committed before the page was drawn.
+    drawn_row = suppression_add(address="seen@example.com", reason="manual")
+    stored, go_on, done = threading.Event(), threading.Event(), threading.Event()
+
+    def worker() -> None:  # a webhook storing a complaint in its transaction
+        try:
+            with transaction.atomic():
+                suppression_add(address="complainer@example.com", reason="complaint")
+                stored.set()
+                go_on.wait(10)
+        finally:
+            connection.close()
+            done.set()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert stored.wait(10)
+    suppression_add(address="later@example.com", reason="manual")
+    page = staff.get(LIST).content  # the complaint is not committed: not shown
+    assert b"complainer@example.com" not in page
+    go_on.set()
+    assert done.wait(10)
+    thread.join()
+    _remove_all(staff, page, drawn_row.pk, select_across="1")
+    complaint = Suppression.objects.get(address="complainer@example.com")
+    assert complaint.removed_at is None, "a complaint staff never saw was lifted"
+    assert Suppression.objects.get(address="later@example.com").removed_at
+
+
+def test_the_lists_drawn_mark_is_taken_before_its_results(staff, monkeypatch) -> None:
+    # Django reads the results before it renders the action form: a mark
+    # read there would postdate rows the page never showed. A complaint
+    # committed while the mark is taken must be on the page.
+    real_now = admin_module.database_now
+
+    def complaint_then_now():
+        suppression_add(address="complainer@example.com", reason="complaint")
+        return real_now()
+
+    monkeypatch.setattr(admin_module, "database_now", complaint_then_now)
+    page = staff.get(LIST).content
+    assert b"complainer@example.com" in page
+    assert _drawn(page, "drawn_at")

@@ -3,6 +3,7 @@ sends them, and every draft an earlier run left unsent, to the ERP (non-zero
 exit when one could not be sent). A ``--sku`` with neither a stock level nor
 a reorder point is refused: "0 drafted" would read as "stock is fine"."""
 
+import logging
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -10,10 +11,13 @@ from django.core.management.base import CommandError, CommandParser
 
 from integrations.crypto import CredentialsDecryptError
 from integrations.errors import ProviderError
+from integrations.leases import describe_error
 from integrations.management.base import ProviderCommand
 from integrations.registry import UnknownProvider
 from inventory import services
 from inventory.models import PurchaseOrder, ReorderPoint, StockLevel
+
+logger = logging.getLogger(__name__)
 
 # One order's fault, printed on its line: the others are still sent.
 _NOT_SENT = (
@@ -60,6 +64,18 @@ class Command(ProviderCommand):
                 services.purchase_order_send(purchase_order=order)
             except _NOT_SENT as error:
                 self.stderr.write(f"{order.public_id} not sent: {error}")
+                failed += 1
+                continue
+            except Exception as error:
+                # Still that order's fault alone (an answer we cannot store):
+                # the others are sent, and the exit says one was not.
+                logger.exception(
+                    "purchase order send crashed",
+                    extra={"purchase_order": order.public_id},
+                )
+                self.stderr.write(
+                    f"{order.public_id} not sent: {describe_error(error)}"
+                )
                 failed += 1
                 continue
             self.stdout.write(f"{order.public_id} sent as {order.external_reference}")
