@@ -1817,3 +1817,30 @@ def test_a_shipment_bought_again_names_the_labels_still_refunded(
     assert [name for name, _ in _events(*_PUBLIC_SHIPMENT_EVENTS)][3:] == [
         "shipment.voided"
     ]
+
+
+def test_a_refund_rejected_after_the_quote_was_bought_again_is_applied(
+    account, django_capture_on_commit_callbacks
+):
+    """Through Shippo's webhook: the voided label's refund is rejected after
+    the shop bought the same quote again (allowed once voided). The webhook is
+    applied (the label is billed and live again; the quote stays with the
+    second label), not a 500 Shippo redelivers while the shipment stays
+    voided."""
+    from tests.shipping.providers.test_shippo_pickups import _bought
+
+    voided = _queued(account, status=ShipmentStatus.VOIDED, tracking_number=NUMBER)
+    second = _bought(account)  # the quote's second label, live
+    Shipment.objects.filter(pk=second.pk).update(
+        carrier_shipment_id="a1b2c3d4e5f60718293a4b5c6d7e8f90",
+        tracking_number="9205590164917312750000",
+    )
+    Shipment.objects.filter(pk=voided.pk).update(quote=second.quote)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        transaction_says(rsps, TRANSACTION, "REFUNDREJECTED")
+        said = _refund_rejected(
+            TRANSACTION, voided.public_id, django_capture_on_commit_callbacks
+        )
+    voided.refresh_from_db()
+    assert (said, voided.status) == (200, ShipmentStatus.PURCHASED)
+    assert voided.quote_id is None
