@@ -1844,3 +1844,48 @@ def test_a_refund_rejected_after_the_quote_was_bought_again_is_applied(
     voided.refresh_from_db()
     assert (said, voided.status) == (200, ShipmentStatus.PURCHASED)
     assert voided.quote_id is None
+
+
+@pytest.mark.parametrize("number", ["9" * 120, "92055901\x0064917312751089"])
+def test_a_bought_label_whose_tracking_number_cannot_be_stored_is_left_unknown(
+    account, number
+):
+    """Shippo bought (and bills) the label; its tracking number is longer than
+    our column or carries a NUL. Not a 500 leaving the shipment 'purchasing'
+    (nor every sweep after it): the shipment is unknown, for staff to settle."""
+    answer = fx("transaction_success.json")
+    answer["tracking_number"] = number
+    quote = RateQuote.objects.create(
+        fingerprint="s" * 64,
+        account=account,
+        carrier="USPS",
+        service_code="usps_priority",
+        service_name="USPS Priority Mail",
+        carrier_rate_id=RATE_ID,
+        amount=790,
+        currency="USD",
+        request=codec.request_to_json(shared.rate_request()),
+        expires_at=timezone.now() + timedelta(minutes=10),
+    )
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.post(f"{BASE}/transactions", status=201, json=answer)
+        rsps.get(LABEL_URL, body=PDF)
+        shipment = services.shipment_buy(
+            quote_id=quote.public_id, idempotency_key="b-1"
+        )
+    assert (shipment.status, shipment.failure_code) == (
+        ShipmentStatus.UNKNOWN,
+        "malformed_response",
+    )
+    # Ten minutes on, the sweep asks Shippo, which lists the same transaction:
+    Shipment.objects.filter(pk=shipment.pk).update(
+        created_at=timezone.now() - timedelta(minutes=30)
+    )
+    listed = {**answer, "metadata": shipment.public_id}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.get(f"{BASE}/transactions", json={"results": [listed], "next": None})
+        rsps.get(f"{BASE}/transactions/{listed['object_id']}", json=listed)
+        rsps.get(LABEL_URL, body=PDF)
+        services.shipments_reconcile_unknown()
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.UNKNOWN

@@ -242,3 +242,21 @@ def test_the_api_refuses_a_shipment_it_cannot_collect(account, mocked):
     assert response.json()["error"]["param"] == "shipments"
     assert not mocked.calls
     assert not Pickup.objects.exists()
+
+
+@pytest.mark.parametrize("code", ["C" * 100, "WTC\x00310058750"])
+def test_a_confirmation_code_that_cannot_be_stored_leaves_the_pickup_unknown(
+    account, mocked, code
+):
+    """A confirmation code longer than our column (64) or carrying a NUL is
+    an answer we cannot read: Shippo booked the pickup, so it is left unknown
+    (202), never a 500 leaving it 'requested'."""
+    from shipping.models import Pickup
+
+    body = {**fx("pickup_confirmed.json"), "confirmation_code": code}
+    mocked.post(PICKUPS_URL, status=201, json=body)
+    shipment = _bought(account)
+
+    answer = _book(_api(), [shipment.public_id], key="pk-long")
+
+    assert (answer.status_code, Pickup.objects.get().status) == (202, "unknown")
