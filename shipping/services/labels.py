@@ -9,6 +9,7 @@ bought under that key (``retrieve_label``); it never calls ``create_label``
 again, so a lost answer can never become a second label.
 """
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -550,6 +551,10 @@ def shipments_reconcile_unknown(*, limit: int = 200) -> list[Shipment]:
                 "label reconciliation failed",
                 extra={"shipment_id": shipment.public_id},
             )
+            # Still past its claim life: staff settle what no sweep can ask
+            # (an account this deploy cannot call), not purchasing for ever.
+            with contextlib.suppress(Exception):
+                _stuck_to_unknown(shipment, "reconcile_failed")
     if broken:
         logger.error(
             "label reconciliation sweep had failures", extra={"failed": broken}
