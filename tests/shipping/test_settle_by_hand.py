@@ -168,3 +168,28 @@ def test_a_shipment_settled_meanwhile_is_not_settled_again(unknown):
             shipment=stale, outcome="not_bought", note="seen", actor="staff"
         )
     assert "meanwhile" in caught.value.message
+
+
+def test_a_label_settled_bought_without_its_file_is_not_called_voided(unknown):
+    """Staff settle an unknown label as bought without the file (the file is
+    optional). The shop was told shipment.label_created; fetching the label
+    says its file is not stored (label_not_stored), never that it "was voided"
+    (the shop would take a live, billed label for dead)."""
+    from rest_framework.test import APIClient
+
+    from tests.factories import ApiKeyFactory
+
+    shipment_settle_by_hand(
+        shipment=unknown,
+        outcome="bought",
+        note="FedEx support confirmed it",
+        actor="ops",
+        tracking_number="794612345678",
+    )
+    api = APIClient()
+    key = ApiKeyFactory(scopes=["shipping:read"])
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    answer = api.get(f"/api/v1/shipping/shipments/{unknown.public_id}/label/")
+    error = answer.json()["error"]
+    assert (answer.status_code, error["code"]) == (404, "label_not_stored")
+    assert "voided" not in error["message"]
