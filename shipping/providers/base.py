@@ -395,6 +395,8 @@ class ShippingAdapter(BaseAdapter):
     # How long a label look-up by our reference (a list of recent labels) may
     # miss one just made: until then a miss is not proof that none was.
     lookup_lag_seconds: ClassVar[int] = 0
+    # False where a label is voided by an id of its own (a Shippo transaction).
+    voids_by_tracking_number: ClassVar[bool] = True
     _OPTIONAL: ClassVar[Mapping[str, str]] = {
         "retrieve_label": "carrier_retrieve_label",
         "schedule_pickup": "carrier_schedule_pickup",
