@@ -147,8 +147,9 @@ def _label(manual: ManualLabel) -> Label:
 
 
 def _by_number(shipment: Shipment, number: str) -> str:
-    """The tracking number as the label's id where the carrier voids by it;
-    "" where it voids by an id of its own, or cannot be told (staff give it)."""
+    """The tracking number as the label's id where the carrier voids by it
+    (or is no longer configured: nothing will void it); "" where it voids by
+    an id of its own (staff give it)."""
     try:
         adapter = registry.get_adapter_class("shipping", shipment.account.provider)
     except registry.UnknownProvider:
