@@ -23,6 +23,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
@@ -44,6 +45,7 @@ __all__ = [
     "ClientCredentials",
     "OAuth1Signer",
     "TokenCache",
+    "fetching_token",
     "netsuite_realm",
     "netsuite_signer",
     "token_of",
@@ -57,6 +59,17 @@ Clock = Callable[[], float]
 # Waiters for a token being fetched elsewhere try the lock this often.
 _LOCK_POLL_SECONDS = 0.01
 _FORM = "application/x-www-form-urlencoded"
+# A token answer is cached at most this long, whatever lifetime it claims.
+_MAX_CACHE_SECONDS = 24 * 3600
+
+# True while a token is fetched: its requests are not the operation's own.
+_fetching: ContextVar[bool] = ContextVar("oauth_token_fetching", default=False)
+
+
+def fetching_token() -> bool:
+    """True while a token is being fetched, for a caller that counts only
+    the requests of the operation itself (a carrier hook's guard)."""
+    return _fetching.get()
 
 
 # --- Client credentials (RFC 6749 section 4.4) --------------------------------
@@ -180,30 +193,40 @@ class TokenCache:
         return token
 
     def _requested(self) -> tuple[str, int]:
+        mark = _fetching.set(True)
         try:
             return self.request_token()
         except NotProcessed:
             raise
-        except ProviderError as error:
-            # A lost or broken token answer is unknown for the token call (its
-            # own call-log row says so), never for the operation behind it:
-            # that one may be retried or failed over.
-            logger.warning(
-                "oauth token fetch failed",
-                extra={
-                    "account": self.account.slug,
-                    "operation": self.operation,
-                    "outcome": error.outcome,
-                    "code": error.code,
-                },
+        except Exception as error:
+            # A lost or broken token answer (or one our reading breaks) is
+            # unknown for the token call (its own call-log row says so),
+            # never for the operation behind it: that one sent nothing yet.
+            raise self._not_processed(error) from error
+        finally:
+            _fetching.reset(mark)
+
+    def _not_processed(self, error: Exception) -> NotProcessed:
+        extra = {"account": self.account.slug, "operation": self.operation}
+        if not isinstance(error, ProviderError):
+            logger.exception(
+                "oauth token answer could not be read",
+                extra={**extra, "error_type": type(error).__name__},
             )
-            raise NotProcessed(
-                error.message,
-                code=error.code,
-                http_status=error.http_status,
-                retry_after=error.retry_after,
-                provider_code=error.provider_code,
-            ) from error
+            return NotProcessed(
+                "the token answer could not be read", code="malformed_response"
+            )
+        logger.warning(
+            "oauth token fetch failed",
+            extra={**extra, "outcome": error.outcome, "code": error.code},
+        )
+        return NotProcessed(
+            error.message,
+            code=error.code,
+            http_status=error.http_status,
+            retry_after=error.retry_after,
+            provider_code=error.provider_code,
+        )
 
     def request_token(self) -> tuple[str, int]:
         """Ask the provider for a token: (token, lifetime in seconds)."""
@@ -253,8 +276,9 @@ class TokenCache:
             # Too short-lived to share: this caller uses it, the next fetches.
             cache.delete(self.cache_key)
             return
+        lifetime = min(lifetime, _MAX_CACHE_SECONDS + self.margin)
         entry = {"access_token": token, "expires_at": self.clock() + lifetime}
-        cache.set(self.cache_key, entry, math.ceil(ttl))
+        cache.set(self.cache_key, entry, math.ceil(min(ttl, _MAX_CACHE_SECONDS)))
 
     def _fetch_once(self, *, failed: str | None) -> str:
         # Long enough for one whole token operation, retries included.
@@ -294,6 +318,13 @@ def _token_of(response: requests.Response) -> tuple[str, int]:
         lifetime = int(body.get("expires_in", 0))
     except (TypeError, ValueError):
         lifetime = 0
+    except OverflowError:
+        # A lifetime of infinity (1e999 in JSON) is a broken answer.
+        raise NotProcessed(
+            "the token response's lifetime cannot be read",
+            code="malformed_response",
+            http_status=response.status_code,
+        ) from None
     return token, lifetime
 
 

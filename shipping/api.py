@@ -42,7 +42,7 @@ from shipping.api_examples import (
 from shipping.models import Pickup, Shipment, ShipmentStatus
 from shipping.providers.base import PickupRequest
 from shipping.providers.validation import InvalidShippingRequest
-from shipping.selectors import parcel_label, shipment_label
+from shipping.selectors import own_label_refunded, parcel_label, shipment_label
 from shipping.serializers import (
     AddressValidateSerializer,
     AddressValidationSerializer,
@@ -299,13 +299,24 @@ class ShipmentLabelView(APIView):
             # None also when its own label stays refunded (a parcel's bought back).
             data, name = shipment_label(shipment), shipment.public_id
             if data is None:
-                raise ApiError(
-                    "The shipment's label was voided.", code="no_label", status_code=404
-                )
+                raise _own_label_missing(shipment)
         fmt = shipment.label_format
         response = HttpResponse(data, content_type=_CONTENT_TYPES[fmt])
         response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
         return response
+
+
+def _own_label_missing(shipment: Shipment) -> ApiError:
+    if own_label_refunded(shipment):
+        return ApiError(
+            "The shipment's label was voided.", code="no_label", status_code=404
+        )
+    # Settled by hand as bought without its file: live and billed all the same.
+    return ApiError(
+        "The label was bought, but its file is not stored here.",
+        code="label_not_stored",
+        status_code=404,
+    )
 
 
 def _parcel_label(shipment: Shipment, parcel: str) -> bytes:

@@ -74,12 +74,17 @@ def shipment_label(shipment: Shipment) -> bytes | None:
     for a parcel whose refund the carrier rejected, the own label's stood)."""
     if shipment.status == ShipmentStatus.VOIDED or not shipment.tracking_number:
         return None
-    own = shipment.carrier_shipment_id
-    if (
-        own
-        and shipment.parcel_labels.filter(
-            carrier_reference=own, voided_at__isnull=False
-        ).exists()
-    ):
+    if own_label_refunded(shipment):
         return None
     return bytes(shipment.label_data) if shipment.label_data else None
+
+
+def own_label_refunded(shipment: Shipment) -> bool:
+    """True when the shipment's own label was refunded though the shipment
+    stands bought (its parcel row says so)."""
+    own = shipment.carrier_shipment_id
+    return bool(own) and (
+        shipment.parcel_labels.filter(
+            carrier_reference=own, voided_at__isnull=False
+        ).exists()
+    )

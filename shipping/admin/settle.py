@@ -37,6 +37,13 @@ class ShipmentSettleForm(forms.Form):
         required=False,
         help_text="The carrier's tracking number of the label (required for bought).",
     )
+    carrier_label_id = forms.CharField(
+        label="Carrier's label id",
+        max_length=128,
+        required=False,
+        help_text="Shippo: the label's transaction id (object_id), which a void "
+        "names. Not needed where the tracking number is the label's id.",
+    )
     label_file = forms.FileField(
         required=False,
         help_text="The label file from the carrier's site, if you have it.",
@@ -130,6 +137,7 @@ class ShipmentSettleMixin:
                 note=data["note"],
                 actor=request.user.get_username(),
                 tracking_number=data["tracking_number"],
+                carrier_label_id=data.get("carrier_label_id") or "",
                 label_data=upload.read() if upload is not None else b"",
                 label_format=data.get("label_format") or "",
             )

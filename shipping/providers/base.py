@@ -31,7 +31,7 @@ from typing import Any, ClassVar, TypeVar
 from integrations.errors import Rejected, Unknown
 from integrations.providers.base import BaseAdapter
 from integrations.webhooks.messages import WebhookMessage
-from shipping.providers import hook_guard, prices, validation
+from shipping.providers import answers, hook_guard, prices, validation
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.providers.validation import CarrierLimits, InvalidShippingRequest
 from shipping.units import DimensionUnit, WeightUnit, convert_length, convert_weight
@@ -395,6 +395,8 @@ class ShippingAdapter(BaseAdapter):
     # How long a label look-up by our reference (a list of recent labels) may
     # miss one just made: until then a miss is not proof that none was.
     lookup_lag_seconds: ClassVar[int] = 0
+    # False where a label is voided by an id of its own (a Shippo transaction).
+    voids_by_tracking_number: ClassVar[bool] = True
     _OPTIONAL: ClassVar[Mapping[str, str]] = {
         "retrieve_label": "carrier_retrieve_label",
         "schedule_pickup": "carrier_schedule_pickup",
@@ -459,7 +461,8 @@ class ShippingAdapter(BaseAdapter):
                 f"{self.display_name} does not print {request.label_format} labels",
                 param="label_format",
             )
-        return self.call_hook(self.carrier_create_label, request)
+        label = self.call_hook(self.carrier_create_label, request)
+        return answers.checked_label(self.display_name, label)
 
     def void_label(self, request: VoidRequest) -> VoidResult:
         validation.require(request.carrier_shipment_id, "carrier_shipment_id")
@@ -479,9 +482,10 @@ class ShippingAdapter(BaseAdapter):
         label = self.call_hook(self.carrier_retrieve_label, lookup)
         if label is None:
             return None
-        return self.call_hook(
+        label = self.call_hook(
             self.label_with_parcels, label, parcels=lookup.parcel_count
         )
+        return answers.checked_label(self.display_name, label)
 
     def label_with_parcels(self, label: Label, *, parcels: int) -> Label:
         """``label`` settled after its purchase (a poll, a webhook) with every
@@ -503,7 +507,8 @@ class ShippingAdapter(BaseAdapter):
             request.close_time,
             request.parcel_count,
         )
-        return self.call_hook(self.carrier_schedule_pickup, request)
+        pickup = self.call_hook(self.carrier_schedule_pickup, request)
+        return answers.checked_pickup(self.display_name, pickup)
 
     def cancel_pickup(self, request: PickupCancellation) -> None:
         self._require_support("cancel_pickup")

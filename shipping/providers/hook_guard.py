@@ -11,7 +11,9 @@ our own words.
 
 "Went out" is counted at ``send_response``, the one door of every HTTP
 carrier adapter (``counting_sends``), from the moment a call is started: a
-call refused by our breaker counts too, erring towards ``unknown``.
+call refused by our breaker counts too, erring towards ``unknown``. A token
+fetch's own requests (``integrations.oauth.fetching_token``) are not the
+operation's: they do not count.
 """
 
 import functools
@@ -21,6 +23,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from integrations.errors import NotProcessed, ProviderError, Unknown
+from integrations.oauth import fetching_token
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +42,8 @@ def counting_sends(cls: type) -> None:
 
     @functools.wraps(send)
     def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
-        request_started()
+        if not fetching_token():
+            request_started()
         return send(self, *args, **kwargs)
 
     counted.counts_sends = True  # type: ignore[attr-defined]

@@ -68,6 +68,7 @@ LABEL_EVENTS = frozenset({"transaction_created", "transaction_updated"})
 class ShippoAdapter(HttpAdapter, ShippingAdapter):
     code = "shippo"
     display_name = "Shippo"
+    voids_by_tracking_number = False  # a refund names the transaction
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField(
             "api_token",

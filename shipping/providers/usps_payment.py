@@ -11,6 +11,7 @@ account's ``payment_token_seconds`` (USPS's answer carries no ``expires_in``).
 import base64
 import binascii
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from integrations.errors import NotProcessed
@@ -72,6 +73,12 @@ def _lifetime(token: str, fallback: int, *, now: float) -> int:
     claims = _jwt_claims(token)
     expires = claims.get("exp") if claims else None
     if isinstance(expires, int | float) and not isinstance(expires, bool):
+        if not math.isfinite(expires):
+            # 1e999 in the claims' JSON: a token we cannot read.
+            raise NotProcessed(
+                "USPS's payment authorization cannot be read",
+                code="malformed_response",
+            )
         return max(0, int(expires - now))
     return fallback
 

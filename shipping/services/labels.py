@@ -9,6 +9,7 @@ bought under that key (``retrieve_label``); it never calls ``create_label``
 again, so a lost answer can never become a second label.
 """
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -52,6 +53,7 @@ from shipping.services.errors import (
     QuoteExpired,
     ShippingError,
 )
+from shipping.services.quote_hold import quote_release_if_rebought
 from shipping.tracking_links import recipient_email, tracking_url
 
 logger = logging.getLogger(__name__)
@@ -491,20 +493,8 @@ def _label_made(shipment: Shipment, label: Label) -> None:
             "label made for a failed shipment; recorded",
             extra={"shipment_id": shipment.public_id},
         )
-        _release_quote_if_rebought(shipment)
+        quote_release_if_rebought(shipment)
     label_apply(shipment, label)
-
-
-def _release_quote_if_rebought(shipment: Shipment) -> None:
-    """A failed shipment's quote may have been bought again since: the
-    carrier's late label is recorded all the same (two labels exist; staff
-    void one), without the quote, which the other label holds."""
-    held = Shipment.objects.filter(
-        quote_id=shipment.quote_id, status__in=LIVE_LABEL_STATUSES
-    ).exclude(pk=shipment.pk)
-    if shipment.quote_id is not None and held.exists():
-        shipment.quote = None
-        shipment.save(update_fields=["quote"])
 
 
 def _label_failed(shipment: Shipment, update: LabelUpdate) -> None:
@@ -561,6 +551,10 @@ def shipments_reconcile_unknown(*, limit: int = 200) -> list[Shipment]:
                 "label reconciliation failed",
                 extra={"shipment_id": shipment.public_id},
             )
+            # Still past its claim life: staff settle what no sweep can ask
+            # (an account this deploy cannot call), not purchasing for ever.
+            with contextlib.suppress(Exception):
+                _stuck_to_unknown(shipment, "reconcile_failed")
     if broken:
         logger.error(
             "label reconciliation sweep had failures", extra={"failed": broken}

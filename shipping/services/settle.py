@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from integrations import registry
 from integrations.events import event_emit
 from integrations.secrets_registry import known_secrets, redact_secrets
 from shipping.models import LabelFormatChoice, Shipment, ShipmentStatus
@@ -30,6 +31,8 @@ NOT_BOUGHT_CODE = "not_found_at_carrier"
 class ManualLabel:
     outcome: str
     tracking_number: str
+    # What a void names: the carrier's own label id, where not the number.
+    carrier_label_id: str
     label_data: bytes
     label_format: str
     note: str
@@ -45,14 +48,20 @@ def shipment_settle_by_hand(
     tracking_number: str = "",
     label_data: bytes = b"",
     label_format: str = "",
+    carrier_label_id: str = "",
 ) -> Shipment:
     """Settle an ``unknown`` shipment as ``outcome``: "bought" (the carrier's
     ``tracking_number``, its label file if staff have one) or "not_bought".
+    Where the carrier voids a label by an id of its own (Shippo's transaction
+    id), that ``carrier_label_id`` is required unless the shipment knows it.
     Under the shipment's row lock; a shipment settled meanwhile (a webhook,
     the sweep) is refused, as is a tracking number another shipment holds."""
     manual = ManualLabel(
         outcome=outcome,
         tracking_number=tracking_number.strip(),
+        carrier_label_id=carrier_label_id.strip()
+        or shipment.carrier_shipment_id
+        or _by_number(shipment, tracking_number.strip()),
         label_data=label_data,
         label_format=label_format or shipment.label_format,
         note=note.strip(),
@@ -106,6 +115,11 @@ def _check(shipment: Shipment, manual: ManualLabel) -> None:
             "Give the carrier's tracking number of the label.",
             param="tracking_number",
         )
+    if not manual.carrier_label_id:
+        raise InvalidState(
+            "Give the carrier's label id (a Shippo transaction id): its void names it.",
+            param="carrier_label_id",
+        )
     if manual.label_format not in LabelFormatChoice.values:
         raise InvalidState("Unknown label format.", param="label_format")
     owner = (
@@ -125,11 +139,22 @@ def _check(shipment: Shipment, manual: ManualLabel) -> None:
 def _label(manual: ManualLabel) -> Label:
     return Label(
         status=LabelStatus.CREATED,
-        carrier_shipment_id=manual.tracking_number,
+        carrier_shipment_id=manual.carrier_label_id,
         tracking_number=manual.tracking_number,
         label_data=manual.label_data,
         label_format=LabelFormat(manual.label_format),
     )
+
+
+def _by_number(shipment: Shipment, number: str) -> str:
+    """The tracking number as the label's id where the carrier voids by it
+    (or is no longer configured: nothing will void it); "" where it voids by
+    an id of its own (staff give it)."""
+    try:
+        adapter = registry.get_adapter_class("shipping", shipment.account.provider)
+    except registry.UnknownProvider:
+        return number  # a carrier this deploy no longer has: nothing to void
+    return number if getattr(adapter, "voids_by_tracking_number", True) else ""
 
 
 def _not_bought(shipment: Shipment) -> None:

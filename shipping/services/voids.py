@@ -35,6 +35,7 @@ from shipping.providers.base import LabelUpdate, VoidRequest, VoidResult
 from shipping.services.claims import CLAIM_LIFE, claim_release, claim_take
 from shipping.services.errors import InvalidState, ShippingError
 from shipping.services.labels import shipment_event_payload
+from shipping.services.quote_hold import quote_release_if_rebought
 from shipping.services.tracking import shipment_has_moved
 
 logger = logging.getLogger(__name__)
@@ -332,7 +333,13 @@ def _reopened(row: Shipment, own: bool) -> None:
     rejected. Its own label stays refunded unless that is the one rejected:
     its parcel row records it voided, so it is not served (the void that
     follows finds it refunded already and counts it done). Under the row
-    lock."""
+    lock. Its quote, bought again since the void, stays with the other
+    label (one live label per quote); staff are alerted to void one."""
+    if quote_release_if_rebought(row):
+        logger.error(
+            "refund rejected for a label whose quote was bought again",
+            extra={"shipment_id": row.public_id},
+        )
     row.status = ShipmentStatus.PURCHASED
     row.save(update_fields=["status", "updated_at"])
     if not own:

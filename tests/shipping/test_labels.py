@@ -130,3 +130,37 @@ def test_void_before_pickup_and_refused_in_transit():
     with pytest.raises(services.InvalidState) as info:
         services.shipment_void(shipment=moving)
     assert info.value.code == "in_transit"
+
+
+def test_a_stuck_buy_on_an_account_that_cannot_be_called_ends_unknown_for_staff():
+    """A buy stuck 'purchasing' past its claim life ends 'unknown' (the state
+    staff settle by hand), even on an account this deploy can no longer call
+    (a retired carrier): not purchasing for ever, its quote held."""
+    from integrations.models import ProviderAccount
+    from shipping.models import Shipment
+
+    account = carrier("old-post")
+    stuck = Shipment.objects.create(
+        account=account,
+        quote=_quote(account),
+        from_address={},
+        to_address={},
+        parcels=[],
+        carrier="sandbox",
+        service_code="SBX_GROUND",
+        amount=840,
+        currency="USD",
+        idempotency_key="stuck-1",
+        status=ShipmentStatus.PURCHASING,
+        created_at=timezone.now() - timedelta(minutes=30),
+    )
+    ProviderAccount.objects.filter(pk=account.pk).update(provider="retired-carrier")
+
+    services.shipments_reconcile_unknown()
+    services.shipments_reconcile_unknown()
+
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.failure_code) == (
+        ShipmentStatus.UNKNOWN,
+        "reconcile_failed",
+    )

@@ -72,3 +72,18 @@ def test_a_tracking_event_is_stored_once():
     with pytest.raises(IntegrityError), transaction.atomic():
         TrackingEvent.objects.create(shipment=shipment, **values)
     assert shipment.tracking_events.count() == 1
+
+
+def test_a_carriers_answer_is_checked_against_the_columns_it_is_stored_in():
+    from shipping.models import Pickup, ShipmentParcel
+    from shipping.providers import answers
+
+    def width(model, field):
+        return model._meta.get_field(field).max_length
+
+    for field, limit in answers.LABEL_LIMITS.items():
+        assert width(Shipment, field) == limit, field
+    for field, limit in answers.PICKUP_LIMITS.items():
+        assert width(Pickup, field) == limit, field
+    assert width(ShipmentParcel, "tracking_number") == answers.PARCEL_LIMIT
+    assert width(ShipmentParcel, "carrier_reference") == answers.PARCEL_LIMIT

@@ -168,3 +168,92 @@ def test_a_shipment_settled_meanwhile_is_not_settled_again(unknown):
             shipment=stale, outcome="not_bought", note="seen", actor="staff"
         )
     assert "meanwhile" in caught.value.message
+
+
+def test_a_label_settled_bought_without_its_file_is_not_called_voided(unknown):
+    """Staff settle an unknown label as bought without the file (the file is
+    optional). The shop was told shipment.label_created; fetching the label
+    says its file is not stored (label_not_stored), never that it "was voided"
+    (the shop would take a live, billed label for dead)."""
+    from rest_framework.test import APIClient
+
+    from tests.factories import ApiKeyFactory
+
+    shipment_settle_by_hand(
+        shipment=unknown,
+        outcome="bought",
+        note="FedEx support confirmed it",
+        actor="ops",
+        tracking_number="794612345678",
+    )
+    api = APIClient()
+    key = ApiKeyFactory(scopes=["shipping:read"])
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    answer = api.get(f"/api/v1/shipping/shipments/{unknown.public_id}/label/")
+    error = answer.json()["error"]
+    assert (answer.status_code, error["code"]) == (404, "label_not_stored")
+    assert "voided" not in error["message"]
+
+
+def _shippo_unknown(**changes) -> Shipment:
+    from tests.factories import ProviderAccountFactory
+
+    account = ProviderAccountFactory(kind="shipping", provider="shippo", slug="sh")
+    values = {
+        "account": account,
+        "from_address": {},
+        "to_address": {},
+        "parcels": [],
+        "carrier": "USPS",
+        "service_code": "usps_priority",
+        "amount": 790,
+        "currency": "USD",
+        "idempotency_key": "shippo-lost",
+        "status": "unknown",
+        **changes,
+    }
+    return Shipment.objects.create(**values)
+
+
+def test_a_shippo_label_settled_bought_records_the_transaction_a_void_names():
+    """Shippo voids (refunds) a label by its transaction id, not its tracking
+    number: settling one bought asks for it (a later void would name the
+    wrong label otherwise), and records it as the label's id."""
+    from shipping.services.errors import InvalidState
+
+    shipment = _shippo_unknown()
+    with pytest.raises(InvalidState) as refused:
+        shipment_settle_by_hand(
+            shipment=shipment,
+            outcome="bought",
+            note="seen on Shippo's dashboard",
+            actor="ops",
+            tracking_number="9205590164917312751089",
+        )
+    assert refused.value.param == "carrier_label_id"
+    shipment_settle_by_hand(
+        shipment=shipment,
+        outcome="bought",
+        note="seen on Shippo's dashboard",
+        actor="ops",
+        tracking_number="9205590164917312751089",
+        carrier_label_id="915d94940ea54c3a80cbfa328722f5a1",
+    )
+    shipment.refresh_from_db()
+    assert (shipment.status, shipment.carrier_shipment_id) == (
+        "purchased",
+        "915d94940ea54c3a80cbfa328722f5a1",
+    )
+
+
+def test_a_shippo_label_whose_transaction_is_known_keeps_it_when_settled():
+    shipment = _shippo_unknown(carrier_shipment_id="915d94940ea54c3a80cbfa328722f5a1")
+    shipment_settle_by_hand(
+        shipment=shipment,
+        outcome="bought",
+        note="seen on Shippo's dashboard",
+        actor="ops",
+        tracking_number="9205590164917312751089",
+    )
+    shipment.refresh_from_db()
+    assert shipment.carrier_shipment_id == "915d94940ea54c3a80cbfa328722f5a1"

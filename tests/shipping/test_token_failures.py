@@ -43,9 +43,12 @@ def _fedex_quote() -> RateQuote:
     )
 
 
-@pytest.mark.parametrize("fault", ["read_timeout", "500", "malformed"])
+@pytest.mark.parametrize(
+    "fault", ["read_timeout", "500", "malformed", "infinite_lifetime"]
+)
 def test_a_lost_token_answer_leaves_no_label_in_doubt(fault):
-    """Timeout, 5xx or a broken body from the token endpoint: the label
+    """Timeout, 5xx or a broken body from the token endpoint (an expires_in
+    of 1e999, which no int holds, too): the label
     request never went out, so the shipment is failed (buy again), never
     'unknown' (for FedEx, which cannot look labels up, that is for ever)."""
     quote = _fedex_quote()
@@ -55,6 +58,9 @@ def test_a_lost_token_answer_leaves_no_label_in_doubt(fault):
             rsps.post(token, body=rq.exceptions.ReadTimeout("lost"))
         elif fault == "500":
             rsps.post(token, status=500, json={"errors": []})
+        elif fault == "infinite_lifetime":
+            body = b'{"access_token": "tok-1", "expires_in": 1e999}'
+            rsps.post(token, body=body, content_type="application/json")
         else:
             rsps.post(token, body=b'{"access_token": ')
         ship = rsps.post(f"{FEDEX}/ship/v1/shipments", json={})

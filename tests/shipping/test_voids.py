@@ -18,7 +18,7 @@ from integrations.events import Event
 from integrations.models import IdempotencyRecord
 from shipping import services
 from shipping.models import SandboxLabel, Shipment, ShipmentAttempt, ShipmentStatus
-from shipping.providers.base import VoidResult
+from shipping.providers.base import LabelUpdate, VoidResult
 from shipping.providers.sandbox import SandboxShippingAdapter
 from shipping.services import claims, voids
 from tests.factories import ApiKeyFactory
@@ -567,3 +567,33 @@ def test_staff_see_the_carriers_words_when_a_void_from_the_admin_is_refused(
     said = [str(m) for m in page.context["messages"]]
     assert any("VOID WINDOW CLOSED" in text for text in said), said
     assert Shipment.objects.get(pk=shipment.pk).status == ShipmentStatus.PURCHASED
+
+
+@pytest.mark.django_db
+def test_a_rejected_refund_reopens_a_voided_label_whose_quote_was_bought_again(
+    caplog,
+):
+    """A voided label lets its quote be bought again; the carrier then rejects
+    the first label's refund. Its word wins (purchased again, the shop told
+    shipment.void_rejected) and the quote stays with the second label (one
+    live label per quote), not an IntegrityError redelivered for ever."""
+    quote = _quote(carrier("post"))
+    first = services.shipment_buy(quote_id=quote.public_id, idempotency_key="a1")
+    services.shipment_void(shipment=first)
+    first.refresh_from_db()
+    assert first.status == ShipmentStatus.VOIDED
+    second = services.shipment_buy(quote_id=quote.public_id, idempotency_key="a2")
+    assert second.status == ShipmentStatus.PURCHASED
+
+    services.shipment_void_rejected_apply(
+        shipment=first,
+        update=LabelUpdate(first.carrier_shipment_id, refund_rejected=True),
+    )
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == ShipmentStatus.PURCHASED  # the carrier's word
+    assert (first.quote_id, second.quote_id) == (None, quote.pk)
+    assert Event.objects.filter(name="shipment.void_rejected").count() == 1
+    alerts = [r for r in caplog.records if "quote was bought again" in r.message]
+    assert len(alerts) == 1

@@ -305,6 +305,45 @@ def test_malformed_token_response_is_not_processed_for_the_operation(account, se
     assert bearers(server) == []
 
 
+def test_a_token_lifetime_no_number_holds_is_not_processed(account, server):
+    # expires_in 1e999 reads as infinity: our reading of the answer breaks,
+    # and the operation behind the token has sent nothing.
+    body = b'{"access_token": "tok-1", "expires_in": 1e999}'
+    json_type = {"Content-Type": "application/json"}
+    server.route("POST", TOKEN_PATH, respond(200, body=body, headers=json_type))
+    tokens = tokens_for(account, server)
+    with pytest.raises(NotProcessed) as caught:
+        tokens.with_token(get_thing(account, server))
+    assert caught.value.code == "malformed_response"
+    assert bearers(server) == []
+
+
+def test_any_fault_reading_a_token_answer_is_not_processed(
+    account, server, monkeypatch
+):
+    from integrations import oauth
+
+    def broken(response):
+        raise RuntimeError("a bug reading the answer")
+
+    monkeypatch.setattr(oauth, "_token_of", broken)
+    with pytest.raises(NotProcessed) as caught:
+        tokens_for(account, server).with_token(get_thing(account, server))
+    assert caught.value.code == "malformed_response"
+    assert bearers(server) == []
+
+
+def test_a_very_long_lifetime_is_cached_a_day_at_most(account, server, monkeypatch):
+    from integrations import oauth
+
+    recording = RecordingCache()
+    monkeypatch.setattr(oauth, "cache", recording)
+    server.route("POST", TOKEN_PATH, respond(200, json=token_body(expires_in=10**12)))
+    tokens = tokens_for(account, server, margin=300)
+    assert tokens.get() == "tok-1"
+    assert recording.timeouts == {tokens.cache_key: 24 * 3600}
+
+
 @pytest.mark.parametrize(
     ("behaviour", "code"),
     [(respond(500, json={"error": "boom"}), "server_error"), (reset(), None)],

@@ -1817,3 +1817,75 @@ def test_a_shipment_bought_again_names_the_labels_still_refunded(
     assert [name for name, _ in _events(*_PUBLIC_SHIPMENT_EVENTS)][3:] == [
         "shipment.voided"
     ]
+
+
+def test_a_refund_rejected_after_the_quote_was_bought_again_is_applied(
+    account, django_capture_on_commit_callbacks
+):
+    """Through Shippo's webhook: the voided label's refund is rejected after
+    the shop bought the same quote again (allowed once voided). The webhook is
+    applied (the label is billed and live again; the quote stays with the
+    second label), not a 500 Shippo redelivers while the shipment stays
+    voided."""
+    from tests.shipping.providers.test_shippo_pickups import _bought
+
+    voided = _queued(account, status=ShipmentStatus.VOIDED, tracking_number=NUMBER)
+    second = _bought(account)  # the quote's second label, live
+    Shipment.objects.filter(pk=second.pk).update(
+        carrier_shipment_id="a1b2c3d4e5f60718293a4b5c6d7e8f90",
+        tracking_number="9205590164917312750000",
+    )
+    Shipment.objects.filter(pk=voided.pk).update(quote=second.quote)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        transaction_says(rsps, TRANSACTION, "REFUNDREJECTED")
+        said = _refund_rejected(
+            TRANSACTION, voided.public_id, django_capture_on_commit_callbacks
+        )
+    voided.refresh_from_db()
+    assert (said, voided.status) == (200, ShipmentStatus.PURCHASED)
+    assert voided.quote_id is None
+
+
+@pytest.mark.parametrize("number", ["9" * 120, "92055901\x0064917312751089"])
+def test_a_bought_label_whose_tracking_number_cannot_be_stored_is_left_unknown(
+    account, number
+):
+    """Shippo bought (and bills) the label; its tracking number is longer than
+    our column or carries a NUL. Not a 500 leaving the shipment 'purchasing'
+    (nor every sweep after it): the shipment is unknown, for staff to settle."""
+    answer = fx("transaction_success.json")
+    answer["tracking_number"] = number
+    quote = RateQuote.objects.create(
+        fingerprint="s" * 64,
+        account=account,
+        carrier="USPS",
+        service_code="usps_priority",
+        service_name="USPS Priority Mail",
+        carrier_rate_id=RATE_ID,
+        amount=790,
+        currency="USD",
+        request=codec.request_to_json(shared.rate_request()),
+        expires_at=timezone.now() + timedelta(minutes=10),
+    )
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.post(f"{BASE}/transactions", status=201, json=answer)
+        rsps.get(LABEL_URL, body=PDF)
+        shipment = services.shipment_buy(
+            quote_id=quote.public_id, idempotency_key="b-1"
+        )
+    assert (shipment.status, shipment.failure_code) == (
+        ShipmentStatus.UNKNOWN,
+        "malformed_response",
+    )
+    # Ten minutes on, the sweep asks Shippo, which lists the same transaction:
+    Shipment.objects.filter(pk=shipment.pk).update(
+        created_at=timezone.now() - timedelta(minutes=30)
+    )
+    listed = {**answer, "metadata": shipment.public_id}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.get(f"{BASE}/transactions", json={"results": [listed], "next": None})
+        rsps.get(f"{BASE}/transactions/{listed['object_id']}", json=listed)
+        rsps.get(LABEL_URL, body=PDF)
+        services.shipments_reconcile_unknown()
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.UNKNOWN

@@ -10,9 +10,11 @@ import time
 import pytest
 import responses
 
+from integrations.errors import NotProcessed
 from integrations.models import ProviderCall
 from shipping.providers.base import VoidRequest
 from shipping.providers.usps import USPSAdapter
+from shipping.providers.usps_payment import PaymentTokenCache
 from tests.shipping.contract import requests as shared
 from tests.shipping.providers.test_usps import (
     LABEL_URL,
@@ -154,3 +156,50 @@ def test_another_payer_gets_its_own_authorization(account, mocked):  # noqa: F81
     second = sent(mocked, "POST", PAY_URL)[1]
     assert body_of(second)["roles"][0]["accountNumber"] == "1000999999"
     assert _payment_headers(mocked) == ["usps-payment-token-1", "usps-payment-token-2"]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def test_a_payment_token_whose_expiry_cannot_be_read_leaves_no_label_in_doubt(
+    account,  # noqa: F811
+):
+    """A JWT whose exp reads as infinity (1e999): the label call never went
+    out, so the buy is NotProcessed (failed, buy again), not Unknown (for ever
+    on USPS, which cannot look a label up)."""
+    claims = _b64(b'{"exp": 1e999}')
+    token = f"{_b64(b'{}')}.{claims}.c2ln"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.post(TOKEN_URL, json=fx("oauth_token.json"))
+        rsps.post(PAY_URL, json={"paymentAuthorizationToken": token})
+        rsps.post(LABEL_URL, body=LABEL, content_type=MULTIPART)
+        with pytest.raises(NotProcessed):
+            USPSAdapter(account).create_label(
+                shared.label_request(
+                    "PRIORITY_MAIL", carrier_rate_id="PRIORITY_MAIL|SP|MACHINABLE"
+                )
+            )
+        assert sent(rsps, "POST", LABEL_URL) == []
+
+
+def test_a_fault_after_the_payment_token_before_the_label_call_is_not_processed(
+    account,  # noqa: F811
+    mocked,
+    monkeypatch,
+):
+    """The token fetch's own requests are not the label's: a fault between
+    them (here storing the token) means nothing went out for the label."""
+    mocked.post(PAY_URL, json=fx("payment_authorization.json"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("cache down")
+
+    monkeypatch.setattr(PaymentTokenCache, "_store", broken)
+    with pytest.raises(NotProcessed):
+        USPSAdapter(account).create_label(
+            shared.label_request(
+                "PRIORITY_MAIL", carrier_rate_id="PRIORITY_MAIL|SP|MACHINABLE"
+            )
+        )
+    assert sent(mocked, "POST", LABEL_URL) == []
