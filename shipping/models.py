@@ -122,6 +122,12 @@ class Shipment(models.Model):
         max_length=64, blank=True, default="", db_index=True
     )
     carrier_shipment_id = models.CharField(max_length=128, blank=True, default="")
+    # The account at the carrier the label was bought under (Shippo's, from
+    # the quote), copied at purchase: a pickup names it after the quote is
+    # let go (shipping.services.quote_hold). Empty where there is none.
+    carrier_account = models.CharField(
+        max_length=64, blank=True, default="", db_default="", editable=False
+    )
     label_data = models.BinaryField(blank=True, default=b"", editable=False)
     label_format = models.CharField(
         max_length=4, choices=LabelFormatChoice.choices, default=LabelFormatChoice.PDF

@@ -53,7 +53,10 @@ from shipping.services.errors import (
     QuoteExpired,
     ShippingError,
 )
-from shipping.services.quote_hold import quote_release_if_rebought
+from shipping.services.quote_hold import (
+    quote_carrier_account,
+    quote_release_if_rebought,
+)
 from shipping.tracking_links import recipient_email, tracking_url
 
 logger = logging.getLogger(__name__)
@@ -252,6 +255,7 @@ def _shipment_create(
         amount=quote.amount,
         currency=quote.currency,
         quote=quote,
+        carrier_account=quote_carrier_account(quote),
         idempotency_key=key,
         label_format=label_format,
         estimated_delivery=quote.estimated_delivery,

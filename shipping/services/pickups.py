@@ -26,6 +26,7 @@ from shipping.services.errors import (
     ShippingError,
     carrier_refusal,
 )
+from shipping.services.quote_hold import shipment_carrier_account
 
 logger = logging.getLogger(__name__)
 
@@ -284,11 +285,8 @@ _HOLDING = (PickupStatus.SCHEDULED, PickupStatus.REQUESTED, PickupStatus.UNKNOWN
 
 
 def _with_shipments(request: PickupRequest, shipments: list[Shipment]) -> PickupRequest:
-    # One pickup collects from one carrier account (Shippo's, from the quote).
-    accounts = {
-        str((s.quote.extra if s.quote else {}).get("carrier_account") or "")
-        for s in shipments
-    }
+    # One pickup collects from one carrier account (Shippo's, kept at purchase).
+    accounts = {shipment_carrier_account(s) for s in shipments}
     if len(accounts) > 1:
         raise ShippingError(
             "the shipments were bought from different carrier accounts",

@@ -10,6 +10,7 @@ from shipping import codec, services
 from shipping.models import (
     RateQuote,
     SandboxLabel,
+    Shipment,
     ShipmentAttempt,
     ShipmentStatus,
 )
@@ -49,6 +50,23 @@ def test_buy_a_label_from_a_quote(django_capture_on_commit_callbacks):
     again = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k1")
     assert again.pk == shipment.pk
     assert SandboxLabel.objects.count() == 1
+
+
+def test_a_label_keeps_the_carrier_account_its_quote_names():
+    """Copied at purchase (Shippo's quotes name one): a pickup names it even
+    after the quote is let go or deleted; a quote naming none, or one too
+    long to store, leaves it empty (a pickup then reads the quote)."""
+    account = carrier("post")
+    named = _quote(account, extra={"carrier_account": "ca_0783"})
+    too_long = _quote(account, extra={"carrier_account": "c" * 65})
+    bought = [
+        services.shipment_buy(quote_id=quote.public_id, idempotency_key=key)
+        for key, quote in [("n", named), ("t", too_long), ("e", _quote(account))]
+    ]
+    named.delete()
+
+    kept = [Shipment.objects.get(pk=s.pk).carrier_account for s in bought]
+    assert kept == ["ca_0783", "", ""]
 
 
 def test_without_a_format_the_carrier_prints_its_preferred_one(monkeypatch):

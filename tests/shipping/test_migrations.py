@@ -1,6 +1,7 @@
-"""shipping 0009 on a live table: labels bought twice from one quote before
-the one-live-label constraint keep their rows, all but the first let go of
-the quote, and the constraint then holds. Needs ``--migrations``."""
+"""shipping migrations on a live table. 0009: labels bought twice from one
+quote before the one-live-label constraint keep their rows, all but the
+first let go of the quote, and the constraint then holds. 0010: shipments
+copy their quote's carrier account. Needs ``--migrations``."""
 
 from collections.abc import Iterator
 from datetime import timedelta
@@ -71,7 +72,75 @@ def test_second_labels_of_one_quote_let_go_of_it_and_the_constraint_holds(at_000
 
     quotes = dict(Shipment.objects.values_list("public_id", "quote_id"))
     assert quotes == {"shp_m0": quote.pk, "shp_m1": None, "shp_m2": quote.pk}
-    first = Shipment.objects.get(pk=rows[0].pk)
+    # Columns of 0009 only: the model has grown since (0010's carrier_account).
+    first = Shipment.objects.values_list("status", flat=True).get(pk=rows[0].pk)
     with pytest.raises(IntegrityError), transaction.atomic():
         Shipment.objects.filter(pk=rows[2].pk).update(status="unknown")
-    assert first.status == "purchased"
+    assert first == "purchased"
+
+
+@pytest.fixture
+def at_0009(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.config.getoption("nomigrations"):
+        pytest.skip("runs the migrations (pytest --migrations)")
+    call_command("migrate", "shipping", "0009", verbosity=0)
+    try:
+        yield
+    finally:
+        call_command("migrate", verbosity=0)
+
+
+def test_shipments_copy_the_carrier_account_their_quote_names(at_0009):
+    state = MigrationExecutor(connection).loader.project_state(
+        ("shipping", "0009_shipment_live_label_per_quote")
+    )
+    old_quote = state.apps.get_model("shipping", "RateQuote")
+    old_shipment = state.apps.get_model("shipping", "Shipment")
+    account = carrier("post")
+    request = codec.request_to_json(requests.rate_request())
+    extras = {
+        "named": {"carrier_account": "ca_0783"},
+        "none": {},
+        "empty": {"carrier_account": None},
+        "too_long": {"carrier_account": "c" * 65},
+    }
+    for name, extra in [*extras.items(), ("no_quote", None)]:
+        quote = None
+        if extra is not None:
+            quote = old_quote.objects.create(
+                fingerprint="f" * 64,
+                account_id=account.pk,
+                carrier="shippo",
+                service_code="usps_priority",
+                service_name="USPS Priority",
+                amount=790,
+                currency="USD",
+                extra=extra,
+                request=request,
+                expires_at=timezone.now() + timedelta(minutes=10),
+            )
+        old_shipment.objects.create(
+            public_id=f"shp_{name}",
+            from_address=request["from_address"],
+            to_address=request["to_address"],
+            parcels=request["parcels"],
+            account_id=account.pk,
+            carrier="USPS",
+            service_code="usps_priority",
+            amount=790,
+            currency="USD",
+            quote=quote,
+            idempotency_key=f"key-{name}",
+            status="purchased",
+        )
+
+    call_command("migrate", "shipping", "0010", verbosity=0)
+
+    kept = dict(Shipment.objects.values_list("public_id", "carrier_account"))
+    assert kept == {
+        "shp_named": "ca_0783",
+        "shp_none": "",
+        "shp_empty": "",
+        "shp_too_long": "",
+        "shp_no_quote": "",
+    }

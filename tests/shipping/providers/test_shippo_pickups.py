@@ -262,11 +262,6 @@ def test_a_confirmation_code_that_cannot_be_stored_leaves_the_pickup_unknown(
     assert (answer.status_code, Pickup.objects.get().status) == (202, "unknown")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: a Shippo label that let go of its quote loses the "
-    "carrier account a pickup names (the quote's extra); not fixed yet",
-)
 def test_a_late_label_recorded_without_its_quote_can_still_be_picked_up(
     account, mocked
 ):
@@ -311,3 +306,61 @@ def test_a_late_label_recorded_without_its_quote_can_still_be_picked_up(
     answer = _book(_api(), [late.public_id], key="pk-late")
 
     assert answer.status_code == 201, answer.json()
+    body = body_of(sent(mocked, "POST", PICKUPS_URL)[0])
+    assert body["carrier_account"] == CARRIER_ACCOUNT
+    assert (late.quote_id, late.carrier_account) == (None, CARRIER_ACCOUNT)
+
+
+def test_a_label_reopened_without_its_quote_can_still_be_picked_up(account, mocked):
+    """A voided label's quote was bought again, then Shippo rejected the
+    first label's refund: it is bought again without the quote (the second
+    label holds it) and keeps the carrier account for its pickup."""
+    from shipping import services
+    from shipping.providers.base import LabelUpdate
+
+    mocked.post(PICKUPS_URL, status=201, json=fx("pickup_confirmed.json"))
+    first = _bought(account)
+    Shipment.objects.filter(pk=first.pk).update(status=ShipmentStatus.VOIDED)
+    Shipment.objects.create(
+        account=account,
+        quote=first.quote,
+        from_address={},
+        to_address={},
+        parcels=[],
+        carrier="USPS",
+        service_code="usps_priority",
+        amount=790,
+        currency="USD",
+        idempotency_key="bought-2",
+        status=ShipmentStatus.PURCHASED,
+        carrier_shipment_id="b" * 32,
+    )
+    first.refresh_from_db()
+    services.shipment_void_rejected_apply(
+        shipment=first, update=LabelUpdate(TRANSACTION, refund_rejected=True)
+    )
+    first.refresh_from_db()
+    assert (first.status, first.quote_id) == (ShipmentStatus.PURCHASED, None)
+
+    answer = _book(_api(), [first.public_id], key="pk-reopened")
+
+    assert answer.status_code == 201, answer.json()
+    body = body_of(sent(mocked, "POST", PICKUPS_URL)[0])
+    assert body["carrier_account"] == CARRIER_ACCOUNT
+
+
+def test_a_pickup_names_the_carrier_account_the_shipment_kept(account, mocked):
+    """A label that keeps its own copy of the carrier account (bought since
+    it was kept, or backfilled) is collected under it with no quote at all
+    (a duplicate detached by migration 0009, a deleted quote)."""
+    mocked.post(PICKUPS_URL, status=201, json=fx("pickup_confirmed.json"))
+    shipment = _bought(account)
+    Shipment.objects.filter(pk=shipment.pk).update(
+        quote=None, carrier_account="kept" + CARRIER_ACCOUNT[4:]
+    )
+
+    answer = _book(_api(), [shipment.public_id], key="pk-kept")
+
+    assert answer.status_code == 201, answer.json()
+    body = body_of(sent(mocked, "POST", PICKUPS_URL)[0])
+    assert body["carrier_account"] == "kept" + CARRIER_ACCOUNT[4:]
