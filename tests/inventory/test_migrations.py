@@ -5,13 +5,13 @@ differ, and runs again (backwards, forwards) to the same result. Needs
 
 import importlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
-
-from inventory.models import Location, StockLevel
 
 # `make test` runs these in a second pass, with --migrations.
 pytestmark = [pytest.mark.migrations, pytest.mark.django_db(transaction=True)]
@@ -33,12 +33,25 @@ def at_0010(request: pytest.FixtureRequest) -> Iterator[None]:
         call_command("migrate", verbosity=0)
 
 
+def _models(migration: str) -> tuple[Any, Any]:
+    """Location and StockLevel as they are at ``migration``: today's models
+    name columns later migrations add."""
+    loader = MigrationExecutor(connection).loader
+    name = loader.get_migration_by_prefix("inventory", migration).name
+    apps = loader.project_state(("inventory", name)).apps
+    return apps.get_model("inventory", "Location"), apps.get_model(
+        "inventory", "StockLevel"
+    )
+
+
 def _flags() -> dict[str, bool]:
-    return dict(StockLevel.objects.values_list("sku", "location_active"))
+    _location, level = _models("0011")
+    return dict(level.objects.values_list("sku", "location_active"))
 
 
 def test_the_copy_gives_each_level_its_locations_flag(at_0010, monkeypatch):
     monkeypatch.setattr(COPY, "BATCH", 2)  # several batches, one gap
+    Location, StockLevel = _models("0010")
     shut = Location.objects.create(code="SHUT", active=False)
     open_ = Location.objects.create(code="OPEN", active=True)
     # As 0010 leaves them: every level's flag true (the column's default).
@@ -67,6 +80,7 @@ def test_the_copy_skips_the_gaps_of_sparse_ids(at_0010, monkeypatch):
     """Batches start at the next id there is: a table whose ids jump (old
     levels purged) costs no transaction per empty range."""
     monkeypatch.setattr(COPY, "BATCH", 2)
+    Location, StockLevel = _models("0010")
     shut = Location.objects.create(code="SHUT", active=False)
     first = StockLevel.objects.create(sku="A", location=shut)
     StockLevel.objects.create(pk=first.pk + 1, sku="B", location=shut)
@@ -96,6 +110,7 @@ def test_erp_times_psycopg_cannot_read_back_are_cleared(at_0011):
     the readable times."""
     if connection.vendor != "postgresql":
         pytest.skip("SQLite stores such a time as text")
+    Location, StockLevel = _models("0011")
     location = Location.objects.create(code="MAIN")
     for sku in ("BROKEN", "LAST_DAY", "FINE"):
         StockLevel.objects.create(sku=sku, location=location)
@@ -109,7 +124,8 @@ def test_erp_times_psycopg_cannot_read_back_are_cleared(at_0011):
 
     call_command("migrate", "inventory", "0012", verbosity=0)
 
-    times = dict(StockLevel.objects.values_list("sku", "erp_modified_at"))
+    _location, level = _models("0012")
+    times = dict(level.objects.values_list("sku", "erp_modified_at"))
     assert times["BROKEN"] is None
     assert times["LAST_DAY"] is None  # no local time zone could show it
     assert times["FINE"].isoformat() == "2026-12-04T09:30:00+00:00"
