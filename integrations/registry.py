@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from integrations.crypto import CredentialsDecryptError
+
 if TYPE_CHECKING:
     from integrations.models import ProviderAccount
     from integrations.providers.base import BaseAdapter
@@ -18,6 +20,16 @@ if TYPE_CHECKING:
 
 class UnknownProvider(LookupError):
     """No adapter is configured for this kind and provider code."""
+
+
+# What building an account's adapter raises when this deploy cannot call it:
+# a provider dropped from the adapters, a bad configuration, credentials no
+# key opens. A fault of that account's work alone, never of a whole sweep.
+ACCOUNT_UNCALLABLE: tuple[type[Exception], ...] = (
+    UnknownProvider,
+    ImproperlyConfigured,
+    CredentialsDecryptError,
+)
 
 
 def kinds() -> list[str]:

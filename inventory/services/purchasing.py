@@ -6,14 +6,13 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from integrations import registry
-from integrations.crypto import CredentialsDecryptError
 from integrations.errors import ProviderError, Rejected, Unknown
 from integrations.models import ProviderAccount
 from integrations.rows import lock_rows
@@ -168,9 +167,13 @@ def purchase_order_send(
             f"A {purchase_order.status} purchase order is not sent again.",
             code=f"purchase_order_{purchase_order.status}",
         )
-    target = _pinned_account(purchase_order, account)
-    _enabled_check(purchase_order, target)
-    adapter = registry.get_adapter(target)
+    # Checked before the order is pinned: an account that cannot be asked
+    # must not keep an order it never received.
+    candidate = purchase_order.account or _account(account)
+    adapter = _callable_adapter(purchase_order, candidate)
+    target = _pinned_account(purchase_order, candidate)
+    if target.pk != candidate.pk:  # a concurrent send pinned another
+        adapter = _callable_adapter(purchase_order, target)
     request = erp.PurchaseOrderRequest(
         external_id=purchase_order.public_id,
         supplier_code=purchase_order.supplier.code,
@@ -229,6 +232,20 @@ def _pinned_account(
     )
     order.refresh_from_db(fields=["account"])
     return order.account
+
+
+def _callable_adapter(order: PurchaseOrder, target: ProviderAccount) -> Any:
+    """The adapter of an enabled account this deploy can call, else refused
+    (nothing sent)."""
+    _enabled_check(order, target)
+    try:
+        return registry.get_adapter(target)
+    except registry.ACCOUNT_UNCALLABLE as error:
+        raise InventoryError(
+            f"ERP account {target.slug!r} cannot be called "
+            f"({type(error).__name__}); {order.public_id} was not sent.",
+            code="account_uncallable",
+        ) from None
 
 
 def _enabled_check(order: PurchaseOrder, target: ProviderAccount) -> None:
@@ -306,8 +323,4 @@ def purchase_orders_refresh_open() -> int:
 
 # An account this deploy cannot call (a provider dropped from the adapters, a
 # bad configuration, credentials no key opens): a fault of its orders alone.
-_ACCOUNT_BROKEN = (
-    registry.UnknownProvider,
-    ImproperlyConfigured,
-    CredentialsDecryptError,
-)
+_ACCOUNT_BROKEN = registry.ACCOUNT_UNCALLABLE

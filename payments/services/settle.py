@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
+from integrations import registry
 from integrations.errors import ProviderError, Unknown
 from integrations.models import ProviderAccount
 from integrations.secrets_registry import known_secrets, redact_secrets
@@ -90,7 +91,14 @@ def payment_settle_by_hand(
     if account is not None:
         _refuse_if_owned(payment, account, manual)
         _refuse_other_reference(payment, manual)
-        found = _gateway_check(payment, adapter_for(account), manual)
+        try:
+            adapter = adapter_for(account)
+        except registry.ACCOUNT_UNCALLABLE as error:
+            raise SettleRefused(
+                "The gateway could not be asked; nothing was changed.",
+                said=type(error).__name__,
+            ) from None
+        found = _gateway_check(payment, adapter, manual)
     else:
         found = None
     return _apply(payment, account, manual, found)

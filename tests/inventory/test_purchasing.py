@@ -198,3 +198,18 @@ def test_an_order_whose_send_died_mid_call_is_not_placed_at_a_second_erp(
         services.purchase_order_send(purchase_order=order)
     placed = SandboxErpPurchaseOrder.objects.filter(external_id=order.public_id)
     assert placed.count() == 1, [p.account.slug for p in placed]
+
+
+def test_an_account_that_cannot_be_called_refuses_the_send_and_keeps_no_order():
+    # The first ERP's provider was dropped from this deploy: nothing is sent,
+    # and the draft is not pinned to an ERP that never received it.
+    broken = ProviderAccountFactory(kind="inventory", slug="erp-gone", priority=1)
+    type(broken).objects.filter(pk=broken.pk).update(provider="dropped_here")
+    StockLevelFactory(sku="LOW", on_hand=0)
+    ReorderPointFactory(sku="LOW")
+    (order,) = services.purchase_orders_draft()
+    with pytest.raises(services.InventoryError, match="cannot be called"):
+        services.purchase_order_send(purchase_order=order)
+    order.refresh_from_db()
+    assert order.account_id is None
+    assert order.status == "draft"

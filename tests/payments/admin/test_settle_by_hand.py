@@ -479,3 +479,22 @@ def test_failed_with_a_wrong_reference_is_checked_against_the_payments_own_charg
     assert payment.status == PaymentStatus.UNKNOWN, (
         f"booked {payment.status}; its own charge {own} is captured"
     )
+
+
+def test_a_payment_whose_account_cannot_be_called_is_refused_not_a_500(
+    settler_client, make_payment
+):
+    # The account's provider was dropped from this deploy's adapters: the
+    # gateway cannot be asked, so staff's outcome is refused on the form.
+    payment = lost(make_payment)
+    type(payment.account).objects.filter(pk=payment.account_id).update(
+        provider="dropped_in_this_deploy"
+    )
+    response = settler_client.post(
+        settle_url(payment),
+        {"outcome": "failed", "note": "Dashboard shows no charge."},
+    )
+    assert response.status_code == 200
+    assert "could not be asked" in response.content.decode()
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.UNKNOWN
