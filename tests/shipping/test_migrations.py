@@ -1,7 +1,7 @@
-"""shipping migrations on a live table. 0009: labels bought twice from one
-quote before the one-live-label constraint keep their rows, all but the
-first let go of the quote, and the constraint then holds. 0010: shipments
-copy their quote's carrier account. Needs ``--migrations``."""
+"""shipping migrations on a live table. 0010: shipments copy their quote's
+carrier account. 0011: labels bought twice from one quote before the
+one-live-label constraint keep their rows (and carrier account), all but
+the first let go of the quote, and the constraint then holds. Needs ``--migrations``."""
 
 from collections.abc import Iterator
 from datetime import timedelta
@@ -48,6 +48,7 @@ def test_second_labels_of_one_quote_let_go_of_it_and_the_constraint_holds(at_000
         currency="USD",
         request=codec.request_to_json(requests.rate_request()),
         expires_at=timezone.now() + timedelta(minutes=10),
+        extra={"carrier_account": "ca_shippo_1"},
     )
     request = quote.request
     rows = [
@@ -68,11 +69,13 @@ def test_second_labels_of_one_quote_let_go_of_it_and_the_constraint_holds(at_000
         for n, status in enumerate(["purchased", "unknown", "failed"])
     ]
 
-    call_command("migrate", "shipping", "0009", verbosity=0)
+    call_command("migrate", "shipping", "0011", verbosity=0)
 
     quotes = dict(Shipment.objects.values_list("public_id", "quote_id"))
     assert quotes == {"shp_m0": quote.pk, "shp_m1": None, "shp_m2": quote.pk}
-    # Columns of 0009 only: the model has grown since (0010's carrier_account).
+    # The label that let go of its quote kept what a Shippo pickup needs.
+    kept = dict(Shipment.objects.values_list("public_id", "carrier_account"))
+    assert kept["shp_m1"] == "ca_shippo_1"
     first = Shipment.objects.values_list("status", flat=True).get(pk=rows[0].pk)
     with pytest.raises(IntegrityError), transaction.atomic():
         Shipment.objects.filter(pk=rows[2].pk).update(status="unknown")
