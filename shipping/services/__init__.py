@@ -8,15 +8,18 @@ from shipping.services.errors import (
     ShippingError,
     public_refusal,
 )
-from shipping.services.labels import (
+from shipping.services.label_sweep import (
     quotes_expired_delete,
-    reconciliation_schedule,
-    shipment_buy,
-    shipment_label_update_apply,
-    shipment_reconcile,
     shipments_reconcile_unknown,
 )
-from shipping.services.pickups import pickup_cancel, pickup_resolve, pickup_schedule
+from shipping.services.label_updates import shipment_label_update_apply
+from shipping.services.labels import (
+    reconciliation_schedule,
+    shipment_buy,
+    shipment_reconcile,
+)
+from shipping.services.pickup_cancels import pickup_cancel
+from shipping.services.pickups import pickup_resolve, pickup_schedule
 from shipping.services.rates import (
     CarrierFailure,
     QuoteEntry,

@@ -1,5 +1,6 @@
-"""Buying a label from a quote, reconciling one whose answer was lost, and
-voiding one.
+"""Buying a label from a quote, and reconciling one whose answer was lost
+(the carrier's label webhook: ``label_updates``; the periodic sweep:
+``label_sweep``; voids: ``voids``).
 
 A label is bought once per shipment: the shipment row and its idempotency key
 are committed before the carrier is called (``integrations.attempts``), every
@@ -9,8 +10,6 @@ bought under that key (``retrieve_label``); it never calls ``create_label``
 again, so a lost answer can never become a second label.
 """
 
-import contextlib
-import dataclasses
 import functools
 import logging
 import re
@@ -19,7 +18,6 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from integrations import registry
@@ -43,7 +41,6 @@ from shipping.providers.base import (
     LabelLookup,
     LabelRequest,
     LabelStatus,
-    LabelUpdate,
     ParcelLabel,
     ShippingAdapter,
 )
@@ -68,8 +65,6 @@ LAG_RETRY_SECONDS = 300
 # Shipments still buying this long are treated as unknown by the sweep (the
 # process died between storing the attempt and recording its end).
 STUCK_PURCHASING = timedelta(minutes=10)
-# An unknown label this old is reported to staff once (an ERROR log).
-OVERDUE_UNKNOWN = timedelta(days=1)
 
 
 def shipment_buy(
@@ -459,38 +454,6 @@ def _not_found(shipment: Shipment) -> None:
     shipment.save(update_fields=["status", "failure_code", "failure_message"])
 
 
-def shipment_label_update_apply(*, shipment: Shipment, update: LabelUpdate) -> bool:
-    """Settle a label still being bought from the carrier's own webhook, as
-    a poll would; True when it changed the shipment. Only ``unknown`` and
-    ``purchasing`` shipments move, under a row lock, so a duplicate webhook
-    or a poll racing it records the label (and its event) once."""
-    if update.label is not None and update.label.status == LabelStatus.PENDING:
-        return False
-    if update.made and _settles_nothing(shipment, update):
-        # Decided before the label's file is fetched: no call for a webhook
-        # that changes nothing.
-        return False
-    if update.fetch_label is not None:
-        update = dataclasses.replace(
-            update, label=update.fetch_label(), fetch_label=None
-        )
-    update = _with_parcels(shipment, update)
-    label = update.label
-    if label is None:
-        changed = _settle(shipment, lambda locked: _label_failed(locked, update))
-    else:
-        # The carrier's word wins: a label it made for a shipment we gave up
-        # on (a look-up that missed it) is recorded, and staff alerted.
-        made = functools.partial(_label_made, label=label)
-        changed = _settle(shipment, made, _SETTLED_BY_LABEL)
-    if changed:
-        logger.info(
-            "label webhook applied",
-            extra={"shipment_id": shipment.public_id, "status": shipment.status},
-        )
-    return changed
-
-
 def _label_made(shipment: Shipment, label: Label) -> None:
     if shipment.status == ShipmentStatus.FAILED:
         logger.error(
@@ -499,97 +462,3 @@ def _label_made(shipment: Shipment, label: Label) -> None:
         )
         quote_release_if_rebought(shipment)
     label_apply(shipment, label)
-
-
-def _label_failed(shipment: Shipment, update: LabelUpdate) -> None:
-    shipment.carrier_shipment_id = update.carrier_shipment_id
-    shipment.status = ShipmentStatus.FAILED
-    shipment.failure_code = update.failure_code[:64]
-    shipment.failure_message = staff_text(update.failure_message)[:255]
-    fields = ["carrier_shipment_id", "status", "failure_code", "failure_message"]
-    shipment.save(update_fields=fields)
-
-
-def _settles_nothing(shipment: Shipment, update: LabelUpdate) -> bool:
-    """A made label that cannot settle this shipment: it is settled already
-    (read without a lock: ``_settle`` decides under one), or the update is
-    another parcel's transaction of a multi-parcel shipment whose own is
-    known (its own webhook, or the poll, settles every parcel)."""
-    if shipment.status not in _SETTLED_BY_LABEL:
-        return True
-    known = shipment.carrier_shipment_id
-    sibling = known and known != update.carrier_shipment_id
-    return bool(sibling and len(shipment.parcels or ()) > 1)
-
-
-def _with_parcels(shipment: Shipment, update: LabelUpdate) -> LabelUpdate:
-    """The update with every parcel's label of a multi-parcel shipment, asked
-    of the carrier before any row is locked (a ProviderError: the webhook is
-    retried). A sibling parcel's update never gets here (``_settles_nothing``)."""
-    parcels = len(shipment.parcels or ())
-    label = update.label
-    if label is None or parcels < 2:
-        return update
-    adapter = registry.get_adapter(shipment.account)
-    full = adapter.label_with_parcels(label, parcels=parcels)
-    return dataclasses.replace(update, label=full)
-
-
-def shipments_reconcile_unknown(*, limit: int = 200) -> list[Shipment]:
-    """The sweep: every unknown shipment, and those stuck buying, the least
-    recently asked first. One that breaks (a bug, a database error) is
-    logged and counted and the sweep moves on: it never starves the rest."""
-    _report_overdue()
-    stuck = timezone.now() - STUCK_PURCHASING
-    candidates = Shipment.objects.filter(status=ShipmentStatus.UNKNOWN) | (
-        Shipment.objects.filter(status=ShipmentStatus.PURCHASING, created_at__lt=stuck)
-    )
-    order = (F("reconciled_at").asc(nulls_first=True), "created_at", "pk")
-    swept, broken = [], 0
-    for shipment in candidates.select_related("account").order_by(*order)[:limit]:
-        try:
-            swept.append(shipment_reconcile(shipment=shipment))
-        except Exception:
-            broken += 1
-            logger.exception(
-                "label reconciliation failed",
-                extra={"shipment_id": shipment.public_id},
-            )
-            # Still past its claim life: staff settle what no sweep can ask
-            # (an account this deploy cannot call), not purchasing for ever.
-            with contextlib.suppress(Exception):
-                _stuck_to_unknown(shipment, "reconcile_failed")
-    if broken:
-        logger.error(
-            "label reconciliation sweep had failures", extra={"failed": broken}
-        )
-    return swept
-
-
-def _report_overdue() -> None:
-    """One ERROR per label left unknown past ``OVERDUE_UNKNOWN``: no carrier
-    answer settles it (FedEx, UPS, DHL and USPS cannot look one up), so
-    staff must (*Settle by hand*); once per shipment, not every sweep."""
-    now = timezone.now()
-    overdue = Shipment.objects.filter(
-        status=ShipmentStatus.UNKNOWN,
-        created_at__lt=now - OVERDUE_UNKNOWN,
-        overdue_reported_at__isnull=True,
-    )
-    for shipment in overdue.only("pk", "public_id", "carrier")[:100]:
-        claimed = Shipment.objects.filter(
-            pk=shipment.pk, overdue_reported_at__isnull=True
-        ).update(overdue_reported_at=now)
-        if claimed:
-            logger.error(
-                "label unknown for over a day; settle it by hand",
-                extra={"shipment_id": shipment.public_id, "carrier": shipment.carrier},
-            )
-
-
-def quotes_expired_delete(*, older_than: timedelta | None = None) -> int:
-    """Expired quotes nobody bought (a shipment keeps its quote's copy)."""
-    cutoff = timezone.now() - (older_than or timedelta(days=1))
-    stale = RateQuote.objects.filter(expires_at__lt=cutoff, shipments__isnull=True)
-    count, _ = stale.delete()
-    return count

@@ -1,10 +1,11 @@
-"""Pickups: booked at one shipping account, cancelled by confirmation."""
+"""Pickups: booked at one shipping account, settled by staff when in doubt
+(cancelling one: ``pickup_cancels``)."""
 
 import logging
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -17,9 +18,8 @@ from integrations.secrets_registry import staff_text
 from shipping import codec
 from shipping.models import Pickup, PickupStatus, Shipment, ShipmentStatus
 from shipping.providers.base import Pickup as BookedPickup
-from shipping.providers.base import PickupCancellation, PickupRequest
+from shipping.providers.base import PickupRequest
 from shipping.providers.validation import InvalidShippingRequest, check_pickup
-from shipping.services.claims import claim_release, claim_take
 from shipping.services.errors import (
     InvalidState,
     NotFound,
@@ -170,7 +170,7 @@ def pickup_resolve(*, pickup: Pickup, confirmation_number: str = "") -> Pickup:
     frees its shipments for another pickup. One whose cancel is in doubt is
     still booked (scheduled again, a new cancel a first try) or, none given,
     cancelled. Stamped (``settled_at``): a cancel's answer arriving later
-    is weighed against it (``_cancel_done``)."""
+    is weighed against it (``pickup_cancels._cancel_done``)."""
     with transaction.atomic():
         locked = Pickup.objects.select_for_update().get(pk=pickup.pk)
         if locked.status != PickupStatus.UNKNOWN:
@@ -337,254 +337,9 @@ def _pickup_payload(pickup: Pickup) -> dict[str, object]:
     }
 
 
-def pickup_cancel(*, pickup: Pickup) -> Pickup:
-    """Cancel a scheduled pickup at the carrier; 409 ``cancel_in_progress``
-    while another cancel of it is at the carrier. The carrier's success or
-    "already cancelled" (adapter code ``already_cancelled``) ends it
-    cancelled. After a try whose cancel went out and lost its answer, a
-    refusal or "not found" does not tell whether ours landed or the pickup
-    was done: it ends ``unknown`` with the carrier's answer, for staff
-    (``pickup_resolve``). A success arriving after staff settled the pickup
-    is not applied (409 ``pickup_changed``, ``_cancel_done``). Every try
-    carries one key for the cancellation."""
-    claim = None if pickup.status == PickupStatus.CANCELLED else _cancel_claim(pickup)
-    if claim is None:
-        return pickup  # cancelled already (maybe by a cancel running meanwhile)
-    claimed_at, in_doubt = claim
-    try:
-        _cancel_at_carrier(pickup, claimed_at, in_doubt)
-    finally:
-        claim_release(pickup, "cancel_started_at", claimed_at)
-    return pickup
-
-
-def _cancel_claim(pickup: Pickup) -> tuple[datetime, bool] | None:
-    """Take the cancel for this call, and whether an earlier cancel of ours
-    may have landed, both read from the row: a second cancel started
-    meanwhile (a double click) is refused, so never reads our mark. None
-    when the row is cancelled already."""
-    now = timezone.now()
-    with transaction.atomic():
-        row = Pickup.objects.select_for_update().get(pk=pickup.pk)
-        pickup.status, pickup.cancel_requested_at = row.status, row.cancel_requested_at
-        # The booking cancelled is the one stored now (staff may have settled
-        # it under another number since the caller loaded it).
-        pickup.confirmation_number = row.confirmation_number
-        pickup.location_code = row.location_code
-        if row.status == PickupStatus.CANCELLED:
-            return None
-        if row.status != PickupStatus.SCHEDULED:
-            raise InvalidState(f"a {row.status} pickup cannot be cancelled")
-        if not claim_take(Pickup.objects.filter(pk=row.pk), "cancel_started_at", now):
-            raise InvalidState(
-                "a cancel of this pickup is already under way",
-                code="cancel_in_progress",
-            )
-        pickup.cancel_started_at = now
-    return now, row.cancel_requested_at is not None
-
-
-def _cancel_at_carrier(pickup: Pickup, claimed_at: datetime, in_doubt: bool) -> None:
-    adapter = registry.get_adapter(pickup.account)
-    marked: list[datetime] = []  # the in-doubt mark this call wrote, if any
-    try:
-        adapter.cancel_pickup(
-            PickupCancellation(
-                confirmation_number=pickup.confirmation_number,
-                pickup_date=pickup.pickup_date,
-                address=codec.address_from_json(pickup.address),
-                location_code=pickup.location_code,
-                idempotency_key=f"{pickup.public_id}-cancel",
-                on_send=lambda: _cancel_sent(pickup, marked),
-            )
-        )
-    except ProviderError as error:
-        if error.code != "already_cancelled":
-            _cancel_not_done(pickup, error, (claimed_at, marked), in_doubt)
-            return  # cancelled meanwhile, by the cancel that took ours over
-        logger.info(
-            "pickup already cancelled at the carrier",
-            extra={"pickup_id": pickup.public_id, "code": error.code},
-        )
-    _cancel_done(pickup, claimed_at, pickup.confirmation_number)
-
-
-def _cancel_done(pickup: Pickup, claimed_at: datetime, cancelled: str) -> None:
-    """The carrier cancelled booking ``cancelled``: its word wins over ours.
-    While the pickup is booked under that number it ends cancelled
-    (announced once), whoever holds the claim now and whatever staff settled
-    since (a settle after our claim is contradicted: flagged for staff).
-    One booked under another number since (staff settled it so after our
-    claim: the number only changes that way) is left as it is: the mismatch
-    is recorded for staff and refused (409 ``pickup_changed``)."""
-    with transaction.atomic():
-        row = Pickup.objects.select_for_update().get(pk=pickup.pk)
-        if row.status == PickupStatus.CANCELLED:
-            # By the cancel that took ours over (or ours, past its claim).
-            pickup.status = row.status
-            return
-        if row.confirmation_number == cancelled and row.status in (
-            PickupStatus.SCHEDULED,
-            PickupStatus.UNKNOWN,
-        ):
-            _cancelled(row, claimed_at)
-            pickup.status, pickup.failure_message = row.status, row.failure_message
-            pickup.cancel_requested_at = None
-            return
-        _cancel_not_applied(row, cancelled)
-    pickup.status, pickup.confirmation_number = row.status, row.confirmation_number
-    pickup.cancel_requested_at = row.cancel_requested_at
-    raise InvalidState(
-        f"the carrier cancelled confirmation {cancelled}, but the pickup was "
-        f"settled meanwhile and is now {row.status} under confirmation "
-        f"{row.confirmation_number or 'none'}: nothing was changed",
-        code="pickup_changed",
-    )
-
-
-def _cancelled(row: Pickup, claimed_at: datetime) -> None:
-    """End ``row`` (locked) cancelled, the doubt cleared in the same save as
-    staff's settle clears it (``_cancel_settled``)."""
-    row.status = PickupStatus.CANCELLED
-    row.cancel_requested_at, row.failure_message = None, ""
-    row.save(update_fields=["status", "cancel_requested_at", "failure_message"])
-    _announce_cancelled(row)
-    if row.settled_at is not None and row.settled_at > claimed_at:
-        # Staff settled it as still booked after our cancel set out; the
-        # carrier's later answer says otherwise.
-        logger.warning(
-            "pickup cancelled at the carrier after staff settled it booked",
-            extra={"pickup_id": row.public_id},
-        )
-        event_emit(
-            name="pickup.cancel_after_settle",
-            subject=row.public_id,
-            payload=_pickup_payload(row),
-        )
-
-
-def _cancel_not_applied(row: Pickup, cancelled: str) -> None:
-    # On the pickup's events (internal, never sent to a storefront) for staff.
-    logger.warning(
-        "pickup cancel answer not applied",
-        extra={"pickup_id": row.public_id, "status": row.status},
-    )
-    event_emit(
-        name="pickup.cancel_not_applied",
-        subject=row.public_id,
-        payload={
-            **_pickup_payload(row),
-            "cancelled_confirmation_number": cancelled,
-        },
-    )
-
-
 def _announce_cancelled(pickup: Pickup) -> None:
     event_emit(
         name="pickup.cancelled",
         subject=pickup.public_id,
         payload=_pickup_payload(pickup),
     )
-
-
-def _cancel_sent(pickup: Pickup, marked: list[datetime]) -> None:
-    """Our cancel request is about to go out: from here on it may land at
-    the carrier whatever becomes of its answer (committed before the call).
-    The instant is kept in ``marked`` only when this call wrote the mark."""
-    if pickup.cancel_requested_at is None:
-        now = timezone.now()
-        unmarked = Pickup.objects.filter(pk=pickup.pk, cancel_requested_at__isnull=True)
-        if unmarked.update(cancel_requested_at=now):
-            pickup.cancel_requested_at = now
-            marked.append(now)
-
-
-def _cancel_not_done(
-    pickup: Pickup,
-    error: ProviderError,
-    claim: tuple[datetime, list[datetime]],
-    in_doubt: bool,
-) -> None:
-    """Raise for a cancel the carrier did not confirm. A first try's definite
-    answer clears the mark this call wrote (``claim``: our claim's instant
-    and the mark's, if ours; another run's mark is never ours to clear); a
-    lost one keeps it. While an earlier cancel is in doubt, a refusal or
-    "not found" settles nothing (ours landed, or the pickup was done):
-    ``unknown``. Written only while our claim stands on the pickup as we
-    read it: one that ran past its claim leaves the pickup to the cancel
-    that took it over (and staff), and returns if that one ended it
-    cancelled. The carrier's text goes to staff, never to the caller."""
-    claimed_at, marked = claim
-    ours = Pickup.objects.filter(
-        pk=pickup.pk, status=PickupStatus.SCHEDULED, cancel_started_at=claimed_at
-    )
-    carrier_text = staff_text(error.message)[:255]
-    if in_doubt and _carrier_refused(error):
-        if ours.update(status=PickupStatus.UNKNOWN, failure_message=carrier_text):
-            pickup.status, pickup.failure_message = PickupStatus.UNKNOWN, carrier_text
-            logger.warning(
-                "pickup cancel in doubt, left for staff",
-                extra={"pickup_id": pickup.public_id, "code": error.code},
-            )
-        elif _cancelled_since(pickup):
-            return
-        raise ShippingError(
-            "the carrier's answer does not tell whether the earlier cancel "
-            "landed; staff settle the pickup by hand",
-            code="cancel_in_doubt",
-            status_code=502,
-            staff_detail=carrier_text,
-        ) from None
-    definite = not in_doubt and error.outcome != Outcome.UNKNOWN
-    mine = ours.filter(cancel_requested_at=marked[0]) if marked else None
-    if definite and mine is not None and mine.update(cancel_requested_at=None):
-        pickup.cancel_requested_at = None
-    if _cancelled_since(pickup):
-        return
-    raise _cancel_failed(pickup, error) from None
-
-
-def _cancelled_since(pickup: Pickup) -> bool:
-    # Announced by the cancel (or staff) that ended it so, not again here.
-    status = Pickup.objects.values_list("status", flat=True).get(pk=pickup.pk)
-    if status == PickupStatus.CANCELLED:
-        pickup.status = status
-    return status == PickupStatus.CANCELLED
-
-
-def _carrier_refused(error: ProviderError) -> bool:
-    # The carrier's own answer, not one given before any call (our checks).
-    return error.outcome == Outcome.REJECTED and not (
-        isinstance(error, InvalidShippingRequest) or error.code == "not_supported"
-    )
-
-
-def _cancel_failed(pickup: Pickup, error: ProviderError) -> ShippingError:
-    # Our own words per code (issue 17, 3); the carrier's text for staff.
-    carrier_text = staff_text(error.message)[:255]
-    logger.warning(
-        "pickup cancel not done",
-        extra={"pickup_id": pickup.public_id, "code": error.code},
-    )
-    if error.code == "not_supported":
-        # Shippo: "contact the carrier directly" with the confirmation.
-        return ShippingError(
-            "this carrier's pickups cannot be cancelled through us: cancel it "
-            f"with the carrier directly, confirmation {pickup.confirmation_number}",
-            code="not_supported",
-            status_code=422,
-            staff_detail=carrier_text,
-        )
-    return ShippingError(
-        _NOT_CANCELLED.get(error.outcome, "the carrier did not cancel the pickup"),
-        code=f"carrier_{error.outcome}",
-        status_code=502,
-        staff_detail=carrier_text,
-    )
-
-
-_NOT_CANCELLED = {
-    Outcome.REJECTED: "the carrier refused to cancel the pickup",
-    Outcome.UNKNOWN: "the carrier's answer to the cancel was lost; it may have "
-    "landed: try the cancel again",
-}
