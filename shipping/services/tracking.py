@@ -21,12 +21,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
 from integrations import registry
-from integrations.crypto import CredentialsDecryptError
 from integrations.errors import ProviderError
 from integrations.events import event_emit
 from integrations.models import ProviderAccount
@@ -204,7 +202,7 @@ def shipments_tracking_refresh(
         counts["checked"] += 1
         try:
             new = shipment_tracking_refresh(shipment=shipment)
-        except (ProviderError, *_ACCOUNT_BROKEN) as error:
+        except (ProviderError, *registry.ACCOUNT_UNCALLABLE) as error:
             counts["failed"] += 1
             broken = not isinstance(error, ProviderError)
             counts["broken"] += int(broken)
@@ -217,15 +215,6 @@ def shipments_tracking_refresh(
         if progress is not None:
             progress(shipment, outcome)
     return counts
-
-
-# An account no adapter of this deploy can call (a retired carrier, a bad
-# configuration, credentials no key opens): a fault of that shipment alone.
-_ACCOUNT_BROKEN = (
-    registry.UnknownProvider,
-    ImproperlyConfigured,
-    CredentialsDecryptError,
-)
 
 
 def _tracking_failed(shipment: Shipment, error: Exception, broken: bool) -> None:
