@@ -11,6 +11,7 @@ from dataclasses import replace
 from django.db.models import Q
 
 from integrations import registry
+from integrations.errors import Unknown
 from integrations.models import WebhookEvent
 from integrations.webhooks.messages import WebhookMessage
 from shipping import services
@@ -18,6 +19,10 @@ from shipping.models import Shipment
 from shipping.providers.base import LabelUpdate, ShippingAdapter
 
 logger = logging.getLogger(__name__)
+
+# A label webhook we cannot read or store (shipping.providers.answers): the
+# same body fails the same way on every retry.
+MALFORMED = "malformed_response"
 
 
 def tracking_webhook_handle(event: WebhookEvent) -> None:
@@ -61,7 +66,12 @@ def _refund_recheck(event: WebhookEvent) -> None:
     adapter = _adapter(event)
     if not adapter.supports("label_webhooks"):
         return
-    update = adapter.parse_label_update(_message(event))
+    try:
+        update = adapter.label_update(_message(event))
+    except Unknown as error:
+        if error.code != MALFORMED:
+            raise
+        return  # the handler notes it for staff
     if update is None or not _refund(update) or update.recheck is None:
         return
     if _shipment_of(event, update) is not None:
@@ -91,8 +101,27 @@ def _label_update(
     event: WebhookEvent, adapter: ShippingAdapter, message: WebhookMessage
 ) -> bool:
     """Apply a label-state webhook; False when the event settles no label
-    (then it is tried as tracking, which ignores it if it is neither)."""
-    update = adapter.parse_label_update(message)
+    (then it is tried as tracking, which ignores it if it is neither). One
+    naming a label id or number that cannot be stored is noted, not applied:
+    the same body fails the same way every time (no retry helps), and the
+    shipment stays as it was for the sweep and staff."""
+    try:
+        return _label_update_apply(event, adapter, message)
+    except Unknown as error:
+        if error.code != MALFORMED:
+            raise
+        event.note = f"label webhook not applied: {error.message}"[:255]
+        logger.warning(
+            "label webhook not applied",
+            extra={"webhook_event_id": event.pk, "code": error.code},
+        )
+        return True
+
+
+def _label_update_apply(
+    event: WebhookEvent, adapter: ShippingAdapter, message: WebhookMessage
+) -> bool:
+    update = adapter.label_update(message)
     if update is None:
         return False
     shipment = _shipment_of(event, update)

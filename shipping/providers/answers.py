@@ -9,19 +9,22 @@ for staff to settle, as for any answer we cannot read.
 """
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from integrations.errors import Unknown
 
 if TYPE_CHECKING:
-    from shipping.providers.base import Label, Pickup
+    from shipping.providers.base import Label, LabelUpdate, Pickup
 
 # The columns these are stored in (shipping.models; tests hold them equal).
 LABEL_LIMITS = {"carrier_shipment_id": 128, "tracking_number": 64, "currency": 3}
 PARCEL_LIMIT = 64  # ShipmentParcel.tracking_number and carrier_reference
 PICKUP_LIMITS = {"confirmation_number": 64, "location_code": 64}
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# U+FFFD too: the webhook intake stores a NUL (or lone surrogate) as it, so in
+# a carrier's id or number it stands for a character that could not be kept.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ufffd]")
 
 
 def checked_label(carrier: str, label: "Label") -> "Label":
@@ -43,8 +46,27 @@ def checked_pickup(carrier: str, pickup: "Pickup") -> "Pickup":
     return pickup
 
 
+def checked_label_update(carrier: str, update: "LabelUpdate") -> "LabelUpdate":
+    """``update`` (a label-state webhook) when the label id it would store
+    can be, its label checked as a bought one's, also once fetched; else
+    ``Unknown``."""
+    limit = LABEL_LIMITS["carrier_shipment_id"]
+    _check(carrier, "carrier_shipment_id", update.carrier_shipment_id, limit)
+    if update.label is not None:
+        checked_label(carrier, update.label)
+    fetch = update.fetch_label
+    if fetch is None:
+        return update
+    return replace(update, fetch_label=lambda: checked_label(carrier, fetch()))
+
+
+def storable(value: str, limit: int) -> bool:
+    """``value`` fits a column of ``limit`` and carries no control character."""
+    return len(value) <= limit and not _CONTROL.search(value)
+
+
 def _check(carrier: str, field: str, value: object, limit: int) -> None:
-    if isinstance(value, str) and len(value) <= limit and not _CONTROL.search(value):
+    if isinstance(value, str) and storable(value, limit):
         return
     # The value itself stays out of the message: it is the carrier's, unread.
     raise Unknown(

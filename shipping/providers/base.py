@@ -230,6 +230,16 @@ class ShippingAdapter(BaseAdapter):
         getattr(self, "auth_headers", dict)()  # a token fetched first, if any
         request.on_send()
 
+    def label_update(self, message: WebhookMessage) -> LabelUpdate | None:
+        """A verified label-state webhook, translated and checked: a label id
+        or label it would store that cannot be (``shipping.providers.answers``)
+        is ``Unknown(malformed_response)``, its fetched label too."""
+        self._require_support("label_webhooks")
+        update = self.call_hook(self.parse_label_update, message)
+        if update is None:
+            return None
+        return answers.checked_label_update(self.display_name, update)
+
     def validate_address(self, address: Address) -> AddressValidation:
         self._require_support("validate_address")
         validation.check_address(address, "address")
