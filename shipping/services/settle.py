@@ -12,6 +12,7 @@ from integrations import registry
 from integrations.events import event_emit
 from integrations.secrets_registry import known_secrets, redact_secrets
 from shipping.models import LabelFormatChoice, Shipment, ShipmentStatus
+from shipping.providers import answers
 from shipping.providers.base import Label, LabelFormat, LabelStatus
 from shipping.services.errors import InvalidState
 from shipping.services.labels import label_apply
@@ -120,6 +121,7 @@ def _check(shipment: Shipment, manual: ManualLabel) -> None:
             "Give the carrier's label id (a Shippo transaction id): its void names it.",
             param="carrier_label_id",
         )
+    _check_storable(manual)
     if manual.label_format not in LabelFormatChoice.values:
         raise InvalidState("Unknown label format.", param="label_format")
     owner = (
@@ -134,6 +136,21 @@ def _check(shipment: Shipment, manual: ManualLabel) -> None:
             f"That tracking number belongs to shipment {owner.public_id}.",
             param="tracking_number",
         )
+
+
+def _check_storable(manual: ManualLabel) -> None:
+    # Held to the columns' bounds as a carrier's answer is: a value they
+    # cannot hold is staff's typo, refused before any query sees it.
+    limits = answers.LABEL_LIMITS
+    for param, value, limit in (
+        ("tracking_number", manual.tracking_number, limits["tracking_number"]),
+        ("carrier_label_id", manual.carrier_label_id, limits["carrier_shipment_id"]),
+    ):
+        if not answers.storable(value, limit):
+            raise InvalidState(
+                f"At most {limit} characters, and no control characters.",
+                param=param,
+            )
 
 
 def _label(manual: ManualLabel) -> Label:
@@ -152,8 +169,8 @@ def _by_number(shipment: Shipment, number: str) -> str:
     an id of its own (staff give it)."""
     try:
         adapter = registry.get_adapter_class("shipping", shipment.account.provider)
-    except registry.UnknownProvider:
-        return number  # a carrier this deploy no longer has: nothing to void
+    except registry.ACCOUNT_UNCALLABLE:
+        return number  # a carrier this deploy cannot load: nothing to void
     return number if getattr(adapter, "voids_by_tracking_number", True) else ""
 
 
