@@ -148,6 +148,9 @@ class Shipment(models.Model):
     reconciled_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When staff were alerted that this label stayed unknown past a day.
     overdue_reported_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When staff were alerted that the sweep cannot ask this label's carrier
+    # (its account cannot be called): once, not every sweep.
+    uncallable_reported_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

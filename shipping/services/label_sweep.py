@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.db.models import F
 from django.utils import timezone
 
+from integrations import registry
 from shipping.models import RateQuote, Shipment, ShipmentStatus
 from shipping.services.labels import (
     STUCK_PURCHASING,
@@ -36,21 +37,42 @@ def shipments_reconcile_unknown(*, limit: int = 200) -> list[Shipment]:
     for shipment in candidates.select_related("account").order_by(*order)[:limit]:
         try:
             swept.append(shipment_reconcile(shipment=shipment))
+            continue
+        except registry.ACCOUNT_UNCALLABLE as error:
+            _report_uncallable(shipment, error)
         except Exception:
             broken += 1
             logger.exception(
                 "label reconciliation failed",
                 extra={"shipment_id": shipment.public_id},
             )
-            # Still past its claim life: staff settle what no sweep can ask
-            # (an account this deploy cannot call), not purchasing for ever.
-            with contextlib.suppress(Exception):
-                _stuck_to_unknown(shipment, "reconcile_failed")
+        # Still past its claim life: staff settle what no sweep can ask (an
+        # account this deploy cannot call), not purchasing for ever.
+        with contextlib.suppress(Exception):
+            _stuck_to_unknown(shipment, "reconcile_failed")
     if broken:
         logger.error(
             "label reconciliation sweep had failures", extra={"failed": broken}
         )
     return swept
+
+
+def _report_uncallable(shipment: Shipment, error: Exception) -> None:
+    """No sweep can ask the carrier of a label whose account this deploy
+    cannot call: staff settle it by hand or mend the account. An ERROR once
+    per shipment (``uncallable_reported_at``), a warning on later sweeps."""
+    first = Shipment.objects.filter(
+        pk=shipment.pk, uncallable_reported_at__isnull=True
+    ).update(uncallable_reported_at=timezone.now())
+    log = logger.error if first else logger.warning
+    log(
+        "label's carrier account cannot be called; settle it by hand",
+        extra={
+            "shipment_id": shipment.public_id,
+            "account": shipment.account.slug,
+            "error_type": type(error).__name__,
+        },
+    )
 
 
 def _report_overdue() -> None:
