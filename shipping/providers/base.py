@@ -91,9 +91,10 @@ __all__ = [
 class ShippingAdapter(BaseAdapter):
     """Templates for every operation; a carrier implements the ``carrier_*``
     hooks. Required: ``carrier_rates``, ``carrier_create_label``,
-    ``carrier_void_label``, ``carrier_track`` and ``health_check``. Optional
-    (``supports(name)`` tells whether a carrier has one; without it the
-    operation raises ``Rejected(code="not_supported")`` before any call):
+    ``carrier_track`` and ``health_check``. Optional (``supports(name)``
+    tells whether a carrier has one; without it the operation raises
+    ``Rejected(code="not_supported")`` before any call):
+    ``carrier_void_label`` (MyDHL has no cancel of a shipment),
     ``carrier_retrieve_label``, ``carrier_schedule_pickup``,
     ``carrier_cancel_pickup``, ``carrier_validate_address``,
     ``parse_tracking_update`` (carriers that post tracking webhooks) and
@@ -108,6 +109,7 @@ class ShippingAdapter(BaseAdapter):
     # False where a label is voided by an id of its own (a Shippo transaction).
     voids_by_tracking_number: ClassVar[bool] = True
     _OPTIONAL: ClassVar[Mapping[str, str]] = {
+        "void_label": "carrier_void_label",
         "retrieve_label": "carrier_retrieve_label",
         "schedule_pickup": "carrier_schedule_pickup",
         "cancel_pickup": "carrier_cancel_pickup",
@@ -175,6 +177,7 @@ class ShippingAdapter(BaseAdapter):
         return answers.checked_label(self.display_name, label)
 
     def void_label(self, request: VoidRequest) -> VoidResult:
+        self._require_support("void_label")
         validation.require(request.carrier_shipment_id, "carrier_shipment_id")
         return self.call_hook(self.carrier_void_label, request)
 
@@ -279,14 +282,13 @@ class ShippingAdapter(BaseAdapter):
         raise NotImplementedError
 
     @abstractmethod
-    def carrier_void_label(self, request: VoidRequest) -> VoidResult:
-        raise NotImplementedError
-
-    @abstractmethod
     def carrier_track(self, request: TrackRequest) -> TrackingInfo:
         raise NotImplementedError
 
     # --- Optional hooks (see ``supports``) -----------------------------------
+
+    def carrier_void_label(self, request: VoidRequest) -> VoidResult:
+        raise NotImplementedError
 
     def carrier_retrieve_label(self, lookup: LabelLookup) -> Label | None:
         raise NotImplementedError

@@ -1,8 +1,11 @@
 """DHL Express MyDHL API (REST) as JSON over HTTP on the shared client: HTTP
 Basic, the required ``x-version`` header and a message reference per call;
 rates, shipments (labels as base64 documents, customs for dutiable parcels),
-tracking, pickups and address validation. Wire shapes follow karrio's MyDHL
-samples (provider-specs/dhl_express/karrio-samples)."""
+tracking, pickups and address validation. No void: MyDHL has no call to
+cancel a shipment (only a pickup, ``DELETE /pickups/{number}``), so
+``supports("void_label")`` is False and a void is refused before any call;
+DHL bills a label only once it picks the parcel up. Wire shapes follow
+karrio's MyDHL samples (provider-specs/dhl_express/karrio-samples)."""
 
 import base64
 import uuid
@@ -34,8 +37,6 @@ from shipping.providers.base import (
     Rate,
     RateRequest,
     ShippingAdapter,
-    VoidRequest,
-    VoidResult,
 )
 from shipping.providers.carrier_common import (
     decimal_text,
@@ -264,14 +265,6 @@ class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
             if len(currency) == 3
             else None,
             currency=currency,
-        )
-
-    def carrier_void_label(self, request: VoidRequest) -> VoidResult:
-        # MyDHL has no call to cancel a shipment: DHL bills only what it
-        # picks up or scans, so an unused label costs nothing.
-        return VoidResult(
-            voided=True,
-            detail="DHL Express bills a label only once DHL picks the parcel up",
         )
 
     # --- Tracking ------------------------------------------------------------------

@@ -410,6 +410,14 @@ def _void_at_carrier(shipment: Shipment, others: tuple[str, ...]) -> VoidResult:
         service_code=shipment.service_code,
         parcel_references=others,
     )
+    if not adapter.supports("void_label"):
+        raise ShippingError(
+            f"{adapter.display_name} has no void: the label is still valid, "
+            "and billed only once the carrier picks the parcel up; keep the "
+            "parcel back (and cancel its pickup)",
+            code="not_supported",
+            status_code=422,
+        )
     try:
         return attempt_run(
             ShipmentAttempt,

@@ -172,15 +172,18 @@ def test_domestic_label_declares_no_customs_and_zpl_is_asked_for(adapter, mocked
     assert label.label_data == b"^XA^XZ"
 
 
-def test_void_calls_nobody_and_says_why(adapter, mocked):
-    result = adapter.void_label(
-        VoidRequest(
-            carrier_shipment_id="1234567890",
-            tracking_number="1234567890",
-            idempotency_key="v",
+def test_void_calls_nobody_and_is_not_supported(adapter, mocked):
+    # MyDHL has no call to cancel a shipment: the label is never "voided".
+    assert not adapter.supports("void_label")
+    with pytest.raises(Rejected) as refused:
+        adapter.void_label(
+            VoidRequest(
+                carrier_shipment_id="1234567890",
+                tracking_number="1234567890",
+                idempotency_key="v",
+            )
         )
-    )
-    assert result.voided and "picks the parcel up" in result.detail
+    assert refused.value.code == "not_supported"
     assert not mocked.calls
 
 
