@@ -345,10 +345,15 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             )
         except Rejected as error:
             return VoidResult(voided=False, detail=error.message)
-        # CANCELED: the label is void. DISPUTED is not (yet) a void: the
-        # refund is contested and the label may stay valid and billed, so it
-        # is not announced voided; staff read it on the attempt.
-        status = str(data.get("status") or "CANCELED")
+        # USPS's CancelResponse says CANCELED (the label is void) or DISPUTED
+        # (a refund request, not a cancel: the label may stay valid and
+        # billed; staff read it on the attempt). An answer without a status
+        # does not say which: the cancel may have landed.
+        status = str(data.get("status") or "")
+        if not status:
+            raise Unknown(
+                "USPS answered the cancel without a status", code="malformed_response"
+            )
         if status != "CANCELED":
             return VoidResult(
                 voided=False, detail=f"USPS did not cancel the label: {status}"
