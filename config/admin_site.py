@@ -4,15 +4,22 @@ message in the admin, never a 500; and ``UndeclaredActionGuard``: an action
 that names no permission is offered only to who may change the model."""
 
 import copy
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
 from django.db import DataError, ProgrammingError, models, transaction
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from integrations import registry
+from integrations.secrets_registry import staff_text
 
 logger = logging.getLogger(__name__)
 
@@ -137,3 +144,38 @@ class SwitchyardAdminSite(admin.AdminSite):
                 },
             )
         super().register(model_or_iterable, admin_class, **options)
+
+    def admin_view(self, view: Callable, cacheable: bool = False) -> Callable:
+        return super().admin_view(_uncallable_said(self, view), cacheable)
+
+
+def _uncallable_said(site: admin.AdminSite, view: Callable) -> Callable:
+    """A button on a row whose provider account this deploy cannot call (a
+    retired provider, credentials no key opens): nothing was sent, so staff
+    are told on the page they came from, not shown a 500."""
+
+    @functools.wraps(view)
+    def inner(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except registry.ACCOUNT_UNCALLABLE as error:
+            logger.error("admin %s: provider account cannot be called", request.path)
+            messages.error(
+                request,
+                "Nothing was done: the provider account cannot be called "
+                f"({staff_text(str(error))}). Mend or re-enable the account "
+                "under Provider accounts, then try again.",
+            )
+            return HttpResponseRedirect(_back(request, site))
+
+    return inner
+
+
+def _back(request: HttpRequest, site: admin.AdminSite) -> str:
+    """The admin page the request came from, else the admin's index."""
+    referer = request.headers.get("referer", "")
+    if referer and url_has_allowed_host_and_scheme(
+        referer, {request.get_host()}, require_https=request.is_secure()
+    ):
+        return referer
+    return reverse(f"{site.name}:index")

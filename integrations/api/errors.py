@@ -22,6 +22,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_handler
 
+from integrations import registry
+
 logger = logging.getLogger(__name__)
 
 _TYPES = {
@@ -131,7 +133,22 @@ def _normalise(exc: Exception) -> Exception:
     if isinstance(exc, ValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         return exceptions.ValidationError(detail)
+    if isinstance(exc, registry.ACCOUNT_UNCALLABLE):
+        return _account_uncallable(exc)
     return exc
+
+
+def _account_uncallable(exc: Exception) -> ApiError:
+    """A row's provider account this deploy cannot call (a retired provider,
+    a bad adapter path, credentials no key opens): nothing was sent. A fault
+    of ours staff must mend, told at ERROR; the caller may try again later."""
+    logger.error("API request needs a provider account that cannot be called: %s", exc)
+    return ApiError(
+        "The provider account this needs cannot be used right now; nothing "
+        "was done. Try again later.",
+        code="provider_unavailable",
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
 
 
 def _body_for(exc: exceptions.APIException, status_code: int) -> dict[str, Any]:
