@@ -38,6 +38,7 @@ from payments.services.create import (
 from payments.services.errors import GatewayRejected, GatewayUnavailable
 from payments.services.messages import provider_code_of, public_message
 from payments.services.pan import pan_refuse
+from payments.services.reconcile import payment_reconcile
 from payments.services.settle import SETTLED_FAILED
 from payments.services.state import (
     Change,
@@ -163,11 +164,17 @@ def saved_method_charge(
 
 
 def saved_method_send(
-    payment: Payment, saved_method: SavedPaymentMethod, adapter: PaymentsAdapter
+    payment: Payment,
+    saved_method: SavedPaymentMethod,
+    adapter: PaymentsAdapter,
+    *,
+    duplicate_is_open: bool = False,
 ) -> Payment:
     """Send the stored ``payment`` off-session to ``saved_method``'s gateway.
     Any other fault before the gateway call frees its key (nothing charged):
-    a payment is never left ``pending`` with no one to settle it."""
+    a payment is never left ``pending`` with no one to settle it.
+    ``duplicate_is_open``: a refusal as a duplicate is no decline (a recurring
+    slot's charge the gateway holds already): ``_duplicate_look_up``."""
     capture = payment.capture_requested
     try:
         request = build_payment_request(
@@ -179,6 +186,8 @@ def saved_method_send(
         )
         result = authorize_at(payment, request, adapter)
     except Rejected as exc:
+        if duplicate_is_open and exc.code in DUPLICATE_CODES:
+            return _duplicate_look_up(payment)
         return mark_failed(payment, exc)
     except NotProcessed as exc:
         mark_unavailable(payment, exc)
@@ -192,6 +201,36 @@ def saved_method_send(
         raise
     payment = record_authorized(payment, result, saved_method.account)
     return capture_owed(payment) if capture else payment
+
+
+# The gateway refused a charge as a duplicate of one it holds (Braintree's
+# duplicate check, PayPal's invoice id); reconciliation's "the charge is
+# another payment's". Neither is the card's decline.
+DUPLICATE_CODES = frozenset({"duplicate_transaction", "duplicate_charge"})
+
+
+def _duplicate_look_up(payment: Payment) -> Payment:
+    """A recurring slot's charge refused as a duplicate: the gateway may hold
+    this period's charge already (an earlier try of the slot). Unknown, and
+    asked at once by reconciliation, which books the charge it finds under
+    the slot's order id, or leaves it unknown (a search that may lag, a
+    charge owned by another payment: in review) for the next look."""
+    logger.warning(
+        "recurring charge refused as a duplicate; looking it up",
+        extra={"payment_id": payment.public_id},
+    )
+    payment = advance(
+        payment,
+        Change(
+            status=PaymentStatus.UNKNOWN,
+            fields={
+                "failure_code": "duplicate_at_gateway",
+                "failure_message": "The gateway holds a charge like this one "
+                "already; reconciling.",
+            },
+        ),
+    )
+    return payment_reconcile(payment=payment)
 
 
 def _send_stopped(payment: Payment, error: BaseException) -> None:
@@ -308,7 +347,9 @@ def _recurring_run_one(recurring: RecurringCharge) -> str:
         return ""
     if created:
         try:
-            payment = saved_method_send(payment, recurring.saved_method, adapter)
+            payment = saved_method_send(
+                payment, recurring.saved_method, adapter, duplicate_is_open=True
+            )
         except BaseException as exc:
             # Nothing charged (its key is freed) or the outcome is being
             # reconciled: either way the slot's key never charges it twice.
@@ -383,10 +424,13 @@ def _slot_release(recurring_pk: int, slot: datetime, following: datetime) -> boo
 
 def _recurring_record(recurring: RecurringCharge, payment: Payment) -> str:
     failed = payment.status == PaymentStatus.FAILED
+    # A duplicate's period may be charged (in review when another payment
+    # holds its charge): never the card's decline that stops the charges.
+    declined = failed and payment.failure_code not in DUPLICATE_CODES
     RecurringCharge.objects.filter(pk=recurring.pk).update(
         last_payment=payment,
         runs=recurring.runs + 1,
-        status=RecurringStatus.FAILED if failed else RecurringStatus.ACTIVE,
+        status=RecurringStatus.FAILED if declined else RecurringStatus.ACTIVE,
     )
     logger.info(
         "recurring charge run",
@@ -396,9 +440,9 @@ def _recurring_record(recurring: RecurringCharge, payment: Payment) -> str:
             "status": payment.status,
         },
     )
-    if failed:
+    if declined:
         return "declined"
-    return "unknown" if payment.status in _OPEN else "charged"
+    return "unknown" if failed or payment.status in _OPEN else "charged"
 
 
 def _recurring_orphans_release(now: datetime) -> None:
