@@ -18,6 +18,7 @@ from integrations.failover import (
     run_with_failover,
 )
 from integrations.models import ProviderAccount
+from integrations.secrets_registry import staff_text
 from payments.models import (
     Payment,
     PaymentAttempt,
@@ -291,6 +292,20 @@ class RecurringRun:
     declined: int = 0
     retry: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def as_result(self) -> dict[str, Any]:
+        """The run as the scheduled task's result (what the admin shows):
+        the counts, ``failed`` for the faults of ours, and their first lines
+        (secrets masked)."""
+        return {
+            "charged": self.charged,
+            "unknown": self.unknown,
+            "declined": self.declined,
+            "retry": self.retry,
+            "failed": len(self.errors),
+            # A bounded result; ``failed`` counts them all.
+            "errors": [staff_text(line) for line in self.errors[:20]],
+        }
 
 
 _OPEN = (PaymentStatus.PENDING, PaymentStatus.UNKNOWN, PaymentStatus.REQUIRES_ACTION)
