@@ -39,7 +39,11 @@ from payments.services.create import (
 from payments.services.errors import GatewayRejected, GatewayUnavailable
 from payments.services.messages import provider_code_of, public_message
 from payments.services.pan import pan_refuse
-from payments.services.reconcile import payment_reconcile
+from payments.services.reconcile import (
+    RECURRING_KEY_PREFIX,
+    not_sent_fail,
+    payment_reconcile,
+)
 from payments.services.settle import SETTLED_FAILED
 from payments.services.state import (
     Change,
@@ -243,25 +247,6 @@ def _send_stopped(payment: Payment, error: BaseException) -> None:
     not_sent_fail(payment, type(error).__name__)
 
 
-def not_sent_fail(payment: Payment, reason: str) -> Payment:
-    """Fail a payment no gateway was ever asked about, and free its key so
-    its caller may make it again (``reason``: our words, never provider
-    text)."""
-    return advance(
-        payment,
-        Change(
-            status=PaymentStatus.FAILED,
-            fields={
-                "failure_code": "not_sent",
-                "failure_message": (
-                    f"Not sent to the gateway ({reason[:80]}); nothing was charged."
-                ),
-                "idempotency_key": None,
-            },
-        ),
-    )
-
-
 def _next_run(when: datetime, interval: str, count: int) -> datetime:
     if interval == RecurringInterval.DAY:
         return when + timedelta(days=count)
@@ -390,7 +375,7 @@ def _not_charged(payment: Payment) -> bool:
 
 
 def _recurring_key(recurring: RecurringCharge, slot: datetime) -> str:
-    return f"recurring:{recurring.public_id}:{slot.isoformat()}"
+    return f"{RECURRING_KEY_PREFIX}{recurring.public_id}:{slot.isoformat()}"
 
 
 def _recurring_claim(
@@ -468,7 +453,7 @@ def _recurring_orphans_release(now: datetime) -> None:
     stale = now - timedelta(minutes=settings.PAYMENTS_RECONCILE_AFTER_MINUTES)
     orphans = Payment.objects.filter(
         status=PaymentStatus.PENDING,
-        idempotency_key__startswith="recurring:",
+        idempotency_key__startswith=RECURRING_KEY_PREFIX,
         account__isnull=True,
         attempts__isnull=True,
         updated_at__lte=stale,
