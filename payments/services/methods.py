@@ -209,8 +209,8 @@ def saved_method_send(
 
 
 # The gateway refused a charge as a duplicate of one it holds (Braintree's
-# duplicate check, PayPal's invoice id); reconciliation's "the charge is
-# another payment's". Neither is the card's decline.
+# duplicate check); reconciliation's "the charge is another payment's".
+# Neither is the card's decline.
 DUPLICATE_CODES = frozenset({"duplicate_transaction", "duplicate_charge"})
 
 
