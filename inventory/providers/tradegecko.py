@@ -114,9 +114,17 @@ def _error_fields(response: requests.Response) -> str:
         return f"HTTP {response.status_code}"
     if isinstance(errors, dict):
         return "; ".join(
-            f"{field} {', '.join(map(str, why))}" for field, why in errors.items()
+            f"{field} {_reasons(why)}".rstrip() for field, why in errors.items()
         )
     return str(errors)
+
+
+def _reasons(why: object) -> str:
+    # Documented as a list of reasons; a lone string, number or null is one
+    # reason (or none), not characters to join or a crash in the error map.
+    if isinstance(why, list):
+        return ", ".join(map(str, why))
+    return "" if why is None else str(why)
 
 
 class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
@@ -423,7 +431,12 @@ def _result(order: Mapping[str, Any]) -> PurchaseOrderResult:
     status = order.get("status")
     if order.get("procurement_status") == "procured":
         status = "received"
-    if order.get("id") is None or status not in PO_STATUSES:
+    # Text only: a list or object would not even hash for the lookup.
+    if (
+        order.get("id") is None
+        or not isinstance(status, str)
+        or status not in PO_STATUSES
+    ):
         raise Unknown(
             "TradeGecko sent a purchase order without id or status",
             code="malformed_response",
