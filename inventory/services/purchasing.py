@@ -238,14 +238,23 @@ def _callable_adapter(order: PurchaseOrder, target: ProviderAccount) -> Any:
     """The adapter of an enabled account this deploy can call, else refused
     (nothing sent)."""
     _enabled_check(order, target)
+    return _adapter_of(target, f"{order.public_id} was not sent")
+
+
+def _adapter_of(target: ProviderAccount, outcome: str) -> Any:
+    """The account's adapter, or ``account_uncallable`` (``outcome`` says what
+    was not done). The credentials are opened here: an adapter reads them
+    lazily, so a key rotation that dropped their key would fail mid-call."""
     try:
-        return registry.get_adapter(target)
+        adapter = registry.get_adapter(target)
+        target.get_credentials()
     except registry.ACCOUNT_UNCALLABLE as error:
         raise InventoryError(
             f"ERP account {target.slug!r} cannot be called "
-            f"({type(error).__name__}); {order.public_id} was not sent.",
+            f"({type(error).__name__}); {outcome}.",
             code="account_uncallable",
         ) from None
+    return adapter
 
 
 def _enabled_check(order: PurchaseOrder, target: ProviderAccount) -> None:
@@ -273,7 +282,8 @@ def _apply_status(order: PurchaseOrder, result: erp.PurchaseOrderResult) -> None
 
 def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
     """Ask the ERP where the order stands; statuses only move forward. Not at
-    a disabled account (InventoryError ``account_disabled``)."""
+    a disabled account (InventoryError ``account_disabled``) nor one this
+    deploy cannot call (``account_uncallable``)."""
     if not purchase_order.external_reference or purchase_order.account is None:
         return purchase_order
     if not purchase_order.account.enabled:
@@ -283,7 +293,9 @@ def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
             f"{purchase_order.public_id} is not asked there.",
             code="account_disabled",
         )
-    adapter = registry.get_adapter(purchase_order.account)
+    adapter = _adapter_of(
+        purchase_order.account, f"{purchase_order.public_id} is not asked there"
+    )
     result = adapter.purchase_order_status(purchase_order.external_reference)
     if result is None:
         purchase_order.last_error = "not_found: the ERP has no such order"
@@ -308,7 +320,7 @@ def purchase_orders_refresh_open() -> int:
     ):
         try:
             purchase_order_refresh(purchase_order=order)
-        except (ProviderError, *_ACCOUNT_BROKEN) as error:
+        except (ProviderError, InventoryError) as error:
             logger.warning(
                 "purchase order refresh failed",
                 extra={
@@ -319,8 +331,3 @@ def purchase_orders_refresh_open() -> int:
             continue
         count += 1
     return count
-
-
-# An account this deploy cannot call (a provider dropped from the adapters, a
-# bad configuration, credentials no key opens): a fault of its orders alone.
-_ACCOUNT_BROKEN = registry.ACCOUNT_UNCALLABLE
