@@ -23,6 +23,7 @@ from integrations.webhooks.messages import (
 )
 from integrations.webhooks.verification import VerifiedRequest, verify_standard_webhook
 from inventory.providers.base import (
+    LEVELS_EVENT,
     ConfirmResult,
     InventoryAdapter,
     InventoryEvent,
@@ -39,7 +40,7 @@ from inventory.providers.base import (
     readable_levels,
 )
 
-UPDATED_EVENT = "inventory.updated"
+UPDATED_EVENT = LEVELS_EVENT
 BATCH_SIZE = 50
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 

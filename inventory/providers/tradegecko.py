@@ -291,11 +291,15 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             occurred_at=unix_time(payload.get("timestamp")),
         )
 
+    def reports_levels(self, event_type: str) -> bool:
+        # A variant.* event names a variant whose stock may have changed.
+        return event_type.startswith("variant.")
+
     def parse_inventory_event(self, message: WebhookMessage) -> InventoryEvent | None:
         """A ``variant.*`` event names the variant, not its stock: its levels
         are read back (None once the variant is gone)."""
         object_id = message.payload.get("object_id")
-        if not message.event_type.startswith("variant.") or not isinstance(
+        if not self.reports_levels(message.event_type) or not isinstance(
             object_id, int
         ):
             return None
