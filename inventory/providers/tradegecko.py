@@ -418,15 +418,21 @@ def _object(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
+def _is_number(value: str) -> bool:
+    # ASCII only: isdigit() also takes "²" (int() refuses it) and other
+    # scripts' digits ("٣" would name company 3).
+    return value.isascii() and value.isdigit()
+
+
 def _path_id(reference: str) -> str:
-    if not reference.isdigit():
+    if not _is_number(reference):
         raise Rejected("TradeGecko ids are numbers", code="not_found")
     return reference
 
 
 def _numeric_id(value: str, what: str) -> int:
     # TradeGecko's ids are integers; anything else is refused before a call.
-    if not value.isdigit():
+    if not _is_number(value):
         raise Rejected(f"TradeGecko {what} ids are numbers", code="invalid_request")
     return int(value)
 

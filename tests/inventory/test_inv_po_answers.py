@@ -128,3 +128,23 @@ def test_a_tradegecko_refusal_names_its_fields_whatever_their_shape(errors, show
     assert caught.value.message == f"TradeGecko refused the request: {shown}"
     order.refresh_from_db()
     assert order.last_error == f"invalid_request: {caught.value.message}"
+
+
+@pytest.mark.parametrize("supplier_code", ["²", "٣", "12x"])
+def test_a_tradegecko_supplier_code_of_no_ascii_digits_is_refused_before_a_call(
+    supplier_code,
+):
+    # str.isdigit() takes superscripts and other scripts' digits: int() of
+    # "²" raised a ValueError (a 500 in the admin), "٣" became company 3.
+    account = tg.make_account()
+    order = _order(status="draft")
+    order.supplier.code = supplier_code
+    order.supplier.save()
+    with responses.RequestsMock() as rsps:
+        rsps.add(
+            "GET", f"{tg.BASE}/variants", json={"variants": [{"id": 7, "sku": "A"}]}
+        )
+        with pytest.raises(services.InventoryError) as caught:
+            services.purchase_order_send(purchase_order=order, account=account)
+        assert not [c for c in rsps.calls if c.request.method == "POST"]
+    assert caught.value.message == "TradeGecko supplier ids are numbers"
