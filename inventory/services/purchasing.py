@@ -158,7 +158,8 @@ def purchase_order_send(
     *, purchase_order: PurchaseOrder, account: ProviderAccount | None = None
 ) -> PurchaseOrder:
     """Send (or send again) a purchase order to the ERP. The ERP keys it by
-    our public id, so a send whose answer was lost is repeated safely."""
+    our public id, so a send whose answer was lost is repeated safely; one
+    the ERP answered is followed back by its reference instead."""
     if purchase_order.status not in (
         PurchaseOrderStatus.DRAFT,
         PurchaseOrderStatus.SENT,
@@ -185,7 +186,7 @@ def purchase_order_send(
         ),
     )
     try:
-        result = _stored_reference_check(adapter.purchase_order_upsert(request))
+        result = _placed(adapter, purchase_order, request)
     except ProviderError as error:
         purchase_order.last_error = staff_text(f"{error.code}: {error.message}")[:255]
         purchase_order.save(update_fields=["account", "last_error", "updated_at"])
@@ -203,6 +204,20 @@ def purchase_order_send(
     purchase_order.last_error = ""
     _apply_status(purchase_order, result)
     return purchase_order
+
+
+def _placed(
+    adapter: Any, order: PurchaseOrder, request: erp.PurchaseOrderRequest
+) -> erp.PurchaseOrderResult:
+    """The ERP's order. One it answered before (its reference is stored) is
+    followed back, not upserted again: an ERP whose idempotency keys lapse
+    (TradeGecko's live 24 hours) would place a second order with the
+    supplier. One the ERP no longer has is placed again."""
+    if order.external_reference:
+        found = adapter.purchase_order_status(order.external_reference)
+        if found is not None:
+            return found
+    return _stored_reference_check(adapter.purchase_order_upsert(request))
 
 
 def _stored_reference_check(result: erp.PurchaseOrderResult) -> erp.PurchaseOrderResult:
