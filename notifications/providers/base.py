@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import idna
 import requests
 
+from config.checks import display_name_problem
 from integrations.client import CallContext, client_for
 from integrations.client.classify import classify_exception, classify_response
 from integrations.errors import NotProcessed, Outcome, ProviderError, Rejected
@@ -306,10 +307,12 @@ class EmailAdapter(BaseAdapter):
 
 def sender_check(message: OutboundEmail) -> None:
     """Refuse, as ``Rejected`` (``invalid_sender``), a From, Sender or
-    Reply-To (the fields or ``headers``) holding a line break, or a From or
+    Reply-To (the fields or ``headers``) holding a line break or NUL, or a
+    display name holding an address (``display_name_problem``), or a From or
     Sender that is not one mailbox. An API's JSON field or a form field
     carries either as it is: the line would become a header of its own (a
-    Bcc) and a second mailbox another sender, so no provider is given it."""
+    Bcc), a second mailbox another sender, and a name shaped like an address
+    passes for another sender, so no provider is given it."""
     values = [("from", message.from_email), ("reply-to", message.reply_to)]
     values += [(name.lower(), value) for name, value in message.headers.items()]
     for name, value in values:
@@ -318,10 +321,12 @@ def sender_check(message: OutboundEmail) -> None:
         header = _ADDRESS_HEADERS[name]
         if HEADER_BREAKS.search(value):
             raise _invalid_sender(f"the {header} address holds a line break or NUL")
-        if name in _ONE_MAILBOX:
-            mailboxes = getaddresses([value])
-            if len(mailboxes) != 1 or "@" not in mailboxes[0][1]:
-                raise _invalid_sender(f"the {header} address is not one mailbox")
+        mailboxes = getaddresses([value])
+        one = len(mailboxes) == 1 and "@" in mailboxes[0][1]
+        if name in _ONE_MAILBOX and not one:
+            raise _invalid_sender(f"the {header} address is not one mailbox")
+        if any(display_name_problem(*mailbox) for mailbox in mailboxes):
+            raise _invalid_sender(f"the {header} display name holds an address")
 
 
 def header_check(message: OutboundEmail) -> None:
