@@ -6,6 +6,9 @@ Each returns None when the value is fine, else what is wrong, in a few words."""
 import ipaddress
 import re
 import socket
+import unicodedata
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.utils import getaddresses
 from urllib.parse import urlsplit
 
@@ -108,7 +111,27 @@ def sender_address_problem(value: str) -> str | None:
     mailboxes = getaddresses([value])
     if len(mailboxes) != 1:
         return "is not exactly one address (quote a name holding a comma)"
-    local, at, domain = mailboxes[0][1].rpartition("@")
+    name, address = mailboxes[0]
+    local, at, domain = address.rpartition("@")
     if not (local and at and domain):
         return "is not an email address"
-    return None
+    return display_name_problem(name, address)
+
+
+def display_name_problem(name: str, address: str) -> str | None:
+    """A display name holding an address other than the mailbox's own
+    (``"support@bank.com" <shop@ours>``): readers see the name, so the mail
+    passes for another sender's (spam filters score it: SpamAssassin's
+    FROMNAME_EMAIL). Read as a reader sees it: encoded words decoded, "@"'s
+    look-alikes (U+FF20, U+FE6B) folded to "@" (NFKC)."""
+    shown = unicodedata.normalize("NFKC", _decoded(name)).strip()
+    if "@" not in shown or shown.casefold() == address.casefold():
+        return None
+    return "has a display name holding an address"
+
+
+def _decoded(name: str) -> str:
+    try:
+        return str(make_header(decode_header(name)))
+    except (HeaderParseError, LookupError, UnicodeError):
+        return name  # shown as it is, undecoded

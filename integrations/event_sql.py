@@ -9,11 +9,14 @@ trips; every payment emits one. Values come from the models' own fields
 """
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import cache
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Field
+from django.db.models import Field, Model
+from django.db.models.expressions import DatabaseDefault
 
+from integrations.clock import database_now
 from integrations.group_sql import Write, defer, run_writes
 from integrations.models import Event, EventDelivery
 from integrations.row_sql import field_values, row_insert
@@ -22,18 +25,24 @@ from integrations.row_sql import field_values, row_insert
 _OWN = ("event", "subscriber")
 
 
+def _written(model: type[Model]) -> list[Field]:
+    # created_at is the database's default (its clock, integrations.clock).
+    return [
+        f
+        for f in model._meta.concrete_fields
+        if not (f.primary_key or f.has_db_default())
+    ]
+
+
 @cache
 def _delivery_fields() -> tuple[Field, ...]:
-    meta = EventDelivery._meta
-    return tuple(
-        f for f in meta.concrete_fields if not f.primary_key and f.name not in _OWN
-    )
+    return tuple(f for f in _written(EventDelivery) if f.name not in _OWN)
 
 
 @cache
 def _clauses() -> tuple[tuple[str, str], ...]:
     event, delivery = Event._meta, EventDelivery._meta
-    e_fields = [f for f in event.concrete_fields if not f.primary_key]
+    e_fields = _written(Event)
     e_cols = ", ".join(f'"{f.column}"' for f in e_fields)
     e_marks = ", ".join(["%s"] * len(e_fields))
     rest = _delivery_fields()
@@ -47,7 +56,8 @@ def _clauses() -> tuple[tuple[str, str], ...]:
         (
             "e",
             f'INSERT INTO "{event.db_table}" ({e_cols}) '  # noqa: S608
-            f'VALUES ({e_marks}) RETURNING "{event.pk.column}" AS id',
+            f'VALUES ({e_marks}) RETURNING "{event.pk.column}" AS id, '
+            f'"{event.get_field("created_at").column}" AS created_at',
         ),
         (
             "d",
@@ -59,7 +69,11 @@ def _clauses() -> tuple[tuple[str, str], ...]:
     )
 
 
-_RESULTS = ("(SELECT id FROM {e})", "(SELECT array_agg(id ORDER BY id) FROM {d})")
+_RESULTS = (
+    "(SELECT id FROM {e})",
+    "(SELECT created_at FROM {e})",
+    "(SELECT array_agg(id ORDER BY id) FROM {d})",
+)
 
 
 def event_rows_insert(
@@ -77,19 +91,28 @@ def event_rows_insert(
     once the group's block has ended, when it runs at once)."""
     conn = connections[using]
 
-    def done(event_id: int, delivery_ids: list[int] | None) -> None:
+    def done(
+        event_id: int, created_at: datetime, delivery_ids: list[int] | None
+    ) -> None:
         event.pk = event_id
+        event.created_at = created_at
         event._state.adding = False
         event._state.db = using
         then(list(delivery_ids or []))
 
-    def apart() -> tuple[int, list[int]]:
-        # No data-modifying CTEs (SQLite): one INSERT per row.
+    def apart() -> tuple[int, datetime, list[int]]:
+        # No data-modifying CTEs (SQLite): one INSERT per row, stamped by
+        # this machine's clock, which is SQLite's.
+        if isinstance(event.created_at, DatabaseDefault):
+            event.created_at = database_now()
         row_insert(event, using=using)
-        rows = [EventDelivery(event=event, subscriber=name) for name in subscribers]
-        return event.pk, [row_insert(row, using=using).pk for row in rows]
+        rows = [
+            EventDelivery(event=event, subscriber=name, created_at=event.created_at)
+            for name in subscribers
+        ]
+        return event.pk, event.created_at, [row_insert(r, using=using).pk for r in rows]
 
-    e_fields = [f for f in Event._meta.concrete_fields if not f.primary_key]
+    e_fields = _written(Event)
     params = field_values(e_fields, event, add=True, conn=conn)
     template = EventDelivery(subscriber="")
     params += field_values(_delivery_fields(), template, add=True, conn=conn)

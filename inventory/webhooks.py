@@ -23,6 +23,7 @@ from integrations.webhooks.verification import WebhookVerificationError
 from inventory import services
 from inventory.providers.base import (
     InventoryAdapter,
+    InventoryEvent,
     RejectedLevel,
     StockLevelRecord,
 )
@@ -31,17 +32,8 @@ logger = logging.getLogger(__name__)
 
 
 def inventory_webhook_handle(event: WebhookEvent) -> None:
-    adapter = registry.get_adapter(event.account)
-    if not isinstance(adapter, InventoryAdapter):
-        raise TypeError("inventory webhook handler called for a non-inventory account")
-    payload, as_sent = _payload_as_sent(event)
-    message = WebhookMessage(
-        event_type=event.event_type,
-        dedupe_key=event.dedupe_key,
-        payload=payload,
-        occurred_at=event.occurred_at,
-    )
-    parsed = adapter.parse_inventory_event(message)
+    # Read by ``prepare``; read here when the handler is called alone.
+    parsed, as_sent = getattr(event, "inventory_read", None) or _read(event)
     if parsed is None:
         logger.info(
             "inventory webhook ignored",
@@ -72,6 +64,32 @@ def inventory_webhook_handle(event: WebhookEvent) -> None:
             "ignored": result.ignored,
         },
     )
+
+
+def _read(event: WebhookEvent) -> tuple[InventoryEvent | None, bool]:
+    """The adapter's reading of the event (None: a type it ignores), and
+    whether it read the payload as the ERP sent it."""
+    adapter = registry.get_adapter(event.account)
+    if not isinstance(adapter, InventoryAdapter):
+        raise TypeError("inventory webhook handler called for a non-inventory account")
+    payload, as_sent = _payload_as_sent(event)
+    message = WebhookMessage(
+        event_type=event.event_type,
+        dedupe_key=event.dedupe_key,
+        payload=payload,
+        occurred_at=event.occurred_at,
+    )
+    return adapter.parse_inventory_event(message), as_sent
+
+
+def _read_first(event: WebhookEvent) -> None:
+    """Before the handler's transaction (``prepare``): reading an event may
+    ask the ERP (TradeGecko's names a variant, read back), and no
+    transaction stays open on that call."""
+    event.inventory_read = _read(event)  # type: ignore[attr-defined]
+
+
+inventory_webhook_handle.prepare = _read_first  # type: ignore[attr-defined]
 
 
 def _payload_as_sent(event: WebhookEvent) -> tuple[dict[str, Any], bool]:

@@ -1,5 +1,7 @@
 """django-q2 tasks for payments: thin, they load by id and call one service."""
 
+from typing import Any
+
 from integrations import correlation
 from payments import services
 from payments.models import Payment
@@ -18,9 +20,11 @@ def reconcile_pending_payments() -> int:
         return len(services.payments_reconcile_pending())
 
 
-def run_recurring_charges() -> int:
+def run_recurring_charges() -> dict[str, Any]:
+    """The run's report (charged, unknown, declined, retry, failed and the
+    failures' lines): the task result operators read in the admin."""
     with correlation.bind(None):
-        return services.recurring_charges_run()
+        return services.recurring_charges_report().as_result()
 
 
 def retry_pending_refunds() -> int:

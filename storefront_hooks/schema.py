@@ -41,6 +41,12 @@ PAYMENT_DATA: dict[str, Any] = {
         "refund_amount": {**_INT, "description": "payment.refunded only."},
         "dispute": {**_STR, "enum": ["opened", "closed"]},
         "provider_dispute_status": _STR,
+        "review": {
+            **_STR,
+            "enum": ["approved"],
+            "description": "payment.authorized only: staff approved the fraud "
+            "hold; the authorization may be captured now.",
+        },
     },
 }
 SHIPMENT_DATA: dict[str, Any] = {

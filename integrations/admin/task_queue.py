@@ -1,7 +1,8 @@
 """django_q's task and schedule admins, re-registered with the project's
 limits: a task is re-run only from a failure, once, and only by staff who may
 change failures; a schedule names code to run, so only a superuser writes or
-deletes one."""
+deletes one; a queued task (the ORM broker's row) is only looked at, and
+only a superuser deletes one."""
 
 import logging
 from functools import partial
@@ -11,7 +12,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_q import admin as q_admin
-from django_q.models import Failure, Schedule, Success
+from django_q.models import Failure, OrmQ, Schedule, Success
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,23 @@ class ScheduleAdmin(q_admin.ScheduleAdmin):
         return request.user.is_active and request.user.is_superuser
 
 
+class QueueAdmin(q_admin.QueueAdmin):
+    # Its lock keeps other workers off a task one holds: cleared, a second
+    # worker runs it too (a capture, a refund); its key picks the cluster,
+    # so a changed one strands it. No one edits a queued task.
+    def has_change_permission(
+        self, request: HttpRequest, obj: OrmQ | None = None
+    ) -> bool:
+        return False
+
+    # Deleting one drops queued work (rows behind it wait for their sweep):
+    # a superuser's call, as for schedules.
+    def has_delete_permission(
+        self, request: HttpRequest, obj: OrmQ | None = None
+    ) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+
 def _replace_django_q_admins() -> None:
     # Importing django_q.admin above registered django_q's own classes, so
     # this holds whichever app the admin autodiscovers first.
@@ -104,6 +122,10 @@ def _replace_django_q_admins() -> None:
     ):
         admin.site.unregister(model)
         admin.site.register(model, admin_class)
+    # django_q shows the queue only with the ORM broker (or in its tests).
+    if admin.site.is_registered(OrmQ):
+        admin.site.unregister(OrmQ)
+        admin.site.register(OrmQ, QueueAdmin)
 
 
 _replace_django_q_admins()

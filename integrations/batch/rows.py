@@ -20,10 +20,10 @@ from django.apps import apps
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.db.models import F, Q, QuerySet
-from django.utils import timezone
 
 from integrations.client.call_rows import RELAXED_FROM
 from integrations.client.classify import retry_after_ceiling
+from integrations.clock import stamp
 from integrations.errors import NotProcessed, Outcome, ProviderError
 from integrations.leases import ClaimLost, LeasedRows, describe_error
 from integrations.models import BatchJob, BatchRow, BatchRowStatus
@@ -91,8 +91,8 @@ def done_relaxed(model: type[BatchRow], rows: Sequence[BatchRow]) -> set[int]:
     without waiting for the disk; returns the pks marked (the others' leases
     were lost). On PostgreSQL in autocommit one UPDATE per claim time
     carrying ``RELAXED_FROM`` (no SET LOCAL transaction), else
-    ``relaxed_commit``."""
-    now = timezone.now()
+    ``relaxed_commit``. Stamped done by the database's clock, the one the
+    claim was stamped by (``integrations.clock``)."""
     conn = connections[router.db_for_write(model)]
     marked: set[int] = set()
     for claimed_at in {row.claimed_at for row in rows}:
@@ -107,12 +107,12 @@ def done_relaxed(model: type[BatchRow], rows: Sequence[BatchRow]) -> set[int]:
                     status=BatchRowStatus.DONE,
                     last_error="",
                     next_attempt_at=None,
-                    done_at=now,
+                    done_at=stamp(),
                 )
             marked.update(found)
             continue
         with conn.cursor() as cursor:
-            params = [BatchRowStatus.DONE, now, *ids, BatchRowStatus.RUNNING]
+            params = [BatchRowStatus.DONE, *ids, BatchRowStatus.RUNNING]
             cursor.execute(_done_sql(model, len(ids)), [*params, claimed_at])
             marked.update(pk for (pk,) in cursor.fetchall())
     return marked
@@ -125,7 +125,7 @@ def _done_sql(model: type[BatchRow], count: int) -> str:
     return (
         f'UPDATE "{meta.db_table}" SET "{col["status"]}" = %s, '  # noqa: S608
         f'"{col["last_error"]}" = \'\', "{col["next_attempt_at"]}" = NULL, '
-        f'"{col["done_at"]}" = %s FROM {RELAXED_FROM} '
+        f'"{col["done_at"]}" = statement_timestamp() FROM {RELAXED_FROM} '
         f'WHERE "{meta.pk.column}" IN ({marks}) AND "{col["status"]}" = %s '
         f'AND "{col["claimed_at"]}" = %s RETURNING "{meta.pk.column}"'
     )
@@ -279,11 +279,11 @@ def work_row(
                     return RowResult(RowOutcome.DONE, deferred=True)
             else:
                 with transaction.atomic():
-                    leases.finish(row, BatchRowStatus.DONE, done_at=timezone.now())
+                    leases.finish(row, BatchRowStatus.DONE, done_at=stamp())
         else:
             with transaction.atomic():
                 handler(row)
-                leases.finish(row, BatchRowStatus.DONE, done_at=timezone.now())
+                leases.finish(row, BatchRowStatus.DONE, done_at=stamp())
     except ClaimLost:
         logger.warning(
             "batch row lease lost", extra={"job_id": row.job_id, "row_id": row.pk}

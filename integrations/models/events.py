@@ -1,6 +1,6 @@
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.utils import timezone
+from django.db.models.functions import Now
 
 
 class Event(models.Model):
@@ -12,7 +12,8 @@ class Event(models.Model):
     )
     payload = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
     correlation_id = models.CharField(max_length=128, blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now)
+    # The database's time (STATEMENT_TIMESTAMP()), as its deliveries'.
+    created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -50,7 +51,10 @@ class EventDelivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    # The database's time, the clock the sweep measures "waiting too long"
+    # by (integrations.clock): a web host's clock minutes off would have a
+    # fresh delivery swept as lost, or hide a lost one.
+    created_at = models.DateTimeField(db_default=Now())
     claimed_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 

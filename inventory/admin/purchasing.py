@@ -2,10 +2,12 @@
 reorder points (an action here, on the stock page, or a command), then sent
 and followed back by actions that each call one service."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from integrations import money
 from integrations.admin.display import money_display
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
@@ -14,14 +16,53 @@ from inventory import services
 from inventory.models import PurchaseOrder, PurchaseOrderLine, ReorderPoint, Supplier
 
 
+class SupplierForm(forms.ModelForm):
+    class Meta:
+        model = Supplier
+        fields = ["code", "name", "currency"]
+
+    def clean_currency(self) -> str:
+        # The orders drafted for this supplier are priced in it.
+        try:
+            return money.validate_currency(self.cleaned_data["currency"])
+        except money.MoneyError:
+            raise forms.ValidationError(
+                "Not an ISO 4217 currency code (e.g. EUR)."
+            ) from None
+
+
 @admin.register(Supplier)
 class SupplierAdmin(admin.ModelAdmin):
+    form = SupplierForm
     list_display = ["code", "name", "currency"]
     search_fields = ["code", "name"]
 
 
+class ReorderPointForm(forms.ModelForm):
+    class Meta:
+        model = ReorderPoint
+        fields = [
+            "sku",
+            "supplier",
+            "location",
+            "reorder_level",
+            "reorder_quantity",
+            "unit_cost",
+        ]
+
+    def clean_unit_cost(self) -> int:
+        # A negative cost would reach the ERP as a negative price.
+        cost = self.cleaned_data["unit_cost"]
+        if cost is not None and cost < 0:
+            raise forms.ValidationError(
+                "A unit cost cannot be negative (0 leaves the price to the ERP)."
+            )
+        return cost
+
+
 @admin.register(ReorderPoint)
 class ReorderPointAdmin(admin.ModelAdmin):
+    form = ReorderPointForm
     list_display = [
         "sku",
         "supplier",

@@ -60,7 +60,11 @@ from inventory.models import Location, StockLevel
 
 logger = logging.getLogger(__name__)
 
+# The event type the domain's webhook handler is registered for.
+LEVELS_EVENT = "inventory.updated"
+
 __all__ = [
+    "LEVELS_EVENT",
     "ConfirmResult",
     "InventoryAdapter",
     "InventoryEvent",
@@ -516,3 +520,16 @@ class InventoryAdapter(BaseAdapter):
     def parse_inventory_event(self, message: WebhookMessage) -> InventoryEvent | None:
         """Translate a verified webhook; None for event types we ignore."""
         return None
+
+    def reports_levels(self, event_type: str) -> bool:
+        """Whether a webhook of this type may report stock levels (then
+        ``parse_inventory_event`` reads it). An ERP with event names of its
+        own (TradeGecko's ``variant.*``) says so here."""
+        return event_type == LEVELS_EVENT
+
+    def webhook_handler(self, message_event_type: str) -> str | None:
+        # The domain's handler is registered for inventory.updated alone:
+        # the ERP's own names for it are routed there, not dropped.
+        if self.reports_levels(message_event_type):
+            message_event_type = LEVELS_EVENT
+        return super().webhook_handler(message_event_type)

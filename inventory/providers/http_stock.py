@@ -23,6 +23,7 @@ from integrations.webhooks.messages import (
 )
 from integrations.webhooks.verification import VerifiedRequest, verify_standard_webhook
 from inventory.providers.base import (
+    LEVELS_EVENT,
     ConfirmResult,
     InventoryAdapter,
     InventoryEvent,
@@ -39,7 +40,7 @@ from inventory.providers.base import (
     readable_levels,
 )
 
-UPDATED_EVENT = "inventory.updated"
+UPDATED_EVENT = LEVELS_EVENT
 BATCH_SIZE = 50
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
@@ -49,6 +50,8 @@ def stock_error_map(response: requests.Response) -> ProviderError | None:
     hold names the SKU and what is available. 401/403/429/5xx keep the
     client's defaults."""
     status = response.status_code
+    if 300 <= status < 400:
+        return _redirected(response)
     if status < 400 or status >= 500 or status in (401, 403, 429):
         return None
     try:
@@ -62,6 +65,19 @@ def stock_error_map(response: requests.Response) -> ProviderError | None:
         code=our_code,
         http_status=status,
         provider_code=code or None,
+    )
+
+
+def _redirected(response: requests.Response) -> ProviderError:
+    """A redirect is not followed (``send_response``): the call may have
+    been acted on (a 303 after a write), so its outcome is unknown."""
+    parts = urlsplit(response.headers.get("Location", ""))
+    where = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else "?"
+    return Unknown(
+        f"The stock service answered a redirect (HTTP {response.status_code}) "
+        f"to {where}, which is not followed: set its URL to where it points"[:500],
+        code="redirected",
+        http_status=response.status_code,
     )
 
 
@@ -141,6 +157,12 @@ class HttpStockAdapter(HttpAdapter, InventoryAdapter):
 
     def error_map(self, response: requests.Response) -> ProviderError | None:
         return stock_error_map(response)
+
+    def send_response(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        # The key may ride in a header of the shop's choosing, which requests
+        # keeps on a redirect to another host (it drops only Authorization).
+        kwargs.setdefault("allow_redirects", False)
+        return super().send_response(method, path, **kwargs)
 
     def health_check(self) -> HealthResult:
         self.send("GET", "/health", operation="health_check")

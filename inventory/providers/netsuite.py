@@ -463,7 +463,8 @@ def _result(record: Mapping[str, Any]) -> PurchaseOrderResult:
     order_status = record.get("orderStatus")
     code = order_status.get("id") if isinstance(order_status, dict) else None
     reference = record.get("id")
-    if not reference or code not in ORDER_STATUSES:
+    # Text only: a list or object would not even hash for the lookup.
+    if not reference or not isinstance(code, str) or code not in ORDER_STATUSES:
         raise Unknown(
             "NetSuite sent a purchase order without id or status",
             code="malformed_response",

@@ -27,6 +27,7 @@ from integrations.providers.sandbox import SandboxAdapter
 from integrations.webhooks.messages import WebhookMessage, iso_time
 from inventory.models import SandboxErpHold, SandboxErpLevel, SandboxErpPurchaseOrder
 from inventory.providers.base import (
+    LEVELS_EVENT,
     ConfirmResult,
     InventoryAdapter,
     InventoryEvent,
@@ -43,7 +44,7 @@ from inventory.providers.base import (
     offset_from_cursor,
 )
 
-UPDATED_EVENT = "inventory.updated"
+UPDATED_EVENT = LEVELS_EVENT
 RETRY_AFTER_SECONDS = 30
 
 

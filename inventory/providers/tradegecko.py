@@ -114,9 +114,17 @@ def _error_fields(response: requests.Response) -> str:
         return f"HTTP {response.status_code}"
     if isinstance(errors, dict):
         return "; ".join(
-            f"{field} {', '.join(map(str, why))}" for field, why in errors.items()
+            f"{field} {_reasons(why)}".rstrip() for field, why in errors.items()
         )
     return str(errors)
+
+
+def _reasons(why: object) -> str:
+    # Documented as a list of reasons; a lone string, number or null is one
+    # reason (or none), not characters to join or a crash in the error map.
+    if isinstance(why, list):
+        return ", ".join(map(str, why))
+    return "" if why is None else str(why)
 
 
 class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
@@ -283,11 +291,15 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             occurred_at=unix_time(payload.get("timestamp")),
         )
 
+    def reports_levels(self, event_type: str) -> bool:
+        # A variant.* event names a variant whose stock may have changed.
+        return event_type.startswith("variant.")
+
     def parse_inventory_event(self, message: WebhookMessage) -> InventoryEvent | None:
         """A ``variant.*`` event names the variant, not its stock: its levels
         are read back (None once the variant is gone)."""
         object_id = message.payload.get("object_id")
-        if not message.event_type.startswith("variant.") or not isinstance(
+        if not self.reports_levels(message.event_type) or not isinstance(
             object_id, int
         ):
             return None
@@ -406,15 +418,21 @@ def _object(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
+def _is_number(value: str) -> bool:
+    # ASCII only: isdigit() also takes "²" (int() refuses it) and other
+    # scripts' digits ("٣" would name company 3).
+    return value.isascii() and value.isdigit()
+
+
 def _path_id(reference: str) -> str:
-    if not reference.isdigit():
+    if not _is_number(reference):
         raise Rejected("TradeGecko ids are numbers", code="not_found")
     return reference
 
 
 def _numeric_id(value: str, what: str) -> int:
     # TradeGecko's ids are integers; anything else is refused before a call.
-    if not value.isdigit():
+    if not _is_number(value):
         raise Rejected(f"TradeGecko {what} ids are numbers", code="invalid_request")
     return int(value)
 
@@ -423,7 +441,12 @@ def _result(order: Mapping[str, Any]) -> PurchaseOrderResult:
     status = order.get("status")
     if order.get("procurement_status") == "procured":
         status = "received"
-    if order.get("id") is None or status not in PO_STATUSES:
+    # Text only: a list or object would not even hash for the lookup.
+    if (
+        order.get("id") is None
+        or not isinstance(status, str)
+        or status not in PO_STATUSES
+    ):
         raise Unknown(
             "TradeGecko sent a purchase order without id or status",
             code="malformed_response",

@@ -104,7 +104,12 @@ def reservations_expire(*, now: datetime | None = None, limit: int = 500) -> int
     ).order_by("expires_at")[:limit]
     count = 0
     for reservation in due:
-        closed = _close(reservation, ReservationStatus.EXPIRED, now)
+        try:
+            closed = _close(reservation, ReservationStatus.EXPIRED, now)
+        except InvalidState:
+            # Confirmed (paid) between the read and the lock: it stays so,
+            # and the reservations after it are still expired.
+            continue
         count += closed.status == ReservationStatus.EXPIRED
     if count:
         logger.info("reservations expired", extra={"count": count})

@@ -158,7 +158,8 @@ def purchase_order_send(
     *, purchase_order: PurchaseOrder, account: ProviderAccount | None = None
 ) -> PurchaseOrder:
     """Send (or send again) a purchase order to the ERP. The ERP keys it by
-    our public id, so a send whose answer was lost is repeated safely."""
+    our public id, so a send whose answer was lost is repeated safely; one
+    the ERP answered is followed back by its reference instead."""
     if purchase_order.status not in (
         PurchaseOrderStatus.DRAFT,
         PurchaseOrderStatus.SENT,
@@ -185,7 +186,7 @@ def purchase_order_send(
         ),
     )
     try:
-        result = _stored_reference_check(adapter.purchase_order_upsert(request))
+        result = _placed(adapter, purchase_order, request)
     except ProviderError as error:
         purchase_order.last_error = staff_text(f"{error.code}: {error.message}")[:255]
         purchase_order.save(update_fields=["account", "last_error", "updated_at"])
@@ -203,6 +204,20 @@ def purchase_order_send(
     purchase_order.last_error = ""
     _apply_status(purchase_order, result)
     return purchase_order
+
+
+def _placed(
+    adapter: Any, order: PurchaseOrder, request: erp.PurchaseOrderRequest
+) -> erp.PurchaseOrderResult:
+    """The ERP's order. One it answered before (its reference is stored) is
+    followed back, not upserted again: an ERP whose idempotency keys lapse
+    (TradeGecko's live 24 hours) would place a second order with the
+    supplier. One the ERP no longer has is placed again."""
+    if order.external_reference:
+        found = adapter.purchase_order_status(order.external_reference)
+        if found is not None:
+            return found
+    return _stored_reference_check(adapter.purchase_order_upsert(request))
 
 
 def _stored_reference_check(result: erp.PurchaseOrderResult) -> erp.PurchaseOrderResult:
@@ -238,14 +253,23 @@ def _callable_adapter(order: PurchaseOrder, target: ProviderAccount) -> Any:
     """The adapter of an enabled account this deploy can call, else refused
     (nothing sent)."""
     _enabled_check(order, target)
+    return _adapter_of(target, f"{order.public_id} was not sent")
+
+
+def _adapter_of(target: ProviderAccount, outcome: str) -> Any:
+    """The account's adapter, or ``account_uncallable`` (``outcome`` says what
+    was not done). The credentials are opened here: an adapter reads them
+    lazily, so a key rotation that dropped their key would fail mid-call."""
     try:
-        return registry.get_adapter(target)
+        adapter = registry.get_adapter(target)
+        target.get_credentials()
     except registry.ACCOUNT_UNCALLABLE as error:
         raise InventoryError(
             f"ERP account {target.slug!r} cannot be called "
-            f"({type(error).__name__}); {order.public_id} was not sent.",
+            f"({type(error).__name__}); {outcome}.",
             code="account_uncallable",
         ) from None
+    return adapter
 
 
 def _enabled_check(order: PurchaseOrder, target: ProviderAccount) -> None:
@@ -273,7 +297,8 @@ def _apply_status(order: PurchaseOrder, result: erp.PurchaseOrderResult) -> None
 
 def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
     """Ask the ERP where the order stands; statuses only move forward. Not at
-    a disabled account (InventoryError ``account_disabled``)."""
+    a disabled account (InventoryError ``account_disabled``) nor one this
+    deploy cannot call (``account_uncallable``)."""
     if not purchase_order.external_reference or purchase_order.account is None:
         return purchase_order
     if not purchase_order.account.enabled:
@@ -283,7 +308,9 @@ def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
             f"{purchase_order.public_id} is not asked there.",
             code="account_disabled",
         )
-    adapter = registry.get_adapter(purchase_order.account)
+    adapter = _adapter_of(
+        purchase_order.account, f"{purchase_order.public_id} is not asked there"
+    )
     result = adapter.purchase_order_status(purchase_order.external_reference)
     if result is None:
         purchase_order.last_error = "not_found: the ERP has no such order"
@@ -308,7 +335,7 @@ def purchase_orders_refresh_open() -> int:
     ):
         try:
             purchase_order_refresh(purchase_order=order)
-        except (ProviderError, *_ACCOUNT_BROKEN) as error:
+        except (ProviderError, InventoryError) as error:
             logger.warning(
                 "purchase order refresh failed",
                 extra={
@@ -319,8 +346,3 @@ def purchase_orders_refresh_open() -> int:
             continue
         count += 1
     return count
-
-
-# An account this deploy cannot call (a provider dropped from the adapters, a
-# bad configuration, credentials no key opens): a fault of its orders alone.
-_ACCOUNT_BROKEN = registry.ACCOUNT_UNCALLABLE

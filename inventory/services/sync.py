@@ -77,9 +77,17 @@ _PAGE_FIELDS = [
 def sync_run_start(*, account: ProviderAccount, full: bool = False) -> SyncRun:
     """A queued run for ``account``; ``since`` is when the last complete run
     started, less a margin, unless ``full`` (or the ERP cannot filter by
-    time). One run per account at a time: ``sync_running`` otherwise."""
+    time). One run per account at a time: ``sync_running`` otherwise; a
+    disabled account: ``account_disabled``."""
     if account.kind != "inventory":
         raise InventoryError("Not an inventory account.", code="invalid_account")
+    if not account.enabled:
+        # Staff disabled it for a reason (the schedule skips it too); a
+        # "Sync now" page opened before that still posts its id.
+        raise InventoryError(
+            f"The account {account.slug} is disabled; it is not synced.",
+            code="account_disabled",
+        )
     try:
         adapter = registry.get_adapter(account)
     except (registry.UnknownProvider, ImproperlyConfigured) as exc:

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import idna
 import requests
 
+from config.checks import display_name_problem
 from integrations.client import CallContext, client_for
 from integrations.client.classify import classify_exception, classify_response
 from integrations.errors import NotProcessed, Outcome, ProviderError, Rejected
@@ -37,6 +38,8 @@ from integrations.providers.base import BaseAdapter, ConfigField
 from integrations.webhooks.messages import WebhookMessage
 
 __all__ = [
+    "HEADER_BREAKS",
+    "INVALID_HEADER",
     "INVALID_RECIPIENT",
     "INVALID_SENDER",
     "SENDING_DOMAINS_FIELD",
@@ -53,6 +56,7 @@ __all__ = [
     "email_error_map",
     "email_exception",
     "email_outcome",
+    "header_check",
     "idn_address",
     "idn_ascii",
     "recipient_refused",
@@ -70,6 +74,12 @@ T = TypeVar("T")
 INVALID_RECIPIENT = "invalid_recipient"
 # The code of a Rejected error for a sender no provider may be given.
 INVALID_SENDER = "invalid_sender"
+# The code of a Rejected error for a header (or a field a provider makes
+# one of) holding a line break or NUL.
+INVALID_HEADER = "invalid_header"
+# A CR or LF ends a header line (what follows is a header of its own); a NUL
+# ends a C string in the relay or provider that reads it.
+HEADER_BREAKS = re.compile(r"[\r\n\x00]")
 # Our address headers: in OutboundEmail's fields or its ``headers``.
 _ADDRESS_HEADERS = {"from": "From", "sender": "Sender", "reply-to": "Reply-To"}
 # Of those, the ones RFC 5322 (3.6.2) allows one mailbox in.
@@ -210,9 +220,11 @@ class EmailAdapter(BaseAdapter):
         waits for the account's rate limit and a provider 429 up to
         ``max_wait`` seconds, then raises ``Paced``. Raises ProviderError
         subclasses by the module's outcome rules; ``Rejected``
-        (``invalid_sender``) before any call for a sender ``sender_check``
-        refuses, whichever the provider."""
+        (``invalid_sender``, ``invalid_header``) before any call for a
+        sender ``sender_check`` or a header ``header_check`` refuses,
+        whichever the provider."""
         sender_check(message)
+        header_check(message)
         return self.deliver(message, pacing=pacing, max_wait=max_wait)
 
     @abstractmethod
@@ -295,22 +307,52 @@ class EmailAdapter(BaseAdapter):
 
 def sender_check(message: OutboundEmail) -> None:
     """Refuse, as ``Rejected`` (``invalid_sender``), a From, Sender or
-    Reply-To (the fields or ``headers``) holding a line break, or a From or
+    Reply-To (the fields or ``headers``) holding a line break or NUL, or a
+    display name holding an address (``display_name_problem``), or a From or
     Sender that is not one mailbox. An API's JSON field or a form field
     carries either as it is: the line would become a header of its own (a
-    Bcc) and a second mailbox another sender, so no provider is given it."""
+    Bcc), a second mailbox another sender, and a name shaped like an address
+    passes for another sender, so no provider is given it."""
     values = [("from", message.from_email), ("reply-to", message.reply_to)]
     values += [(name.lower(), value) for name, value in message.headers.items()]
     for name, value in values:
         if name not in _ADDRESS_HEADERS or not value:
             continue
         header = _ADDRESS_HEADERS[name]
-        if "\r" in value or "\n" in value:
-            raise _invalid_sender(f"the {header} address holds a line break")
-        if name in _ONE_MAILBOX:
-            mailboxes = getaddresses([value])
-            if len(mailboxes) != 1 or "@" not in mailboxes[0][1]:
-                raise _invalid_sender(f"the {header} address is not one mailbox")
+        if HEADER_BREAKS.search(value):
+            raise _invalid_sender(f"the {header} address holds a line break or NUL")
+        mailboxes = getaddresses([value])
+        one = len(mailboxes) == 1 and "@" in mailboxes[0][1]
+        if name in _ONE_MAILBOX and not one:
+            raise _invalid_sender(f"the {header} address is not one mailbox")
+        if any(display_name_problem(*mailbox) for mailbox in mailboxes):
+            raise _invalid_sender(f"the {header} display name holds an address")
+
+
+def header_check(message: OutboundEmail) -> None:
+    """Refuse, as ``Rejected`` (``invalid_header``), a CR, LF or NUL in the
+    subject, the To, a header's name or value, a tag, or a metadata key or
+    value: each is a header, or a field the provider makes one of (SES's
+    X-Tag, Mailgun's variables), so the line would become a header of its
+    own. The error names the field, never its value."""
+    fields = [("the subject", message.subject), ("the To address", message.to)]
+    for name, value in message.headers.items():
+        fields += [("a header name", name), (_header_label(name), value)]
+    fields += [("a tag", tag) for tag in message.tags]
+    for key, value in message.metadata.items():
+        fields += [("a metadata key", key), (f"metadata {_label(key)}", value)]
+    for where, value in fields:
+        if isinstance(value, str) and HEADER_BREAKS.search(value):
+            raise Rejected(f"{where} holds a line break or NUL", code=INVALID_HEADER)
+
+
+def _header_label(name: str) -> str:
+    return f"the {_label(name)} header" if _label(name) else "a header"
+
+
+def _label(name: str) -> str:
+    # A name is shown only when it is itself clean.
+    return "" if HEADER_BREAKS.search(name) else name[:64]
 
 
 def _invalid_sender(message: str) -> Rejected:

@@ -14,6 +14,7 @@ MESSAGES: dict[str, str] = {
     # headers, not the provider's verdict.
     "invalid_sender": "The sender address cannot be used; the message was not sent.",
     "message_invalid": "The message could not be built; it was not sent.",
+    "invalid_header": "A header of the message holds a line break; it was not sent.",
     WORKER_LOST: "The send was interrupted; the message may have gone out "
     "and is not sent again.",
 }

@@ -43,7 +43,13 @@ from notifications.models import (
     ascii_address,
     normalise_address,
 )
-from notifications.providers.base import EmailAdapter, EmailCategory, OutboundEmail
+from notifications.providers.base import (
+    HEADER_BREAKS,
+    INVALID_HEADER,
+    EmailAdapter,
+    EmailCategory,
+    OutboundEmail,
+)
 from notifications.rendering import render_email
 from notifications.services.failures import WORKER_LOST
 from notifications.services.suppressions import (
@@ -103,6 +109,19 @@ def email_address_check(address: str) -> str:
     return address
 
 
+def email_header_value_check(value: str, *, param: str) -> None:
+    """EmailInvalid(invalid_header) for a value the provider is given as a
+    header or metadata (``order_id``) holding a CR, LF or NUL: the line would
+    become a header of its own. The message names the field, not the value."""
+    if HEADER_BREAKS.search(value):
+        raise EmailInvalid(
+            f"The {param} may not hold a line break or NUL: the email "
+            "provider is given it with the message's headers.",
+            code=INVALID_HEADER,
+            param=param,
+        )
+
+
 def email_message_create(
     *,
     to: str,
@@ -120,6 +139,7 @@ def email_message_create(
     EmailRenderError before anything is stored."""
     to = email_address_check(to)
     email_category_check(category)
+    email_header_value_check(order_id, param="order_id")
     if (existing := _existing(idempotency_key)) is not None:
         return existing
     context = dict(context or {})

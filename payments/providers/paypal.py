@@ -44,6 +44,14 @@ from payments.providers.paypal_errors import (
     declined_capture,
     paypal_error_map,
 )
+from payments.providers.paypal_orders import (
+    latest,
+    link_id,
+    order_currency,
+    order_payments,
+    our_order_id,
+    purchase_unit,
+)
 
 REQUEST_ID_HEADER = "PayPal-Request-Id"
 OAUTH_PATH = "/v1/oauth2/token"
@@ -196,7 +204,9 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
     def capture(self, request: CaptureRequest) -> PaymentResult:
         amount = self._money(request.amount, request.currency)
         order = self._get_order(request.provider_reference)
-        authorization = _latest(_payments(order, "authorizations"), _OPEN_AUTHORIZATION)
+        authorization = latest(
+            order_payments(order, "authorizations"), _OPEN_AUTHORIZATION
+        )
         if authorization is None:
             raise Rejected(
                 "the PayPal order has no open authorization to capture",
@@ -211,7 +221,9 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
             error_map=paypal_error_map(declined_capture),
         )
         earlier = [
-            c for c in _payments(order, "captures") if c.get("id") != captured.get("id")
+            c
+            for c in order_payments(order, "captures")
+            if c.get("id") != captured.get("id")
         ]
         total = self._sum_amounts([*earlier, captured], _CAPTURED, request.currency)
         return PaymentResult(
@@ -225,11 +237,11 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
 
     def void(self, *, provider_reference: str, idempotency_key: str) -> PaymentResult:
         order = self._get_order(provider_reference)
-        authorizations = _payments(order, "authorizations")
-        authorization = _latest(authorizations, _OPEN_AUTHORIZATION)
+        authorizations = order_payments(order, "authorizations")
+        authorization = latest(authorizations, _OPEN_AUTHORIZATION)
         if authorization is None:
-            if _latest(authorizations, ("VOIDED",)) is not None:
-                return self._order_result(order, _order_currency(order))
+            if latest(authorizations, ("VOIDED",)) is not None:
+                return self._order_result(order, order_currency(order))
             raise Rejected(
                 "the PayPal order has no open authorization to void",
                 code="not_voidable",
@@ -241,7 +253,7 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
             idempotency_key=idempotency_key,
             allow_empty=True,
         )
-        currency = _order_currency(order)
+        currency = order_currency(order)
         return PaymentResult(
             status=ProviderStatus.VOIDED,
             provider_reference=order["id"],
@@ -279,7 +291,7 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
         # PayPal has no look-up by PayPal-Request-Id: the base's
         # retrieve_by_key answers Unknown(lookup_not_supported).
         order = self._get_order(provider_reference)
-        return self._order_result(order, _order_currency(order), raise_decline=False)
+        return self._order_result(order, order_currency(order), raise_decline=False)
 
     def save_method(self, request: SaveMethodRequest) -> SavedMethod:
         raise _not_supported("saving a payment method (PayPal Vault)")
@@ -401,7 +413,7 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
         related = (resource.get("supplementary_data") or {}).get("related_ids") or {}
         if related.get("order_id"):
             return str(related["order_id"])
-        capture_id = related.get("capture_id") or _link_id(resource, "up", "captures")
+        capture_id = related.get("capture_id") or link_id(resource, "up", "captures")
         if capture_id:
             # Refunds and reversals point at their capture, not the order.
             return self._order_of_capture(capture_id)
@@ -414,7 +426,7 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
             operation="paypal_get_capture",
         )
         related = (capture.get("supplementary_data") or {}).get("related_ids") or {}
-        return str(related.get("order_id") or _link_id(capture, "up", "orders") or "")
+        return str(related.get("order_id") or link_id(capture, "up", "orders") or "")
 
     # --- Orders as we read them --------------------------------------------
 
@@ -448,7 +460,7 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
     def _check_order_matches(
         self, order: Mapping[str, Any], request: PaymentRequest
     ) -> None:
-        unit_amount = _purchase_unit(order).get("amount") or {}
+        unit_amount = purchase_unit(order).get("amount") or {}
         currency = str(unit_amount.get("currency_code", ""))
         if currency != request.currency.upper() or (
             self._amount({"amount": unit_amount}, currency) != request.amount
@@ -467,10 +479,10 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
     def _order_result(
         self, order: Mapping[str, Any], currency: str, *, raise_decline: bool = True
     ) -> PaymentResult:
-        captures = _payments(order, "captures")
-        authorizations = _payments(order, "authorizations")
+        captures = order_payments(order, "captures")
+        authorizations = order_payments(order, "authorizations")
         captured = self._sum_amounts(captures, _CAPTURED, currency)
-        authorization = _latest(authorizations, (*_OPEN_AUTHORIZATION, "CAPTURED"))
+        authorization = latest(authorizations, (*_OPEN_AUTHORIZATION, "CAPTURED"))
         last = (captures or authorizations or [{}])[-1]
         raw = str(last.get("status") or order.get("status", ""))
         status = _order_status(order, raw, bool(captured), authorization)
@@ -490,19 +502,20 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
             card_last4=str(card.get("last_digits", "")),
             wallet="" if card else next(iter(source), ""),
             raw_status=raw,
+            order_id=our_order_id(order),
         )
 
     def _refundable_capture(
         self, order: Mapping[str, Any], amount: int, currency: str
     ) -> str:
         refunded: dict[str, int] = {}
-        for refund in _payments(order, "refunds"):
+        for refund in order_payments(order, "refunds"):
             if refund.get("status") in ("COMPLETED", "PENDING"):
-                capture_id = _link_id(refund, "up", "captures")
+                capture_id = link_id(refund, "up", "captures")
                 refunded[capture_id] = refunded.get(capture_id, 0) + self._amount(
                     refund, currency
                 )
-        for capture in _payments(order, "captures"):
+        for capture in order_payments(order, "captures"):
             if capture.get("status") not in _REFUNDABLE_CAPTURE:
                 continue
             left = self._amount(capture, currency) - refunded.get(capture.get("id"), 0)
@@ -529,23 +542,6 @@ def _segment(value: str) -> str:
     return value
 
 
-def _purchase_unit(order: Mapping[str, Any]) -> dict[str, Any]:
-    units = order.get("purchase_units") or [{}]
-    return units[0] or {}
-
-
-def _payments(order: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
-    return list((_purchase_unit(order).get("payments") or {}).get(kind) or [])
-
-
-def _latest(items: list[dict[str, Any]], statuses: tuple[str, ...]) -> dict | None:
-    return next((i for i in reversed(items) if i.get("status") in statuses), None)
-
-
-def _order_currency(order: Mapping[str, Any]) -> str:
-    return str((_purchase_unit(order).get("amount") or {}).get("currency_code", ""))
-
-
 def _capture_status(capture: Mapping[str, Any]) -> ProviderStatus:
     if capture.get("status") in _CAPTURED:
         return ProviderStatus.CAPTURED
@@ -558,15 +554,15 @@ def _order_status(
     captured: bool,
     authorization: Mapping[str, Any] | None,
 ) -> ProviderStatus:
-    captures = _payments(order, "captures")
-    authorizations = _payments(order, "authorizations")
+    captures = order_payments(order, "captures")
+    authorizations = order_payments(order, "authorizations")
     if captured:
         return ProviderStatus.CAPTURED
     if captures and captures[-1].get("status") == "PENDING":
         return ProviderStatus.PENDING
     if authorization is not None and authorization.get("status") != "CAPTURED":
         return ProviderStatus.AUTHORIZED
-    if _latest(authorizations, ("VOIDED",)) or order.get("status") == "VOIDED":
+    if latest(authorizations, ("VOIDED",)) or order.get("status") == "VOIDED":
         return ProviderStatus.VOIDED
     if raw in FAILED_STATUSES:
         return ProviderStatus.FAILED
@@ -578,17 +574,9 @@ def _order_status(
 
 
 def _declined_in_order(order: dict[str, Any]) -> ProviderError | None:
-    captures = _payments(order, "captures")
-    authorizations = _payments(order, "authorizations")
+    captures = order_payments(order, "captures")
+    authorizations = order_payments(order, "authorizations")
     last = (captures or authorizations or [None])[-1]
     if last is not None and last.get("status") in FAILED_STATUSES:
         return decline(last)
     return None
-
-
-def _link_id(resource: Mapping[str, Any], rel: str, collection: str) -> str:
-    for link in resource.get("links") or []:
-        href = str(link.get("href", ""))
-        if link.get("rel") == rel and f"/{collection}/" in href:
-            return href.rstrip("/").rsplit("/", 1)[-1]
-    return ""

@@ -66,6 +66,32 @@ DISPUTE_EVENTS = frozenset(
 DISPUTE_CLOSED_STATES = frozenset({"WON", "LOST", "ACCEPTED", "INQUIRY_CLOSED"})
 
 
+# A payment's reference_id keeps 40 characters, its note 500 (api.json):
+# an order id that fills reference_id goes whole into the note's first line.
+REFERENCE_ID_MAX = 40
+NOTE_MAX = 500
+ORDER_NOTE = "order_id: "
+
+
+def _note(request: PaymentRequest) -> str:
+    lines = [request.description] if request.description else []
+    if len(request.order_id) >= REFERENCE_ID_MAX:
+        lines.insert(0, ORDER_NOTE + request.order_id)
+    return "\n".join(lines)[:NOTE_MAX]
+
+
+def _order_id_of(payment: Mapping[str, Any]) -> str:
+    """Our whole order id as the payment keeps it: the note's first line
+    when we put it there, else a reference_id shorter than Square's limit;
+    "" when it may be cut (a payment made before the note carried it)."""
+    reference = str(payment.get("reference_id") or "")
+    first_line = str(payment.get("note") or "").split("\n", 1)[0]
+    if first_line.startswith(ORDER_NOTE):
+        whole = first_line[len(ORDER_NOTE) :]
+        return whole if whole.startswith(reference) else reference
+    return reference if len(reference) < REFERENCE_ID_MAX else ""
+
+
 def square_idempotency_key(key: str) -> str:
     """Our idempotency key as one Square accepts (45 characters at most)."""
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
@@ -148,8 +174,11 @@ class SquareAdapter(HttpAdapter, PaymentsAdapter):
             # Always delayed capture: see the module docstring.
             "autocomplete": False,
             "delay_action": "CANCEL",
-            "reference_id": request.order_id[:40],
+            "reference_id": request.order_id[:REFERENCE_ID_MAX],
         }
+        note = _note(request)
+        if note:
+            body["note"] = note
         location_id = self.setting("location_id")
         if location_id:
             body["location_id"] = location_id
@@ -157,8 +186,6 @@ class SquareAdapter(HttpAdapter, PaymentsAdapter):
             body["customer_id"] = request.provider_customer_id
         if request.customer_email:
             body["buyer_email_address"] = request.customer_email
-        if request.description:
-            body["note"] = request.description[:500]
         data = self.send("POST", "/v2/payments", operation="create_payment", json=body)
         created = data.get("payment") or {}
         result = self._payment_result(created)
@@ -399,6 +426,7 @@ class SquareAdapter(HttpAdapter, PaymentsAdapter):
             card_last4=str(card.get("last_4") or ""),
             wallet=str(wallet.get("brand") or "").lower(),
             raw_status=raw_status,
+            order_id=_order_id_of(payment),
         )
 
     def _payment_event(

@@ -23,6 +23,7 @@ from payments.services.events import payment_event_apply
 from payments.services.followups import payment_capture, payment_void
 from payments.services.methods import (
     payment_method_save,
+    recurring_charges_report,
     recurring_charges_run,
     saved_method_charge,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "payment_void",
     "payments_reconcile_pending",
     "reconciliation_schedule",
+    "recurring_charges_report",
     "recurring_charges_run",
     "refund_cancel",
     "refunds_retry_due",

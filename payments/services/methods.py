@@ -18,6 +18,7 @@ from integrations.failover import (
     run_with_failover,
 )
 from integrations.models import ProviderAccount
+from integrations.secrets_registry import staff_text
 from payments.models import (
     Payment,
     PaymentAttempt,
@@ -38,6 +39,11 @@ from payments.services.create import (
 from payments.services.errors import GatewayRejected, GatewayUnavailable
 from payments.services.messages import provider_code_of, public_message
 from payments.services.pan import pan_refuse
+from payments.services.reconcile import (
+    RECURRING_KEY_PREFIX,
+    not_sent_fail,
+    payment_reconcile,
+)
 from payments.services.settle import SETTLED_FAILED
 from payments.services.state import (
     Change,
@@ -163,11 +169,17 @@ def saved_method_charge(
 
 
 def saved_method_send(
-    payment: Payment, saved_method: SavedPaymentMethod, adapter: PaymentsAdapter
+    payment: Payment,
+    saved_method: SavedPaymentMethod,
+    adapter: PaymentsAdapter,
+    *,
+    duplicate_is_open: bool = False,
 ) -> Payment:
     """Send the stored ``payment`` off-session to ``saved_method``'s gateway.
     Any other fault before the gateway call frees its key (nothing charged):
-    a payment is never left ``pending`` with no one to settle it."""
+    a payment is never left ``pending`` with no one to settle it.
+    ``duplicate_is_open``: a refusal as a duplicate is no decline (a recurring
+    slot's charge the gateway holds already): ``_duplicate_look_up``."""
     capture = payment.capture_requested
     try:
         request = build_payment_request(
@@ -179,6 +191,8 @@ def saved_method_send(
         )
         result = authorize_at(payment, request, adapter)
     except Rejected as exc:
+        if duplicate_is_open and exc.code in DUPLICATE_CODES:
+            return _duplicate_look_up(payment)
         return mark_failed(payment, exc)
     except NotProcessed as exc:
         mark_unavailable(payment, exc)
@@ -194,6 +208,36 @@ def saved_method_send(
     return capture_owed(payment) if capture else payment
 
 
+# The gateway refused a charge as a duplicate of one it holds (Braintree's
+# duplicate check); reconciliation's "the charge is another payment's".
+# Neither is the card's decline.
+DUPLICATE_CODES = frozenset({"duplicate_transaction", "duplicate_charge"})
+
+
+def _duplicate_look_up(payment: Payment) -> Payment:
+    """A recurring slot's charge refused as a duplicate: the gateway may hold
+    this period's charge already (an earlier try of the slot). Unknown, and
+    asked at once by reconciliation, which books the charge it finds under
+    the slot's order id, or leaves it unknown (a search that may lag, a
+    charge owned by another payment: in review) for the next look."""
+    logger.warning(
+        "recurring charge refused as a duplicate; looking it up",
+        extra={"payment_id": payment.public_id},
+    )
+    payment = advance(
+        payment,
+        Change(
+            status=PaymentStatus.UNKNOWN,
+            fields={
+                "failure_code": "duplicate_at_gateway",
+                "failure_message": "The gateway holds a charge like this one "
+                "already; reconciling.",
+            },
+        ),
+    )
+    return payment_reconcile(payment=payment)
+
+
 def _send_stopped(payment: Payment, error: BaseException) -> None:
     """A fault of ours around the gateway call: unknown if the call may have
     gone (its attempt is stored first), else failed and its key freed."""
@@ -201,25 +245,6 @@ def _send_stopped(payment: Payment, error: BaseException) -> None:
         mark_unknown(payment)
         return
     not_sent_fail(payment, type(error).__name__)
-
-
-def not_sent_fail(payment: Payment, reason: str) -> Payment:
-    """Fail a payment no gateway was ever asked about, and free its key so
-    its caller may make it again (``reason``: our words, never provider
-    text)."""
-    return advance(
-        payment,
-        Change(
-            status=PaymentStatus.FAILED,
-            fields={
-                "failure_code": "not_sent",
-                "failure_message": (
-                    f"Not sent to the gateway ({reason[:80]}); nothing was charged."
-                ),
-                "idempotency_key": None,
-            },
-        ),
-    )
 
 
 def _next_run(when: datetime, interval: str, count: int) -> datetime:
@@ -252,6 +277,20 @@ class RecurringRun:
     declined: int = 0
     retry: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def as_result(self) -> dict[str, Any]:
+        """The run as the scheduled task's result (what the admin shows):
+        the counts, ``failed`` for the faults of ours, and their first lines
+        (secrets masked)."""
+        return {
+            "charged": self.charged,
+            "unknown": self.unknown,
+            "declined": self.declined,
+            "retry": self.retry,
+            "failed": len(self.errors),
+            # A bounded result; ``failed`` counts them all.
+            "errors": [staff_text(line) for line in self.errors[:20]],
+        }
 
 
 _OPEN = (PaymentStatus.PENDING, PaymentStatus.UNKNOWN, PaymentStatus.REQUIRES_ACTION)
@@ -308,7 +347,9 @@ def _recurring_run_one(recurring: RecurringCharge) -> str:
         return ""
     if created:
         try:
-            payment = saved_method_send(payment, recurring.saved_method, adapter)
+            payment = saved_method_send(
+                payment, recurring.saved_method, adapter, duplicate_is_open=True
+            )
         except BaseException as exc:
             # Nothing charged (its key is freed) or the outcome is being
             # reconciled: either way the slot's key never charges it twice.
@@ -334,7 +375,7 @@ def _not_charged(payment: Payment) -> bool:
 
 
 def _recurring_key(recurring: RecurringCharge, slot: datetime) -> str:
-    return f"recurring:{recurring.public_id}:{slot.isoformat()}"
+    return f"{RECURRING_KEY_PREFIX}{recurring.public_id}:{slot.isoformat()}"
 
 
 def _recurring_claim(
@@ -383,10 +424,13 @@ def _slot_release(recurring_pk: int, slot: datetime, following: datetime) -> boo
 
 def _recurring_record(recurring: RecurringCharge, payment: Payment) -> str:
     failed = payment.status == PaymentStatus.FAILED
+    # A duplicate's period may be charged (in review when another payment
+    # holds its charge): never the card's decline that stops the charges.
+    declined = failed and payment.failure_code not in DUPLICATE_CODES
     RecurringCharge.objects.filter(pk=recurring.pk).update(
         last_payment=payment,
         runs=recurring.runs + 1,
-        status=RecurringStatus.FAILED if failed else RecurringStatus.ACTIVE,
+        status=RecurringStatus.FAILED if declined else RecurringStatus.ACTIVE,
     )
     logger.info(
         "recurring charge run",
@@ -396,9 +440,9 @@ def _recurring_record(recurring: RecurringCharge, payment: Payment) -> str:
             "status": payment.status,
         },
     )
-    if failed:
+    if declined:
         return "declined"
-    return "unknown" if payment.status in _OPEN else "charged"
+    return "unknown" if failed or payment.status in _OPEN else "charged"
 
 
 def _recurring_orphans_release(now: datetime) -> None:
@@ -409,7 +453,7 @@ def _recurring_orphans_release(now: datetime) -> None:
     stale = now - timedelta(minutes=settings.PAYMENTS_RECONCILE_AFTER_MINUTES)
     orphans = Payment.objects.filter(
         status=PaymentStatus.PENDING,
-        idempotency_key__startswith="recurring:",
+        idempotency_key__startswith=RECURRING_KEY_PREFIX,
         account__isnull=True,
         attempts__isnull=True,
         updated_at__lte=stale,

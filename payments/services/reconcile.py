@@ -383,7 +383,7 @@ def payments_reconcile_pending(*, now: datetime | None = None) -> list[Payment]:
             updated_at__lte=stale,
         )
     )
-    settled: list[Payment] = []
+    settled = _unsent_end(stale)
     # No account yet: a create whose process died before its result was
     # committed; its attempt names the account (_account_from_attempt).
     askable = candidates.exclude(account__isnull=True) | candidates.filter(
@@ -400,3 +400,64 @@ def payments_reconcile_pending(*, now: datetime | None = None) -> list[Payment]:
         if after.status != before:
             settled.append(after)
     return settled
+
+
+# A recurring slot's payment key; such payments' orphans are the recurring
+# run's (``methods._recurring_orphans_release``): it gives their slot back.
+RECURRING_KEY_PREFIX = "recurring:"
+
+
+def _unsent_end(stale: datetime) -> list[Payment]:
+    """Payments no gateway was ever asked about, that nothing would ever send
+    or end: a process killed between the payment's row and its attempt's
+    (SIGKILL, a worker's timeout) left them ``pending``, holding their key.
+    Failed ``not_sent`` (key freed, so the caller's retry charges) once
+    older than ``stale``, far beyond a request's or a task's life."""
+    unsent = ~Exists(PaymentAttempt.objects.filter(payment=OuterRef("pk")))
+    orphans = (
+        Payment.objects.filter(
+            unsent,
+            status=PaymentStatus.PENDING,
+            account__isnull=True,
+            updated_at__lte=stale,
+        )
+        .exclude(idempotency_key__startswith=RECURRING_KEY_PREFIX)
+        .order_by("pk")
+    )
+    ended: list[Payment] = []
+    for payment in orphans[: settings.PAYMENTS_RECONCILE_BATCH]:
+        # Taken by a conditional touch: two sweeps at once end it once, and
+        # an attempt stored meanwhile keeps it for reconciliation.
+        taken = Payment.objects.filter(
+            unsent,
+            pk=payment.pk,
+            status=PaymentStatus.PENDING,
+            updated_at=payment.updated_at,
+        ).update(updated_at=timezone.now())
+        if not taken:
+            continue
+        logger.warning(
+            "payment never sent to a gateway; failed", extra=log_ids(payment)
+        )
+        payment.refresh_from_db()
+        ended.append(not_sent_fail(payment, "process stopped"))
+    return ended
+
+
+def not_sent_fail(payment: Payment, reason: str) -> Payment:
+    """Fail a payment no gateway was ever asked about, and free its key so
+    its caller may make it again (``reason``: our words, never provider
+    text)."""
+    return advance(
+        payment,
+        Change(
+            status=PaymentStatus.FAILED,
+            fields={
+                "failure_code": "not_sent",
+                "failure_message": (
+                    f"Not sent to the gateway ({reason[:80]}); nothing was charged."
+                ),
+                "idempotency_key": None,
+            },
+        ),
+    )

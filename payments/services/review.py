@@ -21,7 +21,7 @@ from payments.services.followups import (
     one_at_a_time,
     payment_void,
 )
-from payments.services.state import log_ids
+from payments.services.state import emit_event, log_ids
 
 # One logger for the whole package, named as before the split, so log
 # records and logging configuration keep addressing it.
@@ -76,8 +76,10 @@ def _hold_approved(payment: Payment, actor: str) -> Payment:
             f"A {busy} of this payment is already under way; retry later.",
             code=f"{busy}_in_progress",
         )
-    # In the lock's commit: the storefront's capture waits for it.
-    _review_decided(payment, ReviewState.APPROVED)
+    # In the lock's commit: the storefront's capture waits for it. Told, as
+    # a capture or a void would tell it: the authorization is its to capture.
+    if _review_decided(payment, ReviewState.APPROVED):
+        emit_event(payment, "payment.authorized", review="approved")
     logger.info(
         "payment review decided",
         extra={**log_ids(payment), "decision": "approved, capture left to storefront"},
@@ -123,9 +125,12 @@ def payment_review_reject(*, payment: Payment, actor: str) -> Payment:
     return payment
 
 
-def _review_decided(payment: Payment, state: str) -> None:
-    Payment.objects.filter(pk=payment.pk, review_state=ReviewState.PENDING).update(
-        review_state=state, updated_at=timezone.now()
+def _review_decided(payment: Payment, state: str) -> bool:
+    """Record staff's decision; False when it was decided already."""
+    return bool(
+        Payment.objects.filter(pk=payment.pk, review_state=ReviewState.PENDING).update(
+            review_state=state, updated_at=timezone.now()
+        )
     )
 
 

@@ -13,8 +13,8 @@ from integrations import registry
 from shipping.models import RateQuote, Shipment, ShipmentStatus
 from shipping.services.labels import (
     STUCK_PURCHASING,
-    _stuck_to_unknown,
     shipment_reconcile,
+    stuck_to_unknown,
 )
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def shipments_reconcile_unknown(*, limit: int = 200) -> list[Shipment]:
         # Still past its claim life: staff settle what no sweep can ask (an
         # account this deploy cannot call), not purchasing for ever.
         with contextlib.suppress(Exception):
-            _stuck_to_unknown(shipment, "reconcile_failed")
+            stuck_to_unknown(shipment, "reconcile_failed")
     if broken:
         logger.error(
             "label reconciliation sweep had failures", extra={"failed": broken}

@@ -9,7 +9,7 @@ from integrations import registry
 from integrations.secrets_registry import staff_text
 from shipping.models import Shipment, ShipmentStatus
 from shipping.providers.base import LabelStatus, LabelUpdate
-from shipping.services.labels import _SETTLED_BY_LABEL, _label_made, _settle
+from shipping.services.labels import SETTLED_BY_LABEL, label_made, settle_under_lock
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +32,14 @@ def shipment_label_update_apply(*, shipment: Shipment, update: LabelUpdate) -> b
     update = _with_parcels(shipment, update)
     label = update.label
     if label is None:
-        changed = _settle(shipment, lambda locked: _label_failed(locked, update))
+        changed = settle_under_lock(
+            shipment, lambda locked: _label_failed(locked, update)
+        )
     else:
         # The carrier's word wins: a label it made for a shipment we gave up
         # on (a look-up that missed it) is recorded, and staff alerted.
-        made = functools.partial(_label_made, label=label)
-        changed = _settle(shipment, made, _SETTLED_BY_LABEL)
+        made = functools.partial(label_made, label=label)
+        changed = settle_under_lock(shipment, made, SETTLED_BY_LABEL)
     if changed:
         logger.info(
             "label webhook applied",
@@ -57,10 +59,10 @@ def _label_failed(shipment: Shipment, update: LabelUpdate) -> None:
 
 def _settles_nothing(shipment: Shipment, update: LabelUpdate) -> bool:
     """A made label that cannot settle this shipment: it is settled already
-    (read without a lock: ``_settle`` decides under one), or the update is
+    (read without a lock: ``settle_under_lock`` decides under one), or the update is
     another parcel's transaction of a multi-parcel shipment whose own is
     known (its own webhook, or the poll, settles every parcel)."""
-    if shipment.status not in _SETTLED_BY_LABEL:
+    if shipment.status not in SETTLED_BY_LABEL:
         return True
     known = shipment.carrier_shipment_id
     sibling = known and known != update.carrier_shipment_id

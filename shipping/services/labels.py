@@ -117,17 +117,19 @@ def shipment_buy(
         )
     except ProviderError as error:
         failed = functools.partial(_after_error, error=error)
-        _settle(shipment, failed, (ShipmentStatus.PURCHASING,))
+        settle_under_lock(shipment, failed, (ShipmentStatus.PURCHASING,))
         return shipment
     # The carrier's webhook may have recorded this label while we waited;
     # a sweep may have given up on a buy this slow: the label is recorded.
-    _settle(shipment, lambda locked: _label_made(locked, label), _SETTLED_BY_LABEL)
+    settle_under_lock(
+        shipment, lambda locked: label_made(locked, label), SETTLED_BY_LABEL
+    )
     return shipment
 
 
 _BUYING = (ShipmentStatus.PURCHASING, ShipmentStatus.UNKNOWN)
 # A label the carrier made is its word: recorded over a failure we assumed.
-_SETTLED_BY_LABEL = (*_BUYING, ShipmentStatus.FAILED)
+SETTLED_BY_LABEL = (*_BUYING, ShipmentStatus.FAILED)
 # What a key and a quote id can be; anything else names nothing (a NUL, a
 # megabyte): refused before the database sees it.
 _KEY = re.compile(r"[\x21-\x7e]{1,64}")
@@ -193,7 +195,7 @@ def _refuse_if_held(quote: RateQuote) -> None:
     )
 
 
-def _settle(
+def settle_under_lock(
     shipment: Shipment,
     apply: Callable[[Shipment], None],
     statuses: tuple[str, ...] = _BUYING,
@@ -399,7 +401,7 @@ def shipment_reconcile(*, shipment: Shipment) -> Shipment:
             "label reconciliation inconclusive",
             extra={"shipment_id": shipment.public_id, "code": error.code},
         )
-        _stuck_to_unknown(shipment, error.code)
+        stuck_to_unknown(shipment, error.code)
         return shipment
     if label is None and _lookup_may_lag(shipment, adapter):
         logger.info(
@@ -407,17 +409,17 @@ def shipment_reconcile(*, shipment: Shipment) -> Shipment:
             extra={"shipment_id": shipment.public_id},
         )
         reconciliation_schedule(shipment=shipment, delay=LAG_RETRY_SECONDS)
-        _stuck_to_unknown(shipment, "lookup_may_lag")
+        stuck_to_unknown(shipment, "lookup_may_lag")
         return shipment
     # A label webhook may have settled it while we asked: record once.
-    _settle(
+    settle_under_lock(
         shipment,
         _not_found if label is None else lambda locked: label_apply(locked, label),
     )
     return shipment
 
 
-def _stuck_to_unknown(shipment: Shipment, code: str) -> None:
+def stuck_to_unknown(shipment: Shipment, code: str) -> None:
     """A buy still ``purchasing`` past its claim life (its process died, or
     its answer broke it) that the carrier cannot settle now: ``unknown``,
     the state staff watch and settle, not ``purchasing`` for ever."""
@@ -435,7 +437,7 @@ def _stuck_to_unknown(shipment: Shipment, code: str) -> None:
             extra={"shipment_id": locked.public_id, "code": code},
         )
 
-    _settle(shipment, mark, (ShipmentStatus.PURCHASING,))
+    settle_under_lock(shipment, mark, (ShipmentStatus.PURCHASING,))
 
 
 def _lookup_may_lag(shipment: Shipment, adapter: ShippingAdapter) -> bool:
@@ -454,7 +456,7 @@ def _not_found(shipment: Shipment) -> None:
     shipment.save(update_fields=["status", "failure_code", "failure_message"])
 
 
-def _label_made(shipment: Shipment, label: Label) -> None:
+def label_made(shipment: Shipment, label: Label) -> None:
     if shipment.status == ShipmentStatus.FAILED:
         logger.error(
             "label made for a failed shipment; recorded",

@@ -19,7 +19,7 @@ from shipping.providers.base import PickupCancellation
 from shipping.providers.validation import InvalidShippingRequest
 from shipping.services.claims import claim_release, claim_take
 from shipping.services.errors import InvalidState, ShippingError
-from shipping.services.pickups import _announce_cancelled, _pickup_payload
+from shipping.services.pickups import announce_cancelled, pickup_payload
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def _cancelled(row: Pickup, claimed_at: datetime) -> None:
     row.status = PickupStatus.CANCELLED
     row.cancel_requested_at, row.failure_message = None, ""
     row.save(update_fields=["status", "cancel_requested_at", "failure_message"])
-    _announce_cancelled(row)
+    announce_cancelled(row)
     if row.settled_at is not None and row.settled_at > claimed_at:
         # Staff settled it as still booked after our cancel set out; the
         # carrier's later answer says otherwise.
@@ -146,7 +146,7 @@ def _cancelled(row: Pickup, claimed_at: datetime) -> None:
         event_emit(
             name="pickup.cancel_after_settle",
             subject=row.public_id,
-            payload=_pickup_payload(row),
+            payload=pickup_payload(row),
         )
 
 
@@ -160,7 +160,7 @@ def _cancel_not_applied(row: Pickup, cancelled: str) -> None:
         name="pickup.cancel_not_applied",
         subject=row.public_id,
         payload={
-            **_pickup_payload(row),
+            **pickup_payload(row),
             "cancelled_confirmation_number": cancelled,
         },
     )

@@ -203,7 +203,7 @@ def _cancel_settled(pickup: Pickup, number: str) -> None:
     if not number:
         pickup.status = PickupStatus.CANCELLED
         pickup.save(update_fields=fields)
-        _announce_cancelled(pickup)  # in pickup_resolve's transaction
+        announce_cancelled(pickup)  # in pickup_resolve's transaction
     elif number != pickup.confirmation_number:
         pickup.save(update_fields=fields[1:])
         same_place = pickup.location_code  # FedEx's, kept for the next cancel
@@ -309,7 +309,7 @@ def _booked(pickup: Pickup, booked: BookedPickup) -> None:
         event_emit(
             name="pickup.scheduled",
             subject=pickup.public_id,
-            payload=_pickup_payload(pickup),
+            payload=pickup_payload(pickup),
         )
 
 
@@ -320,11 +320,11 @@ def _not_booked(pickup: Pickup) -> None:
     pickup.failure_message = "staff found no booking at the carrier"
     pickup.save(update_fields=["status", "failure_message"])
     event_emit(
-        name="pickup.failed", subject=pickup.public_id, payload=_pickup_payload(pickup)
+        name="pickup.failed", subject=pickup.public_id, payload=pickup_payload(pickup)
     )
 
 
-def _pickup_payload(pickup: Pickup) -> dict[str, object]:
+def pickup_payload(pickup: Pickup) -> dict[str, object]:
     # Public (storefront_hooks.catalog): what the pickup API shows, no
     # carrier text (failure_message stays with staff).
     shipments = pickup.shipments.order_by("public_id").values_list("public_id")
@@ -337,9 +337,9 @@ def _pickup_payload(pickup: Pickup) -> dict[str, object]:
     }
 
 
-def _announce_cancelled(pickup: Pickup) -> None:
+def announce_cancelled(pickup: Pickup) -> None:
     event_emit(
         name="pickup.cancelled",
         subject=pickup.public_id,
-        payload=_pickup_payload(pickup),
+        payload=pickup_payload(pickup),
     )

@@ -159,7 +159,7 @@ def test_a_buy_killed_during_the_carrier_call_is_never_bought_again(monkeypatch)
     api = _client("shipping:read", "shipping:write")
     with monkeypatch.context() as m:
         # The carrier made the label; the worker dies before recording it.
-        m.setattr(labels, "_settle", _killed)
+        m.setattr(labels, "settle_under_lock", _killed)
         with pytest.raises(SystemExit):
             _buy(api, quote)
 

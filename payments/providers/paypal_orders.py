@@ -1,0 +1,40 @@
+"""PayPal orders (Orders v2) as we read them: the purchase unit, its
+payments, and the ids we put on it (``PayPalAdapter.create_order``)."""
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def purchase_unit(order: Mapping[str, Any]) -> dict[str, Any]:
+    units = order.get("purchase_units") or [{}]
+    return units[0] or {}
+
+
+def order_payments(order: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+    return list((purchase_unit(order).get("payments") or {}).get(kind) or [])
+
+
+def latest(items: list[dict[str, Any]], statuses: tuple[str, ...]) -> dict | None:
+    return next((i for i in reversed(items) if i.get("status") in statuses), None)
+
+
+def our_order_id(order: Mapping[str, Any]) -> str:
+    """Our whole order id: ``reference_id`` (256) of an order ``create_order``
+    made, whose ``custom_id`` (127) is its start. "" for an order made
+    without them (PayPal's ``default``): nothing names its order then."""
+    unit = purchase_unit(order)
+    reference = str(unit.get("reference_id") or "")
+    custom = str(unit.get("custom_id") or "")
+    return reference if custom and reference.startswith(custom) else ""
+
+
+def order_currency(order: Mapping[str, Any]) -> str:
+    return str((purchase_unit(order).get("amount") or {}).get("currency_code", ""))
+
+
+def link_id(resource: Mapping[str, Any], rel: str, collection: str) -> str:
+    for link in resource.get("links") or []:
+        href = str(link.get("href", ""))
+        if link.get("rel") == rel and f"/{collection}/" in href:
+            return href.rstrip("/").rsplit("/", 1)[-1]
+    return ""
