@@ -43,7 +43,12 @@ from notifications.models import (
     ascii_address,
     normalise_address,
 )
-from notifications.providers.base import EmailAdapter, EmailCategory, OutboundEmail
+from notifications.providers.base import (
+    EmailAdapter,
+    EmailCategory,
+    OutboundEmail,
+    domain_ascii,
+)
 from notifications.rendering import render_email
 from notifications.services.failures import WORKER_LOST
 from notifications.services.suppressions import (
@@ -74,10 +79,15 @@ class EmailInvalid(ValueError):
 
 def email_address_check(address: str) -> str:
     """``address`` stripped, or EmailInvalid(invalid_email): not an address,
-    too long, or a quoted local part."""
+    too long, a quoted local part, or no mail domain."""
     address = (address or "").strip()
     try:
         validate_email(address)
+        # Django takes an address literal (ada@[10.0.0.5]) and ada@localhost:
+        # a customer's address names a mail domain, or a relay on our network
+        # would deliver to a host of the customer's choosing.
+        if not domain_ascii(address.rpartition("@")[2]):
+            raise ValidationError("no mail domain")
         # The stored column's bound (RFC 5321's path limit), under Django's 320,
         # for the form it is sent and suppressed in too (an IDN domain grows
         # when encoded).
