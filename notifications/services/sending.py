@@ -18,11 +18,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from integrations.client import key_on_record
-from integrations.errors import Unknown
+from integrations.errors import NotProcessed, Unknown
 from integrations.failover import (
     FailoverRejected,
     FailoverUnknown,
@@ -206,11 +207,14 @@ def email_message_deliver(*, message_pk: int) -> str:
         current = EmailMessage.objects.filter(pk=message_pk).first()
         return current.status if current else ""
     outbound = email_outbound(message)
+    waits: list[float] = []
     try:
         # The claimed row (status sending) holds the key: no call-log pre-write.
         with key_on_record():
             served = run_with_failover(
-                "email", lambda adapter: _send(adapter, outbound), operation_name="send"
+                "email",
+                lambda adapter: _send(adapter, outbound, waits),
+                operation_name="send",
             )
     except FailoverRejected as error:
         return email_message_finish(
@@ -221,7 +225,9 @@ def email_message_deliver(*, message_pk: int) -> str:
             message, EmailStatus.UNKNOWN, error, failover_account(error)
         )
     except NoProviderAvailable as error:
-        return email_message_retry_later(message, error)
+        return email_message_retry_later(
+            message, error, wait=min(waits) if waits else None
+        )
     except Exception as exc:
         # Not a provider outcome (a bug, a misconfigured account): the call
         # may have gone out, so ``unknown`` (never resent), with the cause kept.
@@ -235,10 +241,16 @@ def _unexpected(exc: Exception) -> Unknown:
     return Unknown(f"{type(exc).__name__}: {exc}"[:500], code="unexpected_error")
 
 
-def _send(adapter: Any, outbound: OutboundEmail) -> Any:
+def _send(adapter: Any, outbound: OutboundEmail, waits: list[float]) -> Any:
+    """One account's send; ``waits`` gets how long an account that took
+    nothing asked us to wait (0: no Retry-After)."""
     if not isinstance(adapter, EmailAdapter):
         raise TypeError("email account with a non-email adapter")
-    return adapter.send(outbound)
+    try:
+        return adapter.send(outbound)
+    except NotProcessed as error:
+        waits.append(error.retry_after or 0.0)
+        raise
 
 
 def email_outbound(message: EmailMessage) -> OutboundEmail:
@@ -340,16 +352,24 @@ def email_message_finish(
     return current.status
 
 
-def email_message_retry_later(message: EmailMessage, error: NoProviderAvailable) -> str:
+def email_message_retry_later(
+    message: EmailMessage, error: NoProviderAvailable, *, wait: float | None = None
+) -> str:
     """Back to ``queued`` after no account could send, or ``failed`` once
-    out of attempts; the new status."""
+    out of attempts; the new status. ``wait``: the seconds every account
+    that was asked wants us to wait at least (Retry-After); the sweeper
+    tries the message again no sooner."""
     give_up = message.attempts >= settings.EMAIL_MAX_ATTEMPTS
     status = EmailStatus.FAILED if give_up else EmailStatus.QUEUED
     with transaction.atomic():
         message.status = status
         message.last_error = staff_text(error.message)
         message.error_code = error.code[:64]
-        message.save(update_fields=["status", "last_error", "error_code", "updated_at"])
+        message.retry_at = None
+        if wait and not give_up:
+            message.retry_at = timezone.now() + timedelta(seconds=wait)
+        fields = ["status", "last_error", "error_code", "retry_at", "updated_at"]
+        message.save(update_fields=fields)
         email_event_record(
             message,
             status if give_up else "retry",
@@ -420,8 +440,9 @@ def _recent_resend(message: EmailMessage) -> EmailMessage | None:
 
 
 def email_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:
-    """Enqueue queued messages left alone too long; mark messages stuck in
-    ``sending`` (their worker died) unknown, never to be resent by us."""
+    """Enqueue queued messages left alone too long (and past the Retry-After
+    their providers asked for); mark messages stuck in ``sending`` (their
+    worker died) unknown, never to be resent by us."""
     now = now or timezone.now()
     retry_before = now - timedelta(seconds=settings.EMAIL_RETRY_AFTER_SECONDS)
     queued = list(
@@ -430,7 +451,9 @@ def email_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:
             status=EmailStatus.QUEUED,
             updated_at__lt=retry_before,
             bulk_send__isnull=True,
-        ).values_list("pk", flat=True)[:1000]
+        )
+        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+        .values_list("pk", flat=True)[:1000]
     )
     for pk in queued:
         _enqueue(pk)
