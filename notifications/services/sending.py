@@ -225,9 +225,7 @@ def email_message_deliver(*, message_pk: int) -> str:
             message, EmailStatus.UNKNOWN, error, failover_account(error)
         )
     except NoProviderAvailable as error:
-        return email_message_retry_later(
-            message, error, wait=min(waits) if waits else None
-        )
+        return email_message_retry_later(message, error, wait=_wait(error, waits))
     except Exception as exc:
         # Not a provider outcome (a bug, a misconfigured account): the call
         # may have gone out, so ``unknown`` (never resent), with the cause kept.
@@ -235,6 +233,14 @@ def email_message_deliver(*, message_pk: int) -> str:
         raise
     message.provider_message_id = served.result.provider_message_id
     return email_message_finish(message, EmailStatus.SENT, None, served.account)
+
+
+def _wait(error: NoProviderAvailable, waits: list[float]) -> float | None:
+    # The earliest Retry-After, when every account was asked: one skipped
+    # (its breaker open) may take the message sooner.
+    if not waits or len(waits) != len(error.attempts):
+        return None
+    return min(waits)
 
 
 def _unexpected(exc: Exception) -> Unknown:
