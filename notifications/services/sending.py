@@ -336,13 +336,15 @@ def email_message_finish(
     now = timezone.now()
     with transaction.atomic():
         current = EmailMessage.objects.select_for_update().get(pk=message.pk)
+        text = staff_text(error.message) if error is not None else ""
         if STATUS_RANK[status] > STATUS_RANK[current.status]:
             current.status = status
+            current.last_error = text
+            current.error_code = error.code[:64] if error is not None else ""
+        # Else the provider's event settled it first: its status and cleared
+        # error stand; the send's error stays on the send's own event.
         current.account = account
         current.provider_message_id = message.provider_message_id
-        text = staff_text(error.message) if error is not None else ""
-        current.last_error = text
-        current.error_code = error.code[:64] if error is not None else ""
         if status == EmailStatus.SENT:
             current.sent_at = now
         current.save()
