@@ -225,7 +225,9 @@ def email_message_deliver(*, message_pk: int) -> str:
             message, EmailStatus.UNKNOWN, error, failover_account(error)
         )
     except NoProviderAvailable as error:
-        return email_message_retry_later(message, error, wait=_wait(error, waits))
+        return email_message_retry_later(
+            message, error, wait=_wait(error, waits), asked=bool(waits)
+        )
     except Exception as exc:
         # Not a provider outcome (a bug, a misconfigured account): the call
         # may have gone out, so ``unknown`` (never resent), with the cause kept.
@@ -361,33 +363,48 @@ def email_message_finish(
 
 
 def email_message_retry_later(
-    message: EmailMessage, error: NoProviderAvailable, *, wait: float | None = None
+    message: EmailMessage,
+    error: NoProviderAvailable,
+    *,
+    wait: float | None = None,
+    asked: bool = True,
 ) -> str:
     """Back to ``queued`` after no account could send, or ``failed`` once
     out of attempts; the new status. ``wait``: the seconds every account
     that was asked wants us to wait at least (Retry-After); the sweeper
-    tries the message again no sooner."""
-    give_up = message.attempts >= settings.EMAIL_MAX_ATTEMPTS
+    tries the message again no sooner. ``asked=False``: open breakers met
+    the message and no provider was given it, so the attempt is given back
+    (it waits for them, as a storefront webhook delivery does)."""
+    if not asked:
+        message.attempts -= 1
+    give_up = asked and message.attempts >= settings.EMAIL_MAX_ATTEMPTS
     status = EmailStatus.FAILED if give_up else EmailStatus.QUEUED
     with transaction.atomic():
+        repeat = not asked and _last_event_type(message) == "retry"
         message.status = status
         message.last_error = staff_text(error.message)
         message.error_code = error.code[:64]
         message.retry_at = None
         if wait and not give_up:
             message.retry_at = timezone.now() + timedelta(seconds=wait)
-        fields = ["status", "last_error", "error_code", "retry_at", "updated_at"]
-        message.save(update_fields=fields)
-        email_event_record(
-            message,
-            status if give_up else "retry",
-            {"code": error.code, "reason": message.last_error},
-        )
+        fields = ["status", "attempts", "last_error", "error_code", "retry_at"]
+        message.save(update_fields=[*fields, "updated_at"])
+        if not repeat:  # one "retry" for a pause, not one a minute
+            email_event_record(
+                message,
+                status if give_up else "retry",
+                {"code": error.code, "reason": message.last_error},
+            )
     logger.warning(
         "email send found no provider",
         extra={"message_id": message.public_id, "attempts": message.attempts},
     )
     return status
+
+
+def _last_event_type(message: EmailMessage) -> str:
+    last = message.events.order_by("-pk").values_list("type", flat=True).first()
+    return last or ""
 
 
 def email_event_record(
