@@ -110,6 +110,9 @@ class EmailMessage(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # When the current send began: the sweeper finds stuck ones by it.
     sending_at = models.DateTimeField(null=True, blank=True)
+    # A queued message no account could take, whose providers all asked us to
+    # wait (Retry-After): the sweeper leaves it alone until then.
+    retry_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     # Time of the provider event that set the status (precedence ties).
     status_at = models.DateTimeField(null=True, blank=True)

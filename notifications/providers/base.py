@@ -6,7 +6,7 @@ Outcome rules for email (they differ from the core's defaults on purpose: an
 email API that answers 5xx has not queued the message, so failing over is
 what keeps order confirmations going out):
 
-- 429, any 5xx, connection refused / connect timeout / DNS / TLS:
+- 408, 429, any 5xx, connection refused / connect timeout / DNS / TLS:
   ``NotProcessed`` (fail over; a paced bulk send waits out a 429);
 - read timeout or a connection reset after the request went out: ``Unknown``
   (never resent automatically: the provider may have queued it);
@@ -449,9 +449,12 @@ def idn_address(address: str) -> str:
 
 def email_outcome(error: ProviderError) -> ProviderError:
     """``error`` by the email rules: a 5xx answer is ``NotProcessed`` (the
-    provider queued nothing); everything else keeps its outcome."""
+    provider queued nothing), and so is a 408 (the server gave up before it
+    had the whole request, RFC 9110 15.5.9: another account may send it);
+    everything else keeps its outcome."""
     status = error.http_status
-    if error.outcome is Outcome.UNKNOWN and status is not None and status >= 500:
+    unknown_5xx = error.outcome is Outcome.UNKNOWN and (status or 0) >= 500
+    if unknown_5xx or (status == 408 and error.outcome is Outcome.REJECTED):
         return NotProcessed(
             error.message,
             code=error.code,

@@ -62,8 +62,11 @@ _HASHES: Mapping[str, type[hashes.HashAlgorithm]] = {
     "1": hashes.SHA1,
     "2": hashes.SHA256,
 }
-# sns.us-east-2.amazonaws.com, sns.cn-north-1.amazonaws.com.cn
-SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+# sns.us-east-2.amazonaws.com, sns.us-gov-west-1.amazonaws.com,
+# sns.cn-north-1.amazonaws.com.cn: the middle label is a region. Any label
+# would admit hosts that are not SNS: an S3 bucket named "sns" answers at
+# sns.s3-us-west-2.amazonaws.com with whatever certificate its owner put there.
+SNS_HOST = re.compile(r"sns\.[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\.amazonaws\.com(\.cn)?")
 # The subject of the certificate SNS signs with.
 _SIGNER_NAME = re.compile(r"^sns(\.[a-z0-9-]+)?\.amazonaws\.com(\.cn)?$")
 
@@ -155,7 +158,7 @@ def check_sns_url(url: str, *, param: str, pem: bool = False) -> None:
         or port is not None
         or parts.username is not None
         or parts.password is not None
-        or not SNS_HOST.match(host)
+        or not SNS_HOST.fullmatch(host)
         or (pem and not parts.path.endswith(".pem"))
     ):
         raise _forged("The Amazon SNS URL is not an Amazon SNS host.", param)

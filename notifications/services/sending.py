@@ -18,11 +18,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from integrations.client import key_on_record
-from integrations.errors import Unknown
+from integrations.errors import NotProcessed, Unknown
 from integrations.failover import (
     FailoverRejected,
     FailoverUnknown,
@@ -49,6 +50,7 @@ from notifications.providers.base import (
     EmailAdapter,
     EmailCategory,
     OutboundEmail,
+    domain_ascii,
 )
 from notifications.rendering import render_email
 from notifications.services.failures import WORKER_LOST
@@ -80,10 +82,15 @@ class EmailInvalid(ValueError):
 
 def email_address_check(address: str) -> str:
     """``address`` stripped, or EmailInvalid(invalid_email): not an address,
-    too long, or a quoted local part."""
+    too long, a quoted local part, or no mail domain."""
     address = (address or "").strip()
     try:
         validate_email(address)
+        # Django takes an address literal (ada@[10.0.0.5]) and ada@localhost:
+        # a customer's address names a mail domain, or a relay on our network
+        # would deliver to a host of the customer's choosing.
+        if not domain_ascii(address.rpartition("@")[2]):
+            raise ValidationError("no mail domain")
         # The stored column's bound (RFC 5321's path limit), under Django's 320,
         # for the form it is sent and suppressed in too (an IDN domain grows
         # when encoded).
@@ -216,11 +223,14 @@ def email_message_deliver(*, message_pk: int) -> str:
         current = EmailMessage.objects.filter(pk=message_pk).first()
         return current.status if current else ""
     outbound = email_outbound(message)
+    waits: list[float] = []
     try:
         # The claimed row (status sending) holds the key: no call-log pre-write.
         with key_on_record():
             served = run_with_failover(
-                "email", lambda adapter: _send(adapter, outbound), operation_name="send"
+                "email",
+                lambda adapter: _send(adapter, outbound, waits),
+                operation_name="send",
             )
     except FailoverRejected as error:
         return email_message_finish(
@@ -231,7 +241,9 @@ def email_message_deliver(*, message_pk: int) -> str:
             message, EmailStatus.UNKNOWN, error, failover_account(error)
         )
     except NoProviderAvailable as error:
-        return email_message_retry_later(message, error)
+        return email_message_retry_later(
+            message, error, wait=_wait(error, waits), asked=bool(waits)
+        )
     except Exception as exc:
         # Not a provider outcome (a bug, a misconfigured account): the call
         # may have gone out, so ``unknown`` (never resent), with the cause kept.
@@ -241,14 +253,28 @@ def email_message_deliver(*, message_pk: int) -> str:
     return email_message_finish(message, EmailStatus.SENT, None, served.account)
 
 
+def _wait(error: NoProviderAvailable, waits: list[float]) -> float | None:
+    # The earliest Retry-After, when every account was asked: one skipped
+    # (its breaker open) may take the message sooner.
+    if not waits or len(waits) != len(error.attempts):
+        return None
+    return min(waits)
+
+
 def _unexpected(exc: Exception) -> Unknown:
     return Unknown(f"{type(exc).__name__}: {exc}"[:500], code="unexpected_error")
 
 
-def _send(adapter: Any, outbound: OutboundEmail) -> Any:
+def _send(adapter: Any, outbound: OutboundEmail, waits: list[float]) -> Any:
+    """One account's send; ``waits`` gets how long an account that took
+    nothing asked us to wait (0: no Retry-After)."""
     if not isinstance(adapter, EmailAdapter):
         raise TypeError("email account with a non-email adapter")
-    return adapter.send(outbound)
+    try:
+        return adapter.send(outbound)
+    except NotProcessed as error:
+        waits.append(error.retry_after or 0.0)
+        raise
 
 
 def email_outbound(message: EmailMessage) -> OutboundEmail:
@@ -328,13 +354,15 @@ def email_message_finish(
     now = timezone.now()
     with transaction.atomic():
         current = EmailMessage.objects.select_for_update().get(pk=message.pk)
+        text = staff_text(error.message) if error is not None else ""
         if STATUS_RANK[status] > STATUS_RANK[current.status]:
             current.status = status
+            current.last_error = text
+            current.error_code = error.code[:64] if error is not None else ""
+        # Else the provider's event settled it first: its status and cleared
+        # error stand; the send's error stays on the send's own event.
         current.account = account
         current.provider_message_id = message.provider_message_id
-        text = staff_text(error.message) if error is not None else ""
-        current.last_error = text
-        current.error_code = error.code[:64] if error is not None else ""
         if status == EmailStatus.SENT:
             current.sent_at = now
         current.save()
@@ -350,26 +378,49 @@ def email_message_finish(
     return current.status
 
 
-def email_message_retry_later(message: EmailMessage, error: NoProviderAvailable) -> str:
+def email_message_retry_later(
+    message: EmailMessage,
+    error: NoProviderAvailable,
+    *,
+    wait: float | None = None,
+    asked: bool = True,
+) -> str:
     """Back to ``queued`` after no account could send, or ``failed`` once
-    out of attempts; the new status."""
-    give_up = message.attempts >= settings.EMAIL_MAX_ATTEMPTS
+    out of attempts; the new status. ``wait``: the seconds every account
+    that was asked wants us to wait at least (Retry-After); the sweeper
+    tries the message again no sooner. ``asked=False``: open breakers met
+    the message and no provider was given it, so the attempt is given back
+    (it waits for them, as a storefront webhook delivery does)."""
+    if not asked:
+        message.attempts -= 1
+    give_up = asked and message.attempts >= settings.EMAIL_MAX_ATTEMPTS
     status = EmailStatus.FAILED if give_up else EmailStatus.QUEUED
     with transaction.atomic():
+        repeat = not asked and _last_event_type(message) == "retry"
         message.status = status
         message.last_error = staff_text(error.message)
         message.error_code = error.code[:64]
-        message.save(update_fields=["status", "last_error", "error_code", "updated_at"])
-        email_event_record(
-            message,
-            status if give_up else "retry",
-            {"code": error.code, "reason": message.last_error},
-        )
+        message.retry_at = None
+        if wait and not give_up:
+            message.retry_at = timezone.now() + timedelta(seconds=wait)
+        fields = ["status", "attempts", "last_error", "error_code", "retry_at"]
+        message.save(update_fields=[*fields, "updated_at"])
+        if not repeat:  # one "retry" for a pause, not one a minute
+            email_event_record(
+                message,
+                status if give_up else "retry",
+                {"code": error.code, "reason": message.last_error},
+            )
     logger.warning(
         "email send found no provider",
         extra={"message_id": message.public_id, "attempts": message.attempts},
     )
     return status
+
+
+def _last_event_type(message: EmailMessage) -> str:
+    last = message.events.order_by("-pk").values_list("type", flat=True).first()
+    return last or ""
 
 
 def email_event_record(
@@ -430,8 +481,9 @@ def _recent_resend(message: EmailMessage) -> EmailMessage | None:
 
 
 def email_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:
-    """Enqueue queued messages left alone too long; mark messages stuck in
-    ``sending`` (their worker died) unknown, never to be resent by us."""
+    """Enqueue queued messages left alone too long (and past the Retry-After
+    their providers asked for); mark messages stuck in ``sending`` (their
+    worker died) unknown, never to be resent by us."""
     now = now or timezone.now()
     retry_before = now - timedelta(seconds=settings.EMAIL_RETRY_AFTER_SECONDS)
     queued = list(
@@ -440,7 +492,9 @@ def email_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:
             status=EmailStatus.QUEUED,
             updated_at__lt=retry_before,
             bulk_send__isnull=True,
-        ).values_list("pk", flat=True)[:1000]
+        )
+        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+        .values_list("pk", flat=True)[:1000]
     )
     for pk in queued:
         _enqueue(pk)
