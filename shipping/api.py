@@ -331,6 +331,43 @@ def _parcel_label(shipment: Shipment, parcel: str) -> bytes:
     return found
 
 
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorResponseSerializer, description=description)
+
+
+# What a void answers, each code under its status (shipping.services.voids).
+_VOID_ERRORS = {
+    **_ERRORS,
+    400: _error(
+        "`idempotency_key_required` / `idempotency_key_invalid`: the "
+        "Idempotency-Key header is missing or malformed."
+    ),
+    404: _error("`not_found`: no such shipment."),
+    409: _error(
+        "`invalid_state`: the shipment is not bought (or already voided). "
+        "`in_transit`: the carrier may have the parcel. `void_refused`: the "
+        "carrier refused the void; the label stays bought. `void_in_progress`: "
+        "another request's void is at the carrier. `idempotency_key_in_use`: "
+        "this key's first request is still running."
+    ),
+    422: _error(
+        "`not_supported`: the carrier has no void (DHL Express); the label "
+        "stays bought and valid, billed only once the carrier picks the parcel "
+        "up. `idempotency_key_reused`: the key was sent with another request."
+    ),
+    502: _error(
+        "The carrier did not void the label; the shipment stays bought. "
+        "`carrier_unknown`: its answer was lost and the void may have landed: "
+        "send the void again. `carrier_not_processed`: it did nothing; try "
+        "again later. `carrier_rejected`: it refused the request."
+    ),
+    503: _error(
+        "`provider_unavailable`: this deploy cannot call the shipment's "
+        "carrier account (retired provider, credentials it cannot read)."
+    ),
+}
+
+
 class ShipmentVoidView(APIView):
     required_scopes = {"POST": WRITE}
 
@@ -338,7 +375,7 @@ class ShipmentVoidView(APIView):
         operation_id="shipment_void",
         summary="Void the label (refused once the parcel is in transit)",
         request=None,
-        responses={200: ShipmentSerializer, **_ERRORS},
+        responses={200: ShipmentSerializer, **_VOID_ERRORS},
         examples=[
             OpenApiExample(
                 "Voided",

@@ -1,6 +1,7 @@
 """Reads of the shipping domain: a shipment's and a pickup's timeline for
 the admin, one parcel's own label."""
 
+from integrations import registry
 from integrations.timeline import (
     TimelineEntry,
     attempt_entries,
@@ -9,6 +10,7 @@ from integrations.timeline import (
     webhook_entries,
 )
 from shipping.models import Pickup, Shipment, ShipmentStatus
+from shipping.providers.base import ShippingAdapter
 
 
 def shipment_timeline(shipment: Shipment) -> list[TimelineEntry]:
@@ -88,3 +90,15 @@ def own_label_refunded(shipment: Shipment) -> bool:
             carrier_reference=own, voided_at__isnull=False
         ).exists()
     )
+
+
+def shipment_void_missing(shipment: Shipment) -> str:
+    """The carrier's name when it has no void (DHL Express), else "". A
+    carrier this deploy cannot load is not judged here: its void says why."""
+    try:
+        adapter = registry.get_adapter_class("shipping", shipment.account.provider)
+    except registry.ACCOUNT_UNCALLABLE:
+        return ""
+    if issubclass(adapter, ShippingAdapter) and not adapter.supports("void_label"):
+        return adapter.display_name
+    return ""

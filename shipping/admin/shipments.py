@@ -28,7 +28,12 @@ from shipping.admin.compare import CompareRatesMixin
 from shipping.admin.pickup_schedule import SchedulePickupMixin
 from shipping.admin.settle import ShipmentSettleMixin, settle_entries
 from shipping.models import Shipment, ShipmentStatus
-from shipping.selectors import parcel_label, shipment_label, shipment_timeline
+from shipping.selectors import (
+    parcel_label,
+    shipment_label,
+    shipment_timeline,
+    shipment_void_missing,
+)
 
 _CONTENT_TYPES = {"pdf": "application/pdf", "zpl": "text/plain", "png": "image/png"}
 # Button -> the service it calls and what the message says it did.
@@ -127,10 +132,12 @@ class ShipmentAdmin(
     ) -> dict[str, Any]:
         can = self.can_buy(request)
         bought = obj.status == ShipmentStatus.PURCHASED
+        voidable = can and bought and not services.shipment_has_moved(shipment=obj)
+        # A carrier with no void (DHL Express): no button, the reason instead.
+        missing = shipment_void_missing(obj) if voidable else ""
         return {
-            "void_url": self._url("void", obj)
-            if can and bought and not services.shipment_has_moved(shipment=obj)
-            else "",
+            "void_url": self._url("void", obj) if voidable and not missing else "",
+            "void_note": services.no_void_reason(missing) if missing else "",
             "reconcile_url": self._url("reconcile", obj)
             if can and obj.status == ShipmentStatus.UNKNOWN
             else "",

@@ -195,9 +195,13 @@ class ShippingAdapter(BaseAdapter):
         label = self.call_hook(self.carrier_retrieve_label, lookup)
         if label is None:
             return None
-        label = self.call_hook(
-            self.label_with_parcels, label, parcels=lookup.parcel_count
-        )
+        return self.settled_label(label, parcels=lookup.parcel_count)
+
+    def settled_label(self, label: Label, *, parcels: int) -> Label:
+        """A label settled after its purchase (a poll, a webhook) with every
+        parcel's own label, each checked as a bought label is: one that
+        cannot be stored is ``Unknown(malformed_response)``, never cut."""
+        label = self.call_hook(self.label_with_parcels, label, parcels=parcels)
         return answers.checked_label(self.display_name, label)
 
     def label_with_parcels(self, label: Label, *, parcels: int) -> Label:

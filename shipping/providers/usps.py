@@ -47,6 +47,7 @@ from shipping.providers.carrier_common import (
 )
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.providers.usps_errors import (
+    ALREADY_CANCELLED,
     IMAGE_TYPES,
     STATUS_CATEGORIES,
     label_parts,
@@ -344,7 +345,9 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
                 )
             )
         except Rejected as error:
-            return VoidResult(voided=False, detail=error.message)
+            # A retry after a lost answer: cancelled already is our void done.
+            voided = error.code == ALREADY_CANCELLED
+            return VoidResult(voided=voided, detail=error.message)
         # USPS's CancelResponse says CANCELED (the label is void) or DISPUTED
         # (a refund request, not a cancel: the label may stay valid and
         # billed; staff read it on the attempt). An answer without a status

@@ -61,7 +61,13 @@ def _read(body: Any) -> tuple[str, str]:
     return code, message
 
 
-usps_error_map = carrier_error_map(_read, carrier="USPS")
+# USPS's error inventory (USPS/api-examples, "API Error Consolidated List"):
+# a cancel of a domestic label cancelled already is 400 "Order already
+# canceled". Its international labels list no such code.
+ALREADY_CANCELLED = "already_cancelled"
+usps_error_map = carrier_error_map(
+    _read, carrier="USPS", codes={"160186": ALREADY_CANCELLED}
+)
 
 
 def tracking_event(event: Mapping[str, Any]) -> TrackingEvent | None:

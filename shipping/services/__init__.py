@@ -35,6 +35,7 @@ from shipping.services.tracking import (
     shipments_tracking_refresh,
 )
 from shipping.services.voids import (
+    no_void_reason,
     shipment_refund_update_apply,
     shipment_void,
     shipment_void_refunded_apply,
@@ -50,6 +51,7 @@ __all__ = [
     "RateShopResult",
     "ShippingError",
     "address_validate",
+    "no_void_reason",
     "pickup_cancel",
     "pickup_resolve",
     "pickup_schedule",

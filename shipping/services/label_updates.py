@@ -72,11 +72,12 @@ def _settles_nothing(shipment: Shipment, update: LabelUpdate) -> bool:
 def _with_parcels(shipment: Shipment, update: LabelUpdate) -> LabelUpdate:
     """The update with every parcel's label of a multi-parcel shipment, asked
     of the carrier before any row is locked (a ProviderError: the webhook is
-    retried). A sibling parcel's update never gets here (``_settles_nothing``)."""
+    retried; one it cannot store: noted, not applied). A sibling parcel's
+    update never gets here (``_settles_nothing``)."""
     parcels = len(shipment.parcels or ())
     label = update.label
     if label is None or parcels < 2:
         return update
     adapter = registry.get_adapter(shipment.account)
-    full = adapter.label_with_parcels(label, parcels=parcels)
+    full = adapter.settled_label(label, parcels=parcels)
     return dataclasses.replace(update, label=full)

@@ -321,9 +321,9 @@ def _parcels_store(shipment: Shipment, label: Label) -> None:
         ShipmentParcel(
             shipment=shipment,
             sequence=sequence,
-            tracking_number=parcel.tracking_number[:64],
+            tracking_number=parcel.tracking_number,
             label_data=parcel.label_data,
-            carrier_reference=parcel.carrier_reference[:64],
+            carrier_reference=parcel.carrier_reference,
         )
         for sequence, parcel in enumerate(rows, start=1)
     )

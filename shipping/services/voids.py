@@ -412,9 +412,7 @@ def _void_at_carrier(shipment: Shipment, others: tuple[str, ...]) -> VoidResult:
     )
     if not adapter.supports("void_label"):
         raise ShippingError(
-            f"{adapter.display_name} has no void: the label is still valid, "
-            "and billed only once the carrier picks the parcel up; keep the "
-            "parcel back (and cancel its pickup)",
+            no_void_reason(adapter.display_name),
             code="not_supported",
             status_code=422,
         )
@@ -437,6 +435,16 @@ def _void_at_carrier(shipment: Shipment, others: tuple[str, ...]) -> VoidResult:
             status_code=502,
             staff_detail=staff_text(error.message)[:255],
         ) from None
+
+
+def no_void_reason(carrier: str) -> str:
+    """Why a label of a carrier without a void stays bought, and what to do
+    (the API's refusal and the shipment page say the same)."""
+    return (
+        f"{carrier} has no void: the label is still valid, and billed only "
+        "once the carrier picks the parcel up; keep the parcel back (and "
+        "cancel its pickup)"
+    )
 
 
 class _VoidRefused(Rejected):
