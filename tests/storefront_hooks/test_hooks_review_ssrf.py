@@ -3,6 +3,7 @@ phase that must stay within the delivery's deadline. Name resolution is
 mocked; nothing here may connect anywhere but 127.0.0.1."""
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from unittest import mock
@@ -145,3 +146,55 @@ def test_a_name_with_many_unanswering_addresses_stays_within_the_deadline(
 
     assert delivery.status == "failed"
     assert took < 0.4 + 0.6, took  # the deadline (connect + read), with slack
+
+
+@pytest.fixture
+def trickling_tls_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that answers a TLS ClientHello with a record
+    header announcing 16 KB, then one byte every 50 ms (for 3 s at most):
+    each read gets a byte in time, so only a bound on the whole handshake
+    ends it (CPython's: the socket timeout, once for the handshake)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    stop = threading.Event()
+
+    def serve() -> None:
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
+        with conn:
+            try:
+                conn.recv(4096)
+                conn.sendall(b"\x16\x03\x03\x40\x00")
+                ends = time.monotonic() + 3
+                while not stop.is_set() and time.monotonic() < ends:
+                    conn.sendall(b"\x00")
+                    time.sleep(0.05)
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        server.close()
+        thread.join(timeout=4)
+
+
+def test_a_tls_handshake_trickled_a_byte_at_a_time_stays_within_the_deadline(
+    settings, make_endpoint, trickling_tls_port
+) -> None:
+    settings.STOREFRONT_WEBHOOK_CONNECT_TIMEOUT = 0.3
+    settings.STOREFRONT_WEBHOOK_READ_TIMEOUT = 0.3
+    endpoint, _ = make_endpoint(url=f"https://127.0.0.1:{trickling_tls_port}/h")
+
+    started = time.monotonic()
+    delivery = _deliver(endpoint)
+    took = time.monotonic() - started
+
+    assert delivery.status == "failed"
+    assert took < 0.6 + 0.6, took  # the deadline (connect + read), with slack
