@@ -19,16 +19,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    LocationParseError,
     NameResolutionError,
     NewConnectionError,
 )
 from urllib3.util.connection import allowed_gai_family
 
 from integrations.models.accounts import Mode
+
+_VALID_URL = URLValidator(schemes=["http", "https"])
 
 
 class UrlRefused(ValueError):
@@ -87,6 +92,11 @@ def url_check(url: str, *, mode: str) -> None:
         raise UrlRefused("Enter a valid URL.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UrlRefused("Enter an http:// or https:// URL.")
+    try:
+        # What the admin's URL field takes, through the API too.
+        _VALID_URL(url)
+    except ValidationError:
+        raise UrlRefused("Enter a valid URL.") from None
     if mode == Mode.LIVE and parts.scheme != "https":
         raise UrlRefused("A live endpoint must use https://.")
     if parts.username or parts.password:
@@ -115,9 +125,15 @@ def _connect_any(conn: HTTPConnection) -> socket.socket:
     timeout = conn.timeout if isinstance(conn.timeout, int | float) else None
     ends = None if timeout is None else time.monotonic() + timeout
     refused, error = False, None
-    answers = socket.getaddrinfo(
-        conn._dns_host, conn.port, allowed_gai_family(), socket.SOCK_STREAM
-    )
+    try:
+        answers = socket.getaddrinfo(
+            conn._dns_host, conn.port, allowed_gai_family(), socket.SOCK_STREAM
+        )
+    except UnicodeError:
+        # As urllib3's own connect reports a name IDNA cannot encode.
+        raise LocationParseError(
+            f"'{conn._dns_host}', label empty or too long"
+        ) from None
     for family, kind, proto, _, address in answers:
         if not address_allowed(address[0]):
             refused = True
