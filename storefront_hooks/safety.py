@@ -61,7 +61,7 @@ def address_allowed(address: str) -> bool:
         inner = _inner_ipv4(ip)
         if inner is not None:
             ip = inner
-        elif ip.is_site_local:
+        elif ip.is_site_local or any(ip in net for net in _LOCAL_USE_V6):
             return False
     return ip.is_global and not ip.is_multicast
 
@@ -71,6 +71,11 @@ def address_allowed(address: str) -> bool:
 _EMBEDS_IPV4 = [
     ipaddress.IPv6Network(net) for net in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96")
 ]
+
+
+# Not global, though this Python's ``is_global`` predates their listing:
+# local-use NAT64 (RFC 8215: any mapping, inner ones too), SRv6 SIDs.
+_LOCAL_USE_V6 = [ipaddress.IPv6Network(net) for net in ("64:ff9b:1::/48", "5f00::/16")]
 
 
 def _inner_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:

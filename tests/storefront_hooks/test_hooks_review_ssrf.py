@@ -23,6 +23,8 @@ pytestmark = pytest.mark.django_db
 INNER_V6 = [
     "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
     "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+    "64:ff9b:1::a00:1",  # local-use NAT64 (RFC 8215), any mapping
+    "5f00::1",  # SRv6 SIDs (RFC 9602), routed inside a domain
     "2002:a00:1::1",  # 6to4 of 10.0.0.1
     "2002:7f00:1::1",  # 6to4 of 127.0.0.1
     "::7f00:1",  # IPv4-compatible 127.0.0.1
