@@ -1,6 +1,7 @@
 """Endpoints the storefront registered, and one delivery row per event and
 endpoint (the outbox row that makes a delivery survive a dead worker)."""
 
+from datetime import datetime
 from typing import Any
 
 from django.db import models
@@ -67,23 +68,36 @@ class WebhookEndpoint(models.Model):
     def stored_secrets(self) -> dict[str, Any]:
         return crypto.decrypt_json(self.secrets_encrypted)
 
-    def store_secrets(self, *, current: str, previous: str = "") -> None:
-        values = {"current": current}
+    def store_secrets(
+        self, *, current: str, previous: str = "", earlier: list | None = None
+    ) -> None:
+        """``earlier``: ``[secret, expires ISO 8601]`` pairs, the secrets
+        rotated out before ``previous`` whose own overlap still runs."""
+        values: dict[str, Any] = {"current": current}
         if previous:
             values["previous"] = previous
+        if earlier:
+            values["earlier"] = earlier
         self.secrets_encrypted = crypto.encrypt_json(values)
 
     def redaction_secrets(self) -> list[Any]:
-        """What integrations.secrets_registry masks: current and previous."""
-        return list(self.stored_secrets().values())
+        """What integrations.secrets_registry masks: every stored secret."""
+        values = self.stored_secrets()
+        found = [values["current"], values.get("previous", "")]
+        found += [secret for secret, _ in values.get("earlier", [])]
+        return [secret for secret in found if secret]
 
     def signing_secrets(self, now: Any = None) -> list[str]:
-        """The current secret, plus the previous one while its overlap runs."""
+        """The current secret, plus each earlier one while its overlap runs."""
         values = self.stored_secrets()
+        now = now or timezone.now()
         found = [values["current"]]
         expires = self.previous_secret_expires_at
-        if values.get("previous") and expires and expires > (now or timezone.now()):
+        if values.get("previous") and expires and expires > now:
             found.append(values["previous"])
+        for secret, ends in values.get("earlier", []):
+            if datetime.fromisoformat(ends) > now:
+                found.append(secret)
         return found
 
     def wants(self, event_type: str) -> bool:

@@ -3,20 +3,37 @@ request must never reach our own network: private, loopback, link-local and
 other non-global addresses are refused unless
 ``STOREFRONT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES`` is on (development, tests).
 
-The URL's host is checked when it is saved, and the address a connection
-actually reached is checked again before anything is sent on it, so a name
-that resolves (or later re-resolves) to an inner address is refused too.
+The URL's host is checked when it is saved; each address a name resolves
+to is checked before it is connected to (an inner one gets not even a SYN),
+and the address a connection reached once more before anything is sent on
+it, so a name that resolves (or later re-resolves) to an inner address is
+refused too. IPv6 forms that carry an IPv4 address a gateway translates to
+(NAT64, 6to4, IPv4-compatible or -translated) are judged by that address.
 """
 
 import ipaddress
+import socket
+import sys
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    LocationParseError,
+    NameResolutionError,
+    NewConnectionError,
+)
+from urllib3.util.connection import allowed_gai_family
 
 from integrations.models.accounts import Mode
+
+_VALID_URL = URLValidator(schemes=["http", "https"])
 
 
 class UrlRefused(ValueError):
@@ -40,9 +57,35 @@ def address_allowed(address: str) -> bool:
     if private_allowed():
         return True
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = _inner_ipv4(ip)
+        if inner is not None:
+            ip = inner
+        elif ip.is_site_local or any(ip in net for net in _LOCAL_USE_V6):
+            return False
     return ip.is_global and not ip.is_multicast
+
+
+# IPv6 ranges whose last 32 bits are an IPv4 address a NAT64 gateway (or a
+# host's own stack) connects to: NAT64, IPv4-compatible, IPv4-translated.
+_EMBEDS_IPV4 = [
+    ipaddress.IPv6Network(net) for net in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96")
+]
+
+
+# Not global, though this Python's ``is_global`` predates their listing:
+# local-use NAT64 (RFC 8215: any mapping, inner ones too), SRv6 SIDs.
+_LOCAL_USE_V6 = [ipaddress.IPv6Network(net) for net in ("64:ff9b:1::/48", "5f00::/16")]
+
+
+def _inner_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if any(ip in net for net in _EMBEDS_IPV4):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
 
 
 def url_check(url: str, *, mode: str) -> None:
@@ -54,6 +97,11 @@ def url_check(url: str, *, mode: str) -> None:
         raise UrlRefused("Enter a valid URL.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UrlRefused("Enter an http:// or https:// URL.")
+    try:
+        # What the admin's URL field takes, through the API too.
+        _VALID_URL(url)
+    except ValidationError:
+        raise UrlRefused("Enter a valid URL.") from None
     if mode == Mode.LIVE and parts.scheme != "https":
         raise UrlRefused("A live endpoint must use https://.")
     if parts.username or parts.password:
@@ -75,19 +123,77 @@ def _check_peer(sock: Any) -> None:
         raise AddressRefused
 
 
-class GuardedHTTPConnection(HTTPConnection):
+def _connect_any(conn: HTTPConnection) -> socket.socket:
+    """urllib3's ``create_connection``, but an address that may not be used
+    is skipped unconnected, and the connect timeout bounds all the tries
+    together: a name with many unanswering addresses got it once each."""
+    timeout = conn.timeout if isinstance(conn.timeout, int | float) else None
+    ends = None if timeout is None else time.monotonic() + timeout
+    refused, error = False, None
+    try:
+        answers = socket.getaddrinfo(
+            conn._dns_host, conn.port, allowed_gai_family(), socket.SOCK_STREAM
+        )
+    except UnicodeError:
+        # As urllib3's own connect reports a name IDNA cannot encode.
+        raise LocationParseError(
+            f"'{conn._dns_host}', label empty or too long"
+        ) from None
+    for family, kind, proto, _, address in answers:
+        if not address_allowed(address[0]):
+            refused = True
+            continue
+        left = None if ends is None else ends - time.monotonic()
+        if left is not None and left <= 0:
+            error = error or TimeoutError("connect timed out")
+            break
+        sock = socket.socket(family, kind, proto)
+        try:
+            for option in conn.socket_options or ():
+                sock.setsockopt(*option)
+            sock.settimeout(left)
+            if conn.source_address:
+                sock.bind(conn.source_address)
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        sock.settimeout(timeout)
+        return sock
+    if refused:
+        raise AddressRefused
+    raise error or OSError("getaddrinfo returns an empty list")
+
+
+class GuardedConnectionMixin:
+    """Connects only to allowed addresses, before any byte (TLS included) is
+    sent; errors as urllib3's own ``_new_conn`` raises them."""
+
     def _new_conn(self) -> Any:
-        sock = super()._new_conn()
+        try:
+            sock = _connect_any(self)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(
+                self, f"Connection to {self.host} timed out."
+            ) from exc
+        except OSError as exc:
+            raise NewConnectionError(
+                self, f"Failed to establish a new connection: {exc}"
+            ) from exc
         _check_peer(sock)
+        sys.audit("http.client.connect", self, self.host, self.port)
         return sock
 
 
-class GuardedHTTPSConnection(HTTPSConnection):
-    def _new_conn(self) -> Any:
-        # Before the TLS handshake: nothing is sent to a refused address.
-        sock = super()._new_conn()
-        _check_peer(sock)
-        return sock
+class GuardedHTTPConnection(GuardedConnectionMixin, HTTPConnection):
+    pass
+
+
+class GuardedHTTPSConnection(GuardedConnectionMixin, HTTPSConnection):
+    pass
 
 
 class GuardedHTTPPool(HTTPConnectionPool):

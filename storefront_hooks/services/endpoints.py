@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 # they are only ever used by ``storefront_hooks.transport``).
 ACCOUNT_KIND = "webhooks"
 ACCOUNT_PROVIDER = "storefront"
+# Rotated-out secrets still in their overlap kept besides the newest one.
+EARLIER_SECRETS_MAX = 3
 
 
 class EndpointInvalid(ValueError):
@@ -163,10 +165,14 @@ def endpoint_secret_rotate(
     secret = secret_new()
     with transaction.atomic():
         row = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
-        row.store_secrets(current=secret, previous=row.stored_secrets()["current"])
         # The database's clock, as the claims' that sign with it (the worker's).
-        expires = database_now() + timedelta(hours=overlap_hours)
-        row.previous_secret_expires_at = expires
+        now = database_now()
+        row.store_secrets(
+            current=secret,
+            previous=row.stored_secrets()["current"],
+            earlier=_still_signing(row, now),
+        )
+        row.previous_secret_expires_at = now + timedelta(hours=overlap_hours)
         row.save(update_fields=["secrets_encrypted", "previous_secret_expires_at"])
     endpoint.secrets_encrypted = row.secrets_encrypted
     endpoint.previous_secret_expires_at = row.previous_secret_expires_at
@@ -175,6 +181,24 @@ def endpoint_secret_rotate(
         extra={"endpoint": endpoint.public_id, "overlap_hours": overlap_hours},
     )
     return secret
+
+
+def _still_signing(row: WebhookEndpoint, now: datetime) -> list[list[str]]:
+    """The rotated-out secrets whose overlap still runs, newest first: a
+    second rotation must not cut short the first one's promised overlap.
+    At most ``EARLIER_SECRETS_MAX``, so rotating in a loop cannot grow the
+    signature header without bound."""
+    stored = row.stored_secrets()
+    expires = row.previous_secret_expires_at
+    pairs = []
+    if stored.get("previous") and expires and expires > now:
+        pairs.append([stored["previous"], expires.isoformat()])
+    pairs += [
+        [secret, ends]
+        for secret, ends in stored.get("earlier", [])
+        if datetime.fromisoformat(ends) > now
+    ]
+    return pairs[:EARLIER_SECRETS_MAX]
 
 
 def endpoint_disable(
