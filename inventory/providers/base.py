@@ -341,7 +341,7 @@ class LevelsQuery:
 class StockLevelPage:
     # Only levels our columns hold; the others are moved to ``rejected``.
     records: tuple[StockLevelRecord, ...]
-    # Opaque continuation: an offset (NetSuite), a page number or a cursor.
+    # Opaque continuation: a key (NetSuite), an offset, a page number or a cursor.
     next_cursor: str = ""
     has_more: bool = False
     rejected: tuple[RejectedLevel, ...] = ()
