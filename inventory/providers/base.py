@@ -468,6 +468,9 @@ class InventoryAdapter(BaseAdapter):
     # The ERP keeps holds of its own (``reserve`` / ``release`` / ``confirm``):
     # the shop's reservations are forwarded to it.
     supports_reservations: ClassVar[bool] = False
+    # A full listing names every item the ERP has: one it no longer lists
+    # was deleted there (inventory.services.sync_gone sets it to 0).
+    lists_every_item: ClassVar[bool] = False
 
     @abstractmethod
     def levels(self, query: LevelsQuery) -> StockLevelPage:
