@@ -7,6 +7,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from inventory.models import Reservation, ReservationStatus, StockLevel
+from inventory.services.levels import available_units, oversold_units
 
 MAX_LINES = 100
 
@@ -48,10 +49,10 @@ class StockLevelSerializer(serializers.ModelSerializer):
         return self._reserved(level)
 
     def get_available(self, level: StockLevel) -> int:
-        return max(0, level.on_hand - self._reserved(level))
+        return available_units(level.on_hand, self._reserved(level))
 
     def get_oversold_by(self, level: StockLevel) -> int:
-        return max(0, self._reserved(level) - level.on_hand)
+        return oversold_units(level.on_hand, self._reserved(level))
 
 
 class ReservationLineInSerializer(serializers.Serializer):

@@ -207,11 +207,11 @@ class StockLevelAdmin(admin.ModelAdmin):
 
     @admin.display(description="available")
     def available(self, level: StockLevel) -> int:
-        return max(0, level.on_hand - self.reserved_now(level))
+        return services.available_units(level.on_hand, self.reserved_now(level))
 
     @admin.display(description="oversold by")
     def oversold(self, level: StockLevel) -> int | str:
-        return max(0, self.reserved_now(level) - level.on_hand) or "-"
+        return services.oversold_units(level.on_hand, self.reserved_now(level)) or "-"
 
     @admin.action(
         description="Create draft purchase orders (below reorder point)",

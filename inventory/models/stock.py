@@ -113,7 +113,8 @@ class StockLevel(models.Model):
 
     @property
     def oversold_by(self) -> int:
-        return max(0, self.reserved - self.on_hand)
+        # A negative ERP figure is its backlog: only our holds are short.
+        return max(0, self.reserved - max(self.on_hand, 0))
 
 
 class ReservationStatus(models.TextChoices):

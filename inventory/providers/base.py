@@ -341,7 +341,7 @@ class LevelsQuery:
 class StockLevelPage:
     # Only levels our columns hold; the others are moved to ``rejected``.
     records: tuple[StockLevelRecord, ...]
-    # Opaque continuation: an offset (NetSuite), a page number or a cursor.
+    # Opaque continuation: a key (NetSuite), an offset, a page number or a cursor.
     next_cursor: str = ""
     has_more: bool = False
     rejected: tuple[RejectedLevel, ...] = ()
@@ -468,6 +468,9 @@ class InventoryAdapter(BaseAdapter):
     # The ERP keeps holds of its own (``reserve`` / ``release`` / ``confirm``):
     # the shop's reservations are forwarded to it.
     supports_reservations: ClassVar[bool] = False
+    # A full listing names every item the ERP has: one it no longer lists
+    # was deleted there (inventory.services.sync_gone sets it to 0).
+    lists_every_item: ClassVar[bool] = False
 
     @abstractmethod
     def levels(self, query: LevelsQuery) -> StockLevelPage:

@@ -2,14 +2,16 @@
 with token-based authentication (OAuth 1.0a, HMAC-SHA256, realm = account id)
 by ``integrations.oauth.netsuite_signer``, or with an OAuth 2.0 client
 credentials (M2M) bearer token (``netsuite_m2m``) when the account has a
-certificate. Levels come from SuiteQL paged by
-``offset``/``limit``/``hasMore``; purchase orders are upserted by our external
+certificate. Levels come from SuiteQL paged by key (the rows after the last
+item and location read, ``limit``/``hasMore``: an offset cannot pass
+SuiteQL's 100,000-result cap); purchase orders are upserted by our external
 id, so a retried timeout updates the same record. docs/providers/inventory.md.
 """
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -36,8 +38,6 @@ from inventory.providers.base import (
     StockLevelPage,
     StockLevelRecord,
     UnreadableLevel,
-    cursor_from_offset,
-    offset_from_cursor,
     readable_levels,
     whole_units,
 )
@@ -51,6 +51,8 @@ SUITEQL_PATH = "/query/v1/suiteql"
 PURCHASE_ORDER_PATH = "/record/v1/purchaseOrder"
 # NetSuite's largest SuiteQL page.
 MAX_PAGE_SIZE = 1000
+# Oracle's limit on the values of one IN list (ORA-01795).
+IN_LIST_SIZE = 1000
 # NetSuite sends no Retry-After with its 429 (concurrency limit): a slot
 # frees within about a second, so a paced sync waits that long.
 CONCURRENCY_RETRY_SECONDS = 1.0
@@ -141,6 +143,49 @@ def _error_detail(response: requests.Response) -> tuple[str, str | None]:
         return str(first.get("detail", "")), first.get("o:errorCode")
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return f"HTTP {response.status_code}", None
+
+
+# Internal ids are integers; a skip stays below a few pages.
+_ID = re.compile(r"[0-9]{1,18}")
+_CURSOR = re.compile(r"([0-9]{1,18}):([0-9]{1,18})(?::([0-9]{1,9}))?|([0-9]{0,9})")
+
+
+@dataclass(frozen=True)
+class LevelsCursor:
+    """Where a levels page starts: after the item-location key ``after``
+    (None: the first row), then ``skip`` rows on (pages stepped past after
+    a failure). Text: ``item:location[:skip]``, or ``skip`` alone, which is
+    also the plain offset of runs saved before keyset paging."""
+
+    after: tuple[int, int] | None = None
+    skip: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> "LevelsCursor":
+        found = _CURSOR.fullmatch(text)
+        if found is None:
+            raise Rejected("continuation is not a levels cursor", code="invalid_cursor")
+        item, location, skip, offset = found.groups()
+        if item is None:
+            return cls(skip=int(offset or 0))
+        return cls(after=(int(item), int(location)), skip=int(skip or 0))
+
+    def text(self) -> str:
+        if self.after is None:
+            return str(self.skip)
+        key = f"{self.after[0]}:{self.after[1]}"
+        return f"{key}:{self.skip}" if self.skip else key
+
+    def following(
+        self, rows: Sequence[Mapping[str, Any]], limit: int
+    ) -> "LevelsCursor":
+        """The next page's start: after the last row's key. A page without
+        one (no row carries its ids) is stepped over by offset instead."""
+        for row in reversed(rows):
+            item, location = str(row.get("item", "")), str(row.get("location", ""))
+            if _ID.fullmatch(item) and _ID.fullmatch(location):
+                return LevelsCursor(after=(int(item), int(location)))
+        return replace(self, skip=self.skip + limit)
 
 
 class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
@@ -297,7 +342,7 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
             json={"q": query},
         )
 
-    def levels_query(self, query: LevelsQuery) -> str:
+    def levels_query(self, query: LevelsQuery, after: tuple[int, int] | None) -> str:
         conditions = []
         if query.since is not None:
             stamp = query.since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -308,30 +353,44 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
         if query.skus:
             listed = ", ".join(suiteql_literal(sku) for sku in query.skus)
             conditions.append(f"item.itemid IN ({listed})")
+        if after is not None:
+            # Integers from our own cursor (LevelsCursor.parse): no quoting.
+            item, location = after
+            conditions.append(
+                f"(iil.item > {item} OR (iil.item = {item} "
+                f"AND iil.location > {location}))"
+            )
         where = " WHERE " + " AND ".join(conditions) if conditions else ""
-        # A unique, total order: offset paging skips or repeats rows otherwise.
+        # A unique, total order: the keyset above (and any offset) needs it.
         return LEVELS_QUERY + where + " ORDER BY iil.item, iil.location"
 
     def levels(self, query: LevelsQuery) -> StockLevelPage:
-        offset = offset_from_cursor(query.cursor)
+        """One page: the rows after the cursor's key, so no query's offset
+        nears SuiteQL's 100,000-result cap however long the listing is."""
+        cursor = LevelsCursor.parse(query.cursor)
         limit = self._page_limit(query)
         page = self.suiteql(
-            self.levels_query(query), offset=offset, limit=limit, operation="levels"
+            self.levels_query(query, cursor.after),
+            offset=cursor.skip,
+            limit=limit,
+            operation="levels",
         )
-        records, rejected = readable_levels(_level, _items(page))
+        rows = _items(page)
+        records, rejected = readable_levels(_level, rows)
         has_more = page.get("hasMore") is True
+        following = cursor.following(rows, limit) if has_more else None
         return StockLevelPage(
             records=records,
-            next_cursor=cursor_from_offset(offset + limit) if has_more else "",
+            next_cursor=following.text() if following else "",
             has_more=has_more,
             rejected=rejected,
         )
 
     def cursor_after(self, query: LevelsQuery) -> str | None:
-        # Offsets: a sync can step past a page that failed.
-        return cursor_from_offset(
-            offset_from_cursor(query.cursor) + self._page_limit(query)
-        )
+        # The failed page's rows are unknown, so its successor is asked by
+        # offset from the same key: a sync can step past a page that failed.
+        cursor = LevelsCursor.parse(query.cursor)
+        return replace(cursor, skip=cursor.skip + self._page_limit(query)).text()
 
     def _page_limit(self, query: LevelsQuery) -> int:
         # One size for every page of a sync, so each offset is a whole number
@@ -385,19 +444,35 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
         )
 
     def item_ids(self, skus: list[str]) -> dict[str, str]:
-        """Internal ids of the items whose item id (our SKU) is in ``skus``."""
-        if not skus:
-            return {}
-        listed = ", ".join(suiteql_literal(sku) for sku in sorted(set(skus)))
-        # SuiteQL over REST takes no bind parameters: every value is a
-        # literal quoted by suiteql_literal.
-        page = self.suiteql(
-            f"SELECT id, itemid FROM item WHERE itemid IN ({listed})",  # noqa: S608
-            offset=0,
-            limit=MAX_PAGE_SIZE,
-            operation="netsuite_item_ids",
-        )
-        return {str(row.get("itemid")): str(row.get("id")) for row in _items(page)}
+        """Internal ids of the items whose item id (our SKU) is in ``skus``:
+        asked IN_LIST_SIZE at a time (Oracle refuses longer IN lists), every
+        page of each answer read."""
+        wanted = sorted(set(skus))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), IN_LIST_SIZE):
+            listed = ", ".join(
+                suiteql_literal(sku) for sku in wanted[start : start + IN_LIST_SIZE]
+            )
+            # SuiteQL over REST takes no bind parameters: every value is a
+            # literal quoted by suiteql_literal. Ordered by id for paging.
+            query = f"SELECT id, itemid FROM item WHERE itemid IN ({listed})"  # noqa: S608
+            query += " ORDER BY id"
+            for row in self._every_row(query, operation="netsuite_item_ids"):
+                found[str(row.get("itemid"))] = str(row.get("id"))
+        return found
+
+    def _every_row(self, query: str, *, operation: str) -> list[dict[str, Any]]:
+        """Every row of a query of at most MAX_PAGE_SIZE rows or a few pages
+        more (an IN list's answer), page after page while ``hasMore``."""
+        rows: list[dict[str, Any]] = []
+        while True:
+            page = self.suiteql(
+                query, offset=len(rows), limit=MAX_PAGE_SIZE, operation=operation
+            )
+            items = _items(page)
+            rows.extend(items)
+            if page.get("hasMore") is not True or not items:
+                return rows
 
     def purchase_order_path(self, external_id: str) -> str:
         return f"{PURCHASE_ORDER_PATH}/eid:{quote(external_id, safe='')}"

@@ -149,6 +149,9 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     }
     max_page_size: ClassVar[int] = MAX_PAGE_SIZE
     supports_since: ClassVar[bool] = True
+    # A deleted variant's webhook names only its id (its read-back is a
+    # 404): only its absence from a full listing tells its SKU is gone.
+    lists_every_item: ClassVar[bool] = True
     # 300 requests per 300 seconds per application and account.
     default_limits: ClassVar[Mapping[str, float]] = {
         "rate_limit_per_second": 1.0,

@@ -23,10 +23,12 @@ from inventory.services.forwarding import (
 from inventory.services.levels import (
     LEVEL_CHANGED,
     OVERSOLD,
+    available_units,
     expired_holds,
     levels_refresh,
     location_active_set,
     locations_lock,
+    oversold_units,
     stock_level_threshold_set,
     stock_state,
 )
@@ -61,6 +63,7 @@ __all__ = [
     "InventoryError",
     "LineRequest",
     "available_by_sku",
+    "available_units",
     "expired_holds",
     "hold_forward_run",
     "hold_forwards_retry",
@@ -73,6 +76,7 @@ __all__ = [
     "levels_refresh",
     "location_active_set",
     "locations_lock",
+    "oversold_units",
     "purchase_order_refresh",
     "purchase_order_send",
     "purchase_orders_draft",

@@ -47,7 +47,8 @@ Key = tuple[str, int]  # (sku, location id)
 
 
 def _state_case(available: str, threshold: str) -> str:
-    """SQL for ``levels.stock_state`` of an ``available`` expression."""
+    """SQL for ``levels.stock_state`` of an ``available`` expression (on
+    hand counted from 0: a negative ERP figure oversells none of ours)."""
     return (
         f"CASE WHEN {available} < 0 THEN '{StockState.OVERSOLD.value}' "
         f"WHEN {available} = 0 THEN '{StockState.OUT_OF_STOCK.value}' "
@@ -88,7 +89,7 @@ ON_HAND_SQL = "EXCLUDED.on_hand - s.sold_unsent - EXCLUDED.sold_unseen"
 # Only a level with reserved units can hold expired ones: skip the read
 # (OFFSET 0 below: run it once, not once per CASE branch).
 AVAILABLE_SQL = (
-    f"{ON_HAND_SQL} - s.reserved "
+    f"GREATEST({ON_HAND_SQL}, 0) - s.reserved "
     f"+ CASE WHEN s.reserved = 0 THEN 0 ELSE {EXPIRED_SQL} END"
 )
 UPSERT_SQL = (
@@ -96,7 +97,7 @@ UPSERT_SQL = (
     "low_threshold, state, source_id, erp_modified_at, synced_at, updated_at, "
     "sold_unseen, location_active) "
     "SELECT r.sku, r.loc, r.on_hand, 0, %(threshold)s, "
-    f"{_state_case('r.on_hand', '%(threshold)s')}, "
+    f"{_state_case('GREATEST(r.on_hand, 0)', '%(threshold)s')}, "
     "%(source)s, r.modified, %(now)s, %(now)s, r.unseen, r.active "
     "FROM unnest(%(skus)s::varchar[], %(locs)s::bigint[], %(on_hands)s::int[], "
     "%(modified)s::timestamptz[], %(unseen)s::int[], %(actives)s::bool[]) "

@@ -50,8 +50,21 @@ def effective_reserved(level: StockLevel, expired: dict[int, int]) -> int:
     return level.reserved - expired.get(level.pk, 0)
 
 
+def available_units(on_hand: int, reserved: int) -> int:
+    """Units the storefront may sell: never below 0."""
+    return max(0, on_hand - reserved)
+
+
+def oversold_units(on_hand: int, reserved: int) -> int:
+    """Our held units no unit on hand covers. An ERP's negative figure
+    (NetSuite's "Allow Negative Inventory": fulfilled before received) is its
+    own backlog, kept as it is, but counts as 0 units here: it oversells
+    nothing of ours."""
+    return max(0, reserved - max(on_hand, 0))
+
+
 def stock_state(*, on_hand: int, reserved: int, low_threshold: int) -> StockState:
-    available = on_hand - reserved
+    available = max(on_hand, 0) - reserved
     if available < 0:
         return StockState.OVERSOLD
     if available == 0:
@@ -126,8 +139,8 @@ def level_announce(
         "previous_state": previous,
         "on_hand": level.on_hand,
         "reserved": reserved,
-        "available": max(0, level.on_hand - reserved),
-        "oversold_by": max(0, reserved - level.on_hand),
+        "available": available_units(level.on_hand, reserved),
+        "oversold_by": oversold_units(level.on_hand, reserved),
     }
     if selling:
         event_emit(name=LEVEL_CHANGED, payload=payload, subject=level.sku)
@@ -243,7 +256,7 @@ def _level_switched(level: StockLevel, *, active: bool, expired: dict) -> None:
         "previous_state": StockState.OUT_OF_STOCK if active else state,
         "on_hand": level.on_hand,
         "reserved": reserved,
-        "available": max(0, level.on_hand - reserved) if active else 0,
+        "available": available_units(level.on_hand, reserved) if active else 0,
         "oversold_by": 0,
     }
     event_emit(name=LEVEL_CHANGED, payload=payload, subject=level.sku)

@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from integrations import registry
@@ -44,6 +45,7 @@ RANK = {
     PurchaseOrderStatus.RECEIVED: 3,
     PurchaseOrderStatus.CANCELLED: 3,
 }
+STATUS_FIELDS = ("status", "raw_status", "updated_at")
 
 
 def available_by_sku(skus: Iterable[str], now: datetime) -> dict[str, int]:
@@ -199,10 +201,13 @@ def purchase_order_send(
                 staff_text(error.message), code="erp_rejected"
             ) from None
         raise
-    purchase_order.external_reference = result.external_reference
-    purchase_order.sent_at = purchase_order.sent_at or timezone.now()
-    purchase_order.last_error = ""
-    _apply_status(purchase_order, result)
+    _apply_status(
+        purchase_order,
+        result,
+        external_reference=result.external_reference,
+        sent_at=Coalesce("sent_at", Value(timezone.now())),
+        last_error="",
+    )
     return purchase_order
 
 
@@ -285,14 +290,26 @@ def _enabled_check(order: PurchaseOrder, target: ProviderAccount) -> None:
         )
 
 
-def _apply_status(order: PurchaseOrder, result: erp.PurchaseOrderResult) -> None:
+def _apply_status(
+    order: PurchaseOrder, result: erp.PurchaseOrderResult, **fields: Any
+) -> None:
+    """Store the ERP's status (and ``fields``) by conditional updates, not a
+    save of the whole row: a send and a refresh crossing, each holding the
+    order as it read it, never move the status back nor undo the other's
+    fields. ``order`` is then read back as stored."""
     status = PurchaseOrderStatus(str(result.status))
     if status == PurchaseOrderStatus.DRAFT:
         status = PurchaseOrderStatus.SENT  # the ERP has it: it was sent
-    if RANK[status] >= RANK[PurchaseOrderStatus(order.status)]:
-        order.status = status
-    order.raw_status = result.raw_status[:64]
-    order.save()
+    behind = [s for s, rank in RANK.items() if rank <= RANK[status]]
+    now = timezone.now()
+    rows = PurchaseOrder.objects.filter(pk=order.pk)
+    with transaction.atomic():
+        if fields:
+            rows.update(**fields, updated_at=now)
+        rows.filter(status__in=behind).update(
+            status=status, raw_status=result.raw_status[:64], updated_at=now
+        )
+    order.refresh_from_db(fields=[*STATUS_FIELDS, *fields])
 
 
 def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:

@@ -40,6 +40,7 @@ from inventory.models import SyncRun, SyncStatus
 from inventory.providers.base import InventoryAdapter, LevelsQuery, StockLevelPage
 from inventory.services.apply import stock_levels_apply
 from inventory.services.errors import InventoryError
+from inventory.services.sync_gone import levels_gone_apply, seen_after
 from inventory.services.sync_owed import (
     owed_after_full,
     owed_alert,
@@ -361,7 +362,7 @@ def _work(run: SyncRun, progress: Progress | None, deadline: float | None) -> bo
         page, error = _ask(adapter, query)
         # The ERP computed it somewhere between the ask and its answer.
         window = (asked_at, timezone.now())
-        position = source.after(position, query, page, error)
+        position = seen_after(source.after(position, query, page, error), page)
         _page_save(run, page, window, position)
         # Only once saved: a task that lost the run rolled the try back.
         while source.alerts:
@@ -466,15 +467,20 @@ def _finish(run: SyncRun, position: SyncPosition) -> SyncRun:
     else:
         run.status = SyncStatus.FAILED
     run.finished_at = timezone.now()
-    ended = SyncRun.objects.filter(pk=run.pk, claimed_at=run.claimed_at).update(
-        status=run.status,
-        finished_at=run.finished_at,
-        claimed_at=None,
-        covered=run.covered,
-        owed=run.owed,
-    )
-    if not ended:
-        raise ClaimLost
+    with transaction.atomic():
+        # Only a listing read whole tells what the ERP no longer has.
+        if run.status == SyncStatus.SUCCEEDED and position.seen is not None:
+            levels_gone_apply(run, position.seen, run.finished_at)
+        ended = SyncRun.objects.filter(pk=run.pk, claimed_at=run.claimed_at).update(
+            status=run.status,
+            finished_at=run.finished_at,
+            claimed_at=None,
+            covered=run.covered,
+            owed=run.owed,
+            errors=run.errors,
+        )
+        if not ended:
+            raise ClaimLost
     run.claimed_at = None
     logger.info(
         "inventory sync finished",

@@ -55,6 +55,9 @@ class SyncPosition:
     # A page of the listing was neither read nor owed (sync_owed): the run
     # does not move "since".
     incomplete: bool = False
+    # A full run of a ``lists_every_item`` ERP: the SKUs listed so far, to
+    # find the items deleted there (sync_gone); None: not collected.
+    seen: tuple[str, ...] | None = None
 
     @classmethod
     def of(cls, run: SyncRun, adapter: InventoryAdapter) -> "SyncPosition":
@@ -62,7 +65,9 @@ class SyncPosition:
         data: dict[str, Any] | None = run.position
         if not data:
             limit = min(settings.INVENTORY_SYNC_PAGE_SIZE, adapter.max_page_size)
-            return cls(limit=limit)
+            collects = run.full and adapter.lists_every_item
+            return cls(limit=limit, seen=() if collects else None)
+        seen = data.get("seen")
         return cls(
             limit=int(data["limit"]),
             cursor=str(data.get("cursor") or ""),
@@ -72,6 +77,7 @@ class SyncPosition:
             owed_failures=int(data.get("owed_failures") or 0),
             done=bool(data.get("done")),
             incomplete=_incomplete(data, run),
+            seen=None if seen is None else tuple(seen),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -84,6 +90,7 @@ class SyncPosition:
             "owed_failures": self.owed_failures,
             "done": self.done,
             "incomplete": self.incomplete,
+            "seen": None if self.seen is None else list(self.seen),
         }
 
 

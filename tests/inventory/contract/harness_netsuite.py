@@ -76,18 +76,34 @@ def query_contains(text: str):
     return match
 
 
+def query_lacks(text: str):
+    """A matcher: the SuiteQL request's ``q`` does not contain ``text``."""
+
+    def match(request: requests.PreparedRequest) -> tuple[bool, str]:
+        query = json.loads(request.body or b"{}").get("q", "")
+        return text not in query, f"q contains {text!r}"
+
+    return match
+
+
+# The second page is asked by key (the first page's last row), not by offset:
+# an offset cannot pass SuiteQL's 100,000-result cap.
+AFTER_FIRST_PAGE = "(iil.item > 501 OR (iil.item = 501 AND iil.location > 2))"
+
+
 def pages(rsps, *, limit: int, extra: list | None = None) -> None:
-    for offset, name in (
-        (0, "suiteql_levels_page1.json"),
-        (2, "suiteql_levels_page2.json"),
+    for keyed, name in (
+        (query_lacks("iil.item >"), "suiteql_levels_page1.json"),
+        (query_contains(AFTER_FIRST_PAGE), "suiteql_levels_page2.json"),
     ):
-        params = {"limit": str(limit), "offset": str(offset)}
+        params = {"limit": str(limit), "offset": "0"}
         rsps.post(
             SUITEQL,
             json=load(name),
             match=[
                 matchers.query_param_matcher(params),
                 matchers.header_matcher({"Prefer": "transient"}),
+                keyed,
                 *(extra or []),
             ],
         )

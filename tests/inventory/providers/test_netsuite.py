@@ -145,13 +145,14 @@ def test_account_id_that_is_not_one_sends_nothing(adapter, rsps, account_id):
 # --- SuiteQL paging --------------------------------------------------------------
 
 
-def test_levels_follow_offsets_until_has_more_is_false(adapter, rsps):
+def test_levels_follow_keys_until_has_more_is_false(adapter, rsps):
     ns.pages(rsps, limit=2)
 
     first = adapter.levels(LevelsQuery(limit=2))
     second = adapter.levels(LevelsQuery(limit=2).next(first))
 
-    assert (first.has_more, first.next_cursor) == (True, "2")
+    # The next page starts after the last row's item and location.
+    assert (first.has_more, first.next_cursor) == (True, "501:2")
     assert (second.has_more, second.next_cursor) == (False, "")
     assert [r.sku for r in first.records + second.records] == [
         "WIDGET-RED",
