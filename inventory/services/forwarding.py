@@ -257,9 +257,10 @@ def _confirm_ended(
     for (levels locked first, then the forward row, like every writer).
     ``erp_at``: the ERP's own time of the confirm, when it gave one."""
     with transaction.atomic():
-        # After the ERP's answer: a figure read from now on shows it.
+        # After the ERP's answer: a figure read from now on shows it. By the
+        # database's clock, which a webhook's arrival is compared by.
         sold_forward_ended(
-            forward=forward, status=status, at=timezone.now(), erp_at=erp_at
+            forward=forward, status=status, at=database_now(), erp_at=erp_at
         )
         return _finish(forward, status, now, awaiting_since=None)
 
