@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from integrations import crypto
@@ -150,7 +151,9 @@ class WebhookDelivery(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    # The database's clock, the one the sweep measures "lost" and the age
+    # limit by (integrations.clock), whatever the fanning-out worker's says.
+    created_at = models.DateTimeField(db_default=Now())
     # Staff's last restart (enable, send again): the age limit counts from
     # the later of this and created_at.
     restarted_at = models.DateTimeField(null=True, blank=True, editable=False)

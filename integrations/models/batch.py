@@ -2,7 +2,7 @@
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.utils import timezone
+from django.db.models.functions import Now
 
 
 class BatchJobStatus(models.TextChoices):
@@ -34,7 +34,9 @@ class BatchJob(models.Model):
     # A rate-limited job claims nothing before this.
     paced_until = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now)
+    # The database's clock, the one started_at and the rows' stamps use
+    # (integrations.clock): the listing's order and "created before started".
+    created_at = models.DateTimeField(db_default=Now())
     started_at = models.DateTimeField(null=True, blank=True)
     # Last time a worker finished a chunk; the sweeper restarts a job left
     # alone longer than BATCH_SWEEP_AFTER_MINUTES.

@@ -1,7 +1,7 @@
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from integrations.models.accounts import ProviderAccount
 
@@ -45,7 +45,9 @@ class WebhookEvent(models.Model):
     last_error = models.TextField(blank=True, default="")
     note = models.CharField(max_length=255, blank=True, default="")
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    received_at = models.DateTimeField(default=timezone.now)
+    # The database's clock, the one the sweep measures "lost" by
+    # (integrations.clock), whatever the receiving web process's clock says.
+    received_at = models.DateTimeField(db_default=Now())
     claimed_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     # Our object the handler applied it to (a payment's or a shipment's

@@ -25,10 +25,10 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, router, transaction
 from django.db.models import BinaryField, DateTimeField, JSONField
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from integrations import correlation, registry
+from integrations.clock import database_now, stamp
 from integrations.db import execute_one
 from integrations.leases import ClaimLost, LeasedRows
 from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
@@ -132,7 +132,6 @@ def webhook_event_store(
         headers=safe_headers(headers),
         occurred_at=message.occurred_at,
         correlation_id=correlation_id,
-        received_at=timezone.now(),
     )
     # Twice at most: a duplicate whose stored row is deleted between the
     # conflict and the lookup (a prune) is inserted again rather than lost.
@@ -201,7 +200,6 @@ def webhook_events_store(
         account=account.pk,
         headers=safe_headers(headers),
         correlation_id=correlation_id,
-        received_at=timezone.now(),
     )
     first = unique[0]
     rows = [
@@ -252,7 +250,13 @@ class _InsertStatement:
         conn = connections[using]
         quote = conn.ops.quote_name
         meta = WebhookEvent._meta
-        self.fields = [f for f in meta.local_concrete_fields if not f.primary_key]
+        # Columns with a database default are left to it: received_at is the
+        # database's clock, the one the sweep compares it with.
+        self.fields = [
+            f
+            for f in meta.local_concrete_fields
+            if not (f.primary_key or f.has_db_default())
+        ]
         unique = next(
             c for c in meta.constraints if c.name == "webhookevent_unique_dedupe"
         )
@@ -435,9 +439,9 @@ def webhook_event_process(*, event_id: int, now: datetime | None = None) -> str 
     """Run the handler for one event if this worker wins the claim.
 
     Returns the row's new status, or None when another worker has it or it is
-    already done.
+    already done. Times are the database's (``integrations.clock``: the
+    sweep measures the claim's lease by it) unless ``now`` is given.
     """
-    now = now or timezone.now()
     if not _rows.claim(event_id, now):
         logger.info("webhook event not claimed", extra={"webhook_event_id": event_id})
         return None
@@ -464,7 +468,7 @@ def webhook_event_process(*, event_id: int, now: datetime | None = None) -> str 
     return WebhookStatus.PROCESSED
 
 
-def _dispatch(event: WebhookEvent, now: datetime) -> str:
+def _dispatch(event: WebhookEvent, now: datetime | None) -> str:
     path = registry.get_adapter(event.account).webhook_handler(event.event_type)
     event.note = NO_HANDLER if path is None else ""
     handler = None if path is None else import_string(path)
@@ -483,14 +487,14 @@ def _dispatch(event: WebhookEvent, now: datetime) -> str:
         _rows.finish(
             event,
             WebhookStatus.PROCESSED,
-            processed_at=now,
+            processed_at=stamp(now),
             note=event.note[:255],
             subject=event.subject[:255],
         )
     return event.note
 
 
-def _record_failure(event: WebhookEvent, exc: Exception, now: datetime) -> str:
+def _record_failure(event: WebhookEvent, exc: Exception, now: datetime | None) -> str:
     # The object the handler had found stays named, failed or not: its
     # timeline shows the webhook that could not be applied.
     status = _rows.fail(event, exc, now, subject=event.subject[:255])
@@ -530,8 +534,9 @@ def webhook_events_replay(*, event_ids: Iterable[int]) -> int:
 
 def webhook_events_sweep(*, now: datetime | None = None) -> int:
     """Re-enqueue rows the broker lost or that are due for a retry; take back
-    rows whose worker died. Returns how many were enqueued."""
-    now = now or timezone.now()
+    rows whose worker died. Returns how many were enqueued. By the database's
+    clock (the received, claimed and retry times') unless ``now`` is given."""
+    now = now or database_now()
     dead, retrying = _rows.release_expired(now)
     if dead or retrying:
         logger.warning(

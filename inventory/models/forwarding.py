@@ -8,7 +8,7 @@ overselling; these rows only tell an ERP that keeps holds of its own
 """
 
 from django.db import models
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from integrations.models import ProviderAccount
 from integrations.models.attempts import KeyedAttempt
@@ -57,7 +57,9 @@ class ReservationForward(models.Model):
     # Confirm only: when it was first sent, while its answer is awaited (its
     # levels count it in confirms_awaited); cleared when it ends.
     awaiting_since = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    # The database's clock, the one the sweep measures "lost" by
+    # (integrations.clock), whatever the reserving web process's clock says.
+    created_at = models.DateTimeField(db_default=Now())
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

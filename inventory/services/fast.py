@@ -62,9 +62,11 @@ ONE_SQL = (
     "SELECT made.id, took.id, took.sku, took.location_id, %(n)s FROM made, took), "
     # The hold's forwards to the ERP accounts that keep holds, in the same
     # statement: a crash can lose neither without the other.
+    # Their created_at is the column's default: the database's clock, the
+    # one their sweep measures by.
     "sent AS (INSERT INTO inventory_reservationforward (reservation_id, "
-    "account_id, operation, status, attempts, last_error, external_reference, "
-    "created_at) SELECT made.id, a.id, 'reserve', 'pending', 0, '', '', %(now)s "
+    "account_id, operation, status, attempts, last_error, external_reference) "
+    "SELECT made.id, a.id, 'reserve', 'pending', 0, '', '' "
     "FROM made, unnest(%(accounts)s::bigint[]) AS a(id) RETURNING id) "
     "SELECT (SELECT id FROM made), ARRAY(SELECT id FROM sent ORDER BY id)"
 )

@@ -34,6 +34,7 @@ from django_q.tasks import async_task
 
 from integrations import correlation
 from integrations.attempts import attempt_run
+from integrations.clock import database_now
 from integrations.errors import Outcome, ProviderError, Rejected
 from integrations.leases import ClaimLost, LeasedRows
 from integrations.models import ProviderAccount
@@ -190,14 +191,16 @@ def _enqueue(forward_id: int, correlation_id: str = "") -> None:
 
 def hold_forward_run(*, forward_id: int, now: datetime | None = None) -> str | None:
     """Send one forward to its ERP if this worker wins the claim; returns its
-    new status, or None when another worker has it or it has ended."""
-    now = now or timezone.now()
+    new status, or None when another worker has it or it has ended. Times are
+    the database's (``integrations.clock``) unless ``now`` is given."""
     if not _rows.claim(forward_id, now):
         logger.info("hold forward not claimed", extra={"forward_id": forward_id})
         return None
     forward = ReservationForward.objects.select_related("reservation", "account").get(
         pk=forward_id
     )
+    # The claim's time, by the clock the sweep measures its lease on.
+    now = now or forward.claimed_at
     try:
         status = _work(forward, now)
     except ClaimLost:
@@ -254,9 +257,10 @@ def _confirm_ended(
     for (levels locked first, then the forward row, like every writer).
     ``erp_at``: the ERP's own time of the confirm, when it gave one."""
     with transaction.atomic():
-        # After the ERP's answer: a figure read from now on shows it.
+        # After the ERP's answer: a figure read from now on shows it. By the
+        # database's clock, which a webhook's arrival is compared by.
         sold_forward_ended(
-            forward=forward, status=status, at=timezone.now(), erp_at=erp_at
+            forward=forward, status=status, at=database_now(), erp_at=erp_at
         )
         return _finish(forward, status, now, awaiting_since=None)
 
@@ -460,8 +464,10 @@ def _wake_followers(reserve: ReservationForward, now: datetime) -> None:
 
 def hold_forwards_sweep(*, now: datetime | None = None) -> int:
     """Enqueue forwards that are due again or were lost by the broker; take
-    back ones whose worker died. Returns how many were enqueued."""
-    now = now or timezone.now()
+    back ones whose worker died. Returns how many were enqueued. By the
+    database's clock (the forwards' created, claimed and retry times) unless
+    ``now`` is given."""
+    now = now or database_now()
     dead, retrying = _rows.release_expired(now)
     if dead or retrying:
         logger.warning(
