@@ -81,6 +81,12 @@ class CallContext:
 active_call: ContextVar[CallContext | None] = ContextVar("provider_call", default=None)
 
 
+# What a redirect to another origin may still carry: nothing that names us.
+_PLAIN_HEADERS = frozenset(
+    ("accept", "accept-encoding", "content-type", "content-length", "user-agent")
+)
+
+
 class ProviderSession(requests.Session):
     """A ``requests.Session`` that reads proxy settings from the environment
     once per origin (scheme, host:port, ``no_proxy``) instead of on every
@@ -94,6 +100,16 @@ class ProviderSession(requests.Session):
         self._env_verify: str | None = os.environ.get(
             "REQUESTS_CA_BUNDLE"
         ) or os.environ.get("CURL_CA_BUNDLE")
+
+    def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
+        # requests drops only Authorization when a redirect leaves the origin;
+        # providers carry secrets in headers of their own (Postmark's token,
+        # an API key header): past the origin only the plain headers go.
+        super().rebuild_auth(prepared_request, response)
+        if self.should_strip_auth(response.request.url, prepared_request.url):
+            for name in list(prepared_request.headers):
+                if name.lower() not in _PLAIN_HEADERS:
+                    del prepared_request.headers[name]
 
     def merge_environment_settings(
         self,
