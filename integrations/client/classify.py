@@ -43,7 +43,8 @@ STATUS_CODES: Mapping[int, tuple[type[ProviderError], str]] = {
     402: (Rejected, "payment_required"),
     403: (NotProcessed, "permission_denied"),
     404: (Rejected, "not_found"),
-    408: (Rejected, "request_timeout"),
+    # The server gave up before it had the whole request (RFC 9110 15.5.9).
+    408: (NotProcessed, "request_timeout"),
     409: (Rejected, "idempotency_conflict"),
     410: (Rejected, "gone"),
     422: (Rejected, "unprocessable"),

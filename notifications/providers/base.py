@@ -449,12 +449,10 @@ def idn_address(address: str) -> str:
 
 def email_outcome(error: ProviderError) -> ProviderError:
     """``error`` by the email rules: a 5xx answer is ``NotProcessed`` (the
-    provider queued nothing), and so is a 408 (the server gave up before it
-    had the whole request, RFC 9110 15.5.9: another account may send it);
-    everything else keeps its outcome."""
+    provider queued nothing); everything else keeps its outcome (a 408 is
+    ``NotProcessed`` for every kind, in the client's table)."""
     status = error.http_status
-    unknown_5xx = error.outcome is Outcome.UNKNOWN and (status or 0) >= 500
-    if unknown_5xx or (status == 408 and error.outcome is Outcome.REJECTED):
+    if error.outcome is Outcome.UNKNOWN and (status or 0) >= 500:
         return NotProcessed(
             error.message,
             code=error.code,

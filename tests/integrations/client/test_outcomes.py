@@ -44,7 +44,6 @@ def test_success_returns_the_response_and_logs_one_call(client, fault):
     [
         (400, "bad_request"),
         (404, "not_found"),
-        (408, "request_timeout"),
         (409, "idempotency_conflict"),
         (422, "unprocessable"),
         (418, "client_error"),
@@ -83,6 +82,19 @@ def test_auth_failures_are_not_processed_and_not_retried(client, fault, status, 
     assert caught.value.code == code
     assert len(fault.requests_for("POST", "/v1/charges")) == 1
     assert only_call().outcome == "not_processed"
+
+
+def test_408_is_not_processed_and_retried(client, fault):
+    # The server gave up before it had the whole request: nothing was done,
+    # so the same request may go again (and fail over), never a refusal.
+    fault.route("POST", "/v1/charges", respond(408), respond(200, json={"id": "c"}))
+
+    response = client.request(
+        "POST", fault.url_for("/v1/charges"), operation="charge", idempotent=True
+    )
+
+    assert response.json() == {"id": "c"}
+    assert len(fault.requests_for("POST", "/v1/charges")) == 2
 
 
 def test_429_is_not_processed_and_retried_after_retry_after(client, fault, fake_time):
