@@ -3,6 +3,7 @@ locally when the service is missing (counted in the summary), failed in CI."""
 
 import os
 import shutil
+from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
@@ -44,6 +45,19 @@ def _fail_in_ci_without_service(request: pytest.FixtureRequest) -> None:
     for name, reason in request.node.user_properties:
         if name == "missing_service":
             pytest.fail(f"CI=true but a required service is missing: {reason}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_by_delete() -> Iterator[None]:
+    """Transactional tests end in a flush: by DELETE on PostgreSQL (tests/pg.py)."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    from tests.pg import flush_by_delete
+
+    with pytest.MonkeyPatch.context() as patch:
+        original = DatabaseOperations.sql_flush
+        patch.setattr(DatabaseOperations, "sql_flush", flush_by_delete(original))
+        yield
 
 
 _DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}

@@ -2,7 +2,8 @@
 requests generated from its declared parameters and body, mixed with hostile
 values (NUL and other control characters, numbers far beyond 64 bits, wrong
 types, missing fields), and must answer below 500 every time. Deterministic
-(derandomized) so a failure reproduces; about 1,200 cases in all.
+(derandomized) so a failure reproduces; just over 1,000 cases in all (issue 17
+asks for at least 1,000).
 
 The NUL / huge-number sweep below checks every parameter and body field of
 every endpoint explicitly, one at a time, with a 4xx expected.
@@ -23,7 +24,7 @@ from tests.factories import ApiKeyFactory, ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db
 
-TOTAL_CASES = 1_200
+TOTAL_CASES = 1_000
 HOSTILE_STRINGS = ["\x00", "a\x00b", "\x1b[31m", "\x7f", "\u0085", "\ud7ff" * 3]
 HOSTILE_NUMBERS = [2**63, -(2**63) - 1, 10**30, 2**63 - 1, -1, 0, 1.5]
 NUL_AND_HUGE = ["\x00", "x\x00", 2**63, 10**40]

@@ -1,11 +1,14 @@
-"""One OS process asking for an OAuth token (run by test_multiprocess.py).
+"""OS processes asking for an OAuth token (run by test_multiprocess.py).
 
     python -m tests.integrations.oauth._mp_worker '<json job>'
 
-It shares a database with its siblings (DATABASE_URL: the account, the call
-log) and a cache: Redis (REDIS_URL set) or that database's cache table. It
-prints "ready" once Django is up, waits for a line on stdin, asks for the
-token, and prints one JSON line: the token and when it asked and got it.
+Django is set up once, then the job's ``processes`` are forked from it (as a
+django-q cluster forks its workers), so each start costs a fork, not an
+interpreter and Django. Each process shares a database with its siblings
+(DATABASE_URL: the account, the call log) and a cache: Redis (REDIS_URL set)
+or that database's cache table. "ready" is printed once every process is
+up; a line on stdin releases them together; each prints one JSON line: the
+token and when it asked and got it.
 """
 
 import json
@@ -69,15 +72,59 @@ def ask(job: dict[str, Any]) -> dict[str, Any]:
     return {"token": token, "started": started, "finished": time.time()}
 
 
+def _child(job: dict[str, Any], ready: int, go: int) -> None:
+    """One forked process: say it is up, wait for the release, ask."""
+    status = 1
+    try:
+        os.write(ready, b".")
+        os.read(go, 1)  # returns once the parent closes its end
+        line = json.dumps(ask(job)) + "\n"
+        os.write(sys.stdout.fileno(), line.encode())  # one write: lines never mix
+        status = 0
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+    finally:
+        os._exit(status)
+
+
+def _fork_all(job: dict[str, Any]) -> int:
+    """Fork the job's processes, release them together on a line on stdin;
+    the exit status is 1 if any of them failed."""
+    from django.db import connections
+
+    connections.close_all()  # nothing open crosses the fork
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    children = []
+    for _ in range(job["processes"]):
+        pid = os.fork()
+        if pid == 0:
+            os.close(ready_r)
+            os.close(go_w)
+            _child(job, ready_w, go_r)
+        children.append(pid)
+    os.close(ready_w)
+    os.close(go_r)
+    up = 0
+    while up < len(children):
+        up += len(os.read(ready_r, len(children)) or b"?" * len(children))
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
+    os.close(go_w)
+    failed = [pid for pid in children if os.waitpid(pid, 0)[1] != 0]
+    return 1 if failed else 0
+
+
 def main() -> None:
     job = json.loads(sys.argv[1])
     _setup(job)
     if job["database"] == "prepare":
         return
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    sys.stdin.readline()
-    sys.stdout.write(json.dumps(ask(job)) + "\n")
+    sys.exit(_fork_all(job))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """Eight OS processes asking at once for a cold OAuth token cause one token
 request, whether the cache they share is Redis or the database cache.
 
-Each worker is ``python -m tests.integrations.oauth._mp_worker``; all start
-Django, say "ready", and are released together. The token endpoint (a fault
-server on 127.0.0.1) answers after a second, so every worker asks while the
-token is still missing; the server counts the requests.
+The workers are forked by one ``python -m tests.integrations.oauth._mp_worker``
+once it has started Django; they say "ready" and are released together. The
+token endpoint (a fault server on 127.0.0.1) answers after a second, so every
+worker asks while the token is still missing; the server counts the requests.
 """
 
 import json
@@ -84,25 +84,21 @@ def _spawn(job: dict[str, Any], env: dict[str, str]) -> subprocess.Popen:
 
 
 def _ask_together(job: dict[str, Any], env: dict[str, str]) -> list[dict[str, Any]]:
-    workers = [_spawn(job, env) for _ in range(PROCESSES)]
+    parent = _spawn({**job, "processes": PROCESSES}, env)
     try:
-        for worker in workers:
-            line = worker.stdout.readline()
-            assert line == "ready\n", worker.stderr.read()
-        for worker in workers:  # released together
-            worker.stdin.write("go\n")
-            worker.stdin.flush()
-        results = []
-        for worker in workers:
-            out, err = worker.communicate(timeout=60)
-            assert worker.returncode == 0, err
-            results.append(json.loads(out.strip().splitlines()[-1]))
+        line = parent.stdout.readline()
+        assert line == "ready\n", parent.stderr.read()
+        parent.stdin.write("go\n")  # all released together
+        parent.stdin.flush()
+        out, err = parent.communicate(timeout=60)
+        assert parent.returncode == 0, err
+        results = [json.loads(line) for line in out.strip().splitlines()]
+        assert len(results) == PROCESSES, out
         return results
     finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
 
 
 def _assert_all_asked_while_cold(results: list[dict[str, Any]]) -> None:
