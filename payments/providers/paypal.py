@@ -47,6 +47,7 @@ from payments.providers.paypal_errors import (
 from payments.providers.paypal_orders import (
     latest,
     link_id,
+    names_another_order,
     order_currency,
     order_payments,
     our_order_id,
@@ -460,6 +461,13 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
     def _check_order_matches(
         self, order: Mapping[str, Any], request: PaymentRequest
     ) -> None:
+        # An order approved for another of our orders never pays this one,
+        # even for the same amount.
+        if names_another_order(order, request.order_id):
+            raise Rejected(
+                "the approved PayPal order was made for another order",
+                code="order_mismatch",
+            )
         unit_amount = purchase_unit(order).get("amount") or {}
         currency = str(unit_amount.get("currency_code", ""))
         if currency != request.currency.upper() or (

@@ -28,6 +28,24 @@ def our_order_id(order: Mapping[str, Any]) -> str:
     return reference if custom and reference.startswith(custom) else ""
 
 
+# What PayPal puts in ``reference_id`` when the order was made without one.
+PAYPAL_DEFAULT_REFERENCE = "default"
+
+
+def names_another_order(order: Mapping[str, Any], order_id: str) -> bool:
+    """The purchase unit names an order id that is not ``order_id``: its
+    ``reference_id`` (but PayPal's ``default``) or its ``custom_id``, each
+    compared on as much of ``order_id`` as the field keeps (256, 127).
+    False for an order made without them: nothing names an order then."""
+    unit = purchase_unit(order)
+    reference = str(unit.get("reference_id") or "")
+    custom = str(unit.get("custom_id") or "")
+    named = reference not in ("", PAYPAL_DEFAULT_REFERENCE)
+    if named and reference != order_id[:256]:
+        return True
+    return bool(custom) and custom != order_id[:127]
+
+
 def order_currency(order: Mapping[str, Any]) -> str:
     return str((purchase_unit(order).get("amount") or {}).get("currency_code", ""))
 

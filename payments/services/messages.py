@@ -20,6 +20,7 @@ MESSAGES: dict[str, str] = {
     "not_found": "The gateway does not know this payment source.",
     "currency_not_supported": "The gateway does not accept this currency.",
     "invalid_request": "The gateway refused the request as invalid.",
+    "order_mismatch": "The approved payment was made for another order.",
     "refund_failed": "The gateway refused the refund.",
     "no_provider_available": "No payment gateway could be reached.",
     "outcome_unknown": "The gateway did not answer; reconciling.",

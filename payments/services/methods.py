@@ -22,6 +22,7 @@ from integrations.secrets_registry import staff_text
 from payments.models import (
     Payment,
     PaymentAttempt,
+    PaymentNote,
     PaymentStatus,
     RecurringCharge,
     RecurringInterval,
@@ -425,8 +426,13 @@ def _slot_release(recurring_pk: int, slot: datetime, following: datetime) -> boo
 def _recurring_record(recurring: RecurringCharge, payment: Payment) -> str:
     failed = payment.status == PaymentStatus.FAILED
     # A duplicate's period may be charged (in review when another payment
-    # holds its charge): never the card's decline that stops the charges.
-    declined = failed and payment.failure_code not in DUPLICATE_CODES
+    # holds its charge), and one found never charged has its slot given back
+    # (recurring_slot_give_back): neither is the card's decline.
+    declined = (
+        failed
+        and payment.failure_code not in DUPLICATE_CODES
+        and not _not_charged(payment)
+    )
     RecurringCharge.objects.filter(pk=recurring.pk).update(
         last_payment=payment,
         runs=recurring.runs + 1,
@@ -442,7 +448,65 @@ def _recurring_record(recurring: RecurringCharge, payment: Payment) -> str:
     )
     if declined:
         return "declined"
+    if _not_charged(payment):
+        return "retry"
     return "unknown" if failed or payment.status in _OPEN else "charged"
+
+
+def recurring_slot_give_back(payment: Payment) -> bool:
+    """A recurring slot's payment that reconciliation (or staff) ended failed
+    with nothing charged, by no decline: its slot is given back, so the next
+    run charges it again as after a fault after the claim (a new payment, so
+    a new gateway key; the claim frees this one's slot key). Only while the
+    schedule is one period past the slot: further on, staff are told."""
+    key = str(payment.idempotency_key or "")
+    if not _not_charged(payment) or not key.startswith(RECURRING_KEY_PREFIX):
+        return False
+    recurring = _recurring_of(payment)
+    slot = _slot_of(key)
+    if recurring is None or slot is None:
+        return False
+    active = RecurringCharge.objects.filter(
+        pk=recurring.pk, status=RecurringStatus.ACTIVE
+    )
+    if not active.exists():
+        return False  # cancelled or stopped meanwhile: nothing to charge
+    following = _next_run(slot, recurring.interval, recurring.interval_count)
+    # Given back now, or the schedule has not passed the slot yet.
+    if _slot_release(recurring.pk, slot, following) or (
+        active.filter(next_run_at__lte=slot).exists()
+    ):
+        logger.info(
+            "recurring slot not charged; given back",
+            extra={"payment_id": payment.public_id},
+        )
+        return True
+    logger.error(
+        "recurring slot not charged; the schedule has moved on",
+        extra={"payment_id": payment.public_id},
+    )
+    PaymentNote.objects.create(
+        payment=payment,
+        kind="recurring_slot_missed",
+        title="This period of the recurring charge was not charged",
+        detail="Nothing was charged for this period and the schedule has "
+        "moved on since: charge the customer's period by hand.",
+    )
+    return False
+
+
+def _recurring_of(payment: Payment) -> RecurringCharge | None:
+    return RecurringCharge.objects.filter(
+        public_id=payment.metadata.get("recurring_charge", "")
+    ).first()
+
+
+def _slot_of(key: str) -> datetime | None:
+    # The slot a recurring payment's key names (_recurring_key).
+    try:
+        return datetime.fromisoformat(key.split(":", 2)[2])
+    except (IndexError, ValueError):
+        return None
 
 
 def _recurring_orphans_release(now: datetime) -> None:
@@ -468,13 +532,8 @@ def _recurring_orphan_release(payment: Payment) -> None:
         pk=payment.pk, status=PaymentStatus.PENDING, updated_at=payment.updated_at
     ).update(updated_at=timezone.now()):
         return
-    recurring = RecurringCharge.objects.filter(
-        public_id=payment.metadata.get("recurring_charge", "")
-    ).first()
-    try:
-        slot = datetime.fromisoformat(str(payment.idempotency_key).split(":", 2)[2])
-    except (IndexError, ValueError):
-        slot = None
+    recurring = _recurring_of(payment)
+    slot = _slot_of(str(payment.idempotency_key))
     not_sent_fail(payment, "run stopped")
     given_back = (
         recurring is not None

@@ -71,6 +71,8 @@ def payment_reconcile(*, payment: Payment) -> Payment:
         payment = _account_from_attempt(payment)
     if payment.status in _RECONCILABLE and payment.account is not None:
         payment = _reconcile_charge(payment)
+        if payment.status == PaymentStatus.FAILED:
+            _recurring_slot_give_back(payment)
     if owes_capture(payment):
         payment = capture_owed(payment)
     for refund in payment.refunds.filter(status=RefundStatus.UNKNOWN):
@@ -80,6 +82,13 @@ def payment_reconcile(*, payment: Payment) -> Payment:
             logger.warning("refund reconciliation failed", extra=log_ids(payment))
     payment.refresh_from_db()
     return _alert_if_stuck(payment)
+
+
+def _recurring_slot_give_back(payment: Payment) -> None:
+    # Imported here: the recurring charges' module imports this one.
+    from payments.services.methods import recurring_slot_give_back
+
+    recurring_slot_give_back(payment)
 
 
 def _account_from_attempt(payment: Payment) -> Payment:

@@ -270,6 +270,11 @@ def _apply(
         "payment settled by hand",
         extra={**log_ids(row), "status": row.status, "actor": manual.actor},
     )
+    if row.status == PaymentStatus.FAILED:
+        # Imported here: the recurring charges' module imports this one.
+        from payments.services.methods import recurring_slot_give_back
+
+        recurring_slot_give_back(row)
     return row
 
 

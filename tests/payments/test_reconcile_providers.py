@@ -267,7 +267,7 @@ def test_paypal_timed_out_capture_is_reconciled_by_the_order_id(
     )
     pp.post(f"{PAYPAL}/v2/checkout/orders/{ORDER}/capture", body=timeout())
     with django_capture_on_commit_callbacks(execute=True):
-        payment = create(amount=1050, source_token=ORDER)
+        payment = create(order_id="order-1001", amount=1050, source_token=ORDER)
 
     assert payment.status == PaymentStatus.UNKNOWN
     assert payment.provider_reference == ORDER
@@ -291,7 +291,7 @@ def test_paypal_order_still_only_approved_stays_unknown(paypal, pp):
         json=load("paypal", "order_approved_capture.json"),
     )
     pp.post(f"{PAYPAL}/v2/checkout/orders/{ORDER}/capture", body=timeout())
-    payment = create(amount=1050, source_token=ORDER)
+    payment = create(order_id="order-1001", amount=1050, source_token=ORDER)
 
     payment = services.payment_reconcile(payment=payment)
 

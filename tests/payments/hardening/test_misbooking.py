@@ -46,7 +46,7 @@ def pp():
 
 def create(key: str | None = None) -> Payment:
     return services.payment_create(
-        order_id="order-42",
+        order_id="order-1001",  # the order the approved PayPal order names
         amount=1050,
         currency="USD",
         source_token=ORDER,
