@@ -142,3 +142,14 @@ def test_with_no_other_account_the_message_waits_not_fails(ses, fault) -> None:
     # Tried again later (staff fix the identity), never failed as the
     # customer's bad address.
     assert message.error_code == "no_provider_available"
+
+
+def test_mail_to_our_own_unverified_sender_is_still_our_configuration(
+    ses, fault
+) -> None:
+    # The shop mailing itself: the address SES names is the recipient too,
+    # but it is our sender that is not verified.
+    fault.route("POST", SEND, _rejected("shop@example.com"))
+    with pytest.raises(NotProcessed) as info:
+        _send(ses, to="shop@example.com")
+    assert info.value.code == "sender_not_verified"
