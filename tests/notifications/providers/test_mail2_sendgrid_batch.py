@@ -11,6 +11,7 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.test import Client
+from django.urls import reverse
 
 from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
 from integrations.webhooks.services import webhook_event_process
@@ -139,3 +140,21 @@ def test_a_body_that_is_not_an_array_is_still_refused(sendgrid, body) -> None:
     response = _post(sendgrid, body)
     assert response.status_code == 400
     assert not WebhookEvent.objects.exists()
+
+
+def test_staff_find_the_malformed_event_among_failed_webhooks(
+    sendgrid, client, django_user_model
+) -> None:
+    _post(sendgrid, [event("delivered"), _no_event_id()])
+    _process_all(sendgrid)
+    staff = django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
+    client.force_login(staff)
+    changelist = reverse("admin:integrations_webhookevent_changelist")
+    page = client.get(changelist, {"status__exact": "failed"})
+    assert page.status_code == 200
+    (row,) = page.context["cl"].result_list
+    assert row.event_type == "malformed"
+    detail = client.get(
+        reverse("admin:integrations_webhookevent_change", args=[row.pk])
+    )
+    assert "has no &#x27;sg_event_id&#x27;" in detail.content.decode()
