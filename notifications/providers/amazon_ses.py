@@ -7,8 +7,11 @@ classified by SES's error code. Events arrive over SNS (``ses_events``).
 """
 
 import hashlib
+import logging
+import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from email.utils import getaddresses
 from typing import Any, ClassVar
 
 import boto3
@@ -27,7 +30,7 @@ from integrations.errors import (
     Unknown,
 )
 from integrations.providers.base import ConfigField, HealthResult
-from notifications.providers.base import SENDING_DOMAINS_FIELD
+from notifications.providers.base import SENDING_DOMAINS_FIELD, idn_address
 from notifications.providers.esp import (
     AnymailAdapter,
     build_anymail_backend,
@@ -65,6 +68,18 @@ _ACCOUNT = frozenset(
         "NotFoundException",
     }
 )
+# An identity of ours (From, Sender, Return-Path) SES will not send from:
+# the account's configuration (or a sandbox account), not the recipient's
+# address; another account may send.
+SENDER_NOT_VERIFIED = "sender_not_verified"
+# "Email address is not verified. The following identities failed the check
+# in region US-EAST-1: a@example.com, b@example.com" (SES Developer Guide,
+# "Amazon SES email sending errors").
+_FAILED_IDENTITIES = re.compile(
+    r"failed the check(?: in region [^:]*)?:(.*)$", re.IGNORECASE | re.DOTALL
+)
+logger = logging.getLogger(__name__)
+
 # SES's send rate is per second: come back after one.
 _THROTTLE_RETRY_AFTER = 1.0
 
@@ -161,7 +176,16 @@ class AmazonSesAdapter(SesEventsMixin, AnymailAdapter):
     def provider_error(self, exc: AnymailError) -> ProviderError | None:
         cause = exc.__cause__
         if isinstance(cause, boto.ClientError):
-            return ses_client_error(cause)
+            error = ses_client_error(cause, **_parties(exc.email_message))
+            if error.code == SENDER_NOT_VERIFIED:
+                # Every message from that sender fails here until staff
+                # verify it: loud, without the addresses.
+                logger.error(
+                    "Amazon SES refused our sender as not verified; verify the "
+                    "identity or request production access",
+                    extra={"account": self.account.slug},
+                )
+            return error
         if isinstance(cause, boto.BotoCoreError):
             return boto_transport_error(cause)
         return None
@@ -189,8 +213,15 @@ class AmazonSesAdapter(SesEventsMixin, AnymailAdapter):
         )
 
 
-def ses_client_error(exc: boto.ClientError) -> ProviderError:
-    """Our error for an SES API error, by its error code."""
+def ses_client_error(
+    exc: boto.ClientError,
+    *,
+    senders: frozenset[str] = frozenset(),
+    recipients: frozenset[str] = frozenset(),
+) -> ProviderError:
+    """Our error for an SES API error, by its error code; ``senders`` and
+    ``recipients`` (``_identity`` forms) tell whose address SES found not
+    verified."""
     error = exc.response.get("Error") or {}
     code = str(error.get("Code", ""))
     status = (exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
@@ -221,6 +252,9 @@ def ses_client_error(exc: boto.ClientError) -> ProviderError:
         return NotProcessed(
             "Amazon SES failed", code="server_error", http_status=status
         )
+    if code == "MessageRejected" and "not verified" in text:
+        message = str(error.get("Message", ""))
+        return _not_verified(message, code, status, senders, recipients)
     if code in ("MessageRejected", "BadRequestException") and "address" in text:
         # "Email address is not verified", "Illegal address", ...
         return refused_recipient(
@@ -234,6 +268,59 @@ def ses_client_error(exc: boto.ClientError) -> ProviderError:
         http_status=status,
         provider_code=code,
     )
+
+
+def _not_verified(
+    message: str,
+    code: str,
+    status: int | None,
+    senders: frozenset[str],
+    recipients: frozenset[str],
+) -> ProviderError:
+    """A recipient refusal only when every identity SES names is a recipient
+    (the sandbox); one of ours, or one we cannot place, is our configuration."""
+    found = _FAILED_IDENTITIES.search(message)
+    named = _identities([found.group(1)] if found else [])
+    sender_domains = {s.rpartition("@")[2] for s in senders}
+    if named and named <= recipients and not named & (senders | sender_domains):
+        return refused_recipient(
+            "Amazon SES refused the recipient address (not verified: the "
+            "account is in the SES sandbox)",
+            provider_code=code,
+            http_status=status,
+        )
+    return ConfigurationError(
+        "Amazon SES refused the sender as not verified in this account's region",
+        code=SENDER_NOT_VERIFIED,
+        http_status=status,
+        provider_code=code,
+    )
+
+
+def _identity(value: str) -> str:
+    # An address or a domain as SES names one: lower case, ASCII domain.
+    return idn_address(value.strip()).lower()
+
+
+def _identities(values: Iterable[str | None]) -> frozenset[str]:
+    """The addresses (or bare domains) in header-style ``values``."""
+    pairs = getaddresses([v for v in values if v])
+    return frozenset(_identity(address) for _, address in pairs if address)
+
+
+def _parties(message: Any) -> dict[str, frozenset[str]]:
+    """The sending identities SES checks (From, Sender, Return-Path) and the
+    recipients of the anymail message an error came with."""
+    if message is None:
+        return {}
+    headers = getattr(message, "extra_headers", None) or {}
+    senders = [
+        getattr(message, "from_email", None),
+        getattr(message, "envelope_sender", None),
+        *(v for k, v in headers.items() if k.lower() in ("sender", "return-path")),
+    ]
+    recipients = [*(getattr(message, "to", None) or [])]
+    return {"senders": _identities(senders), "recipients": _identities(recipients)}
 
 
 def boto_transport_error(exc: boto.BotoCoreError) -> ProviderError:

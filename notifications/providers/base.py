@@ -49,6 +49,7 @@ __all__ = [
     "EmailEventRecord",
     "EmailEventType",
     "OutboundEmail",
+    "RecipientStopped",
     "SendResult",
     "SendStatus",
     "address_domain",
@@ -60,6 +61,7 @@ __all__ = [
     "idn_address",
     "idn_ascii",
     "recipient_refused",
+    "recipient_stop",
     "sender_check",
     "sending_domain_entry",
     "sending_domains_clean",
@@ -495,6 +497,39 @@ def recipient_refused(message: str, *, provider_code: str = "") -> Rejected:
     return Rejected(
         message, code=INVALID_RECIPIENT, provider_code=provider_code or None
     )
+
+
+class RecipientStopped(Rejected):
+    """``invalid_recipient`` for an address on the provider's own suppression
+    list (Postmark's 406, inactive recipient): the sending service suppresses
+    it here too, for ``suppressed_for`` (a suppression reason), as that
+    account's stop on its list ``stream``, as a drop for the list does."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        suppressed_for: str,
+        stream: str = "",
+        provider_code: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            code=INVALID_RECIPIENT,
+            provider_code=provider_code,
+            http_status=http_status,
+        )
+        self.suppressed_for = suppressed_for
+        self.stream = stream
+
+
+def recipient_stop(error: Any) -> RecipientStopped | None:
+    """The provider's stop ``error`` reports, or the failover error's cause."""
+    for candidate in (error, getattr(error, "cause", None)):
+        if isinstance(candidate, RecipientStopped):
+            return candidate
+    return None
 
 
 def _transport_cause(exc: BaseException) -> requests.RequestException | None:

@@ -265,11 +265,7 @@ class AnymailAdapter(EmailAdapter):
         """Our error for what anymail raised: refused recipients first, then
         the provider's table, then the email rules on the unwrapped cause."""
         if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
-            response = getattr(exc, "response", None)
-            return refused_recipient(
-                "the provider refused the recipient",
-                http_status=getattr(response, "status_code", None),
-            )
+            return self.recipient_error(exc)
         mapped = self.provider_error(exc) or email_exception(exc)
         if mapped is not None:
             return mapped
@@ -290,6 +286,16 @@ class AnymailAdapter(EmailAdapter):
             "the provider's answer could not be read",
             code="malformed_response",
             http_status=status,
+        )
+
+    def recipient_error(self, exc: AnymailError) -> ProviderError:
+        """Our error for every recipient refused: ``invalid_recipient``; a
+        provider whose answer says the address is on its own suppression
+        list returns ``RecipientStopped``."""
+        response = getattr(exc, "response", None)
+        return refused_recipient(
+            "the provider refused the recipient",
+            http_status=getattr(response, "status_code", None),
         )
 
     def send_error(self, exc: Exception) -> ProviderError | None:

@@ -26,6 +26,7 @@ from notifications.providers.base import (
     EmailEventRecord,
     EmailEventType,
     OutboundEmail,
+    RecipientStopped,
     address_domain,
 )
 from notifications.providers.esp import AnymailAdapter
@@ -84,6 +85,10 @@ _TIMES = ("DeliveredAt", "BouncedAt", "ReceivedAt", "ChangedAt")
 # 422 ErrorCodes that concern this server, not the message: another account
 # may send it (405: out of credits, 412: account pending approval).
 _ACCOUNT_CODES = frozenset({405, 412})
+# "You tried to send to recipient(s) that have been marked as inactive ...
+# a hard bounce, a spam complaint, or a manual suppression": the address is
+# on the stream's suppression list.
+_INACTIVE_RECIPIENT = 406
 AUTH_HEADER = "Authorization"
 
 
@@ -157,6 +162,24 @@ class PostmarkAdapter(AnymailAdapter):
                 provider_code=str(code),
             )
         return None
+
+    def recipient_error(self, exc: AnymailError) -> ProviderError:
+        response = getattr(exc, "response", None)
+        if not isinstance(response, requests.Response) or not _inactive(response):
+            return super().recipient_error(exc)
+        data = getattr(getattr(exc, "payload", None), "data", None) or {}
+        stream = str(data.get("MessageStream") or self.setting("message_stream"))
+        # The stream's list: marketing mail only on the broadcast stream, all
+        # mail on the transactional one (as _stream_stop reads its stops).
+        broadcast = stream == self.setting("broadcast_stream")
+        return RecipientStopped(
+            "Postmark has the recipient on the stream's suppression list "
+            "(inactive recipient)",
+            suppressed_for="unsubscribe" if broadcast else "deactivated",
+            stream=stream[:_STREAM_MAX],
+            provider_code=str(_INACTIVE_RECIPIENT),
+            http_status=response.status_code,
+        )
 
     def health_check(self) -> HealthResult:
         response = self.health_get(
@@ -413,3 +436,16 @@ def _error_code(response: requests.Response) -> int | None:
     except (ValueError, AttributeError):
         return None
     return code if isinstance(code, int) else None
+
+
+def _inactive(response: requests.Response) -> bool:
+    # 406 refuses the send; an OK naming "inactive addresses" (anymail reads
+    # it as refused when it names our only recipient) skipped it for the same.
+    code = _error_code(response)
+    if code == _INACTIVE_RECIPIENT:
+        return True
+    try:
+        text = str(response.json().get("Message", ""))
+    except (ValueError, AttributeError):
+        return False
+    return code == 0 and "inactive addresses" in text.lower()

@@ -6,6 +6,8 @@ Anymail no longer tests SendGrid against the live API (its issue 432), so our
 own tests cover it (tests/notifications/providers/test_sendgrid.py).
 """
 
+import hashlib
+import json
 import warnings
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -19,7 +21,6 @@ from integrations.webhooks.messages import (
     WebhookMessage,
     json_body,
     required_header,
-    required_str,
     unix_time,
 )
 from integrations.webhooks.verification import WebhookVerificationError
@@ -66,6 +67,10 @@ _DROPPED_SUPPRESSED: Mapping[str, str] = {
     "Spam Reporting Address": "complaint",
     "Unsubscribed Address": "unsubscribe",
 }
+# The event type of a batch's event we cannot read (not an object, no type or
+# no ``sg_event_id``): stored so staff see it, failed when processed, while
+# the batch's other events are applied.
+MALFORMED = "malformed"
 # Event fields worth showing staff (never the IP of the reader).
 _DETAILS = (
     "reason",
@@ -162,7 +167,7 @@ class SendGridAdapter(AnymailAdapter):
     def webhook_message(self, request: SignedRequest, verified: Any) -> WebhookMessage:
         """The whole verified request; ``webhook_messages`` splits it."""
         events = json_body(request.body, what="a JSON array of SendGrid events")
-        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        if not isinstance(events, list):
             raise WebhookVerificationError(
                 "The webhook body is not a JSON array of SendGrid events.",
                 code=WebhookVerificationError.MALFORMED,
@@ -174,10 +179,15 @@ class SendGridAdapter(AnymailAdapter):
     def webhook_messages(
         self, *, body: bytes, headers: Mapping[str, str], url: str
     ) -> list[WebhookMessage]:
+        # One unreadable event is stored as ``malformed``, not a refusal of
+        # the batch: SendGrid retries a refused batch whole for up to a day.
         batch = self.verify_webhook(body=body, headers=headers, url=url)
         return [_event_message(event) for event in batch.payload["events"]]
 
     def parse_email_events(self, message: WebhookMessage) -> list[EmailEventRecord]:
+        if message.event_type == MALFORMED:
+            # Kept with its error on the webhook row, for staff.
+            raise MalformedEvent(str(message.payload.get("error", "")))
         event = message.payload
         kind = _EVENTS.get(str(event.get("event", "")))
         occurred = unix_time(event.get("timestamp")) or message.occurred_at
@@ -203,12 +213,43 @@ class SendGridAdapter(AnymailAdapter):
         ]
 
 
-def _event_message(event: dict[str, Any]) -> WebhookMessage:
+class MalformedEvent(ValueError):
+    """A batch's event that cannot be applied; the message says why."""
+
+
+def _event_message(event: Any) -> WebhookMessage:
+    problem = _event_problem(event)
+    if problem:
+        return _malformed_message(event, problem)
     return WebhookMessage.build(
-        event_type=required_str(event, "event", what="SendGrid event"),
-        dedupe_key=required_str(event, "sg_event_id", what="SendGrid event"),
+        event_type=event["event"],
+        dedupe_key=event["sg_event_id"],
         payload=event,
         occurred_at=unix_time(event.get("timestamp")),
+    )
+
+
+def _event_problem(event: Any) -> str:
+    """Why ``event`` cannot be stored as a SendGrid event; "" when it can."""
+    if not isinstance(event, dict):
+        return "The SendGrid event is not a JSON object."
+    for name in ("event", "sg_event_id"):
+        value = event.get(name)
+        if not isinstance(value, str) or not value:
+            return f"The SendGrid event has no '{name}'."
+    return ""
+
+
+def _malformed_message(event: Any, problem: str) -> WebhookMessage:
+    # Keyed by its content: a redelivered batch stores it once.
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    occurred = event.get("timestamp") if isinstance(event, dict) else None
+    return WebhookMessage.build(
+        event_type=MALFORMED,
+        dedupe_key=f"{MALFORMED}:{digest}",
+        payload={"malformed_event": event, "error": problem},
+        occurred_at=unix_time(occurred),
     )
 
 

@@ -51,12 +51,15 @@ from notifications.providers.base import (
     EmailCategory,
     OutboundEmail,
     domain_ascii,
+    recipient_stop,
 )
 from notifications.rendering import render_email
 from notifications.services.failures import WORKER_LOST
 from notifications.services.suppressions import (
+    ProviderOrigin,
     suppression_active,
     suppression_blocks,
+    suppression_provider_stop,
     suppression_reason_blocks,
 )
 from notifications.unsubscribe import unsubscribe_headers, unsubscribe_url
@@ -370,12 +373,33 @@ def email_message_finish(
         if error is not None:
             details.update(code=error.code, reason=text)
         email_event_record(current, status, details)
+        stop = recipient_stop(error) if status == EmailStatus.FAILED else None
+        if stop is not None and account is not None:
+            _provider_stop(current, stop.suppressed_for, stop.stream, account, now)
     log = logger.info if status == EmailStatus.SENT else logger.warning
     log(
         "email send finished",
         extra={"message_id": message.public_id, "status": status},
     )
     return current.status
+
+
+def _provider_stop(
+    message: EmailMessage,
+    reason: str,
+    stream: str,
+    account: ProviderAccount,
+    now: datetime,
+) -> None:
+    # The provider refused the address for its own list (Postmark's 406):
+    # stopped here too, as its webhook's stop would be, so its reactivation
+    # of that list lifts it.
+    suppression_provider_stop(
+        address=message.to_email,
+        reason=reason,
+        source=message.public_id,
+        origin=ProviderOrigin(account_id=account.pk, stream=stream, occurred_at=now),
+    )
 
 
 def email_message_retry_later(

@@ -84,8 +84,11 @@ def accepted(rsps, account) -> OutboundEmail:
 
 
 def invalid_recipient(rsps, account) -> OutboundEmail:
+    # SES's wording (Developer Guide, "Amazon SES email sending errors"): a
+    # sandbox account names the unverified recipient.
     message = "Email address is not verified. The following identities failed "
-    _error(account, "MessageRejected", 400, message + "the check: invalid@invalid")
+    message += "the check in region US-EAST-1: invalid@invalid"
+    _error(account, "MessageRejected", 400, message)
     return sample_email(to="invalid@invalid")
 
 

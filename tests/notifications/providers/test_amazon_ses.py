@@ -93,7 +93,14 @@ def test_an_idn_address_is_sent_as_punycode_and_its_id_read(ses, fault) -> None:
     ("answer", "error", "code"),
     [
         (
-            _error("MessageRejected", 400, "Email address is not verified: a@b.c"),
+            # SES's wording; the recipient is the one named (the sandbox).
+            # An unverified sender: test_mail2_ses_unverified.py.
+            _error(
+                "MessageRejected",
+                400,
+                "Email address is not verified. The following identities "
+                "failed the check in region EU-WEST-1: ada@example.com",
+            ),
             Rejected,
             INVALID_RECIPIENT,
         ),
