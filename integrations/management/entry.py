@@ -8,7 +8,7 @@ Django is set up."""
 import re
 import sys
 
-from django.core.management import execute_from_command_line
+from django.core.management import CommandError, execute_from_command_line
 from django.db import InterfaceError, OperationalError, connections
 
 # What a driver might quote back of a connection string; the value only is
@@ -27,11 +27,17 @@ URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@?#]*:)\S*(?=@)", re.I)
 # input, to any command. Lone surrogates (a path that is not UTF-8) are left
 # to the commands that store text (integrations.management.arguments).
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Commands whose first database use happens in a child process (django-q2's
+# sentinel, serve's children): there an unreachable database is a traceback,
+# or with the Redis broker a worker that runs on doing nothing. Checked first.
+CHECK_DATABASE_FIRST = {"qcluster", "serve"}
+HELP_OPTIONS = {"-h", "--help", "--version"}
 
 
 def execute(argv: list[str]) -> None:
     try:
         _refuse_odd_arguments(argv)
+        _check_database_first(argv)
         execute_from_command_line(argv)
     except (OperationalError, InterfaceError) as exc:
         line = _unreachable(exc)
@@ -50,6 +56,28 @@ def _refuse_odd_arguments(argv: list[str]) -> None:
                 f"{_program(argv)}: argument {position} holds a control character\n"
             )
             sys.exit(1)
+
+
+def _check_database_first(argv: list[str]) -> None:
+    if _program(argv) not in CHECK_DATABASE_FIRST or HELP_OPTIONS & set(argv[2:]):
+        return
+    import django
+    from django.core.management.base import CommandParser, handle_default_options
+
+    # --settings and --pythonpath as Django reads them, before settings load.
+    parser = CommandParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--settings")
+    parser.add_argument("--pythonpath")
+    try:
+        options, _ = parser.parse_known_args(argv[2:])
+        handle_default_options(options)
+    except CommandError:
+        pass  # the command's own parser reports it
+    django.setup()
+    connection = connections["default"]
+    connection.ensure_connection()
+    # Not handed to the children: a forked worker must open its own.
+    connection.close()
 
 
 def _program(argv: list[str]) -> str:

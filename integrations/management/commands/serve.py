@@ -55,7 +55,7 @@ class Command(BaseCommand):
             for name, child in children.items():
                 self.stdout.write(f"Started {name} (pid {child.pid})")
             self.stdout.flush()
-            failed = self._watch(children, host or "127.0.0.1", int(port))
+            failed = self._watch(children, reachable_host(host), int(port))
         finally:
             self._stop_all(children, options["stop_timeout"])
             for sig, handler in previous.items():
@@ -124,9 +124,14 @@ def child_environment(host: str, port: str) -> dict[str, str]:
     this server's own address unless SANDBOX_WEBHOOK_BASE_URL says otherwise."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
     if "SANDBOX_WEBHOOK_BASE_URL" not in env:
-        reachable = host if host not in ("", "0.0.0.0", "::", "[::]") else "127.0.0.1"  # noqa: S104
-        env["SANDBOX_WEBHOOK_BASE_URL"] = f"http://{reachable}:{port}"
+        env["SANDBOX_WEBHOOK_BASE_URL"] = f"http://{reachable_host(host)}:{port}"
     return env
+
+
+def reachable_host(host: str) -> str:
+    """Where this machine reaches a server bound to ``host``: an "every
+    interface" address is no place to send a browser (nor in ALLOWED_HOSTS)."""
+    return host if host not in ("", "0.0.0.0", "::", "[::]") else "127.0.0.1"  # noqa: S104
 
 
 def _port_open(host: str, port: int) -> bool:

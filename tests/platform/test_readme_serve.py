@@ -1,0 +1,63 @@
+"""README, "Two commands": `serve` prints the admin URL, and that URL works,
+whatever interface `--addr` binds."""
+
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.platform.conftest import MANAGE, ROOT, clean_env, dev_secrets, manage
+
+EVERY_INTERFACE = "0.0.0.0"  # noqa: S104 - what `serve --addr` may be given
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def env(tmp_path):
+    db = tmp_path / "db.sqlite3"
+    values = clean_env(**dev_secrets(), DEBUG="true", DATABASE_URL=f"sqlite:///{db}")
+    for command in (["migrate", "--no-input", "-v0"], ["createcachetable"]):
+        assert manage(*command, env=values).returncode == 0
+    return values
+
+
+def test_the_printed_admin_url_works_when_serving_every_interface(env, tmp_path):
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, MANAGE, "serve", "--addr", f"{EVERY_INTERFACE}:{port}"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "Switchyard is up" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        found = re.search(r"Admin: http://([^/\s]+)/admin/", log.read_text())
+        assert found, log.read_text()
+        # Connect to loopback, as the printed host's browser would reach us,
+        # sending the printed host as the Host header.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", "/admin/login/", headers={"Host": found.group(1)})
+        status = connection.getresponse().status
+        connection.close()
+        assert status == 200, (found.group(1), status)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
