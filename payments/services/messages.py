@@ -24,6 +24,7 @@ MESSAGES: dict[str, str] = {
     "refund_failed": "The gateway refused the refund.",
     "no_provider_available": "No payment gateway could be reached.",
     "outcome_unknown": "The gateway did not answer; reconciling.",
+    "failed_at_provider": "The gateway reports the payment failed.",
 }
 DEFAULT_MESSAGE = "The payment gateway refused the request."
 

@@ -250,9 +250,12 @@ def _correct(row: Payment, before: str) -> None:
 def failure_settled(row: Payment, before: str, change: Change) -> None:
     """Failure fields belong to a failed (or unsettled) payment: once it moves
     on to money moved or released, they go to the timeline and are cleared."""
-    if row.status not in _SETTLED_OK or not row.failure_code:
+    if not row.failure_code or (change.fields and "failure_code" in change.fields):
         return
-    if change.fields and "failure_code" in change.fields:
+    # Failed on the gateway's word after we could not tell: its failure, not
+    # the in-flight "reconciling" of the unknown, is what the payment shows.
+    restated = row.status == PaymentStatus.FAILED and row.failure_code in _IN_FLIGHT
+    if row.status not in _SETTLED_OK and not restated:
         return
     PaymentNote.objects.create(
         payment=row,
@@ -261,6 +264,16 @@ def failure_settled(row: Payment, before: str, change: Change) -> None:
         detail=row.failure_message[:500],
     )
     row.failure_code = row.failure_message = row.failure_provider_code = ""
+    if restated:
+        from payments.services.messages import public_message
+
+        row.failure_code = FAILED_AT_PROVIDER
+        row.failure_message = public_message(FAILED_AT_PROVIDER)
+
+
+# Failure codes of a payment whose outcome was not known yet.
+_IN_FLIGHT = frozenset({"outcome_unknown", "no_provider_available"})
+FAILED_AT_PROVIDER = "failed_at_provider"
 
 
 # Statuses that leave no failure to show.
