@@ -14,9 +14,8 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from django.utils import timezone
-
 from integrations import registry
+from integrations.clock import database_now
 from integrations.models import WebhookEvent
 from integrations.webhooks.messages import WebhookMessage, json_object, storable
 from integrations.webhooks.verification import WebhookVerificationError
@@ -46,7 +45,9 @@ def inventory_webhook_handle(event: WebhookEvent) -> None:
     if rejected:
         _note_rejected(event, rejected)
     # Read by iso_time or unix_time: in years 1-9999 in UTC, as a level's own.
-    now = timezone.now()
+    # The database's time, which holds expire and acknowledgements are
+    # stamped by: not this worker's clock.
+    now = database_now()
     when = parsed.occurred_at or event.occurred_at
     levels = [
         level if level.modified_at or when is None else replace(level, modified_at=when)

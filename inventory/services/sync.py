@@ -32,6 +32,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from integrations import registry
+from integrations.clock import database_now
 from integrations.errors import ProviderError
 from integrations.leases import ClaimLost, describe_error
 from integrations.models import ProviderAccount
@@ -358,10 +359,12 @@ def _work(run: SyncRun, progress: Progress | None, deadline: float | None) -> bo
         # never be applied; then none that would end past the deadline.
         if pages and deadline is not None and time.monotonic() + slowest > deadline:
             return True
-        began, asked_at = time.monotonic(), timezone.now()
+        # By the database's clock, which the ERP's acknowledgement of a
+        # confirm and its send are stamped by (sold.figure_stale).
+        began, asked_at = time.monotonic(), database_now()
         page, error = _ask(adapter, query)
         # The ERP computed it somewhere between the ask and its answer.
-        window = (asked_at, timezone.now())
+        window = (asked_at, database_now())
         position = seen_after(source.after(position, query, page, error), page)
         _page_save(run, page, window, position)
         # Only once saved: a task that lost the run rolled the try back.
@@ -428,7 +431,7 @@ def _page_apply(
             result = stock_levels_apply(
                 account=run.account,
                 records=page.records,
-                now=timezone.now(),
+                now=database_now(),
                 as_of=window[0],
                 answered_at=window[1],
             )
