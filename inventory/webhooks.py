@@ -39,6 +39,9 @@ def inventory_webhook_handle(event: WebhookEvent) -> None:
             extra={"webhook_event_id": event.pk, "event_type": event.event_type},
         )
         return
+    if parsed.gone:
+        _note_gone(event, parsed.gone)
+        return
     levels, rejected = parsed.levels, parsed.rejected
     if not as_sent:
         levels, rejected = _replaced_refused(levels, rejected)
@@ -144,3 +147,17 @@ def _note_rejected(event: WebhookEvent, rejected: tuple[RejectedLevel, ...]) -> 
     count = f"{len(rejected)} level{'s' if len(rejected) > 1 else ''} refused"
     named = "; ".join(f"{r.sku}@{r.location_code} {r.reason}" for r in rejected)
     event.note = f"{count}: {named}"[:255]
+
+
+def _note_gone(event: WebhookEvent, gone: str) -> None:
+    """An item deleted at the ERP: no level changes here (its SKU is not
+    known, and the full sync decides, ``sync_gone``), but staff see it on the
+    event now, not only at the next full sync."""
+    logger.warning(
+        "inventory webhook names an item gone at the ERP",
+        extra={"webhook_event_id": event.pk, "item": gone},
+    )
+    event.note = (
+        f"not applied: {gone} deleted at the ERP; the next full sync sets "
+        "the levels it no longer lists to 0"
+    )[:255]
