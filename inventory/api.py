@@ -7,7 +7,6 @@ in ``shortage``), and nothing is held.
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -23,6 +22,7 @@ from rest_framework.response import Response
 from integrations.api.errors import ApiError, error_body
 from integrations.api.idempotency import idempotent
 from integrations.api.serializers import ErrorResponseSerializer
+from integrations.clock import database_now
 from inventory import services
 from inventory.models import Reservation, StockLevel
 from inventory.serializers import (
@@ -116,7 +116,7 @@ class StockView(ListModelMixin, GenericAPIView):
     def paginate_queryset(self, queryset: QuerySet[StockLevel]) -> list | None:
         page = super().paginate_queryset(queryset)
         self._expired = services.expired_holds(
-            [level.pk for level in page or []], timezone.now()
+            [level.pk for level in page or []], database_now()
         )
         return page
 

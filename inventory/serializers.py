@@ -1,11 +1,13 @@
 """API shapes of stock and reservations. Quantities are integers in the SKU's
 stock unit; availability never shows below zero."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.utils import timezone
 from rest_framework import serializers
 
+from integrations.clock import database_now
 from inventory.models import Reservation, ReservationStatus, StockLevel
 from inventory.services.levels import available_units, oversold_units
 
@@ -116,12 +118,19 @@ class ReservationSerializer(serializers.ModelSerializer):
         ]
 
     def get_status(self, reservation: Reservation) -> str:
-        if reservation.is_expired():
+        if reservation.is_expired(self._now()):
             return ReservationStatus.EXPIRED
         return reservation.status
 
     def get_seconds_left(self, reservation: Reservation) -> int:
         if reservation.status != ReservationStatus.ACTIVE:
             return 0
-        left = (reservation.expires_at - timezone.now()).total_seconds()
+        left = (reservation.expires_at - self._now()).total_seconds()
         return max(0, int(left))
+
+    def _now(self) -> datetime:
+        # The database's clock, which expires_at is stamped and swept by;
+        # read once per response (a list's rows share this serializer).
+        if not hasattr(self, "_read_at"):
+            self._read_at = database_now()
+        return self._read_at

@@ -14,9 +14,8 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from django.utils import timezone
-
 from integrations import registry
+from integrations.clock import database_now
 from integrations.models import WebhookEvent
 from integrations.webhooks.messages import WebhookMessage, json_object, storable
 from integrations.webhooks.verification import WebhookVerificationError
@@ -40,13 +39,18 @@ def inventory_webhook_handle(event: WebhookEvent) -> None:
             extra={"webhook_event_id": event.pk, "event_type": event.event_type},
         )
         return
+    if parsed.gone:
+        _note_gone(event, parsed.gone)
+        return
     levels, rejected = parsed.levels, parsed.rejected
     if not as_sent:
         levels, rejected = _replaced_refused(levels, rejected)
     if rejected:
         _note_rejected(event, rejected)
     # Read by iso_time or unix_time: in years 1-9999 in UTC, as a level's own.
-    now = timezone.now()
+    # The database's time, which holds expire and acknowledgements are
+    # stamped by: not this worker's clock.
+    now = database_now()
     when = parsed.occurred_at or event.occurred_at
     levels = [
         level if level.modified_at or when is None else replace(level, modified_at=when)
@@ -143,3 +147,17 @@ def _note_rejected(event: WebhookEvent, rejected: tuple[RejectedLevel, ...]) -> 
     count = f"{len(rejected)} level{'s' if len(rejected) > 1 else ''} refused"
     named = "; ".join(f"{r.sku}@{r.location_code} {r.reason}" for r in rejected)
     event.note = f"{count}: {named}"[:255]
+
+
+def _note_gone(event: WebhookEvent, gone: str) -> None:
+    """An item deleted at the ERP: no level changes here (its SKU is not
+    known, and the full sync decides, ``sync_gone``), but staff see it on the
+    event now, not only at the next full sync."""
+    logger.warning(
+        "inventory webhook names an item gone at the ERP",
+        extra={"webhook_event_id": event.pk, "item": gone},
+    )
+    event.note = (
+        f"not applied: {gone} deleted at the ERP; the next full sync sets "
+        "the levels it no longer lists to 0"
+    )[:255]

@@ -4,7 +4,7 @@ minutes."""
 
 import contextlib
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from unittest import mock
 
 from django.db import connection
@@ -20,6 +20,21 @@ def machine_clock(seconds: float) -> Iterator[None]:
     one (behind if negative)."""
     skewed = lambda: _MACHINE_NOW() + timedelta(seconds=seconds)  # noqa: E731
     with mock.patch.object(timezone, "now", skewed):
+        yield
+
+
+@contextlib.contextmanager
+def whole_machine_clock(seconds: float) -> Iterator[None]:
+    """This process's every reading of the time off by ``seconds``, model
+    field defaults included (``machine_clock`` swaps ``timezone.now``, which a
+    field's ``default=timezone.now`` captured at import)."""
+
+    class Skewed(datetime):
+        @classmethod
+        def now(cls, tz=None) -> datetime:  # type: ignore[override]
+            return datetime.now(tz) + timedelta(seconds=seconds)
+
+    with mock.patch.object(timezone, "datetime", Skewed):
         yield
 
 

@@ -4,6 +4,7 @@ threshold (saved through a service too), and reservations are read-only
 with a release action."""
 
 import re
+from datetime import datetime
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,10 +12,10 @@ from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Now
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
+from integrations.clock import database_now
 from inventory import services
 from inventory.admin.forwarding import (
     ForwardFilter,
@@ -261,14 +262,18 @@ class ReservationAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     actions = ["release", "retry_forwards"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Reservation]:
-        return super().get_queryset(request).prefetch_related("forwards")
+        # Status and time left by the database's clock, which expires_at is
+        # stamped and swept by, not this web process's.
+        rows = super().get_queryset(request).annotate(read_at=Now())
+        return rows.prefetch_related("forwards")
 
     def has_release_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("inventory.change_reservation")
 
     @admin.display(description="status")
     def effective_status(self, reservation: Reservation) -> str:
-        return "expired" if reservation.is_expired() else reservation.status
+        expired = reservation.is_expired(_read_at(reservation))
+        return "expired" if expired else reservation.status
 
     @admin.display(description="ERP")
     def erp(self, reservation: Reservation) -> str:
@@ -278,7 +283,7 @@ class ReservationAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     def time_left(self, reservation: Reservation) -> str:
         if reservation.status != "active":
             return "-"
-        left = int((reservation.expires_at - timezone.now()).total_seconds())
+        left = int((reservation.expires_at - _read_at(reservation)).total_seconds())
         if left <= 0:
             return "expired"
         return f"{left // 60}m {left % 60:02d}s"
@@ -309,3 +314,9 @@ class ReservationAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin
             )
             return
         self.message_user(request, f"Sending {count} ERP forward(s) again.")
+
+
+def _read_at(reservation: Reservation) -> datetime:
+    """The database's time when the row was read (``read_at``); a row from
+    elsewhere (no annotation): now, by the database's clock."""
+    return getattr(reservation, "read_at", None) or database_now()

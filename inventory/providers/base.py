@@ -451,6 +451,10 @@ class InventoryEvent:
     levels: tuple[StockLevelRecord, ...]
     occurred_at: datetime | None = None
     rejected: tuple[RejectedLevel, ...] = ()
+    # An item the event says the ERP deleted, as the ERP names it ("" when
+    # none): nothing is applied from it, it is noted on the event for staff,
+    # and a full sync decides its levels (services.sync_gone).
+    gone: str = ""
 
     def __post_init__(self) -> None:
         _without_rejected(self, "levels")

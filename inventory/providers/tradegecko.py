@@ -300,7 +300,9 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
 
     def parse_inventory_event(self, message: WebhookMessage) -> InventoryEvent | None:
         """A ``variant.*`` event names the variant, not its stock: its levels
-        are read back (None once the variant is gone)."""
+        are read back. Once the variant is gone (the read-back's 404:
+        ``variant.destroy``, or a later event of it) there is no SKU to apply:
+        the event names the variant as gone."""
         object_id = message.payload.get("object_id")
         if not self.reports_levels(message.event_type) or not isinstance(
             object_id, int
@@ -312,7 +314,9 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             )
         )
         if data is None:
-            return None
+            return InventoryEvent(
+                levels=(), occurred_at=message.occurred_at, gone=f"variant {object_id}"
+            )
         levels, rejected = variant_levels(_object(data, "variant"))
         return InventoryEvent(
             levels=levels, occurred_at=message.occurred_at, rejected=rejected

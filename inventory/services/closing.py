@@ -9,8 +9,8 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
+from integrations.clock import database_now
 from integrations.models import Event
 from inventory.models import Reservation, ReservationStatus, StockLevel
 from inventory.services.errors import InvalidState
@@ -32,7 +32,7 @@ def reservation_release(
     *, reservation: Reservation, now: datetime | None = None
 ) -> Reservation:
     """Free the units; releasing a released or expired one again is a no-op."""
-    return _close(reservation, ReservationStatus.RELEASED, now or timezone.now())
+    return _close(reservation, ReservationStatus.RELEASED, now or database_now())
 
 
 def reservation_confirm(
@@ -43,7 +43,7 @@ def reservation_confirm(
     past its time but not yet expired by the schedule is still confirmed (the
     money is taken); if others took its units meanwhile, the level is flagged
     oversold."""
-    return _close(reservation, ReservationStatus.CONFIRMED, now or timezone.now())
+    return _close(reservation, ReservationStatus.CONFIRMED, now or database_now())
 
 
 def _close(reservation: Reservation, target: str, now: datetime) -> Reservation:
@@ -97,8 +97,9 @@ def _already_closed(reservation: Reservation, target: str) -> Reservation:
 
 def reservations_expire(*, now: datetime | None = None, limit: int = 500) -> int:
     """Release for good the active reservations past their time (the
-    schedule); returns how many this run expired."""
-    now = now or timezone.now()
+    schedule); returns how many this run expired. By the database's clock,
+    which the reservations' times are stamped by, unless ``now`` is given."""
+    now = now or database_now()
     due = Reservation.objects.filter(
         status=ReservationStatus.ACTIVE, expires_at__lte=now
     ).order_by("expires_at")[:limit]

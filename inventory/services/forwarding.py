@@ -29,7 +29,6 @@ from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 from django_q.tasks import async_task
 
 from integrations import correlation
@@ -270,7 +269,8 @@ def _confirm_sending(forward: ReservationForward) -> None:
     levels await the answer from now on (levels locked first)."""
     if forward.awaiting_since is not None:
         return
-    at, units = timezone.now(), confirm_units(forward)
+    # By the database's clock, which a sync page's ask and answer are.
+    at, units = database_now(), confirm_units(forward)
     with transaction.atomic():
         lock_rows(StockLevel, sorted(units))
         opened = _rows.held(forward).filter(awaiting_since__isnull=True)
@@ -305,7 +305,7 @@ def confirms_given_up(forward_ids: Iterable[int] | None = None) -> int:
             ).update(awaiting_since=None)
             if ended:
                 sold_forward_ended(
-                    forward=forward, status=ForwardStatus.DEAD, at=timezone.now()
+                    forward=forward, status=ForwardStatus.DEAD, at=database_now()
                 )
                 count += 1
     return count

@@ -9,8 +9,8 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Sum
-from django.utils import timezone
 
+from integrations.clock import database_now
 from integrations.events import event_emit
 from integrations.rows import lock_rows
 from inventory.models import (
@@ -188,7 +188,7 @@ def location_active_set(*, location_id: int, active: bool) -> Location:
         ids = StockLevel.objects.filter(location=location).values_list("pk", flat=True)
         levels = lock_rows(StockLevel, list(ids), of=("self",))
         StockLevel.objects.filter(location=location).update(location_active=active)
-        expired = expired_holds(levels, timezone.now())
+        expired = expired_holds(levels, database_now())
         for level in levels.values():
             level.location, level.location_active = location, active
             _level_switched(level, active=active, expired=expired)
@@ -278,7 +278,7 @@ def stock_level_threshold_set(*, level_id: int, low_threshold: int) -> StockLeve
         level = lock_rows(queryset, [level_id], of=("self",))[level_id]
         level.low_threshold = low_threshold
         level.save(update_fields=["low_threshold", "updated_at"])
-        levels_refresh([level], expired=expired_holds([level.pk], timezone.now()))
+        levels_refresh([level], expired=expired_holds([level.pk], database_now()))
     logger.info(
         "stock level threshold set",
         extra={"sku": level.sku, "low_threshold": low_threshold, "state": level.state},

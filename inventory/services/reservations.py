@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
 
+from integrations.clock import database_now
 from integrations.rows import lock_rows
 from inventory.models import (
     Reservation,
@@ -104,7 +104,9 @@ def reservation_create(
     moved meanwhile (or the plain read says no), the locked path decides:
     ``lock_rows`` first, then allocate counting expired holds as free.
     """
-    now = now or timezone.now()
+    # The database's clock, which every sweeper and reader of expires_at
+    # compares it with, whatever this web process's clock says.
+    now = now or database_now()
     wanted = _merged(lines)
     expires_at = now + reservation_ttl(ttl_seconds)
     if not order_id:

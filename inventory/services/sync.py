@@ -32,6 +32,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from integrations import registry
+from integrations.clock import database_now
 from integrations.errors import ProviderError
 from integrations.leases import ClaimLost, describe_error
 from integrations.models import ProviderAccount
@@ -96,7 +97,7 @@ def sync_run_start(*, account: ProviderAccount, full: bool = False) -> SyncRun:
     # A run nobody has moved for an hour (resumed in vain, or its process
     # died) ends here, so it does not block every later sync of the account.
     # Measured from its last page: a long run that keeps going is not stale.
-    now = timezone.now()
+    now = database_now()
     cut = now - STALE_AFTER
     stale = Q(progress_at__lt=cut) | Q(progress_at__isnull=True, started_at__lt=cut)
     SyncRun.objects.filter(stale, account=account, status__in=OPEN).update(
@@ -257,7 +258,7 @@ def sync_runs_resume() -> int:
     idle = (
         SyncRun.objects.filter(status__in=OPEN, account__enabled=True)
         .alias(seen_at=Coalesce("claimed_at", "progress_at", "started_at"))
-        .filter(seen_at__lt=timezone.now() - lease)
+        .filter(seen_at__lt=database_now() - lease)
     )
     ids = list(idle.order_by("pk").values_list("pk", flat=True))
     for run_id in ids:
@@ -279,8 +280,11 @@ def _enqueue(run_id: int) -> None:
 def _claim(run_id: int) -> bool:
     """Take an open run nobody holds (or whose holder's lease expired) for
     this worker: a conditional update, so two tasks never work one run.
-    The first claim is the run's start."""
-    now = timezone.now()
+    The first claim is the run's start. The claim is stamped by the
+    database's clock, which every other claimant and the schedule measure
+    the lease by; the start stays this machine's, as the times of the pages
+    it owes (sync_owed) are."""
+    now = database_now()
     lease = timedelta(seconds=settings.INVENTORY_SYNC_LEASE_SECONDS)
     free = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - lease)
     claimed = (
@@ -290,7 +294,7 @@ def _claim(run_id: int) -> bool:
             status=SyncStatus.RUNNING,
             claimed_at=now,
             started_at=Case(
-                When(status=SyncStatus.QUEUED, then=Value(now)),
+                When(status=SyncStatus.QUEUED, then=Value(timezone.now())),
                 default=F("started_at"),
             ),
         )
@@ -336,7 +340,7 @@ def _guarded(
 
 def _end_failed(run: SyncRun, code: str, message: str) -> None:
     run.errors = [*run.errors, {"code": code, "message": message}]
-    run.status, run.finished_at = SyncStatus.FAILED, timezone.now()
+    run.status, run.finished_at = SyncStatus.FAILED, database_now()
     SyncRun.objects.filter(pk=run.pk, claimed_at=run.claimed_at).update(
         errors=run.errors,
         status=run.status,
@@ -358,10 +362,12 @@ def _work(run: SyncRun, progress: Progress | None, deadline: float | None) -> bo
         # never be applied; then none that would end past the deadline.
         if pages and deadline is not None and time.monotonic() + slowest > deadline:
             return True
-        began, asked_at = time.monotonic(), timezone.now()
+        # By the database's clock, which the ERP's acknowledgement of a
+        # confirm and its send are stamped by (sold.figure_stale).
+        began, asked_at = time.monotonic(), database_now()
         page, error = _ask(adapter, query)
         # The ERP computed it somewhere between the ask and its answer.
-        window = (asked_at, timezone.now())
+        window = (asked_at, database_now())
         position = seen_after(source.after(position, query, page, error), page)
         _page_save(run, page, window, position)
         # Only once saved: a task that lost the run rolled the try back.
@@ -421,6 +427,8 @@ def _page_apply(
     transaction, while this worker's claim stands (ClaimLost rolls both
     back): a resumed run never applies a page twice or skips one."""
     with transaction.atomic():
+        # The database's time: the claim's lease and the holds' expiry are.
+        now = database_now()
         if page is not None:
             rejected_levels_record(run, page.rejected)
             # Its figures are current as of when it was asked for, or later,
@@ -428,7 +436,7 @@ def _page_apply(
             result = stock_levels_apply(
                 account=run.account,
                 records=page.records,
-                now=timezone.now(),
+                now=now,
                 as_of=window[0],
                 answered_at=window[1],
             )
@@ -437,7 +445,6 @@ def _page_apply(
             if result.newest and (not run.high_water or result.newest > run.high_water):
                 run.high_water = result.newest
         run.pages += 1
-        now = timezone.now()
         saved = SyncRun.objects.filter(pk=run.pk, claimed_at=run.claimed_at).update(
             **{name: getattr(run, name) for name in _PAGE_FIELDS},
             high_water=run.high_water,
@@ -466,7 +473,7 @@ def _finish(run: SyncRun, position: SyncPosition) -> SyncRun:
         run.status = SyncStatus.PARTIAL
     else:
         run.status = SyncStatus.FAILED
-    run.finished_at = timezone.now()
+    run.finished_at = database_now()
     with transaction.atomic():
         # Only a listing read whole tells what the ERP no longer has.
         if run.status == SyncStatus.SUCCEEDED and position.seen is not None:

@@ -11,11 +11,14 @@ import pytest
 from django.utils import timezone
 
 from integrations.clock import database_now
-from integrations.testing.clocks import machine_clock, shared_by_machines
+from integrations.testing.clocks import (
+    machine_clock,
+    shared_by_machines,
+    whole_machine_clock,
+)
 from inventory import services, tasks
 from inventory.models import ForwardStatus, Reservation, ReservationForward
 from inventory.services import LineRequest, forwarding
-from tests.integrations.events.test_core_created_stamp import whole_machine_clock
 from tests.inventory.contract import harness_http_stock as hs
 from tests.inventory.factories import LocationFactory, StockLevelFactory
 from tests.inventory.test_forwarding import RESERVE_URL, erp, rsps  # noqa: F401

@@ -12,10 +12,10 @@ from django.utils import timezone
 from integrations.clock import database_now
 from integrations.events import event_emit
 from integrations.models import DeliveryStatus
+from integrations.testing.clocks import whole_machine_clock
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
 from storefront_hooks.services import deliveries
-from tests.integrations.events.test_core_created_stamp import whole_machine_clock
 
 pytestmark = pytest.mark.django_db
 

@@ -12,10 +12,9 @@ from django.utils import timezone
 from integrations.batch import batch_job_create
 from integrations.clock import database_now
 from integrations.models import BatchJob
-from integrations.testing.clocks import shared_by_machines
+from integrations.testing.clocks import shared_by_machines, whole_machine_clock
 from tests.integrations.batch.handlers import H
 from tests.integrations.batch.test_admin_and_command import staff_client  # noqa: F401
-from tests.integrations.events.test_core_created_stamp import whole_machine_clock
 
 pytestmark = pytest.mark.django_db
 

@@ -3,10 +3,7 @@ clock, the one the sweep measures "waiting too long" by: a web process
 whose clock is minutes off neither gets a fresh delivery swept as lost nor
 hides a lost one from the sweep."""
 
-import contextlib
-from collections.abc import Iterator
-from datetime import datetime, timedelta
-from unittest import mock
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -15,26 +12,11 @@ from integrations import events
 from integrations.clock import database_now
 from integrations.events import event_deliveries_sweep, event_emit
 from integrations.models import Event, EventDelivery
-from integrations.testing.clocks import shared_by_machines
+from integrations.testing.clocks import shared_by_machines, whole_machine_clock
 
 pytestmark = pytest.mark.django_db
 
 SKEW = 300  # a machine whose NTP broke: five minutes off
-
-
-@contextlib.contextmanager
-def whole_machine_clock(seconds: float) -> Iterator[None]:
-    """This process's every reading of the time off by ``seconds``, model
-    field defaults included (``machine_clock`` swaps ``timezone.now``, which a
-    field's ``default=timezone.now`` captured at import)."""
-
-    class Skewed(datetime):
-        @classmethod
-        def now(cls, tz=None) -> datetime:  # type: ignore[override]
-            return datetime.now(tz) + timedelta(seconds=seconds)
-
-    with mock.patch.object(timezone, "datetime", Skewed):
-        yield
 
 
 @pytest.fixture(autouse=True)

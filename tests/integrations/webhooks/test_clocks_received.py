@@ -10,7 +10,11 @@ from django.utils import timezone
 
 from integrations.clock import database_now
 from integrations.models import WebhookEvent, WebhookStatus
-from integrations.testing.clocks import machine_clock, shared_by_machines
+from integrations.testing.clocks import (
+    machine_clock,
+    shared_by_machines,
+    whole_machine_clock,
+)
 from integrations.webhooks import services
 from integrations.webhooks.messages import WebhookMessage
 from integrations.webhooks.services import (
@@ -18,7 +22,6 @@ from integrations.webhooks.services import (
     webhook_events_receive,
     webhook_events_sweep,
 )
-from tests.integrations.events.test_core_created_stamp import whole_machine_clock
 from tests.integrations.webhooks.conftest import make_body, sw_headers
 
 pytestmark = pytest.mark.django_db

@@ -286,13 +286,15 @@ def test_webhook_without_a_secret_is_refused(adapter):
     assert info.value.code == WebhookVerificationError.MISSING_SECRET
 
 
-def test_event_for_a_deleted_variant_is_ignored(adapter, rsps):
+def test_event_for_a_deleted_variant_names_it_gone_with_no_levels(adapter, rsps):
     hook = tg.webhook_valid(responses.RequestsMock(), adapter.account)
     [message] = adapter.webhook_messages(body=hook.body, headers=hook.headers, url="")
     variant_id = message.payload["object_id"]
     rsps.get(f"{tg.VARIANTS}/{variant_id}", status=404, json={"message": "Not Found"})
 
-    assert adapter.parse_inventory_event(message) is None
+    event = adapter.parse_inventory_event(message)
+    assert (event.levels, event.rejected) == ((), ())
+    assert event.gone == f"variant {variant_id}"
 
 
 def test_other_events_are_not_inventory(adapter):
