@@ -7,7 +7,6 @@ classified by SES's error code. Events arrive over SNS (``ses_events``).
 """
 
 import hashlib
-import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -30,7 +29,11 @@ from integrations.errors import (
     Unknown,
 )
 from integrations.providers.base import ConfigField, HealthResult
-from notifications.providers.base import SENDING_DOMAINS_FIELD, idn_address
+from notifications.providers.base import (
+    SENDING_DOMAINS_FIELD,
+    idn_address,
+    sender_not_verified,
+)
 from notifications.providers.esp import (
     AnymailAdapter,
     build_anymail_backend,
@@ -68,18 +71,12 @@ _ACCOUNT = frozenset(
         "NotFoundException",
     }
 )
-# An identity of ours (From, Sender, Return-Path) SES will not send from:
-# the account's configuration (or a sandbox account), not the recipient's
-# address; another account may send.
-SENDER_NOT_VERIFIED = "sender_not_verified"
 # "Email address is not verified. The following identities failed the check
 # in region US-EAST-1: a@example.com, b@example.com" (SES Developer Guide,
 # "Amazon SES email sending errors").
 _FAILED_IDENTITIES = re.compile(
     r"failed the check(?: in region [^:]*)?:(.*)$", re.IGNORECASE | re.DOTALL
 )
-logger = logging.getLogger(__name__)
-
 # SES's send rate is per second: come back after one.
 _THROTTLE_RETRY_AFTER = 1.0
 
@@ -176,16 +173,8 @@ class AmazonSesAdapter(SesEventsMixin, AnymailAdapter):
     def provider_error(self, exc: AnymailError) -> ProviderError | None:
         cause = exc.__cause__
         if isinstance(cause, boto.ClientError):
-            error = ses_client_error(cause, **_parties(exc.email_message))
-            if error.code == SENDER_NOT_VERIFIED:
-                # Every message from that sender fails here until staff
-                # verify it: loud, without the addresses.
-                logger.error(
-                    "Amazon SES refused our sender as not verified; verify the "
-                    "identity or request production access",
-                    extra={"account": self.account.slug},
-                )
-            return error
+            # An unverified sender of ours: the base alerts staff.
+            return ses_client_error(cause, **_parties(exc.email_message))
         if isinstance(cause, boto.BotoCoreError):
             return boto_transport_error(cause)
         return None
@@ -289,11 +278,10 @@ def _not_verified(
             provider_code=code,
             http_status=status,
         )
-    return ConfigurationError(
+    return sender_not_verified(
         "Amazon SES refused the sender as not verified in this account's region",
-        code=SENDER_NOT_VERIFIED,
-        http_status=status,
         provider_code=code,
+        http_status=status,
     )
 
 

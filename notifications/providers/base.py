@@ -33,7 +33,13 @@ import requests
 from config.checks import display_name_problem
 from integrations.client import CallContext, client_for
 from integrations.client.classify import classify_exception, classify_response
-from integrations.errors import NotProcessed, Outcome, ProviderError, Rejected
+from integrations.errors import (
+    ConfigurationError,
+    NotProcessed,
+    Outcome,
+    ProviderError,
+    Rejected,
+)
 from integrations.providers.base import BaseAdapter, ConfigField
 from integrations.webhooks.messages import WebhookMessage
 
@@ -42,6 +48,7 @@ __all__ = [
     "INVALID_HEADER",
     "INVALID_RECIPIENT",
     "INVALID_SENDER",
+    "SENDER_NOT_VERIFIED",
     "SENDING_DOMAINS_FIELD",
     "BounceType",
     "EmailAdapter",
@@ -63,6 +70,7 @@ __all__ = [
     "recipient_refused",
     "recipient_stop",
     "sender_check",
+    "sender_not_verified",
     "sending_domain_entry",
     "sending_domains_clean",
     "sending_domains_errors",
@@ -76,6 +84,10 @@ T = TypeVar("T")
 INVALID_RECIPIENT = "invalid_recipient"
 # The code of a Rejected error for a sender no provider may be given.
 INVALID_SENDER = "invalid_sender"
+# The code of a ConfigurationError for a sender of ours the provider has not
+# verified (an SES identity, a SendGrid Sender Identity, a Postmark Sender
+# Signature): the account's setup, not the recipient; another account may send.
+SENDER_NOT_VERIFIED = "sender_not_verified"
 # The code of a Rejected error for a header (or a field a provider makes
 # one of) holding a line break or NUL.
 INVALID_HEADER = "invalid_header"
@@ -290,6 +302,7 @@ class EmailAdapter(BaseAdapter):
             try:
                 return call(ctx)
             except ProviderError as error:
+                self._alert_unverified_sender(error)
                 raise email_outcome(error) from None
             except Exception as exc:
                 mapped = email_exception(exc)
@@ -305,6 +318,17 @@ class EmailAdapter(BaseAdapter):
             pacing=pacing,
             max_wait=max_wait,
         )
+
+    def _alert_unverified_sender(self, error: ProviderError) -> None:
+        # Every message from that sender fails on this account until staff
+        # verify it: loud, without the addresses.
+        if error.code == SENDER_NOT_VERIFIED:
+            logger.error(
+                "%s refused our sender as not verified; verify the sender "
+                "identity (or domain) for this account at the provider",
+                self.display_name,
+                extra={"account": self.account.slug},
+            )
 
 
 def sender_check(message: OutboundEmail) -> None:
@@ -496,6 +520,20 @@ def recipient_refused(message: str, *, provider_code: str = "") -> Rejected:
     """The error for an address the provider will not send to."""
     return Rejected(
         message, code=INVALID_RECIPIENT, provider_code=provider_code or None
+    )
+
+
+def sender_not_verified(
+    message: str, *, provider_code: str = "", http_status: int | None = None
+) -> ConfigurationError:
+    """The error for a sender of ours the provider has not verified: not
+    retried on the account, failed over, the message not failed as the
+    customer's (``EmailAdapter.email_call`` alerts staff)."""
+    return ConfigurationError(
+        message,
+        code=SENDER_NOT_VERIFIED,
+        http_status=http_status,
+        provider_code=provider_code or None,
     )
 
 

@@ -28,6 +28,7 @@ from notifications.providers.base import (
     OutboundEmail,
     RecipientStopped,
     address_domain,
+    sender_not_verified,
 )
 from notifications.providers.esp import AnymailAdapter
 
@@ -85,6 +86,12 @@ _TIMES = ("DeliveredAt", "BouncedAt", "ReceivedAt", "ChangedAt")
 # 422 ErrorCodes that concern this server, not the message: another account
 # may send it (405: out of credits, 412: account pending approval).
 _ACCOUNT_CODES = frozenset({405, 412})
+# Postmark's API error codes for our From: 400 "Sender Signature not found",
+# 401 "Sender signature not confirmed". Our account's setup, not the message.
+_SENDER_CODES = frozenset({400, 401})
+# "Invalid email request"; newer answers name an unverified From under it:
+# "Invalid 'From' address: '...' is not a verified sender signature."
+_INVALID_REQUEST = 300
 # "You tried to send to recipient(s) that have been marked as inactive ...
 # a hard bounce, a spam complaint, or a manual suppression": the address is
 # on the stream's suppression list.
@@ -154,6 +161,12 @@ class PostmarkAdapter(AnymailAdapter):
         if not isinstance(response, requests.Response):
             return None
         code = _error_code(response)
+        if response.status_code == 422 and _unverified_sender(response, code):
+            return sender_not_verified(
+                "Postmark has no confirmed Sender Signature for our From address",
+                provider_code=str(code),
+                http_status=422,
+            )
         if response.status_code == 422 and code in _ACCOUNT_CODES:
             return NotProcessed(
                 "Postmark will not send for this server now",
@@ -436,6 +449,18 @@ def _error_code(response: requests.Response) -> int | None:
     except (ValueError, AttributeError):
         return None
     return code if isinstance(code, int) else None
+
+
+def _unverified_sender(response: requests.Response, code: int | None) -> bool:
+    if code in _SENDER_CODES:
+        return True
+    if code != _INVALID_REQUEST:
+        return False
+    try:
+        text = str(response.json().get("Message", "")).lower()
+    except (ValueError, AttributeError):
+        return False
+    return text.startswith("invalid 'from'") and "sender signature" in text
 
 
 def _inactive(response: requests.Response) -> bool:

@@ -28,6 +28,7 @@ from notifications.providers.base import (
     BounceType,
     EmailEventRecord,
     EmailEventType,
+    sender_not_verified,
 )
 from notifications.providers.esp import (
     TOLERANCE_FIELD,
@@ -120,9 +121,20 @@ class SendGridAdapter(AnymailAdapter):
 
     def provider_error(self, exc: AnymailError) -> ProviderError | None:
         response = getattr(exc, "response", None)
-        if not isinstance(response, requests.Response) or response.status_code != 400:
+        if not isinstance(response, requests.Response):
             return None
-        if any(_names_recipient(error) for error in _errors(response)):
+        errors = _errors(response)
+        if response.status_code in (400, 403) and any(map(_unverified_from, errors)):
+            # Documented as a 403, reported at 400 too: the body decides.
+            return sender_not_verified(
+                "SendGrid refused the from address: it does not match a "
+                "verified Sender Identity",
+                provider_code="from_not_verified",
+                http_status=response.status_code,
+            )
+        if response.status_code != 400:
+            return None
+        if any(_names_recipient(error) for error in errors):
             return refused_recipient(
                 "SendGrid refused the recipient address",
                 provider_code="invalid_email",
@@ -290,6 +302,14 @@ def _names_recipient(error: Mapping[str, Any]) -> bool:
     return field.startswith("personalizations.") and (
         field.endswith(".email") and "address" in text
     )
+
+
+def _unverified_from(error: Mapping[str, Any]) -> bool:
+    # {"field": "from", "message": "The from address does not match a
+    #  verified Sender Identity. Mail cannot be sent until ..."}
+    field = str(error.get("field") or "")
+    text = str(error.get("message") or "").lower()
+    return field in ("", "from", "from.email") and "verified sender identity" in text
 
 
 def _scopes(response: requests.Response) -> list[str]:

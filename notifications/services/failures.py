@@ -13,6 +13,10 @@ MESSAGES: dict[str, str] = {
     # Refused before any provider saw it (providers/smtp.py): our sender or
     # headers, not the provider's verdict.
     "invalid_sender": "The sender address cannot be used; the message was not sent.",
+    # A provider has not verified our sender (providers' ``SENDER_NOT_VERIFIED``):
+    # our setup, neither the recipient's address nor the message's content.
+    "sender_not_verified": "The email provider has not verified our sender "
+    "address; the message was not sent through it.",
     "message_invalid": "The message could not be built; it was not sent.",
     "invalid_header": "A header of the message holds a line break; it was not sent.",
     WORKER_LOST: "The send was interrupted; the message may have gone out "

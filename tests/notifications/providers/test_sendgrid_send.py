@@ -115,7 +115,8 @@ def test_marketing_message_keeps_its_unsubscribe_headers(sendgrid, fault) -> Non
     ("status", "body", "error", "code"),
     [
         (400, ERRORS["invalid_recipient"], Rejected, INVALID_RECIPIENT),
-        (400, ERRORS["from_not_verified"], Rejected, "bad_request"),
+        # SendGrid answers it at 403 (Twilio error 60222): our configuration.
+        (403, ERRORS["from_not_verified"], NotProcessed, "sender_not_verified"),
         (401, ERRORS["unauthorized"], NotProcessed, "authentication_failed"),
         (403, ERRORS["forbidden"], NotProcessed, "permission_denied"),
         (413, ERRORS["payload_too_large"], Rejected, "client_error"),
