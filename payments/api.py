@@ -51,11 +51,21 @@ _ERROR_STATUS = {
     services.GatewayRejected: 402,
     services.GatewayUnavailable: 503,
 }
+# A PayPal order that does not match the request (made for another order,
+# amount, currency or intent): no card was declined, the request was wrong.
+_REQUEST_MISMATCHES = frozenset(
+    {"order_mismatch", "amount_mismatch", "intent_mismatch"}
+)
+
+
+def _refusal_type(code: str) -> str:
+    """The ``type`` of a gateway's refusal (402)."""
+    return "invalid_request_error" if code in _REQUEST_MISMATCHES else "card_error"
 
 
 def _api_error(exc: services.PaymentError) -> ApiError:
     code = next((s for cls, s in _ERROR_STATUS.items() if isinstance(exc, cls)), 400)
-    error_type = "card_error" if code == 402 else None
+    error_type = _refusal_type(exc.code) if code == 402 else None
     return ApiError(
         exc.message,
         code=exc.code,
@@ -83,7 +93,7 @@ def _payment_response(payment: Payment, *, created: bool) -> Response:
             402,
             payment.failure_code or "payment_failed",
             payment.failure_message or "The payment failed.",
-            error_type="card_error",
+            error_type=_refusal_type(payment.failure_code),
             provider_code=payment.failure_provider_code,
         )
         return Response({**body, "payment": data}, status=402)
@@ -204,7 +214,9 @@ class PaymentCreateView(APIView):
                 ErrorResponseSerializer,
                 description="Declined (code: card_declined, insufficient_funds, "
                 "...) or blocked by fraud screening (payment_blocked); the body "
-                "also holds the payment.",
+                "also holds the payment. Type `card_error`, except an approved "
+                "PayPal order that does not match the request (order_mismatch, "
+                "amount_mismatch, intent_mismatch): `invalid_request_error`.",
             ),
             **_ERRORS,
         },

@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from integrations import registry
+from integrations.clock import database_now
 from integrations.errors import ProviderError, Rejected, Unknown
 from integrations.models import ProviderAccount
 from integrations.rows import lock_rows
@@ -81,8 +82,9 @@ def purchase_orders_draft(
     """A draft purchase order per supplier and location for every SKU below
     its reorder point that no open purchase order covers yet. The reorder
     points are locked first: two drafts at once (the admin's action and the
-    command) wait for each other, and the second finds the first's orders."""
-    now = now or timezone.now()
+    command) wait for each other, and the second finds the first's orders.
+    Holds are expired by the database's clock (their expires_at is), unless
+    ``now`` is given."""
     points = ReorderPoint.objects.select_related("supplier", "location")
     if skus is not None:
         points = points.filter(sku__in=list(skus))
@@ -92,7 +94,8 @@ def purchase_orders_draft(
         # queue; the one that waited reads the other's orders (committed).
         keys = list(points.values_list("pk", flat=True))
         locked = list(lock_rows(points, keys, of=("self",)).values())
-        for group in _uncovered(locked, now).values():
+        # Read after the wait for the locks; this machine's clock may be off.
+        for group in _uncovered(locked, now or database_now()).values():
             created.append(_draft(group))
     logger.info("purchase orders drafted", extra={"count": len(created)})
     return created

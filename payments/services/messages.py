@@ -21,6 +21,11 @@ MESSAGES: dict[str, str] = {
     "currency_not_supported": "The gateway does not accept this currency.",
     "invalid_request": "The gateway refused the request as invalid.",
     "order_mismatch": "The approved payment was made for another order.",
+    "amount_mismatch": "The approved payment is for another amount or currency.",
+    "intent_mismatch": (
+        "The approved payment was set up for another action "
+        "(capture at once, or authorize only)."
+    ),
     "refund_failed": "The gateway refused the refund.",
     "no_provider_available": "No payment gateway could be reached.",
     "outcome_unknown": "The gateway did not answer; reconciling.",
