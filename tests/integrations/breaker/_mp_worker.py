@@ -1,15 +1,22 @@
-"""One OS process of the multi-process tests (run by test_multiprocess.py).
+"""The OS processes of the multi-process tests (run by test_multiprocess.py).
 
-    python -m tests.integrations.breaker._mp_worker '<json job>'
+    python -m tests.integrations.breaker._mp_worker
 
-Shares only Redis with the test process and its siblings: its database is its
-own in-memory SQLite (breaker events land there). Prints one JSON line.
+Django is set up once, then each JSON job line read on stdin is run in a
+process forked from it (as a django-q cluster forks its workers), so a
+worker starts in a fork, not an interpreter and Django. A worker shares only
+Redis with the test process and its siblings: its database is its own copy
+of the in-memory SQLite (breaker events land there). It writes its result as
+JSON to the job's "out" file, then prints the job's id on a line. "ready" is
+printed once Django is up; the process exits when stdin closes.
 """
 
+import contextlib
 import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -150,11 +157,46 @@ def _barrier(name: str) -> float:
 COMMANDS = {"trip": trip, "observe": observe, "race": race, "rate": rate, "slot": slot}
 
 
+def _child(job: dict[str, Any]) -> None:
+    """One forked worker: run the job, store its result or its traceback."""
+    status = 1
+    try:
+        try:
+            result = {"result": COMMANDS[job["command"]](job)}
+            status = 0
+        except BaseException:
+            import traceback
+
+            result = {"error": traceback.format_exc()}
+        out = Path(job["out"])
+        # A whole file, then a short line: results of any size never mix.
+        out.with_suffix(".part").write_text(json.dumps(result))
+        out.with_suffix(".part").replace(out)
+        os.write(sys.stdout.fileno(), f"{job['id']}\n".encode())
+    finally:
+        os._exit(status)
+
+
+def _reap() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
 def main() -> None:
-    job = json.loads(sys.argv[1])
     _setup()
-    result = COMMANDS[job["command"]](job)
-    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    # The in-memory database stays open: closing it would drop it. Each child
+    # gets its own copy, and this process never touches it again.
+    for line in sys.stdin:
+        _reap()
+        job = json.loads(line)
+        if os.fork() == 0:
+            _child(job)
+    with contextlib.suppress(ChildProcessError):
+        while True:
+            os.wait()
 
 
 if __name__ == "__main__":

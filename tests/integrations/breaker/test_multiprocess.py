@@ -1,16 +1,21 @@
 """Separate OS processes sharing only Redis see one breaker and one rate limit.
 
-Each worker is ``python -m tests.integrations.breaker._mp_worker`` with
-DJANGO_SETTINGS_MODULE=tests.settings and this run's REDIS_URL; real time,
-because processes cannot share a fake clock.
+The workers are forked, one per job, by one ``python -m
+tests.integrations.breaker._mp_worker`` (DJANGO_SETTINGS_MODULE=tests.settings,
+this run's REDIS_URL) once it has started Django, so a worker starts in a
+fork, however slowly a fresh interpreter would start Django on a loaded
+machine. Real time, because processes cannot share a fake clock.
 """
 
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,29 +32,84 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
 ROOT = Path(__file__).resolve().parents[3]
 WORKER = "tests.integrations.breaker._mp_worker"
+WAIT = 30  # seconds a worker may take before the test gives up on it
 
 
-def _start(job: dict[str, Any]) -> subprocess.Popen:
-    env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "PYTHONPATH": str(ROOT)}
-    env.pop("DATABASE_URL", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", WORKER, json.dumps(job)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+class Workers:
+    """The process that forks the workers: a job line in, a worker each; the
+    worker's id comes back on a line once its result file is written."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.stderr = (folder / "stderr.txt").open("w+")
+        env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "PYTHONPATH": str(ROOT)}
+        env.pop("DATABASE_URL", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", WORKER],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.finished: set[str] = set()
+        # A thread reads stdout so that waiting for a worker can time out.
+        threading.Thread(target=self._read, daemon=True).start()
+        assert self._next_line(time.time() + 120) == "ready"
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line.strip())
+        self.lines.put("")  # the process has gone
+
+    def _next_line(self, give_up: float) -> str:
+        try:
+            line = self.lines.get(timeout=max(0.0, give_up - time.time()))
+        except queue.Empty:
+            line = "(timed out)"
+        if line in ("", "(timed out)"):
+            self.stderr.seek(0)
+            pytest.fail(f"worker process: {line or 'exited'}\n{self.stderr.read()}")
+        return line
+
+    def start(self, job: dict[str, Any]) -> str:
+        name = uuid.uuid4().hex
+        out = self.folder / f"{name}.json"
+        self.proc.stdin.write(json.dumps({**job, "id": name, "out": str(out)}) + "\n")
+        self.proc.stdin.flush()
+        return name
+
+    def result(self, name: str) -> dict[str, Any]:
+        give_up = time.time() + WAIT
+        while name not in self.finished:
+            self.finished.add(self._next_line(give_up))
+        outcome = json.loads((self.folder / f"{name}.json").read_text())
+        assert "error" not in outcome, outcome["error"]
+        return outcome["result"]
+
+    def run(self, job: dict[str, Any]) -> dict[str, Any]:
+        return self.result(self.start(job))
+
+    def close(self) -> None:
+        self.proc.stdin.close()  # the forking process exits once its workers did
+        try:
+            self.proc.wait(timeout=WAIT)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.stderr.close()
 
 
-def _result(proc: subprocess.Popen) -> dict[str, Any]:
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def _run(job: dict[str, Any]) -> dict[str, Any]:
-    return _result(_start(job))
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
+    forker = Workers(tmp_path_factory.mktemp("breaker-mp"))
+    try:
+        yield forker
+    finally:
+        forker.close()
 
 
 def _release(barrier: str, *, parties: int, not_before: float = 0.0) -> float:
@@ -75,20 +135,20 @@ def _job(account, command: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def test_processes_see_one_breaker_and_one_probe():
+def test_processes_see_one_breaker_and_one_probe(workers):
     account = ProviderAccountFactory(
         settings={
             "breaker_consecutive_failures": 3,
-            # Long enough that starting the observer process on a loaded
-            # 2-core machine still sees it open; the racers wait it out.
+            # Long enough that the observer, forked on a loaded 2-core
+            # machine, still sees it open; the racers wait it out.
             "breaker_open_seconds": 6.0,
             "breaker_probe_timeout_seconds": 30,
         }
     )
-    tripped = _run(_job(account, "trip"))
+    tripped = workers.run(_job(account, "trip"))
     assert tripped == {"failures": 3, "state": "open"}
 
-    seen = _run(_job(account, "observe"))  # another process
+    seen = workers.run(_job(account, "observe"))  # another process
     assert seen["state"] == "open"
     assert seen["refused"] == "breaker_open"
     assert "3 consecutive failures" in seen["reason"]
@@ -98,19 +158,20 @@ def test_processes_see_one_breaker_and_one_probe():
     opened_until = breaker_for(account).snapshot().opened_until.timestamp()
     barrier = f"mp-race-{uuid.uuid4().hex}"
     racers = [
-        _start(_job(account, "race", barrier=barrier, seconds=1.0)) for _ in range(2)
+        workers.start(_job(account, "race", barrier=barrier, seconds=1.0))
+        for _ in range(2)
     ]
     _release(barrier, parties=len(racers), not_before=opened_until)
-    results = [_result(p) for p in racers]
+    results = [workers.result(name) for name in racers]
     assert sum(r["passed"] for r in results) == 1, results
     # The other process kept knocking during the probe and was refused.
     assert all(r["refused"] > 0 for r in results if not r["passed"]), results
     # The probe succeeded in one process: closed for everyone.
     assert breaker_for(account).snapshot().state == "closed"
-    assert _run(_job(account, "observe"))["refused"] == ""
+    assert workers.run(_job(account, "observe"))["refused"] == ""
 
 
-def test_processes_together_stay_within_one_rate_limit():
+def test_processes_together_stay_within_one_rate_limit(workers):
     per_second, burst, seconds = 100.0, 5.0, 2.0
     account = ProviderAccountFactory(
         settings={
@@ -120,12 +181,12 @@ def test_processes_together_stay_within_one_rate_limit():
         }
     )
     barrier = f"mp-rate-{uuid.uuid4().hex}"
-    workers = [
-        _start(_job(account, "rate", barrier=barrier, seconds=seconds))
+    takers = [
+        workers.start(_job(account, "rate", barrier=barrier, seconds=seconds))
         for _ in range(2)
     ]
-    start_at = _release(barrier, parties=len(workers))
-    results = [_result(p) for p in workers]
+    start_at = _release(barrier, parties=len(takers))
+    results = [workers.result(name) for name in takers]
     end = start_at + seconds
     granted = [t for r in results for t in r["granted"] if t <= end]
     expected = burst + per_second * seconds
@@ -148,16 +209,16 @@ def test_processes_together_stay_within_one_rate_limit():
     assert all(len(r["granted"]) > 0.25 * expected for r in results), results
 
 
-def test_concurrency_cap_counts_slots_held_by_other_processes():
+def test_concurrency_cap_counts_slots_held_by_other_processes(workers):
     account = ProviderAccountFactory(
         settings={"max_concurrency": 2, "concurrency_max_wait_seconds": 0}
     )
     limiter = limiter_for(account)
     with limiter.concurrency_slot():
-        assert _run(_job(account, "slot")) == {"slot": "taken", "in_flight": 2}
+        assert workers.run(_job(account, "slot")) == {"slot": "taken", "in_flight": 2}
         with limiter.concurrency_slot():
-            assert _run(_job(account, "slot")) == {
+            assert workers.run(_job(account, "slot")) == {
                 "slot": "concurrency_limited",
                 "in_flight": 2,
             }
-    assert _run(_job(account, "slot")) == {"slot": "taken", "in_flight": 1}
+    assert workers.run(_job(account, "slot")) == {"slot": "taken", "in_flight": 1}
