@@ -20,6 +20,7 @@ from integrations.failover import (
 from integrations.models import ProviderAccount
 from integrations.secrets_registry import staff_text
 from payments.models import (
+    MONEY_HOLDING_STATUSES,
     Payment,
     PaymentAttempt,
     PaymentNote,
@@ -49,6 +50,7 @@ from payments.services.settle import SETTLED_FAILED
 from payments.services.state import (
     Change,
     advance,
+    log_ids,
     mark_failed,
     mark_unavailable,
     mark_unknown,
@@ -423,16 +425,20 @@ def _slot_release(recurring_pk: int, slot: datetime, following: datetime) -> boo
     )
 
 
-def _recurring_record(recurring: RecurringCharge, payment: Payment) -> str:
-    failed = payment.status == PaymentStatus.FAILED
+def _declined(payment: Payment) -> bool:
     # A duplicate's period may be charged (in review when another payment
     # holds its charge), and one found never charged has its slot given back
     # (recurring_slot_give_back): neither is the card's decline.
-    declined = (
-        failed
+    return (
+        payment.status == PaymentStatus.FAILED
         and payment.failure_code not in DUPLICATE_CODES
         and not _not_charged(payment)
     )
+
+
+def _recurring_record(recurring: RecurringCharge, payment: Payment) -> str:
+    failed = payment.status == PaymentStatus.FAILED
+    declined = _declined(payment)
     RecurringCharge.objects.filter(pk=recurring.pk).update(
         last_payment=payment,
         runs=recurring.runs + 1,
@@ -451,6 +457,45 @@ def _recurring_record(recurring: RecurringCharge, payment: Payment) -> str:
     if _not_charged(payment):
         return "retry"
     return "unknown" if failed or payment.status in _OPEN else "charged"
+
+
+def recurring_payment_failed(payment: Payment) -> None:
+    """A recurring slot's payment ended failed after its run (reconciliation,
+    staff): the run's rule. A decline stops the recurring charge; nothing
+    charged gives the slot back. Called in the transaction that fails it, so
+    a kill between the two writes loses no period."""
+    if _declined(payment):
+        _recurring_stop(payment)
+    else:
+        recurring_slot_give_back(payment)
+
+
+def _recurring_stop(payment: Payment) -> None:
+    """A slot's decline learnt after its run stops the recurring charge, as
+    in the run; unless a later period was charged since (the method works):
+    that period is then left to staff with a note."""
+    recurring = _recurring_of(payment)
+    key = str(payment.idempotency_key or "")
+    if recurring is None or not key.startswith(RECURRING_KEY_PREFIX):
+        return
+    later = Payment.objects.filter(
+        metadata__recurring_charge=recurring.public_id,
+        pk__gt=payment.pk,
+        status__in=MONEY_HOLDING_STATUSES,
+    )
+    if not later.exists():
+        RecurringCharge.objects.filter(
+            pk=recurring.pk, status=RecurringStatus.ACTIVE
+        ).update(status=RecurringStatus.FAILED, updated_at=timezone.now())
+        logger.warning("recurring charge declined; stopped", extra=log_ids(payment))
+        return
+    PaymentNote.objects.create(
+        payment=payment,
+        kind="recurring_slot_declined",
+        title="This period of the recurring charge was declined",
+        detail="Declined after its run, and later periods were charged since: "
+        "collect this one by hand.",
+    )
 
 
 def recurring_slot_give_back(payment: Payment) -> bool:
@@ -534,16 +579,18 @@ def _recurring_orphan_release(payment: Payment) -> None:
         return
     recurring = _recurring_of(payment)
     slot = _slot_of(str(payment.idempotency_key))
-    not_sent_fail(payment, "run stopped")
-    given_back = (
-        recurring is not None
-        and slot is not None
-        and _slot_release(
-            recurring.pk,
-            slot,
-            _next_run(slot, recurring.interval, recurring.interval_count),
+    # One transaction: a kill between the two would lose the period.
+    with transaction.atomic():
+        not_sent_fail(payment, "run stopped")
+        given_back = (
+            recurring is not None
+            and slot is not None
+            and _slot_release(
+                recurring.pk,
+                slot,
+                _next_run(slot, recurring.interval, recurring.interval_count),
+            )
         )
-    )
     logger.warning(
         "recurring payment of a stopped run released",
         extra={"payment_id": payment.public_id, "slot_given_back": given_back},

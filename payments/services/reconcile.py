@@ -71,8 +71,6 @@ def payment_reconcile(*, payment: Payment) -> Payment:
         payment = _account_from_attempt(payment)
     if payment.status in _RECONCILABLE and payment.account is not None:
         payment = _reconcile_charge(payment)
-        if payment.status == PaymentStatus.FAILED:
-            _recurring_slot_give_back(payment)
     if owes_capture(payment):
         payment = capture_owed(payment)
     for refund in payment.refunds.filter(status=RefundStatus.UNKNOWN):
@@ -84,11 +82,23 @@ def payment_reconcile(*, payment: Payment) -> Payment:
     return _alert_if_stuck(payment)
 
 
-def _recurring_slot_give_back(payment: Payment) -> None:
+def _recurring_failed(payment: Payment) -> None:
+    """A recurring slot's payment ended failed: the recurring run's rule, in
+    the caller's transaction (``methods.recurring_payment_failed``)."""
+    if payment.status != PaymentStatus.FAILED:
+        return
     # Imported here: the recurring charges' module imports this one.
-    from payments.services.methods import recurring_slot_give_back
+    from payments.services.methods import recurring_payment_failed
 
-    recurring_slot_give_back(payment)
+    recurring_payment_failed(payment)
+
+
+def _failed_end(payment: Payment, change: Change) -> Payment:
+    # One transaction: a kill between the two writes would lose the period.
+    with transaction.atomic():
+        row = advance(payment, change)
+        _recurring_failed(row)
+    return row
 
 
 def _account_from_attempt(payment: Payment) -> Payment:
@@ -199,7 +209,7 @@ def _settle_lookup(
         return payment
     if result is None:
         logger.info("payment not found at the gateway; failed", extra=log_ids(payment))
-        return advance(
+        return _failed_end(
             payment,
             Change(
                 status=PaymentStatus.FAILED,
@@ -227,6 +237,7 @@ def _settle_lookup(
     try:
         with transaction.atomic():
             row = advance(payment, change_from_result(result))
+            _recurring_failed(row)
             return storefront_void_done(row)
     except IntegrityError:
         # Another payment took the charge meanwhile (the database's word).
@@ -297,7 +308,10 @@ def _resend_create(
     try:
         result = authorize_at(payment, request, adapter)
     except Rejected as exc:
-        return mark_failed(payment, exc)
+        with transaction.atomic():
+            row = mark_failed(payment, exc)
+            _recurring_failed(row)
+        return row
     except ProviderError:
         reconciliation_schedule(payment=payment)
         return payment
@@ -327,7 +341,7 @@ def _reconcile_by_cancel(
         logger.info(
             "payment cancelled by idempotency key; failed", extra=log_ids(payment)
         )
-        return advance(
+        return _failed_end(
             payment,
             Change(
                 status=PaymentStatus.FAILED,

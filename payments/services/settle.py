@@ -262,6 +262,12 @@ def _apply(
                 detail=_masked(manual.note),
             )
             row = storefront_void_done(advance(row, _with_review(row, change)))
+            if row.status == PaymentStatus.FAILED:
+                # Imported here: the recurring charges' module imports this
+                # one. In this transaction: a kill after it loses no period.
+                from payments.services.methods import recurring_payment_failed
+
+                recurring_payment_failed(row)
     except IntegrityError as exc:
         raise ChargeOwned(
             "That charge belongs to another payment.", param="provider_reference"
@@ -270,11 +276,6 @@ def _apply(
         "payment settled by hand",
         extra={**log_ids(row), "status": row.status, "actor": manual.actor},
     )
-    if row.status == PaymentStatus.FAILED:
-        # Imported here: the recurring charges' module imports this one.
-        from payments.services.methods import recurring_slot_give_back
-
-        recurring_slot_give_back(row)
     return row
 
 

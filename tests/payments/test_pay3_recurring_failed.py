@@ -1,0 +1,202 @@
+"""A recurring slot's payment ended failed after its run follows the run's
+rule: a decline reconciliation learns stops the recurring charge as a decline
+during the run does; and failing the payment and giving its slot back are one
+transaction (a kill between the two writes loses no period)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from payments import services
+from payments.models import (
+    Payment,
+    PaymentStatus,
+    RecurringCharge,
+    RecurringStatus,
+    SandboxCharge,
+)
+from payments.providers.base import PaymentResult, ProviderStatus
+from payments.providers.sandbox import SandboxPaymentsAdapter
+from payments.services import methods
+from payments.services.methods import recurring_charges_report
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def recurring(primary) -> RecurringCharge:
+    method = services.payment_method_save(
+        customer_reference="cus_1", source_token="tok_success", idempotency_key="m1"
+    )
+    return RecurringCharge.objects.create(
+        saved_method=method,
+        amount=1_500,
+        currency="EUR",
+        interval="month",
+        next_run_at=timezone.now() - timedelta(minutes=1),
+    )
+
+
+def _unknown_run(primary, recurring: RecurringCharge) -> Payment:
+    primary.settings = {"error_rate": 1.0}
+    primary.save()
+    assert recurring_charges_report().unknown == 1
+    primary.settings = {}
+    primary.save()
+    (payment,) = _payments_of(recurring)
+    assert payment.status == PaymentStatus.UNKNOWN
+    return payment
+
+
+def _payments_of(recurring: RecurringCharge) -> list[Payment]:
+    return list(
+        Payment.objects.filter(metadata__recurring_charge=recurring.public_id).order_by(
+            "pk"
+        )
+    )
+
+
+def _declined(self, *, idempotency_key, lookup):
+    return PaymentResult(
+        status=ProviderStatus.FAILED,
+        provider_reference="ch_sbx_declined",
+        currency="EUR",
+        raw_status="declined",
+    )
+
+
+def _charges(primary) -> int:
+    return SandboxCharge.objects.filter(account=primary, kind="payment").count()
+
+
+def test_a_decline_found_by_reconciliation_stops_the_recurring_charge(
+    primary, recurring, monkeypatch
+):
+    lost = _unknown_run(primary, recurring)
+    monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_key", _declined)
+
+    services.payments_reconcile_pending()
+
+    lost.refresh_from_db()
+    assert lost.status == PaymentStatus.FAILED
+    recurring.refresh_from_db()
+    # As a decline during the run: the recurring charge needs a new method.
+    assert recurring.status == RecurringStatus.FAILED
+    assert recurring.last_payment_id == lost.pk
+    # Its next period is not charged to the declined method.
+    RecurringCharge.objects.filter(pk=recurring.pk).update(
+        next_run_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert recurring_charges_report().charged == 0
+    assert _charges(primary) == 0
+
+
+def test_a_decline_found_after_a_later_period_was_charged_is_noted_for_staff(
+    primary, recurring, monkeypatch
+):
+    lost = _unknown_run(primary, recurring)
+    # The next period ran meanwhile and was charged.
+    RecurringCharge.objects.filter(pk=recurring.pk).update(
+        next_run_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert recurring_charges_report().charged == 1
+    monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_key", _declined)
+
+    services.payment_reconcile(payment=lost)
+
+    lost.refresh_from_db()
+    assert lost.status == PaymentStatus.FAILED
+    recurring.refresh_from_db()
+    assert recurring.status == RecurringStatus.ACTIVE
+    assert lost.notes.filter(kind="recurring_slot_declined").exists()
+
+
+def _boom(*args, **kwargs):
+    raise RuntimeError("killed")
+
+
+def test_a_kill_between_reconciliations_fail_and_give_back_loses_nothing(
+    primary, recurring, monkeypatch
+):
+    lost = _unknown_run(primary, recurring)
+    monkeypatch.setattr(methods, "recurring_slot_give_back", _boom)
+
+    with pytest.raises(RuntimeError):
+        services.payments_reconcile_pending()
+
+    lost.refresh_from_db()
+    # Both writes or neither: still unknown, reconciled again later.
+    assert lost.status == PaymentStatus.UNKNOWN
+    monkeypatch.undo()
+    services.payments_reconcile_pending()
+    lost.refresh_from_db()
+    assert (lost.status, lost.failure_code) == ("failed", "not_found_at_provider")
+    assert recurring_charges_report().charged == 1
+    assert _charges(primary) == 1
+
+
+def test_a_kill_between_staffs_fail_and_give_back_loses_nothing(
+    primary, recurring, monkeypatch
+):
+    lost = _unknown_run(primary, recurring)
+    monkeypatch.setattr(methods, "recurring_slot_give_back", _boom)
+
+    with pytest.raises(RuntimeError):
+        services.payment_settle_by_hand(
+            payment=lost,
+            outcome="failed",
+            provider_reference="",
+            note="nothing in the dashboard",
+            actor="staff",
+        )
+
+    lost.refresh_from_db()
+    assert lost.status == PaymentStatus.UNKNOWN
+    assert not lost.notes.filter(kind="settled_by_hand").exists()
+
+
+def _orphan(recurring: RecurringCharge, settings) -> Payment:
+    """What a run killed between its claim and the gateway call leaves: the
+    slot moved on, its payment pending with no attempt, long ago."""
+    slot = recurring.next_run_at
+    RecurringCharge.objects.filter(pk=recurring.pk).update(
+        next_run_at=slot + timedelta(days=31)
+    )
+    payment = Payment.objects.create(
+        order_id=f"{recurring.public_id}-{slot:%Y%m%d%H%M}",
+        amount=recurring.amount,
+        currency="EUR",
+        capture_requested=True,
+        customer_reference="cus_1",
+        metadata={"recurring_charge": recurring.public_id},
+        idempotency_key=f"recurring:{recurring.public_id}:{slot.isoformat()}",
+    )
+    stale = settings.PAYMENTS_RECONCILE_AFTER_MINUTES + 5
+    Payment.objects.filter(pk=payment.pk).update(
+        updated_at=timezone.now() - timedelta(minutes=stale)
+    )
+    return payment
+
+
+def test_a_kill_between_the_orphans_fail_and_slot_release_loses_nothing(
+    primary, recurring, monkeypatch, settings
+):
+    orphan = _orphan(recurring, settings)
+    monkeypatch.setattr(methods, "_slot_release", _boom)
+
+    with pytest.raises(RuntimeError):
+        recurring_charges_report()
+
+    orphan.refresh_from_db()
+    assert orphan.status == PaymentStatus.PENDING
+    assert orphan.idempotency_key is not None
+    monkeypatch.undo()
+    # Touched by the killed sweep: released once stale again.
+    Payment.objects.filter(pk=orphan.pk).update(
+        updated_at=timezone.now() - timedelta(days=1)
+    )
+    assert recurring_charges_report().charged == 1
+    orphan.refresh_from_db()
+    assert orphan.status == PaymentStatus.FAILED
+    assert _charges(primary) == 1
