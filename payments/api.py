@@ -39,6 +39,7 @@ from payments.serializers import (
     payment_create_validated,
     payment_data,
 )
+from payments.services.messages import refusal_type
 
 READ = ["payments:read"]
 WRITE = ["payments:write"]
@@ -51,21 +52,11 @@ _ERROR_STATUS = {
     services.GatewayRejected: 402,
     services.GatewayUnavailable: 503,
 }
-# A PayPal order that does not match the request (made for another order,
-# amount, currency or intent): no card was declined, the request was wrong.
-_REQUEST_MISMATCHES = frozenset(
-    {"order_mismatch", "amount_mismatch", "intent_mismatch"}
-)
-
-
-def _refusal_type(code: str) -> str:
-    """The ``type`` of a gateway's refusal (402)."""
-    return "invalid_request_error" if code in _REQUEST_MISMATCHES else "card_error"
 
 
 def _api_error(exc: services.PaymentError) -> ApiError:
     code = next((s for cls, s in _ERROR_STATUS.items() if isinstance(exc, cls)), 400)
-    error_type = _refusal_type(exc.code) if code == 402 else None
+    error_type = refusal_type(exc.code) if code == 402 else None
     return ApiError(
         exc.message,
         code=exc.code,
@@ -93,7 +84,7 @@ def _payment_response(payment: Payment, *, created: bool) -> Response:
             402,
             payment.failure_code or "payment_failed",
             payment.failure_message or "The payment failed.",
-            error_type=_refusal_type(payment.failure_code),
+            error_type=refusal_type(payment.failure_code or "payment_failed"),
             provider_code=payment.failure_provider_code,
         )
         return Response({**body, "payment": data}, status=402)
@@ -102,7 +93,7 @@ def _payment_response(payment: Payment, *, created: bool) -> Response:
             402,
             "payment_blocked",
             "The payment was blocked by fraud screening.",
-            error_type="card_error",
+            error_type=refusal_type("payment_blocked"),
         )
         return Response({**body, "payment": data}, status=402)
     if payment.status == PaymentStatus.UNKNOWN:
@@ -212,11 +203,13 @@ class PaymentCreateView(APIView):
             ),
             402: OpenApiResponse(
                 ErrorResponseSerializer,
-                description="Declined (code: card_declined, insufficient_funds, "
-                "...) or blocked by fraud screening (payment_blocked); the body "
-                "also holds the payment. Type `card_error`, except an approved "
-                "PayPal order that does not match the request (order_mismatch, "
-                "amount_mismatch, intent_mismatch): `invalid_request_error`.",
+                description="Refused: the body also holds the payment. Type "
+                "`card_error` for the card's refusal (card_declined, "
+                "insufficient_funds, ...) or a fraud block (payment_blocked); "
+                "`invalid_request_error` for any other refusal: the request, its "
+                "source or its order (currency_not_supported, invalid_amount, "
+                "not_approved, expired, already_captured, duplicate_transaction, "
+                "order_mismatch, amount_mismatch, intent_mismatch, ...).",
             ),
             **_ERRORS,
         },
@@ -346,7 +339,13 @@ class PaymentRefundsView(APIView):
                 description="Outcome unknown, or pending: no gateway could be "
                 "reached; it is sent again with back-off under the same key.",
             ),
-            402: ErrorResponseSerializer,
+            402: OpenApiResponse(
+                ErrorResponseSerializer,
+                description="The gateway refused the refund (refund_failed, "
+                "already_refunded, amount_too_large, refund_window_closed, ...): "
+                "type `invalid_request_error` (`card_error` only for a card's "
+                "code); the body also holds the refund.",
+            ),
             **_ERRORS,
         },
         examples=[
@@ -393,7 +392,7 @@ def _refund_response(refund: Refund) -> Response:
             402,
             refund.failure_code or "refund_failed",
             refund.failure_message or "The gateway refused the refund.",
-            error_type="card_error",
+            error_type=refusal_type(refund.failure_code or "refund_failed"),
             provider_code=refund.failure_provider_code,
         )
         return Response({**body, "refund": data}, status=402)

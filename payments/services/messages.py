@@ -19,6 +19,13 @@ MESSAGES: dict[str, str] = {
     "authentication_required": "The card needs the customer's authentication.",
     "not_found": "The gateway does not know this payment source.",
     "currency_not_supported": "The gateway does not accept this currency.",
+    "invalid_amount": "The gateway does not accept this amount in this currency.",
+    "not_approved": "The customer has not approved the payment yet.",
+    "expired": "The approval for this payment has expired; start a new one.",
+    "already_captured": "The approved payment was charged already.",
+    "duplicate_transaction": (
+        "The gateway refused the payment as a duplicate of a recent one."
+    ),
     "invalid_request": "The gateway refused the request as invalid.",
     "order_mismatch": "The approved payment was made for another order.",
     "amount_mismatch": "The approved payment is for another amount or currency.",
@@ -27,11 +34,40 @@ MESSAGES: dict[str, str] = {
         "(capture at once, or authorize only)."
     ),
     "refund_failed": "The gateway refused the refund.",
+    "already_refunded": "The payment was refunded in full already.",
+    "amount_too_large": "The amount is more than the gateway can refund.",
+    "refund_window_closed": "The gateway no longer refunds this payment.",
     "no_provider_available": "No payment gateway could be reached.",
     "outcome_unknown": "The gateway did not answer; reconciling.",
     "failed_at_provider": "The gateway reports the payment failed.",
 }
 DEFAULT_MESSAGE = "The payment gateway refused the request."
+
+# The card's refusals (the fraud screen's ``payment_blocked`` too): a 402 of
+# type ``card_error``. Any other refusal is the request's, its source's or
+# its order's: ``invalid_request_error``.
+CARD_CODES = frozenset(
+    {
+        "card_declined",
+        "insufficient_funds",
+        "expired_card",
+        "incorrect_cvc",
+        "incorrect_number",
+        "lost_or_stolen",
+        "fraudulent",
+        "processing_error",
+        "authentication_required",
+        "payment_blocked",
+        # The gateway's "failed" with no reason given: taken as a decline.
+        "payment_failed",
+        "failed_at_provider",
+    }
+)
+
+
+def refusal_type(code: str) -> str:
+    """The API ``type`` of a gateway's refusal (a 402) with ``code``."""
+    return "card_error" if code in CARD_CODES else "invalid_request_error"
 
 
 def public_message(code: str) -> str:
