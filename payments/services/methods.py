@@ -175,14 +175,11 @@ def saved_method_send(
     payment: Payment,
     saved_method: SavedPaymentMethod,
     adapter: PaymentsAdapter,
-    *,
-    duplicate_is_open: bool = False,
 ) -> Payment:
     """Send the stored ``payment`` off-session to ``saved_method``'s gateway.
     Any other fault before the gateway call frees its key (nothing charged):
-    a payment is never left ``pending`` with no one to settle it.
-    ``duplicate_is_open``: a refusal as a duplicate is no decline (a recurring
-    slot's charge the gateway holds already): ``_duplicate_look_up``."""
+    a payment is never left ``pending`` with no one to settle it. A refusal
+    as a duplicate is no decline: ``_duplicate_look_up``."""
     capture = payment.capture_requested
     try:
         request = build_payment_request(
@@ -194,7 +191,7 @@ def saved_method_send(
         )
         result = authorize_at(payment, request, adapter)
     except Rejected as exc:
-        if duplicate_is_open and exc.code in DUPLICATE_CODES:
+        if exc.code in DUPLICATE_CODES:
             return _duplicate_look_up(payment)
         return mark_failed(payment, exc)
     except NotProcessed as exc:
@@ -218,13 +215,14 @@ DUPLICATE_CODES = frozenset({"duplicate_transaction", "duplicate_charge"})
 
 
 def _duplicate_look_up(payment: Payment) -> Payment:
-    """A recurring slot's charge refused as a duplicate: the gateway may hold
-    this period's charge already (an earlier try of the slot). Unknown, and
-    asked at once by reconciliation, which books the charge it finds under
-    the slot's order id, or leaves it unknown (a search that may lag, a
-    charge owned by another payment: in review) for the next look."""
+    """A saved method's charge refused as a duplicate: the gateway may hold
+    this order's charge already (an earlier try of a recurring slot, or of a
+    one-off order whose outcome was lost). Unknown, and asked at once by
+    reconciliation, which books the charge it finds under the order id, or
+    leaves it unknown (a search that may lag, a charge owned by another
+    payment: in review) for the next look; never failed with money taken."""
     logger.warning(
-        "recurring charge refused as a duplicate; looking it up",
+        "saved-method charge refused as a duplicate; looking it up",
         extra={"payment_id": payment.public_id},
     )
     payment = advance(
@@ -350,9 +348,7 @@ def _recurring_run_one(recurring: RecurringCharge) -> str:
         return ""
     if created:
         try:
-            payment = saved_method_send(
-                payment, recurring.saved_method, adapter, duplicate_is_open=True
-            )
+            payment = saved_method_send(payment, recurring.saved_method, adapter)
         except BaseException as exc:
             # Nothing charged (its key is freed) or the outcome is being
             # reconciled: either way the slot's key never charges it twice.
