@@ -1,6 +1,7 @@
 """Saved methods and merchant-initiated charges."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,14 +43,13 @@ from payments.services.errors import GatewayRejected, GatewayUnavailable
 from payments.services.messages import provider_code_of, public_message
 from payments.services.pan import pan_refuse
 from payments.services.reconcile import (
+    DUPLICATE_CODES,
     RECURRING_KEY_PREFIX,
+    duplicate_look_up,
     not_sent_fail,
-    payment_reconcile,
 )
 from payments.services.settle import SETTLED_FAILED
 from payments.services.state import (
-    Change,
-    advance,
     log_ids,
     mark_failed,
     mark_unavailable,
@@ -175,11 +175,14 @@ def saved_method_send(
     payment: Payment,
     saved_method: SavedPaymentMethod,
     adapter: PaymentsAdapter,
+    *,
+    not_charged: Callable[[], object] = lambda: None,
 ) -> Payment:
     """Send the stored ``payment`` off-session to ``saved_method``'s gateway.
     Any other fault before the gateway call frees its key (nothing charged):
     a payment is never left ``pending`` with no one to settle it. A refusal
-    as a duplicate is no decline: ``_duplicate_look_up``."""
+    as a duplicate is no decline: ``duplicate_look_up``. ``not_charged``
+    runs in the transaction that fails it with nothing charged."""
     capture = payment.capture_requested
     try:
         request = build_payment_request(
@@ -192,60 +195,35 @@ def saved_method_send(
         result = authorize_at(payment, request, adapter)
     except Rejected as exc:
         if exc.code in DUPLICATE_CODES:
-            return _duplicate_look_up(payment)
+            return duplicate_look_up(payment)
         return mark_failed(payment, exc)
     except NotProcessed as exc:
-        mark_unavailable(payment, exc)
+        with transaction.atomic():
+            mark_unavailable(payment, exc)
+            not_charged()
         raise GatewayUnavailable(
             "The payment gateway could not be reached; nothing was charged."
         ) from exc
     except ProviderError:
         return mark_unknown(payment)
     except BaseException as exc:
-        _send_stopped(payment, exc)
+        _send_stopped(payment, exc, not_charged)
         raise
     payment = record_authorized(payment, result, saved_method.account)
     return capture_owed(payment) if capture else payment
 
 
-# The gateway refused a charge as a duplicate of one it holds (Braintree's
-# duplicate check); reconciliation's "the charge is another payment's".
-# Neither is the card's decline.
-DUPLICATE_CODES = frozenset({"duplicate_transaction", "duplicate_charge"})
-
-
-def _duplicate_look_up(payment: Payment) -> Payment:
-    """A saved method's charge refused as a duplicate: the gateway may hold
-    this order's charge already (an earlier try of a recurring slot, or of a
-    one-off order whose outcome was lost). Unknown, and asked at once by
-    reconciliation, which books the charge it finds under the order id, or
-    leaves it unknown (a search that may lag, a charge owned by another
-    payment: in review) for the next look; never failed with money taken."""
-    logger.warning(
-        "saved-method charge refused as a duplicate; looking it up",
-        extra={"payment_id": payment.public_id},
-    )
-    payment = advance(
-        payment,
-        Change(
-            status=PaymentStatus.UNKNOWN,
-            fields={
-                "failure_code": "duplicate_at_gateway",
-                "failure_message": "The gateway holds a charge like this one "
-                "already; reconciling.",
-            },
-        ),
-    )
-    return payment_reconcile(payment=payment)
-
-
-def _send_stopped(payment: Payment, error: BaseException) -> None:
+def _send_stopped(
+    payment: Payment, error: BaseException, not_charged: Callable[[], object]
+) -> None:
     """A fault of ours around the gateway call: unknown if the call may have
     gone (its attempt is stored first), else failed and its key freed."""
     if PaymentAttempt.objects.filter(payment=payment).exists():
         mark_unknown(payment)
         return
-    not_sent_fail(payment, type(error).__name__)
+    with transaction.atomic():
+        not_sent_fail(payment, type(error).__name__)
+        not_charged()
 
 
 def _next_run(when: datetime, interval: str, count: int) -> datetime:
@@ -348,10 +326,16 @@ def _recurring_run_one(recurring: RecurringCharge) -> str:
         return ""
     if created:
         try:
-            payment = saved_method_send(payment, recurring.saved_method, adapter)
+            payment = saved_method_send(
+                payment,
+                recurring.saved_method,
+                adapter,
+                not_charged=lambda: _slot_release(recurring.pk, slot, following),
+            )
         except BaseException as exc:
-            # Nothing charged (its key is freed) or the outcome is being
-            # reconciled: either way the slot's key never charges it twice.
+            # Nothing charged (its key is freed; slot given back with it) or
+            # the outcome is being reconciled: either way the slot's key never
+            # charges it twice.
             _slot_release(recurring.pk, slot, following)
             if isinstance(exc, GatewayUnavailable):
                 return "retry"
@@ -436,10 +420,12 @@ def _recurring_record(recurring: RecurringCharge, payment: Payment) -> str:
     failed = payment.status == PaymentStatus.FAILED
     declined = _declined(payment)
     RecurringCharge.objects.filter(pk=recurring.pk).update(
-        last_payment=payment,
-        runs=recurring.runs + 1,
-        status=RecurringStatus.FAILED if declined else RecurringStatus.ACTIVE,
+        last_payment=payment, runs=recurring.runs + 1
     )
+    if declined:  # only an active one: a cancel meanwhile stays
+        RecurringCharge.objects.filter(
+            pk=recurring.pk, status=RecurringStatus.ACTIVE
+        ).update(status=RecurringStatus.FAILED)
     logger.info(
         "recurring charge run",
         extra={

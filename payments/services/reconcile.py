@@ -425,6 +425,37 @@ def payments_reconcile_pending(*, now: datetime | None = None) -> list[Payment]:
     return settled
 
 
+# The gateway refused a charge as a duplicate of one it holds (Braintree's
+# duplicate check); reconciliation's "the charge is another payment's".
+# Neither is the card's decline.
+DUPLICATE_CODES = frozenset({"duplicate_transaction", "duplicate_charge"})
+
+
+def duplicate_look_up(payment: Payment) -> Payment:
+    """A saved method's charge refused as a duplicate: the gateway may hold
+    this order's charge already (an earlier try of a recurring slot, or of a
+    one-off order whose outcome was lost). Unknown, and asked at once by
+    reconciliation, which books the charge it finds under the order id, or
+    leaves it unknown (a search that may lag, a charge owned by another
+    payment: in review) for the next look; never failed with money taken."""
+    logger.warning(
+        "saved-method charge refused as a duplicate; looking it up",
+        extra={"payment_id": payment.public_id},
+    )
+    payment = advance(
+        payment,
+        Change(
+            status=PaymentStatus.UNKNOWN,
+            fields={
+                "failure_code": "duplicate_at_gateway",
+                "failure_message": "The gateway holds a charge like this one "
+                "already; reconciling.",
+            },
+        ),
+    )
+    return payment_reconcile(payment=payment)
+
+
 # A recurring slot's payment key; such payments' orphans are the recurring
 # run's (``methods._recurring_orphans_release``): it gives their slot back.
 RECURRING_KEY_PREFIX = "recurring:"

@@ -200,3 +200,74 @@ def test_a_kill_between_the_orphans_fail_and_slot_release_loses_nothing(
     orphan.refresh_from_db()
     assert orphan.status == PaymentStatus.FAILED
     assert _charges(primary) == 1
+
+
+def _stale(payment: Payment) -> None:
+    Payment.objects.filter(pk=payment.pk).update(
+        updated_at=timezone.now() - timedelta(days=1)
+    )
+
+
+def test_a_kill_between_the_runs_unavailable_fail_and_slot_release_loses_nothing(
+    primary, recurring, monkeypatch
+):
+    slot = recurring.next_run_at
+    primary.settings = {"outage": True}
+    primary.save()
+    monkeypatch.setattr(methods, "_slot_release", _boom)
+
+    assert len(recurring_charges_report().errors) == 1
+
+    (payment,) = _payments_of(recurring)
+    # Both writes or neither: not failed with its slot moved on.
+    assert payment.status == PaymentStatus.PENDING
+    monkeypatch.undo()
+    primary.settings = {}
+    primary.save()
+    _stale(payment)
+    services.payments_reconcile_pending()
+    payment.refresh_from_db()
+    assert (payment.status, payment.failure_code) == ("failed", "not_found_at_provider")
+    recurring.refresh_from_db()
+    assert recurring.next_run_at == slot  # given back
+    assert recurring_charges_report().charged == 1
+    assert _charges(primary) == 1
+
+
+def test_a_kill_between_the_runs_not_sent_fail_and_slot_release_loses_nothing(
+    primary, recurring, monkeypatch
+):
+    monkeypatch.setattr(methods, "build_payment_request", _boom)
+    monkeypatch.setattr(methods, "_slot_release", _boom)
+
+    assert len(recurring_charges_report().errors) == 1
+
+    (payment,) = _payments_of(recurring)
+    assert payment.status == PaymentStatus.PENDING
+    monkeypatch.undo()
+    _stale(payment)
+    # The run's own sweep releases it and gives its slot back.
+    assert recurring_charges_report().charged == 1
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED
+    assert _charges(primary) == 1
+
+
+def test_a_cancel_during_the_run_is_not_undone_by_its_record(
+    primary, recurring, monkeypatch
+):
+    send = methods.saved_method_send
+
+    def cancelled_meanwhile(payment, *args, **kwargs):
+        RecurringCharge.objects.filter(pk=recurring.pk).update(
+            status=RecurringStatus.CANCELLED
+        )
+        return send(payment, *args, **kwargs)
+
+    monkeypatch.setattr(methods, "saved_method_send", cancelled_meanwhile)
+
+    assert recurring_charges_report().charged == 1
+
+    recurring.refresh_from_db()
+    assert recurring.status == RecurringStatus.CANCELLED
+    assert recurring.runs == 1
