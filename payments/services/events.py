@@ -13,6 +13,7 @@ from payments.models import (
 )
 from payments.services.errors import RefundAnswerPending
 from payments.services.followups import storefront_void_done
+from payments.services.methods import recurring_payment_failed
 from payments.services.refunds import RESERVING, refund_book, refundable_amount
 from payments.services.state import Change, advance, emit_event, lock_payment
 
@@ -42,10 +43,8 @@ def payment_event_apply(
         captured = amount or max(payment.amount_authorized, payment.amount)
         change = Change(PaymentStatus.CAPTURED, captured=captured, provider_says=True)
         return advance(payment, change)
-    if kind == K.FAILED:
-        return advance(payment, Change(status=PaymentStatus.FAILED))
-    if kind == K.FAILED_FINAL:
-        return advance(payment, Change(PaymentStatus.FAILED, provider_says=True))
+    if kind in (K.FAILED, K.FAILED_FINAL):
+        return _failed_event(payment, final=kind == K.FAILED_FINAL)
     if kind == K.VOIDED:
         voided = advance(payment, Change(status=PaymentStatus.VOIDED))
         return storefront_void_done(voided)
@@ -55,6 +54,17 @@ def payment_event_apply(
         opened = kind == K.DISPUTE_OPENED
         return _dispute_event(payment, opened=opened, provider_status=dispute_status)
     return payment
+
+
+def _failed_event(payment: Payment, *, final: bool) -> Payment:
+    """Failed on the gateway's word; a recurring slot's payment ended so
+    follows the recurring run's rule in the same transaction."""
+    with transaction.atomic():
+        before = lock_payment(payment.pk).status
+        row = advance(payment, Change(PaymentStatus.FAILED, provider_says=final))
+        if before != PaymentStatus.FAILED and row.status == PaymentStatus.FAILED:
+            recurring_payment_failed(row)
+    return row
 
 
 def _refund_event(

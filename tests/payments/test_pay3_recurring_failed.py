@@ -6,6 +6,7 @@ transaction (a kill between the two writes loses no period)."""
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from payments import services
@@ -20,6 +21,7 @@ from payments.providers.base import PaymentResult, ProviderStatus
 from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services import methods
 from payments.services.methods import recurring_charges_report
+from tests.payments.conftest import webhook_body, webhook_headers
 
 pytestmark = pytest.mark.django_db
 
@@ -271,3 +273,27 @@ def test_a_cancel_during_the_run_is_not_undone_by_its_record(
     recurring.refresh_from_db()
     assert recurring.status == RecurringStatus.CANCELLED
     assert recurring.runs == 1
+
+
+def test_a_decline_the_gateways_webhook_reports_stops_the_recurring_charge(
+    primary, recurring, django_capture_on_commit_callbacks
+):
+    lost = _unknown_run(primary, recurring)
+    Payment.objects.filter(pk=lost.pk).update(
+        account=primary, provider_reference="ch_sbx_lost"
+    )
+    body = webhook_body("payment.failed", reference="ch_sbx_lost")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = Client().post(
+            "/webhooks/sbx-primary/",
+            data=body,
+            content_type="application/json",
+            **webhook_headers(body),
+        )
+
+    assert response.status_code == 200
+    lost.refresh_from_db()
+    assert lost.status == PaymentStatus.FAILED
+    recurring.refresh_from_db()
+    assert recurring.status == RecurringStatus.FAILED
