@@ -4,6 +4,7 @@ locally when the service is missing (counted in the summary), failed in CI."""
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -23,6 +24,18 @@ def _missing_service(marker: str) -> str | None:
     elif marker == "browser" and not shutil.which(CHROMIUM):
         return f"Chromium not found at {CHROMIUM}"
     return None
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The migration pass (``-m migrations``) runs a dozen tests of ~5,000:
+    skip importing test modules that cannot hold one. A test carrying the
+    marker names it, so a module without the word "migrations" has none."""
+    if config.getoption("markexpr", "") != "migrations":
+        return None
+    name = collection_path.name
+    if not (name.startswith("test_") and name.endswith(".py")):
+        return None
+    return b"migrations" not in collection_path.read_bytes()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
