@@ -5,6 +5,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -71,6 +72,19 @@ def _flush_by_delete() -> Iterator[None]:
         original = DatabaseOperations.sql_flush
         patch.setattr(DatabaseOperations, "sql_flush", flush_by_delete(original))
         yield
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """pytest-django's, then on PostgreSQL the content types and permissions
+    it wrote are kept by every flush (tests/pg.py: ``SETUP_ROWS``)."""
+    from django.db import connection
+
+    from tests.pg import record_setup_rows
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock():
+            record_setup_rows()
 
 
 _DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}
