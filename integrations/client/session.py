@@ -117,6 +117,17 @@ class ProviderSession(requests.Session):
                 if name.lower() not in _PLAIN_HEADERS:
                     del prepared_request.headers[name]
 
+    def resolve_redirects(
+        self, resp: Any, req: Any, *args: Any, yield_requests: bool = False, **kw: Any
+    ) -> Any:
+        if yield_requests and self.redirects == SAME_ORIGIN:
+            # requests only peeks at the next hop of a redirect it does not
+            # follow (allow_redirects=False): nothing goes there to refuse.
+            return iter(())
+        return super().resolve_redirects(
+            resp, req, *args, yield_requests=yield_requests, **kw
+        )
+
     def merge_environment_settings(
         self,
         url: str | bytes | None,

@@ -94,6 +94,22 @@ def test_same_origin_follows_a_redirect_on_the_origin(same_origin_client):
     assert arrived.header("X-Api-Key") == SECRET
 
 
+def test_same_origin_leaves_a_redirect_to_a_caller_that_follows_none(
+    same_origin_client,
+):
+    with fault_server() as here:
+        elsewhere = "http://elsewhere.example/collect"
+        here.route("GET", "/old", respond(302, headers={"Location": elsewhere}))
+        response = same_origin_client.request(
+            "GET",
+            here.url_for("/old"),
+            operation="get",
+            idempotent=True,
+            allow_redirects=False,
+        )
+    assert (response.status_code, response.headers["Location"]) == (302, elsewhere)
+
+
 # --- The HTTP stock service ---------------------------------------------------
 
 
