@@ -26,6 +26,7 @@ run: $(STAMP)
 ## make test: the whole suite (the tests that run the real migrations in a second pass)
 test: $(STAMP)
 	# Exit 5 is "no test selected" (PYTEST_ARGS naming tests of one kind only).
+	# The second pass imports only modules naming the marker (tests/conftest.py).
 	$(PY) -m pytest -m "not migrations" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	$(PY) -m pytest --migrations -m migrations $(PYTEST_ARGS) || [ $$? -eq 5 ]
 

@@ -4,6 +4,8 @@ locally when the service is missing (counted in the summary), failed in CI."""
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -23,6 +25,18 @@ def _missing_service(marker: str) -> str | None:
     elif marker == "browser" and not shutil.which(CHROMIUM):
         return f"Chromium not found at {CHROMIUM}"
     return None
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The migration pass (``-m migrations``) runs a dozen tests of ~5,000:
+    skip importing test modules that cannot hold one. A test carrying the
+    marker names it, so a module without the word "migrations" has none."""
+    if config.getoption("markexpr", "") != "migrations":
+        return None
+    name = collection_path.name
+    if not (name.startswith("test_") and name.endswith(".py")):
+        return None
+    return b"migrations" not in collection_path.read_bytes()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
@@ -58,6 +72,19 @@ def _flush_by_delete() -> Iterator[None]:
         original = DatabaseOperations.sql_flush
         patch.setattr(DatabaseOperations, "sql_flush", flush_by_delete(original))
         yield
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """pytest-django's, then on PostgreSQL the content types and permissions
+    it wrote are kept by every flush (tests/pg.py: ``SETUP_ROWS``)."""
+    from django.db import connection
+
+    from tests.pg import record_setup_rows
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock():
+            record_setup_rows()
 
 
 _DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from integrations.limits import limit_values
+from integrations.client.redirects import FOLLOW, adapter_rule
+from integrations.limits import adapter_class, limit_values
 
 if TYPE_CHECKING:
     from integrations.models import ProviderAccount
@@ -23,13 +24,17 @@ class ClientConfig:
     backoff_cap_seconds: float
     retry_after_cap_seconds: float
     max_throttled_attempts: int
+    # Not a number setting: the adapter's rule (``integrations.client.redirects``).
+    redirects: str = FOLLOW
 
     @classmethod
     def for_account(cls, account: "ProviderAccount") -> "ClientConfig":
         """The account's setting, else its adapter's default, else the
-        ``PROVIDER_*`` Django setting, for every field."""
-        names = [f.name for f in fields(cls)]
-        return cls(**limit_values(account, names))
+        ``PROVIDER_*`` Django setting, for every number; the adapter's
+        redirect rule."""
+        names = [f.name for f in fields(cls) if f.name != "redirects"]
+        rule = adapter_rule(adapter_class(account))
+        return cls(**limit_values(account, names), redirects=rule)
 
 
 # Bumped when a test overrides settings: cached clients, breakers and

@@ -64,8 +64,9 @@ DEFAULT_IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Methods that never change anything, so never carry an idempotency key.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-# Not-processed errors a retry cannot fix: the breaker is open, our own limiter
-# already waited its bound, or the credentials or request are wrong.
+# Errors a retry cannot fix: the breaker is open, our own limiter already
+# waited its bound, the credentials or request are wrong, or the provider
+# redirects where the client does not follow.
 NEVER_RETRY_CODES = frozenset(
     {
         "breaker_open",
@@ -76,6 +77,7 @@ NEVER_RETRY_CODES = frozenset(
         "permission_denied",
         "invalid_request",
         "deadline_exceeded",
+        "redirected",
     }
 )
 
@@ -103,7 +105,7 @@ class ProviderClient:
         self._guard_cache: tuple[Any, Any, Any, Any] | None = None
         # What ``client_for`` last derived ``config`` from.
         self._config_source: tuple[int, Any] | None = None
-        self.session: requests.Session = ProviderSession()
+        self.session: requests.Session = ProviderSession(self.config.redirects)
         transport = ProviderTransport(self.config, max_retries=0)
         self.session.mount("http://", transport)
         self.session.mount("https://", transport)

@@ -21,6 +21,7 @@ from urllib3.connectionpool import HTTPConnectionPool
 from integrations import correlation
 from integrations.client.classify import Clock
 from integrations.client.config import ClientConfig
+from integrations.client.redirects import FOLLOW, SAME_ORIGIN, redirect_error
 from integrations.client.response_deadline import deadline_pools, response_deadline
 
 # Timeouts must stay positive or the socket turns non-blocking.
@@ -90,12 +91,14 @@ _PLAIN_HEADERS = frozenset(
 class ProviderSession(requests.Session):
     """A ``requests.Session`` that reads proxy settings from the environment
     once per origin (scheme, host:port, ``no_proxy``) instead of on every
-    request, with the very function requests uses (docs/transport.md)."""
+    request, with the very function requests uses (docs/transport.md); and
+    applies the account's redirect rule (``integrations.client.redirects``)."""
 
     _MAX_ORIGINS = 256
 
-    def __init__(self) -> None:
+    def __init__(self, redirects: str = FOLLOW) -> None:
         super().__init__()
+        self.redirects = redirects
         self._env_proxies: dict[tuple[str, str, str | None], dict[str, str]] = {}
         self._env_verify: str | None = os.environ.get(
             "REQUESTS_CA_BUNDLE"
@@ -107,9 +110,23 @@ class ProviderSession(requests.Session):
         # an API key header): past the origin only the plain headers go.
         super().rebuild_auth(prepared_request, response)
         if self.should_strip_auth(response.request.url, prepared_request.url):
+            if self.redirects == SAME_ORIGIN:
+                # Before anything is sent there: not even the plain headers.
+                raise redirect_error(response, prepared_request.url)
             for name in list(prepared_request.headers):
                 if name.lower() not in _PLAIN_HEADERS:
                     del prepared_request.headers[name]
+
+    def resolve_redirects(
+        self, resp: Any, req: Any, *args: Any, yield_requests: bool = False, **kw: Any
+    ) -> Any:
+        if yield_requests and self.redirects == SAME_ORIGIN:
+            # requests only peeks at the next hop of a redirect it does not
+            # follow (allow_redirects=False): nothing goes there to refuse.
+            return iter(())
+        return super().resolve_redirects(
+            resp, req, *args, yield_requests=yield_requests, **kw
+        )
 
     def merge_environment_settings(
         self,

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from django.conf import settings
 
+from integrations.client.redirects import SAME_ORIGIN, redirect_error
 from integrations.errors import ConfigurationError, ProviderError, Rejected, Unknown
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.providers.http import HttpAdapter
@@ -51,7 +52,8 @@ def stock_error_map(response: requests.Response) -> ProviderError | None:
     client's defaults."""
     status = response.status_code
     if 300 <= status < 400:
-        return _redirected(response)
+        # One the client did not follow (no Location): not an answer.
+        return redirect_error(response)
     if status < 400 or status >= 500 or status in (401, 403, 429):
         return None
     try:
@@ -65,19 +67,6 @@ def stock_error_map(response: requests.Response) -> ProviderError | None:
         code=our_code,
         http_status=status,
         provider_code=code or None,
-    )
-
-
-def _redirected(response: requests.Response) -> ProviderError:
-    """A redirect is not followed (``send_response``): the call may have
-    been acted on (a 303 after a write), so its outcome is unknown."""
-    parts = urlsplit(response.headers.get("Location", ""))
-    where = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else "?"
-    return Unknown(
-        f"The stock service answered a redirect (HTTP {response.status_code}) "
-        f"to {where}, which is not followed: set its URL to where it points"[:500],
-        code="redirected",
-        http_status=response.status_code,
     )
 
 
@@ -130,6 +119,9 @@ class HttpStockAdapter(HttpAdapter, InventoryAdapter):
         "Accept": "application/json",
         "Content-Type": "application/json",
     }
+    # The key rides in a header of the shop's choosing: a redirect off the
+    # service's origin is refused, naming where it pointed, not followed bare.
+    redirects = SAME_ORIGIN
     webhook_signing_credential = "webhook_secret"
     webhook_signature_header = "webhook-signature"
 
@@ -157,12 +149,6 @@ class HttpStockAdapter(HttpAdapter, InventoryAdapter):
 
     def error_map(self, response: requests.Response) -> ProviderError | None:
         return stock_error_map(response)
-
-    def send_response(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        # The key may ride in a header of the shop's choosing, which requests
-        # keeps on a redirect to another host (it drops only Authorization).
-        kwargs.setdefault("allow_redirects", False)
-        return super().send_response(method, path, **kwargs)
 
     def health_check(self) -> HealthResult:
         self.send("GET", "/health", operation="health_check")

@@ -10,10 +10,10 @@ from django.urls import reverse
 
 from integrations.models import ProviderAccount
 from inventory import services
-from inventory.models import PurchaseOrder, PurchaseOrderLine
+from inventory.models import PurchaseOrder
 from inventory.tasks import refresh_purchase_orders
 from tests.inventory.contract import harness_tradegecko as tg
-from tests.inventory.factories import LocationFactory, SupplierFactory
+from tests.inventory.purchase_orders import purchase_order as _order
 
 pytestmark = pytest.mark.django_db
 
@@ -29,21 +29,6 @@ def _unreadable(account: ProviderAccount) -> ProviderAccount:
 def _gone(account: ProviderAccount) -> ProviderAccount:
     ProviderAccount.objects.filter(pk=account.pk).update(provider="retired-erp")
     return ProviderAccount.objects.get(pk=account.pk)
-
-
-def _order(account=None, reference="", status="sent") -> PurchaseOrder:
-    order = PurchaseOrder.objects.create(
-        supplier=SupplierFactory(code="55"),
-        location=LocationFactory(code="123"),
-        currency="EUR",
-        status=status,
-        account=account,
-        external_reference=reference,
-    )
-    PurchaseOrderLine.objects.create(
-        purchase_order=order, sku="A", quantity=3, unit_cost=100
-    )
-    return order
 
 
 def _action(admin_client, action: str, order: PurchaseOrder) -> str:

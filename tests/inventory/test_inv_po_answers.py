@@ -9,11 +9,10 @@ import responses
 
 from integrations.errors import ProviderError
 from inventory import services
-from inventory.models import PurchaseOrder, PurchaseOrderLine
 from inventory.tasks import refresh_purchase_orders
 from tests.inventory.contract import harness_netsuite as ns
 from tests.inventory.contract import harness_tradegecko as tg
-from tests.inventory.factories import LocationFactory, SupplierFactory
+from tests.inventory.purchase_orders import purchase_order as _order
 
 pytestmark = pytest.mark.django_db
 
@@ -21,21 +20,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _one_attempt(settings):
     settings.PROVIDER_MAX_ATTEMPTS = 1
-
-
-def _order(account=None, reference="", status="sent") -> PurchaseOrder:
-    order = PurchaseOrder.objects.create(
-        supplier=SupplierFactory(code="55"),
-        location=LocationFactory(code="123"),
-        currency="EUR",
-        status=status,
-        account=account,
-        external_reference=reference,
-    )
-    PurchaseOrderLine.objects.create(
-        purchase_order=order, sku="A", quantity=3, unit_cost=100
-    )
-    return order
 
 
 @pytest.mark.parametrize("status", [["active"], {"id": "active"}])

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
+
+from tests.migration_state import historical_apps, migrated_back
 
 # `make test` runs these in a second pass, with --migrations.
 pytestmark = [pytest.mark.migrations, pytest.mark.django_db(transaction=True)]
@@ -23,22 +24,14 @@ COPY = importlib.import_module(
 
 @pytest.fixture
 def at_0010(request: pytest.FixtureRequest) -> Iterator[None]:
-    if request.config.getoption("nomigrations"):
-        pytest.skip("runs the migrations (pytest --migrations)")
-    call_command("migrate", "inventory", "0010", verbosity=0)
-    try:
+    with migrated_back(request, "inventory", "0010"):
         yield
-    finally:
-        # Leave the schema as the other tests expect it.
-        call_command("migrate", verbosity=0)
 
 
 def _models(migration: str) -> tuple[Any, Any]:
     """Location and StockLevel as they are at ``migration``: today's models
     name columns later migrations add."""
-    loader = MigrationExecutor(connection).loader
-    name = loader.get_migration_by_prefix("inventory", migration).name
-    apps = loader.project_state(("inventory", name)).apps
+    apps = historical_apps("inventory", migration)
     return apps.get_model("inventory", "Location"), apps.get_model(
         "inventory", "StockLevel"
     )
@@ -95,13 +88,8 @@ def test_the_copy_skips_the_gaps_of_sparse_ids(at_0010, monkeypatch):
 
 @pytest.fixture
 def at_0011(request: pytest.FixtureRequest) -> Iterator[None]:
-    if request.config.getoption("nomigrations"):
-        pytest.skip("runs the migrations (pytest --migrations)")
-    call_command("migrate", "inventory", "0011", verbosity=0)
-    try:
+    with migrated_back(request, "inventory", "0011"):
         yield
-    finally:
-        call_command("migrate", verbosity=0)
 
 
 def test_erp_times_psycopg_cannot_read_back_are_cleared(at_0011):
@@ -133,13 +121,8 @@ def test_erp_times_psycopg_cannot_read_back_are_cleared(at_0011):
 
 @pytest.fixture
 def integrations_at_0006(request: pytest.FixtureRequest) -> Iterator[None]:
-    if request.config.getoption("nomigrations"):
-        pytest.skip("runs the migrations (pytest --migrations)")
-    call_command("migrate", "integrations", "0006", verbosity=0)
-    try:
+    with migrated_back(request, "integrations", "0006"):
         yield
-    finally:
-        call_command("migrate", verbosity=0)
 
 
 def test_webhook_event_times_psycopg_cannot_read_back_are_cleared(
@@ -156,9 +139,8 @@ def test_webhook_event_times_psycopg_cannot_read_back_are_cleared(
     account = ProviderAccountFactory(kind="inventory", slug="erp-hooks")
     # The model as it is at 0006: today's leaves received_at to a database
     # default that later migration adds.
-    loader = MigrationExecutor(connection).loader
-    state = loader.project_state(("integrations", "0006_idempotency_done_mark"))
-    WebhookEvent = state.apps.get_model("integrations", "WebhookEvent")
+    old = historical_apps("integrations", "0006_idempotency_done_mark")
+    WebhookEvent = old.get_model("integrations", "WebhookEvent")
     for key in ("BROKEN", "LAST_DAY", "FINE"):
         WebhookEvent.objects.create(
             account_id=account.pk, event_type="inventory.updated", dedupe_key=key

@@ -14,7 +14,6 @@ import pytest
 from django.apps import apps as django_apps
 from django.core.management import CommandError, call_command
 from django.db import OperationalError, connection
-from django.db.migrations.executor import MigrationExecutor
 
 from notifications.management.commands import rekey_addresses
 from notifications.models import BulkRecipient, BulkSend, Suppression
@@ -23,6 +22,11 @@ from notifications.services.suppressions import (
     suppression_add,
     suppression_blocks,
     suppression_remove,
+)
+from tests.migration_state import (
+    historical_apps,
+    migrated_back,
+    skip_without_migrations,
 )
 
 migration = importlib.import_module("notifications.migrations.0004_idna_2003_addresses")
@@ -195,8 +199,7 @@ def test_rekey_addresses_says_why_it_stopped_in_one_line(monkeypatch) -> None:
 def test_rekey_addresses_after_migrate_rekeys_rows_the_old_release_wrote(
     request,
 ) -> None:
-    if request.config.getoption("nomigrations"):
-        pytest.skip("runs the migrations (pytest --migrations)")
+    skip_without_migrations(request)
     call_command("migrate", verbosity=0)  # 0004 ran: the deploy's migrate
     # The old release, still taking webhooks during the deploy, stores a
     # hard bounce of an emoji domain as spelt (IDNA 2008 refuses the emoji).
@@ -276,14 +279,8 @@ def test_backwards_spells_a_domain_with_each_deviation_it_may_have_had() -> None
 
 @pytest.fixture
 def at_0003(request: pytest.FixtureRequest) -> Iterator[None]:
-    if request.config.getoption("nomigrations"):
-        pytest.skip("runs the migrations (pytest --migrations)")
-    call_command("migrate", "notifications", "0003", verbosity=0)
-    try:
+    with migrated_back(request, "notifications", "0003"):
         yield
-    finally:
-        # Leave the schema as the other tests expect it.
-        call_command("migrate", verbosity=0)
 
 
 @pytest.mark.migrations
@@ -291,10 +288,8 @@ def at_0003(request: pytest.FixtureRequest) -> Iterator[None]:
 def test_migrate_forwards_backwards_and_forwards_again(at_0003) -> None:
     # The table is the same at 0003 and 0004: 0003's model writes it (today's
     # has 0006's columns).
-    state = MigrationExecutor(connection).loader.project_state(
-        ("notifications", "0003_suppression_idna_addresses")
-    )
-    rows = state.apps.get_model("notifications", "Suppression").objects
+    old = historical_apps("notifications", "0003_suppression_idna_addresses")
+    rows = old.get_model("notifications", "Suppression").objects
     rows.create(address="ada@i❤.ws", reason="unsubscribe")
     rows.create(address="ada@xn--i-7iq.ws", reason="hard_bounce")
     rows.create(address=LONG, reason="manual")

@@ -5,46 +5,20 @@ is captured. An order made without our ids keeps the amount check alone.
 Orders shaped like tests/fixtures/paypal/order_approved_capture.json
 (Orders v2: ``purchase_units[].reference_id`` 256, ``custom_id`` 127)."""
 
-import json
 import uuid
-from pathlib import Path
 
 import pytest
-import responses
 
 from payments import services
 from payments.models import PaymentStatus
-from tests.factories import ProviderAccountFactory
+from tests.payments.paypal_orders import ORDER, ORDER_URL, load, paypal_account
 
 pytestmark = pytest.mark.django_db
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "paypal"
-BASE = "https://api-m.sandbox.paypal.com"
-ORDER = "5O190127TN364715T"
-ORDER_URL = f"{BASE}/v2/checkout/orders/{ORDER}"
-FAST = {
-    "max_attempts": 2,
-    "backoff_base_seconds": 0.001,
-    "backoff_cap_seconds": 0.001,
-    "breaker_consecutive_failures": 50,
-}
-
-
-def load(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
 
 
 @pytest.fixture
 def pp(db):
-    ProviderAccountFactory(
-        provider="paypal",
-        slug="paypal-main",
-        priority=1,
-        settings=dict(FAST),
-        credentials={"client_id": "AbCdEf-client", "client_secret": "EFgh-secret"},
-    )
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.post(f"{BASE}/v1/oauth2/token", json=load("oauth_token.json"))
+    with paypal_account() as rsps:
         rsps.post(f"{ORDER_URL}/capture", status=201, json=load("order_captured.json"))
         yield rsps
 

@@ -6,27 +6,13 @@ status stays the schema's for a failed payment (402, the payment in the
 body). Orders shaped like tests/fixtures/paypal/order_approved_*.json; the
 422 like the Orders v2 spec's ACTION_DOES_NOT_MATCH_INTENT issue."""
 
-import json
-from pathlib import Path
-
 import pytest
-import responses
 
 from payments.services.messages import DEFAULT_MESSAGE, MESSAGES
-from tests.factories import ProviderAccountFactory
+from tests.payments.paypal_orders import ORDER, ORDER_URL, load, paypal_account
 
 pytestmark = pytest.mark.django_db
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "paypal"
-BASE = "https://api-m.sandbox.paypal.com"
-ORDER = "5O190127TN364715T"
-ORDER_URL = f"{BASE}/v2/checkout/orders/{ORDER}"
-FAST = {
-    "max_attempts": 2,
-    "backoff_base_seconds": 0.001,
-    "backoff_cap_seconds": 0.001,
-    "breaker_consecutive_failures": 50,
-}
 INTENT_ISSUE = {
     "name": "UNPROCESSABLE_ENTITY",
     "message": "The requested action could not be performed, semantically "
@@ -44,21 +30,9 @@ INTENT_ISSUE = {
 }
 
 
-def load(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
-
-
 @pytest.fixture
 def pp(db):
-    ProviderAccountFactory(
-        provider="paypal",
-        slug="paypal-main",
-        priority=1,
-        settings=dict(FAST),
-        credentials={"client_id": "AbCdEf-client", "client_secret": "EFgh-secret"},
-    )
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.post(f"{BASE}/v1/oauth2/token", json=load("oauth_token.json"))
+    with paypal_account() as rsps:
         yield rsps
 
 

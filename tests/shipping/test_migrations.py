@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from shipping import codec
 from shipping.models import RateQuote, Shipment
+from tests.migration_state import historical_apps, migrated_back
 from tests.shipping.contract import requests
 from tests.shipping.helpers import carrier
 
@@ -23,21 +23,13 @@ pytestmark = [pytest.mark.migrations, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def at_0008(request: pytest.FixtureRequest) -> Iterator[None]:
-    if request.config.getoption("nomigrations"):
-        pytest.skip("runs the migrations (pytest --migrations)")
-    call_command("migrate", "shipping", "0008", verbosity=0)
-    try:
+    with migrated_back(request, "shipping", "0008"):
         yield
-    finally:
-        # Leave the schema as the other tests expect it.
-        call_command("migrate", verbosity=0)
 
 
 def test_second_labels_of_one_quote_let_go_of_it_and_the_constraint_holds(at_0008):
-    state = MigrationExecutor(connection).loader.project_state(
-        ("shipping", "0008_pickup_settled_at")
-    )
-    old_shipment = state.apps.get_model("shipping", "Shipment")
+    old = historical_apps("shipping", "0008_pickup_settled_at")
+    old_shipment = old.get_model("shipping", "Shipment")
     account = carrier("post")
     quote = RateQuote.objects.create(
         fingerprint="f" * 64,
@@ -84,21 +76,14 @@ def test_second_labels_of_one_quote_let_go_of_it_and_the_constraint_holds(at_000
 
 @pytest.fixture
 def at_0009(request: pytest.FixtureRequest) -> Iterator[None]:
-    if request.config.getoption("nomigrations"):
-        pytest.skip("runs the migrations (pytest --migrations)")
-    call_command("migrate", "shipping", "0009", verbosity=0)
-    try:
+    with migrated_back(request, "shipping", "0009"):
         yield
-    finally:
-        call_command("migrate", verbosity=0)
 
 
 def test_shipments_copy_the_carrier_account_their_quote_names(at_0009):
-    state = MigrationExecutor(connection).loader.project_state(
-        ("shipping", "0009_shipment_live_label_per_quote")
-    )
-    old_quote = state.apps.get_model("shipping", "RateQuote")
-    old_shipment = state.apps.get_model("shipping", "Shipment")
+    old = historical_apps("shipping", "0009_shipment_live_label_per_quote")
+    old_quote = old.get_model("shipping", "RateQuote")
+    old_shipment = old.get_model("shipping", "Shipment")
     account = carrier("post")
     request = codec.request_to_json(requests.rate_request())
     extras = {

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.db import OperationalError, connection, connections
 
 from integrations import migration_indexes
+from tests.migration_state import migrated_back
 
 # `make test` runs these in a second pass, with --migrations.
 pytestmark = pytest.mark.migrations
@@ -19,14 +20,8 @@ WAITING_INDEX = "webhookdelivery_waiting"
 
 @pytest.fixture
 def from_0001(request: pytest.FixtureRequest) -> Iterator[None]:
-    if request.config.getoption("nomigrations"):
-        pytest.skip("runs the migrations (pytest --migrations)")
-    call_command("migrate", "storefront_hooks", "0001", verbosity=0)
-    try:
+    with migrated_back(request, "storefront_hooks", "0001"):
         yield
-    finally:
-        # Leave the schema as the other tests expect it.
-        call_command("migrate", verbosity=0)
 
 
 def _indexes() -> dict[str, bool]:
