@@ -9,8 +9,9 @@ from integrations.errors import ProviderError
 # What reading a malformed payload raises: a key or index missing, a value of
 # the wrong type or out of range. Reading is a function of the row alone.
 PAYLOAD_ERRORS = (LookupError, TypeError, ValueError, AttributeError)
-# An adapter's "cannot read this" (an amount it cannot convert exactly).
-MALFORMED_CODE = "malformed_response"
+# An adapter's "cannot read this" (an amount it cannot convert exactly, an
+# event without the part it must carry).
+MALFORMED_CODES = frozenset({"malformed_response", "malformed_event"})
 
 
 class UnprocessableEvent(Exception):
@@ -26,13 +27,15 @@ class UnprocessableEvent(Exception):
 def payload_read(what: str, *, malformed_code: bool = True) -> Iterator[None]:
     """Around an adapter's reading of the event's payload (no call out):
     what a malformed payload raises becomes UnprocessableEvent, naming
-    ``what``. With ``malformed_code``, so does a provider error coded
-    ``malformed_response``; a caller that handles those itself says False."""
+    ``what``. With ``malformed_code``, so does a provider error coded as
+    one of ``MALFORMED_CODES``; a caller that handles those itself says
+    False. Any other provider error (a read-back that failed) propagates:
+    retried."""
     try:
         yield
     except PAYLOAD_ERRORS as exc:
         raise UnprocessableEvent(f"{what}: {type(exc).__name__}: {exc}") from exc
     except ProviderError as exc:
-        if not malformed_code or exc.code != MALFORMED_CODE:
+        if not malformed_code or exc.code not in MALFORMED_CODES:
             raise
         raise UnprocessableEvent(f"{what}: {exc}") from exc
