@@ -27,10 +27,15 @@ from integrations.client import (
     key_on_record,
 )
 from integrations.client.session import CallContext, ProviderTransport
-from integrations.errors import ConfigurationError, ProviderError, Rejected
+from integrations.errors import (
+    ConfigurationError,
+    NotProcessed,
+    ProviderError,
+    Rejected,
+)
 from integrations.webhooks.messages import storable
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
-from storefront_hooks.safety import POOL_CLASSES, AddressRefused
+from storefront_hooks.safety import POOL_CLASSES, AddressRefused, ResolutionTimedOut
 from storefront_hooks.signing import signed_headers
 
 OPERATION = "storefront_webhook.deliver"
@@ -81,6 +86,9 @@ class Attempt:
 def _map_exception(exc: Exception) -> ProviderError | None:
     if isinstance(exc, AddressRefused):
         return ConfigurationError(str(exc), code="address_refused")
+    if isinstance(exc, ResolutionTimedOut):
+        # Nothing was sent: a failed attempt, like any DNS failure.
+        return NotProcessed(str(exc), code="dns_timeout")
     return None
 
 
