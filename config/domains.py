@@ -118,6 +118,13 @@ STOREFRONT_WEBHOOK_LEASE_SECONDS = env.int(
     "STOREFRONT_WEBHOOK_LEASE_SECONDS", default=120
 )
 STOREFRONT_WEBHOOK_SWEEP_BATCH = env.int("STOREFRONT_WEBHOOK_SWEEP_BATCH", default=500)
+# Deliveries in flight at once to one endpoint, all workers together (0: no
+# cap): a slow receiver holds this many workers at most; the rest wait.
+STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = env.int(
+    "STOREFRONT_WEBHOOK_MAX_IN_FLIGHT", default=2
+)
+if STOREFRONT_WEBHOOK_MAX_IN_FLIGHT < 0:
+    stop("STOREFRONT_WEBHOOK_MAX_IN_FLIGHT must be 0 (no cap) or more")
 # A retry due within this many seconds gets its own one-off django-q2 schedule
 # (the 5 s and 5 min steps); later ones, and any lost, the every-minute sweep.
 STOREFRONT_WEBHOOK_SCHEDULED_RETRY_MAX_SECONDS = env.int(

@@ -8,6 +8,7 @@ import logging
 
 from integrations import registry
 from integrations.models import WebhookEvent
+from integrations.webhooks.errors import UnprocessableEvent, payload_read
 from integrations.webhooks.messages import WebhookMessage
 from payments import services
 from payments.models import Payment
@@ -31,13 +32,17 @@ def payment_webhook_handle(event: WebhookEvent) -> None:
         payload=event.payload,
         occurred_at=event.occurred_at,
     )
-    parsed = adapter.parse_payment_event(message)
+    with payload_read("payment event unreadable"):
+        parsed = adapter.parse_payment_event(message)
     if parsed is None:
         logger.info(
             "payment webhook ignored",
             extra={"webhook_event_id": event.pk, "event_type": event.event_type},
         )
         return
+    if not parsed.provider_reference:
+        # No retry can find a payment for no reference.
+        raise UnprocessableEvent("payment event names no provider reference")
     payment = Payment.objects.filter(
         account=event.account, provider_reference=parsed.provider_reference
     ).first()

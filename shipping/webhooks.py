@@ -13,6 +13,7 @@ from django.db.models import Q
 from integrations import registry
 from integrations.errors import Unknown
 from integrations.models import WebhookEvent
+from integrations.webhooks.errors import payload_read
 from integrations.webhooks.messages import WebhookMessage
 from shipping import services
 from shipping.models import Shipment
@@ -33,7 +34,8 @@ def tracking_webhook_handle(event: WebhookEvent) -> None:
     if not adapter.supports("tracking_webhooks"):
         logger.info("shipping webhook ignored", extra={"webhook_event_id": event.pk})
         return
-    info = adapter.parse_tracking_update(message)
+    with payload_read("tracking webhook unreadable"):
+        info = adapter.parse_tracking_update(message)
     shipment = None
     if info is not None:
         shipment = Shipment.objects.filter(
@@ -67,7 +69,7 @@ def _refund_recheck(event: WebhookEvent) -> None:
     if not adapter.supports("label_webhooks"):
         return
     try:
-        update = adapter.label_update(_message(event))
+        update = _label_read(adapter, _message(event))
     except Unknown as error:
         if error.code != MALFORMED:
             raise
@@ -86,6 +88,14 @@ def _adapter(event: WebhookEvent) -> ShippingAdapter:
     if not isinstance(adapter, ShippingAdapter):
         raise TypeError("shipping webhook handler called for a non-shipping account")
     return adapter
+
+
+def _label_read(
+    adapter: ShippingAdapter, message: WebhookMessage
+) -> LabelUpdate | None:
+    # Its malformed_response is noted by the callers (no retry, no failure).
+    with payload_read("label webhook unreadable", malformed_code=False):
+        return adapter.label_update(message)
 
 
 def _message(event: WebhookEvent) -> WebhookMessage:
@@ -121,7 +131,7 @@ def _label_update(
 def _label_update_apply(
     event: WebhookEvent, adapter: ShippingAdapter, message: WebhookMessage
 ) -> bool:
-    update = adapter.label_update(message)
+    update = _label_read(adapter, message)
     if update is None:
         return False
     shipment = _shipment_of(event, update)

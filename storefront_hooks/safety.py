@@ -14,6 +14,7 @@ refused too. IPv6 forms that carry an IPv4 address a gateway translates to
 import ipaddress
 import socket
 import sys
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,6 +46,16 @@ class AddressRefused(Exception):
 
     def __init__(self) -> None:
         super().__init__("endpoint resolved to a private or reserved address")
+
+
+class ResolutionTimedOut(Exception):
+    """The endpoint's host name did not resolve within the connect budget."""
+
+    def __init__(self, host: str, seconds: float) -> None:
+        super().__init__(
+            f"endpoint host {host} did not resolve within {seconds:g} s "
+            "(the connect timeout)"
+        )
 
 
 def private_allowed() -> bool:
@@ -131,9 +142,7 @@ def _connect_any(conn: HTTPConnection) -> socket.socket:
     ends = None if timeout is None else time.monotonic() + timeout
     refused, error = False, None
     try:
-        answers = socket.getaddrinfo(
-            conn._dns_host, conn.port, allowed_gai_family(), socket.SOCK_STREAM
-        )
+        answers = _resolve(conn._dns_host, conn.port, timeout)
     except UnicodeError:
         # As urllib3's own connect reports a name IDNA cannot encode.
         raise LocationParseError(
@@ -164,6 +173,41 @@ def _connect_any(conn: HTTPConnection) -> socket.socket:
     if refused:
         raise AddressRefused
     raise error or OSError("getaddrinfo returns an empty list")
+
+
+def _resolve(host: str, port: int, timeout: float | None) -> list[tuple]:
+    """``getaddrinfo`` within ``timeout``: the system resolver has no
+    deadline of ours (a stuck server holds it for its own retries), so a
+    name is looked up in a daemon thread, left to finish on its own if it
+    outlasts the budget. An address needs no look-up and no thread."""
+    args = (host, port, allowed_gai_family(), socket.SOCK_STREAM)
+    if timeout is None or _is_address(host):
+        return socket.getaddrinfo(*args)
+    found: dict[str, Any] = {}
+    done = threading.Event()
+
+    def look_up() -> None:
+        try:
+            found["answers"] = socket.getaddrinfo(*args)
+        except BaseException as exc:  # handed to the waiting caller
+            found["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=look_up, name="webhook-dns", daemon=True).start()
+    if not done.wait(timeout):
+        raise ResolutionTimedOut(host, timeout)
+    if "error" in found:
+        raise found["error"]
+    return found["answers"]
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 class GuardedConnectionMixin:

@@ -27,13 +27,20 @@ from integrations.client import (
     key_on_record,
 )
 from integrations.client.session import CallContext, ProviderTransport
-from integrations.errors import ConfigurationError, ProviderError, Rejected
+from integrations.errors import (
+    ConfigurationError,
+    NotProcessed,
+    ProviderError,
+    Rejected,
+)
 from integrations.webhooks.messages import storable
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
-from storefront_hooks.safety import POOL_CLASSES, AddressRefused
+from storefront_hooks.safety import POOL_CLASSES, AddressRefused, ResolutionTimedOut
 from storefront_hooks.signing import signed_headers
 
 OPERATION = "storefront_webhook.deliver"
+# A delivery over its endpoint's in-flight cap waits this long for a slot.
+IN_FLIGHT_WAIT_SECONDS = 0.2
 
 
 class GuardedTransport(ProviderTransport):
@@ -52,10 +59,33 @@ class EndpointClient(ProviderClient):
         self.session.mount("https://", transport)
 
 
+def in_flight_limits() -> dict[str, float]:
+    """The shared client's concurrency cap, per endpoint: at most
+    ``STOREFRONT_WEBHOOK_MAX_IN_FLIGHT`` deliveries in flight at once across
+    all workers, so a slow receiver cannot hold them all. A delivery over it
+    waits a moment for a slot (a fast receiver frees one within it), then
+    is held back (``Attempt.held_back``: deferred, no attempt used). A slot
+    whose worker died is reclaimed after the delivery lease."""
+    cap = settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT
+    if not cap:
+        return {}
+    return {
+        "max_concurrency": cap,
+        "concurrency_max_wait_seconds": IN_FLIGHT_WAIT_SECONDS,
+        "concurrency_slot_ttl_seconds": settings.STOREFRONT_WEBHOOK_LEASE_SECONDS,
+    }
+
+
 def endpoint_client(endpoint: WebhookEndpoint) -> ProviderClient:
     """This process's client for ``endpoint`` (its connections are reused),
-    rebuilt when the account's client settings change."""
-    return client_for(endpoint.account, EndpointClient)
+    rebuilt when the account's client settings change. The in-flight cap
+    applies where the account's own settings name none (on the loaded row
+    only: the setting, not the row, is its source)."""
+    account = endpoint.account
+    limits = in_flight_limits()
+    if limits:
+        account.settings = {**limits, **(account.settings or {})}
+    return client_for(account, EndpointClient)
 
 
 @dataclass(frozen=True)
@@ -81,6 +111,9 @@ class Attempt:
 def _map_exception(exc: Exception) -> ProviderError | None:
     if isinstance(exc, AddressRefused):
         return ConfigurationError(str(exc), code="address_refused")
+    if isinstance(exc, ResolutionTimedOut):
+        # Nothing was sent: a failed attempt, like any DNS failure.
+        return NotProcessed(str(exc), code="dns_timeout")
     return None
 
 

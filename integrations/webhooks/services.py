@@ -30,9 +30,10 @@ from django.utils.module_loading import import_string
 from integrations import correlation, registry
 from integrations.clock import database_now, stamp
 from integrations.db import execute_one
-from integrations.leases import ClaimLost, LeasedRows
+from integrations.leases import ClaimLost, LeasedRows, describe_error
 from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
 from integrations.task_batcher import TaskBatcher
+from integrations.webhooks.errors import UnprocessableEvent
 from integrations.webhooks.messages import WebhookMessage
 from integrations.webhooks.metrics import WEBHOOK_PROCESSING
 
@@ -42,6 +43,8 @@ PROCESS_BATCH_TASK = "integrations.webhooks.tasks.process_webhook_events"
 # Events per task when the sweeper or a replay enqueues many at once.
 _SWEEP_TASK_SIZE = 50
 NO_HANDLER = "no handler"
+# Before the error of a row stored dead at once (UnprocessableEvent).
+NOT_RETRIED = "Not retried (the event itself cannot be processed): "
 _MAX_HEADER_CHARS = 1024
 # Headers that carry credentials, sessions or signatures are never stored.
 _SECRET_HEADER = re.compile(
@@ -451,8 +454,11 @@ def webhook_event_process(*, event_id: int, now: datetime | None = None) -> str 
     except ClaimLost:
         logger.warning("webhook claim lost", extra={"webhook_event_id": event_id})
         return None
+    except UnprocessableEvent as exc:
+        # The same row would fail the same way: no retry can help.
+        return _record_failure(event, exc, now, retry=False)
     except Exception as exc:
-        # The job boundary: any handler error is kept on the row and retried.
+        # The job boundary: any other handler error is kept and retried.
         return _record_failure(event, exc, now)
     result = "no_handler" if note == NO_HANDLER else "processed"
     WEBHOOK_PROCESSING.labels(event.account.kind, result).inc()
@@ -494,10 +500,21 @@ def _dispatch(event: WebhookEvent, now: datetime | None) -> str:
     return event.note
 
 
-def _record_failure(event: WebhookEvent, exc: Exception, now: datetime | None) -> str:
+def _record_failure(
+    event: WebhookEvent, exc: Exception, now: datetime | None, *, retry: bool = True
+) -> str:
     # The object the handler had found stays named, failed or not: its
     # timeline shows the webhook that could not be applied.
-    status = _rows.fail(event, exc, now, subject=event.subject[:255])
+    if retry:
+        status = _rows.fail(event, exc, now, subject=event.subject[:255])
+    else:
+        status = WebhookStatus.DEAD
+        _rows.held(event).update(
+            status=status,
+            last_error=f"{NOT_RETRIED}{describe_error(exc)}",
+            next_attempt_at=None,
+            subject=event.subject[:255],
+        )
     WEBHOOK_PROCESSING.labels(event.account.kind, status).inc()
     log = logger.error if status == WebhookStatus.DEAD else logger.warning
     log(

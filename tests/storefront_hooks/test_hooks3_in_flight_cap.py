@@ -1,0 +1,128 @@
+"""Outgoing storefront webhooks: a per-endpoint cap on deliveries in flight,
+so one slow endpoint (answering 2xx, slowly: its breaker never trips) cannot
+hold every worker. A delivery over the cap is deferred, not failed, not
+lost. Workers are threads here, each with its own database connection."""
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from django_q.models import Schedule
+
+from integrations.models import DeliveryStatus
+from integrations.testing.faultserver import FaultServer, respond
+from storefront_hooks import services
+from storefront_hooks.models import WebhookDelivery
+from storefront_hooks.services.deliveries import render_body
+from tests.storefront_hooks.conftest import HOOK_PATH
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SLOW = 1.5  # seconds the slow receiver takes to answer 200
+
+
+@pytest.fixture
+def fast_receiver() -> Iterator[FaultServer]:
+    with FaultServer() as server:
+        server.route("POST", HOOK_PATH, respond(200))
+        yield server
+
+
+def _row(endpoint) -> int:
+    # Made directly: with Q_SYNC a row enqueued on commit would be sent at once.
+    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
+    return WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="payment.captured", body=body
+    ).pk
+
+
+def _send_in_worker(delivery_id: int, results: dict[int, str | None]):
+    def work() -> None:
+        try:
+            results[delivery_id] = services.delivery_send(delivery_id=delivery_id)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread
+
+
+def _wait_for(predicate, timeout: float = 5.0) -> None:
+    ends = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < ends, "timed out"
+        time.sleep(0.01)
+
+
+def _slow_endpoint(make_endpoint, receiver):
+    receiver.route("POST", HOOK_PATH, respond(200, latency=SLOW))
+    return make_endpoint()[0]
+
+
+def test_a_delivery_over_the_cap_is_deferred_not_sent_not_failed(
+    settings, make_endpoint, receiver
+):
+    settings.STOREFRONT_WEBHOOK_READ_TIMEOUT = 5.0
+    assert settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT == 2  # the default
+    endpoint = _slow_endpoint(make_endpoint, receiver)
+    first, second, third = (_row(endpoint) for _ in range(3))
+    results: dict[int, str | None] = {}
+    workers = [_send_in_worker(pk, results) for pk in (first, second)]
+    _wait_for(lambda: len(receiver.requests) == 2)
+
+    started = time.monotonic()
+    status = services.delivery_send(delivery_id=third)
+    took = time.monotonic() - started
+
+    # Held back at once (a moment's wait for a slot), not after the 1.5 s.
+    assert status == DeliveryStatus.PENDING
+    assert took < 1.0, took
+    row = WebhookDelivery.objects.get(pk=third)
+    assert (row.status, row.attempts) == (DeliveryStatus.PENDING, 0)
+    assert "in flight" in row.last_error
+    assert row.next_attempt_at is not None
+    # Deferred: its retry is scheduled, and it is due for the sweeper too.
+    assert Schedule.objects.filter(args__startswith=f"({third},").exists()
+    assert len(receiver.requests) == 2
+
+    for worker in workers:
+        worker.join()
+    assert results == {first: "delivered", second: "delivered"}
+    # A slot is free again: the deferred one goes out.
+    assert services.delivery_send(delivery_id=third) == DeliveryStatus.DELIVERED
+    assert len(receiver.requests) == 3
+
+
+def test_a_slow_endpoint_at_its_cap_leaves_other_endpoints_alone(
+    settings, make_endpoint, receiver, fast_receiver
+):
+    settings.STOREFRONT_WEBHOOK_READ_TIMEOUT = 5.0
+    settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = 1
+    slow = _slow_endpoint(make_endpoint, receiver)
+    fast = make_endpoint(url=fast_receiver.url_for(HOOK_PATH))[0]
+    held = _row(slow)
+    results: dict[int, str | None] = {}
+    worker = _send_in_worker(held, results)
+    _wait_for(lambda: len(receiver.requests) == 1)
+
+    other = _row(fast)
+    assert services.delivery_send(delivery_id=other) == DeliveryStatus.DELIVERED
+    worker.join()
+    assert results == {held: "delivered"}
+
+
+def test_the_cap_is_configurable_and_zero_means_none(settings, make_endpoint, receiver):
+    settings.STOREFRONT_WEBHOOK_READ_TIMEOUT = 5.0
+    settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = 0
+    endpoint = _slow_endpoint(make_endpoint, receiver)
+    ids = [_row(endpoint) for _ in range(3)]
+    results: dict[int, str | None] = {}
+    workers = [_send_in_worker(pk, results) for pk in ids]
+    _wait_for(lambda: len(receiver.requests) == 3)
+    for worker in workers:
+        worker.join()
+    assert set(results.values()) == {"delivered"}
