@@ -44,6 +44,7 @@ from notifications.providers.header_checks import (
 from notifications.providers.outcomes import (
     INVALID_RECIPIENT,
     SENDER_NOT_VERIFIED,
+    SENDING_NOT_ALLOWED,
     RecipientStopped,
     email_error_map,
     email_exception,
@@ -61,6 +62,7 @@ __all__ = [
     "MESSAGE_ID_HEADER",
     "SENDER_NOT_VERIFIED",
     "SENDING_DOMAINS_FIELD",
+    "SENDING_NOT_ALLOWED",
     "BounceType",
     "EmailAdapter",
     "EmailCategory",
@@ -202,6 +204,15 @@ class EmailAdapter(BaseAdapter):
             logger.error(
                 "%s refused our sender as not verified; verify the sender "
                 "identity (or domain) for this account at the provider",
+                self.display_name,
+                extra={"account": self.account.slug},
+            )
+        elif error.code == SENDING_NOT_ALLOWED:
+            # A sandbox domain, a relay that does not relay for us: every
+            # message fails here until staff fix the account.
+            logger.error(
+                "%s refused to send for this account's setup (sending domain, "
+                "sandbox or relay permission); fix the account at the provider",
                 self.display_name,
                 extra={"account": self.account.slug},
             )

@@ -32,8 +32,10 @@ from integrations.errors import (
 )
 
 __all__ = [
+    "CONFIGURATION_CODES",
     "INVALID_RECIPIENT",
     "SENDER_NOT_VERIFIED",
+    "SENDING_NOT_ALLOWED",
     "RecipientStopped",
     "email_error_map",
     "email_exception",
@@ -49,6 +51,21 @@ INVALID_RECIPIENT = "invalid_recipient"
 # verified (an SES identity, a SendGrid Sender Identity, a Postmark Sender
 # Signature): the account's setup, not the recipient; another account may send.
 SENDER_NOT_VERIFIED = "sender_not_verified"
+# The code of a ConfigurationError for an account not set up to send the
+# message (a Mailgun sandbox domain's authorized recipients, a relay that
+# does not relay for us): the account's setup, not the recipient.
+SENDING_NOT_ALLOWED = "sending_not_allowed"
+# Codes of our own configuration: failed over, alerted, and kept on a
+# message no account could send in place of "no provider available".
+CONFIGURATION_CODES = frozenset(
+    {
+        SENDER_NOT_VERIFIED,
+        SENDING_NOT_ALLOWED,
+        "configuration_error",
+        "missing_credentials",
+        "missing_settings",
+    }
+)
 
 
 def email_outcome(error: ProviderError) -> ProviderError:
