@@ -23,8 +23,10 @@ INVALID_SENDER = "invalid_sender"
 # one of) holding a line break or NUL.
 INVALID_HEADER = "invalid_header"
 # A CR or LF ends a header line (what follows is a header of its own); a NUL
-# ends a C string in the relay or provider that reads it.
-HEADER_BREAKS = re.compile(r"[\r\n\x00]")
+# ends a C string in the relay or provider that reads it. VT, FF, FS, GS, RS,
+# NEL and the Unicode line and paragraph separators end a line too for parsers
+# that split as Python's str.splitlines does (the email package among them).
+HEADER_BREAKS = re.compile(r"[\r\n\x00\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 # Our address headers: in OutboundEmail's fields or its ``headers``.
 _ADDRESS_HEADERS = {"from": "From", "sender": "Sender", "reply-to": "Reply-To"}
 # Of those, the ones RFC 5322 (3.6.2) allows one mailbox in.
