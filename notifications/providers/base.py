@@ -52,6 +52,7 @@ from notifications.providers.outcomes import (
     recipient_refused,
     recipient_stop,
     sender_not_verified,
+    sending_not_allowed,
 )
 
 __all__ = [
@@ -87,6 +88,7 @@ __all__ = [
     "sending_domain_entry",
     "sending_domains_clean",
     "sending_domains_errors",
+    "sending_not_allowed",
 ]
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "recipient_refused",
     "recipient_stop",
     "sender_not_verified",
+    "sending_not_allowed",
 ]
 
 # The code of a Rejected error for an address the provider refuses.
@@ -127,6 +128,20 @@ def sender_not_verified(
     return ConfigurationError(
         message,
         code=SENDER_NOT_VERIFIED,
+        http_status=http_status,
+        provider_code=provider_code or None,
+    )
+
+
+def sending_not_allowed(
+    message: str, *, provider_code: str = "", http_status: int | None = None
+) -> ConfigurationError:
+    """The error for an account not set up to send the message (a Mailgun
+    sandbox domain, a relay that does not relay for us): as
+    ``sender_not_verified``, failed over and alerted, the customer not blamed."""
+    return ConfigurationError(
+        message,
+        code=SENDING_NOT_ALLOWED,
         http_status=http_status,
         provider_code=provider_code or None,
     )
