@@ -349,8 +349,9 @@ def send_error(exc: BaseException) -> ProviderError:
             "the relay does not support what the message needs",
             code="message_rejected",
         )
-    if isinstance(exc, smtplib.SMTPSenderRefused) and exc.smtp_code >= 500:
-        # MAIL FROM carries only our sender: never the recipient's fault.
+    if isinstance(exc, smtplib.SMTPSenderRefused) and exc.smtp_code in (550, 553):
+        # MAIL FROM carries only our sender: never the recipient's fault (a
+        # 552 there is the message's size, a 555 a parameter: not the sender).
         return setup_refusal(exc.smtp_code, exc.smtp_error) or sender_not_verified(
             "the relay refused our sender address", provider_code=str(exc.smtp_code)
         )

@@ -67,6 +67,15 @@ def _unverified() -> object:
     )
 
 
+def _throttled() -> object:
+    # Not processed, nothing staff can fix (an SES 5xx would be unknown).
+    return respond(
+        429,
+        json={"message": "Maximum sending rate exceeded."},
+        headers={"x-amzn-ErrorType": "TooManyRequestsException:"},
+    )
+
+
 def _deliver() -> tuple[str, object]:
     message = email_message_create(
         to="ada@example.com",
@@ -100,15 +109,15 @@ def test_the_retry_event_carries_the_reason(two_ses, fault) -> None:
 
 
 def test_a_configuration_reason_beats_an_unavailable_account(two_ses, fault) -> None:
-    # One account refuses our sender, the other is down: the refusal is
+    # One account refuses our sender, the other is throttling us: the refusal is
     # what staff can fix, so it is the one kept.
-    fault.route("POST", SEND, _unverified(), respond(503, json={"message": "down"}))
+    fault.route("POST", SEND, _unverified(), _throttled())
     _, message = _deliver()
     assert message.error_code == "sender_not_verified"
 
 
-def test_accounts_that_are_only_down_still_say_no_provider(two_ses, fault) -> None:
-    fault.route("POST", SEND, respond(503, json={"message": "down"}))
+def test_accounts_that_only_throttle_still_say_no_provider(two_ses, fault) -> None:
+    fault.route("POST", SEND, _throttled())
     _, message = _deliver()
     assert message.error_code == "no_provider_available"
 

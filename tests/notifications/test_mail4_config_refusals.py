@@ -265,8 +265,14 @@ def test_a_relay_refusing_our_sender_or_relaying_is_our_configuration(
             NotProcessed,
             "temporary_failure",
         ),
+        (
+            "MAIL",
+            "552 5.3.4 Message size exceeds fixed limit",
+            Rejected,
+            "message_rejected",
+        ),
     ],
-    ids=["no-such-user", "recipient-policy", "temporary"],
+    ids=["no-such-user", "recipient-policy", "temporary", "too-big"],
 )
 def test_other_relay_refusals_keep_their_reading(
     smtp, relay, verb, reply, error, code
