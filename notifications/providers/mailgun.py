@@ -29,6 +29,7 @@ from notifications.providers.base import (
     EmailEventRecord,
     EmailEventType,
     address_domain,
+    sending_not_allowed,
 )
 from notifications.providers.esp import (
     TOLERANCE_FIELD,
@@ -142,13 +143,9 @@ class MailgunAdapter(AnymailAdapter):
                 provider_code="invalid_address",
                 http_status=400,
             )
-        if response.status_code == 404 and "domain not found" in text.lower():
-            # This account cannot send from the domain; another account may.
-            return NotProcessed(
-                "Mailgun does not know the sending domain",
-                code="domain_not_found",
-                http_status=404,
-            )
+        setup = _account_setup_refusal(response.status_code, text)
+        if setup is not None:
+            return setup
         if response.status_code == 429:
             return NotProcessed(
                 "Mailgun is rate-limiting this account",
@@ -377,6 +374,30 @@ def _rate_limit_wait(response: requests.Response, text: str) -> float | None:
         return header
     found = _RETRY_IN.search(text)
     return parse_retry_after(found.group(1), now=now) if found else None
+
+
+def _account_setup_refusal(status: int, text: str) -> ProviderError | None:
+    """Our account's setup, not the recipient: a sending domain Mailgun does
+    not know here (401/404 "Domain not found", or the wrong region), or a
+    sandbox / free-plan domain that sends only to authorized recipients (403
+    "Domain ... is not allowed to send: ..."). Another account may send; the
+    provider's text names the domain and may name the address, so our own
+    sentence is kept."""
+    lowered = text.lower()
+    if status in (401, 404) and "domain not found" in lowered:
+        return sending_not_allowed(
+            "Mailgun does not know the sending domain on this account (or region)",
+            provider_code="domain_not_found",
+            http_status=status,
+        )
+    if status == 403 and "not allowed to send" in lowered:
+        return sending_not_allowed(
+            "Mailgun does not let this account's domain send the message (a "
+            "sandbox or free-plan domain sends only to authorized recipients)",
+            provider_code="domain_not_allowed",
+            http_status=status,
+        )
+    return None
 
 
 def _message(response: requests.Response) -> str:

@@ -249,6 +249,10 @@ def _event_problem(event: Any) -> str:
         value = event.get(name)
         if not isinstance(value, str) or not value:
             return f"The SendGrid event has no '{name}'."
+    if unix_time(event.get("timestamp")) is None:
+        # Applied without a time, it could not be ordered against the
+        # message's other events: kept for staff instead.
+        return "The SendGrid event has no readable 'timestamp' (Unix seconds)."
     return ""
 
 

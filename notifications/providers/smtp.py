@@ -28,6 +28,7 @@ before any connection: a definite failure (``invalid_sender`` or
 ``message_invalid``), never unknown.
 """
 
+import re
 import smtplib
 import socket
 import ssl
@@ -57,11 +58,22 @@ from notifications.providers.base import (
     SendResult,
     SendStatus,
     idn_address,
+    sender_not_verified,
+    sending_not_allowed,
 )
 from notifications.providers.esp import refused_recipient
 
 # A temporary SMTP refusal names no time; a minute is the usual retry step.
 _TEMPORARY_RETRY_AFTER = 60.0
+# Permanent replies refusing our sender (Postfix's "Sender address rejected",
+# Exchange's 5.7.60 "permissions to send as this sender") or our relaying
+# (Postfix "Relay access denied", Sendmail "Relaying denied", Exchange "Unable
+# to relay"): the account's setup, whichever command they answer.
+_SENDER_REFUSED = re.compile(r"sender address rejected|permissions? to send as", re.I)
+_RELAY_DENIED = re.compile(
+    r"relay(?:ing)?(?: access)? (?:denied|not permitted|not allowed)|unable to relay",
+    re.I,
+)
 # Headers of ours holding addresses that Django would encode by IDNA 2003.
 _ADDRESS_HEADERS = ("from", "sender", "reply-to")
 MESSAGE_INVALID = "message_invalid"
@@ -337,8 +349,18 @@ def send_error(exc: BaseException) -> ProviderError:
             "the relay does not support what the message needs",
             code="message_rejected",
         )
+    if isinstance(exc, smtplib.SMTPSenderRefused) and exc.smtp_code in (550, 553):
+        # MAIL FROM carries only our sender: never the recipient's fault (a
+        # 552 there is the message's size, a 555 a parameter: not the sender).
+        return setup_refusal(exc.smtp_code, exc.smtp_error) or sender_not_verified(
+            "the relay refused our sender address", provider_code=str(exc.smtp_code)
+        )
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in exc.recipients.values()]
+        replies = list(exc.recipients.values())
+        for code, reply in replies:
+            if (setup := setup_refusal(code, reply)) is not None:
+                return setup
+        codes = [code for code, _ in replies]
         if codes and all(400 <= code < 500 for code in codes):
             return _temporary("the relay cannot take the recipient now", codes[0])
         return refused_recipient(
@@ -348,6 +370,8 @@ def send_error(exc: BaseException) -> ProviderError:
     if isinstance(exc, smtplib.SMTPResponseException):
         if 400 <= exc.smtp_code < 500:
             return _temporary("the relay refused the message for now", exc.smtp_code)
+        if (setup := setup_refusal(exc.smtp_code, exc.smtp_error)) is not None:
+            return setup
         return Rejected(
             "the relay refused the message",
             code="message_rejected",
@@ -357,6 +381,24 @@ def send_error(exc: BaseException) -> ProviderError:
         return Unknown("the relay did not answer in time", code="read_timeout")
     # Disconnected mid-transaction: the relay may have queued it.
     return Unknown("the relay dropped the connection", code="connection_reset")
+
+
+def setup_refusal(code: int, reply: bytes | str) -> ProviderError | None:
+    """The error for a permanent reply refusing our sender or our relaying
+    (the account's setup, not the recipient); None for any other reply. The
+    reply names addresses, so our own sentence is kept."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    if code < 500:
+        return None
+    if _SENDER_REFUSED.search(text):
+        return sender_not_verified(
+            "the relay refused our sender address", provider_code=str(code)
+        )
+    if _RELAY_DENIED.search(text):
+        return sending_not_allowed(
+            "the relay does not relay mail for this account", provider_code=str(code)
+        )
+    return None
 
 
 def _temporary(message: str, code: int) -> NotProcessed:

@@ -218,7 +218,8 @@ def _not_sent(message: EmailMessage, error: Exception) -> Exception:
         isinstance(error, NoProviderAvailable)
         and email_message_retry_later(message, error) == EmailStatus.FAILED
     ):
-        return _row_error(EmailStatus.FAILED, error.message)
+        # The message's reason: an account's refusal of our setup, if any.
+        return _row_error(EmailStatus.FAILED, message.last_error)
     return error  # no account now: the row retries after the backoff
 
 

@@ -4,7 +4,10 @@ reply, hosts, addresses, possibly what we sent). The provider's words stay
 in ``last_error`` and on the message's events for staff, secrets masked, as
 payments keeps them (``payments.services.messages``)."""
 
+from typing import Any
+
 from notifications.models import EmailMessage, EmailStatus
+from notifications.providers.outcomes import CONFIGURATION_CODES
 
 WORKER_LOST = "worker_lost"
 MESSAGES: dict[str, str] = {
@@ -17,6 +20,10 @@ MESSAGES: dict[str, str] = {
     # our setup, neither the recipient's address nor the message's content.
     "sender_not_verified": "The email provider has not verified our sender "
     "address; the message was not sent through it.",
+    # An account not set up to send it (a Mailgun sandbox domain, a relay
+    # that does not relay for us): our setup, not the recipient's address.
+    "sending_not_allowed": "The email provider account is not set up to send "
+    "this message; it was not sent through it.",
     "message_invalid": "The message could not be built; it was not sent.",
     "invalid_header": "A header of the message holds a line break; it was not sent.",
     WORKER_LOST: "The send was interrupted; the message may have gone out "
@@ -39,3 +46,14 @@ def public_error(message: EmailMessage) -> str:
         return ""
     found = MESSAGES.get(message.error_code)
     return found or BY_STATUS.get(message.status, DEFAULT_MESSAGE)
+
+
+def telling_reason(error: Any) -> tuple[str, str]:
+    """The code and staff text a run that found no provider is kept with:
+    the first account refusing for our configuration (a sender it has not
+    verified, a missing credential), named, beats "no provider available",
+    which says nothing staff can fix."""
+    for attempt in getattr(error, "attempts", None) or []:
+        if attempt.code in CONFIGURATION_CODES:
+            return attempt.code, f"{attempt.account}: {attempt.message}"
+    return error.code, error.message

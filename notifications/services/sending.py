@@ -54,7 +54,7 @@ from notifications.providers.base import (
     recipient_stop,
 )
 from notifications.rendering import render_email
-from notifications.services.failures import WORKER_LOST
+from notifications.services.failures import WORKER_LOST, telling_reason
 from notifications.services.suppressions import (
     ProviderOrigin,
     suppression_active,
@@ -421,9 +421,10 @@ def email_message_retry_later(
     status = EmailStatus.FAILED if give_up else EmailStatus.QUEUED
     with transaction.atomic():
         repeat = not asked and _last_event_type(message) == "retry"
+        code, text = telling_reason(error)
         message.status = status
-        message.last_error = staff_text(error.message)
-        message.error_code = error.code[:64]
+        message.last_error = staff_text(text)
+        message.error_code = code[:64]
         message.retry_at = None
         if wait and not give_up:
             message.retry_at = timezone.now() + timedelta(seconds=wait)
@@ -433,7 +434,7 @@ def email_message_retry_later(
             email_event_record(
                 message,
                 status if give_up else "retry",
-                {"code": error.code, "reason": message.last_error},
+                {"code": code, "reason": message.last_error},
             )
     logger.warning(
         "email send found no provider",

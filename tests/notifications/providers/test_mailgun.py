@@ -89,7 +89,7 @@ def test_eu_region_sends_to_the_eu_host(mailgun, fault) -> None:
     [
         (400, API["invalid_recipient"], Rejected, INVALID_RECIPIENT),
         (400, {"message": "from parameter is missing"}, Rejected, "bad_request"),
-        (404, API["domain_not_found"], NotProcessed, "domain_not_found"),
+        (404, API["domain_not_found"], NotProcessed, "sending_not_allowed"),
         (500, API["server_error"], NotProcessed, "server_error"),
     ],
 )

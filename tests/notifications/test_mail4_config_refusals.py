@@ -1,0 +1,292 @@
+"""Refusals that are our account's setup, not the recipient's fault: a
+Mailgun sandbox (or free plan) domain that sends only to authorized
+recipients (403 "... is not allowed to send"), a sending domain Mailgun does
+not know (401/404 "Domain not found"), a relay refusing our sender (550/553
+"Sender address rejected", at MAIL FROM or at RCPT as Postfix delays it) or
+refusing to relay for us (5.7.1 "Relay access denied"). Like
+``sender_not_verified``: failed over, one ERROR naming the account without
+addresses, the customer's address neither blamed nor suppressed. Mailgun over
+a local fault server (fixtures: tests/fixtures/mailgun/config_refusals.json),
+SMTP over a scripted relay on 127.0.0.1."""
+
+import json
+import logging
+import socketserver
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from integrations.errors import ConfigurationError, NotProcessed, Rejected
+from integrations.models import ProviderAccount, ProviderCall
+from integrations.registry import get_adapter
+from integrations.testing.faultserver import FaultServer, fault_server, respond
+from notifications.models import EmailStatus, Suppression
+from notifications.providers.mailgun import MailgunAdapter
+from notifications.services import email_message_create
+from notifications.services.sending import email_message_deliver
+from tests.factories import ProviderAccountFactory
+from tests.notifications.contract.harness import sample_email
+from tests.notifications.providers.conftest import fast
+
+pytestmark = pytest.mark.django_db
+
+FIXTURES = Path(__file__).parents[1] / "fixtures/mailgun"
+API = json.loads((FIXTURES / "api.json").read_text())
+REFUSALS = json.loads((FIXTURES / "config_refusals.json").read_text())
+DOMAIN = "mg.example.com"
+SEND = f"/v3/{DOMAIN}/messages"
+ORDER = {"order_id": "1001", "amount_display": "€10.50"}
+CUSTOMER = "ada@example.com"
+
+
+@pytest.fixture
+def fault() -> Iterator[FaultServer]:
+    with fault_server(hang_limit=3) as server:
+        yield server
+
+
+@pytest.fixture
+def mailgun(fault: FaultServer, monkeypatch: pytest.MonkeyPatch) -> ProviderAccount:
+    urls = {"us": fault.url + "/", "eu": fault.url + "/eu/"}
+    monkeypatch.setattr(MailgunAdapter, "region_urls", urls)
+    return ProviderAccountFactory(
+        kind="email",
+        provider="mailgun",
+        slug="mailgun-main",
+        priority=1,
+        credentials={"api_key": "key-secret"},
+        settings=fast(sender_domain=DOMAIN),
+    )
+
+
+def _errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def _deliver() -> tuple[str, object]:
+    message = email_message_create(
+        to=CUSTOMER,
+        template="order_confirmation",
+        context=ORDER,
+        from_email="shop@example.com",
+        enqueue=False,
+    )
+    status = email_message_deliver(message_pk=message.pk)
+    message.refresh_from_db()
+    return status, message
+
+
+MAILGUN_REFUSALS = [
+    (403, REFUSALS["free_account_sandbox"]),
+    (403, REFUSALS["sandbox_subdomain"]),
+    (401, API["domain_not_found"]),
+    (404, API["domain_not_found"]),
+    (404, REFUSALS["domain_not_found_bare"]),
+]
+MAILGUN_IDS = ["403-free", "403-sandbox", "401-domain", "404-domain", "404-bare"]
+
+
+@pytest.mark.parametrize(("status", "body"), MAILGUN_REFUSALS, ids=MAILGUN_IDS)
+def test_mailgun_account_setup_is_our_configuration(
+    mailgun, fault, caplog, status, body
+) -> None:
+    fault.route("POST", SEND, respond(status, json=body))
+    with caplog.at_level(logging.ERROR), pytest.raises(NotProcessed) as info:
+        get_adapter(mailgun).send(sample_email(to=CUSTOMER))
+    assert isinstance(info.value, ConfigurationError)
+    assert info.value.code == "sending_not_allowed"
+    assert info.value.http_status == status
+    call = ProviderCall.objects.filter(account=mailgun).latest("pk")
+    assert (call.outcome, call.error_code) == ("not_processed", "sending_not_allowed")
+    # Retrying the same account cannot change its setup.
+    assert len(fault.requests_for("POST", SEND)) == 1
+    (record,) = _errors(caplog)
+    assert record.account == mailgun.slug
+    assert CUSTOMER not in record.getMessage()
+    assert CUSTOMER not in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code"),
+    [
+        # The spec's 429 says "not allowed to send" too: a rate limit.
+        (429, API["rate_limited"], "too_many_requests"),
+        (401, REFUSALS["forbidden"], "authentication_failed"),
+    ],
+    ids=["429", "401-key"],
+)
+def test_mailgun_other_refusals_keep_their_reading(
+    mailgun, fault, status, body, code
+) -> None:
+    fault.route("POST", SEND, respond(status, json=body))
+    with pytest.raises(NotProcessed) as info:
+        get_adapter(mailgun).send(sample_email(to=CUSTOMER))
+    assert info.value.code == code
+
+
+def test_a_mailgun_sandbox_fails_over_and_blames_nobody(mailgun, fault) -> None:
+    backup = ProviderAccountFactory(kind="email", slug="mail-backup", priority=2)
+    fault.route("POST", SEND, respond(403, json=REFUSALS["free_account_sandbox"]))
+    status, message = _deliver()
+    assert status == EmailStatus.SENT
+    assert message.account == backup
+    assert not Suppression.objects.exists()
+
+
+def test_with_no_other_account_the_message_waits_with_the_reason(
+    mailgun, fault
+) -> None:
+    fault.route("POST", SEND, respond(403, json=REFUSALS["free_account_sandbox"]))
+    status, message = _deliver()
+    assert status == EmailStatus.QUEUED
+    assert message.error_code == "sending_not_allowed"
+    assert CUSTOMER not in message.last_error
+    assert not Suppression.objects.exists()
+
+
+# --- SMTP ---------------------------------------------------------------------
+
+
+class _ScriptedRelay(socketserver.StreamRequestHandler):
+    """Answers MAIL and RCPT as the test scripts them, 250 to the rest."""
+
+    server: "_Relay"
+
+    def handle(self) -> None:
+        self.say("220 scripted.relay ESMTP")
+        for raw in self.rfile:
+            verb = raw.decode().strip().partition(" ")[0].upper()
+            if verb in ("EHLO", "HELO"):
+                self.say("250-scripted.relay\r\n250 8BITMIME")
+            elif verb in ("MAIL", "RCPT"):
+                self.say(self.server.replies.get(verb, "250 OK"))
+            elif verb == "DATA":
+                self.say("554 5.7.1 not expected here")
+            elif verb == "QUIT":
+                self.say("221 Bye")
+                return
+            else:
+                self.say("250 OK")
+
+    def say(self, line: str) -> None:
+        self.wfile.write(line.encode() + b"\r\n")
+
+
+class _Relay(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    replies: dict[str, str]
+
+
+@pytest.fixture
+def relay() -> Iterator[_Relay]:
+    server = _Relay(("127.0.0.1", 0), _ScriptedRelay)
+    server.replies = {}
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def smtp(relay: _Relay) -> ProviderAccount:
+    return ProviderAccountFactory(
+        kind="email",
+        provider="smtp",
+        slug="relay-main",
+        priority=1,
+        credentials={},
+        settings=fast(host="127.0.0.1", port=relay.server_address[1], security="none"),
+    )
+
+
+SMTP_REFUSALS = [
+    ("MAIL", "553 5.7.1 <shop@example.com>: Sender address rejected", "sender"),
+    ("MAIL", "550 5.7.1 Sender address rejected: not owned by user", "sender"),
+    (
+        "MAIL",
+        "550 5.7.60 SMTP; Client does not have permissions to send as this sender",
+        "sender",
+    ),
+    (
+        "RCPT",
+        "553 5.7.1 <shop@example.com>: Sender address rejected: not owned by user",
+        "sender",
+    ),
+    ("RCPT", "554 5.7.1 <ada@example.com>: Relay access denied", "relay"),
+    ("RCPT", "550 5.7.1 Unable to relay for ada@example.com", "relay"),
+    ("RCPT", "550 5.7.1 <ada@example.com>... Relaying denied", "relay"),
+    (
+        "RCPT",
+        "550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain",
+        "relay",
+    ),
+]
+SMTP_CODES = {"sender": "sender_not_verified", "relay": "sending_not_allowed"}
+
+
+@pytest.mark.parametrize(("verb", "reply", "kind"), SMTP_REFUSALS)
+def test_a_relay_refusing_our_sender_or_relaying_is_our_configuration(
+    smtp, relay, caplog, verb, reply, kind
+) -> None:
+    relay.replies[verb] = reply
+    with caplog.at_level(logging.ERROR), pytest.raises(NotProcessed) as info:
+        get_adapter(smtp).send(sample_email(to=CUSTOMER))
+    assert isinstance(info.value, ConfigurationError)
+    assert info.value.code == SMTP_CODES[kind]
+    assert info.value.provider_code == reply[:3]
+    (record,) = _errors(caplog)
+    assert record.account == smtp.slug
+    assert CUSTOMER not in record.getMessage()
+    assert CUSTOMER not in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("verb", "reply", "error", "code"),
+    [
+        (
+            "RCPT",
+            "550 5.1.1 <ada@example.com>: Recipient address rejected",
+            Rejected,
+            "invalid_recipient",
+        ),
+        (
+            "RCPT",
+            "550 5.7.1 <ada@example.com>: Recipient address rejected: Access denied",
+            Rejected,
+            "invalid_recipient",
+        ),
+        (
+            "MAIL",
+            "451 4.3.0 Sender address rejected: try later",
+            NotProcessed,
+            "temporary_failure",
+        ),
+        (
+            "MAIL",
+            "552 5.3.4 Message size exceeds fixed limit",
+            Rejected,
+            "message_rejected",
+        ),
+    ],
+    ids=["no-such-user", "recipient-policy", "temporary", "too-big"],
+)
+def test_other_relay_refusals_keep_their_reading(
+    smtp, relay, verb, reply, error, code
+) -> None:
+    relay.replies[verb] = reply
+    with pytest.raises(error) as info:
+        get_adapter(smtp).send(sample_email(to=CUSTOMER))
+    assert info.value.code == code
+
+
+def test_a_relay_denying_us_fails_over_and_blames_nobody(smtp, relay) -> None:
+    backup = ProviderAccountFactory(kind="email", slug="mail-backup", priority=2)
+    relay.replies["RCPT"] = "554 5.7.1 <ada@example.com>: Relay access denied"
+    status, message = _deliver()
+    assert status == EmailStatus.SENT
+    assert message.account == backup
+    assert not Suppression.objects.exists()
