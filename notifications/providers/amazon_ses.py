@@ -112,12 +112,6 @@ class AmazonSesAdapter(SesEventsMixin, AnymailAdapter):
         SENDING_DOMAINS_FIELD,
     )
 
-    def server_error_may_have_sent(self, status: int) -> bool:
-        # SES: "You should retry HTTPS requests that receive 5xx errors ... to
-        # reduce the likelihood of generating duplicates" (API error codes):
-        # a 5xx may follow a taken message, and SendEmail takes no key.
-        return status >= 500
-
     def backend_options(self) -> dict[str, Any]:
         return {
             # The client is ours (``ses_client``); these only stop anymail

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from integrations.client import CallContext, client_for
-from integrations.errors import Outcome, ProviderError, Unknown
+from integrations.errors import ProviderError
 from integrations.providers.base import BaseAdapter
 from integrations.webhooks.messages import WebhookMessage
 from notifications.providers.domains import (
@@ -183,12 +183,12 @@ class EmailAdapter(BaseAdapter):
                 return call(ctx)
             except ProviderError as error:
                 self._alert_unverified_sender(error)
-                raise self._outcome(email_outcome(error), idempotent) from None
+                raise email_outcome(error) from None
             except Exception as exc:
                 mapped = email_exception(exc)
                 if mapped is None:
                     raise
-                raise self._outcome(mapped, idempotent) from None
+                raise mapped from None
 
         return client_for(self.account).call(
             operation,
@@ -197,31 +197,6 @@ class EmailAdapter(BaseAdapter):
             idempotency_key=idempotency_key,
             pacing=pacing,
             max_wait=max_wait,
-        )
-
-    def server_error_may_have_sent(self, status: int) -> bool:
-        """Whether the provider documents that a send answered ``status`` (a
-        5xx) may still have been taken. False by default: the email rules
-        read a 5xx as nothing queued (docs/providers/email.md, "5xx
-        answers"); a provider saying otherwise overrides this."""
-        return False
-
-    def _outcome(self, error: ProviderError, idempotent: bool) -> ProviderError:
-        # A send the provider may have taken is unknown: failing over (or
-        # retrying, with no key to replay by) could send it twice.
-        status = error.http_status or 0
-        if (
-            idempotent
-            or status < 500
-            or error.outcome is not Outcome.NOT_PROCESSED
-            or not self.server_error_may_have_sent(status)
-        ):
-            return error
-        return Unknown(
-            f"{error.message} (the provider may have taken the message)",
-            code=error.code,
-            http_status=status,
-            provider_code=error.provider_code,
         )
 
     def _alert_unverified_sender(self, error: ProviderError) -> None:

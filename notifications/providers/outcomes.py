@@ -7,9 +7,7 @@ email API that answers 5xx has not queued the message, so failing over is
 what keeps order confirmations going out):
 
 - 408, 429, any 5xx, connection refused / connect timeout / DNS / TLS:
-  ``NotProcessed`` (fail over; a paced bulk send waits out a 429), except a
-  5xx to a send from a provider that documents it may have taken the message
-  (``EmailAdapter.server_error_may_have_sent``: SES, Postmark): ``Unknown``;
+  ``NotProcessed`` (fail over; a paced bulk send waits out a 429);
 - read timeout or a connection reset after the request went out: ``Unknown``
   (never resent automatically: the provider may have queued it);
 - invalid or refused recipient: ``Rejected`` with code ``invalid_recipient``.

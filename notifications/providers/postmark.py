@@ -141,12 +141,6 @@ class PostmarkAdapter(AnymailAdapter):
     webhook_signing_credential = "webhook_password"
     webhook_signature_header = AUTH_HEADER
 
-    def server_error_may_have_sent(self, status: int) -> bool:
-        # Postmark's 500: "In most cases the message is lost during the
-        # process": not always, and /email takes no key. Its 503 is a planned
-        # outage ("Postmark API services will return this"): nothing taken.
-        return status >= 500 and status != 503
-
     def backend_options(self) -> dict[str, Any]:
         return {
             "server_token": self.credential("server_token"),

@@ -29,9 +29,6 @@ from tests.notifications.signing_keys import (
 )
 
 PROVIDER = "amazon_ses"
-# SES documents that retrying a 5xx may duplicate: a 5xx may follow a taken
-# message (docs/providers/email.md, "5xx answers").
-SERVER_ERROR_OUTCOME = "unknown"
 NOT_APPLICABLE = {
     "webhook_batch": "SNS posts one message per request",
 }

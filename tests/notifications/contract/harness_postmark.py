@@ -18,9 +18,6 @@ from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness import EmailWebhook, OutOfOrder, sample_email
 
 PROVIDER = "postmark"
-# Postmark's 500: "In most cases the message is lost", not always
-# (docs/providers/email.md, "5xx answers").
-SERVER_ERROR_OUTCOME = "unknown"
 NOT_APPLICABLE = {
     "webhook_stale": "Postmark sends no timestamp and signs nothing; the "
     "credentials in the URL are the check, and duplicates the dedupe key's",

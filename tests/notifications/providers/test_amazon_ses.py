@@ -122,9 +122,8 @@ def test_an_idn_address_is_sent_as_punycode_and_its_id_read(ses, fault) -> None:
             "authentication_failed",
         ),
         (_error("SendingPausedException", 400), NotProcessed, "account_unable_to_send"),
-        # A 5xx may follow a taken message (test_mail4_server_errors.py).
-        (_error("InternalFailure", 500), Unknown, "server_error"),
-        (_error("ServiceUnavailable", 503), Unknown, "server_error"),
+        (_error("InternalFailure", 500), NotProcessed, "server_error"),
+        (_error("ServiceUnavailable", 503), NotProcessed, "server_error"),
     ],
 )
 def test_ses_errors_by_code(ses, fault, answer, error, code) -> None:

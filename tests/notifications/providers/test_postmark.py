@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from integrations.errors import NotProcessed, Rejected, Unknown
+from integrations.errors import NotProcessed, Rejected
 from integrations.models import ProviderAccount, WebhookEvent
 from integrations.registry import get_adapter
 from integrations.testing.faultserver import FaultServer, respond
@@ -92,8 +92,7 @@ def test_marketing_mail_goes_to_the_broadcast_stream(postmark, fault) -> None:
         (422, API["invalid_from"], Rejected, "unprocessable"),
         (422, API["out_of_credits"], NotProcessed, "account_unable_to_send"),
         (401, API["unauthorized"], NotProcessed, "authentication_failed"),
-        # "In most cases the message is lost": not always (test_mail4_server_errors.py).
-        (500, API["server_error"], Unknown, "server_error"),
+        (500, API["server_error"], NotProcessed, "server_error"),
     ],
 )
 def test_errors_by_postmark_code(postmark, fault, status, body, error, code) -> None:
