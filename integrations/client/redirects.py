@@ -73,11 +73,10 @@ def redirect_error(
     location = response.headers.get("Location")
     if target is None and location:
         target = urljoin(response.url or "", location)
-    # requests leaves the first answer out of a redirect's history: an empty
-    # history means this is the answer to the request as sent.
+    # An empty history: this answers the request as sent, no hop followed.
     first = not getattr(response, "history", None)
-    acted_on = not first or response.status_code not in _NOT_ACTED_ON
-    error_class = Unknown if acted_on else NotProcessed
+    not_acted_on = first and response.status_code in _NOT_ACTED_ON
+    error_class = NotProcessed if not_acted_on else Unknown
     return error_class(
         f"the provider answered a redirect (HTTP {response.status_code}) to "
         f"{origin_of(target or '')}, which is not followed: set its URL to where it "
