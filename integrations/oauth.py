@@ -34,6 +34,7 @@ from oauthlib import oauth1
 
 from integrations import secrets_registry
 from integrations.client import ProviderClient, client_for, response_json
+from integrations.client.redirects import same_origin_only
 from integrations.errors import ConfigurationError, NotProcessed, ProviderError
 from integrations.ratelimit import cache_lock
 
@@ -195,7 +196,9 @@ class TokenCache:
     def _requested(self) -> tuple[str, int]:
         mark = _fetching.set(True)
         try:
-            return self.request_token()
+            # The token request carries the client secret: never off its origin.
+            with same_origin_only():
+                return self.request_token()
         except NotProcessed:
             raise
         except Exception as error:

@@ -208,6 +208,10 @@ def as_provider_error(
 ) -> ProviderError:
     if isinstance(exc, ProviderError):
         return exc
+    if isinstance(exc.__cause__, ProviderError):
+        # Our session refused under an SDK (a redirect off the origin), which
+        # wrapped the refusal in its own connection error: ours is the truth.
+        return exc.__cause__
     if exception_map is not None:
         mapped = exception_map(exc)
         if mapped is not None:

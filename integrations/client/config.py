@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from integrations.client.redirects import FOLLOW, adapter_rule
+from integrations.client.redirects import SAME_ORIGIN, adapter_rule
 from integrations.limits import adapter_class, limit_values
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ class ClientConfig:
     retry_after_cap_seconds: float
     max_throttled_attempts: int
     # Not a number setting: the adapter's rule (``integrations.client.redirects``).
-    redirects: str = FOLLOW
+    redirects: str = SAME_ORIGIN
 
     @classmethod
     def for_account(cls, account: "ProviderAccount") -> "ClientConfig":

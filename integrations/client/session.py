@@ -21,7 +21,11 @@ from urllib3.connectionpool import HTTPConnectionPool
 from integrations import correlation
 from integrations.client.classify import Clock
 from integrations.client.config import ClientConfig
-from integrations.client.redirects import FOLLOW, SAME_ORIGIN, redirect_error
+from integrations.client.redirects import (
+    SAME_ORIGIN,
+    redirect_error,
+    refuses_off_origin,
+)
 from integrations.client.response_deadline import deadline_pools, response_deadline
 
 # Timeouts must stay positive or the socket turns non-blocking.
@@ -96,7 +100,7 @@ class ProviderSession(requests.Session):
 
     _MAX_ORIGINS = 256
 
-    def __init__(self, redirects: str = FOLLOW) -> None:
+    def __init__(self, redirects: str = SAME_ORIGIN) -> None:
         super().__init__()
         self.redirects = redirects
         self._env_proxies: dict[tuple[str, str, str | None], dict[str, str]] = {}
@@ -110,7 +114,7 @@ class ProviderSession(requests.Session):
         # an API key header): past the origin only the plain headers go.
         super().rebuild_auth(prepared_request, response)
         if self.should_strip_auth(response.request.url, prepared_request.url):
-            if self.redirects == SAME_ORIGIN:
+            if refuses_off_origin(self.redirects):
                 # Before anything is sent there: not even the plain headers.
                 raise redirect_error(response, prepared_request.url)
             for name in list(prepared_request.headers):
@@ -120,7 +124,7 @@ class ProviderSession(requests.Session):
     def resolve_redirects(
         self, resp: Any, req: Any, *args: Any, yield_requests: bool = False, **kw: Any
     ) -> Any:
-        if yield_requests and self.redirects == SAME_ORIGIN:
+        if yield_requests and refuses_off_origin(self.redirects):
             # requests only peeks at the next hop of a redirect it does not
             # follow (allow_redirects=False): nothing goes there to refuse.
             return iter(())

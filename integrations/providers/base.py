@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from django.conf import settings
 
 from integrations import money
+from integrations.client.redirects import SAME_ORIGIN
 from integrations.errors import (
     ConfigurationError,
     ProviderError,
@@ -137,6 +138,9 @@ class BaseAdapter(ABC):
     # (integrations.limits keys, e.g. {"max_concurrency": 5}); an account's
     # setting wins over them, they win over the Django settings.
     default_limits: ClassVar[Mapping[str, float]] = {}
+    # A redirect off the origin is refused: a 307/308 would re-send the body
+    # there. FOLLOW only where the provider documents such a redirect.
+    redirects: ClassVar[str] = SAME_ORIGIN
 
     def __init__(self, account: "ProviderAccount") -> None:
         self.account = account
