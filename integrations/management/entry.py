@@ -74,10 +74,15 @@ def _check_database_first(argv: list[str]) -> None:
     except CommandError:
         pass  # the command's own parser reports it
     django.setup()
-    connection = connections["default"]
-    connection.ensure_connection()
+    database_reachable()
     # Not handed to the children: a forked worker must open its own.
-    connection.close()
+    connections["default"].close()
+
+
+def database_reachable() -> None:
+    """Connect now, so an unreachable database is ``execute``'s one line
+    before anything else (a child, a log record) says it another way."""
+    connections["default"].ensure_connection()
 
 
 def _program(argv: list[str]) -> str:
