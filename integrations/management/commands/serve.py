@@ -16,15 +16,16 @@ from types import FrameType
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from integrations.management.arguments import OneLineCommand
 from integrations.management.commands.setup_demo import ADMIN_USERNAME
 
 POLL_SECONDS = 0.2
 STOP_TIMEOUT = 20.0
 
 
-class Command(BaseCommand):
+class Command(OneLineCommand):
     help = "Start runserver and qcluster; Ctrl-C stops both."
 
     def add_arguments(self, parser: CommandParser) -> None:
