@@ -226,3 +226,39 @@ def test_a_pickup_cancel_claimed_by_a_slow_worker_is_not_taken_over(
 
     assert cancelled.status == PickupStatus.CANCELLED
     assert [getattr(e, "code", "") for e in second] == ["cancel_in_progress"]
+
+
+def test_a_void_claimed_by_a_slow_worker_is_not_taken_over(monkeypatch) -> None:
+    quote = _quote(carrier("post"), expires_at=database_now() + timedelta(minutes=5))
+    behind = (CLAIM_LIFE + timedelta(minutes=5)).total_seconds()
+    # The sandbox carrier's numbers carry its clock: bought on that machine.
+    shipment = _made_on_a_machine(
+        -behind, lambda: services.shipment_buy(quote_id=quote.public_id)
+    )
+    real = SandboxShippingAdapter.carrier_void_label
+    second: list[Exception] = []
+    calls: list[str] = []
+
+    def meanwhile(self, request):
+        # While the slow worker's void is at the carrier, a web process on
+        # time asks for one too: refused, not a second void sent.
+        calls.append(request.carrier_shipment_id)
+        if len(calls) == 1:
+            with whole_machine_clock(0):
+                try:
+                    services.shipment_void(
+                        shipment=Shipment.objects.get(pk=shipment.pk)
+                    )
+                except Exception as error:
+                    second.append(error)
+        return real(self, request)
+
+    monkeypatch.setattr(SandboxShippingAdapter, "carrier_void_label", meanwhile)
+
+    voided = _made_on_a_machine(
+        -behind, lambda: services.shipment_void(shipment=shipment)
+    )
+
+    assert voided.status == ShipmentStatus.VOIDED
+    assert len(calls) == 1
+    assert [type(e).__name__ for e in second] == ["InvalidState"]
