@@ -6,8 +6,10 @@ customs are kept as the boundary dataclasses' JSON (``shipping.codec``).
 """
 
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
+from integrations.clock import database_now
 from integrations.models import ProviderAccount
 from integrations.models.attempts import KeyedAttempt
 from integrations.public_ids import PublicIdField
@@ -80,7 +82,8 @@ class RateQuote(models.Model):
         return f"{self.carrier} {self.service_code} {self.amount} {self.currency}"
 
     def is_expired(self, now: object = None) -> bool:
-        return self.expires_at <= (now or timezone.now())
+        # expires_at is the database's time (rates._store_quotes).
+        return self.expires_at <= (now or database_now())
 
 
 class Shipment(models.Model):
@@ -151,7 +154,8 @@ class Shipment(models.Model):
     # When staff were alerted that the sweep cannot ask this label's carrier
     # (its account cannot be called): once, not every sweep.
     uncallable_reported_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now)
+    # The database's clock: the sweeps on other machines measure a buy's age.
+    created_at = models.DateTimeField(db_default=Now())
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -293,7 +297,8 @@ class Pickup(models.Model):
     # weighed against that, never against a claim or mark gone meanwhile.
     settled_at = models.DateTimeField(null=True, blank=True)
     shipments = models.ManyToManyField(Shipment, blank=True, related_name="pickups")
-    created_at = models.DateTimeField(default=timezone.now)
+    # The database's clock: the stuck-booking sweep measures its age.
+    created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["-pickup_date", "-pk"]

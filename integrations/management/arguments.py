@@ -5,6 +5,7 @@ input. Paths are left alone: os functions round-trip surrogate escapes."""
 
 import re
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -16,7 +17,23 @@ NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 DJANGO_OPTIONS = frozenset({"settings", "pythonpath"})
 
 
-class TextArgumentsCommand(BaseCommand):
+class OneLineCommand(BaseCommand):
+    """argparse's own errors (an unknown, missing or malformed argument) in
+    one line naming the command, not the whole usage before it."""
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.error = partial(_one_line_error, parser, subcommand)
+        return parser
+
+
+def _one_line_error(parser: Any, subcommand: str, message: str) -> None:
+    if not parser.called_from_command_line:
+        raise CommandError(f"Error: {message}")  # call_command, as Django does
+    parser.exit(2, f"{subcommand}: {message} (see --help)\n")
+
+
+class TextArgumentsCommand(OneLineCommand):
     """Refuses, in one line, an argument that is not text before ``handle``.
     ``path_options``: the dests of arguments that name files."""
 

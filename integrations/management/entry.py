@@ -1,6 +1,6 @@
 """What ``manage.py`` does around every command, ours and Django's: an
-argument with a control character and a database that cannot be reached are one line
-on stderr and exit status 1, never a traceback.
+argument with a control character, a database that cannot be reached and one
+not migrated yet are one line on stderr and exit status 1, never a traceback.
 
 Imports nothing of the project at module level: manage.py loads it before
 Django is set up."""
@@ -9,7 +9,13 @@ import re
 import sys
 
 from django.core.management import CommandError, execute_from_command_line
-from django.db import InterfaceError, OperationalError, connections
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    connections,
+)
 
 # What a driver might quote back of a connection string; the value only is
 # masked. A conninfo pair (password=x, password='x y', password="x y"), with
@@ -32,6 +38,8 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # or with the Redis broker a worker that runs on doing nothing. Checked first.
 CHECK_DATABASE_FIRST = {"qcluster", "serve"}
 HELP_OPTIONS = {"-h", "--help", "--version"}
+# PostgreSQL's code for "relation does not exist".
+UNDEFINED_TABLE = "42P01"
 
 
 def execute(argv: list[str]) -> None:
@@ -39,8 +47,8 @@ def execute(argv: list[str]) -> None:
         _refuse_odd_arguments(argv)
         _check_database_first(argv)
         execute_from_command_line(argv)
-    except (OperationalError, InterfaceError) as exc:
-        line = _unreachable(exc)
+    except (OperationalError, InterfaceError, ProgrammingError) as exc:
+        line = _not_migrated(exc) or _unreachable(exc)
         if line is None:
             raise  # a connection that worked and then failed: a real fault
         sys.stderr.write(line + "\n")
@@ -74,10 +82,15 @@ def _check_database_first(argv: list[str]) -> None:
     except CommandError:
         pass  # the command's own parser reports it
     django.setup()
-    connection = connections["default"]
-    connection.ensure_connection()
+    database_reachable()
     # Not handed to the children: a forked worker must open its own.
-    connection.close()
+    connections["default"].close()
+
+
+def database_reachable() -> None:
+    """Connect now, so an unreachable database is ``execute``'s one line
+    before anything else (a child, a log record) says it another way."""
+    connections["default"].ensure_connection()
 
 
 def _program(argv: list[str]) -> str:
@@ -100,6 +113,19 @@ def _unreachable(exc: Exception) -> str | None:
     host = params.get("HOST") or "localhost"
     where = f"{host}:{params.get('PORT') or 5432}"
     return f"cannot reach the database ({where}): {reason} (database {params['NAME']})"
+
+
+def _not_migrated(exc: DatabaseError) -> str | None:
+    """The line for a table missing from a database that was reached (migrate
+    not run yet), or None. The driver's first line names the table only."""
+    cause = exc.__cause__
+    missing = getattr(cause, "sqlstate", None) == UNDEFINED_TABLE
+    if not missing and not str(exc).startswith("no such table: "):  # SQLite
+        return None
+    reason = _masked((str(exc).strip().splitlines() or [""])[0])
+    return (
+        f"the database has no table the command needs ({reason}): run manage.py migrate"
+    )
 
 
 def _masked(reason: str) -> str:

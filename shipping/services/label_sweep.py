@@ -7,9 +7,9 @@ import logging
 from datetime import timedelta
 
 from django.db.models import F
-from django.utils import timezone
 
 from integrations import registry
+from integrations.clock import database_now
 from shipping.models import RateQuote, Shipment, ShipmentStatus
 from shipping.services.labels import (
     STUCK_PURCHASING,
@@ -28,7 +28,7 @@ def shipments_reconcile_unknown(*, limit: int = 200) -> list[Shipment]:
     recently asked first. One that breaks (a bug, a database error) is
     logged and counted and the sweep moves on: it never starves the rest."""
     _report_overdue()
-    stuck = timezone.now() - STUCK_PURCHASING
+    stuck = database_now() - STUCK_PURCHASING
     candidates = Shipment.objects.filter(status=ShipmentStatus.UNKNOWN) | (
         Shipment.objects.filter(status=ShipmentStatus.PURCHASING, created_at__lt=stuck)
     )
@@ -63,7 +63,7 @@ def _report_uncallable(shipment: Shipment, error: Exception) -> None:
     per shipment (``uncallable_reported_at``), a warning on later sweeps."""
     first = Shipment.objects.filter(
         pk=shipment.pk, uncallable_reported_at__isnull=True
-    ).update(uncallable_reported_at=timezone.now())
+    ).update(uncallable_reported_at=database_now())
     log = logger.error if first else logger.warning
     log(
         "label's carrier account cannot be called; settle it by hand",
@@ -79,7 +79,7 @@ def _report_overdue() -> None:
     """One ERROR per label left unknown past ``OVERDUE_UNKNOWN``: no carrier
     answer settles it (FedEx, UPS, DHL and USPS cannot look one up), so
     staff must (*Settle by hand*); once per shipment, not every sweep."""
-    now = timezone.now()
+    now = database_now()
     overdue = Shipment.objects.filter(
         status=ShipmentStatus.UNKNOWN,
         created_at__lt=now - OVERDUE_UNKNOWN,
@@ -98,7 +98,7 @@ def _report_overdue() -> None:
 
 def quotes_expired_delete(*, older_than: timedelta | None = None) -> int:
     """Expired quotes nobody bought (a shipment keeps its quote's copy)."""
-    cutoff = timezone.now() - (older_than or timedelta(days=1))
+    cutoff = database_now() - (older_than or timedelta(days=1))
     stale = RateQuote.objects.filter(expires_at__lt=cutoff, shipments__isnull=True)
     count, _ = stale.delete()
     return count

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from integrations import registry
 from integrations.attempts import attempt_run
+from integrations.clock import database_now
 from integrations.errors import Outcome, ProviderError
 from integrations.events import event_emit
 from integrations.secrets_registry import staff_text
@@ -377,7 +378,7 @@ def shipment_reconcile(*, shipment: Shipment) -> Shipment:
     stuck ``purchasing`` past its claim life becomes ``unknown``)."""
     if shipment.status not in _BUYING:
         return shipment
-    Shipment.objects.filter(pk=shipment.pk).update(reconciled_at=timezone.now())
+    Shipment.objects.filter(pk=shipment.pk).update(reconciled_at=database_now())
     adapter = registry.get_adapter(shipment.account)
     lookup = LabelLookup(
         idempotency_key=shipment.idempotency_key,
@@ -425,7 +426,7 @@ def stuck_to_unknown(shipment: Shipment, code: str) -> None:
     the state staff watch and settle, not ``purchasing`` for ever."""
     if shipment.status != ShipmentStatus.PURCHASING:
         return
-    if timezone.now() - shipment.created_at < STUCK_PURCHASING:
+    if database_now() - shipment.created_at < STUCK_PURCHASING:
         return
 
     def mark(locked: Shipment) -> None:
@@ -446,7 +447,7 @@ def _lookup_may_lag(shipment: Shipment, adapter: ShippingAdapter) -> bool:
     lag = adapter.lookup_lag_seconds
     if shipment.carrier_shipment_id or not lag:
         return False
-    return timezone.now() - shipment.created_at < timedelta(seconds=lag)
+    return database_now() - shipment.created_at < timedelta(seconds=lag)
 
 
 def _not_found(shipment: Shipment) -> None:

@@ -7,9 +7,9 @@ import logging
 from datetime import datetime
 
 from django.db import transaction
-from django.utils import timezone
 
 from integrations import registry
+from integrations.clock import database_now
 from integrations.errors import Outcome, ProviderError
 from integrations.events import event_emit
 from integrations.secrets_registry import staff_text
@@ -50,7 +50,7 @@ def _cancel_claim(pickup: Pickup) -> tuple[datetime, bool] | None:
     may have landed, both read from the row: a second cancel started
     meanwhile (a double click) is refused, so never reads our mark. None
     when the row is cancelled already."""
-    now = timezone.now()
+    now = database_now()
     with transaction.atomic():
         row = Pickup.objects.select_for_update().get(pk=pickup.pk)
         pickup.status, pickup.cancel_requested_at = row.status, row.cancel_requested_at
@@ -171,7 +171,7 @@ def _cancel_sent(pickup: Pickup, marked: list[datetime]) -> None:
     the carrier whatever becomes of its answer (committed before the call).
     The instant is kept in ``marked`` only when this call wrote the mark."""
     if pickup.cancel_requested_at is None:
-        now = timezone.now()
+        now = database_now()
         unmarked = Pickup.objects.filter(pk=pickup.pk, cancel_requested_at__isnull=True)
         if unmarked.update(cancel_requested_at=now):
             pickup.cancel_requested_at = now

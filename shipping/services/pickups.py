@@ -8,9 +8,9 @@ from dataclasses import replace
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from integrations import registry
+from integrations.clock import database_now
 from integrations.errors import Outcome, ProviderError
 from integrations.events import event_emit
 from integrations.models import ProviderAccount
@@ -138,7 +138,7 @@ def pickups_requested_sweep(*, older_than: timedelta = STUCK_REQUESTED) -> int:
     """Pickups left ``requested`` by a booking that never recorded its end
     (a worker killed mid-call): ``unknown``, for staff to settle with
     ``pickup_resolve``; they hold their shipments until then. The number moved."""
-    cutoff = timezone.now() - older_than
+    cutoff = database_now() - older_than
     stuck = Pickup.objects.filter(status=PickupStatus.REQUESTED, created_at__lt=cutoff)
     moved = stuck.update(
         status=PickupStatus.UNKNOWN,
@@ -187,7 +187,7 @@ def pickup_resolve(*, pickup: Pickup, confirmation_number: str = "") -> Pickup:
             _booked(locked, BookedPickup(number[:64], locked.pickup_date))
         else:
             _not_booked(locked)
-        locked.settled_at = timezone.now()
+        locked.settled_at = database_now()
         Pickup.objects.filter(pk=locked.pk).update(settled_at=locked.settled_at)
     logger.info(
         "pickup settled by staff",

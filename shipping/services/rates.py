@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
-from django.utils import timezone
 
+from integrations.clock import database_now
 from integrations.errors import Outcome
 from integrations.fanout import AccountFailure, FanOutResult, run_on_accounts
 from integrations.models import ProviderAccount
@@ -178,7 +178,7 @@ def _store_quotes(
     fanned: FanOutResult[list[Rate]],
     accounts: dict[int, ProviderAccount],
 ) -> tuple[QuoteEntry, ...]:
-    expires = timezone.now() + timedelta(seconds=settings.SHIPPING_QUOTE_TTL_SECONDS)
+    expires = database_now() + timedelta(seconds=settings.SHIPPING_QUOTE_TTL_SECONDS)
     stored_request = codec.request_to_json(request)
     rows = []
     for answer in fanned.results:

@@ -22,9 +22,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from integrations import registry
+from integrations.clock import database_now
 from integrations.errors import ProviderError
 from integrations.events import event_emit
 from integrations.models import ProviderAccount
@@ -75,7 +75,7 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
             ],
             ignore_conflicts=True,
         )
-        locked.last_tracked_at = timezone.now()
+        locked.last_tracked_at = database_now()
         moved = _move_forward(locked, fresh)
         if info.estimated_delivery:
             locked.estimated_delivery = info.estimated_delivery
@@ -175,7 +175,7 @@ def shipment_tracking_refresh(*, shipment: Shipment) -> int:
 
 def shipments_due_for_tracking(*, limit: int = 500) -> list[Shipment]:
     """Bought, not yet delivered or returned, not asked about lately."""
-    due = timezone.now() - timedelta(minutes=settings.SHIPPING_TRACKING_REFRESH_MINUTES)
+    due = database_now() - timedelta(minutes=settings.SHIPPING_TRACKING_REFRESH_MINUTES)
     active = Shipment.objects.filter(status=ShipmentStatus.PURCHASED).exclude(
         tracking_status__in=[TrackingStatus.DELIVERED, TrackingStatus.RETURNED]
     )
@@ -219,7 +219,7 @@ def shipments_tracking_refresh(
 
 def _tracking_failed(shipment: Shipment, error: Exception, broken: bool) -> None:
     # Asked all the same: it waits its turn instead of every run.
-    Shipment.objects.filter(pk=shipment.pk).update(last_tracked_at=timezone.now())
+    Shipment.objects.filter(pk=shipment.pk).update(last_tracked_at=database_now())
     code = type(error).__name__ if broken else getattr(error, "code", "")
     logger.warning(
         "tracking account unusable" if broken else "tracking refresh failed",

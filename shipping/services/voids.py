@@ -15,10 +15,10 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from integrations import registry
 from integrations.attempts import attempt_run
+from integrations.clock import database_now
 from integrations.errors import Outcome, ProviderError, Rejected
 from integrations.events import event_emit
 from integrations.models import Event
@@ -152,7 +152,7 @@ def _labels_voided(row: Shipment, references: tuple[str, ...]) -> list[ShipmentP
             shipment=row, carrier_reference__in=references, voided_at__isnull=True
         ).exclude(carrier_reference="")
     )
-    now = timezone.now()
+    now = database_now()
     for parcel in parcels:
         parcel.voided_at = now
     ShipmentParcel.objects.bulk_update(parcels, ["voided_at"])
@@ -322,7 +322,7 @@ def _no_void_under_way(row: Shipment) -> None:
     the row lock."""
     if row.void_started_at is None:
         return
-    if row.void_started_at > timezone.now() - CLAIM_LIFE:
+    if row.void_started_at > database_now() - CLAIM_LIFE:
         raise VoidUnderWay("a void of the shipment is under way")
     row.void_started_at = None
     row.save(update_fields=["void_started_at", "updated_at"])
@@ -345,7 +345,7 @@ def _reopened(row: Shipment, own: bool) -> None:
     if not own:
         ShipmentParcel.objects.filter(
             shipment=row, carrier_reference=row.carrier_shipment_id, voided_at=None
-        ).exclude(carrier_reference="").update(voided_at=timezone.now())
+        ).exclude(carrier_reference="").update(voided_at=database_now())
 
 
 def _intent(shipment: Shipment) -> str:
@@ -374,7 +374,7 @@ def _dead_runs_claim(dead: DeadIntent | None) -> Q | None:
 def _claim(shipment: Shipment) -> datetime:
     """Take the void for this call (one conditional UPDATE); InvalidState
     when the shipment is no longer bought or another void holds it."""
-    now = timezone.now()
+    now = database_now()
     own = _dead_runs_claim(_dead_run(shipment))
     bought = Shipment.objects.filter(pk=shipment.pk, status=ShipmentStatus.PURCHASED)
     if claim_take(bought, "void_started_at", now, also=own):

@@ -28,16 +28,6 @@ ERROR_CHARS = 300
 class Command(ProviderCommand):
     help = "List batch jobs with their progress, show one, or cancel one."
 
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-
-        # argparse's own errors print the whole usage: one line is enough.
-        def error(message: str) -> None:
-            parser.exit(2, f"batch_jobs: {message} (see --help)\n")
-
-        parser.error = error
-        return parser
-
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "action", nargs="?", default="list", help="list, show, cancel"

@@ -4,12 +4,12 @@ hourly schedule does the same)."""
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
 
 from integrations.api.services import idempotency_records_prune
+from integrations.management.arguments import OneLineCommand
 
 
-class Command(BaseCommand):
+class Command(OneLineCommand):
     help = "Delete Idempotency-Key records older than IDEMPOTENCY_KEY_TTL_HOURS."
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -8,13 +8,14 @@ remove the old key.
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from integrations.crypto import CredentialsDecryptError
+from integrations.management.arguments import OneLineCommand
 from integrations.services import credentials_rotate_all
 
 
-class Command(BaseCommand):
+class Command(OneLineCommand):
     help = "Re-encrypt all stored credentials and secrets with the newest key."
 
     def handle(self, *args: Any, **options: Any) -> None:

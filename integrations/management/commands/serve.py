@@ -5,6 +5,7 @@ either child dies on its own the other is stopped and the command exits
 non-zero, so a half-running system never goes unnoticed.
 """
 
+import math
 import os
 import signal
 import socket
@@ -15,14 +16,16 @@ from types import FrameType
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from integrations.management.arguments import OneLineCommand
 from integrations.management.commands.setup_demo import ADMIN_USERNAME
 
 POLL_SECONDS = 0.2
+STOP_TIMEOUT = 20.0
 
 
-class Command(BaseCommand):
+class Command(OneLineCommand):
     help = "Start runserver and qcluster; Ctrl-C stops both."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,8 +33,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--stop-timeout",
             type=float,
-            default=20.0,
-            help="Seconds to wait for a graceful stop before killing a child.",
+            default=STOP_TIMEOUT,
+            metavar="SECONDS",
+            help=(
+                "On Ctrl-C/SIGTERM, or when one child dies, how long to wait for "
+                "the web server and the worker to stop before each one still "
+                "running is killed "
+                f"(default {STOP_TIMEOUT:.0f})."
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -41,6 +50,12 @@ class Command(BaseCommand):
         if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
             raise CommandError(
                 f"--addr must be host:port with a port from 1 to 65535, not '{addr}'."
+            )
+        stop_timeout: float = options["stop_timeout"]
+        if not (math.isfinite(stop_timeout) and stop_timeout >= 0):
+            raise CommandError(
+                "--stop-timeout must be a number of seconds, 0 or more, "
+                f"not {stop_timeout}."
             )
         self._stop_requested: int | None = None
         previous = {
@@ -57,7 +72,7 @@ class Command(BaseCommand):
             self.stdout.flush()
             failed = self._watch(children, reachable_host(host), int(port))
         finally:
-            self._stop_all(children, options["stop_timeout"])
+            self._stop_all(children, stop_timeout)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         if failed is not None:

@@ -11,11 +11,11 @@ import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from integrations.api.scopes import SCOPES
 from integrations.api.services import api_key_create
+from integrations.management.arguments import OneLineCommand
 from integrations.models import ApiKey
 from integrations.services import provider_account_get_or_create
 
@@ -58,7 +58,7 @@ def _sandbox_credentials() -> dict[str, str]:
     }
 
 
-class Command(BaseCommand):
+class Command(OneLineCommand):
     help = "Create sandbox provider accounts, an admin user and a demo API key."
 
     def handle(self, *args: Any, **options: Any) -> None:

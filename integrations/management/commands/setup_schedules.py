@@ -11,12 +11,13 @@ that made them and are never touched.
 import hashlib
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connections, transaction
 from django.utils import timezone
 from django_q.models import Schedule
 
 from integrations import schedules
+from integrations.management.arguments import OneLineCommand
 
 
 def sync_schedules(jobs: list[schedules.Job]) -> dict[str, int]:
@@ -80,7 +81,7 @@ def _upsert(job: schedules.Job) -> str:
     return "updated"
 
 
-class Command(BaseCommand):
+class Command(OneLineCommand):
     help = "Create, update and delete django-q2 schedules to match the job list."
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -12,13 +12,14 @@ non-zero exit status (what it did before the error stays done).
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import DatabaseError
 
+from integrations.management.arguments import OneLineCommand
 from notifications.services.address_rekey import addresses_rekey
 
 
-class Command(BaseCommand):
+class Command(OneLineCommand):
     help = (
         "Re-key stored email addresses (suppressions, bulk recipients) under "
         "today's normalise_address; safe to run again."

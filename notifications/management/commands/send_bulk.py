@@ -51,16 +51,6 @@ class Command(ProviderCommand):
     path_options = ("recipients",)  # a file name, not stored
     help = "Send a template to every recipient of a CSV / JSON file."
 
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-
-        # argparse's own errors print the whole usage: one line is enough.
-        def error(message: str) -> None:
-            parser.exit(2, f"send_bulk: {message} (see --help)\n")
-
-        parser.error = error
-        return parser
-
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("template", nargs="?", help="templates/emails/<name>")
         parser.add_argument("recipients", nargs="?", help=".csv, .jsonl or .json")

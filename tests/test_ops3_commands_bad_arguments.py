@@ -1,0 +1,48 @@
+"""Every project command given an argument it does not take, or missing one
+it needs: one line on stderr naming it (not argparse's whole usage), a
+non-zero exit, never a traceback."""
+
+import pytest
+from django.db import connection
+
+from tests.platform.test_readme_commands import _env_unreachable, _manage
+
+COMMANDS = [
+    ["check_integrations", "--kind", "bogus"],
+    ["batch_jobs", "--bogus"],
+    ["refresh_tracking", "--bogus"],
+    ["sync_inventory", "--bogus"],
+    ["create_purchase_orders", "--bogus"],
+    ["reconcile_payments", "extra"],
+    ["run_recurring_charges", "--bogus"],
+    ["prune_idempotency_keys", "extra"],
+    ["rotate_credentials", "extra"],
+    ["setup_schedules", "extra"],
+    ["setup_demo", "extra"],
+    ["revoke_api_key"],
+    ["create_api_key", "--name", "shop"],
+    ["send_bulk", "--workers", "x"],
+    ["rekey_addresses", "extra"],
+    ["serve", "--stop-timeout", "abc"],
+]
+# serve connects before its arguments are read (its children would only
+# fail later): given a database it reaches.
+REACHABLE = {"serve"}
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
+def test_a_bad_argument_is_one_line(args):
+    env = _env_unreachable()
+    if args[0] in REACHABLE:
+        s = connection.settings_dict
+        env["DATABASE_URL"] = (
+            f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/postgres"
+        )
+    result = _manage(*args, env=env)
+
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr[-800:]
+    assert "Traceback" not in result.stderr, result.stderr[-800:]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"{args[0]}: "), lines
+    assert lines[0].endswith(" (see --help)"), lines

@@ -1,0 +1,67 @@
+"""A database that is reachable but was never migrated (``migrate`` not run
+yet): every command that needs a table says so in one line on stderr and
+exits 1, never a traceback."""
+
+import os
+
+import pytest
+from django.db import connection
+
+from tests.platform.conftest import ROOT
+from tests.platform.test_readme_commands import _manage
+
+COMMANDS = [
+    ["batch_jobs", "cancel", "1"],
+    ["refresh_tracking", "shp_x"],
+    ["sync_inventory", "--account", "erp"],
+    ["create_purchase_orders", "--sku", "X"],
+    ["send_bulk", "--cancel", "bulk_x"],
+]
+
+
+def _env(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        PYTHONPATH=str(ROOT),
+        DATABASE_URL=database_url,
+    )
+    return env
+
+
+def _one_line(result) -> str:
+    # JSON log lines are the log's own records (the secret registry's
+    # refresh finds no table either), not what the command said.
+    lines = [
+        line
+        for line in result.stderr.splitlines()
+        if line.strip() and not line.startswith('{"ts"')
+    ]
+    assert result.returncode == 1, result.stderr[-800:]
+    assert "Traceback" not in result.stderr, result.stderr[-800:]
+    assert len(lines) == 1, lines[-5:]
+    return lines[0]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
+def test_an_empty_sqlite_database_is_one_line_naming_migrate(tmp_path, args):
+    result = _manage(*args, env=_env(f"sqlite:///{tmp_path / 'empty.sqlite3'}"))
+
+    line = _one_line(result)
+    assert line.startswith("the database has no table "), line
+    assert "run manage.py migrate" in line, line
+
+
+@pytest.mark.postgres
+def test_an_empty_postgres_database_is_one_line_naming_migrate():
+    s = connection.settings_dict
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL server")
+    # The server's maintenance database: reachable, none of our tables.
+    url = f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/postgres"
+
+    line = _one_line(_manage("refresh_tracking", "shp_x", env=_env(url)))
+
+    assert line.startswith("the database has no table "), line
+    assert "run manage.py migrate" in line, line
+    assert s["PASSWORD"] not in line
