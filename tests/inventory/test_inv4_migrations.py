@@ -77,3 +77,44 @@ def test_backwards_the_column_has_no_default_again(at_0014):
 
     with pytest.raises(Exception, match="started_at"):
         _insert_without_start(account.pk)
+
+
+def _purchase_order(migration: str) -> tuple[Any, Any, Any]:
+    loader = MigrationExecutor(connection).loader
+    name = loader.get_migration_by_prefix("inventory", migration).name
+    apps = loader.project_state(("inventory", name)).apps
+    return (
+        apps.get_model("inventory", "PurchaseOrder"),
+        apps.get_model("inventory", "Supplier"),
+        apps.get_model("inventory", "Location"),
+    )
+
+
+def test_an_order_sent_unanswered_before_0016_counts_from_its_creation(at_0014):
+    call_command("migrate", "inventory", "0015", verbosity=0)
+    account = ProviderAccountFactory(kind="inventory", slug="erp-0016")
+    PurchaseOrder, Supplier, Location = _purchase_order("0015")
+    supplier = Supplier.objects.create(code="55", name="s")
+    location = Location.objects.create(code="123")
+
+    def order(**fields: Any) -> int:
+        return PurchaseOrder.objects.create(
+            public_id=f"po_0016_{PurchaseOrder.objects.count()}",
+            supplier=supplier,
+            location=location,
+            currency="EUR",
+            **fields,
+        ).pk
+
+    unanswered = order(account_id=account.pk, status="draft")
+    answered = order(account_id=account.pk, status="sent", external_reference="9")
+    never_sent = order(status="draft")
+
+    call_command("migrate", "inventory", "0016", verbosity=0)
+    PurchaseOrder, _supplier, _location = _purchase_order("0016")
+    tried = dict(PurchaseOrder.objects.values_list("pk", "send_tried_at"))
+    created = dict(PurchaseOrder.objects.values_list("pk", "created_at"))
+
+    assert tried[unanswered] == created[unanswered]
+    assert tried[answered] is None
+    assert tried[never_sent] is None
