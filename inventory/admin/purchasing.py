@@ -13,7 +13,13 @@ from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
 from integrations.errors import ProviderError
 from inventory import services
-from inventory.models import PurchaseOrder, PurchaseOrderLine, ReorderPoint, Supplier
+from inventory.models import (
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderStatus,
+    ReorderPoint,
+    Supplier,
+)
 
 
 class SupplierForm(forms.ModelForm):
@@ -108,7 +114,7 @@ class PurchaseOrderAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdm
     search_fields = ["public_id", "external_reference", "lines__sku"]
     list_select_related = ["supplier", "location", "account"]
     inlines = [PurchaseOrderLineInline]
-    actions = ["send", "refresh"]
+    actions = ["send", "send_checked", "refresh"]
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("inventory.change_purchaseorder")
@@ -126,6 +132,33 @@ class PurchaseOrderAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdm
         for order in queryset:
             try:
                 services.purchase_order_send(purchase_order=order)
+            except (ProviderError, services.InventoryError) as error:
+                self.message_user(
+                    request, f"{order.public_id}: not sent ({error})", messages.ERROR
+                )
+                continue
+            self.message_user(
+                request, f"{order.public_id}: sent as {order.external_reference}"
+            )
+
+    @admin.action(
+        description="Send unresolved orders again (checked: not at the ERP)",
+        permissions=["operate"],
+    )
+    def send_checked(
+        self, request: HttpRequest, queryset: QuerySet[PurchaseOrder]
+    ) -> None:
+        # Only unresolved ones: staff checked those at the ERP, not the rest.
+        for order in queryset:
+            if order.status != PurchaseOrderStatus.UNRESOLVED:
+                self.message_user(
+                    request,
+                    f"{order.public_id}: not unresolved; use Send to the ERP.",
+                    messages.WARNING,
+                )
+                continue
+            try:
+                services.purchase_order_send(purchase_order=order, checked=True)
             except (ProviderError, services.InventoryError) as error:
                 self.message_user(
                     request, f"{order.public_id}: not sent ({error})", messages.ERROR

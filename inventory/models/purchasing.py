@@ -50,6 +50,9 @@ class PurchaseOrderStatus(models.TextChoices):
     CONFIRMED = "confirmed", "Confirmed"
     RECEIVED = "received", "Received"
     CANCELLED = "cancelled", "Cancelled"
+    # Its answer was lost and the ERP has forgotten the send's key: it may
+    # hold the order or not. Staff check the ERP, then send it again.
+    UNRESOLVED = "unresolved", "Unresolved (check the ERP)"
 
 
 class PurchaseOrder(models.Model):
@@ -74,6 +77,9 @@ class PurchaseOrder(models.Model):
     last_error = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When the ERP was first asked to place it with no answer kept since
+    # (the database's clock): its upsert key's life runs from then.
+    send_tried_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from integrations.clock import database_now
 from integrations.models import ProviderAccount
 from integrations.public_ids import PublicIdField
 
@@ -150,8 +151,9 @@ class Reservation(models.Model):
         return self.public_id
 
     def is_expired(self, now: datetime | None = None) -> bool:
-        """Past its time while still active: it no longer holds stock."""
-        now = now or timezone.now()
+        """Past its time while still active: it no longer holds stock. By
+        the database's clock (expires_at's) unless the caller read it."""
+        now = now or database_now()
         return self.status == ReservationStatus.ACTIVE and self.expires_at <= now
 
 

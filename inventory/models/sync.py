@@ -2,7 +2,7 @@
 
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from integrations.models import ProviderAccount
 
@@ -26,7 +26,9 @@ class SyncRun(models.Model):
     # The newest ERP modification time seen (for staff: the next run's
     # ``since`` comes from when this one started, services.sync.next_since).
     high_water = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(default=timezone.now)
+    # The database's clock, which leases, stale runs and owed pages' times
+    # (sync_owed) are measured by.
+    started_at = models.DateTimeField(db_default=Now())
     finished_at = models.DateTimeField(null=True, blank=True)
     pages = models.PositiveIntegerField(default=0)
     items_seen = models.PositiveIntegerField(default=0)

@@ -475,6 +475,10 @@ class InventoryAdapter(BaseAdapter):
     # A full listing names every item the ERP has: one it no longer lists
     # was deleted there (inventory.services.sync_gone sets it to 0).
     lists_every_item: ClassVar[bool] = False
+    # How long the ERP remembers a purchase order upsert's key (None: for
+    # ever, the order is keyed by our id). Past it, an upsert whose answer
+    # was lost may place a second order: it is not sent again unasked.
+    upsert_key_lifetime: ClassVar[timedelta | None] = None
 
     @abstractmethod
     def levels(self, query: LevelsQuery) -> StockLevelPage:

@@ -8,7 +8,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any, ClassVar
 
 import requests
@@ -160,6 +160,9 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     # TradeGecko performs a POST carrying the same Idempotency-Key once
     # (keys live 24 hours) and answers the first result again.
     replays_writes = True
+    # Its purchase order listing has no filter by our reference_number
+    # (provider spec): past the key's life a lost answer is left to staff.
+    upsert_key_lifetime: ClassVar[timedelta | None] = timedelta(hours=24)
     default_headers: ClassVar[Mapping[str, str]] = {
         "Accept": "application/json",
         "Content-Type": "application/json",

@@ -14,7 +14,7 @@ the plain read sells nothing, and a take waiting for the switch re-checks the
 flag on the row it then updates, so no location row is locked.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection
 
@@ -54,9 +54,13 @@ ONE_SQL = (
     "WHEN on_hand - reserved - %(n)s <= low_threshold THEN 'low' "
     "ELSE 'in_stock' END "
     "RETURNING id, sku, location_id), "
+    # Stamped by the database's clock in this statement (the caller's time
+    # if it gave one): no round trip to read it first.
+    "clock AS (SELECT COALESCE(%(now)s::timestamptz, statement_timestamp()) AS t), "
     "made AS (INSERT INTO inventory_reservation (public_id, order_id, status, "
     "expires_at, created_at) SELECT %(public_id)s, %(order_id)s, 'active', "
-    "%(expires_at)s, %(now)s FROM took RETURNING id), "
+    "clock.t + %(ttl)s::interval, clock.t FROM took, clock "
+    "RETURNING id, created_at, expires_at), "
     "line AS (INSERT INTO inventory_reservationline (reservation_id, "
     "stock_level_id, sku, location_id, quantity) "
     "SELECT made.id, took.id, took.sku, took.location_id, %(n)s FROM made, took), "
@@ -68,45 +72,47 @@ ONE_SQL = (
     "account_id, operation, status, attempts, last_error, external_reference) "
     "SELECT made.id, a.id, 'reserve', 'pending', 0, '', '' "
     "FROM made, unnest(%(accounts)s::bigint[]) AS a(id) RETURNING id) "
-    "SELECT (SELECT id FROM made), ARRAY(SELECT id FROM sent ORDER BY id)"
+    "SELECT made.id, ARRAY(SELECT id FROM sent ORDER BY id), made.created_at, "
+    "made.expires_at FROM made"
 )
 
 
 def fast_reserve_one(
     *,
     order_id: str,
-    expires_at: datetime,
-    now: datetime,
+    ttl: timedelta,
+    now: datetime | None,
     level: StockLevel,
     quantity: int,
     forward_to: list[int],
 ) -> tuple[Reservation, list[int]] | None:
-    """Reserve ``quantity`` of one level in one statement (PostgreSQL), with
-    a reserve forward to each account of ``forward_to``; returns the
-    reservation and the forwards' ids, or None when the level lacks the
-    units, its state would change or its location no longer sells."""
+    """Reserve ``quantity`` of one level for ``ttl`` in one statement
+    (PostgreSQL), made at ``now`` or the statement's time, with a reserve
+    forward to each account of ``forward_to``; returns the reservation and
+    the forwards' ids, or None when the level lacks the units, its state
+    would change or its location no longer sells."""
     public_id = new_public_id("res_")
     params = {
         "n": quantity,
         "level": level.pk,
         "public_id": public_id,
         "order_id": order_id,
-        "expires_at": expires_at,
+        "ttl": ttl,
         "now": now,
         "accounts": forward_to,
     }
     with connection.cursor() as cursor:
         cursor.execute(ONE_SQL, params)
         row = cursor.fetchone()
-    if row is None or row[0] is None:
+    if row is None:
         return None
     reservation = Reservation(
         pk=row[0],
         public_id=public_id,
         order_id=order_id,
         status=ReservationStatus.ACTIVE,
-        expires_at=expires_at,
-        created_at=now,
+        created_at=row[2],
+        expires_at=row[3],
     )
     reservation._state.adding, reservation._state.db = False, connection.alias
     return reservation, list(row[1])

@@ -10,12 +10,12 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from integrations import registry
 from integrations.clock import database_now
-from integrations.errors import ProviderError, Rejected, Unknown
+from integrations.errors import NotProcessed, ProviderError, Rejected, Unknown
 from integrations.models import ProviderAccount
 from integrations.rows import lock_rows
 from integrations.secrets_registry import staff_text
@@ -35,12 +35,14 @@ logger = logging.getLogger(__name__)
 
 OPEN = (
     PurchaseOrderStatus.DRAFT,
+    PurchaseOrderStatus.UNRESOLVED,  # the ERP may hold it
     PurchaseOrderStatus.SENT,
     PurchaseOrderStatus.CONFIRMED,
 )
 # How far a status may move: never back (a late answer cannot undo "received").
 RANK = {
     PurchaseOrderStatus.DRAFT: 0,
+    PurchaseOrderStatus.UNRESOLVED: 0,
     PurchaseOrderStatus.SENT: 1,
     PurchaseOrderStatus.CONFIRMED: 2,
     PurchaseOrderStatus.RECEIVED: 3,
@@ -160,19 +162,18 @@ def purchase_orders_unsent(*, skus: Iterable[str] | None = None) -> list[Purchas
 
 
 def purchase_order_send(
-    *, purchase_order: PurchaseOrder, account: ProviderAccount | None = None
+    *,
+    purchase_order: PurchaseOrder,
+    account: ProviderAccount | None = None,
+    checked: bool = False,
 ) -> PurchaseOrder:
     """Send (or send again) a purchase order to the ERP. The ERP keys it by
-    our public id, so a send whose answer was lost is repeated safely; one
-    the ERP answered is followed back by its reference instead."""
-    if purchase_order.status not in (
-        PurchaseOrderStatus.DRAFT,
-        PurchaseOrderStatus.SENT,
-    ):
-        raise InvalidState(
-            f"A {purchase_order.status} purchase order is not sent again.",
-            code=f"purchase_order_{purchase_order.status}",
-        )
+    our public id, so a send whose answer was lost is repeated safely while
+    the ERP remembers the key; one the ERP answered is followed back by its
+    reference instead. Past the key's life (``upsert_key_lifetime``) the
+    order is ``unresolved`` until staff, having checked the ERP does not
+    hold it, send it ``checked``."""
+    _sendable_check(purchase_order, checked)
     # Checked before the order is pinned: an account that cannot be asked
     # must not keep an order it never received.
     candidate = purchase_order.account or _account(account)
@@ -191,7 +192,7 @@ def purchase_order_send(
         ),
     )
     try:
-        result = _placed(adapter, purchase_order, request)
+        result = _placed(adapter, purchase_order, request, checked)
     except ProviderError as error:
         purchase_order.last_error = staff_text(f"{error.code}: {error.message}")[:255]
         purchase_order.save(update_fields=["account", "last_error", "updated_at"])
@@ -209,23 +210,88 @@ def purchase_order_send(
         result,
         external_reference=result.external_reference,
         sent_at=Coalesce("sent_at", Value(timezone.now())),
+        send_tried_at=None,
         last_error="",
     )
     return purchase_order
 
 
+def _sendable_check(order: PurchaseOrder, checked: bool) -> None:
+    if order.status == PurchaseOrderStatus.UNRESOLVED and not checked:
+        raise InvalidState(
+            f"{order.public_id} is unresolved: check whether the ERP holds it "
+            "before sending it again (as checked).",
+            code="purchase_order_unresolved",
+        )
+    if order.status not in (
+        PurchaseOrderStatus.DRAFT,
+        PurchaseOrderStatus.SENT,
+        PurchaseOrderStatus.UNRESOLVED,
+    ):
+        raise InvalidState(
+            f"A {order.status} purchase order is not sent again.",
+            code=f"purchase_order_{order.status}",
+        )
+
+
 def _placed(
-    adapter: Any, order: PurchaseOrder, request: erp.PurchaseOrderRequest
+    adapter: Any, order: PurchaseOrder, request: erp.PurchaseOrderRequest, checked: bool
 ) -> erp.PurchaseOrderResult:
     """The ERP's order. One it answered before (its reference is stored) is
     followed back, not upserted again: an ERP whose idempotency keys lapse
     (TradeGecko's live 24 hours) would place a second order with the
-    supplier. One the ERP no longer has is placed again."""
+    supplier. One the ERP no longer has is placed again. One whose answer
+    was lost longer ago than the ERP keeps the key is left to staff."""
     if order.external_reference:
         found = adapter.purchase_order_status(order.external_reference)
         if found is not None:
             return found
-    return _stored_reference_check(adapter.purchase_order_upsert(request))
+    if not checked:
+        _key_lapsed_check(adapter, order)
+    rows = PurchaseOrder.objects.filter(pk=order.pk)
+    # The key's life runs from the first send without an answer kept.
+    first = (rows if checked else rows.filter(send_tried_at__isnull=True)).update(
+        send_tried_at=Now()
+    )
+    try:
+        return _stored_reference_check(adapter.purchase_order_upsert(request))
+    except (NotProcessed, Rejected):
+        if first:  # certainly not placed by this send: no key to outlive
+            rows.update(send_tried_at=None)
+        raise
+
+
+def _key_lapsed_check(adapter: Any, order: PurchaseOrder) -> None:
+    """Refuse to send again an order whose send went unanswered longer ago
+    than the ERP keeps its key (it would place a second order if the first
+    was placed); it becomes ``unresolved`` for staff. By the database's
+    clock, which ``send_tried_at`` is stamped by."""
+    life = adapter.upsert_key_lifetime
+    if life is None:
+        return
+    lapsed = PurchaseOrder.objects.filter(
+        pk=order.pk,
+        status__in=(PurchaseOrderStatus.DRAFT, PurchaseOrderStatus.SENT),
+        send_tried_at__lte=Now() - life,
+    ).update(
+        status=PurchaseOrderStatus.UNRESOLVED,
+        last_error="unresolved: sent with no answer over "
+        f"{life.total_seconds() / 3600:g} h ago; check the ERP before sending again",
+        updated_at=Now(),
+    )
+    if not lapsed:
+        return
+    order.refresh_from_db(fields=["status", "last_error", "updated_at"])
+    logger.warning(
+        "purchase order unresolved: its send key lapsed",
+        extra={"purchase_order": order.public_id},
+    )
+    raise InventoryError(
+        f"{order.public_id} was sent over {life.total_seconds() / 3600:g} h ago "
+        "with no answer, and the ERP no longer knows that send: it may hold the "
+        "order. Check the ERP, then send it again as checked.",
+        code="purchase_order_unresolved",
+    )
 
 
 def _stored_reference_check(result: erp.PurchaseOrderResult) -> erp.PurchaseOrderResult:

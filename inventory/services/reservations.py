@@ -104,11 +104,8 @@ def reservation_create(
     moved meanwhile (or the plain read says no), the locked path decides:
     ``lock_rows`` first, then allocate counting expired holds as free.
     """
-    # The database's clock, which every sweeper and reader of expires_at
-    # compares it with, whatever this web process's clock says.
-    now = now or database_now()
     wanted = _merged(lines)
-    expires_at = now + reservation_ttl(ttl_seconds)
+    ttl = reservation_ttl(ttl_seconds)
     if not order_id:
         raise InvalidReservation("order_id is required.", param="order_id")
     skus = sorted({line.sku for line in wanted})
@@ -119,8 +116,13 @@ def reservation_create(
     )
     try:
         plan = _allocate(wanted, candidates, {})
-        reservation = _one_statement(order_id, expires_at, now, plan)
+        reservation = _one_statement(order_id, ttl, now, plan)
         if reservation is None:
+            # The database's clock, which every sweeper and reader of
+            # expires_at compares it with, whatever this process's clock says
+            # (the one statement reads it in its own SQL: no round trip).
+            now = now or database_now()
+            expires_at = now + ttl
             with transaction.atomic():
                 reservation = _create(order_id, expires_at, now, plan)
                 fast_take(plan, now)
@@ -128,9 +130,8 @@ def reservation_create(
                     reservation=reservation, levels=[level for level, _ in plan]
                 )
     except (InsufficientStock, StaleLevel):
-        reservation, plan = _locked_create(
-            order_id, expires_at, now, wanted, candidates
-        )
+        now = now or database_now()
+        reservation, plan = _locked_create(order_id, now + ttl, now, wanted, candidates)
     logger.info(
         "reservation created",
         extra={"reservation": reservation.public_id, "lines": len(plan)},
@@ -169,19 +170,20 @@ def _locked_create(
 
 def _one_statement(
     order_id: str,
-    expires_at: datetime,
-    now: datetime,
+    ttl: timedelta,
+    now: datetime | None,
     plan: list[tuple[StockLevel, int]],
 ) -> Reservation | None:
     """The one-level reservation in a single statement (PostgreSQL only:
-    SQLite has no writing CTEs); None when it must take the longer path."""
+    SQLite has no writing CTEs), stamped ``now`` or the statement's own
+    time; None when it must take the longer path."""
     if len(plan) != 1 or connection.vendor != "postgresql":
         return None
     (level, quantity) = plan[0]
     sources = [level.source_id] if level.source_id else []
     made = fast_reserve_one(
         order_id=order_id,
-        expires_at=expires_at,
+        ttl=ttl,
         now=now,
         level=level,
         quantity=quantity,

@@ -28,7 +28,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 from django_q.tasks import async_task
 
 from integrations import registry
@@ -113,6 +112,7 @@ def sync_run_start(*, account: ProviderAccount, full: bool = False) -> SyncRun:
                 full=full,
                 since=since,
                 owed=owed_inherited(account.pk),
+                started_at=now,
             )
     except IntegrityError:
         raise InventoryError(
@@ -241,7 +241,9 @@ def _full_due(account: ProviderAccount) -> bool:
     an incremental run misses what it held back or what was stamped early. A
     partial one counts: a page that always fails would otherwise make every
     tick a full sync."""
-    recent = timezone.now() - timedelta(hours=settings.INVENTORY_SYNC_FULL_EVERY_HOURS)
+    # By the database's clock, which the runs' starts are stamped by.
+    every = timedelta(hours=settings.INVENTORY_SYNC_FULL_EVERY_HOURS)
+    recent = database_now() - every
     return not SyncRun.objects.filter(
         account=account,
         full=True,
@@ -280,10 +282,9 @@ def _enqueue(run_id: int) -> None:
 def _claim(run_id: int) -> bool:
     """Take an open run nobody holds (or whose holder's lease expired) for
     this worker: a conditional update, so two tasks never work one run.
-    The first claim is the run's start. The claim is stamped by the
-    database's clock, which every other claimant and the schedule measure
-    the lease by; the start stays this machine's, as the times of the pages
-    it owes (sync_owed) are."""
+    The first claim is the run's start. Both are stamped by the database's
+    clock, which every other claimant and the schedule measure the lease
+    by, and the times of the pages it owes (sync_owed) are compared with."""
     now = database_now()
     lease = timedelta(seconds=settings.INVENTORY_SYNC_LEASE_SECONDS)
     free = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - lease)
@@ -294,7 +295,7 @@ def _claim(run_id: int) -> bool:
             status=SyncStatus.RUNNING,
             claimed_at=now,
             started_at=Case(
-                When(status=SyncStatus.QUEUED, then=Value(timezone.now())),
+                When(status=SyncStatus.QUEUED, then=Value(now)),
                 default=F("started_at"),
             ),
         )

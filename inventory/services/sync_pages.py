@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 
+from integrations.clock import database_now
 from integrations.errors import ProviderError
 from inventory.models import ReorderPoint, StockLevel, SyncRun
 from inventory.providers.base import (
@@ -154,17 +154,18 @@ class PageSource:
     ) -> SyncPosition:
         """The position once ``query`` answered ``page``, or failed with
         ``error`` (recorded here; owed to later runs where it can be)."""
-        now = timezone.now()
+        # Owed pages' times are compared with the run's start: both by the
+        # database's clock (read only when a page is owed or answered).
         if self._owed is not None:
             failed = None if page is not None else error
-            alert = owed_answered(self.run, self._owed, failed, now)
+            alert = owed_answered(self.run, self._owed, failed, database_now())
             if alert is not None:
                 self.alerts.append(alert)
             owed_failures = 0 if failed is None else position.owed_failures + 1
             return replace(position, owed_failures=owed_failures)
         if page is None and error is not None:
             page_failure_record(self.run, query, error)
-            if not (self.owes and owe(self.run, query, error, now)):
+            if not (self.owes and owe(self.run, query, error, database_now())):
                 position = replace(position, incomplete=True)
         if page is not None:
             failures = 0

@@ -16,6 +16,14 @@ from tests.factories import ProviderAccountFactory
 pytestmark = pytest.mark.django_db
 
 
+def _travel(monkeypatch, clock: list) -> None:
+    """Time is ``clock[0]``, for this machine and for the database: a run's
+    start, its lease and its owed pages' times are the database's."""
+    monkeypatch.setattr("django.utils.timezone.now", lambda: clock[0])
+    for module in ("inventory.services.sync", "inventory.services.sync_pages"):
+        monkeypatch.setattr(f"{module}.database_now", lambda: clock[0])
+
+
 def _owed_entry(i, when):
     return {
         "run": 0,
@@ -75,7 +83,7 @@ def test_a_bad_record_the_erp_keeps_changing_is_owed_once_and_alerted_once(
     (once per "since": each run's page may hold other records too)."""
     settings.INVENTORY_SYNC_PAGE_SIZE = 1
     clock = [timezone.now()]
-    monkeypatch.setattr("django.utils.timezone.now", lambda: clock[0])
+    _travel(monkeypatch, clock)
     erp = ProviderAccountFactory(kind="inventory", slug="erp-hot")
     an_hour_ago = clock[0] - timedelta(hours=1)
     for sku in ("A", "BAD", "C"):
@@ -113,7 +121,7 @@ def test_a_bad_record_the_erp_keeps_changing_does_not_freeze_since(
     since the last tick."""
     settings.INVENTORY_SYNC_PAGE_SIZE = 1
     clock = [timezone.now()]
-    monkeypatch.setattr("django.utils.timezone.now", lambda: clock[0])
+    _travel(monkeypatch, clock)
     erp = ProviderAccountFactory(kind="inventory", slug="erp-hot2")
     for sku in ("A", "BAD", "C"):
         SandboxErpLevel.objects.create(
@@ -153,7 +161,7 @@ def test_an_erp_outage_owes_no_page_and_alerts_nobody(
     third try and alert staff, and each tick asks the ERP three pages."""
     settings.INVENTORY_SYNC_PAGE_SIZE = 1
     clock = [timezone.now()]
-    monkeypatch.setattr("django.utils.timezone.now", lambda: clock[0])
+    _travel(monkeypatch, clock)
     erp = ProviderAccountFactory(kind="inventory", slug="erp-down")
     for sku in ("A", "B", "C", "D", "E"):
         SandboxErpLevel.objects.create(
@@ -320,7 +328,7 @@ def test_a_failed_page_of_another_since_is_not_the_owed_page(settings, monkeypat
     the record only it listed: no later incremental run reads it."""
     settings.INVENTORY_SYNC_PAGE_SIZE = 1
     clock = [timezone.now()]
-    monkeypatch.setattr("django.utils.timezone.now", lambda: clock[0])
+    _travel(monkeypatch, clock)
     t0 = clock[0]
     erp = ProviderAccountFactory(kind="inventory", slug="erp-shift")
     for sku in "ABC":
@@ -379,7 +387,7 @@ def test_a_full_run_that_gives_up_keeps_the_owed_page_it_took_over(
     next incremental runs start after F1's successors, so B is never read."""
     settings.INVENTORY_SYNC_PAGE_SIZE = 1
     clock = [timezone.now()]
-    monkeypatch.setattr("django.utils.timezone.now", lambda: clock[0])
+    _travel(monkeypatch, clock)
     t0 = clock[0]
     erp = ProviderAccountFactory(kind="inventory", slug="erp-takeover")
     for sku in "ABCDE":
@@ -431,7 +439,7 @@ def test_a_page_still_failing_is_alerted_once_the_alerted_page_is_gone(
     is dropped); the second keeps failing for ever and nobody is told."""
     settings.INVENTORY_SYNC_PAGE_SIZE = 1
     clock = [timezone.now()]
-    monkeypatch.setattr("django.utils.timezone.now", lambda: clock[0])
+    _travel(monkeypatch, clock)
     erp = ProviderAccountFactory(kind="inventory", slug="erp-alerts")
     old = clock[0] - timedelta(hours=2)
     owed = [
