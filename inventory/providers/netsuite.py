@@ -285,6 +285,9 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
     # Incremental: items changed since the cursor, by their record or by a
     # transaction moving their stock (``changed_since``).
     supports_since: ClassVar[bool] = True
+    # A full listing (no filter) has a row for every item and location, so
+    # a pair it no longer has was deleted there (services.sync_gone).
+    lists_every_item: ClassVar[bool] = True
     # A few requests in flight per account is all NetSuite's concurrency
     # governance allows an integration; the admin may raise it per account.
     default_limits: ClassVar[Mapping[str, float]] = {"max_concurrency": 4}
