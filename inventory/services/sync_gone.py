@@ -20,6 +20,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
 from inventory.models import StockLevel, SyncListedLevel, SyncRun, SyncStatus
@@ -34,6 +35,11 @@ logger = logging.getLogger(__name__)
 GONE_CHUNK = 1000
 _SKU_MAX = StockLevel._meta.get_field("sku").max_length
 _CODE_MAX = SyncListedLevel._meta.get_field("location_code").max_length
+LISTED_SQL = (
+    f"INSERT INTO {SyncListedLevel._meta.db_table} (run_id, sku, location_code) "  # noqa: S608
+    "SELECT %s, p.sku, p.code FROM unnest(%s::varchar[], %s::varchar[]) "
+    "AS p(sku, code) ON CONFLICT DO NOTHING"
+)
 
 
 def seen_after(position: SyncPosition, page: StockLevelPage | None) -> SyncPosition:
@@ -55,16 +61,24 @@ def listed_record(
     none. Refused records count too: the ERP listed them."""
     if position.seen is None or page is None:
         return
-    pairs = {(r.sku, r.location_code) for r in page.records} | {
-        (r.sku, r.location_code) for r in page.rejected
-    }
+    pairs = sorted(
+        (sku, code)
+        for sku, code in {(r.sku, r.location_code) for r in page.records}
+        | {(r.sku, r.location_code) for r in page.rejected}
+        # A longer one names no level of ours.
+        if sku and code and len(sku) <= _SKU_MAX and len(code) <= _CODE_MAX
+    )
+    if not pairs:
+        return
+    if connection.vendor == "postgresql":
+        # One statement a page: model instances cost as much as the page's
+        # levels themselves.
+        skus, codes = zip(*pairs, strict=True)
+        with connection.cursor() as cursor:
+            cursor.execute(LISTED_SQL, [run.pk, list(skus), list(codes)])
+        return
     SyncListedLevel.objects.bulk_create(
-        [
-            SyncListedLevel(run=run, sku=sku, location_code=code)
-            # A longer one names no level of ours.
-            for sku, code in sorted(pairs)
-            if sku and code and len(sku) <= _SKU_MAX and len(code) <= _CODE_MAX
-        ],
+        [SyncListedLevel(run=run, sku=sku, location_code=code) for sku, code in pairs],
         ignore_conflicts=True,
         batch_size=1000,
     )
