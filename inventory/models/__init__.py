@@ -26,7 +26,7 @@ from inventory.models.stock import (
     StockLevel,
     StockState,
 )
-from inventory.models.sync import SyncRun, SyncStatus
+from inventory.models.sync import SyncListedLevel, SyncRun, SyncStatus
 
 __all__ = [
     "ForwardOperation",
@@ -47,6 +47,7 @@ __all__ = [
     "StockLevel",
     "StockState",
     "Supplier",
+    "SyncListedLevel",
     "SyncRun",
     "SyncStatus",
 ]

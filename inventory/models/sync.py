@@ -66,3 +66,25 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"sync {self.pk} of {self.account_id}"
+
+
+class SyncListedLevel(models.Model):
+    """A (SKU, location) that a full run of a ``lists_every_item`` ERP read:
+    rows, not a list in the run's position, so the check of what is gone
+    (services.sync_gone) has no size cap and no page saves a growing list."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="+")
+    sku = models.CharField(max_length=64)
+    location_code = models.CharField(max_length=32)
+
+    class Meta:
+        constraints = [
+            # Also the index the end-of-run anti-join looks pairs up by.
+            models.UniqueConstraint(
+                fields=["run", "sku", "location_code"],
+                name="synclistedlevel_once_per_run",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} at {self.location_code} in sync {self.run_id}"

@@ -40,7 +40,12 @@ from inventory.models import SyncRun, SyncStatus
 from inventory.providers.base import InventoryAdapter, LevelsQuery, StockLevelPage
 from inventory.services.apply import stock_levels_apply
 from inventory.services.errors import InventoryError
-from inventory.services.sync_gone import levels_gone_apply, seen_after
+from inventory.services.sync_gone import (
+    levels_gone_apply,
+    listed_forget,
+    listed_record,
+    seen_after,
+)
 from inventory.services.sync_owed import (
     owed_after_full,
     owed_alert,
@@ -445,6 +450,7 @@ def _page_apply(
             run.items_changed += result.changed
             if result.newest and (not run.high_water or result.newest > run.high_water):
                 run.high_water = result.newest
+        listed_record(run, position, page)
         run.pages += 1
         saved = SyncRun.objects.filter(pk=run.pk, claimed_at=run.claimed_at).update(
             **{name: getattr(run, name) for name in _PAGE_FIELDS},
@@ -478,7 +484,8 @@ def _finish(run: SyncRun, position: SyncPosition) -> SyncRun:
     with transaction.atomic():
         # Only a listing read whole tells what the ERP no longer has.
         if run.status == SyncStatus.SUCCEEDED and position.seen is not None:
-            levels_gone_apply(run, position.seen, run.finished_at)
+            levels_gone_apply(run, run.finished_at)
+        listed_forget(run)
         ended = SyncRun.objects.filter(pk=run.pk, claimed_at=run.claimed_at).update(
             status=run.status,
             finished_at=run.finished_at,

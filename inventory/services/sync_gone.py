@@ -1,22 +1,29 @@
 """Items deleted at the ERP: found by their absence from a full listing.
 
-An ERP that names every item it has in a full listing (``lists_every_item``:
-TradeGecko, whose ``variant.destroy`` webhook names a variant id that its
-read-back answers 404 for, SKU and all) tells us of a deletion only by not
-listing the SKU again. A full run that read every page (succeeded) collects
-the SKUs it saw in its position; at its end, each level this account
-reported before whose SKU it did not see is gone at the ERP: its on-hand
-goes to 0 (reservations kept: units held there are short, so the level turns
-oversold and is announced) and the run names it for staff (``gone_at_erp``).
-A run with a failed page, or an incremental one, proves nothing.
+An ERP that names every item and location it has in a full listing
+(``lists_every_item``: TradeGecko, whose ``variant.destroy`` webhook names a
+variant id that its read-back answers 404 for, SKU and all; NetSuite, whose
+full SuiteQL listing has a row per item and location) tells us of a deletion
+only by not listing it again. A full run keeps each (SKU, location) it reads
+as a ``SyncListedLevel`` row, in its page's transaction. At the end of a run
+that read every page (succeeded), each level this account reported before
+whose pair it did not list is gone at the ERP (the item, or only one of its
+locations): its on-hand goes to 0 (reservations kept: units held there are
+short, so the level turns oversold and is announced) and the run names it for
+staff (``gone_at_erp``). A run with a failed page, or an incremental one,
+proves nothing. The pairs are compared in the database and the levels gone
+worked in chunks, so neither the run's position nor memory grows with the
+listing.
 """
 
 import logging
-from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
-from inventory.models import StockLevel, SyncRun
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q
+
+from inventory.models import StockLevel, SyncListedLevel, SyncRun, SyncStatus
 from inventory.providers.base import StockLevelPage
 from inventory.services.levels import expired_holds, levels_refresh
 from inventory.services.reservations import locked_levels
@@ -24,40 +31,98 @@ from inventory.services.sync_pages import MAX_ERRORS_KEPT, SyncPosition
 
 logger = logging.getLogger(__name__)
 
-# SKUs a run keeps in its position (saved with every page); a listing past
-# this many is not checked for deletions (logged), rather than weigh on
-# every page's save.
-MAX_SEEN = 50_000
+# Levels gone locked and set per statement.
+GONE_CHUNK = 1000
+_SKU_MAX = StockLevel._meta.get_field("sku").max_length
+_CODE_MAX = SyncListedLevel._meta.get_field("location_code").max_length
+LISTED_SQL = (
+    f"INSERT INTO {SyncListedLevel._meta.db_table} (run_id, sku, location_code) "  # noqa: S608
+    "SELECT %s, p.sku, p.code FROM unnest(%s::varchar[], %s::varchar[]) "
+    "AS p(sku, code) ON CONFLICT DO NOTHING"
+)
 
 
 def seen_after(position: SyncPosition, page: StockLevelPage | None) -> SyncPosition:
-    """``position`` with the SKUs of ``page`` added, where the run collects
-    them (``position.seen`` not None)."""
-    if position.seen is None or page is None:
-        return position
-    skus = {r.sku for r in page.records} | {r.sku for r in page.rejected}
-    seen = set(position.seen) | skus
-    if len(seen) > MAX_SEEN:
-        logger.warning(
-            "inventory sync listing too long to check for deleted items",
-            extra={"limit": MAX_SEEN},
-        )
+    """``position`` as the run collects on: ``seen`` stays ``()`` (the pairs
+    are rows, ``listed_record``). A run saved by an older version holds the
+    SKUs it listed instead: the pairs of its earlier pages were never kept,
+    so it stops collecting and checks nothing."""
+    if position.seen:
+        logger.warning("inventory sync resumed from a SKU list; no deletion check")
         return replace(position, seen=None)
-    return replace(position, seen=tuple(sorted(seen)))
+    return position
 
 
-def levels_gone_apply(run: SyncRun, seen: Iterable[str], now: datetime) -> int:
-    """Set to 0 the levels ``run.account`` reported whose SKU its complete
-    listing (``seen``) no longer has, and name them in ``run.errors``; call
-    it in a transaction. Returns how many levels were set."""
-    listed = set(seen)
-    candidates = StockLevel.objects.filter(source=run.account).exclude(on_hand=0)
-    ids = [pk for pk, sku in candidates.values_list("pk", "sku") if sku not in listed]
-    if not ids:
-        return 0
+def listed_record(
+    run: SyncRun, position: SyncPosition, page: StockLevelPage | None
+) -> None:
+    """Keep the (SKU, location) pairs of ``page`` for a run that collects
+    them; call it in the page's transaction, so a page rolled back keeps
+    none. Refused records count too: the ERP listed them."""
+    if position.seen is None or page is None:
+        return
+    pairs = sorted(
+        (sku, code)
+        for sku, code in {(r.sku, r.location_code) for r in page.records}
+        | {(r.sku, r.location_code) for r in page.rejected}
+        # A longer one names no level of ours.
+        if sku and code and len(sku) <= _SKU_MAX and len(code) <= _CODE_MAX
+    )
+    if not pairs:
+        return
+    if connection.vendor == "postgresql":
+        # One statement a page: model instances cost as much as the page's
+        # levels themselves.
+        skus, codes = zip(*pairs, strict=True)
+        with connection.cursor() as cursor:
+            cursor.execute(LISTED_SQL, [run.pk, list(skus), list(codes)])
+        return
+    SyncListedLevel.objects.bulk_create(
+        [SyncListedLevel(run=run, sku=sku, location_code=code) for sku, code in pairs],
+        ignore_conflicts=True,
+        batch_size=1000,
+    )
+
+
+def listed_forget(run: SyncRun) -> None:
+    """Drop the pairs of ``run`` (ending) and of the account's runs that
+    ended without reaching here (failed, interrupted)."""
+    open_runs = (SyncStatus.QUEUED, SyncStatus.RUNNING)
+    SyncListedLevel.objects.filter(run__account_id=run.account_id).filter(
+        Q(run=run) | ~Q(run__status__in=open_runs)
+    ).delete()
+
+
+def levels_gone_apply(run: SyncRun, now: datetime) -> int:
+    """Set to 0 the levels ``run.account`` reported whose (SKU, location)
+    its complete listing no longer has, GONE_CHUNK at a time, and name them
+    in ``run.errors``; call it in a transaction. Returns how many were set."""
+    listed = SyncListedLevel.objects.filter(
+        run=run, sku=OuterRef("sku"), location_code=OuterRef("location__code")
+    )
+    candidates = (
+        StockLevel.objects.filter(source=run.account)
+        .exclude(on_hand=0)
+        .filter(~Exists(listed))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    count, after = 0, 0
+    while ids := list(candidates.filter(pk__gt=after)[:GONE_CHUNK]):
+        after = ids[-1]
+        count += _gone_set(run, ids, now)
+    if count:
+        logger.warning(
+            "inventory items gone at the ERP set to 0",
+            extra={"account": run.account.slug, "count": count},
+        )
+    return count
+
+
+def _gone_set(run: SyncRun, ids: list[int], now: datetime) -> int:
     gone = [
         level
-        for level in locked_levels(sorted(ids)).values()
+        for level in locked_levels(ids).values()
         # As locked: a webhook may have reported it since the read above.
         if level.source_id == run.account_id and level.on_hand != 0
     ]
@@ -72,19 +137,19 @@ def levels_gone_apply(run: SyncRun, seen: Iterable[str], now: datetime) -> int:
 
 
 def _gone_record(run: SyncRun, gone: list[StockLevel]) -> None:
-    for level in gone:
-        if len(run.errors) < MAX_ERRORS_KEPT:
-            run.errors = [
-                *run.errors,
-                {
-                    "code": "gone_at_erp",
-                    "sku": level.sku,
-                    "location": level.location.code,
-                    "message": "Not in the ERP's full listing (deleted there): "
-                    "on hand set to 0.",
-                },
-            ]
-    logger.warning(
-        "inventory items gone at the ERP set to 0",
-        extra={"account": run.account.slug, "count": len(gone)},
-    )
+    room = MAX_ERRORS_KEPT - len(run.errors)
+    if room <= 0:
+        return
+    run.errors = [
+        *run.errors,
+        *(
+            {
+                "code": "gone_at_erp",
+                "sku": level.sku,
+                "location": level.location.code,
+                "message": "Not in the ERP's full listing (deleted there): "
+                "on hand set to 0.",
+            }
+            for level in gone[:room]
+        ),
+    ]

@@ -55,8 +55,9 @@ class SyncPosition:
     # A page of the listing was neither read nor owed (sync_owed): the run
     # does not move "since".
     incomplete: bool = False
-    # A full run of a ``lists_every_item`` ERP: the SKUs listed so far, to
-    # find the items deleted there (sync_gone); None: not collected.
+    # A full run of a ``lists_every_item`` ERP: () while it keeps the pairs
+    # it lists (as rows, sync_gone) to find what was deleted there; None:
+    # not collected. A run saved by an older version may hold SKUs here.
     seen: tuple[str, ...] | None = None
 
     @classmethod
