@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0014_forward_created_at_database_clock"),
+        ("inventory", "0016_purchaseorder_unresolved_send_tried_at"),
     ]
 
     operations = [
