@@ -57,18 +57,21 @@ _PLAIN: dict[type[Field], tuple[type, ...]] = {
 }
 
 
-@cache
 def _plan(field: Field) -> tuple[bool, tuple[type, ...], bool]:
     """How ``field`` is read and converted: (its ``pre_save`` only reads the
     attribute, the types whose value is the database value as it is, an
-    aware datetime goes to PostgreSQL as it is)."""
+    aware datetime goes to PostgreSQL as it is). Kept on the field as
+    ``_row_sql_plan``: a cache keyed by fields would hash each one (a Python
+    call) on every row."""
     simple = type(field).pre_save is Field.pre_save
     plain = _PLAIN.get(type(field), ())
     if type(field) in (models.ForeignKey, models.OneToOneField) and isinstance(
         field.target_field, models.AutoField | models.BigAutoField
     ):
         plain = (int,)  # the pk it refers to, as ``get_db_prep_save`` gives it
-    return simple, plain, type(field) is models.DateTimeField
+    plan = (simple, plain, type(field) is models.DateTimeField)
+    field._row_sql_plan = plan  # type: ignore[attr-defined]
+    return plan
 
 
 def field_values(
@@ -76,12 +79,22 @@ def field_values(
 ) -> list[Any]:
     """The fields' database values, as ``save()`` computes them."""
     postgresql = conn.vendor == "postgresql"
+    # Loaded fields straight from the instance's dict; a deferred one (absent)
+    # through its descriptor, which loads it.
+    loaded = instance.__dict__
     values = []
     for field in fields:
-        simple, plain, moment = _plan(field)
-        value = getattr(instance, field.attname) if simple else None
+        try:
+            simple, plain, moment = field._row_sql_plan  # type: ignore[attr-defined]
+        except AttributeError:
+            simple, plain, moment = _plan(field)
+        name = field.attname
         if not simple:
             value = field.pre_save(instance, add)
+        elif name in loaded:
+            value = loaded[name]
+        else:
+            value = getattr(instance, name)
         if (plain and (value is None or type(value) in plain)) or (
             moment
             and postgresql

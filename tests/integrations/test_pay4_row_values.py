@@ -1,0 +1,66 @@
+"""Issue 17 (pay4): a row's values are read with fewer Python calls, and
+stay the values ``save()`` writes: a deferred field is still loaded, and a
+statement still runs after the connection was replaced (its Transformer and
+prepared names live on the psycopg connection, not in a module cache)."""
+
+import pytest
+from django.db import connection
+from django.db.models import Field
+
+from integrations.db import execute_one
+from integrations.row_sql import field_values, row_insert, row_update
+from payments.models import Payment
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FIELDS = {
+    "order_id": "order-1",
+    "amount": 1050,
+    "currency": "EUR",
+    "customer_email": "ada@example.com",
+    "ip_address": "192.0.2.1",
+    "metadata": {"cart": "c-77"},
+}
+
+
+def test_deferred_field_is_loaded_not_written_empty():
+    payment = row_insert(Payment(**FIELDS, idempotency_key="k-deferred"))
+    partial = Payment.objects.only("id", "status").get(pk=payment.pk)
+    assert "amount" in partial.get_deferred_fields()
+    fields = [Payment._meta.get_field(name) for name in ("amount", "metadata")]
+    values = field_values(fields, partial, add=False, conn=connection)
+    assert values[0] == 1050
+    assert "cart" in str(values[1])  # the JSON as the database takes it
+    partial.order_id = "order-2"
+    assert row_update(partial, ["order_id", "amount"])
+    fresh = Payment.objects.get(pk=payment.pk)
+    assert (fresh.order_id, fresh.amount) == ("order-2", 1050)
+
+
+def test_values_do_not_hash_fields(monkeypatch):
+    """Field.__hash__ is a Python call: a cache keyed by fields paid one per
+    field on every row written."""
+    instance = Payment(**FIELDS, idempotency_key="k-hash")
+    fields = [f for f in Payment._meta.concrete_fields if not f.primary_key]
+    field_values(fields, instance, add=True, conn=connection)  # plans made
+    hashed = []
+    original = Field.__hash__
+
+    def counting(self):  # type: ignore[no-untyped-def]
+        hashed.append(self)
+        return original(self)
+
+    monkeypatch.setattr(Field, "__hash__", counting)
+    values = field_values(fields, instance, add=True, conn=connection)
+    monkeypatch.undo()
+    assert hashed == []
+    assert len(values) == len(fields)
+
+
+def test_statement_runs_again_on_a_new_connection():
+    sql = 'SELECT "id" FROM "payments_payment" WHERE "idempotency_key" = %s'
+    payment = row_insert(Payment(**FIELDS, idempotency_key="k-reconnect"))
+    assert execute_one(sql, ["k-reconnect"]) == (payment.pk,)
+    connection.close()  # a new psycopg connection: nothing prepared on it
+    assert execute_one(sql, ["k-reconnect"]) == (payment.pk,)
+    assert execute_one(sql, ["k-none"]) is None
