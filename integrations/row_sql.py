@@ -55,21 +55,36 @@ _PLAIN: dict[type[Field], tuple[type, ...]] = {
     models.PositiveBigIntegerField: (int,),
     models.BooleanField: (bool,),
 }
+# Fields whose None is NULL as it is (``get_db_prep_save`` converts none).
+_NULL_AS_IS = (models.DateTimeField, models.DateField, models.GenericIPAddressField)
+# What a text field converts: if a subclass changes none of it, any str (a
+# TextChoices member too) is its own database value (``to_python`` keeps it).
+_TEXT_METHODS = ("get_db_prep_save", "get_db_prep_value", "get_prep_value", "to_python")
 
 
-def _plan(field: Field) -> tuple[bool, tuple[type, ...], bool]:
+def _text_as_is(field: Field) -> bool:
+    for base in (models.CharField, models.TextField):
+        if isinstance(field, base):
+            cls = type(field)
+            return all(getattr(cls, n) is getattr(base, n) for n in _TEXT_METHODS)
+    return False
+
+
+def _plan(field: Field) -> tuple[bool, tuple[type, ...], bool, bool, bool]:
     """How ``field`` is read and converted: (its ``pre_save`` only reads the
-    attribute, the types whose value is the database value as it is, an
-    aware datetime goes to PostgreSQL as it is). Kept on the field as
-    ``_row_sql_plan``: a cache keyed by fields would hash each one (a Python
-    call) on every row."""
+    attribute, the types whose value is the database value as it is, any str
+    is, None is, an aware datetime goes to PostgreSQL as it is). Kept on the
+    field as ``_row_sql_plan``: a cache keyed by fields would hash each one
+    (a Python call) on every row."""
     simple = type(field).pre_save is Field.pre_save
     plain = _PLAIN.get(type(field), ())
     if type(field) in (models.ForeignKey, models.OneToOneField) and isinstance(
         field.target_field, models.AutoField | models.BigAutoField
     ):
         plain = (int,)  # the pk it refers to, as ``get_db_prep_save`` gives it
-    plan = (simple, plain, type(field) is models.DateTimeField)
+    text = _text_as_is(field)
+    null = bool(plain) or text or type(field) in _NULL_AS_IS
+    plan = (simple, plain, text, null, type(field) is models.DateTimeField)
     field._row_sql_plan = plan  # type: ignore[attr-defined]
     return plan
 
@@ -85,9 +100,9 @@ def field_values(
     values = []
     for field in fields:
         try:
-            simple, plain, moment = field._row_sql_plan  # type: ignore[attr-defined]
+            simple, plain, text, null, moment = field._row_sql_plan  # type: ignore[attr-defined]
         except AttributeError:
-            simple, plain, moment = _plan(field)
+            simple, plain, text, null, moment = _plan(field)
         name = field.attname
         if not simple:
             value = field.pre_save(instance, add)
@@ -95,7 +110,11 @@ def field_values(
             value = loaded[name]
         else:
             value = getattr(instance, name)
-        if (plain and (value is None or type(value) in plain)) or (
+        if (
+            (value is None and null)
+            or type(value) in plain
+            or (text and isinstance(value, str))
+        ) or (
             moment
             and postgresql
             and type(value) is datetime

@@ -64,3 +64,55 @@ def test_statement_runs_again_on_a_new_connection():
     connection.close()  # a new psycopg connection: nothing prepared on it
     assert execute_one(sql, ["k-reconnect"]) == (payment.pk,)
     assert execute_one(sql, ["k-none"]) is None
+
+
+def test_choices_and_nulls_go_as_they_are_and_write_the_orms_row(monkeypatch):
+    """A TextChoices member and a None date are their own database values:
+    no get_db_prep_save call for them, and the row read back is the ORM's."""
+    from payments.models import PaymentStatus, ReviewReason, ReviewState
+
+    instance = Payment(
+        **FIELDS,
+        idempotency_key="k-choices",
+        status=PaymentStatus.AUTHORIZED,
+        review_state=ReviewState.PENDING,
+        review_reason=ReviewReason.CAPTURE_REFUSED,
+        reconcile_checked_at=None,
+    )
+    names = ["status", "review_state", "review_reason", "reconcile_checked_at"]
+    fields = [Payment._meta.get_field(name) for name in names]
+    prepared = []
+    original = Field.get_db_prep_save
+
+    def counting(self, value, conn):  # type: ignore[no-untyped-def]
+        prepared.append(self.name)
+        return original(self, value, conn)
+
+    monkeypatch.setattr(Field, "get_db_prep_save", counting)
+    values = field_values(fields, instance, add=True, conn=connection)
+    monkeypatch.undo()
+    assert prepared == []
+    assert values == ["authorized", "pending", "capture_refused", None]
+    by_sql = Payment.objects.get(pk=row_insert(instance).pk)
+    by_orm = Payment.objects.create(
+        **{**FIELDS, "idempotency_key": "k-choices-orm"},
+        status=PaymentStatus.AUTHORIZED,
+        review_state=ReviewState.PENDING,
+        review_reason=ReviewReason.CAPTURE_REFUSED,
+    )
+    by_orm.refresh_from_db()
+    for name in names:
+        assert getattr(by_sql, name) == getattr(by_orm, name)
+
+
+def test_a_text_field_that_converts_still_converts():
+    from django.db import models
+
+    class Upper(models.CharField):
+        def get_prep_value(self, value):  # type: ignore[no-untyped-def]
+            return super().get_prep_value(value).upper()
+
+    field = Upper(max_length=64)
+    field.set_attributes_from_name("order_id")
+    instance = Payment(**FIELDS, idempotency_key="k-upper")
+    assert field_values([field], instance, add=True, conn=connection) == ["ORDER-1"]
