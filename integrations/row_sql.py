@@ -90,9 +90,16 @@ def _plan(field: Field) -> tuple[bool, tuple[type, ...], bool, bool, bool]:
 
 
 def field_values(
-    fields: Iterable[Field], instance: Model, *, add: bool, conn: Any
+    fields: Iterable[Field],
+    instance: Model,
+    *,
+    add: bool,
+    conn: Any,
+    given: Mapping[str, Any] | None = None,
 ) -> list[Any]:
-    """The fields' database values, as ``save()`` computes them."""
+    """The fields' database values, as ``save()`` computes them; with
+    ``given`` (field name -> value, such as an UPDATE's guards) of those
+    values instead of the instance's."""
     postgresql = conn.vendor == "postgresql"
     # Loaded fields straight from the instance's dict; a deferred one (absent)
     # through its descriptor, which loads it.
@@ -104,7 +111,9 @@ def field_values(
         except AttributeError:
             simple, plain, text, null, moment = _plan(field)
         name = field.attname
-        if not simple:
+        if given is not None:
+            value = given[field.name]
+        elif not simple:
             value = field.pre_save(instance, add)
         elif name in loaded:
             value = loaded[name]
@@ -223,8 +232,10 @@ def _update_statement(
     sql, fields, guarded = _update_sql(type(instance), tuple(names), shape)
     params = field_values(fields, instance, add=False, conn=conn)
     params.append(instance.pk)
-    for name, field in guarded:
-        params.append(field.get_db_prep_value(where[name], conn))
+    # Keyed by field name: a guard may name a foreign key by its attname.
+    given = {field.name: where[name] for name, field in guarded}
+    guards = [field for _name, field in guarded]
+    params += field_values(guards, instance, add=False, conn=conn, given=given)
     return sql, params
 
 

@@ -116,3 +116,34 @@ def test_a_text_field_that_converts_still_converts():
     field.set_attributes_from_name("order_id")
     instance = Payment(**FIELDS, idempotency_key="k-upper")
     assert field_values([field], instance, add=True, conn=connection) == ["ORDER-1"]
+
+
+def test_update_guards_by_attname_date_and_choice_match_only_the_row_as_read():
+    """The guards go through the same values path as the row: a foreign key
+    named by its attname, an aware datetime and a TextChoices member."""
+    from datetime import timedelta
+
+    from payments.models import PaymentStatus
+    from tests.factories import ProviderAccountFactory
+
+    account = ProviderAccountFactory(slug="sbx-guard", priority=1)
+    payment = row_insert(
+        Payment(
+            **FIELDS,
+            idempotency_key="k-guard",
+            account=account,
+            status=PaymentStatus.PENDING,
+        )
+    )
+    read = Payment.objects.get(pk=payment.pk)
+    guard = {
+        "account_id": account.pk,
+        "updated_at": read.updated_at,
+        "status": PaymentStatus.PENDING,
+    }
+    stale = {**guard, "updated_at": read.updated_at - timedelta(seconds=1)}
+    read.order_id = "order-guarded"
+    assert not row_update(read, ["order_id"], where=stale)
+    assert not row_update(read, ["order_id"], where={**guard, "account_id": 0})
+    assert row_update(read, ["order_id"], where=guard)
+    assert Payment.objects.get(pk=payment.pk).order_id == "order-guarded"
