@@ -168,12 +168,14 @@ def group_deferrable() -> bool:
     return conn.atomic_blocks[:1] == [group.held] and not any(conn.savepoint_ids)
 
 
-def group_defer(write: Any) -> None:
-    """Keep ``write`` until the group's next statement or commit; only when
-    ``group_deferrable()``."""
+def group_defer(write: Any) -> bool:
+    """Keep ``write`` until the group's next statement or commit, when
+    ``group_deferrable()``; False (nothing kept) when not."""
     group = _current.get()
-    assert group is not None and group_deferrable()
+    if group is None or not group_deferrable():
+        return False
     group.deferred.append(write)
+    return True
 
 
 def group_take_deferred(wanted: Callable[[Any], bool]) -> list[Any]:

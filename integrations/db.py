@@ -11,7 +11,6 @@ under gunicorn, about 250 us of the worker's ~1.1 ms per webhook.
 import hashlib
 import re
 import select
-import weakref
 from collections.abc import Sequence
 from functools import cache, lru_cache
 from typing import Any
@@ -282,7 +281,7 @@ def _pipeline_named(
     """The pipeline's results and the statement's place in them; keeps the
     connection's set of prepared names true to what the server answered."""
     sql, values, formats, name = statement
-    prepared = _prepared.setdefault(pconn, set())
+    prepared = _prepared(pconn)
     prepare = name is not None and name not in prepared
     results = _pipeline(
         pconn.pgconn, before, (sql, values, formats, name, prepare), after
@@ -372,7 +371,7 @@ def _exec_prepared(
     hand) is prepared again with ``retry`` (no transaction open); inside a
     transaction the error stands and the name is forgotten."""
     name = _statement_name(sql)
-    prepared = _prepared.setdefault(pconn, set())
+    prepared = _prepared(pconn)
     for _ in range(2):
         if name not in prepared:
             _check(pconn, pconn.pgconn.prepare(name, sql, None))
@@ -387,18 +386,17 @@ def _exec_prepared(
 
 
 def _check(pconn: Any, result: Any) -> None:
-    import psycopg
-    from psycopg import errors
-
     pq = _pq()
     if pconn.pgconn.status != pq.ConnStatus.OK:
-        raise psycopg.OperationalError("the connection to the database was lost")
+        raise _pq_error("the connection to the database was lost")
     if result.status == pq.ExecStatus.FATAL_ERROR:
+        from psycopg import errors
+
         raise errors.error_from_result(result, encoding=pconn.info.encoding)
     if result.status == pq.ExecStatus.PIPELINE_ABORTED:
         return  # a command after a failed one: the failure is raised
     if result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
-        raise psycopg.OperationalError(f"unexpected result status {result.status}")
+        raise _pq_error(f"unexpected result status {result.status}")
 
 
 _INVALID_STATEMENT_NAME = "26000"
@@ -425,22 +423,28 @@ def _format_constants() -> tuple[Any, Any, tuple[type, ...]]:
     return PyFormat.TEXT, PyFormat.BINARY, binary_types
 
 
-# One Transformer per psycopg connection: it caches the dumper and loader it
-# picked for each type, which a new one looks up again (~10 us a statement).
-_transformers: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
-
-
 def _transformer(pconn: Any) -> Any:
-    tx = _transformers.get(pconn)
-    if tx is None:
+    """One Transformer per psycopg connection: it caches the dumper and
+    loader it picked for each type, which a new one looks up again (~10 us a
+    statement). Kept on the connection (it dies with it): a WeakKeyDictionary
+    cost two Python calls a statement."""
+    try:
+        return pconn._switchyard_transformer
+    except AttributeError:
         from psycopg.adapt import Transformer
 
-        tx = _transformers[pconn] = Transformer(pconn)
-    return tx
+        tx = pconn._switchyard_transformer = Transformer(pconn)
+        return tx
 
 
-# psycopg connection -> names of the statements prepared on it.
-_prepared: "weakref.WeakKeyDictionary[Any, set[bytes]]" = weakref.WeakKeyDictionary()
+def _prepared(pconn: Any) -> set[bytes]:
+    """The names of the statements prepared on the psycopg connection (kept
+    on it, as the Transformer)."""
+    try:
+        return pconn._switchyard_prepared  # type: ignore[no-any-return]
+    except AttributeError:
+        names = pconn._switchyard_prepared = set()
+        return names
 
 
 @cache

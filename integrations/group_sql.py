@@ -18,11 +18,12 @@ writes again (PostgreSQL runs a statement's CTEs on one snapshot).
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from integrations.commits import group_defer, group_deferrable, group_take_deferred
+from integrations.commits import group_defer, group_take_deferred
 from integrations.db import execute_one
 
 
@@ -45,23 +46,32 @@ class Write:
         """The clauses as ``name AS (sql)``, names made unique in a statement
         by the write's ``position`` in it (the same text for the same writes:
         cached and planned alike)."""
-        prefix = f"w{position}_"
-        names = {name: prefix + name for name, _ in self.clauses}
+        parts, results = _named(self.clauses, self.results, position)
+        return list(parts), list(results)
 
-        def rename(sql: str) -> str:
-            for name, unique in names.items():
-                sql = sql.replace("{" + name + "}", unique)
-            return sql
 
-        parts = [f"{names[name]} AS ({rename(sql)})" for name, sql in self.clauses]
-        return parts, [rename(result) for result in self.results]
+@lru_cache(maxsize=256)
+def _named(
+    clauses: tuple[tuple[str, str], ...], results: tuple[str, ...], position: int
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``Write.named``, built once per shape: the same writes recur on every
+    request with new params only."""
+    prefix = f"w{position}_"
+    names = {name: prefix + name for name, _ in clauses}
+
+    def rename(sql: str) -> str:
+        for name, unique in names.items():
+            sql = sql.replace("{" + name + "}", unique)
+        return sql
+
+    parts = tuple(f"{names[name]} AS ({rename(sql)})" for name, sql in clauses)
+    return parts, tuple(rename(result) for result in results)
 
 
 def defer(write: Write, *, using: str = DEFAULT_DB_ALIAS) -> None:
     """Run ``write`` now, or (inside a commit group on PostgreSQL) with the
     group's next statement or just before its commit."""
-    if connections[using].vendor == "postgresql" and group_deferrable():
-        group_defer(write)
+    if connections[using].vendor == "postgresql" and group_defer(write):
         return
     run_writes([write], using=using)
 

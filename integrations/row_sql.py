@@ -55,34 +55,75 @@ _PLAIN: dict[type[Field], tuple[type, ...]] = {
     models.PositiveBigIntegerField: (int,),
     models.BooleanField: (bool,),
 }
+# Fields whose None is NULL as it is (``get_db_prep_save`` converts none).
+_NULL_AS_IS = (models.DateTimeField, models.DateField, models.GenericIPAddressField)
+# What a text field converts: if a subclass changes none of it, any str (a
+# TextChoices member too) is its own database value (``to_python`` keeps it).
+_TEXT_METHODS = ("get_db_prep_save", "get_db_prep_value", "get_prep_value", "to_python")
 
 
-@cache
-def _plan(field: Field) -> tuple[bool, tuple[type, ...], bool]:
+def _text_as_is(field: Field) -> bool:
+    for base in (models.CharField, models.TextField):
+        if isinstance(field, base):
+            cls = type(field)
+            return all(getattr(cls, n) is getattr(base, n) for n in _TEXT_METHODS)
+    return False
+
+
+def _plan(field: Field) -> tuple[bool, tuple[type, ...], bool, bool, bool]:
     """How ``field`` is read and converted: (its ``pre_save`` only reads the
-    attribute, the types whose value is the database value as it is, an
-    aware datetime goes to PostgreSQL as it is)."""
+    attribute, the types whose value is the database value as it is, any str
+    is, None is, an aware datetime goes to PostgreSQL as it is). Kept on the
+    field as ``_row_sql_plan``: a cache keyed by fields would hash each one
+    (a Python call) on every row."""
     simple = type(field).pre_save is Field.pre_save
     plain = _PLAIN.get(type(field), ())
     if type(field) in (models.ForeignKey, models.OneToOneField) and isinstance(
         field.target_field, models.AutoField | models.BigAutoField
     ):
         plain = (int,)  # the pk it refers to, as ``get_db_prep_save`` gives it
-    return simple, plain, type(field) is models.DateTimeField
+    text = _text_as_is(field)
+    null = bool(plain) or text or type(field) in _NULL_AS_IS
+    plan = (simple, plain, text, null, type(field) is models.DateTimeField)
+    field._row_sql_plan = plan  # type: ignore[attr-defined]
+    return plan
 
 
 def field_values(
-    fields: Iterable[Field], instance: Model, *, add: bool, conn: Any
+    fields: Iterable[Field],
+    instance: Model,
+    *,
+    add: bool,
+    conn: Any,
+    given: Mapping[str, Any] | None = None,
 ) -> list[Any]:
-    """The fields' database values, as ``save()`` computes them."""
+    """The fields' database values, as ``save()`` computes them; with
+    ``given`` (field name -> value, such as an UPDATE's guards) of those
+    values instead of the instance's."""
     postgresql = conn.vendor == "postgresql"
+    # Loaded fields straight from the instance's dict; a deferred one (absent)
+    # through its descriptor, which loads it.
+    loaded = instance.__dict__
     values = []
     for field in fields:
-        simple, plain, moment = _plan(field)
-        value = getattr(instance, field.attname) if simple else None
-        if not simple:
+        try:
+            simple, plain, text, null, moment = field._row_sql_plan  # type: ignore[attr-defined]
+        except AttributeError:
+            simple, plain, text, null, moment = _plan(field)
+        name = field.attname
+        if given is not None:
+            value = given[field.name]
+        elif not simple:
             value = field.pre_save(instance, add)
-        if (plain and (value is None or type(value) in plain)) or (
+        elif name in loaded:
+            value = loaded[name]
+        else:
+            value = getattr(instance, name)
+        if (
+            (value is None and null)
+            or type(value) in plain
+            or (text and isinstance(value, str))
+        ) or (
             moment
             and postgresql
             and type(value) is datetime
@@ -191,8 +232,10 @@ def _update_statement(
     sql, fields, guarded = _update_sql(type(instance), tuple(names), shape)
     params = field_values(fields, instance, add=False, conn=conn)
     params.append(instance.pk)
-    for name, field in guarded:
-        params.append(field.get_db_prep_value(where[name], conn))
+    # Keyed by field name: a guard may name a foreign key by its attname.
+    given = {field.name: where[name] for name, field in guarded}
+    guards = [field for _name, field in guarded]
+    params += field_values(guards, instance, add=False, conn=conn, given=given)
     return sql, params
 
 
