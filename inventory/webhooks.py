@@ -16,7 +16,9 @@ from typing import Any
 
 from integrations import registry
 from integrations.clock import database_now
+from integrations.errors import ProviderError
 from integrations.models import WebhookEvent
+from integrations.webhooks.errors import UnprocessableEvent, payload_read
 from integrations.webhooks.messages import WebhookMessage, json_object, storable
 from integrations.webhooks.verification import WebhookVerificationError
 from inventory import services
@@ -28,6 +30,12 @@ from inventory.providers.base import (
 )
 
 logger = logging.getLogger(__name__)
+
+UNREADABLE = "inventory event unreadable"
+# An adapter's "this event cannot be read" (the generic stock service's). Its
+# malformed_response is left out: TradeGecko's reading asks the ERP, and an
+# unreadable answer (a proxy's page) may be the variant on a later try.
+MALFORMED_EVENT = "malformed_event"
 
 
 def inventory_webhook_handle(event: WebhookEvent) -> None:
@@ -83,7 +91,21 @@ def _read(event: WebhookEvent) -> tuple[InventoryEvent | None, bool]:
         payload=payload,
         occurred_at=event.occurred_at,
     )
-    return adapter.parse_inventory_event(message), as_sent
+    return _parsed(adapter, message), as_sent
+
+
+def _parsed(
+    adapter: InventoryAdapter, message: WebhookMessage
+) -> InventoryEvent | None:
+    """The adapter's reading; a payload it can never read is
+    UnprocessableEvent (stored dead at once), anything else is retried."""
+    with payload_read(UNREADABLE, malformed_code=False):
+        try:
+            return adapter.parse_inventory_event(message)
+        except ProviderError as exc:
+            if exc.code != MALFORMED_EVENT:
+                raise
+            raise UnprocessableEvent(f"{UNREADABLE}: {exc}") from exc
 
 
 def _read_first(event: WebhookEvent) -> None:

@@ -12,6 +12,7 @@ import logging
 
 from integrations import registry
 from integrations.models import WebhookEvent
+from integrations.webhooks.errors import payload_read
 from integrations.webhooks.messages import WebhookMessage
 from notifications.providers.base import (
     EmailAdapter,
@@ -39,7 +40,11 @@ def email_webhook_handle(event: WebhookEvent) -> None:
         payload=event.payload,
         occurred_at=event.occurred_at,
     )
-    for record in adapter.parse_email_events(message):
+    # A payload no adapter can read fails the same way every time: dead at
+    # once. What fails after the reading (the database, our code) retries.
+    with payload_read("email event unreadable"):
+        records = adapter.parse_email_events(message)
+    for record in records:
         # A reactivation is about the address, whatever message it names.
         target = None
         if record.type != EmailEventType.REACTIVATED:

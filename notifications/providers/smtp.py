@@ -74,6 +74,9 @@ _RELAY_DENIED = re.compile(
     r"relay(?:ing)?(?: access)? (?:denied|not permitted|not allowed)|unable to relay",
     re.I,
 )
+# What a reply quotes (an address in <...>, a "quoted" string) is not the
+# relay's own words: a recipient's or subject's text never reads as our setup.
+_QUOTED = re.compile(r'<[^>]*>|"(?:[^"\\]|\\.)*"')
 # Headers of ours holding addresses that Django would encode by IDNA 2003.
 _ADDRESS_HEADERS = ("from", "sender", "reply-to")
 MESSAGE_INVALID = "message_invalid"
@@ -133,7 +136,7 @@ class SmtpAdapter(EmailAdapter):
                     # flatten Django's compat32 message for SMTPUTF8).
                     relay.sendmail(sender, [to], data, mail_options=options)
                 except (smtplib.SMTPException, OSError) as exc:
-                    raise send_error(exc) from None
+                    raise send_error(exc, to=to) from None
             return SendResult(
                 provider_message_id=message_id.strip("<>"),
                 status=SendStatus.ACCEPTED,
@@ -341,8 +344,9 @@ def connect_error(exc: BaseException) -> ProviderError:
     return NotProcessed("the relay did not take the session", code="relay_unavailable")
 
 
-def send_error(exc: BaseException) -> ProviderError:
-    """Failing once the message is on its way: by the relay's reply code."""
+def send_error(exc: BaseException, *, to: str = "") -> ProviderError:
+    """Failing once the message is on its way: by the relay's reply code.
+    ``to`` is the recipient as sent, which a reply may quote."""
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         # Raised by smtplib before MAIL FROM (SMTPUTF8 missing): nothing sent.
         return Rejected(
@@ -352,13 +356,14 @@ def send_error(exc: BaseException) -> ProviderError:
     if isinstance(exc, smtplib.SMTPSenderRefused) and exc.smtp_code in (550, 553):
         # MAIL FROM carries only our sender: never the recipient's fault (a
         # 552 there is the message's size, a 555 a parameter: not the sender).
-        return setup_refusal(exc.smtp_code, exc.smtp_error) or sender_not_verified(
+        setup = setup_refusal(exc.smtp_code, exc.smtp_error, quoting=to)
+        return setup or sender_not_verified(
             "the relay refused our sender address", provider_code=str(exc.smtp_code)
         )
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         replies = list(exc.recipients.values())
         for code, reply in replies:
-            if (setup := setup_refusal(code, reply)) is not None:
+            if (setup := setup_refusal(code, reply, quoting=to)) is not None:
                 return setup
         codes = [code for code, _ in replies]
         if codes and all(400 <= code < 500 for code in codes):
@@ -370,7 +375,8 @@ def send_error(exc: BaseException) -> ProviderError:
     if isinstance(exc, smtplib.SMTPResponseException):
         if 400 <= exc.smtp_code < 500:
             return _temporary("the relay refused the message for now", exc.smtp_code)
-        if (setup := setup_refusal(exc.smtp_code, exc.smtp_error)) is not None:
+        setup = setup_refusal(exc.smtp_code, exc.smtp_error, quoting=to)
+        if setup is not None:
             return setup
         return Rejected(
             "the relay refused the message",
@@ -383,13 +389,16 @@ def send_error(exc: BaseException) -> ProviderError:
     return Unknown("the relay dropped the connection", code="connection_reset")
 
 
-def setup_refusal(code: int, reply: bytes | str) -> ProviderError | None:
+def setup_refusal(
+    code: int, reply: bytes | str, *, quoting: str = ""
+) -> ProviderError | None:
     """The error for a permanent reply refusing our sender or our relaying
-    (the account's setup, not the recipient); None for any other reply. The
-    reply names addresses, so our own sentence is kept."""
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    (the account's setup, not the recipient); None for any other reply. Only
+    the relay's own words count, not what it quotes (``quoting``: the
+    recipient). The reply names addresses, so our own sentence is kept."""
     if code < 500:
         return None
+    text = _own_words(reply, quoting)
     if _SENDER_REFUSED.search(text):
         return sender_not_verified(
             "the relay refused our sender address", provider_code=str(code)
@@ -399,6 +408,18 @@ def setup_refusal(code: int, reply: bytes | str) -> ProviderError | None:
             "the relay does not relay mail for this account", provider_code=str(code)
         )
     return None
+
+
+def _own_words(reply: bytes | str, recipient: str) -> str:
+    """``reply`` without the recipient (as sent, or with its local part
+    unquoted, as some relays print it) and anything in <...> or quotes."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    local, _, domain = recipient.rpartition("@")
+    bare = local.strip('"').replace("\\", "")
+    unquoted = f"{bare}@{domain}"
+    for address in {recipient, unquoted} - {"@"}:
+        text = re.sub(re.escape(address), " ", text, flags=re.I)
+    return _QUOTED.sub(" ", text)
 
 
 def _temporary(message: str, code: int) -> NotProcessed:

@@ -68,7 +68,7 @@ def test_an_unreadable_timestamp_is_stored_with_its_error(sendgrid, stamp) -> No
     assert response.json()["stored"] == 2
     rows = _process_all(sendgrid)
     (failed,) = [r for r in rows if r.status != WebhookStatus.PROCESSED]
-    assert failed.status == WebhookStatus.FAILED
+    assert failed.status == WebhookStatus.DEAD
     assert "timestamp" in failed.last_error
     assert failed.payload["malformed_event"]["event"] == "spamreport"
     # The complaint we cannot date is not applied: nothing suppressed.

@@ -80,7 +80,7 @@ def test_a_malformed_event_does_not_refuse_the_good_ones(sendgrid) -> None:
     # The complaint of the good event is applied: its address is suppressed.
     assert Suppression.objects.get().address == good["email"]
     (bad,) = rows.values()
-    assert bad.status == WebhookStatus.FAILED
+    assert bad.status == WebhookStatus.DEAD
     assert "sg_event_id" in bad.last_error
     assert bad.payload["malformed_event"]["event"] == "bounce"
 
@@ -108,7 +108,7 @@ def test_each_kind_of_malformed_event_is_stored_with_its_error(
     assert response.json()["stored"] == 2
     rows = _process_all(sendgrid)
     (failed,) = [r for r in rows.values() if r.status != WebhookStatus.PROCESSED]
-    assert failed.status == WebhookStatus.FAILED
+    assert failed.status == WebhookStatus.DEAD
     assert said in failed.last_error
 
 
@@ -125,7 +125,7 @@ def test_a_batch_of_one_malformed_event_is_recorded(sendgrid) -> None:
     response = _post(sendgrid, [_no_event_id()])
     assert response.status_code == 200
     (row,) = _process_all(sendgrid).values()
-    assert row.status == WebhookStatus.FAILED
+    assert row.status == WebhookStatus.DEAD
 
 
 def test_a_forged_batch_with_a_malformed_event_stores_nothing(sendgrid) -> None:
@@ -142,7 +142,7 @@ def test_a_body_that_is_not_an_array_is_still_refused(sendgrid, body) -> None:
     assert not WebhookEvent.objects.exists()
 
 
-def test_staff_find_the_malformed_event_among_failed_webhooks(
+def test_staff_find_the_malformed_event_among_dead_webhooks(
     sendgrid, client, django_user_model
 ) -> None:
     _post(sendgrid, [event("delivered"), _no_event_id()])
@@ -150,7 +150,7 @@ def test_staff_find_the_malformed_event_among_failed_webhooks(
     staff = django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
     client.force_login(staff)
     changelist = reverse("admin:integrations_webhookevent_changelist")
-    page = client.get(changelist, {"status__exact": "failed"})
+    page = client.get(changelist, {"status__exact": "dead"})
     assert page.status_code == 200
     (row,) = page.context["cl"].result_list
     assert row.event_type == "malformed"
