@@ -10,7 +10,9 @@ that read every page (succeeded), each level this account reported before
 whose pair it did not list is gone at the ERP (the item, or only one of its
 locations): its on-hand goes to 0 (reservations kept: units held there are
 short, so the level turns oversold and is announced) and the run names it for
-staff (``gone_at_erp``). A run with a failed page, or an incremental one,
+staff (``gone_at_erp``). A level reported since the run started (a webhook
+for an item created at the ERP after the listing passed its place) is not
+gone by being absent. A run with a failed page, or an incremental one,
 proves nothing. The pairs are compared in the database and the levels gone
 worked in chunks, so neither the run's position nor memory grows with the
 listing.
@@ -103,6 +105,7 @@ def levels_gone_apply(run: SyncRun, now: datetime) -> int:
     candidates = (
         StockLevel.objects.filter(source=run.account)
         .exclude(on_hand=0)
+        .exclude(synced_at__gte=run.started_at)
         .filter(~Exists(listed))
         .order_by("pk")
         .values_list("pk", flat=True)
@@ -124,7 +127,9 @@ def _gone_set(run: SyncRun, ids: list[int], now: datetime) -> int:
         level
         for level in locked_levels(ids).values()
         # As locked: a webhook may have reported it since the read above.
-        if level.source_id == run.account_id and level.on_hand != 0
+        if level.source_id == run.account_id
+        and level.on_hand != 0
+        and not _reported_since(level, run)
     ]
     StockLevel.objects.filter(pk__in=[level.pk for level in gone]).update(
         on_hand=0, synced_at=now
@@ -134,6 +139,12 @@ def _gone_set(run: SyncRun, ids: list[int], now: datetime) -> int:
     levels_refresh(gone, expired=expired_holds([level.pk for level in gone], now))
     _gone_record(run, gone)
     return len(gone)
+
+
+def _reported_since(level: StockLevel, run: SyncRun) -> bool:
+    # Both on the database's clock. Reported after the listing may have
+    # passed its place: the listing's silence proves nothing.
+    return level.synced_at is not None and level.synced_at >= run.started_at
 
 
 def _gone_record(run: SyncRun, gone: list[StockLevel]) -> None:

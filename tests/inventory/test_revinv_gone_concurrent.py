@@ -1,0 +1,116 @@
+"""A full sync's deletion check against what happens while it runs. A level
+the account reported after the run started (a webhook for a variant created
+at the ERP after the listing passed it) is not proof of a deletion by being
+absent from that listing: it keeps its stock. One run of an account at a
+time, and a run taken over as stale zeroes nothing when it ends."""
+
+import pytest
+import responses
+
+from integrations.clock import database_now
+from inventory import services
+from inventory.models import StockLevel, SyncListedLevel, SyncRun, SyncStatus
+from inventory.providers.base import StockLevelRecord
+from inventory.services import InventoryError
+from tests.inventory.contract import harness_tradegecko as tg
+from tests.inventory.factories import LocationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _variant(sku: str, stock: str, variant_id: int) -> dict:
+    return {
+        "id": variant_id,
+        "sku": sku,
+        "updated_at": "2026-12-04T09:30:00.000Z",
+        "locations": [{"location_id": 159, "stock_on_hand": stock, "committed": "0"}],
+    }
+
+
+@pytest.fixture
+def account():
+    account = tg.make_account()
+    account.settings = {**account.settings, "max_attempts": 1}
+    account.save()
+    LocationFactory(code="159", active=True)
+    return account
+
+
+def _listing(rsps, variants) -> None:
+    body = {"variants": variants, "meta": {"total": len(variants)}}
+    rsps.get(tg.VARIANTS, json=body)
+
+
+def _webhook_reports(account, sku: str, on_hand: int) -> None:
+    # What the inventory webhook applies: the service, on the database clock.
+    record = StockLevelRecord(sku=sku, location_code="159", on_hand=on_hand)
+    services.stock_levels_apply(account=account, records=[record], now=database_now())
+
+
+def _on_hand(sku: str) -> int:
+    return StockLevel.objects.get(sku=sku).on_hand
+
+
+def test_a_level_reported_during_a_full_run_is_not_zeroed_as_gone(account):
+    """The variant was created at the ERP after the listing's page passed
+    its place: the listing does not have it, the webhook reported it while
+    the run was under way. It was zeroed as gone at the ERP."""
+    run = services.sync_run_start(account=account, full=True)
+
+    def webhook_meanwhile(run: SyncRun) -> None:
+        _webhook_reports(account, "NEW", 9)
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        _listing(rsps, [_variant("OLD", "4", 1)])
+        services.sync_run_execute(run=run, progress=webhook_meanwhile)
+
+    run.refresh_from_db()
+    assert run.status == SyncStatus.SUCCEEDED
+    assert _on_hand("NEW") == 9
+    assert _on_hand("OLD") == 4
+    assert not [e for e in run.errors if e["code"] == "gone_at_erp"]
+
+
+def test_a_level_reported_before_the_run_and_not_listed_still_goes(account):
+    _webhook_reports(account, "GONE", 5)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        _listing(rsps, [_variant("OLD", "4", 1)])
+        services.inventory_sync(account=account, full=True)
+
+    assert _on_hand("GONE") == 0
+    run = SyncRun.objects.latest("pk")
+    assert [e["sku"] for e in run.errors if e["code"] == "gone_at_erp"] == ["GONE"]
+
+
+def test_a_second_full_run_of_the_account_is_refused_while_one_is_open(account):
+    services.sync_run_start(account=account, full=True)
+
+    with pytest.raises(InventoryError) as raised:
+        services.sync_run_start(account=account, full=True)
+
+    assert raised.value.code == "sync_running"
+
+
+def test_a_run_taken_for_stale_zeroes_nothing_when_its_worker_ends(account):
+    """Run A's worker is slow past STALE_AFTER; a new start fails A and B
+    runs. A's worker reaching its end must not zero anything (its claim is
+    gone), nor may B's end delete B's own pairs early."""
+    _webhook_reports(account, "KEPT", 5)
+    stale = services.sync_run_start(account=account, full=True)
+
+    def taken_over(run: SyncRun) -> None:
+        # Another process ends A as stale while A's page is saved.
+        SyncRun.objects.filter(pk=run.pk).update(
+            status=SyncStatus.FAILED, claimed_at=None
+        )
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        _listing(rsps, [_variant("OLD", "4", 1)])
+        with pytest.raises(InventoryError):
+            services.sync_run_execute(run=stale, progress=taken_over)
+
+    assert _on_hand("KEPT") == 5
+    stale.refresh_from_db()
+    assert stale.status == SyncStatus.FAILED
+    # Its pairs are left to the account's next ending run to drop.
+    assert SyncListedLevel.objects.filter(run=stale).exists()
