@@ -44,13 +44,26 @@ LISTED_SQL = (
 )
 
 
-def seen_after(position: SyncPosition, page: StockLevelPage | None) -> SyncPosition:
+def seen_after(
+    position: SyncPosition, page: StockLevelPage | None, *, own: bool = True
+) -> SyncPosition:
     """``position`` as the run collects on: ``seen`` stays ``()`` (the pairs
     are rows, ``listed_record``). A run saved by an older version holds the
     SKUs it listed instead: the pairs of its earlier pages were never kept,
-    so it stops collecting and checks nothing."""
+    so it stops collecting and checks nothing. So does a run whose listing
+    (``own``: not a page owed by an earlier run) changed size between its
+    pages: paged by number, a record was shifted onto a page already read."""
     if position.seen:
         logger.warning("inventory sync resumed from a SKU list; no deletion check")
+        return replace(position, seen=None)
+    if position.seen is None or not own or page is None or page.total is None:
+        return position
+    if position.listed_total is None:
+        return replace(position, listed_total=page.total)
+    if page.total != position.listed_total:
+        logger.warning(
+            "inventory listing changed size under a full sync; no deletion check"
+        )
         return replace(position, seen=None)
     return position
 

@@ -4,6 +4,8 @@ at the ERP after the listing passed it) is not proof of a deletion by being
 absent from that listing: it keeps its stock. One run of an account at a
 time, and a run taken over as stale zeroes nothing when it ends."""
 
+import json
+
 import pytest
 import responses
 
@@ -114,3 +116,43 @@ def test_a_run_taken_for_stale_zeroes_nothing_when_its_worker_ends(account):
     assert stale.status == SyncStatus.FAILED
     # Its pairs are left to the account's next ending run to drop.
     assert SyncListedLevel.objects.filter(run=stale).exists()
+
+
+def _paged(erp: list[dict], limit: int, deleted_after_page_1: str):
+    """TradeGecko's page-numbered listing over ``erp``; after page 1 is
+    read, the variant ``deleted_after_page_1`` is deleted there."""
+    state = {"pages": 0}
+
+    def answer(request):
+        page = int(request.params.get("page", 1))
+        state["pages"] += 1
+        if state["pages"] == 2:
+            erp[:] = [v for v in erp if v["sku"] != deleted_after_page_1]
+        rows = erp[(page - 1) * limit : page * limit]
+        body = {"variants": rows, "meta": {"total": len(erp)}}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    return answer
+
+
+def test_a_variant_deleted_on_a_page_read_shifts_no_live_one_to_zero(account, settings):
+    """Page numbers over a listing that shrinks: a variant of page 1 deleted
+    before page 2 is asked moves page 2's first variant onto page 1, already
+    read. The run listed neither, and zeroed the live one as gone."""
+    settings.INVENTORY_SYNC_PAGE_SIZE = 2
+    erp = [_variant(sku, "6", n) for n, sku in enumerate("ABCD", start=1)]
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(responses.GET, tg.VARIANTS, callback=_paged(list(erp), 2, ""))
+        services.inventory_sync(account=account, full=True)
+    assert {sku: _on_hand(sku) for sku in "ABCD"} == dict.fromkeys("ABCD", 6)
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(
+            responses.GET, tg.VARIANTS, callback=_paged(list(erp), 2, "A")
+        )
+        services.inventory_sync(account=account, full=True)
+
+    # C exists at the ERP: it was shifted past, not deleted.
+    assert _on_hand("C") == 6
+    # A's deletion is left to a listing that holds still.
+    assert _on_hand("A") == 6
