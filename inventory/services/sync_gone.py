@@ -12,10 +12,10 @@ locations): its on-hand goes to 0 (reservations kept: units held there are
 short, so the level turns oversold and is announced) and the run names it for
 staff (``gone_at_erp``). A level reported since the run started (a webhook
 for an item created at the ERP after the listing passed its place) is not
-gone by being absent. A run with a failed page, or an incremental one,
-proves nothing. The pairs are compared in the database and the levels gone
-worked in chunks, so neither the run's position nor memory grows with the
-listing.
+gone by being absent, and an empty listing is no proof (noted for staff).
+A run with a failed page, or an incremental one, proves nothing. The pairs
+are compared in the database and the levels gone worked in chunks, so
+neither the run's position nor memory grows with the listing.
 """
 
 import logging
@@ -123,6 +123,12 @@ def levels_gone_apply(run: SyncRun, now: datetime) -> int:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+    if not SyncListedLevel.objects.filter(run=run).exists():
+        # Every item deleted at once is not what an empty answer means (a
+        # role that lost its permissions, a proxy's empty page): staff look.
+        if candidates.exists():
+            _listing_empty_record(run)
+        return 0
     count, after = 0, 0
     while ids := list(candidates.filter(pk__gt=after)[:GONE_CHUNK]):
         after = ids[-1]
@@ -158,6 +164,21 @@ def _reported_since(level: StockLevel, run: SyncRun) -> bool:
     # Both on the database's clock. Reported after the listing may have
     # passed its place: the listing's silence proves nothing.
     return level.synced_at is not None and level.synced_at >= run.started_at
+
+
+def _listing_empty_record(run: SyncRun) -> None:
+    logger.warning(
+        "inventory full listing empty; nothing set to 0",
+        extra={"account": run.account.slug},
+    )
+    run.errors = [
+        *run.errors,
+        {
+            "code": "listing_empty",
+            "message": "The ERP's full listing was empty: nothing set to 0 as "
+            "gone. Check the integration's permissions at the ERP.",
+        },
+    ][-MAX_ERRORS_KEPT:]
 
 
 def _gone_record(run: SyncRun, gone: list[StockLevel]) -> None:

@@ -156,3 +156,20 @@ def test_a_variant_deleted_on_a_page_read_shifts_no_live_one_to_zero(account, se
     assert _on_hand("C") == 6
     # A's deletion is left to a listing that holds still.
     assert _on_hand("A") == 6
+
+
+def test_an_empty_full_listing_zeroes_nothing_and_tells_staff(account):
+    """A full listing of nothing, answered 200 (a role that lost its
+    locations' permission, a proxy's empty page): not every variant deleted
+    at once. It set every level of the account to 0."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        _listing(rsps, [_variant("A", "3", 1), _variant("B", "2", 2)])
+        services.inventory_sync(account=account, full=True)
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        _listing(rsps, [])
+        services.inventory_sync(account=account, full=True)
+
+    assert (_on_hand("A"), _on_hand("B")) == (3, 2)
+    run = SyncRun.objects.latest("pk")
+    assert [e["code"] for e in run.errors] == ["listing_empty"]
