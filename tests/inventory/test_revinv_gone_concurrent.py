@@ -173,3 +173,26 @@ def test_an_empty_full_listing_zeroes_nothing_and_tells_staff(account):
     assert (_on_hand("A"), _on_hand("B")) == (3, 2)
     run = SyncRun.objects.latest("pk")
     assert [e["code"] for e in run.errors] == ["listing_empty"]
+
+
+def test_a_full_run_whose_page_was_owed_zeroes_nothing(account, settings):
+    """Page 2 answered 503: owed to later runs (the run is covered), but
+    not read, so the run proves no deletion."""
+    settings.INVENTORY_SYNC_PAGE_SIZE = 1
+    _webhook_reports(account, "B", 5)
+
+    def answer(request):
+        if request.params.get("page") == "2":
+            return 503, {"Content-Type": "application/json"}, "{}"
+        body = {"variants": [_variant("A", "3", 1)], "meta": {"total": 2}}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(responses.GET, tg.VARIANTS, callback=answer)
+        services.inventory_sync(account=account, full=True)
+
+    run = SyncRun.objects.latest("pk")
+    assert run.status == SyncStatus.PARTIAL
+    assert run.covered and run.owed
+    assert _on_hand("B") == 5
+    assert not SyncListedLevel.objects.exists()
