@@ -345,6 +345,10 @@ class StockLevelPage:
     next_cursor: str = ""
     has_more: bool = False
     rejected: tuple[RejectedLevel, ...] = ()
+    # How many the whole listing held as this page was read (None: the ERP
+    # does not say): a listing paged by number that changed size under a
+    # run shifted records past it (sync_gone).
+    total: int | None = None
 
     def __post_init__(self) -> None:
         _without_rejected(self, "records")

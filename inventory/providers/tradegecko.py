@@ -208,6 +208,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             else "",
             has_more=has_more,
             rejected=tuple(rejected),
+            total=_total(data),
         )
 
     def cursor_after(self, query: LevelsQuery) -> str | None:
@@ -407,11 +408,16 @@ def _next_cursor(
 def _has_more(data: Mapping[str, Any], *, page: int, limit: int, count: int) -> bool:
     # ``meta.total`` counts every record of the listing; without it a full
     # page may have more after it.
-    meta = data.get("meta")
-    total = meta.get("total") if isinstance(meta, dict) else None
-    if isinstance(total, int):
+    total = _total(data)
+    if total is not None:
         return page * limit < total
     return count >= limit
+
+
+def _total(data: Mapping[str, Any]) -> int | None:
+    meta = data.get("meta")
+    total = meta.get("total") if isinstance(meta, dict) else None
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 def _list(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:

@@ -374,7 +374,8 @@ def _work(run: SyncRun, progress: Progress | None, deadline: float | None) -> bo
         page, error = _ask(adapter, query)
         # The ERP computed it somewhere between the ask and its answer.
         window = (asked_at, database_now())
-        position = seen_after(source.after(position, query, page, error), page)
+        position = source.after(position, query, page, error)
+        position = seen_after(position, page, own=not source.asked_owed)
         _page_save(run, page, window, position)
         # Only once saved: a task that lost the run rolled the try back.
         while source.alerts:

@@ -10,10 +10,12 @@ that read every page (succeeded), each level this account reported before
 whose pair it did not list is gone at the ERP (the item, or only one of its
 locations): its on-hand goes to 0 (reservations kept: units held there are
 short, so the level turns oversold and is announced) and the run names it for
-staff (``gone_at_erp``). A run with a failed page, or an incremental one,
-proves nothing. The pairs are compared in the database and the levels gone
-worked in chunks, so neither the run's position nor memory grows with the
-listing.
+staff (``gone_at_erp``). A level reported since the run started (a webhook
+for an item created at the ERP after the listing passed its place) is not
+gone by being absent, and an empty listing is no proof (noted for staff).
+A run with a failed page, or an incremental one, proves nothing. The pairs
+are compared in the database and the levels gone worked in chunks, so
+neither the run's position nor memory grows with the listing.
 """
 
 import logging
@@ -42,13 +44,26 @@ LISTED_SQL = (
 )
 
 
-def seen_after(position: SyncPosition, page: StockLevelPage | None) -> SyncPosition:
+def seen_after(
+    position: SyncPosition, page: StockLevelPage | None, *, own: bool = True
+) -> SyncPosition:
     """``position`` as the run collects on: ``seen`` stays ``()`` (the pairs
     are rows, ``listed_record``). A run saved by an older version holds the
     SKUs it listed instead: the pairs of its earlier pages were never kept,
-    so it stops collecting and checks nothing."""
+    so it stops collecting and checks nothing. So does a run whose listing
+    (``own``: not a page owed by an earlier run) changed size between its
+    pages: paged by number, a record was shifted onto a page already read."""
     if position.seen:
         logger.warning("inventory sync resumed from a SKU list; no deletion check")
+        return replace(position, seen=None)
+    if position.seen is None or not own or page is None or page.total is None:
+        return position
+    if position.listed_total is None:
+        return replace(position, listed_total=page.total)
+    if page.total != position.listed_total:
+        logger.warning(
+            "inventory listing changed size under a full sync; no deletion check"
+        )
         return replace(position, seen=None)
     return position
 
@@ -103,10 +118,17 @@ def levels_gone_apply(run: SyncRun, now: datetime) -> int:
     candidates = (
         StockLevel.objects.filter(source=run.account)
         .exclude(on_hand=0)
+        .exclude(synced_at__gte=run.started_at)
         .filter(~Exists(listed))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+    if not SyncListedLevel.objects.filter(run=run).exists():
+        # Every item deleted at once is not what an empty answer means (a
+        # role that lost its permissions, a proxy's empty page): staff look.
+        if candidates.exists():
+            _listing_empty_record(run)
+        return 0
     count, after = 0, 0
     while ids := list(candidates.filter(pk__gt=after)[:GONE_CHUNK]):
         after = ids[-1]
@@ -124,7 +146,9 @@ def _gone_set(run: SyncRun, ids: list[int], now: datetime) -> int:
         level
         for level in locked_levels(ids).values()
         # As locked: a webhook may have reported it since the read above.
-        if level.source_id == run.account_id and level.on_hand != 0
+        if level.source_id == run.account_id
+        and level.on_hand != 0
+        and not _reported_since(level, run)
     ]
     StockLevel.objects.filter(pk__in=[level.pk for level in gone]).update(
         on_hand=0, synced_at=now
@@ -134,6 +158,27 @@ def _gone_set(run: SyncRun, ids: list[int], now: datetime) -> int:
     levels_refresh(gone, expired=expired_holds([level.pk for level in gone], now))
     _gone_record(run, gone)
     return len(gone)
+
+
+def _reported_since(level: StockLevel, run: SyncRun) -> bool:
+    # Both on the database's clock. Reported after the listing may have
+    # passed its place: the listing's silence proves nothing.
+    return level.synced_at is not None and level.synced_at >= run.started_at
+
+
+def _listing_empty_record(run: SyncRun) -> None:
+    logger.warning(
+        "inventory full listing empty; nothing set to 0",
+        extra={"account": run.account.slug},
+    )
+    run.errors = [
+        *run.errors,
+        {
+            "code": "listing_empty",
+            "message": "The ERP's full listing was empty: nothing set to 0 as "
+            "gone. Check the integration's permissions at the ERP.",
+        },
+    ][-MAX_ERRORS_KEPT:]
 
 
 def _gone_record(run: SyncRun, gone: list[StockLevel]) -> None:

@@ -59,6 +59,9 @@ class SyncPosition:
     # it lists (as rows, sync_gone) to find what was deleted there; None:
     # not collected. A run saved by an older version may hold SKUs here.
     seen: tuple[str, ...] | None = None
+    # The listing's size as its first page said (StockLevelPage.total): a
+    # later page saying another stops the deletion check (sync_gone).
+    listed_total: int | None = None
 
     @classmethod
     def of(cls, run: SyncRun, adapter: InventoryAdapter) -> "SyncPosition":
@@ -79,6 +82,7 @@ class SyncPosition:
             done=bool(data.get("done")),
             incomplete=_incomplete(data, run),
             seen=None if seen is None else tuple(seen),
+            listed_total=data.get("listed_total"),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -92,6 +96,7 @@ class SyncPosition:
             "done": self.done,
             "incomplete": self.incomplete,
             "seen": None if self.seen is None else list(self.seen),
+            "listed_total": self.listed_total,
         }
 
 
@@ -122,6 +127,11 @@ class PageSource:
         # Staff alerts of owed pages, logged once the page is saved.
         self.alerts: list[dict[str, Any]] = []
         self._known: list[str] | None = None
+
+    @property
+    def asked_owed(self) -> bool:
+        """The last query was a page an earlier run owes, not the listing's."""
+        return self._owed is not None
 
     def query(self, position: SyncPosition) -> LevelsQuery | None:
         """The query for the next page; None when none is left."""
