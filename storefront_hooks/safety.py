@@ -16,7 +16,7 @@ import socket
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -35,6 +35,9 @@ from urllib3.util.connection import allowed_gai_family
 from integrations.models.accounts import Mode
 
 _VALID_URL = URLValidator(schemes=["http", "https"])
+# Host-name look-ups running at once in a process, abandoned ones included
+# (a resolver that never answers holds each until its own give-up).
+MAX_PENDING_LOOKUPS = 8
 
 
 class UrlRefused(ValueError):
@@ -49,9 +52,16 @@ class AddressRefused(Exception):
 
 
 class ResolutionTimedOut(Exception):
-    """The endpoint's host name did not resolve within the connect budget."""
+    """The endpoint's host name did not resolve within the connect budget,
+    or (``busy``) was not looked up: too many look-ups still outlast theirs."""
 
-    def __init__(self, host: str, seconds: float) -> None:
+    def __init__(self, host: str, seconds: float, *, busy: bool = False) -> None:
+        if busy:
+            super().__init__(
+                f"endpoint host {host} not looked up: {MAX_PENDING_LOOKUPS} "
+                "look-ups of this process still outlast their deadline"
+            )
+            return
         super().__init__(
             f"endpoint host {host} did not resolve within {seconds:g} s "
             "(the connect timeout)"
@@ -183,23 +193,53 @@ def _resolve(host: str, port: int, timeout: float | None) -> list[tuple]:
     args = (host, port, allowed_gai_family(), socket.SOCK_STREAM)
     if timeout is None or _is_address(host):
         return socket.getaddrinfo(*args)
-    found: dict[str, Any] = {}
-    done = threading.Event()
-
-    def look_up() -> None:
-        try:
-            found["answers"] = socket.getaddrinfo(*args)
-        except BaseException as exc:  # handed to the waiting caller
-            found["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=look_up, name="webhook-dns", daemon=True).start()
-    if not done.wait(timeout):
+    look_up = _LookUp.joined(args)
+    if look_up is None:
+        raise ResolutionTimedOut(host, timeout, busy=True)
+    if not look_up.done.wait(timeout):
         raise ResolutionTimedOut(host, timeout)
-    if "error" in found:
-        raise found["error"]
-    return found["answers"]
+    if look_up.error is not None:
+        raise look_up.error
+    return look_up.answers
+
+
+class _LookUp:
+    """One ``getaddrinfo`` in its thread. A name still being looked up (an
+    abandoned look-up stuck in the resolver) is joined, not asked again, and
+    at most ``MAX_PENDING_LOOKUPS`` run at once in a process: a resolver
+    that never answers holds that many threads, not one per delivery."""
+
+    _pending: ClassVar[dict[tuple, "_LookUp"]] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, args: tuple) -> None:
+        self.args = args
+        self.done = threading.Event()
+        self.answers: list[tuple] = []
+        self.error: BaseException | None = None
+
+    @classmethod
+    def joined(cls, args: tuple) -> "_LookUp | None":
+        """The look-up of ``args`` under way or a new one; None past the bound."""
+        with cls._lock:
+            look_up = cls._pending.get(args)
+            if look_up is not None:
+                return look_up
+            if len(cls._pending) >= MAX_PENDING_LOOKUPS:
+                return None
+            look_up = cls._pending[args] = cls(args)
+        threading.Thread(target=look_up.run, name="webhook-dns", daemon=True).start()
+        return look_up
+
+    def run(self) -> None:
+        try:
+            self.answers = socket.getaddrinfo(*self.args)
+        except BaseException as exc:  # handed to the waiting callers
+            self.error = exc
+        finally:
+            with self._lock:
+                self._pending.pop(self.args, None)
+            self.done.set()
 
 
 def _is_address(host: str) -> bool:

@@ -36,6 +36,7 @@ from integrations.client.session import (
     ProviderSession,
     ProviderTransport,
     active_call,
+    call_begun,
 )
 from integrations.errors import (
     ConfigurationError,
@@ -240,6 +241,7 @@ class ProviderClient:
 
     @contextmanager
     def _tracked(self, ctx: CallContext) -> Iterator[None]:
+        call_begun()
         token = active_call.set(ctx)
         try:
             yield

@@ -85,6 +85,28 @@ class CallContext:
 
 active_call: ContextVar[CallContext | None] = ContextVar("provider_call", default=None)
 
+# Operations begun in a ``calls_counted`` block; see there.
+_calls_begun: ContextVar[list[int] | None] = ContextVar("calls_begun", default=None)
+
+
+@contextmanager
+def calls_counted() -> Iterator[list[int]]:
+    """Counts the operations begun in the block (``[n]``), so a caller can
+    tell an error of its own reading from one about a provider's answer
+    (webhooks' ``payload_read``)."""
+    begun = [0]
+    token = _calls_begun.set(begun)
+    try:
+        yield begun
+    finally:
+        _calls_begun.reset(token)
+
+
+def call_begun() -> None:
+    begun = _calls_begun.get()
+    if begun is not None:
+        begun[0] += 1
+
 
 # What a redirect to another origin may still carry: nothing that names us.
 _PLAIN_HEADERS = frozenset(

@@ -4,6 +4,7 @@ the reading of a stored payload that turns a malformed one into it."""
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from integrations.client.session import calls_counted
 from integrations.errors import ProviderError
 
 # What reading a malformed payload raises: a key or index missing, a value of
@@ -25,17 +26,22 @@ class UnprocessableEvent(Exception):
 
 @contextmanager
 def payload_read(what: str, *, malformed_code: bool = True) -> Iterator[None]:
-    """Around an adapter's reading of the event's payload (no call out):
-    what a malformed payload raises becomes UnprocessableEvent, naming
-    ``what``. With ``malformed_code``, so does a provider error coded as
-    one of ``MALFORMED_CODES``; a caller that handles those itself says
-    False. Any other provider error (a read-back that failed) propagates:
-    retried."""
-    try:
-        yield
-    except PAYLOAD_ERRORS as exc:
-        raise UnprocessableEvent(f"{what}: {type(exc).__name__}: {exc}") from exc
-    except ProviderError as exc:
-        if not malformed_code or exc.code not in MALFORMED_CODES:
-            raise
-        raise UnprocessableEvent(f"{what}: {exc}") from exc
+    """Around an adapter's reading of the event's payload: what a malformed
+    payload raises becomes UnprocessableEvent, naming ``what``. With
+    ``malformed_code``, so does a provider error coded as one of
+    ``MALFORMED_CODES``; a caller that handles those itself says False.
+    Once the reading has called the provider (PayPal looks a refund's capture
+    up), nothing is taken as the row's fault: the call's answer (garbled, or
+    of a shape we cannot read) may differ next time, so it propagates and is
+    retried; so does any other provider error."""
+    with calls_counted() as calls:
+        try:
+            yield
+        except PAYLOAD_ERRORS as exc:
+            if calls[0]:
+                raise
+            raise UnprocessableEvent(f"{what}: {type(exc).__name__}: {exc}") from exc
+        except ProviderError as exc:
+            if calls[0] or not malformed_code or exc.code not in MALFORMED_CODES:
+                raise
+            raise UnprocessableEvent(f"{what}: {exc}") from exc

@@ -13,7 +13,7 @@ from payments.models import (
 )
 from payments.services.errors import RefundAnswerPending
 from payments.services.followups import storefront_void_done
-from payments.services.methods import recurring_payment_failed
+from payments.services.methods import recurring_payment_failed, recurring_payment_paid
 from payments.services.refunds import RESERVING, refund_book, refundable_amount
 from payments.services.state import Change, advance, emit_event, lock_payment
 
@@ -38,11 +38,11 @@ def payment_event_apply(
     if kind == K.AUTHORIZED:
         authorized = amount or payment.amount
         change = Change(PaymentStatus.AUTHORIZED, authorized, provider_says=True)
-        return advance(payment, change)
+        return _paid_event(payment, change)
     if kind == K.SUCCEEDED:
         captured = amount or max(payment.amount_authorized, payment.amount)
         change = Change(PaymentStatus.CAPTURED, captured=captured, provider_says=True)
-        return advance(payment, change)
+        return _paid_event(payment, change)
     if kind in (K.FAILED, K.FAILED_FINAL):
         return _failed_event(payment, final=kind == K.FAILED_FINAL)
     if kind == K.VOIDED:
@@ -64,6 +64,17 @@ def _failed_event(payment: Payment, *, final: bool) -> Payment:
         row = advance(payment, Change(PaymentStatus.FAILED, provider_says=final))
         if before != PaymentStatus.FAILED and row.status == PaymentStatus.FAILED:
             recurring_payment_failed(row)
+    return row
+
+
+def _paid_event(payment: Payment, change: Change) -> Payment:
+    """Money moved on the gateway's word; a recurring slot's payment it had
+    failed (not finally) undoes the stop of its recurring charge with it."""
+    with transaction.atomic():
+        before = lock_payment(payment.pk).status
+        row = advance(payment, change)
+        if before == PaymentStatus.FAILED and row.status != PaymentStatus.FAILED:
+            recurring_payment_paid(row)
     return row
 
 

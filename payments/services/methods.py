@@ -466,9 +466,15 @@ def _recurring_stop(payment: Payment) -> None:
         status__in=MONEY_HOLDING_STATUSES,
     )
     if not later.exists():
+        # It names the payment whose decline stopped it: a success the
+        # gateway reports for that one later undoes the stop.
         RecurringCharge.objects.filter(
             pk=recurring.pk, status=RecurringStatus.ACTIVE
-        ).update(status=RecurringStatus.FAILED, updated_at=timezone.now())
+        ).update(
+            status=RecurringStatus.FAILED,
+            last_payment=payment,
+            updated_at=timezone.now(),
+        )
         logger.warning("recurring charge declined; stopped", extra=log_ids(payment))
         return
     PaymentNote.objects.create(
@@ -478,6 +484,16 @@ def _recurring_stop(payment: Payment) -> None:
         detail="Declined after its run, and later periods were charged since: "
         "collect this one by hand.",
     )
+
+
+def recurring_payment_paid(payment: Payment) -> None:
+    """A slot's payment the gateway failed, then reported paid (its failure
+    was not final): the stop that decline made, if still in force, is undone."""
+    RecurringCharge.objects.filter(
+        public_id=payment.metadata.get("recurring_charge", ""),
+        status=RecurringStatus.FAILED,
+        last_payment=payment,
+    ).update(status=RecurringStatus.ACTIVE, updated_at=timezone.now())
 
 
 def recurring_slot_give_back(payment: Payment) -> bool:
