@@ -27,7 +27,6 @@ from payments.models import (
     PaymentNote,
     PaymentStatus,
     RecurringCharge,
-    RecurringInterval,
     RecurringStatus,
     SavedPaymentMethod,
 )
@@ -48,7 +47,16 @@ from payments.services.reconcile import (
     duplicate_look_up,
     not_sent_fail,
 )
-from payments.services.settle import SETTLED_FAILED
+from payments.services.slots import (
+    OPEN,
+    next_run,
+    nothing_charged,
+    period_charged_elsewhere,
+    period_paid,
+    recurring_of,
+    slot_key,
+    slot_of,
+)
 from payments.services.state import (
     log_ids,
     mark_failed,
@@ -226,23 +234,6 @@ def _send_stopped(
         not_charged()
 
 
-def _next_run(when: datetime, interval: str, count: int) -> datetime:
-    if interval == RecurringInterval.DAY:
-        return when + timedelta(days=count)
-    if interval == RecurringInterval.WEEK:
-        return when + timedelta(weeks=count)
-    months = count * (12 if interval == RecurringInterval.YEAR else 1)
-    month_index = when.month - 1 + months
-    year, month = when.year + month_index // 12, month_index % 12 + 1
-    # The 31st of a short month becomes its last day.
-    for day in (when.day, 30, 29, 28):
-        try:
-            return when.replace(year=year, month=month, day=day)
-        except ValueError:
-            continue
-    raise ValueError("unreachable")
-
-
 @dataclass
 class RecurringRun:
     """What one run of the recurring charges did: ``charged``; ``unknown``
@@ -270,9 +261,6 @@ class RecurringRun:
             # A bounded result; ``failed`` counts them all.
             "errors": [staff_text(line) for line in self.errors[:20]],
         }
-
-
-_OPEN = (PaymentStatus.PENDING, PaymentStatus.UNKNOWN, PaymentStatus.REQUIRES_ACTION)
 
 
 def recurring_charges_run(*, now: datetime | None = None) -> int:
@@ -318,7 +306,7 @@ def _recurring_run_one(recurring: RecurringCharge) -> str:
     """Run one due slot; the RecurringRun counter it adds to ("" if another
     worker took the slot)."""
     slot = recurring.next_run_at
-    following = _next_run(slot, recurring.interval, recurring.interval_count)
+    following = next_run(slot, recurring.interval, recurring.interval_count)
     # Before the claim: an account this deploy cannot call claims nothing.
     adapter = adapter_for(recurring.saved_method.account)
     payment, created = _recurring_claim(recurring, slot, following)
@@ -343,24 +331,6 @@ def _recurring_run_one(recurring: RecurringCharge) -> str:
     return _recurring_record(recurring, payment)
 
 
-# A slot's failed payment that nothing charged and no gateway declined (a
-# fault of ours, found or cancelled as nothing at the gateway, settled so by
-# staff): its slot is charged again, the subscription never stopped for it.
-_NOT_CHARGED = frozenset(
-    {"not_found_at_provider", "cancelled_at_provider", SETTLED_FAILED}
-)
-
-
-def _not_charged(payment: Payment) -> bool:
-    return (
-        payment.status == PaymentStatus.FAILED and payment.failure_code in _NOT_CHARGED
-    )
-
-
-def _recurring_key(recurring: RecurringCharge, slot: datetime) -> str:
-    return f"{RECURRING_KEY_PREFIX}{recurring.public_id}:{slot.isoformat()}"
-
-
 def _recurring_claim(
     recurring: RecurringCharge, slot: datetime, following: datetime
 ) -> tuple[Payment | None, bool]:
@@ -368,7 +338,7 @@ def _recurring_claim(
     dies after it leaves a pending payment a later run finds. (None, False)
     when another worker claimed the slot; (payment, False) when an earlier
     run of this slot made its payment already."""
-    key = _recurring_key(recurring, slot)
+    key = slot_key(recurring, slot)
     with transaction.atomic():
         claimed = RecurringCharge.objects.filter(
             pk=recurring.pk, next_run_at=slot, status=RecurringStatus.ACTIVE
@@ -376,7 +346,7 @@ def _recurring_claim(
         if not claimed:
             return None, False
         existing = Payment.objects.filter(idempotency_key=key).first()
-        if existing is not None and not _not_charged(existing):
+        if existing is not None and not nothing_charged(existing):
             return existing, False
         if existing is not None:
             # Failed by a fault of ours, nothing charged: not the card's
@@ -412,7 +382,7 @@ def _declined(payment: Payment) -> bool:
     return (
         payment.status == PaymentStatus.FAILED
         and payment.failure_code not in DUPLICATE_CODES
-        and not _not_charged(payment)
+        and not nothing_charged(payment)
     )
 
 
@@ -436,9 +406,9 @@ def _recurring_record(recurring: RecurringCharge, payment: Payment) -> str:
     )
     if declined:
         return "declined"
-    if _not_charged(payment):
+    if nothing_charged(payment):
         return "retry"
-    return "unknown" if failed or payment.status in _OPEN else "charged"
+    return "unknown" if failed or payment.status in OPEN else "charged"
 
 
 def recurring_payment_failed(payment: Payment) -> None:
@@ -456,7 +426,7 @@ def _recurring_stop(payment: Payment) -> None:
     """A slot's decline learnt after its run stops the recurring charge, as
     in the run; unless a later period was charged since (the method works):
     that period is then left to staff with a note."""
-    recurring = _recurring_of(payment)
+    recurring = recurring_of(payment)
     key = str(payment.idempotency_key or "")
     if recurring is None or not key.startswith(RECURRING_KEY_PREFIX):
         return
@@ -488,12 +458,14 @@ def _recurring_stop(payment: Payment) -> None:
 
 def recurring_payment_paid(payment: Payment) -> None:
     """A slot's payment the gateway failed, then reported paid (its failure
-    was not final): the stop that decline made, if still in force, is undone."""
+    was not final, or its look-up missed it): the stop that decline made, if
+    still in force, is undone, and its period counts as paid."""
     RecurringCharge.objects.filter(
         public_id=payment.metadata.get("recurring_charge", ""),
         status=RecurringStatus.FAILED,
         last_payment=payment,
     ).update(status=RecurringStatus.ACTIVE, updated_at=timezone.now())
+    period_paid(payment)
 
 
 def recurring_slot_give_back(payment: Payment) -> bool:
@@ -503,10 +475,10 @@ def recurring_slot_give_back(payment: Payment) -> bool:
     a new gateway key; the claim frees this one's slot key). Only while the
     schedule is one period past the slot: further on, staff are told."""
     key = str(payment.idempotency_key or "")
-    if not _not_charged(payment) or not key.startswith(RECURRING_KEY_PREFIX):
+    if not nothing_charged(payment) or not key.startswith(RECURRING_KEY_PREFIX):
         return False
-    recurring = _recurring_of(payment)
-    slot = _slot_of(key)
+    recurring = recurring_of(payment)
+    slot = slot_of(key)
     if recurring is None or slot is None:
         return False
     active = RecurringCharge.objects.filter(
@@ -514,7 +486,12 @@ def recurring_slot_give_back(payment: Payment) -> bool:
     )
     if not active.exists():
         return False  # cancelled or stopped meanwhile: nothing to charge
-    following = _next_run(slot, recurring.interval, recurring.interval_count)
+    paid_by = period_charged_elsewhere(payment)
+    if paid_by is not None and paid_by.status in MONEY_HOLDING_STATUSES:
+        # An earlier try of the period was paid after all (reported late).
+        logger.info("recurring slot paid by another payment", extra=log_ids(payment))
+        return False
+    following = next_run(slot, recurring.interval, recurring.interval_count)
     # Given back now, or the schedule has not passed the slot yet.
     if _slot_release(recurring.pk, slot, following) or (
         active.filter(next_run_at__lte=slot).exists()
@@ -536,20 +513,6 @@ def recurring_slot_give_back(payment: Payment) -> bool:
         "moved on since: charge the customer's period by hand.",
     )
     return False
-
-
-def _recurring_of(payment: Payment) -> RecurringCharge | None:
-    return RecurringCharge.objects.filter(
-        public_id=payment.metadata.get("recurring_charge", "")
-    ).first()
-
-
-def _slot_of(key: str) -> datetime | None:
-    # The slot a recurring payment's key names (_recurring_key).
-    try:
-        return datetime.fromisoformat(key.split(":", 2)[2])
-    except (IndexError, ValueError):
-        return None
 
 
 def _recurring_orphans_release(now: datetime) -> None:
@@ -575,8 +538,8 @@ def _recurring_orphan_release(payment: Payment) -> None:
         pk=payment.pk, status=PaymentStatus.PENDING, updated_at=payment.updated_at
     ).update(updated_at=timezone.now()):
         return
-    recurring = _recurring_of(payment)
-    slot = _slot_of(str(payment.idempotency_key))
+    recurring = recurring_of(payment)
+    slot = slot_of(str(payment.idempotency_key))
     # One transaction: a kill between the two would lose the period.
     with transaction.atomic():
         not_sent_fail(payment, "run stopped")
@@ -586,7 +549,7 @@ def _recurring_orphan_release(payment: Payment) -> None:
             and _slot_release(
                 recurring.pk,
                 slot,
-                _next_run(slot, recurring.interval, recurring.interval_count),
+                next_run(slot, recurring.interval, recurring.interval_count),
             )
         )
     logger.warning(

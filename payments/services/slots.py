@@ -1,0 +1,139 @@
+"""A recurring charge's slots: when the next one falls, the key that fixes
+each slot's charge, and the payments of one slot's period (one paid late)."""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from payments.models import (
+    MONEY_HOLDING_STATUSES,
+    Payment,
+    PaymentNote,
+    PaymentStatus,
+    RecurringCharge,
+    RecurringInterval,
+    ReviewReason,
+    ReviewState,
+)
+from payments.services.reconcile import RECURRING_KEY_PREFIX
+from payments.services.settle import SETTLED_FAILED
+from payments.services.state import Change, advance, log_ids
+
+logger = logging.getLogger("payments.services")
+
+OPEN = (PaymentStatus.PENDING, PaymentStatus.UNKNOWN, PaymentStatus.REQUIRES_ACTION)
+
+# A slot's failed payment that nothing charged and no gateway declined (a
+# fault of ours, found or cancelled as nothing at the gateway, settled so by
+# staff): its slot is charged again, the subscription never stopped for it.
+NOT_CHARGED = frozenset(
+    {"not_found_at_provider", "cancelled_at_provider", SETTLED_FAILED}
+)
+
+
+def next_run(when: datetime, interval: str, count: int) -> datetime:
+    if interval == RecurringInterval.DAY:
+        return when + timedelta(days=count)
+    if interval == RecurringInterval.WEEK:
+        return when + timedelta(weeks=count)
+    months = count * (12 if interval == RecurringInterval.YEAR else 1)
+    month_index = when.month - 1 + months
+    year, month = when.year + month_index // 12, month_index % 12 + 1
+    # The 31st of a short month becomes its last day.
+    for day in (when.day, 30, 29, 28):
+        try:
+            return when.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    raise ValueError("unreachable")
+
+
+def nothing_charged(payment: Payment) -> bool:
+    return (
+        payment.status == PaymentStatus.FAILED and payment.failure_code in NOT_CHARGED
+    )
+
+
+def slot_key(recurring: RecurringCharge, slot: datetime) -> str:
+    return f"{RECURRING_KEY_PREFIX}{recurring.public_id}:{slot.isoformat()}"
+
+
+def slot_of(key: str) -> datetime | None:
+    # The slot a recurring payment's key names (slot_key).
+    try:
+        return datetime.fromisoformat(key.split(":", 2)[2])
+    except (IndexError, ValueError):
+        return None
+
+
+def recurring_of(payment: Payment) -> RecurringCharge | None:
+    return RecurringCharge.objects.filter(
+        public_id=payment.metadata.get("recurring_charge", "")
+    ).first()
+
+
+def period_payments(payment: Payment) -> QuerySet[Payment]:
+    """Every payment of ``payment``'s period: a slot charged again keeps its
+    order id (the claim moves the slot's key on to the new payment)."""
+    return Payment.objects.filter(
+        metadata__recurring_charge=payment.metadata.get("recurring_charge", ""),
+        order_id=payment.order_id,
+    )
+
+
+def period_charged_elsewhere(payment: Payment) -> Payment | None:
+    """Another payment of ``payment``'s period that holds (or may yet hold)
+    its charge: the period is paid, or being paid, by that one."""
+    return (
+        period_payments(payment)
+        .exclude(pk=payment.pk)
+        .filter(status__in=(*MONEY_HOLDING_STATUSES, *OPEN))
+        .order_by("pk")
+        .first()
+    )
+
+
+def period_paid(payment: Payment) -> None:
+    """A slot given back for ``payment`` (failed as never charged) is taken
+    back while no run charged it again; charged again (or being charged):
+    two charges for one period, so staff are asked to refund one."""
+    recurring = recurring_of(payment)
+    if recurring is None:
+        return
+    holder = period_payments(payment).filter(
+        idempotency_key__startswith=RECURRING_KEY_PREFIX
+    )
+    slot = slot_of(str(holder.values_list("idempotency_key", flat=True).first()))
+    if slot is None:
+        return
+    following = next_run(slot, recurring.interval, recurring.interval_count)
+    # Taken back first: a run claiming the slot meanwhile makes this a no-op,
+    # and its payment is then found below.
+    if RecurringCharge.objects.filter(pk=recurring.pk, next_run_at=slot).update(
+        next_run_at=following, last_payment=payment, updated_at=timezone.now()
+    ):
+        logger.info("recurring slot paid after all; taken back", extra=log_ids(payment))
+    other = period_charged_elsewhere(payment)
+    if other is None:
+        return
+    logger.error("recurring period charged twice; in review", extra=log_ids(payment))
+    PaymentNote.objects.create(
+        payment=payment,
+        kind="recurring_charged_twice",
+        title=f"This period was charged again by {other.public_id}"[:255],
+        detail="The gateway reported this payment paid after its period was "
+        f"charged again ({other.public_id}, {other.status}): refund one of the "
+        "two charges.",
+    )
+    if payment.review_state != ReviewState.PENDING:
+        advance(
+            payment,
+            Change(
+                fields={
+                    "review_state": ReviewState.PENDING,
+                    "review_reason": ReviewReason.PROVIDER_CONTRADICTION,
+                }
+            ),
+        )
