@@ -1,8 +1,10 @@
 """Gateway webhooks -> payment changes. Registered for every payments event
 type in ``SWITCHYARD_WEBHOOK_HANDLERS["payments"]["*"]``; the intake has
-verified and stored the event, and runs this in the transaction that marks it
-processed. Applying is monotonic (``services.payment_event_apply``), so a
-replay, a duplicate or a late event changes nothing it should not."""
+verified and stored the event, reads it first (``prepare``: the adapter's
+reading may call the gateway, outside any transaction), and runs this in the
+transaction that marks it processed. Applying is monotonic
+(``services.payment_event_apply``), so a replay, a duplicate or a late event
+changes nothing it should not."""
 
 import logging
 
@@ -12,7 +14,7 @@ from integrations.webhooks.errors import UnprocessableEvent, payload_read
 from integrations.webhooks.messages import WebhookMessage
 from payments import services
 from payments.models import Payment
-from payments.providers.base import PaymentsAdapter
+from payments.providers.base import PaymentEvent, PaymentsAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -23,17 +25,9 @@ class PaymentNotFound(LookupError):
 
 
 def payment_webhook_handle(event: WebhookEvent) -> None:
-    adapter = registry.get_adapter(event.account)
-    if not isinstance(adapter, PaymentsAdapter):
-        raise TypeError("payments webhook handler called for a non-payments account")
-    message = WebhookMessage(
-        event_type=event.event_type,
-        dedupe_key=event.dedupe_key,
-        payload=event.payload,
-        occurred_at=event.occurred_at,
-    )
-    with payload_read("payment event unreadable"):
-        parsed = adapter.parse_payment_event(message)
+    # Read by ``prepare``; read here when the handler is called alone.
+    read = getattr(event, "payment_read", None)
+    parsed = read[0] if read is not None else _read(event)
     if parsed is None:
         logger.info(
             "payment webhook ignored",
@@ -65,3 +59,28 @@ def payment_webhook_handle(event: WebhookEvent) -> None:
             "event_kind": str(parsed.kind),
         },
     )
+
+
+def _read(event: WebhookEvent) -> PaymentEvent | None:
+    """The adapter's reading of the event (None: a type it ignores)."""
+    adapter = registry.get_adapter(event.account)
+    if not isinstance(adapter, PaymentsAdapter):
+        raise TypeError("payments webhook handler called for a non-payments account")
+    message = WebhookMessage(
+        event_type=event.event_type,
+        dedupe_key=event.dedupe_key,
+        payload=event.payload,
+        occurred_at=event.occurred_at,
+    )
+    with payload_read("payment event unreadable"):
+        return adapter.parse_payment_event(message)
+
+
+def _read_first(event: WebhookEvent) -> None:
+    """Before the handler's transaction (``prepare``): reading an event may
+    ask the gateway (PayPal's refunds and disputes name a capture, looked up
+    for its order), and no transaction or row lock waits on that call."""
+    event.payment_read = (_read(event),)  # type: ignore[attr-defined]
+
+
+payment_webhook_handle.prepare = _read_first  # type: ignore[attr-defined]
