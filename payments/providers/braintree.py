@@ -217,9 +217,10 @@ class BraintreeAdapter(SdkAdapter, PaymentsAdapter):
 
     def _find_sale(self, lookup: PaymentLookup) -> PaymentResult | None:
         amount = self.to_provider_decimal(lookup.amount, lookup.currency)
+        order_id = lookup.order_id[:255]
         search = braintree.TransactionSearch
         query = [
-            search.order_id == lookup.order_id[:255],
+            search.order_id == order_id,
             search.amount.between(amount, amount),
             search.type == braintree.Transaction.Type.Sale,
         ]
@@ -230,10 +231,13 @@ class BraintreeAdapter(SdkAdapter, PaymentsAdapter):
             "braintree_search_transactions",
             lambda ctx: succeeded(list(gateway.transaction.search(query).items)),
         )
+        # The search's text match is not promised case-sensitive: only a sale
+        # of exactly our order id is this payment's (another case is another order).
         sales = [
             t
             for t in found
             if str(t.currency_iso_code or "").upper() == lookup.currency.upper()
+            and str(getattr(t, "order_id", "") or "") == order_id
         ]
         live = [t for t in sales if t.status not in FAILED_STATUSES]
         if len(live) > 1:
