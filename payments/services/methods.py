@@ -51,8 +51,8 @@ from payments.services.slots import (
     OPEN,
     next_run,
     nothing_charged,
-    period_charged_elsewhere,
     period_paid,
+    period_payments,
     recurring_of,
     slot_key,
     slot_of,
@@ -486,8 +486,8 @@ def recurring_slot_give_back(payment: Payment) -> bool:
     )
     if not active.exists():
         return False  # cancelled or stopped meanwhile: nothing to charge
-    paid_by = period_charged_elsewhere(payment)
-    if paid_by is not None and paid_by.status in MONEY_HOLDING_STATUSES:
+    paid = period_payments(payment).filter(status__in=MONEY_HOLDING_STATUSES)
+    if paid.exclude(pk=payment.pk).exists():
         # An earlier try of the period was paid after all (reported late).
         logger.info("recurring slot paid by another payment", extra=log_ids(payment))
         return False
