@@ -10,6 +10,10 @@ Subscribers are named in settings ``SWITCHYARD_EVENT_SUBSCRIBERS``
 subscriber runs in the transaction that marks its delivery done, so its own
 database writes happen exactly once; anything else it does must be idempotent,
 because a worker can die between the call and the commit.
+
+An event about something a provider account served (a payment, a shipment,
+a pickup, an email) names that account: its payload then carries
+``livemode`` (Stripe's word), so the storefront can tell test traffic apart.
 """
 
 import logging
@@ -27,7 +31,8 @@ from integrations import correlation
 from integrations.clock import database_now
 from integrations.event_sql import event_rows_insert
 from integrations.leases import ClaimLost, LeasedRows
-from integrations.models import DeliveryStatus, Event, EventDelivery
+from integrations.models import DeliveryStatus, Event, EventDelivery, ProviderAccount
+from integrations.models.accounts import Mode
 from integrations.task_batcher import TaskBatcher
 from integrations.webhooks.metrics import EVENT_DELIVERIES
 
@@ -58,15 +63,35 @@ def subscribers_for(name: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+# The provider code of every kind's sandbox (settings' adapter tables).
+SANDBOX_PROVIDER = "sandbox"
+
+
+def livemode(account: ProviderAccount) -> bool:
+    """True for a live account of a real provider: a sandbox moves no real
+    money or parcels, whatever mode it was given."""
+    return account.mode == Mode.LIVE and account.provider != SANDBOX_PROVIDER
+
+
 def event_emit(
-    *, name: str, payload: dict[str, Any], subject: str = "", defer: bool = False
+    *,
+    name: str,
+    payload: dict[str, Any],
+    subject: str = "",
+    defer: bool = False,
+    account: ProviderAccount | None = None,
 ) -> Event:
     """Record a domain event; call it inside the transaction that made the
     change. Delivery starts only after that transaction commits.
 
+    ``account``: the provider account the subject belongs to, if any (pass
+    the loaded one: no query is made); the payload gets its ``livemode``.
+
     ``defer``: inside an ``integrations.commits`` group the rows may wait for
     the group's commit (``integrations.group_sql``); the returned Event has
     no pk until then. Only for callers that do not use the pk."""
+    if account is not None:
+        payload = {**payload, "livemode": livemode(account)}
     with transaction.atomic(savepoint=False):
         event = Event(
             name=name,

@@ -22,7 +22,8 @@ from shipping.providers.base import LabelUpdate, ShippingAdapter
 logger = logging.getLogger(__name__)
 
 # A label webhook we cannot read or store (shipping.providers.answers): the
-# same body fails the same way on every retry.
+# same body fails the same way on every retry. A garbled label file fetched
+# for it is another code (garbled_label_file): raised, so it is retried.
 MALFORMED = "malformed_response"
 
 

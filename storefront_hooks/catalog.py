@@ -2,7 +2,9 @@
 the outbox. Internal events (breaker changes, staff notes such as
 ``pickup.cancel_not_applied``, ...) are never sent out.
 Payloads are documented in docs/storefront-webhooks.md and the OpenAPI
-schema's components (``storefront_hooks.schema``)."""
+schema's components (``storefront_hooks.schema``). A payload whose subject
+a provider account served carries ``livemode`` (``integrations.events``):
+false for a test-mode or sandbox account."""
 
 EVENT_TYPES: dict[str, str] = {
     "payment.authorized": "A payment was authorized (funds held).",

@@ -8,6 +8,13 @@ from storefront_hooks import catalog
 
 _INT = {"type": "integer"}
 _STR = {"type": "string"}
+# Stripe's word: in every payload whose subject a provider account served.
+LIVEMODE: dict[str, Any] = {
+    "type": "boolean",
+    "description": "False when a test-mode or sandbox account served it: no "
+    "real money, parcel or mail moved. Absent where no account served it "
+    "(a payment blocked by fraud screening, say).",
+}
 
 PAYMENT_DATA: dict[str, Any] = {
     "type": "object",
@@ -37,6 +44,7 @@ PAYMENT_DATA: dict[str, Any] = {
         "amount_authorized": _INT,
         "amount_captured": _INT,
         "amount_refunded": _INT,
+        "livemode": LIVEMODE,
         "refund_id": {**_STR, "description": "payment.refunded only."},
         "refund_amount": {**_INT, "description": "payment.refunded only."},
         "dispute": {**_STR, "enum": ["opened", "closed"]},
@@ -63,6 +71,7 @@ SHIPMENT_DATA: dict[str, Any] = {
         "amount",
         "currency",
         "status",
+        "livemode",
     ],
     "properties": {
         "shipment": {**_STR, "example": "shp_0a1b2c3d4e5f6g7h8i9j0k1l"},
@@ -76,6 +85,7 @@ SHIPMENT_DATA: dict[str, Any] = {
         "tracking_status": _STR,
         "customer_email": {**_STR, "description": "May be empty."},
         "tracking_url": {**_STR, "description": "Empty when none is known."},
+        "livemode": LIVEMODE,
     },
 }
 PARCEL_LABEL_DATA: dict[str, Any] = {
@@ -94,7 +104,13 @@ TRACKING_DATA: dict[str, Any] = {
     "type": "object",
     "description": "A shipment's tracking (shipment.tracking_updated, "
     "shipment.delivered).",
-    "required": ["shipment", "order_id", "tracking_number", "tracking_status"],
+    "required": [
+        "shipment",
+        "order_id",
+        "tracking_number",
+        "tracking_status",
+        "livemode",
+    ],
     "properties": {
         "shipment": {**_STR, "example": "shp_0a1b2c3d4e5f6g7h8i9j0k1l"},
         "order_id": _STR,
@@ -104,6 +120,7 @@ TRACKING_DATA: dict[str, Any] = {
         "customer_email": {**_STR, "description": "May be empty."},
         "tracking_url": {**_STR, "description": "Empty when none is known."},
         "estimated_delivery": {**_STR, "format": "date", "nullable": True},
+        "livemode": LIVEMODE,
     },
 }
 PICKUP_DATA: dict[str, Any] = {
@@ -116,6 +133,7 @@ PICKUP_DATA: dict[str, Any] = {
         "confirmation_number",
         "pickup_date",
         "shipments",
+        "livemode",
     ],
     "properties": {
         "pickup": {**_STR, "example": "pu_0a1b2c3d4e5f6g7h8i9j0k1l"},
@@ -127,6 +145,7 @@ PICKUP_DATA: dict[str, Any] = {
             "items": _STR,
             "description": "The shipments (shp_...) the pickup collects.",
         },
+        "livemode": LIVEMODE,
     },
 }
 _DATA_REFS = {

@@ -146,6 +146,7 @@ def _move(message: EmailMessage, record: EmailEventRecord) -> None:
                 "bounce_type": record.bounce_type or "",
                 "occurred_at": record.occurred_at.isoformat(),
             },
+            account=message.account,
         )
     logger.info(
         "email status moved",

@@ -81,6 +81,8 @@ def emit_event(payment: Payment, name: str, **extra: Any) -> None:
         name=name,
         payload=_event_payload(payment, **extra),
         subject=f"payment:{payment.public_id}",
+        # Loaded already where a gateway answered (``change_from_result``).
+        account=payment.account,
         # In the API's commit group: with the group's commit, one statement
         # with the idempotency response (integrations.group_sql).
         defer=True,

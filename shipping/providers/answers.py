@@ -6,6 +6,10 @@ left ``purchasing``, a pickup left ``requested``. The carrier may have acted
 on the request (a label bought, a pickup booked), so such an answer is
 ``Unknown(malformed_response)``: the shipment or pickup is left ``unknown``
 for staff to settle, as for any answer we cannot read.
+
+A label file fetched apart from the answer (Shippo's file link) that is not
+a whole file of its declared format is ``Unknown(garbled_label_file)``: a
+later fetch may get it whole, so a webhook settling that label is retried.
 """
 
 import re
@@ -13,6 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from integrations.errors import Unknown
+from shipping.providers.shipment_types import LabelFormat, LabelStatus
 
 if TYPE_CHECKING:
     from shipping.providers.base import Label, LabelUpdate, Pickup
@@ -25,6 +30,17 @@ PICKUP_LIMITS = {"confirmation_number": 64, "location_code": 64}
 # U+FFFD too: the webhook intake stores a NUL (or lone surrogate) as it, so in
 # a carrier's id or number it stands for a character that could not be kept.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\ufffd]")
+
+# Not a malformed_response: the file may come whole on the next fetch.
+GARBLED_FILE = "garbled_label_file"
+# How each format starts, and a mark its last bytes hold when it is whole
+# (a PDF's %%EOF may be followed by a little trailing text).
+_FILE_MARKS = {
+    LabelFormat.PDF: (b"%PDF-", b"%%EOF"),
+    LabelFormat.PNG: (b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"),
+    LabelFormat.ZPL: (b"^XA", b"^XZ"),
+}
+_TAIL_BYTES = 1024
 
 
 def checked_label(carrier: str, label: "Label") -> "Label":
@@ -57,7 +73,27 @@ def checked_label_update(carrier: str, update: "LabelUpdate") -> "LabelUpdate":
     fetch = update.fetch_label
     if fetch is None:
         return update
-    return replace(update, fetch_label=lambda: checked_label(carrier, fetch()))
+    return replace(
+        update,
+        fetch_label=lambda: checked_files(carrier, checked_label(carrier, fetch())),
+    )
+
+
+def checked_files(carrier: str, label: "Label") -> "Label":
+    """``label`` when its file and each parcel's own read as whole files of
+    its declared format; else ``Unknown(garbled_label_file)`` (see above)."""
+    if label.status != LabelStatus.CREATED:
+        return label
+    files = [label.label_data, *(parcel.label_data for parcel in label.parcel_labels)]
+    head, tail = _FILE_MARKS[label.label_format]
+    for data in files:
+        if not (data.lstrip().startswith(head) and tail in data[-_TAIL_BYTES:]):
+            raise Unknown(
+                f"{carrier} sent a label file that is not a whole "
+                f"{label.label_format.value.upper()} file",
+                code=GARBLED_FILE,
+            )
+    return label
 
 
 def storable(value: str, limit: int) -> bool:

@@ -8,6 +8,7 @@ import logging
 from integrations import registry
 from integrations.secrets_registry import staff_text
 from shipping.models import Shipment, ShipmentStatus
+from shipping.providers import answers
 from shipping.providers.base import LabelStatus, LabelUpdate
 from shipping.services.labels import SETTLED_BY_LABEL, label_made, settle_under_lock
 
@@ -72,12 +73,15 @@ def _settles_nothing(shipment: Shipment, update: LabelUpdate) -> bool:
 def _with_parcels(shipment: Shipment, update: LabelUpdate) -> LabelUpdate:
     """The update with every parcel's label of a multi-parcel shipment, asked
     of the carrier before any row is locked (a ProviderError: the webhook is
-    retried; one it cannot store: noted, not applied). A sibling parcel's
-    update never gets here (``_settles_nothing``)."""
+    retried; one it cannot store: noted, not applied; a garbled file:
+    retried, as the label's own). A sibling parcel's update never gets here
+    (``_settles_nothing``)."""
     parcels = len(shipment.parcels or ())
     label = update.label
     if label is None or parcels < 2:
         return update
     adapter = registry.get_adapter(shipment.account)
-    full = adapter.settled_label(label, parcels=parcels)
+    full = answers.checked_files(
+        adapter.display_name, adapter.settled_label(label, parcels=parcels)
+    )
     return dataclasses.replace(update, label=full)

@@ -303,6 +303,7 @@ def label_apply(shipment: Shipment, label: Label) -> None:
             name="shipment.label_created",
             subject=shipment.public_id,
             payload=shipment_event_payload(shipment),
+            account=shipment.account,
         )
     logger.info("label bought", extra={"shipment_id": shipment.public_id})
 

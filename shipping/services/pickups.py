@@ -310,6 +310,7 @@ def _booked(pickup: Pickup, booked: BookedPickup) -> None:
             name="pickup.scheduled",
             subject=pickup.public_id,
             payload=pickup_payload(pickup),
+            account=pickup.account,
         )
 
 
@@ -320,7 +321,10 @@ def _not_booked(pickup: Pickup) -> None:
     pickup.failure_message = "staff found no booking at the carrier"
     pickup.save(update_fields=["status", "failure_message"])
     event_emit(
-        name="pickup.failed", subject=pickup.public_id, payload=pickup_payload(pickup)
+        name="pickup.failed",
+        subject=pickup.public_id,
+        payload=pickup_payload(pickup),
+        account=pickup.account,
     )
 
 
@@ -342,4 +346,5 @@ def announce_cancelled(pickup: Pickup) -> None:
         name="pickup.cancelled",
         subject=pickup.public_id,
         payload=pickup_payload(pickup),
+        account=pickup.account,
     )

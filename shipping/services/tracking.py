@@ -151,12 +151,19 @@ def _emit(shipment: Shipment, moved: bool) -> None:
             else None
         ),
     }
+    account = shipment.account
     event_emit(
-        name="shipment.tracking_updated", subject=shipment.public_id, payload=payload
+        name="shipment.tracking_updated",
+        subject=shipment.public_id,
+        payload=payload,
+        account=account,
     )
     if moved and shipment.tracking_status == TrackingStatus.DELIVERED:
         event_emit(
-            name="shipment.delivered", subject=shipment.public_id, payload=payload
+            name="shipment.delivered",
+            subject=shipment.public_id,
+            payload=payload,
+            account=account,
         )
 
 

@@ -117,6 +117,7 @@ def _voided_row(row: Shipment) -> None:
         name="shipment.voided",
         subject=row.public_id,
         payload=shipment_event_payload(row),
+        account=row.account,
     )
 
 
@@ -141,6 +142,7 @@ def _labels_announced(row: Shipment, parcels: list[ShipmentParcel], name: str) -
                 "parcel": parcel.sequence,
                 "parcel_tracking_number": parcel.tracking_number,
             },
+            account=row.account,
         )
 
 
@@ -308,6 +310,7 @@ def _rejection_announced(
         name="shipment.void_rejected",
         subject=row.public_id,
         payload=shipment_event_payload(row),
+        account=row.account,
     )
     refunded = ShipmentParcel.objects.filter(
         shipment=row, voided_at__isnull=False

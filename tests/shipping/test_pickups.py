@@ -159,6 +159,7 @@ def test_a_cancelled_pickup_is_announced_once():
         "confirmation_number": pickup.confirmation_number,
         "pickup_date": pickup.pickup_date.isoformat(),
         "shipments": [],
+        "livemode": False,  # a sandbox carrier moves no real parcel
     }
 
 
