@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 
+from integrations.clock import database_now
 from integrations.errors import NotProcessed, Paced
 from integrations.limits import limit_values
 from integrations.redis_line import raw_key, redis_client, redis_handle
@@ -149,14 +150,33 @@ def reserve_token(
 # --- Concurrency leases -----------------------------------------------------
 
 # A slot is a lease that expires: a worker killed mid-call frees its slot
-# after the TTL instead of shrinking the account's capacity for good.
-_SLOT_TAKE_LUA = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+# after the TTL instead of shrinking the account's capacity for good. Leases
+# are stamped and expired by Redis's clock (TIME), not the worker's: a worker
+# whose clock runs ahead would otherwise hold its slot past the lease and
+# expire other workers' slots early. ARGV: cap, ttl seconds, token, ttl_ms.
+_SERVER_NOW_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+
+_SLOT_TAKE_LUA = (
+    _SERVER_NOW_LUA
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.17g', now))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+local expiry = now + tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], string.format('%.17g', expiry), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 """
+)
+
+_SLOT_COUNT_LUA = (
+    _SERVER_NOW_LUA
+    + """
+return redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.17g', now), '+inf')
+"""
+)
 
 _LIMIT_KEYS = (
     "rate_limit_per_second",
@@ -363,11 +383,10 @@ class RateLimiter:
 
     def in_flight(self) -> int:
         """Slots currently held (expired leases not counted)."""
-        now = self.clock()
         handle = redis_handle()
         if handle is not None:
-            key = raw_key(self.slots_key)
-            return int(handle.line.command("ZCOUNT", key, f"({now!r}", "+inf"))
+            return int(handle.run(_SLOT_COUNT_LUA, [raw_key(self.slots_key)], []))
+        now = _shared_now()
         leases = cache.get(self.slots_key) or {}
         return sum(1 for expiry in leases.values() if expiry > now)
 
@@ -402,16 +421,14 @@ class RateLimiter:
 
     def _try_slot(self, token: str) -> bool:
         cfg = self.config
-        now = self.clock()
         handle = redis_handle()
         if handle is not None:
             taken = handle.run(
                 _SLOT_TAKE_LUA,
                 [raw_key(self.slots_key)],
                 [
-                    repr(now),
-                    repr(now + cfg.slot_ttl),
                     cfg.max_concurrency,
+                    repr(cfg.slot_ttl),
                     token,
                     math.ceil(cfg.slot_ttl * 1000),
                 ],
@@ -420,6 +437,7 @@ class RateLimiter:
         with cache_lock(self.slots_key + ":lock", wait=1.0) as locked:
             if not locked:
                 return False
+            now = _shared_now()
             leases = {
                 t: exp
                 for t, exp in (cache.get(self.slots_key) or {}).items()
@@ -428,7 +446,9 @@ class RateLimiter:
             if len(leases) >= cfg.max_concurrency:
                 return False
             leases[token] = now + cfg.slot_ttl
-            cache.set(self.slots_key, leases, math.ceil(cfg.slot_ttl))
+            # No expiry on the entry: the database cache would expire it by
+            # each reader's own clock. Its leases expire by the shared one.
+            cache.set(self.slots_key, leases, None)
             return True
 
     def _release_slot(self, token: str) -> None:
@@ -446,7 +466,13 @@ class RateLimiter:
                 return
             leases = cache.get(self.slots_key) or {}
             if leases.pop(token, None) is not None:
-                cache.set(self.slots_key, leases, math.ceil(self.config.slot_ttl))
+                cache.set(self.slots_key, leases, None)
+
+
+def _shared_now() -> float:
+    """The fallback's lease clock: the database's (the cache's own store;
+    this machine's on SQLite), as for every stamp two processes compare."""
+    return database_now().timestamp()
 
 
 def limiter_for(

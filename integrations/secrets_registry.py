@@ -43,7 +43,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models.signals import post_delete, post_save
 
 from integrations.webhooks.messages import storable
@@ -91,9 +91,12 @@ def known_secrets(*, fresh: bool = False) -> tuple[str, ...]:
     return _state["secrets"]
 
 
-def refresh(*, force_check: bool = False) -> None:
+def refresh(*, force_check: bool = False, strict: bool = False) -> None:
     """Reload the copy if another process changed a secret since it was
-    loaded. Called at request and task starts; never from logging."""
+    loaded. Called at request and task starts; never from logging.
+    ``strict`` (a command's start): a database error is raised, for
+    manage.py to say in its one line (a table missing: migrate not run),
+    rather than logged before it."""
     interval = getattr(settings, "SECRET_REDACTION_CHECK_SECONDS", 5.0)
     now = time.monotonic()
     if not force_check and now - _state["checked"] < interval:
@@ -101,6 +104,8 @@ def refresh(*, force_check: bool = False) -> None:
     try:
         _refresh_now()
     except Exception as exc:
+        if strict and isinstance(exc, DatabaseError):
+            raise
         # No database (yet): keep what we have, try again later. One line:
         # an outage repeats it at every request and command.
         logger.warning(
