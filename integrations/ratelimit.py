@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUCKET_LUA",
+    "SERVER_NOW_LUA",
     "LimitConfig",
     "RateLimiter",
     "Reservation",
@@ -87,15 +88,25 @@ def cache_lock(
 
 # --- Token bucket -----------------------------------------------------------
 
-# Mirrors reserve_token() below; ARGV: rate, burst, now, max_wait, ttl_ms,
-# weight. Numbers cross the Lua boundary as strings: Redis truncates Lua
-# floats to integers.
-BUCKET_LUA = """
+# The shared clock of every script here: Redis's, not the caller's. A worker
+# whose clock runs ahead would otherwise refill a bucket early (up to a whole
+# burst) or expire other workers' leases; one behind would starve. Redis 7
+# replicates a script's effects, so it may write after reading TIME.
+SERVER_NOW_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+
+# Mirrors reserve_token() below; ARGV: rate, burst, max_wait, ttl_ms, weight.
+# Numbers cross the Lua boundary as strings: Redis truncates Lua floats to
+# integers.
+BUCKET_LUA = (
+    SERVER_NOW_LUA
+    + """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-local max_wait = tonumber(ARGV[4])
-local weight = tonumber(ARGV[6]) or 1
+local max_wait = tonumber(ARGV[3])
+local weight = tonumber(ARGV[5]) or 1
 local s = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(s[1]) or burst
 local ts = tonumber(s[2]) or now
@@ -109,9 +120,10 @@ if tokens < 0 then wait = -tokens / rate end
 if wait > max_wait then return {0, string.format('%.17g', wait)} end
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
            'ts', string.format('%.17g', ts))
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return {1, string.format('%.17g', wait)}
 """
+)
 
 
 @dataclass(frozen=True)
@@ -137,7 +149,7 @@ def reserve_token(
     """
     tokens = state["tokens"] if state else burst
     ts = state["ts"] if state else now
-    if now > ts:  # another machine's clock may be slightly ahead: never go back
+    if now > ts:  # a shared clock stepped back must not take tokens away
         tokens = min(burst, tokens + (now - ts) * rate)
         ts = now
     tokens -= weight
@@ -151,16 +163,10 @@ def reserve_token(
 
 # A slot is a lease that expires: a worker killed mid-call frees its slot
 # after the TTL instead of shrinking the account's capacity for good. Leases
-# are stamped and expired by Redis's clock (TIME), not the worker's: a worker
-# whose clock runs ahead would otherwise hold its slot past the lease and
-# expire other workers' slots early. ARGV: cap, ttl seconds, token, ttl_ms.
-_SERVER_NOW_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-"""
-
+# are stamped and expired by Redis's clock (``SERVER_NOW_LUA``). ARGV: cap,
+# ttl seconds, token, ttl_ms.
 _SLOT_TAKE_LUA = (
-    _SERVER_NOW_LUA
+    SERVER_NOW_LUA
     + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.17g', now))
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
@@ -172,7 +178,7 @@ return 1
 )
 
 _SLOT_COUNT_LUA = (
-    _SERVER_NOW_LUA
+    SERVER_NOW_LUA
     + """
 return redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.17g', now), '+inf')
 """
@@ -219,7 +225,9 @@ class LimitConfig:
 
 class RateLimiter:
     """Token bucket plus concurrency cap for one account. Cheap to build;
-    holds no state of its own (everything lives in the cache)."""
+    holds no state of its own (everything lives in the cache). ``clock``
+    only times this worker's own waits: the bucket and the leases run on the
+    shared store's clock."""
 
     def __init__(
         self,
@@ -306,8 +314,7 @@ class RateLimiter:
         bound = cfg.bound(weight) if max_wait is None else max_wait
         # Idle buckets vanish once they would be full again anyway.
         ttl_ms = math.ceil((cfg.burst / cfg.rate + bound + 1) * 1000)
-        now = self.clock()
-        return [repr(cfg.rate), repr(cfg.burst), repr(now), repr(bound), ttl_ms, weight]
+        return [repr(cfg.rate), repr(cfg.burst), repr(bound), ttl_ms, weight]
 
     def reserve(
         self, weight: float = 1, *, max_wait: float | None = None
@@ -336,15 +343,16 @@ class RateLimiter:
                 return Reservation(False, cfg.max_wait)
             reservation, state = reserve_token(
                 cache.get(self.bucket_key),
-                now=self.clock(),
+                now=_shared_now(),
                 rate=cfg.rate,
                 burst=cfg.burst,
                 max_wait=max_wait,
                 weight=weight,
             )
             if state is not None:
-                ttl = cfg.burst / cfg.rate + max_wait + 1
-                cache.set(self.bucket_key, state, math.ceil(ttl))
+                # No expiry, as for the leases: the database cache would
+                # expire it by each reader's clock (one ahead: a full bucket).
+                cache.set(self.bucket_key, state, None)
             return reservation
 
     def _paced(self, retry_after: float, weight: float) -> Paced:
@@ -470,8 +478,9 @@ class RateLimiter:
 
 
 def _shared_now() -> float:
-    """The fallback's lease clock: the database's (the cache's own store;
-    this machine's on SQLite), as for every stamp two processes compare."""
+    """The fallback's bucket and lease clock: the database's (the cache's own
+    store; this machine's on SQLite), as for every stamp two processes
+    compare."""
     return database_now().timestamp()
 
 

@@ -42,3 +42,19 @@ def clock() -> FakeClock:
 @pytest.fixture
 def account(db) -> ProviderAccount:
     return ProviderAccountFactory(slug="pay-primary", settings=dict(BREAKER_SETTINGS))
+
+
+@pytest.fixture
+def shared_clock(clock: FakeClock, settings, monkeypatch) -> FakeClock:
+    """``clock`` as the bucket's clock too. The bucket refills by the shared
+    store's clock, never the worker's: here a local cache whose shared clock
+    (the database's in production) is the hand-moved one. Redis's own clock
+    (TIME in the script) is tested in tests/integrations/test_core4_*."""
+    from django.core.cache import cache
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    }
+    cache.clear()
+    monkeypatch.setattr("integrations.ratelimit._shared_now", clock)
+    return clock

@@ -18,7 +18,8 @@ def _limiter(clock: FakeClock, **limits):
     return limiter_for(account, clock=clock, sleep=clock.sleep)
 
 
-def test_a_weighted_call_takes_that_many_tokens(clock):
+def test_a_weighted_call_takes_that_many_tokens(shared_clock):
+    clock = shared_clock
     limiter = _limiter(clock, rate_limit_per_second=10, rate_limit_burst=10)
     assert limiter.acquire(weight=10) == 0.0
     # The bucket is empty: the next single token is 0.1 s away.
@@ -50,7 +51,8 @@ def test_reserve_token_in_debt_by_the_weight():
     assert state == {"tokens": -6.0, "ts": START}
 
 
-def test_pacing_waits_where_a_transactional_call_fails(clock):
+def test_pacing_waits_where_a_transactional_call_fails(shared_clock):
+    clock = shared_clock
     limiter = _limiter(
         clock,
         rate_limit_per_second=2,
@@ -67,7 +69,8 @@ def test_pacing_waits_where_a_transactional_call_fails(clock):
     assert clock.now - START == pytest.approx(2.0)
 
 
-def test_paced_weights_keep_the_rate(clock):
+def test_paced_weights_keep_the_rate(shared_clock):
+    clock = shared_clock
     limiter = _limiter(clock, rate_limit_per_second=100, rate_limit_burst=100)
     for _ in range(10):
         limiter.pace(weight=50, budget=60)
@@ -75,7 +78,8 @@ def test_paced_weights_keep_the_rate(clock):
     assert clock.now - START == pytest.approx(4.0)
 
 
-def test_pacing_past_the_budget_raises_paced_and_takes_nothing(clock):
+def test_pacing_past_the_budget_raises_paced_and_takes_nothing(shared_clock):
+    clock = shared_clock
     limiter = _limiter(
         clock,
         rate_limit_per_second=1,

@@ -33,7 +33,8 @@ def test_no_limit_is_a_free_no_op(clock):
     assert cache.get(limiter.bucket_key) is None
 
 
-def test_burst_then_waits_for_the_next_token(clock):
+def test_burst_then_waits_for_the_next_token(shared_clock):
+    clock = shared_clock
     limiter = _limiter(_account(rate_limit_per_second=10, rate_limit_burst=2), clock)
     assert limiter.acquire() == 0.0
     assert limiter.acquire() == 0.0
@@ -42,7 +43,8 @@ def test_burst_then_waits_for_the_next_token(clock):
     assert clock.slept == [pytest.approx(0.1), pytest.approx(0.1)]
 
 
-def test_waiters_queue_up_to_the_bound_then_fail_fast(clock):
+def test_waiters_queue_up_to_the_bound_then_fail_fast(shared_clock):
+    clock = shared_clock
     account = _account(
         rate_limit_per_second=2, rate_limit_burst=1, rate_limit_max_wait_seconds=1
     )
@@ -72,7 +74,8 @@ def test_zero_wait_means_fail_fast(clock):
     assert clock.slept == []
 
 
-def test_idle_time_refills_only_up_to_the_burst(clock):
+def test_idle_time_refills_only_up_to_the_burst(shared_clock):
+    clock = shared_clock
     limiter = _limiter(_account(rate_limit_per_second=5, rate_limit_burst=3), clock)
     clock.advance(3600)
     waits = [limiter.acquire() for _ in range(4)]
@@ -80,7 +83,8 @@ def test_idle_time_refills_only_up_to_the_burst(clock):
     assert waits[3] == pytest.approx(0.2)
 
 
-def test_sustained_rate_matches_the_limit(clock):
+def test_sustained_rate_matches_the_limit(shared_clock):
+    clock = shared_clock
     limiter = _limiter(_account(rate_limit_per_second=20, rate_limit_burst=5), clock)
     for _ in range(205):
         limiter.acquire()

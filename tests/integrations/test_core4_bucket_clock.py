@@ -1,0 +1,115 @@
+"""The token bucket between workers whose clocks disagree: it refills by the
+shared store's clock (Redis's TIME inside the script; the database's on the
+database-cache fallback), so a worker whose clock runs ahead cannot refill it
+early (and exceed the provider's rate), nor one behind starve."""
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+
+from integrations.breaker.store import BreakerStore
+from integrations.errors import NotProcessed
+from integrations.ratelimit import RateLimiter, limiter_for
+from integrations.testing.clocks import whole_machine_clock
+from tests.factories import ProviderAccountFactory
+
+pytestmark = pytest.mark.django_db
+
+AHEAD = 3600.0  # a machine whose clock is an hour fast
+
+
+@pytest.fixture(params=["redis", "database"])
+def store(request, settings) -> str:
+    """The limiter's shared store: Redis at REDIS_URL, or the database cache
+    (the fallback when there is no Redis)."""
+    if request.param == "redis":
+        request.applymarker(pytest.mark.redis)
+        if not settings.REDIS_URL:
+            pytest.skip("needs service: Redis not configured (set REDIS_URL)")
+    else:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                "LOCATION": "switchyard_cache",
+            }
+        }
+        call_command("createcachetable", verbosity=0)
+    return request.param
+
+
+def _account(**limits):
+    return ProviderAccountFactory(
+        settings={
+            "rate_limit_per_second": 1,
+            "rate_limit_burst": 2,
+            "rate_limit_max_wait_seconds": 0,
+            **limits,
+        }
+    )
+
+
+@contextlib.contextmanager
+def _worker(account, skew: float = 0.0) -> Iterator[RateLimiter]:
+    """A limiter in a worker on a machine whose clock is ``skew`` seconds off."""
+    with whole_machine_clock(skew):
+        yield limiter_for(account, clock=lambda: time.time() + skew)
+
+
+def _refusal(limiter: RateLimiter) -> NotProcessed:
+    with pytest.raises(NotProcessed) as info:
+        limiter.acquire()
+    assert info.value.code == "rate_limited"
+    return info.value
+
+
+def test_a_worker_ahead_does_not_refill_the_bucket(store):
+    account = _account()
+    with _worker(account) as on_time:
+        cache.delete(on_time.bucket_key)
+        assert [on_time.acquire(), on_time.acquire()] == [0.0, 0.0]
+        assert _refusal(on_time).retry_after == pytest.approx(1.0, abs=0.1)
+    with _worker(account, AHEAD) as ahead:
+        refused = _refusal(ahead)
+    # The tokens come back on the shared clock: about a second from now.
+    assert 0.8 < refused.retry_after <= 1.0
+
+
+def test_a_worker_behind_is_not_starved(store):
+    account = _account(rate_limit_per_second=10, rate_limit_burst=1)
+    with _worker(account) as on_time:
+        cache.delete(on_time.bucket_key)
+        on_time.acquire()
+    with _worker(account, -AHEAD) as behind:
+        assert _refusal(behind).retry_after <= 0.1
+        time.sleep(0.15)  # a token is back, by the shared clock
+        assert behind.acquire() == 0.0
+
+
+def test_a_bucket_drained_behind_refuses_a_worker_on_time(store):
+    account = _account()
+    with _worker(account, -AHEAD) as behind:
+        cache.delete(behind.bucket_key)
+        assert [behind.acquire(), behind.acquire()] == [0.0, 0.0]
+    with _worker(account) as on_time:
+        assert 0.8 < _refusal(on_time).retry_after <= 1.0
+
+
+@pytest.mark.redis
+def test_the_gate_reserves_by_redis_clock_too(settings):
+    # The breaker's gate (one script: bucket plus breaker reads) is Redis only.
+    if not settings.REDIS_URL:
+        pytest.skip("needs service: Redis not configured (set REDIS_URL)")
+    account = _account()
+    breaker = BreakerStore(account.pk, window_seconds=60, buckets=6)
+    with _worker(account) as on_time:
+        cache.delete(on_time.bucket_key)
+        granted = [breaker.gate(on_time, 1)[0].granted for _ in range(3)]
+        assert granted == [True, True, False]
+    with _worker(account, AHEAD) as ahead:
+        reservation = breaker.gate(ahead, 1)[0]
+    assert not reservation.granted
+    assert 0.8 < reservation.wait <= 1.0
