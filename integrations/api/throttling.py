@@ -3,8 +3,9 @@ web process counts against the same bucket.
 
 On Redis the window is one sorted set per key, trimmed, counted and added to by
 one script: atomic (DRF's read-then-write history can let concurrent requests
-of one key past the limit) and one round trip instead of a pickled GET and SET.
-Elsewhere (a local cache) DRF's own history does the same."""
+of one key past the limit), one round trip instead of a pickled GET and SET,
+and on Redis's clock (TIME in the script), not each web process's. Elsewhere
+(a local cache) DRF's own history does the same."""
 
 import logging
 import secrets
@@ -16,6 +17,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from config.checks import DEFAULT_API_RATE, api_rate_problem
 from integrations.models import ApiKey
+from integrations.ratelimit import SERVER_NOW_LUA
 from integrations.redis_line import raw_key, redis_handle
 
 if TYPE_CHECKING:
@@ -68,17 +70,17 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        self.now = self.timer()
-        member = f"{self.now:.6f}-{secrets.token_hex(4)}"
-        allowed, oldest = handle.run(
+        # The window runs on Redis's clock, not this web process's: one
+        # ahead would slide it past the key's requests, one behind stretch it.
+        allowed, retry_after = handle.run(
             WINDOW_LUA,
             # Its own key: DRF's pickled history may still sit at ``key``.
             [raw_key(key + ":window")],
-            [repr(self.now), self.duration, self.num_requests, member],
+            [self.duration, self.num_requests, secrets.token_hex(8)],
         )
         if int(allowed):
             return True
-        self.retry_after = max(0.0, self.duration - (self.now - float(oldest)))
+        self.retry_after = max(0.0, float(retry_after))
         return self.throttle_failure()
 
     def wait(self) -> float | None:
@@ -87,17 +89,20 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return super().wait()
 
 
-# KEYS[1] the key's window; ARGV now, window seconds, limit, a unique member.
-# Returns {1, 0} when the request is counted, else {0, the oldest's time}.
-WINDOW_LUA = """
-local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
+# KEYS[1] the key's window; ARGV window seconds, limit, a unique member.
+# Returns {1, 0} when the request is counted, else {0, seconds until the
+# oldest request leaves the window}.
+WINDOW_LUA = (
+    SERVER_NOW_LUA
+    + """
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.17g', now - window))
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], string.format('%.17g', now), ARGV[3])
   redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
   return {1, '0'}
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, oldest[2]}
+return {0, string.format('%.17g', tonumber(oldest[2]) + window - now)}
 """
+)
