@@ -513,6 +513,12 @@ class InventoryAdapter(BaseAdapter):
             lambda: self.purchase_order_fetch(external_reference)
         )
 
+    def purchase_order_reference_problem(self, external_reference: str) -> str | None:
+        """Why ``external_reference`` cannot be one of this ERP's order ids
+        (None when it can): staff type one in, and it is checked before any
+        call. An ERP with ids of a known shape (TradeGecko's numbers) says."""
+        return None
+
     def cursor_after(self, query: LevelsQuery) -> str | None:
         """The continuation past ``query``'s page when that page failed, so a
         sync can record the failure and go on; None (the default) when only

@@ -269,6 +269,11 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         )
         return _result(_object(data, "purchase_order"))
 
+    def purchase_order_reference_problem(self, external_reference: str) -> str | None:
+        if _is_number(external_reference):
+            return None
+        return "TradeGecko order ids are numbers (ASCII digits)."
+
     def variant_id(self, sku: str) -> int:
         data = self.send(
             "GET", "/variants", operation="tradegecko_variant", params={"sku": sku}
