@@ -9,9 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum, Value
+from django.db.models import Sum
 from django.db.models.functions import Coalesce, Now
-from django.utils import timezone
 
 from integrations import registry
 from integrations.clock import database_now
@@ -195,7 +194,7 @@ def purchase_order_send(
         result = _placed(adapter, purchase_order, request, checked)
     except ProviderError as error:
         purchase_order.last_error = staff_text(f"{error.code}: {error.message}")[:255]
-        purchase_order.save(update_fields=["account", "last_error", "updated_at"])
+        _stamped_save(purchase_order, "last_error")
         logger.warning(
             "purchase order send failed",
             extra={"purchase_order": purchase_order.public_id, "code": error.code},
@@ -209,7 +208,7 @@ def purchase_order_send(
         purchase_order,
         result,
         external_reference=result.external_reference,
-        sent_at=Coalesce("sent_at", Value(timezone.now())),
+        sent_at=Coalesce("sent_at", Now()),
         send_tried_at=None,
         last_error="",
     )
@@ -317,7 +316,7 @@ def _pinned_account(
     target = _account(account)
     # Only if still unpinned: a concurrent send may have pinned another.
     PurchaseOrder.objects.filter(pk=order.pk, account__isnull=True).update(
-        account=target, updated_at=timezone.now()
+        account=target, updated_at=Now()
     )
     order.refresh_from_db(fields=["account"])
     return order.account
@@ -359,6 +358,15 @@ def _enabled_check(order: PurchaseOrder, target: ProviderAccount) -> None:
         )
 
 
+def _stamped_save(order: PurchaseOrder, field: str) -> None:
+    """Store ``order``'s ``field``, its change stamped by the database's
+    clock (``updated_at``), read back as stored."""
+    PurchaseOrder.objects.filter(pk=order.pk).update(
+        **{field: getattr(order, field)}, updated_at=Now()
+    )
+    order.refresh_from_db(fields=[field, "updated_at"])
+
+
 def _apply_status(
     order: PurchaseOrder, result: erp.PurchaseOrderResult, **fields: Any
 ) -> None:
@@ -370,13 +378,12 @@ def _apply_status(
     if status == PurchaseOrderStatus.DRAFT:
         status = PurchaseOrderStatus.SENT  # the ERP has it: it was sent
     behind = [s for s, rank in RANK.items() if rank <= RANK[status]]
-    now = timezone.now()
     rows = PurchaseOrder.objects.filter(pk=order.pk)
     with transaction.atomic():
         if fields:
-            rows.update(**fields, updated_at=now)
+            rows.update(**fields, updated_at=Now())
         rows.filter(status__in=behind).update(
-            status=status, raw_status=result.raw_status[:64], updated_at=now
+            status=status, raw_status=result.raw_status[:64], updated_at=Now()
         )
     order.refresh_from_db(fields=[*STATUS_FIELDS, *fields])
 
@@ -400,7 +407,7 @@ def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
     result = adapter.purchase_order_status(purchase_order.external_reference)
     if result is None:
         purchase_order.last_error = "not_found: the ERP has no such order"
-        purchase_order.save(update_fields=["last_error", "updated_at"])
+        _stamped_save(purchase_order, "last_error")
         return purchase_order
     _apply_status(purchase_order, result)
     return purchase_order
