@@ -13,6 +13,7 @@ from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
 from integrations.errors import ProviderError
 from inventory import services
+from inventory.admin.purchase_found import PurchaseOrderFoundMixin
 from inventory.models import (
     PurchaseOrder,
     PurchaseOrderLine,
@@ -98,7 +99,12 @@ class PurchaseOrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(PurchaseOrder)
-class PurchaseOrderAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class PurchaseOrderAdmin(
+    PurchaseOrderFoundMixin,
+    PublicIdSearchMixin,
+    ReadOnlyAdminMixin,
+    admin.ModelAdmin,
+):
     list_display = [
         "public_id",
         "supplier",
@@ -114,7 +120,7 @@ class PurchaseOrderAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdm
     search_fields = ["public_id", "external_reference", "lines__sku"]
     list_select_related = ["supplier", "location", "account"]
     inlines = [PurchaseOrderLineInline]
-    actions = ["send", "send_checked", "refresh"]
+    actions = ["send", "send_checked", "found_at_erp", "refresh"]
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("inventory.change_purchaseorder")

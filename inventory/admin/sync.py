@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
+from integrations.clock import database_now
 from integrations.models import ProviderAccount
 from inventory import services
 from inventory.models import SyncRun, SyncStatus
@@ -85,7 +86,7 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if run.high_water is None:
             return "-"
         shown = timezone.localtime(run.high_water).isoformat(timespec="seconds")
-        lead = run.high_water - timezone.now()
+        lead = run.high_water - database_now()  # the clock our stamps keep
         if lead <= CLOCK_SKEW:
             return shown
         hours = lead.total_seconds() / 3600

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from integrations.models import ProviderAccount
@@ -76,11 +77,14 @@ class PurchaseOrder(models.Model):
     raw_status = models.CharField(max_length=64, blank=True, default="")
     last_error = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
+    # By the database's clock, like send_tried_at (services stamp it Now()).
     sent_at = models.DateTimeField(null=True, blank=True)
     # When the ERP was first asked to place it with no answer kept since
     # (the database's clock): its upsert key's life runs from then.
     send_tried_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # The database's clock, by the column's default and every service's
+    # update (Now()): writers on several machines never run it backwards.
+    updated_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -12,7 +12,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from integrations.clock import database_now
 from integrations.models import ProviderAccount
@@ -134,7 +134,8 @@ class Reservation(models.Model):
         default=ReservationStatus.ACTIVE,
     )
     expires_at = models.DateTimeField()
-    created_at = models.DateTimeField(default=timezone.now)
+    # The services stamp it with the database's time; so does the column.
+    created_at = models.DateTimeField(db_default=Now())
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

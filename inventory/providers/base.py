@@ -46,8 +46,8 @@ from django.core.validators import (
     ProhibitNullCharactersValidator,
 )
 from django.db import models
-from django.utils import timezone
 
+from integrations.clock import database_now
 from integrations.errors import Rejected
 from integrations.providers.base import BaseAdapter
 from integrations.webhooks.messages import (
@@ -240,8 +240,12 @@ def storable_levels(
 def _warn_ahead(records: list[StockLevelRecord]) -> None:
     # Kept (they order the ERP's figures among themselves), but a clock
     # running fast is worth one line per page or event, not one per level.
-    ahead = timezone.now() + CLOCK_SKEW
-    late = [r for r in records if r.modified_at is not None and r.modified_at > ahead]
+    stamped = [r for r in records if r.modified_at is not None]
+    if not stamped:
+        return
+    # Ahead of the database's clock, which our stamps are compared by.
+    ahead = database_now() + CLOCK_SKEW
+    late = [r for r in stamped if r.modified_at > ahead]
     if late:
         logger.warning(
             "inventory level modification times ahead of our clock",
@@ -508,6 +512,12 @@ class InventoryAdapter(BaseAdapter):
         return self.none_if_not_found(
             lambda: self.purchase_order_fetch(external_reference)
         )
+
+    def purchase_order_reference_problem(self, external_reference: str) -> str | None:
+        """Why ``external_reference`` cannot be one of this ERP's order ids
+        (None when it can): staff type one in, and it is checked before any
+        call. An ERP with ids of a known shape (TradeGecko's numbers) says."""
+        return None
 
     def cursor_after(self, query: LevelsQuery) -> str | None:
         """The continuation past ``query``'s page when that page failed, so a

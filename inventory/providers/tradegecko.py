@@ -269,6 +269,11 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         )
         return _result(_object(data, "purchase_order"))
 
+    def purchase_order_reference_problem(self, external_reference: str) -> str | None:
+        if _is_number(external_reference):
+            return None
+        return "TradeGecko order ids are numbers (ASCII digits)."
+
     def variant_id(self, sku: str) -> int:
         data = self.send(
             "GET", "/variants", operation="tradegecko_variant", params={"sku": sku}
@@ -341,23 +346,25 @@ def variant_levels(
     variant: Mapping[str, Any],
 ) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
     """One record per location of a variant that has a SKU (TradeGecko allows
-    variants without one; nothing can be keyed on them); a location whose
-    figure we cannot read is a rejected level, not a failed page or event."""
+    variants without one; nothing can be keyed on them); a location row we
+    cannot read (its recorded rows are objects with an integer
+    ``location_id`` and a ``stock_on_hand``) is a rejected level, noted with
+    its page or event, never a failed page or event nor dropped unsaid."""
     sku = variant.get("sku")
     if not isinstance(sku, str) or not sku:
         return (), ()
     locations = variant.get("locations") or []
     modified = iso_time(variant.get("updated_at"))
 
-    def record(row: Mapping[str, Any] | None) -> StockLevelRecord:
+    def record(row: object) -> StockLevelRecord:
         if row is None:
             raise UnreadableLevel("locations: not a list", sku=sku)
-        code = str(row["location_id"])
+        code, figure = _location_row(row, sku)
         return StockLevelRecord(
             sku=sku,
             location_code=code,
             on_hand=whole_units(
-                row.get("stock_on_hand"),
+                figure,
                 field="stock_on_hand",
                 sku=sku,
                 location_code=code,
@@ -365,16 +372,24 @@ def variant_levels(
             modified_at=modified,
         )
 
-    if not isinstance(locations, list):
-        return readable_levels(record, [None])
-    return readable_levels(
-        record,
-        (
-            row
-            for row in locations
-            if isinstance(row, dict) and row.get("location_id") is not None
-        ),
-    )
+    rows = locations if isinstance(locations, list) else [None]
+    return readable_levels(record, rows)
+
+
+def _location_row(row: object, sku: str) -> tuple[str, object]:
+    """The row's location id as our code, and its figure; ``UnreadableLevel``
+    for a row that is not an object, names no integer location or has no
+    figure (an absent one is not 0: that would zero the level)."""
+    if not isinstance(row, dict):
+        raise UnreadableLevel("locations: a level that is not an object", sku=sku)
+    location = row.get("location_id")
+    if not isinstance(location, int) or isinstance(location, bool):
+        raise UnreadableLevel("location_id: not a TradeGecko id", sku=sku)
+    if "stock_on_hand" not in row:
+        raise UnreadableLevel(
+            "stock_on_hand: missing", sku=sku, location_code=str(location)
+        )
+    return str(location), row["stock_on_hand"]
 
 
 def _page_cursor(cursor: str) -> tuple[int, str]:

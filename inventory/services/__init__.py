@@ -34,6 +34,7 @@ from inventory.services.levels import (
 )
 from inventory.services.purchasing import (
     available_by_sku,
+    purchase_order_found,
     purchase_order_refresh,
     purchase_order_send,
     purchase_orders_draft,
@@ -77,6 +78,7 @@ __all__ = [
     "location_active_set",
     "locations_lock",
     "oversold_units",
+    "purchase_order_found",
     "purchase_order_refresh",
     "purchase_order_send",
     "purchase_orders_draft",

@@ -9,9 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum, Value
+from django.db.models import Sum
 from django.db.models.functions import Coalesce, Now
-from django.utils import timezone
 
 from integrations import registry
 from integrations.clock import database_now
@@ -195,7 +194,7 @@ def purchase_order_send(
         result = _placed(adapter, purchase_order, request, checked)
     except ProviderError as error:
         purchase_order.last_error = staff_text(f"{error.code}: {error.message}")[:255]
-        purchase_order.save(update_fields=["account", "last_error", "updated_at"])
+        _stamped_save(purchase_order, "last_error")
         logger.warning(
             "purchase order send failed",
             extra={"purchase_order": purchase_order.public_id, "code": error.code},
@@ -209,7 +208,7 @@ def purchase_order_send(
         purchase_order,
         result,
         external_reference=result.external_reference,
-        sent_at=Coalesce("sent_at", Value(timezone.now())),
+        sent_at=Coalesce("sent_at", Now()),
         send_tried_at=None,
         last_error="",
     )
@@ -317,7 +316,7 @@ def _pinned_account(
     target = _account(account)
     # Only if still unpinned: a concurrent send may have pinned another.
     PurchaseOrder.objects.filter(pk=order.pk, account__isnull=True).update(
-        account=target, updated_at=timezone.now()
+        account=target, updated_at=Now()
     )
     order.refresh_from_db(fields=["account"])
     return order.account
@@ -359,6 +358,15 @@ def _enabled_check(order: PurchaseOrder, target: ProviderAccount) -> None:
         )
 
 
+def _stamped_save(order: PurchaseOrder, field: str) -> None:
+    """Store ``order``'s ``field``, its change stamped by the database's
+    clock (``updated_at``), read back as stored."""
+    PurchaseOrder.objects.filter(pk=order.pk).update(
+        **{field: getattr(order, field)}, updated_at=Now()
+    )
+    order.refresh_from_db(fields=[field, "updated_at"])
+
+
 def _apply_status(
     order: PurchaseOrder, result: erp.PurchaseOrderResult, **fields: Any
 ) -> None:
@@ -370,13 +378,12 @@ def _apply_status(
     if status == PurchaseOrderStatus.DRAFT:
         status = PurchaseOrderStatus.SENT  # the ERP has it: it was sent
     behind = [s for s, rank in RANK.items() if rank <= RANK[status]]
-    now = timezone.now()
     rows = PurchaseOrder.objects.filter(pk=order.pk)
     with transaction.atomic():
         if fields:
-            rows.update(**fields, updated_at=now)
+            rows.update(**fields, updated_at=Now())
         rows.filter(status__in=behind).update(
-            status=status, raw_status=result.raw_status[:64], updated_at=now
+            status=status, raw_status=result.raw_status[:64], updated_at=Now()
         )
     order.refresh_from_db(fields=[*STATUS_FIELDS, *fields])
 
@@ -400,10 +407,98 @@ def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
     result = adapter.purchase_order_status(purchase_order.external_reference)
     if result is None:
         purchase_order.last_error = "not_found: the ERP has no such order"
-        purchase_order.save(update_fields=["last_error", "updated_at"])
+        _stamped_save(purchase_order, "last_error")
         return purchase_order
     _apply_status(purchase_order, result)
     return purchase_order
+
+
+def purchase_order_found(
+    *, purchase_order: PurchaseOrder, external_reference: str
+) -> PurchaseOrder:
+    """Staff found an ``unresolved`` order at its ERP: the ERP's order id is
+    recorded as its reference, the order is sent, and its status is the
+    ERP's from then on. The ERP is asked first: an id it does not know, or
+    whose order carries another reference number than ours, is refused
+    (InventoryError), so a typo never ties the order to another one."""
+    order, reference = purchase_order, external_reference.strip()
+    _unresolved_check(order)
+    account = order.account
+    if account is None:  # an unresolved order was sent, so it is pinned
+        raise InvalidState(f"{order.public_id} was never sent.", code="not_sent")
+    _enabled_check(order, account)
+    adapter = _adapter_of(account, f"{order.public_id} is not recorded")
+    result = _order_at_erp(adapter, order, account, reference)
+    recorded = PurchaseOrder.objects.filter(
+        pk=order.pk, status=PurchaseOrderStatus.UNRESOLVED
+    ).update(
+        external_reference=result.external_reference,
+        status=PurchaseOrderStatus.SENT,
+        raw_status=result.raw_status[:64],
+        sent_at=Coalesce("sent_at", Now()),
+        send_tried_at=None,
+        last_error="",
+        updated_at=Now(),
+    )
+    if not recorded:  # sent again or recorded meanwhile
+        order.refresh_from_db()
+        _unresolved_check(order)
+    _apply_status(order, result)
+    order.refresh_from_db()  # as stored: the fields recorded above too
+    logger.info(
+        "purchase order found at the ERP", extra={"purchase_order": order.public_id}
+    )
+    return order
+
+
+def _order_at_erp(
+    adapter: Any, order: PurchaseOrder, account: ProviderAccount, reference: str
+) -> erp.PurchaseOrderResult:
+    """The ERP's order ``reference``, once it is certainly ``order``'s."""
+    problem = _reference_problem(adapter, reference)
+    if problem:
+        raise InventoryError(problem, code="invalid_reference")
+    result = adapter.purchase_order_status(reference)
+    if result is None:
+        raise InventoryError(
+            f"ERP account {account.slug!r} has no order {reference}.",
+            code="not_found",
+        )
+    if result.external_id and result.external_id != order.public_id:
+        raise InventoryError(
+            f"The ERP's order {reference} is its order for "
+            f"{staff_text(result.external_id)[:64]}, not {order.public_id}.",
+            code="reference_mismatch",
+        )
+    _stored_reference_check(result)
+    taken = (
+        PurchaseOrder.objects.filter(
+            account=account, external_reference=result.external_reference
+        )
+        .exclude(pk=order.pk)
+        .first()
+    )
+    if taken is not None:
+        raise InventoryError(
+            f"The ERP's order {reference} is already recorded for {taken.public_id}.",
+            code="reference_taken",
+        )
+    return result
+
+
+def _unresolved_check(order: PurchaseOrder) -> None:
+    if order.status != PurchaseOrderStatus.UNRESOLVED:
+        raise InvalidState(
+            f"{order.public_id} is {order.status}, not unresolved: nothing to record.",
+            code=f"purchase_order_{order.status}",
+        )
+
+
+def _reference_problem(adapter: Any, reference: str) -> str | None:
+    bound = PurchaseOrder._meta.get_field("external_reference").max_length
+    if not reference or len(reference) > bound or not reference.isprintable():
+        return f"An ERP order id is 1 to {bound} printable characters."
+    return adapter.purchase_order_reference_problem(reference)
 
 
 def purchase_orders_refresh_open() -> int:
