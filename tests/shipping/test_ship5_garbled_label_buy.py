@@ -12,6 +12,9 @@ from datetime import timedelta
 
 import pytest
 import responses
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -201,3 +204,22 @@ def test_a_line_wrapped_base64_label_is_read_whole(
 
     assert shipment.status == ShipmentStatus.PURCHASED, shipment.failure_message
     assert bytes(shipment.label_data) == pdf
+
+
+def test_the_settle_form_offers_the_kept_ids(
+    mocked, django_capture_on_commit_callbacks, django_user_model
+):
+    shipment, _ = _buy(harness_ups, mocked, django_capture_on_commit_callbacks)
+    user = django_user_model.objects.create_user("ops", password="pw", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_shipment", "settle_shipment"])
+    )
+    client = Client()
+    client.force_login(user)
+
+    page = client.get(reverse("admin:shipping_shipment_settle", args=[shipment.pk]))
+
+    form = page.context["form"]
+    assert form["tracking_number"].value() == shipment.tracking_number
+    assert form["carrier_label_id"].value() == shipment.carrier_shipment_id
+    assert form["label_format"].value() == "png"
