@@ -118,8 +118,7 @@ def shipment_buy(
             call=lambda _key: adapter.create_label(label_request),
         )
     except ProviderError as error:
-        failed = functools.partial(_after_error, error=error)
-        settle_under_lock(shipment, failed, (ShipmentStatus.PURCHASING,))
+        _buy_failed(shipment, error)
         return shipment
     # The carrier's webhook may have recorded this label while we waited;
     # a sweep may have given up on a buy this slow: the label is recorded.
@@ -258,6 +257,16 @@ def _shipment_create(
         idempotency_key=key,
         label_format=label_format,
         estimated_delivery=quote.estimated_delivery,
+    )
+
+
+def _buy_failed(shipment: Shipment, error: ProviderError) -> None:
+    failed = functools.partial(_after_error, error=error)
+    # A garbled file's label was made: its ids are kept even where a sweep
+    # moved a buy this slow to unknown meanwhile.
+    garbled = isinstance(error, GarbledLabelFile)
+    settle_under_lock(
+        shipment, failed, _BUYING if garbled else (ShipmentStatus.PURCHASING,)
     )
 
 

@@ -223,3 +223,26 @@ def test_the_settle_form_offers_the_kept_ids(
     assert form["tracking_number"].value() == shipment.tracking_number
     assert form["carrier_label_id"].value() == shipment.carrier_shipment_id
     assert form["label_format"].value() == "png"
+
+
+def test_a_garbled_answer_after_the_sweep_gave_up_still_keeps_the_ids(
+    mocked, django_capture_on_commit_callbacks
+):
+    # A buy so slow that the sweep moved it to unknown while FedEx answered.
+    account = harness_fedex.make_account()
+    request = harness_fedex.label_garbled_file(mocked, account)
+    (ship,) = [m for m in mocked.registered() if m.url == harness_fedex.SHIP_URL]
+    answer = ship.body
+    mocked.remove(ship)
+
+    def slow(sent_request):
+        Shipment.objects.update(status=ShipmentStatus.UNKNOWN)
+        return 200, {"Content-Type": "application/json"}, answer
+
+    mocked.add_callback("POST", harness_fedex.SHIP_URL, callback=slow)
+    quote = _quote(account, request)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        shipment = services.shipment_buy(quote_id=quote.public_id)
+
+    _kept_unknown(shipment)
