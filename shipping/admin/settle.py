@@ -110,7 +110,14 @@ class ShipmentSettleMixin:
             return HttpResponseRedirect(change_url)
         posted = request.method == "POST"
         form = ShipmentSettleForm(
-            request.POST if posted else None, request.FILES if posted else None
+            request.POST if posted else None,
+            request.FILES if posted else None,
+            # What the shipment kept of a label made (a garbled file's ids).
+            initial={
+                "tracking_number": shipment.tracking_number,
+                "carrier_label_id": shipment.carrier_shipment_id,
+                "label_format": shipment.label_format,
+            },
         )
         if form.is_valid() and self._settle(request, shipment, form):
             return HttpResponseRedirect(change_url)

@@ -7,9 +7,10 @@ on the request (a label bought, a pickup booked), so such an answer is
 ``Unknown(malformed_response)``: the shipment or pickup is left ``unknown``
 for staff to settle, as for any answer we cannot read.
 
-A label file fetched apart from the answer (Shippo's file link) that is not
-a whole file of its declared format is ``Unknown(garbled_label_file)``: a
-later fetch may get it whole, so a webhook settling that label is retried.
+A label file (bought, polled or fetched for a webhook) that is not a whole
+file of its declared format is ``GarbledLabelFile``, an ``Unknown``
+carrying the label so its ids are kept: the carrier made (and bills) that
+label, and a later fetch may get the file whole (``shipping.services``).
 """
 
 import re
@@ -41,6 +42,16 @@ _FILE_MARKS = {
     LabelFormat.ZPL: (b"^XA", b"^XZ"),
 }
 _TAIL_BYTES = 1024
+
+
+class GarbledLabelFile(Unknown):
+    """A label made whose file is not whole; ``label`` keeps its ids (never
+    its file) so the shipment records them and fetches the file again."""
+
+    def __init__(self, message: str, *, label: "Label | None" = None) -> None:
+        super().__init__(message, code=GARBLED_FILE)
+        # A default, so the error pickles (a task's result) like any other.
+        self.label = label and replace(label, label_data=b"", parcel_labels=())
 
 
 def checked_label(carrier: str, label: "Label") -> "Label":
@@ -81,17 +92,17 @@ def checked_label_update(carrier: str, update: "LabelUpdate") -> "LabelUpdate":
 
 def checked_files(carrier: str, label: "Label") -> "Label":
     """``label`` when its file and each parcel's own read as whole files of
-    its declared format; else ``Unknown(garbled_label_file)`` (see above)."""
+    its declared format; else ``GarbledLabelFile`` (see above)."""
     if label.status != LabelStatus.CREATED:
         return label
     files = [label.label_data, *(parcel.label_data for parcel in label.parcel_labels)]
     head, tail = _FILE_MARKS[label.label_format]
     for data in files:
         if not (data.lstrip().startswith(head) and tail in data[-_TAIL_BYTES:]):
-            raise Unknown(
+            raise GarbledLabelFile(
                 f"{carrier} sent a label file that is not a whole "
                 f"{label.label_format.value.upper()} file",
-                code=GARBLED_FILE,
+                label=label,
             )
     return label
 

@@ -174,7 +174,7 @@ class ShippingAdapter(BaseAdapter):
                 param="label_format",
             )
         label = self.call_hook(self.carrier_create_label, request)
-        return answers.checked_label(self.display_name, label)
+        return self.checked(label)
 
     def void_label(self, request: VoidRequest) -> VoidResult:
         self._require_support("void_label")
@@ -199,10 +199,17 @@ class ShippingAdapter(BaseAdapter):
 
     def settled_label(self, label: Label, *, parcels: int) -> Label:
         """A label settled after its purchase (a poll, a webhook) with every
-        parcel's own label, each checked as a bought label is: one that
-        cannot be stored is ``Unknown(malformed_response)``, never cut."""
+        parcel's own label, each checked as a bought label is."""
         label = self.call_hook(self.label_with_parcels, label, parcels=parcels)
-        return answers.checked_label(self.display_name, label)
+        return self.checked(label)
+
+    def checked(self, label: Label) -> Label:
+        """Every label an adapter hands over (bought, polled, a webhook's):
+        a string that cannot be stored is ``Unknown(malformed_response)``,
+        never cut; a file that is not whole is ``GarbledLabelFile`` (its ids
+        kept: the label was made). ``shipping.providers.answers``."""
+        label = answers.checked_label(self.display_name, label)
+        return answers.checked_files(self.display_name, label)
 
     def label_with_parcels(self, label: Label, *, parcels: int) -> Label:
         """``label`` settled after its purchase (a poll, a webhook) with every

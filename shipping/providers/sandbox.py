@@ -19,10 +19,12 @@ ProviderClient (call log, breaker, limiter; the inherited ``latency_ms``,
 - It remembers each label it sold (``SandboxLabel``): a repeated idempotency
   key answers the first label, and ``retrieve_label`` finds a label whose
   answer was lost. The ``lose_label_answers`` setting makes every label, then
-  loses the answer as a read timeout (retries under the same key too).
+  loses the answer as a read timeout (retries under the same key too);
+  ``garble_label_files`` cuts every label file short (bought or looked up).
 """
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import ClassVar
@@ -94,6 +96,16 @@ class SandboxShippingAdapter(SandboxAdapter, ShippingAdapter):
             help_text="Labels are made, then the answer times out: the "
             "shipment goes unknown until reconciliation finds the label.",
         ),
+        ConfigField(
+            "garble_label_files",
+            "Garble label files",
+            type="bool",
+            required=False,
+            default=False,
+            help_text="Labels are made, their files cut short: the shipment "
+            "keeps its tracking number and goes unknown until a whole file "
+            "is fetched (untick to heal).",
+        ),
     )
 
     # --- Rates and labels -------------------------------------------------
@@ -123,7 +135,7 @@ class SandboxShippingAdapter(SandboxAdapter, ShippingAdapter):
             account=self.account, idempotency_key=request.idempotency_key
         ).first()
         if known is not None and not self.setting("lose_label_answers"):
-            return _label_of(known, request)
+            return self._served(_label_of(known, request))
         if known is not None:
             raise Unknown("sandbox lost the answer (simulated)", code="read_timeout")
         rate = self._rate_for(request)
@@ -152,7 +164,13 @@ class SandboxShippingAdapter(SandboxAdapter, ShippingAdapter):
             )
         if self.setting("lose_label_answers"):
             raise Unknown("sandbox lost the answer (simulated)", code="read_timeout")
-        return _label_of(sold, request)
+        return self._served(_label_of(sold, request))
+
+    def _served(self, label: Label) -> Label:
+        """The label as the wire brings it: cut short when files are garbled."""
+        if not self.setting("garble_label_files"):
+            return label
+        return replace(label, label_data=label.label_data[: len(label.label_data) // 2])
 
     def _rate_for(self, request: LabelRequest) -> Rate:
         _refuse_invalid(request.to_address)
@@ -171,7 +189,7 @@ class SandboxShippingAdapter(SandboxAdapter, ShippingAdapter):
             sold = SandboxLabel.objects.filter(
                 account=self.account, idempotency_key=lookup.idempotency_key
             ).first()
-            return None if sold is None else _label_of(sold, None)
+            return None if sold is None else self._served(_label_of(sold, None))
 
         return self.sandbox_call("retrieve_label", find)
 

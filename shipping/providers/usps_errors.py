@@ -2,8 +2,6 @@
 ours, tracking event codes and categories, label image types, and the reader
 of the Labels API's multipart answer (JSON metadata plus the label)."""
 
-import base64
-import binascii
 import json
 from collections.abc import Mapping
 from email.parser import BytesParser
@@ -15,7 +13,7 @@ import requests
 from integrations.errors import Unknown
 from integrations.webhooks.messages import iso_time
 from shipping.providers.base import LabelFormat
-from shipping.providers.carrier_common import location
+from shipping.providers.carrier_common import decode_label, location
 from shipping.providers.carrier_errors import carrier_error_map, first_error
 from shipping.providers.tracking_types import TrackingEvent, TrackingStatus
 
@@ -89,7 +87,9 @@ def tracking_event(event: Mapping[str, Any]) -> TrackingEvent | None:
 def label_parts(response: requests.Response) -> tuple[dict[str, Any], bytes]:
     """The ``labelMetadata`` JSON and the decoded ``labelImage`` of a Labels
     API answer (multipart/form-data, the image base64). A label bought but
-    unreadable is ``Unknown``: nobody may buy a second one."""
+    unreadable is ``Unknown``: nobody may buy a second one. An image empty or
+    not base64 is ``b""``: a missing file, the label's ids kept by the base
+    class (``answers.checked_files``)."""
     content_type = response.headers.get("Content-Type", "")
     raw = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n"
     message = BytesParser(policy=default_policy).parsebytes(raw + response.content)
@@ -104,14 +104,15 @@ def label_parts(response: requests.Response) -> tuple[dict[str, Any], bytes]:
         )
     try:
         meta = json.loads(metadata.get_payload(decode=True) or b"{}")
-        data = _image(image.get_payload(decode=True) or b"")
-    except (ValueError, binascii.Error):
+    except ValueError:
         raise Unknown(
             "USPS sent a label answer we cannot read", code="malformed_response"
         ) from None
-    if not isinstance(meta, dict) or not data:
-        raise Unknown("USPS sent an empty label", code="malformed_response")
-    return meta, data
+    if not isinstance(meta, dict):
+        raise Unknown(
+            "USPS sent a label answer we cannot read", code="malformed_response"
+        )
+    return meta, _image(image.get_payload(decode=True) or b"")
 
 
 def _image(payload: bytes) -> bytes:
@@ -119,4 +120,4 @@ def _image(payload: bytes) -> bytes:
     # Content-Transfer-Encoding arrives already decoded.
     if payload.startswith((b"%PDF", b"^XA")):
         return payload
-    return base64.b64decode(b"".join(payload.split()), validate=True)
+    return decode_label(payload.decode("latin-1"), carrier="USPS")

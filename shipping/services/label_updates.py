@@ -8,7 +8,6 @@ import logging
 from integrations import registry
 from integrations.secrets_registry import staff_text
 from shipping.models import Shipment, ShipmentStatus
-from shipping.providers import answers
 from shipping.providers.base import LabelStatus, LabelUpdate
 from shipping.services.labels import SETTLED_BY_LABEL, label_made, settle_under_lock
 
@@ -81,7 +80,5 @@ def _with_parcels(shipment: Shipment, update: LabelUpdate) -> LabelUpdate:
     if label is None or parcels < 2:
         return update
     adapter = registry.get_adapter(shipment.account)
-    full = answers.checked_files(
-        adapter.display_name, adapter.settled_label(label, parcels=parcels)
-    )
+    full = adapter.settled_label(label, parcels=parcels)  # its files checked too
     return dataclasses.replace(update, label=full)

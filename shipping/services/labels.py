@@ -36,6 +36,7 @@ from shipping.models import (
     ShipmentStatus,
     TrackingStatusChoice,
 )
+from shipping.providers.answers import GarbledLabelFile
 from shipping.providers.base import (
     Label,
     LabelFormat,
@@ -117,8 +118,7 @@ def shipment_buy(
             call=lambda _key: adapter.create_label(label_request),
         )
     except ProviderError as error:
-        failed = functools.partial(_after_error, error=error)
-        settle_under_lock(shipment, failed, (ShipmentStatus.PURCHASING,))
+        _buy_failed(shipment, error)
         return shipment
     # The carrier's webhook may have recorded this label while we waited;
     # a sweep may have given up on a buy this slow: the label is recorded.
@@ -260,13 +260,25 @@ def _shipment_create(
     )
 
 
+def _buy_failed(shipment: Shipment, error: ProviderError) -> None:
+    failed = functools.partial(_after_error, error=error)
+    # A garbled file's label was made: its ids are kept even where a sweep
+    # moved a buy this slow to unknown meanwhile.
+    garbled = isinstance(error, GarbledLabelFile)
+    settle_under_lock(
+        shipment, failed, _BUYING if garbled else (ShipmentStatus.PURCHASING,)
+    )
+
+
 def _after_error(shipment: Shipment, error: ProviderError) -> None:
     shipment.failure_code = error.code[:64]
     shipment.failure_message = staff_text(error.message)[:255]
     if error.outcome == Outcome.UNKNOWN:
         # The carrier may have made the label: ask it later, never rebuy.
         shipment.status = ShipmentStatus.UNKNOWN
-        shipment.save(update_fields=["status", "failure_code", "failure_message"])
+        kept = _garbled_file_ids(shipment, error)
+        fields = ["status", "failure_code", "failure_message", *kept]
+        shipment.save(update_fields=fields)
         reconciliation_schedule(shipment=shipment)
         return
     shipment.status = ShipmentStatus.FAILED
@@ -275,6 +287,24 @@ def _after_error(shipment: Shipment, error: ProviderError) -> None:
         "label not bought",
         extra={"shipment_id": shipment.public_id, "code": error.code},
     )
+
+
+def _garbled_file_ids(shipment: Shipment, error: ProviderError) -> list[str]:
+    """A label made whose file came garbled: its ids kept on the shipment
+    (the file is fetched again, or staff settle it from them); the fields
+    set. Nothing for any other error."""
+    if not isinstance(error, GarbledLabelFile) or error.label is None:
+        return []
+    shipment.carrier_shipment_id = error.label.carrier_shipment_id
+    shipment.tracking_number = error.label.tracking_number
+    # Staff see it (an ERROR) where no poll can fetch the file again.
+    adapter = registry.get_adapter_class("shipping", shipment.account.provider)
+    log = logger.warning if adapter.supports("retrieve_label") else logger.error
+    log(
+        "label bought but its file is garbled; fetch it again or settle by hand",
+        extra={"shipment_id": shipment.public_id, "carrier": shipment.carrier},
+    )
+    return ["carrier_shipment_id", "tracking_number"]
 
 
 def label_apply(shipment: Shipment, label: Label) -> None:
@@ -403,6 +433,10 @@ def shipment_reconcile(*, shipment: Shipment) -> Shipment:
             "label reconciliation inconclusive",
             extra={"shipment_id": shipment.public_id, "code": error.code},
         )
+        # A garbled file: the label's ids kept, its file asked again by the
+        # sweep (never a second buy).
+        if isinstance(error, GarbledLabelFile):
+            settle_under_lock(shipment, functools.partial(_poll_garbled, error=error))
         stuck_to_unknown(shipment, error.code)
         return shipment
     if label is None and _lookup_may_lag(shipment, adapter):
@@ -419,6 +453,14 @@ def shipment_reconcile(*, shipment: Shipment) -> Shipment:
         _not_found if label is None else lambda locked: label_apply(locked, label),
     )
     return shipment
+
+
+def _poll_garbled(shipment: Shipment, error: ProviderError) -> None:
+    kept = _garbled_file_ids(shipment, error)
+    if kept:
+        shipment.failure_code = error.code[:64]
+        shipment.failure_message = staff_text(error.message)[:255]
+        shipment.save(update_fields=[*kept, "failure_code", "failure_message"])
 
 
 def stuck_to_unknown(shipment: Shipment, code: str) -> None:

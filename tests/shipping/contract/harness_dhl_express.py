@@ -64,6 +64,15 @@ def label(rsps, account) -> LabelRequest:
     return _label_request()
 
 
+def label_garbled_file(rsps, account) -> LabelRequest:
+    # The label made, its file an HTML error page (base64 as MyDHL sends it).
+    answer = load("shipment_response.json")
+    label_document = next(d for d in answer["documents"] if d["typeCode"] == "label")
+    label_document["content"] = shared.garbled_base64()
+    rsps.post(f"{BASE}/shipments", status=201, json=answer)
+    return _label_request()
+
+
 def tracking(rsps, account) -> TrackRequest:
     rsps.get(f"{BASE}/tracking", json=load("tracking_response.json"))
     return shared.track_request("1234567890")

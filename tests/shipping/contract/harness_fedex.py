@@ -71,6 +71,16 @@ def label(rsps, account) -> LabelRequest:
     return shared.label_request("FEDEX_GROUND")
 
 
+def label_garbled_file(rsps, account) -> LabelRequest:
+    # The label made, its file an HTML error page (base64 as FedEx sends it).
+    answer = load("ship_response.json")
+    piece = answer["output"]["transactionShipments"][0]["pieceResponses"][0]
+    piece["packageDocuments"][0]["encodedLabel"] = shared.garbled_base64()
+    _token(rsps)
+    rsps.post(SHIP_URL, json=answer)
+    return shared.label_request("FEDEX_GROUND")
+
+
 def tracking(rsps, account) -> TrackRequest:
     _token(rsps)
     rsps.post(TRACK_URL, json=load("track_response.json"))

@@ -60,6 +60,12 @@ def label(rsps: object, account: ProviderAccount) -> LabelRequest:
     return requests.label_request("SBX_GROUND")
 
 
+def label_garbled_file(rsps: object, account: ProviderAccount) -> LabelRequest:
+    account.settings = {"garble_label_files": True}
+    account.save()
+    return requests.label_request("SBX_GROUND")
+
+
 def tracking(rsps: object, account: ProviderAccount) -> TrackRequest:
     # A label bought three steps ago has been scanned four times.
     created = timezone.now() - timedelta(seconds=3 * 600 + 5)

@@ -69,6 +69,13 @@ def label(rsps, account) -> LabelRequest:
     return _label_request()
 
 
+def label_garbled_file(rsps, account) -> LabelRequest:
+    # The transaction made, its label link serving an HTML error page.
+    rsps.post(f"{BASE}/transactions", status=201, json=load("transaction_success.json"))
+    rsps.get(LABEL_URL, body=shared.GARBLED_FILE)
+    return _label_request()
+
+
 def tracking(rsps, account) -> TrackRequest:
     rsps.get(f"{BASE}/tracks/usps/{NUMBER}", json=load("track.json"))
     return TrackRequest(tracking_number=NUMBER, service_code="usps_priority")

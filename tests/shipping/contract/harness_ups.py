@@ -78,6 +78,17 @@ def label(rsps, account) -> LabelRequest:
     return _label_request()
 
 
+def label_garbled_file(rsps, account) -> LabelRequest:
+    # The label made, its PNG cut short.
+    answer = load("ship_response.json")
+    package = answer["ShipmentResponse"]["ShipmentResults"]["PackageResults"][0]
+    image = package["ShippingLabel"]["GraphicImage"]
+    package["ShippingLabel"]["GraphicImage"] = shared.cut_base64(image)
+    _token(rsps)
+    rsps.post(SHIP_URL, json=answer)
+    return _label_request()
+
+
 def tracking(rsps, account) -> TrackRequest:
     _token(rsps)
     rsps.get(TRACK_URL, json=load("track_response.json"))

@@ -89,6 +89,14 @@ def label(rsps, account) -> LabelRequest:
     )
 
 
+def label_garbled_file(rsps, account) -> LabelRequest:
+    # The label made, its PDF (base64 in the multipart answer) cut short.
+    content = (FIXTURES / "label_response.multipart").read_bytes()
+    image = content.split(b"\r\n\r\n")[-1].split(b"\r\n")[0]
+    cut = shared.cut_base64(image.decode()).encode()
+    return _label_answer(rsps, body=content.replace(image, cut), content_type=MULTIPART)
+
+
 def tracking(rsps, account) -> TrackRequest:
     _token(rsps)
     rsps.get(

@@ -3,6 +3,7 @@ parcel, a label, a tracking look-up, and the requests every carrier must
 refuse before calling anyone (``invalid_request``). A harness may build its
 own from its carrier's fixtures instead."""
 
+import base64
 import uuid
 from dataclasses import replace
 from decimal import Decimal
@@ -117,3 +118,18 @@ def invalid_request(rsps: object, account: ProviderAccount) -> dict:
     """The ``invalid_request`` scenario: nothing to arrange, since nothing
     may be sent; the check runs every entry of ``INVALID_REQUESTS``."""
     return INVALID_REQUESTS
+
+
+# What a carrier's edge serves when its label store fails: a label made, its
+# file not a label (label_garbled_file).
+GARBLED_FILE = b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>"
+
+
+def garbled_base64() -> str:
+    return base64.b64encode(GARBLED_FILE).decode()
+
+
+def cut_base64(encoded: str) -> str:
+    """A base64 file cut to its first half: a label file that stopped short."""
+    data = base64.b64decode(encoded)
+    return base64.b64encode(data[: len(data) // 2]).decode()

@@ -13,6 +13,7 @@ import responses
 from integrations.errors import Rejected
 from integrations.models import ProviderCall
 from integrations.webhooks.messages import WebhookMessage
+from shipping.providers.answers import GarbledLabelFile
 from shipping.providers.base import (
     InvalidShippingRequest,
     LabelFormat,
@@ -65,6 +66,20 @@ def _label(case: Case) -> None:
     assert last_call_outcome(case.account) == "success"
 
 
+def _label_garbled_file(case: Case) -> None:
+    """The carrier made the label but its file is not whole: ``Unknown``
+    garbled_label_file carrying the label's ids (kept, never rebought),
+    never its file."""
+    with pytest.raises(GarbledLabelFile) as info:
+        case.adapter.create_label(case.arranged)
+    error = info.value
+    assert error.code == "garbled_label_file"
+    assert error.outcome == "unknown"
+    assert error.label.tracking_number and error.label.carrier_shipment_id
+    assert error.label.label_data == b""
+    assert last_call_outcome(case.account) == "success"
+
+
 def _tracking(case: Case) -> None:
     info = case.adapter.track(case.arranged)
     assert info.tracking_number == case.arranged.tracking_number
@@ -114,6 +129,7 @@ CONTRACT = Contract(
     checks={
         "rates": _rates,
         "label": _label,
+        "label_garbled_file": _label_garbled_file,
         "tracking": _tracking,
         "token_expired_401": _token_expired_401,
         "invalid_request": _invalid_request,

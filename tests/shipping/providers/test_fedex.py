@@ -322,7 +322,9 @@ def test_a_label_that_is_not_base64_is_unknown_never_rebought(adapter, mocked):
     with pytest.raises(Unknown) as caught:
         adapter.create_label(shared.label_request("FEDEX_GROUND"))
 
-    assert caught.value.code == "malformed_response"
+    # The label was made: its ids kept, its file marked garbled.
+    assert caught.value.code == "garbled_label_file"
+    assert caught.value.label.tracking_number
 
 
 def test_void_cancels_every_package(adapter, mocked):

@@ -222,7 +222,8 @@ def test_each_package_of_a_shipment_keeps_its_own_label(adapter, mocked):
     results = answer["ShipmentResponse"]["ShipmentResults"]
     second = copy.deepcopy(results["PackageResults"][0])
     second["TrackingNumber"] = "1Z12345E8791315510"
-    second["ShippingLabel"]["GraphicImage"] = base64.b64encode(b"\x89PNG two").decode()
+    # A whole PNG of its own (signature ... IEND): a garbled one is refused.
+    second["ShippingLabel"]["GraphicImage"] = base64.b64encode(PNG_TWO).decode()
     results["PackageResults"].append(second)
     mocked.post(SHIP_URL, json=answer)
 
@@ -238,11 +239,18 @@ def test_each_package_of_a_shipment_keeps_its_own_label(adapter, mocked):
         "1Z12345E8791315510",
     ]
     assert label.parcel_labels[0].label_data == label.label_data
-    assert label.parcel_labels[1].label_data == b"\x89PNG two"
+    assert label.parcel_labels[1].label_data == PNG_TWO
+
+
+PNG_TWO = b"\x89PNG\r\n\x1a\n two \x00\x00\x00\x00IEND\xaeB`\x82"
 
 
 def test_international_label_carries_the_commercial_invoice(adapter, mocked):
-    mocked.post(SHIP_URL, json=fx("ship_response.json"))
+    # Asked as ZPL: answered with a ZPL file (a PNG would be a garbled one).
+    answer = copy.deepcopy(fx("ship_response.json"))
+    package = answer["ShipmentResponse"]["ShipmentResults"]["PackageResults"][0]
+    package["ShippingLabel"]["GraphicImage"] = base64.b64encode(b"^XA^XZ").decode()
+    mocked.post(SHIP_URL, json=answer)
 
     adapter.create_label(
         shared.label_request(

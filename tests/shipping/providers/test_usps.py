@@ -3,6 +3,7 @@ samples and USPS's own examples (tests/fixtures/usps/README.md): the JSON
 token call, prices per mail class, labels paid by a payment authorization
 and answered as multipart, tracking, pickups with their ETag, addresses."""
 
+import base64
 import json
 import logging
 from datetime import date, time
@@ -193,7 +194,10 @@ def test_a_label_is_paid_for_and_read_from_the_multipart_answer(adapter, mocked)
 
 
 def test_zpl_labels_are_asked_for_at_203_dpi(adapter, mocked):
-    _label_mocks(mocked)
+    # Answered with a ZPL file (the fixture's PDF would be a garbled one).
+    content = (FIXTURES / "usps" / "label_response.multipart").read_bytes()
+    pdf = content.split(b"\r\n\r\n")[-1].split(b"\r\n")[0]
+    _label_mocks(mocked, content.replace(pdf, base64.b64encode(b"^XA^XZ")))
 
     adapter.create_label(label_request(label_format=LabelFormat.ZPL))
 
