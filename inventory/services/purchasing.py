@@ -387,7 +387,7 @@ def _second_order(order: PurchaseOrder, result: erp.PurchaseOrderResult) -> None
         extra={"purchase_order": order.public_id},
     )
     raise InventoryError(
-        f"{order.public_id}: the ERP placed a second order {placed} while its "
+        f"The ERP placed a second order {placed} for {order.public_id} while its "
         f"order {kept} was recorded (sent again or found meanwhile); {kept} is "
         f"kept. Cancel {placed} at the ERP if the supplier should not get both.",
         code="reference_conflict",
