@@ -5,9 +5,11 @@ while another staff member records the found order never overwrites it
 unsaid: the ERP then holds two orders, and staff are told so."""
 
 import copy
+import json
 
 import pytest
 import responses
+from django.test import Client
 from django.urls import reverse
 
 from inventory import services
@@ -73,9 +75,7 @@ def test_the_erps_answer_is_escaped_in_the_form_error(admin_client, order):
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
 
 
-def test_the_form_needs_a_csrf_token(client, admin_user, order):
-    from django.test import Client
-
+def test_the_form_needs_a_csrf_token(admin_user, order):
     guarded = Client(enforce_csrf_checks=True)
     guarded.force_login(admin_user)
     with responses.RequestsMock():  # nothing may be asked
@@ -96,7 +96,7 @@ def _send_racing_found(order: PurchaseOrder, rsps) -> None:
             purchase_order=PurchaseOrder.objects.get(pk=order.pk),
             external_reference=str(ERP_ID),
         )
-        return 201, {}, __import__("json").dumps(_at_gecko(order.public_id, RESENT_ID))
+        return 201, {}, json.dumps(_at_gecko(order.public_id, RESENT_ID))
 
     rsps.add_callback("POST", f"{tg.BASE}/purchase_orders", callback=placed)
 
