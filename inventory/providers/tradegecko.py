@@ -353,7 +353,11 @@ def variant_levels(
     sku = variant.get("sku")
     if not isinstance(sku, str) or not sku:
         return (), ()
-    locations = variant.get("locations") or []
+    # Absent or null: stocked nowhere. Any other non-list ({}, "", false) is
+    # an odd shape, refused with a note rather than read as no locations.
+    locations = variant.get("locations")
+    if locations is None:
+        locations = []
     modified = iso_time(variant.get("updated_at"))
 
     def record(row: object) -> StockLevelRecord:

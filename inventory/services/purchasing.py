@@ -190,6 +190,7 @@ def purchase_order_send(
             for line in purchase_order.lines.all()
         ),
     )
+    known = purchase_order.external_reference
     try:
         result = _placed(adapter, purchase_order, request, checked)
     except ProviderError as error:
@@ -204,14 +205,17 @@ def purchase_order_send(
                 staff_text(error.message), code="erp_rejected"
             ) from None
         raise
-    _apply_status(
+    recorded = _apply_status(
         purchase_order,
         result,
+        references=(known, result.external_reference),
         external_reference=result.external_reference,
         sent_at=Coalesce("sent_at", Now()),
         send_tried_at=None,
         last_error="",
     )
+    if not recorded:
+        _second_order(purchase_order, result)
     return purchase_order
 
 
@@ -367,25 +371,60 @@ def _stamped_save(order: PurchaseOrder, field: str) -> None:
     order.refresh_from_db(fields=[field, "updated_at"])
 
 
+def _second_order(order: PurchaseOrder, result: erp.PurchaseOrderResult) -> None:
+    """Another send or "Found at the ERP" recorded another ERP order while
+    this send placed ``result``: the ERP holds two. The first recorded is
+    kept; the second is stored on the order and told, never dropped."""
+    order.refresh_from_db(fields=["external_reference"])
+    kept, placed = order.external_reference, staff_text(result.external_reference)
+    order.last_error = (
+        f"reference_conflict: the ERP placed a second order {placed} while "
+        f"{kept} was recorded; cancel one at the ERP"
+    )[:255]
+    _stamped_save(order, "last_error")
+    logger.warning(
+        "purchase order placed twice at the ERP",
+        extra={"purchase_order": order.public_id},
+    )
+    raise InventoryError(
+        f"The ERP placed a second order {placed} for {order.public_id} while its "
+        f"order {kept} was recorded (sent again or found meanwhile); {kept} is "
+        f"kept. Cancel {placed} at the ERP if the supplier should not get both.",
+        code="reference_conflict",
+    )
+
+
 def _apply_status(
-    order: PurchaseOrder, result: erp.PurchaseOrderResult, **fields: Any
-) -> None:
+    order: PurchaseOrder,
+    result: erp.PurchaseOrderResult,
+    references: tuple[str, ...] | None = None,
+    **fields: Any,
+) -> bool:
     """Store the ERP's status (and ``fields``) by conditional updates, not a
     save of the whole row: a send and a refresh crossing, each holding the
     order as it read it, never move the status back nor undo the other's
-    fields. ``order`` is then read back as stored."""
+    fields. ``order`` is then read back as stored. False, nothing stored,
+    when the order holds none of ``references`` (another writer's order)."""
     status = PurchaseOrderStatus(str(result.status))
     if status == PurchaseOrderStatus.DRAFT:
         status = PurchaseOrderStatus.SENT  # the ERP has it: it was sent
     behind = [s for s, rank in RANK.items() if rank <= RANK[status]]
     rows = PurchaseOrder.objects.filter(pk=order.pk)
     with transaction.atomic():
-        if fields:
-            rows.update(**fields, updated_at=Now())
+        # ``fields`` only over one of ``references`` (the one read before the
+        # ERP was called, or its answer): never over another writer's.
+        kept = (
+            rows
+            if references is None
+            else rows.filter(external_reference__in=references)
+        )
+        if fields and not kept.update(**fields, updated_at=Now()):
+            return False
         rows.filter(status__in=behind).update(
             status=status, raw_status=result.raw_status[:64], updated_at=Now()
         )
     order.refresh_from_db(fields=[*STATUS_FIELDS, *fields])
+    return True
 
 
 def purchase_order_refresh(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
@@ -464,12 +503,6 @@ def _order_at_erp(
             f"ERP account {account.slug!r} has no order {reference}.",
             code="not_found",
         )
-    if result.external_id and result.external_id != order.public_id:
-        raise InventoryError(
-            f"The ERP's order {reference} is its order for "
-            f"{staff_text(result.external_id)[:64]}, not {order.public_id}.",
-            code="reference_mismatch",
-        )
     _stored_reference_check(result)
     taken = (
         PurchaseOrder.objects.filter(
@@ -482,6 +515,18 @@ def _order_at_erp(
         raise InventoryError(
             f"The ERP's order {reference} is already recorded for {taken.public_id}.",
             code="reference_taken",
+        )
+    # Ours only if it carries our id: TradeGecko answers any order of the
+    # account by its id, and one typed in at the ERP has no reference.
+    if result.external_id != order.public_id:
+        theirs = (
+            f"its order for {staff_text(result.external_id)[:64]}"
+            if result.external_id
+            else "an order with no reference number"
+        )
+        raise InventoryError(
+            f"The ERP's order {reference} is {theirs}, not {order.public_id}.",
+            code="reference_mismatch",
         )
     return result
 
