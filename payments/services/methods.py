@@ -340,12 +340,16 @@ def _recurring_claim(
     run of this slot made its payment already."""
     key = slot_key(recurring, slot)
     with transaction.atomic():
+        # The slot's earlier payment is locked before the recurring row, the
+        # order a webhook about that payment takes them in: no deadlock.
+        existing = (
+            Payment.objects.select_for_update().filter(idempotency_key=key).first()
+        )
         claimed = RecurringCharge.objects.filter(
             pk=recurring.pk, next_run_at=slot, status=RecurringStatus.ACTIVE
         ).update(next_run_at=following, updated_at=timezone.now())
         if not claimed:
             return None, False
-        existing = Payment.objects.filter(idempotency_key=key).first()
         if existing is not None and not nothing_charged(existing):
             return existing, False
         if existing is not None:
