@@ -52,7 +52,7 @@ from payments.services.slots import (
     next_run,
     nothing_charged,
     period_paid,
-    period_payments,
+    period_paid_elsewhere,
     recurring_of,
     slot_key,
     slot_of,
@@ -490,11 +490,8 @@ def recurring_slot_give_back(payment: Payment) -> bool:
     )
     if not active.exists():
         return False  # cancelled or stopped meanwhile: nothing to charge
-    paid = period_payments(payment).filter(status__in=MONEY_HOLDING_STATUSES)
-    if paid.exclude(pk=payment.pk).exists():
-        # An earlier try of the period was paid after all (reported late).
-        logger.info("recurring slot paid by another payment", extra=log_ids(payment))
-        return False
+    if period_paid_elsewhere(payment):
+        return False  # an earlier try of the period was paid after all
     following = next_run(slot, recurring.interval, recurring.interval_count)
     # Given back now, or the schedule has not passed the slot yet.
     if _slot_release(recurring.pk, slot, following) or (
@@ -550,6 +547,7 @@ def _recurring_orphan_release(payment: Payment) -> None:
         given_back = (
             recurring is not None
             and slot is not None
+            and not period_paid_elsewhere(payment)
             and _slot_release(
                 recurring.pk,
                 slot,

@@ -2,17 +2,27 @@
 charged, its slot given back) handled while a recurring run claims that very
 slot: both finish (no deadlock between the payment row and the recurring
 row, taken in opposite orders before), and the period is charged once or
-goes to review, never silently charged twice."""
+goes to review, never silently charged twice. Nor is it charged again when
+the run that claimed it again was killed before its call: the orphan's
+release does not give back a slot a late payment paid."""
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection, connections
 from django.test import Client
+from django.utils import timezone
 
 from integrations.models import WebhookEvent
-from payments.models import Payment, PaymentStatus, ReviewState
+from payments.models import (
+    Payment,
+    PaymentStatus,
+    RecurringCharge,
+    ReviewState,
+    SandboxCharge,
+)
 from payments.services import methods
 from payments.services.methods import recurring_charges_report
 from tests.payments.conftest import webhook_body, webhook_headers
@@ -21,8 +31,6 @@ from tests.payments.test_pay5_recurring_paid_late import (  # noqa: F401 (fixtur
     lost,
     recurring,
 )
-
-pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _waiting_on_a_lock() -> bool:
@@ -50,6 +58,7 @@ def _in_thread(target, errors: list, done: threading.Event) -> threading.Thread:
     return thread
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_late_paid_webhook_during_the_run_neither_deadlocks_nor_charges_twice(
     primary,
     recurring,  # noqa: F811 (fixture)
@@ -114,3 +123,59 @@ def test_a_late_paid_webhook_during_the_run_neither_deadlocks_nor_charges_twice(
         assert lost.notes.filter(kind="recurring_charged_twice").exists()
     else:
         assert runs[0].charged == 0
+
+
+@pytest.mark.django_db
+def test_an_orphan_of_a_period_paid_late_does_not_give_its_slot_back(
+    primary,
+    recurring,  # noqa: F811 (fixture)
+    lost,  # noqa: F811 (fixture)
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    # The next run claimed the slot again and was killed before its call:
+    # the slot moved on, the key on its new payment, pending.
+    slot = recurring.next_run_at
+    orphan = _orphan_after(lost, recurring, slot, settings)
+    body = webhook_body("payment.captured", reference="ch_lost", amount=1_500)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = Client().post(
+            "/webhooks/sbx-primary/",
+            data=body,
+            content_type="application/json",
+            **webhook_headers(body),
+        )
+    assert response.status_code == 200
+    lost.refresh_from_db()
+    assert lost.status == PaymentStatus.CAPTURED
+
+    # The orphan is released (nothing was sent for it), but the period is
+    # paid by the late payment: its slot is not given back to be charged.
+    run = recurring_charges_report()
+
+    orphan.refresh_from_db()
+    assert orphan.status == PaymentStatus.FAILED
+    assert run.charged == 0
+    assert len(_payments_of(recurring)) == 2
+    assert not SandboxCharge.objects.filter(account=primary, kind="payment").exists()
+
+
+def _orphan_after(paid_late, charge, slot, settings) -> Payment:
+    following = slot + timedelta(days=31)
+    RecurringCharge.objects.filter(pk=charge.pk).update(next_run_at=following)
+    key = paid_late.idempotency_key
+    Payment.objects.filter(pk=paid_late.pk).update(idempotency_key=None)
+    orphan = Payment.objects.create(
+        order_id=paid_late.order_id,
+        amount=charge.amount,
+        currency="EUR",
+        capture_requested=True,
+        customer_reference="cus_1",
+        metadata={"recurring_charge": charge.public_id},
+        idempotency_key=key,
+    )
+    stale = settings.PAYMENTS_RECONCILE_AFTER_MINUTES + 5
+    Payment.objects.filter(pk=orphan.pk).update(
+        updated_at=timezone.now() - timedelta(minutes=stale)
+    )
+    return orphan
