@@ -313,18 +313,22 @@ def _recurring_run_one(recurring: RecurringCharge) -> str:
     if payment is None:
         return ""
     if created:
+        new = payment
+
+        def release() -> bool:
+            # Not when an earlier try of the period was reported paid meanwhile.
+            paid = period_paid_elsewhere(new)
+            return not paid and _slot_release(recurring.pk, slot, following)
+
         try:
             payment = saved_method_send(
-                payment,
-                recurring.saved_method,
-                adapter,
-                not_charged=lambda: _slot_release(recurring.pk, slot, following),
+                payment, recurring.saved_method, adapter, not_charged=release
             )
         except BaseException as exc:
             # Nothing charged (its key is freed; slot given back with it) or
             # the outcome is being reconciled: either way the slot's key never
             # charges it twice.
-            _slot_release(recurring.pk, slot, following)
+            release()
             if isinstance(exc, GatewayUnavailable):
                 return "retry"
             raise

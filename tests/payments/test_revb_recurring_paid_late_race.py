@@ -15,6 +15,7 @@ from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 
+from integrations.errors import NotProcessed
 from integrations.models import WebhookEvent
 from payments.models import (
     Payment,
@@ -23,6 +24,7 @@ from payments.models import (
     ReviewState,
     SandboxCharge,
 )
+from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services import methods
 from payments.services.methods import recurring_charges_report
 from tests.payments.conftest import webhook_body, webhook_headers
@@ -179,3 +181,35 @@ def _orphan_after(paid_late, charge, slot, settings) -> Payment:
         updated_at=timezone.now() - timedelta(minutes=stale)
     )
     return orphan
+
+
+@pytest.mark.django_db
+def test_a_late_payment_reported_while_the_rerun_fails_keeps_the_slot(
+    primary,
+    recurring,  # noqa: F811 (fixture)
+    lost,  # noqa: F811 (fixture)
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    # The run charges the slot again; while it calls the gateway, which is
+    # unreachable, the gateway reports the first payment paid after all.
+    def unreachable(adapter, request):
+        body = webhook_body("payment.captured", reference="ch_lost", amount=1_500)
+        with django_capture_on_commit_callbacks(execute=True):
+            Client().post(
+                "/webhooks/sbx-primary/",
+                data=body,
+                content_type="application/json",
+                **webhook_headers(body),
+            )
+        raise NotProcessed("gateway unreachable", code="connection_error")
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, "charge_saved", unreachable)
+    assert recurring_charges_report().retry == 1
+    lost.refresh_from_db()
+    assert lost.status == PaymentStatus.CAPTURED
+    monkeypatch.undo()
+
+    # The period is paid: the slot was not given back to be charged again.
+    assert recurring_charges_report().charged == 0
+    assert not SandboxCharge.objects.filter(account=primary, kind="payment").exists()
