@@ -172,7 +172,10 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.17g', now))
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
 local expiry = now + tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], string.format('%.17g', expiry), ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+-- Never shorter: leases taken under a longer TTL (since lowered) stay held.
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+end
 return 1
 """
 )

@@ -90,19 +90,24 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
 
 
 # KEYS[1] the key's window; ARGV window seconds, limit, a unique member.
-# Returns {1, 0} when the request is counted, else {0, seconds until the
-# oldest request leaves the window}.
+# Returns {1, 0} when the request is counted, else {0, seconds until one more
+# fits}: until the oldest leaves, or, when the window holds more than the
+# limit (the rate lowered since), as many as it is over by.
 WINDOW_LUA = (
     SERVER_NOW_LUA
     + """
 local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.17g', now - window))
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+local count = redis.call('ZCARD', KEYS[1])
+if count < limit then
   redis.call('ZADD', KEYS[1], string.format('%.17g', now), ARGV[3])
   redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
   return {1, '0'}
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, string.format('%.17g', tonumber(oldest[2]) + window - now)}
+local over = count - limit
+local leaving = redis.call('ZRANGE', KEYS[1], over, over, 'WITHSCORES')
+if leaving[2] == nil then return {0, string.format('%.17g', window)} end
+return {0, string.format('%.17g', tonumber(leaving[2]) + window - now)}
 """
 )

@@ -52,7 +52,7 @@ from payments.services.slots import (
     next_run,
     nothing_charged,
     period_paid,
-    period_payments,
+    period_paid_elsewhere,
     recurring_of,
     slot_key,
     slot_of,
@@ -313,18 +313,22 @@ def _recurring_run_one(recurring: RecurringCharge) -> str:
     if payment is None:
         return ""
     if created:
+        new = payment
+
+        def release() -> bool:
+            # Not when an earlier try of the period was reported paid meanwhile.
+            paid = period_paid_elsewhere(new)
+            return not paid and _slot_release(recurring.pk, slot, following)
+
         try:
             payment = saved_method_send(
-                payment,
-                recurring.saved_method,
-                adapter,
-                not_charged=lambda: _slot_release(recurring.pk, slot, following),
+                payment, recurring.saved_method, adapter, not_charged=release
             )
         except BaseException as exc:
             # Nothing charged (its key is freed; slot given back with it) or
             # the outcome is being reconciled: either way the slot's key never
             # charges it twice.
-            _slot_release(recurring.pk, slot, following)
+            release()
             if isinstance(exc, GatewayUnavailable):
                 return "retry"
             raise
@@ -340,12 +344,16 @@ def _recurring_claim(
     run of this slot made its payment already."""
     key = slot_key(recurring, slot)
     with transaction.atomic():
+        # The slot's earlier payment is locked before the recurring row, the
+        # order a webhook about that payment takes them in: no deadlock.
+        existing = (
+            Payment.objects.select_for_update().filter(idempotency_key=key).first()
+        )
         claimed = RecurringCharge.objects.filter(
             pk=recurring.pk, next_run_at=slot, status=RecurringStatus.ACTIVE
         ).update(next_run_at=following, updated_at=timezone.now())
         if not claimed:
             return None, False
-        existing = Payment.objects.filter(idempotency_key=key).first()
         if existing is not None and not nothing_charged(existing):
             return existing, False
         if existing is not None:
@@ -486,11 +494,8 @@ def recurring_slot_give_back(payment: Payment) -> bool:
     )
     if not active.exists():
         return False  # cancelled or stopped meanwhile: nothing to charge
-    paid = period_payments(payment).filter(status__in=MONEY_HOLDING_STATUSES)
-    if paid.exclude(pk=payment.pk).exists():
-        # An earlier try of the period was paid after all (reported late).
-        logger.info("recurring slot paid by another payment", extra=log_ids(payment))
-        return False
+    if period_paid_elsewhere(payment):
+        return False  # an earlier try of the period was paid after all
     following = next_run(slot, recurring.interval, recurring.interval_count)
     # Given back now, or the schedule has not passed the slot yet.
     if _slot_release(recurring.pk, slot, following) or (
@@ -546,6 +551,7 @@ def _recurring_orphan_release(payment: Payment) -> None:
         given_back = (
             recurring is not None
             and slot is not None
+            and not period_paid_elsewhere(payment)
             and _slot_release(
                 recurring.pk,
                 slot,

@@ -95,6 +95,16 @@ def period_charged_elsewhere(payment: Payment) -> Payment | None:
     )
 
 
+def period_paid_elsewhere(payment: Payment) -> bool:
+    """Another payment of ``payment``'s period holds its money (one failed,
+    then reported paid): the period's slot is not to be charged again."""
+    held = period_payments(payment).filter(status__in=MONEY_HOLDING_STATUSES)
+    if held.exclude(pk=payment.pk).exists():
+        logger.info("recurring slot paid by another payment", extra=log_ids(payment))
+        return True
+    return False
+
+
 def period_paid(payment: Payment) -> None:
     """A slot given back for ``payment`` (failed as never charged) is taken
     back while no run charged it again; charged again (or being charged):

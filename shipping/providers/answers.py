@@ -34,14 +34,18 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\ufffd]")
 
 # Not a malformed_response: the file may come whole on the next fetch.
 GARBLED_FILE = "garbled_label_file"
-# How each format starts, and a mark its last bytes hold when it is whole
-# (a PDF's %%EOF may be followed by a little trailing text).
-_FILE_MARKS = {
-    LabelFormat.PDF: (b"%PDF-", b"%%EOF"),
-    LabelFormat.PNG: (b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"),
-    LabelFormat.ZPL: (b"^XA", b"^XZ"),
-}
-_TAIL_BYTES = 1024
+# Readers' own rules: a PDF's header in its first KiB, its %%EOF in its last
+# (padding after it aside); a ZPL format ends ^XZ, and immediate (~) commands,
+# such as a logo's download, may come before its ^XA; a PNG ends at its IEND
+# chunk (fixed CRC), whatever bytes follow.
+_WINDOW = 1024
+_PADDING = b" \t\r\n\x0c\x00"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_END = b"IEND\xaeB`\x82"
+# A linearized PDF states its length (/L): one shorter was cut after the
+# first page's own %%EOF.
+_LINEARIZED = re.compile(rb"<<[^>]*/Linearized[^>]*>>")
+_STATED_LENGTH = re.compile(rb"/L\s+(\d+)")
 
 
 class GarbledLabelFile(Unknown):
@@ -96,15 +100,28 @@ def checked_files(carrier: str, label: "Label") -> "Label":
     if label.status != LabelStatus.CREATED:
         return label
     files = [label.label_data, *(parcel.label_data for parcel in label.parcel_labels)]
-    head, tail = _FILE_MARKS[label.label_format]
     for data in files:
-        if not (data.lstrip().startswith(head) and tail in data[-_TAIL_BYTES:]):
+        if not _whole(data, label.label_format):
             raise GarbledLabelFile(
                 f"{carrier} sent a label file that is not a whole "
                 f"{label.label_format.value.upper()} file",
                 label=label,
             )
     return label
+
+
+def _whole(data: bytes, label_format: LabelFormat) -> bool:
+    if label_format == LabelFormat.PNG:
+        return data.startswith(_PNG_SIGNATURE) and _PNG_END in data
+    body = data.rstrip(_PADDING)
+    if label_format == LabelFormat.ZPL:
+        return b"^XA" in body and b"^XZ" in body[-_WINDOW:]
+    head = body[:_WINDOW]
+    if b"%PDF-" not in head or b"%%EOF" not in body[-_WINDOW:]:
+        return False
+    linearized = _LINEARIZED.search(head)
+    stated = linearized and _STATED_LENGTH.search(linearized.group())
+    return not stated or len(data) >= int(stated.group(1))
 
 
 def storable(value: str, limit: int) -> bool:

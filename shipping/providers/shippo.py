@@ -16,7 +16,13 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from integrations.client import client_for
-from integrations.errors import Outcome, ProviderError, Rejected, Unknown
+from integrations.errors import (
+    ConfigurationError,
+    Outcome,
+    ProviderError,
+    Rejected,
+    Unknown,
+)
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.providers.http import HttpAdapter, path_segment
 from integrations.webhooks.messages import WebhookMessage, iso_time, json_object
@@ -73,7 +79,7 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
         ConfigField(
             "api_token",
             "API token",
-            help_text="shippo_live_... or shippo_test_... (the mode follows it).",
+            help_text="shippo_live_... for a live account, shippo_test_... for test.",
         ),
         ConfigField(
             "webhook_token",
@@ -119,7 +125,16 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
     webhook_signs_url = True
 
     def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"ShippoToken {self.credential('api_token')}"}
+        token = self.credential("api_token")
+        # The token picks Shippo's mode (one URL serves both): a test account
+        # must never buy billed labels, nor a live one call test labels live.
+        other = "test" if self.account.mode == "live" else "live"
+        if token.startswith(f"shippo_{other}_"):
+            raise ConfigurationError(
+                f"the Shippo API token is not a {self.account.mode}-mode token",
+                code="mode_mismatch",
+            )
+        return {"Authorization": f"ShippoToken {token}"}
 
     def error_map(self, response: requests.Response) -> ProviderError | None:
         return shippo_error_map(response)
