@@ -60,7 +60,9 @@ def _disconnect_others(connection: Any) -> None:
     with connection.creation._nodb_cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            "WHERE datname = %s AND pid <> pg_backend_pid() "
+            # Not autovacuum (a superuser's): DROP DATABASE cancels it itself.
+            "AND backend_type = 'client backend'",
             [name],
         )
 
