@@ -87,9 +87,9 @@ def tracking_event(event: Mapping[str, Any]) -> TrackingEvent | None:
 def label_parts(response: requests.Response) -> tuple[dict[str, Any], bytes]:
     """The ``labelMetadata`` JSON and the decoded ``labelImage`` of a Labels
     API answer (multipart/form-data, the image base64). A label bought but
-    unreadable is ``Unknown``: nobody may buy a second one. An image empty or
-    not base64 is ``b""``: a missing file, the label's ids kept by the base
-    class (``answers.checked_files``)."""
+    unreadable is ``Unknown``: nobody may buy a second one. An image missing,
+    empty or not base64 is ``b""``: a missing file, the label's ids (in the
+    metadata) kept by the base class (``answers.checked_files``)."""
     content_type = response.headers.get("Content-Type", "")
     raw = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n"
     message = BytesParser(policy=default_policy).parsebytes(raw + response.content)
@@ -98,9 +98,9 @@ def label_parts(response: requests.Response) -> tuple[dict[str, Any], bytes]:
         for part in message.iter_parts()
     }
     metadata, image = parts.get("labelMetadata"), parts.get("labelImage")
-    if metadata is None or image is None:
+    if metadata is None:
         raise Unknown(
-            "USPS sent a label answer without its parts", code="malformed_response"
+            "USPS sent a label answer without its metadata", code="malformed_response"
         )
     try:
         meta = json.loads(metadata.get_payload(decode=True) or b"{}")
@@ -112,6 +112,8 @@ def label_parts(response: requests.Response) -> tuple[dict[str, Any], bytes]:
         raise Unknown(
             "USPS sent a label answer we cannot read", code="malformed_response"
         )
+    if image is None:
+        return meta, b""
     return meta, _image(image.get_payload(decode=True) or b"")
 
 

@@ -205,7 +205,8 @@ def test_zpl_labels_are_asked_for_at_203_dpi(adapter, mocked):
     assert body["imageInfo"]["imageType"] == "ZPL203DPI"
 
 
-def test_a_label_answer_without_its_image_is_unknown(adapter, mocked):
+def test_a_label_answer_without_its_image_is_a_garbled_file(adapter, mocked):
+    # The label was made (its number in the metadata): kept, its file missing.
     broken = (
         b"--726UYUDSQB6JWJXFDY\r\nContent-Type: application/json\r\n"
         b'Content-Disposition: form-data; name="labelMetadata"\r\n\r\n'
@@ -216,7 +217,8 @@ def test_a_label_answer_without_its_image_is_unknown(adapter, mocked):
     with pytest.raises(Unknown) as caught:
         adapter.create_label(label_request())
 
-    assert caught.value.code == "malformed_response"
+    assert caught.value.code == "garbled_label_file"
+    assert caught.value.label.tracking_number == "9205590109769900012613"
 
 
 def test_an_expired_token_on_the_label_call_is_refreshed_once(adapter, mocked):
