@@ -16,10 +16,11 @@ from integrations.models import Event
 from integrations.timeline import TimelineEntry
 from shipping.models import LabelFormatChoice, Shipment, ShipmentStatus
 from shipping.services import ShippingError
-from shipping.services.settle import SETTLED_EVENT, shipment_settle_by_hand
-
-# A label file staff upload: a few pages of PDF at most.
-MAX_LABEL_BYTES = 2 * 1024 * 1024
+from shipping.services.settle import (
+    MAX_LABEL_BYTES,
+    SETTLED_EVENT,
+    shipment_settle_by_hand,
+)
 
 
 class ShipmentSettleForm(forms.Form):

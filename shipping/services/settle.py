@@ -26,6 +26,8 @@ SETTLED_EVENT = "shipment.settled_by_hand"
 # What a storefront polling the shipment (or replaying its key: 422
 # label_failed) is told of a label staff found was never made.
 NOT_BOUGHT_CODE = "not_found_at_carrier"
+# A label file staff upload: a few pages of PDF at most.
+MAX_LABEL_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ def _check(shipment: Shipment, manual: ManualLabel) -> None:
     _check_storable(manual)
     if manual.label_format not in LabelFormatChoice.values:
         raise InvalidState("Unknown label format.", param="label_format")
+    _check_file(manual)
     owner = (
         Shipment.objects.filter(
             carrier=shipment.carrier, tracking_number=manual.tracking_number
@@ -151,6 +154,22 @@ def _check_storable(manual: ManualLabel) -> None:
                 f"At most {limit} characters, and no control characters.",
                 param=param,
             )
+
+
+def _check_file(manual: ManualLabel) -> None:
+    # Held to a carrier's file's check: a cut download or a sign-in page
+    # saved as the label would be printed and fail at the counter.
+    if not manual.label_data:
+        return
+    if len(manual.label_data) > MAX_LABEL_BYTES:
+        raise InvalidState("The file is too large for a label.", param="label_file")
+    try:
+        answers.checked_files("Staff", _label(manual))
+    except answers.GarbledLabelFile:
+        raise InvalidState(
+            f"The file is not a whole {manual.label_format.upper()} file.",
+            param="label_file",
+        ) from None
 
 
 def _label(manual: ManualLabel) -> Label:

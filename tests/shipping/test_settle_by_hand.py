@@ -73,7 +73,7 @@ def _names(shipment: Shipment) -> list[str]:
 def test_staff_settle_an_unknown_label_as_bought(settler_client, unknown):
     page = settler_client.get(change_url(unknown)).content.decode()
     assert settle_url(unknown) in page
-    label = SimpleUploadedFile("label.pdf", b"%PDF-1.4 label")
+    label = SimpleUploadedFile("label.pdf", b"%PDF-1.4 label\n%%EOF\n")
 
     answer = settler_client.post(
         settle_url(unknown),
@@ -89,7 +89,7 @@ def test_staff_settle_an_unknown_label_as_bought(settler_client, unknown):
     assert answer.status_code == 302
     unknown.refresh_from_db()
     assert (unknown.status, unknown.tracking_number) == ("purchased", "1Z999")
-    assert bytes(unknown.label_data) == b"%PDF-1.4 label"
+    assert bytes(unknown.label_data) == b"%PDF-1.4 label\n%%EOF\n"
     assert _names(unknown)[-2:] == [
         "shipment.label_created",
         "shipment.settled_by_hand",
