@@ -11,20 +11,24 @@ from django.utils.deconstruct import deconstructible
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 RANDOM_LENGTH = 24
 MAX_LENGTH = 32
-_SPACE = len(ALPHABET) ** RANDOM_LENGTH
-# 64 bits more than the space, so the modulo's bias is below 2**-64.
-_BITS = _SPACE.bit_length() + 64
+# Byte b maps to ALPHABET[b % 36] only below 252 (= 7 * 36), so every
+# character is equally likely; the 4 bytes above are dropped, not folded in.
+_UNBIASED_BYTES = len(ALPHABET) * (256 // len(ALPHABET))
+_BYTE_TO_CHAR = "".join(
+    ALPHABET[b % len(ALPHABET)] if b < _UNBIASED_BYTES else "?" for b in range(256)
+).encode("ascii")
+_BIASED_BYTES = bytes(range(_UNBIASED_BYTES, 256))
+# 32 bytes leave 24 usable ones except about once in 10**9 draws (then draw again).
+_DRAW = 32
 
 
 def new_public_id(prefix: str) -> str:
     """``prefix`` + 24 random lowercase letters and digits (~124 bits)."""
-    # One draw from the OS, written in base 36 (not one draw per character).
-    number = secrets.randbits(_BITS) % _SPACE
-    chars = []
-    for _ in range(RANDOM_LENGTH):
-        number, digit = divmod(number, len(ALPHABET))
-        chars.append(ALPHABET[digit])
-    return prefix + "".join(chars)
+    # A few calls per id: one OS draw and one table translate, no per-character loop.
+    chars = b""
+    while len(chars) < RANDOM_LENGTH:
+        chars += secrets.token_bytes(_DRAW).translate(_BYTE_TO_CHAR, _BIASED_BYTES)
+    return prefix + chars[:RANDOM_LENGTH].decode("ascii")
 
 
 @deconstructible(path="integrations.public_ids.PublicIdDefault")
