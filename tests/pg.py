@@ -71,3 +71,28 @@ def flush_by_delete(original):
         ]
 
     return sql_flush
+
+
+def wait_for_a_lock_wait(at_most: float, until=lambda: False) -> None:
+    """Sleep until another session of this database waits for a lock (the
+    race under test has reached its blocking point), ``until()`` is true, or
+    ``at_most`` seconds:
+    a fixed sleep of ``at_most`` gave the other side the same chance, only
+    always the whole time. Autocommit: each read is a new activity snapshot."""
+    import time
+
+    import psycopg
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    deadline = time.monotonic() + at_most
+    with psycopg.connect(**params, autocommit=True) as watcher:
+        while time.monotonic() < deadline and not until():
+            waiting = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()[0]
+            if waiting:
+                return
+            time.sleep(0.01)

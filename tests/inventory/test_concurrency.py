@@ -2,7 +2,6 @@
 racing for the last units never oversell, and multi-line reservations in
 opposite SKU order never deadlock."""
 
-import contextlib
 import random
 import threading
 import time
@@ -30,6 +29,7 @@ from inventory.services import reservations as reservations_module
 from inventory.services import sync as sync_module
 from tests.factories import ProviderAccountFactory
 from tests.inventory.factories import LocationFactory, StockLevelFactory
+from tests.pg import wait_for_a_lock_wait
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -182,14 +182,14 @@ def test_two_drafts_at_once_make_one_purchase_order(monkeypatch):
 
     StockLevelFactory(sku="LOW", on_hand=0)
     ReorderPointFactory(sku="LOW", reorder_quantity=9)
-    gate = threading.Barrier(2)
+    arrived = []
     real = purchasing.available_by_sku
 
     def both_read(skus, now):
         # Both drafts read before either writes; with the lock the second
-        # waits on it, the barrier breaks and the first goes on alone.
-        with contextlib.suppress(threading.BrokenBarrierError):
-            gate.wait(timeout=3)
+        # waits on it and the first goes on alone (at the latest after 3 s).
+        arrived.append(True)
+        wait_for_a_lock_wait(3, until=lambda: len(arrived) == 2)
         return real(skus, now)
 
     monkeypatch.setattr(purchasing, "available_by_sku", both_read)
@@ -222,7 +222,7 @@ def test_disabling_a_location_while_a_sync_page_adds_a_level_there(monkeypatch):
     def lock_then_pause(keys):
         found = real(keys)
         locked.set()
-        time.sleep(1.0)  # staff's switch takes the location meanwhile
+        wait_for_a_lock_wait(1.0)  # staff's switch takes the location meanwhile
         return found
 
     monkeypatch.setattr(apply_pg, "_lock_existing", lock_then_pause)
@@ -318,7 +318,7 @@ def test_a_checkout_waiting_for_a_disable_takes_nothing_once_it_commits(
 
     def hold_the_switch(level_ids, now):
         holding.set()
-        time.sleep(1.0)  # the checkout reads and tries its take meanwhile
+        wait_for_a_lock_wait(1.0)  # the checkout reads and tries its take meanwhile
         return real(level_ids, now)
 
     monkeypatch.setattr(levels_module, "expired_holds", hold_the_switch)
@@ -351,7 +351,7 @@ def test_a_level_a_sync_page_creates_during_a_disable_is_created_disabled(
 
     def hold_the_switch(level_ids, now):
         holding.set()
-        time.sleep(1.0)  # the sync page runs meanwhile
+        wait_for_a_lock_wait(1.0)  # the sync page runs meanwhile
         return real(level_ids, now)
 
     monkeypatch.setattr(levels_module, "expired_holds", hold_the_switch)
@@ -385,7 +385,7 @@ def test_a_level_a_sync_page_creates_during_an_enable_is_created_enabled(
     def pause(keys):
         found = real(keys)
         locked.set()
-        time.sleep(1.0)  # staff press Enable meanwhile
+        wait_for_a_lock_wait(1.0)  # staff press Enable meanwhile
         return found
 
     monkeypatch.setattr(apply_pg, "_lock_existing", pause)
