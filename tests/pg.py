@@ -1,5 +1,9 @@
 """PostgreSQL-only test helpers."""
 
+import contextlib
+import threading
+from collections.abc import Iterator
+
 from django.db import connection
 
 
@@ -73,26 +77,42 @@ def flush_by_delete(original):
     return sql_flush
 
 
-def wait_for_a_lock_wait(at_most: float, until=lambda: False) -> None:
-    """Sleep until another session of this database waits for a lock (the
-    race under test has reached its blocking point), ``until()`` is true, or
-    ``at_most`` seconds:
-    a fixed sleep of ``at_most`` gave the other side the same chance, only
-    always the whole time. Autocommit: each read is a new activity snapshot."""
-    import time
-
+@contextlib.contextmanager
+def set_on_a_lock_wait(event: threading.Event) -> Iterator[threading.Event]:
+    """Meanwhile a thread sets ``event`` once a session of this database waits
+    for a lock (the race under test has reached its blocking point); waiters
+    on the event wake together, as from a barrier. Autocommit: each read is
+    a new activity snapshot."""
     import psycopg
 
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)
     params.pop("context", None)
-    deadline = time.monotonic() + at_most
-    with psycopg.connect(**params, autocommit=True) as watcher:
-        while time.monotonic() < deadline and not until():
-            waiting = watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            ).fetchone()[0]
-            if waiting:
-                return
-            time.sleep(0.01)
+    done = threading.Event()
+
+    def watch() -> None:
+        with psycopg.connect(**params, autocommit=True) as watcher:
+            while not (done.is_set() or event.is_set()):
+                waiting = watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE"
+                    " datname = current_database() AND wait_event_type = 'Lock'"
+                ).fetchone()[0]
+                if waiting:
+                    event.set()
+                done.wait(0.01)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield event
+    finally:
+        done.set()
+        thread.join(10)
+
+
+def wait_for_a_lock_wait(at_most: float) -> None:
+    """Sleep until another session waits for a lock, or ``at_most`` seconds:
+    a fixed sleep of ``at_most`` gave the other side the same chance, only
+    always the whole time."""
+    with set_on_a_lock_wait(threading.Event()) as blocked:
+        blocked.wait(at_most)

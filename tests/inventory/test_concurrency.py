@@ -29,7 +29,7 @@ from inventory.services import reservations as reservations_module
 from inventory.services import sync as sync_module
 from tests.factories import ProviderAccountFactory
 from tests.inventory.factories import LocationFactory, StockLevelFactory
-from tests.pg import wait_for_a_lock_wait
+from tests.pg import set_on_a_lock_wait, wait_for_a_lock_wait
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -182,14 +182,16 @@ def test_two_drafts_at_once_make_one_purchase_order(monkeypatch):
 
     StockLevelFactory(sku="LOW", on_hand=0)
     ReorderPointFactory(sku="LOW", reorder_quantity=9)
-    arrived = []
+    arrived, both_here = [], threading.Event()
     real = purchasing.available_by_sku
 
     def both_read(skus, now):
         # Both drafts read before either writes; with the lock the second
         # waits on it and the first goes on alone (at the latest after 3 s).
         arrived.append(True)
-        wait_for_a_lock_wait(3, until=lambda: len(arrived) == 2)
+        if len(arrived) == 2:
+            both_here.set()
+        both_here.wait(3)
         return real(skus, now)
 
     monkeypatch.setattr(purchasing, "available_by_sku", both_read)
@@ -200,7 +202,10 @@ def test_two_drafts_at_once_make_one_purchase_order(monkeypatch):
         finally:
             connections.close_all()
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with (
+        set_on_a_lock_wait(both_here),
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
         drafted = list(pool.map(lambda _: draft(), range(2)))
 
     assert PurchaseOrder.objects.count() == 1
