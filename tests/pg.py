@@ -2,7 +2,7 @@
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from django.db import connection
 
@@ -78,11 +78,12 @@ def flush_by_delete(original):
 
 
 @contextlib.contextmanager
-def set_on_a_lock_wait(event: threading.Event) -> Iterator[threading.Event]:
-    """Meanwhile a thread sets ``event`` once a session of this database waits
-    for a lock (the race under test has reached its blocking point); waiters
-    on the event wake together, as from a barrier. Autocommit: each read is
-    a new activity snapshot."""
+def on_a_lock_wait(action: Callable[[], object]) -> Iterator[None]:
+    """Meanwhile a thread calls ``action`` once a session of this database
+    waits for a lock (the race under test has reached its blocking point):
+    ``event.set`` wakes waiters together, ``barrier.abort`` breaks a barrier
+    its time-out would have broken later. Autocommit: each read is a new
+    activity snapshot."""
     import psycopg
 
     params = connection.get_connection_params()
@@ -92,19 +93,20 @@ def set_on_a_lock_wait(event: threading.Event) -> Iterator[threading.Event]:
 
     def watch() -> None:
         with psycopg.connect(**params, autocommit=True) as watcher:
-            while not (done.is_set() or event.is_set()):
+            while not done.is_set():
                 waiting = watcher.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE"
                     " datname = current_database() AND wait_event_type = 'Lock'"
                 ).fetchone()[0]
                 if waiting:
-                    event.set()
+                    action()
+                    return
                 done.wait(0.01)
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
     try:
-        yield event
+        yield
     finally:
         done.set()
         thread.join(10)
@@ -114,5 +116,6 @@ def wait_for_a_lock_wait(at_most: float) -> None:
     """Sleep until another session waits for a lock, or ``at_most`` seconds:
     a fixed sleep of ``at_most`` gave the other side the same chance, only
     always the whole time."""
-    with set_on_a_lock_wait(threading.Event()) as blocked:
+    blocked = threading.Event()
+    with on_a_lock_wait(blocked.set):
         blocked.wait(at_most)

@@ -2,6 +2,7 @@
 racing for the last units never oversell, and multi-line reservations in
 opposite SKU order never deadlock."""
 
+import contextlib
 import random
 import threading
 import time
@@ -29,7 +30,7 @@ from inventory.services import reservations as reservations_module
 from inventory.services import sync as sync_module
 from tests.factories import ProviderAccountFactory
 from tests.inventory.factories import LocationFactory, StockLevelFactory
-from tests.pg import set_on_a_lock_wait, wait_for_a_lock_wait
+from tests.pg import on_a_lock_wait, wait_for_a_lock_wait
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -182,16 +183,14 @@ def test_two_drafts_at_once_make_one_purchase_order(monkeypatch):
 
     StockLevelFactory(sku="LOW", on_hand=0)
     ReorderPointFactory(sku="LOW", reorder_quantity=9)
-    arrived, both_here = [], threading.Event()
+    gate = threading.Barrier(2)
     real = purchasing.available_by_sku
 
     def both_read(skus, now):
         # Both drafts read before either writes; with the lock the second
-        # waits on it and the first goes on alone (at the latest after 3 s).
-        arrived.append(True)
-        if len(arrived) == 2:
-            both_here.set()
-        both_here.wait(3)
+        # waits on it, the barrier breaks and the first goes on alone.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            gate.wait(timeout=3)
         return real(skus, now)
 
     monkeypatch.setattr(purchasing, "available_by_sku", both_read)
@@ -203,7 +202,7 @@ def test_two_drafts_at_once_make_one_purchase_order(monkeypatch):
             connections.close_all()
 
     with (
-        set_on_a_lock_wait(both_here),
+        on_a_lock_wait(gate.abort),
         ThreadPoolExecutor(max_workers=2) as pool,
     ):
         drafted = list(pool.map(lambda _: draft(), range(2)))
