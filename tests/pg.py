@@ -119,3 +119,18 @@ def wait_for_a_lock_wait(at_most: float) -> None:
     blocked = threading.Event()
     with on_a_lock_wait(blocked.set):
         blocked.wait(at_most)
+
+
+def join_until_it_waits_for_a_lock(thread: threading.Thread, at_most: float) -> None:
+    """``thread.join(at_most)`` that also returns once a session waits for a
+    lock: blocked behind a transaction that goes on only after the caller's
+    next step, the thread would make no progress in the rest of the time."""
+    import time
+
+    blocked = threading.Event()
+    deadline = time.monotonic() + at_most
+    with on_a_lock_wait(blocked.set):
+        while thread.is_alive() and not blocked.is_set():
+            if time.monotonic() >= deadline:
+                return
+            thread.join(0.01)
