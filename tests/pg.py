@@ -1,5 +1,9 @@
 """PostgreSQL-only test helpers."""
 
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+
 from django.db import connection
 
 
@@ -71,3 +75,62 @@ def flush_by_delete(original):
         ]
 
     return sql_flush
+
+
+@contextlib.contextmanager
+def on_a_lock_wait(action: Callable[[], object]) -> Iterator[None]:
+    """Meanwhile a thread calls ``action`` once a session of this database
+    waits for a lock (the race under test has reached its blocking point):
+    ``event.set`` wakes waiters together, ``barrier.abort`` breaks a barrier
+    its time-out would have broken later. Autocommit: each read is a new
+    activity snapshot."""
+    import psycopg
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    done = threading.Event()
+
+    def watch() -> None:
+        with psycopg.connect(**params, autocommit=True) as watcher:
+            while not done.is_set():
+                waiting = watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE"
+                    " datname = current_database() AND wait_event_type = 'Lock'"
+                ).fetchone()[0]
+                if waiting:
+                    action()
+                    return
+                done.wait(0.01)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(10)
+
+
+def wait_for_a_lock_wait(at_most: float) -> None:
+    """Sleep until another session waits for a lock, or ``at_most`` seconds:
+    a fixed sleep of ``at_most`` gave the other side the same chance, only
+    always the whole time."""
+    blocked = threading.Event()
+    with on_a_lock_wait(blocked.set):
+        blocked.wait(at_most)
+
+
+def join_until_it_waits_for_a_lock(thread: threading.Thread, at_most: float) -> None:
+    """``thread.join(at_most)`` that also returns once a session waits for a
+    lock: blocked behind a transaction that goes on only after the caller's
+    next step, the thread would make no progress in the rest of the time."""
+    import time
+
+    blocked = threading.Event()
+    deadline = time.monotonic() + at_most
+    with on_a_lock_wait(blocked.set):
+        while thread.is_alive() and not blocked.is_set():
+            if time.monotonic() >= deadline:
+                return
+            thread.join(0.01)

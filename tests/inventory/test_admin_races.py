@@ -3,7 +3,6 @@ other staff run: the saves keep the lock order of every writer (locations by
 id, then levels by pk) and never write back a column they did not change."""
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -24,6 +23,7 @@ from inventory.providers.base import StockLevelRecord
 from inventory.services import InsufficientStock, LineRequest, apply_pg
 from tests.factories import ProviderAccountFactory
 from tests.inventory.factories import LocationFactory, StockLevelFactory
+from tests.pg import wait_for_a_lock_wait
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -158,7 +158,7 @@ def test_reordering_two_locations_in_the_list_while_a_sync_page_runs(
         except Exception as exc:
             outcome["page"] = repr(exc)[:200]
 
-    started = _after_first_save(monkeypatch, page, lambda: time.sleep(0.5))
+    started = _after_first_save(monkeypatch, page, lambda: wait_for_a_lock_wait(0.5))
     outcome["admin"] = _list_save(admin_client, [(east, 2, True), (west, 1, True)])
     started[0].join(10)
     assert outcome == {"admin": 302, "page": "ok"}, outcome
@@ -198,7 +198,8 @@ def test_reordering_two_locations_during_a_full_sync_keeps_the_run(
 
     def up_to_its_lock() -> None:
         locking.wait(10)
-        time.sleep(0.3)  # the page shares WEST and waits for EAST, or for both
+        # the page shares WEST and waits for EAST, or for both
+        wait_for_a_lock_wait(0.3)
 
     started = _after_first_save(monkeypatch, sync, up_to_its_lock)
     outcome["admin"] = _list_save(admin_client, [(east, 2, True), (west, 1, True)])
@@ -212,14 +213,15 @@ def test_reordering_two_locations_during_a_full_sync_keeps_the_run(
 
 def _switch_both_when_west_saves(monkeypatch, start: Callable[[], None]) -> list:
     """Start ``start`` when WEST is saved after EAST was switched (levels
-    locked), and let it take what it can for 0.3 s."""
+    locked), and let it take what it can until it waits for a lock (0.3 s
+    at most)."""
     real_save, saves, started = Location.save, [], []
 
     def save(self, *args, **kwargs):
         saves.append(self.code)
         if self.code == "WEST" and "EAST" in saves and not started:
             started.append(_thread(start))
-            time.sleep(0.3)
+            wait_for_a_lock_wait(0.3)
         return real_save(self, *args, **kwargs)
 
     monkeypatch.setattr(Location, "save", save)

@@ -30,6 +30,7 @@ from inventory.services import reservations as reservations_module
 from inventory.services import sync as sync_module
 from tests.factories import ProviderAccountFactory
 from tests.inventory.factories import LocationFactory, StockLevelFactory
+from tests.pg import on_a_lock_wait, wait_for_a_lock_wait
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -200,7 +201,10 @@ def test_two_drafts_at_once_make_one_purchase_order(monkeypatch):
         finally:
             connections.close_all()
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with (
+        on_a_lock_wait(gate.abort),
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
         drafted = list(pool.map(lambda _: draft(), range(2)))
 
     assert PurchaseOrder.objects.count() == 1
@@ -222,7 +226,7 @@ def test_disabling_a_location_while_a_sync_page_adds_a_level_there(monkeypatch):
     def lock_then_pause(keys):
         found = real(keys)
         locked.set()
-        time.sleep(1.0)  # staff's switch takes the location meanwhile
+        wait_for_a_lock_wait(1.0)  # staff's switch takes the location meanwhile
         return found
 
     monkeypatch.setattr(apply_pg, "_lock_existing", lock_then_pause)
@@ -318,7 +322,7 @@ def test_a_checkout_waiting_for_a_disable_takes_nothing_once_it_commits(
 
     def hold_the_switch(level_ids, now):
         holding.set()
-        time.sleep(1.0)  # the checkout reads and tries its take meanwhile
+        wait_for_a_lock_wait(1.0)  # the checkout reads and tries its take meanwhile
         return real(level_ids, now)
 
     monkeypatch.setattr(levels_module, "expired_holds", hold_the_switch)
@@ -351,7 +355,7 @@ def test_a_level_a_sync_page_creates_during_a_disable_is_created_disabled(
 
     def hold_the_switch(level_ids, now):
         holding.set()
-        time.sleep(1.0)  # the sync page runs meanwhile
+        wait_for_a_lock_wait(1.0)  # the sync page runs meanwhile
         return real(level_ids, now)
 
     monkeypatch.setattr(levels_module, "expired_holds", hold_the_switch)
@@ -385,7 +389,7 @@ def test_a_level_a_sync_page_creates_during_an_enable_is_created_enabled(
     def pause(keys):
         found = real(keys)
         locked.set()
-        time.sleep(1.0)  # staff press Enable meanwhile
+        wait_for_a_lock_wait(1.0)  # staff press Enable meanwhile
         return found
 
     monkeypatch.setattr(apply_pg, "_lock_existing", pause)

@@ -32,6 +32,7 @@ from notifications.services.suppressions import (
 from notifications.webhooks import email_webhook_handle
 from tests.factories import ProviderAccountFactory, WebhookEventFactory
 from tests.notifications.contract.harness_sendgrid import event as sendgrid_event
+from tests.pg import join_until_it_waits_for_a_lock
 
 pytestmark = pytest.mark.django_db
 ORDER = {"order_id": "1001", "amount_display": "€10.50"}
@@ -376,7 +377,8 @@ def test_a_stop_racing_its_later_reactivation_ends_lifted(monkeypatch) -> None:
         assert checked.wait(10)
         monkeypatch.setattr(suppressions, "_reactivated_since", real)
         lifter = in_thread(lambda: _postmark_reactivation(account, T11))
-        lifter.join(2)  # blocked behind the stop's transaction, once fixed
+        # Blocked behind the stop's transaction, once fixed.
+        join_until_it_waits_for_a_lock(lifter, 2)
     finally:
         go_on.set()
     stopper.join(10)

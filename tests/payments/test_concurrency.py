@@ -17,6 +17,7 @@ from payments.models import Payment, Refund, RefundStatus, SandboxCharge
 from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services import followups
 from tests.payments.test_rerun_followups import _unknown_then_killed
+from tests.pg import on_a_lock_wait
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -108,10 +109,11 @@ def test_two_fresh_keys_capturing_at_once_get_one_capture_and_one_refusal(
             connection.close()
 
     threads = [threading.Thread(target=capture, args=(k,)) for k in ("c-1", "c-2")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    with on_a_lock_wait(barrier.abort):  # the other waits on a lock: no use waiting
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
     assert sorted(answers)[0] == (200, ""), answers
     assert sorted(answers)[1][0] == 409, answers
     assert sorted(answers)[1][1] in ("capture_in_progress", "invalid_state"), answers
@@ -378,10 +380,11 @@ def test_two_staff_capturing_at_once_make_one_gateway_call(
 
     staff = [_staff(django_user_model, name) for name in ("ada", "bob")]
     threads = [threading.Thread(target=click, args=(c,)) for c in staff]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    with on_a_lock_wait(barrier.abort):  # the other waits on a lock: no use waiting
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
     assert calls == ["capture"]
     # One staff audit entry: the capture made (the test client's messages
     # are not per thread, so the refusal is read from the audit's absence).

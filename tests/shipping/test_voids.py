@@ -22,6 +22,7 @@ from shipping.providers.base import LabelUpdate, VoidResult
 from shipping.providers.sandbox import SandboxShippingAdapter
 from shipping.services import claims, voids
 from tests.factories import ApiKeyFactory
+from tests.pg import on_a_lock_wait
 from tests.shipping.helpers import carrier
 from tests.shipping.test_labels import _quote
 
@@ -61,13 +62,15 @@ def test_two_concurrent_voids_void_once_and_emit_one_event(monkeypatch):
             )
             statuses.append(answer.status_code)
         finally:
+            barrier.abort()  # ended: it will not reach the carrier now
             connection.close()
 
     threads = [threading.Thread(target=void, args=(n,)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    with on_a_lock_wait(barrier.abort):  # one waits on the other's lock
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
 
     assert Shipment.objects.get().status == ShipmentStatus.VOIDED
     voided_events = Event.objects.filter(name="shipment.voided").count()

@@ -9,6 +9,7 @@ worker asks while the token is still missing; the server counts the requests.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -54,15 +55,16 @@ def token_server():
 
 def _job(server: FaultServer, database: str, **extra: Any) -> dict[str, Any]:
     return {
-        "pk": extra.pop("pk", 4242),
-        "slug": "oauth-mp",
-        "settings": FAST,
+        **_account_job(database, pk=extra.pop("pk", 4242)),
         "token_url": server.url_for(TOKEN_PATH),
         "client_id": CLIENT_ID,
         "client_secret": SECRET,
-        "database": database,
         **extra,
     }
+
+
+def _account_job(database: str, pk: int = 4242) -> dict[str, Any]:
+    return {"pk": pk, "slug": "oauth-mp", "settings": FAST, "database": database}
 
 
 def _env(database_url: str, redis_url: str) -> dict[str, str]:
@@ -107,21 +109,32 @@ def _assert_all_asked_while_cold(results: list[dict[str, Any]]) -> None:
     assert max(r["started"] for r in results) < min(r["finished"] for r in results)
 
 
-def _shared_sqlite(
-    tmp_path: Path, server: FaultServer, *, redis_url: str = ""
-) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def prepared_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file (the embedded default) with tables, the cache table and
-    the account. Without Redis the workers share its database cache."""
-    env = _env(f"sqlite:///{tmp_path / 'shared.sqlite3'}", redis_url)
-    prepare = _spawn(_job(server, "prepare"), env)
+    the account, made once (one Django start); each test gets a copy."""
+    path = tmp_path_factory.mktemp("oauth-mp") / "prepared.sqlite3"
+    prepare = _spawn(_account_job("prepare"), _env(f"sqlite:///{path}", ""))
     _, err = prepare.communicate(timeout=60)
     assert prepare.returncode == 0, err
-    return env
+    return path
+
+
+def _shared_sqlite(
+    tmp_path: Path, prepared: Path, *, redis_url: str = ""
+) -> dict[str, str]:
+    """A fresh copy of the prepared file. Without Redis the workers share its
+    database cache."""
+    shared = tmp_path / "shared.sqlite3"
+    shutil.copyfile(prepared, shared)
+    return _env(f"sqlite:///{shared}", redis_url)
 
 
 @pytest.mark.redis
-def test_eight_processes_one_token_request_with_redis(token_server, tmp_path):
-    env = _shared_sqlite(tmp_path, token_server, redis_url=settings.REDIS_URL)
+def test_eight_processes_one_token_request_with_redis(
+    token_server, tmp_path, prepared_sqlite
+):
+    env = _shared_sqlite(tmp_path, prepared_sqlite, redis_url=settings.REDIS_URL)
 
     results = _ask_together(_job(token_server, "shared"), env)
 
@@ -131,9 +144,9 @@ def test_eight_processes_one_token_request_with_redis(token_server, tmp_path):
 
 
 def test_eight_processes_one_token_request_with_the_database_cache(
-    token_server, tmp_path
+    token_server, tmp_path, prepared_sqlite
 ):
-    env = _shared_sqlite(tmp_path, token_server)
+    env = _shared_sqlite(tmp_path, prepared_sqlite)
 
     results = _ask_together(_job(token_server, "shared"), env)
 
@@ -166,9 +179,11 @@ def test_eight_processes_one_token_request_with_the_database_cache_on_postgres(
     assert len(token_server.requests_for("POST", TOKEN_PATH)) == 1
 
 
-def test_without_the_lock_every_process_fetches(token_server, tmp_path):
+def test_without_the_lock_every_process_fetches(
+    token_server, tmp_path, prepared_sqlite
+):
     # The control: the same eight processes, the lock taken away.
-    env = _shared_sqlite(tmp_path, token_server)
+    env = _shared_sqlite(tmp_path, prepared_sqlite)
 
     results = _ask_together(_job(token_server, "shared", without_lock=True), env)
 
