@@ -5,42 +5,22 @@ order "order-3003", another order's charge. Only a sale whose order id is
 exactly ours is booked to the payment."""
 
 import pytest
-import responses
 
-from integrations.models import ProviderAccount
 from payments import services
 from payments.models import Payment, PaymentStatus
-from tests.factories import ProviderAccountFactory
+from tests.payments.braintree_saved import (  # noqa: F401 (fixtures)
+    braintree_account,
+    rsps_mock,
+)
 from tests.payments.test_pay_recurring import (
     BT_TXN,
     _braintree_method,
     _rejected_as_duplicate,
     _sale_found,
 )
-from tests.payments.test_reconcile_providers import BT_BASE, BT_MERCHANT, FAST, XML
+from tests.payments.test_reconcile_providers import BT_BASE, XML
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def braintree(db) -> ProviderAccount:
-    return ProviderAccountFactory(
-        provider="braintree",
-        slug="braintree-main",
-        priority=1,
-        settings=dict(FAST),
-        credentials={
-            "merchant_id": BT_MERCHANT,
-            "public_key": "x8t4pq2kz6w9yj3n",
-            "private_key": "5c1e9a7f3b2d4e6f8a0b1c2d3e4f5a6b",
-        },
-    )
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def _refused_charge(rsps, method, order_id: str) -> Payment:
