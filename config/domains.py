@@ -8,7 +8,7 @@ from config.checks import (
     sender_address_problem,
     url_shown,
 )
-from config.env import DEBUG, env, stop
+from config.env import DEBUG, Q_WORKERS, env, stop
 
 # --- Fraud screening (payments.fraud) ----------------------------------------
 
@@ -119,9 +119,10 @@ STOREFRONT_WEBHOOK_LEASE_SECONDS = env.int(
 )
 STOREFRONT_WEBHOOK_SWEEP_BATCH = env.int("STOREFRONT_WEBHOOK_SWEEP_BATCH", default=500)
 # Deliveries in flight at once to one endpoint, all workers together (0: no
-# cap): a slow receiver holds this many workers at most; the rest wait.
+# cap): a slow receiver holds this many workers at most; the rest wait. By
+# default one below a qcluster's workers (at least 1), so one worker stays free.
 STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = env.int(
-    "STOREFRONT_WEBHOOK_MAX_IN_FLIGHT", default=2
+    "STOREFRONT_WEBHOOK_MAX_IN_FLIGHT", default=max(1, Q_WORKERS - 1)
 )
 if STOREFRONT_WEBHOOK_MAX_IN_FLIGHT < 0:
     stop("STOREFRONT_WEBHOOK_MAX_IN_FLIGHT must be 0 (no cap) or more")

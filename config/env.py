@@ -132,3 +132,6 @@ if ENV_FILE:
     environ.Env.read_env(ENV_FILE, overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
+# Worker processes per qcluster; the storefront webhooks' in-flight cap
+# defaults to one below it (config/domains.py).
+Q_WORKERS = env.int("Q_WORKERS", default=2)

@@ -7,7 +7,7 @@ if present (``make run`` writes one with fresh development secrets).
 from cryptography.fernet import Fernet
 
 from config.checks import DEFAULT_API_RATE, api_rate_problem, redis_url_problem
-from config.env import BASE_DIR, DEBUG, env, stop
+from config.env import BASE_DIR, DEBUG, Q_WORKERS, env, stop
 from integrations.limits import SPECS as LIMIT_SPECS
 from integrations.limits import InvalidNumber
 
@@ -138,7 +138,7 @@ else:
 # --- Task queue (django-q2) -------------------------------------------------
 Q_CLUSTER = {
     "name": "switchyard",
-    "workers": env.int("Q_WORKERS", default=2),
+    "workers": Q_WORKERS,
     # A task that runs longer than `timeout` is killed; it is handed out again
     # only after `retry`, so `timeout` < `retry` stops double execution.
     "timeout": env.int("Q_TIMEOUT", default=60),

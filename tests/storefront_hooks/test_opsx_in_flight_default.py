@@ -1,0 +1,123 @@
+"""The per-endpoint in-flight cap's default follows the worker count: under
+`make run`'s defaults (no Q_WORKERS, no STOREFRONT_WEBHOOK_MAX_IN_FLIGHT) one
+slow endpoint never holds every django-q worker. Workers are threads here,
+each taking delivery ids from one shared queue as qcluster's workers do."""
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from integrations.testing.faultserver import FaultServer, respond
+from storefront_hooks import services
+from storefront_hooks.models import WebhookDelivery
+from storefront_hooks.services.deliveries import render_body
+from tests.platform.conftest import ROOT, clean_env, dev_secrets
+from tests.storefront_hooks.conftest import HOOK_PATH
+
+SLOW = 2.0  # seconds the slow receiver takes to answer 200
+
+_PROBE = (
+    "import json, django; django.setup(); from django.conf import settings as s;"
+    "print(json.dumps([s.Q_CLUSTER['workers'], s.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT]))"
+)
+
+
+def _started_with(**values: str) -> tuple[int, int]:
+    """(workers, cap) of a process started with only these variables set,
+    besides the secrets `make run` writes to `.env` (config.bootstrap_env)."""
+    env = clean_env(**dev_secrets(), DEBUG="true", **values)
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-800:]
+    workers, cap = json.loads(result.stdout)
+    return workers, cap
+
+
+def test_make_run_defaults_leave_a_worker_free_of_any_one_endpoint():
+    workers, cap = _started_with()
+    assert 1 <= cap < workers, (workers, cap)
+
+
+@pytest.mark.parametrize(
+    ("q_workers", "expected"), [("1", 1), ("2", 1), ("3", 2), ("8", 7)]
+)
+def test_the_default_is_one_below_the_workers_and_at_least_one(q_workers, expected):
+    assert _started_with(Q_WORKERS=q_workers) == (int(q_workers), expected)
+
+
+def test_a_cap_set_explicitly_wins_zero_included():
+    assert _started_with(Q_WORKERS="2", STOREFRONT_WEBHOOK_MAX_IN_FLIGHT="5")[1] == 5
+    assert _started_with(STOREFRONT_WEBHOOK_MAX_IN_FLIGHT="0")[1] == 0
+
+
+def _row(endpoint) -> int:
+    # Made directly: with Q_SYNC a row enqueued on commit would be sent at once.
+    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
+    return WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="payment.captured", body=body
+    ).pk
+
+
+def _worker(tasks: queue.Queue, finished: dict[int, float]) -> threading.Thread:
+    def work() -> None:
+        try:
+            while True:
+                try:
+                    delivery_id = tasks.get_nowait()
+                except queue.Empty:
+                    return
+                services.delivery_send(delivery_id=delivery_id)
+                finished[delivery_id] = time.monotonic()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_endpoint_never_holds_every_worker_under_make_run_defaults(
+    settings, make_endpoint, receiver
+):
+    workers, cap = _started_with()
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "workers": workers}
+    settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = cap
+    settings.STOREFRONT_WEBHOOK_READ_TIMEOUT = SLOW + 3
+    receiver.route("POST", HOOK_PATH, respond(200, latency=SLOW))
+    slow = make_endpoint()[0]
+    with FaultServer() as fast_receiver:
+        fast_receiver.route("POST", HOOK_PATH, respond(200))
+        fast = make_endpoint(url=fast_receiver.url_for(HOOK_PATH))[0]
+        tasks: queue.Queue = queue.Queue()
+        # A burst for the slow endpoint queued first, one per worker, then
+        # another endpoint's delivery behind it.
+        for _ in range(workers):
+            tasks.put(_row(slow))
+        other = _row(fast)
+        tasks.put(other)
+        finished: dict[int, float] = {}
+        started = time.monotonic()
+        threads = [_worker(tasks, finished) for _ in range(workers)]
+        for thread in threads:
+            thread.join()
+
+    # Another endpoint's delivery went out while the slow ones were in
+    # flight, not after them: some worker was free.
+    assert finished[other] - started < SLOW / 2, finished[other] - started
+    assert WebhookDelivery.objects.get(pk=other).status == "delivered"
+    assert len(receiver.requests) == cap
