@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 
 from integrations.admin.display import money_display
+from integrations.admin.staff_action import StaffActionForm
 from integrations.money import MoneyError, from_decimal_string, to_decimal_string
 from payments.models import Payment
 from payments.services import payment_refundable
@@ -58,7 +59,7 @@ class RefundForm(forms.Form):
         return f"admin-refund:{self.payment.public_id}:{self.cleaned_data['token']}"
 
 
-class SettleForm(forms.Form):
+class SettleForm(StaffActionForm):
     """Staff's outcome for an ``unknown`` payment the gateway cannot settle."""
 
     outcome = forms.ChoiceField(

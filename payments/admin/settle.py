@@ -5,16 +5,62 @@ permission (``payments.settle_payment``): it books money on staff's word."""
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.http import HttpRequest
+from django.urls import reverse
 
+from integrations.admin.staff_action import StaffAction
 from payments.admin.common import SERVICE_ERRORS, actor
 from payments.forms import SettleForm
 from payments.models import Payment, PaymentStatus
 from payments.services import ChargeOwned, SettleRefused, payment_settle_by_hand
+
+
+class SettleAction(StaffAction):
+    route = "settle"
+    form_class = SettleForm
+    template = "admin/payments/payment/settle.html"
+    object_name = "payment"
+
+    def allowed(self, request: HttpRequest) -> bool:
+        return self.model_admin.has_settle_permission(request)  # type: ignore[attr-defined]
+
+    def refusal(self, payment: Payment) -> str:
+        if payment.status == PaymentStatus.UNKNOWN:
+            return ""
+        return (
+            f"{payment.public_id} is {payment.status}: only an unknown "
+            "payment is settled by hand."
+        )
+
+    def title(self, payment: Payment) -> str:
+        return f"Settle {payment.public_id} by hand"
+
+    def apply(self, request: HttpRequest, payment: Payment, form: SettleForm) -> bool:
+        """Apply staff's outcome; False (the form holds why) when refused."""
+        data = form.cleaned_data
+        try:
+            payment = payment_settle_by_hand(
+                payment=payment,
+                outcome=data["outcome"],
+                provider_reference=data["provider_reference"],
+                note=data["note"],
+                actor=actor(request),
+            )
+        except ChargeOwned as exc:
+            return form.refuse(exc.message, "provider_reference")
+        except SettleRefused as exc:
+            return form.refuse(f"{exc.message} The gateway said: {exc.said}.")
+        except SERVICE_ERRORS as exc:
+            return form.refuse(str(exc))
+        reference = data["provider_reference"]
+        text = f"Settled by hand: unknown → {payment.status}" + (
+            f" ({reference})." if reference else "."
+        )
+        self.model_admin.log_change(request, payment, text)
+        self.model_admin.message_user(
+            request, f"{payment.public_id}: {text}", messages.SUCCESS
+        )
+        return True
 
 
 class PaymentSettleMixin:
@@ -34,70 +80,4 @@ class PaymentSettleMixin:
         return reverse("admin:payments_payment_settle", args=[payment.pk])
 
     def get_urls(self) -> list[Any]:
-        view = self.admin_site.admin_view  # type: ignore[attr-defined]
-        return [
-            path(
-                "<path:object_id>/settle/",
-                view(self.settle_view),
-                name="payments_payment_settle",
-            ),
-            *super().get_urls(),  # type: ignore[misc]
-        ]
-
-    def settle_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        if not self.has_settle_permission(request):
-            raise PermissionDenied
-        payment = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
-        if payment is None:
-            raise Http404("No such payment.")
-        change_url = reverse("admin:payments_payment_change", args=[payment.pk])
-        if payment.status != PaymentStatus.UNKNOWN:
-            self.message_user(  # type: ignore[attr-defined]
-                request,
-                f"{payment.public_id} is {payment.status}: only an unknown "
-                "payment is settled by hand.",
-                messages.WARNING,
-            )
-            return HttpResponseRedirect(change_url)
-        form = SettleForm(request.POST if request.method == "POST" else None)
-        if form.is_valid() and self._settle(request, payment, form):
-            return HttpResponseRedirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),  # type: ignore[attr-defined]
-            "title": f"Settle {payment.public_id} by hand",
-            "opts": self.opts,  # type: ignore[attr-defined]
-            "payment": payment,
-            "form": form,
-            "change_url": change_url,
-        }
-        return TemplateResponse(request, "admin/payments/payment/settle.html", context)
-
-    def _settle(self, request: HttpRequest, payment: Payment, form: SettleForm) -> bool:
-        """Apply staff's outcome; False (the form holds why) when refused."""
-        data = form.cleaned_data
-        try:
-            payment = payment_settle_by_hand(
-                payment=payment,
-                outcome=data["outcome"],
-                provider_reference=data["provider_reference"],
-                note=data["note"],
-                actor=actor(request),
-            )
-        except ChargeOwned as exc:
-            form.add_error("provider_reference", exc.message)
-            return False
-        except SettleRefused as exc:
-            form.add_error(None, f"{exc.message} The gateway said: {exc.said}.")
-            return False
-        except SERVICE_ERRORS as exc:
-            form.add_error(None, str(exc))
-            return False
-        reference = data["provider_reference"]
-        text = f"Settled by hand: unknown → {payment.status}" + (
-            f" ({reference})." if reference else "."
-        )
-        self.log_change(request, payment, text)  # type: ignore[attr-defined]
-        self.message_user(  # type: ignore[attr-defined]
-            request, f"{payment.public_id}: {text}", messages.SUCCESS
-        )
-        return True
+        return [SettleAction(self).url(), *super().get_urls()]  # type: ignore[arg-type, misc]
