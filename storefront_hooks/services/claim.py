@@ -9,7 +9,7 @@ fifth of a 5 ms receiver's answer; the delivery bench is what this is for.
 """
 
 import functools
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
@@ -18,7 +18,7 @@ from django.db.models import Model
 from integrations.client.call_rows import RELAXED_FROM
 from integrations.models import DeliveryStatus, ProviderAccount
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
-from storefront_hooks.services.rows import relaxed_allowed, rows
+from storefront_hooks.services.rows import DUE_EARLY_SECONDS, relaxed_allowed, rows
 
 _MODELS: tuple[type[Model], ...] = (WebhookDelivery, WebhookEndpoint, ProviderAccount)
 
@@ -39,6 +39,7 @@ def _sql(vendor_alias: str) -> str:
         for f in model._meta.concrete_fields
     )
     attempts, status = col(WebhookDelivery, "attempts"), col(WebhookDelivery, "status")
+    due = col(WebhookDelivery, "next_attempt_at")
     fk = col(WebhookDelivery, "endpoint")
     # Identifiers from the models, quoted; values are parameters.
     return (
@@ -49,6 +50,9 @@ def _sql(vendor_alias: str) -> str:
         f"{attempts} = {delivery}.{attempts} + 1 FROM {RELAXED_FROM}, {endpoint} "
         f"WHERE {delivery}.{quote(d_meta.pk.column)} = %s "
         f"AND {delivery}.{status} IN (%s, %s) "
+        # Not before its next attempt (rows.due_by).
+        f"AND ({delivery}.{due} IS NULL OR {delivery}.{due} <= "
+        "COALESCE(%s::timestamptz, statement_timestamp()) + %s) "
         f"AND {endpoint}.id = {delivery}.{fk} "
         f"AND {endpoint}.{col(WebhookEndpoint, 'enabled')} "
         f"RETURNING {delivery}.*) "
@@ -86,6 +90,7 @@ def delivery_claim(
         )
     params = [DeliveryStatus.DELIVERING, now, delivery_id]
     params += [DeliveryStatus.PENDING, DeliveryStatus.FAILED]
+    params += [now, timedelta(seconds=DUE_EARLY_SECONDS)]
     with connection.cursor() as cursor:
         cursor.execute(_sql(connection.alias), params)
         found = cursor.fetchone()

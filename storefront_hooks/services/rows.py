@@ -12,7 +12,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models.functions import Now
 
 from integrations.client.call_rows import RELAXED_FROM
 from integrations.leases import ClaimLost, LeasedRows, describe_error
@@ -29,6 +30,24 @@ from storefront_hooks.services.clock import stamp
 # Each delay is drawn from +-20 % of its step, so endpoints that failed
 # together do not all come back in the same second.
 JITTER = 0.2
+
+
+# A task may find its row this much before its next attempt time and still
+# send it: the one-off schedule runs by its worker's clock, the time was set
+# by the database's, and a second or two apart between machines is usual.
+DUE_EARLY_SECONDS = 2
+
+
+def due_by(at: datetime | Now) -> Q:
+    """Rows whose next attempt is due at ``at``: a task that finds its row
+    before that (the sweep and the row's schedule both enqueue it, a broker
+    hands a task out twice) leaves it, so a failure's retry step is kept."""
+    early = timedelta(seconds=DUE_EARLY_SECONDS)
+    if isinstance(at, Now):
+        limit: Any = ExpressionWrapper(at + early, output_field=DateTimeField())
+    else:
+        limit = at + early
+    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=limit)
 
 
 def retry_delay_for(attempts: int, *, jitter: float | None = None) -> timedelta:
@@ -148,9 +167,14 @@ class DeliveryRows(LeasedRows):
     def claim(self, pk: int, now: datetime | None = None) -> bool:
         # The worker's claim is services.claim's; this one serves the rest.
         # Stamped by the database's clock: others compare it (clock.stamp).
-        updated = self.model.objects.filter(
-            pk=pk, status__in=[self.waiting, self.failed], endpoint__enabled=True
-        ).update(status=self.running, claimed_at=stamp(now), attempts=F("attempts") + 1)
+        at = stamp(now)
+        updated = (
+            self.model.objects.filter(
+                pk=pk, status__in=[self.waiting, self.failed], endpoint__enabled=True
+            )
+            .filter(due_by(at))
+            .update(status=self.running, claimed_at=at, attempts=F("attempts") + 1)
+        )
         return updated == 1
 
     def deliver(self, row: Any, **fields: Any) -> datetime | None:
