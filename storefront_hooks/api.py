@@ -4,6 +4,7 @@
 from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.mixins import ListModelMixin
@@ -63,7 +64,10 @@ def _endpoint(public_id: str) -> WebhookEndpoint:
 
 def _with_secret(endpoint: WebhookEndpoint, secret: str, status: int) -> Response:
     data = EndpointWithSecretSerializer(endpoint, context={"secret": secret}).data
-    return Response(data, status=status)
+    response = Response(data, status=status)
+    # Shown once: no cache on the way or in the client keeps it.
+    add_never_cache_headers(response)
+    return response
 
 
 class EndpointListView(ListModelMixin, GenericAPIView):
