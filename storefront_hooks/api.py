@@ -93,13 +93,10 @@ class EndpointListView(ListModelMixin, GenericAPIView):
     )
     def post(self, request: Request) -> Response:
         data = _valid(EndpointWriteSerializer(data=request.data))
-        enabled = data.pop("enabled", True)
         try:
             endpoint, secret = services.endpoint_create(**data)
         except services.EndpointInvalid as exc:
             raise _invalid(exc) from exc
-        if not enabled:
-            services.endpoint_disable(endpoint=endpoint, reason="Disabled on creation.")
         return _with_secret(endpoint, secret, 201)
 
 

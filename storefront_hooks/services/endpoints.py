@@ -36,6 +36,7 @@ ACCOUNT_KIND = "webhooks"
 ACCOUNT_PROVIDER = "storefront"
 # Rotated-out secrets still in their overlap kept besides the newest one.
 EARLIER_SECRETS_MAX = 3
+CREATED_DISABLED = "Disabled on creation."
 
 
 class EndpointInvalid(ValueError):
@@ -80,13 +81,19 @@ def endpoint_create(
     event_types: list[str],
     description: str = "",
     mode: str = Mode.TEST,
+    enabled: bool = True,
 ) -> tuple[WebhookEndpoint, str]:
-    """A new endpoint and its signing secret, which is never shown again."""
+    """A new endpoint and its signing secret, which is never shown again.
+    Made disabled if asked (in the same row: an event fanned out meanwhile
+    must not be sent to it)."""
     endpoint_check(url, mode, event_types)
     secret = secret_new()
     endpoint = WebhookEndpoint(
         url=url, event_types=list(event_types), description=description, mode=mode
     )
+    if not enabled:
+        endpoint.enabled, endpoint.disabled_reason = False, CREATED_DISABLED
+        endpoint.disabled_at = database_now()
     endpoint.store_secrets(current=secret)
     with transaction.atomic():
         # Disabled: failover, fan-out, health probes and intake skip it.
@@ -100,7 +107,10 @@ def endpoint_create(
             settings=_client_settings(),
         )
         endpoint.save()
-    logger.info("webhook endpoint created", extra={"endpoint": endpoint.public_id})
+    logger.info(
+        "webhook endpoint created",
+        extra={"endpoint": endpoint.public_id, "enabled": enabled},
+    )
     return endpoint, secret
 
 
