@@ -120,7 +120,8 @@ def _placed(
     followed back, not upserted again: an ERP whose idempotency keys lapse
     (TradeGecko's live 24 hours) would place a second order with the
     supplier. One the ERP no longer has is placed again. One whose answer
-    was lost longer ago than the ERP keeps the key is left to staff."""
+    was lost longer ago than the ERP keeps the key is left to staff; once
+    they checked it, a lost answer is a draft's again (``_checked_lost``)."""
     if order.external_reference:
         found = adapter.purchase_order_status(order.external_reference)
         if found is not None:
@@ -138,6 +139,23 @@ def _placed(
         if first:  # certainly not placed by this send: no key to outlive
             rows.update(send_tried_at=None)
         raise
+    except ProviderError:
+        if checked:
+            _checked_lost(order)
+        raise
+
+
+def _checked_lost(order: PurchaseOrder) -> None:
+    """A send staff made as checked whose answer was lost: the ERP may hold
+    the order under this send's key, whose life starts now (``send_tried_at``).
+    The order is a draft again: sent again under that key while the ERP
+    keeps it (it answers that order), ``unresolved`` past that, like any
+    draft whose answer was lost. Only if still unresolved: a found order
+    recorded meanwhile stays as recorded."""
+    PurchaseOrder.objects.filter(
+        pk=order.pk, status=PurchaseOrderStatus.UNRESOLVED
+    ).update(status=PurchaseOrderStatus.DRAFT, updated_at=Now())
+    order.refresh_from_db(fields=["status", "updated_at"])
 
 
 def _key_lapsed_check(adapter: Any, order: PurchaseOrder) -> None:
