@@ -353,6 +353,10 @@ class StockLevelPage:
     # does not say): a listing paged by number that changed size under a
     # run shifted records past it (sync_gone).
     total: int | None = None
+    # The listing moved under the run between the page before and this one
+    # (paged by number): a record may have been skipped, so the run proves
+    # no deletion and does not move "since" (sync_pages, sync_gone).
+    shifted: bool = False
 
     def __post_init__(self) -> None:
         _without_rejected(self, "records")

@@ -184,7 +184,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
 
     def levels(self, query: LevelsQuery) -> StockLevelPage:
         wanted = _wanted_skus(query.skus)
-        page, previous = _page_cursor(query.cursor)
+        page, previous, last = _page_cursor(query.cursor)
         limit = max(1, min(query.limit, MAX_PAGE_SIZE))
         params: dict[str, Any] = {"limit": limit, "page": page}
         if query.since is not None:
@@ -209,12 +209,30 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             has_more=has_more,
             rejected=tuple(rejected),
             total=_total(data),
+            shifted=bool(last) and self._boundary_moved(params, last, variants),
         )
+
+    def _boundary_moved(
+        self, params: dict[str, Any], last: str, variants: list[dict[str, Any]]
+    ) -> bool:
+        """Whether the page before's last variant (id ``last``) no longer
+        ends it: a deletion before it moved this page's first variant onto
+        that page, already read. Paged by number only (provider spec), so
+        the one place before this page is asked (``limit=1``). Still on it,
+        or moved onto this page (a creation before it): nothing skipped."""
+        if last in {_id_text(variant) for variant in variants}:
+            return False
+        place = (params["page"] - 1) * params["limit"]
+        probe = {**params, "limit": 1, "page": place}
+        data = self.send("GET", "/variants", operation="levels", params=probe)
+        found = _list(data, "variants")
+        return not found or _id_text(found[0]) != last
 
     def cursor_after(self, query: LevelsQuery) -> str | None:
         # Page numbers: a sync can step past a page that failed (with the
         # same page to compare with: an ERP that ignores paging fails each).
-        page, previous = _page_cursor(query.cursor)
+        # The failed page's last variant is unknown: no boundary to check.
+        page, previous, _ = _page_cursor(query.cursor)
         return f"{page + 1}:{previous}" if previous else cursor_from_offset(page + 1)
 
     # --- Purchase orders ---------------------------------------------------------
@@ -396,11 +414,21 @@ def _location_row(row: object, sku: str) -> tuple[str, object]:
     return str(location), row["stock_on_hand"]
 
 
-def _page_cursor(cursor: str) -> tuple[int, str]:
-    """The page number a cursor asks for, and the fingerprint of the page
-    before it where paging has no ``meta.total`` ("" otherwise)."""
-    number, _, previous = cursor.partition(":")
-    return offset_from_cursor(number) or 1, previous
+def _page_cursor(cursor: str) -> tuple[int, str, str]:
+    """The page number a cursor asks for, the fingerprint of the page before
+    it where paging has no ``meta.total`` ("" otherwise), and that page's
+    last variant id ("": none to check, as in cursors saved before)."""
+    number, _, rest = cursor.partition(":")
+    previous, _, last = rest.partition(":")
+    return offset_from_cursor(number) or 1, previous, last
+
+
+def _id_text(variant: Mapping[str, Any]) -> str:
+    # TradeGecko's ids are integers; any other value names no place.
+    found = variant.get("id")
+    if isinstance(found, int) and not isinstance(found, bool):
+        return str(found)
+    return ""
 
 
 def _next_cursor(
@@ -410,9 +438,12 @@ def _next_cursor(
     the listing: an ERP (or a proxy) that ignores ``page`` would answer the
     same full page for ever, so the cursor carries this page's fingerprint
     and a page identical to the one before it fails (``paging_ignored``)."""
+    last = _id_text(variants[-1]) if variants else ""
+    # The last variant's id: the next page checks it still ends this one.
+    boundary = f":{last}" if last else ""
     meta = data.get("meta")
     if isinstance(meta, dict) and isinstance(meta.get("total"), int):
-        return cursor_from_offset(page + 1)
+        return f"{page + 1}:{boundary}" if last else cursor_from_offset(page + 1)
     ids = json.dumps([variant.get("id") for variant in variants], default=str)
     fingerprint = hashlib.sha256(ids.encode()).hexdigest()[:16]
     if fingerprint == previous:
@@ -421,7 +452,7 @@ def _next_cursor(
             "paging, so the listing would never end",
             code="paging_ignored",
         )
-    return f"{page + 1}:{fingerprint}"
+    return f"{page + 1}:{fingerprint}{boundary}"
 
 
 def _has_more(data: Mapping[str, Any], *, page: int, limit: int, count: int) -> bool:

@@ -32,13 +32,15 @@ from inventory.services.levels import (
     stock_level_threshold_set,
     stock_state,
 )
+from inventory.services.purchase_erp import (
+    purchase_order_refresh,
+    purchase_orders_refresh_open,
+)
+from inventory.services.purchase_found import purchase_order_found
+from inventory.services.purchase_send import purchase_order_send
 from inventory.services.purchasing import (
     available_by_sku,
-    purchase_order_found,
-    purchase_order_refresh,
-    purchase_order_send,
     purchase_orders_draft,
-    purchase_orders_refresh_open,
     purchase_orders_unsent,
 )
 from inventory.services.reservations import LineRequest, reservation_create

@@ -224,15 +224,17 @@ def unseen_kept(
     (``modified_at``: the latest figure read, which did not show them), and,
     for a clock like ours, later than the last sale (``unseen_at``); a clock
     running ahead passes that check but not the first, so an unchanged
-    figure read again keeps them. Without both ERP times: a figure other
-    than the expected ``on_hand + unsent + unseen``."""
+    figure read again keeps them. Without both ERP times, or with the stored
+    time unchanged: a figure other than the expected ``on_hand + unsent +
+    unseen`` (NetSuite's item time stays put when a fulfilment moves stock)."""
     if not unseen:
         return 0
-    if record.modified_at is not None and modified_at is not None:
+    timed = record.modified_at is not None and modified_at is not None
+    if timed and record.modified_at != modified_at:
         moved = record.modified_at > modified_at and (
             unseen_at is None or record.modified_at > unseen_at
         )
-    else:
+    else:  # no ERP time, or one that did not move: only the figure tells
         moved = record.on_hand != on_hand + unsent + unseen
     return 0 if moved else unseen
 

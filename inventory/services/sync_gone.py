@@ -52,11 +52,16 @@ def seen_after(
     SKUs it listed instead: the pairs of its earlier pages were never kept,
     so it stops collecting and checks nothing. So does a run whose listing
     (``own``: not a page owed by an earlier run) changed size between its
-    pages: paged by number, a record was shifted onto a page already read."""
+    pages, or moved at a page's boundary (``StockLevelPage.shifted``): paged
+    by number, a record was shifted onto a page already read."""
     if position.seen:
         logger.warning("inventory sync resumed from a SKU list; no deletion check")
         return replace(position, seen=None)
-    if position.seen is None or not own or page is None or page.total is None:
+    if position.seen is None or not own or page is None:
+        return position
+    if page.shifted:
+        return replace(position, seen=None)  # noted by sync_pages
+    if page.total is None:
         return position
     if position.listed_total is None:
         return replace(position, listed_total=page.total)

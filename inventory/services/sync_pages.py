@@ -178,6 +178,11 @@ class PageSource:
             page_failure_record(self.run, query, error)
             if not (self.owes and owe(self.run, query, error, database_now())):
                 position = replace(position, incomplete=True)
+        if page is not None and page.shifted:
+            # A record may have been skipped: the run is partial, and "since"
+            # stays where a later run reads it again.
+            listing_shift_record(self.run, query)
+            position = replace(position, incomplete=True)
         if page is not None:
             failures = 0
             following = query.next(page) if page.has_more else None
@@ -242,6 +247,28 @@ def page_failure_record(run: SyncRun, query: LevelsQuery, error: ProviderError) 
         "inventory sync page failed",
         extra={"account": run.account.slug, "code": error.code},
     )
+
+
+def listing_shift_record(run: SyncRun, query: LevelsQuery) -> None:
+    """Note for staff that the listing moved under the run before the page
+    of ``query`` (one note a run: the first shift says it all)."""
+    logger.warning(
+        "inventory listing moved under the sync; a record may have been skipped",
+        extra={"account": run.account.slug},
+    )
+    if any(e.get("code") == "listing_shifted" for e in run.errors):
+        return
+    if len(run.errors) < MAX_ERRORS_KEPT:
+        run.errors = [
+            *run.errors,
+            {
+                "code": "listing_shifted",
+                "message": "The ERP's listing moved while its pages were read (an "
+                "item deleted on a page already read): one may have been skipped. "
+                "Nothing is set to 0 as gone, and the next run reads the levels "
+                "changed since the last whole listing again.",
+            },
+        ]
 
 
 def rejected_levels_record(run: SyncRun, rejected: tuple[RejectedLevel, ...]) -> None:

@@ -83,6 +83,16 @@ def _pages(rsps, extra: dict | None = None) -> None:
         answer(
             rsps, "GET", VARIANTS, name, match=[matchers.query_param_matcher(params)]
         )
+    # The place before page 2 (limit=1): page 1's last variant, as TradeGecko
+    # pages by number; the adapter checks page 1 still ends there.
+    first = load("variants_first_page.json")["body"]
+    rsps.get(
+        VARIANTS,
+        json={"variants": first["variants"][-1:], "meta": first["meta"]},
+        match=[
+            matchers.query_param_matcher({"limit": "1", "page": "5", **(extra or {})})
+        ],
+    )
 
 
 def levels_paging(rsps, account) -> LevelsPaging:

@@ -56,7 +56,8 @@ def test_levels_read_stock_per_location_with_bearer_token(adapter, rsps):
     assert ("159", -10) in {
         (r.location_code, r.on_hand) for r in page.records if r.sku == "CHEESE-DEFAULT"
     }
-    assert (page.has_more, page.next_cursor) == (True, "2")
+    # Page 2, carrying page 1's last variant id (its boundary is checked).
+    assert (page.has_more, page.next_cursor) == (True, "2::982815")
 
 
 def test_last_page_by_meta_total_ends_paging(adapter, rsps):
