@@ -222,7 +222,10 @@ def saved_method_send(
     except BaseException as exc:
         _send_stopped(payment, exc, not_charged)
         raise
-    payment = record_authorized(payment, result, saved_method.account)
+    with transaction.atomic():
+        payment = record_authorized(payment, result, saved_method.account)
+        # With the answer: a kill after it cannot lose a period charged twice.
+        period_charged(payment)
     return capture_owed(payment) if capture else payment
 
 
@@ -402,14 +405,12 @@ def _declined(payment: Payment) -> bool:
 
 def _recurring_record(recurring: RecurringCharge, payment: Payment) -> str:
     # The payment's lock, then its period's (slots.period_lock): an earlier
-    # try of the period reported paid meanwhile is seen, never missed.
+    # try of the period reported paid meanwhile is seen by a decline.
     with transaction.atomic():
         payment = lock_payment(payment.pk)
         failed = payment.status == PaymentStatus.FAILED
         declined = _declined(payment)
         stops = declined and decline_stops(payment)
-        if payment.status in MONEY_HOLDING_STATUSES:
-            period_charged(payment)
         RecurringCharge.objects.filter(pk=recurring.pk).update(
             last_payment=payment, runs=recurring.runs + 1
         )

@@ -118,6 +118,8 @@ def period_charged(payment: Payment) -> None:
     """A try of a recurring period came to hold money (the run's answer,
     reconciliation, a webhook, staff): another try of the period holding
     money too means the period was charged twice (staff refund one)."""
+    if payment.status not in MONEY_HOLDING_STATUSES:
+        return
     if not payment.metadata.get("recurring_charge"):
         return
     holder = next(

@@ -11,6 +11,7 @@ from payments import services
 from payments.models import Payment, PaymentStatus, RecurringStatus, ReviewState
 from payments.providers.base import PaymentResult, ProviderStatus
 from payments.providers.sandbox import SandboxPaymentsAdapter
+from payments.services import methods
 from payments.services.methods import recurring_charges_report
 from tests.payments.recurring_setup import (
     charges,
@@ -161,3 +162,26 @@ def test_a_late_payment_reported_during_the_retrys_call_is_reviewed_by_the_run(
     assert retry.status == PaymentStatus.CAPTURED
     _reviewed_as_charged_twice(lost, retry)
     assert charges(primary) == 1
+
+
+def test_a_run_killed_after_its_retrys_answer_still_reviews_the_period(
+    primary, recurring, lost, monkeypatch, django_capture_on_commit_callbacks
+):
+    charge = SandboxPaymentsAdapter.charge_saved
+
+    def paid_meanwhile(adapter, request):
+        gateway_says(django_capture_on_commit_callbacks, "payment.captured", "ch_lost")
+        return charge(adapter, request)
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, "charge_saved", paid_meanwhile)
+    # The run dies once the retry's answer is stored, before its record.
+    monkeypatch.setattr(methods, "_recurring_record", killed)
+
+    assert len(recurring_charges_report().errors) == 1
+
+    _, retry = payments_of(recurring)
+    assert retry.status == PaymentStatus.CAPTURED
+    _reviewed_as_charged_twice(lost, retry)
