@@ -5,6 +5,7 @@ import uuid
 from django.db import transaction
 
 from payments.models import (
+    MONEY_HOLDING_STATUSES,
     DisputeStatus,
     Payment,
     PaymentStatus,
@@ -15,6 +16,7 @@ from payments.services.errors import RefundAnswerPending
 from payments.services.followups import storefront_void_done
 from payments.services.methods import recurring_payment_failed, recurring_payment_paid
 from payments.services.refunds import RESERVING, refund_book, refundable_amount
+from payments.services.slots import period_charged
 from payments.services.state import Change, advance, emit_event, lock_payment
 
 
@@ -69,12 +71,17 @@ def _failed_event(payment: Payment, *, final: bool) -> Payment:
 
 def _paid_event(payment: Payment, change: Change) -> Payment:
     """Money moved on the gateway's word; a recurring slot's payment it had
-    failed (not finally) undoes the stop of its recurring charge with it."""
+    failed (not finally) undoes the stop of its recurring charge with it.
+    One whose outcome was open may have charged its period twice."""
     with transaction.atomic():
         before = lock_payment(payment.pk).status
         row = advance(payment, change)
         if before == PaymentStatus.FAILED and row.status != PaymentStatus.FAILED:
             recurring_payment_paid(row)
+        elif before not in MONEY_HOLDING_STATUSES and (
+            row.status in MONEY_HOLDING_STATUSES
+        ):
+            period_charged(row)
     return row
 
 

@@ -49,15 +49,20 @@ from payments.services.reconcile import (
 )
 from payments.services.slots import (
     OPEN,
+    decline_stops,
     next_run,
     nothing_charged,
+    period_charged,
+    period_lock,
     period_paid,
     period_paid_elsewhere,
+    period_payments,
     recurring_of,
     slot_key,
     slot_of,
 )
 from payments.services.state import (
+    lock_payment,
     log_ids,
     mark_failed,
     mark_unavailable,
@@ -217,7 +222,10 @@ def saved_method_send(
     except BaseException as exc:
         _send_stopped(payment, exc, not_charged)
         raise
-    payment = record_authorized(payment, result, saved_method.account)
+    with transaction.atomic():
+        payment = record_authorized(payment, result, saved_method.account)
+        # With the answer: a kill after it cannot lose a period charged twice.
+        period_charged(payment)
     return capture_owed(payment) if capture else payment
 
 
@@ -238,9 +246,10 @@ def _send_stopped(
 class RecurringRun:
     """What one run of the recurring charges did: ``charged``; ``unknown``
     (the gateway did not answer: reconciliation settles them); ``declined``
-    (those recurring charges stop); ``retry`` (nothing charged, the slot
-    is given back to the next run); ``errors``: one line per recurring
-    charge a fault of ours stopped (its slot given back too)."""
+    (those recurring charges stop, unless an earlier try of the period was
+    paid); ``retry`` (nothing charged, the slot is given back to the next
+    run); ``errors``: one line per recurring charge a fault of ours stopped
+    (its slot given back too)."""
 
     charged: int = 0
     unknown: int = 0
@@ -395,15 +404,20 @@ def _declined(payment: Payment) -> bool:
 
 
 def _recurring_record(recurring: RecurringCharge, payment: Payment) -> str:
-    failed = payment.status == PaymentStatus.FAILED
-    declined = _declined(payment)
-    RecurringCharge.objects.filter(pk=recurring.pk).update(
-        last_payment=payment, runs=recurring.runs + 1
-    )
-    if declined:  # only an active one: a cancel meanwhile stays
-        RecurringCharge.objects.filter(
-            pk=recurring.pk, status=RecurringStatus.ACTIVE
-        ).update(status=RecurringStatus.FAILED)
+    # The payment's lock, then its period's (slots.period_lock): an earlier
+    # try of the period reported paid meanwhile is seen by a decline.
+    with transaction.atomic():
+        payment = lock_payment(payment.pk)
+        failed = payment.status == PaymentStatus.FAILED
+        declined = _declined(payment)
+        stops = declined and decline_stops(payment)
+        RecurringCharge.objects.filter(pk=recurring.pk).update(
+            last_payment=payment, runs=recurring.runs + 1
+        )
+        if stops:  # only an active one: a cancel meanwhile stays
+            RecurringCharge.objects.filter(
+                pk=recurring.pk, status=RecurringStatus.ACTIVE
+            ).update(status=RecurringStatus.FAILED)
     logger.info(
         "recurring charge run",
         extra={
@@ -438,6 +452,8 @@ def _recurring_stop(payment: Payment) -> None:
     key = str(payment.idempotency_key or "")
     if recurring is None or not key.startswith(RECURRING_KEY_PREFIX):
         return
+    if not decline_stops(payment):
+        return  # an earlier try of its period was paid
     later = Payment.objects.filter(
         metadata__recurring_charge=recurring.public_id,
         pk__gt=payment.pk,
@@ -466,13 +482,25 @@ def _recurring_stop(payment: Payment) -> None:
 
 def recurring_payment_paid(payment: Payment) -> None:
     """A slot's payment the gateway failed, then reported paid (its failure
-    was not final, or its look-up missed it): the stop that decline made, if
-    still in force, is undone, and its period counts as paid."""
-    RecurringCharge.objects.filter(
+    was not final, or its look-up missed it): its period counts as paid, so
+    a stop that a decline of this period made (this try's, or a later try's
+    of the same period), if still in force, is undone, on its timeline."""
+    resumed = RecurringCharge.objects.filter(
         public_id=payment.metadata.get("recurring_charge", ""),
         status=RecurringStatus.FAILED,
-        last_payment=payment,
-    ).update(status=RecurringStatus.ACTIVE, updated_at=timezone.now())
+        last_payment__in=period_payments(payment),
+    ).update(
+        status=RecurringStatus.ACTIVE, last_payment=payment, updated_at=timezone.now()
+    )
+    if resumed:
+        logger.warning("recurring charge resumed; period paid", extra=log_ids(payment))
+        PaymentNote.objects.create(
+            payment=payment,
+            kind="recurring_resumed",
+            title="The recurring charge resumed: this period is paid",
+            detail="A decline of this period had stopped it; the gateway "
+            "then reported this payment paid.",
+        )
     period_paid(payment)
 
 
@@ -494,6 +522,7 @@ def recurring_slot_give_back(payment: Payment) -> bool:
     )
     if not active.exists():
         return False  # cancelled or stopped meanwhile: nothing to charge
+    period_lock(payment)  # a try of the period paid meanwhile is seen
     if period_paid_elsewhere(payment):
         return False  # an earlier try of the period was paid after all
     following = next_run(slot, recurring.interval, recurring.interval_count)

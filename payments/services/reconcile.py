@@ -82,22 +82,25 @@ def payment_reconcile(*, payment: Payment) -> Payment:
     return _alert_if_stuck(payment)
 
 
-def _recurring_failed(payment: Payment) -> None:
+def _recurring_settled(payment: Payment) -> None:
     """A recurring slot's payment ended failed: the recurring run's rule, in
-    the caller's transaction (``methods.recurring_payment_failed``)."""
-    if payment.status != PaymentStatus.FAILED:
-        return
-    # Imported here: the recurring charges' module imports this one.
+    the caller's transaction (``methods.recurring_payment_failed``); ended
+    holding money: its period may be charged twice (``slots.period_charged``)."""
+    # Imported here: the recurring charges' modules import this one.
     from payments.services.methods import recurring_payment_failed
+    from payments.services.slots import period_charged
 
-    recurring_payment_failed(payment)
+    if payment.status == PaymentStatus.FAILED:
+        recurring_payment_failed(payment)
+    elif payment.status in MONEY_HOLDING_STATUSES:
+        period_charged(payment)
 
 
 def _failed_end(payment: Payment, change: Change) -> Payment:
     # One transaction: a kill between the two writes would lose the period.
     with transaction.atomic():
         row = advance(payment, change)
-        _recurring_failed(row)
+        _recurring_settled(row)
     return row
 
 
@@ -237,7 +240,7 @@ def _settle_lookup(
     try:
         with transaction.atomic():
             row = advance(payment, change_from_result(result))
-            _recurring_failed(row)
+            _recurring_settled(row)
             return storefront_void_done(row)
     except IntegrityError:
         # Another payment took the charge meanwhile (the database's word).
@@ -310,13 +313,16 @@ def _resend_create(
     except Rejected as exc:
         with transaction.atomic():
             row = mark_failed(payment, exc)
-            _recurring_failed(row)
+            _recurring_settled(row)
         return row
     except ProviderError:
         reconciliation_schedule(payment=payment)
         return payment
     logger.info("payment create re-sent by reconciliation", extra=log_ids(payment))
-    return record_authorized(payment, result, adapter.account)
+    with transaction.atomic():
+        row = record_authorized(payment, result, adapter.account)
+        _recurring_settled(row)
+    return row
 
 
 def _reference_sent(payment: Payment, account: ProviderAccount) -> str:

@@ -262,12 +262,15 @@ def _apply(
                 detail=_masked(manual.note),
             )
             row = storefront_void_done(advance(row, _with_review(row, change)))
-            if row.status == PaymentStatus.FAILED:
-                # Imported here: the recurring charges' module imports this
-                # one. In this transaction: a kill after it loses no period.
-                from payments.services.methods import recurring_payment_failed
+            # Imported here: the recurring charges' modules import this one.
+            # In this transaction: a kill after it loses no period.
+            from payments.services.methods import recurring_payment_failed
+            from payments.services.slots import period_charged
 
+            if row.status == PaymentStatus.FAILED:
                 recurring_payment_failed(row)
+            elif row.status in MONEY_HOLDING_STATUSES:
+                period_charged(row)
     except IntegrityError as exc:
         raise ChargeOwned(
             "That charge belongs to another payment.", param="provider_reference"

@@ -105,10 +105,62 @@ def period_paid_elsewhere(payment: Payment) -> bool:
     return False
 
 
+def period_lock(payment: Payment) -> list[Payment]:
+    """The other payments of ``payment``'s period, row-locked in pk order (in
+    the caller's transaction): a try of the period reported paid meanwhile is
+    waited for, then seen. Only a try that was open takes them; the late
+    payment's path (``period_paid``) reads them unlocked, so no cycle."""
+    others = period_payments(payment).exclude(pk=payment.pk).order_by("pk")
+    return list(others.select_for_update())
+
+
+def period_charged(payment: Payment) -> None:
+    """A try of a recurring period came to hold money (the run's answer,
+    reconciliation, a webhook, staff): another try of the period holding
+    money too means the period was charged twice (staff refund one)."""
+    if payment.status not in MONEY_HOLDING_STATUSES:
+        return
+    if not payment.metadata.get("recurring_charge"):
+        return
+    holder = next(
+        (p for p in period_lock(payment) if p.status in MONEY_HOLDING_STATUSES),
+        None,
+    )
+    if holder is not None:
+        _charged_twice(*sorted((payment, holder), key=lambda p: p.pk))
+
+
+def decline_stops(payment: Payment) -> bool:
+    """Whether a try's decline stops its recurring charge: not when another
+    try of its period holds the money. The period is paid; the next
+    period's charge tells whether the card still works."""
+    holder = next(
+        (
+            p
+            for p in period_lock(payment)
+            if p.status in MONEY_HOLDING_STATUSES and p.pk < payment.pk
+        ),
+        None,
+    )
+    if holder is None:
+        return True
+    logger.info("recurring try declined; period paid", extra=log_ids(payment))
+    PaymentNote.objects.create(
+        payment=payment,
+        kind="recurring_period_paid",
+        title=f"Declined; this period is paid by {holder.public_id}"[:255],
+        detail="This try of the period was declined, but an earlier try of it "
+        "was paid: the recurring charge was not stopped for this decline.",
+    )
+    return False
+
+
 def period_paid(payment: Payment) -> None:
     """A slot given back for ``payment`` (failed as never charged) is taken
-    back while no run charged it again; charged again (or being charged):
-    two charges for one period, so staff are asked to refund one."""
+    back while no run charged it again. Charged again: two charges for one
+    period, so staff are asked to refund one. Being charged again (its
+    outcome open): noted; reviewed when that try is found paid
+    (``period_charged``), and never given back meanwhile."""
     recurring = recurring_of(payment)
     if recurring is None:
         return
@@ -128,18 +180,38 @@ def period_paid(payment: Payment) -> None:
     other = period_charged_elsewhere(payment)
     if other is None:
         return
-    logger.error("recurring period charged twice; in review", extra=log_ids(payment))
+    if other.status in OPEN:
+        PaymentNote.objects.create(
+            payment=payment,
+            kind="recurring_rerun_open",
+            title=f"This period is being charged again by {other.public_id}"[:255],
+            detail="Its outcome is not known yet: this payment goes to review "
+            "only if that charge is found taken too.",
+        )
+        return
+    _charged_twice(payment, other)
+
+
+def _charged_twice(late: Payment, other: Payment) -> None:
+    """``late`` (the earlier try, paid after its period was charged again)
+    goes to review with a note naming ``other``; once per period."""
+    noted = PaymentNote.objects.filter(
+        payment__in=period_payments(late), kind="recurring_charged_twice"
+    )
+    if noted.exists():
+        return
+    logger.error("recurring period charged twice; in review", extra=log_ids(late))
     PaymentNote.objects.create(
-        payment=payment,
+        payment=late,
         kind="recurring_charged_twice",
         title=f"This period was charged again by {other.public_id}"[:255],
         detail="The gateway reported this payment paid after its period was "
         f"charged again ({other.public_id}, {other.status}): refund one of the "
         "two charges.",
     )
-    if payment.review_state != ReviewState.PENDING:
+    if late.review_state != ReviewState.PENDING:
         advance(
-            payment,
+            late,
             Change(
                 fields={
                     "review_state": ReviewState.PENDING,

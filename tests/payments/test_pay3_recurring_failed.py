@@ -10,73 +10,27 @@ from django.test import Client
 from django.utils import timezone
 
 from payments import services
-from payments.models import (
-    Payment,
-    PaymentStatus,
-    RecurringCharge,
-    RecurringStatus,
-    SandboxCharge,
-)
-from payments.providers.base import PaymentResult, ProviderStatus
+from payments.models import Payment, PaymentStatus, RecurringCharge, RecurringStatus
 from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services import methods
 from payments.services.methods import recurring_charges_report
 from tests.payments.conftest import webhook_body, webhook_headers
+from tests.payments.recurring_setup import (
+    charges,
+    declined_lookup,
+    payments_of,
+    recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
+    unknown_run,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def recurring(primary) -> RecurringCharge:
-    method = services.payment_method_save(
-        customer_reference="cus_1", source_token="tok_success", idempotency_key="m1"
-    )
-    return RecurringCharge.objects.create(
-        saved_method=method,
-        amount=1_500,
-        currency="EUR",
-        interval="month",
-        next_run_at=timezone.now() - timedelta(minutes=1),
-    )
-
-
-def _unknown_run(primary, recurring: RecurringCharge) -> Payment:
-    primary.settings = {"error_rate": 1.0}
-    primary.save()
-    assert recurring_charges_report().unknown == 1
-    primary.settings = {}
-    primary.save()
-    (payment,) = _payments_of(recurring)
-    assert payment.status == PaymentStatus.UNKNOWN
-    return payment
-
-
-def _payments_of(recurring: RecurringCharge) -> list[Payment]:
-    return list(
-        Payment.objects.filter(metadata__recurring_charge=recurring.public_id).order_by(
-            "pk"
-        )
-    )
-
-
-def _declined(self, *, idempotency_key, lookup):
-    return PaymentResult(
-        status=ProviderStatus.FAILED,
-        provider_reference="ch_sbx_declined",
-        currency="EUR",
-        raw_status="declined",
-    )
-
-
-def _charges(primary) -> int:
-    return SandboxCharge.objects.filter(account=primary, kind="payment").count()
 
 
 def test_a_decline_found_by_reconciliation_stops_the_recurring_charge(
     primary, recurring, monkeypatch
 ):
-    lost = _unknown_run(primary, recurring)
-    monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_key", _declined)
+    lost = unknown_run(primary, recurring)
+    monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_key", declined_lookup)
 
     services.payments_reconcile_pending()
 
@@ -91,19 +45,19 @@ def test_a_decline_found_by_reconciliation_stops_the_recurring_charge(
         next_run_at=timezone.now() - timedelta(minutes=1)
     )
     assert recurring_charges_report().charged == 0
-    assert _charges(primary) == 0
+    assert charges(primary) == 0
 
 
 def test_a_decline_found_after_a_later_period_was_charged_is_noted_for_staff(
     primary, recurring, monkeypatch
 ):
-    lost = _unknown_run(primary, recurring)
+    lost = unknown_run(primary, recurring)
     # The next period ran meanwhile and was charged.
     RecurringCharge.objects.filter(pk=recurring.pk).update(
         next_run_at=timezone.now() - timedelta(minutes=1)
     )
     assert recurring_charges_report().charged == 1
-    monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_key", _declined)
+    monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_key", declined_lookup)
 
     services.payment_reconcile(payment=lost)
 
@@ -121,7 +75,7 @@ def _boom(*args, **kwargs):
 def test_a_kill_between_reconciliations_fail_and_give_back_loses_nothing(
     primary, recurring, monkeypatch
 ):
-    lost = _unknown_run(primary, recurring)
+    lost = unknown_run(primary, recurring)
     monkeypatch.setattr(methods, "recurring_slot_give_back", _boom)
 
     with pytest.raises(RuntimeError):
@@ -135,13 +89,13 @@ def test_a_kill_between_reconciliations_fail_and_give_back_loses_nothing(
     lost.refresh_from_db()
     assert (lost.status, lost.failure_code) == ("failed", "not_found_at_provider")
     assert recurring_charges_report().charged == 1
-    assert _charges(primary) == 1
+    assert charges(primary) == 1
 
 
 def test_a_kill_between_staffs_fail_and_give_back_loses_nothing(
     primary, recurring, monkeypatch
 ):
-    lost = _unknown_run(primary, recurring)
+    lost = unknown_run(primary, recurring)
     monkeypatch.setattr(methods, "recurring_slot_give_back", _boom)
 
     with pytest.raises(RuntimeError):
@@ -201,7 +155,7 @@ def test_a_kill_between_the_orphans_fail_and_slot_release_loses_nothing(
     assert recurring_charges_report().charged == 1
     orphan.refresh_from_db()
     assert orphan.status == PaymentStatus.FAILED
-    assert _charges(primary) == 1
+    assert charges(primary) == 1
 
 
 def _stale(payment: Payment) -> None:
@@ -220,7 +174,7 @@ def test_a_kill_between_the_runs_unavailable_fail_and_slot_release_loses_nothing
 
     assert len(recurring_charges_report().errors) == 1
 
-    (payment,) = _payments_of(recurring)
+    (payment,) = payments_of(recurring)
     # Both writes or neither: not failed with its slot moved on.
     assert payment.status == PaymentStatus.PENDING
     monkeypatch.undo()
@@ -233,7 +187,7 @@ def test_a_kill_between_the_runs_unavailable_fail_and_slot_release_loses_nothing
     recurring.refresh_from_db()
     assert recurring.next_run_at == slot  # given back
     assert recurring_charges_report().charged == 1
-    assert _charges(primary) == 1
+    assert charges(primary) == 1
 
 
 def test_a_kill_between_the_runs_not_sent_fail_and_slot_release_loses_nothing(
@@ -244,7 +198,7 @@ def test_a_kill_between_the_runs_not_sent_fail_and_slot_release_loses_nothing(
 
     assert len(recurring_charges_report().errors) == 1
 
-    (payment,) = _payments_of(recurring)
+    (payment,) = payments_of(recurring)
     assert payment.status == PaymentStatus.PENDING
     monkeypatch.undo()
     _stale(payment)
@@ -252,7 +206,7 @@ def test_a_kill_between_the_runs_not_sent_fail_and_slot_release_loses_nothing(
     assert recurring_charges_report().charged == 1
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.FAILED
-    assert _charges(primary) == 1
+    assert charges(primary) == 1
 
 
 def test_a_cancel_during_the_run_is_not_undone_by_its_record(
@@ -278,7 +232,7 @@ def test_a_cancel_during_the_run_is_not_undone_by_its_record(
 def test_a_decline_the_gateways_webhook_reports_stops_the_recurring_charge(
     primary, recurring, django_capture_on_commit_callbacks
 ):
-    lost = _unknown_run(primary, recurring)
+    lost = unknown_run(primary, recurring)
     Payment.objects.filter(pk=lost.pk).update(
         account=primary, provider_reference="ch_sbx_lost"
     )

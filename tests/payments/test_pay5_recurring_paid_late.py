@@ -2,7 +2,8 @@
 (its slot given back), which the gateway then reports paid: the period is
 charged once. Reported before the next run: the slot is taken back and the
 run charges nothing. After the run charged it again: staff are told, in the
-review queue, to refund one of the two."""
+review queue, to refund one of the two (while that second try's outcome is
+open, only once it is found charged)."""
 
 from datetime import timedelta
 
@@ -128,7 +129,7 @@ def test_paid_after_the_next_run_charged_again_goes_to_review(
     assert _charges(primary) == 1
 
 
-def test_a_recharge_still_open_is_flagged_and_never_given_back_again(
+def test_a_recharge_still_open_is_noted_and_never_given_back_again(
     primary, recurring, lost, django_capture_on_commit_callbacks
 ):
     # The run's second try of the period got no answer either.
@@ -137,8 +138,9 @@ def test_a_recharge_still_open_is_flagged_and_never_given_back_again(
 
     _paid(django_capture_on_commit_callbacks)
     lost.refresh_from_db()
-    assert lost.notes.filter(kind="recurring_charged_twice").exists()
-    assert lost.review_state == ReviewState.PENDING
+    # Not charged twice unless the second try is found paid too: noted.
+    assert lost.notes.filter(kind="recurring_rerun_open").exists()
+    assert not lost.notes.filter(kind="recurring_charged_twice").exists()
 
     # Reconciliation then finds the second try never charged: the period is
     # paid by the first, so its slot is not given back to be charged again.
@@ -151,3 +153,5 @@ def test_a_recharge_still_open_is_flagged_and_never_given_back_again(
     assert recurring_charges_report().charged == 0
     assert len(_payments_of(recurring)) == 2
     assert _charges(primary) == 0
+    lost.refresh_from_db()
+    assert not lost.notes.filter(kind="recurring_charged_twice").exists()

@@ -1,0 +1,110 @@
+"""The recurring charge set-up the recurring tests share: a monthly charge
+due now on a saved sandbox card, a run whose charge got no answer, and what
+a test reads back (imported; the fixture by its name ``recurring``)."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from integrations.models import ProviderAccount
+from payments import services
+from payments.models import Payment, PaymentStatus, RecurringCharge, SandboxCharge
+from payments.providers.base import PaymentResult, ProviderStatus
+from payments.services.methods import recurring_charges_report
+from tests.payments.conftest import webhook_body, webhook_headers
+
+
+@pytest.fixture(name="recurring")
+def recurring_charge(primary) -> RecurringCharge:
+    method = services.payment_method_save(
+        customer_reference="cus_1", source_token="tok_success", idempotency_key="m1"
+    )
+    return RecurringCharge.objects.create(
+        saved_method=method,
+        amount=1_500,
+        currency="EUR",
+        interval="month",
+        next_run_at=timezone.now() - timedelta(minutes=1),
+    )
+
+
+def unknown_run(primary: ProviderAccount, recurring: RecurringCharge) -> Payment:
+    """The slot's charge answered 500 (the gateway may have charged): unknown,
+    and the slot moved on."""
+    primary.settings = {"error_rate": 1.0}
+    primary.save()
+    assert recurring_charges_report().unknown == 1
+    primary.settings = {}
+    primary.save()
+    (payment,) = payments_of(recurring)
+    assert payment.status == PaymentStatus.UNKNOWN
+    return payment
+
+
+def payments_of(recurring: RecurringCharge) -> list[Payment]:
+    return list(
+        Payment.objects.filter(metadata__recurring_charge=recurring.public_id).order_by(
+            "pk"
+        )
+    )
+
+
+def charges(primary: ProviderAccount) -> int:
+    return SandboxCharge.objects.filter(account=primary, kind="payment").count()
+
+
+def declined_lookup(self, *, idempotency_key, lookup) -> PaymentResult:
+    """``retrieve_by_key`` of a gateway that declined the charge."""
+    return PaymentResult(
+        status=ProviderStatus.FAILED,
+        provider_reference="ch_sbx_declined",
+        currency="EUR",
+        raw_status="declined",
+    )
+
+
+def rerun_unknown(primary: ProviderAccount, recurring: RecurringCharge) -> Payment:
+    """The run's next try of the slot got no answer either: unknown."""
+    primary.settings = {"error_rate": 1.0}
+    primary.save()
+    assert recurring_charges_report().unknown == 1
+    primary.settings = {}
+    primary.save()
+    again = payments_of(recurring)[-1]
+    assert again.status == PaymentStatus.UNKNOWN
+    return again
+
+
+def failed_as_never_charged(
+    primary: ProviderAccount, recurring: RecurringCharge, reference: str
+) -> Payment:
+    """A slot's payment reconciliation failed as never charged (its slot
+    given back), that the gateway knows as ``reference`` after all."""
+    payment = unknown_run(primary, recurring)
+    Payment.objects.filter(pk=payment.pk).update(
+        account=primary, provider_reference=reference
+    )
+    services.payments_reconcile_pending()
+    payment.refresh_from_db()
+    assert (payment.status, payment.failure_code) == (
+        PaymentStatus.FAILED,
+        "not_found_at_provider",
+    )
+    recurring.refresh_from_db()
+    assert recurring.next_run_at <= timezone.now()  # given back
+    return payment
+
+
+def gateway_says(capture_callbacks, event: str, reference: str) -> None:
+    """The sandbox gateway's signed webhook about charge ``reference``."""
+    body = webhook_body(event, reference=reference, amount=1_500)
+    with capture_callbacks(execute=True):
+        response = Client().post(
+            "/webhooks/sbx-primary/",
+            data=body,
+            content_type="application/json",
+            **webhook_headers(body),
+        )
+    assert response.status_code == 200
