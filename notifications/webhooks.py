@@ -6,7 +6,9 @@ precedence, so a replay, a duplicate or a late event changes nothing it
 should not. An event that names no message of ours still suppresses its
 address when it says the address must not be mailed (a hard bounce, a
 complaint, a stop at the provider), and a provider's reactivation lifts
-what its stop put here; any other such event is ignored."""
+what its stop put here; any other such event is ignored. An event the
+adapter dated when received (``EmailEventRecord.undated``: the provider's
+time unreadable) says so in the row's note."""
 
 import logging
 
@@ -53,6 +55,13 @@ def email_webhook_handle(event: WebhookEvent) -> None:
             _address_event(event, record, adapter.sending_domains())
             continue
         email_event_apply(message=target, record=record, webhook=event)
+    undated = [record.undated for record in records if record.undated]
+    if undated:
+        # Staff see the event was dated by us, and what the provider sent.
+        note = (
+            f"the event's timestamp is unreadable ({undated[0]}); dated when received"
+        )
+        event.note = "; ".join(filter(None, [note, event.note]))
 
 
 def _address_event(

@@ -44,6 +44,7 @@ from notifications.providers.header_checks import (
 from notifications.providers.outcomes import (
     INVALID_RECIPIENT,
     SENDER_NOT_VERIFIED,
+    SENDING_BLOCKED,
     SENDING_NOT_ALLOWED,
     RecipientStopped,
     email_error_map,
@@ -52,6 +53,7 @@ from notifications.providers.outcomes import (
     recipient_refused,
     recipient_stop,
     sender_not_verified,
+    sending_blocked,
     sending_not_allowed,
 )
 
@@ -62,6 +64,7 @@ __all__ = [
     "INVALID_SENDER",
     "MESSAGE_ID_HEADER",
     "SENDER_NOT_VERIFIED",
+    "SENDING_BLOCKED",
     "SENDING_DOMAINS_FIELD",
     "SENDING_NOT_ALLOWED",
     "BounceType",
@@ -85,6 +88,7 @@ __all__ = [
     "recipient_stop",
     "sender_check",
     "sender_not_verified",
+    "sending_blocked",
     "sending_domain_entry",
     "sending_domains_clean",
     "sending_domains_errors",
@@ -206,6 +210,15 @@ class EmailAdapter(BaseAdapter):
             logger.error(
                 "%s refused our sender as not verified; verify the sender "
                 "identity (or domain) for this account at the provider",
+                self.display_name,
+                extra={"account": self.account.slug},
+            )
+        elif error.code == SENDING_BLOCKED:
+            # Every message through this account fails until the listing
+            # is lifted; another account sends from another server.
+            logger.error(
+                "%s refused our sending server: its IP (or domain) is on a "
+                "blocklist; have it delisted or send through another account",
                 self.display_name,
                 extra={"account": self.account.slug},
             )

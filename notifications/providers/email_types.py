@@ -118,3 +118,7 @@ class EmailEventRecord:
     # event naming no message of ours there is another system's, whatever
     # its sender.
     not_ours: str = ""
+    # The provider's time of the event as it came when unreadable ("missing"
+    # when absent), for an event applied anyway because it stops its
+    # address: ``occurred_at`` is then when we received it. "" otherwise.
+    undated: str = ""

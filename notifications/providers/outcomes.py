@@ -35,6 +35,7 @@ __all__ = [
     "CONFIGURATION_CODES",
     "INVALID_RECIPIENT",
     "SENDER_NOT_VERIFIED",
+    "SENDING_BLOCKED",
     "SENDING_NOT_ALLOWED",
     "RecipientStopped",
     "email_error_map",
@@ -43,6 +44,7 @@ __all__ = [
     "recipient_refused",
     "recipient_stop",
     "sender_not_verified",
+    "sending_blocked",
     "sending_not_allowed",
 ]
 
@@ -56,12 +58,17 @@ SENDER_NOT_VERIFIED = "sender_not_verified"
 # message (a Mailgun sandbox domain's authorized recipients, a relay that
 # does not relay for us): the account's setup, not the recipient.
 SENDING_NOT_ALLOWED = "sending_not_allowed"
+# The code of a ConfigurationError for our sending server refused for its
+# reputation (its IP on a blocklist): not the sender address, not the
+# recipient; another account sends from elsewhere.
+SENDING_BLOCKED = "sending_blocked"
 # Codes of our own configuration: failed over, alerted, and kept on a
 # message no account could send in place of "no provider available".
 CONFIGURATION_CODES = frozenset(
     {
         SENDER_NOT_VERIFIED,
         SENDING_NOT_ALLOWED,
+        SENDING_BLOCKED,
         "configuration_error",
         "missing_credentials",
         "missing_settings",
@@ -144,6 +151,15 @@ def sending_not_allowed(
         code=SENDING_NOT_ALLOWED,
         http_status=http_status,
         provider_code=provider_code or None,
+    )
+
+
+def sending_blocked(message: str, *, provider_code: str = "") -> ConfigurationError:
+    """The error for our sending server on a blocklist (a relay's 5.7.1
+    "blocked using ..."): as ``sending_not_allowed``, not retried on the
+    account, failed over and alerted, the customer not blamed."""
+    return ConfigurationError(
+        message, code=SENDING_BLOCKED, provider_code=provider_code or None
     )
 
 

@@ -10,11 +10,13 @@ import hashlib
 import json
 import warnings
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 import requests
 from anymail.exceptions import AnymailError, AnymailNotSupportedWarning
 
+from integrations.clock import database_now
 from integrations.errors import ProviderError
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.webhooks.messages import (
@@ -194,7 +196,11 @@ class SendGridAdapter(AnymailAdapter):
         # One unreadable event is stored as ``malformed``, not a refusal of
         # the batch: SendGrid retries a refused batch whole for up to a day.
         batch = self.verify_webhook(body=body, headers=headers, url=url)
-        return [_event_message(event) for event in batch.payload["events"]]
+        events = batch.payload["events"]
+        # An event stopping its address is applied even with no readable
+        # time of its own: dated when we received it.
+        received = database_now() if any(map(_dated_on_receipt, events)) else None
+        return [_event_message(event, received) for event in events]
 
     def parse_email_events(self, message: WebhookMessage) -> list[EmailEventRecord]:
         if message.event_type == MALFORMED:
@@ -211,6 +217,10 @@ class SendGridAdapter(AnymailAdapter):
             # address failing for good: nothing to suppress.
             soft = event.get("type") == "blocked"
             bounce = BounceType.SOFT if soft else BounceType.HARD
+        undated = _unreadable_timestamp(event)
+        details = _details(event)
+        if undated:
+            details["unreadable_timestamp"] = undated
         return [
             EmailEventRecord(
                 type=kind,
@@ -219,8 +229,9 @@ class SendGridAdapter(AnymailAdapter):
                 provider_message_id=_provider_message_id(event),
                 message_id=str(event.get("message_id", "")),
                 bounce_type=bounce,
-                details=_details(event),
+                details=details,
                 suppressed_for=_suppressed_for(event),
+                undated=undated,
             )
         ]
 
@@ -229,15 +240,16 @@ class MalformedEvent(ValueError):
     """A batch's event that cannot be applied; the message says why."""
 
 
-def _event_message(event: Any) -> WebhookMessage:
+def _event_message(event: Any, received: datetime | None) -> WebhookMessage:
     problem = _event_problem(event)
     if problem:
         return _malformed_message(event, problem)
+    occurred = unix_time(event.get("timestamp"))
     return WebhookMessage.build(
         event_type=event["event"],
         dedupe_key=event["sg_event_id"],
         payload=event,
-        occurred_at=unix_time(event.get("timestamp")),
+        occurred_at=occurred or received,
     )
 
 
@@ -249,11 +261,42 @@ def _event_problem(event: Any) -> str:
         value = event.get(name)
         if not isinstance(value, str) or not value:
             return f"The SendGrid event has no '{name}'."
-    if unix_time(event.get("timestamp")) is None:
+    if unix_time(event.get("timestamp")) is None and not _dated_on_receipt(event):
         # Applied without a time, it could not be ordered against the
-        # message's other events: kept for staff instead.
+        # message's other events, and nothing waits on it: kept for staff.
         return "The SendGrid event has no readable 'timestamp' (Unix seconds)."
     return ""
+
+
+def _dated_on_receipt(event: Any) -> bool:
+    """Whether ``event`` has no readable time but stops its address (a hard
+    bounce, a complaint, an unsubscribe, a drop for SendGrid's list): the
+    address must not wait for staff, so it is dated when we received it."""
+    if not isinstance(event, dict) or unix_time(event.get("timestamp")):
+        return False
+    email = event.get("email")
+    if (
+        not isinstance(email, str)
+        or not email
+        or not isinstance(event.get("event"), str)
+    ):
+        return False
+    kind = _EVENTS.get(event["event"])
+    if kind is EmailEventType.BOUNCED:
+        return event.get("type") != "blocked"
+    stops = (EmailEventType.COMPLAINED, EmailEventType.UNSUBSCRIBED)
+    return kind in stops or bool(_suppressed_for(event))
+
+
+def _unreadable_timestamp(event: Mapping[str, Any]) -> str:
+    """The event's unreadable ``timestamp`` as it came ("missing" when there
+    is none), for staff; "" when it is readable."""
+    if "timestamp" not in event:
+        return "missing"
+    stamp = event["timestamp"]
+    if unix_time(stamp) is not None:
+        return ""
+    return json.dumps(stamp, default=str)[:40]
 
 
 def _malformed_message(event: Any, problem: str) -> WebhookMessage:

@@ -6,7 +6,9 @@ so the attempt is counted here).
 What happened decides the outcome: anything failing before the relay has
 the message (connect, TLS, login) is ``not_processed``; a 4xx reply is
 temporary (``not_processed``, come back in a minute); a 5xx reply to the
-recipient is ``invalid_recipient``, to the message ``rejected``; a timeout or
+recipient is ``invalid_recipient``, to the message ``rejected``, unless its
+enhanced code or words say it is our setup (a blocklist, our sender, our
+relaying) or, at MAIL FROM, a refused SMTPUTF8 (``smtp_replies``); a timeout or
 a dropped connection once the message is on its way is ``unknown``. SMTP
 posts no delivery events: this provider has no webhooks.
 
@@ -28,7 +30,6 @@ before any connection: a definite failure (``invalid_sender`` or
 ``message_invalid``), never unknown.
 """
 
-import re
 import smtplib
 import socket
 import ssl
@@ -58,25 +59,16 @@ from notifications.providers.base import (
     SendResult,
     SendStatus,
     idn_address,
-    sender_not_verified,
-    sending_not_allowed,
 )
 from notifications.providers.esp import refused_recipient
+from notifications.providers.smtp_replies import (
+    MESSAGE_REJECTED,
+    mail_from_refusal,
+    setup_refusal,
+)
 
 # A temporary SMTP refusal names no time; a minute is the usual retry step.
 _TEMPORARY_RETRY_AFTER = 60.0
-# Permanent replies refusing our sender (Postfix's "Sender address rejected",
-# Exchange's 5.7.60 "permissions to send as this sender") or our relaying
-# (Postfix "Relay access denied", Sendmail "Relaying denied", Exchange "Unable
-# to relay"): the account's setup, whichever command they answer.
-_SENDER_REFUSED = re.compile(r"sender address rejected|permissions? to send as", re.I)
-_RELAY_DENIED = re.compile(
-    r"relay(?:ing)?(?: access)? (?:denied|not permitted|not allowed)|unable to relay",
-    re.I,
-)
-# What a reply quotes (an address in <...>, a "quoted" string) is not the
-# relay's own words: a recipient's or subject's text never reads as our setup.
-_QUOTED = re.compile(r'<[^>]*>|"(?:[^"\\]|\\.)*"')
 # Headers of ours holding addresses that Django would encode by IDNA 2003.
 _ADDRESS_HEADERS = ("from", "sender", "reply-to")
 MESSAGE_INVALID = "message_invalid"
@@ -277,7 +269,7 @@ def _smtputf8_options(relay: smtplib.SMTP, *, sender: str, to: str) -> list[str]
         )
     raise Rejected(
         "the sender address needs SMTPUTF8, which the relay does not offer",
-        code="message_rejected",
+        code=MESSAGE_REJECTED,
     )
 
 
@@ -351,19 +343,17 @@ def send_error(exc: BaseException, *, to: str = "") -> ProviderError:
         # Raised by smtplib before MAIL FROM (SMTPUTF8 missing): nothing sent.
         return Rejected(
             "the relay does not support what the message needs",
-            code="message_rejected",
+            code=MESSAGE_REJECTED,
         )
-    if isinstance(exc, smtplib.SMTPSenderRefused) and exc.smtp_code in (550, 553):
-        # MAIL FROM carries only our sender: never the recipient's fault (a
-        # 552 there is the message's size, a 555 a parameter: not the sender).
-        setup = setup_refusal(exc.smtp_code, exc.smtp_error, quoting=to)
-        return setup or sender_not_verified(
-            "the relay refused our sender address", provider_code=str(exc.smtp_code)
-        )
+    if isinstance(exc, smtplib.SMTPSenderRefused) and exc.smtp_code >= 500:
+        # By its enhanced code and words: a blocklist, our sender, a policy,
+        # a refused SMTPUTF8 (smtp_replies.py).
+        return mail_from_refusal(exc.smtp_code, exc.smtp_error, to=to)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         replies = list(exc.recipients.values())
         for code, reply in replies:
-            if (setup := setup_refusal(code, reply, quoting=to)) is not None:
+            setup = setup_refusal(code, reply, quoting=to, before_content=True)
+            if setup is not None:
                 return setup
         codes = [code for code, _ in replies]
         if codes and all(400 <= code < 500 for code in codes):
@@ -380,46 +370,13 @@ def send_error(exc: BaseException, *, to: str = "") -> ProviderError:
             return setup
         return Rejected(
             "the relay refused the message",
-            code="message_rejected",
+            code=MESSAGE_REJECTED,
             provider_code=str(exc.smtp_code),
         )
     if _timed_out(exc):
         return Unknown("the relay did not answer in time", code="read_timeout")
     # Disconnected mid-transaction: the relay may have queued it.
     return Unknown("the relay dropped the connection", code="connection_reset")
-
-
-def setup_refusal(
-    code: int, reply: bytes | str, *, quoting: str = ""
-) -> ProviderError | None:
-    """The error for a permanent reply refusing our sender or our relaying
-    (the account's setup, not the recipient); None for any other reply. Only
-    the relay's own words count, not what it quotes (``quoting``: the
-    recipient). The reply names addresses, so our own sentence is kept."""
-    if code < 500:
-        return None
-    text = _own_words(reply, quoting)
-    if _SENDER_REFUSED.search(text):
-        return sender_not_verified(
-            "the relay refused our sender address", provider_code=str(code)
-        )
-    if _RELAY_DENIED.search(text):
-        return sending_not_allowed(
-            "the relay does not relay mail for this account", provider_code=str(code)
-        )
-    return None
-
-
-def _own_words(reply: bytes | str, recipient: str) -> str:
-    """``reply`` without the recipient (as sent, or with its local part
-    unquoted, as some relays print it) and anything in <...> or quotes."""
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-    local, _, domain = recipient.rpartition("@")
-    bare = local.strip('"').replace("\\", "")
-    unquoted = f"{bare}@{domain}"
-    for address in {recipient, unquoted} - {"@"}:
-        text = re.sub(re.escape(address), " ", text, flags=re.I)
-    return _QUOTED.sub(" ", text)
 
 
 def _temporary(message: str, code: int) -> NotProcessed:

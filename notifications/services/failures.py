@@ -24,6 +24,9 @@ MESSAGES: dict[str, str] = {
     # that does not relay for us): our setup, not the recipient's address.
     "sending_not_allowed": "The email provider account is not set up to send "
     "this message; it was not sent through it.",
+    # Our sending server on a blocklist: our reputation, not the recipient.
+    "sending_blocked": "The email provider refused our sending server; the "
+    "message was not sent through it.",
     "message_invalid": "The message could not be built; it was not sent.",
     "invalid_header": "A header of the message holds a line break; it was not sent.",
     WORKER_LOST: "The send was interrupted; the message may have gone out "

@@ -11,8 +11,6 @@ SMTP over a scripted relay on 127.0.0.1."""
 
 import json
 import logging
-import socketserver
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +27,11 @@ from notifications.services.sending import email_message_deliver
 from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness import sample_email
 from tests.notifications.providers.conftest import fast
+from tests.notifications.scripted_relay import (
+    ScriptedRelay,
+    relay_account,
+    scripted_relay,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -149,58 +152,15 @@ def test_with_no_other_account_the_message_waits_with_the_reason(
 # --- SMTP ---------------------------------------------------------------------
 
 
-class _ScriptedRelay(socketserver.StreamRequestHandler):
-    """Answers MAIL and RCPT as the test scripts them, 250 to the rest."""
-
-    server: "_Relay"
-
-    def handle(self) -> None:
-        self.say("220 scripted.relay ESMTP")
-        for raw in self.rfile:
-            verb = raw.decode().strip().partition(" ")[0].upper()
-            if verb in ("EHLO", "HELO"):
-                self.say("250-scripted.relay\r\n250 8BITMIME")
-            elif verb in ("MAIL", "RCPT"):
-                self.say(self.server.replies.get(verb, "250 OK"))
-            elif verb == "DATA":
-                self.say("554 5.7.1 not expected here")
-            elif verb == "QUIT":
-                self.say("221 Bye")
-                return
-            else:
-                self.say("250 OK")
-
-    def say(self, line: str) -> None:
-        self.wfile.write(line.encode() + b"\r\n")
-
-
-class _Relay(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    replies: dict[str, str]
+@pytest.fixture
+def relay() -> Iterator[ScriptedRelay]:
+    with scripted_relay() as server:
+        yield server
 
 
 @pytest.fixture
-def relay() -> Iterator[_Relay]:
-    server = _Relay(("127.0.0.1", 0), _ScriptedRelay)
-    server.replies = {}
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def smtp(relay: _Relay) -> ProviderAccount:
-    return ProviderAccountFactory(
-        kind="email",
-        provider="smtp",
-        slug="relay-main",
-        priority=1,
-        credentials={},
-        settings=fast(host="127.0.0.1", port=relay.server_address[1], security="none"),
-    )
+def smtp(relay: ScriptedRelay) -> ProviderAccount:
+    return relay_account(relay, slug="relay-main")
 
 
 SMTP_REFUSALS = [

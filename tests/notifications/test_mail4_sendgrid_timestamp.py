@@ -1,7 +1,9 @@
 """A SendGrid event whose ``timestamp`` is unreadable (not Unix seconds,
 missing, out of range) is stored with its error like any other malformed
 event of a batch, never applied with no time; the batch's good events are
-applied and the batch is answered 2xx (test_mail2_sendgrid_batch.py)."""
+applied and the batch is answered 2xx (test_mail2_sendgrid_batch.py). An
+event that stops its address (a hard bounce, a complaint) is the exception:
+it is dated when received (test_mailx_sendgrid_undated.py)."""
 
 import json
 import time
@@ -11,7 +13,7 @@ from django.test import Client
 
 from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
 from integrations.webhooks.services import webhook_event_process
-from notifications.models import Suppression
+from notifications.models import EmailEvent, Suppression
 from notifications.providers.sendgrid_signature import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -62,7 +64,7 @@ def _process_all(account: ProviderAccount) -> list[WebhookEvent]:
 )
 def test_an_unreadable_timestamp_is_stored_with_its_error(sendgrid, stamp) -> None:
     good = event("delivered")
-    bad = event("spamreport", timestamp=stamp)
+    bad = event("open", timestamp=stamp)
     response = _post(sendgrid, [good, bad])
     assert response.status_code == 200
     assert response.json()["stored"] == 2
@@ -70,19 +72,19 @@ def test_an_unreadable_timestamp_is_stored_with_its_error(sendgrid, stamp) -> No
     (failed,) = [r for r in rows if r.status != WebhookStatus.PROCESSED]
     assert failed.status == WebhookStatus.DEAD
     assert "timestamp" in failed.last_error
-    assert failed.payload["malformed_event"]["event"] == "spamreport"
-    # The complaint we cannot date is not applied: nothing suppressed.
-    assert not Suppression.objects.exists()
+    assert failed.payload["malformed_event"]["event"] == "open"
+    # The open we cannot date is not applied.
+    assert not EmailEvent.objects.exists()
 
 
 def test_a_missing_timestamp_is_stored_with_its_error(sendgrid) -> None:
-    bad = event("spamreport")
+    bad = event("open")
     del bad["timestamp"]
     _post(sendgrid, [event("delivered"), bad])
     rows = _process_all(sendgrid)
     (failed,) = [r for r in rows if r.status != WebhookStatus.PROCESSED]
     assert "timestamp" in failed.last_error
-    assert not Suppression.objects.exists()
+    assert not EmailEvent.objects.exists()
 
 
 def test_a_readable_timestamp_is_applied(sendgrid) -> None:

@@ -9,8 +9,6 @@ depend on that. The relay's own words still count
 (test_mail4_config_refusals.py), at RCPT and at the end of DATA."""
 
 import logging
-import socketserver
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -20,69 +18,25 @@ from integrations.models import ProviderAccount
 from integrations.registry import get_adapter
 from notifications.models import EmailMessage
 from notifications.services import EmailInvalid, email_message_create
-from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness import sample_email
-from tests.notifications.providers.conftest import fast
+from tests.notifications.scripted_relay import (
+    ScriptedRelay,
+    relay_account,
+    scripted_relay,
+)
 
 pytestmark = pytest.mark.django_db
 
 
-class _Script(socketserver.StreamRequestHandler):
-    """Answers MAIL, RCPT and the end of DATA as scripted, 250 otherwise."""
-
-    server: "_Relay"
-
-    def handle(self) -> None:
-        self.say("220 scripted.relay ESMTP")
-        for raw in self.rfile:
-            verb = raw.decode("utf-8", "replace").strip().partition(" ")[0].upper()
-            if verb in ("EHLO", "HELO"):
-                self.say("250-scripted.relay\r\n250-8BITMIME\r\n250 SMTPUTF8")
-            elif verb in ("MAIL", "RCPT"):
-                self.say(self.server.replies.get(verb, "250 OK"))
-            elif verb == "DATA":
-                self.say("354 go ahead")
-                for line in self.rfile:
-                    if line.rstrip(b"\r\n") == b".":
-                        break
-                self.say(self.server.replies.get("DATA", "250 queued"))
-            elif verb == "QUIT":
-                self.say("221 Bye")
-                return
-            else:
-                self.say("250 OK")
-
-    def say(self, line: str) -> None:
-        self.wfile.write(line.encode() + b"\r\n")
-
-
-class _Relay(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    replies: dict[str, str]
+@pytest.fixture
+def relay() -> Iterator[ScriptedRelay]:
+    with scripted_relay(smtputf8=True) as server:
+        yield server
 
 
 @pytest.fixture
-def relay() -> Iterator[_Relay]:
-    server = _Relay(("127.0.0.1", 0), _Script)
-    server.replies = {}
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def smtp(relay: _Relay) -> ProviderAccount:
-    return ProviderAccountFactory(
-        kind="email",
-        provider="smtp",
-        slug="relay-quotes",
-        priority=1,
-        credentials={},
-        settings=fast(host="127.0.0.1", port=relay.server_address[1], security="none"),
-    )
+def smtp(relay: ScriptedRelay) -> ProviderAccount:
+    return relay_account(relay, slug="relay-quotes")
 
 
 def _errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

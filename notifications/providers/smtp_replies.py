@@ -1,0 +1,152 @@
+"""Reading a relay's permanent (5xx) reply: whose problem it is, by the
+enhanced status code (RFC 3463, "5.7.1") where the relay gives one and by
+the relay's own words (never what it quotes: the recipient, anything in
+<...> or "...").
+
+- an IP or domain blocklist, before the message's content was sent (MAIL
+  FROM, RCPT): ``sending_blocked``, our sending server's reputation;
+- our sender or our relaying refused: ``sender_not_verified``,
+  ``sending_not_allowed``;
+- at MAIL FROM, which names only our sender: 5.6.x (a refused SMTPUTF8,
+  5.6.7, or the content) is the message's, as when the relay offers no
+  SMTPUTF8 at all; 5.1.x (5.1.7, 5.1.8: a bad sender) our sender; any
+  other 5.7.x a policy refusing this account; a bare 550 or 553 our sender.
+"""
+
+import re
+
+from integrations.errors import ProviderError, Rejected
+from notifications.providers.outcomes import (
+    SENDING_BLOCKED,
+    recipient_refused,
+    sender_not_verified,
+    sending_blocked,
+    sending_not_allowed,
+)
+
+MESSAGE_REJECTED = "message_rejected"
+# Permanent replies refusing our sender (Postfix's "Sender address rejected",
+# Exchange's 5.7.60 "permissions to send as this sender") or our relaying
+# (Postfix "Relay access denied", Sendmail "Relaying denied", Exchange "Unable
+# to relay"): the account's setup, whichever command they answer.
+_SENDER_REFUSED = re.compile(r"sender address rejected|permissions? to send as", re.I)
+_RELAY_DENIED = re.compile(
+    r"relay(?:ing)?(?: access)? (?:denied|not permitted|not allowed)|unable to relay",
+    re.I,
+)
+# Our connecting IP (or sending domain) on a blocklist: Postfix's "Client host
+# [ip] blocked using zen.spamhaus.org", Microsoft's 5.7.606 "banned sending
+# IP", "listed on a DNSBL", "blacklisted".
+_BLOCKLISTED = re.compile(
+    r"blocked using|\b(?:black|block|deny|ban)[- ]?list(?:ed)?\b|\b(?:dnsbl|rbl)\b"
+    r"|\bip\b[^.;]{0,40}\blisted\b|spamhaus|spamcop|banned sending ip"
+    r"|poor reputation",
+    re.I,
+)
+# A refused SMTPUTF8 worded without an enhanced code.
+_SMTPUTF8_REFUSED = re.compile(r"smtputf8|non-ascii|utf-?8 address", re.I)
+# RFC 3463: class.subject.detail, at the start of the reply's text.
+_ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+# What a reply quotes (an address in <...>, a "quoted" string) is not the
+# relay's own words: a recipient's or subject's text never reads as our setup.
+_QUOTED = re.compile(r'<[^>]*>|"(?:[^"\\]|\\.)*"')
+
+
+def enhanced_status(reply: bytes | str) -> tuple[int, int, int] | None:
+    """The reply's enhanced status code as (class, subject, detail); None
+    when it starts with none."""
+    found = _ENHANCED.match(_text(reply))
+    if found is None:
+        return None
+    klass, subject, detail = found.groups()
+    return int(klass), int(subject), int(detail)
+
+
+def mail_from_refusal(code: int, reply: bytes | str, *, to: str) -> ProviderError:
+    """The error for a 5xx reply to MAIL FROM. ``to`` is the recipient as
+    sent: a refused SMTPUTF8 is the recipient's when its address needs it."""
+    setup = setup_refusal(code, reply, quoting=to, before_content=True)
+    if setup is not None and setup.code == SENDING_BLOCKED:
+        return setup
+    status = enhanced_status(reply)
+    subject = status[1] if status else None
+    words = status is None and _SMTPUTF8_REFUSED.search(_own_words(reply, to))
+    if subject == 6 or words:
+        return _message_refusal(code, status, to)
+    if setup is not None:
+        return setup
+    if subject == 1 or (status is None and code in (550, 553)):
+        # MAIL FROM names only our sender; 5.1.7 / 5.1.8: a bad sender.
+        return sender_not_verified(
+            "the relay refused our sender address", provider_code=str(code)
+        )
+    if subject == 7:
+        return sending_not_allowed(
+            "the relay's policy refuses mail from this account",
+            provider_code=str(code),
+        )
+    # 552 5.3.4 (size), 555 5.5.4 (a parameter): the message's.
+    return _rejected("the relay refused the message", code)
+
+
+def setup_refusal(
+    code: int, reply: bytes | str, *, quoting: str = "", before_content: bool = False
+) -> ProviderError | None:
+    """The error for a permanent reply refusing our sending server (a
+    blocklist: only ``before_content``, as after DATA a listed link in the
+    message reads the same), our sender or our relaying: the account's
+    setup, not the recipient; None for any other reply. Only the relay's
+    own words count (``quoting``: the recipient). The reply names
+    addresses, so our own sentence is kept."""
+    if code < 500:
+        return None
+    text = _own_words(reply, quoting)
+    if before_content and _BLOCKLISTED.search(text):
+        return sending_blocked(
+            "the relay refused our sending server: it is on a blocklist",
+            provider_code=str(code),
+        )
+    if _SENDER_REFUSED.search(text):
+        return sender_not_verified(
+            "the relay refused our sender address", provider_code=str(code)
+        )
+    if _RELAY_DENIED.search(text):
+        return sending_not_allowed(
+            "the relay does not relay mail for this account", provider_code=str(code)
+        )
+    return None
+
+
+def _message_refusal(
+    code: int, status: tuple[int, int, int] | None, to: str
+) -> ProviderError:
+    # 5.6.7, or no enhanced code at all: the words said SMTPUTF8.
+    smtputf8 = status is None or status[2] == 7
+    if smtputf8 and not to.isascii():
+        return recipient_refused(
+            "the relay refused the SMTPUTF8 the recipient's address needs",
+            provider_code=str(code),
+        )
+    if smtputf8:
+        return _rejected("the relay refused the SMTPUTF8 our sender needs", code)
+    return _rejected("the relay refused the message's content", code)
+
+
+def _rejected(message: str, code: int) -> Rejected:
+    return Rejected(message, code=MESSAGE_REJECTED, provider_code=str(code))
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def _own_words(reply: bytes | str, recipient: str) -> str:
+    """``reply`` without the recipient (as sent, or with its local part
+    unquoted, as some relays print it) and anything in <...> or quotes."""
+    text = _text(reply)
+    local, _, domain = recipient.rpartition("@")
+    bare = local.strip('"').replace("\\", "")
+    unquoted = f"{bare}@{domain}"
+    for address in {recipient, unquoted} - {"@"}:
+        text = re.sub(re.escape(address), " ", text, flags=re.I)
+    return _QUOTED.sub(" ", text)
