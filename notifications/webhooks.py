@@ -10,9 +10,8 @@ what its stop put here; any other such event is ignored."""
 
 import logging
 
-from integrations import registry
 from integrations.models import WebhookEvent
-from integrations.webhooks.errors import payload_read
+from integrations.webhooks.errors import handler_adapter, payload_read
 from integrations.webhooks.messages import WebhookMessage
 from notifications.providers.base import (
     EmailAdapter,
@@ -31,9 +30,7 @@ logger = logging.getLogger(__name__)
 
 
 def email_webhook_handle(event: WebhookEvent) -> None:
-    adapter = registry.get_adapter(event.account)
-    if not isinstance(adapter, EmailAdapter):
-        raise TypeError("email webhook handler called for a non-email account")
+    adapter = handler_adapter(event, EmailAdapter)
     message = WebhookMessage(
         event_type=event.event_type,
         dedupe_key=event.dedupe_key,
