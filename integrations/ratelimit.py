@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 
+from integrations import cache_clock
 from integrations.clock import database_now
 from integrations.errors import NotProcessed, Paced
 from integrations.limits import limit_values
@@ -70,20 +71,28 @@ def cache_lock(
 ) -> Iterator[bool]:
     """A short mutual-exclusion lock for caches without scripting. Yields
     whether the lock was obtained within ``wait`` seconds; the lock expires
-    after ``ttl`` seconds if its holder dies."""
+    after ``ttl`` seconds if its holder dies (by the database's clock on the
+    database cache: each reader's own would let one ahead take a held lock)."""
     token = secrets.token_hex(8)
     deadline = time.monotonic() + wait
-    timeout = max(1, math.ceil(ttl))
-    acquired = cache.add(key, token, timeout)
+    on_database = cache_clock.on_database_cache()
+    take = cache_clock.add if on_database else _add_for_whole_seconds
+    acquired = take(key, token, ttl)
     while not acquired and time.monotonic() < deadline:
         sleep(poll)
-        acquired = cache.add(key, token, timeout)
+        acquired = take(key, token, ttl)
     try:
         yield acquired
     finally:
         # Only delete our own lock: it may have expired and been retaken.
-        if acquired and cache.get(key) == token:
+        if acquired and on_database:
+            cache_clock.remove(key, token)
+        elif acquired and cache.get(key) == token:
             cache.delete(key)
+
+
+def _add_for_whole_seconds(key: str, token: str, ttl: float) -> bool:
+    return cache.add(key, token, max(1, math.ceil(ttl)))
 
 
 # --- Token bucket -----------------------------------------------------------

@@ -14,11 +14,14 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from integrations import registry
 from integrations.clock import database_now
 from integrations.errors import ProviderError
 from integrations.models import WebhookEvent
-from integrations.webhooks.errors import UnprocessableEvent, payload_read
+from integrations.webhooks.errors import (
+    UnprocessableEvent,
+    handler_adapter,
+    payload_read,
+)
 from integrations.webhooks.messages import WebhookMessage, json_object, storable
 from integrations.webhooks.verification import WebhookVerificationError
 from inventory import services
@@ -81,9 +84,7 @@ def inventory_webhook_handle(event: WebhookEvent) -> None:
 def _read(event: WebhookEvent) -> tuple[InventoryEvent | None, bool]:
     """The adapter's reading of the event (None: a type it ignores), and
     whether it read the payload as the ERP sent it."""
-    adapter = registry.get_adapter(event.account)
-    if not isinstance(adapter, InventoryAdapter):
-        raise TypeError("inventory webhook handler called for a non-inventory account")
+    adapter = handler_adapter(event, InventoryAdapter)
     payload, as_sent = _payload_as_sent(event)
     message = WebhookMessage(
         event_type=event.event_type,

@@ -12,9 +12,8 @@ time unreadable) says so in the row's note."""
 
 import logging
 
-from integrations import registry
 from integrations.models import WebhookEvent
-from integrations.webhooks.errors import payload_read
+from integrations.webhooks.errors import handler_adapter, payload_read
 from integrations.webhooks.messages import WebhookMessage
 from notifications.providers.base import (
     EmailAdapter,
@@ -33,9 +32,7 @@ logger = logging.getLogger(__name__)
 
 
 def email_webhook_handle(event: WebhookEvent) -> None:
-    adapter = registry.get_adapter(event.account)
-    if not isinstance(adapter, EmailAdapter):
-        raise TypeError("email webhook handler called for a non-email account")
+    adapter = handler_adapter(event, EmailAdapter)
     message = WebhookMessage(
         event_type=event.event_type,
         dedupe_key=event.dedupe_key,

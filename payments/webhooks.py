@@ -8,9 +8,12 @@ changes nothing it should not."""
 
 import logging
 
-from integrations import registry
 from integrations.models import WebhookEvent
-from integrations.webhooks.errors import UnprocessableEvent, payload_read
+from integrations.webhooks.errors import (
+    UnprocessableEvent,
+    handler_adapter,
+    payload_read,
+)
 from integrations.webhooks.messages import WebhookMessage
 from payments import services
 from payments.models import Payment
@@ -63,9 +66,7 @@ def payment_webhook_handle(event: WebhookEvent) -> None:
 
 def _read(event: WebhookEvent) -> PaymentEvent | None:
     """The adapter's reading of the event (None: a type it ignores)."""
-    adapter = registry.get_adapter(event.account)
-    if not isinstance(adapter, PaymentsAdapter):
-        raise TypeError("payments webhook handler called for a non-payments account")
+    adapter = handler_adapter(event, PaymentsAdapter)
     message = WebhookMessage(
         event_type=event.event_type,
         dedupe_key=event.dedupe_key,

@@ -10,10 +10,9 @@ from dataclasses import replace
 
 from django.db.models import Q
 
-from integrations import registry
 from integrations.errors import Unknown
 from integrations.models import WebhookEvent
-from integrations.webhooks.errors import payload_read
+from integrations.webhooks.errors import handler_adapter, payload_read
 from integrations.webhooks.messages import WebhookMessage
 from shipping import services
 from shipping.models import Shipment
@@ -85,9 +84,7 @@ tracking_webhook_handle.prepare = _refund_recheck  # type: ignore[attr-defined]
 
 
 def _adapter(event: WebhookEvent) -> ShippingAdapter:
-    adapter = registry.get_adapter(event.account)
-    if not isinstance(adapter, ShippingAdapter):
-        raise TypeError("shipping webhook handler called for a non-shipping account")
+    adapter = handler_adapter(event, ShippingAdapter)
     return adapter
 
 

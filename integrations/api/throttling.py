@@ -5,7 +5,9 @@ On Redis the window is one sorted set per key, trimmed, counted and added to by
 one script: atomic (DRF's read-then-write history can let concurrent requests
 of one key past the limit), one round trip instead of a pickled GET and SET,
 and on Redis's clock (TIME in the script), not each web process's. Elsewhere
-(a local cache) DRF's own history does the same."""
+DRF's own history does the same: on the database cache (the fallback without
+Redis) stored and timed by the database's clock, in a local cache by this
+process's."""
 
 import logging
 import secrets
@@ -16,6 +18,8 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from config.checks import DEFAULT_API_RATE, api_rate_problem
+from integrations import cache_clock
+from integrations.clock import database_now
 from integrations.models import ApiKey
 from integrations.ratelimit import SERVER_NOW_LUA
 from integrations.redis_line import raw_key, redis_handle
@@ -64,6 +68,12 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     def allow_request(self, request: Request, view: "APIView") -> bool:
         handle = redis_handle()
         if handle is None:
+            if cache_clock.on_database_cache():
+                # The database cache would expire the history, and DRF would
+                # time it, by this web process's clock: one ahead would slide
+                # the window past the key's requests, one behind stretch it.
+                self.cache = _DatabaseClockHistory()
+                self.timer = _database_seconds
             return super().allow_request(request, view)
         if self.rate is None:
             return True
@@ -87,6 +97,21 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         if self.retry_after is not None:
             return self.retry_after
         return super().wait()
+
+
+class _DatabaseClockHistory:
+    """DRF's history store (``get``/``set``) on ``integrations.cache_clock``."""
+
+    def get(self, key: str, default: list | None = None) -> list | None:
+        history = cache_clock.get(key)
+        return default if history is None else history
+
+    def set(self, key: str, value: list, timeout: float) -> None:
+        cache_clock.set_value(key, value, timeout)
+
+
+def _database_seconds() -> float:
+    return database_now().timestamp()
 
 
 # KEYS[1] the key's window; ARGV window seconds, limit, a unique member.

@@ -23,8 +23,13 @@ class OneLineCommand(BaseCommand):
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.error = partial(_one_line_error, parser, subcommand)
-        return parser
+        return one_line_errors(parser, subcommand)
+
+
+def one_line_errors(parser: Any, subcommand: str) -> Any:
+    """``parser`` (a command's) saying its errors in one line."""
+    parser.error = partial(_one_line_error, parser, subcommand)
+    return parser
 
 
 def _one_line_error(parser: Any, subcommand: str, message: str) -> None:

@@ -1,14 +1,25 @@
 """What ``manage.py`` does around every command, ours and Django's: an
 argument with a control character, a database that cannot be reached and one
-not migrated yet are one line on stderr and exit status 1, never a traceback.
+not migrated yet are one line on stderr and exit status 1, never a traceback;
+an unknown command is one line (status 1), and so is every command's bad
+argument (argparse's status 2), not argparse's usage block.
 
 Imports nothing of the project at module level: manage.py loads it before
 Django is set up."""
 
+import os
 import re
 import sys
+from difflib import get_close_matches
+from typing import Any
 
-from django.core.management import CommandError, execute_from_command_line
+from django.conf import settings
+from django.core.management import (
+    BaseCommand,
+    CommandError,
+    ManagementUtility,
+    get_commands,
+)
 from django.db import (
     DatabaseError,
     InterfaceError,
@@ -53,6 +64,47 @@ def execute(argv: list[str]) -> None:
             raise  # a connection that worked and then failed: a real fault
         sys.stderr.write(line + "\n")
         sys.exit(1)
+
+
+def execute_from_command_line(argv: list[str]) -> None:
+    """Django's function of that name, run by ``OneLineUtility``."""
+    OneLineUtility(argv).execute()
+
+
+class OneLineUtility(ManagementUtility):
+    """What ``execute_from_command_line`` runs, with an unknown command and
+    every command's argument errors (Django's and third parties' too, whose
+    classes are not ours to change) in one line."""
+
+    def fetch_command(self, subcommand: str) -> BaseCommand:
+        commands = get_commands()
+        if subcommand not in commands:
+            # As Django does: broken settings say their own error first.
+            if os.environ.get("DJANGO_SETTINGS_MODULE"):
+                settings.INSTALLED_APPS  # noqa: B018
+            matches = get_close_matches(subcommand, commands)
+            hint = f" (did you mean {matches[0]}?)" if matches else ""
+            sys.stderr.write(
+                f"{self.prog_name}: unknown command {subcommand!r}{hint} "
+                f"(see {self.prog_name} help)\n"
+            )
+            sys.exit(1)
+        command = super().fetch_command(subcommand)
+        _one_line_parser(command)
+        return command
+
+
+def _one_line_parser(command: BaseCommand) -> None:
+    """This command object's parser says its errors in one line (the
+    project's OneLineCommand rule, for any command class)."""
+    from integrations.management.arguments import one_line_errors
+
+    create = command.create_parser
+
+    def create_parser(prog_name: str, subcommand: str, **kwargs: Any) -> Any:
+        return one_line_errors(create(prog_name, subcommand, **kwargs), subcommand)
+
+    command.create_parser = create_parser  # type: ignore[method-assign]
 
 
 def _refuse_odd_arguments(argv: list[str]) -> None:

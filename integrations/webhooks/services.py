@@ -33,7 +33,7 @@ from integrations.db import execute_one
 from integrations.leases import ClaimLost, LeasedRows, describe_error
 from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
 from integrations.task_batcher import TaskBatcher
-from integrations.webhooks.errors import UnprocessableEvent
+from integrations.webhooks.errors import MisroutedEvent, UnprocessableEvent
 from integrations.webhooks.messages import WebhookMessage
 from integrations.webhooks.metrics import WEBHOOK_PROCESSING
 
@@ -45,6 +45,8 @@ _SWEEP_TASK_SIZE = 50
 NO_HANDLER = "no handler"
 # Before the error of a row stored dead at once (UnprocessableEvent).
 NOT_RETRIED = "Not retried (the event itself cannot be processed): "
+# Before the error of a row stored dead at once (MisroutedEvent).
+MISCONFIGURED = "Not retried (configuration error; replay once it is fixed): "
 _MAX_HEADER_CHARS = 1024
 # Headers that carry credentials, sessions or signatures are never stored.
 _SECRET_HEADER = re.compile(
@@ -456,7 +458,10 @@ def webhook_event_process(*, event_id: int, now: datetime | None = None) -> str 
         return None
     except UnprocessableEvent as exc:
         # The same row would fail the same way: no retry can help.
-        return _record_failure(event, exc, now, retry=False)
+        return _record_failure(event, exc, now, not_retried=NOT_RETRIED)
+    except MisroutedEvent as exc:
+        # So would every row of its kind until the configuration changes.
+        return _record_failure(event, exc, now, not_retried=MISCONFIGURED)
     except Exception as exc:
         # The job boundary: any other handler error is kept and retried.
         return _record_failure(event, exc, now)
@@ -501,17 +506,26 @@ def _dispatch(event: WebhookEvent, now: datetime | None) -> str:
 
 
 def _record_failure(
-    event: WebhookEvent, exc: Exception, now: datetime | None, *, retry: bool = True
+    event: WebhookEvent,
+    exc: Exception,
+    now: datetime | None,
+    *,
+    not_retried: str | None = None,
 ) -> str:
+    """Keep the error: retried with backoff, or, with ``not_retried`` (what
+    the stored error starts with), dead at once."""
     # The object the handler had found stays named, failed or not: its
     # timeline shows the webhook that could not be applied.
-    if retry:
+    extra = {}
+    if not_retried is None:
         status = _rows.fail(event, exc, now, subject=event.subject[:255])
     else:
         status = WebhookStatus.DEAD
+        # Logged too: the one record of a row no retry will bring back.
+        extra["error"] = f"{not_retried}{describe_error(exc)}"
         _rows.held(event).update(
             status=status,
-            last_error=f"{NOT_RETRIED}{describe_error(exc)}",
+            last_error=extra["error"],
             next_attempt_at=None,
             subject=event.subject[:255],
         )
@@ -526,6 +540,7 @@ def _record_failure(
             "attempts": event.attempts,
             "status": status,
             "error_type": type(exc).__name__,
+            **extra,
         },
     )
     return status

@@ -16,6 +16,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError
 
 from integrations.management.arguments import OneLineCommand
+from integrations.management.entry import database_reachable
 from notifications.services.address_rekey import addresses_rekey
 
 
@@ -26,6 +27,9 @@ class Command(OneLineCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Unreachable before it starts: manage.py's one line, as every
+        # command's; "stopped" is for a database lost part way.
+        database_reachable()
         try:
             result = addresses_rekey()
         except DatabaseError as exc:

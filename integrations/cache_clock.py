@@ -1,0 +1,105 @@
+"""Entries of the database cache (the fallback without Redis) that expire by
+the database's clock (``integrations.clock``), not by each reader's.
+
+Django's database cache stamps an entry's expiry with the writer's clock and
+compares it with the reader's: a process whose clock runs ahead sees a held
+lock or a throttle window as expired, one behind waits out a dead holder for
+as long as it is behind. These few operations do the same in one statement
+each, on the database's time. The rows stay ordinary cache entries (same
+table, key and encoding), so ``cache.clear`` and culling still reach them.
+"""
+
+import base64
+import pickle
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.cache import caches
+from django.core.cache.backends.db import DatabaseCache
+from django.db import connections, router
+
+from integrations.clock import database_now
+
+__all__ = ["add", "get", "on_database_cache", "remove", "set_value"]
+
+
+def on_database_cache() -> bool:
+    """Whether the default cache is the database cache."""
+    return isinstance(caches["default"], DatabaseCache)
+
+
+def get(key: str) -> Any:
+    """The entry's value, or None if missing or expired by the database's
+    clock."""
+    backend, connection, table = _parts()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT value FROM {table} WHERE cache_key = %s AND expires > %s",  # noqa: S608
+            [backend.make_and_validate_key(key), _stamp(connection)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    value = connection.ops.process_clob(row[0])
+    # Our own table, written as DatabaseCache writes it.
+    return pickle.loads(base64.b64decode(value.encode()))  # noqa: S301
+
+
+def add(key: str, value: Any, ttl: float) -> bool:
+    """Store ``value`` for ``ttl`` seconds unless a live entry holds the key
+    (an expired one is replaced); whether it was stored."""
+    return _upsert(key, value, ttl, only_over_expired=True)
+
+
+def set_value(key: str, value: Any, ttl: float) -> None:
+    """Store ``value`` for ``ttl`` seconds, replacing any entry."""
+    _upsert(key, value, ttl, only_over_expired=False)
+
+
+def remove(key: str, value: Any) -> bool:
+    """Delete the entry only if it still holds ``value`` (a lock's own
+    token: it may have expired and been taken by another)."""
+    backend, connection, table = _parts()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE cache_key = %s AND value = %s",  # noqa: S608
+            [backend.make_and_validate_key(key), _encode(backend, value)],
+        )
+        return bool(cursor.rowcount)
+
+
+def _upsert(key: str, value: Any, ttl: float, *, only_over_expired: bool) -> bool:
+    backend, connection, table = _parts()
+    now = database_now()
+    condition = f" WHERE {table}.expires <= %s" if only_over_expired else ""
+    params = [
+        backend.make_and_validate_key(key),
+        _encode(backend, value),
+        _stamp(connection, now + timedelta(seconds=ttl)),
+    ]
+    if only_over_expired:
+        params.append(_stamp(connection, now))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (cache_key, value, expires) VALUES (%s, %s, %s)"  # noqa: S608
+            " ON CONFLICT (cache_key) DO UPDATE"
+            f" SET value = excluded.value, expires = excluded.expires{condition}",
+            params,
+        )
+        return cursor.rowcount == 1
+
+
+def _parts() -> tuple[DatabaseCache, Any, str]:
+    backend = caches["default"]
+    connection = connections[router.db_for_write(backend.cache_model_class)]
+    return backend, connection, connection.ops.quote_name(backend._table)
+
+
+def _encode(backend: DatabaseCache, value: Any) -> str:
+    # As DatabaseCache encodes it, so cache.get reads the same value.
+    pickled = pickle.dumps(value, backend.pickle_protocol)
+    return base64.b64encode(pickled).decode("latin1")
+
+
+def _stamp(connection: Any, when: datetime | None = None) -> Any:
+    return connection.ops.adapt_datetimefield_value(when or database_now())
