@@ -225,8 +225,10 @@ def unseen_kept(
     for a clock like ours, later than the last sale (``unseen_at``); a clock
     running ahead passes that check but not the first, so an unchanged
     figure read again keeps them. Without both ERP times, or with the stored
-    time unchanged: a figure other than the expected ``on_hand + unsent +
-    unseen`` (NetSuite's item time stays put when a fulfilment moves stock)."""
+    time unchanged (NetSuite's item time stays put when a fulfilment moves
+    stock), only the figure tells: one that fell below the expected
+    ``on_hand + unsent + unseen`` by n shows at most n of them booked; one
+    that rose (a goods receipt) shows none, not giving sold units back."""
     if not unseen:
         return 0
     timed = record.modified_at is not None and modified_at is not None
@@ -234,9 +236,9 @@ def unseen_kept(
         moved = record.modified_at > modified_at and (
             unseen_at is None or record.modified_at > unseen_at
         )
-    else:  # no ERP time, or one that did not move: only the figure tells
-        moved = record.on_hand != on_hand + unsent + unseen
-    return 0 if moved else unseen
+        return 0 if moved else unseen
+    fell = on_hand + unsent + unseen - record.on_hand
+    return max(0, unseen - max(0, fell))
 
 
 __all__ = [
