@@ -47,6 +47,8 @@ SIGNATURE_HEADER = "X-Gecko-Signature"
 DELIVERY_HEADER = "X-Gecko-Delivery"
 # TradeGecko's largest page (default 50).
 MAX_PAGE_SIZE = 250
+# The index filter "order" (TradeGecko API docs, Filters): a stable key.
+LIST_ORDER = "id ASC"
 _S = PurchaseOrderStatus
 PO_STATUSES: Mapping[str, PurchaseOrderStatus] = {
     "draft": _S.DRAFT,
@@ -186,7 +188,9 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         wanted = _wanted_skus(query.skus)
         page, previous, last = _page_cursor(query.cursor)
         limit = max(1, min(query.limit, MAX_PAGE_SIZE))
-        params: dict[str, Any] = {"limit": limit, "page": page}
+        # Its default order is by no key (provider spec): a write can move a
+        # variant between pages. By id, only a deletion shifts one (checked).
+        params: dict[str, Any] = {"limit": limit, "page": page, "order": LIST_ORDER}
         if query.since is not None:
             params["updated_at_min"] = query.since.astimezone(UTC).isoformat()
         data = self.send("GET", "/variants", operation="levels", params=params)

@@ -218,15 +218,17 @@ def unseen_kept(
     unseen_at: datetime | None,
     modified_at: datetime | None = None,
 ) -> int:
-    """What stays of a level's ``sold_unseen`` once ``record`` is applied:
-    none when the ERP changed the level after those sales. By the ERP's own
-    clock: a modification time later than the level's stored one
+    """What stays of a level's ``sold_unseen`` once ``record`` is applied.
+    Only a figure the ERP changed after those sales may show them: by the
+    ERP's own clock, a modification time later than the level's stored one
     (``modified_at``: the latest figure read, which did not show them), and,
     for a clock like ours, later than the last sale (``unseen_at``); a clock
     running ahead passes that check but not the first, so an unchanged
     figure read again keeps them. Without both ERP times, or with the stored
-    time unchanged: a figure other than the expected ``on_hand + unsent +
-    unseen`` (NetSuite's item time stays put when a fulfilment moves stock)."""
+    time unchanged (NetSuite's item time stays put when a fulfilment moves
+    stock), any figure may. Such a figure shows at most its fall below the
+    expected ``on_hand + unsent + unseen``: a rise (a goods receipt) shows
+    none, so sold units are not sellable again before the ERP ships them."""
     if not unseen:
         return 0
     timed = record.modified_at is not None and modified_at is not None
@@ -234,9 +236,11 @@ def unseen_kept(
         moved = record.modified_at > modified_at and (
             unseen_at is None or record.modified_at > unseen_at
         )
-    else:  # no ERP time, or one that did not move: only the figure tells
-        moved = record.on_hand != on_hand + unsent + unseen
-    return 0 if moved else unseen
+        if not moved:
+            return unseen
+    # A fall of the figure by n books at most n of them; a rise, none.
+    fell = on_hand + unsent + unseen - record.on_hand
+    return max(0, unseen - max(0, fell))
 
 
 __all__ = [

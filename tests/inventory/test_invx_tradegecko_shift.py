@@ -156,13 +156,13 @@ def _adapter_page(account, cursor: str, rows: list[dict], probe: list[dict] | No
         rsps.get(
             tg.VARIANTS,
             json={"variants": rows},
-            match=[query_param_matcher({"limit": "2", "page": "2"})],
+            match=[query_param_matcher({"limit": "2", "page": "2", **tg.ORDER})],
         )
         if probe is not None:
             rsps.get(
                 tg.VARIANTS,
                 json={"variants": probe},
-                match=[query_param_matcher({"limit": "1", "page": "2"})],
+                match=[query_param_matcher({"limit": "1", "page": "2", **tg.ORDER})],
             )
         return TradeGeckoAdapter(account).levels(LevelsQuery(limit=2, cursor=cursor))
 

@@ -77,9 +77,13 @@ def expected_levels(*names: str) -> tuple[StockLevelRecord, ...]:
     return tuple(records)
 
 
+# The listing is asked in id order (its default order is by no key).
+ORDER = {"order": "id ASC"}
+
+
 def _pages(rsps, extra: dict | None = None) -> None:
     for page, name in ((1, "variants_first_page.json"), (2, "variants_last_page.json")):
-        params = {"limit": "5", "page": str(page), **(extra or {})}
+        params = {"limit": "5", "page": str(page), **ORDER, **(extra or {})}
         answer(
             rsps, "GET", VARIANTS, name, match=[matchers.query_param_matcher(params)]
         )
@@ -90,7 +94,9 @@ def _pages(rsps, extra: dict | None = None) -> None:
         VARIANTS,
         json={"variants": first["variants"][-1:], "meta": first["meta"]},
         match=[
-            matchers.query_param_matcher({"limit": "1", "page": "5", **(extra or {})})
+            matchers.query_param_matcher(
+                {"limit": "1", "page": "5", **ORDER, **(extra or {})}
+            )
         ],
     )
 
