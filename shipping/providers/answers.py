@@ -37,11 +37,14 @@ GARBLED_FILE = "garbled_label_file"
 # Readers' own rules: a PDF's header in its first KiB, its %%EOF in its last
 # (padding after it aside); a ZPL format ends ^XZ, and immediate (~) commands,
 # such as a logo's download, may come before its ^XA; a PNG ends at its IEND
-# chunk (fixed CRC), whatever bytes follow.
+# chunk (fixed CRC), whatever bytes follow. ZPL command names are not case
+# sensitive: a printer reads ^xa as ^XA.
 _WINDOW = 1024
 _PADDING = b" \t\r\n\x0c\x00"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_END = b"IEND\xaeB`\x82"
+_ZPL_START = re.compile(rb"\^xa", re.IGNORECASE)
+_ZPL_END = re.compile(rb"\^xz", re.IGNORECASE)
 # A linearized PDF states its length (/L): one shorter was cut after the
 # first page's own %%EOF.
 _LINEARIZED = re.compile(rb"<<[^>]*/Linearized[^>]*>>")
@@ -115,7 +118,7 @@ def _whole(data: bytes, label_format: LabelFormat) -> bool:
         return data.startswith(_PNG_SIGNATURE) and _PNG_END in data
     body = data.rstrip(_PADDING)
     if label_format == LabelFormat.ZPL:
-        return b"^XA" in body and b"^XZ" in body[-_WINDOW:]
+        return bool(_ZPL_START.search(body) and _ZPL_END.search(body[-_WINDOW:]))
     head = body[:_WINDOW]
     if b"%PDF-" not in head or b"%%EOF" not in body[-_WINDOW:]:
         return False
