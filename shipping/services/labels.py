@@ -317,7 +317,9 @@ def label_apply(shipment: Shipment, label: Label) -> None:
         return
     with transaction.atomic():
         shipment.status = ShipmentStatus.PURCHASED
-        shipment.tracking_status = TrackingStatusChoice.PRE_TRANSIT
+        # Scans the carrier posted while the file was garbled stand.
+        if shipment.tracking_status == TrackingStatusChoice.UNKNOWN:
+            shipment.tracking_status = TrackingStatusChoice.PRE_TRANSIT
         shipment.tracking_number = label.tracking_number
         shipment.label_data = label.label_data
         shipment.label_format = label.label_format

@@ -28,7 +28,12 @@ from integrations.clock import database_now
 from integrations.errors import ProviderError
 from integrations.events import event_emit
 from integrations.models import ProviderAccount
-from shipping.models import Shipment, ShipmentStatus, TrackingEvent
+from shipping.models import (
+    LABEL_ANNOUNCED_STATUSES,
+    Shipment,
+    ShipmentStatus,
+    TrackingEvent,
+)
 from shipping.providers.sandbox import SandboxShippingAdapter
 from shipping.providers.tracking_types import TrackingInfo, TrackingStatus, TrackRequest
 from shipping.tracking_links import recipient_email, tracking_url
@@ -80,7 +85,9 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
         if info.estimated_delivery:
             locked.estimated_delivery = info.estimated_delivery
         locked.save()
-        if fresh:
+        # A label not announced yet (its file garbled): its scans are kept,
+        # and go out with its shipment.label_created.
+        if fresh and locked.status in LABEL_ANNOUNCED_STATUSES:
             _emit(locked, moved)
     shipment.refresh_from_db()
     return len(fresh)
