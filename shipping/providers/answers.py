@@ -13,6 +13,7 @@ carrying the label so its ids are kept: the carrier made (and bills) that
 label, and a later fetch may get the file whole (``shipping.services``).
 """
 
+import logging
 import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -21,12 +22,22 @@ from integrations.errors import Unknown
 from shipping.providers.shipment_types import LabelFormat, LabelStatus
 
 if TYPE_CHECKING:
-    from shipping.providers.base import Label, LabelUpdate, Pickup
+    from shipping.providers.base import Label, LabelUpdate, Pickup, Rate
+
+logger = logging.getLogger(__name__)
 
 # The columns these are stored in (shipping.models; tests hold them equal).
 LABEL_LIMITS = {"carrier_shipment_id": 128, "tracking_number": 64, "currency": 3}
 PARCEL_LIMIT = 64  # ShipmentParcel.tracking_number and carrier_reference
 PICKUP_LIMITS = {"confirmation_number": 64, "location_code": 64}
+RATE_LIMITS = {
+    "carrier": 32,
+    "service_code": 64,
+    "service_name": 128,
+    "carrier_rate_id": 128,
+}
+# What jsonb refuses in a string (a rate's extra detail): NUL, lone surrogates.
+_NOT_JSONB = re.compile("[\x00\ud800-\udfff]")
 
 # U+FFFD too: the webhook intake stores a NUL (or lone surrogate) as it, so in
 # a carrier's id or number it stands for a character that could not be kept.
@@ -78,6 +89,35 @@ def checked_pickup(carrier: str, pickup: "Pickup") -> "Pickup":
     for field, limit in PICKUP_LIMITS.items():
         _check(carrier, field, getattr(pickup, field), limit)
     return pickup
+
+
+def storable_rates(carrier: str, rates: "list[Rate]") -> "list[Rate]":
+    """The rates whose strings can be stored as quotes; one that cannot is
+    dropped (logged), as a rate with an unusable price is, so it costs that
+    rate alone. None left of some: ``Unknown``, this carrier's failure."""
+    kept = []
+    for rate in rates:
+        if _storable_rate(rate):
+            kept.append(rate)
+            continue
+        logger.warning(
+            "carrier rate dropped: a code or name that cannot be stored",
+            extra={"carrier": carrier},
+        )
+    if rates and not kept:
+        raise Unknown(
+            f"{carrier} sent rates that cannot be stored", code="malformed_response"
+        )
+    return kept
+
+
+def _storable_rate(rate: "Rate") -> bool:
+    strings = all(
+        isinstance(value := getattr(rate, field), str) and storable(value, limit)
+        for field, limit in RATE_LIMITS.items()
+    )
+    extra = rate.extra.items()
+    return strings and not any(_NOT_JSONB.search(f"{k}{v}") for k, v in extra)
 
 
 def checked_label_update(carrier: str, update: "LabelUpdate") -> "LabelUpdate":
