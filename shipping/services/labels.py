@@ -56,6 +56,7 @@ from shipping.services.quote_hold import (
     quote_carrier_account,
     quote_release_if_rebought,
 )
+from shipping.services.tracking import tracking_announce_held
 from shipping.tracking_links import recipient_email, tracking_url
 
 logger = logging.getLogger(__name__)
@@ -337,6 +338,7 @@ def label_apply(shipment: Shipment, label: Label) -> None:
             payload=shipment_event_payload(shipment),
             account=shipment.account,
         )
+        tracking_announce_held(shipment)
     logger.info("label bought", extra={"shipment_id": shipment.public_id})
 
 

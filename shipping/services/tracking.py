@@ -163,6 +163,14 @@ def _label_made_at(shipment: Shipment) -> datetime:
     return shipment.created_at - LABEL_CLOCK_SKEW
 
 
+def tracking_announce_held(shipment: Shipment) -> None:
+    """After ``shipment.label_created`` of a label announced late (its file
+    was garbled): the scans held back meanwhile, as one update (and
+    ``shipment.delivered``) where they moved the parcel."""
+    if shipment.tracking_status not in NOT_MOVING:
+        _emit(shipment, moved=True)
+
+
 def _emit(shipment: Shipment, moved: bool) -> None:
     payload = {
         "shipment": shipment.public_id,

@@ -91,10 +91,10 @@ def test_a_not_bought_garbled_label_shows_no_tracking_number(
     assert (seen["tracking_number"], seen["label_url"]) == ("", None)
 
 
-def _unannounced(account):
-    # As a garbled buy leaves it, its number three scans old.
+def _unannounced(account, steps: int = 3):
+    # As a garbled buy leaves it, its number ``steps`` scans old.
     number = sandbox_rules.tracking_number(
-        created_at=timezone.now() - timedelta(seconds=3 * 600 + 5),
+        created_at=timezone.now() - timedelta(seconds=steps * 600 + 5),
         key="garbled",
         exception=False,
     )
@@ -146,8 +146,50 @@ def test_scans_of_an_unannounced_label_wait_for_it_and_never_go_back(
 
     shipment.refresh_from_db()
     (created,) = Event.objects.filter(name="shipment.label_created")
+    # The scans held back go out after the label, as they would have.
+    names = list(
+        Event.objects.filter(name__startswith="shipment.")
+        .exclude(name="shipment.settled_by_hand")
+        .order_by("pk")
+        .values_list("name", flat=True)
+    )
+    (tracked,) = Event.objects.filter(name="shipment.tracking_updated")
     seen = _seen(shipment)
+    assert names == ["shipment.label_created", "shipment.tracking_updated"]
+    assert tracked.payload["tracking_status"] == "out_for_delivery"
     assert shipment.tracking_status == "out_for_delivery"
     assert created.payload["tracking_status"] == "out_for_delivery"
     assert seen["tracking_status"] == "out_for_delivery"
     assert len(seen["tracking_events"]) == 4
+
+
+def test_a_delivery_held_back_is_announced_after_the_label(
+    django_capture_on_commit_callbacks,
+):
+    account = harness_sandbox.make_account()
+    shipment = _unannounced(account, steps=4)
+    _post_tracking(
+        account, shipment.tracking_number, django_capture_on_commit_callbacks
+    )
+    assert not Event.objects.filter(name__startswith="shipment.").exists()
+
+    shipment_settle_by_hand(
+        shipment=shipment,
+        outcome="bought",
+        note="downloaded from the carrier's site",
+        actor="staff@example.com",
+        tracking_number=shipment.tracking_number,
+        label_data=PDF,
+    )
+
+    names = list(
+        Event.objects.filter(name__startswith="shipment.")
+        .exclude(name="shipment.settled_by_hand")
+        .order_by("pk")
+        .values_list("name", flat=True)
+    )
+    assert names == [
+        "shipment.label_created",
+        "shipment.tracking_updated",
+        "shipment.delivered",
+    ]
