@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from shipping import codec, services
 from shipping.models import RateQuote, ShipmentStatus
+from shipping.services.settle import shipment_settle_by_hand
 from tests.shipping.contract import harness_fedex, harness_usps
 from tests.shipping.contract import requests as shared
 from tests.shipping.providers.wire import load
@@ -95,3 +96,21 @@ def test_usps_a_lower_case_zpl_image_sent_decoded_is_bought(
 
     assert shipment.status == ShipmentStatus.PURCHASED, shipment.failure_code
     assert bytes(shipment.label_data).startswith(b"^xa")
+
+
+def test_staff_may_settle_with_a_lower_case_zpl_file(
+    django_capture_on_commit_callbacks,
+):
+    shipment = _fedex_buy(django_capture_on_commit_callbacks, CUT)
+
+    settled = shipment_settle_by_hand(
+        shipment=shipment,
+        outcome="bought",
+        note="downloaded from FedEx Ship Manager",
+        actor="staff@example.com",
+        tracking_number=shipment.tracking_number,
+        label_data=LOWER,
+    )
+
+    assert settled.status == ShipmentStatus.PURCHASED
+    assert bytes(settled.label_data) == LOWER
