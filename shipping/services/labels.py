@@ -20,7 +20,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integrations import registry
+from integrations import money, registry
 from integrations.attempts import attempt_run
 from integrations.clock import database_now
 from integrations.errors import Outcome, ProviderError
@@ -327,8 +327,7 @@ def label_apply(shipment: Shipment, label: Label) -> None:
         shipment.estimated_delivery = (
             label.estimated_delivery or shipment.estimated_delivery
         )
-        if label.amount is not None and label.currency:
-            shipment.amount, shipment.currency = label.amount, label.currency
+        _billed_store(shipment, label)
         shipment.failure_code = shipment.failure_message = ""
         shipment.save()
         _parcels_store(shipment, label)
@@ -340,6 +339,18 @@ def label_apply(shipment: Shipment, label: Label) -> None:
         )
         tracking_announce_held(shipment)
     logger.info("label bought", extra={"shipment_id": shipment.public_id})
+
+
+def _billed_store(shipment: Shipment, label: Label) -> None:
+    """What the carrier billed, where it said, in the ISO code the money
+    helpers read it in ("usd" is USD); else the quote's price stands."""
+    if label.amount is None:
+        return
+    try:
+        currency = money.validate_currency(label.currency)
+    except money.MoneyError:
+        return
+    shipment.amount, shipment.currency = label.amount, currency
 
 
 def _parcels_store(shipment: Shipment, label: Label) -> None:
