@@ -90,9 +90,7 @@ def shipment_buy(
     quote = _quote_to_buy(quote_id)
     _refuse_if_held(quote)
     adapter = registry.get_adapter(quote.account)
-    if label_format and label_format not in {f.value for f in LabelFormat}:
-        raise ShippingError("unknown label format", param="label_format")
-    fmt = LabelFormat(label_format) if label_format else adapter.label_formats[0]
+    fmt = _label_format(adapter, label_format)
     shipment, created = _shipment_from(quote, key, order_id, fmt)
     if not created:
         return shipment  # a concurrent call with the same key (a double submit)
@@ -136,6 +134,22 @@ SETTLED_BY_LABEL = (*_BUYING, ShipmentStatus.FAILED)
 # megabyte): refused before the database sees it.
 _KEY = re.compile(r"[\x21-\x7e]{1,64}")
 _QUOTE_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+def _label_format(adapter: ShippingAdapter, label_format: str) -> LabelFormat:
+    """The format asked for (none: the carrier's preferred); one the carrier
+    does not print is the shop's bad input, refused before any shipment."""
+    if label_format and label_format not in {f.value for f in LabelFormat}:
+        raise ShippingError("unknown label format", param="label_format")
+    fmt = LabelFormat(label_format) if label_format else adapter.label_formats[0]
+    if fmt not in adapter.label_formats:
+        printed = ", ".join(f.value for f in adapter.label_formats)
+        raise ShippingError(
+            f"{adapter.display_name} prints {printed} labels, not {fmt.value}",
+            code="invalid_label_format",
+            param="label_format",
+        )
+    return fmt
 
 
 def _same_request(shipment: Shipment, quote_id: str) -> Shipment:
