@@ -287,7 +287,7 @@ class ShipmentLabelView(APIView):
     )
     def get(self, request: Request, public_id: str) -> HttpResponse:
         shipment = _shipment(public_id)
-        if not shipment.tracking_number or shipment.status == ShipmentStatus.VOIDED:
+        if not shipment.tracking_number or shipment.status != ShipmentStatus.PURCHASED:
             raise ApiError(
                 "The shipment has no label.", code="no_label", status_code=404
             )

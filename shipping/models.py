@@ -33,6 +33,11 @@ LIVE_LABEL_STATUSES = (
 )
 
 
+# A shipment in these has announced its label (``shipment.label_created``):
+# only these show the storefront a tracking number, a label or scans.
+LABEL_ANNOUNCED_STATUSES = (ShipmentStatus.PURCHASED, ShipmentStatus.VOIDED)
+
+
 class LabelFormatChoice(models.TextChoices):
     PDF = "pdf", "PDF"
     ZPL = "zpl", "ZPL"

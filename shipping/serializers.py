@@ -12,12 +12,14 @@ from rest_framework import serializers
 from integrations import money
 from shipping import codec
 from shipping.models import (
+    LABEL_ANNOUNCED_STATUSES,
     LabelFormatChoice,
     Pickup,
     Shipment,
     ShipmentParcel,
     ShipmentStatus,
     TrackingEvent,
+    TrackingStatusChoice,
 )
 from shipping.providers.base import RateRequest
 from shipping.providers.validation import MAX_PICKUP_PARCELS
@@ -264,11 +266,25 @@ class ShipmentSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
+    def to_representation(self, shipment: Shipment) -> dict[str, Any]:
+        data = super().to_representation(shipment)
+        if shipment.status not in LABEL_ANNOUNCED_STATUSES:
+            # A label kept but not announced (its file garbled, or settled as
+            # not bought): the storefront sees what the events told it, none.
+            data["tracking_number"] = ""
+            data["tracking_status"] = TrackingStatusChoice.UNKNOWN.value
+            for field in ("tracking_events", "parcel_labels"):
+                if field in data:
+                    data[field] = []
+        return data
+
     def get_quote_id(self, shipment: Shipment) -> str | None:
         return shipment.quote.public_id if shipment.quote_id else None
 
     def get_label_url(self, shipment: Shipment) -> str | None:
         if not shipment.tracking_number:
+            return None
+        if shipment.status not in LABEL_ANNOUNCED_STATUSES:
             return None
         return reverse("api:shipment-label", args=[shipment.public_id])
 

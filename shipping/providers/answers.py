@@ -13,6 +13,7 @@ carrying the label so its ids are kept: the carrier made (and bills) that
 label, and a later fetch may get the file whole (``shipping.services``).
 """
 
+import logging
 import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -21,12 +22,22 @@ from integrations.errors import Unknown
 from shipping.providers.shipment_types import LabelFormat, LabelStatus
 
 if TYPE_CHECKING:
-    from shipping.providers.base import Label, LabelUpdate, Pickup
+    from shipping.providers.base import Label, LabelUpdate, Pickup, Rate
+
+logger = logging.getLogger(__name__)
 
 # The columns these are stored in (shipping.models; tests hold them equal).
 LABEL_LIMITS = {"carrier_shipment_id": 128, "tracking_number": 64, "currency": 3}
 PARCEL_LIMIT = 64  # ShipmentParcel.tracking_number and carrier_reference
 PICKUP_LIMITS = {"confirmation_number": 64, "location_code": 64}
+RATE_LIMITS = {
+    "carrier": 32,
+    "service_code": 64,
+    "service_name": 128,
+    "carrier_rate_id": 128,
+}
+# What jsonb refuses in a string (a rate's extra detail): NUL, lone surrogates.
+_NOT_JSONB = re.compile("[\x00\ud800-\udfff]")
 
 # U+FFFD too: the webhook intake stores a NUL (or lone surrogate) as it, so in
 # a carrier's id or number it stands for a character that could not be kept.
@@ -37,11 +48,14 @@ GARBLED_FILE = "garbled_label_file"
 # Readers' own rules: a PDF's header in its first KiB, its %%EOF in its last
 # (padding after it aside); a ZPL format ends ^XZ, and immediate (~) commands,
 # such as a logo's download, may come before its ^XA; a PNG ends at its IEND
-# chunk (fixed CRC), whatever bytes follow.
+# chunk (fixed CRC), whatever bytes follow. ZPL command names are not case
+# sensitive: a printer reads ^xa as ^XA.
 _WINDOW = 1024
 _PADDING = b" \t\r\n\x0c\x00"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_END = b"IEND\xaeB`\x82"
+_ZPL_START = re.compile(rb"\^xa", re.IGNORECASE)
+_ZPL_END = re.compile(rb"\^xz", re.IGNORECASE)
 # A linearized PDF states its length (/L): one shorter was cut after the
 # first page's own %%EOF.
 _LINEARIZED = re.compile(rb"<<[^>]*/Linearized[^>]*>>")
@@ -75,6 +89,35 @@ def checked_pickup(carrier: str, pickup: "Pickup") -> "Pickup":
     for field, limit in PICKUP_LIMITS.items():
         _check(carrier, field, getattr(pickup, field), limit)
     return pickup
+
+
+def storable_rates(carrier: str, rates: "list[Rate]") -> "list[Rate]":
+    """The rates whose strings can be stored as quotes; one that cannot is
+    dropped (logged), as a rate with an unusable price is, so it costs that
+    rate alone. None left of some: ``Unknown``, this carrier's failure."""
+    kept = []
+    for rate in rates:
+        if _storable_rate(rate):
+            kept.append(rate)
+            continue
+        logger.warning(
+            "carrier rate dropped: a code or name that cannot be stored",
+            extra={"carrier": carrier},
+        )
+    if rates and not kept:
+        raise Unknown(
+            f"{carrier} sent rates that cannot be stored", code="malformed_response"
+        )
+    return kept
+
+
+def _storable_rate(rate: "Rate") -> bool:
+    strings = all(
+        isinstance(value := getattr(rate, field), str) and storable(value, limit)
+        for field, limit in RATE_LIMITS.items()
+    )
+    extra = rate.extra.items()
+    return strings and not any(_NOT_JSONB.search(f"{k}{v}") for k, v in extra)
 
 
 def checked_label_update(carrier: str, update: "LabelUpdate") -> "LabelUpdate":
@@ -115,7 +158,7 @@ def _whole(data: bytes, label_format: LabelFormat) -> bool:
         return data.startswith(_PNG_SIGNATURE) and _PNG_END in data
     body = data.rstrip(_PADDING)
     if label_format == LabelFormat.ZPL:
-        return b"^XA" in body and b"^XZ" in body[-_WINDOW:]
+        return bool(_ZPL_START.search(body) and _ZPL_END.search(body[-_WINDOW:]))
     head = body[:_WINDOW]
     if b"%PDF-" not in head or b"%%EOF" not in body[-_WINDOW:]:
         return False

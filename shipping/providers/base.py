@@ -154,6 +154,7 @@ class ShippingAdapter(BaseAdapter):
         rates = self.keep_priced(
             self.call_hook(self.carrier_rates, request), prices.checked_rate
         )
+        rates = answers.storable_rates(self.display_name, rates)
         if request.service_codes:
             rates = [r for r in rates if r.service_code in request.service_codes]
         return rates

@@ -12,6 +12,7 @@ its size.
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
 from integrations import money
@@ -44,9 +45,10 @@ def checked_rate(rate: "Rate") -> "Rate":
         raise UnusableAmount(NOT_POSITIVE)
     try:
         money.check_limit(rate.amount, rate.currency)
+        # The ISO code the money helpers read ("usd" is USD): one currency.
+        return replace(rate, currency=money.validate_currency(rate.currency))
     except money.MoneyError:
         raise UnusableAmount("carrier quoted a price out of range") from None
-    return rate
 
 
 def keep_priced(

@@ -119,7 +119,8 @@ def label_parts(response: requests.Response) -> tuple[dict[str, Any], bytes]:
 
 def _image(payload: bytes) -> bytes:
     # USPS sends the image as base64 text; a part declared with a
-    # Content-Transfer-Encoding arrives already decoded.
-    if payload.startswith((b"%PDF", b"^XA")):
+    # Content-Transfer-Encoding arrives already decoded. Base64 has no %, ^
+    # or ~: a PDF, or ZPL in either case (~ for an immediate command first).
+    if payload[:1] in (b"%", b"^", b"~"):
         return payload
     return decode_label(payload.decode("latin-1"), carrier="USPS")

@@ -20,7 +20,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integrations import registry
+from integrations import money, registry
 from integrations.attempts import attempt_run
 from integrations.clock import database_now
 from integrations.errors import Outcome, ProviderError
@@ -56,6 +56,7 @@ from shipping.services.quote_hold import (
     quote_carrier_account,
     quote_release_if_rebought,
 )
+from shipping.services.tracking import tracking_announce_held
 from shipping.tracking_links import recipient_email, tracking_url
 
 logger = logging.getLogger(__name__)
@@ -89,9 +90,7 @@ def shipment_buy(
     quote = _quote_to_buy(quote_id)
     _refuse_if_held(quote)
     adapter = registry.get_adapter(quote.account)
-    if label_format and label_format not in {f.value for f in LabelFormat}:
-        raise ShippingError("unknown label format", param="label_format")
-    fmt = LabelFormat(label_format) if label_format else adapter.label_formats[0]
+    fmt = _label_format(adapter, label_format)
     shipment, created = _shipment_from(quote, key, order_id, fmt)
     if not created:
         return shipment  # a concurrent call with the same key (a double submit)
@@ -135,6 +134,22 @@ SETTLED_BY_LABEL = (*_BUYING, ShipmentStatus.FAILED)
 # megabyte): refused before the database sees it.
 _KEY = re.compile(r"[\x21-\x7e]{1,64}")
 _QUOTE_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+def _label_format(adapter: ShippingAdapter, label_format: str) -> LabelFormat:
+    """The format asked for (none: the carrier's preferred); one the carrier
+    does not print is the shop's bad input, refused before any shipment."""
+    if label_format and label_format not in {f.value for f in LabelFormat}:
+        raise ShippingError("unknown label format", param="label_format")
+    fmt = LabelFormat(label_format) if label_format else adapter.label_formats[0]
+    if fmt not in adapter.label_formats:
+        printed = ", ".join(f.value for f in adapter.label_formats)
+        raise ShippingError(
+            f"{adapter.display_name} prints {printed} labels, not {fmt.value}",
+            code="invalid_label_format",
+            param="label_format",
+        )
+    return fmt
 
 
 def _same_request(shipment: Shipment, quote_id: str) -> Shipment:
@@ -317,15 +332,16 @@ def label_apply(shipment: Shipment, label: Label) -> None:
         return
     with transaction.atomic():
         shipment.status = ShipmentStatus.PURCHASED
-        shipment.tracking_status = TrackingStatusChoice.PRE_TRANSIT
+        # Scans the carrier posted while the file was garbled stand.
+        if shipment.tracking_status == TrackingStatusChoice.UNKNOWN:
+            shipment.tracking_status = TrackingStatusChoice.PRE_TRANSIT
         shipment.tracking_number = label.tracking_number
         shipment.label_data = label.label_data
         shipment.label_format = label.label_format
         shipment.estimated_delivery = (
             label.estimated_delivery or shipment.estimated_delivery
         )
-        if label.amount is not None and label.currency:
-            shipment.amount, shipment.currency = label.amount, label.currency
+        _billed_store(shipment, label)
         shipment.failure_code = shipment.failure_message = ""
         shipment.save()
         _parcels_store(shipment, label)
@@ -335,7 +351,20 @@ def label_apply(shipment: Shipment, label: Label) -> None:
             payload=shipment_event_payload(shipment),
             account=shipment.account,
         )
+        tracking_announce_held(shipment)
     logger.info("label bought", extra={"shipment_id": shipment.public_id})
+
+
+def _billed_store(shipment: Shipment, label: Label) -> None:
+    """What the carrier billed, where it said, in the ISO code the money
+    helpers read it in ("usd" is USD); else the quote's price stands."""
+    if label.amount is None:
+        return
+    try:
+        currency = money.validate_currency(label.currency)
+    except money.MoneyError:
+        return
+    shipment.amount, shipment.currency = label.amount, currency
 
 
 def _parcels_store(shipment: Shipment, label: Label) -> None:

@@ -18,6 +18,7 @@ left unknown.
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -28,9 +29,22 @@ from integrations.clock import database_now
 from integrations.errors import ProviderError
 from integrations.events import event_emit
 from integrations.models import ProviderAccount
-from shipping.models import Shipment, ShipmentStatus, TrackingEvent
+from integrations.webhooks.messages import storable
+from shipping.models import (
+    LABEL_ANNOUNCED_STATUSES,
+    Shipment,
+    ShipmentStatus,
+    TrackingEvent,
+)
 from shipping.providers.sandbox import SandboxShippingAdapter
-from shipping.providers.tracking_types import TrackingInfo, TrackingStatus, TrackRequest
+from shipping.providers.tracking_types import (
+    TrackingEvent as CarrierEvent,
+)
+from shipping.providers.tracking_types import (
+    TrackingInfo,
+    TrackingStatus,
+    TrackRequest,
+)
 from shipping.tracking_links import recipient_email, tracking_url
 
 logger = logging.getLogger(__name__)
@@ -53,13 +67,25 @@ def _dedupe_key(event: object) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
+def _storable(event: CarrierEvent) -> CarrierEvent:
+    # A polled scan's NUL stored as the webhook intake stores it (U+FFFD):
+    # PostgreSQL refuses it, and the same scan by either way is one row.
+    return replace(
+        event,
+        carrier_status_code=storable(event.carrier_status_code),
+        description=storable(event.description),
+        location=storable(event.location),
+    )
+
+
 def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
     """Store the new events of ``info`` and move the status forward; returns
     how many events were new."""
+    events = [_storable(event) for event in info.events]
     with transaction.atomic():
         locked = Shipment.objects.select_for_update().get(pk=shipment.pk)
         known = set(locked.tracking_events.values_list("dedupe_key", flat=True))
-        fresh = [e for e in info.events if _dedupe_key(e) not in known]
+        fresh = [e for e in events if _dedupe_key(e) not in known]
         TrackingEvent.objects.bulk_create(
             [
                 TrackingEvent(
@@ -80,7 +106,9 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
         if info.estimated_delivery:
             locked.estimated_delivery = info.estimated_delivery
         locked.save()
-        if fresh:
+        # A label not announced yet (its file garbled): its scans are kept,
+        # and go out with its shipment.label_created.
+        if fresh and locked.status in LABEL_ANNOUNCED_STATUSES:
             _emit(locked, moved)
     shipment.refresh_from_db()
     return len(fresh)
@@ -133,6 +161,14 @@ def _label_made_at(shipment: Shipment) -> datetime:
     ``LABEL_CLOCK_SKEW``. A label-created scan earlier still is not ours but
     a recycled number's previous use, so it never moves this back."""
     return shipment.created_at - LABEL_CLOCK_SKEW
+
+
+def tracking_announce_held(shipment: Shipment) -> None:
+    """After ``shipment.label_created`` of a label announced late (its file
+    was garbled): the scans held back meanwhile, as one update (and
+    ``shipment.delivered``) where they moved the parcel."""
+    if shipment.tracking_status not in NOT_MOVING:
+        _emit(shipment, moved=True)
 
 
 def _emit(shipment: Shipment, moved: bool) -> None:
