@@ -56,6 +56,10 @@ class StaffAction:
         holds why: ``form.refuse``)."""
         raise NotImplementedError
 
+    def form(self, request: HttpRequest, obj: Any) -> StaffActionForm:
+        """The page's form: bound to what staff posted, unbound on a GET."""
+        return self.form_class(request.POST if request.method == "POST" else None)
+
     @property
     def url_name(self) -> str:
         opts = self.model_admin.opts
@@ -79,7 +83,7 @@ class StaffAction:
         if refusal:
             admin.message_user(request, refusal, messages.WARNING)
             return HttpResponseRedirect(change_url)
-        form = self.form_class(request.POST if request.method == "POST" else None)
+        form = self.form(request, obj)
         if form.is_valid() and self.apply(request, obj, form):
             return HttpResponseRedirect(change_url)
         context = {
