@@ -67,3 +67,21 @@ def test_a_held_back_row_keeps_one_schedule_however_often_it_is_enqueued(
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 0)
     assert _schedules(delivery) == 1
+
+
+def test_a_retry_sent_by_the_sweep_moves_the_rows_schedule_to_its_next_attempt(
+    make_endpoint, receiver
+):
+    receiver.route("POST", HOOK_PATH, respond(503))
+    delivery = _delivery(make_endpoint()[0])
+    assert deliver_webhook(delivery.pk) == DeliveryStatus.FAILED
+    # Due (the clock moved on); the sweep gets there before the scheduler.
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert services.deliveries_sweep() == 1
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 2)
+    [left] = Schedule.objects.filter(func=DELIVER_TASK)
+    assert left.next_run == delivery.next_attempt_at
