@@ -1,8 +1,8 @@
-"""A staff action on one object's own admin page (payments' "Settle by hand",
-inventory's "Found at the ERP"): a confirmation page with a form, open only to
-those allowed and only while the object is in the state the action is for. A
-valid form calls the service; a refusal goes back on the form, next to what
-staff typed, and nothing is applied."""
+"""A staff action on one object's own admin page (payments' and shipping's
+"Settle by hand", inventory's "Found at the ERP"): a confirmation page with a
+form, open only to those allowed and only while the object is in the state
+the action is for. A valid form calls the service; a refusal goes back on the
+form, next to what staff typed, and nothing is applied."""
 
 from typing import Any
 
