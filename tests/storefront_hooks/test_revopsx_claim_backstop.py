@@ -34,9 +34,7 @@ def _due_in(delivery: WebhookDelivery, seconds: float) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_task_left_before_due_is_sent_by_the_sweep_once_due(
-    make_endpoint, receiver
-):
+def test_a_task_left_before_due_is_sent_by_the_sweep_once_due(make_endpoint, receiver):
     receiver.route("POST", HOOK_PATH, respond(503), respond(200))
     delivery = _delivery(make_endpoint()[0])
     assert deliver_webhook(delivery.pk) == DeliveryStatus.FAILED
