@@ -134,7 +134,9 @@ class ShipmentSettleMixin:
     """For ``ShipmentAdmin``: the "Settle by hand" button, form and view."""
 
     def has_settle_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("shipping.settle_shipment")
+        # Settling shows the shipment: who may not see it may not settle it.
+        may_view = self.has_view_permission(request)  # type: ignore[attr-defined]
+        return may_view and request.user.has_perm("shipping.settle_shipment")
 
     def settle_url(self, request: HttpRequest, shipment: Shipment) -> str:
         """The button's URL ("": hidden): unknown shipments, for those allowed."""

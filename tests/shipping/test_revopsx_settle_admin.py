@@ -96,3 +96,25 @@ def test_the_services_refusal_goes_on_the_field_it_names(django_user_model, unkn
 def test_an_id_that_names_no_shipment_is_a_404(django_user_model):
     client = _settler(django_user_model)
     assert client.get(_settle_url(987654)).status_code == 404
+
+
+def test_settling_needs_to_see_the_shipment_too(django_user_model, unknown):
+    # settle_shipment alone (no view_shipment) neither shows nor settles it,
+    # as payments' Settle by hand: the page shows the shipment's order.
+    user = django_user_model.objects.create_user(
+        "settle-only", password="pw", is_staff=True
+    )
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="shipping", codename="settle_shipment"
+        )
+    )
+    client = Client()
+    client.force_login(user)
+    assert client.get(_settle_url(unknown.pk)).status_code == 403
+    answer = client.post(
+        _settle_url(unknown.pk), {"outcome": "not_bought", "note": "seen"}
+    )
+    assert answer.status_code == 403
+    unknown.refresh_from_db()
+    assert unknown.status == "unknown"
