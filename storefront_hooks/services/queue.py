@@ -48,7 +48,13 @@ def enqueue_at(delivery_id: int, when: datetime) -> None:
     and the schedule both found it due) and held back twice leaves one
     schedule, not two, each round."""
     name = schedule_name(delivery_id)
-    Schedule.objects.filter(name=name, schedule_type=Schedule.ONCE).delete()
+    # One the scheduler is running now (locked) is left to it: it deletes it
+    # once its task is queued, and this one should not wait for that.
+    earlier = Schedule.objects.select_for_update(skip_locked=True).filter(
+        name=name, schedule_type=Schedule.ONCE
+    )
+    if stale := list(earlier.values_list("pk", flat=True)):
+        Schedule.objects.filter(pk__in=stale).delete()
     Schedule.objects.create(
         name=name,
         func=DELIVER_TASK,

@@ -6,9 +6,12 @@ again used to add a schedule, so a slow endpoint's backlog ran more tasks
 each round and kept the workers busy with it, what the cap is there to
 prevent."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.models import Schedule
@@ -85,3 +88,44 @@ def test_a_retry_sent_by_the_sweep_moves_the_rows_schedule_to_its_next_attempt(
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 2)
     [left] = Schedule.objects.filter(func=DELIVER_TASK)
     assert left.next_run == delivery.next_attempt_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_schedule_the_scheduler_is_running_is_left_to_it_not_waited_for(
+    make_endpoint, receiver
+):
+    receiver.route("POST", HOOK_PATH, respond(503))
+    delivery = _delivery(make_endpoint()[0])
+    assert deliver_webhook(delivery.pk) == DeliveryStatus.FAILED
+    [running] = Schedule.objects.filter(func=DELIVER_TASK)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    locked, done = threading.Event(), threading.Event()
+
+    def scheduler_tick() -> None:
+        # As django-q2's scheduler holds the due schedules it runs.
+        try:
+            with transaction.atomic():
+                Schedule.objects.select_for_update().get(pk=running.pk)
+                locked.set()
+                done.wait(timeout=5)
+        finally:
+            connection.close()
+
+    tick = threading.Thread(target=scheduler_tick)
+    tick.start()
+    try:
+        assert locked.wait(timeout=5)
+        started = time.monotonic()
+        # The sweep's task for the row, while the scheduler runs its schedule.
+        assert deliver_webhook(delivery.pk) == DeliveryStatus.FAILED
+        took = time.monotonic() - started
+    finally:
+        done.set()
+        tick.join()
+
+    assert took < 2, took
+    delivery.refresh_from_db()
+    new = Schedule.objects.filter(func=DELIVER_TASK).exclude(pk=running.pk)
+    assert [s.next_run for s in new] == [delivery.next_attempt_at]
