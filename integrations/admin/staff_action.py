@@ -1,8 +1,8 @@
-"""A staff action on one object's own admin page (payments' "Settle by hand",
-inventory's "Found at the ERP"): a confirmation page with a form, open only to
-those allowed and only while the object is in the state the action is for. A
-valid form calls the service; a refusal goes back on the form, next to what
-staff typed, and nothing is applied."""
+"""A staff action on one object's own admin page (payments' and shipping's
+"Settle by hand", inventory's "Found at the ERP"): a confirmation page with a
+form, open only to those allowed and only while the object is in the state
+the action is for. A valid form calls the service; a refusal goes back on the
+form, next to what staff typed, and nothing is applied."""
 
 from typing import Any
 
@@ -56,6 +56,10 @@ class StaffAction:
         holds why: ``form.refuse``)."""
         raise NotImplementedError
 
+    def form(self, request: HttpRequest, obj: Any) -> StaffActionForm:
+        """The page's form: bound to what staff posted, unbound on a GET."""
+        return self.form_class(request.POST if request.method == "POST" else None)
+
     @property
     def url_name(self) -> str:
         opts = self.model_admin.opts
@@ -79,7 +83,7 @@ class StaffAction:
         if refusal:
             admin.message_user(request, refusal, messages.WARNING)
             return HttpResponseRedirect(change_url)
-        form = self.form_class(request.POST if request.method == "POST" else None)
+        form = self.form(request, obj)
         if form.is_valid() and self.apply(request, obj, form):
             return HttpResponseRedirect(change_url)
         context = {

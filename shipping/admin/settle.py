@@ -6,12 +6,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.http import HttpRequest
+from django.urls import reverse
 
+from integrations.admin.staff_action import StaffAction, StaffActionForm
 from integrations.models import Event
 from integrations.timeline import TimelineEntry
 from shipping.models import LabelFormatChoice, Shipment, ShipmentStatus
@@ -23,7 +21,7 @@ from shipping.services.settle import (
 )
 
 
-class ShipmentSettleForm(forms.Form):
+class ShipmentSettleForm(StaffActionForm):
     """Staff's outcome for an ``unknown`` label."""
 
     outcome = forms.ChoiceField(
@@ -70,47 +68,29 @@ class ShipmentSettleForm(forms.Form):
         return data
 
 
-class ShipmentSettleMixin:
-    """For ``ShipmentAdmin``: the "Settle by hand" button, form and view."""
+class ShipmentSettleAction(StaffAction):
+    route = "settle"
+    form_class = ShipmentSettleForm
+    template = "admin/shipping/shipment/settle.html"
+    object_name = "shipment"
 
-    def has_settle_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("shipping.settle_shipment")
+    def allowed(self, request: HttpRequest) -> bool:
+        return self.model_admin.has_settle_permission(request)  # type: ignore[attr-defined]
 
-    def settle_url(self, request: HttpRequest, shipment: Shipment) -> str:
-        """The button's URL ("": hidden): unknown shipments, for those allowed."""
-        if shipment.status != ShipmentStatus.UNKNOWN:
+    def refusal(self, shipment: Shipment) -> str:
+        if shipment.status == ShipmentStatus.UNKNOWN:
             return ""
-        if not self.has_settle_permission(request):
-            return ""
-        return reverse("admin:shipping_shipment_settle", args=[shipment.pk])
+        return (
+            f"{shipment.public_id} is {shipment.status}: only an unknown "
+            "shipment is settled by hand."
+        )
 
-    def settle_urls(self) -> list[Any]:
-        view = self.admin_site.admin_view  # type: ignore[attr-defined]
-        return [
-            path(
-                "<path:object_id>/settle/",
-                view(self.settle_view),
-                name="shipping_shipment_settle",
-            )
-        ]
+    def title(self, shipment: Shipment) -> str:
+        return f"Settle {shipment.public_id} by hand"
 
-    def settle_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        if not self.has_settle_permission(request):
-            raise PermissionDenied
-        shipment = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
-        if shipment is None:
-            raise Http404("No such shipment.")
-        change_url = reverse("admin:shipping_shipment_change", args=[shipment.pk])
-        if shipment.status != ShipmentStatus.UNKNOWN:
-            self.message_user(  # type: ignore[attr-defined]
-                request,
-                f"{shipment.public_id} is {shipment.status}: only an unknown "
-                "shipment is settled by hand.",
-                messages.WARNING,
-            )
-            return HttpResponseRedirect(change_url)
+    def form(self, request: HttpRequest, shipment: Shipment) -> StaffActionForm:
         posted = request.method == "POST"
-        form = ShipmentSettleForm(
+        return ShipmentSettleForm(
             request.POST if posted else None,
             request.FILES if posted else None,
             # What the shipment kept of a label made (a garbled file's ids).
@@ -120,20 +100,9 @@ class ShipmentSettleMixin:
                 "label_format": shipment.label_format,
             },
         )
-        if form.is_valid() and self._settle(request, shipment, form):
-            return HttpResponseRedirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),  # type: ignore[attr-defined]
-            "title": f"Settle {shipment.public_id} by hand",
-            "opts": self.opts,  # type: ignore[attr-defined]
-            "shipment": shipment,
-            "form": form,
-            "change_url": change_url,
-        }
-        return TemplateResponse(request, "admin/shipping/shipment/settle.html", context)
 
-    def _settle(
-        self, request: HttpRequest, shipment: Shipment, form: ShipmentSettleForm
+    def apply(
+        self, request: HttpRequest, shipment: Shipment, form: StaffActionForm
     ) -> bool:
         """Apply staff's outcome; False (the form holds why) when refused."""
         data = form.cleaned_data
@@ -150,16 +119,35 @@ class ShipmentSettleMixin:
                 label_format=data.get("label_format") or "",
             )
         except ShippingError as exc:
-            form.add_error(exc.param or None, exc.message)
-            return False
+            return form.refuse(exc.message, exc.param or None)
         text = f"Settled by hand: unknown → {shipment.status}" + (
             f" ({shipment.tracking_number})." if shipment.tracking_number else "."
         )
-        self.log_change(request, shipment, text)  # type: ignore[attr-defined]
-        self.message_user(  # type: ignore[attr-defined]
+        self.model_admin.log_change(request, shipment, text)
+        self.model_admin.message_user(
             request, f"{shipment.public_id}: {text}", messages.SUCCESS
         )
         return True
+
+
+class ShipmentSettleMixin:
+    """For ``ShipmentAdmin``: the "Settle by hand" button, form and view."""
+
+    def has_settle_permission(self, request: HttpRequest) -> bool:
+        # Settling shows the shipment: who may not see it may not settle it.
+        may_view = self.has_view_permission(request)  # type: ignore[attr-defined]
+        return may_view and request.user.has_perm("shipping.settle_shipment")
+
+    def settle_url(self, request: HttpRequest, shipment: Shipment) -> str:
+        """The button's URL ("": hidden): unknown shipments, for those allowed."""
+        if shipment.status != ShipmentStatus.UNKNOWN:
+            return ""
+        if not self.has_settle_permission(request):
+            return ""
+        return reverse("admin:shipping_shipment_settle", args=[shipment.pk])
+
+    def settle_urls(self) -> list[Any]:
+        return [ShipmentSettleAction(self).url()]  # type: ignore[arg-type]
 
 
 def settle_entries(shipment: Shipment) -> list[TimelineEntry]:

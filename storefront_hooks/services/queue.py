@@ -33,12 +33,30 @@ def enqueue_on_commit(delivery_id: int) -> None:
     transaction.on_commit(partial(enqueue, delivery_id, correlation.get() or ""))
 
 
+def schedule_name(delivery_id: int) -> str:
+    """The name of the row's one one-off schedule (setup_schedules leaves
+    one-off schedules alone)."""
+    return f"storefront_hooks.delivery.{delivery_id}"
+
+
 def enqueue_at(delivery_id: int, when: datetime) -> None:
     """A one-off django-q2 schedule that runs the delivery's task at ``when``
     (its cluster's scheduler looks every 30 s). Written in the caller's
     transaction, so it exists exactly when the failure it retries does; the
-    sweeper still picks the row up if the schedule is lost."""
+    sweeper still picks the row up if the schedule is lost. One per row: it
+    replaces the row's earlier one, so a task run twice for a row (the sweep
+    and the schedule both found it due) and held back twice leaves one
+    schedule, not two, each round."""
+    name = schedule_name(delivery_id)
+    # One the scheduler is running now (locked) is left to it: it deletes it
+    # once its task is queued, and this one should not wait for that.
+    earlier = Schedule.objects.select_for_update(skip_locked=True).filter(
+        name=name, schedule_type=Schedule.ONCE
+    )
+    if stale := list(earlier.values_list("pk", flat=True)):
+        Schedule.objects.filter(pk__in=stale).delete()
     Schedule.objects.create(
+        name=name,
         func=DELIVER_TASK,
         args=repr((delivery_id, correlation.get() or "")),
         schedule_type=Schedule.ONCE,
