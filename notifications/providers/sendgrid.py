@@ -32,6 +32,7 @@ from notifications.providers.base import (
     EmailEventType,
     sender_not_verified,
 )
+from notifications.providers.email_types import unreadable_time
 from notifications.providers.esp import (
     TOLERANCE_FIELD,
     AnymailAdapter,
@@ -291,12 +292,9 @@ def _dated_on_receipt(event: Any) -> bool:
 def _unreadable_timestamp(event: Mapping[str, Any]) -> str:
     """The event's unreadable ``timestamp`` as it came ("missing" when there
     is none), for staff; "" when it is readable."""
-    if "timestamp" not in event:
-        return "missing"
-    stamp = event["timestamp"]
-    if unix_time(stamp) is not None:
+    if unix_time(event.get("timestamp")) is not None:
         return ""
-    return json.dumps(stamp, default=str)[:40]
+    return unreadable_time(event, "timestamp")
 
 
 def _malformed_message(event: Any, problem: str) -> WebhookMessage:
