@@ -198,11 +198,15 @@ def _text(reply: bytes | str) -> str:
 
 def _own_words(reply: bytes | str, recipient: str) -> str:
     """``reply`` without the recipient (as sent, or with its local part
-    unquoted, as some relays print it) and anything in <...> or quotes."""
+    unquoted, as some relays print it), its domain (a relay names it alone:
+    "Host dmarc.example not found") and anything in <...> or quotes."""
     text = _text(reply)
     local, _, domain = recipient.rpartition("@")
     bare = local.strip('"').replace("\\", "")
     unquoted = f"{bare}@{domain}"
-    for address in {recipient, unquoted} - {"@"}:
-        text = re.sub(re.escape(address), " ", text, flags=re.I)
+    # A dotless domain ("localhost") could be part of any word: kept.
+    named = [recipient, unquoted, domain if "." in domain else ""]
+    for address in named:
+        if address and address != "@":
+            text = re.sub(re.escape(address), " ", text, flags=re.I)
     return _QUOTED.sub(" ", text)

@@ -274,3 +274,37 @@ def test_a_content_refusal_after_data_stays_the_messages(smtp, relay, reply) -> 
     error = _refusal(smtp)
     assert isinstance(error, Rejected) and not isinstance(error, ConfigurationError)
     assert error.code == "message_rejected"
+
+
+GMAIL_MULTILINE = [
+    "550-5.7.26 This mail is unauthenticated, which poses a security risk to the\r\n"
+    "550-5.7.26 sender and Gmail users, and has been blocked. The sender must\r\n"
+    "550-5.7.26 authenticate with at least one of SPF or DKIM. For this message,\r\n"
+    "550 5.7.26 DKIM checks did not pass. a1si123 - gsmtp",
+    "550-5.7.1 [203.0.113.7] Our system has detected an unusual rate of\r\n"
+    "550-5.7.1 unsolicited mail originating from your IP address. To protect our\r\n"
+    "550-5.7.1 users from spam, mail sent from your IP address has been blocked.\r\n"
+    "550 5.7.1 a1si123 - gsmtp",
+]
+
+
+@pytest.mark.parametrize("reply", GMAIL_MULTILINE, ids=["5.7.26", "ip"])
+def test_gmails_multiline_replies_after_data_are_our_setup(smtp, relay, reply) -> None:
+    relay.replies["DATA"] = reply
+    error = _refusal(smtp)
+    assert isinstance(error, ConfigurationError), error
+
+
+@pytest.mark.parametrize(
+    ("to", "reply"),
+    [
+        ("ada@dmarc-reports.example", "550 5.1.2 Host dmarc-reports.example not found"),
+        ("ada@spf.example", "550 5.1.1 User unknown in domain spf.example"),
+    ],
+    ids=["dmarc-domain", "spf-domain"],
+)
+def test_the_recipients_domain_is_not_the_relays_words(smtp, relay, to, reply) -> None:
+    relay.replies["RCPT"] = reply
+    error = _refusal(smtp, to=to)
+    assert isinstance(error, Rejected) and not isinstance(error, ConfigurationError)
+    assert error.code == "invalid_recipient"
