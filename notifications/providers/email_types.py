@@ -1,6 +1,7 @@
 """The typed values at the email provider boundary: the message every adapter
 receives, what a send returns, and the delivery events adapters normalise."""
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,9 @@ __all__ = [
     "OutboundEmail",
     "SendResult",
     "SendStatus",
+    "UndatedEvent",
+    "stops_address",
+    "unreadable_time",
 ]
 
 # Header carrying our message's public id, for providers that echo headers.
@@ -122,3 +126,36 @@ class EmailEventRecord:
     # when absent), for an event applied anyway because it stops its
     # address: ``occurred_at`` is then when we received it. "" otherwise.
     undated: str = ""
+
+
+class UndatedEvent(ValueError):
+    """An event with no readable time of its own that stops no address: it
+    could not be ordered against the message's other events, and nothing
+    waits on it, so it is stored dead with this error for staff."""
+
+
+def stops_address(
+    kind: EmailEventType | None, bounce: BounceType | None, suppressed_for: str
+) -> bool:
+    """Whether an event of ``kind`` stops its address (a hard bounce, a
+    complaint, an unsubscribe, staff's or the provider's stop): applied even
+    with no readable time, dated when received, so the address never waits
+    for staff. A reactivation lifts a stop: it must be ordered, so it is not."""
+    if kind is None or kind is EmailEventType.REACTIVATED:
+        return False
+    if kind is EmailEventType.BOUNCED and bounce is BounceType.HARD:
+        return True
+    stops = (
+        EmailEventType.COMPLAINED,
+        EmailEventType.UNSUBSCRIBED,
+        EmailEventType.MANUALLY_SUPPRESSED,
+    )
+    return kind in stops or bool(suppressed_for)
+
+
+def unreadable_time(payload: Mapping[str, Any], name: str) -> str:
+    """The unreadable time ``payload[name]`` as it came, for staff
+    ("missing" when absent)."""
+    if name not in payload:
+        return "missing"
+    return json.dumps(payload[name], default=str)[:40]

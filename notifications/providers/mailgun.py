@@ -19,6 +19,7 @@ from anymail.exceptions import AnymailError
 from django.core.cache import cache
 
 from integrations.client import parse_retry_after, server_now
+from integrations.clock import database_now
 from integrations.errors import ConfigurationError, NotProcessed, ProviderError
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.webhooks.messages import WebhookMessage, json_object
@@ -30,6 +31,11 @@ from notifications.providers.base import (
     EmailEventType,
     address_domain,
     sending_not_allowed,
+)
+from notifications.providers.email_types import (
+    UndatedEvent,
+    stops_address,
+    unreadable_time,
 )
 from notifications.providers.esp import (
     TOLERANCE_FIELD,
@@ -227,15 +233,24 @@ class MailgunAdapter(AnymailAdapter):
             event_type=data["event"],
             dedupe_key=str(event_id),
             payload=data,
-            occurred_at=_time(data.get("timestamp")),
+            occurred_at=_time(data.get("timestamp")) or _received(data),
         )
 
     def parse_email_events(self, message: WebhookMessage) -> list[EmailEventRecord]:
         data = message.payload
         kind, bounce = _kind(data)
-        occurred = _time(data.get("timestamp")) or message.occurred_at
-        if kind is None or occurred is None:
+        if kind is None:
             return []  # accepted, stored, list member changes
+        undated = _undated(data)
+        occurred = _time(data.get("timestamp")) or message.occurred_at
+        if occurred is None:
+            raise UndatedEvent(
+                f"The Mailgun event has no readable 'timestamp' (Unix seconds): "
+                f"{undated}."
+            )
+        details = _details(data)
+        if undated:
+            details["unreadable_timestamp"] = undated
         headers = _part(_part(data, "message"), "headers")
         variables = _part(data, "user-variables")
         return [
@@ -246,9 +261,10 @@ class MailgunAdapter(AnymailAdapter):
                 provider_message_id=str(headers.get("message-id", "")).strip("<>"),
                 message_id=str(variables.get("message_id", "")),
                 bounce_type=bounce,
-                details=_details(data),
+                details=details,
                 suppressed_for=_suppressed_for(data, kind),
                 sender_domain=_sending_domain(data),
+                undated=undated,
             )
         ]
 
@@ -348,6 +364,24 @@ def _part(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     # body reads as absent rather than failing the whole event.
     value = data.get(name)
     return value if isinstance(value, dict) else {}
+
+
+def _received(data: Mapping[str, Any]) -> datetime | None:
+    """When we received an event with no readable time that stops its
+    address (it must not wait for staff); None for any other."""
+    kind, bounce = _kind(data)
+    recipient = data.get("recipient")
+    if not isinstance(recipient, str) or not recipient:
+        return None  # a stop naming no address: nothing it could stop
+    stops = stops_address(kind, bounce, _suppressed_for(data, kind) if kind else "")
+    return database_now() if stops else None
+
+
+def _undated(data: Mapping[str, Any]) -> str:
+    # The unreadable ``timestamp`` as it came; "" when it is readable.
+    if _time(data.get("timestamp")) is not None:
+        return ""
+    return unreadable_time(data, "timestamp")
 
 
 def _time(value: object) -> datetime | None:

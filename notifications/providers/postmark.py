@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import requests
 from anymail.exceptions import AnymailError
 
+from integrations.clock import database_now
 from integrations.errors import NotProcessed, ProviderError
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.webhooks.messages import WebhookMessage, iso_time, json_object
@@ -29,6 +30,11 @@ from notifications.providers.base import (
     RecipientStopped,
     address_domain,
     sender_not_verified,
+)
+from notifications.providers.email_types import (
+    UndatedEvent,
+    stops_address,
+    unreadable_time,
 )
 from notifications.providers.esp import AnymailAdapter
 
@@ -242,8 +248,18 @@ class PostmarkAdapter(AnymailAdapter):
             event_type=record,
             dedupe_key=_dedupe_key(record, payload),
             payload=payload,
-            occurred_at=_time(payload),
+            occurred_at=_time(payload) or self._received(payload),
         )
+
+    def _received(self, payload: Mapping[str, Any]) -> Any:
+        """When we received a record with no readable time that stops its
+        address (it must not wait for staff); None for any other."""
+        kind, bounce = _kind(payload)
+        if kind is None or not (payload.get("Recipient") or payload.get("Email")):
+            return None  # a stop naming no address: nothing it could stop
+        broadcast = payload.get("MessageStream") == self.setting("broadcast_stream")
+        stop = _stream_stop(payload, kind, bounce, broadcast)
+        return database_now() if stops_address(kind, bounce, stop) else None
 
     def parse_email_events(self, message: WebhookMessage) -> list[EmailEventRecord]:
         payload = message.payload
@@ -253,9 +269,15 @@ class PostmarkAdapter(AnymailAdapter):
             # Suppression lists are per message stream: staff's stop on the
             # broadcast stream stops marketing mail, not order mail.
             kind = EmailEventType.UNSUBSCRIBED
-        occurred = _time(payload) or message.occurred_at
-        if kind is None or occurred is None:
+        if kind is None:
             return []
+        undated = _undated(payload)
+        occurred = _time(payload) or message.occurred_at
+        if occurred is None:
+            raise UndatedEvent(f"The Postmark record has no readable time: {undated}.")
+        details = _details(payload)
+        if undated:
+            details["unreadable_timestamp"] = undated
         metadata = payload.get("Metadata")
         if not isinstance(metadata, dict):
             metadata = {}  # not the documented object: no id of ours in it
@@ -268,12 +290,13 @@ class PostmarkAdapter(AnymailAdapter):
                 provider_message_id=str(payload.get("MessageID") or ""),
                 message_id=str(metadata.get("message_id", "")),
                 bounce_type=bounce,
-                details=_details(payload),
+                details=details,
                 suppressed_for=_stream_stop(payload, kind, bounce, broadcast),
                 # Bounces and complaints name the original sender; a
                 # subscription change (staff's stop included) names none.
                 sender_domain=address_domain(payload.get("From")),
                 not_ours=self._stream_not_ours(payload),
+                undated=undated,
             )
         ]
 
@@ -413,6 +436,15 @@ def _time(payload: Mapping[str, Any]) -> Any:
         if found is not None:
             return found
     return None
+
+
+def _undated(payload: Mapping[str, Any]) -> str:
+    """The record's unreadable time as it came, named ("BouncedAt: ..."),
+    or "missing"; "" when it is readable."""
+    if _time(payload) is not None:
+        return ""
+    name = next((t for t in _TIMES if t in payload), "")
+    return f"{name}: {unreadable_time(payload, name)}" if name else "missing"
 
 
 def _details(payload: Mapping[str, Any]) -> dict[str, Any]:

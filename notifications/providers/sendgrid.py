@@ -32,6 +32,7 @@ from notifications.providers.base import (
     EmailEventType,
     sender_not_verified,
 )
+from notifications.providers.email_types import stops_address, unreadable_time
 from notifications.providers.esp import (
     TOLERANCE_FIELD,
     AnymailAdapter,
@@ -282,21 +283,18 @@ def _dated_on_receipt(event: Any) -> bool:
     ):
         return False
     kind = _EVENTS.get(event["event"])
-    if kind is EmailEventType.BOUNCED:
-        return event.get("type") != "blocked"
-    stops = (EmailEventType.COMPLAINED, EmailEventType.UNSUBSCRIBED)
-    return kind in stops or bool(_suppressed_for(event))
+    # "blocked": refused for now, the address not failing for good.
+    soft = event.get("type") == "blocked"
+    bounce = BounceType.SOFT if soft else BounceType.HARD
+    return stops_address(kind, bounce, _suppressed_for(event))
 
 
 def _unreadable_timestamp(event: Mapping[str, Any]) -> str:
     """The event's unreadable ``timestamp`` as it came ("missing" when there
     is none), for staff; "" when it is readable."""
-    if "timestamp" not in event:
-        return "missing"
-    stamp = event["timestamp"]
-    if unix_time(stamp) is not None:
+    if unix_time(event.get("timestamp")) is not None:
         return ""
-    return json.dumps(stamp, default=str)[:40]
+    return unreadable_time(event, "timestamp")
 
 
 def _malformed_message(event: Any, problem: str) -> WebhookMessage:

@@ -4,13 +4,18 @@ the relay's own words (never what it quotes: the recipient, anything in
 <...> or "...").
 
 - an IP or domain blocklist, before the message's content was sent (MAIL
-  FROM, RCPT): ``sending_blocked``, our sending server's reputation;
-- our sender or our relaying refused: ``sender_not_verified``,
-  ``sending_not_allowed``;
+  FROM, RCPT), or at any command "from your IP": ``sending_blocked``, our
+  sending server's reputation;
+- our sender's authentication (SPF, DKIM, DMARC; 5.7.20-5.7.27, RFC 7372),
+  our sending server's client or HELO check (Postfix answers both at RCPT,
+  naming the recipient), our sender or our relaying refused:
+  ``sending_not_allowed``, ``sender_not_verified``;
 - at MAIL FROM, which names only our sender: 5.6.x (a refused SMTPUTF8,
   5.6.7, or the content) is the message's, as when the relay offers no
-  SMTPUTF8 at all; 5.1.x (5.1.7, 5.1.8: a bad sender) our sender; any
-  other 5.7.x a policy refusing this account; a bare 550 or 553 our sender.
+  SMTPUTF8 at all; 5.1.x (5.1.7, 5.1.8: a bad sender) our sender; a bare
+  550 or 553 our sender; its declared size or a parameter (552, 555, 501,
+  5.3.4, 5.5.x) the message's; anything else (5.7.x, Gmail's 5.4.5 daily
+  limit, 530 a login) the account's.
 """
 
 import re
@@ -43,6 +48,19 @@ _BLOCKLISTED = re.compile(
     r"|poor reputation",
     re.I,
 )
+# Our sending server's reputation in words no link in a message carries
+# (Gmail's 5.7.1 "unsolicited mail originating from your IP address",
+# Microsoft's 5.7.708 "traffic not accepted from this IP"): at any command.
+_OUR_IP = re.compile(r"\bfrom (?:your|this) ip\b", re.I)
+# Our sender's authentication failed (SPF, DKIM, DMARC: Postfix's policy
+# service "SPF fail - not authorized" at RCPT, Gmail's 5.7.26 "Unauthenticated
+# email ... DMARC policy", Microsoft's 5.7.509): our setup at any command.
+_UNAUTHENTICATED = re.compile(
+    r"\b(?:spf|dkim|dmarc)\b|sender policy framework|unauthenticated email", re.I
+)
+# Postfix's client and HELO checks, answered at RCPT by default
+# (smtpd_delay_reject): our sending server, not the recipient.
+_CLIENT_REFUSED = re.compile(r"client host rejected|helo command rejected", re.I)
 # A refused SMTPUTF8 worded without an enhanced code.
 _SMTPUTF8_REFUSED = re.compile(r"smtputf8|non-ascii|utf-?8 address", re.I)
 # RFC 3463: class.subject.detail, at the start of the reply's text.
@@ -80,13 +98,32 @@ def mail_from_refusal(code: int, reply: bytes | str, *, to: str) -> ProviderErro
         return sender_not_verified(
             "the relay refused our sender address", provider_code=str(code)
         )
+    if _declared_by_message(code, status):
+        return _rejected("the relay refused the message", code)
     if subject == 7:
         return sending_not_allowed(
             "the relay's policy refuses mail from this account",
             provider_code=str(code),
         )
-    # 552 5.3.4 (size), 555 5.5.4 (a parameter): the message's.
-    return _rejected("the relay refused the message", code)
+    # MAIL FROM names only our sender and server: anything else (Gmail's
+    # 5.4.5 daily limit, 530 a login, 5.3.x the relay's state) is the
+    # account's; another account may send it.
+    return sending_not_allowed(
+        "the relay refuses mail from this account (a sending limit, a login, "
+        "its own state)",
+        provider_code=str(code),
+    )
+
+
+def _declared_by_message(code: int, status: tuple[int, int, int] | None) -> bool:
+    """Whether a MAIL FROM refusal is of what the message declares there:
+    its size (552, 5.3.4, 5.2.3) or a parameter it needs (555, 501, 5.5.x;
+    not 530, authentication required, RFC 4954)."""
+    if code == 530:
+        return False
+    if code in (501, 552, 555):
+        return True
+    return status is not None and (status[1] == 5 or status[1:] in {(3, 4), (2, 3)})
 
 
 def setup_refusal(
@@ -101,9 +138,22 @@ def setup_refusal(
     if code < 500:
         return None
     text = _own_words(reply, quoting)
-    if before_content and _BLOCKLISTED.search(text):
+    if (before_content and _BLOCKLISTED.search(text)) or _OUR_IP.search(text):
         return sending_blocked(
             "the relay refused our sending server: it is on a blocklist",
+            provider_code=str(code),
+        )
+    status = enhanced_status(reply)
+    if _UNAUTHENTICATED.search(text) or (status and _authentication_code(status)):
+        # Another account may sign for our domain, or send from an IP in
+        # its SPF record.
+        return sending_not_allowed(
+            "the relay refused our sender's authentication (SPF, DKIM or DMARC)",
+            provider_code=str(code),
+        )
+    if _CLIENT_REFUSED.search(text):
+        return sending_not_allowed(
+            "the relay refused our sending server (its address or host name)",
             provider_code=str(code),
         )
     if _SENDER_REFUSED.search(text):
@@ -115,6 +165,12 @@ def setup_refusal(
             "the relay does not relay mail for this account", provider_code=str(code)
         )
     return None
+
+
+def _authentication_code(status: tuple[int, int, int]) -> bool:
+    # X.7.20-X.7.27: RFC 7372's SPF, DKIM, reverse DNS and DMARC failures
+    # and RFC 7505's null MX sender.
+    return status[1] == 7 and 20 <= status[2] <= 27
 
 
 def _message_refusal(
@@ -142,11 +198,15 @@ def _text(reply: bytes | str) -> str:
 
 def _own_words(reply: bytes | str, recipient: str) -> str:
     """``reply`` without the recipient (as sent, or with its local part
-    unquoted, as some relays print it) and anything in <...> or quotes."""
+    unquoted, as some relays print it), its domain (a relay names it alone:
+    "Host dmarc.example not found") and anything in <...> or quotes."""
     text = _text(reply)
     local, _, domain = recipient.rpartition("@")
     bare = local.strip('"').replace("\\", "")
     unquoted = f"{bare}@{domain}"
-    for address in {recipient, unquoted} - {"@"}:
-        text = re.sub(re.escape(address), " ", text, flags=re.I)
+    # A dotless domain ("localhost") could be part of any word: kept.
+    named = [recipient, unquoted, domain if "." in domain else ""]
+    for address in named:
+        if address and address != "@":
+            text = re.sub(re.escape(address), " ", text, flags=re.I)
     return _QUOTED.sub(" ", text)
