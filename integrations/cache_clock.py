@@ -6,8 +6,9 @@ compares it with the reader's: a process whose clock runs ahead sees a held
 lock or a throttle window as expired, one behind waits out a dead holder for
 as long as it is behind. These few operations (cache_lock, the API throttle,
 the breaker's claims and counters) do the same in one statement each (a
-count: one transaction), on the database's time. The rows stay ordinary cache entries (same
-table, key and encoding), so ``cache.clear`` and culling still reach them.
+count: one transaction), on the database's time. The rows stay ordinary
+cache entries (same table, key and encoding), so ``cache.clear`` and culling
+still reach them.
 """
 
 import base64
