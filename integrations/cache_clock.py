@@ -25,7 +25,9 @@ from integrations.clock import database_now
 __all__ = [
     "DatabaseClockCache",
     "add",
+    "atomic",
     "get",
+    "get_locked",
     "get_many",
     "incr",
     "on_database_cache",
@@ -76,6 +78,29 @@ def get_many(keys: list[str]) -> dict[str, Any]:
         )
         rows = cursor.fetchall()
     return {stored[name]: _decode(connection, value) for name, value in rows}
+
+
+def atomic() -> transaction.Atomic:
+    """A transaction on the cache's database, for ``get_locked``."""
+    return transaction.atomic(using=_parts()[1].alias)
+
+
+def get_locked(key: str) -> Any:
+    """``get``, the entry's row locked to the end of the transaction
+    (``atomic``; a missing entry is stored expired to be locked): whoever
+    reads it next waits for this transaction's write (SQLite: the file)."""
+    backend, connection, table = _parts()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (cache_key, value, expires) VALUES (%s, %s, %s)"  # noqa: S608
+            f" ON CONFLICT (cache_key) DO UPDATE SET expires = {table}.expires",
+            [
+                backend.make_and_validate_key(key),
+                _encode(backend, None),
+                _stamp(connection),
+            ],
+        )
+    return get(key)
 
 
 def add(key: str, value: Any, ttl: float) -> bool:
