@@ -129,9 +129,15 @@ else:
     # (web server and worker) sees the same way.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            # Django's own, but culling only expired rows, by the database's
+            # clock: it holds locks, buckets and breaker state (cache_clock).
+            "BACKEND": "integrations.cache_clock.DatabaseClockCache",
             "LOCATION": "switchyard_cache",
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="switchyard"),
+            # Past this many rows each write first deletes the expired ones (a
+            # COUNT and a DELETE): rarely, as breaker counters and throttle
+            # histories keep thousands of rows live with many accounts.
+            "OPTIONS": {"MAX_ENTRIES": 10_000},
         }
     }
 

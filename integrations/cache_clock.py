@@ -4,9 +4,11 @@ the database's clock (``integrations.clock``), not by each reader's.
 Django's database cache stamps an entry's expiry with the writer's clock and
 compares it with the reader's: a process whose clock runs ahead sees a held
 lock or a throttle window as expired, one behind waits out a dead holder for
-as long as it is behind. These few operations do the same in one statement
-each, on the database's time. The rows stay ordinary cache entries (same
-table, key and encoding), so ``cache.clear`` and culling still reach them.
+as long as it is behind. These few operations (cache_lock, the API throttle,
+the breaker's claims and counters) do the same in one statement each (a
+count: one transaction), on the database's time. The rows stay ordinary
+cache entries (same table, key and encoding), so ``cache.clear`` and culling
+still reach them.
 """
 
 import base64
@@ -16,11 +18,38 @@ from typing import Any
 
 from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache
-from django.db import connections, router
+from django.db import connections, router, transaction
 
 from integrations.clock import database_now
 
-__all__ = ["add", "get", "on_database_cache", "remove", "set_value"]
+__all__ = [
+    "DatabaseClockCache",
+    "add",
+    "atomic",
+    "get",
+    "get_locked",
+    "get_many",
+    "incr",
+    "on_database_cache",
+    "remove",
+    "set_value",
+]
+
+
+class DatabaseClockCache(DatabaseCache):
+    """settings.CACHES' database cache (no Redis). Its cull, run by a write
+    once the table holds more than MAX_ENTRIES rows, deletes only the rows
+    expired by the database's clock: Django's also deletes a share of the
+    live ones in key order (a held lock dropped is two holders, a dropped
+    bucket a fresh burst) and expires by the writer's clock."""
+
+    def _cull(self, db: str, cursor: Any, now: datetime, num: int) -> None:
+        connection = connections[db]
+        table = connection.ops.quote_name(self._table)
+        cursor.execute(
+            f"DELETE FROM {table} WHERE expires < %s",  # noqa: S608
+            [_stamp(connection)],
+        )
 
 
 def on_database_cache() -> bool:
@@ -31,18 +60,47 @@ def on_database_cache() -> bool:
 def get(key: str) -> Any:
     """The entry's value, or None if missing or expired by the database's
     clock."""
+    return get_many([key]).get(key)
+
+
+def get_many(keys: list[str]) -> dict[str, Any]:
+    """The values of the entries of ``keys`` live by the database's clock."""
+    if not keys:
+        return {}
+    backend, connection, table = _parts()
+    stored = {backend.make_and_validate_key(key): key for key in keys}
+    marks = ", ".join(["%s"] * len(stored))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT cache_key, value FROM {table}"  # noqa: S608
+            f" WHERE cache_key IN ({marks}) AND expires > %s",
+            [*stored, _stamp(connection)],
+        )
+        rows = cursor.fetchall()
+    return {stored[name]: _decode(connection, value) for name, value in rows}
+
+
+def atomic() -> transaction.Atomic:
+    """A transaction on the cache's database, for ``get_locked``."""
+    return transaction.atomic(using=_parts()[1].alias)
+
+
+def get_locked(key: str) -> Any:
+    """``get``, the entry's row locked to the end of the transaction
+    (``atomic``; a missing entry is stored expired to be locked): whoever
+    reads it next waits for this transaction's write (SQLite: the file)."""
     backend, connection, table = _parts()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT value FROM {table} WHERE cache_key = %s AND expires > %s",  # noqa: S608
-            [backend.make_and_validate_key(key), _stamp(connection)],
+            f"INSERT INTO {table} (cache_key, value, expires) VALUES (%s, %s, %s)"  # noqa: S608
+            f" ON CONFLICT (cache_key) DO UPDATE SET expires = {table}.expires",
+            [
+                backend.make_and_validate_key(key),
+                _encode(backend, None),
+                _stamp(connection),
+            ],
         )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    value = connection.ops.process_clob(row[0])
-    # Our own table, written as DatabaseCache writes it.
-    return pickle.loads(base64.b64decode(value.encode()))  # noqa: S301
+    return get(key)
 
 
 def add(key: str, value: Any, ttl: float) -> bool:
@@ -66,6 +124,24 @@ def remove(key: str, value: Any) -> bool:
             [backend.make_and_validate_key(key), _encode(backend, value)],
         )
         return bool(cursor.rowcount)
+
+
+def incr(key: str, ttl: float) -> int:
+    """Add one to the count at ``key`` (missing or expired: 0) and keep it
+    ``ttl`` seconds from now, as Redis's INCR and PEXPIRE; the new count.
+    One transaction: the upsert locks the row (PostgreSQL: even when it
+    leaves a live one alone; SQLite: the whole file), so no count is lost."""
+    backend, connection, table = _parts()
+    with transaction.atomic(using=connection.alias):
+        _upsert(key, 0, ttl, only_over_expired=True)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT value FROM {table} WHERE cache_key = %s",  # noqa: S608
+                [backend.make_and_validate_key(key)],
+            )
+            count = _decode(connection, cursor.fetchone()[0]) + 1
+        _upsert(key, count, ttl, only_over_expired=False)
+    return count
 
 
 def _upsert(key: str, value: Any, ttl: float, *, only_over_expired: bool) -> bool:
@@ -99,6 +175,12 @@ def _encode(backend: DatabaseCache, value: Any) -> str:
     # As DatabaseCache encodes it, so cache.get reads the same value.
     pickled = pickle.dumps(value, backend.pickle_protocol)
     return base64.b64encode(pickled).decode("latin1")
+
+
+def _decode(connection: Any, value: Any) -> Any:
+    # Our own table, written as DatabaseCache writes it.
+    text = connection.ops.process_clob(value)
+    return pickle.loads(base64.b64decode(text.encode()))  # noqa: S301
 
 
 def _stamp(connection: Any, when: datetime | None = None) -> Any:

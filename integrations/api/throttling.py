@@ -6,8 +6,8 @@ one script: atomic (DRF's read-then-write history can let concurrent requests
 of one key past the limit), one round trip instead of a pickled GET and SET,
 and on Redis's clock (TIME in the script), not each web process's. Elsewhere
 DRF's own history does the same: on the database cache (the fallback without
-Redis) stored and timed by the database's clock, in a local cache by this
-process's."""
+Redis) stored and timed by the database's clock, its row locked from read to
+write (atomic too), in a local cache by this process's."""
 
 import logging
 import secrets
@@ -74,6 +74,10 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
                 # the window past the key's requests, one behind stretch it.
                 self.cache = _DatabaseClockHistory()
                 self.timer = _database_seconds
+                # The key's row stays locked from DRF's read to its write:
+                # requests read at once would otherwise all fit and all pass.
+                with cache_clock.atomic():
+                    return super().allow_request(request, view)
             return super().allow_request(request, view)
         if self.rate is None:
             return True
@@ -103,7 +107,7 @@ class _DatabaseClockHistory:
     """DRF's history store (``get``/``set``) on ``integrations.cache_clock``."""
 
     def get(self, key: str, default: list | None = None) -> list | None:
-        history = cache_clock.get(key)
+        history = cache_clock.get_locked(key)
         return default if history is None else history
 
     def set(self, key: str, value: list, timeout: float) -> None:

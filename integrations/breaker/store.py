@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 
+from integrations import cache_clock
 from integrations.ratelimit import BUCKET_LUA, Reservation
 from integrations.redis_line import raw_key, redis_handle
 
@@ -142,10 +143,10 @@ class BreakerStore:
     def lock_transition(self, gen: int) -> bool:
         # Several processes may see the same threshold crossed; one acts.
         key = f"{self.prefix}:trans:{gen}"
-        return cache.add(key, 1, _TRANSITION_LOCK_SECONDS)
+        return _add(key, _TRANSITION_LOCK_SECONDS)
 
     def claim(self, key: str, ttl: int) -> bool:
-        return cache.add(f"{self.prefix}:{key}", 1, ttl)
+        return _add(f"{self.prefix}:{key}", ttl)
 
     def unclaim(self, key: str) -> None:
         cache.delete(f"{self.prefix}:{key}")
@@ -231,16 +232,29 @@ class BreakerStore:
     def _count_generic(
         self, failed: bool, calls: list[str], fails: list[str], ttl: int
     ) -> tuple[int, int, int]:
-        _incr(calls[0], ttl)
+        # The database cache: atomic counts that expire by its clock, as
+        # COUNT_LUA's on Redis (Django's incr reads, then sets for 300 s).
+        on_database = cache_clock.on_database_cache()
+        incr = cache_clock.incr if on_database else _incr
+        get_many = cache_clock.get_many if on_database else cache.get_many
+        incr(calls[0], ttl)
         if not failed:
             cache.delete(self._consec_key)
             return 0, 0, 0
-        _incr(fails[0], ttl)
-        consec = _incr(self._consec_key, ttl)
-        values = cache.get_many(calls + fails)
+        incr(fails[0], ttl)
+        consec = incr(self._consec_key, ttl)
+        values = get_many(calls + fails)
         total = sum(int(values.get(k) or 0) for k in calls)
         failures = sum(int(values.get(k) or 0) for k in fails)
         return consec, total, failures
+
+
+def _add(key: str, ttl: int) -> bool:
+    """A claim for ``ttl`` seconds; on the database cache by its clock (each
+    reader's own would let a process ahead take one that is held)."""
+    if cache_clock.on_database_cache():
+        return cache_clock.add(key, 1, ttl)
+    return cache.add(key, 1, ttl)
 
 
 def _incr(key: str, ttl: int) -> int:

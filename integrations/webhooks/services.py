@@ -45,7 +45,8 @@ _SWEEP_TASK_SIZE = 50
 NO_HANDLER = "no handler"
 # Before the error of a row stored dead at once (UnprocessableEvent).
 NOT_RETRIED = "Not retried (the event itself cannot be processed): "
-# Before the error of a row stored dead at once (MisroutedEvent).
+# Before the error of a row stored dead at once (MisroutedEvent, or an
+# account this deploy cannot call: registry.ACCOUNT_UNCALLABLE).
 MISCONFIGURED = "Not retried (configuration error; replay once it is fixed): "
 _MAX_HEADER_CHARS = 1024
 # Headers that carry credentials, sessions or signatures are never stored.
@@ -459,8 +460,9 @@ def webhook_event_process(*, event_id: int, now: datetime | None = None) -> str 
     except UnprocessableEvent as exc:
         # The same row would fail the same way: no retry can help.
         return _record_failure(event, exc, now, not_retried=NOT_RETRIED)
-    except MisroutedEvent as exc:
-        # So would every row of its kind until the configuration changes.
+    except (MisroutedEvent, *registry.ACCOUNT_UNCALLABLE) as exc:
+        # So would every row of its kind (misrouted) or account (an adapter
+        # or key this deploy lacks) until the configuration changes.
         return _record_failure(event, exc, now, not_retried=MISCONFIGURED)
     except Exception as exc:
         # The job boundary: any other handler error is kept and retried.

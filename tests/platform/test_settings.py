@@ -133,7 +133,8 @@ def test_embedded_defaults():
     assert "journal_mode=WAL" in probe["db_options"]["init_command"]
     assert probe["db_options"]["transaction_mode"] == "IMMEDIATE"
     assert probe["db_options"]["timeout"] > 0
-    assert probe["cache"] == "django.core.cache.backends.db.DatabaseCache"
+    # Django's database cache, culling only expired rows (revcore).
+    assert probe["cache"] == "integrations.cache_clock.DatabaseClockCache"
     q = probe["q"]
     assert q["orm"] == "default" and "redis" not in q
     assert q["timeout"] < q["retry"]
