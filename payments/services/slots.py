@@ -122,12 +122,11 @@ def period_charged(payment: Payment) -> None:
         return
     if not payment.metadata.get("recurring_charge"):
         return
-    holder = next(
-        (p for p in period_lock(payment) if p.status in MONEY_HOLDING_STATUSES),
-        None,
-    )
-    if holder is not None:
-        _charged_twice(*sorted((payment, holder), key=lambda p: p.pk))
+    # Each other charge, not only the first: a period charged three times
+    # needs two refunds (the earlier try of each pair is reviewed).
+    for holder in period_lock(payment):
+        if holder.status in MONEY_HOLDING_STATUSES:
+            _charged_twice(*sorted((payment, holder), key=lambda p: p.pk))
 
 
 def decline_stops(payment: Payment) -> bool:
@@ -161,7 +160,14 @@ def period_paid(payment: Payment) -> None:
     period, so staff are asked to refund one. Being charged again (its
     outcome open): noted; reviewed when that try is found paid
     (``period_charged``), and never given back meanwhile."""
-    recurring = recurring_of(payment)
+    # Row-locked: two tries of the period reported paid at once are taken
+    # one after the other, so the second reads the first paid (no cycle:
+    # every path takes payments before the recurring charge).
+    recurring = (
+        RecurringCharge.objects.select_for_update()
+        .filter(public_id=payment.metadata.get("recurring_charge", ""))
+        .first()
+    )
     if recurring is None:
         return
     holder = period_payments(payment).filter(
@@ -194,11 +200,9 @@ def period_paid(payment: Payment) -> None:
 
 def _charged_twice(late: Payment, other: Payment) -> None:
     """``late`` (the earlier try, paid after its period was charged again)
-    goes to review with a note naming ``other``; once per period."""
-    noted = PaymentNote.objects.filter(
-        payment__in=period_payments(late), kind="recurring_charged_twice"
-    )
-    if noted.exists():
+    goes to review with a note naming ``other``; once per payment: each
+    charge of the period but one is reviewed."""
+    if late.notes.filter(kind="recurring_charged_twice").exists():
         return
     logger.error("recurring period charged twice; in review", extra=log_ids(late))
     PaymentNote.objects.create(
