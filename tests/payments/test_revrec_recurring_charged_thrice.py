@@ -6,7 +6,7 @@ import pytest
 
 from payments import services
 from payments.models import Payment, PaymentStatus, ReviewState
-from payments.services.methods import recurring_charges_report
+from payments.services.recurring import recurring_charges_report
 from tests.payments.recurring_setup import (
     failed_as_never_charged,
     gateway_says,
