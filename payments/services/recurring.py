@@ -34,7 +34,6 @@ from payments.services.slots import (
     decline_stops,
     next_run,
     nothing_charged,
-    period_lock,
     period_paid,
     period_paid_elsewhere,
     period_payments,
@@ -136,8 +135,9 @@ def _recurring_run_one(recurring: RecurringCharge) -> str:
 
         def release() -> bool:
             # Not when an earlier try of the period was reported paid meanwhile.
-            paid = period_paid_elsewhere(new)
-            return not paid and _slot_release(recurring.pk, slot, following)
+            with transaction.atomic():
+                paid = period_paid_elsewhere(new)
+                return not paid and _slot_release(recurring.pk, slot, following)
 
         try:
             payment = saved_method_send(
@@ -332,7 +332,6 @@ def recurring_slot_give_back(payment: Payment) -> bool:
     )
     if not active.exists():
         return False  # cancelled or stopped meanwhile: nothing to charge
-    period_lock(payment)  # a try of the period paid meanwhile is seen
     if period_paid_elsewhere(payment):
         return False  # an earlier try of the period was paid after all
     following = next_run(slot, recurring.interval, recurring.interval_count)

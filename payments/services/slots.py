@@ -97,9 +97,10 @@ def period_charged_elsewhere(payment: Payment) -> Payment | None:
 
 def period_paid_elsewhere(payment: Payment) -> bool:
     """Another payment of ``payment``'s period holds its money (one failed,
-    then reported paid): the period's slot is not to be charged again."""
-    held = period_payments(payment).filter(status__in=MONEY_HOLDING_STATUSES)
-    if held.exclude(pk=payment.pk).exists():
+    then reported paid): the period's slot is not to be charged again. Read
+    under their row locks (in the caller's transaction): a try reported paid
+    at this moment is waited for, not read as still failed."""
+    if any(p.status in MONEY_HOLDING_STATUSES for p in period_lock(payment)):
         logger.info("recurring slot paid by another payment", extra=log_ids(payment))
         return True
     return False
@@ -108,8 +109,9 @@ def period_paid_elsewhere(payment: Payment) -> bool:
 def period_lock(payment: Payment) -> list[Payment]:
     """The other payments of ``payment``'s period, row-locked in pk order (in
     the caller's transaction): a try of the period reported paid meanwhile is
-    waited for, then seen. Only a try that was open takes them; the late
-    payment's path (``period_paid``) reads them unlocked, so no cycle."""
+    waited for, then seen. Only a try that was open (or is ending failed)
+    takes them; the late payment's path (``period_paid``) reads them
+    unlocked, under the recurring charge's lock, so no cycle."""
     others = period_payments(payment).exclude(pk=payment.pk).order_by("pk")
     return list(others.select_for_update())
 
