@@ -187,7 +187,11 @@ def _recurring_claim(
             currency=money.validate_currency(recurring.currency),
             capture_requested=True,
             customer_reference=recurring.saved_method.customer_reference,
-            metadata={"recurring_charge": recurring.public_id},
+            # The slot named too: a try that reaches no gateway frees its key.
+            metadata={
+                "recurring_charge": recurring.public_id,
+                "recurring_slot": slot.isoformat(),
+            },
             idempotency_key=key,
         )
     return payment, True

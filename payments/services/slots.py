@@ -68,6 +68,22 @@ def slot_of(key: str) -> datetime | None:
         return None
 
 
+def period_slot(payment: Payment) -> datetime | None:
+    """The slot ``payment``'s period charges: named in its metadata (each try
+    since the run wrote it there), else by the key a try of it still holds.
+    A key alone is not enough: a try that reached no gateway frees it."""
+    named = payment.metadata.get("recurring_slot")
+    if isinstance(named, str):
+        try:
+            return datetime.fromisoformat(named)
+        except ValueError:
+            pass
+    holder = period_payments(payment).filter(
+        idempotency_key__startswith=RECURRING_KEY_PREFIX
+    )
+    return slot_of(str(holder.values_list("idempotency_key", flat=True).first()))
+
+
 def recurring_of(payment: Payment) -> RecurringCharge | None:
     return RecurringCharge.objects.filter(
         public_id=payment.metadata.get("recurring_charge", "")
@@ -172,17 +188,15 @@ def period_paid(payment: Payment) -> None:
     )
     if recurring is None:
         return
-    holder = period_payments(payment).filter(
-        idempotency_key__startswith=RECURRING_KEY_PREFIX
-    )
-    slot = slot_of(str(holder.values_list("idempotency_key", flat=True).first()))
-    if slot is None:
-        return
-    following = next_run(slot, recurring.interval, recurring.interval_count)
+    slot = period_slot(payment)
     # Taken back first: a run claiming the slot meanwhile makes this a no-op,
     # and its payment is then found below.
-    if RecurringCharge.objects.filter(pk=recurring.pk, next_run_at=slot).update(
-        next_run_at=following, last_payment=payment, updated_at=timezone.now()
+    if slot is not None and (
+        RecurringCharge.objects.filter(pk=recurring.pk, next_run_at=slot).update(
+            next_run_at=next_run(slot, recurring.interval, recurring.interval_count),
+            last_payment=payment,
+            updated_at=timezone.now(),
+        )
     ):
         logger.info("recurring slot paid after all; taken back", extra=log_ids(payment))
     other = period_charged_elsewhere(payment)
