@@ -69,15 +69,16 @@ def slot_of(key: str) -> datetime | None:
 
 
 def period_slot(payment: Payment) -> datetime | None:
-    """The slot ``payment``'s period charges: named in its metadata (each try
-    since the run wrote it there), else by the key a try of it still holds.
-    A key alone is not enough: a try that reached no gateway frees it."""
-    named = payment.metadata.get("recurring_slot")
-    if isinstance(named, str):
+    """The slot ``payment``'s period charges: named in a try's metadata (the
+    run writes it there), else by the key a try of it still holds. A key
+    alone is not enough: a try that reached no gateway frees it."""
+    tries = period_payments(payment).values_list("metadata", flat=True)
+    for metadata in (payment.metadata, *tries):
+        named = metadata.get("recurring_slot")
         try:
             return datetime.fromisoformat(named)
-        except ValueError:
-            pass
+        except (TypeError, ValueError):
+            continue
     holder = period_payments(payment).filter(
         idempotency_key__startswith=RECURRING_KEY_PREFIX
     )

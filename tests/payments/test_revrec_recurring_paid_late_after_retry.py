@@ -7,7 +7,7 @@ charges the period a second time."""
 import pytest
 
 from integrations.errors import NotProcessed
-from payments.models import PaymentStatus, RecurringStatus
+from payments.models import Payment, PaymentStatus, RecurringStatus
 from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services.recurring import recurring_charges_report
 from tests.payments.recurring_setup import (
@@ -21,10 +21,16 @@ from tests.payments.recurring_setup import (
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.parametrize("named", [True, False], ids=["named", "made_before"])
 def test_a_late_payment_after_a_retry_that_reached_no_gateway_keeps_the_slot(
-    primary, recurring, monkeypatch, django_capture_on_commit_callbacks
+    primary, recurring, monkeypatch, django_capture_on_commit_callbacks, named
 ):
     lost = failed_as_never_charged(primary, recurring, "ch_lost")
+    if not named:
+        # A first try made before tries named their slot: the retry's says it.
+        Payment.objects.filter(pk=lost.pk).update(
+            metadata={"recurring_charge": recurring.public_id}
+        )
 
     def unreachable(adapter, request):
         raise NotProcessed("gateway unreachable", code="connection_error")
