@@ -21,14 +21,10 @@ from payments.services.errors import (
 )
 from payments.services.events import payment_event_apply
 from payments.services.followups import payment_capture, payment_void
-from payments.services.methods import (
-    payment_method_save,
-    recurring_charges_report,
-    recurring_charges_run,
-    saved_method_charge,
-)
+from payments.services.methods import payment_method_save, saved_method_charge
 from payments.services.pan import looks_like_pan, pan_refuse
 from payments.services.reconcile import payment_reconcile, payments_reconcile_pending
+from payments.services.recurring import recurring_charges_report, recurring_charges_run
 from payments.services.refunds import (
     payment_refund,
     payment_refundable,

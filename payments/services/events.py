@@ -14,7 +14,7 @@ from payments.models import (
 )
 from payments.services.errors import RefundAnswerPending
 from payments.services.followups import storefront_void_done
-from payments.services.methods import recurring_payment_failed, recurring_payment_paid
+from payments.services.recurring import recurring_payment_failed, recurring_payment_paid
 from payments.services.refunds import RESERVING, refund_book, refundable_amount
 from payments.services.slots import period_charged
 from payments.services.state import Change, advance, emit_event, lock_payment

@@ -84,10 +84,10 @@ def payment_reconcile(*, payment: Payment) -> Payment:
 
 def _recurring_settled(payment: Payment) -> None:
     """A recurring slot's payment ended failed: the recurring run's rule, in
-    the caller's transaction (``methods.recurring_payment_failed``); ended
+    the caller's transaction (``recurring.recurring_payment_failed``); ended
     holding money: its period may be charged twice (``slots.period_charged``)."""
     # Imported here: the recurring charges' modules import this one.
-    from payments.services.methods import recurring_payment_failed
+    from payments.services.recurring import recurring_payment_failed
     from payments.services.slots import period_charged
 
     if payment.status == PaymentStatus.FAILED:
@@ -463,7 +463,7 @@ def duplicate_look_up(payment: Payment) -> Payment:
 
 
 # A recurring slot's payment key; such payments' orphans are the recurring
-# run's (``methods._recurring_orphans_release``): it gives their slot back.
+# run's (``recurring._recurring_orphans_release``): it gives their slot back.
 RECURRING_KEY_PREFIX = "recurring:"
 
 

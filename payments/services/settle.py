@@ -264,7 +264,7 @@ def _apply(
             row = storefront_void_done(advance(row, _with_review(row, change)))
             # Imported here: the recurring charges' modules import this one.
             # In this transaction: a kill after it loses no period.
-            from payments.services.methods import recurring_payment_failed
+            from payments.services.recurring import recurring_payment_failed
             from payments.services.slots import period_charged
 
             if row.status == PaymentStatus.FAILED:

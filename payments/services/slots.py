@@ -68,6 +68,23 @@ def slot_of(key: str) -> datetime | None:
         return None
 
 
+def period_slot(payment: Payment) -> datetime | None:
+    """The slot ``payment``'s period charges: named in a try's metadata (the
+    run writes it there), else by the key a try of it still holds. A key
+    alone is not enough: a try that reached no gateway frees it."""
+    tries = period_payments(payment).values_list("metadata", flat=True)
+    for metadata in (payment.metadata, *tries):
+        named = metadata.get("recurring_slot")
+        try:
+            return datetime.fromisoformat(named)
+        except (TypeError, ValueError):
+            continue
+    holder = period_payments(payment).filter(
+        idempotency_key__startswith=RECURRING_KEY_PREFIX
+    )
+    return slot_of(str(holder.values_list("idempotency_key", flat=True).first()))
+
+
 def recurring_of(payment: Payment) -> RecurringCharge | None:
     return RecurringCharge.objects.filter(
         public_id=payment.metadata.get("recurring_charge", "")
@@ -97,9 +114,10 @@ def period_charged_elsewhere(payment: Payment) -> Payment | None:
 
 def period_paid_elsewhere(payment: Payment) -> bool:
     """Another payment of ``payment``'s period holds its money (one failed,
-    then reported paid): the period's slot is not to be charged again."""
-    held = period_payments(payment).filter(status__in=MONEY_HOLDING_STATUSES)
-    if held.exclude(pk=payment.pk).exists():
+    then reported paid): the period's slot is not to be charged again. Read
+    under their row locks (in the caller's transaction): a try reported paid
+    at this moment is waited for, not read as still failed."""
+    if any(p.status in MONEY_HOLDING_STATUSES for p in period_lock(payment)):
         logger.info("recurring slot paid by another payment", extra=log_ids(payment))
         return True
     return False
@@ -108,8 +126,9 @@ def period_paid_elsewhere(payment: Payment) -> bool:
 def period_lock(payment: Payment) -> list[Payment]:
     """The other payments of ``payment``'s period, row-locked in pk order (in
     the caller's transaction): a try of the period reported paid meanwhile is
-    waited for, then seen. Only a try that was open takes them; the late
-    payment's path (``period_paid``) reads them unlocked, so no cycle."""
+    waited for, then seen. Only a try that was open (or is ending failed)
+    takes them; the late payment's path (``period_paid``) reads them
+    unlocked, under the recurring charge's lock, so no cycle."""
     others = period_payments(payment).exclude(pk=payment.pk).order_by("pk")
     return list(others.select_for_update())
 
@@ -122,12 +141,11 @@ def period_charged(payment: Payment) -> None:
         return
     if not payment.metadata.get("recurring_charge"):
         return
-    holder = next(
-        (p for p in period_lock(payment) if p.status in MONEY_HOLDING_STATUSES),
-        None,
-    )
-    if holder is not None:
-        _charged_twice(*sorted((payment, holder), key=lambda p: p.pk))
+    # Each other charge, not only the first: a period charged three times
+    # needs two refunds (the earlier try of each pair is reviewed).
+    for holder in period_lock(payment):
+        if holder.status in MONEY_HOLDING_STATUSES:
+            _charged_twice(*sorted((payment, holder), key=lambda p: p.pk))
 
 
 def decline_stops(payment: Payment) -> bool:
@@ -161,20 +179,25 @@ def period_paid(payment: Payment) -> None:
     period, so staff are asked to refund one. Being charged again (its
     outcome open): noted; reviewed when that try is found paid
     (``period_charged``), and never given back meanwhile."""
-    recurring = recurring_of(payment)
+    # Row-locked: two tries of the period reported paid at once are taken
+    # one after the other, so the second reads the first paid (no cycle:
+    # every path takes payments before the recurring charge).
+    recurring = (
+        RecurringCharge.objects.select_for_update()
+        .filter(public_id=payment.metadata.get("recurring_charge", ""))
+        .first()
+    )
     if recurring is None:
         return
-    holder = period_payments(payment).filter(
-        idempotency_key__startswith=RECURRING_KEY_PREFIX
-    )
-    slot = slot_of(str(holder.values_list("idempotency_key", flat=True).first()))
-    if slot is None:
-        return
-    following = next_run(slot, recurring.interval, recurring.interval_count)
+    slot = period_slot(payment)
     # Taken back first: a run claiming the slot meanwhile makes this a no-op,
     # and its payment is then found below.
-    if RecurringCharge.objects.filter(pk=recurring.pk, next_run_at=slot).update(
-        next_run_at=following, last_payment=payment, updated_at=timezone.now()
+    if slot is not None and (
+        RecurringCharge.objects.filter(pk=recurring.pk, next_run_at=slot).update(
+            next_run_at=next_run(slot, recurring.interval, recurring.interval_count),
+            last_payment=payment,
+            updated_at=timezone.now(),
+        )
     ):
         logger.info("recurring slot paid after all; taken back", extra=log_ids(payment))
     other = period_charged_elsewhere(payment)
@@ -194,11 +217,9 @@ def period_paid(payment: Payment) -> None:
 
 def _charged_twice(late: Payment, other: Payment) -> None:
     """``late`` (the earlier try, paid after its period was charged again)
-    goes to review with a note naming ``other``; once per period."""
-    noted = PaymentNote.objects.filter(
-        payment__in=period_payments(late), kind="recurring_charged_twice"
-    )
-    if noted.exists():
+    goes to review with a note naming ``other``; once per payment: each
+    charge of the period but one is reviewed."""
+    if late.notes.filter(kind="recurring_charged_twice").exists():
         return
     logger.error("recurring period charged twice; in review", extra=log_ids(late))
     PaymentNote.objects.create(

@@ -12,7 +12,7 @@ from integrations.models import ProviderAccount
 from payments import services
 from payments.models import Payment, PaymentStatus, RecurringCharge, SandboxCharge
 from payments.providers.base import PaymentResult, ProviderStatus
-from payments.services.methods import recurring_charges_report
+from payments.services.recurring import recurring_charges_report
 from tests.payments.conftest import webhook_body, webhook_headers
 
 

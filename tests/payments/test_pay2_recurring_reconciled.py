@@ -13,7 +13,7 @@ from django.utils import timezone
 from payments import services
 from payments.models import PaymentStatus, RecurringCharge, RecurringStatus
 from payments.providers.sandbox import SandboxPaymentsAdapter
-from payments.services.methods import recurring_charges_report
+from payments.services.recurring import recurring_charges_report
 from tests.payments.recurring_setup import (
     charges,
     declined_lookup,

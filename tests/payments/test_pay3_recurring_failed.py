@@ -13,7 +13,8 @@ from payments import services
 from payments.models import Payment, PaymentStatus, RecurringCharge, RecurringStatus
 from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services import methods
-from payments.services.methods import recurring_charges_report
+from payments.services import recurring as methods_recurring
+from payments.services.recurring import recurring_charges_report
 from tests.payments.conftest import webhook_body, webhook_headers
 from tests.payments.recurring_setup import (
     charges,
@@ -76,7 +77,7 @@ def test_a_kill_between_reconciliations_fail_and_give_back_loses_nothing(
     primary, recurring, monkeypatch
 ):
     lost = unknown_run(primary, recurring)
-    monkeypatch.setattr(methods, "recurring_slot_give_back", _boom)
+    monkeypatch.setattr(methods_recurring, "recurring_slot_give_back", _boom)
 
     with pytest.raises(RuntimeError):
         services.payments_reconcile_pending()
@@ -96,7 +97,7 @@ def test_a_kill_between_staffs_fail_and_give_back_loses_nothing(
     primary, recurring, monkeypatch
 ):
     lost = unknown_run(primary, recurring)
-    monkeypatch.setattr(methods, "recurring_slot_give_back", _boom)
+    monkeypatch.setattr(methods_recurring, "recurring_slot_give_back", _boom)
 
     with pytest.raises(RuntimeError):
         services.payment_settle_by_hand(
@@ -139,7 +140,7 @@ def test_a_kill_between_the_orphans_fail_and_slot_release_loses_nothing(
     primary, recurring, monkeypatch, settings
 ):
     orphan = _orphan(recurring, settings)
-    monkeypatch.setattr(methods, "_slot_release", _boom)
+    monkeypatch.setattr(methods_recurring, "_slot_release", _boom)
 
     with pytest.raises(RuntimeError):
         recurring_charges_report()
@@ -170,7 +171,7 @@ def test_a_kill_between_the_runs_unavailable_fail_and_slot_release_loses_nothing
     slot = recurring.next_run_at
     primary.settings = {"outage": True}
     primary.save()
-    monkeypatch.setattr(methods, "_slot_release", _boom)
+    monkeypatch.setattr(methods_recurring, "_slot_release", _boom)
 
     assert len(recurring_charges_report().errors) == 1
 
@@ -194,7 +195,7 @@ def test_a_kill_between_the_runs_not_sent_fail_and_slot_release_loses_nothing(
     primary, recurring, monkeypatch
 ):
     monkeypatch.setattr(methods, "build_payment_request", _boom)
-    monkeypatch.setattr(methods, "_slot_release", _boom)
+    monkeypatch.setattr(methods_recurring, "_slot_release", _boom)
 
     assert len(recurring_charges_report().errors) == 1
 
@@ -212,7 +213,7 @@ def test_a_kill_between_the_runs_not_sent_fail_and_slot_release_loses_nothing(
 def test_a_cancel_during_the_run_is_not_undone_by_its_record(
     primary, recurring, monkeypatch
 ):
-    send = methods.saved_method_send
+    send = methods_recurring.saved_method_send
 
     def cancelled_meanwhile(payment, *args, **kwargs):
         RecurringCharge.objects.filter(pk=recurring.pk).update(
@@ -220,7 +221,7 @@ def test_a_cancel_during_the_run_is_not_undone_by_its_record(
         )
         return send(payment, *args, **kwargs)
 
-    monkeypatch.setattr(methods, "saved_method_send", cancelled_meanwhile)
+    monkeypatch.setattr(methods_recurring, "saved_method_send", cancelled_meanwhile)
 
     assert recurring_charges_report().charged == 1
 

@@ -19,7 +19,7 @@ from payments.models import (
     ReviewState,
     SandboxCharge,
 )
-from payments.services.methods import recurring_charges_report
+from payments.services.recurring import recurring_charges_report
 from tests.payments.conftest import webhook_body, webhook_headers
 
 pytestmark = pytest.mark.django_db

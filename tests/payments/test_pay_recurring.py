@@ -23,7 +23,7 @@ from payments.models import (
     ReviewState,
     SavedPaymentMethod,
 )
-from payments.services.methods import recurring_charges_report
+from payments.services.recurring import recurring_charges_report
 from tests.factories import ProviderAccountFactory
 from tests.payments.test_reconcile_providers import BT_BASE, BT_MERCHANT, FAST, XML, bt
 

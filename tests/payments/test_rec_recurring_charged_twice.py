@@ -11,8 +11,8 @@ from payments import services
 from payments.models import Payment, PaymentStatus, RecurringStatus, ReviewState
 from payments.providers.base import PaymentResult, ProviderStatus
 from payments.providers.sandbox import SandboxPaymentsAdapter
-from payments.services import methods
-from payments.services.methods import recurring_charges_report
+from payments.services import recurring as methods_recurring
+from payments.services.recurring import recurring_charges_report
 from tests.payments.recurring_setup import (
     charges,
     failed_as_never_charged,
@@ -178,7 +178,7 @@ def test_a_run_killed_after_its_retrys_answer_still_reviews_the_period(
 
     monkeypatch.setattr(SandboxPaymentsAdapter, "charge_saved", paid_meanwhile)
     # The run dies once the retry's answer is stored, before its record.
-    monkeypatch.setattr(methods, "_recurring_record", killed)
+    monkeypatch.setattr(methods_recurring, "_recurring_record", killed)
 
     assert len(recurring_charges_report().errors) == 1
 

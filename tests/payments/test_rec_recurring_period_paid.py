@@ -20,7 +20,7 @@ from payments.models import (
     SandboxCharge,
 )
 from payments.providers.sandbox import SandboxPaymentsAdapter
-from payments.services.methods import recurring_charges_report
+from payments.services.recurring import recurring_charges_report
 from tests.payments.recurring_setup import (
     charges,
     declined_lookup,

@@ -25,8 +25,8 @@ from payments.models import (
     SandboxCharge,
 )
 from payments.providers.sandbox import SandboxPaymentsAdapter
-from payments.services import methods
-from payments.services.methods import recurring_charges_report
+from payments.services import recurring as methods_recurring
+from payments.services.recurring import recurring_charges_report
 from tests.payments.conftest import webhook_body, webhook_headers
 from tests.payments.test_pay5_recurring_paid_late import (  # noqa: F401 (fixtures)
     _payments_of,
@@ -86,7 +86,7 @@ def test_a_late_paid_webhook_during_the_run_neither_deadlocks_nor_charges_twice(
     # The run pauses inside its claim (the recurring row claimed) while the
     # webhook is handled.
     claimed, go = threading.Event(), threading.Event()
-    real = methods.nothing_charged
+    real = methods_recurring.nothing_charged
     paused = []
 
     def pausing(payment: Payment) -> bool:
@@ -97,7 +97,7 @@ def test_a_late_paid_webhook_during_the_run_neither_deadlocks_nor_charges_twice(
         return real(payment)
 
     main = threading.current_thread()
-    monkeypatch.setattr(methods, "nothing_charged", pausing)
+    monkeypatch.setattr(methods_recurring, "nothing_charged", pausing)
     errors: list = []
     run_done, hook_done = threading.Event(), threading.Event()
     runs: list = []

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from payments import services
 from payments.models import Payment, PaymentStatus, RecurringCharge, RecurringStatus
-from payments.services.methods import recurring_charges_report
+from payments.services.recurring import recurring_charges_report
 from tests.payments.conftest import webhook_body, webhook_headers
 
 pytestmark = pytest.mark.django_db

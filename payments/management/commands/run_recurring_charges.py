@@ -17,7 +17,7 @@ from integrations.errors import ProviderError
 from integrations.management.base import ProviderCommand
 from integrations.registry import UnknownProvider
 from integrations.secrets_registry import staff_text
-from payments.services.methods import RecurringRun, recurring_charges_report
+from payments.services.recurring import RecurringRun, recurring_charges_report
 
 
 class Command(ProviderCommand):

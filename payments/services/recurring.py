@@ -1,0 +1,406 @@
+"""Recurring charges: the run that charges each due slot of a saved method,
+and what a slot's payment ending later (failed, declined, paid after all)
+does to its recurring charge."""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integrations import money
+from integrations.secrets_registry import staff_text
+from payments.models import (
+    MONEY_HOLDING_STATUSES,
+    Payment,
+    PaymentNote,
+    PaymentStatus,
+    RecurringCharge,
+    RecurringStatus,
+)
+from payments.services.attempts import adapter_for
+from payments.services.errors import GatewayUnavailable
+from payments.services.methods import saved_method_send
+from payments.services.reconcile import (
+    DUPLICATE_CODES,
+    RECURRING_KEY_PREFIX,
+    not_sent_fail,
+)
+from payments.services.slots import (
+    OPEN,
+    decline_stops,
+    next_run,
+    nothing_charged,
+    period_paid,
+    period_paid_elsewhere,
+    period_payments,
+    recurring_of,
+    slot_key,
+    slot_of,
+)
+from payments.services.state import (
+    lock_payment,
+    log_ids,
+)
+
+# One logger for the whole package, named as before the split, so log
+# records and logging configuration keep addressing it.
+logger = logging.getLogger("payments.services")
+
+
+@dataclass
+class RecurringRun:
+    """What one run of the recurring charges did: ``charged``; ``unknown``
+    (the gateway did not answer: reconciliation settles them); ``declined``
+    (those recurring charges stop, unless an earlier try of the period was
+    paid); ``retry`` (nothing charged, the slot is given back to the next
+    run); ``errors``: one line per recurring charge a fault of ours stopped
+    (its slot given back too)."""
+
+    charged: int = 0
+    unknown: int = 0
+    declined: int = 0
+    retry: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_result(self) -> dict[str, Any]:
+        """The run as the scheduled task's result (what the admin shows):
+        the counts, ``failed`` for the faults of ours, and their first lines
+        (secrets masked)."""
+        return {
+            "charged": self.charged,
+            "unknown": self.unknown,
+            "declined": self.declined,
+            "retry": self.retry,
+            "failed": len(self.errors),
+            # A bounded result; ``failed`` counts them all.
+            "errors": [staff_text(line) for line in self.errors[:20]],
+        }
+
+
+def recurring_charges_run(*, now: datetime | None = None) -> int:
+    """Charge every active recurring charge that is due; the number charged
+    (``recurring_charges_report`` says the rest)."""
+    return recurring_charges_report(now=now).charged
+
+
+def recurring_charges_report(*, now: datetime | None = None) -> RecurringRun:
+    """Charge every active recurring charge that is due. Each due slot is
+    claimed with its payment in one transaction by a conditional update, so
+    two workers never charge it twice, and its idempotency key is fixed by
+    the slot. A slot a dead run left claimed is given back first."""
+    now = now or timezone.now()
+    run = RecurringRun()
+    _recurring_orphans_release(now)
+    due = RecurringCharge.objects.filter(
+        status=RecurringStatus.ACTIVE, next_run_at__lte=now
+    ).select_related("saved_method__account")
+    for recurring in due.order_by("next_run_at", "pk")[
+        : settings.PAYMENTS_RECURRING_BATCH
+    ]:
+        try:
+            outcome = _recurring_run_one(recurring)
+        except Exception as exc:
+            # One recurring charge's fault; the others are still charged.
+            logger.error(
+                "recurring charge run stopped",
+                extra={
+                    "recurring_id": recurring.public_id,
+                    "error": type(exc).__name__,
+                },
+            )
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            run.errors.append(f"{recurring.public_id}: {type(exc).__name__}: {first}")
+            continue
+        if outcome:
+            setattr(run, outcome, getattr(run, outcome) + 1)
+    return run
+
+
+def _recurring_run_one(recurring: RecurringCharge) -> str:
+    """Run one due slot; the RecurringRun counter it adds to ("" if another
+    worker took the slot)."""
+    slot = recurring.next_run_at
+    following = next_run(slot, recurring.interval, recurring.interval_count)
+    # Before the claim: an account this deploy cannot call claims nothing.
+    adapter = adapter_for(recurring.saved_method.account)
+    payment, created = _recurring_claim(recurring, slot, following)
+    if payment is None:
+        return ""
+    if created:
+        new = payment
+
+        def release() -> bool:
+            # Not when an earlier try of the period was reported paid meanwhile.
+            with transaction.atomic():
+                paid = period_paid_elsewhere(new)
+                return not paid and _slot_release(recurring.pk, slot, following)
+
+        try:
+            payment = saved_method_send(
+                payment, recurring.saved_method, adapter, not_charged=release
+            )
+        except BaseException as exc:
+            # Nothing charged (its key is freed; slot given back with it) or
+            # the outcome is being reconciled: either way the slot's key never
+            # charges it twice.
+            release()
+            if isinstance(exc, GatewayUnavailable):
+                return "retry"
+            raise
+    return _recurring_record(recurring, payment)
+
+
+def _recurring_claim(
+    recurring: RecurringCharge, slot: datetime, following: datetime
+) -> tuple[Payment | None, bool]:
+    """Move the slot on and store its payment in one transaction: a run that
+    dies after it leaves a pending payment a later run finds. (None, False)
+    when another worker claimed the slot; (payment, False) when an earlier
+    run of this slot made its payment already."""
+    key = slot_key(recurring, slot)
+    with transaction.atomic():
+        # The slot's earlier payment is locked before the recurring row, the
+        # order a webhook about that payment takes them in: no deadlock.
+        existing = (
+            Payment.objects.select_for_update().filter(idempotency_key=key).first()
+        )
+        claimed = RecurringCharge.objects.filter(
+            pk=recurring.pk, next_run_at=slot, status=RecurringStatus.ACTIVE
+        ).update(next_run_at=following, updated_at=timezone.now())
+        if not claimed:
+            return None, False
+        if existing is not None and not nothing_charged(existing):
+            return existing, False
+        if existing is not None:
+            # Failed by a fault of ours, nothing charged: not the card's
+            # decline. Its key is freed and the slot charged again.
+            Payment.objects.filter(pk=existing.pk).update(
+                idempotency_key=None, updated_at=timezone.now()
+            )
+        payment = Payment.objects.create(
+            order_id=f"{recurring.public_id}-{slot:%Y%m%d%H%M}",
+            amount=recurring.amount,
+            currency=money.validate_currency(recurring.currency),
+            capture_requested=True,
+            customer_reference=recurring.saved_method.customer_reference,
+            # The slot named too: a try that reaches no gateway frees its key.
+            metadata={
+                "recurring_charge": recurring.public_id,
+                "recurring_slot": slot.isoformat(),
+            },
+            idempotency_key=key,
+        )
+    return payment, True
+
+
+def _slot_release(recurring_pk: int, slot: datetime, following: datetime) -> bool:
+    """Give a claimed slot back to the next run (unless it moved on since)."""
+    return bool(
+        RecurringCharge.objects.filter(pk=recurring_pk, next_run_at=following).update(
+            next_run_at=slot, updated_at=timezone.now()
+        )
+    )
+
+
+def _declined(payment: Payment) -> bool:
+    # A duplicate's period may be charged (in review when another payment
+    # holds its charge), and one found never charged has its slot given back
+    # (recurring_slot_give_back): neither is the card's decline.
+    return (
+        payment.status == PaymentStatus.FAILED
+        and payment.failure_code not in DUPLICATE_CODES
+        and not nothing_charged(payment)
+    )
+
+
+def _recurring_record(recurring: RecurringCharge, payment: Payment) -> str:
+    # The payment's lock, then its period's (slots.period_lock): an earlier
+    # try of the period reported paid meanwhile is seen by a decline.
+    with transaction.atomic():
+        payment = lock_payment(payment.pk)
+        failed = payment.status == PaymentStatus.FAILED
+        declined = _declined(payment)
+        stops = declined and decline_stops(payment)
+        RecurringCharge.objects.filter(pk=recurring.pk).update(
+            last_payment=payment, runs=recurring.runs + 1
+        )
+        if stops:  # only an active one: a cancel meanwhile stays
+            RecurringCharge.objects.filter(
+                pk=recurring.pk, status=RecurringStatus.ACTIVE
+            ).update(status=RecurringStatus.FAILED)
+    logger.info(
+        "recurring charge run",
+        extra={
+            "recurring_id": recurring.public_id,
+            "payment_id": payment.public_id,
+            "status": payment.status,
+        },
+    )
+    if declined:
+        return "declined"
+    if nothing_charged(payment):
+        return "retry"
+    return "unknown" if failed or payment.status in OPEN else "charged"
+
+
+def recurring_payment_failed(payment: Payment) -> None:
+    """A recurring slot's payment ended failed after its run (reconciliation,
+    staff): the run's rule. A decline stops the recurring charge; nothing
+    charged gives the slot back. Called in the transaction that fails it, so
+    a kill between the two writes loses no period."""
+    if _declined(payment):
+        _recurring_stop(payment)
+    else:
+        recurring_slot_give_back(payment)
+
+
+def _recurring_stop(payment: Payment) -> None:
+    """A slot's decline learnt after its run stops the recurring charge, as
+    in the run; unless a later period was charged since (the method works):
+    that period is then left to staff with a note."""
+    recurring = recurring_of(payment)
+    key = str(payment.idempotency_key or "")
+    if recurring is None or not key.startswith(RECURRING_KEY_PREFIX):
+        return
+    if not decline_stops(payment):
+        return  # an earlier try of its period was paid
+    later = Payment.objects.filter(
+        metadata__recurring_charge=recurring.public_id,
+        pk__gt=payment.pk,
+        status__in=MONEY_HOLDING_STATUSES,
+    )
+    if not later.exists():
+        # It names the payment whose decline stopped it: a success the
+        # gateway reports for that one later undoes the stop.
+        RecurringCharge.objects.filter(
+            pk=recurring.pk, status=RecurringStatus.ACTIVE
+        ).update(
+            status=RecurringStatus.FAILED,
+            last_payment=payment,
+            updated_at=timezone.now(),
+        )
+        logger.warning("recurring charge declined; stopped", extra=log_ids(payment))
+        return
+    PaymentNote.objects.create(
+        payment=payment,
+        kind="recurring_slot_declined",
+        title="This period of the recurring charge was declined",
+        detail="Declined after its run, and later periods were charged since: "
+        "collect this one by hand.",
+    )
+
+
+def recurring_payment_paid(payment: Payment) -> None:
+    """A slot's payment the gateway failed, then reported paid (its failure
+    was not final, or its look-up missed it): its period counts as paid, so
+    a stop that a decline of this period made (this try's, or a later try's
+    of the same period), if still in force, is undone, on its timeline."""
+    resumed = RecurringCharge.objects.filter(
+        public_id=payment.metadata.get("recurring_charge", ""),
+        status=RecurringStatus.FAILED,
+        last_payment__in=period_payments(payment),
+    ).update(
+        status=RecurringStatus.ACTIVE, last_payment=payment, updated_at=timezone.now()
+    )
+    if resumed:
+        logger.warning("recurring charge resumed; period paid", extra=log_ids(payment))
+        PaymentNote.objects.create(
+            payment=payment,
+            kind="recurring_resumed",
+            title="The recurring charge resumed: this period is paid",
+            detail="A decline of this period had stopped it; the gateway "
+            "then reported this payment paid.",
+        )
+    period_paid(payment)
+
+
+def recurring_slot_give_back(payment: Payment) -> bool:
+    """A recurring slot's payment that reconciliation (or staff) ended failed
+    with nothing charged, by no decline: its slot is given back, so the next
+    run charges it again as after a fault after the claim (a new payment, so
+    a new gateway key; the claim frees this one's slot key). Only while the
+    schedule is one period past the slot: further on, staff are told."""
+    key = str(payment.idempotency_key or "")
+    if not nothing_charged(payment) or not key.startswith(RECURRING_KEY_PREFIX):
+        return False
+    recurring = recurring_of(payment)
+    slot = slot_of(key)
+    if recurring is None or slot is None:
+        return False
+    active = RecurringCharge.objects.filter(
+        pk=recurring.pk, status=RecurringStatus.ACTIVE
+    )
+    if not active.exists():
+        return False  # cancelled or stopped meanwhile: nothing to charge
+    if period_paid_elsewhere(payment):
+        return False  # an earlier try of the period was paid after all
+    following = next_run(slot, recurring.interval, recurring.interval_count)
+    # Given back now, or the schedule has not passed the slot yet.
+    if _slot_release(recurring.pk, slot, following) or (
+        active.filter(next_run_at__lte=slot).exists()
+    ):
+        logger.info(
+            "recurring slot not charged; given back",
+            extra={"payment_id": payment.public_id},
+        )
+        return True
+    logger.error(
+        "recurring slot not charged; the schedule has moved on",
+        extra={"payment_id": payment.public_id},
+    )
+    PaymentNote.objects.create(
+        payment=payment,
+        kind="recurring_slot_missed",
+        title="This period of the recurring charge was not charged",
+        detail="Nothing was charged for this period and the schedule has "
+        "moved on since: charge the customer's period by hand.",
+    )
+    return False
+
+
+def _recurring_orphans_release(now: datetime) -> None:
+    """A run killed between its claim and the gateway call (SIGKILL, the
+    worker's timeout) left a pending payment no gateway was asked about:
+    fail it (key freed) and give its slot back, so this run charges it.
+    Only past PAYMENTS_RECONCILE_AFTER_MINUTES, far beyond a task's life."""
+    stale = now - timedelta(minutes=settings.PAYMENTS_RECONCILE_AFTER_MINUTES)
+    orphans = Payment.objects.filter(
+        status=PaymentStatus.PENDING,
+        idempotency_key__startswith=RECURRING_KEY_PREFIX,
+        account__isnull=True,
+        attempts__isnull=True,
+        updated_at__lte=stale,
+    ).order_by("pk")
+    for payment in orphans[: settings.PAYMENTS_RECURRING_BATCH]:
+        _recurring_orphan_release(payment)
+
+
+def _recurring_orphan_release(payment: Payment) -> None:
+    # Taken by a conditional touch: two runs at once release it once.
+    if not Payment.objects.filter(
+        pk=payment.pk, status=PaymentStatus.PENDING, updated_at=payment.updated_at
+    ).update(updated_at=timezone.now()):
+        return
+    recurring = recurring_of(payment)
+    slot = slot_of(str(payment.idempotency_key))
+    # One transaction: a kill between the two would lose the period.
+    with transaction.atomic():
+        not_sent_fail(payment, "run stopped")
+        given_back = (
+            recurring is not None
+            and slot is not None
+            and not period_paid_elsewhere(payment)
+            and _slot_release(
+                recurring.pk,
+                slot,
+                next_run(slot, recurring.interval, recurring.interval_count),
+            )
+        )
+    logger.warning(
+        "recurring payment of a stopped run released",
+        extra={"payment_id": payment.public_id, "slot_given_back": given_back},
+    )
