@@ -294,6 +294,20 @@ def rows_select(
     return loaded
 
 
+def rows_select_statement(
+    model: type[Model],
+    where: str,
+    params: Sequence[Any],
+    *,
+    order_by: Sequence[str] = (),
+    using: str = DEFAULT_DB_ALIAS,
+) -> tuple[str, list[Any]]:
+    """The (sql, params) ``rows_select`` sends for the same arguments: to
+    send it ahead (``integrations.db.reads_ahead``)."""
+    sql = _select_sql(model, using, where, tuple(order_by))[0]
+    return sql, list(params)
+
+
 @lru_cache(maxsize=64)
 def _select_sql(
     model: type[Model], alias: str, where: str, order_by: tuple[str, ...]

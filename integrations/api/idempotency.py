@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -28,6 +28,7 @@ from integrations.commits import (
     group_join,
     group_rollback,
 )
+from integrations.db import reads_ahead as db_reads_ahead
 from integrations.db import savepoint_if_nested
 from integrations.models import ApiKey, IdempotencyRecord
 from integrations.reruns import rerunning
@@ -52,6 +53,8 @@ KEY_SCHEMA = {
 _STORED_HEADERS = ("Location",)
 
 Handler = TypeVar("Handler", bound=Callable[..., HttpResponseBase])
+# A read as ``integrations.db.execute_rows`` takes it: (sql, params).
+Statement = tuple[str, Sequence[Any]]
 
 
 def idempotent(
@@ -59,6 +62,7 @@ def idempotent(
     *,
     required: bool = True,
     share_commits: bool = False,
+    reads_ahead: Callable[[Request], Sequence[Statement]] | None = None,
 ) -> Handler | Callable[[Handler], Handler]:
     """Decorate a DRF view method (``post``, ``create``, ...) with the mechanism.
 
@@ -68,7 +72,10 @@ def idempotent(
     its first provider call, so a concurrent request sees it in flight) and
     the response its last. For handlers that call no provider (everything
     then commits at once with the response) or call one only through
-    ``integrations.attempts.attempt_run``.
+    ``integrations.attempts.attempt_run``. With it, ``reads_ahead(request)``
+    may name the reads the handler makes first ((sql, params) as
+    ``integrations.db.execute_rows`` takes them): they ride in the claim's
+    round trip (``integrations.db.reads_ahead``).
 
     Without it the handler commits on its own and the response after it: a
     worker dying in between leaves the record in flight, and the retry after
@@ -91,6 +98,7 @@ def idempotent(
                 kwargs,
                 required=required,
                 share_commits=share_commits,
+                reads_ahead=reads_ahead,
             )
 
         parameter = OpenApiParameter(
@@ -124,6 +132,7 @@ def _handle(
     *,
     required: bool,
     share_commits: bool = False,
+    reads_ahead: Callable[[Request], Sequence[Statement]] | None = None,
 ) -> HttpResponseBase:
     key = request.headers.get(HEADER)
     if key is None:
@@ -140,7 +149,8 @@ def _handle(
     fingerprint = _fingerprint(request)
     if share_commits:
         claim = (owner, key, fingerprint)
-        return _run_shared(claim, view, request, handler, args, kwargs)
+        reads = reads_ahead(request) if reads_ahead is not None else ()
+        return _run_shared(claim, reads, view, request, handler, args, kwargs)
     claimed = _claim(owner, key, request, fingerprint)
     if isinstance(claimed, Response):
         return claimed
@@ -360,6 +370,7 @@ def _run(
 
 def _run_shared(
     claim: tuple[str, str, str],
+    reads: Sequence[Statement],
     view: APIView,
     request: Request,
     handler: Callable[..., HttpResponseBase],
@@ -370,7 +381,7 @@ def _run_shared(
     owner, key, fingerprint = claim
     record = None
     try:
-        with commit_group():
+        with commit_group(), db_reads_ahead(reads):
             claimed = _claim_joined(owner, key, request, fingerprint)
             if isinstance(claimed, Response):
                 return claimed
