@@ -139,6 +139,8 @@ class _ReadsAhead:
         """The waiting reads that may go direct (numbered); nothing is
         waiting or served after this."""
         waiting, self.waiting, self.results = self.waiting, [], []
+        if not waiting:
+            return []
         numbered = [(sql, params, _numbered(sql)) for sql, params in waiting]
         return [read for read in numbered if read[2] is not None]  # type: ignore[misc]
 

@@ -6,14 +6,18 @@ still holds on that path."""
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
+from django.utils import timezone
 from psycopg import BaseConnection
 
 from integrations import db
 from integrations.models import ProviderAccount
+from payments import fraud
 from payments.models import BlocklistEntry, Payment, SandboxCharge
 from tests.factories import ProviderAccountFactory
 
@@ -65,6 +69,15 @@ def round_trips(monkeypatch) -> Iterator[list[str]]:
 
 
 @pytest.fixture
+def steady_clock(monkeypatch) -> None:
+    """The screening's clock stops: its window starts on the whole second, so
+    a request whose validation crosses one reads fresh (correct, one round
+    trip more), which would make the counts below flaky."""
+    now = timezone.now().replace(microsecond=500_000)
+    monkeypatch.setattr(fraud, "timezone", SimpleNamespace(now=lambda: now))
+
+
+@pytest.fixture
 def served(monkeypatch) -> list[bool]:
     """Whether each read the handler asked for was served from those sent
     ahead (True) or went to the database (False)."""
@@ -81,7 +94,9 @@ def served(monkeypatch) -> list[bool]:
 
 
 @pytest.mark.redis
-def test_a_payment_takes_six_round_trips_of_ours(api, primary, monkeypatch):
+def test_a_payment_takes_six_round_trips_of_ours(
+    api, primary, monkeypatch, steady_clock
+):
     post(api)  # warm-up: the key's last-used time, prepared statements
     with round_trips(monkeypatch) as sent:
         response = post(api, data=body(customer_email="a@b.example"))
@@ -94,7 +109,9 @@ def test_a_payment_takes_six_round_trips_of_ours(api, primary, monkeypatch):
 
 
 @pytest.mark.redis
-def test_the_reads_sent_ahead_answer_as_fresh_reads(api, primary, served, settings):
+def test_the_reads_sent_ahead_answer_as_fresh_reads(
+    api, primary, served, settings, steady_clock
+):
     """The screening served from the claim's round trip sees what a fresh read
     sees: payments committed before, the blocklist, the enabled accounts."""
     settings.FRAUD_VELOCITY_MAX_PER_CUSTOMER = 1
@@ -130,7 +147,9 @@ def test_a_disabled_account_is_never_used(api, primary, monkeypatch):
 
 
 @pytest.mark.redis
-def test_a_body_unlike_the_read_ahead_is_screened_fresh(api, primary, served, settings):
+def test_a_body_unlike_the_read_ahead_is_screened_fresh(
+    api, primary, served, settings, steady_clock
+):
     """A value the serializer changes (a number for a text field) is not the
     statement sent ahead: the screening reads its own, with the same result."""
     settings.FRAUD_VELOCITY_MAX_PER_CUSTOMER = 1
@@ -174,3 +193,19 @@ def test_a_body_refused_by_validation_is_still_a_400(api, primary, overrides):
     assert post(api, key, body(**overrides)).json() == response.json()
     assert not Payment.objects.exists()
     assert post(api).status_code == 201  # and the connection goes on
+
+
+def test_a_second_passing_before_the_screening_reads_fresh(
+    api, primary, served, settings, monkeypatch
+):
+    """The window's start moved on between the read sent ahead and the
+    screening: not the same statement, so the screening reads its own."""
+    settings.FRAUD_VELOCITY_MAX_PER_CUSTOMER = 1
+    assert post(api, data=body(customer_reference="cus_9")).status_code == 201
+    start = timezone.now().replace(microsecond=999_000)
+    ticks = iter([start, start + timedelta(milliseconds=2)])
+    monkeypatch.setattr(fraud, "timezone", SimpleNamespace(now=lambda: next(ticks)))
+    served.clear()
+    response = post(api, data=body(customer_reference="cus_9"))
+    assert response.json()["risk"]["reasons"] == ["velocity_customer"]
+    assert served == [True, False]  # the accounts served; the screening read
