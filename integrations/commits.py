@@ -171,6 +171,13 @@ def group_deferrable() -> bool:
     return conn.atomic_blocks[:1] == [group.held] and not any(conn.savepoint_ids)
 
 
+def group_connection(using: str) -> Any:
+    """The connection of the group open on ``using`` (None if there is none):
+    the look-up it made once."""
+    group = _current.get()
+    return group.conn if group is not None and group.using == using else None
+
+
 def group_defer(write: Any) -> bool:
     """Keep ``write`` until the group's next statement or commit, when
     ``group_deferrable()``; False (nothing kept) when not."""

@@ -26,6 +26,7 @@ def execute_one(
     using: str = DEFAULT_DB_ALIAS,
     resend: bool = False,
     commit: bool = False,
+    conn: Any = None,
 ) -> tuple[Any, ...] | None:
     """Run one statement; return its first row, or None if it returned none.
 
@@ -46,9 +47,11 @@ def execute_one(
     COMMIT rides after it; Django's own commit then finds nothing open.
     Anywhere else (DEBUG, ``CaptureQueriesContext``, SQLite) it goes through
     Django's cursor. Errors are Django's either way. Inside a transaction
-    nothing is retried.
+    nothing is retried. ``conn``: ``connections[using]``, if the caller has
+    it (a look-up is 7 Python calls; a payment's path makes dozens).
     """
-    conn = connections[using]
+    if conn is None:
+        conn = connections[using]
     if conn.vendor != "postgresql":
         with conn.cursor() as cursor:
             cursor.execute(sql, params)
@@ -74,7 +77,11 @@ def _resending(conn: Any, resend: bool, run: Any) -> Any:
 
 
 def execute_rows(
-    sql: str, params: Sequence[Any], *, using: str = DEFAULT_DB_ALIAS
+    sql: str,
+    params: Sequence[Any],
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    conn: Any = None,
 ) -> list[tuple[Any, ...]]:
     """``execute_one`` for a read: every row it returns. A read is safe to
     send twice, so one that met a dead pooled connection outside a
@@ -84,8 +91,10 @@ def execute_rows(
 
     Values go to PostgreSQL untyped, so each must stand where its column
     gives it a type (``"col" = %s``); ``SELECT %s`` or ``%s IS NULL`` would
-    be typed differently than through Django's cursor."""
-    conn = connections[using]
+    be typed differently than through Django's cursor. ``conn``: as for
+    ``execute_one``."""
+    if conn is None:
+        conn = connections[using]
     if conn.vendor != "postgresql":
         with conn.cursor() as cursor:
             cursor.execute(sql, params)
@@ -105,16 +114,14 @@ def reads_ahead(
     statements: Sequence[tuple[str, Sequence[Any]]], *, using: str = DEFAULT_DB_ALIAS
 ) -> Iterator[None]:
     """Inside, the reads ``statements`` ((sql, params) as ``execute_rows``
-    takes them) ride in the round trip of the first statement of the next
-    transaction, pipelined after it (so they see its write), and
-    ``execute_rows`` answers from their rows when it asks for the same SQL
-    with equal values, in that transaction, before any other statement goes
-    out through this module. Where that statement does not pipeline (not
-    PostgreSQL, queries recorded, not a transaction's first) none is sent.
-
-    For reads the code inside makes first thing: a statement sent through
-    Django's cursor in between is not seen, so none may write what they read.
-    """
+    takes them) ride in the round trip of the next transaction's first
+    statement, pipelined after it (they see its write), and ``execute_rows``
+    answers from their rows when asked for the same SQL with equal values in
+    that transaction before any other statement goes out through this module.
+    None is sent where that statement does not pipeline (not PostgreSQL,
+    queries recorded, not a transaction's first). For reads made first thing:
+    a statement sent through Django's cursor in between is not seen, so none
+    may write what they read."""
     conn = connections[using]
     if conn.vendor != "postgresql" or not statements:
         yield
@@ -136,8 +143,7 @@ class _ReadsAhead:
         self.results: list[tuple[str, tuple[Any, ...], Any]] = []
 
     def take(self) -> list[tuple[str, tuple[Any, ...], bytes]]:
-        """The waiting reads that may go direct (numbered); nothing is
-        waiting or served after this."""
+        """The waiting reads that can go direct; then none waits or serves."""
         waiting, self.waiting, self.results = self.waiting, [], []
         if not waiting:
             return []

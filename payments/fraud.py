@@ -202,7 +202,8 @@ def _screening_statement(seen: _Inputs) -> tuple[str, str, list[Any]]:
     # From the whole second: the statement sent ahead with the API's
     # idempotency claim then has the screening's own values and serves it.
     since = since.replace(microsecond=0)
-    since = Payment._meta.get_field("created_at").get_db_prep_value(since, conn)
+    # From timezone.now(): get_db_prep_value would add only this adaptation.
+    since = conn.ops.adapt_datetimefield_value(since)
     params: list[Any] = [seen.iso]
     for code, (value, _cap) in seen.velocity.items():
         field = Payment._meta.get_field(_VELOCITY_FIELDS[code])
