@@ -76,6 +76,7 @@ def _api_throughput() -> bool:
             time_calls(call, 20)  # warm-up
         times, cpu = _timed_blocks(calls)
         commits = _commits_per_call(calls["pay"], 20)
+        trips = _round_trips_per_call(calls["pay"], 20)
         work = {name: _python_calls(call, 20) for name, call in calls.items()}
     ok = _report_api(times["pay"], times["bare"], failures, commits)
     _report_floor(times["floor"], times["bare"])
@@ -86,6 +87,11 @@ def _api_throughput() -> bool:
         f"floor {per_call['rows']:.1f} ms, floor {per_call['floor']:.1f} ms, "
         f"bare {per_call['bare']:.1f} ms; the rest of each wall time is "
         "waiting (PostgreSQL, Redis, the scheduler)"
+    )
+    note(
+        f"PostgreSQL round trips per payment: {trips:.1f}, with the in-process "
+        "sandbox gateway's INSERT and the call log's batched write (three, now "
+        "and then: its share grows with the wall time)"
     )
     note(
         f"Python function calls per call (load-independent): payment "
@@ -191,6 +197,44 @@ def _commits_per_call(call: object, runs: int) -> tuple[float, float, float]:
         counts["statements"] / runs,
         counts["gateway"] / runs,
     )
+
+
+def _round_trips_per_call(call: Callable[[], None], runs: int) -> float:
+    """Round trips to PostgreSQL per ``call()`` on this thread's connection,
+    counted apart from the timed runs (nothing recorded, so statements take
+    their fast paths): a statement sent straight to libpq, a libpq pipeline
+    (its BEGIN, reads and COMMIT in one), one through Django's cursor, or a
+    transaction command psycopg sends itself."""
+    from django.db.backends.utils import CursorWrapper
+    from psycopg import BaseConnection
+
+    from integrations import db
+
+    count = [0]
+    patched = [
+        (db, "_execute_libpq"),
+        (db, "_pipeline"),
+        (CursorWrapper, "_execute"),
+        (BaseConnection, "_exec_command"),
+    ]
+    originals = [getattr(owner, name) for owner, name in patched]
+
+    def counting(original: Callable[..., object]) -> Callable[..., object]:
+        def counted(*args: object, **kwargs: object) -> object:
+            count[0] += 1
+            return original(*args, **kwargs)
+
+        return counted
+
+    for (owner, name), original in zip(patched, originals, strict=True):
+        setattr(owner, name, counting(original))
+    try:
+        for _ in range(runs):
+            call()
+    finally:
+        for (owner, name), original in zip(patched, originals, strict=True):
+            setattr(owner, name, original)
+    return count[0] / runs
 
 
 def _report_api(

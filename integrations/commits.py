@@ -32,14 +32,16 @@ logger = logging.getLogger(__name__)
 @dataclass
 class _Group:
     using: str
+    # ``connections[using]`` of the thread that opened the group, looked up
+    # once: a look-up costs ~7 Python calls and the hooks make a dozen.
+    conn: Any
     held: Any = None  # the open ``transaction.Atomic``, entered by group_join
     # Writes waiting for the next statement or the commit (group_sql).
     deferred: list[Any] = field(default_factory=list)
 
     def owns_top(self) -> bool:
         """The held block is the connection's only one: safe to close it here."""
-        blocks = connections[self.using].atomic_blocks
-        return self.held is not None and blocks == [self.held]
+        return self.held is not None and self.conn.atomic_blocks == [self.held]
 
     def close(self, error: BaseException | None = None) -> None:
         """Commit (after sending the waiting writes) or roll back; the
@@ -78,10 +80,11 @@ _current: ContextVar[_Group | None] = ContextVar("commit_group", default=None)
 @contextmanager
 def commit_group(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """Group the joined writes made inside into shared commits."""
-    if connections[using].in_atomic_block:
+    conn = connections[using]
+    if conn.in_atomic_block:
         yield  # the caller's transaction decides when anything commits
         return
-    group = _Group(using)
+    group = _Group(using, conn)
     token = _current.set(group)
     try:
         yield
@@ -110,7 +113,7 @@ def group_join() -> None:
     group = _current.get()
     if group is None or group.held is not None:
         return
-    if connections[group.using].in_atomic_block:
+    if group.conn.in_atomic_block:
         return  # someone else's transaction: their commit decides
     atomic = transaction.atomic(using=group.using)
     atomic.__enter__()
@@ -164,8 +167,15 @@ def group_deferrable() -> bool:
     group = _current.get()
     if group is None or group.held is None:
         return False
-    conn = connections[group.using]
+    conn = group.conn
     return conn.atomic_blocks[:1] == [group.held] and not any(conn.savepoint_ids)
+
+
+def group_connection(using: str) -> Any:
+    """The connection of the group open on ``using`` (None if there is none):
+    the look-up it made once."""
+    group = _current.get()
+    return group.conn if group is not None and group.using == using else None
 
 
 def group_defer(write: Any) -> bool:

@@ -11,7 +11,8 @@ under gunicorn, about 250 us of the worker's ~1.1 ms per webhook.
 import hashlib
 import re
 import select
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache, lru_cache
 from typing import Any
 
@@ -25,6 +26,7 @@ def execute_one(
     using: str = DEFAULT_DB_ALIAS,
     resend: bool = False,
     commit: bool = False,
+    conn: Any = None,
 ) -> tuple[Any, ...] | None:
     """Run one statement; return its first row, or None if it returned none.
 
@@ -45,9 +47,11 @@ def execute_one(
     COMMIT rides after it; Django's own commit then finds nothing open.
     Anywhere else (DEBUG, ``CaptureQueriesContext``, SQLite) it goes through
     Django's cursor. Errors are Django's either way. Inside a transaction
-    nothing is retried.
+    nothing is retried. ``conn``: ``connections[using]``, if the caller has
+    it (a look-up is 7 Python calls; a payment's path makes dozens).
     """
-    conn = connections[using]
+    if conn is None:
+        conn = connections[using]
     if conn.vendor != "postgresql":
         with conn.cursor() as cursor:
             cursor.execute(sql, params)
@@ -73,7 +77,11 @@ def _resending(conn: Any, resend: bool, run: Any) -> Any:
 
 
 def execute_rows(
-    sql: str, params: Sequence[Any], *, using: str = DEFAULT_DB_ALIAS
+    sql: str,
+    params: Sequence[Any],
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    conn: Any = None,
 ) -> list[tuple[Any, ...]]:
     """``execute_one`` for a read: every row it returns. A read is safe to
     send twice, so one that met a dead pooled connection outside a
@@ -83,17 +91,92 @@ def execute_rows(
 
     Values go to PostgreSQL untyped, so each must stand where its column
     gives it a type (``"col" = %s``); ``SELECT %s`` or ``%s IS NULL`` would
-    be typed differently than through Django's cursor."""
-    conn = connections[using]
+    be typed differently than through Django's cursor. ``conn``: as for
+    ``execute_one``."""
+    if conn is None:
+        conn = connections[using]
     if conn.vendor != "postgresql":
         with conn.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
-    rows = _resending(
-        conn, True, lambda: _execute_postgresql(conn, sql, params, many=True)
-    )
+    ahead = getattr(conn, "_switchyard_ahead", None)
+    rows = ahead.serve(conn, sql, params) if ahead is not None else None
+    if rows is None:
+        rows = _resending(
+            conn, True, lambda: _execute_postgresql(conn, sql, params, many=True)
+        )
     conn.health_check_done = True
     return rows
+
+
+@contextmanager
+def reads_ahead(
+    statements: Sequence[tuple[str, Sequence[Any]]], *, using: str = DEFAULT_DB_ALIAS
+) -> Iterator[None]:
+    """Inside, the reads ``statements`` ((sql, params) as ``execute_rows``
+    takes them) ride in the round trip of the next transaction's first
+    statement, pipelined after it (they see its write), and ``execute_rows``
+    answers from their rows when asked for the same SQL with equal values in
+    that transaction before any other statement goes out through this module.
+    None is sent where that statement does not pipeline (not PostgreSQL,
+    queries recorded, not a transaction's first). For reads made first thing:
+    a statement sent through Django's cursor in between is not seen, so none
+    may write what they read."""
+    conn = connections[using]
+    if conn.vendor != "postgresql" or not statements:
+        yield
+        return
+    previous = getattr(conn, "_switchyard_ahead", None)
+    conn._switchyard_ahead = _ReadsAhead(statements)
+    try:
+        yield
+    finally:
+        conn._switchyard_ahead = previous
+
+
+class _ReadsAhead:
+    """The reads waiting to be sent, then their results until served."""
+
+    def __init__(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        self.waiting = [(sql, tuple(params)) for sql, params in statements]
+        self.block: Any = None  # the atomic block they were read in
+        self.results: list[tuple[str, tuple[Any, ...], Any]] = []
+
+    def take(self) -> list[tuple[str, tuple[Any, ...], bytes]]:
+        """The waiting reads that can go direct; then none waits or serves."""
+        waiting, self.waiting, self.results = self.waiting, [], []
+        if not waiting:
+            return []
+        numbered = [(sql, params, _numbered(sql)) for sql, params in waiting]
+        return [read for read in numbered if read[2] is not None]  # type: ignore[misc]
+
+    def keep(self, conn: Any, reads: list[tuple[Any, ...]], results: list[Any]) -> None:
+        self.block = conn.atomic_blocks[0]
+        pairs = zip(reads, results, strict=True)
+        self.results = [(read[0], read[1], result) for read, result in pairs]
+
+    def serve(self, conn: Any, sql: str, params: Sequence[Any]) -> Any:
+        """The rows of the same read sent ahead, once; None if there are none
+        (or their transaction is no longer the one open)."""
+        if not self.results:
+            return None
+        blocks = conn.atomic_blocks
+        if (
+            not blocks
+            or blocks[0] is not self.block
+            or conn.needs_rollback
+            or conn.connection is None
+            or conn.connection.pgconn.transaction_status
+            != _pq().TransactionStatus.INTRANS
+        ):
+            self.results = []
+            return None
+        wanted = tuple(params)
+        for at, (read_sql, read_params, result) in enumerate(self.results):
+            if read_sql == sql and read_params == wanted:
+                del self.results[at]
+                return _rows(_transformer(conn.connection), result, True)
+        return None
 
 
 def _execute_postgresql(
@@ -102,6 +185,9 @@ def _execute_postgresql(
     if conn.connection is None:
         conn.ensure_connection()
     conn.validate_thread_sharing()
+    ahead = getattr(conn, "_switchyard_ahead", None)
+    # Any statement sent ends what reads_ahead read before it (it may write).
+    reads = ahead.take() if ahead is not None else []
     direct = _numbered(sql)
     if direct is None or not _may_go_direct(conn):
         return _execute_cursor(conn, sql, params, many)
@@ -110,6 +196,8 @@ def _execute_postgresql(
     ends = commit and _may_commit(conn) and _pipelines()
     if begin and not (_pipelines() and hasattr(pconn, "_get_tx_start_command")):
         return _execute_cursor(conn, sql, params, many)  # the cursor sends BEGIN
+    if not begin or ends:
+        reads = []  # they ride only in a transaction's first round trip
     with conn.wrap_database_errors:
         if not (begin or ends):
             result, tx = _execute_libpq(pconn, direct, params)
@@ -118,7 +206,11 @@ def _execute_postgresql(
             # transaction open and sends none.
             before = [pconn._get_tx_start_command()] if begin else []
             after = [b"COMMIT"] if ends else []
-            result, tx = _execute_pipelined(pconn, before, direct, params, after)
+            statements = [(direct, params), *[(r[2], r[1]) for r in reads]]
+            results, tx = _execute_pipelined(pconn, before, statements, after)
+            result = results[0]
+            if reads:
+                ahead.keep(conn, reads, results[1:])
     return _rows(tx, result, many)
 
 
@@ -247,71 +339,88 @@ def _rows(tx: Any, result: Any, many: bool) -> Any:
 def _execute_pipelined(
     pconn: Any,
     before: list[bytes],
-    sql: bytes,
-    params: Sequence[Any],
+    statements: list[tuple[bytes, Sequence[Any]]],
     after: list[bytes],
-) -> Any:
-    """``sql`` with the transaction commands ``before`` and ``after`` it, sent
-    in libpq's pipeline mode: one round trip for them all (the statement's
-    PREPARE too, the first time on this connection). A failing command
-    aborts the ones after it (a COMMIT never runs after a failed statement);
-    the first error is raised. A statement found deallocated in a pipeline
-    that began its transaction is sent again, prepared: nothing else had
+) -> tuple[list[Any], Any]:
+    """The ``statements`` ((sql, params)) with the transaction commands
+    ``before`` and ``after`` them, sent in libpq's pipeline mode: one round
+    trip for them all (each statement's PREPARE too, the first time on this
+    connection); their results in order. A failing command aborts the ones
+    after it (a COMMIT never runs after a failed statement); the first error
+    is raised. A statement found deallocated in a pipeline that began its
+    transaction has it all sent again, that one prepared: nothing else had
     run in that transaction."""
     tx = _transformer(pconn)
-    values = tx.dump_sequence(params, _formats(params))
-    name = _statement_name(sql) if _named(pconn, idle=False) else None
+    named = _named(pconn, idle=False)
+    sends = []
+    for sql, params in statements:
+        values = tx.dump_sequence(params, _formats(params))
+        name = _statement_name(sql) if named else None
+        sends.append((sql, values, tx.formats, name))
     with pconn.lock:
-        results, at = _pipeline_named(
-            pconn, before, (sql, values, tx.formats, name), after
-        )
-        if before and _sqlstate(results[at]) == _INVALID_STATEMENT_NAME:
+        results, places = _pipeline_named(pconn, before, sends, after)
+        # Each pass finds (and forgets) the first name lost: the statements
+        # after it were aborted unrun.
+        for _ in sends:
+            if not (before and _name_lost(results, places)):
+                break
             _check(pconn, pconn.pgconn.exec_(b"ROLLBACK"))
-            results, at = _pipeline_named(
-                pconn, before, (sql, values, tx.formats, name), after
-            )
+            results, places = _pipeline_named(pconn, before, sends, after)
     for result in results:
         _check(pconn, result)
-    return results[at], tx
+    return [results[at] for at in places], tx
+
+
+def _name_lost(results: list[Any], places: list[int]) -> bool:
+    return any(_sqlstate(results[at]) == _INVALID_STATEMENT_NAME for at in places)
 
 
 def _pipeline_named(
-    pconn: Any, before: list[bytes], statement: tuple[Any, ...], after: list[bytes]
-) -> tuple[list[Any], int]:
-    """The pipeline's results and the statement's place in them; keeps the
+    pconn: Any, before: list[bytes], sends: list[tuple[Any, ...]], after: list[bytes]
+) -> tuple[list[Any], list[int]]:
+    """The pipeline's results and each statement's place in them; keeps the
     connection's set of prepared names true to what the server answered."""
-    sql, values, formats, name = statement
     prepared = _prepared(pconn)
-    prepare = name is not None and name not in prepared
-    results = _pipeline(
-        pconn.pgconn, before, (sql, values, formats, name, prepare), after
-    )
-    at = len(before) + prepare
-    if prepare and results[len(before)].status == _pq().ExecStatus.COMMAND_OK:
-        prepared.add(name)
-    if name is not None and _sqlstate(results[at]) == _INVALID_STATEMENT_NAME:
-        prepared.discard(name)
-    return results, at
+    steps = []
+    preparing: set[bytes] = set()
+    for sql, values, formats, name in sends:
+        # A name is prepared once, even if two statements share it.
+        prepare = name is not None and name not in prepared and name not in preparing
+        if prepare:
+            preparing.add(name)
+        steps.append((sql, values, formats, name, prepare))
+    results = _pipeline(pconn.pgconn, before, steps, after)
+    places = []
+    at = len(before)
+    for _sql, _values, _formats, name, prepare in steps:
+        if prepare and results[at].status == _pq().ExecStatus.COMMAND_OK:
+            prepared.add(name)
+        at += prepare
+        if name is not None and _sqlstate(results[at]) == _INVALID_STATEMENT_NAME:
+            prepared.discard(name)
+        places.append(at)
+        at += 1
+    return results, places
 
 
 def _pipeline(
-    pg: Any, before: list[bytes], statement: tuple[Any, ...], after: list[bytes]
+    pg: Any, before: list[bytes], steps: list[tuple[Any, ...]], after: list[bytes]
 ) -> list[Any]:
-    sql, values, formats, name, prepare = statement
     pg.enter_pipeline_mode()
     try:
         for command in before:
             pg.send_query_params(command, None)
-        if name is None:
-            pg.send_query_params(sql, values, None, formats)
-        else:
+        for sql, values, formats, name, prepare in steps:
+            if name is None:
+                pg.send_query_params(sql, values, None, formats)
+                continue
             if prepare:
                 pg.send_prepare(name, sql, None)
             pg.send_query_prepared(name, values, formats)
         for command in after:
             pg.send_query_params(command, None)
         pg.pipeline_sync()
-        count = len(before) + prepare + 1 + len(after)
+        count = len(before) + sum(1 + step[4] for step in steps) + len(after)
         results = _pipeline_results(pg, count)
         pg.exit_pipeline_mode()
     except BaseException:

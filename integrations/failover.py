@@ -29,7 +29,7 @@ from integrations.breaker import breaker_for
 from integrations.client.fallback import fallback_ready
 from integrations.errors import NotProcessed, Outcome, ProviderError, Rejected, Unknown
 from integrations.models import ProviderAccount
-from integrations.row_sql import rows_select
+from integrations.row_sql import rows_select, rows_select_statement
 
 if TYPE_CHECKING:
     from integrations.providers.base import BaseAdapter
@@ -140,11 +140,17 @@ def enabled_accounts(kind: str) -> list[ProviderAccount]:
     """The enabled accounts of ``kind`` in failover order, read now: the
     admin's current order for this request. One hand-built SELECT, loaded
     as the ORM loads rows (a queryset cost more than the read)."""
-    return rows_select(
-        ProviderAccount,
-        '"kind" = %s AND "enabled"',
-        [kind],
-        order_by=("priority", "id"),
+    return rows_select(ProviderAccount, _ENABLED, [kind], order_by=_FAILOVER_ORDER)
+
+
+_ENABLED = '"kind" = %s AND "enabled"'
+_FAILOVER_ORDER = ("priority", "id")
+
+
+def enabled_accounts_statement(kind: str) -> tuple[str, list[str]]:
+    """The (sql, params) ``enabled_accounts(kind)`` sends, to send it ahead."""
+    return rows_select_statement(
+        ProviderAccount, _ENABLED, [kind], order_by=_FAILOVER_ORDER
     )
 
 

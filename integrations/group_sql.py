@@ -23,7 +23,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from integrations.commits import group_defer, group_take_deferred
+from integrations.commits import group_connection, group_defer, group_take_deferred
 from integrations.db import execute_one
 
 
@@ -71,7 +71,8 @@ def _named(
 def defer(write: Write, *, using: str = DEFAULT_DB_ALIAS) -> None:
     """Run ``write`` now, or (inside a commit group on PostgreSQL) with the
     group's next statement or just before its commit."""
-    if connections[using].vendor == "postgresql" and group_defer(write):
+    conn = group_connection(using)  # None outside a group of ``using``
+    if conn is not None and conn.vendor == "postgresql" and group_defer(write):
         return
     run_writes([write], using=using)
 
@@ -92,7 +93,8 @@ def send_writes(
     registered then run at once)."""
     if not writes:
         return lambda: None
-    if connections[using].vendor != "postgresql":
+    conn = connections[using]
+    if conn.vendor != "postgresql":
         each = [_run_apart(write) for write in writes]
         return lambda: _hand_each(writes, each)
     clauses: list[str] = []
@@ -109,6 +111,7 @@ def send_writes(
         params,
         using=using,
         commit=commit,
+        conn=conn,
     )
     assert row is not None
     return lambda: _hand(writes, list(row))
@@ -135,14 +138,15 @@ def _run_apart(write: Write) -> tuple[Any, ...]:
 
 
 def execute(
-    sql: str, params: Sequence[Any], *, using: str = DEFAULT_DB_ALIAS
+    sql: str, params: Sequence[Any], *, using: str = DEFAULT_DB_ALIAS, conn: Any = None
 ) -> tuple[Any, ...] | None:
     """``execute_one``, carrying the group's waiting writes that want no
     result as CTEs in front of ``sql`` (an INSERT, UPDATE or SELECT, or a
-    WITH statement): one round trip for them all."""
+    WITH statement): one round trip for them all. ``conn``: as for
+    ``execute_one``."""
     riders = group_take_deferred(lambda write: write.on_result is None)
     if not riders:
-        return execute_one(sql, params, using=using)
+        return execute_one(sql, params, using=using, conn=conn)
     clauses: list[str] = []
     front: list[Any] = []
     for position, write in enumerate(riders):
@@ -153,4 +157,4 @@ def execute(
         combined = f"{head}, {sql.lstrip()[5:]}"
     else:
         combined = f"{head} {sql}"
-    return execute_one(combined, [*front, *params], using=using)
+    return execute_one(combined, [*front, *params], using=using, conn=conn)

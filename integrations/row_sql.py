@@ -143,7 +143,7 @@ def row_insert(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
     conn = connections[using]
     sql, fields = _insert_sql(type(instance), conn.vendor)
     params = field_values(fields, instance, add=True, conn=conn)
-    row = group_sql.execute(sql, params, using=using)
+    row = group_sql.execute(sql, params, using=using, conn=conn)
     assert row is not None
     instance.pk = row[0]
     instance._state.adding = False
@@ -191,8 +191,9 @@ def row_update(
     """UPDATE only the fields ``names`` of ``instance``'s row (``auto_now``
     fields refreshed too), guarded by ``where`` (field name -> value the row
     must still hold). False when no row matched: nothing was written."""
-    sql, params = _update_statement(instance, names, where, using)
-    return group_sql.execute(sql, params, using=using) is not None
+    conn = connections[using]
+    sql, params = _update_statement(instance, names, where, conn)
+    return group_sql.execute(sql, params, using=using, conn=conn) is not None
 
 
 def row_update_later(
@@ -205,10 +206,11 @@ def row_update_later(
 ) -> None:
     """``row_update``, sent now or (in a commit group, ``group_sql.defer``)
     with the group's next statement or commit; ``then(matched)`` once sent."""
-    sql, params = _update_statement(instance, names, where, using)
+    conn = connections[using]
+    sql, params = _update_statement(instance, names, where, conn)
 
     def apart() -> tuple[int]:
-        return (int(execute_one(sql, params, using=using) is not None),)
+        return (int(execute_one(sql, params, conn=conn) is not None),)
 
     write = group_sql.Write(
         clauses=(("u", sql),),
@@ -224,9 +226,8 @@ def _update_statement(
     instance: Model,
     names: Iterable[str],
     where: Mapping[str, Any] | None,
-    using: str,
+    conn: Any,
 ) -> tuple[str, list[Any]]:
-    conn = connections[using]
     where = where or {}
     shape = tuple((name, where[name] is None) for name in where)
     sql, fields, guarded = _update_sql(type(instance), tuple(names), shape)
@@ -283,7 +284,7 @@ def rows_select(
     (the fields' and the backend's converters, then ``Model.from_db``)."""
     conn = connections[using]
     sql, names, converters = _select_sql(model, conn.alias, where, tuple(order_by))
-    rows = execute_rows(sql, params, using=using)
+    rows = execute_rows(sql, params, using=using, conn=conn)
     loaded = []
     for row in rows:
         values = list(row)
@@ -292,6 +293,20 @@ def rows_select(
                 values[index] = converter(values[index], col, conn)
         loaded.append(model.from_db(using, names, values))
     return loaded
+
+
+def rows_select_statement(
+    model: type[Model],
+    where: str,
+    params: Sequence[Any],
+    *,
+    order_by: Sequence[str] = (),
+    using: str = DEFAULT_DB_ALIAS,
+) -> tuple[str, list[Any]]:
+    """The (sql, params) ``rows_select`` sends for the same arguments: to
+    send it ahead (``integrations.db.reads_ahead``)."""
+    sql = _select_sql(model, using, where, tuple(order_by))[0]
+    return sql, list(params)
 
 
 @lru_cache(maxsize=64)

@@ -6,6 +6,8 @@ reason as ``code`` and the payment; an unknown outcome 202 with status
 ``payment_blocked``.
 """
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -187,6 +189,10 @@ def _create_input(request: Request) -> tuple[dict, list[ProviderAccount]]:
     return data, accounts
 
 
+def _create_reads(request: Request) -> list[tuple[str, list[Any]]]:
+    return selectors.payment_create_reads(request.data)
+
+
 class PaymentCreateView(APIView):
     required_scopes = {"POST": WRITE}
 
@@ -238,7 +244,8 @@ class PaymentCreateView(APIView):
         ],
     )
     # Two commits per payment: one before the gateway call, one after it.
-    @idempotent(share_commits=True)
+    # The handler's first reads ride with the idempotency claim.
+    @idempotent(share_commits=True, reads_ahead=_create_reads)
     def post(self, request: Request) -> Response:
         data, accounts = _create_input(request)
         try:

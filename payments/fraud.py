@@ -42,25 +42,70 @@ def payment_screen(
     ip_country: str = "",
 ) -> Screening:
     """Score one payment about to be made; reads blocklists and recent payments."""
-    ip = _parse_ip(ip_address)
-    email = customer_email.strip().lower()
-    iso = currency.strip().upper()
-    velocity = _velocity_checks(
-        customer_reference=customer_reference.strip(), email=email, ip=ip
+    seen = _inputs(
+        currency, customer_reference, customer_email, ip_address, card_fingerprint
     )
-    terms = _blocklist_terms(email=email, ip=ip, card=card_fingerprint.strip())
     # The three reads go out as one statement: a round trip and an ORM
     # compile apiece were a sixth of a payment's time. IP ranges are few:
     # all are read and tested here.
-    read = _screening_read(iso, velocity, terms, ranges=ip is not None)
+    using, sql, params = _screening_statement(seen)
+    read = _read_rows(execute_rows(sql, params, using=using))
     reasons = [
-        *_amount_reasons(amount=amount, currency=iso, override=read.threshold),
-        *[rule for rule, (_q, cap) in velocity.items() if read.counts[rule] >= cap],
-        *_blocklist_reasons(ip=ip, rows=read.blocked),
+        *_amount_reasons(amount=amount, currency=seen.iso, override=read.threshold),
+        *[
+            rule
+            for rule, (_q, cap) in seen.velocity.items()
+            if read.counts[rule] >= cap
+        ],
+        *_blocklist_reasons(ip=seen.ip, rows=read.blocked),
         *_country_reasons(billing_country=billing_country, ip_country=ip_country),
     ]
     score = score_for(reasons)
     return Screening(score=score, level=level_for(score), reasons=reasons)
+
+
+def screening_statement(
+    *,
+    currency: str,
+    customer_reference: str,
+    customer_email: str,
+    ip_address: str | None,
+    card_fingerprint: str,
+) -> tuple[str, list[Any]]:
+    """The (sql, params) ``payment_screen`` reads for these inputs, to send
+    it ahead (``integrations.db.reads_ahead``)."""
+    seen = _inputs(
+        currency, customer_reference, customer_email, ip_address, card_fingerprint
+    )
+    _using, sql, params = _screening_statement(seen)
+    return sql, params
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    iso: str
+    email: str
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+    velocity: "_Checks"
+    terms: list[tuple[str, str]]  # (kind, value) of the blocklist
+
+
+def _inputs(
+    currency: str,
+    customer_reference: str,
+    customer_email: str,
+    ip_address: str | None,
+    card_fingerprint: str,
+) -> _Inputs:
+    """The screening's inputs as it compares them (trimmed, e-mail in lower
+    case, the IP parsed) and the rules and blocklist entries they bring in."""
+    ip = _parse_ip(ip_address)
+    email = customer_email.strip().lower()
+    velocity = _velocity_checks(
+        customer_reference=customer_reference.strip(), email=email, ip=ip
+    )
+    terms = _blocklist_terms(email=email, ip=ip, card=card_fingerprint.strip())
+    return _Inputs(currency.strip().upper(), email, ip, velocity, terms)
 
 
 def score_for(reasons: list[str]) -> int:
@@ -147,26 +192,29 @@ class _Read:
     blocked: list[tuple[str, str]]
 
 
-def _screening_read(
-    currency: str, velocity: _Checks, terms: list[tuple[str, str]], ranges: bool
-) -> _Read:
+def _screening_statement(seen: _Inputs) -> tuple[str, str, list[Any]]:
     """The admin's threshold, the velocity counts and the blocklist rows that
-    may match (``ranges``: and every IP range), as the rows of one
-    statement: (part, kind, value, number)."""
+    may match (with an IP: and every IP range), as the rows of one
+    statement: (part, kind, value, number). Its database, SQL and params."""
     using = router.db_for_read(Payment)
     conn = connections[using]
     since = timezone.now() - timedelta(minutes=settings.FRAUD_VELOCITY_WINDOW_MINUTES)
-    since = Payment._meta.get_field("created_at").get_db_prep_value(since, conn)
-    params: list[Any] = [currency]
-    for code, (value, _cap) in velocity.items():
+    # From the whole second: the statement sent ahead with the API's
+    # idempotency claim then has the screening's own values and serves it.
+    since = since.replace(microsecond=0)
+    # From timezone.now(): get_db_prep_value would add only this adaptation.
+    since = conn.ops.adapt_datetimefield_value(since)
+    params: list[Any] = [seen.iso]
+    for code, (value, _cap) in seen.velocity.items():
         field = Payment._meta.get_field(_VELOCITY_FIELDS[code])
         params += [code, field.get_db_prep_value(value, conn), since]
-    for kind, value in terms:
+    for kind, value in seen.terms:
         params += [kind, value]
+    ranges = seen.ip is not None
     if ranges:
         params += [BlocklistKind.IP, "%/%"]
-    sql = _read_sql(using, tuple(velocity), len(terms), ranges)
-    return _read_rows(execute_rows(sql, params, using=using))
+    sql = _read_sql(using, tuple(seen.velocity), len(seen.terms), ranges)
+    return using, sql, params
 
 
 @functools.cache

@@ -1,11 +1,14 @@
 """Reads for the payments admin (a payment's timeline, the payments behind a
 review-queue selection) and the API's read of the enabled accounts."""
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.urls import reverse
 
 from integrations.admin.display import money_display
 from integrations.failover import enabled_accounts as failover_accounts
+from integrations.failover import enabled_accounts_statement
 from integrations.models import ProviderAccount
 from integrations.timeline import (
     TIMELINE_LIMIT,
@@ -15,6 +18,7 @@ from integrations.timeline import (
     timeline_sorted,
     webhook_entries,
 )
+from payments import fraud
 from payments.models import Payment
 from payments.services.attempts import KIND
 
@@ -90,3 +94,29 @@ def payments_selected(queryset: QuerySet) -> QuerySet[Payment]:
 def enabled_accounts() -> list[ProviderAccount]:
     """The enabled payments accounts in failover order, read now."""
     return failover_accounts(KIND)
+
+
+def payment_create_reads(data: Any) -> list[tuple[str, list[Any]]]:
+    """The reads a payment's create makes first, for the request body
+    ``data`` as sent, to send them ahead (``integrations.db.reads_ahead``):
+    the enabled accounts, and the screening's read of the body's values. The
+    validated body reads its own, served by one of these only if it is the
+    very same statement with the same values."""
+    reads = [enabled_accounts_statement(KIND)]
+    if not isinstance(data, dict):
+        return reads
+    # None or absent is blank; any other non-string is a 400 to come.
+    values = {name: data.get(name) or "" for name in _SCREENED}
+    if all(isinstance(value, str) for value in values.values()):
+        reads.append(fraud.screening_statement(**values))
+    return reads
+
+
+# The body's values the screening reads with.
+_SCREENED = (
+    "currency",
+    "customer_reference",
+    "customer_email",
+    "ip_address",
+    "card_fingerprint",
+)

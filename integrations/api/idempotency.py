@@ -6,9 +6,9 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError
@@ -28,6 +28,7 @@ from integrations.commits import (
     group_join,
     group_rollback,
 )
+from integrations.db import reads_ahead as db_reads_ahead
 from integrations.db import savepoint_if_nested
 from integrations.models import ApiKey, IdempotencyRecord
 from integrations.reruns import rerunning
@@ -52,6 +53,8 @@ KEY_SCHEMA = {
 _STORED_HEADERS = ("Location",)
 
 Handler = TypeVar("Handler", bound=Callable[..., HttpResponseBase])
+# A read as ``integrations.db.execute_rows`` takes it: (sql, params).
+Statement = tuple[str, Sequence[Any]]
 
 
 def idempotent(
@@ -59,6 +62,7 @@ def idempotent(
     *,
     required: bool = True,
     share_commits: bool = False,
+    reads_ahead: Callable[[Request], Sequence[Statement]] | None = None,
 ) -> Handler | Callable[[Handler], Handler]:
     """Decorate a DRF view method (``post``, ``create``, ...) with the mechanism.
 
@@ -68,7 +72,8 @@ def idempotent(
     its first provider call, so a concurrent request sees it in flight) and
     the response its last. For handlers that call no provider (everything
     then commits at once with the response) or call one only through
-    ``integrations.attempts.attempt_run``.
+    ``integrations.attempts.attempt_run``. ``reads_ahead(request)``: the
+    reads such a handler makes first, sent with the claim (``_run_shared``).
 
     Without it the handler commits on its own and the response after it: a
     worker dying in between leaves the record in flight, and the retry after
@@ -78,20 +83,14 @@ def idempotent(
     (docs/api.md, "A worker that dies").
     """
 
+    options = _Options(required, share_commits, reads_ahead)
+
     def decorate(func: Handler) -> Handler:
         @functools.wraps(func)
         def wrapper(
             view: APIView, request: Request, *args: Any, **kwargs: Any
         ) -> HttpResponseBase:
-            return _handle(
-                view,
-                request,
-                func,
-                args,
-                kwargs,
-                required=required,
-                share_commits=share_commits,
-            )
+            return _handle(view, request, func, (args, kwargs), options)
 
         parameter = OpenApiParameter(
             name=HEADER,
@@ -115,19 +114,23 @@ def idempotent(
     return decorate
 
 
+class _Options(NamedTuple):
+    required: bool
+    share_commits: bool
+    reads_ahead: Callable[[Request], Sequence[Statement]] | None
+
+
 def _handle(
     view: APIView,
     request: Request,
     handler: Callable[..., HttpResponseBase],
-    args: tuple,
-    kwargs: dict,
-    *,
-    required: bool,
-    share_commits: bool = False,
+    arguments: tuple[tuple, dict],
+    options: _Options,
 ) -> HttpResponseBase:
+    args, kwargs = arguments
     key = request.headers.get(HEADER)
     if key is None:
-        if required:
+        if options.required:
             raise ApiError(
                 f"This endpoint requires an {HEADER} header.",
                 code="idempotency_key_required",
@@ -138,9 +141,12 @@ def _handle(
     owner = _owner(request)
     # Parsing the body here means malformed JSON is a 400 before any record.
     fingerprint = _fingerprint(request)
-    if share_commits:
+    if options.share_commits:
         claim = (owner, key, fingerprint)
-        return _run_shared(claim, view, request, handler, args, kwargs)
+        ahead = options.reads_ahead
+        # The handler's first reads, sent with the claim (integrations.db).
+        reads = ahead(request) if ahead is not None else ()
+        return _run_shared(claim, reads, view, request, handler, args, kwargs)
     claimed = _claim(owner, key, request, fingerprint)
     if isinstance(claimed, Response):
         return claimed
@@ -360,17 +366,19 @@ def _run(
 
 def _run_shared(
     claim: tuple[str, str, str],
+    reads: Sequence[Statement],
     view: APIView,
     request: Request,
     handler: Callable[..., HttpResponseBase],
     args: tuple,
     kwargs: dict,
 ) -> HttpResponseBase:
-    """``_claim`` then ``_run``, their writes joined to the handler's commits."""
+    """``_claim`` then ``_run``, their writes joined to the handler's commits;
+    ``reads`` ride in the claim's round trip (``integrations.db.reads_ahead``)."""
     owner, key, fingerprint = claim
     record = None
     try:
-        with commit_group():
+        with commit_group(), db_reads_ahead(reads):
             claimed = _claim_joined(owner, key, request, fingerprint)
             if isinstance(claimed, Response):
                 return claimed
