@@ -6,8 +6,10 @@ Incremental by the ERP's last-modified time where the adapter offers it
 whole listing started, less a margin (``next_since``). A page that fails is
 recorded in ``SyncRun.errors`` and the run goes on with the next one where
 the continuation allows it (an offset, or the next batch of SKUs); the run
-then ends ``partial``, and the page is owed to later runs, which ask it
-again first (``sync_owed``).
+then ends ``partial``. Where a failed page asked later holds the same
+records (``owes_failed_pages``) it is owed to later runs, which ask it again
+first (``sync_owed``); otherwise "since" stays and the next run reads the
+window again.
 
 On the workers a run is worked a time budget per task (``sync_run_continue``:
 claimed by a conditional update, its position saved with every page, the
@@ -50,12 +52,15 @@ from inventory.services.sync_owed import (
     owed_after_full,
     owed_alert,
     owed_dropped_by,
+    owed_floor,
     owed_inherited,
+    owed_read_by,
 )
 from inventory.services.sync_pages import (
     PageSource,
     SyncPosition,
     known_skus,
+    owes_pages,
     rejected_levels_record,
 )
 
@@ -108,6 +113,11 @@ def sync_run_start(*, account: ProviderAccount, full: bool = False) -> SyncRun:
         status=SyncStatus.FAILED, finished_at=now, claimed_at=None
     )
     since = next_since(account) if not full and adapter.supports_since else None
+    owed = owed_inherited(account.pk)
+    if since is not None and not owes_pages(adapter):
+        # Pages owed before such an ERP stopped owing them: read their
+        # window whole again (an offset owed no longer holds its records).
+        since = owed_floor(since, owed)
     try:
         # The partial unique index (one open run per account) decides
         # between two starters racing past any check of ours.
@@ -116,7 +126,7 @@ def sync_run_start(*, account: ProviderAccount, full: bool = False) -> SyncRun:
                 account=account,
                 full=full,
                 since=since,
-                owed=owed_inherited(account.pk),
+                owed=owed,
                 started_at=now,
             )
     except IntegrityError:
@@ -383,7 +393,7 @@ def _work(run: SyncRun, progress: Progress | None, deadline: float | None) -> bo
         slowest, pages = max(slowest, time.monotonic() - began), pages + 1
         if progress is not None:
             progress(run)
-    _finish(run, position)
+    _finish(run, position, owes=source.owes)
     return False
 
 
@@ -465,12 +475,14 @@ def _page_apply(
     run.position, run.progress_at, run.claimed_at = position.as_json(), now, now
 
 
-def _finish(run: SyncRun, position: SyncPosition) -> SyncRun:
+def _finish(run: SyncRun, position: SyncPosition, *, owes: bool) -> SyncRun:
     # Records refused as invalid were read: counted and listed, but only a
     # page that failed makes the run partial. One whose every page was read
     # or owed moves "since" all the same (next_since).
     run.covered = not position.incomplete
-    if run.full and run.covered:
+    # A run that owes no pages read from before those inherited were owed
+    # (unless started before its ERP stopped owing them: kept for the next).
+    if run.covered and (run.full or (not owes and owed_read_by(run))):
         owed_after_full(run)
     elif not run.covered:
         owed_dropped_by(run)

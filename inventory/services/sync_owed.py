@@ -1,5 +1,9 @@
 """Pages a sync owes: a page of an incremental-capable ERP's listing that
-failed while the run went on past it.
+failed while the run went on past it, where the adapter says the page holds
+the same records when asked again (``owes_failed_pages``). A page number or
+offset does not: levels changed meanwhile move records across it, onto a
+page no run reads again, so such a run moves no "since"; pages owed before
+are read again by the next run from their "since" (``owed_floor``).
 
 Such a run still moves "since" (``sync.next_since``): its failed pages are
 carried to the account's later runs (``SyncRun.owed``) and asked again, with
@@ -59,6 +63,26 @@ def owed_inherited(account_id: int) -> list[dict[str, Any]]:
         .first()
     )
     return list(last or [])
+
+
+def owed_floor(since: datetime, owed: list[dict[str, Any]]) -> datetime | None:
+    """``since``, or the earliest "since" of the pages ``owed`` when older
+    (None when one was owed by a whole listing): where a run of an ERP that
+    owes no pages reads from to cover the pages owed before."""
+    for page in owed:
+        owed_since = parse_datetime(page["since"]) if page["since"] else None
+        if owed_since is None:
+            return None
+        since = min(since, owed_since)
+    return since
+
+
+def owed_read_by(run: SyncRun) -> bool:
+    """Whether ``run`` asked its listing from no later than every page
+    owed to it (``owed_floor``): read whole, it read their records."""
+    if run.since is None or not run.owed:
+        return True
+    return owed_floor(run.since, run.owed) == run.since
 
 
 def owe(run: SyncRun, query: LevelsQuery, error: ProviderError, now: datetime) -> bool:
@@ -237,5 +261,7 @@ __all__ = [
     "owed_answered",
     "owed_dropped_by",
     "owed_due",
+    "owed_floor",
     "owed_inherited",
+    "owed_read_by",
 ]

@@ -118,9 +118,10 @@ class PageSource:
         self.adapter = adapter
         self.run = run
         self.since = run.since
-        # Only an ERP asked by modification time can owe a page: any other
-        # run reads every page anyway.
-        self.owes = adapter.supports_since and not adapter.levels_by_sku
+        # Only an ERP asked by modification time can owe a page (any other
+        # run reads every page anyway), and only one whose failed page holds
+        # the same records when asked again (``owes_failed_pages``).
+        self.owes = owes_pages(adapter)
         # The index in ``run.owed`` of the owed page last asked (None: the
         # last query was the run's own).
         self._owed: int | None = None
@@ -219,6 +220,15 @@ class PageSource:
             self._known = known_skus()
         start = 0 if after is None else bisect.bisect_right(self._known, after)
         return tuple(self._known[start : start + limit])
+
+
+def owes_pages(adapter: InventoryAdapter) -> bool:
+    """Whether a run of ``adapter`` owes its failed pages to later runs."""
+    return (
+        adapter.supports_since
+        and adapter.owes_failed_pages
+        and not adapter.levels_by_sku
+    )
 
 
 def known_skus() -> list[str]:

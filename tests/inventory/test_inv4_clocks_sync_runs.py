@@ -19,6 +19,7 @@ from integrations.testing.clocks import (
 from inventory import services, tasks
 from inventory.models import SyncRun
 from inventory.providers.sandbox import SandboxInventoryAdapter
+from tests.inventory.invy_owing import owing_sandbox  # noqa: F401
 from tests.inventory.test_sync_tasks import erp, queue  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +63,7 @@ def test_a_run_claimed_by_a_skewed_worker_starts_at_the_databases_time(
     assert before <= SyncRun.objects.get(pk=run.pk).started_at <= after
 
 
+@pytest.mark.usefixtures("owing_sandbox")
 @SKEWS
 def test_a_page_owed_by_a_skewed_worker_carries_the_databases_time(
     erp,  # noqa: F811

@@ -25,6 +25,7 @@ from inventory.services import sync as sync_module
 from tests.factories import ProviderAccountFactory
 from tests.inventory.contract import harness_http_stock as hs
 from tests.inventory.factories import LocationFactory, StockLevelFactory
+from tests.inventory.invy_owing import owing_sandbox  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 SECRET = "ns_canary_Q7w8e9r0t1"
@@ -79,6 +80,7 @@ def test_incremental_sync_asks_only_for_changes(erp, settings):
     assert StockLevel.objects.get(sku="B").on_hand == 7
 
 
+@pytest.mark.usefixtures("owing_sandbox")
 def test_failed_page_is_recorded_and_the_rest_continues(erp, monkeypatch, settings):
     for n in range(6):
         _erp_level(erp, f"S{n}", 10)
@@ -102,7 +104,7 @@ def test_failed_page_is_recorded_and_the_rest_continues(erp, monkeypatch, settin
     ]
     # The page it missed is owed: the next run asks it again first, then
     # what changed since this one started (its "since" moves on).
-    monkeypatch.undo()
+    monkeypatch.setattr(SandboxInventoryAdapter, "levels", real)
     following = services.inventory_sync(account=erp)
     margin = timedelta(seconds=settings.INVENTORY_SYNC_SINCE_MARGIN_SECONDS)
     assert following.since == run.started_at - margin
@@ -320,6 +322,7 @@ def test_a_providers_text_is_stored_with_known_secrets_masked(erp, monkeypatch):
     assert "[redacted]" in run.errors[0]["message"]
 
 
+@pytest.mark.usefixtures("owing_sandbox")
 def test_a_nul_or_lone_surrogate_in_an_erp_message_is_stored_replaced(erp, monkeypatch):
     # PostgreSQL refuses NUL in jsonb and UTF-8 cannot carry a lone
     # surrogate: stored as is, the run's save failed, and so did every run.
@@ -448,6 +451,7 @@ def test_a_level_our_columns_cannot_hold_is_dropped_and_the_run_goes_on(
     assert "  level A@" in out.getvalue()
 
 
+@pytest.mark.usefixtures("owing_sandbox")
 def test_a_failed_page_after_many_refused_records_still_makes_the_run_partial(
     erp, monkeypatch
 ):

@@ -12,8 +12,9 @@ from inventory.models import SandboxErpLevel, StockLevel, SyncRun
 from inventory.providers.sandbox import SandboxInventoryAdapter
 from inventory.services.sync import next_since
 from tests.factories import ProviderAccountFactory
+from tests.inventory.invy_owing import owing_sandbox  # noqa: F401
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("owing_sandbox")]
 
 
 def _travel(monkeypatch, clock: list) -> None:

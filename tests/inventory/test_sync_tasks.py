@@ -20,6 +20,7 @@ from inventory.providers.sandbox import SandboxInventoryAdapter
 from tests.factories import ProviderAccountFactory
 from tests.inventory.contract import harness_http_stock as hs
 from tests.inventory.factories import StockLevelFactory
+from tests.inventory.invy_owing import owing_sandbox  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +85,7 @@ def test_each_task_resumes_after_the_last_page_applied(
     assert StockLevel.objects.count() == 4
 
 
+@pytest.mark.usefixtures("owing_sandbox")
 def test_an_owed_page_is_asked_once_in_a_run_worked_by_several_tasks(
     erp, queue, asked, monkeypatch, django_capture_on_commit_callbacks
 ):

@@ -24,6 +24,7 @@ from inventory.services import LineRequest
 from tests.contract.sandbox import SECRET
 from tests.factories import ProviderAccountFactory
 from tests.inventory.factories import StockLevelFactory
+from tests.inventory.invy_owing import owing_sandbox  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -200,6 +201,7 @@ def _ticks(count, capture, asked):
     return per_tick
 
 
+@pytest.mark.usefixtures("owing_sandbox")
 def test_a_page_that_always_fails_is_owed_not_read_again_with_everything(
     settings, monkeypatch, django_capture_on_commit_callbacks, caplog, admin_client
 ):
