@@ -22,6 +22,7 @@ from integrations.client import parse_retry_after, server_now
 from integrations.clock import database_now
 from integrations.errors import ConfigurationError, NotProcessed, ProviderError
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
+from integrations.webhooks.errors import PAYLOAD_ERRORS
 from integrations.webhooks.messages import WebhookMessage, json_object
 from integrations.webhooks.signing import hmac_hex, require_match
 from integrations.webhooks.verification import WebhookVerificationError
@@ -369,7 +370,10 @@ def _part(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 def _received(data: Mapping[str, Any]) -> datetime | None:
     """When we received an event with no readable time that stops its
     address (it must not wait for staff); None for any other."""
-    kind, bounce = _kind(data)
+    try:
+        kind, bounce = _kind(data)
+    except PAYLOAD_ERRORS:
+        return None  # stored, and dead with its error once read (payload_read)
     recipient = data.get("recipient")
     if not isinstance(recipient, str) or not recipient:
         return None  # a stop naming no address: nothing it could stop
