@@ -6,7 +6,8 @@ history. Each event is stored once (``dedupe_key``: the same scan from a
 webhook and a poll is one row). The shipment's status follows the newest
 event it can follow; an event older than the one it already follows never
 moves it, and once delivered or returned nothing does (a late ``in_transit``
-never undoes ``delivered``). An ``unknown`` event (a code the adapter does not
+never undoes ``delivered``); a scan dated ahead of our clock is ordered as
+received now. An ``unknown`` event (a code the adapter does not
 map) is never followed, nor a ``pre_transit`` one once the parcel has moved:
 every event is still stored in the history. Such an unread scan after the
 label was made (less a clock-skew allowance) is still evidence the carrier may
@@ -131,15 +132,28 @@ def _move_forward(shipment: Shipment, fresh: list) -> bool:
     candidates = [e for e in fresh if _followable(moving, e.status)]
     if not candidates or current.is_terminal:
         return False
-    newest = max(candidates, key=lambda e: e.occurred_at)
-    if shipment.tracking_event_at and newest.occurred_at < shipment.tracking_event_at:
+    now = database_now()
+    # Ties among scans taken as received now keep the carrier's own order.
+    newest = max(
+        candidates, key=lambda e: (_bounded(e.occurred_at, now), e.occurred_at)
+    )
+    at = _bounded(newest.occurred_at, now)
+    followed = shipment.tracking_event_at
+    if followed and at < _bounded(followed, now):
         return False
     moved = shipment.tracking_status != newest.status
     shipment.tracking_status = str(newest.status)
-    shipment.tracking_event_at = newest.occurred_at
+    shipment.tracking_event_at = at
     if newest.status == TrackingStatus.DELIVERED:
-        shipment.delivered_at = newest.occurred_at
+        shipment.delivered_at = at
     return moved
+
+
+def _bounded(at: datetime, now: datetime) -> datetime:
+    """A scan's time for ordering: the carrier's, but never after ``now``,
+    when we got it. One dated ahead (a drifting clock, a local time read as
+    UTC) would hold every later real scan back until that date."""
+    return min(at, now)
 
 
 def shipment_has_moved(*, shipment: Shipment) -> bool:
