@@ -16,6 +16,7 @@ documents as pre-shipment are mapped to ``pre_transit`` by its adapter, never
 left unknown.
 """
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from integrations import registry
 from integrations.clock import database_now
@@ -107,12 +108,37 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
         if info.estimated_delivery:
             locked.estimated_delivery = info.estimated_delivery
         locked.save()
+        if locked.status == ShipmentStatus.FAILED and _in_network(fresh):
+            _not_bought_scanned(locked)
         # A label not announced yet (its file garbled): its scans are kept,
         # and go out with its shipment.label_created.
         if fresh and locked.status in LABEL_ANNOUNCED_STATUSES:
             _emit(locked, moved)
     shipment.refresh_from_db()
     return len(fresh)
+
+
+def _in_network(fresh: list) -> bool:
+    return any(e.status not in NOT_MOVING for e in fresh)
+
+
+def _not_bought_scanned(shipment: Shipment) -> None:
+    """A label settled as not bought (its ids kept) that the carrier scans in
+    its network was made after all: ``unknown`` again, so the sweep asks and
+    staff settle it, unless its quote was bought again (the unique index
+    says so): then a second label is live, and staff must void one."""
+    reopened = False
+    with contextlib.suppress(IntegrityError), transaction.atomic():
+        Shipment.objects.filter(pk=shipment.pk).update(status=ShipmentStatus.UNKNOWN)
+        shipment.status = ShipmentStatus.UNKNOWN
+        reopened = True
+    logger.error(
+        "carrier scans a label settled as not bought; settle it by hand"
+        if reopened
+        else "carrier scans a label settled as not bought; its quote was "
+        "bought again: void one of the two",
+        extra={"shipment_id": shipment.public_id, "carrier": shipment.carrier},
+    )
 
 
 def _followable(moving: bool, status: TrackingStatus) -> bool:
