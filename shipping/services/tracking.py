@@ -103,8 +103,8 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
             ],
             ignore_conflicts=True,
         )
-        locked.last_tracked_at = database_now()
         moved = _move_forward(locked, fresh)
+        locked.last_tracked_at = database_now()
         if info.estimated_delivery:
             locked.estimated_delivery = info.estimated_delivery
         locked.save()
@@ -164,8 +164,10 @@ def _move_forward(shipment: Shipment, fresh: list) -> bool:
         candidates, key=lambda e: (_bounded(e.occurred_at, now), e.occurred_at)
     )
     at = _bounded(newest.occurred_at, now)
+    # One followed from a future date before this rule: as received when
+    # last asked at the latest.
     followed = shipment.tracking_event_at
-    if followed and at < _bounded(followed, now):
+    if followed and at < _bounded(followed, shipment.last_tracked_at or now):
         return False
     moved = shipment.tracking_status != newest.status
     shipment.tracking_status = str(newest.status)

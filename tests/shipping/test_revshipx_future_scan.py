@@ -104,3 +104,15 @@ def test_a_scan_minutes_ahead_does_not_outrank_one_received_after_it():
         _scan(TrackingStatus.OUT_FOR_DELIVERY, now + timedelta(seconds=1), "B"),
     )
     assert shipment.tracking_status == "out_for_delivery"
+
+
+def test_a_status_followed_from_a_future_date_before_this_release_is_overtaken():
+    shipment = _bought()
+    shipment.tracking_status = "in_transit"
+    shipment.tracking_event_at = timezone.now() + timedelta(days=30)
+    shipment.last_tracked_at = timezone.now() - timedelta(hours=1)
+    shipment.save()
+
+    _apply(shipment, _scan(TrackingStatus.DELIVERED, timezone.now()))
+    assert shipment.tracking_status == "delivered"
+    assert shipment.delivered_at <= timezone.now()
