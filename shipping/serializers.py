@@ -282,9 +282,11 @@ class ShipmentSerializer(serializers.ModelSerializer):
         return shipment.quote.public_id if shipment.quote_id else None
 
     def get_label_url(self, shipment: Shipment) -> str | None:
+        # Only a bought label downloads: a voided one's link would be a 404,
+        # one not announced yet has nothing to show.
         if not shipment.tracking_number:
             return None
-        if shipment.status not in LABEL_ANNOUNCED_STATUSES:
+        if shipment.status != ShipmentStatus.PURCHASED:
             return None
         return reverse("api:shipment-label", args=[shipment.public_id])
 

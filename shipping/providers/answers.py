@@ -41,7 +41,8 @@ _NOT_JSONB = re.compile("[\x00\ud800-\udfff]")
 
 # U+FFFD too: the webhook intake stores a NUL (or lone surrogate) as it, so in
 # a carrier's id or number it stands for a character that could not be kept.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\ufffd]")
+# A lone surrogate itself (JSON may escape one) is text UTF-8 cannot encode.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ufffd\ud800-\udfff]")
 
 # Not a malformed_response: the file may come whole on the next fetch.
 GARBLED_FILE = "garbled_label_file"
@@ -96,12 +97,12 @@ def storable_rates(carrier: str, rates: "list[Rate]") -> "list[Rate]":
     dropped (logged), as a rate with an unusable price is, so it costs that
     rate alone. None left of some: ``Unknown``, this carrier's failure."""
     kept = []
-    for rate in rates:
+    for rate in map(_shown_name, rates):
         if _storable_rate(rate):
             kept.append(rate)
             continue
         logger.warning(
-            "carrier rate dropped: a code or name that cannot be stored",
+            "carrier rate dropped: a code or id that cannot be stored",
             extra={"carrier": carrier},
         )
     if rates and not kept:
@@ -109,6 +110,20 @@ def storable_rates(carrier: str, rates: "list[Rate]") -> "list[Rate]":
             f"{carrier} sent rates that cannot be stored", code="malformed_response"
         )
     return kept
+
+
+def _shown_name(rate: "Rate") -> "Rate":
+    """The rate with its service name as the quote column holds it: the
+    buyer's text, not an id, so control characters (a NUL, a newline) become
+    spaces and a long one is cut, never costing a buyable price."""
+    name = rate.service_name
+    if not isinstance(name, str):
+        return rate
+    name = " ".join(_CONTROL.sub(" ", name).split()) or rate.service_code
+    limit = RATE_LIMITS["service_name"]
+    if len(name) > limit:
+        name = name[: limit - 1] + "…"
+    return replace(rate, service_name=name)
 
 
 def _storable_rate(rate: "Rate") -> bool:

@@ -6,7 +6,8 @@ history. Each event is stored once (``dedupe_key``: the same scan from a
 webhook and a poll is one row). The shipment's status follows the newest
 event it can follow; an event older than the one it already follows never
 moves it, and once delivered or returned nothing does (a late ``in_transit``
-never undoes ``delivered``). An ``unknown`` event (a code the adapter does not
+never undoes ``delivered``); a scan dated ahead of our clock is ordered as
+received now. An ``unknown`` event (a code the adapter does not
 map) is never followed, nor a ``pre_transit`` one once the parcel has moved:
 every event is still stored in the history. Such an unread scan after the
 label was made (less a clock-skew allowance) is still evidence the carrier may
@@ -15,6 +16,7 @@ documents as pre-shipment are mapped to ``pre_transit`` by its adapter, never
 left unknown.
 """
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
@@ -22,7 +24,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from integrations import registry
 from integrations.clock import database_now
@@ -101,17 +103,42 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
             ],
             ignore_conflicts=True,
         )
-        locked.last_tracked_at = database_now()
         moved = _move_forward(locked, fresh)
+        locked.last_tracked_at = database_now()
         if info.estimated_delivery:
             locked.estimated_delivery = info.estimated_delivery
         locked.save()
+        if locked.status == ShipmentStatus.FAILED and _in_network(fresh):
+            _not_bought_scanned(locked)
         # A label not announced yet (its file garbled): its scans are kept,
         # and go out with its shipment.label_created.
         if fresh and locked.status in LABEL_ANNOUNCED_STATUSES:
             _emit(locked, moved)
     shipment.refresh_from_db()
     return len(fresh)
+
+
+def _in_network(fresh: list) -> bool:
+    return any(e.status not in NOT_MOVING for e in fresh)
+
+
+def _not_bought_scanned(shipment: Shipment) -> None:
+    """A label settled as not bought (its ids kept) that the carrier scans in
+    its network was made after all: ``unknown`` again, so the sweep asks and
+    staff settle it, unless its quote was bought again (the unique index
+    says so): then a second label is live, and staff must void one."""
+    reopened = False
+    with contextlib.suppress(IntegrityError), transaction.atomic():
+        Shipment.objects.filter(pk=shipment.pk).update(status=ShipmentStatus.UNKNOWN)
+        shipment.status = ShipmentStatus.UNKNOWN
+        reopened = True
+    logger.error(
+        "carrier scans a label settled as not bought; settle it by hand"
+        if reopened
+        else "carrier scans a label settled as not bought; its quote was "
+        "bought again: void one of the two",
+        extra={"shipment_id": shipment.public_id, "carrier": shipment.carrier},
+    )
 
 
 def _followable(moving: bool, status: TrackingStatus) -> bool:
@@ -131,15 +158,30 @@ def _move_forward(shipment: Shipment, fresh: list) -> bool:
     candidates = [e for e in fresh if _followable(moving, e.status)]
     if not candidates or current.is_terminal:
         return False
-    newest = max(candidates, key=lambda e: e.occurred_at)
-    if shipment.tracking_event_at and newest.occurred_at < shipment.tracking_event_at:
+    now = database_now()
+    # Ties among scans taken as received now keep the carrier's own order.
+    newest = max(
+        candidates, key=lambda e: (_bounded(e.occurred_at, now), e.occurred_at)
+    )
+    at = _bounded(newest.occurred_at, now)
+    # One followed from a future date before this rule: as received when
+    # last asked at the latest.
+    followed = shipment.tracking_event_at
+    if followed and at < _bounded(followed, shipment.last_tracked_at or now):
         return False
     moved = shipment.tracking_status != newest.status
     shipment.tracking_status = str(newest.status)
-    shipment.tracking_event_at = newest.occurred_at
+    shipment.tracking_event_at = at
     if newest.status == TrackingStatus.DELIVERED:
-        shipment.delivered_at = newest.occurred_at
+        shipment.delivered_at = at
     return moved
+
+
+def _bounded(at: datetime, now: datetime) -> datetime:
+    """A scan's time for ordering: the carrier's, but never after ``now``,
+    when we got it. One dated ahead (a drifting clock, a local time read as
+    UTC) would hold every later real scan back until that date."""
+    return min(at, now)
 
 
 def shipment_has_moved(*, shipment: Shipment) -> bool:
