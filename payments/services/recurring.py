@@ -31,12 +31,14 @@ from payments.services.reconcile import (
 )
 from payments.services.slots import (
     OPEN,
+    RUN_MADE,
     decline_stops,
     next_run,
     nothing_charged,
     period_paid,
     period_paid_elsewhere,
     period_payments,
+    recurring_id,
     recurring_of,
     slot_key,
     slot_of,
@@ -269,6 +271,7 @@ def _recurring_stop(payment: Payment) -> None:
     if not decline_stops(payment):
         return  # an earlier try of its period was paid
     later = Payment.objects.filter(
+        RUN_MADE,
         metadata__recurring_charge=recurring.public_id,
         pk__gt=payment.pk,
         status__in=MONEY_HOLDING_STATUSES,
@@ -299,8 +302,11 @@ def recurring_payment_paid(payment: Payment) -> None:
     was not final, or its look-up missed it): its period counts as paid, so
     a stop that a decline of this period made (this try's, or a later try's
     of the same period), if still in force, is undone, on its timeline."""
+    public_id = recurring_id(payment)
+    if not public_id:
+        return
     resumed = RecurringCharge.objects.filter(
-        public_id=payment.metadata.get("recurring_charge", ""),
+        public_id=public_id,
         status=RecurringStatus.FAILED,
         last_payment__in=period_payments(payment),
     ).update(
