@@ -324,6 +324,34 @@ def recurring_payment_paid(payment: Payment) -> None:
     period_paid(payment)
 
 
+def recurring_refund_unpaid(
+    payment: Payment, amount: int | None, reference: str
+) -> bool:
+    """A refund the gateway reports for a recurring period's failed try: it
+    never stands in for a capture (the period does not count as paid, so no
+    slot taken back, no stop undone); the try stays failed and the refund is
+    noted for staff, once per reference. False if ``payment`` is not such a
+    try (any other payment's refund implies its late capture)."""
+    with transaction.atomic():
+        row = lock_payment(payment.pk)
+        if row.status != PaymentStatus.FAILED or not recurring_id(row):
+            return False
+        said = money.format_amount(amount, row.currency) if amount else "an amount"
+        title = f"The gateway reported a refund ({reference or 'no reference'})"
+        if row.notes.filter(kind="recurring_refund_unpaid", title=title).exists():
+            return True
+        logger.warning("refund reported for a failed recurring try", extra=log_ids(row))
+        PaymentNote.objects.create(
+            payment=row,
+            kind="recurring_refund_unpaid",
+            title=title[:255],
+            detail=f"A refund of {said} was reported for this failed try; no "
+            "capture was: its period does not count as paid. Check the charge "
+            "at the gateway.",
+        )
+    return True
+
+
 def recurring_slot_give_back(payment: Payment) -> bool:
     """A recurring slot's payment that reconciliation (or staff) ended failed
     with nothing charged, by no decline: its slot is given back, so the next
