@@ -169,8 +169,10 @@ def _decline_finish(recurring: RecurringCharge) -> bool:
     before its stop (they once were two transactions). Stopped now, before
     anything is charged; True if so. A decline the run recorded is its
     ``last_payment``; one whose period was paid stops nothing."""
+    # A decline keeps its slot's key (an indexed prefix look-up).
+    prefix = f"{RECURRING_KEY_PREFIX}{recurring.public_id}:"
     latest = (
-        Payment.objects.filter(RUN_MADE, metadata__recurring_charge=recurring.public_id)
+        Payment.objects.filter(idempotency_key__startswith=prefix)
         .order_by("-pk")
         .first()
     )

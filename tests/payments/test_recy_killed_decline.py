@@ -68,3 +68,22 @@ def test_the_next_run_finishes_a_decline_a_killed_run_left(primary, recurring):
     assert recurring.status == RecurringStatus.FAILED
     assert recurring.last_payment_id == declined.pk
     assert payments_of(recurring) == [declined]  # nothing charged again
+
+
+def test_a_charge_reactivated_after_its_recorded_decline_is_charged(primary, recurring):
+    _card_declines(recurring)
+    assert recurring_charges_report().declined == 1
+    # Staff set it going again with a working card: the recorded decline
+    # (its last_payment) is not finished a second time.
+    SandboxCharge.objects.filter(
+        kind="method", reference=recurring.saved_method.provider_method_id
+    ).update(source_token="tok_success")
+    RecurringCharge.objects.filter(pk=recurring.pk).update(
+        status=RecurringStatus.ACTIVE
+    )
+
+    run = recurring_charges_report(now=timezone.now() + timedelta(days=32))
+
+    assert (run.charged, run.declined) == (1, 0)
+    recurring.refresh_from_db()
+    assert recurring.status == RecurringStatus.ACTIVE
