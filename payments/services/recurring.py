@@ -182,7 +182,8 @@ def _decline_finish(recurring: RecurringCharge) -> bool:
     # Kept while paused (the run may have recorded it, its outcome unknown
     # then), until the stop it waited for.
     kept = "recurring_paused_decline" in kinds and "recurring_unpaused" not in kinds
-    if "recurring_period_paid" in kinds or (
+    # Judged already: its period paid by another try, or a later one charged.
+    if {"recurring_period_paid", "recurring_slot_declined"} & kinds or (
         latest.pk == recurring.last_payment_id and not kept
     ):
         return False
@@ -407,13 +408,14 @@ def recurring_refund_unpaid(
             return False
         said = money.format_amount(amount, row.currency) if amount else "an amount"
         title = f"The gateway reported a refund ({reference or 'no reference'})"
+        title = title[:255]
         if row.notes.filter(kind="recurring_refund_unpaid", title=title).exists():
             return True
         logger.warning("refund reported for a failed recurring try", extra=log_ids(row))
         PaymentNote.objects.create(
             payment=row,
             kind="recurring_refund_unpaid",
-            title=title[:255],
+            title=title,
             detail=f"A refund of {said} was reported for this failed try; no "
             "capture was: its period does not count as paid. Check the charge "
             "at the gateway.",
