@@ -55,3 +55,17 @@ def test_a_refund_of_a_failed_try_does_not_resume_a_declined_period(
     lost.refresh_from_db()
     assert lost.status == PaymentStatus.FAILED
     assert not lost.notes.filter(kind="recurring_resumed").exists()
+
+
+def test_a_try_paid_then_refunded_still_counts_as_its_periods_charge(
+    primary, recurring, lost, django_capture_on_commit_callbacks
+):
+    gateway_says(django_capture_on_commit_callbacks, "payment.captured", "ch_lost")
+    gateway_says(django_capture_on_commit_callbacks, "payment.refunded", "ch_lost")
+
+    lost.refresh_from_db()
+    assert lost.status == PaymentStatus.REFUNDED
+    assert not lost.notes.filter(kind="recurring_refund_unpaid").exists()
+    recurring.refresh_from_db()
+    assert recurring.next_run_at > timezone.now()  # taken back: not charged again
+    assert recurring_charges_report().charged == 0
