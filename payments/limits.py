@@ -15,6 +15,10 @@ from payments.providers.base import MetadataLimits, PaymentsAdapter
 
 KIND = "payments"
 
+# Keys a payment's metadata holds for the service itself (the recurring
+# run's): a storefront's own would bring its payment under their rules.
+SERVICE_KEYS = frozenset({"recurring_charge", "recurring_slot"})
+
 
 def _adapter_classes(providers: Iterable[str]) -> list[type[PaymentsAdapter]]:
     classes = []
@@ -65,6 +69,11 @@ def enabled_providers() -> set[str]:
     )
 
 
+def reserved_key(metadata: Mapping[str, Any]) -> str | None:
+    """The first key of ``metadata`` the service keeps for itself, or None."""
+    return next((key for key in metadata if key in SERVICE_KEYS), None)
+
+
 def metadata_problem(
     metadata: Mapping[str, Any], limits: MetadataLimits | None
 ) -> tuple[str, str] | None:
@@ -94,9 +103,10 @@ def metadata_schema(limits: MetadataLimits | None) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object"}
     if limits is None:
         schema["additionalProperties"] = {"type": "string"}
+        schema["description"] = f"Reserved keys: {', '.join(sorted(SERVICE_KEYS))}."
         return schema
     forbidden = limits.forbidden_key_characters
-    reserved = ", ".join(sorted(limits.reserved_keys))
+    reserved = ", ".join(sorted(limits.reserved_keys | SERVICE_KEYS))
     # OpenAPI 3.0 has no keyword for key rules: a description, and the JSON
     # Schema ``propertyNames`` as an extension for generators that read it.
     names: dict[str, Any] = {"maxLength": limits.max_key_length}

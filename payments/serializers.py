@@ -40,6 +40,12 @@ class MetadataField(serializers.DictField):
 def _check_gateway_limits(attrs: dict[str, Any], enabled: set[str] | None) -> None:
     """What a gateway would refuse is refused here, before anything is sent.
     ``enabled``: the enabled providers if the caller read them already."""
+    reserved = limits.reserved_key(attrs["metadata"])
+    if reserved is not None:
+        detail = serializers.ErrorDetail(
+            "This key is reserved by Switchyard.", code="reserved_key"
+        )
+        raise serializers.ValidationError({f"metadata.{reserved}": [detail]})
     if enabled is None:
         enabled = limits.enabled_providers()
     problem = limits.metadata_problem(attrs["metadata"], limits.limits_of(enabled))

@@ -14,7 +14,11 @@ from payments.models import (
 )
 from payments.services.errors import RefundAnswerPending
 from payments.services.followups import storefront_void_done
-from payments.services.recurring import recurring_payment_failed, recurring_payment_paid
+from payments.services.recurring import (
+    recurring_payment_failed,
+    recurring_payment_paid,
+    recurring_refund_unpaid,
+)
 from payments.services.refunds import RESERVING, refund_book, refundable_amount
 from payments.services.slots import period_charged
 from payments.services.state import Change, advance, emit_event, lock_payment
@@ -106,6 +110,9 @@ def _refund_event(
         PaymentStatus.PARTIALLY_REFUNDED,
         PaymentStatus.REFUNDED,
     ):
+        # A refund never stands in for a recurring try's capture.
+        if recurring_refund_unpaid(payment, amount, reference):
+            return Payment.objects.get(pk=payment.pk)
         # Only captured money can be refunded: the capture event is late.
         payment = payment_event_apply(payment=payment, kind="succeeded")
     with transaction.atomic():

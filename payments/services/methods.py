@@ -15,6 +15,7 @@ from integrations.failover import (
     run_with_failover,
 )
 from integrations.models import ProviderAccount
+from payments import limits
 from payments.models import (
     Payment,
     PaymentAttempt,
@@ -28,11 +29,16 @@ from payments.services.create import (
     capture_owed,
     record_authorized,
 )
-from payments.services.errors import GatewayRejected, GatewayUnavailable
+from payments.services.errors import (
+    GatewayRejected,
+    GatewayUnavailable,
+    PaymentError,
+)
 from payments.services.messages import provider_code_of, public_message
 from payments.services.pan import pan_refuse
 from payments.services.reconcile import (
     DUPLICATE_CODES,
+    RECURRING_KEY_PREFIX,
     duplicate_look_up,
     not_sent_fail,
 )
@@ -143,6 +149,7 @@ def saved_method_charge(
     it (a vaulted method exists at one gateway only, so no failover)."""
     currency = money.validate_currency(currency)
     pan_refuse(metadata=metadata)
+    _service_keys_refuse(metadata or {}, idempotency_key)
     existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
@@ -160,18 +167,38 @@ def saved_method_charge(
     return saved_method_send(payment, saved_method, adapter)
 
 
+def _service_keys_refuse(metadata: dict[str, Any], idempotency_key: str) -> None:
+    """What the recurring run writes for itself (its metadata keys, its
+    slots' keys) is refused: it would bring the payment under its rules."""
+    reserved = limits.reserved_key(metadata)
+    if reserved is not None:
+        raise PaymentError(
+            "This key is reserved by Switchyard.",
+            code="reserved_key",
+            param=f"metadata.{reserved}",
+        )
+    if idempotency_key.startswith(RECURRING_KEY_PREFIX):
+        raise PaymentError(
+            f"Keys starting {RECURRING_KEY_PREFIX!r} are reserved by Switchyard.",
+            code="reserved_key",
+            param="idempotency_key",
+        )
+
+
 def saved_method_send(
     payment: Payment,
     saved_method: SavedPaymentMethod,
     adapter: PaymentsAdapter,
     *,
     not_charged: Callable[[], object] = lambda: None,
+    declined: Callable[[Payment], object] = lambda payment: None,
 ) -> Payment:
     """Send the stored ``payment`` off-session to ``saved_method``'s gateway.
     Any other fault before the gateway call frees its key (nothing charged):
     a payment is never left ``pending`` with no one to settle it. A refusal
     as a duplicate is no decline: ``duplicate_look_up``. ``not_charged``
-    runs in the transaction that fails it with nothing charged."""
+    runs in the transaction that fails it with nothing charged; ``declined``
+    in the one that stores the gateway's refusal."""
     capture = payment.capture_requested
     try:
         request = build_payment_request(
@@ -185,7 +212,10 @@ def saved_method_send(
     except Rejected as exc:
         if exc.code in DUPLICATE_CODES:
             return duplicate_look_up(payment)
-        return mark_failed(payment, exc)
+        with transaction.atomic():
+            failed = mark_failed(payment, exc)
+            declined(failed)
+        return failed
     except NotProcessed as exc:
         with transaction.atomic():
             mark_unavailable(payment, exc)

@@ -31,12 +31,14 @@ from payments.services.reconcile import (
 )
 from payments.services.slots import (
     OPEN,
+    RUN_MADE,
     decline_stops,
     next_run,
     nothing_charged,
     period_paid,
     period_paid_elsewhere,
     period_payments,
+    recurring_id,
     recurring_of,
     slot_key,
     slot_of,
@@ -123,6 +125,8 @@ def recurring_charges_report(*, now: datetime | None = None) -> RecurringRun:
 def _recurring_run_one(recurring: RecurringCharge) -> str:
     """Run one due slot; the RecurringRun counter it adds to ("" if another
     worker took the slot)."""
+    if _decline_finish(recurring):
+        return "declined"
     slot = recurring.next_run_at
     following = next_run(slot, recurring.interval, recurring.interval_count)
     # Before the claim: an account this deploy cannot call claims nothing.
@@ -140,8 +144,13 @@ def _recurring_run_one(recurring: RecurringCharge) -> str:
                 return not paid and _slot_release(recurring.pk, slot, following)
 
         try:
+            # A decline stops the charge in the transaction that stores it.
             payment = saved_method_send(
-                payment, recurring.saved_method, adapter, not_charged=release
+                payment,
+                recurring.saved_method,
+                adapter,
+                not_charged=release,
+                declined=recurring_payment_failed,
             )
         except BaseException as exc:
             # Nothing charged (its key is freed; slot given back with it) or
@@ -151,7 +160,48 @@ def _recurring_run_one(recurring: RecurringCharge) -> str:
             if isinstance(exc, GatewayUnavailable):
                 return "retry"
             raise
-    return _recurring_record(recurring, payment)
+    return _recurring_record(recurring, payment, decided=created)
+
+
+def _decline_finish(recurring: RecurringCharge) -> bool:
+    """The charge's latest try was declined and the decline never stopped
+    it: learnt while it was paused (then unpaused), or stored by a run killed
+    before its stop (they once were two transactions). Stopped now, before
+    anything is charged; True if so. A decline the run recorded is its
+    ``last_payment``; one whose period was paid stops nothing."""
+    # A decline keeps its slot's key (an indexed prefix look-up).
+    prefix = f"{RECURRING_KEY_PREFIX}{recurring.public_id}:"
+    latest = (
+        Payment.objects.filter(idempotency_key__startswith=prefix)
+        .order_by("-pk")
+        .first()
+    )
+    if latest is None or not _declined(latest):
+        return False
+    kinds = set(latest.notes.values_list("kind", flat=True))
+    # Kept while paused (the run may have recorded it, its outcome unknown
+    # then), until the stop it waited for.
+    kept = "recurring_paused_decline" in kinds and "recurring_unpaused" not in kinds
+    # Judged already: its period paid by another try, or a later one charged.
+    if {"recurring_period_paid", "recurring_slot_declined"} & kinds or (
+        latest.pk == recurring.last_payment_id and not kept
+    ):
+        return False
+    with transaction.atomic():
+        row = lock_payment(latest.pk)
+        recurring_payment_failed(row)
+        stopped = RecurringCharge.objects.filter(
+            pk=recurring.pk, status=RecurringStatus.FAILED, last_payment=row
+        ).exists()
+        if stopped and kept:
+            PaymentNote.objects.create(
+                payment=row,
+                kind="recurring_unpaused",
+                title="The recurring charge, unpaused, stopped for this decline",
+                detail="Declined while it was paused: the first run after it "
+                "was unpaused stopped it before charging anything.",
+            )
+    return stopped
 
 
 def _recurring_claim(
@@ -217,21 +267,24 @@ def _declined(payment: Payment) -> bool:
     )
 
 
-def _recurring_record(recurring: RecurringCharge, payment: Payment) -> str:
+def _recurring_record(
+    recurring: RecurringCharge, payment: Payment, *, decided: bool
+) -> str:
+    """Record the run of ``payment``; ``decided``: its decline, if any, was
+    judged when it was stored (``saved_method_send``'s ``declined``)."""
     # The payment's lock, then its period's (slots.period_lock): an earlier
     # try of the period reported paid meanwhile is seen by a decline.
     with transaction.atomic():
         payment = lock_payment(payment.pk)
         failed = payment.status == PaymentStatus.FAILED
         declined = _declined(payment)
-        stops = declined and decline_stops(payment)
-        RecurringCharge.objects.filter(pk=recurring.pk).update(
-            last_payment=payment, runs=recurring.runs + 1
-        )
-        if stops:  # only an active one: a cancel meanwhile stays
-            RecurringCharge.objects.filter(
-                pk=recurring.pk, status=RecurringStatus.ACTIVE
-            ).update(status=RecurringStatus.FAILED)
+        if declined and not decided:
+            recurring_payment_failed(payment)
+        fields: dict[str, Any] = {"runs": recurring.runs + 1}
+        # A decline kept for when it is unpaused is not recorded as run.
+        if not payment.notes.filter(kind="recurring_paused_decline").exists():
+            fields["last_payment"] = payment
+        RecurringCharge.objects.filter(pk=recurring.pk).update(**fields)
     logger.info(
         "recurring charge run",
         extra={
@@ -269,21 +322,13 @@ def _recurring_stop(payment: Payment) -> None:
     if not decline_stops(payment):
         return  # an earlier try of its period was paid
     later = Payment.objects.filter(
+        RUN_MADE,
         metadata__recurring_charge=recurring.public_id,
         pk__gt=payment.pk,
         status__in=MONEY_HOLDING_STATUSES,
     )
     if not later.exists():
-        # It names the payment whose decline stopped it: a success the
-        # gateway reports for that one later undoes the stop.
-        RecurringCharge.objects.filter(
-            pk=recurring.pk, status=RecurringStatus.ACTIVE
-        ).update(
-            status=RecurringStatus.FAILED,
-            last_payment=payment,
-            updated_at=timezone.now(),
-        )
-        logger.warning("recurring charge declined; stopped", extra=log_ids(payment))
+        _decline_stop(recurring.pk, payment)
         return
     PaymentNote.objects.create(
         payment=payment,
@@ -294,13 +339,44 @@ def _recurring_stop(payment: Payment) -> None:
     )
 
 
+def _decline_stop(recurring_pk: int, payment: Payment) -> None:
+    """Stop an active recurring charge for ``payment``'s decline, naming it:
+    a success the gateway reports for that one later undoes the stop. A
+    paused one stays paused, the decline noted: the first run once it is
+    unpaused stops it (``_decline_finish``). A cancelled one stays so."""
+    # Row-locked after the payments, as every path takes them.
+    recurring = RecurringCharge.objects.select_for_update().get(pk=recurring_pk)
+    if recurring.status == RecurringStatus.ACTIVE:
+        recurring.status = RecurringStatus.FAILED
+        recurring.last_payment = payment
+        recurring.save(update_fields=["status", "last_payment", "updated_at"])
+        logger.warning("recurring charge declined; stopped", extra=log_ids(payment))
+        return
+    if recurring.status != RecurringStatus.PAUSED:
+        return
+    if payment.notes.filter(kind="recurring_paused_decline").exists():
+        return
+    logger.warning("recurring charge declined while paused", extra=log_ids(payment))
+    PaymentNote.objects.create(
+        payment=payment,
+        kind="recurring_paused_decline",
+        title="Declined while the recurring charge was paused",
+        detail="This period is unpaid. The recurring charge stays paused; "
+        "the first run after it is unpaused stops it (the method was "
+        "declined) before charging anything.",
+    )
+
+
 def recurring_payment_paid(payment: Payment) -> None:
     """A slot's payment the gateway failed, then reported paid (its failure
     was not final, or its look-up missed it): its period counts as paid, so
     a stop that a decline of this period made (this try's, or a later try's
     of the same period), if still in force, is undone, on its timeline."""
+    public_id = recurring_id(payment)
+    if not public_id:
+        return
     resumed = RecurringCharge.objects.filter(
-        public_id=payment.metadata.get("recurring_charge", ""),
+        public_id=public_id,
         status=RecurringStatus.FAILED,
         last_payment__in=period_payments(payment),
     ).update(
@@ -316,6 +392,35 @@ def recurring_payment_paid(payment: Payment) -> None:
             "then reported this payment paid.",
         )
     period_paid(payment)
+
+
+def recurring_refund_unpaid(
+    payment: Payment, amount: int | None, reference: str
+) -> bool:
+    """A refund the gateway reports for a recurring period's failed try: it
+    never stands in for a capture (the period does not count as paid, so no
+    slot taken back, no stop undone); the try stays failed and the refund is
+    noted for staff, once per reference. False if ``payment`` is not such a
+    try (any other payment's refund implies its late capture)."""
+    with transaction.atomic():
+        row = lock_payment(payment.pk)
+        if row.status != PaymentStatus.FAILED or not recurring_id(row):
+            return False
+        said = money.format_amount(amount, row.currency) if amount else "an amount"
+        title = f"The gateway reported a refund ({reference or 'no reference'})"
+        title = title[:255]
+        if row.notes.filter(kind="recurring_refund_unpaid", title=title).exists():
+            return True
+        logger.warning("refund reported for a failed recurring try", extra=log_ids(row))
+        PaymentNote.objects.create(
+            payment=row,
+            kind="recurring_refund_unpaid",
+            title=title,
+            detail=f"A refund of {said} was reported for this failed try; no "
+            "capture was: its period does not count as paid. Check the charge "
+            "at the gateway.",
+        )
+    return True
 
 
 def recurring_slot_give_back(payment: Payment) -> bool:

@@ -4,7 +4,7 @@ each slot's charge, and the payments of one slot's period (one paid late)."""
 import logging
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from payments.models import (
@@ -31,6 +31,24 @@ OPEN = (PaymentStatus.PENDING, PaymentStatus.UNKNOWN, PaymentStatus.REQUIRES_ACT
 NOT_CHARGED = frozenset(
     {"not_found_at_provider", "cancelled_at_provider", SETTLED_FAILED}
 )
+
+
+# The run's own payments: made under a slot's key, which they keep or had
+# freed (a try that reached no gateway). A storefront's payment has the key
+# its caller gave (a slot's is refused), so what its metadata names is not
+# trusted: it never counts for, nor against, a recurring period.
+RUN_MADE = Q(idempotency_key__isnull=True) | Q(
+    idempotency_key__startswith=RECURRING_KEY_PREFIX
+)
+
+
+def recurring_id(payment: Payment) -> str:
+    """The public id of the recurring charge ``payment`` is a try of ("" if
+    none, or if the run did not make it)."""
+    key = payment.idempotency_key
+    if key is not None and not key.startswith(RECURRING_KEY_PREFIX):
+        return ""
+    return str(payment.metadata.get("recurring_charge") or "")
 
 
 def next_run(when: datetime, interval: str, count: int) -> datetime:
@@ -86,17 +104,21 @@ def period_slot(payment: Payment) -> datetime | None:
 
 
 def recurring_of(payment: Payment) -> RecurringCharge | None:
-    return RecurringCharge.objects.filter(
-        public_id=payment.metadata.get("recurring_charge", "")
-    ).first()
+    public_id = recurring_id(payment)
+    if not public_id:
+        return None
+    return RecurringCharge.objects.filter(public_id=public_id).first()
 
 
 def period_payments(payment: Payment) -> QuerySet[Payment]:
     """Every payment of ``payment``'s period: a slot charged again keeps its
-    order id (the claim moves the slot's key on to the new payment)."""
+    order id (the claim moves the slot's key on to the new payment); only
+    the run's (``RUN_MADE``)."""
+    public_id = recurring_id(payment)
+    if not public_id:
+        return Payment.objects.none()
     return Payment.objects.filter(
-        metadata__recurring_charge=payment.metadata.get("recurring_charge", ""),
-        order_id=payment.order_id,
+        RUN_MADE, metadata__recurring_charge=public_id, order_id=payment.order_id
     )
 
 
@@ -139,7 +161,7 @@ def period_charged(payment: Payment) -> None:
     money too means the period was charged twice (staff refund one)."""
     if payment.status not in MONEY_HOLDING_STATUSES:
         return
-    if not payment.metadata.get("recurring_charge"):
+    if not recurring_id(payment):
         return
     # Each other charge, not only the first: a period charged three times
     # needs two refunds (the earlier try of each pair is reviewed).
@@ -182,12 +204,11 @@ def period_paid(payment: Payment) -> None:
     # Row-locked: two tries of the period reported paid at once are taken
     # one after the other, so the second reads the first paid (no cycle:
     # every path takes payments before the recurring charge).
+    public_id = recurring_id(payment)
     recurring = (
-        RecurringCharge.objects.select_for_update()
-        .filter(public_id=payment.metadata.get("recurring_charge", ""))
-        .first()
+        RecurringCharge.objects.select_for_update().filter(public_id=public_id).first()
     )
-    if recurring is None:
+    if not public_id or recurring is None:
         return
     slot = period_slot(payment)
     # Taken back first: a run claiming the slot meanwhile makes this a no-op,
