@@ -14,6 +14,7 @@ from integrations.client.config import ClientConfig
 from integrations.models import DeliveryStatus
 from integrations.ratelimit import LimitConfig
 from storefront_hooks.models import WAITING, WebhookDelivery
+from storefront_hooks.services.rows import JITTER
 
 # The longest a refused row waits for its turn (the breaker's longest
 # Retry-After); its turn is counted again when it comes back.
@@ -49,8 +50,9 @@ def _slot_seconds(
 
 def _ahead(delivery: WebhookDelivery, now: datetime) -> QuerySet:
     """The endpoint's waiting rows older than ``delivery`` that come due
-    within the longest wait (a retry hours away does not compete)."""
-    horizon = now + timedelta(seconds=CAP_WAIT_MAX_SECONDS)
+    within the longest wait, jitter included (a retry hours away does not
+    compete)."""
+    horizon = now + timedelta(seconds=CAP_WAIT_MAX_SECONDS * (1 + JITTER))
     older = Q(created_at__lt=delivery.created_at) | Q(
         created_at=delivery.created_at, pk__lt=delivery.pk
     )
