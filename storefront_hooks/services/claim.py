@@ -9,7 +9,7 @@ fifth of a 5 ms receiver's answer; the delivery bench is what this is for.
 """
 
 import functools
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
@@ -18,7 +18,7 @@ from django.db.models import Model
 from integrations.client.call_rows import RELAXED_FROM
 from integrations.models import DeliveryStatus, ProviderAccount
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
-from storefront_hooks.services.rows import DUE_EARLY_SECONDS, relaxed_allowed, rows
+from storefront_hooks.services.rows import due_early, relaxed_allowed, rows
 
 _MODELS: tuple[type[Model], ...] = (WebhookDelivery, WebhookEndpoint, ProviderAccount)
 
@@ -90,7 +90,7 @@ def delivery_claim(
         )
     params = [DeliveryStatus.DELIVERING, now, delivery_id]
     params += [DeliveryStatus.PENDING, DeliveryStatus.FAILED]
-    params += [now, timedelta(seconds=DUE_EARLY_SECONDS)]
+    params += [now, due_early()]
     with connection.cursor() as cursor:
         cursor.execute(_sql(connection.alias), params)
         found = cursor.fetchone()

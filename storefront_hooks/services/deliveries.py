@@ -40,6 +40,7 @@ from storefront_hooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from storefront_hooks.services.backlog import cap_wait_seconds
 from storefront_hooks.services.claim import delivery_claim
 from storefront_hooks.services.clock import database_now
 from storefront_hooks.services.endpoints import (
@@ -59,6 +60,8 @@ logger = logging.getLogger(__name__)
 # names no wait (a breaker forced open by staff): the sweep's own pace.
 HELD_BACK_MIN_SECONDS = 1.0
 HELD_BACK_UNKNOWN_SECONDS = 60.0
+# The in-flight cap's refusal (``integrations.ratelimit``).
+IN_FLIGHT_CODE = "concurrency_limited"
 # The outcome of an attempt whose worker died: it may have been sent.
 WORKER_LOST_CODE = "worker_lost"
 # Why a paused row waits (staff read it on the row and the endpoint).
@@ -229,9 +232,14 @@ def _hold_back(
 ) -> str:
     """Put back a row our own guards refused (nothing was sent): the claim's
     attempt undone, due when the breaker may let a call through, so an open
-    breaker (up to 600 s on a Retry-After) never uses up the early steps.
+    breaker (up to 600 s on a Retry-After) never uses up the early steps;
+    one the in-flight cap refused, on its turn in the endpoint's queue.
     The endpoint's failing streak is its real attempts' alone."""
-    wait = (error.retry_after if error else None) or HELD_BACK_UNKNOWN_SECONDS
+    if error is not None and error.code == IN_FLIGHT_CODE:
+        # Its turn in the endpoint's queue, not the slot poll's 0.01 s.
+        wait = cap_wait_seconds(delivery, now, HELD_BACK_MIN_SECONDS)
+    else:
+        wait = (error.retry_after if error else None) or HELD_BACK_UNKNOWN_SECONDS
     wait = max(wait, HELD_BACK_MIN_SECONDS) * random.uniform(1, 1 + JITTER)
     due = now + timedelta(seconds=wait)
     with transaction.atomic():  # the row and its schedule together
@@ -414,13 +422,24 @@ def deliveries_sweep(*, now: datetime | None = None) -> int:
             "webhook delivery claims expired",
             extra={"dead": dead, "retrying": retrying},
         )
-    due = rows.due(now, sending).values_list("pk", flat=True)
-    batch = list(due[: settings.STOREFRONT_WEBHOOK_SWEEP_BATCH])
+    batch = _due_shared(now, sending, settings.STOREFRONT_WEBHOOK_SWEEP_BATCH)
     for delivery_id in batch:
         enqueue(delivery_id)
     if batch:
         logger.info("webhook deliveries swept", extra={"count": len(batch)})
     return len(batch)
+
+
+def _due_shared(now: datetime, endpoint_ids: list[int], size: int) -> list[int]:
+    """Up to ``size`` due rows, shared among the endpoints in turns (each
+    one's oldest, then each one's next, ...; older first within a turn), so
+    one endpoint's backlog cannot keep another's retries out of the batch.
+    One indexed query per endpoint (a few endpoints)."""
+    turns: list[tuple[int, datetime, int]] = []
+    for endpoint_id in endpoint_ids:
+        due = rows.due(now, [endpoint_id]).values_list("created_at", "pk")
+        turns += [(turn, *row) for turn, row in enumerate(due[:size])]
+    return [pk for _, _, pk in sorted(turns)[:size]]
 
 
 def _sweep_endpoints(now: datetime) -> tuple[list[int], list[int]]:

@@ -38,11 +38,19 @@ JITTER = 0.2
 DUE_EARLY_SECONDS = 2
 
 
+def due_early() -> timedelta:
+    """The claim's early allowance: ``DUE_EARLY_SECONDS``, but at most half
+    the shortest wait a retry step can draw, so a second task for a row that
+    just failed on a short step (2 s or less) still finds it not due."""
+    shortest: float = min(settings.STOREFRONT_WEBHOOK_RETRY_SCHEDULE) * (1 - JITTER)
+    return timedelta(seconds=min(DUE_EARLY_SECONDS, shortest / 2))
+
+
 def due_by(at: datetime | Now) -> Q:
     """Rows whose next attempt is due at ``at``: a task that finds its row
     before that (the sweep and the row's schedule both enqueue it, a broker
     hands a task out twice) leaves it, so a failure's retry step is kept."""
-    early = timedelta(seconds=DUE_EARLY_SECONDS)
+    early = due_early()
     if isinstance(at, Now):
         limit: Any = ExpressionWrapper(at + early, output_field=DateTimeField())
     else:

@@ -1,0 +1,69 @@
+"""The sweep shares its batch among endpoints: a large backlog on one
+endpoint (rows its in-flight cap held back, all due) does not keep another
+endpoint's due retries out of the batch, however much older it is."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from integrations.models import DeliveryStatus
+from storefront_hooks import services
+from storefront_hooks.models import WebhookDelivery
+from storefront_hooks.services import deliveries
+from storefront_hooks.services.deliveries import render_body
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queued(monkeypatch) -> list[int]:
+    found: list[int] = []
+    monkeypatch.setattr(deliveries, "enqueue", found.append)
+    return found
+
+
+def _due_rows(endpoint, count: int, *, age_minutes: int) -> list[int]:
+    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
+    made = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint=endpoint,
+            event_type="payment.captured",
+            body=body,
+            status=DeliveryStatus.FAILED,
+            attempts=1,
+            next_attempt_at=timezone.now() - timedelta(seconds=5),
+        )
+        for _ in range(count)
+    )
+    ids = [row.pk for row in made]
+    WebhookDelivery.objects.filter(pk__in=ids).update(
+        created_at=timezone.now() - timedelta(minutes=age_minutes)
+    )
+    return ids
+
+
+def test_a_backlog_on_one_endpoint_leaves_room_for_the_others(
+    settings, make_endpoint, queued
+):
+    settings.STOREFRONT_WEBHOOK_SWEEP_BATCH = 10
+    slow, quiet, other = (make_endpoint()[0] for _ in range(3))
+    backlog = _due_rows(slow, 40, age_minutes=30)
+    retries = _due_rows(quiet, 3, age_minutes=5)
+    more = _due_rows(other, 6, age_minutes=1)
+
+    assert services.deliveries_sweep() == 10
+
+    assert set(retries) <= set(queued)  # fewer than its share: all of them
+    # The rest of the batch shared by the two with more, oldest first each.
+    assert queued.count(backlog[0]) == 1
+    assert [pk for pk in queued if pk in backlog] == backlog[:4]
+    assert [pk for pk in queued if pk in more] == more[:3]
+
+
+def test_one_endpoint_alone_still_fills_the_batch(settings, make_endpoint, queued):
+    settings.STOREFRONT_WEBHOOK_SWEEP_BATCH = 10
+    backlog = _due_rows(make_endpoint()[0], 40, age_minutes=30)
+
+    assert services.deliveries_sweep() == 10
+    assert queued == backlog[:10]
