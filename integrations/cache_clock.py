@@ -33,6 +33,9 @@ __all__ = [
     "on_database_cache",
     "remove",
     "set_value",
+    "shared_add",
+    "shared_get",
+    "shared_now",
 ]
 
 
@@ -55,6 +58,28 @@ class DatabaseClockCache(DatabaseCache):
 def on_database_cache() -> bool:
     """Whether the default cache is the database cache."""
     return isinstance(caches["default"], DatabaseCache)
+
+
+def shared_now() -> float:
+    """The fallback's shared time (no Redis): the database's, as a Unix
+    timestamp (this machine's on SQLite)."""
+    return database_now().timestamp()
+
+
+def shared_add(key: str, value: Any, ttl: float) -> bool:
+    """``cache.add`` whose entry expires by the shared store's clock: Redis
+    expires its own keys; the database cache by ``add`` here (Django's
+    compares the writer's stamp with each reader's clock)."""
+    if on_database_cache():
+        return add(key, value, ttl)
+    return caches["default"].add(key, value, ttl)
+
+
+def shared_get(key: str) -> Any:
+    """``cache.get`` of an entry written by ``shared_add``."""
+    if on_database_cache():
+        return get(key)
+    return caches["default"].get(key)
 
 
 def get(key: str) -> Any:

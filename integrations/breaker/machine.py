@@ -121,7 +121,9 @@ def _held_probes() -> dict[int, int]:
 
 class CircuitBreaker:
     """Breaker for one account. Holds configuration only; the state lives in
-    the cache, so any number of instances in any process agree."""
+    the cache, so any number of instances in any process agree. Its time is
+    the store's (``BreakerStore.now``), never this worker's ``clock``: kept
+    for callers that pass one, it decides nothing."""
 
     def __init__(
         self,
@@ -189,7 +191,7 @@ class CircuitBreaker:
             )
         if rec is None or rec["state"] != BreakerState.OPEN:
             return
-        now = self.clock()
+        now = self.store.now()
         if now < rec["opened_until"]:
             raise self._open_error(rec["opened_until"] - now)
         if not self._claim_probe(rec, now):
@@ -200,7 +202,7 @@ class CircuitBreaker:
         if gen is not None:
             self._close_after_probe(gen)
             return
-        self.store.count(self.clock(), failed=False)
+        self.store.count(self.store.now(), failed=False)
 
     def record_failure(
         self,
@@ -223,7 +225,7 @@ class CircuitBreaker:
         if gen is not None:
             self._open(reason=f"probe failed ({code})", retry_after=ra, gen=gen)
             return
-        consec, calls, fails = self.store.count(self.clock(), failed=True)
+        consec, calls, fails = self.store.count(self.store.now(), failed=True)
         reason = self._trip_reason(consec, calls, fails, code)
         if reason is not None:
             self._open(reason=reason, retry_after=ra, gen=None)
@@ -240,7 +242,7 @@ class CircuitBreaker:
     def snapshot(self) -> BreakerSnapshot:
         mode, rec = self._read()
         rec = rec or {}
-        state = self._effective_state(mode, rec, self.clock())
+        state = self._effective_state(mode, rec, self.store.now())
         opened_until = None
         if state != BreakerState.CLOSED and mode == BreakerMode.AUTO:
             opened_until = _dt(rec.get("opened_until"))
@@ -261,7 +263,7 @@ class CircuitBreaker:
         else:
             mode, rec = self.store.recent(max_age)
             mode = mode or self.account.breaker_mode or BreakerMode.AUTO
-        return self._effective_state(mode, rec or {}, self.clock()) == "open"
+        return self._effective_state(mode, rec or {}, self.store.now()) == "open"
 
     # -- staff override --
 
@@ -272,7 +274,7 @@ class CircuitBreaker:
         self.store.save_mode(mode)
         if previous == mode:
             return
-        now = self.clock()
+        now = self.store.now()
         reason = f"mode set to {mode} by {actor or 'system'}"
         rec = self.store.record() or _closed_record(gen=0, at=now, reason="")
         rec.update(last_state=mode, at=now, reason=reason)
@@ -342,7 +344,7 @@ class CircuitBreaker:
             return
         if not self.store.lock_transition(current):
             return
-        now = self.clock()
+        now = self.store.now()
         hold = max(self.config.open_seconds, retry_after or 0.0)
         rec = {
             "state": BreakerState.OPEN.value,
@@ -361,7 +363,7 @@ class CircuitBreaker:
             return
         if not self.store.lock_transition(gen):
             return
-        now = self.clock()
+        now = self.store.now()
         reason = "probe succeeded"
         rec = _closed_record(gen=gen + 1, at=now, reason=reason)
         self.store.save_record(rec)
@@ -374,7 +376,7 @@ class CircuitBreaker:
         rec = self.store.record()
         if not rec or rec["state"] != BreakerState.OPEN:
             return
-        until = self.clock() + retry_after
+        until = self.store.now() + retry_after
         if until <= rec["opened_until"]:
             return
         rec["opened_until"] = until
@@ -434,7 +436,7 @@ class CircuitBreaker:
         rec = self.store.record() if self._take_probe() is not None else None
         if rec is None:
             return
-        key, _ = self._probe_key(rec, self.clock())
+        key, _ = self._probe_key(rec, self.store.now())
         self.store.unclaim(key)
 
     def _announce(

@@ -1,6 +1,6 @@
 """Where one account's breaker state lives: Django's cache, and on Redis the
 per-call reads and counts over the shared line (``integrations.redis_line``),
-each one round trip."""
+each one round trip. Its time is the store's (``now``), never a worker's."""
 
 import math
 import time
@@ -50,15 +50,21 @@ redis.call('DEL', KEYS[1])
 return 0
 """
 
+# KEYS[1] the breaker's mode, KEYS[2] its state; with Redis's TIME, the
+# shared clock its decisions are made by (no round trip of its own).
+READ_LUA = """
+return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), redis.call('TIME')}
+"""
+
 # KEYS[1] the limiter's bucket, KEYS[2] the breaker's mode, KEYS[3] its state:
 # the token bucket of integrations.ratelimit (unchanged, ARGV as there) plus
-# the two reads of before_call, in one round trip. Lua ``false`` (a missing
-# key) comes back as None.
+# the reads of before_call (READ_LUA's), in one round trip. Lua ``false`` (a
+# missing key) comes back as None.
 GATE_LUA = (
     "local mode = redis.call('GET', KEYS[2])\n"
     "local state = redis.call('GET', KEYS[3])\n"
     "local bucket = (function()\n" + BUCKET_LUA + "\nend)()\n"
-    "return {bucket[1], bucket[2], mode, state}\n"
+    "return {bucket[1], bucket[2], mode, state, redis.call('TIME')}\n"
 )
 # Gives back the ARGV[2] tokens reserved for a call the breaker then refused.
 REFUND_LUA = """
@@ -76,6 +82,11 @@ return 1
 # this recent (the client's own check before the call is always fresh).
 _recent: dict[int, tuple[float, Any, dict[str, Any] | None]] = {}
 
+# Redis's time is learnt with a read (no round trip of its own) and carried
+# forward by this host's monotonic clock (its wall clock's offset and steps do
+# not matter; NTP-slewed rates differ by under 0.05%) for at most this long.
+_SERVER_TIME_MAX_AGE = 60.0
+
 
 def forget_recent() -> None:
     """Drop every remembered read (tests; a cache cleared under us)."""
@@ -88,6 +99,8 @@ class BreakerStore:
 
     def __init__(self, pk: int, *, window_seconds: float, buckets: int) -> None:
         self.pk = pk
+        # Redis's time less time.monotonic(), and the monotonic time learnt.
+        self._server_offset: tuple[float, float] | None = None
         self.prefix = f"brk:{{acct:{pk}}}"  # one Redis Cluster slot
         self.window_seconds = window_seconds
         self.buckets = buckets
@@ -110,8 +123,14 @@ class BreakerStore:
             values = cache.get_many([self._mode_key, self._state_key])
             mode, state = values.get(self._mode_key), values.get(self._state_key)
         else:
-            # One MGET on this thread's line, read exactly as get_many would.
-            raw = handle.line.command("MGET", self._raw_mode_key, self._raw_state_key)
+            # One command on this thread's line, read exactly as get_many
+            # would; with Redis's time when the one known is getting old.
+            keys = [self._raw_mode_key, self._raw_state_key]
+            if self._server_time_known():
+                raw = handle.line.command("MGET", *keys)
+            else:
+                *raw, server_time = handle.run(READ_LUA, keys, [])
+                self._learn_time(server_time)
             mode, state = (None if v is None else handle.loads(v) for v in raw)
         self._remember(at, mode, state)
         return mode, state
@@ -123,6 +142,29 @@ class BreakerStore:
         if seen is not None and time.monotonic() - seen[0] <= max_age:
             return seen[1], seen[2]
         return self.read()
+
+    def now(self) -> float:
+        """The shared store's time (Unix seconds): Redis's (learnt with a
+        read, carried forward), or the database's on the cache fallback.
+        Every process compares the breaker's stamps by it, so a worker whose
+        clock is off neither reopens early nor holds it open too long."""
+        handle = redis_handle()
+        if handle is None:
+            return cache_clock.shared_now()
+        if not self._server_time_known():
+            self._learn_time(handle.line.command("TIME"))
+        return time.monotonic() + self._server_offset[0]
+
+    def _server_time_known(self) -> bool:
+        learnt = self._server_offset
+        return (
+            learnt is not None and time.monotonic() - learnt[1] < _SERVER_TIME_MAX_AGE
+        )
+
+    def _learn_time(self, server_time: list[Any]) -> None:
+        seconds, micros = (int(part) for part in server_time)
+        local = time.monotonic()
+        self._server_offset = (seconds + micros / 1_000_000 - local, local)
 
     def _remember(self, at: float, mode: Any, state: dict[str, Any] | None) -> None:
         seen = _recent.get(self.pk)
@@ -165,13 +207,14 @@ class BreakerStore:
         if handle is None:
             return None
         at = time.monotonic()
-        granted, wait, mode_raw, state_raw = handle.run(
+        granted, wait, mode_raw, state_raw, server_time = handle.run(
             GATE_LUA,
             [self._raw_bucket_key(limiter), self._raw_mode_key, self._raw_state_key],
             limiter.bucket_args(weight, max_wait),
         )
         mode = None if mode_raw is None else handle.loads(mode_raw)
         rec = None if state_raw is None else handle.loads(state_raw)
+        self._learn_time(server_time)
         self._remember(at, mode, rec)
         return Reservation(bool(int(granted)), float(wait)), mode, rec
 
@@ -252,9 +295,7 @@ class BreakerStore:
 def _add(key: str, ttl: int) -> bool:
     """A claim for ``ttl`` seconds; on the database cache by its clock (each
     reader's own would let a process ahead take one that is held)."""
-    if cache_clock.on_database_cache():
-        return cache_clock.add(key, 1, ttl)
-    return cache.add(key, 1, ttl)
+    return cache_clock.shared_add(key, 1, ttl)
 
 
 def _incr(key: str, ttl: int) -> int:

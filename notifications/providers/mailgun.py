@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 import requests
 from anymail.exceptions import AnymailError
-from django.core.cache import cache
 
+from integrations import cache_clock
 from integrations.client import parse_retry_after, server_now
 from integrations.clock import database_now
 from integrations.errors import ConfigurationError, NotProcessed, ProviderError
@@ -205,8 +205,10 @@ class MailgunAdapter(AnymailAdapter):
         # Kept past the tolerance window: beyond it the time check refuses.
         ttl = round(2 * self.webhook_tolerance()) + 60
         try:
-            fresh = cache.add(key, digest, timeout=ttl)
-            seen = None if fresh else cache.get(key)
+            # By the shared store's clock: on the database cache a row one
+            # web process stamped is expired and culled by the database's.
+            fresh = cache_clock.shared_add(key, digest, ttl)
+            seen = None if fresh else cache_clock.shared_get(key)
         except Exception:
             # Without the store a replay cannot be told from a first delivery:
             # 503, so Mailgun delivers again once the cache is back.

@@ -46,10 +46,11 @@ def account(db) -> ProviderAccount:
 
 @pytest.fixture
 def shared_clock(clock: FakeClock, settings, monkeypatch) -> FakeClock:
-    """``clock`` as the bucket's clock too. The bucket refills by the shared
-    store's clock, never the worker's: here a local cache whose shared clock
-    (the database's in production) is the hand-moved one. Redis's own clock
-    (TIME in the script) is tested in tests/integrations/test_core4_*."""
+    """``clock`` as the bucket's and the breaker's clock too. Both go by the
+    shared store's clock, never the worker's: here a local cache whose shared
+    clock (the database's in production) is the hand-moved one. Redis's own
+    clock (TIME in the scripts) is tested in tests/integrations/test_core4_*
+    and test_clk_*."""
     from django.core.cache import cache
 
     settings.CACHES = {
@@ -57,4 +58,5 @@ def shared_clock(clock: FakeClock, settings, monkeypatch) -> FakeClock:
     }
     cache.clear()
     monkeypatch.setattr("integrations.ratelimit._shared_now", clock)
+    monkeypatch.setattr("integrations.cache_clock.shared_now", clock)
     return clock

@@ -1,6 +1,8 @@
 """Every breaker transition, with a hand-moved clock. Runs against whichever
 cache the suite is configured with (database cache, or Redis with REDIS_URL),
-so both the Lua and the generic counting paths are exercised."""
+so both the Lua and the generic counting paths are exercised; a test that
+moves the time runs on ``shared_clock`` (the breaker goes by the store's
+clock, which only a local cache lets a test move)."""
 
 import logging
 import threading
@@ -56,7 +58,7 @@ def test_closed_breaker_lets_calls_through(account, clock):
     assert not breaker.is_open()
 
 
-def test_opens_on_consecutive_failures(account, clock):
+def test_opens_on_consecutive_failures(account, clock, shared_clock):
     breaker = breaker_for(account, clock=clock)
     _fail(breaker, 2)
     breaker.before_call()  # two in a row: still closed
@@ -96,7 +98,7 @@ def test_opens_on_failure_rate_once_min_calls_reached(account, clock):
     assert "3 of 5 calls failed in 60s" in breaker.snapshot().last_reason
 
 
-def test_failures_outside_the_window_do_not_count(account, clock):
+def test_failures_outside_the_window_do_not_count(account, clock, shared_clock):
     account.settings["breaker_consecutive_failures"] = 100
     breaker = breaker_for(account, clock=clock)
     _fail(breaker, 2)
@@ -108,7 +110,7 @@ def test_failures_outside_the_window_do_not_count(account, clock):
     assert breaker.snapshot().state == BreakerState.CLOSED
 
 
-def test_open_becomes_half_open_after_open_time(account, clock):
+def test_open_becomes_half_open_after_open_time(account, clock, shared_clock):
     breaker = breaker_for(account, clock=clock)
     _trip(breaker)
     clock.advance(29.9)
@@ -119,7 +121,7 @@ def test_open_becomes_half_open_after_open_time(account, clock):
     assert not breaker.is_open()  # failover may try it: one probe is allowed
 
 
-def test_half_open_lets_exactly_one_probe_through(account, clock):
+def test_half_open_lets_exactly_one_probe_through(account, clock, shared_clock):
     breaker = breaker_for(account, clock=clock)
     _trip(breaker)
     clock.advance(30)
@@ -134,7 +136,7 @@ def test_half_open_lets_exactly_one_probe_through(account, clock):
     assert "one probe sent" in snap.last_reason
 
 
-def test_probe_success_closes_with_clean_counters(account, clock):
+def test_probe_success_closes_with_clean_counters(account, clock, shared_clock):
     breaker = breaker_for(account, clock=clock)
     _trip(breaker)
     clock.advance(30)
@@ -154,7 +156,7 @@ def test_probe_success_closes_with_clean_counters(account, clock):
     ]
 
 
-def test_probe_failure_reopens_for_another_open_time(account, clock):
+def test_probe_failure_reopens_for_another_open_time(account, clock, shared_clock):
     breaker = breaker_for(account, clock=clock)
     _trip(breaker)
     clock.advance(30)
@@ -171,7 +173,7 @@ def test_probe_failure_reopens_for_another_open_time(account, clock):
     assert breaker.snapshot().state == BreakerState.CLOSED
 
 
-def test_rejected_probe_means_the_provider_answered(account, clock):
+def test_rejected_probe_means_the_provider_answered(account, clock, shared_clock):
     breaker = breaker_for(account, clock=clock)
     _trip(breaker)
     clock.advance(30)
@@ -180,7 +182,7 @@ def test_rejected_probe_means_the_provider_answered(account, clock):
     assert breaker.snapshot().state == BreakerState.CLOSED
 
 
-def test_probe_that_never_reports_back_is_replaced(account, clock):
+def test_probe_that_never_reports_back_is_replaced(account, clock, shared_clock):
     breaker = breaker_for(account, clock=clock)
     _trip(breaker)
     clock.advance(30)
@@ -193,7 +195,7 @@ def test_probe_that_never_reports_back_is_replaced(account, clock):
     assert breaker.snapshot().state == BreakerState.CLOSED
 
 
-def test_probe_refused_locally_frees_the_slot(account, clock):
+def test_probe_refused_locally_frees_the_slot(account, clock, shared_clock):
     breaker = breaker_for(account, clock=clock)
     _trip(breaker)
     clock.advance(30)
@@ -205,7 +207,7 @@ def test_probe_refused_locally_frees_the_slot(account, clock):
     assert breaker.snapshot().state == BreakerState.CLOSED
 
 
-def test_retry_after_keeps_it_open_until_then(account, clock):
+def test_retry_after_keeps_it_open_until_then(account, clock, shared_clock):
     breaker = breaker_for(account, clock=clock)
     _fail(breaker, 2)
     _fail(
@@ -219,7 +221,9 @@ def test_retry_after_keeps_it_open_until_then(account, clock):
     assert breaker.snapshot().state == BreakerState.HALF_OPEN
 
 
-def test_retry_after_from_a_probe_429_holds_the_reopened_breaker(account, clock):
+def test_retry_after_from_a_probe_429_holds_the_reopened_breaker(
+    account, clock, shared_clock
+):
     breaker = breaker_for(account, clock=clock)
     _trip(breaker)
     clock.advance(30)
@@ -235,7 +239,9 @@ def test_retry_after_from_a_probe_429_holds_the_reopened_breaker(account, clock)
     breaker.before_call()
 
 
-def test_retry_after_is_capped_and_ignored_on_other_statuses(account, clock, settings):
+def test_retry_after_is_capped_and_ignored_on_other_statuses(
+    account, clock, settings, shared_clock
+):
     settings.BREAKER_MAX_RETRY_AFTER_SECONDS = 100
     breaker = breaker_for(account, clock=clock)
     _fail(breaker, 2)
@@ -359,7 +365,7 @@ def test_settings_defaults_and_invalid_overrides(account, settings):
 
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_one_probe_among_many_threads(clock):
+def test_one_probe_among_many_threads(clock, shared_clock):
     from tests.factories import ProviderAccountFactory
 
     from .conftest import BREAKER_SETTINGS

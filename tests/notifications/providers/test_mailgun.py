@@ -298,10 +298,10 @@ def test_bounce_details_and_our_id(mailgun) -> None:
 
 def test_token_store_down_asks_mailgun_to_deliver_again(mailgun, monkeypatch) -> None:
     class Down:
-        def add(self, *args, **kwargs):
+        def shared_add(self, *args, **kwargs):
             raise ConnectionError("cache unreachable")
 
-    monkeypatch.setattr(mailgun_module, "cache", Down())
+    monkeypatch.setattr(mailgun_module, "cache_clock", Down())
     response = post(mailgun, signed(event("delivered")).body)
     assert response.status_code == 503
     assert not WebhookEvent.objects.filter(account=mailgun).exists()

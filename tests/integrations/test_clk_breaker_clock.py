@@ -1,0 +1,168 @@
+"""The circuit breaker between workers whose clocks disagree: whether it is
+open, when a probe may go and which window a call counts in are decided by
+the shared store's clock (Redis's TIME, read with the state; the database's
+on the database-cache fallback), so a worker whose clock runs ahead neither
+lets calls through to an open provider early nor counts into another window,
+and one behind does not keep the breaker open too long."""
+
+import contextlib
+import time
+from collections.abc import Iterator
+from unittest import mock
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+
+from integrations.breaker import BreakerState, CircuitBreaker, breaker_for
+from integrations.breaker.store import forget_recent
+from integrations.errors import NotProcessed
+from integrations.ratelimit import limiter_for
+from integrations.testing.clocks import whole_machine_clock
+from tests.factories import ProviderAccountFactory
+
+pytestmark = pytest.mark.django_db
+
+AHEAD = 3600.0  # a machine whose clock is an hour fast
+REFUSED = NotProcessed("connection refused", code="connection_refused")
+
+
+# The database cache's skew needs a server database: SQLite's one clock is
+# this machine's, so a skewed worker there skews the database too.
+@pytest.fixture(params=["redis", pytest.param("database", marks=pytest.mark.postgres)])
+def store(request, settings) -> str:
+    """The breaker's shared store: Redis at REDIS_URL, or the database cache
+    (the fallback when there is no Redis)."""
+    if request.param == "redis":
+        request.applymarker(pytest.mark.redis)
+        if not settings.REDIS_URL:
+            pytest.skip("needs service: Redis not configured (set REDIS_URL)")
+    else:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "integrations.cache_clock.DatabaseClockCache",
+                "LOCATION": "switchyard_cache",
+            }
+        }
+        call_command("createcachetable", verbosity=0)
+    cache.clear()
+    forget_recent()
+    return request.param
+
+
+def _account(**limits):
+    return ProviderAccountFactory(
+        settings={
+            "breaker_failure_rate": 0.5,
+            "breaker_min_calls": 4,
+            "breaker_window_seconds": 60,
+            "breaker_consecutive_failures": 3,
+            "breaker_open_seconds": 30,
+            "breaker_probe_timeout_seconds": 10,
+            **limits,
+        }
+    )
+
+
+_MACHINE_TIME = time.time
+
+
+@contextlib.contextmanager
+def _worker(account, skew: float = 0.0) -> Iterator[CircuitBreaker]:
+    """The breaker in a worker on a machine whose clock is ``skew`` seconds
+    off (``time.time`` and ``timezone.now`` alike)."""
+    with whole_machine_clock(skew), mock.patch.object(time, "time", _off(skew)):
+        # Its own object: breaker_for shares one breaker for time.time.
+        yield breaker_for(account, clock=_off(skew))
+
+
+def _off(skew: float):
+    return lambda: _MACHINE_TIME() + skew
+
+
+def _trip(breaker: CircuitBreaker) -> None:
+    for _ in range(3):
+        breaker.record_failure(REFUSED)
+
+
+def _refusal(breaker: CircuitBreaker) -> NotProcessed:
+    with pytest.raises(NotProcessed) as info:
+        breaker.before_call()
+    assert info.value.code == "breaker_open"
+    return info.value
+
+
+def test_a_worker_ahead_does_not_let_calls_through_early(store):
+    account = _account()
+    with _worker(account) as on_time:
+        _trip(on_time)
+    with _worker(account, AHEAD) as ahead:
+        assert ahead.snapshot().state == BreakerState.OPEN
+        assert ahead.is_open()
+        refused = _refusal(ahead)
+    assert 28 < refused.retry_after <= 30
+
+
+def test_a_worker_behind_does_not_hold_the_breaker_open(store):
+    account = _account(breaker_open_seconds=1)
+    with _worker(account) as on_time:
+        _trip(on_time)
+    time.sleep(1.1)  # the open time is over, by the shared clock
+    with _worker(account, -AHEAD) as behind:
+        assert behind.snapshot().state == BreakerState.HALF_OPEN
+        behind.before_call()  # the probe
+        behind.record_success()
+        assert behind.snapshot().state == BreakerState.CLOSED
+
+
+def test_a_breaker_opened_by_a_worker_ahead_reopens_on_time(store):
+    account = _account(breaker_open_seconds=1)
+    with _worker(account, AHEAD) as ahead:
+        _trip(ahead)
+        until = ahead.snapshot().opened_until.timestamp()
+    assert until == pytest.approx(_MACHINE_TIME() + 1, abs=1)
+    time.sleep(1.1)
+    with _worker(account) as on_time:
+        on_time.before_call()
+
+
+def test_a_worker_ahead_does_not_replace_a_probe_in_flight(store):
+    account = _account(breaker_open_seconds=1)
+    with _worker(account) as on_time:
+        _trip(on_time)
+    time.sleep(1.1)
+    with _worker(account) as on_time:
+        on_time.before_call()  # the probe, not reported back yet
+    with _worker(account, 60) as ahead:  # six probe timeouts later, by its clock
+        refused = _refusal(ahead)
+    assert 8 < refused.retry_after <= 10
+
+
+@pytest.mark.parametrize("skew", [AHEAD, -AHEAD])
+def test_a_skewed_worker_counts_in_the_same_window(store, skew):
+    account = _account(breaker_consecutive_failures=100)
+    with _worker(account) as on_time:
+        on_time.record_success()
+        on_time.record_success()
+        on_time.record_failure(REFUSED)
+    with _worker(account, skew) as skewed:
+        skewed.record_failure(REFUSED)
+        snap = skewed.snapshot()
+    assert snap.state == BreakerState.OPEN
+    assert snap.last_reason.startswith("2 of 4 calls failed")
+
+
+@pytest.mark.redis
+def test_the_gate_decides_by_redis_clock(settings):
+    # The client's hot path: bucket and breaker reads in one script.
+    if not settings.REDIS_URL:
+        pytest.skip("needs service: Redis not configured (set REDIS_URL)")
+    cache.clear()
+    forget_recent()
+    account = _account(rate_limit_per_second=100, rate_limit_burst=100)
+    with _worker(account) as on_time:
+        _trip(on_time)
+    with _worker(account, AHEAD) as ahead, pytest.raises(NotProcessed) as info:
+        ahead.before_call_reserving(limiter_for(account))
+    assert info.value.code == "breaker_open"
+    assert 28 < info.value.retry_after <= 30
