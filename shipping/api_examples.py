@@ -1,5 +1,10 @@
 """Request and response examples for the shipping API's OpenAPI schema."""
 
+from datetime import UTC, datetime, timedelta
+
+# A pickup is booked for a day ahead (none in the past): tomorrow.
+_PICKUP_DAY = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+
 ADDRESS_FROM = {
     "name": "Switchyard Warehouse",
     "company": "Switchyard Ltd",
@@ -124,7 +129,7 @@ SHIPMENT_RESPONSE = {
 PICKUP_REQUEST = {
     "account": "sandbox-shipping",
     "address": ADDRESS_FROM,
-    "pickup_date": "2025-01-03",
+    "pickup_date": _PICKUP_DAY,
     "ready_time": "09:00",
     "close_time": "17:00",
     "parcel_count": 3,

@@ -2,6 +2,7 @@
 the admin, one parcel's own label."""
 
 from integrations import registry
+from integrations.models import Event
 from integrations.timeline import (
     TimelineEntry,
     attempt_entries,
@@ -11,6 +12,7 @@ from integrations.timeline import (
 )
 from shipping.models import Pickup, Shipment, ShipmentStatus
 from shipping.providers.base import ShippingAdapter
+from shipping.services.tracking import FAILURE_CLEARED_EVENT
 
 
 def shipment_timeline(shipment: Shipment) -> list[TimelineEntry]:
@@ -30,6 +32,7 @@ def shipment_timeline(shipment: Shipment) -> list[TimelineEntry]:
             since=shipment.created_at,
         ),
     ]
+    entries.extend(_cleared_failures(shipment))
     for scan in shipment.tracking_events.all()[:100]:
         entries.append(
             TimelineEntry(
@@ -42,6 +45,23 @@ def shipment_timeline(shipment: Shipment) -> list[TimelineEntry]:
             )
         )
     return timeline_sorted(entries)
+
+
+def _cleared_failures(shipment: Shipment) -> list[TimelineEntry]:
+    """Failures cleared when the shipment left the state they described."""
+    cleared = Event.objects.filter(
+        subject=shipment.public_id, name=FAILURE_CLEARED_EVENT
+    ).order_by("-created_at")[:10]
+    return [
+        TimelineEntry(
+            at=event.created_at,
+            kind="failure",
+            title=f"Failure cleared (was {event.payload.get('status', '?')}): "
+            f"{event.payload.get('failure_code', '')}",
+            detail=str(event.payload.get("failure_message", "")),
+        )
+        for event in cleared
+    ]
 
 
 def pickup_timeline(pickup: Pickup) -> list[TimelineEntry]:

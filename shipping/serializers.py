@@ -22,7 +22,11 @@ from shipping.models import (
     TrackingStatusChoice,
 )
 from shipping.providers.base import RateRequest
-from shipping.providers.validation import MAX_PICKUP_PARCELS
+from shipping.providers.validation import (
+    MAX_PICKUP_DAYS_AHEAD,
+    MAX_PICKUP_PARCELS,
+    MAX_SHIP_DAYS_AHEAD,
+)
 from shipping.services.errors import public_refusal
 from shipping.units import DimensionUnit, WeightUnit
 
@@ -124,7 +128,14 @@ class RateRequestSerializer(serializers.Serializer):
     to_address = AddressSerializer()
     parcels = ParcelSerializer(many=True)
     customs = CustomsSerializer(required=False, allow_null=True, default=None)
-    ship_date = serializers.DateField(required=False, allow_null=True, default=None)
+    ship_date = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Default: today. From yesterday (UTC, for zones behind it) to "
+        f"{MAX_SHIP_DAYS_AHEAD} days ahead, as carriers date labels; else a 400 "
+        "invalid_date naming ship_date.",
+    )
     service_codes = serializers.ListField(
         child=serializers.CharField(max_length=64), required=False, default=list
     )
@@ -334,7 +345,11 @@ class AddressValidationSerializer(serializers.Serializer):
 class PickupCreateSerializer(serializers.Serializer):
     account = serializers.CharField(max_length=64, help_text="Shipping account slug.")
     address = AddressSerializer()
-    pickup_date = serializers.DateField()
+    pickup_date = serializers.DateField(
+        help_text="From yesterday (UTC, for zones behind it) to "
+        f"{MAX_PICKUP_DAYS_AHEAD} days ahead, as carriers book pickups; else a "
+        "400 invalid_date naming pickup_date."
+    )
     ready_time = serializers.TimeField()
     close_time = serializers.TimeField()
     parcel_count = serializers.IntegerField(min_value=1, max_value=MAX_PICKUP_PARCELS)

@@ -15,6 +15,7 @@ label, and a later fetch may get the file whole (``shipping.services``).
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -131,8 +132,19 @@ def _storable_rate(rate: "Rate") -> bool:
         isinstance(value := getattr(rate, field), str) and storable(value, limit)
         for field, limit in RATE_LIMITS.items()
     )
-    extra = rate.extra.items()
-    return strings and not any(_NOT_JSONB.search(f"{k}{v}") for k, v in extra)
+    return strings and _jsonb_storable(rate.extra)
+
+
+def _jsonb_storable(value: object) -> bool:
+    """Every string in ``value``, keys and nested lists or dicts too: their
+    printed form would show a NUL as the text ``\\x00`` and hide it."""
+    if isinstance(value, str):
+        return not _NOT_JSONB.search(value)
+    if isinstance(value, Mapping):
+        return all(_jsonb_storable(k) and _jsonb_storable(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_jsonb_storable(item) for item in value)
+    return True
 
 
 def checked_label_update(carrier: str, update: "LabelUpdate") -> "LabelUpdate":

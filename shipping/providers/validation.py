@@ -9,7 +9,7 @@ sent, no ProviderCall is written, and ``param`` names the field
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 # Countries whose addresses have no postcode (carriers accept them without).
 # More than a truck's worth is a typo (and would be sent as that many pieces).
 MAX_PICKUP_PARCELS = 999
+# How far ahead carriers book: FedEx Ground pickups up to two weeks, the
+# others days; labels up to 10 days (FedEx, DHL Express; UPS 7). A day back
+# in UTC is still today west of it (we hold no zone for an address).
+MAX_PICKUP_DAYS_AHEAD = 14
+MAX_SHIP_DAYS_AHEAD = 10
 NO_POSTCODE_COUNTRIES = frozenset(
     {"AE", "AG", "AO", "BS", "BZ", "FJ", "GH", "HK", "IE", "JM", "MO", "QA", "TT"}
 )
@@ -190,10 +195,30 @@ def check_shipment(
         check_customs(customs)
 
 
+def check_date(day: date | None, param: str, days_ahead: int) -> None:
+    """``day`` (None: today) from yesterday in UTC to ``days_ahead`` on."""
+    if day is None:
+        return
+    today = datetime.now(UTC).date()
+    earliest, latest = today - timedelta(days=1), today + timedelta(days=days_ahead)
+    if not earliest <= day <= latest:
+        raise InvalidShippingRequest(
+            f"{param} must be from {earliest.isoformat()} to {latest.isoformat()} "
+            f"(carriers book up to {days_ahead} days ahead, none in the past)",
+            param=param,
+            code="invalid_date",
+        )
+
+
 def check_pickup(
-    address: "Address", ready: time, close: time, parcel_count: int
+    address: "Address",
+    ready: time,
+    close: time,
+    parcel_count: int,
+    pickup_date: date | None = None,
 ) -> None:
     check_address(address, "address")
+    check_date(pickup_date, "pickup_date", MAX_PICKUP_DAYS_AHEAD)
     if close <= ready:
         raise InvalidShippingRequest(
             "close_time must be after ready_time", param="close_time"

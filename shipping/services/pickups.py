@@ -54,7 +54,11 @@ def pickup_schedule(
         request = _with_shipments(request, shipments)
     # Checked before a row is written, as the adapter would before its call.
     check_pickup(
-        request.address, request.ready_time, request.close_time, request.parcel_count
+        request.address,
+        request.ready_time,
+        request.close_time,
+        request.parcel_count,
+        request.pickup_date,
     )
     adapter = registry.get_adapter(account)
     pickup, created = _pickup_store(account, request, shipments)

@@ -27,7 +27,11 @@ from integrations.secrets_registry import staff_text
 from shipping import codec
 from shipping.models import RateQuote
 from shipping.providers.base import CarrierLimits, Rate, RateRequest
-from shipping.providers.validation import check_shipment
+from shipping.providers.validation import (
+    MAX_SHIP_DAYS_AHEAD,
+    check_date,
+    check_shipment,
+)
 from shipping.services.errors import public_refusal
 
 logger = logging.getLogger(__name__)
@@ -88,6 +92,7 @@ def rates_shop(
         request.customs,
         limits=CarrierLimits(),
     )
+    check_date(request.ship_date, "ship_date", MAX_SHIP_DAYS_AHEAD)
     deadline = deadline_seconds or settings.SHIPPING_RATE_DEADLINE_SECONDS
     key = fingerprint(
         request=codec.request_to_json(request), only=request.service_codes

@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 # Statuses that do not say the carrier has the parcel: a label made, or a
 # scan the adapter could not read.
+FAILURE_CLEARED_EVENT = "shipment.failure_cleared"
 NOT_MOVING = frozenset({TrackingStatus.PRE_TRANSIT, TrackingStatus.UNKNOWN})
 # How far a carrier may date a scan behind our clock: a drifting clock, or a
 # local time read as UTC (the Americas run 5-10 h behind; UTC-12 at most).
@@ -129,8 +130,12 @@ def _not_bought_scanned(shipment: Shipment) -> None:
     says so): then a second label is live, and staff must void one."""
     reopened = False
     with contextlib.suppress(IntegrityError), transaction.atomic():
-        Shipment.objects.filter(pk=shipment.pk).update(status=ShipmentStatus.UNKNOWN)
+        Shipment.objects.filter(pk=shipment.pk).update(
+            status=ShipmentStatus.UNKNOWN, failure_code="", failure_message=""
+        )
+        _failure_cleared(shipment)
         shipment.status = ShipmentStatus.UNKNOWN
+        shipment.failure_code = shipment.failure_message = ""
         reopened = True
     logger.error(
         "carrier scans a label settled as not bought; settle it by hand"
@@ -138,6 +143,23 @@ def _not_bought_scanned(shipment: Shipment) -> None:
         else "carrier scans a label settled as not bought; its quote was "
         "bought again: void one of the two",
         extra={"shipment_id": shipment.public_id, "carrier": shipment.carrier},
+    )
+
+
+def _failure_cleared(shipment: Shipment) -> None:
+    """The failure that described the state left (staff's not bought) goes
+    to the timeline, an internal event never sent out, not the shipment."""
+    if not shipment.failure_code and not shipment.failure_message:
+        return
+    event_emit(
+        name=FAILURE_CLEARED_EVENT,
+        subject=shipment.public_id,
+        payload={
+            "shipment": shipment.public_id,
+            "status": shipment.status,
+            "failure_code": shipment.failure_code,
+            "failure_message": shipment.failure_message,
+        },
     )
 
 

@@ -2,7 +2,7 @@
 transactions), never cancelled through it (Shippo documents no cancel), via
 the adapter and the API (fixtures: tests/fixtures/shippo/README.md)."""
 
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import responses
@@ -197,7 +197,8 @@ def _book(api, shipments, key="pk-api"):
             "country_code": "US",
             "phone": "+19015550100",
         },
-        "pickup_date": "2025-05-12",
+        # The API books no day in the past: tomorrow (UTC).
+        "pickup_date": (datetime.now(UTC).date() + timedelta(days=1)).isoformat(),
         "ready_time": "09:00",
         "close_time": "17:00",
         "parcel_count": 1,
