@@ -140,6 +140,7 @@ class _ReadsAhead:
     def __init__(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         self.waiting = [(sql, tuple(params)) for sql, params in statements]
         self.block: Any = None  # the atomic block they were read in
+        self.hooks: Any = None  # its transaction's list of on-commit hooks
         self.results: list[tuple[str, tuple[Any, ...], Any]] = []
 
     def take(self) -> list[tuple[str, tuple[Any, ...], bytes]]:
@@ -151,9 +152,15 @@ class _ReadsAhead:
         return [read for read in numbered if read[2] is not None]  # type: ignore[misc]
 
     def keep(self, conn: Any, reads: list[tuple[Any, ...]], results: list[Any]) -> None:
+        """The results of the reads that were sent (None: it was not)."""
         self.block = conn.atomic_blocks[0]
+        # Django gives the connection a new list of commit hooks when a
+        # transaction ends: an Atomic entered again (a decorator's) is not.
+        self.hooks = conn.run_on_commit
         pairs = zip(reads, results, strict=True)
-        self.results = [(read[0], read[1], result) for read, result in pairs]
+        self.results = [
+            (r[0], r[1], result) for r, result in pairs if result is not None
+        ]
 
     def serve(self, conn: Any, sql: str, params: Sequence[Any]) -> Any:
         """The rows of the same read sent ahead, once; None if there are none
@@ -164,6 +171,7 @@ class _ReadsAhead:
         if (
             not blocks
             or blocks[0] is not self.block
+            or conn.run_on_commit is not self.hooks
             or conn.needs_rollback
             or conn.connection is None
             or conn.connection.pgconn.transaction_status
@@ -207,7 +215,9 @@ def _execute_postgresql(
             before = [pconn._get_tx_start_command()] if begin else []
             after = [b"COMMIT"] if ends else []
             statements = [(direct, params), *[(r[2], r[1]) for r in reads]]
-            results, tx = _execute_pipelined(pconn, before, statements, after)
+            results, tx = _execute_pipelined(
+                pconn, before, statements, after, riders=bool(reads)
+            )
             result = results[0]
             if reads:
                 ahead.keep(conn, reads, results[1:])
@@ -341,6 +351,8 @@ def _execute_pipelined(
     before: list[bytes],
     statements: list[tuple[bytes, Sequence[Any]]],
     after: list[bytes],
+    *,
+    riders: bool = False,
 ) -> tuple[list[Any], Any]:
     """The ``statements`` ((sql, params)) with the transaction commands
     ``before`` and ``after`` them, sent in libpq's pipeline mode: one round
@@ -349,26 +361,62 @@ def _execute_pipelined(
     after it (a COMMIT never runs after a failed statement); the first error
     is raised. A statement found deallocated in a pipeline that began its
     transaction has it all sent again, that one prepared: nothing else had
-    run in that transaction."""
+    run in that transaction. ``riders``: the statements after the first are
+    reads sent ahead, each worth at most itself: one that cannot be sent
+    stays behind, and if one fails the first is sent again alone (its result
+    None)."""
     tx = _transformer(pconn)
     named = _named(pconn, idle=False)
-    sends = []
-    for sql, params in statements:
-        values = tx.dump_sequence(params, _formats(params))
+    sends: list[tuple[Any, ...] | None] = []
+    for at, (sql, params) in enumerate(statements):
+        try:
+            values = tx.dump_sequence(params, _formats(params))
+        except Exception:
+            if not (riders and at):
+                raise
+            sends.append(None)  # a value psycopg cannot send (a NUL in text)
+            continue
         name = _statement_name(sql) if named else None
         sends.append((sql, values, tx.formats, name))
     with pconn.lock:
-        results, places = _pipeline_named(pconn, before, sends, after)
-        # Each pass finds (and forgets) the first name lost: the statements
-        # after it were aborted unrun.
-        for _ in sends:
-            if not (before and _name_lost(results, places)):
-                break
-            _check(pconn, pconn.pgconn.exec_(b"ROLLBACK"))
-            results, places = _pipeline_named(pconn, before, sends, after)
+        results, answers = _pipeline_passes(pconn, before, sends, after, riders)
     for result in results:
         _check(pconn, result)
-    return [results[at] for at in places], tx
+    return answers, tx
+
+
+def _pipeline_passes(
+    pconn: Any,
+    before: list[bytes],
+    sends: list[tuple[Any, ...] | None],
+    after: list[bytes],
+    riders: bool,
+) -> tuple[list[Any], list[Any]]:
+    """Every result of the last pass, and each statement's (None: not sent).
+    Each pass finds (and forgets) the first name lost, or drops the riders
+    after one failed: the statements after it were aborted unrun, and the
+    transaction (begun by this pipeline) is rolled back before the next."""
+    for _ in range(len(sends) + 1):
+        sent = [send for send in sends if send is not None]
+        results, places = _pipeline_named(pconn, before, sent, after)
+        if before and _name_lost(results, places):
+            _check(pconn, pconn.pgconn.exec_(b"ROLLBACK"))
+            continue
+        if not (riders and before and _rider_failed(results, places)):
+            break
+        _check(pconn, pconn.pgconn.exec_(b"ROLLBACK"))
+        sends = [sends[0], *[None] * (len(sends) - 1)]
+    answers = iter(results[at] for at in places)
+    return results, [next(answers) if send else None for send in sends]
+
+
+def _rider_failed(results: list[Any], places: list[int]) -> bool:
+    """The first statement ran and a read riding after it (its PREPARE or
+    itself) failed."""
+    status = _pq().ExecStatus
+    if results[places[0]].status not in (status.TUPLES_OK, status.COMMAND_OK):
+        return False
+    return any(result.status == status.FATAL_ERROR for result in results)
 
 
 def _name_lost(results: list[Any], places: list[int]) -> bool:

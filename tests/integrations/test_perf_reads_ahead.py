@@ -155,14 +155,12 @@ def test_reads_deallocated_behind_their_back_are_prepared_again(trips):
     assert IdempotencyRecord.objects.count() == 2
 
 
-def test_a_read_that_fails_fails_its_transaction(trips):
+def test_a_read_that_fails_costs_only_itself(trips):
+    # revperf: a read sent ahead is an optimisation; its failure no longer
+    # fails the statement it rode with (was: the transaction failed).
     broken = 'SELECT count(*) FROM "integrations_idempotencyrecord" WHERE "nope" = %s'
-    with (
-        pytest.raises(Exception, match="nope"),
-        transaction.atomic(),
-        db.reads_ahead([(broken, ["o-1"])]),
-    ):
+    with transaction.atomic(), db.reads_ahead([(broken, ["o-1"])]):
         claim("k-1")
-    assert not IdempotencyRecord.objects.exists()  # nothing half-committed
-    claim("k-2")
     assert IdempotencyRecord.objects.count() == 1
+    claim("k-2")
+    assert IdempotencyRecord.objects.count() == 2
