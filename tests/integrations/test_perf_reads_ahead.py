@@ -7,7 +7,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.test.utils import CaptureQueriesContext
 
-from integrations import db
+from integrations import db, db_libpq
 from integrations.models import IdempotencyRecord
 from integrations.row_sql import row_insert
 
@@ -42,7 +42,7 @@ def trips(monkeypatch) -> list[str]:
         monkeypatch.setattr(owner, name, counted)
 
     wrap("_execute_libpq", db, lambda _p, sql, _v: "libpq")
-    wrap("_pipeline", db, lambda _pg, _b, steps, _a: f"pipeline of {len(steps)}")
+    wrap("_pipeline", db_libpq, lambda _pg, _b, steps, _a: f"pipeline of {len(steps)}")
     wrap("_execute", CursorWrapper, lambda _self, sql, *_: "cursor")
     return sent
 
