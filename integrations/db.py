@@ -15,19 +15,19 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 
-# The libpq layer (prepared statements, pipelines) lives in db_libpq; its
-# names are imported here, where this module calls them (and tests patch them).
-from integrations.db_libpq import (
-    _execute_libpq,
-    _execute_pipelined,
-    _idle,
-    _numbered,
-    _open_or_idle,
-    _pipelines,
-    _pq,
-    _rows,
-    _transformer,
-)
+from integrations import db_libpq
+
+# The libpq layer (prepared statements, pipelines) lives in db_libpq; bound
+# here to the names this module calls (and tests patch).
+_execute_libpq = db_libpq.execute_libpq
+_execute_pipelined = db_libpq.execute_pipelined
+_idle = db_libpq.is_idle
+_numbered = db_libpq.numbered
+_open_or_idle = db_libpq.open_or_idle
+_pipelines = db_libpq.pipelines_supported
+_pq = db_libpq.libpq
+_rows = db_libpq.load_rows
+_transformer = db_libpq.transformer
 
 
 def execute_one(
@@ -267,7 +267,7 @@ def _execute_cursor(
 ) -> Any:
     # A server-side-binding cursor that never prepares: a statement psycopg
     # prepared would have it send DEALLOCATE ALL after a rollback, dropping
-    # ours (see ``_keeps_statements``); and Django records a prepared
+    # ours (see ``db_libpq._keeps_statements``); and Django records a prepared
     # statement's SQL as None.
     with conn.wrap_database_errors:
         raw = _unprepared_cursor()(conn.connection)

@@ -17,7 +17,7 @@ from typing import Any
 
 
 @cache
-def _pipelines() -> bool:
+def pipelines_supported() -> bool:
     """libpq's pipeline mode is there (libpq 14 or later; the binary
     package ships one)."""
     from psycopg import Pipeline
@@ -25,17 +25,17 @@ def _pipelines() -> bool:
     return bool(Pipeline.is_supported())
 
 
-def _idle(pconn: Any) -> bool:
-    return pconn.pgconn.transaction_status == _pq().TransactionStatus.IDLE
+def is_idle(pconn: Any) -> bool:
+    return pconn.pgconn.transaction_status == libpq().TransactionStatus.IDLE
 
 
 @cache
-def _open_or_idle() -> tuple[Any, ...]:
-    status = _pq().TransactionStatus
+def open_or_idle() -> tuple[Any, ...]:
+    status = libpq().TransactionStatus
     return (status.INTRANS, status.IDLE)
 
 
-def _execute_libpq(pconn: Any, sql: bytes, params: Sequence[Any]) -> Any:
+def execute_libpq(pconn: Any, sql: bytes, params: Sequence[Any]) -> Any:
     """The statement as a named prepared statement on psycopg's connection
     (parsed and planned once per connection: planning an unnamed statement
     cost PostgreSQL 0.1-0.3 ms on each payment statement), or unnamed when
@@ -46,9 +46,9 @@ def _execute_libpq(pconn: Any, sql: bytes, params: Sequence[Any]) -> Any:
     sent untyped, so PostgreSQL types each from its place in the statement
     (the column it is inserted into): the plan never depends on a value.
     """
-    tx = _transformer(pconn)
+    tx = transformer(pconn)
     values = tx.dump_sequence(params, _formats(params))
-    idle = pconn.pgconn.transaction_status == _pq().TransactionStatus.IDLE
+    idle = pconn.pgconn.transaction_status == libpq().TransactionStatus.IDLE
     with pconn.lock:
         if not _named(pconn, idle):
             result = pconn.pgconn.exec_params(sql, values, None, tx.formats)
@@ -74,7 +74,7 @@ def _keeps_statements(pconn: Any) -> bool:
     return getattr(getattr(pconn, "_prepared", None), "_prepared_idx", 1) == 0
 
 
-def _rows(tx: Any, result: Any, many: bool) -> Any:
+def load_rows(tx: Any, result: Any, many: bool) -> Any:
     """The first row (None if none), or with ``many`` every row."""
     if not result.ntuples:
         return [] if many else None
@@ -85,7 +85,7 @@ def _rows(tx: Any, result: Any, many: bool) -> Any:
     return rows
 
 
-def _execute_pipelined(
+def execute_pipelined(
     pconn: Any,
     before: list[bytes],
     statements: list[tuple[bytes, Sequence[Any]]],
@@ -104,7 +104,7 @@ def _execute_pipelined(
     reads sent ahead, each worth at most itself: one that cannot be sent
     stays behind, and if one fails the first is sent again alone (its result
     None)."""
-    tx = _transformer(pconn)
+    tx = transformer(pconn)
     named = _named(pconn, idle=False)
     sends: list[tuple[Any, ...] | None] = []
     for at, (sql, params) in enumerate(statements):
@@ -152,7 +152,7 @@ def _pipeline_passes(
 def _rider_failed(results: list[Any], places: list[int]) -> bool:
     """The first statement ran and a read riding after it (its PREPARE or
     itself) failed."""
-    status = _pq().ExecStatus
+    status = libpq().ExecStatus
     if results[places[0]].status not in (status.TUPLES_OK, status.COMMAND_OK):
         return False
     return any(result.status == status.FATAL_ERROR for result in results)
@@ -180,7 +180,7 @@ def _pipeline_named(
     places = []
     at = len(before)
     for _sql, _values, _formats, name, prepare in steps:
-        if prepare and results[at].status == _pq().ExecStatus.COMMAND_OK:
+        if prepare and results[at].status == libpq().ExecStatus.COMMAND_OK:
             prepared.add(name)
         at += prepare
         if name is not None and _sqlstate(results[at]) == _INVALID_STATEMENT_NAME:
@@ -221,7 +221,7 @@ def _pipeline(
 def _pipeline_results(pg: Any, count: int) -> list[Any]:
     """One result per command, then the sync; waits without holding the GIL
     (``poll``: a socket numbered past 1023 is fine, unlike ``select``)."""
-    sync = _pq().ExecStatus.PIPELINE_SYNC
+    sync = libpq().ExecStatus.PIPELINE_SYNC
     while pg.flush():
         # libpq's rule in nonblocking mode: read what arrives while sending.
         if _wait(pg.socket, writing=True) & select.POLLIN:
@@ -282,7 +282,7 @@ def _exec_prepared(
 
 
 def _check(pconn: Any, result: Any) -> None:
-    pq = _pq()
+    pq = libpq()
     if pconn.pgconn.status != pq.ConnStatus.OK:
         raise _pq_error("the connection to the database was lost")
     if result.status == pq.ExecStatus.FATAL_ERROR:
@@ -299,9 +299,9 @@ _INVALID_STATEMENT_NAME = "26000"
 
 
 def _sqlstate(result: Any) -> str | None:
-    if result.status != _pq().ExecStatus.FATAL_ERROR:
+    if result.status != libpq().ExecStatus.FATAL_ERROR:
         return None
-    state = result.error_field(_pq().DiagnosticField.SQLSTATE)
+    state = result.error_field(libpq().DiagnosticField.SQLSTATE)
     return state.decode() if state else None
 
 
@@ -319,7 +319,7 @@ def _format_constants() -> tuple[Any, Any, tuple[type, ...]]:
     return PyFormat.TEXT, PyFormat.BINARY, binary_types
 
 
-def _transformer(pconn: Any) -> Any:
+def transformer(pconn: Any) -> Any:
     """One Transformer per psycopg connection: it caches the dumper and
     loader it picked for each type, which a new one looks up again (~10 us a
     statement). Kept on the connection (it dies with it): a WeakKeyDictionary
@@ -344,7 +344,7 @@ def _prepared(pconn: Any) -> set[bytes]:
 
 
 @cache
-def _pq() -> Any:
+def libpq() -> Any:
     from psycopg import pq
 
     return pq
@@ -360,7 +360,7 @@ _PLACEHOLDER = re.compile(r"%s")
 
 
 @lru_cache(maxsize=64)
-def _numbered(sql: str) -> bytes | None:
+def numbered(sql: str) -> bytes | None:
     """``%s`` placeholders as ``$1, $2, ...``; None if the SQL holds any
     other ``%`` (a literal or a named placeholder), which only psycopg's own
     parser handles."""
