@@ -208,12 +208,12 @@ def _round_trips_per_call(call: Callable[[], None], runs: int) -> float:
     from django.db.backends.utils import CursorWrapper
     from psycopg import BaseConnection
 
-    from integrations import db
+    from integrations import db, db_libpq
 
     count = [0]
     patched = [
         (db, "_execute_libpq"),
-        (db, "_pipeline"),
+        (db_libpq, "_pipeline"),  # called there, by the pipeline layer
         (CursorWrapper, "_execute"),
         (BaseConnection, "_exec_command"),
     ]

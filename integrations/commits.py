@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from threading import get_ident
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -35,13 +36,22 @@ class _Group:
     # ``connections[using]`` of the thread that opened the group, looked up
     # once: a look-up costs ~7 Python calls and the hooks make a dozen.
     conn: Any
+    thread: int  # that thread's ident
     held: Any = None  # the open ``transaction.Atomic``, entered by group_join
     # Writes waiting for the next statement or the commit (group_sql).
     deferred: list[Any] = field(default_factory=list)
 
+    def connection(self) -> Any:
+        """This thread's connection: the group's in the thread that opened
+        it; in a thread running a copy of its context (integrations.fanout),
+        that thread's own, which the group's block is never on."""
+        if get_ident() == self.thread:
+            return self.conn
+        return connections[self.using]
+
     def owns_top(self) -> bool:
         """The held block is the connection's only one: safe to close it here."""
-        return self.held is not None and self.conn.atomic_blocks == [self.held]
+        return self.held is not None and self.connection().atomic_blocks == [self.held]
 
     def close(self, error: BaseException | None = None) -> None:
         """Commit (after sending the waiting writes) or roll back; the
@@ -84,7 +94,7 @@ def commit_group(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     if conn.in_atomic_block:
         yield  # the caller's transaction decides when anything commits
         return
-    group = _Group(using, conn)
+    group = _Group(using, conn, get_ident())
     token = _current.set(group)
     try:
         yield
@@ -113,7 +123,7 @@ def group_join() -> None:
     group = _current.get()
     if group is None or group.held is not None:
         return
-    if group.conn.in_atomic_block:
+    if group.connection().in_atomic_block:
         return  # someone else's transaction: their commit decides
     atomic = transaction.atomic(using=group.using)
     atomic.__enter__()
@@ -167,7 +177,7 @@ def group_deferrable() -> bool:
     group = _current.get()
     if group is None or group.held is None:
         return False
-    conn = group.conn
+    conn = group.connection()
     return conn.atomic_blocks[:1] == [group.held] and not any(conn.savepoint_ids)
 
 
@@ -175,7 +185,9 @@ def group_connection(using: str) -> Any:
     """The connection of the group open on ``using`` (None if there is none):
     the look-up it made once."""
     group = _current.get()
-    return group.conn if group is not None and group.using == using else None
+    if group is None or group.using != using:
+        return None
+    return group.connection()
 
 
 def group_defer(write: Any) -> bool:

@@ -444,6 +444,7 @@ class CustomerPaymentMethodsView(ListModelMixin, GenericAPIView):
     )
     @idempotent
     def post(self, request: Request, customer_reference: str) -> Response:
+        _check_customer(customer_reference)
         serializer = PaymentMethodCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
@@ -455,6 +456,18 @@ class CustomerPaymentMethodsView(ListModelMixin, GenericAPIView):
         except services.PaymentError as exc:
             raise _api_error(exc) from exc
         return Response(SavedPaymentMethodSerializer(method).data, status=201)
+
+
+def _check_customer(customer_reference: str) -> None:
+    """The path's customer fits the saved method's column: checked before
+    the gateway is asked to keep the card, not by the INSERT after it."""
+    limit = SavedPaymentMethod._meta.get_field("customer_reference").max_length
+    if len(customer_reference) > limit:
+        raise ApiError(
+            f"Ensure this field has no more than {limit} characters.",
+            code="max_length",
+            param="customer_reference",
+        )
 
 
 def _actor(request: Request) -> str:

@@ -83,7 +83,13 @@ class PaymentCreateSerializer(serializers.Serializer):
     customer_reference = serializers.CharField(
         max_length=128, required=False, default=""
     )
-    customer_email = serializers.EmailField(required=False, default="")
+    # As long as the column it is stored in (EmailField's 254), not the
+    # validator's 320: a longer address was a 500 from the INSERT.
+    customer_email = serializers.EmailField(
+        max_length=Payment._meta.get_field("customer_email").max_length,
+        required=False,
+        default="",
+    )
     ip_address = serializers.IPAddressField(required=False, allow_null=True)
     ip_country = serializers.CharField(max_length=2, required=False, default="")
     billing_country = serializers.CharField(max_length=2, required=False, default="")

@@ -15,7 +15,7 @@ from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 from psycopg import BaseConnection
 
-from integrations import db
+from integrations import db, db_libpq
 from integrations.models import ProviderAccount
 from payments import fraud
 from payments.models import BlocklistEntry, Payment, SandboxCharge
@@ -62,7 +62,7 @@ def round_trips(monkeypatch) -> Iterator[list[str]]:
         monkeypatch.setattr(owner, name, counted)
 
     wrap("_execute_libpq", db, lambda _pconn, sql, _params: sql.decode()[:60])
-    wrap("_pipeline", db, lambda _pg, _b, steps, _a: f"pipeline of {len(steps)}")
+    wrap("_pipeline", db_libpq, lambda _pg, _b, steps, _a: f"pipeline of {len(steps)}")
     wrap("_execute", CursorWrapper, lambda _self, sql, *_: str(sql)[:60])
     wrap("_exec_command", BaseConnection, lambda _self, command, *_: str(command))
     yield sent
