@@ -2,9 +2,11 @@
 due now on a saved sandbox card, a run whose charge got no answer, and what
 a test reads back (imported; the fixture by its name ``recurring``)."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 
@@ -12,6 +14,7 @@ from integrations.models import ProviderAccount
 from payments import services
 from payments.models import Payment, PaymentStatus, RecurringCharge, SandboxCharge
 from payments.providers.base import PaymentResult, ProviderStatus
+from payments.services import slots
 from payments.services.recurring import recurring_charges_report
 from tests.payments.conftest import webhook_body, webhook_headers
 
@@ -97,14 +100,72 @@ def failed_as_never_charged(
     return payment
 
 
+def gateway_post(event: str, reference: str):
+    """The sandbox gateway's signed webhook about charge ``reference``, posted."""
+    body = webhook_body(event, reference=reference, amount=1_500)
+    return Client().post(
+        "/webhooks/sbx-primary/",
+        data=body,
+        content_type="application/json",
+        **webhook_headers(body),
+    )
+
+
 def gateway_says(capture_callbacks, event: str, reference: str) -> None:
     """The sandbox gateway's signed webhook about charge ``reference``."""
-    body = webhook_body(event, reference=reference, amount=1_500)
     with capture_callbacks(execute=True):
-        response = Client().post(
-            "/webhooks/sbx-primary/",
-            data=body,
-            content_type="application/json",
-            **webhook_headers(body),
-        )
+        response = gateway_post(event, reference)
     assert response.status_code == 200
+
+
+def reported_paid(reference: str) -> None:
+    """The gateway reports ``reference`` paid (no on-commit capture: the
+    race tests post it from a thread of their own)."""
+    assert gateway_post("payment.captured", reference).status_code == 200
+
+
+def waiting_on_a_lock() -> bool:
+    """Another backend of this test database is blocked on a row lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def in_thread(
+    target, errors: list, done: threading.Event | None = None
+) -> threading.Thread:
+    """Runs ``target`` in a started thread; what it raises goes to ``errors``."""
+
+    def run() -> None:
+        try:
+            target()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            if done is not None:
+                done.set()
+            connections.close_all()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def pause_period_check(monkeypatch, only: Payment | None = None):
+    """The period check pauses right after reading the period's other tries
+    (of ``only``'s, if given) until ``go`` is set; ``read`` says it did."""
+    read, go = threading.Event(), threading.Event()
+    real = slots.period_charged_elsewhere
+
+    def pausing(payment: Payment) -> Payment | None:
+        other = real(payment)
+        if only is None or payment.pk == only.pk:
+            read.set()
+            assert go.wait(10)
+        return other
+
+    monkeypatch.setattr(slots, "period_charged_elsewhere", pausing)
+    return read, go

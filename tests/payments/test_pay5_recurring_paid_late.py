@@ -5,38 +5,20 @@ run charges nothing. After the run charged it again: staff are told, in the
 review queue, to refund one of the two (while that second try's outcome is
 open, only once it is found charged)."""
 
-from datetime import timedelta
-
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from payments import services
-from payments.models import (
-    Payment,
-    PaymentStatus,
-    RecurringCharge,
-    ReviewState,
-    SandboxCharge,
-)
+from payments.models import Payment, PaymentStatus, RecurringCharge, ReviewState
 from payments.services.recurring import recurring_charges_report
-from tests.payments.conftest import webhook_body, webhook_headers
+from tests.payments.recurring_setup import (
+    charges,
+    gateway_says,
+    payments_of,
+    recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def recurring(primary) -> RecurringCharge:
-    method = services.payment_method_save(
-        customer_reference="cus_1", source_token="tok_success", idempotency_key="m1"
-    )
-    return RecurringCharge.objects.create(
-        saved_method=method,
-        amount=1_500,
-        currency="EUR",
-        interval="month",
-        next_run_at=timezone.now() - timedelta(minutes=1),
-    )
 
 
 def _unknown_run(primary, recurring: RecurringCharge) -> list[Payment]:
@@ -46,7 +28,7 @@ def _unknown_run(primary, recurring: RecurringCharge) -> list[Payment]:
     recurring_charges_report()
     primary.settings = {}
     primary.save()
-    return _payments_of(recurring)
+    return payments_of(recurring)
 
 
 @pytest.fixture
@@ -68,36 +50,12 @@ def lost(primary, recurring) -> Payment:
     return payment
 
 
-def _payments_of(recurring: RecurringCharge) -> list[Payment]:
-    return list(
-        Payment.objects.filter(metadata__recurring_charge=recurring.public_id).order_by(
-            "pk"
-        )
-    )
-
-
-def _charges(primary) -> int:
-    return SandboxCharge.objects.filter(account=primary, kind="payment").count()
-
-
-def _paid(capture_callbacks) -> None:
-    body = webhook_body("payment.captured", reference="ch_lost", amount=1_500)
-    with capture_callbacks(execute=True):
-        response = Client().post(
-            "/webhooks/sbx-primary/",
-            data=body,
-            content_type="application/json",
-            **webhook_headers(body),
-        )
-    assert response.status_code == 200
-
-
 def test_paid_before_the_next_run_takes_the_slot_back(
     primary, recurring, lost, django_capture_on_commit_callbacks
 ):
     slot = recurring.next_run_at
 
-    _paid(django_capture_on_commit_callbacks)
+    gateway_says(django_capture_on_commit_callbacks, "payment.captured", "ch_lost")
 
     lost.refresh_from_db()
     assert lost.status == PaymentStatus.CAPTURED
@@ -105,18 +63,18 @@ def test_paid_before_the_next_run_takes_the_slot_back(
     assert recurring.next_run_at > slot  # the period is paid
     run = recurring_charges_report()
     assert (run.charged, run.unknown, run.retry) == (0, 0, 0)
-    assert _payments_of(recurring) == [lost]
-    assert _charges(primary) == 0
+    assert payments_of(recurring) == [lost]
+    assert charges(primary) == 0
 
 
 def test_paid_after_the_next_run_charged_again_goes_to_review(
     primary, recurring, lost, django_capture_on_commit_callbacks
 ):
     assert recurring_charges_report().charged == 1
-    _, again = _payments_of(recurring)
+    _, again = payments_of(recurring)
     assert again.status == PaymentStatus.CAPTURED
 
-    _paid(django_capture_on_commit_callbacks)
+    gateway_says(django_capture_on_commit_callbacks, "payment.captured", "ch_lost")
 
     lost.refresh_from_db()
     assert lost.status == PaymentStatus.CAPTURED
@@ -126,7 +84,7 @@ def test_paid_after_the_next_run_charged_again_goes_to_review(
     assert "refund" in note.detail
     # Nothing else is charged for the period.
     assert recurring_charges_report().charged == 0
-    assert _charges(primary) == 1
+    assert charges(primary) == 1
 
 
 def test_a_recharge_still_open_is_noted_and_never_given_back_again(
@@ -136,7 +94,7 @@ def test_a_recharge_still_open_is_noted_and_never_given_back_again(
     _, again = _unknown_run(primary, recurring)
     assert again.status == PaymentStatus.UNKNOWN
 
-    _paid(django_capture_on_commit_callbacks)
+    gateway_says(django_capture_on_commit_callbacks, "payment.captured", "ch_lost")
     lost.refresh_from_db()
     # Not charged twice unless the second try is found paid too: noted.
     assert lost.notes.filter(kind="recurring_rerun_open").exists()
@@ -151,7 +109,7 @@ def test_a_recharge_still_open_is_noted_and_never_given_back_again(
         "not_found_at_provider",
     )
     assert recurring_charges_report().charged == 0
-    assert len(_payments_of(recurring)) == 2
-    assert _charges(primary) == 0
+    assert len(payments_of(recurring)) == 2
+    assert charges(primary) == 0
     lost.refresh_from_db()
     assert not lost.notes.filter(kind="recurring_charged_twice").exists()

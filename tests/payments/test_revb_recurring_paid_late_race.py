@@ -11,8 +11,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
-from django.test import Client
 from django.utils import timezone
 
 from integrations.errors import NotProcessed
@@ -27,61 +25,29 @@ from payments.models import (
 from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services import recurring as methods_recurring
 from payments.services.recurring import recurring_charges_report
-from tests.payments.conftest import webhook_body, webhook_headers
-from tests.payments.test_pay5_recurring_paid_late import (  # noqa: F401 (fixtures)
-    _payments_of,
-    lost,
-    recurring,
+from tests.payments.recurring_setup import (
+    gateway_post,
+    gateway_says,
+    in_thread,
+    payments_of,
+    recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
+    waiting_on_a_lock,
 )
-
-
-def _waiting_on_a_lock() -> bool:
-    # Another backend of this test database blocked on a row lock.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-        )
-        return cursor.fetchone()[0] > 0
-
-
-def _in_thread(target, errors: list, done: threading.Event) -> threading.Thread:
-    def run() -> None:
-        try:
-            target()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            done.set()
-            connections.close_all()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+from tests.payments.test_pay5_recurring_paid_late import lost  # noqa: F401 (fixture)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_late_paid_webhook_during_the_run_neither_deadlocks_nor_charges_twice(
     primary,
-    recurring,  # noqa: F811 (fixture)
+    recurring,
     lost,  # noqa: F811 (fixture)
     monkeypatch,
 ):
-    body = webhook_body("payment.captured", reference="ch_lost", amount=1_500)
     answers: list = []
 
     def paid() -> None:
         # The intake handles the event inline once stored.
-        answers.append(
-            Client()
-            .post(
-                "/webhooks/sbx-primary/",
-                data=body,
-                content_type="application/json",
-                **webhook_headers(body),
-            )
-            .status_code
-        )
+        answers.append(gateway_post("payment.captured", "ch_lost").status_code)
 
     # The run pauses inside its claim (the recurring row claimed) while the
     # webhook is handled.
@@ -101,11 +67,11 @@ def test_a_late_paid_webhook_during_the_run_neither_deadlocks_nor_charges_twice(
     errors: list = []
     run_done, hook_done = threading.Event(), threading.Event()
     runs: list = []
-    run = _in_thread(lambda: runs.append(recurring_charges_report()), errors, run_done)
+    run = in_thread(lambda: runs.append(recurring_charges_report()), errors, run_done)
     assert claimed.wait(10)
-    hook = _in_thread(paid, errors, hook_done)
+    hook = in_thread(paid, errors, hook_done)
     deadline = time.monotonic() + 5
-    while not hook_done.is_set() and not _waiting_on_a_lock():
+    while not hook_done.is_set() and not waiting_on_a_lock():
         assert time.monotonic() < deadline
         time.sleep(0.02)
     go.set()
@@ -118,7 +84,7 @@ def test_a_late_paid_webhook_during_the_run_neither_deadlocks_nor_charges_twice(
     assert event.status == "processed", (event.status, event.last_error)
     lost.refresh_from_db()
     assert lost.status == PaymentStatus.CAPTURED
-    others = [p for p in _payments_of(recurring) if p.pk != lost.pk]
+    others = [p for p in payments_of(recurring) if p.pk != lost.pk]
     # Charged again by the run: the late payment is in review for a refund.
     if others:
         assert lost.review_state == ReviewState.PENDING
@@ -130,7 +96,7 @@ def test_a_late_paid_webhook_during_the_run_neither_deadlocks_nor_charges_twice(
 @pytest.mark.django_db
 def test_an_orphan_of_a_period_paid_late_does_not_give_its_slot_back(
     primary,
-    recurring,  # noqa: F811 (fixture)
+    recurring,
     lost,  # noqa: F811 (fixture)
     settings,
     django_capture_on_commit_callbacks,
@@ -139,15 +105,7 @@ def test_an_orphan_of_a_period_paid_late_does_not_give_its_slot_back(
     # the slot moved on, the key on its new payment, pending.
     slot = recurring.next_run_at
     orphan = _orphan_after(lost, recurring, slot, settings)
-    body = webhook_body("payment.captured", reference="ch_lost", amount=1_500)
-    with django_capture_on_commit_callbacks(execute=True):
-        response = Client().post(
-            "/webhooks/sbx-primary/",
-            data=body,
-            content_type="application/json",
-            **webhook_headers(body),
-        )
-    assert response.status_code == 200
+    gateway_says(django_capture_on_commit_callbacks, "payment.captured", "ch_lost")
     lost.refresh_from_db()
     assert lost.status == PaymentStatus.CAPTURED
 
@@ -158,7 +116,7 @@ def test_an_orphan_of_a_period_paid_late_does_not_give_its_slot_back(
     orphan.refresh_from_db()
     assert orphan.status == PaymentStatus.FAILED
     assert run.charged == 0
-    assert len(_payments_of(recurring)) == 2
+    assert len(payments_of(recurring)) == 2
     assert not SandboxCharge.objects.filter(account=primary, kind="payment").exists()
 
 
@@ -186,7 +144,7 @@ def _orphan_after(paid_late, charge, slot, settings) -> Payment:
 @pytest.mark.django_db
 def test_a_late_payment_reported_while_the_rerun_fails_keeps_the_slot(
     primary,
-    recurring,  # noqa: F811 (fixture)
+    recurring,
     lost,  # noqa: F811 (fixture)
     monkeypatch,
     django_capture_on_commit_callbacks,
@@ -194,14 +152,8 @@ def test_a_late_payment_reported_while_the_rerun_fails_keeps_the_slot(
     # The run charges the slot again; while it calls the gateway, which is
     # unreachable, the gateway reports the first payment paid after all.
     def unreachable(adapter, request):
-        body = webhook_body("payment.captured", reference="ch_lost", amount=1_500)
         with django_capture_on_commit_callbacks(execute=True):
-            Client().post(
-                "/webhooks/sbx-primary/",
-                data=body,
-                content_type="application/json",
-                **webhook_headers(body),
-            )
+            gateway_post("payment.captured", "ch_lost")
         raise NotProcessed("gateway unreachable", code="connection_error")
 
     monkeypatch.setattr(SandboxPaymentsAdapter, "charge_saved", unreachable)

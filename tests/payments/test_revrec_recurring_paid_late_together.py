@@ -3,52 +3,21 @@ the gateway at the same moment (the customer cancelled meanwhile, so no slot
 is taken back to order them): each must not read the other as still failed,
 or the period charged twice is never reviewed."""
 
-import threading
 import time
 
 import pytest
-from django.db import connection, connections
-from django.test import Client
 
 from payments import services
 from payments.models import Payment, PaymentStatus, RecurringCharge, RecurringStatus
-from payments.services import slots
-from tests.payments.conftest import webhook_body, webhook_headers
 from tests.payments.recurring_setup import (
     failed_as_never_charged,
+    in_thread,
+    pause_period_check,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
+    reported_paid,
     rerun_unknown,
+    waiting_on_a_lock,
 )
-
-
-def _waiting_on_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-        )
-        return cursor.fetchone()[0] > 0
-
-
-def _paid_webhook(reference: str, errors: list) -> threading.Thread:
-    def run() -> None:
-        try:
-            body = webhook_body("payment.captured", reference=reference, amount=1_500)
-            response = Client().post(
-                "/webhooks/sbx-primary/",
-                data=body,
-                content_type="application/json",
-                **webhook_headers(body),
-            )
-            assert response.status_code == 200
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
 
 
 def _cancelled_with_two_never_charged_tries(primary, recurring) -> list[Payment]:
@@ -76,23 +45,13 @@ def test_two_never_charged_tries_reported_paid_together_are_reviewed(
     first, second = _cancelled_with_two_never_charged_tries(primary, recurring)
     # The first webhook pauses in its transaction right after reading the
     # period's other tries; the second is reported meanwhile.
-    read, go = threading.Event(), threading.Event()
-    real = slots.period_charged_elsewhere
-
-    def pausing(payment: Payment) -> Payment | None:
-        other = real(payment)
-        if payment.pk == first.pk:
-            read.set()
-            assert go.wait(10)
-        return other
-
-    monkeypatch.setattr(slots, "period_charged_elsewhere", pausing)
+    read, go = pause_period_check(monkeypatch, only=first)
     errors: list = []
-    one = _paid_webhook("ch_first", errors)
+    one = in_thread(lambda: reported_paid("ch_first"), errors)
     assert read.wait(10)
-    two = _paid_webhook("ch_second", errors)
+    two = in_thread(lambda: reported_paid("ch_second"), errors)
     deadline = time.monotonic() + 5
-    while two.is_alive() and not _waiting_on_a_lock():
+    while two.is_alive() and not waiting_on_a_lock():
         assert time.monotonic() < deadline
         time.sleep(0.02)
     go.set()

@@ -4,60 +4,25 @@ again, unless the period was paid meanwhile. The period's first try reported
 paid at that same moment must be waited for, not read as still failed: else
 the slot is given back and the period charged a second time."""
 
-import threading
 import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
-from django.test import Client
 from django.utils import timezone
 
 from payments.models import Payment, PaymentStatus, RecurringCharge
-from payments.services import slots
 from payments.services.recurring import recurring_charges_report
 from payments.services.slots import next_run, slot_key
-from tests.payments.conftest import webhook_body, webhook_headers
 from tests.payments.recurring_setup import (
     charges,
     failed_as_never_charged,
+    in_thread,
+    pause_period_check,
     payments_of,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
+    reported_paid,
+    waiting_on_a_lock,
 )
-
-
-def _waiting_on_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-        )
-        return cursor.fetchone()[0] > 0
-
-
-def _in_thread(target, errors: list) -> threading.Thread:
-    def run() -> None:
-        try:
-            target()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
-def _late_paid_webhook() -> None:
-    body = webhook_body("payment.captured", reference="ch_lost", amount=1_500)
-    response = Client().post(
-        "/webhooks/sbx-primary/",
-        data=body,
-        content_type="application/json",
-        **webhook_headers(body),
-    )
-    assert response.status_code == 200
 
 
 def _orphaned_retry(recurring: RecurringCharge, lost: Payment, settings) -> Payment:
@@ -92,22 +57,13 @@ def test_a_released_retry_waits_for_the_late_payment_and_charges_nothing(
     lost = failed_as_never_charged(primary, recurring, "ch_lost")
     retry = _orphaned_retry(recurring, lost, settings)
     # The webhook pauses in its transaction right after reading the retry.
-    read, go = threading.Event(), threading.Event()
-    real = slots.period_charged_elsewhere
-
-    def pausing(payment: Payment) -> Payment | None:
-        other = real(payment)
-        read.set()
-        assert go.wait(10)
-        return other
-
-    monkeypatch.setattr(slots, "period_charged_elsewhere", pausing)
+    read, go = pause_period_check(monkeypatch)
     errors: list = []
-    hook = _in_thread(_late_paid_webhook, errors)
+    hook = in_thread(lambda: reported_paid("ch_lost"), errors)
     assert read.wait(10)
-    run = _in_thread(recurring_charges_report, errors)
+    run = in_thread(recurring_charges_report, errors)
     deadline = time.monotonic() + 10
-    while run.is_alive() and not _waiting_on_a_lock():
+    while run.is_alive() and not waiting_on_a_lock():
         assert time.monotonic() < deadline
         time.sleep(0.02)
     go.set()
