@@ -7,14 +7,22 @@ Unlike ``smtp_server.FakeSmtpServer``, which picks its behaviour by the
 recipient, the reply here is any line a test writes: the refusal texts
 of real relays, word for word."""
 
+import logging
 import socketserver
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
+
 from integrations.models import ProviderAccount
+from notifications.models import EmailMessage
+from notifications.services import email_message_create
+from notifications.services.sending import email_message_deliver
 from tests.factories import ProviderAccountFactory
 from tests.notifications.providers.conftest import fast
+
+CUSTOMER = "ada@example.com"
 
 
 class ScriptedRelay(socketserver.ThreadingTCPServer):
@@ -78,3 +86,29 @@ def relay_account(relay: ScriptedRelay, *, slug: str) -> ProviderAccount:
         credentials={},
         settings=fast(host="127.0.0.1", port=relay.server_address[1], security="none"),
     )
+
+
+@pytest.fixture(name="relay")
+def utf8_relay() -> Iterator[ScriptedRelay]:
+    """A scripted relay that offers SMTPUTF8 (imported; the fixture by its
+    name ``relay``)."""
+    with scripted_relay(smtputf8=True) as server:
+        yield server
+
+
+def error_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def delivered(to: str = CUSTOMER) -> tuple[str, EmailMessage]:
+    """An order confirmation to ``to``, delivered once: its status and row."""
+    message = email_message_create(
+        to=to,
+        template="order_confirmation",
+        context={"order_id": "1001", "amount_display": "€10.50"},
+        from_email="shop@example.com",
+        enqueue=False,
+    )
+    status = email_message_deliver(message_pk=message.pk)
+    message.refresh_from_db()
+    return status, message

@@ -22,13 +22,14 @@ from integrations.registry import get_adapter
 from integrations.testing.faultserver import FaultServer, fault_server, respond
 from notifications.models import EmailStatus, Suppression
 from notifications.providers.mailgun import MailgunAdapter
-from notifications.services import email_message_create
-from notifications.services.sending import email_message_deliver
 from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness import sample_email
 from tests.notifications.providers.conftest import fast
 from tests.notifications.scripted_relay import (
+    CUSTOMER,
     ScriptedRelay,
+    delivered,
+    error_records,
     relay_account,
     scripted_relay,
 )
@@ -40,8 +41,6 @@ API = json.loads((FIXTURES / "api.json").read_text())
 REFUSALS = json.loads((FIXTURES / "config_refusals.json").read_text())
 DOMAIN = "mg.example.com"
 SEND = f"/v3/{DOMAIN}/messages"
-ORDER = {"order_id": "1001", "amount_display": "€10.50"}
-CUSTOMER = "ada@example.com"
 
 
 @pytest.fixture
@@ -62,23 +61,6 @@ def mailgun(fault: FaultServer, monkeypatch: pytest.MonkeyPatch) -> ProviderAcco
         credentials={"api_key": "key-secret"},
         settings=fast(sender_domain=DOMAIN),
     )
-
-
-def _errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.levelno >= logging.ERROR]
-
-
-def _deliver() -> tuple[str, object]:
-    message = email_message_create(
-        to=CUSTOMER,
-        template="order_confirmation",
-        context=ORDER,
-        from_email="shop@example.com",
-        enqueue=False,
-    )
-    status = email_message_deliver(message_pk=message.pk)
-    message.refresh_from_db()
-    return status, message
 
 
 MAILGUN_REFUSALS = [
@@ -105,7 +87,7 @@ def test_mailgun_account_setup_is_our_configuration(
     assert (call.outcome, call.error_code) == ("not_processed", "sending_not_allowed")
     # Retrying the same account cannot change its setup.
     assert len(fault.requests_for("POST", SEND)) == 1
-    (record,) = _errors(caplog)
+    (record,) = error_records(caplog)
     assert record.account == mailgun.slug
     assert CUSTOMER not in record.getMessage()
     assert CUSTOMER not in info.value.message
@@ -132,7 +114,7 @@ def test_mailgun_other_refusals_keep_their_reading(
 def test_a_mailgun_sandbox_fails_over_and_blames_nobody(mailgun, fault) -> None:
     backup = ProviderAccountFactory(kind="email", slug="mail-backup", priority=2)
     fault.route("POST", SEND, respond(403, json=REFUSALS["free_account_sandbox"]))
-    status, message = _deliver()
+    status, message = delivered()
     assert status == EmailStatus.SENT
     assert message.account == backup
     assert not Suppression.objects.exists()
@@ -142,7 +124,7 @@ def test_with_no_other_account_the_message_waits_with_the_reason(
     mailgun, fault
 ) -> None:
     fault.route("POST", SEND, respond(403, json=REFUSALS["free_account_sandbox"]))
-    status, message = _deliver()
+    status, message = delivered()
     assert status == EmailStatus.QUEUED
     assert message.error_code == "sending_not_allowed"
     assert CUSTOMER not in message.last_error
@@ -198,7 +180,7 @@ def test_a_relay_refusing_our_sender_or_relaying_is_our_configuration(
     assert isinstance(info.value, ConfigurationError)
     assert info.value.code == SMTP_CODES[kind]
     assert info.value.provider_code == reply[:3]
-    (record,) = _errors(caplog)
+    (record,) = error_records(caplog)
     assert record.account == smtp.slug
     assert CUSTOMER not in record.getMessage()
     assert CUSTOMER not in info.value.message
@@ -246,7 +228,7 @@ def test_other_relay_refusals_keep_their_reading(
 def test_a_relay_denying_us_fails_over_and_blames_nobody(smtp, relay) -> None:
     backup = ProviderAccountFactory(kind="email", slug="mail-backup", priority=2)
     relay.replies["RCPT"] = "554 5.7.1 <ada@example.com>: Relay access denied"
-    status, message = _deliver()
+    status, message = delivered()
     assert status == EmailStatus.SENT
     assert message.account == backup
     assert not Suppression.objects.exists()

@@ -15,7 +15,6 @@ and its own words, not all as "our sender refused":
 """
 
 import logging
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -24,35 +23,25 @@ from integrations.errors import ConfigurationError, NotProcessed, Rejected
 from integrations.models import ProviderAccount, ProviderCall
 from integrations.registry import get_adapter
 from notifications.models import EmailStatus, Suppression
-from notifications.services import email_message_create
-from notifications.services.sending import email_message_deliver
 from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness import sample_email
 from tests.notifications.scripted_relay import (
+    CUSTOMER,
     ScriptedRelay,
+    delivered,
+    error_records,
     relay_account,
-    scripted_relay,
+    utf8_relay,  # noqa: F401 (the ``relay`` fixture)
 )
 
 pytestmark = pytest.mark.django_db
 
-CUSTOMER = "ada@example.com"
 UTF8_CUSTOMER = "álvaro@example.com"
-
-
-@pytest.fixture
-def relay() -> Iterator[ScriptedRelay]:
-    with scripted_relay(smtputf8=True) as server:
-        yield server
 
 
 @pytest.fixture
 def smtp(relay: ScriptedRelay) -> ProviderAccount:
     return relay_account(relay, slug="relay-mailx")
-
-
-def _errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def _send(account: ProviderAccount, to: str = CUSTOMER) -> None:
@@ -89,7 +78,7 @@ def test_a_blocklisted_ip_is_sending_blocked(smtp, relay, caplog, verb, reply) -
     call = ProviderCall.objects.filter(account=smtp).latest("pk")
     assert (call.outcome, call.error_code) == ("not_processed", "sending_blocked")
     assert call.attempts == 1  # the same relay will say the same: not retried
-    (record,) = _errors(caplog)
+    (record,) = error_records(caplog)
     assert record.account == smtp.slug
     assert "blocklist" in record.getMessage()
     assert "verify" not in record.getMessage()
@@ -99,15 +88,8 @@ def test_a_blocklisted_ip_is_sending_blocked(smtp, relay, caplog, verb, reply) -
 def test_a_blocklisted_relay_fails_over_and_blames_nobody(smtp, relay) -> None:
     backup = ProviderAccountFactory(kind="email", slug="mail-backup", priority=2)
     relay.replies["MAIL"] = "550 5.7.1 Client host [203.0.113.7] blocked using zen"
-    message = email_message_create(
-        to=CUSTOMER,
-        template="order_confirmation",
-        context={"order_id": "1001", "amount_display": "€10.50"},
-        from_email="shop@example.com",
-        enqueue=False,
-    )
-    assert email_message_deliver(message_pk=message.pk) == EmailStatus.SENT
-    message.refresh_from_db()
+    status, message = delivered()
+    assert status == EmailStatus.SENT
     assert message.account == backup
     assert not Suppression.objects.exists()
 
@@ -116,15 +98,8 @@ def test_with_no_other_account_the_message_waits_saying_blocklisted(
     smtp, relay
 ) -> None:
     relay.replies["MAIL"] = "550 5.7.1 Client host [203.0.113.7] blocked using zen"
-    message = email_message_create(
-        to=CUSTOMER,
-        template="order_confirmation",
-        context={"order_id": "1001", "amount_display": "€10.50"},
-        from_email="shop@example.com",
-        enqueue=False,
-    )
-    assert email_message_deliver(message_pk=message.pk) == EmailStatus.QUEUED
-    message.refresh_from_db()
+    status, message = delivered()
+    assert status == EmailStatus.QUEUED
     assert message.error_code == "sending_blocked"
     assert not Suppression.objects.exists()
 
@@ -149,7 +124,7 @@ def test_sender_and_policy_refusals_are_our_configuration(
         _send(smtp)
     assert info.value.code == code
     assert info.value.provider_code == reply[:3]
-    (record,) = _errors(caplog)
+    (record,) = error_records(caplog)
     assert record.account == smtp.slug
 
 
@@ -172,7 +147,7 @@ def test_a_refused_smtputf8_blames_the_recipient_that_needs_it(
     assert info.value.code == "invalid_recipient"
     assert info.value.provider_code == reply[:3]
     # Not the account's setup: no "fix the account" alert.
-    assert _errors(caplog) == []
+    assert error_records(caplog) == []
 
 
 def test_a_refused_smtputf8_for_our_sender_is_the_messages(smtp, relay) -> None:
@@ -200,22 +175,15 @@ def test_a_content_refusal_at_mail_from_is_the_messages(
         _send(smtp)
     assert not isinstance(info.value, NotProcessed)
     assert info.value.code == "message_rejected"
-    assert _errors(caplog) == []
+    assert error_records(caplog) == []
 
 
 def test_a_content_refusal_is_not_failed_over(smtp, relay) -> None:
     # Another account would be handed the same message: it fails here.
     ProviderAccountFactory(kind="email", slug="mail-backup", priority=2)
     relay.replies["MAIL"] = "550 5.6.3 Conversion required and prohibited"
-    message = email_message_create(
-        to=CUSTOMER,
-        template="order_confirmation",
-        context={"order_id": "1001", "amount_display": "€10.50"},
-        from_email="shop@example.com",
-        enqueue=False,
-    )
-    assert email_message_deliver(message_pk=message.pk) == EmailStatus.FAILED
-    message.refresh_from_db()
+    status, message = delivered()
+    assert status == EmailStatus.FAILED
     assert message.account == smtp
     assert message.error_code == "message_rejected"
     assert not Suppression.objects.exists()
@@ -228,7 +196,7 @@ def test_a_listed_link_after_data_stays_the_messages(smtp, relay, caplog) -> Non
         _send(smtp)
     assert not isinstance(info.value, NotProcessed)
     assert info.value.code == "message_rejected"
-    assert _errors(caplog) == []
+    assert error_records(caplog) == []
 
 
 def test_a_recipient_quoting_blocklist_words_is_still_refused(smtp, relay) -> None:

@@ -9,7 +9,6 @@ depend on that. The relay's own words still count
 (test_mail4_config_refusals.py), at RCPT and at the end of DATA."""
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,26 +20,17 @@ from notifications.services import EmailInvalid, email_message_create
 from tests.notifications.contract.harness import sample_email
 from tests.notifications.scripted_relay import (
     ScriptedRelay,
+    error_records,
     relay_account,
-    scripted_relay,
+    utf8_relay,  # noqa: F401 (the ``relay`` fixture)
 )
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def relay() -> Iterator[ScriptedRelay]:
-    with scripted_relay(smtputf8=True) as server:
-        yield server
-
-
-@pytest.fixture
 def smtp(relay: ScriptedRelay) -> ProviderAccount:
     return relay_account(relay, slug="relay-quotes")
-
-
-def _errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 SENDER = '"sender address rejected"@example.com'
@@ -82,7 +72,7 @@ def test_a_quoted_recipient_does_not_read_as_our_configuration(
     expected = "invalid_recipient" if verb == "RCPT" else "message_rejected"
     assert info.value.code == expected
     # No "fix the account" alert for staff.
-    assert _errors(caplog) == []
+    assert error_records(caplog) == []
 
 
 @pytest.mark.parametrize("to", [SENDER, RELAY, "relay access denied@example.com"])

@@ -18,33 +18,23 @@ relays give:
   link in the message is still the message's).
 """
 
-from collections.abc import Iterator
-
 import pytest
 
 from integrations.errors import ConfigurationError, Rejected
 from integrations.models import ProviderAccount
 from integrations.registry import get_adapter
 from notifications.models import EmailStatus, Suppression
-from notifications.services import email_message_create
-from notifications.services.sending import email_message_deliver
 from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness import sample_email
 from tests.notifications.scripted_relay import (
+    CUSTOMER,
     ScriptedRelay,
+    delivered,
     relay_account,
-    scripted_relay,
+    utf8_relay,  # noqa: F401 (the ``relay`` fixture)
 )
 
 pytestmark = pytest.mark.django_db
-
-CUSTOMER = "ada@example.com"
-
-
-@pytest.fixture
-def relay() -> Iterator[ScriptedRelay]:
-    with scripted_relay(smtputf8=True) as server:
-        yield server
 
 
 @pytest.fixture
@@ -56,19 +46,6 @@ def _refusal(account: ProviderAccount, to: str = CUSTOMER) -> Exception:
     with pytest.raises(Exception) as info:
         get_adapter(account).send(sample_email(to=to))
     return info.value
-
-
-def _deliver() -> str:
-    message = email_message_create(
-        to=CUSTOMER,
-        template="order_confirmation",
-        context={"order_id": "1001", "amount_display": "€10.50"},
-        from_email="shop@example.com",
-        enqueue=False,
-    )
-    status = email_message_deliver(message_pk=message.pk)
-    message.refresh_from_db()
-    return status, message
 
 
 ACCOUNT_AT_MAIL_FROM = [
@@ -94,7 +71,7 @@ def test_an_account_refusal_at_mail_from_is_the_accounts(smtp, relay, reply) -> 
 def test_an_account_refusal_at_mail_from_fails_over(smtp, relay, reply) -> None:
     backup = ProviderAccountFactory(kind="email", slug="mail-backup", priority=2)
     relay.replies["MAIL"] = reply
-    status, message = _deliver()
+    status, message = delivered()
     assert status == EmailStatus.SENT
     assert message.account == backup
 
@@ -178,7 +155,7 @@ def test_our_setup_refused_at_rcpt_does_not_blame_the_customer(
 def test_our_setup_refused_at_rcpt_fails_over(smtp, relay, reply, code) -> None:
     backup = ProviderAccountFactory(kind="email", slug="mail-backup", priority=2)
     relay.replies["RCPT"] = reply
-    status, message = _deliver()
+    status, message = delivered()
     assert status == EmailStatus.SENT
     assert message.account == backup
     assert not Suppression.objects.exists()
@@ -254,7 +231,7 @@ def test_our_authentication_or_ip_refused_after_data_fails_over(
     assert isinstance(error, ConfigurationError), error
     assert error.code == code
     backup = ProviderAccountFactory(kind="email", slug="mail-backup", priority=2)
-    status, message = _deliver()
+    status, message = delivered()
     assert status == EmailStatus.SENT
     assert message.account == backup
 
