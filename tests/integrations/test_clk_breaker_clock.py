@@ -12,7 +12,6 @@ from unittest import mock
 
 import pytest
 from django.core.cache import cache
-from django.core.management import call_command
 
 from integrations.breaker import BreakerState, CircuitBreaker, breaker_for
 from integrations.breaker.store import forget_recent
@@ -20,31 +19,18 @@ from integrations.errors import NotProcessed
 from integrations.ratelimit import limiter_for
 from integrations.testing.clocks import whole_machine_clock
 from tests.factories import ProviderAccountFactory
+from tests.integrations.skewed_clocks import AHEAD, STORES, use_store
 
 pytestmark = pytest.mark.django_db
 
-AHEAD = 3600.0  # a machine whose clock is an hour fast
 REFUSED = NotProcessed("connection refused", code="connection_refused")
 
 
-# The database cache's skew needs a server database: SQLite's one clock is
-# this machine's, so a skewed worker there skews the database too.
-@pytest.fixture(params=["redis", pytest.param("database", marks=pytest.mark.postgres)])
+@pytest.fixture(params=STORES)
 def store(request, settings) -> str:
-    """The breaker's shared store: Redis at REDIS_URL, or the database cache
-    (the fallback when there is no Redis)."""
-    if request.param == "redis":
-        request.applymarker(pytest.mark.redis)
-        if not settings.REDIS_URL:
-            pytest.skip("needs service: Redis not configured (set REDIS_URL)")
-    else:
-        settings.CACHES = {
-            "default": {
-                "BACKEND": "integrations.cache_clock.DatabaseClockCache",
-                "LOCATION": "switchyard_cache",
-            }
-        }
-        call_command("createcachetable", verbosity=0)
+    """The breaker's shared store: Redis, or the database cache (with the
+    database's clock)."""
+    use_store(request, settings, "integrations.cache_clock.DatabaseClockCache")
     cache.clear()
     forget_recent()
     return request.param

@@ -3,44 +3,22 @@ shared store's clock (Redis's TIME inside the script; the database's on the
 database-cache fallback), so a worker whose clock runs ahead cannot refill it
 early (and exceed the provider's rate), nor one behind starve."""
 
-import contextlib
 import time
-from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache
-from django.core.management import call_command
 
 from integrations.breaker.store import BreakerStore
 from integrations.errors import NotProcessed
-from integrations.ratelimit import RateLimiter, limiter_for
-from integrations.testing.clocks import whole_machine_clock
+from integrations.ratelimit import RateLimiter
 from tests.factories import ProviderAccountFactory
+from tests.integrations.skewed_clocks import (
+    AHEAD,
+    limiter_store,  # noqa: F401 (the ``store`` fixture)
+    skewed_limiter,
+)
 
 pytestmark = pytest.mark.django_db
-
-AHEAD = 3600.0  # a machine whose clock is an hour fast
-
-
-# The database cache's skew needs a server database: SQLite's one clock is
-# this machine's, so a skewed worker there skews the database too.
-@pytest.fixture(params=["redis", pytest.param("database", marks=pytest.mark.postgres)])
-def store(request, settings) -> str:
-    """The limiter's shared store: Redis at REDIS_URL, or the database cache
-    (the fallback when there is no Redis)."""
-    if request.param == "redis":
-        request.applymarker(pytest.mark.redis)
-        if not settings.REDIS_URL:
-            pytest.skip("needs service: Redis not configured (set REDIS_URL)")
-    else:
-        settings.CACHES = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                "LOCATION": "switchyard_cache",
-            }
-        }
-        call_command("createcachetable", verbosity=0)
-    return request.param
 
 
 def _account(**limits):
@@ -54,13 +32,6 @@ def _account(**limits):
     )
 
 
-@contextlib.contextmanager
-def _worker(account, skew: float = 0.0) -> Iterator[RateLimiter]:
-    """A limiter in a worker on a machine whose clock is ``skew`` seconds off."""
-    with whole_machine_clock(skew):
-        yield limiter_for(account, clock=lambda: time.time() + skew)
-
-
 def _refusal(limiter: RateLimiter) -> NotProcessed:
     with pytest.raises(NotProcessed) as info:
         limiter.acquire()
@@ -70,11 +41,11 @@ def _refusal(limiter: RateLimiter) -> NotProcessed:
 
 def test_a_worker_ahead_does_not_refill_the_bucket(store):
     account = _account()
-    with _worker(account) as on_time:
+    with skewed_limiter(account) as on_time:
         cache.delete(on_time.bucket_key)
         assert [on_time.acquire(), on_time.acquire()] == [0.0, 0.0]
         assert _refusal(on_time).retry_after == pytest.approx(1.0, abs=0.1)
-    with _worker(account, AHEAD) as ahead:
+    with skewed_limiter(account, AHEAD) as ahead:
         refused = _refusal(ahead)
     # The tokens come back on the shared clock: about a second from now.
     assert 0.8 < refused.retry_after <= 1.0
@@ -82,10 +53,10 @@ def test_a_worker_ahead_does_not_refill_the_bucket(store):
 
 def test_a_worker_behind_is_not_starved(store):
     account = _account(rate_limit_per_second=10, rate_limit_burst=1)
-    with _worker(account) as on_time:
+    with skewed_limiter(account) as on_time:
         cache.delete(on_time.bucket_key)
         on_time.acquire()
-    with _worker(account, -AHEAD) as behind:
+    with skewed_limiter(account, -AHEAD) as behind:
         assert _refusal(behind).retry_after <= 0.1
         time.sleep(0.15)  # a token is back, by the shared clock
         assert behind.acquire() == 0.0
@@ -93,10 +64,10 @@ def test_a_worker_behind_is_not_starved(store):
 
 def test_a_bucket_drained_behind_refuses_a_worker_on_time(store):
     account = _account()
-    with _worker(account, -AHEAD) as behind:
+    with skewed_limiter(account, -AHEAD) as behind:
         cache.delete(behind.bucket_key)
         assert [behind.acquire(), behind.acquire()] == [0.0, 0.0]
-    with _worker(account) as on_time:
+    with skewed_limiter(account) as on_time:
         assert 0.8 < _refusal(on_time).retry_after <= 1.0
 
 
@@ -107,11 +78,11 @@ def test_the_gate_reserves_by_redis_clock_too(settings):
         pytest.skip("needs service: Redis not configured (set REDIS_URL)")
     account = _account()
     breaker = BreakerStore(account.pk, window_seconds=60, buckets=6)
-    with _worker(account) as on_time:
+    with skewed_limiter(account) as on_time:
         cache.delete(on_time.bucket_key)
         granted = [breaker.gate(on_time, 1)[0].granted for _ in range(3)]
         assert granted == [True, True, False]
-    with _worker(account, AHEAD) as ahead:
+    with skewed_limiter(account, AHEAD) as ahead:
         reservation = breaker.gate(ahead, 1)[0]
     assert not reservation.granted
     assert 0.8 < reservation.wait <= 1.0

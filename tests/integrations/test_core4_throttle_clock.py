@@ -9,13 +9,15 @@ from collections.abc import Iterator
 from unittest import mock
 
 import pytest
-from rest_framework.test import APIClient
 
 from integrations.api.throttling import ApiKeyRateThrottle
 from integrations.testing.clocks import whole_machine_clock
-from tests.factories import ApiKeyFactory
 from tests.integrations.api.conftest import TEST_URLS
-from tests.integrations.api.helpers import assert_error
+from tests.integrations.skewed_clocks import (
+    api_key_client,  # noqa: F401 (the ``client`` fixture)
+    throttle_rate,
+    throttled,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis, pytest.mark.urls(TEST_URLS)]
 
@@ -27,18 +29,7 @@ AHEAD = 3600.0  # a web host whose clock is an hour fast
 def _rate(settings) -> None:
     if not settings.REDIS_URL:
         pytest.skip("needs service: Redis not configured (set REDIS_URL)")
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"api_key": "3/min"},
-    }
-
-
-@pytest.fixture
-def client() -> APIClient:
-    api_key = ApiKeyFactory(scopes=["inventory:write"])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.raw_key}")
-    return client
+    throttle_rate(settings, "3/min")
 
 
 @contextlib.contextmanager
@@ -52,16 +43,11 @@ def _web_process(skew: float = 0.0) -> Iterator[None]:
         yield
 
 
-def _throttled(response) -> int:
-    assert_error(response, 429, "throttled")
-    return int(response["Retry-After"])
-
-
 def test_a_web_process_ahead_does_not_reopen_the_window(client):
     with _web_process():
         assert [client.get(ME).status_code for _ in range(3)] == [200] * 3
     with _web_process(AHEAD):
-        assert 58 <= _throttled(client.get(ME)) <= 60
+        assert 58 <= throttled(client.get(ME)) <= 60
 
 
 def test_a_web_process_behind_does_not_extend_the_window(client):
@@ -69,24 +55,21 @@ def test_a_web_process_behind_does_not_extend_the_window(client):
         assert [client.get(ME).status_code for _ in range(3)] == [200] * 3
     with _web_process(-AHEAD):
         # Retry-After counts to the oldest request leaving the window.
-        assert 58 <= _throttled(client.get(ME)) <= 60
+        assert 58 <= throttled(client.get(ME)) <= 60
 
 
 def test_requests_counted_behind_still_count_on_time(client):
     with _web_process(-AHEAD):
         assert [client.get(ME).status_code for _ in range(3)] == [200] * 3
     with _web_process():
-        assert 58 <= _throttled(client.get(ME)) <= 60
+        assert 58 <= throttled(client.get(ME)) <= 60
 
 
 def test_the_window_frees_by_the_shared_clock(settings, client):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"api_key": "2/s"},
-    }
+    throttle_rate(settings, "2/s")
     with _web_process():
         assert [client.get(ME).status_code for _ in range(2)] == [200] * 2
     with _web_process(-AHEAD):
-        assert _throttled(client.get(ME)) == 1
+        assert throttled(client.get(ME)) == 1
         time.sleep(1.1)
         assert client.get(ME).status_code == 200

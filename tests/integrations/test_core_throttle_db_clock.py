@@ -10,14 +10,16 @@ from collections.abc import Iterator
 from unittest import mock
 
 import pytest
-from django.core.management import call_command
-from rest_framework.test import APIClient
 
 from integrations.api.throttling import ApiKeyRateThrottle
 from integrations.testing.clocks import shared_by_machines, whole_machine_clock
-from tests.factories import ApiKeyFactory
 from tests.integrations.api.conftest import TEST_URLS
-from tests.integrations.api.helpers import assert_error
+from tests.integrations.skewed_clocks import (
+    api_key_client,  # noqa: F401 (the ``client`` fixture)
+    throttle_rate,
+    throttled,
+    use_database_cache,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(TEST_URLS)]
 
@@ -30,25 +32,8 @@ _REAL_TIME = time.time
 def _database_cache(settings) -> None:
     if not shared_by_machines():
         pytest.skip("needs service: clocks differ only with a server database")
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "switchyard_cache",
-        }
-    }
-    call_command("createcachetable", verbosity=0)
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"api_key": "3/min"},
-    }
-
-
-@pytest.fixture
-def client() -> APIClient:
-    api_key = ApiKeyFactory(scopes=["inventory:write"])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.raw_key}")
-    return client
+    use_database_cache(settings)
+    throttle_rate(settings, "3/min")
 
 
 @contextlib.contextmanager
@@ -63,40 +48,32 @@ def _web_process(skew: float = 0.0) -> Iterator[None]:
         yield
 
 
-def _throttled(response) -> int:
-    assert_error(response, 429, "throttled")
-    return int(response["Retry-After"])
-
-
 def test_a_web_process_ahead_does_not_reopen_the_window(client):
     with _web_process():
         assert [client.get(ME).status_code for _ in range(3)] == [200] * 3
     with _web_process(AHEAD):
-        assert 58 <= _throttled(client.get(ME)) <= 60
+        assert 58 <= throttled(client.get(ME)) <= 60
 
 
 def test_a_web_process_behind_does_not_extend_the_window(client):
     with _web_process():
         assert [client.get(ME).status_code for _ in range(3)] == [200] * 3
     with _web_process(-AHEAD):
-        assert 58 <= _throttled(client.get(ME)) <= 60
+        assert 58 <= throttled(client.get(ME)) <= 60
 
 
 def test_requests_counted_behind_still_count_on_time(client):
     with _web_process(-AHEAD):
         assert [client.get(ME).status_code for _ in range(3)] == [200] * 3
     with _web_process():
-        assert 58 <= _throttled(client.get(ME)) <= 60
+        assert 58 <= throttled(client.get(ME)) <= 60
 
 
 def test_the_window_frees_by_the_shared_clock(settings, client):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"api_key": "2/s"},
-    }
+    throttle_rate(settings, "2/s")
     with _web_process():
         assert [client.get(ME).status_code for _ in range(2)] == [200] * 2
     with _web_process(-AHEAD):
-        assert _throttled(client.get(ME)) == 1
+        assert throttled(client.get(ME)) == 1
         time.sleep(1.1)
         assert client.get(ME).status_code == 200
