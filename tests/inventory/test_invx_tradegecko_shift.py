@@ -16,25 +16,14 @@ import responses
 from responses.matchers import query_param_matcher
 
 from inventory import services
-from inventory.models import StockLevel, SyncRun, SyncStatus
+from inventory.models import SyncRun, SyncStatus
 from inventory.providers.base import LevelsQuery
 from inventory.providers.tradegecko import TradeGeckoAdapter
 from inventory.services.sync import next_since
 from tests.inventory.contract import harness_tradegecko as tg
-from tests.inventory.factories import LocationFactory
+from tests.inventory.paged_erp import gecko_variant, paged_account, synced_levels
 
 pytestmark = pytest.mark.django_db
-
-OLD = "2026-11-01T08:00:00.000Z"
-
-
-def _variant(sku: str, stock: int, variant_id: int, updated: str = OLD) -> dict:
-    return {
-        "id": variant_id,
-        "sku": sku,
-        "updated_at": updated,
-        "locations": [{"location_id": 159, "stock_on_hand": str(stock)}],
-    }
 
 
 class PagedGecko:
@@ -73,16 +62,7 @@ class PagedGecko:
 
 @pytest.fixture
 def account(settings):
-    settings.INVENTORY_SYNC_PAGE_SIZE = 2
-    account = tg.make_account()
-    account.settings = {**account.settings, "max_attempts": 1}
-    account.save()
-    LocationFactory(code="159", active=True)
-    return account
-
-
-def _levels() -> dict[str, int]:
-    return dict(StockLevel.objects.values_list("sku", "on_hand"))
+    return paged_account(settings, tg.make_account, "159")
 
 
 def _shift_with_same_size(gecko: PagedGecko, now: str) -> None:
@@ -91,8 +71,8 @@ def _shift_with_same_size(gecko: PagedGecko, now: str) -> None:
 
     def meanwhile() -> None:
         gecko.variants[:] = [v for v in gecko.variants if v["sku"] != "A"]
-        gecko.variants.append(_variant("E", 1, 5, updated=now))
-        gecko.variants[1] = _variant("C", 9, 3, updated=now)
+        gecko.variants.append(gecko_variant(5, "E", 1, updated=now))
+        gecko.variants[1] = gecko_variant(3, "C", 9, updated=now)
 
     gecko.between = meanwhile
 
@@ -104,17 +84,17 @@ def _between_runs(run: SyncRun) -> str:
 
 def test_a_variant_shifted_past_is_neither_zeroed_nor_its_level_lost(account, settings):
     settings.INVENTORY_SYNC_SINCE_MARGIN_SECONDS = 0
-    gecko = PagedGecko([_variant(s, 6, n) for n, s in enumerate("ABCD", start=1)])
+    gecko = PagedGecko([gecko_variant(n, s, 6) for n, s in enumerate("ABCD", start=1)])
     first = gecko.sync(account, full=True)
     assert first.status == SyncStatus.SUCCEEDED
-    assert _levels() == dict.fromkeys("ABCD", 6)
+    assert synced_levels() == dict.fromkeys("ABCD", 6)
     since = next_since(account)
     _shift_with_same_size(gecko, _between_runs(first))
 
     shifted = gecko.sync(account, full=True)
 
     # C is still at TradeGecko: not zeroed as gone.
-    assert _levels()["C"] != 0
+    assert synced_levels()["C"] != 0
     assert not [e for e in shifted.errors if e["code"] == "gone_at_erp"]
     # The run says its listing moved, and does not move "since" past C.
     assert shifted.status == SyncStatus.PARTIAL
@@ -122,18 +102,18 @@ def test_a_variant_shifted_past_is_neither_zeroed_nor_its_level_lost(account, se
     assert next_since(account) == since
     # So the next run reads C's new level.
     gecko.sync(account, full=False)
-    assert _levels()["C"] == 9
+    assert synced_levels()["C"] == 9
 
 
 def test_an_unmoved_listing_still_zeroes_what_is_gone(account):
-    gecko = PagedGecko([_variant(s, 6, n) for n, s in enumerate("ABCD", start=1)])
+    gecko = PagedGecko([gecko_variant(n, s, 6) for n, s in enumerate("ABCD", start=1)])
     gecko.sync(account, full=True)
     del gecko.variants[1]  # B deleted before the run
 
     run = gecko.sync(account, full=True)
 
     assert run.status == SyncStatus.SUCCEEDED
-    assert _levels() == {"A": 6, "B": 0, "C": 6, "D": 6}
+    assert synced_levels() == {"A": 6, "B": 0, "C": 6, "D": 6}
     assert [e["sku"] for e in run.errors if e["code"] == "gone_at_erp"] == ["B"]
 
 
@@ -141,14 +121,14 @@ def test_a_variant_created_before_the_boundary_shifts_nothing_past(account):
     """A creation before the boundary moves page 1's last variant onto page
     2: read twice, none skipped, the run stands (the new variant, changed
     after the run began, is the next run's)."""
-    gecko = PagedGecko([_variant(s, 6, n) for n, s in enumerate("ABCD", start=1)])
+    gecko = PagedGecko([gecko_variant(n, s, 6) for n, s in enumerate("ABCD", start=1)])
     gecko.sync(account, full=True)
-    gecko.between = lambda: gecko.variants.insert(0, _variant("Z", 2, 9))
+    gecko.between = lambda: gecko.variants.insert(0, gecko_variant(9, "Z", 2))
 
     run = gecko.sync(account, full=True)
 
     assert run.status == SyncStatus.SUCCEEDED
-    assert _levels() == dict.fromkeys("ABCD", 6)
+    assert synced_levels() == dict.fromkeys("ABCD", 6)
 
 
 def _adapter_page(account, cursor: str, rows: list[dict], probe: list[dict] | None):
@@ -170,17 +150,17 @@ def _adapter_page(account, cursor: str, rows: list[dict], probe: list[dict] | No
 def test_without_meta_total_the_boundary_is_checked_too(account):
     """Paged without ``meta.total`` the cursor also carries the page's
     fingerprint (``paging_ignored``); the boundary id follows it."""
-    c, d = _variant("C", 6, 3), _variant("D", 6, 4)
+    c, d = gecko_variant(3, "C", 6), gecko_variant(4, "D", 6)
 
-    moved = _adapter_page(account, "2:abc:2", [c, d], [_variant("C", 6, 3)])
-    still = _adapter_page(account, "2:abc:2", [c, d], [_variant("B", 6, 2)])
+    moved = _adapter_page(account, "2:abc:2", [c, d], [gecko_variant(3, "C", 6)])
+    still = _adapter_page(account, "2:abc:2", [c, d], [gecko_variant(2, "B", 6)])
 
     assert (moved.shifted, still.shifted) == (True, False)
     assert still.next_cursor.startswith("3:") and still.next_cursor.endswith(":4")
 
 
 def test_a_cursor_saved_before_names_no_boundary_and_asks_no_place(account):
-    rows = [_variant("C", 6, 3), _variant("D", 6, 4)]
+    rows = [gecko_variant(3, "C", 6), gecko_variant(4, "D", 6)]
 
     page = _adapter_page(account, "2", rows, None)  # only page 2 is answered
 

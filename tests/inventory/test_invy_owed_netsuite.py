@@ -14,9 +14,9 @@ import responses
 from django.utils import timezone
 
 from inventory import services
-from inventory.models import StockLevel, SyncRun, SyncStatus
+from inventory.models import SyncRun, SyncStatus
 from tests.inventory.contract import harness_netsuite as ns
-from tests.inventory.factories import LocationFactory
+from tests.inventory.paged_erp import paged_account, synced_levels
 
 pytestmark = pytest.mark.django_db
 
@@ -68,17 +68,8 @@ class SuiteQL:
 
 @pytest.fixture
 def account(settings):
-    settings.INVENTORY_SYNC_PAGE_SIZE = 2
     settings.INVENTORY_SYNC_SINCE_MARGIN_SECONDS = 0
-    account = ns.make_account()
-    account.settings = {**account.settings, "max_attempts": 1}
-    account.save()
-    LocationFactory(code="1", active=True)
-    return account
-
-
-def _levels() -> dict[str, int]:
-    return dict(StockLevel.objects.values_list("sku", "on_hand"))
+    return paged_account(settings, ns.make_account, "1")
 
 
 def test_a_failed_page_is_read_again_with_what_moved_past_it(account):
@@ -95,12 +86,12 @@ def test_a_failed_page_is_read_again_with_what_moved_past_it(account):
     erp.fail = {(None, 0)}
     second = erp.sync(account)
     assert second.status == SyncStatus.PARTIAL
-    assert _levels()["E"] == 2
+    assert synced_levels()["E"] == 2
     # A changes after it: it joins the window before C and D.
     erp.change(1, 5, timezone.now() + timedelta(minutes=1))
 
     third = erp.sync(account)
 
     assert third.status == SyncStatus.SUCCEEDED
-    assert _levels() == {"A": 5, "B": 6, "C": 2, "D": 2, "E": 2, "F": 6}
+    assert synced_levels() == {"A": 5, "B": 6, "C": 2, "D": 2, "E": 2, "F": 6}
     assert (second.owed, third.owed) == ([], [])

@@ -14,26 +14,15 @@ import responses
 from django.utils import timezone
 
 from inventory import services
-from inventory.models import StockLevel, SyncRun, SyncStatus
+from inventory.models import SyncRun, SyncStatus
 from tests.inventory.contract import harness_tradegecko as tg
-from tests.inventory.factories import LocationFactory
+from tests.inventory.paged_erp import gecko_variant, paged_account, synced_levels
 
 pytestmark = pytest.mark.django_db
-
-OLD = "2026-11-01T08:00:00.000Z"
 
 
 def _stamp(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _variant(variant_id: int, sku: str, stock: int, updated: str = OLD) -> dict:
-    return {
-        "id": variant_id,
-        "sku": sku,
-        "updated_at": updated,
-        "locations": [{"location_id": 159, "stock_on_hand": str(stock)}],
-    }
 
 
 class Gecko:
@@ -68,7 +57,7 @@ class Gecko:
     def update(self, variant_id: int, stock: int, when: datetime) -> None:
         sku = next(v["sku"] for v in self.variants if v["id"] == variant_id)
         self.variants = [v for v in self.variants if v["id"] != variant_id]
-        self.variants.append(_variant(variant_id, sku, stock, _stamp(when)))
+        self.variants.append(gecko_variant(variant_id, sku, stock, _stamp(when)))
 
     def sync(self, account) -> SyncRun:
         self.asked = []
@@ -80,21 +69,12 @@ class Gecko:
 
 @pytest.fixture
 def account(settings):
-    settings.INVENTORY_SYNC_PAGE_SIZE = 2
     settings.INVENTORY_SYNC_SINCE_MARGIN_SECONDS = 0
-    account = tg.make_account()
-    account.settings = {**account.settings, "max_attempts": 1}
-    account.save()
-    LocationFactory(code="159", active=True)
-    return account
-
-
-def _levels() -> dict[str, int]:
-    return dict(StockLevel.objects.values_list("sku", "on_hand"))
+    return paged_account(settings, tg.make_account, "159")
 
 
 def test_a_failed_page_is_read_again_with_what_moved_past_it(account):
-    gecko = Gecko([_variant(n, s, 6) for n, s in enumerate("ABCDEF", start=1)])
+    gecko = Gecko([gecko_variant(n, s, 6) for n, s in enumerate("ABCDEF", start=1)])
     first = gecko.sync(account)
     assert first.status == SyncStatus.SUCCEEDED
     # C, D and E sell at TradeGecko after the first run.
@@ -104,7 +84,7 @@ def test_a_failed_page_is_read_again_with_what_moved_past_it(account):
     gecko.fail = {1}
     second = gecko.sync(account)
     assert second.status == SyncStatus.PARTIAL
-    assert _levels()["E"] == 2
+    assert synced_levels()["E"] == 2
     # A is updated after it: it joins the window before C and D, so D is on
     # page 2 now, not on the page that failed.
     gecko.update(1, 5, second.finished_at)
@@ -112,7 +92,7 @@ def test_a_failed_page_is_read_again_with_what_moved_past_it(account):
     third = gecko.sync(account)
 
     assert third.status == SyncStatus.SUCCEEDED
-    assert _levels() == {"A": 5, "B": 6, "C": 2, "D": 2, "E": 2, "F": 6}
+    assert synced_levels() == {"A": 5, "B": 6, "C": 2, "D": 2, "E": 2, "F": 6}
     # Every page of the window the failed page was in was read.
     assert {p.get("page") for p in gecko.asked} >= {"1", "2"}
     # Read whole, the third run moves "since" and owes nothing.
@@ -121,7 +101,7 @@ def test_a_failed_page_is_read_again_with_what_moved_past_it(account):
 
 
 def test_the_failing_run_keeps_since_where_the_next_run_reads_the_page(account):
-    gecko = Gecko([_variant(n, s, 6) for n, s in enumerate("ABCD", start=1)])
+    gecko = Gecko([gecko_variant(n, s, 6) for n, s in enumerate("ABCD", start=1)])
     first = gecko.sync(account)
     for variant_id in (2, 3, 4):
         gecko.update(variant_id, 1, first.finished_at)
@@ -137,7 +117,7 @@ def test_the_failing_run_keeps_since_where_the_next_run_reads_the_page(account):
     # Asked from the first run's start again: B, changed before the second
     # run started, is read.
     assert gecko.asked[0]["updated_at_min"] == _iso(first.started_at)
-    assert _levels() == {"A": 6, "B": 1, "C": 1, "D": 1}
+    assert synced_levels() == {"A": 6, "B": 1, "C": 1, "D": 1}
     assert third.status == SyncStatus.SUCCEEDED
 
 
@@ -149,7 +129,7 @@ def test_a_page_owed_before_the_upgrade_is_covered_by_reading_its_window(account
     """A run of an older version owed page 1 and moved "since" past it: the
     next run asks from that page's "since" (a page number asked again holds
     other variants) and, read whole, owes nothing more."""
-    gecko = Gecko([_variant(n, s, 6) for n, s in enumerate("ABCD", start=1)])
+    gecko = Gecko([gecko_variant(n, s, 6) for n, s in enumerate("ABCD", start=1)])
     first = gecko.sync(account)
     gecko.update(2, 3, first.finished_at)
     owing_at = timezone.now()
@@ -181,5 +161,5 @@ def test_a_page_owed_before_the_upgrade_is_covered_by_reading_its_window(account
 
     assert run.since == first.started_at
     assert gecko.asked[0]["updated_at_min"] == _iso(first.started_at)
-    assert _levels()["B"] == 3
+    assert synced_levels()["B"] == 3
     assert (run.status, run.owed) == (SyncStatus.SUCCEEDED, [])
