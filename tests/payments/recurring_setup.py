@@ -80,12 +80,11 @@ def rerun_unknown(primary: ProviderAccount, recurring: RecurringCharge) -> Payme
     return again
 
 
-def failed_as_never_charged(
-    primary: ProviderAccount, recurring: RecurringCharge, reference: str
+def found_never_charged(
+    primary: ProviderAccount, payment: Payment, reference: str
 ) -> Payment:
-    """A slot's payment reconciliation failed as never charged (its slot
-    given back), that the gateway knows as ``reference`` after all."""
-    payment = unknown_run(primary, recurring)
+    """Reconciliation fails ``payment`` (unknown) as never charged, though
+    the gateway knows it as ``reference`` after all."""
     Payment.objects.filter(pk=payment.pk).update(
         account=primary, provider_reference=reference
     )
@@ -95,9 +94,36 @@ def failed_as_never_charged(
         PaymentStatus.FAILED,
         "not_found_at_provider",
     )
+    return payment
+
+
+def failed_as_never_charged(
+    primary: ProviderAccount, recurring: RecurringCharge, reference: str
+) -> Payment:
+    """A slot's payment reconciliation failed as never charged (its slot
+    given back), that the gateway knows as ``reference`` after all."""
+    payment = found_never_charged(primary, unknown_run(primary, recurring), reference)
     recurring.refresh_from_db()
     assert recurring.next_run_at <= timezone.now()  # given back
     return payment
+
+
+@pytest.fixture(name="lost")
+def lost_payment(primary, recurring) -> Payment:
+    """The slot's payment failed as never charged, known as ch_lost."""
+    return failed_as_never_charged(primary, recurring, "ch_lost")
+
+
+def paid_lookup(self, *, idempotency_key, lookup) -> PaymentResult:
+    """``retrieve_by_key`` of a gateway that charged the retry (ch_retry)."""
+    return PaymentResult(
+        status=ProviderStatus.CAPTURED,
+        provider_reference="ch_retry",
+        currency="EUR",
+        amount_authorized=1_500,
+        amount_captured=1_500,
+        raw_status="succeeded",
+    )
 
 
 def gateway_post(event: str, reference: str):

@@ -9,36 +9,20 @@ import pytest
 
 from payments import services
 from payments.models import Payment, PaymentStatus, RecurringStatus, ReviewState
-from payments.providers.base import PaymentResult, ProviderStatus
 from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services import recurring as methods_recurring
 from payments.services.recurring import recurring_charges_report
 from tests.payments.recurring_setup import (
     charges,
-    failed_as_never_charged,
     gateway_says,
+    lost_payment,  # noqa: F401 (the ``lost`` fixture)
+    paid_lookup,
     payments_of,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
     rerun_unknown,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def lost(primary, recurring) -> Payment:
-    return failed_as_never_charged(primary, recurring, "ch_lost")
-
-
-def _paid_lookup(self, *, idempotency_key, lookup) -> PaymentResult:
-    return PaymentResult(
-        status=ProviderStatus.CAPTURED,
-        provider_reference="ch_retry",
-        currency="EUR",
-        amount_authorized=1_500,
-        amount_captured=1_500,
-        raw_status="succeeded",
-    )
 
 
 def _paid_late_while_retry_open(primary, recurring, lost, callbacks) -> Payment:
@@ -92,7 +76,7 @@ def test_a_retry_reconciliation_finds_paid_puts_the_late_payment_in_review(
     retry = _paid_late_while_retry_open(
         primary, recurring, lost, django_capture_on_commit_callbacks
     )
-    monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_key", _paid_lookup)
+    monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_key", paid_lookup)
 
     services.payments_reconcile_pending()
 
@@ -125,7 +109,7 @@ def test_a_retry_staff_settle_as_paid_puts_the_late_payment_in_review(
     retry = _paid_late_while_retry_open(
         primary, recurring, lost, django_capture_on_commit_callbacks
     )
-    monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_key", _paid_lookup)
+    monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_key", paid_lookup)
     retry.refresh_from_db()
 
     services.payment_settle_by_hand(

@@ -10,28 +10,17 @@ import pytest
 
 from payments import services
 from payments.models import PaymentStatus
-from payments.providers.base import PaymentResult, ProviderStatus
 from payments.providers.sandbox import SandboxPaymentsAdapter
 from tests.payments.recurring_setup import (
     failed_as_never_charged,
     in_thread,
+    paid_lookup,
     pause_period_check,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
     reported_paid,
     rerun_unknown,
     waiting_on_a_lock,
 )
-
-
-def _paid_lookup(self, *, idempotency_key, lookup) -> PaymentResult:
-    return PaymentResult(
-        status=ProviderStatus.CAPTURED,
-        provider_reference="ch_retry",
-        currency="EUR",
-        amount_authorized=1_500,
-        amount_captured=1_500,
-        raw_status="succeeded",
-    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -42,7 +31,7 @@ def test_a_retry_found_paid_while_the_late_payment_is_reported_is_reviewed_once(
 ):
     lost = failed_as_never_charged(primary, recurring, "ch_lost")
     retry = rerun_unknown(primary, recurring)
-    monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_key", _paid_lookup)
+    monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_key", paid_lookup)
     # The webhook pauses in its transaction right after reading the retry.
     read, go = pause_period_check(monkeypatch)
     errors: list = []

@@ -24,19 +24,14 @@ from payments.services.recurring import recurring_charges_report
 from tests.payments.recurring_setup import (
     charges,
     declined_lookup,
-    failed_as_never_charged,
     gateway_says,
+    lost_payment,  # noqa: F401 (the ``lost`` fixture)
     payments_of,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
     rerun_unknown,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def lost(primary, recurring) -> Payment:
-    return failed_as_never_charged(primary, recurring, "ch_lost")
 
 
 def _card_declines(recurring: RecurringCharge) -> None:

@@ -2,32 +2,17 @@
 twice, out of order after the payment's success, or followed by the success
 the gateway's non-final failure allows (the intent may still succeed)."""
 
-from datetime import timedelta
-
 import pytest
 from django.test import Client
-from django.utils import timezone
 
-from payments import services
 from payments.models import Payment, PaymentStatus, RecurringCharge, RecurringStatus
 from payments.services.recurring import recurring_charges_report
 from tests.payments.conftest import webhook_body, webhook_headers
+from tests.payments.recurring_setup import (
+    recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def recurring(primary) -> RecurringCharge:
-    method = services.payment_method_save(
-        customer_reference="cus_1", source_token="tok_success", idempotency_key="m1"
-    )
-    return RecurringCharge.objects.create(
-        saved_method=method,
-        amount=1_500,
-        currency="EUR",
-        interval="month",
-        next_run_at=timezone.now() - timedelta(minutes=1),
-    )
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ but one goes to review, not only the first one reported."""
 
 import pytest
 
-from payments import services
 from payments.models import Payment, PaymentStatus, ReviewState
 from payments.services.recurring import recurring_charges_report
 from tests.payments.recurring_setup import (
     failed_as_never_charged,
+    found_never_charged,
     gateway_says,
     payments_of,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
@@ -20,17 +20,7 @@ pytestmark = pytest.mark.django_db
 
 def _never_charged_again(primary, recurring, reference: str) -> Payment:
     """The slot's next try got no answer, then was found never charged."""
-    again = rerun_unknown(primary, recurring)
-    Payment.objects.filter(pk=again.pk).update(
-        account=primary, provider_reference=reference
-    )
-    services.payments_reconcile_pending()
-    again.refresh_from_db()
-    assert (again.status, again.failure_code) == (
-        PaymentStatus.FAILED,
-        "not_found_at_provider",
-    )
-    return again
+    return found_never_charged(primary, rerun_unknown(primary, recurring), reference)
 
 
 def _reviewed(payment: Payment, *others: Payment) -> None:

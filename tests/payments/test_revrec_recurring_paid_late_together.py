@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from payments import services
 from payments.models import Payment, PaymentStatus, RecurringCharge, RecurringStatus
 from tests.payments.recurring_setup import (
     failed_as_never_charged,
+    found_never_charged,
     in_thread,
     pause_period_check,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
@@ -26,16 +26,7 @@ def _cancelled_with_two_never_charged_tries(primary, recurring) -> list[Payment]
     RecurringCharge.objects.filter(pk=recurring.pk).update(
         status=RecurringStatus.CANCELLED
     )
-    Payment.objects.filter(pk=second.pk).update(
-        account=primary, provider_reference="ch_second"
-    )
-    services.payments_reconcile_pending()
-    second.refresh_from_db()
-    assert (second.status, second.failure_code) == (
-        PaymentStatus.FAILED,
-        "not_found_at_provider",
-    )
-    return [first, second]
+    return [first, found_never_charged(primary, second, "ch_second")]
 
 
 @pytest.mark.django_db(transaction=True)
