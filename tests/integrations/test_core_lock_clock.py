@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from unittest import mock
 
 import pytest
-from django.core.management import call_command
 
 from integrations.ratelimit import cache_lock
 from integrations.testing.clocks import shared_by_machines, whole_machine_clock
+from tests.integrations.skewed_clocks import AHEAD, use_database_cache
 
 pytestmark = pytest.mark.django_db
 
-AHEAD = 3600.0  # a machine whose clock is an hour fast
 KEY = "core:test-lock"
 _REAL_TIME = time.time
 # Locks taken by holders that "die": kept referenced, since a context manager
@@ -26,13 +25,7 @@ _held: list = []
 
 @pytest.fixture(autouse=True)
 def database_cache(settings) -> Iterator[None]:
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "switchyard_cache",
-        }
-    }
-    call_command("createcachetable", verbosity=0)
+    use_database_cache(settings)
     yield
     _held.clear()
 

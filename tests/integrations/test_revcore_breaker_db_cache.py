@@ -13,27 +13,20 @@ from unittest import mock
 
 import pytest
 from django.core.cache import cache
-from django.core.management import call_command
 from django.db import connection
 
 from integrations.breaker.store import BreakerStore
 from integrations.testing.clocks import shared_by_machines, whole_machine_clock
+from tests.integrations.skewed_clocks import AHEAD, use_database_cache
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-AHEAD = 3600.0  # a machine whose clock is an hour fast
 _REAL_TIME = time.time
 
 
 @pytest.fixture(autouse=True)
 def database_cache(settings) -> None:
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "switchyard_cache",
-        }
-    }
-    call_command("createcachetable", verbosity=0)
+    use_database_cache(settings)
     # The table is no model's: a transactional test's flush leaves its rows.
     cache.clear()
 

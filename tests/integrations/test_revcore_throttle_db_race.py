@@ -8,12 +8,12 @@ import threading
 
 import pytest
 from django.core.cache import cache
-from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
 from tests.factories import ApiKeyFactory
 from tests.integrations.api.conftest import TEST_URLS
+from tests.integrations.skewed_clocks import throttle_rate, use_database_cache
 
 pytestmark = [
     pytest.mark.postgres,
@@ -27,18 +27,9 @@ LIMIT, REQUESTS = 3, 12
 
 @pytest.fixture(autouse=True)
 def _database_cache(settings) -> None:
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "switchyard_cache",
-        }
-    }
-    call_command("createcachetable", verbosity=0)
+    use_database_cache(settings)
     cache.clear()  # the table is no model's: a flush leaves its rows
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"api_key": f"{LIMIT}/min"},
-    }
+    throttle_rate(settings, f"{LIMIT}/min")
 
 
 def test_concurrent_requests_of_one_key_pass_only_up_to_the_limit():
