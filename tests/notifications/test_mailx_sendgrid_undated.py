@@ -6,24 +6,19 @@ event without a readable time is still stored dead with its error for staff
 (test_mail4_sendgrid_timestamp.py): it could not be ordered against the
 message's other events, and nothing waits on it."""
 
-import json
-import time
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 
 from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
-from integrations.webhooks.services import webhook_event_process
 from notifications.models import EmailEvent, EmailStatus, Suppression
-from notifications.providers.sendgrid_signature import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-)
 from notifications.services import email_message_create
-from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness_sendgrid import event
-from tests.notifications.signing_keys import sendgrid_public_key_text, sendgrid_sign
+from tests.notifications.sendgrid_hooks import (
+    processed_rows,
+    sendgrid_account,  # noqa: F401 (the ``sendgrid`` fixture)
+    signed_post,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -40,43 +35,15 @@ UNREADABLE_IDS = [
 ]
 
 
-@pytest.fixture
-def sendgrid() -> ProviderAccount:
-    return ProviderAccountFactory(
-        kind="email",
-        provider="sendgrid",
-        credentials={
-            "api_key": "SG.key",
-            "webhook_verification_key": sendgrid_public_key_text(),
-        },
-    )
-
-
 def _post(account: ProviderAccount, events: object):
-    body = json.dumps(events).encode()
-    stamp = str(int(time.time()))
-    response = Client().post(
-        f"/webhooks/{account.slug}/",
-        data=body,
-        content_type="application/json",
-        headers={TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sendgrid_sign(body, stamp)},
-    )
+    response = signed_post(account, events)
     assert response.status_code == 200
     return response
 
 
-def _process_all(account: ProviderAccount) -> list[WebhookEvent]:
-    rows = []
-    for row in WebhookEvent.objects.filter(account=account).order_by("pk"):
-        webhook_event_process(event_id=row.pk)
-        row.refresh_from_db()
-        rows.append(row)
-    return rows
-
-
 def _only(account: ProviderAccount, events: list) -> WebhookEvent:
     _post(account, events)
-    (row,) = _process_all(account)
+    (row,) = processed_rows(account)
     return row
 
 

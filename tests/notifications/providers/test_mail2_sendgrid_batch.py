@@ -5,63 +5,24 @@ so SendGrid does not retry the whole batch for up to a day (its Event
 Webhook troubleshooting page: any non-2xx is retried). The signature still
 covers the whole body: a forged batch stores nothing."""
 
-import json
-import time
-
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from django.test import Client
 from django.urls import reverse
 
 from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
-from integrations.webhooks.services import webhook_event_process
 from notifications.models import Suppression
-from notifications.providers.sendgrid_signature import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-)
-from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness_sendgrid import event
-from tests.notifications.signing_keys import sendgrid_public_key_text, sendgrid_sign
+from tests.notifications.sendgrid_hooks import (
+    processed_rows,
+    sendgrid_account,  # noqa: F401 (the ``sendgrid`` fixture)
+    signed_post,
+)
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def sendgrid() -> ProviderAccount:
-    return ProviderAccountFactory(
-        kind="email",
-        provider="sendgrid",
-        credentials={
-            "api_key": "SG.key",
-            "webhook_verification_key": sendgrid_public_key_text(),
-        },
-    )
-
-
-def _post(account: ProviderAccount, events: object, *, key=None):
-    body = json.dumps(events).encode()
-    stamp = str(int(time.time()))
-    return Client().post(
-        f"/webhooks/{account.slug}/",
-        data=body,
-        content_type="application/json",
-        headers={
-            TIMESTAMP_HEADER: stamp,
-            SIGNATURE_HEADER: sendgrid_sign(body, stamp, key=key)
-            if key
-            else sendgrid_sign(body, stamp),
-        },
-    )
-
-
 def _process_all(account: ProviderAccount) -> dict[str, WebhookEvent]:
-    rows = {}
-    for row in WebhookEvent.objects.filter(account=account):
-        webhook_event_process(event_id=row.pk)
-        row.refresh_from_db()
-        rows[row.dedupe_key] = row
-    return rows
+    return {row.dedupe_key: row for row in processed_rows(account)}
 
 
 def _no_event_id() -> dict:
@@ -72,7 +33,7 @@ def _no_event_id() -> dict:
 
 def test_a_malformed_event_does_not_refuse_the_good_ones(sendgrid) -> None:
     good = event("spamreport")
-    response = _post(sendgrid, [good, _no_event_id()])
+    response = signed_post(sendgrid, [good, _no_event_id()])
     assert response.status_code == 200
     rows = _process_all(sendgrid)
     applied = rows.pop(good["sg_event_id"])
@@ -87,7 +48,7 @@ def test_a_malformed_event_does_not_refuse_the_good_ones(sendgrid) -> None:
 
 def test_a_malformed_event_is_not_applied(sendgrid) -> None:
     # A bounce we cannot key is recorded for staff, never half-applied.
-    _post(sendgrid, [event("delivered"), _no_event_id()])
+    signed_post(sendgrid, [event("delivered"), _no_event_id()])
     _process_all(sendgrid)
     assert not Suppression.objects.exists()
 
@@ -103,7 +64,7 @@ def test_a_malformed_event_is_not_applied(sendgrid) -> None:
 def test_each_kind_of_malformed_event_is_stored_with_its_error(
     sendgrid, bad, said
 ) -> None:
-    response = _post(sendgrid, [event("delivered"), bad])
+    response = signed_post(sendgrid, [event("delivered"), bad])
     assert response.status_code == 200
     assert response.json()["stored"] == 2
     rows = _process_all(sendgrid)
@@ -114,15 +75,15 @@ def test_each_kind_of_malformed_event_is_stored_with_its_error(
 
 def test_a_redelivered_batch_stores_its_malformed_event_once(sendgrid) -> None:
     batch = [event("delivered"), _no_event_id()]
-    _post(sendgrid, batch)
-    response = _post(sendgrid, batch)
+    signed_post(sendgrid, batch)
+    response = signed_post(sendgrid, batch)
     assert response.status_code == 200
     assert (response.json()["stored"], response.json()["duplicates"]) == (0, 2)
     assert WebhookEvent.objects.filter(account=sendgrid).count() == 2
 
 
 def test_a_batch_of_one_malformed_event_is_recorded(sendgrid) -> None:
-    response = _post(sendgrid, [_no_event_id()])
+    response = signed_post(sendgrid, [_no_event_id()])
     assert response.status_code == 200
     (row,) = _process_all(sendgrid).values()
     assert row.status == WebhookStatus.DEAD
@@ -130,14 +91,14 @@ def test_a_batch_of_one_malformed_event_is_recorded(sendgrid) -> None:
 
 def test_a_forged_batch_with_a_malformed_event_stores_nothing(sendgrid) -> None:
     other = ec.generate_private_key(ec.SECP256R1())
-    response = _post(sendgrid, [event("delivered"), _no_event_id()], key=other)
+    response = signed_post(sendgrid, [event("delivered"), _no_event_id()], key=other)
     assert response.status_code == 401
     assert not WebhookEvent.objects.exists()
 
 
 @pytest.mark.parametrize("body", [{"event": "delivered"}, "not events"])
 def test_a_body_that_is_not_an_array_is_still_refused(sendgrid, body) -> None:
-    response = _post(sendgrid, body)
+    response = signed_post(sendgrid, body)
     assert response.status_code == 400
     assert not WebhookEvent.objects.exists()
 
@@ -145,7 +106,7 @@ def test_a_body_that_is_not_an_array_is_still_refused(sendgrid, body) -> None:
 def test_staff_find_the_malformed_event_among_dead_webhooks(
     sendgrid, client, django_user_model
 ) -> None:
-    _post(sendgrid, [event("delivered"), _no_event_id()])
+    signed_post(sendgrid, [event("delivered"), _no_event_id()])
     _process_all(sendgrid)
     staff = django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
     client.force_login(staff)
