@@ -69,8 +69,8 @@ class Gecko:
         rsps.add_callback("POST", POSTS, callback=self.create)
 
 
-@pytest.fixture
-def gecko():
+@pytest.fixture(name="gecko")
+def gecko_orders():
     fake = Gecko()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         fake.install(rsps)

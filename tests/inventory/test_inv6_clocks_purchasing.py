@@ -19,7 +19,7 @@ from tests.inventory.purchase_orders import purchase_order
 from tests.inventory.test_inv4_po_key_lapsed import (  # noqa: F401
     _draft,
     _one_attempt,
-    gecko,
+    gecko_orders,
 )
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def _within(stamp, before, after) -> bool:
 
 
 @pytest.mark.parametrize("seconds", [SKEW, -SKEW], ids=["fast", "slow"])
-def test_a_send_is_stamped_by_the_databases_clock(gecko, seconds):  # noqa: F811
+def test_a_send_is_stamped_by_the_databases_clock(gecko, seconds):
     order = _draft()
     account = tg.make_account()
     before = database_now()
@@ -54,7 +54,7 @@ def test_a_send_is_stamped_by_the_databases_clock(gecko, seconds):  # noqa: F811
 
 @pytest.mark.parametrize("seconds", [SKEW, -SKEW], ids=["fast", "slow"])
 def test_a_failed_send_and_a_refresh_stamp_updated_at_by_the_database(
-    gecko,  # noqa: F811
+    gecko,
     seconds,
 ):
     order = _draft()

@@ -11,25 +11,15 @@ import pytest
 from integrations.errors import Unknown
 from inventory import services
 from inventory.models import PurchaseOrder
-from tests.inventory.test_inv4_po_key_lapsed import Gecko, _age, _sent_unanswered
+from tests.inventory.test_inv4_po_key_lapsed import (  # noqa: F401 (fixtures)
+    _age,
+    _one_attempt,
+    _sent_unanswered,
+    gecko_orders,
+)
 from tests.inventory.test_revinv_po_send_checked_twice import _checked_by_staff
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _one_attempt(settings):
-    settings.PROVIDER_MAX_ATTEMPTS = 1
-
-
-@pytest.fixture
-def gecko():
-    import responses
-
-    fake = Gecko()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fake.install(rsps)
-        yield fake
 
 
 def _unresolved_sent_checked_unanswered(gecko) -> PurchaseOrder:

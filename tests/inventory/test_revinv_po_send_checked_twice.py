@@ -4,27 +4,17 @@ send finished finds the order sent and refuses; two sends under way at once
 carry the same Idempotency-Key, which TradeGecko performs once."""
 
 import pytest
-import responses
 from django.urls import reverse
 
 from inventory import services
 from inventory.models import PurchaseOrder
-from tests.inventory.test_inv4_po_key_lapsed import Gecko, _sent_unanswered
+from tests.inventory.test_inv4_po_key_lapsed import (  # noqa: F401 (fixtures)
+    _one_attempt,
+    _sent_unanswered,
+    gecko_orders,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _one_attempt(settings):
-    settings.PROVIDER_MAX_ATTEMPTS = 1
-
-
-@pytest.fixture
-def gecko():
-    fake = Gecko()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fake.install(rsps)
-        yield fake
 
 
 def _checked_by_staff(gecko) -> None:
