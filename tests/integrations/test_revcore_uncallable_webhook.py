@@ -4,27 +4,19 @@ opened by no configured key: registry.ACCOUNT_UNCALLABLE) fails the same way
 on every attempt until the configuration changes: the row is stored dead at
 once with a configuration error, as a misrouted event is, not retried."""
 
-import logging
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from integrations import registry
-from integrations.models import ProviderAccount, WebhookStatus
-from integrations.webhooks.services import webhook_event_process, webhook_events_sweep
+from integrations.models import ProviderAccount
 from tests.factories import ProviderAccountFactory, WebhookEventFactory
+from tests.integrations.dead_webhooks import (  # noqa: F401 (autouse fixture)
+    dead_at_once,
+    webhook_retry_settings,
+)
 
 pytestmark = pytest.mark.django_db
 
 SECRET = "sbx_live_uncallable_secret_42"
-
-
-@pytest.fixture(autouse=True)
-def _settings(settings):
-    settings.SWITCHYARD_EVENT_SUBSCRIBERS = {}
-    settings.WEBHOOK_MAX_ATTEMPTS = 8
-    settings.WEBHOOK_RETRY_BASE_SECONDS = 30
 
 
 def _gone(settings, account):
@@ -67,23 +59,5 @@ def test_an_event_of_an_uncallable_account_is_dead_at_once(settings, caplog, bro
     )
     event = WebhookEventFactory(account=account, event_type="payment.succeeded")
     error_type = broken(settings, account)
-    now = timezone.now()
-    caplog.set_level(logging.INFO)
-
-    assert webhook_event_process(event_id=event.pk, now=now) == WebhookStatus.DEAD
-    event.refresh_from_db()
-    assert (event.status, event.attempts, event.next_attempt_at) == (
-        WebhookStatus.DEAD,
-        1,
-        None,
-    )
-    assert event.last_error.startswith("Not retried (configuration error")
+    event = dead_at_once(event, caplog, SECRET)
     assert error_type in event.last_error
-    # Nothing brings it back on its own.
-    assert webhook_events_sweep(now=now + timedelta(days=1)) == 0
-    assert webhook_event_process(event_id=event.pk, now=now) is None
-
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert [r.getMessage() for r in errors] == ["webhook event failed"]
-    assert errors[0].error == event.last_error
-    assert SECRET not in caplog.text and SECRET not in event.last_error
