@@ -9,10 +9,12 @@ from unittest import mock
 import pytest
 from django.db import connection
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from integrations.testing.faultserver import FaultServer
 from storefront_hooks import services
 from storefront_hooks.models import WebhookEndpoint
+from tests.factories import ApiKeyFactory
 
 HOOK_PATH = "/hooks"
 
@@ -65,3 +67,12 @@ def make_endpoint(db, receiver: FaultServer) -> MakeEndpoint:
         return services.endpoint_create(**kwargs)
 
     return make
+
+
+@pytest.fixture
+def api() -> APIClient:
+    """An API client whose key manages webhook endpoints."""
+    client = APIClient()
+    key = ApiKeyFactory(scopes=["webhooks:manage"])
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    return client

@@ -19,14 +19,6 @@ pytestmark = pytest.mark.django_db
 BASE = "/api/v1/webhook-endpoints/"
 
 
-@pytest.fixture
-def api() -> APIClient:
-    client = APIClient()
-    key = ApiKeyFactory(scopes=["webhooks:manage"])
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    return client
-
-
 def _create(api: APIClient, receiver, **extra: object):
     body = {"url": receiver.url_for(HOOK_PATH), "event_types": ["payment.*"], **extra}
     return api.post(BASE, body, format="json")

@@ -4,10 +4,8 @@ host name no resolver takes) was stored through the API and failed every
 delivery for days; it is a 400 ``invalid_endpoint`` on ``url`` now."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from storefront_hooks.models import WebhookEndpoint
-from tests.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/webhook-endpoints/"
@@ -19,14 +17,6 @@ BAD_URLS = [
     "https://shop..example/hooks",
     "https://-shop.example/hooks",
 ]
-
-
-@pytest.fixture
-def api() -> APIClient:
-    client = APIClient()
-    key = ApiKeyFactory(scopes=["webhooks:manage"])
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    return client
 
 
 @pytest.mark.parametrize("url", BAD_URLS)

@@ -3,22 +3,12 @@ stored enabled: an event fanned out by a worker while the create is under way
 (between its commit and a later disable) would be sent to it at once."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from storefront_hooks import services
 from storefront_hooks.models import WebhookEndpoint
-from tests.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/webhook-endpoints/"
-
-
-@pytest.fixture
-def api() -> APIClient:
-    client = APIClient()
-    key = ApiKeyFactory(scopes=["webhooks:manage"])
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    return client
 
 
 def test_an_endpoint_created_disabled_is_never_stored_enabled(api, monkeypatch):

@@ -4,20 +4,9 @@ the admin's secret page is not (Cache-Control: no-store; RFC 6749 5.1 asks
 the same of token answers). Reads, which carry no secret, are unchanged."""
 
 import pytest
-from rest_framework.test import APIClient
-
-from tests.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/webhook-endpoints/"
-
-
-@pytest.fixture
-def api() -> APIClient:
-    client = APIClient()
-    key = ApiKeyFactory(scopes=["webhooks:manage"])
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    return client
 
 
 def _no_store(answer) -> bool:
