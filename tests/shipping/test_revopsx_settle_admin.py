@@ -10,10 +10,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from shipping import services
 from shipping.models import Shipment
-from tests.shipping.helpers import carrier
-from tests.shipping.test_labels import _quote
+from tests.shipping.test_settle_by_hand import (  # noqa: F401 (the ``unknown`` fixture)
+    unknown_shipment,
+)
+from tests.staff_clients import permitted_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -23,26 +24,13 @@ def _settle_url(pk: int) -> str:
 
 
 def _settler(django_user_model, **client_options) -> Client:
-    user = django_user_model.objects.create_user(
-        "settler", password="pw", is_staff=True
+    return permitted_staff(
+        django_user_model,
+        "settler",
+        "shipping",
+        ["view_shipment", "settle_shipment"],
+        **client_options,
     )
-    user.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="shipping",
-            codename__in=["view_shipment", "settle_shipment"],
-        )
-    )
-    client = Client(**client_options)
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def unknown() -> Shipment:
-    quote = _quote(carrier("slow", lose_label_answers=True))
-    shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k1")
-    assert shipment.status == "unknown"
-    return shipment
 
 
 def test_the_settle_form_needs_a_csrf_token(django_user_model, unknown):

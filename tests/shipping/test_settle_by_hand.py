@@ -3,7 +3,6 @@ settle (no look-up by our key), through the shipment's admin page."""
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -14,6 +13,7 @@ from shipping.models import Shipment
 from shipping.services.settle import shipment_settle_by_hand
 from tests.shipping.helpers import carrier
 from tests.shipping.test_labels import _quote
+from tests.staff_clients import permitted_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -29,35 +29,18 @@ def change_url(shipment: Shipment) -> str:
 @pytest.fixture
 def settler_client(db, django_user_model) -> Client:
     """May see shipments and settle unknown ones; nothing else."""
-    user = django_user_model.objects.create_user(
-        "settler", password="pw", is_staff=True
+    return permitted_staff(
+        django_user_model, "settler", "shipping", ["view_shipment", "settle_shipment"]
     )
-    user.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="shipping",
-            codename__in=["view_shipment", "settle_shipment"],
-        )
-    )
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
 def viewer_client(db, django_user_model) -> Client:
-    user = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="shipping", codename="view_shipment"
-        )
-    )
-    client = Client()
-    client.force_login(user)
-    return client
+    return permitted_staff(django_user_model, "viewer", "shipping", ["view_shipment"])
 
 
-@pytest.fixture
-def unknown() -> Shipment:
+@pytest.fixture(name="unknown")
+def unknown_shipment() -> Shipment:
     """A label whose answer was lost; the carrier could not be asked."""
     quote = _quote(carrier("slow", lose_label_answers=True))
     shipment = services.shipment_buy(quote_id=quote.public_id, idempotency_key="k1")

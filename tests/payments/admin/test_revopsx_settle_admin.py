@@ -3,29 +3,24 @@
 unknown sent back to its page with a warning and not settled."""
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.contrib.messages import WARNING, get_messages
 from django.test import Client
 from django.urls import reverse
 
 from payments.models import Payment, PaymentStatus
+from tests.staff_clients import permitted_staff
 
 pytestmark = pytest.mark.django_db
 
 
 def _settler(django_user_model, **client_options) -> Client:
-    user = django_user_model.objects.create_user(
-        "settler", password="pw", is_staff=True
+    return permitted_staff(
+        django_user_model,
+        "settler",
+        "payments",
+        ["view_payment", "settle_payment"],
+        **client_options,
     )
-    user.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="payments",
-            codename__in=["view_payment", "settle_payment"],
-        )
-    )
-    client = Client(**client_options)
-    client.force_login(user)
-    return client
 
 
 def _settle_url(payment: Payment) -> str:

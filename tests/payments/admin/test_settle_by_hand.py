@@ -5,7 +5,6 @@ import logging
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
@@ -14,6 +13,7 @@ from integrations.models import Event
 from payments import services
 from payments.models import Payment, PaymentStatus, SandboxCharge
 from payments.providers.sandbox import SandboxPaymentsAdapter
+from tests.staff_clients import permitted_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -39,18 +39,9 @@ def ambiguous(monkeypatch):
 @pytest.fixture
 def settler_client(db, django_user_model) -> Client:
     """May see payments and settle unknown ones; nothing else."""
-    user = django_user_model.objects.create_user(
-        "settler", password="pw", is_staff=True
+    return permitted_staff(
+        django_user_model, "settler", "payments", ["view_payment", "settle_payment"]
     )
-    user.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="payments",
-            codename__in=["view_payment", "settle_payment"],
-        )
-    )
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def lost(make_payment, token: str = "tok_timeout") -> Payment:
@@ -243,16 +234,9 @@ def test_settling_needs_its_own_permission(clerk_client, staff_client, make_paym
 
 def test_settling_needs_to_see_the_payment_too(django_user_model, make_payment):
     # settle_payment alone (no view_payment) neither shows nor settles it.
-    user = django_user_model.objects.create_user(
-        "settle-only", password="pw", is_staff=True
+    client = permitted_staff(
+        django_user_model, "settle-only", "payments", ["settle_payment"]
     )
-    user.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="payments", codename="settle_payment"
-        )
-    )
-    client = Client()
-    client.force_login(user)
     payment = lost(make_payment)
     assert client.get(settle_url(payment)).status_code == 403
     post = client.post(settle_url(payment), {"outcome": "failed", "note": "n"})
