@@ -22,21 +22,12 @@ from notifications.providers.sendgrid_signature import (
 )
 from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness_sendgrid import event
-from tests.notifications.signing_keys import sendgrid_public_key_text, sendgrid_sign
+from tests.notifications.sendgrid_hooks import (  # noqa: F401 (the ``sendgrid`` fixture)
+    sendgrid_account,
+)
+from tests.notifications.signing_keys import sendgrid_sign
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def sendgrid() -> ProviderAccount:
-    return ProviderAccountFactory(
-        kind="email",
-        provider="sendgrid",
-        credentials={
-            "api_key": "SG.key",
-            "webhook_verification_key": sendgrid_public_key_text(),
-        },
-    )
 
 
 def post(
