@@ -19,6 +19,7 @@ from integrations.errors import NotProcessed
 from integrations.ratelimit import limiter_for
 from integrations.testing.clocks import whole_machine_clock
 from tests.factories import ProviderAccountFactory
+from tests.integrations.breaker.conftest import BREAKER_SETTINGS
 from tests.integrations.skewed_clocks import AHEAD, STORES, use_store
 
 pytestmark = pytest.mark.django_db
@@ -37,17 +38,7 @@ def store(request, settings) -> str:
 
 
 def _account(**limits):
-    return ProviderAccountFactory(
-        settings={
-            "breaker_failure_rate": 0.5,
-            "breaker_min_calls": 4,
-            "breaker_window_seconds": 60,
-            "breaker_consecutive_failures": 3,
-            "breaker_open_seconds": 30,
-            "breaker_probe_timeout_seconds": 10,
-            **limits,
-        }
-    )
+    return ProviderAccountFactory(settings={**BREAKER_SETTINGS, **limits})
 
 
 _MACHINE_TIME = time.time

@@ -107,6 +107,18 @@ def _unannounced(account, steps: int = 3):
     )
 
 
+def _settled_bought(shipment) -> None:
+    """Staff settle the unannounced label as bought, with its PDF."""
+    shipment_settle_by_hand(
+        shipment=shipment,
+        outcome="bought",
+        note="downloaded from the carrier's site",
+        actor="staff@example.com",
+        tracking_number=shipment.tracking_number,
+        label_data=PDF,
+    )
+
+
 def _post_tracking(account, number: str, callbacks) -> None:
     body = webhook_body("shipment.tracking_updated", tracking_number=number)
     with callbacks(execute=True):
@@ -135,14 +147,7 @@ def test_scans_of_an_unannounced_label_wait_for_it_and_never_go_back(
     assert seen["tracking_status"] == "unknown"
     assert not Event.objects.filter(name__startswith="shipment.").exists()
 
-    shipment_settle_by_hand(
-        shipment=shipment,
-        outcome="bought",
-        note="downloaded from the carrier's site",
-        actor="staff@example.com",
-        tracking_number=shipment.tracking_number,
-        label_data=PDF,
-    )
+    _settled_bought(shipment)
 
     shipment.refresh_from_db()
     (created,) = Event.objects.filter(name="shipment.label_created")
@@ -173,14 +178,7 @@ def test_a_delivery_held_back_is_announced_after_the_label(
     )
     assert not Event.objects.filter(name__startswith="shipment.").exists()
 
-    shipment_settle_by_hand(
-        shipment=shipment,
-        outcome="bought",
-        note="downloaded from the carrier's site",
-        actor="staff@example.com",
-        tracking_number=shipment.tracking_number,
-        label_data=PDF,
-    )
+    _settled_bought(shipment)
 
     names = list(
         Event.objects.filter(name__startswith="shipment.")
