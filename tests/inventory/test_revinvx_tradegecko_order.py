@@ -16,10 +16,9 @@ import pytest
 
 from inventory.models import SyncStatus
 from inventory.services.sync import next_since
+from tests.inventory.paged_erp import gecko_variant, synced_levels
 from tests.inventory.test_invx_tradegecko_shift import (
     PagedGecko,
-    _levels,
-    _variant,
     account,
 )
 
@@ -43,13 +42,15 @@ class UnorderedGecko(PagedGecko):
         def meanwhile() -> None:
             found = next(v for v in self.variants if v["sku"] == sku)
             self.variants.remove(found)
-            self.variants.append(_variant(sku, stock, found["id"], updated=LATER))
+            self.variants.append(gecko_variant(found["id"], sku, stock, updated=LATER))
 
         self.between = meanwhile
 
 
 def _gecko() -> UnorderedGecko:
-    return UnorderedGecko([_variant(s, 6, n) for n, s in enumerate("ABCD", start=1)])
+    return UnorderedGecko(
+        [gecko_variant(n, s, 6) for n, s in enumerate("ABCD", start=1)]
+    )
 
 
 def test_a_variant_written_during_the_run_skips_none_as_gone(account):
@@ -61,7 +62,7 @@ def test_a_variant_written_during_the_run_skips_none_as_gone(account):
     run = gecko.sync(account, full=True)
 
     assert not [e for e in run.errors if e["code"] == "gone_at_erp"]
-    assert _levels()["C"] == 6  # still at TradeGecko: not zeroed
+    assert synced_levels()["C"] == 6  # still at TradeGecko: not zeroed
 
 
 def test_a_stock_change_during_the_run_leaves_it_whole(account):
@@ -87,7 +88,7 @@ def test_the_listing_is_asked_in_id_order_probe_included(account):
     assert {p.get("order") for p in gecko.asked} == {"id ASC"}
     assert any(p["limit"] == "1" for p in gecko.asked)  # the boundary probe
     assert run.status == SyncStatus.PARTIAL
-    assert _levels()["C"] == 6
+    assert synced_levels()["C"] == 6
 
 
 def test_the_order_is_sent_on_an_incremental_run_too(account):

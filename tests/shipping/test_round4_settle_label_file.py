@@ -11,7 +11,7 @@ from shipping.models import ShipmentStatus
 from tests.shipping.test_settle_by_hand import (  # noqa: F401 (fixtures)
     settle_url,
     settler_client,
-    unknown,
+    unknown_shipment,
 )
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +56,7 @@ def _refused(answer, shipment) -> str:
 )
 def test_a_label_file_that_is_not_whole_is_a_form_error(
     settler_client,  # noqa: F811
-    unknown,  # noqa: F811
+    unknown,
     data,
     label_format,
 ):
@@ -67,7 +67,7 @@ def test_a_label_file_that_is_not_whole_is_a_form_error(
 
 def test_a_label_file_too_large_is_a_form_error(
     settler_client,  # noqa: F811
-    unknown,  # noqa: F811
+    unknown,
 ):
     big = b"%PDF-1.4\n" + b"0" * MAX_LABEL_BYTES + b"\n%%EOF\n"
 
@@ -82,7 +82,7 @@ def test_a_label_file_too_large_is_a_form_error(
 )
 def test_a_whole_label_file_settles_the_label(
     settler_client,  # noqa: F811
-    unknown,  # noqa: F811
+    unknown,
     data,
     label_format,
 ):
@@ -97,7 +97,7 @@ def test_a_whole_label_file_settles_the_label(
 
 def test_settling_without_a_file_still_works(
     settler_client,  # noqa: F811
-    unknown,  # noqa: F811
+    unknown,
 ):
     answer = settler_client.post(
         settle_url(unknown),
@@ -114,7 +114,7 @@ def test_settling_without_a_file_still_works(
     assert unknown.status == ShipmentStatus.PURCHASED
 
 
-def test_the_service_refuses_a_file_that_is_not_whole(unknown):  # noqa: F811
+def test_the_service_refuses_a_file_that_is_not_whole(unknown):
     from shipping.services import ShippingError
     from shipping.services.settle import shipment_settle_by_hand
 

@@ -12,7 +12,7 @@ from shipping.services.settle import shipment_settle_by_hand
 from tests.shipping.test_settle_by_hand import (
     settle_url,
     settler_client,  # noqa: F401 (fixture)
-    unknown,  # noqa: F401 (fixture)
+    unknown_shipment,  # noqa: F401 (the ``unknown`` fixture)
 )
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
     ],
 )
 def test_an_unstorable_number_or_label_id_is_refused_naming_it(
-    unknown,  # noqa: F811
+    unknown,
     field,
     value,
 ):
@@ -47,7 +47,7 @@ def test_an_unstorable_number_or_label_id_is_refused_naming_it(
 
 def test_a_control_character_in_the_tracking_number_is_a_form_error(
     settler_client,  # noqa: F811
-    unknown,  # noqa: F811
+    unknown,
 ):
     answer = settler_client.post(
         settle_url(unknown),
@@ -66,7 +66,7 @@ def test_a_control_character_in_the_tracking_number_is_a_form_error(
 
 def test_a_carrier_whose_adapter_does_not_load_is_settled_by_its_number(
     settings,
-    unknown,  # noqa: F811
+    unknown,
 ):
     from integrations import registry
 
