@@ -14,7 +14,12 @@ from integrations.admin.display import money_column
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
 from payments.admin.common import SERVICE_ERRORS, actor, payment_link
-from payments.models import RecurringCharge, Refund, SavedPaymentMethod
+from payments.models import (
+    RecurringCharge,
+    RecurringStatus,
+    Refund,
+    SavedPaymentMethod,
+)
 from payments.services import refund_cancel
 from payments.services.recurring_manage import (
     recurring_cancel,
@@ -159,7 +164,9 @@ class RecurringChargeAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelA
                     request, f"{recurring.public_id}: {exc}", messages.ERROR
                 )
                 continue
-            note = f"{done} Next run {row.next_run_at:%Y-%m-%d %H:%M} UTC."
+            note = done
+            if row.status == RecurringStatus.ACTIVE:
+                note += f" Next run {row.next_run_at:%Y-%m-%d %H:%M} UTC."
             self.log_change(request, row, note)
             self.message_user(
                 request, f"{recurring.public_id}: {note}", messages.SUCCESS

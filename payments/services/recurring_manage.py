@@ -136,13 +136,13 @@ def recurring_resume(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
     now = timezone.now()
     with transaction.atomic():
         row = _locked(recurring, RecurringStatus.PAUSED, "resumed")
-        method_check(row.saved_method, max(row.next_run_at, now))
         skipped = 0
         while row.next_run_at < now:
             row.next_run_at = next_run(
                 row.next_run_at, row.interval, row.interval_count
             )
             skipped += 1
+        method_check(row.saved_method, row.next_run_at)
         row.status = RecurringStatus.ACTIVE
         row.save(update_fields=["status", "next_run_at", "updated_at"])
     _log("recurring charge resumed", row, actor, skipped=skipped)
