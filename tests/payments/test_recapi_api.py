@@ -317,3 +317,14 @@ def test_the_schema_documents_the_endpoints(api):
         operation = paths[f"/api/v1/recurring-charges/{{public_id}}/{verb}/"]["post"]
         assert "409" in operation["responses"]
     assert "/api/v1/recurring-charges/{public_id}/" in paths
+
+
+def test_a_customer_reference_longer_than_a_methods_is_a_400(api, method):
+    response = post(
+        api,
+        f"/api/v1/customers/{'c' * 129}/recurring-charges/",
+        {"payment_method": method.public_id, "amount": 1, "currency": "EUR"},
+    )
+
+    assert response.status_code == 400
+    assert error_of(response) == ("max_length", "customer_reference")
