@@ -63,12 +63,12 @@ _CONFLICT = OpenApiResponse(
 )
 
 
-def _manage_error(exc: Exception) -> ApiError:
-    if isinstance(exc, recurring_manage.MethodNotFound):
-        return ApiError(exc.message, code=exc.code, status_code=404, param=exc.param)
+def _manage_error(exc: services.PaymentError | MoneyError) -> ApiError:
     if isinstance(exc, MoneyError):
         return ApiError(str(exc), code="invalid", param="amount")
-    return _api_error(exc)  # type: ignore[arg-type]
+    if isinstance(exc, recurring_manage.MethodNotFound):
+        return ApiError(exc.message, code=exc.code, status_code=404, param=exc.param)
+    return _api_error(exc)
 
 
 def _recurring(public_id: str) -> RecurringCharge:
