@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from payments import api
+from payments import api, api_recurring
 
 urlpatterns = [
     path("payments/", api.PaymentCreateView.as_view(), name="payment-create"),
@@ -30,5 +30,30 @@ urlpatterns = [
         "customers/<str:customer_reference>/payment-methods/",
         api.CustomerPaymentMethodsView.as_view(),
         name="customer-payment-methods",
+    ),
+    path(
+        "customers/<str:customer_reference>/recurring-charges/",
+        api_recurring.CustomerRecurringChargesView.as_view(),
+        name="customer-recurring-charges",
+    ),
+    path(
+        "recurring-charges/<str:public_id>/",
+        api_recurring.RecurringChargeDetailView.as_view(),
+        name="recurring-charge-detail",
+    ),
+    path(
+        "recurring-charges/<str:public_id>/pause/",
+        api_recurring.RecurringChargePauseView.as_view(),
+        name="recurring-charge-pause",
+    ),
+    path(
+        "recurring-charges/<str:public_id>/resume/",
+        api_recurring.RecurringChargeResumeView.as_view(),
+        name="recurring-charge-resume",
+    ),
+    path(
+        "recurring-charges/<str:public_id>/cancel/",
+        api_recurring.RecurringChargeCancelView.as_view(),
+        name="recurring-charge-cancel",
     ),
 ]

@@ -1,5 +1,9 @@
 """Refunds, saved methods and recurring charges: read-only lists, each row
-linked to the payment or customer it belongs to."""
+linked to the payment or customer it belongs to; staff's actions (cancel a
+waiting refund; pause, resume, cancel a recurring charge) go through the
+services and are recorded in the admin log."""
+
+from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -10,8 +14,18 @@ from integrations.admin.display import money_column
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
 from payments.admin.common import SERVICE_ERRORS, actor, payment_link
-from payments.models import RecurringCharge, Refund, SavedPaymentMethod
+from payments.models import (
+    RecurringCharge,
+    RecurringStatus,
+    Refund,
+    SavedPaymentMethod,
+)
 from payments.services import refund_cancel
+from payments.services.recurring_manage import (
+    recurring_cancel,
+    recurring_pause,
+    recurring_resume,
+)
 
 
 @admin.register(Refund)
@@ -104,9 +118,56 @@ class RecurringChargeAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelA
     list_filter = ["status", "interval", "currency"]
     search_fields = ["=public_id", "saved_method__customer_reference"]
     list_select_related = ["saved_method"]
+    actions = ["pause", "resume", "cancel"]
 
     @admin.display(description="Customer")
     def customer(self, obj: RecurringCharge) -> str:
         return obj.saved_method.customer_reference
 
     amount_display = money_column("amount", description="Amount", ordering="amount")
+
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.manage_recurringcharge")
+
+    @admin.action(
+        description="Pause selected recurring charges", permissions=["manage"]
+    )
+    def pause(self, request: HttpRequest, queryset: QuerySet[RecurringCharge]) -> None:
+        self._change(request, queryset, recurring_pause, "Paused.")
+
+    @admin.action(
+        description="Resume selected recurring charges (missed periods skipped)",
+        permissions=["manage"],
+    )
+    def resume(self, request: HttpRequest, queryset: QuerySet[RecurringCharge]) -> None:
+        self._change(request, queryset, recurring_resume, "Resumed.")
+
+    @admin.action(
+        description="Cancel selected recurring charges for good", permissions=["manage"]
+    )
+    def cancel(self, request: HttpRequest, queryset: QuerySet[RecurringCharge]) -> None:
+        self._change(request, queryset, recurring_cancel, "Cancelled.")
+
+    def _change(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[RecurringCharge],
+        service: Callable[..., RecurringCharge],
+        done: str,
+    ) -> None:
+        """``service`` on each selected charge; each refusal shown, the rest done."""
+        for recurring in queryset:
+            try:
+                row = service(recurring=recurring, actor=actor(request))
+            except SERVICE_ERRORS as exc:
+                self.message_user(
+                    request, f"{recurring.public_id}: {exc}", messages.ERROR
+                )
+                continue
+            note = done
+            if row.status == RecurringStatus.ACTIVE:
+                note += f" Next run {row.next_run_at:%Y-%m-%d %H:%M} UTC."
+            self.log_change(request, row, note)
+            self.message_user(
+                request, f"{recurring.public_id}: {note}", messages.SUCCESS
+            )

@@ -431,6 +431,10 @@ class RecurringCharge(models.Model):
 
     class Meta:
         ordering = ["next_run_at", "pk"]
+        # Staff's pause, resume and cancel in the admin (the page is read-only).
+        permissions = [
+            ("manage_recurringcharge", "Can pause, resume and cancel recurring charges")
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(amount__gt=0), name="recurring_amount_positive"

@@ -1,0 +1,227 @@
+"""Recurring charges API: a customer's subscriptions on a saved method,
+created, listed, paused, resumed and cancelled by the storefront.
+
+Resuming skips the periods missed while paused (never charged behind the
+customer's back): the next charge is the first period not in the past."""
+
+from collections.abc import Callable
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework.generics import GenericAPIView
+from rest_framework.mixins import ListModelMixin
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from integrations.api.errors import ApiError, error_body
+from integrations.api.idempotency import idempotent
+from integrations.api.serializers import ErrorResponseSerializer
+from integrations.money import MoneyError
+from payments import services
+from payments.api import READ, WRITE, _actor, _api_error, _check_customer
+from payments.models import RecurringCharge
+from payments.serializers_recurring import (
+    RecurringChargeCreateSerializer,
+    RecurringChargeSerializer,
+)
+from payments.services import recurring_manage
+
+_ERRORS = {s: ErrorResponseSerializer for s in (400, 401, 403, 404, 409, 422, 429)}
+_EXAMPLE = {
+    "id": "rec_5t6y7u8i9o0p1a2s3d4f5g6h",
+    "customer_reference": "cust-42",
+    "payment_method": "pm_1q2w3e4r5t6y7u8i9o0p1a2s",
+    "amount": 990,
+    "currency": "EUR",
+    "interval": "month",
+    "interval_count": 1,
+    "status": "active",
+    "next_run_at": "2025-02-01T09:00:00Z",
+    "description": "Coffee club, monthly",
+    "runs": 1,
+    "last_payment": "pay_3k2j4h5g6f7d8s9a0q1w2e3r",
+    "created_at": "2025-01-01T09:00:00Z",
+    "updated_at": "2025-01-01T09:00:02Z",
+}
+_CONFLICT = OpenApiResponse(
+    ErrorResponseSerializer,
+    description="`invalid_state`: the charge's status does not allow it (pause: "
+    "only `active`; resume: only `paused`; cancel: any but `cancelled`).",
+    examples=[
+        OpenApiExample(
+            "Cancelled already",
+            value=error_body(
+                409,
+                "invalid_state",
+                "A cancelled recurring charge cannot be resumed.",
+                "status",
+            ),
+        )
+    ],
+)
+
+
+def _manage_error(exc: services.PaymentError | MoneyError) -> ApiError:
+    if isinstance(exc, MoneyError):
+        return ApiError(str(exc), code="invalid", param="amount")
+    if isinstance(exc, recurring_manage.MethodNotFound):
+        return ApiError(exc.message, code=exc.code, status_code=404, param=exc.param)
+    return _api_error(exc)
+
+
+def _recurring(public_id: str) -> RecurringCharge:
+    return get_object_or_404(
+        RecurringCharge.objects.select_related("saved_method", "last_payment"),
+        public_id=public_id,
+    )
+
+
+class CustomerRecurringChargesView(ListModelMixin, GenericAPIView):
+    required_scopes = {"GET": READ, "POST": WRITE}
+    serializer_class = RecurringChargeSerializer
+
+    def get_queryset(self) -> QuerySet[RecurringCharge]:
+        return (
+            RecurringCharge.objects.filter(
+                saved_method__customer_reference=self.kwargs["customer_reference"]
+            )
+            .select_related("saved_method", "last_payment")
+            .order_by("-created_at", "-pk")
+        )
+
+    @extend_schema(
+        operation_id="recurring_charges_list",
+        summary="A customer's recurring charges, newest first, by cursor",
+        responses={200: RecurringChargeSerializer(many=True), **_ERRORS},
+    )
+    def get(self, request: Request, customer_reference: str) -> Response:
+        return self.list(request)
+
+    @extend_schema(
+        operation_id="recurring_charge_create",
+        summary="Charge a saved method every period",
+        description="The method must be this customer's (another's answers 404 "
+        "`payment_method_not_found`) and usable at the first run (400 "
+        "`payment_method_expired` or `payment_method_unusable`). A first run "
+        "more than five minutes in the past answers 400 `first_run_in_past`.",
+        request=RecurringChargeCreateSerializer,
+        responses={201: RecurringChargeSerializer, **_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Monthly 9.90 EUR",
+                request_only=True,
+                value={
+                    "payment_method": "pm_1q2w3e4r5t6y7u8i9o0p1a2s",
+                    "amount": 990,
+                    "currency": "EUR",
+                    "interval": "month",
+                    "interval_count": 1,
+                    "first_run_at": "2025-01-01T09:00:00Z",
+                    "description": "Coffee club, monthly",
+                },
+            ),
+            OpenApiExample(
+                "Created",
+                response_only=True,
+                status_codes=["201"],
+                value={**_EXAMPLE, "runs": 0, "last_payment": None},
+            ),
+            OpenApiExample(
+                "Expired card",
+                response_only=True,
+                status_codes=["400"],
+                value=error_body(
+                    400,
+                    "payment_method_expired",
+                    "The payment method's card has expired.",
+                    "payment_method",
+                ),
+            ),
+        ],
+    )
+    # No provider call: the charge commits with the stored response.
+    @idempotent(share_commits=True)
+    def post(self, request: Request, customer_reference: str) -> Response:
+        _check_customer(customer_reference)
+        serializer = RecurringChargeCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            recurring = recurring_manage.recurring_create(
+                customer_reference=customer_reference,
+                method_id=data["payment_method"],
+                amount=data["amount"],
+                currency=data["currency"],
+                interval=data["interval"],
+                interval_count=data["interval_count"],
+                first_run_at=data["first_run_at"],
+                description=data["description"],
+            )
+        except (services.PaymentError, MoneyError) as exc:
+            raise _manage_error(exc) from exc
+        return Response(RecurringChargeSerializer(recurring).data, status=201)
+
+
+class RecurringChargeDetailView(APIView):
+    required_scopes = {"GET": READ}
+
+    @extend_schema(
+        operation_id="recurring_charge_retrieve",
+        summary="A recurring charge",
+        responses={200: RecurringChargeSerializer, **_ERRORS},
+        examples=[OpenApiExample("Active", value=_EXAMPLE)],
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        return Response(RecurringChargeSerializer(_recurring(public_id)).data)
+
+
+def _change_view(
+    name: str, service: Callable[..., RecurringCharge], summary: str, example: dict
+) -> type[APIView]:
+    """One POST that changes a charge's status through ``service``."""
+
+    class View(APIView):
+        required_scopes = {"POST": WRITE}
+
+        @extend_schema(
+            operation_id=f"recurring_charge_{name}",
+            summary=summary,
+            request=None,
+            responses={200: RecurringChargeSerializer, **_ERRORS, 409: _CONFLICT},
+            examples=[OpenApiExample(name.capitalize(), value=example)],
+        )
+        @idempotent(share_commits=True)
+        def post(self, request: Request, public_id: str) -> Response:
+            recurring = _recurring(public_id)
+            try:
+                recurring = service(recurring=recurring, actor=_actor(request))
+            except services.PaymentError as exc:
+                raise _manage_error(exc) from exc
+            return Response(RecurringChargeSerializer(recurring).data)
+
+    View.__name__ = View.__qualname__ = f"RecurringCharge{name.capitalize()}View"
+    return View
+
+
+RecurringChargePauseView = _change_view(
+    "pause",
+    recurring_manage.recurring_pause,
+    "Pause a recurring charge (only an active one)",
+    {**_EXAMPLE, "status": "paused"},
+)
+RecurringChargeResumeView = _change_view(
+    "resume",
+    recurring_manage.recurring_resume,
+    "Resume a paused recurring charge: the next charge is the first period not "
+    "in the past; periods missed while paused are skipped, never charged. Its "
+    "method must still be usable (400 `payment_method_expired`).",
+    {**_EXAMPLE, "next_run_at": "2025-04-01T09:00:00Z"},
+)
+RecurringChargeCancelView = _change_view(
+    "cancel",
+    recurring_manage.recurring_cancel,
+    "Cancel a recurring charge for good (never charged nor resumed again)",
+    {**_EXAMPLE, "status": "cancelled"},
+)
