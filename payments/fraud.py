@@ -2,6 +2,7 @@
 gateway is called (rules and reason codes: docs/payments.md)."""
 
 import functools
+import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -49,6 +50,7 @@ def payment_screen(
     # compile apiece were a sixth of a payment's time. IP ranges are few:
     # all are read and tested here.
     using, sql, params = _screening_statement(seen)
+    _velocity_lock(seen, using)
     read = _read_rows(execute_rows(sql, params, using=using))
     reasons = [
         *_amount_reasons(amount=amount, currency=seen.iso, override=read.threshold),
@@ -79,6 +81,16 @@ def screening_statement(
     )
     _using, sql, params = _screening_statement(seen)
     return sql, params
+
+
+def velocity_lock_statement(
+    *, customer_reference: str, customer_email: str, ip_address: str | None
+) -> tuple[str, list[Any]] | None:
+    """The (sql, params) of the lock ``payment_screen`` takes before its read
+    for these inputs, to send it ahead in front of that read; None if it
+    takes none (SQLite, no velocity rule applies)."""
+    seen = _inputs("", customer_reference, customer_email, ip_address, "")
+    return _lock_statement(seen, router.db_for_read(Payment))
 
 
 @dataclass(frozen=True)
@@ -165,6 +177,38 @@ def _velocity_checks(
     return {
         code: (value, cap) for code, (value, cap) in checks.items() if value and cap
     }
+
+
+def _lock_statement(seen: _Inputs, using: str) -> tuple[str, list[Any]] | None:
+    """One transaction-scoped advisory lock per screened value, taken in the
+    keys' order (so two payments sharing two values never deadlock). Held
+    until the payment's first commit: the next payment of the same customer,
+    e-mail or IP waits for it here, then counts it. The keys are hashed here,
+    stable across server versions (unlike ``hashtext``)."""
+    if connections[using].vendor != "postgresql" or not seen.velocity:
+        return None
+    keys = sorted(
+        int.from_bytes(
+            hashlib.blake2b(
+                f"payments.velocity:{code}:{value}".encode(), digest_size=8
+            ).digest(),
+            "big",
+            signed=True,
+        )
+        for code, (value, _cap) in seen.velocity.items()
+    )
+    # Left to right, one statement: the read then goes after it, in a new
+    # snapshot that sees what the lock's last holder committed.
+    return "SELECT " + ", ".join(["pg_advisory_xact_lock(%s)"] * len(keys)), keys
+
+
+def _velocity_lock(seen: _Inputs, using: str) -> None:
+    """Take the velocity lock before the read; answered by the one sent ahead
+    with the idempotency claim if it rode there. Outside a transaction it
+    would end at once: the payment's own INSERT then commits it alone."""
+    statement = _lock_statement(seen, using)
+    if statement is not None and connections[using].in_atomic_block:
+        execute_rows(*statement, using=using)
 
 
 def _blocklist_terms(

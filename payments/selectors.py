@@ -108,6 +108,10 @@ def payment_create_reads(data: Any) -> list[tuple[str, list[Any]]]:
     # None or absent is blank; any other non-string is a 400 to come.
     values = {name: data.get(name) or "" for name in _SCREENED}
     if all(isinstance(value, str) for value in values.values()):
+        # The velocity lock goes first: the read after it counts the payments
+        # of whoever held it before (docs/payments.md, "Fraud screening").
+        lock = fraud.velocity_lock_statement(**{name: values[name] for name in _LOCKED})
+        reads += [lock] if lock is not None else []
         reads.append(fraud.screening_statement(**values))
     return reads
 
@@ -120,3 +124,5 @@ _SCREENED = (
     "ip_address",
     "card_fingerprint",
 )
+# The ones the velocity lock is keyed on.
+_LOCKED = ("customer_reference", "customer_email", "ip_address")
