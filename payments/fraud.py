@@ -66,31 +66,23 @@ def payment_screen(
     return Screening(score=score, level=level_for(score), reasons=reasons)
 
 
-def screening_statement(
+def screening_statements(
     *,
     currency: str,
     customer_reference: str,
     customer_email: str,
     ip_address: str | None,
     card_fingerprint: str,
-) -> tuple[str, list[Any]]:
-    """The (sql, params) ``payment_screen`` reads for these inputs, to send
-    it ahead (``integrations.db.reads_ahead``)."""
+) -> list[tuple[str, list[Any]]]:
+    """The (sql, params) ``payment_screen`` sends for these inputs, in order
+    (the velocity lock if it takes one, then its read), to send them ahead
+    (``integrations.db.reads_ahead``)."""
     seen = _inputs(
         currency, customer_reference, customer_email, ip_address, card_fingerprint
     )
-    _using, sql, params = _screening_statement(seen)
-    return sql, params
-
-
-def velocity_lock_statement(
-    *, customer_reference: str, customer_email: str, ip_address: str | None
-) -> tuple[str, list[Any]] | None:
-    """The (sql, params) of the lock ``payment_screen`` takes before its read
-    for these inputs, to send it ahead in front of that read; None if it
-    takes none (SQLite, no velocity rule applies)."""
-    seen = _inputs("", customer_reference, customer_email, ip_address, "")
-    return _lock_statement(seen, router.db_for_read(Payment))
+    using, sql, params = _screening_statement(seen)
+    lock = _lock_statement(seen, using)
+    return [*([lock] if lock is not None else []), (sql, params)]
 
 
 @dataclass(frozen=True)
@@ -197,9 +189,14 @@ def _lock_statement(seen: _Inputs, using: str) -> tuple[str, list[Any]] | None:
         )
         for code, (value, _cap) in seen.velocity.items()
     )
+    return _lock_sql(len(keys)), keys
+
+
+@functools.cache
+def _lock_sql(count: int) -> str:
     # Left to right, one statement: the read then goes after it, in a new
     # snapshot that sees what the lock's last holder committed.
-    return "SELECT " + ", ".join(["pg_advisory_xact_lock(%s)"] * len(keys)), keys
+    return "SELECT " + ", ".join(["pg_advisory_xact_lock(%s)"] * count)
 
 
 def _velocity_lock(seen: _Inputs, using: str) -> None:

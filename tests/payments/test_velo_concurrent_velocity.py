@@ -108,3 +108,62 @@ def test_concurrent_payments_over_the_cap_are_screened_in_turn(
     assert sorted(codes) == [201] * 4, codes
     # Two within the cap; the third and fourth each counted those before.
     assert flagged(rule) == 2
+
+
+def test_payments_sharing_values_crosswise_never_deadlock(
+    api, primary, monkeypatch, settings
+):
+    """Each payment shares its customer with some and its IP with others: the
+    locks are taken in one order, so none waits on a payment waiting on it
+    (a deadlock would answer 500), and each rule counts every payment."""
+    settings.FRAUD_VELOCITY_MAX_PER_CUSTOMER = 2
+    settings.FRAUD_VELOCITY_MAX_PER_IP = 2
+    settings.FRAUD_VELOCITY_MAX_PER_EMAIL = 2
+    bodies = [
+        body(
+            n,
+            customer_reference=f"cus_{n % 2}",
+            customer_email=f"buyer{n % 3}@example.com",
+            ip_address=f"198.51.100.{n // 3}",
+        )
+        for n in range(6)
+    ]
+    codes = post_together(api, monkeypatch, bodies)
+    # Over both caps at once is a high risk: blocked (402), not an error.
+    assert len(codes) == 6 and set(codes) <= {201, 402}, codes
+    # Three payments per customer and per IP over a cap of two; two per e-mail.
+    assert flagged("velocity_customer") == 2
+    assert flagged("velocity_ip") == 2
+    assert flagged("velocity_email") == 0
+
+
+def test_one_key_sent_twice_at_once_makes_one_payment(api, primary, settings):
+    """The same idempotency key and customer at once: the second waits on the
+    claim or the velocity lock, never both ways round, and gets the first's
+    payment (or is told the key is in use); one payment, nothing at 500."""
+    settings.FRAUD_VELOCITY_MAX_PER_CUSTOMER = 1
+    key = uuid.uuid4().hex
+    data = body(1, customer_reference="cus_twice", customer_email="t@example.com")
+    answers: list[tuple[int, dict]] = []
+
+    def post() -> None:
+        try:
+            response = api.post(URL, data, format="json", HTTP_IDEMPOTENCY_KEY=key)
+            answers.append((response.status_code, response.json()))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(answers) == 2, answers
+    assert all(code in (201, 409) for code, _ in answers), answers
+    assert Payment.objects.count() == 1
+    payment = Payment.objects.get()
+    assert payment.risk_reasons == []  # screened once, against no payment
+    assert [a["id"] for code, a in answers if code == 201] in (
+        [payment.public_id],
+        [payment.public_id] * 2,
+    )
