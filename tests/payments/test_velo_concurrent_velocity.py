@@ -167,3 +167,51 @@ def test_one_key_sent_twice_at_once_makes_one_payment(api, primary, settings):
         [payment.public_id],
         [payment.public_id] * 2,
     )
+
+
+def test_the_lock_is_let_go_before_the_gateway_call(
+    api, primary, monkeypatch, settings
+):
+    """A payment waiting on its gateway holds no velocity lock: the same
+    customer's next payment is screened meanwhile, counting it."""
+    from payments.providers.sandbox import SandboxPaymentsAdapter
+
+    settings.FRAUD_VELOCITY_MAX_PER_CUSTOMER = 1
+    at_gateway, answer = threading.Event(), threading.Event()
+    real = SandboxPaymentsAdapter.authorize
+    calls: list[str] = []
+
+    def held(self, request):  # type: ignore[no-untyped-def]
+        calls.append(request.order_id)
+        if len(calls) == 1:
+            at_gateway.set()
+            answer.wait(10)
+        return real(self, request)
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, "authorize", held)
+    data = {"customer_reference": "cus_gateway"}
+    codes: list[int] = []
+
+    def first() -> None:
+        try:
+            key = uuid.uuid4().hex
+            response = api.post(
+                URL, body(1, **data), format="json", HTTP_IDEMPOTENCY_KEY=key
+            )
+            codes.append(response.status_code)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert at_gateway.wait(10)
+        key = uuid.uuid4().hex
+        second = api.post(URL, body(2, **data), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    finally:
+        answer.set()
+        thread.join(30)
+    assert second.status_code == 201, second.json()
+    assert second.json()["risk"]["reasons"] == ["velocity_customer"]
+    assert codes == [201]
+    assert calls == ["order-velo-1", "order-velo-2"]
