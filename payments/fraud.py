@@ -2,6 +2,7 @@
 gateway is called (rules and reason codes: docs/payments.md)."""
 
 import functools
+import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -49,6 +50,7 @@ def payment_screen(
     # compile apiece were a sixth of a payment's time. IP ranges are few:
     # all are read and tested here.
     using, sql, params = _screening_statement(seen)
+    _velocity_lock(seen, using)
     read = _read_rows(execute_rows(sql, params, using=using))
     reasons = [
         *_amount_reasons(amount=amount, currency=seen.iso, override=read.threshold),
@@ -64,21 +66,23 @@ def payment_screen(
     return Screening(score=score, level=level_for(score), reasons=reasons)
 
 
-def screening_statement(
+def screening_statements(
     *,
     currency: str,
     customer_reference: str,
     customer_email: str,
     ip_address: str | None,
     card_fingerprint: str,
-) -> tuple[str, list[Any]]:
-    """The (sql, params) ``payment_screen`` reads for these inputs, to send
-    it ahead (``integrations.db.reads_ahead``)."""
+) -> list[tuple[str, list[Any]]]:
+    """The (sql, params) ``payment_screen`` sends for these inputs, in order
+    (the velocity lock if it takes one, then its read), to send them ahead
+    (``integrations.db.reads_ahead``)."""
     seen = _inputs(
         currency, customer_reference, customer_email, ip_address, card_fingerprint
     )
-    _using, sql, params = _screening_statement(seen)
-    return sql, params
+    using, sql, params = _screening_statement(seen)
+    lock = _lock_statement(seen, using)
+    return [*([lock] if lock is not None else []), (sql, params)]
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,43 @@ def _velocity_checks(
     return {
         code: (value, cap) for code, (value, cap) in checks.items() if value and cap
     }
+
+
+def _lock_statement(seen: _Inputs, using: str) -> tuple[str, list[Any]] | None:
+    """One transaction-scoped advisory lock per screened value, taken in the
+    keys' order (so two payments sharing two values never deadlock). Held
+    until the payment's first commit: the next payment of the same customer,
+    e-mail or IP waits for it here, then counts it. The keys are hashed here,
+    stable across server versions (unlike ``hashtext``)."""
+    if connections[using].vendor != "postgresql" or not seen.velocity:
+        return None
+    keys = sorted(
+        int.from_bytes(
+            hashlib.blake2b(
+                f"payments.velocity:{code}:{value}".encode(), digest_size=8
+            ).digest(),
+            "big",
+            signed=True,
+        )
+        for code, (value, _cap) in seen.velocity.items()
+    )
+    return _lock_sql(len(keys)), keys
+
+
+@functools.cache
+def _lock_sql(count: int) -> str:
+    # Left to right, one statement: the read then goes after it, in a new
+    # snapshot that sees what the lock's last holder committed.
+    return "SELECT " + ", ".join(["pg_advisory_xact_lock(%s)"] * count)
+
+
+def _velocity_lock(seen: _Inputs, using: str) -> None:
+    """Take the velocity lock before the read; answered by the one sent ahead
+    with the idempotency claim if it rode there. Outside a transaction it
+    would end at once: the payment's own INSERT then commits it alone."""
+    statement = _lock_statement(seen, using)
+    if statement is not None and connections[using].in_atomic_block:
+        execute_rows(*statement, using=using)
 
 
 def _blocklist_terms(

@@ -99,16 +99,18 @@ def enabled_accounts() -> list[ProviderAccount]:
 def payment_create_reads(data: Any) -> list[tuple[str, list[Any]]]:
     """The reads a payment's create makes first, for the request body
     ``data`` as sent, to send them ahead (``integrations.db.reads_ahead``):
-    the enabled accounts, and the screening's read of the body's values. The
-    validated body reads its own, served by one of these only if it is the
-    very same statement with the same values."""
+    the enabled accounts, and the screening's velocity lock and read of the
+    body's values. The validated body reads its own, served by one of these
+    only if it is the very same statement with the same values."""
     reads = [enabled_accounts_statement(KIND)]
     if not isinstance(data, dict):
         return reads
     # None or absent is blank; any other non-string is a 400 to come.
     values = {name: data.get(name) or "" for name in _SCREENED}
     if all(isinstance(value, str) for value in values.values()):
-        reads.append(fraud.screening_statement(**values))
+        # The velocity lock first: the read after it counts the payments of
+        # whoever held it before (docs/payments.md, "Fraud screening").
+        reads += fraud.screening_statements(**values)
     return reads
 
 

@@ -102,10 +102,11 @@ def test_a_payment_takes_six_round_trips_of_ours(
         response = post(api, data=body(customer_email="a@b.example"))
     assert response.status_code == 201, response.json()
     ours = [s for s in sent if not any(table in s for table in _NOT_OURS)]
-    # API key | claim + accounts + screening | payment | attempt + COMMIT |
-    # attempt result | event + response + COMMIT (was 8 with the two reads).
+    # API key | claim + accounts + velocity lock + screening | payment |
+    # attempt + COMMIT | attempt result | event + response + COMMIT (was 8
+    # with the two reads; the velocity lock rides in the claim's too).
     assert len(ours) <= 6, sent
-    assert "pipeline of 3" in ours
+    assert "pipeline of 4" in ours
 
 
 @pytest.mark.redis
@@ -127,7 +128,8 @@ def test_the_reads_sent_ahead_answer_as_fresh_reads(
     BlocklistEntry.objects.create(kind="ip", value="203.0.113.0/24")
     in_range = post(api, data=body(ip_address="::ffff:203.0.113.7"))
     assert in_range.json()["payment"]["risk"]["reasons"] == ["blocklisted_ip"]
-    assert len(served) == 8 and all(served), served  # accounts and screening
+    # Accounts, velocity lock and screening.
+    assert len(served) == 12 and all(served), served
 
 
 @pytest.mark.redis
@@ -158,7 +160,8 @@ def test_a_body_unlike_the_read_ahead_is_screened_fresh(
     response = post(api, data=body(customer_reference=42))
     assert response.status_code == 201, response.json()
     assert response.json()["risk"]["reasons"] == ["velocity_customer"]
-    assert served == [True, False]  # the accounts served; the screening read
+    # The accounts served; the velocity lock and the screening go fresh.
+    assert served == [True, False, False]
 
 
 @pytest.mark.redis
@@ -208,4 +211,5 @@ def test_a_second_passing_before_the_screening_reads_fresh(
     served.clear()
     response = post(api, data=body(customer_reference="cus_9"))
     assert response.json()["risk"]["reasons"] == ["velocity_customer"]
-    assert served == [True, False]  # the accounts served; the screening read
+    # The accounts and the velocity lock served; the screening reads fresh.
+    assert served == [True, True, False]
