@@ -2,7 +2,7 @@
 the currency's minor unit with an ISO 4217 code."""
 
 import threading
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -61,7 +61,23 @@ def _check_gateway_limits(attrs: dict[str, Any], enabled: set[str] | None) -> No
         raise serializers.ValidationError({"source_token": [detail]})
 
 
-class PaymentCreateSerializer(serializers.Serializer):
+class _FieldsFixed:
+    """For serializers whose fields never change once bound: their readable
+    and writable fields listed once. DRF's generators cost a Python call per
+    field on every use (a few hundred per payment)."""
+
+    @cached_property
+    def _readable_fields(self) -> tuple[serializers.Field, ...]:
+        fields = self.fields.values()  # type: ignore[attr-defined]
+        return tuple(field for field in fields if not field.write_only)
+
+    @cached_property
+    def _writable_fields(self) -> tuple[serializers.Field, ...]:
+        fields = self.fields.values()  # type: ignore[attr-defined]
+        return tuple(field for field in fields if not field.read_only)
+
+
+class PaymentCreateSerializer(_FieldsFixed, serializers.Serializer):
     order_id = serializers.CharField(max_length=128)
     amount = serializers.IntegerField(
         min_value=1,
@@ -158,13 +174,13 @@ class RefundCreateSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=255, required=False, default="")
 
 
-class CardSerializer(serializers.Serializer):
+class CardSerializer(_FieldsFixed, serializers.Serializer):
     brand = serializers.CharField(source="card_brand")
     last4 = serializers.CharField(source="card_last4")
     wallet = serializers.CharField()
 
 
-class RiskSerializer(serializers.Serializer):
+class RiskSerializer(_FieldsFixed, serializers.Serializer):
     score = serializers.IntegerField(source="risk_score", allow_null=True)
     level = serializers.CharField(source="risk_level")
     reasons = serializers.ListField(
@@ -172,7 +188,7 @@ class RiskSerializer(serializers.Serializer):
     )
 
 
-class FailureSerializer(serializers.Serializer):
+class FailureSerializer(_FieldsFixed, serializers.Serializer):
     code = serializers.CharField(source="failure_code")
     message = serializers.CharField(source="failure_message")
     provider_code = serializers.CharField(
@@ -186,7 +202,7 @@ class NextActionSerializer(serializers.Serializer):
     details = serializers.JSONField(allow_null=True)
 
 
-class PaymentSerializer(serializers.ModelSerializer):
+class PaymentSerializer(_FieldsFixed, serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
     provider = serializers.SerializerMethodField()
     amount_refundable = serializers.IntegerField(source="refundable")
