@@ -3,11 +3,13 @@ machinery answers, for any payment and any create body."""
 
 import contextlib
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from unittest import mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from integrations.models import ProviderAccount
 from payments import serializers as payment_serializers
@@ -25,11 +27,21 @@ def drf_machinery():
     with (
         mock.patch.object(fixed, "_readable_fields", _DRF["_readable_fields"]),
         mock.patch.object(fixed, "_writable_fields", _DRF["_writable_fields"]),
+        mock.patch.object(fixed, "to_representation", _DRF["to_representation"]),
+        mock.patch.object(
+            payment_serializers._SurrogateSearch,
+            "__call__",
+            ProhibitSurrogateCharactersValidator.__call__,
+        ),
     ):
         yield
 
 
-text = st.text(max_size=12)
+# Lone surrogates too (JSON can carry them: "\\ud800").
+text = st.one_of(
+    st.text(st.characters(exclude_categories=()), max_size=12),
+    st.sampled_from(["a\ud800b", "\udfff", "ok\udbff\udc00", "tok_\ud83d"]),
+)
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), text
 )
@@ -62,7 +74,9 @@ create_bodies = st.one_of(
             "order_id": text,
             "amount": st.integers(-5, 10**12),
             "currency": st.sampled_from(["EUR", "eur", "JPY", "XXZ", "", "EURO"]),
-            "source_token": st.sampled_from(["tok_success", "tok_x", "", "4242" * 4]),
+            "source_token": st.sampled_from(
+                ["tok_success", "tok_x", "", "4242" * 4, "tok_\udc00"]
+            ),
         },
         optional={
             "capture": st.one_of(st.booleans(), text),
@@ -150,3 +164,55 @@ def test_payment_data_shows_what_drf_shows(payment) -> None:
         old = payment_data(payment)
     assert repr(new) == repr(old)
     assert list(new) == payment_serializers.PaymentSerializer.Meta.fields
+
+
+def _shown(serializer, thing):
+    try:
+        return "ok", serializer.to_representation(thing)
+    except Exception as exc:  # the error is the answer
+        return type(exc).__name__, str(exc)
+
+
+attribute_values = st.one_of(
+    text,
+    st.builds(lambda v: lambda: v, text),  # a method-like callable
+    st.just(lambda: {}["gone"]),  # a callable that raises KeyError
+    st.none(),
+    st.just(_MISSING := object()),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cls=st.sampled_from(
+        [
+            payment_serializers.CardSerializer,
+            payment_serializers.FailureSerializer,
+            payment_serializers.RiskSerializer,
+        ]
+    ),
+    values=st.dictionaries(
+        st.sampled_from(
+            [
+                "card_brand",
+                "card_last4",
+                "wallet",
+                "failure_code",
+                "failure_message",
+                "failure_provider_code",
+                "risk_score",
+                "risk_level",
+                "risk_reasons",
+            ]
+        ),
+        attribute_values,
+    ),
+)
+def test_any_object_shows_as_drf_shows_it(cls, values) -> None:
+    """Callables, missing attributes and None read as DRF reads them."""
+    thing = SimpleNamespace(**{k: v for k, v in values.items() if v is not _MISSING})
+    serializer = payment_serializers._bound(cls)
+    new = _shown(serializer, thing)
+    with drf_machinery():
+        old = _shown(serializer, thing)
+    assert new == old
