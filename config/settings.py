@@ -253,6 +253,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"api_key": API_RATE},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["integrations.api.parsers.StrictJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": (
+        "integrations.api.negotiation.ApiContentNegotiation"
+    ),
     "EXCEPTION_HANDLER": "integrations.api.errors.exception_handler",
     # AutoSchema plus each operation's scopes and list bounds.
     "DEFAULT_SCHEMA_CLASS": "integrations.api.schema.ApiAutoSchema",

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.api.errors import ApiError, error_body
-from integrations.api.idempotency import HEADER, idempotent
+from integrations.api.idempotency import idempotent, key_sent
 from integrations.api.serializers import ErrorResponseSerializer
 from integrations.models import ApiKey, ProviderAccount
 from payments import selectors, services
@@ -76,7 +76,7 @@ def _scoped_key(request: Request) -> str:
         if isinstance(request.auth, ApiKey)
         else f"user:{request.user.pk}"
     )
-    return f"{owner}:{request.headers.get(HEADER, '')}"
+    return f"{owner}:{key_sent(request) or ''}"
 
 
 def _payment_response(payment: Payment, *, created: bool) -> Response:

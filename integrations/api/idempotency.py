@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
+# HEADER as the server hands it in: read from META, request.headers would
+# first copy every header (~70 Python calls on a request that reads no other).
+_META_NAME = "HTTP_" + HEADER.upper().replace("-", "_")
 MAX_KEY_LENGTH = 255
 # Printable ASCII: anything else in a header is a client bug, not a key.
 _VALID_KEY = re.compile(r"^[\x20-\x7e]+$")
@@ -128,7 +131,7 @@ def _handle(
     options: _Options,
 ) -> HttpResponseBase:
     args, kwargs = arguments
-    key = request.headers.get(HEADER)
+    key = key_sent(request)
     if key is None:
         if options.required:
             raise ApiError(
@@ -151,6 +154,11 @@ def _handle(
     if isinstance(claimed, Response):
         return claimed
     return _run(claimed, view, request, handler, args, kwargs)
+
+
+def key_sent(request: Request) -> str | None:
+    """The request's Idempotency-Key header, if it has one."""
+    return request.META.get(_META_NAME)
 
 
 def _check_key(key: str) -> None:
