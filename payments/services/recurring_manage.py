@@ -18,7 +18,6 @@ from payments.models import (
     SavedPaymentMethod,
 )
 from payments.services.errors import InvalidState, PaymentError
-from payments.services.slots import next_run
 
 logger = logging.getLogger("payments.services")
 
@@ -130,22 +129,22 @@ def recurring_pause(*, recurring: RecurringCharge, actor: str = "") -> Recurring
 
 
 def recurring_resume(*, recurring: RecurringCharge, actor: str = "") -> RecurringCharge:
-    """Charge again from the next period not in the past: periods missed while
-    paused are skipped, never charged (the schedule only moves forward along
-    its own dates, so no period is charged twice). Only a paused charge."""
+    """Charge again. If its date passed while paused, the periods missed are
+    not back-charged, but the period the resume begins is charged at once
+    and the schedule restarts from now: pausing over each renewal and
+    resuming after it never serves a period unpaid. A date still ahead is
+    kept. Each period's charge is keyed by its date, so none is charged
+    twice. Only a paused charge."""
     now = timezone.now()
     with transaction.atomic():
         row = _locked(recurring, RecurringStatus.PAUSED, "resumed")
-        skipped = 0
-        while row.next_run_at < now:
-            row.next_run_at = next_run(
-                row.next_run_at, row.interval, row.interval_count
-            )
-            skipped += 1
+        overdue = row.next_run_at < now
+        if overdue:
+            row.next_run_at = now
         method_check(row.saved_method, row.next_run_at)
         row.status = RecurringStatus.ACTIVE
         row.save(update_fields=["status", "next_run_at", "updated_at"])
-    _log("recurring charge resumed", row, actor, skipped=skipped)
+    _log("recurring charge resumed", row, actor, restarted=overdue)
     return row
 
 
