@@ -105,7 +105,8 @@ class CustomerRecurringChargesView(ListModelMixin, GenericAPIView):
         description="The method must be this customer's (another's answers 404 "
         "`payment_method_not_found`) and usable at the first run (400 "
         "`payment_method_expired` or `payment_method_unusable`). A first run "
-        "more than five minutes in the past answers 400 `first_run_in_past`.",
+        "more than five minutes in the past answers 400 `first_run_in_past`, one "
+        "more than two years ahead 400 `first_run_too_far`.",
         request=RecurringChargeCreateSerializer,
         responses={201: RecurringChargeSerializer, **_ERRORS},
         examples=[

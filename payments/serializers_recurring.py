@@ -36,7 +36,8 @@ class RecurringChargeCreateSerializer(serializers.Serializer):
         allow_null=True,
         default=None,
         help_text="The first charge (default now). Not in the past beyond five "
-        "minutes. Later charges keep its day and time.",
+        "minutes, nor more than two years ahead. Later charges keep its day "
+        "and time.",
     )
     description = serializers.CharField(
         max_length=255, required=False, allow_blank=True, default=""

@@ -23,6 +23,9 @@ logger = logging.getLogger("payments.services")
 
 # How far in the past a first run may be (a clock a little behind ours).
 FIRST_RUN_TOLERANCE = timedelta(minutes=5)
+# How far ahead a first run may be (a trial's length, as gateways cap it): a
+# charge never due, or a typo'd year, is refused rather than stored.
+FIRST_RUN_AHEAD = timedelta(days=730)
 # The longest period, as card networks and gateways allow: one year.
 MAX_INTERVAL_COUNT = {
     RecurringInterval.DAY: 365,
@@ -57,14 +60,7 @@ def recurring_create(
 ) -> RecurringCharge:
     """A new active recurring charge of ``amount`` on the customer's saved
     method, first charged at ``first_run_at`` (default now)."""
-    now = timezone.now()
-    first_run_at = first_run_at or now
-    if first_run_at < now - FIRST_RUN_TOLERANCE:
-        raise PaymentError(
-            "The first run may not be in the past.",
-            code="first_run_in_past",
-            param="first_run_at",
-        )
+    first_run_at = _first_run(first_run_at)
     if interval not in MAX_INTERVAL_COUNT:
         raise PaymentError("Unknown interval.", code="invalid", param="interval")
     if not 1 <= interval_count <= MAX_INTERVAL_COUNT[interval]:
@@ -99,6 +95,26 @@ def recurring_create(
     )
     logger.info("recurring charge created", extra={"recurring_id": recurring.public_id})
     return recurring
+
+
+def _first_run(first_run_at: datetime | None) -> datetime:
+    """``first_run_at`` (default now), refused in the past or too far ahead."""
+    now = timezone.now()
+    if first_run_at is None:
+        return now
+    if first_run_at < now - FIRST_RUN_TOLERANCE:
+        raise PaymentError(
+            "The first run may not be in the past.",
+            code="first_run_in_past",
+            param="first_run_at",
+        )
+    if first_run_at > now + FIRST_RUN_AHEAD:
+        raise PaymentError(
+            "The first run may be at most two years ahead.",
+            code="first_run_too_far",
+            param="first_run_at",
+        )
+    return first_run_at
 
 
 def method_check(method: SavedPaymentMethod, when: datetime) -> None:
