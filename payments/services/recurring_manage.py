@@ -91,6 +91,7 @@ def recurring_create(
         interval=interval,
         interval_count=interval_count,
         next_run_at=first_run_at,
+        anchor_day=first_run_at.day,
         description=description,
     )
     logger.info("recurring charge created", extra={"recurring_id": recurring.public_id})
@@ -156,10 +157,10 @@ def recurring_resume(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
         row = _locked(recurring, RecurringStatus.PAUSED, "resumed")
         overdue = row.next_run_at < now
         if overdue:
-            row.next_run_at = now
+            row.next_run_at, row.anchor_day = now, now.day
         method_check(row.saved_method, row.next_run_at)
         row.status = RecurringStatus.ACTIVE
-        row.save(update_fields=["status", "next_run_at", "updated_at"])
+        row.save(update_fields=["status", "next_run_at", "anchor_day", "updated_at"])
     _log("recurring charge resumed", row, actor, restarted=overdue)
     return row
 
