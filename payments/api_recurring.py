@@ -1,8 +1,8 @@
 """Recurring charges API: a customer's subscriptions on a saved method,
 created, listed, paused, resumed and cancelled by the storefront.
 
-Resuming skips the periods missed while paused (never charged behind the
-customer's back): the next charge is the first period not in the past."""
+Resuming never back-charges the periods missed while paused; if the charge's
+date passed, the period the resume begins is charged at once."""
 
 from collections.abc import Callable
 
@@ -105,7 +105,8 @@ class CustomerRecurringChargesView(ListModelMixin, GenericAPIView):
         description="The method must be this customer's (another's answers 404 "
         "`payment_method_not_found`) and usable at the first run (400 "
         "`payment_method_expired` or `payment_method_unusable`). A first run "
-        "more than five minutes in the past answers 400 `first_run_in_past`.",
+        "more than five minutes in the past answers 400 `first_run_in_past`, one "
+        "more than two years ahead 400 `first_run_too_far`.",
         request=RecurringChargeCreateSerializer,
         responses={201: RecurringChargeSerializer, **_ERRORS},
         examples=[
@@ -214,9 +215,10 @@ RecurringChargePauseView = _change_view(
 RecurringChargeResumeView = _change_view(
     "resume",
     recurring_manage.recurring_resume,
-    "Resume a paused recurring charge: the next charge is the first period not "
-    "in the past; periods missed while paused are skipped, never charged. Its "
-    "method must still be usable (400 `payment_method_expired`).",
+    "Resume a paused recurring charge. If its date passed while paused, the "
+    "period the resume begins is charged at once and later ones follow from "
+    "it; periods missed while paused are never charged. Its method must still "
+    "be usable (400 `payment_method_expired`).",
     {**_EXAMPLE, "next_run_at": "2025-04-01T09:00:00Z"},
 )
 RecurringChargeCancelView = _change_view(

@@ -1,8 +1,10 @@
 """API shapes of recurring charges. Amounts are integers in the currency's
 minor unit with an ISO 4217 code, bounded as a payment's are."""
 
+from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -10,6 +12,20 @@ from integrations import money
 from payments.models import RecurringCharge, RecurringInterval
 from payments.serializers import CurrencyField, _currency
 from payments.services.recurring_manage import MAX_INTERVAL_COUNT
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A date-time with its UTC offset: a naive one's meaning would hang on
+    the deploy's TIME_ZONE (and fall in a DST gap in some zones)."""
+
+    default_error_messages = {
+        "naive_datetime": "Give the time with its UTC offset (such as Z or +01:00)."
+    }
+
+    def enforce_timezone(self, value: datetime) -> datetime:
+        if timezone.is_naive(value):
+            self.fail("naive_datetime")
+        return super().enforce_timezone(value)
 
 
 class RecurringChargeCreateSerializer(serializers.Serializer):
@@ -31,12 +47,14 @@ class RecurringChargeCreateSerializer(serializers.Serializer):
         help_text="Periods of `interval` between charges; a period is at most a "
         "year (365 days, 52 weeks, 12 months, 1 year).",
     )
-    first_run_at = serializers.DateTimeField(
+    first_run_at = AwareDateTimeField(
         required=False,
         allow_null=True,
         default=None,
         help_text="The first charge (default now). Not in the past beyond five "
-        "minutes. Later charges keep its day and time.",
+        "minutes, nor more than two years ahead; with its UTC offset. Later "
+        "charges keep its day "
+        "and time.",
     )
     description = serializers.CharField(
         max_length=255, required=False, allow_blank=True, default=""

@@ -136,7 +136,7 @@ class RecurringChargeAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelA
         self._change(request, queryset, recurring_pause, "Paused.")
 
     @admin.action(
-        description="Resume selected recurring charges (missed periods skipped)",
+        description="Resume selected recurring charges (a passed date: charged now)",
         permissions=["manage"],
     )
     def resume(self, request: HttpRequest, queryset: QuerySet[RecurringCharge]) -> None:

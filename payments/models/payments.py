@@ -418,6 +418,10 @@ class RecurringCharge(models.Model):
     interval = models.CharField(max_length=8, choices=RecurringInterval.choices)
     interval_count = models.PositiveSmallIntegerField(default=1)
     next_run_at = models.DateTimeField(db_index=True)
+    # The day of the month charges fall on (the first run's): a short month's
+    # last day stands in for it, and the next long month returns to it.
+    # Null (rows made before it): each charge keeps the previous one's day.
+    anchor_day = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(
         max_length=12, choices=RecurringStatus.choices, default=RecurringStatus.ACTIVE
     )

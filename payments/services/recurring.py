@@ -33,13 +33,13 @@ from payments.services.slots import (
     OPEN,
     RUN_MADE,
     decline_stops,
-    next_run,
     nothing_charged,
     period_paid,
     period_paid_elsewhere,
     period_payments,
     recurring_id,
     recurring_of,
+    slot_after,
     slot_key,
     slot_of,
 )
@@ -128,7 +128,7 @@ def _recurring_run_one(recurring: RecurringCharge) -> str:
     if _decline_finish(recurring):
         return "declined"
     slot = recurring.next_run_at
-    following = next_run(slot, recurring.interval, recurring.interval_count)
+    following = slot_after(recurring, slot)
     # Before the claim: an account this deploy cannot call claims nothing.
     adapter = adapter_for(recurring.saved_method.account)
     payment, created = _recurring_claim(recurring, slot, following)
@@ -443,7 +443,7 @@ def recurring_slot_give_back(payment: Payment) -> bool:
         return False  # cancelled or stopped meanwhile: nothing to charge
     if period_paid_elsewhere(payment):
         return False  # an earlier try of the period was paid after all
-    following = next_run(slot, recurring.interval, recurring.interval_count)
+    following = slot_after(recurring, slot)
     # Given back now, or the schedule has not passed the slot yet.
     if _slot_release(recurring.pk, slot, following) or (
         active.filter(next_run_at__lte=slot).exists()
@@ -502,7 +502,7 @@ def _recurring_orphan_release(payment: Payment) -> None:
             and _slot_release(
                 recurring.pk,
                 slot,
-                next_run(slot, recurring.interval, recurring.interval_count),
+                slot_after(recurring, slot),
             )
         )
     logger.warning(

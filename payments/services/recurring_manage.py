@@ -18,12 +18,14 @@ from payments.models import (
     SavedPaymentMethod,
 )
 from payments.services.errors import InvalidState, PaymentError
-from payments.services.slots import next_run
 
 logger = logging.getLogger("payments.services")
 
 # How far in the past a first run may be (a clock a little behind ours).
 FIRST_RUN_TOLERANCE = timedelta(minutes=5)
+# How far ahead a first run may be (a trial's length, as gateways cap it): a
+# charge never due, or a typo'd year, is refused rather than stored.
+FIRST_RUN_AHEAD = timedelta(days=730)
 # The longest period, as card networks and gateways allow: one year.
 MAX_INTERVAL_COUNT = {
     RecurringInterval.DAY: 365,
@@ -58,14 +60,7 @@ def recurring_create(
 ) -> RecurringCharge:
     """A new active recurring charge of ``amount`` on the customer's saved
     method, first charged at ``first_run_at`` (default now)."""
-    now = timezone.now()
-    first_run_at = first_run_at or now
-    if first_run_at < now - FIRST_RUN_TOLERANCE:
-        raise PaymentError(
-            "The first run may not be in the past.",
-            code="first_run_in_past",
-            param="first_run_at",
-        )
+    first_run_at = _first_run(first_run_at)
     if interval not in MAX_INTERVAL_COUNT:
         raise PaymentError("Unknown interval.", code="invalid", param="interval")
     if not 1 <= interval_count <= MAX_INTERVAL_COUNT[interval]:
@@ -96,10 +91,31 @@ def recurring_create(
         interval=interval,
         interval_count=interval_count,
         next_run_at=first_run_at,
+        anchor_day=first_run_at.day,
         description=description,
     )
     logger.info("recurring charge created", extra={"recurring_id": recurring.public_id})
     return recurring
+
+
+def _first_run(first_run_at: datetime | None) -> datetime:
+    """``first_run_at`` (default now), refused in the past or too far ahead."""
+    now = timezone.now()
+    if first_run_at is None:
+        return now
+    if first_run_at < now - FIRST_RUN_TOLERANCE:
+        raise PaymentError(
+            "The first run may not be in the past.",
+            code="first_run_in_past",
+            param="first_run_at",
+        )
+    if first_run_at > now + FIRST_RUN_AHEAD:
+        raise PaymentError(
+            "The first run may be at most two years ahead.",
+            code="first_run_too_far",
+            param="first_run_at",
+        )
+    return first_run_at
 
 
 def method_check(method: SavedPaymentMethod, when: datetime) -> None:
@@ -130,22 +146,22 @@ def recurring_pause(*, recurring: RecurringCharge, actor: str = "") -> Recurring
 
 
 def recurring_resume(*, recurring: RecurringCharge, actor: str = "") -> RecurringCharge:
-    """Charge again from the next period not in the past: periods missed while
-    paused are skipped, never charged (the schedule only moves forward along
-    its own dates, so no period is charged twice). Only a paused charge."""
+    """Charge again. If its date passed while paused, the periods missed are
+    not back-charged, but the period the resume begins is charged at once
+    and the schedule restarts from now: pausing over each renewal and
+    resuming after it never serves a period unpaid. A date still ahead is
+    kept. Each period's charge is keyed by its date, so none is charged
+    twice. Only a paused charge."""
     now = timezone.now()
     with transaction.atomic():
         row = _locked(recurring, RecurringStatus.PAUSED, "resumed")
-        skipped = 0
-        while row.next_run_at < now:
-            row.next_run_at = next_run(
-                row.next_run_at, row.interval, row.interval_count
-            )
-            skipped += 1
+        overdue = row.next_run_at < now
+        if overdue:
+            row.next_run_at, row.anchor_day = now, now.day
         method_check(row.saved_method, row.next_run_at)
         row.status = RecurringStatus.ACTIVE
-        row.save(update_fields=["status", "next_run_at", "updated_at"])
-    _log("recurring charge resumed", row, actor, skipped=skipped)
+        row.save(update_fields=["status", "next_run_at", "anchor_day", "updated_at"])
+    _log("recurring charge resumed", row, actor, restarted=overdue)
     return row
 
 

@@ -51,7 +51,16 @@ def recurring_id(payment: Payment) -> str:
     return str(payment.metadata.get("recurring_charge") or "")
 
 
-def next_run(when: datetime, interval: str, count: int) -> datetime:
+def slot_after(recurring: RecurringCharge, slot: datetime) -> datetime:
+    """The slot that follows ``slot`` on ``recurring``'s schedule."""
+    return next_run(
+        slot, recurring.interval, recurring.interval_count, recurring.anchor_day
+    )
+
+
+def next_run(
+    when: datetime, interval: str, count: int, anchor_day: int | None = None
+) -> datetime:
     if interval == RecurringInterval.DAY:
         return when + timedelta(days=count)
     if interval == RecurringInterval.WEEK:
@@ -59,8 +68,9 @@ def next_run(when: datetime, interval: str, count: int) -> datetime:
     months = count * (12 if interval == RecurringInterval.YEAR else 1)
     month_index = when.month - 1 + months
     year, month = when.year + month_index // 12, month_index % 12 + 1
-    # The 31st of a short month becomes its last day.
-    for day in (when.day, 30, 29, 28):
+    # The 31st of a short month becomes its last day; the anchor comes back.
+    wanted = anchor_day or when.day
+    for day in (wanted, *(d for d in (30, 29, 28) if d < wanted)):
         try:
             return when.replace(year=year, month=month, day=day)
         except ValueError:
@@ -215,7 +225,7 @@ def period_paid(payment: Payment) -> None:
     # and its payment is then found below.
     if slot is not None and (
         RecurringCharge.objects.filter(pk=recurring.pk, next_run_at=slot).update(
-            next_run_at=next_run(slot, recurring.interval, recurring.interval_count),
+            next_run_at=slot_after(recurring, slot),
             last_payment=payment,
             updated_at=timezone.now(),
         )
