@@ -56,7 +56,7 @@ _ERROR_STATUS = {
 }
 
 
-def _api_error(exc: services.PaymentError) -> ApiError:
+def api_error(exc: services.PaymentError) -> ApiError:
     code = next((s for cls, s in _ERROR_STATUS.items() if isinstance(exc, cls)), 400)
     error_type = refusal_type(exc.code) if code == 402 else None
     return ApiError(
@@ -253,7 +253,7 @@ class PaymentCreateView(APIView):
                 **data, idempotency_key=_scoped_key(request), accounts=accounts
             )
         except services.PaymentError as exc:
-            raise _api_error(exc) from exc
+            raise api_error(exc) from exc
         return _payment_response(payment, created=True)
 
 
@@ -297,11 +297,11 @@ class PaymentCaptureView(APIView):
             payment = services.payment_capture(
                 payment=payment,
                 amount=serializer.validated_data.get("amount"),
-                actor=_actor(request),
+                actor=actor(request),
                 storefront=True,
             )
         except services.PaymentError as exc:
-            raise _api_error(exc) from exc
+            raise api_error(exc) from exc
         return _payment_response(payment, created=False)
 
 
@@ -325,10 +325,10 @@ class PaymentVoidView(APIView):
         payment = _payment(public_id)
         try:
             payment = services.payment_void(
-                payment=payment, actor=_actor(request), storefront=True
+                payment=payment, actor=actor(request), storefront=True
             )
         except services.PaymentError as exc:
-            raise _api_error(exc) from exc
+            raise api_error(exc) from exc
         return _payment_response(payment, created=False)
 
 
@@ -384,11 +384,11 @@ class PaymentRefundsView(APIView):
                 payment=payment,
                 amount=serializer.validated_data["amount"],
                 reason=serializer.validated_data["reason"],
-                requested_by=_actor(request),
+                requested_by=actor(request),
                 idempotency_key=_scoped_key(request),
             )
         except services.PaymentError as exc:
-            raise _api_error(exc) from exc
+            raise api_error(exc) from exc
         return _refund_response(refund)
 
 
@@ -444,7 +444,7 @@ class CustomerPaymentMethodsView(ListModelMixin, GenericAPIView):
     )
     @idempotent
     def post(self, request: Request, customer_reference: str) -> Response:
-        _check_customer(customer_reference)
+        check_customer(customer_reference)
         serializer = PaymentMethodCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
@@ -454,11 +454,11 @@ class CustomerPaymentMethodsView(ListModelMixin, GenericAPIView):
                 **serializer.validated_data,
             )
         except services.PaymentError as exc:
-            raise _api_error(exc) from exc
+            raise api_error(exc) from exc
         return Response(SavedPaymentMethodSerializer(method).data, status=201)
 
 
-def _check_customer(customer_reference: str) -> None:
+def check_customer(customer_reference: str) -> None:
     """The path's customer fits the saved method's column: checked before
     the gateway is asked to keep the card, not by the INSERT after it."""
     limit = SavedPaymentMethod._meta.get_field("customer_reference").max_length
@@ -470,7 +470,7 @@ def _check_customer(customer_reference: str) -> None:
         )
 
 
-def _actor(request: Request) -> str:
+def actor(request: Request) -> str:
     if isinstance(request.auth, ApiKey):
         return f"api-key:{request.auth.name}"
     return getattr(request.user, "username", "") or ""

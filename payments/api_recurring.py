@@ -20,7 +20,7 @@ from integrations.api.idempotency import idempotent
 from integrations.api.serializers import ErrorResponseSerializer
 from integrations.money import MoneyError
 from payments import services
-from payments.api import READ, WRITE, _actor, _api_error, _check_customer
+from payments.api import READ, WRITE, actor, api_error, check_customer
 from payments.models import RecurringCharge
 from payments.serializers_recurring import (
     RecurringChargeCreateSerializer,
@@ -68,7 +68,7 @@ def _manage_error(exc: services.PaymentError | MoneyError) -> ApiError:
         return ApiError(str(exc), code="invalid", param="amount")
     if isinstance(exc, recurring_manage.MethodNotFound):
         return ApiError(exc.message, code=exc.code, status_code=404, param=exc.param)
-    return _api_error(exc)
+    return api_error(exc)
 
 
 def _recurring(public_id: str) -> RecurringCharge:
@@ -76,6 +76,40 @@ def _recurring(public_id: str) -> RecurringCharge:
         RecurringCharge.objects.select_related("saved_method", "last_payment"),
         public_id=public_id,
     )
+
+
+_CREATE_EXAMPLES = [
+    OpenApiExample(
+        "Monthly 9.90 EUR",
+        request_only=True,
+        value={
+            "payment_method": "pm_1q2w3e4r5t6y7u8i9o0p1a2s",
+            "amount": 990,
+            "currency": "EUR",
+            "interval": "month",
+            "interval_count": 1,
+            "first_run_at": "2025-01-01T09:00:00Z",
+            "description": "Coffee club, monthly",
+        },
+    ),
+    OpenApiExample(
+        "Created",
+        response_only=True,
+        status_codes=["201"],
+        value={**_EXAMPLE, "runs": 0, "last_payment": None},
+    ),
+    OpenApiExample(
+        "Expired card",
+        response_only=True,
+        status_codes=["400"],
+        value=error_body(
+            400,
+            "payment_method_expired",
+            "The payment method's card has expired.",
+            "payment_method",
+        ),
+    ),
+]
 
 
 class CustomerRecurringChargesView(ListModelMixin, GenericAPIView):
@@ -109,43 +143,12 @@ class CustomerRecurringChargesView(ListModelMixin, GenericAPIView):
         "more than two years ahead 400 `first_run_too_far`.",
         request=RecurringChargeCreateSerializer,
         responses={201: RecurringChargeSerializer, **_ERRORS},
-        examples=[
-            OpenApiExample(
-                "Monthly 9.90 EUR",
-                request_only=True,
-                value={
-                    "payment_method": "pm_1q2w3e4r5t6y7u8i9o0p1a2s",
-                    "amount": 990,
-                    "currency": "EUR",
-                    "interval": "month",
-                    "interval_count": 1,
-                    "first_run_at": "2025-01-01T09:00:00Z",
-                    "description": "Coffee club, monthly",
-                },
-            ),
-            OpenApiExample(
-                "Created",
-                response_only=True,
-                status_codes=["201"],
-                value={**_EXAMPLE, "runs": 0, "last_payment": None},
-            ),
-            OpenApiExample(
-                "Expired card",
-                response_only=True,
-                status_codes=["400"],
-                value=error_body(
-                    400,
-                    "payment_method_expired",
-                    "The payment method's card has expired.",
-                    "payment_method",
-                ),
-            ),
-        ],
+        examples=_CREATE_EXAMPLES,
     )
     # No provider call: the charge commits with the stored response.
     @idempotent(share_commits=True)
     def post(self, request: Request, customer_reference: str) -> Response:
-        _check_customer(customer_reference)
+        check_customer(customer_reference)
         serializer = RecurringChargeCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -197,7 +200,7 @@ def _change_view(
         def post(self, request: Request, public_id: str) -> Response:
             recurring = _recurring(public_id)
             try:
-                recurring = service(recurring=recurring, actor=_actor(request))
+                recurring = service(recurring=recurring, actor=actor(request))
             except services.PaymentError as exc:
                 raise _manage_error(exc) from exc
             return Response(RecurringChargeSerializer(recurring).data)

@@ -19,7 +19,7 @@ from payments import limits
 from payments.models import Payment, Refund, SavedPaymentMethod
 
 
-def _currency(value: str) -> str:
+def currency_checked(value: str) -> str:
     try:
         return money.validate_currency(value)
     except ValueError:
@@ -161,7 +161,7 @@ class PaymentCreateSerializer(_FieldsFixed, serializers.Serializer):
     )
 
     def validate_currency(self, value: str) -> str:
-        return _currency(value)
+        return currency_checked(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         _check_gateway_limits(attrs, self.context.get("enabled_providers"))

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from integrations import money
 from payments.models import RecurringCharge, RecurringInterval
-from payments.serializers import CurrencyField, _currency
+from payments.serializers import CurrencyField, currency_checked
 from payments.services.recurring_manage import MAX_INTERVAL_COUNT
 
 
@@ -61,7 +61,7 @@ class RecurringChargeCreateSerializer(serializers.Serializer):
     )
 
     def validate_currency(self, value: str) -> str:
-        return _currency(value)
+        return currency_checked(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         limit = money.max_amount(attrs["currency"])
