@@ -92,7 +92,7 @@ def payment_create(
     """
     pan_refuse(source_token=source_token, metadata=metadata)
     currency = _checked_currency(amount, currency)
-    # A repeated key is found by the unique insert below (_payment_store):
+    # A repeated key is found by the unique insert below (payment_store):
     # one query fewer on every new payment.
     screening = fraud.payment_screen(
         amount=amount,
@@ -104,7 +104,7 @@ def payment_create(
         card_fingerprint=card_fingerprint,
         ip_country=ip_country,
     )
-    payment, created = _payment_store(
+    payment, created = payment_store(
         screening,
         order_id=order_id,
         amount=amount,
@@ -119,7 +119,7 @@ def payment_create(
     if not created:
         return payment
     if screening.level == fraud.RiskLevel.HIGH:
-        return _blocked(payment)
+        return payment_block(payment)
     held = screening.level == fraud.RiskLevel.MEDIUM
     request = build_payment_request(payment, source_token, capture=capture and not held)
     return _authorize_with_failover(payment, request, accounts)
@@ -133,7 +133,7 @@ def _checked_currency(amount: int, currency: str) -> str:
     return code
 
 
-def _payment_store(screening: fraud.Screening, **fields: Any) -> tuple[Payment, bool]:
+def payment_store(screening: fraud.Screening, **fields: Any) -> tuple[Payment, bool]:
     """The new payment with its screening, or (``False``) the one a
     concurrent call with the same idempotency key created first."""
     review = screening.level == fraud.RiskLevel.MEDIUM
@@ -180,7 +180,7 @@ def _conflict_undoable() -> Iterator[None]:
         raise
 
 
-def _blocked(payment: Payment) -> Payment:
+def payment_block(payment: Payment) -> Payment:
     return advance(
         payment,
         Change(

@@ -1,4 +1,4 @@
-"""Saved methods and merchant-initiated charges."""
+"""Saved methods and their charges: one-off (screened) and recurring."""
 
 import logging
 from collections.abc import Callable
@@ -15,7 +15,7 @@ from integrations.failover import (
     run_with_failover,
 )
 from integrations.models import ProviderAccount
-from payments import limits
+from payments import fraud, limits
 from payments.models import (
     Payment,
     PaymentAttempt,
@@ -27,6 +27,8 @@ from payments.services.create import (
     authorize_at,
     build_payment_request,
     capture_owed,
+    payment_block,
+    payment_store,
     record_authorized,
 )
 from payments.services.errors import (
@@ -34,6 +36,7 @@ from payments.services.errors import (
     GatewayUnavailable,
     PaymentError,
 )
+from payments.services.followups import fraud_held
 from payments.services.messages import provider_code_of, public_message
 from payments.services.pan import pan_refuse
 from payments.services.reconcile import (
@@ -145,8 +148,10 @@ def saved_method_charge(
     capture: bool = True,
     metadata: dict[str, Any] | None = None,
 ) -> Payment:
-    """Merchant-initiated charge of a saved method, at the account that holds
-    it (a vaulted method exists at one gateway only, so no failover)."""
+    """Off-session charge of a saved method, at the account that holds it (a
+    vaulted method exists at one gateway only, so no failover). Screened as
+    an API payment is: a high risk is blocked, a medium one held for review
+    (authorized only); a recurring run's payment is not screened."""
     currency = money.validate_currency(currency)
     pan_refuse(metadata=metadata)
     _service_keys_refuse(metadata or {}, idempotency_key)
@@ -155,7 +160,7 @@ def saved_method_charge(
         return existing
     # Looked up first: an account this deploy cannot call leaves no payment.
     adapter = adapter_for(saved_method.account)
-    payment = Payment.objects.create(
+    payment, created = _screened_store(
         order_id=order_id,
         amount=amount,
         currency=currency,
@@ -164,7 +169,28 @@ def saved_method_charge(
         metadata=metadata or {},
         idempotency_key=idempotency_key,
     )
+    if not created:
+        return payment
+    if payment.risk_level == fraud.RiskLevel.HIGH:
+        return payment_block(payment)
     return saved_method_send(payment, saved_method, adapter)
+
+
+def _screened_store(**fields: Any) -> tuple[Payment, bool]:
+    """Screen the charge and store it in one transaction: the velocity lock
+    is held until the payment is committed, so the customer's next payment,
+    by any path, waits for it and counts it (docs/payments.md)."""
+    with transaction.atomic():
+        screening = fraud.payment_screen(
+            amount=fields["amount"],
+            currency=fields["currency"],
+            customer_reference=fields["customer_reference"],
+            customer_email="",
+            ip_address=None,
+            billing_country="",
+            card_fingerprint="",
+        )
+        return payment_store(screening, **fields)
 
 
 def _service_keys_refuse(metadata: dict[str, Any], idempotency_key: str) -> None:
@@ -199,7 +225,8 @@ def saved_method_send(
     as a duplicate is no decline: ``duplicate_look_up``. ``not_charged``
     runs in the transaction that fails it with nothing charged; ``declined``
     in the one that stores the gateway's refusal."""
-    capture = payment.capture_requested
+    # A fraud hold is authorized only; staff's approval captures it.
+    capture = payment.capture_requested and not fraud_held(payment)
     try:
         request = build_payment_request(
             payment,
