@@ -6,7 +6,6 @@ from typing import Any
 
 from django.db import transaction
 
-from integrations import money
 from integrations.errors import NotProcessed, ProviderError, Rejected
 from integrations.failover import (
     FailoverRejected,
@@ -19,11 +18,13 @@ from payments import fraud, limits
 from payments.models import (
     Payment,
     PaymentAttempt,
+    PaymentStatus,
     SavedPaymentMethod,
 )
 from payments.providers.base import PaymentsAdapter, SavedMethod, SaveMethodRequest
 from payments.services.attempts import KIND, adapter_for
 from payments.services.create import (
+    _checked_currency,
     authorize_at,
     build_payment_request,
     capture_owed,
@@ -151,8 +152,11 @@ def saved_method_charge(
     """Off-session charge of a saved method, at the account that holds it (a
     vaulted method exists at one gateway only, so no failover). Screened as
     an API payment is: a high risk is blocked, a medium one held for review
-    (authorized only); a recurring run's payment is not screened."""
-    currency = money.validate_currency(currency)
+    (authorized only); a recurring run's payment is not screened. Raises
+    ValueError for a bad amount or currency, as ``payment_create`` does."""
+    # The API's own check: a bad amount never reaches the screened INSERT,
+    # which reads any IntegrityError as a repeated key.
+    currency = _checked_currency(amount, currency)
     pan_refuse(metadata=metadata)
     _service_keys_refuse(metadata or {}, idempotency_key)
     existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
@@ -169,17 +173,17 @@ def saved_method_charge(
         metadata=metadata or {},
         idempotency_key=idempotency_key,
     )
-    if not created:
+    if not created or payment.status == PaymentStatus.BLOCKED:
         return payment
-    if payment.risk_level == fraud.RiskLevel.HIGH:
-        return payment_block(payment)
     return saved_method_send(payment, saved_method, adapter)
 
 
 def _screened_store(**fields: Any) -> tuple[Payment, bool]:
     """Screen the charge and store it in one transaction: the velocity lock
     is held until the payment is committed, so the customer's next payment,
-    by any path, waits for it and counts it (docs/payments.md)."""
+    by any path, waits for it and counts it (docs/payments.md). A high risk
+    is blocked in that commit: a kill after it cannot leave the verdict
+    unrecorded (a pending payment the unsent sweep would end 'not sent')."""
     with transaction.atomic():
         screening = fraud.payment_screen(
             amount=fields["amount"],
@@ -190,7 +194,10 @@ def _screened_store(**fields: Any) -> tuple[Payment, bool]:
             billing_country="",
             card_fingerprint="",
         )
-        return payment_store(screening, **fields)
+        payment, created = payment_store(screening, **fields)
+        if created and screening.level == fraud.RiskLevel.HIGH:
+            payment = payment_block(payment)
+        return payment, created
 
 
 def _service_keys_refuse(metadata: dict[str, Any], idempotency_key: str) -> None:
