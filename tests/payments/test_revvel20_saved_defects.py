@@ -75,3 +75,56 @@ def test_a_high_risk_charge_killed_after_its_screening_is_never_ended_unsent(
     assert again.status == PaymentStatus.BLOCKED
     assert again.failure_code == "payment_blocked"
     assert SandboxCharge.objects.filter(kind="payment").count() == 0
+
+
+def test_a_charge_killed_before_its_gateway_call_is_ended_then_charged_once(
+    method, monkeypatch
+):
+    monkeypatch.setattr(methods, "saved_method_send", _killed)
+    with pytest.raises(Killed):
+        charge(method, key="k2")
+    monkeypatch.undo()
+    # Until the sweep the key answers with the pending payment: no charge.
+    assert charge(method, key="k2").status == PaymentStatus.PENDING
+    services.payments_reconcile_pending(now=timezone.now() + timedelta(days=1))
+    dead = Payment.objects.get()
+    assert (dead.status, dead.failure_code) == ("failed", "not_sent")
+    again = charge(method, key="k2")
+    assert again.pk != dead.pk and again.status == PaymentStatus.CAPTURED
+    assert SandboxCharge.objects.filter(kind="payment").count() == 1
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["plain", "fraud-held"])
+def test_a_charge_killed_at_its_gateway_is_reconciled_never_charged_twice(
+    method, monkeypatch, settings, held
+):
+    """Killed after the gateway charged, before its answer was stored:
+    reconciliation books the charge (a held one authorized only, still
+    waiting for staff) and a retry of the key charges nothing more."""
+    if held:
+        settings.FRAUD_AMOUNT_THRESHOLDS = {"EUR": 500}
+    from payments.providers.sandbox import SandboxPaymentsAdapter
+
+    real = SandboxPaymentsAdapter.charge_saved
+
+    def charged_then_killed(self, request):  # type: ignore[no-untyped-def]
+        real(self, request)
+        raise Killed
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, "charge_saved", charged_then_killed)
+    # A dead process runs no clean-up.
+    monkeypatch.setattr(methods, "_send_stopped", lambda *args: None)
+    with pytest.raises(Killed):
+        charge(method, key="k3")
+    monkeypatch.undo()
+    services.payments_reconcile_pending(now=timezone.now() + timedelta(days=1))
+    payment = Payment.objects.get()
+    assert payment.status == ("authorized" if held else "captured")
+    assert payment.amount_captured == (0 if held else 1_000)
+    assert payment.review_state == ("pending" if held else "none")
+    assert charge(method, key="k3").pk == payment.pk
+    assert SandboxCharge.objects.filter(kind="payment").count() == 1
+
+
+def _killed(*args, **kwargs):  # type: ignore[no-untyped-def]
+    raise Killed
