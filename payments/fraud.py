@@ -101,13 +101,15 @@ def _inputs(
     ip_address: str | None,
     card_fingerprint: str,
 ) -> _Inputs:
-    """The screening's inputs as it compares them (trimmed, e-mail in lower
-    case, the IP parsed) and the rules and blocklist entries they bring in."""
+    """The screening's inputs as it compares them (e-mail trimmed and in
+    lower case, the customer's reference as stored, the IP parsed) and the
+    rules and blocklist entries they bring in."""
     ip = _parse_ip(ip_address)
     email = customer_email.strip().lower()
-    velocity = _velocity_checks(
-        customer_reference=customer_reference.strip(), email=email, ip=ip
-    )
+    # Counted as stored (a saved method keeps the URL's reference as sent): a
+    # trimmed copy would match none of a spaced reference's payments.
+    reference = customer_reference if customer_reference.strip() else ""
+    velocity = _velocity_checks(customer_reference=reference, email=email, ip=ip)
     terms = _blocklist_terms(email=email, ip=ip, card=card_fingerprint.strip())
     return _Inputs(currency.strip().upper(), email, ip, velocity, terms)
 

@@ -6,7 +6,6 @@ own key waits for."""
 import contextlib
 import threading
 import time
-import uuid
 
 import pytest
 from django.db import connection
