@@ -91,7 +91,7 @@ def payment_create(
     them for this request already (``enabled_accounts``).
     """
     pan_refuse(source_token=source_token, metadata=metadata)
-    currency = _checked_currency(amount, currency)
+    currency = checked_currency(amount, currency)
     # A repeated key is found by the unique insert below (payment_store):
     # one query fewer on every new payment.
     screening = fraud.payment_screen(
@@ -125,7 +125,7 @@ def payment_create(
     return _authorize_with_failover(payment, request, accounts)
 
 
-def _checked_currency(amount: int, currency: str) -> str:
+def checked_currency(amount: int, currency: str) -> str:
     """The upper-cased ISO code; MoneyError or ValueError for a bad input."""
     code = money.validate_currency(currency)
     if not isinstance(amount, int) or not 0 < amount <= money.max_amount(code):

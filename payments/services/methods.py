@@ -24,10 +24,10 @@ from payments.models import (
 from payments.providers.base import PaymentsAdapter, SavedMethod, SaveMethodRequest
 from payments.services.attempts import KIND, adapter_for
 from payments.services.create import (
-    _checked_currency,
     authorize_at,
     build_payment_request,
     capture_owed,
+    checked_currency,
     payment_block,
     payment_store,
     record_authorized,
@@ -156,7 +156,7 @@ def saved_method_charge(
     ValueError for a bad amount or currency, as ``payment_create`` does."""
     # The API's own check: a bad amount never reaches the screened INSERT,
     # which reads any IntegrityError as a repeated key.
-    currency = _checked_currency(amount, currency)
+    currency = checked_currency(amount, currency)
     pan_refuse(metadata=metadata)
     _service_keys_refuse(metadata or {}, idempotency_key)
     existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
