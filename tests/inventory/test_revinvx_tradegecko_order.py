@@ -31,11 +31,13 @@ LATER = "2026-11-02T08:00:00.000Z"
 
 class UnorderedGecko(PagedGecko):
     """Without ``order`` the listing is in storage order: a variant written
-    meanwhile moves to its end. With ``order=id ASC`` it is in id order."""
+    meanwhile moves to its end. With ``order=id ASC`` (``id DESC``) it is in
+    ascending (descending) id order."""
 
     def answer(self, request):
-        if request.params.get("order", "").lower() == "id asc":
-            self.variants.sort(key=lambda v: v["id"])
+        order = request.params.get("order", "").lower()
+        if order in ("id asc", "id desc"):
+            self.variants.sort(key=lambda v: v["id"], reverse=order == "id desc")
         return super().answer(request)
 
     def update_during_run(self, sku: str, stock: int) -> None:
@@ -78,15 +80,17 @@ def test_a_stock_change_during_the_run_leaves_it_whole(account):
     assert next_since(account) != since
 
 
-def test_the_listing_is_asked_in_id_order_probe_included(account):
+def test_the_listing_is_asked_in_id_order_without_a_probe(account):
     gecko = _gecko()
     gecko.sync(account, full=True)
-    gecko.between = lambda: gecko.variants.pop(0)  # A deleted: a real shift
+    # A variant deleted after page 1: the listing's total falls (inv20: a
+    # full run asks in descending id order and checks by the totals).
+    gecko.between = lambda: gecko.variants.pop(0)
 
     run = gecko.sync(account, full=True)
 
-    assert {p.get("order") for p in gecko.asked} == {"id ASC"}
-    assert any(p["limit"] == "1" for p in gecko.asked)  # the boundary probe
+    assert {p.get("order") for p in gecko.asked} == {"id DESC"}
+    assert not any(p["limit"] == "1" for p in gecko.asked)  # no boundary probe
     assert run.status == SyncStatus.PARTIAL
     assert synced_levels()["C"] == 6
 
