@@ -284,3 +284,31 @@ def stock_level_threshold_set(*, level_id: int, low_threshold: int) -> StockLeve
         extra={"sku": level.sku, "low_threshold": low_threshold, "state": level.state},
     )
     return level
+
+
+def stock_levels_erp_figure_stands(*, level_ids: Iterable[int]) -> int:
+    """Staff checked the ERP: its figure shows the units sold here that a
+    level still holds off (``sold_unseen``; a receipt and the booking read
+    in one figure look like no booking, and strand them). Each such level
+    takes them back under its lock, its state stored and announced. Returns
+    how many levels changed."""
+    ids = sorted(set(level_ids))
+    with transaction.atomic():
+        queryset = StockLevel.objects.select_related("location")
+        locked = lock_rows(queryset, ids, of=("self",))
+        changed = [level for level in locked.values() if level.sold_unseen > 0]
+        for level in changed:
+            units = level.sold_unseen
+            level.on_hand += units
+            level.sold_unseen, level.sold_unseen_at = 0, None
+            level.save(
+                update_fields=["on_hand", "sold_unseen", "sold_unseen_at", "updated_at"]
+            )
+            logger.info(
+                "stock level takes the ERP's figure",
+                extra={"sku": level.sku, "units": units},
+            )
+        if changed:
+            expired = expired_holds([level.pk for level in changed], database_now())
+            levels_refresh(changed, expired=expired)
+    return len(changed)
