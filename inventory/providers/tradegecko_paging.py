@@ -14,7 +14,11 @@ meanwhile at any place), a creation at the end hides a deletion from the
 total, so the page before's last variant is looked up at its one place
 (``limit=1``): one request more a page. So is it in a full run when its
 pages carry no total or their ids are not in descending order (an ERP that
-ignored the order): the totals prove nothing there."""
+ignored the order): the totals prove nothing there. What the totals
+assume: a variant joins the full listing only with the newest id. One that
+came back with an old id between two pages (were an archived variant
+listed again) would hide a deletion from them, as a creation does in
+ascending order; the probe does not assume it."""
 
 import hashlib
 import json
