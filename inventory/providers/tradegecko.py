@@ -190,7 +190,8 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         limit = max(1, min(query.limit, MAX_PAGE_SIZE))
         # Its default order is by no key (provider spec): a write can move a
         # variant between pages. By id (the index filter "order"), only a
-        # deletion moves one past the next page (tradegecko_paging).
+        # variant leaving the listing moves one past the next page
+        # (tradegecko_paging).
         params: dict[str, Any] = {
             "limit": limit,
             "page": cursor.page,
@@ -210,12 +211,12 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
                 records += kept
                 rejected += refused
         more = has_more(data, page=cursor.page, limit=limit, count=len(variants))
-        if cursor.checked_by_total(data, variants):
-            shifted = cursor.shrank(data)
-        else:
-            shifted = bool(cursor.last) and self._boundary_moved(
-                params, cursor.last, variants
-            )
+        # A total that fell marks the page at no request more; one that did
+        # not proves nothing (a restored variant keeps its old id:
+        # tradegecko_paging), so the boundary is checked by its place.
+        shifted = cursor.shrank(data) or (
+            bool(cursor.last) and self._boundary_moved(params, cursor.last, variants)
+        )
         return StockLevelPage(
             records=tuple(records),
             next_cursor=cursor.following(data, variants) if more else "",

@@ -1,24 +1,21 @@
 """TradeGecko's variant listing is paged by number only (``limit``/``page``;
 no offset, no id range: provider spec and its API docs' index filters), so
-a variant deleted on a page already read moves the next page's first
-variant onto it: skipped, and zeroed as gone by a full run.
+a variant leaving the listing from a page already read moves the next
+page's first variant onto it: skipped, and zeroed as gone by a full run.
 
 A full run asks in descending id order. A variant created meanwhile takes
-the newest id (TradeGecko's ids are a database sequence), so it joins the
-listing before every page: it moves variants onto the next page (read
-twice), never past it. Only a deletion moves one past, and then the
-listing is smaller than the page before said (``meta.total``): no variant
-is skipped at a page whose total is not below the one before. Asked in
-ascending order (an incremental run, whose listing gains variants updated
-meanwhile at any place), a creation at the end hides a deletion from the
-total, so the page before's last variant is looked up at its one place
-(``limit=1``): one request more a page. So is it in a full run when its
-pages carry no total or their ids are not in descending order (an ERP that
-ignored the order): the totals prove nothing there. What the totals
-assume: a variant joins the full listing only with the newest id. One that
-came back with an old id between two pages (were an archived variant
-listed again) would hide a deletion from them, as a creation does in
-ascending order; the probe does not assume it."""
+the newest id (a database sequence), joins before every page and moves the
+page before's last variant onto the next page (read twice, never skipped):
+found there, that boundary needs no request more. But TradeGecko deletes
+softly: a deleted variant becomes ``archived`` and leaves the default
+listing, and one restored comes back with its old id, at any place
+(tradegecko/smaug, "Soft Deletion"). A deletion before a boundary and a
+restore past it keep the total while a live variant moves past the next
+page, so the totals prove no boundary: the page before's last variant is
+looked up at its one place (``limit=1``) unless it is on the page read. A
+total below the page before's (``meta.total``) marks the page shifted at
+no request more. Incremental runs (ascending order), pages without a
+total, and cursors saved before are checked the same way."""
 
 import hashlib
 import json
@@ -32,8 +29,8 @@ from inventory.providers.base import cursor_from_offset, offset_from_cursor
 
 ASCENDING = "id ASC"
 DESCENDING = "id DESC"
-# A descending cursor's mode: its boundary checked by the totals ("d" and
-# the page before's total) or by the page before's last id ("p").
+# A descending cursor's mode: "d" and the page before's total (a fall
+# marks the next page shifted), or "p" (no total to compare).
 BY_TOTAL, BY_PLACE = "d", "p"
 
 
@@ -48,7 +45,7 @@ class PageCursor:
     # The page before's last variant id ("": none to check).
     last: str = ""
     descending: bool = False
-    # The page before's meta.total, when the totals check the boundary.
+    # The page before's meta.total: a page whose total fell is shifted.
     total: int | None = None
 
     @classmethod
@@ -69,14 +66,6 @@ class PageCursor:
     @property
     def order(self) -> str:
         return DESCENDING if self.descending else ASCENDING
-
-    def checked_by_total(self, data: Mapping[str, Any], variants: list) -> bool:
-        """Whether this page's boundary is proven by the totals alone."""
-        return (
-            self.total is not None
-            and page_total(data) is not None
-            and in_descending_order(variants)
-        )
 
     def shrank(self, data: Mapping[str, Any]) -> bool:
         total = page_total(data)
