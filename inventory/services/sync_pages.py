@@ -95,7 +95,11 @@ class SyncPosition:
 
 def _incomplete(data: dict[str, Any], run: SyncRun) -> bool:
     """A position saved by a version older than owed pages has no
-    "incomplete": any failed page in its errors is one never read."""
+    "incomplete": any failed page in its errors is one never read. One saved
+    while runs owed pages left a page it owed itself out of it: that page
+    was not read either, and nothing asks it alone any more."""
+    if any(page.get("run") == run.pk for page in run.owed or ()):
+        return True
     if "incomplete" in data:
         return bool(data["incomplete"])
     return any("cursor" in error for error in run.errors)
