@@ -8,11 +8,14 @@ from datetime import datetime
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db import transaction
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Now
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
@@ -236,14 +239,52 @@ class StockLevelAdmin(admin.ModelAdmin):
     )
     def erp_figure_stands(
         self, request: HttpRequest, queryset: QuerySet[StockLevel]
-    ) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
-        changed = services.stock_levels_erp_figure_stands(level_ids=ids)
+    ) -> HttpResponse | None:
+        """First shows what would be given back; confirmed, gives back at
+        most that, on levels sold no more since (services), and records
+        it in each level's history."""
+        levels = [level for level in queryset.order_by("pk") if level.sold_unseen > 0]
+        if not levels:
+            self.message_user(
+                request,
+                "None of the selected levels holds units sold here awaiting "
+                "the ERP's figure: nothing to give back.",
+                messages.WARNING,
+            )
+            return None
+        if "confirm" not in request.POST:
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "The ERP's figure shows the units sold here",
+                "opts": self.opts,
+                "levels": levels,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, ERP_FIGURE_TEMPLATE, context)
+        given = services.stock_levels_erp_figure_stands(
+            seen=_units_shown(request, levels)
+        )
+        for level, units in given:
+            self.log_change(
+                request,
+                level,
+                f"The ERP's figure shows the units sold here: {units} unit(s) "
+                "given back",
+            )
+        total = sum(units for _, units in given)
+        left = len(levels) - len(given)
         self.message_user(
             request,
-            f"{changed} level(s) take the ERP's figure again; the others held "
-            "no units sold here awaiting it.",
+            f"{total} unit(s) given back on {len(given)} level(s)."
+            + (
+                f" {left} level(s) sold more since the page was shown (or were "
+                "given back already): check the ERP's figure again."
+                if left
+                else ""
+            ),
+            messages.WARNING if left else messages.SUCCESS,
         )
+        return None
 
     @admin.action(
         description="Create draft purchase orders (below reorder point)",
@@ -376,3 +417,23 @@ def _read_at(reservation: Reservation) -> datetime:
     """The database's time when the row was read (``read_at``); a row from
     elsewhere (no annotation): now, by the database's clock."""
     return getattr(reservation, "read_at", None) or database_now()
+
+
+ERP_FIGURE_TEMPLATE = "admin/inventory/stocklevel/erp_figure_stands.html"
+
+
+def _units_shown(
+    request: HttpRequest, levels: list[StockLevel]
+) -> dict[int, tuple[int, datetime | None]]:
+    """What the confirmation page showed per level (units, last sale); a
+    level whose figures do not read is given nothing."""
+    shown: dict[int, tuple[int, datetime | None]] = {}
+    for level in levels:
+        units = request.POST.get(f"units_{level.pk}", "")
+        try:
+            at = parse_datetime(request.POST.get(f"since_{level.pk}", ""))
+        except ValueError:
+            at = None
+        if units.isascii() and units.isdigit() and at is not None:
+            shown[level.pk] = (int(units), at)
+    return shown
