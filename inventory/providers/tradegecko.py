@@ -11,7 +11,12 @@ from typing import Any, ClassVar
 
 import requests
 
-from integrations.client import classify_response, parse_retry_after, server_now
+from integrations.client import (
+    classify_response,
+    parse_retry_after,
+    response_json,
+    server_now,
+)
 from integrations.errors import NotProcessed, ProviderError, Rejected, Unknown
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.providers.http import HttpAdapter
@@ -42,7 +47,7 @@ from inventory.providers.tradegecko_paging import (
     PageCursor,
     has_more,
     id_text,
-    page_total,
+    listing_total,
 )
 
 SIGNATURE_HEADER = "X-Gecko-Signature"
@@ -199,8 +204,14 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         }
         if query.since is not None:
             params["updated_at_min"] = query.since.astimezone(UTC).isoformat()
-        data = self.send("GET", "/variants", operation="levels", params=params)
+        response = self.send_response(
+            "GET", "/variants", operation="levels", params=params, expect_json=True
+        )
+        data = response_json(response)
+        if not isinstance(data, dict):
+            raise Unknown("TradeGecko sent no variants list", code="malformed_response")
         variants = _list(data, "variants")
+        total = listing_total(response.headers, data)
         records: list[StockLevelRecord] = []
         rejected: list[RejectedLevel] = []
         for variant in variants:
@@ -210,19 +221,19 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
                 kept, refused = variant_levels(variant)
                 records += kept
                 rejected += refused
-        more = has_more(data, page=cursor.page, limit=limit, count=len(variants))
+        more = has_more(total, page=cursor.page, limit=limit, count=len(variants))
         # A total that fell marks the page at no request more; one that did
         # not proves nothing (a restored variant keeps its old id:
         # tradegecko_paging), so the boundary is checked by its place.
-        shifted = cursor.shrank(data) or (
+        shifted = cursor.shrank(total) or (
             bool(cursor.last) and self._boundary_moved(params, cursor.last, variants)
         )
         return StockLevelPage(
             records=tuple(records),
-            next_cursor=cursor.following(data, variants) if more else "",
+            next_cursor=cursor.following(total, variants) if more else "",
             has_more=more,
             rejected=tuple(rejected),
-            total=page_total(data),
+            total=total,
             shifted=shifted,
         )
 

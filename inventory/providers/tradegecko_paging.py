@@ -67,8 +67,7 @@ class PageCursor:
     def order(self) -> str:
         return DESCENDING if self.descending else ASCENDING
 
-    def shrank(self, data: Mapping[str, Any]) -> bool:
-        total = page_total(data)
+    def shrank(self, total: int | None) -> bool:
         return self.total is not None and total is not None and total < self.total
 
     def after_failed(self) -> str:
@@ -79,14 +78,13 @@ class PageCursor:
             return f"{page}:{self.previous}" if self.previous else str(page)
         return f"{self.page + 1}:{self.previous}::{self._mode(self.total)}"
 
-    def following(self, data: Mapping[str, Any], variants: list) -> str:
+    def following(self, total: int | None, variants: list) -> str:
         """The next page's cursor. Without ``meta.total`` only a short page
         ends the listing: an ERP (or a proxy) that ignores ``page`` would
         answer the same full page for ever, so the cursor carries this
         page's fingerprint and a page identical to the one before it fails
         (``paging_ignored``)."""
         page, last = self.page + 1, id_text(variants[-1]) if variants else ""
-        total = page_total(data)
         fingerprint = "" if total is not None else self._fingerprint(variants)
         if self.descending:
             # Totals check the boundaries while every page came in order.
@@ -131,10 +129,9 @@ def id_text(variant: Mapping[str, Any]) -> str:
     return ""
 
 
-def has_more(data: Mapping[str, Any], *, page: int, limit: int, count: int) -> bool:
+def has_more(total: int | None, *, page: int, limit: int, count: int) -> bool:
     # ``meta.total`` counts every record of the listing; without it a full
     # page may have more after it.
-    total = page_total(data)
     if total is not None:
         return page * limit < total
     return count >= limit
@@ -144,3 +141,18 @@ def page_total(data: Mapping[str, Any]) -> int | None:
     meta = data.get("meta")
     total = meta.get("total") if isinstance(meta, dict) else None
     return total if isinstance(total, int) and not isinstance(total, bool) else None
+
+
+def listing_total(headers: Mapping[str, str], data: Mapping[str, Any]) -> int | None:
+    """The listing's size: ``X-Pagination``'s ``total_records``, sent with
+    every collection (TradeGecko's docs, "Response Metadata": the body's
+    ``meta`` is kept on a few endpoints for historical reasons, not to be
+    relied on), else ``meta.total``."""
+    try:
+        pagination = json.loads(headers.get("X-Pagination") or "null")
+    except ValueError:
+        pagination = None
+    total = pagination.get("total_records") if isinstance(pagination, dict) else None
+    if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
+        return total
+    return page_total(data)
