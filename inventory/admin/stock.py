@@ -425,15 +425,19 @@ ERP_FIGURE_TEMPLATE = "admin/inventory/stocklevel/erp_figure_stands.html"
 def _units_shown(
     request: HttpRequest, levels: list[StockLevel]
 ) -> dict[int, tuple[int, datetime | None]]:
-    """What the confirmation page showed per level (units, last sale); a
-    level whose figures do not read is given nothing."""
+    """What the confirmation page showed per level (units, last sale: ""
+    for a level stored without one); a level whose figures do not read is
+    given nothing."""
     shown: dict[int, tuple[int, datetime | None]] = {}
     for level in levels:
         units = request.POST.get(f"units_{level.pk}", "")
+        since = request.POST.get(f"since_{level.pk}")
         try:
-            at = parse_datetime(request.POST.get(f"since_{level.pk}", ""))
+            at = parse_datetime(since) if since else None
         except ValueError:
-            at = None
-        if units.isascii() and units.isdigit() and at is not None:
+            continue
+        if since is None or (since and at is None):
+            continue
+        if units.isascii() and units.isdigit():
             shown[level.pk] = (int(units), at)
     return shown

@@ -304,7 +304,7 @@ def stock_levels_erp_figure_stands(
         for level in locked.values():
             shown, at = seen[level.pk]
             units = min(shown, level.sold_unseen)
-            if units <= 0 or at is None or level.sold_unseen_at != at:
+            if units <= 0 or level.sold_unseen_at != at:
                 continue
             level.on_hand += units
             level.sold_unseen -= units

@@ -148,3 +148,19 @@ def test_a_confirmation_with_unreadable_figures_gives_back_nothing(
     level.refresh_from_db()
     assert (level.on_hand, level.sold_unseen) == (9, 3)
     assert done.status_code == 200
+
+
+def test_a_level_stored_without_its_last_sale_time_can_be_given_back(
+    stranded, admin_client
+):
+    # Units held with no time of the last sale (shown "since ?"): the page
+    # carries none, and the confirmation matches it.
+    _, level = stranded
+    StockLevel.objects.filter(pk=level.pk).update(sold_unseen_at=None)
+
+    page = _ask(admin_client, level)
+    assert f'name="since_{level.pk}" value=""' in page.content.decode()
+    _confirm(admin_client, level, 3, "")
+
+    level.refresh_from_db()
+    assert (level.on_hand, level.sold_unseen) == (12, 0)
