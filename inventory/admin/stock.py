@@ -8,10 +8,14 @@ from datetime import datetime
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db import transaction
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Now
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
@@ -166,11 +170,12 @@ class StockLevelAdmin(admin.ModelAdmin):
         "oversold",
         "low_threshold",
         "source",
+        "sold_not_in_erp",
         "erp_modified_at",
         "synced_at",
     ]
     readonly_fields = [f for f in fields if f != "low_threshold"]
-    actions = ["draft_purchase_orders"]
+    actions = ["draft_purchase_orders", "erp_figure_stands"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -213,6 +218,73 @@ class StockLevelAdmin(admin.ModelAdmin):
     @admin.display(description="oversold by")
     def oversold(self, level: StockLevel) -> int | str:
         return services.oversold_units(level.on_hand, self.reserved_now(level)) or "-"
+
+    @admin.display(description="sold here, not yet in the ERP's figure")
+    def sold_not_in_erp(self, level: StockLevel) -> str:
+        """Units held off the ERP's figure: awaiting a confirm forward, or
+        (an ERP told nothing) a figure that falls by them; a receipt read
+        with their booking strands them (docs/inventory.md)."""
+        parts = []
+        if level.sold_unsent:
+            parts.append(f"{level.sold_unsent} awaiting the confirm sent to the ERP")
+        if level.sold_unseen:
+            since = level.sold_unseen_at
+            shown = timezone.localtime(since).isoformat(timespec="minutes")
+            parts.append(f"{level.sold_unseen} (since {shown if since else '?'})")
+        return "; ".join(parts) or "-"
+
+    @admin.action(
+        description="The ERP's figure shows the units sold here (checked at the ERP)",
+        permissions=["change"],
+    )
+    def erp_figure_stands(
+        self, request: HttpRequest, queryset: QuerySet[StockLevel]
+    ) -> HttpResponse | None:
+        """First shows what would be given back; confirmed, gives back at
+        most that, on levels sold no more since (services), and records
+        it in each level's history."""
+        levels = [level for level in queryset.order_by("pk") if level.sold_unseen > 0]
+        if not levels:
+            self.message_user(
+                request,
+                "None of the selected levels holds units sold here awaiting "
+                "the ERP's figure: nothing to give back.",
+                messages.WARNING,
+            )
+            return None
+        if "confirm" not in request.POST:
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "The ERP's figure shows the units sold here",
+                "opts": self.opts,
+                "levels": levels,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, ERP_FIGURE_TEMPLATE, context)
+        given = services.stock_levels_erp_figure_stands(
+            seen=_units_shown(request, levels)
+        )
+        for level, units in given:
+            self.log_change(
+                request,
+                level,
+                f"The ERP's figure shows the units sold here: {units} unit(s) "
+                "given back",
+            )
+        total = sum(units for _, units in given)
+        left = len(levels) - len(given)
+        self.message_user(
+            request,
+            f"{total} unit(s) given back on {len(given)} level(s)."
+            + (
+                f" {left} level(s) sold more since the page was shown (or were "
+                "given back already): check the ERP's figure again."
+                if left
+                else ""
+            ),
+            messages.WARNING if left else messages.SUCCESS,
+        )
+        return None
 
     @admin.action(
         description="Create draft purchase orders (below reorder point)",
@@ -345,3 +417,27 @@ def _read_at(reservation: Reservation) -> datetime:
     """The database's time when the row was read (``read_at``); a row from
     elsewhere (no annotation): now, by the database's clock."""
     return getattr(reservation, "read_at", None) or database_now()
+
+
+ERP_FIGURE_TEMPLATE = "admin/inventory/stocklevel/erp_figure_stands.html"
+
+
+def _units_shown(
+    request: HttpRequest, levels: list[StockLevel]
+) -> dict[int, tuple[int, datetime | None]]:
+    """What the confirmation page showed per level (units, last sale: ""
+    for a level stored without one); a level whose figures do not read is
+    given nothing."""
+    shown: dict[int, tuple[int, datetime | None]] = {}
+    for level in levels:
+        units = request.POST.get(f"units_{level.pk}", "")
+        since = request.POST.get(f"since_{level.pk}")
+        try:
+            at = parse_datetime(since) if since else None
+        except ValueError:
+            continue
+        if since is None or (since and at is None):
+            continue
+        if units.isascii() and units.isdigit():
+            shown[level.pk] = (int(units), at)
+    return shown

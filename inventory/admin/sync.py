@@ -6,7 +6,6 @@ from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from integrations.admin.readonly import ReadOnlyAdminMixin
@@ -15,7 +14,6 @@ from integrations.models import ProviderAccount
 from inventory import services
 from inventory.models import SyncRun, SyncStatus
 from inventory.providers.base import CLOCK_SKEW
-from inventory.services.sync_owed import OWED_ALERT_AFTER_TRIES
 
 
 @admin.register(SyncRun)
@@ -29,12 +27,11 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "items_seen",
         "items_changed",
         "items_failed",
-        "owed_pages",
         "started_at",
         "finished_at",
     ]
     list_filter = ["status", "account"]
-    readonly_fields = ["owed_detail", "high_water_shown"]
+    readonly_fields = ["high_water_shown"]
     list_select_related = ["account"]
     change_list_template = "admin/inventory/syncrun/change_list.html"
     change_form_template = "admin/inventory/syncrun/change_form.html"
@@ -95,44 +92,6 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "data is wrong; not used to choose what the next sync asks for)"
         )
 
-    @admin.display(description="owed pages")
-    def owed_pages(self, run: SyncRun) -> str:
-        """How many failed pages later runs still ask again; those that keep
-        failing (tried as often as an alert needs; staff are alerted once for
-        all of them) named as such."""
-        if not run.owed:
-            return ""
-        failing = sum(1 for page in run.owed if _keeps_failing(page))
-        return (
-            f"{len(run.owed)} ({failing} keep failing)"
-            if failing
-            else str(len(run.owed))
-        )
-
-    @admin.display(description="pages owed (asked again by later runs)")
-    def owed_detail(self, run: SyncRun) -> str:
-        rows = [
-            (
-                page["cursor"] or "first page",
-                page["since"] or "everything",
-                page["tries"],
-                page["next_at"],
-                "keeps failing" if _keeps_failing(page) else "",
-                f"{page['code']}: {page['message']}",
-            )
-            for page in run.owed
-        ]
-        if not rows:
-            return "none"
-        return format_html(
-            "<ul>{}</ul>",
-            format_html_join(
-                "",
-                "<li>page {} of the listing since {}: {} tries, next {} {} ({})</li>",
-                rows,
-            ),
-        )
-
     def _can_sync(self, request: HttpRequest) -> bool:
         return request.user.has_perm("inventory.add_syncrun") or (
             request.user.is_superuser
@@ -160,9 +119,3 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return HttpResponseRedirect(
             reverse("admin:inventory_syncrun_change", args=[run.pk])
         )
-
-
-def _keeps_failing(page: dict) -> bool:
-    # Not only the page alerted on: one passed over while another page's
-    # alert stands keeps failing all the same.
-    return bool(page.get("alerted")) or int(page["tries"]) >= OWED_ALERT_AFTER_TRIES

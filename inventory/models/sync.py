@@ -26,8 +26,7 @@ class SyncRun(models.Model):
     # The newest ERP modification time seen (for staff: the next run's
     # ``since`` comes from when this one started, services.sync.next_since).
     high_water = models.DateTimeField(null=True, blank=True)
-    # The database's clock, which leases, stale runs and owed pages' times
-    # (sync_owed) are measured by.
+    # The database's clock, which leases and stale runs are measured by.
     started_at = models.DateTimeField(db_default=Now())
     finished_at = models.DateTimeField(null=True, blank=True)
     pages = models.PositiveIntegerField(default=0)
@@ -35,10 +34,10 @@ class SyncRun(models.Model):
     items_changed = models.PositiveIntegerField(default=0)
     items_failed = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
-    # Failed pages of earlier runs and this one, asked again by later runs
-    # (services.sync_owed): query, tries, next try, last error, alerted.
+    # Pages a run of an older version owed, carried until a run reads their
+    # window whole (services.sync_owed); no run owes pages any more.
     owed = models.JSONField(default=list, blank=True)
-    # Every page of its listing was read or owed: moves the next "since"
+    # Every page of its listing was read: moves the next "since"
     # like a run that succeeded.
     covered = models.BooleanField(default=False)
     # Where the next page starts (services.sync.SyncPosition: the ERP's

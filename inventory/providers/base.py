@@ -478,12 +478,6 @@ class InventoryAdapter(BaseAdapter):
     max_page_size: ClassVar[int] = 1000
     # The ERP filters levels by last-modified time (incremental sync).
     supports_since: ClassVar[bool] = False
-    # A failed page can be asked again by a later run for the same records
-    # (its place is a key range): it is owed to later runs (sync_owed) and
-    # the run moves "since" all the same. Not for page numbers or offsets:
-    # levels changed in between move records across pages, and those moved
-    # past it would be read by no run before the full sync.
-    owes_failed_pages: ClassVar[bool] = False
     # The ERP answers only for named SKUs (the generic stock service): the
     # sync asks for the SKUs it knows, ``max_page_size`` at a time.
     levels_by_sku: ClassVar[bool] = False

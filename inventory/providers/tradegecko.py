@@ -4,8 +4,6 @@ signed webhooks. TradeGecko (later QuickBooks Commerce) shut down in 2023;
 the adapter keeps to its documented API for shops migrating old data.
 docs/providers/inventory.md."""
 
-import hashlib
-import json
 import time
 from collections.abc import Mapping
 from datetime import UTC, timedelta
@@ -13,7 +11,12 @@ from typing import Any, ClassVar
 
 import requests
 
-from integrations.client import classify_response, parse_retry_after, server_now
+from integrations.client import (
+    classify_response,
+    parse_retry_after,
+    response_json,
+    server_now,
+)
 from integrations.errors import NotProcessed, ProviderError, Rejected, Unknown
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.providers.http import HttpAdapter
@@ -37,18 +40,20 @@ from inventory.providers.base import (
     StockLevelPage,
     StockLevelRecord,
     UnreadableLevel,
-    cursor_from_offset,
-    offset_from_cursor,
     readable_levels,
     whole_units,
+)
+from inventory.providers.tradegecko_paging import (
+    PageCursor,
+    has_more,
+    id_text,
+    listing_total,
 )
 
 SIGNATURE_HEADER = "X-Gecko-Signature"
 DELIVERY_HEADER = "X-Gecko-Delivery"
 # TradeGecko's largest page (default 50).
 MAX_PAGE_SIZE = 250
-# The index filter "order" (TradeGecko API docs, Filters): a stable key.
-LIST_ORDER = "id ASC"
 _S = PurchaseOrderStatus
 PO_STATUSES: Mapping[str, PurchaseOrderStatus] = {
     "draft": _S.DRAFT,
@@ -186,15 +191,27 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
 
     def levels(self, query: LevelsQuery) -> StockLevelPage:
         wanted = _wanted_skus(query.skus)
-        page, previous, last = _page_cursor(query.cursor)
+        cursor = PageCursor.parse(query.cursor, full=query.since is None)
         limit = max(1, min(query.limit, MAX_PAGE_SIZE))
         # Its default order is by no key (provider spec): a write can move a
-        # variant between pages. By id, only a deletion shifts one (checked).
-        params: dict[str, Any] = {"limit": limit, "page": page, "order": LIST_ORDER}
+        # variant between pages. By id (the index filter "order"), only a
+        # variant leaving the listing moves one past the next page
+        # (tradegecko_paging).
+        params: dict[str, Any] = {
+            "limit": limit,
+            "page": cursor.page,
+            "order": cursor.order,
+        }
         if query.since is not None:
             params["updated_at_min"] = query.since.astimezone(UTC).isoformat()
-        data = self.send("GET", "/variants", operation="levels", params=params)
+        response = self.send_response(
+            "GET", "/variants", operation="levels", params=params, expect_json=True
+        )
+        data = response_json(response)
+        if not isinstance(data, dict):
+            raise Unknown("TradeGecko sent no variants list", code="malformed_response")
         variants = _list(data, "variants")
+        total = listing_total(response.headers, data)
         records: list[StockLevelRecord] = []
         rejected: list[RejectedLevel] = []
         for variant in variants:
@@ -204,16 +221,20 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
                 kept, refused = variant_levels(variant)
                 records += kept
                 rejected += refused
-        has_more = _has_more(data, page=page, limit=limit, count=len(variants))
+        more = has_more(total, page=cursor.page, limit=limit, count=len(variants))
+        # A total that fell marks the page at no request more; one that did
+        # not proves nothing (a restored variant keeps its old id:
+        # tradegecko_paging), so the boundary is checked by its place.
+        shifted = cursor.shrank(total) or (
+            bool(cursor.last) and self._boundary_moved(params, cursor.last, variants)
+        )
         return StockLevelPage(
             records=tuple(records),
-            next_cursor=_next_cursor(data, page, variants, previous)
-            if has_more
-            else "",
-            has_more=has_more,
+            next_cursor=cursor.following(total, variants) if more else "",
+            has_more=more,
             rejected=tuple(rejected),
-            total=_total(data),
-            shifted=bool(last) and self._boundary_moved(params, last, variants),
+            total=total,
+            shifted=shifted,
         )
 
     def _boundary_moved(
@@ -224,20 +245,18 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         that page, already read. Paged by number only (provider spec), so
         the one place before this page is asked (``limit=1``). Still on it,
         or moved onto this page (a creation before it): nothing skipped."""
-        if last in {_id_text(variant) for variant in variants}:
+        if last in {id_text(variant) for variant in variants}:
             return False
         place = (params["page"] - 1) * params["limit"]
         probe = {**params, "limit": 1, "page": place}
         data = self.send("GET", "/variants", operation="levels", params=probe)
         found = _list(data, "variants")
-        return not found or _id_text(found[0]) != last
+        return not found or id_text(found[0]) != last
 
     def cursor_after(self, query: LevelsQuery) -> str | None:
         # Page numbers: a sync can step past a page that failed (with the
         # same page to compare with: an ERP that ignores paging fails each).
-        # The failed page's last variant is unknown: no boundary to check.
-        page, previous, _ = _page_cursor(query.cursor)
-        return f"{page + 1}:{previous}" if previous else cursor_from_offset(page + 1)
+        return PageCursor.parse(query.cursor, full=query.since is None).after_failed()
 
     # --- Purchase orders ---------------------------------------------------------
 
@@ -416,62 +435,6 @@ def _location_row(row: object, sku: str) -> tuple[str, object]:
             "stock_on_hand: missing", sku=sku, location_code=str(location)
         )
     return str(location), row["stock_on_hand"]
-
-
-def _page_cursor(cursor: str) -> tuple[int, str, str]:
-    """The page number a cursor asks for, the fingerprint of the page before
-    it where paging has no ``meta.total`` ("" otherwise), and that page's
-    last variant id ("": none to check, as in cursors saved before)."""
-    number, _, rest = cursor.partition(":")
-    previous, _, last = rest.partition(":")
-    return offset_from_cursor(number) or 1, previous, last
-
-
-def _id_text(variant: Mapping[str, Any]) -> str:
-    # TradeGecko's ids are integers; any other value names no place.
-    found = variant.get("id")
-    if isinstance(found, int) and not isinstance(found, bool):
-        return str(found)
-    return ""
-
-
-def _next_cursor(
-    data: Mapping[str, Any], page: int, variants: list[dict[str, Any]], previous: str
-) -> str:
-    """The next page's cursor. Without ``meta.total`` only a short page ends
-    the listing: an ERP (or a proxy) that ignores ``page`` would answer the
-    same full page for ever, so the cursor carries this page's fingerprint
-    and a page identical to the one before it fails (``paging_ignored``)."""
-    last = _id_text(variants[-1]) if variants else ""
-    # The last variant's id: the next page checks it still ends this one.
-    boundary = f":{last}" if last else ""
-    meta = data.get("meta")
-    if isinstance(meta, dict) and isinstance(meta.get("total"), int):
-        return f"{page + 1}:{boundary}" if last else cursor_from_offset(page + 1)
-    ids = json.dumps([variant.get("id") for variant in variants], default=str)
-    fingerprint = hashlib.sha256(ids.encode()).hexdigest()[:16]
-    if fingerprint == previous:
-        raise Unknown(
-            f"TradeGecko answered page {page} as the page before it: it ignores "
-            "paging, so the listing would never end",
-            code="paging_ignored",
-        )
-    return f"{page + 1}:{fingerprint}{boundary}"
-
-
-def _has_more(data: Mapping[str, Any], *, page: int, limit: int, count: int) -> bool:
-    # ``meta.total`` counts every record of the listing; without it a full
-    # page may have more after it.
-    total = _total(data)
-    if total is not None:
-        return page * limit < total
-    return count >= limit
-
-
-def _total(data: Mapping[str, Any]) -> int | None:
-    meta = data.get("meta")
-    total = meta.get("total") if isinstance(meta, dict) else None
-    return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 def _list(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ from inventory.services.levels import (
     locations_lock,
     oversold_units,
     stock_level_threshold_set,
+    stock_levels_erp_figure_stands,
     stock_state,
 )
 from inventory.services.purchase_erp import (
@@ -93,6 +94,7 @@ __all__ = [
     "reservations_expire",
     "stock_level_threshold_set",
     "stock_levels_apply",
+    "stock_levels_erp_figure_stands",
     "stock_state",
     "sync_run_continue",
     "sync_run_execute",

@@ -284,3 +284,42 @@ def stock_level_threshold_set(*, level_id: int, low_threshold: int) -> StockLeve
         extra={"sku": level.sku, "low_threshold": low_threshold, "state": level.state},
     )
     return level
+
+
+def stock_levels_erp_figure_stands(
+    *, seen: Mapping[int, tuple[int, datetime | None]]
+) -> list[tuple[StockLevel, int]]:
+    """Staff checked the ERP: its figure shows the units sold here that a
+    level still holds off (``sold_unseen``; a receipt and the booking read
+    in one figure look like no booking, and strand them). ``seen``: per
+    level, the units staff were shown and ``sold_unseen_at`` then. Units
+    sold since are not in the figure staff checked: a level whose time
+    moved (a sale, or a give-back already: a second click) is left as it
+    is. Each other level takes back at most the units shown, under its
+    lock, its state stored and announced. Returns the levels and units."""
+    given: list[tuple[StockLevel, int]] = []
+    with transaction.atomic():
+        queryset = StockLevel.objects.select_related("location")
+        locked = lock_rows(queryset, sorted(seen), of=("self",))
+        for level in locked.values():
+            shown, at = seen[level.pk]
+            units = min(shown, level.sold_unseen)
+            if units <= 0 or level.sold_unseen_at != at:
+                continue
+            level.on_hand += units
+            level.sold_unseen -= units
+            if not level.sold_unseen:
+                level.sold_unseen_at = None
+            level.save(
+                update_fields=["on_hand", "sold_unseen", "sold_unseen_at", "updated_at"]
+            )
+            given.append((level, units))
+            logger.info(
+                "stock level takes the ERP's figure",
+                extra={"sku": level.sku, "units": units},
+            )
+        if given:
+            changed = [level for level, _ in given]
+            expired = expired_holds([level.pk for level in changed], database_now())
+            levels_refresh(changed, expired=expired)
+    return given

@@ -6,10 +6,9 @@ Incremental by the ERP's last-modified time where the adapter offers it
 whole listing started, less a margin (``next_since``). A page that fails is
 recorded in ``SyncRun.errors`` and the run goes on with the next one where
 the continuation allows it (an offset, or the next batch of SKUs); the run
-then ends ``partial``. Where a failed page asked later holds the same
-records (``owes_failed_pages``) it is owed to later runs, which ask it again
-first (``sync_owed``); otherwise "since" stays and the next run reads the
-window again.
+then ends ``partial`` and "since" stays: the next run reads the window
+again (a page asked again later holds other records). Pages owed by runs of
+an older version are covered the same way (``sync_owed``).
 
 On the workers a run is worked a time budget per task (``sync_run_continue``:
 claimed by a conditional update, its position saved with every page, the
@@ -48,19 +47,11 @@ from inventory.services.sync_gone import (
     listed_record,
     seen_after,
 )
-from inventory.services.sync_owed import (
-    owed_after_full,
-    owed_alert,
-    owed_dropped_by,
-    owed_floor,
-    owed_inherited,
-    owed_read_by,
-)
+from inventory.services.sync_owed import owed_floor, owed_inherited, owed_read_by
 from inventory.services.sync_pages import (
     PageSource,
     SyncPosition,
     known_skus,
-    owes_pages,
     rejected_levels_record,
 )
 
@@ -81,7 +72,6 @@ _PAGE_FIELDS = [
     "items_changed",
     "items_failed",
     "errors",
-    "owed",
 ]
 
 
@@ -114,9 +104,9 @@ def sync_run_start(*, account: ProviderAccount, full: bool = False) -> SyncRun:
     )
     since = next_since(account) if not full and adapter.supports_since else None
     owed = owed_inherited(account.pk)
-    if since is not None and not owes_pages(adapter):
-        # Pages owed before such an ERP stopped owing them: read their
-        # window whole again (an offset owed no longer holds its records).
+    if since is not None:
+        # Pages owed by an older version's run: read their window whole
+        # again (a page asked again no longer holds its records).
         since = owed_floor(since, owed)
     try:
         # The partial unique index (one open run per account) decides
@@ -146,13 +136,12 @@ def sync_run_queue(*, account: ProviderAccount, full: bool = False) -> SyncRun:
 
 def next_since(account: ProviderAccount) -> datetime | None:
     """Where an incremental run of ``account`` starts: when the last run
-    that read its whole listing started (its failed pages owed to later
-    runs: ``sync_owed``), less ``INVENTORY_SYNC_SINCE_MARGIN_SECONDS``. Not
-    the newest modification time that run saw: a level the ERP changed
-    after its page was read is older than that and would never be asked for
-    again."""
+    that read its whole listing started, less
+    ``INVENTORY_SYNC_SINCE_MARGIN_SECONDS``. Not the newest modification
+    time that run saw: a level the ERP changed after its page was read is
+    older than that and would never be asked for again."""
     last = (
-        # A run that gave up, or could not owe a page it missed, does not.
+        # A run that gave up, or missed a page, does not.
         SyncRun.objects.filter(account=account)
         .filter(Q(status=SyncStatus.SUCCEEDED) | Q(covered=True))
         .order_by("-started_at")
@@ -299,7 +288,7 @@ def _claim(run_id: int) -> bool:
     this worker: a conditional update, so two tasks never work one run.
     The first claim is the run's start. Both are stamped by the database's
     clock, which every other claimant and the schedule measure the lease
-    by, and the times of the pages it owes (sync_owed) are compared with."""
+    by."""
     now = database_now()
     lease = timedelta(seconds=settings.INVENTORY_SYNC_LEASE_SECONDS)
     free = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - lease)
@@ -385,15 +374,12 @@ def _work(run: SyncRun, progress: Progress | None, deadline: float | None) -> bo
         # The ERP computed it somewhere between the ask and its answer.
         window = (asked_at, database_now())
         position = source.after(position, query, page, error)
-        position = seen_after(position, page, own=not source.asked_owed)
+        position = seen_after(position, page)
         _page_save(run, page, window, position)
-        # Only once saved: a task that lost the run rolled the try back.
-        while source.alerts:
-            owed_alert(source.alerts.pop(0))
         slowest, pages = max(slowest, time.monotonic() - began), pages + 1
         if progress is not None:
             progress(run)
-    _finish(run, position, owes=source.owes)
+    _finish(run, position)
     return False
 
 
@@ -475,17 +461,14 @@ def _page_apply(
     run.position, run.progress_at, run.claimed_at = position.as_json(), now, now
 
 
-def _finish(run: SyncRun, position: SyncPosition, *, owes: bool) -> SyncRun:
+def _finish(run: SyncRun, position: SyncPosition) -> SyncRun:
     # Records refused as invalid were read: counted and listed, but only a
-    # page that failed makes the run partial. One whose every page was read
-    # or owed moves "since" all the same (next_since).
+    # page that failed makes the run partial (and moves no "since").
     run.covered = not position.incomplete
-    # A run that owes no pages read from before those inherited were owed
-    # (unless started before its ERP stopped owing them: kept for the next).
-    if run.covered and (run.full or (not owes and owed_read_by(run))):
-        owed_after_full(run)
-    elif not run.covered:
-        owed_dropped_by(run)
+    # Read whole from before the pages an older run owed: they are covered
+    # (otherwise kept, for the next run to read their window).
+    if run.covered and owed_read_by(run):
+        run.owed = []
     missed = [e for e in run.errors if e.get("code") != "invalid_level"]
     if not missed:
         run.status = SyncStatus.SUCCEEDED

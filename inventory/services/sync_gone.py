@@ -44,20 +44,18 @@ LISTED_SQL = (
 )
 
 
-def seen_after(
-    position: SyncPosition, page: StockLevelPage | None, *, own: bool = True
-) -> SyncPosition:
+def seen_after(position: SyncPosition, page: StockLevelPage | None) -> SyncPosition:
     """``position`` as the run collects on: ``seen`` stays ``()`` (the pairs
     are rows, ``listed_record``). A run saved by an older version holds the
     SKUs it listed instead: the pairs of its earlier pages were never kept,
     so it stops collecting and checks nothing. So does a run whose listing
-    (``own``: not a page owed by an earlier run) changed size between its
-    pages, or moved at a page's boundary (``StockLevelPage.shifted``): paged
-    by number, a record was shifted onto a page already read."""
+    changed size between its pages, or moved at a page's boundary
+    (``StockLevelPage.shifted``): paged by number, a record was shifted
+    onto a page already read."""
     if position.seen:
         logger.warning("inventory sync resumed from a SKU list; no deletion check")
         return replace(position, seen=None)
-    if position.seen is None or not own or page is None:
+    if position.seen is None or page is None:
         return position
     if page.shifted:
         return replace(position, seen=None)  # noted by sync_pages

@@ -13,7 +13,6 @@ from typing import Any
 
 from django.conf import settings
 
-from integrations.clock import database_now
 from integrations.errors import ProviderError
 from inventory.models import ReorderPoint, StockLevel, SyncRun
 from inventory.providers.base import (
@@ -23,7 +22,6 @@ from inventory.providers.base import (
     StockLevelPage,
 )
 from inventory.services.errors import stored_text
-from inventory.services.sync_owed import owe, owed_answered, owed_due
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +46,9 @@ class SyncPosition:
     after_sku: str | None = None
     # Failed pages in a row (the run stops at MAX_FAILED_PAGES_IN_A_ROW).
     failures: int = 0
-    # Owed pages failed in a row: past MAX_FAILED_PAGES_IN_A_ROW the ERP is
-    # down and the run asks no more of them (its own pages count apart).
-    owed_failures: int = 0
     done: bool = False
-    # A page of the listing was neither read nor owed (sync_owed): the run
-    # does not move "since".
+    # A page of the listing was not read (or may have been skipped): the
+    # run does not move "since".
     incomplete: bool = False
     # A full run of a ``lists_every_item`` ERP: () while it keeps the pairs
     # it lists (as rows, sync_gone) to find what was deleted there; None:
@@ -78,7 +73,6 @@ class SyncPosition:
             skus=tuple(data.get("skus") or ()),
             after_sku=data.get("after_sku"),
             failures=int(data.get("failures") or 0),
-            owed_failures=int(data.get("owed_failures") or 0),
             done=bool(data.get("done")),
             incomplete=_incomplete(data, run),
             seen=None if seen is None else tuple(seen),
@@ -92,7 +86,6 @@ class SyncPosition:
             "skus": list(self.skus),
             "after_sku": self.after_sku,
             "failures": self.failures,
-            "owed_failures": self.owed_failures,
             "done": self.done,
             "incomplete": self.incomplete,
             "seen": None if self.seen is None else list(self.seen),
@@ -101,51 +94,29 @@ class SyncPosition:
 
 
 def _incomplete(data: dict[str, Any], run: SyncRun) -> bool:
-    """A position saved before runs owed pages has no "incomplete": a page
-    it failed then was not owed, so any failed page in its errors is one
-    never read."""
+    """A position saved by a version older than owed pages has no
+    "incomplete": any failed page in its errors is one never read. One saved
+    while runs owed pages left a page it owed itself out of it: that page
+    was not read either, and nothing asks it alone any more."""
+    if any(page.get("run") == run.pk for page in run.owed or ()):
+        return True
     if "incomplete" in data:
         return bool(data["incomplete"])
     return any("cursor" in error for error in run.errors)
 
 
 class PageSource:
-    """The queries of one run from its position, for one task: first the
-    pages earlier runs owe that are due (``sync_owed``), then the run's own
-    listing. The known SKUs (``levels_by_sku``) are read once per task."""
+    """The queries of one run from its position, for one task. The known
+    SKUs (``levels_by_sku``) are read once per task."""
 
     def __init__(self, adapter: InventoryAdapter, run: SyncRun) -> None:
         self.adapter = adapter
         self.run = run
         self.since = run.since
-        # Only an ERP asked by modification time can owe a page (any other
-        # run reads every page anyway), and only one whose failed page holds
-        # the same records when asked again (``owes_failed_pages``).
-        self.owes = owes_pages(adapter)
-        # The index in ``run.owed`` of the owed page last asked (None: the
-        # last query was the run's own).
-        self._owed: int | None = None
-        # Staff alerts of owed pages, logged once the page is saved.
-        self.alerts: list[dict[str, Any]] = []
         self._known: list[str] | None = None
-
-    @property
-    def asked_owed(self) -> bool:
-        """The last query was a page an earlier run owes, not the listing's."""
-        return self._owed is not None
 
     def query(self, position: SyncPosition) -> LevelsQuery | None:
         """The query for the next page; None when none is left."""
-        asks_owed = (
-            self.owes
-            and not position.done
-            and position.owed_failures < MAX_FAILED_PAGES_IN_A_ROW
-        )
-        due = owed_due(self.run) if asks_owed else None
-        if due is not None:
-            self._owed, query = due
-            return query
-        self._owed = None
         if position.done:
             return None
         if not self.adapter.levels_by_sku:
@@ -165,20 +136,10 @@ class PageSource:
         error: ProviderError | None = None,
     ) -> SyncPosition:
         """The position once ``query`` answered ``page``, or failed with
-        ``error`` (recorded here; owed to later runs where it can be)."""
-        # Owed pages' times are compared with the run's start: both by the
-        # database's clock (read only when a page is owed or answered).
-        if self._owed is not None:
-            failed = None if page is not None else error
-            alert = owed_answered(self.run, self._owed, failed, database_now())
-            if alert is not None:
-                self.alerts.append(alert)
-            owed_failures = 0 if failed is None else position.owed_failures + 1
-            return replace(position, owed_failures=owed_failures)
+        ``error`` (recorded here; the run then moves no "since")."""
         if page is None and error is not None:
             page_failure_record(self.run, query, error)
-            if not (self.owes and owe(self.run, query, error, database_now())):
-                position = replace(position, incomplete=True)
+            position = replace(position, incomplete=True)
         if page is not None and page.shifted:
             # A record may have been skipped: the run is partial, and "since"
             # stays where a later run reads it again.
@@ -220,15 +181,6 @@ class PageSource:
             self._known = known_skus()
         start = 0 if after is None else bisect.bisect_right(self._known, after)
         return tuple(self._known[start : start + limit])
-
-
-def owes_pages(adapter: InventoryAdapter) -> bool:
-    """Whether a run of ``adapter`` owes its failed pages to later runs."""
-    return (
-        adapter.supports_since
-        and adapter.owes_failed_pages
-        and not adapter.levels_by_sku
-    )
 
 
 def known_skus() -> list[str]:

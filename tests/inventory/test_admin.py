@@ -268,35 +268,6 @@ def test_switching_active_in_the_location_list_tells_the_storefront(admin_client
     ]
 
 
-def test_sync_runs_list_counts_every_owed_page_that_keeps_failing(admin_client):
-    """Staff are alerted about one page; another failing as often (its alert
-    passed over while the first stands) keeps failing all the same."""
-    erp = ProviderAccountFactory(kind="inventory", slug="erp-listing")
-    old = timezone.now() - timedelta(hours=2)
-    owed = [
-        {
-            "run": 0,
-            "since": old.isoformat(),
-            "cursor": cursor,
-            "limit": 1,
-            "tries": 3,
-            "failed_at": old.isoformat(),
-            "next_at": old.isoformat(),
-            "code": "server_error",
-            "message": "ERP 500",
-            "alerted": alerted,
-        }
-        for cursor, alerted in (("100", True), ("101", False))
-    ]
-    SyncRun.objects.create(
-        account=erp, status="partial", covered=True, owed=owed, started_at=old
-    )
-
-    listing = admin_client.get(reverse("admin:inventory_syncrun_changelist"))
-
-    assert "2 (2 keep failing)" in listing.content.decode()
-
-
 def test_saving_the_location_list_with_a_bad_row_id_changes_nothing(admin_client):
     location = Location.objects.create(code="EAST", active=True, priority=1)
     for bad in ["99999999999999999999999", "x", str(location.pk + 1000)]:

@@ -7,10 +7,8 @@ late, and a run it starts is not older or younger than it is."""
 from datetime import timedelta
 
 import pytest
-from django.utils.dateparse import parse_datetime
 
 from integrations.clock import database_now
-from integrations.errors import Unknown
 from integrations.testing.clocks import (
     machine_clock,
     shared_by_machines,
@@ -18,8 +16,6 @@ from integrations.testing.clocks import (
 )
 from inventory import services, tasks
 from inventory.models import SyncRun
-from inventory.providers.sandbox import SandboxInventoryAdapter
-from tests.inventory.invy_owing import owing_sandbox  # noqa: F401
 from tests.inventory.test_sync_tasks import erp, queue  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -61,31 +57,6 @@ def test_a_run_claimed_by_a_skewed_worker_starts_at_the_databases_time(
     after = database_now()
 
     assert before <= SyncRun.objects.get(pk=run.pk).started_at <= after
-
-
-@pytest.mark.usefixtures("owing_sandbox")
-@SKEWS
-def test_a_page_owed_by_a_skewed_worker_carries_the_databases_time(
-    erp,  # noqa: F811
-    monkeypatch,
-    machine,
-) -> None:
-    real = SandboxInventoryAdapter.levels
-
-    def page_one_fails(self, query):
-        if query.cursor == "1":
-            raise Unknown("ERP timed out", code="read_timeout")
-        return real(self, query)
-
-    monkeypatch.setattr(SandboxInventoryAdapter, "levels", page_one_fails)
-    before = database_now()
-    with whole_machine_clock(machine):
-        run = services.inventory_sync(account=erp)
-    after = database_now()
-
-    [owed] = run.owed
-    assert before <= parse_datetime(owed["failed_at"]) <= after
-    assert before <= parse_datetime(owed["next_at"]) <= after
 
 
 def _last_full(erp, ago: timedelta) -> None:  # noqa: F811

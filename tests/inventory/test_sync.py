@@ -25,7 +25,6 @@ from inventory.services import sync as sync_module
 from tests.factories import ProviderAccountFactory
 from tests.inventory.contract import harness_http_stock as hs
 from tests.inventory.factories import LocationFactory, StockLevelFactory
-from tests.inventory.invy_owing import owing_sandbox  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 SECRET = "ns_canary_Q7w8e9r0t1"
@@ -80,7 +79,6 @@ def test_incremental_sync_asks_only_for_changes(erp, settings):
     assert StockLevel.objects.get(sku="B").on_hand == 7
 
 
-@pytest.mark.usefixtures("owing_sandbox")
 def test_failed_page_is_recorded_and_the_rest_continues(erp, monkeypatch, settings):
     for n in range(6):
         _erp_level(erp, f"S{n}", 10)
@@ -102,12 +100,11 @@ def test_failed_page_is_recorded_and_the_rest_continues(erp, monkeypatch, settin
         "S4",
         "S5",
     ]
-    # The page it missed is owed: the next run asks it again first, then
-    # what changed since this one started (its "since" moves on).
+    # The run missed a page: "since" stays, and the next run reads the
+    # window again (here everything: no run read its whole listing yet).
     monkeypatch.setattr(SandboxInventoryAdapter, "levels", real)
     following = services.inventory_sync(account=erp)
-    margin = timedelta(seconds=settings.INVENTORY_SYNC_SINCE_MARGIN_SECONDS)
-    assert following.since == run.started_at - margin
+    assert following.since is None and not run.covered
     assert (following.status, following.owed) == ("succeeded", [])
     assert StockLevel.objects.filter(sku__in=["S2", "S3"]).count() == 2
 
@@ -322,7 +319,6 @@ def test_a_providers_text_is_stored_with_known_secrets_masked(erp, monkeypatch):
     assert "[redacted]" in run.errors[0]["message"]
 
 
-@pytest.mark.usefixtures("owing_sandbox")
 def test_a_nul_or_lone_surrogate_in_an_erp_message_is_stored_replaced(erp, monkeypatch):
     # PostgreSQL refuses NUL in jsonb and UTF-8 cannot carry a lone
     # surrogate: stored as is, the run's save failed, and so did every run.
@@ -341,7 +337,6 @@ def test_a_nul_or_lone_surrogate_in_an_erp_message_is_stored_replaced(erp, monke
     assert run.status == "partial"
     run.refresh_from_db()
     assert run.errors[0]["message"] == "bad\ufffdgate\ufffdway"
-    assert run.owed[0]["message"] == "bad\ufffdgate\ufffdway"
 
 
 def test_command_prints_progress_and_summary(erp):
@@ -451,7 +446,6 @@ def test_a_level_our_columns_cannot_hold_is_dropped_and_the_run_goes_on(
     assert "  level A@" in out.getvalue()
 
 
-@pytest.mark.usefixtures("owing_sandbox")
 def test_a_failed_page_after_many_refused_records_still_makes_the_run_partial(
     erp, monkeypatch
 ):
@@ -482,6 +476,7 @@ def test_a_failed_page_after_many_refused_records_still_makes_the_run_partial(
     # S2 and S3 were never read.
     assert not StockLevel.objects.filter(sku__in=["S2", "S3"]).exists()
     assert run.status == "partial"
-    # The page never read is owed to the next run, whatever filled errors.
-    owed = services.sync_run_start(account=erp).owed
-    assert [(page["cursor"], page["since"]) for page in owed] == [("2", None)]
+    # The page never read is read by the next run, whatever filled errors:
+    # it asks the whole listing again.
+    assert not run.covered
+    assert services.sync_run_start(account=erp).since is None

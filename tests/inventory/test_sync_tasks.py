@@ -13,14 +13,12 @@ import responses
 from django.core.management import call_command
 from django.utils import timezone
 
-from integrations.errors import Unknown
 from inventory import services, tasks
 from inventory.models import SandboxErpLevel, StockLevel, SyncRun
 from inventory.providers.sandbox import SandboxInventoryAdapter
 from tests.factories import ProviderAccountFactory
 from tests.inventory.contract import harness_http_stock as hs
 from tests.inventory.factories import StockLevelFactory
-from tests.inventory.invy_owing import owing_sandbox  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -83,49 +81,6 @@ def test_each_task_resumes_after_the_last_page_applied(
     assert (run.status, run.pages, run.items_seen) == ("succeeded", 4, 4)
     assert asked == ["", "1", "2", "3"]
     assert StockLevel.objects.count() == 4
-
-
-@pytest.mark.usefixtures("owing_sandbox")
-def test_an_owed_page_is_asked_once_in_a_run_worked_by_several_tasks(
-    erp, queue, asked, monkeypatch, django_capture_on_commit_callbacks
-):
-    """A page a full run missed is asked again by the next run, first, and
-    only once though that run is worked a page a task."""
-    real, failed = SandboxInventoryAdapter.levels, []
-
-    def fails_once(self, query):
-        if query.cursor == "2" and not failed:
-            failed.append(query.cursor)
-            asked.append(query.cursor)
-            raise Unknown("ERP timed out", code="read_timeout")
-        return real(self, query)
-
-    SandboxErpLevel.objects.update(modified_at=timezone.now() - timedelta(hours=1))
-    monkeypatch.setattr(SandboxInventoryAdapter, "levels", fails_once)
-    with django_capture_on_commit_callbacks(execute=True):
-        first = services.sync_run_queue(account=erp, full=True)
-    _drain(queue, django_capture_on_commit_callbacks)
-    first.refresh_from_db()
-    assert (first.status, first.covered, asked) == (
-        "partial",
-        True,
-        ["", "1", "2", "3"],
-    )
-    assert not StockLevel.objects.filter(sku="S2").exists()
-
-    asked.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        second = services.sync_run_queue(account=erp)
-    assert _drain(queue, django_capture_on_commit_callbacks) == 2
-    second.refresh_from_db()
-    # The owed page, then the (empty) listing of what changed since.
-    assert asked == ["2", ""]
-    assert (second.status, second.owed, second.since is not None) == (
-        "succeeded",
-        [],
-        True,
-    )
-    assert StockLevel.objects.get(sku="S2").on_hand == 2
 
 
 def test_a_sku_batch_run_resumes_by_sku_and_new_skus_shift_nothing(

@@ -7,10 +7,8 @@ from datetime import timedelta
 
 import pytest
 from django.test import Client
-from django.urls import reverse
 from django.utils import timezone
 
-from integrations.errors import Unknown
 from integrations.models import WebhookEvent
 from integrations.providers import sandbox_webhooks
 from integrations.webhooks.services import webhook_event_process
@@ -24,7 +22,6 @@ from inventory.services import LineRequest
 from tests.contract.sandbox import SECRET
 from tests.factories import ProviderAccountFactory
 from tests.inventory.factories import StockLevelFactory
-from tests.inventory.invy_owing import owing_sandbox  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -188,78 +185,3 @@ def test_a_partial_full_sync_is_not_repeated_on_every_tick(
 
     runs = list(SyncRun.objects.order_by("pk").values_list("full", "status"))
     assert runs[1:] == [(True, "partial"), (False, "succeeded")]
-
-
-def _ticks(count, capture, asked):
-    """Run the schedule ``count`` times; the pages each tick asked for."""
-    per_tick = []
-    for _ in range(count):
-        asked.clear()
-        with capture(execute=True):
-            tasks.sync_all_accounts()
-        per_tick.append(list(asked))
-    return per_tick
-
-
-@pytest.mark.usefixtures("owing_sandbox")
-def test_a_page_that_always_fails_is_owed_not_read_again_with_everything(
-    settings, monkeypatch, django_capture_on_commit_callbacks, caplog, admin_client
-):
-    """An account whose sync never succeeded (one page of the full listing
-    always fails): the next ticks read what changed since the partial run,
-    and ask the failed page again alone, less and less often; after three
-    failed tries staff are alerted, once, and the run shows it."""
-    settings.INVENTORY_SYNC_PAGE_SIZE = 1
-    erp = ProviderAccountFactory(kind="inventory", slug="erp-flaky")
-    an_hour_ago = timezone.now() - timedelta(hours=1)
-    for sku in ("A", "B", "C"):
-        SandboxErpLevel.objects.create(
-            account=erp, sku=sku, location_code="MAIN", modified_at=an_hour_ago
-        )
-    real, asked = SandboxInventoryAdapter.levels, []
-
-    def second_page_fails(self, query):
-        asked.append((query.cursor, query.since is None))
-        if query.cursor == "1" and query.since is None:
-            raise Unknown("ERP timed out", code="read_timeout")
-        return real(self, query)
-
-    monkeypatch.setattr(SandboxInventoryAdapter, "levels", second_page_fails)
-    capture = django_capture_on_commit_callbacks
-
-    first, second, third = _ticks(3, capture, asked)
-
-    assert first == [("", True), ("1", True), ("2", True)]  # full, page 1 fails
-    # Then what changed since (nothing), and the failed page alone, once due.
-    assert second == [("1", True), ("", False)]
-    assert third == [("", False)]
-    runs = list(SyncRun.objects.order_by("pk"))
-    assert [(run.full, run.status) for run in runs] == [
-        (True, "partial"),
-        (False, "succeeded"),
-        (False, "succeeded"),
-    ]
-    assert runs[1].since is not None
-    owed = runs[-1].owed
-    assert [(page["cursor"], page["since"], page["tries"]) for page in owed] == [
-        ("1", None, 2)
-    ]
-    assert "inventory sync page keeps failing" not in caplog.messages
-
-    # Due again (backed off): the third failed try alerts staff, once.
-    for _ in range(2):
-        SyncRun.objects.filter(pk=SyncRun.objects.latest("pk").pk).update(
-            owed=[{**page, "next_at": an_hour_ago.isoformat()} for page in owed]
-        )
-        (tick,) = _ticks(1, capture, asked)
-        assert tick == [("1", True), ("", False)]
-        owed = SyncRun.objects.latest("pk").owed
-    assert [page["tries"] for page in owed] == [4]
-    assert caplog.messages.count("inventory sync page keeps failing") == 1
-    # Staff see it on the runs list and on the run's page.
-    listing = admin_client.get(reverse("admin:inventory_syncrun_changelist"))
-    assert "1 (1 keep failing)" in listing.content.decode()
-    latest = SyncRun.objects.latest("pk")
-    page = admin_client.get(reverse("admin:inventory_syncrun_change", args=[latest.pk]))
-    assert "keeps failing" in page.content.decode()
-    assert "read_timeout: ERP timed out" in page.content.decode()

@@ -77,32 +77,35 @@ def expected_levels(*names: str) -> tuple[StockLevelRecord, ...]:
     return tuple(records)
 
 
-# The listing is asked in id order (its default order is by no key).
+# The listing is asked in id order (its default order is by no key): a full
+# one descending (a creation meanwhile joins before every page).
 ORDER = {"order": "id ASC"}
+FULL_ORDER = {"order": "id DESC"}
 
 
-def _pages(rsps, extra: dict | None = None) -> None:
+def _pages(rsps, extra: dict | None = None, order: dict = ORDER) -> None:
     for page, name in ((1, "variants_first_page.json"), (2, "variants_last_page.json")):
-        params = {"limit": "5", "page": str(page), **ORDER, **(extra or {})}
+        params = {"limit": "5", "page": str(page), **order, **(extra or {})}
         answer(
             rsps, "GET", VARIANTS, name, match=[matchers.query_param_matcher(params)]
         )
     # The place before page 2 (limit=1): page 1's last variant, as TradeGecko
-    # pages by number; the adapter checks page 1 still ends there.
+    # pages by number; the adapter checks page 1 still ends there (the
+    # recorded pages are in no id order: the totals prove nothing).
     first = load("variants_first_page.json")["body"]
     rsps.get(
         VARIANTS,
         json={"variants": first["variants"][-1:], "meta": first["meta"]},
         match=[
             matchers.query_param_matcher(
-                {"limit": "1", "page": "5", **ORDER, **(extra or {})}
+                {"limit": "1", "page": "5", **order, **(extra or {})}
             )
         ],
     )
 
 
 def levels_paging(rsps, account) -> LevelsPaging:
-    _pages(rsps)
+    _pages(rsps, order=FULL_ORDER)
     expected = expected_levels("variants_first_page.json", "variants_last_page.json")
     return LevelsPaging(query=LevelsQuery(limit=5), expected=expected)
 
