@@ -40,6 +40,7 @@ from storefront_hooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from storefront_hooks.services import handoff
 from storefront_hooks.services.backlog import cap_wait_seconds
 from storefront_hooks.services.claim import delivery_claim
 from storefront_hooks.services.clock import database_now
@@ -140,6 +141,29 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
     except Exception as exc:
         # Ours (a secret no key opens, the database), not the endpoint's.
         return _failed_on_our_side(delivery, exc, now, attempt)
+    finally:
+        _slot_handed_on(delivery.endpoint, attempt)
+
+
+def _slot_handed_on(endpoint: WebhookEndpoint, attempt: Attempt | None) -> None:
+    """After the row is settled or put back: a slot this attempt freed goes
+    to the endpoint's oldest row waiting for one (``services.handoff``).
+    Bookkeeping only: a row not handed on waits its turn."""
+    if attempt is None:
+        return  # nothing went out: no slot was taken
+    refused = attempt.error is not None and attempt.error.code == IN_FLIGHT_CODE
+    if attempt.held_back and not refused:
+        return  # the breaker held it back: no slot was taken
+    try:
+        if refused:
+            handoff.slot_wait_noted(endpoint)
+        else:
+            handoff.slot_freed(endpoint)
+    except Exception as exc:
+        logger.warning(
+            "webhook delivery slot not handed on",
+            extra={"endpoint": endpoint.public_id, "error_type": type(exc).__name__},
+        )
 
 
 def _attempt_fields(attempt: Attempt, now: datetime) -> dict[str, Any]:
@@ -235,17 +259,18 @@ def _hold_back(
     breaker (up to 600 s on a Retry-After) never uses up the early steps;
     one the in-flight cap refused, on its turn in the endpoint's queue.
     The endpoint's failing streak is its real attempts' alone."""
+    last_error = describe_error(error) if error else ""
     if error is not None and error.code == IN_FLIGHT_CODE:
-        # Its turn in the endpoint's queue, not the slot poll's 0.01 s.
+        # Its turn in the endpoint's queue, not the slot poll's 0.01 s; sooner
+        # if a slot is handed on to it.
         wait = cap_wait_seconds(delivery, now, HELD_BACK_MIN_SECONDS)
+        last_error = f"{handoff.SLOT_WAIT_PREFIX}{last_error}"
     else:
         wait = (error.retry_after if error else None) or HELD_BACK_UNKNOWN_SECONDS
     wait = max(wait, HELD_BACK_MIN_SECONDS) * random.uniform(1, 1 + JITTER)
     due = now + timedelta(seconds=wait)
     with transaction.atomic():  # the row and its schedule together
-        status = _put_back(
-            delivery, due=due, last_error=describe_error(error) if error else ""
-        )
+        status = _put_back(delivery, due=due, last_error=last_error)
         _schedule_retry(delivery.pk, now, due)
     logger.info(
         "webhook delivery held back",

@@ -1,0 +1,178 @@
+"""A burst beyond an endpoint's in-flight cap goes out about as fast as the
+endpoint answers: when a delivery ends and frees its slot, the endpoint's
+oldest row the cap held back is handed to the queue at once (due, its
+one-off schedule dropped), not left for the scheduler's next look (1 s at
+least, up to 30 s). No worker waits for a slot meanwhile, and no row is sent
+twice. Workers are threads taking tasks from one first-in-first-out queue,
+as django-q's Redis broker hands them out; the scheduler looks every 20 ms
+(a perfect one: the real one looks every 30 s)."""
+
+import contextlib
+import queue
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from django_q.models import Schedule
+
+from integrations.clock import database_now
+from integrations.models import DeliveryStatus
+from integrations.ratelimit import limiter_for
+from integrations.testing.faultserver import respond
+from storefront_hooks import services
+from storefront_hooks.models import WebhookDelivery
+from storefront_hooks.services import queue as delivery_queue
+from storefront_hooks.services.deliveries import render_body
+from storefront_hooks.transport import endpoint_client
+from tests.storefront_hooks.conftest import HOOK_PATH
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CAP = 2
+WORKERS = 4
+BURST = 10
+ANSWER = 0.05  # seconds the receiver takes: a healthy, fast endpoint
+
+
+def _row(endpoint, **fields) -> int:
+    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
+    return WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="payment.captured", body=body, **fields
+    ).pk
+
+
+@pytest.fixture
+def broker(monkeypatch) -> queue.Queue:
+    """The task queue: what ``enqueue`` hands to django-q lands here."""
+    tasks: queue.Queue = queue.Queue()
+
+    def async_task(func, delivery_id, *args, **kwargs):
+        tasks.put(delivery_id)
+
+    monkeypatch.setattr(delivery_queue, "async_task", async_task)
+    return tasks
+
+
+def _worker(tasks: queue.Queue, stop: threading.Event) -> None:
+    try:
+        while not stop.is_set():
+            try:
+                delivery_id = tasks.get(timeout=0.01)
+            except queue.Empty:
+                continue
+            services.delivery_send(delivery_id=delivery_id)
+    finally:
+        connection.close()
+
+
+def _scheduler(tasks: queue.Queue, stop: threading.Event) -> None:
+    try:
+        while not stop.is_set():
+            due = Schedule.objects.filter(next_run__lte=timezone.now())
+            for schedule in due:
+                if Schedule.objects.filter(pk=schedule.pk).delete()[0]:
+                    tasks.put(int(schedule.args.strip("()").split(",")[0]))
+            time.sleep(0.02)
+    finally:
+        connection.close()
+
+
+@contextlib.contextmanager
+def _cluster(tasks: queue.Queue):
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=_worker, args=(tasks, stop)) for _ in range(WORKERS)
+    ]
+    threads.append(threading.Thread(target=_scheduler, args=(tasks, stop)))
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
+def _all_delivered(ids: list[int], timeout: float) -> float:
+    began = time.monotonic()
+    done = WebhookDelivery.objects.filter(pk__in=ids, status=DeliveryStatus.DELIVERED)
+    while done.count() < len(ids):
+        assert time.monotonic() - began < timeout, "not all delivered"
+        time.sleep(0.01)
+    return time.monotonic() - began
+
+
+def test_a_burst_beyond_the_cap_goes_out_as_fast_as_the_endpoint_answers(
+    settings, make_endpoint, receiver, broker
+):
+    settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = CAP
+    receiver.route("POST", HOOK_PATH, respond(200, latency=ANSWER))
+    endpoint = make_endpoint()[0]
+    ids = [_row(endpoint) for _ in range(BURST)]
+
+    for delivery_id in ids:
+        broker.put(delivery_id)
+    with _cluster(broker):
+        took = _all_delivered(ids, timeout=10.0)
+
+    # The endpoint's own time: 10 answers of 50 ms, 2 at once, 0.25 s. Before:
+    # each row the cap refused waited its turn, 1 s at least, then for the
+    # scheduler.
+    assert took < 1.0, took
+    sent = [request.headers["webhook-id"] for request in receiver.requests]
+    assert len(sent) == BURST and len(set(sent)) == BURST  # each once
+    assert not Schedule.objects.filter(func=delivery_queue.DELIVER_TASK).exists()
+
+
+@contextlib.contextmanager
+def _slots_taken(endpoint, count: int):
+    endpoint_client(endpoint)  # the cap on the loaded account, as a delivery has
+    limiter = limiter_for(endpoint.account)
+    with contextlib.ExitStack() as stack:
+        for _ in range(count):
+            stack.enter_context(limiter.concurrency_slot())
+        yield
+
+
+def test_a_freed_slot_goes_to_the_oldest_held_row_once(
+    settings, make_endpoint, receiver, broker
+):
+    settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = CAP
+    receiver.route("POST", HOOK_PATH, respond(200))
+    endpoint = make_endpoint()[0]
+    start = database_now()
+    held = [_row(endpoint) for _ in range(3)]
+    with _slots_taken(endpoint, CAP):
+        for delivery_id in held:
+            assert services.delivery_send(delivery_id=delivery_id) == "pending"
+    # Nothing handed on while every slot was taken.
+    assert broker.empty()
+    assert Schedule.objects.filter(func=delivery_queue.DELIVER_TASK).count() == 3
+
+    # One delivery in flight (a slot of the two taken), one sent and done.
+    with _slots_taken(endpoint, CAP - 1):
+        fresh = _row(endpoint)
+        assert services.delivery_send(delivery_id=fresh) == "delivered"
+
+    # Its freed slot went to the oldest held row, made due, its schedule dropped;
+    # the others wait their turn.
+    assert broker.get_nowait() == held[0]
+    assert broker.empty()
+    first = WebhookDelivery.objects.get(pk=held[0])
+    assert first.next_attempt_at <= database_now()
+    assert first.status == DeliveryStatus.PENDING and "in flight" in first.last_error
+    names = set(Schedule.objects.values_list("name", flat=True))
+    assert names == {delivery_queue.schedule_name(pk) for pk in held[1:]}
+    for pk in held[1:]:
+        later = WebhookDelivery.objects.get(pk=pk).next_attempt_at
+        assert later > start + timedelta(seconds=1)
+
+    # The handed-on row goes out once, however often its task runs.
+    assert services.delivery_send(delivery_id=held[0]) == "delivered"
+    assert services.delivery_send(delivery_id=held[0]) is None
+    assert broker.get_nowait() == held[1]  # and hands its slot on in turn
+    assert len(receiver.requests) == 2
