@@ -25,8 +25,8 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models import F, Q, Value, Window
-from django.db.models.functions import Concat, RowNumber
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from integrations.errors import ProviderError, Unknown
@@ -53,6 +53,7 @@ from storefront_hooks.services.endpoints import (
 )
 from storefront_hooks.services.queue import enqueue, enqueue_at, enqueue_on_commit
 from storefront_hooks.services.rows import JITTER, in_callers_transaction, rows
+from storefront_hooks.services.turns import due_batch, of_enabled_endpoints
 from storefront_hooks.transport import Attempt, delivery_post
 
 logger = logging.getLogger(__name__)
@@ -439,15 +440,15 @@ def deliveries_sweep(*, now: datetime | None = None) -> int:
     or that are due for a retry. Returns how many were enqueued. Its time is
     the database's (the claims' and retries' clock), unless ``now`` is given."""
     now = now or database_now()
-    live, sending = _sweep_endpoints(now)
+    paused = _sweep_endpoints(now)
     dead, retrying = _release_lost(now)
-    _give_up_old(now, live)
+    _give_up_old(now)
     if dead or retrying:
         logger.warning(
             "webhook delivery claims expired",
             extra={"dead": dead, "retrying": retrying},
         )
-    batch = _due_shared(now, sending, settings.STOREFRONT_WEBHOOK_SWEEP_BATCH)
+    batch = due_batch(now, paused, settings.STOREFRONT_WEBHOOK_SWEEP_BATCH)
     for delivery_id in batch:
         enqueue(delivery_id)
     if batch:
@@ -455,40 +456,25 @@ def deliveries_sweep(*, now: datetime | None = None) -> int:
     return len(batch)
 
 
-def _due_shared(now: datetime, endpoint_ids: list[int], size: int) -> list[int]:
-    """Up to ``size`` due rows, shared among the endpoints in turns (each
-    one's oldest, then each one's next, ...; older first within a turn), so
-    one endpoint's backlog cannot keep another's retries out of the batch.
-    One query whatever the number of endpoints: a row's turn is its place
-    in its endpoint's queue."""
-    oldest_first = [F("created_at").asc(), F("pk").asc()]
-    turn = Window(RowNumber(), partition_by=[F("endpoint_id")], order_by=oldest_first)
-    due = rows.due(now, endpoint_ids).annotate(turn=turn).filter(turn__lte=size)
-    ordered = due.order_by("turn", "created_at", "pk")
-    return list(ordered.values_list("pk", flat=True)[:size])
-
-
-def _sweep_endpoints(now: datetime) -> tuple[list[int], list[int]]:
-    """The enabled endpoints and those of them not paused, noting each
-    pause's start and end (the failing streak skips it). The breaker, which
-    refuses the calls, is asked for each: a cache read per endpoint (on
-    Redis a round trip; the database cache has no read of many accounts)."""
-    live: list[int] = []
-    sending: list[int] = []
+def _sweep_endpoints(now: datetime) -> list[int]:
+    """The enabled endpoints whose breaker staff forced open (paused),
+    noting each pause's start and end (the failing streak skips it). The
+    breaker, which refuses the calls, is asked for each: a cache read per
+    endpoint (on Redis a round trip; the database cache has no read of many
+    accounts)."""
+    paused: list[int] = []
     enabled = WebhookEndpoint.objects.filter(enabled=True).select_related("account")
     for endpoint in enabled.order_by("pk"):
-        live.append(endpoint.pk)
         if endpoint_paused_by_staff(endpoint):
             endpoint_pause_seen(endpoint, now)
-            continue
-        sending.append(endpoint.pk)
-        if endpoint.paused_since is not None:
+            paused.append(endpoint.pk)
+        elif endpoint.paused_since is not None:
             endpoint_pause_end(endpoint, now)
-    return live, sending
+    return paused
 
 
-def _give_up_old(now: datetime, endpoint_ids: list[int]) -> int:
-    """End the undelivered rows of these (enabled) endpoints older than the
+def _give_up_old(now: datetime) -> int:
+    """End the undelivered rows of the enabled endpoints older than the
     age limit, paused ones too (a disabled endpoint's rows wait for it:
     enabling sends them, or staff discard them). Age counts from the event,
     or from staff's last restart (enable, send again). Their last error says
@@ -500,7 +486,7 @@ def _give_up_old(now: datetime, endpoint_ids: list[int]) -> int:
     old = WebhookDelivery.objects.filter(
         WAITING,
         Q(restarted_at__isnull=True) | Q(restarted_at__lte=limit),
-        endpoint_id__in=endpoint_ids,
+        of_enabled_endpoints(),
         created_at__lte=limit,
     )
     ended = old.update(
