@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.functions import Now, Substr
 
-from integrations.ratelimit import limiter_for
+from integrations.ratelimit import LimitConfig, limiter_for
 from storefront_hooks.models import WAITING, WebhookDelivery, WebhookEndpoint
 from storefront_hooks.services.backlog import CAP_WAIT_MAX_SECONDS
 from storefront_hooks.services.queue import enqueue_on_commit, unschedule
@@ -46,7 +46,10 @@ def slot_wait_noted(endpoint: WebhookEndpoint) -> None:
 
 def slot_freed(endpoint: WebhookEndpoint) -> None:
     """After a delivery to ``endpoint`` ended (its slot is free): hand the
-    slot on to the endpoint's oldest row waiting for one, if any."""
+    slot on to the endpoint's oldest row waiting for one, if any. No cap:
+    no read (a cache round trip per delivery otherwise)."""
+    if LimitConfig.for_account(endpoint.account).max_concurrency is None:
+        return
     if cache.get(_flag(endpoint.pk)) is None:
         return
     if hand_on(endpoint.pk) is None:

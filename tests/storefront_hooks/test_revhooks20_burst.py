@@ -24,6 +24,7 @@ from integrations.ratelimit import limiter_for
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
+from storefront_hooks.services import deliveries, handoff
 from storefront_hooks.services import queue as delivery_queue
 from storefront_hooks.services.deliveries import render_body
 from storefront_hooks.transport import endpoint_client
@@ -180,3 +181,42 @@ def test_a_freed_slot_goes_to_the_oldest_held_row_once(
     assert services.delivery_send(delivery_id=held[0]) is None
     assert broker.get_nowait() == held[1]  # and hands its slot on in turn
     assert len(receiver.requests) == 2
+
+
+def test_a_slot_freed_while_a_refused_row_is_put_back_is_handed_on(
+    settings, make_endpoint, receiver, broker, monkeypatch
+):
+    """No delivery ends after the refused row is put back, so no ending
+    hands the slot on: the refused run itself sees the slot free and does."""
+    settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = CAP
+    receiver.route("POST", HOOK_PATH, respond(200))
+    endpoint = make_endpoint()[0]
+    refused = _row(endpoint)
+    slots = contextlib.ExitStack()
+    slots.enter_context(_slots_taken(endpoint, CAP))
+    wait = deliveries.cap_wait_seconds
+
+    def slots_freed_meanwhile(delivery, now, least):
+        slots.close()  # the deliveries in flight end, before the put back
+        return wait(delivery, now, least)
+
+    monkeypatch.setattr(deliveries, "cap_wait_seconds", slots_freed_meanwhile)
+
+    assert services.delivery_send(delivery_id=refused) == "pending"
+
+    assert broker.get_nowait() == refused  # at once, not on its turn
+    row = WebhookDelivery.objects.get(pk=refused)
+    assert row.next_attempt_at <= database_now()
+    assert not Schedule.objects.filter(func=delivery_queue.DELIVER_TASK).exists()
+    assert services.delivery_send(delivery_id=refused) == "delivered"
+
+
+def test_no_cap_no_hand_on_read(settings, make_endpoint, receiver, monkeypatch):
+    settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = 0
+    receiver.route("POST", HOOK_PATH, respond(200))
+    endpoint = make_endpoint()[0]
+    reads: list[str] = []
+    monkeypatch.setattr(handoff.cache, "get", lambda key, *a, **k: reads.append(key))
+
+    assert services.delivery_send(delivery_id=_row(endpoint)) == "delivered"
+    assert not [key for key in reads if "slot_waiters" in key]
