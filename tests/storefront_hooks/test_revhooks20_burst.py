@@ -220,3 +220,25 @@ def test_no_cap_no_hand_on_read(settings, make_endpoint, receiver, monkeypatch):
 
     assert services.delivery_send(delivery_id=_row(endpoint)) == "delivered"
     assert not [key for key in reads if "slot_waiters" in key]
+
+
+def test_a_retry_waiting_its_step_is_not_handed_a_slot(
+    settings, make_endpoint, receiver, broker
+):
+    settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = CAP
+    receiver.route("POST", HOOK_PATH, respond(200))
+    endpoint = make_endpoint()[0]
+    step = database_now() + timedelta(minutes=5)
+    failed = _row(
+        endpoint, status=DeliveryStatus.FAILED, attempts=1, next_attempt_at=step
+    )
+    held = _row(endpoint)
+    with _slots_taken(endpoint, CAP):
+        assert services.delivery_send(delivery_id=held) == "pending"
+
+    assert services.delivery_send(delivery_id=_row(endpoint)) == "delivered"
+
+    # The older row failed and waits its retry step; only the held one moves.
+    assert broker.get_nowait() == held
+    assert broker.empty()
+    assert WebhookDelivery.objects.get(pk=failed).next_attempt_at == step
