@@ -4,8 +4,9 @@ oldest row the cap held back is handed to the queue at once (due, its
 one-off schedule dropped), not left for the scheduler's next look (1 s at
 least, up to 30 s). No worker waits for a slot meanwhile, and no row is sent
 twice. Workers are threads taking tasks from one first-in-first-out queue,
-as django-q's Redis broker hands them out; the scheduler looks every 20 ms
-(a perfect one: the real one looks every 30 s)."""
+as django-q's Redis broker hands them out. The burst test runs no scheduler at
+all: every row the cap held back must be handed on by a delivery that ended
+(timing is for the bench, not the suite)."""
 
 import contextlib
 import queue
@@ -69,25 +70,12 @@ def _worker(tasks: queue.Queue, stop: threading.Event) -> None:
         connection.close()
 
 
-def _scheduler(tasks: queue.Queue, stop: threading.Event) -> None:
-    try:
-        while not stop.is_set():
-            due = Schedule.objects.filter(next_run__lte=timezone.now())
-            for schedule in due:
-                if Schedule.objects.filter(pk=schedule.pk).delete()[0]:
-                    tasks.put(int(schedule.args.strip("()").split(",")[0]))
-            time.sleep(0.02)
-    finally:
-        connection.close()
-
-
 @contextlib.contextmanager
 def _cluster(tasks: queue.Queue):
     stop = threading.Event()
     threads = [
         threading.Thread(target=_worker, args=(tasks, stop)) for _ in range(WORKERS)
     ]
-    threads.append(threading.Thread(target=_scheduler, args=(tasks, stop)))
     for thread in threads:
         thread.start()
     try:
@@ -121,13 +109,11 @@ def test_a_burst_beyond_the_cap_goes_out_as_fast_as_the_endpoint_answers(
 
     for delivery_id in ids:
         broker.put(delivery_id)
+    # No scheduler: before, each row the cap refused waited its turn (1 s at
+    # least, then the scheduler's next look) and here was never sent.
     with _cluster(broker):
-        took = _all_delivered(ids, timeout=10.0)
+        _all_delivered(ids, timeout=30.0)
 
-    # The endpoint's own time: 10 answers of 50 ms, 2 at once, 0.25 s. Before:
-    # each row the cap refused waited its turn, 1 s at least, then for the
-    # scheduler.
-    assert took < 1.0, took
     sent = [request.headers["webhook-id"] for request in receiver.requests]
     assert len(sent) == BURST and len(set(sent)) == BURST  # each once
     assert not Schedule.objects.filter(func=delivery_queue.DELIVER_TASK).exists()
