@@ -39,8 +39,9 @@ from storefront_hooks.safety import POOL_CLASSES, AddressRefused, ResolutionTime
 from storefront_hooks.signing import signed_headers
 
 OPERATION = "storefront_webhook.deliver"
-# A delivery over its endpoint's in-flight cap waits this long for a slot.
-IN_FLIGHT_WAIT_SECONDS = 0.2
+# A delivery over its endpoint's in-flight cap does not wait for a slot: the
+# worker would sit idle; the row waits instead, for its turn (services.backlog).
+IN_FLIGHT_WAIT_SECONDS = 0.0
 
 
 class GuardedTransport(ProviderTransport):
@@ -63,9 +64,9 @@ def in_flight_limits() -> dict[str, float]:
     """The shared client's concurrency cap, per endpoint: at most
     ``STOREFRONT_WEBHOOK_MAX_IN_FLIGHT`` deliveries in flight at once across
     all workers, so a slow receiver cannot hold them all. A delivery over it
-    waits a moment for a slot (a fast receiver frees one within it), then
-    is held back (``Attempt.held_back``: deferred, no attempt used). A slot
-    whose worker died is reclaimed after the delivery lease."""
+    is held back at once (``Attempt.held_back``: deferred, no attempt used),
+    its worker free for other work. A slot whose worker died is reclaimed
+    after the delivery lease."""
     cap = settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT
     if not cap:
         return {}

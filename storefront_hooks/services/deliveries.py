@@ -40,6 +40,7 @@ from storefront_hooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from storefront_hooks.services import handoff
 from storefront_hooks.services.backlog import cap_wait_seconds
 from storefront_hooks.services.claim import delivery_claim
 from storefront_hooks.services.clock import database_now
@@ -52,6 +53,7 @@ from storefront_hooks.services.endpoints import (
 )
 from storefront_hooks.services.queue import enqueue, enqueue_at, enqueue_on_commit
 from storefront_hooks.services.rows import JITTER, in_callers_transaction, rows
+from storefront_hooks.services.turns import due_batch, of_enabled_endpoints
 from storefront_hooks.transport import Attempt, delivery_post
 
 logger = logging.getLogger(__name__)
@@ -140,6 +142,29 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
     except Exception as exc:
         # Ours (a secret no key opens, the database), not the endpoint's.
         return _failed_on_our_side(delivery, exc, now, attempt)
+    finally:
+        _slot_handed_on(delivery.endpoint, attempt)
+
+
+def _slot_handed_on(endpoint: WebhookEndpoint, attempt: Attempt | None) -> None:
+    """After the row is settled or put back: a slot this attempt freed goes
+    to the endpoint's oldest row waiting for one (``services.handoff``).
+    Bookkeeping only: a row not handed on waits its turn."""
+    if attempt is None:
+        return  # nothing went out: no slot was taken
+    refused = attempt.error is not None and attempt.error.code == IN_FLIGHT_CODE
+    if attempt.held_back and not refused:
+        return  # the breaker held it back: no slot was taken
+    try:
+        if refused:
+            handoff.slot_wait_noted(endpoint)
+        else:
+            handoff.slot_freed(endpoint)
+    except Exception as exc:
+        logger.warning(
+            "webhook delivery slot not handed on",
+            extra={"endpoint": endpoint.public_id, "error_type": type(exc).__name__},
+        )
 
 
 def _attempt_fields(attempt: Attempt, now: datetime) -> dict[str, Any]:
@@ -235,17 +260,18 @@ def _hold_back(
     breaker (up to 600 s on a Retry-After) never uses up the early steps;
     one the in-flight cap refused, on its turn in the endpoint's queue.
     The endpoint's failing streak is its real attempts' alone."""
+    last_error = describe_error(error) if error else ""
     if error is not None and error.code == IN_FLIGHT_CODE:
-        # Its turn in the endpoint's queue, not the slot poll's 0.01 s.
+        # Its turn in the endpoint's queue, not the slot poll's 0.01 s; sooner
+        # if a slot is handed on to it.
         wait = cap_wait_seconds(delivery, now, HELD_BACK_MIN_SECONDS)
+        last_error = f"{handoff.SLOT_WAIT_PREFIX}{last_error}"
     else:
         wait = (error.retry_after if error else None) or HELD_BACK_UNKNOWN_SECONDS
     wait = max(wait, HELD_BACK_MIN_SECONDS) * random.uniform(1, 1 + JITTER)
     due = now + timedelta(seconds=wait)
     with transaction.atomic():  # the row and its schedule together
-        status = _put_back(
-            delivery, due=due, last_error=describe_error(error) if error else ""
-        )
+        status = _put_back(delivery, due=due, last_error=last_error)
         _schedule_retry(delivery.pk, now, due)
     logger.info(
         "webhook delivery held back",
@@ -414,15 +440,15 @@ def deliveries_sweep(*, now: datetime | None = None) -> int:
     or that are due for a retry. Returns how many were enqueued. Its time is
     the database's (the claims' and retries' clock), unless ``now`` is given."""
     now = now or database_now()
-    live, sending = _sweep_endpoints(now)
+    paused = _sweep_endpoints(now)
     dead, retrying = _release_lost(now)
-    _give_up_old(now, live)
+    _give_up_old(now)
     if dead or retrying:
         logger.warning(
             "webhook delivery claims expired",
             extra={"dead": dead, "retrying": retrying},
         )
-    batch = _due_shared(now, sending, settings.STOREFRONT_WEBHOOK_SWEEP_BATCH)
+    batch = due_batch(now, paused, settings.STOREFRONT_WEBHOOK_SWEEP_BATCH)
     for delivery_id in batch:
         enqueue(delivery_id)
     if batch:
@@ -430,38 +456,25 @@ def deliveries_sweep(*, now: datetime | None = None) -> int:
     return len(batch)
 
 
-def _due_shared(now: datetime, endpoint_ids: list[int], size: int) -> list[int]:
-    """Up to ``size`` due rows, shared among the endpoints in turns (each
-    one's oldest, then each one's next, ...; older first within a turn), so
-    one endpoint's backlog cannot keep another's retries out of the batch.
-    One indexed query per endpoint (a few endpoints)."""
-    turns: list[tuple[int, datetime, int]] = []
-    for endpoint_id in endpoint_ids:
-        due = rows.due(now, [endpoint_id]).values_list("created_at", "pk")
-        turns += [(turn, *row) for turn, row in enumerate(due[:size])]
-    return [pk for _, _, pk in sorted(turns)[:size]]
-
-
-def _sweep_endpoints(now: datetime) -> tuple[list[int], list[int]]:
-    """The enabled endpoints and those of them not paused, noting each
-    pause's start and end (the failing streak skips it). A few endpoints,
-    so the breaker, which refuses the calls, is asked for each."""
-    live: list[int] = []
-    sending: list[int] = []
+def _sweep_endpoints(now: datetime) -> list[int]:
+    """The enabled endpoints whose breaker staff forced open (paused),
+    noting each pause's start and end (the failing streak skips it). The
+    breaker, which refuses the calls, is asked for each: a cache read per
+    endpoint (on Redis a round trip; the database cache has no read of many
+    accounts)."""
+    paused: list[int] = []
     enabled = WebhookEndpoint.objects.filter(enabled=True).select_related("account")
     for endpoint in enabled.order_by("pk"):
-        live.append(endpoint.pk)
         if endpoint_paused_by_staff(endpoint):
             endpoint_pause_seen(endpoint, now)
-            continue
-        sending.append(endpoint.pk)
-        if endpoint.paused_since is not None:
+            paused.append(endpoint.pk)
+        elif endpoint.paused_since is not None:
             endpoint_pause_end(endpoint, now)
-    return live, sending
+    return paused
 
 
-def _give_up_old(now: datetime, endpoint_ids: list[int]) -> int:
-    """End the undelivered rows of these (enabled) endpoints older than the
+def _give_up_old(now: datetime) -> int:
+    """End the undelivered rows of the enabled endpoints older than the
     age limit, paused ones too (a disabled endpoint's rows wait for it:
     enabling sends them, or staff discard them). Age counts from the event,
     or from staff's last restart (enable, send again). Their last error says
@@ -473,7 +486,7 @@ def _give_up_old(now: datetime, endpoint_ids: list[int]) -> int:
     old = WebhookDelivery.objects.filter(
         WAITING,
         Q(restarted_at__isnull=True) | Q(restarted_at__lte=limit),
-        endpoint_id__in=endpoint_ids,
+        of_enabled_endpoints(),
         created_at__lte=limit,
     )
     ended = old.update(

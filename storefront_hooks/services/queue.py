@@ -47,19 +47,23 @@ def enqueue_at(delivery_id: int, when: datetime) -> None:
     replaces the row's earlier one, so a task run twice for a row (the sweep
     and the schedule both found it due) and held back twice leaves one
     schedule, not two, each round."""
-    name = schedule_name(delivery_id)
-    # One the scheduler is running now (locked) is left to it: it deletes it
-    # once its task is queued, and this one should not wait for that.
-    earlier = Schedule.objects.select_for_update(skip_locked=True).filter(
-        name=name, schedule_type=Schedule.ONCE
-    )
-    if stale := list(earlier.values_list("pk", flat=True)):
-        Schedule.objects.filter(pk__in=stale).delete()
+    unschedule(delivery_id)
     Schedule.objects.create(
-        name=name,
+        name=schedule_name(delivery_id),
         func=DELIVER_TASK,
         args=repr((delivery_id, correlation.get() or "")),
         schedule_type=Schedule.ONCE,
         next_run=when,
         repeats=-1,  # deleted once run
     )
+
+
+def unschedule(delivery_id: int) -> None:
+    """Drop the row's one-off schedule, in the caller's transaction. One the
+    scheduler is running now (locked) is left to it: it deletes it once its
+    task is queued, and this should not wait for that."""
+    earlier = Schedule.objects.select_for_update(skip_locked=True).filter(
+        name=schedule_name(delivery_id), schedule_type=Schedule.ONCE
+    )
+    if stale := list(earlier.values_list("pk", flat=True)):
+        Schedule.objects.filter(pk__in=stale).delete()

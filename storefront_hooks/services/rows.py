@@ -288,11 +288,14 @@ class DeliveryRows(LeasedRows):
             raise ClaimLost
         return True
 
-    def due(self, now: datetime, endpoint_ids: Collection[int] = ()) -> QuerySet:
+    def due(
+        self, now: datetime, endpoint_ids: Collection[int] | QuerySet | None = ()
+    ) -> QuerySet:
         """Rows of these endpoints (the sweep's: enabled, breaker not forced
-        open) to enqueue, oldest first: a row with a next attempt time (failed,
-        held back, paused, restarted by staff) once it is reached; a pending
-        one without (never tried) once the broker's grace has passed."""
+        open; ids or a subquery of them; None: the caller filters) to
+        enqueue, oldest first: a row with a next attempt time (failed, held
+        back, paused, restarted by staff) once it is reached; a pending one
+        without (never tried) once the broker's grace has passed."""
         grace = timedelta(minutes=self._setting("SWEEP_AFTER_MINUTES"))
         lost = Q(
             status=self.waiting,
@@ -301,9 +304,10 @@ class DeliveryRows(LeasedRows):
         )
         # Only the endpoint's own column, so a paused or disabled endpoint's
         # backlog is never read (the waiting rows' index leads with it).
-        return self.model.objects.filter(
-            WAITING, Q(next_attempt_at__lte=now) | lost, endpoint_id__in=endpoint_ids
-        ).order_by("created_at", "pk")
+        due = self.model.objects.filter(WAITING, Q(next_attempt_at__lte=now) | lost)
+        if endpoint_ids is not None:
+            due = due.filter(endpoint_id__in=endpoint_ids)
+        return due.order_by("created_at", "pk")
 
 
 rows = DeliveryRows(

@@ -1,0 +1,93 @@
+"""A delivery run the endpoint's in-flight cap refuses leaves at once: its
+worker does not wait for a slot (a worker held idle serves nobody); the row
+is put back, due on its turn in the endpoint's queue."""
+
+import contextlib
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from integrations.clock import database_now
+from integrations.models import DeliveryStatus
+from integrations.ratelimit import RateLimiter, limiter_for
+from integrations.testing.faultserver import respond
+from storefront_hooks import services
+from storefront_hooks.models import WebhookDelivery
+from storefront_hooks.services.deliveries import render_body
+from storefront_hooks.transport import endpoint_client
+from tests.storefront_hooks.conftest import HOOK_PATH
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CAP = 2
+HELD_FOR = 30.0  # seconds the deliveries in flight have been out so far
+
+
+def _row(endpoint, **fields) -> int:
+    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
+    return WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="payment.captured", body=body, **fields
+    ).pk
+
+
+@contextlib.contextmanager
+def _slots_held(endpoint, since):
+    """``CAP`` deliveries in flight since ``since``: rows claimed, slots taken."""
+    for _ in range(CAP):
+        _row(endpoint, status=DeliveryStatus.DELIVERING, claimed_at=since, attempts=1)
+    endpoint_client(endpoint)  # the cap on the loaded account, as a delivery has
+    limiter = limiter_for(endpoint.account)
+    with contextlib.ExitStack() as stack:
+        for _ in range(CAP):
+            stack.enter_context(limiter.concurrency_slot())
+        yield
+
+
+@pytest.fixture
+def slot_tries(monkeypatch) -> list[float]:
+    """When each try for a slot was made (the limiter polls while it waits)."""
+    tries: list[float] = []
+    real = RateLimiter._try_slot
+
+    def counted(self, token):
+        tries.append(time.monotonic())
+        return real(self, token)
+
+    monkeypatch.setattr(RateLimiter, "_try_slot", counted)
+    return tries
+
+
+def test_a_run_over_the_cap_tries_once_and_leaves(settings, make_endpoint, slot_tries):
+    settings.STOREFRONT_WEBHOOK_READ_TIMEOUT = 59.0
+    settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = CAP
+    endpoint = make_endpoint()[0]
+    start = database_now()
+    for _ in range(3):
+        _row(endpoint)  # ahead of it in the endpoint's queue
+    refused = _row(endpoint)
+    with _slots_held(endpoint, start - timedelta(seconds=HELD_FOR)):
+        slot_tries.clear()
+        began = time.monotonic()
+        status = services.delivery_send(delivery_id=refused, now=start)
+        took = time.monotonic() - began
+
+    # Before: about 20 tries over 0.2 s, the worker polling for a slot.
+    assert len(slot_tries) == 1, len(slot_tries)
+    assert took < 0.2, took
+    row = WebhookDelivery.objects.get(pk=refused)
+    assert (status, row.status, row.attempts) == ("pending", "pending", 0)
+    assert "in flight" in row.last_error
+    # Its turn: (3 rows ahead + 1) x 30 s / 2 slots, +0-20 %.
+    wait = (row.next_attempt_at - start).total_seconds()
+    assert 60 <= wait <= 72.1, wait
+
+
+def test_a_free_slot_is_still_taken_at_once(settings, make_endpoint, receiver):
+    settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = CAP
+    receiver.route("POST", HOOK_PATH, respond(200))
+    endpoint = make_endpoint()[0]
+    delivery_id = _row(endpoint)
+    assert services.delivery_send(delivery_id=delivery_id) == "delivered"
+    assert len(receiver.requests) == 1
