@@ -157,7 +157,8 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     max_page_size: ClassVar[int] = MAX_PAGE_SIZE
     supports_since: ClassVar[bool] = True
     # A deleted variant's webhook names only its id (its read-back is a
-    # 404): only its absence from a full listing tells its SKU is gone.
+    # 404, or archived: not always with a location to zero): only its
+    # absence from a full listing tells every level of its SKU is gone.
     lists_every_item: ClassVar[bool] = True
     # 300 requests per 300 seconds per application and account.
     default_limits: ClassVar[Mapping[str, float]] = {
@@ -216,6 +217,9 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         rejected: list[RejectedLevel] = []
         for variant in variants:
             sku = variant.get("sku")
+            # Archived (its default leaves these out): gone, as read back.
+            if not is_live(variant):
+                continue
             # The ERP's SKU may be any JSON value: only text can be wanted.
             if not wanted or (isinstance(sku, str) and sku in wanted):
                 kept, refused = variant_levels(variant)
@@ -319,7 +323,10 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         data = self.send(
             "GET", "/variants", operation="tradegecko_variant", params={"sku": sku}
         )
-        matches = [v for v in _list(data, "variants") if v.get("sku") == sku]
+        # A SKU may name an archived variant too (one deleted, one anew).
+        matches = [
+            v for v in _list(data, "variants") if v.get("sku") == sku and is_live(v)
+        ]
         if not matches or not isinstance(matches[0].get("id"), int):
             raise Rejected(
                 f"TradeGecko has no variant with SKU {sku}"[:200], code="unknown_sku"
@@ -352,7 +359,9 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         """A ``variant.*`` event names the variant, not its stock: its levels
         are read back. Once the variant is gone (the read-back's 404:
         ``variant.destroy``, or a later event of it) there is no SKU to apply:
-        the event names the variant as gone."""
+        the event names the variant as gone. Soft-deleted (read back
+        ``archived``), its levels are zeroed where it names them, whatever
+        stock it still shows; naming none, it is gone as on a 404."""
         object_id = message.payload.get("object_id")
         if not self.reports_levels(message.event_type) or not isinstance(
             object_id, int
@@ -367,7 +376,15 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             return InventoryEvent(
                 levels=(), occurred_at=message.occurred_at, gone=f"variant {object_id}"
             )
-        levels, rejected = variant_levels(_object(data, "variant"))
+        variant = _object(data, "variant")
+        live = is_live(variant)
+        levels, rejected = variant_levels(variant, zeroed=not live)
+        if not live and not levels:
+            return InventoryEvent(
+                levels=(),
+                occurred_at=message.occurred_at,
+                gone=f"variant {object_id} ({_not_live_why(variant)})",
+            )
         return InventoryEvent(
             levels=levels, occurred_at=message.occurred_at, rejected=rejected
         )
@@ -383,14 +400,30 @@ def _wanted_skus(skus: tuple[str, ...]) -> frozenset[str]:
     return frozenset(skus)
 
 
+def is_live(variant: Mapping[str, Any]) -> bool:
+    """Whether TradeGecko still has the variant: neither it nor its product
+    soft-deleted. A variant's status is 'active' or 'archived', its
+    product's 'active', 'disabled' or 'archived' (tradegecko/smaug); any
+    other stated variant status is not live. None stated: live, as listed."""
+    status = variant.get("status")
+    return status in (None, "active") and variant.get("product_status") != "archived"
+
+
+def _not_live_why(variant: Mapping[str, Any]) -> str:
+    if variant.get("product_status") == "archived":
+        return "its product archived"
+    return f"status {str(variant.get('status'))[:40]}"
+
+
 def variant_levels(
-    variant: Mapping[str, Any],
+    variant: Mapping[str, Any], *, zeroed: bool = False
 ) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
     """One record per location of a variant that has a SKU (TradeGecko allows
     variants without one; nothing can be keyed on them); a location row we
     cannot read (its recorded rows are objects with an integer
     ``location_id`` and a ``stock_on_hand``) is a rejected level, noted with
-    its page or event, never a failed page or event nor dropped unsaid."""
+    its page or event, never a failed page or event nor dropped unsaid.
+    ``zeroed`` (a variant gone): 0 at each location, whatever its figure."""
     sku = variant.get("sku")
     if not isinstance(sku, str) or not sku:
         return (), ()
@@ -404,15 +437,14 @@ def variant_levels(
     def record(row: object) -> StockLevelRecord:
         if row is None:
             raise UnreadableLevel("locations: not a list", sku=sku)
-        code, figure = _location_row(row, sku)
+        code, figure = _location_row(row, sku, figure_needed=not zeroed)
         return StockLevelRecord(
             sku=sku,
             location_code=code,
-            on_hand=whole_units(
-                figure,
-                field="stock_on_hand",
-                sku=sku,
-                location_code=code,
+            on_hand=0
+            if zeroed
+            else whole_units(
+                figure, field="stock_on_hand", sku=sku, location_code=code
             ),
             modified_at=modified,
         )
@@ -421,20 +453,23 @@ def variant_levels(
     return readable_levels(record, rows)
 
 
-def _location_row(row: object, sku: str) -> tuple[str, object]:
+def _location_row(
+    row: object, sku: str, *, figure_needed: bool = True
+) -> tuple[str, object]:
     """The row's location id as our code, and its figure; ``UnreadableLevel``
     for a row that is not an object, names no integer location or has no
-    figure (an absent one is not 0: that would zero the level)."""
+    figure where one is needed (an absent one is not 0: that would zero the
+    level)."""
     if not isinstance(row, dict):
         raise UnreadableLevel("locations: a level that is not an object", sku=sku)
     location = row.get("location_id")
     if not isinstance(location, int) or isinstance(location, bool):
         raise UnreadableLevel("location_id: not a TradeGecko id", sku=sku)
-    if "stock_on_hand" not in row:
+    if figure_needed and "stock_on_hand" not in row:
         raise UnreadableLevel(
             "stock_on_hand: missing", sku=sku, location_code=str(location)
         )
-    return str(location), row["stock_on_hand"]
+    return str(location), row.get("stock_on_hand")
 
 
 def _list(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
