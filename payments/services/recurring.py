@@ -39,6 +39,7 @@ from payments.services.slots import (
     period_payments,
     recurring_id,
     recurring_of,
+    schedule_restart,
     slot_after,
     slot_key,
     slot_of,
@@ -375,15 +376,33 @@ def recurring_payment_paid(payment: Payment) -> None:
     public_id = recurring_id(payment)
     if not public_id:
         return
-    resumed = RecurringCharge.objects.filter(
-        public_id=public_id,
-        status=RecurringStatus.FAILED,
-        last_payment__in=period_payments(payment),
-    ).update(
-        status=RecurringStatus.ACTIVE, last_payment=payment, updated_at=timezone.now()
+    # Row-locked after the payment, as every path takes them.
+    resumed = (
+        RecurringCharge.objects.select_for_update()
+        .filter(
+            public_id=public_id,
+            status=RecurringStatus.FAILED,
+            last_payment__in=period_payments(payment),
+        )
+        .first()
     )
-    if resumed:
-        logger.warning("recurring charge resumed; period paid", extra=log_ids(payment))
+    if resumed is not None:
+        resumed.status, resumed.last_payment = RecurringStatus.ACTIVE, payment
+        # Stopped since its date passed: restarted as a resume restarts it.
+        restarted = schedule_restart(resumed, timezone.now())
+        resumed.save(
+            update_fields=[
+                "status",
+                "last_payment",
+                "next_run_at",
+                "anchor_day",
+                "updated_at",
+            ]
+        )
+        logger.warning(
+            "recurring charge resumed; period paid",
+            extra={**log_ids(payment), "restarted": restarted},
+        )
         PaymentNote.objects.create(
             payment=payment,
             kind="recurring_resumed",

@@ -18,6 +18,7 @@ from payments.models import (
     SavedPaymentMethod,
 )
 from payments.services.errors import InvalidState, PaymentError
+from payments.services.slots import schedule_restart
 
 logger = logging.getLogger("payments.services")
 
@@ -155,9 +156,7 @@ def recurring_resume(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
     now = timezone.now()
     with transaction.atomic():
         row = _locked(recurring, RecurringStatus.PAUSED, "resumed")
-        overdue = row.next_run_at < now
-        if overdue:
-            row.next_run_at, row.anchor_day = now, now.day
+        overdue = schedule_restart(row, now)
         method_check(row.saved_method, row.next_run_at)
         row.status = RecurringStatus.ACTIVE
         row.save(update_fields=["status", "next_run_at", "anchor_day", "updated_at"])

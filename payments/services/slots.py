@@ -58,6 +58,17 @@ def slot_after(recurring: RecurringCharge, slot: datetime) -> datetime:
     )
 
 
+def schedule_restart(recurring: RecurringCharge, now: datetime) -> bool:
+    """Restart the schedule of a charge charged again after a stop (a resume,
+    a period paid late, a new method) if its date passed meanwhile: the
+    period it begins is due now; the periods missed are never back-charged.
+    A date still ahead is kept. Sets the fields; True if restarted."""
+    if recurring.next_run_at >= now:
+        return False
+    recurring.next_run_at, recurring.anchor_day = now, now.day
+    return True
+
+
 def next_run(
     when: datetime, interval: str, count: int, anchor_day: int | None = None
 ) -> datetime:
