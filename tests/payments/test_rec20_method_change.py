@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from integrations.models import ProviderAccount
 from payments import services
@@ -20,6 +21,7 @@ from payments.models import (
 )
 from payments.services.recurring import recurring_charges_report
 from payments.services.recurring_manage import recurring_method_change
+from tests.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -217,3 +219,24 @@ def test_the_schema_documents_the_change(api):
     operation = schema["paths"][path]["post"]
     assert operation["operationId"] == "recurring_charge_change_method"
     assert {"400", "404", "409"} <= set(operation["responses"])
+
+
+def test_a_read_only_key_may_not_change_the_method(failed, new):
+    reader = APIClient()
+    key = ApiKeyFactory(scopes=["payments:read"])
+    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+
+    response = post(reader, change_url(failed), {"payment_method": new.public_id})
+
+    assert response.status_code == 403
+    failed.refresh_from_db()
+    assert failed.status == RecurringStatus.FAILED
+
+
+def test_a_method_at_an_account_of_another_kind_is_a_400(api, failed, new):
+    ProviderAccount.objects.filter(pk=new.account_id).update(kind="shipping")
+
+    response = post(api, change_url(failed), {"payment_method": new.public_id})
+
+    assert response.status_code == 400, response.content
+    assert error_of(response) == ("payment_method_unusable", "payment_method")
