@@ -223,8 +223,9 @@ RecurringChargeResumeView = _change_view(
     "resume",
     recurring_manage.recurring_resume,
     "Resume a paused recurring charge, or a failed one (stopped by a decline) "
-    "on the same method. If its date passed meanwhile, the period the resume "
-    "begins is charged at once and later ones follow from it; periods missed "
+    "on the same method. If its date passed meanwhile (or it failed: its "
+    "period was declined), the period the resume begins is charged at once and "
+    "later ones follow from it; periods missed "
     "are never charged. Its method must still be usable (400 "
     "`payment_method_expired`, `payment_method_unusable`).",
     {**_EXAMPLE, "next_run_at": "2025-04-01T09:00:00Z"},
@@ -261,9 +262,9 @@ class RecurringChargeMethodView(APIView):
         "none: 400 `payment_method_not_found`) and usable at the next run (400 "
         "`payment_method_expired`, or `payment_method_unusable`: its account "
         "disabled or one this deploy cannot call). A `failed` charge becomes "
-        "`active`: if its date passed, the period the change begins is charged "
-        "at once, missed periods never. A paused one stays paused; a cancelled "
-        "one answers 409 `invalid_state`.",
+        "`active`: the period the change begins is charged at once (its "
+        "declined one is unpaid), missed periods never. A paused one stays "
+        "paused; a cancelled one answers 409 `invalid_state`.",
         request=RecurringChargeMethodSerializer,
         responses={200: RecurringChargeSerializer, **_ERRORS, 409: _CONFLICT},
         examples=[

@@ -186,9 +186,10 @@ def recurring_resume(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
     periods missed are not back-charged, but the period the resume begins is
     charged at once and the schedule restarts from now: pausing over each
     renewal and resuming after it never serves a period unpaid. A date still
-    ahead is kept. Each period's charge is keyed by its date, so none is
-    charged twice. Only a paused charge, or a failed one (declined: the
-    customer may have mended the card; the next decline stops it again)."""
+    ahead is kept (a failed one's is not: its period was declined). Each
+    period's charge is keyed by its date, so none is charged twice. Only a
+    paused charge, or a failed one (declined: the customer may have mended
+    the card; the next decline stops it again)."""
     with transaction.atomic():
         row = _locked(recurring, RESUMABLE, "resumed")
         overdue = _restart(row)
@@ -253,9 +254,12 @@ def recurring_default_method_move(
 
 
 def _restart(row: RecurringCharge) -> bool:
-    """``row`` active again, its schedule restarted if its date passed."""
+    """``row`` active again, its schedule restarted if its date passed. A
+    failed one's period was declined (unpaid): restarted now in any case, or
+    a card declined each period and resumed each time is never charged."""
+    unpaid = row.status == RecurringStatus.FAILED
     row.status = RecurringStatus.ACTIVE
-    return schedule_restart(row, timezone.now())
+    return schedule_restart(row, timezone.now(), unpaid=unpaid)
 
 
 def recurring_cancel(*, recurring: RecurringCharge, actor: str = "") -> RecurringCharge:

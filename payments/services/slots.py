@@ -58,12 +58,16 @@ def slot_after(recurring: RecurringCharge, slot: datetime) -> datetime:
     )
 
 
-def schedule_restart(recurring: RecurringCharge, now: datetime) -> bool:
+def schedule_restart(
+    recurring: RecurringCharge, now: datetime, *, unpaid: bool = False
+) -> bool:
     """Restart the schedule of a charge charged again after a stop (a resume,
     a period paid late, a new method) if its date passed meanwhile: the
     period it begins is due now; the periods missed are never back-charged.
-    A date still ahead is kept. Sets the fields; True if restarted."""
-    if recurring.next_run_at >= now:
+    A date still ahead is kept, unless the period running now is ``unpaid``
+    (its charge declined): then too it is restarted now, or the rest of that
+    period would be served free. Sets the fields; True if restarted."""
+    if recurring.next_run_at >= now and not unpaid:
         return False
     recurring.next_run_at, recurring.anchor_day = now, now.day
     return True
