@@ -219,8 +219,13 @@ def _recurring_claim(
         existing = (
             Payment.objects.select_for_update().filter(idempotency_key=key).first()
         )
+        # On the method this run read: a move committed since claims nothing
+        # (the next run charges the new method).
         claimed = RecurringCharge.objects.filter(
-            pk=recurring.pk, next_run_at=slot, status=RecurringStatus.ACTIVE
+            pk=recurring.pk,
+            next_run_at=slot,
+            status=RecurringStatus.ACTIVE,
+            saved_method_id=recurring.saved_method_id,
         ).update(next_run_at=following, updated_at=timezone.now())
         if not claimed:
             return None, False
@@ -239,9 +244,11 @@ def _recurring_claim(
             capture_requested=True,
             customer_reference=recurring.saved_method.customer_reference,
             # The slot named too: a try that reaches no gateway frees its key.
+            # The method too: a decline found after a move is the old one's.
             metadata={
                 "recurring_charge": recurring.public_id,
                 "recurring_slot": slot.isoformat(),
+                "recurring_method": recurring.saved_method.public_id,
             },
             idempotency_key=key,
         )
@@ -346,7 +353,13 @@ def _decline_stop(recurring_pk: int, payment: Payment) -> None:
     paused one stays paused, the decline noted: the first run once it is
     unpaused stops it (``_decline_finish``). A cancelled one stays so."""
     # Row-locked after the payments, as every path takes them.
-    recurring = RecurringCharge.objects.select_for_update().get(pk=recurring_pk)
+    recurring = (
+        RecurringCharge.objects.select_for_update(of=("self",))
+        .select_related("saved_method")
+        .get(pk=recurring_pk)
+    )
+    if _moved_since(recurring, payment):
+        return
     if recurring.status == RecurringStatus.ACTIVE:
         recurring.status = RecurringStatus.FAILED
         recurring.last_payment = payment
@@ -366,6 +379,30 @@ def _decline_stop(recurring_pk: int, payment: Payment) -> None:
         "the first run after it is unpaused stops it (the method was "
         "declined) before charging anything.",
     )
+
+
+def _moved_since(recurring: RecurringCharge, payment: Payment) -> bool:
+    """A try's decline on a method ``recurring`` has left since (a move): the
+    new method was never tried, so nothing stops. Its period is unpaid, so
+    an active or paused charge restarts now on the new method, as a move of
+    a charge that decline had stopped does; noted for staff. Tries made
+    before the method was recorded count as on the current one."""
+    tried_on = payment.metadata.get("recurring_method")
+    if not tried_on or tried_on == recurring.saved_method.public_id:
+        return False
+    if recurring.status in (RecurringStatus.ACTIVE, RecurringStatus.PAUSED):
+        schedule_restart(recurring, timezone.now(), unpaid=True)
+        recurring.save(update_fields=["next_run_at", "anchor_day", "updated_at"])
+    logger.warning("recurring try declined on a method left", extra=log_ids(payment))
+    PaymentNote.objects.create(
+        payment=payment,
+        kind="recurring_slot_declined",
+        title="Declined on a method the recurring charge has left",
+        detail="This period's try was declined on the previous method after "
+        "the charge moved to another: not stopped; its schedule restarted on "
+        "the new method. Check this period was collected.",
+    )
+    return True
 
 
 def recurring_payment_paid(payment: Payment) -> None:
