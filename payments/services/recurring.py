@@ -447,7 +447,7 @@ def recurring_payment_paid(payment: Payment) -> None:
             detail="A decline of this period had stopped it; the gateway "
             "then reported this payment paid.",
         )
-    period_paid(payment)
+    period_paid(payment, restarted_since=resumed is None)
 
 
 def recurring_refund_unpaid(

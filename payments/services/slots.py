@@ -220,12 +220,14 @@ def decline_stops(payment: Payment) -> bool:
     return False
 
 
-def period_paid(payment: Payment) -> None:
+def period_paid(payment: Payment, *, restarted_since: bool = True) -> None:
     """A slot given back for ``payment`` (failed as never charged) is taken
     back while no run charged it again. Charged again: two charges for one
     period, so staff are asked to refund one. Being charged again (its
     outcome open): noted; reviewed when that try is found paid
-    (``period_charged``), and never given back meanwhile."""
+    (``period_charged``), and never given back meanwhile. ``restarted_since``
+    False: the charge was still stopped by this period's decline, so no
+    resume or move restarted it inside the period (``_restart_paid``)."""
     # Row-locked: two tries of the period reported paid at once are taken
     # one after the other, so the second reads the first paid (no cycle:
     # every path takes payments before the recurring charge).
@@ -246,6 +248,8 @@ def period_paid(payment: Payment) -> None:
         )
     ):
         logger.info("recurring slot paid after all; taken back", extra=log_ids(payment))
+    if slot is not None and restarted_since:
+        _restart_paid(payment, recurring, slot)
     other = period_charged_elsewhere(payment)
     if other is None:
         return
@@ -259,6 +263,42 @@ def period_paid(payment: Payment) -> None:
         )
         return
     _charged_twice(payment, other)
+
+
+def _restart_paid(payment: Payment, recurring: RecurringCharge, slot: datetime) -> None:
+    """A restart inside ``payment``'s period (the charge resumed or moved
+    after its decline, which the gateway now reports paid) falls in days
+    that period paid: not charged yet, it is taken back to the period's end;
+    charged, the customer paid those days twice (``_charged_twice``)."""
+    paid_until = next_run(slot, recurring.interval, recurring.interval_count, slot.day)
+    if RecurringCharge.objects.filter(
+        pk=recurring.pk, next_run_at__gt=slot, next_run_at__lt=paid_until
+    ).update(next_run_at=paid_until, anchor_day=slot.day, updated_at=timezone.now()):
+        logger.info(
+            "recurring restart in a paid period taken back", extra=log_ids(payment)
+        )
+        return
+    later = (
+        Payment.objects.filter(
+            RUN_MADE,
+            metadata__recurring_charge=recurring.public_id,
+            pk__gt=payment.pk,
+            status__in=MONEY_HOLDING_STATUSES,
+        )
+        .exclude(order_id=payment.order_id)
+        .order_by("pk")
+    )
+    for other in later:
+        began = slot_of(str(other.idempotency_key or "")) or _named_slot(other)
+        if began is not None and slot < began < paid_until:
+            _charged_twice(payment, other)
+
+
+def _named_slot(payment: Payment) -> datetime | None:
+    try:
+        return datetime.fromisoformat(payment.metadata.get("recurring_slot"))
+    except (TypeError, ValueError):
+        return None
 
 
 def _charged_twice(late: Payment, other: Payment) -> None:
