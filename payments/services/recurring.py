@@ -390,7 +390,9 @@ def _moved_since(recurring: RecurringCharge, payment: Payment) -> bool:
     tried_on = payment.metadata.get("recurring_method")
     if not tried_on or tried_on == recurring.saved_method.public_id:
         return False
-    if recurring.status in (RecurringStatus.ACTIVE, RecurringStatus.PAUSED):
+    # A date passed is kept: the run at hand charges it to the new method.
+    live = (RecurringStatus.ACTIVE, RecurringStatus.PAUSED)
+    if recurring.status in live and recurring.next_run_at > timezone.now():
         schedule_restart(recurring, timezone.now(), unpaid=True)
         recurring.save(update_fields=["next_run_at", "anchor_day", "updated_at"])
     logger.warning("recurring try declined on a method left", extra=log_ids(payment))

@@ -20,7 +20,7 @@ from payments.models import (
 )
 from payments.services.attempts import KIND, adapter_for
 from payments.services.errors import InvalidState, PaymentError
-from payments.services.slots import schedule_restart
+from payments.services.slots import decline_kept, schedule_restart
 
 logger = logging.getLogger("payments.services")
 
@@ -255,9 +255,10 @@ def recurring_default_method_move(
 
 def _restart(row: RecurringCharge) -> bool:
     """``row`` active again, its schedule restarted if its date passed. A
-    failed one's period was declined (unpaid): restarted now in any case, or
-    a card declined each period and resumed each time is never charged."""
-    unpaid = row.status == RecurringStatus.FAILED
+    failed one's period was declined (unpaid), as is a paused one's whose
+    decline came while paused: restarted now in any case, or a card declined
+    each period and resumed each time is never charged."""
+    unpaid = row.status == RecurringStatus.FAILED or decline_kept(row)
     row.status = RecurringStatus.ACTIVE
     return schedule_restart(row, timezone.now(), unpaid=unpaid)
 

@@ -73,6 +73,29 @@ def schedule_restart(
     return True
 
 
+def decline_kept(recurring: RecurringCharge) -> bool:
+    """Whether ``recurring``'s latest try was declined while it was paused
+    and that decline still waits to stop it: its period is unpaid."""
+    prefix = f"{RECURRING_KEY_PREFIX}{recurring.public_id}:"
+    latest = (
+        Payment.objects.filter(idempotency_key__startswith=prefix)
+        .order_by("-pk")
+        .first()
+    )
+    if latest is None or latest.status != PaymentStatus.FAILED:
+        return False
+    kinds = set(latest.notes.values_list("kind", flat=True))
+    return (
+        "recurring_paused_decline" in kinds
+        and not {
+            "recurring_unpaused",
+            "recurring_slot_declined",
+            "recurring_period_paid",
+        }
+        & kinds
+    )
+
+
 def next_run(
     when: datetime, interval: str, count: int, anchor_day: int | None = None
 ) -> datetime:
