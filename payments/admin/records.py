@@ -138,8 +138,8 @@ class RecurringChargeAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelA
         self._change(request, queryset, recurring_pause, "Paused.")
 
     @admin.action(
-        description="Resume selected paused or failed recurring charges (a passed "
-        "date: charged now)",
+        description="Resume selected paused or failed recurring charges (a failed "
+        "one, or a passed date: charged now)",
         permissions=["manage"],
     )
     def resume(self, request: HttpRequest, queryset: QuerySet[RecurringCharge]) -> None:
