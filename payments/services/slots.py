@@ -216,6 +216,36 @@ def period_charged(payment: Payment) -> None:
     for holder in period_lock(payment):
         if holder.status in MONEY_HOLDING_STATUSES:
             _charged_twice(*sorted((payment, holder), key=lambda p: p.pk))
+    _overlap_charged(payment)
+
+
+def _overlap_charged(payment: Payment) -> None:
+    """``payment`` charges a restart that falls inside an earlier period
+    already paid (a declined try reported paid while the restart's outcome
+    was open): those days are paid twice, so the earlier goes to review."""
+    began = _try_slot(payment)
+    if began is None:
+        return
+    earlier = (
+        Payment.objects.filter(
+            RUN_MADE,
+            metadata__recurring_charge=recurring_id(payment),
+            pk__lt=payment.pk,
+            status__in=MONEY_HOLDING_STATUSES,
+        )
+        .exclude(order_id=payment.order_id)
+        .order_by("-pk")[:3]
+    )
+    recurring = recurring_of(payment)
+    for other in earlier:
+        slot = _try_slot(other)
+        if recurring is None or slot is None:
+            continue
+        paid_until = next_run(
+            slot, recurring.interval, recurring.interval_count, slot.day
+        )
+        if slot < began < paid_until:
+            _charged_twice(other, payment)
 
 
 def decline_stops(payment: Payment) -> bool:
@@ -312,12 +342,16 @@ def _restart_paid(payment: Payment, recurring: RecurringCharge, slot: datetime) 
         .order_by("pk")
     )
     for other in later:
-        began = slot_of(str(other.idempotency_key or "")) or _named_slot(other)
+        began = _try_slot(other)
         if began is not None and slot < began < paid_until:
             _charged_twice(payment, other)
 
 
-def _named_slot(payment: Payment) -> datetime | None:
+def _try_slot(payment: Payment) -> datetime | None:
+    """The slot a run's try charged: its key's, else the one it names."""
+    named = slot_of(str(payment.idempotency_key or ""))
+    if named is not None:
+        return named
     try:
         return datetime.fromisoformat(payment.metadata.get("recurring_slot"))
     except (TypeError, ValueError):

@@ -20,9 +20,15 @@ from payments.models import (
     SandboxCharge,
     SavedPaymentMethod,
 )
+from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services.recurring import recurring_charges_report
 from payments.services.slots import slot_after, slot_of
-from tests.payments.recurring_setup import charges, gateway_says, payments_of
+from tests.payments.recurring_setup import (
+    charges,
+    gateway_says,
+    paid_lookup,
+    payments_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -108,4 +114,30 @@ def test_paid_late_after_the_restart_was_charged_goes_to_review(
     assert late.review_state == ReviewState.PENDING
     note = late.notes.get(kind="recurring_charged_twice")
     restarted = payments_of(recurring)[-1]
+    assert restarted.public_id in note.title
+
+
+def test_paid_late_while_the_restart_is_open_goes_to_review_once_it_is_found_paid(
+    primary, declined, django_capture_on_commit_callbacks, monkeypatch
+):
+    recurring, late = declined
+    primary.settings = {"error_rate": 1.0}
+    primary.save()
+    assert recurring_charges_report().unknown == 1
+    primary.settings = {}
+    primary.save()
+    restarted = payments_of(recurring)[-1]
+    assert restarted.status == PaymentStatus.UNKNOWN
+
+    gateway_says(django_capture_on_commit_callbacks, "payment.captured", "ch_declined")
+    late.refresh_from_db()
+    assert not late.notes.filter(kind="recurring_charged_twice").exists()
+    monkeypatch.setattr(SandboxPaymentsAdapter, "retrieve_by_key", paid_lookup)
+    services.payments_reconcile_pending()
+
+    restarted.refresh_from_db()
+    assert restarted.status == PaymentStatus.CAPTURED
+    late.refresh_from_db()
+    assert late.review_state == ReviewState.PENDING
+    note = late.notes.get(kind="recurring_charged_twice")
     assert restarted.public_id in note.title
