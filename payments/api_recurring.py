@@ -1,5 +1,6 @@
 """Recurring charges API: a customer's subscriptions on a saved method,
-created, listed, paused, resumed and cancelled by the storefront.
+created, listed, paused, resumed, moved to another method and cancelled by
+the storefront.
 
 Resuming never back-charges the periods missed while paused; if the charge's
 date passed, the period the resume begins is charged at once."""
@@ -24,6 +25,7 @@ from payments.api import READ, WRITE, actor, api_error, check_customer
 from payments.models import RecurringCharge
 from payments.serializers_recurring import (
     RecurringChargeCreateSerializer,
+    RecurringChargeMethodSerializer,
     RecurringChargeSerializer,
 )
 from payments.services import recurring_manage
@@ -48,7 +50,8 @@ _EXAMPLE = {
 _CONFLICT = OpenApiResponse(
     ErrorResponseSerializer,
     description="`invalid_state`: the charge's status does not allow it (pause: "
-    "only `active`; resume: only `paused`; cancel: any but `cancelled`).",
+    "only `active`; resume: only `paused` or `failed`; cancel and payment-method: "
+    "any but `cancelled`).",
     examples=[
         OpenApiExample(
             "Cancelled already",
@@ -138,7 +141,8 @@ class CustomerRecurringChargesView(ListModelMixin, GenericAPIView):
         summary="Charge a saved method every period",
         description="The method must be this customer's (another's answers 404 "
         "`payment_method_not_found`) and usable at the first run (400 "
-        "`payment_method_expired` or `payment_method_unusable`). A first run "
+        "`payment_method_expired`, or `payment_method_unusable`: its account disabled "
+        "or one this deploy cannot call). A first run "
         "more than five minutes in the past answers 400 `first_run_in_past`, one "
         "more than two years ahead 400 `first_run_too_far`.",
         request=RecurringChargeCreateSerializer,
@@ -218,10 +222,12 @@ RecurringChargePauseView = _change_view(
 RecurringChargeResumeView = _change_view(
     "resume",
     recurring_manage.recurring_resume,
-    "Resume a paused recurring charge. If its date passed while paused, the "
-    "period the resume begins is charged at once and later ones follow from "
-    "it; periods missed while paused are never charged. Its method must still "
-    "be usable (400 `payment_method_expired`).",
+    "Resume a paused recurring charge, or a failed one (stopped by a decline) "
+    "on the same method. If its date passed meanwhile (or it failed: its "
+    "period was declined), the period the resume begins is charged at once and "
+    "later ones follow from it; periods missed "
+    "are never charged. Its method must still be usable (400 "
+    "`payment_method_expired`, `payment_method_unusable`).",
     {**_EXAMPLE, "next_run_at": "2025-04-01T09:00:00Z"},
 )
 RecurringChargeCancelView = _change_view(
@@ -230,3 +236,66 @@ RecurringChargeCancelView = _change_view(
     "Cancel a recurring charge for good (never charged nor resumed again)",
     {**_EXAMPLE, "status": "cancelled"},
 )
+
+
+_METHOD_NOT_FOUND = OpenApiExample(
+    "Another customer's method",
+    response_only=True,
+    status_codes=["400"],
+    value=error_body(
+        400,
+        "payment_method_not_found",
+        "No such payment method for this customer.",
+        "payment_method",
+    ),
+)
+
+
+class RecurringChargeMethodView(APIView):
+    required_scopes = {"POST": WRITE}
+
+    @extend_schema(
+        operation_id="recurring_charge_change_method",
+        summary="Charge another saved method of the customer (a failed charge "
+        "resumes on it)",
+        description="The method must be the charge's customer's (another's, or "
+        "none: 400 `payment_method_not_found`) and usable at the next run (400 "
+        "`payment_method_expired`, or `payment_method_unusable`: its account "
+        "disabled or one this deploy cannot call). A `failed` charge becomes "
+        "`active`: the period the change begins is charged at once (its "
+        "declined one is unpaid), missed periods never. A paused one stays "
+        "paused; a cancelled one answers 409 `invalid_state`.",
+        request=RecurringChargeMethodSerializer,
+        responses={200: RecurringChargeSerializer, **_ERRORS, 409: _CONFLICT},
+        examples=[
+            OpenApiExample(
+                "New card",
+                request_only=True,
+                value={"payment_method": "pm_9z8x7c6v5b4n3m2l1k0j9h8g"},
+            ),
+            OpenApiExample(
+                "Resumed on it",
+                response_only=True,
+                status_codes=["200"],
+                value={**_EXAMPLE, "payment_method": "pm_9z8x7c6v5b4n3m2l1k0j9h8g"},
+            ),
+            _METHOD_NOT_FOUND,
+        ],
+    )
+    @idempotent(share_commits=True)
+    def post(self, request: Request, public_id: str) -> Response:
+        recurring = _recurring(public_id)
+        serializer = RecurringChargeMethodSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            recurring = recurring_manage.recurring_method_change(
+                recurring=recurring,
+                method_id=serializer.validated_data["payment_method"],
+                actor=actor(request),
+            )
+        except recurring_manage.MethodNotFound as exc:
+            # The charge exists: a bad method in the body is a 400, not a 404.
+            raise ApiError(exc.message, code=exc.code, param=exc.param) from exc
+        except services.PaymentError as exc:
+            raise _manage_error(exc) from exc
+        return Response(RecurringChargeSerializer(recurring).data)

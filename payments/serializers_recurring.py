@@ -80,6 +80,13 @@ class RecurringChargeCreateSerializer(serializers.Serializer):
         return attrs
 
 
+class RecurringChargeMethodSerializer(serializers.Serializer):
+    payment_method = serializers.CharField(
+        max_length=64,
+        help_text="The id of another saved method of the charge's customer.",
+    )
+
+
 class RecurringChargeSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
     customer_reference = serializers.CharField(source="saved_method.customer_reference")

@@ -56,4 +56,9 @@ urlpatterns = [
         api_recurring.RecurringChargeCancelView.as_view(),
         name="recurring-charge-cancel",
     ),
+    path(
+        "recurring-charges/<str:public_id>/payment-method/",
+        api_recurring.RecurringChargeMethodView.as_view(),
+        name="recurring-charge-payment-method",
+    ),
 ]

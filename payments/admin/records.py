@@ -1,7 +1,8 @@
 """Refunds, saved methods and recurring charges: read-only lists, each row
 linked to the payment or customer it belongs to; staff's actions (cancel a
-waiting refund; pause, resume, cancel a recurring charge) go through the
-services and are recorded in the admin log."""
+waiting refund; pause, resume, cancel a recurring charge, move it to the
+customer's default method) go through the services and are recorded in the
+admin log."""
 
 from collections.abc import Callable
 
@@ -23,6 +24,7 @@ from payments.models import (
 from payments.services import refund_cancel
 from payments.services.recurring_manage import (
     recurring_cancel,
+    recurring_default_method_move,
     recurring_pause,
     recurring_resume,
 )
@@ -118,7 +120,7 @@ class RecurringChargeAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelA
     list_filter = ["status", "interval", "currency"]
     search_fields = ["=public_id", "saved_method__customer_reference"]
     list_select_related = ["saved_method"]
-    actions = ["pause", "resume", "cancel"]
+    actions = ["pause", "resume", "move_to_default_method", "cancel"]
 
     @admin.display(description="Customer")
     def customer(self, obj: RecurringCharge) -> str:
@@ -136,11 +138,27 @@ class RecurringChargeAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelA
         self._change(request, queryset, recurring_pause, "Paused.")
 
     @admin.action(
-        description="Resume selected recurring charges (a passed date: charged now)",
+        description="Resume selected paused or failed recurring charges (a failed "
+        "one, or a passed date: charged now)",
         permissions=["manage"],
     )
     def resume(self, request: HttpRequest, queryset: QuerySet[RecurringCharge]) -> None:
         self._change(request, queryset, recurring_resume, "Resumed.")
+
+    @admin.action(
+        description="Move selected recurring charges to the customer's default "
+        "saved method (a failed one resumes)",
+        permissions=["manage"],
+    )
+    def move_to_default_method(
+        self, request: HttpRequest, queryset: QuerySet[RecurringCharge]
+    ) -> None:
+        self._change(
+            request,
+            queryset.select_related("saved_method"),
+            recurring_default_method_move,
+            lambda row: f"Moved to {row.saved_method.public_id}.",
+        )
 
     @admin.action(
         description="Cancel selected recurring charges for good", permissions=["manage"]
@@ -153,7 +171,7 @@ class RecurringChargeAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelA
         request: HttpRequest,
         queryset: QuerySet[RecurringCharge],
         service: Callable[..., RecurringCharge],
-        done: str,
+        done: str | Callable[[RecurringCharge], str],
     ) -> None:
         """``service`` on each selected charge; each refusal shown, the rest done."""
         for recurring in queryset:
@@ -164,7 +182,7 @@ class RecurringChargeAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelA
                     request, f"{recurring.public_id}: {exc}", messages.ERROR
                 )
                 continue
-            note = done
+            note = done(row) if callable(done) else done
             if row.status == RecurringStatus.ACTIVE:
                 note += f" Next run {row.next_run_at:%Y-%m-%d %H:%M} UTC."
             self.log_change(request, row, note)

@@ -39,6 +39,7 @@ from payments.services.slots import (
     period_payments,
     recurring_id,
     recurring_of,
+    schedule_restart,
     slot_after,
     slot_key,
     slot_of,
@@ -218,8 +219,13 @@ def _recurring_claim(
         existing = (
             Payment.objects.select_for_update().filter(idempotency_key=key).first()
         )
+        # On the method this run read: a move committed since claims nothing
+        # (the next run charges the new method).
         claimed = RecurringCharge.objects.filter(
-            pk=recurring.pk, next_run_at=slot, status=RecurringStatus.ACTIVE
+            pk=recurring.pk,
+            next_run_at=slot,
+            status=RecurringStatus.ACTIVE,
+            saved_method_id=recurring.saved_method_id,
         ).update(next_run_at=following, updated_at=timezone.now())
         if not claimed:
             return None, False
@@ -238,9 +244,11 @@ def _recurring_claim(
             capture_requested=True,
             customer_reference=recurring.saved_method.customer_reference,
             # The slot named too: a try that reaches no gateway frees its key.
+            # The method too: a decline found after a move is the old one's.
             metadata={
                 "recurring_charge": recurring.public_id,
                 "recurring_slot": slot.isoformat(),
+                "recurring_method": recurring.saved_method.public_id,
             },
             idempotency_key=key,
         )
@@ -345,7 +353,13 @@ def _decline_stop(recurring_pk: int, payment: Payment) -> None:
     paused one stays paused, the decline noted: the first run once it is
     unpaused stops it (``_decline_finish``). A cancelled one stays so."""
     # Row-locked after the payments, as every path takes them.
-    recurring = RecurringCharge.objects.select_for_update().get(pk=recurring_pk)
+    recurring = (
+        RecurringCharge.objects.select_for_update(of=("self",))
+        .select_related("saved_method")
+        .get(pk=recurring_pk)
+    )
+    if _moved_since(recurring, payment):
+        return
     if recurring.status == RecurringStatus.ACTIVE:
         recurring.status = RecurringStatus.FAILED
         recurring.last_payment = payment
@@ -367,6 +381,32 @@ def _decline_stop(recurring_pk: int, payment: Payment) -> None:
     )
 
 
+def _moved_since(recurring: RecurringCharge, payment: Payment) -> bool:
+    """A try's decline on a method ``recurring`` has left since (a move): the
+    new method was never tried, so nothing stops. Its period is unpaid, so
+    an active or paused charge restarts now on the new method, as a move of
+    a charge that decline had stopped does; noted for staff. Tries made
+    before the method was recorded count as on the current one."""
+    tried_on = payment.metadata.get("recurring_method")
+    if not tried_on or tried_on == recurring.saved_method.public_id:
+        return False
+    # A date passed is kept: the run at hand charges it to the new method.
+    live = (RecurringStatus.ACTIVE, RecurringStatus.PAUSED)
+    if recurring.status in live and recurring.next_run_at > timezone.now():
+        schedule_restart(recurring, timezone.now(), unpaid=True)
+        recurring.save(update_fields=["next_run_at", "anchor_day", "updated_at"])
+    logger.warning("recurring try declined on a method left", extra=log_ids(payment))
+    PaymentNote.objects.create(
+        payment=payment,
+        kind="recurring_slot_declined",
+        title="Declined on a method the recurring charge has left",
+        detail="This period's try was declined on the previous method after "
+        "the charge moved to another: not stopped; its schedule restarted on "
+        "the new method. Check this period was collected.",
+    )
+    return True
+
+
 def recurring_payment_paid(payment: Payment) -> None:
     """A slot's payment the gateway failed, then reported paid (its failure
     was not final, or its look-up missed it): its period counts as paid, so
@@ -375,15 +415,33 @@ def recurring_payment_paid(payment: Payment) -> None:
     public_id = recurring_id(payment)
     if not public_id:
         return
-    resumed = RecurringCharge.objects.filter(
-        public_id=public_id,
-        status=RecurringStatus.FAILED,
-        last_payment__in=period_payments(payment),
-    ).update(
-        status=RecurringStatus.ACTIVE, last_payment=payment, updated_at=timezone.now()
+    # Row-locked after the payment, as every path takes them.
+    resumed = (
+        RecurringCharge.objects.select_for_update()
+        .filter(
+            public_id=public_id,
+            status=RecurringStatus.FAILED,
+            last_payment__in=period_payments(payment),
+        )
+        .first()
     )
-    if resumed:
-        logger.warning("recurring charge resumed; period paid", extra=log_ids(payment))
+    if resumed is not None:
+        resumed.status, resumed.last_payment = RecurringStatus.ACTIVE, payment
+        # Stopped since its date passed: restarted as a resume restarts it.
+        restarted = schedule_restart(resumed, timezone.now())
+        resumed.save(
+            update_fields=[
+                "status",
+                "last_payment",
+                "next_run_at",
+                "anchor_day",
+                "updated_at",
+            ]
+        )
+        logger.warning(
+            "recurring charge resumed; period paid",
+            extra={**log_ids(payment), "restarted": restarted},
+        )
         PaymentNote.objects.create(
             payment=payment,
             kind="recurring_resumed",
@@ -391,7 +449,7 @@ def recurring_payment_paid(payment: Payment) -> None:
             detail="A decline of this period had stopped it; the gateway "
             "then reported this payment paid.",
         )
-    period_paid(payment)
+    period_paid(payment, restarted_since=resumed is None)
 
 
 def recurring_refund_unpaid(

@@ -7,17 +7,20 @@ during a run stays."""
 import logging
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from integrations import money
+from integrations import money, registry
 from payments.models import (
     RecurringCharge,
     RecurringInterval,
     RecurringStatus,
     SavedPaymentMethod,
 )
+from payments.services.attempts import KIND, adapter_for
 from payments.services.errors import InvalidState, PaymentError
+from payments.services.slots import decline_kept, schedule_restart
 
 logger = logging.getLogger("payments.services")
 
@@ -33,6 +36,10 @@ MAX_INTERVAL_COUNT = {
     RecurringInterval.MONTH: 12,
     RecurringInterval.YEAR: 1,
 }
+
+
+# What a resume charges again: a pause, or a stop for a decline.
+RESUMABLE = (RecurringStatus.PAUSED, RecurringStatus.FAILED)
 
 
 class MethodNotFound(PaymentError):
@@ -74,15 +81,7 @@ def recurring_create(
     if amount < 1:
         raise PaymentError("The amount must be positive.", param="amount")
     money.check_limit(amount, currency)
-    method = (
-        SavedPaymentMethod.objects.select_related("account")
-        .filter(public_id=method_id, customer_reference=customer_reference)
-        .first()
-    )
-    if method is None:
-        raise MethodNotFound(
-            "No such payment method for this customer.", param="payment_method"
-        )
+    method = _customer_method(customer_reference, method_id)
     method_check(method, first_run_at)
     recurring = RecurringCharge.objects.create(
         saved_method=method,
@@ -96,6 +95,21 @@ def recurring_create(
     )
     logger.info("recurring charge created", extra={"recurring_id": recurring.public_id})
     return recurring
+
+
+def _customer_method(customer_reference: str, method_id: str) -> SavedPaymentMethod:
+    """The customer's saved method ``method_id``; MethodNotFound otherwise
+    (another customer's is not told apart from none)."""
+    method = (
+        SavedPaymentMethod.objects.select_related("account")
+        .filter(public_id=method_id, customer_reference=customer_reference)
+        .first()
+    )
+    if method is None:
+        raise MethodNotFound(
+            "No such payment method for this customer.", param="payment_method"
+        )
+    return method
 
 
 def _first_run(first_run_at: datetime | None) -> datetime:
@@ -133,6 +147,28 @@ def method_check(method: SavedPaymentMethod, when: datetime) -> None:
             "The payment method's gateway account is disabled.",
             param="payment_method",
         )
+    _callable_check(method)
+
+
+def _callable_check(method: SavedPaymentMethod) -> None:
+    """MethodUnusable if this deploy cannot call ``method``'s account (not a
+    payments account, its provider dropped, a bad configuration, credentials
+    no key opens): refused now rather than failing at every run. What broke
+    is logged for staff, never told to the caller."""
+    try:
+        if method.account.kind != KIND:
+            raise ImproperlyConfigured(f"a {method.account.kind} account")
+        adapter_for(method.account)
+    except registry.ACCOUNT_UNCALLABLE as error:
+        logger.error(
+            "recurring charge refused: its account cannot be called",
+            extra={"account": method.account.slug, "error": type(error).__name__},
+        )
+        raise MethodUnusable(
+            "The payment method's gateway account cannot be used by this "
+            "deploy; use another payment method.",
+            param="payment_method",
+        ) from None
 
 
 def recurring_pause(*, recurring: RecurringCharge, actor: str = "") -> RecurringCharge:
@@ -146,23 +182,85 @@ def recurring_pause(*, recurring: RecurringCharge, actor: str = "") -> Recurring
 
 
 def recurring_resume(*, recurring: RecurringCharge, actor: str = "") -> RecurringCharge:
-    """Charge again. If its date passed while paused, the periods missed are
-    not back-charged, but the period the resume begins is charged at once
-    and the schedule restarts from now: pausing over each renewal and
-    resuming after it never serves a period unpaid. A date still ahead is
-    kept. Each period's charge is keyed by its date, so none is charged
-    twice. Only a paused charge."""
-    now = timezone.now()
+    """Charge again. If its date passed while paused (or stopped), the
+    periods missed are not back-charged, but the period the resume begins is
+    charged at once and the schedule restarts from now: pausing over each
+    renewal and resuming after it never serves a period unpaid. A date still
+    ahead is kept (a failed one's is not: its period was declined). Each
+    period's charge is keyed by its date, so none is charged twice. Only a
+    paused charge, or a failed one (declined: the customer may have mended
+    the card; the next decline stops it again)."""
     with transaction.atomic():
-        row = _locked(recurring, RecurringStatus.PAUSED, "resumed")
-        overdue = row.next_run_at < now
-        if overdue:
-            row.next_run_at, row.anchor_day = now, now.day
+        row = _locked(recurring, RESUMABLE, "resumed")
+        overdue = _restart(row)
         method_check(row.saved_method, row.next_run_at)
-        row.status = RecurringStatus.ACTIVE
         row.save(update_fields=["status", "next_run_at", "anchor_day", "updated_at"])
     _log("recurring charge resumed", row, actor, restarted=overdue)
     return row
+
+
+def recurring_method_change(
+    *, recurring: RecurringCharge, method_id: str, actor: str = ""
+) -> RecurringCharge:
+    """Charge another saved method of the same customer from now on; a
+    failed charge (declined) is resumed on it, as ``recurring_resume`` does.
+    A paused one stays paused; any but a cancelled one. The method must be
+    usable at the next run (``method_check``)."""
+    with transaction.atomic():
+        row = _locked(recurring, None, "moved to another payment method")
+        method = _customer_method(row.saved_method.customer_reference, method_id)
+        overdue = False
+        if row.status == RecurringStatus.FAILED:
+            overdue = _restart(row)
+        method_check(method, row.next_run_at)
+        row.saved_method = method
+        row.save(
+            update_fields=[
+                "saved_method",
+                "status",
+                "next_run_at",
+                "anchor_day",
+                "updated_at",
+            ]
+        )
+    _log(
+        "recurring charge moved to another method",
+        row,
+        actor,
+        method_id=method.public_id,
+        restarted=overdue,
+    )
+    return row
+
+
+def recurring_default_method_move(
+    *, recurring: RecurringCharge, actor: str = ""
+) -> RecurringCharge:
+    """``recurring_method_change`` to the customer's default saved method
+    (staff's one-click move after the customer added a card)."""
+    customer = recurring.saved_method.customer_reference
+    default = (
+        SavedPaymentMethod.objects.filter(customer_reference=customer, is_default=True)
+        .exclude(pk=recurring.saved_method_id)
+        .values_list("public_id", flat=True)
+        .first()
+    )
+    if default is None:
+        raise MethodNotFound(
+            "The customer has no other saved method as default.",
+            param="payment_method",
+        )
+    return recurring_method_change(recurring=recurring, method_id=default, actor=actor)
+
+
+def _restart(row: RecurringCharge) -> bool:
+    """``row`` active again, its schedule restarted if its date passed. A
+    failed one's period was declined (unpaid), as is a paused one's whose
+    decline came while paused: restarted now in any case, or a card declined
+    each period and resumed each time is never charged."""
+    unpaid = row.status == RecurringStatus.FAILED or decline_kept(row)
+    row.status = RecurringStatus.ACTIVE
+    return schedule_restart(row, timezone.now(), unpaid=unpaid)
 
 
 def recurring_cancel(*, recurring: RecurringCharge, actor: str = "") -> RecurringCharge:
@@ -176,18 +274,19 @@ def recurring_cancel(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
 
 
 def _locked(
-    recurring: RecurringCharge, needed: str | None, verb: str
+    recurring: RecurringCharge, needed: str | tuple[str, ...] | None, verb: str
 ) -> RecurringCharge:
     """The charge's row, locked; InvalidState unless its status is ``needed``
-    (``None``: any but cancelled)."""
+    (one of them; ``None``: any but cancelled)."""
     row = (
         RecurringCharge.objects.select_for_update(of=("self",))
         .select_related("saved_method__account")
         .get(pk=recurring.pk)
     )
-    allowed = (
-        row.status == needed if needed else row.status != RecurringStatus.CANCELLED
-    )
+    if needed is None:
+        allowed = row.status != RecurringStatus.CANCELLED
+    else:
+        allowed = row.status in (needed if isinstance(needed, tuple) else (needed,))
     if not allowed:
         raise InvalidState(
             f"A {row.status} recurring charge cannot be {verb}.", param="status"

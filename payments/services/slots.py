@@ -58,6 +58,44 @@ def slot_after(recurring: RecurringCharge, slot: datetime) -> datetime:
     )
 
 
+def schedule_restart(
+    recurring: RecurringCharge, now: datetime, *, unpaid: bool = False
+) -> bool:
+    """Restart the schedule of a charge charged again after a stop (a resume,
+    a period paid late, a new method) if its date passed meanwhile: the
+    period it begins is due now; the periods missed are never back-charged.
+    A date still ahead is kept, unless the period running now is ``unpaid``
+    (its charge declined): then too it is restarted now, or the rest of that
+    period would be served free. Sets the fields; True if restarted."""
+    if recurring.next_run_at >= now and not unpaid:
+        return False
+    recurring.next_run_at, recurring.anchor_day = now, now.day
+    return True
+
+
+def decline_kept(recurring: RecurringCharge) -> bool:
+    """Whether ``recurring``'s latest try was declined while it was paused
+    and that decline still waits to stop it: its period is unpaid."""
+    prefix = f"{RECURRING_KEY_PREFIX}{recurring.public_id}:"
+    latest = (
+        Payment.objects.filter(idempotency_key__startswith=prefix)
+        .order_by("-pk")
+        .first()
+    )
+    if latest is None or latest.status != PaymentStatus.FAILED:
+        return False
+    kinds = set(latest.notes.values_list("kind", flat=True))
+    return (
+        "recurring_paused_decline" in kinds
+        and not {
+            "recurring_unpaused",
+            "recurring_slot_declined",
+            "recurring_period_paid",
+        }
+        & kinds
+    )
+
+
 def next_run(
     when: datetime, interval: str, count: int, anchor_day: int | None = None
 ) -> datetime:
@@ -178,6 +216,36 @@ def period_charged(payment: Payment) -> None:
     for holder in period_lock(payment):
         if holder.status in MONEY_HOLDING_STATUSES:
             _charged_twice(*sorted((payment, holder), key=lambda p: p.pk))
+    _overlap_charged(payment)
+
+
+def _overlap_charged(payment: Payment) -> None:
+    """``payment`` charges a restart that falls inside an earlier period
+    already paid (a declined try reported paid while the restart's outcome
+    was open): those days are paid twice, so the earlier goes to review."""
+    began = _try_slot(payment)
+    if began is None:
+        return
+    earlier = (
+        Payment.objects.filter(
+            RUN_MADE,
+            metadata__recurring_charge=recurring_id(payment),
+            pk__lt=payment.pk,
+            status__in=MONEY_HOLDING_STATUSES,
+        )
+        .exclude(order_id=payment.order_id)
+        .order_by("-pk")[:3]
+    )
+    recurring = recurring_of(payment)
+    for other in earlier:
+        slot = _try_slot(other)
+        if recurring is None or slot is None:
+            continue
+        paid_until = next_run(
+            slot, recurring.interval, recurring.interval_count, slot.day
+        )
+        if slot < began < paid_until:
+            _charged_twice(other, payment)
 
 
 def decline_stops(payment: Payment) -> bool:
@@ -205,12 +273,14 @@ def decline_stops(payment: Payment) -> bool:
     return False
 
 
-def period_paid(payment: Payment) -> None:
+def period_paid(payment: Payment, *, restarted_since: bool = True) -> None:
     """A slot given back for ``payment`` (failed as never charged) is taken
     back while no run charged it again. Charged again: two charges for one
     period, so staff are asked to refund one. Being charged again (its
     outcome open): noted; reviewed when that try is found paid
-    (``period_charged``), and never given back meanwhile."""
+    (``period_charged``), and never given back meanwhile. ``restarted_since``
+    False: the charge was still stopped by this period's decline, so no
+    resume or move restarted it inside the period (``_restart_paid``)."""
     # Row-locked: two tries of the period reported paid at once are taken
     # one after the other, so the second reads the first paid (no cycle:
     # every path takes payments before the recurring charge).
@@ -231,6 +301,8 @@ def period_paid(payment: Payment) -> None:
         )
     ):
         logger.info("recurring slot paid after all; taken back", extra=log_ids(payment))
+    if slot is not None and restarted_since:
+        _restart_paid(payment, recurring, slot)
     other = period_charged_elsewhere(payment)
     if other is None:
         return
@@ -244,6 +316,46 @@ def period_paid(payment: Payment) -> None:
         )
         return
     _charged_twice(payment, other)
+
+
+def _restart_paid(payment: Payment, recurring: RecurringCharge, slot: datetime) -> None:
+    """A restart inside ``payment``'s period (the charge resumed or moved
+    after its decline, which the gateway now reports paid) falls in days
+    that period paid: not charged yet, it is taken back to the period's end;
+    charged, the customer paid those days twice (``_charged_twice``)."""
+    paid_until = next_run(slot, recurring.interval, recurring.interval_count, slot.day)
+    if RecurringCharge.objects.filter(
+        pk=recurring.pk, next_run_at__gt=slot, next_run_at__lt=paid_until
+    ).update(next_run_at=paid_until, anchor_day=slot.day, updated_at=timezone.now()):
+        logger.info(
+            "recurring restart in a paid period taken back", extra=log_ids(payment)
+        )
+        return
+    later = (
+        Payment.objects.filter(
+            RUN_MADE,
+            metadata__recurring_charge=recurring.public_id,
+            pk__gt=payment.pk,
+            status__in=MONEY_HOLDING_STATUSES,
+        )
+        .exclude(order_id=payment.order_id)
+        .order_by("pk")
+    )
+    for other in later:
+        began = _try_slot(other)
+        if began is not None and slot < began < paid_until:
+            _charged_twice(payment, other)
+
+
+def _try_slot(payment: Payment) -> datetime | None:
+    """The slot a run's try charged: its key's, else the one it names."""
+    named = slot_of(str(payment.idempotency_key or ""))
+    if named is not None:
+        return named
+    try:
+        return datetime.fromisoformat(payment.metadata.get("recurring_slot"))
+    except (TypeError, ValueError):
+        return None
 
 
 def _charged_twice(late: Payment, other: Payment) -> None:

@@ -300,14 +300,16 @@ def test_resume_with_an_expired_method_is_a_400(api, method):
     assert RecurringCharge.objects.get(public_id=rec_id).status == "paused"
 
 
-def test_a_failed_charge_can_be_cancelled_not_resumed(api, method):
+def test_a_failed_charge_can_be_resumed_or_cancelled(api, method):
     rec_id = create(api, method).json()["id"]
-    RecurringCharge.objects.filter(public_id=rec_id).update(
-        status=RecurringStatus.FAILED
-    )
-    assert post(api, f"/api/v1/recurring-charges/{rec_id}/resume/").status_code == 409
+    failed = RecurringCharge.objects.filter(public_id=rec_id)
+    failed.update(status=RecurringStatus.FAILED)
+    resumed = post(api, f"/api/v1/recurring-charges/{rec_id}/resume/")
+    assert resumed.json()["status"] == "active"
+    failed.update(status=RecurringStatus.FAILED)
     cancelled = post(api, f"/api/v1/recurring-charges/{rec_id}/cancel/")
     assert cancelled.json()["status"] == "cancelled"
+    assert post(api, f"/api/v1/recurring-charges/{rec_id}/resume/").status_code == 409
 
 
 def test_the_schema_documents_the_endpoints(api):

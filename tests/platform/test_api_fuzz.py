@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
@@ -328,6 +329,22 @@ def _real_path_value(path: str, name: str, known: list[str]) -> str:
             url="http://127.0.0.1:9/hooks", event_types=["payment.*"]
         )
         return endpoint.public_id
+    if path.startswith("/api/v1/recurring-charges/"):
+        from payments import services
+        from payments.models import RecurringCharge
+
+        method = services.payment_method_save(
+            customer_reference="cust-1",
+            source_token="tok_success",
+            idempotency_key="fuzz-method",
+        )
+        return RecurringCharge.objects.create(
+            saved_method=method,
+            amount=500,
+            currency="EUR",
+            interval="month",
+            next_run_at=timezone.now(),
+        ).public_id
     assert path.startswith("/api/v1/payments/"), path
     return known[0]
 
