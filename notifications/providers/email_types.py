@@ -126,6 +126,10 @@ class EmailEventRecord:
     # when absent), for an event applied anyway because it stops its
     # address: ``occurred_at`` is then when we received it. "" otherwise.
     undated: str = ""
+    # A reactivation of a list only its own stops name (SendGrid's
+    # unsubscribe group): it lifts a stop recorded on that list, never a
+    # stop naming no list by its reach (the account's global ones).
+    list_only: bool = False
 
 
 class UndatedEvent(ValueError):

@@ -111,12 +111,15 @@ def suppression_blocks(address: str, category: str) -> Suppression | None:
 @dataclass(frozen=True)
 class ProviderOrigin:
     """Where a provider's stop or reactivation happened: the account whose
-    event it was, the provider's list (Postmark's message stream; "" when
-    the event names none) and the event's own time (None: unknown)."""
+    event it was, the provider's list (Postmark's message stream, SendGrid's
+    unsubscribe group; "" when the event names none) and the event's own
+    time (None: unknown). ``list_only``: a reactivation lifting only stops
+    recorded on its list (``EmailEventRecord.list_only``)."""
 
     account_id: int
     stream: str = ""
     occurred_at: datetime | None = None
+    list_only: bool = False
 
 
 def suppression_add(*, address: str, reason: str, source: str = "") -> Suppression:
@@ -411,7 +414,7 @@ def _on_list(
 ) -> bool:
     """Whether the stop ``entry`` records, of ``origin``'s account, is one
     ``origin``'s reactivation lifts: on its list, and not newer."""
-    if entry["stream"]:
+    if entry["stream"] or origin.list_only:
         if entry["stream"] != origin.stream:
             return False
     elif marketing_only and entry["reason"] != SuppressionReason.UNSUBSCRIBE:
