@@ -85,6 +85,10 @@ class EmailEventType(StrEnum):
     # The provider lifted its own stop on the address (Postmark's
     # reactivation): what that stop put here is lifted too.
     REACTIVATED = "reactivated"
+    # The provider deactivated the address on a record we read no more of
+    # (Postmark's ``Inactive`` on a bounce Type we do not list): stopped by
+    # ``suppressed_for``; it moves no status, saying nothing of the message.
+    DEACTIVATED = "deactivated"
 
 
 class BounceType(StrEnum):

@@ -55,6 +55,7 @@ _STATUS_FOR: dict[EmailEventType, str | None] = {
     EmailEventType.REJECTED: EmailStatus.FAILED,
     EmailEventType.FILTERED: None,
     EmailEventType.REACTIVATED: None,
+    EmailEventType.DEACTIVATED: None,
 }
 _SUPPRESS_FOR = {
     EmailEventType.COMPLAINED: SuppressionReason.COMPLAINT,
