@@ -344,6 +344,7 @@ def suppression_provider_lift(
 
     with transaction.atomic():
         suppression_address_lock(address)
+        _superseded_mark(address, origin, lifted_by_it)
         active = (
             Suppression.objects.select_for_update()
             .filter(address=address, removed_at__isnull=True)
@@ -372,6 +373,25 @@ def suppression_provider_lift(
         },
     )
     return active
+
+
+def _superseded_mark(
+    address: str, origin: ProviderOrigin, lifted: Callable[[dict[str, Any]], bool]
+) -> None:
+    # The reactivation's own stops a stronger one replaced are over too:
+    # marked, so lifting that one never restores them (_unsubscribe_restore).
+    if origin.occurred_at is None:
+        return
+    rows = Suppression.objects.filter(
+        address=address,
+        account_id=origin.account_id,
+        removed_at__isnull=False,
+        reactivated_at__isnull=True,
+    )
+    for row in rows:
+        if row.removed_reason.startswith(_SUPERSEDED) and lifted(_as_entry(row)):
+            row.reactivated_at = origin.occurred_at
+            row.save(update_fields=["reactivated_at"])
 
 
 def _absorbed_drop(
@@ -519,6 +539,8 @@ def _unsubscribe_restore(address: str, lifted: Suppression) -> Suppression | Non
     )
     if latest is None or not latest.removed_reason.startswith(_SUPERSEDED):
         return None
+    if latest.reactivated_at is not None:
+        return None  # its provider lifted it since (_superseded_mark)
     return _insert(address, _as_entry(latest), latest.absorbed)
 
 
