@@ -323,17 +323,17 @@ def suppression_provider_lift(
 ) -> Suppression | None:
     """Lift the active suppression of ``address`` when the provider lifted
     the stop that caused it: ``origin``'s account reactivated the address on
-    its list ``origin.stream`` at ``origin.occurred_at``. The lifted entry,
-    or None.
+    its list ``origin.stream`` at ``origin.occurred_at``. The lifted entry, or None.
 
     Lifted only when ``ours`` (this account's event caused it), on that list
     (a row stored before lists were kept, by reach: ``marketing_only`` for
     a list that stops marketing mail only) and not newer than the
     reactivation. The strongest entry it absorbed from another cause is
     active after it (our unsubscribe link, staff's stop, another account's
-    complaint), else the unsubscribe it had replaced. Recorded either way
-    (``reactivated_at``), so a stop of that list older than it that arrives
-    later is ignored (``suppression_provider_stop``)."""
+    complaint), else the unsubscribe it had replaced, unless of that list
+    (``_superseded_mark``). Recorded either way (``reactivated_at``), so a
+    stop of that list older than it that arrives later is ignored
+    (``suppression_provider_stop``)."""
     address = normalise_address(address)
 
     def lifted_by_it(entry: dict[str, Any]) -> bool:
@@ -524,7 +524,8 @@ _SUPERSEDED = ("replaced by ", "merged into suppression ")
 
 def _unsubscribe_restore(address: str, lifted: Suppression) -> Suppression | None:
     """The unsubscribe ``lifted`` had superseded, active again; None when
-    the address's latest unsubscribe was itself lifted (a resubscribe)."""
+    the address's latest unsubscribe was itself lifted (a resubscribe), or
+    its provider reactivated its list since."""
     if lifted.reason == SuppressionReason.UNSUBSCRIBE:
         return None
     latest = (
