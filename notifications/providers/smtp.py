@@ -8,8 +8,8 @@ the message (connect, TLS, login) is ``not_processed``; a 4xx reply is
 temporary (``not_processed``, come back in a minute); a 5xx reply to the
 recipient is ``invalid_recipient``, to the message ``rejected``, unless its
 enhanced code or words say it is our setup (a blocklist, our sender, our
-relaying) or, at MAIL FROM, a refused SMTPUTF8 (``unsupported_message``:
-failed over; ``smtp_replies``); a timeout or
+relaying) or a refused SMTPUTF8 (5.6.7 at RCPT, at MAIL FROM its words
+too: ``unsupported_message``, failed over; ``smtp_replies``); a timeout or
 a dropped connection once the message is on its way is ``unknown``. SMTP
 posts no delivery events: this provider has no webhooks.
 
@@ -66,6 +66,7 @@ from notifications.providers.esp import refused_recipient
 from notifications.providers.outcomes import unsupported_message
 from notifications.providers.smtp_replies import (
     MESSAGE_REJECTED,
+    enhanced_status,
     mail_from_refusal,
     setup_refusal,
 )
@@ -353,6 +354,14 @@ def send_error(exc: BaseException, *, to: str = "") -> ProviderError:
             setup = setup_refusal(code, reply, quoting=to, before_content=True)
             if setup is not None:
                 return setup
+            if code >= 500 and enhanced_status(reply) == (5, 6, 7):
+                # RFC 6531 at RCPT: "not permitted for that recipient", a
+                # valid address no relay on this way carries; failed over.
+                return unsupported_message(
+                    "the relay cannot carry this message's UTF-8 addresses "
+                    "to the recipient (SMTPUTF8)",
+                    provider_code=str(code),
+                )
         codes = [code for code, _ in replies]
         if codes and all(400 <= code < 500 for code in codes):
             return _temporary("the relay cannot take the recipient now", codes[0])
