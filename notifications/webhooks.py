@@ -20,6 +20,7 @@ from notifications.providers.base import (
     EmailEventRecord,
     EmailEventType,
 )
+from notifications.providers.email_types import UndatedEvent, stops_address
 from notifications.services.events import (
     email_address_event_apply,
     email_address_reactivate,
@@ -37,12 +38,16 @@ def email_webhook_handle(event: WebhookEvent) -> None:
         event_type=event.event_type,
         dedupe_key=event.dedupe_key,
         payload=event.payload,
-        occurred_at=event.occurred_at,
+        # A row stored before undated stops were stamped when received (or
+        # one no adapter dated) falls back to when it was: replay included.
+        occurred_at=event.occurred_at or event.received_at,
     )
     # A payload no adapter can read fails the same way every time: dead at
     # once. What fails after the reading (the database, our code) retries.
     with payload_read("email event unreadable"):
         records = adapter.parse_email_events(message)
+        if event.occurred_at is None:
+            _only_stops_undated(records)
     for record in records:
         # A reactivation is about the address, whatever message it names.
         target = None
@@ -59,6 +64,21 @@ def email_webhook_handle(event: WebhookEvent) -> None:
             f"the event's timestamp is unreadable ({undated[0]}); dated when received"
         )
         event.note = "; ".join(filter(None, [note, event.note]))
+
+
+def _only_stops_undated(records: list[EmailEventRecord]) -> None:
+    """Raise UndatedEvent for a record dated only by the row's receive time
+    that stops no address: it could not be ordered against the message's
+    other events, and nothing waits on it (dead for staff, as at intake)."""
+    for record in records:
+        stops = record.recipient and stops_address(
+            record.type, record.bounce_type, record.suppressed_for
+        )
+        if record.undated and not stops:
+            raise UndatedEvent(
+                f"The {record.type} event has no readable time of its own "
+                f"({record.undated}) and stops no address."
+            )
 
 
 def _address_event(

@@ -85,6 +85,10 @@ class EmailEventType(StrEnum):
     # The provider lifted its own stop on the address (Postmark's
     # reactivation): what that stop put here is lifted too.
     REACTIVATED = "reactivated"
+    # The provider deactivated the address on a record we read no more of
+    # (Postmark's ``Inactive`` on a bounce Type we do not list): stopped by
+    # ``suppressed_for``; it moves no status, saying nothing of the message.
+    DEACTIVATED = "deactivated"
 
 
 class BounceType(StrEnum):
@@ -126,6 +130,10 @@ class EmailEventRecord:
     # when absent), for an event applied anyway because it stops its
     # address: ``occurred_at`` is then when we received it. "" otherwise.
     undated: str = ""
+    # A reactivation of a list only its own stops name (SendGrid's
+    # unsubscribe group): it lifts a stop recorded on that list, never a
+    # stop naming no list by its reach (the account's global ones).
+    list_only: bool = False
 
 
 class UndatedEvent(ValueError):

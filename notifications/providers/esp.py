@@ -33,7 +33,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from integrations.client import CallContext, client_for
-from integrations.errors import ConfigurationError, ProviderError, Unknown
+from integrations.errors import ProviderError, Unknown
 from integrations.providers.base import ConfigField, HealthResult
 from integrations.webhooks.signing import check_tolerance
 from notifications.providers.base import (
@@ -47,6 +47,7 @@ from notifications.providers.base import (
     idn_ascii,
     recipient_refused,
 )
+from notifications.providers.outcomes import unsupported_message
 
 logger = logging.getLogger(__name__)
 
@@ -272,9 +273,8 @@ class AnymailAdapter(EmailAdapter):
         if isinstance(exc, AnymailUnsupportedFeature | AnymailSerializationError):
             # Refused while building, before any call: another provider may
             # take it, and retrying this one cannot help.
-            return ConfigurationError(
-                "the message cannot be sent through this provider",
-                code="unsupported_message",
+            return unsupported_message(
+                "the message cannot be sent through this provider"
             )
         response = getattr(exc, "response", None)
         status = getattr(response, "status_code", None)

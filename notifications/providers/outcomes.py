@@ -37,6 +37,7 @@ __all__ = [
     "SENDER_NOT_VERIFIED",
     "SENDING_BLOCKED",
     "SENDING_NOT_ALLOWED",
+    "UNSUPPORTED_MESSAGE",
     "RecipientStopped",
     "email_error_map",
     "email_exception",
@@ -46,6 +47,7 @@ __all__ = [
     "sender_not_verified",
     "sending_blocked",
     "sending_not_allowed",
+    "unsupported_message",
 ]
 
 # The code of a Rejected error for an address the provider refuses.
@@ -62,11 +64,18 @@ SENDING_NOT_ALLOWED = "sending_not_allowed"
 # reputation (its IP on a blocklist): not the sender address, not the
 # recipient; another account sends from elsewhere.
 SENDING_BLOCKED = "sending_blocked"
-# Codes of our own configuration: failed over, alerted, and kept on a
-# message no account could send in place of "no provider available".
+# The code of a ConfigurationError for a message this account cannot carry
+# (a relay without SMTPUTF8 for its UTF-8 addresses, a feature the provider
+# lacks): neither the recipient's fault nor the account failing; another
+# account may send it. Not alerted: the account works for other mail.
+UNSUPPORTED_MESSAGE = "unsupported_message"
+# Codes of our own configuration (alerted, but for UNSUPPORTED_MESSAGE):
+# failed over, and kept on a message no account could send in place of
+# "no provider available".
 CONFIGURATION_CODES = frozenset(
     {
         SENDER_NOT_VERIFIED,
+        UNSUPPORTED_MESSAGE,
         SENDING_NOT_ALLOWED,
         SENDING_BLOCKED,
         "configuration_error",
@@ -160,6 +169,14 @@ def sending_blocked(message: str, *, provider_code: str = "") -> ConfigurationEr
     account, failed over and alerted, the customer not blamed."""
     return ConfigurationError(
         message, code=SENDING_BLOCKED, provider_code=provider_code or None
+    )
+
+
+def unsupported_message(message: str, *, provider_code: str = "") -> ConfigurationError:
+    """The error for a message this account cannot carry: not retried on
+    the account nor counted by its breaker, failed over."""
+    return ConfigurationError(
+        message, code=UNSUPPORTED_MESSAGE, provider_code=provider_code or None
     )
 
 

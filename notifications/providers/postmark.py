@@ -50,7 +50,7 @@ _RECORDS: Mapping[str, EmailEventType] = {
 # the address (it refuses later sends to it on the stream) is the record's
 # ``Inactive``, whatever the type (_stream_stop). AutoResponder, Subscribe,
 # AddressChange, ChallengeVerification, OpenRelayTest, Unconfirmed and
-# InboundError are not about delivery.
+# InboundError are not about delivery: nothing, unless left ``Inactive``.
 _BOUNCES: Mapping[str, tuple[EmailEventType, BounceType | None]] = {
     # The mailbox does not exist or the address is not one: suppressed.
     "HardBounce": (EmailEventType.BOUNCED, BounceType.HARD),
@@ -353,6 +353,10 @@ def _bounce(
         if payload.get("Inactive") is True:
             return EmailEventType.MANUALLY_SUPPRESSED, None
         return EmailEventType.REJECTED, None
+    if kind not in _BOUNCES and payload.get("Inactive") is True:
+        # A type we do not read (or one Postmark adds), yet Postmark
+        # deactivated the address: stopped as the stream's list reaches.
+        return EmailEventType.DEACTIVATED, None
     return _BOUNCES.get(kind, (None, None))
 
 

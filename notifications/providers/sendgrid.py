@@ -63,7 +63,12 @@ _EVENTS: Mapping[str, EmailEventType] = {
     "click": EmailEventType.CLICKED,
     "unsubscribe": EmailEventType.UNSUBSCRIBED,
     "group_unsubscribe": EmailEventType.UNSUBSCRIBED,
+    # The recipient opted back in to an unsubscribe group: what that
+    # group's unsubscribe stopped here is lifted (its list: _group_list).
+    "group_resubscribe": EmailEventType.REACTIVATED,
 }
+# The list a group event is on: the unsubscribe group (``asm_group_id``).
+_GROUP_EVENTS = frozenset({"group_unsubscribe", "group_resubscribe"})
 # ``dropped`` reasons for an address on one of SendGrid's suppression lists
 # (the Event Webhook reference): suppressed here too, for the same reason.
 _DROPPED_SUPPRESSED: Mapping[str, str] = {
@@ -210,8 +215,11 @@ class SendGridAdapter(AnymailAdapter):
         event = message.payload
         kind = _EVENTS.get(str(event.get("event", "")))
         occurred = unix_time(event.get("timestamp")) or message.occurred_at
+        group = _group_list(event)
         if kind is None or occurred is None:
-            return []  # processed, group_resubscribe: nothing to record
+            return []  # processed: nothing to record
+        if kind is EmailEventType.REACTIVATED and not group:
+            return []  # no group named: no stop of ours it could lift
         bounce = None
         if kind is EmailEventType.BOUNCED:
             # "blocked" is the receiving server refusing for now, not the
@@ -220,6 +228,8 @@ class SendGridAdapter(AnymailAdapter):
             bounce = BounceType.SOFT if soft else BounceType.HARD
         undated = _unreadable_timestamp(event)
         details = _details(event)
+        if group:
+            details["message_stream"] = group
         if undated:
             details["unreadable_timestamp"] = undated
         return [
@@ -233,6 +243,7 @@ class SendGridAdapter(AnymailAdapter):
                 details=details,
                 suppressed_for=_suppressed_for(event),
                 undated=undated,
+                list_only=kind is EmailEventType.REACTIVATED,
             )
         ]
 
@@ -310,7 +321,18 @@ def _malformed_message(event: Any, problem: str) -> WebhookMessage:
     )
 
 
+def _group_list(event: Mapping[str, Any]) -> str:
+    """The unsubscribe group a group event is on ("asm_group:<id>"); ""
+    for any other event, or one naming no group."""
+    group = event.get("asm_group_id")
+    if event.get("event") not in _GROUP_EVENTS or isinstance(group, bool):
+        return ""
+    return f"asm_group:{group}" if isinstance(group, int) else ""
+
+
 def _suppressed_for(event: Mapping[str, Any]) -> str:
+    if event.get("event") == "group_resubscribe":
+        return "unsubscribe"  # a group's list stops marketing mail only
     if event.get("event") != "dropped":
         return ""
     return _DROPPED_SUPPRESSED.get(str(event.get("reason", "")), "")

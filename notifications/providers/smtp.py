@@ -8,7 +8,8 @@ the message (connect, TLS, login) is ``not_processed``; a 4xx reply is
 temporary (``not_processed``, come back in a minute); a 5xx reply to the
 recipient is ``invalid_recipient``, to the message ``rejected``, unless its
 enhanced code or words say it is our setup (a blocklist, our sender, our
-relaying) or, at MAIL FROM, a refused SMTPUTF8 (``smtp_replies``); a timeout or
+relaying) or a refused SMTPUTF8 (5.6.7 at RCPT, at MAIL FROM its words
+too: ``unsupported_message``, failed over; ``smtp_replies``); a timeout or
 a dropped connection once the message is on its way is ``unknown``. SMTP
 posts no delivery events: this provider has no webhooks.
 
@@ -18,7 +19,8 @@ sending domains key them by (``idn_ascii``: ``ada@i❤.ws`` is
 so a relay without SMTPUTF8 takes them; never Django's IDNA 2003 form of a
 header (``shop@straße.de`` as ``strasse.de``, another domain). A
 non-ASCII local part has no ASCII form: it needs the relay's SMTPUTF8, and
-without it the recipient is ``invalid_recipient`` before anything is sent.
+without it the message is ``unsupported_message`` before anything is sent
+(failed over: another provider may carry it).
 What smtplib refuses before MAIL FROM is a definite failure, never unknown.
 
 Display names are left to Django, which encodes each once (RFC 2047); we
@@ -61,8 +63,10 @@ from notifications.providers.base import (
     idn_address,
 )
 from notifications.providers.esp import refused_recipient
+from notifications.providers.outcomes import unsupported_message
 from notifications.providers.smtp_replies import (
     MESSAGE_REJECTED,
+    enhanced_status,
     mail_from_refusal,
     setup_refusal,
 )
@@ -253,8 +257,8 @@ def _invalid_sender(message: str) -> Rejected:
 
 def _smtputf8_options(relay: smtplib.SMTP, *, sender: str, to: str) -> list[str]:
     """MAIL FROM's options: SMTPUTF8 for a non-ASCII local part. Without the
-    relay's SMTPUTF8 nothing is sent: a definite failure (the recipient's,
-    unless only our sender needs it)."""
+    relay's SMTPUTF8 nothing is sent: ``unsupported_message``, failed over
+    (another provider may carry it), never the recipient's fault."""
     if sender.isascii() and to.isascii():
         return []
     try:
@@ -263,13 +267,8 @@ def _smtputf8_options(relay: smtplib.SMTP, *, sender: str, to: str) -> list[str]
         raise connect_error(exc) from None
     if relay.has_extn("smtputf8"):
         return ["SMTPUTF8"]
-    if not to.isascii():
-        raise refused_recipient(
-            "the recipient's address needs SMTPUTF8, which the relay does not offer"
-        )
-    raise Rejected(
-        "the sender address needs SMTPUTF8, which the relay does not offer",
-        code=MESSAGE_REJECTED,
+    raise unsupported_message(
+        "the message's UTF-8 addresses need SMTPUTF8, which the relay does not offer"
     )
 
 
@@ -355,6 +354,14 @@ def send_error(exc: BaseException, *, to: str = "") -> ProviderError:
             setup = setup_refusal(code, reply, quoting=to, before_content=True)
             if setup is not None:
                 return setup
+            if code >= 500 and enhanced_status(reply) == (5, 6, 7):
+                # RFC 6531 at RCPT: "not permitted for that recipient", a
+                # valid address no relay on this way carries; failed over.
+                return unsupported_message(
+                    "the relay cannot carry this message's UTF-8 addresses "
+                    "to the recipient (SMTPUTF8)",
+                    provider_code=str(code),
+                )
         codes = [code for code, _ in replies]
         if codes and all(400 <= code < 500 for code in codes):
             return _temporary("the relay cannot take the recipient now", codes[0])

@@ -10,9 +10,13 @@ the relay's own words (never what it quotes: the recipient, anything in
   our sending server's client or HELO check (Postfix answers both at RCPT,
   naming the recipient), our sender or our relaying refused:
   ``sending_not_allowed``, ``sender_not_verified``;
-- at MAIL FROM, which names only our sender: 5.6.x (a refused SMTPUTF8,
-  5.6.7, or the content) is the message's, as when the relay offers no
-  SMTPUTF8 at all; 5.1.x (5.1.7, 5.1.8: a bad sender) our sender; a bare
+- at MAIL FROM, which names only our sender: a refused SMTPUTF8 (5.6.7,
+  RFC 6531's "Non-ASCII addresses not permitted for that sender/recipient",
+  or its words) is this relay unable to carry the message's UTF-8
+  addresses, as when it offers no SMTPUTF8 at all: ``unsupported_message``,
+  failed over (another provider may support SMTPUTF8), never the
+  recipient's; other 5.6.x (the content) the message's; 5.1.x (5.1.7,
+  5.1.8: a bad sender) our sender; a bare
   550 or 553 our sender; its declared size or a parameter (552, 555, 501,
   5.3.4, 5.5.x) the message's; anything else (5.7.x, Gmail's 5.4.5 daily
   limit, 530 a login) the account's.
@@ -23,10 +27,10 @@ import re
 from integrations.errors import ProviderError, Rejected
 from notifications.providers.outcomes import (
     SENDING_BLOCKED,
-    recipient_refused,
     sender_not_verified,
     sending_blocked,
     sending_not_allowed,
+    unsupported_message,
 )
 
 MESSAGE_REJECTED = "message_rejected"
@@ -82,7 +86,7 @@ def enhanced_status(reply: bytes | str) -> tuple[int, int, int] | None:
 
 def mail_from_refusal(code: int, reply: bytes | str, *, to: str) -> ProviderError:
     """The error for a 5xx reply to MAIL FROM. ``to`` is the recipient as
-    sent: a refused SMTPUTF8 is the recipient's when its address needs it."""
+    sent, which the reply may quote."""
     setup = setup_refusal(code, reply, quoting=to, before_content=True)
     if setup is not None and setup.code == SENDING_BLOCKED:
         return setup
@@ -90,7 +94,7 @@ def mail_from_refusal(code: int, reply: bytes | str, *, to: str) -> ProviderErro
     subject = status[1] if status else None
     words = status is None and _SMTPUTF8_REFUSED.search(_own_words(reply, to))
     if subject == 6 or words:
-        return _message_refusal(code, status, to)
+        return _message_refusal(code, status)
     if setup is not None:
         return setup
     if subject == 1 or (status is None and code in (550, 553)):
@@ -173,18 +177,15 @@ def _authentication_code(status: tuple[int, int, int]) -> bool:
     return status[1] == 7 and 20 <= status[2] <= 27
 
 
-def _message_refusal(
-    code: int, status: tuple[int, int, int] | None, to: str
-) -> ProviderError:
-    # 5.6.7, or no enhanced code at all: the words said SMTPUTF8.
-    smtputf8 = status is None or status[2] == 7
-    if smtputf8 and not to.isascii():
-        return recipient_refused(
-            "the relay refused the SMTPUTF8 the recipient's address needs",
+def _message_refusal(code: int, status: tuple[int, int, int] | None) -> ProviderError:
+    # 5.6.7, or no enhanced code at all: the words said SMTPUTF8. MAIL FROM
+    # names no recipient, and a valid address this relay cannot carry is
+    # not the recipient's fault.
+    if status is None or status[2] == 7:
+        return unsupported_message(
+            "the relay cannot carry this message's UTF-8 addresses (SMTPUTF8)",
             provider_code=str(code),
         )
-    if smtputf8:
-        return _rejected("the relay refused the SMTPUTF8 our sender needs", code)
     return _rejected("the relay refused the message's content", code)
 
 

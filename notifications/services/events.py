@@ -55,6 +55,7 @@ _STATUS_FOR: dict[EmailEventType, str | None] = {
     EmailEventType.REJECTED: EmailStatus.FAILED,
     EmailEventType.FILTERED: None,
     EmailEventType.REACTIVATED: None,
+    EmailEventType.DEACTIVATED: None,
 }
 _SUPPRESS_FOR = {
     EmailEventType.COMPLAINED: SuppressionReason.COMPLAINT,
@@ -225,12 +226,14 @@ def email_address_reactivate(
 
 
 def _origin(record: EmailEventRecord, webhook: WebhookEvent) -> ProviderOrigin:
-    # The provider's list is in the record's details (Postmark's stream).
+    # The provider's list is in the record's details (Postmark's stream,
+    # SendGrid's unsubscribe group).
     stream = record.details.get("message_stream")
     return ProviderOrigin(
         account_id=webhook.account_id,
         stream=stream if isinstance(stream, str) else "",
         occurred_at=record.occurred_at,
+        list_only=record.list_only,
     )
 
 

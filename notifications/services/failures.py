@@ -27,6 +27,12 @@ MESSAGES: dict[str, str] = {
     # Our sending server on a blocklist: our reputation, not the recipient.
     "sending_blocked": "The email provider refused our sending server; the "
     "message was not sent through it.",
+    # No account can carry this message (a relay without SMTPUTF8 for its
+    # UTF-8 addresses, a feature the provider lacks): neither the recipient
+    # nor the content; the provider's reply stays with staff.
+    "unsupported_message": "The email provider cannot carry this message (its "
+    "UTF-8 addresses need SMTPUTF8, or it uses a feature the provider lacks); it "
+    "was not sent through it.",
     "message_invalid": "The message could not be built; it was not sent.",
     "invalid_header": "A header of the message holds a line break; it was not sent.",
     WORKER_LOST: "The send was interrupted; the message may have gone out "

@@ -111,12 +111,15 @@ def suppression_blocks(address: str, category: str) -> Suppression | None:
 @dataclass(frozen=True)
 class ProviderOrigin:
     """Where a provider's stop or reactivation happened: the account whose
-    event it was, the provider's list (Postmark's message stream; "" when
-    the event names none) and the event's own time (None: unknown)."""
+    event it was, the provider's list (Postmark's message stream, SendGrid's
+    unsubscribe group; "" when the event names none) and the event's own
+    time (None: unknown). ``list_only``: a reactivation lifting only stops
+    recorded on its list (``EmailEventRecord.list_only``)."""
 
     account_id: int
     stream: str = ""
     occurred_at: datetime | None = None
+    list_only: bool = False
 
 
 def suppression_add(*, address: str, reason: str, source: str = "") -> Suppression:
@@ -320,17 +323,17 @@ def suppression_provider_lift(
 ) -> Suppression | None:
     """Lift the active suppression of ``address`` when the provider lifted
     the stop that caused it: ``origin``'s account reactivated the address on
-    its list ``origin.stream`` at ``origin.occurred_at``. The lifted entry,
-    or None.
+    its list ``origin.stream`` at ``origin.occurred_at``. The lifted entry, or None.
 
     Lifted only when ``ours`` (this account's event caused it), on that list
     (a row stored before lists were kept, by reach: ``marketing_only`` for
     a list that stops marketing mail only) and not newer than the
     reactivation. The strongest entry it absorbed from another cause is
     active after it (our unsubscribe link, staff's stop, another account's
-    complaint), else the unsubscribe it had replaced. Recorded either way
-    (``reactivated_at``), so a stop of that list older than it that arrives
-    later is ignored (``suppression_provider_stop``)."""
+    complaint), else the unsubscribe it had replaced, unless of that list
+    (``_superseded_mark``). Recorded either way (``reactivated_at``), so a
+    stop of that list older than it that arrives later is ignored
+    (``suppression_provider_stop``)."""
     address = normalise_address(address)
 
     def lifted_by_it(entry: dict[str, Any]) -> bool:
@@ -341,6 +344,7 @@ def suppression_provider_lift(
 
     with transaction.atomic():
         suppression_address_lock(address)
+        _superseded_mark(address, origin, lifted_by_it)
         active = (
             Suppression.objects.select_for_update()
             .filter(address=address, removed_at__isnull=True)
@@ -369,6 +373,25 @@ def suppression_provider_lift(
         },
     )
     return active
+
+
+def _superseded_mark(
+    address: str, origin: ProviderOrigin, lifted: Callable[[dict[str, Any]], bool]
+) -> None:
+    # The reactivation's own stops a stronger one replaced are over too:
+    # marked, so lifting that one never restores them (_unsubscribe_restore).
+    if origin.occurred_at is None:
+        return
+    rows = Suppression.objects.filter(
+        address=address,
+        account_id=origin.account_id,
+        removed_at__isnull=False,
+        reactivated_at__isnull=True,
+    )
+    for row in rows:
+        if row.removed_reason.startswith(_SUPERSEDED) and lifted(_as_entry(row)):
+            row.reactivated_at = origin.occurred_at
+            row.save(update_fields=["reactivated_at"])
 
 
 def _absorbed_drop(
@@ -411,7 +434,7 @@ def _on_list(
 ) -> bool:
     """Whether the stop ``entry`` records, of ``origin``'s account, is one
     ``origin``'s reactivation lifts: on its list, and not newer."""
-    if entry["stream"]:
+    if entry["stream"] or origin.list_only:
         if entry["stream"] != origin.stream:
             return False
     elif marketing_only and entry["reason"] != SuppressionReason.UNSUBSCRIBE:
@@ -501,7 +524,8 @@ _SUPERSEDED = ("replaced by ", "merged into suppression ")
 
 def _unsubscribe_restore(address: str, lifted: Suppression) -> Suppression | None:
     """The unsubscribe ``lifted`` had superseded, active again; None when
-    the address's latest unsubscribe was itself lifted (a resubscribe)."""
+    the address's latest unsubscribe was itself lifted (a resubscribe), or
+    its provider reactivated its list since."""
     if lifted.reason == SuppressionReason.UNSUBSCRIBE:
         return None
     latest = (
@@ -516,6 +540,8 @@ def _unsubscribe_restore(address: str, lifted: Suppression) -> Suppression | Non
     )
     if latest is None or not latest.removed_reason.startswith(_SUPERSEDED):
         return None
+    if latest.reactivated_at is not None:
+        return None  # its provider lifted it since (_superseded_mark)
     return _insert(address, _as_entry(latest), latest.absorbed)
 
 

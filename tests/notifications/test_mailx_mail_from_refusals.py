@@ -8,10 +8,11 @@ and its own words, not all as "our sender refused":
 - a bad sender (5.1.7 syntax, 5.1.8 the sender's domain) stays
   ``sender_not_verified``;
 - any other policy refusal (5.7.x) is ``sending_not_allowed``;
-- a refused SMTPUTF8 (5.6.7, "non-ASCII") or content (5.6.x) is the
-  message's, as when the relay does not offer SMTPUTF8 at all: the
-  recipient's (``invalid_recipient``) when its address needs it, else
-  ``message_rejected``; neither retried nor failed over.
+- a refused SMTPUTF8 (5.6.7, "non-ASCII") is the relay unable to carry
+  the message's UTF-8 addresses, as when it does not offer SMTPUTF8 at all:
+  ``unsupported_message``, failed over, never the recipient's
+  (test_mail20_smtputf8.py); a refused content (other 5.6.x) is the
+  message's (``message_rejected``), neither retried nor failed over.
 """
 
 import logging
@@ -137,26 +138,22 @@ SMTPUTF8_REFUSALS = [
 
 
 @pytest.mark.parametrize("reply", SMTPUTF8_REFUSALS, ids=["553", "550", "words"])
-def test_a_refused_smtputf8_blames_the_recipient_that_needs_it(
-    smtp, relay, caplog, reply
-) -> None:
+def test_a_refused_smtputf8_is_not_the_recipients(smtp, relay, caplog, reply) -> None:
     relay.replies["MAIL"] = reply
-    with caplog.at_level(logging.ERROR), pytest.raises(Rejected) as info:
+    with caplog.at_level(logging.ERROR), pytest.raises(ConfigurationError) as info:
         _send(smtp, to=UTF8_CUSTOMER)
-    assert not isinstance(info.value, NotProcessed)
-    assert info.value.code == "invalid_recipient"
+    assert info.value.code == "unsupported_message"
     assert info.value.provider_code == reply[:3]
     # Not the account's setup: no "fix the account" alert.
     assert error_records(caplog) == []
 
 
-def test_a_refused_smtputf8_for_our_sender_is_the_messages(smtp, relay) -> None:
+def test_a_refused_smtputf8_for_our_sender_is_unsupported(smtp, relay) -> None:
     relay.replies["MAIL"] = SMTPUTF8_REFUSALS[0]
     email = replace(sample_email(to=CUSTOMER), from_email="tiënda@example.com")
-    with pytest.raises(Rejected) as info:
+    with pytest.raises(ConfigurationError) as info:
         get_adapter(smtp).send(email)
-    assert not isinstance(info.value, NotProcessed)
-    assert info.value.code == "message_rejected"
+    assert info.value.code == "unsupported_message"
 
 
 @pytest.mark.parametrize(

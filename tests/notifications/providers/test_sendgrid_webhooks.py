@@ -214,9 +214,16 @@ def test_events_are_normalised(sendgrid, name, kind, bounce) -> None:
     assert record.occurred_at.tzinfo is not None
 
 
-@pytest.mark.parametrize("name", ["processed", "group_resubscribe"])
-def test_events_about_nothing_we_track_give_no_record(sendgrid, name) -> None:
-    assert _records(sendgrid, event(name)) == []
+def test_events_about_nothing_we_track_give_no_record(sendgrid) -> None:
+    assert _records(sendgrid, event("processed")) == []
+
+
+def test_a_group_resubscribe_is_a_reactivation_of_its_group(sendgrid) -> None:
+    # Dropped before: test_mail20_sendgrid_resubscribe.
+    (record,) = _records(sendgrid, event("group_resubscribe"))
+    assert record.type == EmailEventType.REACTIVATED
+    assert record.details["message_stream"] == "asm_group:42"
+    assert record.list_only
 
 
 def test_our_message_id_and_details_come_back(sendgrid) -> None:
