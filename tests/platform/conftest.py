@@ -2,6 +2,7 @@
 Python process with only the environment it is given."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,28 @@ def sqlite_env(tmp_path: Path) -> dict[str, str]:
         DEBUG="true",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
     )
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    """(secrets, database) of a SQLite file migrated once, as `make run` does
+    (`migrate`, `createcachetable`), for tests that only need one to start
+    from: each takes its own copy (``sqlite_copy``), so none sees another's
+    rows. Migrating took seconds per module."""
+    secrets = dev_secrets()
+    db = tmp_path_factory.mktemp("migrated") / "db.sqlite3"
+    env = clean_env(**secrets, DEBUG="true", DATABASE_URL=f"sqlite:///{db}")
+    for command in (["migrate", "--no-input", "-v0"], ["createcachetable"]):
+        result = manage(*command, env=env)
+        assert result.returncode == 0, result.stderr
+    return secrets, db
+
+
+def sqlite_copy(migrated: tuple[dict, Path], target: Path) -> dict[str, str]:
+    """A clean environment on a copy of the migrated database at ``target``."""
+    secrets, db = migrated
+    for suffix in ("", "-wal", "-shm"):  # WAL mode: the log holds rows too
+        source = db.with_name(db.name + suffix)
+        if source.exists():
+            shutil.copyfile(source, target.with_name(target.name + suffix))
+    return clean_env(**secrets, DEBUG="true", DATABASE_URL=f"sqlite:///{target}")
