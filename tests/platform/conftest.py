@@ -5,13 +5,17 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 MANAGE = str(ROOT / "manage.py")
+Result = TypeVar("Result")
 
 
 def clean_env(**values: str) -> dict[str, str]:
@@ -81,3 +85,14 @@ def sqlite_copy(migrated: tuple[dict, Path], target: Path) -> dict[str, str]:
         if source.exists():
             shutil.copyfile(source, target.with_name(target.name + suffix))
     return clean_env(**secrets, DEBUG="true", DATABASE_URL=f"sqlite:///{target}")
+
+
+def side_by_side(
+    calls: dict[Hashable, Callable[[], Result]], workers: int = 4
+) -> dict[Hashable, Result]:
+    """Each call's result by its key, the calls made at once: each starts a
+    process of its own and waits for it, and a test waiting on processes one
+    after another leaves the machine's other cores idle."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {key: pool.submit(call) for key, call in calls.items()}
+    return {key: future.result() for key, future in futures.items()}
