@@ -2,9 +2,12 @@
 it needs: one line on stderr naming it (not argparse's whole usage), a
 non-zero exit, never a traceback."""
 
+from functools import partial
+
 import pytest
 from django.db import connection
 
+from tests.platform.conftest import side_by_side
 from tests.platform.test_readme_commands import _env_unreachable, _manage
 
 COMMANDS = [
@@ -30,15 +33,27 @@ COMMANDS = [
 REACHABLE = {"serve"}
 
 
-@pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
-def test_a_bad_argument_is_one_line(args):
+def _env(command: str) -> dict[str, str]:
     env = _env_unreachable()
-    if args[0] in REACHABLE:
+    if command in REACHABLE:
         s = connection.settings_dict
         env["DATABASE_URL"] = (
             f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/postgres"
         )
-    result = _manage(*args, env=env)
+    return env
+
+
+@pytest.fixture(scope="module")
+def ran() -> dict:
+    """Each of COMMANDS run side by side once, by its arguments."""
+    return side_by_side(
+        {tuple(a): partial(_manage, *a, env=_env(a[0])) for a in COMMANDS}
+    )
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
+def test_a_bad_argument_is_one_line(ran, args):
+    result = ran[tuple(args)]
 
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 2, result.stderr[-800:]

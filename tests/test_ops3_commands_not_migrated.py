@@ -3,11 +3,12 @@ yet): every command that needs a table says so in one line on stderr and
 exits 1, never a traceback."""
 
 import os
+from functools import partial
 
 import pytest
 from django.db import connection
 
-from tests.platform.conftest import ROOT
+from tests.platform.conftest import ROOT, side_by_side
 from tests.platform.test_readme_commands import _manage
 
 COMMANDS = [
@@ -43,9 +44,20 @@ def _one_line(result) -> str:
     return lines[0]
 
 
+@pytest.fixture(scope="module")
+def on_empty_sqlite(tmp_path_factory) -> dict:
+    """Each of COMMANDS on an empty SQLite file of its own, run side by side
+    once, by its arguments."""
+    calls = {}
+    for number, args in enumerate(COMMANDS):
+        db = tmp_path_factory.mktemp(f"empty{number}") / "empty.sqlite3"
+        calls[tuple(args)] = partial(_manage, *args, env=_env(f"sqlite:///{db}"))
+    return side_by_side(calls)
+
+
 @pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
-def test_an_empty_sqlite_database_is_one_line_naming_migrate(tmp_path, args):
-    result = _manage(*args, env=_env(f"sqlite:///{tmp_path / 'empty.sqlite3'}"))
+def test_an_empty_sqlite_database_is_one_line_naming_migrate(on_empty_sqlite, args):
+    result = on_empty_sqlite[tuple(args)]
 
     line = _one_line(result)
     assert line.startswith("the database has no table "), line

@@ -1,8 +1,11 @@
 """Every project command, the database unreachable: exactly one line on
 stderr (no log record before it either), exit 1, never a traceback."""
 
+from functools import partial
+
 import pytest
 
+from tests.platform.conftest import side_by_side
 from tests.platform.test_readme_commands import _env_unreachable, _manage
 
 pytestmark = pytest.mark.postgres
@@ -28,9 +31,17 @@ COMMANDS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def ran() -> dict:
+    """Each of COMMANDS run side by side once, by its arguments."""
+    return side_by_side(
+        {tuple(a): partial(_manage, *a, env=_env_unreachable()) for a in COMMANDS}
+    )
+
+
 @pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
-def test_a_command_says_exactly_one_line_when_the_database_is_unreachable(args):
-    result = _manage(*args, env=_env_unreachable())
+def test_a_command_says_exactly_one_line_when_the_database_is_unreachable(ran, args):
+    result = ran[tuple(args)]
 
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 1, result.stderr[-800:]

@@ -3,9 +3,11 @@ ours, says a bad argument in one readable line naming the command (not
 argparse's usage block) and exits non-zero; an unknown command is one line
 too. ``rekey_addresses`` says an unreachable database in the shared line."""
 
+from functools import partial
+
 import pytest
 
-from tests.platform.conftest import clean_env, dev_secrets, manage
+from tests.platform.conftest import clean_env, dev_secrets, manage, side_by_side
 
 BAD_ARGUMENTS = [
     # Django's own commands.
@@ -20,6 +22,9 @@ BAD_ARGUMENTS = [
 ]
 
 
+UNKNOWN_COMMANDS = [("bogus", ""), ("migrat", " (did you mean migrate?)")]
+
+
 @pytest.fixture
 def sqlite_env(tmp_path) -> dict[str, str]:
     return clean_env(
@@ -27,6 +32,21 @@ def sqlite_env(tmp_path) -> dict[str, str]:
         DEBUG="true",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
     )
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory) -> dict:
+    """Each command line of the cases below, run side by side once (each on a
+    database file of its own), by its arguments."""
+    lines = [tuple(args) for args, _ in BAD_ARGUMENTS]
+    lines += [("migrate", "--help")]
+    lines += [(command, "--noinput") for command, _ in UNKNOWN_COMMANDS]
+    calls = {}
+    for number, line in enumerate(lines):
+        db = tmp_path_factory.mktemp(f"line{number}") / "db.sqlite3"
+        env = clean_env(**dev_secrets(), DEBUG="true", DATABASE_URL=f"sqlite:///{db}")
+        calls[line] = partial(manage, *line, env=env)
+    return side_by_side(calls)
 
 
 def _one_line(result) -> str:
@@ -39,8 +59,8 @@ def _one_line(result) -> str:
 @pytest.mark.parametrize(
     ("args", "reason"), BAD_ARGUMENTS, ids=[" ".join(a) for a, _ in BAD_ARGUMENTS]
 )
-def test_a_bad_argument_is_one_line(sqlite_env, args, reason):
-    result = manage(*args, env=sqlite_env)
+def test_a_bad_argument_is_one_line(ran, args, reason):
+    result = ran[tuple(args)]
 
     assert result.returncode == 2, result.stderr
     line = _one_line(result)
@@ -49,19 +69,16 @@ def test_a_bad_argument_is_one_line(sqlite_env, args, reason):
     assert result.stdout == ""
 
 
-def test_help_still_shows_the_usage(sqlite_env):
-    result = manage("migrate", "--help", env=sqlite_env)
+def test_help_still_shows_the_usage(ran):
+    result = ran[("migrate", "--help")]
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: manage.py migrate")
 
 
-@pytest.mark.parametrize(
-    ("command", "hint"),
-    [("bogus", ""), ("migrat", " (did you mean migrate?)")],
-)
-def test_an_unknown_command_is_one_line(sqlite_env, command, hint):
-    result = manage(command, "--noinput", env=sqlite_env)
+@pytest.mark.parametrize(("command", "hint"), UNKNOWN_COMMANDS)
+def test_an_unknown_command_is_one_line(ran, command, hint):
+    result = ran[(command, "--noinput")]
 
     assert result.returncode == 1, result.stderr
     assert _one_line(result) == (

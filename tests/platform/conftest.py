@@ -2,15 +2,20 @@
 Python process with only the environment it is given."""
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 MANAGE = str(ROOT / "manage.py")
+Result = TypeVar("Result")
 
 
 def clean_env(**values: str) -> dict[str, str]:
@@ -55,3 +60,39 @@ def sqlite_env(tmp_path: Path) -> dict[str, str]:
         DEBUG="true",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
     )
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    """(secrets, database) of a SQLite file migrated once, as `make run` does
+    (`migrate`, `createcachetable`), for tests that only need one to start
+    from: each takes its own copy (``sqlite_copy``), so none sees another's
+    rows. Migrating took seconds per module."""
+    secrets = dev_secrets()
+    db = tmp_path_factory.mktemp("migrated") / "db.sqlite3"
+    env = clean_env(**secrets, DEBUG="true", DATABASE_URL=f"sqlite:///{db}")
+    for command in (["migrate", "--no-input", "-v0"], ["createcachetable"]):
+        result = manage(*command, env=env)
+        assert result.returncode == 0, result.stderr
+    return secrets, db
+
+
+def sqlite_copy(migrated: tuple[dict, Path], target: Path) -> dict[str, str]:
+    """A clean environment on a copy of the migrated database at ``target``."""
+    secrets, db = migrated
+    for suffix in ("", "-wal", "-shm"):  # WAL mode: the log holds rows too
+        source = db.with_name(db.name + suffix)
+        if source.exists():
+            shutil.copyfile(source, target.with_name(target.name + suffix))
+    return clean_env(**secrets, DEBUG="true", DATABASE_URL=f"sqlite:///{target}")
+
+
+def side_by_side(
+    calls: dict[Hashable, Callable[[], Result]], workers: int = 4
+) -> dict[Hashable, Result]:
+    """Each call's result by its key, the calls made at once: each starts a
+    process of its own and waits for it, and a test waiting on processes one
+    after another leaves the machine's other cores idle."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {key: pool.submit(call) for key, call in calls.items()}
+    return {key: future.result() for key, future in futures.items()}

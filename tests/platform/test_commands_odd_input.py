@@ -7,12 +7,13 @@ import select
 import subprocess
 import sys
 import time
+from functools import partial
 from typing import IO
 
 import pytest
 from django.db import connection
 
-from tests.platform.conftest import MANAGE, ROOT
+from tests.platform.conftest import MANAGE, ROOT, side_by_side
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -56,6 +57,42 @@ def _one_line(result: subprocess.CompletedProcess) -> str:
     said = [ln for ln in lines if not ln.startswith('{"ts"')]
     assert len(said) == 1, said[-5:]
     return said[0]
+
+
+NOT_UTF8 = [
+    [b"revoke_api_key", b"\xff"],
+    [b"create_api_key", b"--name", b"caf\xe9", b"--scopes", b"payments:read"],
+    [b"refresh_tracking", b"shp_\xff"],
+    [b"sync_inventory", b"--account", b"\xff"],
+    [b"create_purchase_orders", b"--sku", b"\xff"],
+    [b"send_bulk", b"--cancel", b"bulk_\xff"],
+]
+CONTROL_CHARACTERS = [b"a\x1bb", b"\x01"]
+UNREACHABLE = [
+    ["batch_jobs"],
+    ["revoke_api_key", "abc"],
+    ["create_api_key", "--name", "x", "--scopes", "payments:read"],
+    ["check_integrations", "--cached"],
+    ["prune_idempotency_keys"],
+]
+PORTLESS = ["127.0.0.1:notaport", "127.0.0.1:", "h:99999"]
+
+
+@pytest.fixture(scope="module")
+def refused(django_db_setup) -> dict:
+    """The command lines below that are refused before they store anything,
+    run side by side once, by their arguments; the ones given a database that
+    is not there by ``("unreachable", *arguments)``."""
+    here, gone = _env(), _env(port=1, password=SECRET_PASSWORD)
+    calls = {tuple(args): partial(_manage, *args, env=here) for args in NOT_UTF8}
+    for arg in CONTROL_CHARACTERS:
+        calls[(b"check", arg)] = partial(_manage, b"check", arg, env=here)
+    for addr in PORTLESS:
+        args = ("serve", "--addr", addr, "--stop-timeout", "2")
+        calls[args] = partial(_manage, *args, env=here)
+    for args in UNREACHABLE:
+        calls[("unreachable", *args)] = partial(_manage, *args, env=gone)
+    return side_by_side(calls)
 
 
 def test_batch_jobs_refuses_a_limit_beyond_what_it_lists():
@@ -171,21 +208,10 @@ def test_revoke_api_key_ctrl_d_at_the_hidden_prompt_is_one_line():
     assert "No key on standard input" in _one_line(result)
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        [b"revoke_api_key", b"\xff"],
-        [b"create_api_key", b"--name", b"caf\xe9", b"--scopes", b"payments:read"],
-        [b"refresh_tracking", b"shp_\xff"],
-        [b"sync_inventory", b"--account", b"\xff"],
-        [b"create_purchase_orders", b"--sku", b"\xff"],
-        [b"send_bulk", b"--cancel", b"bulk_\xff"],
-    ],
-    ids=lambda args: args[0].decode(),
-)
-def test_an_argument_that_is_not_utf8_is_refused(args):
+@pytest.mark.parametrize("args", NOT_UTF8, ids=lambda args: args[0].decode())
+def test_an_argument_that_is_not_utf8_is_refused(refused, args):
     # A Latin-1 terminal: Python reads the byte as a lone surrogate.
-    line = _one_line(_manage(*args))
+    line = _one_line(refused[tuple(args)])
     assert "holds characters that are not text" in line
 
 
@@ -218,25 +244,15 @@ def test_send_bulk_takes_a_recipients_path_that_is_not_utf8(tmp_path):
     assert result.returncode == 0, result.stderr.decode()[-400:]
 
 
-@pytest.mark.parametrize("arg", [b"a\x1bb", b"\x01"])
-def test_a_control_character_is_refused_for_every_command(arg):
-    line = _one_line(_manage(b"check", arg))
+@pytest.mark.parametrize("arg", CONTROL_CHARACTERS)
+def test_a_control_character_is_refused_for_every_command(refused, arg):
+    line = _one_line(refused[(b"check", arg)])
     assert "holds a control character" in line
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["batch_jobs"],
-        ["revoke_api_key", "abc"],
-        ["create_api_key", "--name", "x", "--scopes", "payments:read"],
-        ["check_integrations", "--cached"],
-        ["prune_idempotency_keys"],
-    ],
-    ids=lambda args: args[0],
-)
-def test_an_unreachable_database_is_one_line_without_the_password(args):
-    result = _manage(*args, env=_env(port=1, password=SECRET_PASSWORD))
+@pytest.mark.parametrize("args", UNREACHABLE, ids=lambda args: args[0])
+def test_an_unreachable_database_is_one_line_without_the_password(refused, args):
+    result = refused[("unreachable", *args)]
     line = _one_line(result)
     host = connection.settings_dict["HOST"]
     assert line.startswith(f"cannot reach the database ({host}:1): ")
@@ -344,9 +360,9 @@ def test_masking_the_configured_password_does_not_spell_it_out(password, spelled
     assert "***" not in line, line
 
 
-@pytest.mark.parametrize("addr", ["127.0.0.1:notaport", "127.0.0.1:", "h:99999"])
-def test_serve_refuses_an_address_without_a_port_before_spawning(addr):
-    line = _one_line(_manage("serve", "--addr", addr, "--stop-timeout", "2"))
+@pytest.mark.parametrize("addr", PORTLESS)
+def test_serve_refuses_an_address_without_a_port_before_spawning(refused, addr):
+    line = _one_line(refused[("serve", "--addr", addr, "--stop-timeout", "2")])
     assert "--addr must be host:port" in line
 
 

@@ -4,12 +4,13 @@ every request later), and production mail links to a public https address."""
 
 import subprocess
 import sys
+from functools import partial
 
 import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import ApiKeyFactory
-from tests.platform.conftest import ROOT, clean_env, dev_secrets, manage
+from tests.platform.conftest import ROOT, clean_env, dev_secrets, manage, side_by_side
 
 # README "Production" / .env.example's production section, before
 # EMAIL_PUBLIC_BASE_URL was part of it (DATABASE_URL left on SQLite here).
@@ -174,15 +175,61 @@ def test_development_keeps_the_loopback_default():
 # --- API_RATE ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("rate", ["100/10s", "600 per minute", "bogus", "0/min", ""])
-def test_a_malformed_api_rate_stops_the_start_with_one_line(rate):
-    result = manage("check", env=_env(DEBUG="true", API_RATE=rate))
+MALFORMED_RATES = ["100/10s", "600 per minute", "bogus", "0/min", ""]
+WELL_FORMED_RATES = ["600/min", "10/s", "5000/hour", "100000/day"]
+UNREADABLE_RATES = ["10/x", "10/Hour", "10/", "/min", "0/hours"]
+BAD_VALUES = [
+    ({"Q_WORKERS": "abc"}, "Q_WORKERS"),
+    ({"PROVIDER_READ_TIMEOUT": "fast"}, "PROVIDER_READ_TIMEOUT"),
+    ({"STOREFRONT_WEBHOOK_RETRY_SCHEDULE": "5,soon"}, "RETRY_SCHEDULE"),
+    ({"DATABASE_URL": "garbage"}, "DATABASE_URL"),
+    ({"DATABASE_URL": "nosuchdb://u:p@h/db"}, "DATABASE_URL"),
+    ({"DATABASE_URL": "postgres://u:p@db.internal:abc/x"}, "DATABASE_URL"),
+    ({"REDIS_URL": "redis://redis.internal:abc/0"}, "REDIS_URL"),
+    ({"REDIS_URL": "redis.internal:6379"}, "REDIS_URL"),
+    ({"API_PAGE_SIZE": "500", "API_MAX_PAGE_SIZE": "100"}, "API_PAGE_SIZE"),
+    ({"API_PAGE_SIZE": "0"}, "API_PAGE_SIZE"),
+    ({"EMAIL_DEFAULT_FROM": "Shop\nBcc: x@evil.example <s@example.com>"}, "FROM"),
+    ({"EMAIL_DEFAULT_FROM": "a@example.com, b@example.com"}, "EMAIL_DEFAULT_FROM"),
+    ({"EMAIL_DEFAULT_FROM": "Shop, Inc. <s@example.com>"}, "EMAIL_DEFAULT_FROM"),
+    ({"EMAIL_DEFAULT_FROM": "the shop"}, "EMAIL_DEFAULT_FROM"),
+]
+USABLE_SENDERS = [
+    "shop@example.com",
+    '"Shop, Inc." <shop@example.com>',
+    "Bücher <s@bücher.de>",
+]
+
+
+def _key(values: dict[str, str]) -> tuple:
+    return tuple(sorted(values.items()))
+
+
+@pytest.fixture(scope="module")
+def checked() -> dict:
+    """``manage check`` with each parametrized case's values below, by
+    ``_key(values)``: run side by side once, not one after another."""
+    cases = [{"API_RATE": rate} for rate in MALFORMED_RATES + WELL_FORMED_RATES]
+    cases += [{"API_RATE": rate} for rate in UNREADABLE_RATES]
+    cases += [values for values, _ in BAD_VALUES]
+    cases += [{"EMAIL_DEFAULT_FROM": sender} for sender in USABLE_SENDERS]
+    return side_by_side(
+        {
+            _key(values): partial(manage, "check", env=_env(DEBUG="true", **values))
+            for values in cases
+        }
+    )
+
+
+@pytest.mark.parametrize("rate", MALFORMED_RATES)
+def test_a_malformed_api_rate_stops_the_start_with_one_line(checked, rate):
+    result = checked[_key({"API_RATE": rate})]
     _assert_one_line_stop(result, "API_RATE")
 
 
-@pytest.mark.parametrize("rate", ["600/min", "10/s", "5000/hour", "100000/day"])
-def test_a_well_formed_api_rate_starts(rate):
-    result = manage("check", env=_env(DEBUG="true", API_RATE=rate))
+@pytest.mark.parametrize("rate", WELL_FORMED_RATES)
+def test_a_well_formed_api_rate_starts(checked, rate):
+    result = checked[_key({"API_RATE": rate})]
     assert result.returncode == 0, result.stderr[-800:]
 
 
@@ -204,9 +251,9 @@ def test_an_api_rate_drf_reads_by_its_first_letter_still_starts(rate):
     assert result.stdout.strip() == rate and count > 0 and seconds > 0
 
 
-@pytest.mark.parametrize("rate", ["10/x", "10/Hour", "10/", "/min", "0/hours"])
-def test_an_api_rate_drf_cannot_read_still_stops_the_start(rate):
-    result = manage("check", env=_env(DEBUG="true", API_RATE=rate))
+@pytest.mark.parametrize("rate", UNREADABLE_RATES)
+def test_an_api_rate_drf_cannot_read_still_stops_the_start(checked, rate):
+    result = checked[_key({"API_RATE": rate})]
     _assert_one_line_stop(result, "API_RATE")
 
 
@@ -278,27 +325,9 @@ def test_a_retry_schedule_with_no_usable_wait_stops_the_start(schedule):
 # --- Other bad values: one line, not a traceback -------------------------------
 
 
-@pytest.mark.parametrize(
-    ("values", "name"),
-    [
-        ({"Q_WORKERS": "abc"}, "Q_WORKERS"),
-        ({"PROVIDER_READ_TIMEOUT": "fast"}, "PROVIDER_READ_TIMEOUT"),
-        ({"STOREFRONT_WEBHOOK_RETRY_SCHEDULE": "5,soon"}, "RETRY_SCHEDULE"),
-        ({"DATABASE_URL": "garbage"}, "DATABASE_URL"),
-        ({"DATABASE_URL": "nosuchdb://u:p@h/db"}, "DATABASE_URL"),
-        ({"DATABASE_URL": "postgres://u:p@db.internal:abc/x"}, "DATABASE_URL"),
-        ({"REDIS_URL": "redis://redis.internal:abc/0"}, "REDIS_URL"),
-        ({"REDIS_URL": "redis.internal:6379"}, "REDIS_URL"),
-        ({"API_PAGE_SIZE": "500", "API_MAX_PAGE_SIZE": "100"}, "API_PAGE_SIZE"),
-        ({"API_PAGE_SIZE": "0"}, "API_PAGE_SIZE"),
-        ({"EMAIL_DEFAULT_FROM": "Shop\nBcc: x@evil.example <s@example.com>"}, "FROM"),
-        ({"EMAIL_DEFAULT_FROM": "a@example.com, b@example.com"}, "EMAIL_DEFAULT_FROM"),
-        ({"EMAIL_DEFAULT_FROM": "Shop, Inc. <s@example.com>"}, "EMAIL_DEFAULT_FROM"),
-        ({"EMAIL_DEFAULT_FROM": "the shop"}, "EMAIL_DEFAULT_FROM"),
-    ],
-)
-def test_a_bad_value_stops_the_start_with_one_line(values, name):
-    result = manage("check", env=_env(DEBUG="true", **values))
+@pytest.mark.parametrize(("values", "name"), BAD_VALUES)
+def test_a_bad_value_stops_the_start_with_one_line(checked, values, name):
+    result = checked[_key(values)]
     _assert_one_line_stop(result, name)
 
 
@@ -341,12 +370,9 @@ def test_number_settings_as_written_start():
     assert result.stdout.strip() == "0.25 10.0 0.0"
 
 
-@pytest.mark.parametrize(
-    "sender",
-    ["shop@example.com", '"Shop, Inc." <shop@example.com>', "Bücher <s@bücher.de>"],
-)
-def test_a_usable_default_sender_starts(sender):
-    result = manage("check", env=_env(DEBUG="true", EMAIL_DEFAULT_FROM=sender))
+@pytest.mark.parametrize("sender", USABLE_SENDERS)
+def test_a_usable_default_sender_starts(checked, sender):
+    result = checked[_key({"EMAIL_DEFAULT_FROM": sender})]
     assert result.returncode == 0, result.stderr
 
 
@@ -419,7 +445,13 @@ def test_every_documented_boolean_word_starts_in_any_case():
     )
     words = {"true": True, "FALSE": False, "1": True, "0": False, "Yes": True}
     words |= {"no": False, "ON": True, "off": False, " true ": True}
+
+    def start(word: str) -> subprocess.CompletedProcess:
+        return _run(code, DEBUG=word, SECURE_HSTS_PRELOAD=word, **PUBLIC)
+
+    # One process per word, started side by side: they share nothing.
+    results = side_by_side({word: partial(start, word) for word in words})
     for word, meant in words.items():
-        result = _run(code, DEBUG=word, SECURE_HSTS_PRELOAD=word, **PUBLIC)
+        result = results[word]
         assert result.returncode == 0, f"{word!r}: {result.stderr[-400:]}"
         assert result.stdout.split() == [str(meant)] * 2, word

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.platform.conftest import MANAGE, ROOT, clean_env, dev_secrets, manage
+from tests.platform.conftest import MANAGE, ROOT, sqlite_copy
 
 EVERY_INTERFACE = "0.0.0.0"  # noqa: S104 - what `serve --addr` may be given
 
@@ -24,12 +24,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def env(tmp_path):
-    db = tmp_path / "db.sqlite3"
-    values = clean_env(**dev_secrets(), DEBUG="true", DATABASE_URL=f"sqlite:///{db}")
-    for command in (["migrate", "--no-input", "-v0"], ["createcachetable"]):
-        assert manage(*command, env=values).returncode == 0
-    return values
+def env(migrated_sqlite, tmp_path):
+    return sqlite_copy(migrated_sqlite, tmp_path / "db.sqlite3")
 
 
 def test_the_printed_admin_url_works_when_serving_every_interface(env, tmp_path):

@@ -14,19 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.platform.conftest import MANAGE, ROOT, clean_env, dev_secrets, manage
+from tests.platform.conftest import MANAGE, ROOT, sqlite_copy
 
 STARTUP_SECONDS = 30
 
 
 @pytest.fixture(scope="module")
-def serve_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    db = tmp_path_factory.mktemp("serve") / "db.sqlite3"
-    env = clean_env(**dev_secrets(), DEBUG="true", DATABASE_URL=f"sqlite:///{db}")
-    for command in (["migrate", "--no-input", "-v0"], ["createcachetable"]):
-        result = manage(*command, env=env)
-        assert result.returncode == 0, result.stderr
-    return env
+def serve_env(
+    migrated_sqlite: tuple[dict, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    return sqlite_copy(migrated_sqlite, tmp_path_factory.mktemp("serve") / "db.sqlite3")
 
 
 def _free_port() -> int:

@@ -23,8 +23,10 @@ from tests.storefront_hooks.conftest import HOOK_PATH
 
 SLOW = 2.0  # seconds the slow receiver takes to answer 200
 
+# Reads the settings module only: no app imports (django.setup() cost each
+# probe seconds, and no app's ready() touches these two values).
 _PROBE = (
-    "import json, django; django.setup(); from django.conf import settings as s;"
+    "import json; from django.conf import settings as s;"
     "print(json.dumps([s.Q_CLUSTER['workers'], s.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT]))"
 )
 
