@@ -46,6 +46,7 @@ from shipping.providers.base import (
     ParcelLabel,
     ShippingAdapter,
 )
+from shipping.providers.validation import MAX_SHIP_DAYS_AHEAD, date_window
 from shipping.services.errors import (
     InvalidState,
     NotFound,
@@ -181,7 +182,24 @@ def _quote_to_buy(quote_id: str) -> RateQuote:
             code="account_disabled",
             param="quote_id",
         )
+    _refuse_if_ship_date_passed(quote)
     return quote
+
+
+def _refuse_if_ship_date_passed(quote: RateQuote) -> None:
+    """The quote's ship date, checked when quoted, is checked again: a day
+    may have passed. Refused, never moved to today: the price and delivery
+    estimate were the carrier's for that day."""
+    day = codec.request_from_json(quote.request).ship_date
+    earliest, latest = date_window(MAX_SHIP_DAYS_AHEAD)
+    if day is not None and not earliest <= day <= latest:
+        raise QuoteExpired(
+            f"the quote's ship_date {day.isoformat()} is outside "
+            f"{earliest.isoformat()} to {latest.isoformat()}; shop rates again "
+            "with a current ship_date",
+            code="ship_date_passed",
+            param="quote_id",
+        )
 
 
 def _refuse_if_held(quote: RateQuote) -> None:
