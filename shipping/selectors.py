@@ -33,18 +33,34 @@ def shipment_timeline(shipment: Shipment) -> list[TimelineEntry]:
         ),
     ]
     entries.extend(_cleared_failures(shipment))
+    entries.extend(_scans(shipment))
+    return timeline_sorted(entries)
+
+
+def _scans(shipment: Shipment) -> list[TimelineEntry]:
+    """Each scan when the status followed it: the carrier's time, or when
+    received if the carrier dated it later (said in the detail)."""
+    entries = []
     for scan in shipment.tracking_events.all()[:100]:
+        ahead = scan.occurred_at > scan.created_at
+        dated = f"dated {scan.occurred_at:%Y-%m-%d %H:%M} UTC by the carrier"
         entries.append(
             TimelineEntry(
-                at=scan.occurred_at,
+                at=min(scan.occurred_at, scan.created_at),
                 kind="tracking",
                 title=f"{scan.get_status_display()}: {scan.description}",
                 detail=" · ".join(
-                    x for x in (scan.location, scan.carrier_status_code) if x
+                    x
+                    for x in (
+                        scan.location,
+                        scan.carrier_status_code,
+                        dated if ahead else "",
+                    )
+                    if x
                 ),
             )
         )
-    return timeline_sorted(entries)
+    return entries
 
 
 def _cleared_failures(shipment: Shipment) -> list[TimelineEntry]:
