@@ -90,6 +90,9 @@ def shipment_buy(
         return _same_request(existing, quote_id)
     quote = _quote_to_buy(quote_id)
     _refuse_if_held(quote)
+    # After the held check: a label another key bought is named, never
+    # "shop rates again" (a second label for the same parcel).
+    _refuse_if_ship_date_passed(quote)
     adapter = registry.get_adapter(quote.account)
     fmt = _label_format(adapter, label_format)
     shipment, created = _shipment_from(quote, key, order_id, fmt)
@@ -182,7 +185,6 @@ def _quote_to_buy(quote_id: str) -> RateQuote:
             code="account_disabled",
             param="quote_id",
         )
-    _refuse_if_ship_date_passed(quote)
     return quote
 
 
