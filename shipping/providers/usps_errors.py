@@ -40,9 +40,9 @@ _UNDELIVERED = {
 EVENT_CODES: Mapping[str, TrackingStatus] = {
     "GX": TrackingStatus.PRE_TRANSIT,  # label created, USPS awaiting item
     "MA": TrackingStatus.PRE_TRANSIT,  # electronic shipping info received
+    # Only 01 is final. 17 ("Picked Up By Agent") and 43 ("Picked Up") stay
+    # movements: no USPS text we found says the addressee got the item.
     "01": TrackingStatus.DELIVERED,
-    "17": TrackingStatus.DELIVERED,  # picked up by agent
-    "43": TrackingStatus.DELIVERED,  # picked up at the Post Office
     "OF": TrackingStatus.OUT_FOR_DELIVERY,
     **_UNDELIVERED,
     "09": TrackingStatus.RETURNED,  # return to sender

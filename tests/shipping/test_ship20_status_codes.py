@@ -3,8 +3,7 @@ through each adapter's ``track`` from the spec-built fixtures with the code
 changed. Found wrong: UPS's freight-only ``DO``/``DD`` types (delivered to a
 container freight station, not to the consignee) read as delivered, which is
 final; USPS's ``DX`` (delivery status not updated) read as delivered, and
-its pickups by the addressee (``17``, ``43``) as in transit, never
-delivered; USPS's delivery attempts (``30``, ``51``-``56``) and undeliverable
+USPS's delivery attempts (``30``, ``51``-``56``) and undeliverable
 reasons (``23``-``29``, ``31``, dead letter ``11``) and DHL Express's not
 delivered / customer moved / shipment stopped / destroyed checkpoints
 dropped into in transit. A void of a parcel in any of these is still
@@ -112,8 +111,10 @@ def test_ups_status_types(kind, code, description, expected):
     ("code", "expected"),
     [
         ("DX", S.EXCEPTION),  # delivery status not updated: not a delivery
-        ("17", S.DELIVERED),  # picked up by agent
-        ("43", S.DELIVERED),  # picked up (by the addressee, at the office)
+        # 17 / 43 (picked up): unproven as deliveries, kept in transit
+        # (tests/shipping/test_revship20_status_codes.py).
+        ("17", S.IN_TRANSIT),
+        ("43", S.IN_TRANSIT),
         ("30", S.EXCEPTION),  # attempted, no access to the delivery location
         ("51", S.EXCEPTION),  # business closed
         ("52", S.EXCEPTION),  # notice left
