@@ -90,7 +90,9 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
         # One stamp for the batch: scans dated ahead list in the carrier's
         # order (TrackingEvent.Meta.ordering), as the status follows them.
         received = database_now()
-        known = set(locked.tracking_events.values_list("dedupe_key", flat=True))
+        # Unsorted: the listing order (Meta.ordering) costs a sort per poll.
+        stored = locked.tracking_events.order_by()
+        known = set(stored.values_list("dedupe_key", flat=True))
         fresh = [e for e in events if _dedupe_key(e) not in known]
         TrackingEvent.objects.bulk_create(
             [
