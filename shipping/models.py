@@ -255,8 +255,15 @@ class TrackingEvent(models.Model):
 
     class Meta:
         # As the status follows them: the carrier's time, never after we got
-        # the scan (one dated ahead lists when received); ties in its order.
-        ordering = [Least("occurred_at", "created_at"), "occurred_at", "pk"]
+        # the scan (one dated ahead lists when received). Same second: a later
+        # poll's last; in one poll the first the carrier sent (newest first)
+        # is the one followed, so it lists last.
+        ordering = [
+            Least("occurred_at", "created_at"),
+            "occurred_at",
+            "created_at",
+            "-pk",
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["shipment", "dedupe_key"], name="shipping_event_once"

@@ -9,9 +9,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from shipping.providers.tracking_types import TrackingStatus
 from shipping.selectors import shipment_timeline
+from tests.factories import ApiKeyFactory
 from tests.shipping.test_ship20_event_order import _apply, _bought, _scan
 
 pytestmark = pytest.mark.django_db
@@ -49,3 +51,39 @@ def test_storing_a_poll_reads_the_known_keys_unsorted():
     reads = [sql for sql in keys if sql.lstrip().upper().startswith("SELECT")]
     assert reads
     assert not any("ORDER BY" in sql for sql in reads), reads
+
+
+def _last_listed(shipment):
+    answer = _reader().get(f"/api/v1/shipping/shipments/{shipment.public_id}/")
+    assert answer.status_code == 200, answer.content
+    return answer.json()["tracking_events"][-1]
+
+
+def _reader() -> APIClient:
+    client = APIClient()
+    key = ApiKeyFactory(scopes=["shipping:read"])
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    return client
+
+
+def test_scans_one_poll_dates_to_the_same_second_list_the_followed_one_last():
+    shipment = _bought()
+    at = timezone.now() - timedelta(hours=1)
+    _apply(
+        shipment,
+        _scan(TrackingStatus.IN_TRANSIT, at, "X"),
+        _scan(TrackingStatus.OUT_FOR_DELIVERY, at, "Y"),
+    )
+    shipment.refresh_from_db()
+    last = _last_listed(shipment)
+    assert last["status"] == shipment.tracking_status, last
+
+
+def test_a_later_poll_scan_dated_to_the_same_second_lists_last_as_followed():
+    shipment = _bought()
+    at = timezone.now() - timedelta(hours=1)
+    _apply(shipment, _scan(TrackingStatus.IN_TRANSIT, at, "X"))
+    _apply(shipment, _scan(TrackingStatus.OUT_FOR_DELIVERY, at, "Y"))
+    shipment.refresh_from_db()
+    last = _last_listed(shipment)
+    assert last["status"] == shipment.tracking_status, last
