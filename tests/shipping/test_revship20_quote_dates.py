@@ -2,8 +2,9 @@
 quote was checked against (yesterday in UTC at the earliest), so a quote
 for the day bought minutes after UTC midnight is still bought; a quote
 another key's label holds is answered with that label (409 ``quote_bought``
-/ ``label_in_progress`` naming the shipment), never "shop rates again",
-which would have the shop buy a second label; the schema names the 409s."""
+/ ``label_in_progress`` naming the shipment), never "shop rates again"
+(ship date passed, quote expired, account disabled), which would have the
+shop buy a second label; the schema names the 409s."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -120,3 +121,28 @@ def test_the_schema_names_the_409s_of_a_label_buy():
         "label_in_progress",
     ):
         assert code in refused["description"], code
+
+
+@pytest.mark.parametrize("gone", ["expired", "account_disabled"])
+def test_a_bought_quote_is_named_after_it_expired_or_its_account_was_disabled(
+    api, gone
+):
+    # The same harm as a passed ship date: "shop rates again" while the
+    # quote's label exists has the shop buy a second one.
+    account = carrier("post")
+    quote_id = shop().quotes[0].quote_id
+    first = _buy(api, quote_id, "buy-first")
+    assert first.status_code == 201, first.content
+    if gone == "expired":
+        RateQuote.objects.filter(public_id=quote_id).update(
+            expires_at=datetime.now(UTC) - timedelta(hours=1)
+        )
+    else:
+        account.enabled = False
+        account.save(update_fields=["enabled"])
+
+    again = _buy(api, quote_id, "buy-second")
+
+    assert again.status_code == 409, again.content
+    assert again.json()["error"]["code"] == "quote_bought"
+    assert SandboxLabel.objects.count() == 1
