@@ -65,6 +65,10 @@ _ERRORS = {
 }
 
 
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorResponseSerializer, description=description)
+
+
 def _api_error(exc: Exception) -> ApiError:
     """A service or carrier error in the API's one error shape."""
     if isinstance(exc, InvalidShippingRequest):
@@ -221,6 +225,15 @@ class ShipmentsView(ListModelMixin, GenericAPIView):
                 "shipment.",
             ),
             **_ERRORS,
+            409: _error(
+                "`quote_expired`: the quote expired; `account_disabled`: its "
+                "carrier account was disabled; `ship_date_passed`: its "
+                "`ship_date` is now before yesterday in UTC: shop rates again. "
+                "`quote_bought` / `label_in_progress`: another key's label of "
+                "the quote was bought or may be (named in the message): poll "
+                "that shipment, never buy again. `idempotency_key_in_use`: "
+                "this key's first request is still running."
+            ),
         },
         examples=[
             OpenApiExample(
@@ -329,10 +342,6 @@ def _parcel_label(shipment: Shipment, parcel: str) -> bytes:
             param="parcel",
         )
     return found
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorResponseSerializer, description=description)
 
 
 # What a void answers, each code under its status (shipping.services.voids).

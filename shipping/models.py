@@ -6,7 +6,7 @@ customs are kept as the boundary dataclasses' JSON (``shipping.codec``).
 """
 
 from django.db import models
-from django.db.models.functions import Now
+from django.db.models.functions import Least, Now
 from django.utils import timezone
 
 from integrations.clock import database_now
@@ -250,10 +250,20 @@ class TrackingEvent(models.Model):
     # Hash of time, status, code and text: the same scan seen twice (a
     # webhook and a poll) is stored once.
     dedupe_key = models.CharField(max_length=64)
+    # When we received it (one stamp per poll or webhook).
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["occurred_at", "pk"]
+        # As the status follows them: the carrier's time, never after we got
+        # the scan (one dated ahead lists when received). Same second: a later
+        # poll's last; in one poll the first the carrier sent (newest first)
+        # is the one followed, so it lists last.
+        ordering = [
+            Least("occurred_at", "created_at"),
+            "occurred_at",
+            "created_at",
+            "-pk",
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["shipment", "dedupe_key"], name="shipping_event_once"

@@ -14,6 +14,9 @@ from shipping.models import Pickup, Shipment, ShipmentStatus
 from shipping.providers.base import ShippingAdapter
 from shipping.services.tracking import FAILURE_CLEARED_EVENT
 
+# Scans a shipment's admin timeline shows.
+SCANS_LISTED = 100
+
 
 def shipment_timeline(shipment: Shipment) -> list[TimelineEntry]:
     """Created, carrier attempts, tracking scans, webhooks and events."""
@@ -33,18 +36,36 @@ def shipment_timeline(shipment: Shipment) -> list[TimelineEntry]:
         ),
     ]
     entries.extend(_cleared_failures(shipment))
-    for scan in shipment.tracking_events.all()[:100]:
+    entries.extend(_scans(shipment))
+    return timeline_sorted(entries)
+
+
+def _scans(shipment: Shipment) -> list[TimelineEntry]:
+    """Each scan when the status followed it: the carrier's time, or when
+    received if the carrier dated it later (said in the detail)."""
+    entries = []
+    # The newest hundred (a long journey has more): the status follows one.
+    newest = list(shipment.tracking_events.reverse()[:SCANS_LISTED])
+    for scan in reversed(newest):
+        ahead = scan.occurred_at > scan.created_at
+        dated = f"dated {scan.occurred_at:%Y-%m-%d %H:%M} UTC by the carrier"
         entries.append(
             TimelineEntry(
-                at=scan.occurred_at,
+                at=min(scan.occurred_at, scan.created_at),
                 kind="tracking",
                 title=f"{scan.get_status_display()}: {scan.description}",
                 detail=" · ".join(
-                    x for x in (scan.location, scan.carrier_status_code) if x
+                    x
+                    for x in (
+                        scan.location,
+                        scan.carrier_status_code,
+                        dated if ahead else "",
+                    )
+                    if x
                 ),
             )
         )
-    return timeline_sorted(entries)
+    return entries
 
 
 def _cleared_failures(shipment: Shipment) -> list[TimelineEntry]:

@@ -24,6 +24,10 @@ CHECKPOINTS: Mapping[str, TrackingStatus] = {
     # (that is RT), and a later attempt may still deliver it.
     "RD": TrackingStatus.EXCEPTION,
     "NH": TrackingStatus.EXCEPTION,  # not home
+    "ND": TrackingStatus.EXCEPTION,  # not delivered
+    "CM": TrackingStatus.EXCEPTION,  # customer moved
+    "SS": TrackingStatus.EXCEPTION,  # shipment stopped
+    "DS": TrackingStatus.EXCEPTION,  # destroyed / disposal
     "CA": TrackingStatus.EXCEPTION,  # closed on arrival
     "BA": TrackingStatus.EXCEPTION,  # bad address
     "MD": TrackingStatus.EXCEPTION,  # missed delivery cycle

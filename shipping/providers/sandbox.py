@@ -85,7 +85,9 @@ class SandboxShippingAdapter(SandboxAdapter, ShippingAdapter):
             required=False,
             default=600,
             min_value=1,
-            help_text="How fast a parcel moves from one scan to the next.",
+            max_value=sandbox_rules.MAX_STEP_SECONDS,
+            help_text="How fast a parcel moves from one scan to the next "
+            "(a week at most).",
         ),
         ConfigField(
             "lose_label_answers",

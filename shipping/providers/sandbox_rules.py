@@ -140,6 +140,9 @@ _EXCEPTION = (
 
 # Scans in the longest plan: a label announced this many times is finished.
 MAX_EVENTS = max(len(_NORMAL), len(_EXCEPTION))
+# A week a scan at most: an unbounded step put later scans past year 9999
+# (OverflowError on every poll); a larger stored one is read as this.
+MAX_STEP_SECONDS = 7 * 24 * 3600
 
 
 def tracking_number(*, created_at: datetime, key: str, exception: bool) -> str:
@@ -167,7 +170,7 @@ def history(
     created, exception = parsed
     if created > now:
         return None
-    step = timedelta(seconds=max(1, step_seconds))
+    step = timedelta(seconds=min(max(1, step_seconds), MAX_STEP_SECONDS))
     plan = _EXCEPTION if exception else _NORMAL
     events = tuple(
         TrackingEvent(

@@ -42,17 +42,20 @@ LABEL_CODES: Mapping[LabelFormat, str] = {
     LabelFormat.PNG: "PNG",
     LabelFormat.ZPL: "ZPL",
 }
-# Track API ``activity.status.type`` -> our status.
+# Track API ``activity.status.type`` -> our status (UPS's status types; NA,
+# not available, is left unknown).
 STATUS_TYPES: Mapping[str, TrackingStatus] = {
-    "M": TrackingStatus.PRE_TRANSIT,  # label created, not yet received
-    "MV": TrackingStatus.PRE_TRANSIT,
+    "M": TrackingStatus.PRE_TRANSIT,  # billing information received (label)
+    "MV": TrackingStatus.PRE_TRANSIT,  # billing information voided
     "P": TrackingStatus.IN_TRANSIT,
     "I": TrackingStatus.IN_TRANSIT,
-    "W": TrackingStatus.IN_TRANSIT,
+    "W": TrackingStatus.IN_TRANSIT,  # warehousing (freight only)
     "O": TrackingStatus.OUT_FOR_DELIVERY,
     "D": TrackingStatus.DELIVERED,
-    "DO": TrackingStatus.DELIVERED,
-    "DD": TrackingStatus.DELIVERED,
+    # Delivered origin / destination CFS (freight only): to a container
+    # freight station on the way, not to the consignee; delivered is final.
+    "DO": TrackingStatus.IN_TRANSIT,
+    "DD": TrackingStatus.IN_TRANSIT,
     "X": TrackingStatus.EXCEPTION,
     "RS": TrackingStatus.RETURNED,
 }

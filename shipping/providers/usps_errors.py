@@ -21,18 +21,30 @@ IMAGE_TYPES: Mapping[LabelFormat, str] = {
     LabelFormat.PDF: "PDF",
     LabelFormat.ZPL: "ZPL203DPI",
 }
-# Tracking ``eventCode`` -> ours; codes absent here are movements.
+# Tracking ``eventCode`` (Pub 199 Appendix G-4 scan events) -> ours; codes
+# absent here are movements.
+_UNDELIVERED = {
+    code: TrackingStatus.EXCEPTION
+    for code in (
+        # Delivery attempts: notice left, business closed, no access, ...
+        *("02", "30", "51", "52", "53", "54", "55", "56"),
+        # Undeliverable (the return to sender, 09, follows): refused, as
+        # addressed, dead letter, no such number ... deceased, other, not
+        # picked up.
+        *("04", "05", "11", "21", "22", "23", "24", "25", "26", "27", "28"),
+        *("29", "31"),
+        # Delivery status not updated: no delivery scan, so not delivered.
+        "DX",
+    )
+}
 EVENT_CODES: Mapping[str, TrackingStatus] = {
     "GX": TrackingStatus.PRE_TRANSIT,  # label created, USPS awaiting item
     "MA": TrackingStatus.PRE_TRANSIT,  # electronic shipping info received
+    # Only 01 is final. 17 ("Picked Up By Agent") and 43 ("Picked Up") stay
+    # movements: no USPS text we found says the addressee got the item.
     "01": TrackingStatus.DELIVERED,
-    "DX": TrackingStatus.DELIVERED,
     "OF": TrackingStatus.OUT_FOR_DELIVERY,
-    "02": TrackingStatus.EXCEPTION,  # notice left
-    "04": TrackingStatus.EXCEPTION,  # refused
-    "05": TrackingStatus.EXCEPTION,  # undeliverable as addressed
-    "21": TrackingStatus.EXCEPTION,  # no such number
-    "22": TrackingStatus.EXCEPTION,  # insufficient address
+    **_UNDELIVERED,
     "09": TrackingStatus.RETURNED,  # return to sender
     "RS": TrackingStatus.RETURNED,
 }

@@ -195,12 +195,17 @@ def check_shipment(
         check_customs(customs)
 
 
+def date_window(days_ahead: int) -> tuple[date, date]:
+    """The days a carrier books: yesterday in UTC to ``days_ahead`` on."""
+    today = datetime.now(UTC).date()
+    return today - timedelta(days=1), today + timedelta(days=days_ahead)
+
+
 def check_date(day: date | None, param: str, days_ahead: int) -> None:
     """``day`` (None: today) from yesterday in UTC to ``days_ahead`` on."""
     if day is None:
         return
-    today = datetime.now(UTC).date()
-    earliest, latest = today - timedelta(days=1), today + timedelta(days=days_ahead)
+    earliest, latest = date_window(days_ahead)
     if not earliest <= day <= latest:
         raise InvalidShippingRequest(
             f"{param} must be from {earliest.isoformat()} to {latest.isoformat()} "

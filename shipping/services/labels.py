@@ -46,6 +46,7 @@ from shipping.providers.base import (
     ParcelLabel,
     ShippingAdapter,
 )
+from shipping.providers.validation import MAX_SHIP_DAYS_AHEAD, date_window
 from shipping.services.errors import (
     InvalidState,
     NotFound,
@@ -88,7 +89,6 @@ def shipment_buy(
     if existing is not None:
         return _same_request(existing, quote_id)
     quote = _quote_to_buy(quote_id)
-    _refuse_if_held(quote)
     adapter = registry.get_adapter(quote.account)
     fmt = _label_format(adapter, label_format)
     shipment, created = _shipment_from(quote, key, order_id, fmt)
@@ -167,12 +167,15 @@ def _same_request(shipment: Shipment, quote_id: str) -> Shipment:
 
 
 def _quote_to_buy(quote_id: str) -> RateQuote:
-    """The quote a label may be bought from: it exists, has not expired,
-    and its account is still enabled."""
+    """The quote a label may be bought from: it exists, no other key's label
+    holds it, it has not expired, its account is still enabled and its ship
+    date has not passed. The held check first: a label of the quote is named,
+    never "shop rates again" (a second label for the same parcel)."""
     found = RateQuote.objects.select_related("account").filter(public_id=quote_id)
     quote = found.first() if _QUOTE_ID.fullmatch(quote_id) else None
     if quote is None:
         raise NotFound("no such quote", param="quote_id")
+    _refuse_if_held(quote)
     if quote.is_expired():
         raise QuoteExpired("the quote has expired; shop rates again", param="quote_id")
     if not quote.account.enabled:
@@ -181,7 +184,24 @@ def _quote_to_buy(quote_id: str) -> RateQuote:
             code="account_disabled",
             param="quote_id",
         )
+    _refuse_if_ship_date_passed(quote)
     return quote
+
+
+def _refuse_if_ship_date_passed(quote: RateQuote) -> None:
+    """The quote's ship date, checked when quoted, is checked again: a day
+    may have passed. Refused, never moved to today: the price and delivery
+    estimate were the carrier's for that day."""
+    day = codec.request_from_json(quote.request).ship_date
+    earliest, latest = date_window(MAX_SHIP_DAYS_AHEAD)
+    if day is not None and not earliest <= day <= latest:
+        raise QuoteExpired(
+            f"the quote's ship_date {day.isoformat()} is outside "
+            f"{earliest.isoformat()} to {latest.isoformat()}; shop rates again "
+            "with a current ship_date",
+            code="ship_date_passed",
+            param="quote_id",
+        )
 
 
 def _refuse_if_held(quote: RateQuote) -> None:

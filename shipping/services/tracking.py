@@ -87,7 +87,12 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
     events = [_storable(event) for event in info.events]
     with transaction.atomic():
         locked = Shipment.objects.select_for_update().get(pk=shipment.pk)
-        known = set(locked.tracking_events.values_list("dedupe_key", flat=True))
+        # One stamp for the batch: scans dated ahead list in the carrier's
+        # order (TrackingEvent.Meta.ordering), as the status follows them.
+        received = database_now()
+        # Unsorted: the listing order (Meta.ordering) costs a sort per poll.
+        stored = locked.tracking_events.order_by()
+        known = set(stored.values_list("dedupe_key", flat=True))
         fresh = [e for e in events if _dedupe_key(e) not in known]
         TrackingEvent.objects.bulk_create(
             [
@@ -99,13 +104,14 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
                     location=event.location[:255],
                     occurred_at=event.occurred_at,
                     dedupe_key=_dedupe_key(event),
+                    created_at=received,
                 )
                 for event in fresh
             ],
             ignore_conflicts=True,
         )
-        moved = _move_forward(locked, fresh)
-        locked.last_tracked_at = database_now()
+        moved = _move_forward(locked, fresh, received)
+        locked.last_tracked_at = received
         if info.estimated_delivery:
             locked.estimated_delivery = info.estimated_delivery
         locked.save()
@@ -171,7 +177,7 @@ def _followable(moving: bool, status: TrackingStatus) -> bool:
     return status != TrackingStatus.PRE_TRANSIT or not moving
 
 
-def _move_forward(shipment: Shipment, fresh: list) -> bool:
+def _move_forward(shipment: Shipment, fresh: list, now: datetime) -> bool:
     """Follow the newest fresh event it may follow unless the status is final
     or the event is older than the one already followed; True if it moved."""
     current = TrackingStatus(shipment.tracking_status)
@@ -180,7 +186,6 @@ def _move_forward(shipment: Shipment, fresh: list) -> bool:
     candidates = [e for e in fresh if _followable(moving, e.status)]
     if not candidates or current.is_terminal:
         return False
-    now = database_now()
     # Ties among scans taken as received now keep the carrier's own order.
     newest = max(
         candidates, key=lambda e: (_bounded(e.occurred_at, now), e.occurred_at)
