@@ -62,7 +62,8 @@ def on_database_cache() -> bool:
 
 def shared_now() -> float:
     """The fallback's shared time (no Redis): the database's, as a Unix
-    timestamp (this machine's on SQLite)."""
+    timestamp (this machine's on SQLite). The one clock of the limiter's
+    buckets and leases and the breaker's stamps there."""
     return database_now().timestamp()
 
 
