@@ -21,6 +21,21 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Every (re)connection of a line in this process, counted: a time learnt from
+# Redis before the latest may be another server's (a failover reconnects).
+_connects = {"count": 0}
+_connects_lock = threading.Lock()
+
+
+def line_connects() -> int:
+    """How many times this process's lines have (re)connected to Redis."""
+    return _connects["count"]
+
+
+def _count_connect() -> None:
+    with _connects_lock:
+        _connects["count"] += 1
+
 
 class RedisLine:
     """This thread's own Redis connection for the per-call commands.
@@ -93,7 +108,12 @@ class RedisLine:
                 pid,
                 False,
             )
+            self._conn.register_connect_callback(self._connected)
         return self._conn
+
+    def _connected(self, conn: Any) -> None:
+        # redis-py calls this on every connect, the reconnects inside a send too.
+        _count_connect()
 
     def _settle(self, conn: Any) -> None:
         if not self._pending:

@@ -10,7 +10,7 @@ from django.core.cache import cache
 
 from integrations import cache_clock
 from integrations.ratelimit import BUCKET_LUA, Reservation
-from integrations.redis_line import raw_key, redis_handle
+from integrations.redis_line import line_connects, raw_key, redis_handle
 
 if TYPE_CHECKING:
     from integrations.ratelimit import RateLimiter
@@ -84,7 +84,8 @@ _recent: dict[int, tuple[float, Any, dict[str, Any] | None]] = {}
 
 # Redis's time is learnt with a read (no round trip of its own) and carried
 # forward by this host's monotonic clock (its wall clock's offset and steps do
-# not matter; NTP-slewed rates differ by under 0.05%) for at most this long.
+# not matter; NTP-slewed rates differ by under 0.05%) for at most this long,
+# and only until a line reconnects: a failover's server has its own clock.
 _SERVER_TIME_MAX_AGE = 60.0
 
 
@@ -99,8 +100,9 @@ class BreakerStore:
 
     def __init__(self, pk: int, *, window_seconds: float, buckets: int) -> None:
         self.pk = pk
-        # Redis's time less time.monotonic(), and the monotonic time learnt.
-        self._server_offset: tuple[float, float] | None = None
+        # Redis's time less time.monotonic(), the monotonic time learnt, and
+        # the count of line connects then (``line_connects``).
+        self._server_offset: tuple[float, float, int] | None = None
         self.prefix = f"brk:{{acct:{pk}}}"  # one Redis Cluster slot
         self.window_seconds = window_seconds
         self.buckets = buckets
@@ -158,13 +160,20 @@ class BreakerStore:
     def _server_time_known(self) -> bool:
         learnt = self._server_offset
         return (
-            learnt is not None and time.monotonic() - learnt[1] < _SERVER_TIME_MAX_AGE
+            learnt is not None
+            and learnt[2] == line_connects()
+            and time.monotonic() - learnt[1] < _SERVER_TIME_MAX_AGE
         )
 
     def _learn_time(self, server_time: list[Any]) -> None:
         seconds, micros = (int(part) for part in server_time)
         local = time.monotonic()
-        self._server_offset = (seconds + micros / 1_000_000 - local, local)
+        # Counted after the reply: a reconnect while sending it is this server.
+        self._server_offset = (
+            seconds + micros / 1_000_000 - local,
+            local,
+            line_connects(),
+        )
 
     def _remember(self, at: float, mode: Any, state: dict[str, Any] | None) -> None:
         seen = _recent.get(self.pk)
