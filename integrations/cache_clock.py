@@ -13,6 +13,7 @@ still reach them.
 
 import base64
 import pickle
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from django.core.cache.backends.db import DatabaseCache
 from django.db import connections, router, transaction
 
 from integrations.clock import database_now
+from integrations.redis_line import line_connects, redis_handle
 
 __all__ = [
     "DatabaseClockCache",
@@ -30,7 +32,9 @@ __all__ = [
     "get_locked",
     "get_many",
     "incr",
+    "learn_redis_time",
     "on_database_cache",
+    "redis_time_known",
     "remove",
     "set_value",
     "shared_add",
@@ -61,10 +65,48 @@ def on_database_cache() -> bool:
 
 
 def shared_now() -> float:
-    """The fallback's shared time (no Redis): the database's, as a Unix
-    timestamp (this machine's on SQLite). The one clock of the limiter's
-    buckets and leases and the breaker's stamps there."""
-    return database_now().timestamp()
+    """The shared store's time, as a Unix timestamp: Redis's (learnt from a
+    reply, carried forward; one TIME when not known), or without Redis the
+    database's (this machine's on SQLite). The one clock of the limiter's
+    fallback buckets and leases, the breaker's stamps and the webhook time
+    checks, so each agrees with the store that expires what they keep."""
+    handle = redis_handle()
+    if handle is None:
+        return database_now().timestamp()
+    if not redis_time_known():
+        learn_redis_time(handle.line.command("TIME"))
+    return time.monotonic() + _redis_time["learnt"][0]
+
+
+# Redis's time is learnt from a reply (a breaker read returns it: no round
+# trip of its own) and carried forward by this host's monotonic clock (its
+# wall clock's offset and steps do not matter; NTP-slewed rates differ by
+# under 0.05%) for at most this long, and only until a line reconnects: a
+# failover's server has its own clock.
+_REDIS_TIME_MAX_AGE = 60.0
+# Redis's time less time.monotonic(), the monotonic time learnt, and the
+# count of line connects then (``line_connects``); one per process.
+_redis_time: dict[str, tuple[float, float, int] | None] = {"learnt": None}
+
+
+def redis_time_known() -> bool:
+    """Whether Redis's time is learnt recently enough to be carried."""
+    learnt = _redis_time["learnt"]
+    return (
+        learnt is not None
+        and learnt[2] == line_connects()
+        and time.monotonic() - learnt[1] < _REDIS_TIME_MAX_AGE
+    )
+
+
+def learn_redis_time(server_time: list[Any]) -> None:
+    """Learn Redis's time from a TIME reply (seconds, microseconds) just
+    read; the line's connects are counted after it: a reconnect while
+    sending it reached this server."""
+    seconds, micros = (int(part) for part in server_time)
+    local = time.monotonic()
+    learnt = (seconds + micros / 1_000_000 - local, local, line_connects())
+    _redis_time["learnt"] = learnt
 
 
 def shared_add(key: str, value: Any, ttl: float) -> bool:

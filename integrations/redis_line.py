@@ -21,14 +21,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Every (re)connection of a line in this process, counted: a time learnt from
-# Redis before the latest may be another server's (a failover reconnects).
+# Every line made and every (re)connection of one in this process, counted: a
+# time learnt from Redis before the latest may be another server's (a
+# failover reconnects; a new line may follow changed settings).
 _connects = {"count": 0}
 _connects_lock = threading.Lock()
 
 
 def line_connects() -> int:
-    """How many times this process's lines have (re)connected to Redis."""
+    """How many lines this process has made or (re)connected to Redis."""
     return _connects["count"]
 
 
@@ -55,6 +56,7 @@ class RedisLine:
         # Django keeps a cache backend per thread, so this is uncontended; it
         # only guards against a backend shared across threads.
         self._lock = threading.Lock()
+        _count_connect()
 
     @property
     def pending(self) -> bool:

@@ -19,6 +19,7 @@ class RedisClockProxy:
         parts = urlsplit(redis_url)
         self._upstream = (parts.hostname or HOST, parts.port or 6379)
         self.offset = offset
+        self.times = 0  # TIME replies passed on
         self._listener = socket.create_server((HOST, 0))
         port = self._listener.getsockname()[1]
         self.url = urlunsplit(parts._replace(netloc=f"{HOST}:{port}"))
@@ -66,7 +67,19 @@ class RedisClockProxy:
         reader = upstream.makefile("rb")
         with contextlib.suppress(OSError, ValueError, EOFError):
             while True:
-                client.sendall(_encode(_shift(_read(reader), offset)))
+                client.sendall(_encode(self._shift(_read(reader), offset)))
+
+    def _shift(self, reply: Any, offset: int) -> Any:
+        if not isinstance(reply, list):
+            return reply
+        if (
+            len(reply) == 2
+            and all(type(part) is bytes and part.isdigit() for part in reply)
+            and len(reply[0]) == 10
+        ):  # TIME: seconds and microseconds
+            self.times += 1
+            return [str(int(reply[0]) + offset).encode(), reply[1]]
+        return [self._shift(part, offset) for part in reply]
 
 
 class _Line(bytes):
@@ -84,18 +97,6 @@ def _read(reader: BinaryIO) -> Any:
     if kind == b"*" and int(size) >= 0:
         return [_read(reader) for _ in range(int(size))]
     return _Line(line)
-
-
-def _shift(reply: Any, offset: int) -> Any:
-    if not isinstance(reply, list):
-        return reply
-    if (
-        len(reply) == 2
-        and all(type(part) is bytes and part.isdigit() for part in reply)
-        and len(reply[0]) == 10
-    ):  # TIME: seconds and microseconds
-        return [str(int(reply[0]) + offset).encode(), reply[1]]
-    return [_shift(part, offset) for part in reply]
 
 
 def _encode(reply: Any) -> bytes:
