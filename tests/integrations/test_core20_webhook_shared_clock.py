@@ -17,6 +17,7 @@ from django.test import Client
 from integrations.breaker.store import forget_recent
 from integrations.models import WebhookEvent
 from integrations.testing.clocks import whole_machine_clock
+from integrations.testing.faultserver import RefusingPort
 from tests.factories import ProviderAccountFactory
 from tests.integrations.redis_clock_proxy import redis_clock_proxy
 from tests.integrations.skewed_clocks import STORES, use_store
@@ -108,3 +109,23 @@ def test_a_learnt_clock_costs_the_intake_no_round_trip(settings, account):
             assert _post(account.slug, body, **sw_headers(body)).status_code == 200
         assert proxy.times == 1  # learnt on the first delivery, then carried
         cache.clear()
+
+
+def test_redis_unreachable_checks_by_this_process_clock(settings, account, caplog):
+    # Nothing else of a Standard Webhooks intake needs Redis: still taken.
+    refusing = RefusingPort()
+    try:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"redis://127.0.0.1:{refusing.port}/0",
+            }
+        }
+        body = make_body(amount=100)
+        assert _post(account.slug, body, **sw_headers(body)).status_code == 200
+        old = make_body(amount=200)
+        headers = sw_headers(old, timestamp=int(_MACHINE_TIME() - OFF))
+        _refused_as_stale(_post(account.slug, old, **headers), "webhook-timestamp")
+    finally:
+        refusing.close()
+    assert "shared clock unreadable" in caplog.text
