@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
 
+from django.db import DatabaseError
 from redis.exceptions import RedisError
 
 from integrations import cache_clock
+from integrations.redis_line import redis_handle
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 VERSION = "v1"
@@ -251,14 +253,19 @@ def verify_standard_webhook(
     return VerifiedRequest(webhook_id=webhook_id, timestamp=timestamp)
 
 
-def webhook_now() -> float:
-    """What a signed webhook time is checked against: the shared store's
-    clock (``cache_clock.shared_now``; carried, no round trip once learnt),
-    which the replay stores expire by, so a web process whose clock is behind
-    does not take a signature past the time its token was kept. With Redis
-    unreachable, this process's clock (a replay store there fails anyway)."""
+def webhook_now(*, database: bool = False) -> float:
+    """What a signed webhook time is checked against. On Redis its clock
+    (``cache_clock.shared_now``: carried, no round trip once learnt), which
+    replay tokens expire by, so a web process whose clock is behind does not
+    take a signature past the time its token was kept. Without Redis this
+    process's clock, or with ``database`` the database's: for a check whose
+    replay store is the database cache (Mailgun's tokens); the others' replays
+    stop at the intake's dedupe, and a statement before the intake's own
+    would cost a health-check round trip. The shared clock unreadable: this
+    process's (a replay store there fails anyway)."""
     try:
-        return cache_clock.shared_now()
-    except RedisError as exc:
+        if database or redis_handle() is not None:
+            return cache_clock.shared_now()
+    except (RedisError, DatabaseError) as exc:
         logger.warning("shared clock unreadable", extra={"error": type(exc).__name__})
-        return time.time()
+    return time.time()
