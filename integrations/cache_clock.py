@@ -12,6 +12,7 @@ still reach them.
 """
 
 import base64
+import logging
 import pickle
 import time
 from datetime import datetime, timedelta
@@ -23,6 +24,8 @@ from django.db import connections, router, transaction
 
 from integrations.clock import database_now
 from integrations.redis_line import line_connects, redis_handle
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "DatabaseClockCache",
@@ -104,9 +107,33 @@ def learn_redis_time(server_time: list[Any]) -> None:
     read; the line's connects are counted after it: a reconnect while
     sending it reached this server."""
     seconds, micros = (int(part) for part in server_time)
-    local = time.monotonic()
-    learnt = (seconds + micros / 1_000_000 - local, local, line_connects())
-    _redis_time["learnt"] = learnt
+    server, local = seconds + micros / 1_000_000, time.monotonic()
+    _redis_time["learnt"] = (server - local, local, line_connects())
+    _note_skew(server - time.time())
+
+
+# Redis's clock this far from the host's is a misconfigured clock on one of
+# them (NTP keeps both within milliseconds): webhooks signed by the
+# providers' true time would all be refused as stale by a Redis far off.
+_REDIS_SKEW_WARNING_SECONDS = 60.0
+_skew = {"off": False}
+
+
+def _note_skew(skew: float) -> None:
+    # Logged when it starts and ends, not at every relearning (each minute).
+    off = abs(skew) > _REDIS_SKEW_WARNING_SECONDS
+    if off == _skew["off"]:
+        return
+    _skew["off"] = off
+    if off:
+        logger.warning(
+            "Redis's clock is %d s from this host's: the breaker, the limiter"
+            " and the webhook time checks go by Redis's",
+            round(skew),
+            extra={"seconds": round(skew)},
+        )
+    else:
+        logger.info("Redis's clock agrees with this host's again")
 
 
 def shared_add(key: str, value: Any, ttl: float) -> bool:
