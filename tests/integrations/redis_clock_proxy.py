@@ -25,7 +25,9 @@ class RedisClockProxy:
         self.url = urlunsplit(parts._replace(netloc=f"{HOST}:{port}"))
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._closed = False
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
 
     def failover(self, offset: int) -> None:
         """Every client connection closed; new ones see ``offset``."""
@@ -38,8 +40,15 @@ class RedisClockProxy:
             sock.close()
 
     def close(self) -> None:
-        self.failover(self.offset)
+        with self._lock:
+            self._closed = True
+        # A shutdown wakes the accept (closing alone leaves it blocked, and
+        # the port listening, for the rest of the run).
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
+        self._acceptor.join(5)
+        self.failover(self.offset)
 
     def _accept(self) -> None:
         while True:
@@ -47,8 +56,17 @@ class RedisClockProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return  # closed
-            upstream = socket.create_connection(self._upstream)
+            try:
+                upstream = socket.create_connection(self._upstream, timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()  # Redis down: the client sees the line drop
+                continue
             with self._lock:
+                if self._closed:
+                    client.close()
+                    upstream.close()
+                    return
                 self._open += [client, upstream]
                 offset = self.offset
             threading.Thread(
