@@ -38,6 +38,15 @@ def _count_connect() -> None:
         _connects["count"] += 1
 
 
+def _unlock_connects_in_child() -> None:
+    # A fork copies the lock as held if another thread was counting then.
+    global _connects_lock
+    _connects_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_unlock_connects_in_child)
+
+
 class RedisLine:
     """This thread's own Redis connection for the per-call commands.
 
