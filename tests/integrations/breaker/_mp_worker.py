@@ -90,7 +90,7 @@ def race(job: dict[str, Any]) -> dict[str, Any]:
     from integrations.errors import NotProcessed
 
     breaker = breaker_for(_account(job))
-    start_at = _barrier(job["barrier"])
+    start_at = _barrier(job["barrier"], job.get("barrier_wait", 60.0))
     passed = refused = 0
     stall = job.get("stall", 0.0)
     # One deadline for every racer, whenever it woke.
@@ -135,7 +135,7 @@ def rate(job: dict[str, Any]) -> dict[str, Any]:
     from integrations.ratelimit import limiter_for
 
     limiter = limiter_for(_account(job))
-    start_at = _barrier(job["barrier"])
+    start_at = _barrier(job["barrier"], job.get("barrier_wait", 60.0))
     end = start_at + job["seconds"]
     granted: list[float] = []
     refused = 0
@@ -161,15 +161,19 @@ def slot(job: dict[str, Any]) -> dict[str, Any]:
         return {"slot": exc.code, "in_flight": limiter.in_flight()}
 
 
-def _barrier(name: str) -> float:
+def _barrier(name: str, wait: float = 60.0) -> float:
     """Say this process is ready, then wait for the test's start time: a
-    worker that started slowly on a loaded machine does not start late."""
+    worker that started slowly on a loaded machine does not start late. A
+    test that never releases it (failed first) leaves no orphan polling."""
     import redis
     from django.conf import settings
 
     line = redis.Redis.from_url(settings.REDIS_URL)
     line.incr(f"{name}:ready")
+    give_up = time.time() + wait
     while (start := line.get(f"{name}:go")) is None:
+        if time.time() > give_up:
+            raise RuntimeError(f"the barrier {name} was never released")
         time.sleep(0.005)
     start_at = float(start)
     _wait_until(start_at)
