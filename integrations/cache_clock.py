@@ -12,7 +12,9 @@ still reach them.
 """
 
 import base64
+import logging
 import pickle
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +23,9 @@ from django.core.cache.backends.db import DatabaseCache
 from django.db import connections, router, transaction
 
 from integrations.clock import database_now
+from integrations.redis_line import line_connects, redis_handle
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "DatabaseClockCache",
@@ -30,7 +35,9 @@ __all__ = [
     "get_locked",
     "get_many",
     "incr",
+    "learn_redis_time",
     "on_database_cache",
+    "redis_time_known",
     "remove",
     "set_value",
     "shared_add",
@@ -61,9 +68,72 @@ def on_database_cache() -> bool:
 
 
 def shared_now() -> float:
-    """The fallback's shared time (no Redis): the database's, as a Unix
-    timestamp (this machine's on SQLite)."""
-    return database_now().timestamp()
+    """The shared store's time, as a Unix timestamp: Redis's (learnt from a
+    reply, carried forward; one TIME when not known), or without Redis the
+    database's (this machine's on SQLite). The one clock of the limiter's
+    fallback buckets and leases, the breaker's stamps and the webhook time
+    checks, so each agrees with the store that expires what they keep."""
+    handle = redis_handle()
+    if handle is None:
+        return database_now().timestamp()
+    if not redis_time_known():
+        learn_redis_time(handle.line.command("TIME"))
+    return time.monotonic() + _redis_time["learnt"][0]
+
+
+# Redis's time is learnt from a reply (a breaker read returns it: no round
+# trip of its own) and carried forward by this host's monotonic clock (its
+# wall clock's offset and steps do not matter; NTP-slewed rates differ by
+# under 0.05%) for at most this long, and only until a line reconnects: a
+# failover's server has its own clock.
+_REDIS_TIME_MAX_AGE = 60.0
+# Redis's time less time.monotonic(), the monotonic time learnt, and the
+# count of line connects then (``line_connects``); one per process.
+_redis_time: dict[str, tuple[float, float, int] | None] = {"learnt": None}
+
+
+def redis_time_known() -> bool:
+    """Whether Redis's time is learnt recently enough to be carried."""
+    learnt = _redis_time["learnt"]
+    return (
+        learnt is not None
+        and learnt[2] == line_connects()
+        and time.monotonic() - learnt[1] < _REDIS_TIME_MAX_AGE
+    )
+
+
+def learn_redis_time(server_time: list[Any]) -> None:
+    """Learn Redis's time from a TIME reply (seconds, microseconds) just
+    read; the line's connects are counted after it: a reconnect while
+    sending it reached this server."""
+    seconds, micros = (int(part) for part in server_time)
+    server, local = seconds + micros / 1_000_000, time.monotonic()
+    _redis_time["learnt"] = (server - local, local, line_connects())
+    _note_skew(server - time.time())
+
+
+# Redis's clock this far from the host's is a misconfigured clock on one of
+# them (NTP keeps both within milliseconds): webhooks signed by the
+# providers' true time would all be refused as stale by a Redis far off.
+_REDIS_SKEW_WARNING_SECONDS = 60.0
+_skew = {"off": False}
+
+
+def _note_skew(skew: float) -> None:
+    # Logged when it starts and ends, not at every relearning (each minute).
+    off = abs(skew) > _REDIS_SKEW_WARNING_SECONDS
+    if off == _skew["off"]:
+        return
+    _skew["off"] = off
+    if off:
+        logger.warning(
+            "Redis's clock is %d s from this host's: the breaker, the limiter"
+            " and the webhook time checks go by Redis's",
+            round(skew),
+            extra={"seconds": round(skew)},
+        )
+    else:
+        logger.info("Redis's clock agrees with this host's again")
 
 
 def shared_add(key: str, value: Any, ttl: float) -> bool:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from django.core.cache import cache
 
 from integrations import cache_clock
-from integrations.clock import database_now
 from integrations.errors import NotProcessed, Paced
 from integrations.limits import limit_values
 from integrations.redis_line import raw_key, redis_client, redis_handle
@@ -355,7 +354,7 @@ class RateLimiter:
                 return Reservation(False, cfg.max_wait)
             reservation, state = reserve_token(
                 cache.get(self.bucket_key),
-                now=_shared_now(),
+                now=cache_clock.shared_now(),
                 rate=cfg.rate,
                 burst=cfg.burst,
                 max_wait=max_wait,
@@ -406,7 +405,7 @@ class RateLimiter:
         handle = redis_handle()
         if handle is not None:
             return int(handle.run(_SLOT_COUNT_LUA, [raw_key(self.slots_key)], []))
-        now = _shared_now()
+        now = cache_clock.shared_now()
         leases = cache.get(self.slots_key) or {}
         return sum(1 for expiry in leases.values() if expiry > now)
 
@@ -457,7 +456,7 @@ class RateLimiter:
         with cache_lock(self.slots_key + ":lock", wait=1.0) as locked:
             if not locked:
                 return False
-            now = _shared_now()
+            now = cache_clock.shared_now()
             leases = {
                 t: exp
                 for t, exp in (cache.get(self.slots_key) or {}).items()
@@ -487,13 +486,6 @@ class RateLimiter:
             leases = cache.get(self.slots_key) or {}
             if leases.pop(token, None) is not None:
                 cache.set(self.slots_key, leases, None)
-
-
-def _shared_now() -> float:
-    """The fallback's bucket and lease clock: the database's (the cache's own
-    store; this machine's on SQLite), as for every stamp two processes
-    compare."""
-    return database_now().timestamp()
 
 
 def limiter_for(

@@ -21,6 +21,31 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Every line made and every (re)connection of one in this process, counted: a
+# time learnt from Redis before the latest may be another server's (a
+# failover reconnects; a new line may follow changed settings).
+_connects = {"count": 0}
+_connects_lock = threading.Lock()
+
+
+def line_connects() -> int:
+    """How many lines this process has made or (re)connected to Redis."""
+    return _connects["count"]
+
+
+def _count_connect() -> None:
+    with _connects_lock:
+        _connects["count"] += 1
+
+
+def _unlock_connects_in_child() -> None:
+    # A fork copies the lock as held if another thread was counting then.
+    global _connects_lock
+    _connects_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_unlock_connects_in_child)
+
 
 class RedisLine:
     """This thread's own Redis connection for the per-call commands.
@@ -40,6 +65,7 @@ class RedisLine:
         # Django keeps a cache backend per thread, so this is uncontended; it
         # only guards against a backend shared across threads.
         self._lock = threading.Lock()
+        _count_connect()
 
     @property
     def pending(self) -> bool:
@@ -93,7 +119,12 @@ class RedisLine:
                 pid,
                 False,
             )
+            self._conn.register_connect_callback(self._connected)
         return self._conn
+
+    def _connected(self, conn: Any) -> None:
+        # redis-py calls this on every connect, the reconnects inside a send too.
+        _count_connect()
 
     def _settle(self, conn: Any) -> None:
         if not self._pending:

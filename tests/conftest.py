@@ -101,7 +101,9 @@ def _fresh_cache(request: pytest.FixtureRequest) -> None:
         request.node.get_closest_marker("django_db") is not None
     )
     from integrations.breaker.store import forget_recent
+    from integrations.webhooks.verification import forget_shared_clock_failure
 
     forget_recent()
+    forget_shared_clock_failure()
     if settings.REDIS_URL or has_db:
         cache.clear()

@@ -82,11 +82,6 @@ return 1
 # this recent (the client's own check before the call is always fresh).
 _recent: dict[int, tuple[float, Any, dict[str, Any] | None]] = {}
 
-# Redis's time is learnt with a read (no round trip of its own) and carried
-# forward by this host's monotonic clock (its wall clock's offset and steps do
-# not matter; NTP-slewed rates differ by under 0.05%) for at most this long.
-_SERVER_TIME_MAX_AGE = 60.0
-
 
 def forget_recent() -> None:
     """Drop every remembered read (tests; a cache cleared under us)."""
@@ -99,8 +94,6 @@ class BreakerStore:
 
     def __init__(self, pk: int, *, window_seconds: float, buckets: int) -> None:
         self.pk = pk
-        # Redis's time less time.monotonic(), and the monotonic time learnt.
-        self._server_offset: tuple[float, float] | None = None
         self.prefix = f"brk:{{acct:{pk}}}"  # one Redis Cluster slot
         self.window_seconds = window_seconds
         self.buckets = buckets
@@ -126,11 +119,11 @@ class BreakerStore:
             # One command on this thread's line, read exactly as get_many
             # would; with Redis's time when the one known is getting old.
             keys = [self._raw_mode_key, self._raw_state_key]
-            if self._server_time_known():
+            if cache_clock.redis_time_known():
                 raw = handle.line.command("MGET", *keys)
             else:
                 *raw, server_time = handle.run(READ_LUA, keys, [])
-                self._learn_time(server_time)
+                cache_clock.learn_redis_time(server_time)
             mode, state = (None if v is None else handle.loads(v) for v in raw)
         self._remember(at, mode, state)
         return mode, state
@@ -144,27 +137,12 @@ class BreakerStore:
         return self.read()
 
     def now(self) -> float:
-        """The shared store's time (Unix seconds): Redis's (learnt with a
-        read, carried forward), or the database's on the cache fallback.
-        Every process compares the breaker's stamps by it, so a worker whose
-        clock is off neither reopens early nor holds it open too long."""
-        handle = redis_handle()
-        if handle is None:
-            return cache_clock.shared_now()
-        if not self._server_time_known():
-            self._learn_time(handle.line.command("TIME"))
-        return time.monotonic() + self._server_offset[0]
-
-    def _server_time_known(self) -> bool:
-        learnt = self._server_offset
-        return (
-            learnt is not None and time.monotonic() - learnt[1] < _SERVER_TIME_MAX_AGE
-        )
-
-    def _learn_time(self, server_time: list[Any]) -> None:
-        seconds, micros = (int(part) for part in server_time)
-        local = time.monotonic()
-        self._server_offset = (seconds + micros / 1_000_000 - local, local)
+        """The shared store's time (Unix seconds, ``cache_clock.shared_now``):
+        Redis's (learnt with a read, carried forward), or the database's on
+        the cache fallback. Every process compares the breaker's stamps by
+        it, so a worker whose clock is off neither reopens early nor holds
+        it open too long."""
+        return cache_clock.shared_now()
 
     def _remember(self, at: float, mode: Any, state: dict[str, Any] | None) -> None:
         seen = _recent.get(self.pk)
@@ -214,7 +192,7 @@ class BreakerStore:
         )
         mode = None if mode_raw is None else handle.loads(mode_raw)
         rec = None if state_raw is None else handle.loads(state_raw)
-        self._learn_time(server_time)
+        cache_clock.learn_redis_time(server_time)
         self._remember(at, mode, rec)
         return Reservation(bool(int(granted)), float(wait)), mode, rec
 

@@ -7,10 +7,9 @@ Nothing here logs or raises with a secret, an expected signature or a body.
 import base64
 import hashlib
 import hmac
-import time
 from collections.abc import Iterable
 
-from integrations.webhooks.verification import WebhookVerificationError
+from integrations.webhooks.verification import WebhookVerificationError, webhook_now
 
 
 def hmac_digest(
@@ -54,10 +53,10 @@ def require_match(expected: str, candidates: Iterable[str], *, param: str) -> No
 def check_tolerance(
     sent_at: float, *, tolerance: float, param: str, now: float | None = None
 ) -> None:
-    """Refuse a signed time more than ``tolerance`` seconds from now, either
-    way: an old one is a replay, a future one a forgery trying to outlive the
-    window."""
-    current = time.time() if now is None else now
+    """Refuse a signed time more than ``tolerance`` seconds from now (by the
+    shared clock, ``webhook_now``), either way: an old one is a replay, a
+    future one a forgery trying to outlive the window."""
+    current = webhook_now() if now is None else now
     if abs(current - sent_at) > tolerance:
         raise WebhookVerificationError(
             f"The signed webhook time is more than {int(tolerance)} seconds from now.",
@@ -76,7 +75,7 @@ def check_retry_window(
 ) -> None:
     """Refuse a signed time older than the provider's ``retry_period`` (it
     redelivers with the first time) or more than ``tolerance`` seconds ahead."""
-    current = time.time() if now is None else now
+    current = webhook_now() if now is None else now
     if current - sent_at > retry_period or sent_at - current > tolerance:
         raise WebhookVerificationError(
             "The signed webhook time is outside the provider's retry period.",

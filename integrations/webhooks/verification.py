@@ -14,17 +14,26 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
 
+from django.db import DatabaseError
+from redis.exceptions import RedisError
+
+from integrations import cache_clock
+from integrations.redis_line import redis_handle
+
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 VERSION = "v1"
 DEFAULT_TOLERANCE_SECONDS = 300
 # A dedupe key longer than this cannot be stored (WebhookEvent.dedupe_key).
 MAX_ID_LENGTH = 255
+
+logger = logging.getLogger(__name__)
 
 
 class WebhookVerificationError(Exception):
@@ -223,7 +232,7 @@ def verify_standard_webhook(
     candidates = _candidate_signatures(_header(lowered, "webhook-signature"))
     # Tolerance both ways: an old timestamp is a replay, a future one a forgery
     # trying to outlive the window.
-    current = time.time() if now is None else now
+    current = webhook_now() if now is None else now
     if abs(current - timestamp) > tolerance:
         raise WebhookVerificationError(
             f"The webhook-timestamp is more than {tolerance} seconds from now.",
@@ -242,3 +251,49 @@ def verify_standard_webhook(
             param="webhook-signature",
         )
     return VerifiedRequest(webhook_id=webhook_id, timestamp=timestamp)
+
+
+def webhook_now(*, database: bool = False) -> float:
+    """What a signed webhook time is checked against. On Redis its clock
+    (``cache_clock.shared_now``: carried, no round trip once learnt), which
+    replay tokens expire by, so a web process whose clock is behind does not
+    take a signature past the time its token was kept. Without Redis this
+    process's clock, or with ``database`` the database's: for a check whose
+    replay store is the database cache (Mailgun's tokens); the others' replays
+    stop at the intake's dedupe, and a statement before the intake's own
+    would cost a health-check round trip. The shared clock unreadable: this
+    process's (a replay store there fails anyway), without asking again for
+    ``SHARED_CLOCK_RETRY_SECONDS``; one warning per outage."""
+    failed_at = _shared_clock["failed_at"]
+    if failed_at is not None and (
+        time.monotonic() - failed_at < SHARED_CLOCK_RETRY_SECONDS
+    ):
+        return time.time()
+    try:
+        if database or redis_handle() is not None:
+            now = cache_clock.shared_now()
+            if failed_at is not None:
+                _shared_clock["failed_at"] = None
+                logger.info("shared clock readable again")
+            return now
+    except (RedisError, DatabaseError) as exc:
+        _shared_clock["failed_at"] = time.monotonic()
+        if failed_at is None:
+            logger.warning(
+                "shared clock unreadable: webhook times checked by this process's",
+                extra={"error": type(exc).__name__},
+            )
+    return time.time()
+
+
+# After the shared clock failed, this process's is used this long before it
+# is asked again: an outage costs a connect and a log line per pause, not
+# per delivery (nor a connect timeout per delivery on a dropped network).
+SHARED_CLOCK_RETRY_SECONDS = 10.0
+# The monotonic time the shared clock last failed, None while it answers.
+_shared_clock: dict[str, float | None] = {"failed_at": None}
+
+
+def forget_shared_clock_failure() -> None:
+    """Ask the shared clock again at the next check (tests; a store swapped)."""
+    _shared_clock["failed_at"] = None

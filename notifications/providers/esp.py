@@ -36,6 +36,7 @@ from integrations.client import CallContext, client_for
 from integrations.errors import ProviderError, Unknown
 from integrations.providers.base import ConfigField, HealthResult
 from integrations.webhooks.signing import check_tolerance
+from integrations.webhooks.verification import webhook_now
 from notifications.providers.base import (
     MESSAGE_ID_HEADER,
     EmailAdapter,
@@ -313,8 +314,14 @@ class AnymailAdapter(EmailAdapter):
         value = self.setting(TOLERANCE_FIELD.name)
         return float(value or settings.WEBHOOK_TOLERANCE_SECONDS)
 
-    def check_webhook_time(self, sent_at: float, *, param: str) -> None:
-        check_tolerance(sent_at, tolerance=self.webhook_tolerance(), param=param)
+    def check_webhook_time(
+        self, sent_at: float, *, param: str, replay_store: bool = False
+    ) -> None:
+        # replay_store: tokens kept in the cache, by its clock even without Redis.
+        now = webhook_now(database=replay_store)
+        check_tolerance(
+            sent_at, tolerance=self.webhook_tolerance(), param=param, now=now
+        )
 
     # --- Health --------------------------------------------------------------
 

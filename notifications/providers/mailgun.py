@@ -190,7 +190,9 @@ class MailgunAdapter(AnymailAdapter):
             raise _malformed("The Mailgun signature block is incomplete.")
         expected = hmac_hex(request.secret, (timestamp + token).encode("utf-8"))
         require_match(expected, [signature], param="signature")
-        self.check_webhook_time(float(timestamp), param="signature.timestamp")
+        self.check_webhook_time(
+            float(timestamp), param="signature.timestamp", replay_store=True
+        )
         self._check_token(token, request.body)
         return payload
 

@@ -82,29 +82,51 @@ def observe(job: dict[str, Any]) -> dict[str, Any]:
 
 def race(job: dict[str, Any]) -> dict[str, Any]:
     """Hammer before_call from start_at for a while. A caller let through is
-    the probe: it reports success only when the race is over, so the sibling
-    keeps trying against a half-open breaker the whole time."""
+    the probe: it reports success only once every racer has stopped knocking
+    (``_stopped``), so the siblings knock against a half-open breaker the
+    whole time, however late the machine's load lets them run. A racer
+    always knocks once at least, and after its last knock says it stopped."""
     from integrations.breaker import breaker_for
     from integrations.errors import NotProcessed
 
     breaker = breaker_for(_account(job))
-    start_at = _barrier(job["barrier"])
+    start_at = _barrier(job["barrier"], job.get("barrier_wait", 60.0))
     passed = refused = 0
-    # One deadline for every racer, whenever it woke: the probe reports only
-    # once all of them stopped knocking (a late sibling would pass a closed
-    # breaker otherwise).
+    stall = job.get("stall", 0.0)
+    # One deadline for every racer, whenever it woke.
     deadline = start_at + job["seconds"]
-    while time.time() < deadline:
+    while refused == 0 or time.time() < deadline:
+        if stall and time.time() > deadline - 0.05:
+            # Descheduled by the machine's load just before a knock.
+            time.sleep(stall)
+            stall = 0.0
         try:
             breaker.before_call()
         except NotProcessed:
             refused += 1
             continue
         passed += 1
-        _wait_until(deadline + 0.25)
-        breaker.record_success()
         break
+    _stopped(job["barrier"], wait_for=job["parties"] if passed else 0)
+    if passed:
+        breaker.record_success()
     return {"passed": passed, "refused": refused}
+
+
+def _stopped(name: str, *, wait_for: int) -> None:
+    """Say this racer stopped knocking; then wait until ``wait_for`` racers
+    (this one included) have said so."""
+    import redis
+    from django.conf import settings
+
+    line = redis.Redis.from_url(settings.REDIS_URL)
+    line.incr(f"{name}:stopped")
+    line.expire(f"{name}:stopped", 120)
+    give_up = time.time() + 60
+    while int(line.get(f"{name}:stopped") or 0) < wait_for:
+        if time.time() > give_up:
+            raise RuntimeError("the other racers never stopped knocking")
+        time.sleep(0.005)
 
 
 def rate(job: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +135,7 @@ def rate(job: dict[str, Any]) -> dict[str, Any]:
     from integrations.ratelimit import limiter_for
 
     limiter = limiter_for(_account(job))
-    start_at = _barrier(job["barrier"])
+    start_at = _barrier(job["barrier"], job.get("barrier_wait", 60.0))
     end = start_at + job["seconds"]
     granted: list[float] = []
     refused = 0
@@ -139,15 +161,19 @@ def slot(job: dict[str, Any]) -> dict[str, Any]:
         return {"slot": exc.code, "in_flight": limiter.in_flight()}
 
 
-def _barrier(name: str) -> float:
+def _barrier(name: str, wait: float = 60.0) -> float:
     """Say this process is ready, then wait for the test's start time: a
-    worker that started slowly on a loaded machine does not start late."""
+    worker that started slowly on a loaded machine does not start late. A
+    test that never releases it (failed first) leaves no orphan polling."""
     import redis
     from django.conf import settings
 
     line = redis.Redis.from_url(settings.REDIS_URL)
     line.incr(f"{name}:ready")
+    give_up = time.time() + wait
     while (start := line.get(f"{name}:go")) is None:
+        if time.time() > give_up:
+            raise RuntimeError(f"the barrier {name} was never released")
         time.sleep(0.005)
     start_at = float(start)
     _wait_until(start_at)

@@ -57,6 +57,5 @@ def shared_clock(clock: FakeClock, settings, monkeypatch) -> FakeClock:
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     }
     cache.clear()
-    monkeypatch.setattr("integrations.ratelimit._shared_now", clock)
     monkeypatch.setattr("integrations.cache_clock.shared_now", clock)
     return clock

@@ -158,7 +158,7 @@ def test_processes_see_one_breaker_and_one_probe(workers):
     opened_until = breaker_for(account).snapshot().opened_until.timestamp()
     barrier = f"mp-race-{uuid.uuid4().hex}"
     racers = [
-        workers.start(_job(account, "race", barrier=barrier, seconds=1.0))
+        workers.start(_job(account, "race", barrier=barrier, seconds=1.0, parties=2))
         for _ in range(2)
     ]
     _release(barrier, parties=len(racers), not_before=opened_until)
