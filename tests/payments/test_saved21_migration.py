@@ -47,9 +47,7 @@ def test_0013_adds_columns_and_rewrites_nothing(request):
         method_pk, payment_pk = _rows_before()
 
     apps = historical_apps("payments", AFTER)
-    method = apps.get_model("payments", "SavedPaymentMethod").objects.get(
-        pk=method_pk
-    )
+    method = apps.get_model("payments", "SavedPaymentMethod").objects.get(pk=method_pk)
     assert (method.customer_email, method.card_fingerprint) == ("", "")
     payment = apps.get_model("payments", "Payment").objects.get(pk=payment_pk)
     assert payment.saved_method_id is None
