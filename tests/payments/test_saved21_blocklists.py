@@ -267,3 +267,31 @@ def test_a_service_caller_s_malformed_email_is_refused(primary):
         save("not an e-mail")
     assert caught.value.param == "customer_email"
     assert not SavedPaymentMethod.objects.exists()
+
+
+def test_a_method_saved_again_gains_what_it_lacked(stripe_account):
+    """The gateway answers the same method again (Stripe's attach of a
+    payment method already attached): the row kept gains the e-mail it had
+    not been given, and keeps it when a later save gives none."""
+    method_body = dict(stripe_load("payment_method.json"), customer="cus_QXg1")
+    url = f"{STRIPE}/v1/payment_methods/pm_1Pgc75B7WZ01zgkWlHVgdEGJ/attach"
+    saved = []
+    for key, email in [("s-1", ""), ("s-2", "eve@evil.test"), ("s-3", "")]:
+        # The customer is created once, then known.
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+            api.post(f"{STRIPE}/v1/customers", json=stripe_load("customer.json"))
+            api.post(url, json=method_body)
+            saved.append(
+                services.payment_method_save(
+                    customer_reference=CUSTOMER,
+                    source_token="pm_1Pgc75B7WZ01zgkWlHVgdEGJ",
+                    idempotency_key=key,
+                    customer_email=email,
+                )
+            )
+    assert len({method.pk for method in saved}) == 1
+    method = SavedPaymentMethod.objects.get()
+    assert method.customer_email == "eve@evil.test"
+    block(BlocklistKind.EMAIL, "@evil.test")
+    with responses.RequestsMock():
+        assert charge(method).status == PaymentStatus.BLOCKED
