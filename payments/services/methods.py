@@ -207,41 +207,46 @@ def saved_method_charge(
     (authorized only); a recurring run's payment is not screened. Raises
     ValueError for a bad amount or currency, as ``payment_create`` does, and
     PaymentError ``idempotency_key_reused`` for a key already used with
-    another amount, currency or method (the same request again returns its
-    payment)."""
+    another order, amount, currency, capture or method (the same request
+    again returns its payment)."""
     # The API's own check: a bad amount never reaches the screened INSERT,
     # which reads any IntegrityError as a repeated key.
     currency = checked_currency(amount, currency)
     pan_refuse(metadata=metadata)
     _service_keys_refuse(metadata or {}, idempotency_key)
+    asked = {
+        "order_id": order_id,
+        "amount": amount,
+        "currency": currency,
+        "capture_requested": capture,
+    }
     existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
-        return _same_request(existing, saved_method, amount, currency)
+        return _same_request(existing, saved_method, asked)
     # Looked up first: an account this deploy cannot call leaves no payment.
     adapter = adapter_for(saved_method.account)
     payment, created = _screened_store(
         saved_method,
-        order_id=order_id,
-        amount=amount,
-        currency=currency,
-        capture_requested=capture,
+        **asked,
         customer_reference=saved_method.customer_reference,
         metadata=metadata or {},
         idempotency_key=idempotency_key,
     )
     if not created:
-        return _same_request(payment, saved_method, amount, currency)
+        return _same_request(payment, saved_method, asked)
     if payment.status == PaymentStatus.BLOCKED:
         return payment
     return saved_method_send(payment, saved_method, adapter)
 
 
 def _same_request(
-    payment: Payment, saved_method: SavedPaymentMethod, amount: int, currency: str
+    payment: Payment, saved_method: SavedPaymentMethod, asked: dict[str, Any]
 ) -> Payment:
-    """``payment``, the key's, if it was this request; else refused, as the
-    API refuses a key reused with another body. A payment stored before
-    payments named their method is matched by its customer and account."""
+    """``payment``, the key's, if it was this request (method, order, amount,
+    currency, capture); else refused, as the API refuses a key reused with
+    another body: another order answered with this payment would pass as
+    paid. A payment stored before payments named their method is matched by
+    its customer and account."""
     if payment.saved_method_id is not None:
         same_method = payment.saved_method_id == saved_method.pk
     else:
@@ -249,11 +254,12 @@ def _same_request(
             payment.customer_reference == saved_method.customer_reference
             and payment.account_id in (None, saved_method.account_id)
         )
-    if same_method and (payment.amount, payment.currency) == (amount, currency):
+    kept = {name: getattr(payment, name) for name in asked}
+    if same_method and kept == asked:
         return payment
     raise PaymentError(
         "This idempotency key was already used for another charge (another "
-        "amount, currency or payment method).",
+        "order, amount, currency, capture or payment method).",
         code="idempotency_key_reused",
         param="idempotency_key",
     )
