@@ -1,7 +1,10 @@
 # New columns only, no existing row rewritten: the FK is nullable (no index
 # built on payments), the strings are added with a constant default, which
-# PostgreSQL 11+ stores as metadata. A method saved before screens as before
-# (no e-mail, no fingerprint) until it is saved again.
+# PostgreSQL 11+ stores as metadata. The FK comes in the same ADD COLUMN as
+# its all-NULL column, which PostgreSQL marks valid without reading payments
+# (NOT VALID then VALIDATE would add that scan); test_revsaved21_migration.
+# A method saved before screens as before (no e-mail, no fingerprint) until
+# it is saved again.
 
 import django.db.models.deletion
 from django.db import migrations, models
