@@ -95,7 +95,14 @@ class SavedPaymentMethodAdmin(
         "created_at",
     ]
     list_filter = ["account", "card_brand", "is_default"]
-    search_fields = ["=public_id", "customer_reference"]
+    # Staff find every method of a card or e-mail they are about to
+    # blocklist (both are shown, read-only, on the method's page).
+    search_fields = [
+        "=public_id",
+        "customer_reference",
+        "=card_fingerprint",
+        "customer_email",
+    ]
     list_select_related = ["account"]
 
     @admin.display(description="Expiry")

@@ -206,6 +206,17 @@ class Payment(models.Model):
         blank=True,
         help_text="Idempotency key of the create call (scoped by its caller).",
     )
+    # The saved method a one-off charge (saved_method_charge) was made to:
+    # its key repeated for another method is refused. Read from the payment's
+    # own row only, so no index is built on this table for it.
+    saved_method = models.ForeignKey(
+        "SavedPaymentMethod",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="payments",
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     # When reconciliation last asked about it: the sweep takes the least
@@ -370,6 +381,10 @@ class SavedPaymentMethod(models.Model):
     card_last4 = models.CharField(max_length=4, blank=True, default="")
     exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
     exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    # What the fraud screening of its one-off charges reads (the blocklists):
+    # the e-mail as given at save and the gateway's card fingerprint, if any.
+    customer_email = models.EmailField(blank=True, default="")
+    card_fingerprint = models.CharField(max_length=255, blank=True, default="")
     is_default = models.BooleanField(default=False)
     idempotency_key = models.CharField(
         max_length=300, unique=True, null=True, blank=True

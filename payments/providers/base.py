@@ -143,6 +143,8 @@ class SavedMethod:
     card_last4: str = ""
     exp_month: int | None = None
     exp_year: int | None = None
+    # The gateway's id of the card number (the card blocklist's value), if any.
+    card_fingerprint: str = ""
 
 
 class PaymentEventKind(StrEnum):

@@ -296,6 +296,8 @@ class BraintreeAdapter(SdkAdapter, PaymentsAdapter):
             card_last4=str(getattr(method, "last_4", "") or ""),
             exp_month=_int(getattr(method, "expiration_month", None)),
             exp_year=_int(getattr(method, "expiration_year", None)),
+            # Braintree's fingerprint: the same for every token of one number.
+            card_fingerprint=str(getattr(method, "unique_number_identifier", "") or ""),
         )
 
     # --- Health ----------------------------------------------------------------

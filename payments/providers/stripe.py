@@ -305,6 +305,7 @@ class StripeAdapter(SdkAdapter, PaymentsAdapter):
             card_last4=str(card.get("last4") or ""),
             exp_month=card.get("exp_month"),
             exp_year=card.get("exp_year"),
+            card_fingerprint=str(card.get("fingerprint") or ""),
         )
 
     def _create_customer(self, request: SaveMethodRequest) -> str:

@@ -4,6 +4,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
 from django.db import transaction
 
 from integrations.errors import NotProcessed, ProviderError, Rejected
@@ -68,8 +70,11 @@ def payment_method_save(
     customer_email: str = "",
     make_default: bool = False,
 ) -> SavedPaymentMethod:
-    """Vault a client-side token at the first reachable payment account."""
+    """Vault a client-side token at the first reachable payment account.
+    The e-mail is kept on the method as given: its charges are screened
+    against the e-mail blocklist with it."""
     pan_refuse(source_token=source_token)
+    _email_refuse(customer_email)
     existing = SavedPaymentMethod.objects.filter(idempotency_key=idempotency_key)
     if existing.exists():
         return existing.get()
@@ -100,8 +105,33 @@ def payment_method_save(
             "The payment method could not be saved; try again."
         ) from exc
     return _method_store(
-        served.result, served.account, customer_reference, idempotency_key, make_default
+        served.result,
+        served.account,
+        customer_reference,
+        idempotency_key,
+        make_default,
+        customer_email,
     )
+
+
+def _email_refuse(customer_email: str) -> None:
+    """Checked before the gateway keeps the card: an e-mail the column
+    cannot hold would fail the INSERT after it."""
+    if not customer_email:
+        return
+    try:
+        EmailValidator()(customer_email)
+    except ValidationError:
+        raise PaymentError(
+            "Enter a valid email address.", code="invalid", param="customer_email"
+        ) from None
+    limit = SavedPaymentMethod._meta.get_field("customer_email").max_length
+    if len(customer_email) > limit:
+        raise PaymentError(
+            f"Ensure this field has no more than {limit} characters.",
+            code="max_length",
+            param="customer_email",
+        )
 
 
 def _method_store(
@@ -110,7 +140,13 @@ def _method_store(
     customer_reference: str,
     idempotency_key: str,
     make_default: bool,
+    customer_email: str,
 ) -> SavedPaymentMethod:
+    # What the screening of its charges reads ("" when not known).
+    screened = {
+        "customer_email": customer_email,
+        "card_fingerprint": saved.card_fingerprint[:255],
+    }
     with transaction.atomic():
         others = SavedPaymentMethod.objects.select_for_update().filter(
             customer_reference=customer_reference
@@ -130,13 +166,29 @@ def _method_store(
                 "exp_year": saved.exp_year,
                 "is_default": make_default or first,
                 "idempotency_key": idempotency_key,
+                **screened,
             },
         )
+        _screened_fill(method, screened)
     logger.info(
         "payment method saved",
         extra={"method_id": method.public_id, "account": account.slug},
     )
     return method
+
+
+def _screened_fill(method: SavedPaymentMethod, screened: dict[str, str]) -> None:
+    """A method saved again (or before these were kept) gains what it lacks;
+    what it holds stays (a later save without an e-mail keeps it)."""
+    missing = {
+        name: value
+        for name, value in screened.items()
+        if value and not getattr(method, name)
+    }
+    if missing:
+        SavedPaymentMethod.objects.filter(pk=method.pk).update(**missing)
+        for name, value in missing.items():
+            setattr(method, name, value)
 
 
 def saved_method_charge(
@@ -153,32 +205,69 @@ def saved_method_charge(
     vaulted method exists at one gateway only, so no failover). Screened as
     an API payment is: a high risk is blocked, a medium one held for review
     (authorized only); a recurring run's payment is not screened. Raises
-    ValueError for a bad amount or currency, as ``payment_create`` does."""
+    ValueError for a bad amount or currency, as ``payment_create`` does, and
+    PaymentError ``idempotency_key_reused`` for a key already used with
+    another order, amount, currency, capture or method (the same request
+    again returns its payment)."""
     # The API's own check: a bad amount never reaches the screened INSERT,
     # which reads any IntegrityError as a repeated key.
     currency = checked_currency(amount, currency)
     pan_refuse(metadata=metadata)
     _service_keys_refuse(metadata or {}, idempotency_key)
+    asked = {
+        "order_id": order_id,
+        "amount": amount,
+        "currency": currency,
+        "capture_requested": capture,
+    }
     existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
-        return existing
+        return _same_request(existing, saved_method, asked)
     # Looked up first: an account this deploy cannot call leaves no payment.
     adapter = adapter_for(saved_method.account)
     payment, created = _screened_store(
-        order_id=order_id,
-        amount=amount,
-        currency=currency,
-        capture_requested=capture,
+        saved_method,
+        **asked,
         customer_reference=saved_method.customer_reference,
         metadata=metadata or {},
         idempotency_key=idempotency_key,
     )
-    if not created or payment.status == PaymentStatus.BLOCKED:
+    if not created:
+        return _same_request(payment, saved_method, asked)
+    if payment.status == PaymentStatus.BLOCKED:
         return payment
     return saved_method_send(payment, saved_method, adapter)
 
 
-def _screened_store(**fields: Any) -> tuple[Payment, bool]:
+def _same_request(
+    payment: Payment, saved_method: SavedPaymentMethod, asked: dict[str, Any]
+) -> Payment:
+    """``payment``, the key's, if it was this request (method, order, amount,
+    currency, capture); else refused, as the API refuses a key reused with
+    another body: another order answered with this payment would pass as
+    paid. A payment stored before payments named their method is matched by
+    its customer and account."""
+    if payment.saved_method_id is not None:
+        same_method = payment.saved_method_id == saved_method.pk
+    else:
+        same_method = (
+            payment.customer_reference == saved_method.customer_reference
+            and payment.account_id in (None, saved_method.account_id)
+        )
+    kept = {name: getattr(payment, name) for name in asked}
+    if same_method and kept == asked:
+        return payment
+    raise PaymentError(
+        "This idempotency key was already used for another charge (another "
+        "order, amount, currency, capture or payment method).",
+        code="idempotency_key_reused",
+        param="idempotency_key",
+    )
+
+
+def _screened_store(
+    saved_method: SavedPaymentMethod, **fields: Any
+) -> tuple[Payment, bool]:
     """Screen the charge and store it in one transaction: the velocity lock
     is held until the payment is committed, so the customer's next payment,
     by any path, waits for it and counts it (docs/payments.md). A high risk
@@ -189,12 +278,13 @@ def _screened_store(**fields: Any) -> tuple[Payment, bool]:
             amount=fields["amount"],
             currency=fields["currency"],
             customer_reference=fields["customer_reference"],
-            customer_email="",
+            # The blocklists' inputs kept at save; no IP or country off-session.
+            customer_email=saved_method.customer_email,
             ip_address=None,
             billing_country="",
-            card_fingerprint="",
+            card_fingerprint=saved_method.card_fingerprint,
         )
-        payment, created = payment_store(screening, **fields)
+        payment, created = payment_store(screening, saved_method=saved_method, **fields)
         if created and screening.level == fraud.RiskLevel.HIGH:
             payment = payment_block(payment)
         return payment, created

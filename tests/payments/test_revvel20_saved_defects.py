@@ -30,7 +30,8 @@ def charge(method, *, amount: int = 1_000, key: str = "") -> Payment:
         saved_method=method,
         amount=amount,
         currency="EUR",
-        order_id=f"order-{uuid.uuid4().hex[:8]}",
+        # A key's retry is for its own order (another is refused).
+        order_id=f"order-{key or uuid.uuid4().hex[:8]}",
         idempotency_key=key or uuid.uuid4().hex,
     )
 

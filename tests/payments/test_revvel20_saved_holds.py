@@ -40,7 +40,8 @@ def charge(method, *, amount: int = 6_000, capture: bool = True, key: str = ""):
         saved_method=method,
         amount=amount,
         currency="EUR",
-        order_id=f"order-{uuid.uuid4().hex[:8]}",
+        # A key's retry is for its own order (another is refused).
+        order_id=f"order-{key or uuid.uuid4().hex[:8]}",
         idempotency_key=key or uuid.uuid4().hex,
         capture=capture,
     )
