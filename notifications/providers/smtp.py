@@ -63,7 +63,7 @@ from notifications.providers.base import (
     idn_address,
 )
 from notifications.providers.esp import refused_recipient
-from notifications.providers.outcomes import unsupported_message
+from notifications.providers.outcomes import UnsupportedSender, unsupported_message
 from notifications.providers.smtp_replies import (
     MESSAGE_REJECTED,
     enhanced_status,
@@ -267,6 +267,11 @@ def _smtputf8_options(relay: smtplib.SMTP, *, sender: str, to: str) -> list[str]
         raise connect_error(exc) from None
     if relay.has_extn("smtputf8"):
         return ["SMTPUTF8"]
+    if not sender.isascii():
+        # Our own sender: nothing from it goes out here (staff alerted).
+        raise UnsupportedSender(
+            "our sender's UTF-8 address needs SMTPUTF8, which the relay does not offer"
+        )
     raise unsupported_message(
         "the message's UTF-8 addresses need SMTPUTF8, which the relay does not offer"
     )
