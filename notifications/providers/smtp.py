@@ -20,8 +20,9 @@ so a relay without SMTPUTF8 takes them; never Django's IDNA 2003 form of a
 header (``shop@straße.de`` as ``strasse.de``, another domain). A
 non-ASCII local part has no ASCII form: it needs the relay's SMTPUTF8, and
 without it the message is ``unsupported_message`` before anything is sent
-(failed over: another provider may carry it).
-What smtplib refuses before MAIL FROM is a definite failure, never unknown.
+(failed over: another provider may carry it). SMTPUTF8 is declared only to
+a relay that offered it in the same session, so smtplib's own refusal of it
+(``SMTPNotSupportedError`` at MAIL FROM) cannot arise.
 
 Display names are left to Django, which encodes each once (RFC 2047); we
 only hand it each mailbox with its domain in the ASCII form. From and
@@ -343,12 +344,6 @@ def connect_error(exc: BaseException) -> ProviderError:
 def send_error(exc: BaseException, *, to: str = "") -> ProviderError:
     """Failing once the message is on its way: by the relay's reply code.
     ``to`` is the recipient as sent, which a reply may quote."""
-    if isinstance(exc, smtplib.SMTPNotSupportedError):
-        # Raised by smtplib before MAIL FROM (SMTPUTF8 missing): nothing sent.
-        return Rejected(
-            "the relay does not support what the message needs",
-            code=MESSAGE_REJECTED,
-        )
     if isinstance(exc, smtplib.SMTPSenderRefused) and exc.smtp_code >= 500:
         # By its enhanced code and words: a blocklist, our sender, a policy,
         # a refused SMTPUTF8 (smtp_replies.py).
