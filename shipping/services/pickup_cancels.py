@@ -79,7 +79,11 @@ def _cancel_claim(pickup: Pickup) -> tuple[datetime, bool] | None:
 def _refuse_if_day_passed(row: Pickup) -> None:
     """A pickup whose day is gone was done or missed: carriers cancel one
     only before it is done, so none is asked. Gone is before the days a
-    pickup is booked for (yesterday in UTC is still today in the Americas)."""
+    pickup is booked for (yesterday in UTC is still today in the Americas).
+    A cancel of ours in doubt is retried all the same: only the carrier's
+    answer tells whether it landed (``_cancel_not_done``)."""
+    if row.cancel_requested_at is not None:
+        return
     earliest, _latest = date_window(MAX_PICKUP_DAYS_AHEAD)
     if row.pickup_date < earliest:
         raise InvalidState(
