@@ -221,8 +221,6 @@ class SendGridAdapter(AnymailAdapter):
         group = _group_list(event)
         if kind is None or occurred is None:
             return []  # processed: nothing to record
-        if kind is EmailEventType.REACTIVATED and not group:
-            return []  # no group named: no stop of ours it could lift
         bounce = None
         if kind is EmailEventType.BOUNCED:
             # "blocked" is the receiving server refusing for now, not the
@@ -328,10 +326,15 @@ def _malformed_message(event: Any, problem: str) -> WebhookMessage:
 
 def _group_problem(event: Mapping[str, Any]) -> str:
     """Why a group event's ``asm_group_id`` names no unsubscribe group (the
-    spec: an integer, at least 1); "" when it does, or names none at all."""
+    spec: an integer, at least 1; SendGrid sends one with every group
+    event); "" when it does, or for any other event."""
     group = event.get("asm_group_id")
-    if event.get("event") not in _GROUP_EVENTS or group is None:
+    if event.get("event") not in _GROUP_EVENTS:
         return ""
+    if group is None:
+        # Applied, an unsubscribe would stop the address on no list, which
+        # no resubscribe to its real group could lift.
+        return "The SendGrid group event has no 'asm_group_id'."
     if isinstance(group, int) and not isinstance(group, bool) and group >= 1:
         return ""
     return "The SendGrid event's 'asm_group_id' is not a group id (an integer from 1)."
