@@ -5,6 +5,7 @@ in their own modules and are re-exported here, where adapters import them.
 """
 
 import logging
+import threading
 from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -47,6 +48,7 @@ from notifications.providers.outcomes import (
     SENDING_BLOCKED,
     SENDING_NOT_ALLOWED,
     RecipientStopped,
+    UnsupportedSender,
     email_error_map,
     email_exception,
     email_outcome,
@@ -99,6 +101,17 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Accounts already alerted for a sender they cannot carry: every message from
+# it fails the same way, so the log says it once per account and process.
+_unsupported_sender_alerted: set[int] = set()
+_unsupported_sender_lock = threading.Lock()
+
+
+def unsupported_sender_alerts_forget() -> None:
+    """Alert again for every account (tests; a process starting afresh)."""
+    with _unsupported_sender_lock:
+        _unsupported_sender_alerted.clear()
 
 
 class EmailAdapter(BaseAdapter):
@@ -222,6 +235,8 @@ class EmailAdapter(BaseAdapter):
                 self.display_name,
                 extra={"account": self.account.slug},
             )
+        elif isinstance(error, UnsupportedSender):
+            self._alert_unsupported_sender()
         elif error.code == SENDING_NOT_ALLOWED:
             # A sandbox domain, a relay that does not relay for us: every
             # message fails here until staff fix the account.
@@ -231,3 +246,16 @@ class EmailAdapter(BaseAdapter):
                 self.display_name,
                 extra={"account": self.account.slug},
             )
+
+    def _alert_unsupported_sender(self) -> None:
+        with _unsupported_sender_lock:
+            if self.account.pk in _unsupported_sender_alerted:
+                return
+            _unsupported_sender_alerted.add(self.account.pk)
+        logger.error(
+            "%s cannot carry our sender address (its UTF-8 local part needs "
+            "SMTPUTF8): nothing from that sender goes out on this account; "
+            "use an ASCII sender or a relay offering SMTPUTF8",
+            self.display_name,
+            extra={"account": self.account.slug},
+        )

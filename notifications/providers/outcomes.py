@@ -39,6 +39,7 @@ __all__ = [
     "SENDING_NOT_ALLOWED",
     "UNSUPPORTED_MESSAGE",
     "RecipientStopped",
+    "UnsupportedSender",
     "email_error_map",
     "email_exception",
     "email_outcome",
@@ -170,6 +171,16 @@ def sending_blocked(message: str, *, provider_code: str = "") -> ConfigurationEr
     return ConfigurationError(
         message, code=SENDING_BLOCKED, provider_code=provider_code or None
     )
+
+
+class UnsupportedSender(ConfigurationError):
+    """``unsupported_message`` for our own sender the account cannot carry
+    (a UTF-8 local part, a relay offering no SMTPUTF8): failed over as any
+    such message, but every message from that sender fails here, so
+    ``EmailAdapter.email_call`` alerts staff once per account."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code=UNSUPPORTED_MESSAGE)
 
 
 def unsupported_message(message: str, *, provider_code: str = "") -> ConfigurationError:

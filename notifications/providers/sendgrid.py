@@ -213,13 +213,14 @@ class SendGridAdapter(AnymailAdapter):
             # Kept with its error on the webhook row, for staff.
             raise MalformedEvent(str(message.payload.get("error", "")))
         event = message.payload
+        if _group_problem(event):
+            # Stored before the intake checked the group: never applied.
+            raise MalformedEvent(_group_problem(event))
         kind = _EVENTS.get(str(event.get("event", "")))
         occurred = unix_time(event.get("timestamp")) or message.occurred_at
         group = _group_list(event)
         if kind is None or occurred is None:
             return []  # processed: nothing to record
-        if kind is EmailEventType.REACTIVATED and not group:
-            return []  # no group named: no stop of ours it could lift
         bounce = None
         if kind is EmailEventType.BOUNCED:
             # "blocked" is the receiving server refusing for now, not the
@@ -273,6 +274,8 @@ def _event_problem(event: Any) -> str:
         value = event.get(name)
         if not isinstance(value, str) or not value:
             return f"The SendGrid event has no '{name}'."
+    if _group_problem(event):
+        return _group_problem(event)
     if unix_time(event.get("timestamp")) is None and not _dated_on_receipt(event):
         # Applied without a time, it could not be ordered against the
         # message's other events, and nothing waits on it: kept for staff.
@@ -319,6 +322,22 @@ def _malformed_message(event: Any, problem: str) -> WebhookMessage:
         payload={"malformed_event": event, "error": problem},
         occurred_at=unix_time(occurred),
     )
+
+
+def _group_problem(event: Mapping[str, Any]) -> str:
+    """Why a group event's ``asm_group_id`` names no unsubscribe group (the
+    spec: an integer, at least 1; SendGrid sends one with every group
+    event); "" when it does, or for any other event."""
+    group = event.get("asm_group_id")
+    if event.get("event") not in _GROUP_EVENTS:
+        return ""
+    if group is None:
+        # Applied, an unsubscribe would stop the address on no list, which
+        # no resubscribe to its real group could lift.
+        return "The SendGrid group event has no 'asm_group_id'."
+    if isinstance(group, int) and not isinstance(group, bool) and group >= 1:
+        return ""
+    return "The SendGrid event's 'asm_group_id' is not a group id (an integer from 1)."
 
 
 def _group_list(event: Mapping[str, Any]) -> str:

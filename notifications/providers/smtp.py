@@ -20,8 +20,9 @@ so a relay without SMTPUTF8 takes them; never Django's IDNA 2003 form of a
 header (``shop@straße.de`` as ``strasse.de``, another domain). A
 non-ASCII local part has no ASCII form: it needs the relay's SMTPUTF8, and
 without it the message is ``unsupported_message`` before anything is sent
-(failed over: another provider may carry it).
-What smtplib refuses before MAIL FROM is a definite failure, never unknown.
+(failed over: another provider may carry it). SMTPUTF8 is declared only to
+a relay that offered it in the same session, so smtplib's own refusal of it
+(``SMTPNotSupportedError`` at MAIL FROM) cannot arise.
 
 Display names are left to Django, which encodes each once (RFC 2047); we
 only hand it each mailbox with its domain in the ASCII form. From and
@@ -63,7 +64,7 @@ from notifications.providers.base import (
     idn_address,
 )
 from notifications.providers.esp import refused_recipient
-from notifications.providers.outcomes import unsupported_message
+from notifications.providers.outcomes import UnsupportedSender, unsupported_message
 from notifications.providers.smtp_replies import (
     MESSAGE_REJECTED,
     enhanced_status,
@@ -267,6 +268,11 @@ def _smtputf8_options(relay: smtplib.SMTP, *, sender: str, to: str) -> list[str]
         raise connect_error(exc) from None
     if relay.has_extn("smtputf8"):
         return ["SMTPUTF8"]
+    if not sender.isascii():
+        # Our own sender: nothing from it goes out here (staff alerted).
+        raise UnsupportedSender(
+            "our sender's UTF-8 address needs SMTPUTF8, which the relay does not offer"
+        )
     raise unsupported_message(
         "the message's UTF-8 addresses need SMTPUTF8, which the relay does not offer"
     )
@@ -338,12 +344,6 @@ def connect_error(exc: BaseException) -> ProviderError:
 def send_error(exc: BaseException, *, to: str = "") -> ProviderError:
     """Failing once the message is on its way: by the relay's reply code.
     ``to`` is the recipient as sent, which a reply may quote."""
-    if isinstance(exc, smtplib.SMTPNotSupportedError):
-        # Raised by smtplib before MAIL FROM (SMTPUTF8 missing): nothing sent.
-        return Rejected(
-            "the relay does not support what the message needs",
-            code=MESSAGE_REJECTED,
-        )
     if isinstance(exc, smtplib.SMTPSenderRefused) and exc.smtp_code >= 500:
         # By its enhanced code and words: a blocklist, our sender, a policy,
         # a refused SMTPUTF8 (smtp_replies.py).

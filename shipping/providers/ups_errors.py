@@ -42,11 +42,13 @@ LABEL_CODES: Mapping[LabelFormat, str] = {
     LabelFormat.PNG: "PNG",
     LabelFormat.ZPL: "ZPL",
 }
-# Track API ``activity.status.type`` -> our status (UPS's status types; NA,
-# not available, is left unknown).
+# Track API ``activity.status.type`` -> our status (UPS's status types).
 STATUS_TYPES: Mapping[str, TrackingStatus] = {
     "M": TrackingStatus.PRE_TRANSIT,  # billing information received (label)
     "MV": TrackingStatus.PRE_TRANSIT,  # billing information voided
+    # Not available: UPS has no status for the package, which is no scan
+    # (a label UPS has not scanned stays voidable).
+    "NA": TrackingStatus.PRE_TRANSIT,
     "P": TrackingStatus.IN_TRANSIT,
     "I": TrackingStatus.IN_TRANSIT,
     "W": TrackingStatus.IN_TRANSIT,  # warehousing (freight only)

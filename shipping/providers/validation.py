@@ -9,11 +9,12 @@ sent, no ProviderCall is written, and ``param`` names the field
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from integrations import money
+from integrations.clock import database_now
 from integrations.errors import Rejected
 from shipping.units import DimensionUnit, WeightUnit
 
@@ -196,8 +197,10 @@ def check_shipment(
 
 
 def date_window(days_ahead: int) -> tuple[date, date]:
-    """The days a carrier books: yesterday in UTC to ``days_ahead`` on."""
-    today = datetime.now(UTC).date()
+    """The days a carrier books: yesterday in UTC to ``days_ahead`` on. On
+    the database's clock, as a quote's expiry: a web process whose clock is
+    off neither takes a day the buy then refuses, nor refuses a live quote."""
+    today = database_now().astimezone(UTC).date()
     return today - timedelta(days=1), today + timedelta(days=days_ahead)
 
 

@@ -16,7 +16,11 @@ from integrations.secrets_registry import staff_text
 from shipping import codec
 from shipping.models import Pickup, PickupStatus
 from shipping.providers.base import PickupCancellation
-from shipping.providers.validation import InvalidShippingRequest
+from shipping.providers.validation import (
+    MAX_PICKUP_DAYS_AHEAD,
+    InvalidShippingRequest,
+    date_window,
+)
 from shipping.services.claims import claim_release, claim_take
 from shipping.services.errors import InvalidState, ShippingError
 from shipping.services.pickups import announce_cancelled, pickup_payload
@@ -62,6 +66,7 @@ def _cancel_claim(pickup: Pickup) -> tuple[datetime, bool] | None:
             return None
         if row.status != PickupStatus.SCHEDULED:
             raise InvalidState(f"a {row.status} pickup cannot be cancelled")
+        _refuse_if_day_passed(row)
         if not claim_take(Pickup.objects.filter(pk=row.pk), "cancel_started_at", now):
             raise InvalidState(
                 "a cancel of this pickup is already under way",
@@ -69,6 +74,23 @@ def _cancel_claim(pickup: Pickup) -> tuple[datetime, bool] | None:
             )
         pickup.cancel_started_at = now
     return now, row.cancel_requested_at is not None
+
+
+def _refuse_if_day_passed(row: Pickup) -> None:
+    """A pickup whose day is gone was done or missed: carriers cancel one
+    only before it is done, so none is asked. Gone is before the days a
+    pickup is booked for (yesterday in UTC is still today in the Americas).
+    A cancel of ours in doubt is retried all the same: only the carrier's
+    answer tells whether it landed (``_cancel_not_done``)."""
+    if row.cancel_requested_at is not None:
+        return
+    earliest, _latest = date_window(MAX_PICKUP_DAYS_AHEAD)
+    if row.pickup_date < earliest:
+        raise InvalidState(
+            f"the pickup's day {row.pickup_date.isoformat()} has passed: a past "
+            "pickup cannot be cancelled; nothing was sent to the carrier",
+            code="pickup_date_passed",
+        )
 
 
 def _cancel_at_carrier(pickup: Pickup, claimed_at: datetime, in_doubt: bool) -> None:

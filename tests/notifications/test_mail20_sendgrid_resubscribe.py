@@ -94,7 +94,11 @@ def test_a_group_resubscribe_naming_no_group_lifts_nothing(sendgrid) -> None:
     _post(sendgrid, [_group("group_unsubscribe", at=STOPPED_AT)])
     resubscribe = event("group_resubscribe", timestamp=STOPPED_AT + 60)
     del resubscribe["asm_group_id"]
-    _post(sendgrid, [resubscribe])
+    # Stored dead with its error (test_revship21_sendgrid_no_group).
+    assert signed_post(sendgrid, [resubscribe]).status_code == 200
+    dead = [r for r in processed_rows(sendgrid) if r.status == WebhookStatus.DEAD]
+    assert len(dead) == 1
+    assert "asm_group_id" in dead[0].last_error
     assert _active().reason == "unsubscribe"
 
 

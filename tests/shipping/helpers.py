@@ -22,16 +22,18 @@ def shop(**overrides: object) -> services.RateShopResult:
 
 
 def scheduled_pickup(account: ProviderAccount, confirmation: str, **values: object):
-    """A pickup the carrier booked under ``confirmation``, for cancel tests."""
-    from datetime import date, time
+    """A pickup the carrier booked under ``confirmation``, for cancel tests:
+    for tomorrow unless told (a past day is refused before any cancel)."""
+    from datetime import UTC, time, timedelta
     from decimal import Decimal
 
+    from integrations.clock import database_now
     from shipping import codec
     from shipping.models import Pickup, PickupStatus
 
     fields = {
         "account": account,
-        "pickup_date": date(2026, 12, 7),
+        "pickup_date": database_now().astimezone(UTC).date() + timedelta(days=1),
         "ready_time": time(9, 0),
         "close_time": time(17, 0),
         "address": codec.address_to_json(requests.SHIPPER),

@@ -37,14 +37,9 @@ def _buy(api, quote_id, key):
 
 
 def _clock_at(monkeypatch, moment: datetime) -> None:
-    """The date checks (quote and buy) read ``validation.datetime.now``."""
-
-    class _Frozen(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return moment if tz is None else moment.astimezone(tz)
-
-    monkeypatch.setattr(validation, "datetime", _Frozen)
+    """The date checks (quote and buy) read the database's clock
+    (``validation.database_now``)."""
+    monkeypatch.setattr(validation, "database_now", lambda: moment)
 
 
 def _date_passed(quote_id: str) -> None:

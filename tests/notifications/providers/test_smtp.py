@@ -2,7 +2,6 @@
 tests/notifications/smtp_server.py): the message as sent, and each relay
 reply or failure classified by when it happened."""
 
-import smtplib
 from collections.abc import Iterator
 from email import message_from_bytes
 
@@ -18,7 +17,7 @@ from notifications.providers.base import (
     MESSAGE_ID_HEADER,
     idn_ascii,
 )
-from notifications.providers.smtp import send_error, wire_address
+from notifications.providers.smtp import wire_address
 from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness import sample_email
 from tests.notifications.providers.conftest import fast
@@ -164,11 +163,6 @@ def test_a_non_ascii_local_part_goes_out_over_smtputf8() -> None:
         _send(account, to="josé@bücher.de")
     (received,) = relay.messages
     assert received.recipients == ["josé@xn--bcher-kva.de"]
-
-
-def test_what_smtplib_refuses_before_mail_from_is_a_definite_failure() -> None:
-    error = send_error(smtplib.SMTPNotSupportedError("SMTPUTF8 not supported"))
-    assert isinstance(error, Rejected)
 
 
 def test_wrong_password_is_not_processed(smtp) -> None:
