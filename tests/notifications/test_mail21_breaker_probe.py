@@ -30,7 +30,6 @@ def clock(settings, monkeypatch) -> FakeClock:
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     }
     cache.clear()
-    monkeypatch.setattr("integrations.ratelimit._shared_now", clock)
     monkeypatch.setattr("integrations.cache_clock.shared_now", clock)
     return clock
 
