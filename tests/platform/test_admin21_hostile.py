@@ -683,3 +683,33 @@ def test_a_changelist_refuses_a_lookup_on_a_secret_column(viewer, rows, model, c
             "?e=1"
         )
         assert refused, f"{url}?{column}{lookup}= answers {response.status_code}"
+
+
+# -- a secret typed into a form is never shown back ----------------------------
+
+TYPED = "typed_admin21_secret_value_0f9e"
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
+def test_a_secret_typed_into_a_form_is_never_shown_back(superuser, rows, model):
+    url = _url(model, "change", rows.of(model).pk)
+    response = superuser.get(url)
+    form = _form(response)
+    secret_fields = [
+        name
+        for name, field in (form.fields.items() if form is not None else [])
+        if isinstance(field.widget, forms.PasswordInput)
+    ]
+    baseline = _posted(response)
+    for name in secret_fields:
+        # Refused for another field: the page drawn again keeps it blank.
+        wrong = next(n for n in baseline if n not in secret_fields)
+        again = superuser.post(url, {**baseline, name: TYPED, wrong: "\x00"})
+        assert TYPED not in again.content.decode(), f"{name} drawn again"
+        saved = superuser.post(url, {**baseline, name: TYPED + name, "_save": "1"})
+        assert saved.status_code == 302, name
+        for page in ("change", "history"):
+            shown = superuser.get(_url(model, page, rows.of(model).pk))
+            assert TYPED not in shown.content.decode(), f"{page} shows {name}"
+        listed = superuser.get(_url(model, "changelist"))
+        assert TYPED not in listed.content.decode()
