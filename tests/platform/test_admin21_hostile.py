@@ -18,7 +18,7 @@ import responses
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.models import Permission, User
-from django.db import models
+from django.db import connection, models
 from django.test import Client, RequestFactory
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -212,8 +212,14 @@ def _snapshot(model: type) -> list[dict]:
     return list(model.objects.order_by("pk").values())
 
 
-def _counts() -> dict[str, int]:
-    return {m._meta.label: m.objects.count() for m in MODELS}
+def _counts() -> tuple[int, ...]:
+    """Rows of every model, in one round trip (it runs around every post)."""
+    tables = [connection.ops.quote_name(m._meta.db_table) for m in MODELS]
+    # Our own table names, quoted: nothing typed reaches this SQL.
+    counts = ", ".join(f"(SELECT count(*) FROM {t})" for t in tables)  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {counts}")
+        return cursor.fetchone()
 
 
 # -- changelists with hostile query strings -----------------------------------
@@ -277,7 +283,7 @@ def test_changelist_with_hostile_query_strings_is_never_a_500(
     for query in _hostile_queries(model):
         response = superuser.get(url, query)
         _assert_safe(response, rows, f"{url} {query!r:.80}")
-    for query in _hostile_queries(model)[:6]:
+    for query in _hostile_queries(model)[:3]:
         _assert_safe(viewer.get(url, query), rows, f"viewer {url} {query!r:.80}")
 
 
