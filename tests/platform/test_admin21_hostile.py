@@ -309,6 +309,20 @@ def test_every_page_of_a_row_opens_and_shows_no_secret(superuser, viewer, rows, 
     for bad in ("0", "x", "9" * 30, "a\x00b", "-1"):
         response = superuser.get(f"{_url(model, 'changelist')}{bad}/change/")
         _assert_safe(response, rows, f"change page of pk {bad!r}")
+    _assert_odd_page_parameters(superuser, rows, model, row)
+
+
+def _assert_odd_page_parameters(client, rows, model, row) -> None:
+    """A pasted link: the list's filters kept by a row's page, a popup, and
+    an add page's fields prefilled from the query string."""
+    kept = {"_changelist_filters": "q=\x00&o=999&p=-1", "_popup": "x"}
+    change = _url(model, "change", row.pk)
+    _assert_safe(client.get(change, kept), rows, f"GET {change} {kept}")
+    add = _url(model, "add")
+    form = _form(client.get(add))
+    for bad in ("a\x00b", BEYOND_BIGINT, "-5", "{", "1,x"):
+        prefilled = {name: bad for name in (form.fields if form else [])}
+        _assert_safe(client.get(add, prefilled), rows, f"GET {add} with {bad!r}")
 
 
 def _form(response) -> Any:
