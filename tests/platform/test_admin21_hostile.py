@@ -733,3 +733,14 @@ def test_a_secret_typed_into_a_form_is_never_shown_back(superuser, rows, model):
             assert TYPED not in shown.content.decode(), f"{page} shows {name}"
         listed = superuser.get(_url(model, "changelist"))
         assert TYPED not in listed.content.decode()
+
+
+@pytest.mark.parametrize("app", ["", *sorted(OUR_APPS)])
+def test_the_index_pages_open_for_both_logins_and_show_no_secret(
+    superuser, viewer, rows, app
+):
+    url = reverse("admin:app_list", args=[app]) if app else reverse("admin:index")
+    for model in MODELS:
+        rows.of(model)
+    for who, client in (("superuser", superuser), ("viewer", viewer)):
+        _assert_safe(client.get(url, {"q": "a\x00b"}), rows, f"{who} GET {url}")
