@@ -1,19 +1,22 @@
 """The project's admin site. Every ModelAdmin registered on it (ours, auth's,
 django_q's) gets ``OddInputGuard``: a pasted or tampered URL or form is a
-message in the admin, never a 500; and ``UndeclaredActionGuard``: an action
-that names no permission is offered only to who may change the model."""
+message in the admin, never a 500; ``UndeclaredActionGuard``: an action
+that names no permission is offered only to who may change the model; and
+``SecretLookupGuard``: no URL filters a changelist on a secret column."""
 
 import copy
 import functools
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import DataError, ProgrammingError, models, transaction
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -123,7 +126,40 @@ class UndeclaredActionGuard:
         }
 
 
-_GUARDS = (OddInputGuard, UndeclaredActionGuard)
+# A column named so holds a secret or what stands for one (an API key's hash,
+# encrypted credentials and signing secrets, a password hash).
+_SECRET_NAME = re.compile(r"secret|credential|hash|password")
+
+
+class SecretLookupGuard:
+    """Mixed into every registered ModelAdmin by ``SwitchyardAdminSite``.
+
+    Django lets a changelist filter on any column of its own model from the
+    URL; on a secret one (``?key_hash__startswith=8f`` answers "1 result" or
+    none) a view-only login would read it a character at a time. Refused:
+    Django answers 400."""
+
+    def lookup_allowed(self, lookup: str, value: str, request: Any = None) -> bool:
+        model = self.model
+        for part in lookup.split(LOOKUP_SEP):
+            try:
+                field = model._meta.get_field(part)
+            except FieldDoesNotExist:
+                break
+            if _is_secret(field):
+                return False
+            if not field.is_relation or field.related_model is None:
+                break
+            model = field.related_model
+        return super().lookup_allowed(lookup, value, request)
+
+
+def _is_secret(field: Any) -> bool:
+    text = isinstance(field, (models.CharField, models.TextField))
+    return text and bool(_SECRET_NAME.search(field.name))
+
+
+_GUARDS = (OddInputGuard, UndeclaredActionGuard, SecretLookupGuard)
 
 
 class SwitchyardAdminSite(admin.AdminSite):
