@@ -112,7 +112,6 @@ def payment_create(
         currency=currency,
         capture_requested=capture,
         customer_reference=customer_reference,
-        # The velocity rule counts it under the screened form of its domain.
         customer_email=email_stored(customer_email),
         ip_address=ip_address or None,
         metadata=metadata or {},
