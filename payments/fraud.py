@@ -19,6 +19,7 @@ from payments.models import (
     BlocklistKind,
     Payment,
     RiskLevel,
+    email_canonical,
 )
 
 MAX_SCORE = 100
@@ -101,11 +102,12 @@ def _inputs(
     ip_address: str | None,
     card_fingerprint: str,
 ) -> _Inputs:
-    """The screening's inputs as it compares them (e-mail trimmed and in
-    lower case, the customer's reference as stored, the IP parsed) and the
-    rules and blocklist entries they bring in."""
+    """The screening's inputs as it compares them (the e-mail in the
+    blocklist's form, ``email_canonical``, so any spelling of a domain is
+    one; the customer's reference as stored; the IP parsed) and the rules
+    and blocklist entries they bring in."""
     ip = _parse_ip(ip_address)
-    email = customer_email.strip().lower()
+    email = email_canonical(customer_email)
     # Counted as stored (a saved method keeps the URL's reference as sent): a
     # trimmed copy would match none of a spaced reference's payments.
     reference = customer_reference if customer_reference.strip() else ""

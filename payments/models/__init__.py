@@ -8,6 +8,8 @@ from payments.models.fraud import (
     BlocklistKind,
     PaymentReview,
     blocklist_normalise,
+    email_canonical,
+    email_stored,
 )
 from payments.models.payments import (
     CORRECTIONS,
@@ -64,4 +66,6 @@ __all__ = [
     "SavedPaymentMethod",
     "blocklist_normalise",
     "can_transition",
+    "email_canonical",
+    "email_stored",
 ]

@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from integrations.money import MoneyError, validate_currency
+from notifications.providers.domains import domain_ascii, idn_address
 from payments.models.payments import Payment, ReviewState
 
 
@@ -19,23 +20,48 @@ class BlocklistKind(models.TextChoices):
     CARD = "card", "Card fingerprint"
 
 
+# The value column's bound.
+BLOCKLIST_VALUE_MAX_LENGTH = 255
+
+
+def email_canonical(value: str) -> str:
+    """An e-mail (or ``@domain``) as the blocklist and the e-mail velocity
+    rule compare it: trimmed, lower case, the domain in the ASCII form the
+    notifications use (``domain_ascii``: UTS 46 mapping, which folds NFKC
+    look-alikes such as full-width letters, then IDNA), so ``evil.test``
+    typed full-width (U+FF45...) is ``evil.test`` and ``bücher.de`` is
+    ``xn--bcher-kva.de``. A domain that
+    is no domain name is kept as given (lower case)."""
+    value = value.strip().lower()
+    local, at, domain = value.rpartition("@")
+    if not at:
+        return value
+    return f"{local}@{domain_ascii(domain) or domain}"
+
+
+def email_stored(value: str) -> str:
+    """The e-mail a payment keeps: as given, but an internationalised or
+    full-width domain in its ASCII form (``idn_address``), so the velocity
+    rule's case-blind count meets it under ``email_canonical``; as given
+    when that form does not fit the column."""
+    encoded = idn_address(value)
+    limit = Payment._meta.get_field("customer_email").max_length
+    return encoded if encoded and len(encoded) <= limit else value
+
+
 def blocklist_normalise(kind: str, value: str) -> str:
     """The stored (and compared) form of a blocklist value.
 
-    Emails are lower-cased (``@example.com`` blocks a whole domain); IPs and
-    ranges become their canonical text (``10.0.0.0/8``, a single address without
-    a prefix); card fingerprints are stripped. Raises ``ValueError`` when the
-    value is not of its kind.
+    Emails are in ``email_canonical`` form (``@example.com`` blocks a whole
+    domain, in any spelling); IPs and ranges become their canonical text
+    (``10.0.0.0/8``, a single address without a prefix); card fingerprints
+    are stripped. Raises ``ValueError`` when the value is not of its kind.
     """
     value = value.strip()
     if not value:
         raise ValueError("A value is required.")
     if kind == BlocklistKind.EMAIL:
-        value = value.lower()
-        local, at, domain = value.rpartition("@")
-        if not at or not domain or "." not in domain or " " in value:
-            raise ValueError("Enter an email address or @domain.")
-        return value if local else f"@{domain}"
+        return _email_entry(value)
     if kind == BlocklistKind.IP:
         try:
             network = ipaddress.ip_network(value, strict=False)
@@ -51,6 +77,20 @@ def blocklist_normalise(kind: str, value: str) -> str:
     raise ValueError(f"Unknown blocklist kind {kind!r}.")
 
 
+def _email_entry(value: str) -> str:
+    local, at, domain = value.lower().rpartition("@")
+    if not at or " " in local:
+        raise ValueError("Enter an email address or @domain.")
+    if not domain_ascii(domain):
+        raise ValueError(
+            "Enter an email address or @domain: its domain is no domain name."
+        )
+    entry = email_canonical(value)
+    if len(entry) > BLOCKLIST_VALUE_MAX_LENGTH:
+        raise ValueError("This address is too long once its domain is encoded.")
+    return entry
+
+
 class BlocklistEntry(models.Model):
     """One blocked email (or @domain), IP (or CIDR range) or card fingerprint.
 
@@ -60,8 +100,9 @@ class BlocklistEntry(models.Model):
 
     kind = models.CharField(max_length=8, choices=BlocklistKind.choices)
     value = models.CharField(
-        max_length=255,
-        help_text="Stored normalised: emails lower-case, IP ranges canonical.",
+        max_length=BLOCKLIST_VALUE_MAX_LENGTH,
+        help_text="Stored normalised: emails lower-case with the domain in "
+        "ASCII (bücher.de as xn--bcher-kva.de), IP ranges canonical.",
     )
     reason = models.CharField(max_length=255, blank=True, default="")
     created_by = models.CharField(max_length=150, blank=True, default="")

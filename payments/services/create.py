@@ -36,6 +36,7 @@ from payments.models import (
     PaymentStatus,
     ReviewReason,
     ReviewState,
+    email_stored,
 )
 from payments.providers.base import PaymentRequest, PaymentResult, PaymentsAdapter
 from payments.services.attempts import KIND, adapter_for, attempted
@@ -111,7 +112,7 @@ def payment_create(
         currency=currency,
         capture_requested=capture,
         customer_reference=customer_reference,
-        customer_email=customer_email,
+        customer_email=email_stored(customer_email),
         ip_address=ip_address or None,
         metadata=metadata or {},
         idempotency_key=idempotency_key,
