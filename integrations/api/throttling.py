@@ -11,8 +11,10 @@ write (atomic too), in a local cache by this process's."""
 
 import logging
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisError
+from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -22,12 +24,31 @@ from integrations import cache_clock
 from integrations.clock import database_now
 from integrations.models import ApiKey
 from integrations.ratelimit import SERVER_NOW_LUA
-from integrations.redis_line import raw_key, redis_handle
+from integrations.redis_line import OUTAGE_PAUSE_SECONDS, outage, raw_key, redis_handle
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
 
+    from integrations.redis_line import RedisHandle
+
 logger = logging.getLogger(__name__)
+
+
+class StoreUnavailable(exceptions.APIException):
+    """Redis (the API's rate limits, the providers' breakers and limits)
+    cannot be reached: refused before anything was done. ``wait`` becomes
+    Retry-After (DRF's handler)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = (
+        "The service cannot take requests right now; nothing was done."
+        " Try again shortly."
+    )
+    default_code = "service_unavailable"
+
+    def __init__(self, wait: float) -> None:
+        super().__init__()
+        self.wait = wait
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
@@ -84,18 +105,32 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        # The window runs on Redis's clock, not this web process's: one
-        # ahead would slide it past the key's requests, one behind stretch it.
-        allowed, retry_after = handle.run(
-            WINDOW_LUA,
-            # Its own key: DRF's pickled history may still sit at ``key``.
-            [raw_key(key + ":window")],
-            [self.duration, self.num_requests, secrets.token_hex(8)],
-        )
+        allowed, retry_after = self._count_on_redis(handle, key)
         if int(allowed):
             return True
         self.retry_after = max(0.0, float(retry_after))
         return self.throttle_failure()
+
+    def _count_on_redis(self, handle: "RedisHandle", key: str) -> tuple[Any, Any]:
+        # Redis unreachable, the request is refused (503) before anything is
+        # done: the providers' breakers and limits live there too. Not asked
+        # again for a pause (``redis_line.outage``): an outage costs one
+        # timeout and one warning per pause, not per request.
+        try:
+            outage.check()
+            # The window runs on Redis's clock, not this web process's: one
+            # ahead would slide it past the key's requests, one behind stretch it.
+            counted = handle.run(
+                WINDOW_LUA,
+                # Its own key: DRF's pickled history may still sit at ``key``.
+                [raw_key(key + ":window")],
+                [self.duration, self.num_requests, secrets.token_hex(8)],
+            )
+        except RedisError as exc:
+            outage.failed(exc)
+            raise StoreUnavailable(OUTAGE_PAUSE_SECONDS) from exc
+        outage.answered()
+        return counted
 
     def wait(self) -> float | None:
         if self.retry_after is not None:
