@@ -27,7 +27,15 @@ from django.core.exceptions import ImproperlyConfigured
 from integrations import registry
 from integrations.breaker import breaker_for
 from integrations.client.fallback import fallback_ready
-from integrations.errors import NotProcessed, Outcome, ProviderError, Rejected, Unknown
+from integrations.client.store_guard import gate_guard
+from integrations.errors import (
+    NotProcessed,
+    Outcome,
+    ProviderError,
+    RedisUnreachable,
+    Rejected,
+    Unknown,
+)
 from integrations.models import ProviderAccount
 from integrations.row_sql import rows_select, rows_select_statement
 
@@ -164,9 +172,17 @@ def _skip_reason(
     account: ProviderAccount, max_age: float | None = None
 ) -> NotProcessed | None:
     breaker = breaker_for(account)
-    # A remembered "open" is read again before the account is skipped: it
-    # may have closed since, and skipping it could leave no account at all.
-    if breaker.is_open(max_age=max_age) and (max_age is None or breaker.is_open()):
+    try:
+        # Redis unreachable: skipped, as the client's own check would refuse.
+        with gate_guard():
+            # A remembered "open" is read again before the account is skipped:
+            # it may have closed since, and skipping it could leave no account.
+            is_open = breaker.is_open(max_age=max_age) and (
+                max_age is None or breaker.is_open()
+            )
+    except RedisUnreachable as exc:
+        return exc
+    if is_open:
         return NotProcessed("circuit breaker open; skipped", code="breaker_open")
     return None
 

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
 from integrations import cache_clock
 from integrations.errors import NotProcessed, Paced
 from integrations.limits import limit_values
-from integrations.redis_line import raw_key, redis_client, redis_handle
+from integrations.redis_line import outage, raw_key, redis_client, redis_handle
 
 if TYPE_CHECKING:
     from integrations.models import ProviderAccount
@@ -473,7 +474,12 @@ class RateLimiter:
     def _release_slot(self, token: str) -> None:
         handle = redis_handle()
         if handle is not None:
-            handle.line.command("ZREM", raw_key(self.slots_key), token)
+            try:
+                outage.check()
+                handle.line.command("ZREM", raw_key(self.slots_key), token)
+            except RedisError as exc:
+                # After the call: its outcome stands; the lease expires.
+                outage.failed(exc)
             return
         with cache_lock(self.slots_key + ":lock", wait=1.0) as locked:
             if not locked:

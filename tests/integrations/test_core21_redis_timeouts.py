@@ -2,7 +2,8 @@
 call gives up within its configured timeout (REDIS_CONNECT_TIMEOUT_SECONDS,
 REDIS_SOCKET_TIMEOUT_SECONDS) instead of waiting for the OS's TCP timeout:
 the cache, the breaker and the limiter (over the shared line) and the task
-broker. The bounds are generous (3x the timeout): speed belongs to bench/."""
+broker; a provider call is refused as not sent (``RedisUnreachable``), not
+retried. The bounds are generous (3x the timeout): speed belongs to bench/."""
 
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,9 @@ from redis.exceptions import RedisError
 
 from integrations.breaker import breaker_for
 from integrations.breaker.store import forget_recent
+from integrations.client import client_for
+from integrations.errors import RedisUnreachable
+from integrations.models import ProviderCall
 from integrations.ratelimit import LimitConfig, RateLimiter
 from tests.factories import ProviderAccountFactory
 from tests.integrations.redis_black_holes import Silent, Unaccepting, timed, watched
@@ -95,3 +99,20 @@ def test_the_broker_still_waits_out_its_blocking_pop():
     # django_q's dequeue is BLPOP with 1 s: its read timeout must outlast it.
     broker = redis.from_url(django_settings.Q_CLUSTER["redis"])
     assert broker.blpop("django_q:core21-empty:q", 1) is None
+
+
+def test_a_provider_call_is_refused_as_not_sent_within_its_timeout(hole):
+    account = ProviderAccountFactory(slug="sbx-core21")
+    sent = []
+    with watched(hole):
+        took, outcome = timed(
+            lambda: client_for(account).call(
+                "probe", lambda ctx: sent.append(1), idempotent=True
+            )
+        )
+    assert isinstance(outcome, RedisUnreachable), outcome
+    assert outcome.code == "store_unavailable"
+    assert sent == []  # nothing reached the provider
+    assert took < _bound(hole), f"{took:.1f} s"  # not retried
+    call = ProviderCall.objects.get()
+    assert call.error_code == "store_unavailable"
