@@ -24,6 +24,7 @@ from integrations import registry
 from integrations.crypto import CredentialsDecryptError
 from integrations.errors import ProviderError, RedisUnreachable
 from integrations.models import HealthCheckResult, HealthStatus, ProviderAccount
+from integrations.store_guard import fail_closed
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +101,10 @@ def accounts_health_probe(
 def _run_health_check(account: ProviderAccount) -> ProbeOutcome:
     started = time.monotonic()
     try:
-        result = registry.get_adapter(account).health_check()
+        # Redis unreachable: not checked (the last result stands), not run
+        # unguarded as a payment would be.
+        with fail_closed():
+            result = registry.get_adapter(account).health_check()
     except (RedisError, RedisUnreachable):
         raise  # not the provider's health: account_health_probe says so
     except ProviderError as exc:

@@ -19,6 +19,7 @@ from integrations import cache_clock
 from integrations.errors import NotProcessed, Paced
 from integrations.limits import limit_values
 from integrations.redis_line import outage, raw_key, redis_client, redis_handle
+from integrations.store_guard import store_failed
 
 if TYPE_CHECKING:
     from integrations.models import ProviderAccount
@@ -395,7 +396,13 @@ class RateLimiter:
             return
         if max_wait is None:
             max_wait = self.config.concurrency_max_wait
-        token = self._take_slot(max_wait, paced)
+        try:
+            outage.check()
+            token = self._take_slot(max_wait, paced)
+        except RedisError as exc:
+            store_failed(exc, paced=paced)  # Redis unreachable: no cap
+            yield
+            return
         try:
             yield
         finally:

@@ -172,8 +172,8 @@ class RedisOutage:
         self._failed_at = time.monotonic()
         if first:  # one line, no traceback: every request would repeat it
             logger.warning(
-                "Redis unreachable: not asked again for %d s; API requests"
-                " and provider calls refused meanwhile",
+                "Redis unreachable: not asked again for %d s; API rate limits"
+                " per process, provider calls without breaker or rate limit",
                 OUTAGE_PAUSE_SECONDS,
                 extra={"error": type(exc).__name__},
             )

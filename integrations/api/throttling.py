@@ -11,10 +11,11 @@ write (atomic too), in a local cache by this process's."""
 
 import logging
 import secrets
+import threading
 from typing import TYPE_CHECKING, Any
 
+from django.core.cache.backends.locmem import LocMemCache
 from redis.exceptions import RedisError
-from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -24,7 +25,7 @@ from integrations import cache_clock
 from integrations.clock import database_now
 from integrations.models import ApiKey
 from integrations.ratelimit import SERVER_NOW_LUA
-from integrations.redis_line import OUTAGE_PAUSE_SECONDS, outage, raw_key, redis_handle
+from integrations.redis_line import outage, raw_key, redis_handle
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
@@ -34,21 +35,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class StoreUnavailable(exceptions.APIException):
-    """Redis (the API's rate limits, the providers' breakers and limits)
-    cannot be reached: refused before anything was done. ``wait`` becomes
-    Retry-After (DRF's handler)."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = (
-        "The service cannot take requests right now; nothing was done."
-        " Try again shortly."
-    )
-    default_code = "service_unavailable"
-
-    def __init__(self, wait: float) -> None:
-        super().__init__()
-        self.wait = wait
+# While Redis is unreachable each process counts on its own (fail open, but
+# still limited: a key gets the rate once per web process, not without end).
+_OUTAGE_HISTORY = LocMemCache("api-throttle-redis-outage", {"MAX_ENTRIES": 10_000})
+_OUTAGE_LOCK = threading.Lock()
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
@@ -105,17 +95,24 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        allowed, retry_after = self._count_on_redis(handle, key)
+        counted = self._count_on_redis(handle, key)
+        if counted is None:
+            # DRF's own history, read and written under one lock.
+            self.cache = _OUTAGE_HISTORY
+            with _OUTAGE_LOCK:
+                return super().allow_request(request, view)
+        allowed, retry_after = counted
         if int(allowed):
             return True
         self.retry_after = max(0.0, float(retry_after))
         return self.throttle_failure()
 
-    def _count_on_redis(self, handle: "RedisHandle", key: str) -> tuple[Any, Any]:
-        # Redis unreachable, the request is refused (503) before anything is
-        # done: the providers' breakers and limits live there too. Not asked
-        # again for a pause (``redis_line.outage``): an outage costs one
-        # timeout and one warning per pause, not per request.
+    def _count_on_redis(
+        self, handle: "RedisHandle", key: str
+    ) -> tuple[Any, Any] | None:
+        # None while Redis is unreachable: the shop keeps selling, counted in
+        # this process (docs/transport.md). Not asked again for a pause
+        # (``redis_line.outage``): one timeout and one warning per pause.
         try:
             outage.check()
             # The window runs on Redis's clock, not this web process's: one
@@ -128,7 +125,7 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
             )
         except RedisError as exc:
             outage.failed(exc)
-            raise StoreUnavailable(OUTAGE_PAUSE_SECONDS) from exc
+            return None
         outage.answered()
         return counted
 

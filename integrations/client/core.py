@@ -38,7 +38,6 @@ from integrations.client.session import (
     active_call,
     call_begun,
 )
-from integrations.client.store_guard import count_guarded, gate_guard
 from integrations.errors import (
     ConfigurationError,
     NotProcessed,
@@ -49,6 +48,7 @@ from integrations.errors import (
 )
 from integrations.models.calls import CallOutcome
 from integrations.ratelimit import limiter_for
+from integrations.store_guard import UNGUARDED, count_guarded, gated
 
 if TYPE_CHECKING:
     from integrations.breaker import CircuitBreaker
@@ -313,12 +313,15 @@ class ProviderClient:
             )
         breaker, limiter = self._guards()
         # One Redis round trip for the breaker's state and the rate limit.
-        with gate_guard():
-            reservation = breaker.before_call_reserving(
+        reservation = gated(
+            lambda: breaker.before_call_reserving(
                 limiter, ctx.weight, max_wait=self._reserve_bound(ctx, limiter)
-            )
+            ),
+            paced=ctx.pacing,
+        )
         try:
-            self._take_tokens(ctx, limiter, reservation)
+            if reservation is not UNGUARDED:
+                self._take_tokens(ctx, limiter, reservation)
             if ctx.prewrite:
                 call_rows.open_row(self.account, ctx)
             with self._slot(ctx, limiter):

@@ -2,8 +2,9 @@
 call gives up within its configured timeout (REDIS_CONNECT_TIMEOUT_SECONDS,
 REDIS_SOCKET_TIMEOUT_SECONDS) instead of waiting for the OS's TCP timeout:
 the cache, the breaker and the limiter (over the shared line) and the task
-broker; a provider call is refused as not sent (``RedisUnreachable``), not
-retried. The bounds are generous (3x the timeout): speed belongs to bench/."""
+broker; a provider call goes out unguarded (fail open, revcore21), a paced
+(bulk) one is refused as not sent (``RedisUnreachable``), not retried.
+The bounds are generous (3x the timeout): speed belongs to bench/."""
 
 from collections.abc import Iterator
 from typing import Any
@@ -101,13 +102,28 @@ def test_the_broker_still_waits_out_its_blocking_pop():
     assert broker.blpop("django_q:core21-empty:q", 1) is None
 
 
-def test_a_provider_call_is_refused_as_not_sent_within_its_timeout(hole):
+def test_a_provider_call_goes_out_unguarded_within_its_timeout(hole):
     account = ProviderAccountFactory(slug="sbx-core21")
     sent = []
     with watched(hole):
         took, outcome = timed(
             lambda: client_for(account).call(
                 "probe", lambda ctx: sent.append(1), idempotent=True
+            )
+        )
+    assert not isinstance(outcome, Exception), outcome
+    assert sent == [1]  # the breaker counted closed, the limiter passed
+    assert took < _bound(hole), f"{took:.1f} s"
+    assert ProviderCall.objects.get().error_code in ("", None)
+
+
+def test_a_paced_call_is_refused_as_not_sent_within_its_timeout(hole):
+    account = ProviderAccountFactory(slug="sbx-core21")
+    sent = []
+    with watched(hole):
+        took, outcome = timed(
+            lambda: client_for(account).call(
+                "probe", lambda ctx: sent.append(1), idempotent=True, pacing=True
             )
         )
     assert isinstance(outcome, RedisUnreachable), outcome

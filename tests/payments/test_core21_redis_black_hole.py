@@ -1,8 +1,8 @@
-"""The payments API with Redis black-holed (dropped packets): a clear 503 in
-the API's error shape within the configured Redis timeout (not the OS's TCP
-timeout, nor one wait per Redis call), nothing done; while the outage lasts
-the next requests are refused at once without asking Redis, and the outage
-is one warning, not one per request. The bounds are generous (3x the
+"""The payments API with Redis black-holed (dropped packets): the payment is
+made (fail open, revcore21) within the configured Redis timeout (not the
+OS's TCP timeout, nor one wait per Redis call); while the outage lasts the
+next requests go through at once without asking Redis, and the outage is
+one warning, not one per request. The bounds are generous (3x the
 timeout): speed figures belong to bench/."""
 
 import copy
@@ -60,26 +60,23 @@ def _outage_lines(caplog) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == redis_line.logger.name]
 
 
-def test_a_payment_is_refused_with_a_503_within_the_timeout(api, primary, hole):
+def test_a_payment_is_made_within_the_timeout(api, primary, hole):
     with watched(hole):
         took, response = timed(lambda: _pay(api))
     assert not isinstance(response, Exception), response
     assert took < _bound(hole), f"{took:.1f} s"
-    assert response.status_code == 503
-    error = response.json()["error"]
-    assert (error["type"], error["code"]) == ("api_error", "service_unavailable")
-    assert response["Retry-After"] == "10"
-    assert not Payment.objects.exists()
+    assert response.status_code == 201, response.json()
+    assert Payment.objects.get().provider_reference
 
 
 def test_the_outage_is_not_waited_for_again_per_request(api, primary, hole, caplog):
     caplog.set_level(logging.INFO, logger=redis_line.logger.name)
     with watched(hole):
-        assert _pay(api).status_code == 503
+        assert _pay(api).status_code == 201
         tried = getattr(hole, "accepted", None)
         for _ in range(3):
             took, response = timed(lambda: _pay(api))
-            assert response.status_code == 503
+            assert response.status_code == 201
             assert took < _bound(hole), f"{took:.1f} s"
     if tried is not None:
         assert hole.accepted == tried  # Redis not asked again in the pause
@@ -92,7 +89,7 @@ def test_payments_go_through_again_once_redis_answers(
 ):
     caplog.set_level(logging.INFO, logger=redis_line.logger.name)
     with watched(hole):
-        assert _pay(api).status_code == 503
+        assert _pay(api).status_code == 201
     settings.CACHES = copy.deepcopy(REAL_CACHES)
     forget_recent()
     later = redis_line.time.monotonic() + redis_line.OUTAGE_PAUSE_SECONDS

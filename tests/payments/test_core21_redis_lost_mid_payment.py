@@ -1,9 +1,8 @@
 """Redis black-holed while a payment runs (the API's throttle passed, or a
 task): the provider client's gate, which reads the breaker and reserves the
-rate limit there, refuses the attempt as not processed (nothing sent), so
-the payment fails over and ends as "no gateway could be reached", stored,
-within the timeout; Redis lost after a gateway answered loses the breaker's
-count, never the payment's outcome."""
+rate limit there, lets the attempt go out unguarded (fail open, revcore21),
+so the payment is made within the timeout; Redis lost after a gateway
+answered loses the breaker's count, never the payment's outcome."""
 
 import copy
 from collections.abc import Iterator
@@ -53,21 +52,17 @@ def _create(order_id: str = "order-core21") -> Payment:
     )
 
 
-def test_a_payment_ends_unavailable_within_the_timeout(
-    primary, secondary, hole, settings
-):
+def test_a_payment_is_made_within_the_timeout(primary, secondary, hole, settings):
     settings.CACHES = _black_hole_caches(hole)
     forget_recent()
     with watched(hole):
         took, outcome = timed(_create)
-    assert isinstance(outcome, services.GatewayUnavailable), outcome
-    # Both accounts refused by the gate: one timeout, not one per account.
+    assert isinstance(outcome, Payment), outcome
+    # One timeout, then the pause: not one per Redis call.
     assert took < _bound(hole), f"{took:.1f} s"
     payment = Payment.objects.get()
-    assert (payment.status, payment.failure_code) == (
-        PaymentStatus.FAILED,
-        "no_provider_available",
-    )
+    assert payment.status == PaymentStatus.CAPTURED
+    assert payment.provider_reference
 
 
 @pytest.mark.parametrize("limits", [{}, {"max_concurrency": 2}])
