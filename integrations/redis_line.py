@@ -157,6 +157,13 @@ class RedisOutage:
 
     def __init__(self) -> None:
         self._failed_at: float | None = None
+        # Threads time out together: one of them starts the outage (and logs).
+        self._lock = threading.Lock()
+        # A fork copies the lock as held if another thread had it then.
+        os.register_at_fork(after_in_child=self._unlock_in_child)
+
+    def _unlock_in_child(self) -> None:
+        self._lock = threading.Lock()
 
     def check(self) -> None:
         failed_at = self._failed_at
@@ -168,8 +175,9 @@ class RedisOutage:
     def failed(self, exc: Exception) -> None:
         if isinstance(exc, RedisPaused):
             return  # not asked: the pause runs from the last real failure
-        first = self._failed_at is None
-        self._failed_at = time.monotonic()
+        with self._lock:
+            first = self._failed_at is None
+            self._failed_at = time.monotonic()
         if first:  # one line, no traceback: every request would repeat it
             logger.warning(
                 "Redis unreachable: not asked again for %d s; API rate limits"
@@ -179,8 +187,12 @@ class RedisOutage:
             )
 
     def answered(self) -> None:
-        if self._failed_at is not None:
+        if self._failed_at is None:
+            return
+        with self._lock:
+            ended = self._failed_at is not None
             self._failed_at = None
+        if ended:
             logger.info("Redis answers again")
 
     def forget(self) -> None:

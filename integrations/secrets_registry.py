@@ -121,7 +121,7 @@ def _refresh_now() -> None:
         stamp = _shared_stamp()
     except Exception as exc:
         if isinstance(exc, RedisError):
-            outage.failed(exc)  # the throttle then refuses without a wait
+            outage.failed(exc)  # the throttle then counts locally, no wait
         # The cache is unreachable, so the database tells whether a secret
         # changed: its digest of them, one query, the rows read only if it
         # moved. Forget the stamp: a save elsewhere meanwhile may not have
@@ -267,6 +267,7 @@ def _shared_stamp() -> str:
     if stamp is None:
         cache.add(STAMP_KEY, uuid.uuid4().hex, timeout=None)
         stamp = cache.get(STAMP_KEY)
+    outage.answered()  # else the next outage here would go unwarned
     return str(stamp)
 
 
