@@ -172,15 +172,20 @@ def _skip_reason(
 ) -> NotProcessed | None:
     breaker = breaker_for(account)
     # Redis unreachable: counted closed (store_guard), so tried: its own
-    # errors fail the operation over.
-    is_open = gated(
-        # A remembered "open" is read again before the account is skipped:
-        # it may have closed since, and skipping it could leave no account.
-        lambda: (
-            breaker.is_open(max_age=max_age) and (max_age is None or breaker.is_open())
-        ),
-        paced=False,
-    )
+    # errors fail the operation over; unless staff forced it open.
+    try:
+        is_open = gated(
+            # A remembered "open" is read again before the account is skipped:
+            # it may have closed since, and skipping it could leave no account.
+            lambda: (
+                breaker.is_open(max_age=max_age)
+                and (max_age is None or breaker.is_open())
+            ),
+            paced=False,
+            mode=account.breaker_mode,
+        )
+    except NotProcessed as exc:
+        return exc
     if is_open is True:
         return NotProcessed("circuit breaker open; skipped", code="breaker_open")
     return None

@@ -20,7 +20,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from integrations.errors import RedisUnreachable
+from integrations.errors import NotProcessed, RedisUnreachable
+from integrations.models.accounts import BreakerMode
 from integrations.redis_line import outage
 
 # Set by callers whose result would mislead without Redis (health probes).
@@ -50,14 +51,19 @@ def fail_closed() -> Iterator[None]:
         _CLOSED.reset(token)
 
 
-def gated(reserve: Callable[[], Any], *, paced: bool) -> Any:
+def gated(reserve: Callable[[], Any], *, paced: bool, mode: str) -> Any:
     """``reserve()`` (the breaker's state and the rate limit), or UNGUARDED
-    while Redis is unreachable."""
+    while Redis is unreachable. ``mode``: the account row's breaker mode,
+    which staff's "forced open" still holds by without Redis."""
     try:
         outage.check()
         reservation = reserve()
     except RedisError as exc:
         store_failed(exc, paced=paced)
+        if mode == BreakerMode.FORCED_OPEN:
+            raise NotProcessed(
+                "circuit breaker forced open by staff", code="breaker_open"
+            ) from exc
         return UNGUARDED
     outage.answered()
     return reservation

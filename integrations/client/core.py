@@ -318,6 +318,7 @@ class ProviderClient:
                 limiter, ctx.weight, max_wait=self._reserve_bound(ctx, limiter)
             ),
             paced=ctx.pacing,
+            mode=self.account.breaker_mode,
         )
         try:
             if reservation is not UNGUARDED:
