@@ -10,7 +10,7 @@ import unicodedata
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.utils import getaddresses
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # DRF reads the period by its first letter only, so "1000/hours" is 1000 an
 # hour; "100/10s" is not 100 per 10 s (its first letter is a digit).
@@ -101,6 +101,22 @@ def redis_url_problem(url: str) -> str | None:
     if parts.scheme != "unix" and not parts.hostname:
         return "names no host"
     return None
+
+
+def redis_url_with_timeouts(url: str, *, connect: float, socket: float) -> str:
+    """``url`` with redis-py's connect and socket timeouts in its query (for
+    clients built from a URL alone, as django-q's broker); any the URL
+    already sets are kept."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    names = {name for name, _ in query}
+    for name, seconds in (
+        ("socket_connect_timeout", connect),
+        ("socket_timeout", socket),
+    ):
+        if name not in names:
+            query.append((name, repr(float(seconds))))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def sender_address_problem(value: str) -> str | None:

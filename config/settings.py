@@ -6,7 +6,12 @@ if present (``make run`` writes one with fresh development secrets).
 
 from cryptography.fernet import Fernet
 
-from config.checks import DEFAULT_API_RATE, api_rate_problem, redis_url_problem
+from config.checks import (
+    DEFAULT_API_RATE,
+    api_rate_problem,
+    redis_url_problem,
+    redis_url_with_timeouts,
+)
 from config.env import BASE_DIR, DEBUG, Q_WORKERS, env, stop
 from integrations.limits import SPECS as LIMIT_SPECS
 from integrations.limits import InvalidNumber
@@ -116,12 +121,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="").strip()
 if REDIS_URL and (_problem := redis_url_problem(REDIS_URL)):
     stop(f"REDIS_URL {_problem} (redis://host:6379/0)")
+# A Redis that drops packets is otherwise waited for per call: the OS's TCP
+# timeout (redis-py 5) or 5 s (redis-py 8), several times per payment. On the
+# private network it answers in under a millisecond: a second's silence is an
+# outage, which its callers meet as a RedisError (docs/transport.md).
+REDIS_CONNECT_TIMEOUT_SECONDS = env.float("REDIS_CONNECT_TIMEOUT_SECONDS", default=1.0)
+REDIS_SOCKET_TIMEOUT_SECONDS = env.float("REDIS_SOCKET_TIMEOUT_SECONDS", default=1.0)
+for _name in ("REDIS_CONNECT_TIMEOUT_SECONDS", "REDIS_SOCKET_TIMEOUT_SECONDS"):
+    if globals()[_name] <= 0:
+        stop(f"{_name} must be more than 0 seconds")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="switchyard"),
+            # Passed to every connection, the breaker's and limiter's line too.
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+            },
         }
     }
 else:
@@ -158,7 +177,13 @@ Q_CLUSTER = {
     "label": "Task queue",
 }
 if REDIS_URL:
-    Q_CLUSTER["redis"] = REDIS_URL
+    # The broker's dequeue is a BLPOP that waits 1 s on the server: its reads
+    # may take that second longer. Timeouts set in REDIS_URL's query win.
+    Q_CLUSTER["redis"] = redis_url_with_timeouts(
+        REDIS_URL,
+        connect=REDIS_CONNECT_TIMEOUT_SECONDS,
+        socket=REDIS_SOCKET_TIMEOUT_SECONDS + 1,
+    )
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = env.float("Q_POLL_SECONDS", default=0.5)

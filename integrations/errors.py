@@ -96,6 +96,13 @@ class ConfigurationError(NotProcessed):
     default_code = "configuration_error"
 
 
+class RedisUnreachable(NotProcessed):
+    """The breaker's and rate limit's state (in Redis) could not be read
+    before the call: nothing was sent. Our outage, not the provider's."""
+
+    default_code = "store_unavailable"
+
+
 class Paced(NotProcessed):
     """A paced (bulk) call could not go out within its waiting budget: the
     account is rate-limiting us, nothing was sent. Come back after

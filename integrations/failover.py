@@ -27,9 +27,16 @@ from django.core.exceptions import ImproperlyConfigured
 from integrations import registry
 from integrations.breaker import breaker_for
 from integrations.client.fallback import fallback_ready
-from integrations.errors import NotProcessed, Outcome, ProviderError, Rejected, Unknown
+from integrations.errors import (
+    NotProcessed,
+    Outcome,
+    ProviderError,
+    Rejected,
+    Unknown,
+)
 from integrations.models import ProviderAccount
 from integrations.row_sql import rows_select, rows_select_statement
+from integrations.store_guard import gated
 
 if TYPE_CHECKING:
     from integrations.providers.base import BaseAdapter
@@ -164,9 +171,22 @@ def _skip_reason(
     account: ProviderAccount, max_age: float | None = None
 ) -> NotProcessed | None:
     breaker = breaker_for(account)
-    # A remembered "open" is read again before the account is skipped: it
-    # may have closed since, and skipping it could leave no account at all.
-    if breaker.is_open(max_age=max_age) and (max_age is None or breaker.is_open()):
+    # Redis unreachable: counted closed (store_guard), so tried: its own
+    # errors fail the operation over; unless staff forced it open.
+    try:
+        is_open = gated(
+            # A remembered "open" is read again before the account is skipped:
+            # it may have closed since, and skipping it could leave no account.
+            lambda: (
+                breaker.is_open(max_age=max_age)
+                and (max_age is None or breaker.is_open())
+            ),
+            paced=False,
+            mode=account.breaker_mode,
+        )
+    except NotProcessed as exc:
+        return exc
+    if is_open is True:
         return NotProcessed("circuit breaker open; skipped", code="breaker_open")
     return None
 

@@ -22,8 +22,9 @@ from redis.exceptions import RedisError
 
 from integrations import registry
 from integrations.crypto import CredentialsDecryptError
-from integrations.errors import ProviderError
+from integrations.errors import ProviderError, RedisUnreachable
 from integrations.models import HealthCheckResult, HealthStatus, ProviderAccount
+from integrations.store_guard import fail_closed
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def account_health_probe(*, account: ProviderAccount) -> HealthCheckResult | Non
     could not be checked (Redis unreachable): the last result stands."""
     try:
         outcome = _run_health_check(account)
-    except RedisError as exc:
+    except (RedisError, RedisUnreachable) as exc:
         # Our outage, not the provider's: blaming it would page for the wrong
         # thing. One line, no traceback: an outage repeats it per account.
         logger.warning(
@@ -100,8 +101,11 @@ def accounts_health_probe(
 def _run_health_check(account: ProviderAccount) -> ProbeOutcome:
     started = time.monotonic()
     try:
-        result = registry.get_adapter(account).health_check()
-    except RedisError:
+        # Redis unreachable: not checked (the last result stands), not run
+        # unguarded as a payment would be.
+        with fail_closed():
+            result = registry.get_adapter(account).health_check()
+    except (RedisError, RedisUnreachable):
         raise  # not the provider's health: account_health_probe says so
     except ProviderError as exc:
         return ProbeOutcome(

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
 from integrations import cache_clock
 from integrations.errors import NotProcessed, Paced
 from integrations.limits import limit_values
-from integrations.redis_line import raw_key, redis_client, redis_handle
+from integrations.redis_line import outage, raw_key, redis_client, redis_handle
+from integrations.store_guard import store_failed
 
 if TYPE_CHECKING:
     from integrations.models import ProviderAccount
@@ -394,7 +396,13 @@ class RateLimiter:
             return
         if max_wait is None:
             max_wait = self.config.concurrency_max_wait
-        token = self._take_slot(max_wait, paced)
+        try:
+            outage.check()
+            token = self._take_slot(max_wait, paced)
+        except RedisError as exc:
+            store_failed(exc, paced=paced)  # Redis unreachable: no cap
+            yield
+            return
         try:
             yield
         finally:
@@ -473,7 +481,12 @@ class RateLimiter:
     def _release_slot(self, token: str) -> None:
         handle = redis_handle()
         if handle is not None:
-            handle.line.command("ZREM", raw_key(self.slots_key), token)
+            try:
+                outage.check()
+                handle.line.command("ZREM", raw_key(self.slots_key), token)
+            except RedisError as exc:
+                # After the call: its outcome stands; the lease expires.
+                outage.failed(exc)
             return
         with cache_lock(self.slots_key + ":lock", wait=1.0) as locked:
             if not locked:

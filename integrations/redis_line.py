@@ -5,6 +5,7 @@ SHA, replies that decide nothing read later (docs/transport.md)."""
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -137,6 +138,69 @@ class RedisLine:
         except Exception:  # an earlier command's reply: never raised into this one
             conn.disconnect()
             logger.warning("unanswered redis command may be lost", exc_info=True)
+
+
+# After a Redis call failed, the callers with a way round Redis take it this
+# long before asking again: an outage costs a process one timeout and one
+# warning per pause, not one per request.
+OUTAGE_PAUSE_SECONDS = 10.0
+
+
+class RedisPaused(RedisConnectionError):
+    """Not asked: Redis failed to answer this process moments ago."""
+
+
+class RedisOutage:
+    """This process's record of a Redis outage, for the callers that have a
+    way round it: ``check`` raises RedisPaused while the last failure is
+    recent; logged once when it starts and once when it ends."""
+
+    def __init__(self) -> None:
+        self._failed_at: float | None = None
+        # Threads time out together: one of them starts the outage (and logs).
+        self._lock = threading.Lock()
+        # A fork copies the lock as held if another thread had it then.
+        os.register_at_fork(after_in_child=self._unlock_in_child)
+
+    def _unlock_in_child(self) -> None:
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        failed_at = self._failed_at
+        if failed_at is not None and (
+            time.monotonic() - failed_at < OUTAGE_PAUSE_SECONDS
+        ):
+            raise RedisPaused("Redis unreachable moments ago: not asked")
+
+    def failed(self, exc: Exception) -> None:
+        if isinstance(exc, RedisPaused):
+            return  # not asked: the pause runs from the last real failure
+        with self._lock:
+            first = self._failed_at is None
+            self._failed_at = time.monotonic()
+        if first:  # one line, no traceback: every request would repeat it
+            logger.warning(
+                "Redis unreachable: not asked again for %d s; API rate limits"
+                " per process, provider calls without breaker or rate limit",
+                OUTAGE_PAUSE_SECONDS,
+                extra={"error": type(exc).__name__},
+            )
+
+    def answered(self) -> None:
+        if self._failed_at is None:
+            return
+        with self._lock:
+            ended = self._failed_at is not None
+            self._failed_at = None
+        if ended:
+            logger.info("Redis answers again")
+
+    def forget(self) -> None:
+        """Ask Redis again at the next call, no outage logged (tests)."""
+        self._failed_at = None
+
+
+outage = RedisOutage()
 
 
 @dataclass

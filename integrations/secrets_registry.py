@@ -45,7 +45,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.db.models.signals import post_delete, post_save
+from redis.exceptions import RedisError
 
+from integrations.redis_line import outage
 from integrations.webhooks.messages import storable
 
 MASK = "[redacted]"
@@ -117,7 +119,9 @@ def refresh(*, force_check: bool = False, strict: bool = False) -> None:
 def _refresh_now() -> None:
     try:
         stamp = _shared_stamp()
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, RedisError):
+            outage.failed(exc)  # the throttle then counts locally, no wait
         # The cache is unreachable, so the database tells whether a secret
         # changed: its digest of them, one query, the rows read only if it
         # moved. Forget the stamp: a save elsewhere meanwhile may not have
@@ -258,10 +262,12 @@ def _row_secrets(row: Any) -> Iterable[Any]:
 
 
 def _shared_stamp() -> str:
+    outage.check()  # a Redis that just failed costs no second timeout
     stamp = cache.get(STAMP_KEY)
     if stamp is None:
         cache.add(STAMP_KEY, uuid.uuid4().hex, timeout=None)
         stamp = cache.get(STAMP_KEY)
+    outage.answered()  # else the next outage here would go unwarned
     return str(stamp)
 
 

@@ -11,8 +11,11 @@ write (atomic too), in a local cache by this process's."""
 
 import logging
 import secrets
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any
 
+from django.core.cache.backends.locmem import LocMemCache
+from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -22,12 +25,20 @@ from integrations import cache_clock
 from integrations.clock import database_now
 from integrations.models import ApiKey
 from integrations.ratelimit import SERVER_NOW_LUA
-from integrations.redis_line import raw_key, redis_handle
+from integrations.redis_line import outage, raw_key, redis_handle
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
 
+    from integrations.redis_line import RedisHandle
+
 logger = logging.getLogger(__name__)
+
+
+# While Redis is unreachable each process counts on its own (fail open, but
+# still limited: a key gets the rate once per web process, not without end).
+_OUTAGE_HISTORY = LocMemCache("api-throttle-redis-outage", {"MAX_ENTRIES": 10_000})
+_OUTAGE_LOCK = threading.Lock()
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
@@ -84,18 +95,39 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        # The window runs on Redis's clock, not this web process's: one
-        # ahead would slide it past the key's requests, one behind stretch it.
-        allowed, retry_after = handle.run(
-            WINDOW_LUA,
-            # Its own key: DRF's pickled history may still sit at ``key``.
-            [raw_key(key + ":window")],
-            [self.duration, self.num_requests, secrets.token_hex(8)],
-        )
+        counted = self._count_on_redis(handle, key)
+        if counted is None:
+            # DRF's own history, read and written under one lock.
+            self.cache = _OUTAGE_HISTORY
+            with _OUTAGE_LOCK:
+                return super().allow_request(request, view)
+        allowed, retry_after = counted
         if int(allowed):
             return True
         self.retry_after = max(0.0, float(retry_after))
         return self.throttle_failure()
+
+    def _count_on_redis(
+        self, handle: "RedisHandle", key: str
+    ) -> tuple[Any, Any] | None:
+        # None while Redis is unreachable: the shop keeps selling, counted in
+        # this process (docs/transport.md). Not asked again for a pause
+        # (``redis_line.outage``): one timeout and one warning per pause.
+        try:
+            outage.check()
+            # The window runs on Redis's clock, not this web process's: one
+            # ahead would slide it past the key's requests, one behind stretch it.
+            counted = handle.run(
+                WINDOW_LUA,
+                # Its own key: DRF's pickled history may still sit at ``key``.
+                [raw_key(key + ":window")],
+                [self.duration, self.num_requests, secrets.token_hex(8)],
+            )
+        except RedisError as exc:
+            outage.failed(exc)
+            return None
+        outage.answered()
+        return counted
 
     def wait(self) -> float | None:
         if self.retry_after is not None:

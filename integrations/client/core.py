@@ -48,6 +48,7 @@ from integrations.errors import (
 )
 from integrations.models.calls import CallOutcome
 from integrations.ratelimit import limiter_for
+from integrations.store_guard import UNGUARDED, count_guarded, gated
 
 if TYPE_CHECKING:
     from integrations.breaker import CircuitBreaker
@@ -65,15 +66,16 @@ DEFAULT_IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Methods that never change anything, so never carry an idempotency key.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-# Errors a retry cannot fix: the breaker is open, our own limiter already
-# waited its bound, the credentials or request are wrong, or the provider
-# redirects where the client does not follow.
+# Errors a retry cannot fix: the breaker is open or unreadable, our own
+# limiter already waited its bound, the credentials or request are wrong, or
+# the provider redirects where the client does not follow.
 NEVER_RETRY_CODES = frozenset(
     {
         "breaker_open",
         "rate_limited",
         "concurrency_limited",
         "paced",
+        "store_unavailable",  # Redis unreachable: paused, not asked again
         "authentication_failed",
         "permission_denied",
         "invalid_request",
@@ -311,11 +313,16 @@ class ProviderClient:
             )
         breaker, limiter = self._guards()
         # One Redis round trip for the breaker's state and the rate limit.
-        reservation = breaker.before_call_reserving(
-            limiter, ctx.weight, max_wait=self._reserve_bound(ctx, limiter)
+        reservation = gated(
+            lambda: breaker.before_call_reserving(
+                limiter, ctx.weight, max_wait=self._reserve_bound(ctx, limiter)
+            ),
+            paced=ctx.pacing,
+            mode=self.account.breaker_mode,
         )
         try:
-            self._take_tokens(ctx, limiter, reservation)
+            if reservation is not UNGUARDED:
+                self._take_tokens(ctx, limiter, reservation)
             if ctx.prewrite:
                 call_rows.open_row(self.account, ctx)
             with self._slot(ctx, limiter):
@@ -332,11 +339,14 @@ class ProviderClient:
                 raise
             # Our own refusals (rate limited) are reported too: the breaker
             # ignores them for counting but frees a half-open probe they hold.
-            breaker.record_failure(
-                error, http_status=error.http_status, retry_after=error.retry_after
+            count_guarded(
+                breaker.record_failure,
+                error,
+                http_status=error.http_status,
+                retry_after=error.retry_after,
             )
             raise
-        breaker.record_success()
+        count_guarded(breaker.record_success)
 
     def _take_tokens(
         self, ctx: CallContext, limiter: "RateLimiter", reservation: Any

@@ -150,7 +150,10 @@ def test_database_and_redis_urls_switch_backends():
     )
     assert probe["engine"] == "django.db.backends.postgresql"
     assert probe["cache"] == "django.core.cache.backends.redis.RedisCache"
-    assert probe["q"]["redis"] == "redis://127.0.0.1:6379/3"
+    # With the Redis timeouts (the broker's reads outlast its 1 s BLPOP).
+    assert probe["q"]["redis"] == (
+        "redis://127.0.0.1:6379/3?socket_connect_timeout=1.0&socket_timeout=2.0"
+    )
     assert "orm" not in probe["q"]
 
 
