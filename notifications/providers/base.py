@@ -8,6 +8,7 @@ import logging
 import threading
 from abc import abstractmethod
 from collections.abc import Callable
+from time import monotonic
 from typing import Any, TypeVar
 
 from integrations.client import CallContext, client_for
@@ -102,16 +103,52 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Accounts already alerted for a sender they cannot carry: every message from
-# it fails the same way, so the log says it once per account and process.
-_unsupported_sender_alerted: set[int] = set()
-_unsupported_sender_lock = threading.Lock()
+# An account whose own setup is wrong fails every message the same way: the
+# log says so once per account and reason per interval (re-alerted hourly
+# while it stays broken), never once per message. Each message still stores
+# its error.
+SETUP_ALERT_INTERVAL = 3600.0
+_setup_alerted: dict[tuple[int, str], float] = {}
+_setup_alert_lock = threading.Lock()
+
+# Reason -> the ERROR line (``%s``: the provider's name); no addresses.
+SETUP_ALERTS = {
+    SENDER_NOT_VERIFIED: (
+        "%s refused our sender as not verified; verify the sender "
+        "identity (or domain) for this account at the provider"
+    ),
+    # Another account sends from another server.
+    SENDING_BLOCKED: (
+        "%s refused our sending server: its IP (or domain) is on a "
+        "blocklist; have it delisted or send through another account"
+    ),
+    "unsupported_sender": (
+        "%s cannot carry our sender address (its UTF-8 local part needs "
+        "SMTPUTF8): nothing from that sender goes out on this account; "
+        "use an ASCII sender or a relay offering SMTPUTF8"
+    ),
+    # A sandbox domain, a relay that does not relay for us.
+    SENDING_NOT_ALLOWED: (
+        "%s refused to send for this account's setup (sending domain, "
+        "sandbox or relay permission); fix the account at the provider"
+    ),
+}
 
 
-def unsupported_sender_alerts_forget() -> None:
-    """Alert again for every account (tests; a process starting afresh)."""
-    with _unsupported_sender_lock:
-        _unsupported_sender_alerted.clear()
+def setup_alerts_forget() -> None:
+    """Alert again for every account and reason (tests; a fresh process)."""
+    with _setup_alert_lock:
+        _setup_alerted.clear()
+
+
+def _setup_alert_due(account_pk: int, reason: str) -> bool:
+    now = monotonic()
+    with _setup_alert_lock:
+        last = _setup_alerted.get((account_pk, reason))
+        if last is not None and now - last < SETUP_ALERT_INTERVAL:
+            return False
+        _setup_alerted[(account_pk, reason)] = now
+        return True
 
 
 class EmailAdapter(BaseAdapter):
@@ -199,7 +236,7 @@ class EmailAdapter(BaseAdapter):
             try:
                 return call(ctx)
             except ProviderError as error:
-                self._alert_unverified_sender(error)
+                self._alert_setup(error)
                 raise email_outcome(error) from None
             except Exception as exc:
                 mapped = email_exception(exc)
@@ -216,46 +253,17 @@ class EmailAdapter(BaseAdapter):
             max_wait=max_wait,
         )
 
-    def _alert_unverified_sender(self, error: ProviderError) -> None:
-        # Every message from that sender fails on this account until staff
-        # verify it: loud, without the addresses.
-        if error.code == SENDER_NOT_VERIFIED:
-            logger.error(
-                "%s refused our sender as not verified; verify the sender "
-                "identity (or domain) for this account at the provider",
-                self.display_name,
-                extra={"account": self.account.slug},
-            )
-        elif error.code == SENDING_BLOCKED:
-            # Every message through this account fails until the listing
-            # is lifted; another account sends from another server.
-            logger.error(
-                "%s refused our sending server: its IP (or domain) is on a "
-                "blocklist; have it delisted or send through another account",
-                self.display_name,
-                extra={"account": self.account.slug},
-            )
-        elif isinstance(error, UnsupportedSender):
-            self._alert_unsupported_sender()
-        elif error.code == SENDING_NOT_ALLOWED:
-            # A sandbox domain, a relay that does not relay for us: every
-            # message fails here until staff fix the account.
-            logger.error(
-                "%s refused to send for this account's setup (sending domain, "
-                "sandbox or relay permission); fix the account at the provider",
-                self.display_name,
-                extra={"account": self.account.slug},
-            )
-
-    def _alert_unsupported_sender(self) -> None:
-        with _unsupported_sender_lock:
-            if self.account.pk in _unsupported_sender_alerted:
-                return
-            _unsupported_sender_alerted.add(self.account.pk)
+    def _alert_setup(self, error: ProviderError) -> None:
+        # Our own account setup, not the message: loud, rate-limited.
+        reason = error.code
+        if isinstance(error, UnsupportedSender):
+            reason = "unsupported_sender"
+        if reason not in SETUP_ALERTS:
+            return
+        if not _setup_alert_due(self.account.pk, reason):
+            return
         logger.error(
-            "%s cannot carry our sender address (its UTF-8 local part needs "
-            "SMTPUTF8): nothing from that sender goes out on this account; "
-            "use an ASCII sender or a relay offering SMTPUTF8",
+            SETUP_ALERTS[reason],
             self.display_name,
-            extra={"account": self.account.slug},
+            extra={"account": self.account.slug, "reason": reason},
         )

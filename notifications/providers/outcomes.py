@@ -177,7 +177,7 @@ class UnsupportedSender(ConfigurationError):
     """``unsupported_message`` for our own sender the account cannot carry
     (a UTF-8 local part, a relay offering no SMTPUTF8): failed over as any
     such message, but every message from that sender fails here, so
-    ``EmailAdapter.email_call`` alerts staff once per account."""
+    ``EmailAdapter.email_call`` alerts staff once per account an hour."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code=UNSUPPORTED_MESSAGE)

@@ -32,9 +32,9 @@ UTF8_SENDER = "tiënda@example.com"
 @pytest.fixture(autouse=True)
 def _fresh_alerts() -> Iterator[None]:
     # The alert is once per account and process: each test starts unalerted.
-    base.unsupported_sender_alerts_forget()
+    base.setup_alerts_forget()
     yield
-    base.unsupported_sender_alerts_forget()
+    base.setup_alerts_forget()
 
 
 @pytest.fixture
