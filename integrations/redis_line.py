@@ -181,7 +181,8 @@ class RedisOutage:
         if first:  # one line, no traceback: every request would repeat it
             logger.warning(
                 "Redis unreachable: not asked again for %d s; API rate limits"
-                " per process, provider calls without breaker or rate limit",
+                " per process, provider calls without breaker or rate limit,"
+                " breaker states unknown, webhook times by this host's clock",
                 OUTAGE_PAUSE_SECONDS,
                 extra={"error": type(exc).__name__},
             )

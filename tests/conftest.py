@@ -102,10 +102,8 @@ def _fresh_cache(request: pytest.FixtureRequest) -> None:
     )
     from integrations.breaker.store import forget_recent
     from integrations.redis_line import outage
-    from integrations.webhooks.verification import forget_shared_clock_failure
 
     forget_recent()
-    forget_shared_clock_failure()
     outage.forget()
     if settings.REDIS_URL or has_db:
         cache.clear()

@@ -25,6 +25,7 @@ from integrations.errors import ConfigurationError, NotProcessed, Outcome
 from integrations.events import event_emit
 from integrations.limits import limit_values
 from integrations.models.accounts import BreakerMode
+from integrations.redis_line import outage
 
 if TYPE_CHECKING:
     from integrations.errors import ProviderError
@@ -510,13 +511,6 @@ _built: dict[int, tuple[tuple[Any, ...], dict[str, Any], CircuitBreaker]] = {}
 @receiver(setting_changed)
 def _forget_built(**kwargs: Any) -> None:
     _built.clear()  # defaults come from Django settings
-    _unreadable["until"] = 0.0
-
-
-# After one failed read, pages skip Redis for a while: a Redis that never
-# answers would cost each row its socket timeout (5 s).
-UNREADABLE_PAUSE_SECONDS = 10.0
-_unreadable = {"until": 0.0}
 
 
 def breaker_for(
@@ -542,17 +536,17 @@ def breaker_for(
 
 def breaker_snapshot_read(account: "ProviderAccount") -> BreakerSnapshot:
     """The account's snapshot; while Redis cannot be reached, the state
-    unknown and the account row's mode, so pages and reports still answer."""
-    if time.monotonic() >= _unreadable["until"]:
-        try:
-            return breaker_for(account).snapshot()
-        except RedisError as exc:
-            _unreadable["until"] = time.monotonic() + UNREADABLE_PAUSE_SECONDS
-            # One line, no traceback: an outage would repeat it for every row.
-            logger.warning(
-                "breaker state unreadable",
-                extra={"account": account.slug, "error": type(exc).__name__},
-            )
+    unknown and the account row's mode, so pages and reports still answer.
+    Redis is not asked in the outage's pause (``redis_line.outage``): a
+    Redis that never answers costs a page one timeout, not one per row."""
+    try:
+        outage.check()
+        snapshot = breaker_for(account).snapshot()
+    except RedisError as exc:
+        outage.failed(exc)
+    else:
+        outage.answered()
+        return snapshot
     return BreakerSnapshot(
         state=None,
         mode=account.breaker_mode or BreakerMode.AUTO,

@@ -25,7 +25,7 @@ from django.db import DatabaseError
 from redis.exceptions import RedisError
 
 from integrations import cache_clock
-from integrations.redis_line import redis_handle
+from integrations.redis_line import outage, redis_handle
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 VERSION = "v1"
@@ -261,39 +261,24 @@ def webhook_now(*, database: bool = False) -> float:
     process's clock, or with ``database`` the database's: for a check whose
     replay store is the database cache (Mailgun's tokens); the others' replays
     stop at the intake's dedupe, and a statement before the intake's own
-    would cost a health-check round trip. The shared clock unreadable: this
-    process's (a replay store there fails anyway), without asking again for
-    ``SHARED_CLOCK_RETRY_SECONDS``; one warning per outage."""
-    failed_at = _shared_clock["failed_at"]
-    if failed_at is not None and (
-        time.monotonic() - failed_at < SHARED_CLOCK_RETRY_SECONDS
-    ):
-        return time.time()
-    try:
-        if database or redis_handle() is not None:
+    would cost a health-check round trip. Redis unreachable: this process's
+    clock (a replay store there fails anyway), Redis not asked again in the
+    outage's pause (``redis_line.outage``, one warning per outage)."""
+    if redis_handle() is not None:
+        try:
+            outage.check()
+            carried = cache_clock.redis_time_known()
             now = cache_clock.shared_now()
-            if failed_at is not None:
-                _shared_clock["failed_at"] = None
-                logger.info("shared clock readable again")
-            return now
-    except (RedisError, DatabaseError) as exc:
-        _shared_clock["failed_at"] = time.monotonic()
-        if failed_at is None:
-            logger.warning(
-                "shared clock unreadable: webhook times checked by this process's",
-                extra={"error": type(exc).__name__},
-            )
+        except RedisError as exc:
+            outage.failed(exc)
+            return time.time()
+        if not carried:  # Redis answered (a carried time asked nothing)
+            outage.answered()
+        return now
+    if database:
+        try:
+            return cache_clock.shared_now()
+        except DatabaseError:
+            # The intake's own store is failing: its next statement says so.
+            return time.time()
     return time.time()
-
-
-# After the shared clock failed, this process's is used this long before it
-# is asked again: an outage costs a connect and a log line per pause, not
-# per delivery (nor a connect timeout per delivery on a dropped network).
-SHARED_CLOCK_RETRY_SECONDS = 10.0
-# The monotonic time the shared clock last failed, None while it answers.
-_shared_clock: dict[str, float | None] = {"failed_at": None}
-
-
-def forget_shared_clock_failure() -> None:
-    """Ask the shared clock again at the next check (tests; a store swapped)."""
-    _shared_clock["failed_at"] = None

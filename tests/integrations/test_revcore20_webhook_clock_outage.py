@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client
 
+from integrations import redis_line
 from integrations.breaker.store import forget_recent
-from integrations.webhooks import verification
 from tests.factories import ProviderAccountFactory
 from tests.integrations.webhooks.conftest import SECRET, make_body, sw_headers
 
@@ -80,12 +80,12 @@ def _deliver(slug: str) -> int:
 
 
 def _clock_lines(caplog) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == verification.logger.name]
+    return [r for r in caplog.records if r.name == redis_line.logger.name]
 
 
 def test_an_outage_is_logged_once_not_per_delivery(dying_redis, caplog):
     account = ProviderAccountFactory(slug="sbx-pay")
-    caplog.set_level(logging.INFO, logger=verification.logger.name)
+    caplog.set_level(logging.INFO, logger=redis_line.logger.name)
     for _ in range(DELIVERIES):
         assert _deliver(account.slug) == 200
     lines = _clock_lines(caplog)
@@ -94,7 +94,7 @@ def test_an_outage_is_logged_once_not_per_delivery(dying_redis, caplog):
 
 def test_an_outage_costs_one_attempt_not_one_per_delivery(dying_redis, monkeypatch):
     # A pause no loaded machine outlasts: the deliveries all fall inside it.
-    monkeypatch.setattr(verification, "SHARED_CLOCK_RETRY_SECONDS", 3600.0)
+    monkeypatch.setattr(redis_line, "OUTAGE_PAUSE_SECONDS", 3600.0)
     account = ProviderAccountFactory(slug="sbx-pay")
     assert _deliver(account.slug) == 200
     first = dying_redis.accepted
@@ -108,12 +108,12 @@ def test_the_shared_clock_is_tried_again_after_the_pause(
     dying_redis, monkeypatch, settings, caplog
 ):
     account = ProviderAccountFactory(slug="sbx-pay")
-    caplog.set_level(logging.INFO, logger=verification.logger.name)
+    caplog.set_level(logging.INFO, logger=redis_line.logger.name)
     assert _deliver(account.slug) == 200
     first = dying_redis.accepted
     # Time passes by the monotonic clock the pause is measured by.
-    later = verification.time.monotonic() + verification.SHARED_CLOCK_RETRY_SECONDS
-    monkeypatch.setattr(verification.time, "monotonic", lambda: later + 1)
+    later = redis_line.time.monotonic() + redis_line.OUTAGE_PAUSE_SECONDS
+    monkeypatch.setattr(redis_line.time, "monotonic", lambda: later + 1)
     assert _deliver(account.slug) == 200
     assert dying_redis.accepted > first
     # Still down: no second warning for the same outage.
