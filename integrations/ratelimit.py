@@ -266,7 +266,10 @@ class RateLimiter:
         wait longer (transactional: fail over)."""
         if self.config.rate is None:
             return 0.0
-        return self.honour(self.reserve(weight))
+        reservation = self._reserve_guarded(weight, paced=False)
+        if reservation is None:
+            return 0.0  # Redis unreachable: not paced (store_guard)
+        return self.honour(reservation)
 
     def pace(
         self,
@@ -294,7 +297,11 @@ class RateLimiter:
             left = deadline - self.clock()
             reservation, first = first, None
             if reservation is None:
-                reservation = self.reserve(weight, max_wait=min(bound, max(left, 0.0)))
+                # Redis unreachable: refused as not sent (RedisUnreachable).
+                reservation = self._reserve_guarded(
+                    weight, paced=True, max_wait=min(bound, max(left, 0.0))
+                )
+            assert reservation is not None  # a paced one raises instead
             if reservation.granted:
                 if reservation.wait > 0:
                     self.sleep(reservation.wait)
@@ -348,6 +355,18 @@ class RateLimiter:
         return self._reserve_locked(
             weight, cfg.bound(weight) if max_wait is None else max_wait
         )
+
+    def _reserve_guarded(
+        self, weight: float, *, paced: bool, max_wait: float | None = None
+    ) -> Reservation | None:
+        """``reserve``, or while Redis is unreachable (``redis_line.outage``)
+        None for an interactive call; a paced one is refused (store_guard)."""
+        try:
+            outage.check()
+            return self.reserve(weight, max_wait=max_wait)
+        except RedisError as exc:
+            store_failed(exc, paced=paced)
+            return None
 
     def _reserve_locked(self, weight: float, max_wait: float) -> Reservation:
         cfg = self.config
