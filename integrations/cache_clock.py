@@ -38,6 +38,7 @@ __all__ = [
     "learn_redis_time",
     "on_database_cache",
     "redis_time_known",
+    "redis_time_on_monotonic",
     "remove",
     "set_value",
     "shared_add",
@@ -100,6 +101,14 @@ def redis_time_known() -> bool:
         and learnt[2] == line_connects()
         and time.monotonic() - learnt[1] < _REDIS_TIME_MAX_AGE
     )
+
+
+def redis_time_on_monotonic(server_seconds: float) -> float | None:
+    """Redis's time ``server_seconds`` on this host's monotonic clock, by the
+    last time learnt (None before one was): for a deadline this process
+    keeps while Redis cannot be asked."""
+    learnt = _redis_time["learnt"]
+    return None if learnt is None else server_seconds - learnt[0]
 
 
 def learn_redis_time(server_time: list[Any]) -> None:

@@ -182,7 +182,7 @@ def _skip_reason(
                 and (max_age is None or breaker.is_open())
             ),
             paced=False,
-            mode=account.breaker_mode,
+            breaker=breaker,
         )
     except NotProcessed as exc:
         return exc

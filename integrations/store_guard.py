@@ -16,13 +16,15 @@ outage's pause (docs/transport.md)."""
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
 from integrations.errors import NotProcessed, RedisUnreachable
-from integrations.models.accounts import BreakerMode
 from integrations.redis_line import outage
+
+if TYPE_CHECKING:
+    from integrations.breaker import CircuitBreaker
 
 # Set by callers whose result would mislead without Redis (health probes).
 _CLOSED: ContextVar[bool] = ContextVar("store_guard_closed", default=False)
@@ -51,28 +53,30 @@ def fail_closed() -> Iterator[None]:
         _CLOSED.reset(token)
 
 
-def gated(reserve: Callable[[], Any], *, paced: bool, mode: str) -> Any:
+def gated(reserve: Callable[[], Any], *, paced: bool, breaker: "CircuitBreaker") -> Any:
     """``reserve()`` (the breaker's state and the rate limit), or UNGUARDED
-    while Redis is unreachable. ``mode``: the account row's breaker mode,
-    which staff's "forced open" still holds by without Redis."""
+    while Redis is unreachable; ``breaker`` then still refuses an account
+    staff forced open (its row) or one this process last read open until
+    its open period is over (``CircuitBreaker.admit_offline``)."""
     try:
         outage.check()
         reservation = reserve()
     except RedisError as exc:
         store_failed(exc, paced=paced)
-        if mode == BreakerMode.FORCED_OPEN:
-            raise NotProcessed(
-                "circuit breaker forced open by staff", code="breaker_open"
-            ) from exc
+        try:
+            breaker.admit_offline()
+        except NotProcessed as refused:
+            raise refused from exc
         return UNGUARDED
     outage.answered()
     return reservation
 
 
 def count_guarded(record: Callable[..., None], *args: Any, **kwargs: Any) -> None:
-    """Run a breaker ``record``; while Redis is unreachable, count nothing."""
+    """Run a breaker ``record`` (it notes the outcome in this process, then
+    asks Redis only outside an outage's pause); while Redis is unreachable,
+    count nothing there."""
     try:
-        outage.check()
         record(*args, **kwargs)
     except RedisError as exc:
         outage.failed(exc)

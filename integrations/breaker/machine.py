@@ -198,7 +198,23 @@ class CircuitBreaker:
         if not self._claim_probe(rec, now):
             raise self._open_error(self._probe_slot_left(rec, now))
 
+    def admit_offline(self) -> None:
+        """While Redis cannot be read: raise NotProcessed(breaker_open) if
+        staff forced the account open (its row says so) or this process
+        last read it open and its open period is not over; else return (the
+        call goes out unguarded, ``store_guard``)."""
+        mode = self.account.breaker_mode or BreakerMode.AUTO
+        if mode == BreakerMode.FORCED_OPEN:
+            raise NotProcessed(
+                "circuit breaker forced open by staff", code="breaker_open"
+            )
+        left = self.store.known_open()
+        if mode == BreakerMode.AUTO and left is not None:
+            raise self._open_error(left)
+
     def record_success(self) -> None:
+        self.store.note_outcome(False, self.config.open_seconds)
+        outage.check()  # after the note: it counts in an outage too
         gen = self._take_probe()
         if gen is not None:
             self._close_after_probe(gen)
@@ -214,6 +230,8 @@ class CircuitBreaker:
     ) -> None:
         status = http_status if http_status is not None else _status_of(error)
         verdict = classify(error, status)
+        self.store.note_outcome(verdict, self.config.open_seconds)
+        outage.check()  # after the note: it counts in an outage too
         if verdict is None:
             self._release_probe()
             return

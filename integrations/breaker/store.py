@@ -3,7 +3,10 @@ per-call reads and counts over the shared line (``integrations.redis_line``),
 each one round trip. Its time is the store's (``now``), never a worker's."""
 
 import math
+import os
+import threading
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
@@ -86,6 +89,38 @@ _recent: dict[int, tuple[float, Any, dict[str, Any] | None]] = {}
 def forget_recent() -> None:
     """Drop every remembered read (tests; a cache cleared under us)."""
     _recent.clear()
+    _known_open.clear()
+
+
+# Per account pk, the monotonic time the open period ends of a breaker this
+# process last read (or saved) open; used only while Redis cannot be read,
+# so an account known open is not tried (costing its timeouts) on every call.
+_KNOWN_OPEN_MAX = 1024
+_known_open: "OrderedDict[int, float]" = OrderedDict()
+_known_open_lock = threading.Lock()
+
+
+def _unlock_known_open_in_child() -> None:
+    # A fork copies the lock as held if another thread was noting then.
+    global _known_open_lock
+    _known_open_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_unlock_known_open_in_child)
+
+
+def _note_state(pk: int, rec: dict[str, Any] | None) -> None:
+    until = None
+    if rec and rec.get("state") == "open" and rec.get("opened_until") is not None:
+        until = cache_clock.redis_time_on_monotonic(rec["opened_until"])
+    with _known_open_lock:
+        if until is None:
+            _known_open.pop(pk, None)
+            return
+        _known_open[pk] = until
+        _known_open.move_to_end(pk)
+        while len(_known_open) > _KNOWN_OPEN_MAX:
+            _known_open.popitem(last=False)
 
 
 class BreakerStore:
@@ -148,6 +183,29 @@ class BreakerStore:
         seen = _recent.get(self.pk)
         if seen is None or seen[0] <= at:  # never over a newer read
             _recent[self.pk] = (at, mode, state)
+            _note_state(self.pk, state)
+
+    def known_open(self) -> float | None:
+        """Seconds the breaker stays open by the state this process last
+        read, or None (not known open, or its open period is over): for
+        while Redis cannot be read."""
+        until = _known_open.get(self.pk)
+        left = None if until is None else until - time.monotonic()
+        return left if left is not None and left > 0 else None
+
+    def note_outcome(self, failed: bool | None, open_seconds: float) -> None:
+        """A call's outcome for the state this process keeps: a success
+        forgets a known-open breaker; a failure once its open period is over
+        (the one try) holds it open for another ``open_seconds``."""
+        until = _known_open.get(self.pk)
+        if until is None or failed is None:
+            return
+        with _known_open_lock:
+            now = time.monotonic()
+            if not failed:
+                _known_open.pop(self.pk, None)
+            elif now >= until:
+                _known_open[self.pk] = now + open_seconds
 
     def record(self) -> dict[str, Any] | None:
         return cache.get(self._state_key)
@@ -155,6 +213,7 @@ class BreakerStore:
     def save_record(self, rec: dict[str, Any]) -> None:
         cache.set(self._state_key, rec, None)
         _recent.pop(self.pk, None)
+        _note_state(self.pk, rec)
 
     def save_mode(self, mode: str) -> None:
         cache.set(self._mode_key, mode, None)

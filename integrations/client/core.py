@@ -318,7 +318,7 @@ class ProviderClient:
                 limiter, ctx.weight, max_wait=self._reserve_bound(ctx, limiter)
             ),
             paced=ctx.pacing,
-            mode=self.account.breaker_mode,
+            breaker=breaker,
         )
         try:
             if reservation is not UNGUARDED:
