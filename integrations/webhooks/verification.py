@@ -14,7 +14,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,8 +31,6 @@ VERSION = "v1"
 DEFAULT_TOLERANCE_SECONDS = 300
 # A dedupe key longer than this cannot be stored (WebhookEvent.dedupe_key).
 MAX_ID_LENGTH = 255
-
-logger = logging.getLogger(__name__)
 
 
 class WebhookVerificationError(Exception):
