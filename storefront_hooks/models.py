@@ -158,6 +158,9 @@ class WebhookDelivery(models.Model):
     # the later of this and created_at.
     restarted_at = models.DateTimeField(null=True, blank=True, editable=False)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Held back by the endpoint's in-flight cap: a slot a delivery to it frees
+    # goes to its oldest such row (``services.handoff``); the claim clears it.
+    waits_for_slot = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -177,6 +180,13 @@ class WebhookDelivery(models.Model):
                 fields=["endpoint", "created_at"],
                 condition=WAITING,
                 name="webhookdelivery_waiting",
+            ),
+            # The hand-on's read: an endpoint's oldest row waiting for a slot,
+            # not its whole backlog of retries (a few rows at most).
+            models.Index(
+                fields=["endpoint", "created_at"],
+                condition=WAITING & models.Q(waits_for_slot=True),
+                name="webhookdelivery_slot_waiting",
             ),
         ]
 

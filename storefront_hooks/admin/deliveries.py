@@ -39,6 +39,7 @@ class WebhookDeliveryAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelA
         "last_duration_ms",
         "last_attempt_at",
         "next_attempt_at",
+        "waits_for_slot",  # held back by the in-flight cap, handed the next slot
         "delivered_at",
         "last_error",
         "last_response",

@@ -47,7 +47,10 @@ def _sql(vendor_alias: str) -> str:
         # The database's clock unless the caller gives the time (services.clock).
         f"{col(WebhookDelivery, 'claimed_at')} = "
         "COALESCE(%s::timestamptz, statement_timestamp()), "
-        f"{attempts} = {delivery}.{attempts} + 1 FROM {RELAXED_FROM}, {endpoint} "
+        f"{attempts} = {delivery}.{attempts} + 1, "
+        # Claimed: no longer waiting for a slot (services.handoff).
+        f"{col(WebhookDelivery, 'waits_for_slot')} = FALSE "
+        f"FROM {RELAXED_FROM}, {endpoint} "
         f"WHERE {delivery}.{quote(d_meta.pk.column)} = %s "
         f"AND {delivery}.{status} IN (%s, %s) "
         # Not before its next attempt (rows.due_by).

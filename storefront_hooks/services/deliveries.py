@@ -50,6 +50,7 @@ from storefront_hooks.services.endpoints import (
     endpoint_pause_seen,
     endpoint_paused_by_staff,
     endpoint_streak_disable_undo,
+    endpoints_paused_by_staff,
 )
 from storefront_hooks.services.queue import enqueue, enqueue_at, enqueue_on_commit
 from storefront_hooks.services.rows import JITTER, in_callers_transaction, rows
@@ -261,17 +262,19 @@ def _hold_back(
     one the in-flight cap refused, on its turn in the endpoint's queue.
     The endpoint's failing streak is its real attempts' alone."""
     last_error = describe_error(error) if error else ""
-    if error is not None and error.code == IN_FLIGHT_CODE:
+    for_slot = error is not None and error.code == IN_FLIGHT_CODE
+    if for_slot:
         # Its turn in the endpoint's queue, not the slot poll's 0.01 s; sooner
         # if a slot is handed on to it.
         wait = cap_wait_seconds(delivery, now, HELD_BACK_MIN_SECONDS)
-        last_error = f"{handoff.SLOT_WAIT_PREFIX}{last_error}"
     else:
         wait = (error.retry_after if error else None) or HELD_BACK_UNKNOWN_SECONDS
     wait = max(wait, HELD_BACK_MIN_SECONDS) * random.uniform(1, 1 + JITTER)
     due = now + timedelta(seconds=wait)
     with transaction.atomic():  # the row and its schedule together
-        status = _put_back(delivery, due=due, last_error=last_error)
+        status = _put_back(
+            delivery, due=due, last_error=last_error, waits_for_slot=for_slot
+        )
         _schedule_retry(delivery.pk, now, due)
     logger.info(
         "webhook delivery held back",
@@ -302,9 +305,15 @@ def _pause(delivery: WebhookDelivery, now: datetime) -> str:
     return status
 
 
-def _put_back(delivery: WebhookDelivery, *, due: datetime, last_error: str) -> str:
+def _put_back(
+    delivery: WebhookDelivery,
+    *,
+    due: datetime,
+    last_error: str,
+    waits_for_slot: bool = False,
+) -> str:
     """The claimed row as it was before the claim (its attempt undone), due
-    at ``due``."""
+    at ``due``; ``waits_for_slot``: the in-flight cap refused it."""
     # Put back, it would be sent when the endpoint is enabled.
     if rows.end_if_discarded(delivery, last_error, attempts=F("attempts") - 1):
         return DeliveryStatus.DEAD
@@ -315,6 +324,7 @@ def _put_back(delivery: WebhookDelivery, *, due: datetime, last_error: str) -> s
         attempts=F("attempts") - 1,
         next_attempt_at=due,
         last_error=last_error,
+        waits_for_slot=waits_for_slot,
     )
     if held != 1:
         raise ClaimLost
@@ -458,14 +468,14 @@ def deliveries_sweep(*, now: datetime | None = None) -> int:
 
 def _sweep_endpoints(now: datetime) -> list[int]:
     """The enabled endpoints whose breaker staff forced open (paused),
-    noting each pause's start and end (the failing streak skips it). The
-    breaker, which refuses the calls, is asked for each: a cache read per
-    endpoint (on Redis a round trip; the database cache has no read of many
-    accounts)."""
+    noting each pause's start and end (the failing streak skips it). Their
+    breakers' modes are read together: one round trip, not one each."""
     paused: list[int] = []
     enabled = WebhookEndpoint.objects.filter(enabled=True).select_related("account")
-    for endpoint in enabled.order_by("pk"):
-        if endpoint_paused_by_staff(endpoint):
+    endpoints = list(enabled.order_by("pk"))
+    forced = endpoints_paused_by_staff(endpoints)
+    for endpoint in endpoints:
+        if endpoint.pk in forced:
             endpoint_pause_seen(endpoint, now)
             paused.append(endpoint.pk)
         elif endpoint.paused_since is not None:
@@ -546,6 +556,7 @@ def deliveries_resend(*, delivery_ids: list[int]) -> int:
             status=DeliveryStatus.PENDING,
             attempts=0,
             next_attempt_at=None,
+            waits_for_slot=False,  # queued now
             restarted_at=database_now(),  # the age limit counts from here
         )
         for delivery_id in ids:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -15,6 +16,7 @@ from integrations import crypto
 from integrations.breaker import BreakerSnapshot, breaker_for
 from integrations.models import DeliveryStatus, ProviderAccount
 from integrations.models.accounts import BreakerMode, Mode
+from integrations.redis_line import outage, redis_handle
 from storefront_hooks import catalog
 from storefront_hooks.models import (
     DISCARDED_BY,
@@ -328,6 +330,52 @@ def endpoint_paused_by_staff(endpoint: WebhookEndpoint) -> bool:
     mode, else the account row), so it agrees with what refuses the calls;
     the account row alone while Redis is down."""
     return _forced_open(endpoint, _breaker_snapshot(endpoint))
+
+
+def endpoints_paused_by_staff(endpoints: list[WebhookEndpoint]) -> set[int]:
+    """The pks of ``endpoints`` staff paused, each read as
+    ``endpoint_paused_by_staff`` reads one (the published mode, else the
+    account row's), all in one round trip: a pipeline on Redis, one query on
+    the database cache. By the account rows alone while Redis cannot be
+    reached (one WARNING)."""
+    published = _published_modes([endpoint.account for endpoint in endpoints])
+    return {
+        endpoint.pk
+        for endpoint in endpoints
+        if (published.get(endpoint.account_id) or endpoint.account.breaker_mode)
+        == BreakerMode.FORCED_OPEN
+    }
+
+
+def _published_modes(accounts: list[ProviderAccount]) -> dict[int, Any]:
+    """The breaker mode each account's breaker published (None: none), by
+    the breaker store's own keys (it has no read of many accounts)."""
+    stores = {account.pk: breaker_for(account).store for account in accounts}
+    if not stores:
+        return {}
+    handle = redis_handle()
+    if handle is None:
+        keys = {pk: store._mode_key for pk, store in stores.items()}
+        found = cache.get_many(list(keys.values()))
+        return {pk: found.get(key) for pk, key in keys.items()}
+    try:
+        outage.check()
+        pipe = handle.client.pipeline(transaction=False)
+        for store in stores.values():
+            pipe.get(store._raw_mode_key)
+        raw = pipe.execute()
+    except RedisError as exc:
+        outage.failed(exc)
+        logger.warning(
+            "webhook endpoint breaker unreadable",
+            extra={"endpoints": len(stores), "error_type": type(exc).__name__},
+        )
+        return {}
+    outage.answered()
+    return {
+        pk: None if value is None else handle.loads(value)
+        for pk, value in zip(stores, raw, strict=True)
+    }
 
 
 def endpoint_pause_seen(endpoint: WebhookEndpoint, now: datetime) -> None:

@@ -6,9 +6,9 @@ their places). So a burst beyond the cap goes out about as fast as the
 endpoint answers, not on the scheduler's next look, and no worker waits for
 a slot. Its turn stays the fallback if a hand-on is missed (a worker died).
 
-A row waiting for a slot is marked by its last error's prefix, taken off
-when it is handed on (so two ending deliveries hand on two rows, not one
-twice); the claim still sends a row queued twice once. A cache flag per
+A row waiting for a slot is marked by its own field (``waits_for_slot``),
+cleared when it is handed on (so two ending deliveries hand on two rows, not
+one twice) or claimed; the claim still sends a row queued twice once. A cache flag per
 endpoint, set when a row is held for a slot, spares the other endpoints'
 deliveries the database read."""
 
@@ -16,7 +16,7 @@ import logging
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models.functions import Now, Substr
+from django.db.models.functions import Now
 
 from integrations.ratelimit import LimitConfig, limiter_for
 from storefront_hooks.models import WAITING, WebhookDelivery, WebhookEndpoint
@@ -24,9 +24,6 @@ from storefront_hooks.services.backlog import CAP_WAIT_MAX_SECONDS
 from storefront_hooks.services.queue import enqueue_on_commit, unschedule
 
 logger = logging.getLogger(__name__)
-
-# How the last error of a row waiting for a free slot begins (staff read it).
-SLOT_WAIT_PREFIX = "Waiting for a free slot: "
 
 
 def _flag(endpoint_id: int) -> str:
@@ -60,17 +57,17 @@ def hand_on(endpoint_id: int) -> int | None:
     """Make the endpoint's oldest row waiting for a slot due and queue it
     (its one-off schedule dropped); its id, or None if there was none. A row
     another worker is handing on (locked) is skipped for the next."""
-    marked = len(SLOT_WAIT_PREFIX)
     with transaction.atomic():
+        # Read through the partial index of the rows waiting for a slot.
         waiting = WebhookDelivery.objects.filter(
-            WAITING, endpoint_id=endpoint_id, last_error__startswith=SLOT_WAIT_PREFIX
+            WAITING, endpoint_id=endpoint_id, waits_for_slot=True
         ).order_by("created_at", "pk")
         found = waiting.select_for_update(skip_locked=True).values_list("pk", flat=True)
         delivery_id = found.first()
         if delivery_id is None:
             return None
         waiting.filter(pk=delivery_id).update(
-            next_attempt_at=Now(), last_error=Substr("last_error", marked + 1)
+            next_attempt_at=Now(), waits_for_slot=False
         )
         unschedule(delivery_id)
         enqueue_on_commit(delivery_id)

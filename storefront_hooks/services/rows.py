@@ -181,7 +181,12 @@ class DeliveryRows(LeasedRows):
                 pk=pk, status__in=[self.waiting, self.failed], endpoint__enabled=True
             )
             .filter(due_by(at))
-            .update(status=self.running, claimed_at=at, attempts=F("attempts") + 1)
+            .update(
+                status=self.running,
+                claimed_at=at,
+                attempts=F("attempts") + 1,
+                waits_for_slot=False,  # no longer waiting (services.handoff)
+            )
         )
         return updated == 1
 

@@ -1,0 +1,67 @@
+"""A delivery waiting for a free in-flight slot is marked by a field of its
+own, no longer by its last error beginning "Waiting for a free slot: ".
+Rows marked so are converted (flag set, marker cut off the text): only
+waiting rows can be (a claim, a settle or a discard rewrites the text), so
+the UPDATE reads them, not the table. The hand-on's partial index is built
+CONCURRENTLY afterwards (it holds only the flagged rows)."""
+
+from typing import Any
+
+from django.db import migrations, models, transaction
+from django.db.models.functions import Concat, Length, Substr
+
+from integrations.migration_indexes import index_swap
+
+WAITING_STATUSES = ("status__in", ["pending", "failed"])
+WAITING = models.Q(WAITING_STATUSES)
+# The old marker, as the code before this migration wrote it.
+MARKER = "Waiting for a free slot: "
+
+
+def _rows(apps: Any) -> Any:
+    return apps.get_model("storefront_hooks", "webhookdelivery").objects
+
+
+def _flag_marked(apps: Any, schema_editor: Any) -> None:
+    # Row locks on the marked rows only; no lock on the table beyond writes'.
+    with transaction.atomic(using=schema_editor.connection.alias):
+        _rows(apps).filter(WAITING, last_error__startswith=MARKER).update(
+            waits_for_slot=True,
+            last_error=Substr("last_error", Length(models.Value(MARKER)) + 1),
+        )
+
+
+def _mark_flagged(apps: Any, schema_editor: Any) -> None:
+    with transaction.atomic(using=schema_editor.connection.alias):
+        _rows(apps).filter(WAITING, waits_for_slot=True).update(
+            waits_for_slot=False,
+            last_error=Concat(models.Value(MARKER), "last_error"),
+        )
+
+
+class Migration(migrations.Migration):
+    # The index is built CONCURRENTLY on PostgreSQL (outside a transaction).
+    atomic = False
+
+    dependencies = [
+        ("storefront_hooks", "0005_delivery_created_at_database_clock"),
+    ]
+
+    operations = [
+        # A constant default: PostgreSQL adds the column without rewriting rows.
+        migrations.AddField(
+            model_name="webhookdelivery",
+            name="waits_for_slot",
+            field=models.BooleanField(default=False, editable=False),
+        ),
+        migrations.RunPython(_flag_marked, _mark_flagged),
+        index_swap(
+            "storefront_hooks",
+            "webhookdelivery",
+            add=models.Index(
+                condition=models.Q(WAITING_STATUSES, ("waits_for_slot", True)),
+                fields=["endpoint", "created_at"],
+                name="webhookdelivery_slot_waiting",
+            ),
+        ),
+    ]
