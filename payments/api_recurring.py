@@ -185,8 +185,26 @@ class RecurringChargeDetailView(APIView):
         return Response(RecurringChargeSerializer(_recurring(public_id)).data)
 
 
+_DECLINED = OpenApiExample(
+    "Declined for good",
+    response_only=True,
+    status_codes=["400"],
+    value=error_body(
+        400,
+        "payment_method_declined",
+        "The payment method was declined for good (card lost, stolen, expired "
+        "or closed); move the charge to another payment method.",
+        "payment_method",
+    ),
+)
+
+
 def _change_view(
-    name: str, service: Callable[..., RecurringCharge], summary: str, example: dict
+    name: str,
+    service: Callable[..., RecurringCharge],
+    summary: str,
+    example: dict,
+    *refusals: OpenApiExample,
 ) -> type[APIView]:
     """One POST that changes a charge's status through ``service``."""
 
@@ -198,7 +216,7 @@ def _change_view(
             summary=summary,
             request=None,
             responses={200: RecurringChargeSerializer, **_ERRORS, 409: _CONFLICT},
-            examples=[OpenApiExample(name.capitalize(), value=example)],
+            examples=[OpenApiExample(name.capitalize(), value=example), *refusals],
         )
         @idempotent(share_commits=True)
         def post(self, request: Request, public_id: str) -> Response:
@@ -227,8 +245,14 @@ RecurringChargeResumeView = _change_view(
     "period was declined), the period the resume begins is charged at once and "
     "later ones follow from it; periods missed "
     "are never charged. Its method must still be usable (400 "
-    "`payment_method_expired`, `payment_method_unusable`).",
+    "`payment_method_expired`, `payment_method_unusable`). One stopped by a "
+    "hard decline of its method (card lost or stolen, expired, number or "
+    "account invalid or closed; or, paused, with such a decline waiting to "
+    "stop it) answers 400 `payment_method_declined`: move it to another "
+    "method (`.../payment-method/`). A soft decline (insufficient funds, "
+    "do-not-honour) is resumable.",
     {**_EXAMPLE, "next_run_at": "2025-04-01T09:00:00Z"},
+    _DECLINED,
 )
 RecurringChargeCancelView = _change_view(
     "cancel",
@@ -263,7 +287,9 @@ class RecurringChargeMethodView(APIView):
         "`payment_method_expired`, or `payment_method_unusable`: its account "
         "disabled or one this deploy cannot call). A `failed` charge becomes "
         "`active`: the period the change begins is charged at once (its "
-        "declined one is unpaid), missed periods never. A paused one stays "
+        "declined one is unpaid), missed periods never; moved to the very "
+        "method a hard decline stopped it on, 400 `payment_method_declined` "
+        "(as its resume). A paused one stays "
         "paused; a cancelled one answers 409 `invalid_state`.",
         request=RecurringChargeMethodSerializer,
         responses={200: RecurringChargeSerializer, **_ERRORS, 409: _CONFLICT},
@@ -280,6 +306,7 @@ class RecurringChargeMethodView(APIView):
                 value={**_EXAMPLE, "payment_method": "pm_9z8x7c6v5b4n3m2l1k0j9h8g"},
             ),
             _METHOD_NOT_FOUND,
+            _DECLINED,
         ],
     )
     @idempotent(share_commits=True)

@@ -203,6 +203,16 @@ def _lock_sql(count: int) -> str:
     return "SELECT " + ", ".join(["pg_advisory_xact_lock(%s)"] * count)
 
 
+def velocity_lock(
+    *, customer_reference: str, customer_email: str, ip_address: str | None = None
+) -> None:
+    """The locks ``payment_screen`` takes for these values, without its
+    screening: a payment stored unscreened (a recurring run's) is then
+    counted by every screening of its customer that follows its commit."""
+    seen = _inputs("", customer_reference, customer_email, ip_address, "")
+    _velocity_lock(seen, router.db_for_read(Payment))
+
+
 def _velocity_lock(seen: _Inputs, using: str) -> None:
     """Take the velocity lock before the read; answered by the one sent ahead
     with the idempotency claim if it rode there. Outside a transaction it

@@ -1,5 +1,6 @@
 """Saved methods and their charges: one-off (screened) and recurring."""
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -207,8 +208,8 @@ def saved_method_charge(
     (authorized only); a recurring run's payment is not screened. Raises
     ValueError for a bad amount or currency, as ``payment_create`` does, and
     PaymentError ``idempotency_key_reused`` for a key already used with
-    another order, amount, currency, capture or method (the same request
-    again returns its payment)."""
+    another order, amount, currency, capture, metadata or method (the same
+    request again returns its payment)."""
     # The API's own check: a bad amount never reaches the screened INSERT,
     # which reads any IntegrityError as a repeated key.
     currency = checked_currency(amount, currency)
@@ -219,6 +220,7 @@ def saved_method_charge(
         "amount": amount,
         "currency": currency,
         "capture_requested": capture,
+        "metadata": _as_stored(metadata or {}),
     }
     existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
@@ -229,7 +231,6 @@ def saved_method_charge(
         saved_method,
         **asked,
         customer_reference=saved_method.customer_reference,
-        metadata=metadata or {},
         idempotency_key=idempotency_key,
     )
     if not created:
@@ -239,14 +240,21 @@ def saved_method_charge(
     return saved_method_send(payment, saved_method, adapter)
 
 
+def _as_stored(metadata: dict[str, Any]) -> Any:
+    """``metadata`` as the payment's JSON column gives it back (a tuple is a
+    list, a key a string): a repeat compares equal to what was stored."""
+    return json.loads(json.dumps(metadata))
+
+
 def _same_request(
     payment: Payment, saved_method: SavedPaymentMethod, asked: dict[str, Any]
 ) -> Payment:
     """``payment``, the key's, if it was this request (method, order, amount,
-    currency, capture); else refused, as the API refuses a key reused with
-    another body: another order answered with this payment would pass as
-    paid. A payment stored before payments named their method is matched by
-    its customer and account."""
+    currency, capture, metadata: none and ``{}`` are one); else refused, as
+    the API refuses a key reused with another body (its metadata included):
+    another order answered with this payment would pass as paid. A payment
+    stored before payments named their method is matched by its customer
+    and account."""
     if payment.saved_method_id is not None:
         same_method = payment.saved_method_id == saved_method.pk
     else:
@@ -259,9 +267,19 @@ def _same_request(
         return payment
     raise PaymentError(
         "This idempotency key was already used for another charge (another "
-        "order, amount, currency, capture or payment method).",
+        "order, amount, currency, capture, metadata or payment method).",
         code="idempotency_key_reused",
         param="idempotency_key",
+    )
+
+
+def method_velocity_lock(saved_method: SavedPaymentMethod) -> None:
+    """The velocity locks a charge of ``saved_method`` takes (its customer
+    reference and the e-mail kept at save), without its screening: for the
+    recurring run's payments, unscreened but counted (docs/payments.md)."""
+    fraud.velocity_lock(
+        customer_reference=saved_method.customer_reference,
+        customer_email=saved_method.customer_email,
     )
 
 

@@ -23,7 +23,7 @@ from payments.models import (
 )
 from payments.services.attempts import adapter_for
 from payments.services.errors import GatewayUnavailable
-from payments.services.methods import saved_method_send
+from payments.services.methods import method_velocity_lock, saved_method_send
 from payments.services.reconcile import (
     DUPLICATE_CODES,
     RECURRING_KEY_PREFIX,
@@ -33,6 +33,7 @@ from payments.services.slots import (
     OPEN,
     RUN_MADE,
     decline_stops,
+    latest_try,
     nothing_charged,
     period_paid,
     period_paid_elsewhere,
@@ -170,13 +171,7 @@ def _decline_finish(recurring: RecurringCharge) -> bool:
     before its stop (they once were two transactions). Stopped now, before
     anything is charged; True if so. A decline the run recorded is its
     ``last_payment``; one whose period was paid stops nothing."""
-    # A decline keeps its slot's key (an indexed prefix look-up).
-    prefix = f"{RECURRING_KEY_PREFIX}{recurring.public_id}:"
-    latest = (
-        Payment.objects.filter(idempotency_key__startswith=prefix)
-        .order_by("-pk")
-        .first()
-    )
+    latest = latest_try(recurring)
     if latest is None or not _declined(latest):
         return False
     kinds = set(latest.notes.values_list("kind", flat=True))
@@ -237,6 +232,9 @@ def _recurring_claim(
             Payment.objects.filter(pk=existing.pk).update(
                 idempotency_key=None, updated_at=timezone.now()
             )
+        # Not screened, but counted: a screening of this customer waits
+        # for this commit, as for a saved-method charge's.
+        method_velocity_lock(recurring.saved_method)
         payment = Payment.objects.create(
             order_id=f"{recurring.public_id}-{slot:%Y%m%d%H%M}",
             amount=recurring.amount,
@@ -251,6 +249,7 @@ def _recurring_claim(
                 "recurring_method": recurring.saved_method.public_id,
             },
             idempotency_key=key,
+            saved_method=recurring.saved_method,
         )
     return payment, True
 

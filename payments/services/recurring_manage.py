@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from integrations import money, registry
 from payments.models import (
+    PaymentStatus,
     RecurringCharge,
     RecurringInterval,
     RecurringStatus,
@@ -20,7 +21,7 @@ from payments.models import (
 )
 from payments.services.attempts import KIND, adapter_for
 from payments.services.errors import InvalidState, PaymentError
-from payments.services.slots import decline_kept, schedule_restart
+from payments.services.slots import decline_kept, latest_try, schedule_restart
 
 logger = logging.getLogger("payments.services")
 
@@ -52,6 +53,22 @@ class MethodUnusable(PaymentError):
     """The saved method cannot be charged (expired, its account disabled)."""
 
     code = "payment_method_unusable"
+
+
+class MethodDeclined(MethodUnusable):
+    """The charge stopped for a hard decline of this method: charged again,
+    it is declined again (HARD_DECLINES)."""
+
+    code = "payment_method_declined"
+
+
+# Our decline codes (payments.providers.base.DECLINE_CODES, as the adapters
+# map the gateways') that no retry on the same method mends: the card lost
+# or stolen, expired, its number or account invalid or closed (Braintree
+# 2007, PayPal 1330). Card networks fine retries of these. Soft ones
+# (insufficient funds, do-not-honour, fraud suspected, 3-D Secure) may pass
+# later: resumable.
+HARD_DECLINES = frozenset({"lost_or_stolen", "expired_card", "incorrect_number"})
 
 
 def recurring_create(
@@ -192,6 +209,7 @@ def recurring_resume(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
     the card; the next decline stops it again)."""
     with transaction.atomic():
         row = _locked(recurring, RESUMABLE, "resumed")
+        _hard_decline_refuse(row, row.saved_method)
         overdue = _restart(row)
         method_check(row.saved_method, row.next_run_at)
         row.save(update_fields=["status", "next_run_at", "anchor_day", "updated_at"])
@@ -211,6 +229,7 @@ def recurring_method_change(
         method = _customer_method(row.saved_method.customer_reference, method_id)
         overdue = False
         if row.status == RecurringStatus.FAILED:
+            _hard_decline_refuse(row, method)
             overdue = _restart(row)
         method_check(method, row.next_run_at)
         row.saved_method = method
@@ -251,6 +270,33 @@ def recurring_default_method_move(
             param="payment_method",
         )
     return recurring_method_change(recurring=recurring, method_id=default, actor=actor)
+
+
+def _hard_decline_refuse(row: RecurringCharge, method: SavedPaymentMethod) -> None:
+    """MethodDeclined if ``row`` stopped (or, paused, waits to stop) for a
+    hard decline of ``method``: each resume on it would be one more certain
+    decline at the gateway. The storefront moves the charge to another."""
+    if row.status == RecurringStatus.FAILED:
+        decline = row.last_payment
+    else:
+        decline = latest_try(row) if decline_kept(row) else None
+    if decline is None or decline.status != PaymentStatus.FAILED:
+        return
+    if decline.failure_code not in HARD_DECLINES:
+        return
+    if decline.saved_method_id is not None:
+        declined_here = decline.saved_method_id == method.pk
+    else:
+        # A try made before payments named their method: its metadata's, or
+        # (older still) the charge's own.
+        named = decline.metadata.get("recurring_method") or row.saved_method.public_id
+        declined_here = named == method.public_id
+    if declined_here:
+        raise MethodDeclined(
+            "The payment method was declined for good (card lost, stolen, "
+            "expired or closed); move the charge to another payment method.",
+            param="payment_method",
+        )
 
 
 def _restart(row: RecurringCharge) -> bool:

@@ -76,12 +76,7 @@ def schedule_restart(
 def decline_kept(recurring: RecurringCharge) -> bool:
     """Whether ``recurring``'s latest try was declined while it was paused
     and that decline still waits to stop it: its period is unpaid."""
-    prefix = f"{RECURRING_KEY_PREFIX}{recurring.public_id}:"
-    latest = (
-        Payment.objects.filter(idempotency_key__startswith=prefix)
-        .order_by("-pk")
-        .first()
-    )
+    latest = latest_try(recurring)
     if latest is None or latest.status != PaymentStatus.FAILED:
         return False
     kinds = set(latest.notes.values_list("kind", flat=True))
@@ -93,6 +88,17 @@ def decline_kept(recurring: RecurringCharge) -> bool:
             "recurring_period_paid",
         }
         & kinds
+    )
+
+
+def latest_try(recurring: RecurringCharge) -> Payment | None:
+    """``recurring``'s latest try that keeps its slot's key (a decline does;
+    an indexed prefix look-up)."""
+    prefix = f"{RECURRING_KEY_PREFIX}{recurring.public_id}:"
+    return (
+        Payment.objects.filter(idempotency_key__startswith=prefix)
+        .order_by("-pk")
+        .first()
     )
 
 
