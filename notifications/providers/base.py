@@ -11,9 +11,13 @@ from collections.abc import Callable
 from time import monotonic
 from typing import Any, TypeVar
 
+from redis.exceptions import RedisError
+
+from integrations import cache_clock
 from integrations.client import CallContext, client_for
 from integrations.errors import ProviderError
 from integrations.providers.base import BaseAdapter
+from integrations.redis_line import outage
 from integrations.webhooks.messages import WebhookMessage
 from notifications.providers.domains import (
     SENDING_DOMAINS_FIELD,
@@ -105,9 +109,10 @@ T = TypeVar("T")
 
 # An account whose own setup is wrong fails every message the same way: the
 # log says so once per account and reason per interval (re-alerted hourly
-# while it stays broken), never once per message. Each message still stores
-# its error.
+# while it stays broken) for all workers together, never once per message.
+# Each message still stores its error.
 SETUP_ALERT_INTERVAL = 3600.0
+# This process's own limit: used while the shared cache cannot be asked.
 _setup_alerted: dict[tuple[int, str], float] = {}
 _setup_alert_lock = threading.Lock()
 
@@ -136,12 +141,45 @@ SETUP_ALERTS = {
 
 
 def setup_alerts_forget() -> None:
-    """Alert again for every account and reason (tests; a fresh process)."""
+    """Forget this process's own alerts (tests; a fresh process). The shared
+    claims stay in the cache until they expire."""
     with _setup_alert_lock:
         _setup_alerted.clear()
 
 
+def setup_alert_key(account_pk: int, reason: str) -> str:
+    """The cache key of the shared claim to alert for ``reason``."""
+    return f"email:setup-alert:{account_pk}:{reason}"
+
+
 def _setup_alert_due(account_pk: int, reason: str) -> bool:
+    # Whichever worker adds the claim alerts; it expires after the interval
+    # by the cache's own clock. Without the cache, this process's limit.
+    try:
+        claimed = _setup_alert_claim(setup_alert_key(account_pk, reason))
+    except Exception:  # an alert must never fail a send
+        return _setup_alert_due_here(account_pk, reason)
+    if claimed:  # an outage that follows does not re-alert at once
+        _setup_alert_due_here(account_pk, reason)
+    return claimed
+
+
+def _setup_alert_claim(key: str) -> bool:
+    if cache_clock.on_database_cache():
+        # A savepoint: a failed write leaves the caller's transaction usable.
+        with cache_clock.atomic():
+            return cache_clock.shared_add(key, 1, SETUP_ALERT_INTERVAL)
+    try:
+        outage.check()  # a Redis that just failed costs no second timeout
+        claimed = cache_clock.shared_add(key, 1, SETUP_ALERT_INTERVAL)
+    except RedisError as exc:
+        outage.failed(exc)
+        raise
+    outage.answered()
+    return claimed
+
+
+def _setup_alert_due_here(account_pk: int, reason: str) -> bool:
     now = monotonic()
     with _setup_alert_lock:
         last = _setup_alerted.get((account_pk, reason))

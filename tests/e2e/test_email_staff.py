@@ -1,9 +1,13 @@
 """Staff preview an email template, read a bounced message's timeline and
 find the bounced address on the suppression list."""
 
+import time
+
 import pytest
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from notifications.admin import EmailMessageAdmin
 from notifications.models import EmailStatus
 from notifications.providers.base import BounceType, EmailEventRecord, EmailEventType
 from notifications.services import (
@@ -19,6 +23,28 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(autouse=True)
 def _no_subscribers(settings) -> None:
     settings.SWITCHYARD_EVENT_SUBSCRIBERS = {}
+
+
+@pytest.fixture
+def timeline_arrives_late(monkeypatch) -> None:
+    """The message's page arrives in two parts, the second (from its last
+    timeline entry on) a moment later, as on a loaded machine: a timeline
+    read before the page has loaded misses that entry."""
+    change_view = EmailMessageAdmin.change_view
+
+    def in_two_parts(self, request, object_id, form_url="", extra_context=None):
+        response = change_view(self, request, object_id, form_url, extra_context)
+        body = response.render().content
+        cut = body.index(b"bounced (hard)")
+
+        def parts():
+            yield body[:cut]
+            time.sleep(0.5)
+            yield body[cut:]
+
+        return StreamingHttpResponse(parts(), content_type=response["Content-Type"])
+
+    monkeypatch.setattr(EmailMessageAdmin, "change_view", in_two_parts)
 
 
 def _bounced_message():
@@ -47,12 +73,16 @@ def _bounced_message():
     return message
 
 
-def test_staff_preview_timeline_and_suppression(admin_login, live_server):
+def test_staff_preview_timeline_and_suppression(
+    admin_login, live_server, timeline_arrives_late
+):
     message = _bounced_message()
     page = admin_login()
 
     page.goto(f"{live_server.url}/admin/notifications/emailmessage/")
-    page.click("#template-preview-link")
+    # Each page is read once it has loaded: a click only starts the navigation.
+    with page.expect_navigation():
+        page.click("#template-preview-link")
     section = page.locator("#preview-shipping_notice")
     assert (
         section.locator(".preview-subject").inner_text()
@@ -64,7 +94,8 @@ def test_staff_preview_timeline_and_suppression(admin_login, live_server):
     assert "trknbr=794600000000" in link.get_attribute("href")
 
     page.goto(f"{live_server.url}/admin/notifications/emailmessage/?status=bounced")
-    page.get_by_role("link", name=message.public_id).click()
+    with page.expect_navigation():
+        page.get_by_role("link", name=message.public_id).click()
     timeline = page.locator("#emailmessage-timeline")
     text = timeline.inner_text()
     assert text.index("queued") < text.index("sent") < text.index("bounced (hard)")
