@@ -256,8 +256,8 @@ class TrackingEvent(models.Model):
     class Meta:
         # As the status follows them: the carrier's time, never after we got
         # the scan (one dated ahead lists when received). Same second: a later
-        # poll's last; in one poll the first the carrier sent (newest first)
-        # is the one followed, so it lists last.
+        # poll's last; in one poll the newest (by the carrier's order, stored
+        # first: shipment_tracking_apply) is the one followed, so it lists last.
         ordering = [
             Least("occurred_at", "created_at"),
             "occurred_at",
@@ -277,6 +277,9 @@ class TrackingEvent(models.Model):
 class PickupStatus(models.TextChoices):
     REQUESTED = "requested", "Requested"
     SCHEDULED = "scheduled", "Scheduled"
+    # Its day is gone, not cancelled: the driver came or not (no carrier
+    # confirms which through the calls we make). Set by shipping.pickups_past.
+    PAST = "past", "Day passed (done or missed)"
     CANCELLED = "cancelled", "Cancelled"
     FAILED = "failed", "Failed"
     UNKNOWN = "unknown", "Unknown"

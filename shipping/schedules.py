@@ -23,6 +23,12 @@ JOBS: list[Job] = [
         func="shipping.tasks.sweep_stuck_pickups",
         minutes=5,
     ),
+    # Scheduled pickups whose day has passed: 'past' (done or missed).
+    Job(
+        name="shipping.pickups_past",
+        func="shipping.tasks.mark_past_pickups",
+        minutes=60,
+    ),
     # Quotes nobody bought, a day after they expired.
     Job(
         name="shipping.quotes_cleanup",

@@ -3,7 +3,7 @@
 from integrations import correlation
 from shipping import services
 from shipping.models import Shipment
-from shipping.services.pickups import pickups_requested_sweep
+from shipping.services.pickups import pickups_past_sweep, pickups_requested_sweep
 
 
 def reconcile_shipment(shipment_id: int) -> str | None:
@@ -37,3 +37,8 @@ def announce_sandbox_tracking() -> int:
 def sweep_stuck_pickups() -> int:
     with correlation.bind(None):
         return pickups_requested_sweep()
+
+
+def mark_past_pickups() -> int:
+    with correlation.bind(None):
+        return pickups_past_sweep()

@@ -77,13 +77,19 @@ def tracking_info(
     tracking_number: str,
     events: Iterable[TrackingEvent],
     *,
+    newest_first: bool,
     estimated_delivery: date | None = None,
     signed_by: str = "",
     status: TrackingStatus | None = None,
 ) -> TrackingInfo:
-    """The events oldest first (carriers list the newest first); the status
-    is the latest event's unless the carrier states one."""
-    ordered = tuple(sorted(events, key=lambda event: event.occurred_at))
+    """The events oldest first, scans dated to the same second too (in the
+    order the carrier lists them: ``newest_first`` as UPS, FedEx, USPS and
+    DHL Express do, or oldest first as Shippo's history); the status is the
+    latest event's unless the carrier states one."""
+    sent = list(events)
+    chronological = reversed(sent) if newest_first else sent
+    # A stable sort: ties stay in the carrier's order, the newest last.
+    ordered = tuple(sorted(chronological, key=lambda event: event.occurred_at))
     if status is None:
         status = ordered[-1].status if ordered else TrackingStatus.UNKNOWN
     return TrackingInfo(

@@ -297,6 +297,7 @@ class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
         return tracking_info(
             request.tracking_number,
             found,
+            newest_first=True,
             estimated_delivery=read_date(shipment.get("estimatedTimeOfDelivery")),
             signed_by=signed,
             status=SHIPMENT_STATUSES.get(str(shipment.get("status"))),

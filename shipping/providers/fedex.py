@@ -352,6 +352,7 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         return tracking_info(
             request.tracking_number,
             [event for event in events if event is not None],
+            newest_first=True,
             estimated_delivery=read_date(dates.get("ESTIMATED_DELIVERY")),
             signed_by=str(
                 (result.get("deliveryDetails") or {}).get("signedByName") or ""

@@ -381,16 +381,21 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
         return self._tracking(data, request.tracking_number)
 
     def _tracking(self, track: Mapping[str, Any], number: str) -> TrackingInfo:
-        entries = list(track.get("tracking_history") or [])
+        # Oldest first (the spec: "starting with the earlier tracking event").
+        history = track.get("tracking_history") or []
+        events = {track_event(entry): None for entry in history}
         current = track.get("tracking_status")
         if isinstance(current, Mapping):
-            # The current state is a scan too: the history may not list it
-            # yet (it fills as the carrier reports); listed, it is one event.
-            entries.append(current)
-        events = {track_event(entry): None for entry in entries}
+            # The current state is a scan too, and the latest (the status's
+            # truth): the history may not list it yet; listed, it is one
+            # event, put last among any dated to the same second.
+            latest = track_event(current)
+            events.pop(latest, None)
+            events[latest] = None
         return tracking_info(
             number,
             [event for event in events if event is not None],
+            newest_first=False,
             estimated_delivery=read_date(track.get("eta")),
             status=track_status(current) if isinstance(current, Mapping) else None,
         )

@@ -45,6 +45,7 @@ class TrackingEvent:
 class TrackingInfo:
     tracking_number: str
     status: TrackingStatus
-    events: tuple[TrackingEvent, ...]  # oldest first
+    # Oldest first, scans of one second too (the newest last).
+    events: tuple[TrackingEvent, ...]
     estimated_delivery: date | None = None
     signed_by: str = ""

@@ -331,6 +331,7 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         return tracking_info(
             request.tracking_number,
             [event for event in events if event is not None],
+            newest_first=True,
             estimated_delivery=read_date(scheduled[0]) if scheduled else None,
         )
 

@@ -377,6 +377,7 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         return tracking_info(
             request.tracking_number,
             [event for event in events if event is not None],
+            newest_first=True,
             estimated_delivery=read_date(
                 data.get("expectedDeliveryTimeStamp")
                 or data.get("predictedDeliveryDate")

@@ -64,6 +64,8 @@ def _cancel_claim(pickup: Pickup) -> tuple[datetime, bool] | None:
         pickup.location_code = row.location_code
         if row.status == PickupStatus.CANCELLED:
             return None
+        if row.status == PickupStatus.PAST:
+            raise _day_passed(row)
         if row.status != PickupStatus.SCHEDULED:
             raise InvalidState(f"a {row.status} pickup cannot be cancelled")
         _refuse_if_day_passed(row)
@@ -86,11 +88,15 @@ def _refuse_if_day_passed(row: Pickup) -> None:
         return
     earliest, _latest = date_window(MAX_PICKUP_DAYS_AHEAD)
     if row.pickup_date < earliest:
-        raise InvalidState(
-            f"the pickup's day {row.pickup_date.isoformat()} has passed: a past "
-            "pickup cannot be cancelled; nothing was sent to the carrier",
-            code="pickup_date_passed",
-        )
+        raise _day_passed(row)
+
+
+def _day_passed(row: Pickup) -> InvalidState:
+    return InvalidState(
+        f"the pickup's day {row.pickup_date.isoformat()} has passed: a past "
+        "pickup cannot be cancelled; nothing was sent to the carrier",
+        code="pickup_date_passed",
+    )
 
 
 def _cancel_at_carrier(pickup: Pickup, claimed_at: datetime, in_doubt: bool) -> None:
@@ -134,6 +140,7 @@ def _cancel_done(pickup: Pickup, claimed_at: datetime, cancelled: str) -> None:
             return
         if row.confirmation_number == cancelled and row.status in (
             PickupStatus.SCHEDULED,
+            PickupStatus.PAST,  # its day passed while our cancel was out
             PickupStatus.UNKNOWN,
         ):
             _cancelled(row, claimed_at)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from integrations import registry
 from integrations.clock import database_now
@@ -19,7 +20,13 @@ from shipping import codec
 from shipping.models import Pickup, PickupStatus, Shipment, ShipmentStatus
 from shipping.providers.base import Pickup as BookedPickup
 from shipping.providers.base import PickupRequest
-from shipping.providers.validation import InvalidShippingRequest, check_pickup
+from shipping.providers.validation import (
+    MAX_PICKUP_DAYS_AHEAD,
+    InvalidShippingRequest,
+    check_pickup,
+    date_window,
+)
+from shipping.services.claims import CLAIM_LIFE
 from shipping.services.errors import (
     InvalidState,
     NotFound,
@@ -150,6 +157,29 @@ def pickups_requested_sweep(*, older_than: timedelta = STUCK_REQUESTED) -> int:
     )
     if moved:
         logger.warning("stuck pickup bookings left for staff", extra={"count": moved})
+    return moved
+
+
+def pickups_past_sweep() -> int:
+    """Scheduled pickups whose day has passed (before the booking window's
+    first day, yesterday in UTC, on the database's clock: the day cancel
+    refuses as ``pickup_date_passed``) are ``past``: done or missed, which
+    no carrier tells us. One with a cancel of ours in doubt, or at the
+    carrier now, waits: only the carrier's answer settles it. The number
+    moved."""
+    earliest, _latest = date_window(MAX_PICKUP_DAYS_AHEAD)
+    now = database_now()
+    unclaimed = Q(cancel_started_at__isnull=True) | Q(
+        cancel_started_at__lt=now - CLAIM_LIFE
+    )
+    moved = Pickup.objects.filter(
+        unclaimed,
+        status=PickupStatus.SCHEDULED,
+        pickup_date__lt=earliest,
+        cancel_requested_at__isnull=True,
+    ).update(status=PickupStatus.PAST)
+    if moved:
+        logger.info("pickups whose day passed marked past", extra={"count": moved})
     return moved
 
 

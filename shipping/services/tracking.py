@@ -95,6 +95,8 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
         known = set(stored.values_list("dedupe_key", flat=True))
         fresh = [e for e in events if _dedupe_key(e) not in known]
         TrackingEvent.objects.bulk_create(
+            # Newest first: a poll's ties list by descending id, the newest
+            # last (TrackingEvent.Meta.ordering), as the status follows them.
             [
                 TrackingEvent(
                     shipment=locked,
@@ -106,11 +108,11 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
                     dedupe_key=_dedupe_key(event),
                     created_at=received,
                 )
-                for event in fresh
+                for event in reversed(fresh)
             ],
             ignore_conflicts=True,
         )
-        moved = _move_forward(locked, fresh, received)
+        moved = _move_forward(locked, events, fresh, received)
         locked.last_tracked_at = received
         if info.estimated_delivery:
             locked.estimated_delivery = info.estimated_delivery
@@ -177,19 +179,25 @@ def _followable(moving: bool, status: TrackingStatus) -> bool:
     return status != TrackingStatus.PRE_TRANSIT or not moving
 
 
-def _move_forward(shipment: Shipment, fresh: list, now: datetime) -> bool:
+def _move_forward(shipment: Shipment, events: list, fresh: list, now: datetime) -> bool:
     """Follow the newest fresh event it may follow unless the status is final
-    or the event is older than the one already followed; True if it moved."""
+    or the event is older than the one already followed, or the answer
+    (``events``, oldest first) lists a stored one of the same second after
+    it; True if it moved."""
     current = TrackingStatus(shipment.tracking_status)
     # Moving if it was, or if this batch (a poll's whole history) says so.
     moving = current not in NOT_MOVING or any(e.status not in NOT_MOVING for e in fresh)
     candidates = [e for e in fresh if _followable(moving, e.status)]
     if not candidates or current.is_terminal:
         return False
-    # Ties among scans taken as received now keep the carrier's own order.
+    # Ties (the same second, or taken as received now) keep the carrier's
+    # order: of those, the last listed is the newest.
     newest = max(
-        candidates, key=lambda e: (_bounded(e.occurred_at, now), e.occurred_at)
+        reversed(candidates),
+        key=lambda e: (_bounded(e.occurred_at, now), e.occurred_at),
     )
+    if _outranked(newest, events, moving):
+        return False
     at = _bounded(newest.occurred_at, now)
     # One followed from a future date before this rule: as received when
     # last asked at the latest.
@@ -202,6 +210,19 @@ def _move_forward(shipment: Shipment, fresh: list, now: datetime) -> bool:
     if newest.status == TrackingStatus.DELIVERED:
         shipment.delivered_at = at
     return moved
+
+
+def _outranked(newest: CarrierEvent, events: list, moving: bool) -> bool:
+    """The answer lists after ``newest`` a scan of the same second it may
+    follow, stored already: a later answer filling in an older scan of that
+    second (Shippo's history catching up) never takes the status back."""
+    after = events[len(events) - events[::-1].index(newest) :]
+    return any(
+        e.occurred_at == newest.occurred_at
+        and e != newest
+        and _followable(moving, e.status)
+        for e in after
+    )
 
 
 def _bounded(at: datetime, now: datetime) -> datetime:
