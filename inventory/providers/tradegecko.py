@@ -222,7 +222,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
                 continue
             # The ERP's SKU may be any JSON value: only text can be wanted.
             if not wanted or (isinstance(sku, str) and sku in wanted):
-                kept, refused = variant_levels(variant)
+                kept, refused = variant_levels(variant, zeroed=not for_sale(variant))
                 records += kept
                 rejected += refused
         more = has_more(total, page=cursor.page, limit=limit, count=len(variants))
@@ -378,7 +378,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             )
         variant = _object(data, "variant")
         live = is_live(variant)
-        levels, rejected = variant_levels(variant, zeroed=not live)
+        levels, rejected = variant_levels(variant, zeroed=not for_sale(variant))
         if not live and not levels:
             return InventoryEvent(
                 levels=(),
@@ -407,6 +407,14 @@ def is_live(variant: Mapping[str, Any]) -> bool:
     other stated variant status is not live. None stated: live, as listed."""
     status = variant.get("status")
     return status in (None, "active") and variant.get("product_status") != "archived"
+
+
+def for_sale(variant: Mapping[str, Any]) -> bool:
+    """Whether the shop may sell the variant's stock: live, and its product
+    not ``disabled`` (taken off sale at TradeGecko, which keeps its stock
+    records and lists it). Not for sale, its levels read as 0 where it
+    names them, never gone: enabled again, the next read applies them."""
+    return is_live(variant) and variant.get("product_status") != "disabled"
 
 
 def _not_live_why(variant: Mapping[str, Any]) -> str:
