@@ -23,10 +23,10 @@ instead: the limit (at most the page size) is chosen so that the next page
 starts before the place the page before ended (``limit`` divides that
 start, as numbered pages do) and so holds that page's last variant again.
 Found there, nothing past it was skipped; not found, it is looked up at
-the page's first place as before. A few variants are read twice (about 2
-in 100) and pages hold about 230: 433 requests for 100,000. Only where no
-limit overlaps by less than half a page (small page sizes) is the page
-read on the grid with its look-up."""
+the page's first place as before. A few variants are read twice (about 5
+in 100) and pages hold about 230: 433 requests for 100,000. Where no
+limit reads over half a page anew (page sizes of a few), the grid's next
+page and its look-up are asked as before."""
 
 import hashlib
 import json
