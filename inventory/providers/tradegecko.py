@@ -193,16 +193,13 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     def levels(self, query: LevelsQuery) -> StockLevelPage:
         wanted = _wanted_skus(query.skus)
         cursor = PageCursor.parse(query.cursor, full=query.since is None)
-        limit = max(1, min(query.limit, MAX_PAGE_SIZE))
+        size = max(1, min(query.limit, MAX_PAGE_SIZE))
+        page, limit = cursor.request(size)
         # Its default order is by no key (provider spec): a write can move a
         # variant between pages. By id (the index filter "order"), only a
         # variant leaving the listing moves one past the next page
         # (tradegecko_paging).
-        params: dict[str, Any] = {
-            "limit": limit,
-            "page": cursor.page,
-            "order": cursor.order,
-        }
+        params: dict[str, Any] = {"limit": limit, "page": page, "order": cursor.order}
         if query.since is not None:
             params["updated_at_min"] = query.since.astimezone(UTC).isoformat()
         response = self.send_response(
@@ -222,10 +219,10 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
                 continue
             # The ERP's SKU may be any JSON value: only text can be wanted.
             if not wanted or (isinstance(sku, str) and sku in wanted):
-                kept, refused = variant_levels(variant)
+                kept, refused = variant_levels(variant, zeroed=not for_sale(variant))
                 records += kept
                 rejected += refused
-        more = has_more(total, page=cursor.page, limit=limit, count=len(variants))
+        more = has_more(total, page=page, limit=limit, count=len(variants))
         # A total that fell marks the page at no request more; one that did
         # not proves nothing (a restored variant keeps its old id:
         # tradegecko_paging), so the boundary is checked by its place.
@@ -234,7 +231,9 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         )
         return StockLevelPage(
             records=tuple(records),
-            next_cursor=cursor.following(total, variants) if more else "",
+            next_cursor=cursor.following(total, variants, (page, limit, size))
+            if more
+            else "",
             has_more=more,
             rejected=tuple(rejected),
             total=total,
@@ -248,7 +247,8 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         ends it: a deletion before it moved this page's first variant onto
         that page, already read. Paged by number only (provider spec), so
         the one place before this page is asked (``limit=1``). Still on it,
-        or moved onto this page (a creation before it): nothing skipped."""
+        or on this page (a creation before it, or an overlapping page read
+        it again: tradegecko_paging): nothing skipped."""
         if last in {id_text(variant) for variant in variants}:
             return False
         place = (params["page"] - 1) * params["limit"]
@@ -260,7 +260,8 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     def cursor_after(self, query: LevelsQuery) -> str | None:
         # Page numbers: a sync can step past a page that failed (with the
         # same page to compare with: an ERP that ignores paging fails each).
-        return PageCursor.parse(query.cursor, full=query.since is None).after_failed()
+        cursor = PageCursor.parse(query.cursor, full=query.since is None)
+        return cursor.after_failed(max(1, min(query.limit, MAX_PAGE_SIZE)))
 
     # --- Purchase orders ---------------------------------------------------------
 
@@ -378,7 +379,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             )
         variant = _object(data, "variant")
         live = is_live(variant)
-        levels, rejected = variant_levels(variant, zeroed=not live)
+        levels, rejected = variant_levels(variant, zeroed=not for_sale(variant))
         if not live and not levels:
             return InventoryEvent(
                 levels=(),
@@ -407,6 +408,14 @@ def is_live(variant: Mapping[str, Any]) -> bool:
     other stated variant status is not live. None stated: live, as listed."""
     status = variant.get("status")
     return status in (None, "active") and variant.get("product_status") != "archived"
+
+
+def for_sale(variant: Mapping[str, Any]) -> bool:
+    """Whether the shop may sell the variant's stock: live, and its product
+    not ``disabled`` (taken off sale at TradeGecko, which keeps its stock
+    records and lists it). Not for sale, its levels read as 0 where it
+    names them, never gone: enabled again, the next read applies them."""
+    return is_live(variant) and variant.get("product_status") != "disabled"
 
 
 def _not_live_why(variant: Mapping[str, Any]) -> str:

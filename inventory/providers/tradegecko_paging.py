@@ -15,7 +15,18 @@ page, so the totals prove no boundary: the page before's last variant is
 looked up at its one place (``limit=1``) unless it is on the page read. A
 total below the page before's (``meta.total``) marks the page shifted at
 no request more. Incremental runs (ascending order), pages without a
-total, and cursors saved before are checked the same way."""
+total, and cursors saved before are checked the same way.
+
+That look-up cost a request per page (799 for 100,000 variants at 250 a
+page). A full run whose totals are trusted folds it into the next page
+instead: the limit (at most the page size) is chosen so that the next page
+starts before the place the page before ended (``limit`` divides that
+start, as numbered pages do) and so holds that page's last variant again.
+Found there, nothing past it was skipped; not found, it is looked up at
+the page's first place as before. A few variants are read twice (about 5
+in 100) and pages hold about 230: 433 requests for 100,000. Where no
+limit reads over half a page anew (page sizes of a few), the grid's next
+page and its look-up are asked as before."""
 
 import hashlib
 import json
@@ -30,8 +41,10 @@ from inventory.providers.base import cursor_from_offset, offset_from_cursor
 ASCENDING = "id ASC"
 DESCENDING = "id DESC"
 # A descending cursor's mode: "d" and the page before's total (a fall
-# marks the next page shifted), or "p" (no total to compare).
-BY_TOTAL, BY_PLACE = "d", "p"
+# marks the next page shifted), or "p" (no total to compare); "o" and the
+# total: its number is the place the page before ended, off the grid of
+# numbered pages (an overlapping page was read).
+BY_TOTAL, BY_PLACE, OFF_GRID = "d", "p", "o"
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,8 @@ class PageCursor:
     descending: bool = False
     # The page before's meta.total: a page whose total fell is shifted.
     total: int | None = None
+    # OFF_GRID: the place the page before ended (``page`` is unused).
+    end: int | None = None
 
     @classmethod
     def parse(cls, cursor: str, *, full: bool) -> "PageCursor":
@@ -54,14 +69,29 @@ class PageCursor:
             return cls(page=1, descending=full)
         number, previous, last, mode = [*cursor.split(":", 3), "", "", ""][:4]
         page = offset_from_cursor(number) or 1
-        counted = mode[1:] if mode.startswith(BY_TOTAL) else ""
+        counted = mode[1:] if mode[:1] in (BY_TOTAL, OFF_GRID) else ""
+        total = int(counted) if counted.isascii() and counted.isdigit() else None
+        off_grid = mode.startswith(OFF_GRID) and total is not None
         return cls(
             page=page,
             previous=previous,
             last=last,
             descending=bool(mode),
-            total=int(counted) if counted.isascii() and counted.isdigit() else None,
+            total=total,
+            end=page if off_grid else None,
         )
+
+    def request(self, size: int) -> tuple[int, int]:
+        """The page number and limit to ask: on the grid of ``size``, or,
+        where the totals are trusted, an overlapping page that holds the
+        page before's last variant again (module docstring)."""
+        if not self.descending or self.total is None:
+            return self.page, size
+        end = self.end if self.end is not None else (self.page - 1) * size
+        limit, new = _overlapping_limit(end, size)
+        if end % size == 0 and 2 * new <= size:
+            return end // size + 1, size
+        return (end - 1) // limit + 1, limit
 
     @property
     def order(self) -> str:
@@ -70,36 +100,36 @@ class PageCursor:
     def shrank(self, total: int | None) -> bool:
         return self.total is not None and total is not None and total < self.total
 
-    def after_failed(self) -> str:
+    def after_failed(self, size: int) -> str:
         # The failed page's last variant is unknown: no id to check; the
         # total of the page before it still checks the next boundary.
         if not self.descending:
             page = self.page + 1
             return f"{page}:{self.previous}" if self.previous else str(page)
-        return f"{self.page + 1}:{self.previous}::{self._mode(self.total)}"
+        page, limit = self.request(size)
+        return _descending(page * limit, size, self.previous, "", self.total)
 
-    def following(self, total: int | None, variants: list) -> str:
-        """The next page's cursor. Without ``meta.total`` only a short page
-        ends the listing: an ERP (or a proxy) that ignores ``page`` would
-        answer the same full page for ever, so the cursor carries this
-        page's fingerprint and a page identical to the one before it fails
+    def following(self, total: int | None, variants: list, asked: tuple) -> str:
+        """The next page's cursor, this page asked as ``asked`` (page,
+        limit, page size). Without ``meta.total`` only a short page ends
+        the listing: an ERP (or a proxy) that ignores ``page`` would answer
+        the same full page for ever, so the cursor carries this page's
+        fingerprint and a page identical to the one before it fails
         (``paging_ignored``)."""
         page, last = self.page + 1, id_text(variants[-1]) if variants else ""
         fingerprint = "" if total is not None else self._fingerprint(variants)
         if self.descending:
             # Totals check the boundaries while every page came in order.
-            trusted = (self.page == 1 and len(variants) > 1) or self.total is not None
+            first = self.page == 1 and self.end is None and self.total is None
+            trusted = (first and len(variants) > 1) or self.total is not None
             by_total = trusted and total is not None and in_descending_order(variants)
-            mode = self._mode(total if by_total else None)
-            return f"{page}:{fingerprint}:{last}:{mode}"
+            number, limit, size = asked
+            counted = total if by_total else None
+            return _descending(number * limit, size, fingerprint, last, counted)
         boundary = f":{last}" if last else ""
         if total is not None:
             return f"{page}:{boundary}" if last else cursor_from_offset(page)
         return f"{page}:{fingerprint}{boundary}"
-
-    @staticmethod
-    def _mode(total: int | None) -> str:
-        return BY_PLACE if total is None else f"{BY_TOTAL}{total}"
 
     def _fingerprint(self, variants: list) -> str:
         ids = json.dumps([variant.get("id") for variant in variants], default=str)
@@ -111,6 +141,28 @@ class PageCursor:
                 code="paging_ignored",
             )
         return fingerprint
+
+
+def _descending(end: int, size: int, previous: str, last: str, total) -> str:
+    """A descending cursor past place ``end``: on the grid, the next page's
+    number; off it, the place (totals trusted) or, with no total to trust,
+    the grid page holding the place after it (its first place is asked)."""
+    if end % size == 0 or total is None:
+        mode = BY_PLACE if total is None else f"{BY_TOTAL}{total}"
+        return f"{end // size + 1}:{previous}:{last}:{mode}"
+    return f"{end}:{previous}:{last}:{OFF_GRID}{total}"
+
+
+def _overlapping_limit(end: int, size: int) -> tuple[int, int]:
+    """The limit up to ``size`` whose page holding place ``end`` reads the
+    most places past it, and how many (0: none reads one). Its first place
+    is a multiple of the limit, before ``end``: a page number."""
+    best, most = size, 0
+    for limit in range(size, 1, -1):
+        new = limit - ((end - 1) % limit + 1)
+        if new > most:
+            best, most = limit, new
+    return best, most
 
 
 def in_descending_order(variants: list) -> bool:
