@@ -115,6 +115,12 @@ else:
     if env.bool("DB_PREPARED_STATEMENTS", default=True):
         DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 
+# PostgreSQL: `manage.py migrate` waits this long for a lock, then stops (run
+# it again): queued behind a long transaction it would hold up every query.
+MIGRATION_LOCK_TIMEOUT_MS = env.int("MIGRATION_LOCK_TIMEOUT_MS", default=5000)
+if MIGRATION_LOCK_TIMEOUT_MS < 0:
+    stop("MIGRATION_LOCK_TIMEOUT_MS must be 0 (no limit) or more")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (breaker, rate limits, OAuth tokens: shared by every process) ---

@@ -15,6 +15,8 @@ from django.core.management.base import BaseCommand, CommandError
 NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # Django's own options: a settings module or a path, not stored.
 DJANGO_OPTIONS = frozenset({"settings", "pythonpath"})
+# What str.splitlines breaks at: argparse quotes an unknown argument back raw.
+LINE_BREAK = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
 
 class OneLineCommand(BaseCommand):
@@ -35,6 +37,7 @@ def one_line_errors(parser: Any, subcommand: str) -> Any:
 def _one_line_error(parser: Any, subcommand: str, message: str) -> None:
     if not parser.called_from_command_line:
         raise CommandError(f"Error: {message}")  # call_command, as Django does
+    message = LINE_BREAK.sub(lambda found: ascii(found[0])[1:-1], message)
     parser.exit(2, f"{subcommand}: {message} (see --help)\n")
 
 

@@ -4,7 +4,10 @@ The workers are forked, one per job, by one ``python -m
 tests.integrations.breaker._mp_worker`` (DJANGO_SETTINGS_MODULE=tests.settings,
 this run's REDIS_URL) once it has started Django, so a worker starts in a
 fork, however slowly a fresh interpreter would start Django on a loaded
-machine. Real time, because processes cannot share a fake clock.
+machine. Processes cannot share a fake clock, so the breaker test asserts
+nothing that depends on how long a step took: the breaker stays open for an
+hour, and its racers see the open time over through a Redis whose clock runs
+ahead (``AHEAD``: its TIME replies shifted by a proxy, the data the same).
 """
 
 import json
@@ -27,22 +30,29 @@ from integrations.breaker import breaker_for
 from integrations.errors import NotProcessed
 from integrations.ratelimit import limiter_for
 from tests.factories import ProviderAccountFactory
+from tests.integrations.redis_clock_proxy import redis_clock_proxy
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
 
 ROOT = Path(__file__).resolve().parents[3]
 WORKER = "tests.integrations.breaker._mp_worker"
 WAIT = 30  # seconds a worker may take before the test gives up on it
+# The breaker's open time and probe timeout: no step of a test outlasts them.
+HOUR = 3600.0
+# The racers' Redis clock is this far ahead: past the open time by 10
+# minutes, however late their clock was learnt, and within the first probe slot.
+AHEAD = int(HOUR) + 600
 
 
 class Workers:
     """The process that forks the workers: a job line in, a worker each; the
     worker's id comes back on a line once its result file is written."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, redis_url: str | None = None) -> None:
         self.folder = folder
         self.stderr = (folder / "stderr.txt").open("w+")
-        env = {**os.environ, "REDIS_URL": settings.REDIS_URL, "PYTHONPATH": str(ROOT)}
+        redis_url = redis_url or settings.REDIS_URL
+        env = {**os.environ, "REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)}
         env.pop("DATABASE_URL", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", WORKER],
@@ -112,6 +122,17 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
         forker.close()
 
 
+@pytest.fixture(scope="module")
+def workers_ahead(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
+    """Workers whose Redis (the same data) tells the time ``AHEAD`` seconds on."""
+    with redis_clock_proxy(settings.REDIS_URL, offset=AHEAD) as proxy:
+        forker = Workers(tmp_path_factory.mktemp("breaker-mp-ahead"), proxy.url)
+        try:
+            yield forker
+        finally:
+            forker.close()
+
+
 def _release(barrier: str, *, parties: int, not_before: float = 0.0) -> float:
     """Wait until every worker is ready, then give them one start time."""
     line = redis.Redis.from_url(settings.REDIS_URL)
@@ -135,14 +156,14 @@ def _job(account, command: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def test_processes_see_one_breaker_and_one_probe(workers):
+def test_processes_see_one_breaker_and_one_probe(workers, workers_ahead):
     account = ProviderAccountFactory(
         settings={
             "breaker_consecutive_failures": 3,
-            # Long enough that the observer, forked on a loaded 2-core
-            # machine, still sees it open; the racers wait it out.
-            "breaker_open_seconds": 6.0,
-            "breaker_probe_timeout_seconds": 30,
+            # Open for an hour: the observers see it open however loaded the
+            # machine; the racers, AHEAD, see its open time over.
+            "breaker_open_seconds": HOUR,
+            "breaker_probe_timeout_seconds": HOUR,
         }
     )
     tripped = workers.run(_job(account, "trip"))
@@ -155,14 +176,15 @@ def test_processes_see_one_breaker_and_one_probe(workers):
     with pytest.raises(NotProcessed):  # and this one
         breaker_for(account).before_call()
 
-    opened_until = breaker_for(account).snapshot().opened_until.timestamp()
     barrier = f"mp-race-{uuid.uuid4().hex}"
     racers = [
-        workers.start(_job(account, "race", barrier=barrier, seconds=1.0, parties=2))
+        workers_ahead.start(
+            _job(account, "race", barrier=barrier, seconds=1.0, parties=2)
+        )
         for _ in range(2)
     ]
-    _release(barrier, parties=len(racers), not_before=opened_until)
-    results = [workers.result(name) for name in racers]
+    _release(barrier, parties=len(racers))
+    results = [workers_ahead.result(name) for name in racers]
     assert sum(r["passed"] for r in results) == 1, results
     # The other process kept knocking during the probe and was refused.
     assert all(r["refused"] > 0 for r in results if not r["passed"]), results

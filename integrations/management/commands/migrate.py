@@ -1,0 +1,103 @@
+"""Django's ``migrate`` with a lock timeout on PostgreSQL.
+
+A migration that alters a table waits for an ACCESS EXCLUSIVE lock behind
+any transaction that touched the table, and every query of the table then
+queues behind the migration: one long transaction stops the site. Run from
+``manage.py``, a lock not granted within MIGRATION_LOCK_TIMEOUT_MS stops
+the migration (rolled back if atomic) in one line; running it again once
+the transaction has ended finishes. No statement_timeout: a long index build
+or backfill holds nobody up and must not be cut short. ``call_command``
+(the test database's creation) is Django's own."""
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import CommandError
+from django.core.management.commands import migrate
+from django.db import DatabaseError, OperationalError, connections
+
+# PostgreSQL's "lock_not_available": lock_timeout (or NOWAIT) fired.
+LOCK_NOT_AVAILABLE = "55P03"
+# A CONCURRENTLY build or drop waits for older transactions, holding up no
+# one; cut short, it would fail on any long report (an INVALID index left).
+CONCURRENTLY = re.compile(r"\bCONCURRENTLY\b", re.IGNORECASE)
+SET_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', %s, false)"
+
+
+class Command(migrate.Command):
+    help = migrate.Command.help
+
+    def handle(self, *args: Any, **options: Any) -> str | None:
+        connection = connections[options["database"]]
+        timeout = settings.MIGRATION_LOCK_TIMEOUT_MS
+        if not (
+            timeout
+            and connection.vendor == "postgresql"
+            and self._called_from_command_line
+        ):
+            return super().handle(*args, **options)
+        self.applying: Any = None
+        try:
+            with lock_timeout(connection, timeout):
+                return super().handle(*args, **options)
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            raise CommandError(self._lock_line(timeout)) from exc
+
+    def migration_progress_callback(
+        self, action: str, migration: Any = None, fake: bool = False
+    ) -> None:
+        if action in ("apply_start", "unapply_start"):
+            self.applying = migration
+        super().migration_progress_callback(action, migration, fake)
+
+    def _lock_line(self, timeout: int) -> str:
+        migration = self.applying
+        if migration is None:
+            what, undone = "migrate", "stopped"
+        else:
+            what = f"{migration.app_label}.{migration.name}"
+            undone = "rolled back" if migration.atomic else "stopped part way"
+        return (
+            f"{what} could not get a lock within {timeout} ms "
+            "(MIGRATION_LOCK_TIMEOUT_MS): another transaction holds it; "
+            f'{undone}, run migrate again (README: "Migrations and locks")'
+        )
+
+
+@contextmanager
+def lock_timeout(connection: Any, timeout: int) -> Iterator[None]:
+    """``connection``'s lock_timeout is ``timeout`` ms meanwhile, except for
+    CONCURRENTLY statements; the session's own value afterwards."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        (before,) = cursor.fetchone()
+        cursor.execute(SET_LOCK_TIMEOUT, [f"{timeout}ms"])
+    try:
+        with connection.execute_wrapper(_unlimited_when_concurrent(f"{timeout}ms")):
+            yield
+    finally:
+        # A connection broken meanwhile has its own error to tell.
+        with suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute(SET_LOCK_TIMEOUT, [before])
+
+
+def _unlimited_when_concurrent(limit: str) -> Callable[..., Any]:
+    def wrapper(
+        execute: Callable[..., Any], sql: Any, params: Any, many: bool, context
+    ):
+        if not (isinstance(sql, str) and CONCURRENTLY.search(sql)):
+            return execute(sql, params, many, context)
+        execute(SET_LOCK_TIMEOUT, ["0"], False, context)
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            # In a transaction that failed, its rollback undoes the 0 anyway.
+            with suppress(DatabaseError):
+                execute(SET_LOCK_TIMEOUT, [limit], False, context)
+
+    return wrapper
