@@ -14,6 +14,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from integrations.secrets_registry import redact_secrets
 from integrations.timeline import TimelineEntry, event_entries
@@ -24,10 +25,13 @@ from notifications.providers.email_types import EmailEventType
 # app's, the database's and the provider's clocks differ by.
 CLOCK_TOLERANCE = timedelta(seconds=2)
 
+# Our event for a send that found no provider (``email_message_retry_later``).
+_RETRY = "retry"
 # Our steps up to the hand-over, then what the provider reports after it.
 LIFECYCLE_RANK: dict[str, int] = {
     EmailStatus.QUEUED: 0,
     EmailStatus.SENDING: 1,
+    _RETRY: 1,
     EmailStatus.SENT: 2,
     EmailStatus.FAILED: 2,
     EmailStatus.UNKNOWN: 2,
@@ -49,6 +53,7 @@ _OURS = frozenset(
     {
         EmailStatus.QUEUED,
         EmailStatus.SENDING,
+        _RETRY,
         EmailStatus.SENT,
         EmailStatus.FAILED,
         EmailStatus.UNKNOWN,
@@ -60,7 +65,8 @@ _DOMAIN_EVENT_PREFIX = "Event email."
 
 @dataclass
 class _Placed:
-    entry: TimelineEntry
+    item: Any  # a TimelineEntry or an EmailEvent
+    time: datetime  # its own
     clock: str
     rank: int | None  # None: no lifecycle step, placed by its time alone
     at: datetime  # where it is shown: its time, or a step it follows
@@ -68,16 +74,21 @@ class _Placed:
 
 def email_timeline(message: EmailMessage) -> list[TimelineEntry]:
     """``message``'s delivery events and domain events, oldest first."""
-    placed = [_delivery(event) for event in message.events.all()]
+    placed = [_placed(event, _entry(event)) for event in message.events.all()]
     for entry in event_entries(subjects=[f"email:{message.public_id}"]):
         step = entry.title.removeprefix(_DOMAIN_EVENT_PREFIX)
         rank = LIFECYCLE_RANK.get(step) if step != entry.title else None
-        placed.append(_Placed(entry, "database", rank, entry.at))
+        placed.append(_Placed(entry, entry.at, "database", rank, entry.at))
     return lifecycle_sorted(placed)
 
 
-def _delivery(event: EmailEvent) -> _Placed:
-    entry = TimelineEntry(
+def email_events_ordered(events: Iterable[EmailEvent]) -> list[EmailEvent]:
+    """A message's delivery events in the timeline's order (the API's)."""
+    return lifecycle_sorted(_placed(event, event) for event in events)
+
+
+def _entry(event: EmailEvent) -> TimelineEntry:
+    return TimelineEntry(
         at=event.occurred_at,
         kind="delivery",
         title=event.type + (f" ({event.bounce_type})" if event.bounce_type else ""),
@@ -86,37 +97,41 @@ def _delivery(event: EmailEvent) -> _Placed:
             ", ".join(f"{k}: {v}" for k, v in event.details.items() if v)
         ),
     )
+
+
+def _placed(event: EmailEvent, item: Any) -> _Placed:
+    time = event.occurred_at
     if event.type in _OURS:
-        return _Placed(entry, "app", LIFECYCLE_RANK[event.type], entry.at)
+        return _Placed(item, time, "app", LIFECYCLE_RANK[event.type], time)
     rank = LIFECYCLE_RANK.get(event.type, _PROVIDER_RANK)
-    return _Placed(entry, "provider", rank, entry.at)
+    return _Placed(item, time, "provider", rank, time)
 
 
-def lifecycle_sorted(placed: Iterable[_Placed]) -> list[TimelineEntry]:
-    """The entries oldest first, each moved to just after the steps before it
+def lifecycle_sorted(placed: Iterable[_Placed]) -> list[Any]:
+    """The items oldest first, each moved to just after the steps before it
     in the lifecycle that another clock dates within the tolerance after it."""
     placed = list(placed)
     ranked = sorted((p for p in placed if p.rank is not None), key=_rank)
     by_clock: dict[str, list[_Placed]] = {}
-    for item in sorted(ranked, key=lambda p: p.entry.at):
-        by_clock.setdefault(item.clock, []).append(item)
-    times = {clock: [p.entry.at for p in items] for clock, items in by_clock.items()}
-    # Lowest rank first: the steps an entry follows are placed before it is.
-    for item in ranked:
-        for clock, items in by_clock.items():
-            if clock == item.clock:
+    for one in sorted(ranked, key=lambda p: p.time):
+        by_clock.setdefault(one.clock, []).append(one)
+    times = {clock: [p.time for p in ones] for clock, ones in by_clock.items()}
+    # Lowest rank first: the steps an item follows are placed before it is.
+    for one in ranked:
+        for clock, ones in by_clock.items():
+            if clock == one.clock:
                 continue  # one clock: its own order stands
-            start = bisect_left(times[clock], item.entry.at)
-            end = bisect_left(times[clock], item.entry.at + CLOCK_TOLERANCE)
-            for earlier in items[start:end]:
-                if _rank(earlier) < _rank(item) and earlier.at > item.at:
-                    item.at = earlier.at
-    # At one time, the earlier step first; then the entries' own order.
+            start = bisect_left(times[clock], one.time)
+            end = bisect_left(times[clock], one.time + CLOCK_TOLERANCE)
+            for earlier in ones[start:end]:
+                if _rank(earlier) < _rank(one) and earlier.at > one.at:
+                    one.at = earlier.at
+    # At one time, the earlier step first; then the items' own order.
     order = sorted(
         enumerate(placed), key=lambda pair: (pair[1].at, _rank(pair[1]), pair[0])
     )
-    return [item.entry for _, item in order]
+    return [one.item for _, one in order]
 
 
-def _rank(item: _Placed) -> int:
-    return item.rank if item.rank is not None else -1
+def _rank(one: _Placed) -> int:
+    return one.rank if one.rank is not None else -1

@@ -12,10 +12,13 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework.test import APIClient
 
 from integrations.models import Event
 from notifications.models import EmailEvent, EmailMessage
 from notifications.services import email_message_create
+from tests.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db
 ORDER = {"order_id": "1001", "amount_display": "€10.50"}
@@ -126,3 +129,26 @@ def test_our_own_steps_keep_their_order_on_one_clock(staff, message) -> None:
         "sent",
         "delivered",
     ]
+
+
+def test_the_api_lists_a_messages_events_in_the_same_order(message) -> None:
+    ours(message, "sending", 0.5)
+    ours(message, "sent", 0.7)
+    providers(message, "delivered", 0)
+    providers(message, "opened", 0)
+    key = ApiKeyFactory(scopes=["email:read"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    answer = client.get(f"/api/v1/notifications/emails/{message.public_id}/")
+    assert answer.status_code == 200
+    events = answer.json()["events"]
+    assert [e["type"] for e in events] == [
+        "queued",
+        "sending",
+        "sent",
+        "delivered",
+        "opened",
+    ]
+    # Each keeps its own time: only the order says what came first.
+    times = [parse_datetime(e["occurred_at"]) for e in events]
+    assert times[3] < times[2]
