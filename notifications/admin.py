@@ -25,8 +25,7 @@ from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
 from integrations.admin.timeline import TimelineAdminMixin
 from integrations.clock import database_now
-from integrations.secrets_registry import redact_secrets
-from integrations.timeline import TimelineEntry, event_entries, timeline_sorted
+from integrations.timeline import TimelineEntry
 from notifications import admin_pages
 from notifications.admin_search import AddressSearchMixin
 from notifications.models import (
@@ -41,6 +40,7 @@ from notifications.services import (
     suppression_add,
     suppression_remove,
 )
+from notifications.timeline import email_timeline
 
 
 @admin.register(EmailMessage)
@@ -92,21 +92,7 @@ class EmailMessageAdmin(
         return guarded
 
     def get_timeline(self, obj: EmailMessage) -> list[TimelineEntry]:
-        entries = [
-            TimelineEntry(
-                at=event.occurred_at,
-                kind="delivery",
-                title=event.type
-                + (f" ({event.bounce_type})" if event.bounce_type else ""),
-                # The provider's details, for staff only; secrets masked.
-                detail=redact_secrets(
-                    ", ".join(f"{k}: {v}" for k, v in event.details.items() if v)
-                ),
-            )
-            for event in obj.events.all()
-        ]
-        entries += event_entries(subjects=[f"email:{obj.public_id}"])
-        return timeline_sorted(entries)
+        return email_timeline(obj)
 
     def has_resend_permission(self, request: HttpRequest) -> bool:
         # A resend sends mail: more than reading the log. The page itself is

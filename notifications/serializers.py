@@ -14,6 +14,7 @@ from notifications.services.bulk import (
     bulk_send_status,
 )
 from notifications.services.failures import public_error
+from notifications.timeline import email_events_ordered
 
 
 class EmailSendSerializer(serializers.Serializer):
@@ -36,6 +37,15 @@ class EmailSendSerializer(serializers.Serializer):
     )
 
 
+class EmailEventListSerializer(serializers.ListSerializer):
+    """A message's events in lifecycle order across our and the provider's
+    clocks (``notifications.timeline``), as staff see them."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        events = data.all() if hasattr(data, "all") else data
+        return super().to_representation(email_events_ordered(events))
+
+
 class EmailEventSerializer(serializers.ModelSerializer):
     """An event as the storefront sees it: our own fields only. The
     provider's details (a remote server's reply, its classification, a
@@ -49,6 +59,7 @@ class EmailEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = EmailEvent
         fields = ["type", "bounce_type", "occurred_at", "code"]
+        list_serializer_class = EmailEventListSerializer
 
     def get_code(self, event: EmailEvent) -> str:
         if event.webhook_id is not None:

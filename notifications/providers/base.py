@@ -166,8 +166,12 @@ def _setup_alert_due(account_pk: int, reason: str) -> bool:
 
 def _setup_alert_claim(key: str) -> bool:
     if cache_clock.on_database_cache():
-        # A savepoint: a failed write leaves the caller's transaction usable.
+        # A savepoint: a failed query leaves the caller's transaction usable.
         with cache_clock.atomic():
+            # A live claim is only read: adding over it locks its row, so
+            # each refused message of every worker would wait on that row.
+            if cache_clock.shared_get(key) is not None:
+                return False
             return cache_clock.shared_add(key, 1, SETUP_ALERT_INTERVAL)
     try:
         outage.check()  # a Redis that just failed costs no second timeout

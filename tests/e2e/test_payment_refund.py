@@ -1,10 +1,13 @@
 """Staff refund part of a captured sandbox payment from its admin page."""
 
 import re
+import time
 import uuid
 
 import pytest
+from django.http import StreamingHttpResponse
 
+from payments.admin.payments import PaymentAdmin
 from payments.models import Payment, PaymentStatus
 from payments.services import payment_create
 from tests.factories import ProviderAccountFactory
@@ -17,7 +20,33 @@ def _no_subscribers(settings) -> None:
     settings.SWITCHYARD_EVENT_SUBSCRIBERS = {}
 
 
-def test_staff_refund_part_of_a_captured_payment(admin_login, live_server):
+@pytest.fixture
+def timeline_arrives_late(monkeypatch) -> None:
+    """The payment's page arrives in two parts, the second (its timeline's
+    rows) a moment later, as on a loaded machine: a timeline read before the
+    page has loaded counts too few rows."""
+    change_view = PaymentAdmin.change_view
+
+    def in_two_parts(self, request, object_id, form_url="", extra_context=None):
+        response = change_view(self, request, object_id, form_url, extra_context)
+        if request.method != "GET" or response.status_code != 200:
+            return response
+        body = response.render().content
+        cut = body.index(b'<tr class="timeline-')
+
+        def parts():
+            yield body[:cut]
+            time.sleep(0.5)
+            yield body[cut:]
+
+        return StreamingHttpResponse(parts(), content_type=response["Content-Type"])
+
+    monkeypatch.setattr(PaymentAdmin, "change_view", in_two_parts)
+
+
+def test_staff_refund_part_of_a_captured_payment(
+    admin_login, live_server, timeline_arrives_late
+):
     ProviderAccountFactory(slug="sandbox-payments", display_name="Sandbox payments")
     payment = payment_create(
         order_id="ORD-1001",
@@ -33,7 +62,9 @@ def test_staff_refund_part_of_a_captured_payment(admin_login, live_server):
 
     # Find it the way staff would: search the list by order id.
     page.goto(f"{live_server.url}/admin/payments/payment/?q=ORD-1001")
-    page.get_by_role("link", name=payment.public_id).click()
+    # Each page is read once it has loaded: a click only starts the navigation.
+    with page.expect_navigation():
+        page.get_by_role("link", name=payment.public_id).click()
     fields = page.locator(".field-refundable_display .readonly")
     assert fields.inner_text() == "€125.00"
     assert page.locator(".field-status .readonly").inner_text() == "Captured"
@@ -41,20 +72,23 @@ def test_staff_refund_part_of_a_captured_payment(admin_login, live_server):
     rows_before = timeline.count()
     assert page.locator("#payment-timeline tr.timeline-refund").count() == 0
 
-    page.click("#refund-link")
+    with page.expect_navigation():
+        page.click("#refund-link")
     assert page.locator("#summary-refundable").inner_text() == "€125.00"
     amount = page.locator("#id_amount")
     assert amount.input_value() == "125.00"  # the whole remainder by default
     amount.fill("40.25")
     page.fill("#id_reason", "one item returned")
-    page.click("input[name='_refund']")
+    with page.expect_navigation():
+        page.click("input[name='_refund']")
     # Unconfirmed: the form comes back with the error, nothing refunded.
     assert "Tick the box" in page.locator(".errorlist").inner_text()
     payment.refresh_from_db()
     assert payment.amount_refunded == 0
 
     page.check("#id_confirm")
-    page.click("input[name='_refund']")
+    with page.expect_navigation():
+        page.click("input[name='_refund']")
     page.locator(".messagelist .success").wait_for()
     assert re.search(
         r"of €40\.25: succeeded", page.locator(".messagelist").inner_text()
@@ -76,6 +110,7 @@ def test_staff_refund_part_of_a_captured_payment(admin_login, live_server):
     assert (payment.status, payment.amount_refunded) == ("partially_refunded", 4_025)
 
     # The form now offers what is left.
-    page.click("#refund-link")
+    with page.expect_navigation():
+        page.click("#refund-link")
     assert page.locator("#id_amount").input_value() == "84.75"
     assert Payment.objects.count() == 1
