@@ -477,6 +477,7 @@ def endpoint_waiting_discard(*, endpoint: WebhookEndpoint, actor: str) -> int:
         ).update(
             status=DeliveryStatus.DEAD,
             next_attempt_at=None,
+            waits_for_slot=False,  # ended: no slot is handed to it
             last_error=f"{DISCARDED_BY}{actor} while the endpoint was disabled."[:255],
         )
         # A delivery in flight now is ended as these when it settles: one
