@@ -6,7 +6,8 @@ the UPDATE reads them, not the table. The hand-on's partial index is built
 CONCURRENTLY afterwards (it holds only the flagged rows).
 
 The column keeps its default in the database: the code not yet deployed
-inserts rows without it. Each step is done again only if not done, so a run
+inserts rows without it; its ALTER waits for its table lock at most
+LOCK_TIMEOUT, not queueing every query of the table. Each step is done again only if not done, so a run
 stopped halfway (the index build cancelled, a killed deploy) is finished by
 migrating again."""
 
@@ -19,6 +20,8 @@ from integrations.migration_indexes import index_swap
 
 WAITING_STATUSES = ("status__in", ["pending", "failed"])
 WAITING = models.Q(WAITING_STATUSES)
+# The longest the column's ALTER waits for its table lock.
+LOCK_TIMEOUT = "5s"
 # The old marker, as the code before this migration wrote it.
 MARKER = "Waiting for a free slot: "
 
@@ -33,6 +36,7 @@ class AddFieldIfMissing(migrations.AddField):
         model = to_state.apps.get_model(app_label, self.model_name)
         if not _has_column(schema_editor, model, self.name):
             with transaction.atomic(using=schema_editor.connection.alias):
+                _lock_briefly(schema_editor)
                 super().database_forwards(
                     app_label, schema_editor, from_state, to_state
                 )
@@ -43,9 +47,17 @@ class AddFieldIfMissing(migrations.AddField):
         model = from_state.apps.get_model(app_label, self.model_name)
         if _has_column(schema_editor, model, self.name):
             with transaction.atomic(using=schema_editor.connection.alias):
+                _lock_briefly(schema_editor)
                 super().database_backwards(
                     app_label, schema_editor, from_state, to_state
                 )
+
+
+def _lock_briefly(schema_editor: Any) -> None:
+    # Queued behind a long transaction, the ALTER's lock would stop every
+    # read and write of the table: fail instead (migrate again later).
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
 
 
 def _has_column(schema_editor: Any, model: Any, name: str) -> bool:
