@@ -160,7 +160,10 @@ class WebhookDelivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     # Held back by the endpoint's in-flight cap: a slot a delivery to it frees
     # goes to its oldest such row (``services.handoff``); the claim clears it.
-    waits_for_slot = models.BooleanField(default=False, editable=False)
+    # The database's default serves the code before the field (a deploy).
+    waits_for_slot = models.BooleanField(
+        default=False, db_default=False, editable=False
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -129,11 +129,11 @@ class BreakerStore:
 
     def __init__(self, pk: int, *, window_seconds: float, buckets: int) -> None:
         self.pk = pk
-        self.prefix = f"brk:{{acct:{pk}}}"  # one Redis Cluster slot
+        self.prefix = _prefix(pk)
         self.window_seconds = window_seconds
         self.buckets = buckets
         self._state_key = f"{self.prefix}:state"
-        self._mode_key = f"{self.prefix}:mode"
+        self._mode_key = _mode_key(pk)
         self._consec_key = f"{self.prefix}:consec"
         self._raw_mode_key = raw_key(self._mode_key)
         self._raw_state_key = raw_key(self._state_key)
@@ -327,6 +327,33 @@ class BreakerStore:
         total = sum(int(values.get(k) or 0) for k in calls)
         failures = sum(int(values.get(k) or 0) for k in fails)
         return consec, total, failures
+
+
+def published_modes(pks: list[int]) -> dict[int, Any]:
+    """The mode each account ``pk``'s breaker published (None: none), read
+    together: one pipeline on Redis (raises RedisError), else one
+    ``get_many`` (one query on the database cache)."""
+    keys = {pk: _mode_key(pk) for pk in pks}
+    handle = redis_handle()
+    if handle is None:
+        found = cache.get_many(list(keys.values()))
+        return {pk: found.get(key) for pk, key in keys.items()}
+    pipe = handle.client.pipeline(transaction=False)
+    for key in keys.values():
+        pipe.get(raw_key(key))
+    raw = pipe.execute()
+    return {
+        pk: None if value is None else handle.loads(value)
+        for pk, value in zip(keys, raw, strict=True)
+    }
+
+
+def _prefix(pk: int) -> str:
+    return f"brk:{{acct:{pk}}}"  # one Redis Cluster slot
+
+
+def _mode_key(pk: int) -> str:
+    return f"{_prefix(pk)}:mode"
 
 
 def _add(key: str, ttl: int) -> bool:

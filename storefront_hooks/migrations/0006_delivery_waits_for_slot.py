@@ -3,7 +3,13 @@ own, no longer by its last error beginning "Waiting for a free slot: ".
 Rows marked so are converted (flag set, marker cut off the text): only
 waiting rows can be (a claim, a settle or a discard rewrites the text), so
 the UPDATE reads them, not the table. The hand-on's partial index is built
-CONCURRENTLY afterwards (it holds only the flagged rows)."""
+CONCURRENTLY afterwards (it holds only the flagged rows).
+
+The column keeps its default in the database: the code not yet deployed
+inserts rows without it; its ALTER waits for its table lock at most
+LOCK_TIMEOUT, not queueing every query of the table. Each step is done again only if not done, so a run
+stopped halfway (the index build cancelled, a killed deploy) is finished by
+migrating again."""
 
 from typing import Any
 
@@ -14,8 +20,53 @@ from integrations.migration_indexes import index_swap
 
 WAITING_STATUSES = ("status__in", ["pending", "failed"])
 WAITING = models.Q(WAITING_STATUSES)
+# The longest the column's ALTER waits for its table lock.
+LOCK_TIMEOUT = "5s"
 # The old marker, as the code before this migration wrote it.
 MARKER = "Waiting for a free slot: "
+
+
+class AddFieldIfMissing(migrations.AddField):
+    """AddField in its own short transaction, skipped (or, backwards, its
+    removal skipped) when an earlier, interrupted run already did it."""
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not _has_column(schema_editor, model, self.name):
+            with transaction.atomic(using=schema_editor.connection.alias):
+                _lock_briefly(schema_editor)
+                super().database_forwards(
+                    app_label, schema_editor, from_state, to_state
+                )
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if _has_column(schema_editor, model, self.name):
+            with transaction.atomic(using=schema_editor.connection.alias):
+                _lock_briefly(schema_editor)
+                super().database_backwards(
+                    app_label, schema_editor, from_state, to_state
+                )
+
+
+def _lock_briefly(schema_editor: Any) -> None:
+    # Queued behind a long transaction, the ALTER's lock would stop every
+    # read and write of the table: fail instead (migrate again later).
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+
+
+def _has_column(schema_editor: Any, model: Any, name: str) -> bool:
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_table_description(
+            cursor, model._meta.db_table
+        )
+    return any(column.name == name for column in found)
 
 
 def _rows(apps: Any) -> Any:
@@ -48,11 +99,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # A constant default: PostgreSQL adds the column without rewriting rows.
-        migrations.AddField(
+        # A constant default: PostgreSQL adds the column without rewriting
+        # rows; kept in the database for the inserts of the code before this.
+        AddFieldIfMissing(
             model_name="webhookdelivery",
             name="waits_for_slot",
-            field=models.BooleanField(default=False, editable=False),
+            field=models.BooleanField(default=False, db_default=False, editable=False),
         ),
         migrations.RunPython(_flag_marked, _mark_flagged),
         index_swap(

@@ -502,6 +502,7 @@ def _give_up_old(now: datetime) -> int:
     ended = old.update(
         status=DeliveryStatus.DEAD,
         next_attempt_at=None,
+        waits_for_slot=False,  # ended: no slot is handed to it
         last_error=Concat(
             Value(f"Not delivered within {hours} hours; last: "), F("last_error")
         ),

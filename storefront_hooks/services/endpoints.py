@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -14,6 +13,7 @@ from redis.exceptions import RedisError
 
 from integrations import crypto
 from integrations.breaker import BreakerSnapshot, breaker_for
+from integrations.breaker.store import published_modes
 from integrations.models import DeliveryStatus, ProviderAccount
 from integrations.models.accounts import BreakerMode, Mode
 from integrations.redis_line import outage, redis_handle
@@ -348,34 +348,25 @@ def endpoints_paused_by_staff(endpoints: list[WebhookEndpoint]) -> set[int]:
 
 
 def _published_modes(accounts: list[ProviderAccount]) -> dict[int, Any]:
-    """The breaker mode each account's breaker published (None: none), by
-    the breaker store's own keys (it has no read of many accounts)."""
-    stores = {account.pk: breaker_for(account).store for account in accounts}
-    if not stores:
+    """The breaker mode each account's breaker published (None: none); none
+    while Redis cannot be reached (one WARNING, its outage pause kept)."""
+    if not accounts:
         return {}
-    handle = redis_handle()
-    if handle is None:
-        keys = {pk: store._mode_key for pk, store in stores.items()}
-        found = cache.get_many(list(keys.values()))
-        return {pk: found.get(key) for pk, key in keys.items()}
+    on_redis = redis_handle() is not None
     try:
-        outage.check()
-        pipe = handle.client.pipeline(transaction=False)
-        for store in stores.values():
-            pipe.get(store._raw_mode_key)
-        raw = pipe.execute()
+        if on_redis:
+            outage.check()
+        modes = published_modes([account.pk for account in accounts])
     except RedisError as exc:
         outage.failed(exc)
         logger.warning(
             "webhook endpoint breaker unreadable",
-            extra={"endpoints": len(stores), "error_type": type(exc).__name__},
+            extra={"endpoints": len(accounts), "error_type": type(exc).__name__},
         )
         return {}
-    outage.answered()
-    return {
-        pk: None if value is None else handle.loads(value)
-        for pk, value in zip(stores, raw, strict=True)
-    }
+    if on_redis:
+        outage.answered()
+    return modes
 
 
 def endpoint_pause_seen(endpoint: WebhookEndpoint, now: datetime) -> None:
@@ -477,6 +468,7 @@ def endpoint_waiting_discard(*, endpoint: WebhookEndpoint, actor: str) -> int:
         ).update(
             status=DeliveryStatus.DEAD,
             next_attempt_at=None,
+            waits_for_slot=False,  # ended: no slot is handed to it
             last_error=f"{DISCARDED_BY}{actor} while the endpoint was disabled."[:255],
         )
         # A delivery in flight now is ended as these when it settles: one
