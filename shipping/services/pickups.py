@@ -34,6 +34,7 @@ from shipping.services.errors import (
     carrier_refusal,
 )
 from shipping.services.quote_hold import shipment_carrier_account
+from shipping.services.tracking import shipment_has_moved
 
 logger = logging.getLogger(__name__)
 
@@ -293,7 +294,22 @@ def _shipments(account: ProviderAccount, public_ids: Sequence[str]) -> list[Ship
             param="shipments",
         )
     _refuse_held(found)
+    _refuse_collected(found)
     return found
+
+
+def _refuse_collected(shipments: list[Shipment]) -> None:
+    """InvalidState when the carrier has scanned a shipment in its network:
+    a driver came for it (a ``past`` pickup done) or it was dropped off, and
+    a pickup booked for it would send one for nothing, billed by some."""
+    moved = [s.public_id for s in shipments if shipment_has_moved(shipment=s)]
+    if moved:
+        raise InvalidState(
+            f"the carrier has shipment {moved[0]} already (scanned in its "
+            "network): it needs no pickup",
+            code="already_collected",
+            param="shipments",
+        )
 
 
 def _refuse_held(shipments: list[Shipment]) -> None:
