@@ -315,9 +315,14 @@ def _refuse_collected(shipments: list[Shipment]) -> None:
 def _refuse_held(shipments: list[Shipment]) -> None:
     """InvalidState when a shipment is on a pickup that holds it: a second
     booking would send the carrier's driver twice; one whose booking is
-    unknown is settled by staff first (pickup_resolve)."""
+    unknown is settled by staff first (pickup_resolve). Only while its day
+    may come (as ``pickups_past_sweep`` reads it): a day gone sends no
+    driver, whatever the pickup's status waits for (a cancel in doubt)."""
+    earliest, _latest = date_window(MAX_PICKUP_DAYS_AHEAD)
     booked = (
-        Pickup.objects.filter(status__in=_HOLDING, shipments__in=shipments)
+        Pickup.objects.filter(
+            status__in=_HOLDING, shipments__in=shipments, pickup_date__gte=earliest
+        )
         .values_list("public_id", "status")
         .first()
     )

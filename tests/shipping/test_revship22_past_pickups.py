@@ -13,12 +13,12 @@ from integrations.clock import database_now
 from integrations.models import IdempotencyRecord
 from shipping import codec, services
 from shipping.api_examples import PICKUP_REQUEST
-from shipping.models import Pickup, Shipment, ShipmentStatus
+from shipping.models import Pickup, PickupStatus, Shipment, ShipmentStatus
 from shipping.providers.base import PickupRequest
 from shipping.schedules import JOBS
 from tests.factories import ApiKeyFactory
 from tests.shipping.contract import requests
-from tests.shipping.helpers import carrier
+from tests.shipping.helpers import carrier, scheduled_pickup
 
 pytestmark = pytest.mark.django_db
 PICKUPS = "/api/v1/shipping/pickups/"
@@ -153,3 +153,44 @@ def test_a_shipment_whose_scans_say_it_moved_is_refused_by_the_service_too():
 
     assert refused.value.code == "already_collected"
     assert not Pickup.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "left",
+    [
+        # Our cancel in doubt: the sweep leaves it scheduled for the
+        # carrier's answer, which nobody may ask for again.
+        {"status": PickupStatus.SCHEDULED, "cancel_requested_at": True},
+        # A booking whose answer was lost, never settled by staff.
+        {"status": PickupStatus.UNKNOWN},
+    ],
+    ids=["cancel_in_doubt", "booking_unknown"],
+)
+def test_a_pickup_whose_day_passed_holds_its_shipments_no_more(left):
+    # Its day is gone: a booking for another day sends no second driver.
+    account = carrier("post")
+    shipment = _bought(account, "SBXRS2204")
+    values = dict(left)
+    if values.pop("cancel_requested_at", False):
+        values["cancel_requested_at"] = database_now()
+    old = scheduled_pickup(account, "PRN-RS22-OLD", pickup_date=_day(-3), **values)
+    old.shipments.set([shipment])
+    assert _sweep() == 0
+
+    answer = _book(_api(), "rs22-after", _day(1), [shipment.public_id])
+
+    assert answer.status_code == 201, answer.content
+    assert Pickup.objects.get(pk=old.pk).status == left["status"]
+
+
+def test_a_pickup_of_yesterday_still_holds_its_shipments():
+    # Yesterday in UTC is still today in the Americas: the driver may come.
+    account = carrier("post")
+    shipment = _bought(account, "SBXRS2205")
+    held = scheduled_pickup(account, "PRN-RS22-Y", pickup_date=_day(-1))
+    held.shipments.set([shipment])
+
+    answer = _book(_api(), "rs22-yesterday", _day(1), [shipment.public_id])
+
+    assert answer.status_code == 409, answer.content
+    assert answer.json()["error"]["code"] == "already_scheduled"
