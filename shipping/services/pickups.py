@@ -17,7 +17,13 @@ from integrations.events import event_emit
 from integrations.models import ProviderAccount
 from integrations.secrets_registry import staff_text
 from shipping import codec
-from shipping.models import Pickup, PickupStatus, Shipment, ShipmentStatus
+from shipping.models import (
+    Pickup,
+    PickupStatus,
+    Shipment,
+    ShipmentStatus,
+    TrackingEvent,
+)
 from shipping.providers.base import Pickup as BookedPickup
 from shipping.providers.base import PickupRequest
 from shipping.providers.validation import (
@@ -34,7 +40,7 @@ from shipping.services.errors import (
     carrier_refusal,
 )
 from shipping.services.quote_hold import shipment_carrier_account
-from shipping.services.tracking import shipment_has_moved
+from shipping.services.tracking import NOT_MOVING
 
 logger = logging.getLogger(__name__)
 
@@ -302,10 +308,22 @@ def _refuse_collected(shipments: list[Shipment]) -> None:
     """InvalidState when the carrier has scanned a shipment in its network:
     a driver came for it (a ``past`` pickup done) or it was dropped off, and
     a pickup booked for it would send one for nothing, billed by some."""
-    moved = [s.public_id for s in shipments if shipment_has_moved(shipment=s)]
+    # A scan we could not read is no proof (shipment_has_moved counts it,
+    # to refuse a void); a status past pre-transit, now or ever, is.
+    moved = (
+        Shipment.objects.filter(pk__in=[s.pk for s in shipments])
+        .filter(
+            ~Q(tracking_status__in=NOT_MOVING)
+            | Q(
+                tracking_events__in=TrackingEvent.objects.exclude(status__in=NOT_MOVING)
+            )
+        )
+        .values_list("public_id", flat=True)
+        .first()
+    )
     if moved:
         raise InvalidState(
-            f"the carrier has shipment {moved[0]} already (scanned in its "
+            f"the carrier has shipment {moved} already (scanned in its "
             "network): it needs no pickup",
             code="already_collected",
             param="shipments",

@@ -194,3 +194,16 @@ def test_a_pickup_of_yesterday_still_holds_its_shipments():
 
     assert answer.status_code == 409, answer.content
     assert answer.json()["error"]["code"] == "already_scheduled"
+
+
+def test_a_scan_we_could_not_read_does_not_refuse_the_booking():
+    # No proof the carrier has it: the pickup is booked.
+    account = carrier("post")
+    shipment = _bought(account, "SBXRS2206")
+    shipment.tracking_events.create(
+        status="unknown", occurred_at=database_now(), dedupe_key="rs22-unread"
+    )
+
+    answer = _book(_api(), "rs22-unread", _day(1), [shipment.public_id])
+
+    assert answer.status_code == 201, answer.content
