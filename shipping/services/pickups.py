@@ -17,15 +17,10 @@ from integrations.events import event_emit
 from integrations.models import ProviderAccount
 from integrations.secrets_registry import staff_text
 from shipping import codec
-from shipping.models import (
-    Pickup,
-    PickupStatus,
-    Shipment,
-    ShipmentStatus,
-    TrackingEvent,
-)
+from shipping.models import Pickup, PickupStatus, Shipment, ShipmentStatus
 from shipping.providers.base import Pickup as BookedPickup
 from shipping.providers.base import PickupRequest
+from shipping.providers.tracking_types import TrackingStatus
 from shipping.providers.validation import (
     MAX_PICKUP_DAYS_AHEAD,
     InvalidShippingRequest,
@@ -304,6 +299,9 @@ def _shipments(account: ProviderAccount, public_ids: Sequence[str]) -> list[Ship
     return found
 
 
+_MOVING = [str(s) for s in TrackingStatus if s not in NOT_MOVING]
+
+
 def _refuse_collected(shipments: list[Shipment]) -> None:
     """InvalidState when the carrier has scanned a shipment in its network:
     a driver came for it (a ``past`` pickup done) or it was dropped off, and
@@ -313,10 +311,7 @@ def _refuse_collected(shipments: list[Shipment]) -> None:
     moved = (
         Shipment.objects.filter(pk__in=[s.pk for s in shipments])
         .filter(
-            ~Q(tracking_status__in=NOT_MOVING)
-            | Q(
-                tracking_events__in=TrackingEvent.objects.exclude(status__in=NOT_MOVING)
-            )
+            ~Q(tracking_status__in=NOT_MOVING) | Q(tracking_events__status__in=_MOVING)
         )
         .values_list("public_id", flat=True)
         .first()
