@@ -39,7 +39,7 @@ from shipping.api_examples import (
     RATES_RESPONSE,
     SHIPMENT_RESPONSE,
 )
-from shipping.models import Pickup, Shipment, ShipmentStatus
+from shipping.models import Pickup, PickupStatus, Shipment, ShipmentStatus
 from shipping.providers.base import PickupRequest
 from shipping.providers.validation import InvalidShippingRequest
 from shipping.selectors import own_label_refunded, parcel_label, shipment_label
@@ -446,7 +446,9 @@ class PickupsView(APIView):
             )
         except (ProviderError, services.ShippingError) as exc:
             raise _pickup_error(exc) from exc
-        code = 201 if pickup.status == "scheduled" else 202
+        # Booked, its day maybe gone since (a replay of the key): 201.
+        booked = pickup.status in (PickupStatus.SCHEDULED, PickupStatus.PAST)
+        code = 201 if booked else 202
         return Response(PickupSerializer(pickup).data, status=code)
 
 

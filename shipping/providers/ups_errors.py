@@ -125,14 +125,26 @@ def activity_event(activity: Mapping[str, Any]) -> TrackingEvent | None:
 
 
 def _activity_time(activity: Mapping[str, Any]) -> datetime | None:
-    # UTC fields when UPS sends them; else the local date and time, which
-    # carry no offset and are read as UTC (the order within a parcel holds).
-    day = activity.get("gmtDate") or activity.get("date")
-    clock = str(activity.get("gmtTime") or activity.get("time") or "000000")
-    clock = clock.replace(":", "")
+    # The GMT date and time when UPS sends both; else the local ones with
+    # their gmtOffset (a parcel moving west is later in time, earlier on the
+    # clock); with no offset, the local ones read as UTC. Never half a pair.
+    if activity.get("gmtDate") and activity.get("gmtTime"):
+        day, clock, offset = activity["gmtDate"], activity["gmtTime"], "+00:00"
+    else:
+        day, clock = activity.get("date"), activity.get("time") or "000000"
+        offset = str(activity.get("gmtOffset") or "+00:00")
     try:
-        return datetime.strptime(f"{day}{clock[:6]:0<6}", "%Y%m%d%H%M%S").replace(
-            tzinfo=UTC
+        read = datetime.strptime(
+            f"{day}{_hhmmss(str(clock))}{offset.strip()}", "%Y%m%d%H%M%S%z"
         )
-    except (TypeError, ValueError):
+        return read.astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _hhmmss(clock: str) -> str:
+    # '74700' (the spec's own example) is 07:47:00, '1630' is 16:30:00.
+    digits = clock.replace(":", "").strip()
+    if len(digits) % 2:
+        digits = "0" + digits
+    return f"{digits[:6]:0<6}"

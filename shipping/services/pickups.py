@@ -20,6 +20,7 @@ from shipping import codec
 from shipping.models import Pickup, PickupStatus, Shipment, ShipmentStatus
 from shipping.providers.base import Pickup as BookedPickup
 from shipping.providers.base import PickupRequest
+from shipping.providers.tracking_types import TrackingStatus
 from shipping.providers.validation import (
     MAX_PICKUP_DAYS_AHEAD,
     InvalidShippingRequest,
@@ -34,6 +35,7 @@ from shipping.services.errors import (
     carrier_refusal,
 )
 from shipping.services.quote_hold import shipment_carrier_account
+from shipping.services.tracking import NOT_MOVING
 
 logger = logging.getLogger(__name__)
 
@@ -293,15 +295,47 @@ def _shipments(account: ProviderAccount, public_ids: Sequence[str]) -> list[Ship
             param="shipments",
         )
     _refuse_held(found)
+    _refuse_collected(found)
     return found
+
+
+_MOVING = [str(s) for s in TrackingStatus if s not in NOT_MOVING]
+
+
+def _refuse_collected(shipments: list[Shipment]) -> None:
+    """InvalidState when the carrier has scanned a shipment in its network:
+    a driver came for it (a ``past`` pickup done) or it was dropped off, and
+    a pickup booked for it would send one for nothing, billed by some."""
+    # A scan we could not read is no proof (shipment_has_moved counts it,
+    # to refuse a void); a status past pre-transit, now or ever, is.
+    moved = (
+        Shipment.objects.filter(pk__in=[s.pk for s in shipments])
+        .filter(
+            ~Q(tracking_status__in=NOT_MOVING) | Q(tracking_events__status__in=_MOVING)
+        )
+        .values_list("public_id", flat=True)
+        .first()
+    )
+    if moved:
+        raise InvalidState(
+            f"the carrier has shipment {moved} already (scanned in its "
+            "network): it needs no pickup",
+            code="already_collected",
+            param="shipments",
+        )
 
 
 def _refuse_held(shipments: list[Shipment]) -> None:
     """InvalidState when a shipment is on a pickup that holds it: a second
     booking would send the carrier's driver twice; one whose booking is
-    unknown is settled by staff first (pickup_resolve)."""
+    unknown is settled by staff first (pickup_resolve). Only while its day
+    may come (as ``pickups_past_sweep`` reads it): a day gone sends no
+    driver, whatever the pickup's status waits for (a cancel in doubt)."""
+    earliest, _latest = date_window(MAX_PICKUP_DAYS_AHEAD)
     booked = (
-        Pickup.objects.filter(status__in=_HOLDING, shipments__in=shipments)
+        Pickup.objects.filter(
+            status__in=_HOLDING, shipments__in=shipments, pickup_date__gte=earliest
+        )
         .values_list("public_id", "status")
         .first()
     )
