@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.api.errors import ApiError, error_body
-from integrations.api.idempotency import idempotent, key_sent
+from integrations.api.idempotency import HEADER, idempotent, key_sent
 from integrations.api.serializers import ErrorResponseSerializer
 from integrations.models import ApiKey, ProviderAccount
 from payments import selectors, services
@@ -51,6 +51,7 @@ _ERROR_STATUS = {
     services.AmountExceedsRefundable: 400,
     services.AmountExceedsCapturable: 400,
     services.InvalidState: 409,
+    services.KeyReused: 422,
     services.GatewayRejected: 402,
     services.GatewayUnavailable: 503,
 }
@@ -63,7 +64,8 @@ def api_error(exc: services.PaymentError) -> ApiError:
         exc.message,
         code=exc.code,
         status_code=code,
-        param=exc.param or None,
+        # A key reused is the header's, as the API's own check answers it.
+        param=HEADER if isinstance(exc, services.KeyReused) else exc.param or None,
         error_type=error_type,
         provider_code=exc.provider_code,
     )
