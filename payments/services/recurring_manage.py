@@ -9,16 +9,20 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations import money, registry
 from payments.models import (
+    MONEY_HOLDING_STATUSES,
+    Payment,
     PaymentStatus,
     RecurringCharge,
     RecurringInterval,
     RecurringStatus,
     SavedPaymentMethod,
 )
+from payments.providers.base import DECLINE_CODES
 from payments.services.attempts import KIND, adapter_for
 from payments.services.errors import InvalidState, PaymentError
 from payments.services.slots import decline_kept, latest_try, schedule_restart
@@ -150,8 +154,11 @@ def _first_run(first_run_at: datetime | None) -> datetime:
 
 
 def method_check(method: SavedPaymentMethod, when: datetime) -> None:
-    """MethodUnusable if ``method`` cannot be charged at ``when``: its card
-    expired by then (valid through its expiry month) or its account disabled."""
+    """MethodUnusable if ``method`` cannot be charged at ``when``: its last
+    word from the issuer a hard decline (MethodDeclined), its card expired by
+    then (valid through its expiry month) or its account disabled."""
+    if _hard_declined(method):
+        raise _declined()
     expiry = (method.exp_year or 0, method.exp_month or 0)
     if all(expiry) and (when.year, when.month) > expiry:
         raise MethodUnusable(
@@ -272,31 +279,52 @@ def recurring_default_method_move(
     return recurring_method_change(recurring=recurring, method_id=default, actor=actor)
 
 
+def _hard_declined(method: SavedPaymentMethod) -> bool:
+    """Whether ``method``'s latest charge the issuer decided (any: a run's,
+    a one-off) was a hard decline: a card lost once stays lost, whichever
+    charge learnt it, until the issuer approves it again."""
+    latest = (
+        Payment.objects.filter(saved_method=method)
+        .filter(
+            Q(status__in=MONEY_HOLDING_STATUSES)
+            | Q(status=PaymentStatus.FAILED, failure_code__in=DECLINE_CODES)
+        )
+        .only("status", "failure_code")
+        .order_by("-pk")
+        .first()
+    )
+    return (
+        latest is not None
+        and latest.status == PaymentStatus.FAILED
+        and latest.failure_code in HARD_DECLINES
+    )
+
+
 def _hard_decline_refuse(row: RecurringCharge, method: SavedPaymentMethod) -> None:
     """MethodDeclined if ``row`` stopped (or, paused, waits to stop) for a
-    hard decline of ``method``: each resume on it would be one more certain
-    decline at the gateway. The storefront moves the charge to another."""
+    hard decline of ``method`` made before payments named their method
+    (``method_check`` judges those that do): each resume on it would be one
+    more certain decline at the gateway. The storefront moves the charge."""
     if row.status == RecurringStatus.FAILED:
         decline = row.last_payment
     else:
         decline = latest_try(row) if decline_kept(row) else None
     if decline is None or decline.status != PaymentStatus.FAILED:
         return
-    if decline.failure_code not in HARD_DECLINES:
+    if decline.failure_code not in HARD_DECLINES or decline.saved_method_id:
         return
-    if decline.saved_method_id is not None:
-        declined_here = decline.saved_method_id == method.pk
-    else:
-        # A try made before payments named their method: its metadata's, or
-        # (older still) the charge's own.
-        named = decline.metadata.get("recurring_method") or row.saved_method.public_id
-        declined_here = named == method.public_id
-    if declined_here:
-        raise MethodDeclined(
-            "The payment method was declined for good (card lost, stolen, "
-            "expired or closed); move the charge to another payment method.",
-            param="payment_method",
-        )
+    # Its metadata's method, or (older still) the charge's own.
+    named = decline.metadata.get("recurring_method") or row.saved_method.public_id
+    if named == method.public_id:
+        raise _declined()
+
+
+def _declined() -> MethodDeclined:
+    return MethodDeclined(
+        "The payment method was declined for good (card lost, stolen, "
+        "expired or closed); move the charge to another payment method.",
+        param="payment_method",
+    )
 
 
 def _restart(row: RecurringCharge) -> bool:
