@@ -71,7 +71,7 @@ def api_error(exc: services.PaymentError) -> ApiError:
     )
 
 
-def _scoped_key(request: Request) -> str:
+def scoped_key(request: Request) -> str:
     """The Idempotency-Key, scoped to its caller as the decorator scopes it."""
     owner = (
         f"api-key:{request.auth.pk}"
@@ -252,7 +252,7 @@ class PaymentCreateView(APIView):
         data, accounts = _create_input(request)
         try:
             payment = services.payment_create(
-                **data, idempotency_key=_scoped_key(request), accounts=accounts
+                **data, idempotency_key=scoped_key(request), accounts=accounts
             )
         except services.PaymentError as exc:
             raise api_error(exc) from exc
@@ -387,7 +387,7 @@ class PaymentRefundsView(APIView):
                 amount=serializer.validated_data["amount"],
                 reason=serializer.validated_data["reason"],
                 requested_by=actor(request),
-                idempotency_key=_scoped_key(request),
+                idempotency_key=scoped_key(request),
             )
         except services.PaymentError as exc:
             raise api_error(exc) from exc
@@ -452,7 +452,7 @@ class CustomerPaymentMethodsView(ListModelMixin, GenericAPIView):
         try:
             method = services.payment_method_save(
                 customer_reference=customer_reference,
-                idempotency_key=_scoped_key(request),
+                idempotency_key=scoped_key(request),
                 **serializer.validated_data,
             )
         except services.PaymentError as exc:

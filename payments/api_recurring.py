@@ -21,7 +21,7 @@ from integrations.api.idempotency import idempotent
 from integrations.api.serializers import ErrorResponseSerializer
 from integrations.money import MoneyError
 from payments import services
-from payments.api import READ, WRITE, actor, api_error, check_customer
+from payments.api import READ, WRITE, actor, api_error, check_customer, scoped_key
 from payments.models import RecurringCharge
 from payments.serializers_recurring import (
     RecurringChargeCreateSerializer,
@@ -168,6 +168,7 @@ class CustomerRecurringChargesView(ListModelMixin, GenericAPIView):
                 interval_count=data["interval_count"],
                 first_run_at=data["first_run_at"],
                 description=data["description"],
+                idempotency_key=scoped_key(request),
             )
         except (services.PaymentError, MoneyError) as exc:
             raise _manage_error(exc) from exc

@@ -6,9 +6,10 @@ during a run stays."""
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -24,7 +25,7 @@ from payments.models import (
 )
 from payments.providers.base import DECLINE_CODES
 from payments.services.attempts import KIND, adapter_for
-from payments.services.errors import InvalidState, PaymentError
+from payments.services.errors import InvalidState, KeyReused, PaymentError
 from payments.services.slots import decline_kept, latest_try, schedule_restart
 
 logger = logging.getLogger("payments.services")
@@ -85,9 +86,23 @@ def recurring_create(
     interval_count: int = 1,
     first_run_at: datetime | None = None,
     description: str = "",
+    idempotency_key: str | None = None,
 ) -> RecurringCharge:
     """A new active recurring charge of ``amount`` on the customer's saved
-    method, first charged at ``first_run_at`` (default now)."""
+    method, first charged at ``first_run_at`` (default now). The charge made
+    under ``idempotency_key`` already, if the same request (KeyReused if
+    not): a replay after the API's record of the key expired is no twin."""
+    asked = {
+        "amount": amount,
+        "currency": str(currency).strip().upper(),
+        "interval": interval,
+        "interval_count": interval_count,
+        "description": description,
+    }
+    if idempotency_key:
+        made = RecurringCharge.objects.filter(idempotency_key=idempotency_key).first()
+        if made is not None:
+            return _create_repeat(made, customer_reference, method_id, asked)
     first_run_at = _first_run(first_run_at)
     if interval not in MAX_INTERVAL_COUNT:
         raise PaymentError("Unknown interval.", code="invalid", param="interval")
@@ -104,18 +119,55 @@ def recurring_create(
     money.check_limit(amount, currency)
     method = _customer_method(customer_reference, method_id)
     method_check(method, first_run_at)
-    recurring = RecurringCharge.objects.create(
+    asked["currency"] = currency
+    recurring = _keyed_create(
+        idempotency_key,
+        (customer_reference, method_id, asked),
         saved_method=method,
-        amount=amount,
-        currency=currency,
-        interval=interval,
-        interval_count=interval_count,
         next_run_at=first_run_at,
         anchor_day=first_run_at.day,
-        description=description,
     )
     logger.info("recurring charge created", extra={"recurring_id": recurring.public_id})
     return recurring
+
+
+def _keyed_create(
+    key: str | None, request: tuple[str, str, dict[str, Any]], **fields: Any
+) -> RecurringCharge:
+    """The new charge (``request``'s fields and ``fields``) under ``key``;
+    or the charge the same key's create committed first, concurrently."""
+    customer_reference, method_id, asked = request
+    try:
+        with transaction.atomic():
+            return RecurringCharge.objects.create(
+                **asked, **fields, idempotency_key=key or None
+            )
+    except IntegrityError:
+        if not key:
+            raise
+        made = RecurringCharge.objects.get(idempotency_key=key)
+        return _create_repeat(made, customer_reference, method_id, asked)
+
+
+def _create_repeat(
+    made: RecurringCharge,
+    customer_reference: str,
+    method_id: str,
+    asked: dict[str, Any],
+) -> RecurringCharge:
+    """``made``, its key's charge, if it was this create (customer, method,
+    amount, currency, interval, description); else KeyReused."""
+    method = made.saved_method
+    same = (method.customer_reference, method.public_id) == (
+        customer_reference,
+        method_id,
+    ) and all(getattr(made, name) == value for name, value in asked.items())
+    if same:
+        return made
+    raise KeyReused(
+        "This idempotency key was already used for another recurring charge.",
+        param="idempotency_key",
+    )
 
 
 def _customer_method(customer_reference: str, method_id: str) -> SavedPaymentMethod:
