@@ -84,20 +84,16 @@ def payment_create(
     accounts: Sequence[ProviderAccount] | None = None,
 ) -> Payment:
     """Screen, then authorize (and capture) over the payment accounts.
-
     Always returns the payment; its status says what happened (``failed``
-    with ``failure_code``, ``blocked``, ``unknown``...). The same
-    ``idempotency_key`` with the same request returns the same payment
-    without a second charge; with another, KeyReused (``payment_repeat``).
-    Raises PanRefused, ValueError (bad amount or currency) and
-    GatewayUnavailable (no account could be reached; nothing was charged).
-    ``accounts``: the enabled accounts in failover order if the caller read
-    them for this request already (``enabled_accounts``).
-    """
+    with ``failure_code``, ``blocked``, ``unknown``...). The same key and
+    request return the same payment, never charged twice; another request
+    under the key raises KeyReused. Also raises PanRefused, ValueError (bad
+    amount or currency) and GatewayUnavailable (nothing was charged).
+    ``accounts``: the enabled accounts in failover order if already read
+    (``enabled_accounts``)."""
     pan_refuse(source_token=source_token, metadata=metadata)
     currency = checked_currency(amount, currency)
-    # A repeated key is found by the unique insert below (payment_store):
-    # one query fewer on every new payment.
+    # A repeated key is found by payment_store's unique insert (a query fewer).
     screening = fraud.payment_screen(
         amount=amount,
         currency=currency,
@@ -123,8 +119,7 @@ def payment_create(
         ip_address=ip_address or None,
         idempotency_key=idempotency_key,
     )
-    if not created:
-        # A saved method's charge under this key was another request.
+    if not created:  # a saved method's charge is another request
         return payment_repeat(payment, asked, same_source=not payment.saved_method_id)
     if screening.level == fraud.RiskLevel.HIGH:
         return payment_block(payment)
