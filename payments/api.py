@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.api.errors import ApiError, error_body
-from integrations.api.idempotency import idempotent, key_sent
+from integrations.api.idempotency import HEADER, idempotent, key_sent
 from integrations.api.serializers import ErrorResponseSerializer
 from integrations.models import ApiKey, ProviderAccount
 from payments import selectors, services
@@ -51,6 +51,7 @@ _ERROR_STATUS = {
     services.AmountExceedsRefundable: 400,
     services.AmountExceedsCapturable: 400,
     services.InvalidState: 409,
+    services.KeyReused: 422,
     services.GatewayRejected: 402,
     services.GatewayUnavailable: 503,
 }
@@ -63,13 +64,14 @@ def api_error(exc: services.PaymentError) -> ApiError:
         exc.message,
         code=exc.code,
         status_code=code,
-        param=exc.param or None,
+        # A key reused is the header's, as the API's own check answers it.
+        param=HEADER if isinstance(exc, services.KeyReused) else exc.param or None,
         error_type=error_type,
         provider_code=exc.provider_code,
     )
 
 
-def _scoped_key(request: Request) -> str:
+def scoped_key(request: Request) -> str:
     """The Idempotency-Key, scoped to its caller as the decorator scopes it."""
     owner = (
         f"api-key:{request.auth.pk}"
@@ -250,7 +252,7 @@ class PaymentCreateView(APIView):
         data, accounts = _create_input(request)
         try:
             payment = services.payment_create(
-                **data, idempotency_key=_scoped_key(request), accounts=accounts
+                **data, idempotency_key=scoped_key(request), accounts=accounts
             )
         except services.PaymentError as exc:
             raise api_error(exc) from exc
@@ -385,7 +387,7 @@ class PaymentRefundsView(APIView):
                 amount=serializer.validated_data["amount"],
                 reason=serializer.validated_data["reason"],
                 requested_by=actor(request),
-                idempotency_key=_scoped_key(request),
+                idempotency_key=scoped_key(request),
             )
         except services.PaymentError as exc:
             raise api_error(exc) from exc
@@ -450,7 +452,7 @@ class CustomerPaymentMethodsView(ListModelMixin, GenericAPIView):
         try:
             method = services.payment_method_save(
                 customer_reference=customer_reference,
-                idempotency_key=_scoped_key(request),
+                idempotency_key=scoped_key(request),
                 **serializer.validated_data,
             )
         except services.PaymentError as exc:

@@ -21,7 +21,7 @@ from integrations.api.idempotency import idempotent
 from integrations.api.serializers import ErrorResponseSerializer
 from integrations.money import MoneyError
 from payments import services
-from payments.api import READ, WRITE, actor, api_error, check_customer
+from payments.api import READ, WRITE, actor, api_error, check_customer, scoped_key
 from payments.models import RecurringCharge
 from payments.serializers_recurring import (
     RecurringChargeCreateSerializer,
@@ -142,7 +142,9 @@ class CustomerRecurringChargesView(ListModelMixin, GenericAPIView):
         description="The method must be this customer's (another's answers 404 "
         "`payment_method_not_found`) and usable at the first run (400 "
         "`payment_method_expired`, or `payment_method_unusable`: its account disabled "
-        "or one this deploy cannot call). A first run "
+        "or one this deploy cannot call; `payment_method_declined`: its latest "
+        "decided charge a hard decline, card lost, stolen, expired or closed). "
+        "A first run "
         "more than five minutes in the past answers 400 `first_run_in_past`, one "
         "more than two years ahead 400 `first_run_too_far`.",
         request=RecurringChargeCreateSerializer,
@@ -166,6 +168,7 @@ class CustomerRecurringChargesView(ListModelMixin, GenericAPIView):
                 interval_count=data["interval_count"],
                 first_run_at=data["first_run_at"],
                 description=data["description"],
+                idempotency_key=scoped_key(request),
             )
         except (services.PaymentError, MoneyError) as exc:
             raise _manage_error(exc) from exc
@@ -245,10 +248,11 @@ RecurringChargeResumeView = _change_view(
     "period was declined), the period the resume begins is charged at once and "
     "later ones follow from it; periods missed "
     "are never charged. Its method must still be usable (400 "
-    "`payment_method_expired`, `payment_method_unusable`). One stopped by a "
-    "hard decline of its method (card lost or stolen, expired, number or "
-    "account invalid or closed; or, paused, with such a decline waiting to "
-    "stop it) answers 400 `payment_method_declined`: move it to another "
+    "`payment_method_expired`, `payment_method_unusable`). One on a method "
+    "whose latest decided charge (this charge's or any other's) was a hard "
+    "decline (card lost or stolen, expired, number or account invalid or "
+    "closed; or, paused, with such a decline waiting to stop it) answers 400 "
+    "`payment_method_declined`: move it to another "
     "method (`.../payment-method/`). A soft decline (insufficient funds, "
     "do-not-honour) is resumable.",
     {**_EXAMPLE, "next_run_at": "2025-04-01T09:00:00Z"},
@@ -287,9 +291,10 @@ class RecurringChargeMethodView(APIView):
         "`payment_method_expired`, or `payment_method_unusable`: its account "
         "disabled or one this deploy cannot call). A `failed` charge becomes "
         "`active`: the period the change begins is charged at once (its "
-        "declined one is unpaid), missed periods never; moved to the very "
-        "method a hard decline stopped it on, 400 `payment_method_declined` "
-        "(as its resume). A paused one stays "
+        "declined one is unpaid), missed periods never. Moved (whatever its "
+        "status) to a method whose latest decided charge was a hard decline, "
+        "the one it stopped on included: 400 `payment_method_declined` (as its "
+        "resume). A paused one stays "
         "paused; a cancelled one answers 409 `invalid_state`.",
         request=RecurringChargeMethodSerializer,
         responses={200: RecurringChargeSerializer, **_ERRORS, 409: _CONFLICT},

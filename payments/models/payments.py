@@ -441,6 +441,11 @@ class RecurringCharge(models.Model):
         max_length=12, choices=RecurringStatus.choices, default=RecurringStatus.ACTIVE
     )
     description = models.CharField(max_length=255, blank=True, default="")
+    # The create's key (scoped by its caller), kept past the API's record:
+    # a create replayed after that expired answers this charge, never a twin.
+    idempotency_key = models.CharField(
+        max_length=300, unique=True, null=True, blank=True
+    )
     runs = models.PositiveIntegerField(default=0)
     last_payment = models.ForeignKey(
         Payment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -46,6 +46,7 @@ PROCESSOR_CODES: Mapping[str, str] = {
     "2006": "card_declined",  # Invalid Expiration Date
     "2007": "incorrect_number",  # No Account
     "2008": "incorrect_number",  # Card Account Length Error
+    "2009": "incorrect_number",  # No Such Issuer (hard)
     "2010": "incorrect_cvc",  # Card Issuer Declined CVV
     "2012": "lost_or_stolen",
     "2013": "lost_or_stolen",
@@ -53,6 +54,7 @@ PROCESSOR_CODES: Mapping[str, str] = {
     "2047": "lost_or_stolen",  # Call Issuer. Pick Up Card
     "2053": "lost_or_stolen",
     "2099": "authentication_required",
+    "2108": "incorrect_number",  # Closed Card (hard)
 }
 GATEWAY_REJECTIONS: Mapping[str, str] = {
     "cvv": "incorrect_cvc",

@@ -16,7 +16,6 @@ DECLINE_MAP: Mapping[str, str] = {
     "TRANSACTION_LIMIT": "card_declined",
     "VOICE_FAILURE": "card_declined",
     "ADDRESS_VERIFICATION_FAILURE": "card_declined",
-    "INVALID_ACCOUNT": "card_declined",
     "ALLOWABLE_PIN_TRIES_EXCEEDED": "card_declined",
     "INVALID_PIN": "card_declined",
     "PAYMENT_LIMIT_EXCEEDED": "card_declined",
@@ -34,6 +33,9 @@ DECLINE_MAP: Mapping[str, str] = {
     "PAN_FAILURE": "incorrect_number",
     "INVALID_CARD": "incorrect_number",
     "INVALID_CARD_DATA": "incorrect_number",
+    # "The issuer was not able to locate the account on record": final, as
+    # Braintree's 2007 No Account (a hard decline there).
+    "INVALID_ACCOUNT": "incorrect_number",
     "CARD_DECLINED_VERIFICATION_REQUIRED": "authentication_required",
 }
 AUTH_CODES = frozenset(

@@ -4,6 +4,7 @@ Failover moves on only after ``not_processed``; a decline is final
 (``failed``); ``unknown`` stops everything.
 """
 
+import json
 import logging
 import re
 from collections.abc import Iterator, Sequence
@@ -44,6 +45,7 @@ from payments.services.errors import (
     FollowUpInProgress,
     GatewayRejected,
     GatewayUnavailable,
+    KeyReused,
     PaymentError,
 )
 from payments.services.followups import payment_capture
@@ -82,19 +84,16 @@ def payment_create(
     accounts: Sequence[ProviderAccount] | None = None,
 ) -> Payment:
     """Screen, then authorize (and capture) over the payment accounts.
-
     Always returns the payment; its status says what happened (``failed``
-    with ``failure_code``, ``blocked``, ``unknown``...). The same
-    ``idempotency_key`` returns the same payment without a second charge.
-    Raises PanRefused, ValueError (bad amount or currency) and
-    GatewayUnavailable (no account could be reached; nothing was charged).
-    ``accounts``: the enabled accounts in failover order if the caller read
-    them for this request already (``enabled_accounts``).
-    """
+    with ``failure_code``, ``blocked``, ``unknown``...). The same key and
+    request return the same payment, never charged twice; another request
+    under the key raises KeyReused. Also raises PanRefused, ValueError (bad
+    amount or currency) and GatewayUnavailable (nothing was charged).
+    ``accounts``: the enabled accounts in failover order if already read
+    (``enabled_accounts``)."""
     pan_refuse(source_token=source_token, metadata=metadata)
     currency = checked_currency(amount, currency)
-    # A repeated key is found by the unique insert below (payment_store):
-    # one query fewer on every new payment.
+    # A repeated key is found by payment_store's unique insert (a query fewer).
     screening = fraud.payment_screen(
         amount=amount,
         currency=currency,
@@ -105,25 +104,54 @@ def payment_create(
         card_fingerprint=card_fingerprint,
         ip_country=ip_country,
     )
+    asked = {
+        "order_id": order_id,
+        "amount": amount,
+        "currency": currency,
+        "capture_requested": capture,
+        "customer_reference": customer_reference,
+        "customer_email": email_stored(customer_email),
+        "metadata": as_stored(metadata or {}),
+    }
     payment, created = payment_store(
         screening,
-        order_id=order_id,
-        amount=amount,
-        currency=currency,
-        capture_requested=capture,
-        customer_reference=customer_reference,
-        customer_email=email_stored(customer_email),
+        **asked,
         ip_address=ip_address or None,
-        metadata=metadata or {},
         idempotency_key=idempotency_key,
     )
-    if not created:
-        return payment
+    if not created:  # a saved method's charge is another request
+        return payment_repeat(payment, asked, same_source=not payment.saved_method_id)
     if screening.level == fraud.RiskLevel.HIGH:
         return payment_block(payment)
     held = screening.level == fraud.RiskLevel.MEDIUM
     request = build_payment_request(payment, source_token, capture=capture and not held)
     return _authorize_with_failover(payment, request, accounts)
+
+
+def payment_repeat(
+    payment: Payment, asked: dict[str, Any], *, same_source: bool
+) -> Payment:
+    """``payment``, its key's, if it was this request: ``asked`` (fields as
+    stored) equal to its own and ``same_source`` (the same kind of source,
+    or saved method). Else KeyReused: once the API's Idempotency-Key record
+    expired, its key reaches here again, and another order answered with
+    this payment would be booked as paid with nothing charged for it."""
+    kept = {name: getattr(payment, name) for name in asked}
+    if same_source and kept == asked:
+        return payment
+    raise KeyReused(
+        "This idempotency key was already used for another payment (another "
+        "order, amount, currency, capture, customer, metadata or payment "
+        "method).",
+        param="idempotency_key",
+    )
+
+
+def as_stored(metadata: dict[str, Any]) -> Any:
+    """``metadata`` as the payment's JSON column gives it back (a tuple is a
+    list, a key a string): a repeat compares equal to what was stored (none
+    and ``{}`` are one; key order never matters)."""
+    return json.loads(json.dumps(metadata))
 
 
 def checked_currency(amount: int, currency: str) -> str:

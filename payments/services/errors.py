@@ -32,6 +32,13 @@ class InvalidState(PaymentError):
     code = "invalid_state"
 
 
+class KeyReused(PaymentError):
+    """An idempotency key already used for another request: the API answers
+    422, as its own check of a reused key within the key's lifetime."""
+
+    code = "idempotency_key_reused"
+
+
 class FollowUpInProgress(InvalidState):
     """Another request's capture or void of the payment is unfinished
     (``capture_in_progress`` / ``void_in_progress``): not sent, not the

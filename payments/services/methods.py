@@ -1,6 +1,5 @@
 """Saved methods and their charges: one-off (screened) and recurring."""
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -27,11 +26,13 @@ from payments.models import (
 from payments.providers.base import PaymentsAdapter, SavedMethod, SaveMethodRequest
 from payments.services.attempts import KIND, adapter_for
 from payments.services.create import (
+    as_stored,
     authorize_at,
     build_payment_request,
     capture_owed,
     checked_currency,
     payment_block,
+    payment_repeat,
     payment_store,
     record_authorized,
 )
@@ -220,7 +221,7 @@ def saved_method_charge(
         "amount": amount,
         "currency": currency,
         "capture_requested": capture,
-        "metadata": _as_stored(metadata or {}),
+        "metadata": as_stored(metadata or {}),
     }
     existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
@@ -240,12 +241,6 @@ def saved_method_charge(
     return saved_method_send(payment, saved_method, adapter)
 
 
-def _as_stored(metadata: dict[str, Any]) -> Any:
-    """``metadata`` as the payment's JSON column gives it back (a tuple is a
-    list, a key a string): a repeat compares equal to what was stored."""
-    return json.loads(json.dumps(metadata))
-
-
 def _same_request(
     payment: Payment, saved_method: SavedPaymentMethod, asked: dict[str, Any]
 ) -> Payment:
@@ -262,15 +257,7 @@ def _same_request(
             payment.customer_reference == saved_method.customer_reference
             and payment.account_id in (None, saved_method.account_id)
         )
-    kept = {name: getattr(payment, name) for name in asked}
-    if same_method and kept == asked:
-        return payment
-    raise PaymentError(
-        "This idempotency key was already used for another charge (another "
-        "order, amount, currency, capture, metadata or payment method).",
-        code="idempotency_key_reused",
-        param="idempotency_key",
-    )
+    return payment_repeat(payment, asked, same_source=same_method)
 
 
 def method_velocity_lock(saved_method: SavedPaymentMethod) -> None:

@@ -6,21 +6,26 @@ during a run stays."""
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations import money, registry
 from payments.models import (
+    MONEY_HOLDING_STATUSES,
+    Payment,
     PaymentStatus,
     RecurringCharge,
     RecurringInterval,
     RecurringStatus,
     SavedPaymentMethod,
 )
+from payments.providers.base import DECLINE_CODES
 from payments.services.attempts import KIND, adapter_for
-from payments.services.errors import InvalidState, PaymentError
+from payments.services.errors import InvalidState, KeyReused, PaymentError
 from payments.services.slots import decline_kept, latest_try, schedule_restart
 
 logger = logging.getLogger("payments.services")
@@ -81,9 +86,23 @@ def recurring_create(
     interval_count: int = 1,
     first_run_at: datetime | None = None,
     description: str = "",
+    idempotency_key: str | None = None,
 ) -> RecurringCharge:
     """A new active recurring charge of ``amount`` on the customer's saved
-    method, first charged at ``first_run_at`` (default now)."""
+    method, first charged at ``first_run_at`` (default now). The charge made
+    under ``idempotency_key`` already, if the same request (KeyReused if
+    not): a replay after the API's record of the key expired is no twin."""
+    asked = {
+        "amount": amount,
+        "currency": str(currency).strip().upper(),
+        "interval": interval,
+        "interval_count": interval_count,
+        "description": description,
+    }
+    if idempotency_key:
+        made = RecurringCharge.objects.filter(idempotency_key=idempotency_key).first()
+        if made is not None:
+            return _create_repeat(made, customer_reference, method_id, asked)
     first_run_at = _first_run(first_run_at)
     if interval not in MAX_INTERVAL_COUNT:
         raise PaymentError("Unknown interval.", code="invalid", param="interval")
@@ -100,18 +119,55 @@ def recurring_create(
     money.check_limit(amount, currency)
     method = _customer_method(customer_reference, method_id)
     method_check(method, first_run_at)
-    recurring = RecurringCharge.objects.create(
+    asked["currency"] = currency
+    recurring = _keyed_create(
+        idempotency_key,
+        (customer_reference, method_id, asked),
         saved_method=method,
-        amount=amount,
-        currency=currency,
-        interval=interval,
-        interval_count=interval_count,
         next_run_at=first_run_at,
         anchor_day=first_run_at.day,
-        description=description,
     )
     logger.info("recurring charge created", extra={"recurring_id": recurring.public_id})
     return recurring
+
+
+def _keyed_create(
+    key: str | None, request: tuple[str, str, dict[str, Any]], **fields: Any
+) -> RecurringCharge:
+    """The new charge (``request``'s fields and ``fields``) under ``key``;
+    or the charge the same key's create committed first, concurrently."""
+    customer_reference, method_id, asked = request
+    try:
+        with transaction.atomic():
+            return RecurringCharge.objects.create(
+                **asked, **fields, idempotency_key=key or None
+            )
+    except IntegrityError:
+        if not key:
+            raise
+        made = RecurringCharge.objects.get(idempotency_key=key)
+        return _create_repeat(made, customer_reference, method_id, asked)
+
+
+def _create_repeat(
+    made: RecurringCharge,
+    customer_reference: str,
+    method_id: str,
+    asked: dict[str, Any],
+) -> RecurringCharge:
+    """``made``, its key's charge, if it was this create (customer, method,
+    amount, currency, interval, description); else KeyReused."""
+    method = made.saved_method
+    same = (method.customer_reference, method.public_id) == (
+        customer_reference,
+        method_id,
+    ) and all(getattr(made, name) == value for name, value in asked.items())
+    if same:
+        return made
+    raise KeyReused(
+        "This idempotency key was already used for another recurring charge.",
+        param="idempotency_key",
+    )
 
 
 def _customer_method(customer_reference: str, method_id: str) -> SavedPaymentMethod:
@@ -150,8 +206,11 @@ def _first_run(first_run_at: datetime | None) -> datetime:
 
 
 def method_check(method: SavedPaymentMethod, when: datetime) -> None:
-    """MethodUnusable if ``method`` cannot be charged at ``when``: its card
-    expired by then (valid through its expiry month) or its account disabled."""
+    """MethodUnusable if ``method`` cannot be charged at ``when``: its last
+    word from the issuer a hard decline (MethodDeclined), its card expired by
+    then (valid through its expiry month) or its account disabled."""
+    if _hard_declined(method):
+        raise _declined()
     expiry = (method.exp_year or 0, method.exp_month or 0)
     if all(expiry) and (when.year, when.month) > expiry:
         raise MethodUnusable(
@@ -272,31 +331,52 @@ def recurring_default_method_move(
     return recurring_method_change(recurring=recurring, method_id=default, actor=actor)
 
 
+def _hard_declined(method: SavedPaymentMethod) -> bool:
+    """Whether ``method``'s latest charge the issuer decided (any: a run's,
+    a one-off) was a hard decline: a card lost once stays lost, whichever
+    charge learnt it, until the issuer approves it again."""
+    latest = (
+        Payment.objects.filter(saved_method=method)
+        .filter(
+            Q(status__in=MONEY_HOLDING_STATUSES)
+            | Q(status=PaymentStatus.FAILED, failure_code__in=DECLINE_CODES)
+        )
+        .only("status", "failure_code")
+        .order_by("-pk")
+        .first()
+    )
+    return (
+        latest is not None
+        and latest.status == PaymentStatus.FAILED
+        and latest.failure_code in HARD_DECLINES
+    )
+
+
 def _hard_decline_refuse(row: RecurringCharge, method: SavedPaymentMethod) -> None:
     """MethodDeclined if ``row`` stopped (or, paused, waits to stop) for a
-    hard decline of ``method``: each resume on it would be one more certain
-    decline at the gateway. The storefront moves the charge to another."""
+    hard decline of ``method`` made before payments named their method
+    (``method_check`` judges those that do): each resume on it would be one
+    more certain decline at the gateway. The storefront moves the charge."""
     if row.status == RecurringStatus.FAILED:
         decline = row.last_payment
     else:
         decline = latest_try(row) if decline_kept(row) else None
     if decline is None or decline.status != PaymentStatus.FAILED:
         return
-    if decline.failure_code not in HARD_DECLINES:
+    if decline.failure_code not in HARD_DECLINES or decline.saved_method_id:
         return
-    if decline.saved_method_id is not None:
-        declined_here = decline.saved_method_id == method.pk
-    else:
-        # A try made before payments named their method: its metadata's, or
-        # (older still) the charge's own.
-        named = decline.metadata.get("recurring_method") or row.saved_method.public_id
-        declined_here = named == method.public_id
-    if declined_here:
-        raise MethodDeclined(
-            "The payment method was declined for good (card lost, stolen, "
-            "expired or closed); move the charge to another payment method.",
-            param="payment_method",
-        )
+    # Its metadata's method, or (older still) the charge's own.
+    named = decline.metadata.get("recurring_method") or row.saved_method.public_id
+    if named == method.public_id:
+        raise _declined()
+
+
+def _declined() -> MethodDeclined:
+    return MethodDeclined(
+        "The payment method was declined for good (card lost, stolen, "
+        "expired or closed); move the charge to another payment method.",
+        param="payment_method",
+    )
 
 
 def _restart(row: RecurringCharge) -> bool:
