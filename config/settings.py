@@ -120,6 +120,8 @@ else:
 MIGRATION_LOCK_TIMEOUT_MS = env.int("MIGRATION_LOCK_TIMEOUT_MS", default=5000)
 if MIGRATION_LOCK_TIMEOUT_MS < 0:
     stop("MIGRATION_LOCK_TIMEOUT_MS must be 0 (no limit) or more")
+if MIGRATION_LOCK_TIMEOUT_MS > 2**31 - 1:  # lock_timeout's own bound
+    stop("MIGRATION_LOCK_TIMEOUT_MS must be at most 2147483647 (about 24 days)")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -37,8 +37,12 @@ def one_line_errors(parser: Any, subcommand: str) -> Any:
 def _one_line_error(parser: Any, subcommand: str, message: str) -> None:
     if not parser.called_from_command_line:
         raise CommandError(f"Error: {message}")  # call_command, as Django does
-    message = LINE_BREAK.sub(lambda found: ascii(found[0])[1:-1], message)
-    parser.exit(2, f"{subcommand}: {message} (see --help)\n")
+    parser.exit(2, f"{subcommand}: {quoted_breaks(message)} (see --help)\n")
+
+
+def quoted_breaks(text: str) -> str:
+    """``text`` with each line break written as its escape (``\\n``)."""
+    return LINE_BREAK.sub(lambda found: ascii(found[0])[1:-1], text)
 
 
 class TextArgumentsCommand(OneLineCommand):

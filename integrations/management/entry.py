@@ -91,6 +91,7 @@ class OneLineUtility(ManagementUtility):
             sys.exit(1)
         command = super().fetch_command(subcommand)
         _one_line_parser(command)
+        _quoted_line_broken_arguments(command, self.argv[2:])
         return command
 
 
@@ -105,6 +106,27 @@ def _one_line_parser(command: BaseCommand) -> None:
         return one_line_errors(create(prog_name, subcommand, **kwargs), subcommand)
 
     command.create_parser = create_parser  # type: ignore[method-assign]
+
+
+def _quoted_line_broken_arguments(command: BaseCommand, args: list[str]) -> None:
+    """What the command writes to stderr quotes an argument holding a line
+    break (``migrate``'s "No installed app with label ...") with the break
+    escaped, as argparse's errors are: one line. Its own breaks stay."""
+    from integrations.management.arguments import LINE_BREAK, quoted_breaks
+
+    # --option=value quotes the value back.
+    values = [a.partition("=")[2] if a.startswith("--") else a for a in args]
+    broken = sorted({v for v in values if LINE_BREAK.search(v)}, key=len, reverse=True)
+    if not broken:
+        return
+    write = command.stderr.write
+
+    def quoted(msg: str = "", *args: Any, **kwargs: Any) -> None:
+        for value in broken:
+            msg = msg.replace(value, quoted_breaks(value))
+        write(msg, *args, **kwargs)
+
+    command.stderr.write = quoted  # type: ignore[method-assign]
 
 
 def _refuse_odd_arguments(argv: list[str]) -> None:

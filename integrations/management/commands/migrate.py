@@ -18,12 +18,22 @@ from django.conf import settings
 from django.core.management.base import CommandError
 from django.core.management.commands import migrate
 from django.db import DatabaseError, OperationalError, connections
+from django.db.backends.signals import connection_created
 
 # PostgreSQL's "lock_not_available": lock_timeout (or NOWAIT) fired.
 LOCK_NOT_AVAILABLE = "55P03"
-# A CONCURRENTLY build or drop waits for older transactions, holding up no
-# one; cut short, it would fail on any long report (an INVALID index left).
-CONCURRENTLY = re.compile(r"\bCONCURRENTLY\b", re.IGNORECASE)
+# A CONCURRENTLY build, drop, reindex or detach waits for older transactions,
+# holding up no one; cut short, it would fail on any long report (an INVALID
+# index left). Its leading words only: a comment or literal naming the word
+# is no such statement.
+CONCURRENTLY = re.compile(
+    r"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*"
+    r"(?:(?:CREATE\s+(?:UNIQUE\s+)?|DROP\s+)INDEX"
+    r"|REINDEX\s+(?:\([^)]*\)\s*)?[A-Z]+"
+    r"|ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?\S+\s+DETACH\s+PARTITION\s+\S+)"
+    r"\s+CONCURRENTLY\b",
+    re.IGNORECASE | re.DOTALL,
+)
 SET_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', %s, false)"
 
 
@@ -53,6 +63,8 @@ class Command(migrate.Command):
     ) -> None:
         if action in ("apply_start", "unapply_start"):
             self.applying = migration
+        elif action in ("apply_success", "unapply_success"):
+            self.applying = None  # done: a later wait is not this migration's
         super().migration_progress_callback(action, migration, fake)
 
     def _lock_line(self, timeout: int) -> str:
@@ -73,14 +85,25 @@ class Command(migrate.Command):
 def lock_timeout(connection: Any, timeout: int) -> Iterator[None]:
     """``connection``'s lock_timeout is ``timeout`` ms meanwhile, except for
     CONCURRENTLY statements; the session's own value afterwards."""
+    limit, alias = f"{timeout}ms", connection.alias
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('lock_timeout')")
         (before,) = cursor.fetchone()
-        cursor.execute(SET_LOCK_TIMEOUT, [f"{timeout}ms"])
+        cursor.execute(SET_LOCK_TIMEOUT, [limit])
+
+    # A new session starts without it: a RunPython that closed the connection
+    # (the next statement opens another) or uses a thread's own.
+    def limit_new(sender: Any, connection: Any, **kwargs: Any) -> None:
+        if connection.alias == alias:
+            with connection.cursor() as cursor:
+                cursor.execute(SET_LOCK_TIMEOUT, [limit])
+
+    connection_created.connect(limit_new, weak=False)
     try:
-        with connection.execute_wrapper(_unlimited_when_concurrent(f"{timeout}ms")):
+        with connection.execute_wrapper(_unlimited_when_concurrent(limit)):
             yield
     finally:
+        connection_created.disconnect(limit_new)
         # A connection broken meanwhile has its own error to tell.
         with suppress(DatabaseError), connection.cursor() as cursor:
             cursor.execute(SET_LOCK_TIMEOUT, [before])
@@ -90,7 +113,7 @@ def _unlimited_when_concurrent(limit: str) -> Callable[..., Any]:
     def wrapper(
         execute: Callable[..., Any], sql: Any, params: Any, many: bool, context
     ):
-        if not (isinstance(sql, str) and CONCURRENTLY.search(sql)):
+        if not (isinstance(sql, str) and CONCURRENTLY.match(sql)):
             return execute(sql, params, many, context)
         execute(SET_LOCK_TIMEOUT, ["0"], False, context)
         try:
