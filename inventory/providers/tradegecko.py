@@ -45,9 +45,11 @@ from inventory.providers.base import (
 )
 from inventory.providers.tradegecko_paging import (
     PageCursor,
+    boundary_held,
     has_more,
     id_text,
     listing_total,
+    look_up_page,
 )
 
 SIGNATURE_HEADER = "X-Gecko-Signature"
@@ -243,19 +245,26 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     def _boundary_moved(
         self, params: dict[str, Any], last: str, variants: list[dict[str, Any]]
     ) -> bool:
-        """Whether the page before's last variant (id ``last``) no longer
-        ends it: a deletion before it moved this page's first variant onto
-        that page, already read. Paged by number only (provider spec), so
-        the one place before this page is asked (``limit=1``). Still on it,
-        or on this page (a creation before it, or an overlapping page read
-        it again: tradegecko_paging): nothing skipped."""
+        """Whether a variant may have been skipped between the page before's
+        last (id ``last``) and this page: a deletion before it moved this
+        page's first variant onto that page, already read. Found on this
+        page (a creation before it, or an overlapping page read it again:
+        tradegecko_paging), nothing was. Otherwise the place before this
+        page and its first place are asked in one answer (paged by number
+        only: the smallest page holding both), which must show ``last``
+        directly followed by this page's first (``boundary_held``)."""
         if last in {id_text(variant) for variant in variants}:
             return False
-        place = (params["page"] - 1) * params["limit"]
-        probe = {**params, "limit": 1, "page": place}
+        start = (params["page"] - 1) * params["limit"]
+        if start < 1:
+            return True  # no place before it: not where ``last`` was read
+        page, limit = look_up_page(start)
+        probe = {**params, "limit": limit, "page": page}
         data = self.send("GET", "/variants", operation="levels", params=probe)
-        found = _list(data, "variants")
-        return not found or id_text(found[0]) != last
+        first = id_text(variants[0]) if variants else ""
+        if variants and not first:
+            return True
+        return not boundary_held(_list(data, "variants"), last, first, limit)
 
     def cursor_after(self, query: LevelsQuery) -> str | None:
         # Page numbers: a sync can step past a page that failed (with the

@@ -165,6 +165,33 @@ def _overlapping_limit(end: int, size: int) -> tuple[int, int]:
     return best, most
 
 
+def look_up_page(start: int) -> tuple[int, int]:
+    """The page number and limit of the smallest page (of 2 or more) that
+    holds both the place before ``start`` (0-based) and ``start``: one
+    answer shows what follows the page before's last variant."""
+    limit = 2
+    while start % limit == 0:
+        limit += 1
+    return (start - 1) // limit + 1, limit
+
+
+def boundary_held(rows: list, last: str, first: str, limit: int) -> bool:
+    """Whether one answer (``rows``, the look-up page of ``limit``) proves
+    that no variant was skipped between the page before's last (``last``)
+    and the page read's first (``first``; "": the page read was empty):
+    ``last`` directly followed there by ``first``, or, for an empty page,
+    ending the listing. A variant live all along between the two would sit
+    between them in any answer, and a write between the page and the
+    look-up cannot fake that, as it could a lone place."""
+    ids = [id_text(row) for row in rows]
+    if not last or last not in ids:
+        return False
+    after = ids.index(last) + 1
+    if not first:
+        return after == len(ids) < limit
+    return after < len(ids) and ids[after] == first
+
+
 def in_descending_order(variants: list) -> bool:
     ids = [id_text(variant) for variant in variants]
     if not all(ids):
