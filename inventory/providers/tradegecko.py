@@ -6,6 +6,7 @@ docs/providers/inventory.md."""
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, timedelta
 from typing import Any, ClassVar
 
@@ -221,7 +222,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
                 continue
             # The ERP's SKU may be any JSON value: only text can be wanted.
             if not wanted or (isinstance(sku, str) and sku in wanted):
-                kept, refused = variant_levels(variant, zeroed=not for_sale(variant))
+                kept, refused = _levels_read(variant)
                 records += kept
                 rejected += refused
         more = has_more(total, page=page, limit=limit, count=len(variants))
@@ -388,7 +389,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             )
         variant = _object(data, "variant")
         live = is_live(variant)
-        levels, rejected = variant_levels(variant, zeroed=not for_sale(variant))
+        levels, rejected = _levels_read(variant)
         if not live and not levels:
             return InventoryEvent(
                 levels=(),
@@ -425,6 +426,18 @@ def for_sale(variant: Mapping[str, Any]) -> bool:
     records and lists it). Not for sale, its levels read as 0 where it
     names them, never gone: enabled again, the next read applies them."""
     return is_live(variant) and variant.get("product_status") != "disabled"
+
+
+def _levels_read(
+    variant: Mapping[str, Any],
+) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
+    """Its levels as read: its stock, 0 gone (archived), or 0 off sale (its
+    product disabled: not a figure of TradeGecko's, ``for_sale`` False)."""
+    live, selling = is_live(variant), for_sale(variant)
+    levels, rejected = variant_levels(variant, zeroed=not selling)
+    if live and not selling:
+        levels = tuple(replace(level, for_sale=False) for level in levels)
+    return levels, rejected
 
 
 def _not_live_why(variant: Mapping[str, Any]) -> str:
