@@ -421,11 +421,14 @@ def is_live(variant: Mapping[str, Any]) -> bool:
 
 
 def for_sale(variant: Mapping[str, Any]) -> bool:
-    """Whether the shop may sell the variant's stock: live, and its product
-    not ``disabled`` (taken off sale at TradeGecko, which keeps its stock
-    records and lists it). Not for sale, its levels read as 0 where it
-    names them, never gone: enabled again, the next read applies them."""
-    return is_live(variant) and variant.get("product_status") != "disabled"
+    """Whether the shop may sell the variant's stock: live, its product not
+    ``disabled``, and the variant ``sellable`` ("can be added to sales
+    orders": tradegecko/smaug; documented a string, recorded a boolean).
+    Not for sale, its levels read as 0 where it names them, never gone:
+    for sale again, the next read applies them."""
+    sellable = variant.get("sellable")
+    off = sellable is False or (isinstance(sellable, str) and sellable == "false")
+    return is_live(variant) and variant.get("product_status") != "disabled" and not off
 
 
 def _levels_read(
