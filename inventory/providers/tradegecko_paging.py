@@ -11,8 +11,11 @@ softly: a deleted variant becomes ``archived`` and leaves the default
 listing, and one restored comes back with its old id, at any place
 (tradegecko/smaug, "Soft Deletion"). A deletion before a boundary and a
 restore past it keep the total while a live variant moves past the next
-page, so the totals prove no boundary: the page before's last variant is
-looked up at its one place (``limit=1``) unless it is on the page read. A
+page, so the totals prove no boundary: unless the page before's last
+variant is on the page read, the place before the page and its first place
+are looked up in one answer, which must show it directly followed by the
+page's first (``boundary_held``; a lone place asked on its own was faked by
+a creation between the page and that request). A
 total below the page before's (``meta.total``) marks the page shifted at
 no request more. Incremental runs (ascending order), pages without a
 total, and cursors saved before are checked the same way.
