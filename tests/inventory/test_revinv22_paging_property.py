@@ -37,6 +37,8 @@ class RandomGecko:
         self.failing = set(failing)
         self.pages = 0
         self.requests = 0
+        # Live at every request so far: live during the whole run.
+        self.always = set(self.listed())
 
     def listed(self) -> list[int]:
         live = [i for i, status in self.status.items() if status == "active"]
@@ -55,6 +57,7 @@ class RandomGecko:
 
     def answer(self, request):
         self.write()
+        self.always &= set(self.listed())
         self.requests += 1
         limit, page = int(request.params["limit"]), int(request.params["page"])
         assert request.params["order"] == "id DESC"
@@ -72,7 +75,6 @@ class RandomGecko:
 def _run(gecko: RandomGecko, size: int, resume_at: int) -> tuple[set[str], bool]:
     """Read the whole listing as a sync does: (SKUs read, partial)."""
     adapter = TradeGeckoAdapter(_account())
-    always = set(gecko.listed())
     read, partial, cursor, pages = set(), False, "", 0
     with responses.RequestsMock() as rsps:
         rsps.add_callback(responses.GET, tg.VARIANTS, callback=gecko.answer)
@@ -91,12 +93,11 @@ def _run(gecko: RandomGecko, size: int, resume_at: int) -> tuple[set[str], bool]
                 continue
             read |= {record.sku for record in page.records}
             partial |= page.shifted
-            always &= set(gecko.listed())
             if not page.has_more:
                 break
             assert page.next_cursor and page.next_cursor != cursor
             cursor = page.next_cursor
-    return {f"V{i}" for i in always & set(gecko.listed())} - read, partial
+    return {f"V{i}" for i in gecko.always} - read, partial
 
 
 def _account():
