@@ -12,6 +12,7 @@ page before's last variant must be followed there by this page's first
 import pytest
 import responses
 
+from integrations.models import ProviderCall
 from inventory.providers.base import LevelsQuery
 from inventory.providers.tradegecko import TradeGeckoAdapter
 from tests.inventory.contract import harness_tradegecko as tg
@@ -63,3 +64,14 @@ def test_a_boundary_that_held_costs_no_partial_run():
 
     assert read >= {"V3", "V4", "V5", "V6", "V7"}
     assert not shifted
+
+
+def test_every_request_of_a_run_is_counted_look_ups_included():
+    """Pages and look-ups alike go through the shared client: each is a
+    call of its own on the account (its rate limit's token and its log)."""
+    gecko = _gecko([[], MOVED, [("create", 0)]])
+
+    _read(gecko)
+
+    assert ProviderCall.objects.filter(operation="levels").count() == gecko.requests
+    assert gecko.requests == 3  # pages 1 and 2, and page 2's look-up
