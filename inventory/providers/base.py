@@ -99,6 +99,10 @@ class StockLevelRecord:
     on_hand: int
     # The ERP's last-modified time for this level; None when it keeps none.
     modified_at: datetime | None = None
+    # False: the ERP still has the stock but took the item off sale (on_hand
+    # 0 here). Not a figure of the ERP's: units sold here that it does not
+    # show yet stay booked as such (inventory.services.apply).
+    for_sale: bool = True
 
 
 @dataclass(frozen=True)

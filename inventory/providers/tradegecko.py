@@ -6,6 +6,7 @@ docs/providers/inventory.md."""
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, timedelta
 from typing import Any, ClassVar
 
@@ -45,9 +46,11 @@ from inventory.providers.base import (
 )
 from inventory.providers.tradegecko_paging import (
     PageCursor,
+    boundary_held,
     has_more,
     id_text,
     listing_total,
+    look_up_page,
 )
 
 SIGNATURE_HEADER = "X-Gecko-Signature"
@@ -219,7 +222,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
                 continue
             # The ERP's SKU may be any JSON value: only text can be wanted.
             if not wanted or (isinstance(sku, str) and sku in wanted):
-                kept, refused = variant_levels(variant, zeroed=not for_sale(variant))
+                kept, refused = _levels_read(variant)
                 records += kept
                 rejected += refused
         more = has_more(total, page=page, limit=limit, count=len(variants))
@@ -243,19 +246,26 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     def _boundary_moved(
         self, params: dict[str, Any], last: str, variants: list[dict[str, Any]]
     ) -> bool:
-        """Whether the page before's last variant (id ``last``) no longer
-        ends it: a deletion before it moved this page's first variant onto
-        that page, already read. Paged by number only (provider spec), so
-        the one place before this page is asked (``limit=1``). Still on it,
-        or on this page (a creation before it, or an overlapping page read
-        it again: tradegecko_paging): nothing skipped."""
+        """Whether a variant may have been skipped between the page before's
+        last (id ``last``) and this page: a deletion before it moved this
+        page's first variant onto that page, already read. Found on this
+        page (a creation before it, or an overlapping page read it again:
+        tradegecko_paging), nothing was. Otherwise the place before this
+        page and its first place are asked in one answer (paged by number
+        only: the smallest page holding both), which must show ``last``
+        directly followed by this page's first (``boundary_held``)."""
         if last in {id_text(variant) for variant in variants}:
             return False
-        place = (params["page"] - 1) * params["limit"]
-        probe = {**params, "limit": 1, "page": place}
+        start = (params["page"] - 1) * params["limit"]
+        if start < 1:
+            return True  # no place before it: not where ``last`` was read
+        page, limit = look_up_page(start)
+        probe = {**params, "limit": limit, "page": page}
         data = self.send("GET", "/variants", operation="levels", params=probe)
-        found = _list(data, "variants")
-        return not found or id_text(found[0]) != last
+        first = id_text(variants[0]) if variants else ""
+        if variants and not first:
+            return True
+        return not boundary_held(_list(data, "variants"), last, first, limit)
 
     def cursor_after(self, query: LevelsQuery) -> str | None:
         # Page numbers: a sync can step past a page that failed (with the
@@ -379,7 +389,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             )
         variant = _object(data, "variant")
         live = is_live(variant)
-        levels, rejected = variant_levels(variant, zeroed=not for_sale(variant))
+        levels, rejected = _levels_read(variant)
         if not live and not levels:
             return InventoryEvent(
                 levels=(),
@@ -411,11 +421,26 @@ def is_live(variant: Mapping[str, Any]) -> bool:
 
 
 def for_sale(variant: Mapping[str, Any]) -> bool:
-    """Whether the shop may sell the variant's stock: live, and its product
-    not ``disabled`` (taken off sale at TradeGecko, which keeps its stock
-    records and lists it). Not for sale, its levels read as 0 where it
-    names them, never gone: enabled again, the next read applies them."""
-    return is_live(variant) and variant.get("product_status") != "disabled"
+    """Whether the shop may sell the variant's stock: live, its product not
+    ``disabled``, and the variant ``sellable`` ("can be added to sales
+    orders": tradegecko/smaug; documented a string, recorded a boolean).
+    Not for sale, its levels read as 0 where it names them, never gone:
+    for sale again, the next read applies them."""
+    sellable = variant.get("sellable")
+    off = sellable is False or (isinstance(sellable, str) and sellable == "false")
+    return is_live(variant) and variant.get("product_status") != "disabled" and not off
+
+
+def _levels_read(
+    variant: Mapping[str, Any],
+) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
+    """Its levels as read: its stock, 0 gone (archived), or 0 off sale (its
+    product disabled: not a figure of TradeGecko's, ``for_sale`` False)."""
+    live, selling = is_live(variant), for_sale(variant)
+    levels, rejected = variant_levels(variant, zeroed=not selling)
+    if live and not selling:
+        levels = tuple(replace(level, for_sale=False) for level in levels)
+    return levels, rejected
 
 
 def _not_live_why(variant: Mapping[str, Any]) -> str:

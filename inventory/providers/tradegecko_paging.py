@@ -11,8 +11,11 @@ softly: a deleted variant becomes ``archived`` and leaves the default
 listing, and one restored comes back with its old id, at any place
 (tradegecko/smaug, "Soft Deletion"). A deletion before a boundary and a
 restore past it keep the total while a live variant moves past the next
-page, so the totals prove no boundary: the page before's last variant is
-looked up at its one place (``limit=1``) unless it is on the page read. A
+page, so the totals prove no boundary: unless the page before's last
+variant is on the page read, the place before the page and its first place
+are looked up in one answer, which must show it directly followed by the
+page's first (``boundary_held``; a lone place asked on its own was faked by
+a creation between the page and that request). A
 total below the page before's (``meta.total``) marks the page shifted at
 no request more. Incremental runs (ascending order), pages without a
 total, and cursors saved before are checked the same way.
@@ -163,6 +166,33 @@ def _overlapping_limit(end: int, size: int) -> tuple[int, int]:
         if new > most:
             best, most = limit, new
     return best, most
+
+
+def look_up_page(start: int) -> tuple[int, int]:
+    """The page number and limit of the smallest page (of 2 or more) that
+    holds both the place before ``start`` (0-based) and ``start``: one
+    answer shows what follows the page before's last variant."""
+    limit = 2
+    while start % limit == 0:
+        limit += 1
+    return (start - 1) // limit + 1, limit
+
+
+def boundary_held(rows: list, last: str, first: str, limit: int) -> bool:
+    """Whether one answer (``rows``, the look-up page of ``limit``) proves
+    that no variant was skipped between the page before's last (``last``)
+    and the page read's first (``first``; "": the page read was empty):
+    ``last`` directly followed there by ``first``, or, for an empty page,
+    ending the listing. A variant live all along between the two would sit
+    between them in any answer, and a write between the page and the
+    look-up cannot fake that, as it could a lone place."""
+    ids = [id_text(row) for row in rows]
+    if not last or last not in ids:
+        return False
+    after = ids.index(last) + 1
+    if not first:
+        return after == len(ids) < limit
+    return after < len(ids) and ids[after] == first
 
 
 def in_descending_order(variants: list) -> bool:

@@ -131,6 +131,8 @@ def _apply_page_orm(
             continue
         unseen = _unseen_kept(record, level)
         on_hand = record.on_hand - level.sold_unsent - unseen
+        if not record.for_sale:
+            on_hand, unseen = 0, level.sold_unseen
         if (on_hand, unseen) == (level.on_hand, level.sold_unseen) and not _newer(
             record, level
         ):

@@ -22,7 +22,7 @@ ERP's figure is stored less the units sold here that it does not show yet
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.conf import settings
@@ -171,14 +171,20 @@ def apply_page_pg(
         ):
             ignored += 1
             continue
-        unseen = unseen_kept(
-            record,
-            on_hand=stored.on_hand,
-            unsent=stored.unsent,
-            unseen=stored.unseen,
-            unseen_at=stored.unseen_at,
-            modified_at=stored.modified_at,
-        )
+        if not record.for_sale:
+            # Off sale: 0 here, as the statement computes it (figure less
+            # unsent and unseen), its unseen units kept (apply.py).
+            unseen = stored.unseen
+            record = replace(record, on_hand=stored.unsent + unseen)
+        else:
+            unseen = unseen_kept(
+                record,
+                on_hand=stored.on_hand,
+                unsent=stored.unsent,
+                unseen=stored.unseen,
+                unseen_at=stored.unseen_at,
+                modified_at=stored.modified_at,
+            )
         on_hand = record.on_hand - stored.unsent - unseen
         if (
             on_hand != stored.on_hand

@@ -40,7 +40,9 @@ def _gecko(skus: str = "ABCDEF") -> OrderedGecko:
 
 
 def _probes(gecko: PagedGecko) -> list[dict]:
-    return [asked for asked in gecko.asked if asked["limit"] == "1"]
+    # The look-ups (revinv22: the place before a page and its first place in
+    # one answer, 3 a page here); the pages are asked 2 a page.
+    return [asked for asked in gecko.asked if asked["limit"] != "2"]
 
 
 def test_a_full_run_checks_each_boundary_by_its_place(account):
@@ -54,8 +56,8 @@ def test_a_full_run_checks_each_boundary_by_its_place(account):
     assert run.pages == 3
     assert len(gecko.asked) == 5  # pages 1-3 and the places before 2 and 3
     assert [(p["limit"], p["page"]) for p in _probes(gecko)] == [
-        ("1", "2"),
-        ("1", "4"),
+        ("3", "1"),
+        ("3", "2"),
     ]
     assert {asked["order"] for asked in gecko.asked} == {"id DESC"}
     assert synced_levels() == dict.fromkeys("ABCDEF", 6)
@@ -81,7 +83,7 @@ def test_a_deletion_and_a_creation_between_pages_zero_no_live_variant(account):
 
     # E, page 1's last, is found again on page 2: only page 3's boundary
     # is asked at its place (revinv20).
-    assert [p["limit"] for p in gecko.asked[asked_before:]] == ["2", "2", "2", "1"]
+    assert [p["limit"] for p in gecko.asked[asked_before:]] == ["2", "2", "2", "3"]
     levels = synced_levels()
     assert {sku: levels[sku] for sku in "BCDEF"} == {
         "B": 6,
@@ -111,8 +113,8 @@ def test_a_deletion_alone_between_pages_is_a_shifted_listing(account):
     run = gecko.sync(account, full=True)
 
     # The total fell at page 2: marked with no request at its place.
-    probes = [a for a in gecko.asked[asked_before:] if a["limit"] == "1"]
-    assert ("1", "2") not in [(a["limit"], a["page"]) for a in probes]
+    probes = [a for a in gecko.asked[asked_before:] if a["limit"] != "2"]
+    assert ("3", "1") not in [(a["limit"], a["page"]) for a in probes]
     assert run.status == SyncStatus.PARTIAL
     assert [e["code"] for e in run.errors] == ["listing_shifted"]
     assert synced_levels()["D"] == 6  # skipped, not zeroed
@@ -127,7 +129,7 @@ def test_a_page_out_of_the_order_asked_is_checked_by_its_place(account):
     run = gecko.sync(account, full=True)
 
     assert run.status == SyncStatus.SUCCEEDED
-    assert [(p["limit"], p["page"]) for p in _probes(gecko)] == [("1", "2")]
+    assert [(p["limit"], p["page"]) for p in _probes(gecko)] == [("3", "1")]
 
 
 def test_a_failed_page_keeps_the_order_and_the_total_to_check_by(account):

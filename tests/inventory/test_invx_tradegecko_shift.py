@@ -142,7 +142,9 @@ def _adapter_page(account, cursor: str, rows: list[dict], probe: list[dict] | No
             rsps.get(
                 tg.VARIANTS,
                 json={"variants": probe},
-                match=[query_param_matcher({"limit": "1", "page": "2", **tg.ORDER})],
+                # The look-up (revinv22): places 0-2, the smallest page holding
+                # the place before page 2 and its first place.
+                match=[query_param_matcher({"limit": "3", "page": "1", **tg.ORDER})],
             )
         return TradeGeckoAdapter(account).levels(LevelsQuery(limit=2, cursor=cursor))
 
@@ -152,8 +154,9 @@ def test_without_meta_total_the_boundary_is_checked_too(account):
     fingerprint (``paging_ignored``); the boundary id follows it."""
     c, d = gecko_variant(3, "C", 6), gecko_variant(4, "D", 6)
 
-    moved = _adapter_page(account, "2:abc:2", [c, d], [gecko_variant(3, "C", 6)])
-    still = _adapter_page(account, "2:abc:2", [c, d], [gecko_variant(2, "B", 6)])
+    a, b = gecko_variant(1, "A", 6), gecko_variant(2, "B", 6)
+    moved = _adapter_page(account, "2:abc:2", [c, d], [a, c, d])
+    still = _adapter_page(account, "2:abc:2", [c, d], [a, b, c])
 
     assert (moved.shifted, still.shifted) == (True, False)
     assert still.next_cursor.startswith("3:") and still.next_cursor.endswith(":4")

@@ -90,7 +90,7 @@ def test_the_listing_is_asked_in_id_order_probe_included(account):
     assert {p.get("order") for p in gecko.asked} == {"id DESC"}
     # The totals prove no boundary (revinv20: a restored variant keeps its
     # old id): a boundary not seen again is asked at its place.
-    assert any(p["limit"] == "1" for p in gecko.asked)
+    assert any(p["limit"] == "3" for p in gecko.asked)  # revinv22's look-up
     assert run.status == SyncStatus.PARTIAL
     assert synced_levels()["C"] == 6
 

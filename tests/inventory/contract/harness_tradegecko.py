@@ -89,16 +89,22 @@ def _pages(rsps, extra: dict | None = None, order: dict = ORDER) -> None:
         answer(
             rsps, "GET", VARIANTS, name, match=[matchers.query_param_matcher(params)]
         )
-    # The place before page 2 (limit=1): page 1's last variant, as TradeGecko
-    # pages by number; the adapter checks page 1 still ends there (the
-    # recorded pages are in no id order: the totals prove nothing).
+    # The place before page 2 and its first place, in one answer (places 4
+    # and 5: limit=2, page 3, as TradeGecko pages by number): page 1's last
+    # variant followed by page 2's first; the adapter checks page 1 still
+    # ends there (the recorded pages are in no id order: the totals prove
+    # nothing).
     first = load("variants_first_page.json")["body"]
+    last = load("variants_last_page.json")["body"]
     rsps.get(
         VARIANTS,
-        json={"variants": first["variants"][-1:], "meta": first["meta"]},
+        json={
+            "variants": [first["variants"][-1], last["variants"][0]],
+            "meta": first["meta"],
+        },
         match=[
             matchers.query_param_matcher(
-                {"limit": "1", "page": "5", **order, **(extra or {})}
+                {"limit": "2", "page": "3", **order, **(extra or {})}
             )
         ],
     )
