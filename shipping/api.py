@@ -461,6 +461,23 @@ def _pickup_error(exc: Exception) -> ApiError:
     return error
 
 
+class PickupDetailView(APIView):
+    required_scopes = {"GET": READ}
+
+    @extend_schema(
+        operation_id="pickup_retrieve",
+        summary="A booked pickup as it stands now (past once its day has gone, "
+        "cancelled, or settled from unknown)",
+        responses={200: PickupSerializer, **_ERRORS},
+        examples=[OpenApiExample("Booked", response_only=True, value=PICKUP_RESPONSE)],
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        pickup = get_object_or_404(
+            Pickup.objects.select_related("account"), public_id=public_id
+        )
+        return Response(PickupSerializer(pickup).data)
+
+
 class PickupCancelView(APIView):
     required_scopes = {"POST": WRITE}
 

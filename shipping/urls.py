@@ -29,6 +29,11 @@ urlpatterns = [
     ),
     path("shipping/pickups/", api.PickupsView.as_view(), name="pickups"),
     path(
+        "shipping/pickups/<str:public_id>/",
+        api.PickupDetailView.as_view(),
+        name="pickup-detail",
+    ),
+    path(
         "shipping/pickups/<str:public_id>/cancel/",
         api.PickupCancelView.as_view(),
         name="pickup-cancel",

@@ -85,8 +85,9 @@ def tracking_info(
     """The events oldest first, scans dated to the same second too (in the
     order the carrier lists them: ``newest_first`` as UPS, FedEx, USPS and
     DHL Express do, or oldest first as Shippo's history); the status is the
-    latest event's unless the carrier states one."""
+    latest event's unless the carrier states one (``status_stated``)."""
     sent = list(events)
+    stated = status is not None
     chronological = reversed(sent) if newest_first else sent
     # A stable sort: ties stay in the carrier's order, the newest last.
     ordered = tuple(sorted(chronological, key=lambda event: event.occurred_at))
@@ -98,6 +99,7 @@ def tracking_info(
         events=ordered,
         estimated_delivery=estimated_delivery,
         signed_by=signed_by,
+        status_stated=stated,
     )
 
 

@@ -131,8 +131,14 @@ def _activity_time(activity: Mapping[str, Any]) -> datetime | None:
     if activity.get("gmtDate") and activity.get("gmtTime"):
         day, clock, offset = activity["gmtDate"], activity["gmtTime"], "+00:00"
     else:
-        day, clock = activity.get("date"), activity.get("time") or "000000"
-        offset = str(activity.get("gmtOffset") or "+00:00")
+        day, clock = activity.get("date"), activity.get("time")
+        offset = str(activity.get("gmtOffset") or "").strip()
+        if not clock:
+            # A day without a time: its start (UTC+14's, the earliest, if no
+            # offset came), so it never orders after a scan of its day and
+            # never makes the status follow an older scan.
+            clock, offset = "000000", offset or "+14:00"
+        offset = offset or "+00:00"
     try:
         read = datetime.strptime(
             f"{day}{_hhmmss(str(clock))}{offset.strip()}", "%Y%m%d%H%M%S%z"

@@ -3,7 +3,9 @@ ours, tracking event codes and categories, label image types, and the reader
 of the Labels API's multipart answer (JSON metadata plus the label)."""
 
 import json
+import re
 from collections.abc import Mapping
+from datetime import datetime
 from email.parser import BytesParser
 from email.policy import default as default_policy
 from typing import Any
@@ -81,7 +83,7 @@ usps_error_map = carrier_error_map(
 
 
 def tracking_event(event: Mapping[str, Any]) -> TrackingEvent | None:
-    occurred = iso_time(event.get("GMTTimestamp"))
+    occurred = _event_time(event)
     if occurred is None:
         return None
     code = str(event.get("eventCode") or "")
@@ -94,6 +96,31 @@ def tracking_event(event: Mapping[str, Any]) -> TrackingEvent | None:
             event.get("eventCity"), event.get("eventState"), event.get("eventCountry")
         ),
     )
+
+
+# "-05:00" in USPS's answers, "-7:00" in its spec's example.
+_OFFSET = re.compile(r"([+-])(\d{1,2}):?(\d{2})")
+
+
+def _event_time(event: Mapping[str, Any]) -> datetime | None:
+    """``GMTTimestamp`` when USPS sends it; else ``eventTimestamp``, the local
+    clock (any zone written on it is not its own: the spec's example writes
+    Z beside an offset of -7:00), at its ``GMTOffset``; with no offset it
+    reads as UTC, as UPS's local times do."""
+    occurred = iso_time(event.get("GMTTimestamp"))
+    local = event.get("eventTimestamp")
+    if occurred is not None or not isinstance(local, str):
+        return occurred
+    offset = _OFFSET.fullmatch(str(event.get("GMTOffset") or "").strip())
+    try:
+        wall = datetime.fromisoformat(local.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if offset is None:
+        return iso_time(wall.isoformat() if wall.tzinfo else f"{wall.isoformat()}Z")
+    sign, hours, minutes = offset.groups()
+    zone = f"{sign}{int(hours):02d}:{minutes}"
+    return iso_time(wall.replace(tzinfo=None).isoformat() + zone)
 
 
 def label_parts(response: requests.Response) -> tuple[dict[str, Any], bytes]:

@@ -7,7 +7,12 @@ webhook and a poll is one row). The shipment's status follows the newest
 event it can follow; an event older than the one it already follows never
 moves it, and once delivered or returned nothing does (a late ``in_transit``
 never undoes ``delivered``); a scan dated ahead of our clock is ordered as
-received now. An ``unknown`` event (a code the adapter does not
+received now. Where the carrier states the parcel's current status
+(``TrackingInfo.status_stated``) and it differs from the status the events
+give (no events yet, a delivered status whose scan is missing), the carrier's
+word counts, dated to the answer's newest scan: an answer older than the
+scan already followed, or an undated one once a scan was followed, is not
+heard. An ``unknown`` event (a code the adapter does not
 map) is never followed, nor a ``pre_transit`` one once the parcel has moved:
 every event is still stored in the history. Such an unread scan after the
 label was made (less a clock-skew allowance) is still evidence the carrier may
@@ -112,7 +117,11 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
             ],
             ignore_conflicts=True,
         )
-        moved = _move_forward(locked, events, fresh, received)
+        before = locked.tracking_status
+        _move_forward(locked, events, fresh, received)
+        if info.status_stated:
+            _follow_stated(locked, info.status, events, received)
+        moved = locked.tracking_status != before
         locked.last_tracked_at = received
         if info.estimated_delivery:
             locked.estimated_delivery = info.estimated_delivery
@@ -121,7 +130,7 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
             _not_bought_scanned(locked)
         # A label not announced yet (its file garbled): its scans are kept,
         # and go out with its shipment.label_created.
-        if fresh and locked.status in LABEL_ANNOUNCED_STATUSES:
+        if (fresh or moved) and locked.status in LABEL_ANNOUNCED_STATUSES:
             _emit(locked, moved)
     shipment.refresh_from_db()
     return len(fresh)
@@ -210,6 +219,33 @@ def _move_forward(shipment: Shipment, events: list, fresh: list, now: datetime) 
     if newest.status == TrackingStatus.DELIVERED:
         shipment.delivered_at = at
     return moved
+
+
+def _follow_stated(
+    shipment: Shipment, stated: TrackingStatus, events: list, now: datetime
+) -> None:
+    """The carrier's own current status, when the events did not give it:
+    it is at least as new as the answer's newest scan, so it is dated to that
+    scan (never before the one followed) and heard only if the answer is not
+    older than what is followed already; an answer without scans only while
+    none was followed. Unread, or pre-transit once moving: never."""
+    current = TrackingStatus(shipment.tracking_status)
+    moving = current not in NOT_MOVING or _in_network(events)
+    if current.is_terminal or stated == current or not _followable(moving, stated):
+        return
+    answered = max((_bounded(e.occurred_at, now) for e in events), default=None)
+    followed = shipment.tracking_event_at
+    if followed is not None and (
+        answered is None
+        or answered < _bounded(followed, shipment.last_tracked_at or now)
+    ):
+        return
+    shipment.tracking_status = str(stated)
+    if answered is not None:
+        shipment.tracking_event_at = answered
+    if stated == TrackingStatus.DELIVERED:
+        # No scan dates the delivery: it happened by the time we were told.
+        shipment.delivered_at = now
 
 
 def _outranked(newest: CarrierEvent, events: list, moving: bool) -> bool:
