@@ -136,6 +136,25 @@ class Stored:
 Write = tuple[Key, StockLevelRecord, int]  # the sold_unseen kept
 
 
+def _figure_and_unseen(
+    record: StockLevelRecord, stored
+) -> tuple[StockLevelRecord, int]:
+    """The record to write and the unseen units it keeps."""
+    if not record.for_sale:
+        # Off sale: 0 here, as the statement computes it (figure less
+        # unsent and unseen), its unseen units kept (apply.py).
+        return replace(record, on_hand=stored.unsent + stored.unseen), stored.unseen
+    unseen = unseen_kept(
+        record,
+        on_hand=stored.on_hand,
+        unsent=stored.unsent,
+        unseen=stored.unseen,
+        unseen_at=stored.unseen_at,
+        modified_at=stored.modified_at,
+    )
+    return record, unseen
+
+
 def apply_page_pg(
     *,
     keys: dict[Key, StockLevelRecord],
@@ -171,20 +190,7 @@ def apply_page_pg(
         ):
             ignored += 1
             continue
-        if not record.for_sale:
-            # Off sale: 0 here, as the statement computes it (figure less
-            # unsent and unseen), its unseen units kept (apply.py).
-            unseen = stored.unseen
-            record = replace(record, on_hand=stored.unsent + unseen)
-        else:
-            unseen = unseen_kept(
-                record,
-                on_hand=stored.on_hand,
-                unsent=stored.unsent,
-                unseen=stored.unseen,
-                unseen_at=stored.unseen_at,
-                modified_at=stored.modified_at,
-            )
+        record, unseen = _figure_and_unseen(record, stored)
         on_hand = record.on_hand - stored.unsent - unseen
         if (
             on_hand != stored.on_hand
