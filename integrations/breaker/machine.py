@@ -254,6 +254,7 @@ class CircuitBreaker:
     def record_ignored(self) -> None:
         """The call says nothing about the account's health (a paced bulk
         call it throttled): count nothing, free a probe this thread holds."""
+        outage.check()  # in an outage's pause the probe's claim just expires
         self._release_probe()
 
     # -- reads --
