@@ -184,6 +184,7 @@ def breaker_skip_reason(
             ),
             paced=False,
             breaker=breaker,
+            claim=False,  # the client's gate takes the one try, not this look
         )
     except NotProcessed as exc:
         return exc
