@@ -215,15 +215,20 @@ class BreakerStore:
     def note_outcome(self, failed: bool | None, open_seconds: float) -> None:
         """A call's outcome for the state this process keeps: a success
         forgets a known-open breaker; a failure of the try (or once its
-        open period is over) holds it open for another ``open_seconds``."""
-        if failed is None or self.pk not in _known_open:
+        open period is over) holds it open for another ``open_seconds``;
+        the try refused before it reached the provider (``failed`` None)
+        frees the next try at once, as a released probe does."""
+        if self.pk not in _known_open:
             return
         with _known_open_lock:
             kept = _known_open.get(self.pk)
             now = time.monotonic()
             if kept is None:
                 return
-            if not failed:
+            if failed is None:
+                if kept[1] == threading.get_ident():
+                    _known_open[self.pk] = (now, None)
+            elif not failed:
                 _known_open.pop(self.pk, None)
             elif kept[1] is not None or now >= kept[0]:
                 _known_open[self.pk] = (now + open_seconds, None)

@@ -132,3 +132,33 @@ def test_a_failed_try_holds_it_skipped(read_open_then_over, monkeypatch):
     assert out[0].account.slug == "sbx-secondary"  # the try failed over
     assert _pay(2).account.slug == "sbx-secondary"
     assert primary.calls.count("sbx-primary") == 1
+
+
+def test_a_try_refused_before_the_provider_frees_the_next(
+    read_open_then_over, monkeypatch
+):
+    # The try never reached the provider (our own refusal): the next payment
+    # may try at once, as a released half-open probe lets another probe.
+    create = SandboxPaymentsAdapter._create
+    calls: list[str] = []
+
+    def refused_once(adapter: Any, request: Any) -> Any:
+        calls.append(adapter.account.slug)
+        if adapter.account.slug == "sbx-primary" and calls.count("sbx-primary") == 1:
+            raise NotProcessed("refused here", code="concurrency_limited")
+        return create(adapter, request)
+
+    monkeypatch.setattr(SandboxPaymentsAdapter, "_create", refused_once)
+    assert _pay(0).account.slug == "sbx-secondary"
+    out: list[Any] = []
+
+    def other_thread() -> None:  # another request's thread, not the try's
+        try:
+            out.append(_pay(1))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join(10)
+    assert out[0].account.slug == "sbx-primary"
