@@ -115,7 +115,7 @@ def run_with_failover(
     attempts: list[Attempt] = []
     candidates = enabled_accounts(kind) if accounts is None else list(accounts)
     for position, account in enumerate(candidates, start=1):
-        error = _skip_reason(account, breaker_max_age)
+        error = breaker_skip_reason(account, breaker_max_age)
         if error is None:
             try:
                 later = candidates[position:]
@@ -164,15 +164,16 @@ def enabled_accounts_statement(kind: str) -> tuple[str, list[str]]:
 def _any_usable(accounts: list[ProviderAccount]) -> bool:
     """Whether a later account could take over (its breaker is not open):
     only then does an unreachable one give up its retries."""
-    return any(_skip_reason(account) is None for account in accounts)
+    return any(breaker_skip_reason(account) is None for account in accounts)
 
 
-def _skip_reason(
+def breaker_skip_reason(
     account: ProviderAccount, max_age: float | None = None
 ) -> NotProcessed | None:
+    """Why ``account`` is skipped (its breaker refuses calls), or None. Redis
+    unreachable: decided as the client's gate does (``store_guard.gated``):
+    tried, unless staff forced it open or this process last read it open."""
     breaker = breaker_for(account)
-    # Redis unreachable: counted closed (store_guard), so tried: its own
-    # errors fail the operation over; unless staff forced it open.
     try:
         is_open = gated(
             # A remembered "open" is read again before the account is skipped:
@@ -183,6 +184,7 @@ def _skip_reason(
             ),
             paced=False,
             breaker=breaker,
+            claim=False,  # the client's gate takes the one try, not this look
         )
     except NotProcessed as exc:
         return exc

@@ -33,10 +33,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
 from integrations import correlation, registry
-from integrations.breaker import breaker_for
 from integrations.deadline import deadline_scope
 from integrations.errors import NotProcessed, Outcome, ProviderError, Unknown
-from integrations.failover import enabled_accounts
+from integrations.failover import breaker_skip_reason, enabled_accounts
 from integrations.models import ProviderAccount
 
 if TYPE_CHECKING:
@@ -116,8 +115,10 @@ def run_on_accounts(
         end = stack.enter_context(deadline_scope(deadline_seconds))
         started = 0
         for index, account in enumerate(chosen):
-            if breaker_for(account).is_open():
-                failures[index] = _breaker_open(account)
+            # Redis unreachable: decided as failover does (store_guard).
+            skipped = breaker_skip_reason(account)
+            if skipped is not None:
+                failures[index] = _failure(account, skipped)
                 continue
             _start(index, account, operation, answers)
             started += 1
@@ -250,17 +251,6 @@ def _failure(account: ProviderAccount, error: ProviderError) -> AccountFailure:
         error.code,
         error.message,
         reason,
-    )
-
-
-def _breaker_open(account: ProviderAccount) -> AccountFailure:
-    return AccountFailure(
-        account.slug,
-        account.pk,
-        str(Outcome.NOT_PROCESSED),
-        "breaker_open",
-        "circuit breaker open; skipped",
-        FailureReason.BREAKER_OPEN,
     )
 
 

@@ -31,12 +31,14 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 from oauthlib import oauth1
+from redis.exceptions import RedisError
 
 from integrations import secrets_registry
 from integrations.client import ProviderClient, client_for, response_json
 from integrations.client.redirects import same_origin_only
 from integrations.errors import ConfigurationError, NotProcessed, ProviderError
 from integrations.ratelimit import cache_lock
+from integrations.redis_line import outage
 
 if TYPE_CHECKING:
     from integrations.models import ProviderAccount
@@ -47,6 +49,7 @@ __all__ = [
     "OAuth1Signer",
     "TokenCache",
     "fetching_token",
+    "forget_kept_tokens",
     "netsuite_realm",
     "netsuite_signer",
     "token_of",
@@ -62,6 +65,18 @@ _LOCK_POLL_SECONDS = 0.01
 _FORM = "application/x-www-form-urlencoded"
 # A token answer is cached at most this long, whatever lifetime it claims.
 _MAX_CACHE_SECONDS = 24 * 3600
+
+# The token entries this process stored or read, by cache key: what it uses
+# while Redis cannot be reached (the payment path fails open), so an outage
+# costs each process one token fetch, not one per call. Bounded.
+_KEPT_MAX = 1024
+_kept: dict[str, dict[str, Any]] = {}
+
+
+def forget_kept_tokens() -> None:
+    """Drop the tokens this process keeps for an outage (tests)."""
+    _kept.clear()
+
 
 # True while a token is fetched: its requests are not the operation's own.
 _fetching: ContextVar[bool] = ContextVar("oauth_token_fetching", default=False)
@@ -260,7 +275,33 @@ class TokenCache:
     # --- Cache ----------------------------------------------------------------
 
     def _read(self) -> str | None:
-        return self._valid(cache.get(self.cache_key))
+        try:
+            outage.check()
+            entry = cache.get(self.cache_key)
+        except RedisError as exc:
+            outage.failed(exc)  # the payment path goes on: this process's
+            return self._valid(_kept.get(self.cache_key))
+        outage.answered()
+        if isinstance(entry, dict):
+            self._keep(entry)
+        return self._valid(entry)
+
+    def _keep(self, entry: dict[str, Any] | None) -> None:
+        if entry is None:
+            _kept.pop(self.cache_key, None)
+            return
+        _kept[self.cache_key] = entry
+        if len(_kept) > _KEPT_MAX:
+            _kept.pop(next(iter(_kept)), None)
+
+    def _shared(self, write: Callable[[], None]) -> None:
+        """A write of the shared entry; Redis unreachable: noted, skipped
+        (this process keeps its own, ``_keep``)."""
+        try:
+            outage.check()
+            write()
+        except RedisError as exc:
+            outage.failed(exc)
 
     def _valid(self, entry: Any) -> str | None:
         if not isinstance(entry, dict):
@@ -277,13 +318,30 @@ class TokenCache:
         ttl = lifetime - self.margin
         if ttl <= 0:
             # Too short-lived to share: this caller uses it, the next fetches.
-            cache.delete(self.cache_key)
+            self._keep(None)
+            self._shared(lambda: cache.delete(self.cache_key))
             return
         lifetime = min(lifetime, _MAX_CACHE_SECONDS + self.margin)
         entry = {"access_token": token, "expires_at": self.clock() + lifetime}
-        cache.set(self.cache_key, entry, math.ceil(min(ttl, _MAX_CACHE_SECONDS)))
+        self._keep(entry)
+        ttl = math.ceil(min(ttl, _MAX_CACHE_SECONDS))
+        self._shared(lambda: cache.set(self.cache_key, entry, ttl))
 
     def _fetch_once(self, *, failed: str | None) -> str:
+        """``_fetch_locked``; while Redis cannot be reached (its lock there),
+        this process's kept token or one it fetches for itself."""
+        try:
+            outage.check()
+            return self._fetch_locked(failed=failed)
+        except RedisError as exc:
+            # Also Redis gone after a fetch: ``_store`` kept that token.
+            outage.failed(exc)
+        current = self._valid(_kept.get(self.cache_key))
+        if current and current != failed:
+            return current
+        return self.fetch()
+
+    def _fetch_locked(self, *, failed: str | None) -> str:
         # Long enough for one whole token operation, retries included.
         ttl = self.client.config.deadline_seconds + 1
         lock = self.cache_key + ":lock"

@@ -15,6 +15,7 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -135,6 +136,11 @@ class RedisLine:
             if not conn.is_connected:
                 raise RedisConnectionError("connection closed before the reply")
             conn.read_response()
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            # The connection went (a restart, an outage: warned once by
+            # ``outage``) with one success count's reply; not per thread.
+            conn.disconnect()
+            logger.info("unanswered redis command may be lost: connection lost")
         except Exception:  # an earlier command's reply: never raised into this one
             conn.disconnect()
             logger.warning("unanswered redis command may be lost", exc_info=True)

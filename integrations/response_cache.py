@@ -13,7 +13,8 @@ pickles. Values may be JSON data (dict, list, str, int, float, bool, None;
 dict keys are strings) or dataclasses whose fields are such data, dataclasses,
 or lists, tuples and ``dict[str, ...]`` of them; pass ``as_type`` to get the
 dataclass back on a hit. A cache that is down, or an entry that no longer
-decodes, costs a log line and a fresh ``compute()``, never the call. What
+decodes, costs a log line and a fresh ``compute()``, never the call (Redis
+unreachable: the outage's one record, ``redis_line.outage``). What
 ``compute`` raises is raised and nothing is stored. See docs/fanout.md.
 """
 
@@ -31,6 +32,9 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from django.core.cache import cache
+from redis.exceptions import RedisError
+
+from integrations.redis_line import outage
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +81,11 @@ def get_or_compute(
     # caller, raised even when the cache is down.
     text = json.dumps(_encode(value), separators=(",", ":"), allow_nan=False)
     try:
+        outage.check()
         cache.set(cache_key, text, ttl)
-    except Exception:  # any backend's outage: the value itself is fine
+    except RedisError as exc:
+        outage.failed(exc)  # one record and warning per Redis outage
+    except Exception:  # any other backend's outage: the value itself is fine
         logger.warning("response cache write failed", extra={"namespace": namespace})
     return value
 
@@ -87,10 +94,15 @@ def _read(
     cache_key: str, namespace: str, as_type: type[Any] | None
 ) -> tuple[bool, Any]:
     try:
+        outage.check()  # Redis failed moments ago: not asked, computed
         text = cache.get(cache_key)
-    except Exception:  # any backend's outage (Redis, database): compute
+    except RedisError as exc:
+        outage.failed(exc)
+        return False, None
+    except Exception:  # any other backend's outage (database): compute
         logger.warning("response cache unavailable", extra={"namespace": namespace})
         return False, None
+    outage.answered()
     if text is None:
         return False, None
     try:

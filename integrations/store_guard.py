@@ -53,18 +53,26 @@ def fail_closed() -> Iterator[None]:
         _CLOSED.reset(token)
 
 
-def gated(reserve: Callable[[], Any], *, paced: bool, breaker: "CircuitBreaker") -> Any:
+def gated(
+    reserve: Callable[[], Any],
+    *,
+    paced: bool,
+    breaker: "CircuitBreaker",
+    claim: bool = True,
+) -> Any:
     """``reserve()`` (the breaker's state and the rate limit), or UNGUARDED
     while Redis is unreachable; ``breaker`` then still refuses an account
     staff forced open (its row) or one this process last read open until
-    its open period is over (``CircuitBreaker.admit_offline``)."""
+    its open period is over, then lets one try through (``claim``: the
+    caller's call may be it; a pre-check passes False), as
+    ``CircuitBreaker.admit_offline`` says."""
     try:
         outage.check()
         reservation = reserve()
     except RedisError as exc:
         store_failed(exc, paced=paced)
         try:
-            breaker.admit_offline()
+            breaker.admit_offline(claim=claim)
         except NotProcessed as refused:
             raise refused from exc
         return UNGUARDED

@@ -101,9 +101,11 @@ def _fresh_cache(request: pytest.FixtureRequest) -> None:
         request.node.get_closest_marker("django_db") is not None
     )
     from integrations.breaker.store import forget_recent
+    from integrations.oauth import forget_kept_tokens
     from integrations.redis_line import outage
 
     forget_recent()
+    forget_kept_tokens()
     outage.forget()
     if settings.REDIS_URL or has_db:
         cache.clear()

@@ -198,18 +198,22 @@ class CircuitBreaker:
         if not self._claim_probe(rec, now):
             raise self._open_error(self._probe_slot_left(rec, now))
 
-    def admit_offline(self) -> None:
+    def admit_offline(self, *, claim: bool = True) -> None:
         """While Redis cannot be read: raise NotProcessed(breaker_open) if
         staff forced the account open (its row says so) or this process
-        last read it open and its open period is not over; else return (the
-        call goes out unguarded, ``store_guard``)."""
+        last read it open and its open period is not over, or another
+        thread's call is its one try after it (``claim``: this call may be
+        that try; a pre-check does not claim it); else return (the call
+        goes out unguarded, ``store_guard``)."""
         mode = self.account.breaker_mode or BreakerMode.AUTO
         if mode == BreakerMode.FORCED_OPEN:
             raise NotProcessed(
                 "circuit breaker forced open by staff", code="breaker_open"
             )
-        left = self.store.known_open()
-        if mode == BreakerMode.AUTO and left is not None:
+        if mode != BreakerMode.AUTO:
+            return
+        left = self.store.admit_kept(self.config.probe_timeout_seconds, claim=claim)
+        if left is not None:
             raise self._open_error(left)
 
     def record_success(self) -> None:
@@ -254,6 +258,7 @@ class CircuitBreaker:
     def record_ignored(self) -> None:
         """The call says nothing about the account's health (a paced bulk
         call it throttled): count nothing, free a probe this thread holds."""
+        outage.check()  # in an outage's pause the probe's claim just expires
         self._release_probe()
 
     # -- reads --

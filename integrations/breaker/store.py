@@ -93,10 +93,11 @@ def forget_recent() -> None:
 
 
 # Per account pk, the monotonic time the open period ends of a breaker this
-# process last read (or saved) open; used only while Redis cannot be read,
-# so an account known open is not tried (costing its timeouts) on every call.
+# process last read (or saved) open, and the thread holding its one try
+# after that (None: none yet); used only while Redis cannot be read, so an
+# account known open is not tried (costing its timeouts) on every call.
 _KNOWN_OPEN_MAX = 1024
-_known_open: "OrderedDict[int, float]" = OrderedDict()
+_known_open: "OrderedDict[int, tuple[float, int | None]]" = OrderedDict()
 _known_open_lock = threading.Lock()
 
 
@@ -117,7 +118,7 @@ def _note_state(pk: int, rec: dict[str, Any] | None) -> None:
         if until is None:
             _known_open.pop(pk, None)
             return
-        _known_open[pk] = until
+        _known_open[pk] = (until, None)
         _known_open.move_to_end(pk)
         while len(_known_open) > _KNOWN_OPEN_MAX:
             _known_open.popitem(last=False)
@@ -189,23 +190,48 @@ class BreakerStore:
         """Seconds the breaker stays open by the state this process last
         read, or None (not known open, or its open period is over): for
         while Redis cannot be read."""
-        until = _known_open.get(self.pk)
-        left = None if until is None else until - time.monotonic()
+        kept = _known_open.get(self.pk)
+        left = None if kept is None else kept[0] - time.monotonic()
         return left if left is not None and left > 0 else None
+
+    def admit_kept(self, try_seconds: float, *, claim: bool) -> float | None:
+        """Seconds a call must wait by the state this process keeps, or None
+        (it may go). Once the open period is over one thread's call is the
+        try (``claim``; for ``try_seconds``, then another may try), as the
+        half-open probe is; the others wait for its outcome. Without
+        ``claim`` (a pre-check) only the open period refuses."""
+        with _known_open_lock:
+            kept = _known_open.get(self.pk)
+            if kept is None:
+                return None
+            (until, holder), now = kept, time.monotonic()
+            me = threading.get_ident()
+            if now < until and (holder is None or (claim and holder != me)):
+                return until - now
+            if claim and now >= until:
+                _known_open[self.pk] = (now + try_seconds, me)
+            return None
 
     def note_outcome(self, failed: bool | None, open_seconds: float) -> None:
         """A call's outcome for the state this process keeps: a success
-        forgets a known-open breaker; a failure once its open period is over
-        (the one try) holds it open for another ``open_seconds``."""
-        until = _known_open.get(self.pk)
-        if until is None or failed is None:
+        forgets a known-open breaker; a failure of the try (or once its
+        open period is over) holds it open for another ``open_seconds``;
+        the try refused before it reached the provider (``failed`` None)
+        frees the next try at once, as a released probe does."""
+        if self.pk not in _known_open:
             return
         with _known_open_lock:
+            kept = _known_open.get(self.pk)
             now = time.monotonic()
-            if not failed:
+            if kept is None:
+                return
+            if failed is None:
+                if kept[1] == threading.get_ident():
+                    _known_open[self.pk] = (now, None)
+            elif not failed:
                 _known_open.pop(self.pk, None)
-            elif now >= until:
-                _known_open[self.pk] = now + open_seconds
+            elif kept[1] is not None or now >= kept[0]:
+                _known_open[self.pk] = (now + open_seconds, None)
 
     def record(self) -> dict[str, Any] | None:
         return cache.get(self._state_key)

@@ -335,7 +335,7 @@ class ProviderClient:
                     raise error from exc
         except ProviderError as error:
             if ctx.pacing and is_throttle(error):
-                breaker.record_ignored()  # throttled, not failing
+                count_guarded(breaker.record_ignored)  # throttled, not failing
                 raise
             # Our own refusals (rate limited) are reported too: the breaker
             # ignores them for counting but frees a half-open probe they hold.

@@ -60,7 +60,7 @@ def test_a_lost_reply_is_logged_and_the_line_reconnects(account, clock, caplog):
     breaker.record_success()
     line.connection.disconnect()  # the reply will never be read
 
-    with caplog.at_level(logging.WARNING, logger="integrations.redis_line"):
+    with caplog.at_level(logging.INFO, logger="integrations.redis_line"):
         breaker.before_call()
         _fail(breaker)
 

@@ -187,11 +187,11 @@ def cache_down(settings):
 def test_a_cache_outage_costs_a_log_line_not_the_call(caplog):
     compute = Compute(QUOTES)
     key = fingerprint(request=REQUEST)
-    with caplog.at_level(logging.WARNING, logger="integrations.response_cache"):
+    with caplog.at_level(logging.WARNING):
         first = get_or_compute("rates", key, ttl=60, compute=compute, as_type=Quotes)
         second = get_or_compute("rates", key, ttl=60, compute=compute, as_type=Quotes)
     assert first == second == QUOTES
     assert compute.calls == 2
-    messages = [r.getMessage() for r in caplog.records]
-    assert messages.count("response cache unavailable") == 2
-    assert messages.count("response cache write failed") == 2
+    # Redis: the process's one outage record and warning (redis_line.outage).
+    warned = [r.name for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warned == ["integrations.redis_line"]
