@@ -3,16 +3,17 @@ forward, outbox events for each change.
 
 A carrier's answer (a poll or a webhook) is a ``TrackingInfo`` with its whole
 history. Each event is stored once (``dedupe_key``: the same scan from a
-webhook and a poll is one row). The shipment's status follows the newest
-event it can follow; an event older than the one it already follows never
-moves it, and once delivered or returned nothing does (a late ``in_transit``
-never undoes ``delivered``); a scan dated ahead of our clock is ordered as
-received now. Where the carrier states the parcel's current status
+webhook and a poll is one row). The shipment's status follows the newest event
+it can follow; an event older than the one it already follows never moves it,
+and once delivered or returned nothing does (a late ``in_transit`` never
+undoes ``delivered``); a scan dated ahead of our clock is ordered as received
+now. Where the carrier states the parcel's current status
 (``TrackingInfo.status_stated``) and it differs from the status the events
 give (no events yet, a delivered status whose scan is missing), the carrier's
-word counts, dated to the answer's newest scan: an answer older than the
-scan already followed, or an undated one once a scan was followed, is not
-heard. An ``unknown`` event (a code the adapter does not
+word counts, dated to the answer's newest scan: an answer older than the scan
+already followed, or an undated one once a scan was followed, is not heard,
+nor on the same scans one over an earlier word; the delivery scan coming after
+a stated delivery dates it. An ``unknown`` event (a code the adapter does not
 map) is never followed, nor a ``pre_transit`` one once the parcel has moved:
 every event is still stored in the history. Such an unread scan after the
 label was made (less a clock-skew allowance) is still evidence the carrier may
@@ -121,6 +122,7 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
         _move_forward(locked, events, fresh, received)
         if info.status_stated:
             _follow_stated(locked, info.status, events, received)
+        _delivery_dated(locked, fresh, received)
         moved = locked.tracking_status != before
         locked.last_tracked_at = received
         if info.estimated_delivery:
@@ -226,26 +228,61 @@ def _follow_stated(
 ) -> None:
     """The carrier's own current status, when the events did not give it:
     it is at least as new as the answer's newest scan, so it is dated to that
-    scan (never before the one followed) and heard only if the answer is not
-    older than what is followed already; an answer without scans only while
-    none was followed. Unread, or pre-transit once moving: never."""
+    scan and heard if that scan is newer than the one followed; on the same
+    scans (or none) only over the status those scans give, never over an
+    earlier word (a webhook retried late would flip the parcel back). An
+    answer without scans once a scan was followed, unread, or pre-transit
+    once moving: never."""
     current = TrackingStatus(shipment.tracking_status)
     moving = current not in NOT_MOVING or _in_network(events)
     if current.is_terminal or stated == current or not _followable(moving, stated):
         return
     answered = max((_bounded(e.occurred_at, now) for e in events), default=None)
     followed = shipment.tracking_event_at
-    if followed is not None and (
-        answered is None
-        or answered < _bounded(followed, shipment.last_tracked_at or now)
-    ):
-        return
+    if followed is not None:
+        if answered is None:
+            return
+        followed = _bounded(followed, shipment.last_tracked_at or now)
+        if answered < followed:
+            return
+    if answered is None or answered == followed:
+        given = _scans_status(events, moving, now)
+        if current != given and (given is not None or current not in NOT_MOVING):
+            return
     shipment.tracking_status = str(stated)
     if answered is not None:
         shipment.tracking_event_at = answered
     if stated == TrackingStatus.DELIVERED:
         # No scan dates the delivery: it happened by the time we were told.
         shipment.delivered_at = now
+
+
+def _scans_status(events: list, moving: bool, now: datetime) -> TrackingStatus | None:
+    # The status the answer's scans give (its newest followable one), if any.
+    candidates = [e for e in events if _followable(moving, e.status)]
+    if not candidates:
+        return None
+    newest = max(
+        reversed(candidates),
+        key=lambda e: (_bounded(e.occurred_at, now), e.occurred_at),
+    )
+    return TrackingStatus(newest.status)
+
+
+def _delivery_dated(shipment: Shipment, fresh: list, now: datetime) -> None:
+    """A delivery told before its scan (``delivered_at`` when told) is dated
+    by the scan once it comes: the earliest delivered scan, never one before
+    the label was made (a recycled number's old delivery)."""
+    if shipment.tracking_status != TrackingStatus.DELIVERED:
+        return
+    scans = [
+        _bounded(e.occurred_at, now)
+        for e in fresh
+        if e.status == TrackingStatus.DELIVERED
+        and e.occurred_at >= _label_made_at(shipment)
+    ]
+    if scans and (shipment.delivered_at is None or min(scans) < shipment.delivered_at):
+        shipment.delivered_at = min(scans)
 
 
 def _outranked(newest: CarrierEvent, events: list, moving: bool) -> bool:
