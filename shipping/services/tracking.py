@@ -27,7 +27,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -66,14 +66,24 @@ NOT_MOVING = frozenset({TrackingStatus.PRE_TRANSIT, TrackingStatus.UNKNOWN})
 LABEL_CLOCK_SKEW = timedelta(hours=14)
 
 
-def _dedupe_key(event: object) -> str:
-    parts = (
-        event.occurred_at.isoformat(),  # type: ignore[attr-defined]
-        str(event.status),  # type: ignore[attr-defined]
-        event.carrier_status_code,  # type: ignore[attr-defined]
-        event.description,  # type: ignore[attr-defined]
-    )
+def _dedupe_key(event: CarrierEvent) -> str:
+    # In UTC: one instant written at two offsets (a local time with its
+    # offset, or the GMT one) is one scan.
+    return _key(event, (event.key_at or event.occurred_at).astimezone(UTC).isoformat())
+
+
+def _key(event: CarrierEvent, at: str) -> str:
+    parts = (at, str(event.status), event.carrier_status_code, event.description)
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _stored_already(event: CarrierEvent, known: set[str]) -> bool:
+    # A scan stored before keys were read by ``key_at`` in UTC carries the
+    # key of its ``occurred_at`` as the carrier wrote it: the same scan.
+    return (
+        _dedupe_key(event) in known
+        or _key(event, event.occurred_at.isoformat()) in known
+    )
 
 
 def _storable(event: CarrierEvent) -> CarrierEvent:
@@ -99,7 +109,7 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
         # Unsorted: the listing order (Meta.ordering) costs a sort per poll.
         stored = locked.tracking_events.order_by()
         known = set(stored.values_list("dedupe_key", flat=True))
-        fresh = [e for e in events if _dedupe_key(e) not in known]
+        fresh = [e for e in events if not _stored_already(e, known)]
         TrackingEvent.objects.bulk_create(
             # Newest first: a poll's ties list by descending id, the newest
             # last (TrackingEvent.Meta.ordering), as the status follows them.
