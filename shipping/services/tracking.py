@@ -132,7 +132,7 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
         _move_forward(locked, events, fresh, received)
         if info.status_stated:
             _follow_stated(locked, info.status, events, received)
-        _delivery_dated(locked, fresh, received)
+        _delivery_dated(locked, events, received)
         moved = locked.tracking_status != before
         locked.last_tracked_at = received
         if info.estimated_delivery:
@@ -279,20 +279,25 @@ def _scans_status(events: list, moving: bool, now: datetime) -> TrackingStatus |
     return TrackingStatus(newest.status)
 
 
-def _delivery_dated(shipment: Shipment, fresh: list, now: datetime) -> None:
-    """A delivery told before its scan (``delivered_at`` when told) is dated
-    by the scan once it comes: the earliest delivered scan, never one before
-    the label was made (a recycled number's old delivery)."""
-    if shipment.tracking_status != TrackingStatus.DELIVERED:
+def _delivery_dated(shipment: Shipment, events: list, now: datetime) -> None:
+    """A delivery told before its scan (``delivered_at`` when told, after the
+    scan it was dated to) is dated by that scan once it comes: the first
+    delivered scan between the two not followed by a scan of a parcel still
+    moving (a misdelivery taken back). A delivery dated by its scan has no
+    such gap and never moves."""
+    told = shipment.delivered_at
+    if shipment.tracking_status != TrackingStatus.DELIVERED or told is None:
         return
-    scans = [
-        _bounded(e.occurred_at, now)
-        for e in fresh
-        if e.status == TrackingStatus.DELIVERED
-        and e.occurred_at >= _label_made_at(shipment)
-    ]
-    if scans and (shipment.delivered_at is None or min(scans) < shipment.delivered_at):
-        shipment.delivered_at = min(scans)
+    since = shipment.tracking_event_at or _label_made_at(shipment)
+    first = None
+    for event in events:
+        at = _bounded(event.occurred_at, now)
+        if since <= at < told and event.status == TrackingStatus.DELIVERED:
+            first = first or at
+        elif since <= at < told and event.status not in NOT_MOVING:
+            first = None
+    if first is not None:
+        shipment.delivered_at = shipment.tracking_event_at = first
 
 
 def _outranked(newest: CarrierEvent, events: list, moving: bool) -> bool:

@@ -164,3 +164,31 @@ def test_a_later_delivered_scan_never_moves_a_scanned_delivery(shipment):
     )
 
     assert shipment.delivered_at == first.occurred_at
+
+
+def test_a_delivery_taken_back_is_dated_by_the_last_delivery_scan(shipment):
+    services.shipment_tracking_apply(
+        shipment=shipment, info=_answer(TrackingStatus.DELIVERED, _scan())
+    )
+    wrong = _scan(TrackingStatus.DELIVERED, SCAN_AT + timedelta(hours=1), "DL")
+    back = _scan(at=SCAN_AT + timedelta(hours=2), code="AR")
+    right = _scan(TrackingStatus.DELIVERED, SCAN_AT + timedelta(hours=4), "DL")
+
+    services.shipment_tracking_apply(
+        shipment=shipment,
+        info=_answer(TrackingStatus.DELIVERED, _scan(), wrong, back, right),
+    )
+
+    assert shipment.delivered_at == right.occurred_at
+
+
+def test_a_scanned_delivery_after_a_misdelivery_keeps_its_scan(shipment):
+    wrong = _scan(TrackingStatus.DELIVERED, SCAN_AT, "DL")
+    back = _scan(at=SCAN_AT + timedelta(hours=2), code="AR")
+    right = _scan(TrackingStatus.DELIVERED, SCAN_AT + timedelta(hours=4), "DL")
+
+    services.shipment_tracking_apply(
+        shipment=shipment, info=_answer(TrackingStatus.DELIVERED, wrong, back, right)
+    )
+
+    assert shipment.delivered_at == right.occurred_at
