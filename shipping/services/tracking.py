@@ -61,6 +61,17 @@ logger = logging.getLogger(__name__)
 # scan the adapter could not read.
 FAILURE_CLEARED_EVENT = "shipment.failure_cleared"
 NOT_MOVING = frozenset({TrackingStatus.PRE_TRANSIT, TrackingStatus.UNKNOWN})
+# How far along the parcel is: on the same scans a second stated word may
+# only move it on (in transit to out for delivery), never sideways or back.
+_STAGE = {
+    TrackingStatus.UNKNOWN: 0,
+    TrackingStatus.PRE_TRANSIT: 0,
+    TrackingStatus.IN_TRANSIT: 1,
+    TrackingStatus.EXCEPTION: 1,
+    TrackingStatus.OUT_FOR_DELIVERY: 2,
+    TrackingStatus.DELIVERED: 3,
+    TrackingStatus.RETURNED: 3,
+}
 # How far a carrier may date a scan behind our clock: a drifting clock, or a
 # local time read as UTC (the Americas run 5-10 h behind; UTC-12 at most).
 LABEL_CLOCK_SKEW = timedelta(hours=14)
@@ -257,7 +268,8 @@ def _follow_stated(
             return
     if answered is None or answered == followed:
         given = _scans_status(events, moving, now)
-        if current != given and (given is not None or current not in NOT_MOVING):
+        over_scans = current == given or (given is None and current in NOT_MOVING)
+        if not over_scans and _STAGE[stated] <= _STAGE[current]:
             return
     shipment.tracking_status = str(stated)
     if answered is not None:

@@ -192,3 +192,35 @@ def test_a_scanned_delivery_after_a_misdelivery_keeps_its_scan(shipment):
     )
 
     assert shipment.delivered_at == right.occurred_at
+
+
+def test_on_the_same_scans_a_word_may_still_move_the_parcel_on(shipment):
+    services.shipment_tracking_apply(
+        shipment=shipment, info=_answer(TrackingStatus.IN_TRANSIT)
+    )
+    services.shipment_tracking_apply(
+        shipment=shipment, info=_answer(TrackingStatus.DELIVERED)
+    )
+    assert shipment.tracking_status == TrackingStatus.DELIVERED
+
+    other = Shipment.objects.create(
+        account=shipment.account,
+        from_address={},
+        to_address={},
+        parcels=[],
+        carrier="shippo",
+        service_code="x",
+        amount=790,
+        currency="USD",
+        idempotency_key="revship23-stated-2",
+        status=ShipmentStatus.PURCHASED,
+        tracking_status="pre_transit",
+        tracking_number="92055902",
+    )
+    services.shipment_tracking_apply(
+        shipment=other, info=_answer(TrackingStatus.OUT_FOR_DELIVERY, _scan())
+    )
+    services.shipment_tracking_apply(
+        shipment=other, info=_answer(TrackingStatus.IN_TRANSIT, _scan())
+    )
+    assert other.tracking_status == TrackingStatus.OUT_FOR_DELIVERY
