@@ -343,7 +343,10 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         )
         result = track_result(data)
         events = [scan_event(scan) for scan in result.get("scanEvents") or []]
-        detail = result.get("latestStatusDetail") or {}
+        detail = result.get("latestStatusDetail")
+        # An object by FedEx's spec; anything else says no status (its scans
+        # still count).
+        detail = detail if isinstance(detail, Mapping) else {}
         latest = detail.get("code") or detail.get("derivedCode")  # as scan_event
         dates = {
             str(d.get("type")): d.get("dateTime")

@@ -39,6 +39,10 @@ class TrackingEvent:
     carrier_status_code: str = ""
     description: str = ""
     location: str = ""  # "Memphis, TN, US": as readable as the carrier gives
+    # The time the scan is known by in its dedupe key when ``occurred_at``
+    # depends on which of the carrier's clocks came (USPS: its local time to
+    # the minute, or GMT to the second); None: ``occurred_at``.
+    key_at: datetime | None = None
 
 
 @dataclass(frozen=True)

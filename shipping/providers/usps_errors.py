@@ -95,6 +95,8 @@ def tracking_event(event: Mapping[str, Any]) -> TrackingEvent | None:
         location=location(
             event.get("eventCity"), event.get("eventState"), event.get("eventCountry")
         ),
+        # The local time has no seconds: one scan by either clock, one key.
+        key_at=occurred.replace(second=0, microsecond=0),
     )
 
 

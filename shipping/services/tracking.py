@@ -3,16 +3,17 @@ forward, outbox events for each change.
 
 A carrier's answer (a poll or a webhook) is a ``TrackingInfo`` with its whole
 history. Each event is stored once (``dedupe_key``: the same scan from a
-webhook and a poll is one row). The shipment's status follows the newest
-event it can follow; an event older than the one it already follows never
-moves it, and once delivered or returned nothing does (a late ``in_transit``
-never undoes ``delivered``); a scan dated ahead of our clock is ordered as
-received now. Where the carrier states the parcel's current status
+webhook and a poll is one row). The shipment's status follows the newest event
+it can follow; an event older than the one it already follows never moves it,
+and once delivered or returned nothing does (a late ``in_transit`` never
+undoes ``delivered``); a scan dated ahead of our clock is ordered as received
+now. Where the carrier states the parcel's current status
 (``TrackingInfo.status_stated``) and it differs from the status the events
 give (no events yet, a delivered status whose scan is missing), the carrier's
-word counts, dated to the answer's newest scan: an answer older than the
-scan already followed, or an undated one once a scan was followed, is not
-heard. An ``unknown`` event (a code the adapter does not
+word counts, dated to the answer's newest scan: an answer older than the scan
+already followed, or an undated one once a scan was followed, is not heard,
+nor on the same scans one over an earlier word; the delivery scan coming after
+a stated delivery dates it. An ``unknown`` event (a code the adapter does not
 map) is never followed, nor a ``pre_transit`` one once the parcel has moved:
 every event is still stored in the history. Such an unread scan after the
 label was made (less a clock-skew allowance) is still evidence the carrier may
@@ -26,7 +27,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -60,19 +61,40 @@ logger = logging.getLogger(__name__)
 # scan the adapter could not read.
 FAILURE_CLEARED_EVENT = "shipment.failure_cleared"
 NOT_MOVING = frozenset({TrackingStatus.PRE_TRANSIT, TrackingStatus.UNKNOWN})
+# How far along the parcel is: on the same scans a second stated word may
+# only move it on (in transit to out for delivery), never sideways or back.
+_STAGE = {
+    TrackingStatus.UNKNOWN: 0,
+    TrackingStatus.PRE_TRANSIT: 0,
+    TrackingStatus.IN_TRANSIT: 1,
+    TrackingStatus.EXCEPTION: 1,
+    TrackingStatus.OUT_FOR_DELIVERY: 2,
+    TrackingStatus.DELIVERED: 3,
+    TrackingStatus.RETURNED: 3,
+}
 # How far a carrier may date a scan behind our clock: a drifting clock, or a
 # local time read as UTC (the Americas run 5-10 h behind; UTC-12 at most).
 LABEL_CLOCK_SKEW = timedelta(hours=14)
 
 
-def _dedupe_key(event: object) -> str:
-    parts = (
-        event.occurred_at.isoformat(),  # type: ignore[attr-defined]
-        str(event.status),  # type: ignore[attr-defined]
-        event.carrier_status_code,  # type: ignore[attr-defined]
-        event.description,  # type: ignore[attr-defined]
-    )
+def _dedupe_key(event: CarrierEvent) -> str:
+    # In UTC: one instant written at two offsets (a local time with its
+    # offset, or the GMT one) is one scan.
+    return _key(event, (event.key_at or event.occurred_at).astimezone(UTC).isoformat())
+
+
+def _key(event: CarrierEvent, at: str) -> str:
+    parts = (at, str(event.status), event.carrier_status_code, event.description)
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _stored_already(event: CarrierEvent, known: set[str]) -> bool:
+    # A scan stored before keys were read by ``key_at`` in UTC carries the
+    # key of its ``occurred_at`` as the carrier wrote it: the same scan.
+    return (
+        _dedupe_key(event) in known
+        or _key(event, event.occurred_at.isoformat()) in known
+    )
 
 
 def _storable(event: CarrierEvent) -> CarrierEvent:
@@ -98,7 +120,7 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
         # Unsorted: the listing order (Meta.ordering) costs a sort per poll.
         stored = locked.tracking_events.order_by()
         known = set(stored.values_list("dedupe_key", flat=True))
-        fresh = [e for e in events if _dedupe_key(e) not in known]
+        fresh = [e for e in events if not _stored_already(e, known)]
         TrackingEvent.objects.bulk_create(
             # Newest first: a poll's ties list by descending id, the newest
             # last (TrackingEvent.Meta.ordering), as the status follows them.
@@ -121,6 +143,7 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
         _move_forward(locked, events, fresh, received)
         if info.status_stated:
             _follow_stated(locked, info.status, events, received)
+        _delivery_dated(locked, events, received)
         moved = locked.tracking_status != before
         locked.last_tracked_at = received
         if info.estimated_delivery:
@@ -226,26 +249,67 @@ def _follow_stated(
 ) -> None:
     """The carrier's own current status, when the events did not give it:
     it is at least as new as the answer's newest scan, so it is dated to that
-    scan (never before the one followed) and heard only if the answer is not
-    older than what is followed already; an answer without scans only while
-    none was followed. Unread, or pre-transit once moving: never."""
+    scan and heard if that scan is newer than the one followed; on the same
+    scans (or none) only over the status those scans give, never over an
+    earlier word (a webhook retried late would flip the parcel back). An
+    answer without scans once a scan was followed, unread, or pre-transit
+    once moving: never."""
     current = TrackingStatus(shipment.tracking_status)
     moving = current not in NOT_MOVING or _in_network(events)
     if current.is_terminal or stated == current or not _followable(moving, stated):
         return
     answered = max((_bounded(e.occurred_at, now) for e in events), default=None)
     followed = shipment.tracking_event_at
-    if followed is not None and (
-        answered is None
-        or answered < _bounded(followed, shipment.last_tracked_at or now)
-    ):
-        return
+    if followed is not None:
+        if answered is None:
+            return
+        followed = _bounded(followed, shipment.last_tracked_at or now)
+        if answered < followed:
+            return
+    if answered is None or answered == followed:
+        given = _scans_status(events, moving, now)
+        over_scans = current == given or (given is None and current in NOT_MOVING)
+        if not over_scans and _STAGE[stated] <= _STAGE[current]:
+            return
     shipment.tracking_status = str(stated)
     if answered is not None:
         shipment.tracking_event_at = answered
     if stated == TrackingStatus.DELIVERED:
         # No scan dates the delivery: it happened by the time we were told.
         shipment.delivered_at = now
+
+
+def _scans_status(events: list, moving: bool, now: datetime) -> TrackingStatus | None:
+    # The status the answer's scans give (its newest followable one), if any.
+    candidates = [e for e in events if _followable(moving, e.status)]
+    if not candidates:
+        return None
+    newest = max(
+        reversed(candidates),
+        key=lambda e: (_bounded(e.occurred_at, now), e.occurred_at),
+    )
+    return TrackingStatus(newest.status)
+
+
+def _delivery_dated(shipment: Shipment, events: list, now: datetime) -> None:
+    """A delivery told before its scan (``delivered_at`` when told, after the
+    scan it was dated to) is dated by that scan once it comes: the first
+    delivered scan between the two not followed by a scan of a parcel still
+    moving (a misdelivery taken back). A delivery dated by its scan has no
+    such gap and never moves."""
+    told = shipment.delivered_at
+    if shipment.tracking_status != TrackingStatus.DELIVERED or told is None:
+        return
+    since = shipment.tracking_event_at or _label_made_at(shipment)
+    first = None
+    for event in events:
+        at = _bounded(event.occurred_at, now)
+        if since <= at < told and event.status == TrackingStatus.DELIVERED:
+            first = first or at
+        elif since <= at < told and event.status not in NOT_MOVING:
+            first = None
+    if first is not None:
+        shipment.delivered_at = shipment.tracking_event_at = first
 
 
 def _outranked(newest: CarrierEvent, events: list, moving: bool) -> bool:
