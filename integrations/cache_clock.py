@@ -167,9 +167,11 @@ def shared_get(key: str) -> Any:
 
 
 def redis_outage_guard(call: Callable[..., T], *args: Any) -> T:
-    """``call(*args)``, a Redis cache call: not made in an outage's pause
-    (RedisPaused), a failure noted in the one outage record (one warning
-    per outage) and raised; an answer ends the outage."""
+    """``call(*args)``, a call on the default cache. On Redis: not made in an
+    outage's pause (RedisPaused), a failure noted in the one outage record
+    (one warning per outage) and raised, an answer ends the outage."""
+    if redis_handle() is None:
+        return call(*args)
     outage.check()
     try:
         result = call(*args)
