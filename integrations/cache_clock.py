@@ -166,15 +166,15 @@ def shared_get(key: str) -> Any:
     return redis_outage_guard(caches["default"].get, key)
 
 
-def redis_outage_guard(call: Callable[..., T], *args: Any) -> T:
-    """``call(*args)``, a call on the default cache. On Redis: not made in an
-    outage's pause (RedisPaused), a failure noted in the one outage record
-    (one warning per outage) and raised, an answer ends the outage."""
+def redis_outage_guard(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call(*args, **kwargs)``, a call on the default cache. On Redis: not
+    made in an outage's pause (RedisPaused), a failure noted in the one
+    outage record (one warning per outage) and raised, an answer ends it."""
     if redis_handle() is None:
-        return call(*args)
+        return call(*args, **kwargs)
     outage.check()
     try:
-        result = call(*args)
+        result = call(*args, **kwargs)
     except RedisError as exc:
         outage.failed(exc)
         raise
