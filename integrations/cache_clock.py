@@ -15,17 +15,20 @@ import base64
 import logging
 import pickle
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache
 from django.db import connections, router, transaction
+from redis.exceptions import RedisError
 
 from integrations.clock import database_now
-from integrations.redis_line import line_connects, redis_handle
+from integrations.redis_line import line_connects, outage, redis_handle
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 __all__ = [
     "DatabaseClockCache",
@@ -37,6 +40,7 @@ __all__ = [
     "incr",
     "learn_redis_time",
     "on_database_cache",
+    "redis_outage_guard",
     "redis_time_known",
     "redis_time_on_monotonic",
     "remove",
@@ -148,17 +152,34 @@ def _note_skew(skew: float) -> None:
 def shared_add(key: str, value: Any, ttl: float) -> bool:
     """``cache.add`` whose entry expires by the shared store's clock: Redis
     expires its own keys; the database cache by ``add`` here (Django's
-    compares the writer's stamp with each reader's clock)."""
+    compares the writer's stamp with each reader's clock). On Redis it obeys
+    the outage record (``redis_outage_guard``)."""
     if on_database_cache():
         return add(key, value, ttl)
-    return caches["default"].add(key, value, ttl)
+    return redis_outage_guard(caches["default"].add, key, value, ttl)
 
 
 def shared_get(key: str) -> Any:
     """``cache.get`` of an entry written by ``shared_add``."""
     if on_database_cache():
         return get(key)
-    return caches["default"].get(key)
+    return redis_outage_guard(caches["default"].get, key)
+
+
+def redis_outage_guard(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call(*args, **kwargs)``, a call on the default cache. On Redis: not
+    made in an outage's pause (RedisPaused), a failure noted in the one
+    outage record (one warning per outage) and raised, an answer ends it."""
+    if redis_handle() is None:
+        return call(*args, **kwargs)
+    outage.check()
+    try:
+        result = call(*args, **kwargs)
+    except RedisError as exc:
+        outage.failed(exc)
+        raise
+    outage.answered()
+    return result
 
 
 def get(key: str) -> Any:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import requests
 from anymail.exceptions import AnymailError
+from redis.exceptions import RedisError
 
 from integrations import cache_clock
 from integrations.client import parse_retry_after, server_now
@@ -211,14 +212,15 @@ class MailgunAdapter(AnymailAdapter):
             # web process stamped is expired and culled by the database's.
             fresh = cache_clock.shared_add(key, digest, ttl)
             seen = None if fresh else cache_clock.shared_get(key)
-        except Exception:
+        except Exception as exc:
             # Without the store a replay cannot be told from a first delivery:
             # 503, so Mailgun delivers again once the cache is back.
-            logger.warning(
-                "webhook token store unavailable",
-                extra={"account": self.account.slug},
-                exc_info=True,
-            )
+            if not isinstance(exc, RedisError):  # Redis's: warned once per outage
+                logger.warning(
+                    "webhook token store unavailable",
+                    extra={"account": self.account.slug},
+                    exc_info=True,
+                )
             raise NotProcessed(
                 "the webhook replay check is unavailable", code="replay_check_failed"
             ) from None

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 import requests
 from django.core.cache import cache
 from django.utils import timezone
+from redis.exceptions import RedisError
 
-from integrations import registry
+from integrations import cache_clock, registry
 from integrations.client import CallContext, client_for
 from integrations.errors import ProviderError, Unknown
 from integrations.providers.base import ConfigField, SignedRequest
@@ -239,9 +240,12 @@ def sns_subscription_confirm(event: "WebhookEvent") -> None:
 
 def _cache_call(method: Any, *args: Any, **kwargs: Any) -> Any:
     # The cache only saves fetches: without it the certificate is fetched
-    # every time, and verification still holds.
+    # every time, and verification still holds. Redis obeys its outage
+    # record (one timeout and warning per outage, not per message).
     try:
-        return method(*args, **kwargs)
+        return cache_clock.redis_outage_guard(method, *args, **kwargs)
+    except RedisError:
+        return None
     except Exception:
         logger.warning("sns certificate cache unavailable", exc_info=True)
         return None

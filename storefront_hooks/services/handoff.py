@@ -10,14 +10,18 @@ A row waiting for a slot is marked by its own field (``waits_for_slot``),
 cleared when it is handed on (so two ending deliveries hand on two rows, not
 one twice) or claimed; the claim still sends a row queued twice once. A cache flag per
 endpoint, set when a row is held for a slot, spares the other endpoints'
-deliveries the database read."""
+deliveries the database read. While Redis cannot be reached the flag is not
+asked (``redis_line.outage``: one timeout and warning per outage, not one
+per delivery) and nothing is handed on: the rows go out on their turn."""
 
 import logging
 
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.functions import Now
+from redis.exceptions import RedisError
 
+from integrations.cache_clock import redis_outage_guard
 from integrations.ratelimit import LimitConfig, limiter_for
 from storefront_hooks.models import WAITING, WebhookDelivery, WebhookEndpoint
 from storefront_hooks.services.backlog import CAP_WAIT_MAX_SECONDS
@@ -34,10 +38,15 @@ def slot_wait_noted(endpoint: WebhookEndpoint) -> None:
     """After a row the cap refused is put back: note that the endpoint has
     rows waiting for a slot. A slot freed between the refusal and the put
     back found none to hand on, so if one is free now, hand it on here."""
-    # As long as a held row waits at most: then it is due anyway.
-    cache.set(_flag(endpoint.pk), 1, CAP_WAIT_MAX_SECONDS)
     limiter = limiter_for(endpoint.account)
-    if limiter.in_flight() < (limiter.config.max_concurrency or 1):
+    try:
+        # As long as a held row waits at most: then it is due anyway.
+        redis_outage_guard(cache.set, _flag(endpoint.pk), 1, CAP_WAIT_MAX_SECONDS)
+        cap = limiter.config.max_concurrency or 1
+        free = redis_outage_guard(limiter.in_flight) < cap
+    except RedisError:
+        return  # noted in the outage record: the row waits its turn
+    if free:
         hand_on(endpoint.pk)
 
 
@@ -47,10 +56,13 @@ def slot_freed(endpoint: WebhookEndpoint) -> None:
     no read (a cache round trip per delivery otherwise)."""
     if LimitConfig.for_account(endpoint.account).max_concurrency is None:
         return
-    if cache.get(_flag(endpoint.pk)) is None:
-        return
-    if hand_on(endpoint.pk) is None:
-        cache.delete(_flag(endpoint.pk))
+    try:
+        if redis_outage_guard(cache.get, _flag(endpoint.pk)) is None:
+            return
+        if hand_on(endpoint.pk) is None:
+            redis_outage_guard(cache.delete, _flag(endpoint.pk))
+    except RedisError:
+        return  # noted in the outage record: the rows wait their turn
 
 
 def hand_on(endpoint_id: int) -> int | None:
