@@ -6,7 +6,6 @@ docs/providers/inventory.md."""
 
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import UTC, timedelta
 from typing import Any, ClassVar
 
@@ -371,8 +370,10 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         are read back. Once the variant is gone (the read-back's 404:
         ``variant.destroy``, or a later event of it) there is no SKU to apply:
         the event names the variant as gone. Soft-deleted (read back
-        ``archived``), its levels are zeroed where it names them, whatever
-        stock it still shows; naming none, it is gone as on a 404."""
+        ``archived``), its levels are 0 where it names them, whatever stock
+        it still shows, off sale (``for_sale``: units sold here kept, as the
+        full listing's gone path keeps them); naming none, it is gone as on
+        a 404."""
         object_id = message.payload.get("object_id")
         if not self.reports_levels(message.event_type) or not isinstance(
             object_id, int
@@ -424,8 +425,8 @@ def for_sale(variant: Mapping[str, Any]) -> bool:
     """Whether the shop may sell the variant's stock: live, its product not
     ``disabled``, and the variant ``sellable`` ("can be added to sales
     orders": tradegecko/smaug; documented a string, recorded a boolean).
-    Not for sale, its levels read as 0 where it names them, never gone:
-    for sale again, the next read applies them."""
+    Not for sale, its levels read as 0 where it names them (a live one's
+    never gone): for sale again or restored, the next read applies them."""
     sellable = variant.get("sellable")
     off = sellable is False or (isinstance(sellable, str) and sellable == "false")
     return is_live(variant) and variant.get("product_status") != "disabled" and not off
@@ -434,13 +435,9 @@ def for_sale(variant: Mapping[str, Any]) -> bool:
 def _levels_read(
     variant: Mapping[str, Any],
 ) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
-    """Its levels as read: its stock, 0 gone (archived), or 0 off sale (its
-    product disabled: not a figure of TradeGecko's, ``for_sale`` False)."""
-    live, selling = is_live(variant), for_sale(variant)
-    levels, rejected = variant_levels(variant, zeroed=not selling)
-    if live and not selling:
-        levels = tuple(replace(level, for_sale=False) for level in levels)
-    return levels, rejected
+    """Its levels as read: its stock, or off sale (``for_sale``: archived,
+    its product disabled, or not sellable) 0 where it names a location."""
+    return variant_levels(variant, selling=for_sale(variant))
 
 
 def _not_live_why(variant: Mapping[str, Any]) -> str:
@@ -450,14 +447,17 @@ def _not_live_why(variant: Mapping[str, Any]) -> str:
 
 
 def variant_levels(
-    variant: Mapping[str, Any], *, zeroed: bool = False
+    variant: Mapping[str, Any], *, selling: bool = True
 ) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
     """One record per location of a variant that has a SKU (TradeGecko allows
     variants without one; nothing can be keyed on them); a location row we
     cannot read (its recorded rows are objects with an integer
     ``location_id`` and a ``stock_on_hand``) is a rejected level, noted with
     its page or event, never a failed page or event nor dropped unsaid.
-    ``zeroed`` (a variant gone): 0 at each location, whatever its figure."""
+    Not ``selling`` (off sale or archived): 0 at each location, whatever its
+    figure, and not a figure of TradeGecko's (``StockLevelRecord.for_sale``
+    False): units sold here that it does not show yet stay booked, as a
+    level gone from a full listing keeps them (services.sync_gone)."""
     sku = variant.get("sku")
     if not isinstance(sku, str) or not sku:
         return (), ()
@@ -471,16 +471,17 @@ def variant_levels(
     def record(row: object) -> StockLevelRecord:
         if row is None:
             raise UnreadableLevel("locations: not a list", sku=sku)
-        code, figure = _location_row(row, sku, figure_needed=not zeroed)
+        code, figure = _location_row(row, sku, figure_needed=selling)
         return StockLevelRecord(
             sku=sku,
             location_code=code,
-            on_hand=0
-            if zeroed
-            else whole_units(
+            on_hand=whole_units(
                 figure, field="stock_on_hand", sku=sku, location_code=code
-            ),
+            )
+            if selling
+            else 0,
             modified_at=modified,
+            for_sale=selling,
         )
 
     rows = locations if isinstance(locations, list) else [None]
