@@ -50,6 +50,7 @@ from inventory.providers.tradegecko_paging import (
     id_text,
     listing_total,
     look_up_page,
+    read_again,
 )
 
 SIGNATURE_HEADER = "X-Gecko-Signature"
@@ -225,11 +226,17 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
                 records += kept
                 rejected += refused
         more = has_more(total, page=page, limit=limit, count=len(variants))
-        # A total that fell marks the page at no request more; one that did
-        # not proves nothing (a restored variant keeps its old id:
-        # tradegecko_paging), so the boundary is checked by its place.
-        shifted = cursor.shrank(total) or (
-            bool(cursor.last) and self._boundary_moved(params, cursor.last, variants)
+        # The page before's last variant read again here (an overlapping
+        # page, a creation before it) proves the boundary, whatever the total
+        # did. Otherwise a total that fell marks the page at no request more;
+        # one that did not proves nothing (a restored variant keeps its old
+        # id: tradegecko_paging), so the boundary is checked by its place.
+        shifted = not read_again(cursor.last, variants) and (
+            cursor.shrank(total)
+            or (
+                bool(cursor.last)
+                and self._boundary_moved(params, cursor.last, variants)
+            )
         )
         return StockLevelPage(
             records=tuple(records),
@@ -246,15 +253,12 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         self, params: dict[str, Any], last: str, variants: list[dict[str, Any]]
     ) -> bool:
         """Whether a variant may have been skipped between the page before's
-        last (id ``last``) and this page: a deletion before it moved this
-        page's first variant onto that page, already read. Found on this
-        page (a creation before it, or an overlapping page read it again:
-        tradegecko_paging), nothing was. Otherwise the place before this
-        page and its first place are asked in one answer (paged by number
-        only: the smallest page holding both), which must show ``last``
-        directly followed by this page's first (``boundary_held``)."""
-        if last in {id_text(variant) for variant in variants}:
-            return False
+        last (id ``last``, not on this page: ``read_again``) and this page:
+        a deletion before it moved this page's first variant onto that page,
+        already read. The place before this page and its first place are
+        asked in one answer (paged by number only: the smallest page holding
+        both), which must show ``last`` directly followed by this page's
+        first (``boundary_held``)."""
         start = (params["page"] - 1) * params["limit"]
         if start < 1:
             return True  # no place before it: not where ``last`` was read
