@@ -6,7 +6,6 @@ docs/providers/inventory.md."""
 
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import UTC, timedelta
 from typing import Any, ClassVar
 
@@ -51,6 +50,7 @@ from inventory.providers.tradegecko_paging import (
     id_text,
     listing_total,
     look_up_page,
+    read_again,
 )
 
 SIGNATURE_HEADER = "X-Gecko-Signature"
@@ -226,11 +226,17 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
                 records += kept
                 rejected += refused
         more = has_more(total, page=page, limit=limit, count=len(variants))
-        # A total that fell marks the page at no request more; one that did
-        # not proves nothing (a restored variant keeps its old id:
-        # tradegecko_paging), so the boundary is checked by its place.
-        shifted = cursor.shrank(total) or (
-            bool(cursor.last) and self._boundary_moved(params, cursor.last, variants)
+        # The page before's last variant read again here (an overlapping
+        # page, a creation before it) proves the boundary, whatever the total
+        # did. Otherwise a total that fell marks the page at no request more;
+        # one that did not proves nothing (a restored variant keeps its old
+        # id: tradegecko_paging), so the boundary is checked by its place.
+        shifted = not read_again(cursor.last, variants) and (
+            cursor.shrank(total)
+            or (
+                bool(cursor.last)
+                and self._boundary_moved(params, cursor.last, variants)
+            )
         )
         return StockLevelPage(
             records=tuple(records),
@@ -247,15 +253,12 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         self, params: dict[str, Any], last: str, variants: list[dict[str, Any]]
     ) -> bool:
         """Whether a variant may have been skipped between the page before's
-        last (id ``last``) and this page: a deletion before it moved this
-        page's first variant onto that page, already read. Found on this
-        page (a creation before it, or an overlapping page read it again:
-        tradegecko_paging), nothing was. Otherwise the place before this
-        page and its first place are asked in one answer (paged by number
-        only: the smallest page holding both), which must show ``last``
-        directly followed by this page's first (``boundary_held``)."""
-        if last in {id_text(variant) for variant in variants}:
-            return False
+        last (id ``last``, not on this page: ``read_again``) and this page:
+        a deletion before it moved this page's first variant onto that page,
+        already read. The place before this page and its first place are
+        asked in one answer (paged by number only: the smallest page holding
+        both), which must show ``last`` directly followed by this page's
+        first (``boundary_held``)."""
         start = (params["page"] - 1) * params["limit"]
         if start < 1:
             return True  # no place before it: not where ``last`` was read
@@ -371,8 +374,10 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         are read back. Once the variant is gone (the read-back's 404:
         ``variant.destroy``, or a later event of it) there is no SKU to apply:
         the event names the variant as gone. Soft-deleted (read back
-        ``archived``), its levels are zeroed where it names them, whatever
-        stock it still shows; naming none, it is gone as on a 404."""
+        ``archived``), its levels are 0 where it names them, whatever stock
+        it still shows, off sale (``for_sale``: units sold here kept, as the
+        full listing's gone path keeps them); naming none, it is gone as on
+        a 404."""
         object_id = message.payload.get("object_id")
         if not self.reports_levels(message.event_type) or not isinstance(
             object_id, int
@@ -424,8 +429,8 @@ def for_sale(variant: Mapping[str, Any]) -> bool:
     """Whether the shop may sell the variant's stock: live, its product not
     ``disabled``, and the variant ``sellable`` ("can be added to sales
     orders": tradegecko/smaug; documented a string, recorded a boolean).
-    Not for sale, its levels read as 0 where it names them, never gone:
-    for sale again, the next read applies them."""
+    Not for sale, its levels read as 0 where it names them (a live one's
+    never gone): for sale again or restored, the next read applies them."""
     sellable = variant.get("sellable")
     off = sellable is False or (isinstance(sellable, str) and sellable == "false")
     return is_live(variant) and variant.get("product_status") != "disabled" and not off
@@ -434,13 +439,9 @@ def for_sale(variant: Mapping[str, Any]) -> bool:
 def _levels_read(
     variant: Mapping[str, Any],
 ) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
-    """Its levels as read: its stock, 0 gone (archived), or 0 off sale (its
-    product disabled: not a figure of TradeGecko's, ``for_sale`` False)."""
-    live, selling = is_live(variant), for_sale(variant)
-    levels, rejected = variant_levels(variant, zeroed=not selling)
-    if live and not selling:
-        levels = tuple(replace(level, for_sale=False) for level in levels)
-    return levels, rejected
+    """Its levels as read: its stock, or off sale (``for_sale``: archived,
+    its product disabled, or not sellable) 0 where it names a location."""
+    return variant_levels(variant, selling=for_sale(variant))
 
 
 def _not_live_why(variant: Mapping[str, Any]) -> str:
@@ -450,14 +451,17 @@ def _not_live_why(variant: Mapping[str, Any]) -> str:
 
 
 def variant_levels(
-    variant: Mapping[str, Any], *, zeroed: bool = False
+    variant: Mapping[str, Any], *, selling: bool = True
 ) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
     """One record per location of a variant that has a SKU (TradeGecko allows
     variants without one; nothing can be keyed on them); a location row we
     cannot read (its recorded rows are objects with an integer
     ``location_id`` and a ``stock_on_hand``) is a rejected level, noted with
     its page or event, never a failed page or event nor dropped unsaid.
-    ``zeroed`` (a variant gone): 0 at each location, whatever its figure."""
+    Not ``selling`` (off sale or archived): 0 at each location, whatever its
+    figure, and not a figure of TradeGecko's (``StockLevelRecord.for_sale``
+    False): units sold here that it does not show yet stay booked, as a
+    level gone from a full listing keeps them (services.sync_gone)."""
     sku = variant.get("sku")
     if not isinstance(sku, str) or not sku:
         return (), ()
@@ -471,16 +475,17 @@ def variant_levels(
     def record(row: object) -> StockLevelRecord:
         if row is None:
             raise UnreadableLevel("locations: not a list", sku=sku)
-        code, figure = _location_row(row, sku, figure_needed=not zeroed)
+        code, figure = _location_row(row, sku, figure_needed=selling)
         return StockLevelRecord(
             sku=sku,
             location_code=code,
-            on_hand=0
-            if zeroed
-            else whole_units(
+            on_hand=whole_units(
                 figure, field="stock_on_hand", sku=sku, location_code=code
-            ),
+            )
+            if selling
+            else 0,
             modified_at=modified,
+            for_sale=selling,
         )
 
     rows = locations if isinstance(locations, list) else [None]

@@ -15,10 +15,11 @@ page, so the totals prove no boundary: unless the page before's last
 variant is on the page read, the place before the page and its first place
 are looked up in one answer, which must show it directly followed by the
 page's first (``boundary_held``; a lone place asked on its own was faked by
-a creation between the page and that request). A
+a creation between the page and that request). Not found on the page, a
 total below the page before's (``meta.total``) marks the page shifted at
-no request more. Incremental runs (ascending order), pages without a
-total, and cursors saved before are checked the same way.
+no request more; found, a deletion during the run skipped nothing there.
+Incremental runs (ascending order), pages without a total, and cursors
+saved before are checked the same way.
 
 That look-up cost a request per page (799 for 100,000 variants at 250 a
 page). A full run whose totals are trusted folds it into the next page
@@ -193,6 +194,13 @@ def boundary_held(rows: list, last: str, first: str, limit: int) -> bool:
     if not first:
         return after == len(ids) < limit
     return after < len(ids) and ids[after] == first
+
+
+def read_again(last: str, variants: list) -> bool:
+    """Whether the page before's last variant (``last``) is on the page
+    read: every variant past it up to the page's end is then on it, so none
+    was skipped at this boundary, deletions before it or not."""
+    return bool(last) and last in {id_text(variant) for variant in variants}
 
 
 def in_descending_order(variants: list) -> bool:
