@@ -17,7 +17,7 @@ from django.db import migrations, models, transaction
 from django.db.models.functions import Concat, Length, Substr
 
 from integrations.migration_indexes import index_swap
-from integrations.migration_ops import AddFieldIfMissing
+from integrations.migration_ops import AddFieldIfMissing, has_column
 
 WAITING_STATUSES = ("status__in", ["pending", "failed"])
 WAITING = models.Q(WAITING_STATUSES)
@@ -41,6 +41,10 @@ def _flag_marked(apps: Any, schema_editor: Any) -> None:
 
 
 def _mark_flagged(apps: Any, schema_editor: Any) -> None:
+    # A run back killed after the column went: nothing flagged is left.
+    model = apps.get_model("storefront_hooks", "webhookdelivery")
+    if not has_column(schema_editor, model, "waits_for_slot"):
+        return
     with transaction.atomic(using=schema_editor.connection.alias):
         _rows(apps).filter(WAITING, waits_for_slot=True).update(
             waits_for_slot=False,
