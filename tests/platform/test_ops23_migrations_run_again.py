@@ -85,18 +85,25 @@ def _parent(app: str, name: str) -> str:
     return parents[0] if parents else "zero"
 
 
-def _killed(app: str, name: str, done: int, *, backwards: bool = False) -> None:
-    """``app``'s ``name`` run forwards (from its parent) or backwards (from
-    itself) and killed after ``done`` operations."""
+def _before(app: str, name: str) -> tuple[Any, Any]:
+    """(migration, the project state before it, rendered once: each kill
+    runs on a clone)."""
     loader = MigrationExecutor(connection).loader
-    migration = loader.get_migration(app, name)
     state = loader.project_state((app, name), at_end=False)
+    state.apps  # noqa: B018 (rendered here, cloned rendered)
+    return loader.get_migration(app, name), state
+
+
+def _killed(before: tuple[Any, Any], done: int, *, backwards: bool = False) -> None:
+    """The migration run forwards (from its parent) or backwards (from
+    itself) and killed after ``done`` operations."""
+    migration, state = before[0], before[1].clone()
     partial = copy.copy(migration)
     if backwards:
         # Backwards runs the last operation first: the last ``done`` run.
         kept = len(migration.operations) - done
         for operation in migration.operations[:kept]:
-            operation.state_forwards(app, state)
+            operation.state_forwards(migration.app_label, state)
         partial.operations = migration.operations[kept:]
     else:
         partial.operations = migration.operations[:done]
@@ -133,12 +140,13 @@ def test_killed_after_each_operation_migrate_again_finishes(request, app):
             before = _schema()
             _migrate(app, name)
             after = _schema()
+            _migrate(app, parent)
+            state = _before(app, name)
             for done in range(1, total + 1):
                 where = f"{app}.{name} killed after {done} of {total}"
-                _migrate(app, parent)
-                _killed(app, name, done)
+                _killed(state, done)
                 _migrate(app, name)
                 assert _schema() == after, f"{where} forwards"
-                _killed(app, name, done, backwards=True)
+                _killed(state, done, backwards=True)
                 _migrate(app, parent)
                 assert _schema() == before, f"{where} backwards"
