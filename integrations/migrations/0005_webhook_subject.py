@@ -2,10 +2,12 @@ from django.db import migrations, models
 from django.db.models import Q
 
 from integrations.migration_indexes import index_swap
+from integrations.migration_ops import AddFieldIfMissing
 
 
 class Migration(migrations.Migration):
-    # The index is built CONCURRENTLY on PostgreSQL, outside a transaction.
+    # The index is built CONCURRENTLY on PostgreSQL, outside a transaction;
+    # a run killed after the column is finished by migrating again.
     atomic = False
 
     dependencies = [
@@ -14,7 +16,7 @@ class Migration(migrations.Migration):
 
     operations = [
         # A constant default: PostgreSQL adds the column without a rewrite.
-        migrations.AddField(
+        AddFieldIfMissing(
             model_name="webhookevent",
             name="subject",
             field=models.CharField(blank=True, db_default="", default="", max_length=255),

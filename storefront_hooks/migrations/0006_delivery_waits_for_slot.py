@@ -17,6 +17,7 @@ from django.db import migrations, models, transaction
 from django.db.models.functions import Concat, Length, Substr
 
 from integrations.migration_indexes import index_swap
+from integrations.migration_ops import AddFieldIfMissing, has_column
 
 WAITING_STATUSES = ("status__in", ["pending", "failed"])
 WAITING = models.Q(WAITING_STATUSES)
@@ -24,49 +25,6 @@ WAITING = models.Q(WAITING_STATUSES)
 LOCK_TIMEOUT = "5s"
 # The old marker, as the code before this migration wrote it.
 MARKER = "Waiting for a free slot: "
-
-
-class AddFieldIfMissing(migrations.AddField):
-    """AddField in its own short transaction, skipped (or, backwards, its
-    removal skipped) when an earlier, interrupted run already did it."""
-
-    def database_forwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
-    ) -> None:
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if not _has_column(schema_editor, model, self.name):
-            with transaction.atomic(using=schema_editor.connection.alias):
-                _lock_briefly(schema_editor)
-                super().database_forwards(
-                    app_label, schema_editor, from_state, to_state
-                )
-
-    def database_backwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
-    ) -> None:
-        model = from_state.apps.get_model(app_label, self.model_name)
-        if _has_column(schema_editor, model, self.name):
-            with transaction.atomic(using=schema_editor.connection.alias):
-                _lock_briefly(schema_editor)
-                super().database_backwards(
-                    app_label, schema_editor, from_state, to_state
-                )
-
-
-def _lock_briefly(schema_editor: Any) -> None:
-    # Queued behind a long transaction, the ALTER's lock would stop every
-    # read and write of the table: fail instead (migrate again later).
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-
-
-def _has_column(schema_editor: Any, model: Any, name: str) -> bool:
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        found = connection.introspection.get_table_description(
-            cursor, model._meta.db_table
-        )
-    return any(column.name == name for column in found)
 
 
 def _rows(apps: Any) -> Any:
@@ -83,6 +41,10 @@ def _flag_marked(apps: Any, schema_editor: Any) -> None:
 
 
 def _mark_flagged(apps: Any, schema_editor: Any) -> None:
+    # A run back killed after the column went: nothing flagged is left.
+    model = apps.get_model("storefront_hooks", "webhookdelivery")
+    if not has_column(schema_editor, model, "waits_for_slot"):
+        return
     with transaction.atomic(using=schema_editor.connection.alias):
         _rows(apps).filter(WAITING, waits_for_slot=True).update(
             waits_for_slot=False,
@@ -105,6 +67,7 @@ class Migration(migrations.Migration):
             model_name="webhookdelivery",
             name="waits_for_slot",
             field=models.BooleanField(default=False, db_default=False, editable=False),
+            lock_timeout=LOCK_TIMEOUT,
         ),
         migrations.RunPython(_flag_marked, _mark_flagged),
         index_swap(
