@@ -71,8 +71,9 @@ def test_a_dead_holder_ahead_frees_the_lock_after_its_ttl():
     assert _take(AHEAD, ttl=1)
     assert not _free(0.0)
     started = time.monotonic()
-    assert _free(0.0, wait=3)
-    assert time.monotonic() - started < 2
+    assert _free(0.0, wait=10)
+    # Its 1 s TTL, with room for a loaded machine; not the hour it is ahead.
+    assert time.monotonic() - started < 1 * 3
 
 
 def test_a_lock_expires_after_its_ttl_and_a_late_release_keeps_the_next():

@@ -51,7 +51,8 @@ def test_a_hanging_carrier_times_out_and_the_others_answer():
     carrier("stuck", latency_ms=3000)
     started = time.monotonic()
     result = services.rates_shop(request=requests.rate_request(), deadline_seconds=0.5)
-    assert time.monotonic() - started < 1.0
+    # The 0.5 s deadline, with room for a loaded machine; not the 3 s.
+    assert time.monotonic() - started < 0.5 * 3
     assert {q.account for q in result.quotes} == {"quick"}
     (failure,) = result.failures
     assert (failure.account, failure.reason, failure.duration_ms) == (

@@ -183,13 +183,14 @@ def test_a_trickling_endpoint_is_cut_off_at_the_delivery_deadline(
     started = time.monotonic()
     assert services.delivery_send(delivery_id=delivery.pk) == "failed"
     elapsed = time.monotonic() - started
-    assert elapsed < 2.0, f"one delivery attempt took {elapsed:.1f} s"
+    # Connect + read (1 s), with room for a loaded machine; not the 8 s.
+    assert elapsed < 1.0 * 3, f"one delivery attempt took {elapsed:.1f} s"
     delivery.refresh_from_db()
     # The status line counts; the excerpt keeps what came before the cut.
     assert delivery.last_status_code == 500
     assert 0 < len(delivery.last_response) < 10
     assert set(delivery.last_response) == {"x"}
-    assert delivery.last_duration_ms < 2000
+    assert delivery.last_duration_ms < 1000 * 3
 
 
 def test_410_disables_the_endpoint_and_enabling_sends_what_waited(

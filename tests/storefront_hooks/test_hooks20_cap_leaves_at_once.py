@@ -69,13 +69,12 @@ def test_a_run_over_the_cap_tries_once_and_leaves(settings, make_endpoint, slot_
     refused = _row(endpoint)
     with _slots_held(endpoint, start - timedelta(seconds=HELD_FOR)):
         slot_tries.clear()
-        began = time.monotonic()
         status = services.delivery_send(delivery_id=refused, now=start)
-        took = time.monotonic() - began
 
-    # Before: about 20 tries over 0.2 s, the worker polling for a slot.
+    # Before: about 20 tries over 0.2 s, the worker polling for a slot. The
+    # limiter waits only between tries: one try means no wait (a clock
+    # bound here would measure the machine's load, not the behaviour).
     assert len(slot_tries) == 1, len(slot_tries)
-    assert took < 0.2, took
     row = WebhookDelivery.objects.get(pk=refused)
     assert (status, row.status, row.attempts) == ("pending", "pending", 0)
     assert "in flight" in row.last_error

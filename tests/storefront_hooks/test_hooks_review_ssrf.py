@@ -147,7 +147,9 @@ def test_a_name_with_many_unanswering_addresses_stays_within_the_deadline(
     took = time.monotonic() - started
 
     assert delivery.status == "failed"
-    assert took < 0.4 + 0.6, took  # the deadline (connect + read), with slack
+    # The deadline (connect + read), with room for a loaded machine; not the
+    # 20 x 0.2 s of one connect timeout per address.
+    assert took < (0.2 + 0.2) * 3, took
 
 
 @pytest.fixture
@@ -199,4 +201,5 @@ def test_a_tls_handshake_trickled_a_byte_at_a_time_stays_within_the_deadline(
     took = time.monotonic() - started
 
     assert delivery.status == "failed"
-    assert took < 0.6 + 0.6, took  # the deadline (connect + read), with slack
+    # The deadline (connect + read), with room for a loaded machine.
+    assert took < (0.3 + 0.3) * 3, took

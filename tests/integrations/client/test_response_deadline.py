@@ -40,7 +40,8 @@ def test_a_trickled_response_is_cut_off_at_the_deadline(head):
         error, elapsed = _timed_request(client, server.url_for("/send"))
     client.close()
 
-    assert elapsed < 2.0, f"a 1 s deadline held the caller {elapsed:.1f} s"
+    # The 1 s deadline, with room for a loaded machine; not the 8 s.
+    assert elapsed < 1.0 * 3, f"a 1 s deadline held the caller {elapsed:.1f} s"
     # The provider may have acted on the POST: outcome unknown, as a timeout.
     assert (error.outcome, error.code) == (Outcome.UNKNOWN, "read_timeout")
     row = ProviderCall.objects.get()
@@ -60,7 +61,7 @@ def test_a_streamed_body_read_after_the_call_is_still_bounded():
             response.content  # noqa: B018
         elapsed = time.monotonic() - started
     client.close()
-    assert elapsed < 1.5
+    assert elapsed < 1.0 * 3  # the 1 s deadline, not the 8 s body
 
 
 def test_a_pooled_connection_gets_its_full_timeouts_back():

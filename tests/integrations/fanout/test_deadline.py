@@ -51,7 +51,8 @@ def test_a_provider_call_ends_with_the_scope(server):
             "GET", server.url_for("/slow"), operation="quote", idempotent=True
         )
     assert info.value.code == "read_timeout"
-    assert time.monotonic() - start < 0.4
+    # The scope's 0.2 s, with room for a loaded machine; not the 15 s.
+    assert time.monotonic() - start < 0.2 * 3
 
 
 @pytest.mark.django_db

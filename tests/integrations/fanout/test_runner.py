@@ -215,11 +215,12 @@ def test_a_hung_operation_cannot_hold_the_caller_past_the_deadline():
 
     try:
         start = time.monotonic()
-        run = _run(op, deadline_seconds=0.3)
+        run = _run(op, deadline_seconds=1.0)
         elapsed = time.monotonic() - start
     finally:
         release.set()
-    assert 0.3 <= elapsed < 0.35
+    # Held to the deadline, with room for a loaded machine; not the 10 s.
+    assert 1.0 <= elapsed < 1.0 * 3
     assert [r.account for r in run.results] == ["quick"]
     (failure,) = run.failures
     assert (failure.account, failure.outcome, failure.code, failure.reason) == (
@@ -234,8 +235,9 @@ def test_the_run_returns_as_soon_as_every_account_answered():
     _account("a", 1)
     _account("b", 2)
     start = time.monotonic()
-    _run(Recorder(), deadline_seconds=5)
-    assert time.monotonic() - start < 1
+    _run(Recorder(), deadline_seconds=30)
+    # Far below the deadline it would otherwise have waited for.
+    assert time.monotonic() - start < 30 / 3
 
 
 def test_the_correlation_id_and_deadline_travel_into_every_thread():
