@@ -57,6 +57,10 @@ def child_env(tmp_path: Path, provider: FaultServer) -> dict[str, str]:
         "BATCH_LEASE_SECONDS": str(LEASE_SECONDS),
         "BATCH_SWEEP_AFTER_MINUTES": "0",
         "BULK_PROVIDER_URL": provider.url,
+        # The kill is the worker's, never the database server's: a commit is
+        # seen and kept whether or not the server waited for its disk flush,
+        # and not waiting saves ~4 ms on each of the run's ~10,000 commits.
+        "PGOPTIONS": "-c synchronous_commit=off",
     }
 
 

@@ -95,10 +95,16 @@ def test_a_slow_endpoint_holds_the_one_worker_only_for_the_tasks_ahead(
     assert {row.status for row in statuses} == {DeliveryStatus.DELIVERED}
 
 
+# The hung endpoint's attempts each wait out a read timeout: a shorter one
+# proves the same (held until the breaker opens, then held back at once).
+HUNG_READ = 0.3
+
+
 def test_a_hung_endpoint_holds_it_until_its_breaker_opens(
     settings, one_worker, make_endpoint, receiver, fast
 ):
-    receiver.route("POST", HOOK_PATH, respond(200, latency=3 * READ))  # too late
+    settings.STOREFRONT_WEBHOOK_READ_TIMEOUT = HUNG_READ
+    receiver.route("POST", HOOK_PATH, respond(200, latency=3 * HUNG_READ))  # too late
     hung = make_endpoint()[0]
     tripped_after = settings.BREAKER_CONSECUTIVE_FAILURES
     ahead = [_row(hung) for _ in range(tripped_after + 3)]
@@ -109,7 +115,7 @@ def test_a_hung_endpoint_holds_it_until_its_breaker_opens(
     # Each attempt a read timeout (within the deadline), until the breaker
     # opened: the rest were held back at once, no worker held, no attempt used.
     waited = finished[other] - finished["started"]
-    assert waited <= tripped_after * (CONNECT + READ), waited
+    assert waited <= tripped_after * (CONNECT + HUNG_READ), waited
     rows = WebhookDelivery.objects.filter(pk__in=ahead).order_by("pk")
     assert [(r.status, r.attempts) for r in rows] == [
         (DeliveryStatus.FAILED, 1)

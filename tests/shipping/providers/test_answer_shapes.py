@@ -59,12 +59,13 @@ def test_label_answer_with_one_wrong_type_is_a_provider_error(carrier):
     method, url, status = CASES[carrier]
     account = harness.make_account()
     crashes = {}
-    for path in _paths(good):
-        for new in MUTATIONS:
-            body = _set(good, path, new)
-            with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-                request = harness.label(rsps, account)
-                rsps.replace(method, url, status=status, json=body)
+    # One mock for every case, only the answer replaced: the harness's set-up
+    # (fixture files read, responses registered) per case was a tenth of the time.
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        request = harness.label(rsps, account)
+        for path in _paths(good):
+            for new in MUTATIONS:
+                rsps.replace(method, url, status=status, json=_set(good, path, new))
                 try:
                     get_adapter(account).create_label(request)
                 except ProviderError:
@@ -114,12 +115,11 @@ def test_track_answer_with_one_wrong_type_is_a_provider_error(carrier):
     good = harness.load(fixture)
     account = harness.make_account()
     crashes = {}
-    for path in _paths(good):
-        for new in MUTATIONS:
-            body = _set(good, path, new)
-            with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-                request = harness.tracking(rsps, account)
-                rsps.replace(method, url, json=body)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        request = harness.tracking(rsps, account)
+        for path in _paths(good):
+            for new in MUTATIONS:
+                rsps.replace(method, url, json=_set(good, path, new))
                 try:
                     get_adapter(account).track(request)
                 except ProviderError:
