@@ -23,7 +23,7 @@ from payments.models import (
     RecurringStatus,
     SavedPaymentMethod,
 )
-from payments.providers.base import DECLINE_CODES
+from payments.providers.base import DECLINE_CODES, DO_NOT_TRY_AGAIN
 from payments.services.attempts import KIND, adapter_for
 from payments.services.errors import InvalidState, KeyReused, PaymentError
 from payments.services.slots import decline_kept, latest_try, schedule_restart
@@ -70,10 +70,14 @@ class MethodDeclined(MethodUnusable):
 # Our decline codes (payments.providers.base.DECLINE_CODES, as the adapters
 # map the gateways') that no retry on the same method mends: the card lost
 # or stolen, expired, its number or account invalid or closed (Braintree
-# 2007, PayPal 1330). Card networks fine retries of these. Soft ones
-# (insufficient funds, do-not-honour, fraud suspected, 3-D Secure) may pass
-# later: resumable.
-HARD_DECLINES = frozenset({"lost_or_stolen", "expired_card", "incorrect_number"})
+# 2007, PayPal 1330), the cardholder's stop of payments to us. Card networks
+# fine retries of these. Soft ones (insufficient funds, do-not-honour, fraud
+# suspected, 3-D Secure) may pass later: resumable.
+HARD_DECLINES = frozenset(
+    {"lost_or_stolen", "expired_card", "incorrect_number", "stop_payment"}
+)
+# A soft code is final too when the gateway advised not to try again.
+FINAL_ADVICE = frozenset({DO_NOT_TRY_AGAIN})
 
 
 def recurring_create(
@@ -341,14 +345,23 @@ def _hard_declined(method: SavedPaymentMethod) -> bool:
             Q(status__in=MONEY_HOLDING_STATUSES)
             | Q(status=PaymentStatus.FAILED, failure_code__in=DECLINE_CODES)
         )
-        .only("status", "failure_code")
+        .only("status", "failure_code", "failure_advice_code")
         .order_by("-pk")
         .first()
     )
     return (
         latest is not None
         and latest.status == PaymentStatus.FAILED
-        and latest.failure_code in HARD_DECLINES
+        and final_decline(latest)
+    )
+
+
+def final_decline(payment: Payment) -> bool:
+    """Whether ``payment``'s decline is final for its card: a hard code, or
+    the gateway's advice not to try again."""
+    return (
+        payment.failure_code in HARD_DECLINES
+        or payment.failure_advice_code in FINAL_ADVICE
     )
 
 
@@ -363,7 +376,7 @@ def _hard_decline_refuse(row: RecurringCharge, method: SavedPaymentMethod) -> No
         decline = latest_try(row) if decline_kept(row) else None
     if decline is None or decline.status != PaymentStatus.FAILED:
         return
-    if decline.failure_code not in HARD_DECLINES or decline.saved_method_id:
+    if not final_decline(decline) or decline.saved_method_id:
         return
     # Its metadata's method, or (older still) the charge's own.
     named = decline.metadata.get("recurring_method") or row.saved_method.public_id
@@ -374,7 +387,9 @@ def _hard_decline_refuse(row: RecurringCharge, method: SavedPaymentMethod) -> No
 def _declined() -> MethodDeclined:
     return MethodDeclined(
         "The payment method was declined for good (card lost, stolen, "
-        "expired or closed); move the charge to another payment method.",
+        "expired or closed, payments stopped by the cardholder, or the "
+        "issuer said not to try again); move the charge to another payment "
+        "method.",
         param="payment_method",
     )
 
