@@ -8,6 +8,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -26,6 +27,7 @@ from payments.models import (
 from payments.providers.base import DECLINE_CODES, DO_NOT_TRY_AGAIN
 from payments.services.attempts import KIND, adapter_for
 from payments.services.errors import InvalidState, KeyReused, PaymentError
+from payments.services.reconcile import RECURRING_KEY_PREFIX
 from payments.services.slots import decline_kept, latest_try, schedule_restart
 
 logger = logging.getLogger("payments.services")
@@ -66,6 +68,16 @@ class MethodDeclined(MethodUnusable):
 
     code = "payment_method_declined"
 
+
+class RetriesExhausted(MethodDeclined):
+    """The charge was retried on this method after soft declines as often as
+    card networks allow in their window (RECURRING_SOFT_DECLINE_RETRY_LIMIT)."""
+
+    code = "payment_method_retries_exhausted"
+
+
+# The card networks' window for retries of one charge on one card.
+RETRY_WINDOW = timedelta(days=30)
 
 # Our decline codes (payments.providers.base.DECLINE_CODES, as the adapters
 # map the gateways') that no retry on the same method mends: the card lost
@@ -273,6 +285,7 @@ def recurring_resume(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
     with transaction.atomic():
         row = _locked(recurring, RESUMABLE, "resumed")
         _hard_decline_refuse(row, row.saved_method)
+        _retries_check(row, row.saved_method)
         overdue = _restart(row)
         method_check(row.saved_method, row.next_run_at)
         row.save(update_fields=["status", "next_run_at", "anchor_day", "updated_at"])
@@ -293,6 +306,7 @@ def recurring_method_change(
         overdue = False
         if row.status == RecurringStatus.FAILED:
             _hard_decline_refuse(row, method)
+            _retries_check(row, method)
             overdue = _restart(row)
         method_check(method, row.next_run_at)
         row.saved_method = method
@@ -382,6 +396,25 @@ def _hard_decline_refuse(row: RecurringCharge, method: SavedPaymentMethod) -> No
     named = decline.metadata.get("recurring_method") or row.saved_method.public_id
     if named == method.public_id:
         raise _declined()
+
+
+def _retries_check(row: RecurringCharge, method: SavedPaymentMethod) -> None:
+    """RetriesExhausted if ``row``'s declined tries on ``method`` in the
+    window exceed the limit: a resume would be one retry more than card
+    networks allow (the first decline was no retry)."""
+    declined = Payment.objects.filter(
+        idempotency_key__startswith=f"{RECURRING_KEY_PREFIX}{row.public_id}:",
+        saved_method=method,
+        status=PaymentStatus.FAILED,
+        failure_code__in=DECLINE_CODES,
+        created_at__gte=timezone.now() - RETRY_WINDOW,
+    ).count()
+    if declined > settings.RECURRING_SOFT_DECLINE_RETRY_LIMIT:
+        raise RetriesExhausted(
+            "The charge was retried on this payment method as often as card "
+            "networks allow for now; move it to another payment method.",
+            param="payment_method",
+        )
 
 
 def _declined() -> MethodDeclined:
