@@ -29,6 +29,7 @@ from payments.services.attempts import KIND, adapter_for
 from payments.services.errors import InvalidState, KeyReused, PaymentError
 from payments.services.reconcile import RECURRING_KEY_PREFIX
 from payments.services.slots import decline_kept, latest_try, schedule_restart
+from payments.services.state import FAILED_AT_PROVIDER
 
 logger = logging.getLogger("payments.services")
 
@@ -78,6 +79,9 @@ class RetriesExhausted(MethodDeclined):
 
 # The card networks' window for retries of one charge on one card.
 RETRY_WINDOW = timedelta(days=30)
+# Tries counted against the cap: the card's declines, and those whose answer
+# was lost and reconciliation found declined (each reached the card network).
+RETRY_COUNTED = (*DECLINE_CODES, FAILED_AT_PROVIDER)
 
 # Our decline codes (payments.providers.base.DECLINE_CODES, as the adapters
 # map the gateways') that no retry on the same method mends: the card lost
@@ -406,7 +410,7 @@ def _retries_check(row: RecurringCharge, method: SavedPaymentMethod) -> None:
         idempotency_key__startswith=f"{RECURRING_KEY_PREFIX}{row.public_id}:",
         saved_method=method,
         status=PaymentStatus.FAILED,
-        failure_code__in=DECLINE_CODES,
+        failure_code__in=RETRY_COUNTED,
         created_at__gte=timezone.now() - RETRY_WINDOW,
     ).count()
     if declined > settings.RECURRING_SOFT_DECLINE_RETRY_LIMIT:
