@@ -35,6 +35,7 @@ def resume(api, recurring):
 
 def declined_after_reconcile(primary, recurring, monkeypatch) -> None:
     """The run's try got no answer; reconciliation finds it declined."""
+
     def lost(self, request):
         raise Unknown("read timeout", code="read_timeout")
 
