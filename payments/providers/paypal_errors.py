@@ -67,9 +67,11 @@ PROCESSOR_CODES: Mapping[str, str] = {
 }
 # ``processor_response.payment_advice_code`` (the card network's advice): 21
 # the cardholder stopped recurring payments to us, 03 do not try again, 02
-# try again later.
+# try again later, 01 new account information (a new card replaces this one;
+# Braintree's 2022 likewise).
 ADVICE_CODES: Mapping[str, str] = {
     "21": DO_NOT_TRY_AGAIN,
+    "01": DO_NOT_TRY_AGAIN,
     "03": DO_NOT_TRY_AGAIN,
     "02": TRY_AGAIN_LATER,
 }
