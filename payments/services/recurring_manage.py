@@ -405,9 +405,19 @@ def _hard_decline_refuse(row: RecurringCharge, method: SavedPaymentMethod) -> No
 def _retries_check(row: RecurringCharge, method: SavedPaymentMethod) -> None:
     """RetriesExhausted if ``row``'s declined tries on ``method`` in the
     window exceed the limit: a resume would be one retry more than card
-    networks allow (the first decline was no retry)."""
-    declined = Payment.objects.filter(
-        idempotency_key__startswith=f"{RECURRING_KEY_PREFIX}{row.public_id}:",
+    networks allow (the first decline was no retry). Declines before the
+    charge's latest paid try were retries of a transaction since done."""
+    tries = Payment.objects.filter(
+        idempotency_key__startswith=f"{RECURRING_KEY_PREFIX}{row.public_id}:"
+    )
+    paid = (
+        tries.filter(status__in=MONEY_HOLDING_STATUSES)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    declined = tries.filter(
+        pk__gt=paid or 0,
         saved_method=method,
         status=PaymentStatus.FAILED,
         failure_code__in=RETRY_COUNTED,
