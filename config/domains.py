@@ -69,6 +69,11 @@ PAYMENTS_RECONCILE_BATCH = env.int("PAYMENTS_RECONCILE_BATCH", default=200)
 # An unknown payment older than this goes to the review queue (an alert).
 PAYMENTS_UNKNOWN_REVIEW_HOURS = env.int("PAYMENTS_UNKNOWN_REVIEW_HOURS", default=24)
 PAYMENTS_RECURRING_BATCH = env.int("PAYMENTS_RECURRING_BATCH", default=200)
+# Retries (resumes after a soft decline) of one recurring charge on one card
+# within 30 days; card networks fine more (Visa: 15 in 30 days).
+RECURRING_SOFT_DECLINE_RETRY_LIMIT = env.int(
+    "RECURRING_SOFT_DECLINE_RETRY_LIMIT", default=15
+)
 
 # --- Storefront webhooks (storefront_hooks) ------------------------------------
 # Requests to private, loopback and link-local addresses are refused unless on

@@ -213,7 +213,8 @@ class PaymentCreateView(APIView):
                 ErrorResponseSerializer,
                 description="Refused: the body also holds the payment. Type "
                 "`card_error` for the card's refusal (card_declined, "
-                "insufficient_funds, ...) or a fraud block (payment_blocked); "
+                "insufficient_funds, stop_payment, ...) or a fraud block "
+                "(payment_blocked); "
                 "`invalid_request_error` for any other refusal: the request, its "
                 "source or its order (currency_not_supported, invalid_amount, "
                 "not_approved, expired, already_captured, duplicate_transaction, "

@@ -253,8 +253,11 @@ RecurringChargeResumeView = _change_view(
     "decline (card lost or stolen, expired, number or account invalid or "
     "closed; or, paused, with such a decline waiting to stop it) answers 400 "
     "`payment_method_declined`: move it to another "
-    "method (`.../payment-method/`). A soft decline (insufficient funds, "
-    "do-not-honour) is resumable.",
+    "method (`.../payment-method/`), as do the cardholder's stop of payments "
+    "(`stop_payment`) and a decline the gateway advised not to try again. A "
+    "soft decline (insufficient funds, do-not-honour) is resumable, up to "
+    "RECURRING_SOFT_DECLINE_RETRY_LIMIT retries (15) of the charge on the "
+    "method in 30 days, then 400 `payment_method_retries_exhausted`.",
     {**_EXAMPLE, "next_run_at": "2025-04-01T09:00:00Z"},
     _DECLINED,
 )
@@ -294,7 +297,9 @@ class RecurringChargeMethodView(APIView):
         "declined one is unpaid), missed periods never. Moved (whatever its "
         "status) to a method whose latest decided charge was a hard decline, "
         "the one it stopped on included: 400 `payment_method_declined` (as its "
-        "resume). A paused one stays "
+        "resume); a `failed` one moved back to a method it was retried on as "
+        "often as allowed: 400 `payment_method_retries_exhausted`. A paused "
+        "one stays "
         "paused; a cancelled one answers 409 `invalid_state`.",
         request=RecurringChargeMethodSerializer,
         responses={200: RecurringChargeSerializer, **_ERRORS, 409: _CONFLICT},

@@ -99,6 +99,7 @@ class PaymentAdmin(
                     "failure_code",
                     "failure_message",
                     "failure_provider_code",
+                    "failure_advice_code",
                 ]
             },
         ),

@@ -180,6 +180,9 @@ class Payment(models.Model):
     failure_message = models.CharField(max_length=255, blank=True, default="")
     # The gateway's own code for the failure (its text stays on the timeline).
     failure_provider_code = models.CharField(max_length=64, blank=True, default="")
+    # The gateway's advice on trying the card again (do_not_try_again: final
+    # for it); for staff, never in the storefront's answer.
+    failure_advice_code = models.CharField(max_length=32, blank=True, default="")
     risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
     risk_level = models.CharField(
         max_length=8, choices=RiskLevel.choices, blank=True, default=RiskLevel.NONE

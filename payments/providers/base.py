@@ -12,9 +12,9 @@ from abc import abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from integrations.errors import Unknown
+from integrations.errors import Rejected, Unknown
 from integrations.providers.base import BaseAdapter
 from integrations.webhooks.messages import WebhookMessage
 
@@ -29,7 +29,22 @@ DECLINE_CODES = (
     "fraudulent",
     "processing_error",
     "authentication_required",  # 3-D Secure needed but not possible (off-session)
+    "stop_payment",  # the cardholder stopped payments to us (revoked the mandate)
 )
+# The gateway's advice on trying a declined card again, in Stripe's words,
+# which the other adapters translate theirs to. Kept for staff only.
+DO_NOT_TRY_AGAIN = "do_not_try_again"
+TRY_AGAIN_LATER = "try_again_later"
+
+
+class Decline(Rejected):
+    """A card's decline with the gateway's advice on trying it again, if it
+    gave one (``advice_code``: ``DO_NOT_TRY_AGAIN``, ``TRY_AGAIN_LATER``,
+    Stripe's ``confirm_card_data``)."""
+
+    def __init__(self, message: str, *, advice_code: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.advice_code = advice_code
 
 
 class ProviderStatus(StrEnum):

@@ -33,7 +33,7 @@ from integrations.errors import (
     Rejected,
     Unknown,
 )
-from payments.providers.base import ProviderStatus
+from payments.providers.base import DO_NOT_TRY_AGAIN, Decline, ProviderStatus
 
 # https://developer.paypal.com/braintree/articles/control-panel/transactions/declines
 PROCESSOR_CODES: Mapping[str, str] = {
@@ -51,11 +51,19 @@ PROCESSOR_CODES: Mapping[str, str] = {
     "2012": "lost_or_stolen",
     "2013": "lost_or_stolen",
     "2014": "fraudulent",
+    "2017": "stop_payment",  # Cardholder Stopped Billing
+    "2018": "stop_payment",  # Cardholder Stopped All Billing
     "2047": "lost_or_stolen",  # Call Issuer. Pick Up Card
     "2053": "lost_or_stolen",
+    "2070": "stop_payment",  # PayPal Buyer Revoked Pre-Approved Payment Authorization
     "2099": "authentication_required",
     "2108": "incorrect_number",  # Closed Card (hard)
 }
+# Declines Braintree's table names final for the card though no reason of
+# ours fits: 2043 "Error - Do Not Retry, Call Issuer", 2022 "Declined -
+# Updated Cardholder Available" (a new card was issued; Mastercard forbids
+# retrying it).
+DO_NOT_RETRY = frozenset({"2022", "2043"})
 GATEWAY_REJECTIONS: Mapping[str, str] = {
     "cvv": "incorrect_cvc",
     "avs": "card_declined",
@@ -255,10 +263,11 @@ def _decline(
     if code is None:
         # 2xxx are issuer declines; 3000 and up are processor failures.
         code = "processing_error" if response_code >= "3000" else "card_declined"
-    return Rejected(
+    return Decline(
         message or "the card was declined",
         code=code,
         provider_code=response_code or status,
+        advice_code=DO_NOT_TRY_AGAIN if response_code in DO_NOT_RETRY else "",
     )
 
 

@@ -8,6 +8,7 @@ import requests
 
 from integrations.client import STATUS_CODES, response_json
 from integrations.errors import ProviderError, Rejected, Unknown
+from payments.providers.base import DO_NOT_TRY_AGAIN, TRY_AGAIN_LATER, Decline
 
 # Error ``issue`` codes (422 details) -> our decline codes.
 DECLINE_ISSUES: Mapping[str, str] = {
@@ -64,6 +65,16 @@ PROCESSOR_CODES: Mapping[str, str] = {
     "9520": "lost_or_stolen",
     "5650": "authentication_required",  # DECLINED_SCA_REQUIRED
 }
+# ``processor_response.payment_advice_code`` (the card network's advice): 21
+# the cardholder stopped recurring payments to us, 03 do not try again, 02
+# try again later, 01 new account information (a new card replaces this one;
+# Braintree's 2022 likewise).
+ADVICE_CODES: Mapping[str, str] = {
+    "21": DO_NOT_TRY_AGAIN,
+    "01": DO_NOT_TRY_AGAIN,
+    "03": DO_NOT_TRY_AGAIN,
+    "02": TRY_AGAIN_LATER,
+}
 FAILED_STATUSES = ("DECLINED", "FAILED", "DENIED")
 
 BodyCheck = Callable[[dict[str, Any]], ProviderError | None]
@@ -71,14 +82,16 @@ BodyCheck = Callable[[dict[str, Any]], ProviderError | None]
 
 def decline(resource: Mapping[str, Any]) -> Rejected:
     """The decline a DECLINED/FAILED capture or authorization carries."""
-    response_code = str(
-        (resource.get("processor_response") or {}).get("response_code", "")
-    )
+    processor = resource.get("processor_response") or {}
+    response_code = str(processor.get("response_code", ""))
+    advice = str(processor.get("payment_advice_code", ""))
     reason = str((resource.get("status_details") or {}).get("reason", ""))
-    return Rejected(
+    code = PROCESSOR_CODES.get(response_code, "card_declined")
+    return Decline(
         "PayPal declined the payment",
-        code=PROCESSOR_CODES.get(response_code, "card_declined"),
+        code="stop_payment" if advice == "21" else code,
         provider_code=response_code or reason or str(resource.get("status", "")),
+        advice_code=ADVICE_CODES.get(advice, ""),
     )
 
 

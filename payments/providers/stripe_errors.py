@@ -11,6 +11,7 @@ import stripe
 from integrations.client import classify_exception, parse_retry_after
 from integrations.errors import NotProcessed, ProviderError, Rejected, Unknown
 from integrations.webhooks.verification import WebhookVerificationError
+from payments.providers.base import Decline
 
 SIGNATURE_HEADER = "Stripe-Signature"
 
@@ -37,6 +38,10 @@ DECLINE_MAP: Mapping[str, str] = {
     "try_again_later": "processing_error",
     "authentication_required": "authentication_required",
     "payment_intent_authentication_failure": "authentication_required",
+    # The cardholder revoked our mandate or ordered their bank to stop paying us.
+    "revocation_of_authorization": "stop_payment",
+    "revocation_of_all_authorizations": "stop_payment",
+    "stop_payment_order": "stop_payment",
 }
 
 
@@ -96,11 +101,12 @@ def _card_error(exc: stripe.CardError) -> Rejected:
     decline_code = getattr(error, "decline_code", None) if error else None
     provider_code = decline_code or exc.code or "card_declined"
     code = DECLINE_MAP.get(decline_code or "") or DECLINE_MAP.get(exc.code or "")
-    return Rejected(
+    return Decline(
         exc.user_message or "the card was declined",
         code=code or "card_declined",
         http_status=exc.http_status,
         provider_code=provider_code,
+        advice_code=str(getattr(error, "advice_code", None) or "") if error else "",
     )
 
 

@@ -3,6 +3,8 @@ code, never the provider's text (which may quote what we sent, credentials
 included). The provider's text is kept for staff on the payment's timeline,
 with every account's known secrets masked."""
 
+import re
+
 from integrations.errors import ProviderError, public_provider_code
 from integrations.secrets_registry import known_secrets, redact_secrets
 from payments.models import Payment, PaymentNote
@@ -17,6 +19,10 @@ MESSAGES: dict[str, str] = {
     "fraudulent": "The card was declined.",
     "processing_error": "The card could not be processed; try again.",
     "authentication_required": "The card needs the customer's authentication.",
+    "stop_payment": (
+        "The cardholder has stopped payments to this shop from the card; "
+        "use another payment method."
+    ),
     "not_found": "The gateway does not know this payment source.",
     "currency_not_supported": "The gateway does not accept this currency.",
     "invalid_amount": "The gateway does not accept this amount in this currency.",
@@ -41,6 +47,7 @@ MESSAGES: dict[str, str] = {
     "outcome_unknown": "The gateway did not answer; reconciling.",
     "failed_at_provider": "The gateway reports the payment failed.",
 }
+_ADVICE = re.compile(r"[a-z][a-z_]{0,31}")
 DEFAULT_MESSAGE = "The payment gateway refused the request."
 
 # The card's refusals (the fraud screen's ``payment_blocked`` too): a 402 of
@@ -57,6 +64,7 @@ CARD_CODES = frozenset(
         "fraudulent",
         "processing_error",
         "authentication_required",
+        "stop_payment",
         "payment_blocked",
         # The gateway's "failed" with no reason given: taken as a decline.
         "payment_failed",
@@ -79,6 +87,15 @@ def provider_code_of(error: ProviderError) -> str:
     """The provider's own code for ``error``, if it is a plain code that
     quotes no known secret; else empty."""
     return public_provider_code(error)
+
+
+def advice_code_of(error: ProviderError) -> str:
+    """The gateway's advice on trying the card again (``Decline``), if it is
+    a plain word; else empty. Staff's, not the storefront's."""
+    # A failover run's refusal carries the adapter's decline as its cause.
+    decline = getattr(error, "cause", None) or error
+    advice = str(getattr(decline, "advice_code", "") or "")
+    return advice if _ADVICE.fullmatch(advice) else ""
 
 
 def provider_text_keep(payment: Payment, error: ProviderError, operation: str) -> None:

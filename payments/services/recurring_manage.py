@@ -8,6 +8,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -23,10 +24,12 @@ from payments.models import (
     RecurringStatus,
     SavedPaymentMethod,
 )
-from payments.providers.base import DECLINE_CODES
+from payments.providers.base import DECLINE_CODES, DO_NOT_TRY_AGAIN
 from payments.services.attempts import KIND, adapter_for
 from payments.services.errors import InvalidState, KeyReused, PaymentError
+from payments.services.reconcile import RECURRING_KEY_PREFIX
 from payments.services.slots import decline_kept, latest_try, schedule_restart
+from payments.services.state import FAILED_AT_PROVIDER
 
 logger = logging.getLogger("payments.services")
 
@@ -67,13 +70,30 @@ class MethodDeclined(MethodUnusable):
     code = "payment_method_declined"
 
 
+class RetriesExhausted(MethodDeclined):
+    """The charge was retried on this method after soft declines as often as
+    card networks allow in their window (RECURRING_SOFT_DECLINE_RETRY_LIMIT)."""
+
+    code = "payment_method_retries_exhausted"
+
+
+# The card networks' window for retries of one charge on one card.
+RETRY_WINDOW = timedelta(days=30)
+# Tries counted against the cap: the card's declines, and those whose answer
+# was lost and reconciliation found declined (each reached the card network).
+RETRY_COUNTED = (*DECLINE_CODES, FAILED_AT_PROVIDER)
+
 # Our decline codes (payments.providers.base.DECLINE_CODES, as the adapters
 # map the gateways') that no retry on the same method mends: the card lost
 # or stolen, expired, its number or account invalid or closed (Braintree
-# 2007, PayPal 1330). Card networks fine retries of these. Soft ones
-# (insufficient funds, do-not-honour, fraud suspected, 3-D Secure) may pass
-# later: resumable.
-HARD_DECLINES = frozenset({"lost_or_stolen", "expired_card", "incorrect_number"})
+# 2007, PayPal 1330), the cardholder's stop of payments to us. Card networks
+# fine retries of these. Soft ones (insufficient funds, do-not-honour, fraud
+# suspected, 3-D Secure) may pass later: resumable.
+HARD_DECLINES = frozenset(
+    {"lost_or_stolen", "expired_card", "incorrect_number", "stop_payment"}
+)
+# A soft code is final too when the gateway advised not to try again.
+FINAL_ADVICE = frozenset({DO_NOT_TRY_AGAIN})
 
 
 def recurring_create(
@@ -269,6 +289,7 @@ def recurring_resume(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
     with transaction.atomic():
         row = _locked(recurring, RESUMABLE, "resumed")
         _hard_decline_refuse(row, row.saved_method)
+        _retries_check(row, row.saved_method)
         overdue = _restart(row)
         method_check(row.saved_method, row.next_run_at)
         row.save(update_fields=["status", "next_run_at", "anchor_day", "updated_at"])
@@ -289,6 +310,7 @@ def recurring_method_change(
         overdue = False
         if row.status == RecurringStatus.FAILED:
             _hard_decline_refuse(row, method)
+            _retries_check(row, method)
             overdue = _restart(row)
         method_check(method, row.next_run_at)
         row.saved_method = method
@@ -341,14 +363,23 @@ def _hard_declined(method: SavedPaymentMethod) -> bool:
             Q(status__in=MONEY_HOLDING_STATUSES)
             | Q(status=PaymentStatus.FAILED, failure_code__in=DECLINE_CODES)
         )
-        .only("status", "failure_code")
+        .only("status", "failure_code", "failure_advice_code")
         .order_by("-pk")
         .first()
     )
     return (
         latest is not None
         and latest.status == PaymentStatus.FAILED
-        and latest.failure_code in HARD_DECLINES
+        and final_decline(latest)
+    )
+
+
+def final_decline(payment: Payment) -> bool:
+    """Whether ``payment``'s decline is final for its card: a hard code, or
+    the gateway's advice not to try again."""
+    return (
+        payment.failure_code in HARD_DECLINES
+        or payment.failure_advice_code in FINAL_ADVICE
     )
 
 
@@ -363,7 +394,7 @@ def _hard_decline_refuse(row: RecurringCharge, method: SavedPaymentMethod) -> No
         decline = latest_try(row) if decline_kept(row) else None
     if decline is None or decline.status != PaymentStatus.FAILED:
         return
-    if decline.failure_code not in HARD_DECLINES or decline.saved_method_id:
+    if not final_decline(decline) or decline.saved_method_id:
         return
     # Its metadata's method, or (older still) the charge's own.
     named = decline.metadata.get("recurring_method") or row.saved_method.public_id
@@ -371,10 +402,41 @@ def _hard_decline_refuse(row: RecurringCharge, method: SavedPaymentMethod) -> No
         raise _declined()
 
 
+def _retries_check(row: RecurringCharge, method: SavedPaymentMethod) -> None:
+    """RetriesExhausted if ``row``'s declined tries on ``method`` in the
+    window exceed the limit: a resume would be one retry more than card
+    networks allow (the first decline was no retry). Declines before the
+    charge's latest paid try were retries of a transaction since done."""
+    tries = Payment.objects.filter(
+        idempotency_key__startswith=f"{RECURRING_KEY_PREFIX}{row.public_id}:"
+    )
+    paid = (
+        tries.filter(status__in=MONEY_HOLDING_STATUSES)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    declined = tries.filter(
+        pk__gt=paid or 0,
+        saved_method=method,
+        status=PaymentStatus.FAILED,
+        failure_code__in=RETRY_COUNTED,
+        created_at__gte=timezone.now() - RETRY_WINDOW,
+    ).count()
+    if declined > settings.RECURRING_SOFT_DECLINE_RETRY_LIMIT:
+        raise RetriesExhausted(
+            "The charge was retried on this payment method as often as card "
+            "networks allow for now; move it to another payment method.",
+            param="payment_method",
+        )
+
+
 def _declined() -> MethodDeclined:
     return MethodDeclined(
         "The payment method was declined for good (card lost, stolen, "
-        "expired or closed); move the charge to another payment method.",
+        "expired or closed, payments stopped by the cardholder, or the "
+        "issuer said not to try again); move the charge to another payment "
+        "method.",
         param="payment_method",
     )
 

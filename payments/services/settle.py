@@ -299,6 +299,7 @@ def _change(
                 "failure_code": SETTLED_FAILED,
                 "failure_message": "Nothing was charged.",
                 "failure_provider_code": "",
+                "failure_advice_code": "",
             },
         )
     authorized = (found.amount_authorized if found else 0) or payment.amount

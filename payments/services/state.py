@@ -266,6 +266,7 @@ def failure_settled(row: Payment, before: str, change: Change) -> None:
         detail=row.failure_message[:500],
     )
     row.failure_code = row.failure_message = row.failure_provider_code = ""
+    row.failure_advice_code = ""
     if restated:
         from payments.services.messages import public_message
 
@@ -329,6 +330,7 @@ def mark_failed(payment: Payment, error: ProviderError) -> Payment:
     """Failed with our own message for the code; the provider's text goes to
     the timeline for staff, secrets masked (``services.messages``)."""
     from payments.services.messages import (
+        advice_code_of,
         provider_code_of,
         provider_text_keep,
         public_message,
@@ -344,6 +346,7 @@ def mark_failed(payment: Payment, error: ProviderError) -> Payment:
                     "failure_code": error.code[:64],
                     "failure_message": public_message(error.code),
                     "failure_provider_code": provider_code_of(error),
+                    "failure_advice_code": advice_code_of(error),
                 },
             ),
         )
