@@ -11,4 +11,10 @@ JOBS: list[Job] = [
         func="notifications.tasks.purge_reactivation_notes",
         minutes=24 * 60,
     ),
+    # Mailgun's webhook tokens past their account's time tolerance.
+    Job(
+        name="notifications.purge_webhook_tokens",
+        func="notifications.tasks.purge_webhook_tokens",
+        minutes=15,
+    ),
 ]

@@ -3,7 +3,7 @@ service."""
 
 from integrations import correlation
 from notifications import services
-from notifications.services import suppressions
+from notifications.services import suppressions, webhook_tokens
 
 
 def deliver_email(message_pk: int) -> str:
@@ -19,3 +19,8 @@ def sweep_emails() -> dict[str, int]:
 def purge_reactivation_notes() -> int:
     with correlation.bind(None):
         return suppressions.suppression_notes_purge()
+
+
+def purge_webhook_tokens() -> int:
+    with correlation.bind(None):
+        return webhook_tokens.webhook_tokens_purge()

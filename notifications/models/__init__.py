@@ -1,5 +1,6 @@
 """Notifications models: ``messages`` (messages, their events, suppressions,
-the sandbox's mailbox) and ``bulk`` (bulk sends and their recipients)."""
+the sandbox's mailbox), ``bulk`` (bulk sends and their recipients) and
+``webhook_tokens`` (signed webhooks' one-time tokens)."""
 
 from notifications.models.bulk import BulkRecipient, BulkSend, BulkSendStatus
 from notifications.models.messages import (
@@ -15,6 +16,7 @@ from notifications.models.messages import (
     ascii_address,
     normalise_address,
 )
+from notifications.models.webhook_tokens import WebhookToken
 
 __all__ = [
     "ADDRESS_MAX_LENGTH",
@@ -29,6 +31,7 @@ __all__ = [
     "SandboxEmail",
     "Suppression",
     "SuppressionReason",
+    "WebhookToken",
     "ascii_address",
     "normalise_address",
 ]

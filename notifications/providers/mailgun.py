@@ -2,11 +2,11 @@
 and Mailgun's webhooks: a JSON body whose ``signature`` block is the HMAC-SHA256
 of timestamp + token under the webhook signing key. The signature does not
 cover the event, so a captured signature must not carry another body: each
-token is remembered (shared cache) with a digest of the body it came with.
+token is remembered (in the database, ``notifications.services.webhook_tokens``)
+with a digest of the body it came with.
 https://documentation.mailgun.com/docs/mailgun/user-manual/tracking-messages/#securing-webhooks
 """
 
-import hashlib
 import logging
 import re
 import time
@@ -16,16 +16,15 @@ from typing import Any, ClassVar
 
 import requests
 from anymail.exceptions import AnymailError
-from redis.exceptions import RedisError
+from django.db import DatabaseError
 
-from integrations import cache_clock
 from integrations.client import parse_retry_after, server_now
 from integrations.clock import database_now
 from integrations.errors import ConfigurationError, NotProcessed, ProviderError
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.webhooks.errors import PAYLOAD_ERRORS
 from integrations.webhooks.messages import WebhookMessage, json_object
-from integrations.webhooks.signing import hmac_hex, require_match
+from integrations.webhooks.signing import check_tolerance, hmac_hex, require_match
 from integrations.webhooks.verification import WebhookVerificationError
 from notifications.providers.base import (
     BounceType,
@@ -44,6 +43,7 @@ from notifications.providers.esp import (
     AnymailAdapter,
     refused_recipient,
 )
+from notifications.services import webhook_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,6 @@ _ENHANCED = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
 # example); the value is read as any Retry-After is.
 _RETRY_IN = re.compile(r"try again after (\S+) seconds?", re.IGNORECASE)
 _STORAGE_DOMAIN = re.compile(r"/v3/domains/([^/]+)/messages/")
-_TOKEN_KEY = "mailgun-webhook-token:{account}:{token}"  # noqa: S105 - a cache key
 
 
 class MailgunAdapter(AnymailAdapter):
@@ -194,37 +193,41 @@ class MailgunAdapter(AnymailAdapter):
         self.check_webhook_time(
             float(timestamp), param="signature.timestamp", replay_store=True
         )
-        self._check_token(token, request.body)
+        self._check_token(token, float(timestamp), request.body)
         return payload
 
-    def _check_token(self, token: str, body: bytes) -> None:
+    def _check_token(self, token: str, timestamp: float, body: bytes) -> None:
         """A token is good for the body it was first seen with: the same
         request again is a duplicate delivery (stored once by the intake),
-        the token on another body a replayed signature."""
-        key = _TOKEN_KEY.format(
-            account=self.account.pk, token=hashlib.sha256(token.encode()).hexdigest()
-        )
-        digest = hashlib.sha256(body).hexdigest()
-        # Kept past the tolerance window: beyond it the time check refuses.
-        ttl = round(2 * self.webhook_tolerance()) + 60
+        the token on another body a replayed signature. Kept in the
+        database, not the cache: a Redis outage refusing webhooks would lose
+        the ``delivered`` ones, which Mailgun does not send again."""
+        signed_at = webhook_tokens.signed_time(timestamp)
+        if signed_at is None:
+            raise _malformed("The Mailgun signature timestamp is out of range.")
         try:
-            # By the shared store's clock: on the database cache a row one
-            # web process stamped is expired and culled by the database's.
-            fresh = cache_clock.shared_add(key, digest, ttl)
-            seen = None if fresh else cache_clock.shared_get(key)
-        except Exception as exc:
-            # Without the store a replay cannot be told from a first delivery:
-            # 503, so Mailgun delivers again once the cache is back.
-            if not isinstance(exc, RedisError):  # Redis's: warned once per outage
-                logger.warning(
-                    "webhook token store unavailable",
-                    extra={"account": self.account.slug},
-                    exc_info=True,
-                )
+            claim = webhook_tokens.webhook_token_claim(
+                account=self.account, token=token, body=body, signed_at=signed_at
+            )
+        except DatabaseError as exc:
+            # Nothing could be stored either: Mailgun delivers it again. The
+            # error's type only: its text may quote the values that failed.
+            logger.warning(
+                "webhook token store unavailable",
+                extra={"account": self.account.slug, "error_type": type(exc).__name__},
+            )
             raise NotProcessed(
                 "the webhook replay check is unavailable", code="replay_check_failed"
             ) from None
-        if not fresh and seen != digest:
+        # Again by the database's clock, which purges the tokens: a web host
+        # whose clock is behind (Redis down) must not take a purged token.
+        check_tolerance(
+            timestamp,
+            tolerance=self.webhook_tolerance(),
+            param="signature.timestamp",
+            now=claim.now.timestamp(),
+        )
+        if not claim.same_body:
             raise WebhookVerificationError(
                 "The Mailgun webhook token was already used.",
                 code=WebhookVerificationError.FORGED,

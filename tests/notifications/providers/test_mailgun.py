@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
+from django.db import OperationalError
 from django.test import Client
 
 from integrations.errors import NotProcessed, Rejected
@@ -297,11 +298,10 @@ def test_bounce_details_and_our_id(mailgun) -> None:
 
 
 def test_token_store_down_asks_mailgun_to_deliver_again(mailgun, monkeypatch) -> None:
-    class Down:
-        def shared_add(self, *args, **kwargs):
-            raise ConnectionError("cache unreachable")
+    def down(**kwargs):
+        raise OperationalError("database unreachable")
 
-    monkeypatch.setattr(mailgun_module, "cache_clock", Down())
+    monkeypatch.setattr(mailgun_module.webhook_tokens, "webhook_token_claim", down)
     response = post(mailgun, signed(event("delivered")).body)
     assert response.status_code == 503
     assert not WebhookEvent.objects.filter(account=mailgun).exists()
