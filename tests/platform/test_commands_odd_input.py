@@ -169,9 +169,13 @@ def test_revoke_api_key_with_stdin_closed_is_one_line():
 def _until_prompt(stream: IO[bytes], prompt: bytes, seconds: float) -> bytes:
     """What ``stream`` says up to and with ``prompt`` (or until it ends)."""
     said = b""
+    poller = select.poll()
+    poller.register(stream, select.POLLIN)
     deadline = time.monotonic() + seconds
     while prompt not in said and time.monotonic() < deadline:
-        if select.select([stream], [], [], 1)[0]:
+        # poll, not select: select refuses a descriptor past 1023, which a
+        # long suite run's process reaches.
+        if poller.poll(1000):
             chunk = os.read(stream.fileno(), 4096)
             if not chunk:
                 break

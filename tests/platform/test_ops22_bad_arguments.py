@@ -4,6 +4,8 @@ naming the command and ending "(see --help)", exit 2 (README), never
 argparse's usage block. A line break in the refused argument (argparse quotes
 it back raw) does not make it two lines."""
 
+from unittest import mock
+
 import pytest
 from django.core.management import get_commands
 
@@ -16,7 +18,9 @@ BAD = ["--ops22-no-such-option", "--ops22-no\nsuch\u2028option"]
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, list[str]]:
-    with pytest.raises(SystemExit) as stopped:
+    # django.setup() again would point the log handlers at this test's
+    # captured stderr, closed when it ends (Django is set up already).
+    with mock.patch("django.setup"), pytest.raises(SystemExit) as stopped:
         OneLineUtility(argv).execute()
     err = capsys.readouterr().err
     return stopped.value.code, err.splitlines()

@@ -3,6 +3,8 @@ tag) says so in one line even when the argument holds a line
 break: the error quotes it back, as argparse's errors do (ops22 escaped
 those), so the break is shown as ``\\n``."""
 
+from unittest import mock
+
 import pytest
 
 from integrations.management.entry import OneLineUtility
@@ -11,7 +13,9 @@ LINE_BROKEN = "no\nsuch\u2028app"
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, list[str]]:
-    with pytest.raises(SystemExit) as stopped:
+    # django.setup() again would point the log handlers at this test's
+    # captured stderr, closed when it ends (Django is set up already).
+    with mock.patch("django.setup"), pytest.raises(SystemExit) as stopped:
         OneLineUtility(["manage.py", *argv]).execute()
     err = capsys.readouterr().err
     return stopped.value.code, err.splitlines()
