@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The suite waits on subprocesses, sockets and PostgreSQL as much as it computes:
+# two workers on CI's 2 cores.
+TEST_WORKERS ?= 2
 
 .PHONY: run test bench lint format check-migrations install clean
 
@@ -27,7 +30,10 @@ run: $(STAMP)
 test: $(STAMP)
 	# Exit 5 is "no test selected" (PYTEST_ARGS naming tests of one kind only).
 	# The second pass imports only modules naming the marker (tests/conftest.py).
-	$(PY) -m pytest -m "not migrations" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	# TEST_WORKERS processes (pytest-xdist), a test file each at a time; 0 runs
+	# the first pass in this process. Each worker has its own test database
+	# and Redis database (tests/settings.py).
+	$(PY) -m pytest -m "not migrations" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	$(PY) -m pytest --migrations -m migrations $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 bench: $(STAMP)

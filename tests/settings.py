@@ -33,6 +33,30 @@ _DEFAULTS = {
 for _name, _value in _DEFAULTS.items():
     os.environ.setdefault(_name, _value)
 
+
+def _worker_redis_url(url: str, worker: str) -> str:
+    """Under pytest-xdist each worker flushes its own Redis database (every
+    test clears the cache): worker gwN takes the given database + N (mod 16)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        return url  # a unix socket's database is a query parameter: shared
+    base = int(parts.path.strip("/") or 0)
+    db = (base + int(worker.removeprefix("gw"))) % 16
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+# Once per test run: a command the suite starts inherits both variables.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if (
+    _WORKER
+    and os.environ.get("REDIS_URL")
+    and "SWITCHYARD_TEST_WORKER" not in os.environ
+):
+    os.environ["REDIS_URL"] = _worker_redis_url(os.environ["REDIS_URL"], _WORKER)
+    os.environ["SWITCHYARD_TEST_WORKER"] = _WORKER
+
 from config.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
