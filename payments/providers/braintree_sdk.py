@@ -60,10 +60,11 @@ PROCESSOR_CODES: Mapping[str, str] = {
     "2108": "incorrect_number",  # Closed Card (hard)
 }
 # Declines Braintree's table names final for the card though no reason of
-# ours fits: 2043 "Error - Do Not Retry, Call Issuer", 2022 "Declined -
-# Updated Cardholder Available" (a new card was issued; Mastercard forbids
-# retrying it).
-DO_NOT_RETRY = frozenset({"2022", "2043"})
+# ours fits: 2043 "Error - Do Not Retry, Call Issuer", 2044 "Declined - Call
+# Issuer" (a hard decline: only the cardholder's call to the bank mends it),
+# 2022 "Declined - Updated Cardholder Available" (a new card was issued;
+# Mastercard forbids retrying it).
+DO_NOT_RETRY = frozenset({"2022", "2043", "2044"})
 GATEWAY_REJECTIONS: Mapping[str, str] = {
     "cvv": "incorrect_cvc",
     "avs": "card_declined",
@@ -246,6 +247,28 @@ def refusal(result: Any) -> ProviderError:
         provider_code=first or None,
         http_status=422,
     )
+
+
+def transaction_decline(transaction: Any) -> Rejected | None:
+    """The refusal a failed transaction (the SDK's, or a webhook's kept
+    fields) records, as a create's answer is translated; None when it names
+    no code (a settlement declined without the processor's response)."""
+    read = (
+        transaction.get
+        if isinstance(transaction, Mapping)
+        else (lambda name: getattr(transaction, name, None))
+    )
+    status = str(read("status") or "")
+    # A settlement's refusal is the settlement response's, not the approved
+    # authorization's.
+    code = read("processor_settlement_response_code") or (
+        read("processor_response_code") if status != "settlement_declined" else ""
+    )
+    rejection = read("gateway_rejection_reason")
+    if status not in FAILED_STATUSES or not (code or rejection):
+        return None
+    text = read("processor_settlement_response_text") or read("processor_response_text")
+    return _decline(status, code, rejection, str(text or ""))
 
 
 def _decline(

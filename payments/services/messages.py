@@ -98,6 +98,17 @@ def advice_code_of(error: ProviderError) -> str:
     return advice if _ADVICE.fullmatch(advice) else ""
 
 
+def decline_fields(error: ProviderError) -> dict[str, str]:
+    """A failed payment's failure fields for ``error``: one translation,
+    whether the create call's answer or a webhook or look-up reported it."""
+    return {
+        "failure_code": error.code[:64],
+        "failure_message": public_message(error.code),
+        "failure_provider_code": provider_code_of(error),
+        "failure_advice_code": advice_code_of(error),
+    }
+
+
 def provider_text_keep(payment: Payment, error: ProviderError, operation: str) -> None:
     """The provider's own words, secrets masked, on the timeline for staff."""
     secrets = known_secrets(fresh=True)

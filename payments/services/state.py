@@ -134,7 +134,7 @@ def _advance_locked(
     if moved or corrected:
         row.status = change.status
     if corrected:
-        _correct(row, before)
+        _correct(row, before, change)
     if moved or corrected:
         failure_settled(row, before, change)
     row.save()
@@ -224,16 +224,21 @@ def correction_allowed(row: Payment, change: Change) -> bool:
     if change.status not in CORRECTIONS.get(row.status, frozenset()):
         return False
     if row.status == PaymentStatus.FAILED:
-        return row.failure_code != NOT_COLLECTED
+        # Failed by a correction: not collected, under that code or the
+        # decline's the gateway reported with it (``_correct``).
+        corrected = row.review_reason == ReviewReason.PROVIDER_CONTRADICTION
+        return row.failure_code != NOT_COLLECTED and not corrected
     return row.amount_refunded == 0
 
 
-def _correct(row: Payment, before: str) -> None:
+def _correct(row: Payment, before: str, change: Change) -> None:
     """The provider contradicted what the storefront was told: amounts follow
     its word, the move goes on the timeline and the payment to review."""
     if row.status == PaymentStatus.FAILED:
         row.amount_captured = row.amount_authorized = 0
-        row.failure_code = NOT_COLLECTED
+        # The decline the gateway reported, if any: the card's rule reads it.
+        declined = "failure_code" in (change.fields or {})
+        row.failure_code = row.failure_code if declined else NOT_COLLECTED
         row.failure_message = "The gateway did not collect the money after all."
     row.review_state = ReviewState.PENDING
     row.review_reason = ReviewReason.PROVIDER_CONTRADICTION
@@ -311,6 +316,11 @@ def change_from_result(
     for name in ("card_brand", "card_last4", "wallet"):
         if getattr(result, name):
             fields[name] = getattr(result, name)
+    if result.status is ProviderStatus.FAILED and result.decline is not None:
+        # The look-up's decline, as the create call's would have been stored.
+        from payments.services.messages import decline_fields
+
+        fields.update(decline_fields(result.decline))
     return Change(
         status=_RESULT_STATUS[result.status],
         authorized=result.amount_authorized,
@@ -329,26 +339,12 @@ def log_ids(payment: Payment) -> dict[str, Any]:
 def mark_failed(payment: Payment, error: ProviderError) -> Payment:
     """Failed with our own message for the code; the provider's text goes to
     the timeline for staff, secrets masked (``services.messages``)."""
-    from payments.services.messages import (
-        advice_code_of,
-        provider_code_of,
-        provider_text_keep,
-        public_message,
-    )
+    from payments.services.messages import decline_fields, provider_text_keep
 
     with transaction.atomic():
         provider_text_keep(payment, error, "authorize")
         return advance(
-            payment,
-            Change(
-                status=PaymentStatus.FAILED,
-                fields={
-                    "failure_code": error.code[:64],
-                    "failure_message": public_message(error.code),
-                    "failure_provider_code": provider_code_of(error),
-                    "failure_advice_code": advice_code_of(error),
-                },
-            ),
+            payment, Change(status=PaymentStatus.FAILED, fields=decline_fields(error))
         )
 
 
