@@ -209,9 +209,10 @@ class Payment(models.Model):
         blank=True,
         help_text="Idempotency key of the create call (scoped by its caller).",
     )
-    # The saved method a one-off charge (saved_method_charge) was made to:
-    # its key repeated for another method is refused. Read from the payment's
-    # own row only, so no index is built on this table for it.
+    # The saved method the charge was made to: a one-off charge's
+    # (saved_method_charge; its key repeated for another method is refused)
+    # and a recurring run's. The card's decline rules read the method's
+    # charges by it (recurring_manage); null for a charge of a plain token.
     saved_method = models.ForeignKey(
         "SavedPaymentMethod",
         on_delete=models.PROTECT,
