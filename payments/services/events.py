@@ -1,7 +1,6 @@
 """Provider events (webhooks), applied monotonically."""
 
 import uuid
-from dataclasses import replace
 
 from django.db import transaction
 
@@ -16,7 +15,7 @@ from payments.models import (
 )
 from payments.services.errors import RefundAnswerPending
 from payments.services.followups import storefront_void_done
-from payments.services.messages import decline_fields
+from payments.services.messages import decline_fields, late_decline_keep
 from payments.services.recurring import (
     recurring_payment_failed,
     recurring_payment_paid,
@@ -24,13 +23,7 @@ from payments.services.recurring import (
 )
 from payments.services.refunds import RESERVING, refund_book, refundable_amount
 from payments.services.slots import period_charged
-from payments.services.state import (
-    Change,
-    advance,
-    correction_allowed,
-    emit_event,
-    lock_payment,
-)
+from payments.services.state import Change, advance, emit_event, lock_payment
 
 
 def payment_event_apply(
@@ -78,20 +71,17 @@ def _failed_event(
 ) -> Payment:
     """Failed on the gateway's word, with the decline it reported stored as
     the create call's would be (the card's hard-decline and retry rules read
-    it); a recurring slot's payment ended so follows the recurring run's rule
-    in the same transaction."""
+    it; ``advance`` drops it if the payment does not fail by it); a recurring
+    slot's payment ended so follows the recurring run's rule in the same
+    transaction."""
+    fields = decline_fields(decline) if decline is not None else None
     with transaction.atomic():
         locked = lock_payment(payment.pk)
         before = locked.status
-        change = Change(PaymentStatus.FAILED, provider_says=final)
-        # Only a payment this event fails takes its decline.
-        fails = locked.can_transition(PaymentStatus.FAILED) or correction_allowed(
-            locked, change
-        )
-        if decline is not None and fails:
-            change = replace(change, fields=decline_fields(decline))
+        change = Change(PaymentStatus.FAILED, fields=fields, provider_says=final)
         row = advance(locked, change)
         if before != PaymentStatus.FAILED and row.status == PaymentStatus.FAILED:
+            late_decline_keep(row, decline, "webhook")
             recurring_payment_failed(row)
     return row
 

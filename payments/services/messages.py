@@ -123,3 +123,13 @@ def provider_text_keep(payment: Payment, error: ProviderError, operation: str) -
         + (f" ({provider_code[:64]})" if provider_code else ""),
         detail=text[:500],
     )
+
+
+def late_decline_keep(
+    payment: Payment, decline: ProviderError | None, learnt_by: str
+) -> None:
+    """A decline learnt after the create (``learnt_by``: a webhook, a
+    look-up) that failed ``payment``: its words on the timeline, as a
+    synchronous decline's are (``mark_failed``)."""
+    if decline is not None:
+        provider_text_keep(payment, decline, f"authorize, by {learnt_by}")

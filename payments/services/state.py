@@ -126,11 +126,11 @@ def _advance_locked(
     before, moved, corrected)."""
     row = lock_payment(payment.pk)
     before = row.status
-    _apply_amounts(row, change)
-    for name, value in (change.fields or {}).items():
-        setattr(row, name, value)
     moved = change.status is not None and row.can_transition(change.status)
     corrected = not moved and correction_allowed(row, change)
+    _apply_amounts(row, change)
+    for name, value in _fields_taken(change, moved or corrected).items():
+        setattr(row, name, value)
     if moved or corrected:
         row.status = change.status
     if corrected:
@@ -139,6 +139,16 @@ def _advance_locked(
         failure_settled(row, before, change)
     row.save()
     return row, before, moved, corrected
+
+
+def _fields_taken(change: Change, moves: bool) -> dict[str, Any]:
+    """``change``'s fields the row takes: a status it does not move to brings
+    no failure of its own (a decline answered or looked up after a webhook
+    captured the payment, a second decline of a failed one: the first stays)."""
+    fields = change.fields or {}
+    if change.status is None or moves:
+        return fields
+    return {name: v for name, v in fields.items() if not name.startswith("failure_")}
 
 
 # What the plain move reads from the row, and what plain UPDATEs change: while
