@@ -50,6 +50,7 @@ DECLINE_FIELDS = (
     "processor_response_code",
     "processor_settlement_response_code",
     "gateway_rejection_reason",
+    "merchant_advice_code",
 )
 EVENT_KINDS: Mapping[str, PaymentEventKind] = {
     "transaction_settled": PaymentEventKind.SUCCEEDED,
