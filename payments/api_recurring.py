@@ -195,8 +195,23 @@ _DECLINED = OpenApiExample(
     value=error_body(
         400,
         "payment_method_declined",
-        "The payment method was declined for good (card lost, stolen, expired "
-        "or closed); move the charge to another payment method.",
+        "The payment method was declined for good (card lost, stolen, "
+        "expired or closed, payments stopped by the cardholder, or the issuer "
+        "said not to try again); move the charge to another payment method.",
+        "payment_method",
+    ),
+)
+
+
+_RETRIES_EXHAUSTED = OpenApiExample(
+    "Retried as often as allowed",
+    response_only=True,
+    status_codes=["400"],
+    value=error_body(
+        400,
+        "payment_method_retries_exhausted",
+        "The charge was retried on this payment method as often as card "
+        "networks allow for now; move it to another payment method.",
         "payment_method",
     ),
 )
@@ -260,6 +275,7 @@ RecurringChargeResumeView = _change_view(
     "method in 30 days, then 400 `payment_method_retries_exhausted`.",
     {**_EXAMPLE, "next_run_at": "2025-04-01T09:00:00Z"},
     _DECLINED,
+    _RETRIES_EXHAUSTED,
 )
 RecurringChargeCancelView = _change_view(
     "cancel",
@@ -317,6 +333,7 @@ class RecurringChargeMethodView(APIView):
             ),
             _METHOD_NOT_FOUND,
             _DECLINED,
+            _RETRIES_EXHAUSTED,
         ],
     )
     @idempotent(share_commits=True)

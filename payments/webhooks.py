@@ -53,6 +53,7 @@ def payment_webhook_handle(event: WebhookEvent) -> None:
         refund_reference=parsed.refund_reference,
         dispute_status=parsed.dispute_status,
         amount_is_total=parsed.amount_is_total,
+        decline=parsed.decline,
     )
     logger.info(
         "payment webhook applied",

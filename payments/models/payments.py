@@ -209,9 +209,11 @@ class Payment(models.Model):
         blank=True,
         help_text="Idempotency key of the create call (scoped by its caller).",
     )
-    # The saved method a one-off charge (saved_method_charge) was made to:
-    # its key repeated for another method is refused. Read from the payment's
-    # own row only, so no index is built on this table for it.
+    # The saved method the charge was made to: a one-off charge's
+    # (saved_method_charge; its key repeated for another method is refused)
+    # and a recurring run's. The card's decline rules read the method's
+    # charges by it (recurring_manage: the partial index in Meta, built
+    # concurrently by 0017); null for a charge of a plain token.
     saved_method = models.ForeignKey(
         "SavedPaymentMethod",
         on_delete=models.PROTECT,
@@ -244,6 +246,13 @@ class Payment(models.Model):
                 name="payment_email_upper_created",
             ),
             models.Index(fields=["ip_address", "created_at"]),
+            # The card's decline rules read a saved method's charges
+            # (recurring_manage); charges of a plain token (null) are left out.
+            models.Index(
+                fields=["saved_method"],
+                name="payment_saved_method",
+                condition=Q(saved_method__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

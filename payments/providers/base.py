@@ -35,6 +35,17 @@ DECLINE_CODES = (
 # which the other adapters translate theirs to. Kept for staff only.
 DO_NOT_TRY_AGAIN = "do_not_try_again"
 TRY_AGAIN_LATER = "try_again_later"
+# The card networks' merchant advice codes (Mastercard's MAC, which PayPal's
+# ``payment_advice_code`` and Stripe's ``network_advice_code`` pass on): 21
+# the cardholder stopped recurring payments to us, 03 do not try again, 02
+# try again later, 01 new account information (a new card replaces this one).
+NETWORK_ADVICE: dict[str, str] = {
+    "21": DO_NOT_TRY_AGAIN,
+    "01": DO_NOT_TRY_AGAIN,
+    "03": DO_NOT_TRY_AGAIN,
+    "02": TRY_AGAIN_LATER,
+}
+STOP_PAYMENT_ADVICE = "21"
 
 
 class Decline(Rejected):
@@ -97,6 +108,9 @@ class PaymentResult:
     # The order id the create sent, where the provider reports it back:
     # another order's charge is never taken for this one.
     order_id: str = ""
+    # FAILED: the decline a look-up found, as the adapter translates a
+    # decline answered to the create call.
+    decline: Rejected | None = None
 
 
 @dataclass(frozen=True)
@@ -191,6 +205,9 @@ class PaymentEvent:
     # REFUNDED: ``amount`` is the payment's total refunded so far (Stripe's
     # ``charge.refunded``), not the one refund's.
     amount_is_total: bool = False
+    # FAILED / FAILED_FINAL: the decline the event reports, as the adapter
+    # translates a decline answered to the create call.
+    decline: Rejected | None = None
 
 
 @dataclass(frozen=True)

@@ -41,9 +41,17 @@ from payments.providers.braintree_sdk import (
     map_exception,
     refusal,
     session_strategy,
+    transaction_decline,
     transaction_status,
 )
 
+# A failed transaction's codes a notification keeps (transaction_decline).
+DECLINE_FIELDS = (
+    "processor_response_code",
+    "processor_settlement_response_code",
+    "gateway_rejection_reason",
+    "merchant_advice_code",
+)
 EVENT_KINDS: Mapping[str, PaymentEventKind] = {
     "transaction_settled": PaymentEventKind.SUCCEEDED,
     "transaction_settlement_declined": PaymentEventKind.FAILED_FINAL,
@@ -370,12 +378,14 @@ class BraintreeAdapter(SdkAdapter, PaymentsAdapter):
             )
         transaction = payload.get("transaction") or {}
         currency = transaction.get("currency", "")
+        final = kind is PaymentEventKind.FAILED_FINAL
         return PaymentEvent(
             kind=kind,
             provider_reference=transaction.get("id", ""),
             amount=self._minor(transaction.get("amount"), currency),
             currency=currency,
             occurred_at=message.occurred_at,
+            decline=transaction_decline(transaction) if final else None,
         )
 
     # --- SDK plumbing ----------------------------------------------------------------
@@ -448,6 +458,9 @@ class BraintreeAdapter(SdkAdapter, PaymentsAdapter):
             else "",
             raw_status=transaction.status,
             order_id=str(getattr(transaction, "order_id", "") or ""),
+            decline=transaction_decline(transaction)
+            if status is ProviderStatus.FAILED
+            else None,
         )
 
     def _minor(self, value: Any, currency: str) -> int | None:
@@ -490,6 +503,11 @@ def _notification_payload(notification: Any) -> dict[str, Any]:
             "status": transaction.status,
             "amount": _str(transaction.amount),
             "currency": transaction.currency_iso_code,
+            # Codes only (no free text): the decline, as the create's.
+            **{
+                name: str(getattr(transaction, name, "") or "")
+                for name in DECLINE_FIELDS
+            },
         }
     return payload
 

@@ -33,7 +33,13 @@ from integrations.errors import (
     Rejected,
     Unknown,
 )
-from payments.providers.base import DO_NOT_TRY_AGAIN, Decline, ProviderStatus
+from payments.providers.base import (
+    DO_NOT_TRY_AGAIN,
+    NETWORK_ADVICE,
+    STOP_PAYMENT_ADVICE,
+    Decline,
+    ProviderStatus,
+)
 
 # https://developer.paypal.com/braintree/articles/control-panel/transactions/declines
 PROCESSOR_CODES: Mapping[str, str] = {
@@ -60,10 +66,11 @@ PROCESSOR_CODES: Mapping[str, str] = {
     "2108": "incorrect_number",  # Closed Card (hard)
 }
 # Declines Braintree's table names final for the card though no reason of
-# ours fits: 2043 "Error - Do Not Retry, Call Issuer", 2022 "Declined -
-# Updated Cardholder Available" (a new card was issued; Mastercard forbids
-# retrying it).
-DO_NOT_RETRY = frozenset({"2022", "2043"})
+# ours fits: 2043 "Error - Do Not Retry, Call Issuer", 2044 "Declined - Call
+# Issuer" (a hard decline: only the cardholder's call to the bank mends it),
+# 2022 "Declined - Updated Cardholder Available" (a new card was issued;
+# Mastercard forbids retrying it).
+DO_NOT_RETRY = frozenset({"2022", "2043", "2044"})
 GATEWAY_REJECTIONS: Mapping[str, str] = {
     "cvv": "incorrect_cvc",
     "avs": "card_declined",
@@ -229,6 +236,7 @@ def refusal(result: Any) -> ProviderError:
                 getattr(attempt, "processor_response_code", None),
                 getattr(attempt, "gateway_rejection_reason", None),
                 getattr(attempt, "processor_response_text", None) or result.message,
+                getattr(attempt, "merchant_advice_code", None),
             )
     errors = result.errors.deep_errors if getattr(result, "errors", None) else []
     first = errors[0].code if errors else ""
@@ -248,9 +256,38 @@ def refusal(result: Any) -> ProviderError:
     )
 
 
+def transaction_decline(transaction: Any) -> Rejected | None:
+    """The refusal a failed transaction (the SDK's, or a webhook's kept
+    fields) records, as a create's answer is translated; None when it names
+    no code (a settlement declined without the processor's response)."""
+    read = (
+        transaction.get
+        if isinstance(transaction, Mapping)
+        else (lambda name: getattr(transaction, name, None))
+    )
+    status = str(read("status") or "")
+    # A settlement's refusal is the settlement response's, not the approved
+    # authorization's.
+    code = read("processor_settlement_response_code") or (
+        read("processor_response_code") if status != "settlement_declined" else ""
+    )
+    rejection = read("gateway_rejection_reason")
+    if status not in FAILED_STATUSES or not (code or rejection):
+        return None
+    text = read("processor_settlement_response_text") or read("processor_response_text")
+    advice = read("merchant_advice_code") if status != "settlement_declined" else ""
+    return _decline(status, code, rejection, str(text or ""), advice)
+
+
 def _decline(
-    status: str, processor_code: Any, rejection: Any, message: str
+    status: str,
+    processor_code: Any,
+    rejection: Any,
+    message: str,
+    network_advice: Any = None,
 ) -> Rejected:
+    """``network_advice``: the transaction's ``merchant_advice_code`` (the
+    card network's, Mastercard's MAC, as PayPal's and Stripe's)."""
     if status == "gateway_rejected":
         reason = str(rejection or "")
         return Rejected(
@@ -259,15 +296,20 @@ def _decline(
             provider_code=reason or status,
         )
     response_code = str(processor_code or "")
+    advice = str(network_advice or "")
     code = PROCESSOR_CODES.get(response_code)
     if code is None:
         # 2xxx are issuer declines; 3000 and up are processor failures.
         code = "processing_error" if response_code >= "3000" else "card_declined"
+    if advice == STOP_PAYMENT_ADVICE:
+        code = "stop_payment"
     return Decline(
         message or "the card was declined",
         code=code,
         provider_code=response_code or status,
-        advice_code=DO_NOT_TRY_AGAIN if response_code in DO_NOT_RETRY else "",
+        advice_code=DO_NOT_TRY_AGAIN
+        if response_code in DO_NOT_RETRY
+        else NETWORK_ADVICE.get(advice, ""),
     )
 
 

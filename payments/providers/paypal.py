@@ -376,6 +376,10 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
         refund_reference = ""
         if kind is PaymentEventKind.REFUNDED:
             refund_reference = str(resource.get("id", ""))
+        # A declined capture's processor response: the create's translation.
+        declined = kind is PaymentEventKind.FAILED_FINAL and bool(
+            resource.get("processor_response")
+        )
         return PaymentEvent(
             kind=kind,
             provider_reference=self._order_id_of(resource),
@@ -383,6 +387,7 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
             currency=currency,
             refund_reference=refund_reference,
             occurred_at=occurred_at,
+            decline=decline(resource) if declined else None,
         )
 
     def _dispute_event(
@@ -494,8 +499,9 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
         last = (captures or authorizations or [{}])[-1]
         raw = str(last.get("status") or order.get("status", ""))
         status = _order_status(order, raw, bool(captured), authorization)
-        if raise_decline and status is ProviderStatus.FAILED:
-            raise decline(last)
+        failed = decline(last) if status is ProviderStatus.FAILED else None
+        if raise_decline and failed is not None:
+            raise failed
         source = order.get("payment_source") or {}
         card = source.get("card") or {}
         return PaymentResult(
@@ -511,6 +517,7 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
             wallet="" if card else next(iter(source), ""),
             raw_status=raw,
             order_id=our_order_id(order),
+            decline=failed,
         )
 
     def _refundable_capture(

@@ -8,7 +8,7 @@ import requests
 
 from integrations.client import STATUS_CODES, response_json
 from integrations.errors import ProviderError, Rejected, Unknown
-from payments.providers.base import DO_NOT_TRY_AGAIN, TRY_AGAIN_LATER, Decline
+from payments.providers.base import NETWORK_ADVICE, STOP_PAYMENT_ADVICE, Decline
 
 # Error ``issue`` codes (422 details) -> our decline codes.
 DECLINE_ISSUES: Mapping[str, str] = {
@@ -65,16 +65,6 @@ PROCESSOR_CODES: Mapping[str, str] = {
     "9520": "lost_or_stolen",
     "5650": "authentication_required",  # DECLINED_SCA_REQUIRED
 }
-# ``processor_response.payment_advice_code`` (the card network's advice): 21
-# the cardholder stopped recurring payments to us, 03 do not try again, 02
-# try again later, 01 new account information (a new card replaces this one;
-# Braintree's 2022 likewise).
-ADVICE_CODES: Mapping[str, str] = {
-    "21": DO_NOT_TRY_AGAIN,
-    "01": DO_NOT_TRY_AGAIN,
-    "03": DO_NOT_TRY_AGAIN,
-    "02": TRY_AGAIN_LATER,
-}
 FAILED_STATUSES = ("DECLINED", "FAILED", "DENIED")
 
 BodyCheck = Callable[[dict[str, Any]], ProviderError | None]
@@ -89,9 +79,10 @@ def decline(resource: Mapping[str, Any]) -> Rejected:
     code = PROCESSOR_CODES.get(response_code, "card_declined")
     return Decline(
         "PayPal declined the payment",
-        code="stop_payment" if advice == "21" else code,
+        code="stop_payment" if advice == STOP_PAYMENT_ADVICE else code,
         provider_code=response_code or reason or str(resource.get("status", "")),
-        advice_code=ADVICE_CODES.get(advice, ""),
+        # processor_response.payment_advice_code: the card network's advice.
+        advice_code=NETWORK_ADVICE.get(advice, ""),
     )
 
 

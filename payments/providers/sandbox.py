@@ -13,6 +13,8 @@ Test tokens (``source_token`` of a payment or a saved method):
 ``tok_incorrect_cvc``      Rejected ``incorrect_cvc``
 ``tok_fraudulent``         Rejected ``fraudulent``
 ``tok_lost_card``          Rejected ``lost_or_stolen``
+``tok_stop_payment``       Rejected ``stop_payment`` (the cardholder stopped
+                           payments to the shop: a hard decline)
 ``tok_3ds_required``       ``requires_action`` with a client secret; charged
                            off-session (saved method) it is Rejected
                            ``authentication_required``
@@ -111,6 +113,7 @@ DECLINES: dict[str, tuple[str, str]] = {
     "tok_incorrect_cvc": ("incorrect_cvc", "incorrect_cvc"),
     "tok_fraudulent": ("fraudulent", "stolen_card"),
     "tok_lost_card": ("lost_or_stolen", "lost_card"),
+    "tok_stop_payment": ("stop_payment", "stop_payment_order"),
 }
 EVENT_KINDS: dict[str, PaymentEventKind] = {
     "payment.authorized": PaymentEventKind.AUTHORIZED,

@@ -33,7 +33,7 @@ from payments.providers.base import (
     SavedMethod,
     SaveMethodRequest,
 )
-from payments.providers.square_errors import map_square_response
+from payments.providers.square_errors import map_square_response, payment_decline
 
 SQUARE_VERSION = "2025-08-20"
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"
@@ -428,6 +428,9 @@ class SquareAdapter(HttpAdapter, PaymentsAdapter):
             wallet=str(wallet.get("brand") or "").lower(),
             raw_status=raw_status,
             order_id=_order_id_of(payment),
+            decline=payment_decline(payment)
+            if status is ProviderStatus.FAILED
+            else None,
         )
 
     def _payment_event(
@@ -449,6 +452,9 @@ class SquareAdapter(HttpAdapter, PaymentsAdapter):
             amount=amount,
             currency=currency,
             occurred_at=occurred_at,
+            decline=payment_decline(payment)
+            if kind is PaymentEventKind.FAILED_FINAL
+            else None,
         )
 
     def _refund_event(

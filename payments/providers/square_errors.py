@@ -60,6 +60,18 @@ def map_square_response(response: requests.Response) -> ProviderError | None:
     return _error_from(errors[0], status)
 
 
+def payment_decline(payment: Mapping[str, Any]) -> Rejected | None:
+    """The decline a FAILED Payment's ``card_details.errors`` records, as the
+    create call's 402 answer with that error is translated; None when it
+    names no decline."""
+    errors = (payment.get("card_details") or {}).get("errors") or []
+    for error in errors:
+        if isinstance(error, Mapping) and error.get("code") in DECLINE_MAP:
+            decline = _error_from(error, 402)
+            return decline if isinstance(decline, Rejected) else None
+    return None
+
+
 def _error_from(error: Mapping[str, Any], status: int) -> ProviderError:
     code = str(error.get("code") or "")
     detail = str(error.get("detail") or "Square rejected the request")

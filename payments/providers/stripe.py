@@ -24,6 +24,7 @@ from integrations.webhooks.messages import (
 from integrations.webhooks.verification import WebhookVerificationError
 from payments.providers.base import (
     CaptureRequest,
+    Decline,
     MetadataLimits,
     PaymentEvent,
     PaymentEventKind,
@@ -39,9 +40,11 @@ from payments.providers.base import (
     SaveMethodRequest,
 )
 from payments.providers.stripe_errors import (
+    DECLINE_MAP,
     SIGNATURE_HEADER,
     map_stripe_error,
     signature_error,
+    stripe_decline,
 )
 
 IDEMPOTENCY_METADATA_KEY = "switchyard_idempotency_key"
@@ -405,7 +408,11 @@ class StripeAdapter(SdkAdapter, PaymentsAdapter):
                 amount_is_total=True,
             )
         field = EVENT_AMOUNT_FIELDS.get(kind, "amount")
-        return replace(event, amount=self._amount(obj.get(field), currency))
+        return replace(
+            event,
+            amount=self._amount(obj.get(field), currency),
+            decline=_last_decline(obj) if kind is PaymentEventKind.FAILED else None,
+        )
 
     # --- Translation ----------------------------------------------------------
 
@@ -446,7 +453,19 @@ class StripeAdapter(SdkAdapter, PaymentsAdapter):
             next_action=dict(next_action) if requires_action and next_action else None,
             raw_status=raw_status,
             order_id=_order_id(intent),
+            decline=_last_decline(intent) if status is ProviderStatus.FAILED else None,
         )
+
+
+def _last_decline(intent: Mapping[str, Any]) -> Decline | None:
+    """The PaymentIntent's ``last_payment_error``, if a card's decline (a
+    failed 3-D Secure is an ``invalid_request_error`` of a code we map)."""
+    error = intent.get("last_payment_error")
+    if not isinstance(error, Mapping):
+        return None
+    if error.get("type") != "card_error" and error.get("code") not in DECLINE_MAP:
+        return None
+    return stripe_decline(error)
 
 
 def _order_id(intent: Mapping[str, Any]) -> str:

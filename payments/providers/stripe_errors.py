@@ -4,6 +4,7 @@ quotes the key."""
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import requests
 import stripe
@@ -11,7 +12,7 @@ import stripe
 from integrations.client import classify_exception, parse_retry_after
 from integrations.errors import NotProcessed, ProviderError, Rejected, Unknown
 from integrations.webhooks.verification import WebhookVerificationError
-from payments.providers.base import Decline
+from payments.providers.base import NETWORK_ADVICE, STOP_PAYMENT_ADVICE, Decline
 
 SIGNATURE_HEADER = "Stripe-Signature"
 
@@ -98,15 +99,41 @@ def map_stripe_error(exc: Exception) -> ProviderError | None:
 
 def _card_error(exc: stripe.CardError) -> Rejected:
     error = exc.error
-    decline_code = getattr(error, "decline_code", None) if error else None
-    provider_code = decline_code or exc.code or "card_declined"
-    code = DECLINE_MAP.get(decline_code or "") or DECLINE_MAP.get(exc.code or "")
-    return Decline(
-        exc.user_message or "the card was declined",
-        code=code or "card_declined",
+    return stripe_decline(
+        {
+            "message": exc.user_message,
+            "code": exc.code,
+            "decline_code": getattr(error, "decline_code", None) if error else None,
+            "advice_code": getattr(error, "advice_code", None) if error else None,
+            "network_advice_code": (
+                getattr(error, "network_advice_code", None) if error else None
+            ),
+        },
         http_status=exc.http_status,
-        provider_code=provider_code,
-        advice_code=str(getattr(error, "advice_code", None) or "") if error else "",
+    )
+
+
+def stripe_decline(
+    error: Mapping[str, Any], *, http_status: int | None = None
+) -> Decline:
+    """Stripe's card error (a CardError's, or a PaymentIntent's
+    ``last_payment_error``) as our decline: the one translation of both."""
+    decline_code = str(error.get("decline_code") or "")
+    code = str(error.get("code") or "")
+    network_advice = str(error.get("network_advice_code") or "")
+    ours = DECLINE_MAP.get(decline_code) or DECLINE_MAP.get(code) or "card_declined"
+    if network_advice == STOP_PAYMENT_ADVICE:
+        ours = "stop_payment"
+    # Stripe's own advice first; the card network's when Stripe gives none.
+    advice = str(error.get("advice_code") or "") or NETWORK_ADVICE.get(
+        network_advice, ""
+    )
+    return Decline(
+        str(error.get("message") or "") or "the card was declined",
+        code=ours,
+        http_status=http_status,
+        provider_code=decline_code or code or "card_declined",
+        advice_code=advice,
     )
 
 

@@ -4,6 +4,7 @@ import uuid
 
 from django.db import transaction
 
+from integrations.errors import Rejected
 from payments.models import (
     MONEY_HOLDING_STATUSES,
     DisputeStatus,
@@ -14,6 +15,7 @@ from payments.models import (
 )
 from payments.services.errors import RefundAnswerPending
 from payments.services.followups import storefront_void_done
+from payments.services.messages import decline_fields, late_decline_keep
 from payments.services.recurring import (
     recurring_payment_failed,
     recurring_payment_paid,
@@ -32,10 +34,12 @@ def payment_event_apply(
     refund_reference: str = "",
     dispute_status: str = "",
     amount_is_total: bool = False,
+    decline: Rejected | None = None,
 ) -> Payment:
     """Apply one provider event monotonically: a late or repeated event never
     moves the payment backwards or counts money twice. ``amount_is_total``:
-    a refund event's amount is the payment's refunded total (Stripe)."""
+    a refund event's amount is the payment's refunded total (Stripe);
+    ``decline``: the decline a failure event reports."""
     from payments.providers.base import PaymentEventKind as K
 
     # Money moved (or, finally, did not): the provider's word wins, even over
@@ -50,7 +54,7 @@ def payment_event_apply(
         change = Change(PaymentStatus.CAPTURED, captured=captured, provider_says=True)
         return _paid_event(payment, change)
     if kind in (K.FAILED, K.FAILED_FINAL):
-        return _failed_event(payment, final=kind == K.FAILED_FINAL)
+        return _failed_event(payment, final=kind == K.FAILED_FINAL, decline=decline)
     if kind == K.VOIDED:
         voided = advance(payment, Change(status=PaymentStatus.VOIDED))
         return storefront_void_done(voided)
@@ -62,13 +66,22 @@ def payment_event_apply(
     return payment
 
 
-def _failed_event(payment: Payment, *, final: bool) -> Payment:
-    """Failed on the gateway's word; a recurring slot's payment ended so
-    follows the recurring run's rule in the same transaction."""
+def _failed_event(
+    payment: Payment, *, final: bool, decline: Rejected | None = None
+) -> Payment:
+    """Failed on the gateway's word, with the decline it reported stored as
+    the create call's would be (the card's hard-decline and retry rules read
+    it; ``advance`` drops it if the payment does not fail by it); a recurring
+    slot's payment ended so follows the recurring run's rule in the same
+    transaction."""
+    fields = decline_fields(decline) if decline is not None else None
     with transaction.atomic():
-        before = lock_payment(payment.pk).status
-        row = advance(payment, Change(PaymentStatus.FAILED, provider_says=final))
+        locked = lock_payment(payment.pk)
+        before = locked.status
+        change = Change(PaymentStatus.FAILED, fields=fields, provider_says=final)
+        row = advance(locked, change)
         if before != PaymentStatus.FAILED and row.status == PaymentStatus.FAILED:
+            late_decline_keep(row, decline, "webhook")
             recurring_payment_failed(row)
     return row
 

@@ -98,6 +98,17 @@ def advice_code_of(error: ProviderError) -> str:
     return advice if _ADVICE.fullmatch(advice) else ""
 
 
+def decline_fields(error: ProviderError) -> dict[str, str]:
+    """A failed payment's failure fields for ``error``: one translation,
+    whether the create call's answer or a webhook or look-up reported it."""
+    return {
+        "failure_code": error.code[:64],
+        "failure_message": public_message(error.code),
+        "failure_provider_code": provider_code_of(error),
+        "failure_advice_code": advice_code_of(error),
+    }
+
+
 def provider_text_keep(payment: Payment, error: ProviderError, operation: str) -> None:
     """The provider's own words, secrets masked, on the timeline for staff."""
     secrets = known_secrets(fresh=True)
@@ -112,3 +123,13 @@ def provider_text_keep(payment: Payment, error: ProviderError, operation: str) -
         + (f" ({provider_code[:64]})" if provider_code else ""),
         detail=text[:500],
     )
+
+
+def late_decline_keep(
+    payment: Payment, decline: ProviderError | None, learnt_by: str
+) -> None:
+    """A decline learnt after the create (``learnt_by``: a webhook, a
+    look-up) that failed ``payment``: its words on the timeline, as a
+    synchronous decline's are (``mark_failed``)."""
+    if decline is not None:
+        provider_text_keep(payment, decline, f"authorize, by {learnt_by}")

@@ -39,11 +39,13 @@ from payments.services.create import (
 )
 from payments.services.errors import PaymentError
 from payments.services.followups import storefront_void_done
+from payments.services.messages import late_decline_keep
 from payments.services.refunds import refund_send
 from payments.services.state import (
     Change,
     advance,
     change_from_result,
+    lock_payment,
     log_ids,
     mark_failed,
     reconciliation_schedule,
@@ -239,7 +241,10 @@ def _settle_lookup(
     )
     try:
         with transaction.atomic():
+            before = lock_payment(payment.pk).status
             row = advance(payment, change_from_result(result))
+            if before != PaymentStatus.FAILED and row.status == PaymentStatus.FAILED:
+                late_decline_keep(row, result.decline, "look-up")
             _recurring_settled(row)
             return storefront_void_done(row)
     except IntegrityError:

@@ -126,19 +126,29 @@ def _advance_locked(
     before, moved, corrected)."""
     row = lock_payment(payment.pk)
     before = row.status
-    _apply_amounts(row, change)
-    for name, value in (change.fields or {}).items():
-        setattr(row, name, value)
     moved = change.status is not None and row.can_transition(change.status)
     corrected = not moved and correction_allowed(row, change)
+    _apply_amounts(row, change)
+    for name, value in _fields_taken(change, moved or corrected).items():
+        setattr(row, name, value)
     if moved or corrected:
         row.status = change.status
     if corrected:
-        _correct(row, before)
+        _correct(row, before, change)
     if moved or corrected:
         failure_settled(row, before, change)
     row.save()
     return row, before, moved, corrected
+
+
+def _fields_taken(change: Change, moves: bool) -> dict[str, Any]:
+    """``change``'s fields the row takes: a status it does not move to brings
+    no failure of its own (a decline answered or looked up after a webhook
+    captured the payment, a second decline of a failed one: the first stays)."""
+    fields = change.fields or {}
+    if change.status is None or moves:
+        return fields
+    return {name: v for name, v in fields.items() if not name.startswith("failure_")}
 
 
 # What the plain move reads from the row, and what plain UPDATEs change: while
@@ -224,16 +234,21 @@ def correction_allowed(row: Payment, change: Change) -> bool:
     if change.status not in CORRECTIONS.get(row.status, frozenset()):
         return False
     if row.status == PaymentStatus.FAILED:
-        return row.failure_code != NOT_COLLECTED
+        # Failed by a correction: not collected, under that code or the
+        # decline's the gateway reported with it (``_correct``).
+        corrected = row.review_reason == ReviewReason.PROVIDER_CONTRADICTION
+        return row.failure_code != NOT_COLLECTED and not corrected
     return row.amount_refunded == 0
 
 
-def _correct(row: Payment, before: str) -> None:
+def _correct(row: Payment, before: str, change: Change) -> None:
     """The provider contradicted what the storefront was told: amounts follow
     its word, the move goes on the timeline and the payment to review."""
     if row.status == PaymentStatus.FAILED:
         row.amount_captured = row.amount_authorized = 0
-        row.failure_code = NOT_COLLECTED
+        # The decline the gateway reported, if any: the card's rule reads it.
+        declined = "failure_code" in (change.fields or {})
+        row.failure_code = row.failure_code if declined else NOT_COLLECTED
         row.failure_message = "The gateway did not collect the money after all."
     row.review_state = ReviewState.PENDING
     row.review_reason = ReviewReason.PROVIDER_CONTRADICTION
@@ -311,6 +326,11 @@ def change_from_result(
     for name in ("card_brand", "card_last4", "wallet"):
         if getattr(result, name):
             fields[name] = getattr(result, name)
+    if result.status is ProviderStatus.FAILED and result.decline is not None:
+        # The look-up's decline, as the create call's would have been stored.
+        from payments.services.messages import decline_fields
+
+        fields.update(decline_fields(result.decline))
     return Change(
         status=_RESULT_STATUS[result.status],
         authorized=result.amount_authorized,
@@ -329,26 +349,12 @@ def log_ids(payment: Payment) -> dict[str, Any]:
 def mark_failed(payment: Payment, error: ProviderError) -> Payment:
     """Failed with our own message for the code; the provider's text goes to
     the timeline for staff, secrets masked (``services.messages``)."""
-    from payments.services.messages import (
-        advice_code_of,
-        provider_code_of,
-        provider_text_keep,
-        public_message,
-    )
+    from payments.services.messages import decline_fields, provider_text_keep
 
     with transaction.atomic():
         provider_text_keep(payment, error, "authorize")
         return advance(
-            payment,
-            Change(
-                status=PaymentStatus.FAILED,
-                fields={
-                    "failure_code": error.code[:64],
-                    "failure_message": public_message(error.code),
-                    "failure_provider_code": provider_code_of(error),
-                    "failure_advice_code": advice_code_of(error),
-                },
-            ),
+            payment, Change(status=PaymentStatus.FAILED, fields=decline_fields(error))
         )
 
 
