@@ -168,18 +168,31 @@ def pickups_past_sweep() -> int:
     refuses as ``pickup_date_passed``) are ``past``: done or missed, which
     no carrier tells us. One with a cancel of ours in doubt, or at the
     carrier now, waits: only the carrier's answer settles it. The number
-    moved."""
+    moved; each announced as ``pickup.past`` in the same transaction."""
     earliest, _latest = date_window(MAX_PICKUP_DAYS_AHEAD)
     now = database_now()
     unclaimed = Q(cancel_started_at__isnull=True) | Q(
         cancel_started_at__lt=now - CLAIM_LIFE
     )
-    moved = Pickup.objects.filter(
-        unclaimed,
-        status=PickupStatus.SCHEDULED,
-        pickup_date__lt=earliest,
-        cancel_requested_at__isnull=True,
-    ).update(status=PickupStatus.PAST)
+    with transaction.atomic():
+        # Locked, so a cancel claiming one meanwhile is seen (the filter is
+        # checked again on the row it committed) and no row is told twice.
+        gone = list(
+            Pickup.objects.select_for_update(of=("self",))
+            .filter(
+                unclaimed,
+                status=PickupStatus.SCHEDULED,
+                pickup_date__lt=earliest,
+                cancel_requested_at__isnull=True,
+            )
+            .select_related("account")
+        )
+        moved = Pickup.objects.filter(pk__in=[p.pk for p in gone]).update(
+            status=PickupStatus.PAST
+        )
+        for pickup in gone:
+            pickup.status = PickupStatus.PAST
+            _announce(pickup, "pickup.past")
     if moved:
         logger.info("pickups whose day passed marked past", extra={"count": moved})
     return moved
@@ -410,8 +423,12 @@ def pickup_payload(pickup: Pickup) -> dict[str, object]:
 
 
 def announce_cancelled(pickup: Pickup) -> None:
+    _announce(pickup, "pickup.cancelled")
+
+
+def _announce(pickup: Pickup, name: str) -> None:
     event_emit(
-        name="pickup.cancelled",
+        name=name,
         subject=pickup.public_id,
         payload=pickup_payload(pickup),
         account=pickup.account,
