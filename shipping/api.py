@@ -446,9 +446,10 @@ class PickupsView(APIView):
             )
         except (ProviderError, services.ShippingError) as exc:
             raise _pickup_error(exc) from exc
-        # Booked, its day maybe gone since (a replay of the key): 201.
-        booked = pickup.status in (PickupStatus.SCHEDULED, PickupStatus.PAST)
-        code = 201 if booked else 202
+        # Booked, its day maybe gone or the booking cancelled since (a replay
+        # of the key): 201 with the pickup as it stands; 202 is for doubt.
+        booked = (PickupStatus.SCHEDULED, PickupStatus.PAST, PickupStatus.CANCELLED)
+        code = 201 if pickup.status in booked else 202
         return Response(PickupSerializer(pickup).data, status=code)
 
 
