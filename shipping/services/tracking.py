@@ -257,7 +257,8 @@ def _follow_stated(
     it is at least as new as the answer's newest scan, so it is dated to that
     scan and heard if that scan is newer than the one followed; on the same
     scans (or none) only over the status those scans give, never over an
-    earlier word (a webhook retried late would flip the parcel back). An
+    earlier word (a webhook retried late would flip the parcel back), nor
+    behind those scans' status unless it is an exception (``_lags``). An
     answer without scans once a scan was followed, unread, or pre-transit
     once moving: never."""
     current = TrackingStatus(shipment.tracking_status)
@@ -277,12 +278,22 @@ def _follow_stated(
         over_scans = current == given or (given is None and current in NOT_MOVING)
         if not over_scans and _STAGE[stated] <= _STAGE[current]:
             return
+        if _lags(stated, given):
+            return
     shipment.tracking_status = str(stated)
     if answered is not None:
         shipment.tracking_event_at = answered
     if stated == TrackingStatus.DELIVERED:
         # No scan dates the delivery: it happened by the time we were told.
         shipment.delivered_at = now
+
+
+def _lags(stated: TrackingStatus, given: TrackingStatus | None) -> bool:
+    # A word behind the same answer's scans (in transit over an out-for-
+    # delivery scan: UPS's type I covers both) is no news; an exception is.
+    if given is None or stated == TrackingStatus.EXCEPTION:
+        return False
+    return _STAGE[stated] < _STAGE[given]
 
 
 def _scans_status(events: list, moving: bool, now: datetime) -> TrackingStatus | None:
