@@ -414,7 +414,16 @@ class PickupsView(APIView):
         operation_id="pickup_create",
         summary="Book a carrier pickup",
         request=PickupCreateSerializer,
-        responses={201: PickupSerializer, 202: PickupSerializer, **_ERRORS},
+        responses={
+            201: PickupSerializer,
+            202: PickupSerializer,
+            **_ERRORS,
+            422: _error(
+                "A carrier's refusal in our words; `pickup_failed`: this key's "
+                "booking failed (a replay after its window), with the pickup "
+                "under `pickup`: book again under a new key."
+            ),
+        },
         examples=[
             OpenApiExample("Tomorrow", request_only=True, value=PICKUP_REQUEST),
             OpenApiExample("Booked", response_only=True, value=PICKUP_RESPONSE),
@@ -446,10 +455,23 @@ class PickupsView(APIView):
             )
         except (ProviderError, services.ShippingError) as exc:
             raise _pickup_error(exc) from exc
-        # Booked, its day maybe gone since (a replay of the key): 201.
-        booked = pickup.status in (PickupStatus.SCHEDULED, PickupStatus.PAST)
-        code = 201 if booked else 202
-        return Response(PickupSerializer(pickup).data, status=code)
+        data = PickupSerializer(pickup).data
+        if pickup.status == PickupStatus.FAILED:
+            # A replay of a key whose booking failed (refused, or staff found
+            # none): settled, as a failed label's buy answers, never a 202.
+            body = error_body(422, "pickup_failed", _PICKUP_FAILED)
+            return Response({**body, "pickup": data}, status=422)
+        # Booked, its day maybe gone or the booking cancelled since (a replay
+        # of the key): 201 with the pickup as it stands; 202 is for doubt.
+        booked = (PickupStatus.SCHEDULED, PickupStatus.PAST, PickupStatus.CANCELLED)
+        code = 201 if pickup.status in booked else 202
+        return Response(data, status=code)
+
+
+_PICKUP_FAILED = (
+    "no pickup was booked under this key (the carrier refused it, or none was "
+    "found at the carrier): book again under a new key"
+)
 
 
 def _pickup_error(exc: Exception) -> ApiError:

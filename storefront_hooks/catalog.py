@@ -28,6 +28,8 @@ EVENT_TYPES: dict[str, str] = {
     "pickup.cancelled": "A carrier pickup was cancelled.",
     "pickup.failed": "A pickup whose booking was in doubt (202 unknown) was "
     "found not booked at the carrier.",
+    "pickup.past": "A booked pickup's day passed (the driver came or not: "
+    "no carrier tells which).",
     "inventory.level_changed": "A stock level changed.",
     "email.bounced": "An email bounced.",
 }

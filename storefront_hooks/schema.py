@@ -126,7 +126,7 @@ TRACKING_DATA: dict[str, Any] = {
 PICKUP_DATA: dict[str, Any] = {
     "type": "object",
     "description": "A carrier pickup (pickup.scheduled, pickup.cancelled, "
-    "pickup.failed).",
+    "pickup.failed, pickup.past).",
     "required": [
         "pickup",
         "status",
@@ -137,7 +137,7 @@ PICKUP_DATA: dict[str, Any] = {
     ],
     "properties": {
         "pickup": {**_STR, "example": "pu_0a1b2c3d4e5f6g7h8i9j0k1l"},
-        "status": {**_STR, "enum": ["scheduled", "cancelled", "failed"]},
+        "status": {**_STR, "enum": ["scheduled", "cancelled", "failed", "past"]},
         "confirmation_number": _STR,
         "pickup_date": {**_STR, "format": "date"},
         "shipments": {
@@ -159,6 +159,7 @@ _DATA_REFS = {
     "pickup.scheduled": "StorefrontWebhookPickupData",
     "pickup.cancelled": "StorefrontWebhookPickupData",
     "pickup.failed": "StorefrontWebhookPickupData",
+    "pickup.past": "StorefrontWebhookPickupData",
 }
 # Events whose emitters land with later issues: documented as open objects.
 OPEN_DATA: dict[str, Any] = {"type": "object", "additionalProperties": True}

@@ -54,6 +54,6 @@ class TrackingInfo:
     estimated_delivery: date | None = None
     signed_by: str = ""
     # True when ``status`` is the carrier's own word for the parcel's current
-    # state (FedEx latestStatusDetail, USPS statusCategory, DHL's status,
-    # Shippo's tracking_status), not read off the newest event.
+    # state (FedEx latestStatusDetail, UPS currentStatus, USPS statusCategory,
+    # DHL's status, Shippo's tracking_status), not read off the newest event.
     status_stated: bool = False

@@ -45,6 +45,7 @@ from shipping.providers.ups_errors import (
     LABEL_CODES,
     SERVICE_NAMES,
     activity_event,
+    current_status,
     track_error_map,
     track_shipment,
     ups_error_map,
@@ -333,6 +334,7 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             [event for event in events if event is not None],
             newest_first=True,
             estimated_delivery=read_date(scheduled[0]) if scheduled else None,
+            status=current_status(package),
         )
 
     # --- Pickups and addresses ---------------------------------------------------

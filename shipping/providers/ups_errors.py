@@ -109,9 +109,7 @@ def activity_event(activity: Mapping[str, Any]) -> TrackingEvent | None:
         return None
     kind = str(status.get("type") or "")
     description = str(status.get("description") or "").strip()
-    ours = STATUS_TYPES.get(kind, TrackingStatus.UNKNOWN)
-    if "OUT FOR DELIVERY" in description.upper():
-        ours = TrackingStatus.OUT_FOR_DELIVERY
+    ours = _status_of(kind, description)
     address = (activity.get("location") or {}).get("address") or {}
     return TrackingEvent(
         status=ours,
@@ -122,6 +120,25 @@ def activity_event(activity: Mapping[str, Any]) -> TrackingEvent | None:
             address.get("city"), address.get("stateProvince"), address.get("country")
         ),
     )
+
+
+def current_status(package: Mapping[str, Any]) -> TrackingStatus | None:
+    """The package's ``currentStatus`` (Tracking.yaml ``Status``, the shape
+    of an activity's) as the carrier's stated status; None when UPS sent
+    none or a type no table has (its scans still count)."""
+    status = package.get("currentStatus")
+    if not isinstance(status, Mapping):
+        return None
+    kind = str(status.get("type") or "")
+    ours = _status_of(kind, str(status.get("description") or ""))
+    return None if ours == TrackingStatus.UNKNOWN else ours
+
+
+def _status_of(kind: str, description: str) -> TrackingStatus:
+    # Out for delivery has no type of its own (I): only its wording tells it.
+    if "OUT FOR DELIVERY" in description.upper():
+        return TrackingStatus.OUT_FOR_DELIVERY
+    return STATUS_TYPES.get(kind, TrackingStatus.UNKNOWN)
 
 
 def _activity_time(activity: Mapping[str, Any]) -> datetime | None:

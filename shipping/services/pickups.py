@@ -168,18 +168,34 @@ def pickups_past_sweep() -> int:
     refuses as ``pickup_date_passed``) are ``past``: done or missed, which
     no carrier tells us. One with a cancel of ours in doubt, or at the
     carrier now, waits: only the carrier's answer settles it. The number
-    moved."""
+    moved; each announced as ``pickup.past`` in the same transaction."""
     earliest, _latest = date_window(MAX_PICKUP_DAYS_AHEAD)
     now = database_now()
     unclaimed = Q(cancel_started_at__isnull=True) | Q(
         cancel_started_at__lt=now - CLAIM_LIFE
     )
-    moved = Pickup.objects.filter(
-        unclaimed,
-        status=PickupStatus.SCHEDULED,
-        pickup_date__lt=earliest,
-        cancel_requested_at__isnull=True,
-    ).update(status=PickupStatus.PAST)
+    with transaction.atomic():
+        # Locked, so no row is told twice; one locked elsewhere (a cancel
+        # claiming it, another sweep) is skipped, never waited for: its
+        # holder settles it, or the next run takes it.
+        gone = list(
+            Pickup.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(
+                unclaimed,
+                status=PickupStatus.SCHEDULED,
+                pickup_date__lt=earliest,
+                cancel_requested_at__isnull=True,
+            )
+            .select_related("account")
+            .order_by("pk")
+        )
+        moved = Pickup.objects.filter(pk__in=[p.pk for p in gone]).update(
+            status=PickupStatus.PAST
+        )
+        held = _shipments_held([p.pk for p in gone])
+        for pickup in gone:
+            pickup.status = PickupStatus.PAST
+            _announce(pickup, "pickup.past", held.get(pickup.pk, []))
     if moved:
         logger.info("pickups whose day passed marked past", extra={"count": moved})
     return moved
@@ -396,23 +412,44 @@ def _not_booked(pickup: Pickup) -> None:
     )
 
 
-def pickup_payload(pickup: Pickup) -> dict[str, object]:
-    # Public (storefront_hooks.catalog): what the pickup API shows, no
-    # carrier text (failure_message stays with staff).
-    shipments = pickup.shipments.order_by("public_id").values_list("public_id")
+def pickup_payload(
+    pickup: Pickup, shipments: list[str] | None = None
+) -> dict[str, object]:
+    """Public (storefront_hooks.catalog): what the pickup API shows, no
+    carrier text (failure_message stays with staff). ``shipments``: its
+    shipments' ids, sorted, when read already (``_shipments_held``)."""
+    if shipments is None:
+        shipments = _shipments_held([pickup.pk]).get(pickup.pk, [])
     return {
         "pickup": pickup.public_id,
         "status": pickup.status,
         "confirmation_number": pickup.confirmation_number,
         "pickup_date": pickup.pickup_date.isoformat(),
-        "shipments": [public_id for (public_id,) in shipments],
+        "shipments": shipments,
     }
 
 
+def _shipments_held(pickup_pks: list[int]) -> dict[int, list[str]]:
+    # Each pickup's shipment ids, sorted, in one query for any number.
+    held: dict[int, list[str]] = {}
+    links = (
+        Pickup.shipments.through.objects.filter(pickup_id__in=pickup_pks)
+        .order_by("shipment__public_id")
+        .values_list("pickup_id", "shipment__public_id")
+    )
+    for pickup_pk, public_id in links:
+        held.setdefault(pickup_pk, []).append(public_id)
+    return held
+
+
 def announce_cancelled(pickup: Pickup) -> None:
+    _announce(pickup, "pickup.cancelled")
+
+
+def _announce(pickup: Pickup, name: str, shipments: list[str] | None = None) -> None:
     event_emit(
-        name="pickup.cancelled",
+        name=name,
         subject=pickup.public_id,
-        payload=pickup_payload(pickup),
+        payload=pickup_payload(pickup, shipments),
         account=pickup.account,
     )

@@ -111,6 +111,12 @@ def _storable(event: CarrierEvent) -> CarrierEvent:
 def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
     """Store the new events of ``info`` and move the status forward; returns
     how many events were new."""
+    return _tracking_apply(shipment, info)[0]
+
+
+def _tracking_apply(shipment: Shipment, info: TrackingInfo) -> tuple[int, bool]:
+    # How many events were new, and whether the status moved (by a stated
+    # status it may move with none).
     events = [_storable(event) for event in info.events]
     with transaction.atomic():
         locked = Shipment.objects.select_for_update().get(pk=shipment.pk)
@@ -156,7 +162,7 @@ def shipment_tracking_apply(*, shipment: Shipment, info: TrackingInfo) -> int:
         if (fresh or moved) and locked.status in LABEL_ANNOUNCED_STATUSES:
             _emit(locked, moved)
     shipment.refresh_from_db()
-    return len(fresh)
+    return len(fresh), moved
 
 
 def _in_network(fresh: list) -> bool:
@@ -251,7 +257,8 @@ def _follow_stated(
     it is at least as new as the answer's newest scan, so it is dated to that
     scan and heard if that scan is newer than the one followed; on the same
     scans (or none) only over the status those scans give, never over an
-    earlier word (a webhook retried late would flip the parcel back). An
+    earlier word (a webhook retried late would flip the parcel back), nor
+    behind those scans' status unless it is an exception (``_lags``). An
     answer without scans once a scan was followed, unread, or pre-transit
     once moving: never."""
     current = TrackingStatus(shipment.tracking_status)
@@ -271,12 +278,22 @@ def _follow_stated(
         over_scans = current == given or (given is None and current in NOT_MOVING)
         if not over_scans and _STAGE[stated] <= _STAGE[current]:
             return
+        if _lags(stated, given):
+            return
     shipment.tracking_status = str(stated)
     if answered is not None:
         shipment.tracking_event_at = answered
     if stated == TrackingStatus.DELIVERED:
         # No scan dates the delivery: it happened by the time we were told.
         shipment.delivered_at = now
+
+
+def _lags(stated: TrackingStatus, given: TrackingStatus | None) -> bool:
+    # A word behind the same answer's scans (in transit over an out-for-
+    # delivery scan: UPS's type I covers both) is no news; an exception is.
+    if given is None or stated == TrackingStatus.EXCEPTION:
+        return False
+    return _STAGE[stated] < _STAGE[given]
 
 
 def _scans_status(events: list, moving: bool, now: datetime) -> TrackingStatus | None:
@@ -395,6 +412,10 @@ def _emit(shipment: Shipment, moved: bool) -> None:
 
 def shipment_tracking_refresh(*, shipment: Shipment) -> int:
     """Ask the carrier (a poll); returns the number of new events."""
+    return _tracking_refresh(shipment)[0]
+
+
+def _tracking_refresh(shipment: Shipment) -> tuple[int, bool]:
     adapter = registry.get_adapter(shipment.account)
     info = adapter.track(
         TrackRequest(
@@ -403,7 +424,7 @@ def shipment_tracking_refresh(*, shipment: Shipment) -> int:
             service_code=shipment.service_code,
         )
     )
-    return shipment_tracking_apply(shipment=shipment, info=info)
+    return _tracking_apply(shipment, info)
 
 
 def shipments_due_for_tracking(*, limit: int = 500) -> list[Shipment]:
@@ -427,14 +448,15 @@ def shipments_tracking_refresh(
     progress: Callable[[Shipment, str], None] | None = None,
 ) -> dict[str, int]:
     """Poll every shipment due (or ``shipments``); one carrier failing does
-    not stop the rest. Returns counts: checked, updated, failed, events, and
+    not stop the rest. Returns counts: checked, updated (new events, or the
+    status moved without any: a stated status), failed, events, and
     ``broken`` (of the failed: an account this deploy cannot call at all)."""
     chosen = shipments_due_for_tracking() if shipments is None else shipments
     counts = {"checked": 0, "updated": 0, "failed": 0, "events": 0, "broken": 0}
     for shipment in chosen:
         counts["checked"] += 1
         try:
-            new = shipment_tracking_refresh(shipment=shipment)
+            new, moved = _tracking_refresh(shipment)
         except (ProviderError, *registry.ACCOUNT_UNCALLABLE) as error:
             counts["failed"] += 1
             broken = not isinstance(error, ProviderError)
@@ -443,8 +465,9 @@ def shipments_tracking_refresh(
             outcome = "failed"
         else:
             counts["events"] += new
-            counts["updated"] += 1 if new else 0
-            outcome = "updated" if new else "unchanged"
+            changed = bool(new) or moved
+            counts["updated"] += int(changed)
+            outcome = "updated" if changed else "unchanged"
         if progress is not None:
             progress(shipment, outcome)
     return counts

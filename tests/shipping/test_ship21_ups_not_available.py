@@ -73,6 +73,8 @@ def _track_answer(*activities: dict) -> dict:
     package = answer["trackResponse"]["shipment"][0]["package"][0]
     package["trackingNumber"] = NUMBER
     package["activity"] = list(activities)  # newest first, as UPS sends them
+    # UPS states the newest activity's status as the package's current one.
+    package["currentStatus"] = dict(activities[0]["status"]) if activities else {}
     return answer
 
 

@@ -147,7 +147,10 @@ def _activity(kind: str, code: str, **times: str) -> dict:
 
 def _ups_poll(shipment: Shipment, *activities: dict) -> None:
     answer = load("ups", "track_response.json")
-    answer["trackResponse"]["shipment"][0]["package"][0]["activity"] = list(activities)
+    package = answer["trackResponse"]["shipment"][0]["package"][0]
+    package["activity"] = list(activities)
+    # UPS states its newest activity's status (the first listed) as current.
+    package["currentStatus"] = dict(activities[0]["status"])
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         mocked.post(
             f"{UPS}/security/v1/oauth/token", json=load("ups", "oauth_token.json")
