@@ -228,16 +228,16 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         more = has_more(total, page=page, limit=limit, count=len(variants))
         # The page before's last variant read again here (an overlapping
         # page, a creation before it) proves the boundary, whatever the total
-        # did. Otherwise a total that fell marks the page at no request more;
-        # one that did not proves nothing (a restored variant keeps its old
-        # id: tradegecko_paging), so the boundary is checked by its place.
-        shifted = not read_again(cursor.last, variants) and (
-            cursor.shrank(total)
-            or (
-                bool(cursor.last)
-                and self._boundary_moved(params, cursor.last, variants)
-            )
-        )
+        # did. Otherwise it is checked by its place, the total fallen or not:
+        # a fall is often one deletion the boundary absorbed (page 2 overlaps
+        # by one place), a steady total proves nothing (tradegecko_paging).
+        # With no last variant to look for (after a failed page) a fall marks.
+        if read_again(cursor.last, variants):
+            shifted = False
+        elif cursor.last:
+            shifted = self._boundary_moved(params, cursor.last, variants)
+        else:
+            shifted = cursor.shrank(total)
         return StockLevelPage(
             records=tuple(records),
             next_cursor=cursor.following(total, variants, (page, limit, size))
