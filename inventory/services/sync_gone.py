@@ -49,9 +49,10 @@ def seen_after(position: SyncPosition, page: StockLevelPage | None) -> SyncPosit
     are rows, ``listed_record``). A run saved by an older version holds the
     SKUs it listed instead: the pairs of its earlier pages were never kept,
     so it stops collecting and checks nothing. So does a run whose listing
-    changed size between its pages, or moved at a page's boundary
-    (``StockLevelPage.shifted``): paged by number, a record was shifted
-    onto a page already read."""
+    moved at a page's boundary (``StockLevelPage.shifted``), or changed
+    size between its pages where the adapter did not prove that boundary
+    (``boundary_proven``): paged by number, a record was shifted onto a
+    page already read."""
     if position.seen:
         logger.warning("inventory sync resumed from a SKU list; no deletion check")
         return replace(position, seen=None)
@@ -61,7 +62,9 @@ def seen_after(position: SyncPosition, page: StockLevelPage | None) -> SyncPosit
         return replace(position, seen=None)  # noted by sync_pages
     if page.total is None:
         return position
-    if position.listed_total is None:
+    if position.listed_total is None or page.boundary_proven:
+        # A proven boundary stands whatever the size did (growth and a
+        # deletion can keep it): later sizes are compared with this one.
         return replace(position, listed_total=page.total)
     if page.total != position.listed_total:
         logger.warning(

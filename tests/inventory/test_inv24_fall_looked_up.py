@@ -13,7 +13,8 @@ from inventory.models import SyncStatus
 from inventory.services.sync import next_since
 from tests.inventory.contract import harness_tradegecko as tg
 from tests.inventory.paged_erp import paged_account, synced_levels
-from tests.inventory.test_revinv20_restored_variant import SoftDeletingGecko, _variant
+from tests.inventory.test_inv24_growth_and_deletion import StagedGecko
+from tests.inventory.test_revinv20_restored_variant import _variant
 
 pytestmark = pytest.mark.django_db
 
@@ -27,15 +28,13 @@ def account(settings):
     return account
 
 
-def _gecko() -> SoftDeletingGecko:
+def _gecko() -> StagedGecko:
     # Ids 10 .. 250, S25 newest; pages of 10: places 0-9, then 9-17 (9 a
     # page): page 2 holds page 1's last (S16, place 9) at its first place.
-    return SoftDeletingGecko(
-        [_variant(n * 10, sku) for n, sku in enumerate(SKUS, start=1)]
-    )
+    return StagedGecko([_variant(n * 10, sku) for n, sku in enumerate(SKUS, start=1)])
 
 
-def _probes(gecko: SoftDeletingGecko, since: int) -> list[tuple[str, str]]:
+def _probes(gecko: StagedGecko, since: int) -> list[tuple[str, str]]:
     # The look-ups ask 2 or 3 a page; the pages 8 to 10.
     return [
         (asked["page"], asked["limit"])
@@ -50,7 +49,7 @@ def test_a_fall_the_look_up_proves_harmless_leaves_the_run_whole(account):
     since = next_since(account)
     # Page 1 read (S25 .. S16); then S20 deleted: S16 moves to place 8,
     # before page 2, and S15 to place 9, page 2's first: nothing skipped.
-    gecko.between = lambda: gecko.set_status("S20", "archived")
+    gecko.writes[1] = lambda: gecko.set_status("S20", "archived")
     asked_before = len(gecko.asked)
 
     run = gecko.sync(account, full=True)
@@ -62,6 +61,8 @@ def test_a_fall_the_look_up_proves_harmless_leaves_the_run_whole(account):
     assert _probes(gecko, asked_before) == [("5", "2")]
     levels = synced_levels()
     assert {sku: levels[sku] for sku in SKUS} == dict.fromkeys(SKUS, 6)
+    # Deleted after its page was read: listed, so not set to 0 as gone.
+    assert not [e for e in run.errors if e["code"] == "gone_at_erp"]
 
 
 def test_a_fall_the_look_up_disproves_still_leaves_the_run_partial(account):
@@ -74,7 +75,7 @@ def test_a_fall_the_look_up_disproves_still_leaves_the_run_partial(account):
         gecko.set_status("S20", "archived")
         gecko.set_status("S19", "archived")
 
-    gecko.between = meanwhile
+    gecko.writes[1] = meanwhile
     asked_before = len(gecko.asked)
 
     run = gecko.sync(account, full=True)
