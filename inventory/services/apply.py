@@ -132,7 +132,7 @@ def _apply_page_orm(
         unseen = _unseen_kept(record, level)
         on_hand = record.on_hand - level.sold_unsent - unseen
         if not record.for_sale:
-            on_hand, unseen = 0, level.sold_unseen
+            on_hand, unseen = off_sale_on_hand(level.on_hand), level.sold_unseen
         if (on_hand, unseen) == (level.on_hand, level.sold_unseen) and not _newer(
             record, level
         ):
@@ -157,6 +157,15 @@ def _apply_page_orm(
         )
     levels_announce(announce, expired=expired)
     return changed, ignored
+
+
+def off_sale_on_hand(on_hand: int) -> int:
+    """On hand off sale: 0, or the backlog a level below 0 already had. The
+    next figure is compared with on hand + unsent + unseen (``unseen_kept``):
+    from 0 that sum is above a backlog's ERP figure, so the same figure
+    again would book units the ERP has not shipped (sellable twice); from
+    a level above 0 it is below the last figure and books fewer, never more."""
+    return min(on_hand, 0)
 
 
 def _unseen_kept(record: StockLevelRecord, level: StockLevel) -> int:

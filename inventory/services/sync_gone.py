@@ -8,7 +8,8 @@ only by not listing it again. A full run keeps each (SKU, location) it reads
 as a ``SyncListedLevel`` row, in its page's transaction. At the end of a run
 that read every page (succeeded), each level this account reported before
 whose pair it did not list is gone at the ERP (the item, or only one of its
-locations): its on-hand goes to 0 (reservations kept: units held there are
+locations): its on-hand goes to 0 (one already below 0 is left as it is,
+as off sale: ``apply.off_sale_on_hand``; reservations kept: units held there are
 short, so the level turns oversold and is announced) and the run names it for
 staff (``gone_at_erp``). A level reported since the run started (a webhook
 for an item created at the ERP after the listing passed its place) is not
@@ -122,8 +123,9 @@ def levels_gone_apply(run: SyncRun, now: datetime) -> int:
         run=run, sku=OuterRef("sku"), location_code=OuterRef("location__code")
     )
     candidates = (
-        StockLevel.objects.filter(source=run.account)
-        .exclude(on_hand=0)
+        # Above 0 only: a backlog (below 0) sells nothing and is kept, as off
+        # sale (apply.off_sale_on_hand), for the figure it is restored with.
+        StockLevel.objects.filter(source=run.account, on_hand__gt=0)
         .exclude(synced_at__gte=run.started_at)
         .filter(~Exists(listed))
         .order_by("pk")
@@ -153,7 +155,7 @@ def _gone_set(run: SyncRun, ids: list[int], now: datetime) -> int:
         for level in locked_levels(ids).values()
         # As locked: a webhook may have reported it since the read above.
         if level.source_id == run.account_id
-        and level.on_hand != 0
+        and level.on_hand > 0
         and not _reported_since(level, run)
     ]
     StockLevel.objects.filter(pk__in=[level.pk for level in gone]).update(
