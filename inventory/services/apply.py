@@ -35,7 +35,7 @@ from inventory.services.levels import (
     stock_state,
 )
 from inventory.services.reservations import locked_levels
-from inventory.services.sold import figure_stale, unseen_kept
+from inventory.services.sold import figure_stale, off_sale_on_hand, unseen_kept
 
 logger = logging.getLogger(__name__)
 
@@ -157,15 +157,6 @@ def _apply_page_orm(
         )
     levels_announce(announce, expired=expired)
     return changed, ignored
-
-
-def off_sale_on_hand(on_hand: int) -> int:
-    """On hand off sale: 0, or the backlog a level below 0 already had. The
-    next figure is compared with on hand + unsent + unseen (``unseen_kept``):
-    from 0 that sum is above a backlog's ERP figure, so the same figure
-    again would book units the ERP has not shipped (sellable twice); from
-    a level above 0 it is below the last figure and books fewer, never more."""
-    return min(on_hand, 0)
 
 
 def _unseen_kept(record: StockLevelRecord, level: StockLevel) -> int:

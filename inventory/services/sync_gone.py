@@ -9,7 +9,7 @@ as a ``SyncListedLevel`` row, in its page's transaction. At the end of a run
 that read every page (succeeded), each level this account reported before
 whose pair it did not list is gone at the ERP (the item, or only one of its
 locations): its on-hand goes to 0 (one already below 0 is left as it is,
-as off sale: ``apply.off_sale_on_hand``; reservations kept: units held there are
+as off sale: ``sold.off_sale_on_hand``; reservations kept: units held there are
 short, so the level turns oversold and is announced) and the run names it for
 staff (``gone_at_erp``). A level reported since the run started (a webhook
 for an item created at the ERP after the listing passed its place) is not
@@ -124,7 +124,7 @@ def levels_gone_apply(run: SyncRun, now: datetime) -> int:
     )
     candidates = (
         # Above 0 only: a backlog (below 0) sells nothing and is kept, as off
-        # sale (apply.off_sale_on_hand), for the figure it is restored with.
+        # sale (sold.off_sale_on_hand), for the figure it is restored with.
         StockLevel.objects.filter(source=run.account, on_hand__gt=0)
         .exclude(synced_at__gte=run.started_at)
         .filter(~Exists(listed))
