@@ -361,6 +361,11 @@ class StockLevelPage:
     # (paged by number): a record may have been skipped, so the run proves
     # no deletion and does not move "since" (sync_pages, sync_gone).
     shifted: bool = False
+    # The adapter proved that no record was skipped between the page before
+    # and this one (TradeGecko: that page's last record read again, or
+    # looked up), whatever the size did: a size change then stops no
+    # deletion check (sync_gone).
+    boundary_proven: bool = False
 
     def __post_init__(self) -> None:
         _without_rejected(self, "records")

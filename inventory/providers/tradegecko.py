@@ -226,18 +226,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
                 records += kept
                 rejected += refused
         more = has_more(total, page=page, limit=limit, count=len(variants))
-        # The page before's last variant read again here (an overlapping
-        # page, a creation before it) proves the boundary, whatever the total
-        # did. Otherwise a total that fell marks the page at no request more;
-        # one that did not proves nothing (a restored variant keeps its old
-        # id: tradegecko_paging), so the boundary is checked by its place.
-        shifted = not read_again(cursor.last, variants) and (
-            cursor.shrank(total)
-            or (
-                bool(cursor.last)
-                and self._boundary_moved(params, cursor.last, variants)
-            )
-        )
+        shifted, proven = self._boundary(cursor, params, total, variants)
         return StockLevelPage(
             records=tuple(records),
             next_cursor=cursor.following(total, variants, (page, limit, size))
@@ -247,7 +236,29 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             rejected=tuple(rejected),
             total=total,
             shifted=shifted,
+            boundary_proven=proven,
         )
+
+    def _boundary(
+        self,
+        cursor: PageCursor,
+        params: dict[str, Any],
+        total: int | None,
+        variants: list[dict[str, Any]],
+    ) -> tuple[bool, bool]:
+        """(shifted, proven) for the boundary before this page. The page
+        before's last variant read again here (an overlapping page, a
+        creation before it) proves it, whatever the total did. Otherwise it
+        is checked by its place, the total fallen or not: a fall is often one
+        deletion the boundary absorbed (page 2 overlaps by one place), a
+        steady total proves nothing (tradegecko_paging). With no last
+        variant to look for (after a failed page) only a fall marks it."""
+        if read_again(cursor.last, variants):
+            return False, True
+        if cursor.last:
+            moved = self._boundary_moved(params, cursor.last, variants)
+            return moved, not moved
+        return cursor.shrank(total), False
 
     def _boundary_moved(
         self, params: dict[str, Any], last: str, variants: list[dict[str, Any]]

@@ -15,11 +15,14 @@ page, so the totals prove no boundary: unless the page before's last
 variant is on the page read, the place before the page and its first place
 are looked up in one answer, which must show it directly followed by the
 page's first (``boundary_held``; a lone place asked on its own was faked by
-a creation between the page and that request). Not found on the page, a
-total below the page before's (``meta.total``) marks the page shifted at
-no request more; found, a deletion during the run skipped nothing there.
-Incremental runs (ascending order), pages without a total, and cursors
-saved before are checked the same way.
+a creation between the page and that request). Found on the page, a
+deletion during the run skipped nothing there; not found, the look-up is
+asked whether the total (``meta.total``) fell or not: one deletion before
+the boundary moves the next variant onto the page's first place, skipping
+none. Only with no last variant to look for (after a failed page) does a
+fall mark the page at no request more. Incremental runs (ascending
+order), pages without a total, and cursors saved before are checked the
+same way.
 
 That look-up cost a request per page (799 for 100,000 variants at 250 a
 page). A full run whose totals are trusted folds it into the next page
@@ -44,8 +47,8 @@ from inventory.providers.base import cursor_from_offset, offset_from_cursor
 
 ASCENDING = "id ASC"
 DESCENDING = "id DESC"
-# A descending cursor's mode: "d" and the page before's total (a fall
-# marks the next page shifted), or "p" (no total to compare); "o" and the
+# A descending cursor's mode: "d" and the page before's total (the
+# overlapping page is chosen by it), or "p" (no total to compare); "o" and the
 # total: its number is the place the page before ended, off the grid of
 # numbered pages (an overlapping page was read).
 BY_TOTAL, BY_PLACE, OFF_GRID = "d", "p", "o"
@@ -62,7 +65,8 @@ class PageCursor:
     # The page before's last variant id ("": none to check).
     last: str = ""
     descending: bool = False
-    # The page before's meta.total: a page whose total fell is shifted.
+    # The page before's meta.total: trusted, the next page overlaps it; a
+    # fall marks the next page shifted only with no ``last`` to look up.
     total: int | None = None
     # OFF_GRID: the place the page before ended (``page`` is unused).
     end: int | None = None

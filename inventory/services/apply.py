@@ -35,7 +35,7 @@ from inventory.services.levels import (
     stock_state,
 )
 from inventory.services.reservations import locked_levels
-from inventory.services.sold import figure_stale, unseen_kept
+from inventory.services.sold import figure_stale, off_sale_on_hand, unseen_kept
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def _apply_page_orm(
         unseen = _unseen_kept(record, level)
         on_hand = record.on_hand - level.sold_unsent - unseen
         if not record.for_sale:
-            on_hand, unseen = 0, level.sold_unseen
+            on_hand, unseen = off_sale_on_hand(level.on_hand), level.sold_unseen
         if (on_hand, unseen) == (level.on_hand, level.sold_unseen) and not _newer(
             record, level
         ):

@@ -39,7 +39,7 @@ from inventory.models import (
 )
 from inventory.providers.base import FAR_FUTURE, StockLevelRecord, modified_before
 from inventory.services.levels import expired_holds, levels_announce
-from inventory.services.sold import figure_stale, unseen_kept
+from inventory.services.sold import figure_stale, off_sale_on_hand, unseen_kept
 
 logger = logging.getLogger(__name__)
 
@@ -141,9 +141,11 @@ def _figure_and_unseen(
 ) -> tuple[StockLevelRecord, int]:
     """The record to write and the unseen units it keeps."""
     if not record.for_sale:
-        # Off sale: 0 here, as the statement computes it (figure less
-        # unsent and unseen), its unseen units kept (apply.py).
-        return replace(record, on_hand=stored.unsent + stored.unseen), stored.unseen
+        # Off sale: 0 here, or a backlog kept (off_sale_on_hand), as the
+        # statement computes it (figure less unsent and unseen), its unseen
+        # units kept (apply.py).
+        on_hand = stored.unsent + stored.unseen + off_sale_on_hand(stored.on_hand)
+        return replace(record, on_hand=on_hand), stored.unseen
     unseen = unseen_kept(
         record,
         on_hand=stored.on_hand,

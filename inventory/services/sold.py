@@ -243,11 +243,21 @@ def unseen_kept(
     return max(0, unseen - max(0, fell))
 
 
+def off_sale_on_hand(on_hand: int) -> int:
+    """On hand off sale: 0, or the backlog a level below 0 already had. The
+    next figure is compared with on hand + unsent + unseen (``unseen_kept``):
+    from 0 that sum is above a backlog's ERP figure, so the same figure
+    again would book units the ERP has not shipped (sellable twice); from
+    a level above 0 it is below the last figure and books fewer, never more."""
+    return min(on_hand, 0)
+
+
 __all__ = [
     "ACK_CLOCK_WINDOW",
     "confirm_sending",
     "confirm_units",
     "figure_stale",
+    "off_sale_on_hand",
     "sold_changes",
     "sold_forward_ended",
     "sold_units",

@@ -9,13 +9,16 @@ as a ``SyncListedLevel`` row, in its page's transaction. At the end of a run
 that read every page (succeeded), each level this account reported before
 whose pair it did not list is gone at the ERP (the item, or only one of its
 locations): its on-hand goes to 0 (reservations kept: units held there are
-short, so the level turns oversold and is announced) and the run names it for
-staff (``gone_at_erp``). A level reported since the run started (a webhook
-for an item created at the ERP after the listing passed its place) is not
-gone by being absent, and an empty listing is no proof (noted for staff).
-A run with a failed page, or an incremental one, proves nothing. The pairs
-are compared in the database and the levels gone worked in chunks, so
-neither the run's position nor memory grows with the listing.
+short, so the level turns oversold and is announced) and the run names it
+for staff (``gone_at_erp``). One already below 0 (units sold here its figure
+does not cover) is left as it is, as off sale (``sold.off_sale_on_hand``),
+and is named at each full run that misses it: those sales are staff's to
+settle. A level reported since the run started (a webhook for an item
+created at the ERP after the listing passed its place) is not gone by being
+absent, and an empty listing is no proof (noted for staff). A run with a
+failed page, or an incremental one, proves nothing. The pairs are compared
+in the database and the levels gone worked in chunks, so neither the run's
+position nor memory grows with the listing.
 """
 
 import logging
@@ -29,6 +32,7 @@ from inventory.models import StockLevel, SyncListedLevel, SyncRun, SyncStatus
 from inventory.providers.base import StockLevelPage
 from inventory.services.levels import expired_holds, levels_refresh
 from inventory.services.reservations import locked_levels
+from inventory.services.sold import off_sale_on_hand
 from inventory.services.sync_pages import MAX_ERRORS_KEPT, SyncPosition
 
 logger = logging.getLogger(__name__)
@@ -49,9 +53,10 @@ def seen_after(position: SyncPosition, page: StockLevelPage | None) -> SyncPosit
     are rows, ``listed_record``). A run saved by an older version holds the
     SKUs it listed instead: the pairs of its earlier pages were never kept,
     so it stops collecting and checks nothing. So does a run whose listing
-    changed size between its pages, or moved at a page's boundary
-    (``StockLevelPage.shifted``): paged by number, a record was shifted
-    onto a page already read."""
+    moved at a page's boundary (``StockLevelPage.shifted``), or changed
+    size between its pages where the adapter did not prove that boundary
+    (``boundary_proven``): paged by number, a record was shifted onto a
+    page already read."""
     if position.seen:
         logger.warning("inventory sync resumed from a SKU list; no deletion check")
         return replace(position, seen=None)
@@ -61,7 +66,9 @@ def seen_after(position: SyncPosition, page: StockLevelPage | None) -> SyncPosit
         return replace(position, seen=None)  # noted by sync_pages
     if page.total is None:
         return position
-    if position.listed_total is None:
+    if position.listed_total is None or page.boundary_proven:
+        # A proven boundary stands whatever the size did (growth and a
+        # deletion can keep it): later sizes are compared with this one.
         return replace(position, listed_total=page.total)
     if page.total != position.listed_total:
         logger.warning(
@@ -113,12 +120,14 @@ def listed_forget(run: SyncRun) -> None:
 
 def levels_gone_apply(run: SyncRun, now: datetime) -> int:
     """Set to 0 the levels ``run.account`` reported whose (SKU, location)
-    its complete listing no longer has, GONE_CHUNK at a time, and name them
-    in ``run.errors``; call it in a transaction. Returns how many were set."""
+    its complete listing no longer has (a backlog kept), GONE_CHUNK at a
+    time, and name them in ``run.errors``; call it in a transaction.
+    Returns how many were named."""
     listed = SyncListedLevel.objects.filter(
         run=run, sku=OuterRef("sku"), location_code=OuterRef("location__code")
     )
     candidates = (
+        # A backlog (below 0) too: kept (_gone_set), but named for staff.
         StockLevel.objects.filter(source=run.account)
         .exclude(on_hand=0)
         .exclude(synced_at__gte=run.started_at)
@@ -138,7 +147,7 @@ def levels_gone_apply(run: SyncRun, now: datetime) -> int:
         count += _gone_set(run, ids, now)
     if count:
         logger.warning(
-            "inventory items gone at the ERP set to 0",
+            "inventory items gone at the ERP set to 0 (a backlog kept)",
             extra={"account": run.account.slug, "count": count},
         )
     return count
@@ -153,12 +162,15 @@ def _gone_set(run: SyncRun, ids: list[int], now: datetime) -> int:
         and level.on_hand != 0
         and not _reported_since(level, run)
     ]
-    StockLevel.objects.filter(pk__in=[level.pk for level in gone]).update(
+    # A backlog keeps its on-hand (it sells nothing, and the figure it is
+    # restored with must not book units the ERP has not shipped).
+    zeroed = [level for level in gone if off_sale_on_hand(level.on_hand) == 0]
+    StockLevel.objects.filter(pk__in=[level.pk for level in zeroed]).update(
         on_hand=0, synced_at=now
     )
-    for level in gone:
+    for level in zeroed:
         level.on_hand = 0
-    levels_refresh(gone, expired=expired_holds([level.pk for level in gone], now))
+    levels_refresh(zeroed, expired=expired_holds([level.pk for level in zeroed], now))
     _gone_record(run, gone)
     return len(gone)
 
@@ -195,9 +207,18 @@ def _gone_record(run: SyncRun, gone: list[StockLevel]) -> None:
                 "code": "gone_at_erp",
                 "sku": level.sku,
                 "location": level.location.code,
-                "message": "Not in the ERP's full listing (deleted there): "
-                "on hand set to 0.",
+                "message": _gone_message(level),
             }
             for level in gone[:room]
         ),
     ]
+
+
+def _gone_message(level: StockLevel) -> str:
+    if level.on_hand == 0:
+        return "Not in the ERP's full listing (deleted there): on hand set to 0."
+    return (
+        "Not in the ERP's full listing (deleted there): on hand kept at "
+        f"{level.on_hand}, units sold here that its figure did not cover "
+        "(named at each full run until it is listed again)."
+    )

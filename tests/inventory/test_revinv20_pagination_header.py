@@ -73,10 +73,27 @@ def test_a_fallen_header_total_marks_the_page_shifted():
         _page(
             rsps, [gecko_variant(3, "C", 6), gecko_variant(2, "B", 6)], total=5, page=2
         )
+        # The look-up of places 1 and 2 (inv24: a fall is looked up too): E,
+        # page 1's last, is gone and D sits before C, unread.
+        rsps.get(
+            tg.VARIANTS,
+            json={
+                "variants": [
+                    gecko_variant(n, s, 6) for n, s in ((6, "F"), (4, "D"), (3, "C"))
+                ]
+            },
+            headers={"X-Pagination": _pagination(5, 3, 1)},
+            match=[
+                responses.matchers.query_param_matcher(
+                    {"limit": "3", "page": "1"}, strict_match=False
+                )
+            ],
+        )
         second = adapter.levels(LevelsQuery(limit=2, cursor=first.next_cursor))
         asked = len(rsps.calls)
 
-    assert second.shifted and asked == 2
+    assert second.total == 5
+    assert second.shifted and asked == 3
 
 
 def test_the_header_wins_over_a_stale_meta_and_meta_stays_a_fallback():
