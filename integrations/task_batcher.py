@@ -167,9 +167,9 @@ class TaskBatcher(BackgroundBatcher):
         try:
             async_task(self.func, list(items), broker=shared_broker())
         except RedisError:
-            # The outage record warned once (task_broker); not per batch.
+            # Logged by the outage record (task_broker), not per batch.
             logger.info(
-                "task not enqueued, Redis unreachable; left for the sweeper",
+                "task not enqueued (Redis); left for the sweeper",
                 extra={"task": self.name, "count": len(items)},
             )
             return False

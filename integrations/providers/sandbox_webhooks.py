@@ -111,7 +111,9 @@ def _enqueue(**task: Any) -> None:
 def _keep_as_schedule(task: dict[str, Any], exc: Exception) -> None:
     log = {"account_id": task["account_id"], "webhook_id": task["webhook_id"]}
     if isinstance(exc, RedisError):  # the outage record warned once
-        logger.info("sandbox webhook kept as a schedule: broker unreachable", extra=log)
+        logger.info(
+            "sandbox webhook kept as a schedule: not enqueued (Redis)", extra=log
+        )
     else:
         logger.error("sandbox webhook enqueue failed", exc_info=exc, extra=log)
     try:
