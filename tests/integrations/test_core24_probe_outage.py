@@ -8,11 +8,13 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django_q.conf import Conf
 
 from integrations import health, health_tasks, redis_line
 from integrations.breaker.store import forget_recent
 from integrations.models import HealthCheckResult
 from integrations.redis_line import outage
+from integrations.task_batcher import shared_broker
 from tests.factories import ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -75,3 +77,23 @@ def test_a_second_outage_warns_again(redis_down, accounts, caplog):
     outage.answered()  # Redis came back in between
     health.accounts_health_probe()
     assert _warnings(caplog) == [redis_line.logger.name] * 2
+
+
+@pytest.fixture
+def broker_down(monkeypatch) -> Iterator[None]:
+    monkeypatch.setattr(Conf, "REDIS", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(Conf, "SYNC", False)
+    shared_broker.cache_clear()
+    outage.forget()
+    yield
+    shared_broker.cache_clear()
+    outage.forget()
+
+
+@pytest.mark.redis
+def test_the_probe_fan_out_in_an_outage_stops_with_one_warning(
+    broker_down, accounts, caplog
+):
+    caplog.set_level(logging.INFO)
+    assert health_tasks.probe_enabled_accounts() == 0  # none enqueued, no raise
+    assert _warnings(caplog) == [redis_line.logger.name]
