@@ -8,7 +8,8 @@ the error's code and message (those never carry secrets, by contract); any
 other exception is logged with its traceback and stored as unhealthy with only
 its class name, because its message is not under our control. A probe that
 cannot reach Redis (the breaker and rate limits live there) checked nothing:
-it stores nothing, logs one line and returns None.
+it stores nothing and returns None; the outage is warned once by its record
+(``redis_line.outage``), each account not checked is an INFO line.
 """
 
 import logging
@@ -24,6 +25,7 @@ from integrations import registry
 from integrations.crypto import CredentialsDecryptError
 from integrations.errors import ProviderError, RedisUnreachable
 from integrations.models import HealthCheckResult, HealthStatus, ProviderAccount
+from integrations.redis_line import outage
 from integrations.store_guard import fail_closed
 
 logger = logging.getLogger(__name__)
@@ -68,8 +70,10 @@ def account_health_probe(*, account: ProviderAccount) -> HealthCheckResult | Non
         outcome = _run_health_check(account)
     except (RedisError, RedisUnreachable) as exc:
         # Our outage, not the provider's: blaming it would page for the wrong
-        # thing. One line, no traceback: an outage repeats it per account.
-        logger.warning(
+        # thing. Its record warns once per outage; per account only INFO.
+        if isinstance(exc, RedisError):
+            outage.failed(exc)
+        logger.info(
             "health probe not run: Redis unreachable",
             extra={"account": account.slug, "error": type(exc).__name__},
         )

@@ -8,9 +8,11 @@ past the task timeout for all of them.
 import logging
 
 from django_q.tasks import async_task
+from redis.exceptions import RedisError
 
 from integrations import health
 from integrations.models import ProviderAccount
+from integrations.task_batcher import shared_broker
 
 logger = logging.getLogger(__name__)
 
@@ -18,12 +20,21 @@ PROBE_TASK = "integrations.health_tasks.probe_account"
 
 
 def probe_enabled_accounts() -> int:
-    """Enqueue a probe of every enabled account; return how many."""
+    """Enqueue a probe of every enabled account; return how many (it stops
+    at the first the broker cannot take: Redis unreachable)."""
     ids = list(
         ProviderAccount.objects.filter(enabled=True).values_list("pk", flat=True)
     )
-    for account_id in ids:
-        async_task(PROBE_TASK, account_id, group="health-probes")
+    for sent, account_id in enumerate(ids):
+        try:
+            async_task(
+                PROBE_TASK, account_id, group="health-probes", broker=shared_broker()
+            )
+        except RedisError:
+            # Warned by the outage record; the probes could not run without
+            # Redis anyway. The next scheduled run enqueues them all again.
+            logger.info("health probes not enqueued: Redis", extra={"sent": sent})
+            return sent
     logger.info("health probes enqueued", extra={"accounts": len(ids)})
     return len(ids)
 

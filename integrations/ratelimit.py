@@ -16,7 +16,7 @@ from django.core.cache import cache
 from redis.exceptions import RedisError
 
 from integrations import cache_clock
-from integrations.errors import NotProcessed, Paced
+from integrations.errors import NotProcessed, Paced, RedisUnreachable
 from integrations.limits import limit_values
 from integrations.redis_line import outage, raw_key, redis_client, redis_handle
 from integrations.store_guard import store_failed
@@ -301,7 +301,8 @@ class RateLimiter:
                 reservation = self._reserve_guarded(
                     weight, paced=True, max_wait=min(bound, max(left, 0.0))
                 )
-            assert reservation is not None  # a paced one raises instead
+            if reservation is None:  # a check, not an assert: python -O keeps it
+                raise RedisUnreachable("rate limit unreadable: Redis unreachable")
             if reservation.granted:
                 if reservation.wait > 0:
                     self.sleep(reservation.wait)

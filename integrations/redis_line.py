@@ -13,8 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
+    NoScriptError,
+    ReadOnlyError,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 if TYPE_CHECKING:
@@ -100,6 +106,11 @@ class RedisLine:
             self._settle(conn)
             try:
                 return self._send(conn, args, reply)
+            except ReadOnlyError:
+                # A failover demoted this server: connect anew next time (to
+                # the new primary once the address moves).
+                conn.disconnect()
+                raise
             except RedisConnectionError:
                 # A connection gone stale (server restarted): one new try.
                 conn.disconnect()
@@ -141,6 +152,10 @@ class RedisLine:
             # ``outage``) with one success count's reply; not per thread.
             conn.disconnect()
             logger.info("unanswered redis command may be lost: connection lost")
+        except ResponseError as exc:  # refused (full, a bug): read, line fine
+            if isinstance(exc, ReadOnlyError):
+                conn.disconnect()
+            outage.failed(exc)
         except Exception:  # an earlier command's reply: never raised into this one
             conn.disconnect()
             logger.warning("unanswered redis command may be lost", exc_info=True)
@@ -156,6 +171,16 @@ class RedisPaused(RedisConnectionError):
     """Not asked: Redis failed to answer this process moments ago."""
 
 
+def is_outage(exc: Exception) -> bool:
+    """True when Redis could not be reached (refused, timed out, loading) or
+    takes no writes for the moment (a failover's READONLY); False for a
+    command it answered with an error: full (OOM), a wrong password or
+    permission, a bug (WRONGTYPE, a script error). docs/transport.md."""
+    if isinstance(exc, (AuthenticationError, AuthorizationError)):
+        return False
+    return isinstance(exc, (RedisConnectionError, RedisTimeoutError, ReadOnlyError))
+
+
 class RedisOutage:
     """This process's record of a Redis outage, for the callers that have a
     way round it: ``check`` raises RedisPaused while the last failure is
@@ -163,6 +188,8 @@ class RedisOutage:
 
     def __init__(self) -> None:
         self._failed_at: float | None = None
+        # When each kind of refused command was last logged.
+        self._refused_at: dict[str, float] = {}
         # Threads time out together: one of them starts the outage (and logs).
         self._lock = threading.Lock()
         # A fork copies the lock as held if another thread had it then.
@@ -181,6 +208,9 @@ class RedisOutage:
     def failed(self, exc: Exception) -> None:
         if isinstance(exc, RedisPaused):
             return  # not asked: the pause runs from the last real failure
+        if not is_outage(exc):
+            self._refused(exc)
+            return
         with self._lock:
             first = self._failed_at is None
             self._failed_at = time.monotonic()
@@ -192,6 +222,23 @@ class RedisOutage:
                 OUTAGE_PAUSE_SECONDS,
                 extra={"error": type(exc).__name__},
             )
+
+    def _refused(self, exc: Exception) -> None:
+        """A command Redis refused: no pause (it answers at once, and asking
+        again notices the fix), an ERROR once per kind per pause's length."""
+        kind = type(exc).__name__
+        now = time.monotonic()
+        with self._lock:
+            last = self._refused_at.get(kind)
+            if last is not None and now - last < OUTAGE_PAUSE_SECONDS:
+                return
+            self._refused_at[kind] = now
+        logger.error(
+            "Redis refused a command (%s): provider calls without breaker or"
+            " rate limit, API rate limits per process, until it takes them",
+            str(exc)[:200],
+            extra={"error": kind},
+        )
 
     def answered(self) -> None:
         if self._failed_at is None:
@@ -205,6 +252,7 @@ class RedisOutage:
     def forget(self) -> None:
         """Ask Redis again at the next call, no outage logged (tests)."""
         self._failed_at = None
+        self._refused_at.clear()
 
 
 outage = RedisOutage()

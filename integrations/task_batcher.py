@@ -31,6 +31,7 @@ from django.db import connections
 from django_q.brokers import Broker, get_broker
 from django_q.conf import Conf
 from django_q.tasks import async_task
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +166,13 @@ class TaskBatcher(BackgroundBatcher):
         failed, in which case the sweeper will find the rows."""
         try:
             async_task(self.func, list(items), broker=shared_broker())
+        except RedisError:
+            # Logged by the outage record (task_broker), not per batch.
+            logger.info(
+                "task not enqueued (Redis); left for the sweeper",
+                extra={"task": self.name, "count": len(items)},
+            )
+            return False
         except Exception:
             logger.exception(
                 "task enqueue failed; left for the sweeper",

@@ -44,6 +44,7 @@ from integrations.errors import (
     Outcome,
     Paced,
     ProviderError,
+    RedisUnreachable,
     Unknown,
 )
 from integrations.models.calls import CallOutcome
@@ -484,8 +485,10 @@ class ProviderClient:
 
     def _log_finish(self, ctx: CallContext, values: dict[str, Any]) -> None:
         success = values["outcome"] == CallOutcome.SUCCESS
+        # Refused for our Redis outage: its record warns once, not per call.
+        ours = values["error_code"] == RedisUnreachable.default_code
         logger.log(
-            logging.INFO if success else logging.WARNING,
+            logging.INFO if success or ours else logging.WARNING,
             "provider call finished",
             extra={
                 "account": self.account.slug,

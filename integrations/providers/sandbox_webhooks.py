@@ -34,6 +34,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task, schedule
+from redis.exceptions import RedisError
 
 from integrations import correlation
 from integrations.client import classify_exception, client_for
@@ -101,12 +102,31 @@ def webhook_enqueue(
 def _enqueue(**task: Any) -> None:
     try:
         async_task(DELIVER_TASK, **task, attempt=1, broker=shared_broker())
-    except Exception:
-        # A lost sandbox webhook must not fail the payment that caused it.
-        logger.exception(
-            "sandbox webhook enqueue failed",
-            extra={"account_id": task["account_id"], "webhook_id": task["webhook_id"]},
+    except Exception as exc:
+        # Never fails the payment that caused it, nor is it dropped: kept as
+        # a one-off schedule (a row) the cluster queues once its broker can.
+        _keep_as_schedule(task, exc)
+
+
+def _keep_as_schedule(task: dict[str, Any], exc: Exception) -> None:
+    log = {"account_id": task["account_id"], "webhook_id": task["webhook_id"]}
+    if isinstance(exc, RedisError):  # the outage record warned once
+        logger.info(
+            "sandbox webhook kept as a schedule: not enqueued (Redis)", extra=log
         )
+    else:
+        logger.error("sandbox webhook enqueue failed", exc_info=exc, extra=log)
+    try:
+        schedule(
+            DELIVER_TASK,
+            **task,
+            attempt=1,
+            name=f"sandbox webhook {task['webhook_id']} attempt 1",
+            schedule_type=Schedule.ONCE,
+            next_run=timezone.now(),
+        )
+    except Exception:
+        logger.exception("sandbox webhook lost: not enqueued or scheduled", extra=log)
 
 
 def webhook_deliver(

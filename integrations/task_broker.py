@@ -1,0 +1,26 @@
+"""django-q2's Redis broker, its enqueue obeying the one Redis outage record
+(``redis_line.outage``): in an outage's pause a task is not sent (RedisPaused
+at once, not the broker's socket timeout per enqueue), a failure starts the
+pause (one warning per outage), an answer ends it. Every enqueue of ours
+already has a fallback for a broker that fails (a row the sweeper finds, a
+schedule row, a failure kept): it is taken at once. Set as the cluster's
+``broker_class`` when REDIS_URL is set (config/settings.py)."""
+
+from typing import Any
+
+from django_q.brokers.redis_broker import Redis
+from redis.exceptions import RedisError
+
+from integrations.redis_line import outage
+
+
+class RedisTaskBroker(Redis):
+    def enqueue(self, task: Any) -> Any:
+        outage.check()
+        try:
+            sent = super().enqueue(task)
+        except RedisError as exc:
+            outage.failed(exc)
+            raise
+        outage.answered()
+        return sent
