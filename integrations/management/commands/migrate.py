@@ -20,6 +20,8 @@ from django.core.management.commands import migrate
 from django.db import DatabaseError, OperationalError, connections
 from django.db.backends.signals import connection_created
 
+from integrations.migration_ops import lock_timeout_text
+
 # PostgreSQL's "lock_not_available": lock_timeout (or NOWAIT) fired.
 LOCK_NOT_AVAILABLE = "55P03"
 # A CONCURRENTLY build, drop, reindex or detach waits for older transactions,
@@ -85,7 +87,7 @@ class Command(migrate.Command):
 def lock_timeout(connection: Any, timeout: int) -> Iterator[None]:
     """``connection``'s lock_timeout is ``timeout`` ms meanwhile, except for
     CONCURRENTLY statements; the session's own value afterwards."""
-    limit, alias = f"{timeout}ms", connection.alias
+    limit, alias = lock_timeout_text(timeout), connection.alias
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('lock_timeout')")
         (before,) = cursor.fetchone()
