@@ -4,7 +4,16 @@ done, so running ``migrate`` again finishes (README: "Migrations and locks")."""
 
 from typing import Any
 
+from django.conf import settings
 from django.db import migrations, transaction
+
+
+def lock_timeout_text(timeout_ms: int | None = None) -> str:
+    """PostgreSQL's ``lock_timeout`` for ``timeout_ms`` (by default
+    MIGRATION_LOCK_TIMEOUT_MS): "0ms" waits for ever, as README says."""
+    if timeout_ms is None:
+        timeout_ms = settings.MIGRATION_LOCK_TIMEOUT_MS
+    return f"{timeout_ms}ms"
 
 
 class AddFieldIfMissing(migrations.AddField):
@@ -12,18 +21,9 @@ class AddFieldIfMissing(migrations.AddField):
     the migration's end (a foreign key's constraint, an index), skipped (or,
     backwards, its removal skipped) when an earlier run already did it.
 
-    ``lock_timeout`` (PostgreSQL, e.g. ``"5s"``): the ALTER gives up its
-    table lock after that long rather than queue every query behind it."""
-
-    def __init__(self, *args: Any, lock_timeout: str | None = None, **kwargs: Any):
-        self.lock_timeout = lock_timeout
-        super().__init__(*args, **kwargs)
-
-    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
-        name, args, kwargs = super().deconstruct()
-        if self.lock_timeout is not None:
-            kwargs["lock_timeout"] = self.lock_timeout
-        return name, args, kwargs
+    On PostgreSQL the ALTER waits for its table lock at most
+    MIGRATION_LOCK_TIMEOUT_MS (``call_command`` too: the command's session
+    limit is ``manage.py``'s only), rather than queue every query behind it."""
 
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
@@ -51,9 +51,9 @@ class AddFieldIfMissing(migrations.AddField):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
 
     def _lock_briefly(self, schema_editor: Any) -> None:
-        if self.lock_timeout and schema_editor.connection.vendor == "postgresql":
+        if schema_editor.connection.vendor == "postgresql":
             schema_editor.execute(
-                "SELECT set_config('lock_timeout', %s, true)", [self.lock_timeout]
+                "SELECT set_config('lock_timeout', %s, true)", [lock_timeout_text()]
             )
 
 

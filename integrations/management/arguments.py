@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 
 # integrations.api.parsers' rule for free text (tab and line feeds pass: a
@@ -38,6 +39,29 @@ def _one_line_error(parser: Any, subcommand: str, message: str) -> None:
     if not parser.called_from_command_line:
         raise CommandError(f"Error: {message}")  # call_command, as Django does
     parser.exit(2, f"{subcommand}: {quoted_breaks(message)} (see --help)\n")
+
+
+def refuse_unknown_apps(
+    command: BaseCommand, subcommand: str, labels: Iterable[str]
+) -> None:
+    """An app label no installed app has is an argument error of
+    ``command`` (an app-label positional): every such label, in the parser's
+    one line (exit 2; ``call_command``: CommandError)."""
+    unknown = [label for label in dict.fromkeys(labels) if not _installed(label)]
+    if not unknown:
+        return
+    named = ", ".join(f"'{label}'" for label in unknown)
+    plural = "s" if len(unknown) > 1 else ""
+    parser = command.create_parser("manage.py", subcommand)
+    parser.error(f"no installed app with label{plural} {named}")
+
+
+def _installed(label: str) -> bool:
+    try:
+        apps.get_app_config(label)
+    except LookupError:
+        return False
+    return True
 
 
 def quoted_breaks(text: str) -> str:

@@ -7,6 +7,7 @@ each request takes the next one and the last one repeats::
     with FaultServer() as server:
         server.route("POST", "/v1/charges", respond(500), respond(200, json={}))
         server.route("GET", "/slow", respond(latency=0.05))
+        server.route("GET", "/held", respond(until=released))  # a set() away
         server.route("GET", "/down", reset())  # close without an answer
         server.route("GET", "/black", hang())  # accept, never answer
         server.route("GET", "/bad", malformed_json())
@@ -46,6 +47,9 @@ class Behaviour:
     latency: float = 0.0
     gap: float = 0.0  # trickle: seconds between bytes
     head: bool = False  # trickle: the status line and headers too
+    # Answered once this is set (or the server stops): in flight for exactly
+    # as long as a test needs, no guess at a latency.
+    until: threading.Event | None = None
 
 
 def respond(
@@ -55,9 +59,13 @@ def respond(
     body: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     latency: float = 0.0,
+    until: threading.Event | None = None,
 ) -> Behaviour:
-    """Answer with ``status`` and a JSON (``json``) or raw (``body``) body."""
-    return Behaviour("respond", status, json, body, dict(headers or {}), latency)
+    """Answer with ``status`` and a JSON (``json``) or raw (``body``) body;
+    ``until``: not before that event is set."""
+    return Behaviour(
+        "respond", status, json, body, dict(headers or {}), latency, until=until
+    )
 
 
 def reset(*, latency: float = 0.0) -> Behaviour:
@@ -126,6 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
         behaviour = self.server.owner._next(self.command, path)
         if behaviour.latency:
             self.server.stopping.wait(behaviour.latency)
+        if behaviour.until is not None:
+            self._wait_for(behaviour.until)
         if behaviour.action == "reset":
             self._reset()
         elif behaviour.action == "hang":
@@ -137,6 +147,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._trickle(behaviour)
         else:
             self._respond(behaviour)
+
+    def _wait_for(self, event: threading.Event) -> None:
+        # At most hang_limit, as a hang: a test that never sets it ends.
+        for _ in range(int(self.server.owner.hang_limit / 0.05)):
+            if event.wait(0.05) or self.server.stopping.is_set():
+                return
 
     def _respond(self, behaviour: Behaviour) -> None:
         headers = dict(behaviour.headers)

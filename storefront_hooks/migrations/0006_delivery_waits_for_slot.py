@@ -7,7 +7,8 @@ CONCURRENTLY afterwards (it holds only the flagged rows).
 
 The column keeps its default in the database: the code not yet deployed
 inserts rows without it; its ALTER waits for its table lock at most
-LOCK_TIMEOUT, not queueing every query of the table. Each step is done again only if not done, so a run
+MIGRATION_LOCK_TIMEOUT_MS (``AddFieldIfMissing``), not queueing every query
+of the table. Each step is done again only if not done, so a run
 stopped halfway (the index build cancelled, a killed deploy) is finished by
 migrating again."""
 
@@ -21,8 +22,6 @@ from integrations.migration_ops import AddFieldIfMissing, has_column
 
 WAITING_STATUSES = ("status__in", ["pending", "failed"])
 WAITING = models.Q(WAITING_STATUSES)
-# The longest the column's ALTER waits for its table lock.
-LOCK_TIMEOUT = "5s"
 # The old marker, as the code before this migration wrote it.
 MARKER = "Waiting for a free slot: "
 
@@ -67,7 +66,6 @@ class Migration(migrations.Migration):
             model_name="webhookdelivery",
             name="waits_for_slot",
             field=models.BooleanField(default=False, db_default=False, editable=False),
-            lock_timeout=LOCK_TIMEOUT,
         ),
         migrations.RunPython(_flag_marked, _mark_flagged),
         index_swap(

@@ -1,9 +1,8 @@
-"""Every state change of storefront webhooks: endpoints (``endpoints``) and
-their deliveries (``deliveries``)."""
+"""Every state change of storefront webhooks: endpoints (``endpoints``),
+their deliveries (``deliveries``) and the deliveries' sweep (``sweep``)."""
 
 from storefront_hooks.services.deliveries import (
     deliveries_resend,
-    deliveries_sweep,
     delivery_send,
     event_fan_out,
     test_event_send,
@@ -25,6 +24,7 @@ from storefront_hooks.services.endpoints import (
     endpoint_update,
     endpoint_waiting_discard,
 )
+from storefront_hooks.services.sweep import deliveries_sweep
 
 __all__ = [
     "EndpointInvalid",

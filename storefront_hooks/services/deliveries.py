@@ -1,5 +1,6 @@
 """Deliveries: made from outbox events (``event_fan_out``, the subscriber),
-sent one attempt at a time (``delivery_send``), swept, sent again by staff.
+sent one attempt at a time (``delivery_send``), sent again by staff; the
+sweep that takes back and re-enqueues them is ``services.sweep``.
 
 A row is claimed before its POST and settled after it; a worker that dies in
 between leaves the row claimed until its lease ends, then the sweeper counts
@@ -25,18 +26,16 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models import F, Q, Value
-from django.db.models.functions import Concat
+from django.db.models import F
 from django.utils import timezone
 
-from integrations.errors import ProviderError, Unknown
+from integrations.errors import ProviderError
 from integrations.leases import ClaimLost, describe_error
 from integrations.models import DeliveryStatus, Event
 from integrations.secrets_registry import staff_text
 from storefront_hooks import catalog
 from storefront_hooks.models import (
     STREAK_DISABLED_PREFIX,
-    WAITING,
     WebhookDelivery,
     WebhookEndpoint,
 )
@@ -50,11 +49,9 @@ from storefront_hooks.services.endpoints import (
     endpoint_pause_seen,
     endpoint_paused_by_staff,
     endpoint_streak_disable_undo,
-    endpoints_paused_by_staff,
 )
-from storefront_hooks.services.queue import enqueue, enqueue_at, enqueue_on_commit
+from storefront_hooks.services.queue import enqueue_at, enqueue_on_commit
 from storefront_hooks.services.rows import JITTER, in_callers_transaction, rows
-from storefront_hooks.services.turns import due_batch, of_enabled_endpoints
 from storefront_hooks.transport import Attempt, delivery_post
 
 logger = logging.getLogger(__name__)
@@ -65,8 +62,6 @@ HELD_BACK_MIN_SECONDS = 1.0
 HELD_BACK_UNKNOWN_SECONDS = 60.0
 # The in-flight cap's refusal (``integrations.ratelimit``).
 IN_FLIGHT_CODE = "concurrency_limited"
-# The outcome of an attempt whose worker died: it may have been sent.
-WORKER_LOST_CODE = "worker_lost"
 # Why a paused row waits (staff read it on the row and the endpoint).
 PAUSED_REASON = "the endpoint's circuit breaker is forced open by staff"
 # Before the error of a delivery that failed on our side (staff read it).
@@ -197,8 +192,8 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
             raise ClaimLost
         status = rows.fail(delivery, attempt.error, now)
         if status == DeliveryStatus.FAILED:
-            _schedule_retry(delivery.pk, now)
-        _endpoint_failed(endpoint, attempt, now)
+            retry_schedule(delivery.pk, now)
+        endpoint_failure_count(endpoint, attempt, now)
     _log(delivery, attempt, status)
     return status
 
@@ -227,7 +222,7 @@ def _pause_over(endpoint: WebhookEndpoint, now: datetime) -> None:
     """A call went out, so staff released the breaker: the pause is over.
     Bookkeeping only: the call is settled as it went whatever happens here
     (a lost note is the sweep's to make; a failure meanwhile disables
-    nothing, ``_endpoint_failed``)."""
+    nothing, ``endpoint_failure_count``)."""
     try:
         endpoint_pause_end(endpoint, now)
     except DatabaseError as exc:
@@ -275,7 +270,7 @@ def _hold_back(
         status = _put_back(
             delivery, due=due, last_error=last_error, waits_for_slot=for_slot
         )
-        _schedule_retry(delivery.pk, now, due)
+        retry_schedule(delivery.pk, now, due)
     logger.info(
         "webhook delivery held back",
         extra={
@@ -366,7 +361,7 @@ def _failed_on_our_side(
                 **({} if attempt is None else _attempt_fields(attempt, now)),
             )
             if status == DeliveryStatus.FAILED:
-                _schedule_retry(delivery.pk, now)
+                retry_schedule(delivery.pk, now)
     except ClaimLost:
         return None  # the sweeper took it back meanwhile
     except DatabaseError:
@@ -379,7 +374,7 @@ def _failed_on_our_side(
     return status
 
 
-def _schedule_retry(
+def retry_schedule(
     delivery_id: int, now: datetime, due: datetime | None = None
 ) -> None:
     # The first steps (5 s, 5 min) would otherwise wait for the next sweep.
@@ -395,7 +390,7 @@ def _schedule_retry(
         enqueue_at(delivery_id, due)
 
 
-def _endpoint_failed(
+def endpoint_failure_count(
     endpoint: WebhookEndpoint, attempt: Attempt, now: datetime
 ) -> None:
     """Count a failed attempt made at ``now`` towards the endpoint's failing
@@ -443,104 +438,6 @@ def _log(delivery: WebhookDelivery, attempt: Attempt, status: str) -> None:
             "error_code": attempt.error.code if failed else "",
         },
     )
-
-
-def deliveries_sweep(*, now: datetime | None = None) -> int:
-    """Take back deliveries whose worker died; enqueue those the broker lost
-    or that are due for a retry. Returns how many were enqueued. Its time is
-    the database's (the claims' and retries' clock), unless ``now`` is given."""
-    now = now or database_now()
-    paused = _sweep_endpoints(now)
-    dead, retrying = _release_lost(now)
-    _give_up_old(now)
-    if dead or retrying:
-        logger.warning(
-            "webhook delivery claims expired",
-            extra={"dead": dead, "retrying": retrying},
-        )
-    batch = due_batch(now, paused, settings.STOREFRONT_WEBHOOK_SWEEP_BATCH)
-    for delivery_id in batch:
-        enqueue(delivery_id)
-    if batch:
-        logger.info("webhook deliveries swept", extra={"count": len(batch)})
-    return len(batch)
-
-
-def _sweep_endpoints(now: datetime) -> list[int]:
-    """The enabled endpoints whose breaker staff forced open (paused),
-    noting each pause's start and end (the failing streak skips it). Their
-    breakers' modes are read together: one round trip, not one each."""
-    paused: list[int] = []
-    enabled = WebhookEndpoint.objects.filter(enabled=True).select_related("account")
-    endpoints = list(enabled.order_by("pk"))
-    forced = endpoints_paused_by_staff(endpoints)
-    for endpoint in endpoints:
-        if endpoint.pk in forced:
-            endpoint_pause_seen(endpoint, now)
-            paused.append(endpoint.pk)
-        elif endpoint.paused_since is not None:
-            endpoint_pause_end(endpoint, now)
-    return paused
-
-
-def _give_up_old(now: datetime) -> int:
-    """End the undelivered rows of the enabled endpoints older than the
-    age limit, paused ones too (a disabled endpoint's rows wait for it:
-    enabling sends them, or staff discard them). Age counts from the event,
-    or from staff's last restart (enable, send again). Their last error says
-    why they waited."""
-    hours = settings.STOREFRONT_WEBHOOK_MAX_AGE_HOURS
-    limit = now - timedelta(hours=hours)
-    # One UPDATE on the table's own columns: PostgreSQL checks the status
-    # again on a row a worker just claimed, so an attempt under way is kept.
-    old = WebhookDelivery.objects.filter(
-        WAITING,
-        Q(restarted_at__isnull=True) | Q(restarted_at__lte=limit),
-        of_enabled_endpoints(),
-        created_at__lte=limit,
-    )
-    ended = old.update(
-        status=DeliveryStatus.DEAD,
-        next_attempt_at=None,
-        waits_for_slot=False,  # ended: no slot is handed to it
-        last_error=Concat(
-            Value(f"Not delivered within {hours} hours; last: "), F("last_error")
-        ),
-    )
-    if ended:
-        logger.warning("webhook deliveries given up", extra={"count": ended})
-    return ended
-
-
-def _release_lost(now: datetime) -> tuple[int, int]:
-    """Take back rows whose worker died (lease expired): each claim was an
-    attempt that may have been sent, so it fails like any other, for the row
-    (retried on its schedule, or dead) and for the endpoint (its failing
-    streak, auto-disable), as of the claim. Returns ``(dead, retrying)``."""
-    lease = timedelta(seconds=settings.STOREFRONT_WEBHOOK_LEASE_SECONDS)
-    expired = WebhookDelivery.objects.filter(
-        status=DeliveryStatus.DELIVERING, claimed_at__lte=now - lease
-    ).select_related("endpoint")
-    error = Unknown(rows.lost_error, code=WORKER_LOST_CODE)
-    lost = Attempt(status_code=None, duration_ms=0, response_excerpt="", error=error)
-    counts = {DeliveryStatus.DEAD: 0, DeliveryStatus.FAILED: 0}
-    for delivery in expired.order_by("pk")[: settings.STOREFRONT_WEBHOOK_SWEEP_BATCH]:
-        attempted = delivery.claimed_at
-        with transaction.atomic():
-            # Only while the claim stands: a slow worker that settled wins.
-            if rows.held(delivery).update(
-                last_status_code=None,
-                last_duration_ms=None,
-                last_response="",
-                last_attempt_at=attempted,
-            ):
-                # Due a step after the attempt, as if it had failed then.
-                status = rows.fail(delivery, error, attempted)
-                if status == DeliveryStatus.FAILED:
-                    _schedule_retry(delivery.pk, now)
-                _endpoint_failed(delivery.endpoint, lost, attempted)
-                counts[status] += 1
-    return counts[DeliveryStatus.DEAD], counts[DeliveryStatus.FAILED]
 
 
 def deliveries_resend(*, delivery_ids: list[int]) -> int:

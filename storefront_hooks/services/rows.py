@@ -100,6 +100,17 @@ def _relaxed_delivered(
     the row itself was made durably by the outbox subscriber."""
     if not relaxed_allowed():
         return None
+    sql = _relaxed_delivered_sql(list(values))
+    params = [*values.values(), row.pk, row.pk, running, *SETTLED_AFTER_CLAIM]
+    params += [row.claimed_at, *TAKEN_BACK, f"{STREAK_DISABLED_PREFIX}%"]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchone()
+    return (0, None) if found is None else (1, found[0])
+
+
+def _relaxed_delivered_sql(fields: list[str]) -> str:
+    """``_relaxed_delivered``'s statement, setting ``fields`` of the row."""
     quote = connection.ops.quote_name
     meta, e_meta = WebhookDelivery._meta, WebhookEndpoint._meta
     table, endpoints = quote(meta.db_table), quote(e_meta.db_table)
@@ -110,7 +121,7 @@ def _relaxed_delivered(
     def e_col(name: str) -> str:
         return f"{endpoints}.{quote(e_meta.get_field(name).column)}"
 
-    sets = ", ".join(f"{col(k)} = %s" for k in values)
+    sets = ", ".join(f"{col(k)} = %s" for k in fields)
     since = quote(e_meta.get_field("failing_since").column)
     # Identifiers from the models, quoted; values are parameters. The
     # endpoint's row is written (and locked) only if it has a streak older
@@ -118,7 +129,7 @@ def _relaxed_delivered(
     # streak it began is this attempt's), so successes to a healthy endpoint
     # never queue on it. ``before`` is the row as this statement found it.
     # Under this claim, see SETTLED_AFTER_CLAIM.
-    sql = (
+    return (
         f"WITH settled AS (UPDATE {table} SET {sets} "  # noqa: S608
         f"FROM {RELAXED_FROM}, (SELECT {col('status')} AS was FROM {table} "
         f"WHERE {quote(meta.pk.column)} = %s) AS before "
@@ -139,12 +150,6 @@ def _relaxed_delivered(
         f"{quote(e_meta.get_field('enabled').column)} AND streak."
         f"{quote(e_meta.get_field('disabled_reason').column)} LIKE %s"
     )
-    params = [*values.values(), row.pk, row.pk, running, *SETTLED_AFTER_CLAIM]
-    params += [row.claimed_at, *TAKEN_BACK, f"{STREAK_DISABLED_PREFIX}%"]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchone()
-    return (0, None) if found is None else (1, found[0])
 
 
 def in_callers_transaction() -> bool:

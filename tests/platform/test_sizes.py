@@ -14,6 +14,7 @@ PACKAGES = (
     "shipping",
     "inventory",
     "notifications",
+    "storefront_hooks",
     "bench",
 )
 MAX_MODULE_LINES = 600

@@ -17,7 +17,7 @@ from integrations.models.accounts import BreakerMode
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
-from storefront_hooks.services import deliveries
+from storefront_hooks.services import deliveries, sweep
 from storefront_hooks.services.rows import rows
 from tests.storefront_hooks.conftest import HOOK_PATH, machine_clock
 
@@ -46,7 +46,7 @@ def _wait(delivery: WebhookDelivery, now) -> float:
 def no_enqueue(monkeypatch) -> list[int]:
     """The sweep's enqueues, recorded instead of run inline."""
     queued: list[int] = []
-    monkeypatch.setattr(deliveries, "enqueue", queued.append)
+    monkeypatch.setattr(sweep, "enqueue", queued.append)
     return queued
 
 

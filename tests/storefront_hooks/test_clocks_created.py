@@ -15,7 +15,7 @@ from integrations.models import DeliveryStatus
 from integrations.testing.clocks import whole_machine_clock
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
-from storefront_hooks.services import deliveries
+from storefront_hooks.services import sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def swept(two_machines, settings, monkeypatch) -> list[int]:
     """The broker loses what the fan-out enqueues; the sweep's are kept."""
     settings.STOREFRONT_WEBHOOK_SWEEP_AFTER_MINUTES = 2
     sent: list[int] = []
-    monkeypatch.setattr(deliveries, "enqueue", sent.append)
+    monkeypatch.setattr(sweep, "enqueue", sent.append)
     return sent
 
 

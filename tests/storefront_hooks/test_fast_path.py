@@ -18,7 +18,7 @@ from integrations.models import DeliveryStatus, ProviderCall
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
-from storefront_hooks.services import deliveries
+from storefront_hooks.services import deliveries, sweep
 from storefront_hooks.services import rows as rows_module
 from storefront_hooks.services.claim import delivery_claim
 from storefront_hooks.services.deliveries import render_body
@@ -498,7 +498,7 @@ def test_a_success_settled_after_the_sweeper_took_it_back_is_delivered(
 
     monkeypatch.setattr(deliveries, "delivery_post", post_past_the_lease)
     # The sweep's enqueue (the retry due at once) not yet run by a worker.
-    monkeypatch.setattr(deliveries, "enqueue", lambda delivery_id: None)
+    monkeypatch.setattr(sweep, "enqueue", lambda delivery_id: None)
 
     assert services.delivery_send(delivery_id=row.pk, now=start) == "delivered"
 
@@ -532,7 +532,7 @@ def test_a_success_settled_after_the_sweeper_took_it_back_ends_its_streak(
         return attempt
 
     monkeypatch.setattr(deliveries, "delivery_post", post_past_the_lease)
-    monkeypatch.setattr(deliveries, "enqueue", lambda delivery_id: None)
+    monkeypatch.setattr(sweep, "enqueue", lambda delivery_id: None)
     with transaction.atomic() if in_transaction else contextlib.nullcontext():
         assert services.delivery_send(delivery_id=row.pk, now=start) == "delivered"
     endpoint.refresh_from_db()

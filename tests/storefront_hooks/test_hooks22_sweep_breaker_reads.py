@@ -20,7 +20,7 @@ from integrations.models import DeliveryStatus, ProviderAccount
 from integrations.models.accounts import BreakerMode
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
-from storefront_hooks.services import deliveries
+from storefront_hooks.services import sweep
 from storefront_hooks.services.deliveries import render_body
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def queued(monkeypatch) -> list[int]:
     found: list[int] = []
-    monkeypatch.setattr(deliveries, "enqueue", found.append)
+    monkeypatch.setattr(sweep, "enqueue", found.append)
     return found
 
 

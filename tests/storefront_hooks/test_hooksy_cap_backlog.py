@@ -20,7 +20,7 @@ from integrations.models import DeliveryStatus
 from integrations.ratelimit import limiter_for
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
-from storefront_hooks.services import deliveries
+from storefront_hooks.services import sweep
 from storefront_hooks.services.backlog import CAP_WAIT_MAX_SECONDS
 from storefront_hooks.services.deliveries import render_body
 from storefront_hooks.services.queue import schedule_name
@@ -37,7 +37,7 @@ MINUTES = 4
 @pytest.fixture
 def swept(monkeypatch) -> list[int]:
     found: list[int] = []
-    monkeypatch.setattr(deliveries, "enqueue", found.append)
+    monkeypatch.setattr(sweep, "enqueue", found.append)
     return found
 
 

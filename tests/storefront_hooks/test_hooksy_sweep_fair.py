@@ -10,7 +10,7 @@ from django.utils import timezone
 from integrations.models import DeliveryStatus
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
-from storefront_hooks.services import deliveries
+from storefront_hooks.services import sweep
 from storefront_hooks.services.deliveries import render_body
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def queued(monkeypatch) -> list[int]:
     found: list[int] = []
-    monkeypatch.setattr(deliveries, "enqueue", found.append)
+    monkeypatch.setattr(sweep, "enqueue", found.append)
     return found
 
 

@@ -15,7 +15,7 @@ from integrations.models import DeliveryStatus, Event
 from integrations.models.accounts import BreakerMode
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
-from storefront_hooks.services import deliveries
+from storefront_hooks.services import sweep
 from storefront_hooks.services.rows import rows
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def _redis_down(settings) -> None:
 @pytest.fixture
 def no_enqueue(monkeypatch) -> list[int]:
     queued: list[int] = []
-    monkeypatch.setattr(deliveries, "enqueue", queued.append)
+    monkeypatch.setattr(sweep, "enqueue", queued.append)
     return queued
 
 

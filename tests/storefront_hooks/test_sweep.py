@@ -17,7 +17,7 @@ from integrations.models.accounts import BreakerMode
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
-from storefront_hooks.services import deliveries
+from storefront_hooks.services import deliveries, sweep
 from tests.storefront_hooks.conftest import HOOK_PATH, machine_clock
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def _emit(order_id: str = "ord_1") -> WebhookDelivery:
 @pytest.fixture
 def no_enqueue(monkeypatch) -> list[int]:
     queued: list[int] = []
-    monkeypatch.setattr(deliveries, "enqueue", queued.append)
+    monkeypatch.setattr(sweep, "enqueue", queued.append)
     return queued
 
 

@@ -19,6 +19,9 @@ from django.core.management.base import CommandError
 from django.core.management.commands import migrate
 from django.db import DatabaseError, OperationalError, connections
 from django.db.backends.signals import connection_created
+from psycopg.sql import Composable
+
+from integrations.migration_ops import lock_timeout_text
 
 # PostgreSQL's "lock_not_available": lock_timeout (or NOWAIT) fired.
 LOCK_NOT_AVAILABLE = "55P03"
@@ -85,25 +88,34 @@ class Command(migrate.Command):
 def lock_timeout(connection: Any, timeout: int) -> Iterator[None]:
     """``connection``'s lock_timeout is ``timeout`` ms meanwhile, except for
     CONCURRENTLY statements; the session's own value afterwards."""
-    limit, alias = f"{timeout}ms", connection.alias
+    limit, alias = lock_timeout_text(timeout), connection.alias
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('lock_timeout')")
         (before,) = cursor.fetchone()
         cursor.execute(SET_LOCK_TIMEOUT, [limit])
+    exempt = _unlimited_when_concurrent(limit)
+    others: list[Any] = []
 
-    # A new session starts without it: a RunPython that closed the connection
-    # (the next statement opens another) or uses a thread's own.
+    # A new session starts without either: a RunPython that closed the
+    # connection (the next statement opens another) or uses a thread's own.
     def limit_new(sender: Any, connection: Any, **kwargs: Any) -> None:
-        if connection.alias == alias:
-            with connection.cursor() as cursor:
-                cursor.execute(SET_LOCK_TIMEOUT, [limit])
+        if connection.alias != alias:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(SET_LOCK_TIMEOUT, [limit])
+        if exempt not in connection.execute_wrappers:
+            connection.execute_wrappers.append(exempt)
+            others.append(connection)
 
     connection_created.connect(limit_new, weak=False)
     try:
-        with connection.execute_wrapper(_unlimited_when_concurrent(limit)):
+        with connection.execute_wrapper(exempt):
             yield
     finally:
         connection_created.disconnect(limit_new)
+        for other in others:
+            with suppress(ValueError):
+                other.execute_wrappers.remove(exempt)
         # A connection broken meanwhile has its own error to tell.
         with suppress(DatabaseError), connection.cursor() as cursor:
             cursor.execute(SET_LOCK_TIMEOUT, [before])
@@ -113,7 +125,7 @@ def _unlimited_when_concurrent(limit: str) -> Callable[..., Any]:
     def wrapper(
         execute: Callable[..., Any], sql: Any, params: Any, many: bool, context
     ):
-        if not (isinstance(sql, str) and CONCURRENTLY.match(sql)):
+        if not CONCURRENTLY.match(_statement_text(sql, context)):
             return execute(sql, params, many, context)
         execute(SET_LOCK_TIMEOUT, ["0"], False, context)
         try:
@@ -124,3 +136,15 @@ def _unlimited_when_concurrent(limit: str) -> Callable[..., Any]:
                 execute(SET_LOCK_TIMEOUT, [limit], False, context)
 
     return wrapper
+
+
+def _statement_text(sql: Any, context: dict[str, Any]) -> str:
+    """The statement as the server gets it: psycopg's composed SQL rendered
+    with the connection's quoting, bytes decoded."""
+    if isinstance(sql, str):
+        return sql
+    if isinstance(sql, bytes):
+        return sql.decode(errors="replace")
+    if isinstance(sql, Composable):
+        return sql.as_string(context["connection"].connection)
+    return ""
