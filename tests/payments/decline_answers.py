@@ -66,7 +66,7 @@ def stripe_adapter() -> StripeAdapter:
     return StripeAdapter(stripe_test_account())
 
 
-def stripe_payment(account, status=PaymentStatus.PENDING, **fields) -> Payment:
+def intent_payment(account, status=PaymentStatus.PENDING, **fields) -> Payment:
     """A Stripe payment on the fixture's intent (a fresh idempotency key)."""
     values = {
         "order_id": "order-1",
