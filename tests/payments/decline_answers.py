@@ -175,6 +175,13 @@ def declined_transaction(xml: str) -> str:
     return xml[start : xml.rindex("</transaction>") + len("</transaction>")]
 
 
+def braintree_looked_up(adapter, mocked, xml: str):
+    """The look-up of the declined transaction the error answer ``xml``
+    holds."""
+    mocked.get(f"{bt.TRANSACTIONS}/{bt.TXN}", body=declined_transaction(xml), **bt.XML)
+    return adapter.retrieve(provider_reference=bt.TXN)
+
+
 def braintree_refusal(adapter, mocked, body: str) -> Rejected:
     """The error of a sale Braintree answers 422 with ``body``."""
     mocked.post(bt.TRANSACTIONS, status=422, body=body, **bt.XML)

@@ -26,9 +26,9 @@ from payments.providers.base import PaymentEventKind, ProviderStatus
 from payments.providers.sandbox import SandboxPaymentsAdapter
 from tests.payments.decline_answers import (
     braintree_declined,
+    braintree_looked_up,
     braintree_refusal,
     card_error,
-    declined_transaction,
     paypal_adapter,
     settlement_declined_event,
     stripe_adapter,
@@ -37,9 +37,6 @@ from tests.payments.providers import test_paypal as pp
 from tests.payments.providers import test_square as sq
 from tests.payments.providers import test_stripe as st
 from tests.payments.providers.test_braintree import (  # noqa: F401 (fixtures)
-    TRANSACTIONS,
-    TXN,
-    XML,
     account,
     adapter,
     mocked,
@@ -217,10 +214,7 @@ def test_braintree_look_up_of_a_declined_transaction_carries_the_decline(
     adapter,  # noqa: F811
     mocked,  # noqa: F811
 ):
-    transaction = declined_transaction(braintree_declined("2018"))
-    mocked.get(f"{TRANSACTIONS}/{TXN}", body=transaction, **XML)
-
-    result = adapter.retrieve(provider_reference=TXN)
+    result = braintree_looked_up(adapter, mocked, braintree_declined("2018"))
 
     assert result.status is ProviderStatus.FAILED
     assert (result.decline.code, result.decline.provider_code) == (

@@ -12,14 +12,11 @@ import pytest
 from payments.providers.base import PaymentEventKind, ProviderStatus
 from tests.payments.decline_answers import (
     braintree_declined,
+    braintree_looked_up,
     braintree_refusal,
-    declined_transaction,
     settlement_declined_event,
 )
 from tests.payments.providers.test_braintree import (  # noqa: F401 (fixtures)
-    TRANSACTIONS,
-    TXN,
-    XML,
     account,
     adapter,
     mocked,
@@ -59,10 +56,7 @@ def test_a_look_up_of_a_declined_transaction_carries_the_networks_advice(
     adapter,  # noqa: F811
     mocked,  # noqa: F811
 ):
-    transaction = declined_transaction(declined_xml("21"))
-    mocked.get(f"{TRANSACTIONS}/{TXN}", body=transaction, **XML)
-
-    result = adapter.retrieve(provider_reference=TXN)
+    result = braintree_looked_up(adapter, mocked, declined_xml("21"))
 
     assert result.status is ProviderStatus.FAILED
     assert (result.decline.code, result.decline.advice_code) == (
