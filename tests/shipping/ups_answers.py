@@ -63,10 +63,17 @@ def package(answer: dict) -> dict:
     return answer["trackResponse"]["shipment"][0]["package"][0]
 
 
+def ups_answering(answer: dict, number: str = NUMBER) -> responses.RequestsMock:
+    """UPS answering a token request and ``number``'s track call with
+    ``answer`` (enter it around the calls)."""
+    mocked = responses.RequestsMock(assert_all_requests_are_fired=False)
+    mocked.post(TOKEN_URL, json=load("ups", "oauth_token.json"))
+    mocked.get(track_url(number), json=answer)
+    return mocked
+
+
 def poll(shipment: Shipment, answer: dict) -> None:
     """Refresh ``shipment``'s tracking with ``answer`` from UPS."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(TOKEN_URL, json=load("ups", "oauth_token.json"))
-        mocked.get(track_url(shipment.tracking_number), json=answer)
+    with ups_answering(answer, shipment.tracking_number):
         services.shipment_tracking_refresh(shipment=shipment)
     shipment.refresh_from_db()
