@@ -16,19 +16,20 @@ from inventory.models import SyncStatus
 from inventory.providers.base import LevelsQuery
 from inventory.providers.tradegecko import TradeGeckoAdapter
 from tests.inventory.contract import harness_tradegecko as tg
-from tests.inventory.paged_erp import gecko_variant, paged_account, synced_levels
+from tests.inventory.paged_erp import (
+    SKUS,
+    gecko_paged_account,
+    gecko_variant,
+    synced_levels,
+)
 from tests.inventory.test_revinv20_restored_variant import SoftDeletingGecko, _variant
 
 pytestmark = pytest.mark.django_db
 
-SKUS = [f"S{n:02d}" for n in range(1, 26)]
-
 
 @pytest.fixture
 def account(settings):
-    account = paged_account(settings, tg.make_account, "159")
-    settings.INVENTORY_SYNC_PAGE_SIZE = 10
-    return account
+    return gecko_paged_account(settings)
 
 
 def _gecko(archived: tuple[int, ...] = ()) -> SoftDeletingGecko:

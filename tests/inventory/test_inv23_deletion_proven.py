@@ -11,13 +11,14 @@ import pytest
 
 from inventory.models import SyncStatus
 from inventory.services.sync import next_since
-from tests.inventory.contract import harness_tradegecko as tg
-from tests.inventory.paged_erp import paged_account, synced_levels
+from tests.inventory.paged_erp import (
+    SKUS,
+    gecko_paged_account,
+    synced_levels,
+)
 from tests.inventory.test_revinv20_restored_variant import SoftDeletingGecko, _variant
 
 pytestmark = pytest.mark.django_db
-
-SKUS = [f"S{n:02d}" for n in range(1, 26)]
 
 
 class LaterGecko(SoftDeletingGecko):
@@ -41,9 +42,7 @@ class LaterGecko(SoftDeletingGecko):
 
 @pytest.fixture
 def account(settings):
-    account = paged_account(settings, tg.make_account, "159")
-    settings.INVENTORY_SYNC_PAGE_SIZE = 10
-    return account
+    return gecko_paged_account(settings)
 
 
 def _gecko() -> LaterGecko:

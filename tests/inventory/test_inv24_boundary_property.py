@@ -17,15 +17,10 @@ take any page as holding that last (``read_again`` true) fails it on every
 seed (inv24's proof, run by hand)."""
 
 import pytest
-import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integrations.errors import ProviderError
-from inventory.providers.base import LevelsQuery
-from inventory.providers.tradegecko import TradeGeckoAdapter
-from tests.inventory.contract import harness_tradegecko as tg
-from tests.inventory.test_revinv22_paging_property import RandomGecko, _account
+from tests.inventory.paged_erp import RandomGecko, read_listing
 
 pytestmark = pytest.mark.django_db
 
@@ -96,32 +91,10 @@ class BoundaryGecko(RandomGecko):
 
 
 def _run(gecko: BoundaryGecko, size: int, resume_at: int) -> tuple[set[str], bool]:
-    """Read the whole listing as a sync does: (SKUs live all along unread,
-    partial)."""
-    adapter = TradeGeckoAdapter(_account())
-    read, partial, cursor, pages = set(), False, "", 0
-    with responses.RequestsMock() as rsps:
-        rsps.add_callback(responses.GET, tg.VARIANTS, callback=gecko.answer)
-        while True:
-            pages += 1
-            assert pages < 200, "the cursor does not move on"
-            if pages == resume_at:  # a saved cursor read by a later task
-                adapter = TradeGeckoAdapter(_account())
-            query = LevelsQuery(limit=size, cursor=cursor)
-            gecko.page_next = True
-            try:
-                page = adapter.levels(query)
-            except ProviderError:
-                partial = True
-                cursor = adapter.cursor_after(query)
-                continue
-            read |= {record.sku for record in page.records}
-            partial |= page.shifted
-            if not page.has_more:
-                break
-            assert page.next_cursor and page.next_cursor != cursor
-            cursor = page.next_cursor
-    return {f"V{i}" for i in gecko.always} - read, partial
+    def next_page() -> None:
+        gecko.page_next = True
+
+    return read_listing(gecko, size, resume_at, before_page=next_page)
 
 
 @settings(

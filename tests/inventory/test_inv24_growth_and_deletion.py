@@ -13,13 +13,15 @@ applied twice. Built from TradeGecko's recorded variant shape
 import pytest
 
 from inventory.models import StockLevel, SyncStatus
-from tests.inventory.contract import harness_tradegecko as tg
-from tests.inventory.paged_erp import paged_account, synced_levels
+from tests.inventory.paged_erp import (
+    SKUS,
+    gecko_paged_account,
+    synced_levels,
+)
 from tests.inventory.test_revinv20_restored_variant import SoftDeletingGecko, _variant
 
 pytestmark = pytest.mark.django_db
 
-SKUS = [f"S{n:02d}" for n in range(1, 26)]
 LATER = "2026-11-02T08:00:00.000Z"
 
 
@@ -58,9 +60,7 @@ def _stock(stock: int) -> dict:
 
 @pytest.fixture
 def account(settings):
-    account = paged_account(settings, tg.make_account, "159")
-    settings.INVENTORY_SYNC_PAGE_SIZE = 10
-    return account
+    return gecko_paged_account(settings)
 
 
 @pytest.fixture

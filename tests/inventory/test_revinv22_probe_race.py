@@ -16,7 +16,7 @@ from integrations.models import ProviderCall
 from inventory.providers.base import LevelsQuery
 from inventory.providers.tradegecko import TradeGeckoAdapter
 from tests.inventory.contract import harness_tradegecko as tg
-from tests.inventory.test_revinv22_paging_property import RandomGecko, _account
+from tests.inventory.paged_erp import RandomGecko, unpaced_account
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def _gecko(script) -> RandomGecko:
 
 
 def _read(gecko: RandomGecko) -> tuple[set[str], bool]:
-    adapter = TradeGeckoAdapter(_account())
+    adapter = TradeGeckoAdapter(unpaced_account())
     read, shifted, cursor = set(), False, ""
     with responses.RequestsMock() as rsps:
         rsps.add_callback(responses.GET, tg.VARIANTS, callback=gecko.answer)

@@ -19,19 +19,21 @@ import copy
 import pytest
 
 from integrations.errors import Rejected
-from payments.providers.base import DECLINE_CODES, CaptureRequest
+from payments.providers.base import DECLINE_CODES
 from payments.services.messages import public_message, refusal_type
 from payments.services.recurring_manage import HARD_DECLINES
-from tests.payments.providers import test_paypal as pp
+from tests.payments.decline_answers import (
+    braintree_declined,
+    braintree_refusal,
+    paypal_adapter,
+    paypal_capture_refusal,
+    stripe_test_account,
+)
 from tests.payments.providers import test_stripe as st
 from tests.payments.providers.test_braintree import (  # noqa: F401 (fixtures)
-    TRANSACTIONS,
-    XML,
     account,
     adapter,
-    load,
     mocked,
-    payment,
 )
 
 pytestmark = pytest.mark.django_db
@@ -107,27 +109,11 @@ def test_stripe_decline_without_advice_has_none():
 
 
 def _stripe_account():
-    return st.ProviderAccountFactory(
-        provider="stripe",
-        mode="test",
-        settings=dict(st.FAST),
-        credentials={"secret_key": st.SECRET_KEY, "webhook_secret": st.WEBHOOK_SECRET},
-    )
+    return stripe_test_account()
 
 
 def _braintree_decline(adapter, mocked, processor_code: str, text: str):  # noqa: F811
-    body = (
-        load("error_processor_declined.xml")
-        .replace(
-            "<processor-response-code>2000<",
-            f"<processor-response-code>{processor_code}<",
-        )
-        .replace("Do Not Honor", text)
-    )
-    mocked.post(TRANSACTIONS, status=422, body=body, **XML)
-    with pytest.raises(Rejected) as caught:
-        adapter.authorize(payment())
-    return caught.value
+    return braintree_refusal(adapter, mocked, braintree_declined(processor_code, text))
 
 
 @pytest.mark.parametrize(
@@ -181,33 +167,6 @@ def test_braintree_do_not_honor_has_no_advice(adapter, mocked):  # noqa: F811
     ],
 )
 def test_paypal_payment_advice_code(advice, code, advice_code):
-    paypal = pp.PayPalAdapter(
-        pp.ProviderAccountFactory(
-            provider="paypal",
-            slug="paypal-main",
-            settings=dict(pp.FAST),
-            credentials={"client_id": pp.CLIENT_ID, "client_secret": pp.SECRET},
-        )
-    )
-    declined = pp.load("authorization_capture_declined.json")
-    declined["processor_response"]["response_code"] = "0500"
-    declined["processor_response"]["payment_advice_code"] = advice
-    with pp.responses.RequestsMock(assert_all_requests_are_fired=False) as paypal_api:
-        paypal_api.post(pp.TOKEN_URL, json=pp.load("oauth_token.json"))
-        paypal_api.get(pp.ORDER_URL, json=pp.load("order_authorized.json"))
-        paypal_api.post(
-            f"{pp.BASE}/v2/payments/authorizations/{pp.AUTH}/capture",
-            status=201,
-            json=declined,
-        )
-        with pytest.raises(Rejected) as caught:
-            paypal.capture(
-                CaptureRequest(
-                    provider_reference=pp.ORDER,
-                    amount=650,
-                    currency="USD",
-                    idempotency_key="c",
-                )
-            )
-    assert (caught.value.code, caught.value.provider_code) == (code, "0500")
-    assert caught.value.advice_code == advice_code
+    refused = paypal_capture_refusal(paypal_adapter(), advice)
+    assert (refused.code, refused.provider_code) == (code, "0500")
+    assert refused.advice_code == advice_code

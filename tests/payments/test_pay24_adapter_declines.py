@@ -16,59 +16,33 @@ as the create call's answer is, by the same code (``PaymentEvent.decline``,
 - Square ``payment.updated`` FAILED with ``card_details.errors``.
 - The sandbox's ``tok_stop_payment``."""
 
-import base64
 import copy
-from datetime import UTC, datetime
-from urllib.parse import urlencode
 
 import pytest
-from braintree.util.crypto import Crypto
 
 from integrations.errors import Rejected
 from integrations.webhooks.messages import WebhookMessage
 from payments.providers.base import PaymentEventKind, ProviderStatus
 from payments.providers.sandbox import SandboxPaymentsAdapter
+from tests.payments.decline_answers import (
+    braintree_declined,
+    braintree_looked_up,
+    braintree_refusal,
+    card_error,
+    paypal_adapter,
+    settlement_declined_event,
+    stripe_adapter,
+)
 from tests.payments.providers import test_paypal as pp
 from tests.payments.providers import test_square as sq
 from tests.payments.providers import test_stripe as st
 from tests.payments.providers.test_braintree import (  # noqa: F401 (fixtures)
-    PRIVATE_KEY,
-    PUBLIC_KEY,
-    TRANSACTIONS,
-    TXN,
-    XML,
     account,
     adapter,
-    load,
     mocked,
-    payment,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def stripe_adapter():
-    return st.StripeAdapter(
-        st.ProviderAccountFactory(
-            provider="stripe",
-            mode="test",
-            settings=dict(st.FAST),
-            credentials={
-                "secret_key": st.SECRET_KEY,
-                "webhook_secret": st.WEBHOOK_SECRET,
-            },
-        )
-    )
-
-
-def card_error(decline_code: str = "generic_decline", **fields) -> dict:
-    return {
-        "type": "card_error",
-        "code": "card_declined",
-        "decline_code": decline_code,
-        "message": "Your card was declined.",
-        **fields,
-    }
 
 
 def stripe_failed_event(error: dict):
@@ -180,17 +154,6 @@ def test_stripe_look_up_of_a_live_intent_has_no_decline():
     assert result.decline is None
 
 
-def paypal_adapter():
-    return pp.PayPalAdapter(
-        pp.ProviderAccountFactory(
-            provider="paypal",
-            slug="paypal-main",
-            settings=dict(pp.FAST),
-            credentials={"client_id": pp.CLIENT_ID, "client_secret": pp.SECRET},
-        )
-    )
-
-
 def test_paypal_capture_declined_event_carries_the_processor_response():
     body = pp.load("event_capture_denied.json")
     body["event_type"] = "PAYMENT.CAPTURE.DECLINED"
@@ -238,37 +201,10 @@ def test_paypal_look_up_of_a_declined_capture_carries_the_decline():
     )
 
 
-def braintree_notification(kind: str, transaction_xml: str) -> bytes:
-    xml = (
-        "<notification>"
-        f'<timestamp type="datetime">{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}'
-        f"</timestamp><kind>{kind}</kind><subject>{transaction_xml}</subject>"
-        "</notification>"
-    )
-    payload = base64.encodebytes(xml.encode())
-    signature = f"{PUBLIC_KEY}|{Crypto.sha1_hmac_hash(PRIVATE_KEY, payload)}"
-    return urlencode({"bt_signature": signature, "bt_payload": payload}).encode()
-
-
 def test_braintree_settlement_declined_event_carries_the_settlement_code(
     adapter,  # noqa: F811
 ):
-    body = braintree_notification(
-        "transaction_settlement_declined",
-        f"<transaction><id>{TXN}</id><status>settlement_declined</status>"
-        "<type>sale</type><currency-iso-code>USD</currency-iso-code>"
-        "<amount>100.00</amount>"
-        "<processor-response-code>1000</processor-response-code>"
-        "<processor-settlement-response-code>2017"
-        "</processor-settlement-response-code></transaction>",
-    )
-    message = adapter.verify_webhook(
-        body=body,
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-        url="https://shop.example/webhooks/braintree-main/",
-    )
-
-    event = adapter.parse_payment_event(message)
+    event = settlement_declined_event(adapter, "2017")
 
     assert event.kind is PaymentEventKind.FAILED_FINAL
     assert (event.decline.code, event.decline.provider_code) == ("stop_payment", "2017")
@@ -278,16 +214,7 @@ def test_braintree_look_up_of_a_declined_transaction_carries_the_decline(
     adapter,  # noqa: F811
     mocked,  # noqa: F811
 ):
-    xml = load("error_processor_declined.xml")
-    # The declined transaction the error answer holds (after its params).
-    start = xml.index("<transaction>", xml.index("</params>"))
-    transaction = xml[start : xml.rindex("</transaction>") + len("</transaction>")]
-    transaction = transaction.replace(
-        "<processor-response-code>2000<", "<processor-response-code>2018<"
-    )
-    mocked.get(f"{TRANSACTIONS}/{TXN}", body=transaction, **XML)
-
-    result = adapter.retrieve(provider_reference=TXN)
+    result = braintree_looked_up(adapter, mocked, braintree_declined("2018"))
 
     assert result.status is ProviderStatus.FAILED
     assert (result.decline.code, result.decline.provider_code) == (
@@ -300,16 +227,10 @@ def test_braintree_2044_call_issuer_advises_no_retry(
     adapter,  # noqa: F811
     mocked,  # noqa: F811
 ):
-    body = load("error_processor_declined.xml").replace(
-        "<processor-response-code>2000<", "<processor-response-code>2044<"
-    )
-    mocked.post(TRANSACTIONS, status=422, body=body, **XML)
+    refused = braintree_refusal(adapter, mocked, braintree_declined("2044"))
 
-    with pytest.raises(Rejected) as caught:
-        adapter.authorize(payment())
-
-    assert (caught.value.code, caught.value.provider_code) == ("card_declined", "2044")
-    assert caught.value.advice_code == "do_not_try_again"
+    assert (refused.code, refused.provider_code) == ("card_declined", "2044")
+    assert refused.advice_code == "do_not_try_again"
 
 
 def test_square_failed_payment_event_carries_the_card_error():

@@ -7,18 +7,22 @@ with 400 payment_method_declined; a soft one stays chargeable. Stripe
 ``last_payment_error``; a settlement declined by Braintree after the money
 was reported captured (a correction: still final)."""
 
-import json
 import uuid
 
 import pytest
 import responses
 
-from integrations.models import WebhookEvent
 from payments.models import Payment, PaymentStatus, RecurringCharge, ReviewReason
 from payments.services.events import payment_event_apply
 from payments.services.reconcile import payment_reconcile
-from payments.webhooks import payment_webhook_handle
 from tests.factories import ProviderAccountFactory
+from tests.payments.decline_answers import (
+    STOPPED,
+    card_error,
+    intent_payment,
+    stored_webhook,
+    stripe_failed_webhook,
+)
 from tests.payments.providers import test_stripe as st
 from tests.payments.recurring_setup import (
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
@@ -26,19 +30,11 @@ from tests.payments.recurring_setup import (
 
 pytestmark = pytest.mark.django_db
 
-STOPPED = {
-    "type": "card_error",
-    "code": "card_declined",
-    "decline_code": "stop_payment_order",
-    "message": "Your card was declined.",
-}
-SOFT = {
-    "type": "card_error",
-    "code": "card_declined",
-    "decline_code": "insufficient_funds",
-    "advice_code": "try_again_later",
-    "message": "Your card has insufficient funds.",
-}
+SOFT = card_error(
+    "insufficient_funds",
+    advice_code="try_again_later",
+    message="Your card has insufficient funds.",
+)
 
 
 @pytest.fixture
@@ -49,33 +45,7 @@ def stripe_account():
 
 
 def stripe_payment(account, method, status=PaymentStatus.PENDING, **fields) -> Payment:
-    intent = st.intent()
-    values = {
-        "order_id": "order-1",
-        "amount": 2000,
-        "currency": "EUR",
-        "account": account,
-        "provider_reference": intent["id"],
-        "idempotency_key": f"key-{uuid.uuid4().hex}",
-        "saved_method": method,
-        "status": status,
-    }
-    values.update(fields)
-    return Payment.objects.create(**values)
-
-
-def failed_webhook(account, error: dict) -> None:
-    obj = st.intent(status="requires_payment_method", last_payment_error=error)
-    payload = json.loads(st.event("payment_intent.payment_failed", obj))
-    event = WebhookEvent.objects.create(
-        account=account,
-        event_type=payload["type"],
-        dedupe_key=payload["id"],
-        payload=payload,
-        raw_body=json.dumps(payload).encode(),
-        headers={},
-    )
-    payment_webhook_handle(event)
+    return intent_payment(account, status, saved_method=method, **fields)
 
 
 def new_charge_on(api, method):
@@ -103,7 +73,7 @@ def test_stripe_webhook_stop_payment_is_a_hard_decline_of_the_card(
     method = recurring.saved_method
     payment = stripe_payment(stripe_account, method)
 
-    failed_webhook(stripe_account, STOPPED)
+    stripe_failed_webhook(stripe_account, STOPPED)
 
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.FAILED
@@ -121,7 +91,7 @@ def test_stripe_webhook_network_advice_do_not_try_again_is_final(
     method = recurring.saved_method
     payment = stripe_payment(stripe_account, method)
 
-    failed_webhook(
+    stripe_failed_webhook(
         stripe_account,
         {**STOPPED, "decline_code": "generic_decline", "network_advice_code": "03"},
     )
@@ -140,7 +110,7 @@ def test_stripe_webhook_soft_decline_leaves_the_card_chargeable(
     method = recurring.saved_method
     payment = stripe_payment(stripe_account, method)
 
-    failed_webhook(stripe_account, SOFT)
+    stripe_failed_webhook(stripe_account, SOFT)
 
     payment.refresh_from_db()
     assert (payment.failure_code, payment.failure_advice_code) == (
@@ -163,7 +133,7 @@ def test_stripe_webhook_on_a_captured_payment_leaves_it_alone(
         amount_captured=2000,
     )
 
-    failed_webhook(stripe_account, STOPPED)
+    stripe_failed_webhook(stripe_account, STOPPED)
 
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CAPTURED
@@ -212,15 +182,7 @@ def braintree_settlement_declined(account, reference: str, code: str) -> None:
             "gateway_rejection_reason": "",
         },
     }
-    event = WebhookEvent.objects.create(
-        account=account,
-        event_type=payload["kind"],
-        dedupe_key=f"sd:{reference}:{code}",
-        payload=payload,
-        raw_body=json.dumps(payload).encode(),
-        headers={},
-    )
-    payment_webhook_handle(event)
+    stored_webhook(account, payload["kind"], f"sd:{reference}:{code}", payload)
 
 
 def test_braintree_settlement_declined_keeps_the_decline_and_stays_final(

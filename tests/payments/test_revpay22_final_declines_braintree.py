@@ -12,16 +12,12 @@ stop is not resumed on that card (recurring_manage.HARD_DECLINES).
 
 import pytest
 
-from integrations.errors import Rejected
 from payments.services.recurring_manage import HARD_DECLINES
+from tests.payments.decline_answers import braintree_declined, braintree_refusal
 from tests.payments.providers.test_braintree import (  # noqa: F401 (fixtures)
-    TRANSACTIONS,
-    XML,
     account,
     adapter,
-    load,
     mocked,
-    payment,
 )
 
 pytestmark = pytest.mark.django_db
@@ -37,21 +33,12 @@ def test_braintree_final_declines_are_hard(
     processor_code,
     text,
 ):
-    body = (
-        load("error_processor_declined.xml")
-        .replace(
-            "<processor-response-code>2000<",
-            f"<processor-response-code>{processor_code}<",
-        )
-        .replace("Do Not Honor", text)
+    refused = braintree_refusal(
+        adapter, mocked, braintree_declined(processor_code, text)
     )
-    mocked.post(TRANSACTIONS, status=422, body=body, **XML)
 
-    with pytest.raises(Rejected) as caught:
-        adapter.authorize(payment())
-
-    assert (caught.value.code, caught.value.provider_code) == (
+    assert (refused.code, refused.provider_code) == (
         "incorrect_number",
         processor_code,
     )
-    assert caught.value.code in HARD_DECLINES
+    assert refused.code in HARD_DECLINES

@@ -9,46 +9,18 @@ resumable and staff saw no advice."""
 import pytest
 
 from integrations.errors import Rejected
-from payments.providers.base import CaptureRequest
-from tests.payments.providers import test_paypal as pp
+from tests.payments.decline_answers import paypal_adapter, paypal_capture_refusal
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def paypal():
-    return pp.PayPalAdapter(
-        pp.ProviderAccountFactory(
-            provider="paypal",
-            slug="paypal-main",
-            settings=dict(pp.FAST),
-            credentials={"client_id": pp.CLIENT_ID, "client_secret": pp.SECRET},
-        )
-    )
+    return paypal_adapter()
 
 
 def _captured_with(paypal, advice: str) -> Rejected:
-    declined = pp.load("authorization_capture_declined.json")
-    declined["processor_response"]["response_code"] = "0500"
-    declined["processor_response"]["payment_advice_code"] = advice
-    with pp.responses.RequestsMock(assert_all_requests_are_fired=False) as paypal_api:
-        paypal_api.post(pp.TOKEN_URL, json=pp.load("oauth_token.json"))
-        paypal_api.get(pp.ORDER_URL, json=pp.load("order_authorized.json"))
-        paypal_api.post(
-            f"{pp.BASE}/v2/payments/authorizations/{pp.AUTH}/capture",
-            status=201,
-            json=declined,
-        )
-        with pytest.raises(Rejected) as caught:
-            paypal.capture(
-                CaptureRequest(
-                    provider_reference=pp.ORDER,
-                    amount=650,
-                    currency="USD",
-                    idempotency_key="c",
-                )
-            )
-    return caught.value
+    return paypal_capture_refusal(paypal, advice)
 
 
 def test_advice_01_new_account_information_is_do_not_try_again(paypal):

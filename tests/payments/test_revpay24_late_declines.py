@@ -10,33 +10,23 @@ import uuid
 import pytest
 import responses
 
-from integrations.models import WebhookEvent
-from integrations.secrets_registry import MASK, forget
+from integrations.secrets_registry import MASK
 from payments.models import Payment, PaymentNote, PaymentStatus
 from payments.selectors import payment_timeline
 from payments.services.events import payment_event_apply
 from payments.services.reconcile import payment_reconcile
-from payments.webhooks import payment_webhook_handle
 from tests.factories import ProviderAccountFactory
+from tests.payments.decline_answers import (  # noqa: F401 (fresh_secrets)
+    STOPPED,
+    fresh_secrets,
+    intent_payment,
+    stripe_failed_webhook,
+)
 from tests.payments.providers import test_stripe as st
 
 pytestmark = pytest.mark.django_db
 
 CANARY = "sk_test_CANARY_revpay24_0123456789"
-STOPPED = {
-    "type": "card_error",
-    "code": "card_declined",
-    "decline_code": "stop_payment_order",
-    "message": "Your card was declined.",
-}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_secrets(settings):
-    settings.SECRET_REDACTION_CHECK_SECONDS = 0
-    forget()
-    yield
-    forget()
 
 
 @pytest.fixture
@@ -50,32 +40,11 @@ def stripe_account():
 
 
 def stripe_payment(account, status=PaymentStatus.PENDING, **fields) -> Payment:
-    values = {
-        "order_id": "order-1",
-        "amount": 2000,
-        "currency": "EUR",
-        "account": account,
-        "provider_reference": st.intent()["id"],
-        "idempotency_key": f"key-{uuid.uuid4().hex}",
-        "status": status,
-    }
-    values.update(fields)
-    return Payment.objects.create(**values)
+    return intent_payment(account, status, **fields)
 
 
 def failed_webhook(account, error: dict) -> None:
-    obj = st.intent(status="requires_payment_method", last_payment_error=error)
-    event_id = f"evt_{uuid.uuid4().hex[:24]}"
-    payload = json.loads(st.event("payment_intent.payment_failed", obj, event_id))
-    event = WebhookEvent.objects.create(
-        account=account,
-        event_type=payload["type"],
-        dedupe_key=payload["id"],
-        payload=payload,
-        raw_body=json.dumps(payload).encode(),
-        headers={},
-    )
-    payment_webhook_handle(event)
+    stripe_failed_webhook(account, error, event_id=f"evt_{uuid.uuid4().hex[:24]}")
 
 
 @responses.activate

@@ -45,3 +45,25 @@ def scheduled_pickup(account: ProviderAccount, confirmation: str, **values: obje
         **values,
     }
     return Pickup.objects.create(**fields)
+
+
+def pickup_day(days: int):
+    """Today (UTC, the database's clock, as the booking window reads it)
+    moved by ``days``."""
+    from datetime import UTC, timedelta
+
+    from integrations.clock import database_now
+
+    return database_now().astimezone(UTC).date() + timedelta(days=days)
+
+
+def api_client(*scopes: str):
+    """A storefront API client whose key holds ``scopes``."""
+    from rest_framework.test import APIClient
+
+    from tests.factories import ApiKeyFactory
+
+    client = APIClient()
+    key = ApiKeyFactory(scopes=list(scopes))
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    return client

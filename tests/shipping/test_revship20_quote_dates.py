@@ -13,8 +13,7 @@ from rest_framework.test import APIClient
 
 from shipping.models import RateQuote, SandboxLabel, Shipment, ShipmentStatus
 from shipping.providers import validation
-from tests.factories import ApiKeyFactory
-from tests.shipping.helpers import carrier, shop
+from tests.shipping.helpers import api_client, carrier, shop
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -25,10 +24,7 @@ SHIPMENTS = "/api/v1/shipping/shipments/"
 
 @pytest.fixture
 def api() -> APIClient:
-    key = ApiKeyFactory(scopes=["shipping:read", "shipping:write"])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    return client
+    return api_client("shipping:read", "shipping:write")
 
 
 def _buy(api, quote_id, key):

@@ -7,7 +7,7 @@ in doubt for good, nobody ever settling it. The retry of a cancel in doubt
 still goes to the carrier, whose answer settles it ("already cancelled" or
 success: cancelled; a refusal: ``unknown`` for staff), as on any other day."""
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import pytest
 import responses
@@ -18,9 +18,9 @@ from integrations.errors import Rejected
 from shipping import services
 from shipping.models import Pickup, PickupStatus
 from shipping.providers.sandbox import SandboxShippingAdapter
-from tests.factories import ApiKeyFactory, ProviderAccountFactory
-from tests.shipping.helpers import carrier, scheduled_pickup
+from tests.shipping.helpers import api_client, carrier, pickup_day, scheduled_pickup
 from tests.shipping.providers.wire import load
+from tests.shipping.ups_answers import ups_account
 
 pytestmark = pytest.mark.django_db
 
@@ -31,36 +31,19 @@ PICKUP_CANCEL_URL = f"{BASE}/api/shipments/v2409/pickup/02"
 
 @pytest.fixture
 def ups():
-    return ProviderAccountFactory(
-        kind="shipping",
-        provider="ups",
-        slug="ups-pickups",
-        settings={
-            "account_number": "A1B2C3",
-            "max_attempts": 1,
-            "breaker_consecutive_failures": 50,
-        },
-        credentials={"client_id": "ups-client", "client_secret": "ups-secret"},
-    )
+    return ups_account("ups-pickups", breaker_consecutive_failures=50)
 
 
 @pytest.fixture
 def api() -> APIClient:
-    key = ApiKeyFactory(scopes=["shipping:read", "shipping:write"])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    return client
-
-
-def _past_day():
-    return database_now().astimezone(UTC).date() - timedelta(days=3)
+    return api_client("shipping:read", "shipping:write")
 
 
 def _in_doubt(account, confirmation: str) -> Pickup:
     return scheduled_pickup(
         account,
         confirmation,
-        pickup_date=_past_day(),
+        pickup_date=pickup_day(-3),
         cancel_requested_at=database_now() - timedelta(days=3),
     )
 

@@ -6,69 +6,33 @@ Tracking.yaml Activity schema and the karrio sample (track_response.json)."""
 import copy
 
 import pytest
-import responses
 
-from shipping import services
-from shipping.models import Shipment, ShipmentStatus
+from shipping.models import Shipment
 from shipping.providers.tracking_types import TrackingStatus
-from tests.factories import ProviderAccountFactory
 from tests.shipping.providers.wire import load
+from tests.shipping.ups_answers import (
+    package,
+    poll,
+    track_answer,
+    ups_account,
+    ups_shipment,
+)
 
 pytestmark = pytest.mark.django_db
 
-BASE = "https://wwwcie.ups.com"
-NUMBER = "1Z1442YY7229014688"
-TRACK_URL = f"{BASE}/api/track/v1/details/{NUMBER}"
-
 
 def _shipment() -> Shipment:
-    account = ProviderAccountFactory(
-        kind="shipping",
-        provider="ups",
-        slug="ups-revship22",
-        settings={"account_number": "A1B2C3", "max_attempts": 1},
-        credentials={"client_id": "id", "client_secret": "secret"},
-    )
-    return Shipment.objects.create(
-        account=account,
-        from_address={},
-        to_address={},
-        parcels=[],
-        carrier="UPS",
-        service_code="03",
-        amount=1000,
-        currency="USD",
-        idempotency_key="revship22-ups",
-        status=ShipmentStatus.PURCHASED,
-        tracking_status="pre_transit",
-        tracking_number=NUMBER,
-    )
-
-
-def _answer(*activities: dict) -> dict:
-    answer = load("ups", "track_response.json")
-    answer["trackResponse"]["shipment"][0]["package"][0]["activity"] = list(activities)
-    return answer
+    account = ups_account("ups-revship22")
+    return ups_shipment(account, "revship22-ups", tracking_status="pre_transit")
 
 
 def _activity(kind: str, code: str, **times: str) -> dict:
-    base = load("ups", "track_response.json")["trackResponse"]["shipment"][0]
-    activity = copy.deepcopy(base["package"][0]["activity"][0])
+    activity = copy.deepcopy(package(load("ups", "track_response.json"))["activity"][0])
     activity["status"] = {"type": kind, "description": code, "code": code}
     for field in ("date", "time"):
         activity.pop(field)
     activity.update(times)
     return activity
-
-
-def _refresh(shipment: Shipment, answer: dict) -> None:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(
-            f"{BASE}/security/v1/oauth/token", json=load("ups", "oauth_token.json")
-        )
-        mocked.get(TRACK_URL, json=answer)
-        services.shipment_tracking_refresh(shipment=shipment)
-    shipment.refresh_from_db()
 
 
 def _stored(shipment: Shipment) -> list[tuple[str, str]]:
@@ -100,7 +64,7 @@ def test_a_gmt_time_before_ten_without_its_leading_zero_is_read_not_dropped():
         gmtOffset="-05:00",
     )
 
-    _refresh(shipment, _answer(delivered, picked))
+    poll(shipment, track_answer(delivered, picked))
 
     assert _stored(shipment) == [
         ("OR", "2021-02-09T23:00:00+00:00"),
@@ -121,7 +85,7 @@ def test_a_gmt_time_written_with_colons_reads_the_same():
         gmtOffset="-05:00",
     )
 
-    _refresh(shipment, _answer(out))
+    poll(shipment, track_answer(out))
 
     assert _stored(shipment) == [("OT", "2021-02-10T06:47:00+00:00")]
 
@@ -136,14 +100,14 @@ def test_local_times_with_their_offset_keep_a_westbound_parcel_in_order():
         "D", "F4", date="20210211", time="090000", gmtOffset="-08:00"
     )
 
-    _refresh(shipment, _answer(arrived, departed))
+    poll(shipment, track_answer(arrived, departed))
 
     assert _stored(shipment) == [
         ("DP", "2021-02-11T01:00:00+00:00"),
         ("AR", "2021-02-11T02:30:00+00:00"),
     ]
     assert shipment.tracking_event_at.isoformat() == "2021-02-11T02:30:00+00:00"
-    _refresh(shipment, _answer(delivered_later, arrived, departed))
+    poll(shipment, track_answer(delivered_later, arrived, departed))
     assert shipment.tracking_status == TrackingStatus.DELIVERED
 
 
@@ -160,6 +124,6 @@ def test_a_gmt_date_without_its_gmt_time_is_not_joined_to_the_local_time():
         gmtOffset="-05:00",
     )
 
-    _refresh(shipment, _answer(late))
+    poll(shipment, track_answer(late))
 
     assert _stored(shipment) == [("AR", "2021-02-11T02:30:00+00:00")]

@@ -13,8 +13,7 @@ from integrations.models import IdempotencyRecord
 from shipping import services
 from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST
 from shipping.models import Pickup, PickupStatus
-from tests.factories import ApiKeyFactory
-from tests.shipping.helpers import carrier
+from tests.shipping.helpers import api_client, carrier
 
 pytestmark = pytest.mark.django_db
 PICKUPS = "/api/v1/shipping/pickups/"
@@ -26,10 +25,7 @@ REFUSED = PICKUP_REQUEST | {
 
 @pytest.fixture
 def api() -> APIClient:
-    key = ApiKeyFactory(scopes=["shipping:read", "shipping:write"])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    return client
+    return api_client("shipping:read", "shipping:write")
 
 
 def _post(api, key, data):

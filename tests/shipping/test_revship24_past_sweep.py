@@ -10,33 +10,26 @@
 
 import contextlib
 import threading
-from datetime import UTC, timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from integrations.clock import database_now
 from integrations.models import Event
 from shipping.models import Pickup, PickupStatus
 from shipping.services.pickups import pickups_past_sweep
 from tests.factories import ProviderAccountFactory
-from tests.shipping.helpers import scheduled_pickup
+from tests.shipping.helpers import pickup_day, scheduled_pickup
+from tests.shipping.ups_answers import ups_account
 
 
 @pytest.fixture
 def ups():
-    return ProviderAccountFactory(
-        kind="shipping",
-        provider="ups",
-        slug="ups-revship24-past",
-        settings={"account_number": "A1B2C3", "max_attempts": 1},
-        credentials={"client_id": "ups-client", "client_secret": "ups-secret"},
-    )
+    return ups_account("ups-revship24-past")
 
 
 def _gone(account, count: int) -> list[Pickup]:
-    day = database_now().astimezone(UTC).date() - timedelta(days=3)
+    day = pickup_day(-3)
     return [
         scheduled_pickup(account, f"PRN-{account.slug}-{n}", pickup_date=day)
         for n in range(count)

@@ -20,9 +20,9 @@ from tests.shipping.test_ship24_ups_current_status import (  # noqa: F401
     _activity,
     _answer,
     _current,
-    _poll,
     bought,
 )
+from tests.shipping.ups_answers import poll
 
 pytestmark = pytest.mark.django_db
 
@@ -38,24 +38,24 @@ def _updates() -> list[str]:
 
 
 def test_a_lagging_in_transit_word_never_takes_out_for_delivery_back(bought):  # noqa: F811
-    _poll(bought, _answer(_current("I", "Out For Delivery Today"), OUT, LABEL))
+    poll(bought, _answer(_current("I", "Out For Delivery Today"), OUT, LABEL))
     assert bought.tracking_status == TrackingStatus.OUT_FOR_DELIVERY
 
-    _poll(bought, _answer(_current("I", "Arrived at Facility"), OUT, LABEL))
+    poll(bought, _answer(_current("I", "Arrived at Facility"), OUT, LABEL))
 
     assert bought.tracking_status == TrackingStatus.OUT_FOR_DELIVERY
     assert _updates() == ["out_for_delivery"]
 
 
 def test_a_first_answer_whose_word_lags_its_scans_follows_the_scans(bought):  # noqa: F811
-    _poll(bought, _answer(_current("I", "Arrived at Facility"), OUT, LABEL))
+    poll(bought, _answer(_current("I", "Arrived at Facility"), OUT, LABEL))
 
     assert bought.tracking_status == TrackingStatus.OUT_FOR_DELIVERY
 
 
 def test_a_stated_exception_over_the_same_scans_still_counts(bought):  # noqa: F811
-    _poll(bought, _answer(_current("I", "Out For Delivery Today"), OUT, LABEL))
+    poll(bought, _answer(_current("I", "Out For Delivery Today"), OUT, LABEL))
 
-    _poll(bought, _answer(_current("X", "The receiver was not available"), OUT, LABEL))
+    poll(bought, _answer(_current("X", "The receiver was not available"), OUT, LABEL))
 
     assert bought.tracking_status == TrackingStatus.EXCEPTION

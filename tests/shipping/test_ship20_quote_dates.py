@@ -13,8 +13,7 @@ from rest_framework.test import APIClient
 from integrations.models import ProviderCall
 from shipping.models import RateQuote, SandboxLabel, Shipment
 from shipping.providers.validation import MAX_SHIP_DAYS_AHEAD
-from tests.factories import ApiKeyFactory
-from tests.shipping.helpers import carrier, shop
+from tests.shipping.helpers import api_client, carrier, shop
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -29,10 +28,7 @@ def _today():
 
 @pytest.fixture
 def api() -> APIClient:
-    key = ApiKeyFactory(scopes=["shipping:read", "shipping:write"])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    return client
+    return api_client("shipping:read", "shipping:write")
 
 
 def _quote_dated(ship_date) -> RateQuote:

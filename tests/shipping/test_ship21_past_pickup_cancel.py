@@ -7,19 +7,16 @@ with no carrier call and the pickup left as it was. "Passed" is before the
 window a pickup is booked in (yesterday in UTC: still today where the day
 starts later), on the database's clock."""
 
-from datetime import UTC, timedelta
-
 import pytest
 import responses
 from rest_framework.test import APIClient
 
-from integrations.clock import database_now
 from integrations.models import ProviderCall
 from shipping import services
 from shipping.models import Pickup, PickupStatus
-from tests.factories import ApiKeyFactory, ProviderAccountFactory
-from tests.shipping.helpers import scheduled_pickup
+from tests.shipping.helpers import api_client, pickup_day, scheduled_pickup
 from tests.shipping.providers.wire import load
+from tests.shipping.ups_answers import ups_account
 
 pytestmark = pytest.mark.django_db
 
@@ -30,29 +27,12 @@ PICKUP_CANCEL_URL = f"{BASE}/api/shipments/v2409/pickup/02"
 
 @pytest.fixture
 def ups():
-    return ProviderAccountFactory(
-        kind="shipping",
-        provider="ups",
-        slug="ups-pickups",
-        settings={
-            "account_number": "A1B2C3",
-            "max_attempts": 1,
-            "breaker_consecutive_failures": 50,
-        },
-        credentials={"client_id": "ups-client", "client_secret": "ups-secret"},
-    )
+    return ups_account("ups-pickups", breaker_consecutive_failures=50)
 
 
 @pytest.fixture
 def api() -> APIClient:
-    key = ApiKeyFactory(scopes=["shipping:read", "shipping:write"])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    return client
-
-
-def _days_from_today(days: int):
-    return database_now().astimezone(UTC).date() + timedelta(days=days)
+    return api_client("shipping:read", "shipping:write")
 
 
 def _cancel(api, pickup: Pickup):
@@ -63,7 +43,7 @@ def _cancel(api, pickup: Pickup):
 
 
 def test_a_past_pickup_is_a_409_with_no_carrier_call(api, ups):
-    day = _days_from_today(-2)
+    day = pickup_day(-2)
     pickup = scheduled_pickup(ups, "2929602E9CP", pickup_date=day)
 
     with responses.RequestsMock() as mocked:
@@ -81,7 +61,7 @@ def test_a_past_pickup_is_a_409_with_no_carrier_call(api, ups):
 
 
 def test_staff_cancelling_a_past_pickup_are_told_so(ups):
-    pickup = scheduled_pickup(ups, "2929602E9CP", pickup_date=_days_from_today(-5))
+    pickup = scheduled_pickup(ups, "2929602E9CP", pickup_date=pickup_day(-5))
 
     with responses.RequestsMock(), pytest.raises(services.ShippingError) as refused:
         services.pickup_cancel(pickup=pickup)
@@ -93,7 +73,7 @@ def test_staff_cancelling_a_past_pickup_are_told_so(ups):
 
 
 def test_a_pickup_for_yesterday_in_utc_is_still_cancelled_at_the_carrier(api, ups):
-    pickup = scheduled_pickup(ups, "2929602E9CP", pickup_date=_days_from_today(-1))
+    pickup = scheduled_pickup(ups, "2929602E9CP", pickup_date=pickup_day(-1))
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         mocked.post(TOKEN_URL, json=load("ups", "oauth_token.json"))
@@ -111,7 +91,7 @@ def test_a_cancelled_past_pickup_is_still_answered_cancelled(api, ups):
     pickup = scheduled_pickup(
         ups,
         "2929602E9CP",
-        pickup_date=_days_from_today(-3),
+        pickup_date=pickup_day(-3),
         status=PickupStatus.CANCELLED,
     )
 

@@ -5,7 +5,6 @@ after the label counts as "may have moved", so the void of a label UPS had
 not scanned yet was refused before UPS was asked. UPS voids a label until
 its first scan: the void goes to UPS, which still refuses one it cannot do."""
 
-import copy
 from datetime import UTC, timedelta
 
 import pytest
@@ -17,44 +16,29 @@ from integrations.events import Event
 from shipping import services
 from shipping.models import Shipment, ShipmentStatus
 from shipping.providers.tracking_types import TrackingStatus
-from tests.factories import ApiKeyFactory, ProviderAccountFactory
+from tests.factories import ApiKeyFactory
 from tests.shipping.providers.wire import load
+from tests.shipping.ups_answers import (
+    BASE,
+    TOKEN_URL,
+    package,
+    poll,
+    track_answer,
+    ups_account,
+    ups_shipment,
+)
 
 pytestmark = pytest.mark.django_db
 
-BASE = "https://wwwcie.ups.com"
 NUMBER = "1Z12345E8791315509"
-TOKEN_URL = f"{BASE}/security/v1/oauth/token"
-TRACK_URL = f"{BASE}/api/track/v1/details/{NUMBER}"
 VOID_URL = f"{BASE}/api/shipments/v2409/void/cancel/{NUMBER}"
 
 
 @pytest.fixture
 def bought() -> Shipment:
-    account = ProviderAccountFactory(
-        kind="shipping",
-        provider="ups",
-        slug="ups-na",
-        settings={
-            "account_number": "A1B2C3",
-            "max_attempts": 1,
-            "breaker_consecutive_failures": 50,
-        },
-        credentials={"client_id": "ups-client", "client_secret": "ups-secret"},
-    )
-    return Shipment.objects.create(
-        account=account,
-        from_address={},
-        to_address={},
-        parcels=[],
-        carrier="UPS",
-        service_code="03",
-        amount=1000,
-        currency="USD",
-        idempotency_key="ups-na-1",
-        status=ShipmentStatus.PURCHASED,
-        tracking_number=NUMBER,
-        carrier_shipment_id=NUMBER,
+    account = ups_account("ups-na", breaker_consecutive_failures=50)
+    return ups_shipment(
+        account, "ups-na-1", tracking_number=NUMBER, carrier_shipment_id=NUMBER
     )
 
 
@@ -69,21 +53,17 @@ def _activity(kind: str, code: str, description: str, minutes_ago: int) -> dict:
 
 
 def _track_answer(*activities: dict) -> dict:
-    answer = copy.deepcopy(load("ups", "track_response.json"))
-    package = answer["trackResponse"]["shipment"][0]["package"][0]
-    package["trackingNumber"] = NUMBER
-    package["activity"] = list(activities)  # newest first, as UPS sends them
+    answer = track_answer(*activities)
+    package(answer)["trackingNumber"] = NUMBER
     # UPS states the newest activity's status as the package's current one.
-    package["currentStatus"] = dict(activities[0]["status"]) if activities else {}
+    package(answer)["currentStatus"] = (
+        dict(activities[0]["status"]) if activities else {}
+    )
     return answer
 
 
 def _polled(shipment: Shipment, *activities: dict) -> None:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(TOKEN_URL, json=load("ups", "oauth_token.json"))
-        mocked.get(TRACK_URL, json=_track_answer(*activities))
-        services.shipment_tracking_refresh(shipment=shipment)
-    shipment.refresh_from_db()
+    poll(shipment, _track_answer(*activities))
 
 
 LABEL = ("M", "MP", "Shipper created a label, UPS has not received the package yet.")

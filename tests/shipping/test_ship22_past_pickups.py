@@ -5,37 +5,26 @@ no carrier tells us which through the calls we make, so the
 its day is before the booking window's first day (yesterday in UTC, the
 database's clock), the day a cancel is refused as ``pickup_date_passed``."""
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import pytest
 import responses
 from django.utils.module_loading import import_string
-from rest_framework.test import APIClient
 
 from integrations.clock import database_now
 from integrations.models import ProviderCall
 from shipping.models import Pickup, PickupStatus
 from shipping.schedules import JOBS
 from shipping.services.claims import CLAIM_LIFE
-from tests.factories import ApiKeyFactory, ProviderAccountFactory
-from tests.shipping.helpers import scheduled_pickup
+from tests.shipping.helpers import api_client, pickup_day, scheduled_pickup
+from tests.shipping.ups_answers import ups_account
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def ups():
-    return ProviderAccountFactory(
-        kind="shipping",
-        provider="ups",
-        slug="ups-ship22",
-        settings={"account_number": "A1B2C3", "max_attempts": 1},
-        credentials={"client_id": "ups-client", "client_secret": "ups-secret"},
-    )
-
-
-def _day(days: int):
-    return database_now().astimezone(UTC).date() + timedelta(days=days)
+    return ups_account("ups-ship22")
 
 
 def _run_schedule() -> int:
@@ -50,7 +39,7 @@ def _status(pickup: Pickup) -> str:
 def test_a_scheduled_pickup_whose_day_passed_is_past_in_the_admin_and_api(
     ups, admin_client
 ):
-    gone = scheduled_pickup(ups, "PRN-GONE", pickup_date=_day(-2))
+    gone = scheduled_pickup(ups, "PRN-GONE", pickup_date=pickup_day(-2))
 
     assert _run_schedule() == 1
 
@@ -60,9 +49,7 @@ def test_a_scheduled_pickup_whose_day_passed_is_past_in_the_admin_and_api(
     assert gone.public_id in page.content.decode()
     assert "Day passed (done or missed)" in page.content.decode()
 
-    client = APIClient()
-    key = ApiKeyFactory(scopes=["shipping:read", "shipping:write"])
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    client = api_client("shipping:read", "shipping:write")
     with responses.RequestsMock() as mocked:
         answer = client.post(
             f"/api/v1/shipping/pickups/{gone.public_id}/cancel/",
@@ -71,16 +58,18 @@ def test_a_scheduled_pickup_whose_day_passed_is_past_in_the_admin_and_api(
         assert not mocked.calls
     assert answer.status_code == 409, answer.content
     assert answer.json()["error"]["code"] == "pickup_date_passed"
-    assert _day(-2).isoformat() in answer.json()["error"]["message"]
+    assert pickup_day(-2).isoformat() in answer.json()["error"]["message"]
     assert _status(gone) == PickupStatus.PAST
     assert not ProviderCall.objects.exists()
 
 
 def test_pickups_still_in_the_window_or_not_scheduled_are_left(ups):
-    yesterday = scheduled_pickup(ups, "PRN-Y", pickup_date=_day(-1))
-    today = scheduled_pickup(ups, "PRN-T", pickup_date=_day(0))
+    yesterday = scheduled_pickup(ups, "PRN-Y", pickup_date=pickup_day(-1))
+    today = scheduled_pickup(ups, "PRN-T", pickup_date=pickup_day(0))
     others = [
-        scheduled_pickup(ups, f"PRN-{status}", pickup_date=_day(-3), status=status)
+        scheduled_pickup(
+            ups, f"PRN-{status}", pickup_date=pickup_day(-3), status=status
+        )
         for status in (
             PickupStatus.CANCELLED,
             PickupStatus.UNKNOWN,
@@ -99,15 +88,15 @@ def test_pickups_still_in_the_window_or_not_scheduled_are_left(ups):
 def test_a_past_pickup_whose_cancel_is_in_doubt_or_at_the_carrier_waits(ups):
     now = database_now()
     in_doubt = scheduled_pickup(
-        ups, "PRN-DOUBT", pickup_date=_day(-3), cancel_requested_at=now
+        ups, "PRN-DOUBT", pickup_date=pickup_day(-3), cancel_requested_at=now
     )
     claimed = scheduled_pickup(
-        ups, "PRN-CLAIM", pickup_date=_day(-3), cancel_started_at=now
+        ups, "PRN-CLAIM", pickup_date=pickup_day(-3), cancel_started_at=now
     )
     dead_claim = scheduled_pickup(
         ups,
         "PRN-DEAD",
-        pickup_date=_day(-3),
+        pickup_date=pickup_day(-3),
         cancel_started_at=now - CLAIM_LIFE - timedelta(minutes=1),
     )
 

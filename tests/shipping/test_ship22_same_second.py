@@ -20,6 +20,14 @@ from shipping.selectors import shipment_timeline
 from tests.factories import ApiKeyFactory, ProviderAccountFactory
 from tests.shipping.contract import requests as shared
 from tests.shipping.providers.wire import load
+from tests.shipping.ups_answers import NUMBER as UPS_NUMBER
+from tests.shipping.ups_answers import (
+    TOKEN_URL,
+    package,
+    track_url,
+    ups_account,
+    ups_shipment,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -157,40 +165,18 @@ def test_the_current_status_is_the_newest_of_its_second_even_listed_before():
 
 def test_ups_newest_first_activities_of_one_second_follow_the_first_listed():
     # The other carriers share the path: UPS lists the newest first.
-    account = ProviderAccountFactory(
-        kind="shipping",
-        provider="ups",
-        slug="ups-ship22",
-        settings={"account_number": "A1B2C3", "max_attempts": 1},
-        credentials={"client_id": "id", "client_secret": "secret"},
-    )
+    account = ups_account("ups-ship22")
     answer = load("ups", "track_response.json")
-    package = answer["trackResponse"]["shipment"][0]["package"][0]
-    delivered, created = package["activity"]
+    ups_package = package(answer)
+    delivered, created = ups_package["activity"]
     transit = copy.deepcopy(delivered)
     transit["status"] = {"type": "I", "description": "On the way", "code": "OR"}
-    package["activity"] = [delivered, transit, created]
-    shipment = Shipment.objects.create(
-        account=account,
-        from_address={},
-        to_address={},
-        parcels=[],
-        carrier="UPS",
-        service_code="03",
-        amount=1000,
-        currency="USD",
-        idempotency_key="ship22-ups",
-        status=ShipmentStatus.PURCHASED,
-        tracking_status="pre_transit",
-        tracking_number="1Z1442YY7229014688",
-    )
-    base = "https://wwwcie.ups.com"
+    ups_package["activity"] = [delivered, transit, created]
+    shipment = ups_shipment(account, "ship22-ups", tracking_status="pre_transit")
     with responses.RequestsMock() as mocked:
-        mocked.post(
-            f"{base}/security/v1/oauth/token", json=load("ups", "oauth_token.json")
-        )
-        mocked.get(f"{base}/api/track/v1/details/1Z1442YY7229014688", json=answer)
-        info = UPSAdapter(account).track(shared.track_request("1Z1442YY7229014688"))
+        mocked.post(TOKEN_URL, json=load("ups", "oauth_token.json"))
+        mocked.get(track_url(), json=answer)
+        info = UPSAdapter(account).track(shared.track_request(UPS_NUMBER))
     assert [e.status for e in info.events][-2:] == [
         TrackingStatus.IN_TRANSIT,
         TrackingStatus.DELIVERED,

@@ -15,8 +15,7 @@ from integrations.events import Event
 from integrations.models import IdempotencyRecord, ProviderCall
 from shipping.api_examples import PICKUP_REQUEST
 from shipping.models import Pickup, PickupStatus
-from tests.factories import ApiKeyFactory
-from tests.shipping.helpers import carrier
+from tests.shipping.helpers import api_client, carrier
 
 pytestmark = pytest.mark.django_db
 PICKUPS = "/api/v1/shipping/pickups/"
@@ -24,10 +23,7 @@ PICKUPS = "/api/v1/shipping/pickups/"
 
 @pytest.fixture
 def api() -> APIClient:
-    key = ApiKeyFactory(scopes=["shipping:read", "shipping:write"])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    return client
+    return api_client("shipping:read", "shipping:write")
 
 
 def _post(api, url, key, data=None):

@@ -5,7 +5,6 @@ outbox the other pickup events use, with their payload; it is in the event
 catalogue and the schema."""
 
 import json
-from datetime import UTC, timedelta
 
 import pytest
 from rest_framework.test import APIClient
@@ -16,8 +15,7 @@ from shipping.models import Pickup, PickupStatus
 from shipping.services.pickups import pickups_past_sweep
 from storefront_hooks.catalog import EVENT_TYPES
 from storefront_hooks.schema import PICKUP_DATA
-from tests.factories import ProviderAccountFactory
-from tests.shipping.helpers import scheduled_pickup
+from tests.shipping.helpers import pickup_day, scheduled_pickup
 from tests.shipping.test_storefront_events import (  # noqa: F401
     _deliver_outbox,
     _fan_out,
@@ -25,30 +23,21 @@ from tests.shipping.test_storefront_events import (  # noqa: F401
     _subscribe,
     receiver,
 )
+from tests.shipping.ups_answers import ups_account
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def ups():
-    return ProviderAccountFactory(
-        kind="shipping",
-        provider="ups",
-        slug="ups-ship24-past",
-        settings={"account_number": "A1B2C3", "max_attempts": 1},
-        credentials={"client_id": "ups-client", "client_secret": "ups-secret"},
-    )
-
-
-def _day(days: int):
-    return database_now().astimezone(UTC).date() + timedelta(days=days)
+    return ups_account("ups-ship24-past")
 
 
 def test_a_pickup_marked_past_emits_pickup_past_once(ups):
-    gone = scheduled_pickup(ups, "PRN-GONE", pickup_date=_day(-2))
-    scheduled_pickup(ups, "PRN-KEPT", pickup_date=_day(-1))  # still in the window
+    gone = scheduled_pickup(ups, "PRN-GONE", pickup_date=pickup_day(-2))
+    scheduled_pickup(ups, "PRN-KEPT", pickup_date=pickup_day(-1))  # still in the window
     scheduled_pickup(
-        ups, "PRN-OVER", pickup_date=_day(-3), status=PickupStatus.CANCELLED
+        ups, "PRN-OVER", pickup_date=pickup_day(-3), status=PickupStatus.CANCELLED
     )
 
     assert pickups_past_sweep() == 1
@@ -59,13 +48,13 @@ def test_a_pickup_marked_past_emits_pickup_past_once(ups):
     assert event.subject == gone.public_id
     assert event.payload["status"] == "past"
     assert event.payload["confirmation_number"] == "PRN-GONE"
-    assert event.payload["pickup_date"] == _day(-2).isoformat()
+    assert event.payload["pickup_date"] == pickup_day(-2).isoformat()
     assert Pickup.objects.get(pk=gone.pk).status == PickupStatus.PAST
 
 
 def test_a_pickup_with_a_cancel_in_doubt_waits_and_emits_nothing(ups):
     scheduled_pickup(
-        ups, "PRN-DOUBT", pickup_date=_day(-2), cancel_requested_at=database_now()
+        ups, "PRN-DOUBT", pickup_date=pickup_day(-2), cancel_requested_at=database_now()
     )
 
     assert pickups_past_sweep() == 0
@@ -75,7 +64,7 @@ def test_a_pickup_with_a_cancel_in_doubt_waits_and_emits_nothing(ups):
 
 def test_a_shop_subscribed_to_pickups_hears_its_pickup_is_past(ups, receiver):  # noqa: F811
     secret = _subscribe(receiver, ["pickup.past"])
-    gone = scheduled_pickup(ups, "PRN-HEARD", pickup_date=_day(-2))
+    gone = scheduled_pickup(ups, "PRN-HEARD", pickup_date=pickup_day(-2))
 
     pickups_past_sweep()
     _deliver_outbox()

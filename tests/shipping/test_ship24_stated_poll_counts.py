@@ -6,34 +6,24 @@ refresh_tracking command's line: it changed the shipment and emitted
 from io import StringIO
 
 import pytest
-import responses
 from django.core.management import call_command
 
 from integrations.events import Event
 from shipping import services
 from shipping.providers.tracking_types import TrackingStatus
-from tests.shipping.providers.wire import load
 from tests.shipping.test_ship24_ups_current_status import (  # noqa: F401
-    BASE,
     LABEL,
-    TRACK_URL,
     _answer,
     _current,
     bought,
 )
+from tests.shipping.ups_answers import ups_answering
 
 pytestmark = pytest.mark.django_db
 
 
-def _mocked(answer: dict) -> responses.RequestsMock:
-    mocked = responses.RequestsMock(assert_all_requests_are_fired=False)
-    mocked.post(f"{BASE}/security/v1/oauth/token", json=load("ups", "oauth_token.json"))
-    mocked.get(TRACK_URL, json=answer)
-    return mocked
-
-
 def _first_poll(shipment) -> None:
-    with _mocked(_answer(_current("M", "Shipper created a label"), LABEL)):
+    with ups_answering(_answer(_current("M", "Shipper created a label"), LABEL)):
         services.shipment_tracking_refresh(shipment=shipment)
     shipment.refresh_from_db()
     assert shipment.tracking_status == TrackingStatus.PRE_TRANSIT
@@ -44,7 +34,7 @@ def test_a_poll_moved_only_by_the_stated_status_counts_as_updated(bought):  # no
     seen = []
     told = Event.objects.filter(name="shipment.tracking_updated").count()
 
-    with _mocked(_answer(_current("I", "Arrived at Facility"), LABEL)):
+    with ups_answering(_answer(_current("I", "Arrived at Facility"), LABEL)):
         counts = services.shipments_tracking_refresh(
             shipments=[bought], progress=lambda s, outcome: seen.append(outcome)
         )
@@ -66,7 +56,7 @@ def test_a_poll_with_nothing_new_is_still_unchanged(bought):  # noqa: F811
     _first_poll(bought)
     seen = []
 
-    with _mocked(_answer(_current("M", "Shipper created a label"), LABEL)):
+    with ups_answering(_answer(_current("M", "Shipper created a label"), LABEL)):
         counts = services.shipments_tracking_refresh(
             shipments=[bought], progress=lambda s, outcome: seen.append(outcome)
         )
@@ -78,7 +68,7 @@ def test_the_command_reports_the_stated_move_as_updated(bought):  # noqa: F811
     _first_poll(bought)
     out = StringIO()
 
-    with _mocked(_answer(_current("I", "Arrived at Facility"), LABEL)):
+    with ups_answering(_answer(_current("I", "Arrived at Facility"), LABEL)):
         call_command(
             "refresh_tracking", bought.public_id, stdout=out, stderr=StringIO()
         )

@@ -11,8 +11,7 @@ from rest_framework.test import APIClient
 from shipping.api_examples import PICKUP_REQUEST, RATE_REQUEST
 from shipping.models import Pickup
 from shipping.providers.validation import MAX_PICKUP_DAYS_AHEAD, MAX_SHIP_DAYS_AHEAD
-from tests.factories import ApiKeyFactory
-from tests.shipping.helpers import carrier
+from tests.shipping.helpers import api_client, carrier
 
 pytestmark = pytest.mark.django_db
 PICKUPS = "/api/v1/shipping/pickups/"
@@ -25,10 +24,7 @@ def _today():
 
 @pytest.fixture
 def api() -> APIClient:
-    key = ApiKeyFactory(scopes=["shipping:read", "shipping:write"])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    return client
+    return api_client("shipping:read", "shipping:write")
 
 
 def _pickup(api, day, key="p-date"):

@@ -28,11 +28,12 @@ from rest_framework.test import APIClient
 
 from integrations.logging import SecretRedactionFilter
 from integrations.models import ProviderAccount, WebhookEvent
-from integrations.secrets_registry import MASK, forget
+from integrations.secrets_registry import MASK
 from integrations.webhooks.tasks import process_webhook_event
 from integrations.webhooks.verification import signed_headers
 from payments.models import PaymentNote
 from tests.factories import ProviderAccountFactory
+from tests.payments.decline_answers import fresh_secrets  # noqa: F401 (autouse)
 from tests.payments.fakes.base import FAST, FakeGateway
 from tests.payments.fakes.braintree import FakeBraintree
 from tests.payments.fakes.paypal import FakePayPal
@@ -65,14 +66,6 @@ SANDBOX_TOKENS = {
     "429": "tok_rate_limited",
     "500": "tok_server_error",
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_secrets(settings):
-    settings.SECRET_REDACTION_CHECK_SECONDS = 0
-    forget()
-    yield
-    forget()
 
 
 @pytest.fixture

@@ -17,24 +17,17 @@ import responses
 
 from integrations.logging import SecretRedactionFilter
 from integrations.models import IdempotencyRecord, ProviderCall
-from integrations.secrets_registry import MASK, forget
+from integrations.secrets_registry import MASK
 from payments.models import Payment, PaymentAttempt, PaymentNote
 from payments.selectors import payment_timeline
 from tests.factories import ProviderAccountFactory
+from tests.payments.decline_answers import fresh_secrets  # noqa: F401 (autouse)
 from tests.payments.providers import test_stripe
 
 pytestmark = pytest.mark.django_db
 
 CANARY = "sk_test_CANARY_0123456789abcdef"
 API = "https://api.stripe.com"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_secrets(settings):
-    settings.SECRET_REDACTION_CHECK_SECONDS = 0
-    forget()
-    yield
-    forget()
 
 
 @pytest.fixture

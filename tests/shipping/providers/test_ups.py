@@ -321,6 +321,7 @@ def test_a_void_resent_after_a_dead_claim_settles_on_already_voided(account, moc
     from integrations.models import Event
     from shipping import services
     from shipping.models import Shipment, ShipmentStatus
+    from tests.shipping.ups_answers import ups_shipment
 
     # Shipping.yaml, SummaryResult.Status.Code: "1 = Voided or Already Voided".
     answer = copy.deepcopy(fx("void_response.json"))
@@ -328,17 +329,9 @@ def test_a_void_resent_after_a_dead_claim_settles_on_already_voided(account, moc
         "Already Voided"
     )
     mocked.delete(VOID_URL, json=answer)
-    shipment = Shipment.objects.create(
-        account=account,
-        from_address={},
-        to_address={},
-        parcels=[],
-        carrier="UPS",
-        service_code="03",
-        amount=1000,
-        currency="USD",
-        idempotency_key="ups-void-resend",
-        status=ShipmentStatus.PURCHASED,
+    shipment = ups_shipment(
+        account,
+        "ups-void-resend",
         tracking_status="pre_transit",
         tracking_number="1Z12345E8791315509",
         carrier_shipment_id="1Z12345E8791315509",

@@ -1,0 +1,79 @@
+"""Set-up shared by the tests that track a UPS parcel: a UPS account, a
+bought UPS shipment, the fixture's Track API answer with other activities,
+and a poll answered by ``responses`` (token, then the track call)."""
+
+import copy
+
+import responses
+
+from integrations.models import ProviderAccount
+from shipping import services
+from shipping.models import Shipment, ShipmentStatus
+from tests.factories import ProviderAccountFactory
+from tests.shipping.providers.wire import load
+
+BASE = "https://wwwcie.ups.com"
+TOKEN_URL = f"{BASE}/security/v1/oauth/token"
+NUMBER = "1Z1442YY7229014688"  # the fixture's tracking number
+
+
+def track_url(number: str = NUMBER) -> str:
+    return f"{BASE}/api/track/v1/details/{number}"
+
+
+def ups_account(slug: str, **settings: object) -> ProviderAccount:
+    """A UPS account tried once per call; ``settings`` add to it."""
+    return ProviderAccountFactory(
+        kind="shipping",
+        provider="ups",
+        slug=slug,
+        settings={"account_number": "A1B2C3", "max_attempts": 1, **settings},
+        credentials={"client_id": "ups-client", "client_secret": "ups-secret"},
+    )
+
+
+def ups_shipment(account: ProviderAccount, key: str, **fields: object) -> Shipment:
+    """A purchased UPS ground label (``key`` its idempotency key)."""
+    values = {
+        "account": account,
+        "from_address": {},
+        "to_address": {},
+        "parcels": [],
+        "carrier": "UPS",
+        "service_code": "03",
+        "amount": 1000,
+        "currency": "USD",
+        "idempotency_key": key,
+        "status": ShipmentStatus.PURCHASED,
+        "tracking_number": NUMBER,
+        **fields,
+    }
+    return Shipment.objects.create(**values)
+
+
+def track_answer(*activities: dict) -> dict:
+    """track_response.json with ``activities`` (newest first, as UPS sends
+    them) as its package's activities."""
+    answer = copy.deepcopy(load("ups", "track_response.json"))
+    package(answer)["activity"] = list(activities)
+    return answer
+
+
+def package(answer: dict) -> dict:
+    return answer["trackResponse"]["shipment"][0]["package"][0]
+
+
+def ups_answering(answer: dict, number: str = NUMBER) -> responses.RequestsMock:
+    """UPS answering a token request and ``number``'s track call with
+    ``answer`` (enter it around the calls)."""
+    mocked = responses.RequestsMock(assert_all_requests_are_fired=False)
+    mocked.post(TOKEN_URL, json=load("ups", "oauth_token.json"))
+    mocked.get(track_url(number), json=answer)
+    return mocked
+
+
+def poll(shipment: Shipment, answer: dict) -> None:
+    """Refresh ``shipment``'s tracking with ``answer`` from UPS."""
+    with ups_answering(answer, shipment.tracking_number):
+        services.shipment_tracking_refresh(shipment=shipment)
+    shipment.refresh_from_db()
