@@ -167,6 +167,12 @@ class RedisLine:
 OUTAGE_PAUSE_SECONDS = 10.0
 
 
+# A command Redis keeps refusing (a wrong password, full) is an ERROR when a
+# kind of refusal starts, then a reminder this often: it pages once, not
+# once per process every pause for as long as it lasts.
+REFUSED_REPEAT_SECONDS = 300.0
+
+
 class RedisPaused(RedisConnectionError):
     """Not asked: Redis failed to answer this process moments ago."""
 
@@ -225,12 +231,13 @@ class RedisOutage:
 
     def _refused(self, exc: Exception) -> None:
         """A command Redis refused: no pause (it answers at once, and asking
-        again notices the fix), an ERROR once per kind per pause's length."""
+        again notices the fix), an ERROR per kind once per
+        ``REFUSED_REPEAT_SECONDS``."""
         kind = type(exc).__name__
         now = time.monotonic()
         with self._lock:
             last = self._refused_at.get(kind)
-            if last is not None and now - last < OUTAGE_PAUSE_SECONDS:
+            if last is not None and now - last < REFUSED_REPEAT_SECONDS:
                 return
             self._refused_at[kind] = now
         logger.error(

@@ -46,6 +46,23 @@ def shared_broker() -> Broker:
     return get_broker()
 
 
+def enqueue_failed(what: str, exc: Exception, extra: dict[str, Any]) -> None:
+    """Log an enqueue the broker refused, its row left for its sweeper:
+    Redis's failure at INFO (the outage record warned once per outage, or
+    logged a refused command as an ERROR), any other as an ERROR."""
+    if isinstance(exc, RedisError):
+        logger.info(
+            "%s not enqueued (Redis: %s); left for the sweeper",
+            what,
+            type(exc).__name__,
+            extra=extra,
+        )
+    else:
+        logger.error(
+            "%s enqueue failed; left for the sweeper", what, exc_info=exc, extra=extra
+        )
+
+
 class BackgroundBatcher:
     """Hand items to one background thread per process, which waits
     ``linger`` seconds for more to arrive and then calls ``send`` once per
@@ -166,18 +183,8 @@ class TaskBatcher(BackgroundBatcher):
         failed, in which case the sweeper will find the rows."""
         try:
             async_task(self.func, list(items), broker=shared_broker())
-        except RedisError:
-            # Logged by the outage record (task_broker), not per batch.
-            logger.info(
-                "task not enqueued (Redis); left for the sweeper",
-                extra={"task": self.name, "count": len(items)},
-            )
-            return False
-        except Exception:
-            logger.exception(
-                "task enqueue failed; left for the sweeper",
-                extra={"task": self.name, "count": len(items)},
-            )
+        except Exception as exc:
+            enqueue_failed("task", exc, {"task": self.name, "count": len(items)})
             return False
         return True
 

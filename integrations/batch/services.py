@@ -27,7 +27,7 @@ from integrations.batch.rows import leases_for
 from integrations.batch.work import WorkResult, WorkState, batch_job_work
 from integrations.clock import database_now
 from integrations.models import BatchItem, BatchJob, BatchJobStatus, BatchRow
-from integrations.task_batcher import shared_broker
+from integrations.task_batcher import enqueue_failed, shared_broker
 
 logger = logging.getLogger(__name__)
 
@@ -136,11 +136,9 @@ def batch_job_run(*, job_id: int) -> WorkResult:
 def _enqueue(job_id: int, correlation_id: str = "") -> None:
     try:
         async_task(WORK_TASK, job_id, correlation_id, broker=shared_broker())
-    except Exception:
+    except Exception as exc:
         # The job row says it is running: the sweeper enqueues it again.
-        logger.exception(
-            "batch job enqueue failed; left for the sweeper", extra={"job_id": job_id}
-        )
+        enqueue_failed("batch job", exc, {"job_id": job_id})
 
 
 def _enqueue_later(job_id: int, seconds: float) -> None:

@@ -40,7 +40,7 @@ from integrations.models import ProviderAccount
 from integrations.registry import UnknownProvider, get_adapter, get_adapter_class
 from integrations.rows import lock_rows
 from integrations.secrets_registry import staff_text
-from integrations.task_batcher import shared_broker
+from integrations.task_batcher import enqueue_failed, shared_broker
 from inventory.models import (
     ForwardOperation,
     ForwardStatus,
@@ -177,12 +177,9 @@ def forwards_enqueue(forward_ids: Iterable[int]) -> None:
 def _enqueue(forward_id: int, correlation_id: str = "") -> None:
     try:
         async_task(FORWARD_TASK, forward_id, correlation_id, broker=shared_broker())
-    except Exception:
+    except Exception as exc:
         # The row is stored; the sweeper enqueues it again later.
-        logger.exception(
-            "hold forward enqueue failed; left for the sweeper",
-            extra={"forward_id": forward_id},
-        )
+        enqueue_failed("hold forward", exc, {"forward_id": forward_id})
 
 
 # --- Working one forward (a task, outside any transaction) ------------------

@@ -36,7 +36,7 @@ from integrations.clock import database_now
 from integrations.errors import ProviderError
 from integrations.leases import ClaimLost, describe_error
 from integrations.models import ProviderAccount
-from integrations.task_batcher import shared_broker
+from integrations.task_batcher import enqueue_failed, shared_broker
 from inventory.models import SyncRun, SyncStatus
 from inventory.providers.base import InventoryAdapter, LevelsQuery, StockLevelPage
 from inventory.services.apply import stock_levels_apply
@@ -275,12 +275,9 @@ def sync_runs_resume() -> int:
 def _enqueue(run_id: int) -> None:
     try:
         async_task(SYNC_TASK, run_id, broker=shared_broker())
-    except Exception:
-        # The run stays open: the schedule resumes it.
-        logger.exception(
-            "inventory sync enqueue failed; left for the schedule",
-            extra={"run": run_id},
-        )
+    except Exception as exc:
+        # The run stays open: the schedule (sync_runs_resume) resumes it.
+        enqueue_failed("inventory sync", exc, {"run": run_id})
 
 
 def _claim(run_id: int) -> bool:

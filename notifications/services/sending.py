@@ -32,7 +32,7 @@ from integrations.failover import (
 )
 from integrations.models import ProviderAccount
 from integrations.secrets_registry import staff_text
-from integrations.task_batcher import shared_broker
+from integrations.task_batcher import enqueue_failed, shared_broker
 from notifications.models import (
     ADDRESS_MAX_LENGTH,
     STATUS_RANK,
@@ -212,9 +212,9 @@ def email_message_enqueue(message: EmailMessage) -> None:
 def _enqueue(pk: int) -> None:
     try:
         async_task(DELIVER_TASK, pk, broker=shared_broker())
-    except Exception:
+    except Exception as exc:
         # The row is stored: the sweeper enqueues it again.
-        logger.exception("email enqueue failed", extra={"email_pk": pk})
+        enqueue_failed("email", exc, {"email_pk": pk})
 
 
 def email_message_deliver(*, message_pk: int) -> str:

@@ -11,7 +11,7 @@ from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from integrations import correlation
-from integrations.task_batcher import shared_broker
+from integrations.task_batcher import enqueue_failed, shared_broker
 
 logger = logging.getLogger(__name__)
 
@@ -21,12 +21,9 @@ DELIVER_TASK = "storefront_hooks.tasks.deliver_webhook"
 def enqueue(delivery_id: int, correlation_id: str = "") -> None:
     try:
         async_task(DELIVER_TASK, delivery_id, correlation_id, broker=shared_broker())
-    except Exception:
+    except Exception as exc:
         # The row is stored; the sweeper enqueues it again later.
-        logger.exception(
-            "webhook delivery enqueue failed; left for the sweeper",
-            extra={"delivery_id": delivery_id},
-        )
+        enqueue_failed("webhook delivery", exc, {"delivery_id": delivery_id})
 
 
 def enqueue_on_commit(delivery_id: int) -> None:
