@@ -11,6 +11,7 @@ note. Built from TradeGecko's recorded variant shape (provider-specs/
 tradegecko: ``variants.yml``)."""
 
 import pytest
+from django.db import connection
 
 from inventory.models import StockLevel, SyncStatus
 from tests.inventory.paged_erp import SKUS, gecko_paged_account, synced_levels
@@ -123,3 +124,27 @@ def test_look_ups_are_bounded_per_run(account, gecko, settings):
     ]
     gecko.sync(account, full=True)
     assert synced_levels()["R"] == synced_levels()["GONE"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_look_ups_hold_no_transaction_open(settings):
+    account = gecko_paged_account(settings)
+    gecko = FilteringGecko(
+        [_variant(5, "GONE")]
+        + [_variant(n * 10, sku) for n, sku in enumerate(SKUS, start=1)]
+    )
+    gecko.sync(account, full=True)
+    gecko.set_status("GONE", "archived")
+    in_transaction: list[bool] = []
+    look_up = gecko.look_up
+
+    def watched(sku: str):
+        in_transaction.append(connection.in_atomic_block)
+        return look_up(sku)
+
+    gecko.look_up = watched
+
+    gecko.sync(account, full=True)
+
+    assert in_transaction == [False]
+    assert synced_levels()["GONE"] == 0
