@@ -496,6 +496,9 @@ class InventoryAdapter(BaseAdapter):
     # A full listing names every item the ERP has: one it no longer lists
     # was deleted there (inventory.services.sync_gone sets it to 0).
     lists_every_item: ClassVar[bool] = False
+    # The ERP answers for one SKU (``item_levels_fetch``): a full run asks
+    # it about each level it would set to 0 as gone before doing so (sync_gone).
+    looks_up_items: ClassVar[bool] = False
     # How long the ERP remembers a purchase order upsert's key (None: for
     # ever, the order is keyed by our id). Past it, an upsert whose answer
     # was lost may place a second order: it is not sent again unasked.
@@ -525,6 +528,15 @@ class InventoryAdapter(BaseAdapter):
         return self.none_if_not_found(
             lambda: self.purchase_order_fetch(external_reference)
         )
+
+    def item_levels_fetch(self, sku: str) -> StockLevelPage:
+        """The levels of the live item ``sku`` now (``looks_up_items``); its
+        "no such live item" is ``Rejected`` ``not_found``."""
+        raise NotImplementedError(f"{self.display_name} looks up no item")
+
+    def item_levels(self, sku: str) -> StockLevelPage | None:
+        """The item's levels as the ERP has them now; None when it has none."""
+        return self.none_if_not_found(lambda: self.item_levels_fetch(sku))
 
     def purchase_order_reference_problem(self, external_reference: str) -> str | None:
         """Why ``external_reference`` cannot be one of this ERP's order ids

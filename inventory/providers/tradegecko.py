@@ -163,6 +163,9 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     # 404, or archived: not always with a location to zero): only its
     # absence from a full listing tells every level of its SKU is gone.
     lists_every_item: ClassVar[bool] = True
+    # One restored with its old id after its page was read is not listed
+    # by the run either: asked by SKU before it is set to 0.
+    looks_up_items: ClassVar[bool] = True
     # 300 requests per 300 seconds per application and account.
     default_limits: ClassVar[Mapping[str, float]] = {
         "rate_limit_per_second": 1.0,
@@ -345,18 +348,31 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         return "TradeGecko order ids are numbers (ASCII digits)."
 
     def variant_id(self, sku: str) -> int:
-        data = self.send(
-            "GET", "/variants", operation="tradegecko_variant", params={"sku": sku}
-        )
-        # A SKU may name an archived variant too (one deleted, one anew).
-        matches = [
-            v for v in _list(data, "variants") if v.get("sku") == sku and is_live(v)
-        ]
+        matches = self._live_variants(sku)
         if not matches or not isinstance(matches[0].get("id"), int):
             raise Rejected(
                 f"TradeGecko has no variant with SKU {sku}"[:200], code="unknown_sku"
             )
         return matches[0]["id"]
+
+    def item_levels_fetch(self, sku: str) -> StockLevelPage:
+        """Its live variants' levels (as the listing reads them)."""
+        matches = self._live_variants(sku)
+        if not matches:
+            raise Rejected("TradeGecko has no live variant", code="not_found")
+        read = [_levels_read(variant) for variant in matches]
+        return StockLevelPage(
+            records=tuple(r for kept, _ in read for r in kept),
+            rejected=tuple(r for _, refused in read for r in refused),
+        )
+
+    def _live_variants(self, sku: str) -> list[dict[str, Any]]:
+        # A SKU may name an archived variant too (one deleted, one anew).
+        data = self.send(
+            "GET", "/variants", operation="tradegecko_variant", params={"sku": sku}
+        )
+        variants = _list(data, "variants")
+        return [v for v in variants if v.get("sku") == sku and is_live(v)]
 
     # --- Webhooks ----------------------------------------------------------------
 

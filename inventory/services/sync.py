@@ -41,6 +41,7 @@ from inventory.models import SyncRun, SyncStatus
 from inventory.providers.base import InventoryAdapter, LevelsQuery, StockLevelPage
 from inventory.services.apply import stock_levels_apply
 from inventory.services.errors import InventoryError
+from inventory.services.sync_confirm import gone_confirmed
 from inventory.services.sync_gone import (
     levels_gone_apply,
     listed_forget,
@@ -376,7 +377,7 @@ def _work(run: SyncRun, progress: Progress | None, deadline: float | None) -> bo
         slowest, pages = max(slowest, time.monotonic() - began), pages + 1
         if progress is not None:
             progress(run)
-    _finish(run, position)
+    _finish(run, position, adapter)
     return False
 
 
@@ -458,7 +459,7 @@ def _page_apply(
     run.position, run.progress_at, run.claimed_at = position.as_json(), now, now
 
 
-def _finish(run: SyncRun, position: SyncPosition) -> SyncRun:
+def _finish(run: SyncRun, position: SyncPosition, adapter: InventoryAdapter) -> SyncRun:
     # Records refused as invalid were read: counted and listed, but only a
     # page that failed makes the run partial (and moves no "since").
     run.covered = not position.incomplete
@@ -473,11 +474,14 @@ def _finish(run: SyncRun, position: SyncPosition) -> SyncRun:
         run.status = SyncStatus.PARTIAL
     else:
         run.status = SyncStatus.FAILED
+    # Only a listing read whole tells what the ERP no longer has. The ERP
+    # confirms it item by item first, with no transaction held open.
+    checks = run.status == SyncStatus.SUCCEEDED and position.seen is not None
+    confirmed = gone_confirmed(run, adapter) if checks else None
     run.finished_at = database_now()
     with transaction.atomic():
-        # Only a listing read whole tells what the ERP no longer has.
-        if run.status == SyncStatus.SUCCEEDED and position.seen is not None:
-            levels_gone_apply(run, run.finished_at)
+        if checks:
+            levels_gone_apply(run, run.finished_at, confirmed=confirmed)
         listed_forget(run)
         ended = SyncRun.objects.filter(pk=run.pk, claimed_at=run.claimed_at).update(
             status=run.status,

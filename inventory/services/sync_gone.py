@@ -26,7 +26,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from inventory.models import StockLevel, SyncListedLevel, SyncRun, SyncStatus
 from inventory.providers.base import StockLevelPage
@@ -118,29 +118,38 @@ def listed_forget(run: SyncRun) -> None:
     ).delete()
 
 
-def levels_gone_apply(run: SyncRun, now: datetime) -> int:
-    """Set to 0 the levels ``run.account`` reported whose (SKU, location)
-    its complete listing no longer has (a backlog kept), GONE_CHUNK at a
-    time, and name them in ``run.errors``; call it in a transaction.
-    Returns how many were named."""
+def gone_candidates(run: SyncRun) -> QuerySet[StockLevel]:
+    """The levels ``run.account`` reported whose (SKU, location) its
+    complete listing no longer has."""
     listed = SyncListedLevel.objects.filter(
         run=run, sku=OuterRef("sku"), location_code=OuterRef("location__code")
     )
-    candidates = (
+    return (
         # A backlog (below 0) too: kept (_gone_set), but named for staff.
         StockLevel.objects.filter(source=run.account)
         .exclude(on_hand=0)
         .exclude(synced_at__gte=run.started_at)
         .filter(~Exists(listed))
-        .order_by("pk")
-        .values_list("pk", flat=True)
     )
+
+
+def levels_gone_apply(
+    run: SyncRun, now: datetime, *, confirmed: frozenset[int] | None = None
+) -> int:
+    """Set to 0 the levels ``run.account`` reported whose (SKU, location)
+    its complete listing no longer has (a backlog kept), GONE_CHUNK at a
+    time, and name them in ``run.errors``; call it in a transaction. Where
+    the ERP looks items up, only those of them it ``confirmed`` gone
+    (sync_confirm). Returns how many were named."""
+    candidates = gone_candidates(run).order_by("pk").values_list("pk", flat=True)
     if not SyncListedLevel.objects.filter(run=run).exists():
         # Every item deleted at once is not what an empty answer means (a
         # role that lost its permissions, a proxy's empty page): staff look.
         if candidates.exists():
             _listing_empty_record(run)
         return 0
+    if confirmed is not None:
+        candidates = candidates.filter(pk__in=confirmed)
     count, after = 0, 0
     while ids := list(candidates.filter(pk__gt=after)[:GONE_CHUNK]):
         after = ids[-1]

@@ -35,9 +35,12 @@ class PagedGecko:
         self.variants = variants
         self.between = None
         self.asked: list[dict] = []
+        self.looked_up: list[str] = []
 
     def answer(self, request):
         params = dict(request.params)
+        if "sku" in params:
+            return self.look_up(params["sku"])
         self.asked.append(params)
         listed = self.variants
         if "updated_at_min" in params:
@@ -51,6 +54,18 @@ class PagedGecko:
         if page == 1 and limit > 1 and self.between is not None:
             self.between, between = None, self.between
             between()
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    def look_up(self, sku: str):
+        """``?sku=``: a run's look-up of a level it would zero as gone, not a
+        page of its listing (not in ``asked``); archived ones left out."""
+        self.looked_up.append(sku)
+        rows = [
+            v
+            for v in self.variants
+            if v["sku"] == sku and v.get("status") != "archived"
+        ]
+        body = {"variants": rows, "meta": {"total": len(rows)}}
         return 200, {"Content-Type": "application/json"}, json.dumps(body)
 
     def sync(self, account, *, full: bool) -> SyncRun:

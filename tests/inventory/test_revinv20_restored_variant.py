@@ -31,9 +31,12 @@ class SoftDeletingGecko:
         self.variants = variants
         self.between = None
         self.asked: list[dict] = []
+        self.looked_up: list[str] = []
 
     def answer(self, request):
         params = dict(request.params)
+        if "sku" in params:
+            return self.look_up(params["sku"])
         self.asked.append(params)
         listed = [v for v in self.variants if v.get("status") != "archived"]
         order = params.get("order", "").lower()
@@ -64,6 +67,18 @@ class SoftDeletingGecko:
     def set_status(self, sku: str, status: str) -> None:
         found = next(v for v in self.variants if v["sku"] == sku)
         found["status"] = status
+
+    def look_up(self, sku: str):
+        """``?sku=``: a run's look-up of a level it would zero as gone, not a
+        page of its listing (not in ``asked``); archived ones left out."""
+        self.looked_up.append(sku)
+        rows = [
+            v
+            for v in self.variants
+            if v["sku"] == sku and v.get("status") != "archived"
+        ]
+        body = {"variants": rows, "meta": {"total": len(rows)}}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
 
     def sync(self, account, *, full: bool) -> SyncRun:
         with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
