@@ -208,7 +208,7 @@ INVENTORY_SYNC_SINCE_MARGIN_SECONDS = env.int(
 INVENTORY_SYNC_FULL_EVERY_HOURS = env.int("INVENTORY_SYNC_FULL_EVERY_HOURS", default=24)
 # A full sync asks the ERP (where it looks items up: TradeGecko) about each
 # level its listing missed before setting it to 0 as gone: at most this many
-# SKUs a run (the rest wait for the next full run, noted on the run).
+# SKUs a run (the rest are set to 0 on the listing's word, noted on the run).
 INVENTORY_SYNC_GONE_LOOKUPS = env.int("INVENTORY_SYNC_GONE_LOOKUPS", default=25)
 # A sync task applies pages for this long, then hands the run to a fresh task
 # (a page is never cut): kept under Q_TIMEOUT. Unset: half of Q_TIMEOUT.

@@ -41,7 +41,7 @@ from inventory.models import SyncRun, SyncStatus
 from inventory.providers.base import InventoryAdapter, LevelsQuery, StockLevelPage
 from inventory.services.apply import stock_levels_apply
 from inventory.services.errors import InventoryError
-from inventory.services.sync_confirm import gone_confirmed
+from inventory.services.sync_confirm import levels_found_live
 from inventory.services.sync_gone import (
     levels_gone_apply,
     listed_forget,
@@ -477,11 +477,11 @@ def _finish(run: SyncRun, position: SyncPosition, adapter: InventoryAdapter) -> 
     # Only a listing read whole tells what the ERP no longer has. The ERP
     # confirms it item by item first, with no transaction held open.
     checks = run.status == SyncStatus.SUCCEEDED and position.seen is not None
-    confirmed = gone_confirmed(run, adapter) if checks else None
+    live = levels_found_live(run, adapter) if checks else frozenset()
     run.finished_at = database_now()
     with transaction.atomic():
         if checks:
-            levels_gone_apply(run, run.finished_at, confirmed=confirmed)
+            levels_gone_apply(run, run.finished_at, live=live)
         listed_forget(run)
         ended = SyncRun.objects.filter(pk=run.pk, claimed_at=run.claimed_at).update(
             status=run.status,

@@ -1,4 +1,4 @@
-"""A full run's gone levels, confirmed at the ERP before they are set to 0.
+"""A full run's gone levels, asked about at the ERP before they are set to 0.
 
 A listing read whole with every page boundary proven still misses an item
 restored at the ERP after its page was read (TradeGecko brings a soft-
@@ -9,8 +9,11 @@ outside any transaction (the run holds no lock while the ERP answers), at
 most ``INVENTORY_SYNC_GONE_LOOKUPS`` SKUs a run. The ERP has no live item
 by it, or the item no longer names the location: gone (sync_gone sets it
 to 0). It still has it there: not gone, and its figure is applied as a
-sync page's. Not asked (over the bound) or the look-up failed: kept as it
-is and noted on the run; the next full run asks again.
+sync page's. Not asked (over the bound) or the look-up failed: the
+listing's word stands, set to 0 as before look-ups (errs low: a deleted
+item kept on sale would be sold at a figure the ERP no longer has), and
+the run says how many; a restored item comes back with its webhook or the
+next full run.
 """
 
 import logging
@@ -31,30 +34,29 @@ logger = logging.getLogger(__name__)
 Levels = list[tuple[int, str]]
 
 
-def gone_confirmed(run: SyncRun, adapter: InventoryAdapter) -> frozenset[int] | None:
+def levels_found_live(run: SyncRun, adapter: InventoryAdapter) -> frozenset[int]:
     """The ids of the levels ``run`` would set to 0 as gone that the ERP
-    confirms gone; None where the adapter looks nothing up (its listing's
-    word stands). Call it outside any transaction."""
+    still has live (their figures applied); none where the adapter looks
+    nothing up (its listing's word stands). Call it outside any
+    transaction."""
     if not adapter.looks_up_items:
-        return None
+        return frozenset()
     if not SyncListedLevel.objects.filter(run=run).exists():
         return frozenset()  # an empty listing proves nothing (sync_gone)
     by_sku, left = _candidates_by_sku(run, settings.INVENTORY_SYNC_GONE_LOOKUPS)
-    confirmed: set[int] = set()
+    live: set[int] = set()
     for sku, levels in by_sku.items():
         try:
-            gone = _item_confirm(run, adapter, sku, levels)
+            live |= _item_live(run, adapter, sku, levels)
         except ProviderError as error:
             logger.warning(
-                "inventory gone level not confirmed; kept for the next run",
+                "inventory gone level not asked at the ERP; the listing's word stands",
                 extra={"account": run.account.slug, "sku": sku, "code": error.code},
             )
             left += len(levels)
-            continue
-        confirmed |= gone
     if left:
         _unconfirmed_record(run, left)
-    return frozenset(confirmed)
+    return frozenset(live)
 
 
 def _candidates_by_sku(run: SyncRun, bound: int) -> tuple[dict[str, Levels], int]:
@@ -74,15 +76,14 @@ def _candidates_by_sku(run: SyncRun, bound: int) -> tuple[dict[str, Levels], int
     return by_sku, left
 
 
-def _item_confirm(
+def _item_live(
     run: SyncRun, adapter: InventoryAdapter, sku: str, levels: Levels
 ) -> set[int]:
-    """The levels of ``sku`` the ERP confirms gone; the figures of those it
-    still has are applied."""
+    """The levels of ``sku`` the ERP still has; their figures are applied."""
     asked_at = database_now()
     page: StockLevelPage | None = adapter.item_levels(sku)
     if page is None:
-        return {pk for pk, _ in levels}
+        return set()
     codes = {code for _, code in levels}
     # A location named but refused (a figure beyond our column) is not gone.
     named = {r.location_code for r in (*page.records, *page.rejected) if r.sku == sku}
@@ -99,12 +100,12 @@ def _item_confirm(
             "inventory level missing from a full listing is live at the ERP",
             extra={"account": run.account.slug, "sku": sku},
         )
-    return {pk for pk, code in levels if code not in named}
+    return {pk for pk, code in levels if code in named}
 
 
 def _unconfirmed_record(run: SyncRun, left: int) -> None:
     logger.warning(
-        "inventory gone levels left unconfirmed for the next run",
+        "inventory gone levels set to 0 without asking the ERP",
         extra={"account": run.account.slug, "count": left},
     )
     if len(run.errors) >= MAX_ERRORS_KEPT:
@@ -114,8 +115,8 @@ def _unconfirmed_record(run: SyncRun, left: int) -> None:
         {
             "code": "gone_unconfirmed",
             "message": f"{left} level(s) missing from the ERP's full listing "
-            "were not confirmed gone there (look-ups beyond "
-            "INVENTORY_SYNC_GONE_LOOKUPS a run, or failed): kept as they are; "
-            "the next full run asks again.",
+            "were set to 0 without asking the ERP item by item (look-ups "
+            "beyond INVENTORY_SYNC_GONE_LOOKUPS a run, or failed); an item "
+            "restored there comes back with its webhook or the next full run.",
         },
     ]

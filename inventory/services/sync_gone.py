@@ -134,12 +134,12 @@ def gone_candidates(run: SyncRun) -> QuerySet[StockLevel]:
 
 
 def levels_gone_apply(
-    run: SyncRun, now: datetime, *, confirmed: frozenset[int] | None = None
+    run: SyncRun, now: datetime, *, live: frozenset[int] = frozenset()
 ) -> int:
     """Set to 0 the levels ``run.account`` reported whose (SKU, location)
     its complete listing no longer has (a backlog kept), GONE_CHUNK at a
     time, and name them in ``run.errors``; call it in a transaction. Where
-    the ERP looks items up, only those of them it ``confirmed`` gone
+    the ERP looks items up, not those it still has ``live``
     (sync_confirm). Returns how many were named."""
     candidates = gone_candidates(run).order_by("pk").values_list("pk", flat=True)
     if not SyncListedLevel.objects.filter(run=run).exists():
@@ -148,8 +148,8 @@ def levels_gone_apply(
         if candidates.exists():
             _listing_empty_record(run)
         return 0
-    if confirmed is not None:
-        candidates = candidates.filter(pk__in=confirmed)
+    if live:
+        candidates = candidates.exclude(pk__in=live)
     count, after = 0, 0
     while ids := list(candidates.filter(pk__gt=after)[:GONE_CHUNK]):
         after = ids[-1]
