@@ -26,6 +26,7 @@ from integrations.batch import state
 from integrations.batch.rows import leases_for
 from integrations.batch.work import WorkResult, WorkState, batch_job_work
 from integrations.clock import database_now
+from integrations.enqueue import enqueue_failed
 from integrations.models import BatchItem, BatchJob, BatchJobStatus, BatchRow
 from integrations.task_batcher import shared_broker
 
@@ -136,10 +137,13 @@ def batch_job_run(*, job_id: int) -> WorkResult:
 def _enqueue(job_id: int, correlation_id: str = "") -> None:
     try:
         async_task(WORK_TASK, job_id, correlation_id, broker=shared_broker())
-    except Exception:
+    except Exception as exc:
         # The job row says it is running: the sweeper enqueues it again.
-        logger.exception(
-            "batch job enqueue failed; left for the sweeper", extra={"job_id": job_id}
+        enqueue_failed(
+            logger,
+            "batch job enqueue failed; left for the sweeper",
+            exc,
+            extra={"job_id": job_id},
         )
 
 

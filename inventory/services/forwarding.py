@@ -34,6 +34,7 @@ from django_q.tasks import async_task
 from integrations import correlation
 from integrations.attempts import attempt_run
 from integrations.clock import database_now
+from integrations.enqueue import enqueue_failed
 from integrations.errors import Outcome, ProviderError, Rejected
 from integrations.leases import ClaimLost, LeasedRows
 from integrations.models import ProviderAccount
@@ -177,10 +178,12 @@ def forwards_enqueue(forward_ids: Iterable[int]) -> None:
 def _enqueue(forward_id: int, correlation_id: str = "") -> None:
     try:
         async_task(FORWARD_TASK, forward_id, correlation_id, broker=shared_broker())
-    except Exception:
+    except Exception as exc:
         # The row is stored; the sweeper enqueues it again later.
-        logger.exception(
+        enqueue_failed(
+            logger,
             "hold forward enqueue failed; left for the sweeper",
+            exc,
             extra={"forward_id": forward_id},
         )
 

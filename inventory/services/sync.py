@@ -33,6 +33,7 @@ from django_q.tasks import async_task
 
 from integrations import registry
 from integrations.clock import database_now
+from integrations.enqueue import enqueue_failed
 from integrations.errors import ProviderError
 from integrations.leases import ClaimLost, describe_error
 from integrations.models import ProviderAccount
@@ -275,10 +276,12 @@ def sync_runs_resume() -> int:
 def _enqueue(run_id: int) -> None:
     try:
         async_task(SYNC_TASK, run_id, broker=shared_broker())
-    except Exception:
+    except Exception as exc:
         # The run stays open: the schedule resumes it.
-        logger.exception(
+        enqueue_failed(
+            logger,
             "inventory sync enqueue failed; left for the schedule",
+            exc,
             extra={"run": run_id},
         )
 

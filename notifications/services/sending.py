@@ -23,6 +23,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from integrations.client import key_on_record
+from integrations.enqueue import enqueue_failed
 from integrations.errors import NotProcessed, Unknown
 from integrations.failover import (
     FailoverRejected,
@@ -212,9 +213,9 @@ def email_message_enqueue(message: EmailMessage) -> None:
 def _enqueue(pk: int) -> None:
     try:
         async_task(DELIVER_TASK, pk, broker=shared_broker())
-    except Exception:
+    except Exception as exc:
         # The row is stored: the sweeper enqueues it again.
-        logger.exception("email enqueue failed", extra={"email_pk": pk})
+        enqueue_failed(logger, "email enqueue failed", exc, extra={"email_pk": pk})
 
 
 def email_message_deliver(*, message_pk: int) -> str:

@@ -11,6 +11,7 @@ from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from integrations import correlation
+from integrations.enqueue import enqueue_failed
 from integrations.task_batcher import shared_broker
 
 logger = logging.getLogger(__name__)
@@ -21,10 +22,12 @@ DELIVER_TASK = "storefront_hooks.tasks.deliver_webhook"
 def enqueue(delivery_id: int, correlation_id: str = "") -> None:
     try:
         async_task(DELIVER_TASK, delivery_id, correlation_id, broker=shared_broker())
-    except Exception:
+    except Exception as exc:
         # The row is stored; the sweeper enqueues it again later.
-        logger.exception(
+        enqueue_failed(
+            logger,
             "webhook delivery enqueue failed; left for the sweeper",
+            exc,
             extra={"delivery_id": delivery_id},
         )
 
