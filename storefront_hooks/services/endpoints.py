@@ -14,9 +14,9 @@ from redis.exceptions import RedisError
 from integrations import crypto
 from integrations.breaker import BreakerSnapshot, breaker_for
 from integrations.breaker.store import published_modes
+from integrations.cache_clock import redis_outage_guard
 from integrations.models import DeliveryStatus, ProviderAccount
 from integrations.models.accounts import BreakerMode, Mode
-from integrations.redis_line import outage, redis_handle
 from storefront_hooks import catalog
 from storefront_hooks.models import (
     DISCARDED_BY,
@@ -305,11 +305,12 @@ def endpoint_streak_disable_undo(
 
 def _breaker_snapshot(endpoint: WebhookEndpoint) -> BreakerSnapshot | None:
     """The endpoint's breaker as it reads itself; None when Redis cannot be
-    reached (the sweep and the admin then go by the account row)."""
+    reached (the sweep and the admin then go by the account row; the
+    outage record's one WARNING and pause, a line at INFO per read)."""
     try:
-        return breaker_for(endpoint.account).snapshot()
+        return redis_outage_guard(breaker_for(endpoint.account).snapshot)
     except RedisError:
-        logger.warning(
+        logger.info(
             "webhook endpoint breaker unreadable",
             extra={
                 "endpoint": endpoint.public_id,
@@ -349,24 +350,18 @@ def endpoints_paused_by_staff(endpoints: list[WebhookEndpoint]) -> set[int]:
 
 def _published_modes(accounts: list[ProviderAccount]) -> dict[int, Any]:
     """The breaker mode each account's breaker published (None: none); none
-    while Redis cannot be reached (one WARNING, its outage pause kept)."""
+    while Redis cannot be reached (the outage record's one WARNING and pause;
+    a line at INFO per read)."""
     if not accounts:
         return {}
-    on_redis = redis_handle() is not None
     try:
-        if on_redis:
-            outage.check()
-        modes = published_modes([account.pk for account in accounts])
+        return redis_outage_guard(published_modes, [account.pk for account in accounts])
     except RedisError as exc:
-        outage.failed(exc)
-        logger.warning(
+        logger.info(
             "webhook endpoint breaker unreadable",
             extra={"endpoints": len(accounts), "error_type": type(exc).__name__},
         )
         return {}
-    if on_redis:
-        outage.answered()
-    return modes
 
 
 def endpoint_pause_seen(endpoint: WebhookEndpoint, now: datetime) -> None:

@@ -7,7 +7,8 @@ queues behind the migration: one long transaction stops the site. Run from
 the migration (rolled back if atomic) in one line; running it again once
 the transaction has ended finishes. No statement_timeout: a long index build
 or backfill holds nobody up and must not be cut short. ``call_command``
-(the test database's creation) is Django's own."""
+(the test database's creation) is Django's own. An unknown app label is
+one line ending "(see --help)", exit 2, as every argument error."""
 
 import re
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from django.db import DatabaseError, OperationalError, connections
 from django.db.backends.signals import connection_created
 from psycopg.sql import Composable
 
+from integrations.management.arguments import OneLineCommand, refuse_unknown_apps
 from integrations.migration_ops import lock_timeout_text
 
 # PostgreSQL's "lock_not_available": lock_timeout (or NOWAIT) fired.
@@ -40,10 +42,12 @@ CONCURRENTLY = re.compile(
 SET_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', %s, false)"
 
 
-class Command(migrate.Command):
+class Command(OneLineCommand, migrate.Command):
     help = migrate.Command.help
 
     def handle(self, *args: Any, **options: Any) -> str | None:
+        if options["app_label"]:
+            refuse_unknown_apps(self, "migrate", [options["app_label"]])
         connection = connections[options["database"]]
         timeout = settings.MIGRATION_LOCK_TIMEOUT_MS
         if not (
