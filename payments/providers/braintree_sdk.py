@@ -299,8 +299,10 @@ def _decline(
     advice = str(network_advice or "")
     code = PROCESSOR_CODES.get(response_code)
     if code is None:
-        # 2xxx are issuer declines; 3000 and up are processor failures.
-        code = "processing_error" if response_code >= "3000" else "card_declined"
+        # 2xxx are issuer declines, 3xxx processor failures; 4xxx are the
+        # settlement's answers (4001 Settlement Declined): the card's money.
+        failure = "3000" <= response_code < "4000"
+        code = "processing_error" if failure else "card_declined"
     if advice == STOP_PAYMENT_ADVICE:
         code = "stop_payment"
     return Decline(
