@@ -159,6 +159,10 @@ def _check_database_first(argv: list[str]) -> None:
     database_reachable()
     # Not handed to the children: a forked worker must open its own.
     connections["default"].close()
+    if _program(argv) == "qcluster":
+        from integrations.management.broker_check import broker_usable
+
+        broker_usable()
 
 
 def database_reachable() -> None:
@@ -175,13 +179,13 @@ def _program(argv: list[str]) -> str:
 def _unreachable(exc: Exception) -> str | None:
     """The line for a database never connected to, or None. Built from the
     settings and the driver's first line, with every password it could quote
-    masked (``_masked``)."""
+    masked (``masked``)."""
     connection = connections["default"]
     if connection.connection is not None:
         return None
     params = connection.settings_dict
     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    reason = _masked(reason)
+    reason = masked(reason)
     if connection.vendor == "sqlite":
         return f"cannot reach the database ({params.get('NAME')}): {reason}"
     host = params.get("HOST") or "localhost"
@@ -196,13 +200,13 @@ def _not_migrated(exc: DatabaseError) -> str | None:
     missing = getattr(cause, "sqlstate", None) == UNDEFINED_TABLE
     if not missing and not str(exc).startswith("no such table: "):  # SQLite
         return None
-    reason = _masked((str(exc).strip().splitlines() or [""])[0])
+    reason = masked((str(exc).strip().splitlines() or [""])[0])
     return (
         f"the database has no table the command needs ({reason}): run manage.py migrate"
     )
 
 
-def _masked(reason: str) -> str:
+def masked(reason: str) -> str:
     """``reason`` with a quoted URL's or conninfo's password masked. The
     configured password is not searched for: libpq never echoes it, and
     masking it where it is a word of libpq's own text ("password
