@@ -135,8 +135,9 @@ def current_status(package: Mapping[str, Any]) -> TrackingStatus | None:
 
 
 def _status_of(kind: str, description: str) -> TrackingStatus:
-    # Out for delivery has no type of its own (I): only its wording tells it.
-    if "OUT FOR DELIVERY" in description.upper():
+    # Out for delivery has no type of its own (I): only its wording tells it,
+    # and only there; a D or X whose wording mentions it stays what it says.
+    if kind == "I" and "OUT FOR DELIVERY" in description.upper():
         return TrackingStatus.OUT_FOR_DELIVERY
     return STATUS_TYPES.get(kind, TrackingStatus.UNKNOWN)
 
