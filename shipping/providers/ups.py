@@ -47,7 +47,7 @@ from shipping.providers.ups_errors import (
     activity_event,
     current_status,
     track_error_map,
-    track_shipment,
+    track_package,
     ups_error_map,
 )
 from shipping.units import DimensionUnit, WeightUnit, convert_weight
@@ -321,8 +321,7 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             params={"locale": "en_US", "returnSignature": "false"},
             error_map=track_error_map,
         )
-        packages = track_shipment(data).get("package") or [{}]
-        package = packages[0]
+        package = track_package(data, request.tracking_number)
         events = [activity_event(a) for a in package.get("activity") or []]
         scheduled = [
             d.get("date")

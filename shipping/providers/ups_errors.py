@@ -102,6 +102,22 @@ def track_shipment(data: Any) -> Mapping[str, Any]:
     return first if isinstance(first, Mapping) else {}
 
 
+def track_package(data: Any, number: str) -> Mapping[str, Any]:
+    """The package tracked as ``number`` in a Track answer, which lists the
+    packages "associated with the inquiryNumber": the first when none is
+    named so (one sent under a lead number), {} when there is none."""
+    packages = [
+        p for p in track_shipment(data).get("package") or [] if isinstance(p, Mapping)
+    ]
+    wanted = number.strip().upper()
+    named = (
+        p
+        for p in packages
+        if str(p.get("trackingNumber") or "").strip().upper() == wanted
+    )
+    return next(named, packages[0] if packages else {})
+
+
 def activity_event(activity: Mapping[str, Any]) -> TrackingEvent | None:
     status = activity.get("status") or {}
     occurred = _activity_time(activity)
@@ -135,8 +151,12 @@ def current_status(package: Mapping[str, Any]) -> TrackingStatus | None:
 
 
 def _status_of(kind: str, description: str) -> TrackingStatus:
-    # Out for delivery has no type of its own (I): only its wording tells it.
-    if "OUT FOR DELIVERY" in description.upper():
+    # The type read as the wording is, whatever its case or padding (UPS
+    # pads its fields: "DELIVERED ").
+    kind = kind.strip().upper()
+    # Out for delivery has no type of its own (I): only its wording tells it,
+    # and only there; a D or X whose wording mentions it stays what it says.
+    if kind == "I" and "OUT FOR DELIVERY" in description.upper():
         return TrackingStatus.OUT_FOR_DELIVERY
     return STATUS_TYPES.get(kind, TrackingStatus.UNKNOWN)
 

@@ -8,23 +8,15 @@ from rest_framework.test import APIClient
 
 from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST, RATE_REQUEST
 from shipping.models import SandboxLabel
-from tests.factories import ApiKeyFactory
-from tests.shipping.helpers import carrier
+from tests.shipping.helpers import api_client, carrier
 
 RATES = "/api/v1/shipping/rates/"
 SHIPMENTS = "/api/v1/shipping/shipments/"
 
 
-def _client(*scopes: str) -> APIClient:
-    key = ApiKeyFactory(scopes=list(scopes))
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    return client
-
-
 @pytest.fixture
 def api() -> APIClient:
-    return _client("shipping:read", "shipping:write")
+    return api_client("shipping:read", "shipping:write")
 
 
 def _post(api, url, data=None, key=None):
@@ -86,10 +78,10 @@ def test_unknown_or_expired_quote(api):
 
 @pytest.mark.django_db
 def test_scopes():
-    reader = _client("shipping:read")
+    reader = api_client("shipping:read")
     assert _post(reader, SHIPMENTS, {"quote_id": "rq_x"}, key="k").status_code == 403
     assert reader.get(SHIPMENTS).status_code == 200
-    assert _client("payments:read").get(SHIPMENTS).status_code == 403
+    assert api_client("payments:read").get(SHIPMENTS).status_code == 403
 
 
 @pytest.mark.django_db

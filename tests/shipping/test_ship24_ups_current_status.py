@@ -10,7 +10,6 @@ import pytest
 
 from shipping.models import Shipment
 from shipping.providers.tracking_types import TrackingStatus
-from tests.shipping.providers.wire import load
 from tests.shipping.ups_answers import (
     NUMBER,
     package,
@@ -58,17 +57,6 @@ def _current(kind: str, description: str) -> dict:
 
 LABEL_AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 LABEL = _activity("M", "MP", "Shipper created a label", LABEL_AT)
-
-
-def test_the_fixture_states_the_status_of_its_newest_activity():
-    package_ = package(load("ups", "track_response.json"))
-    newest = package_["activity"][0]["status"]
-    current = package_["currentStatus"]
-    assert (current["type"], current["code"], current["statusCode"]) == (
-        newest["type"],
-        newest["code"],
-        newest["statusCode"],
-    )
 
 
 def test_current_status_counts_where_the_activities_do_not_show_it(bought):
