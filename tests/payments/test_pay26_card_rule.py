@@ -15,7 +15,10 @@ from payments.models import Payment, PaymentStatus, RecurringStatus
 from payments.providers.base import Decline
 from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services.events import payment_event_apply
-from payments.services.recurring import recurring_charges_report
+from payments.services.recurring import (
+    recurring_charges_report,
+    recurring_slot_give_back,
+)
 from tests.factories import ProviderAccountFactory
 from tests.payments.decline_answers import (
     STOPPED,
@@ -24,8 +27,10 @@ from tests.payments.decline_answers import (
     stripe_failed_webhook,
 )
 from tests.payments.recurring_setup import (
+    charges,
     payments_of,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
+    unknown_run,
 )
 
 pytestmark = pytest.mark.django_db
@@ -256,3 +261,31 @@ def test_a_second_decline_on_a_declined_payment_keeps_the_first(
 
     payment.refresh_from_db()
     assert payment.failure_code == "lost_or_stolen"
+
+
+def test_a_decline_after_not_found_leaves_the_periods_retry_alone(primary, recurring):
+    lost = unknown_run(primary, recurring)
+    Payment.objects.filter(pk=lost.pk).update(
+        status=PaymentStatus.FAILED, failure_code="not_found_at_provider"
+    )
+    lost.refresh_from_db()
+    assert recurring_slot_give_back(lost)
+    assert recurring_charges_report().charged == 1  # the period's retry
+    made = charges(primary)
+
+    payment_event_apply(
+        payment=lost,
+        kind="failed",
+        decline=Decline("insufficient funds", code="insufficient_funds"),
+    )
+
+    lost.refresh_from_db()
+    assert (lost.status, lost.failure_code) == (
+        PaymentStatus.FAILED,
+        "insufficient_funds",
+    )
+    assert lost.notes.filter(kind="decline_after_not_found").exists()
+    recurring.refresh_from_db()
+    assert recurring.status == RecurringStatus.ACTIVE
+    assert recurring_charges_report().charged == 0
+    assert charges(primary) == made
