@@ -96,6 +96,10 @@ HARD_DECLINES = frozenset(
 )
 # A soft code is final too when the gateway advised not to try again.
 FINAL_ADVICE = frozenset({DO_NOT_TRY_AGAIN})
+# When a failure was learnt. A row stored before pay26 has no such time: its
+# charge's creation stands in (the order the rule read then), never its
+# updated_at, which any later write of the row (a repeated event) moves.
+LEARNT = Coalesce("failure_learnt_at", "created_at")
 
 
 def recurring_create(
@@ -294,7 +298,7 @@ def recurring_resume(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
         _hard_decline_refuse(row, decline, row.saved_method)
         _retries_check(row, row.saved_method)
         overdue = _restart(row)
-        _advised_wait(row, decline, row.saved_method)
+        _advised_wait(row, row.saved_method)
         method_check(row.saved_method, row.next_run_at)
         row.save(update_fields=["status", "next_run_at", "anchor_day", "updated_at"])
     _log("recurring charge resumed", row, actor, restarted=overdue)
@@ -317,7 +321,7 @@ def recurring_method_change(
             _hard_decline_refuse(row, decline, method)
             _retries_check(row, method)
             overdue = _restart(row)
-            _advised_wait(row, decline, method)
+            _advised_wait(row, method)
         method_check(method, row.next_run_at)
         row.saved_method = method
         row.save(
@@ -363,18 +367,17 @@ def _hard_declined(method: SavedPaymentMethod) -> bool:
     """Whether a final decline of ``method`` is in force (any charge's: a
     run's, a one-off): a card lost once stays lost, whichever charge learnt
     it, until the issuer approves a charge made after it was learnt. By when
-    each word was learnt, not by the charges' age: a decline learnt late on
-    an older charge is the newer word. An approval counts from its charge's
-    creation (given no earlier; found late, perhaps given before the
-    decline was learnt). A stop of recurring payments is mended only by a
-    recurring charge's approval: a one-off's says nothing of it."""
-    learnt = Coalesce("failure_learnt_at", "updated_at")
+    each word was learnt (``LEARNT``), not by the charges' age: a decline
+    learnt late on an older charge is the newer word. An approval counts
+    from its charge's creation (given no earlier; found late, perhaps given
+    before the decline was learnt). A stop of recurring payments is mended
+    only by a recurring charge's approval: a one-off's says nothing of it."""
     declined = Q(status=PaymentStatus.FAILED, failure_code__in=DECLINE_CODES)
     approved = Q(status__in=MONEY_HOLDING_STATUSES)
     final = Q(failure_code__in=HARD_DECLINES) | Q(failure_advice_code__in=FINAL_ADVICE)
     words = Payment.objects.filter(saved_method=method).aggregate(
-        final=Max(learnt, filter=declined & final),
-        stop=Max(learnt, filter=declined & Q(failure_code=STOP_PAYMENT)),
+        final=Max(LEARNT, filter=declined & final),
+        stop=Max(LEARNT, filter=declined & Q(failure_code=STOP_PAYMENT)),
         approved=Max("created_at", filter=approved),
         recurring=Max(
             "created_at",
@@ -410,21 +413,36 @@ def _stopping_decline(row: RecurringCharge) -> Payment | None:
     return decline
 
 
-def _advised_wait(
-    row: RecurringCharge, decline: Payment | None, method: SavedPaymentMethod
-) -> None:
+def _advised_wait(row: RecurringCharge, method: SavedPaymentMethod) -> None:
     """``row``'s next run on ``method`` no sooner than the card network
-    advised with ``decline`` (Mastercard's MAC 24-30: retry after an hour to
-    ten days, counted from when the decline was learnt): a retry before then
-    is declined again and counts against the card's retries."""
-    wait = RETRY_AFTER.get(decline.failure_advice_code) if decline else None
-    if decline is None or wait is None:
-        return
-    if (decline.saved_method_id or row.saved_method_id) != method.pk:
-        return  # another card: the advice was about this one
-    earliest = (decline.failure_learnt_at or decline.updated_at) + wait
-    if row.next_run_at < earliest:
-        row.next_run_at, row.anchor_day = earliest, earliest.day
+    advised (Mastercard's MAC 24-30: retry after an hour to ten days,
+    counted from when the decline was learnt): a retry before then is
+    declined again and counts against the card's retries. The card's advice,
+    whichever charge was given it (a charge moved back to the card after a
+    decline elsewhere waits too), until a charge made since is approved."""
+    until = _advised_until(method)
+    if until is not None and row.next_run_at < until:
+        row.next_run_at, row.anchor_day = until, until.day
+
+
+def _advised_until(method: SavedPaymentMethod) -> datetime | None:
+    """When the latest wait the network advised for ``method`` ends, unless
+    a charge of it made after that advice was learnt was approved."""
+    approved = Payment.objects.filter(
+        saved_method=method, status__in=MONEY_HOLDING_STATUSES
+    ).aggregate(at=Max("created_at"))["at"]
+    advised = Payment.objects.filter(
+        saved_method=method,
+        status=PaymentStatus.FAILED,
+        failure_advice_code__in=RETRY_AFTER,
+    ).annotate(learnt=LEARNT)
+    if approved is not None:
+        advised = advised.filter(learnt__gte=approved)
+    ends = (
+        learnt + RETRY_AFTER[advice]
+        for learnt, advice in advised.values_list("learnt", "failure_advice_code")
+    )
+    return max(ends, default=None)
 
 
 def _hard_decline_refuse(

@@ -44,9 +44,7 @@ def stripe_account():
 
 
 def post(api, url: str, body: dict):
-    return api.post(
-        url, body, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex
-    )
+    return api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex)
 
 
 def new_charge_on(api, method):
