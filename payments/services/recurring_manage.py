@@ -298,7 +298,7 @@ def recurring_resume(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
         _hard_decline_refuse(row, decline, row.saved_method)
         _retries_check(row, row.saved_method)
         overdue = _restart(row)
-        _advised_wait(row, row.saved_method)
+        _advised_wait(row, decline, row.saved_method)
         method_check(row.saved_method, row.next_run_at)
         row.save(update_fields=["status", "next_run_at", "anchor_day", "updated_at"])
     _log("recurring charge resumed", row, actor, restarted=overdue)
@@ -321,7 +321,7 @@ def recurring_method_change(
             _hard_decline_refuse(row, decline, method)
             _retries_check(row, method)
             overdue = _restart(row)
-            _advised_wait(row, method)
+            _advised_wait(row, decline, method)
         method_check(method, row.next_run_at)
         row.saved_method = method
         row.save(
@@ -413,14 +413,17 @@ def _stopping_decline(row: RecurringCharge) -> Payment | None:
     return decline
 
 
-def _advised_wait(row: RecurringCharge, method: SavedPaymentMethod) -> None:
-    """``row``'s next run on ``method`` no sooner than the card network
-    advised (Mastercard's MAC 24-30: retry after an hour to ten days,
-    counted from when the decline was learnt): a retry before then is
-    declined again and counts against the card's retries. The card's advice,
-    whichever charge was given it (a charge moved back to the card after a
-    decline elsewhere waits too), until a charge made since is approved."""
-    until = _advised_until(method)
+def _advised_wait(
+    row: RecurringCharge, decline: Payment | None, method: SavedPaymentMethod
+) -> None:
+    """``row``, restarted for ``decline`` (its unpaid period), next run on
+    ``method`` no sooner than the card network advised (Mastercard's MAC
+    24-30: retry after an hour to ten days, counted from when the decline
+    was learnt): a retry before then is declined again and counts against
+    the card's retries. The card's advice, whichever charge was given it (a
+    charge moved back to the card after a decline elsewhere waits too),
+    until a charge of it made since is approved."""
+    until = _advised_until(method) if decline is not None else None
     if until is not None and row.next_run_at < until:
         row.next_run_at, row.anchor_day = until, until.day
 
