@@ -98,8 +98,9 @@ NOT_FOUND = "not_found_at_provider"
 def _not_found_declined(row: Payment, decline: Rejected) -> None:
     """The decline a gateway reports for a payment reconciliation ended not
     found: stored on it (still failed) as a late decline, so the card's rule
-    reads it. Its slot, if a recurring try's, was given back then: the retry
-    of the period decides that charge."""
+    reads it. Its slot, if a recurring try's, was given back then: a retry
+    of the period made since decides that period; if none was, the next run
+    finds this try declined and stops the recurring charge, charging nothing."""
     fields = decline_fields(decline)
     for name, value in fields.items():
         setattr(row, name, value)
