@@ -100,6 +100,7 @@ class PaymentAdmin(
                     "failure_message",
                     "failure_provider_code",
                     "failure_advice_code",
+                    "failure_learnt_at",
                 ]
             },
         ),

@@ -183,6 +183,10 @@ class Payment(models.Model):
     # The gateway's advice on trying the card again (do_not_try_again: final
     # for it); for staff, never in the storefront's answer.
     failure_advice_code = models.CharField(max_length=32, blank=True, default="")
+    # When the failure was learnt (the create's answer, a webhook, a look-up):
+    # the card's rule orders declines by it, not by the charge's age (a row
+    # stored before it: its created_at stands in; updated_at moves with writes).
+    failure_learnt_at = models.DateTimeField(null=True, blank=True)
     risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
     risk_level = models.CharField(
         max_length=8, choices=RiskLevel.choices, blank=True, default=RiskLevel.NONE

@@ -10,7 +10,7 @@ raise ``integrations.errors`` types: a decline is ``Rejected`` with one of
 
 from abc import abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -38,14 +38,35 @@ TRY_AGAIN_LATER = "try_again_later"
 # The card networks' merchant advice codes (Mastercard's MAC, which PayPal's
 # ``payment_advice_code`` and Stripe's ``network_advice_code`` pass on): 21
 # the cardholder stopped recurring payments to us, 03 do not try again, 02
-# try again later, 01 new account information (a new card replaces this one).
+# try again later, 01 new account information (a new card replaces this one),
+# 24-30 retry after 1 hour, 24 hours, 2, 4, 6, 8, 10 days (Braintree's
+# "Merchant Advice Codes" reference).
+RETRY_AFTER: dict[str, timedelta] = {
+    "retry_after_1_hour": timedelta(hours=1),
+    "retry_after_24_hours": timedelta(hours=24),
+    "retry_after_2_days": timedelta(days=2),
+    "retry_after_4_days": timedelta(days=4),
+    "retry_after_6_days": timedelta(days=6),
+    "retry_after_8_days": timedelta(days=8),
+    "retry_after_10_days": timedelta(days=10),
+}
 NETWORK_ADVICE: dict[str, str] = {
     "21": DO_NOT_TRY_AGAIN,
     "01": DO_NOT_TRY_AGAIN,
     "03": DO_NOT_TRY_AGAIN,
     "02": TRY_AGAIN_LATER,
+    **{str(code): word for code, word in zip(range(24, 31), RETRY_AFTER, strict=True)},
 }
 STOP_PAYMENT_ADVICE = "21"
+
+
+def advice_with_network(gateway_advice: str, network_advice: str) -> str:
+    """The gateway's own advice, else the card network's; a network's wait
+    (MAC 24-30) is more precise than a plain "try again later"."""
+    network = NETWORK_ADVICE.get(network_advice, "")
+    if network in RETRY_AFTER and gateway_advice in ("", TRY_AGAIN_LATER):
+        return network
+    return gateway_advice or network
 
 
 class Decline(Rejected):

@@ -69,8 +69,10 @@ PROCESSOR_CODES: Mapping[str, str] = {
 # ours fits: 2043 "Error - Do Not Retry, Call Issuer", 2044 "Declined - Call
 # Issuer" (a hard decline: only the cardholder's call to the bank mends it),
 # 2022 "Declined - Updated Cardholder Available" (a new card was issued;
-# Mastercard forbids retrying it).
-DO_NOT_RETRY = frozenset({"2022", "2043", "2044"})
+# Mastercard forbids retrying it); 2015 "Transaction Not Allowed", 2019
+# "Invalid Transaction", 2020 "Violation", 2021 "Security Violation" (its
+# authorization responses table: Hard).
+DO_NOT_RETRY = frozenset({"2015", "2019", "2020", "2021", "2022", "2043", "2044"})
 GATEWAY_REJECTIONS: Mapping[str, str] = {
     "cvv": "incorrect_cvc",
     "avs": "card_declined",

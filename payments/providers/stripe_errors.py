@@ -12,7 +12,11 @@ import stripe
 from integrations.client import classify_exception, parse_retry_after
 from integrations.errors import NotProcessed, ProviderError, Rejected, Unknown
 from integrations.webhooks.verification import WebhookVerificationError
-from payments.providers.base import NETWORK_ADVICE, STOP_PAYMENT_ADVICE, Decline
+from payments.providers.base import (
+    STOP_PAYMENT_ADVICE,
+    Decline,
+    advice_with_network,
+)
 
 SIGNATURE_HEADER = "Stripe-Signature"
 
@@ -124,10 +128,9 @@ def stripe_decline(
     ours = DECLINE_MAP.get(decline_code) or DECLINE_MAP.get(code) or "card_declined"
     if network_advice == STOP_PAYMENT_ADVICE:
         ours = "stop_payment"
-    # Stripe's own advice first; the card network's when Stripe gives none.
-    advice = str(error.get("advice_code") or "") or NETWORK_ADVICE.get(
-        network_advice, ""
-    )
+    # Stripe's own advice first; the card network's when Stripe gives none
+    # (or its wait, more precise than Stripe's try_again_later).
+    advice = advice_with_network(str(error.get("advice_code") or ""), network_advice)
     return Decline(
         str(error.get("message") or "") or "the card was declined",
         code=ours,

@@ -3,12 +3,14 @@
 import uuid
 
 from django.db import transaction
+from django.utils import timezone
 
 from integrations.errors import Rejected
 from payments.models import (
     MONEY_HOLDING_STATUSES,
     DisputeStatus,
     Payment,
+    PaymentNote,
     PaymentStatus,
     Refund,
     RefundStatus,
@@ -83,7 +85,35 @@ def _failed_event(
         if before != PaymentStatus.FAILED and row.status == PaymentStatus.FAILED:
             late_decline_keep(row, decline, "webhook")
             recurring_payment_failed(row)
+        elif decline is not None and row.failure_code == NOT_FOUND:
+            _not_found_declined(row, decline)
     return row
+
+
+# Reconciliation's end of a payment the gateway had no record of: a decline
+# it reports later proves the charge existed, and is the card's word.
+NOT_FOUND = "not_found_at_provider"
+
+
+def _not_found_declined(row: Payment, decline: Rejected) -> None:
+    """The decline a gateway reports for a payment reconciliation ended not
+    found: stored on it (still failed) as a late decline, so the card's rule
+    reads it. Its slot, if a recurring try's, was given back then: a retry
+    of the period made since decides that period; if none was, the next run
+    finds this try declined and stops the recurring charge, charging nothing."""
+    fields = decline_fields(decline)
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.failure_learnt_at = timezone.now()
+    row.save(update_fields=[*fields, "failure_learnt_at", "updated_at"])
+    PaymentNote.objects.create(
+        payment=row,
+        kind="decline_after_not_found",
+        title=f"Declined at the gateway ({row.failure_code}), after all",
+        detail="Reconciliation had found no record of this charge; the gateway "
+        "then reported it declined. Still failed; the decline is kept.",
+    )
+    late_decline_keep(row, decline, "webhook")
 
 
 def _paid_event(payment: Payment, change: Change) -> Payment:

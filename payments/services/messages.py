@@ -8,6 +8,7 @@ import re
 from integrations.errors import ProviderError, public_provider_code
 from integrations.secrets_registry import known_secrets, redact_secrets
 from payments.models import Payment, PaymentNote
+from payments.providers.base import RETRY_AFTER
 
 MESSAGES: dict[str, str] = {
     "card_declined": "The card was declined.",
@@ -95,7 +96,8 @@ def advice_code_of(error: ProviderError) -> str:
     # A failover run's refusal carries the adapter's decline as its cause.
     decline = getattr(error, "cause", None) or error
     advice = str(getattr(decline, "advice_code", "") or "")
-    return advice if _ADVICE.fullmatch(advice) else ""
+    # The networks' waits name their time in digits (RETRY_AFTER).
+    return advice if _ADVICE.fullmatch(advice) or advice in RETRY_AFTER else ""
 
 
 def decline_fields(error: ProviderError) -> dict[str, str]:

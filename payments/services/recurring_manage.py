@@ -11,7 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from integrations import money, registry
@@ -24,7 +25,7 @@ from payments.models import (
     RecurringStatus,
     SavedPaymentMethod,
 )
-from payments.providers.base import DECLINE_CODES, DO_NOT_TRY_AGAIN
+from payments.providers.base import DECLINE_CODES, DO_NOT_TRY_AGAIN, RETRY_AFTER
 from payments.services.attempts import KIND, adapter_for
 from payments.services.errors import InvalidState, KeyReused, PaymentError
 from payments.services.reconcile import RECURRING_KEY_PREFIX
@@ -89,11 +90,16 @@ RETRY_COUNTED = (*DECLINE_CODES, FAILED_AT_PROVIDER)
 # 2007, PayPal 1330), the cardholder's stop of payments to us. Card networks
 # fine retries of these. Soft ones (insufficient funds, do-not-honour, fraud
 # suspected, 3-D Secure) may pass later: resumable.
+STOP_PAYMENT = "stop_payment"
 HARD_DECLINES = frozenset(
-    {"lost_or_stolen", "expired_card", "incorrect_number", "stop_payment"}
+    {"lost_or_stolen", "expired_card", "incorrect_number", STOP_PAYMENT}
 )
 # A soft code is final too when the gateway advised not to try again.
 FINAL_ADVICE = frozenset({DO_NOT_TRY_AGAIN})
+# When a failure was learnt. A row stored before pay26 has no such time: its
+# charge's creation stands in (the order the rule read then), never its
+# updated_at, which any later write of the row (a repeated event) moves.
+LEARNT = Coalesce("failure_learnt_at", "created_at")
 
 
 def recurring_create(
@@ -288,9 +294,11 @@ def recurring_resume(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
     the card; the next decline stops it again)."""
     with transaction.atomic():
         row = _locked(recurring, RESUMABLE, "resumed")
-        _hard_decline_refuse(row, row.saved_method)
+        decline = _stopping_decline(row)
+        _hard_decline_refuse(row, decline, row.saved_method)
         _retries_check(row, row.saved_method)
         overdue = _restart(row)
+        _advised_wait(row, decline, row.saved_method)
         method_check(row.saved_method, row.next_run_at)
         row.save(update_fields=["status", "next_run_at", "anchor_day", "updated_at"])
     _log("recurring charge resumed", row, actor, restarted=overdue)
@@ -309,9 +317,11 @@ def recurring_method_change(
         method = _customer_method(row.saved_method.customer_reference, method_id)
         overdue = False
         if row.status == RecurringStatus.FAILED:
-            _hard_decline_refuse(row, method)
+            decline = _stopping_decline(row)
+            _hard_decline_refuse(row, decline, method)
             _retries_check(row, method)
             overdue = _restart(row)
+            _advised_wait(row, decline, method)
         method_check(method, row.next_run_at)
         row.saved_method = method
         row.save(
@@ -354,24 +364,33 @@ def recurring_default_method_move(
 
 
 def _hard_declined(method: SavedPaymentMethod) -> bool:
-    """Whether ``method``'s latest charge the issuer decided (any: a run's,
-    a one-off) was a hard decline: a card lost once stays lost, whichever
-    charge learnt it, until the issuer approves it again."""
-    latest = (
-        Payment.objects.filter(saved_method=method)
-        .filter(
-            Q(status__in=MONEY_HOLDING_STATUSES)
-            | Q(status=PaymentStatus.FAILED, failure_code__in=DECLINE_CODES)
-        )
-        .only("status", "failure_code", "failure_advice_code")
-        .order_by("-pk")
-        .first()
+    """Whether a final decline of ``method`` is in force (any charge's: a
+    run's, a one-off): a card lost once stays lost, whichever charge learnt
+    it, until the issuer approves a charge made after it was learnt. By when
+    each word was learnt (``LEARNT``), not by the charges' age: a decline
+    learnt late on an older charge is the newer word. An approval counts
+    from its charge's creation (given no earlier; found late, perhaps given
+    before the decline was learnt). A stop of recurring payments is mended
+    only by a recurring charge's approval: a one-off's says nothing of it."""
+    declined = Q(status=PaymentStatus.FAILED, failure_code__in=DECLINE_CODES)
+    approved = Q(status__in=MONEY_HOLDING_STATUSES)
+    final = Q(failure_code__in=HARD_DECLINES) | Q(failure_advice_code__in=FINAL_ADVICE)
+    words = Payment.objects.filter(saved_method=method).aggregate(
+        final=Max(LEARNT, filter=declined & final),
+        stop=Max(LEARNT, filter=declined & Q(failure_code=STOP_PAYMENT)),
+        approved=Max("created_at", filter=approved),
+        recurring=Max(
+            "created_at",
+            filter=approved & Q(idempotency_key__startswith=RECURRING_KEY_PREFIX),
+        ),
     )
-    return (
-        latest is not None
-        and latest.status == PaymentStatus.FAILED
-        and final_decline(latest)
+    return _in_force(words["final"], words["approved"]) or _in_force(
+        words["stop"], words["recurring"]
     )
+
+
+def _in_force(decline: datetime | None, approval: datetime | None) -> bool:
+    return decline is not None and (approval is None or approval <= decline)
 
 
 def final_decline(payment: Payment) -> bool:
@@ -383,16 +402,61 @@ def final_decline(payment: Payment) -> bool:
     )
 
 
-def _hard_decline_refuse(row: RecurringCharge, method: SavedPaymentMethod) -> None:
-    """MethodDeclined if ``row`` stopped (or, paused, waits to stop) for a
-    hard decline of ``method`` made before payments named their method
-    (``method_check`` judges those that do): each resume on it would be one
-    more certain decline at the gateway. The storefront moves the charge."""
+def _stopping_decline(row: RecurringCharge) -> Payment | None:
+    """The decline ``row`` stopped for (or, paused, waits to stop for)."""
     if row.status == RecurringStatus.FAILED:
         decline = row.last_payment
     else:
         decline = latest_try(row) if decline_kept(row) else None
     if decline is None or decline.status != PaymentStatus.FAILED:
+        return None
+    return decline
+
+
+def _advised_wait(
+    row: RecurringCharge, decline: Payment | None, method: SavedPaymentMethod
+) -> None:
+    """``row``, restarted for ``decline`` (its unpaid period), next run on
+    ``method`` no sooner than the card network advised (Mastercard's MAC
+    24-30: retry after an hour to ten days, counted from when the decline
+    was learnt): a retry before then is declined again and counts against
+    the card's retries. The card's advice, whichever charge was given it (a
+    charge moved back to the card after a decline elsewhere waits too),
+    until a charge of it made since is approved."""
+    until = _advised_until(method) if decline is not None else None
+    if until is not None and row.next_run_at < until:
+        row.next_run_at, row.anchor_day = until, until.day
+
+
+def _advised_until(method: SavedPaymentMethod) -> datetime | None:
+    """When the latest wait the network advised for ``method`` ends, unless
+    a charge of it made after that advice was learnt was approved."""
+    approved = Payment.objects.filter(
+        saved_method=method, status__in=MONEY_HOLDING_STATUSES
+    ).aggregate(at=Max("created_at"))["at"]
+    advised = Payment.objects.filter(
+        saved_method=method,
+        status=PaymentStatus.FAILED,
+        failure_advice_code__in=RETRY_AFTER,
+    ).annotate(learnt=LEARNT)
+    if approved is not None:
+        advised = advised.filter(learnt__gte=approved)
+    ends = (
+        learnt + RETRY_AFTER[advice]
+        for learnt, advice in advised.values_list("learnt", "failure_advice_code")
+    )
+    return max(ends, default=None)
+
+
+def _hard_decline_refuse(
+    row: RecurringCharge, decline: Payment | None, method: SavedPaymentMethod
+) -> None:
+    """MethodDeclined if ``decline``, that ``row`` stopped (or, paused, waits
+    to stop) for, is a hard decline of ``method`` made before payments named
+    their method (``method_check`` judges those that do): each resume on it
+    would be one more certain decline at the gateway. The storefront moves
+    the charge."""
+    if decline is None:
         return
     if not final_decline(decline) or decline.saved_method_id:
         return

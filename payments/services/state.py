@@ -133,6 +133,8 @@ def _advance_locked(
         setattr(row, name, value)
     if moved or corrected:
         row.status = change.status
+        if change.status == PaymentStatus.FAILED:
+            row.failure_learnt_at = timezone.now()
     if corrected:
         _correct(row, before, change)
     if moved or corrected:
@@ -191,6 +193,9 @@ def _advance_guarded(payment: Payment, change: Change) -> tuple[Payment | None, 
     names = dict.fromkeys(
         ["status", "amount_authorized", "amount_captured", *(change.fields or {})]
     )
+    if change.status == PaymentStatus.FAILED:
+        row.failure_learnt_at = timezone.now()
+        names["failure_learnt_at"] = None
     if not row_update(row, names, where=guard):
         return None, before
     return row, before
