@@ -5,7 +5,8 @@ any transaction that touched the table, and every query of the table then
 queues behind the migration: one long transaction stops the site. Run from
 ``manage.py``, a lock not granted within MIGRATION_LOCK_TIMEOUT_MS stops
 the migration (rolled back if atomic) in one line; running it again once
-the transaction has ended finishes. No statement_timeout: a long index build
+the transaction has ended finishes. 0 is no limit, whatever lock_timeout the
+database role has. No statement_timeout: a long index build
 or backfill holds nobody up and must not be cut short. ``call_command``
 (the test database's creation) is Django's own. An unknown app label is
 one line ending "(see --help)", exit 2, as every argument error."""
@@ -50,18 +51,17 @@ class Command(OneLineCommand, migrate.Command):
             refuse_unknown_apps(self, "migrate", [options["app_label"]])
         connection = connections[options["database"]]
         timeout = settings.MIGRATION_LOCK_TIMEOUT_MS
-        if not (
-            timeout
-            and connection.vendor == "postgresql"
-            and self._called_from_command_line
-        ):
+        if not (connection.vendor == "postgresql" and self._called_from_command_line):
             return super().handle(*args, **options)
         self.applying: Any = None
         try:
+            # 0 is set too: no limit, not the role's or database's own.
             with lock_timeout(connection, timeout):
                 return super().handle(*args, **options)
         except OperationalError as exc:
-            if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            if not timeout or (
+                getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE
+            ):
                 raise
             raise CommandError(self._lock_line(timeout)) from exc
 
