@@ -98,7 +98,7 @@ def lock_timeout(connection: Any, timeout: int) -> Iterator[None]:
         (before,) = cursor.fetchone()
         cursor.execute(SET_LOCK_TIMEOUT, [limit])
     exempt = _unlimited_when_concurrent(limit)
-    others: list[Any] = []
+    others: list[tuple[Any, str]] = []
 
     # A new session starts without either: a RunPython that closed the
     # connection (the next statement opens another) or uses a thread's own.
@@ -106,10 +106,12 @@ def lock_timeout(connection: Any, timeout: int) -> Iterator[None]:
         if connection.alias != alias:
             return
         with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('lock_timeout')")
+            (own,) = cursor.fetchone()
             cursor.execute(SET_LOCK_TIMEOUT, [limit])
         if exempt not in connection.execute_wrappers:
             connection.execute_wrappers.append(exempt)
-            others.append(connection)
+            others.append((connection, own))
 
     connection_created.connect(limit_new, weak=False)
     try:
@@ -117,12 +119,35 @@ def lock_timeout(connection: Any, timeout: int) -> Iterator[None]:
             yield
     finally:
         connection_created.disconnect(limit_new)
-        for other in others:
-            with suppress(ValueError):
-                other.execute_wrappers.remove(exempt)
+        for other, own in others:
+            _restore_when_next_used(other, exempt, own)
         # A connection broken meanwhile has its own error to tell.
         with suppress(DatabaseError), connection.cursor() as cursor:
             cursor.execute(SET_LOCK_TIMEOUT, [before])
+
+
+def _restore_when_next_used(connection: Any, exempt: Any, own: str) -> None:
+    """``connection`` (another thread's: not to be used from this one) sets
+    its session's own lock_timeout back before its next statement, in place
+    of ``exempt``: a thread living on must not keep the migration's limit."""
+
+    def restore(
+        execute: Callable[..., Any], sql: Any, params: Any, many: bool, context
+    ):
+        # In a transaction its rollback would undo the SET: done again
+        # until one is done outside.
+        if connection.get_autocommit():
+            with suppress(ValueError):
+                connection.execute_wrappers.remove(restore)
+        with suppress(DatabaseError):
+            execute(SET_LOCK_TIMEOUT, [own], False, context)
+        return execute(sql, params, many, context)
+
+    # One assignment: the owning thread may be reading the list.
+    with suppress(ValueError):
+        connection.execute_wrappers[connection.execute_wrappers.index(exempt)] = (
+            restore
+        )
 
 
 def _unlimited_when_concurrent(limit: str) -> Callable[..., Any]:
