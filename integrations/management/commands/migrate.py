@@ -145,9 +145,7 @@ def _restore_when_next_used(connection: Any, exempt: Any, own: str) -> None:
 
     # One assignment: the owning thread may be reading the list.
     with suppress(ValueError):
-        connection.execute_wrappers[connection.execute_wrappers.index(exempt)] = (
-            restore
-        )
+        connection.execute_wrappers[connection.execute_wrappers.index(exempt)] = restore
 
 
 def _unlimited_when_concurrent(limit: str) -> Callable[..., Any]:
