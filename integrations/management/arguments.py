@@ -48,18 +48,57 @@ def refuse_unknown_apps(
     ``command`` (an app-label positional): every such label, in the parser's
     one line (exit 2; ``call_command``: CommandError)."""
     unknown = [label for label in dict.fromkeys(labels) if not _installed(label)]
+    refuse_unknown(
+        command,
+        subcommand,
+        unknown,
+        "no installed app with label",
+        "no installed app with labels",
+    )
+
+
+def refuse_unknown_app_or_model_labels(
+    command: BaseCommand, subcommand: str, labels: Iterable[str]
+) -> None:
+    """``refuse_unknown_apps`` for labels that are "app_label" or
+    "app_label.ModelName" (``dumpdata``'s): then every unknown model."""
+    labels = list(dict.fromkeys(labels))
+    refuse_unknown_apps(command, subcommand, [label.split(".")[0] for label in labels])
+    unknown = [label for label in labels if "." in label and not _a_model(label)]
+    refuse_unknown(
+        command, subcommand, unknown, "no model with label", "no models with labels"
+    )
+
+
+def refuse_unknown(
+    command: BaseCommand,
+    subcommand: str,
+    unknown: list[str],
+    singular: str,
+    plural: str,
+) -> None:
+    """``unknown`` (arguments naming nothing there is) as one argument error
+    of ``command``: "``singular`` 'x'" or "``plural`` 'x', 'y'" in the
+    parser's one line (exit 2; ``call_command``: CommandError)."""
     if not unknown:
         return
     named = ", ".join(f"'{label}'" for label in unknown)
-    plural = "s" if len(unknown) > 1 else ""
     parser = command.create_parser("manage.py", subcommand)
-    parser.error(f"no installed app with label{plural} {named}")
+    parser.error(f"{plural if len(unknown) > 1 else singular} {named}")
 
 
 def _installed(label: str) -> bool:
     try:
         apps.get_app_config(label)
     except LookupError:
+        return False
+    return True
+
+
+def _a_model(label: str) -> bool:
+    try:
+        apps.get_model(label)
+    except (LookupError, ValueError):  # ValueError: more than one dot
         return False
     return True
 

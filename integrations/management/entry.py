@@ -10,6 +10,8 @@ Django is set up."""
 import os
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from difflib import get_close_matches
 from typing import Any
 
@@ -27,6 +29,7 @@ from django.db import (
     ProgrammingError,
     connections,
 )
+from django.db.backends.signals import connection_created
 
 # What a driver might quote back of a connection string; the value only is
 # masked. A conninfo pair (password=x, password='x y', password="x y"), with
@@ -55,11 +58,12 @@ UNDEFINED_TABLE = "42P01"
 
 def execute(argv: list[str]) -> None:
     try:
-        _refuse_odd_arguments(argv)
-        _check_database_first(argv)
-        execute_from_command_line(argv)
+        with _connected_aliases() as reached:
+            _refuse_odd_arguments(argv)
+            _check_database_first(argv)
+            execute_from_command_line(argv)
     except (OperationalError, InterfaceError, ProgrammingError) as exc:
-        line = _not_migrated(exc) or _unreachable(exc)
+        line = _not_migrated(exc) or _unreachable(exc, reached)
         if line is None:
             raise  # a connection that worked and then failed: a real fault
         sys.stderr.write(line + "\n")
@@ -176,12 +180,28 @@ def _program(argv: list[str]) -> str:
     return command or "manage.py"
 
 
-def _unreachable(exc: Exception) -> str | None:
+@contextmanager
+def _connected_aliases() -> Iterator[set[str]]:
+    """The aliases connected to meanwhile: an error after that is a
+    statement's, though the command closed its connections when it ended."""
+    reached: set[str] = set()
+
+    def note(sender: Any, connection: Any, **kwargs: Any) -> None:
+        reached.add(connection.alias)
+
+    connection_created.connect(note, weak=False)
+    try:
+        yield reached
+    finally:
+        connection_created.disconnect(note)
+
+
+def _unreachable(exc: Exception, reached: set[str]) -> str | None:
     """The line for a database never connected to, or None. Built from the
     settings and the driver's first line, with every password it could quote
     masked (``masked``)."""
     connection = connections["default"]
-    if connection.connection is not None:
+    if connection.connection is not None or connection.alias in reached:
         return None
     params = connection.settings_dict
     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

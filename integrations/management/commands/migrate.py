@@ -5,7 +5,8 @@ any transaction that touched the table, and every query of the table then
 queues behind the migration: one long transaction stops the site. Run from
 ``manage.py``, a lock not granted within MIGRATION_LOCK_TIMEOUT_MS stops
 the migration (rolled back if atomic) in one line; running it again once
-the transaction has ended finishes. No statement_timeout: a long index build
+the transaction has ended finishes. 0 is no limit, whatever lock_timeout the
+database role has. No statement_timeout: a long index build
 or backfill holds nobody up and must not be cut short. ``call_command``
 (the test database's creation) is Django's own. An unknown app label is
 one line ending "(see --help)", exit 2, as every argument error."""
@@ -50,18 +51,17 @@ class Command(OneLineCommand, migrate.Command):
             refuse_unknown_apps(self, "migrate", [options["app_label"]])
         connection = connections[options["database"]]
         timeout = settings.MIGRATION_LOCK_TIMEOUT_MS
-        if not (
-            timeout
-            and connection.vendor == "postgresql"
-            and self._called_from_command_line
-        ):
+        if not (connection.vendor == "postgresql" and self._called_from_command_line):
             return super().handle(*args, **options)
         self.applying: Any = None
         try:
+            # 0 is set too: no limit, not the role's or database's own.
             with lock_timeout(connection, timeout):
                 return super().handle(*args, **options)
         except OperationalError as exc:
-            if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            if not timeout or (
+                getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE
+            ):
                 raise
             raise CommandError(self._lock_line(timeout)) from exc
 
@@ -98,7 +98,7 @@ def lock_timeout(connection: Any, timeout: int) -> Iterator[None]:
         (before,) = cursor.fetchone()
         cursor.execute(SET_LOCK_TIMEOUT, [limit])
     exempt = _unlimited_when_concurrent(limit)
-    others: list[Any] = []
+    others: list[tuple[Any, str]] = []
 
     # A new session starts without either: a RunPython that closed the
     # connection (the next statement opens another) or uses a thread's own.
@@ -106,10 +106,12 @@ def lock_timeout(connection: Any, timeout: int) -> Iterator[None]:
         if connection.alias != alias:
             return
         with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('lock_timeout')")
+            (own,) = cursor.fetchone()
             cursor.execute(SET_LOCK_TIMEOUT, [limit])
         if exempt not in connection.execute_wrappers:
             connection.execute_wrappers.append(exempt)
-            others.append(connection)
+            others.append((connection, own))
 
     connection_created.connect(limit_new, weak=False)
     try:
@@ -117,12 +119,33 @@ def lock_timeout(connection: Any, timeout: int) -> Iterator[None]:
             yield
     finally:
         connection_created.disconnect(limit_new)
-        for other in others:
-            with suppress(ValueError):
-                other.execute_wrappers.remove(exempt)
+        for other, own in others:
+            _restore_when_next_used(other, exempt, own)
         # A connection broken meanwhile has its own error to tell.
         with suppress(DatabaseError), connection.cursor() as cursor:
             cursor.execute(SET_LOCK_TIMEOUT, [before])
+
+
+def _restore_when_next_used(connection: Any, exempt: Any, own: str) -> None:
+    """``connection`` (another thread's: not to be used from this one) sets
+    its session's own lock_timeout back before its next statement, in place
+    of ``exempt``: a thread living on must not keep the migration's limit."""
+
+    def restore(
+        execute: Callable[..., Any], sql: Any, params: Any, many: bool, context
+    ):
+        # In a transaction its rollback would undo the SET: done again
+        # until one is done outside.
+        if connection.get_autocommit():
+            with suppress(ValueError):
+                connection.execute_wrappers.remove(restore)
+        with suppress(DatabaseError):
+            execute(SET_LOCK_TIMEOUT, [own], False, context)
+        return execute(sql, params, many, context)
+
+    # One assignment: the owning thread may be reading the list.
+    with suppress(ValueError):
+        connection.execute_wrappers[connection.execute_wrappers.index(exempt)] = restore
 
 
 def _unlimited_when_concurrent(limit: str) -> Callable[..., Any]:
