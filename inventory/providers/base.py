@@ -531,7 +531,8 @@ class InventoryAdapter(BaseAdapter):
 
     def item_levels_fetch(self, sku: str) -> StockLevelPage:
         """The levels of the live item ``sku`` now (``looks_up_items``); its
-        "no such live item" is ``Rejected`` ``not_found``."""
+        "no such live item" is ``Rejected`` ``not_found``. ``has_more``: the
+        answer was cut, and proves no level it does not name gone."""
         raise NotImplementedError(f"{self.display_name} looks up no item")
 
     def item_levels(self, sku: str) -> StockLevelPage | None:

@@ -37,7 +37,7 @@ page and its look-up are asked as before."""
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -52,6 +52,9 @@ DESCENDING = "id DESC"
 # total: its number is the place the page before ended, off the grid of
 # numbered pages (an overlapping page was read).
 BY_TOTAL, BY_PLACE, OFF_GRID = "d", "p", "o"
+# Pages of one SKU's look-up read at most: a SKU names several variants only
+# as deleted ones pile up under it (one deleted, one made anew).
+LOOKUP_PAGES = 4
 
 
 @dataclass(frozen=True)
@@ -250,3 +253,23 @@ def listing_total(headers: Mapping[str, str], data: Mapping[str, Any]) -> int | 
     if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
         return total
     return page_total(data)
+
+
+def sku_pages(
+    ask: Callable[[int], tuple[list[dict[str, Any]], int | None]], limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """Every variant a look-up by SKU lists, page by page (``ask(page)``:
+    that page of ``limit`` and the listing's total) up to LOOKUP_PAGES, and
+    whether the answer was cut: more listed than read, or the total moved
+    between its pages (a variant may have moved past a page read). A cut
+    answer proves no variant absent."""
+    found: dict[str, dict[str, Any]] = {}
+    totals: set[int | None] = set()
+    for page in range(1, LOOKUP_PAGES + 1):
+        rows, total = ask(page)
+        totals.add(total)
+        for row in rows:
+            found[id_text(row) or f"row {len(found)}"] = row
+        if not has_more(total, page=page, limit=limit, count=len(rows)):
+            return list(found.values()), len(totals) > 1
+    return list(found.values()), True
