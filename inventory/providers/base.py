@@ -366,6 +366,9 @@ class StockLevelPage:
     # looked up), whatever the size did: a size change then stops no
     # deletion check (sync_gone).
     boundary_proven: bool = False
+    # How many of ``records`` the page before held too (TradeGecko's
+    # overlapping pages): applied again, counted once (``items_seen``).
+    read_again: int = 0
 
     def __post_init__(self) -> None:
         _without_rejected(self, "records")

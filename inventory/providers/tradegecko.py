@@ -44,6 +44,7 @@ from inventory.providers.tradegecko_paging import (
     PageCursor,
     boundary_held,
     has_more,
+    held_before,
     id_text,
     listing_total,
     look_up_page,
@@ -214,7 +215,8 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         variants, total = self._variants(params, "levels")
         records: list[StockLevelRecord] = []
         rejected: list[RejectedLevel] = []
-        for variant in variants:
+        held, again = held_before(cursor.last, variants), 0
+        for place, variant in enumerate(variants):
             sku = variant.get("sku")
             # Archived (its default leaves these out): gone, as read back.
             if not is_live(variant):
@@ -224,6 +226,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
                 kept, refused = levels_read(variant)
                 records += kept
                 rejected += refused
+                again += len(kept) if place < held else 0
         more = has_more(total, page=page, limit=limit, count=len(variants))
         shifted, proven = self._boundary(cursor, params, total, variants)
         return StockLevelPage(
@@ -236,6 +239,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             total=total,
             shifted=shifted,
             boundary_proven=proven,
+            read_again=again,
         )
 
     def _variants(

@@ -210,6 +210,13 @@ def read_again(last: str, variants: list) -> bool:
     return bool(last) and last in {id_text(variant) for variant in variants}
 
 
+def held_before(last: str, variants: list) -> int:
+    """How many of the page's variants the page before held too: those up
+    to its last variant (``last``), read again here (0: not on the page)."""
+    ids = [id_text(variant) for variant in variants]
+    return ids.index(last) + 1 if last and last in ids else 0
+
+
 def in_descending_order(variants: list) -> bool:
     ids = [id_text(variant) for variant in variants]
     if not all(ids):

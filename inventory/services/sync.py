@@ -441,7 +441,7 @@ def _page_apply(
                 as_of=window[0],
                 answered_at=window[1],
             )
-            run.items_seen += result.seen
+            run.items_seen += result.seen - min(page.read_again, result.seen)
             run.items_changed += result.changed
             if result.newest and (not run.high_water or result.newest > run.high_water):
                 run.high_water = result.newest
