@@ -109,19 +109,30 @@ class Command(ProviderCommand):
         bar = "#" * filled + "-" * (BAR_WIDTH - filled)
         self.stdout.write(
             f"\r[{bar}] pages {run.pages}  seen {run.items_seen}  "
-            f"changed {run.items_changed}  failed pages {len(run.errors)}",
+            f"changed {run.items_changed}  failed pages {failed_pages(run)}",
             ending="",
         )
         self.stdout.flush()
 
 
+def failed_pages(run: SyncRun) -> int:
+    # A failed page's entry names its cursor (sync_pages); the run's other
+    # entries (levels refused or gone at the ERP, notes) are no failed page.
+    return sum("cursor" in error for error in run.errors)
+
+
 def _summary(runs: list[SyncRun]) -> str:
-    lines = ["account              status     pages     seen  changed  failed"]
+    lines = ["account              status     pages     seen  changed  failed pages"]
     for run in runs:
         lines.append(
             f"{run.account.slug:<20} {run.status:<9} {run.pages:>6} "
-            f"{run.items_seen:>8} {run.items_changed:>8} {len(run.errors):>7}"
+            f"{run.items_seen:>8} {run.items_changed:>8} {failed_pages(run):>7}"
         )
+        gone = sum(error.get("code") == "gone_at_erp" for error in run.errors)
+        if gone:
+            lines.append(
+                f"  {gone} level(s) gone at the ERP (missing from its full listing)"
+            )
         lines.extend(f"  {_where(error)}: {error['code']}" for error in run.errors[:5])
     return "\n".join(lines)
 
