@@ -309,7 +309,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     ) -> PurchaseOrderResult:
         """POST with an Idempotency-Key made from our external id: the same
         request again (within TradeGecko's 24 hours) answers the same order."""
-        variants = {sku: self.variant_id(sku) for sku in {x.sku for x in request.lines}}
+        variants = self._line_variants(request)
         lines = [
             {
                 "variant_id": variants[line.sku],
@@ -346,6 +346,17 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         )
         return _result(_object(data, "purchase_order"))
 
+    def _line_variants(self, request: PurchaseOrderRequest) -> dict[str, int]:
+        """Each line's variant id, asked before the POST: a look-up whose
+        answer was lost or unreadable placed no order, so it is not processed
+        (a send that may have placed one starts its key's 24 hours)."""
+        try:
+            return {sku: self.variant_id(sku) for sku in {x.sku for x in request.lines}}
+        except Unknown as error:
+            raise NotProcessed(
+                error.message, code=error.code, http_status=error.http_status
+            ) from error
+
     def purchase_order_fetch(self, external_reference: str) -> PurchaseOrderResult:
         data = self.send(
             "GET",
@@ -362,7 +373,9 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     def variant_id(self, sku: str) -> int:
         matches, cut = self._live_variants(sku)
         if not matches and cut:
-            raise Unknown(
+            # No order placed (the draft may be sent again); told to staff,
+            # as unknown_sku is: the SKU names too many variants to read.
+            raise Rejected(
                 f"TradeGecko lists too many variants with SKU {sku} to read"[:200],
                 code="lookup_cut",
             )
