@@ -14,6 +14,7 @@ from integrations.management.base import ProviderCommand
 from integrations.models import ProviderAccount
 from inventory import services
 from inventory.models import SyncRun, SyncStatus
+from inventory.services.sync_gone import gone_count
 
 BAR_WIDTH = 24
 # A process stopped by a signal exits 128 + its number (143 for SIGTERM).
@@ -128,7 +129,7 @@ def _summary(runs: list[SyncRun]) -> str:
             f"{run.account.slug:<20} {run.status:<9} {run.pages:>6} "
             f"{run.items_seen:>8} {run.items_changed:>8} {failed_pages(run):>7}"
         )
-        gone = sum(error.get("code") == "gone_at_erp" for error in run.errors)
+        gone = gone_count(run)
         if gone:
             lines.append(
                 f"  {gone} level(s) gone at the ERP (missing from its full listing)"
