@@ -406,7 +406,19 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
 
         def ask(page: int) -> tuple[list[dict[str, Any]], int | None]:
             params = {"sku": sku, "limit": MAX_PAGE_SIZE, "page": page}
-            return self._variants({**params, "order": ASCENDING}, "tradegecko_variant")
+            try:
+                return self._variants(
+                    {**params, "order": ASCENDING}, "tradegecko_variant"
+                )
+            except Rejected as error:
+                # Page 1 listed variants: a later page's 404 is a look-up
+                # that failed, not "no such item" (which proves it gone).
+                if page == 1 or error.code != "not_found":
+                    raise
+                raise Unknown(
+                    f"TradeGecko lost page {page} of the variants with SKU {sku}"[:200],
+                    code="lookup_failed",
+                ) from error
 
         variants, cut = sku_pages(ask, MAX_PAGE_SIZE)
         return [v for v in variants if v.get("sku") == sku and is_live(v)], cut
