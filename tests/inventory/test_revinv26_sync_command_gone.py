@@ -58,3 +58,15 @@ def test_the_gone_line_counts_every_level_set_gone(account):
     lines = [line for line in out.splitlines() if "gone at the ERP" in line]
     assert len(lines) == 1
     assert lines[0].strip().startswith(f"{GONE} level(s) gone at the ERP")
+
+
+def test_the_finished_log_counts_only_failed_pages(account, caplog):
+    keep = gecko_variant(1, "KEEP", 4)
+    _sync(account, [keep, gecko_variant(2, "GONE", 6)])
+
+    with caplog.at_level("INFO", logger="inventory.services.sync"):
+        _sync(account, [keep])
+
+    [finished] = [r for r in caplog.records if r.msg == "inventory sync finished"]
+    assert finished.status == "succeeded"
+    assert finished.failed_pages == 0  # a level gone at the ERP is no page

@@ -15,6 +15,7 @@ from integrations.models import ProviderAccount
 from inventory import services
 from inventory.models import SyncRun, SyncStatus
 from inventory.services.sync_gone import gone_count
+from inventory.services.sync_pages import failed_pages
 
 BAR_WIDTH = 24
 # A process stopped by a signal exits 128 + its number (143 for SIGTERM).
@@ -114,12 +115,6 @@ class Command(ProviderCommand):
             ending="",
         )
         self.stdout.flush()
-
-
-def failed_pages(run: SyncRun) -> int:
-    # A failed page's entry names its cursor (sync_pages); the run's other
-    # entries (levels refused or gone at the ERP, notes) are no failed page.
-    return sum("cursor" in error for error in run.errors)
 
 
 def _summary(runs: list[SyncRun]) -> str:
