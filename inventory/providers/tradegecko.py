@@ -215,7 +215,8 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         variants, total = self._variants(params, "levels")
         records: list[StockLevelRecord] = []
         rejected: list[RejectedLevel] = []
-        held, again = held_before(cursor.last, variants), 0
+        held = held_before(cursor.last, variants, descending=cursor.descending)
+        again = 0
         for place, variant in enumerate(variants):
             sku = variant.get("sku")
             # Archived (its default leaves these out): gone, as read back.

@@ -210,11 +210,19 @@ def read_again(last: str, variants: list) -> bool:
     return bool(last) and last in {id_text(variant) for variant in variants}
 
 
-def held_before(last: str, variants: list) -> int:
-    """How many of the page's variants the page before held too: those up
-    to its last variant (``last``), read again here (0: not on the page)."""
-    ids = [id_text(variant) for variant in variants]
-    return ids.index(last) + 1 if last and last in ids else 0
+def held_before(last: str, variants: list, *, descending: bool) -> int:
+    """How many of the page's first variants the pages before read: in id
+    order, those up to their last variant (``last``), whether it is still
+    listed or was deleted between the pages (then not on this page)."""
+    if not (last.isascii() and last.isdigit()):
+        return 0
+    sign, held = (-1 if descending else 1), 0
+    for variant in variants:
+        found = id_text(variant)
+        if not found or sign * int(found) > sign * int(last):
+            break
+        held += 1
+    return held
 
 
 def in_descending_order(variants: list) -> bool:
