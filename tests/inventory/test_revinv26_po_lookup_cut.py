@@ -105,3 +105,25 @@ def test_a_failed_look_up_leaves_the_order_sendable_a_day_later(answer):
 
     order.refresh_from_db()
     assert (order.status, order.external_reference) == ("sent", "9")
+
+
+def test_the_admin_send_names_a_cut_look_up_in_one_message(admin_client):
+    from django.urls import reverse
+
+    order = _draft()
+    order.account = tg.make_account()
+    order.save(update_fields=["account"])
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        _cut(rsps)
+        response = admin_client.post(
+            reverse("admin:inventory_purchaseorder_changelist"),
+            {"action": "send", "_selected_action": [order.pk]},
+            follow=True,
+        )
+
+    assert response.status_code == 200
+    [message] = [str(m) for m in response.context["messages"]]
+    assert message == (
+        f"{order.public_id}: not sent (TradeGecko lists too many variants with "
+        "SKU A to read)"
+    )
