@@ -231,7 +231,14 @@ def _gone_record(run: SyncRun, gone: list[StockLevel]) -> None:
 def _unnamed_record(run: SyncRun, count: int) -> None:
     """How many levels set gone the capped list does not name: a count
     read from the names alone would say fewer went (sync_inventory)."""
-    kept = run.errors[: MAX_ERRORS_KEPT - 1]
+    kept = list(run.errors)
+    if len(kept) >= MAX_ERRORS_KEPT:
+        # A level named (refused or gone, counted apart) gives up its slot,
+        # never a note about the run.
+        named = [place for place, e in enumerate(kept) if "sku" in e]
+        if not named:
+            return
+        del kept[named[-1]]
     unnamed = count - sum(e.get("code") == "gone_at_erp" for e in kept)
     if unnamed <= 0:
         return

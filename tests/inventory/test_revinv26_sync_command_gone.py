@@ -70,3 +70,22 @@ def test_the_finished_log_counts_only_failed_pages(account, caplog):
     [finished] = [r for r in caplog.records if r.msg == "inventory sync finished"]
     assert finished.status == "succeeded"
     assert finished.failed_pages == 0  # a level gone at the ERP is no page
+
+
+def test_the_count_of_unnamed_gone_levels_keeps_the_runs_notes(account):
+    """Errors full of refused levels and the note of levels set gone
+    unasked (gone_unconfirmed): the count takes a refused level's slot."""
+    keep = gecko_variant(1, "KEEP", 4)
+    others = [gecko_variant(10 + n, f"G{n:03d}", 6) for n in range(GONE)]
+    _sync(account, [keep, *others])
+    bad = [{"location_id": f"x{n}"} for n in range(GONE)]
+    odd = {**keep, "locations": [*keep["locations"], *bad]}
+
+    out = _sync(account, [odd])
+
+    run = SyncRun.objects.latest("pk")
+    assert run.status == "succeeded", run.errors
+    assert len(run.errors) == MAX_ERRORS_KEPT
+    codes = [e["code"] for e in run.errors]
+    assert "gone_unconfirmed" in codes
+    assert f"  {GONE} level(s) gone at the ERP" in out
