@@ -366,6 +366,9 @@ class StockLevelPage:
     # looked up), whatever the size did: a size change then stops no
     # deletion check (sync_gone).
     boundary_proven: bool = False
+    # How many of ``records`` the page before held too (TradeGecko's
+    # overlapping pages): applied again, counted once (``items_seen``).
+    read_again: int = 0
 
     def __post_init__(self) -> None:
         _without_rejected(self, "records")
@@ -531,7 +534,8 @@ class InventoryAdapter(BaseAdapter):
 
     def item_levels_fetch(self, sku: str) -> StockLevelPage:
         """The levels of the live item ``sku`` now (``looks_up_items``); its
-        "no such live item" is ``Rejected`` ``not_found``."""
+        "no such live item" is ``Rejected`` ``not_found``. ``has_more``: the
+        answer was cut, and proves no level it does not name gone."""
         raise NotImplementedError(f"{self.display_name} looks up no item")
 
     def item_levels(self, sku: str) -> StockLevelPage | None:

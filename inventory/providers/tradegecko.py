@@ -22,7 +22,6 @@ from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.providers.http import HttpAdapter
 from integrations.webhooks.messages import (
     WebhookMessage,
-    iso_time,
     json_object,
     required_header,
     required_str,
@@ -39,18 +38,23 @@ from inventory.providers.base import (
     RejectedLevel,
     StockLevelPage,
     StockLevelRecord,
-    UnreadableLevel,
-    readable_levels,
-    whole_units,
 )
 from inventory.providers.tradegecko_paging import (
+    ASCENDING,
     PageCursor,
     boundary_held,
     has_more,
+    held_before,
     id_text,
     listing_total,
     look_up_page,
     read_again,
+    sku_pages,
+)
+from inventory.providers.tradegecko_variants import (
+    is_live,
+    levels_read,
+    not_live_why,
 )
 
 SIGNATURE_HEADER = "X-Gecko-Signature"
@@ -208,26 +212,22 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         params: dict[str, Any] = {"limit": limit, "page": page, "order": cursor.order}
         if query.since is not None:
             params["updated_at_min"] = query.since.astimezone(UTC).isoformat()
-        response = self.send_response(
-            "GET", "/variants", operation="levels", params=params, expect_json=True
-        )
-        data = response_json(response)
-        if not isinstance(data, dict):
-            raise Unknown("TradeGecko sent no variants list", code="malformed_response")
-        variants = _list(data, "variants")
-        total = listing_total(response.headers, data)
+        variants, total = self._variants(params, "levels")
         records: list[StockLevelRecord] = []
         rejected: list[RejectedLevel] = []
-        for variant in variants:
+        held = held_before(cursor.last, variants, descending=cursor.descending)
+        again = 0
+        for place, variant in enumerate(variants):
             sku = variant.get("sku")
             # Archived (its default leaves these out): gone, as read back.
             if not is_live(variant):
                 continue
             # The ERP's SKU may be any JSON value: only text can be wanted.
             if not wanted or (isinstance(sku, str) and sku in wanted):
-                kept, refused = _levels_read(variant)
+                kept, refused = levels_read(variant)
                 records += kept
                 rejected += refused
+                again += len(kept) if place < held else 0
         more = has_more(total, page=page, limit=limit, count=len(variants))
         shifted, proven = self._boundary(cursor, params, total, variants)
         return StockLevelPage(
@@ -240,7 +240,20 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             total=total,
             shifted=shifted,
             boundary_proven=proven,
+            read_again=again,
         )
+
+    def _variants(
+        self, params: dict[str, Any], operation: str
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """A page of ``/variants`` and the listing's size (``listing_total``)."""
+        response = self.send_response(
+            "GET", "/variants", operation=operation, params=params, expect_json=True
+        )
+        data = response_json(response)
+        if not isinstance(data, dict):
+            raise Unknown("TradeGecko sent no variants list", code="malformed_response")
+        return _list(data, "variants"), listing_total(response.headers, data)
 
     def _boundary(
         self,
@@ -297,7 +310,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     ) -> PurchaseOrderResult:
         """POST with an Idempotency-Key made from our external id: the same
         request again (within TradeGecko's 24 hours) answers the same order."""
-        variants = {sku: self.variant_id(sku) for sku in {x.sku for x in request.lines}}
+        variants = self._line_variants(request)
         lines = [
             {
                 "variant_id": variants[line.sku],
@@ -334,6 +347,17 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         )
         return _result(_object(data, "purchase_order"))
 
+    def _line_variants(self, request: PurchaseOrderRequest) -> dict[str, int]:
+        """Each line's variant id, asked before the POST: a look-up whose
+        answer was lost or unreadable placed no order, so it is not processed
+        (a send that may have placed one starts its key's 24 hours)."""
+        try:
+            return {sku: self.variant_id(sku) for sku in {x.sku for x in request.lines}}
+        except Unknown as error:
+            raise NotProcessed(
+                error.message, code=error.code, http_status=error.http_status
+            ) from error
+
     def purchase_order_fetch(self, external_reference: str) -> PurchaseOrderResult:
         data = self.send(
             "GET",
@@ -348,7 +372,14 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         return "TradeGecko order ids are numbers (ASCII digits)."
 
     def variant_id(self, sku: str) -> int:
-        matches = self._live_variants(sku)
+        matches, cut = self._live_variants(sku)
+        if not matches and cut:
+            # No order placed (the draft may be sent again); told to staff,
+            # as unknown_sku is: the SKU names too many variants to read.
+            raise Rejected(
+                f"TradeGecko lists too many variants with SKU {sku} to read"[:200],
+                code="lookup_cut",
+            )
         if not matches or not isinstance(matches[0].get("id"), int):
             raise Rejected(
                 f"TradeGecko has no variant with SKU {sku}"[:200], code="unknown_sku"
@@ -356,23 +387,42 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         return matches[0]["id"]
 
     def item_levels_fetch(self, sku: str) -> StockLevelPage:
-        """Its live variants' levels (as the listing reads them)."""
-        matches = self._live_variants(sku)
-        if not matches:
+        """Its live variants' levels (as the listing reads them); a cut
+        answer (``sku_pages``) is ``has_more``."""
+        matches, cut = self._live_variants(sku)
+        if not matches and not cut:
             raise Rejected("TradeGecko has no live variant", code="not_found")
-        read = [_levels_read(variant) for variant in matches]
+        read = [levels_read(variant) for variant in matches]
         return StockLevelPage(
             records=tuple(r for kept, _ in read for r in kept),
             rejected=tuple(r for _, refused in read for r in refused),
+            has_more=cut,
         )
 
-    def _live_variants(self, sku: str) -> list[dict[str, Any]]:
-        # A SKU may name an archived variant too (one deleted, one anew).
-        data = self.send(
-            "GET", "/variants", operation="tradegecko_variant", params={"sku": sku}
-        )
-        variants = _list(data, "variants")
-        return [v for v in variants if v.get("sku") == sku and is_live(v)]
+    def _live_variants(self, sku: str) -> tuple[list[dict[str, Any]], bool]:
+        """Its live variants, and whether the answer was cut. A SKU may name
+        archived variants too (one deleted, one anew): the index filter
+        ``sku`` is paged as any index (default 50), so every page is read,
+        the largest asked, in id order (its default order is by no key)."""
+
+        def ask(page: int) -> tuple[list[dict[str, Any]], int | None]:
+            params = {"sku": sku, "limit": MAX_PAGE_SIZE, "page": page}
+            try:
+                return self._variants(
+                    {**params, "order": ASCENDING}, "tradegecko_variant"
+                )
+            except Rejected as error:
+                # Page 1 listed variants: a later page's 404 is a look-up
+                # that failed, not "no such item" (which proves it gone).
+                if page == 1 or error.code != "not_found":
+                    raise
+                raise Unknown(
+                    f"TradeGecko lost page {page} of the variants with SKU {sku}"[:200],
+                    code="lookup_failed",
+                ) from error
+
+        variants, cut = sku_pages(ask, MAX_PAGE_SIZE)
+        return [v for v in variants if v.get("sku") == sku and is_live(v)], cut
 
     # --- Webhooks ----------------------------------------------------------------
 
@@ -421,12 +471,12 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             )
         variant = _object(data, "variant")
         live = is_live(variant)
-        levels, rejected = _levels_read(variant)
+        levels, rejected = levels_read(variant)
         if not live and not levels:
             return InventoryEvent(
                 levels=(),
                 occurred_at=message.occurred_at,
-                gone=f"variant {object_id} ({_not_live_why(variant)})",
+                gone=f"variant {object_id} ({not_live_why(variant)})",
             )
         return InventoryEvent(
             levels=levels, occurred_at=message.occurred_at, rejected=rejected
@@ -441,101 +491,6 @@ def _wanted_skus(skus: tuple[str, ...]) -> frozenset[str]:
             "SKUs to filter on must be non-empty text", code="invalid_request"
         )
     return frozenset(skus)
-
-
-def is_live(variant: Mapping[str, Any]) -> bool:
-    """Whether TradeGecko still has the variant: neither it nor its product
-    soft-deleted. A variant's status is 'active' or 'archived', its
-    product's 'active', 'disabled' or 'archived' (tradegecko/smaug); any
-    other stated variant status is not live. None stated: live, as listed."""
-    status = variant.get("status")
-    return status in (None, "active") and variant.get("product_status") != "archived"
-
-
-def for_sale(variant: Mapping[str, Any]) -> bool:
-    """Whether the shop may sell the variant's stock: live, its product not
-    ``disabled``, and the variant ``sellable`` ("can be added to sales
-    orders": tradegecko/smaug; documented a string, recorded a boolean).
-    Not for sale, its levels read as 0 where it names them (a live one's
-    never gone): for sale again or restored, the next read applies them."""
-    sellable = variant.get("sellable")
-    off = sellable is False or (isinstance(sellable, str) and sellable == "false")
-    return is_live(variant) and variant.get("product_status") != "disabled" and not off
-
-
-def _levels_read(
-    variant: Mapping[str, Any],
-) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
-    """Its levels as read: its stock, or off sale (``for_sale``: archived,
-    its product disabled, or not sellable) 0 where it names a location."""
-    return variant_levels(variant, selling=for_sale(variant))
-
-
-def _not_live_why(variant: Mapping[str, Any]) -> str:
-    if variant.get("product_status") == "archived":
-        return "its product archived"
-    return f"status {str(variant.get('status'))[:40]}"
-
-
-def variant_levels(
-    variant: Mapping[str, Any], *, selling: bool = True
-) -> tuple[tuple[StockLevelRecord, ...], tuple[RejectedLevel, ...]]:
-    """One record per location of a variant that has a SKU (TradeGecko allows
-    variants without one; nothing can be keyed on them); a location row we
-    cannot read (its recorded rows are objects with an integer
-    ``location_id`` and a ``stock_on_hand``) is a rejected level, noted with
-    its page or event, never a failed page or event nor dropped unsaid.
-    Not ``selling`` (off sale or archived): 0 at each location, whatever its
-    figure, and not a figure of TradeGecko's (``StockLevelRecord.for_sale``
-    False): units sold here that it does not show yet stay booked, as a
-    level gone from a full listing keeps them (services.sync_gone)."""
-    sku = variant.get("sku")
-    if not isinstance(sku, str) or not sku:
-        return (), ()
-    # Absent or null: stocked nowhere. Any other non-list ({}, "", false) is
-    # an odd shape, refused with a note rather than read as no locations.
-    locations = variant.get("locations")
-    if locations is None:
-        locations = []
-    modified = iso_time(variant.get("updated_at"))
-
-    def record(row: object) -> StockLevelRecord:
-        if row is None:
-            raise UnreadableLevel("locations: not a list", sku=sku)
-        code, figure = _location_row(row, sku, figure_needed=selling)
-        return StockLevelRecord(
-            sku=sku,
-            location_code=code,
-            on_hand=whole_units(
-                figure, field="stock_on_hand", sku=sku, location_code=code
-            )
-            if selling
-            else 0,
-            modified_at=modified,
-            for_sale=selling,
-        )
-
-    rows = locations if isinstance(locations, list) else [None]
-    return readable_levels(record, rows)
-
-
-def _location_row(
-    row: object, sku: str, *, figure_needed: bool = True
-) -> tuple[str, object]:
-    """The row's location id as our code, and its figure; ``UnreadableLevel``
-    for a row that is not an object, names no integer location or has no
-    figure where one is needed (an absent one is not 0: that would zero the
-    level)."""
-    if not isinstance(row, dict):
-        raise UnreadableLevel("locations: a level that is not an object", sku=sku)
-    location = row.get("location_id")
-    if not isinstance(location, int) or isinstance(location, bool):
-        raise UnreadableLevel("location_id: not a TradeGecko id", sku=sku)
-    if figure_needed and "stock_on_hand" not in row:
-        raise UnreadableLevel(
-            "stock_on_hand: missing", sku=sku, location_code=str(location)
-        )
-    return str(location), row.get("stock_on_hand")
 
 
 def _list(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:

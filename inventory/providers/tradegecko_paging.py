@@ -37,7 +37,7 @@ page and its look-up are asked as before."""
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -52,6 +52,9 @@ DESCENDING = "id DESC"
 # total: its number is the place the page before ended, off the grid of
 # numbered pages (an overlapping page was read).
 BY_TOTAL, BY_PLACE, OFF_GRID = "d", "p", "o"
+# Pages of one SKU's look-up read at most: a SKU names several variants only
+# as deleted ones pile up under it (one deleted, one made anew).
+LOOKUP_PAGES = 4
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,21 @@ def read_again(last: str, variants: list) -> bool:
     return bool(last) and last in {id_text(variant) for variant in variants}
 
 
+def held_before(last: str, variants: list, *, descending: bool) -> int:
+    """How many of the page's first variants the pages before read: in id
+    order, those up to their last variant (``last``), whether it is still
+    listed or was deleted between the pages (then not on this page)."""
+    if not (last.isascii() and last.isdigit()):
+        return 0
+    sign, held = (-1 if descending else 1), 0
+    for variant in variants:
+        found = id_text(variant)
+        if not found or sign * int(found) > sign * int(last):
+            break
+        held += 1
+    return held
+
+
 def in_descending_order(variants: list) -> bool:
     ids = [id_text(variant) for variant in variants]
     if not all(ids):
@@ -250,3 +268,23 @@ def listing_total(headers: Mapping[str, str], data: Mapping[str, Any]) -> int | 
     if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
         return total
     return page_total(data)
+
+
+def sku_pages(
+    ask: Callable[[int], tuple[list[dict[str, Any]], int | None]], limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """Every variant a look-up by SKU lists, page by page (``ask(page)``:
+    that page of ``limit`` and the listing's total) up to LOOKUP_PAGES, and
+    whether the answer was cut: more listed than read, or the total moved
+    between its pages (a variant may have moved past a page read). A cut
+    answer proves no variant absent."""
+    found: dict[str, dict[str, Any]] = {}
+    totals: set[int | None] = set()
+    for page in range(1, LOOKUP_PAGES + 1):
+        rows, total = ask(page)
+        totals.add(total)
+        for row in rows:
+            found[id_text(row) or f"row {len(found)}"] = row
+        if not has_more(total, page=page, limit=limit, count=len(rows)):
+            return list(found.values()), len(totals) > 1
+    return list(found.values()), True

@@ -52,6 +52,7 @@ from inventory.services.sync_owed import owed_floor, owed_inherited, owed_read_b
 from inventory.services.sync_pages import (
     PageSource,
     SyncPosition,
+    failed_pages,
     known_skus,
     rejected_levels_record,
 )
@@ -441,7 +442,7 @@ def _page_apply(
                 as_of=window[0],
                 answered_at=window[1],
             )
-            run.items_seen += result.seen
+            run.items_seen += result.seen - min(page.read_again, result.seen)
             run.items_changed += result.changed
             if result.newest and (not run.high_water or result.newest > run.high_water):
                 run.high_water = result.newest
@@ -501,7 +502,7 @@ def _finish(run: SyncRun, position: SyncPosition, adapter: InventoryAdapter) -> 
             "status": run.status,
             "seen": run.items_seen,
             "changed": run.items_changed,
-            "failed_pages": len(run.errors),
+            "failed_pages": failed_pages(run),
         },
     )
     return run

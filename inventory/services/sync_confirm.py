@@ -9,7 +9,8 @@ outside any transaction (the run holds no lock while the ERP answers), at
 most ``INVENTORY_SYNC_GONE_LOOKUPS`` SKUs a run. The ERP has no live item
 by it, or the item no longer names the location: gone (sync_gone sets it
 to 0). It still has it there: not gone, and its figure is applied as a
-sync page's. Not asked (over the bound) or the look-up failed: the
+sync page's. Not asked (over the bound), the look-up failed, or its
+answer was cut (more than the ERP answers in one look-up): the
 listing's word stands, set to 0 as before look-ups (errs low: a deleted
 item kept on sale would be sold at a figure the ERP no longer has), and
 the run says how many; a restored item comes back with its webhook or the
@@ -47,13 +48,16 @@ def levels_found_live(run: SyncRun, adapter: InventoryAdapter) -> frozenset[int]
     live: set[int] = set()
     for sku, levels in by_sku.items():
         try:
-            live |= _item_live(run, adapter, sku, levels)
+            found, unproven = _item_live(run, adapter, sku, levels)
         except ProviderError as error:
             logger.warning(
                 "inventory gone level not asked at the ERP; the listing's word stands",
                 extra={"account": run.account.slug, "sku": sku, "code": error.code},
             )
             left += len(levels)
+            continue
+        live |= found
+        left += unproven
     if left:
         _unconfirmed_record(run, left)
     return frozenset(live)
@@ -78,12 +82,13 @@ def _candidates_by_sku(run: SyncRun, bound: int) -> tuple[dict[str, Levels], int
 
 def _item_live(
     run: SyncRun, adapter: InventoryAdapter, sku: str, levels: Levels
-) -> set[int]:
-    """The levels of ``sku`` the ERP still has; their figures are applied."""
+) -> tuple[set[int], int]:
+    """The levels of ``sku`` the ERP still has (their figures applied), and
+    how many others its answer, cut (``has_more``), proves nothing of."""
     asked_at = database_now()
     page: StockLevelPage | None = adapter.item_levels(sku)
     if page is None:
-        return set()
+        return set(), 0
     codes = {code for _, code in levels}
     # A location named but refused (a figure beyond our column) is not gone.
     named = {r.location_code for r in (*page.records, *page.rejected) if r.sku == sku}
@@ -100,7 +105,13 @@ def _item_live(
             "inventory level missing from a full listing is live at the ERP",
             extra={"account": run.account.slug, "sku": sku},
         )
-    return {pk for pk, code in levels if code in named}
+    found = {pk for pk, code in levels if code in named}
+    if page.has_more and len(found) < len(levels):
+        logger.warning(
+            "inventory gone level's look-up cut at the ERP; the listing's word stands",
+            extra={"account": run.account.slug, "sku": sku},
+        )
+    return found, (len(levels) - len(found)) if page.has_more else 0
 
 
 def _unconfirmed_record(run: SyncRun, left: int) -> None:
@@ -116,7 +127,8 @@ def _unconfirmed_record(run: SyncRun, left: int) -> None:
             "code": "gone_unconfirmed",
             "message": f"{left} level(s) missing from the ERP's full listing "
             "were set to 0 without asking the ERP item by item (look-ups "
-            "beyond INVENTORY_SYNC_GONE_LOOKUPS a run, or failed); an item "
+            "beyond INVENTORY_SYNC_GONE_LOOKUPS a run, failed, or cut at the "
+            "ERP's bound); an item "
             "restored there comes back with its webhook or the next full run.",
         },
     ]

@@ -35,6 +35,9 @@ from inventory.services.reservations import locked_levels
 from inventory.services.sold import off_sale_on_hand
 from inventory.services.sync_pages import MAX_ERRORS_KEPT, SyncPosition
 
+# The run's note of levels set gone beyond those it names (errors are capped).
+GONE_UNNAMED = "gone_at_erp_unnamed"
+
 logger = logging.getLogger(__name__)
 
 # Levels gone locked and set per statement.
@@ -154,6 +157,7 @@ def levels_gone_apply(
     while ids := list(candidates.filter(pk__gt=after)[:GONE_CHUNK]):
         after = ids[-1]
         count += _gone_set(run, ids, now)
+    _unnamed_record(run, count)
     if count:
         logger.warning(
             "inventory items gone at the ERP set to 0 (a backlog kept)",
@@ -206,7 +210,8 @@ def _listing_empty_record(run: SyncRun) -> None:
 
 
 def _gone_record(run: SyncRun, gone: list[StockLevel]) -> None:
-    room = MAX_ERRORS_KEPT - len(run.errors)
+    # The last slot stays for how many more are gone (_unnamed_record).
+    room = MAX_ERRORS_KEPT - 1 - len(run.errors)
     if room <= 0:
         return
     run.errors = [
@@ -221,6 +226,40 @@ def _gone_record(run: SyncRun, gone: list[StockLevel]) -> None:
             for level in gone[:room]
         ),
     ]
+
+
+def _unnamed_record(run: SyncRun, count: int) -> None:
+    """How many levels set gone the capped list does not name: a count
+    read from the names alone would say fewer went (sync_inventory)."""
+    kept = list(run.errors)
+    if len(kept) >= MAX_ERRORS_KEPT:
+        # A level named (refused or gone, counted apart) gives up its slot,
+        # never a note about the run.
+        named = [place for place, e in enumerate(kept) if "sku" in e]
+        if not named:
+            return
+        del kept[named[-1]]
+    unnamed = count - sum(e.get("code") == "gone_at_erp" for e in kept)
+    if unnamed <= 0:
+        return
+    run.errors = [
+        *kept,
+        {
+            "code": GONE_UNNAMED,
+            "count": unnamed,
+            "message": f"{unnamed} more level(s) missing from the ERP's full "
+            "listing were set gone as above, not named here (too many to list).",
+        },
+    ]
+
+
+def gone_count(run: SyncRun) -> int:
+    """How many levels ``run`` set gone: those named and those counted."""
+    return sum(
+        1 if e.get("code") == "gone_at_erp" else e.get("count", 0)
+        for e in run.errors
+        if e.get("code") in ("gone_at_erp", GONE_UNNAMED)
+    )
 
 
 def _gone_message(level: StockLevel) -> str:

@@ -191,6 +191,12 @@ def known_skus() -> list[str]:
     return sorted(set(stocked) | set(reordered))
 
 
+def failed_pages(run: SyncRun) -> int:
+    """How many pages of ``run`` failed: a failed page's entry names its
+    cursor (page_failure_record); levels refused or gone and notes do not."""
+    return sum("cursor" in error for error in run.errors)
+
+
 def page_failure_record(run: SyncRun, query: LevelsQuery, error: ProviderError) -> None:
     """Count a failed page's levels as failed and keep its error for staff."""
     run.items_failed += len(query.skus) or query.limit

@@ -214,7 +214,9 @@ def test_a_purchase_order_is_not_placed_for_an_archived_variant():
         rsps.get(
             tg.VARIANTS,
             json={"variants": [archived]},
-            match=[matchers.query_param_matcher({"sku": VARIANT["sku"]})],
+            match=[
+                matchers.query_param_matcher({"sku": VARIANT["sku"], **tg.SKU_LOOKUP})
+            ],
         )
         with pytest.raises(Rejected) as raised:
             adapter.purchase_order_upsert(_order(VARIANT["sku"]))

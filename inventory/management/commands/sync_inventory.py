@@ -14,6 +14,8 @@ from integrations.management.base import ProviderCommand
 from integrations.models import ProviderAccount
 from inventory import services
 from inventory.models import SyncRun, SyncStatus
+from inventory.services.sync_gone import gone_count
+from inventory.services.sync_pages import failed_pages
 
 BAR_WIDTH = 24
 # A process stopped by a signal exits 128 + its number (143 for SIGTERM).
@@ -109,19 +111,24 @@ class Command(ProviderCommand):
         bar = "#" * filled + "-" * (BAR_WIDTH - filled)
         self.stdout.write(
             f"\r[{bar}] pages {run.pages}  seen {run.items_seen}  "
-            f"changed {run.items_changed}  failed pages {len(run.errors)}",
+            f"changed {run.items_changed}  failed pages {failed_pages(run)}",
             ending="",
         )
         self.stdout.flush()
 
 
 def _summary(runs: list[SyncRun]) -> str:
-    lines = ["account              status     pages     seen  changed  failed"]
+    lines = ["account              status     pages     seen  changed  failed pages"]
     for run in runs:
         lines.append(
             f"{run.account.slug:<20} {run.status:<9} {run.pages:>6} "
-            f"{run.items_seen:>8} {run.items_changed:>8} {len(run.errors):>7}"
+            f"{run.items_seen:>8} {run.items_changed:>8} {failed_pages(run):>7}"
         )
+        gone = gone_count(run)
+        if gone:
+            lines.append(
+                f"  {gone} level(s) gone at the ERP (missing from its full listing)"
+            )
         lines.extend(f"  {_where(error)}: {error['code']}" for error in run.errors[:5])
     return "\n".join(lines)
 

@@ -81,6 +81,9 @@ def expected_levels(*names: str) -> tuple[StockLevelRecord, ...]:
 # one descending (a creation meanwhile joins before every page).
 ORDER = {"order": "id ASC"}
 FULL_ORDER = {"order": "id DESC"}
+# A look-up by SKU: the largest page (default 50), its pages followed in id
+# order (smaug: "Pagination", the variant's filter ``sku``).
+SKU_LOOKUP = {"limit": "250", "page": "1", "order": "id ASC"}
 
 
 def _pages(rsps, extra: dict | None = None, order: dict = ORDER) -> None:
@@ -128,7 +131,7 @@ def po_create_idempotent(rsps, account) -> PurchaseOrderRequest:
     rsps.get(
         VARIANTS,
         json={"variants": [variant]},
-        match=[matchers.query_param_matcher({"sku": variant["sku"]})],
+        match=[matchers.query_param_matcher({"sku": variant["sku"], **SKU_LOOKUP})],
     )
     created = load("purchase_order_created.json")
     rsps.post(
