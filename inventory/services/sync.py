@@ -378,7 +378,12 @@ def _work(run: SyncRun, progress: Progress | None, deadline: float | None) -> bo
         slowest, pages = max(slowest, time.monotonic() - began), pages + 1
         if progress is not None:
             progress(run)
-    _finish(run, position, adapter)
+    # The look-ups before the last transaction take time too: a task of their
+    # own when a page more would not have fitted (sync_confirm).
+    late = deadline is not None and time.monotonic() + slowest > deadline
+    if pages and late and adapter.looks_up_items:
+        return True
+    _finish(run, position, adapter, deadline)
     return False
 
 
@@ -460,7 +465,12 @@ def _page_apply(
     run.position, run.progress_at, run.claimed_at = position.as_json(), now, now
 
 
-def _finish(run: SyncRun, position: SyncPosition, adapter: InventoryAdapter) -> SyncRun:
+def _finish(
+    run: SyncRun,
+    position: SyncPosition,
+    adapter: InventoryAdapter,
+    deadline: float | None,
+) -> SyncRun:
     # Records refused as invalid were read: counted and listed, but only a
     # page that failed makes the run partial (and moves no "since").
     run.covered = not position.incomplete
@@ -478,7 +488,7 @@ def _finish(run: SyncRun, position: SyncPosition, adapter: InventoryAdapter) -> 
     # Only a listing read whole tells what the ERP no longer has. The ERP
     # confirms it item by item first, with no transaction held open.
     checks = run.status == SyncStatus.SUCCEEDED and position.seen is not None
-    live = levels_found_live(run, adapter) if checks else frozenset()
+    live = levels_found_live(run, adapter, deadline) if checks else frozenset()
     run.finished_at = database_now()
     with transaction.atomic():
         if checks:

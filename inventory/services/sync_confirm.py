@@ -6,10 +6,12 @@ deleted variant back with its old id, at a place already read): absent from
 the run, live at the ERP. Where the adapter looks items up
 (``looks_up_items``), each SKU the run would set to 0 is asked for first,
 outside any transaction (the run holds no lock while the ERP answers), at
-most ``INVENTORY_SYNC_GONE_LOOKUPS`` SKUs a run. The ERP has no live item
+most ``INVENTORY_SYNC_GONE_LOOKUPS`` SKUs a run, and after the first none
+once the task's time budget is spent (at TradeGecko's pace 25 SKUs could
+outlive Q_TIMEOUT). The ERP has no live item
 by it, or the item no longer names the location: gone (sync_gone sets it
 to 0). It still has it there: not gone, and its figure is applied as a
-sync page's. Not asked (over the bound), the look-up failed, or its
+sync page's. Not asked (over the bound or out of time), the look-up failed, or its
 answer was cut (more than the ERP answers in one look-up): the
 listing's word stands, set to 0 as before look-ups (errs low: a deleted
 item kept on sale would be sold at a figure the ERP no longer has), and
@@ -18,6 +20,7 @@ next full run.
 """
 
 import logging
+import time
 
 from django.conf import settings
 
@@ -35,18 +38,24 @@ logger = logging.getLogger(__name__)
 Levels = list[tuple[int, str]]
 
 
-def levels_found_live(run: SyncRun, adapter: InventoryAdapter) -> frozenset[int]:
+def levels_found_live(
+    run: SyncRun, adapter: InventoryAdapter, deadline: float | None = None
+) -> frozenset[int]:
     """The ids of the levels ``run`` would set to 0 as gone that the ERP
     still has live (their figures applied); none where the adapter looks
-    nothing up (its listing's word stands). Call it outside any
-    transaction."""
+    nothing up (its listing's word stands). After the first, no SKU is
+    asked once ``time.monotonic()`` reaches ``deadline``. Call it outside
+    any transaction."""
     if not adapter.looks_up_items:
         return frozenset()
     if not SyncListedLevel.objects.filter(run=run).exists():
         return frozenset()  # an empty listing proves nothing (sync_gone)
     by_sku, left = _candidates_by_sku(run, settings.INVENTORY_SYNC_GONE_LOOKUPS)
     live: set[int] = set()
-    for sku, levels in by_sku.items():
+    for asked, (sku, levels) in enumerate(by_sku.items()):
+        if asked and deadline is not None and time.monotonic() >= deadline:
+            left += len(levels)
+            continue
         try:
             found, unproven = _item_live(run, adapter, sku, levels)
         except ProviderError as error:
@@ -127,8 +136,8 @@ def _unconfirmed_record(run: SyncRun, left: int) -> None:
             "code": "gone_unconfirmed",
             "message": f"{left} level(s) missing from the ERP's full listing "
             "were set to 0 without asking the ERP item by item (look-ups "
-            "beyond INVENTORY_SYNC_GONE_LOOKUPS a run, failed, or cut at the "
-            "ERP's bound); an item "
+            "beyond INVENTORY_SYNC_GONE_LOOKUPS a run or the task's time, "
+            "failed, or cut at the ERP's bound); an item "
             "restored there comes back with its webhook or the next full run.",
         },
     ]
