@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import F, Q
 
 from integrations import registry
+from integrations.client.fallback import UNREACHABLE_CODES
 from integrations.clock import database_now
 from integrations.errors import Outcome, ProviderError
 from integrations.events import event_emit
@@ -305,6 +306,10 @@ _NOT_CANCELLED = {
 # (its caller's own retry comes first), then after 2, 4, 8 and 16 hours.
 CANCEL_RETRIES = 5
 CANCEL_RETRY_WAIT = timedelta(hours=1)
+# One run's time (the database's clock): no new re-send starts after it, so
+# a slow carrier (each call up to the shared client's timeouts) cannot keep
+# the hourly job running for hours; the rest wait for the next run.
+CANCEL_RETRY_RUN_TIME = timedelta(minutes=10)
 
 
 def pickup_cancels_retry(*, limit: int = 100) -> int:
@@ -315,7 +320,9 @@ def pickup_cancels_retry(*, limit: int = 100) -> int:
     says. Tries wait twice as long each time, ``CANCEL_RETRIES`` in all; one
     still in doubt after the last is left ``unknown`` for staff
     (``pickup_resolve``), with one ERROR. One that breaks is logged and the
-    rest go on. The number of tries sent."""
+    rest go on. A try that sent nothing (the carrier not reached, or a
+    cancel of it at the carrier now) is given back. The number of tries
+    sent."""
     now = database_now()
     due = Q(cancel_retry_at__lte=now) | Q(
         cancel_retry_at__isnull=True,
@@ -333,12 +340,16 @@ def pickup_cancels_retry(*, limit: int = 100) -> int:
     )
     sent = 0
     for pickup in waiting[:limit]:
+        if sent and database_now() - now >= CANCEL_RETRY_RUN_TIME:
+            break
         mark = pickup.cancel_requested_at
         if pickup.cancel_retries < CANCEL_RETRIES:
             if not _retry_take(pickup, now):
-                continue  # taken by another sweep or settled meanwhile
+                continue  # taken by another sweep or cancel, or settled meanwhile
+            if not _retry_send(pickup):
+                _retry_give_back(pickup)
+                continue
             sent += 1
-            _retry_send(pickup)
         if pickup.cancel_retries >= CANCEL_RETRIES:
             _cancel_given_up(pickup, mark)
     return sent
@@ -350,9 +361,11 @@ def _unclaimed(now: datetime) -> Q:
 
 def _retry_take(pickup: Pickup, now: datetime) -> bool:
     """Count this try and set the next one's time, only on the row as read
-    (one conditional UPDATE): two sweeps never both send it."""
+    (one conditional UPDATE), unclaimed: two sweeps never both send it, nor
+    one while another cancel of it is at the carrier."""
     tries = pickup.cancel_retries + 1
     taken = Pickup.objects.filter(
+        _unclaimed(database_now()),
         pk=pickup.pk,
         status=PickupStatus.SCHEDULED,
         cancel_requested_at=pickup.cancel_requested_at,
@@ -362,7 +375,8 @@ def _retry_take(pickup: Pickup, now: datetime) -> bool:
     return taken > 0
 
 
-def _retry_send(pickup: Pickup) -> None:
+def _retry_send(pickup: Pickup) -> bool:
+    """Whether the try counts: False when nothing was sent."""
     log = {"pickup_id": pickup.public_id, "try": pickup.cancel_retries}
     try:
         pickup_cancel(pickup=pickup)
@@ -371,6 +385,7 @@ def _retry_send(pickup: Pickup) -> None:
         logger.warning(
             "pickup cancel re-sent, not done", extra={**log, "code": error.code}
         )
+        return not _nothing_sent(error)
     except registry.ACCOUNT_UNCALLABLE as error:
         logger.warning(
             "pickup cancel not re-sent: its account cannot be called",
@@ -378,6 +393,38 @@ def _retry_send(pickup: Pickup) -> None:
         )
     except Exception:
         logger.exception("pickup cancel re-send failed", extra=log)
+    return True
+
+
+# The carrier not reached: the request never left (a bug before it did is
+# still a try, so it cannot come back every hour for ever).
+_NOT_REACHED = UNREACHABLE_CODES | {"breaker_open", "rate_limited"}
+
+
+def _nothing_sent(error: ShippingError) -> bool:
+    """Another cancel of it at the carrier since the row was read, or the
+    carrier not reached (the adapter's error, which ``pickup_cancel`` turned
+    into ours)."""
+    if error.code == "cancel_in_progress":
+        return True
+    cause = error.__context__
+    return isinstance(cause, ProviderError) and (
+        cause.outcome == Outcome.NOT_PROCESSED and cause.code in _NOT_REACHED
+    )
+
+
+def _retry_give_back(pickup: Pickup) -> None:
+    # Tried again next run, an hour on, the count as before: an outage
+    # never spends the tries (only on the same doubt, this try's count).
+    tries = pickup.cancel_retries
+    Pickup.objects.filter(
+        pk=pickup.pk,
+        cancel_requested_at=pickup.cancel_requested_at,
+        cancel_retries=tries,
+    ).update(
+        cancel_retries=tries - 1, cancel_retry_at=database_now() + CANCEL_RETRY_WAIT
+    )
+    pickup.cancel_retries = tries - 1
 
 
 def _cancel_given_up(pickup: Pickup, mark: datetime | None) -> None:
