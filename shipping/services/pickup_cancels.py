@@ -6,12 +6,14 @@ overwritten by a late answer."""
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 
 from integrations import registry
 from integrations.client.fallback import UNREACHABLE_CODES
 from integrations.clock import database_now
+from integrations.deadline import deadline_scope, remaining
 from integrations.errors import Outcome, ProviderError
 from integrations.events import event_emit
 from integrations.secrets_registry import staff_text
@@ -306,10 +308,6 @@ _NOT_CANCELLED = {
 # (its caller's own retry comes first), then after 2, 4, 8 and 16 hours.
 CANCEL_RETRIES = 5
 CANCEL_RETRY_WAIT = timedelta(hours=1)
-# One run's time (the database's clock): no new re-send starts after it, so
-# a slow carrier (each call up to the shared client's timeouts) cannot keep
-# the hourly job running for hours; the rest wait for the next run.
-CANCEL_RETRY_RUN_TIME = timedelta(minutes=10)
 
 
 def pickup_cancels_retry(*, limit: int = 100) -> int:
@@ -339,20 +337,35 @@ def pickup_cancels_retry(*, limit: int = 100) -> int:
         .order_by(F("cancel_retry_at").asc(nulls_first=True), "pk")
     )
     sent = 0
-    for pickup in waiting[:limit]:
-        if sent and database_now() - now >= CANCEL_RETRY_RUN_TIME:
-            break
-        mark = pickup.cancel_requested_at
-        if pickup.cancel_retries < CANCEL_RETRIES:
-            if not _retry_take(pickup, now):
-                continue  # taken by another sweep or cancel, or settled meanwhile
-            if not _retry_send(pickup):
-                _retry_give_back(pickup)
-                continue
-            sent += 1
-        if pickup.cancel_retries >= CANCEL_RETRIES:
-            _cancel_given_up(pickup, mark)
+    # Every call ends within the run's time, and none starts after it.
+    with deadline_scope(_run_time()):
+        for pickup in waiting[:limit]:
+            if sent and remaining() <= 0:
+                break  # the rest on the next run
+            sent += _retry_one(pickup, now)
     return sent
+
+
+def _run_time() -> float:
+    """Half the task's timeout (Q_TIMEOUT kills a longer task), as
+    inventory's sync: a slow carrier cannot have the job killed mid-send,
+    and the past sweep after it still runs."""
+    return float(settings.Q_CLUSTER["timeout"]) / 2
+
+
+def _retry_one(pickup: Pickup, now: datetime) -> int:
+    # 1 when a try went out.
+    mark, went = pickup.cancel_requested_at, 0
+    if pickup.cancel_retries < CANCEL_RETRIES:
+        if not _retry_take(pickup, now):
+            return 0  # taken by another sweep or cancel, or settled meanwhile
+        if not _retry_send(pickup):
+            _retry_give_back(pickup)
+            return 0
+        went = 1
+    if pickup.cancel_retries >= CANCEL_RETRIES:
+        _cancel_given_up(pickup, mark)
+    return went
 
 
 def _unclaimed(now: datetime) -> Q:

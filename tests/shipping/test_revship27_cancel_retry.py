@@ -7,8 +7,10 @@ spent one of its five tries; a carrier not reached (connect timeout,
 breaker open: nothing went out) spent one too, so a carrier down for a day
 left every cancel in doubt ``unknown`` for staff. And one run had no bound
 but its row count: with the carrier slow, each re-send taking the shared
-client's timeouts, the hourly job could run for hours."""
+client's timeouts, the hourly job outran Q_TIMEOUT (60 s by default) and was
+killed mid-send, the past sweep after it never running."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -105,18 +107,19 @@ def test_a_breaker_open_try_waits_an_hour_for_the_next_run():
     assert row.cancel_retry_at < before + timedelta(minutes=61)
 
 
-def test_one_run_stops_taking_pickups_once_its_time_is_spent(monkeypatch):
+def test_one_run_stops_taking_pickups_once_its_time_is_spent(monkeypatch, settings):
     pickups = [_in_doubt(carrier(f"post{n}"), f"PU-SLOW{n}") for n in range(3)]
     sent = []
 
     def slow(self, request):
         sent.append(request.confirmation_number)
         self.cancel_going_out(request)
+        time.sleep(0.2)  # the run's time (half the task's timeout) is spent
         raise Unknown("read timeout", code="timeout")
 
     monkeypatch.setattr(SandboxShippingAdapter, "carrier_cancel_pickup", slow)
-    # Every re-send outlasts the run's time: one per run.
-    monkeypatch.setattr(pickup_cancels, "CANCEL_RETRY_RUN_TIME", timedelta(0))
+    # Q_TIMEOUT kills a longer task, the past sweep after these with it.
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 0.2}
     tasks.mark_past_pickups()
     assert sent == ["PU-SLOW0"]
 
