@@ -311,6 +311,10 @@ class Pickup(models.Model):
     # Set while a cancel is at the carrier: a second one meanwhile is refused
     # (shipping.services.pickups).
     cancel_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The past sweep's re-sends of a cancel in doubt (shipping.services.
+    # pickup_cancels.pickup_cancels_retry): how many, and when the next is due.
+    cancel_retries = models.PositiveSmallIntegerField(default=0, editable=False)
+    cancel_retry_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When staff last settled it (pickup_resolve): a cancel's late answer is
     # weighed against that, never against a claim or mark gone meanwhile.
     settled_at = models.DateTimeField(null=True, blank=True)

@@ -3,6 +3,7 @@
 from integrations import correlation
 from shipping import services
 from shipping.models import Shipment
+from shipping.services.pickup_cancels import pickup_cancels_retry
 from shipping.services.pickups import pickups_past_sweep, pickups_requested_sweep
 
 
@@ -41,4 +42,7 @@ def sweep_stuck_pickups() -> int:
 
 def mark_past_pickups() -> int:
     with correlation.bind(None):
+        # Cancels in doubt first: one the carrier confirms ends cancelled,
+        # never past.
+        pickup_cancels_retry()
         return pickups_past_sweep()

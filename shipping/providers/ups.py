@@ -5,6 +5,7 @@ client. Wire shapes follow UPS's own OpenAPI files and karrio's samples
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -46,6 +47,7 @@ from shipping.providers.ups_errors import (
     SERVICE_NAMES,
     activity_event,
     current_status,
+    label_voided,
     track_error_map,
     track_package,
     ups_error_map,
@@ -328,13 +330,14 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             for d in package.get("deliveryDate") or []
             if d.get("type") in ("SDD", "RDD")
         ]
-        return tracking_info(
+        info = tracking_info(
             request.tracking_number,
             [event for event in events if event is not None],
             newest_first=True,
             estimated_delivery=read_date(scheduled[0]) if scheduled else None,
             status=current_status(package),
         )
+        return replace(info, label_voided=label_voided(package))
 
     # --- Pickups and addresses ---------------------------------------------------
 

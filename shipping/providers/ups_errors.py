@@ -150,6 +150,18 @@ def current_status(package: Mapping[str, Any]) -> TrackingStatus | None:
     return None if ours == TrackingStatus.UNKNOWN else ours
 
 
+def label_voided(package: Mapping[str, Any]) -> bool:
+    """UPS's newest word on the package is type MV, "Billing Information
+    Voided": the label was voided at UPS (its ``currentStatus`` when sent,
+    else the newest activity, UPS listing them newest first)."""
+    current = package.get("currentStatus")
+    if not isinstance(current, Mapping) or not current.get("type"):
+        activities = package.get("activity") or [{}]
+        current = activities[0] if isinstance(activities[0], Mapping) else {}
+        current = current.get("status") or {}
+    return str(current.get("type") or "").strip().upper() == "MV"
+
+
 def _status_of(kind: str, description: str) -> TrackingStatus:
     # The type read as the wording is, whatever its case or padding (UPS
     # pads its fields: "DELIVERED ").

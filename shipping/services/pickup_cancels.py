@@ -4,12 +4,16 @@ carrier's answer, and staff's settle (``pickups.pickup_resolve``) never
 overwritten by a late answer."""
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 
 from integrations import registry
+from integrations.client.fallback import UNREACHABLE_CODES
 from integrations.clock import database_now
+from integrations.deadline import deadline_scope, remaining
 from integrations.errors import Outcome, ProviderError
 from integrations.events import event_emit
 from integrations.secrets_registry import staff_text
@@ -21,7 +25,7 @@ from shipping.providers.validation import (
     InvalidShippingRequest,
     date_window,
 )
-from shipping.services.claims import claim_release, claim_take
+from shipping.services.claims import CLAIM_LIFE, claim_release, claim_take
 from shipping.services.errors import InvalidState, ShippingError
 from shipping.services.pickups import announce_cancelled, pickup_payload
 
@@ -202,7 +206,9 @@ def _cancel_sent(pickup: Pickup, marked: list[datetime]) -> None:
     if pickup.cancel_requested_at is None:
         now = database_now()
         unmarked = Pickup.objects.filter(pk=pickup.pk, cancel_requested_at__isnull=True)
-        if unmarked.update(cancel_requested_at=now):
+        # A new doubt: the sweep's re-sends of it start afresh.
+        fresh = {"cancel_retries": 0, "cancel_retry_at": None}
+        if unmarked.update(cancel_requested_at=now, **fresh):
             pickup.cancel_requested_at = now
             marked.append(now)
 
@@ -296,3 +302,161 @@ _NOT_CANCELLED = {
     Outcome.UNKNOWN: "the carrier's answer to the cancel was lost; it may have "
     "landed: try the cancel again",
 }
+
+
+# The past sweep's job re-sends a cancel in doubt an hour after it went out
+# (its caller's own retry comes first), then after 2, 4, 8 and 16 hours.
+CANCEL_RETRIES = 5
+CANCEL_RETRY_WAIT = timedelta(hours=1)
+
+
+def pickup_cancels_retry(*, limit: int = 100) -> int:
+    """Re-send each due cancel in doubt (``scheduled`` with
+    ``cancel_requested_at``, not at the carrier now, whatever its day) as
+    ``pickup_cancel`` sends it: the same cancellation key and booking
+    number, the carrier's answer ending it as the table in docs/shipping.md
+    says. Tries wait twice as long each time, ``CANCEL_RETRIES`` in all; one
+    still in doubt after the last is left ``unknown`` for staff
+    (``pickup_resolve``), with one ERROR. One that breaks is logged and the
+    rest go on. A try that sent nothing (the carrier not reached, or a
+    cancel of it at the carrier now) is given back. The number of tries
+    sent."""
+    now = database_now()
+    due = Q(cancel_retry_at__lte=now) | Q(
+        cancel_retry_at__isnull=True,
+        cancel_requested_at__lt=now - CANCEL_RETRY_WAIT,
+    )
+    waiting = (
+        Pickup.objects.filter(
+            due,
+            _unclaimed(now),
+            status=PickupStatus.SCHEDULED,
+            cancel_requested_at__isnull=False,
+        )
+        .select_related("account")
+        .order_by(F("cancel_retry_at").asc(nulls_first=True), "pk")
+    )
+    sent = 0
+    # Every call ends within the run's time, and none starts after it.
+    with deadline_scope(_run_time()):
+        for pickup in waiting[:limit]:
+            if sent and remaining() <= 0:
+                break  # the rest on the next run
+            sent += _retry_one(pickup, now)
+    return sent
+
+
+def _run_time() -> float:
+    """Half the task's timeout (Q_TIMEOUT kills a longer task), as
+    inventory's sync: a slow carrier cannot have the job killed mid-send,
+    and the past sweep after it still runs."""
+    return float(settings.Q_CLUSTER["timeout"]) / 2
+
+
+def _retry_one(pickup: Pickup, now: datetime) -> int:
+    # 1 when a try went out.
+    mark, went = pickup.cancel_requested_at, 0
+    if pickup.cancel_retries < CANCEL_RETRIES:
+        if not _retry_take(pickup, now):
+            return 0  # taken by another sweep or cancel, or settled meanwhile
+        if not _retry_send(pickup):
+            _retry_give_back(pickup)
+            return 0
+        went = 1
+    if pickup.cancel_retries >= CANCEL_RETRIES:
+        _cancel_given_up(pickup, mark)
+    return went
+
+
+def _unclaimed(now: datetime) -> Q:
+    return Q(cancel_started_at__isnull=True) | Q(cancel_started_at__lt=now - CLAIM_LIFE)
+
+
+def _retry_take(pickup: Pickup, now: datetime) -> bool:
+    """Count this try and set the next one's time, only on the row as read
+    (one conditional UPDATE), unclaimed: two sweeps never both send it, nor
+    one while another cancel of it is at the carrier."""
+    tries = pickup.cancel_retries + 1
+    taken = Pickup.objects.filter(
+        _unclaimed(database_now()),
+        pk=pickup.pk,
+        status=PickupStatus.SCHEDULED,
+        cancel_requested_at=pickup.cancel_requested_at,
+        cancel_retries=pickup.cancel_retries,
+    ).update(cancel_retries=tries, cancel_retry_at=now + CANCEL_RETRY_WAIT * 2**tries)
+    pickup.cancel_retries = tries
+    return taken > 0
+
+
+def _retry_send(pickup: Pickup) -> bool:
+    """Whether the try counts: False when nothing was sent."""
+    log = {"pickup_id": pickup.public_id, "try": pickup.cancel_retries}
+    try:
+        pickup_cancel(pickup=pickup)
+    except ShippingError as error:
+        # Its end is on the row already (unknown for staff, or still in doubt).
+        logger.warning(
+            "pickup cancel re-sent, not done", extra={**log, "code": error.code}
+        )
+        return not _nothing_sent(error)
+    except registry.ACCOUNT_UNCALLABLE as error:
+        logger.warning(
+            "pickup cancel not re-sent: its account cannot be called",
+            extra={**log, "error_type": type(error).__name__},
+        )
+    except Exception:
+        logger.exception("pickup cancel re-send failed", extra=log)
+    return True
+
+
+# The carrier not reached: the request never left (a bug before it did is
+# still a try, so it cannot come back every hour for ever).
+_NOT_REACHED = UNREACHABLE_CODES | {"breaker_open", "rate_limited"}
+
+
+def _nothing_sent(error: ShippingError) -> bool:
+    """Another cancel of it at the carrier since the row was read, or the
+    carrier not reached (the adapter's error, which ``pickup_cancel`` turned
+    into ours)."""
+    if error.code == "cancel_in_progress":
+        return True
+    cause = error.__context__
+    return isinstance(cause, ProviderError) and (
+        cause.outcome == Outcome.NOT_PROCESSED and cause.code in _NOT_REACHED
+    )
+
+
+def _retry_give_back(pickup: Pickup) -> None:
+    # Tried again next run, an hour on, the count as before: an outage
+    # never spends the tries (only on the same doubt, this try's count).
+    tries = pickup.cancel_retries
+    Pickup.objects.filter(
+        pk=pickup.pk,
+        cancel_requested_at=pickup.cancel_requested_at,
+        cancel_retries=tries,
+    ).update(
+        cancel_retries=tries - 1, cancel_retry_at=database_now() + CANCEL_RETRY_WAIT
+    )
+    pickup.cancel_retries = tries - 1
+
+
+def _cancel_given_up(pickup: Pickup, mark: datetime | None) -> None:
+    """Left ``unknown`` for staff, still in doubt: they settle it with the
+    carrier (``pickup_resolve``: still booked, or cancelled). Only the row
+    still waiting on this same doubt, so the ERROR is logged once."""
+    now = database_now()
+    left = Pickup.objects.filter(
+        _unclaimed(now),
+        pk=pickup.pk,
+        status=PickupStatus.SCHEDULED,
+        cancel_requested_at=mark,
+    ).update(
+        status=PickupStatus.UNKNOWN,
+        failure_message=f"our cancel was sent again {CANCEL_RETRIES} times and "
+        "no answer settled it: ask the carrier whether it is cancelled",
+    )
+    if left:
+        logger.error(
+            "pickup cancel still in doubt after its re-sends; settle it by hand",
+            extra={"pickup_id": pickup.public_id, "tries": CANCEL_RETRIES},
+        )

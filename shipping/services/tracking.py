@@ -161,6 +161,11 @@ def _tracking_apply(shipment: Shipment, info: TrackingInfo) -> tuple[int, bool]:
         # and go out with its shipment.label_created.
         if (fresh or moved) and locked.status in LABEL_ANNOUNCED_STATUSES:
             _emit(locked, moved)
+    if info.label_voided and locked.status == ShipmentStatus.PURCHASED:
+        # Imported here: voids reads this module (shipment_has_moved).
+        from shipping.services.voids import shipment_voided_at_carrier
+
+        shipment_voided_at_carrier(shipment=locked)
     shipment.refresh_from_db()
     return len(fresh), moved
 

@@ -121,6 +121,38 @@ def _voided_row(row: Shipment) -> None:
     )
 
 
+def shipment_voided_at_carrier(*, shipment: Shipment) -> bool:
+    """The carrier's tracking says the label was voided there (a void of
+    ours whose answer was lost, or one made at the carrier): its word wins
+    as a void's answer does. A purchased shipment ends ``voided``, told
+    ``shipment.voided`` once, under the row lock. One whose parcel has
+    moved (an MV after delivery, or dated before a movement) or with parcel
+    labels (the scan is one package's, voided alone) stays as it is, logged
+    for staff. True when it voided the shipment."""
+    with transaction.atomic():
+        row = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        if row.status != ShipmentStatus.PURCHASED:
+            return False
+        if shipment_has_moved(shipment=row):
+            # Moving or delivered: never voided by us (shipment_void refuses
+            # it too), whatever UPS's billing says.
+            logger.warning(
+                "a moving parcel's label voided at the carrier; check it",
+                extra={"shipment_id": row.public_id},
+            )
+            return False
+        if _has_parcel_labels(row):
+            logger.warning(
+                "a package's label voided at the carrier; check the others",
+                extra={"shipment_id": row.public_id},
+            )
+            return False
+        _voided_row(row)
+    logger.info("label voided at the carrier", extra={"shipment_id": row.public_id})
+    shipment.refresh_from_db()
+    return True
+
+
 # The internal note beside the public ``shipment.void_rejected``: it names
 # the transaction, which the shop's payload does not carry.
 REFUND_REJECTED = "shipment.refund_rejected"
