@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from redis import Redis
+from redis.exceptions import AuthenticationError, AuthorizationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -26,6 +27,9 @@ def broker_usable() -> None:
     client = Redis.from_url(url)
     try:
         client.ping()
+    except (AuthenticationError, AuthorizationError) as exc:
+        # Subclasses of ConnectionError in redis-py, yet the server answered.
+        _stop(f"Redis ({where}) refused the worker: {_reason(exc)} (REDIS_URL)")
     except (RedisConnectionError, RedisTimeoutError) as exc:
         _stop(f"cannot reach Redis ({where}): {_reason(exc)} (REDIS_URL)")
     except RedisError as exc:
