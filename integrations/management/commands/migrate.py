@@ -131,16 +131,22 @@ def _restore_when_next_used(connection: Any, exempt: Any, own: str) -> None:
     its session's own lock_timeout back before its next statement, in place
     of ``exempt``: a thread living on must not keep the migration's limit."""
 
+    def done() -> None:
+        with suppress(ValueError):
+            connection.execute_wrappers.remove(restore)
+
     def restore(
         execute: Callable[..., Any], sql: Any, params: Any, many: bool, context
     ):
-        # In a transaction its rollback would undo the SET: done again
-        # until one is done outside.
-        if connection.get_autocommit():
-            with suppress(ValueError):
-                connection.execute_wrappers.remove(restore)
-        with suppress(DatabaseError):
-            _set_lock_timeout(context, own)
+        # Once per transaction (the thread's own SET LOCAL after it holds),
+        # again only if a rollback undid it: Django drops ``done`` then.
+        if not any(entry[1] is done for entry in connection.run_on_commit):
+            with suppress(DatabaseError):
+                _set_lock_timeout(context, own)
+            if connection.get_autocommit():
+                done()
+            elif connection.in_atomic_block:
+                connection.on_commit(done)
         return execute(sql, params, many, context)
 
     # One assignment: the owning thread may be reading the list.
