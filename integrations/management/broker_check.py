@@ -9,9 +9,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from redis import Redis
-from redis.exceptions import AuthenticationError, AuthorizationError
+from redis.exceptions import AuthenticationError, AuthorizationError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from integrations.management.entry import masked

@@ -54,6 +54,10 @@ CHECK_DATABASE_FIRST = {"qcluster", "serve"}
 HELP_OPTIONS = {"-h", "--help", "--version"}
 # PostgreSQL's code for "relation does not exist".
 UNDEFINED_TABLE = "42P01"
+# A session the server ended (a restart, a failover, an administrator) or a
+# connection broken: class 08 and 57P01-57P03. The driver's own failures (a
+# socket closed, a connection refused) have no SQLSTATE.
+CONNECTION_LOST = re.compile(r"08[0-9A-Z]{3}|57P0[123]")
 
 
 def execute(argv: list[str]) -> None:
@@ -63,9 +67,9 @@ def execute(argv: list[str]) -> None:
             _check_database_first(argv)
             execute_from_command_line(argv)
     except (OperationalError, InterfaceError, ProgrammingError) as exc:
-        line = _not_migrated(exc) or _unreachable(exc, reached)
+        line = _not_migrated(exc) or _unreachable(exc, reached) or _lost(exc, reached)
         if line is None:
-            raise  # a connection that worked and then failed: a real fault
+            raise  # a statement's fault on a connection that works
         sys.stderr.write(line + "\n")
         sys.exit(1)
 
@@ -204,13 +208,43 @@ def _unreachable(exc: Exception, reached: set[str]) -> str | None:
     if connection.connection is not None or connection.alias in reached:
         return None
     params = connection.settings_dict
-    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    reason = masked(reason)
     if connection.vendor == "sqlite":
-        return f"cannot reach the database ({params.get('NAME')}): {reason}"
-    host = params.get("HOST") or "localhost"
-    where = f"{host}:{params.get('PORT') or 5432}"
+        return f"cannot reach the database ({params.get('NAME')}): {_reason(exc)}"
+    reason, where = _reason(exc), _where(params)
     return f"cannot reach the database ({where}): {reason} (database {params['NAME']})"
+
+
+def _lost(exc: Exception, reached: set[str]) -> str | None:
+    """The line for a PostgreSQL connection the command had that went away
+    (or could not be opened again), or None: a traceback is for a
+    statement's own fault (a lock refused, a statement cancelled)."""
+    connection = connections["default"]
+    if connection.alias not in reached or connection.vendor != "postgresql":
+        return None
+    # The driver's error (psycopg's all have a sqlstate, None if its own).
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    broken = isinstance(exc, InterfaceError) or (
+        isinstance(exc, OperationalError)
+        and hasattr(cause, "sqlstate")
+        and (sqlstate is None or CONNECTION_LOST.fullmatch(sqlstate))
+    )
+    if not broken:
+        return None
+    params = connection.settings_dict
+    return (
+        f"lost the database connection ({_where(params)}) during the command: "
+        f"{_reason(exc)} (database {params['NAME']})"
+    )
+
+
+def _where(params: dict[str, Any]) -> str:
+    return f"{params.get('HOST') or 'localhost'}:{params.get('PORT') or 5432}"
+
+
+def _reason(exc: Exception) -> str:
+    """The driver's first line, every password it could quote masked."""
+    return masked((str(exc).strip().splitlines() or [type(exc).__name__])[0])
 
 
 def _not_migrated(exc: DatabaseError) -> str | None:

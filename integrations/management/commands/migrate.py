@@ -131,16 +131,22 @@ def _restore_when_next_used(connection: Any, exempt: Any, own: str) -> None:
     its session's own lock_timeout back before its next statement, in place
     of ``exempt``: a thread living on must not keep the migration's limit."""
 
+    def done() -> None:
+        with suppress(ValueError):
+            connection.execute_wrappers.remove(restore)
+
     def restore(
         execute: Callable[..., Any], sql: Any, params: Any, many: bool, context
     ):
-        # In a transaction its rollback would undo the SET: done again
-        # until one is done outside.
-        if connection.get_autocommit():
-            with suppress(ValueError):
-                connection.execute_wrappers.remove(restore)
-        with suppress(DatabaseError):
-            execute(SET_LOCK_TIMEOUT, [own], False, context)
+        # Once per transaction (the thread's own SET LOCAL after it holds),
+        # again only if a rollback undid it: Django drops ``done`` then.
+        if not any(entry[1] is done for entry in connection.run_on_commit):
+            with suppress(DatabaseError):
+                _set_lock_timeout(context, own)
+            if connection.get_autocommit():
+                done()
+            elif connection.in_atomic_block:
+                connection.on_commit(done)
         return execute(sql, params, many, context)
 
     # One assignment: the owning thread may be reading the list.
@@ -154,15 +160,23 @@ def _unlimited_when_concurrent(limit: str) -> Callable[..., Any]:
     ):
         if not CONCURRENTLY.match(_statement_text(sql, context)):
             return execute(sql, params, many, context)
-        execute(SET_LOCK_TIMEOUT, ["0"], False, context)
+        _set_lock_timeout(context, "0")
         try:
             return execute(sql, params, many, context)
         finally:
             # In a transaction that failed, its rollback undoes the 0 anyway.
             with suppress(DatabaseError):
-                execute(SET_LOCK_TIMEOUT, [limit], False, context)
+                _set_lock_timeout(context, limit)
 
     return wrapper
+
+
+def _set_lock_timeout(context: dict[str, Any], value: str) -> None:
+    """The SET on a cursor of its own: the wrapped statement's ``execute``
+    may be an executemany's (each parameter a row) or a named cursor's."""
+    connection = context["connection"]
+    with connection.wrap_database_errors:
+        connection.connection.execute(SET_LOCK_TIMEOUT, [value])
 
 
 def _statement_text(sql: Any, context: dict[str, Any]) -> str:
