@@ -13,14 +13,19 @@ from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from django_q.brokers import Broker, get_broker
 from django_q.brokers.orm import ORM
+from django_q.brokers.redis_broker import Redis as RedisBroker
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from integrations.metrics import render_metrics
+from integrations.redis_line import outage
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +38,9 @@ class Check:
     # connections are per thread, and one opened in a helper thread would be
     # left open. Their bound is the database's own connect timeout.
     uses_database: bool
+    # Asks Redis: its failure is noted in the one outage record (one warning
+    # per outage, or the refusal's error), not warned per probe.
+    uses_redis: bool = False
 
 
 class CheckTimeout(Exception):
@@ -48,14 +56,22 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_safe
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    results = {check.name: _outcome(check) for check in readiness_checks()}
+    checks = readiness_checks()
+    results = {check.name: _outcome(check) for check in checks}
     failing = [name for name, result in results.items() if result != "ok"]
+    asked_redis = [check.name for check in checks if check.uses_redis]
+    if asked_redis and not set(asked_redis) & set(failing):
+        outage.answered()  # ends an outage this process noted (one line)
     body = {
         "status": "unavailable" if failing else "ok",
         "checks": results,
         "failing": failing,
     }
-    return JsonResponse(body, status=503 if failing else 200)
+    response = JsonResponse(body, status=503 if failing else 200)
+    # Each failing check was logged above (a Redis outage once); Django's
+    # "Service Unavailable" ERROR on every probe would page every few seconds.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 @require_safe
@@ -82,11 +98,13 @@ def readiness_checks() -> list[Check]:
             "cache",
             partial(check_cache, backend),
             uses_database=isinstance(backend, DatabaseCache),
+            uses_redis=isinstance(backend, RedisCache),
         ),
         Check(
             "broker",
             partial(check_broker, broker),
             uses_database=isinstance(broker, ORM),
+            uses_redis=isinstance(broker, RedisBroker),
         ),
     ]
 
@@ -114,6 +132,9 @@ def check_broker(broker: Broker) -> None:
         # The ORM broker's ping() always says yes; counting its queue proves
         # the queue table answers.
         broker.queue_size()
+    elif isinstance(broker, RedisBroker):
+        # Its ping() logs an ERROR per failure; readyz notes it once instead.
+        broker.connection.ping()
     elif not broker.ping():
         raise RuntimeError("broker did not answer the ping")
 
@@ -131,12 +152,22 @@ def _outcome(check: Check) -> str:
         else:
             _run_with_timeout(check.run, settings.READYZ_TIMEOUT_SECONDS)
     except Exception as exc:
-        logger.warning(
-            "readiness check failed",
-            extra={"check": check.name, "error_class": type(exc).__name__},
-        )
+        _note_failure(check, exc)
         return f"failed: {type(exc).__name__}"
     return "ok"
+
+
+def _note_failure(check: Check, exc: Exception) -> None:
+    if check.uses_redis and isinstance(exc, (RedisError, CheckTimeout)):
+        # Redis's outage has one record: one warning per outage, not per probe
+        # (a probe still asks: it answers about now, not the pause).
+        noted = RedisTimeoutError(str(exc)) if isinstance(exc, CheckTimeout) else exc
+        outage.failed(noted)
+        return
+    logger.warning(
+        "readiness check failed",
+        extra={"check": check.name, "error_class": type(exc).__name__},
+    )
 
 
 def _run_with_timeout(func: Callable[[], None], seconds: float) -> None:
