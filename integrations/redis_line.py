@@ -204,8 +204,19 @@ def is_outage(exc: Exception) -> bool:
 
 
 def _is_busy(exc: Exception) -> bool:
-    # redis-py has no class for BUSY: a plain ResponseError keeps the code.
-    return isinstance(exc, ResponseError) and str(exc).startswith("BUSY ")
+    # redis-py has no class for BUSY: a plain ResponseError keeps the code
+    # (redis-py 8: as status_code; a pipeline puts its own words before the
+    # text). Not BUSYGROUP, BUSYKEY: a stream's or a key's own refusal.
+    if not isinstance(exc, ResponseError):
+        return False
+    code = getattr(exc, "status_code", None)
+    if code is not None:
+        return code == "BUSY"
+    return str(exc).rpartition(_PIPELINE_SAID)[2].startswith("BUSY ")
+
+
+# How a redis-py pipeline words a command's error before Redis's own text.
+_PIPELINE_SAID = " of pipeline caused error: "
 
 
 def _server_answered(exc: Exception) -> bool:
