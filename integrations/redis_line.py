@@ -59,8 +59,8 @@ os.register_at_fork(after_in_child=_unlock_connects_in_child)
 
 # The answers of a server a failover left behind (demoted: READONLY; a
 # replica cut off from its primary: MASTERDOWN): the next connect may reach
-# the new primary, so the line drops its connection.
-_LEFT_BEHIND = (ReadOnlyError, MasterDownError)
+# the new primary, so the line (and the task broker) drops its connection.
+LEFT_BEHIND = (ReadOnlyError, MasterDownError)
 
 
 class RedisLine:
@@ -114,7 +114,7 @@ class RedisLine:
             self._settle(conn)
             try:
                 return self._send(conn, args, reply)
-            except _LEFT_BEHIND:
+            except LEFT_BEHIND:
                 # A failover demoted or cut off this server: connect anew next
                 # time (to the new primary once the address moves).
                 conn.disconnect()
@@ -163,7 +163,7 @@ class RedisLine:
             conn.disconnect()
             logger.info("unanswered redis command may be lost: connection lost")
         except ResponseError as exc:  # refused (full, a bug): read, line fine
-            if isinstance(exc, _LEFT_BEHIND):
+            if isinstance(exc, LEFT_BEHIND):
                 conn.disconnect()
             outage.failed(exc)
         except Exception:  # an earlier command's reply: never raised into this one
