@@ -45,15 +45,21 @@ class FailureAdmin(q_admin.FailAdmin):
 
     def _queue(self, request: HttpRequest, tasks: list[Failure]) -> None:
         kept = [task for task in tasks if not _requeue(task)]
-        if kept:
-            # One message for all: in a Redis outage every one is refused.
-            self.message_user(
-                request,
+        if not kept:
+            return
+        # One message for all: in a Redis outage every one is refused.
+        if len(tasks) == 1:
+            text = (
+                "The task could not be queued (the task queue did not take it);"
+                " it is kept as failed, to resubmit later."
+            )
+        else:
+            text = (
                 f"{len(kept)} of {len(tasks)} tasks could not be queued (the task"
                 " queue did not take them); they are kept as failed, to resubmit"
-                " later.",
-                messages.ERROR,
+                " later."
             )
+        self.message_user(request, text, messages.ERROR)
 
 
 def _requeue(task: Failure) -> bool:
