@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 from django.test import override_settings
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from integrations import views_ops
-from integrations.redis_line import outage
+from integrations.redis_line import RedisPaused, outage
 from tests.integrations.test_core26_readyz_outage import _broker_at
 
 pytestmark = pytest.mark.django_db
@@ -46,3 +47,18 @@ def test_a_probe_of_a_silent_redis_answers_within_its_timeout(
     assert response.json()["checks"]["cache"] == "failed: CheckTimeout"
     assert response.json()["checks"]["database"] == "ok"
     assert took < TIMEOUT + 0.3, took
+
+
+@pytest.mark.redis  # the cache answers: the suite's Redis
+def test_a_probe_whose_broker_fails_does_not_end_the_outage(
+    client, monkeypatch, silent_url
+):
+    # The cache answers, the broker's own connection does not: the outage
+    # callers meet (an enqueue) is not over, so the pause stands.
+    monkeypatch.setattr(views_ops, "task_broker", lambda: _broker_at(silent_url))
+    outage.failed(RedisConnectionError("refused"))
+    response = client.get("/readyz")
+    assert response.json()["checks"]["cache"] == "ok"
+    assert response.json()["failing"] == ["broker"]
+    with pytest.raises(RedisPaused):
+        outage.check()
