@@ -537,7 +537,7 @@ PROVIDER_CALL_RETENTION_DAYS = env.int("PROVIDER_CALL_RETENTION_DAYS", default=3
 PROVIDER_CALL_LOG_LINGER_MS = env.float("PROVIDER_CALL_LOG_LINGER_MS", default=50.0)
 
 # --- Health and operations endpoints (integrations.views_ops, .health) -------
-# Each /readyz check (cache, Redis broker) gets this long to answer.
+# The /readyz cache and broker checks run side by side and get this long.
 READYZ_TIMEOUT_SECONDS = env.float("READYZ_TIMEOUT_SECONDS", default=2.0)
 # Empty: /metrics is open (scraped from the internal network). Set: the scraper
 # must send "Authorization: Bearer <token>".

@@ -31,8 +31,9 @@ def probe_enabled_accounts() -> int:
                 PROBE_TASK, account_id, group="health-probes", broker=shared_broker()
             )
         except RedisError:
-            # Warned by the outage record; the probes could not run without
-            # Redis anyway. The next scheduled run enqueues them all again.
+            # Logged by the outage record (an outage's one warning, a refused
+            # command's error); the probes could not run without Redis
+            # anyway. The next scheduled run enqueues them all again.
             logger.info("health probes not enqueued: Redis", extra={"sent": sent})
             return sent
     logger.info("health probes enqueued", extra={"accounts": len(ids)})

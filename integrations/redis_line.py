@@ -16,6 +16,8 @@ from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import (
     AuthenticationError,
     AuthorizationError,
+    BusyLoadingError,
+    MasterDownError,
     NoScriptError,
     ReadOnlyError,
     ResponseError,
@@ -53,6 +55,12 @@ def _unlock_connects_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_unlock_connects_in_child)
+
+
+# The answers of a server a failover left behind (demoted: READONLY; a
+# replica cut off from its primary: MASTERDOWN): the next connect may reach
+# the new primary, so the line (and the task broker) drops its connection.
+LEFT_BEHIND = (ReadOnlyError, MasterDownError)
 
 
 class RedisLine:
@@ -106,14 +114,16 @@ class RedisLine:
             self._settle(conn)
             try:
                 return self._send(conn, args, reply)
-            except ReadOnlyError:
-                # A failover demoted this server: connect anew next time (to
-                # the new primary once the address moves).
+            except LEFT_BEHIND:
+                # A failover demoted or cut off this server: connect anew next
+                # time (to the new primary once the address moves).
                 conn.disconnect()
                 raise
-            except RedisConnectionError:
-                # A connection gone stale (server restarted): one new try.
+            except RedisConnectionError as exc:
                 conn.disconnect()
+                if _server_answered(exc):
+                    raise  # a new connection would get the same answer
+                # A connection gone stale (server restarted): one new try.
                 return self._send(conn, args, reply)
 
     def _send(self, conn: Any, args: tuple[Any, ...], reply: bool) -> Any:
@@ -153,7 +163,7 @@ class RedisLine:
             conn.disconnect()
             logger.info("unanswered redis command may be lost: connection lost")
         except ResponseError as exc:  # refused (full, a bug): read, line fine
-            if isinstance(exc, ReadOnlyError):
+            if isinstance(exc, LEFT_BEHIND):
                 conn.disconnect()
             outage.failed(exc)
         except Exception:  # an earlier command's reply: never raised into this one
@@ -178,13 +188,41 @@ class RedisPaused(RedisConnectionError):
 
 
 def is_outage(exc: Exception) -> bool:
-    """True when Redis could not be reached (refused, timed out, loading) or
-    takes no writes for the moment (a failover's READONLY); False for a
-    command it answered with an error: full (OOM), a wrong password or
-    permission, a bug (WRONGTYPE, a script error). docs/transport.md."""
+    """True when Redis could not be reached (refused, timed out, loading),
+    takes no writes for the moment (a failover's READONLY, a replica's
+    MASTERDOWN) or serves nothing until a script ends (BUSY): states that
+    pass by themselves. False for a command it answered with an error: full
+    (OOM), a wrong password or permission, a bug (WRONGTYPE, a script
+    error). docs/transport.md."""
     if isinstance(exc, (AuthenticationError, AuthorizationError)):
         return False
-    return isinstance(exc, (RedisConnectionError, RedisTimeoutError, ReadOnlyError))
+    if _is_busy(exc):
+        return True
+    return isinstance(
+        exc, (RedisConnectionError, RedisTimeoutError, ReadOnlyError, MasterDownError)
+    )
+
+
+def _is_busy(exc: Exception) -> bool:
+    # redis-py has no class for BUSY: a plain ResponseError keeps the code
+    # (redis-py 8: as status_code; a pipeline puts its own words before the
+    # text). Not BUSYGROUP, BUSYKEY: a stream's or a key's own refusal.
+    if not isinstance(exc, ResponseError):
+        return False
+    code = getattr(exc, "status_code", None)
+    if code is not None:
+        return code == "BUSY"
+    return str(exc).rpartition(_PIPELINE_SAID)[2].startswith("BUSY ")
+
+
+# How a redis-py pipeline words a command's error before Redis's own text.
+_PIPELINE_SAID = " of pipeline caused error: "
+
+
+def _server_answered(exc: Exception) -> bool:
+    """True for the connection errors that are Redis's answer, not a lost
+    connection: a refused password or permission, LOADING."""
+    return not is_outage(exc) or isinstance(exc, BusyLoadingError)
 
 
 class RedisOutage:

@@ -46,21 +46,27 @@ def shared_broker() -> Broker:
     return get_broker()
 
 
-def enqueue_failed(what: str, exc: Exception, extra: dict[str, Any]) -> None:
-    """Log an enqueue the broker refused, its row left for its sweeper:
-    Redis's failure at INFO (the outage record warned once per outage, or
-    logged a refused command as an ERROR), any other as an ERROR."""
+def enqueue_failed(
+    what: str,
+    exc: Exception,
+    extra: dict[str, Any],
+    *,
+    kept: str = "left for the sweeper",
+) -> None:
+    """Log an enqueue the broker refused, its row ``kept`` (by default, left
+    for its sweeper): Redis's failure at INFO (the outage record warned once
+    per outage, or logged a refused command as an ERROR), any other as an
+    ERROR."""
     if isinstance(exc, RedisError):
         logger.info(
-            "%s not enqueued (Redis: %s); left for the sweeper",
+            "%s not enqueued (Redis: %s); %s",
             what,
             type(exc).__name__,
+            kept,
             extra=extra,
         )
     else:
-        logger.error(
-            "%s enqueue failed; left for the sweeper", what, exc_info=exc, extra=extra
-        )
+        logger.error("%s enqueue failed; %s", what, kept, exc_info=exc, extra=extra)
 
 
 class BackgroundBatcher:

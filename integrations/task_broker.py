@@ -11,7 +11,7 @@ from typing import Any
 from django_q.brokers.redis_broker import Redis
 from redis.exceptions import RedisError
 
-from integrations.redis_line import outage
+from integrations.redis_line import LEFT_BEHIND, outage
 
 
 class RedisTaskBroker(Redis):
@@ -20,6 +20,10 @@ class RedisTaskBroker(Redis):
         try:
             sent = super().enqueue(task)
         except RedisError as exc:
+            if isinstance(exc, LEFT_BEHIND):
+                # redis-py pools a connection that got an answer: drop it, so
+                # the try after the pause reaches the new primary.
+                self.connection.connection_pool.disconnect(inuse_connections=False)
             outage.failed(exc)
             raise
         outage.answered()

@@ -4,6 +4,7 @@
 import hmac
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,14 +14,19 @@ from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from django_q.brokers import Broker, get_broker
 from django_q.brokers.orm import ORM
+from django_q.brokers.redis_broker import Redis as RedisBroker
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from integrations.metrics import render_metrics
+from integrations.redis_line import outage
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +39,9 @@ class Check:
     # connections are per thread, and one opened in a helper thread would be
     # left open. Their bound is the database's own connect timeout.
     uses_database: bool
+    # Asks Redis: its failure is noted in the one outage record (one warning
+    # per outage, or the refusal's error), not warned per probe.
+    uses_redis: bool = False
 
 
 class CheckTimeout(Exception):
@@ -48,14 +57,22 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_safe
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    results = {check.name: _outcome(check) for check in readiness_checks()}
+    checks = readiness_checks()
+    results = _outcomes(checks)
     failing = [name for name, result in results.items() if result != "ok"]
+    asked_redis = [check.name for check in checks if check.uses_redis]
+    if asked_redis and not set(asked_redis) & set(failing):
+        outage.answered()  # ends an outage this process noted (one line)
     body = {
         "status": "unavailable" if failing else "ok",
         "checks": results,
         "failing": failing,
     }
-    return JsonResponse(body, status=503 if failing else 200)
+    response = JsonResponse(body, status=503 if failing else 200)
+    # Each failing check was logged above (a Redis outage once); Django's
+    # "Service Unavailable" ERROR on every probe would page every few seconds.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 @require_safe
@@ -82,11 +99,13 @@ def readiness_checks() -> list[Check]:
             "cache",
             partial(check_cache, backend),
             uses_database=isinstance(backend, DatabaseCache),
+            uses_redis=isinstance(backend, RedisCache),
         ),
         Check(
             "broker",
             partial(check_broker, broker),
             uses_database=isinstance(broker, ORM),
+            uses_redis=isinstance(broker, RedisBroker),
         ),
     ]
 
@@ -114,6 +133,9 @@ def check_broker(broker: Broker) -> None:
         # The ORM broker's ping() always says yes; counting its queue proves
         # the queue table answers.
         broker.queue_size()
+    elif isinstance(broker, RedisBroker):
+        # Its ping() logs an ERROR per failure; readyz notes it once instead.
+        broker.connection.ping()
     elif not broker.ping():
         raise RuntimeError("broker did not answer the ping")
 
@@ -124,23 +146,48 @@ def task_broker() -> Broker:
     return get_broker()
 
 
-def _outcome(check: Check) -> str:
+def _outcomes(checks: list[Check]) -> dict[str, str]:
+    """Each check's outcome. The ones off the request thread start at once,
+    side by side, under one deadline: a probe of a silent Redis waits
+    READYZ_TIMEOUT_SECONDS once, not once per check."""
+    seconds = settings.READYZ_TIMEOUT_SECONDS
+    deadline = time.monotonic() + seconds
+    waits = {
+        check.name: partial(_start(check.run, seconds), deadline)
+        for check in checks
+        if not check.uses_database
+    }
+    return {
+        check.name: _outcome(check, waits.get(check.name, check.run))
+        for check in checks
+    }
+
+
+def _outcome(check: Check, run: Callable[[], None]) -> str:
     try:
-        if check.uses_database:
-            check.run()
-        else:
-            _run_with_timeout(check.run, settings.READYZ_TIMEOUT_SECONDS)
+        run()
     except Exception as exc:
-        logger.warning(
-            "readiness check failed",
-            extra={"check": check.name, "error_class": type(exc).__name__},
-        )
+        _note_failure(check, exc)
         return f"failed: {type(exc).__name__}"
     return "ok"
 
 
-def _run_with_timeout(func: Callable[[], None], seconds: float) -> None:
-    """Run ``func`` in a daemon thread; raise its error, or CheckTimeout."""
+def _note_failure(check: Check, exc: Exception) -> None:
+    if check.uses_redis and isinstance(exc, (RedisError, CheckTimeout)):
+        # Redis's outage has one record: one warning per outage, not per probe
+        # (a probe still asks: it answers about now, not the pause).
+        noted = RedisTimeoutError(str(exc)) if isinstance(exc, CheckTimeout) else exc
+        outage.failed(noted)
+        return
+    logger.warning(
+        "readiness check failed",
+        extra={"check": check.name, "error_class": type(exc).__name__},
+    )
+
+
+def _start(func: Callable[[], None], seconds: float) -> Callable[[float], None]:
+    """Run ``func`` in a daemon thread from now; the returned wait, given a
+    deadline, raises its error, or CheckTimeout if it has not ended by then."""
     errors: list[BaseException] = []
 
     def target() -> None:
@@ -151,13 +198,17 @@ def _run_with_timeout(func: Callable[[], None], seconds: float) -> None:
 
     thread = threading.Thread(target=target, name="readyz-check", daemon=True)
     thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        # The thread is abandoned, not killed; being a daemon it cannot keep
-        # the process alive, and a socket timeout ends it eventually.
-        raise CheckTimeout(f"no answer within {seconds}s")
-    if errors:
-        raise errors[0]
+
+    def wait(deadline: float) -> None:
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            # The thread is abandoned, not killed; being a daemon it cannot
+            # keep the process alive, and a socket timeout ends it eventually.
+            raise CheckTimeout(f"no answer within {seconds}s")
+        if errors:
+            raise errors[0]
+
+    return wait
 
 
 def _bearer_matches(request: HttpRequest, token: str) -> bool:

@@ -4,7 +4,6 @@ change failures; a schedule names code to run, so only a superuser writes or
 deletes one; a queued task (the ORM broker's row) is only looked at, and
 only a superuser deletes one."""
 
-import logging
 from functools import partial
 
 from django.contrib import admin, messages
@@ -14,7 +13,7 @@ from django.http import HttpRequest
 from django_q import admin as q_admin
 from django_q.models import Failure, OrmQ, Schedule, Success
 
-logger = logging.getLogger(__name__)
+from integrations.task_batcher import enqueue_failed, shared_broker
 
 
 class SuccessAdmin(q_admin.TaskAdmin):
@@ -45,27 +44,43 @@ class FailureAdmin(q_admin.FailAdmin):
             )
 
     def _queue(self, request: HttpRequest, tasks: list[Failure]) -> None:
-        for task in tasks:
-            try:
-                q_admin.async_task(
-                    task.func,
-                    *task.args or (),
-                    hook=task.hook,
-                    group=task.group,
-                    cluster=task.cluster,
-                    **task.kwargs or {},
-                )
-            except Exception:
-                # The broker refused it: give the failure back, to resubmit later.
-                logger.exception(
-                    "failed task not resubmitted", extra={"task_id": task.pk}
-                )
-                task.save(force_insert=True)
-                self.message_user(
-                    request,
-                    f"Task '{task.name}' could not be queued; it is kept as failed.",
-                    messages.ERROR,
-                )
+        kept = [task for task in tasks if not _requeue(task)]
+        if not kept:
+            return
+        # One message for all: in a Redis outage every one is refused.
+        if len(tasks) == 1:
+            text = (
+                "The task could not be queued (the task queue did not take it);"
+                " it is kept as failed, to resubmit later."
+            )
+        else:
+            text = (
+                f"{len(kept)} of {len(tasks)} tasks could not be queued (the task"
+                " queue did not take them); they are kept as failed, to resubmit"
+                " later."
+            )
+        self.message_user(request, text, messages.ERROR)
+
+
+def _requeue(task: Failure) -> bool:
+    """Queue ``task`` again; False if the broker refused it, the failure then
+    given back (logged once per task at INFO for Redis: its outage or refusal
+    has its own line)."""
+    try:
+        q_admin.async_task(
+            task.func,
+            *task.args or (),
+            hook=task.hook,
+            group=task.group,
+            cluster=task.cluster,
+            broker=shared_broker(),
+            **task.kwargs or {},
+        )
+    except Exception as exc:
+        enqueue_failed("failed task", exc, {"task_id": task.pk}, kept="kept as failed")
+        task.save(force_insert=True)
+        return False
+    return True
 
 
 def _claim(task: Failure) -> bool:

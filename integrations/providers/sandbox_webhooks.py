@@ -110,7 +110,9 @@ def _enqueue(**task: Any) -> None:
 
 def _keep_as_schedule(task: dict[str, Any], exc: Exception) -> None:
     log = {"account_id": task["account_id"], "webhook_id": task["webhook_id"]}
-    if isinstance(exc, RedisError):  # the outage record warned once
+    # Redis's failure was logged by the outage record (once per outage, or a
+    # refused command's error): one INFO line here.
+    if isinstance(exc, RedisError):
         logger.info(
             "sandbox webhook kept as a schedule: not enqueued (Redis)", extra=log
         )
