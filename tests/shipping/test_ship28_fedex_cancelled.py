@@ -6,6 +6,7 @@ newest word (latestStatusDetail, else its newest scan by time) it now ends
 the shipment ``voided`` with ``shipment.voided`` once, as UPS's MV does."""
 
 import copy
+from datetime import UTC, datetime
 
 import pytest
 import responses
@@ -34,6 +35,7 @@ def _voided_events(shipment: Shipment) -> int:
 
 FEDEX = "https://apis-sandbox.fedex.com"
 FEDEX_NUMBER = "128667043726"  # the fixture's
+BOUGHT_AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # as CREATED
 
 
 @pytest.fixture
@@ -49,7 +51,7 @@ def fedex() -> Shipment:
         },
         credentials={"client_id": "fedex-key", "client_secret": "fedex-secret"},
     )
-    return Shipment.objects.create(
+    shipment = Shipment.objects.create(
         account=account,
         from_address={},
         to_address={},
@@ -64,6 +66,11 @@ def fedex() -> Shipment:
         tracking_number=FEDEX_NUMBER,
         carrier_shipment_id=FEDEX_NUMBER,
     )
+    # Bought when its label scan says: scans dated before the buy are a
+    # recycled number's (test_revship28_recycled_void).
+    Shipment.objects.filter(pk=shipment.pk).update(created_at=BOUGHT_AT)
+    shipment.refresh_from_db()
+    return shipment
 
 
 def _scan(code: str, description: str, at: str) -> dict:
