@@ -3,7 +3,7 @@ decoded from base64, events put in order, dates read, numbers written."""
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -81,11 +81,16 @@ def tracking_info(
     estimated_delivery: date | None = None,
     signed_by: str = "",
     status: TrackingStatus | None = None,
+    voided: Collection[TrackingEvent] = (),
+    voided_stated: bool | None = None,
 ) -> TrackingInfo:
     """The events oldest first, scans dated to the same second too (in the
     order the carrier lists them: ``newest_first`` as UPS, FedEx, USPS and
     DHL Express do, or oldest first as Shippo's history); the status is the
-    latest event's unless the carrier states one (``status_stated``)."""
+    latest event's unless the carrier states one (``status_stated``).
+    ``label_voided``: the carrier's stated word (``voided_stated``) when it
+    gave one, else whether the newest event by time is one of ``voided``
+    (those of ``events`` saying the label was voided at the carrier)."""
     sent = list(events)
     stated = status is not None
     chronological = reversed(sent) if newest_first else sent
@@ -93,6 +98,8 @@ def tracking_info(
     ordered = tuple(sorted(chronological, key=lambda event: event.occurred_at))
     if status is None:
         status = ordered[-1].status if ordered else TrackingStatus.UNKNOWN
+    if voided_stated is None:
+        voided_stated = bool(ordered) and ordered[-1] in voided
     return TrackingInfo(
         tracking_number=tracking_number,
         status=status,
@@ -100,6 +107,7 @@ def tracking_info(
         estimated_delivery=estimated_delivery,
         signed_by=signed_by,
         status_stated=stated,
+        label_voided=voided_stated,
     )
 
 

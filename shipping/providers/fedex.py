@@ -45,6 +45,7 @@ from shipping.providers.fedex_errors import (
     SHIPMENT_PURPOSES,
     TRACKING_STATUS,
     TRANSIT_DAYS,
+    VOIDED_CODES,
     actual_rate,
     fedex_error_map,
     pick_rated_variant,
@@ -342,7 +343,8 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             error_map=track_error_map,
         )
         result = track_result(data)
-        events = [scan_event(scan) for scan in result.get("scanEvents") or []]
+        scans = [scan_event(scan) for scan in result.get("scanEvents") or []]
+        events = [event for event in scans if event is not None]
         detail = result.get("latestStatusDetail")
         # An object by FedEx's spec; anything else says no status (its scans
         # still count).
@@ -354,13 +356,15 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         }
         return tracking_info(
             request.tracking_number,
-            [event for event in events if event is not None],
+            events,
             newest_first=True,
             estimated_delivery=read_date(dates.get("ESTIMATED_DELIVERY")),
             signed_by=str(
                 (result.get("deliveryDetails") or {}).get("signedByName") or ""
             ),
             status=to_status(TRACKING_STATUS.get(str(latest))) if latest else None,
+            voided=[e for e in events if e.carrier_status_code in VOIDED_CODES],
+            voided_stated=str(latest) in VOIDED_CODES if latest else None,
         )
 
     # --- Pickups and addresses ---------------------------------------------------

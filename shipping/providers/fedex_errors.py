@@ -91,6 +91,8 @@ TRACKING_STATUS: Mapping[str, str] = {
     # maybe lost), no parcel with it; never a reason to refuse our void.
     "CA": "pre_transit",
 }
+# Codes saying the label was voided at FedEx: CA, "Shipment cancelled".
+VOIDED_CODES = frozenset({"CA"})
 
 
 def _read(body: Any) -> tuple[str, str]:

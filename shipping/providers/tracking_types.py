@@ -57,6 +57,7 @@ class TrackingInfo:
     # state (FedEx latestStatusDetail, UPS currentStatus, USPS statusCategory,
     # DHL's status, Shippo's tracking_status), not read off the newest event.
     status_stated: bool = False
-    # The carrier's own word, as its newest, that the label was voided there
-    # (UPS status type MV): the shipment ends voided as a void we make does.
+    # The carrier's own word, as its newest (stated, else its newest event by
+    # time), that the label was voided there (UPS status type MV, FedEx
+    # status code CA): the shipment ends voided as a void we make does.
     label_voided: bool = False

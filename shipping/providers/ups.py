@@ -5,7 +5,6 @@ client. Wire shapes follow UPS's own OpenAPI files and karrio's samples
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -47,10 +46,11 @@ from shipping.providers.ups_errors import (
     SERVICE_NAMES,
     activity_event,
     current_status,
-    label_voided,
     track_error_map,
     track_package,
     ups_error_map,
+    voided_events,
+    voided_stated,
 )
 from shipping.units import DimensionUnit, WeightUnit, convert_weight
 
@@ -330,14 +330,15 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             for d in package.get("deliveryDate") or []
             if d.get("type") in ("SDD", "RDD")
         ]
-        info = tracking_info(
+        return tracking_info(
             request.tracking_number,
             [event for event in events if event is not None],
             newest_first=True,
             estimated_delivery=read_date(scheduled[0]) if scheduled else None,
             status=current_status(package),
+            voided=voided_events(package),
+            voided_stated=voided_stated(package),
         )
-        return replace(info, label_voided=label_voided(package))
 
     # --- Pickups and addresses ---------------------------------------------------
 

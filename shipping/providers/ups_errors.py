@@ -150,16 +150,30 @@ def current_status(package: Mapping[str, Any]) -> TrackingStatus | None:
     return None if ours == TrackingStatus.UNKNOWN else ours
 
 
-def label_voided(package: Mapping[str, Any]) -> bool:
-    """UPS's newest word on the package is type MV, "Billing Information
-    Voided": the label was voided at UPS (its ``currentStatus`` when sent,
-    else the newest activity, UPS listing them newest first)."""
+# Status types saying the label was voided at UPS: MV, "Billing
+# Information Voided".
+VOIDED_TYPES = frozenset({"MV"})
+
+
+def voided_stated(package: Mapping[str, Any]) -> bool | None:
+    """Whether the package's ``currentStatus`` is a voided type; None when
+    UPS stated no type (its activities tell, by time)."""
     current = package.get("currentStatus")
     if not isinstance(current, Mapping) or not current.get("type"):
-        activities = package.get("activity") or [{}]
-        current = activities[0] if isinstance(activities[0], Mapping) else {}
-        current = current.get("status") or {}
-    return str(current.get("type") or "").strip().upper() == "MV"
+        return None
+    return _voided(current)
+
+
+def voided_events(package: Mapping[str, Any]) -> list[TrackingEvent]:
+    """The events of the package's activities of a voided type."""
+    activities = [a for a in package.get("activity") or [] if isinstance(a, Mapping)]
+    events = [activity_event(a) for a in activities if _voided(a.get("status"))]
+    return [event for event in events if event is not None]
+
+
+def _voided(status: object) -> bool:
+    kind = status.get("type") if isinstance(status, Mapping) else ""
+    return str(kind or "").strip().upper() in VOIDED_TYPES
 
 
 def _status_of(kind: str, description: str) -> TrackingStatus:

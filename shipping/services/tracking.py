@@ -161,13 +161,24 @@ def _tracking_apply(shipment: Shipment, info: TrackingInfo) -> tuple[int, bool]:
         # and go out with its shipment.label_created.
         if (fresh or moved) and locked.status in LABEL_ANNOUNCED_STATUSES:
             _emit(locked, moved)
-    if info.label_voided and locked.status == ShipmentStatus.PURCHASED:
+    if (
+        info.label_voided
+        and locked.status == ShipmentStatus.PURCHASED
+        and not _recycled_word(locked, info)
+    ):
         # Imported here: voids reads this module (shipment_has_moved).
         from shipping.services.voids import shipment_voided_at_carrier
 
         shipment_voided_at_carrier(shipment=locked)
     shipment.refresh_from_db()
     return len(fresh), moved
+
+
+def _recycled_word(shipment: Shipment, info: TrackingInfo) -> bool:
+    # The carrier's newest scan dated before our label was made: its word
+    # (a label voided) is a recycled number's previous use, not ours.
+    newest = max((e.occurred_at for e in info.events), default=None)
+    return newest is not None and newest < _label_made_at(shipment)
 
 
 def _in_network(fresh: list) -> bool:

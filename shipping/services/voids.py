@@ -127,24 +127,22 @@ def shipment_voided_at_carrier(*, shipment: Shipment) -> bool:
     as a void's answer does. A purchased shipment ends ``voided``, told
     ``shipment.voided`` once, under the row lock. One whose parcel has
     moved (an MV after delivery, or dated before a movement) or with parcel
-    labels (the scan is one package's, voided alone) stays as it is, logged
-    for staff. True when it voided the shipment."""
+    labels (the scan is one package's, voided alone) stays as it is, noted
+    for staff once. True when it voided the shipment."""
     with transaction.atomic():
         row = Shipment.objects.select_for_update().get(pk=shipment.pk)
         if row.status != ShipmentStatus.PURCHASED:
             return False
         if shipment_has_moved(shipment=row):
             # Moving or delivered: never voided by us (shipment_void refuses
-            # it too), whatever UPS's billing says.
-            logger.warning(
-                "a moving parcel's label voided at the carrier; check it",
-                extra={"shipment_id": row.public_id},
+            # it too), whatever the carrier's billing says.
+            _left_for_staff(
+                row, "a moving parcel's label voided at the carrier; check it"
             )
             return False
         if _has_parcel_labels(row):
-            logger.warning(
-                "a package's label voided at the carrier; check the others",
-                extra={"shipment_id": row.public_id},
+            _left_for_staff(
+                row, "a package's label voided at the carrier; check the others"
             )
             return False
         _voided_row(row)
@@ -152,6 +150,24 @@ def shipment_voided_at_carrier(*, shipment: Shipment) -> bool:
     shipment.refresh_from_db()
     return True
 
+
+def _left_for_staff(row: Shipment, reason: str) -> None:
+    """Logged and put on the shipment's timeline (an internal event) the
+    first time only: the carrier repeats its word on every poll. Under the
+    caller's row lock."""
+    noted = Event.objects.filter(name=CARRIER_VOID_LEFT, subject=row.public_id)
+    if noted.exists():
+        return
+    event_emit(
+        name=CARRIER_VOID_LEFT,
+        subject=row.public_id,
+        payload={"shipment": row.public_id, "reason": reason},
+    )
+    logger.warning(reason, extra={"shipment_id": row.public_id})
+
+
+# Internal: a carrier's word that a label was voided, left for staff.
+CARRIER_VOID_LEFT = "shipment.carrier_void_left"
 
 # The internal note beside the public ``shipment.void_rejected``: it names
 # the transaction, which the shop's payload does not carry.

@@ -25,12 +25,17 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def bought() -> Shipment:
     account = ups_account("ups-ship24", breaker_consecutive_failures=50)
-    return ups_shipment(
+    shipment = ups_shipment(
         account,
         "ship24-ups-1",
         tracking_status="pre_transit",
         carrier_shipment_id=NUMBER,
     )
+    # Bought when its label scan says: scans dated before the buy are a
+    # recycled number's (test_revship28_recycled_void).
+    Shipment.objects.filter(pk=shipment.pk).update(created_at=LABEL_AT)
+    shipment.refresh_from_db()
+    return shipment
 
 
 def _activity(kind: str, code: str, description: str, at: datetime) -> dict:
