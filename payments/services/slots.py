@@ -4,7 +4,8 @@ each slot's charge, and the payments of one slot's period (one paid late)."""
 import logging
 from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from payments.models import (
@@ -16,7 +17,9 @@ from payments.models import (
     RecurringInterval,
     ReviewReason,
     ReviewState,
+    SavedPaymentMethod,
 )
+from payments.providers.base import RETRY_AFTER
 from payments.services.reconcile import RECURRING_KEY_PREFIX
 from payments.services.settle import SETTLED_FAILED
 from payments.services.state import Change, advance, log_ids
@@ -389,3 +392,32 @@ def _charged_twice(late: Payment, other: Payment) -> None:
                 }
             ),
         )
+
+
+# When a failure was learnt. A row stored before pay26 has no such time: its
+# charge's creation stands in (the order the rule read then), never its
+# updated_at, which any later write of the row (a repeated event) moves.
+LEARNT = Coalesce("failure_learnt_at", "created_at")
+
+
+def advised_until(method: SavedPaymentMethod) -> datetime | None:
+    """When the latest wait a card network advised for ``method`` ends
+    (Mastercard's MAC 24-30, counted from when the decline was learnt),
+    unless a charge of it made after that advice was learnt was approved.
+    The card's advice, whichever charge was given it: each recurring charge
+    on the card waits (the run, a restart, a new one)."""
+    approved = Payment.objects.filter(
+        saved_method=method, status__in=MONEY_HOLDING_STATUSES
+    ).aggregate(at=Max("created_at"))["at"]
+    advised = Payment.objects.filter(
+        saved_method=method,
+        status=PaymentStatus.FAILED,
+        failure_advice_code__in=RETRY_AFTER,
+    ).annotate(learnt=LEARNT)
+    if approved is not None:
+        advised = advised.filter(learnt__gte=approved)
+    ends = (
+        learnt + RETRY_AFTER[advice]
+        for learnt, advice in advised.values_list("learnt", "failure_advice_code")
+    )
+    return max(ends, default=None)
