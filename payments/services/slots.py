@@ -4,7 +4,7 @@ each slot's charge, and the payments of one slot's period (one paid late)."""
 import logging
 from datetime import datetime, timedelta
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -406,18 +406,21 @@ def advised_until(method: SavedPaymentMethod) -> datetime | None:
     unless a charge of it made after that advice was learnt was approved.
     The card's advice, whichever charge was given it: each recurring charge
     on the card waits (the run, a restart, a new one)."""
-    approved = Payment.objects.filter(
-        saved_method=method, status__in=MONEY_HOLDING_STATUSES
-    ).aggregate(at=Max("created_at"))["at"]
-    advised = Payment.objects.filter(
-        saved_method=method,
-        status=PaymentStatus.FAILED,
-        failure_advice_code__in=RETRY_AFTER,
-    ).annotate(learnt=LEARNT)
-    if approved is not None:
-        advised = advised.filter(learnt__gte=approved)
+    # One read of the method's rows (its index), no MAX: PostgreSQL would
+    # walk created_at's index backwards through every payment for it.
+    approved = Q(status__in=MONEY_HOLDING_STATUSES)
+    advised = Q(status=PaymentStatus.FAILED, failure_advice_code__in=RETRY_AFTER)
+    rows = (
+        Payment.objects.filter(Q(saved_method=method) & (approved | advised))
+        .annotate(learnt=LEARNT)
+        .values_list("status", "created_at", "learnt", "failure_advice_code")
+    )
+    words = list(rows)
+    approvals = [made for status, made, _, _ in words if status != PaymentStatus.FAILED]
+    last = max(approvals, default=None)
     ends = (
         learnt + RETRY_AFTER[advice]
-        for learnt, advice in advised.values_list("learnt", "failure_advice_code")
+        for status, _, learnt, advice in words
+        if status == PaymentStatus.FAILED and (last is None or learnt >= last)
     )
     return max(ends, default=None)
