@@ -174,13 +174,16 @@ def _advice_wait(recurring: RecurringCharge, now: datetime) -> bool:
     moves to the wait's end, the anchor day kept (the period is late, the
     schedule the same). A charge sent before would be declined again and
     count against the card's retries."""
-    until = advised_until(recurring.saved_method)
+    until = advised_until(recurring.saved_method, now)
     if until is None or until <= now:
         return False
+    # On the card read: a move to another card committed since is not held
+    # by this card's wait (as the claim).
     RecurringCharge.objects.filter(
         pk=recurring.pk,
         next_run_at=recurring.next_run_at,
         status=RecurringStatus.ACTIVE,
+        saved_method_id=recurring.saved_method_id,
     ).update(next_run_at=until, updated_at=timezone.now())
     logger.info(
         "recurring charge waits for the card network's advice",

@@ -398,29 +398,52 @@ def _charged_twice(late: Payment, other: Payment) -> None:
 # charge's creation stands in (the order the rule read then), never its
 # updated_at, which any later write of the row (a repeated event) moves.
 LEARNT = Coalesce("failure_learnt_at", "created_at")
+# No network advises a longer wait: an older advice is over.
+LONGEST_WAIT = max(RETRY_AFTER.values())
 
 
-def advised_until(method: SavedPaymentMethod) -> datetime | None:
+def advised_until(
+    method: SavedPaymentMethod, now: datetime | None = None
+) -> datetime | None:
     """When the latest wait a card network advised for ``method`` ends
     (Mastercard's MAC 24-30, counted from when the decline was learnt),
     unless a charge of it made after that advice was learnt was approved.
     The card's advice, whichever charge was given it: each recurring charge
-    on the card waits (the run, a restart, a new one)."""
-    # One read of the method's rows (its index), no MAX: PostgreSQL would
-    # walk created_at's index backwards through every payment for it.
-    approved = Q(status__in=MONEY_HOLDING_STATUSES)
-    advised = Q(status=PaymentStatus.FAILED, failure_advice_code__in=RETRY_AFTER)
-    rows = (
-        Payment.objects.filter(Q(saved_method=method) & (approved | advised))
+    on the card waits (the run, a restart, a new one). None if no wait is
+    still on at ``now`` (default: this moment)."""
+    # Read for every due slot of every run: only the advice that can still
+    # be on, and the latest approval since (one row), never all of a busy
+    # card's charges (revpay28). No MAX: PostgreSQL would walk created_at's
+    # index backwards through every payment for it.
+    now = now or timezone.now()
+    advised = list(
+        Payment.objects.filter(saved_method=method, failure_advice_code__in=RETRY_AFTER)
         .annotate(learnt=LEARNT)
-        .values_list("status", "created_at", "learnt", "failure_advice_code")
+        .filter(learnt__gt=now - LONGEST_WAIT)
+        .values_list("status", "learnt", "failure_advice_code")
     )
-    words = list(rows)
-    approvals = [made for status, made, _, _ in words if status != PaymentStatus.FAILED]
-    last = max(approvals, default=None)
+    # Failed ones, sorted here: a filter on status lets the planner take the
+    # status index (few failed rows in its statistics) and not the method's.
+    advised = [
+        (learnt, advice)
+        for status, learnt, advice in advised
+        if status == PaymentStatus.FAILED
+    ]
+    if not advised:
+        return None
+    last = (
+        Payment.objects.filter(
+            saved_method=method,
+            status__in=MONEY_HOLDING_STATUSES,
+            created_at__gt=min(learnt for learnt, _ in advised),
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
     ends = (
         learnt + RETRY_AFTER[advice]
-        for status, _, learnt, advice in words
-        if status == PaymentStatus.FAILED and (last is None or learnt >= last)
+        for learnt, advice in advised
+        if last is None or learnt >= last
     )
     return max(ends, default=None)
