@@ -170,12 +170,17 @@ def _recurring_run_one(recurring: RecurringCharge, now: datetime) -> str:
 
 def _advice_wait(recurring: RecurringCharge, now: datetime) -> bool:
     """Whether the card network's "retry after" wait for ``recurring``'s card
-    (any charge's decline gave it) is still on at ``now``: its due slot then
-    moves to the wait's end, the anchor day kept (the period is late, the
-    schedule the same). A charge sent before would be declined again and
-    count against the card's retries."""
+    (any charge's decline gave it) is on at ``now``: its due slot then moves
+    to the wait's end, the anchor day kept. A charge sent before would be
+    declined again and count against the card's retries."""
     until = advised_until(recurring.saved_method, now)
     if until is None or until <= now:
+        return False
+    # The slot's try declined late: nothing is sent; its stop is not held.
+    tried = Payment.objects.filter(
+        idempotency_key=slot_key(recurring, recurring.next_run_at)
+    ).first()
+    if tried is not None and not nothing_charged(tried):
         return False
     # On the card read: a move to another card committed since is not held
     # by this card's wait (as the claim).
