@@ -184,16 +184,16 @@ def _advice_wait(recurring: RecurringCharge, now: datetime) -> bool:
         return False
     # On the card read: a move to another card committed since is not held
     # by this card's wait (as the claim).
-    RecurringCharge.objects.filter(
+    if RecurringCharge.objects.filter(
         pk=recurring.pk,
         next_run_at=recurring.next_run_at,
         status=RecurringStatus.ACTIVE,
         saved_method_id=recurring.saved_method_id,
-    ).update(next_run_at=until, updated_at=timezone.now())
-    logger.info(
-        "recurring charge waits for the card network's advice",
-        extra={"recurring_id": recurring.public_id, "until": until.isoformat()},
-    )
+    ).update(next_run_at=until, updated_at=timezone.now()):
+        logger.info(
+            "recurring charge waits for the card network's advice",
+            extra={"recurring_id": recurring.public_id, "until": until.isoformat()},
+        )
     return True
 
 

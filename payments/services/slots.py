@@ -412,14 +412,15 @@ def advised_until(
     on the card waits (the run, a restart, a new one). None if no wait is
     still on at ``now`` (default: this moment)."""
     # Read for every due slot of every run: only the advice that can still
-    # be on, and the latest approval since (one row), never all of a busy
-    # card's charges (revpay28). No MAX: PostgreSQL would walk created_at's
-    # index backwards through every payment for it.
+    # be on, and the card's approvals since, never all of a busy card's
+    # charges (revpay28). No MAX: PostgreSQL would walk created_at's index
+    # backwards through every payment for it.
     now = now or timezone.now()
     advised = list(
         Payment.objects.filter(saved_method=method, failure_advice_code__in=RETRY_AFTER)
         .annotate(learnt=LEARNT)
         .filter(learnt__gt=now - LONGEST_WAIT)
+        .order_by()
         .values_list("status", "learnt", "failure_advice_code")
     )
     # Failed ones, sorted here: a filter on status lets the planner take the
@@ -431,16 +432,14 @@ def advised_until(
     ]
     if not advised:
         return None
-    last = (
-        Payment.objects.filter(
-            saved_method=method,
-            status__in=MONEY_HOLDING_STATUSES,
-            created_at__gt=min(learnt for learnt, _ in advised),
-        )
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)
-        .first()
+    # The card's approvals since (a few days' worth), by its index: no
+    # ORDER BY ... LIMIT, which the planner may serve by created_at's.
+    since = Payment.objects.filter(
+        saved_method=method,
+        status__in=MONEY_HOLDING_STATUSES,
+        created_at__gt=min(learnt for learnt, _ in advised),
     )
+    last = max(since.order_by().values_list("created_at", flat=True), default=None)
     ends = (
         learnt + RETRY_AFTER[advice]
         for learnt, advice in advised
