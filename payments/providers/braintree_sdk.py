@@ -71,8 +71,12 @@ PROCESSOR_CODES: Mapping[str, str] = {
 # 2022 "Declined - Updated Cardholder Available" (a new card was issued;
 # Mastercard forbids retrying it); 2015 "Transaction Not Allowed", 2019
 # "Invalid Transaction", 2020 "Violation", 2021 "Security Violation" (its
-# authorization responses table: Hard).
-DO_NOT_RETRY = frozenset({"2015", "2019", "2020", "2021", "2022", "2043", "2044"})
+# authorization responses table: Hard); 2023 "Processor Does Not Support
+# This Feature", 2024 "Card Type Not Enabled" (Hard: the merchant account
+# cannot take that feature or card type, so a retry is declined again).
+DO_NOT_RETRY = frozenset(
+    {"2015", "2019", "2020", "2021", "2022", "2023", "2024", "2043", "2044"}
+)
 GATEWAY_REJECTIONS: Mapping[str, str] = {
     "cvv": "incorrect_cvc",
     "avs": "card_declined",

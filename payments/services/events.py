@@ -24,8 +24,15 @@ from payments.services.recurring import (
     recurring_refund_unpaid,
 )
 from payments.services.refunds import RESERVING, refund_book, refundable_amount
+from payments.services.settle import SETTLED_FAILED
 from payments.services.slots import period_charged
-from payments.services.state import Change, advance, emit_event, lock_payment
+from payments.services.state import (
+    FAILED_AT_PROVIDER,
+    Change,
+    advance,
+    emit_event,
+    lock_payment,
+)
 
 
 def payment_event_apply(
@@ -85,22 +92,38 @@ def _failed_event(
         if before != PaymentStatus.FAILED and row.status == PaymentStatus.FAILED:
             late_decline_keep(row, decline, "webhook")
             recurring_payment_failed(row)
-        elif decline is not None and row.failure_code == NOT_FOUND:
-            _not_found_declined(row, decline)
+        elif decline is not None and row.failure_code in WITHOUT_REASON:
+            _decline_after_failure(row, decline)
     return row
 
 
-# Reconciliation's end of a payment the gateway had no record of: a decline
-# it reports later proves the charge existed, and is the card's word.
-NOT_FOUND = "not_found_at_provider"
+# Failures that carry no word of the card's: reconciliation found no record
+# of the charge, the gateway said failed but not why, staff settled it as
+# failed. A decline reported later is the card's word and is kept.
+WITHOUT_REASON = {
+    "not_found_at_provider": (
+        "decline_after_not_found",
+        "Reconciliation had found no record of this charge",
+    ),
+    FAILED_AT_PROVIDER: (
+        "decline_after_failure",
+        "The gateway had reported this charge failed without a reason",
+    ),
+    SETTLED_FAILED: (
+        "decline_after_settled",
+        "Staff had settled this charge as failed",
+    ),
+}
 
 
-def _not_found_declined(row: Payment, decline: Rejected) -> None:
-    """The decline a gateway reports for a payment reconciliation ended not
-    found: stored on it (still failed) as a late decline, so the card's rule
-    reads it. Its slot, if a recurring try's, was given back then: a retry
-    of the period made since decides that period; if none was, the next run
-    finds this try declined and stops the recurring charge, charging nothing."""
+def _decline_after_failure(row: Payment, decline: Rejected) -> None:
+    """The decline a gateway reports for a payment failed without one
+    (``WITHOUT_REASON``): stored on it (still failed) as a late decline, so
+    the card's rule reads it. A recurring try's slot, if given back then (not
+    found, settled): a retry of the period made since decides that period; if
+    none was, the next run finds this try declined and stops the recurring
+    charge, charging nothing."""
+    kind, before = WITHOUT_REASON[row.failure_code]
     fields = decline_fields(decline)
     for name, value in fields.items():
         setattr(row, name, value)
@@ -108,10 +131,10 @@ def _not_found_declined(row: Payment, decline: Rejected) -> None:
     row.save(update_fields=[*fields, "failure_learnt_at", "updated_at"])
     PaymentNote.objects.create(
         payment=row,
-        kind="decline_after_not_found",
+        kind=kind,
         title=f"Declined at the gateway ({row.failure_code}), after all",
-        detail="Reconciliation had found no record of this charge; the gateway "
-        "then reported it declined. Still failed; the decline is kept.",
+        detail=f"{before}; the gateway then reported it declined. Still "
+        "failed; the decline is kept.",
     )
     late_decline_keep(row, decline, "webhook")
 

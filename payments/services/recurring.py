@@ -32,6 +32,7 @@ from payments.services.reconcile import (
 from payments.services.slots import (
     OPEN,
     RUN_MADE,
+    advised_until,
     decline_stops,
     latest_try,
     nothing_charged,
@@ -106,7 +107,7 @@ def recurring_charges_report(*, now: datetime | None = None) -> RecurringRun:
         : settings.PAYMENTS_RECURRING_BATCH
     ]:
         try:
-            outcome = _recurring_run_one(recurring)
+            outcome = _recurring_run_one(recurring, now)
         except Exception as exc:
             # One recurring charge's fault; the others are still charged.
             logger.error(
@@ -124,11 +125,13 @@ def recurring_charges_report(*, now: datetime | None = None) -> RecurringRun:
     return run
 
 
-def _recurring_run_one(recurring: RecurringCharge) -> str:
+def _recurring_run_one(recurring: RecurringCharge, now: datetime) -> str:
     """Run one due slot; the RecurringRun counter it adds to ("" if another
-    worker took the slot)."""
+    worker took the slot, or it waits for the card network's advice)."""
     if _decline_finish(recurring):
         return "declined"
+    if _advice_wait(recurring, now):
+        return ""
     slot = recurring.next_run_at
     following = slot_after(recurring, slot)
     # Before the claim: an account this deploy cannot call claims nothing.
@@ -163,6 +166,35 @@ def _recurring_run_one(recurring: RecurringCharge) -> str:
                 return "retry"
             raise
     return _recurring_record(recurring, payment, decided=created)
+
+
+def _advice_wait(recurring: RecurringCharge, now: datetime) -> bool:
+    """Whether the card network's "retry after" wait for ``recurring``'s card
+    (any charge's decline gave it) is on at ``now``: its due slot then moves
+    to the wait's end, the anchor day kept. A charge sent before would be
+    declined again and count against the card's retries."""
+    until = advised_until(recurring.saved_method, now)
+    if until is None or until <= now:
+        return False
+    # The slot's try declined late: nothing is sent; its stop is not held.
+    tried = Payment.objects.filter(
+        idempotency_key=slot_key(recurring, recurring.next_run_at)
+    ).first()
+    if tried is not None and not nothing_charged(tried):
+        return False
+    # On the card read: a move to another card committed since is not held
+    # by this card's wait (as the claim).
+    if RecurringCharge.objects.filter(
+        pk=recurring.pk,
+        next_run_at=recurring.next_run_at,
+        status=RecurringStatus.ACTIVE,
+        saved_method_id=recurring.saved_method_id,
+    ).update(next_run_at=until, updated_at=timezone.now()):
+        logger.info(
+            "recurring charge waits for the card network's advice",
+            extra={"recurring_id": recurring.public_id, "until": until.isoformat()},
+        )
+    return True
 
 
 def _decline_finish(recurring: RecurringCharge) -> bool:

@@ -12,7 +12,6 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from integrations import money, registry
@@ -25,11 +24,17 @@ from payments.models import (
     RecurringStatus,
     SavedPaymentMethod,
 )
-from payments.providers.base import DECLINE_CODES, DO_NOT_TRY_AGAIN, RETRY_AFTER
+from payments.providers.base import DECLINE_CODES, DO_NOT_TRY_AGAIN
 from payments.services.attempts import KIND, adapter_for
 from payments.services.errors import InvalidState, KeyReused, PaymentError
 from payments.services.reconcile import RECURRING_KEY_PREFIX
-from payments.services.slots import decline_kept, latest_try, schedule_restart
+from payments.services.slots import (
+    LEARNT,
+    advised_until,
+    decline_kept,
+    latest_try,
+    schedule_restart,
+)
 from payments.services.state import FAILED_AT_PROVIDER
 
 logger = logging.getLogger("payments.services")
@@ -96,10 +101,6 @@ HARD_DECLINES = frozenset(
 )
 # A soft code is final too when the gateway advised not to try again.
 FINAL_ADVICE = frozenset({DO_NOT_TRY_AGAIN})
-# When a failure was learnt. A row stored before pay26 has no such time: its
-# charge's creation stands in (the order the rule read then), never its
-# updated_at, which any later write of the row (a repeated event) moves.
-LEARNT = Coalesce("failure_learnt_at", "created_at")
 
 
 def recurring_create(
@@ -145,6 +146,10 @@ def recurring_create(
     money.check_limit(amount, currency)
     method = _customer_method(customer_reference, method_id)
     method_check(method, first_run_at)
+    # The card network's wait is the card's: a new charge on it waits too.
+    until = advised_until(method)
+    if until is not None and first_run_at < until:
+        first_run_at = until
     asked["currency"] = currency
     recurring = _keyed_create(
         idempotency_key,
@@ -423,29 +428,9 @@ def _advised_wait(
     the card's retries. The card's advice, whichever charge was given it (a
     charge moved back to the card after a decline elsewhere waits too),
     until a charge of it made since is approved."""
-    until = _advised_until(method) if decline is not None else None
+    until = advised_until(method) if decline is not None else None
     if until is not None and row.next_run_at < until:
         row.next_run_at, row.anchor_day = until, until.day
-
-
-def _advised_until(method: SavedPaymentMethod) -> datetime | None:
-    """When the latest wait the network advised for ``method`` ends, unless
-    a charge of it made after that advice was learnt was approved."""
-    approved = Payment.objects.filter(
-        saved_method=method, status__in=MONEY_HOLDING_STATUSES
-    ).aggregate(at=Max("created_at"))["at"]
-    advised = Payment.objects.filter(
-        saved_method=method,
-        status=PaymentStatus.FAILED,
-        failure_advice_code__in=RETRY_AFTER,
-    ).annotate(learnt=LEARNT)
-    if approved is not None:
-        advised = advised.filter(learnt__gte=approved)
-    ends = (
-        learnt + RETRY_AFTER[advice]
-        for learnt, advice in advised.values_list("learnt", "failure_advice_code")
-    )
-    return max(ends, default=None)
 
 
 def _hard_decline_refuse(

@@ -5,6 +5,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from payments.models import (
@@ -16,7 +17,9 @@ from payments.models import (
     RecurringInterval,
     ReviewReason,
     ReviewState,
+    SavedPaymentMethod,
 )
+from payments.providers.base import RETRY_AFTER
 from payments.services.reconcile import RECURRING_KEY_PREFIX
 from payments.services.settle import SETTLED_FAILED
 from payments.services.state import Change, advance, log_ids
@@ -389,3 +392,57 @@ def _charged_twice(late: Payment, other: Payment) -> None:
                 }
             ),
         )
+
+
+# When a failure was learnt. A row stored before pay26 has no such time: its
+# charge's creation stands in (the order the rule read then), never its
+# updated_at, which any later write of the row (a repeated event) moves.
+LEARNT = Coalesce("failure_learnt_at", "created_at")
+# No network advises a longer wait: an older advice is over.
+LONGEST_WAIT = max(RETRY_AFTER.values())
+
+
+def advised_until(
+    method: SavedPaymentMethod, now: datetime | None = None
+) -> datetime | None:
+    """When the latest wait a card network advised for ``method`` ends
+    (Mastercard's MAC 24-30, counted from when the decline was learnt),
+    unless a charge of it made after that advice was learnt was approved.
+    The card's advice, whichever charge was given it: each recurring charge
+    on the card waits (the run, a restart, a new one). None if no wait is
+    still on at ``now`` (default: this moment)."""
+    # Read for every due slot of every run: only the advice that can still
+    # be on, and the card's approvals since, never all of a busy card's
+    # charges (revpay28). No MAX: PostgreSQL would walk created_at's index
+    # backwards through every payment for it.
+    now = now or timezone.now()
+    advised = list(
+        Payment.objects.filter(saved_method=method, failure_advice_code__in=RETRY_AFTER)
+        .annotate(learnt=LEARNT)
+        .filter(learnt__gt=now - LONGEST_WAIT)
+        .order_by()
+        .values_list("status", "learnt", "failure_advice_code")
+    )
+    # Failed ones, sorted here: a filter on status lets the planner take the
+    # status index (few failed rows in its statistics) and not the method's.
+    advised = [
+        (learnt, advice)
+        for status, learnt, advice in advised
+        if status == PaymentStatus.FAILED
+    ]
+    if not advised:
+        return None
+    # The card's approvals since (a few days' worth), by its index: no
+    # ORDER BY ... LIMIT, which the planner may serve by created_at's.
+    since = Payment.objects.filter(
+        saved_method=method,
+        status__in=MONEY_HOLDING_STATUSES,
+        created_at__gt=min(learnt for learnt, _ in advised),
+    )
+    last = max(since.order_by().values_list("created_at", flat=True), default=None)
+    ends = (
+        learnt + RETRY_AFTER[advice]
+        for learnt, advice in advised
+        if last is None or learnt >= last
+    )
+    return max(ends, default=None)
