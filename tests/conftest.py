@@ -109,3 +109,57 @@ def _fresh_cache(request: pytest.FixtureRequest) -> None:
     outage.forget()
     if settings.REDIS_URL or has_db:
         cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _close_provider_clients() -> Iterator[None]:
+    """``client_for`` keeps a client per account for the process; every test
+    makes new accounts, so without this each test's keep-alive connection
+    (and, to a stopped fault server, its handler thread) lives to the end."""
+    yield
+    from integrations.client import core
+
+    with core._clients_lock:
+        clients = list(core._clients.values())
+        core._clients.clear()
+    for client in clients:
+        client.close()
+
+
+def _release_caches(*, setting: str, **kwargs: Any) -> None:
+    """Before Django drops the cache backends on a CACHES change: close their
+    Redis connections and take them out of this thread's storage. Django only
+    swaps in a new ``Local``; the old one's backends stay reachable from the
+    thread's context (asgiref keeps them in a ContextVar) to the session end."""
+    if setting != "CACHES":
+        return
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    from integrations.redis_line import _handles
+
+    for alias in list(caches.settings):
+        backend = getattr(caches._connections, alias, None)
+        if backend is None:
+            continue
+        client = backend.__dict__.get("_cache")  # built on first use only
+        if isinstance(backend, RedisCache) and client is not None:
+            for pool in client._pools.values():
+                pool.disconnect()
+            handle = _handles.get(client)
+            if handle is not None and handle.line.connection is not None:
+                handle.line.connection.disconnect()
+        delattr(caches._connections, alias)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _caches_released_on_change() -> Iterator[None]:
+    # Ahead of Django's receiver, which forgets the backends it replaces.
+    from django.core.signals import setting_changed
+    from django.test.signals import clear_cache_handlers
+
+    setting_changed.disconnect(clear_cache_handlers)
+    setting_changed.connect(_release_caches)
+    setting_changed.connect(clear_cache_handlers)
+    yield
+    setting_changed.disconnect(_release_caches)
