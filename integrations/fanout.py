@@ -37,6 +37,7 @@ from integrations.deadline import deadline_scope
 from integrations.errors import NotProcessed, Outcome, ProviderError, Unknown
 from integrations.failover import breaker_skip_reason, enabled_accounts
 from integrations.models import ProviderAccount
+from integrations.redis_line import close_thread_connections
 
 if TYPE_CHECKING:
     from integrations.providers.base import BaseAdapter
@@ -160,6 +161,7 @@ def _work(
     finally:
         # Connections are per thread: nobody else can ever close these.
         connections.close_all()
+        close_thread_connections()
     duration_ms = round((time.monotonic() - started) * 1000)
     answers.put(_Answer(index, result, error, duration_ms))
 

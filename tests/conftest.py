@@ -134,22 +134,13 @@ def _release_caches(*, setting: str, **kwargs: Any) -> None:
     if setting != "CACHES":
         return
     from django.core.cache import caches
-    from django.core.cache.backends.redis import RedisCache
 
-    from integrations.redis_line import _handles
+    from integrations.redis_line import close_thread_connections
 
+    close_thread_connections()
     for alias in list(caches.settings):
-        backend = getattr(caches._connections, alias, None)
-        if backend is None:
-            continue
-        client = backend.__dict__.get("_cache")  # built on first use only
-        if isinstance(backend, RedisCache) and client is not None:
-            for pool in client._pools.values():
-                pool.disconnect()
-            handle = _handles.get(client)
-            if handle is not None and handle.line.connection is not None:
-                handle.line.connection.disconnect()
-        delattr(caches._connections, alias)
+        if getattr(caches._connections, alias, None) is not None:
+            delattr(caches._connections, alias)
 
 
 @pytest.fixture(scope="session", autouse=True)
