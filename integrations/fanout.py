@@ -159,11 +159,19 @@ def _work(
     try:
         result, error = _call(account, operation)
     finally:
-        # Connections are per thread: nobody else can ever close these.
-        connections.close_all()
-        close_thread_connections()
+        _close_connections()
     duration_ms = round((time.monotonic() - started) * 1000)
     answers.put(_Answer(index, result, error, duration_ms))
+
+
+def _close_connections() -> None:
+    # Connections are per thread: nobody else can ever close these. A failure
+    # here is logged, never raised: it would lose the answer already in hand.
+    for close in (connections.close_all, close_thread_connections):
+        try:
+            close()
+        except Exception:
+            logger.warning("fan-out thread could not close connections", exc_info=True)
 
 
 def _call(
