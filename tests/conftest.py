@@ -113,9 +113,10 @@ def _fresh_cache(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(autouse=True)
 def _close_provider_clients() -> Iterator[None]:
-    """``client_for`` keeps a client per account for the process; every test
-    makes new accounts, so without this each test's keep-alive connection
-    (and, to a stopped fault server, its handler thread) lives to the end."""
+    """``client_for`` (and Amazon SES) keeps a client per account for the
+    process; every test makes new accounts, so without this each test's
+    keep-alive connection (and, to a stopped fault server, its handler
+    thread) lives to the end."""
     yield
     from integrations.client import core
 
@@ -124,6 +125,14 @@ def _close_provider_clients() -> Iterator[None]:
         core._clients.clear()
     for client in clients:
         client.close()
+    # Amazon SES keeps a boto3 client (its own urllib3 pool) the same way.
+    from notifications.providers import amazon_ses
+
+    with amazon_ses._clients_lock:
+        boto_clients = list(amazon_ses._clients.values())
+        amazon_ses._clients.clear()
+    for boto_client in boto_clients:
+        boto_client.close()
 
 
 def _release_caches(*, setting: str, **kwargs: Any) -> None:
