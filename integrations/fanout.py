@@ -15,7 +15,8 @@ account that gave none. See docs/fanout.md.
 - The caller never waits past the deadline: threads still running are left
   behind (daemon threads, never joined); their accounts get reason
   ``timeout``. A thread closes the database connections it opened before it
-  reports, so nothing it opened outlives it.
+  reports, so nothing it opened outlives it (a close that fails is logged;
+  the answer is still reported).
 """
 
 import contextvars
