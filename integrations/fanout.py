@@ -15,7 +15,8 @@ account that gave none. See docs/fanout.md.
 - The caller never waits past the deadline: threads still running are left
   behind (daemon threads, never joined); their accounts get reason
   ``timeout``. A thread closes the database connections it opened before it
-  reports, so nothing it opened outlives it.
+  reports, so nothing it opened outlives it (a close that fails is logged;
+  the answer is still reported).
 """
 
 import contextvars
@@ -37,6 +38,7 @@ from integrations.deadline import deadline_scope
 from integrations.errors import NotProcessed, Outcome, ProviderError, Unknown
 from integrations.failover import breaker_skip_reason, enabled_accounts
 from integrations.models import ProviderAccount
+from integrations.redis_line import close_thread_connections
 
 if TYPE_CHECKING:
     from integrations.providers.base import BaseAdapter
@@ -158,10 +160,19 @@ def _work(
     try:
         result, error = _call(account, operation)
     finally:
-        # Connections are per thread: nobody else can ever close these.
-        connections.close_all()
+        _close_connections()
     duration_ms = round((time.monotonic() - started) * 1000)
     answers.put(_Answer(index, result, error, duration_ms))
+
+
+def _close_connections() -> None:
+    # Connections are per thread: nobody else can ever close these. A failure
+    # here is logged, never raised: it would lose the answer already in hand.
+    for close in (connections.close_all, close_thread_connections):
+        try:
+            close()
+        except Exception:
+            logger.warning("fan-out thread could not close connections", exc_info=True)
 
 
 def _call(

@@ -149,6 +149,13 @@ class RedisLine:
         # redis-py calls this on every connect, the reconnects inside a send too.
         _count_connect()
 
+    def close(self) -> None:
+        """Close the connection (a next command opens a new one)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.disconnect()
+            self._conn, self._pending = None, False
+
     def _settle(self, conn: Any) -> None:
         if not self._pending:
             return
@@ -364,3 +371,18 @@ def raw_key(key: str) -> str:
     script writes and ``cache.get`` reads are the same entry. Skips Django's
     per-character key validation (a memcached concern; these keys are ours)."""
     return caches["default"].make_key(key)
+
+
+def close_thread_connections() -> None:
+    """Close this thread's Redis connections (the cache's pool, the line), for
+    a thread about to end: redis-py's connections sit in reference cycles, so
+    they would stay open until the garbage collector's next full pass."""
+    for backend in caches.all(initialized_only=True):
+        client = backend.__dict__.get("_cache")  # built on first use only
+        if not isinstance(backend, RedisCache) or client is None:
+            continue
+        for pool in client._pools.values():
+            pool.disconnect()
+        handle = _handles.pop(client, None)
+        if handle is not None:
+            handle.line.close()

@@ -109,3 +109,57 @@ def _fresh_cache(request: pytest.FixtureRequest) -> None:
     outage.forget()
     if settings.REDIS_URL or has_db:
         cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _close_provider_clients() -> Iterator[None]:
+    """``client_for`` (and Amazon SES) keeps a client per account for the
+    process; every test makes new accounts, so without this each test's
+    keep-alive connection (and, to a stopped fault server, its handler
+    thread) lives to the end."""
+    yield
+    from integrations.client import core
+
+    with core._clients_lock:
+        clients = list(core._clients.values())
+        core._clients.clear()
+    for client in clients:
+        client.close()
+    # Amazon SES keeps a boto3 client (its own urllib3 pool) the same way.
+    from notifications.providers import amazon_ses
+
+    with amazon_ses._clients_lock:
+        boto_clients = list(amazon_ses._clients.values())
+        amazon_ses._clients.clear()
+    for boto_client in boto_clients:
+        boto_client.close()
+
+
+def _release_caches(*, setting: str, **kwargs: Any) -> None:
+    """Before Django drops the cache backends on a CACHES change: close their
+    Redis connections and take them out of this thread's storage. Django only
+    swaps in a new ``Local``; the old one's backends stay reachable from the
+    thread's context (asgiref keeps them in a ContextVar) to the session end."""
+    if setting != "CACHES":
+        return
+    from django.core.cache import caches
+
+    from integrations.redis_line import close_thread_connections
+
+    close_thread_connections()
+    for alias in list(caches.settings):
+        if getattr(caches._connections, alias, None) is not None:
+            delattr(caches._connections, alias)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _caches_released_on_change() -> Iterator[None]:
+    # Ahead of Django's receiver, which forgets the backends it replaces.
+    from django.core.signals import setting_changed
+    from django.test.signals import clear_cache_handlers
+
+    setting_changed.disconnect(clear_cache_handlers)
+    setting_changed.connect(_release_caches)
+    setting_changed.connect(clear_cache_handlers)
+    yield
+    setting_changed.disconnect(_release_caches)

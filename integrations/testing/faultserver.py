@@ -206,7 +206,37 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, owner: "FaultServer", address: tuple[str, int]) -> None:
         self.owner = owner
         self.stopping = threading.Event()
+        # Accepted connections and their handler threads: a keep-alive client
+        # would otherwise hold both open (two descriptors, a thread) for ever.
+        self._open: dict[socket.socket, threading.Thread | None] = {}
+        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Noted before its thread starts: ``stop`` sees every accepted one.
+        with self._open_lock:
+            self._open[request] = None
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open[request] = threading.current_thread()
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.pop(request, None)
+
+    def close_connections(self, timeout: float) -> None:
+        """Hang up on every client still connected and wait for the handlers."""
+        with self._open_lock:
+            open_now = dict(self._open)
+        for connection in open_now:
+            with contextlib.suppress(OSError):  # closed by its handler meanwhile
+                connection.shutdown(socket.SHUT_RDWR)
+        for thread in open_now.values():
+            if thread is not None:
+                thread.join(timeout=timeout)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that time out and hang up are expected here; stay quiet.
@@ -243,6 +273,7 @@ class FaultServer:
         self._server.stopping.set()  # releases hanging and sleeping handlers
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections(timeout=5)
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
