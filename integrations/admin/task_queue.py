@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_q import admin as q_admin
+from django_q.conf import Conf
 from django_q.models import Failure, OrmQ, Schedule, Success
 
 from integrations.task_batcher import enqueue_failed, shared_broker
@@ -68,19 +69,37 @@ def _requeue(task: Failure) -> bool:
     has its own line)."""
     try:
         q_admin.async_task(
-            task.func,
-            *task.args or (),
-            hook=task.hook,
-            group=task.group,
-            cluster=task.cluster,
-            broker=shared_broker(),
-            **task.kwargs or {},
+            task.func, *task.args or (), q_options=_options(task), **task.kwargs or {}
         )
     except Exception as exc:
         enqueue_failed("failed task", exc, {"task_id": task.pk}, kept="kept as failed")
         task.save(force_insert=True)
         return False
     return True
+
+
+def _options(task: Failure) -> dict:
+    """django_q's options for ``task``, apart from its own kwargs: a kwarg
+    named as an option not in ``q_options`` is taken as that option, so each
+    one the task's kwargs name is given its default here."""
+    options = {
+        "hook": task.hook,
+        "group": task.group,
+        "cluster": task.cluster,
+        "broker": shared_broker(),
+    }
+    defaults = {
+        "save": Conf.SAVE_LIMIT >= 0,
+        "sync": Conf.SYNC,
+        "cached": Conf.CACHED,
+        "ack_failure": Conf.ACK_FAILURES,
+        "iter_count": 0,
+        "iter_cached": None,
+        "chain": None,
+        "timeout": -1 if Conf.TIMEOUT is None else Conf.TIMEOUT,
+    }
+    own = task.kwargs or {}
+    return options | {key: value for key, value in defaults.items() if key in own}
 
 
 def _claim(task: Failure) -> bool:
