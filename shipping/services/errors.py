@@ -19,6 +19,7 @@ class ShippingError(Exception):
         status_code: int | None = None,
         staff_detail: str = "",
         provider_code: str = "",
+        nothing_sent: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -28,6 +29,9 @@ class ShippingError(Exception):
         self.provider_code = provider_code
         self.code = code or self.code
         self.param = param
+        # The provider was not reached (nothing went out): said here, not
+        # left to the chained exception, which any except block replaces.
+        self.nothing_sent = nothing_sent
         if status_code is not None:
             self.status_code = status_code
 

@@ -294,6 +294,7 @@ def _cancel_failed(pickup: Pickup, error: ProviderError) -> ShippingError:
         code=f"carrier_{error.outcome}",
         status_code=502,
         staff_detail=carrier_text,
+        nothing_sent=_not_reached(error),
     )
 
 
@@ -414,16 +415,14 @@ def _retry_send(pickup: Pickup) -> bool:
 _NOT_REACHED = UNREACHABLE_CODES | {"breaker_open", "rate_limited"}
 
 
+def _not_reached(error: ProviderError) -> bool:
+    return error.outcome == Outcome.NOT_PROCESSED and error.code in _NOT_REACHED
+
+
 def _nothing_sent(error: ShippingError) -> bool:
     """Another cancel of it at the carrier since the row was read, or the
-    carrier not reached (the adapter's error, which ``pickup_cancel`` turned
-    into ours)."""
-    if error.code == "cancel_in_progress":
-        return True
-    cause = error.__context__
-    return isinstance(cause, ProviderError) and (
-        cause.outcome == Outcome.NOT_PROCESSED and cause.code in _NOT_REACHED
-    )
+    carrier not reached (told by ``pickup_cancel`` on its error)."""
+    return error.code == "cancel_in_progress" or error.nothing_sent
 
 
 def _retry_give_back(pickup: Pickup) -> None:
