@@ -38,6 +38,7 @@ from inventory.providers.base import (
     RejectedLevel,
     StockLevelPage,
     StockLevelRecord,
+    level_problem,
 )
 from inventory.providers.tradegecko_paging import (
     ASCENDING,
@@ -225,9 +226,12 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             # The ERP's SKU may be any JSON value: only text can be wanted.
             if not wanted or (isinstance(sku, str) and sku in wanted):
                 kept, refused = levels_read(variant)
+                if place < held:
+                    # The page before refused (counted, listed) its others.
+                    kept = tuple(r for r in kept if level_problem(r) is None)
+                    refused, again = (), again + len(kept)
                 records += kept
                 rejected += refused
-                again += len(kept) if place < held else 0
         more = has_more(total, page=page, limit=limit, count=len(variants))
         shifted, proven = self._boundary(cursor, params, total, variants)
         return StockLevelPage(

@@ -28,6 +28,9 @@ from integrations.migration_ops import lock_timeout_text
 
 # PostgreSQL's "lock_not_available": lock_timeout (or NOWAIT) fired.
 LOCK_NOT_AVAILABLE = "55P03"
+# A NOWAIT lock's message (lock_timeout's: "canceling statement due to lock
+# timeout"); an unknown wording keeps the lock timeout's line, as before.
+NOWAIT_MESSAGE = "could not obtain lock"
 # A CONCURRENTLY build, drop, reindex or detach waits for older transactions,
 # holding up no one; cut short, it would fail on any long report (an INVALID
 # index left). Its leading words only: a comment or literal naming the word
@@ -59,9 +62,13 @@ class Command(OneLineCommand, migrate.Command):
             with lock_timeout(connection, timeout):
                 return super().handle(*args, **options)
         except OperationalError as exc:
-            if not timeout or (
-                getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE
-            ):
+            cause = exc.__cause__
+            if getattr(cause, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            if _refused_at_once(cause):
+                # The migration's own NOWAIT: it did not wait at all.
+                raise CommandError(self._lock_line(None)) from exc
+            if not timeout:
                 raise
             raise CommandError(self._lock_line(timeout)) from exc
 
@@ -74,18 +81,32 @@ class Command(OneLineCommand, migrate.Command):
             self.applying = None  # done: a later wait is not this migration's
         super().migration_progress_callback(action, migration, fake)
 
-    def _lock_line(self, timeout: int) -> str:
+    def _lock_line(self, timeout: int | None) -> str:
+        """The one line for a lock not granted within ``timeout`` ms, or
+        (None) refused at once to a statement that asked with NOWAIT."""
         migration = self.applying
         if migration is None:
             what, undone = "migrate", "stopped"
         else:
             what = f"{migration.app_label}.{migration.name}"
             undone = "rolled back" if migration.atomic else "stopped part way"
+        if timeout is None:
+            failed = "could not get a lock it asked for without waiting (NOWAIT)"
+        else:
+            failed = (
+                f"could not get a lock within {timeout} ms (MIGRATION_LOCK_TIMEOUT_MS)"
+            )
         return (
-            f"{what} could not get a lock within {timeout} ms "
-            "(MIGRATION_LOCK_TIMEOUT_MS): another transaction holds it; "
+            f"{what} {failed}: another transaction holds it; "
             f'{undone}, run migrate again (README: "Migrations and locks")'
         )
+
+
+def _refused_at_once(cause: Any) -> bool:
+    """Whether a 55P03 error is a NOWAIT lock's, not lock_timeout's."""
+    diag = getattr(cause, "diag", None)
+    primary = getattr(diag, "message_primary", None) or str(cause)
+    return primary.startswith(NOWAIT_MESSAGE)
 
 
 @contextmanager
