@@ -5,6 +5,7 @@ on doing nothing). Only the first start is checked: an outage later is the
 outage record's (integrations.redis_line)."""
 
 import sys
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from redis.exceptions import AuthenticationError, AuthorizationError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from integrations.management.entry import masked
+from integrations.management.entry import error_line
 
 
 def broker_usable() -> None:
@@ -26,15 +27,13 @@ def broker_usable() -> None:
     client = Redis.from_url(url)
     try:
         client.ping()
-    except (AuthenticationError, AuthorizationError) as exc:
-        # Subclasses of ConnectionError in redis-py, yet the server answered.
-        _stop(f"Redis ({where}) refused the worker: {_reason(exc)} (REDIS_URL)")
-    except (RedisConnectionError, RedisTimeoutError) as exc:
-        _stop(f"cannot reach Redis ({where}): {_reason(exc)} (REDIS_URL)")
     except RedisError as exc:
-        # Refused credentials (WRONGPASS, AUTH without a password set) and
-        # other refusals: the server answered, so it is not "unreachable".
-        _stop(f"Redis ({where}) refused the worker: {_reason(exc)} (REDIS_URL)")
+        # Refused credentials (WRONGPASS) and other refusals are answers:
+        # redis-py's auth errors subclass ConnectionError all the same.
+        answered = isinstance(exc, (AuthenticationError, AuthorizationError))
+        if not answered and isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+            _stop(f"cannot reach Redis ({where}): {error_line(exc)} (REDIS_URL)")
+        _stop(f"Redis ({where}) refused the worker: {error_line(exc)} (REDIS_URL)")
     finally:
         client.close()
 
@@ -46,12 +45,6 @@ def _where(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
 
 
-def _reason(exc: Exception) -> str:
-    """The error's first line, its URL and conninfo passwords masked
-    (redis-py names the address, never the password; masked all the same)."""
-    return masked((str(exc).strip().splitlines() or [type(exc).__name__])[0])
-
-
-def _stop(line: str) -> None:
+def _stop(line: str) -> NoReturn:
     sys.stderr.write(line + "\n")
     sys.exit(1)

@@ -209,8 +209,8 @@ def _unreachable(exc: Exception, reached: set[str]) -> str | None:
         return None
     params = connection.settings_dict
     if connection.vendor == "sqlite":
-        return f"cannot reach the database ({params.get('NAME')}): {_reason(exc)}"
-    reason, where = _reason(exc), _where(params)
+        return f"cannot reach the database ({params.get('NAME')}): {error_line(exc)}"
+    reason, where = error_line(exc), _where(params)
     return f"cannot reach the database ({where}): {reason} (database {params['NAME']})"
 
 
@@ -234,7 +234,7 @@ def _lost(exc: Exception, reached: set[str]) -> str | None:
     params = connection.settings_dict
     return (
         f"lost the database connection ({_where(params)}) during the command: "
-        f"{_reason(exc)} (database {params['NAME']})"
+        f"{error_line(exc)} (database {params['NAME']})"
     )
 
 
@@ -242,8 +242,8 @@ def _where(params: dict[str, Any]) -> str:
     return f"{params.get('HOST') or 'localhost'}:{params.get('PORT') or 5432}"
 
 
-def _reason(exc: Exception) -> str:
-    """The driver's first line, every password it could quote masked."""
+def error_line(exc: Exception) -> str:
+    """The error's first line, every password it could quote masked."""
     return masked((str(exc).strip().splitlines() or [type(exc).__name__])[0])
 
 
