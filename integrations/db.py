@@ -301,3 +301,16 @@ def savepoint_if_nested(using: str | None = None) -> Any:
     if connections[alias].in_atomic_block:
         return transaction.atomic(using=alias)
     return nullcontext()
+
+
+def drop_if_busy(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Close the connection if a statement's answer is still unread on it.
+    psycopg cancels the query for a stop (SIGTERM, Ctrl-C) that lands in its
+    wait, not for one raised inside its reading: the next statement would
+    fail "another command is already in progress". Django opens another."""
+    conn = connections[using]
+    if conn.vendor != "postgresql" or conn.connection is None:
+        return
+    status = _pq().TransactionStatus
+    if conn.connection.pgconn.transaction_status in (status.ACTIVE, status.UNKNOWN):
+        conn.close()

@@ -28,8 +28,8 @@ from integrations.commits import (
     group_join,
     group_rollback,
 )
+from integrations.db import drop_if_busy, savepoint_if_nested
 from integrations.db import reads_ahead as db_reads_ahead
-from integrations.db import savepoint_if_nested
 from integrations.models import ApiKey, IdempotencyRecord
 from integrations.reruns import rerunning
 from integrations.row_sql import row_insert, row_update_later
@@ -364,6 +364,7 @@ def _run(
     except BaseException:
         # A worker timeout (SystemExit) may strike after the handler's own
         # commits: the retry must re-run it, at once, not run anew.
+        drop_if_busy()  # a stop inside a statement's reading left it unread
         _abandon(record)
         raise
     # The handler has committed on its own: a death here leaves the record in
@@ -401,6 +402,7 @@ def _run_shared(
         # The group rolled back first; a claim committed before a provider
         # call goes now, so the client may retry.
         if record is not None:
+            drop_if_busy()
             _release(record)
         raise
 

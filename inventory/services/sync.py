@@ -33,6 +33,7 @@ from django_q.tasks import async_task
 
 from integrations import registry
 from integrations.clock import database_now
+from integrations.db import drop_if_busy
 from integrations.errors import ProviderError
 from integrations.leases import ClaimLost, describe_error
 from integrations.models import ProviderAccount
@@ -329,6 +330,7 @@ def _guarded(
             f"The sync failed: {message}", code="sync_failed"
         ) from None
     except BaseException:
+        drop_if_busy()  # a stop inside a statement's reading left it unread
         if resumable:
             SyncRun.objects.filter(pk=run.pk, claimed_at=run.claimed_at).update(
                 claimed_at=None
