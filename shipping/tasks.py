@@ -1,10 +1,15 @@
 """django-q2 tasks for shipping: thin, they load by id and call one service."""
 
+import logging
+from collections.abc import Callable
+
 from integrations import correlation
 from shipping import services
 from shipping.models import Shipment
 from shipping.services.pickup_cancels import pickup_cancels_retry
 from shipping.services.pickups import pickups_past_sweep, pickups_requested_sweep
+
+logger = logging.getLogger(__name__)
 
 
 def reconcile_shipment(shipment_id: int) -> str | None:
@@ -40,9 +45,28 @@ def sweep_stuck_pickups() -> int:
         return pickups_requested_sweep()
 
 
-def mark_past_pickups() -> int:
+def mark_past_pickups() -> dict[str, int | list[str] | None]:
+    """Cancels in doubt re-sent first (one the carrier confirms ends
+    cancelled, never past), then pickups whose day passed marked past. Each
+    step runs whatever the one before did (the past sweep leaves a cancel
+    in doubt alone): one that breaks is logged with its traceback, its count
+    None and its name under ``failed``."""
     with correlation.bind(None):
-        # Cancels in doubt first: one the carrier confirms ends cancelled,
-        # never past.
-        pickup_cancels_retry()
-        return pickups_past_sweep()
+        return _steps_run(
+            ("cancels_resent", pickup_cancels_retry),
+            ("marked_past", pickups_past_sweep),
+        )
+
+
+def _steps_run(*steps: tuple[str, Callable[[], int]]) -> dict:
+    # Each step commits its own rows: a later one's failure loses nothing.
+    result: dict = {}
+    failed: list[str] = []
+    for name, step in steps:
+        try:
+            result[name] = step()
+        except Exception:
+            logger.exception("shipping job step failed", extra={"step": name})
+            result[name] = None
+            failed.append(name)
+    return {**result, "failed": failed}
