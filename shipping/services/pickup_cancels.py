@@ -409,10 +409,13 @@ def _retry_take(pickup: Pickup, now: datetime) -> bool:
     return taken > 0
 
 
-def _retry_counted(pickup: Pickup, now: datetime) -> None:
-    """The try goes out: counted with the next one's time, committed before
-    the call (a worker dying from here on spends it: it may have landed)."""
-    tries = pickup.cancel_retries + 1
+def _retry_counted(pickup: Pickup, now: datetime, taken: int) -> None:
+    """The try goes out: counted (once) with the next one's time, committed
+    before the call (a worker dying from here on spends it: it may have
+    landed)."""
+    if pickup.cancel_retries != taken:
+        return  # counted already
+    tries = taken + 1
     Pickup.objects.filter(
         pk=pickup.pk,
         cancel_requested_at=pickup.cancel_requested_at,
@@ -425,7 +428,7 @@ def _retry_send(pickup: Pickup, now: datetime, taken: int) -> bool:
     """Whether the try counts: False when nothing was sent."""
     log = {"pickup_id": pickup.public_id, "try": taken + 1}
     try:
-        pickup_cancel(pickup=pickup, on_send=lambda: _retry_counted(pickup, now))
+        pickup_cancel(pickup=pickup, on_send=lambda: _retry_counted(pickup, now, taken))
     except ShippingError as error:
         # Its end is on the row already (unknown for staff, or still in doubt).
         logger.warning(
@@ -440,8 +443,8 @@ def _retry_send(pickup: Pickup, now: datetime, taken: int) -> bool:
         )
     except Exception:
         logger.exception("pickup cancel re-send failed", extra=log)
-    if pickup.cancel_retries == taken:
-        _retry_counted(pickup, now)  # broke before going out: a try all the same
+    # One that broke before going out is a try all the same.
+    _retry_counted(pickup, now, taken)
     return True
 
 
