@@ -45,12 +45,13 @@ def sweep_stuck_pickups() -> int:
         return pickups_requested_sweep()
 
 
-def mark_past_pickups() -> dict[str, int | list[str] | None]:
+def mark_past_pickups() -> dict[str, int]:
     """Cancels in doubt re-sent first (one the carrier confirms ends
     cancelled, never past), then pickups whose day passed marked past. Each
     step runs whatever the one before did (the past sweep leaves a cancel
-    in doubt alone): one that breaks is logged with its traceback, its count
-    None and its name under ``failed``."""
+    in doubt alone); the steps' counts by name. One that breaks is logged
+    with its traceback, and once all have run the job fails
+    (``JobStepsFailed``): django-q keeps it among its failed tasks."""
     with correlation.bind(None):
         return _steps_run(
             ("cancels_resent", pickup_cancels_retry),
@@ -58,15 +59,22 @@ def mark_past_pickups() -> dict[str, int | list[str] | None]:
         )
 
 
-def _steps_run(*steps: tuple[str, Callable[[], int]]) -> dict:
+class JobStepsFailed(Exception):
+    """Steps of a job broke (each logged with its traceback); the others ran.
+    The message names the broken ones and every step's count."""
+
+
+def _steps_run(*steps: tuple[str, Callable[[], int]]) -> dict[str, int]:
     # Each step commits its own rows: a later one's failure loses nothing.
-    result: dict = {}
+    counts: dict[str, int] = {}
     failed: list[str] = []
     for name, step in steps:
         try:
-            result[name] = step()
+            counts[name] = step()
         except Exception:
             logger.exception("shipping job step failed", extra={"step": name})
-            result[name] = None
             failed.append(name)
-    return {**result, "failed": failed}
+    if failed:
+        done = ", ".join(f"{name}: {counts.get(name, '-')}" for name, _ in steps)
+        raise JobStepsFailed(f"steps failed: {', '.join(failed)} ({done})")
+    return counts
