@@ -357,7 +357,8 @@ def pickup_cancels_retry(*, limit: int = 100) -> int:
     # Every call ends within the run's time, and none starts after it.
     with deadline_scope(_run_time()):
         for pickup in waiting[:limit]:
-            if sent and remaining() <= 0:
+            # Even with none sent yet: past its time the client sends nothing.
+            if remaining() <= 0:
                 break  # the rest on the next run
             sent += _retry_one(pickup, now)
     return sent
@@ -449,8 +450,16 @@ def _retry_send(pickup: Pickup, now: datetime, taken: int) -> bool:
 
 
 # The carrier not reached: the request never left (a bug before it did is
-# still a try, so it cannot come back every hour for ever).
-_NOT_REACHED = UNREACHABLE_CODES | {"breaker_open", "rate_limited"}
+# still a try, so it cannot come back every hour for ever). The client's own
+# refusals before sending too: its deadline passed (the run's time spent),
+# its concurrency limit, its state store (Redis) unreadable.
+_NOT_REACHED = UNREACHABLE_CODES | {
+    "breaker_open",
+    "rate_limited",
+    "deadline_exceeded",
+    "concurrency_limited",
+    "store_unavailable",
+}
 
 
 def _not_reached(error: ProviderError) -> bool:
