@@ -93,17 +93,17 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
 
 
 def _voided_meanwhile(shipment: Shipment, error: ShippingError) -> bool:
-    """Our void's answer was lost, and the carrier's word that the label is
-    void (``shipment_voided_at_carrier``, from a poll while ours was out)
-    has ended it voided: the void the caller asked for is done."""
-    if error.code != f"carrier_{Outcome.UNKNOWN}":
-        return False
+    """Our void failed (its answer lost, a refusal such as "already voided"
+    after an earlier void of ours landed, or never sent), and the carrier's
+    word that the label is void (``shipment_voided_at_carrier``, from a poll
+    while ours was out) has ended it voided: the void the caller asked for
+    is done, whatever became of our call."""
     shipment.refresh_from_db()
     if shipment.status != ShipmentStatus.VOIDED:
         return False
     logger.info(
-        "void answer lost; the carrier's tracking says the label is voided",
-        extra={"shipment_id": shipment.public_id},
+        "void not answered as done; the carrier's tracking says the label is voided",
+        extra={"shipment_id": shipment.public_id, "code": error.code},
     )
     return True
 
