@@ -11,6 +11,7 @@ shipment is voided, the shop told so: whatever became of our call, the void
 the caller asked for is done, and it gets the voided shipment (200), as a
 void answered in time does."""
 
+import json
 from datetime import UTC, timedelta
 
 import pytest
@@ -92,8 +93,6 @@ def _void_meets_poll(mocked, shipment: Shipment, answer) -> None:
 
 
 def _refused():
-    import json
-
     return 400, {}, json.dumps(ALREADY_VOIDED)
 
 
@@ -128,3 +127,27 @@ def test_a_refusal_with_no_word_meanwhile_is_still_refused(bought):
 
     assert reply.status_code == 409, reply.json()
     assert Shipment.objects.get(pk=bought.pk).status == ShipmentStatus.PURCHASED
+
+
+def test_the_same_key_replays_the_voided_shipment(bought):
+    api = api_client("shipping:read", "shipping:write")
+    url = f"/api/v1/shipping/shipments/{bought.public_id}/void/"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        _void_meets_poll(mocked, bought, _refused)
+        first = api.post(url, HTTP_IDEMPOTENCY_KEY="void-rev31-replay")
+    with responses.RequestsMock() as mocked:  # no carrier call
+        again = api.post(url, HTTP_IDEMPOTENCY_KEY="void-rev31-replay")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json() == first.json()
+
+
+def test_the_admin_says_voided(bought, admin_client):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        _void_meets_poll(mocked, bought, _refused)
+        page = admin_client.post(
+            f"/admin/shipping/shipment/{bought.pk}/void/", follow=True
+        )
+
+    said = [(m.level_tag, str(m)) for m in page.context["messages"]]
+    assert said == [("success", "void: now voided")]
