@@ -1,10 +1,15 @@
 """django-q2 tasks for shipping: thin, they load by id and call one service."""
 
+import logging
+from collections.abc import Callable
+
 from integrations import correlation
 from shipping import services
 from shipping.models import Shipment
 from shipping.services.pickup_cancels import pickup_cancels_retry
 from shipping.services.pickups import pickups_past_sweep, pickups_requested_sweep
+
+logger = logging.getLogger(__name__)
 
 
 def reconcile_shipment(shipment_id: int) -> str | None:
@@ -40,9 +45,36 @@ def sweep_stuck_pickups() -> int:
         return pickups_requested_sweep()
 
 
-def mark_past_pickups() -> int:
+def mark_past_pickups() -> dict[str, int]:
+    """Cancels in doubt re-sent first (one the carrier confirms ends
+    cancelled, never past), then pickups whose day passed marked past. Each
+    step runs whatever the one before did (the past sweep leaves a cancel
+    in doubt alone); the steps' counts by name. One that breaks is logged
+    with its traceback, and once all have run the job fails
+    (``JobStepsFailed``): django-q keeps it among its failed tasks."""
     with correlation.bind(None):
-        # Cancels in doubt first: one the carrier confirms ends cancelled,
-        # never past.
-        pickup_cancels_retry()
-        return pickups_past_sweep()
+        return _steps_run(
+            ("cancels_resent", pickup_cancels_retry),
+            ("marked_past", pickups_past_sweep),
+        )
+
+
+class JobStepsFailed(Exception):
+    """Steps of a job broke (each logged with its traceback); the others ran.
+    The message names the broken ones and every step's count."""
+
+
+def _steps_run(*steps: tuple[str, Callable[[], int]]) -> dict[str, int]:
+    # Each step commits its own rows: a later one's failure loses nothing.
+    counts: dict[str, int] = {}
+    failed: list[str] = []
+    for name, step in steps:
+        try:
+            counts[name] = step()
+        except Exception:
+            logger.exception("shipping job step failed", extra={"step": name})
+            failed.append(name)
+    if failed:
+        done = ", ".join(f"{name}: {counts.get(name, '-')}" for name, _ in steps)
+        raise JobStepsFailed(f"steps failed: {', '.join(failed)} ({done})")
+    return counts

@@ -4,6 +4,7 @@ decoded from base64, events put in order, dates read, numbers written."""
 import base64
 import binascii
 from collections.abc import Collection, Iterable
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -90,16 +91,22 @@ def tracking_info(
     latest event's unless the carrier states one (``status_stated``).
     ``label_voided``: the carrier's stated word (``voided_stated``) when it
     gave one, else whether the newest event by time is one of ``voided``
-    (those of ``events`` saying the label was voided at the carrier)."""
+    (those of ``events`` saying the label was voided at the carrier).
+    Once a return to the shipper is scanned, a delivery (or out for
+    delivery) after it is the parcel going back to the shipper: returned,
+    never delivered to the customer (``_back_to_shipper``)."""
     sent = list(events)
     stated = status is not None
     chronological = reversed(sent) if newest_first else sent
     # A stable sort: ties stay in the carrier's order, the newest last.
     ordered = tuple(sorted(chronological, key=lambda event: event.occurred_at))
-    if status is None:
-        status = ordered[-1].status if ordered else TrackingStatus.UNKNOWN
     if voided_stated is None:
         voided_stated = bool(ordered) and ordered[-1] in voided
+    ordered = _back_to_shipper(ordered)
+    if status is None:
+        status = ordered[-1].status if ordered else TrackingStatus.UNKNOWN
+    elif status in _TO_RECIPIENT and _returning(ordered):
+        status = TrackingStatus.RETURNED
     return TrackingInfo(
         tracking_number=tracking_number,
         status=status,
@@ -109,6 +116,28 @@ def tracking_info(
         status_stated=stated,
         label_voided=voided_stated,
     )
+
+
+# What a carrier says of a parcel on its way to (or at) the address it was
+# sent to; after a return to the shipper, that address is the shipper's.
+_TO_RECIPIENT = frozenset({TrackingStatus.OUT_FOR_DELIVERY, TrackingStatus.DELIVERED})
+
+
+def _back_to_shipper(ordered: tuple[TrackingEvent, ...]) -> tuple[TrackingEvent, ...]:
+    """The events (oldest first) with each delivery or out-for-delivery
+    after a return scan read as returned: UPS's D after its RS, FedEx's DL
+    after RS, DHL's OK after RT, USPS's 01 after 09, Shippo's DELIVERED after
+    RETURNED are the parcel delivered back to the shipper."""
+    read: list[TrackingEvent] = []
+    for event in ordered:
+        if event.status in _TO_RECIPIENT and _returning(read):
+            event = replace(event, status=TrackingStatus.RETURNED)
+        read.append(event)
+    return tuple(read)
+
+
+def _returning(events: Iterable[TrackingEvent]) -> bool:
+    return any(event.status == TrackingStatus.RETURNED for event in events)
 
 
 def to_status(value: str | None) -> TrackingStatus:

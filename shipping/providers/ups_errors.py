@@ -61,6 +61,11 @@ STATUS_TYPES: Mapping[str, TrackingStatus] = {
     "X": TrackingStatus.EXCEPTION,
     "RS": TrackingStatus.RETURNED,
 }
+# UPS's wordings of out for delivery on an in-transit (I) activity, which
+# has no type of its own ("Out For Delivery Today"; "Out For Delivery"),
+# read whole: a note that only mentions it ("not out for delivery today")
+# is not it.
+OUT_FOR_DELIVERY_WORDINGS = frozenset({"OUT FOR DELIVERY TODAY", "OUT FOR DELIVERY"})
 
 
 def _read(body: Any) -> tuple[str, str]:
@@ -182,7 +187,8 @@ def _status_of(kind: str, description: str) -> TrackingStatus:
     kind = kind.strip().upper()
     # Out for delivery has no type of its own (I): only its wording tells it,
     # and only there; a D or X whose wording mentions it stays what it says.
-    if kind == "I" and "OUT FOR DELIVERY" in description.upper():
+    wording = " ".join(description.upper().split())
+    if kind == "I" and wording in OUT_FOR_DELIVERY_WORDINGS:
         return TrackingStatus.OUT_FOR_DELIVERY
     return STATUS_TYPES.get(kind, TrackingStatus.UNKNOWN)
 

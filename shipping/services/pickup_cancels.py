@@ -4,6 +4,7 @@ carrier's answer, and staff's settle (``pickups.pickup_resolve``) never
 overwritten by a late answer."""
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -32,7 +33,9 @@ from shipping.services.pickups import announce_cancelled, pickup_payload
 logger = logging.getLogger(__name__)
 
 
-def pickup_cancel(*, pickup: Pickup) -> Pickup:
+def pickup_cancel(
+    *, pickup: Pickup, on_send: Callable[[], None] | None = None
+) -> Pickup:
     """Cancel a scheduled pickup at the carrier; 409 ``cancel_in_progress``
     while another cancel of it is at the carrier. The carrier's success or
     "already cancelled" (adapter code ``already_cancelled``) ends it
@@ -41,13 +44,14 @@ def pickup_cancel(*, pickup: Pickup) -> Pickup:
     was done: it ends ``unknown`` with the carrier's answer, for staff
     (``pickup_resolve``). A success arriving after staff settled the pickup
     is not applied (409 ``pickup_changed``, ``_cancel_done``). Every try
-    carries one key for the cancellation."""
+    carries one key for the cancellation. ``on_send``: called as the cancel
+    goes out, after the in-doubt mark (the sweep counts its try there)."""
     claim = None if pickup.status == PickupStatus.CANCELLED else _cancel_claim(pickup)
     if claim is None:
         return pickup  # cancelled already (maybe by a cancel running meanwhile)
     claimed_at, in_doubt = claim
     try:
-        _cancel_at_carrier(pickup, claimed_at, in_doubt)
+        _cancel_at_carrier(pickup, (claimed_at, in_doubt), on_send or _nothing)
     finally:
         claim_release(pickup, "cancel_started_at", claimed_at)
     return pickup
@@ -103,9 +107,21 @@ def _day_passed(row: Pickup) -> InvalidState:
     )
 
 
-def _cancel_at_carrier(pickup: Pickup, claimed_at: datetime, in_doubt: bool) -> None:
+def _nothing() -> None:
+    return None
+
+
+def _cancel_at_carrier(
+    pickup: Pickup, claim: tuple[datetime, bool], on_send: Callable[[], None]
+) -> None:
+    claimed_at, in_doubt = claim
     adapter = registry.get_adapter(pickup.account)
     marked: list[datetime] = []  # the in-doubt mark this call wrote, if any
+
+    def going_out() -> None:
+        _cancel_sent(pickup, marked)
+        on_send()
+
     try:
         adapter.cancel_pickup(
             PickupCancellation(
@@ -114,7 +130,7 @@ def _cancel_at_carrier(pickup: Pickup, claimed_at: datetime, in_doubt: bool) -> 
                 address=codec.address_from_json(pickup.address),
                 location_code=pickup.location_code,
                 idempotency_key=f"{pickup.public_id}-cancel",
-                on_send=lambda: _cancel_sent(pickup, marked),
+                on_send=going_out,
             )
         )
     except ProviderError as error:
@@ -341,7 +357,8 @@ def pickup_cancels_retry(*, limit: int = 100) -> int:
     # Every call ends within the run's time, and none starts after it.
     with deadline_scope(_run_time()):
         for pickup in waiting[:limit]:
-            if sent and remaining() <= 0:
+            # Even with none sent yet: past its time the client sends nothing.
+            if remaining() <= 0:
                 break  # the rest on the next run
             sent += _retry_one(pickup, now)
     return sent
@@ -360,8 +377,9 @@ def _retry_one(pickup: Pickup, now: datetime) -> int:
     if pickup.cancel_retries < CANCEL_RETRIES:
         if not _retry_take(pickup, now):
             return 0  # taken by another sweep or cancel, or settled meanwhile
-        if not _retry_send(pickup):
-            _retry_give_back(pickup)
+        taken = pickup.cancel_retries
+        if not _retry_send(pickup, now, taken):
+            _retry_give_back(pickup, taken)
             return 0
         went = 1
     if pickup.cancel_retries >= CANCEL_RETRIES:
@@ -374,32 +392,51 @@ def _unclaimed(now: datetime) -> Q:
 
 
 def _retry_take(pickup: Pickup, now: datetime) -> bool:
-    """Count this try and set the next one's time, only on the row as read
-    (one conditional UPDATE), unclaimed: two sweeps never both send it, nor
-    one while another cancel of it is at the carrier."""
-    tries = pickup.cancel_retries + 1
+    """Lease this try, only on the row as read (one conditional UPDATE),
+    unclaimed: its next time pushed a claim's life on, so two sweeps never
+    both send it, nor one while another cancel of it is at the carrier. The
+    try is counted as it goes out (``_retry_counted``): a worker dying
+    before that spends none, and a run after the lease takes it again."""
+    lease = database_now() + CLAIM_LIFE
     taken = Pickup.objects.filter(
         _unclaimed(database_now()),
         pk=pickup.pk,
         status=PickupStatus.SCHEDULED,
         cancel_requested_at=pickup.cancel_requested_at,
         cancel_retries=pickup.cancel_retries,
-    ).update(cancel_retries=tries, cancel_retry_at=now + CANCEL_RETRY_WAIT * 2**tries)
-    pickup.cancel_retries = tries
+        cancel_retry_at=pickup.cancel_retry_at,  # None: still unset
+    ).update(cancel_retry_at=lease)
+    pickup.cancel_retry_at = lease
     return taken > 0
 
 
-def _retry_send(pickup: Pickup) -> bool:
+def _retry_counted(pickup: Pickup, now: datetime, taken: int) -> None:
+    """The try goes out: counted (once) with the next one's time, committed
+    before the call (a worker dying from here on spends it: it may have
+    landed)."""
+    if pickup.cancel_retries != taken:
+        return  # counted already
+    tries = taken + 1
+    Pickup.objects.filter(
+        pk=pickup.pk,
+        cancel_requested_at=pickup.cancel_requested_at,
+        cancel_retries=pickup.cancel_retries,
+    ).update(cancel_retries=tries, cancel_retry_at=now + CANCEL_RETRY_WAIT * 2**tries)
+    pickup.cancel_retries = tries
+
+
+def _retry_send(pickup: Pickup, now: datetime, taken: int) -> bool:
     """Whether the try counts: False when nothing was sent."""
-    log = {"pickup_id": pickup.public_id, "try": pickup.cancel_retries}
+    log = {"pickup_id": pickup.public_id, "try": taken + 1}
     try:
-        pickup_cancel(pickup=pickup)
+        pickup_cancel(pickup=pickup, on_send=lambda: _retry_counted(pickup, now, taken))
     except ShippingError as error:
         # Its end is on the row already (unknown for staff, or still in doubt).
         logger.warning(
             "pickup cancel re-sent, not done", extra={**log, "code": error.code}
         )
-        return not _nothing_sent(error)
+        if _nothing_sent(error):
+            return False
     except registry.ACCOUNT_UNCALLABLE as error:
         logger.warning(
             "pickup cancel not re-sent: its account cannot be called",
@@ -407,12 +444,22 @@ def _retry_send(pickup: Pickup) -> bool:
         )
     except Exception:
         logger.exception("pickup cancel re-send failed", extra=log)
+    # One that broke before going out is a try all the same.
+    _retry_counted(pickup, now, taken)
     return True
 
 
 # The carrier not reached: the request never left (a bug before it did is
-# still a try, so it cannot come back every hour for ever).
-_NOT_REACHED = UNREACHABLE_CODES | {"breaker_open", "rate_limited"}
+# still a try, so it cannot come back every hour for ever). The client's own
+# refusals before sending too: its deadline passed (the run's time spent),
+# its concurrency limit, its state store (Redis) unreadable.
+_NOT_REACHED = UNREACHABLE_CODES | {
+    "breaker_open",
+    "rate_limited",
+    "deadline_exceeded",
+    "concurrency_limited",
+    "store_unavailable",
+}
 
 
 def _not_reached(error: ProviderError) -> bool:
@@ -425,18 +472,16 @@ def _nothing_sent(error: ShippingError) -> bool:
     return error.code == "cancel_in_progress" or error.nothing_sent
 
 
-def _retry_give_back(pickup: Pickup) -> None:
-    # Tried again next run, an hour on, the count as before: an outage
-    # never spends the tries (only on the same doubt, this try's count).
-    tries = pickup.cancel_retries
+def _retry_give_back(pickup: Pickup, taken: int) -> None:
+    # Tried again next run, an hour on, the count as taken (whether or not
+    # it was counted going out): an outage never spends the tries (only on
+    # the same doubt, this try's count).
     Pickup.objects.filter(
         pk=pickup.pk,
         cancel_requested_at=pickup.cancel_requested_at,
-        cancel_retries=tries,
-    ).update(
-        cancel_retries=tries - 1, cancel_retry_at=database_now() + CANCEL_RETRY_WAIT
-    )
-    pickup.cancel_retries = tries - 1
+        cancel_retries=pickup.cancel_retries,
+    ).update(cancel_retries=taken, cancel_retry_at=database_now() + CANCEL_RETRY_WAIT)
+    pickup.cancel_retries = taken
 
 
 def _cancel_given_up(pickup: Pickup, mark: datetime | None) -> None:

@@ -44,7 +44,9 @@ logger = logging.getLogger(__name__)
 def shipment_void(*, shipment: Shipment) -> Shipment:
     """Void a bought label; refused once the parcel is moving, and while
     another void of it is under way. A retry of a request whose worker died
-    after voiding answers the voided shipment, as the first run did."""
+    after voiding answers the voided shipment, as the first run did, and so
+    does a void whose answer was lost while the carrier's word that the label
+    is void (a tracking poll's) ended it voided meanwhile."""
     if shipment.status != ShipmentStatus.PURCHASED:
         if shipment.status == ShipmentStatus.VOIDED and _dead_run(shipment):
             return shipment
@@ -72,6 +74,11 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
                 code="void_refused",
                 staff_detail=staff_text(result.detail or "")[:255],
             )
+    except ShippingError as error:
+        _release(shipment, claimed_at)
+        if _voided_meanwhile(shipment, error):
+            return shipment
+        raise
     except BaseException:
         _release(shipment, claimed_at)
         raise
@@ -83,6 +90,22 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
             code="void_refused",
         )
     return shipment
+
+
+def _voided_meanwhile(shipment: Shipment, error: ShippingError) -> bool:
+    """Our void failed (its answer lost, a refusal such as "already voided"
+    after an earlier void of ours landed, or never sent), and the carrier's
+    word that the label is void (``shipment_voided_at_carrier``, from a poll
+    while ours was out) has ended it voided: the void the caller asked for
+    is done, whatever became of our call."""
+    shipment.refresh_from_db()
+    if shipment.status != ShipmentStatus.VOIDED:
+        return False
+    logger.info(
+        "void not answered as done; the carrier's tracking says the label is voided",
+        extra={"shipment_id": shipment.public_id, "code": error.code},
+    )
+    return True
 
 
 def _voided(

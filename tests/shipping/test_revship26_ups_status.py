@@ -63,7 +63,8 @@ def test_a_padded_stated_type_is_read(bought):  # noqa: F811
         ("DD", "Delivered Destination CFS", TrackingStatus.IN_TRANSIT),
         ("O", "Loaded on Delivery Vehicle", TrackingStatus.OUT_FOR_DELIVERY),
         ("X", "Delivery attempted: receiver not in", TrackingStatus.EXCEPTION),
-        ("I", "Attempted; out for delivery again", TrackingStatus.OUT_FOR_DELIVERY),
+        # A note that only mentions out for delivery is not UPS's wording of it.
+        ("I", "Attempted; out for delivery again", TrackingStatus.IN_TRANSIT),
         ("RS", "Returned to shipper", TrackingStatus.RETURNED),
         ("D", "Delivered", TrackingStatus.DELIVERED),
     ],

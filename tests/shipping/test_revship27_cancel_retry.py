@@ -58,7 +58,7 @@ def test_a_pickup_whose_cancel_is_at_the_carrier_spends_no_try(monkeypatch):
         raise Unknown("read timeout", code="timeout")
 
     monkeypatch.setattr(SandboxShippingAdapter, "carrier_cancel_pickup", lost)
-    assert tasks.mark_past_pickups() == 0
+    assert tasks.mark_past_pickups()["marked_past"] == 0
 
     assert sent == ["PU-FIRST"]
     assert Pickup.objects.get(pk=first.pk).cancel_retries == 1
