@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 
 from django.db.models import Model, Q, QuerySet
 
+from integrations.db import drop_if_busy
+
 # Longer than any carrier call with its retries.
 CLAIM_LIFE = timedelta(minutes=10)
 
@@ -30,6 +32,8 @@ def claim_take(
 def claim_release(row: Model, field: str, claimed_at: datetime) -> None:
     """Clear our claim on ``row``, only while it is ours: one taken over
     after ``CLAIM_LIFE`` is the other process's."""
+    # A release often follows a stop, which may have left an answer unread.
+    drop_if_busy()
     type(row)._default_manager.filter(pk=row.pk, **{field: claimed_at}).update(
         **{field: None}
     )
