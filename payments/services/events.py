@@ -18,8 +18,8 @@ from payments.models import (
 from payments.services.errors import RefundAnswerPending
 from payments.services.followups import storefront_void_done
 from payments.services.messages import decline_fields, late_decline_keep
-from payments.services.recurring import (
-    recurring_payment_failed,
+from payments.services.recurring import recurring_payment_failed
+from payments.services.recurring_outcomes import (
     recurring_payment_paid,
     recurring_refund_unpaid,
 )
