@@ -47,6 +47,9 @@ from payments.services.state import lock_payment
 # records and logging configuration keep addressing it.
 logger = logging.getLogger("payments.services")
 
+# A run's outcome for a charge held for its card network's advice.
+HELD = "held"
+
 
 @dataclass
 class RecurringRun:
@@ -54,24 +57,30 @@ class RecurringRun:
     (the gateway did not answer: reconciliation settles them); ``declined``
     (those recurring charges stop, unless an earlier try of the period was
     paid); ``retry`` (nothing charged, the slot is given back to the next
-    run); ``errors``: one line per recurring charge a fault of ours stopped
-    (its slot given back too)."""
+    run); ``held``: one line per recurring charge held for its card
+    network's advice (nothing sent; its slot moved to the wait's end);
+    ``errors``: one line per recurring charge a fault of ours stopped (its
+    slot given back too)."""
 
     charged: int = 0
     unknown: int = 0
     declined: int = 0
     retry: int = 0
+    held: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def as_result(self) -> dict[str, Any]:
         """The run as the scheduled task's result (what the admin shows):
-        the counts, ``failed`` for the faults of ours, and their first lines
-        (secrets masked)."""
+        the counts, the held charges (at most 20; ``held`` counts them all),
+        ``failed`` for the faults of ours, and their first lines (secrets
+        masked)."""
         return {
             "charged": self.charged,
             "unknown": self.unknown,
             "declined": self.declined,
             "retry": self.retry,
+            "held": len(self.held),
+            "held_charges": self.held[:20],
             "failed": len(self.errors),
             # A bounded result; ``failed`` counts them all.
             "errors": [staff_text(line) for line in self.errors[:20]],
@@ -112,18 +121,23 @@ def recurring_charges_report(*, now: datetime | None = None) -> RecurringRun:
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             run.errors.append(f"{recurring.public_id}: {type(exc).__name__}: {first}")
             continue
-        if outcome:
+        if outcome == HELD:
+            until = recurring.next_run_at.isoformat()
+            run.held.append(f"{recurring.public_id} until {until}")
+        elif outcome:
             setattr(run, outcome, getattr(run, outcome) + 1)
     return run
 
 
 def _recurring_run_one(recurring: RecurringCharge, now: datetime) -> str:
-    """Run one due slot; the RecurringRun counter it adds to ("" if another
-    worker took the slot, or it waits for the card network's advice)."""
+    """Run one due slot; the RecurringRun counter it adds to (``HELD`` if
+    this run moved it to the end of its card network's wait; "" if another
+    worker took the slot or moved it)."""
     if _decline_finish(recurring):
         return "declined"
-    if _advice_wait(recurring, now):
-        return ""
+    held = _advice_wait(recurring, now)
+    if held is not None:
+        return HELD if held else ""
     slot = recurring.next_run_at
     following = slot_after(recurring, slot)
     # Before the claim: an account this deploy cannot call claims nothing.
@@ -160,20 +174,21 @@ def _recurring_run_one(recurring: RecurringCharge, now: datetime) -> str:
     return _recurring_record(recurring, payment, decided=created)
 
 
-def _advice_wait(recurring: RecurringCharge, now: datetime) -> bool:
+def _advice_wait(recurring: RecurringCharge, now: datetime) -> bool | None:
     """Whether the card network's "retry after" wait for ``recurring``'s card
-    (any charge's decline gave it) is on at ``now``: its due slot then moves
-    to the wait's end, the anchor day kept. A charge sent before would be
-    declined again and count against the card's retries."""
+    (any charge's decline gave it) is on at ``now`` (None if not): its due
+    slot then moves to the wait's end, the anchor day kept; True if this run
+    moved it (``recurring`` then holds the new time). A charge sent before
+    would be declined again and count against the card's retries."""
     until = advised_until(recurring.saved_method, now)
     if until is None or until <= now:
-        return False
+        return None
     # The slot's try declined late: nothing is sent; its stop is not held.
     tried = Payment.objects.filter(
         idempotency_key=slot_key(recurring, recurring.next_run_at)
     ).first()
     if tried is not None and not nothing_charged(tried):
-        return False
+        return None
     # On the card read: a move to another card committed since is not held
     # by this card's wait (as the claim).
     if RecurringCharge.objects.filter(
@@ -186,7 +201,9 @@ def _advice_wait(recurring: RecurringCharge, now: datetime) -> bool:
             "recurring charge waits for the card network's advice",
             extra={"recurring_id": recurring.public_id, "until": until.isoformat()},
         )
-    return True
+        recurring.next_run_at = until
+        return True
+    return False
 
 
 def _decline_finish(recurring: RecurringCharge) -> bool:
