@@ -22,6 +22,7 @@ from payments.models import (
     RecurringStatus,
 )
 from payments.services.attempts import adapter_for
+from payments.services.cards import made_at
 from payments.services.errors import GatewayUnavailable
 from payments.services.methods import method_velocity_lock, saved_method_send
 from payments.services.reconcile import (
@@ -291,6 +292,8 @@ def _recurring_claim(
             },
             idempotency_key=key,
             saved_method=recurring.saved_method,
+            # The database's time: the card's rule compares it (cards).
+            created_at=made_at(),
         )
     return payment, True
 
