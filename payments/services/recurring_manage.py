@@ -26,6 +26,7 @@ from payments.models import (
 )
 from payments.providers.base import DECLINE_CODES, DO_NOT_TRY_AGAIN
 from payments.services.attempts import KIND, adapter_for
+from payments.services.cards import card_lock
 from payments.services.errors import InvalidState, KeyReused, PaymentError
 from payments.services.reconcile import RECURRING_KEY_PREFIX
 from payments.services.slots import (
@@ -145,19 +146,22 @@ def recurring_create(
         raise PaymentError("The amount must be positive.", param="amount")
     money.check_limit(amount, currency)
     method = _customer_method(customer_reference, method_id)
-    method_check(method, first_run_at)
-    # The card network's wait is the card's: a new charge on it waits too.
-    until = advised_until(method)
-    if until is not None and first_run_at < until:
-        first_run_at = until
     asked["currency"] = currency
-    recurring = _keyed_create(
-        idempotency_key,
-        (customer_reference, method_id, asked),
-        saved_method=method,
-        next_run_at=first_run_at,
-        anchor_day=first_run_at.day,
-    )
+    with transaction.atomic():
+        # The card's rule read under its lock, to the charge's commit.
+        card_lock(method.pk)
+        method_check(method, first_run_at)
+        # The card network's wait is the card's: a new charge on it waits too.
+        until = advised_until(method)
+        if until is not None and first_run_at < until:
+            first_run_at = until
+        recurring = _keyed_create(
+            idempotency_key,
+            (customer_reference, method_id, asked),
+            saved_method=method,
+            next_run_at=first_run_at,
+            anchor_day=first_run_at.day,
+        )
     logger.info("recurring charge created", extra={"recurring_id": recurring.public_id})
     return recurring
 
@@ -298,7 +302,7 @@ def recurring_resume(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
     paused charge, or a failed one (declined: the customer may have mended
     the card; the next decline stops it again)."""
     with transaction.atomic():
-        row = _locked(recurring, RESUMABLE, "resumed")
+        row = _card_locked(recurring, RESUMABLE, "resumed")
         decline = _stopping_decline(row)
         _hard_decline_refuse(row, decline, row.saved_method)
         _retries_check(row, row.saved_method)
@@ -317,9 +321,12 @@ def recurring_method_change(
     failed charge (declined) is resumed on it, as ``recurring_resume`` does.
     A paused one stays paused; any but a cancelled one. The method must be
     usable at the next run (``method_check``)."""
+    customer = recurring.saved_method.customer_reference  # never changes
     with transaction.atomic():
+        method = _customer_method(customer, method_id)
+        # The new card's rule is read: its lock first, as in a resume.
+        card_lock(method.pk)
         row = _locked(recurring, None, "moved to another payment method")
-        method = _customer_method(row.saved_method.customer_reference, method_id)
         overdue = False
         if row.status == RecurringStatus.FAILED:
             decline = _stopping_decline(row)
@@ -507,6 +514,26 @@ def recurring_cancel(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
         row.status = RecurringStatus.CANCELLED
         row.save(update_fields=["status", "updated_at"])
     _log("recurring charge cancelled", row, actor)
+    return row
+
+
+def _card_locked(
+    recurring: RecurringCharge, needed: str | tuple[str, ...] | None, verb: str
+) -> RecurringCharge:
+    """``_locked``, its card's row locked first (``cards.card_lock``): the
+    card's rule then read cannot miss a failure being stored, which takes
+    the card's lock before the charge's, as this does."""
+    method_id = (
+        RecurringCharge.objects.filter(pk=recurring.pk)
+        .values_list("saved_method_id", flat=True)
+        .first()
+    )
+    if method_id is not None:
+        card_lock(method_id)
+    row = _locked(recurring, needed, verb)
+    if row.saved_method_id != method_id:
+        # Moved to another card meanwhile (rare): its lock too, taken late.
+        card_lock(row.saved_method_id)
     return row
 
 
