@@ -151,10 +151,7 @@ def recurring_create(
         # The card's rule read under its lock, to the charge's commit.
         card_lock(method.pk)
         method_check(method, first_run_at)
-        # The card network's wait is the card's: a new charge on it waits too.
-        until = advised_until(method)
-        if until is not None and first_run_at < until:
-            first_run_at = until
+        first_run_at = _after_card_wait(method, first_run_at)
         recurring = _keyed_create(
             idempotency_key,
             (customer_reference, method_id, asked),
@@ -164,6 +161,13 @@ def recurring_create(
         )
     logger.info("recurring charge created", extra={"recurring_id": recurring.public_id})
     return recurring
+
+
+def _after_card_wait(method: SavedPaymentMethod, first_run_at: datetime) -> datetime:
+    """``first_run_at``, or the end of the card network's wait if later: the
+    wait is the card's, so a new charge on it waits too."""
+    until = advised_until(method)
+    return until if until is not None and first_run_at < until else first_run_at
 
 
 def _keyed_create(
