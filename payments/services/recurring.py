@@ -30,6 +30,7 @@ from payments.services.reconcile import (
     RECURRING_KEY_PREFIX,
     not_sent_fail,
 )
+from payments.services.recurring_manage import final_decline_in_force
 from payments.services.recurring_outcomes import recurring_decline_stop
 from payments.services.slots import (
     OPEN,
@@ -57,7 +58,8 @@ class RecurringRun:
     """What one run of the recurring charges did: ``charged``; ``unknown``
     (the gateway did not answer: reconciliation settles them); ``declined``
     (those recurring charges stop, unless an earlier try of the period was
-    paid); ``retry`` (nothing charged, the slot is given back to the next
+    paid; and those stopped unsent, their card declined for good by another
+    charge); ``retry`` (nothing charged, the slot is given back to the next
     run); ``held``: one line per recurring charge held for its card
     network's advice (nothing sent; its slot moved to the wait's end);
     ``errors``: one line per recurring charge a fault of ours stopped (its
@@ -136,6 +138,9 @@ def _recurring_run_one(recurring: RecurringCharge, now: datetime) -> str:
     worker took the slot or moved it)."""
     if _decline_finish(recurring):
         return "declined"
+    stopped = _card_declined_stop(recurring)
+    if stopped is not None:
+        return "declined" if stopped else ""
     held = _advice_wait(recurring, now)
     if held is not None:
         return HELD if held else ""
@@ -173,6 +178,49 @@ def _recurring_run_one(recurring: RecurringCharge, now: datetime) -> str:
                 return "retry"
             raise
     return _recurring_record(recurring, payment, decided=created)
+
+
+def _card_declined_stop(recurring: RecurringCharge) -> bool | None:
+    """Whether ``recurring``'s card was declined for good by any of its
+    charges (a one-off's, another recurring charge's) since it was judged
+    last (``final_decline_in_force``; None if not): charged again it would be
+    declined again, a retry card networks fine. Nothing is sent: it stops
+    (failed, as for its own decline: a move, or a resume once the card is
+    mended), the decline noted on that payment's timeline; True if this run
+    stopped it. Its slot's own try, if charged, is recorded first."""
+    decline = final_decline_in_force(recurring.saved_method)
+    if decline is None:
+        return None
+    slot = recurring.next_run_at
+    tried = Payment.objects.filter(idempotency_key=slot_key(recurring, slot)).first()
+    if tried is not None and not nothing_charged(tried):
+        return None
+    with transaction.atomic():
+        # On the card read, as the claim: a move or a pause since stops nothing.
+        if not RecurringCharge.objects.filter(
+            pk=recurring.pk,
+            next_run_at=slot,
+            status=RecurringStatus.ACTIVE,
+            saved_method_id=recurring.saved_method_id,
+        ).update(status=RecurringStatus.FAILED, updated_at=timezone.now()):
+            return False
+        PaymentNote.objects.create(
+            payment=decline,
+            kind="recurring_card_declined",
+            title=f"Recurring charge {recurring.public_id} stopped for this decline",
+            detail="The card was declined for good: the recurring charge on it "
+            "was stopped before its run, nothing charged. Move it to another "
+            "payment method, or resume it once the card is approved again.",
+        )
+    logger.warning(
+        "recurring charge stopped; its card was declined for good",
+        extra={
+            "recurring_id": recurring.public_id,
+            "payment_id": decline.public_id,
+            "failure_code": decline.failure_code,
+        },
+    )
+    return True
 
 
 def _advice_wait(recurring: RecurringCharge, now: datetime) -> bool | None:

@@ -388,21 +388,41 @@ def _hard_declined(method: SavedPaymentMethod) -> bool:
     from its charge's creation (given no earlier; found late, perhaps given
     before the decline was learnt). A stop of recurring payments is mended
     only by a recurring charge's approval: a one-off's says nothing of it."""
+    return _declines_in_force(method) is not None
+
+
+def _declines_in_force(method: SavedPaymentMethod) -> Q | None:
+    """The card's declines that keep it from recurring charges now, by
+    ``_hard_declined``'s rule (one aggregate); None if none is in force."""
     declined = Q(status=PaymentStatus.FAILED, failure_code__in=DECLINE_CODES)
     approved = Q(status__in=MONEY_HOLDING_STATUSES)
-    final = Q(failure_code__in=HARD_DECLINES) | Q(failure_advice_code__in=FINAL_ADVICE)
+    final = declined & (
+        Q(failure_code__in=HARD_DECLINES) | Q(failure_advice_code__in=FINAL_ADVICE)
+    )
+    stop = declined & Q(failure_code=STOP_PAYMENT)
     words = Payment.objects.filter(saved_method=method).aggregate(
-        final=Max(LEARNT, filter=declined & final),
-        stop=Max(LEARNT, filter=declined & Q(failure_code=STOP_PAYMENT)),
+        final=Max(LEARNT, filter=final),
+        stop=Max(LEARNT, filter=stop),
         approved=Max("created_at", filter=approved),
         recurring=Max(
             "created_at",
             filter=approved & Q(idempotency_key__startswith=RECURRING_KEY_PREFIX),
         ),
     )
-    return _in_force(words["final"], words["approved"]) or _in_force(
-        words["stop"], words["recurring"]
-    )
+    if _in_force(words["final"], words["approved"]):
+        return final
+    return stop if _in_force(words["stop"], words["recurring"]) else None
+
+
+def final_decline_in_force(method: SavedPaymentMethod) -> Payment | None:
+    """The card's latest decline in force by ``_hard_declined``'s rule, or
+    None: the run stops a recurring charge on that card for it rather than
+    send one more certain decline (recurring.py)."""
+    which = _declines_in_force(method)
+    if which is None:
+        return None
+    found = Payment.objects.filter(which, saved_method=method).annotate(learnt=LEARNT)
+    return found.order_by("-learnt", "-pk").first()
 
 
 def _in_force(decline: datetime | None, approval: datetime | None) -> bool:
