@@ -196,6 +196,8 @@ def _card_declined_stop(recurring: RecurringCharge) -> bool | None:
     if tried is not None and not nothing_charged(tried):
         return None
     with transaction.atomic():
+        # The payment's lock (its note's) before the charge's, as every path.
+        lock_payment(decline.pk)
         # On the card read, as the claim: a move or a pause since stops nothing.
         if not RecurringCharge.objects.filter(
             pk=recurring.pk,
