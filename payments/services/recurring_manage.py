@@ -546,19 +546,29 @@ def _card_locked(
 ) -> RecurringCharge:
     """``_locked``, its card's row locked first (``cards.card_lock``): the
     card's rule then read cannot miss a failure being stored, which takes
-    the card's lock before the charge's, as this does."""
-    method_id = (
-        RecurringCharge.objects.filter(pk=recurring.pk)
-        .values_list("saved_method_id", flat=True)
-        .first()
-    )
-    if method_id is not None:
-        card_lock(method_id)
-    row = _locked(recurring, needed, verb)
-    if row.saved_method_id != method_id:
-        # Moved to another card meanwhile (rare): its lock too, taken late.
-        card_lock(row.saved_method_id)
-    return row
+    the card's lock before the charge's, as this does. Moved to another
+    card meanwhile (rare): both locks let go (a savepoint's) and taken again
+    on the card found; never that card's waited for under the charge's,
+    which whoever holds it takes next (a deadlock)."""
+    while True:
+        method_id = (
+            RecurringCharge.objects.filter(pk=recurring.pk)
+            .values_list("saved_method_id", flat=True)
+            .get()
+        )
+        try:
+            with transaction.atomic():
+                card_lock(method_id)
+                row = _locked(recurring, needed, verb)
+                if row.saved_method_id == method_id:
+                    return row
+                raise _CardMoved
+        except _CardMoved:
+            continue
+
+
+class _CardMoved(Exception):
+    """The charge's card changed between its read and the charge's lock."""
 
 
 def _locked(
