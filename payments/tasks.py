@@ -21,8 +21,9 @@ def reconcile_pending_payments() -> int:
 
 
 def run_recurring_charges() -> dict[str, Any]:
-    """The run's report (charged, unknown, declined, retry, failed and the
-    failures' lines): the task result operators read in the admin."""
+    """The run's report (charged, unknown, declined, retry, held and the
+    held charges, failed and the failures' lines): the task result operators
+    read in the admin."""
     with correlation.bind(None):
         return services.recurring_charges_report().as_result()
 

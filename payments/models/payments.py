@@ -8,7 +8,7 @@ payment; services change status only through ``can_transition``.
 
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Upper
+from django.db.models.functions import Now, Upper
 from django.utils import timezone
 
 from integrations.models import ProviderAccount
@@ -226,7 +226,12 @@ class Payment(models.Model):
         db_index=False,
         related_name="payments",
     )
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # A card's charges are inserted with the database's time (its rule
+    # compares it with a decline's learnt time: payments.services.cards); the
+    # db_default makes the ORM read that back. Others: this machine's.
+    created_at = models.DateTimeField(
+        default=timezone.now, db_default=Now(), db_index=True
+    )
     updated_at = models.DateTimeField(auto_now=True)
     # When reconciliation last asked about it: the sweep takes the least
     # recently asked first, so payments it cannot settle starve none behind.

@@ -39,17 +39,22 @@ from payments.providers.base import (
     SaveMethodRequest,
 )
 from payments.providers.paypal_errors import (
-    FAILED_STATUSES,
     decline,
     declined_capture,
     paypal_error_map,
 )
 from payments.providers.paypal_orders import (
+    CAPTURED_STATUSES,
+    OPEN_AUTHORIZATION,
+    REFUNDABLE_CAPTURE,
+    capture_status,
+    declined_in_order,
     latest,
     link_id,
     names_another_order,
     order_currency,
     order_payments,
+    order_status,
     our_order_id,
     purchase_unit,
 )
@@ -88,10 +93,6 @@ EVENT_KINDS: Mapping[str, PaymentEventKind] = {
 }
 
 PAYPAL_ERRORS = paypal_error_map()
-
-_OPEN_AUTHORIZATION = ("CREATED", "PARTIALLY_CAPTURED")
-_REFUNDABLE_CAPTURE = ("COMPLETED", "PARTIALLY_REFUNDED")
-_CAPTURED = ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED")
 
 
 class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
@@ -186,7 +187,7 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
             operation=f"paypal_order_{action}",
             idempotency_key=request.idempotency_key,
             json={},
-            error_map=paypal_error_map(_declined_in_order),
+            error_map=paypal_error_map(declined_in_order),
         )
         return self._order_result(order, request.currency)
 
@@ -206,7 +207,7 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
         amount = self._money(request.amount, request.currency)
         order = self._get_order(request.provider_reference)
         authorization = latest(
-            order_payments(order, "authorizations"), _OPEN_AUTHORIZATION
+            order_payments(order, "authorizations"), OPEN_AUTHORIZATION
         )
         if authorization is None:
             raise Rejected(
@@ -226,9 +227,11 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
             for c in order_payments(order, "captures")
             if c.get("id") != captured.get("id")
         ]
-        total = self._sum_amounts([*earlier, captured], _CAPTURED, request.currency)
+        total = self._sum_amounts(
+            [*earlier, captured], CAPTURED_STATUSES, request.currency
+        )
         return PaymentResult(
-            status=_capture_status(captured),
+            status=capture_status(captured),
             provider_reference=order["id"],
             currency=request.currency,
             amount_authorized=self._amount(authorization, request.currency),
@@ -239,7 +242,7 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
     def void(self, *, provider_reference: str, idempotency_key: str) -> PaymentResult:
         order = self._get_order(provider_reference)
         authorizations = order_payments(order, "authorizations")
-        authorization = latest(authorizations, _OPEN_AUTHORIZATION)
+        authorization = latest(authorizations, OPEN_AUTHORIZATION)
         if authorization is None:
             if latest(authorizations, ("VOIDED",)) is not None:
                 return self._order_result(order, order_currency(order))
@@ -494,11 +497,11 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
     ) -> PaymentResult:
         captures = order_payments(order, "captures")
         authorizations = order_payments(order, "authorizations")
-        captured = self._sum_amounts(captures, _CAPTURED, currency)
-        authorization = latest(authorizations, (*_OPEN_AUTHORIZATION, "CAPTURED"))
+        captured = self._sum_amounts(captures, CAPTURED_STATUSES, currency)
+        authorization = latest(authorizations, (*OPEN_AUTHORIZATION, "CAPTURED"))
         last = (captures or authorizations or [{}])[-1]
         raw = str(last.get("status") or order.get("status", ""))
-        status = _order_status(order, raw, bool(captured), authorization)
+        status = order_status(order, raw, bool(captured), authorization)
         failed = decline(last) if status is ProviderStatus.FAILED else None
         if raise_decline and failed is not None:
             raise failed
@@ -531,7 +534,7 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
                     refund, currency
                 )
         for capture in order_payments(order, "captures"):
-            if capture.get("status") not in _REFUNDABLE_CAPTURE:
+            if capture.get("status") not in REFUNDABLE_CAPTURE:
                 continue
             left = self._amount(capture, currency) - refunded.get(capture.get("id"), 0)
             if left >= amount:
@@ -555,43 +558,3 @@ def _segment(value: str) -> str:
     if not value or not value.replace("-", "").isalnum():
         raise Rejected("not a PayPal id", code="invalid_reference")
     return value
-
-
-def _capture_status(capture: Mapping[str, Any]) -> ProviderStatus:
-    if capture.get("status") in _CAPTURED:
-        return ProviderStatus.CAPTURED
-    return ProviderStatus.PENDING
-
-
-def _order_status(
-    order: Mapping[str, Any],
-    raw: str,
-    captured: bool,
-    authorization: Mapping[str, Any] | None,
-) -> ProviderStatus:
-    captures = order_payments(order, "captures")
-    authorizations = order_payments(order, "authorizations")
-    if captured:
-        return ProviderStatus.CAPTURED
-    if captures and captures[-1].get("status") == "PENDING":
-        return ProviderStatus.PENDING
-    if authorization is not None and authorization.get("status") != "CAPTURED":
-        return ProviderStatus.AUTHORIZED
-    if latest(authorizations, ("VOIDED",)) or order.get("status") == "VOIDED":
-        return ProviderStatus.VOIDED
-    if raw in FAILED_STATUSES:
-        return ProviderStatus.FAILED
-    if authorizations and authorizations[-1].get("status") == "PENDING":
-        return ProviderStatus.PENDING
-    if order.get("status") == "PAYER_ACTION_REQUIRED":
-        return ProviderStatus.REQUIRES_ACTION
-    return ProviderStatus.PENDING
-
-
-def _declined_in_order(order: dict[str, Any]) -> ProviderError | None:
-    captures = order_payments(order, "captures")
-    authorizations = order_payments(order, "authorizations")
-    last = (captures or authorizations or [None])[-1]
-    if last is not None and last.get("status") in FAILED_STATUSES:
-        return decline(last)
-    return None

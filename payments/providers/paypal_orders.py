@@ -1,8 +1,17 @@
 """PayPal orders (Orders v2) as we read them: the purchase unit, its
-payments, and the ids we put on it (``PayPalAdapter.create_order``)."""
+payments, the ids we put on it (``PayPalAdapter.create_order``), and the
+status an order or capture stands at in our terms."""
 
 from collections.abc import Mapping
 from typing import Any
+
+from integrations.errors import ProviderError
+from payments.providers.base import ProviderStatus
+from payments.providers.paypal_errors import FAILED_STATUSES, decline
+
+OPEN_AUTHORIZATION = ("CREATED", "PARTIALLY_CAPTURED")
+REFUNDABLE_CAPTURE = ("COMPLETED", "PARTIALLY_REFUNDED")
+CAPTURED_STATUSES = ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED")
 
 
 def purchase_unit(order: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,3 +65,43 @@ def link_id(resource: Mapping[str, Any], rel: str, collection: str) -> str:
         if link.get("rel") == rel and f"/{collection}/" in href:
             return href.rstrip("/").rsplit("/", 1)[-1]
     return ""
+
+
+def capture_status(capture: Mapping[str, Any]) -> ProviderStatus:
+    if capture.get("status") in CAPTURED_STATUSES:
+        return ProviderStatus.CAPTURED
+    return ProviderStatus.PENDING
+
+
+def order_status(
+    order: Mapping[str, Any],
+    raw: str,
+    captured: bool,
+    authorization: Mapping[str, Any] | None,
+) -> ProviderStatus:
+    captures = order_payments(order, "captures")
+    authorizations = order_payments(order, "authorizations")
+    if captured:
+        return ProviderStatus.CAPTURED
+    if captures and captures[-1].get("status") == "PENDING":
+        return ProviderStatus.PENDING
+    if authorization is not None and authorization.get("status") != "CAPTURED":
+        return ProviderStatus.AUTHORIZED
+    if latest(authorizations, ("VOIDED",)) or order.get("status") == "VOIDED":
+        return ProviderStatus.VOIDED
+    if raw in FAILED_STATUSES:
+        return ProviderStatus.FAILED
+    if authorizations and authorizations[-1].get("status") == "PENDING":
+        return ProviderStatus.PENDING
+    if order.get("status") == "PAYER_ACTION_REQUIRED":
+        return ProviderStatus.REQUIRES_ACTION
+    return ProviderStatus.PENDING
+
+
+def declined_in_order(order: dict[str, Any]) -> ProviderError | None:
+    captures = order_payments(order, "captures")
+    authorizations = order_payments(order, "authorizations")
+    last = (captures or authorizations or [None])[-1]
+    if last is not None and last.get("status") in FAILED_STATUSES:
+        return decline(last)
+    return None

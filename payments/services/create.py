@@ -41,6 +41,7 @@ from payments.models import (
 )
 from payments.providers.base import PaymentRequest, PaymentResult, PaymentsAdapter
 from payments.services.attempts import KIND, adapter_for, attempted
+from payments.services.cards import made_at
 from payments.services.errors import (
     FollowUpInProgress,
     GatewayRejected,
@@ -168,16 +169,21 @@ def payment_store(screening: fraud.Screening, **fields: Any) -> tuple[Payment, b
     review = screening.level == fraud.RiskLevel.MEDIUM
     try:
         with _conflict_undoable():
-            # One hand-built INSERT: the ORM's create() costs ~1.5k calls.
-            payment = row_insert(
-                Payment(
-                    **fields,
-                    risk_score=screening.score,
-                    risk_level=str(screening.level),
-                    risk_reasons=list(screening.reasons),
-                    review_state=ReviewState.PENDING if review else ReviewState.NONE,
-                )
+            payment = Payment(
+                **fields,
+                risk_score=screening.score,
+                risk_level=str(screening.level),
+                risk_reasons=list(screening.reasons),
+                review_state=ReviewState.PENDING if review else ReviewState.NONE,
             )
+            if payment.saved_method_id is None:
+                # One hand-built INSERT: the ORM's create() costs ~1.5k calls.
+                row_insert(payment)
+            else:
+                # A card's charge: made at the database's time, which the
+                # card's rule compares (cards.made_at; the ORM reads it back).
+                payment.created_at = made_at()
+                payment.save(force_insert=True)
     except IntegrityError:
         return Payment.objects.get(idempotency_key=fields["idempotency_key"]), False
     logger.info(

@@ -3,7 +3,6 @@
 import uuid
 
 from django.db import transaction
-from django.utils import timezone
 
 from integrations.errors import Rejected
 from payments.models import (
@@ -15,11 +14,12 @@ from payments.models import (
     Refund,
     RefundStatus,
 )
+from payments.services.cards import card_lock, learnt_at
 from payments.services.errors import RefundAnswerPending
 from payments.services.followups import storefront_void_done
 from payments.services.messages import decline_fields, late_decline_keep
-from payments.services.recurring import (
-    recurring_payment_failed,
+from payments.services.recurring import recurring_payment_failed
+from payments.services.recurring_outcomes import (
     recurring_payment_paid,
     recurring_refund_unpaid,
 )
@@ -127,8 +127,10 @@ def _decline_after_failure(row: Payment, decline: Rejected) -> None:
     fields = decline_fields(decline)
     for name, value in fields.items():
         setattr(row, name, value)
-    row.failure_learnt_at = timezone.now()
+    row.failure_learnt_at = learnt_at(row)
     row.save(update_fields=[*fields, "failure_learnt_at", "updated_at"])
+    if row.saved_method_id is not None:
+        card_lock(row.saved_method_id)  # as a failure's (state.advance)
     PaymentNote.objects.create(
         payment=row,
         kind=kind,

@@ -1,6 +1,7 @@
 """Recurring charges: the run that charges each due slot of a saved method,
-and what a slot's payment ending later (failed, declined, paid after all)
-does to its recurring charge."""
+and the slot a try that charged nothing gives back (a kill, a failure with
+nothing charged). What a try's decline, late payment or refund does to its
+recurring charge: recurring_outcomes.py."""
 
 import logging
 from dataclasses import dataclass, field
@@ -14,7 +15,6 @@ from django.utils import timezone
 from integrations import money
 from integrations.secrets_registry import staff_text
 from payments.models import (
-    MONEY_HOLDING_STATUSES,
     Payment,
     PaymentNote,
     PaymentStatus,
@@ -22,6 +22,7 @@ from payments.models import (
     RecurringStatus,
 )
 from payments.services.attempts import adapter_for
+from payments.services.cards import made_at
 from payments.services.errors import GatewayUnavailable
 from payments.services.methods import method_velocity_lock, saved_method_send
 from payments.services.reconcile import (
@@ -29,31 +30,27 @@ from payments.services.reconcile import (
     RECURRING_KEY_PREFIX,
     not_sent_fail,
 )
+from payments.services.recurring_manage import final_decline_in_force
+from payments.services.recurring_outcomes import recurring_decline_stop
 from payments.services.slots import (
     OPEN,
-    RUN_MADE,
     advised_until,
-    decline_stops,
     latest_try,
     nothing_charged,
-    period_paid,
     period_paid_elsewhere,
-    period_payments,
-    recurring_id,
     recurring_of,
-    schedule_restart,
     slot_after,
     slot_key,
     slot_of,
 )
-from payments.services.state import (
-    lock_payment,
-    log_ids,
-)
+from payments.services.state import lock_payment
 
 # One logger for the whole package, named as before the split, so log
 # records and logging configuration keep addressing it.
 logger = logging.getLogger("payments.services")
+
+# A run's outcome for a charge held for its card network's advice.
+HELD = "held"
 
 
 @dataclass
@@ -61,25 +58,32 @@ class RecurringRun:
     """What one run of the recurring charges did: ``charged``; ``unknown``
     (the gateway did not answer: reconciliation settles them); ``declined``
     (those recurring charges stop, unless an earlier try of the period was
-    paid); ``retry`` (nothing charged, the slot is given back to the next
-    run); ``errors``: one line per recurring charge a fault of ours stopped
-    (its slot given back too)."""
+    paid; and those stopped unsent, their card declined for good by another
+    charge); ``retry`` (nothing charged, the slot is given back to the next
+    run); ``held``: one line per recurring charge held for its card
+    network's advice (nothing sent; its slot moved to the wait's end);
+    ``errors``: one line per recurring charge a fault of ours stopped (its
+    slot given back too)."""
 
     charged: int = 0
     unknown: int = 0
     declined: int = 0
     retry: int = 0
+    held: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def as_result(self) -> dict[str, Any]:
         """The run as the scheduled task's result (what the admin shows):
-        the counts, ``failed`` for the faults of ours, and their first lines
-        (secrets masked)."""
+        the counts, the held charges (at most 20; ``held`` counts them all),
+        ``failed`` for the faults of ours, and their first lines (secrets
+        masked)."""
         return {
             "charged": self.charged,
             "unknown": self.unknown,
             "declined": self.declined,
             "retry": self.retry,
+            "held": len(self.held),
+            "held_charges": self.held[:20],
             "failed": len(self.errors),
             # A bounded result; ``failed`` counts them all.
             "errors": [staff_text(line) for line in self.errors[:20]],
@@ -120,18 +124,26 @@ def recurring_charges_report(*, now: datetime | None = None) -> RecurringRun:
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             run.errors.append(f"{recurring.public_id}: {type(exc).__name__}: {first}")
             continue
-        if outcome:
+        if outcome == HELD:
+            until = recurring.next_run_at.isoformat()
+            run.held.append(f"{recurring.public_id} until {until}")
+        elif outcome:
             setattr(run, outcome, getattr(run, outcome) + 1)
     return run
 
 
 def _recurring_run_one(recurring: RecurringCharge, now: datetime) -> str:
-    """Run one due slot; the RecurringRun counter it adds to ("" if another
-    worker took the slot, or it waits for the card network's advice)."""
+    """Run one due slot; the RecurringRun counter it adds to (``HELD`` if
+    this run moved it to the end of its card network's wait; "" if another
+    worker took the slot or moved it)."""
     if _decline_finish(recurring):
         return "declined"
-    if _advice_wait(recurring, now):
-        return ""
+    stopped = _card_declined_stop(recurring)
+    if stopped is not None:
+        return "declined" if stopped else ""
+    held = _advice_wait(recurring, now)
+    if held is not None:
+        return HELD if held else ""
     slot = recurring.next_run_at
     following = slot_after(recurring, slot)
     # Before the claim: an account this deploy cannot call claims nothing.
@@ -168,20 +180,66 @@ def _recurring_run_one(recurring: RecurringCharge, now: datetime) -> str:
     return _recurring_record(recurring, payment, decided=created)
 
 
-def _advice_wait(recurring: RecurringCharge, now: datetime) -> bool:
+def _card_declined_stop(recurring: RecurringCharge) -> bool | None:
+    """Whether ``recurring``'s card was declined for good by any of its
+    charges (a one-off's, another recurring charge's) since it was judged
+    last (``final_decline_in_force``; None if not): charged again it would be
+    declined again, a retry card networks fine. Nothing is sent: it stops
+    (failed, as for its own decline: a move, or a resume once the card is
+    mended), the decline noted on that payment's timeline; True if this run
+    stopped it. Its slot's own try, if charged, is recorded first."""
+    decline = final_decline_in_force(recurring.saved_method)
+    if decline is None:
+        return None
+    slot = recurring.next_run_at
+    tried = Payment.objects.filter(idempotency_key=slot_key(recurring, slot)).first()
+    if tried is not None and not nothing_charged(tried):
+        return None
+    with transaction.atomic():
+        # The payment's lock (its note's) before the charge's, as every path.
+        lock_payment(decline.pk)
+        # On the card read, as the claim: a move or a pause since stops nothing.
+        if not RecurringCharge.objects.filter(
+            pk=recurring.pk,
+            next_run_at=slot,
+            status=RecurringStatus.ACTIVE,
+            saved_method_id=recurring.saved_method_id,
+        ).update(status=RecurringStatus.FAILED, updated_at=timezone.now()):
+            return False
+        PaymentNote.objects.create(
+            payment=decline,
+            kind="recurring_card_declined",
+            title=f"Recurring charge {recurring.public_id} stopped for this decline",
+            detail="The card was declined for good: the recurring charge on it "
+            "was stopped before its run, nothing charged. Move it to another "
+            "payment method, or resume it once the card is approved again.",
+        )
+    logger.warning(
+        "recurring charge stopped; its card was declined for good",
+        extra={
+            "recurring_id": recurring.public_id,
+            "payment_id": decline.public_id,
+            "failure_code": decline.failure_code,
+        },
+    )
+    return True
+
+
+def _advice_wait(recurring: RecurringCharge, now: datetime) -> bool | None:
     """Whether the card network's "retry after" wait for ``recurring``'s card
-    (any charge's decline gave it) is on at ``now``: its due slot then moves
-    to the wait's end, the anchor day kept. A charge sent before would be
-    declined again and count against the card's retries."""
+    (any charge's decline gave it) is on at ``now`` (None if not): its due
+    slot then moves to the wait's end, the anchor day kept; True if this run
+    moved it (``recurring`` then holds the new time). A charge sent before
+    would be declined again and count against the card's retries."""
     until = advised_until(recurring.saved_method, now)
     if until is None or until <= now:
-        return False
+        return None
     # The slot's try declined late: nothing is sent; its stop is not held.
     tried = Payment.objects.filter(
         idempotency_key=slot_key(recurring, recurring.next_run_at)
     ).first()
     if tried is not None and not nothing_charged(tried):
-        return False
+        return None
     # On the card read: a move to another card committed since is not held
     # by this card's wait (as the claim).
     if RecurringCharge.objects.filter(
@@ -194,7 +252,9 @@ def _advice_wait(recurring: RecurringCharge, now: datetime) -> bool:
             "recurring charge waits for the card network's advice",
             extra={"recurring_id": recurring.public_id, "until": until.isoformat()},
         )
-    return True
+        recurring.next_run_at = until
+        return True
+    return False
 
 
 def _decline_finish(recurring: RecurringCharge) -> bool:
@@ -282,6 +342,8 @@ def _recurring_claim(
             },
             idempotency_key=key,
             saved_method=recurring.saved_method,
+            # The database's time: the card's rule compares it (cards).
+            created_at=made_at(),
         )
     return payment, True
 
@@ -345,171 +407,9 @@ def recurring_payment_failed(payment: Payment) -> None:
     charged gives the slot back. Called in the transaction that fails it, so
     a kill between the two writes loses no period."""
     if _declined(payment):
-        _recurring_stop(payment)
+        recurring_decline_stop(payment)
     else:
         recurring_slot_give_back(payment)
-
-
-def _recurring_stop(payment: Payment) -> None:
-    """A slot's decline learnt after its run stops the recurring charge, as
-    in the run; unless a later period was charged since (the method works):
-    that period is then left to staff with a note."""
-    recurring = recurring_of(payment)
-    key = str(payment.idempotency_key or "")
-    if recurring is None or not key.startswith(RECURRING_KEY_PREFIX):
-        return
-    if not decline_stops(payment):
-        return  # an earlier try of its period was paid
-    later = Payment.objects.filter(
-        RUN_MADE,
-        metadata__recurring_charge=recurring.public_id,
-        pk__gt=payment.pk,
-        status__in=MONEY_HOLDING_STATUSES,
-    )
-    if not later.exists():
-        _decline_stop(recurring.pk, payment)
-        return
-    PaymentNote.objects.create(
-        payment=payment,
-        kind="recurring_slot_declined",
-        title="This period of the recurring charge was declined",
-        detail="Declined after its run, and later periods were charged since: "
-        "collect this one by hand.",
-    )
-
-
-def _decline_stop(recurring_pk: int, payment: Payment) -> None:
-    """Stop an active recurring charge for ``payment``'s decline, naming it:
-    a success the gateway reports for that one later undoes the stop. A
-    paused one stays paused, the decline noted: the first run once it is
-    unpaused stops it (``_decline_finish``). A cancelled one stays so."""
-    # Row-locked after the payments, as every path takes them.
-    recurring = (
-        RecurringCharge.objects.select_for_update(of=("self",))
-        .select_related("saved_method")
-        .get(pk=recurring_pk)
-    )
-    if _moved_since(recurring, payment):
-        return
-    if recurring.status == RecurringStatus.ACTIVE:
-        recurring.status = RecurringStatus.FAILED
-        recurring.last_payment = payment
-        recurring.save(update_fields=["status", "last_payment", "updated_at"])
-        logger.warning("recurring charge declined; stopped", extra=log_ids(payment))
-        return
-    if recurring.status != RecurringStatus.PAUSED:
-        return
-    if payment.notes.filter(kind="recurring_paused_decline").exists():
-        return
-    logger.warning("recurring charge declined while paused", extra=log_ids(payment))
-    PaymentNote.objects.create(
-        payment=payment,
-        kind="recurring_paused_decline",
-        title="Declined while the recurring charge was paused",
-        detail="This period is unpaid. The recurring charge stays paused; "
-        "the first run after it is unpaused stops it (the method was "
-        "declined) before charging anything.",
-    )
-
-
-def _moved_since(recurring: RecurringCharge, payment: Payment) -> bool:
-    """A try's decline on a method ``recurring`` has left since (a move): the
-    new method was never tried, so nothing stops. Its period is unpaid, so
-    an active or paused charge restarts now on the new method, as a move of
-    a charge that decline had stopped does; noted for staff. Tries made
-    before the method was recorded count as on the current one."""
-    tried_on = payment.metadata.get("recurring_method")
-    if not tried_on or tried_on == recurring.saved_method.public_id:
-        return False
-    # A date passed is kept: the run at hand charges it to the new method.
-    live = (RecurringStatus.ACTIVE, RecurringStatus.PAUSED)
-    if recurring.status in live and recurring.next_run_at > timezone.now():
-        schedule_restart(recurring, timezone.now(), unpaid=True)
-        recurring.save(update_fields=["next_run_at", "anchor_day", "updated_at"])
-    logger.warning("recurring try declined on a method left", extra=log_ids(payment))
-    PaymentNote.objects.create(
-        payment=payment,
-        kind="recurring_slot_declined",
-        title="Declined on a method the recurring charge has left",
-        detail="This period's try was declined on the previous method after "
-        "the charge moved to another: not stopped; its schedule restarted on "
-        "the new method. Check this period was collected.",
-    )
-    return True
-
-
-def recurring_payment_paid(payment: Payment) -> None:
-    """A slot's payment the gateway failed, then reported paid (its failure
-    was not final, or its look-up missed it): its period counts as paid, so
-    a stop that a decline of this period made (this try's, or a later try's
-    of the same period), if still in force, is undone, on its timeline."""
-    public_id = recurring_id(payment)
-    if not public_id:
-        return
-    # Row-locked after the payment, as every path takes them.
-    resumed = (
-        RecurringCharge.objects.select_for_update()
-        .filter(
-            public_id=public_id,
-            status=RecurringStatus.FAILED,
-            last_payment__in=period_payments(payment),
-        )
-        .first()
-    )
-    if resumed is not None:
-        resumed.status, resumed.last_payment = RecurringStatus.ACTIVE, payment
-        # Stopped since its date passed: restarted as a resume restarts it.
-        restarted = schedule_restart(resumed, timezone.now())
-        resumed.save(
-            update_fields=[
-                "status",
-                "last_payment",
-                "next_run_at",
-                "anchor_day",
-                "updated_at",
-            ]
-        )
-        logger.warning(
-            "recurring charge resumed; period paid",
-            extra={**log_ids(payment), "restarted": restarted},
-        )
-        PaymentNote.objects.create(
-            payment=payment,
-            kind="recurring_resumed",
-            title="The recurring charge resumed: this period is paid",
-            detail="A decline of this period had stopped it; the gateway "
-            "then reported this payment paid.",
-        )
-    period_paid(payment, restarted_since=resumed is None)
-
-
-def recurring_refund_unpaid(
-    payment: Payment, amount: int | None, reference: str
-) -> bool:
-    """A refund the gateway reports for a recurring period's failed try: it
-    never stands in for a capture (the period does not count as paid, so no
-    slot taken back, no stop undone); the try stays failed and the refund is
-    noted for staff, once per reference. False if ``payment`` is not such a
-    try (any other payment's refund implies its late capture)."""
-    with transaction.atomic():
-        row = lock_payment(payment.pk)
-        if row.status != PaymentStatus.FAILED or not recurring_id(row):
-            return False
-        said = money.format_amount(amount, row.currency) if amount else "an amount"
-        title = f"The gateway reported a refund ({reference or 'no reference'})"
-        title = title[:255]
-        if row.notes.filter(kind="recurring_refund_unpaid", title=title).exists():
-            return True
-        logger.warning("refund reported for a failed recurring try", extra=log_ids(row))
-        PaymentNote.objects.create(
-            payment=row,
-            kind="recurring_refund_unpaid",
-            title=title,
-            detail=f"A refund of {said} was reported for this failed try; no "
-            "capture was: its period does not count as paid. Check the charge "
-            "at the gateway.",
-        )
-    return True
 
 
 def recurring_slot_give_back(payment: Payment) -> bool:

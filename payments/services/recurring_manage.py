@@ -26,6 +26,7 @@ from payments.models import (
 )
 from payments.providers.base import DECLINE_CODES, DO_NOT_TRY_AGAIN
 from payments.services.attempts import KIND, adapter_for
+from payments.services.cards import card_lock
 from payments.services.errors import InvalidState, KeyReused, PaymentError
 from payments.services.reconcile import RECURRING_KEY_PREFIX
 from payments.services.slots import (
@@ -145,21 +146,28 @@ def recurring_create(
         raise PaymentError("The amount must be positive.", param="amount")
     money.check_limit(amount, currency)
     method = _customer_method(customer_reference, method_id)
-    method_check(method, first_run_at)
-    # The card network's wait is the card's: a new charge on it waits too.
-    until = advised_until(method)
-    if until is not None and first_run_at < until:
-        first_run_at = until
     asked["currency"] = currency
-    recurring = _keyed_create(
-        idempotency_key,
-        (customer_reference, method_id, asked),
-        saved_method=method,
-        next_run_at=first_run_at,
-        anchor_day=first_run_at.day,
-    )
+    with transaction.atomic():
+        # The card's rule read under its lock, to the charge's commit.
+        card_lock(method.pk)
+        method_check(method, first_run_at)
+        first_run_at = _after_card_wait(method, first_run_at)
+        recurring = _keyed_create(
+            idempotency_key,
+            (customer_reference, method_id, asked),
+            saved_method=method,
+            next_run_at=first_run_at,
+            anchor_day=first_run_at.day,
+        )
     logger.info("recurring charge created", extra={"recurring_id": recurring.public_id})
     return recurring
+
+
+def _after_card_wait(method: SavedPaymentMethod, first_run_at: datetime) -> datetime:
+    """``first_run_at``, or the end of the card network's wait if later: the
+    wait is the card's, so a new charge on it waits too."""
+    until = advised_until(method)
+    return until if until is not None and first_run_at < until else first_run_at
 
 
 def _keyed_create(
@@ -298,7 +306,7 @@ def recurring_resume(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
     paused charge, or a failed one (declined: the customer may have mended
     the card; the next decline stops it again)."""
     with transaction.atomic():
-        row = _locked(recurring, RESUMABLE, "resumed")
+        row = _card_locked(recurring, RESUMABLE, "resumed")
         decline = _stopping_decline(row)
         _hard_decline_refuse(row, decline, row.saved_method)
         _retries_check(row, row.saved_method)
@@ -317,9 +325,12 @@ def recurring_method_change(
     failed charge (declined) is resumed on it, as ``recurring_resume`` does.
     A paused one stays paused; any but a cancelled one. The method must be
     usable at the next run (``method_check``)."""
+    customer = recurring.saved_method.customer_reference  # never changes
     with transaction.atomic():
+        method = _customer_method(customer, method_id)
+        # The new card's rule is read: its lock first, as in a resume.
+        card_lock(method.pk)
         row = _locked(recurring, None, "moved to another payment method")
-        method = _customer_method(row.saved_method.customer_reference, method_id)
         overdue = False
         if row.status == RecurringStatus.FAILED:
             decline = _stopping_decline(row)
@@ -377,21 +388,41 @@ def _hard_declined(method: SavedPaymentMethod) -> bool:
     from its charge's creation (given no earlier; found late, perhaps given
     before the decline was learnt). A stop of recurring payments is mended
     only by a recurring charge's approval: a one-off's says nothing of it."""
+    return _declines_in_force(method) is not None
+
+
+def _declines_in_force(method: SavedPaymentMethod) -> Q | None:
+    """The card's declines that keep it from recurring charges now, by
+    ``_hard_declined``'s rule (one aggregate); None if none is in force."""
     declined = Q(status=PaymentStatus.FAILED, failure_code__in=DECLINE_CODES)
     approved = Q(status__in=MONEY_HOLDING_STATUSES)
-    final = Q(failure_code__in=HARD_DECLINES) | Q(failure_advice_code__in=FINAL_ADVICE)
+    final = declined & (
+        Q(failure_code__in=HARD_DECLINES) | Q(failure_advice_code__in=FINAL_ADVICE)
+    )
+    stop = declined & Q(failure_code=STOP_PAYMENT)
     words = Payment.objects.filter(saved_method=method).aggregate(
-        final=Max(LEARNT, filter=declined & final),
-        stop=Max(LEARNT, filter=declined & Q(failure_code=STOP_PAYMENT)),
+        final=Max(LEARNT, filter=final),
+        stop=Max(LEARNT, filter=stop),
         approved=Max("created_at", filter=approved),
         recurring=Max(
             "created_at",
             filter=approved & Q(idempotency_key__startswith=RECURRING_KEY_PREFIX),
         ),
     )
-    return _in_force(words["final"], words["approved"]) or _in_force(
-        words["stop"], words["recurring"]
-    )
+    if _in_force(words["final"], words["approved"]):
+        return final
+    return stop if _in_force(words["stop"], words["recurring"]) else None
+
+
+def final_decline_in_force(method: SavedPaymentMethod) -> Payment | None:
+    """The card's latest decline in force by ``_hard_declined``'s rule, or
+    None: the run stops a recurring charge on that card for it rather than
+    send one more certain decline (recurring.py)."""
+    which = _declines_in_force(method)
+    if which is None:
+        return None
+    found = Payment.objects.filter(which, saved_method=method).annotate(learnt=LEARNT)
+    return found.order_by("-learnt", "-pk").first()
 
 
 def _in_force(decline: datetime | None, approval: datetime | None) -> bool:
@@ -508,6 +539,36 @@ def recurring_cancel(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
         row.save(update_fields=["status", "updated_at"])
     _log("recurring charge cancelled", row, actor)
     return row
+
+
+def _card_locked(
+    recurring: RecurringCharge, needed: str | tuple[str, ...] | None, verb: str
+) -> RecurringCharge:
+    """``_locked``, its card's row locked first (``cards.card_lock``): the
+    card's rule then read cannot miss a failure being stored, which takes
+    the card's lock before the charge's, as this does. Moved to another
+    card meanwhile (rare): both locks let go (a savepoint's) and taken again
+    on the card found; never that card's waited for under the charge's,
+    which whoever holds it takes next (a deadlock)."""
+    while True:
+        method_id = (
+            RecurringCharge.objects.filter(pk=recurring.pk)
+            .values_list("saved_method_id", flat=True)
+            .get()
+        )
+        try:
+            with transaction.atomic():
+                card_lock(method_id)
+                row = _locked(recurring, needed, verb)
+                if row.saved_method_id == method_id:
+                    return row
+                raise _CardMoved
+        except _CardMoved:
+            continue
+
+
+class _CardMoved(Exception):
+    """The charge's card changed between its read and the charge's lock."""
 
 
 def _locked(

@@ -30,6 +30,7 @@ from payments.models import (
     ReviewState,
 )
 from payments.providers.base import PaymentResult, ProviderStatus
+from payments.services.cards import card_lock, learnt_at
 
 # One logger for the whole package, named as before the split, so log
 # records and logging configuration keep addressing it.
@@ -104,6 +105,8 @@ def advance(payment: Payment, change: Change) -> Payment:
         moved, corrected = row is not None, False
         if row is None:
             row, before, moved, corrected = _advance_locked(payment, change)
+        if (moved or corrected) and change.status == PaymentStatus.FAILED:
+            _failure_card_lock(row)
         if (moved or corrected) and change.status in _STATUS_EVENTS:
             extra = {"corrected_from": before} if corrected else {}
             emit_event(row, _STATUS_EVENTS[change.status], **extra)
@@ -117,6 +120,15 @@ def advance(payment: Payment, change: Change) -> Payment:
             },
         )
     return row
+
+
+def _failure_card_lock(row: Payment) -> None:
+    """A card's charge failed: its card's row lock, held to the commit, so a
+    resume or a new recurring charge reading the card's rule meanwhile waits
+    for this failure (``cards.card_lock``). After the payment's own lock,
+    before the recurring charge's: the order every path takes them in."""
+    if row.saved_method_id is not None:
+        card_lock(row.saved_method_id)
 
 
 def _advance_locked(
@@ -134,7 +146,7 @@ def _advance_locked(
     if moved or corrected:
         row.status = change.status
         if change.status == PaymentStatus.FAILED:
-            row.failure_learnt_at = timezone.now()
+            row.failure_learnt_at = learnt_at(row)
     if corrected:
         _correct(row, before, change)
     if moved or corrected:
@@ -194,7 +206,7 @@ def _advance_guarded(payment: Payment, change: Change) -> tuple[Payment | None, 
         ["status", "amount_authorized", "amount_captured", *(change.fields or {})]
     )
     if change.status == PaymentStatus.FAILED:
-        row.failure_learnt_at = timezone.now()
+        row.failure_learnt_at = learnt_at(row)
         names["failure_learnt_at"] = None
     if not row_update(row, names, where=guard):
         return None, before

@@ -1,5 +1,5 @@
 """The scheduled recurring task's result is the run's report (charged,
-unknown, declined, retry, failed, and the failures' lines), so operators
+unknown, declined, retry, held, failed, and the failures' lines), so operators
 read it in the admin's task result."""
 
 from datetime import timedelta
@@ -50,6 +50,8 @@ def test_the_recurring_task_result_carries_the_runs_report(primary, monkeypatch)
         "unknown": 1,
         "declined": 1,
         "retry": 0,
+        "held": 0,
+        "held_charges": [],
         "failed": 0,
         "errors": [],
     }

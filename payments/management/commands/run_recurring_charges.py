@@ -55,6 +55,9 @@ def _summary(run: RecurringRun) -> str:
         f"{run.retry} not charged, gateway unreachable, retried next run"
         if run.retry
         else "",
+        f"{len(run.held)} held for the card network's advice: " + ", ".join(run.held)
+        if run.held
+        else "",
     ]
     rest = "; ".join(p for p in parts if p)
     return f"Charged {run.charged} recurring charge(s)" + (

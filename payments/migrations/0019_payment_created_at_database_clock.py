@@ -1,0 +1,54 @@
+# A card's charge is inserted with the database's time as created_at (the
+# card's rule compares it with a decline's learnt time); the db_default makes
+# the ORM read it back. On PostgreSQL the column default is set (no rewrite:
+# only later inserts that leave the column out take it). SQLite would copy
+# the whole table to change a default, and there this machine's clock is the
+# database's: its schema is left as it is, only the model state changes.
+
+import django.db.models.functions.datetime
+import django.utils.timezone
+from django.db import migrations, models
+
+TABLE, COLUMN = "payments_payment", "created_at"
+
+
+def _alter(schema_editor, action: str) -> None:
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    quote = schema_editor.quote_name
+    schema_editor.execute(
+        f"ALTER TABLE {quote(TABLE)} ALTER COLUMN {quote(COLUMN)} {action}"
+    )
+
+
+def set_default(apps, schema_editor):
+    _alter(schema_editor, "SET DEFAULT (STATEMENT_TIMESTAMP())")
+
+
+def drop_default(apps, schema_editor):
+    _alter(schema_editor, "DROP DEFAULT")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("payments", "0018_payment_failure_learnt_at"),
+    ]
+
+    operations = [
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunPython(set_default, drop_default, elidable=False),
+            ],
+            state_operations=[
+                migrations.AlterField(
+                    model_name="payment",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(),
+                        db_index=True,
+                        default=django.utils.timezone.now,
+                    ),
+                ),
+            ],
+        ),
+    ]
