@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import transaction
 
+from integrations.db import drop_if_busy
 from integrations.errors import NotProcessed, ProviderError, Rejected
 from integrations.failover import (
     FailoverRejected,
@@ -369,6 +370,7 @@ def _send_stopped(
 ) -> None:
     """A fault of ours around the gateway call: unknown if the call may have
     gone (its attempt is stored first), else failed and its key freed."""
+    drop_if_busy()  # a stop inside a statement's reading left it unread
     if PaymentAttempt.objects.filter(payment=payment).exists():
         mark_unknown(payment)
         return

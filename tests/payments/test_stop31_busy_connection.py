@@ -83,3 +83,37 @@ def test_a_stop_in_the_gateway_call_leaving_the_connection_busy(
     assert not IdempotencyRecord.objects.filter(
         key="p-32", state=IdempotencyRecord.State.IN_FLIGHT
     ).exists()
+
+
+def test_a_stop_in_a_saved_card_charge_leaving_the_connection_busy(
+    primary, monkeypatch
+):
+    """The recurring run's saved-card charge: the stop propagates as itself
+    and the payment is marked in doubt (its attempt was stored before the
+    call), as for a stop on an idle connection."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from payments import services, tasks
+    from payments.models import Payment, RecurringCharge
+    from payments.providers.sandbox import SandboxPaymentsAdapter
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL connection left busy")
+    method = services.payment_method_save(
+        customer_reference="cus_31", source_token="tok_success", idempotency_key="m31"
+    )
+    RecurringCharge.objects.create(
+        saved_method=method,
+        amount=1_500,
+        currency="EUR",
+        interval="month",
+        next_run_at=timezone.now() - timedelta(minutes=1),
+    )
+    monkeypatch.setattr(SandboxPaymentsAdapter, "charge_saved", _busy_then_stopped)
+
+    with pytest.raises(SystemExit):
+        tasks.run_recurring_charges()
+
+    assert Payment.objects.get().status == "unknown"
