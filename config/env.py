@@ -135,3 +135,14 @@ DEBUG = env.bool("DEBUG", default=False)
 # Worker processes per qcluster; the storefront webhooks' in-flight cap
 # defaults to one below it (config/domains.py).
 Q_WORKERS = env.int("Q_WORKERS", default=2)
+# django-q2 takes 0 workers as one per CPU and a negative count as none.
+if Q_WORKERS < 1:
+    stop(f"Q_WORKERS must be 1 or more, not {Q_WORKERS}")
+# A task running past `retry` is handed out again while it runs (django-q2
+# only warns): `timeout` < `retry` keeps it from running twice.
+Q_TIMEOUT = env.int("Q_TIMEOUT", default=60)
+Q_RETRY = env.int("Q_RETRY", default=90)
+if Q_TIMEOUT < 1:
+    stop(f"Q_TIMEOUT must be 1 second or more, not {Q_TIMEOUT}")
+if Q_TIMEOUT >= Q_RETRY:
+    stop(f"Q_TIMEOUT ({Q_TIMEOUT}) must be below Q_RETRY ({Q_RETRY})")

@@ -12,7 +12,7 @@ from config.checks import (
     redis_url_problem,
     redis_url_with_timeouts,
 )
-from config.env import BASE_DIR, DEBUG, Q_WORKERS, env, stop
+from config.env import BASE_DIR, DEBUG, Q_RETRY, Q_TIMEOUT, Q_WORKERS, env, stop
 from integrations.limits import SPECS as LIMIT_SPECS
 from integrations.limits import InvalidNumber
 
@@ -174,8 +174,8 @@ Q_CLUSTER = {
     "workers": Q_WORKERS,
     # A task that runs longer than `timeout` is killed; it is handed out again
     # only after `retry`, so `timeout` < `retry` stops double execution.
-    "timeout": env.int("Q_TIMEOUT", default=60),
-    "retry": env.int("Q_RETRY", default=90),
+    "timeout": Q_TIMEOUT,
+    "retry": Q_RETRY,
     "max_attempts": env.int("Q_MAX_ATTEMPTS", default=3),
     # Missed schedules run once, not once per missed slot, after downtime.
     "catch_up": False,
