@@ -2,9 +2,11 @@
 ``ENV_FILE``; "" reads none) below what the process was given, and one way to
 stop at start on a bad value."""
 
+import logging
 import math
 import sys
 import warnings
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +101,27 @@ class SwitchyardEnv(environ.Env):
         return config
 
     db = db_url
+
+    # Django and logging would stop on these only with a traceback.
+    def time_zone(self, var: str, default: str) -> str:
+        name = self.str(var, default=default).strip()
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            stop(
+                f"{var} is not a time zone name such as UTC or Europe/Paris: "
+                f"{_shown(name)}"
+            )
+        return name
+
+    def log_level(self, var: str, default: str) -> str:
+        word = self.str(var, default=default).strip().upper()
+        if word not in logging.getLevelNamesMapping():
+            stop(
+                f"{var} is not a log level (DEBUG, INFO, WARNING, ERROR): "
+                f"{_shown(word)}"
+            )
+        return word
 
 
 def finite_float(value: Any) -> float:
