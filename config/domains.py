@@ -250,3 +250,6 @@ INVENTORY_FORWARD_SWEEP_AFTER_MINUTES = env.int(
 INVENTORY_FORWARD_LEASE_SECONDS = env.int(
     "INVENTORY_FORWARD_LEASE_SECONDS", default=300
 )
+
+# Last: every setting is read, and a tighter rule of its own has had its say.
+env.refuse_negative_numbers()

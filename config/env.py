@@ -23,6 +23,10 @@ BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "on": True}
 BOOLEAN_WORDS |= {"false": False, "0": False, "no": False, "off": False}
 
 
+# Numbers read from the environment (not defaults): name -> value.
+NUMBERS_GIVEN: dict[str, float] = {}
+
+
 def stop(message: str) -> None:
     """One clear line instead of a traceback: this is an operator mistake."""
     sys.stderr.write(f"switchyard: configuration error: {message}\n")
@@ -47,7 +51,7 @@ class SwitchyardEnv(environ.Env):
         parse_default: bool = False,
     ) -> Any:
         try:
-            return super().get_value(
+            value = super().get_value(
                 var, cast=cast, default=default, parse_default=parse_default
             )
         except (ValueError, TypeError):
@@ -55,6 +59,17 @@ class SwitchyardEnv(environ.Env):
             # Only numbers and booleans get here (secrets and URLs are read
             # as text), so the value may be shown.
             stop(f"{var} is not {_a(kind)}: {_shown(self.ENVIRON.get(var))}")
+        if cast in (int, float) and var in self.ENVIRON:
+            NUMBERS_GIVEN[var] = value
+        return value
+
+    def refuse_negative_numbers(self) -> None:
+        """Stop on a number given negative: none is a count, size or time
+        that may be. Called once every setting is read, after the rules of
+        their own (MIGRATION_LOCK_TIMEOUT_MS, Q_TIMEOUT), which say more."""
+        for var, value in NUMBERS_GIVEN.items():
+            if value < 0:
+                stop(f"{var} must be 0 or more, not {value:g}")
 
     @classmethod
     def parse_value(cls, value: Any, cast: Any) -> Any:
