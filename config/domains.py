@@ -191,6 +191,21 @@ INVENTORY_RESERVATION_TTL_MIN_SECONDS = env.int(
 INVENTORY_RESERVATION_TTL_MAX_SECONDS = env.int(
     "INVENTORY_RESERVATION_TTL_MAX_SECONDS", default=86400
 )
+# A reservation made without ttl_seconds gets the default: one the API would
+# refuse if sent, or 0 (nothing held), is an operator's typo.
+if not (
+    1
+    <= INVENTORY_RESERVATION_TTL_MIN_SECONDS
+    <= INVENTORY_RESERVATION_TTL_SECONDS
+    <= INVENTORY_RESERVATION_TTL_MAX_SECONDS
+):
+    stop(
+        "need 1 <= INVENTORY_RESERVATION_TTL_MIN_SECONDS <= "
+        "INVENTORY_RESERVATION_TTL_SECONDS <= INVENTORY_RESERVATION_TTL_MAX_SECONDS, "
+        f"not {INVENTORY_RESERVATION_TTL_MIN_SECONDS} <= "
+        f"{INVENTORY_RESERVATION_TTL_SECONDS} <= "
+        f"{INVENTORY_RESERVATION_TTL_MAX_SECONDS}"
+    )
 # Available units at or below this are "low" (a stock level may set its own).
 INVENTORY_LOW_STOCK_THRESHOLD = env.int("INVENTORY_LOW_STOCK_THRESHOLD", default=5)
 # Levels asked per ERP page during a sync (an adapter caps it).
@@ -235,3 +250,6 @@ INVENTORY_FORWARD_SWEEP_AFTER_MINUTES = env.int(
 INVENTORY_FORWARD_LEASE_SECONDS = env.int(
     "INVENTORY_FORWARD_LEASE_SECONDS", default=300
 )
+
+# Last: every setting is read, and a tighter rule of its own has had its say.
+env.refuse_negative_numbers()

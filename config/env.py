@@ -2,9 +2,11 @@
 ``ENV_FILE``; "" reads none) below what the process was given, and one way to
 stop at start on a bad value."""
 
+import logging
 import math
 import sys
 import warnings
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,10 @@ _DATABASE_URL_FORM = "postgres://user:password@host:5432/name or sqlite:///path"
 # reads every other value as False, so "DEBUG=ture" turned debug off unseen.
 BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "on": True}
 BOOLEAN_WORDS |= {"false": False, "0": False, "no": False, "off": False}
+
+
+# Numbers read from the environment (not defaults): name -> value.
+NUMBERS_GIVEN: dict[str, float] = {}
 
 
 def stop(message: str) -> None:
@@ -45,7 +51,7 @@ class SwitchyardEnv(environ.Env):
         parse_default: bool = False,
     ) -> Any:
         try:
-            return super().get_value(
+            value = super().get_value(
                 var, cast=cast, default=default, parse_default=parse_default
             )
         except (ValueError, TypeError):
@@ -53,6 +59,17 @@ class SwitchyardEnv(environ.Env):
             # Only numbers and booleans get here (secrets and URLs are read
             # as text), so the value may be shown.
             stop(f"{var} is not {_a(kind)}: {_shown(self.ENVIRON.get(var))}")
+        if cast in (int, float) and var in self.ENVIRON:
+            NUMBERS_GIVEN[var] = value
+        return value
+
+    def refuse_negative_numbers(self) -> None:
+        """Stop on a number given negative: none is a count, size or time
+        that may be. Called once every setting is read, after the rules of
+        their own (MIGRATION_LOCK_TIMEOUT_MS, Q_TIMEOUT), which say more."""
+        for var, value in NUMBERS_GIVEN.items():
+            if value < 0:
+                stop(f"{var} must be 0 or more, not {value:g}")
 
     @classmethod
     def parse_value(cls, value: Any, cast: Any) -> Any:
@@ -100,6 +117,27 @@ class SwitchyardEnv(environ.Env):
 
     db = db_url
 
+    # Django and logging would stop on these only with a traceback.
+    def time_zone(self, var: str, default: str) -> str:
+        name = self.str(var, default=default).strip()
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            stop(
+                f"{var} is not a time zone name such as UTC or Europe/Paris: "
+                f"{_shown(name)}"
+            )
+        return name
+
+    def log_level(self, var: str, default: str) -> str:
+        word = self.str(var, default=default).strip().upper()
+        if word not in logging.getLevelNamesMapping():
+            stop(
+                f"{var} is not a log level (DEBUG, INFO, WARNING, ERROR): "
+                f"{_shown(word)}"
+            )
+        return word
+
 
 def finite_float(value: Any) -> float:
     """The number a value spells, whole text or nothing: ValueError else."""
@@ -135,3 +173,14 @@ DEBUG = env.bool("DEBUG", default=False)
 # Worker processes per qcluster; the storefront webhooks' in-flight cap
 # defaults to one below it (config/domains.py).
 Q_WORKERS = env.int("Q_WORKERS", default=2)
+# django-q2 takes 0 workers as one per CPU and a negative count as none.
+if Q_WORKERS < 1:
+    stop(f"Q_WORKERS must be 1 or more, not {Q_WORKERS}")
+# A task running past `retry` is handed out again while it runs (django-q2
+# only warns): `timeout` < `retry` keeps it from running twice.
+Q_TIMEOUT = env.int("Q_TIMEOUT", default=60)
+Q_RETRY = env.int("Q_RETRY", default=90)
+if Q_TIMEOUT < 1:
+    stop(f"Q_TIMEOUT must be 1 second or more, not {Q_TIMEOUT}")
+if Q_TIMEOUT >= Q_RETRY:
+    stop(f"Q_TIMEOUT ({Q_TIMEOUT}) must be below Q_RETRY ({Q_RETRY})")

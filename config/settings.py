@@ -12,7 +12,7 @@ from config.checks import (
     redis_url_problem,
     redis_url_with_timeouts,
 )
-from config.env import BASE_DIR, DEBUG, Q_WORKERS, env, stop
+from config.env import BASE_DIR, DEBUG, Q_RETRY, Q_TIMEOUT, Q_WORKERS, env, stop
 from integrations.limits import SPECS as LIMIT_SPECS
 from integrations.limits import InvalidNumber
 
@@ -174,8 +174,8 @@ Q_CLUSTER = {
     "workers": Q_WORKERS,
     # A task that runs longer than `timeout` is killed; it is handed out again
     # only after `retry`, so `timeout` < `retry` stops double execution.
-    "timeout": env.int("Q_TIMEOUT", default=60),
-    "retry": env.int("Q_RETRY", default=90),
+    "timeout": Q_TIMEOUT,
+    "retry": Q_RETRY,
     "max_attempts": env.int("Q_MAX_ATTEMPTS", default=3),
     # Missed schedules run once, not once per missed slot, after downtime.
     "catch_up": False,
@@ -204,7 +204,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+TIME_ZONE = env.time_zone("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -237,7 +237,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # --- Logging: JSON lines with the correlation id ---------------------------
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_LEVEL = env.log_level("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -261,7 +261,7 @@ LOGGING = {
         "django": {"level": "INFO", "handlers": [], "propagate": True},
         "django.server": {"handlers": [], "propagate": True},
         "django.db.backends": {"level": "INFO"},
-        "django-q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")},
+        "django-q": {"level": env.log_level("Q_LOG_LEVEL", default="WARNING")},
         # Provider SDKs log request details at INFO and below.
         "stripe": {"level": "WARNING"},
         "braintree": {"level": "WARNING"},

@@ -149,7 +149,16 @@ def _sizes_check(chunk_size: int, workers: int) -> None:
 
 def _sender_check(from_email: str, name: str) -> None:
     if from_email:
-        email_address_check(from_email)
+        try:
+            email_address_check(from_email)
+        except EmailInvalid:
+            # Named as the sender: the check's own text speaks of the recipient.
+            raise EmailInvalid(
+                "The sender is not a valid email address: give a bare address "
+                "such as shop@example.com.",
+                code="invalid_sender",
+                param="from_email",
+            ) from None
     if len(name) > NAME_MAX_LENGTH:
         raise EmailInvalid(
             f"The name has more than {NAME_MAX_LENGTH} characters.",

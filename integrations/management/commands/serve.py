@@ -57,6 +57,13 @@ class Command(OneLineCommand):
                 "--stop-timeout must be a number of seconds, 0 or more, "
                 f"not {stop_timeout}."
             )
+        # Else runserver fails in its child only after the banner, printed
+        # because the other program answered the port probe.
+        if _port_open(reachable_host(host), int(port)):
+            raise CommandError(
+                f"{addr} is in use: another program listens there; stop it, "
+                "or serve elsewhere with --addr HOST:PORT."
+            )
         self._stop_requested: int | None = None
         previous = {
             sig: signal.signal(sig, self._on_signal)

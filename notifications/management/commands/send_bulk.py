@@ -108,7 +108,10 @@ class Command(ProviderCommand):
             raise CommandError(f"Cannot read {path}: {exc.strerror}.") from None
         except UnicodeDecodeError:
             raise CommandError(f"{path.name} is not UTF-8 text.") from None
-        except (RecipientsFileError, EmailInvalid, EmailRenderError) as exc:
+        except EmailInvalid as exc:
+            flag = "--from: " if exc.param == "from_email" else ""
+            raise CommandError(f"{flag}{exc}") from None
+        except (RecipientsFileError, EmailRenderError) as exc:
             raise CommandError(str(exc)) from None
 
     def _watch(self, bulk: BulkSend, interval: float) -> None:
