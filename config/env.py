@@ -25,6 +25,8 @@ BOOLEAN_WORDS |= {"false": False, "0": False, "no": False, "off": False}
 
 # Numbers read from the environment (not defaults): name -> value.
 NUMBERS_GIVEN: dict[str, float] = {}
+# django-q2 keeps no successful task for a negative save_limit (0: all).
+NEGATIVE_ALLOWED = frozenset({"Q_SAVE_LIMIT"})
 
 
 def stop(message: str) -> None:
@@ -68,7 +70,7 @@ class SwitchyardEnv(environ.Env):
         that may be. Called once every setting is read, after the rules of
         their own (MIGRATION_LOCK_TIMEOUT_MS, Q_TIMEOUT), which say more."""
         for var, value in NUMBERS_GIVEN.items():
-            if value < 0:
+            if value < 0 and var not in NEGATIVE_ALLOWED:
                 stop(f"{var} must be 0 or more, not {value:g}")
 
     @classmethod
