@@ -18,7 +18,7 @@ from django.utils import timezone
 from integrations import correlation, metrics
 from integrations import deadline as deadline_scope
 from integrations.breaker import breaker_for
-from integrations.client import call_rows
+from integrations.client import call_rows, store
 from integrations.client.classify import (
     Clock,
     ErrorMap,
@@ -534,7 +534,7 @@ def may_retry(ctx: CallContext, error: ProviderError) -> bool:
 # --- One client per account per process ---------------------------------------------
 
 _store: AccountStore[int, ProviderClient] = AccountStore(ProviderClient.close)
-# The store's own dict and lock (the suite's teardown closes what they hold).
+# The store's own dict and lock.
 _clients = _store.entries
 _clients_lock = _store.lock
 
@@ -546,7 +546,7 @@ def client_for(
     are reused), a ``client_class``. Rebuilt when the account's client
     settings change; closed when the account is disabled, deleted or idle
     (``integrations.client.store``)."""
-    _store.sweep()
+    store.sweep()  # every store's idle entries, at most once a minute
     # The config is derived from the row's settings and the Django settings:
     # only rebuilt (a dozen setting reads) when either changed.
     source = (settings_generation(), account.settings)

@@ -6,8 +6,9 @@ each, following the account's state without a query on the call path.
   that commits (``post_save``/``post_delete``).
 - Changed in another process: no signal comes here. A disabled or deleted
   account is no longer called, so its entries are closed once unused for
-  ``IDLE_SECONDS`` (looked for at most every ``SWEEP_SECONDS``, by the next
-  call of any account). What is derived from the row (timeouts, a
+  ``IDLE_SECONDS`` (looked for in every store at most every
+  ``SWEEP_SECONDS``, by the next ``client_for`` of any account: a store's
+  own calls may never come again). What is derived from the row (timeouts, a
   credential) is compared with the row each call hands in (the owner's
   job), so a changed key or timeout reaches the next call.
 """
@@ -31,6 +32,9 @@ SWEEP_SECONDS = 60.0
 clock: Callable[[], float] = time.monotonic
 
 _stores: list["AccountStore[Any, Any]"] = []
+# When the stores were last looked through (``sweep``).
+_swept = {"at": clock()}
+_sweep_lock = threading.Lock()
 
 
 def _itself(key: Any) -> Any:
@@ -40,7 +44,7 @@ def _itself(key: Any) -> Any:
 class AccountStore(Generic[K, V]):
     """Entries by key (``pk_of(key)`` is the account's pk); ``close(value)``
     ends a dropped one. Callers read ``entries`` under ``lock`` and mark a
-    use with ``used``; ``put`` and ``sweep`` do the rest."""
+    use with ``used``; ``put`` and the module's ``sweep`` do the rest."""
 
     def __init__(
         self, close: Callable[[V], None], pk_of: Callable[[K], int] = _itself
@@ -50,7 +54,6 @@ class AccountStore(Generic[K, V]):
         self._close = close
         self._pk_of = pk_of
         self._last_used: dict[K, float] = {}
-        self._swept = clock()
         _stores.append(self)
 
     def used(self, key: K) -> None:
@@ -75,17 +78,10 @@ class AccountStore(Generic[K, V]):
             gone = [self._pop(k) for k in list(self.entries) if self._pk_of(k) == pk]
         self.close(gone)
 
-    def sweep(self) -> None:
-        """Close the entries unused for ``IDLE_SECONDS``; at most every
-        ``SWEEP_SECONDS`` (one clock read otherwise)."""
-        now = clock()
-        if now - self._swept < SWEEP_SECONDS:
-            return
+    def drop_idle(self, now: float) -> None:
+        """Close the entries unused for ``IDLE_SECONDS`` at ``now``."""
         with self.lock:
-            if now - self._swept < SWEEP_SECONDS:
-                return
-            self._swept = now
-            # Marks of entries cleared from outside (tests) go too.
+            # Marks of entries cleared from outside go too.
             for key in [k for k in self._last_used if k not in self.entries]:
                 del self._last_used[key]
             idle = [
@@ -96,9 +92,38 @@ class AccountStore(Generic[K, V]):
             gone = [self._pop(key) for key in idle]
         self.close(gone)
 
+    def clear(self) -> None:
+        """Close every entry (``close_all``)."""
+        with self.lock:
+            gone = [self._pop(key) for key in list(self.entries)]
+            self._last_used.clear()
+        self.close(gone)
+
     def _pop(self, key: K) -> V:
         self._last_used.pop(key, None)
         return self.entries.pop(key)
+
+
+def sweep() -> None:
+    """Close every store's entries unused for ``IDLE_SECONDS``; at most every
+    ``SWEEP_SECONDS`` (one clock read otherwise)."""
+    now = clock()
+    if now - _swept["at"] < SWEEP_SECONDS:
+        return
+    with _sweep_lock:
+        if now - _swept["at"] < SWEEP_SECONDS:
+            return
+        _swept["at"] = now
+    for account_store in list(_stores):
+        account_store.drop_idle(now)
+
+
+def close_all() -> None:
+    """Close every store's entries; the next call sweeps (the test suite,
+    after each test: a time a moved ``clock`` set must not outlive it)."""
+    for account_store in list(_stores):
+        account_store.clear()
+    _swept["at"] = float("-inf")
 
 
 def _account_changed(sender: Any, instance: Any, **kwargs: Any) -> None:

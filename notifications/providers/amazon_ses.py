@@ -148,7 +148,6 @@ class AmazonSesAdapter(SesEventsMixin, AnymailAdapter):
         parts = (access_key, secret_key, region, endpoint, repr(config))
         fingerprint = hashlib.sha256("\0".join(parts).encode()).hexdigest()
         key = (self.account.pk, fingerprint)
-        _store.sweep()
         with _clients_lock:
             client = _clients.get(key)
             if client is not None:
