@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from botocore.httpsession import URLLib3Session
-from django.db import connection
+from django.db import connection, transaction
 
 from integrations.client import client_for, store
 from integrations.client.session import ProviderTransport
@@ -50,6 +50,12 @@ def server():
             "POST", "/v2/email/outbound-emails", respond(200, json=SES_API["send_ok"])
         )
         yield running
+
+
+def _ping(account, server) -> None:
+    client_for(account).request(
+        "GET", server.url_for("/ping"), operation="ping", idempotent=True
+    )
 
 
 def _ses_account(server, monkeypatch):
@@ -120,9 +126,7 @@ def test_a_request_caught_by_the_disable_before_sending_is_sent_on_a_new_pool(
     server, monkeypatch
 ):
     account = ProviderAccountFactory(settings=fast())
-    client_for(account).request(
-        "GET", server.url_for("/ping"), operation="ping", idempotent=True
-    )
+    _ping(account, server)
     reached, resume = _pause_once(
         monkeypatch, ProviderTransport, "cert_verify", "revcore31-pay"
     )
@@ -167,3 +171,31 @@ def test_a_ses_send_caught_by_the_disable_before_sending_is_not_unknown(
     assert error is None or error.outcome is not Outcome.UNKNOWN, error
     sent = server.requests_for("POST", "/v2/email/outbound-emails")
     assert len(sent) == (0 if error else 1)
+
+
+def test_a_disable_rolled_back_keeps_the_client(server):
+    account = ProviderAccountFactory(settings={})
+    _ping(account, server)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        account.enabled = False
+        account.save()
+        raise RuntimeError("the admin's save failed after the row was written")
+
+    assert sockets_to(server.port) == 1
+
+
+def test_a_delete_in_a_savepoint_rolled_back_keeps_the_client(server):
+    account = ProviderAccountFactory(settings={})
+    kept = client_for(account)
+    _ping(account, server)
+
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                account.delete()
+                raise RuntimeError("cascade refused")
+        except RuntimeError:
+            pass
+    assert client_for(ProviderAccount.objects.get(slug=account.slug)) is kept
+    assert sockets_to(server.port) == 1
