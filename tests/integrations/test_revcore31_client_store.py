@@ -20,7 +20,7 @@ import pytest
 from botocore.httpsession import URLLib3Session
 from django.db import connection, transaction
 
-from integrations.client import client_for, store
+from integrations.client import client_for, core, store
 from integrations.client.session import ProviderTransport
 from integrations.errors import Outcome, ProviderError
 from integrations.models import ProviderAccount
@@ -199,3 +199,34 @@ def test_a_delete_in_a_savepoint_rolled_back_keeps_the_client(server):
             pass
     assert client_for(ProviderAccount.objects.get(slug=account.slug)) is kept
     assert sockets_to(server.port) == 1
+
+
+def test_a_call_longer_than_the_idle_time_finishes_and_leaves_no_socket(
+    server, monkeypatch
+):
+    # Idle runs from a call's start: a sweep may close a client mid-call.
+    account = ProviderAccountFactory(settings=fast())
+    other = ProviderAccountFactory(settings={})
+    _ping(account, server)
+    reached, resume = _pause_once(
+        monkeypatch, ProviderTransport, "cert_verify", "revcore31-long"
+    )
+
+    def pay():
+        return client_for(account).request(
+            "POST", server.url_for("/pay"), operation="pay", idempotent=False
+        )
+
+    thread, outcome = _in_thread("revcore31-long", pay)
+    assert reached.wait(10)
+    later = store.clock() + store.IDLE_SECONDS + store.SWEEP_SECONDS + 1
+    monkeypatch.setattr(store, "clock", lambda: later)
+    client_for(other)  # the sweep closes the paying thread's client
+    assert account.pk not in core._clients
+    resume.set()
+    thread.join(10)
+
+    assert outcome.get("error") is None, outcome["error"]
+    assert outcome["result"].status_code == 200
+    del outcome["result"]
+    assert sockets_to(server.port) == 0
