@@ -7,5 +7,7 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from integrations import secrets_registry
+        from integrations.client import store
 
         secrets_registry.connect_signals()
+        store.connect_signals()

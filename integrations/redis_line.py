@@ -18,6 +18,7 @@ from redis.exceptions import (
     AuthorizationError,
     BusyLoadingError,
     MasterDownError,
+    MaxClientsReachedError,
     NoScriptError,
     ReadOnlyError,
     ResponseError,
@@ -195,31 +196,36 @@ class RedisPaused(RedisConnectionError):
 
 
 def is_outage(exc: Exception) -> bool:
-    """True when Redis could not be reached (refused, timed out, loading),
-    takes no writes for the moment (a failover's READONLY, a replica's
-    MASTERDOWN) or serves nothing until a script ends (BUSY): states that
-    pass by themselves. False for a command it answered with an error: full
-    (OOM), a wrong password or permission, a bug (WRONGTYPE, a script
-    error). docs/transport.md."""
+    """True when Redis could not be reached (refused, timed out, loading, at
+    its ``maxclients``), takes no writes for the moment (a failover's
+    READONLY, a replica's MASTERDOWN, a primary short of the replicas
+    ``min-replicas-to-write`` asks for: NOREPLICAS) or serves nothing until a
+    script ends (BUSY): states that pass by themselves. False for a command
+    it answered with an error: full (OOM), a wrong password or permission, a
+    bug (WRONGTYPE, a script error). docs/transport.md."""
     if isinstance(exc, (AuthenticationError, AuthorizationError)):
         return False
-    if _is_busy(exc):
+    if _passing_state(exc):
         return True
     return isinstance(
         exc, (RedisConnectionError, RedisTimeoutError, ReadOnlyError, MasterDownError)
     )
 
 
-def _is_busy(exc: Exception) -> bool:
-    # redis-py has no class for BUSY: a plain ResponseError keeps the code
-    # (redis-py 8: as status_code; a pipeline puts its own words before the
-    # text). Not BUSYGROUP, BUSYKEY: a stream's or a key's own refusal.
+# Error codes of server states that pass by themselves and that redis-py
+# has no class for. Not BUSYGROUP, BUSYKEY: a stream's or a key's own refusal.
+_PASSING_CODES = frozenset({"BUSY", "NOREPLICAS"})
+
+
+def _passing_state(exc: Exception) -> bool:
+    # A plain ResponseError keeps the code (redis-py 8: as status_code; a
+    # pipeline puts its own words before the text).
     if not isinstance(exc, ResponseError):
         return False
     code = getattr(exc, "status_code", None)
-    if code is not None:
-        return code == "BUSY"
-    return str(exc).rpartition(_PIPELINE_SAID)[2].startswith("BUSY ")
+    if code is None:
+        code = str(exc).rpartition(_PIPELINE_SAID)[2].partition(" ")[0]
+    return code in _PASSING_CODES
 
 
 # How a redis-py pipeline words a command's error before Redis's own text.
@@ -228,8 +234,9 @@ _PIPELINE_SAID = " of pipeline caused error: "
 
 def _server_answered(exc: Exception) -> bool:
     """True for the connection errors that are Redis's answer, not a lost
-    connection: a refused password or permission, LOADING."""
-    return not is_outage(exc) or isinstance(exc, BusyLoadingError)
+    connection: a refused password or permission, LOADING, max clients."""
+    answers = (BusyLoadingError, MaxClientsReachedError)
+    return not is_outage(exc) or isinstance(exc, answers)
 
 
 class RedisOutage:

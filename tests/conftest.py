@@ -118,21 +118,10 @@ def _close_provider_clients() -> Iterator[None]:
     keep-alive connection (and, to a stopped fault server, its handler
     thread) lives to the end."""
     yield
-    from integrations.client import core
+    # Amazon SES keeps a boto3 client (its own urllib3 pool) in a store too.
+    from integrations.client import store
 
-    with core._clients_lock:
-        clients = list(core._clients.values())
-        core._clients.clear()
-    for client in clients:
-        client.close()
-    # Amazon SES keeps a boto3 client (its own urllib3 pool) the same way.
-    from notifications.providers import amazon_ses
-
-    with amazon_ses._clients_lock:
-        boto_clients = list(amazon_ses._clients.values())
-        amazon_ses._clients.clear()
-    for boto_client in boto_clients:
-        boto_client.close()
+    store.close_all()
 
 
 def _release_caches(*, setting: str, **kwargs: Any) -> None:

@@ -6,7 +6,6 @@ Behaviour in full: docs/transport.md."""
 import copy
 import logging
 import random
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +18,7 @@ from django.utils import timezone
 from integrations import correlation, metrics
 from integrations import deadline as deadline_scope
 from integrations.breaker import breaker_for
-from integrations.client import call_rows
+from integrations.client import call_rows, store
 from integrations.client.classify import (
     Clock,
     ErrorMap,
@@ -38,6 +37,7 @@ from integrations.client.session import (
     active_call,
     call_begun,
 )
+from integrations.client.store import AccountStore
 from integrations.errors import (
     ConfigurationError,
     NotProcessed,
@@ -533,8 +533,10 @@ def may_retry(ctx: CallContext, error: ProviderError) -> bool:
 
 # --- One client per account per process ---------------------------------------------
 
-_clients: dict[int, ProviderClient] = {}
-_clients_lock = threading.Lock()
+_store: AccountStore[int, ProviderClient] = AccountStore(ProviderClient.close)
+# The store's own dict and lock.
+_clients = _store.entries
+_clients_lock = _store.lock
 
 
 def client_for(
@@ -542,7 +544,9 @@ def client_for(
 ) -> ProviderClient:
     """The process's client for ``account`` (its session and connection pool
     are reused), a ``client_class``. Rebuilt when the account's client
-    settings change."""
+    settings change; closed when the account is disabled, deleted or idle
+    (``integrations.client.store``)."""
+    store.sweep()  # every store's idle entries, at most once a minute
     # The config is derived from the row's settings and the Django settings:
     # only rebuilt (a dozen setting reads) when either changed.
     source = (settings_generation(), account.settings)
@@ -553,17 +557,20 @@ def client_for(
         if client is not None and client._config_source == source:
             # The freshest row, so breaker and limiter see the admin's changes.
             client.account = account
+            _store.used(account.pk)
             return client
     config = ClientConfig.for_account(account)
+    replaced: list[ProviderClient] = []
     with _clients_lock:
         client = _clients.get(account.pk)
         stale = client is not None and type(client) is not client_class
         if client is None or stale or client.config != config:
-            if client is not None:
-                client.close()
-            client = _clients[account.pk] = client_class(account, config=config)
+            client = client_class(account, config=config)
+            replaced = _store.put(account.pk, client)
         else:
             client.account = account
+            _store.used(account.pk)
         # A copy: an edit made in place to the row's dict must not go unseen.
         client._config_source = (source[0], copy.deepcopy(account.settings))
-        return client
+    _store.close(replaced)
+    return client

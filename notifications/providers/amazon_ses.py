@@ -8,7 +8,6 @@ classified by SES's error code. Events arrive over SNS (``ses_events``).
 
 import hashlib
 import re
-import threading
 from collections.abc import Iterable, Mapping
 from email.utils import getaddresses
 from typing import Any, ClassVar
@@ -21,6 +20,7 @@ from botocore.client import BaseClient, Config
 from botocore.parsers import ResponseParserError
 
 from integrations.client import CallContext, client_for
+from integrations.client.store import AccountStore
 from integrations.errors import (
     ConfigurationError,
     NotProcessed,
@@ -80,8 +80,17 @@ _FAILED_IDENTITIES = re.compile(
 # SES's send rate is per second: come back after one.
 _THROTTLE_RETRY_AFTER = 1.0
 
-_clients: dict[tuple[int, str], BaseClient] = {}
-_clients_lock = threading.Lock()
+
+def _account_of(key: tuple[int, str]) -> int:
+    return key[0]
+
+
+# One client per account and credentials, closed as ``client_for``'s are.
+_store: AccountStore[tuple[int, str], BaseClient] = AccountStore(
+    BaseClient.close, pk_of=_account_of
+)
+_clients = _store.entries
+_clients_lock = _store.lock
 
 
 class AmazonSesAdapter(SesEventsMixin, AnymailAdapter):
@@ -141,25 +150,33 @@ class AmazonSesAdapter(SesEventsMixin, AnymailAdapter):
         key = (self.account.pk, fingerprint)
         with _clients_lock:
             client = _clients.get(key)
-            if client is None:
-                client = boto3.session.Session(
-                    aws_access_key_id=access_key,
-                    aws_secret_access_key=secret_key,
-                    region_name=region,
-                ).client(
-                    "sesv2",
-                    endpoint_url=endpoint or None,
-                    config=Config(
-                        connect_timeout=config.connect_timeout,
-                        read_timeout=config.read_timeout,
-                        # The ProviderClient decides about retries.
-                        retries={"total_max_attempts": 1, "mode": "standard"},
-                    ),
-                )
-                # A rotated credential replaces the account's old client.
-                for stale in [k for k in _clients if k[0] == self.account.pk]:
-                    del _clients[stale]
-                _clients[key] = client
+            if client is not None:
+                _store.used(key)
+                return client
+        client = boto3.session.Session(
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            region_name=region,
+        ).client(
+            "sesv2",
+            endpoint_url=endpoint or None,
+            config=Config(
+                connect_timeout=config.connect_timeout,
+                read_timeout=config.read_timeout,
+                # The ProviderClient decides about retries.
+                retries={"total_max_attempts": 1, "mode": "standard"},
+            ),
+        )
+        with _clients_lock:
+            found = _clients.get(key)
+            if found is not None:  # another thread built it meanwhile
+                _store.used(key)
+                replaced = [client]
+                client = found
+            else:
+                # A rotated credential replaces (and closes) the old client.
+                replaced = _store.put(key, client)
+        _store.close(replaced)
         return client
 
     def send_error(self, exc: Exception) -> ProviderError | None:
