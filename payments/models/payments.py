@@ -216,7 +216,7 @@ class Payment(models.Model):
     # The saved method the charge was made to: a one-off charge's
     # (saved_method_charge; its key repeated for another method is refused)
     # and a recurring run's. The card's decline rules read the method's
-    # charges by it (recurring_manage: the partial index in Meta, built
+    # charges by it (services.card_rule: the partial index in Meta, built
     # concurrently by 0017); null for a charge of a plain token.
     saved_method = models.ForeignKey(
         "SavedPaymentMethod",
@@ -256,7 +256,7 @@ class Payment(models.Model):
             ),
             models.Index(fields=["ip_address", "created_at"]),
             # The card's decline rules read a saved method's charges
-            # (recurring_manage); charges of a plain token (null) are left out.
+            # (services.card_rule); charges of a plain token (null) are left out.
             models.Index(
                 fields=["saved_method"],
                 name="payment_saved_method",

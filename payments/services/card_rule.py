@@ -1,0 +1,85 @@
+"""The saved card's hard-decline rule: a final decline of the card (lost or
+stolen, closed, the issuer's "do not try again", the cardholder's stop of
+payments to us) holds every charge of it, whichever charge learnt it, until
+the issuer approves one made since. Read by what charges a card or decides
+to (a new recurring charge, a resume, a move, the run)."""
+
+from datetime import datetime
+
+from django.db.models import Max, Q
+
+from payments.models import (
+    MONEY_HOLDING_STATUSES,
+    Payment,
+    PaymentStatus,
+    SavedPaymentMethod,
+)
+from payments.providers.base import (
+    DECLINE_CODES,
+    FINAL_ADVICE,
+    HARD_DECLINES,
+    STOP_PAYMENT,
+)
+from payments.services.reconcile import RECURRING_KEY_PREFIX
+from payments.services.slots import LEARNT
+
+# The card's final declines: the predicate of the index that reads them.
+FINAL = Q(status=PaymentStatus.FAILED, failure_code__in=DECLINE_CODES) & (
+    Q(failure_code__in=HARD_DECLINES) | Q(failure_advice_code__in=FINAL_ADVICE)
+)
+# A stop of recurring payments: mended only by a recurring charge's approval.
+STOPPED = FINAL & Q(failure_code=STOP_PAYMENT)
+APPROVED = Q(status__in=MONEY_HOLDING_STATUSES)
+
+
+def hard_declined(method: SavedPaymentMethod) -> bool:
+    """Whether a final decline of ``method`` is in force (any charge's: a
+    run's, a one-off): a card lost once stays lost, whichever charge learnt
+    it, until the issuer approves a charge made after it was learnt. By when
+    each word was learnt (``LEARNT``), not by the charges' age: a decline
+    learnt late on an older charge is the newer word. An approval counts
+    from its charge's creation (given no earlier; found late, perhaps given
+    before the decline was learnt). A stop of recurring payments is mended
+    only by a recurring charge's approval: a one-off's says nothing of it."""
+    return declines_in_force(method) is not None
+
+
+def declines_in_force(method: SavedPaymentMethod) -> Q | None:
+    """The card's declines that hold it now, by ``hard_declined``'s rule
+    (one aggregate); None if none is in force."""
+    words = Payment.objects.filter(saved_method=method).aggregate(
+        final=Max(LEARNT, filter=FINAL),
+        stop=Max(LEARNT, filter=STOPPED),
+        approved=Max("created_at", filter=APPROVED),
+        recurring=Max(
+            "created_at",
+            filter=APPROVED & Q(idempotency_key__startswith=RECURRING_KEY_PREFIX),
+        ),
+    )
+    if _in_force(words["final"], words["approved"]):
+        return FINAL
+    return STOPPED if _in_force(words["stop"], words["recurring"]) else None
+
+
+def _in_force(decline: datetime | None, approval: datetime | None) -> bool:
+    return decline is not None and (approval is None or approval <= decline)
+
+
+def final_decline_in_force(method: SavedPaymentMethod) -> Payment | None:
+    """The card's latest decline in force by ``hard_declined``'s rule, or
+    None: the run stops a recurring charge on that card for it rather than
+    send one more certain decline (recurring.py)."""
+    which = declines_in_force(method)
+    if which is None:
+        return None
+    found = Payment.objects.filter(which, saved_method=method).annotate(learnt=LEARNT)
+    return found.order_by("-learnt", "-pk").first()
+
+
+def final_decline(payment: Payment) -> bool:
+    """Whether ``payment``'s decline is final for its card: a hard code, or
+    the gateway's advice not to try again."""
+    return (
+        payment.failure_code in HARD_DECLINES
+        or payment.failure_advice_code in FINAL_ADVICE
+    )
