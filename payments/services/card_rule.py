@@ -2,7 +2,7 @@
 stolen, closed, the issuer's "do not try again", the cardholder's stop of
 payments to us) holds every charge of it, whichever charge learnt it, until
 the issuer approves one made since. Read by what charges a card or decides
-to (a new recurring charge, a resume, a move, the run)."""
+to (a new recurring charge, a resume, a move, the run, a one-off charge)."""
 
 from datetime import datetime
 
@@ -30,6 +30,9 @@ FINAL = Q(status=PaymentStatus.FAILED, failure_code__in=DECLINE_CODES) & (
 # A stop of recurring payments: mended only by a recurring charge's approval.
 STOPPED = FINAL & Q(failure_code=STOP_PAYMENT)
 APPROVED = Q(status__in=MONEY_HOLDING_STATUSES)
+# Our code for a charge the rule refused unsent (a one-off's failure, the
+# recurring API's MethodDeclined).
+DECLINED_FOR_GOOD = "payment_method_declined"
 
 
 def hard_declined(method: SavedPaymentMethod) -> bool:
@@ -67,8 +70,9 @@ def _in_force(decline: datetime | None, approval: datetime | None) -> bool:
 
 def final_decline_in_force(method: SavedPaymentMethod) -> Payment | None:
     """The card's latest decline in force by ``hard_declined``'s rule, or
-    None: the run stops a recurring charge on that card for it rather than
-    send one more certain decline (recurring.py)."""
+    None: what holds a charge of the card rather than send one more certain
+    decline (the run stops a recurring charge for it, recurring.py; a
+    one-off charge is refused, methods.py)."""
     which = declines_in_force(method)
     if which is None:
         return None

@@ -26,7 +26,11 @@ from payments.models import (
 from payments.providers.base import DECLINE_CODES
 from payments.providers.base import HARD_DECLINES as HARD_DECLINES  # its old home
 from payments.services.attempts import KIND, adapter_for
-from payments.services.card_rule import final_decline, hard_declined
+from payments.services.card_rule import (
+    DECLINED_FOR_GOOD,
+    final_decline,
+    hard_declined,
+)
 from payments.services.cards import card_lock
 from payments.services.errors import InvalidState, KeyReused, PaymentError
 from payments.services.reconcile import RECURRING_KEY_PREFIX
@@ -74,7 +78,7 @@ class MethodDeclined(MethodUnusable):
     """The charge stopped for a hard decline of this method: charged again,
     it is declined again (``card_rule``)."""
 
-    code = "payment_method_declined"
+    code = DECLINED_FOR_GOOD
 
 
 class RetriesExhausted(MethodDeclined):
