@@ -14,6 +14,7 @@ from django.utils import timezone
 from integrations.models import ProviderAccount
 from integrations.models.attempts import KeyedAttempt
 from integrations.public_ids import PublicIdField, new_public_id
+from payments.providers.base import FINAL_ADVICE, HARD_DECLINES
 
 
 # Module-level functions because the migrations name these defaults by path.
@@ -261,6 +262,24 @@ class Payment(models.Model):
                 fields=["saved_method"],
                 name="payment_saved_method",
                 condition=Q(saved_method__isnull=False),
+            ),
+            # The card rule's two bounded reads (services.card_rule, 0020):
+            # its final declines, then approvals made after the newest.
+            models.Index(
+                fields=["saved_method"],
+                name="payment_card_final_decline",
+                condition=Q(saved_method__isnull=False, status=S.FAILED)
+                & (
+                    Q(failure_code__in=sorted(HARD_DECLINES))
+                    | Q(failure_advice_code__in=sorted(FINAL_ADVICE))
+                ),
+            ),
+            models.Index(
+                fields=["saved_method", "created_at"],
+                name="payment_card_approval",
+                condition=Q(
+                    saved_method__isnull=False, status__in=MONEY_HOLDING_STATUSES
+                ),
             ),
         ]
         constraints = [

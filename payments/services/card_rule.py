@@ -2,11 +2,16 @@
 stolen, closed, the issuer's "do not try again", the cardholder's stop of
 payments to us) holds every charge of it, whichever charge learnt it, until
 the issuer approves one made since. Read by what charges a card or decides
-to (a new recurring charge, a resume, a move, the run, a one-off charge)."""
+to (a new recurring charge, a resume, a move, the run, a one-off charge).
+
+Its reads are bounded (``payment_card_final_decline`` and
+``payment_card_approval``, partial indexes): the card's final declines, then
+only approvals made after the newest of them; never every charge of a busy
+card once per due charge of the run."""
 
 from datetime import datetime
 
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 
 from payments.models import (
     MONEY_HOLDING_STATUSES,
@@ -48,24 +53,26 @@ def hard_declined(method: SavedPaymentMethod) -> bool:
 
 
 def declines_in_force(method: SavedPaymentMethod) -> Q | None:
-    """The card's declines that hold it now, by ``hard_declined``'s rule
-    (one aggregate); None if none is in force."""
-    words = Payment.objects.filter(saved_method=method).aggregate(
-        final=Max(LEARNT, filter=FINAL),
-        stop=Max(LEARNT, filter=STOPPED),
-        approved=Max("created_at", filter=APPROVED),
-        recurring=Max(
-            "created_at",
-            filter=APPROVED & Q(idempotency_key__startswith=RECURRING_KEY_PREFIX),
-        ),
+    """The card's declines that hold it now, by ``hard_declined``'s rule;
+    None if none is in force. A card never declined for good: one read of
+    none of its rows."""
+    words = Payment.objects.filter(FINAL, saved_method=method).aggregate(
+        final=Max(LEARNT), stop=Max(LEARNT, filter=Q(failure_code=STOP_PAYMENT))
     )
-    if _in_force(words["final"], words["approved"]):
+    if words["final"] is None:
+        return None
+    approvals = Payment.objects.filter(APPROVED, saved_method=method)
+    if not _approved_after(approvals, words["final"]):
         return FINAL
-    return STOPPED if _in_force(words["stop"], words["recurring"]) else None
+    if words["stop"] is None:
+        return None
+    recurring = approvals.filter(idempotency_key__startswith=RECURRING_KEY_PREFIX)
+    return None if _approved_after(recurring, words["stop"]) else STOPPED
 
 
-def _in_force(decline: datetime | None, approval: datetime | None) -> bool:
-    return decline is not None and (approval is None or approval <= decline)
+def _approved_after(approvals: QuerySet[Payment], learnt: datetime) -> bool:
+    # The approvals index's range: only charges made after the decline.
+    return approvals.filter(created_at__gt=learnt).exists()
 
 
 def final_decline_in_force(method: SavedPaymentMethod) -> Payment | None:
