@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
             add=models.Index(
                 fields=["saved_method"],
                 name="payment_card_final_decline",
-                condition=Q(saved_method__isnull=False, status="failed")
+                condition=Q(saved_method__isnull=False)
                 & (
                     Q(failure_code__in=HARD_DECLINES)
                     | Q(failure_advice_code__in=FINAL_ADVICE)

@@ -268,7 +268,7 @@ class Payment(models.Model):
             models.Index(
                 fields=["saved_method"],
                 name="payment_card_final_decline",
-                condition=Q(saved_method__isnull=False, status=S.FAILED)
+                condition=Q(saved_method__isnull=False)
                 & (
                     Q(failure_code__in=sorted(HARD_DECLINES))
                     | Q(failure_advice_code__in=sorted(FINAL_ADVICE))

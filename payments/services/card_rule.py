@@ -11,7 +11,7 @@ card once per due charge of the run."""
 
 from datetime import datetime
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from payments.models import (
     MONEY_HOLDING_STATUSES,
@@ -28,12 +28,11 @@ from payments.providers.base import (
 from payments.services.reconcile import RECURRING_KEY_PREFIX
 from payments.services.slots import LEARNT
 
-# The card's final declines: the predicate of the index that reads them.
-FINAL = Q(status=PaymentStatus.FAILED, failure_code__in=DECLINE_CODES) & (
-    Q(failure_code__in=HARD_DECLINES) | Q(failure_advice_code__in=FINAL_ADVICE)
-)
-# A stop of recurring payments: mended only by a recurring charge's approval.
-STOPPED = FINAL & Q(failure_code=STOP_PAYMENT)
+# What the rule reads first: the predicate of the partial index
+# ``payment_card_final_decline``. No status in it: a filter on status lets
+# the planner take the status index (few failed rows in its statistics)
+# rather than the card's; the few rows read are judged here.
+FINAL_WORD = Q(failure_code__in=HARD_DECLINES) | Q(failure_advice_code__in=FINAL_ADVICE)
 APPROVED = Q(status__in=MONEY_HOLDING_STATUSES)
 # Our code for a charge the rule refused unsent (a one-off's failure, the
 # recurring API's MethodDeclined).
@@ -49,42 +48,43 @@ def hard_declined(method: SavedPaymentMethod) -> bool:
     from its charge's creation (given no earlier; found late, perhaps given
     before the decline was learnt). A stop of recurring payments is mended
     only by a recurring charge's approval: a one-off's says nothing of it."""
-    return declines_in_force(method) is not None
-
-
-def declines_in_force(method: SavedPaymentMethod) -> Q | None:
-    """The card's declines that hold it now, by ``hard_declined``'s rule;
-    None if none is in force. A card never declined for good: one read of
-    none of its rows."""
-    words = Payment.objects.filter(FINAL, saved_method=method).aggregate(
-        final=Max(LEARNT), stop=Max(LEARNT, filter=Q(failure_code=STOP_PAYMENT))
-    )
-    if words["final"] is None:
-        return None
-    approvals = Payment.objects.filter(APPROVED, saved_method=method)
-    if not _approved_after(approvals, words["final"]):
-        return FINAL
-    if words["stop"] is None:
-        return None
-    recurring = approvals.filter(idempotency_key__startswith=RECURRING_KEY_PREFIX)
-    return None if _approved_after(recurring, words["stop"]) else STOPPED
-
-
-def _approved_after(approvals: QuerySet[Payment], learnt: datetime) -> bool:
-    # The approvals index's range: only charges made after the decline.
-    return approvals.filter(created_at__gt=learnt).exists()
+    return final_decline_in_force(method) is not None
 
 
 def final_decline_in_force(method: SavedPaymentMethod) -> Payment | None:
     """The card's latest decline in force by ``hard_declined``'s rule, or
     None: what holds a charge of the card rather than send one more certain
     decline (the run stops a recurring charge for it, recurring.py; a
-    one-off charge is refused, methods.py)."""
-    which = declines_in_force(method)
-    if which is None:
+    one-off charge is refused, methods.py). A card never declined for good:
+    one read of none of its rows."""
+    declines = _final_declines(method)
+    if not declines:
         return None
-    found = Payment.objects.filter(which, saved_method=method).annotate(learnt=LEARNT)
-    return found.order_by("-learnt", "-pk").first()
+    approvals = Payment.objects.filter(APPROVED, saved_method=method)
+    if not _approved_after(approvals, declines[0].learnt):
+        return declines[0]
+    stop = next((d for d in declines if d.failure_code == STOP_PAYMENT), None)
+    if stop is None:
+        return None
+    recurring = approvals.filter(idempotency_key__startswith=RECURRING_KEY_PREFIX)
+    return None if _approved_after(recurring, stop.learnt) else stop
+
+
+def _final_declines(method: SavedPaymentMethod) -> list[Payment]:
+    """The card's final declines, the latest learnt first."""
+    found = Payment.objects.filter(FINAL_WORD, saved_method=method)
+    declines = [
+        payment
+        for payment in found.annotate(learnt=LEARNT).order_by()
+        if payment.status == PaymentStatus.FAILED
+        and payment.failure_code in DECLINE_CODES
+    ]
+    return sorted(declines, key=lambda d: (d.learnt, d.pk), reverse=True)
+
+
+def _approved_after(approvals: QuerySet[Payment], learnt: datetime) -> bool:
+    # The approvals index's range: only charges made after the decline.
+    return approvals.filter(created_at__gt=learnt).exists()
 
 
 def final_decline(payment: Payment) -> bool:
