@@ -245,7 +245,13 @@ def saved_method_charge(
         return _same_request(payment, saved_method, asked)
     if payment.status == PaymentStatus.BLOCKED:
         return payment
-    refused = _held_card_refuse(payment, saved_method)
+    try:
+        refused = _held_card_refuse(payment, saved_method)
+    except BaseException as exc:
+        # A fault of ours before the gateway call, as saved_method_send's:
+        # ended not_sent, its key freed (never left pending until the sweep).
+        _send_stopped(payment, exc, lambda: None)
+        raise
     if refused is not None:
         return refused
     return saved_method_send(payment, saved_method, adapter)
