@@ -290,10 +290,11 @@ def _held_card_refuse(
             f"({decline.failure_code}) is in force: nothing was sent. The "
             "customer charges another card, or this one once it is approved.",
         )
-    logger.warning(
-        "saved card charge refused; its card was declined for good",
-        extra={"payment_id": refused.public_id, "decline_id": decline.public_id},
-    )
+        # In the refusal's commit: a fault after it would free a kept key.
+        logger.warning(
+            "saved card charge refused; its card was declined for good",
+            extra={"payment_id": refused.public_id, "decline_id": decline.public_id},
+        )
     return refused
 
 

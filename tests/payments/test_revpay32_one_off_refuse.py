@@ -150,3 +150,29 @@ def test_a_fault_reading_the_card_rule_frees_the_key(primary, method, monkeypatc
     assert ProviderCall.objects.filter(account=primary).count() == sent
     monkeypatch.setattr(methods, "final_decline_in_force", real)
     assert charge(method, key=key).status == PaymentStatus.CAPTURED
+
+
+@pytest.mark.django_db
+def test_a_fault_as_the_refusal_is_stored_leaves_no_refusal_without_its_key(
+    primary, method, monkeypatch
+):
+    """Stopped around the refusal's commit (a worker's timeout), the payment
+    is either refused with its key kept or not sent with its key freed: never
+    refused with its key freed (the caller's retry would make another)."""
+    card(method, "tok_lost_card")
+    charge(method)
+
+    def stopped(*args, **kwargs):
+        raise RuntimeError("worker timeout")
+
+    monkeypatch.setattr(methods.logger, "warning", stopped)
+    key = uuid.uuid4().hex
+
+    with pytest.raises(RuntimeError):
+        charge(method, key=key)
+
+    payment = Payment.objects.get(order_id=f"order-{key}")
+    assert (payment.failure_code, payment.idempotency_key) in [
+        (REFUSED, key),
+        ("not_sent", None),
+    ]
