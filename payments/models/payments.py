@@ -14,6 +14,7 @@ from django.utils import timezone
 from integrations.models import ProviderAccount
 from integrations.models.attempts import KeyedAttempt
 from integrations.public_ids import PublicIdField, new_public_id
+from payments.providers.base import FINAL_ADVICE, HARD_DECLINES
 
 
 # Module-level functions because the migrations name these defaults by path.
@@ -216,7 +217,7 @@ class Payment(models.Model):
     # The saved method the charge was made to: a one-off charge's
     # (saved_method_charge; its key repeated for another method is refused)
     # and a recurring run's. The card's decline rules read the method's
-    # charges by it (recurring_manage: the partial index in Meta, built
+    # charges by it (services.card_rule: the partial index in Meta, built
     # concurrently by 0017); null for a charge of a plain token.
     saved_method = models.ForeignKey(
         "SavedPaymentMethod",
@@ -256,11 +257,29 @@ class Payment(models.Model):
             ),
             models.Index(fields=["ip_address", "created_at"]),
             # The card's decline rules read a saved method's charges
-            # (recurring_manage); charges of a plain token (null) are left out.
+            # (services.card_rule); charges of a plain token (null) are left out.
             models.Index(
                 fields=["saved_method"],
                 name="payment_saved_method",
                 condition=Q(saved_method__isnull=False),
+            ),
+            # The card rule's two bounded reads (services.card_rule, 0020):
+            # its final declines, then approvals made after the newest.
+            models.Index(
+                fields=["saved_method"],
+                name="payment_card_final_decline",
+                condition=Q(saved_method__isnull=False)
+                & (
+                    Q(failure_code__in=sorted(HARD_DECLINES))
+                    | Q(failure_advice_code__in=sorted(FINAL_ADVICE))
+                ),
+            ),
+            models.Index(
+                fields=["saved_method", "created_at"],
+                name="payment_card_approval",
+                condition=Q(
+                    saved_method__isnull=False, status__in=MONEY_HOLDING_STATUSES
+                ),
             ),
         ]
         constraints = [

@@ -34,6 +34,17 @@ DECLINE_CODES = (
 # The gateway's advice on trying a declined card again, in Stripe's words,
 # which the other adapters translate theirs to. Kept for staff only.
 DO_NOT_TRY_AGAIN = "do_not_try_again"
+# Our decline codes that no retry on the same card mends: the card lost or
+# stolen, expired, its number or account invalid or closed (Braintree 2007,
+# PayPal 1330), the cardholder's stop of payments to us. Card networks fine
+# retries of these. Soft ones (insufficient funds, do-not-honour, fraud
+# suspected, 3-D Secure) may pass later. A soft code is final too when the
+# gateway advised not to try again (FINAL_ADVICE): payments.services.card_rule.
+STOP_PAYMENT = "stop_payment"
+HARD_DECLINES = frozenset(
+    {"lost_or_stolen", "expired_card", "incorrect_number", STOP_PAYMENT}
+)
+FINAL_ADVICE = frozenset({DO_NOT_TRY_AGAIN})
 TRY_AGAIN_LATER = "try_again_later"
 # The card networks' merchant advice codes (Mastercard's MAC, which PayPal's
 # ``payment_advice_code`` and Stripe's ``network_advice_code`` pass on): 21

@@ -1,4 +1,4 @@
-"""The saved card's rule (``recurring_manage``: a final decline in force;
+"""The saved card's rule (``card_rule``: a final decline in force;
 ``slots.advised_until``: the network's wait) compares stamps that processes
 on different machines write: when a decline was learnt
 (``failure_learnt_at``) and when an approved charge was made

@@ -24,6 +24,11 @@ MESSAGES: dict[str, str] = {
         "The cardholder has stopped payments to this shop from the card; "
         "use another payment method."
     ),
+    # Refused unsent: the card's earlier decline is final (services.card_rule).
+    "payment_method_declined": (
+        "The card was declined earlier in a way a retry does not change; "
+        "use another payment method."
+    ),
     "not_found": "The gateway does not know this payment source.",
     "currency_not_supported": "The gateway does not accept this currency.",
     "invalid_amount": "The gateway does not accept this amount in this currency.",
@@ -66,6 +71,7 @@ CARD_CODES = frozenset(
         "processing_error",
         "authentication_required",
         "stop_payment",
+        "payment_method_declined",
         "payment_blocked",
         # The gateway's "failed" with no reason given: taken as a decline.
         "payment_failed",

@@ -21,11 +21,14 @@ from payments import fraud, limits
 from payments.models import (
     Payment,
     PaymentAttempt,
+    PaymentNote,
     PaymentStatus,
     SavedPaymentMethod,
 )
 from payments.providers.base import PaymentsAdapter, SavedMethod, SaveMethodRequest
 from payments.services.attempts import KIND, adapter_for
+from payments.services.card_rule import DECLINED_FOR_GOOD, final_decline_in_force
+from payments.services.cards import card_lock
 from payments.services.create import (
     as_stored,
     authorize_at,
@@ -55,6 +58,9 @@ from payments.services.slots import (
     period_charged,
 )
 from payments.services.state import (
+    Change,
+    advance,
+    lock_payment,
     mark_failed,
     mark_unavailable,
     mark_unknown,
@@ -239,7 +245,57 @@ def saved_method_charge(
         return _same_request(payment, saved_method, asked)
     if payment.status == PaymentStatus.BLOCKED:
         return payment
+    try:
+        refused = _held_card_refuse(payment, saved_method)
+    except BaseException as exc:
+        # A fault of ours before the gateway call, as saved_method_send's:
+        # ended not_sent, its key freed (never left pending until the sweep).
+        _send_stopped(payment, exc, lambda: None)
+        raise
+    if refused is not None:
+        return refused
     return saved_method_send(payment, saved_method, adapter)
+
+
+def _held_card_refuse(
+    payment: Payment, saved_method: SavedPaymentMethod
+) -> Payment | None:
+    """``payment`` failed unsent (our code, its key kept: a repeat is
+    answered the same) if its card's hard-decline rule holds the card
+    (``card_rule``): charged again it is declined again, a retry card
+    networks count against us. None if it may be sent. Read under the
+    card's lock (after the payment's, the order every path takes), so a
+    decline being stored meanwhile is seen."""
+    with transaction.atomic():
+        lock_payment(payment.pk)
+        card_lock(saved_method.pk)
+        decline = final_decline_in_force(saved_method)
+        if decline is None:
+            return None
+        refused = advance(
+            payment,
+            Change(
+                status=PaymentStatus.FAILED,
+                fields={
+                    "failure_code": DECLINED_FOR_GOOD,
+                    "failure_message": public_message(DECLINED_FOR_GOOD),
+                },
+            ),
+        )
+        PaymentNote.objects.create(
+            payment=refused,
+            kind="card_declined_for_good",
+            title="Refused before sending: the card was declined for good",
+            detail=f"The card's decline on {decline.public_id} "
+            f"({decline.failure_code}) is in force: nothing was sent. The "
+            "customer charges another card, or this one once it is approved.",
+        )
+        # In the refusal's commit: a fault after it would free a kept key.
+        logger.warning(
+            "saved card charge refused; its card was declined for good",
+            extra={"payment_id": refused.public_id, "decline_id": decline.public_id},
+        )
+    return refused
 
 
 def _same_request(

@@ -22,6 +22,7 @@ from payments.models import (
     RecurringStatus,
 )
 from payments.services.attempts import adapter_for
+from payments.services.card_rule import final_decline_in_force
 from payments.services.cards import made_at
 from payments.services.errors import GatewayUnavailable
 from payments.services.methods import method_velocity_lock, saved_method_send
@@ -30,7 +31,6 @@ from payments.services.reconcile import (
     RECURRING_KEY_PREFIX,
     not_sent_fail,
 )
-from payments.services.recurring_manage import final_decline_in_force
 from payments.services.recurring_outcomes import recurring_decline_stop
 from payments.services.slots import (
     OPEN,

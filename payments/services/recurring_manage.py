@@ -11,7 +11,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
 from django.utils import timezone
 
 from integrations import money, registry
@@ -24,13 +23,18 @@ from payments.models import (
     RecurringStatus,
     SavedPaymentMethod,
 )
-from payments.providers.base import DECLINE_CODES, DO_NOT_TRY_AGAIN
+from payments.providers.base import DECLINE_CODES
+from payments.providers.base import HARD_DECLINES as HARD_DECLINES  # its old home
 from payments.services.attempts import KIND, adapter_for
+from payments.services.card_rule import (
+    DECLINED_FOR_GOOD,
+    final_decline,
+    hard_declined,
+)
 from payments.services.cards import card_lock
 from payments.services.errors import InvalidState, KeyReused, PaymentError
 from payments.services.reconcile import RECURRING_KEY_PREFIX
 from payments.services.slots import (
-    LEARNT,
     advised_until,
     decline_kept,
     latest_try,
@@ -72,9 +76,9 @@ class MethodUnusable(PaymentError):
 
 class MethodDeclined(MethodUnusable):
     """The charge stopped for a hard decline of this method: charged again,
-    it is declined again (HARD_DECLINES)."""
+    it is declined again (``card_rule``)."""
 
-    code = "payment_method_declined"
+    code = DECLINED_FOR_GOOD
 
 
 class RetriesExhausted(MethodDeclined):
@@ -89,19 +93,6 @@ RETRY_WINDOW = timedelta(days=30)
 # Tries counted against the cap: the card's declines, and those whose answer
 # was lost and reconciliation found declined (each reached the card network).
 RETRY_COUNTED = (*DECLINE_CODES, FAILED_AT_PROVIDER)
-
-# Our decline codes (payments.providers.base.DECLINE_CODES, as the adapters
-# map the gateways') that no retry on the same method mends: the card lost
-# or stolen, expired, its number or account invalid or closed (Braintree
-# 2007, PayPal 1330), the cardholder's stop of payments to us. Card networks
-# fine retries of these. Soft ones (insufficient funds, do-not-honour, fraud
-# suspected, 3-D Secure) may pass later: resumable.
-STOP_PAYMENT = "stop_payment"
-HARD_DECLINES = frozenset(
-    {"lost_or_stolen", "expired_card", "incorrect_number", STOP_PAYMENT}
-)
-# A soft code is final too when the gateway advised not to try again.
-FINAL_ADVICE = frozenset({DO_NOT_TRY_AGAIN})
 
 
 def recurring_create(
@@ -248,7 +239,7 @@ def method_check(method: SavedPaymentMethod, when: datetime) -> None:
     """MethodUnusable if ``method`` cannot be charged at ``when``: its last
     word from the issuer a hard decline (MethodDeclined), its card expired by
     then (valid through its expiry month) or its account disabled."""
-    if _hard_declined(method):
+    if hard_declined(method):
         raise _declined()
     expiry = (method.exp_year or 0, method.exp_month or 0)
     if all(expiry) and (when.year, when.month) > expiry:
@@ -377,65 +368,6 @@ def recurring_default_method_move(
             param="payment_method",
         )
     return recurring_method_change(recurring=recurring, method_id=default, actor=actor)
-
-
-def _hard_declined(method: SavedPaymentMethod) -> bool:
-    """Whether a final decline of ``method`` is in force (any charge's: a
-    run's, a one-off): a card lost once stays lost, whichever charge learnt
-    it, until the issuer approves a charge made after it was learnt. By when
-    each word was learnt (``LEARNT``), not by the charges' age: a decline
-    learnt late on an older charge is the newer word. An approval counts
-    from its charge's creation (given no earlier; found late, perhaps given
-    before the decline was learnt). A stop of recurring payments is mended
-    only by a recurring charge's approval: a one-off's says nothing of it."""
-    return _declines_in_force(method) is not None
-
-
-def _declines_in_force(method: SavedPaymentMethod) -> Q | None:
-    """The card's declines that keep it from recurring charges now, by
-    ``_hard_declined``'s rule (one aggregate); None if none is in force."""
-    declined = Q(status=PaymentStatus.FAILED, failure_code__in=DECLINE_CODES)
-    approved = Q(status__in=MONEY_HOLDING_STATUSES)
-    final = declined & (
-        Q(failure_code__in=HARD_DECLINES) | Q(failure_advice_code__in=FINAL_ADVICE)
-    )
-    stop = declined & Q(failure_code=STOP_PAYMENT)
-    words = Payment.objects.filter(saved_method=method).aggregate(
-        final=Max(LEARNT, filter=final),
-        stop=Max(LEARNT, filter=stop),
-        approved=Max("created_at", filter=approved),
-        recurring=Max(
-            "created_at",
-            filter=approved & Q(idempotency_key__startswith=RECURRING_KEY_PREFIX),
-        ),
-    )
-    if _in_force(words["final"], words["approved"]):
-        return final
-    return stop if _in_force(words["stop"], words["recurring"]) else None
-
-
-def final_decline_in_force(method: SavedPaymentMethod) -> Payment | None:
-    """The card's latest decline in force by ``_hard_declined``'s rule, or
-    None: the run stops a recurring charge on that card for it rather than
-    send one more certain decline (recurring.py)."""
-    which = _declines_in_force(method)
-    if which is None:
-        return None
-    found = Payment.objects.filter(which, saved_method=method).annotate(learnt=LEARNT)
-    return found.order_by("-learnt", "-pk").first()
-
-
-def _in_force(decline: datetime | None, approval: datetime | None) -> bool:
-    return decline is not None and (approval is None or approval <= decline)
-
-
-def final_decline(payment: Payment) -> bool:
-    """Whether ``payment``'s decline is final for its card: a hard code, or
-    the gateway's advice not to try again."""
-    return (
-        payment.failure_code in HARD_DECLINES
-        or payment.failure_advice_code in FINAL_ADVICE
-    )
 
 
 def _stopping_decline(row: RecurringCharge) -> Payment | None:

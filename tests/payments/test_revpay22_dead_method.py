@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from payments import services
-from payments.models import RecurringCharge, RecurringStatus, SandboxCharge
+from payments.models import Payment, RecurringCharge, RecurringStatus, SandboxCharge
 from payments.services.recurring import recurring_charges_report
 from tests.payments.recurring_setup import (
     charges,
@@ -122,14 +122,18 @@ def test_a_later_success_on_the_method_clears_it(api, primary, recurring):
     card(method, "tok_lost_card")
     assert recurring_charges_report().declined == 1
     card(method, "tok_success")
-    paid = services.saved_method_charge(
-        saved_method=method,
+    # Approved since (a one-off charge of it is refused while held: pay32).
+    Payment.objects.create(
+        order_id="order-7",
         amount=500,
         currency="EUR",
-        order_id="order-7",
+        status="captured",
+        amount_authorized=500,
+        amount_captured=500,
         idempotency_key="one-off-1",
+        saved_method=method,
+        account=method.account,
     )
-    assert paid.status == "captured"
     RecurringCharge.objects.filter(pk=recurring.pk).update(
         next_run_at=timezone.now() - timedelta(minutes=1)
     )
