@@ -19,6 +19,8 @@ from integrations.registry import UnknownProvider
 from integrations.secrets_registry import staff_text
 from payments.services.recurring import RecurringRun, recurring_charges_report
 
+HELD_SHOWN = 20
+
 
 class Command(ProviderCommand):
     help = "Charge every active recurring charge whose next run is due."
@@ -55,7 +57,7 @@ def _summary(run: RecurringRun) -> str:
         f"{run.retry} not charged, gateway unreachable, retried next run"
         if run.retry
         else "",
-        f"{len(run.held)} held for the card network's advice: " + ", ".join(run.held)
+        f"{len(run.held)} held for the card network's advice: {_held(run.held)}"
         if run.held
         else "",
     ]
@@ -63,3 +65,11 @@ def _summary(run: RecurringRun) -> str:
     return f"Charged {run.charged} recurring charge(s)" + (
         f"; {rest}." if rest else "."
     )
+
+
+def _held(lines: list[str]) -> str:
+    # The first ones, as the task result keeps: a busy card's wait may hold
+    # thousands, and this is one line.
+    shown = ", ".join(lines[:HELD_SHOWN])
+    rest = len(lines) - HELD_SHOWN
+    return shown + (f" (and {rest} more)" if rest > 0 else "")
