@@ -5,8 +5,11 @@ server or a demoted primary does. ``handshake_error`` refuses the HELLO
 too (a wrong password). Counts connections and refused commands."""
 
 import contextlib
+import itertools
+import logging
 import socket
 import threading
+from collections.abc import Iterator
 from typing import BinaryIO
 
 HOST = "127.0.0.1"
@@ -78,3 +81,56 @@ def _read_command(reader: BinaryIO) -> list[bytes] | None:
         length = int(reader.readline()[1:])
         parts.append(reader.read(length + 2)[:-2])
     return parts
+
+
+@contextlib.contextmanager
+def cache_on(settings, url: str) -> Iterator[None]:
+    """The default cache on the (fake) Redis at ``url``, half-second
+    timeouts, with the breaker's recent calls and the one outage record
+    forgotten before, and the record after."""
+    from integrations.breaker.store import forget_recent
+    from integrations.redis_line import outage
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    forget_recent()
+    outage.forget()
+    try:
+        yield
+    finally:
+        outage.forget()
+
+
+_orders = itertools.count()
+
+
+def pay_captured(tag: str) -> None:
+    """One sandbox payment taken through to captured, its Redis use and all."""
+    from payments import services
+
+    n = next(_orders)
+    payment = services.payment_create(
+        order_id=f"order-{tag}-{n}",
+        amount=1050,
+        currency="EUR",
+        source_token="tok_success",
+        capture=True,
+        idempotency_key=f"key-{tag}-{n}",
+    )
+    assert payment.status == "captured", payment.status
+
+
+def line_records(caplog, level: int) -> list[logging.LogRecord]:
+    """The Redis line's log records at ``level``."""
+    from integrations import redis_line
+
+    return [
+        r
+        for r in caplog.records
+        if r.name == redis_line.logger.name and r.levelno == level
+    ]

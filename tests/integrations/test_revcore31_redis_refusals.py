@@ -18,7 +18,6 @@ import contextlib
 import logging
 import socket
 import threading
-from itertools import count
 
 import pytest
 from django.core.cache import cache
@@ -26,12 +25,10 @@ from redis._parsers.base import BaseParser
 from redis.client import Pipeline
 from redis.exceptions import MaxClientsReachedError
 
-from integrations import redis_line
-from integrations.breaker.store import forget_recent
 from integrations.cache_clock import redis_outage_guard
 from integrations.redis_line import RedisPaused, is_outage, outage
-from payments import services
 from tests.factories import ProviderAccountFactory
+from tests.integrations.redis_refusing import cache_on, line_records, pay_captured
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +37,6 @@ SCRIPT_NOREPLICAS = (
     "NOREPLICAS Not enough good replicas to write. script: "
     "91fb98f1f472072e36230bd1f864f688f3ab12cd, on @user_script:1."
 )
-_orders = count()
 
 
 class FullServer:
@@ -73,54 +69,24 @@ class FullServer:
 @pytest.fixture
 def full(settings):
     server = FullServer()
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{server.port}/0",
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-        }
-    }
-    forget_recent()
-    outage.forget()
     try:
-        yield server
+        with cache_on(settings, f"redis://127.0.0.1:{server.port}/0"):
+            yield server
     finally:
         server.close()
-        outage.forget()
-
-
-def _pay() -> None:
-    n = next(_orders)
-    payment = services.payment_create(
-        order_id=f"order-revcore31-{n}",
-        amount=1050,
-        currency="EUR",
-        source_token="tok_success",
-        capture=True,
-        idempotency_key=f"key-revcore31-{n}",
-    )
-    assert payment.status == "captured", payment.status
-
-
-def _records(caplog, level: int) -> list[logging.LogRecord]:
-    return [
-        r
-        for r in caplog.records
-        if r.name == redis_line.logger.name and r.levelno == level
-    ]
 
 
 def test_a_full_server_is_an_outage_asked_once(full, caplog):
     caplog.set_level(logging.INFO)
     ProviderAccountFactory(slug="sbx-primary")
 
-    _pay()  # goes out unguarded, as in any outage
+    pay_captured("revcore31")  # goes out unguarded, as in any outage
 
     assert full.connections == 1  # the line did not connect again at once
     with pytest.raises(RedisPaused):
         outage.check()
-    assert len(_records(caplog, logging.WARNING)) == 1
-    assert _records(caplog, logging.ERROR) == []
+    assert len(line_records(caplog, logging.WARNING)) == 1
+    assert line_records(caplog, logging.ERROR) == []
 
 
 def test_a_full_server_met_through_the_cache_is_the_same_outage(full):
