@@ -12,7 +12,7 @@ the caller asked for is done, and it gets the voided shipment (200), as a
 void answered in time does."""
 
 import json
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import pytest
 import requests
@@ -27,11 +27,10 @@ from tests.shipping.providers.wire import load
 from tests.shipping.ups_answers import (
     BASE,
     TOKEN_URL,
-    package,
-    track_answer,
     track_url,
     ups_account,
     ups_shipment,
+    voided_answer,
 )
 
 pytestmark = pytest.mark.django_db
@@ -58,26 +57,6 @@ def bought() -> Shipment:
     return shipment
 
 
-def _activity(kind: str, code: str, description: str, minutes_ago: int) -> dict:
-    at = (timezone.now() - timedelta(minutes=minutes_ago)).astimezone(UTC)
-    return {
-        "location": {"address": {"countryCode": "US", "country": "US"}},
-        "status": {"type": kind, "description": description, "code": code},
-        "gmtDate": at.strftime("%Y%m%d"),
-        "gmtTime": at.strftime("%H%M%S"),
-    }
-
-
-def _voided_answer() -> dict:
-    answer = track_answer(
-        _activity("MV", "MV", "Billing Information Voided", 0),
-        _activity("M", "MP", "Shipper created a label", 50),
-    )
-    package(answer)["trackingNumber"] = NUMBER
-    package(answer).pop("currentStatus", None)
-    return answer
-
-
 def _void_meets_poll(mocked, shipment: Shipment, answer) -> None:
     """While our void is at UPS a poll hears its MV; then ``answer``."""
 
@@ -88,7 +67,7 @@ def _void_meets_poll(mocked, shipment: Shipment, answer) -> None:
         return answer()
 
     mocked.post(TOKEN_URL, json=load("ups", "oauth_token.json"))
-    mocked.get(track_url(NUMBER), json=_voided_answer())
+    mocked.get(track_url(NUMBER), json=voided_answer(NUMBER))
     mocked.add_callback(responses.DELETE, VOID_URL, callback=void)
 
 

@@ -5,7 +5,7 @@ shipment ``voided`` (``shipment.voided`` told once), yet the caller got
 its retry a 409 "a voided shipment cannot be voided". The void succeeded:
 the caller now gets the voided shipment, as a void answered in time does."""
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import pytest
 import requests
@@ -21,11 +21,10 @@ from tests.shipping.providers.wire import load
 from tests.shipping.ups_answers import (
     BASE,
     TOKEN_URL,
-    package,
-    track_answer,
     track_url,
     ups_account,
     ups_shipment,
+    voided_answer,
 )
 
 pytestmark = pytest.mark.django_db
@@ -47,26 +46,6 @@ def bought() -> Shipment:
     return shipment
 
 
-def _activity(kind: str, code: str, description: str, minutes_ago: int) -> dict:
-    at = (timezone.now() - timedelta(minutes=minutes_ago)).astimezone(UTC)
-    return {
-        "location": {"address": {"countryCode": "US", "country": "US"}},
-        "status": {"type": kind, "description": description, "code": code},
-        "gmtDate": at.strftime("%Y%m%d"),
-        "gmtTime": at.strftime("%H%M%S"),
-    }
-
-
-def _voided_answer() -> dict:
-    answer = track_answer(
-        _activity("MV", "MV", "Billing Information Voided", 0),
-        _activity("M", "MP", "Shipper created a label", 50),
-    )
-    package(answer)["trackingNumber"] = NUMBER
-    package(answer).pop("currentStatus", None)
-    return answer
-
-
 def _ups(mocked: responses.RequestsMock, shipment: Shipment, *, poll: bool) -> None:
     """UPS: the void's answer lost; meanwhile (``poll``) a tracking poll of
     the shipment hears UPS's MV."""
@@ -79,7 +58,7 @@ def _ups(mocked: responses.RequestsMock, shipment: Shipment, *, poll: bool) -> N
         raise requests.ReadTimeout("read timeout")
 
     mocked.post(TOKEN_URL, json=load("ups", "oauth_token.json"))
-    mocked.get(track_url(NUMBER), json=_voided_answer())
+    mocked.get(track_url(NUMBER), json=voided_answer(NUMBER))
     mocked.add_callback(responses.DELETE, VOID_URL, callback=lost)
 
 

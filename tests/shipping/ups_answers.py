@@ -3,8 +3,10 @@ bought UPS shipment, the fixture's Track API answer with other activities,
 and a poll answered by ``responses`` (token, then the track call)."""
 
 import copy
+from datetime import UTC, timedelta
 
 import responses
+from django.utils import timezone
 
 from integrations.models import ProviderAccount
 from shipping import services
@@ -77,3 +79,27 @@ def poll(shipment: Shipment, answer: dict) -> None:
     with ups_answering(answer, shipment.tracking_number):
         services.shipment_tracking_refresh(shipment=shipment)
     shipment.refresh_from_db()
+
+
+def activity_ago(kind: str, code: str, description: str, minutes_ago: int) -> dict:
+    """A Track API activity of status ``kind``/``code``, ``minutes_ago`` ago
+    in UPS's GMT date and time fields."""
+    at = (timezone.now() - timedelta(minutes=minutes_ago)).astimezone(UTC)
+    return {
+        "location": {"address": {"countryCode": "US", "country": "US"}},
+        "status": {"type": kind, "description": description, "code": code},
+        "gmtDate": at.strftime("%Y%m%d"),
+        "gmtTime": at.strftime("%H%M%S"),
+    }
+
+
+def voided_answer(number: str) -> dict:
+    """UPS's answer for a label voided just now (MV after its label's MP),
+    with no current status stated: the newest activity decides."""
+    answer = track_answer(
+        activity_ago("MV", "MV", "Billing Information Voided", 0),
+        activity_ago("M", "MP", "Shipper created a label", 50),
+    )
+    package(answer)["trackingNumber"] = number
+    package(answer).pop("currentStatus", None)
+    return answer
