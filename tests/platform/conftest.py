@@ -2,7 +2,9 @@
 Python process with only the environment it is given."""
 
 import os
+import random
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Hashable
@@ -16,6 +18,25 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parents[2]
 MANAGE = str(ROOT / "manage.py")
 Result = TypeVar("Result")
+# The kernel hands out ports from this range to every bind to port 0 (the
+# fake providers of the other test worker): a port picked there, closed and
+# given to `serve` could be taken by one of them before runserver binds it.
+_EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def serve_port() -> int:
+    """A port free now and outside the kernel's ephemeral range, for a
+    `serve` started in a child process."""
+    low = int(_EPHEMERAL.read_text().split()[0]) if _EPHEMERAL.exists() else 32768
+    for _ in range(200):
+        port = random.randrange(10_000, low)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("0.0.0.0", port))  # noqa: S104 - what serve may bind
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def clean_env(**values: str) -> dict[str, str]:

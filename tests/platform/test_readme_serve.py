@@ -5,22 +5,15 @@ import http.client
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
-from tests.platform.conftest import MANAGE, ROOT, sqlite_copy
+from tests.platform.conftest import MANAGE, ROOT, serve_port, sqlite_copy
 
 EVERY_INTERFACE = "0.0.0.0"  # noqa: S104 - what `serve --addr` may be given
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -29,7 +22,7 @@ def env(migrated_sqlite, tmp_path):
 
 
 def test_the_printed_admin_url_works_when_serving_every_interface(env, tmp_path):
-    port = _free_port()
+    port = serve_port()
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         proc = subprocess.Popen(

@@ -4,7 +4,6 @@ and stop together."""
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.platform.conftest import MANAGE, ROOT, sqlite_copy
+from tests.platform.conftest import MANAGE, ROOT, serve_port, sqlite_copy
 
 STARTUP_SECONDS = 30
 
@@ -26,15 +25,9 @@ def serve_env(
     return sqlite_copy(migrated_sqlite, tmp_path_factory.mktemp("serve") / "db.sqlite3")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Serve:
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = _free_port()
+        self.port = serve_port()
         self.log = log
         self._out = log.open("w")
         # Own session, so a Ctrl-C can be sent to the whole group as a terminal does.
