@@ -41,23 +41,26 @@ logger = logging.getLogger(__name__)
 
 def shipment_void(*, shipment: Shipment) -> Shipment:
     """Void a bought label; refused once the parcel is moving, and while
-    another void of it is under way. A retry of a request whose worker died
-    after voiding answers the voided shipment, as the first run did, and so
-    does a void whose answer was lost while the carrier's word that the label
-    is void (a tracking poll's) ended it voided meanwhile."""
+    another void of it is under way. A shipment voided already (by any
+    void, any key, or the carrier's word from a poll) is the void done: it
+    is answered as it stands, nothing sent and nothing announced again, as
+    is a void whose call failed while such a word ended it voided."""
+    if shipment.status == ShipmentStatus.VOIDED:
+        return _done_already(shipment)
     if shipment.status != ShipmentStatus.PURCHASED:
-        if shipment.status == ShipmentStatus.VOIDED and _dead_run(shipment):
-            return shipment
         raise InvalidState(f"a {shipment.status} shipment cannot be voided")
     if shipment_has_moved(shipment=shipment):
         raise InvalidState("the parcel is already in transit", code="in_transit")
     with transaction.atomic():
         # Noted in the claim's commit, before the carrier call: a re-run of
-        # this request then answers the voided shipment however it got
-        # voided, and takes over this claim (only this one) while it stands;
-        # a death between the two would leave a claim no retry could take.
+        # this request takes over this claim (only this one) while it
+        # stands; a death between the two would leave a claim no retry could
+        # take.
         claimed_at = _claim(shipment)
-        record_intent(stamped(_intent(shipment), claimed_at))
+        if claimed_at is not None:
+            record_intent(stamped(_intent(shipment), claimed_at))
+    if claimed_at is None:
+        return _done_already(shipment)  # voided since it was read
     try:
         others = _other_parcel_labels(shipment)
         result = void_at_carrier(shipment, others)
@@ -87,6 +90,16 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
             "the carrier rejected the refund while the void was under way",
             code="void_refused",
         )
+    return shipment
+
+
+def _done_already(shipment: Shipment) -> Shipment:
+    # The storefront's retry under a new key after a poll voided the label,
+    # a double click in the admin: not a refusal (issue 17, 9).
+    logger.info(
+        "void of a voided shipment answered as done",
+        extra={"shipment_id": shipment.public_id},
+    )
     return shipment
 
 
@@ -443,9 +456,10 @@ def _dead_runs_claim(dead: DeadIntent | None) -> Q | None:
     return Q(void_started_at__gte=rerun_since())
 
 
-def _claim(shipment: Shipment) -> datetime:
-    """Take the void for this call (one conditional UPDATE); InvalidState
-    when the shipment is no longer bought or another void holds it."""
+def _claim(shipment: Shipment) -> datetime | None:
+    """Take the void for this call (one conditional UPDATE); None when the
+    shipment is voided now, InvalidState when it is otherwise no longer
+    bought or another void holds it."""
     now = database_now()
     own = _dead_runs_claim(_dead_run(shipment))
     bought = Shipment.objects.filter(pk=shipment.pk, status=ShipmentStatus.PURCHASED)
@@ -453,6 +467,8 @@ def _claim(shipment: Shipment) -> datetime:
         shipment.void_started_at = now
         return now
     shipment.refresh_from_db()
+    if shipment.status == ShipmentStatus.VOIDED:
+        return None
     if shipment.status != ShipmentStatus.PURCHASED:
         raise InvalidState(f"a {shipment.status} shipment cannot be voided")
     raise InvalidState(
