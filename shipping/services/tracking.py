@@ -78,22 +78,32 @@ LABEL_CLOCK_SKEW = timedelta(hours=14)
 
 
 def _dedupe_key(event: CarrierEvent) -> str:
+    # The carrier's facts only, never our status: the same scan may read
+    # otherwise later (a delivery after a return reads returned).
+    return _key("scan", _key_time(event), event.carrier_status_code, event.description)
+
+
+def _key_time(event: CarrierEvent) -> str:
     # In UTC: one instant written at two offsets (a local time with its
     # offset, or the GMT one) is one scan.
-    return _key(event, (event.key_at or event.occurred_at).astimezone(UTC).isoformat())
+    return (event.key_at or event.occurred_at).astimezone(UTC).isoformat()
 
 
-def _key(event: CarrierEvent, at: str) -> str:
-    parts = (at, str(event.status), event.carrier_status_code, event.description)
+def _key(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
 def _stored_already(event: CarrierEvent, known: set[str]) -> bool:
-    # A scan stored before keys were read by ``key_at`` in UTC carries the
-    # key of its ``occurred_at`` as the carrier wrote it: the same scan.
-    return (
-        _dedupe_key(event) in known
-        or _key(event, event.occurred_at.isoformat()) in known
+    """Stored under its key, or under one of before: with the status it
+    was read as then (any of ours), its time in UTC or, before keys were
+    read by ``key_at`` in UTC, its ``occurred_at`` as the carrier wrote it."""
+    if _dedupe_key(event) in known:
+        return True
+    code, text = event.carrier_status_code, event.description
+    return any(
+        _key(at, str(status), code, text) in known
+        for at in (_key_time(event), event.occurred_at.isoformat())
+        for status in TrackingStatus
     )
 
 
