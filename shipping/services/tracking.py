@@ -93,18 +93,21 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
-def _stored_already(event: CarrierEvent, known: set[str]) -> bool:
-    """Stored under its key, or under one of before: with the status it
-    was read as then (any of ours), its time in UTC or, before keys were
-    read by ``key_at`` in UTC, its ``occurred_at`` as the carrier wrote it."""
-    if _dedupe_key(event) in known:
-        return True
+def _stored_as(event: CarrierEvent, known: dict[str, str]) -> str | None:
+    """The status the scan was stored with, None if it never was: under its
+    key, or under one of before, with the status it was read as then (any
+    of ours), its time in UTC or, before keys were read by ``key_at`` in
+    UTC, its ``occurred_at`` as the carrier wrote it."""
+    stored = known.get(_dedupe_key(event))
+    if stored is not None:
+        return stored
     code, text = event.carrier_status_code, event.description
-    return any(
-        _key(at, str(status), code, text) in known
-        for at in (_key_time(event), event.occurred_at.isoformat())
-        for status in TrackingStatus
-    )
+    for at in (_key_time(event), event.occurred_at.isoformat()):
+        for status in TrackingStatus:
+            stored = known.get(_key(at, str(status), code, text))
+            if stored is not None:
+                return stored
+    return None
 
 
 def _storable(event: CarrierEvent) -> CarrierEvent:
@@ -135,8 +138,13 @@ def _tracking_apply(shipment: Shipment, info: TrackingInfo) -> tuple[int, bool]:
         received = database_now()
         # Unsorted: the listing order (Meta.ordering) costs a sort per poll.
         stored = locked.tracking_events.order_by()
-        known = set(stored.values_list("dedupe_key", flat=True))
-        fresh = [e for e in events if not _stored_already(e, known)]
+        known = dict(stored.values_list("dedupe_key", "status"))
+        # A scan stored already but read now as another status (a code the
+        # table learnt since, a delivery after a return): no second row,
+        # but the status may follow what it says now.
+        read = [(e, _stored_as(e, known)) for e in events]
+        news = [e for e, was in read if was != e.status]
+        fresh = [e for e, was in read if was is None]
         TrackingEvent.objects.bulk_create(
             # Newest first: a poll's ties list by descending id, the newest
             # last (TrackingEvent.Meta.ordering), as the status follows them.
@@ -156,7 +164,7 @@ def _tracking_apply(shipment: Shipment, info: TrackingInfo) -> tuple[int, bool]:
             ignore_conflicts=True,
         )
         before = locked.tracking_status
-        _move_forward(locked, events, fresh, received)
+        _move_forward(locked, events, news, received)
         if info.status_stated:
             _follow_stated(locked, info.status, events, received)
         _delivery_dated(locked, events, received)
@@ -244,7 +252,8 @@ def _followable(moving: bool, status: TrackingStatus) -> bool:
 
 
 def _move_forward(shipment: Shipment, events: list, fresh: list, now: datetime) -> bool:
-    """Follow the newest fresh event it may follow unless the status is final
+    """Follow the newest fresh event (or one stored already that reads as
+    another status now) it may follow unless the status is final
     or the event is older than the one already followed, or the answer
     (``events``, oldest first) lists a stored one of the same second after
     it; True if it moved."""
