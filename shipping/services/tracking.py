@@ -110,6 +110,19 @@ def _stored_as(event: CarrierEvent, known: dict[str, str]) -> str | None:
     return None
 
 
+def _news(shipment: Shipment, events: list) -> tuple[list, list]:
+    """Of ``events`` (in the answer's order), those that say something new:
+    never stored, or stored but read now as another status (a code the
+    table learnt since, a delivery after a return), which the status may
+    follow; and of those, the ones never stored (no second row)."""
+    # Unsorted: the listing order (Meta.ordering) costs a sort per poll.
+    stored = shipment.tracking_events.order_by()
+    known = dict(stored.values_list("dedupe_key", "status"))
+    read = [(event, _stored_as(event, known)) for event in events]
+    news = [event for event, was in read if was != event.status]
+    return news, [event for event, was in read if was is None]
+
+
 def _storable(event: CarrierEvent) -> CarrierEvent:
     # A polled scan's NUL stored as the webhook intake stores it (U+FFFD):
     # PostgreSQL refuses it, and the same scan by either way is one row.
@@ -136,15 +149,7 @@ def _tracking_apply(shipment: Shipment, info: TrackingInfo) -> tuple[int, bool]:
         # One stamp for the batch: scans dated ahead list in the carrier's
         # order (TrackingEvent.Meta.ordering), as the status follows them.
         received = database_now()
-        # Unsorted: the listing order (Meta.ordering) costs a sort per poll.
-        stored = locked.tracking_events.order_by()
-        known = dict(stored.values_list("dedupe_key", "status"))
-        # A scan stored already but read now as another status (a code the
-        # table learnt since, a delivery after a return): no second row,
-        # but the status may follow what it says now.
-        read = [(e, _stored_as(e, known)) for e in events]
-        news = [e for e, was in read if was != e.status]
-        fresh = [e for e, was in read if was is None]
+        news, fresh = _news(locked, events)
         TrackingEvent.objects.bulk_create(
             # Newest first: a poll's ties list by descending id, the newest
             # last (TrackingEvent.Meta.ordering), as the status follows them.
