@@ -353,7 +353,9 @@ _VOID_ERRORS = {
     ),
     404: _error("`not_found`: no such shipment."),
     409: _error(
-        "`invalid_state`: the shipment is not bought (or already voided). "
+        "`invalid_state`: the shipment was never bought (`purchasing`, "
+        "`unknown`, `failed`; a `voided` one is answered 200 as it stands, "
+        "under any key, with nothing sent to the carrier). "
         "`in_transit`: the carrier may have the parcel. `void_refused`: the "
         "carrier refused the void; the label stays bought. `void_in_progress`: "
         "another request's void is at the carrier. `idempotency_key_in_use`: "

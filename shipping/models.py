@@ -247,8 +247,9 @@ class TrackingEvent(models.Model):
     description = models.CharField(max_length=255, blank=True, default="")
     location = models.CharField(max_length=255, blank=True, default="")
     occurred_at = models.DateTimeField()
-    # Hash of time, status, code and text: the same scan seen twice (a
-    # webhook and a poll) is stored once.
+    # Hash of the carrier's time, code and text (never our status, which a
+    # later read may map otherwise): the same scan seen twice (a webhook and
+    # a poll) is stored once.
     dedupe_key = models.CharField(max_length=64)
     # When we received it (one stamp per poll or webhook).
     created_at = models.DateTimeField(default=timezone.now)

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from integrations.errors import NotProcessed, ProviderError, Unknown
+from integrations.crypto import CredentialsDecryptError
+from integrations.errors import ConfigurationError, NotProcessed, ProviderError, Unknown
 from integrations.oauth import fetching_token
 
 logger = logging.getLogger(__name__)
@@ -66,8 +67,15 @@ def guarded(carrier: str, operation: str, hook: Callable[[], T]) -> T:
         return hook()
     except ProviderError:
         raise
-    except Exception:
+    except Exception as error:
         went_out = _sent.get()[0]  # type: ignore[index]
+        if isinstance(error, CredentialsDecryptError) and not went_out:
+            # The account's configuration, not a bug: its callers tell staff.
+            raise ConfigurationError(
+                f"the {carrier} account's stored credentials cannot be "
+                "decrypted with the configured keys",
+                code="credentials_unreadable",
+            ) from None
         logger.exception(
             "carrier hook raised an unexpected error",
             extra={"carrier": carrier, "operation": operation, "sent": went_out},

@@ -34,8 +34,8 @@ from shipping.services.tracking import (
     shipments_due_for_tracking,
     shipments_tracking_refresh,
 )
+from shipping.services.void_calls import no_void_reason
 from shipping.services.voids import (
-    no_void_reason,
     shipment_refund_update_apply,
     shipment_void,
     shipment_void_refunded_apply,

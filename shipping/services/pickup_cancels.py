@@ -15,7 +15,7 @@ from integrations import registry
 from integrations.client.fallback import UNREACHABLE_CODES
 from integrations.clock import database_now
 from integrations.deadline import deadline_scope, remaining
-from integrations.errors import Outcome, ProviderError
+from integrations.errors import ConfigurationError, Outcome, ProviderError
 from integrations.events import event_emit
 from integrations.secrets_registry import staff_text
 from shipping import codec
@@ -289,6 +289,12 @@ def _carrier_refused(error: ProviderError) -> bool:
     )
 
 
+class AccountUnusable(ShippingError):
+    """The cancel never left: its carrier account is configured so it cannot
+    be called (a credential or setting missing, credentials no key opens).
+    Answered as any cancel not processed; the re-send job tells staff."""
+
+
 def _cancel_failed(pickup: Pickup, error: ProviderError) -> ShippingError:
     # Our own words per code (issue 17, 3); the carrier's text for staff.
     carrier_text = staff_text(error.message)[:255]
@@ -305,12 +311,13 @@ def _cancel_failed(pickup: Pickup, error: ProviderError) -> ShippingError:
             status_code=422,
             staff_detail=carrier_text,
         )
-    return ShippingError(
+    unusable = isinstance(error, ConfigurationError)
+    return (AccountUnusable if unusable else ShippingError)(
         _NOT_CANCELLED.get(error.outcome, "the carrier did not cancel the pickup"),
         code=f"carrier_{error.outcome}",
         status_code=502,
         staff_detail=carrier_text,
-        nothing_sent=_not_reached(error),
+        nothing_sent=unusable or _not_reached(error),
     )
 
 
@@ -335,9 +342,10 @@ def pickup_cancels_retry(*, limit: int = 100) -> int:
     says. Tries wait twice as long each time, ``CANCEL_RETRIES`` in all; one
     still in doubt after the last is left ``unknown`` for staff
     (``pickup_resolve``), with one ERROR. One that breaks is logged and the
-    rest go on. A try that sent nothing (the carrier not reached, or a
-    cancel of it at the carrier now) is given back. The number of tries
-    sent."""
+    rest go on. A try that sent nothing (the carrier not reached, a cancel
+    of it at the carrier now, or an account configured so it cannot be
+    called: staff told once, ``_account_unusable``) is given back. The
+    number of tries sent."""
     now = database_now()
     due = Q(cancel_retry_at__lte=now) | Q(
         cancel_retry_at__isnull=True,
@@ -421,8 +429,12 @@ def _retry_counted(pickup: Pickup, now: datetime, taken: int) -> None:
         pk=pickup.pk,
         cancel_requested_at=pickup.cancel_requested_at,
         cancel_retries=pickup.cancel_retries,
-    ).update(cancel_retries=tries, cancel_retry_at=now + CANCEL_RETRY_WAIT * 2**tries)
-    pickup.cancel_retries = tries
+    ).update(
+        cancel_retries=tries,
+        cancel_retry_at=now + CANCEL_RETRY_WAIT * 2**tries,
+        failure_message="",  # an account fault noted before is mended
+    )
+    pickup.cancel_retries, pickup.failure_message = tries, ""
 
 
 def _retry_send(pickup: Pickup, now: datetime, taken: int) -> bool:
@@ -430,6 +442,9 @@ def _retry_send(pickup: Pickup, now: datetime, taken: int) -> bool:
     log = {"pickup_id": pickup.public_id, "try": taken + 1}
     try:
         pickup_cancel(pickup=pickup, on_send=lambda: _retry_counted(pickup, now, taken))
+    except AccountUnusable as error:
+        _account_unusable(pickup, error.staff_detail)
+        return False
     except ShippingError as error:
         # Its end is on the row already (unknown for staff, or still in doubt).
         logger.warning(
@@ -438,10 +453,8 @@ def _retry_send(pickup: Pickup, now: datetime, taken: int) -> bool:
         if _nothing_sent(error):
             return False
     except registry.ACCOUNT_UNCALLABLE as error:
-        logger.warning(
-            "pickup cancel not re-sent: its account cannot be called",
-            extra={**log, "error_type": type(error).__name__},
-        )
+        _account_unusable(pickup, staff_text(str(error)))
+        return False
     except Exception:
         logger.exception("pickup cancel re-send failed", extra=log)
     # One that broke before going out is a try all the same.
@@ -470,6 +483,33 @@ def _nothing_sent(error: ShippingError) -> bool:
     """Another cancel of it at the carrier since the row was read, or the
     carrier not reached (told by ``pickup_cancel`` on its error)."""
     return error.code == "cancel_in_progress" or error.nothing_sent
+
+
+def _account_unusable(pickup: Pickup, detail: str) -> None:
+    """A configuration fault, not an outage: nothing was sent, so no try is
+    spent (given back), and staff learn why now, not as "unknown" after the
+    last try: on the pickup's page (``failure_message``) and in one ERROR,
+    the first run this reason stops it. Re-sent an hour on, as ever: once
+    the account is mended it goes out (``_retry_counted`` clears it)."""
+    reason = (
+        "our cancel in doubt is not sent again while its carrier account "
+        f"cannot be used; mend the account: {detail}"
+    )[:255]
+    noted = (
+        Pickup.objects.filter(
+            pk=pickup.pk,
+            status=PickupStatus.SCHEDULED,
+            cancel_requested_at=pickup.cancel_requested_at,
+        )
+        .exclude(failure_message=reason)
+        .update(failure_message=reason)
+    )
+    if noted:
+        pickup.failure_message = reason
+        logger.error(
+            "pickup cancel not re-sent: its carrier account cannot be used; mend it",
+            extra={"pickup_id": pickup.public_id, "account": pickup.account.slug},
+        )
 
 
 def _retry_give_back(pickup: Pickup, taken: int) -> None:

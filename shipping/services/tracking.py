@@ -78,23 +78,49 @@ LABEL_CLOCK_SKEW = timedelta(hours=14)
 
 
 def _dedupe_key(event: CarrierEvent) -> str:
+    # The carrier's facts only, never our status: the same scan may read
+    # otherwise later (a delivery after a return reads returned).
+    return _key("scan", _key_time(event), event.carrier_status_code, event.description)
+
+
+def _key_time(event: CarrierEvent) -> str:
     # In UTC: one instant written at two offsets (a local time with its
     # offset, or the GMT one) is one scan.
-    return _key(event, (event.key_at or event.occurred_at).astimezone(UTC).isoformat())
+    return (event.key_at or event.occurred_at).astimezone(UTC).isoformat()
 
 
-def _key(event: CarrierEvent, at: str) -> str:
-    parts = (at, str(event.status), event.carrier_status_code, event.description)
+def _key(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
-def _stored_already(event: CarrierEvent, known: set[str]) -> bool:
-    # A scan stored before keys were read by ``key_at`` in UTC carries the
-    # key of its ``occurred_at`` as the carrier wrote it: the same scan.
-    return (
-        _dedupe_key(event) in known
-        or _key(event, event.occurred_at.isoformat()) in known
-    )
+def _stored_as(event: CarrierEvent, known: dict[str, str]) -> str | None:
+    """The status the scan was stored with, None if it never was: under its
+    key, or under one of before, with the status it was read as then (any
+    of ours), its time in UTC or, before keys were read by ``key_at`` in
+    UTC, its ``occurred_at`` as the carrier wrote it."""
+    stored = known.get(_dedupe_key(event))
+    if stored is not None:
+        return stored
+    code, text = event.carrier_status_code, event.description
+    for at in (_key_time(event), event.occurred_at.isoformat()):
+        for status in TrackingStatus:
+            stored = known.get(_key(at, str(status), code, text))
+            if stored is not None:
+                return stored
+    return None
+
+
+def _news(shipment: Shipment, events: list) -> tuple[list, list]:
+    """Of ``events`` (in the answer's order), those that say something new:
+    never stored, or stored but read now as another status (a code the
+    table learnt since, a delivery after a return), which the status may
+    follow; and of those, the ones never stored (no second row)."""
+    # Unsorted: the listing order (Meta.ordering) costs a sort per poll.
+    stored = shipment.tracking_events.order_by()
+    known = dict(stored.values_list("dedupe_key", "status"))
+    read = [(event, _stored_as(event, known)) for event in events]
+    news = [event for event, was in read if was != event.status]
+    return news, [event for event, was in read if was is None]
 
 
 def _storable(event: CarrierEvent) -> CarrierEvent:
@@ -123,10 +149,7 @@ def _tracking_apply(shipment: Shipment, info: TrackingInfo) -> tuple[int, bool]:
         # One stamp for the batch: scans dated ahead list in the carrier's
         # order (TrackingEvent.Meta.ordering), as the status follows them.
         received = database_now()
-        # Unsorted: the listing order (Meta.ordering) costs a sort per poll.
-        stored = locked.tracking_events.order_by()
-        known = set(stored.values_list("dedupe_key", flat=True))
-        fresh = [e for e in events if not _stored_already(e, known)]
+        news, fresh = _news(locked, events)
         TrackingEvent.objects.bulk_create(
             # Newest first: a poll's ties list by descending id, the newest
             # last (TrackingEvent.Meta.ordering), as the status follows them.
@@ -146,7 +169,7 @@ def _tracking_apply(shipment: Shipment, info: TrackingInfo) -> tuple[int, bool]:
             ignore_conflicts=True,
         )
         before = locked.tracking_status
-        _move_forward(locked, events, fresh, received)
+        _move_forward(locked, events, news, received)
         if info.status_stated:
             _follow_stated(locked, info.status, events, received)
         _delivery_dated(locked, events, received)
@@ -234,7 +257,8 @@ def _followable(moving: bool, status: TrackingStatus) -> bool:
 
 
 def _move_forward(shipment: Shipment, events: list, fresh: list, now: datetime) -> bool:
-    """Follow the newest fresh event it may follow unless the status is final
+    """Follow the newest fresh event (or one stored already that reads as
+    another status now) it may follow unless the status is final
     or the event is older than the one already followed, or the answer
     (``events``, oldest first) lists a stored one of the same second after
     it; True if it moved."""

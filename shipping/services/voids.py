@@ -16,10 +16,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
-from integrations import registry
-from integrations.attempts import attempt_run
 from integrations.clock import database_now
-from integrations.errors import Outcome, ProviderError, Rejected
 from integrations.events import event_emit
 from integrations.models import Event
 from integrations.reruns import (
@@ -30,39 +27,43 @@ from integrations.reruns import (
     stamped,
 )
 from integrations.secrets_registry import staff_text
-from shipping.models import Shipment, ShipmentAttempt, ShipmentParcel, ShipmentStatus
-from shipping.providers.base import LabelUpdate, VoidRequest, VoidResult
+from shipping.models import Shipment, ShipmentParcel, ShipmentStatus
+from shipping.providers.base import LabelUpdate
 from shipping.services.claims import CLAIM_LIFE, claim_release, claim_take
 from shipping.services.errors import InvalidState, ShippingError
 from shipping.services.labels import shipment_event_payload
 from shipping.services.quote_hold import quote_release_if_rebought
 from shipping.services.tracking import shipment_has_moved
+from shipping.services.void_calls import refused_message, void_at_carrier
 
 logger = logging.getLogger(__name__)
 
 
 def shipment_void(*, shipment: Shipment) -> Shipment:
     """Void a bought label; refused once the parcel is moving, and while
-    another void of it is under way. A retry of a request whose worker died
-    after voiding answers the voided shipment, as the first run did, and so
-    does a void whose answer was lost while the carrier's word that the label
-    is void (a tracking poll's) ended it voided meanwhile."""
+    another void of it is under way. A shipment voided already (by any
+    void, any key, or the carrier's word from a poll) is the void done: it
+    is answered as it stands, nothing sent and nothing announced again, as
+    is a void whose call failed while such a word ended it voided."""
+    if shipment.status == ShipmentStatus.VOIDED:
+        return _done_already(shipment)
     if shipment.status != ShipmentStatus.PURCHASED:
-        if shipment.status == ShipmentStatus.VOIDED and _dead_run(shipment):
-            return shipment
         raise InvalidState(f"a {shipment.status} shipment cannot be voided")
     if shipment_has_moved(shipment=shipment):
         raise InvalidState("the parcel is already in transit", code="in_transit")
     with transaction.atomic():
         # Noted in the claim's commit, before the carrier call: a re-run of
-        # this request then answers the voided shipment however it got
-        # voided, and takes over this claim (only this one) while it stands;
-        # a death between the two would leave a claim no retry could take.
+        # this request takes over this claim (only this one) while it
+        # stands; a death between the two would leave a claim no retry could
+        # take.
         claimed_at = _claim(shipment)
-        record_intent(stamped(_intent(shipment), claimed_at))
+        if claimed_at is not None:
+            record_intent(stamped(_intent(shipment), claimed_at))
+    if claimed_at is None:
+        return _done_already(shipment)  # voided since it was read
     try:
         others = _other_parcel_labels(shipment)
-        result = _void_at_carrier(shipment, others)
+        result = void_at_carrier(shipment, others)
         # A refused void's refunded parcels are announced now; a confirmed
         # one's are covered by ``shipment.voided``.
         marked = _parcels_voided(
@@ -70,7 +71,7 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
         )
         if not result.voided:
             raise InvalidState(
-                _refused(result, others),
+                refused_message(result, others),
                 code="void_refused",
                 staff_detail=staff_text(result.detail or "")[:255],
             )
@@ -89,6 +90,16 @@ def shipment_void(*, shipment: Shipment) -> Shipment:
             "the carrier rejected the refund while the void was under way",
             code="void_refused",
         )
+    return shipment
+
+
+def _done_already(shipment: Shipment) -> Shipment:
+    # The storefront's retry under a new key after a poll voided the label,
+    # a double click in the admin: not a refusal (issue 17, 9).
+    logger.info(
+        "void of a voided shipment answered as done",
+        extra={"shipment_id": shipment.public_id},
+    )
     return shipment
 
 
@@ -445,9 +456,10 @@ def _dead_runs_claim(dead: DeadIntent | None) -> Q | None:
     return Q(void_started_at__gte=rerun_since())
 
 
-def _claim(shipment: Shipment) -> datetime:
-    """Take the void for this call (one conditional UPDATE); InvalidState
-    when the shipment is no longer bought or another void holds it."""
+def _claim(shipment: Shipment) -> datetime | None:
+    """Take the void for this call (one conditional UPDATE); None when the
+    shipment is voided now, InvalidState when it is otherwise no longer
+    bought or another void holds it."""
     now = database_now()
     own = _dead_runs_claim(_dead_run(shipment))
     bought = Shipment.objects.filter(pk=shipment.pk, status=ShipmentStatus.PURCHASED)
@@ -455,6 +467,8 @@ def _claim(shipment: Shipment) -> datetime:
         shipment.void_started_at = now
         return now
     shipment.refresh_from_db()
+    if shipment.status == ShipmentStatus.VOIDED:
+        return None
     if shipment.status != ShipmentStatus.PURCHASED:
         raise InvalidState(f"a {shipment.status} shipment cannot be voided")
     raise InvalidState(
@@ -464,83 +478,6 @@ def _claim(shipment: Shipment) -> datetime:
 
 def _release(shipment: Shipment, claimed_at: datetime) -> None:
     claim_release(shipment, "void_started_at", claimed_at)
-
-
-def _refused(result: VoidResult, others: tuple[str, ...]) -> str:
-    # Our words (issue 17, 3); the carrier's are on the attempt, for staff.
-    message = "the carrier refused to void the label"
-    if others:
-        done = len(set(result.voided_parcels) & set(others))
-        message += f"; {done} of {len(others)} other parcel labels refunded"
-    return message
-
-
-def _void_at_carrier(shipment: Shipment, others: tuple[str, ...]) -> VoidResult:
-    adapter = registry.get_adapter(shipment.account)
-    request = VoidRequest(
-        carrier_shipment_id=shipment.carrier_shipment_id,
-        tracking_number=shipment.tracking_number,
-        idempotency_key=f"{shipment.idempotency_key}-void",
-        service_code=shipment.service_code,
-        parcel_references=others,
-    )
-    if not adapter.supports("void_label"):
-        raise ShippingError(
-            no_void_reason(adapter.display_name),
-            code="not_supported",
-            status_code=422,
-        )
-    try:
-        return attempt_run(
-            ShipmentAttempt,
-            owner={"shipment": shipment},
-            account=shipment.account,
-            operation="void_label",
-            idempotency_key=request.idempotency_key,
-            call=lambda _key: _refusal_raised(adapter.void_label(request)),
-            reference_of=lambda _result: shipment.carrier_shipment_id,
-        )
-    except _VoidRefused as refused:
-        return refused.result  # its text stored on the attempt, for staff
-    except ProviderError as error:
-        raise ShippingError(
-            _NOT_VOIDED.get(error.outcome, "the carrier did not void the label"),
-            code=f"carrier_{error.outcome}",
-            status_code=502,
-            staff_detail=staff_text(error.message)[:255],
-        ) from None
-
-
-def no_void_reason(carrier: str) -> str:
-    """Why a label of a carrier without a void stays bought, and what to do
-    (the API's refusal and the shipment page say the same)."""
-    return (
-        f"{carrier} has no void: the label is still valid, and billed only "
-        "once the carrier picks the parcel up; keep the parcel back (and "
-        "cancel its pickup)"
-    )
-
-
-class _VoidRefused(Rejected):
-    """A void the carrier answered and refused: recorded on the attempt as
-    rejected with the carrier's words, then handed back as its result."""
-
-    def __init__(self, result: VoidResult) -> None:
-        super().__init__(result.detail or "the carrier refused", code="void_refused")
-        self.result = result
-
-
-def _refusal_raised(result: VoidResult) -> VoidResult:
-    if not result.voided:
-        raise _VoidRefused(result)
-    return result
-
-
-_NOT_VOIDED = {
-    Outcome.REJECTED: "the carrier refused to void the label",
-    Outcome.UNKNOWN: "the carrier's answer to the void was lost; it may have "
-    "landed: try the void again",
-}
 
 
 def _other_parcel_labels(shipment: Shipment) -> tuple[str, ...]:

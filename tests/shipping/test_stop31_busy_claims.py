@@ -39,7 +39,7 @@ def test_a_stop_leaving_the_connection_busy_releases_the_void_claim(monkeypatch)
         created_at=timezone.now() - timedelta(hours=1)
     )
     shipment.refresh_from_db()
-    monkeypatch.setattr(voids, "_void_at_carrier", _busy_then_stopped)
+    monkeypatch.setattr(voids, "void_at_carrier", _busy_then_stopped)
 
     with pytest.raises(SystemExit):
         services.shipment_void(shipment=shipment)
