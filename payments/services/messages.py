@@ -101,7 +101,10 @@ def public_message(code: str) -> str:
 def retry_wait_message(until: datetime) -> str:
     """Our message for a charge refused inside the card network's wait,
     naming its end (UTC, rounded up to the minute: never inside it)."""
-    ends = (until + timedelta(seconds=59)).astimezone(UTC)
+    # Up, microseconds too: the end is a database time plus whole hours.
+    until = until.astimezone(UTC)
+    start = until.replace(second=0, microsecond=0)
+    ends = start if start == until else start + timedelta(minutes=1)
     return (
         "The card network asked us not to charge this card again before "
         f"{ends:%Y-%m-%d %H:%M} UTC; try again then, or use another payment method."

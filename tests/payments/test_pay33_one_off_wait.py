@@ -85,7 +85,10 @@ def test_a_charge_inside_the_wait_is_refused_unsent(monkeypatch, primary, method
     assert (refused.status, refused.failure_code) == (PaymentStatus.FAILED, WAITING)
     assert refusal_type(WAITING) == "card_error"
     # Ours, saying when: never the provider's words.
-    shown = (ends + timedelta(seconds=59)).strftime("%Y-%m-%d %H:%M UTC")
+    minute = ends.replace(second=0, microsecond=0)
+    shown = (minute if minute == ends else minute + timedelta(minutes=1)).strftime(
+        "%Y-%m-%d %H:%M UTC"
+    )
     assert shown in refused.failure_message
     assert "51-XYZ" not in refused.failure_message
     assert (refused.failure_provider_code, refused.failure_advice_code) == ("", "")
