@@ -135,6 +135,11 @@ def _unlock_in_child() -> None:
     for lock in (_sweep_lock, *(account_store.lock for account_store in _stores)):
         if lock.locked():
             lock.release()
+    # The parent's entries hold sockets the fork shares with it: a request of
+    # each on one crosses the answers. Forgotten, not closed (the parent's).
+    for account_store in _stores:
+        account_store.entries.clear()
+        account_store._last_used.clear()
 
 
 os.register_at_fork(after_in_child=_unlock_in_child)
