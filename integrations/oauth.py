@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.crypto import salted_hmac
 from oauthlib import oauth1
 from redis.exceptions import RedisError
 
@@ -63,6 +64,9 @@ Clock = Callable[[], float]
 # Waiters for a token being fetched elsewhere try the lock this often.
 _LOCK_POLL_SECONDS = 0.01
 _FORM = "application/x-www-form-urlencoded"
+# The client secret's digest in a token's key: keyed with SECRET_KEY, so a
+# key listing cannot confirm a guessed secret.
+_KEY_SALT = "switchyard.oauth.token-cache.client-secret"
 # A token answer is cached at most this long, whatever lifetime it claims.
 _MAX_CACHE_SECONDS = 24 * 3600
 
@@ -156,9 +160,14 @@ class TokenCache:
     def key_material(self) -> str:
         """What makes a token this one (hashed into the key, never a secret)."""
         # The client id is in the key so new credentials never reuse the old
-        # app's token; hashed to keep it out of key listings.
+        # app's token; hashed to keep it out of key listings. So is the
+        # secret, as a keyed digest: one replaced (it leaked) never reuses
+        # the token fetched with it.
         creds = self.credentials
-        return f"{creds.token_url}\n{creds.client_id}\n{creds.scope}"
+        secret = salted_hmac(_KEY_SALT, creds.client_secret, algorithm="sha256")
+        return (
+            f"{creds.token_url}\n{creds.client_id}\n{creds.scope}\n{secret.hexdigest()}"
+        )
 
     # --- Public surface ---------------------------------------------------------
 

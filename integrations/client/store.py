@@ -13,6 +13,7 @@ each, following the account's state without a query on the call path.
   job), so a changed key or timeout reaches the next call.
 """
 
+import os
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -124,6 +125,24 @@ def close_all() -> None:
     for account_store in list(_stores):
         account_store.clear()
     _swept["at"] = float("-inf")
+
+
+def _unlock_in_child() -> None:
+    """A fork copies a lock as held if another thread had it then, and no
+    thread of the child ever lets it go: the child's first ``client_for``
+    would wait for ever (django-q workers fork). Freed in place, not
+    replaced: modules keep the store's lock under a name of their own."""
+    for lock in (_sweep_lock, *(account_store.lock for account_store in _stores)):
+        if lock.locked():
+            lock.release()
+    # The parent's entries hold sockets the fork shares with it: a request of
+    # each on one crosses the answers. Forgotten, not closed (the parent's).
+    for account_store in _stores:
+        account_store.entries.clear()
+        account_store._last_used.clear()
+
+
+os.register_at_fork(after_in_child=_unlock_in_child)
 
 
 def _account_changed(sender: Any, instance: Any, **kwargs: Any) -> None:

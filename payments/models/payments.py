@@ -14,7 +14,7 @@ from django.utils import timezone
 from integrations.models import ProviderAccount
 from integrations.models.attempts import KeyedAttempt
 from integrations.public_ids import PublicIdField, new_public_id
-from payments.providers.base import FINAL_ADVICE, HARD_DECLINES
+from payments.providers.base import FINAL_ADVICE, HARD_DECLINES, RETRY_AFTER
 
 
 # Module-level functions because the migrations name these defaults by path.
@@ -273,6 +273,14 @@ class Payment(models.Model):
                     Q(failure_code__in=sorted(HARD_DECLINES))
                     | Q(failure_advice_code__in=sorted(FINAL_ADVICE))
                 ),
+            ),
+            # The card network's waits (services.slots.advised_until, 0021):
+            # read on every one-off charge of the card, a handful of rows.
+            models.Index(
+                fields=["saved_method"],
+                name="payment_card_retry_advice",
+                condition=Q(saved_method__isnull=False)
+                & Q(failure_advice_code__in=sorted(RETRY_AFTER)),
             ),
             models.Index(
                 fields=["saved_method", "created_at"],

@@ -4,6 +4,7 @@ included). The provider's text is kept for staff on the payment's timeline,
 with every account's known secrets masked."""
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from integrations.errors import ProviderError, public_provider_code
 from integrations.secrets_registry import known_secrets, redact_secrets
@@ -28,6 +29,12 @@ MESSAGES: dict[str, str] = {
     "payment_method_declined": (
         "The card was declined earlier in a way a retry does not change; "
         "use another payment method."
+    ),
+    # Refused unsent inside the card network's retry wait (services.slots);
+    # the stored message names the wait's end.
+    "card_retry_wait": (
+        "The card network asked us not to charge this card again yet; "
+        "try again later, or use another payment method."
     ),
     "not_found": "The gateway does not know this payment source.",
     "currency_not_supported": "The gateway does not accept this currency.",
@@ -72,6 +79,7 @@ CARD_CODES = frozenset(
         "authentication_required",
         "stop_payment",
         "payment_method_declined",
+        "card_retry_wait",
         "payment_blocked",
         # The gateway's "failed" with no reason given: taken as a decline.
         "payment_failed",
@@ -88,6 +96,19 @@ def refusal_type(code: str) -> str:
 def public_message(code: str) -> str:
     """Our message for ``code``; the same for every gateway."""
     return MESSAGES.get(code, DEFAULT_MESSAGE)
+
+
+def retry_wait_message(until: datetime) -> str:
+    """Our message for a charge refused inside the card network's wait,
+    naming its end (UTC, rounded up to the minute: never inside it)."""
+    # Up, microseconds too: the end is a database time plus whole hours.
+    until = until.astimezone(UTC)
+    start = until.replace(second=0, microsecond=0)
+    ends = start if start == until else start + timedelta(minutes=1)
+    return (
+        "The card network asked us not to charge this card again before "
+        f"{ends:%Y-%m-%d %H:%M} UTC; try again then, or use another payment method."
+    )
 
 
 def provider_code_of(error: ProviderError) -> str:

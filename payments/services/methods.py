@@ -2,12 +2,13 @@
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import transaction
 
+from integrations.clock import database_now
 from integrations.db import drop_if_busy
 from integrations.errors import NotProcessed, ProviderError, Rejected
 from integrations.failover import (
@@ -46,7 +47,11 @@ from payments.services.errors import (
     PaymentError,
 )
 from payments.services.followups import fraud_held
-from payments.services.messages import provider_code_of, public_message
+from payments.services.messages import (
+    provider_code_of,
+    public_message,
+    retry_wait_message,
+)
 from payments.services.pan import pan_refuse
 from payments.services.reconcile import (
     DUPLICATE_CODES,
@@ -54,9 +59,7 @@ from payments.services.reconcile import (
     duplicate_look_up,
     not_sent_fail,
 )
-from payments.services.slots import (
-    period_charged,
-)
+from payments.services.slots import RETRY_WAIT, advised_until, period_charged
 from payments.services.state import (
     Change,
     advance,
@@ -257,45 +260,85 @@ def saved_method_charge(
     return saved_method_send(payment, saved_method, adapter)
 
 
+class _Hold(NamedTuple):
+    """Why a card's one-off charge is refused unsent: its failure fields,
+    the note on its timeline and the log line."""
+
+    code: str
+    message: str
+    note_kind: str
+    note_title: str
+    note_detail: str
+    log_message: str
+    log_extra: dict[str, str]
+
+
 def _held_card_refuse(
     payment: Payment, saved_method: SavedPaymentMethod
 ) -> Payment | None:
     """``payment`` failed unsent (our code, its key kept: a repeat is
-    answered the same) if its card's hard-decline rule holds the card
-    (``card_rule``): charged again it is declined again, a retry card
-    networks count against us. None if it may be sent. Read under the
-    card's lock (after the payment's, the order every path takes), so a
-    decline being stored meanwhile is seen."""
+    answered the same) if its card is held (``_card_hold``): charged again
+    it is declined again, a retry card networks count against us. None if
+    it may be sent. Read under the card's lock (after the payment's, the
+    order every path takes), so a decline being stored meanwhile is seen."""
     with transaction.atomic():
         lock_payment(payment.pk)
         card_lock(saved_method.pk)
-        decline = final_decline_in_force(saved_method)
-        if decline is None:
+        hold = _card_hold(saved_method)
+        if hold is None:
             return None
         refused = advance(
             payment,
             Change(
                 status=PaymentStatus.FAILED,
-                fields={
-                    "failure_code": DECLINED_FOR_GOOD,
-                    "failure_message": public_message(DECLINED_FOR_GOOD),
-                },
+                fields={"failure_code": hold.code, "failure_message": hold.message},
             ),
         )
         PaymentNote.objects.create(
             payment=refused,
-            kind="card_declined_for_good",
-            title="Refused before sending: the card was declined for good",
-            detail=f"The card's decline on {decline.public_id} "
-            f"({decline.failure_code}) is in force: nothing was sent. The "
-            "customer charges another card, or this one once it is approved.",
+            kind=hold.note_kind,
+            title=hold.note_title,
+            detail=hold.note_detail,
         )
         # In the refusal's commit: a fault after it would free a kept key.
         logger.warning(
-            "saved card charge refused; its card was declined for good",
-            extra={"payment_id": refused.public_id, "decline_id": decline.public_id},
+            hold.log_message, extra={"payment_id": refused.public_id, **hold.log_extra}
         )
     return refused
+
+
+def _card_hold(saved_method: SavedPaymentMethod) -> _Hold | None:
+    """What holds a one-off charge of the card: its hard-decline rule
+    (``card_rule``), else the wait its network advised (``advised_until``,
+    on the database's clock as the rule's stamps are: ``cards``)."""
+    decline = final_decline_in_force(saved_method)
+    if decline is not None:
+        return _Hold(
+            DECLINED_FOR_GOOD,
+            public_message(DECLINED_FOR_GOOD),
+            "card_declined_for_good",
+            "Refused before sending: the card was declined for good",
+            f"The card's decline on {decline.public_id} "
+            f"({decline.failure_code}) is in force: nothing was sent. The "
+            "customer charges another card, or this one once it is approved.",
+            "saved card charge refused; its card was declined for good",
+            {"decline_id": decline.public_id},
+        )
+    now = database_now()
+    until = advised_until(saved_method, now)
+    if until is None or until <= now:
+        return None
+    return _Hold(
+        RETRY_WAIT,
+        retry_wait_message(until),
+        "card_retry_wait",
+        "Refused before sending: the card network's retry wait is on",
+        f"A decline of this card came with the network's advice to wait until "
+        f"{until.isoformat()}: nothing was sent. The customer tries again "
+        "after it, or charges another card.",
+        "saved card charge refused; its card network's wait is on",
+        {"until": until.isoformat()},
+    )
 
 
 def _same_request(

@@ -400,6 +400,8 @@ def _charged_twice(late: Payment, other: Payment) -> None:
 LEARNT = Coalesce("failure_learnt_at", "created_at")
 # No network advises a longer wait: an older advice is over.
 LONGEST_WAIT = max(RETRY_AFTER.values())
+# Our code for a one-off charge refused unsent inside the wait (methods.py).
+RETRY_WAIT = "card_retry_wait"
 
 
 def advised_until(
