@@ -33,6 +33,7 @@ from django_q.tasks import async_task
 
 from integrations import registry
 from integrations.clock import database_now
+from integrations.crypto import CredentialsDecryptError
 from integrations.db import drop_if_busy
 from integrations.errors import ProviderError
 from integrations.leases import ClaimLost, describe_error
@@ -69,6 +70,12 @@ OPEN = (SyncStatus.QUEUED, SyncStatus.RUNNING)
 # A page's transaction is tried this often when chosen as a deadlock's victim.
 PAGE_TRIES = 3
 DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
+CREDENTIALS_UNREADABLE = (
+    "the account's credentials cannot be decrypted with the current key "
+    "(CREDENTIALS_ENCRYPTION_KEYS); put the key they were encrypted with back "
+    "after the newest, run `manage.py rotate_credentials`, then remove it; or "
+    "enter the credentials again in the admin"
+)
 _PAGE_FIELDS = [
     "pages",
     "items_seen",
@@ -322,6 +329,16 @@ def _guarded(
         return _work(run, progress, deadline)
     except ClaimLost:
         raise
+    except CredentialsDecryptError:
+        # Says why and what to do; a rerun would fail the same way.
+        _end_failed(run, "credentials_unreadable", CREDENTIALS_UNREADABLE)
+        logger.error(
+            "inventory sync: credentials unreadable",
+            extra={"run": run.pk, "account": run.account.slug},
+        )
+        raise InventoryError(
+            CREDENTIALS_UNREADABLE, code="credentials_unreadable"
+        ) from None
     except Exception as exc:
         message = describe_error(exc)[:200]
         _end_failed(run, "sync_failed", message)
@@ -360,6 +377,9 @@ def _work(run: SyncRun, progress: Progress | None, deadline: float | None) -> bo
     """Apply pages from the run's position until none is left (the run is
     finished: False) or the next one would end past ``deadline`` (True)."""
     adapter = registry.get_adapter(run.account)
+    # Opened before the first page: an adapter reads them lazily, where the
+    # client turns the failure into unexpected_error and opens the breaker.
+    run.account.get_credentials()
     source = PageSource(adapter, run)
     position = SyncPosition.of(run, adapter)
     slowest, pages = 0.0, 0
