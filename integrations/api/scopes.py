@@ -10,6 +10,9 @@ SCOPES: dict[str, str] = {
     "inventory:read": "Read stock levels and reservations",
     "inventory:write": "Reserve and release stock",
     "email:send": "Send email",
-    "email:read": "Read email messages, their delivery events and suppressions",
+    "email:read": (
+        "Read email messages with their delivery events, and bulk sends with "
+        "their progress"
+    ),
     "webhooks:manage": "Manage storefront webhook endpoints and their secrets",
 }
