@@ -54,6 +54,7 @@ from inventory.services.sync_owed import owed_floor, owed_inherited, owed_read_b
 from inventory.services.sync_pages import (
     PageSource,
     SyncPosition,
+    counted_before,
     failed_pages,
     known_skus,
     rejected_levels_record,
@@ -394,9 +395,10 @@ def _work(run: SyncRun, progress: Progress | None, deadline: float | None) -> bo
         page, error = _ask(adapter, query)
         # The ERP computed it somewhere between the ask and its answer.
         window = (asked_at, database_now())
+        again = counted_before(position, page) if page is not None else 0
         position = source.after(position, query, page, error)
         position = seen_after(position, page)
-        _page_save(run, page, window, position)
+        _page_save(run, (page, again), window, position)
         slowest, pages = max(slowest, time.monotonic() - began), pages + 1
         if progress is not None:
             progress(run)
@@ -421,7 +423,7 @@ def _ask(
 
 def _page_save(
     run: SyncRun,
-    page: StockLevelPage | None,
+    read: tuple[StockLevelPage | None, int],
     window: tuple[datetime, datetime],
     position: SyncPosition,
 ) -> None:
@@ -432,7 +434,7 @@ def _page_save(
     counters = {name: getattr(run, name) for name in (*_PAGE_FIELDS, "high_water")}
     for attempt in range(1, PAGE_TRIES + 1):
         try:
-            _page_apply(run, page, window, position)
+            _page_apply(run, read, window, position)
             return
         except OperationalError as exc:
             cause = exc.__cause__
@@ -448,13 +450,15 @@ def _page_save(
 
 def _page_apply(
     run: SyncRun,
-    page: StockLevelPage | None,
+    read: tuple[StockLevelPage | None, int],
     window: tuple[datetime, datetime],
     position: SyncPosition,
 ) -> None:
-    """Apply a page and save the run's counters and position in one
+    """Apply a page (and how many of its levels the page before counted)
+    and save the run's counters and position in one
     transaction, while this worker's claim stands (ClaimLost rolls both
     back): a resumed run never applies a page twice or skips one."""
+    page, again = read
     with transaction.atomic():
         # The database's time: the claim's lease and the holds' expiry are.
         now = database_now()
@@ -469,7 +473,7 @@ def _page_apply(
                 as_of=window[0],
                 answered_at=window[1],
             )
-            run.items_seen += result.seen - min(page.read_again, result.seen)
+            run.items_seen += result.seen - min(again, result.seen)
             run.items_changed += result.changed
             if result.newest and (not run.high_water or result.newest > run.high_water):
                 run.high_water = result.newest
