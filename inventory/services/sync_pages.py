@@ -175,9 +175,12 @@ class PageSource:
             return replace(
                 position, cursor="", skus=(), after_sku=query.skus[-1], failures=0
             )
-        # Given up (page None): the rest of the listing was not read.
+        # Given up (page None): the rest of the listing was not read. No page
+        # follows to count against: the pairs are not kept with the run.
         incomplete = position.incomplete or page is None
-        return replace(position, failures=failures, done=True, incomplete=incomplete)
+        return replace(
+            position, failures=failures, done=True, incomplete=incomplete, counted=()
+        )
 
     def _counted(self, page: StockLevelPage | None) -> tuple[tuple[str, str], ...]:
         if page is None or not self.adapter.pages_overlap:
