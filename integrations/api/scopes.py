@@ -9,7 +9,10 @@ SCOPES: dict[str, str] = {
     "shipping:write": "Buy labels and book pickups",
     "inventory:read": "Read stock levels and reservations",
     "inventory:write": "Reserve and release stock",
-    "email:send": "Send email",
-    "email:read": "Read email messages, their delivery events and suppressions",
+    "email:send": "Send email messages, and start and cancel bulk sends",
+    "email:read": (
+        "Read email messages with their delivery events, and bulk sends with "
+        "their progress"
+    ),
     "webhooks:manage": "Manage storefront webhook endpoints and their secrets",
 }

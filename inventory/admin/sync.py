@@ -14,6 +14,7 @@ from integrations.models import ProviderAccount
 from inventory import services
 from inventory.models import SyncRun, SyncStatus
 from inventory.providers.base import CLOCK_SKEW
+from inventory.services.sync_pages import failed_pages
 
 
 @admin.register(SyncRun)
@@ -27,6 +28,7 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "items_seen",
         "items_changed",
         "items_failed",
+        "failed_pages_shown",
         "started_at",
         "finished_at",
     ]
@@ -74,6 +76,11 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             f for f in super().get_fields(request, obj) if f != "high_water_shown"
         ]
         return ["high_water_shown" if f == "high_water" else f for f in fields]
+
+    @admin.display(description="failed pages")
+    def failed_pages_shown(self, run: SyncRun) -> int:
+        # Every one: the errors keep only the first MAX_ERRORS_KEPT.
+        return failed_pages(run)
 
     @admin.display(description="high water (newest ERP time seen)")
     def high_water_shown(self, run: SyncRun) -> str:

@@ -366,9 +366,6 @@ class StockLevelPage:
     # looked up), whatever the size did: a size change then stops no
     # deletion check (sync_gone).
     boundary_proven: bool = False
-    # How many of ``records`` the page before held too (TradeGecko's
-    # overlapping pages): applied again, counted once (``items_seen``).
-    read_again: int = 0
 
     def __post_init__(self) -> None:
         _without_rejected(self, "records")
@@ -502,6 +499,9 @@ class InventoryAdapter(BaseAdapter):
     # The ERP answers for one SKU (``item_levels_fetch``): a full run asks
     # it about each level it would set to 0 as gone before doing so (sync_gone).
     looks_up_items: ClassVar[bool] = False
+    # A page may hold levels of the page before again (TradeGecko's
+    # overlapping pages): the sync counts those once (``items_seen``).
+    pages_overlap: ClassVar[bool] = False
     # How long the ERP remembers a purchase order upsert's key (None: for
     # ever, the order is keyed by our id). Past it, an upsert whose answer
     # was lost may place a second order: it is not sent again unasked.

@@ -171,6 +171,9 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     # One restored with its old id after its page was read is not listed
     # by the run either: asked by SKU before it is set to 0.
     looks_up_items: ClassVar[bool] = True
+    # A full run's next page starts before the place the page before ended
+    # (tradegecko_paging): its levels read again are counted once.
+    pages_overlap: ClassVar[bool] = True
     # 300 requests per 300 seconds per application and account.
     default_limits: ClassVar[Mapping[str, float]] = {
         "rate_limit_per_second": 1.0,
@@ -217,7 +220,6 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         records: list[StockLevelRecord] = []
         rejected: list[RejectedLevel] = []
         held = held_before(cursor.last, variants, descending=cursor.descending)
-        again = 0
         for place, variant in enumerate(variants):
             sku = variant.get("sku")
             # Archived (its default leaves these out): gone, as read back.
@@ -229,7 +231,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
                 if place < held:
                     # The page before refused (counted, listed) its others.
                     kept = tuple(r for r in kept if level_problem(r) is None)
-                    refused, again = (), again + len(kept)
+                    refused = ()
                 records += kept
                 rejected += refused
         more = has_more(total, page=page, limit=limit, count=len(variants))
@@ -244,7 +246,6 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             total=total,
             shifted=shifted,
             boundary_proven=proven,
-            read_again=again,
         )
 
     def _variants(

@@ -33,6 +33,7 @@ from django_q.tasks import async_task
 
 from integrations import registry
 from integrations.clock import database_now
+from integrations.crypto import CredentialsDecryptError
 from integrations.db import drop_if_busy
 from integrations.errors import ProviderError
 from integrations.leases import ClaimLost, describe_error
@@ -53,6 +54,7 @@ from inventory.services.sync_owed import owed_floor, owed_inherited, owed_read_b
 from inventory.services.sync_pages import (
     PageSource,
     SyncPosition,
+    counted_before,
     failed_pages,
     known_skus,
     rejected_levels_record,
@@ -69,6 +71,12 @@ OPEN = (SyncStatus.QUEUED, SyncStatus.RUNNING)
 # A page's transaction is tried this often when chosen as a deadlock's victim.
 PAGE_TRIES = 3
 DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
+CREDENTIALS_UNREADABLE = (
+    "the account's credentials cannot be decrypted with the current key "
+    "(CREDENTIALS_ENCRYPTION_KEYS); put the key they were encrypted with back "
+    "after the newest, run `manage.py rotate_credentials`, then remove it; or "
+    "enter the credentials again in the admin"
+)
 _PAGE_FIELDS = [
     "pages",
     "items_seen",
@@ -322,6 +330,16 @@ def _guarded(
         return _work(run, progress, deadline)
     except ClaimLost:
         raise
+    except CredentialsDecryptError:
+        # Says why and what to do; a rerun would fail the same way.
+        _end_failed(run, "credentials_unreadable", CREDENTIALS_UNREADABLE)
+        logger.error(
+            "inventory sync: credentials unreadable",
+            extra={"run": run.pk, "account": run.account.slug},
+        )
+        raise InventoryError(
+            CREDENTIALS_UNREADABLE, code="credentials_unreadable"
+        ) from None
     except Exception as exc:
         message = describe_error(exc)[:200]
         _end_failed(run, "sync_failed", message)
@@ -360,6 +378,9 @@ def _work(run: SyncRun, progress: Progress | None, deadline: float | None) -> bo
     """Apply pages from the run's position until none is left (the run is
     finished: False) or the next one would end past ``deadline`` (True)."""
     adapter = registry.get_adapter(run.account)
+    # Opened before the first page: an adapter reads them lazily, where the
+    # client turns the failure into unexpected_error and opens the breaker.
+    run.account.get_credentials()
     source = PageSource(adapter, run)
     position = SyncPosition.of(run, adapter)
     slowest, pages = 0.0, 0
@@ -374,9 +395,10 @@ def _work(run: SyncRun, progress: Progress | None, deadline: float | None) -> bo
         page, error = _ask(adapter, query)
         # The ERP computed it somewhere between the ask and its answer.
         window = (asked_at, database_now())
+        again = counted_before(position, page) if page is not None else 0
         position = source.after(position, query, page, error)
         position = seen_after(position, page)
-        _page_save(run, page, window, position)
+        _page_save(run, (page, again), window, position)
         slowest, pages = max(slowest, time.monotonic() - began), pages + 1
         if progress is not None:
             progress(run)
@@ -401,7 +423,7 @@ def _ask(
 
 def _page_save(
     run: SyncRun,
-    page: StockLevelPage | None,
+    read: tuple[StockLevelPage | None, int],
     window: tuple[datetime, datetime],
     position: SyncPosition,
 ) -> None:
@@ -412,7 +434,7 @@ def _page_save(
     counters = {name: getattr(run, name) for name in (*_PAGE_FIELDS, "high_water")}
     for attempt in range(1, PAGE_TRIES + 1):
         try:
-            _page_apply(run, page, window, position)
+            _page_apply(run, read, window, position)
             return
         except OperationalError as exc:
             cause = exc.__cause__
@@ -428,13 +450,15 @@ def _page_save(
 
 def _page_apply(
     run: SyncRun,
-    page: StockLevelPage | None,
+    read: tuple[StockLevelPage | None, int],
     window: tuple[datetime, datetime],
     position: SyncPosition,
 ) -> None:
-    """Apply a page and save the run's counters and position in one
+    """Apply a page (and how many of its levels the page before counted)
+    and save the run's counters and position in one
     transaction, while this worker's claim stands (ClaimLost rolls both
     back): a resumed run never applies a page twice or skips one."""
+    page, again = read
     with transaction.atomic():
         # The database's time: the claim's lease and the holds' expiry are.
         now = database_now()
@@ -449,7 +473,7 @@ def _page_apply(
                 as_of=window[0],
                 answered_at=window[1],
             )
-            run.items_seen += result.seen - min(page.read_again, result.seen)
+            run.items_seen += result.seen - min(again, result.seen)
             run.items_changed += result.changed
             if result.newest and (not run.high_water or result.newest > run.high_water):
                 run.high_water = result.newest

@@ -57,6 +57,12 @@ class SyncPosition:
     # The listing's size as its first page said (StockLevelPage.total): a
     # later page saying another stops the deletion check (sync_gone).
     listed_total: int | None = None
+    # Every page that failed (the errors keep the first MAX_ERRORS_KEPT).
+    failed_pages: int = 0
+    # Pages that overlap (``InventoryAdapter.pages_overlap``): the (SKU,
+    # location) of the levels the page before counted, so a level read again
+    # is counted once and a level new on a page read again is counted.
+    counted: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, run: SyncRun, adapter: InventoryAdapter) -> "SyncPosition":
@@ -77,6 +83,8 @@ class SyncPosition:
             incomplete=_incomplete(data, run),
             seen=None if seen is None else tuple(seen),
             listed_total=data.get("listed_total"),
+            failed_pages=int(data.get("failed_pages") or 0),
+            counted=tuple((str(s), str(c)) for s, c in data.get("counted") or ()),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -90,6 +98,8 @@ class SyncPosition:
             "incomplete": self.incomplete,
             "seen": None if self.seen is None else list(self.seen),
             "listed_total": self.listed_total,
+            "failed_pages": self.failed_pages,
+            "counted": [list(key) for key in self.counted],
         }
 
 
@@ -139,7 +149,9 @@ class PageSource:
         ``error`` (recorded here; the run then moves no "since")."""
         if page is None and error is not None:
             page_failure_record(self.run, query, error)
-            position = replace(position, incomplete=True)
+            failed = position.failed_pages + 1
+            position = replace(position, incomplete=True, failed_pages=failed)
+        position = replace(position, counted=self._counted(page))
         if page is not None and page.shifted:
             # A record may have been skipped: the run is partial, and "since"
             # stays where a later run reads it again.
@@ -163,9 +175,17 @@ class PageSource:
             return replace(
                 position, cursor="", skus=(), after_sku=query.skus[-1], failures=0
             )
-        # Given up (page None): the rest of the listing was not read.
+        # Given up (page None): the rest of the listing was not read. No page
+        # follows to count against: the pairs are not kept with the run.
         incomplete = position.incomplete or page is None
-        return replace(position, failures=failures, done=True, incomplete=incomplete)
+        return replace(
+            position, failures=failures, done=True, incomplete=incomplete, counted=()
+        )
+
+    def _counted(self, page: StockLevelPage | None) -> tuple[tuple[str, str], ...]:
+        if page is None or not self.adapter.pages_overlap:
+            return ()
+        return tuple(sorted({(r.sku, r.location_code) for r in page.records}))
 
     def _skip(self, query: LevelsQuery) -> LevelsQuery | None:
         """The query after a failed one: the next batch of SKUs follows
@@ -192,9 +212,18 @@ def known_skus() -> list[str]:
 
 
 def failed_pages(run: SyncRun) -> int:
-    """How many pages of ``run`` failed: a failed page's entry names its
-    cursor (page_failure_record); levels refused or gone and notes do not."""
-    return sum("cursor" in error for error in run.errors)
+    """How many pages of ``run`` failed: its position's count, exact past the
+    errors' cap. A run saved by an older version has only its error entries
+    naming a cursor (page_failure_record; refused or gone levels do not)."""
+    counted = int((run.position or {}).get("failed_pages") or 0)
+    return max(counted, sum("cursor" in error for error in run.errors))
+
+
+def counted_before(position: SyncPosition, page: StockLevelPage) -> int:
+    """How many of ``page``'s levels the page before counted (``position``:
+    as that page left it): an overlapping page's levels read again."""
+    before = set(position.counted)
+    return sum((r.sku, r.location_code) in before for r in page.records)
 
 
 def page_failure_record(run: SyncRun, query: LevelsQuery, error: ProviderError) -> None:

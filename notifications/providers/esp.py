@@ -33,6 +33,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from integrations.client import CallContext, client_for
+from integrations.client.store import AccountStore
 from integrations.errors import ProviderError, Unknown
 from integrations.providers.base import ConfigField, HealthResult
 from integrations.webhooks.signing import check_tolerance
@@ -108,14 +109,23 @@ def build_anymail_backend(
     return backend
 
 
-_backends = threading.local()
+# (account pk, backend path, thread): each thread its own backend. Kept in a
+# client store, so an account disabled or deleted (or idle) drops them with
+# its client instead of holding its closed session for the thread's life.
+HeldKey = tuple[int, str, int]
+Held = tuple[dict[str, Any], requests.Session, AnymailBaseBackend]
 
 
-def _held_backends() -> dict[tuple[int, str], tuple[Any, Any, AnymailBaseBackend]]:
-    held = getattr(_backends, "by_account", None)
-    if held is None:
-        held = _backends.by_account = {}
-    return held
+def _account_of(key: HeldKey) -> int:
+    return key[0]
+
+
+def _forget(held: Held) -> None:
+    """Nothing to close: the session is the account's client's, closed by
+    that client's store (and another thread may still send on it)."""
+
+
+_store: AccountStore[HeldKey, Held] = AccountStore(_forget, pk_of=_account_of)
 
 
 def anymail_message(
@@ -223,13 +233,17 @@ class AnymailAdapter(EmailAdapter):
         settings to build one, a tenth of a bulk message's work."""
         session = client_for(self.account).session
         options = self.backend_options()
-        key = (self.account.pk, self.backend_path)
-        held = _held_backends()
-        kept = held.get(key)
-        if kept is not None and kept[0] == options and kept[1] is session:
-            return kept[2]
+        key = (self.account.pk, self.backend_path, threading.get_ident())
+        with _store.lock:
+            kept = _store.entries.get(key)
+            if kept is not None and kept[0] == options and kept[1] is session:
+                _store.used(key)
+                return kept[2]
         backend = build_anymail_backend(self.backend_path, options, session=session)
-        held[key] = (options, session, backend)
+        with _store.lock:
+            # Not ``put``: that drops the account's other threads' backends.
+            _store.entries[key] = (options, session, backend)
+            _store.used(key)
         return backend
 
     def deliver(

@@ -1,5 +1,6 @@
 """revinv26: ``items_seen`` counts a variant an overlapping page reads
-again once (``StockLevelPage.read_again``). The re-read ones were found by
+again once (then ``StockLevelPage.read_again``; since ops33 the levels the
+page before counted, ``SyncPosition.counted``). The re-read ones were found by
 the place of the page before's last variant on the page: deleted at
 TradeGecko between the two pages (a common write), it is on no page, and
 every variant of the overlap was counted twice. In id order the page

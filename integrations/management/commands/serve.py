@@ -123,6 +123,10 @@ class Command(OneLineCommand):
             f"{ADMIN_USERNAME})."
         )
         self.stdout.write(f"  API docs: http://{host}:{port}/api/docs/")
+        public = self._child_env["EMAIL_PUBLIC_BASE_URL"].rstrip("/")
+        self.stdout.write(
+            f"  Links in emails: {public}/ (EMAIL_PUBLIC_BASE_URL; unsubscribe)"
+        )
         self.stdout.write("  Press Ctrl-C to stop the web server and the worker.")
         # Flushed so the banner shows up at once when stdout is a pipe or a file.
         self.stdout.flush()
@@ -142,11 +146,15 @@ class Command(OneLineCommand):
 
 
 def child_environment(host: str, port: str) -> dict[str, str]:
-    """The children's environment. Sandbox accounts post their webhooks to
-    this server's own address unless SANDBOX_WEBHOOK_BASE_URL says otherwise."""
+    """The children's environment. Sandbox accounts post their webhooks, and
+    emails link (unsubscribe), to this server's own address unless
+    SANDBOX_WEBHOOK_BASE_URL or EMAIL_PUBLIC_BASE_URL says otherwise (.env is
+    in os.environ by now: read without overwriting)."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
-    if "SANDBOX_WEBHOOK_BASE_URL" not in env:
-        env["SANDBOX_WEBHOOK_BASE_URL"] = f"http://{reachable_host(host)}:{port}"
+    served = f"http://{reachable_host(host)}:{port}"
+    env.setdefault("SANDBOX_WEBHOOK_BASE_URL", served)
+    # Else the DEBUG default (port 8000) whatever --addr says.
+    env.setdefault("EMAIL_PUBLIC_BASE_URL", served)
     return env
 
 

@@ -1,5 +1,6 @@
 """Sync stock levels from the ERP accounts, with a progress line per page and
-a closing summary. Exit status 1 when a run failed outright."""
+a closing summary. Every account is synced even if one fails; exit status 1
+when any failed outright (each named in one line)."""
 
 import signal
 import threading
@@ -65,29 +66,42 @@ class Command(ProviderCommand):
         accounts = self._accounts(account)
         try:
             with _sigterm_raises():
-                runs = self._sync(accounts, full)
+                runs, refused = self._sync(accounts, full)
         except Terminated:
             raise CommandError(
                 "stopped by SIGTERM; the run under way ended (sync_interrupted)",
                 returncode=TERMINATED,
             ) from None
-        self.stdout.write(_summary(runs))
+        if runs:
+            self.stdout.write(_summary(runs))
+        if len(refused) == 1 and len(accounts) == 1:
+            raise CommandError(refused[0])
+        for line in refused:
+            self.stderr.write(line)
+        if refused:
+            slugs = ", ".join(line.split(":", 1)[0] for line in refused)
+            raise CommandError(f"{len(refused)} account(s) not synced: {slugs}")
         if any(run.status == SyncStatus.FAILED for run in runs):
             raise CommandError("a sync failed; see the errors above")
 
-    def _sync(self, accounts: list[ProviderAccount], full: bool) -> list[SyncRun]:
-        runs = []
+    def _sync(
+        self, accounts: list[ProviderAccount], full: bool
+    ) -> tuple[list[SyncRun], list[str]]:
+        """The runs that ended, and a line for each account whose sync was
+        refused or failed: one broken account must not stop the others."""
+        runs, refused = [], []
         for target in accounts:
             self.stdout.write(f"Syncing {target.slug} ({target.provider})")
             try:
-                run = services.inventory_sync(
-                    account=target, full=full, progress=self._progress
+                runs.append(
+                    services.inventory_sync(
+                        account=target, full=full, progress=self._progress
+                    )
                 )
             except services.InventoryError as error:
-                raise CommandError(f"{target.slug}: {error.message}") from None
-            runs.append(run)
+                refused.append(f"{target.slug}: {error.message}")
             self.stdout.write("")
-        return runs
+        return runs, refused
 
     def _accounts(self, slug: str | None) -> list[ProviderAccount]:
         if slug is None:
