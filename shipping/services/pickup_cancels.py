@@ -15,7 +15,7 @@ from integrations import registry
 from integrations.client.fallback import UNREACHABLE_CODES
 from integrations.clock import database_now
 from integrations.deadline import deadline_scope, remaining
-from integrations.errors import ConfigurationError, Outcome, ProviderError
+from integrations.errors import Outcome, ProviderError
 from integrations.events import event_emit
 from integrations.secrets_registry import staff_text
 from shipping import codec
@@ -290,9 +290,27 @@ def _carrier_refused(error: ProviderError) -> bool:
 
 
 class AccountUnusable(ShippingError):
-    """The cancel never left: its carrier account is configured so it cannot
-    be called (a credential or setting missing, credentials no key opens).
-    Answered as any cancel not processed; the re-send job tells staff."""
+    """The cancel was not done for a fault of its carrier account alone
+    (``_account_fault``). Answered as any cancel not processed; the re-send
+    job tells staff."""
+
+
+# Codes of the account's own configuration (adapters and shared client):
+# nothing could be sent until staff mend it. Not ``invalid_request``, a
+# request the pickup's own data could not make (a header, a URL).
+_ACCOUNT_SETUP = frozenset(
+    {
+        "missing_credentials",
+        "missing_settings",
+        "invalid_settings",
+        "mode_mismatch",
+        "credentials_unreadable",
+    }
+)
+
+
+def _account_fault(error: ProviderError) -> bool:
+    return error.outcome == Outcome.NOT_PROCESSED and error.code in _ACCOUNT_SETUP
 
 
 def _cancel_failed(pickup: Pickup, error: ProviderError) -> ShippingError:
@@ -311,13 +329,13 @@ def _cancel_failed(pickup: Pickup, error: ProviderError) -> ShippingError:
             status_code=422,
             staff_detail=carrier_text,
         )
-    unusable = isinstance(error, ConfigurationError)
+    unusable = _account_fault(error)
     return (AccountUnusable if unusable else ShippingError)(
         _NOT_CANCELLED.get(error.outcome, "the carrier did not cancel the pickup"),
         code=f"carrier_{error.outcome}",
         status_code=502,
         staff_detail=carrier_text,
-        nothing_sent=unusable or _not_reached(error),
+        nothing_sent=error.code in _ACCOUNT_SETUP or _not_reached(error),
     )
 
 
