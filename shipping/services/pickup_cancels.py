@@ -227,6 +227,11 @@ def _cancel_sent(pickup: Pickup, marked: list[datetime]) -> None:
         if unmarked.update(cancel_requested_at=now, **fresh):
             pickup.cancel_requested_at = now
             marked.append(now)
+    # Whoever sends it (the API, staff, the re-send job): its account can be
+    # called again, so a reason ``_account_unusable`` noted is stale now.
+    noted = Pickup.objects.filter(pk=pickup.pk, failure_message__startswith=_UNUSABLE)
+    if noted.update(failure_message=""):
+        pickup.failure_message = ""
 
 
 def _cancel_not_done(
@@ -447,12 +452,8 @@ def _retry_counted(pickup: Pickup, now: datetime, taken: int) -> None:
         pk=pickup.pk,
         cancel_requested_at=pickup.cancel_requested_at,
         cancel_retries=pickup.cancel_retries,
-    ).update(
-        cancel_retries=tries,
-        cancel_retry_at=now + CANCEL_RETRY_WAIT * 2**tries,
-        failure_message="",  # an account fault noted before is mended
-    )
-    pickup.cancel_retries, pickup.failure_message = tries, ""
+    ).update(cancel_retries=tries, cancel_retry_at=now + CANCEL_RETRY_WAIT * 2**tries)
+    pickup.cancel_retries = tries
 
 
 def _retry_send(pickup: Pickup, now: datetime, taken: int) -> bool:
@@ -503,16 +504,20 @@ def _nothing_sent(error: ShippingError) -> bool:
     return error.code == "cancel_in_progress" or error.nothing_sent
 
 
+_UNUSABLE = (
+    "our cancel in doubt is not sent again while its carrier account "
+    "cannot be used; mend the account: "
+)
+
+
 def _account_unusable(pickup: Pickup, detail: str) -> None:
     """A configuration fault, not an outage: nothing was sent, so no try is
     spent (given back), and staff learn why now, not as "unknown" after the
     last try: on the pickup's page (``failure_message``) and in one ERROR,
     the first run this reason stops it. Re-sent an hour on, as ever: once
-    the account is mended it goes out (``_retry_counted`` clears it)."""
-    reason = (
-        "our cancel in doubt is not sent again while its carrier account "
-        f"cannot be used; mend the account: {detail}"
-    )[:255]
+    the account is mended it goes out (any cancel going out clears the
+    reason, ``_cancel_sent``)."""
+    reason = f"{_UNUSABLE}{detail}"[:255]
     noted = (
         Pickup.objects.filter(
             pk=pickup.pk,
