@@ -312,10 +312,16 @@ _ACCOUNT_SETUP = frozenset(
         "credentials_unreadable",
     }
 )
+# The carrier refused our credentials (401, after the adapter's one token
+# refresh, or 403): nothing was done with the cancel, whatever its doubt.
+_CREDENTIALS_REFUSED = frozenset({"authentication_failed", "permission_denied"})
 
 
 def _account_fault(error: ProviderError) -> bool:
-    return error.outcome == Outcome.NOT_PROCESSED and error.code in _ACCOUNT_SETUP
+    # Not processed only: one after a lost answer in the same call is unknown.
+    return error.outcome == Outcome.NOT_PROCESSED and (
+        error.code in _ACCOUNT_SETUP or error.code in _CREDENTIALS_REFUSED
+    )
 
 
 def _cancel_failed(pickup: Pickup, error: ProviderError) -> ShippingError:
@@ -459,10 +465,11 @@ def _retry_counted(pickup: Pickup, now: datetime, taken: int) -> None:
 def _retry_send(pickup: Pickup, now: datetime, taken: int) -> bool:
     """Whether the try counts: False when nothing was sent."""
     log = {"pickup_id": pickup.public_id, "try": taken + 1}
+    told = pickup.failure_message  # as the run read it, before this try
     try:
         pickup_cancel(pickup=pickup, on_send=lambda: _retry_counted(pickup, now, taken))
     except AccountUnusable as error:
-        _account_unusable(pickup, error.staff_detail)
+        _account_unusable(pickup, error.staff_detail, told)
         return False
     except ShippingError as error:
         # Its end is on the row already (unknown for staff, or still in doubt).
@@ -470,9 +477,11 @@ def _retry_send(pickup: Pickup, now: datetime, taken: int) -> bool:
             "pickup cancel re-sent, not done", extra={**log, "code": error.code}
         )
         if _nothing_sent(error):
+            if error.nothing_sent:  # not another cancel's, which may clear it
+                _reason_kept(pickup, told)
             return False
     except registry.ACCOUNT_UNCALLABLE as error:
-        _account_unusable(pickup, staff_text(str(error)))
+        _account_unusable(pickup, staff_text(str(error)), told)
         return False
     except Exception:
         logger.exception("pickup cancel re-send failed", extra=log)
@@ -510,13 +519,14 @@ _UNUSABLE = (
 )
 
 
-def _account_unusable(pickup: Pickup, detail: str) -> None:
-    """A configuration fault, not an outage: nothing was sent, so no try is
-    spent (given back), and staff learn why now, not as "unknown" after the
-    last try: on the pickup's page (``failure_message``) and in one ERROR,
-    the first run this reason stops it. Re-sent an hour on, as ever: once
-    the account is mended it goes out (any cancel going out clears the
-    reason, ``_cancel_sent``)."""
+def _account_unusable(pickup: Pickup, detail: str, told: str) -> None:
+    """A fault of the account, not an outage nor the carrier's "no": nothing
+    was done, so no try is spent (given back), and staff learn why now, not
+    as "unknown" after the last try: on the pickup's page
+    (``failure_message``) and in one ERROR, the first run this reason stops
+    it (``told``: the reason the run read, as a refused cancel that went out
+    cleared it). Re-sent an hour on, as ever: once the account is mended it
+    goes out (any cancel going out clears the reason, ``_cancel_sent``)."""
     reason = f"{_UNUSABLE}{detail}"[:255]
     noted = (
         Pickup.objects.filter(
@@ -529,10 +539,24 @@ def _account_unusable(pickup: Pickup, detail: str) -> None:
     )
     if noted:
         pickup.failure_message = reason
+    if noted and told != reason:
         logger.error(
             "pickup cancel not re-sent: its carrier account cannot be used; mend it",
             extra={"pickup_id": pickup.public_id, "account": pickup.account.slug},
         )
+
+
+def _reason_kept(pickup: Pickup, told: str) -> None:
+    # Cleared going out, yet no carrier reached (our breaker open, say):
+    # nothing says the account was mended, and staff are not told twice.
+    if told.startswith(_UNUSABLE):
+        kept = Pickup.objects.filter(
+            pk=pickup.pk,
+            status=PickupStatus.SCHEDULED,
+            cancel_requested_at=pickup.cancel_requested_at,
+            failure_message="",
+        ).update(failure_message=told)
+        pickup.failure_message = told if kept else pickup.failure_message
 
 
 def _retry_give_back(pickup: Pickup, taken: int) -> None:
