@@ -229,7 +229,8 @@ def _cancel_sent(pickup: Pickup, marked: list[datetime]) -> None:
             marked.append(now)
     # Whoever sends it (the API, staff, the re-send job): its account can be
     # called again, so a reason ``_account_unusable`` noted is stale now.
-    noted = Pickup.objects.filter(pk=pickup.pk, failure_message__startswith=_UNUSABLE)
+    reason = f"^({'|'.join(_UNUSABLE_STARTS)})"
+    noted = Pickup.objects.filter(pk=pickup.pk, failure_message__regex=reason)
     if noted.update(failure_message=""):
         pickup.failure_message = ""
 
@@ -513,10 +514,13 @@ def _nothing_sent(error: ShippingError) -> bool:
     return error.code == "cancel_in_progress" or error.nothing_sent
 
 
+# True whether nothing goes out or the carrier refuses it hourly (401/403);
+# told apart by its start, or the earlier words' (on rows noted before).
 _UNUSABLE = (
-    "our cancel in doubt is not sent again while its carrier account "
-    "cannot be used; mend the account: "
+    "our cancel in doubt cannot be done while its carrier account cannot be "
+    "used (tried again each hour); mend the account: "
 )
+_UNUSABLE_STARTS = ("our cancel in doubt cannot be done", "our cancel in doubt is not")
 
 
 def _account_unusable(pickup: Pickup, detail: str, told: str) -> None:
@@ -549,7 +553,7 @@ def _account_unusable(pickup: Pickup, detail: str, told: str) -> None:
 def _reason_kept(pickup: Pickup, told: str) -> None:
     # Cleared going out, yet no carrier reached (our breaker open, say):
     # nothing says the account was mended, and staff are not told twice.
-    if told.startswith(_UNUSABLE):
+    if told.startswith(_UNUSABLE_STARTS):
         kept = Pickup.objects.filter(
             pk=pickup.pk,
             status=PickupStatus.SCHEDULED,
