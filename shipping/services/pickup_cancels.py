@@ -49,9 +49,14 @@ def pickup_cancel(
     claim = None if pickup.status == PickupStatus.CANCELLED else _cancel_claim(pickup)
     if claim is None:
         return pickup  # cancelled already (maybe by a cancel running meanwhile)
-    claimed_at, in_doubt = claim
+    claimed_at = claim[0]
+    told = pickup.failure_message  # as the caller read it
     try:
-        _cancel_at_carrier(pickup, (claimed_at, in_doubt), on_send or _nothing)
+        _cancel_at_carrier(pickup, claim, on_send or (lambda: None))
+    except AccountUnusable as error:
+        if pickup.cancel_requested_at is not None:  # still in doubt: re-sent
+            _account_unusable(pickup, error.staff_detail, told)  # any sender's
+        raise
     finally:
         claim_release(pickup, "cancel_started_at", claimed_at)
     return pickup
@@ -105,10 +110,6 @@ def _day_passed(row: Pickup) -> InvalidState:
         "pickup cannot be cancelled; nothing was sent to the carrier",
         code="pickup_date_passed",
     )
-
-
-def _nothing() -> None:
-    return None
 
 
 def _cancel_at_carrier(
@@ -297,8 +298,8 @@ def _carrier_refused(error: ProviderError) -> bool:
 
 class AccountUnusable(ShippingError):
     """The cancel was not done for a fault of its carrier account alone
-    (``_account_fault``). Answered as any cancel not processed; the re-send
-    job tells staff."""
+    (``_account_fault``). Answered as any cancel not processed; staff told
+    on the pickup while it is in doubt, whoever sent it (``pickup_cancel``)."""
 
 
 # Codes of the account's own configuration (adapters and shared client):
@@ -469,8 +470,7 @@ def _retry_send(pickup: Pickup, now: datetime, taken: int) -> bool:
     told = pickup.failure_message  # as the run read it, before this try
     try:
         pickup_cancel(pickup=pickup, on_send=lambda: _retry_counted(pickup, now, taken))
-    except AccountUnusable as error:
-        _account_unusable(pickup, error.staff_detail, told)
+    except AccountUnusable:  # staff told by pickup_cancel
         return False
     except ShippingError as error:
         # Its end is on the row already (unknown for staff, or still in doubt).

@@ -13,7 +13,7 @@ from integrations.clock import database_now
 from shipping import tasks
 from shipping.models import Pickup, PickupStatus
 from shipping.services.pickup_cancels import CANCEL_RETRIES
-from tests.shipping.helpers import pickup_day, scheduled_pickup
+from tests.shipping.helpers import api_client, pickup_day, scheduled_pickup
 from tests.shipping.providers.wire import load
 from tests.shipping.ups_answers import TOKEN_URL, ups_account
 
@@ -83,3 +83,64 @@ def test_a_reason_noted_in_the_earlier_words_is_cleared_going_out():
 
     row = Pickup.objects.get(pk=pickup.pk)
     assert (row.status, row.failure_message) == (PickupStatus.SCHEDULED, "")
+
+
+def test_a_cancel_by_hand_refused_likewise_keeps_the_reason_told_once(caplog):
+    # A cancel sent from the API clears the reason going out; refused with a
+    # 401 it must write it back, and the next re-send not tell staff again.
+    ups = ups_account(
+        "ups-r34c", breaker_consecutive_failures=50, breaker_min_calls=100
+    )
+    pickup = scheduled_pickup(
+        ups,
+        "2929602E9CP",
+        pickup_date=pickup_day(-3),
+        cancel_requested_at=database_now() - timedelta(days=3),
+    )
+    with (
+        caplog.at_level(logging.INFO),
+        responses.RequestsMock(assert_all_requests_are_fired=False) as mocked,
+    ):
+        mocked.post(TOKEN_URL, json=load("ups", "oauth_token.json"))
+        mocked.delete(
+            CANCEL_URL, status=401, json=load("ups", "error_unauthorized.json")
+        )
+        tasks.mark_past_pickups()
+        answer = api_client("shipping:read", "shipping:write").post(
+            f"/api/v1/shipping/pickups/{pickup.public_id}/cancel/",
+            HTTP_IDEMPOTENCY_KEY=f"cancel-{pickup.public_id}",
+        )
+        assert answer.status_code == 502
+        row = Pickup.objects.get(pk=pickup.pk)
+        assert "UPS refused the access token" in row.failure_message
+        Pickup.objects.filter(pk=pickup.pk).update(
+            cancel_retry_at=database_now() - timedelta(minutes=1)
+        )
+        tasks.mark_past_pickups()
+
+    errors = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("shipping") and r.levelno >= logging.ERROR
+    ]
+    assert errors == [MEND_IT]
+
+
+def test_a_first_cancel_by_hand_refused_notes_no_doubt():
+    # Not in doubt: a definite "not processed", nothing for the re-send job.
+    ups = ups_account(
+        "ups-r34d", breaker_consecutive_failures=50, breaker_min_calls=100
+    )
+    pickup = scheduled_pickup(ups, "2929602E9CP", pickup_date=pickup_day(2))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(TOKEN_URL, json=load("ups", "oauth_token.json"))
+        mocked.delete(
+            CANCEL_URL, status=401, json=load("ups", "error_unauthorized.json")
+        )
+        answer = api_client("shipping:read", "shipping:write").post(
+            f"/api/v1/shipping/pickups/{pickup.public_id}/cancel/",
+            HTTP_IDEMPOTENCY_KEY=f"cancel-{pickup.public_id}",
+        )
+    assert answer.status_code == 502
+    row = Pickup.objects.get(pk=pickup.pk)
+    assert (row.cancel_requested_at, row.failure_message) == (None, "")
