@@ -313,7 +313,7 @@ class Pickup(models.Model):
     # (shipping.services.pickups).
     cancel_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The past sweep's re-sends of a cancel in doubt (shipping.services.
-    # pickup_cancels.pickup_cancels_retry): how many, and when the next is due.
+    # pickup_cancel_retry.pickup_cancels_retry): how many, and when the next is due.
     cancel_retries = models.PositiveSmallIntegerField(default=0, editable=False)
     cancel_retry_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When staff last settled it (pickup_resolve): a cancel's late answer is

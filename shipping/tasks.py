@@ -6,7 +6,7 @@ from collections.abc import Callable
 from integrations import correlation
 from shipping import services
 from shipping.models import Shipment
-from shipping.services.pickup_cancels import pickup_cancels_retry
+from shipping.services.pickup_cancel_retry import pickup_cancels_retry
 from shipping.services.pickups import pickups_past_sweep, pickups_requested_sweep
 
 logger = logging.getLogger(__name__)

@@ -1,20 +1,18 @@
 """Cancelling a booked pickup at its carrier: one cancel at a time (a claim on
 the row), an earlier cancel that may have landed weighed against the
 carrier's answer, and staff's settle (``pickups.pickup_resolve``) never
-overwritten by a late answer."""
+overwritten by a late answer. The hourly re-send of a cancel in doubt:
+``pickup_cancel_retry``."""
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 
 from integrations import registry
 from integrations.client.fallback import UNREACHABLE_CODES
 from integrations.clock import database_now
-from integrations.deadline import deadline_scope, remaining
 from integrations.errors import Outcome, ProviderError
 from integrations.events import event_emit
 from integrations.secrets_registry import staff_text
@@ -26,7 +24,7 @@ from shipping.providers.validation import (
     InvalidShippingRequest,
     date_window,
 )
-from shipping.services.claims import CLAIM_LIFE, claim_release, claim_take
+from shipping.services.claims import claim_release, claim_take
 from shipping.services.errors import InvalidState, ShippingError
 from shipping.services.pickups import announce_cancelled, pickup_payload
 
@@ -359,138 +357,6 @@ _NOT_CANCELLED = {
 }
 
 
-# The past sweep's job re-sends a cancel in doubt an hour after it went out
-# (its caller's own retry comes first), then after 2, 4, 8 and 16 hours.
-CANCEL_RETRIES = 5
-CANCEL_RETRY_WAIT = timedelta(hours=1)
-
-
-def pickup_cancels_retry(*, limit: int = 100) -> int:
-    """Re-send each due cancel in doubt (``scheduled`` with
-    ``cancel_requested_at``, not at the carrier now, whatever its day) as
-    ``pickup_cancel`` sends it: the same cancellation key and booking
-    number, the carrier's answer ending it as the table in docs/shipping.md
-    says. Tries wait twice as long each time, ``CANCEL_RETRIES`` in all; one
-    still in doubt after the last is left ``unknown`` for staff
-    (``pickup_resolve``), with one ERROR. One that breaks is logged and the
-    rest go on. A try that sent nothing (the carrier not reached, a cancel
-    of it at the carrier now, or an account configured so it cannot be
-    called: staff told once, ``_account_unusable``) is given back. The
-    number of tries sent."""
-    now = database_now()
-    due = Q(cancel_retry_at__lte=now) | Q(
-        cancel_retry_at__isnull=True,
-        cancel_requested_at__lt=now - CANCEL_RETRY_WAIT,
-    )
-    waiting = (
-        Pickup.objects.filter(
-            due,
-            _unclaimed(now),
-            status=PickupStatus.SCHEDULED,
-            cancel_requested_at__isnull=False,
-        )
-        .select_related("account")
-        .order_by(F("cancel_retry_at").asc(nulls_first=True), "pk")
-    )
-    sent = 0
-    # Every call ends within the run's time, and none starts after it.
-    with deadline_scope(_run_time()):
-        for pickup in waiting[:limit]:
-            # Even with none sent yet: past its time the client sends nothing.
-            if remaining() <= 0:
-                break  # the rest on the next run
-            sent += _retry_one(pickup, now)
-    return sent
-
-
-def _run_time() -> float:
-    """Half the task's timeout (Q_TIMEOUT kills a longer task), as
-    inventory's sync: a slow carrier cannot have the job killed mid-send,
-    and the past sweep after it still runs."""
-    return float(settings.Q_CLUSTER["timeout"]) / 2
-
-
-def _retry_one(pickup: Pickup, now: datetime) -> int:
-    # 1 when a try went out.
-    mark, went = pickup.cancel_requested_at, 0
-    if pickup.cancel_retries < CANCEL_RETRIES:
-        if not _retry_take(pickup, now):
-            return 0  # taken by another sweep or cancel, or settled meanwhile
-        taken = pickup.cancel_retries
-        if not _retry_send(pickup, now, taken):
-            _retry_give_back(pickup, taken)
-            return 0
-        went = 1
-    if pickup.cancel_retries >= CANCEL_RETRIES:
-        _cancel_given_up(pickup, mark)
-    return went
-
-
-def _unclaimed(now: datetime) -> Q:
-    return Q(cancel_started_at__isnull=True) | Q(cancel_started_at__lt=now - CLAIM_LIFE)
-
-
-def _retry_take(pickup: Pickup, now: datetime) -> bool:
-    """Lease this try, only on the row as read (one conditional UPDATE),
-    unclaimed: its next time pushed a claim's life on, so two sweeps never
-    both send it, nor one while another cancel of it is at the carrier. The
-    try is counted as it goes out (``_retry_counted``): a worker dying
-    before that spends none, and a run after the lease takes it again."""
-    lease = database_now() + CLAIM_LIFE
-    taken = Pickup.objects.filter(
-        _unclaimed(database_now()),
-        pk=pickup.pk,
-        status=PickupStatus.SCHEDULED,
-        cancel_requested_at=pickup.cancel_requested_at,
-        cancel_retries=pickup.cancel_retries,
-        cancel_retry_at=pickup.cancel_retry_at,  # None: still unset
-    ).update(cancel_retry_at=lease)
-    pickup.cancel_retry_at = lease
-    return taken > 0
-
-
-def _retry_counted(pickup: Pickup, now: datetime, taken: int) -> None:
-    """The try goes out: counted (once) with the next one's time, committed
-    before the call (a worker dying from here on spends it: it may have
-    landed)."""
-    if pickup.cancel_retries != taken:
-        return  # counted already
-    tries = taken + 1
-    Pickup.objects.filter(
-        pk=pickup.pk,
-        cancel_requested_at=pickup.cancel_requested_at,
-        cancel_retries=pickup.cancel_retries,
-    ).update(cancel_retries=tries, cancel_retry_at=now + CANCEL_RETRY_WAIT * 2**tries)
-    pickup.cancel_retries = tries
-
-
-def _retry_send(pickup: Pickup, now: datetime, taken: int) -> bool:
-    """Whether the try counts: False when nothing was sent."""
-    log = {"pickup_id": pickup.public_id, "try": taken + 1}
-    told = pickup.failure_message  # as the run read it, before this try
-    try:
-        pickup_cancel(pickup=pickup, on_send=lambda: _retry_counted(pickup, now, taken))
-    except AccountUnusable:  # staff told by pickup_cancel
-        return False
-    except ShippingError as error:
-        # Its end is on the row already (unknown for staff, or still in doubt).
-        logger.warning(
-            "pickup cancel re-sent, not done", extra={**log, "code": error.code}
-        )
-        if _nothing_sent(error):
-            if error.nothing_sent:  # not another cancel's, which may clear it
-                _reason_kept(pickup, told)
-            return False
-    except registry.ACCOUNT_UNCALLABLE as error:
-        _account_unusable(pickup, staff_text(str(error)), told)
-        return False
-    except Exception:
-        logger.exception("pickup cancel re-send failed", extra=log)
-    # One that broke before going out is a try all the same.
-    _retry_counted(pickup, now, taken)
-    return True
-
-
 # The carrier not reached: the request never left (a bug before it did is
 # still a try, so it cannot come back every hour for ever). The client's own
 # refusals before sending too: its deadline passed (the run's time spent),
@@ -506,12 +372,6 @@ _NOT_REACHED = UNREACHABLE_CODES | {
 
 def _not_reached(error: ProviderError) -> bool:
     return error.outcome == Outcome.NOT_PROCESSED and error.code in _NOT_REACHED
-
-
-def _nothing_sent(error: ShippingError) -> bool:
-    """Another cancel of it at the carrier since the row was read, or the
-    carrier not reached (told by ``pickup_cancel`` on its error)."""
-    return error.code == "cancel_in_progress" or error.nothing_sent
 
 
 # True whether nothing goes out or the carrier refuses it hourly (401/403);
@@ -550,48 +410,18 @@ def _account_unusable(pickup: Pickup, detail: str, told: str) -> None:
         )
 
 
-def _reason_kept(pickup: Pickup, told: str) -> None:
-    # Cleared going out, yet no carrier reached (our breaker open, say):
-    # nothing says the account was mended, and staff are not told twice.
-    if told.startswith(_UNUSABLE_STARTS):
-        kept = Pickup.objects.filter(
-            pk=pickup.pk,
-            status=PickupStatus.SCHEDULED,
-            cancel_requested_at=pickup.cancel_requested_at,
-            failure_message="",
-        ).update(failure_message=told)
-        pickup.failure_message = told if kept else pickup.failure_message
+# The re-send job's names, where callers and tests have long imported them
+# (below: the job imports this module's own names).
+from shipping.services.pickup_cancel_retry import (  # noqa: E402
+    CANCEL_RETRIES,
+    CANCEL_RETRY_WAIT,
+    pickup_cancels_retry,
+)
 
-
-def _retry_give_back(pickup: Pickup, taken: int) -> None:
-    # Tried again next run, an hour on, the count as taken (whether or not
-    # it was counted going out): an outage never spends the tries (only on
-    # the same doubt, this try's count).
-    Pickup.objects.filter(
-        pk=pickup.pk,
-        cancel_requested_at=pickup.cancel_requested_at,
-        cancel_retries=pickup.cancel_retries,
-    ).update(cancel_retries=taken, cancel_retry_at=database_now() + CANCEL_RETRY_WAIT)
-    pickup.cancel_retries = taken
-
-
-def _cancel_given_up(pickup: Pickup, mark: datetime | None) -> None:
-    """Left ``unknown`` for staff, still in doubt: they settle it with the
-    carrier (``pickup_resolve``: still booked, or cancelled). Only the row
-    still waiting on this same doubt, so the ERROR is logged once."""
-    now = database_now()
-    left = Pickup.objects.filter(
-        _unclaimed(now),
-        pk=pickup.pk,
-        status=PickupStatus.SCHEDULED,
-        cancel_requested_at=mark,
-    ).update(
-        status=PickupStatus.UNKNOWN,
-        failure_message=f"our cancel was sent again {CANCEL_RETRIES} times and "
-        "no answer settled it: ask the carrier whether it is cancelled",
-    )
-    if left:
-        logger.error(
-            "pickup cancel still in doubt after its re-sends; settle it by hand",
-            extra={"pickup_id": pickup.public_id, "tries": CANCEL_RETRIES},
-        )
+__all__ = [
+    "CANCEL_RETRIES",
+    "CANCEL_RETRY_WAIT",
+    "AccountUnusable",
+    "pickup_cancel",
+    "pickup_cancels_retry",
+]

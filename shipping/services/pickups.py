@@ -168,7 +168,7 @@ def pickups_past_sweep() -> int:
     refuses as ``pickup_date_passed``) are ``past``: done or missed, which
     no carrier tells us. One with a cancel of ours in doubt, or at the
     carrier now, waits: only the carrier's answer settles it (the same job
-    re-sends it first: ``pickup_cancels.pickup_cancels_retry``). The number
+    re-sends it first: ``pickup_cancel_retry.pickup_cancels_retry``). The number
     moved; each announced as ``pickup.past`` in the same transaction."""
     earliest, _latest = date_window(MAX_PICKUP_DAYS_AHEAD)
     now = database_now()

@@ -21,7 +21,7 @@ from django_q.worker import worker
 
 from integrations.clock import database_now
 from shipping.models import Pickup, PickupStatus
-from shipping.services import pickup_cancels
+from shipping.services import pickup_cancel_retry
 from tests.shipping.helpers import carrier, pickup_day, scheduled_pickup
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,7 @@ def _broken_resends(monkeypatch) -> Pickup:
     def timed_out(pickup, now):
         raise OperationalError("canceling statement due to statement timeout")
 
-    monkeypatch.setattr(pickup_cancels, "_retry_take", timed_out)
+    monkeypatch.setattr(pickup_cancel_retry, "_retry_take", timed_out)
     return scheduled_pickup(account, "PU-GONE", pickup_date=pickup_day(-3))
 
 

@@ -15,7 +15,7 @@ from integrations.clock import database_now
 from integrations.errors import NotProcessed, Unknown
 from shipping.models import Pickup, PickupStatus
 from shipping.providers.sandbox import SandboxShippingAdapter
-from shipping.services import pickup_cancels
+from shipping.services import pickup_cancel_retry, pickup_cancels
 from shipping.services.claims import CLAIM_LIFE
 from tests.shipping.helpers import carrier, pickup_day, scheduled_pickup
 
@@ -96,7 +96,7 @@ def test_a_worker_dying_after_the_send_spends_the_try(monkeypatch):
 def test_a_row_taken_by_another_sweep_meanwhile_is_not_sent(monkeypatch):
     pickup = _in_doubt("post31-twice")
     sent = []
-    take = pickup_cancels._retry_take
+    take = pickup_cancel_retry._retry_take
 
     def other_sweep_first(row, now):
         # Another sweep read the same row and took it a moment before us.
@@ -107,7 +107,7 @@ def test_a_row_taken_by_another_sweep_meanwhile_is_not_sent(monkeypatch):
         sent.append(request.confirmation_number)
         self.cancel_going_out(request)
 
-    monkeypatch.setattr(pickup_cancels, "_retry_take", other_sweep_first)
+    monkeypatch.setattr(pickup_cancel_retry, "_retry_take", other_sweep_first)
     monkeypatch.setattr(SandboxShippingAdapter, "carrier_cancel_pickup", answered)
     assert pickup_cancels.pickup_cancels_retry() == 0
 

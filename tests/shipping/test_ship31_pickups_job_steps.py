@@ -15,7 +15,7 @@ from django.db import OperationalError
 from integrations.clock import database_now
 from shipping import tasks
 from shipping.models import Pickup, PickupStatus
-from shipping.services import pickup_cancels, pickups
+from shipping.services import pickup_cancel_retry, pickups
 from tests.shipping.helpers import carrier, pickup_day, scheduled_pickup
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def test_a_broken_cancel_resend_still_lets_the_past_sweep_run(monkeypatch, caplo
     def timed_out(pickup, now):
         raise OperationalError("canceling statement due to statement timeout")
 
-    monkeypatch.setattr(pickup_cancels, "_retry_take", timed_out)
+    monkeypatch.setattr(pickup_cancel_retry, "_retry_take", timed_out)
     with caplog.at_level(logging.INFO), pytest.raises(tasks.JobStepsFailed) as failed:
         tasks.mark_past_pickups()
 

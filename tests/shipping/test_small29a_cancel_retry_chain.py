@@ -12,7 +12,7 @@ from integrations.breaker import breaker_mode_set
 from integrations.clock import database_now
 from integrations.models.accounts import BreakerMode
 from shipping.models import Pickup, PickupStatus
-from shipping.services import pickup_cancels
+from shipping.services import pickup_cancel_retry, pickup_cancels
 from shipping.services.errors import ShippingError
 from tests.shipping.helpers import pickup_day, scheduled_pickup
 from tests.shipping.ups_answers import ups_account
@@ -50,7 +50,7 @@ def test_a_carrier_not_reached_spends_no_try_whatever_the_error_passed(monkeypat
         cancel_requested_at=database_now() - timedelta(days=3),
     )
     monkeypatch.setattr(
-        pickup_cancels, "pickup_cancel", _audited(pickup_cancels.pickup_cancel)
+        pickup_cancel_retry, "pickup_cancel", _audited(pickup_cancels.pickup_cancel)
     )
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
