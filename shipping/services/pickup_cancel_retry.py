@@ -19,6 +19,7 @@ from shipping.services.pickup_cancels import (
     _UNUSABLE_STARTS,
     AccountUnusable,
     _account_unusable,
+    day_gone,
     pickup_cancel,
 )
 
@@ -40,7 +41,8 @@ def pickup_cancels_retry(*, limit: int = 100) -> int:
     (``pickup_resolve``), with one ERROR. One that breaks is logged and the
     rest go on. A try that sent nothing (the carrier not reached, a cancel
     of it at the carrier now, or an account configured so it cannot be
-    called: staff told once, ``_account_unusable``) is given back. The
+    called: staff told once, ``_account_unusable``) is given back; such a
+    one is sent no more once its day is gone (``_unusable_given_up``). The
     number of tries sent."""
     now = database_now()
     due = Q(cancel_retry_at__lte=now) | Q(
@@ -78,12 +80,17 @@ def _run_time() -> float:
 def _retry_one(pickup: Pickup, now: datetime) -> int:
     # 1 when a try went out.
     mark, went = pickup.cancel_requested_at, 0
+    if _unusable_past_day(pickup):
+        _unusable_given_up(pickup, mark)  # nothing sent to the carrier
+        return 0
     if pickup.cancel_retries < CANCEL_RETRIES:
         if not _retry_take(pickup, now):
             return 0  # taken by another sweep or cancel, or settled meanwhile
         taken = pickup.cancel_retries
         if not _retry_send(pickup, now, taken):
             _retry_give_back(pickup, taken)
+            if _unusable_past_day(pickup):  # this try found its account unusable
+                _unusable_given_up(pickup, mark)
             return 0
         went = 1
     if pickup.cancel_retries >= CANCEL_RETRIES:
@@ -206,4 +213,44 @@ def _cancel_given_up(pickup: Pickup, mark: datetime | None) -> None:
         logger.error(
             "pickup cancel still in doubt after its re-sends; settle it by hand",
             extra={"pickup_id": pickup.public_id, "tries": CANCEL_RETRIES},
+        )
+
+
+# Staff's words on a cancel given up so: what to do, then the account's
+# reason as noted (``_account_unusable``: after its "mend the account: ").
+_GIVEN_UP_UNUSABLE = (
+    "our cancel in doubt was given up, its day gone and its account unusable: "
+    "ask the carrier if it is cancelled; "
+)
+_MEND = "mend the account: "
+
+
+def _unusable_past_day(pickup: Pickup) -> bool:
+    # Its account's fault noted (by this run or an earlier cancel), its day gone.
+    return pickup.failure_message.startswith(_UNUSABLE_STARTS) and day_gone(pickup)
+
+
+def _unusable_given_up(pickup: Pickup, mark: datetime | None) -> None:
+    """A cancel in doubt that its account stops is sent no more once its day
+    is gone (each hour a refused call, which carriers may block; no sweep
+    would ever end it): left ``unknown`` for staff (``pickup_resolve``), as
+    after the last try (``_cancel_given_up``), the account's reason kept.
+    Only the row as read (the same doubt and reason: not one a cancel going
+    out has cleared since), so the ERROR is logged once."""
+    told = pickup.failure_message
+    detail = told.partition(_MEND)[2] or told
+    reason = f"{_GIVEN_UP_UNUSABLE}{_MEND}{detail}"[:255]
+    left = Pickup.objects.filter(
+        _unclaimed(database_now()),
+        pk=pickup.pk,
+        status=PickupStatus.SCHEDULED,
+        cancel_requested_at=mark,
+        failure_message=told,
+    ).update(status=PickupStatus.UNKNOWN, failure_message=reason)
+    if left:
+        pickup.status, pickup.failure_message = PickupStatus.UNKNOWN, reason
+        logger.error(
+            "pickup cancel in doubt not re-sent: its day passed and its carrier "
+            "account cannot be used; settle it by hand",
+            extra={"pickup_id": pickup.public_id, "account": pickup.account.slug},
         )

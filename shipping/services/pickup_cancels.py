@@ -90,16 +90,19 @@ def _cancel_claim(pickup: Pickup) -> tuple[datetime, bool] | None:
 
 
 def _refuse_if_day_passed(row: Pickup) -> None:
-    """A pickup whose day is gone was done or missed: carriers cancel one
-    only before it is done, so none is asked. Gone is before the days a
-    pickup is booked for (yesterday in UTC is still today in the Americas).
-    A cancel of ours in doubt is retried all the same: only the carrier's
-    answer tells whether it landed (``_cancel_not_done``)."""
-    if row.cancel_requested_at is not None:
-        return
-    earliest, _latest = date_window(MAX_PICKUP_DAYS_AHEAD)
-    if row.pickup_date < earliest:
+    """A pickup whose day is gone (``day_gone``) was done or missed:
+    carriers cancel one only before it is done, so none is asked. A cancel
+    of ours in doubt is retried all the same: only the carrier's answer
+    tells whether it landed (``_cancel_not_done``)."""
+    if row.cancel_requested_at is None and day_gone(row):
         raise _day_passed(row)
+
+
+def day_gone(pickup: Pickup) -> bool:
+    """Its day is before the days a pickup is booked for (yesterday in UTC
+    is still today in the Americas): done or missed."""
+    earliest, _latest = date_window(MAX_PICKUP_DAYS_AHEAD)
+    return pickup.pickup_date < earliest
 
 
 def _day_passed(row: Pickup) -> InvalidState:
@@ -389,8 +392,10 @@ def _account_unusable(pickup: Pickup, detail: str, told: str) -> None:
     as "unknown" after the last try: on the pickup's page
     (``failure_message``) and in one ERROR, the first run this reason stops
     it (``told``: the reason the run read, as a refused cancel that went out
-    cleared it). Re-sent an hour on, as ever: once the account is mended it
-    goes out (any cancel going out clears the reason, ``_cancel_sent``)."""
+    cleared it). Re-sent an hour on until its day is gone (then left to
+    staff: ``pickup_cancel_retry._unusable_given_up``): once the account is
+    mended it goes out (any cancel going out clears the reason,
+    ``_cancel_sent``)."""
     reason = f"{_UNUSABLE}{detail}"[:255]
     noted = (
         Pickup.objects.filter(

@@ -29,7 +29,9 @@ def test_the_token_endpoint_refusing_us_is_an_account_fault(status, caplog):
     pickup = scheduled_pickup(
         ups,
         "2929602E9CP",
-        pickup_date=pickup_day(-3),
+        # Its day to come: once passed, an unusable account's cancel in doubt
+        # is left to staff (test_ship35_cancel_unusable_day_passed).
+        pickup_date=pickup_day(1),
         cancel_requested_at=database_now() - timedelta(days=3),
     )
     with (
@@ -69,7 +71,9 @@ def test_a_reason_noted_in_the_earlier_words_is_cleared_going_out():
     pickup = scheduled_pickup(
         ups,
         "2929602E9CP",
-        pickup_date=pickup_day(-3),
+        # Its day to come: once passed, an unusable account's cancel in doubt
+        # is left to staff (test_ship35_cancel_unusable_day_passed).
+        pickup_date=pickup_day(1),
         cancel_requested_at=database_now() - timedelta(days=3),
     )
     Pickup.objects.filter(pk=pickup.pk).update(
@@ -94,7 +98,9 @@ def test_a_cancel_by_hand_refused_likewise_keeps_the_reason_told_once(caplog):
     pickup = scheduled_pickup(
         ups,
         "2929602E9CP",
-        pickup_date=pickup_day(-3),
+        # Its day to come: once passed, an unusable account's cancel in doubt
+        # is left to staff (test_ship35_cancel_unusable_day_passed).
+        pickup_date=pickup_day(1),
         cancel_requested_at=database_now() - timedelta(days=3),
     )
     with (

@@ -43,7 +43,9 @@ def in_doubt() -> Pickup:
     return scheduled_pickup(
         account,
         "2929602E9CP",
-        pickup_date=pickup_day(-3),
+        # Its day to come: once passed, an unusable account's cancel in doubt
+        # is left to staff (test_ship35_cancel_unusable_day_passed).
+        pickup_date=pickup_day(1),
         cancel_requested_at=database_now() - timedelta(days=3),
     )
 

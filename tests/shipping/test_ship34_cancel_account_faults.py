@@ -42,7 +42,9 @@ def _in_doubt(account: ProviderAccount, confirmation: str = "2929602E9CP") -> Pi
     return scheduled_pickup(
         account,
         confirmation,
-        pickup_date=pickup_day(-3),
+        # Its day to come: once passed, an unusable account's cancel in doubt
+        # is left to staff (test_ship35_cancel_unusable_day_passed).
+        pickup_date=pickup_day(1),
         cancel_requested_at=database_now() - timedelta(days=3),
     )
 
