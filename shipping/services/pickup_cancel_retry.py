@@ -196,24 +196,35 @@ def _retry_give_back(pickup: Pickup, taken: int) -> None:
 
 def _cancel_given_up(pickup: Pickup, mark: datetime | None) -> None:
     """Left ``unknown`` for staff, still in doubt: they settle it with the
-    carrier (``pickup_resolve``: still booked, or cancelled). Only the row
-    still waiting on this same doubt, so the ERROR is logged once."""
-    now = database_now()
-    left = Pickup.objects.filter(
-        _unclaimed(now),
-        pk=pickup.pk,
-        status=PickupStatus.SCHEDULED,
-        cancel_requested_at=mark,
-    ).update(
-        status=PickupStatus.UNKNOWN,
-        failure_message=f"our cancel was sent again {CANCEL_RETRIES} times and "
-        "no answer settled it: ask the carrier whether it is cancelled",
+    carrier (``pickup_resolve``: still booked, or cancelled)."""
+    reason = (
+        f"our cancel was sent again {CANCEL_RETRIES} times and no answer "
+        "settled it: ask the carrier whether it is cancelled"
     )
-    if left:
+    if _left_unknown(pickup, mark, reason):
         logger.error(
             "pickup cancel still in doubt after its re-sends; settle it by hand",
             extra={"pickup_id": pickup.public_id, "tries": CANCEL_RETRIES},
         )
+
+
+def _left_unknown(
+    pickup: Pickup, mark: datetime | None, reason: str, **as_read: object
+) -> bool:
+    """Move it to ``unknown`` with ``reason``, only while it still waits on
+    this same doubt (``mark``, and ``as_read``: more of the row as the run
+    read it), unclaimed: True for the one run that moved it, so the ERROR
+    is logged once."""
+    left = Pickup.objects.filter(
+        _unclaimed(database_now()),
+        pk=pickup.pk,
+        status=PickupStatus.SCHEDULED,
+        cancel_requested_at=mark,
+        **as_read,
+    ).update(status=PickupStatus.UNKNOWN, failure_message=reason)
+    if left:
+        pickup.status, pickup.failure_message = PickupStatus.UNKNOWN, reason
+    return left > 0
 
 
 # Staff's words on a cancel given up so: what to do, then the account's
@@ -240,15 +251,7 @@ def _unusable_given_up(pickup: Pickup, mark: datetime | None) -> None:
     told = pickup.failure_message
     detail = told.partition(_MEND)[2] or told
     reason = f"{_GIVEN_UP_UNUSABLE}{_MEND}{detail}"[:255]
-    left = Pickup.objects.filter(
-        _unclaimed(database_now()),
-        pk=pickup.pk,
-        status=PickupStatus.SCHEDULED,
-        cancel_requested_at=mark,
-        failure_message=told,
-    ).update(status=PickupStatus.UNKNOWN, failure_message=reason)
-    if left:
-        pickup.status, pickup.failure_message = PickupStatus.UNKNOWN, reason
+    if _left_unknown(pickup, mark, reason, failure_message=told):
         logger.error(
             "pickup cancel in doubt not re-sent: its day passed and its carrier "
             "account cannot be used; settle it by hand",
