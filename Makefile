@@ -30,11 +30,11 @@ run: $(STAMP)
 test: $(STAMP)
 	# Exit 5 is "no test selected" (PYTEST_ARGS naming tests of one kind only).
 	# The second pass imports only modules naming the marker (tests/conftest.py).
-	# TEST_WORKERS processes (pytest-xdist), a test file each at a time; 0 runs
-	# the first pass in this process. Each worker has its own test database
+	# Both passes run in TEST_WORKERS processes (pytest-xdist), a test file each
+	# at a time; 0 runs them in this process. Each worker has its own test database
 	# and Redis database (tests/settings.py).
 	$(PY) -m pytest -m "not migrations" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS) || [ $$? -eq 5 ]
-	$(PY) -m pytest --migrations -m migrations $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(PY) -m pytest --migrations -m migrations -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 bench: $(STAMP)
 	$(PY) -m bench
