@@ -5,6 +5,7 @@ either child dies on its own the other is stopped and the command exits
 non-zero, so a half-running system never goes unnoticed.
 """
 
+import http.client
 import math
 import os
 import signal
@@ -18,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
+from integrations import correlation
 from integrations.management.arguments import OneLineCommand
 from integrations.management.commands.setup_demo import ADMIN_USERNAME
 
@@ -57,8 +59,8 @@ class Command(OneLineCommand):
                 "--stop-timeout must be a number of seconds, 0 or more, "
                 f"not {stop_timeout}."
             )
-        # Else runserver fails in its child only after the banner, printed
-        # because the other program answered the port probe.
+        # Refused at once, in one line, starting nothing: else runserver
+        # fails to bind in its child and serve stops with its error.
         if _port_open(reachable_host(host), int(port)):
             raise CommandError(
                 f"{addr} is in use: another program listens there; stop it, "
@@ -107,7 +109,13 @@ class Command(OneLineCommand):
                 code = child.poll()
                 if code is not None and self._stop_requested is None:
                     return name, code
-            if not announced and _port_open(host, port):
+            # Not any listener: one that took the port before runserver bound
+            # it would be announced as ours (runserver then fails to bind).
+            if (
+                not announced
+                and _answers_as_switchyard(host, port)
+                and children["web server"].poll() is None
+            ):
                 self._announce(host, port)
                 announced = True
             time.sleep(POLL_SECONDS)
@@ -162,6 +170,22 @@ def reachable_host(host: str) -> str:
     """Where this machine reaches a server bound to ``host``: an "every
     interface" address is no place to send a browser (nor in ALLOWED_HOSTS)."""
     return host if host not in ("", "0.0.0.0", "::", "[::]") else "127.0.0.1"  # noqa: S104
+
+
+def _answers_as_switchyard(host: str, port: int) -> bool:
+    """Whether our app answers at ``host:port``: its correlation middleware
+    echoes the fresh id a request sends, which another program does not."""
+    sent = correlation.new_id()
+    connection = http.client.HTTPConnection(host, port, timeout=2)
+    try:
+        connection.request("GET", "/healthz", headers={correlation.HEADER: sent})
+        response = connection.getresponse()
+        response.read()
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+    return response.getheader(correlation.HEADER) == sent
 
 
 def _port_open(host: str, port: int) -> bool:
