@@ -131,7 +131,7 @@ class Command(OneLineCommand):
             f"{ADMIN_USERNAME})."
         )
         self.stdout.write(f"  API docs: http://{host}:{port}/api/docs/")
-        public = self._child_env["EMAIL_PUBLIC_BASE_URL"].rstrip("/")
+        public = self._child_env["EMAIL_PUBLIC_BASE_URL"].strip().rstrip("/")
         self.stdout.write(
             f"  Links in emails: {public}/ (EMAIL_PUBLIC_BASE_URL; unsubscribe)"
         )
@@ -161,8 +161,10 @@ def child_environment(host: str, port: str) -> dict[str, str]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
     served = f"http://{reachable_host(host)}:{port}"
     env.setdefault("SANDBOX_WEBHOOK_BASE_URL", served)
-    # Else the DEBUG default (port 8000) whatever --addr says.
-    env.setdefault("EMAIL_PUBLIC_BASE_URL", served)
+    # Else the DEBUG default (port 8000) whatever --addr says. Empty is
+    # unset, as the settings read it (SANDBOX_WEBHOOK_BASE_URL's empty: off).
+    if not env.get("EMAIL_PUBLIC_BASE_URL", "").strip():
+        env["EMAIL_PUBLIC_BASE_URL"] = served
     return env
 
 
