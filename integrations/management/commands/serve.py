@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -111,10 +112,8 @@ class Command(OneLineCommand):
                     return name, code
             # Not any listener: one that took the port before runserver bound
             # it would be announced as ours (runserver then fails to bind).
-            if (
-                not announced
-                and _answers_as_switchyard(host, port)
-                and children["web server"].poll() is None
+            if not announced and _own_server_answers(
+                children["web server"], host, port
             ):
                 self._announce(host, port)
                 announced = True
@@ -174,6 +173,15 @@ def reachable_host(host: str) -> str:
     return host if host not in ("", "0.0.0.0", "::", "[::]") else "127.0.0.1"  # noqa: S104
 
 
+def _own_server_answers(child: subprocess.Popen, host: str, port: int) -> bool:
+    """Whether ``child``, still running, holds the listener on ``port``
+    (where /proc tells: another Switchyard echoes the id too) and our app
+    answers there."""
+    if _listens(child.pid, port) is False:
+        return False
+    return _answers_as_switchyard(host, port) and child.poll() is None
+
+
 def _answers_as_switchyard(host: str, port: int) -> bool:
     """Whether our app answers at ``host:port``: its correlation middleware
     echoes the fresh id a request sends, which another program does not."""
@@ -181,13 +189,43 @@ def _answers_as_switchyard(host: str, port: int) -> bool:
     connection = http.client.HTTPConnection(host, port, timeout=2)
     try:
         connection.request("GET", "/healthz", headers={correlation.HEADER: sent})
-        response = connection.getresponse()
-        response.read()
+        # The headers only: a body another program never ends would hold
+        # serve here (each read is bounded, not the whole).
+        echoed = connection.getresponse().getheader(correlation.HEADER)
     except (OSError, http.client.HTTPException):
         return False
     finally:
         connection.close()
-    return response.getheader(correlation.HEADER) == sent
+    return echoed == sent
+
+
+def _listens(pid: int, port: int) -> bool | None:
+    """Whether process ``pid`` holds a TCP socket listening on ``port``, by
+    Linux's /proc (its sockets' inodes); None where /proc does not tell."""
+    if not Path("/proc/net/tcp").exists():
+        return None
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for fields in (row.split() for row in rows):
+            # local address (hex ip:port), state (0A: LISTEN), inode
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                listening.add(f"socket:[{fields[9]}]")
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    return any(_link(f"/proc/{pid}/fd/{fd}") in listening for fd in fds)
+
+
+def _link(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:  # closed since it was listed
+        return ""
 
 
 def _port_open(host: str, port: int) -> bool:
