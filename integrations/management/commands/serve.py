@@ -186,7 +186,7 @@ def _answers_as_switchyard(host: str, port: int) -> bool:
     """Whether our app answers at ``host:port``: its correlation middleware
     echoes the fresh id a request sends, which another program does not."""
     sent = correlation.new_id()
-    connection = http.client.HTTPConnection(host, port, timeout=2)
+    connection = http.client.HTTPConnection(_bare(host), port, timeout=2)
     try:
         connection.request("GET", "/healthz", headers={correlation.HEADER: sent})
         # The headers only: a body another program never ends would hold
@@ -228,9 +228,15 @@ def _link(path: str) -> str:
         return ""
 
 
+def _bare(host: str) -> str:
+    """``host`` as a socket takes it: ``[::1]`` (runserver's and a URL's
+    spelling of an IPv6 address) is no name a resolver knows."""
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
 def _port_open(host: str, port: int) -> bool:
     try:
-        with socket.create_connection((host, port), timeout=0.2):
+        with socket.create_connection((_bare(host), port), timeout=0.2):
             return True
     except OSError:
         return False
