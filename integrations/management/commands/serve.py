@@ -174,12 +174,15 @@ def reachable_host(host: str) -> str:
 
 
 def _own_server_answers(child: subprocess.Popen, host: str, port: int) -> bool:
-    """Whether ``child``, still running, holds the listener on ``port``
-    (where /proc tells: another Switchyard echoes the id too) and our app
-    answers there."""
-    if _listens(child.pid, port) is False:
-        return False
-    return _answers_as_switchyard(host, port) and child.poll() is None
+    """Whether our app answers on ``port`` from ``child``, still running:
+    the listener, looked up once something answered (one bound since would
+    be missed), is the child's where /proc tells (another Switchyard echoes
+    the id too)."""
+    return (
+        _answers_as_switchyard(host, port)
+        and _listens(child.pid, port) is not False
+        and child.poll() is None
+    )
 
 
 def _answers_as_switchyard(host: str, port: int) -> bool:
@@ -200,10 +203,9 @@ def _answers_as_switchyard(host: str, port: int) -> bool:
 
 
 def _listens(pid: int, port: int) -> bool | None:
-    """Whether process ``pid`` holds a TCP socket listening on ``port``, by
-    Linux's /proc (its sockets' inodes); None where /proc does not tell."""
-    if not Path("/proc/net/tcp").exists():
-        return None
+    """Whether process ``pid`` holds the TCP socket listening on ``port``, by
+    Linux's /proc (its sockets' inodes); None where /proc does not tell (no
+    such files, or a table naming no listener there: a partial one)."""
     listening = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -214,6 +216,8 @@ def _listens(pid: int, port: int) -> bool | None:
             # local address (hex ip:port), state (0A: LISTEN), inode
             if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
                 listening.add(f"socket:[{fields[9]}]")
+    if not listening:
+        return None
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
