@@ -165,9 +165,11 @@ SHIPPING_TRACKING_REFRESH_MINUTES = env.int(
 EMAIL_DEFAULT_FROM = env.str("EMAIL_DEFAULT_FROM", default="shop@example.com")
 if _problem := sender_address_problem(EMAIL_DEFAULT_FROM):
     stop(f"EMAIL_DEFAULT_FROM {_problem}: set one sender, e.g. Shop <shop@example.com>")
-EMAIL_PUBLIC_BASE_URL = env.str(
-    "EMAIL_PUBLIC_BASE_URL", default="http://127.0.0.1:8000" if DEBUG else ""
-).strip()
+# Empty is unset (an `EMAIL_PUBLIC_BASE_URL=` line in .env): with DEBUG the
+# default, not relative links; without DEBUG refused below as not set.
+EMAIL_PUBLIC_BASE_URL = env.str("EMAIL_PUBLIC_BASE_URL", default="").strip() or (
+    "http://127.0.0.1:8000" if DEBUG else ""
+)
 # RFC 8058: the one-click link must be https, and mail leaves this machine.
 if not DEBUG and (_problem := public_https_url_problem(EMAIL_PUBLIC_BASE_URL)):
     _shown = f" ({_host})" if (_host := url_shown(EMAIL_PUBLIC_BASE_URL)) else ""

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations import money
+from integrations.clock import database_now
 from integrations.secrets_registry import staff_text
 from payments.models import (
     Payment,
@@ -101,6 +102,9 @@ def recurring_charges_report(*, now: datetime | None = None) -> RecurringRun:
     claimed with its payment in one transaction by a conditional update, so
     two workers never charge it twice, and its idempotency key is fixed by
     the slot. A slot a dead run left claimed is given back first."""
+    # The card network's wait is judged at the database's time, as its end is
+    # a database stamp (cards); a caller's ``now`` (tests) stands for both.
+    wait_now = now or database_now()
     now = now or timezone.now()
     run = RecurringRun()
     _recurring_orphans_release(now)
@@ -111,7 +115,7 @@ def recurring_charges_report(*, now: datetime | None = None) -> RecurringRun:
         : settings.PAYMENTS_RECURRING_BATCH
     ]:
         try:
-            outcome = _recurring_run_one(recurring, now)
+            outcome = _recurring_run_one(recurring, wait_now)
         except Exception as exc:
             # One recurring charge's fault; the others are still charged.
             logger.error(
@@ -134,8 +138,9 @@ def recurring_charges_report(*, now: datetime | None = None) -> RecurringRun:
 
 def _recurring_run_one(recurring: RecurringCharge, now: datetime) -> str:
     """Run one due slot; the RecurringRun counter it adds to (``HELD`` if
-    this run moved it to the end of its card network's wait; "" if another
-    worker took the slot or moved it)."""
+    this run moved it to the end of its card network's wait, judged at
+    ``now``, the database's time; "" if another worker took the slot or
+    moved it)."""
     if _decline_finish(recurring):
         return "declined"
     stopped = _card_declined_stop(recurring)

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from integrations import money, registry
+from integrations.clock import database_now
 from payments.models import (
     MONEY_HOLDING_STATUSES,
     Payment,
@@ -156,8 +157,9 @@ def recurring_create(
 
 def _after_card_wait(method: SavedPaymentMethod, first_run_at: datetime) -> datetime:
     """``first_run_at``, or the end of the card network's wait if later: the
-    wait is the card's, so a new charge on it waits too."""
-    until = advised_until(method)
+    wait is the card's, so a new charge on it waits too. Read at the
+    database's time: the wait's end is a database stamp (``cards``)."""
+    until = advised_until(method, database_now())
     return until if until is not None and first_run_at < until else first_run_at
 
 
@@ -391,7 +393,10 @@ def _advised_wait(
     the card's retries. The card's advice, whichever charge was given it (a
     charge moved back to the card after a decline elsewhere waits too),
     until a charge of it made since is approved."""
-    until = advised_until(method) if decline is not None else None
+    if decline is None:
+        return
+    # At the database's time, as the wait's end (a stamp of its clock).
+    until = advised_until(method, database_now())
     if until is not None and row.next_run_at < until:
         row.next_run_at, row.anchor_day = until, until.day
 
@@ -433,7 +438,8 @@ def _retries_check(row: RecurringCharge, method: SavedPaymentMethod) -> None:
         saved_method=method,
         status=PaymentStatus.FAILED,
         failure_code__in=RETRY_COUNTED,
-        created_at__gte=timezone.now() - RETRY_WINDOW,
+        # created_at is the database's time (cards.made_at): so is the window.
+        created_at__gte=database_now() - RETRY_WINDOW,
     ).count()
     if declined > settings.RECURRING_SOFT_DECLINE_RETRY_LIMIT:
         raise RetriesExhausted(

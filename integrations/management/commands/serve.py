@@ -5,6 +5,7 @@ either child dies on its own the other is stopped and the command exits
 non-zero, so a half-running system never goes unnoticed.
 """
 
+import http.client
 import math
 import os
 import signal
@@ -12,12 +13,14 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
+from integrations import correlation
 from integrations.management.arguments import OneLineCommand
 from integrations.management.commands.setup_demo import ADMIN_USERNAME
 
@@ -57,8 +60,8 @@ class Command(OneLineCommand):
                 "--stop-timeout must be a number of seconds, 0 or more, "
                 f"not {stop_timeout}."
             )
-        # Else runserver fails in its child only after the banner, printed
-        # because the other program answered the port probe.
+        # Refused at once, in one line, starting nothing: else runserver
+        # fails to bind in its child and serve stops with its error.
         if _port_open(reachable_host(host), int(port)):
             raise CommandError(
                 f"{addr} is in use: another program listens there; stop it, "
@@ -107,7 +110,11 @@ class Command(OneLineCommand):
                 code = child.poll()
                 if code is not None and self._stop_requested is None:
                     return name, code
-            if not announced and _port_open(host, port):
+            # Not any listener: one that took the port before runserver bound
+            # it would be announced as ours (runserver then fails to bind).
+            if not announced and _own_server_answers(
+                children["web server"], host, port
+            ):
                 self._announce(host, port)
                 announced = True
             time.sleep(POLL_SECONDS)
@@ -123,7 +130,7 @@ class Command(OneLineCommand):
             f"{ADMIN_USERNAME})."
         )
         self.stdout.write(f"  API docs: http://{host}:{port}/api/docs/")
-        public = self._child_env["EMAIL_PUBLIC_BASE_URL"].rstrip("/")
+        public = self._child_env["EMAIL_PUBLIC_BASE_URL"].strip().rstrip("/")
         self.stdout.write(
             f"  Links in emails: {public}/ (EMAIL_PUBLIC_BASE_URL; unsubscribe)"
         )
@@ -153,8 +160,10 @@ def child_environment(host: str, port: str) -> dict[str, str]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
     served = f"http://{reachable_host(host)}:{port}"
     env.setdefault("SANDBOX_WEBHOOK_BASE_URL", served)
-    # Else the DEBUG default (port 8000) whatever --addr says.
-    env.setdefault("EMAIL_PUBLIC_BASE_URL", served)
+    # Else the DEBUG default (port 8000) whatever --addr says. Empty is
+    # unset, as the settings read it (SANDBOX_WEBHOOK_BASE_URL's empty: off).
+    if not env.get("EMAIL_PUBLIC_BASE_URL", "").strip():
+        env["EMAIL_PUBLIC_BASE_URL"] = served
     return env
 
 
@@ -164,9 +173,74 @@ def reachable_host(host: str) -> str:
     return host if host not in ("", "0.0.0.0", "::", "[::]") else "127.0.0.1"  # noqa: S104
 
 
+def _own_server_answers(child: subprocess.Popen, host: str, port: int) -> bool:
+    """Whether our app answers on ``port`` from ``child``, still running:
+    the listener, looked up once something answered (one bound since would
+    be missed), is the child's where /proc tells (another Switchyard echoes
+    the id too)."""
+    return (
+        _answers_as_switchyard(host, port)
+        and _listens(child.pid, port) is not False
+        and child.poll() is None
+    )
+
+
+def _answers_as_switchyard(host: str, port: int) -> bool:
+    """Whether our app answers at ``host:port``: its correlation middleware
+    echoes the fresh id a request sends, which another program does not."""
+    sent = correlation.new_id()
+    connection = http.client.HTTPConnection(_bare(host), port, timeout=2)
+    try:
+        connection.request("GET", "/healthz", headers={correlation.HEADER: sent})
+        # The headers only: a body another program never ends would hold
+        # serve here (each read is bounded, not the whole).
+        echoed = connection.getresponse().getheader(correlation.HEADER)
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+    return echoed == sent
+
+
+def _listens(pid: int, port: int) -> bool | None:
+    """Whether process ``pid`` holds the TCP socket listening on ``port``, by
+    Linux's /proc (its sockets' inodes); None where /proc does not tell (no
+    such files, or a table naming no listener there: a partial one)."""
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for fields in (row.split() for row in rows):
+            # local address (hex ip:port), state (0A: LISTEN), inode
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                listening.add(f"socket:[{fields[9]}]")
+    if not listening:
+        return None
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    return any(_link(f"/proc/{pid}/fd/{fd}") in listening for fd in fds)
+
+
+def _link(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:  # closed since it was listed
+        return ""
+
+
+def _bare(host: str) -> str:
+    """``host`` as a socket takes it: ``[::1]`` (runserver's and a URL's
+    spelling of an IPv6 address) is no name a resolver knows."""
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
 def _port_open(host: str, port: int) -> bool:
     try:
-        with socket.create_connection((host, port), timeout=0.2):
+        with socket.create_connection((_bare(host), port), timeout=0.2):
             return True
     except OSError:
         return False
