@@ -1,6 +1,8 @@
 """Helpers for tests that start Switchyard the way an operator does: a fresh
 Python process with only the environment it is given."""
 
+import fcntl
+import json
 import os
 import random
 import shutil
@@ -88,9 +90,25 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Pat
     """(secrets, database) of a SQLite file migrated once, as `make run` does
     (`migrate`, `createcachetable`), for tests that only need one to start
     from: each takes its own copy (``sqlite_copy``), so none sees another's
-    rows. Migrating took seconds per module."""
+    rows. Migrating took seconds per module, and seconds more per xdist
+    worker: the workers of one run share the one made first."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return _migrate_sqlite(tmp_path_factory.mktemp("migrated"))
+    # The run's own directory, above each worker's (a new one every run).
+    shared = tmp_path_factory.getbasetemp().parent / "migrated_sqlite"
+    shared.mkdir(exist_ok=True)
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker may be migrating
+        made = shared / "secrets.json"
+        if not made.exists():
+            secrets, _ = _migrate_sqlite(shared)
+            made.write_text(json.dumps(secrets))
+    return json.loads(made.read_text()), shared / "db.sqlite3"
+
+
+def _migrate_sqlite(directory: Path) -> tuple[dict, Path]:
     secrets = dev_secrets()
-    db = tmp_path_factory.mktemp("migrated") / "db.sqlite3"
+    db = directory / "db.sqlite3"
     env = clean_env(**secrets, DEBUG="true", DATABASE_URL=f"sqlite:///{db}")
     for command in (["migrate", "--no-input", "-v0"], ["createcachetable"]):
         result = manage(*command, env=env)

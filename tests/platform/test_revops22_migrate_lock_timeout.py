@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -57,41 +58,79 @@ def _conninfo(name: str) -> str:
     )
 
 
-@pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
-    """(conninfo, manage.py environment, migrations directory) of a database
-    and an app of their own, 0001 (the table) applied."""
-    name = f"{connection.settings_dict['NAME']}_revops22_locks"
-    migrations = tmp_path / APP / "migrations"
+def _write_app(root: Path) -> Path:
+    """The app (0001 only) and a settings module adding it, under ``root``;
+    returns its migrations directory."""
+    migrations = root / APP / "migrations"
     migrations.mkdir(parents=True)
-    (tmp_path / APP / "__init__.py").write_text("")
-    (tmp_path / APP / "models.py").write_text(MODELS)
+    (root / APP / "__init__.py").write_text("")
+    (root / APP / "models.py").write_text(MODELS)
     (migrations / "__init__.py").write_text("")
     (migrations / "0001_initial.py").write_text(INITIAL)
-    (tmp_path / "revops22_settings.py").write_text(
+    (root / "revops22_settings.py").write_text(
         f"from config.settings import *  # noqa\n"
         f"INSTALLED_APPS = [*INSTALLED_APPS, {APP!r}]\n"
     )
+    return migrations
+
+
+def _env(root: Path, name: str) -> dict[str, str]:
+    s = connection.settings_dict
+    url = f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{name}"
+    return clean_env(
+        **dev_secrets(),
+        DEBUG="true",
+        DATABASE_URL=url,
+        MIGRATION_LOCK_TIMEOUT_MS=LOCK_TIMEOUT_MS,
+        DJANGO_SETTINGS_MODULE="revops22_settings",
+        PYTHONPATH=str(root),
+    )
+
+
+@contextmanager
+def migrated_to_0001(root: Path, name: str) -> Iterator[str]:
+    """A database ``name`` that `manage.py migrate` took to the app's 0001,
+    to copy for each test (``copied``): migrating it per test took a
+    manage.py start each."""
     with psycopg.connect(_conninfo("postgres"), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
         try:
-            s = connection.settings_dict
-            url = (
-                f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{name}"
-            )
-            env = clean_env(
-                **dev_secrets(),
-                DEBUG="true",
-                DATABASE_URL=url,
-                MIGRATION_LOCK_TIMEOUT_MS=LOCK_TIMEOUT_MS,
-                DJANGO_SETTINGS_MODULE="revops22_settings",
-                PYTHONPATH=str(tmp_path),
-            )
-            _migrate(env, APP, "0001")
-            yield _conninfo(name), env, migrations
+            _write_app(root)
+            _migrate(_env(root, name), APP, "0001")
+            yield name
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def copied(template: str, name: str) -> Iterator[str]:
+    """A database ``name`` of its own, as ``template`` is (no one is
+    connected to a template: the copy is exact)."""
+    with psycopg.connect(_conninfo("postgres"), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        try:
+            yield name
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def at_0001(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    name = f"{connection.settings_dict['NAME']}_revops22_0001"
+    with migrated_to_0001(tmp_path_factory.mktemp("revops22"), name) as template:
+        yield template
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, at_0001: str) -> Iterator[tuple[str, dict[str, str], Path]]:
+    """(conninfo, manage.py environment, migrations directory) of a database
+    and an app of their own, 0001 (the table) applied."""
+    name = f"{connection.settings_dict['NAME']}_revops22_locks"
+    migrations = _write_app(tmp_path)
+    with copied(at_0001, name):
+        yield _conninfo(name), _env(tmp_path, name), migrations
 
 
 def _migrate(env: dict[str, str], *target: str) -> None:

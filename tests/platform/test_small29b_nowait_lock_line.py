@@ -22,7 +22,8 @@ from tests.platform.test_revops22_migrate_lock_timeout import (
     MODELS,
     TABLE,
     _conninfo,
-    _migrate,
+    copied,
+    migrated_to_0001,
 )
 
 pytestmark = pytest.mark.postgres
@@ -49,26 +50,28 @@ def _app(tmp_path: Path, second: str) -> None:
     )
 
 
+@pytest.fixture(scope="module")
+def at_0001(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    name = f"{connection.settings_dict['NAME']}_small29b_0001"
+    with migrated_to_0001(tmp_path_factory.mktemp("small29b"), name) as template:
+        yield template
+
+
 @pytest.fixture
-def database() -> Iterator[tuple[str, str]]:
-    """(conninfo, DATABASE_URL) of a database of its own."""
+def database(at_0001: str) -> Iterator[tuple[str, str]]:
+    """(conninfo, DATABASE_URL) of a database of its own, the app's 0001
+    applied by `manage.py migrate` (a copy of ``at_0001``)."""
     name = f"{connection.settings_dict['NAME']}_small29b_nowait"
-    with psycopg.connect(_conninfo("postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            s = connection.settings_dict
-            url = (
-                f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{name}"
-            )
-            yield _conninfo(name), url
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with copied(at_0001, name):
+        s = connection.settings_dict
+        url = f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{name}"
+        yield _conninfo(name), url
 
 
 def _run(tmp_path, database, second: str, hold: str, timeout_ms: str) -> list[str]:
     """stderr lines of `migrate` (0002 runs ``second``) while a transaction
-    that ran ``hold`` is open; 0001 applied and one row stored before."""
+    that ran ``hold`` is open; 0001 applied (``database``) and one row
+    stored before."""
     conninfo, url = database
     _app(tmp_path, second)
     env = clean_env(
@@ -79,7 +82,6 @@ def _run(tmp_path, database, second: str, hold: str, timeout_ms: str) -> list[st
         DJANGO_SETTINGS_MODULE="small29b_settings",
         PYTHONPATH=str(tmp_path),
     )
-    _migrate(env, APP, "0001")
     with psycopg.connect(conninfo, autocommit=True) as writer:
         writer.execute(f"INSERT INTO {TABLE} (name) VALUES ('a')")  # noqa: S608
     with psycopg.connect(conninfo) as holder:
