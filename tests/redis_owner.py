@@ -23,8 +23,12 @@ def owned_database(url: str) -> Iterator[None]:
     of the run while another run holds it. Nothing when Redis cannot be
     reached: the tests that need it say so themselves."""
     mine = f"{NAME}:{os.getpid()}"
-    client = redis.Redis.from_url(url, single_connection_client=True, client_name=mine)
+    client = None
     try:
+        # The client connects as it is made (a single connection).
+        client = redis.Redis.from_url(
+            url, single_connection_client=True, client_name=mine
+        )
         others = _other_runs(client, mine)
     except RedisError:
         others = None
@@ -40,7 +44,8 @@ def owned_database(url: str) -> Iterator[None]:
             )
         yield
     finally:
-        client.close()
+        if client is not None:
+            client.close()
 
 
 def _other_runs(client: redis.Redis, mine: str) -> list[str]:
