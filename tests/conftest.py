@@ -103,6 +103,18 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
             record_setup_rows()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_redis_database() -> Iterator[None]:
+    """This run's Redis database is no other run's (tests/redis_owner.py)."""
+    if not settings.REDIS_URL:
+        yield
+        return
+    from tests.redis_owner import owned_database
+
+    with owned_database(settings.REDIS_URL):
+        yield
+
+
 _DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}
 
 

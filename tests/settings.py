@@ -36,15 +36,21 @@ for _name, _value in _DEFAULTS.items():
 
 def _worker_redis_url(url: str, worker: str) -> str:
     """Under pytest-xdist each worker flushes its own Redis database (every
-    test clears the cache): worker gwN takes the given database + N (mod 16)."""
-    from urllib.parse import urlsplit, urlunsplit
+    test clears the cache): worker gwN takes the given database + N (mod 16).
+    redis-py reads a ``?db=`` parameter before the path, and a unix socket
+    has only the parameter: the database is written where it is read."""
+    from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
     parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss"):
-        return url  # a unix socket's database is a query parameter: shared
-    base = int(parts.path.strip("/") or 0)
-    db = (base + int(worker.removeprefix("gw"))) % 16
-    return urlunsplit(parts._replace(path=f"/{db}"))
+    query = parse_qs(parts.query)
+    on_path = "db" not in query and parts.scheme in ("redis", "rediss")
+    given = parts.path.strip("/") if on_path else query.get("db", ["0"])[0]
+    db = (int(given or 0) + int(worker.removeprefix("gw"))) % 16
+    if on_path:
+        return urlunsplit(parts._replace(path=f"/{db}"))
+    query["db"] = [str(db)]
+    # Not urlunsplit: it drops the "//" of unix:///path (no host).
+    return f"{url.split('?', 1)[0]}?{urlencode(query, doseq=True)}"
 
 
 # Once per test run: a command the suite starts inherits both variables.

@@ -6,7 +6,7 @@ client. Fixtures are imported and used by their names (``store``,
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.management import call_command
@@ -22,6 +22,15 @@ DATABASE_CACHE = "django.core.cache.backends.db.DatabaseCache"
 # The database cache's skew needs a server database: SQLite's one clock is
 # this machine's, so a skewed worker there skews the database too.
 STORES = ["redis", pytest.param("database", marks=pytest.mark.postgres)]
+
+
+def stopwatch() -> Callable[[], float]:
+    """Seconds since this was called, on this machine's monotonic clock: the
+    most the shared clock can have moved meanwhile. A wait the store reports
+    is checked against it, not a fixed margin a loaded machine's descheduling
+    outlasts."""
+    began = time.monotonic()
+    return lambda: time.monotonic() - began
 
 
 def use_database_cache(settings, backend: str = DATABASE_CACHE) -> None:
