@@ -16,9 +16,9 @@ from shipping.models import Pickup, PickupStatus
 from shipping.services.claims import CLAIM_LIFE
 from shipping.services.errors import ShippingError
 from shipping.services.pickup_cancels import (
-    _UNUSABLE_STARTS,
+    UNUSABLE_STARTS,
     AccountUnusable,
-    _account_unusable,
+    account_unusable,
     day_gone,
     pickup_cancel,
 )
@@ -41,7 +41,7 @@ def pickup_cancels_retry(*, limit: int = 100) -> int:
     (``pickup_resolve``), with one ERROR. One that breaks is logged and the
     rest go on. A try that sent nothing (the carrier not reached, a cancel
     of it at the carrier now, or an account configured so it cannot be
-    called: staff told once, ``_account_unusable``) is given back; such a
+    called: staff told once, ``account_unusable``) is given back; such a
     one is sent no more once its day is gone (``_unusable_given_up``). The
     number of tries sent."""
     now = database_now()
@@ -154,7 +154,7 @@ def _retry_send(pickup: Pickup, now: datetime, taken: int) -> bool:
                 _reason_kept(pickup, told)
             return False
     except registry.ACCOUNT_UNCALLABLE as error:
-        _account_unusable(pickup, staff_text(str(error)), told)
+        account_unusable(pickup, staff_text(str(error)), told)
         return False
     except Exception:
         logger.exception("pickup cancel re-send failed", extra=log)
@@ -172,7 +172,7 @@ def _nothing_sent(error: ShippingError) -> bool:
 def _reason_kept(pickup: Pickup, told: str) -> None:
     # Cleared going out, yet no carrier reached (our breaker open, say):
     # nothing says the account was mended, and staff are not told twice.
-    if told.startswith(_UNUSABLE_STARTS):
+    if told.startswith(UNUSABLE_STARTS):
         kept = Pickup.objects.filter(
             pk=pickup.pk,
             status=PickupStatus.SCHEDULED,
@@ -228,7 +228,7 @@ def _left_unknown(
 
 
 # Staff's words on a cancel given up so: what to do, then the account's
-# reason as noted (``_account_unusable``: after its "mend the account: ").
+# reason as noted (``account_unusable``: after its "mend the account: ").
 _GIVEN_UP_UNUSABLE = (
     "our cancel in doubt was given up, its day gone and its account unusable: "
     "ask the carrier if it is cancelled; "
@@ -238,7 +238,7 @@ _MEND = "mend the account: "
 
 def _unusable_past_day(pickup: Pickup) -> bool:
     # Its account's fault noted (by this run or an earlier cancel), its day gone.
-    return pickup.failure_message.startswith(_UNUSABLE_STARTS) and day_gone(pickup)
+    return pickup.failure_message.startswith(UNUSABLE_STARTS) and day_gone(pickup)
 
 
 def _unusable_given_up(pickup: Pickup, mark: datetime | None) -> None:

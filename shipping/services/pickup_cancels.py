@@ -53,7 +53,7 @@ def pickup_cancel(
         _cancel_at_carrier(pickup, claim, on_send or (lambda: None))
     except AccountUnusable as error:
         if pickup.cancel_requested_at is not None:  # still in doubt: re-sent
-            _account_unusable(pickup, error.staff_detail, told)  # any sender's
+            account_unusable(pickup, error.staff_detail, told)  # any sender's
         raise
     finally:
         claim_release(pickup, "cancel_started_at", claimed_at)
@@ -230,8 +230,8 @@ def _cancel_sent(pickup: Pickup, marked: list[datetime]) -> None:
             pickup.cancel_requested_at = now
             marked.append(now)
     # Whoever sends it (the API, staff, the re-send job): its account can be
-    # called again, so a reason ``_account_unusable`` noted is stale now.
-    reason = f"^({'|'.join(_UNUSABLE_STARTS)})"
+    # called again, so a reason ``account_unusable`` noted is stale now.
+    reason = f"^({'|'.join(UNUSABLE_STARTS)})"
     noted = Pickup.objects.filter(pk=pickup.pk, failure_message__regex=reason)
     if noted.update(failure_message=""):
         pickup.failure_message = ""
@@ -383,10 +383,10 @@ _UNUSABLE = (
     "our cancel in doubt cannot be done while its carrier account cannot be "
     "used (tried again each hour); mend the account: "
 )
-_UNUSABLE_STARTS = ("our cancel in doubt cannot be done", "our cancel in doubt is not")
+UNUSABLE_STARTS = ("our cancel in doubt cannot be done", "our cancel in doubt is not")
 
 
-def _account_unusable(pickup: Pickup, detail: str, told: str) -> None:
+def account_unusable(pickup: Pickup, detail: str, told: str) -> None:
     """A fault of the account, not an outage nor the carrier's "no": nothing
     was done, so no try is spent (given back), and staff learn why now, not
     as "unknown" after the last try: on the pickup's page

@@ -9,6 +9,7 @@ from tests.platform.conftest import manage
 from tests.platform.test_revops22_migrate_lock_timeout import (
     APP,
     _second,
+    at_0001,  # noqa: F401 (scratch copies it)
     scratch,  # noqa: F401 (the fixture)
 )
 

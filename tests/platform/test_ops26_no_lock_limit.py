@@ -16,6 +16,7 @@ from tests.platform.test_revops22_migrate_lock_timeout import (
     HUNG,
     TABLE,
     _second,
+    at_0001,  # noqa: F401 (scratch copies it)
     scratch,  # noqa: F401 (the fixture)
 )
 
