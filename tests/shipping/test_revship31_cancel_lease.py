@@ -49,11 +49,13 @@ def test_a_run_whose_time_is_spent_with_nothing_sent_takes_no_more(settings):
     account = ups_account("ups-rev31a", breaker_consecutive_failures=50)
     first = _in_doubt(account, "2929602E9CP")
     second = _in_doubt(account, "2929602E9CQ")
-    # The run's time, half the task's timeout, is 0.2 s.
-    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 0.4}
+    # The run's time, half the task's timeout, is 1 s: what comes before the
+    # first call (its token, the rows) fits in it on a loaded machine (0.2 s
+    # did not, and the first pickup was refused unsent).
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 2}
 
     def unreachable(request):
-        time.sleep(0.3)  # a connect timeout spending the run's time
+        time.sleep(1.1)  # a connect timeout spending the run's time
         raise requests.ConnectTimeout("connect timeout")
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
