@@ -252,7 +252,7 @@ class ShipmentsView(ListModelMixin, GenericAPIView):
             shipment = services.shipment_buy(
                 **serializer.validated_data, idempotency_key=_scoped_key(request)
             )
-        except services.ShippingError as exc:
+        except (InvalidShippingRequest, services.ShippingError) as exc:
             raise _api_error(exc) from exc
         data = ShipmentSerializer(shipment).data
         if shipment.status == ShipmentStatus.FAILED:

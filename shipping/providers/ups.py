@@ -40,6 +40,7 @@ from shipping.providers.carrier_common import (
     read_date,
     tracking_info,
 )
+from shipping.providers.field_limits import UPS_FIELDS
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.providers.ups_errors import (
     LABEL_CODES,
@@ -83,8 +84,10 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     }
     # UPS takes no idempotency key: a ship call is never resent blind.
     idempotency_header = None
-    # 150 lb and 108 in per package.
-    limits = CarrierLimits(max_weight_kg=Decimal("68"), max_length_cm=Decimal("274"))
+    # 150 lb and 108 in per package; the text UPS's specs publish.
+    limits = CarrierLimits(
+        max_weight_kg=Decimal("68"), max_length_cm=Decimal("274"), fields=UPS_FIELDS
+    )
     label_formats = (LabelFormat.PNG, LabelFormat.ZPL)
 
     def error_map(self, response: requests.Response) -> ProviderError | None:
