@@ -38,8 +38,10 @@ class FieldLimits:
     exporter_reference: int | None = None
 
 
-# UPS: provider-specs/ups/Shipping.yaml (ShipmentRequest) and ups/Rating.yaml (RateRequest);
-# a request is sent to both (the quote, then its label): the smaller wins.
+NO_FIELD_LIMITS = FieldLimits()
+
+# UPS: provider-specs/ups/Shipping.yaml (ShipmentRequest) and Rating.yaml
+# (RateRequest); a request goes to both (quote, then label): the smaller wins.
 UPS_FIELDS = FieldLimits(
     name=35,  # Shipper/ShipTo/ShipFrom AttentionName and Name, both files
     company=35,  # Name (the company when given), both files

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from integrations import money
 from integrations.clock import database_now
 from integrations.errors import Rejected
-from shipping.providers.field_limits import FieldLimits
+from shipping.providers.field_limits import NO_FIELD_LIMITS, FieldLimits
 from shipping.units import DimensionUnit, WeightUnit
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class CarrierLimits:
     max_weight_kg: Decimal | None = None  # per parcel
     max_length_cm: Decimal | None = None  # longest side
     max_parcels: int | None = None  # per shipment
-    fields: FieldLimits = FieldLimits()  # text lengths (field_limits.py)
+    fields: FieldLimits = NO_FIELD_LIMITS  # text lengths (field_limits.py)
 
 
 def require(value: object, param: str) -> None:
@@ -149,11 +149,19 @@ def check_fields(
         _check_text(item.description, f"{param}.description", limit, carrier)
         _check_text(item.hs_code, f"{param}.hs_code", fields.hs_code, carrier)
         _check_text(item.sku, f"{param}.sku", fields.sku, carrier)
-    limit = fields.exporter_reference
-    _check_text(customs.exporter_reference, "customs.exporter_reference", limit, carrier)
+    reference, limit = customs.exporter_reference, fields.exporter_reference
+    _check_text(reference, "customs.exporter_reference", limit, carrier)
 
 
-_ADDRESS_FIELDS = ("name", "company", "city", "state_code", "postal_code", "phone", "email")
+_ADDRESS_FIELDS = (
+    "name",
+    "company",
+    "city",
+    "state_code",
+    "postal_code",
+    "phone",
+    "email",
+)
 
 
 def _check_lines(

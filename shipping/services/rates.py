@@ -169,8 +169,8 @@ def _shop(request: RateRequest, key: str, deadline: float) -> RateShopResult:
     accounts = {a.pk: a for a in ProviderAccount.objects.filter(kind="shipping")}
     quotes = _store_quotes(request, key, fanned, accounts)
     failures = tuple(
-        _failure(failure, accounts, durations, deadline, refused.get(failure.account_id))
-        for failure in fanned.failures
+        _failure(f, accounts, durations, deadline, refused.get(f.account_id))
+        for f in fanned.failures
     )
     currencies = tuple(dict.fromkeys(q.currency for q in quotes))
     logger.info(

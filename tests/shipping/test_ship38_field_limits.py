@@ -58,7 +58,8 @@ def _body(param: str, value: object) -> dict:
     ``to_address.street_lines[0]``) set to ``value``."""
     body = copy.deepcopy(RATE_REQUEST)
     if param.startswith("customs."):
-        body["to_address"], body["customs"] = copy.deepcopy(ABROAD), copy.deepcopy(CUSTOMS)
+        body["to_address"] = copy.deepcopy(ABROAD)
+        body["customs"] = copy.deepcopy(CUSTOMS)
     *parents, last = param.replace("]", "").replace("[", ".").split(".")
     node = body
     for part in parents:
@@ -91,7 +92,9 @@ def _post(body: dict, path: str = RATES, **headers):
     return api.post(path, body, format="json", **headers)
 
 
-@pytest.mark.parametrize(("param", "value", "limit"), TOO_LONG, ids=[c[0] for c in TOO_LONG])
+@pytest.mark.parametrize(
+    ("param", "value", "limit"), TOO_LONG, ids=[case[0] for case in TOO_LONG]
+)
 def test_a_quote_at_ups_with_a_field_too_long_is_a_400_naming_it(param, value, limit):
     harness_ups.make_account()
 
@@ -221,7 +224,11 @@ def test_a_label_buy_at_ups_with_a_line_too_long_is_a_400_and_nothing_is_sent():
 
 def test_ups_takes_three_street_lines_at_most():
     from shipping.providers.field_limits import UPS_FIELDS
-    from shipping.providers.validation import CarrierLimits, check_shipment
+    from shipping.providers.validation import (
+        CarrierLimits,
+        InvalidShippingRequest,
+        check_shipment,
+    )
 
     lines = ("1 Dock Road", "Unit 2", "Gate 3", "Bay 4")
     shipper = shared.SHIPPER.__class__(
@@ -229,9 +236,14 @@ def test_ups_takes_three_street_lines_at_most():
     )
     limits = CarrierLimits(fields=UPS_FIELDS)
 
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(InvalidShippingRequest) as refused:
         check_shipment(
-            shipper, shared.RECIPIENT, (shared.PARCEL,), None, limits=limits, carrier="UPS"
+            shipper,
+            shared.RECIPIENT,
+            (shared.PARCEL,),
+            None,
+            limits=limits,
+            carrier="UPS",
         )
 
     assert refused.value.param == "from_address.street_lines"
