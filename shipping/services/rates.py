@@ -7,7 +7,10 @@ rate becomes a ``RateQuote`` row, buyable by its public id until it expires;
 the cached answer names those rows, so a repeat within the cache's time to
 live answers without calling anyone and its quotes are still buyable. An
 answer in which any carrier failed other than by refusing is not cached:
-the repeat asks every carrier again.
+the repeat asks every carrier again. A carrier that cannot take the request
+(a limit of its own: a parcel too heavy, a field too long) is refused before
+anything is sent to it and listed with our words for why; when every carrier
+asked refused so, the first refusal is raised (a 400 naming the field).
 """
 
 import logging
