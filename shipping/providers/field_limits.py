@@ -16,7 +16,11 @@ example bodies without lengths, and Shippo's OpenAPI (shippo/public-api.yaml)
 bounds none of the address or customs fields we send.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from shipping.providers.shipment_types import Address
+from shipping.providers.ups_address import ups_address
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,9 @@ class FieldLimits:
     hs_code: int | None = None
     sku: int | None = None
     exporter_reference: int | None = None
+    # The address as the adapter sends it (a ZIP+4's hyphen dropped, ...):
+    # the limits are checked on that, not on the buyer's text.
+    as_sent: Callable[[Address], Address] | None = None
 
 
 NO_FIELD_LIMITS = FieldLimits()
@@ -53,4 +60,5 @@ UPS_FIELDS = FieldLimits(
     phone=15,  # Phone.Number (Shipping.yaml; rating sends none)
     customs_description=35,  # InternationalForms.Product.Description
     hs_code=15,  # InternationalForms.Product.CommodityCode
+    as_sent=ups_address,  # postcode, state and phone as UPS takes them
 )

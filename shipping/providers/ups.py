@@ -42,6 +42,7 @@ from shipping.providers.carrier_common import (
 )
 from shipping.providers.field_limits import UPS_FIELDS
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
+from shipping.providers.ups_address import ups_address
 from shipping.providers.ups_errors import (
     LABEL_CODES,
     SERVICE_NAMES,
@@ -464,7 +465,9 @@ def _address(address: Address) -> dict[str, Any]:
 
 
 def _party(address: Address, *, phone: bool = False) -> dict[str, Any]:
-    # Rating takes no phone numbers; Shipping wants them.
+    # Rating takes no phone numbers; Shipping wants them. Sent as UPS takes
+    # them (ups_address), the form its field limits were checked on.
+    address = ups_address(address)
     party: dict[str, Any] = {
         "Name": (address.company or address.name)[:35],
         "AttentionName": address.name[:35],

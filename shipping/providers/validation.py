@@ -136,6 +136,8 @@ def check_fields(
 ) -> None:
     """The first field ``carrier`` cannot take (``field_too_long``);
     ``customs`` only when it is sent (an international shipment)."""
+    if fields.as_sent is not None:  # checked as the carrier will get them
+        from_address, to_address = map(fields.as_sent, (from_address, to_address))
     for param, address in (("from_address", from_address), ("to_address", to_address)):
         for name in _ADDRESS_FIELDS:
             limit = getattr(fields, name)
