@@ -35,8 +35,9 @@ from shipping.units import DimensionUnit, WeightUnit
 def _carriers_take(field: str) -> str:
     """The schema's word on a carrier's shorter limit (field_limits.py)."""
     return (
-        f"A carrier may take fewer characters (UPS: {getattr(UPS_FIELDS, field)}; "
-        "docs/shipping.md, Carrier field limits): a longer one leaves that carrier "
+        f"A carrier may take fewer characters (UPS: {getattr(UPS_FIELDS, field)}, "
+        "counted as it is sent; docs/shipping.md, Carrier field limits): a longer "
+        "one leaves that carrier "
         "out of a quote, and is a 400 `field_too_long` naming the field when no "
         "carrier (or the quote's, buying a label) can take it."
     )
