@@ -100,9 +100,9 @@ def test_a_us_state_longer_than_ups_takes_is_still_refused():
 
 
 def test_a_phone_written_with_spaces_and_signs_is_checked_as_its_digits():
-    # "+1 (217) 555-0199 x12": 21 characters, 14 digits: UPS takes 15 digits.
+    # "+1 (217) 555-0199": 17 characters, 11 digits: UPS takes 15 digits.
     body = copy.deepcopy(RATE_REQUEST)
-    body["to_address"]["phone"] = "+1 (217) 555-0199 x12"
+    body["to_address"]["phone"] = "+1 (217) 555-0199"
 
     reply, _ = _quote_at_ups(body)
 
@@ -169,3 +169,22 @@ def test_a_label_at_ups_is_bought_with_the_zip_and_phone_as_ups_takes_them():
     ship_to = json.loads(ship.request.body)["ShipmentRequest"]["Shipment"]["ShipTo"]
     assert ship_to["Address"]["PostalCode"] == "627041234"
     assert ship_to["Phone"]["Number"] == "12175550199"
+
+
+def test_a_canadian_postcode_is_sent_to_ups_as_its_six_characters():
+    # Shipping.yaml: CA "6 alphanumeric characters ... A#A#A#".
+    body = copy.deepcopy(RATE_REQUEST)
+    body["to_address"] = {
+        **SYDNEY,
+        "city": "Ottawa",
+        "state_code": "ON",
+        "postal_code": "k1a 0b1",
+        "country_code": "CA",
+    }
+    body["customs"] = copy.deepcopy(CUSTOMS)
+
+    reply, shipment = _quote_at_ups(body)
+
+    assert reply.status_code == 200, reply.json()
+    address = shipment["ShipTo"]["Address"]
+    assert (address["PostalCode"], address["StateProvinceCode"]) == ("K1A0B1", "ON")
