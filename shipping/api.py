@@ -121,9 +121,11 @@ class RatesView(APIView):
         operation_id="shipping_rates",
         summary="Quote every carrier at once, cheapest first",
         description="Each carrier answers within the deadline or is listed in "
-        "`failures` with its reason; a repeat of the same request within a few "
-        "minutes answers from the cache (`cached: true`). Quotes are bought by "
-        "`quote_id` until `expires_at`.",
+        "`failures` with its reason (one that cannot take the request, such as "
+        "a field longer than its limit, `field_too_long`, is listed without "
+        "being called; when none can, a 400 names the field); a repeat of "
+        "the same request within a few minutes answers from the cache "
+        "(`cached: true`). Quotes are bought by `quote_id` until `expires_at`.",
         request=RateRequestSerializer,
         responses={200: RateShopSerializer, **_ERRORS},
         examples=[
@@ -252,7 +254,7 @@ class ShipmentsView(ListModelMixin, GenericAPIView):
             shipment = services.shipment_buy(
                 **serializer.validated_data, idempotency_key=_scoped_key(request)
             )
-        except services.ShippingError as exc:
+        except (InvalidShippingRequest, services.ShippingError) as exc:
             raise _api_error(exc) from exc
         data = ShipmentSerializer(shipment).data
         if shipment.status == ShipmentStatus.FAILED:

@@ -22,6 +22,7 @@ from shipping.models import (
     TrackingStatusChoice,
 )
 from shipping.providers.base import RateRequest
+from shipping.providers.field_limits import UPS_FIELDS
 from shipping.providers.validation import (
     MAX_PICKUP_DAYS_AHEAD,
     MAX_PICKUP_PARCELS,
@@ -31,28 +32,58 @@ from shipping.services.errors import public_refusal
 from shipping.units import DimensionUnit, WeightUnit
 
 
+def _carriers_take(field: str) -> str:
+    """The schema's word on a carrier's shorter limit (field_limits.py)."""
+    return (
+        f"A carrier may take fewer characters (UPS: {getattr(UPS_FIELDS, field)}, "
+        "counted as it is sent; docs/shipping.md, Carrier field limits): a longer "
+        "one leaves that carrier "
+        "out of a quote, and is a 400 `field_too_long` naming the field when no "
+        "carrier (or the quote's, buying a label) can take it."
+    )
+
+
 # Optional text fields: blank means none, the same as leaving them out (their
-# declared default), so sending the default is accepted.
+# declared default), so sending the default is accepted. The lengths are ours;
+# a carrier's shorter ones are checked before it is called.
 class AddressSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=128)
+    name = serializers.CharField(max_length=128, help_text=_carriers_take("name"))
     company = serializers.CharField(
-        max_length=128, required=False, default="", allow_blank=True
+        max_length=128,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text=_carriers_take("company"),
     )
     street_lines = serializers.ListField(
-        child=serializers.CharField(max_length=128), max_length=3
+        child=serializers.CharField(max_length=128),
+        max_length=3,
+        help_text=_carriers_take("street_line"),
     )
-    city = serializers.CharField(max_length=128)
+    city = serializers.CharField(max_length=128, help_text=_carriers_take("city"))
     state_code = serializers.CharField(
-        max_length=8, required=False, default="", allow_blank=True
+        max_length=8,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text=_carriers_take("state_code"),
     )
     postal_code = serializers.CharField(
-        max_length=16, required=False, default="", allow_blank=True
+        max_length=16,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text=_carriers_take("postal_code"),
     )
     country_code = serializers.CharField(
         min_length=2, max_length=2, help_text="ISO 3166-1 alpha-2."
     )
     phone = serializers.CharField(
-        max_length=32, required=False, default="", allow_blank=True
+        max_length=32,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text=_carriers_take("phone"),
     )
     email = serializers.EmailField(required=False, default="", allow_blank=True)
     residential = serializers.BooleanField(
@@ -80,7 +111,9 @@ class ParcelSerializer(serializers.Serializer):
 
 
 class CustomsItemSerializer(serializers.Serializer):
-    description = serializers.CharField(max_length=255)
+    description = serializers.CharField(
+        max_length=255, help_text=_carriers_take("customs_description")
+    )
     quantity = serializers.IntegerField(min_value=1)
     value = serializers.IntegerField(min_value=0, help_text="Per unit, minor units.")
     currency = serializers.CharField(min_length=3, max_length=3)
@@ -99,7 +132,11 @@ class CustomsItemSerializer(serializers.Serializer):
     )
     origin_country = serializers.CharField(min_length=2, max_length=2)
     hs_code = serializers.CharField(
-        max_length=16, required=False, default="", allow_blank=True
+        max_length=16,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text=_carriers_take("hs_code"),
     )
     sku = serializers.CharField(
         max_length=64, required=False, default="", allow_blank=True

@@ -149,6 +149,7 @@ class ShippingAdapter(BaseAdapter):
             request.parcels,
             request.customs,
             limits=self.limits,
+            carrier=self.display_name,
         )
         # The last word on every price, whatever the adapter read it from.
         rates = self.keep_priced(
@@ -166,6 +167,7 @@ class ShippingAdapter(BaseAdapter):
             request.parcels,
             request.customs,
             limits=self.limits,
+            carrier=self.display_name,
         )
         validation.require(request.service_code, "service_code")
         validation.require(request.idempotency_key, "idempotency_key")

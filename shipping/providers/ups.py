@@ -40,7 +40,9 @@ from shipping.providers.carrier_common import (
     read_date,
     tracking_info,
 )
+from shipping.providers.field_limits import UPS_FIELDS
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
+from shipping.providers.ups_address import ups_address
 from shipping.providers.ups_errors import (
     LABEL_CODES,
     SERVICE_NAMES,
@@ -83,8 +85,10 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     }
     # UPS takes no idempotency key: a ship call is never resent blind.
     idempotency_header = None
-    # 150 lb and 108 in per package.
-    limits = CarrierLimits(max_weight_kg=Decimal("68"), max_length_cm=Decimal("274"))
+    # 150 lb and 108 in per package; the text UPS's specs publish.
+    limits = CarrierLimits(
+        max_weight_kg=Decimal("68"), max_length_cm=Decimal("274"), fields=UPS_FIELDS
+    )
     label_formats = (LabelFormat.PNG, LabelFormat.ZPL)
 
     def error_map(self, response: requests.Response) -> ProviderError | None:
@@ -461,7 +465,9 @@ def _address(address: Address) -> dict[str, Any]:
 
 
 def _party(address: Address, *, phone: bool = False) -> dict[str, Any]:
-    # Rating takes no phone numbers; Shipping wants them.
+    # Rating takes no phone numbers; Shipping wants them. Sent as UPS takes
+    # them (ups_address), the form its field limits were checked on.
+    address = ups_address(address)
     party: dict[str, Any] = {
         "Name": (address.company or address.name)[:35],
         "AttentionName": address.name[:35],

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from integrations import money
 from integrations.clock import database_now
 from integrations.errors import Rejected
+from shipping.providers.field_limits import NO_FIELD_LIMITS, FieldLimits
 from shipping.units import DimensionUnit, WeightUnit
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class CarrierLimits:
     max_weight_kg: Decimal | None = None  # per parcel
     max_length_cm: Decimal | None = None  # longest side
     max_parcels: int | None = None  # per shipment
+    fields: FieldLimits = NO_FIELD_LIMITS  # text lengths (field_limits.py)
 
 
 def require(value: object, param: str) -> None:
@@ -125,6 +127,69 @@ def _check_limits(parcel: "Parcel", param: str, limits: CarrierLimits) -> None:
         )
 
 
+def check_fields(
+    from_address: "Address",
+    to_address: "Address",
+    customs: "Customs | None",
+    fields: FieldLimits,
+    carrier: str,
+) -> None:
+    """The first field ``carrier`` cannot take (``field_too_long``);
+    ``customs`` only when it is sent (an international shipment)."""
+    if fields.as_sent is not None:  # checked as the carrier will get them
+        from_address, to_address = map(fields.as_sent, (from_address, to_address))
+    for param, address in (("from_address", from_address), ("to_address", to_address)):
+        for name in _ADDRESS_FIELDS:
+            limit = getattr(fields, name)
+            _check_text(getattr(address, name), f"{param}.{name}", limit, carrier)
+        _check_lines(address.street_lines, f"{param}.street_lines", fields, carrier)
+    if customs is None:
+        return
+    for index, item in enumerate(customs.items):
+        param = f"customs.items[{index}]"
+        limit = fields.customs_description
+        _check_text(item.description, f"{param}.description", limit, carrier)
+        _check_text(item.hs_code, f"{param}.hs_code", fields.hs_code, carrier)
+        _check_text(item.sku, f"{param}.sku", fields.sku, carrier)
+    reference, limit = customs.exporter_reference, fields.exporter_reference
+    _check_text(reference, "customs.exporter_reference", limit, carrier)
+
+
+_ADDRESS_FIELDS = (
+    "name",
+    "company",
+    "city",
+    "state_code",
+    "postal_code",
+    "phone",
+    "email",
+)
+
+
+def _check_lines(
+    lines: Sequence[str], param: str, fields: FieldLimits, carrier: str
+) -> None:
+    sent = [line for line in lines if line]  # as the adapters send them
+    if fields.street_lines is not None and len(sent) > fields.street_lines:
+        raise InvalidShippingRequest(
+            f"{param}: {carrier} takes at most {fields.street_lines} lines",
+            param=param,
+            code="field_too_long",
+        )
+    for index, line in enumerate(lines):
+        _check_text(line, f"{param}[{index}]", fields.street_line, carrier)
+
+
+def _check_text(text: str, param: str, limit: int | None, carrier: str) -> None:
+    if limit is not None and len(text) > limit:
+        # The limit, never the text: it is the buyer's address.
+        raise InvalidShippingRequest(
+            f"{param} is longer than {carrier} takes (at most {limit} characters)",
+            param=param,
+            code="field_too_long",
+        )
+
+
 def check_customs(customs: "Customs | None") -> None:
     """An international shipment's customs declaration."""
     if customs is None or not customs.items:
@@ -177,8 +242,10 @@ def check_shipment(
     customs: "Customs | None",
     *,
     limits: CarrierLimits,
+    carrier: str = "the carrier",
 ) -> None:
-    """Everything a rate or label request must satisfy before a call."""
+    """Everything a rate or label request must satisfy before a call;
+    ``carrier``: its name in a refusal of a field too long for it."""
     check_address(from_address, "from_address")
     check_address(to_address, "to_address")
     if not parcels:
@@ -192,8 +259,11 @@ def check_shipment(
         )
     for index, parcel in enumerate(parcels):
         check_parcel(parcel, f"parcels[{index}]", limits)
-    if from_address.country_code != to_address.country_code:
+    international = from_address.country_code != to_address.country_code
+    if international:
         check_customs(customs)
+    sent = customs if international else None  # adapters send customs abroad only
+    check_fields(from_address, to_address, sent, limits.fields, carrier)
 
 
 def date_window(days_ahead: int) -> tuple[date, date]:

@@ -44,9 +44,14 @@ from shipping.providers.base import (
     LabelRequest,
     LabelStatus,
     ParcelLabel,
+    RateRequest,
     ShippingAdapter,
 )
-from shipping.providers.validation import MAX_SHIP_DAYS_AHEAD, date_window
+from shipping.providers.validation import (
+    MAX_SHIP_DAYS_AHEAD,
+    check_shipment,
+    date_window,
+)
 from shipping.services.errors import (
     InvalidState,
     NotFound,
@@ -91,10 +96,10 @@ def shipment_buy(
     quote = _quote_to_buy(quote_id)
     adapter = registry.get_adapter(quote.account)
     fmt = _label_format(adapter, label_format)
+    request = _checked_request(quote, adapter)
     shipment, created = _shipment_from(quote, key, order_id, fmt)
     if not created:
         return shipment  # a concurrent call with the same key (a double submit)
-    request = codec.request_from_json(quote.request)
     label_request = LabelRequest(
         from_address=request.from_address,
         to_address=request.to_address,
@@ -134,6 +139,22 @@ SETTLED_BY_LABEL = (*_BUYING, ShipmentStatus.FAILED)
 # megabyte): refused before the database sees it.
 _KEY = re.compile(r"[\x21-\x7e]{1,64}")
 _QUOTE_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+def _checked_request(quote: RateQuote, adapter: ShippingAdapter) -> RateRequest:
+    """The quote's request, refused (``InvalidShippingRequest``, a 400 naming
+    the field) when its carrier cannot take it, before a shipment is stored:
+    a quote kept from before a limit of the carrier's (issue 17, 9)."""
+    request = codec.request_from_json(quote.request)
+    check_shipment(
+        request.from_address,
+        request.to_address,
+        request.parcels,
+        request.customs,
+        limits=adapter.limits,
+        carrier=adapter.display_name,
+    )
+    return request
 
 
 def _label_format(adapter: ShippingAdapter, label_format: str) -> LabelFormat:

@@ -7,7 +7,10 @@ rate becomes a ``RateQuote`` row, buyable by its public id until it expires;
 the cached answer names those rows, so a repeat within the cache's time to
 live answers without calling anyone and its quotes are still buyable. An
 answer in which any carrier failed other than by refusing is not cached:
-the repeat asks every carrier again.
+the repeat asks every carrier again. A carrier that cannot take the request
+(a limit of its own: a parcel too heavy, a field too long) is refused before
+anything is sent to it and listed with our words for why; when every carrier
+asked refused so, the first refusal is raised (a 400 naming the field).
 """
 
 import logging
@@ -29,6 +32,7 @@ from shipping.models import RateQuote
 from shipping.providers.base import CarrierLimits, Rate, RateRequest
 from shipping.providers.validation import (
     MAX_SHIP_DAYS_AHEAD,
+    InvalidShippingRequest,
     check_date,
     check_shipment,
 )
@@ -146,11 +150,17 @@ def _cache_ttl() -> int:
 
 def _shop(request: RateRequest, key: str, deadline: float) -> RateShopResult:
     durations: dict[int, int] = {}
+    # Per account, the request its carrier cannot take (a limit of its own),
+    # refused before any call: left out with our words for it.
+    refused: dict[int, InvalidShippingRequest] = {}
 
     def quote(adapter: object) -> list[Rate]:
         started = time.monotonic()
         try:
             return adapter.rates(request)  # type: ignore[attr-defined]
+        except InvalidShippingRequest as exc:
+            refused[adapter.account.pk] = exc  # type: ignore[attr-defined]
+            raise
         finally:
             elapsed = int((time.monotonic() - started) * 1000)
             durations[adapter.account.pk] = elapsed  # type: ignore[attr-defined]
@@ -158,10 +168,12 @@ def _shop(request: RateRequest, key: str, deadline: float) -> RateShopResult:
     fanned: FanOutResult[list[Rate]] = run_on_accounts(
         "shipping", quote, operation_name="rates", deadline_seconds=deadline
     )
+    _refuse_if_none_can(fanned, refused)
     accounts = {a.pk: a for a in ProviderAccount.objects.filter(kind="shipping")}
     quotes = _store_quotes(request, key, fanned, accounts)
     failures = tuple(
-        _failure(failure, accounts, durations, deadline) for failure in fanned.failures
+        _failure(f, accounts, durations, deadline, refused.get(f.account_id))
+        for f in fanned.failures
     )
     currencies = tuple(dict.fromkeys(q.currency for q in quotes))
     logger.info(
@@ -175,6 +187,19 @@ def _shop(request: RateRequest, key: str, deadline: float) -> RateShopResult:
     return RateShopResult(
         fingerprint=key, quotes=quotes, failures=failures, currencies=currencies
     )
+
+
+def _refuse_if_none_can(
+    fanned: FanOutResult[list[Rate]], refused: dict[int, InvalidShippingRequest]
+) -> None:
+    """Every carrier asked refused the request as beyond a limit of its own
+    (a field too long, a parcel too heavy): the first one's refusal is the
+    answer, a 400 naming the field, as at a single carrier."""
+    failures = fanned.failures
+    if fanned.results or not failures:
+        return
+    if all(failure.account_id in refused for failure in failures):
+        raise refused[failures[0].account_id]
 
 
 def _store_quotes(
@@ -267,7 +292,10 @@ def _failure(
     accounts: dict[int, ProviderAccount],
     durations: dict[int, int],
     deadline: float,
+    refusal: InvalidShippingRequest | None = None,
 ) -> CarrierFailure:
+    """``refusal``: ours, before any call (a limit of the carrier's): its
+    message, our words naming the field and the limit, is the reason."""
     account = accounts.get(failure.account_id)
     if failure.reason == "timeout":
         took = int(deadline * 1000)
@@ -280,7 +308,7 @@ def _failure(
         reason=str(failure.reason),
         outcome=failure.outcome,
         code=failure.code,
-        message=_said(failure),
+        message=refusal.message if refusal is not None else _said(failure),
         duration_ms=took,
     )
 

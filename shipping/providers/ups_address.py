@@ -1,0 +1,52 @@
+"""An address as UPS's Rating and Shipping APIs take it: the UPS adapter
+sends this form and its field limits (``field_limits.UPS_FIELDS``) are
+checked on it, so a limit never refuses text UPS would take once rewritten.
+Each rule cites provider-specs/ups/Shipping.yaml or Rating.yaml."""
+
+import dataclasses
+import re
+
+from shipping.providers.shipment_types import Address
+
+# Shipping.yaml ShipTo.StateProvinceCode: "Required for US, Canada, and
+# Vietnam (VN) ... If the country or territory is Ireland, [it] must contain
+# the county"; elsewhere optional.
+STATE_COUNTRIES = frozenset({"US", "CA", "VN", "IE"})
+# Rating.yaml Address.StateProvinceCode maxLength (the shorter of the two).
+RATING_STATE_LENGTH = 2
+# Shipping.yaml ShipTo.PostalCode: US or Puerto Rico "5 or 9 digits"; "The
+# character - may be used to separate the first five digits and the last
+# four digits" (ShipFrom), yet Rating takes 9 characters: the 9 digits.
+_ZIP_PLUS_4 = re.compile(r"(\d{5})[-\s]?(\d{4})")
+# CA: "6 alphanumeric characters whose format is A#A#A# where A is an
+# uppercase letter": the space between its halves is not sent.
+_CANADIAN = re.compile(r"([A-Za-z]\d[A-Za-z])\s?(\d[A-Za-z]\d)")
+
+
+def ups_address(address: Address) -> Address:
+    """``address`` with its postcode, state and phone as UPS gets them."""
+    return dataclasses.replace(
+        address,
+        postal_code=_postcode(address.country_code, address.postal_code),
+        state_code=_state(address.country_code, address.state_code),
+        # Phone.Number: "Valid values are 0 - 9" (Shipping.yaml Shipper).
+        phone="".join(ch for ch in address.phone if ch.isdigit()),
+    )
+
+
+def _postcode(country: str, postcode: str) -> str:
+    if country in ("US", "PR"):
+        match = _ZIP_PLUS_4.fullmatch(postcode)
+        return "".join(match.groups()) if match else postcode
+    if country == "CA":
+        match = _CANADIAN.fullmatch(postcode)
+        return "".join(match.groups()).upper() if match else postcode
+    return postcode
+
+
+def _state(country: str, state: str) -> str:
+    # Optional outside STATE_COUNTRIES: one longer than Rating takes (an
+    # Australian "NSW") is left out, not a reason to leave UPS out.
+    if country in STATE_COUNTRIES or len(state) <= RATING_STATE_LENGTH:
+        return state
+    return ""
