@@ -6,16 +6,19 @@ error's line it prints, as ``run_recurring_charges`` does."""
 import uuid
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from integrations.api.services import idempotency_records_prune
 from payments import services
 from payments.management.commands import reconcile_payments
-from payments.models import PaymentStatus
-from payments.providers.base import Decline
+from payments.models import Payment, PaymentStatus
+from payments.providers.base import Decline, PaymentEventKind
 from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services.slots import advised_until
 from tests.factories import ProviderAccountFactory
@@ -23,6 +26,8 @@ from tests.factories import ProviderAccountFactory
 pytestmark = pytest.mark.django_db
 
 SECRET = "sk_live_r_pay38_0123456789abcdef"
+ROOT = Path(__file__).resolve().parents[2]
+BODY = {"order_id": "order-r38", "amount": 1050, "currency": "EUR", "capture": True}
 
 
 def test_advised_until_without_now_reads_the_database_clock(primary, monkeypatch):
@@ -69,3 +74,37 @@ def test_reconcile_payments_masks_a_secret_in_its_fatal_line(primary, monkeypatc
     assert message.startswith("reconciliation stopped: ImproperlyConfigured: refused key")
     assert SECRET not in message
     assert "[redacted]" in message
+
+
+def test_a_create_repeated_after_its_payment_was_not_collected_answers_402(
+    primary, api, django_capture_on_commit_callbacks
+):
+    """A create answered 201 ``captured`` that the gateway later reports not
+    collected (a final failure after success): repeated under its key once
+    the key's record expired, it answers 402 ``not_collected``, so the 402
+    section's list of such codes names it (pay38's left it out)."""
+    body = {**BODY, "source_token": "tok_success"}
+    key = uuid.uuid4().hex
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api.post("/api/v1/payments/", body, format="json", **_key(key))
+    assert first.status_code == 201, first.content
+    payment = Payment.objects.get(public_id=first.json()["id"])
+    services.payment_event_apply(payment=payment, kind=PaymentEventKind.FAILED_FINAL)
+    ttl = timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS + 1)
+    assert idempotency_records_prune(now=timezone.now() + ttl) >= 1
+
+    again = api.post("/api/v1/payments/", body, format="json", **_key(key))
+
+    assert again.status_code == 402, again.content
+    error = again.json()["error"]
+    assert (error["code"], error["type"]) == ("not_collected", "invalid_request_error")
+    section = (ROOT / "docs" / "api.md").read_text().split(
+        "## A gateway's refusal (402)", 1
+    )[1]
+    replayed = " ".join(section.split("repeated under a key", 1)[1].split())
+    replayed = replayed.split("No other endpoint answers them", 1)[0]
+    assert "`not_collected`" in replayed
+
+
+def _key(key: str) -> dict[str, str]:
+    return {"HTTP_IDEMPOTENCY_KEY": key}
