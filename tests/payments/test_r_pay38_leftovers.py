@@ -71,7 +71,9 @@ def test_reconcile_payments_masks_a_secret_in_its_fatal_line(primary, monkeypatc
         call_command("reconcile_payments", stdout=StringIO())
 
     message = str(info.value)
-    assert message.startswith("reconciliation stopped: ImproperlyConfigured: refused key")
+    assert message.startswith(
+        "reconciliation stopped: ImproperlyConfigured: refused key"
+    )
     assert SECRET not in message
     assert "[redacted]" in message
 
@@ -98,9 +100,11 @@ def test_a_create_repeated_after_its_payment_was_not_collected_answers_402(
     assert again.status_code == 402, again.content
     error = again.json()["error"]
     assert (error["code"], error["type"]) == ("not_collected", "invalid_request_error")
-    section = (ROOT / "docs" / "api.md").read_text().split(
-        "## A gateway's refusal (402)", 1
-    )[1]
+    section = (
+        (ROOT / "docs" / "api.md")
+        .read_text()
+        .split("## A gateway's refusal (402)", 1)[1]
+    )
     replayed = " ".join(section.split("repeated under a key", 1)[1].split())
     replayed = replayed.split("No other endpoint answers them", 1)[0]
     assert "`not_collected`" in replayed
