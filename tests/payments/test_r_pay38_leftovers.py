@@ -4,7 +4,7 @@ not this machine's; ``reconcile_payments`` masks known secrets in the fatal
 error's line it prints, as ``run_recurring_charges`` does."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from django.utils import timezone
 from integrations.api.services import idempotency_records_prune
 from payments import services
 from payments.management.commands import reconcile_payments
-from payments.models import Payment, PaymentStatus
+from payments.models import Payment, PaymentStatus, RecurringCharge, RecurringStatus
 from payments.providers.base import Decline, PaymentEventKind
 from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services.slots import advised_until
@@ -112,3 +112,59 @@ def test_a_create_repeated_after_its_payment_was_not_collected_answers_402(
 
 def _key(key: str) -> dict[str, str]:
     return {"HTTP_IDEMPOTENCY_KEY": key}
+
+
+def test_a_paused_charge_resumed_inside_the_wait_is_held_by_the_run(
+    primary, api, monkeypatch
+):
+    """A paused charge (no decline stopped it) resumed on a card inside its
+    network's wait keeps the restart's ``next_run_at`` (now): only a resume
+    or move after a decline, and a new charge, take the wait's end; the run
+    holds the slot to it, nothing sent. docs/api.md's 402 section said every
+    resume or move took the wait's end."""
+    method = services.payment_method_save(
+        customer_reference="cus_r38p", source_token="tok_success", idempotency_key="p"
+    )
+    recurring = RecurringCharge.objects.create(
+        saved_method=method,
+        amount=1_500,
+        currency="EUR",
+        interval="month",
+        next_run_at=timezone.now() - timedelta(days=3),
+        status=RecurringStatus.PAUSED,
+    )
+
+    def decline(self, request):
+        raise Decline("no", code="card_declined", advice_code="retry_after_24_hours")
+
+    with monkeypatch.context() as declined:
+        declined.setattr(SandboxPaymentsAdapter, "charge_saved", decline)
+        one_off = services.saved_method_charge(
+            saved_method=method,
+            amount=700,
+            currency="EUR",
+            order_id="order-r38p",
+            idempotency_key=uuid.uuid4().hex,
+        )
+    ends = one_off.failure_learnt_at + timedelta(hours=24)
+    url = f"/api/v1/recurring-charges/{recurring.public_id}/resume/"
+
+    resumed = api.post(url, {}, format="json", **_key(uuid.uuid4().hex))
+    out = StringIO()
+    call_command("run_recurring_charges", stdout=out)
+
+    assert resumed.status_code == 200, resumed.content
+    assert datetime.fromisoformat(resumed.json()["next_run_at"]) < ends
+    assert "held for the card network's advice" in out.getvalue()
+    recurring.refresh_from_db()
+    assert recurring.next_run_at == ends
+    assert Payment.objects.filter(saved_method=method).count() == 1
+    section = " ".join(
+        (ROOT / "docs" / "api.md")
+        .read_text()
+        .split("## A gateway's refusal (402)", 1)[1]
+        .split("\n## ", 1)[0]
+        .split()
+    )
+    assert "created, resumed or moved onto a card inside its network's" not in section
+    assert "the run holds its due slot to the wait's end" in section
