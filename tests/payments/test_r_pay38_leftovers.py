@@ -168,3 +168,28 @@ def test_a_paused_charge_resumed_inside_the_wait_is_held_by_the_run(
     )
     assert "created, resumed or moved onto a card inside its network's" not in section
     assert "the run holds its due slot to the wait's end" in section
+
+
+def test_a_webhooks_failure_without_reason_is_a_replayed_creates_402(
+    primary, api, django_capture_on_commit_callbacks
+):
+    """A create answered 202 ``unknown`` that the gateway's webhook then
+    reports failed, no reason given: a repeat of the create under its key
+    after the record expired answers 402 ``failed_at_provider``, as when
+    reconciliation finds it so; the docs name the webhook too."""
+    body = {**BODY, "order_id": "order-r38w", "source_token": "tok_timeout"}
+    key = uuid.uuid4().hex
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api.post("/api/v1/payments/", body, format="json", **_key(key))
+    assert first.status_code == 202, first.content
+    payment = Payment.objects.get(public_id=first.json()["id"])
+    services.payment_event_apply(payment=payment, kind=PaymentEventKind.FAILED)
+    ttl = timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS + 1)
+    assert idempotency_records_prune(now=timezone.now() + ttl) >= 1
+
+    again = api.post("/api/v1/payments/", body, format="json", **_key(key))
+
+    assert again.status_code == 402, again.content
+    assert again.json()["error"]["code"] == "failed_at_provider"
+    section = " ".join((ROOT / "docs" / "api.md").read_text().split())
+    assert "with no reason, at the create, by its webhook or when" in section
