@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from integrations.clock import database_now
 from payments.models import (
     MONEY_HOLDING_STATUSES,
     Payment,
@@ -412,12 +413,13 @@ def advised_until(
     unless a charge of it made after that advice was learnt was approved.
     The card's advice, whichever charge was given it: each recurring charge
     on the card waits (the run, a restart, a new one). None if no wait is
-    still on at ``now`` (default: this moment)."""
+    still on at ``now`` (default: the database's time, as the decline's
+    stamp is: ``integrations.clock``)."""
     # Read for every due slot of every run: only the advice that can still
     # be on, and the card's approvals since, never all of a busy card's
     # charges (revpay28). No MAX: PostgreSQL would walk created_at's index
     # backwards through every payment for it.
-    now = now or timezone.now()
+    now = now or database_now()
     advised = list(
         Payment.objects.filter(saved_method=method, failure_advice_code__in=RETRY_AFTER)
         .annotate(learnt=LEARNT)

@@ -17,6 +17,7 @@ from integrations.errors import ProviderError
 from integrations.management.base import ProviderCommand
 from integrations.money import MoneyError, format_amount
 from integrations.registry import UnknownProvider
+from integrations.secrets_registry import staff_text
 from payments.models import Payment
 from payments.services import payments_reconcile_pending
 
@@ -34,8 +35,11 @@ class Command(ProviderCommand):
             ProviderError,
         ) as exc:
             first_line = (str(exc).strip().splitlines() or [""])[0]
+            # Masked as run_recurring_charges masks it: a configuration or
+            # database fault may quote a credential.
             raise CommandError(
-                f"reconciliation stopped: {type(exc).__name__}: {first_line}"
+                f"reconciliation stopped: {type(exc).__name__}: "
+                + staff_text(first_line)
             ) from exc
         for payment in settled:
             self.stdout.write(_line(payment))
