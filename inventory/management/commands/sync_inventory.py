@@ -1,6 +1,7 @@
 """Sync stock levels from the ERP accounts, with a progress line per page and
-a closing summary. Every account is synced even if one fails; exit status 1
-when any failed outright (each named in one line)."""
+a closing summary (a row per run, failed ones too). Every account is synced
+even if one fails; exit status 1 when any failed outright (each named in one
+line)."""
 
 import signal
 import threading
@@ -92,14 +93,17 @@ class Command(ProviderCommand):
         runs, refused = [], []
         for target in accounts:
             self.stdout.write(f"Syncing {target.slug} ({target.provider})")
+            run = None
             try:
-                runs.append(
-                    services.inventory_sync(
-                        account=target, full=full, progress=self._progress
-                    )
-                )
+                run = services.sync_run_start(account=target, full=full)
+                runs.append(services.sync_run_execute(run=run, progress=self._progress))
             except services.InventoryError as error:
                 refused.append(f"{target.slug}: {error.message}")
+                # A run that ended failed has its row in the summary too.
+                if run is not None:
+                    run.refresh_from_db()
+                    if run.status == SyncStatus.FAILED:
+                        runs.append(run)
             self.stdout.write("")
         return runs, refused
 
