@@ -147,8 +147,17 @@ def _summary(runs: list[SyncRun]) -> str:
             lines.append(
                 f"  {gone} level(s) gone at the ERP (missing from its full listing)"
             )
-        lines.extend(f"  {_where(error)}: {error['code']}" for error in run.errors[:5])
+        lines.extend(f"  {_where(error)}: {error['code']}" for error in _shown(run))
     return "\n".join(lines)
+
+
+def _shown(run: SyncRun) -> list[dict]:
+    """A run's first five errors, and why a failed run ended: appended after
+    the pages it kept, it would be cut off by five failed pages before."""
+    shown, last = run.errors[:5], run.errors[-1:]
+    if run.status == SyncStatus.FAILED and len(run.errors) > 5:
+        shown += [error for error in last if _where(error) == "the run"]
+    return shown
 
 
 def _where(error: dict) -> str:
