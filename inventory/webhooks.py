@@ -35,7 +35,8 @@ from inventory.providers.base import (
 logger = logging.getLogger(__name__)
 
 UNREADABLE = "inventory event unreadable"
-# An adapter's "this event cannot be read" (the generic stock service's). Its
+# An adapter's "this event cannot be read" (the generic stock service's, and
+# TradeGecko's for a variant event naming no variant). TradeGecko's
 # malformed_response is left out: TradeGecko's reading asks the ERP, and an
 # unreadable answer (a proxy's page) may be the variant on a later try.
 MALFORMED_EVENT = "malformed_event"

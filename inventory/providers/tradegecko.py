@@ -460,11 +460,9 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         it still shows, off sale (``for_sale``: units sold here kept, as the
         full listing's gone path keeps them); naming none, it is gone as on
         a 404."""
-        object_id = message.payload.get("object_id")
-        if not self.reports_levels(message.event_type) or not isinstance(
-            object_id, int
-        ):
+        if not self.reports_levels(message.event_type):
             return None
+        object_id = _variant_id(message.payload.get("object_id"))
         data = self.none_if_not_found(
             lambda: self.send(
                 "GET", f"/variants/{object_id}", operation="tradegecko_variant"
@@ -486,6 +484,22 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         return InventoryEvent(
             levels=levels, occurred_at=message.occurred_at, rejected=rejected
         )
+
+
+# TradeGecko's ids are positive 64-bit integers (a boolean is not one).
+_ID_MAX = 2**63 - 1
+
+
+def _variant_id(value: Any) -> int:
+    """The variant a ``variant.*`` event names. One naming none it could be
+    is ``malformed_event``: stored dead with this reason for staff, never
+    processed as if nothing had changed."""
+    if type(value) is not int or not 0 < value <= _ID_MAX:
+        raise Unknown(
+            "variant event's object_id is not a TradeGecko variant id",
+            code="malformed_event",
+        )
+    return value
 
 
 def _wanted_skus(skus: tuple[str, ...]) -> frozenset[str]:

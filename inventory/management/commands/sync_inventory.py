@@ -1,6 +1,7 @@
 """Sync stock levels from the ERP accounts, with a progress line per page and
-a closing summary. Every account is synced even if one fails; exit status 1
-when any failed outright (each named in one line)."""
+a closing summary (a row per run, failed ones too). Every account is synced
+even if one fails; exit status 1 when any failed outright (each named in one
+line)."""
 
 import signal
 import threading
@@ -92,14 +93,17 @@ class Command(ProviderCommand):
         runs, refused = [], []
         for target in accounts:
             self.stdout.write(f"Syncing {target.slug} ({target.provider})")
+            run = None
             try:
-                runs.append(
-                    services.inventory_sync(
-                        account=target, full=full, progress=self._progress
-                    )
-                )
+                run = services.sync_run_start(account=target, full=full)
+                runs.append(services.sync_run_execute(run=run, progress=self._progress))
             except services.InventoryError as error:
                 refused.append(f"{target.slug}: {error.message}")
+                # A run that ended failed has its row in the summary too.
+                if run is not None:
+                    run.refresh_from_db()
+                    if run.status == SyncStatus.FAILED:
+                        runs.append(run)
             self.stdout.write("")
         return runs, refused
 
@@ -143,8 +147,17 @@ def _summary(runs: list[SyncRun]) -> str:
             lines.append(
                 f"  {gone} level(s) gone at the ERP (missing from its full listing)"
             )
-        lines.extend(f"  {_where(error)}: {error['code']}" for error in run.errors[:5])
+        lines.extend(f"  {_where(error)}: {error['code']}" for error in _shown(run))
     return "\n".join(lines)
+
+
+def _shown(run: SyncRun) -> list[dict]:
+    """A run's first five errors, and why a failed run ended: appended after
+    the pages it kept, it would be cut off by five failed pages before."""
+    shown, last = run.errors[:5], run.errors[-1:]
+    if run.status == SyncStatus.FAILED and len(run.errors) > 5:
+        shown += [error for error in last if _where(error) == "the run"]
+    return shown
 
 
 def _where(error: dict) -> str:
