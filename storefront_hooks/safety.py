@@ -141,9 +141,9 @@ def url_check(url: str, *, mode: str) -> None:
 
 
 def _wire_host(url: str) -> str:
-    """The host as a delivery sends it: a name IDNA cannot encode (which
-    Django's URL validator lets through) would fail every delivery for days,
-    and a name IDNA maps onto digits (fullwidth ones) is an address."""
+    """The host as a delivery sends it (IDNA-encoded, as requests does): a
+    name IDNA cannot encode, which Django's URL validator lets through
+    (fullwidth digits too), would fail every delivery for days."""
     prepared = PreparedRequest()
     try:
         prepared.prepare_url(url, None)

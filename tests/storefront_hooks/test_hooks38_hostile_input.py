@@ -33,6 +33,7 @@ BAD_URLS = [
     "https://xn--/hooks",
     "https://\u2488.example/hooks",  # IDNA maps it to "1.": an empty label
     "https://a\u200d.example/hooks",  # a joiner IDNA refuses here
+    "https://\uff11\uff12\uff17.\uff10.\uff10.\uff11\uff12/",  # fullwidth 127.0.0.12
     "https://" + "\u00e4" * 70 + ".example/hooks",  # label over 63 once encoded
 ]
 
