@@ -178,15 +178,19 @@ def _attempt_fields(attempt: Attempt, now: datetime) -> dict[str, Any]:
 
 
 def _retry_after_kept(
-    delivery: WebhookDelivery, error: ProviderError, now: datetime
+    delivery: WebhookDelivery, attempt: Attempt, now: datetime
 ) -> None:
     """A 429 or 503 asking for a wait (``Retry-After``) is not retried
     sooner than that, bounded as the breaker bounds it, +0-20 %: the
     schedule's early steps would ask again within seconds."""
-    if not error.retry_after:
+    error = attempt.error
+    if error is None or not error.retry_after:
         return
     wait = min(error.retry_after, settings.BREAKER_MAX_RETRY_AFTER_SECONDS)
-    due = now + timedelta(seconds=wait * random.uniform(1, 1 + JITTER))
+    # From the answer, not from the claim (``now``): a slow receiver's wait
+    # would otherwise end early by the time it took to answer.
+    answered = now + timedelta(milliseconds=attempt.duration_ms)
+    due = answered + timedelta(seconds=wait * random.uniform(1, 1 + JITTER))
     WebhookDelivery.objects.filter(pk=delivery.pk, next_attempt_at__lt=due).update(
         next_attempt_at=due
     )
@@ -227,7 +231,7 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
             raise ClaimLost
         status = rows.fail(delivery, attempt.error, now)
         if status == DeliveryStatus.FAILED:
-            _retry_after_kept(delivery, attempt.error, now)
+            _retry_after_kept(delivery, attempt, now)
             retry_schedule(delivery.pk, now)
         endpoint_failure_count(endpoint, attempt, now)
     _log(delivery, attempt, status)
