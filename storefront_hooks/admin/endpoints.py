@@ -25,8 +25,9 @@ from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
 
 RATE_WINDOW = timedelta(days=7)
 EDITABLE = ["url", "description", "event_types", "mode"]
-# The user name and password of a URL, after its scheme if it has one.
-_USERINFO = re.compile(r"^([^/?#]*//)?[^/?#]*@")
+# The user name and password of a URL, after its scheme if it has one. A
+# password typed with a raw "/", "?" or "#" (a base64 token) runs to the "@".
+_USERINFO = re.compile(r"^([^/?#]*//)?(?:[^/?#@:]*:(?!//)[^@]*|[^/?#@]*)@")
 
 
 class EndpointForm(forms.ModelForm):
