@@ -198,10 +198,9 @@ def _retry_after_kept(
 
 def _staff_excerpt(excerpt: str) -> str:
     """``excerpt`` with known secrets masked, and the head of one cut off
-    by the excerpt's bound too (whole, it would have been masked)."""
+    at its end too (whole, it would have been masked): by the excerpt's
+    bound, or earlier by the deadline or a dropped connection."""
     text = staff_text(excerpt)
-    if len(excerpt.encode()) < settings.STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES:
-        return text  # not cut: nothing was left half-quoted
     for secret in known_secrets():
         tail = text[1 - len(secret) :]
         start = tail.find(secret[:CUT_SECRET_MIN])
