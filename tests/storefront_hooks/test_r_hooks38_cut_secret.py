@@ -30,6 +30,8 @@ def test_a_secret_cut_off_by_the_deadline_is_masked(
     assert delivery.last_status_code == 500
     assert delivery.last_response.startswith("secret=")
     assert len(delivery.last_response.encode()) < len(body)
-    assert delivery.last_response == "secret=[redacted]"
+    # Under 8 characters (a starved machine) is no head the mask looks for.
+    head = delivery.last_response.removeprefix("secret=")
+    assert head == "[redacted]" or len(head) < 8
     key = secret.removeprefix("whsec_")
     assert key[:8] not in delivery.last_response
