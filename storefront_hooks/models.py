@@ -12,6 +12,7 @@ from integrations import crypto
 from integrations.models import DeliveryStatus, Event, ProviderAccount
 from integrations.models.accounts import Mode, SecretRowsQuerySet
 from integrations.public_ids import PublicIdField
+from storefront_hooks.signing import SECRET_PREFIX
 
 
 class WebhookEndpoint(models.Model):
@@ -82,11 +83,17 @@ class WebhookEndpoint(models.Model):
         self.secrets_encrypted = crypto.encrypt_json(values)
 
     def redaction_secrets(self) -> list[Any]:
-        """What integrations.secrets_registry masks: every stored secret."""
+        """What integrations.secrets_registry masks: every stored secret, as
+        given and in the forms a receiver may quote it back in (the key
+        without its ``whsec_`` prefix, as libraries hold it; JSON-escaped)."""
         values = self.stored_secrets()
         found = [values["current"], values.get("previous", "")]
         found += [secret for secret, _ in values.get("earlier", [])]
-        return [secret for secret in found if secret]
+        forms = []
+        for secret in filter(None, found):
+            for form in (secret, secret.removeprefix(SECRET_PREFIX)):
+                forms += [form, form.replace("/", "\\/")]
+        return list(dict.fromkeys(forms))
 
     def signing_secrets(self, now: Any = None) -> list[str]:
         """The current secret, plus each earlier one while its overlap runs."""

@@ -2,6 +2,7 @@
 through the services; the secret is shown once after an add or a rotation;
 buttons to send a test event and open the delivery log."""
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +25,9 @@ from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
 
 RATE_WINDOW = timedelta(days=7)
 EDITABLE = ["url", "description", "event_types", "mode"]
+# The user name and password of a URL, after its scheme if it has one. A
+# password typed with a raw "/", "?" or "#" (a base64 token) runs to the "@".
+_USERINFO = re.compile(r"^([^/?#]*//)?(?:[^/?#@:]*:(?!//)[^@]*|[^/?#@]*)@")
 
 
 class EndpointForm(forms.ModelForm):
@@ -54,7 +58,18 @@ class EndpointForm(forms.ModelForm):
             )
         except services.EndpointInvalid as exc:
             self.add_error(exc.param, exc.message)
+            self._hide_password()
         return data
+
+    def _hide_password(self) -> None:
+        # A refused URL is shown again in its field: never with its user
+        # name or password (either may be a token).
+        name = self.add_prefix("url")
+        value = self.data.get(name, "")
+        hidden = _USERINFO.sub(r"\1***@", value)
+        if hidden != value:
+            self.data = self.data.copy()
+            self.data[name] = hidden
 
 
 def _secret_page(
