@@ -84,6 +84,9 @@ class MailgunAdapter(AnymailAdapter):
     code = "mailgun"
     display_name = "Mailgun"
     backend_path = "anymail.backends.mailgun.EmailBackend"
+    # provider-specs/email/mailgun/openapi.yaml, /v3/{domain_name}/messages:
+    # subject "not required if sending with a template"; we send none.
+    subject_required = True
     # By the account's region; a credential only goes to Mailgun's hosts.
     region_urls: ClassVar[Mapping[str, str]] = {
         "us": "https://api.mailgun.net/",

@@ -114,6 +114,8 @@ class SendGridAdapter(AnymailAdapter):
         ),
     )
     settings_fields = (TOLERANCE_FIELD,)
+    # provider-specs/email/sendgrid/oai.json, /mail/send: subject minLength 1.
+    subject_required = True
     webhook_signing_credential = "webhook_verification_key"
     webhook_signature_header = SIGNATURE_HEADER
 
