@@ -14,6 +14,7 @@ __all__ = [
     "EmailCategory",
     "EmailEventRecord",
     "EmailEventType",
+    "MalformedEvent",
     "OutboundEmail",
     "SendResult",
     "SendStatus",
@@ -134,6 +135,13 @@ class EmailEventRecord:
     # unsubscribe group): it lifts a stop recorded on that list, never a
     # stop naming no list by its reach (the account's global ones).
     list_only: bool = False
+
+
+class MalformedEvent(ValueError):
+    """An event that lacks what it must carry (its kind's own fields, or
+    anything naming a message or an address): it fails the same way every
+    time, so it is stored dead with this error for staff, never applied as
+    nothing. The message says what is missing, never a value."""
 
 
 class UndatedEvent(ValueError):

@@ -32,6 +32,7 @@ from notifications.providers.base import (
     sender_not_verified,
 )
 from notifications.providers.email_types import (
+    MalformedEvent,
     UndatedEvent,
     stops_address,
     unreadable_time,
@@ -270,7 +271,8 @@ class PostmarkAdapter(AnymailAdapter):
             # broadcast stream stops marketing mail, not order mail.
             kind = EmailEventType.UNSUBSCRIBED
         if kind is None:
-            return []
+            _check_kind_fields(payload)
+            return []  # a record or bounce type not about delivery
         undated = _undated(payload)
         occurred = _time(payload) or message.occurred_at
         if occurred is None:
@@ -340,6 +342,20 @@ def _kind(
     if record == "SubscriptionChange":
         return _subscription_change(payload)
     return _RECORDS.get(str(record)), None
+
+
+def _check_kind_fields(payload: Mapping[str, Any]) -> None:
+    """MalformedEvent for a Bounce without its ``Type`` or a subscription
+    change without ``SuppressSending``: the field that says what happened."""
+    record = payload.get("RecordType")
+    if record == "Bounce" and not isinstance(payload.get("Type"), str):
+        raise MalformedEvent("The Postmark Bounce record has no Type.")
+    if record == "SubscriptionChange" and not isinstance(
+        payload.get("SuppressSending"), bool
+    ):
+        raise MalformedEvent(
+            "The Postmark SubscriptionChange record has no SuppressSending."
+        )
 
 
 def _bounce(

@@ -32,7 +32,11 @@ from notifications.providers.base import (
     EmailEventType,
     sender_not_verified,
 )
-from notifications.providers.email_types import stops_address, unreadable_time
+from notifications.providers.email_types import (
+    MalformedEvent,
+    stops_address,
+    unreadable_time,
+)
 from notifications.providers.esp import (
     TOLERANCE_FIELD,
     AnymailAdapter,
@@ -249,10 +253,6 @@ class SendGridAdapter(AnymailAdapter):
                 list_only=kind is EmailEventType.REACTIVATED,
             )
         ]
-
-
-class MalformedEvent(ValueError):
-    """A batch's event that cannot be applied; the message says why."""
 
 
 def _event_message(event: Any, received: datetime | None) -> WebhookMessage:

@@ -37,6 +37,7 @@ from notifications.providers.base import (
     address_domain,
     email_error_map,
 )
+from notifications.providers.email_types import MalformedEvent
 from notifications.providers.sns_signature import (
     SnsMessage,
     check_sns_url,
@@ -200,7 +201,11 @@ class SesEventsMixin:
         ses = message.payload.get("ses")
         if not isinstance(ses, dict):
             return []  # subscription (un)confirmations
-        kind = str(ses.get("eventType") or ses.get("notificationType") or "")
+        kind = ses.get("eventType") or ses.get("notificationType")
+        if not isinstance(kind, str):
+            raise MalformedEvent(
+                "The SES event has no eventType (or notificationType)."
+            )
         found = _EVENTS.get(kind)
         if found is None:
             return []  # Send, Rendering Failure, Subscription
@@ -213,6 +218,10 @@ class SesEventsMixin:
         )
         if occurred is None:
             return []
+        recipients = _recipients(mail, detail, recipients_key)
+        if not recipients:
+            # Its recipients are what an SES event of these kinds is about.
+            raise MalformedEvent(f"The SES {kind} event names no recipient.")
         return [
             EmailEventRecord(
                 type=event_type,
@@ -225,7 +234,7 @@ class SesEventsMixin:
                 # The address the message was sent from (SES's ``source``).
                 sender_domain=address_domain(mail.get("source")),
             )
-            for recipient, extra in _recipients(mail, detail, recipients_key)
+            for recipient, extra in recipients
         ]
 
 
