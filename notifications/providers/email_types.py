@@ -19,6 +19,7 @@ __all__ = [
     "SendResult",
     "SendStatus",
     "UndatedEvent",
+    "event_text",
     "stops_address",
     "unreadable_time",
 ]
@@ -167,6 +168,12 @@ def stops_address(
         EmailEventType.MANUALLY_SUPPRESSED,
     )
     return kind in stops or bool(suppressed_for)
+
+
+def event_text(value: object) -> str:
+    """An event's address or id field as sent; "" for null or any other
+    type: absent, naming nothing (never the text "None")."""
+    return value if isinstance(value, str) else ""
 
 
 def unreadable_time(payload: Mapping[str, Any], name: str) -> str:

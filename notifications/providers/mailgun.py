@@ -35,6 +35,7 @@ from notifications.providers.base import (
 )
 from notifications.providers.email_types import (
     UndatedEvent,
+    event_text,
     stops_address,
     unreadable_time,
 )
@@ -270,9 +271,9 @@ class MailgunAdapter(AnymailAdapter):
             EmailEventRecord(
                 type=kind,
                 occurred_at=occurred,
-                recipient=str(data.get("recipient", "")),
-                provider_message_id=str(headers.get("message-id", "")).strip("<>"),
-                message_id=str(variables.get("message_id", "")),
+                recipient=event_text(data.get("recipient")),
+                provider_message_id=event_text(headers.get("message-id")).strip("<>"),
+                message_id=event_text(variables.get("message_id")),
                 bounce_type=bounce,
                 details=details,
                 suppressed_for=_suppressed_for(data, kind),

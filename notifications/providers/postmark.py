@@ -34,6 +34,7 @@ from notifications.providers.base import (
 from notifications.providers.email_types import (
     MalformedEvent,
     UndatedEvent,
+    event_text,
     stops_address,
     unreadable_time,
 )
@@ -287,10 +288,11 @@ class PostmarkAdapter(AnymailAdapter):
             EmailEventRecord(
                 type=kind,
                 occurred_at=occurred,
-                recipient=str(payload.get("Recipient") or payload.get("Email") or ""),
+                recipient=event_text(payload.get("Recipient"))
+                or event_text(payload.get("Email")),
                 # Null for staff's stops and reactivations: no id to match.
-                provider_message_id=str(payload.get("MessageID") or ""),
-                message_id=str(metadata.get("message_id", "")),
+                provider_message_id=event_text(payload.get("MessageID")),
+                message_id=event_text(metadata.get("message_id")),
                 bounce_type=bounce,
                 details=details,
                 suppressed_for=_stream_stop(payload, kind, bounce, broadcast),

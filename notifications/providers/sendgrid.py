@@ -34,6 +34,7 @@ from notifications.providers.base import (
 )
 from notifications.providers.email_types import (
     MalformedEvent,
+    event_text,
     stops_address,
     unreadable_time,
 )
@@ -243,9 +244,9 @@ class SendGridAdapter(AnymailAdapter):
             EmailEventRecord(
                 type=kind,
                 occurred_at=occurred,
-                recipient=str(event.get("email", "")),
+                recipient=event_text(event.get("email")),
                 provider_message_id=_provider_message_id(event),
-                message_id=str(event.get("message_id", "")),
+                message_id=event_text(event.get("message_id")),
                 bounce_type=bounce,
                 details=details,
                 suppressed_for=_suppressed_for(event),
@@ -369,7 +370,7 @@ def _provider_message_id(event: Mapping[str, Any]) -> str:
     anymail_id = event.get("anymail_id")
     if isinstance(anymail_id, str) and anymail_id:
         return anymail_id
-    return str(event.get("sg_message_id", "")).partition(".")[0]
+    return event_text(event.get("sg_message_id")).partition(".")[0]
 
 
 def _errors(response: requests.Response) -> list[dict[str, Any]]:
