@@ -138,7 +138,10 @@ class BulkSendsView(_BoundedBody, ListModelMixin, GenericAPIView):
                 description="Invalid address or missing variable (naming the "
                 "row: the message counts recipients from 1, as `send_bulk` "
                 "does; `param` is the body's path, `recipients[1]` being the "
-                "second), unknown template, no or too many recipients.",
+                "second), unknown template, no or too many recipients, or a "
+                "recipient's subject rendering too long (`subject_too_long`) or "
+                "empty while an enabled email provider requires one "
+                "(`subject_empty`; param `recipients[<i>].context`).",
                 examples=[OpenApiExample("Missing variable", value=BULK_ROW_ERROR)],
             ),
             409: OpenApiResponse(
