@@ -99,3 +99,18 @@ def test_ses_reject_naming_null_recipients(
     (row,) = WebhookEvent.objects.filter(account=account)
     assert row.status == "dead"
     assert "names no recipient" in row.last_error
+
+
+def test_postmark_bounce_without_type_that_deactivated_is_applied(
+    django_capture_on_commit_callbacks,
+) -> None:
+    # docs/providers/email.md: dead only when it says nothing happened; one
+    # saying Postmark deactivated the address is that stop.
+    account = harness_postmark.make_account()
+    record = harness_postmark.event("bounce_hard", Inactive=True)
+    del record["Type"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(account, harness_postmark.posted(record))
+    assert response.status_code == 200, response.content
+    assert WebhookEvent.objects.get(account=account).status == "processed"
+    assert Suppression.objects.filter(address="bounce@example.com").exists()
