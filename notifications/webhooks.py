@@ -73,9 +73,12 @@ def email_webhook_handle(event: WebhookEvent) -> None:
 
 def _names_something(records: list[EmailEventRecord]) -> None:
     """Raise MalformedEvent for a record naming neither a message nor an
-    address: nothing could be applied, and processing it as nothing would
-    drop it unseen (dead for staff instead)."""
+    address, or a reactivation naming no address (it is about the address,
+    whatever message it names): nothing could be applied, and processing it
+    as nothing would drop it unseen (dead for staff instead)."""
     for record in records:
+        if record.type == EmailEventType.REACTIVATED and not record.recipient:
+            raise MalformedEvent(f"The {record.type} event names no recipient.")
         if not (record.recipient or record.provider_message_id or record.message_id):
             raise MalformedEvent(
                 f"The {record.type} event names neither a message nor a recipient."

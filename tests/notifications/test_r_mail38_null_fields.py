@@ -114,3 +114,33 @@ def test_postmark_bounce_without_type_that_deactivated_is_applied(
     assert response.status_code == 200, response.content
     assert WebhookEvent.objects.get(account=account).status == "processed"
     assert Suppression.objects.filter(address="bounce@example.com").exists()
+
+
+def test_sendgrid_resubscribe_naming_no_address_is_dead(
+    django_capture_on_commit_callbacks,
+) -> None:
+    # A reactivation is about the address whatever message it names: one
+    # naming no address lifts nothing, so it is kept dead for staff.
+    account = harness_sendgrid.make_account()
+    event = harness_sendgrid.event("group_resubscribe", timestamp=int(time.time()))
+    del event["email"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(account, harness_sendgrid.signed([event]))
+    assert response.status_code == 200, response.content
+    (row,) = WebhookEvent.objects.filter(account=account)
+    assert row.status == "dead"
+    assert "names no recipient" in row.last_error
+
+
+def test_postmark_resubscribe_naming_no_address_is_dead(
+    django_capture_on_commit_callbacks,
+) -> None:
+    account = harness_postmark.make_account()
+    record = harness_postmark.event("resubscribe")
+    del record["Recipient"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(account, harness_postmark.posted(record))
+    assert response.status_code == 200, response.content
+    (row,) = WebhookEvent.objects.filter(account=account)
+    assert row.status == "dead"
+    assert "names no recipient" in row.last_error
