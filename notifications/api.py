@@ -115,7 +115,9 @@ class EmailsView(ListModelMixin, GenericAPIView):
             201: EmailMessageSerializer,
             400: OpenApiResponse(
                 ErrorResponseSerializer,
-                description="Invalid address, unknown template or missing variable.",
+                description="Invalid address, unknown template, missing variable, "
+                "or a subject that renders empty while an enabled email provider "
+                "requires one (`subject_empty`, param `context`).",
                 examples=[
                     OpenApiExample("Missing variable", value=INVALID_TEMPLATE_ERROR)
                 ],

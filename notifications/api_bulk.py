@@ -66,6 +66,14 @@ _BAD_KEY = OpenApiResponse(
     ErrorResponseSerializer,
     description="An Idempotency-Key over 255 characters.",
 )
+_REFUSED = (
+    "Invalid address or missing variable (naming the row: the message counts "
+    "recipients from 1, as `send_bulk` does; `param` is the body's path, "
+    "`recipients[1]` being the second), unknown template, no or too many "
+    "recipients, or a recipient's subject rendering too long "
+    "(`subject_too_long`) or empty while an enabled email provider requires "
+    "one (`subject_empty`; param `recipients[<i>].context`)."
+)
 
 
 def _service_error(exc: services.EmailInvalid | services.EmailRenderError) -> ApiError:
@@ -135,10 +143,7 @@ class BulkSendsView(_BoundedBody, ListModelMixin, GenericAPIView):
             201: BulkSendCreatedSerializer,
             400: OpenApiResponse(
                 ErrorResponseSerializer,
-                description="Invalid address or missing variable (naming the "
-                "row: the message counts recipients from 1, as `send_bulk` "
-                "does; `param` is the body's path, `recipients[1]` being the "
-                "second), unknown template, no or too many recipients.",
+                description=_REFUSED,
                 examples=[OpenApiExample("Missing variable", value=BULK_ROW_ERROR)],
             ),
             409: OpenApiResponse(

@@ -20,7 +20,11 @@ from notifications.providers.base import (
     EmailEventRecord,
     EmailEventType,
 )
-from notifications.providers.email_types import UndatedEvent, stops_address
+from notifications.providers.email_types import (
+    MalformedEvent,
+    UndatedEvent,
+    stops_address,
+)
 from notifications.services.events import (
     email_address_event_apply,
     email_address_reactivate,
@@ -46,6 +50,7 @@ def email_webhook_handle(event: WebhookEvent) -> None:
     # once. What fails after the reading (the database, our code) retries.
     with payload_read("email event unreadable"):
         records = adapter.parse_email_events(message)
+        _names_something(records)
         if event.occurred_at is None:
             _only_stops_undated(records)
     for record in records:
@@ -64,6 +69,20 @@ def email_webhook_handle(event: WebhookEvent) -> None:
             f"the event's timestamp is unreadable ({undated[0]}); dated when received"
         )
         event.note = "; ".join(filter(None, [note, event.note]))
+
+
+def _names_something(records: list[EmailEventRecord]) -> None:
+    """Raise MalformedEvent for a record naming neither a message nor an
+    address, or a reactivation naming no address (it is about the address,
+    whatever message it names): nothing could be applied, and processing it
+    as nothing would drop it unseen (dead for staff instead)."""
+    for record in records:
+        if record.type == EmailEventType.REACTIVATED and not record.recipient:
+            raise MalformedEvent(f"The {record.type} event names no recipient.")
+        if not (record.recipient or record.provider_message_id or record.message_id):
+            raise MalformedEvent(
+                f"The {record.type} event names neither a message nor a recipient."
+            )
 
 
 def _only_stops_undated(records: list[EmailEventRecord]) -> None:

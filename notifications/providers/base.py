@@ -198,6 +198,9 @@ class EmailAdapter(BaseAdapter):
     ``send``), ``parse_email_events`` and ``health_check``."""
 
     kind = "email"
+    # The provider refuses a message whose subject is empty (checked at our
+    # API: notifications.services.limits).
+    subject_required: bool = False
 
     def send(
         self,

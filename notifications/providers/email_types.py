@@ -14,10 +14,12 @@ __all__ = [
     "EmailCategory",
     "EmailEventRecord",
     "EmailEventType",
+    "MalformedEvent",
     "OutboundEmail",
     "SendResult",
     "SendStatus",
     "UndatedEvent",
+    "event_text",
     "stops_address",
     "unreadable_time",
 ]
@@ -136,6 +138,13 @@ class EmailEventRecord:
     list_only: bool = False
 
 
+class MalformedEvent(ValueError):
+    """An event that lacks what it must carry (its kind's own fields, or
+    anything naming a message or an address): it fails the same way every
+    time, so it is stored dead with this error for staff, never applied as
+    nothing. The message says what is missing, never a value."""
+
+
 class UndatedEvent(ValueError):
     """An event with no readable time of its own that stops no address: it
     could not be ordered against the message's other events, and nothing
@@ -159,6 +168,12 @@ def stops_address(
         EmailEventType.MANUALLY_SUPPRESSED,
     )
     return kind in stops or bool(suppressed_for)
+
+
+def event_text(value: object) -> str:
+    """An event's address or id field as sent; "" for null or any other
+    type: absent, naming nothing (never the text "None")."""
+    return value if isinstance(value, str) else ""
 
 
 def unreadable_time(payload: Mapping[str, Any], name: str) -> str:

@@ -35,6 +35,7 @@ from notifications.providers.base import (
 )
 from notifications.providers.email_types import (
     UndatedEvent,
+    event_text,
     stops_address,
     unreadable_time,
 )
@@ -84,6 +85,9 @@ class MailgunAdapter(AnymailAdapter):
     code = "mailgun"
     display_name = "Mailgun"
     backend_path = "anymail.backends.mailgun.EmailBackend"
+    # provider-specs/email/mailgun/openapi.yaml, /v3/{domain_name}/messages:
+    # subject "not required if sending with a template"; we send none.
+    subject_required = True
     # By the account's region; a credential only goes to Mailgun's hosts.
     region_urls: ClassVar[Mapping[str, str]] = {
         "us": "https://api.mailgun.net/",
@@ -267,9 +271,9 @@ class MailgunAdapter(AnymailAdapter):
             EmailEventRecord(
                 type=kind,
                 occurred_at=occurred,
-                recipient=str(data.get("recipient", "")),
-                provider_message_id=str(headers.get("message-id", "")).strip("<>"),
-                message_id=str(variables.get("message_id", "")),
+                recipient=event_text(data.get("recipient")),
+                provider_message_id=event_text(headers.get("message-id")).strip("<>"),
+                message_id=event_text(variables.get("message_id")),
                 bounce_type=bounce,
                 details=details,
                 suppressed_for=_suppressed_for(data, kind),

@@ -32,7 +32,9 @@ from notifications.providers.base import (
     sender_not_verified,
 )
 from notifications.providers.email_types import (
+    MalformedEvent,
     UndatedEvent,
+    event_text,
     stops_address,
     unreadable_time,
 )
@@ -270,7 +272,8 @@ class PostmarkAdapter(AnymailAdapter):
             # broadcast stream stops marketing mail, not order mail.
             kind = EmailEventType.UNSUBSCRIBED
         if kind is None:
-            return []
+            _check_kind_fields(payload)
+            return []  # a record or bounce type not about delivery
         undated = _undated(payload)
         occurred = _time(payload) or message.occurred_at
         if occurred is None:
@@ -285,10 +288,11 @@ class PostmarkAdapter(AnymailAdapter):
             EmailEventRecord(
                 type=kind,
                 occurred_at=occurred,
-                recipient=str(payload.get("Recipient") or payload.get("Email") or ""),
+                recipient=event_text(payload.get("Recipient"))
+                or event_text(payload.get("Email")),
                 # Null for staff's stops and reactivations: no id to match.
-                provider_message_id=str(payload.get("MessageID") or ""),
-                message_id=str(metadata.get("message_id", "")),
+                provider_message_id=event_text(payload.get("MessageID")),
+                message_id=event_text(metadata.get("message_id")),
                 bounce_type=bounce,
                 details=details,
                 suppressed_for=_stream_stop(payload, kind, bounce, broadcast),
@@ -340,6 +344,20 @@ def _kind(
     if record == "SubscriptionChange":
         return _subscription_change(payload)
     return _RECORDS.get(str(record)), None
+
+
+def _check_kind_fields(payload: Mapping[str, Any]) -> None:
+    """MalformedEvent for a Bounce without its ``Type`` or a subscription
+    change without ``SuppressSending``: the field that says what happened."""
+    record = payload.get("RecordType")
+    if record == "Bounce" and not isinstance(payload.get("Type"), str):
+        raise MalformedEvent("The Postmark Bounce record has no Type.")
+    if record == "SubscriptionChange" and not isinstance(
+        payload.get("SuppressSending"), bool
+    ):
+        raise MalformedEvent(
+            "The Postmark SubscriptionChange record has no SuppressSending."
+        )
 
 
 def _bounce(

@@ -32,7 +32,12 @@ from notifications.providers.base import (
     EmailEventType,
     sender_not_verified,
 )
-from notifications.providers.email_types import stops_address, unreadable_time
+from notifications.providers.email_types import (
+    MalformedEvent,
+    event_text,
+    stops_address,
+    unreadable_time,
+)
 from notifications.providers.esp import (
     TOLERANCE_FIELD,
     AnymailAdapter,
@@ -114,6 +119,8 @@ class SendGridAdapter(AnymailAdapter):
         ),
     )
     settings_fields = (TOLERANCE_FIELD,)
+    # provider-specs/email/sendgrid/oai.json, /mail/send: subject minLength 1.
+    subject_required = True
     webhook_signing_credential = "webhook_verification_key"
     webhook_signature_header = SIGNATURE_HEADER
 
@@ -237,9 +244,9 @@ class SendGridAdapter(AnymailAdapter):
             EmailEventRecord(
                 type=kind,
                 occurred_at=occurred,
-                recipient=str(event.get("email", "")),
+                recipient=event_text(event.get("email")),
                 provider_message_id=_provider_message_id(event),
-                message_id=str(event.get("message_id", "")),
+                message_id=event_text(event.get("message_id")),
                 bounce_type=bounce,
                 details=details,
                 suppressed_for=_suppressed_for(event),
@@ -247,10 +254,6 @@ class SendGridAdapter(AnymailAdapter):
                 list_only=kind is EmailEventType.REACTIVATED,
             )
         ]
-
-
-class MalformedEvent(ValueError):
-    """A batch's event that cannot be applied; the message says why."""
 
 
 def _event_message(event: Any, received: datetime | None) -> WebhookMessage:
@@ -367,7 +370,7 @@ def _provider_message_id(event: Mapping[str, Any]) -> str:
     anymail_id = event.get("anymail_id")
     if isinstance(anymail_id, str) and anymail_id:
         return anymail_id
-    return str(event.get("sg_message_id", "")).partition(".")[0]
+    return event_text(event.get("sg_message_id")).partition(".")[0]
 
 
 def _errors(response: requests.Response) -> list[dict[str, Any]]:

@@ -37,6 +37,7 @@ from notifications.providers.base import (
     address_domain,
     email_error_map,
 )
+from notifications.providers.email_types import MalformedEvent, event_text
 from notifications.providers.sns_signature import (
     SnsMessage,
     check_sns_url,
@@ -200,7 +201,11 @@ class SesEventsMixin:
         ses = message.payload.get("ses")
         if not isinstance(ses, dict):
             return []  # subscription (un)confirmations
-        kind = str(ses.get("eventType") or ses.get("notificationType") or "")
+        kind = ses.get("eventType") or ses.get("notificationType")
+        if not isinstance(kind, str):
+            raise MalformedEvent(
+                "The SES event has no eventType (or notificationType)."
+            )
         found = _EVENTS.get(kind)
         if found is None:
             return []  # Send, Rendering Failure, Subscription
@@ -213,19 +218,23 @@ class SesEventsMixin:
         )
         if occurred is None:
             return []
+        recipients = _recipients(mail, detail, recipients_key)
+        if not recipients:
+            # Its recipients are what an SES event of these kinds is about.
+            raise MalformedEvent(f"The SES {kind} event names no recipient.")
         return [
             EmailEventRecord(
                 type=event_type,
                 occurred_at=occurred,
                 recipient=recipient,
-                provider_message_id=str(mail.get("messageId", "")),
+                provider_message_id=event_text(mail.get("messageId")),
                 message_id=_our_message_id(mail),
                 bounce_type=_bounce_type(detail) if kind == "Bounce" else None,
                 details={**_details(detail), **extra},
                 # The address the message was sent from (SES's ``source``).
                 sender_domain=address_domain(mail.get("source")),
             )
-            for recipient, extra in _recipients(mail, detail, recipients_key)
+            for recipient, extra in recipients
         ]
 
 
@@ -256,14 +265,15 @@ def _recipients(
 ) -> list[tuple[str, dict[str, Any]]]:
     if not key:
         # Reject, Open and Click concern the whole message.
-        return [(str(address), {}) for address in _list(mail.get("destination"))]
+        addresses = map(event_text, _list(mail.get("destination")))
+        return [(address, {}) for address in addresses if address]
     found = []
     for entry in _list(detail.get(key)):
-        if isinstance(entry, str):
+        if isinstance(entry, str) and entry:
             found.append((entry, {}))
-        elif isinstance(entry, dict) and entry.get("emailAddress"):
+        elif isinstance(entry, dict) and event_text(entry.get("emailAddress")):
             extra = {k: entry[k] for k in ("status", "diagnosticCode") if entry.get(k)}
-            found.append((str(entry["emailAddress"]), extra))
+            found.append((entry["emailAddress"], extra))
     return found
 
 
@@ -281,7 +291,7 @@ def _details(detail: Mapping[str, Any]) -> dict[str, Any]:
 def _our_message_id(mail: Mapping[str, Any]) -> str:
     for header in _list(mail.get("headers")):
         if isinstance(header, dict) and header.get("name") == MESSAGE_ID_HEADER:
-            return str(header.get("value", ""))
+            return event_text(header.get("value"))
     return ""
 
 

@@ -36,6 +36,11 @@ from notifications.models import (
 from notifications.providers.base import EmailCategory
 from notifications.rendering import EmailRenderError, render_email
 from notifications.services.bulk_chunk import idempotency_key_prefix
+from notifications.services.limits import (
+    SUBJECT_EMPTY,
+    email_subject_check,
+    email_subject_required,
+)
 from notifications.services.sending import (
     EmailInvalid,
     email_address_check,
@@ -262,6 +267,7 @@ class _RenderCheck:
         self.template = template
         self.shared = shared
         self.marketing = category == EmailCategory.MARKETING
+        self.subject_required = email_subject_required()
         # Row data already rendered: a file of addresses and no data of
         # their own renders once, not once a row.
         self.passed: set[tuple[tuple[str, type, Any], ...]] = set()
@@ -283,7 +289,8 @@ class _RenderCheck:
         if self.marketing:
             context.setdefault("unsubscribe_url", _SAMPLE_UNSUBSCRIBE)
         try:
-            render_email(self.template, context)
+            rendered = render_email(self.template, context)
+            email_subject_check(rendered.subject, required=self.subject_required)
         except EmailRenderError as exc:
             if exc.code == "missing_variable":
                 raise EmailRenderError(
@@ -294,7 +301,7 @@ class _RenderCheck:
                     param=exc.param,
                     row=index + 1,
                 ) from None
-            if exc.code == "subject_too_long":
+            if exc.code in ("subject_too_long", SUBJECT_EMPTY):
                 raise EmailRenderError(
                     f"Recipient {index + 1} ({row.email}): {exc}",
                     code=exc.code,

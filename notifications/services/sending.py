@@ -55,6 +55,7 @@ from notifications.providers.base import (
 )
 from notifications.rendering import render_email
 from notifications.services.failures import WORKER_LOST, telling_reason
+from notifications.services.limits import email_subject_check
 from notifications.services.suppressions import (
     ProviderOrigin,
     suppression_active,
@@ -158,6 +159,7 @@ def email_message_create(
         context.setdefault("unsubscribe_url", unsubscribe_url(to))
         headers = unsubscribe_headers(to)
     rendered = render_email(template, context)
+    email_subject_check(rendered.subject)
     blocked = suppression_blocks(to, category)
     fields = {
         "to_email": to,

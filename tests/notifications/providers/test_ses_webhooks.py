@@ -21,6 +21,7 @@ from integrations.webhooks.services import webhook_event_process
 from notifications.models import EmailMessage, EmailStatus, Suppression
 from notifications.providers import ses_events
 from notifications.providers.base import MESSAGE_ID_HEADER, BounceType, EmailEventType
+from notifications.providers.email_types import MalformedEvent
 from tests.factories import ProviderAccountFactory
 from tests.notifications.contract.harness_amazon_ses import TOPIC, event
 from tests.notifications.signing_keys import sns_body, sns_certificate_pem
@@ -274,13 +275,19 @@ def test_a_part_that_is_not_of_its_documented_type_reads_as_absent(
     ses, name, part, value, recipients
 ) -> None:
     # A string read a character at a time, or .get on a list, would name
-    # nonsense recipients or fail the signed event.
+    # nonsense recipients or fail the signed event. An event left naming no
+    # recipient at all is malformed (stored dead for staff), not applied as
+    # nothing (issue 17: an event missing its fields is never dropped).
     payload = event(name)
     *path, last = part.split(".")
     target = payload
     for key in path:
         target = target[key]
     target[last] = value
+    if not recipients:
+        with pytest.raises(MalformedEvent, match="names no recipient"):
+            _records(ses, payload)
+        return
     assert [r.recipient for r in _records(ses, payload)] == recipients
 
 
