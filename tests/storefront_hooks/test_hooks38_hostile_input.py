@@ -50,13 +50,22 @@ def _create(api, **fields):
     return api.post(BASE, body, format="json")
 
 
-@pytest.mark.parametrize("field", ["url", "description", "mode"])
-@pytest.mark.parametrize("value", CONTROLS + HUGE + [None, [], {}, True])
+def _hostile_pairs() -> list[tuple[str, object]]:
+    """Each field with each hostile value, but not what free text may hold:
+    a line separator is a character like any, and DRF takes a number for
+    text as its text."""
+    values = CONTROLS + HUGE + [None, [], {}, True]
+    return [
+        (field, value)
+        for field in ("url", "description", "mode")
+        for value in values
+        if field != "description"
+        or (value not in ("\u2028", "\x85") and not isinstance(value, float))
+    ]
+
+
+@pytest.mark.parametrize(("field", "value"), _hostile_pairs())
 def test_hostile_values_in_each_field_are_a_400(api, field, value) -> None:
-    if field == "description" and value in ("\u2028", "\x85"):
-        pytest.skip("free text: a line separator is a character like any")
-    if field == "description" and isinstance(value, float):
-        pytest.skip("DRF takes a number for text as its text; not hostile")
     error = _error(_create(api, **{field: value}))
     assert error["param"] is not None
     assert not WebhookEndpoint.objects.exists()
