@@ -45,6 +45,27 @@ def is_public(event_type: str) -> bool:
     return event_type in EVENT_TYPES
 
 
+def subscribable_patterns() -> list[str]:
+    """Every pattern an endpoint may name: "*", each ``prefix.*`` and each
+    public type. As many as an endpoint's list may hold (each named once)."""
+    return ["*", *(f"{prefix}.*" for prefix in PREFIXES), *EVENT_TYPES]
+
+
+def repeated_message(patterns: list[str]) -> str:
+    """What to say of a list that names a pattern more than once ("" if none
+    does): each repeated one once, the first ten (100,000 copies of one
+    pattern make a short message)."""
+    seen: set[str] = set()
+    repeated: dict[str, None] = {}
+    for pattern in patterns:
+        if pattern in seen:
+            repeated[pattern] = None
+        seen.add(pattern)
+    if not repeated:
+        return ""
+    return f"Name each event type once; repeated: {', '.join(list(repeated)[:10])}."
+
+
 def invalid_patterns(patterns: list[str]) -> list[str]:
     """Patterns that match no public event type: an exact unknown name, or a
     ``prefix.*`` no public type starts with."""

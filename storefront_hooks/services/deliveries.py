@@ -32,7 +32,6 @@ from django.utils import timezone
 from integrations.errors import ProviderError
 from integrations.leases import ClaimLost, describe_error
 from integrations.models import DeliveryStatus, Event
-from integrations.secrets_registry import MASK, known_secrets, staff_text
 from storefront_hooks import catalog
 from storefront_hooks.models import (
     STREAK_DISABLED_PREFIX,
@@ -50,15 +49,12 @@ from storefront_hooks.services.endpoints import (
     endpoint_paused_by_staff,
     endpoint_streak_disable_undo,
 )
+from storefront_hooks.services.excerpt import staff_excerpt
 from storefront_hooks.services.queue import enqueue_at, enqueue_on_commit
 from storefront_hooks.services.rows import JITTER, in_callers_transaction, rows
 from storefront_hooks.transport import Attempt, delivery_post
 
 logger = logging.getLogger(__name__)
-
-# The shortest head of a secret masked at the end of a stored excerpt: as
-# long as the shortest secret the registry masks at all.
-CUT_SECRET_MIN = 8
 
 # A held-back row waits at least this long, and this long when the refusal
 # names no wait (a breaker forced open by staff): the sweep's own pace.
@@ -172,7 +168,7 @@ def _attempt_fields(attempt: Attempt, now: datetime) -> dict[str, Any]:
         "last_status_code": attempt.status_code,
         "last_duration_ms": attempt.duration_ms,
         # The receiver's words, shown to staff: known secrets masked.
-        "last_response": _staff_excerpt(attempt.response_excerpt),
+        "last_response": staff_excerpt(attempt.response_excerpt),
         "last_attempt_at": now,
     }
 
@@ -194,21 +190,6 @@ def _retry_after_kept(
     WebhookDelivery.objects.filter(pk=delivery.pk, next_attempt_at__lt=due).update(
         next_attempt_at=due
     )
-
-
-def _staff_excerpt(excerpt: str) -> str:
-    """``excerpt`` with known secrets masked, and the head of one cut off
-    at its end too (whole, it would have been masked): by the excerpt's
-    bound, or earlier by the deadline or a dropped connection."""
-    text = staff_text(excerpt)
-    for secret in known_secrets():
-        tail = text[1 - len(secret) :]
-        start = tail.find(secret[:CUT_SECRET_MIN])
-        while start != -1:
-            if secret.startswith(tail[start:]):
-                return text[: len(text) - len(tail) + start] + MASK
-            start = tail.find(secret[:CUT_SECRET_MIN], start + 1)
-    return text
 
 
 def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:

@@ -58,6 +58,9 @@ def endpoint_check(url: str, mode: str, event_types: list[str]) -> None:
         raise EndpointInvalid(str(exc), param="url") from None
     if not event_types:
         raise EndpointInvalid("Name at least one event type.", param="event_types")
+    repeated = catalog.repeated_message(event_types)
+    if repeated:
+        raise EndpointInvalid(repeated, param="event_types")
     bad = catalog.invalid_patterns(event_types)
     if bad:
         raise EndpointInvalid(
@@ -159,11 +162,14 @@ def endpoint_update(
 def _values_to_check(
     endpoint: WebhookEndpoint, changes: dict[str, Any]
 ) -> tuple[str, str, list[str]]:
-    """The URL, mode and event types ``changes`` would leave."""
+    """The URL, mode and event types ``changes`` would leave. A stored list
+    is checked once per type: a row saved before repeats were refused can
+    still have its other fields changed."""
+    stored = list(dict.fromkeys(endpoint.event_types))
     return (
         changes.get("url", endpoint.url),
         changes.get("mode", endpoint.mode),
-        changes.get("event_types", endpoint.event_types),
+        changes.get("event_types", stored),
     )
 
 
