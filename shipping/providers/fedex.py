@@ -53,6 +53,7 @@ from shipping.providers.fedex_errors import (
     track_error_map,
     track_result,
 )
+from shipping.providers.field_limits import FEDEX_FIELDS
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.units import DimensionUnit, WeightUnit, convert_weight
 
@@ -90,7 +91,9 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         "X-locale": "en_US",
     }
     # 150 lb and 108 in per package (FedEx Express and Ground).
-    limits = CarrierLimits(max_weight_kg=Decimal("68"), max_length_cm=Decimal("274"))
+    limits = CarrierLimits(
+        max_weight_kg=Decimal("68"), max_length_cm=Decimal("274"), fields=FEDEX_FIELDS
+    )
     label_formats = (LabelFormat.PDF, LabelFormat.ZPL, LabelFormat.PNG)
 
     def error_map(self, response: requests.Response) -> ProviderError | None:
@@ -187,7 +190,7 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         currency = customs.items[0].currency
         commodities = [
             {
-                "description": item.description[:450],
+                "description": item.description,  # checked: FEDEX_FIELDS
                 "quantity": item.quantity,
                 "quantityUnits": "PCS",
                 "numberOfPieces": item.quantity,

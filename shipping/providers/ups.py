@@ -40,7 +40,11 @@ from shipping.providers.carrier_common import (
     read_date,
     tracking_info,
 )
-from shipping.providers.field_limits import UPS_FIELDS
+from shipping.providers.field_limits import (
+    UPS_ADDRESS_CHECK_FIELDS,
+    UPS_FIELDS,
+    UPS_PICKUP_FIELDS,
+)
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.providers.ups_address import ups_address
 from shipping.providers.ups_errors import (
@@ -87,7 +91,11 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     idempotency_header = None
     # 150 lb and 108 in per package; the text UPS's specs publish.
     limits = CarrierLimits(
-        max_weight_kg=Decimal("68"), max_length_cm=Decimal("274"), fields=UPS_FIELDS
+        max_weight_kg=Decimal("68"),
+        max_length_cm=Decimal("274"),
+        fields=UPS_FIELDS,
+        pickup_fields=UPS_PICKUP_FIELDS,
+        address_fields=UPS_ADDRESS_CHECK_FIELDS,
     )
     label_formats = (LabelFormat.PNG, LabelFormat.ZPL)
 
@@ -242,7 +250,7 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     def _invoice(self, customs: Customs) -> dict[str, Any]:
         products = [
             {
-                "Description": item.description[:35],
+                "Description": item.description,  # checked: UPS_FIELDS
                 "Unit": {
                     "Number": str(item.quantity),
                     "Value": self.to_provider_decimal(item.value, item.currency),
@@ -452,7 +460,7 @@ _EXPORT_REASONS = {
 
 def _address(address: Address) -> dict[str, Any]:
     wire: dict[str, Any] = {
-        "AddressLine": [line for line in address.street_lines if line][:3],
+        "AddressLine": [line for line in address.street_lines if line],
         "City": address.city,
         "PostalCode": address.postal_code,
         "CountryCode": address.country_code,
@@ -466,15 +474,15 @@ def _address(address: Address) -> dict[str, Any]:
 
 def _party(address: Address, *, phone: bool = False) -> dict[str, Any]:
     # Rating takes no phone numbers; Shipping wants them. Sent as UPS takes
-    # them (ups_address), the form its field limits were checked on.
+    # them (ups_address), the form its field limits were checked on: whole.
     address = ups_address(address)
     party: dict[str, Any] = {
-        "Name": (address.company or address.name)[:35],
-        "AttentionName": address.name[:35],
+        "Name": address.company or address.name,
+        "AttentionName": address.name,
         "Address": _address(address),
     }
     if phone and address.phone:
-        party["Phone"] = {"Number": address.phone[:15]}
+        party["Phone"] = {"Number": address.phone}
     return party
 
 
@@ -500,23 +508,24 @@ def _package(parcel: Parcel, *, packaging: str) -> dict[str, Any]:
 
 
 def _pickup_address(address: Address) -> dict[str, Any]:
+    # Whole: checked against UPS_PICKUP_FIELDS (one line, the lines joined).
     return {
-        "CompanyName": (address.company or address.name)[:27],
-        "ContactName": address.name[:22],
-        "AddressLine": " ".join(address.street_lines)[:73],
+        "CompanyName": address.company or address.name,
+        "ContactName": address.name,
+        "AddressLine": " ".join(address.street_lines),
         "City": address.city,
         "StateProvince": address.state_code,
         "PostalCode": address.postal_code,
         "CountryCode": address.country_code,
         "ResidentialIndicator": "Y" if address.residential else "N",
-        "Phone": {"Number": address.phone[:25]},
+        "Phone": {"Number": address.phone},
     }
 
 
 def _key_format(address: Address) -> dict[str, Any]:
     return {
-        "ConsigneeName": address.name[:40],
-        "AddressLine": [line for line in address.street_lines if line][:3],
+        "ConsigneeName": address.name,  # checked: UPS_ADDRESS_CHECK_FIELDS
+        "AddressLine": [line for line in address.street_lines if line],
         "PoliticalDivision2": address.city,
         "PoliticalDivision1": address.state_code,
         "PostcodePrimaryLow": address.postal_code[:5],
