@@ -234,8 +234,11 @@ class ShippingAdapter(BaseAdapter):
             request.close_time,
             request.parcel_count,
         )
-        validation.check_address_fields(
-            request.address, "address", self.limits.pickup_fields, self.display_name
+        validation.check_pickup_fields(
+            request.address,
+            request.instructions,
+            self.limits.pickup_fields,
+            self.display_name,
         )
         pickup = self.call_hook(self.carrier_schedule_pickup, request)
         return answers.checked_pickup(self.display_name, pickup)

@@ -51,7 +51,10 @@ from shipping.providers.dhl_express_errors import (
     dhl_error_map,
     pickup_cancel_error_map,
 )
-from shipping.providers.field_limits import DHL_EXPRESS_FIELDS
+from shipping.providers.field_limits import (
+    DHL_EXPRESS_FIELDS,
+    DHL_EXPRESS_PICKUP_FIELDS,
+)
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.units import DimensionUnit, WeightUnit, convert_weight
 
@@ -83,7 +86,7 @@ class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
         max_weight_kg=Decimal("70"),
         max_length_cm=Decimal("300"),
         fields=DHL_EXPRESS_FIELDS,
-        pickup_fields=DHL_EXPRESS_FIELDS,  # the same Address and Contact schemas
+        pickup_fields=DHL_EXPRESS_PICKUP_FIELDS,
     )
     label_formats = (LabelFormat.PDF, LabelFormat.ZPL)
 
@@ -323,7 +326,7 @@ class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
             if not request.address.residential
             else "residence",
             "accounts": self._account(),
-            "specialInstructions": [{"value": request.instructions[:80]}]
+            "specialInstructions": [{"value": request.instructions}]  # checked
             if request.instructions
             else [],
             "customerDetails": {"shipperDetails": _party(request.address)},

@@ -53,7 +53,7 @@ from shipping.providers.fedex_errors import (
     track_error_map,
     track_result,
 )
-from shipping.providers.field_limits import FEDEX_FIELDS
+from shipping.providers.field_limits import FEDEX_FIELDS, FEDEX_PICKUP_FIELDS
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.units import DimensionUnit, WeightUnit, convert_weight
 
@@ -92,7 +92,10 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     }
     # 150 lb and 108 in per package (FedEx Express and Ground).
     limits = CarrierLimits(
-        max_weight_kg=Decimal("68"), max_length_cm=Decimal("274"), fields=FEDEX_FIELDS
+        max_weight_kg=Decimal("68"),
+        max_length_cm=Decimal("274"),
+        fields=FEDEX_FIELDS,
+        pickup_fields=FEDEX_PICKUP_FIELDS,
     )
     label_formats = (LabelFormat.PDF, LabelFormat.ZPL, LabelFormat.PNG)
 
@@ -390,7 +393,7 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             },
             "packageCount": request.parcel_count,
             "carrierCode": _carrier_code(request.service_code),
-            "remarks": request.instructions[:60] or None,
+            "remarks": request.instructions or None,  # checked: 60
         }
         data = self.send(
             "POST",

@@ -47,6 +47,7 @@ class FieldLimits:
     hs_code: int | None = None
     sku: int | None = None
     exporter_reference: int | None = None
+    instructions: int | None = None  # a pickup's (pickup_fields only)
     # The address as the adapter sends it (a ZIP+4's hyphen dropped, ...):
     # the limits are checked on that, not on the buyer's text.
     as_sent: Callable[[Address], Address] | None = None
@@ -85,6 +86,7 @@ UPS_PICKUP_FIELDS = FieldLimits(
     state_code=50,  # StateProvince
     postal_code=8,  # PostalCode
     phone=25,  # Phone.Number
+    instructions=57,  # PickupCreationRequest.SpecialInstruction
     as_sent=_one_line,
 )
 
@@ -128,4 +130,16 @@ DHL_EXPRESS_FIELDS = FieldLimits(
     email=70,  # email maxLength 70
     customs_description=512,  # lineItems.description maxLength 512
     hs_code=18,  # lineItems.commodityCodes.value maxLength 18
+)
+# A DHL pickup's address and contact are the same schemas as a shipment's.
+DHL_EXPRESS_PICKUP_FIELDS = replace(
+    DHL_EXPRESS_FIELDS,
+    instructions=80,  # PickupRequest specialInstructions.value maxLength 80
+)
+
+# FedEx Pickup API (Pickup-Resource.json, Full_Schema_Create_Pickup).
+FEDEX_PICKUP_FIELDS = FieldLimits(
+    name=70,  # Contact_CreatePickup.personName "Maximum Length is 70"
+    company=35,  # Contact_CreatePickup.companyName "Maximum length is 35"
+    instructions=60,  # remarks "Maximum length is 60 characters"
 )

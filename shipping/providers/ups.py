@@ -389,7 +389,7 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
                 },
                 "OverweightIndicator": "N",
                 "PaymentMethod": "01",  # the shipper's account
-                "SpecialInstruction": request.instructions[:57],
+                "SpecialInstruction": request.instructions,  # checked: 57
             }
         }
         data = self._call(

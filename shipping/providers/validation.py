@@ -165,6 +165,15 @@ def check_address_fields(
     _check_lines(address.street_lines, f"{param}.street_lines", fields, carrier)
 
 
+def check_pickup_fields(
+    address: "Address", instructions: str, fields: FieldLimits, carrier: str
+) -> None:
+    """A pickup's address and instructions against ``carrier``'s pickup
+    API's lengths (``CarrierLimits.pickup_fields``)."""
+    check_address_fields(address, "address", fields, carrier)
+    _check_text(instructions, "instructions", fields.instructions, carrier)
+
+
 _ADDRESS_FIELDS = (
     "name",
     "company",

@@ -209,3 +209,29 @@ def test_a_ups_address_check_within_the_limits_goes_out():
     assert reply.status_code == 200, reply.json()
     sent = json.loads(call.request.body)["XAVRequest"]["AddressKeyFormat"]
     assert sent["ConsigneeName"] == "N" * 40
+
+
+# --- A pickup's instructions: each carrier's pickup API publishes a length ----
+
+INSTRUCTIONS_TOO_LONG = [
+    (harness_ups, 58, 57, "UPS"),  # Pickup.yaml SpecialInstruction
+    (harness_dhl_express, 81, 80, "DHL Express"),  # specialInstructions.value
+    (harness_fedex, 61, 60, "FedEx"),  # Pickup API remarks
+]
+
+
+@pytest.mark.parametrize(
+    ("harness", "length", "limit", "carrier_name"),
+    INSTRUCTIONS_TOO_LONG,
+    ids=[case[3] for case in INSTRUCTIONS_TOO_LONG],
+)
+def test_pickup_instructions_too_long_are_a_400_not_cut(
+    harness, length, limit, carrier_name
+):
+    account = harness.make_account()
+    body = PICKUP_REQUEST | {"account": account.slug, "instructions": "I" * length}
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False):
+        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=f"s38b-i-{limit}")
+
+    _refused(reply, "instructions", limit, carrier_name)
