@@ -40,6 +40,7 @@ from shipping.providers.carrier_common import (
     to_status,
     tracking_info,
 )
+from shipping.providers.fedex_address import fedex_address
 from shipping.providers.fedex_errors import (
     LABEL_SPECS,
     SHIPMENT_PURPOSES,
@@ -128,8 +129,9 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
 
     def carrier_rates(self, request: RateRequest) -> list[Rate]:
         shipment: dict[str, Any] = {
-            "shipper": {"address": _address(request.from_address)},
-            "recipient": {"address": _address(request.to_address)},
+            # As FedEx takes them (fedex_address), as FEDEX_FIELDS checked them.
+            "shipper": {"address": _address(fedex_address(request.from_address))},
+            "recipient": {"address": _address(fedex_address(request.to_address))},
             "pickupType": "DROPOFF_AT_FEDEX_LOCATION",
             "packagingType": "YOUR_PACKAGING",
             "rateRequestType": ["ACCOUNT", "LIST"],
@@ -237,8 +239,8 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     def carrier_create_label(self, request: LabelRequest) -> Label:
         image_type, stock = LABEL_SPECS[request.label_format]
         shipment: dict[str, Any] = {
-            "shipper": _party(request.from_address),
-            "recipients": [_party(request.to_address)],
+            "shipper": _party(fedex_address(request.from_address)),
+            "recipients": [_party(fedex_address(request.to_address))],
             "serviceType": request.service_code,
             "packagingType": "YOUR_PACKAGING",
             "pickupType": "DROPOFF_AT_FEDEX_LOCATION",

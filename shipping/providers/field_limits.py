@@ -26,8 +26,9 @@ customs fields we send: neither is limited.
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from shipping.providers.fedex_address import fedex_address
 from shipping.providers.shipment_types import Address
-from shipping.providers.ups_address import ups_address
+from shipping.providers.ups_address import ups_address, ups_pickup_address
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,6 @@ UPS_FIELDS = FieldLimits(
 )
 
 
-def _one_line(address: Address) -> Address:
-    # UPS Pickup takes one AddressLine: the adapter sends the lines joined.
-    return replace(address, street_lines=(" ".join(address.street_lines),))
-
-
 # UPS Pickup.yaml, PickupCreationRequest.PickupAddress (schedule_pickup).
 UPS_PICKUP_FIELDS = FieldLimits(
     name=22,  # ContactName
@@ -84,10 +80,10 @@ UPS_PICKUP_FIELDS = FieldLimits(
     street_line=73,  # AddressLine: "only one AddressLine is allowed", 73
     city=50,  # City
     state_code=50,  # StateProvince
-    postal_code=8,  # PostalCode
+    postal_code=8,  # PostalCode (a US ZIP+4 sent as its ZIP: ups_pickup_address)
     phone=25,  # Phone.Number
     instructions=57,  # PickupCreationRequest.SpecialInstruction
-    as_sent=_one_line,
+    as_sent=ups_pickup_address,  # one line, a ZIP+4's 5 digits
 )
 
 # UPS AddressValidation.yaml, XAVRequest.AddressKeyFormat (validate_address);
@@ -110,9 +106,10 @@ FEDEX_FIELDS = FieldLimits(
     city=35,  # PartyAddress_2.city maxLength 35
     state_code=2,  # Rate API Address.stateOrProvinceCode "Max length is 2"
     postal_code=10,  # PartyAddress_2.postalCode "Maximum length is 10"
-    phone=15,  # PartyContact.phoneNumber "maximum of 15"
+    phone=15,  # PartyContact.phoneNumber "maximum of 15" (digits: fedex_address)
     email=80,  # PartyContact.emailAddress "Maximum length is 80"
     customs_description=450,  # Commodity.description "Maximum allowed 450"
+    as_sent=fedex_address,  # state only where required or it fits; phone digits
 )
 
 # DHL Express MyDHL API 2.12.0: supermodelIoLogisticsExpressAddress (and its

@@ -46,7 +46,7 @@ from shipping.providers.field_limits import (
     UPS_PICKUP_FIELDS,
 )
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
-from shipping.providers.ups_address import ups_address
+from shipping.providers.ups_address import ups_address, ups_pickup_address
 from shipping.providers.ups_errors import (
     LABEL_CODES,
     SERVICE_NAMES,
@@ -508,11 +508,12 @@ def _package(parcel: Parcel, *, packaging: str) -> dict[str, Any]:
 
 
 def _pickup_address(address: Address) -> dict[str, Any]:
-    # Whole: checked against UPS_PICKUP_FIELDS (one line, the lines joined).
+    # As UPS_PICKUP_FIELDS checked it (ups_pickup_address), nothing cut.
+    address = ups_pickup_address(address)
     return {
         "CompanyName": address.company or address.name,
         "ContactName": address.name,
-        "AddressLine": " ".join(address.street_lines),
+        "AddressLine": address.street_lines[0],
         "City": address.city,
         "StateProvince": address.state_code,
         "PostalCode": address.postal_code,

@@ -34,6 +34,23 @@ def ups_address(address: Address) -> Address:
     )
 
 
+def ups_pickup_address(address: Address) -> Address:
+    """``address`` as UPS's Pickup API gets it (Pickup.yaml,
+    PickupCreationRequest.PickupAddress): one AddressLine ("only one
+    AddressLine is allowed"), the lines joined by a space; PostalCode takes 8
+    (its examples a 5-digit ZIP, '07401'), so a US or PR ZIP+4 goes as its
+    5-digit ZIP, the part that routes it."""
+    postcode = address.postal_code
+    match = _ZIP_PLUS_4.fullmatch(postcode)
+    if address.country_code in ("US", "PR") and match:
+        postcode = match.group(1)
+    return dataclasses.replace(
+        address,
+        street_lines=(" ".join(address.street_lines),),
+        postal_code=postcode,
+    )
+
+
 def _postcode(country: str, postcode: str) -> str:
     if country in ("US", "PR"):
         match = _ZIP_PLUS_4.fullmatch(postcode)
