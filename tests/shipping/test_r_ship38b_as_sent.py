@@ -169,3 +169,28 @@ def test_a_ups_pickup_postcode_too_long_abroad_is_still_a_400():
     assert reply.status_code == 400, reply.json()
     error = reply.json()["error"]
     assert (error["param"], error["code"]) == ("address.postal_code", "field_too_long")
+
+
+def test_a_pickup_refused_for_a_field_leaves_no_failed_booking_behind():
+    # Checked before a row is written, as check_pickup is: a pickup refused
+    # at our API is no failed booking in the pickups list; the fix books.
+    from shipping.models import Pickup
+
+    account = harness_ups.make_account()
+    long_company = {**ADDRESS_FROM, "company": "C" * 28}
+    body = PICKUP_REQUEST | {"account": account.slug, "address": long_company}
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False):
+        refused = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="rs38b-fix")
+
+    assert refused.status_code == 400, refused.json()
+    assert not Pickup.objects.exists()
+
+    fixed = body | {"address": {**ADDRESS_FROM, "company": "C" * 27}}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(harness_ups.TOKEN_URL, json=harness_ups.load("oauth_token.json"))
+        mocked.post(UPS_PICKUP, json=harness_ups.load("pickup_response.json"))
+        booked = _post(fixed, PICKUPS, HTTP_IDEMPOTENCY_KEY="rs38b-fix2")
+
+    assert booked.status_code == 201, booked.json()
+    assert [p.status for p in Pickup.objects.all()] == ["scheduled"]
