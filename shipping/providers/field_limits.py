@@ -28,7 +28,11 @@ from dataclasses import dataclass, replace
 
 from shipping.providers.fedex_address import fedex_address
 from shipping.providers.shipment_types import Address
-from shipping.providers.ups_address import ups_address, ups_pickup_address
+from shipping.providers.ups_address import (
+    ups_address,
+    ups_check_address,
+    ups_pickup_address,
+)
 
 
 @dataclass(frozen=True)
@@ -86,14 +90,15 @@ UPS_PICKUP_FIELDS = FieldLimits(
     as_sent=ups_pickup_address,  # one line, a ZIP+4's 5 digits
 )
 
-# UPS AddressValidation.yaml, XAVRequest.AddressKeyFormat (validate_address);
-# the postcode goes as its 5-digit PostcodePrimaryLow (US and PR only).
+# UPS AddressValidation.yaml, XAVRequest.AddressKeyFormat (validate_address).
 UPS_ADDRESS_CHECK_FIELDS = FieldLimits(
     name=40,  # ConsigneeName
     street_line=100,  # AddressLine
     street_lines=3,  # AddressLine "maximum": 3
     city=30,  # PoliticalDivision2
     state_code=30,  # PoliticalDivision1
+    postal_code=10,  # PostcodePrimaryLow (a ZIP+4's 5 digits: ups_check_address)
+    as_sent=ups_check_address,
 )
 
 # FedEx Ship API (ShipperParty/RecipientsParty: PartyAddress_2, PartyContact)

@@ -46,7 +46,11 @@ from shipping.providers.field_limits import (
     UPS_PICKUP_FIELDS,
 )
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
-from shipping.providers.ups_address import ups_address, ups_pickup_address
+from shipping.providers.ups_address import (
+    ups_address,
+    ups_check_postcode,
+    ups_pickup_address,
+)
 from shipping.providers.ups_errors import (
     LABEL_CODES,
     SERVICE_NAMES,
@@ -524,14 +528,18 @@ def _pickup_address(address: Address) -> dict[str, Any]:
 
 
 def _key_format(address: Address) -> dict[str, Any]:
-    return {
+    primary, extended = ups_check_postcode(address)  # as checked, never cut
+    key = {
         "ConsigneeName": address.name,  # checked: UPS_ADDRESS_CHECK_FIELDS
         "AddressLine": [line for line in address.street_lines if line],
         "PoliticalDivision2": address.city,
         "PoliticalDivision1": address.state_code,
-        "PostcodePrimaryLow": address.postal_code[:5],
+        "PostcodePrimaryLow": primary,
         "CountryCode": address.country_code,
     }
+    if extended:
+        key["PostcodeExtendedLow"] = extended
+    return key
 
 
 def _candidate(key: Mapping[str, Any], given: Address) -> Address:

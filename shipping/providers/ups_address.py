@@ -51,6 +51,23 @@ def ups_pickup_address(address: Address) -> Address:
     )
 
 
+def ups_check_postcode(address: Address) -> tuple[str, str]:
+    """The postcode as UPS's address check takes it (AddressValidation.yaml
+    AddressKeyFormat): PostcodePrimaryLow ("Postal Code", maxLength 10) and
+    PostcodeExtendedLow ("4 digit Postal Code extension. For US use only"):
+    a US or PR ZIP+4's two parts, any other postcode whole."""
+    match = _ZIP_PLUS_4.fullmatch(address.postal_code)
+    if address.country_code in ("US", "PR") and match:
+        return match.group(1), match.group(2)
+    return address.postal_code, ""
+
+
+def ups_check_address(address: Address) -> Address:
+    """``address`` as the address check's limits count it: the postcode its
+    PostcodePrimaryLow."""
+    return dataclasses.replace(address, postal_code=ups_check_postcode(address)[0])
+
+
 def _postcode(country: str, postcode: str) -> str:
     if country in ("US", "PR"):
         match = _ZIP_PLUS_4.fullmatch(postcode)

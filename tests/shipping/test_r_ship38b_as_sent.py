@@ -194,3 +194,57 @@ def test_a_pickup_refused_for_a_field_leaves_no_failed_booking_behind():
 
     assert booked.status_code == 201, booked.json()
     assert [p.status for p in Pickup.objects.all()] == ["scheduled"]
+
+
+UPS_ADDRESS = f"{harness_ups.BASE}/api/addressvalidation/v2/3"
+
+
+def _ups_check(address: dict) -> dict:
+    account = harness_ups.make_account()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(harness_ups.TOKEN_URL, json=harness_ups.load("oauth_token.json"))
+        mocked.post(UPS_ADDRESS, json=harness_ups.load("address_valid.json"))
+        reply = _post({"account": account.slug, "address": address}, ADDRESSES)
+        [call] = [c for c in mocked.calls if c.request.url == UPS_ADDRESS]
+    assert reply.status_code == 200, reply.json()
+    return json.loads(call.request.body)["XAVRequest"]["AddressKeyFormat"]
+
+
+ADDRESSES = "/api/v1/shipping/addresses/validate/"
+
+
+def test_a_ups_address_check_sends_a_canadian_postcode_whole():
+    # AddressValidation.yaml PostcodePrimaryLow: "Postal Code", maxLength 10.
+    ottawa = {
+        **ADDRESS_FROM,
+        "city": "Ottawa",
+        "state_code": "ON",
+        "postal_code": "K1A 0B1",
+        "country_code": "CA",
+    }
+
+    sent = _ups_check(ottawa)
+
+    assert sent["PostcodePrimaryLow"] == "K1A 0B1"
+
+
+def test_a_ups_address_check_sends_a_zip_plus_4_as_its_two_parts():
+    # PostcodeExtendedLow: "4 digit Postal Code extension. For US use only."
+    sent = _ups_check({**ADDRESS_FROM, "postal_code": "38118-1234"})
+
+    assert (sent["PostcodePrimaryLow"], sent["PostcodeExtendedLow"]) == (
+        "38118",
+        "1234",
+    )
+
+
+def test_a_ups_address_check_with_a_postcode_over_10_is_a_400_not_a_cut_one():
+    account = harness_ups.make_account()
+    address = {**ADDRESS_FROM, "country_code": "GB", "postal_code": "P" * 11}
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False):
+        reply = _post({"account": account.slug, "address": address}, ADDRESSES)
+
+    assert reply.status_code == 400, reply.json()
+    error = reply.json()["error"]
+    assert (error["param"], error["code"]) == ("address.postal_code", "field_too_long")
