@@ -22,7 +22,11 @@ from shipping.models import (
     TrackingStatusChoice,
 )
 from shipping.providers.base import RateRequest
-from shipping.providers.field_limits import UPS_FIELDS
+from shipping.providers.field_limits import (
+    DHL_EXPRESS_FIELDS,
+    FEDEX_FIELDS,
+    UPS_FIELDS,
+)
 from shipping.providers.validation import (
     MAX_PICKUP_DAYS_AHEAD,
     MAX_PICKUP_PARCELS,
@@ -34,8 +38,18 @@ from shipping.units import DimensionUnit, WeightUnit
 
 def _carriers_take(field: str) -> str:
     """The schema's word on a carrier's shorter limit (field_limits.py)."""
+    carriers = (
+        ("UPS", UPS_FIELDS),
+        ("FedEx", FEDEX_FIELDS),
+        ("DHL Express", DHL_EXPRESS_FIELDS),
+    )
+    numbers = ", ".join(
+        f"{name}: {getattr(fields, field)}"
+        for name, fields in carriers
+        if getattr(fields, field) is not None
+    )
     return (
-        f"A carrier may take fewer characters (UPS: {getattr(UPS_FIELDS, field)}, "
+        f"A carrier may take fewer characters ({numbers}, "
         "counted as it is sent; docs/shipping.md, Carrier field limits): a longer "
         "one leaves that carrier "
         "out of a quote, and is a 400 `field_too_long` naming the field when no "

@@ -234,6 +234,12 @@ class ShippingAdapter(BaseAdapter):
             request.close_time,
             request.parcel_count,
         )
+        validation.check_pickup_fields(
+            request.address,
+            request.instructions,
+            self.limits.pickup_fields,
+            self.display_name,
+        )
         pickup = self.call_hook(self.carrier_schedule_pickup, request)
         return answers.checked_pickup(self.display_name, pickup)
 
@@ -260,6 +266,9 @@ class ShippingAdapter(BaseAdapter):
     def validate_address(self, address: Address) -> AddressValidation:
         self._require_support("validate_address")
         validation.check_address(address, "address")
+        validation.check_address_fields(
+            address, "address", self.limits.address_fields, self.display_name
+        )
         return self.call_hook(self.carrier_validate_address, address)
 
     # --- A carrier's money (shipping.providers.prices) ----------------------

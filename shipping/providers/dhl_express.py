@@ -51,6 +51,10 @@ from shipping.providers.dhl_express_errors import (
     dhl_error_map,
     pickup_cancel_error_map,
 )
+from shipping.providers.field_limits import (
+    DHL_EXPRESS_FIELDS,
+    DHL_EXPRESS_PICKUP_FIELDS,
+)
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.units import DimensionUnit, WeightUnit, convert_weight
 
@@ -78,7 +82,12 @@ class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
     # MyDHL takes no idempotency key: a shipment is never resent blind.
     idempotency_header = None
     # 70 kg and 300 cm per piece (heavier or longer is freight).
-    limits = CarrierLimits(max_weight_kg=Decimal("70"), max_length_cm=Decimal("300"))
+    limits = CarrierLimits(
+        max_weight_kg=Decimal("70"),
+        max_length_cm=Decimal("300"),
+        fields=DHL_EXPRESS_FIELDS,
+        pickup_fields=DHL_EXPRESS_PICKUP_FIELDS,
+    )
     label_formats = (LabelFormat.PDF, LabelFormat.ZPL)
 
     def auth_headers(self) -> dict[str, str]:
@@ -215,7 +224,7 @@ class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
         lines = [
             {
                 "number": number,
-                "description": item.description[:512],
+                "description": item.description,  # checked: DHL_EXPRESS_FIELDS
                 "price": self._value(item.value, item.currency),
                 "quantity": {"value": item.quantity, "unitOfMeasurement": "PCS"},
                 "commodityCodes": [{"typeCode": "outbound", "value": item.hs_code}]
@@ -317,7 +326,7 @@ class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
             if not request.address.residential
             else "residence",
             "accounts": self._account(),
-            "specialInstructions": [{"value": request.instructions[:80]}]
+            "specialInstructions": [{"value": request.instructions}]  # checked
             if request.instructions
             else [],
             "customerDetails": {"shipperDetails": _party(request.address)},
@@ -351,7 +360,8 @@ class DHLExpressAdapter(HttpAdapter, ShippingAdapter):
             "DELETE",
             f"/pickups/{path_segment(request.confirmation_number)}",
             operation="dhl_express_cancel_pickup",
-            params={"requestorName": request.address.name[:45], "reason": "001"},
+            # MyDHL bounds requestorName by no length: the name goes whole.
+            params={"requestorName": request.address.name, "reason": "001"},
             idempotency_key=request.idempotency_key or None,
             error_map=pickup_cancel_error_map,
             allow_empty=True,
@@ -400,8 +410,9 @@ def _flat_address(address: Address) -> dict[str, Any]:
         "cityName": address.city,
         "countryCode": address.country_code,
     }
-    for number, line in enumerate(lines[:3], start=1):
-        wire[f"addressLine{number}"] = line[:45]
+    # Whole: lines and their lengths are checked (DHL_EXPRESS_FIELDS), never cut.
+    for number, line in enumerate(lines, start=1):
+        wire[f"addressLine{number}"] = line
     if address.state_code:
         wire["provinceCode"] = address.state_code
     return wire

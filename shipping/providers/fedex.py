@@ -40,6 +40,7 @@ from shipping.providers.carrier_common import (
     to_status,
     tracking_info,
 )
+from shipping.providers.fedex_address import fedex_address
 from shipping.providers.fedex_errors import (
     LABEL_SPECS,
     SHIPMENT_PURPOSES,
@@ -53,6 +54,7 @@ from shipping.providers.fedex_errors import (
     track_error_map,
     track_result,
 )
+from shipping.providers.field_limits import FEDEX_FIELDS, FEDEX_PICKUP_FIELDS
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.units import DimensionUnit, WeightUnit, convert_weight
 
@@ -90,7 +92,12 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         "X-locale": "en_US",
     }
     # 150 lb and 108 in per package (FedEx Express and Ground).
-    limits = CarrierLimits(max_weight_kg=Decimal("68"), max_length_cm=Decimal("274"))
+    limits = CarrierLimits(
+        max_weight_kg=Decimal("68"),
+        max_length_cm=Decimal("274"),
+        fields=FEDEX_FIELDS,
+        pickup_fields=FEDEX_PICKUP_FIELDS,
+    )
     label_formats = (LabelFormat.PDF, LabelFormat.ZPL, LabelFormat.PNG)
 
     def error_map(self, response: requests.Response) -> ProviderError | None:
@@ -122,8 +129,9 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
 
     def carrier_rates(self, request: RateRequest) -> list[Rate]:
         shipment: dict[str, Any] = {
-            "shipper": {"address": _address(request.from_address)},
-            "recipient": {"address": _address(request.to_address)},
+            # As FedEx takes them (fedex_address), as FEDEX_FIELDS checked them.
+            "shipper": {"address": _address(fedex_address(request.from_address))},
+            "recipient": {"address": _address(fedex_address(request.to_address))},
             "pickupType": "DROPOFF_AT_FEDEX_LOCATION",
             "packagingType": "YOUR_PACKAGING",
             "rateRequestType": ["ACCOUNT", "LIST"],
@@ -187,7 +195,7 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         currency = customs.items[0].currency
         commodities = [
             {
-                "description": item.description[:450],
+                "description": item.description,  # checked: FEDEX_FIELDS
                 "quantity": item.quantity,
                 "quantityUnits": "PCS",
                 "numberOfPieces": item.quantity,
@@ -231,8 +239,8 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     def carrier_create_label(self, request: LabelRequest) -> Label:
         image_type, stock = LABEL_SPECS[request.label_format]
         shipment: dict[str, Any] = {
-            "shipper": _party(request.from_address),
-            "recipients": [_party(request.to_address)],
+            "shipper": _party(fedex_address(request.from_address)),
+            "recipients": [_party(fedex_address(request.to_address))],
             "serviceType": request.service_code,
             "packagingType": "YOUR_PACKAGING",
             "pickupType": "DROPOFF_AT_FEDEX_LOCATION",
@@ -387,7 +395,7 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             },
             "packageCount": request.parcel_count,
             "carrierCode": _carrier_code(request.service_code),
-            "remarks": request.instructions[:60] or None,
+            "remarks": request.instructions or None,  # checked: 60
         }
         data = self.send(
             "POST",

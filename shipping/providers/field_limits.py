@@ -10,17 +10,29 @@ the carrier's limit in the message, never the text itself. Only what an
 adapter sends from the storefront's request is limited: our own reference
 (the shipment's public id) is not the storefront's to fix.
 
-Where a spec publishes no limit there is none: the specs kept for FedEx,
-DHL Express and USPS (../shared/provider-specs/*/karrio-samples) are
-example bodies without lengths, and Shippo's OpenAPI (shippo/public-api.yaml)
-bounds none of the address or customs fields we send.
+Where a spec publishes no limit there is none. FedEx's and DHL Express's
+numbers are from their published OpenAPI files (the specs kept under
+../shared/provider-specs/ for them are example bodies without lengths):
+FedEx's Ship API 1.0.0 (Shipment-Resource.json) and Rate API
+(RateQuotes-Resource.json) as downloaded from developer.fedex.com (copies in
+github.com/ShipStream/fedex-rest-php-sdk, resources/models/.raw/), and DHL's
+MyDHL API 2.12.0 (dpdhl-express-api-2.12.0_swagger_0.yaml from
+developer.dhl.com; copy in github.com/antibodies-online/dhl-api-rest). USPS
+publishes no lengths we could cite for the v3 Labels and Prices APIs, and
+Shippo's OpenAPI (shippo/public-api.yaml) bounds none of the address or
+customs fields we send: neither is limited.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from shipping.providers.fedex_address import fedex_address
 from shipping.providers.shipment_types import Address
-from shipping.providers.ups_address import ups_address
+from shipping.providers.ups_address import (
+    ups_address,
+    ups_check_address,
+    ups_pickup_address,
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,7 @@ class FieldLimits:
     hs_code: int | None = None
     sku: int | None = None
     exporter_reference: int | None = None
+    instructions: int | None = None  # a pickup's (pickup_fields only)
     # The address as the adapter sends it (a ZIP+4's hyphen dropped, ...):
     # the limits are checked on that, not on the buyer's text.
     as_sent: Callable[[Address], Address] | None = None
@@ -61,4 +74,74 @@ UPS_FIELDS = FieldLimits(
     customs_description=35,  # InternationalForms.Product.Description
     hs_code=15,  # InternationalForms.Product.CommodityCode
     as_sent=ups_address,  # postcode, state and phone as UPS takes them
+)
+
+
+# UPS Pickup.yaml, PickupCreationRequest.PickupAddress (schedule_pickup).
+UPS_PICKUP_FIELDS = FieldLimits(
+    name=22,  # ContactName
+    company=27,  # CompanyName (the contact's name when no company is given)
+    street_line=73,  # AddressLine: "only one AddressLine is allowed", 73
+    city=50,  # City
+    state_code=50,  # StateProvince
+    postal_code=8,  # PostalCode (a US ZIP+4 sent as its ZIP: ups_pickup_address)
+    phone=25,  # Phone.Number
+    instructions=57,  # PickupCreationRequest.SpecialInstruction
+    as_sent=ups_pickup_address,  # one line, a ZIP+4's 5 digits
+)
+
+# UPS AddressValidation.yaml, XAVRequest.AddressKeyFormat (validate_address).
+UPS_ADDRESS_CHECK_FIELDS = FieldLimits(
+    name=40,  # ConsigneeName
+    street_line=100,  # AddressLine
+    street_lines=3,  # AddressLine "maximum": 3
+    city=30,  # PoliticalDivision2
+    state_code=30,  # PoliticalDivision1
+    postal_code=10,  # PostcodePrimaryLow (a ZIP+4's 5 digits: ups_check_address)
+    as_sent=ups_check_address,
+)
+
+# FedEx Ship API (ShipperParty/RecipientsParty: PartyAddress_2, PartyContact)
+# and Rate API (RateAddress): the smaller wins, as for UPS.
+FEDEX_FIELDS = FieldLimits(
+    name=70,  # PartyContact.personName "Maximum length is 70"
+    company=35,  # PartyContact.companyName "Max length is 35"
+    street_line=35,  # PartyAddress_2.streetLines "Max Length is 35"
+    street_lines=3,  # Address.streetLines "streetlines more than 3 will be ignored"
+    city=35,  # PartyAddress_2.city maxLength 35
+    state_code=2,  # Rate API Address.stateOrProvinceCode "Max length is 2"
+    postal_code=10,  # PartyAddress_2.postalCode "Maximum length is 10"
+    phone=15,  # PartyContact.phoneNumber "maximum of 15" (digits: fedex_address)
+    email=80,  # PartyContact.emailAddress "Maximum length is 80"
+    customs_description=450,  # Commodity.description "Maximum allowed 450"
+    as_sent=fedex_address,  # state only where required or it fits; phone digits
+)
+
+# DHL Express MyDHL API 2.12.0: supermodelIoLogisticsExpressAddress (and its
+# CreateShipmentRequest and RatesRequest forms, the same numbers),
+# supermodelIoLogisticsExpressContact, exportDeclaration.lineItems.
+DHL_EXPRESS_FIELDS = FieldLimits(
+    name=100,  # fullName 255, but sent as companyName (100) when no company
+    company=100,  # companyName maxLength 100
+    street_line=45,  # addressLine1..3 maxLength 45
+    street_lines=3,  # addressLine1..3 only (additionalProperties: false)
+    city=45,  # cityName maxLength 45
+    state_code=35,  # provinceCode maxLength 35
+    postal_code=12,  # postalCode maxLength 12
+    phone=70,  # phone maxLength 70
+    email=70,  # email maxLength 70
+    customs_description=512,  # lineItems.description maxLength 512
+    hs_code=18,  # lineItems.commodityCodes.value maxLength 18
+)
+# A DHL pickup's address and contact are the same schemas as a shipment's.
+DHL_EXPRESS_PICKUP_FIELDS = replace(
+    DHL_EXPRESS_FIELDS,
+    instructions=80,  # PickupRequest specialInstructions.value maxLength 80
+)
+
+# FedEx Pickup API (Pickup-Resource.json, Full_Schema_Create_Pickup).
+FEDEX_PICKUP_FIELDS = FieldLimits(
+    name=70,  # Contact_CreatePickup.personName "Maximum Length is 70"
+    company=35,  # Contact_CreatePickup.companyName "Maximum length is 35"
+    instructions=60,  # remarks "Maximum length is 60 characters"
 )

@@ -40,9 +40,17 @@ from shipping.providers.carrier_common import (
     read_date,
     tracking_info,
 )
-from shipping.providers.field_limits import UPS_FIELDS
+from shipping.providers.field_limits import (
+    UPS_ADDRESS_CHECK_FIELDS,
+    UPS_FIELDS,
+    UPS_PICKUP_FIELDS,
+)
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
-from shipping.providers.ups_address import ups_address
+from shipping.providers.ups_address import (
+    ups_address,
+    ups_check_postcode,
+    ups_pickup_address,
+)
 from shipping.providers.ups_errors import (
     LABEL_CODES,
     SERVICE_NAMES,
@@ -87,7 +95,11 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     idempotency_header = None
     # 150 lb and 108 in per package; the text UPS's specs publish.
     limits = CarrierLimits(
-        max_weight_kg=Decimal("68"), max_length_cm=Decimal("274"), fields=UPS_FIELDS
+        max_weight_kg=Decimal("68"),
+        max_length_cm=Decimal("274"),
+        fields=UPS_FIELDS,
+        pickup_fields=UPS_PICKUP_FIELDS,
+        address_fields=UPS_ADDRESS_CHECK_FIELDS,
     )
     label_formats = (LabelFormat.PNG, LabelFormat.ZPL)
 
@@ -242,7 +254,7 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     def _invoice(self, customs: Customs) -> dict[str, Any]:
         products = [
             {
-                "Description": item.description[:35],
+                "Description": item.description,  # checked: UPS_FIELDS
                 "Unit": {
                     "Number": str(item.quantity),
                     "Value": self.to_provider_decimal(item.value, item.currency),
@@ -381,7 +393,7 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
                 },
                 "OverweightIndicator": "N",
                 "PaymentMethod": "01",  # the shipper's account
-                "SpecialInstruction": request.instructions[:57],
+                "SpecialInstruction": request.instructions,  # checked: 57
             }
         }
         data = self._call(
@@ -452,7 +464,7 @@ _EXPORT_REASONS = {
 
 def _address(address: Address) -> dict[str, Any]:
     wire: dict[str, Any] = {
-        "AddressLine": [line for line in address.street_lines if line][:3],
+        "AddressLine": [line for line in address.street_lines if line],
         "City": address.city,
         "PostalCode": address.postal_code,
         "CountryCode": address.country_code,
@@ -466,15 +478,15 @@ def _address(address: Address) -> dict[str, Any]:
 
 def _party(address: Address, *, phone: bool = False) -> dict[str, Any]:
     # Rating takes no phone numbers; Shipping wants them. Sent as UPS takes
-    # them (ups_address), the form its field limits were checked on.
+    # them (ups_address), the form its field limits were checked on: whole.
     address = ups_address(address)
     party: dict[str, Any] = {
-        "Name": (address.company or address.name)[:35],
-        "AttentionName": address.name[:35],
+        "Name": address.company or address.name,
+        "AttentionName": address.name,
         "Address": _address(address),
     }
     if phone and address.phone:
-        party["Phone"] = {"Number": address.phone[:15]}
+        party["Phone"] = {"Number": address.phone}
     return party
 
 
@@ -500,28 +512,34 @@ def _package(parcel: Parcel, *, packaging: str) -> dict[str, Any]:
 
 
 def _pickup_address(address: Address) -> dict[str, Any]:
+    # As UPS_PICKUP_FIELDS checked it (ups_pickup_address), nothing cut.
+    address = ups_pickup_address(address)
     return {
-        "CompanyName": (address.company or address.name)[:27],
-        "ContactName": address.name[:22],
-        "AddressLine": " ".join(address.street_lines)[:73],
+        "CompanyName": address.company or address.name,
+        "ContactName": address.name,
+        "AddressLine": address.street_lines[0],
         "City": address.city,
         "StateProvince": address.state_code,
         "PostalCode": address.postal_code,
         "CountryCode": address.country_code,
         "ResidentialIndicator": "Y" if address.residential else "N",
-        "Phone": {"Number": address.phone[:25]},
+        "Phone": {"Number": address.phone},
     }
 
 
 def _key_format(address: Address) -> dict[str, Any]:
-    return {
-        "ConsigneeName": address.name[:40],
-        "AddressLine": [line for line in address.street_lines if line][:3],
+    primary, extended = ups_check_postcode(address)  # as checked, never cut
+    key = {
+        "ConsigneeName": address.name,  # checked: UPS_ADDRESS_CHECK_FIELDS
+        "AddressLine": [line for line in address.street_lines if line],
         "PoliticalDivision2": address.city,
         "PoliticalDivision1": address.state_code,
-        "PostcodePrimaryLow": address.postal_code[:5],
+        "PostcodePrimaryLow": primary,
         "CountryCode": address.country_code,
     }
+    if extended:
+        key["PostcodeExtendedLow"] = extended
+    return key
 
 
 def _candidate(key: Mapping[str, Any], given: Address) -> Address:

@@ -34,6 +34,40 @@ def ups_address(address: Address) -> Address:
     )
 
 
+def ups_pickup_address(address: Address) -> Address:
+    """``address`` as UPS's Pickup API gets it (Pickup.yaml,
+    PickupCreationRequest.PickupAddress): one AddressLine ("only one
+    AddressLine is allowed"), the lines joined by a space; PostalCode takes 8
+    (its examples a 5-digit ZIP, '07401'), so a US or PR ZIP+4 goes as its
+    5-digit ZIP, the part that routes it."""
+    postcode = address.postal_code
+    match = _ZIP_PLUS_4.fullmatch(postcode)
+    if address.country_code in ("US", "PR") and match:
+        postcode = match.group(1)
+    return dataclasses.replace(
+        address,
+        street_lines=(" ".join(address.street_lines),),
+        postal_code=postcode,
+    )
+
+
+def ups_check_postcode(address: Address) -> tuple[str, str]:
+    """The postcode as UPS's address check takes it (AddressValidation.yaml
+    AddressKeyFormat): PostcodePrimaryLow ("Postal Code", maxLength 10) and
+    PostcodeExtendedLow ("4 digit Postal Code extension. For US use only"):
+    a US or PR ZIP+4's two parts, any other postcode whole."""
+    match = _ZIP_PLUS_4.fullmatch(address.postal_code)
+    if address.country_code in ("US", "PR") and match:
+        return match.group(1), match.group(2)
+    return address.postal_code, ""
+
+
+def ups_check_address(address: Address) -> Address:
+    """``address`` as the address check's limits count it: the postcode its
+    PostcodePrimaryLow."""
+    return dataclasses.replace(address, postal_code=ups_check_postcode(address)[0])
+
+
 def _postcode(country: str, postcode: str) -> str:
     if country in ("US", "PR"):
         match = _ZIP_PLUS_4.fullmatch(postcode)

@@ -53,6 +53,8 @@ class CarrierLimits:
     max_length_cm: Decimal | None = None  # longest side
     max_parcels: int | None = None  # per shipment
     fields: FieldLimits = NO_FIELD_LIMITS  # text lengths (field_limits.py)
+    pickup_fields: FieldLimits = NO_FIELD_LIMITS  # a pickup's address
+    address_fields: FieldLimits = NO_FIELD_LIMITS  # an address check's
 
 
 def require(value: object, param: str) -> None:
@@ -136,13 +138,8 @@ def check_fields(
 ) -> None:
     """The first field ``carrier`` cannot take (``field_too_long``);
     ``customs`` only when it is sent (an international shipment)."""
-    if fields.as_sent is not None:  # checked as the carrier will get them
-        from_address, to_address = map(fields.as_sent, (from_address, to_address))
     for param, address in (("from_address", from_address), ("to_address", to_address)):
-        for name in _ADDRESS_FIELDS:
-            limit = getattr(fields, name)
-            _check_text(getattr(address, name), f"{param}.{name}", limit, carrier)
-        _check_lines(address.street_lines, f"{param}.street_lines", fields, carrier)
+        check_address_fields(address, param, fields, carrier)
     if customs is None:
         return
     for index, item in enumerate(customs.items):
@@ -153,6 +150,28 @@ def check_fields(
         _check_text(item.sku, f"{param}.sku", fields.sku, carrier)
     reference, limit = customs.exporter_reference, fields.exporter_reference
     _check_text(reference, "customs.exporter_reference", limit, carrier)
+
+
+def check_address_fields(
+    address: "Address", param: str, fields: FieldLimits, carrier: str
+) -> None:
+    """The first of ``address``'s fields ``carrier`` cannot take, as it is
+    sent (``fields.as_sent``): ``field_too_long`` naming ``param.field``."""
+    if fields.as_sent is not None:
+        address = fields.as_sent(address)
+    for name in _ADDRESS_FIELDS:
+        limit = getattr(fields, name)
+        _check_text(getattr(address, name), f"{param}.{name}", limit, carrier)
+    _check_lines(address.street_lines, f"{param}.street_lines", fields, carrier)
+
+
+def check_pickup_fields(
+    address: "Address", instructions: str, fields: FieldLimits, carrier: str
+) -> None:
+    """A pickup's address and instructions against ``carrier``'s pickup
+    API's lengths (``CarrierLimits.pickup_fields``)."""
+    check_address_fields(address, "address", fields, carrier)
+    _check_text(instructions, "instructions", fields.instructions, carrier)
 
 
 _ADDRESS_FIELDS = (

@@ -25,6 +25,7 @@ from shipping.providers.validation import (
     MAX_PICKUP_DAYS_AHEAD,
     InvalidShippingRequest,
     check_pickup,
+    check_pickup_fields,
     date_window,
 )
 from shipping.services.claims import CLAIM_LIFE
@@ -70,6 +71,10 @@ def pickup_schedule(
         request.pickup_date,
     )
     adapter = registry.get_adapter(account)
+    limits = adapter.limits.pickup_fields  # the carrier's pickup API's lengths
+    check_pickup_fields(
+        request.address, request.instructions, limits, adapter.display_name
+    )
     pickup, created = _pickup_store(account, request, shipments)
     if not created:
         return pickup  # a concurrent call with the same key (a double submit)

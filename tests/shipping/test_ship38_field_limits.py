@@ -6,8 +6,8 @@ the field and the carrier's limit, with nothing sent; in a shop across
 carriers, that carrier is left out with its reason, as one a parcel is too
 heavy for, and the others still quote.
 
-The other carriers' specs here (FedEx, DHL Express and USPS samples,
-Shippo's OpenAPI) publish no limit on these fields: they are not limited."""
+FedEx's and DHL Express's published limits: test_ship38b_carrier_limits.
+USPS and Shippo publish none we can cite: they are not limited."""
 
 import copy
 from datetime import timedelta
@@ -124,12 +124,13 @@ def test_a_field_within_the_limit_is_quoted_at_ups():
 
 
 def test_a_shop_leaves_ups_out_with_its_reason_and_fedex_still_quotes():
+    # A city of 31: over UPS's 30, within FedEx's 35 (Ship API PartyAddress).
     ups = harness_ups.make_account()
     fedex = harness_fedex.make_account()
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_fedex.rates(mocked, None)
-        reply = _post(_body("to_address.street_lines[0]", "7" * 36))
+        reply = _post(_body("to_address.city", "S" * 31))
 
     assert reply.status_code == 200, reply.json()
     answer = reply.json()
@@ -137,8 +138,8 @@ def test_a_shop_leaves_ups_out_with_its_reason_and_fedex_still_quotes():
     assert {q["account"] for q in answer["quotes"]} == {fedex.slug}
     [failure] = answer["failures"]
     assert (failure["account"], failure["code"]) == (ups.slug, "field_too_long")
-    assert "to_address.street_lines[0]" in failure["message"]
-    assert "35 characters" in failure["message"]
+    assert "to_address.city" in failure["message"]
+    assert "30 characters" in failure["message"]
     assert not ProviderCall.objects.filter(account=ups).exists()
 
 
@@ -174,12 +175,13 @@ def test_a_parcel_too_heavy_for_ups_leaves_it_out_and_the_others_quote():
     assert (failure["account"], failure["code"]) == (ups.slug, "parcel_too_heavy")
 
 
-def test_fedex_publishes_no_limit_here_and_takes_a_long_line():
+def test_fedex_takes_a_line_of_its_published_35():
+    # FedEx's Ship API publishes 35 a street line (test_ship38b_carrier_limits).
     harness_fedex.make_account()
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_fedex.rates(mocked, None)
-        reply = _post(_body("to_address.street_lines[0]", "7" * 128))
+        reply = _post(_body("to_address.street_lines[0]", "7" * 35))
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]

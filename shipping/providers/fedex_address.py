@@ -1,0 +1,35 @@
+"""An address as FedEx's Rate and Ship APIs take it: the FedEx adapter sends
+this form for quotes and labels, and ``field_limits.FEDEX_FIELDS`` are
+checked on it, so a limit never refuses text FedEx would take once
+rewritten. Each rule cites FedEx's published OpenAPI files (copies in
+github.com/ShipStream/fedex-rest-php-sdk, resources/models/.raw/)."""
+
+import dataclasses
+
+from shipping.providers.shipment_types import Address
+
+# RateQuotes-Resource.json Address.stateOrProvinceCode: "State code is
+# required for US, CA, PR and not required for other countries. Conditional.
+# Max length is 2."
+STATE_COUNTRIES = frozenset({"US", "CA", "PR"})
+STATE_LENGTH = 2
+
+
+def fedex_address(address: Address) -> Address:
+    """``address`` with its state and phone as FedEx gets them."""
+    return dataclasses.replace(
+        address,
+        state_code=_state(address.country_code, address.state_code),
+        # Shipment-Resource.json PartyContact.phoneNumber: "For US and CA, a
+        # phone number must have exactly 10 digits, plus an optional leading
+        # country code of '1' or '+1'": the digits, as UPS takes them.
+        phone="".join(ch for ch in address.phone if ch.isdigit()),
+    )
+
+
+def _state(country: str, state: str) -> str:
+    # Optional elsewhere: one longer than FedEx takes (an Australian "NSW")
+    # is left out, not a reason to leave FedEx out.
+    if country in STATE_COUNTRIES or len(state) <= STATE_LENGTH:
+        return state
+    return ""
