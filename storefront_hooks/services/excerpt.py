@@ -25,13 +25,21 @@ def staff_excerpt(excerpt: str) -> str:
     dropped connection."""
     text = staff_text(excerpt)
     plain, starts = _unescaped(text)
+    known = known_secrets()
     # The registry's forms hold "\/" escapes; the unescaped text holds "/".
-    secrets = list(dict.fromkeys(s.replace("\\/", "/") for s in known_secrets()))
-    spans = _found(plain, secrets) if plain != text else []
+    secrets = list(dict.fromkeys(s.replace("\\/", "/") for s in known))
+    found = _found(plain, secrets) if plain != text else []
+    spans = [(starts[begin], starts[end]) for begin, end in found]
+    # A head cut off is looked for as the answer has it too: cut right after
+    # the "\" of a "\/", or in a secret holding a literal "%41" (a credential).
+    heads = [_cut_head(text, known)]
     head = _cut_head(plain, secrets)
     if head is not None:
-        spans.append((head, len(plain)))
-    return _masked(text, starts, spans)
+        heads.append(starts[head])
+    cut = [at for at in heads if at is not None]
+    if cut:
+        spans.append((min(cut), len(text)))
+    return _masked(text, spans)
 
 
 def _unescaped(text: str) -> tuple[str, list[int]]:
@@ -79,13 +87,11 @@ def _cut_head(plain: str, secrets: list[str]) -> int | None:
     return None
 
 
-def _masked(text: str, starts: list[int], spans: list[tuple[int, int]]) -> str:
-    """``text`` with each span of its unescaped form (overlaps joined)
-    replaced by one mask."""
+def _masked(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each span (overlaps joined) replaced by one mask."""
     out: list[str] = []
     at = 0
     for begin, end in sorted(spans):
-        begin, end = starts[begin], starts[end]
         if begin < at:  # overlaps the span masked before
             if end > at:
                 at = end
