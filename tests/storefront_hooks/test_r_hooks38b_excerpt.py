@@ -2,7 +2,8 @@
 keep masking what it masked before it learnt to undo escapes. A secret's
 head cut off where the answer ends is masked whether the bound falls right
 after the "\\" of a JSON "\\/" or inside a secret that holds a literal "%41"
-(a provider's credential)."""
+(a provider's credential). And the admin, like the API, lets staff change
+another field of an endpoint stored with a repeated event type."""
 
 import json
 
@@ -61,3 +62,30 @@ def test_a_credential_holding_a_percent_escape_cut_off_is_masked(
     stored = _stored_answer(settings, receiver, endpoint, body)
 
     assert stored == "echo [redacted]", stored
+
+
+def test_the_admin_changes_another_field_of_an_endpoint_stored_with_repeats(
+    admin_client,
+) -> None:
+    # A row written before repeats were refused: as through the API, its
+    # description can be changed with its list left as it is.
+    endpoint, _ = services.endpoint_create(
+        url="http://127.0.0.1:9/hooks", event_types=["payment.*"]
+    )
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        event_types=["payment.*", "payment.*"]
+    )
+    page = f"/admin/storefront_hooks/webhookendpoint/{endpoint.pk}/change/"
+    form = admin_client.get(page).context["adminform"].form
+    data = {
+        "url": endpoint.url,
+        "description": "kept",
+        "event_types": form.initial["event_types"],
+        "mode": endpoint.mode,
+    }
+
+    answer = admin_client.post(page, data)
+
+    assert answer.status_code == 302, answer.context["adminform"].form.errors
+    endpoint.refresh_from_db()
+    assert endpoint.description == "kept"
