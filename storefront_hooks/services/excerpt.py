@@ -16,6 +16,8 @@ CUT_SECRET_MIN = 8
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}|\\/")
 # An escape the answer's end cut short ("...%" or "...%2").
 _CUT_ESCAPE = re.compile(r"%[0-9A-Fa-f]?\Z")
+# The registry's copy last unescaped, and what it gave.
+_unescaped_cache: list[tuple[tuple[str, ...] | None, list[str]]] = [(None, [])]
 
 
 def staff_excerpt(excerpt: str) -> str:
@@ -26,8 +28,7 @@ def staff_excerpt(excerpt: str) -> str:
     text = staff_text(excerpt)
     plain, starts = _unescaped(text)
     known = known_secrets()
-    # The registry's forms hold "\/" escapes; the unescaped text holds "/".
-    secrets = list(dict.fromkeys(s.replace("\\/", "/") for s in known))
+    secrets = _unescaped_secrets(known)
     found = _found(plain, secrets) if plain != text else []
     spans = [(starts[begin], starts[end]) for begin, end in found]
     # A head cut off is looked for as the answer has it too: cut right after
@@ -40,6 +41,17 @@ def staff_excerpt(excerpt: str) -> str:
     if cut:
         spans.append((min(cut), len(text)))
     return _masked(text, spans)
+
+
+def _unescaped_secrets(known: tuple[str, ...]) -> list[str]:
+    """``known`` as the unescaped text holds them (the registry's forms hold
+    "\\/" escapes; it holds "/"). Made once per copy the registry publishes
+    (a new tuple at each reload), not at each stored answer."""
+    made_for, secrets = _unescaped_cache[0]  # one read: a pair, never torn
+    if made_for is not known:
+        secrets = list(dict.fromkeys(s.replace("\\/", "/") for s in known))
+        _unescaped_cache[0] = (known, secrets)
+    return secrets
 
 
 def _unescaped(text: str) -> tuple[str, list[int]]:
