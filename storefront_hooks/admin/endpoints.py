@@ -52,10 +52,13 @@ class EndpointForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        types = data.get("event_types", [])
+        if self.instance.pk and "event_types" not in self.changed_data:
+            # Left as stored (not saved): a row saved with repeats before they
+            # were refused keeps its other fields changeable, as in the API.
+            types = list(dict.fromkeys(types))
         try:
-            services.endpoint_check(
-                data.get("url", ""), data.get("mode", ""), data.get("event_types", [])
-            )
+            services.endpoint_check(data.get("url", ""), data.get("mode", ""), types)
         except services.EndpointInvalid as exc:
             self.add_error(exc.param, exc.message)
             self._hide_password()

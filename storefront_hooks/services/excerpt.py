@@ -16,6 +16,8 @@ CUT_SECRET_MIN = 8
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}|\\/")
 # An escape the answer's end cut short ("...%" or "...%2").
 _CUT_ESCAPE = re.compile(r"%[0-9A-Fa-f]?\Z")
+# The registry's copy last unescaped, and what it gave.
+_unescaped_cache: list[tuple[tuple[str, ...] | None, list[str]]] = [(None, [])]
 
 
 def staff_excerpt(excerpt: str) -> str:
@@ -25,13 +27,31 @@ def staff_excerpt(excerpt: str) -> str:
     dropped connection."""
     text = staff_text(excerpt)
     plain, starts = _unescaped(text)
-    # The registry's forms hold "\/" escapes; the unescaped text holds "/".
-    secrets = list(dict.fromkeys(s.replace("\\/", "/") for s in known_secrets()))
-    spans = _found(plain, secrets) if plain != text else []
+    known = known_secrets()
+    secrets = _unescaped_secrets(known)
+    found = _found(plain, secrets) if plain != text else []
+    spans = [(starts[begin], starts[end]) for begin, end in found]
+    # A head cut off is looked for as the answer has it too: cut right after
+    # the "\" of a "\/", or in a secret holding a literal "%41" (a credential).
+    heads = [_cut_head(text, known)]
     head = _cut_head(plain, secrets)
     if head is not None:
-        spans.append((head, len(plain)))
-    return _masked(text, starts, spans)
+        heads.append(starts[head])
+    cut = [at for at in heads if at is not None]
+    if cut:
+        spans.append((min(cut), len(text)))
+    return _masked(text, spans)
+
+
+def _unescaped_secrets(known: tuple[str, ...]) -> list[str]:
+    """``known`` as the unescaped text holds them (the registry's forms hold
+    "\\/" escapes; it holds "/"). Made once per copy the registry publishes
+    (a new tuple at each reload), not at each stored answer."""
+    made_for, secrets = _unescaped_cache[0]  # one read: a pair, never torn
+    if made_for is not known:
+        secrets = list(dict.fromkeys(s.replace("\\/", "/") for s in known))
+        _unescaped_cache[0] = (known, secrets)
+    return secrets
 
 
 def _unescaped(text: str) -> tuple[str, list[int]]:
@@ -79,13 +99,11 @@ def _cut_head(plain: str, secrets: list[str]) -> int | None:
     return None
 
 
-def _masked(text: str, starts: list[int], spans: list[tuple[int, int]]) -> str:
-    """``text`` with each span of its unescaped form (overlaps joined)
-    replaced by one mask."""
+def _masked(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each span (overlaps joined) replaced by one mask."""
     out: list[str] = []
     at = 0
     for begin, end in sorted(spans):
-        begin, end = starts[begin], starts[end]
         if begin < at:  # overlaps the span masked before
             if end > at:
                 at = end
