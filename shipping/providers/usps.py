@@ -411,7 +411,9 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             "estimatedWeight": int(decimal_text(weight, 0)),
             "pickupLocation": {
                 "packageLocation": "FRONT_DOOR",
-                "specialInstructions": request.instructions[:100],
+                # Whole: no published length for the v3 Carrier Pickup API
+                # could be cited; never cut the storefront's text silently.
+                "specialInstructions": request.instructions,
             },
         }
         data = self.send(
