@@ -18,9 +18,10 @@ FedEx's Ship API 1.0.0 (Shipment-Resource.json) and Rate API
 github.com/ShipStream/fedex-rest-php-sdk, resources/models/.raw/), and DHL's
 MyDHL API 2.12.0 (dpdhl-express-api-2.12.0_swagger_0.yaml from
 developer.dhl.com; copy in github.com/antibodies-online/dhl-api-rest). USPS
-publishes no lengths we could cite for the v3 Labels and Prices APIs, and
-Shippo's OpenAPI (shippo/public-api.yaml) bounds none of the address or
-customs fields we send: neither is limited.
+publishes no lengths we could cite for the v3 Labels and Prices APIs (only
+its two street fields bound it: USPS_FIELDS), and Shippo's OpenAPI
+(shippo/public-api.yaml) bounds none of the address or customs fields we
+send.
 """
 
 from collections.abc import Callable
@@ -158,3 +159,8 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
     instructions=60,  # remarks "Maximum length is 60 characters"
     as_sent=fedex_pickup_address,  # the phone's digits
 )
+
+# USPS: no published lengths could be cited, but its v3 address (labels,
+# international labels, pickups, address checks) has two street fields,
+# streetAddress and secondaryAddress: a third line would be dropped.
+USPS_FIELDS = FieldLimits(street_lines=2)
