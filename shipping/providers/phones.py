@@ -11,8 +11,9 @@ _EXTENSION = re.compile(
     r"(?:\s*(?:x|ext\.?|extension)|(?:\s+|\s*,\s*)#)\s*(\d+)\s*$", re.IGNORECASE
 )
 # What a number may hold besides its digits: anything else (letters of a
-# vanity number, an extension form not recognised) cannot be read as digits.
-_NUMBER = re.compile(r"[\d\s+\-().,;/]*")
+# vanity number, an extension form not recognised, a dialler's "," pause
+# before an extension) cannot be read as digits.
+_NUMBER = re.compile(r"[\d\s+\-()./]*")
 
 
 def split_phone(phone: str) -> tuple[str, str]:

@@ -43,6 +43,7 @@ def _refused(reply, param: str, code: str) -> None:
         "1-800-FLOWERS",  # a vanity number: its digits are 1800
         "1-800-TAX 1234",  # "X 1234" is not an extension
         "+1 217 555#0199",  # "#" inside the number
+        "+1 217 555 0199,12",  # a dialler's pause, then an extension
     ],
 )
 @pytest.mark.parametrize("harness", [harness_ups, harness_fedex], ids=["ups", "fedex"])
