@@ -26,6 +26,7 @@ from shipping.providers.field_limits import (
     DHL_EXPRESS_FIELDS,
     FEDEX_FIELDS,
     UPS_FIELDS,
+    FieldLimits,
 )
 from shipping.providers.validation import (
     MAX_PICKUP_DAYS_AHEAD,
@@ -44,7 +45,7 @@ def _carriers_take(field: str) -> str:
         ("DHL Express", DHL_EXPRESS_FIELDS),
     )
     numbers = ", ".join(
-        f"{name}: {getattr(fields, field)}"
+        f"{name}: {_limit_text(fields, field)}"
         for name, fields in carriers
         if getattr(fields, field) is not None
     )
@@ -55,6 +56,14 @@ def _carriers_take(field: str) -> str:
         "out of a quote, and is a 400 `field_too_long` naming the field when no "
         "carrier (or the quote's, buying a label) can take it."
     )
+
+
+def _limit_text(fields: FieldLimits, field: str) -> str:
+    if field == "name" and fields.name_alone is not None:  # DHL: fullName
+        return f"{fields.name_alone} ({fields.name} with a company)"
+    if field == "phone" and fields.phone_extension is not None:
+        return f"{fields.phone} (an extension {fields.phone_extension})"
+    return str(getattr(fields, field))
 
 
 # Optional text fields: blank means none, the same as leaving them out (their

@@ -3,7 +3,7 @@ HTTP on the shared client, with client-credentials tokens from
 ``integrations.oauth``. Wire shapes follow karrio's FedEx samples
 (provider-specs/fedex/karrio-samples); notes in docs/providers/shipping.md."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -40,7 +40,7 @@ from shipping.providers.carrier_common import (
     to_status,
     tracking_info,
 )
-from shipping.providers.fedex_address import fedex_address
+from shipping.providers.fedex_address import fedex_address, fedex_pickup_address
 from shipping.providers.fedex_errors import (
     LABEL_SPECS,
     SHIPMENT_PURPOSES,
@@ -55,6 +55,7 @@ from shipping.providers.fedex_errors import (
     track_result,
 )
 from shipping.providers.field_limits import FEDEX_FIELDS, FEDEX_PICKUP_FIELDS
+from shipping.providers.phones import phone_extension
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.units import DimensionUnit, WeightUnit, convert_weight
 
@@ -239,8 +240,8 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     def carrier_create_label(self, request: LabelRequest) -> Label:
         image_type, stock = LABEL_SPECS[request.label_format]
         shipment: dict[str, Any] = {
-            "shipper": _party(fedex_address(request.from_address)),
-            "recipients": [_party(fedex_address(request.to_address))],
+            "shipper": _party(request.from_address, fedex_address),
+            "recipients": [_party(request.to_address, fedex_address)],
             "serviceType": request.service_code,
             "packagingType": "YOUR_PACKAGING",
             "pickupType": "DROPOFF_AT_FEDEX_LOCATION",
@@ -382,7 +383,7 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         body = {
             "associatedAccountNumber": self._account(),
             "originDetail": {
-                "pickupLocation": _party(request.address),
+                "pickupLocation": _party(request.address, fedex_pickup_address),
                 "readyDateTimestamp": ready,
                 "customerCloseTime": f"{request.close_time:%H:%M:%S}",
                 "packageLocation": "FRONT",
@@ -481,11 +482,15 @@ def _address(address: Address) -> dict[str, Any]:
     return wire
 
 
-def _party(address: Address) -> dict[str, Any]:
+def _party(given: Address, as_sent: Callable[[Address], Address]) -> dict[str, Any]:
+    # As the FieldLimits checked it (as_sent); the phone's extension apart,
+    # as phoneExtension (Ship and Pickup APIs: "Maximum length is 6").
+    address = as_sent(given)
     contact = {
         "personName": address.name,
         "companyName": address.company or None,
         "phoneNumber": address.phone or None,
+        "phoneExtension": phone_extension(given.phone) or None,
         "emailAddress": address.email or None,
     }
     return {

@@ -6,6 +6,7 @@ github.com/ShipStream/fedex-rest-php-sdk, resources/models/.raw/)."""
 
 import dataclasses
 
+from shipping.providers.phones import phone_digits
 from shipping.providers.shipment_types import Address
 
 # RateQuotes-Resource.json Address.stateOrProvinceCode: "State code is
@@ -22,9 +23,17 @@ def fedex_address(address: Address) -> Address:
         state_code=_state(address.country_code, address.state_code),
         # Shipment-Resource.json PartyContact.phoneNumber: "For US and CA, a
         # phone number must have exactly 10 digits, plus an optional leading
-        # country code of '1' or '+1'": the digits, as UPS takes them.
-        phone="".join(ch for ch in address.phone if ch.isdigit()),
+        # country code of '1' or '+1'": the digits, as UPS takes them; an
+        # extension goes as phoneExtension ("Maximum length is 6").
+        phone=phone_digits(address.phone),
     )
+
+
+def fedex_pickup_address(address: Address) -> Address:
+    """``address`` as FedEx's Pickup API gets it: the phone's digits
+    (Contact_CreatePickup.phoneNumber, example "7194446666"), its extension
+    apart (phoneExtension); the rest as given."""
+    return dataclasses.replace(address, phone=phone_digits(address.phone))
 
 
 def _state(country: str, state: str) -> str:

@@ -18,15 +18,16 @@ FedEx's Ship API 1.0.0 (Shipment-Resource.json) and Rate API
 github.com/ShipStream/fedex-rest-php-sdk, resources/models/.raw/), and DHL's
 MyDHL API 2.12.0 (dpdhl-express-api-2.12.0_swagger_0.yaml from
 developer.dhl.com; copy in github.com/antibodies-online/dhl-api-rest). USPS
-publishes no lengths we could cite for the v3 Labels and Prices APIs, and
-Shippo's OpenAPI (shippo/public-api.yaml) bounds none of the address or
-customs fields we send: neither is limited.
+publishes no lengths we could cite for the v3 Labels and Prices APIs (only
+its two street fields bound it: USPS_FIELDS), and Shippo's OpenAPI
+(shippo/public-api.yaml) bounds none of the address or customs fields we
+send.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from shipping.providers.fedex_address import fedex_address
+from shipping.providers.fedex_address import fedex_address, fedex_pickup_address
 from shipping.providers.shipment_types import Address
 from shipping.providers.ups_address import (
     ups_address,
@@ -40,13 +41,17 @@ class FieldLimits:
     """Characters a carrier takes per field; None: no published limit."""
 
     name: int | None = None
+    # The name's when no company is given and the name goes as it too.
+    name_alone: int | None = None
     company: int | None = None
     street_line: int | None = None  # each line
     street_lines: int | None = None  # how many lines (blank ones are not sent)
     city: int | None = None
     state_code: int | None = None
     postal_code: int | None = None
-    phone: int | None = None
+    phone: int | None = None  # the number, its extension not counted
+    # Its own field where the carrier has one (UPS, FedEx): phones.py.
+    phone_extension: int | None = None
     email: int | None = None
     customs_description: int | None = None  # each item's
     hs_code: int | None = None
@@ -71,6 +76,7 @@ UPS_FIELDS = FieldLimits(
     state_code=2,  # Address.StateProvinceCode: Rating.yaml 2, Shipping.yaml 5
     postal_code=9,  # Address.PostalCode, both files
     phone=15,  # Phone.Number (Shipping.yaml; rating sends none)
+    phone_extension=4,  # Shipper/ShipTo/ShipFrom Phone.Extension maxLength 4
     customs_description=35,  # InternationalForms.Product.Description
     hs_code=15,  # InternationalForms.Product.CommodityCode
     as_sent=ups_address,  # postcode, state and phone as UPS takes them
@@ -86,6 +92,7 @@ UPS_PICKUP_FIELDS = FieldLimits(
     state_code=50,  # StateProvince
     postal_code=8,  # PostalCode (a US ZIP+4 sent as its ZIP: ups_pickup_address)
     phone=25,  # Phone.Number
+    phone_extension=10,  # PickupAddress_Phone.Extension maxLength 10
     instructions=57,  # PickupCreationRequest.SpecialInstruction
     as_sent=ups_pickup_address,  # one line, a ZIP+4's 5 digits
 )
@@ -112,6 +119,7 @@ FEDEX_FIELDS = FieldLimits(
     state_code=2,  # Rate API Address.stateOrProvinceCode "Max length is 2"
     postal_code=10,  # PartyAddress_2.postalCode "Maximum length is 10"
     phone=15,  # PartyContact.phoneNumber "maximum of 15" (digits: fedex_address)
+    phone_extension=6,  # PartyContact.phoneExtension "Maximum length is 6"
     email=80,  # PartyContact.emailAddress "Maximum length is 80"
     customs_description=450,  # Commodity.description "Maximum allowed 450"
     as_sent=fedex_address,  # state only where required or it fits; phone digits
@@ -121,7 +129,8 @@ FEDEX_FIELDS = FieldLimits(
 # CreateShipmentRequest and RatesRequest forms, the same numbers),
 # supermodelIoLogisticsExpressContact, exportDeclaration.lineItems.
 DHL_EXPRESS_FIELDS = FieldLimits(
-    name=100,  # fullName 255, but sent as companyName (100) when no company
+    name=255,  # contactInformation.fullName maxLength 255
+    name_alone=100,  # also sent as companyName (maxLength 100) when no company
     company=100,  # companyName maxLength 100
     street_line=45,  # addressLine1..3 maxLength 45
     street_lines=3,  # addressLine1..3 only (additionalProperties: false)
@@ -143,5 +152,15 @@ DHL_EXPRESS_PICKUP_FIELDS = replace(
 FEDEX_PICKUP_FIELDS = FieldLimits(
     name=70,  # Contact_CreatePickup.personName "Maximum Length is 70"
     company=35,  # Contact_CreatePickup.companyName "Maximum length is 35"
+    # pickupLocation is PickupLocationParty: Party_createPickup's contact,
+    # Contact_CreatePickup.phoneNumber "Maximum legth is 13" (sic).
+    phone=13,
+    phone_extension=6,  # Contact_CreatePickup.phoneExtension "Maximum length is 6"
     instructions=60,  # remarks "Maximum length is 60 characters"
+    as_sent=fedex_pickup_address,  # the phone's digits
 )
+
+# USPS: no published lengths could be cited, but its v3 address (labels,
+# international labels, pickups, address checks) has two street fields,
+# streetAddress and secondaryAddress: a third line would be dropped.
+USPS_FIELDS = FieldLimits(street_lines=2)

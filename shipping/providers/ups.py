@@ -45,6 +45,7 @@ from shipping.providers.field_limits import (
     UPS_FIELDS,
     UPS_PICKUP_FIELDS,
 )
+from shipping.providers.phones import phone_extension
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.providers.ups_address import (
     ups_address,
@@ -479,6 +480,7 @@ def _address(address: Address) -> dict[str, Any]:
 def _party(address: Address, *, phone: bool = False) -> dict[str, Any]:
     # Rating takes no phone numbers; Shipping wants them. Sent as UPS takes
     # them (ups_address), the form its field limits were checked on: whole.
+    extension = phone_extension(address.phone)
     address = ups_address(address)
     party: dict[str, Any] = {
         "Name": address.company or address.name,
@@ -486,8 +488,15 @@ def _party(address: Address, *, phone: bool = False) -> dict[str, Any]:
         "Address": _address(address),
     }
     if phone and address.phone:
-        party["Phone"] = {"Number": address.phone}
+        party["Phone"] = _phone(address.phone, extension)
     return party
+
+
+def _phone(number: str, extension: str) -> dict[str, str]:
+    # Phone.Extension: its own field (Shipping.yaml 4, Pickup.yaml 10).
+    return (
+        {"Number": number, "Extension": extension} if extension else {"Number": number}
+    )
 
 
 def _package(parcel: Parcel, *, packaging: str) -> dict[str, Any]:
@@ -513,6 +522,7 @@ def _package(parcel: Parcel, *, packaging: str) -> dict[str, Any]:
 
 def _pickup_address(address: Address) -> dict[str, Any]:
     # As UPS_PICKUP_FIELDS checked it (ups_pickup_address), nothing cut.
+    extension = phone_extension(address.phone)
     address = ups_pickup_address(address)
     return {
         "CompanyName": address.company or address.name,
@@ -523,7 +533,7 @@ def _pickup_address(address: Address) -> dict[str, Any]:
         "PostalCode": address.postal_code,
         "CountryCode": address.country_code,
         "ResidentialIndicator": "Y" if address.residential else "N",
-        "Phone": {"Number": address.phone},
+        "Phone": _phone(address.phone, extension),
     }
 
 

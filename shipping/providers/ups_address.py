@@ -6,6 +6,7 @@ Each rule cites provider-specs/ups/Shipping.yaml or Rating.yaml."""
 import dataclasses
 import re
 
+from shipping.providers.phones import phone_digits, split_phone
 from shipping.providers.shipment_types import Address
 
 # Shipping.yaml ShipTo.StateProvinceCode: "Required for US, Canada, and
@@ -29,8 +30,9 @@ def ups_address(address: Address) -> Address:
         address,
         postal_code=_postcode(address.country_code, address.postal_code),
         state_code=_state(address.country_code, address.state_code),
-        # Phone.Number: "Valid values are 0 - 9" (Shipping.yaml Shipper).
-        phone="".join(ch for ch in address.phone if ch.isdigit()),
+        # Phone.Number: "Valid values are 0 - 9" (Shipping.yaml Shipper); an
+        # extension goes as Phone.Extension, not run on into the number.
+        phone=phone_digits(address.phone),
     )
 
 
@@ -39,7 +41,8 @@ def ups_pickup_address(address: Address) -> Address:
     PickupCreationRequest.PickupAddress): one AddressLine ("only one
     AddressLine is allowed"), the lines joined by a space; PostalCode takes 8
     (its examples a 5-digit ZIP, '07401'), so a US or PR ZIP+4 goes as its
-    5-digit ZIP, the part that routes it."""
+    5-digit ZIP, the part that routes it. The phone's extension goes as
+    Phone.Extension (maxLength 10), not in Number."""
     postcode = address.postal_code
     match = _ZIP_PLUS_4.fullmatch(postcode)
     if address.country_code in ("US", "PR") and match:
@@ -48,6 +51,7 @@ def ups_pickup_address(address: Address) -> Address:
         address,
         street_lines=(" ".join(address.street_lines),),
         postal_code=postcode,
+        phone=split_phone(address.phone)[0],
     )
 
 

@@ -45,6 +45,7 @@ from shipping.providers.carrier_common import (
     read_date,
     tracking_info,
 )
+from shipping.providers.field_limits import USPS_FIELDS
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.providers.usps_errors import (
     ALREADY_CANCELLED,
@@ -106,7 +107,12 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     # 70 lb per piece (31.7515 kg); 130 in length and girth combined. One
     # package per label (and per price): a second parcel would go unlabelled.
     limits = CarrierLimits(
-        max_weight_kg=Decimal("31.752"), max_length_cm=Decimal("330"), max_parcels=1
+        max_weight_kg=Decimal("31.752"),
+        max_length_cm=Decimal("330"),
+        max_parcels=1,
+        fields=USPS_FIELDS,  # two street lines, as every USPS address sends
+        pickup_fields=USPS_FIELDS,
+        address_fields=USPS_FIELDS,
     )
     label_formats = (LabelFormat.PDF, LabelFormat.ZPL)
 
@@ -411,7 +417,9 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             "estimatedWeight": int(decimal_text(weight, 0)),
             "pickupLocation": {
                 "packageLocation": "FRONT_DOOR",
-                "specialInstructions": request.instructions[:100],
+                # Whole: no published length for the v3 Carrier Pickup API
+                # could be cited; never cut the storefront's text silently.
+                "specialInstructions": request.instructions,
             },
         }
         data = self.send(

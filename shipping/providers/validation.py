@@ -17,6 +17,7 @@ from integrations import money
 from integrations.clock import database_now
 from integrations.errors import Rejected
 from shipping.providers.field_limits import NO_FIELD_LIMITS, FieldLimits
+from shipping.providers.phones import phone_extension, phone_readable
 from shipping.units import DimensionUnit, WeightUnit
 
 if TYPE_CHECKING:
@@ -157,12 +158,36 @@ def check_address_fields(
 ) -> None:
     """The first of ``address``'s fields ``carrier`` cannot take, as it is
     sent (``fields.as_sent``): ``field_too_long`` naming ``param.field``."""
+    _check_phone(address.phone, f"{param}.phone", fields, carrier)
     if fields.as_sent is not None:
         address = fields.as_sent(address)
     for name in _ADDRESS_FIELDS:
         limit = getattr(fields, name)
+        if name == "name" and not address.company and fields.name_alone is not None:
+            limit = fields.name_alone  # sent as the company too
         _check_text(getattr(address, name), f"{param}.{name}", limit, carrier)
     _check_lines(address.street_lines, f"{param}.street_lines", fields, carrier)
+
+
+def _check_phone(phone: str, param: str, fields: FieldLimits, carrier: str) -> None:
+    # Sent in its own field (phones.py): its limit is that field's.
+    limit = fields.phone_extension
+    if limit is not None and not phone_readable(phone):
+        # Its digits alone would be a wrong number on the label: refused,
+        # not guessed (the phone itself is the buyer's, never in the text).
+        raise InvalidShippingRequest(
+            f"{param}: {carrier} takes a phone as digits and an extension "
+            "(x12, ext. 12, #12 at the end); this one has other text",
+            param=param,
+            code="invalid_phone",
+        )
+    if limit is not None and len(phone_extension(phone)) > limit:
+        raise InvalidShippingRequest(
+            f"{param}: its extension is longer than {carrier} takes "
+            f"(at most {limit} digits)",
+            param=param,
+            code="field_too_long",
+        )
 
 
 def check_pickup_fields(

@@ -1,0 +1,230 @@
+"""Phone extensions, DHL's name and USPS's pickup instructions, as each
+carrier's published spec takes them (ship38c).
+
+UPS Shipping.yaml Shipper/ShipTo/ShipFrom Phone: Number (digits, 15) and
+Extension (maxLength 4); Pickup.yaml PickupAddress_Phone.Extension 10. FedEx
+Ship API PartyContact.phoneExtension "Maximum length is 6"; Pickup API
+Contact_CreatePickup.phoneNumber "Maximum legth is 13", phoneExtension 6.
+Sent as digits only, "+1 217 555 0199 x12" dialled 1217555019912: a wrong
+number on the label. MyDHL API 2.12.0: fullName maxLength 255, companyName
+100; the name goes as companyName only when no company is given.
+"""
+
+import copy
+import json
+from datetime import timedelta
+
+import pytest
+import responses
+from django.utils import timezone
+
+from integrations.models import ProviderCall
+from shipping import codec
+from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST, RATE_REQUEST
+from shipping.models import RateQuote
+from tests.shipping.contract import (
+    harness_dhl_express,
+    harness_fedex,
+    harness_ups,
+    harness_usps,
+)
+from tests.shipping.contract import requests as shared
+from tests.shipping.helpers import api_client
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("threads_db"),
+]
+RATES = "/api/v1/shipping/rates/"
+SHIPMENTS = "/api/v1/shipping/shipments/"
+PICKUPS = "/api/v1/shipping/pickups/"
+UPS_PICKUP = f"{harness_ups.BASE}/api/pickupcreation/v2409/pickup"
+FEDEX_PICKUP = f"{harness_fedex.BASE}/pickup/v1/pickups"
+USPS_PICKUP = f"{harness_usps.BASE}/pickup/v3/carrier-pickup"
+
+
+def _post(body: dict, path: str = RATES, **headers):
+    api = api_client("shipping:read", "shipping:write")
+    return api.post(path, body, format="json", **headers)
+
+
+def _refused(reply, param: str, limit: str, carrier_name: str) -> None:
+    assert reply.status_code == 400, reply.json()
+    error = reply.json()["error"]
+    assert (error["param"], error["code"]) == (param, "field_too_long")
+    assert limit in error["message"] and carrier_name in error["message"]
+    assert not ProviderCall.objects.exists()
+
+
+def _quote(account, carrier: str, service: str, phone: str) -> RateQuote:
+    recipient = shared.RECIPIENT.__class__(
+        **{**shared.RECIPIENT.__dict__, "phone": phone}
+    )
+    return RateQuote.objects.create(
+        fingerprint="c" * 64,
+        account=account,
+        carrier=carrier,
+        service_code=service,
+        service_name=service,
+        amount=1234,
+        currency="USD",
+        request=codec.request_to_json(shared.rate_request(to_address=recipient)),
+        expires_at=timezone.now() + timedelta(minutes=10),
+    )
+
+
+@pytest.mark.parametrize("phone", ["+1 217 555 0199 x12", "+1 217 555 0199 ext. 12"])
+def test_a_ups_label_sends_the_extension_as_phone_extension(phone):
+    quote = _quote(harness_ups.make_account(), "ups", "03", phone)
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        harness_ups.label(mocked, None)
+        reply = _post(
+            {"quote_id": quote.public_id}, SHIPMENTS, HTTP_IDEMPOTENCY_KEY="c-u"
+        )
+        [ship] = [c for c in mocked.calls if c.request.url == harness_ups.SHIP_URL]
+
+    assert reply.status_code == 201, reply.json()
+    ship_to = json.loads(ship.request.body)["ShipmentRequest"]["Shipment"]["ShipTo"]
+    assert ship_to["Phone"] == {"Number": "12175550199", "Extension": "12"}
+
+
+def test_a_fedex_label_sends_the_extension_as_phone_extension():
+    quote = _quote(
+        harness_fedex.make_account(), "fedex", "FEDEX_GROUND", "+1 217 555 0199 ext. 12"
+    )
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        harness_fedex.label(mocked, None)
+        reply = _post(
+            {"quote_id": quote.public_id}, SHIPMENTS, HTTP_IDEMPOTENCY_KEY="c-f"
+        )
+        [call] = [c for c in mocked.calls if c.request.url == harness_fedex.SHIP_URL]
+
+    assert reply.status_code == 201, reply.json()
+    contact = json.loads(call.request.body)["requestedShipment"]["recipients"][0][
+        "contact"
+    ]
+    assert (contact["phoneNumber"], contact["phoneExtension"]) == ("12175550199", "12")
+
+
+@pytest.mark.parametrize(
+    ("harness", "extension", "limit", "carrier_name"),
+    [(harness_ups, "12345", 4, "UPS"), (harness_fedex, "1234567", 6, "FedEx")],
+    ids=["ups", "fedex"],
+)
+def test_an_extension_too_long_is_a_400_naming_the_phone(
+    harness, extension, limit, carrier_name
+):
+    harness.make_account()
+    body = copy.deepcopy(RATE_REQUEST)
+    body["to_address"]["phone"] = f"+1 217 555 0199 x{extension}"
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False):
+        reply = _post(body)
+
+    _refused(reply, "to_address.phone", f"at most {limit} digits", carrier_name)
+
+
+def test_the_phone_limit_is_counted_on_the_number_not_its_extension():
+    # 12 digits of number and a 4-digit extension: 16 digits run together,
+    # beyond UPS's 15, yet each field fits.
+    harness_ups.make_account()
+    body = copy.deepcopy(RATE_REQUEST)
+    body["to_address"]["phone"] = "+44 20 7946 0958 ext 1234"
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        harness_ups.rates(mocked, None)
+        reply = _post(body)
+
+    assert reply.status_code == 200, reply.json()
+    assert reply.json()["quotes"]
+
+
+def test_a_ups_pickup_sends_the_extension_as_phone_extension():
+    account = harness_ups.make_account()
+    address = {**ADDRESS_FROM, "phone": "+1 901 555 0100 x7"}
+    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(harness_ups.TOKEN_URL, json=harness_ups.load("oauth_token.json"))
+        mocked.post(UPS_PICKUP, json=harness_ups.load("pickup_response.json"))
+        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="c-up")
+        [call] = [c for c in mocked.calls if c.request.url == UPS_PICKUP]
+
+    assert reply.status_code == 201, reply.json()
+    sent = json.loads(call.request.body)["PickupCreationRequest"]["PickupAddress"]
+    assert sent["Phone"] == {"Number": "+1 901 555 0100", "Extension": "7"}
+
+
+def _fedex_pickup(phone: str, key: str):
+    account = harness_fedex.make_account()
+    address = {**ADDRESS_FROM, "phone": phone}
+    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(
+            harness_fedex.TOKEN_URL, json=harness_fedex.load("oauth_token.json")
+        )
+        mocked.post(FEDEX_PICKUP, json=harness_fedex.load("pickup_response.json"))
+        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=key)
+        calls = [c for c in mocked.calls if c.request.url == FEDEX_PICKUP]
+    return reply, [json.loads(c.request.body) for c in calls]
+
+
+def test_a_fedex_pickup_sends_the_phone_digits_and_extension():
+    reply, [body] = _fedex_pickup("+1 (901) 555-0100 ext. 42", "c-fp")
+
+    assert reply.status_code == 201, reply.json()
+    contact = body["originDetail"]["pickupLocation"]["contact"]
+    assert (contact["phoneNumber"], contact["phoneExtension"]) == ("19015550100", "42")
+
+
+def test_a_fedex_pickup_phone_over_13_digits_is_a_400():
+    # Contact_CreatePickup.phoneNumber: "Maximum legth is 13" (the Ship API's 15
+    # does not apply to a pickup).
+    reply, calls = _fedex_pickup("+49 30 5550 123456", "c-fp14")
+
+    _refused(reply, "address.phone", "at most 13 characters", "FedEx")
+    assert calls == []
+
+
+def test_a_dhl_name_over_100_with_a_company_goes_as_full_name():
+    harness_dhl_express.make_account()
+    body = copy.deepcopy(RATE_REQUEST)
+    body["to_address"] |= {"name": "N" * 120, "company": "Buyer Co"}
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        harness_dhl_express.rates(mocked, None)
+        reply = _post(body)
+
+    assert reply.status_code == 200, reply.json()
+    assert reply.json()["quotes"]
+
+
+def test_a_dhl_name_over_100_without_a_company_is_still_a_400():
+    # Sent as companyName too (maxLength 100).
+    harness_dhl_express.make_account()
+    body = copy.deepcopy(RATE_REQUEST)
+    body["to_address"] |= {"name": "N" * 101, "company": ""}
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False):
+        reply = _post(body)
+
+    _refused(reply, "to_address.name", "at most 100 characters", "DHL Express")
+
+
+def test_usps_pickup_instructions_are_sent_whole():
+    # No published length for USPS's v3 Carrier Pickup API could be cited:
+    # sent whole, never cut silently.
+    account = harness_usps.make_account()
+    body = PICKUP_REQUEST | {"account": account.slug, "instructions": "I" * 150}
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
+        mocked.post(USPS_PICKUP, json=harness_usps.load("pickup_response.json"))
+        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="c-usps")
+        [call] = [c for c in mocked.calls if c.request.url == USPS_PICKUP]
+
+    assert reply.status_code == 201, reply.json()
+    sent = json.loads(call.request.body)["pickupLocation"]["specialInstructions"]
+    assert sent == "I" * 150
