@@ -140,9 +140,10 @@ class ShippingAdapter(BaseAdapter):
 
     # --- The operations (templates) -----------------------------------------
 
-    def rates(self, request: RateRequest) -> list[Rate]:
-        """Every service's price for the request (filtered by
-        ``service_codes``); an empty list when the carrier serves none."""
+    def check_shipment(self, request: RateRequest | LabelRequest) -> None:
+        """``InvalidShippingRequest`` (a 400 naming the field) for a request
+        this carrier cannot take: before any call, and before a service
+        stores a row for it."""
         validation.check_shipment(
             request.from_address,
             request.to_address,
@@ -151,6 +152,11 @@ class ShippingAdapter(BaseAdapter):
             limits=self.limits,
             carrier=self.display_name,
         )
+
+    def rates(self, request: RateRequest) -> list[Rate]:
+        """Every service's price for the request (filtered by
+        ``service_codes``); an empty list when the carrier serves none."""
+        self.check_shipment(request)
         # The last word on every price, whatever the adapter read it from.
         rates = self.keep_priced(
             self.call_hook(self.carrier_rates, request), prices.checked_rate
@@ -161,14 +167,7 @@ class ShippingAdapter(BaseAdapter):
         return rates
 
     def create_label(self, request: LabelRequest) -> Label:
-        validation.check_shipment(
-            request.from_address,
-            request.to_address,
-            request.parcels,
-            request.customs,
-            limits=self.limits,
-            carrier=self.display_name,
-        )
+        self.check_shipment(request)
         validation.require(request.service_code, "service_code")
         validation.require(request.idempotency_key, "idempotency_key")
         if request.label_format not in self.label_formats:

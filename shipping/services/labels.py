@@ -47,11 +47,7 @@ from shipping.providers.base import (
     RateRequest,
     ShippingAdapter,
 )
-from shipping.providers.validation import (
-    MAX_SHIP_DAYS_AHEAD,
-    check_shipment,
-    date_window,
-)
+from shipping.providers.validation import MAX_SHIP_DAYS_AHEAD, date_window
 from shipping.services.errors import (
     InvalidState,
     NotFound,
@@ -146,14 +142,7 @@ def _checked_request(quote: RateQuote, adapter: ShippingAdapter) -> RateRequest:
     the field) when its carrier cannot take it, before a shipment is stored:
     a quote kept from before a limit of the carrier's (issue 17, 9)."""
     request = codec.request_from_json(quote.request)
-    check_shipment(
-        request.from_address,
-        request.to_address,
-        request.parcels,
-        request.customs,
-        limits=adapter.limits,
-        carrier=adapter.display_name,
-    )
+    adapter.check_shipment(request)
     return request
 
 
