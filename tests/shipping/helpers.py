@@ -67,3 +67,30 @@ def api_client(*scopes: str):
     key = ApiKeyFactory(scopes=list(scopes))
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
     return client
+
+
+def ups_pickup(address_changes: dict, key: str) -> tuple[object, list[dict]]:
+    """POST a pickup at a new UPS account (the API example's address with
+    ``address_changes``) over UPS's fixtures: (the answer, each
+    PickupAddress sent to UPS; none when refused before the call)."""
+    import json
+
+    import responses
+
+    from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST
+    from tests.shipping.contract import harness_ups
+
+    url = f"{harness_ups.BASE}/api/pickupcreation/v2409/pickup"
+    account = harness_ups.make_account()
+    address = {**ADDRESS_FROM, **address_changes}
+    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(harness_ups.TOKEN_URL, json=harness_ups.load("oauth_token.json"))
+        mocked.post(url, json=harness_ups.load("pickup_response.json"))
+        api = api_client("shipping:read", "shipping:write")
+        reply = api.post(
+            "/api/v1/shipping/pickups/", body, format="json", HTTP_IDEMPOTENCY_KEY=key
+        )
+        calls = [c for c in mocked.calls if c.request.url == url]
+    sent = [json.loads(c.request.body)["PickupCreationRequest"] for c in calls]
+    return reply, [request["PickupAddress"] for request in sent]

@@ -24,7 +24,7 @@ from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST, RATE_REQUEST
 from shipping.models import RateQuote
 from tests.shipping.contract import harness_fedex, harness_ups
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import api_client
+from tests.shipping.helpers import api_client, ups_pickup
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -33,7 +33,6 @@ pytestmark = [
 RATES = "/api/v1/shipping/rates/"
 SHIPMENTS = "/api/v1/shipping/shipments/"
 PICKUPS = "/api/v1/shipping/pickups/"
-UPS_PICKUP = f"{harness_ups.BASE}/api/pickupcreation/v2409/pickup"
 SYDNEY = {
     "name": "Bruce Buyer",
     "street_lines": ["1 George Street"],
@@ -143,18 +142,9 @@ def test_a_fedex_label_sends_the_phone_digits_it_counted():
 
 
 def test_a_ups_pickup_at_a_zip_plus_4_is_booked_with_the_5_digit_zip():
-    account = harness_ups.make_account()
-    address = {**ADDRESS_FROM, "postal_code": "38118-1234"}
-    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_ups.TOKEN_URL, json=harness_ups.load("oauth_token.json"))
-        mocked.post(UPS_PICKUP, json=harness_ups.load("pickup_response.json"))
-        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="rs38b-zip4")
-        [call] = [c for c in mocked.calls if c.request.url == UPS_PICKUP]
+    reply, [sent] = ups_pickup({"postal_code": "38118-1234"}, "rs38b-zip4")
 
     assert reply.status_code == 201, reply.json()
-    sent = json.loads(call.request.body)["PickupCreationRequest"]["PickupAddress"]
     assert sent["PostalCode"] == "38118"
 
 
@@ -186,11 +176,7 @@ def test_a_pickup_refused_for_a_field_leaves_no_failed_booking_behind():
     assert refused.status_code == 400, refused.json()
     assert not Pickup.objects.exists()
 
-    fixed = body | {"address": {**ADDRESS_FROM, "company": "C" * 27}}
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_ups.TOKEN_URL, json=harness_ups.load("oauth_token.json"))
-        mocked.post(UPS_PICKUP, json=harness_ups.load("pickup_response.json"))
-        booked = _post(fixed, PICKUPS, HTTP_IDEMPOTENCY_KEY="rs38b-fix2")
+    booked, _sent = ups_pickup({"company": "C" * 27}, "rs38b-fix2")
 
     assert booked.status_code == 201, booked.json()
     assert [p.status for p in Pickup.objects.all()] == ["scheduled"]

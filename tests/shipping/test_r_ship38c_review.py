@@ -10,9 +10,9 @@ import pytest
 import responses
 
 from integrations.models import ProviderCall
-from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST, RATE_REQUEST
+from shipping.api_examples import RATE_REQUEST
 from tests.shipping.contract import harness_fedex, harness_ups, harness_usps
-from tests.shipping.helpers import api_client
+from tests.shipping.helpers import api_client, ups_pickup
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -20,7 +20,6 @@ pytestmark = [
 ]
 RATES = "/api/v1/shipping/rates/"
 PICKUPS = "/api/v1/shipping/pickups/"
-UPS_PICKUP = f"{harness_ups.BASE}/api/pickupcreation/v2409/pickup"
 
 
 def _post(body: dict, path: str = RATES, **headers):
@@ -75,18 +74,10 @@ def test_a_plain_phone_or_one_with_an_extension_is_still_quoted(phone):
 
 
 def test_a_ups_pickup_phone_with_an_unread_extension_is_a_400():
-    account = harness_ups.make_account()
-    address = {**ADDRESS_FROM, "phone": "+1 901 555 0100 ext: 7"}
-    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_ups.TOKEN_URL, json=harness_ups.load("oauth_token.json"))
-        mocked.post(UPS_PICKUP, json=harness_ups.load("pickup_response.json"))
-        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="r-up")
-        calls = [c for c in mocked.calls if c.request.url == UPS_PICKUP]
+    reply, sent = ups_pickup({"phone": "+1 901 555 0100 ext: 7"}, "r-up")
 
     _refused(reply, "address.phone", "invalid_phone")
-    assert calls == []
+    assert sent == []
 
 
 def test_a_usps_third_street_line_is_a_400_not_dropped():

@@ -19,7 +19,7 @@ import responses
 from integrations.models import ProviderCall
 from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST, RATE_REQUEST
 from tests.shipping.contract import harness_dhl_express, harness_fedex, harness_ups
-from tests.shipping.helpers import api_client, carrier
+from tests.shipping.helpers import api_client, carrier, ups_pickup
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -171,18 +171,10 @@ def test_a_ups_pickup_with_a_field_too_long_is_a_400_not_a_cut_one(
 
 
 def test_a_ups_pickup_within_the_limits_is_booked_with_the_text_whole():
-    account = harness_ups.make_account()
-    address = {**ADDRESS_FROM, "company": "C" * 27, "name": "N" * 22}
-    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_ups.TOKEN_URL, json=harness_ups.load("oauth_token.json"))
-        mocked.post(UPS_PICKUP, json=harness_ups.load("pickup_response.json"))
-        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="s38b-ups-ok")
-        [call] = [c for c in mocked.calls if c.request.url == UPS_PICKUP]
+    changes = {"company": "C" * 27, "name": "N" * 22}
+    reply, [sent] = ups_pickup(changes, "s38b-ups-ok")
 
     assert reply.status_code == 201, reply.json()
-    sent = json.loads(call.request.body)["PickupCreationRequest"]["PickupAddress"]
     assert (sent["CompanyName"], sent["ContactName"]) == ("C" * 27, "N" * 22)
 
 

@@ -29,7 +29,7 @@ from tests.shipping.contract import (
     harness_usps,
 )
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import api_client
+from tests.shipping.helpers import api_client, ups_pickup
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -38,7 +38,6 @@ pytestmark = [
 RATES = "/api/v1/shipping/rates/"
 SHIPMENTS = "/api/v1/shipping/shipments/"
 PICKUPS = "/api/v1/shipping/pickups/"
-UPS_PICKUP = f"{harness_ups.BASE}/api/pickupcreation/v2409/pickup"
 FEDEX_PICKUP = f"{harness_fedex.BASE}/pickup/v1/pickups"
 USPS_PICKUP = f"{harness_usps.BASE}/pickup/v3/carrier-pickup"
 
@@ -142,18 +141,9 @@ def test_the_phone_limit_is_counted_on_the_number_not_its_extension():
 
 
 def test_a_ups_pickup_sends_the_extension_as_phone_extension():
-    account = harness_ups.make_account()
-    address = {**ADDRESS_FROM, "phone": "+1 901 555 0100 x7"}
-    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_ups.TOKEN_URL, json=harness_ups.load("oauth_token.json"))
-        mocked.post(UPS_PICKUP, json=harness_ups.load("pickup_response.json"))
-        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="c-up")
-        [call] = [c for c in mocked.calls if c.request.url == UPS_PICKUP]
+    reply, [sent] = ups_pickup({"phone": "+1 901 555 0100 x7"}, "c-up")
 
     assert reply.status_code == 201, reply.json()
-    sent = json.loads(call.request.body)["PickupCreationRequest"]["PickupAddress"]
     assert sent["Phone"] == {"Number": "+1 901 555 0100", "Extension": "7"}
 
 
