@@ -69,6 +69,14 @@ def api_client(*scopes: str):
     return client
 
 
+def void_by_api(shipment, key: str):
+    """POST the void of ``shipment`` under Idempotency-Key ``key``."""
+    return api_client("shipping:read", "shipping:write").post(
+        f"/api/v1/shipping/shipments/{shipment.public_id}/void/",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+
+
 def ups_pickup(address_changes: dict, key: str) -> tuple[object, list[dict]]:
     """POST a pickup at a new UPS account (the API example's address with
     ``address_changes``) over UPS's fixtures: (the answer, each
@@ -94,3 +102,77 @@ def ups_pickup(address_changes: dict, key: str) -> tuple[object, list[dict]]:
         calls = [c for c in mocked.calls if c.request.url == url]
     sent = [json.loads(c.request.body)["PickupCreationRequest"] for c in calls]
     return reply, [request["PickupAddress"] for request in sent]
+
+
+# Set-up shared by the carrier field-limit tests (test_ship38*, test_r_ship38*).
+RATES = "/api/v1/shipping/rates/"
+SHIPMENTS = "/api/v1/shipping/shipments/"
+PICKUPS = "/api/v1/shipping/pickups/"
+ADDRESSES = "/api/v1/shipping/addresses/validate/"
+CUSTOMS = {
+    "items": [
+        {
+            "description": "Cotton T-shirt",
+            "quantity": 2,
+            "value": 1500,
+            "currency": "USD",
+            "weight": "0.300",
+            "origin_country": "US",
+            "hs_code": "610910",
+        }
+    ]
+}
+SYDNEY = {
+    "name": "Bruce Buyer",
+    "street_lines": ["1 George Street"],
+    "city": "Sydney",
+    "state_code": "NSW",
+    "postal_code": "2000",
+    "country_code": "AU",
+}
+
+
+def post_as_writer(body: dict, path: str = RATES, **headers):
+    """POST ``body`` as JSON with a key that may read and write shipping."""
+    api = api_client("shipping:read", "shipping:write")
+    return api.post(path, body, format="json", **headers)
+
+
+def stored_quote(account: ProviderAccount, request, **fields: object):
+    """A quote stored at ``account`` for ``request`` (a RateRequest), good
+    for ten minutes; ``fields`` name its carrier and service."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shipping import codec
+    from shipping.models import RateQuote
+
+    return RateQuote.objects.create(
+        account=account,
+        amount=1234,
+        currency="USD",
+        request=codec.request_to_json(request),
+        expires_at=timezone.now() + timedelta(minutes=10),
+        **fields,
+    )
+
+
+def ups_address_check(address: dict) -> tuple[object, list[dict]]:
+    """Check ``address`` at a new UPS account over UPS's fixtures: (the
+    answer, each AddressKeyFormat sent to UPS)."""
+    import json
+
+    import responses
+
+    from tests.shipping.contract import harness_ups
+
+    url = f"{harness_ups.BASE}/api/addressvalidation/v2/3"
+    account = harness_ups.make_account()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(harness_ups.TOKEN_URL, json=harness_ups.load("oauth_token.json"))
+        mocked.post(url, json=harness_ups.load("address_valid.json"))
+        reply = post_as_writer({"account": account.slug, "address": address}, ADDRESSES)
+        calls = [c for c in mocked.calls if c.request.url == url]
+    sent = [json.loads(c.request.body)["XAVRequest"] for c in calls]
+    return reply, [request["AddressKeyFormat"] for request in sent]

@@ -14,35 +14,22 @@ import responses
 from integrations.models import ProviderCall
 from shipping.api_examples import RATE_REQUEST
 from tests.shipping.contract import harness_ups
-from tests.shipping.helpers import api_client
+from tests.shipping.helpers import (
+    CUSTOMS,
+    RATES,
+    SHIPMENTS,
+    SYDNEY,
+    api_client,
+    post_as_writer,
+    stored_quote,
+)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("threads_db"),
 ]
-RATES = "/api/v1/shipping/rates/"
-CUSTOMS = {
-    "items": [
-        {
-            "description": "Cotton T-shirt",
-            "quantity": 2,
-            "value": 1500,
-            "currency": "USD",
-            "weight": "0.300",
-            "origin_country": "US",
-            "hs_code": "610910",
-        }
-    ]
-}
-SYDNEY = {
-    "name": "Bruce Buyer",
-    "street_lines": ["1 George Street"],
-    "city": "Sydney",
-    "state_code": "NSW",
-    "postal_code": "2000",
-    "country_code": "AU",
-    "phone": "+61255501234",
-}
+# The shared Sydney buyer, with a phone.
+AU_BUYER = {**SYDNEY, "phone": "+61255501234"}
 
 
 def _quote_at_ups(body: dict) -> tuple[object, dict | None]:
@@ -75,7 +62,7 @@ def test_a_us_zip_plus_4_with_its_separator_is_quoted_at_ups_as_9_digits(zip4):
 
 def test_an_australian_state_ups_does_not_use_does_not_leave_ups_out():
     body = copy.deepcopy(RATE_REQUEST)
-    body["to_address"] = copy.deepcopy(SYDNEY)
+    body["to_address"] = copy.deepcopy(AU_BUYER)
     body["customs"] = copy.deepcopy(CUSTOMS)
 
     reply, shipment = _quote_at_ups(body)
@@ -127,12 +114,6 @@ def test_a_zip_too_long_even_as_sent_is_refused_naming_the_field():
 
 
 def test_a_label_at_ups_is_bought_with_the_zip_and_phone_as_ups_takes_them():
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from shipping import codec
-    from shipping.models import RateQuote
     from tests.shipping.contract import requests as shared
 
     recipient = shared.RECIPIENT.__class__(
@@ -142,26 +123,19 @@ def test_a_label_at_ups_is_bought_with_the_zip_and_phone_as_ups_takes_them():
             "phone": "+1 (217) 555-0199",
         }
     )
-    quote = RateQuote.objects.create(
+    quote = stored_quote(
+        harness_ups.make_account(),
+        shared.rate_request(to_address=recipient),
         fingerprint="f" * 64,
-        account=harness_ups.make_account(),
         carrier="ups",
         service_code="03",
         service_name="UPS Ground",
-        amount=1234,
-        currency="USD",
-        request=codec.request_to_json(shared.rate_request(to_address=recipient)),
-        expires_at=timezone.now() + timedelta(minutes=10),
     )
-    api = api_client("shipping:read", "shipping:write")
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_ups.label(mocked, None)
-        reply = api.post(
-            "/api/v1/shipping/shipments/",
-            {"quote_id": quote.public_id},
-            format="json",
-            HTTP_IDEMPOTENCY_KEY="r-s38-label",
+        reply = post_as_writer(
+            {"quote_id": quote.public_id}, SHIPMENTS, HTTP_IDEMPOTENCY_KEY="r-s38-label"
         )
         [ship] = [c for c in mocked.calls if c.request.url == harness_ups.SHIP_URL]
 
@@ -175,7 +149,7 @@ def test_a_canadian_postcode_is_sent_to_ups_as_its_six_characters():
     # Shipping.yaml: CA "6 alphanumeric characters ... A#A#A#".
     body = copy.deepcopy(RATE_REQUEST)
     body["to_address"] = {
-        **SYDNEY,
+        **AU_BUYER,
         "city": "Ottawa",
         "state_code": "ON",
         "postal_code": "k1a 0b1",

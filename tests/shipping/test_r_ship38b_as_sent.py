@@ -13,52 +13,30 @@ are sent and counted. UPS Pickup.yaml PickupAddress.PostalCode: maxLength 8
 
 import copy
 import json
-from datetime import timedelta
 
 import pytest
 import responses
-from django.utils import timezone
 
-from shipping import codec
 from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST, RATE_REQUEST
 from shipping.models import RateQuote
 from tests.shipping.contract import harness_fedex, harness_ups
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import api_client, ups_pickup
+from tests.shipping.helpers import (
+    ADDRESSES,
+    CUSTOMS,
+    PICKUPS,
+    SHIPMENTS,
+    SYDNEY,
+    post_as_writer,
+    stored_quote,
+    ups_address_check,
+    ups_pickup,
+)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("threads_db"),
 ]
-RATES = "/api/v1/shipping/rates/"
-SHIPMENTS = "/api/v1/shipping/shipments/"
-PICKUPS = "/api/v1/shipping/pickups/"
-SYDNEY = {
-    "name": "Bruce Buyer",
-    "street_lines": ["1 George Street"],
-    "city": "Sydney",
-    "state_code": "NSW",
-    "postal_code": "2000",
-    "country_code": "AU",
-}
-CUSTOMS = {
-    "items": [
-        {
-            "description": "Cotton T-shirt",
-            "quantity": 2,
-            "value": 1500,
-            "currency": "USD",
-            "weight": "0.300",
-            "origin_country": "US",
-            "hs_code": "610910",
-        }
-    ]
-}
-
-
-def _post(body: dict, path: str = RATES, **headers):
-    api = api_client("shipping:read", "shipping:write")
-    return api.post(path, body, format="json", **headers)
 
 
 def test_fedex_quotes_to_nsw_with_the_state_left_out():
@@ -67,7 +45,7 @@ def test_fedex_quotes_to_nsw_with_the_state_left_out():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_fedex.rates(mocked, None)
-        reply = _post(body)
+        reply = post_as_writer(body)
         [call] = [c for c in mocked.calls if c.request.url == harness_fedex.RATES_URL]
 
     assert reply.status_code == 200, reply.json()
@@ -84,7 +62,7 @@ def test_a_us_state_too_long_for_fedex_is_still_a_400():
     body["to_address"]["state_code"] = "ILL"
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(body)
+        reply = post_as_writer(body)
 
     assert reply.status_code == 400, reply.json()
     error = reply.json()["error"]
@@ -102,23 +80,20 @@ def test_a_fedex_quote_with_a_formatted_phone_is_quoted():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_fedex.rates(mocked, None)
-        reply = _post(body)
+        reply = post_as_writer(body)
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
 
 
 def _fedex_quote(request) -> RateQuote:
-    return RateQuote.objects.create(
+    return stored_quote(
+        harness_fedex.make_account(),
+        request,
         fingerprint="e" * 64,
-        account=harness_fedex.make_account(),
         carrier="fedex",
         service_code="FEDEX_GROUND",
         service_name="FedEx Ground",
-        amount=1234,
-        currency="USD",
-        request=codec.request_to_json(request),
-        expires_at=timezone.now() + timedelta(minutes=10),
     )
 
 
@@ -130,7 +105,7 @@ def test_a_fedex_label_sends_the_phone_digits_it_counted():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_fedex.label(mocked, None)
-        reply = _post(
+        reply = post_as_writer(
             {"quote_id": quote.public_id}, SHIPMENTS, HTTP_IDEMPOTENCY_KEY="rs38b-ph"
         )
         [call] = [c for c in mocked.calls if c.request.url == harness_fedex.SHIP_URL]
@@ -154,7 +129,7 @@ def test_a_ups_pickup_postcode_too_long_abroad_is_still_a_400():
     body = PICKUP_REQUEST | {"account": account.slug, "address": address}
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="rs38b-gb")
+        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="rs38b-gb")
 
     assert reply.status_code == 400, reply.json()
     error = reply.json()["error"]
@@ -171,7 +146,7 @@ def test_a_pickup_refused_for_a_field_leaves_no_failed_booking_behind():
     body = PICKUP_REQUEST | {"account": account.slug, "address": long_company}
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        refused = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="rs38b-fix")
+        refused = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="rs38b-fix")
 
     assert refused.status_code == 400, refused.json()
     assert not Pickup.objects.exists()
@@ -182,21 +157,10 @@ def test_a_pickup_refused_for_a_field_leaves_no_failed_booking_behind():
     assert [p.status for p in Pickup.objects.all()] == ["scheduled"]
 
 
-UPS_ADDRESS = f"{harness_ups.BASE}/api/addressvalidation/v2/3"
-
-
 def _ups_check(address: dict) -> dict:
-    account = harness_ups.make_account()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_ups.TOKEN_URL, json=harness_ups.load("oauth_token.json"))
-        mocked.post(UPS_ADDRESS, json=harness_ups.load("address_valid.json"))
-        reply = _post({"account": account.slug, "address": address}, ADDRESSES)
-        [call] = [c for c in mocked.calls if c.request.url == UPS_ADDRESS]
+    reply, [sent] = ups_address_check(address)
     assert reply.status_code == 200, reply.json()
-    return json.loads(call.request.body)["XAVRequest"]["AddressKeyFormat"]
-
-
-ADDRESSES = "/api/v1/shipping/addresses/validate/"
+    return sent
 
 
 def test_a_ups_address_check_sends_a_canadian_postcode_whole():
@@ -229,7 +193,7 @@ def test_a_ups_address_check_with_a_postcode_over_10_is_a_400_not_a_cut_one():
     address = {**ADDRESS_FROM, "country_code": "GB", "postal_code": "P" * 11}
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post({"account": account.slug, "address": address}, ADDRESSES)
+        reply = post_as_writer({"account": account.slug, "address": address}, ADDRESSES)
 
     assert reply.status_code == 400, reply.json()
     error = reply.json()["error"]

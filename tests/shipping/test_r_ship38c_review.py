@@ -12,19 +12,12 @@ import responses
 from integrations.models import ProviderCall
 from shipping.api_examples import RATE_REQUEST
 from tests.shipping.contract import harness_fedex, harness_ups, harness_usps
-from tests.shipping.helpers import api_client, ups_pickup
+from tests.shipping.helpers import post_as_writer, ups_pickup
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("threads_db"),
 ]
-RATES = "/api/v1/shipping/rates/"
-PICKUPS = "/api/v1/shipping/pickups/"
-
-
-def _post(body: dict, path: str = RATES, **headers):
-    api = api_client("shipping:read", "shipping:write")
-    return api.post(path, body, format="json", **headers)
 
 
 def _refused(reply, param: str, code: str) -> None:
@@ -52,7 +45,7 @@ def test_a_phone_not_read_as_number_and_extension_is_a_400(harness, phone):
     body["to_address"]["phone"] = phone
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(body)
+        reply = post_as_writer(body)
 
     _refused(reply, "to_address.phone", "invalid_phone")
 
@@ -67,7 +60,7 @@ def test_a_plain_phone_or_one_with_an_extension_is_still_quoted(phone):
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_ups.rates(mocked, None)
-        reply = _post(body)
+        reply = post_as_writer(body)
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
@@ -86,7 +79,7 @@ def test_a_usps_third_street_line_is_a_400_not_dropped():
     body["to_address"]["street_lines"] = ["1 Main St", "Suite 4", "Building C"]
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(body)
+        reply = post_as_writer(body)
 
     _refused(reply, "to_address.street_lines", "field_too_long")
 
@@ -98,7 +91,7 @@ def test_a_usps_two_line_address_is_sent_whole():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_usps.rates(mocked, None)
-        reply = _post(body)
+        reply = post_as_writer(body)
 
     assert reply.status_code == 200, reply.json()
     assert json.loads(json.dumps(reply.json()))["quotes"]

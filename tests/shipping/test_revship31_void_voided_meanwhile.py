@@ -12,31 +12,28 @@ the caller asked for is done, and it gets the voided shipment (200), as a
 void answered in time does."""
 
 import json
-from datetime import timedelta
 
 import pytest
 import requests
 import responses
-from django.utils import timezone
 
 from integrations.events import Event
 from shipping import services
 from shipping.models import Shipment, ShipmentStatus
-from tests.shipping.helpers import api_client
+from tests.shipping.helpers import api_client, void_by_api
 from tests.shipping.providers.wire import load
 from tests.shipping.ups_answers import (
-    BASE,
     TOKEN_URL,
+    bought_an_hour_ago,
     track_url,
-    ups_account,
-    ups_shipment,
+    void_url,
     voided_answer,
 )
 
 pytestmark = pytest.mark.django_db
 
 NUMBER = "1Z12345E8791315531"
-VOID_URL = f"{BASE}/api/shipments/v2409/void/cancel/{NUMBER}"
+VOID_URL = void_url(NUMBER)
 ALREADY_VOIDED = {
     "response": {
         "errors": [{"code": "190102", "message": "The shipment is already voided."}]
@@ -46,15 +43,7 @@ ALREADY_VOIDED = {
 
 @pytest.fixture
 def bought() -> Shipment:
-    account = ups_account("ups-rev31", breaker_consecutive_failures=50)
-    shipment = ups_shipment(
-        account, "ups-rev31-1", tracking_number=NUMBER, carrier_shipment_id=NUMBER
-    )
-    Shipment.objects.filter(pk=shipment.pk).update(
-        created_at=timezone.now() - timedelta(hours=1)
-    )
-    shipment.refresh_from_db()
-    return shipment
+    return bought_an_hour_ago("ups-rev31", NUMBER)
 
 
 def _void_meets_poll(mocked, shipment: Shipment, answer) -> None:
@@ -83,10 +72,7 @@ def _not_reached():
 def test_the_api_answers_the_voided_shipment(bought, answer):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         _void_meets_poll(mocked, bought, answer)
-        reply = api_client("shipping:read", "shipping:write").post(
-            f"/api/v1/shipping/shipments/{bought.public_id}/void/",
-            HTTP_IDEMPOTENCY_KEY=f"void-rev31-{answer.__name__}",
-        )
+        reply = void_by_api(bought, f"void-rev31-{answer.__name__}")
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["status"] == ShipmentStatus.VOIDED
@@ -99,10 +85,7 @@ def test_a_refusal_with_no_word_meanwhile_is_still_refused(bought):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         mocked.post(TOKEN_URL, json=load("ups", "oauth_token.json"))
         mocked.delete(VOID_URL, status=400, json=ALREADY_VOIDED)
-        reply = api_client("shipping:read", "shipping:write").post(
-            f"/api/v1/shipping/shipments/{bought.public_id}/void/",
-            HTTP_IDEMPOTENCY_KEY="void-rev31-plain",
-        )
+        reply = void_by_api(bought, "void-rev31-plain")
 
     assert reply.status_code == 409, reply.json()
     assert Shipment.objects.get(pk=bought.pk).status == ShipmentStatus.PURCHASED

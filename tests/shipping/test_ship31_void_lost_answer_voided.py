@@ -5,45 +5,33 @@ shipment ``voided`` (``shipment.voided`` told once), yet the caller got
 its retry a 409 "a voided shipment cannot be voided". The void succeeded:
 the caller now gets the voided shipment, as a void answered in time does."""
 
-from datetime import timedelta
-
 import pytest
 import requests
 import responses
-from django.utils import timezone
 
 from integrations.events import Event
 from shipping import services
 from shipping.models import Shipment, ShipmentStatus
 from shipping.services.errors import ShippingError
-from tests.shipping.helpers import api_client
+from tests.shipping.helpers import void_by_api
 from tests.shipping.providers.wire import load
 from tests.shipping.ups_answers import (
-    BASE,
     TOKEN_URL,
+    bought_an_hour_ago,
     track_url,
-    ups_account,
-    ups_shipment,
+    void_url,
     voided_answer,
 )
 
 pytestmark = pytest.mark.django_db
 
 NUMBER = "1Z12345E8791315531"
-VOID_URL = f"{BASE}/api/shipments/v2409/void/cancel/{NUMBER}"
+VOID_URL = void_url(NUMBER)
 
 
 @pytest.fixture
 def bought() -> Shipment:
-    account = ups_account("ups-ship31", breaker_consecutive_failures=50)
-    shipment = ups_shipment(
-        account, "ups-ship31-1", tracking_number=NUMBER, carrier_shipment_id=NUMBER
-    )
-    Shipment.objects.filter(pk=shipment.pk).update(
-        created_at=timezone.now() - timedelta(hours=1)
-    )
-    shipment.refresh_from_db()
-    return shipment
+    return bought_an_hour_ago("ups-ship31", NUMBER)
 
 
 def _ups(mocked: responses.RequestsMock, shipment: Shipment, *, poll: bool) -> None:
@@ -65,10 +53,7 @@ def _ups(mocked: responses.RequestsMock, shipment: Shipment, *, poll: bool) -> N
 def test_the_api_answers_the_void_done_when_a_poll_heard_it_meanwhile(bought):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         _ups(mocked, bought, poll=True)
-        answer = api_client("shipping:read", "shipping:write").post(
-            f"/api/v1/shipping/shipments/{bought.public_id}/void/",
-            HTTP_IDEMPOTENCY_KEY="void-ship31-1",
-        )
+        answer = void_by_api(bought, "void-ship31-1")
 
     assert answer.status_code == 200, answer.json()
     assert answer.json()["status"] == ShipmentStatus.VOIDED

@@ -10,39 +10,27 @@ FedEx's and DHL Express's published limits: test_ship38b_carrier_limits.
 USPS and Shippo publish none we can cite: they are not limited."""
 
 import copy
-from datetime import timedelta
 
 import pytest
 import responses
-from django.utils import timezone
 
 from integrations.models import ProviderCall
-from shipping import codec
 from shipping.api_examples import RATE_REQUEST
 from shipping.models import RateQuote, Shipment
 from tests.shipping.contract import harness_fedex, harness_ups
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import api_client, carrier
+from tests.shipping.helpers import (
+    CUSTOMS,
+    SHIPMENTS,
+    carrier,
+    post_as_writer,
+    stored_quote,
+)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("threads_db"),
 ]
-RATES = "/api/v1/shipping/rates/"
-SHIPMENTS = "/api/v1/shipping/shipments/"
-CUSTOMS = {
-    "items": [
-        {
-            "description": "Cotton T-shirt",
-            "quantity": 2,
-            "value": 1500,
-            "currency": "USD",
-            "weight": "0.300",
-            "origin_country": "US",
-            "hs_code": "610910",
-        }
-    ]
-}
 ABROAD = {
     "name": "Grace Kunde",
     "street_lines": ["Hauptstrasse 5"],
@@ -88,11 +76,6 @@ TOO_LONG = [
 ]
 
 
-def _post(body: dict, path: str = RATES, **headers):
-    api = api_client("shipping:read", "shipping:write")
-    return api.post(path, body, format="json", **headers)
-
-
 @pytest.mark.parametrize(
     ("param", "value", "limit"), TOO_LONG, ids=[case[0] for case in TOO_LONG]
 )
@@ -100,7 +83,7 @@ def test_a_quote_at_ups_with_a_field_too_long_is_a_400_naming_it(param, value, l
     harness_ups.make_account()
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):  # nothing out
-        reply = _post(_body(param, value))
+        reply = post_as_writer(_body(param, value))
 
     assert reply.status_code == 400, reply.json()
     error = reply.json()["error"]
@@ -116,7 +99,7 @@ def test_a_field_within_the_limit_is_quoted_at_ups():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_ups.rates(mocked, None)
-        reply = _post(_body("to_address.street_lines[0]", "7" * 35))
+        reply = post_as_writer(_body("to_address.street_lines[0]", "7" * 35))
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
@@ -130,7 +113,7 @@ def test_a_shop_leaves_ups_out_with_its_reason_and_fedex_still_quotes():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_fedex.rates(mocked, None)
-        reply = _post(_body("to_address.city", "S" * 31))
+        reply = post_as_writer(_body("to_address.city", "S" * 31))
 
     assert reply.status_code == 200, reply.json()
     answer = reply.json()
@@ -151,7 +134,7 @@ def test_a_parcel_too_heavy_for_every_carrier_is_a_400_as_a_field_is():
     body["parcels"][0].update(weight="70", weight_unit="kg")
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(body)
+        reply = post_as_writer(body)
 
     assert reply.status_code == 400, reply.json()
     assert reply.json()["error"]["param"] == "parcels[0].weight"
@@ -167,7 +150,7 @@ def test_a_parcel_too_heavy_for_ups_leaves_it_out_and_the_others_quote():
     body["parcels"][0].update(weight="68.5", weight_unit="kg")
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(body)
+        reply = post_as_writer(body)
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
@@ -181,23 +164,20 @@ def test_fedex_takes_a_line_of_its_published_35():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_fedex.rates(mocked, None)
-        reply = _post(_body("to_address.street_lines[0]", "7" * 35))
+        reply = post_as_writer(_body("to_address.street_lines[0]", "7" * 35))
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
 
 
 def _ups_quote(request) -> RateQuote:
-    return RateQuote.objects.create(
+    return stored_quote(
+        harness_ups.make_account(),
+        request,
         fingerprint="f" * 64,
-        account=harness_ups.make_account(),
         carrier="ups",
         service_code="03",
         service_name="UPS Ground",
-        amount=1234,
-        currency="USD",
-        request=codec.request_to_json(request),
-        expires_at=timezone.now() + timedelta(minutes=10),
     )
 
 
@@ -210,7 +190,7 @@ def test_a_label_buy_at_ups_with_a_line_too_long_is_a_400_and_nothing_is_sent():
     quote = _ups_quote(shared.rate_request(to_address=recipient))
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(
+        reply = post_as_writer(
             {"quote_id": quote.public_id}, SHIPMENTS, HTTP_IDEMPOTENCY_KEY="s38-label"
         )
 

@@ -3,52 +3,33 @@ the same Idempotency-Key as its first try or a new one: 200 with the
 shipment as it stands, no carrier call, no second ``shipment.voided``. A
 shipment in another final state keeps its 409."""
 
-from datetime import timedelta
-
 import pytest
 import requests
 import responses
-from django.utils import timezone
 
 from integrations.events import Event
 from integrations.models import ProviderCall
 from shipping.models import Shipment, ShipmentStatus
 from shipping.services.tracking import shipment_tracking_refresh
-from tests.shipping.helpers import api_client
+from tests.shipping.helpers import void_by_api
 from tests.shipping.providers.wire import load
 from tests.shipping.ups_answers import (
-    BASE,
     TOKEN_URL,
+    bought_an_hour_ago,
     track_url,
-    ups_account,
-    ups_shipment,
+    void_url,
     voided_answer,
 )
 
 pytestmark = pytest.mark.django_db
 
 NUMBER = "1Z12345E8791315538"
-VOID_URL = f"{BASE}/api/shipments/v2409/void/cancel/{NUMBER}"
+VOID_URL = void_url(NUMBER)
 
 
 @pytest.fixture
 def bought() -> Shipment:
-    account = ups_account("ups-ship38", breaker_consecutive_failures=50)
-    shipment = ups_shipment(
-        account, "ups-ship38-1", tracking_number=NUMBER, carrier_shipment_id=NUMBER
-    )
-    Shipment.objects.filter(pk=shipment.pk).update(
-        created_at=timezone.now() - timedelta(hours=1)
-    )
-    shipment.refresh_from_db()
-    return shipment
-
-
-def _void(shipment: Shipment, key: str):
-    return api_client("shipping:read", "shipping:write").post(
-        f"/api/v1/shipping/shipments/{shipment.public_id}/void/",
-        HTTP_IDEMPOTENCY_KEY=key,
-    )
+    return bought_an_hour_ago("ups-ship38", NUMBER)
 
 
 def _lost_then_polled(shipment: Shipment, key: str) -> None:
@@ -57,7 +38,7 @@ def _lost_then_polled(shipment: Shipment, key: str) -> None:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         mocked.post(TOKEN_URL, json=load("ups", "oauth_token.json"))
         mocked.add(responses.DELETE, VOID_URL, body=requests.ReadTimeout("lost"))
-        assert _void(shipment, key).status_code == 502
+        assert void_by_api(shipment, key).status_code == 502
         mocked.get(track_url(NUMBER), json=voided_answer(NUMBER))
         shipment_tracking_refresh(shipment=Shipment.objects.get(pk=shipment.pk))
     shipment.refresh_from_db()
@@ -70,7 +51,7 @@ def test_a_retried_void_after_a_poll_voided_it_answers_200(bought, retry_key):
     calls = ProviderCall.objects.filter(operation__icontains="void").count()
 
     with responses.RequestsMock():  # nothing goes out
-        reply = _void(bought, retry_key)
+        reply = void_by_api(bought, retry_key)
 
     assert reply.status_code == 200, reply.json()
     assert (reply.json()["id"], reply.json()["status"]) == (bought.public_id, "voided")
@@ -85,7 +66,7 @@ def test_a_void_of_a_shipment_never_bought_keeps_its_409(bought, status):
     Shipment.objects.filter(pk=bought.pk).update(status=status)
 
     with responses.RequestsMock():
-        reply = _void(bought, f"void-s38-{status}")
+        reply = void_by_api(bought, f"void-s38-{status}")
 
     assert reply.status_code == 409, reply.json()
     assert reply.json()["error"]["code"] == "invalid_state"
@@ -95,7 +76,7 @@ def test_a_void_of_a_delivered_parcel_keeps_its_409(bought):
     Shipment.objects.filter(pk=bought.pk).update(tracking_status="delivered")
 
     with responses.RequestsMock():
-        reply = _void(bought, "void-s38-delivered")
+        reply = void_by_api(bought, "void-s38-delivered")
 
     assert reply.status_code == 409, reply.json()
     assert reply.json()["error"]["code"] == "in_transit"

@@ -19,23 +19,20 @@ import responses
 from integrations.models import ProviderCall
 from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST, RATE_REQUEST
 from tests.shipping.contract import harness_dhl_express, harness_fedex, harness_ups
-from tests.shipping.helpers import api_client, carrier, ups_pickup
+from tests.shipping.helpers import (
+    ADDRESSES,
+    PICKUPS,
+    carrier,
+    post_as_writer,
+    ups_address_check,
+    ups_pickup,
+)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("threads_db"),
 ]
-RATES = "/api/v1/shipping/rates/"
-PICKUPS = "/api/v1/shipping/pickups/"
-ADDRESSES = "/api/v1/shipping/addresses/validate/"
 DHL = harness_dhl_express.BASE
-UPS_PICKUP = f"{harness_ups.BASE}/api/pickupcreation/v2409/pickup"
-UPS_ADDRESS = f"{harness_ups.BASE}/api/addressvalidation/v2/3"
-
-
-def _post(body: dict, path: str = RATES, **headers):
-    api = api_client("shipping:read", "shipping:write")
-    return api.post(path, body, format="json", **headers)
 
 
 def _rate_body(side: str = "to_address", **change) -> dict:
@@ -73,7 +70,7 @@ def test_a_dhl_quote_with_a_field_too_long_is_a_400_not_a_cut_line(
     harness_dhl_express.make_account()
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):  # nothing out
-        reply = _post(_rate_body(side, **{field: value}))
+        reply = post_as_writer(_rate_body(side, **{field: value}))
 
     _refused(reply, param, limit, "DHL Express")
 
@@ -84,7 +81,7 @@ def test_a_45_character_line_goes_to_dhl_whole():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         mocked.post(f"{DHL}/rates", json=harness_dhl_express.load("rate_response.json"))
-        reply = _post(_rate_body(street_lines=[line]))
+        reply = post_as_writer(_rate_body(street_lines=[line]))
         sent = json.loads(mocked.calls[0].request.body)
 
     assert reply.status_code == 200, reply.json()
@@ -96,7 +93,7 @@ def test_a_shop_leaves_dhl_out_with_its_reason_and_the_others_quote():
     carrier("post")
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(_rate_body(street_lines=["7" * 46]))
+        reply = post_as_writer(_rate_body(street_lines=["7" * 46]))
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
@@ -112,7 +109,7 @@ def test_a_dhl_pickup_with_a_line_too_long_is_a_400_and_not_booked():
     body = PICKUP_REQUEST | {"account": account.slug, "address": address}
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="s38b-dhl-pickup")
+        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="s38b-dhl-pickup")
 
     _refused(reply, "address.street_lines[0]", 45, "DHL Express")
 
@@ -137,7 +134,7 @@ def test_a_fedex_quote_with_a_field_too_long_is_a_400(side, field, value, param,
     harness_fedex.make_account()
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(_rate_body(side, **{field: value}))
+        reply = post_as_writer(_rate_body(side, **{field: value}))
 
     _refused(reply, param, limit, "FedEx")
 
@@ -165,7 +162,7 @@ def test_a_ups_pickup_with_a_field_too_long_is_a_400_not_a_cut_one(
     body = PICKUP_REQUEST | {"account": account.slug, "address": address}
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=f"s38b-{field}")
+        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=f"s38b-{field}")
 
     _refused(reply, param, limit, "UPS")
 
@@ -183,23 +180,15 @@ def test_a_ups_address_check_with_a_name_over_40_is_a_400_not_a_cut_one():
     address = {**ADDRESS_FROM, "name": "N" * 41}
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post({"account": account.slug, "address": address}, ADDRESSES)
+        reply = post_as_writer({"account": account.slug, "address": address}, ADDRESSES)
 
     _refused(reply, "address.name", 40, "UPS")
 
 
 def test_a_ups_address_check_within_the_limits_goes_out():
-    account = harness_ups.make_account()
-    address = {**ADDRESS_FROM, "name": "N" * 40}
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_ups.TOKEN_URL, json=harness_ups.load("oauth_token.json"))
-        mocked.post(UPS_ADDRESS, json=harness_ups.load("address_valid.json"))
-        reply = _post({"account": account.slug, "address": address}, ADDRESSES)
-        [call] = [c for c in mocked.calls if c.request.url == UPS_ADDRESS]
+    reply, [sent] = ups_address_check({**ADDRESS_FROM, "name": "N" * 40})
 
     assert reply.status_code == 200, reply.json()
-    sent = json.loads(call.request.body)["XAVRequest"]["AddressKeyFormat"]
     assert sent["ConsigneeName"] == "N" * 40
 
 
@@ -224,6 +213,6 @@ def test_pickup_instructions_too_long_are_a_400_not_cut(
     body = PICKUP_REQUEST | {"account": account.slug, "instructions": "I" * length}
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=f"s38b-i-{limit}")
+        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=f"s38b-i-{limit}")
 
     _refused(reply, "instructions", limit, carrier_name)

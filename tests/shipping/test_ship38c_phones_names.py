@@ -12,14 +12,11 @@ number on the label. MyDHL API 2.12.0: fullName maxLength 255, companyName
 
 import copy
 import json
-from datetime import timedelta
 
 import pytest
 import responses
-from django.utils import timezone
 
 from integrations.models import ProviderCall
-from shipping import codec
 from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST, RATE_REQUEST
 from shipping.models import RateQuote
 from tests.shipping.contract import (
@@ -29,22 +26,20 @@ from tests.shipping.contract import (
     harness_usps,
 )
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import api_client, ups_pickup
+from tests.shipping.helpers import (
+    PICKUPS,
+    SHIPMENTS,
+    post_as_writer,
+    stored_quote,
+    ups_pickup,
+)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("threads_db"),
 ]
-RATES = "/api/v1/shipping/rates/"
-SHIPMENTS = "/api/v1/shipping/shipments/"
-PICKUPS = "/api/v1/shipping/pickups/"
 FEDEX_PICKUP = f"{harness_fedex.BASE}/pickup/v1/pickups"
 USPS_PICKUP = f"{harness_usps.BASE}/pickup/v3/carrier-pickup"
-
-
-def _post(body: dict, path: str = RATES, **headers):
-    api = api_client("shipping:read", "shipping:write")
-    return api.post(path, body, format="json", **headers)
 
 
 def _refused(reply, param: str, limit: str, carrier_name: str) -> None:
@@ -59,16 +54,13 @@ def _quote(account, carrier: str, service: str, phone: str) -> RateQuote:
     recipient = shared.RECIPIENT.__class__(
         **{**shared.RECIPIENT.__dict__, "phone": phone}
     )
-    return RateQuote.objects.create(
+    return stored_quote(
+        account,
+        shared.rate_request(to_address=recipient),
         fingerprint="c" * 64,
-        account=account,
         carrier=carrier,
         service_code=service,
         service_name=service,
-        amount=1234,
-        currency="USD",
-        request=codec.request_to_json(shared.rate_request(to_address=recipient)),
-        expires_at=timezone.now() + timedelta(minutes=10),
     )
 
 
@@ -78,7 +70,7 @@ def test_a_ups_label_sends_the_extension_as_phone_extension(phone):
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_ups.label(mocked, None)
-        reply = _post(
+        reply = post_as_writer(
             {"quote_id": quote.public_id}, SHIPMENTS, HTTP_IDEMPOTENCY_KEY="c-u"
         )
         [ship] = [c for c in mocked.calls if c.request.url == harness_ups.SHIP_URL]
@@ -95,7 +87,7 @@ def test_a_fedex_label_sends_the_extension_as_phone_extension():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_fedex.label(mocked, None)
-        reply = _post(
+        reply = post_as_writer(
             {"quote_id": quote.public_id}, SHIPMENTS, HTTP_IDEMPOTENCY_KEY="c-f"
         )
         [call] = [c for c in mocked.calls if c.request.url == harness_fedex.SHIP_URL]
@@ -120,7 +112,7 @@ def test_an_extension_too_long_is_a_400_naming_the_phone(
     body["to_address"]["phone"] = f"+1 217 555 0199 x{extension}"
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(body)
+        reply = post_as_writer(body)
 
     _refused(reply, "to_address.phone", f"at most {limit} digits", carrier_name)
 
@@ -134,7 +126,7 @@ def test_the_phone_limit_is_counted_on_the_number_not_its_extension():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_ups.rates(mocked, None)
-        reply = _post(body)
+        reply = post_as_writer(body)
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
@@ -156,7 +148,7 @@ def _fedex_pickup(phone: str, key: str):
             harness_fedex.TOKEN_URL, json=harness_fedex.load("oauth_token.json")
         )
         mocked.post(FEDEX_PICKUP, json=harness_fedex.load("pickup_response.json"))
-        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=key)
+        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=key)
         calls = [c for c in mocked.calls if c.request.url == FEDEX_PICKUP]
     return reply, [json.loads(c.request.body) for c in calls]
 
@@ -185,7 +177,7 @@ def test_a_dhl_name_over_100_with_a_company_goes_as_full_name():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_dhl_express.rates(mocked, None)
-        reply = _post(body)
+        reply = post_as_writer(body)
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
@@ -198,7 +190,7 @@ def test_a_dhl_name_over_100_without_a_company_is_still_a_400():
     body["to_address"] |= {"name": "N" * 101, "company": ""}
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(body)
+        reply = post_as_writer(body)
 
     _refused(reply, "to_address.name", "at most 100 characters", "DHL Express")
 
@@ -212,7 +204,7 @@ def test_usps_pickup_instructions_are_sent_whole():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
         mocked.post(USPS_PICKUP, json=harness_usps.load("pickup_response.json"))
-        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="c-usps")
+        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="c-usps")
         [call] = [c for c in mocked.calls if c.request.url == USPS_PICKUP]
 
     assert reply.status_code == 201, reply.json()

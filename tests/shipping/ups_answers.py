@@ -1,6 +1,7 @@
-"""Set-up shared by the tests that track a UPS parcel: a UPS account, a
-bought UPS shipment, the fixture's Track API answer with other activities,
-and a poll answered by ``responses`` (token, then the track call)."""
+"""Set-up shared by the tests that track or void a UPS parcel: a UPS
+account, a bought UPS shipment (one bought an hour ago, for voids), the
+fixture's Track API answer with other activities, and a poll answered by
+``responses`` (token, then the track call)."""
 
 import copy
 from datetime import UTC, timedelta
@@ -21,6 +22,10 @@ NUMBER = "1Z1442YY7229014688"  # the fixture's tracking number
 
 def track_url(number: str = NUMBER) -> str:
     return f"{BASE}/api/track/v1/details/{number}"
+
+
+def void_url(number: str) -> str:
+    return f"{BASE}/api/shipments/v2409/void/cancel/{number}"
 
 
 def ups_account(slug: str, **settings: object) -> ProviderAccount:
@@ -51,6 +56,20 @@ def ups_shipment(account: ProviderAccount, key: str, **fields: object) -> Shipme
         **fields,
     }
     return Shipment.objects.create(**values)
+
+
+def bought_an_hour_ago(slug: str, number: str) -> Shipment:
+    """A UPS label ``number`` bought an hour ago at a new account ``slug``
+    whose breaker stays closed (the void tests' shipment)."""
+    account = ups_account(slug, breaker_consecutive_failures=50)
+    shipment = ups_shipment(
+        account, f"{slug}-1", tracking_number=number, carrier_shipment_id=number
+    )
+    Shipment.objects.filter(pk=shipment.pk).update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
+    shipment.refresh_from_db()
+    return shipment
 
 
 def track_answer(*activities: dict) -> dict:
