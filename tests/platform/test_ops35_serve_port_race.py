@@ -5,18 +5,12 @@ announced the other program's listener as its own (runserver then failed to
 bind and serve stopped). The banner now waits for an answer only our app
 gives, from a web server child still running."""
 
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from tests.platform.conftest import MANAGE, ROOT, serve_port, sqlite_copy
+from tests.platform.conftest import sqlite_copy
+from tests.platform.serve_run import serve_while_another_takes_the_port
 
 
 @pytest.fixture
@@ -41,42 +35,9 @@ class _Answers(BaseHTTPRequestHandler):
         pass
 
 
-def _wait_for(log: Path, text: str, proc: subprocess.Popen, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while text not in log.read_text():
-        assert proc.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.005)
-
-
 def test_serve_does_not_announce_a_listener_that_took_the_port(env, tmp_path):
-    port = serve_port()
-    serve_log = tmp_path / "serve.log"
-    with serve_log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, MANAGE, "serve", "--addr", f"127.0.0.1:{port}"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    other = None
-    try:
-        # serve found the port free and spawned runserver, which needs a
-        # second or more to import Django before it binds: take the port now.
-        _wait_for(serve_log, "Started web server", proc, 60)
-        other = ThreadingHTTPServer(("127.0.0.1", port), _Answers)
-        threading.Thread(target=other.serve_forever, daemon=True).start()
-        code = proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        if other is not None:
-            other.shutdown()
-            other.server_close()
-    output = serve_log.read_text()
+    code, output = serve_while_another_takes_the_port(env, tmp_path, _Answers)
+
     assert code == 1, output
     assert "Switchyard is up" not in output
     assert "web server exited with code 1" in output

@@ -4,17 +4,13 @@ resolver knows: the port probe never answered, so an address another program
 held was not refused (runserver failed later), and the banner never came
 although the server was up."""
 
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.platform.conftest import MANAGE, ROOT, serve_port, sqlite_copy
+from tests.platform.conftest import serve_port, sqlite_copy
+from tests.platform.serve_run import run_serve, start_serve, stop_serve, wait_for
 
 
 def _ipv6_loopback() -> bool:
@@ -43,14 +39,7 @@ def taken_port() -> Iterator[int]:
 
 
 def test_serve_refuses_an_ipv6_address_another_program_listens_on(env, taken_port):
-    done = subprocess.run(
-        [sys.executable, MANAGE, "serve", "--addr", f"[::1]:{taken_port}"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_serve(f"[::1]:{taken_port}", env)
 
     assert done.returncode == 1, done
     assert "Started" not in done.stdout, done.stdout
@@ -60,23 +49,10 @@ def test_serve_refuses_an_ipv6_address_another_program_listens_on(env, taken_por
 def test_serve_on_ipv6_loopback_prints_its_banner(env, tmp_path):
     port = serve_port()
     log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, MANAGE, "serve", "--addr", f"[::1]:{port}"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = start_serve(f"[::1]:{port}", env, log)
     try:
-        deadline = time.monotonic() + 60
-        while "Switchyard is up" not in log.read_text():
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
+        wait_for(log, "Switchyard is up", proc, 60, pause=0.05)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        stop_serve(proc)
 
     assert f"Admin: http://[::1]:{port}/admin/" in log.read_text()

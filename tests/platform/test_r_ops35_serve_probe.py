@@ -11,18 +11,15 @@ runserver's bind still fooled it:
   bind, and a Ctrl-C (which only sets a flag the loop reads) never stopped it.
 """
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from tests.platform.conftest import MANAGE, ROOT, serve_port, sqlite_copy
+from tests.platform.conftest import sqlite_copy
+from tests.platform.serve_run import serve_while_another_takes_the_port
 
 HEADER = "X-Correlation-ID"
 
@@ -67,58 +64,11 @@ class _EndlessBody(_Quiet):
             time.sleep(0.2)
 
 
-def _wait_for(log: Path, text: str, proc: subprocess.Popen, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while text not in log.read_text():
-        assert proc.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.005)
-
-
-def _serve_while_another_takes_the_port(
-    env: dict[str, str], tmp_path: Path, handler: type[BaseHTTPRequestHandler]
-) -> tuple[int | None, str]:
-    """serve's exit code (None: still running after a minute) and output,
-    ``handler`` taking the port as serve's runserver starts."""
-    port = serve_port()
-    serve_log = tmp_path / "serve.log"
-    with serve_log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, MANAGE, "serve", "--addr", f"127.0.0.1:{port}"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    other = None
-    try:
-        _wait_for(serve_log, "Started web server", proc, 60)
-        other = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        threading.Thread(target=other.serve_forever, daemon=True).start()
-        try:
-            code = proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            code = None
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        _EndlessBody.stop.set()
-        if other is not None:
-            other.shutdown()
-            other.server_close()
-        _EndlessBody.stop.clear()
-    return code, serve_log.read_text()
-
-
 @pytest.mark.skipif(
     not Path("/proc/net/tcp").exists(), reason="serve asks /proc who listens"
 )
 def test_another_switchyard_on_the_port_is_not_announced(env, tmp_path):
-    code, output = _serve_while_another_takes_the_port(
-        env, tmp_path, _AnotherSwitchyard
-    )
+    code, output = serve_while_another_takes_the_port(env, tmp_path, _AnotherSwitchyard)
 
     assert code == 1, output
     assert "Switchyard is up" not in output
@@ -126,7 +76,7 @@ def test_another_switchyard_on_the_port_is_not_announced(env, tmp_path):
 
 
 def test_an_endless_answer_does_not_hold_serve(env, tmp_path):
-    code, output = _serve_while_another_takes_the_port(env, tmp_path, _EndlessBody)
+    code, output = serve_while_another_takes_the_port(env, tmp_path, _EndlessBody)
 
     assert code == 1, output
     assert "Switchyard is up" not in output

@@ -4,13 +4,12 @@ With another program already listening on that address the banner was printed
 command must refuse at once instead, in one line, starting nothing."""
 
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from tests.platform.conftest import MANAGE, ROOT, sqlite_copy
+from tests.platform.conftest import sqlite_copy
+from tests.platform.serve_run import run_serve
 
 
 @pytest.fixture
@@ -27,14 +26,7 @@ def taken_port() -> Iterator[int]:
 
 
 def test_serve_refuses_an_address_another_program_listens_on(env, taken_port):
-    done = subprocess.run(
-        [sys.executable, MANAGE, "serve", "--addr", f"127.0.0.1:{taken_port}"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_serve(f"127.0.0.1:{taken_port}", env)
     assert done.returncode == 1, done
     assert "Switchyard is up" not in done.stdout
     assert "Started" not in done.stdout  # neither child was spawned
@@ -47,14 +39,7 @@ def test_serve_refuses_an_address_another_program_listens_on(env, taken_port):
 def test_serve_refuses_every_interface_when_loopback_is_taken(env, taken_port):
     # Bound to every interface, the server would be reached on loopback: the
     # program there would answer the browser instead.
-    done = subprocess.run(
-        [sys.executable, MANAGE, "serve", "--addr", f"0.0.0.0:{taken_port}"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_serve(f"0.0.0.0:{taken_port}", env)
     assert done.returncode == 1, done
     assert "Switchyard is up" not in done.stdout
     assert "Started" not in done.stdout

@@ -2,16 +2,12 @@
 whatever interface `--addr` binds."""
 
 import http.client
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
-from tests.platform.conftest import MANAGE, ROOT, serve_port, sqlite_copy
+from tests.platform.conftest import serve_port, sqlite_copy
+from tests.platform.serve_run import start_serve, stop_serve, wait_for
 
 EVERY_INTERFACE = "0.0.0.0"  # noqa: S104 - what `serve --addr` may be given
 
@@ -24,20 +20,9 @@ def env(migrated_sqlite, tmp_path):
 def test_the_printed_admin_url_works_when_serving_every_interface(env, tmp_path):
     port = serve_port()
     log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, MANAGE, "serve", "--addr", f"{EVERY_INTERFACE}:{port}"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = start_serve(f"{EVERY_INTERFACE}:{port}", env, log)
     try:
-        deadline = time.monotonic() + 60
-        while "Switchyard is up" not in log.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_for(log, "Switchyard is up", proc, 60, pause=0.1)
         found = re.search(r"Admin: http://([^/\s]+)/admin/", log.read_text())
         assert found, log.read_text()
         # Connect to loopback, as the printed host's browser would reach us,
@@ -48,5 +33,4 @@ def test_the_printed_admin_url_works_when_serving_every_interface(env, tmp_path)
         connection.close()
         assert status == 200, (found.group(1), status)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        stop_serve(proc)

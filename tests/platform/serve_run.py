@@ -1,0 +1,92 @@
+"""Starting `manage.py serve` as an operator does, for the serve tests: in
+the background with its output in a log, or to its end when it refuses."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from tests.platform.conftest import MANAGE, ROOT, serve_port
+
+
+def start_serve(addr: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`serve --addr addr` running in a session of its own (so its web
+    server and worker children stop with it), its output in ``log``."""
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [sys.executable, MANAGE, "serve", "--addr", addr],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_serve(proc: subprocess.Popen) -> None:
+    """Kill serve's whole session: a child may outlive serve itself."""
+    with contextlib.suppress(ProcessLookupError):  # all of it already ended
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def run_serve(addr: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`serve --addr addr` run to its end (one that refuses to start)."""
+    return subprocess.run(
+        [sys.executable, MANAGE, "serve", "--addr", addr],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def wait_for(
+    log: Path, text: str, proc: subprocess.Popen, seconds: float, pause: float = 0.005
+) -> None:
+    """Until ``text`` is in ``log``; fails if serve ends or time runs out."""
+    deadline = time.monotonic() + seconds
+    while text not in log.read_text():
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(pause)
+
+
+def serve_while_another_takes_the_port(
+    env: dict[str, str], tmp_path: Path, handler: type[BaseHTTPRequestHandler]
+) -> tuple[int | None, str]:
+    """serve's exit code (None: still running after a minute) and output,
+    ``handler`` taking the port as serve's runserver starts. A handler's
+    ``stop`` event, if it has one, is set before its server closes (closing
+    waits for the handlers)."""
+    port = serve_port()
+    serve_log = tmp_path / "serve.log"
+    proc = start_serve(f"127.0.0.1:{port}", env, serve_log)
+    stop = getattr(handler, "stop", None)
+    other = None
+    try:
+        # serve found the port free and spawned runserver, which needs a
+        # second or more to import Django before it binds: take the port now.
+        wait_for(serve_log, "Started web server", proc, 60)
+        other = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        threading.Thread(target=other.serve_forever, daemon=True).start()
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            code = None
+    finally:
+        stop_serve(proc)
+        if stop is not None:
+            stop.set()
+        if other is not None:
+            other.shutdown()
+            other.server_close()
+        if stop is not None:
+            stop.clear()
+    return code, serve_log.read_text()
