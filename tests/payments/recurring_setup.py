@@ -1,8 +1,10 @@
 """The recurring charge set-up the recurring tests share: a monthly charge
-due now on a saved sandbox card, a run whose charge got no answer, and what
-a test reads back (imported; the fixture by its name ``recurring``)."""
+due now on a saved sandbox card (and such a charge, a one-off charge or an
+API create on a given card), a run whose charge got no answer, and what a
+test reads back (imported; the fixture by its name ``recurring``)."""
 
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -12,7 +14,13 @@ from django.utils import timezone
 
 from integrations.models import ProviderAccount
 from payments import services
-from payments.models import Payment, PaymentStatus, RecurringCharge, SandboxCharge
+from payments.models import (
+    Payment,
+    PaymentStatus,
+    RecurringCharge,
+    SandboxCharge,
+    SavedPaymentMethod,
+)
 from payments.providers.base import PaymentResult, ProviderStatus
 from payments.services import slots
 from payments.services.recurring import recurring_charges_report
@@ -24,12 +32,47 @@ def recurring_charge(primary) -> RecurringCharge:
     method = services.payment_method_save(
         customer_reference="cus_1", source_token="tok_success", idempotency_key="m1"
     )
-    return RecurringCharge.objects.create(
-        saved_method=method,
-        amount=1_500,
-        currency="EUR",
-        interval="month",
-        next_run_at=timezone.now() - timedelta(minutes=1),
+    return due_charge(method)
+
+
+def due_charge(method: SavedPaymentMethod, **fields: object) -> RecurringCharge:
+    """A monthly 15.00 EUR charge of ``method``, due a minute ago unless
+    ``fields`` say otherwise."""
+    values = {
+        "amount": 1_500,
+        "currency": "EUR",
+        "interval": "month",
+        "next_run_at": timezone.now() - timedelta(minutes=1),
+        **fields,
+    }
+    return RecurringCharge.objects.create(saved_method=method, **values)
+
+
+def saved_card_charge(method: SavedPaymentMethod, **fields: object) -> Payment:
+    """A one-off 7.00 EUR charge of the saved card ``method`` (a new order
+    and key unless ``fields`` name them)."""
+    values = {
+        "amount": 700,
+        "currency": "EUR",
+        "order_id": f"order-{uuid.uuid4().hex[:8]}",
+        "idempotency_key": uuid.uuid4().hex,
+        **fields,
+    }
+    return services.saved_method_charge(saved_method=method, **values)
+
+
+def new_charge_on(api, method: SavedPaymentMethod, customer: str = "cus_1"):
+    """The API's create of a monthly 9.00 EUR charge of ``method``."""
+    return api.post(
+        f"/api/v1/customers/{customer}/recurring-charges/",
+        {
+            "payment_method": method.public_id,
+            "amount": 900,
+            "currency": "EUR",
+            "interval": "month",
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
     )
 
 

@@ -7,8 +7,6 @@ with 400 payment_method_declined; a soft one stays chargeable. Stripe
 ``last_payment_error``; a settlement declined by Braintree after the money
 was reported captured (a correction: still final)."""
 
-import uuid
-
 import pytest
 import responses
 
@@ -25,6 +23,7 @@ from tests.payments.decline_answers import (
 )
 from tests.payments.providers import test_stripe as st
 from tests.payments.recurring_setup import (
+    new_charge_on,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
 )
 
@@ -46,20 +45,6 @@ def stripe_account():
 
 def stripe_payment(account, method, status=PaymentStatus.PENDING, **fields) -> Payment:
     return intent_payment(account, status, saved_method=method, **fields)
-
-
-def new_charge_on(api, method):
-    return api.post(
-        "/api/v1/customers/cus_1/recurring-charges/",
-        {
-            "payment_method": method.public_id,
-            "amount": 900,
-            "currency": "EUR",
-            "interval": "month",
-        },
-        format="json",
-        HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
-    )
 
 
 def refused(response) -> bool:

@@ -28,6 +28,7 @@ from tests.payments.decline_answers import (
 )
 from tests.payments.recurring_setup import (
     charges,
+    new_charge_on,
     payments_of,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
     unknown_run,
@@ -42,20 +43,6 @@ LOST = card_error("lost_card", message="Your card was reported lost.")
 def stripe_account():
     return ProviderAccountFactory(
         provider="stripe", slug="stripe-main", credentials={"secret_key": "sk_test_x"}
-    )
-
-
-def new_charge_on(api, method):
-    return api.post(
-        "/api/v1/customers/cus_1/recurring-charges/",
-        {
-            "payment_method": method.public_id,
-            "amount": 900,
-            "currency": "EUR",
-            "interval": "month",
-        },
-        format="json",
-        HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
     )
 
 

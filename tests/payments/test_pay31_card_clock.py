@@ -6,17 +6,15 @@ a decline learnt after an approval stays in force, wherever each was
 written. Through the services and the API, on a server database (SQLite's
 one clock is this machine's)."""
 
-import uuid
-
 import pytest
 
 from integrations.testing.clocks import shared_by_machines, whole_machine_clock
-from payments import services
 from payments.models import Payment, PaymentStatus, SandboxCharge
 from payments.services.recurring import recurring_charges_report
 from tests.payments.recurring_setup import (
     payments_of,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
+    saved_card_charge,
 )
 from tests.payments.test_revpay26_card_rule import new_charge_on
 
@@ -39,13 +37,7 @@ def card(method, token: str) -> None:
 
 def charge(method) -> Payment:
     """A one-off charge of the saved card (its current token decides)."""
-    return services.saved_method_charge(
-        saved_method=method,
-        amount=700,
-        currency="EUR",
-        order_id=f"order-{uuid.uuid4().hex[:8]}",
-        idempotency_key=uuid.uuid4().hex,
-    )
+    return saved_card_charge(method)
 
 
 def lost(method) -> Payment:

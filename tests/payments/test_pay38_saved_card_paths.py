@@ -7,20 +7,24 @@ the API's new recurring charge (first due at the wait's end / 400
 ``payment_method_declined``) and the admin's resume (refused). No endpoint
 charges a saved card at once (tests/payments/test_ops35_402_docs.py)."""
 
-import uuid
 from datetime import datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
-from django.utils import timezone
 
 from payments import services
 from payments.models import Payment, PaymentStatus, RecurringCharge, RecurringStatus
 from payments.providers.base import Decline
 from payments.providers.sandbox import SandboxPaymentsAdapter
-from tests.payments.recurring_setup import charges, payments_of
+from tests.payments.recurring_setup import (
+    charges,
+    due_charge,
+    new_charge_on,
+    payments_of,
+    saved_card_charge,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -38,13 +42,7 @@ def method(primary):
 @pytest.fixture
 def recurring(method) -> RecurringCharge:
     # Due now: the run would charge it at once.
-    return RecurringCharge.objects.create(
-        saved_method=method,
-        amount=1_500,
-        currency="EUR",
-        interval="month",
-        next_run_at=timezone.now() - timedelta(minutes=1),
-    )
+    return due_charge(method)
 
 
 @pytest.fixture
@@ -54,22 +52,12 @@ def staff(client, django_user_model):
     return client
 
 
-def one_off(method) -> Payment:
-    return services.saved_method_charge(
-        saved_method=method,
-        amount=700,
-        currency="EUR",
-        order_id=f"order-{uuid.uuid4().hex[:8]}",
-        idempotency_key=uuid.uuid4().hex,
-    )
-
-
 def declined_one_off(monkeypatch, method, code: str, advice: str = "") -> Payment:
     def decline(self, request):
         raise Decline("issuer text", code=code, provider_code="05", advice_code=advice)
 
     monkeypatch.setattr(SandboxPaymentsAdapter, "charge_saved", decline)
-    declined = one_off(method)
+    declined = saved_card_charge(method)
     monkeypatch.undo()
     assert declined.status == PaymentStatus.FAILED
     return declined
@@ -82,17 +70,7 @@ def run() -> str:
 
 
 def api_create(api, method):
-    return api.post(
-        f"/api/v1/customers/{CUSTOMER}/recurring-charges/",
-        {
-            "payment_method": method.public_id,
-            "amount": 900,
-            "currency": "EUR",
-            "interval": "month",
-        },
-        format="json",
-        HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
-    )
+    return new_charge_on(api, method, CUSTOMER)
 
 
 def test_every_path_keeps_the_networks_wait(
@@ -104,7 +82,7 @@ def test_every_path_keeps_the_networks_wait(
     ends = declined.failure_learnt_at + timedelta(hours=24)
     sent = charges(primary)
 
-    refused = one_off(method)
+    refused = saved_card_charge(method)
     report = run()
     made = api_create(api, method)
 
@@ -127,7 +105,7 @@ def test_every_path_keeps_a_decline_for_good(
     declined_one_off(monkeypatch, method, "lost_or_stolen")
     sent = charges(primary)
 
-    refused = one_off(method)
+    refused = saved_card_charge(method)
     report = run()
     made = api_create(api, method)
     page = staff.post(

@@ -17,11 +17,12 @@ from django.utils import timezone
 from integrations.api.services import idempotency_records_prune
 from payments import services
 from payments.management.commands import reconcile_payments
-from payments.models import Payment, PaymentStatus, RecurringCharge, RecurringStatus
+from payments.models import Payment, PaymentStatus, RecurringStatus
 from payments.providers.base import Decline, PaymentEventKind
 from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services.slots import advised_until
 from tests.factories import ProviderAccountFactory
+from tests.payments.recurring_setup import due_charge, saved_card_charge
 
 pytestmark = pytest.mark.django_db
 
@@ -39,13 +40,7 @@ def test_advised_until_without_now_reads_the_database_clock(primary, monkeypatch
         raise Decline("no", code="card_declined", advice_code="retry_after_24_hours")
 
     monkeypatch.setattr(SandboxPaymentsAdapter, "charge_saved", decline)
-    declined = services.saved_method_charge(
-        saved_method=method,
-        amount=700,
-        currency="EUR",
-        order_id="order-r38",
-        idempotency_key=uuid.uuid4().hex,
-    )
+    declined = saved_card_charge(method, order_id="order-r38")
     assert declined.status == PaymentStatus.FAILED
     ends = declined.failure_learnt_at + timedelta(hours=24)
     real_now = timezone.now
@@ -86,16 +81,13 @@ def test_a_create_repeated_after_its_payment_was_not_collected_answers_402(
     the key's record expired, it answers 402 ``not_collected``, so the 402
     section's list of such codes names it (pay38's left it out)."""
     body = {**BODY, "source_token": "tok_success"}
-    key = uuid.uuid4().hex
-    with django_capture_on_commit_callbacks(execute=True):
-        first = api.post("/api/v1/payments/", body, format="json", **_key(key))
-    assert first.status_code == 201, first.content
-    payment = Payment.objects.get(public_id=first.json()["id"])
-    services.payment_event_apply(payment=payment, kind=PaymentEventKind.FAILED_FINAL)
-    ttl = timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS + 1)
-    assert idempotency_records_prune(now=timezone.now() + ttl) >= 1
-
-    again = api.post("/api/v1/payments/", body, format="json", **_key(key))
+    again = _repeated_after_expiry(
+        api,
+        body,
+        django_capture_on_commit_callbacks,
+        201,
+        PaymentEventKind.FAILED_FINAL,
+    )
 
     assert again.status_code == 402, again.content
     error = again.json()["error"]
@@ -114,6 +106,21 @@ def _key(key: str) -> dict[str, str]:
     return {"HTTP_IDEMPOTENCY_KEY": key}
 
 
+def _repeated_after_expiry(api, body: dict, callbacks, status: int, kind):
+    """Create a payment (answered ``status``), apply the gateway's ``kind``
+    to it, let its key's record expire and repeat the create under the key:
+    the repeat's answer."""
+    key = uuid.uuid4().hex
+    with callbacks(execute=True):
+        first = api.post("/api/v1/payments/", body, format="json", **_key(key))
+    assert first.status_code == status, first.content
+    payment = Payment.objects.get(public_id=first.json()["id"])
+    services.payment_event_apply(payment=payment, kind=kind)
+    ttl = timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS + 1)
+    assert idempotency_records_prune(now=timezone.now() + ttl) >= 1
+    return api.post("/api/v1/payments/", body, format="json", **_key(key))
+
+
 def test_a_paused_charge_resumed_inside_the_wait_is_held_by_the_run(
     primary, api, monkeypatch
 ):
@@ -125,11 +132,8 @@ def test_a_paused_charge_resumed_inside_the_wait_is_held_by_the_run(
     method = services.payment_method_save(
         customer_reference="cus_r38p", source_token="tok_success", idempotency_key="p"
     )
-    recurring = RecurringCharge.objects.create(
-        saved_method=method,
-        amount=1_500,
-        currency="EUR",
-        interval="month",
+    recurring = due_charge(
+        method,
         next_run_at=timezone.now() - timedelta(days=3),
         status=RecurringStatus.PAUSED,
     )
@@ -139,13 +143,7 @@ def test_a_paused_charge_resumed_inside_the_wait_is_held_by_the_run(
 
     with monkeypatch.context() as declined:
         declined.setattr(SandboxPaymentsAdapter, "charge_saved", decline)
-        one_off = services.saved_method_charge(
-            saved_method=method,
-            amount=700,
-            currency="EUR",
-            order_id="order-r38p",
-            idempotency_key=uuid.uuid4().hex,
-        )
+        one_off = saved_card_charge(method, order_id="order-r38p")
     ends = one_off.failure_learnt_at + timedelta(hours=24)
     url = f"/api/v1/recurring-charges/{recurring.public_id}/resume/"
 
@@ -178,16 +176,9 @@ def test_a_webhooks_failure_without_reason_is_a_replayed_creates_402(
     after the record expired answers 402 ``failed_at_provider``, as when
     reconciliation finds it so; the docs name the webhook too."""
     body = {**BODY, "order_id": "order-r38w", "source_token": "tok_timeout"}
-    key = uuid.uuid4().hex
-    with django_capture_on_commit_callbacks(execute=True):
-        first = api.post("/api/v1/payments/", body, format="json", **_key(key))
-    assert first.status_code == 202, first.content
-    payment = Payment.objects.get(public_id=first.json()["id"])
-    services.payment_event_apply(payment=payment, kind=PaymentEventKind.FAILED)
-    ttl = timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS + 1)
-    assert idempotency_records_prune(now=timezone.now() + ttl) >= 1
-
-    again = api.post("/api/v1/payments/", body, format="json", **_key(key))
+    again = _repeated_after_expiry(
+        api, body, django_capture_on_commit_callbacks, 202, PaymentEventKind.FAILED
+    )
 
     assert again.status_code == 402, again.content
     assert again.json()["error"]["code"] == "failed_at_provider"

@@ -16,7 +16,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from payments import services
 from payments.models import (
     Payment,
     PaymentStatus,
@@ -32,6 +31,7 @@ from tests.payments.recurring_setup import (
     charges,
     payments_of,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
+    saved_card_charge,
 )
 
 pytestmark = pytest.mark.django_db
@@ -46,13 +46,7 @@ def card(method, token: str) -> None:
 def one_off(method, token: str) -> Payment:
     """A one-off charge of the saved card, the card answering as ``token``."""
     card(method, token)
-    return services.saved_method_charge(
-        saved_method=method,
-        amount=700,
-        currency="EUR",
-        order_id=f"order-{uuid.uuid4().hex[:8]}",
-        idempotency_key=uuid.uuid4().hex,
-    )
+    return saved_card_charge(method)
 
 
 def approval(method) -> Payment:
