@@ -23,7 +23,10 @@ from payments.models import (
 )
 from payments.providers.base import PaymentResult, ProviderStatus
 from payments.services import slots
-from payments.services.recurring import recurring_charges_report
+from payments.services.recurring import (
+    recurring_charges_report,
+    recurring_slot_give_back,
+)
 from tests.payments.conftest import webhook_body, webhook_headers
 
 
@@ -87,6 +90,20 @@ def unknown_run(primary: ProviderAccount, recurring: RecurringCharge) -> Payment
     (payment,) = payments_of(recurring)
     assert payment.status == PaymentStatus.UNKNOWN
     return payment
+
+
+def given_back_not_found(
+    primary: ProviderAccount, recurring: RecurringCharge
+) -> Payment:
+    """The slot's unknown charge failed as not found at the gateway, and
+    its slot given back for the run to try again."""
+    lost = unknown_run(primary, recurring)
+    Payment.objects.filter(pk=lost.pk).update(
+        status=PaymentStatus.FAILED, failure_code="not_found_at_provider"
+    )
+    lost.refresh_from_db()
+    assert recurring_slot_give_back(lost)
+    return lost
 
 
 def payments_of(recurring: RecurringCharge) -> list[Payment]:

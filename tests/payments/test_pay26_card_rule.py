@@ -17,7 +17,6 @@ from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services.events import payment_event_apply
 from payments.services.recurring import (
     recurring_charges_report,
-    recurring_slot_give_back,
 )
 from tests.factories import ProviderAccountFactory
 from tests.payments.decline_answers import (
@@ -28,10 +27,10 @@ from tests.payments.decline_answers import (
 )
 from tests.payments.recurring_setup import (
     charges,
+    given_back_not_found,
     new_charge_on,
     payments_of,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
-    unknown_run,
 )
 
 pytestmark = pytest.mark.django_db
@@ -251,12 +250,7 @@ def test_a_second_decline_on_a_declined_payment_keeps_the_first(
 
 
 def test_a_decline_after_not_found_leaves_the_periods_retry_alone(primary, recurring):
-    lost = unknown_run(primary, recurring)
-    Payment.objects.filter(pk=lost.pk).update(
-        status=PaymentStatus.FAILED, failure_code="not_found_at_provider"
-    )
-    lost.refresh_from_db()
-    assert recurring_slot_give_back(lost)
+    lost = given_back_not_found(primary, recurring)
     assert recurring_charges_report().charged == 1  # the period's retry
     made = charges(primary)
 

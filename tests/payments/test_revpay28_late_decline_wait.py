@@ -7,18 +7,17 @@ the wait's end: the unpaid period served for up to ten more days)."""
 
 import pytest
 
-from payments.models import Payment, PaymentStatus, RecurringStatus
+from payments.models import RecurringStatus
 from payments.providers.base import Decline
 from payments.services.events import payment_event_apply
 from payments.services.recurring import (
     recurring_charges_report,
-    recurring_slot_give_back,
 )
 from tests.payments.recurring_setup import (
     charges,
+    given_back_not_found,
     payments_of,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
-    unknown_run,
 )
 
 pytestmark = pytest.mark.django_db
@@ -27,12 +26,7 @@ pytestmark = pytest.mark.django_db
 def test_a_late_decline_with_a_wait_still_stops_the_charge_at_the_next_run(
     primary, recurring
 ):
-    lost = unknown_run(primary, recurring)
-    Payment.objects.filter(pk=lost.pk).update(
-        status=PaymentStatus.FAILED, failure_code="not_found_at_provider"
-    )
-    lost.refresh_from_db()
-    assert recurring_slot_give_back(lost)
+    lost = given_back_not_found(primary, recurring)
     made = charges(primary)
 
     payment_event_apply(

@@ -17,6 +17,22 @@ def carrier(slug: str, priority: int = 10, **settings: object) -> ProviderAccoun
     )
 
 
+def fedex_account() -> ProviderAccount:
+    """The FedEx sandbox account ``fedex-main``, tried once a call, its
+    breaker far off."""
+    return ProviderAccountFactory(
+        kind="shipping",
+        provider="fedex",
+        slug="fedex-main",
+        settings={
+            "account_number": "740561073",
+            "max_attempts": 1,
+            "breaker_consecutive_failures": 50,
+        },
+        credentials={"client_id": "k", "client_secret": "fedex-secret-do-not-log"},
+    )
+
+
 def shop(**overrides: object) -> services.RateShopResult:
     return services.rates_shop(request=requests.rate_request(**overrides))
 
@@ -57,13 +73,14 @@ def pickup_day(days: int):
     return database_now().astimezone(UTC).date() + timedelta(days=days)
 
 
-def api_client(*scopes: str):
-    """A storefront API client whose key holds ``scopes``."""
+def api_client(*scopes: str, raise_request_exception: bool = True):
+    """A storefront API client whose key holds ``scopes`` (a server error
+    an answer, not raised, with ``raise_request_exception=False``)."""
     from rest_framework.test import APIClient
 
     from tests.factories import ApiKeyFactory
 
-    client = APIClient()
+    client = APIClient(raise_request_exception=raise_request_exception)
     key = ApiKeyFactory(scopes=list(scopes))
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
     return client

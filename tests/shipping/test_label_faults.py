@@ -8,12 +8,11 @@ import pytest
 import requests as rq
 import responses
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from shipping import codec, services
 from shipping.models import RateQuote, Shipment, ShipmentAttempt
-from tests.factories import ApiKeyFactory, ProviderAccountFactory
 from tests.shipping.contract import requests
+from tests.shipping.helpers import api_client, fedex_account
 from tests.shipping.providers.wire import load
 
 pytestmark = pytest.mark.django_db
@@ -22,25 +21,8 @@ FEDEX = "https://apis-sandbox.fedex.com"
 SHIPMENTS = "/api/v1/shipping/shipments/"
 
 
-def _api() -> APIClient:
-    key = ApiKeyFactory(scopes=["shipping:read", "shipping:write"])
-    client = APIClient(raise_request_exception=False)
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    return client
-
-
-def _fedex():
-    return ProviderAccountFactory(
-        kind="shipping",
-        provider="fedex",
-        slug="fedex-main",
-        settings={
-            "account_number": "740561073",
-            "max_attempts": 1,
-            "breaker_consecutive_failures": 50,
-        },
-        credentials={"client_id": "k", "client_secret": "fedex-secret-do-not-log"},
-    )
+def _api():
+    return api_client("shipping:read", "shipping:write", raise_request_exception=False)
 
 
 def _quote(account, carrier, service, **values) -> RateQuote:
@@ -78,7 +60,7 @@ def _quote(account, carrier, service, **values) -> RateQuote:
     ],
 )
 def test_a_fedex_label_200_with_a_broken_body_leaves_the_label_unknown(body):
-    account = _fedex()
+    account = fedex_account()
     quote = _quote(account, "fedex", "FEDEX_GROUND")
     api = _api()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
@@ -185,7 +167,7 @@ def test_a_fedex_buy_whose_answer_breaks_the_parser_ends_unknown():
     after 10 minutes 'as unknown' (docs/shipping.md), but FedEx cannot look
     labels up: the row must at least end 'unknown' (the state staff watch),
     not 'purchasing' for ever."""
-    account = _fedex()
+    account = fedex_account()
     quote = _quote(account, "fedex", "FEDEX_GROUND")
     api = _api()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
@@ -280,7 +262,7 @@ def test_a_void_answer_of_the_wrong_shape_is_a_void_in_doubt_not_a_500():
     label may well be void at FedEx, so the storefront is told what a lost
     void answer tells it (502 carrier_unknown: try the void again), not 500,
     and the label is kept as bought until a void is confirmed."""
-    account = _fedex()
+    account = fedex_account()
     shipment = _bought(account, "fedex", "794644790138")
     api = _api()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
@@ -304,7 +286,7 @@ def test_a_fedex_label_whose_answer_was_lost_has_an_end(admin_client):
     202 'unknown'. FedEx has no look-up, so reconciliation (sweep, one-off,
     the admin's button) can never settle it: the admin says so (a warning,
     not a success), and staff settle it by hand with what FedEx shows."""
-    account = _fedex()
+    account = fedex_account()
     quote = _quote(account, "fedex", "FEDEX_GROUND")
     api = _api()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
@@ -352,7 +334,7 @@ def test_a_buy_whose_process_died_ends_unknown_when_the_carrier_cannot_say():
     """A FedEx buy left 'purchasing' (the worker died mid-call): FedEx has no
     look-up, so past the claim life the sweep makes it 'unknown' (the state
     staff watch and settle); a younger one may still be under way."""
-    account = _fedex()
+    account = fedex_account()
     old = _bought(account, "fedex", "", status="purchasing", idempotency_key="o")
     young = _bought(account, "fedex", "", status="purchasing", idempotency_key="y")
     Shipment.objects.filter(pk=old.pk).update(
@@ -367,7 +349,7 @@ def test_a_buy_whose_process_died_ends_unknown_when_the_carrier_cannot_say():
 
 
 def test_the_sweep_asks_the_least_recently_asked_first():
-    account = _fedex()
+    account = fedex_account()
     first = _bought(account, "fedex", "", status="unknown", idempotency_key="a")
     second = _bought(account, "fedex", "", status="unknown", idempotency_key="b")
     services.shipments_reconcile_unknown(limit=1)
@@ -378,7 +360,7 @@ def test_the_sweep_asks_the_least_recently_asked_first():
 
 
 def test_an_unknown_label_past_a_day_is_reported_to_staff_once(caplog):
-    account = _fedex()
+    account = fedex_account()
     shipment = _bought(account, "fedex", "", status="unknown", idempotency_key="a")
     Shipment.objects.filter(pk=shipment.pk).update(
         created_at=timezone.now() - timedelta(days=1, minutes=1)

@@ -8,7 +8,6 @@ import pytest
 import requests as rq
 import responses
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from shipping import codec, services
 from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST
@@ -16,8 +15,8 @@ from shipping.models import Pickup, PickupStatus, RateQuote, Shipment
 from shipping.schedules import JOBS
 from shipping.services import pickups
 from shipping.tasks import sweep_stuck_pickups
-from tests.factories import ApiKeyFactory, ProviderAccountFactory
 from tests.shipping.contract import requests
+from tests.shipping.helpers import api_client, fedex_account
 from tests.shipping.providers.wire import load
 
 pytestmark = pytest.mark.django_db
@@ -26,25 +25,8 @@ FEDEX = "https://apis-sandbox.fedex.com"
 PICKUPS = "/api/v1/shipping/pickups/"
 
 
-def _api() -> APIClient:
-    key = ApiKeyFactory(scopes=["shipping:read", "shipping:write"])
-    client = APIClient(raise_request_exception=False)
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    return client
-
-
-def _fedex():
-    return ProviderAccountFactory(
-        kind="shipping",
-        provider="fedex",
-        slug="fedex-main",
-        settings={
-            "account_number": "740561073",
-            "max_attempts": 1,
-            "breaker_consecutive_failures": 50,
-        },
-        credentials={"client_id": "k", "client_secret": "fedex-secret-do-not-log"},
-    )
+def _api():
+    return api_client("shipping:read", "shipping:write", raise_request_exception=False)
 
 
 def _bought(account, number: str) -> Shipment:
@@ -96,7 +78,7 @@ def test_a_pickup_whose_answer_breaks_the_parser_is_left_for_staff_to_settle():
     """A 200 of the wrong shape: no 500, the pickup 'unknown' (it may be
     booked, so it still holds its shipments), staff settle it, and then
     the shipments can be booked again."""
-    account = _fedex()
+    account = fedex_account()
     shipment = _bought(account, "794644790138")
     api = _api()
     body = _body(account, shipment)
@@ -133,7 +115,7 @@ def _requested(account, key: str) -> Pickup:
 
 
 def test_a_booking_whose_process_died_is_swept_to_unknown_for_staff():
-    account = _fedex()
+    account = fedex_account()
     stuck, fresh = _requested(account, "died"), _requested(account, "fresh")
     stuck.shipments.set([_bought(account, "794644790138")])
     old = timezone.now() - pickups.STUCK_REQUESTED - timedelta(seconds=1)
@@ -154,7 +136,7 @@ def test_a_pickup_the_carrier_never_processed_is_a_503_the_shop_may_retry(fault)
     """Not a 202 'failed' its key replays: 503 carrier_unavailable (with the
     carrier's Retry-After), the failed row kept for staff, and the same key
     books once the carrier is back."""
-    account = _fedex()
+    account = fedex_account()
     api = _api()
     body = _body(account)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
@@ -192,7 +174,7 @@ def test_a_pickup_the_carrier_never_processed_is_a_503_the_shop_may_retry(fault)
 def test_a_lost_token_answer_leaves_no_pickup_in_doubt():
     """The token call timed out: the booking never went out, so the pickup
     is not 'unknown' (holding its shipments until staff settle it)."""
-    account = _fedex()
+    account = fedex_account()
     api = _api()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.post(f"{FEDEX}/oauth/token", body=rq.exceptions.ReadTimeout("lost"))

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from shipping import codec, services
 from shipping.models import RateQuote, ShipmentStatus
-from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests
+from tests.shipping.helpers import fedex_account
 
 pytestmark = pytest.mark.django_db
 
@@ -19,17 +19,7 @@ FEDEX = "https://apis-sandbox.fedex.com"
 
 
 def _fedex_quote() -> RateQuote:
-    account = ProviderAccountFactory(
-        kind="shipping",
-        provider="fedex",
-        slug="fedex-main",
-        settings={
-            "account_number": "740561073",
-            "max_attempts": 1,
-            "breaker_consecutive_failures": 50,
-        },
-        credentials={"client_id": "k", "client_secret": "fedex-secret-do-not-log"},
-    )
+    account = fedex_account()
     return RateQuote.objects.create(
         fingerprint="f" * 64,
         account=account,
