@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings as django_settings
-from django.utils import timezone
 
 from integrations import redis_line
 from integrations.ratelimit import limiter_for
@@ -20,10 +19,9 @@ from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
 from storefront_hooks.services import handoff
-from storefront_hooks.services import queue as delivery_queue
-from storefront_hooks.services.deliveries import render_body
 from storefront_hooks.transport import endpoint_client
 from tests.integrations.test_revcore20_webhook_clock_outage import ClosingPort
+from tests.storefront_hooks.cap_setup import enqueued, made_row_id
 from tests.storefront_hooks.conftest import HOOK_PATH
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
@@ -32,23 +30,9 @@ CAP = 1
 DELIVERIES = 4
 
 
-def _row(endpoint) -> int:
-    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
-    return WebhookDelivery.objects.create(
-        endpoint=endpoint, event_type="payment.captured", body=body
-    ).pk
-
-
 @pytest.fixture
 def broker(monkeypatch) -> list[int]:
-    """What ``enqueue`` hands to django-q, in order."""
-    tasks: list[int] = []
-
-    def async_task(func, delivery_id, *args, **kwargs):
-        tasks.append(delivery_id)
-
-    monkeypatch.setattr(delivery_queue, "async_task", async_task)
-    return tasks
+    return enqueued(monkeypatch)
 
 
 @pytest.fixture
@@ -58,7 +42,7 @@ def held(settings, make_endpoint, receiver, broker):
     settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = CAP
     receiver.route("POST", HOOK_PATH, respond(200))
     endpoint = make_endpoint()[0]
-    row = _row(endpoint)
+    row = made_row_id(endpoint)
     endpoint_client(endpoint)  # the cap on the loaded account, as a delivery has
     with limiter_for(endpoint.account).concurrency_slot():
         assert services.delivery_send(delivery_id=row) == "pending"
@@ -103,7 +87,7 @@ def test_in_a_noted_outage_redis_is_not_asked(held, dying_redis, hand_ons, caplo
     outage.failed(redis_line.RedisConnectionError("dropped"))  # a payment's gate
     caplog.set_level(logging.INFO)
     for _ in range(DELIVERIES):
-        assert services.delivery_send(delivery_id=_row(endpoint)) == "delivered"
+        assert services.delivery_send(delivery_id=made_row_id(endpoint)) == "delivered"
     assert len(hand_ons) == DELIVERIES
     assert dying_redis.accepted == 0
     # The outage's own line (its note above) only: none per delivery.
@@ -123,7 +107,7 @@ def test_an_outage_it_meets_is_noted_once(
     first = dying_redis.accepted
     assert first >= 1
     for _ in range(DELIVERIES):
-        assert services.delivery_send(delivery_id=_row(endpoint)) == "delivered"
+        assert services.delivery_send(delivery_id=made_row_id(endpoint)) == "delivered"
     assert dying_redis.accepted == first
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [r.name for r in warnings] == [redis_line.logger.name]
@@ -132,7 +116,7 @@ def test_an_outage_it_meets_is_noted_once(
 def test_the_row_not_handed_on_goes_out_on_its_turn(held, dying_redis, broker):
     endpoint, waiting = held
     outage.failed(redis_line.RedisConnectionError("dropped"))
-    assert services.delivery_send(delivery_id=_row(endpoint)) == "delivered"
+    assert services.delivery_send(delivery_id=made_row_id(endpoint)) == "delivered"
     row = WebhookDelivery.objects.get(pk=waiting)
     assert waiting not in broker  # not handed on: not queued early
     # Its turn comes: sent in the outage (no cap held then).

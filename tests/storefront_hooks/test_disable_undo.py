@@ -15,22 +15,14 @@ from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import (
     STREAK_DISABLED_PREFIX,
-    WebhookDelivery,
     WebhookEndpoint,
 )
 from storefront_hooks.services import deliveries
-from storefront_hooks.services.deliveries import render_body
 from tests.factories import ApiKeyFactory
+from tests.storefront_hooks.cap_setup import made_row
 from tests.storefront_hooks.conftest import HOOK_PATH, machine_clock
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _row(endpoint) -> WebhookDelivery:
-    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
-    return WebhookDelivery.objects.create(
-        endpoint=endpoint, event_type="payment.captured", body=body
-    )
 
 
 def _streaking(endpoint, start) -> None:
@@ -49,7 +41,7 @@ def test_a_success_leaves_a_staff_disable_made_after_the_streak_disable(
     start = timezone.now()
     _streaking(endpoint, start)
     receiver.route("POST", HOOK_PATH, respond(200), respond(500))
-    mine, theirs = _row(endpoint), _row(endpoint)
+    mine, theirs = made_row(endpoint), made_row(endpoint)
     api = APIClient()
     key = ApiKeyFactory(scopes=["webhooks:manage"])
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
@@ -83,7 +75,7 @@ def test_a_success_leaves_a_410_settled_after_the_streak_disable(
     start = timezone.now()
     _streaking(endpoint, start)
     receiver.route("POST", HOOK_PATH, respond(200), respond(410), respond(500))
-    mine, gone, theirs = _row(endpoint), _row(endpoint), _row(endpoint)
+    mine, gone, theirs = made_row(endpoint), made_row(endpoint), made_row(endpoint)
     post = deliveries.delivery_post
 
     def post_nested(ep, delivery, *, timestamp):
@@ -135,7 +127,7 @@ def test_a_success_ends_a_streak_begun_before_it_whatever_the_clocks(
     attempt began after the failure's, so the streak is over."""
     endpoint, _secret = make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(500), respond(200))
-    theirs, mine = _row(endpoint), _row(endpoint)
+    theirs, mine = made_row(endpoint), made_row(endpoint)
     assert services.delivery_send(delivery_id=theirs.pk) == "failed"
 
     with (
@@ -156,7 +148,7 @@ def test_a_failure_begun_after_a_success_keeps_its_streak_whatever_the_clocks(
     been answered after the 200, so the success's settle keeps its streak."""
     endpoint, _secret = make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(200), respond(500))
-    mine, theirs = _row(endpoint), _row(endpoint)
+    mine, theirs = made_row(endpoint), made_row(endpoint)
     post = deliveries.delivery_post
 
     def post_then_other_worker_fails(ep, delivery, *, timestamp):
@@ -186,7 +178,7 @@ def test_a_success_leaves_a_streak_disable_begun_after_it_whatever_the_clocks(
     settings.STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS = 0
     endpoint, _secret = make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(200), respond(500))
-    mine, theirs = _row(endpoint), _row(endpoint)
+    mine, theirs = made_row(endpoint), made_row(endpoint)
     post = deliveries.delivery_post
 
     def post_then_other_worker_disables(ep, delivery, *, timestamp):

@@ -21,26 +21,18 @@ from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
 from storefront_hooks.services import deliveries, sweep
 from storefront_hooks.services import rows as rows_module
 from storefront_hooks.services.claim import delivery_claim
-from storefront_hooks.services.deliveries import render_body
 from tests.pg import drop_pooled_connection
+from tests.storefront_hooks.cap_setup import made_row
 from tests.storefront_hooks.conftest import HOOK_PATH
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _row(endpoint) -> WebhookDelivery:
-    # Made directly: with Q_SYNC an emitted event would be sent at commit.
-    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
-    return WebhookDelivery.objects.create(
-        endpoint=endpoint, event_type="payment.captured", body=body
-    )
 
 
 def test_claim_loads_the_row_endpoint_and_account_as_the_orm_does(
     make_endpoint,
 ) -> None:
     endpoint, _secret = make_endpoint(event_types=["payment.*", "email.*"])
-    row = _row(endpoint)
+    row = made_row(endpoint)
     now = timezone.now()
 
     claimed = delivery_claim(row.pk, now)
@@ -60,7 +52,7 @@ def test_claim_loads_the_row_endpoint_and_account_as_the_orm_does(
 
 def test_a_disabled_endpoints_row_is_not_claimed(make_endpoint) -> None:
     endpoint, _secret = make_endpoint()
-    row = _row(endpoint)
+    row = made_row(endpoint)
     services.endpoint_disable(endpoint=endpoint, reason="test")
 
     assert delivery_claim(row.pk, timezone.now()) is None
@@ -73,7 +65,7 @@ def test_success_and_failure_settle_outside_a_transaction(
 ) -> None:
     endpoint, _secret = make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(500), respond(200))
-    row = _row(endpoint)
+    row = made_row(endpoint)
 
     assert services.delivery_send(delivery_id=row.pk) == DeliveryStatus.FAILED
     row.refresh_from_db()
@@ -105,7 +97,7 @@ def test_a_success_ends_a_failing_streak_another_worker_began_meanwhile(
     # its failure is settled while this one's answer is on its way. (One
     # that began after this attempt keeps its streak: the test below.)
     receiver.route("POST", HOOK_PATH, respond(200), respond(500))
-    mine, theirs, later = _row(endpoint), _row(endpoint), _row(endpoint)
+    mine, theirs, later = made_row(endpoint), made_row(endpoint), made_row(endpoint)
     start = timezone.now()
     post = deliveries.delivery_post
 
@@ -157,7 +149,7 @@ def test_a_failure_answered_after_a_success_keeps_its_streak(
     settings.STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS = 1
     endpoint, _secret = make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(200), respond(500))
-    mine, theirs, later = _row(endpoint), _row(endpoint), _row(endpoint)
+    mine, theirs, later = made_row(endpoint), made_row(endpoint), made_row(endpoint)
     start = timezone.now()
     _other_worker_answers_after_mine(monkeypatch, mine, theirs, start, "failed")
 
@@ -186,7 +178,7 @@ def test_a_success_undoes_the_disable_a_failure_settled_meanwhile_made(
         failing_since=start - timedelta(hours=61)
     )
     receiver.route("POST", HOOK_PATH, respond(200), respond(500))
-    mine, theirs, waiting = _row(endpoint), _row(endpoint), _row(endpoint)
+    mine, theirs, waiting = made_row(endpoint), made_row(endpoint), made_row(endpoint)
     _other_worker_answers_after_mine(monkeypatch, mine, theirs, start, "failed")
     enqueued: list[int] = []
     monkeypatch.setattr(
@@ -213,7 +205,7 @@ def test_a_success_leaves_a_410_disable_settled_meanwhile(
         failing_since=start - timedelta(hours=61)
     )
     receiver.route("POST", HOOK_PATH, respond(200), respond(410))
-    mine, theirs = _row(endpoint), _row(endpoint)
+    mine, theirs = made_row(endpoint), made_row(endpoint)
     _other_worker_answers_after_mine(monkeypatch, mine, theirs, start, "failed")
 
     assert services.delivery_send(delivery_id=mine.pk, now=start) == "delivered"
@@ -231,7 +223,7 @@ def test_a_success_ends_a_failing_streak_in_its_one_settle_statement(
 ) -> None:
     endpoint, _secret = make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(200))
-    row = _row(endpoint)
+    row = made_row(endpoint)
     type(endpoint).objects.filter(pk=endpoint.pk).update(
         failing_since=timezone.now() - timedelta(hours=1)
     )
@@ -273,7 +265,7 @@ def test_a_success_whose_settle_lost_its_connection_is_settled_not_sent_again(
 ) -> None:
     endpoint, _secret = make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(200))
-    row = _row(endpoint)
+    row = made_row(endpoint)
     start = timezone.now()
     _drop_connection_after_post(monkeypatch)
 
@@ -299,7 +291,7 @@ def test_a_settle_refused_twice_is_failed_on_our_side_and_sent_again_later(
 ) -> None:
     endpoint, _secret = make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(200))
-    row = _row(endpoint)
+    row = made_row(endpoint)
     tries: list[int] = []
 
     def settle(delivery, attempt, now):
@@ -324,7 +316,7 @@ def test_a_settle_that_committed_but_lost_its_answer_reports_delivered(
     (its own commit), not a claim the sweeper took."""
     endpoint, _secret = make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(200))
-    row = _row(endpoint)
+    row = made_row(endpoint)
     real = rows_module._relaxed_delivered
     calls: list[int] = []
 
@@ -353,7 +345,7 @@ def test_a_2xx_whose_body_has_a_nul_byte_is_delivered_not_sent_again(
     replaced, so the success is not 'failed on our side' and sent again."""
     endpoint, _secret = make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(200, body=b"ok\x00"))
-    row = _row(endpoint)
+    row = made_row(endpoint)
 
     sent = services.delivery_send(delivery_id=row.pk)
 
@@ -369,7 +361,7 @@ def test_an_endpoint_answering_500_with_a_nul_byte_counts_as_failing(
     not ours, whatever bytes its body holds."""
     endpoint, _secret = make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(500, body=b"boom\x00"))
-    row = _row(endpoint)
+    row = made_row(endpoint)
     now = timezone.now()
 
     services.delivery_send(delivery_id=row.pk, now=now)
@@ -391,7 +383,7 @@ def test_no_relaxed_statement_runs_in_a_transaction_opened_by_hand(
     the settle take the ORM path, so the caller's commit is not relaxed."""
     endpoint, _secret = make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(200))
-    row = _row(endpoint)
+    row = made_row(endpoint)
     transaction.set_autocommit(False)
     try:
         with CaptureQueriesContext(connection) as queries:
@@ -413,7 +405,7 @@ def test_an_endpoint_deleted_between_post_and_settle_ends_the_attempt_quietly(
 ) -> None:
     endpoint, _secret = make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(200), respond(500))
-    row, row2 = _row(endpoint), _row(endpoint)
+    row, row2 = made_row(endpoint), made_row(endpoint)
     post = deliveries.delivery_post
 
     def post_then_delete(endpoint, delivery, *, timestamp):
@@ -437,7 +429,7 @@ def test_concurrent_settles_and_sweeps_on_one_endpoint(receiver, make_endpoint) 
     endpoint, _secret = make_endpoint()
     answers = [respond(random.choice([200, 500])) for _ in range(400)]
     receiver.route("POST", HOOK_PATH, *answers)
-    ids = [_row(endpoint).pk for _ in range(120)]
+    ids = [made_row(endpoint).pk for _ in range(120)]
     errors: list[BaseException] = []
     todo = list(ids)
     lock = threading.Lock()
@@ -487,7 +479,7 @@ def test_a_success_settled_after_the_sweeper_took_it_back_is_delivered(
     settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS = max_attempts
     endpoint, _secret = make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(200))
-    row = _row(endpoint)
+    row = made_row(endpoint)
     start = timezone.now()
     post = deliveries.delivery_post
 
@@ -522,7 +514,7 @@ def test_a_success_settled_after_the_sweeper_took_it_back_ends_its_streak(
     settings.STOREFRONT_WEBHOOK_DISABLE_AFTER_HOURS = 1
     endpoint, _secret = make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(200), respond(500))
-    row, later = _row(endpoint), _row(endpoint)
+    row, later = made_row(endpoint), made_row(endpoint)
     start = timezone.now()
     post = deliveries.delivery_post
 
@@ -554,7 +546,7 @@ def test_a_success_whose_settle_is_refused_twice_on_its_last_attempt_is_not_dead
     settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS = 1
     endpoint, _secret = make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(200))
-    row = _row(endpoint)
+    row = made_row(endpoint)
 
     def settle(delivery, attempt, now):
         raise OperationalError("deadlock detected")

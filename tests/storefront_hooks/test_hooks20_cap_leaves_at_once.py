@@ -7,16 +7,14 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from integrations.clock import database_now
 from integrations.models import DeliveryStatus
-from integrations.ratelimit import RateLimiter, limiter_for
+from integrations.ratelimit import RateLimiter
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
-from storefront_hooks.services.deliveries import render_body
-from storefront_hooks.transport import endpoint_client
+from tests.storefront_hooks.cap_setup import made_row_id, slots_taken
 from tests.storefront_hooks.conftest import HOOK_PATH
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,23 +23,14 @@ CAP = 2
 HELD_FOR = 30.0  # seconds the deliveries in flight have been out so far
 
 
-def _row(endpoint, **fields) -> int:
-    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
-    return WebhookDelivery.objects.create(
-        endpoint=endpoint, event_type="payment.captured", body=body, **fields
-    ).pk
-
-
 @contextlib.contextmanager
 def _slots_held(endpoint, since):
     """``CAP`` deliveries in flight since ``since``: rows claimed, slots taken."""
     for _ in range(CAP):
-        _row(endpoint, status=DeliveryStatus.DELIVERING, claimed_at=since, attempts=1)
-    endpoint_client(endpoint)  # the cap on the loaded account, as a delivery has
-    limiter = limiter_for(endpoint.account)
-    with contextlib.ExitStack() as stack:
-        for _ in range(CAP):
-            stack.enter_context(limiter.concurrency_slot())
+        made_row_id(
+            endpoint, status=DeliveryStatus.DELIVERING, claimed_at=since, attempts=1
+        )
+    with slots_taken(endpoint, CAP):
         yield
 
 
@@ -65,8 +54,8 @@ def test_a_run_over_the_cap_tries_once_and_leaves(settings, make_endpoint, slot_
     endpoint = make_endpoint()[0]
     start = database_now()
     for _ in range(3):
-        _row(endpoint)  # ahead of it in the endpoint's queue
-    refused = _row(endpoint)
+        made_row_id(endpoint)  # ahead of it in the endpoint's queue
+    refused = made_row_id(endpoint)
     with _slots_held(endpoint, start - timedelta(seconds=HELD_FOR)):
         slot_tries.clear()
         status = services.delivery_send(delivery_id=refused, now=start)
@@ -87,6 +76,6 @@ def test_a_free_slot_is_still_taken_at_once(settings, make_endpoint, receiver):
     settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = CAP
     receiver.route("POST", HOOK_PATH, respond(200))
     endpoint = make_endpoint()[0]
-    delivery_id = _row(endpoint)
+    delivery_id = made_row_id(endpoint)
     assert services.delivery_send(delivery_id=delivery_id) == "delivered"
     assert len(receiver.requests) == 1

@@ -12,13 +12,12 @@ import time
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from integrations.models import DeliveryStatus
 from integrations.testing.faultserver import FaultServer, respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
-from storefront_hooks.services.deliveries import render_body
+from tests.storefront_hooks.cap_setup import made_row_id
 from tests.storefront_hooks.conftest import HOOK_PATH
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,14 +25,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CONNECT, READ = 0.5, 1.0  # the deadline: 1.5 s
 SLOW = 0.6  # seconds the slow receiver takes to answer 200
 AHEAD, BEHIND = 3, 3  # the slow endpoint's deliveries queued before, after
-
-
-def _row(endpoint) -> int:
-    # Made directly: with Q_SYNC a row enqueued on commit would be sent at once.
-    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
-    return WebhookDelivery.objects.create(
-        endpoint=endpoint, event_type="payment.captured", body=body
-    ).pk
 
 
 def _one_worker(tasks: queue.Queue, finished: dict[int, float]) -> None:
@@ -81,9 +72,9 @@ def test_a_slow_endpoint_holds_the_one_worker_only_for_the_tasks_ahead(
     # 2xx, slowly: its breaker never trips, only the deadline bounds a call.
     receiver.route("POST", HOOK_PATH, respond(200, latency=SLOW))
     slow = make_endpoint()[0]
-    ahead = [_row(slow) for _ in range(AHEAD)]
-    other = _row(fast)
-    behind = [_row(slow) for _ in range(BEHIND)]
+    ahead = [made_row_id(slow) for _ in range(AHEAD)]
+    other = made_row_id(fast)
+    behind = [made_row_id(slow) for _ in range(BEHIND)]
 
     finished = _run_one_worker(ahead, other, behind)
 
@@ -107,8 +98,8 @@ def test_a_hung_endpoint_holds_it_until_its_breaker_opens(
     receiver.route("POST", HOOK_PATH, respond(200, latency=3 * HUNG_READ))  # too late
     hung = make_endpoint()[0]
     tripped_after = settings.BREAKER_CONSECUTIVE_FAILURES
-    ahead = [_row(hung) for _ in range(tripped_after + 3)]
-    other = _row(fast)
+    ahead = [made_row_id(hung) for _ in range(tripped_after + 3)]
+    other = made_row_id(fast)
 
     finished = _run_one_worker(ahead, other, [])
 

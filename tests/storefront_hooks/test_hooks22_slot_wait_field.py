@@ -4,22 +4,17 @@ whose real error happens to begin like the old marker is never handed a
 slot, a held row whose last error is rewritten still is, and staff read the
 cap's refusal as the last error, no marker before it."""
 
-import contextlib
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from integrations.clock import database_now
 from integrations.models import DeliveryStatus
-from integrations.ratelimit import limiter_for
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
 from storefront_hooks.services import handoff
-from storefront_hooks.services import queue as delivery_queue
-from storefront_hooks.services.deliveries import render_body
-from storefront_hooks.transport import endpoint_client
+from tests.storefront_hooks.cap_setup import enqueued, made_row_id, slots_taken
 from tests.storefront_hooks.conftest import HOOK_PATH
 
 # Rows are queued when their transaction commits.
@@ -30,33 +25,9 @@ CAP = 2
 OLD_MARKER = "Waiting for a free slot: "
 
 
-def _row(endpoint, **fields) -> int:
-    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
-    return WebhookDelivery.objects.create(
-        endpoint=endpoint, event_type="payment.captured", body=body, **fields
-    ).pk
-
-
 @pytest.fixture
 def broker(monkeypatch) -> list[int]:
-    """What ``enqueue`` hands to django-q, in order."""
-    tasks: list[int] = []
-
-    def async_task(func, delivery_id, *args, **kwargs):
-        tasks.append(delivery_id)
-
-    monkeypatch.setattr(delivery_queue, "async_task", async_task)
-    return tasks
-
-
-@contextlib.contextmanager
-def _slots_taken(endpoint, count: int):
-    endpoint_client(endpoint)  # the cap on the loaded account, as a delivery has
-    limiter = limiter_for(endpoint.account)
-    with contextlib.ExitStack() as stack:
-        for _ in range(count):
-            stack.enter_context(limiter.concurrency_slot())
-        yield
+    return enqueued(monkeypatch)
 
 
 @pytest.fixture
@@ -67,8 +38,8 @@ def capped(settings, make_endpoint, receiver):
 
 
 def test_a_held_row_is_marked_by_its_field_not_its_last_error(capped, broker):
-    held = _row(capped)
-    with _slots_taken(capped, CAP):
+    held = made_row_id(capped)
+    with slots_taken(capped, CAP):
         assert services.delivery_send(delivery_id=held) == "pending"
 
     row = WebhookDelivery.objects.get(pk=held)
@@ -77,7 +48,7 @@ def test_a_held_row_is_marked_by_its_field_not_its_last_error(capped, broker):
     assert not row.last_error.startswith(OLD_MARKER), row.last_error
     assert "in flight" in row.last_error
 
-    assert services.delivery_send(delivery_id=_row(capped)) == "delivered"
+    assert services.delivery_send(delivery_id=made_row_id(capped)) == "delivered"
 
     assert broker == [held]  # handed the freed slot
     row.refresh_from_db()
@@ -89,18 +60,18 @@ def test_a_held_row_is_marked_by_its_field_not_its_last_error(capped, broker):
 def test_a_real_error_that_begins_like_the_marker_is_not_handed_a_slot(capped, broker):
     step = database_now() + timedelta(minutes=5)
     # A retry waiting its step whose real error reads like the old marker.
-    failed = _row(
+    failed = made_row_id(
         capped,
         status=DeliveryStatus.FAILED,
         attempts=1,
         next_attempt_at=step,
         last_error=f"{OLD_MARKER}the receiver's own words",
     )
-    held = _row(capped)
-    with _slots_taken(capped, CAP):
+    held = made_row_id(capped)
+    with slots_taken(capped, CAP):
         assert services.delivery_send(delivery_id=held) == "pending"
 
-    assert services.delivery_send(delivery_id=_row(capped)) == "delivered"
+    assert services.delivery_send(delivery_id=made_row_id(capped)) == "delivered"
 
     # Before: the older "marked" retry took the slot, its text cut.
     assert broker == [held]
@@ -110,13 +81,13 @@ def test_a_real_error_that_begins_like_the_marker_is_not_handed_a_slot(capped, b
 
 
 def test_a_held_row_whose_last_error_is_rewritten_still_gets_a_slot(capped, broker):
-    held = _row(capped)
-    with _slots_taken(capped, CAP):
+    held = made_row_id(capped)
+    with slots_taken(capped, CAP):
         assert services.delivery_send(delivery_id=held) == "pending"
     # Its text changed (by hand, or by a later version's wording).
     WebhookDelivery.objects.filter(pk=held).update(last_error="edited by staff")
 
-    assert services.delivery_send(delivery_id=_row(capped)) == "delivered"
+    assert services.delivery_send(delivery_id=made_row_id(capped)) == "delivered"
 
     assert broker == [held]  # before: not found by its text, left to its turn
     row = WebhookDelivery.objects.get(pk=held)
@@ -124,8 +95,8 @@ def test_a_held_row_whose_last_error_is_rewritten_still_gets_a_slot(capped, brok
 
 
 def test_a_held_row_claimed_on_its_turn_no_longer_waits_for_a_slot(capped, broker):
-    held = _row(capped)
-    with _slots_taken(capped, CAP):
+    held = made_row_id(capped)
+    with slots_taken(capped, CAP):
         assert services.delivery_send(delivery_id=held) == "pending"
     # Its turn comes before any slot is handed on: it is sent by the sweep.
     WebhookDelivery.objects.filter(pk=held).update(next_attempt_at=database_now())

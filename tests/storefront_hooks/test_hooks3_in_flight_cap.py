@@ -9,14 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 from django_q.models import Schedule
 
 from integrations.models import DeliveryStatus
 from integrations.testing.faultserver import FaultServer, respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
-from storefront_hooks.services.deliveries import render_body
+from tests.storefront_hooks.cap_setup import made_row_id
 from tests.storefront_hooks.conftest import HOOK_PATH
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,14 +37,6 @@ def held_receiver() -> Iterator[FaultServer]:
     """A receiver whose answers wait for the test (``respond(until=...)``)."""
     with FaultServer(hang_limit=HELD_LIMIT) as server:
         yield server
-
-
-def _row(endpoint) -> int:
-    # Made directly: with Q_SYNC a row enqueued on commit would be sent at once.
-    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
-    return WebhookDelivery.objects.create(
-        endpoint=endpoint, event_type="payment.captured", body=body
-    ).pk
 
 
 def _send_in_worker(delivery_id: int, results: dict[int, str | None]):
@@ -80,7 +71,7 @@ def test_a_delivery_over_the_cap_is_deferred_not_sent_not_failed(
     released = threading.Event()
     held_receiver.route("POST", HOOK_PATH, respond(200, until=released))
     endpoint = make_endpoint(url=held_receiver.url_for(HOOK_PATH))[0]
-    first, second, third = (_row(endpoint) for _ in range(3))
+    first, second, third = (made_row_id(endpoint) for _ in range(3))
     results: dict[int, str | None] = {}
     workers = [_send_in_worker(pk, results) for pk in (first, second)]
     try:
@@ -121,12 +112,12 @@ def test_a_slow_endpoint_at_its_cap_leaves_other_endpoints_alone(
     settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = 1
     slow = _slow_endpoint(make_endpoint, receiver)
     fast = make_endpoint(url=fast_receiver.url_for(HOOK_PATH))[0]
-    held = _row(slow)
+    held = made_row_id(slow)
     results: dict[int, str | None] = {}
     worker = _send_in_worker(held, results)
     _wait_for(lambda: len(receiver.requests) == 1)
 
-    other = _row(fast)
+    other = made_row_id(fast)
     assert services.delivery_send(delivery_id=other) == DeliveryStatus.DELIVERED
     worker.join()
     assert results == {held: "delivered"}
@@ -136,7 +127,7 @@ def test_the_cap_is_configurable_and_zero_means_none(settings, make_endpoint, re
     settings.STOREFRONT_WEBHOOK_READ_TIMEOUT = 5.0
     settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = 0
     endpoint = _slow_endpoint(make_endpoint, receiver)
-    ids = [_row(endpoint) for _ in range(3)]
+    ids = [made_row_id(endpoint) for _ in range(3)]
     results: dict[int, str | None] = {}
     workers = [_send_in_worker(pk, results) for pk in ids]
     _wait_for(lambda: len(receiver.requests) == 3)

@@ -12,19 +12,16 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from django_q.models import Schedule
 
 from integrations.clock import database_now
 from integrations.models import DeliveryStatus
-from integrations.ratelimit import limiter_for
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
 from storefront_hooks.services import sweep
 from storefront_hooks.services.backlog import CAP_WAIT_MAX_SECONDS
-from storefront_hooks.services.deliveries import render_body
 from storefront_hooks.services.queue import schedule_name
-from storefront_hooks.transport import endpoint_client
+from tests.storefront_hooks.cap_setup import made_row_id, slots_taken
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,24 +46,15 @@ def slow_endpoint(settings, make_endpoint):
     return make_endpoint()[0]
 
 
-def _row(endpoint, **fields) -> int:
-    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
-    return WebhookDelivery.objects.create(
-        endpoint=endpoint, event_type="payment.captured", body=body, **fields
-    ).pk
-
-
 @contextlib.contextmanager
 def _slots_held(endpoint, since):
     """``CAP`` deliveries in flight to a slow receiver since ``since``: their
     rows claimed, the cap's slots taken."""
     for _ in range(CAP):
-        _row(endpoint, status=DeliveryStatus.DELIVERING, claimed_at=since, attempts=1)
-    endpoint_client(endpoint)  # the cap on the loaded account, as a delivery has
-    limiter = limiter_for(endpoint.account)
-    with contextlib.ExitStack() as stack:
-        for _ in range(CAP):
-            stack.enter_context(limiter.concurrency_slot())
+        made_row_id(
+            endpoint, status=DeliveryStatus.DELIVERING, claimed_at=since, attempts=1
+        )
+    with slots_taken(endpoint, CAP):
         yield
 
 
@@ -101,7 +89,7 @@ def test_a_backlog_at_the_cap_is_run_about_once_per_row_not_every_tick(
     slow_endpoint, swept
 ):
     start = database_now()
-    backlog = [_row(slow_endpoint) for _ in range(BACKLOG)]
+    backlog = [made_row_id(slow_endpoint) for _ in range(BACKLOG)]
     with _slots_held(slow_endpoint, start - timedelta(seconds=SLOW)):
         runs, busy = _simulate(backlog, swept, start)
 
@@ -119,7 +107,7 @@ def test_a_backlog_at_the_cap_is_run_about_once_per_row_not_every_tick(
 
 def test_a_row_further_back_waits_longer_within_the_bound(slow_endpoint):
     start = database_now()
-    backlog = [_row(slow_endpoint) for _ in range(32)]
+    backlog = [made_row_id(slow_endpoint) for _ in range(32)]
     with _slots_held(slow_endpoint, start - timedelta(seconds=40)):
         for delivery_id in backlog:
             services.delivery_send(delivery_id=delivery_id, now=start)
@@ -135,7 +123,7 @@ def test_a_row_further_back_waits_longer_within_the_bound(slow_endpoint):
 
 def test_the_slot_time_is_at_most_the_call_deadline(slow_endpoint):
     start = database_now()
-    first, second = _row(slow_endpoint), _row(slow_endpoint)
+    first, second = made_row_id(slow_endpoint), made_row_id(slow_endpoint)
     # In flight for 10 minutes by the rows (their workers died): no call
     # holds a slot past the 60 s deadline.
     with _slots_held(slow_endpoint, start - timedelta(minutes=10)):

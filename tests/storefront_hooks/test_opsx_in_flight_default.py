@@ -12,13 +12,12 @@ import time
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from integrations.testing.faultserver import FaultServer, respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
-from storefront_hooks.services.deliveries import render_body
 from tests.platform.conftest import ROOT, clean_env, dev_secrets
+from tests.storefront_hooks.cap_setup import made_row_id
 from tests.storefront_hooks.conftest import HOOK_PATH
 
 # Longest a held answer waits for the test to release it (a failing run).
@@ -65,14 +64,6 @@ def test_the_default_is_one_below_the_workers_and_at_least_one(q_workers, expect
 def test_a_cap_set_explicitly_wins_zero_included():
     assert _started_with(Q_WORKERS="2", STOREFRONT_WEBHOOK_MAX_IN_FLIGHT="5")[1] == 5
     assert _started_with(STOREFRONT_WEBHOOK_MAX_IN_FLIGHT="0")[1] == 0
-
-
-def _row(endpoint) -> int:
-    # Made directly: with Q_SYNC a row enqueued on commit would be sent at once.
-    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
-    return WebhookDelivery.objects.create(
-        endpoint=endpoint, event_type="payment.captured", body=body
-    ).pk
 
 
 def _worker(tasks: queue.Queue, finished: dict[int, str | None]) -> threading.Thread:
@@ -122,8 +113,8 @@ def test_a_slow_endpoint_never_holds_every_worker_under_make_run_defaults(
         # A burst for the slow endpoint queued first, one per worker, then
         # another endpoint's delivery behind it.
         for _ in range(workers):
-            tasks.put(_row(slow))
-        other = _row(fast)
+            tasks.put(made_row_id(slow))
+        other = made_row_id(fast)
         tasks.put(other)
         finished: dict[int, str | None] = {}
         threads = [_worker(tasks, finished) for _ in range(workers)]

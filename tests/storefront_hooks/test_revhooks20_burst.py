@@ -16,19 +16,16 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 from django_q.models import Schedule
 
 from integrations.clock import database_now
 from integrations.models import DeliveryStatus
-from integrations.ratelimit import limiter_for
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
 from storefront_hooks.services import deliveries, handoff
 from storefront_hooks.services import queue as delivery_queue
-from storefront_hooks.services.deliveries import render_body
-from storefront_hooks.transport import endpoint_client
+from tests.storefront_hooks.cap_setup import made_row_id, slots_taken
 from tests.storefront_hooks.conftest import HOOK_PATH
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,13 +34,6 @@ CAP = 2
 WORKERS = 4
 BURST = 10
 ANSWER = 0.05  # seconds the receiver takes: a healthy, fast endpoint
-
-
-def _row(endpoint, **fields) -> int:
-    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
-    return WebhookDelivery.objects.create(
-        endpoint=endpoint, event_type="payment.captured", body=body, **fields
-    ).pk
 
 
 @pytest.fixture
@@ -105,7 +95,7 @@ def test_a_burst_beyond_the_cap_goes_out_as_fast_as_the_endpoint_answers(
     settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = CAP
     receiver.route("POST", HOOK_PATH, respond(200, latency=ANSWER))
     endpoint = make_endpoint()[0]
-    ids = [_row(endpoint) for _ in range(BURST)]
+    ids = [made_row_id(endpoint) for _ in range(BURST)]
 
     for delivery_id in ids:
         broker.put(delivery_id)
@@ -119,16 +109,6 @@ def test_a_burst_beyond_the_cap_goes_out_as_fast_as_the_endpoint_answers(
     assert not Schedule.objects.filter(func=delivery_queue.DELIVER_TASK).exists()
 
 
-@contextlib.contextmanager
-def _slots_taken(endpoint, count: int):
-    endpoint_client(endpoint)  # the cap on the loaded account, as a delivery has
-    limiter = limiter_for(endpoint.account)
-    with contextlib.ExitStack() as stack:
-        for _ in range(count):
-            stack.enter_context(limiter.concurrency_slot())
-        yield
-
-
 def test_a_freed_slot_goes_to_the_oldest_held_row_once(
     settings, make_endpoint, receiver, broker
 ):
@@ -136,8 +116,8 @@ def test_a_freed_slot_goes_to_the_oldest_held_row_once(
     receiver.route("POST", HOOK_PATH, respond(200))
     endpoint = make_endpoint()[0]
     start = database_now()
-    held = [_row(endpoint) for _ in range(3)]
-    with _slots_taken(endpoint, CAP):
+    held = [made_row_id(endpoint) for _ in range(3)]
+    with slots_taken(endpoint, CAP):
         for delivery_id in held:
             assert services.delivery_send(delivery_id=delivery_id) == "pending"
     # Nothing handed on while every slot was taken.
@@ -145,8 +125,8 @@ def test_a_freed_slot_goes_to_the_oldest_held_row_once(
     assert Schedule.objects.filter(func=delivery_queue.DELIVER_TASK).count() == 3
 
     # One delivery in flight (a slot of the two taken), one sent and done.
-    with _slots_taken(endpoint, CAP - 1):
-        fresh = _row(endpoint)
+    with slots_taken(endpoint, CAP - 1):
+        fresh = made_row_id(endpoint)
         assert services.delivery_send(delivery_id=fresh) == "delivered"
 
     # Its freed slot went to the oldest held row, made due, its schedule dropped;
@@ -177,9 +157,9 @@ def test_a_slot_freed_while_a_refused_row_is_put_back_is_handed_on(
     settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = CAP
     receiver.route("POST", HOOK_PATH, respond(200))
     endpoint = make_endpoint()[0]
-    refused = _row(endpoint)
+    refused = made_row_id(endpoint)
     slots = contextlib.ExitStack()
-    slots.enter_context(_slots_taken(endpoint, CAP))
+    slots.enter_context(slots_taken(endpoint, CAP))
     wait = deliveries.cap_wait_seconds
 
     def slots_freed_meanwhile(delivery, now, least):
@@ -204,7 +184,7 @@ def test_no_cap_no_hand_on_read(settings, make_endpoint, receiver, monkeypatch):
     reads: list[str] = []
     monkeypatch.setattr(handoff.cache, "get", lambda key, *a, **k: reads.append(key))
 
-    assert services.delivery_send(delivery_id=_row(endpoint)) == "delivered"
+    assert services.delivery_send(delivery_id=made_row_id(endpoint)) == "delivered"
     assert not [key for key in reads if "slot_waiters" in key]
 
 
@@ -215,14 +195,14 @@ def test_a_retry_waiting_its_step_is_not_handed_a_slot(
     receiver.route("POST", HOOK_PATH, respond(200))
     endpoint = make_endpoint()[0]
     step = database_now() + timedelta(minutes=5)
-    failed = _row(
+    failed = made_row_id(
         endpoint, status=DeliveryStatus.FAILED, attempts=1, next_attempt_at=step
     )
-    held = _row(endpoint)
-    with _slots_taken(endpoint, CAP):
+    held = made_row_id(endpoint)
+    with slots_taken(endpoint, CAP):
         assert services.delivery_send(delivery_id=held) == "pending"
 
-    assert services.delivery_send(delivery_id=_row(endpoint)) == "delivered"
+    assert services.delivery_send(delivery_id=made_row_id(endpoint)) == "delivered"
 
     # The older row failed and waits its retry step; only the held one moves.
     assert broker.get_nowait() == held

@@ -4,7 +4,6 @@ age limit gives it up) no longer waits for a slot, so its delivery page
 does not say it does; the hand-on reads the flagged rows by their partial
 index."""
 
-import contextlib
 from datetime import timedelta
 
 import pytest
@@ -12,18 +11,14 @@ from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from integrations.clock import database_now
 from integrations.models import DeliveryStatus
-from integrations.ratelimit import limiter_for
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
 from storefront_hooks.services import handoff
-from storefront_hooks.services import queue as delivery_queue
-from storefront_hooks.services.deliveries import render_body
-from storefront_hooks.transport import endpoint_client
+from tests.storefront_hooks.cap_setup import enqueued, made_row_id, slots_taken
 from tests.storefront_hooks.conftest import HOOK_PATH
 
 # Rows are queued when their transaction commits.
@@ -33,33 +28,9 @@ CAP = 2
 INDEX = "webhookdelivery_slot_waiting"
 
 
-def _row(endpoint, **fields) -> int:
-    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
-    return WebhookDelivery.objects.create(
-        endpoint=endpoint, event_type="payment.captured", body=body, **fields
-    ).pk
-
-
 @pytest.fixture
 def broker(monkeypatch) -> list[int]:
-    """What ``enqueue`` hands to django-q, in order."""
-    tasks: list[int] = []
-
-    def async_task(func, delivery_id, *args, **kwargs):
-        tasks.append(delivery_id)
-
-    monkeypatch.setattr(delivery_queue, "async_task", async_task)
-    return tasks
-
-
-@contextlib.contextmanager
-def _slots_taken(endpoint, count: int):
-    endpoint_client(endpoint)  # the cap on the loaded account, as a delivery has
-    limiter = limiter_for(endpoint.account)
-    with contextlib.ExitStack() as stack:
-        for _ in range(count):
-            stack.enter_context(limiter.concurrency_slot())
-        yield
+    return enqueued(monkeypatch)
 
 
 @pytest.fixture
@@ -70,8 +41,8 @@ def capped(settings, make_endpoint, receiver):
 
 
 def _held(endpoint) -> int:
-    held = _row(endpoint)
-    with _slots_taken(endpoint, CAP):
+    held = made_row_id(endpoint)
+    with slots_taken(endpoint, CAP):
         assert services.delivery_send(delivery_id=held) == "pending"
     assert WebhookDelivery.objects.get(pk=held).waits_for_slot is True
     return held
@@ -113,7 +84,9 @@ def test_the_hand_on_reads_the_rows_waiting_for_a_slot_by_their_index(capped):
         pytest.skip("PostgreSQL's plan")
     # A retry backlog of the endpoint, a few of its rows waiting for a slot.
     for number in range(200):
-        _row(capped, status=DeliveryStatus.FAILED, waits_for_slot=number % 50 == 0)
+        made_row_id(
+            capped, status=DeliveryStatus.FAILED, waits_for_slot=number % 50 == 0
+        )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE storefront_hooks_webhookdelivery")
     with CaptureQueriesContext(connection) as queries, transaction.atomic():
