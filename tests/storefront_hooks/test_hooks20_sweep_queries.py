@@ -3,18 +3,12 @@ database queries, however many endpoints there are, and still shares its
 batch among them in turns. With Redis as the cache, where each endpoint's
 breaker is read (the database cache would add its reads to the count)."""
 
-from datetime import timedelta
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
-from integrations.models import DeliveryStatus
 from storefront_hooks import services
-from storefront_hooks.models import WebhookDelivery
-from storefront_hooks.services import sweep
-from storefront_hooks.services.deliveries import render_body
+from tests.storefront_hooks.cap_setup import due_rows, swept
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 
@@ -25,29 +19,7 @@ MOST_QUERIES = 5
 
 @pytest.fixture
 def queued(monkeypatch) -> list[int]:
-    found: list[int] = []
-    monkeypatch.setattr(sweep, "enqueue", found.append)
-    return found
-
-
-def _due_rows(endpoint, count: int, *, age_minutes: int) -> list[int]:
-    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
-    made = WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(
-            endpoint=endpoint,
-            event_type="payment.captured",
-            body=body,
-            status=DeliveryStatus.FAILED,
-            attempts=1,
-            next_attempt_at=timezone.now() - timedelta(seconds=5),
-        )
-        for _ in range(count)
-    )
-    ids = [row.pk for row in made]
-    WebhookDelivery.objects.filter(pk__in=ids).update(
-        created_at=timezone.now() - timedelta(minutes=age_minutes)
-    )
-    return ids
+    return swept(monkeypatch)
 
 
 def _swept_queries() -> tuple[int, int]:
@@ -61,7 +33,7 @@ def test_fifty_endpoints_are_swept_in_a_bounded_number_of_queries(
 ):
     settings.STOREFRONT_WEBHOOK_SWEEP_BATCH = 500
     endpoints = [make_endpoint()[0] for _ in range(50)]
-    due = [_due_rows(e, 2, age_minutes=10) for e in endpoints]
+    due = [due_rows(e, 2, age_minutes=10) for e in endpoints]
     # Endpoints with nothing due are read too (their breakers are asked).
     for _ in range(5):
         make_endpoint()
@@ -76,8 +48,8 @@ def test_fifty_endpoints_are_swept_in_a_bounded_number_of_queries(
 
 def test_the_turns_hold_across_many_endpoints(settings, make_endpoint, queued):
     settings.STOREFRONT_WEBHOOK_SWEEP_BATCH = 60
-    backlog = _due_rows(make_endpoint()[0], 100, age_minutes=60)
-    others = [_due_rows(make_endpoint()[0], 3, age_minutes=5) for _ in range(40)]
+    backlog = due_rows(make_endpoint()[0], 100, age_minutes=60)
+    others = [due_rows(make_endpoint()[0], 3, age_minutes=5) for _ in range(40)]
 
     count, queries = _swept_queries()
 

@@ -2,45 +2,17 @@
 endpoint (rows its in-flight cap held back, all due) does not keep another
 endpoint's due retries out of the batch, however much older it is."""
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
-from integrations.models import DeliveryStatus
 from storefront_hooks import services
-from storefront_hooks.models import WebhookDelivery
-from storefront_hooks.services import sweep
-from storefront_hooks.services.deliveries import render_body
+from tests.storefront_hooks.cap_setup import due_rows, swept
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def queued(monkeypatch) -> list[int]:
-    found: list[int] = []
-    monkeypatch.setattr(sweep, "enqueue", found.append)
-    return found
-
-
-def _due_rows(endpoint, count: int, *, age_minutes: int) -> list[int]:
-    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
-    made = WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(
-            endpoint=endpoint,
-            event_type="payment.captured",
-            body=body,
-            status=DeliveryStatus.FAILED,
-            attempts=1,
-            next_attempt_at=timezone.now() - timedelta(seconds=5),
-        )
-        for _ in range(count)
-    )
-    ids = [row.pk for row in made]
-    WebhookDelivery.objects.filter(pk__in=ids).update(
-        created_at=timezone.now() - timedelta(minutes=age_minutes)
-    )
-    return ids
+    return swept(monkeypatch)
 
 
 def test_a_backlog_on_one_endpoint_leaves_room_for_the_others(
@@ -48,9 +20,9 @@ def test_a_backlog_on_one_endpoint_leaves_room_for_the_others(
 ):
     settings.STOREFRONT_WEBHOOK_SWEEP_BATCH = 10
     slow, quiet, other = (make_endpoint()[0] for _ in range(3))
-    backlog = _due_rows(slow, 40, age_minutes=30)
-    retries = _due_rows(quiet, 3, age_minutes=5)
-    more = _due_rows(other, 6, age_minutes=1)
+    backlog = due_rows(slow, 40, age_minutes=30)
+    retries = due_rows(quiet, 3, age_minutes=5)
+    more = due_rows(other, 6, age_minutes=1)
 
     assert services.deliveries_sweep() == 10
 
@@ -63,7 +35,7 @@ def test_a_backlog_on_one_endpoint_leaves_room_for_the_others(
 
 def test_one_endpoint_alone_still_fills_the_batch(settings, make_endpoint, queued):
     settings.STOREFRONT_WEBHOOK_SWEEP_BATCH = 10
-    backlog = _due_rows(make_endpoint()[0], 40, age_minutes=30)
+    backlog = due_rows(make_endpoint()[0], 40, age_minutes=30)
 
     assert services.deliveries_sweep() == 10
     assert queued == backlog[:10]

@@ -17,17 +17,15 @@ from integrations.models import DeliveryStatus
 from integrations.models.accounts import BreakerMode
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery
-from storefront_hooks.services import sweep
 from storefront_hooks.services.deliveries import render_body
+from tests.storefront_hooks.cap_setup import swept
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 
 
 @pytest.fixture
 def queued(monkeypatch) -> list[int]:
-    found: list[int] = []
-    monkeypatch.setattr(sweep, "enqueue", found.append)
-    return found
+    return swept(monkeypatch)
 
 
 def _rows(endpoint, ages_seconds: list[float], **fields) -> list[int]:
