@@ -186,6 +186,28 @@ def paid_lookup(self, *, idempotency_key, lookup) -> PaymentResult:
     )
 
 
+def clerk_resumes(django_user_model, recurring: RecurringCharge):
+    """A clerk who may view and manage recurring charges resumes
+    ``recurring`` from the admin's list: the page the action ends on."""
+    from django.contrib.auth.models import Permission
+    from django.urls import reverse
+
+    user = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="payments",
+            codename__in=["view_recurringcharge", "manage_recurringcharge"],
+        )
+    )
+    client = Client()
+    client.force_login(user)
+    return client.post(
+        reverse("admin:payments_recurringcharge_changelist"),
+        {"action": "resume", "_selected_action": [recurring.pk]},
+        follow=True,
+    )
+
+
 def gateway_post(event: str, reference: str):
     """The sandbox gateway's signed webhook about charge ``reference``, posted."""
     body = webhook_body(event, reference=reference, amount=1_500)

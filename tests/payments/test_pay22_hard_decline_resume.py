@@ -7,10 +7,7 @@ failed; the storefront moves it to another method. A soft decline
 import uuid
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
-from django.test import Client
-from django.urls import reverse
 
 from payments import services
 from payments.models import Payment, RecurringCharge, RecurringStatus, SandboxCharge
@@ -20,6 +17,7 @@ from payments.services.recurring import recurring_charges_report
 from payments.services.recurring_manage import HARD_DECLINES
 from tests.payments.recurring_setup import (
     charges,
+    clerk_resumes,
     payments_of,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
 )
@@ -152,21 +150,8 @@ def test_a_paused_charge_with_a_kept_hard_decline_is_not_resumed(
 
 def test_the_admin_resume_is_refused_too(django_user_model, primary, recurring):
     declined(recurring, "tok_lost_card")
-    user = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="payments",
-            codename__in=["view_recurringcharge", "manage_recurringcharge"],
-        )
-    )
-    client = Client()
-    client.force_login(user)
 
-    response = client.post(
-        reverse("admin:payments_recurringcharge_changelist"),
-        {"action": "resume", "_selected_action": [recurring.pk]},
-        follow=True,
-    )
+    response = clerk_resumes(django_user_model, recurring)
 
     shown = [str(m) for m in get_messages(response.wsgi_request)]
     assert any(

@@ -11,10 +11,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
-from django.test import Client
-from django.urls import reverse
 from django.utils import timezone
 
 from payments import services
@@ -22,6 +19,7 @@ from payments.models import Payment, RecurringStatus, SandboxCharge
 from payments.services.recurring import recurring_charges_report
 from tests.payments.recurring_setup import (
     charges,
+    clerk_resumes,
     payments_of,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
 )
@@ -120,21 +118,8 @@ def test_the_admin_resume_is_refused_too(
     django_user_model, api, primary, recurring, limit
 ):
     declines(api, recurring, limit)
-    user = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="payments",
-            codename__in=["view_recurringcharge", "manage_recurringcharge"],
-        )
-    )
-    client = Client()
-    client.force_login(user)
 
-    response = client.post(
-        reverse("admin:payments_recurringcharge_changelist"),
-        {"action": "resume", "_selected_action": [recurring.pk]},
-        follow=True,
-    )
+    response = clerk_resumes(django_user_model, recurring)
 
     shown = [str(m) for m in get_messages(response.wsgi_request)]
     assert any(
