@@ -175,6 +175,31 @@ def stored_quote(account: ProviderAccount, request, **fields: object):
     )
 
 
+def quoted_over(harness, body: dict):
+    """POST ``body`` for quotes, ``harness``'s carrier answering from its
+    fixtures: the answer."""
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        harness.rates(mocked, None)
+        return post_as_writer(body)
+
+
+def label_bought(harness, quote, key: str) -> tuple[object, list]:
+    """Buy a label at ``quote`` under Idempotency-Key ``key``, ``harness``'s
+    carrier answering from its fixtures: (the answer, each call to its ship
+    URL)."""
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        harness.label(mocked, None)
+        reply = post_as_writer(
+            {"quote_id": quote.public_id}, SHIPMENTS, HTTP_IDEMPOTENCY_KEY=key
+        )
+        calls = [c for c in mocked.calls if c.request.url == harness.SHIP_URL]
+    return reply, calls
+
+
 def ups_address_check(address: dict) -> tuple[object, list[dict]]:
     """Check ``address`` at a new UPS account over UPS's fixtures: (the
     answer, each AddressKeyFormat sent to UPS)."""

@@ -17,10 +17,9 @@ from tests.shipping.contract import harness_ups
 from tests.shipping.helpers import (
     CUSTOMS,
     RATES,
-    SHIPMENTS,
     SYDNEY,
     api_client,
-    post_as_writer,
+    label_bought,
     stored_quote,
 )
 
@@ -132,12 +131,7 @@ def test_a_label_at_ups_is_bought_with_the_zip_and_phone_as_ups_takes_them():
         service_name="UPS Ground",
     )
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_ups.label(mocked, None)
-        reply = post_as_writer(
-            {"quote_id": quote.public_id}, SHIPMENTS, HTTP_IDEMPOTENCY_KEY="r-s38-label"
-        )
-        [ship] = [c for c in mocked.calls if c.request.url == harness_ups.SHIP_URL]
+    reply, [ship] = label_bought(harness_ups, quote, "r-s38-label")
 
     assert reply.status_code == 201, reply.json()
     ship_to = json.loads(ship.request.body)["ShipmentRequest"]["Shipment"]["ShipTo"]

@@ -25,9 +25,10 @@ from tests.shipping.helpers import (
     ADDRESSES,
     CUSTOMS,
     PICKUPS,
-    SHIPMENTS,
     SYDNEY,
+    label_bought,
     post_as_writer,
+    quoted_over,
     stored_quote,
     ups_address_check,
     ups_pickup,
@@ -78,9 +79,7 @@ def test_a_fedex_quote_with_a_formatted_phone_is_quoted():
     body = copy.deepcopy(RATE_REQUEST)
     body["to_address"]["phone"] = "+1 (217) 555-0199"
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_fedex.rates(mocked, None)
-        reply = post_as_writer(body)
+    reply = quoted_over(harness_fedex, body)
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
@@ -103,12 +102,7 @@ def test_a_fedex_label_sends_the_phone_digits_it_counted():
     )
     quote = _fedex_quote(shared.rate_request(to_address=recipient))
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_fedex.label(mocked, None)
-        reply = post_as_writer(
-            {"quote_id": quote.public_id}, SHIPMENTS, HTTP_IDEMPOTENCY_KEY="rs38b-ph"
-        )
-        [call] = [c for c in mocked.calls if c.request.url == harness_fedex.SHIP_URL]
+    reply, [call] = label_bought(harness_fedex, quote, "rs38b-ph")
 
     assert reply.status_code == 201, reply.json()
     shipment = json.loads(call.request.body)["requestedShipment"]

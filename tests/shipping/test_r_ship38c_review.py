@@ -12,7 +12,7 @@ import responses
 from integrations.models import ProviderCall
 from shipping.api_examples import RATE_REQUEST
 from tests.shipping.contract import harness_fedex, harness_ups, harness_usps
-from tests.shipping.helpers import post_as_writer, ups_pickup
+from tests.shipping.helpers import post_as_writer, quoted_over, ups_pickup
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -58,9 +58,7 @@ def test_a_plain_phone_or_one_with_an_extension_is_still_quoted(phone):
     body = copy.deepcopy(RATE_REQUEST)
     body["to_address"]["phone"] = phone
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_ups.rates(mocked, None)
-        reply = post_as_writer(body)
+    reply = quoted_over(harness_ups, body)
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
@@ -89,9 +87,7 @@ def test_a_usps_two_line_address_is_sent_whole():
     body = copy.deepcopy(RATE_REQUEST)
     body["to_address"]["street_lines"] = ["1 Main St", "Suite 4"]
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_usps.rates(mocked, None)
-        reply = post_as_writer(body)
+    reply = quoted_over(harness_usps, body)
 
     assert reply.status_code == 200, reply.json()
     assert json.loads(json.dumps(reply.json()))["quotes"]

@@ -24,6 +24,7 @@ from tests.shipping.helpers import (
     SHIPMENTS,
     carrier,
     post_as_writer,
+    quoted_over,
     stored_quote,
 )
 
@@ -97,9 +98,7 @@ def test_a_quote_at_ups_with_a_field_too_long_is_a_400_naming_it(param, value, l
 def test_a_field_within_the_limit_is_quoted_at_ups():
     harness_ups.make_account()
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_ups.rates(mocked, None)
-        reply = post_as_writer(_body("to_address.street_lines[0]", "7" * 35))
+    reply = quoted_over(harness_ups, _body("to_address.street_lines[0]", "7" * 35))
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
@@ -111,9 +110,7 @@ def test_a_shop_leaves_ups_out_with_its_reason_and_fedex_still_quotes():
     ups = harness_ups.make_account()
     fedex = harness_fedex.make_account()
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_fedex.rates(mocked, None)
-        reply = post_as_writer(_body("to_address.city", "S" * 31))
+    reply = quoted_over(harness_fedex, _body("to_address.city", "S" * 31))
 
     assert reply.status_code == 200, reply.json()
     answer = reply.json()
@@ -162,9 +159,7 @@ def test_fedex_takes_a_line_of_its_published_35():
     # FedEx's Ship API publishes 35 a street line (test_ship38b_carrier_limits).
     harness_fedex.make_account()
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_fedex.rates(mocked, None)
-        reply = post_as_writer(_body("to_address.street_lines[0]", "7" * 35))
+    reply = quoted_over(harness_fedex, _body("to_address.street_lines[0]", "7" * 35))
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]

@@ -28,8 +28,9 @@ from tests.shipping.contract import (
 from tests.shipping.contract import requests as shared
 from tests.shipping.helpers import (
     PICKUPS,
-    SHIPMENTS,
+    label_bought,
     post_as_writer,
+    quoted_over,
     stored_quote,
     ups_pickup,
 )
@@ -68,12 +69,7 @@ def _quote(account, carrier: str, service: str, phone: str) -> RateQuote:
 def test_a_ups_label_sends_the_extension_as_phone_extension(phone):
     quote = _quote(harness_ups.make_account(), "ups", "03", phone)
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_ups.label(mocked, None)
-        reply = post_as_writer(
-            {"quote_id": quote.public_id}, SHIPMENTS, HTTP_IDEMPOTENCY_KEY="c-u"
-        )
-        [ship] = [c for c in mocked.calls if c.request.url == harness_ups.SHIP_URL]
+    reply, [ship] = label_bought(harness_ups, quote, "c-u")
 
     assert reply.status_code == 201, reply.json()
     ship_to = json.loads(ship.request.body)["ShipmentRequest"]["Shipment"]["ShipTo"]
@@ -85,12 +81,7 @@ def test_a_fedex_label_sends_the_extension_as_phone_extension():
         harness_fedex.make_account(), "fedex", "FEDEX_GROUND", "+1 217 555 0199 ext. 12"
     )
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_fedex.label(mocked, None)
-        reply = post_as_writer(
-            {"quote_id": quote.public_id}, SHIPMENTS, HTTP_IDEMPOTENCY_KEY="c-f"
-        )
-        [call] = [c for c in mocked.calls if c.request.url == harness_fedex.SHIP_URL]
+    reply, [call] = label_bought(harness_fedex, quote, "c-f")
 
     assert reply.status_code == 201, reply.json()
     contact = json.loads(call.request.body)["requestedShipment"]["recipients"][0][
@@ -124,9 +115,7 @@ def test_the_phone_limit_is_counted_on_the_number_not_its_extension():
     body = copy.deepcopy(RATE_REQUEST)
     body["to_address"]["phone"] = "+44 20 7946 0958 ext 1234"
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_ups.rates(mocked, None)
-        reply = post_as_writer(body)
+    reply = quoted_over(harness_ups, body)
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
@@ -175,9 +164,7 @@ def test_a_dhl_name_over_100_with_a_company_goes_as_full_name():
     body = copy.deepcopy(RATE_REQUEST)
     body["to_address"] |= {"name": "N" * 120, "company": "Buyer Co"}
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_dhl_express.rates(mocked, None)
-        reply = post_as_writer(body)
+    reply = quoted_over(harness_dhl_express, body)
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
