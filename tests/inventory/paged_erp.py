@@ -9,7 +9,8 @@ import json
 import responses
 
 from integrations.errors import ProviderError
-from inventory.models import StockLevel
+from inventory import services
+from inventory.models import StockLevel, SyncRun
 from inventory.providers.base import LevelsQuery
 from inventory.providers.tradegecko import TradeGeckoAdapter
 from tests.inventory.contract import harness_tradegecko as tg
@@ -52,6 +53,37 @@ SKUS = [f"S{n:02d}" for n in range(1, 26)]
 
 def synced_levels() -> dict[str, int]:
     return dict(StockLevel.objects.values_list("sku", "on_hand"))
+
+
+class GeckoListing:
+    """The state and look-ups TradeGecko fakes share: ``variants`` (dicts as
+    /variants lists them), the listing pages ``asked`` and SKUs
+    ``looked_up``; ``between`` runs once a run's first page is answered.
+    A subclass answers the listing (``answer``)."""
+
+    def __init__(self, variants: list[dict]) -> None:
+        self.variants = variants
+        self.between = None
+        self.asked: list[dict] = []
+        self.looked_up: list[str] = []
+
+    def look_up(self, sku: str):
+        """``?sku=``: a run's look-up of a level it would zero as gone, not a
+        page of its listing (not in ``asked``); archived ones left out."""
+        self.looked_up.append(sku)
+        rows = [
+            v
+            for v in self.variants
+            if v["sku"] == sku and v.get("status") != "archived"
+        ]
+        body = {"variants": rows, "meta": {"total": len(rows)}}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    def sync(self, account, *, full: bool) -> SyncRun:
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+            rsps.add_callback(responses.GET, tg.VARIANTS, callback=self.answer)
+            services.inventory_sync(account=account, full=full)
+        return SyncRun.objects.latest("pk")
 
 
 class RandomGecko:

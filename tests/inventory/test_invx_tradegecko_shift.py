@@ -15,27 +15,25 @@ import pytest
 import responses
 from responses.matchers import query_param_matcher
 
-from inventory import services
 from inventory.models import SyncRun, SyncStatus
 from inventory.providers.base import LevelsQuery
 from inventory.providers.tradegecko import TradeGeckoAdapter
 from inventory.services.sync import next_since
 from tests.inventory.contract import harness_tradegecko as tg
-from tests.inventory.paged_erp import gecko_variant, paged_account, synced_levels
+from tests.inventory.paged_erp import (
+    GeckoListing,
+    gecko_variant,
+    paged_account,
+    synced_levels,
+)
 
 pytestmark = pytest.mark.django_db
 
 
-class PagedGecko:
+class PagedGecko(GeckoListing):
     """TradeGecko's page-numbered listing over ``variants`` (in id order),
     honouring ``updated_at_min``; ``between`` runs after the listing's first
     page of a run is answered (what happens at TradeGecko meanwhile)."""
-
-    def __init__(self, variants: list[dict]) -> None:
-        self.variants = variants
-        self.between = None
-        self.asked: list[dict] = []
-        self.looked_up: list[str] = []
 
     def answer(self, request):
         params = dict(request.params)
@@ -55,24 +53,6 @@ class PagedGecko:
             self.between, between = None, self.between
             between()
         return 200, {"Content-Type": "application/json"}, json.dumps(body)
-
-    def look_up(self, sku: str):
-        """``?sku=``: a run's look-up of a level it would zero as gone, not a
-        page of its listing (not in ``asked``); archived ones left out."""
-        self.looked_up.append(sku)
-        rows = [
-            v
-            for v in self.variants
-            if v["sku"] == sku and v.get("status") != "archived"
-        ]
-        body = {"variants": rows, "meta": {"total": len(rows)}}
-        return 200, {"Content-Type": "application/json"}, json.dumps(body)
-
-    def sync(self, account, *, full: bool) -> SyncRun:
-        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-            rsps.add_callback(responses.GET, tg.VARIANTS, callback=self.answer)
-            services.inventory_sync(account=account, full=full)
-        return SyncRun.objects.latest("pk")
 
 
 @pytest.fixture

@@ -11,27 +11,24 @@ cannot prove a boundary, so it is checked by its place."""
 import json
 
 import pytest
-import responses
 
-from inventory import services
-from inventory.models import SyncRun, SyncStatus
+from inventory.models import SyncStatus
 from tests.inventory.contract import harness_tradegecko as tg
-from tests.inventory.paged_erp import gecko_variant, paged_account, synced_levels
+from tests.inventory.paged_erp import (
+    GeckoListing,
+    gecko_variant,
+    paged_account,
+    synced_levels,
+)
 
 pytestmark = pytest.mark.django_db
 
 
-class SoftDeletingGecko:
+class SoftDeletingGecko(GeckoListing):
     """/variants as TradeGecko lists it: archived variants left out unless
     asked by ``status``, in the id order asked, the total both in
     ``X-Pagination`` (every listing) and ``meta.total`` (as recorded for
     /variants). ``between`` runs once page 1 of a run is answered."""
-
-    def __init__(self, variants: list[dict]) -> None:
-        self.variants = variants
-        self.between = None
-        self.asked: list[dict] = []
-        self.looked_up: list[str] = []
 
     def answer(self, request):
         params = dict(request.params)
@@ -67,24 +64,6 @@ class SoftDeletingGecko:
     def set_status(self, sku: str, status: str) -> None:
         found = next(v for v in self.variants if v["sku"] == sku)
         found["status"] = status
-
-    def look_up(self, sku: str):
-        """``?sku=``: a run's look-up of a level it would zero as gone, not a
-        page of its listing (not in ``asked``); archived ones left out."""
-        self.looked_up.append(sku)
-        rows = [
-            v
-            for v in self.variants
-            if v["sku"] == sku and v.get("status") != "archived"
-        ]
-        body = {"variants": rows, "meta": {"total": len(rows)}}
-        return 200, {"Content-Type": "application/json"}, json.dumps(body)
-
-    def sync(self, account, *, full: bool) -> SyncRun:
-        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-            rsps.add_callback(responses.GET, tg.VARIANTS, callback=self.answer)
-            services.inventory_sync(account=account, full=full)
-        return SyncRun.objects.latest("pk")
 
 
 def _variant(variant_id: int, sku: str, status: str = "active") -> dict:
