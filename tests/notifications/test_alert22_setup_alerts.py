@@ -4,31 +4,26 @@ by one ERROR per account and reason per interval, not one per message; each
 message still keeps its error. The line names the account, never an address
 or a credential."""
 
-import json
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
 
 from integrations.models import ProviderAccount
-from integrations.testing.faultserver import FaultServer, fault_server, respond
 from notifications.models import EmailStatus
 from notifications.providers import base
-from notifications.providers.mailgun import MailgunAdapter
 from tests.factories import ProviderAccountFactory
+from tests.notifications.mailgun_sandbox import (
+    DOMAIN,
+    SEND,
+    sandbox_refusing,  # noqa: F401 (the ``fault`` fixture)
+)
 from tests.notifications.providers.conftest import fast
 from tests.notifications.scripted_relay import CUSTOMER, delivered, error_records
 
 pytestmark = pytest.mark.django_db
 
-FIXTURES = Path(__file__).parents[1] / "fixtures/mailgun"
-SANDBOX = json.loads((FIXTURES / "config_refusals.json").read_text())[
-    "free_account_sandbox"
-]
-DOMAIN = "mg.example.com"
-SEND = f"/v3/{DOMAIN}/messages"
 API_KEY = "key-alert22-secret"
 
 
@@ -39,15 +34,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
     monkeypatch.setattr(base, "monotonic", lambda: now[0])
     yield now
     base.setup_alerts_forget()
-
-
-@pytest.fixture
-def fault(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultServer]:
-    with fault_server(hang_limit=3) as server:
-        urls = {"us": server.url + "/", "eu": server.url + "/eu/"}
-        monkeypatch.setattr(MailgunAdapter, "region_urls", urls)
-        server.route("POST", SEND, respond(403, json=SANDBOX))
-        yield server
 
 
 def _sandbox(slug: str, priority: int = 1) -> ProviderAccount:

@@ -4,10 +4,7 @@ cache), not one per worker and again after each restart. A "second
 process" is this one with its own memory cleared. Without the cache each
 process falls back to its own limit, and the send never fails for it."""
 
-import json
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -17,22 +14,20 @@ from django.db import connection, transaction
 from integrations import cache_clock
 from integrations.models import ProviderAccount
 from integrations.redis_line import raw_key, redis_client
-from integrations.testing.faultserver import FaultServer, fault_server, respond
 from notifications.models import EmailStatus
 from notifications.providers import base
-from notifications.providers.mailgun import MailgunAdapter
 from tests.factories import ProviderAccountFactory
+from tests.notifications.mailgun_sandbox import (
+    DOMAIN,
+    SEND,
+    alerts_forgotten,  # noqa: F401 (autouse: no alert sent yet)
+    sandbox_refusing,  # noqa: F401 (the ``fault`` fixture)
+)
 from tests.notifications.providers.conftest import fast
 from tests.notifications.scripted_relay import delivered, error_records
 
 pytestmark = pytest.mark.django_db
 
-FIXTURES = Path(__file__).parents[1] / "fixtures/mailgun"
-SANDBOX = json.loads((FIXTURES / "config_refusals.json").read_text())[
-    "free_account_sandbox"
-]
-DOMAIN = "mg.example.com"
-SEND = f"/v3/{DOMAIN}/messages"
 REASON = "sending_not_allowed"
 UNREACHABLE = {
     "default": {
@@ -40,22 +35,6 @@ UNREACHABLE = {
         "LOCATION": "redis://127.0.0.1:1/0",
     }
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_process() -> Iterator[None]:
-    base.setup_alerts_forget()
-    yield
-    base.setup_alerts_forget()
-
-
-@pytest.fixture
-def fault(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultServer]:
-    with fault_server(hang_limit=3) as server:
-        urls = {"us": server.url + "/", "eu": server.url + "/eu/"}
-        monkeypatch.setattr(MailgunAdapter, "region_urls", urls)
-        server.route("POST", SEND, respond(403, json=SANDBOX))
-        yield server
 
 
 @pytest.fixture

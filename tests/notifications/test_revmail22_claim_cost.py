@@ -5,10 +5,7 @@ CONFLICT) locks its row and commits a write, so every worker's refused sends
 on the broken account would queue on that one row (inside a caller's
 transaction: until that transaction ends)."""
 
-import json
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -17,38 +14,18 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from integrations import cache_clock
-from integrations.testing.faultserver import FaultServer, fault_server, respond
 from notifications.models import EmailStatus
 from notifications.providers import base
-from notifications.providers.mailgun import MailgunAdapter
 from tests.factories import ProviderAccountFactory
+from tests.notifications.mailgun_sandbox import (
+    DOMAIN,
+    alerts_forgotten,  # noqa: F401 (autouse: no alert sent yet)
+    sandbox_refusing,  # noqa: F401 (the ``fault`` fixture)
+)
 from tests.notifications.providers.conftest import fast
 from tests.notifications.scripted_relay import delivered, error_records
 
 pytestmark = pytest.mark.django_db
-
-FIXTURES = Path(__file__).parents[1] / "fixtures/mailgun"
-SANDBOX = json.loads((FIXTURES / "config_refusals.json").read_text())[
-    "free_account_sandbox"
-]
-DOMAIN = "mg.example.com"
-SEND = f"/v3/{DOMAIN}/messages"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_process() -> Iterator[None]:
-    base.setup_alerts_forget()
-    yield
-    base.setup_alerts_forget()
-
-
-@pytest.fixture
-def fault(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultServer]:
-    with fault_server(hang_limit=3) as server:
-        urls = {"us": server.url + "/", "eu": server.url + "/eu/"}
-        monkeypatch.setattr(MailgunAdapter, "region_urls", urls)
-        server.route("POST", SEND, respond(403, json=SANDBOX))
-        yield server
 
 
 @pytest.fixture

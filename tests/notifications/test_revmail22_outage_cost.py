@@ -4,32 +4,26 @@ message: the shared claim is not asked again for the outage's pause, each
 process alerts by its own limit, and every message keeps its reason. A
 guard of mail22's design (it holds on that code)."""
 
-import json
 import logging
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from integrations.redis_line import outage
-from integrations.testing.faultserver import FaultServer, fault_server, respond
 from notifications.models import EmailStatus
 from notifications.providers import base
-from notifications.providers.mailgun import MailgunAdapter
 from tests.factories import ProviderAccountFactory
+from tests.notifications.mailgun_sandbox import (
+    DOMAIN,
+    sandbox_refusing,  # noqa: F401 (the ``fault`` fixture)
+)
 from tests.notifications.providers.conftest import fast
 from tests.notifications.scripted_relay import delivered, error_records
 
 pytestmark = pytest.mark.django_db
 
-FIXTURES = Path(__file__).parents[1] / "fixtures/mailgun"
-SANDBOX = json.loads((FIXTURES / "config_refusals.json").read_text())[
-    "free_account_sandbox"
-]
-DOMAIN = "mg.example.com"
-SEND = f"/v3/{DOMAIN}/messages"
 TIMEOUT = 0.5
 
 
@@ -58,15 +52,6 @@ def silent_redis(settings) -> Iterator[None]:
     }
     yield
     listener.close()
-
-
-@pytest.fixture
-def fault(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultServer]:
-    with fault_server(hang_limit=3) as server:
-        urls = {"us": server.url + "/", "eu": server.url + "/eu/"}
-        monkeypatch.setattr(MailgunAdapter, "region_urls", urls)
-        server.route("POST", SEND, respond(403, json=SANDBOX))
-        yield server
 
 
 def test_a_silent_redis_costs_no_timeout_per_refused_message(
