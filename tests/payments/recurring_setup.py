@@ -262,6 +262,29 @@ def in_thread(
     return thread
 
 
+def outcomes_at_once(call, values: tuple) -> list[object]:
+    """``call(value)`` for each of ``values``, each in a thread of its own,
+    let go together: what each returned or raised, in the order they ended."""
+    barrier = threading.Barrier(len(values))
+    outcomes: list[object] = []
+
+    def run(value) -> None:
+        try:
+            barrier.wait()
+            outcomes.append(call(value))
+        except Exception as exc:
+            outcomes.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(v,)) for v in values]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
 def pause_period_check(monkeypatch, only: Payment | None = None):
     """The period check pauses right after reading the period's other tries
     (of ``only``'s, if given) until ``go`` is set; ``read`` says it did."""

@@ -4,13 +4,11 @@ key reused with any other body): answering with the first order's payment
 would let the caller take another order as paid. Concurrent calls with one
 key: one payment, one gateway call, the other call refused."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from payments import services
 from payments.models import Payment, PaymentStatus, SandboxCharge
+from tests.payments.recurring_setup import outcomes_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -66,23 +64,9 @@ def test_concurrent_calls_for_two_orders_charge_once(primary):
     method = services.payment_method_save(
         customer_reference=CUSTOMER, source_token="tok_success", idempotency_key="m9"
     )
-    barrier = threading.Barrier(2)
-    outcomes: list[object] = []
-
-    def run(order_id: str) -> None:
-        try:
-            barrier.wait()
-            outcomes.append(charge(method, order_id=order_id, key="race"))
-        except Exception as exc:
-            outcomes.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(o,)) for o in ("o-1", "o-2")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = outcomes_at_once(
+        lambda order_id: charge(method, order_id=order_id, key="race"), ("o-1", "o-2")
+    )
 
     payments = [o for o in outcomes if isinstance(o, Payment)]
     errors = [o for o in outcomes if isinstance(o, services.PaymentError)]

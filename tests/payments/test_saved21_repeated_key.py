@@ -2,13 +2,11 @@
 amount, currency or method is refused (as the API answers 422 to a key
 reused with another body); the same request again returns its payment."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from payments import services
 from payments.models import Payment, PaymentStatus, SandboxCharge
+from tests.payments.recurring_setup import outcomes_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -104,23 +102,9 @@ def test_a_concurrent_charge_with_another_amount_is_refused(primary):
     method = services.payment_method_save(
         customer_reference=CUSTOMER, source_token="tok_success", idempotency_key="m9"
     )
-    barrier = threading.Barrier(2)
-    outcomes: list[object] = []
-
-    def run(amount: int) -> None:
-        try:
-            barrier.wait()
-            outcomes.append(charge(method, amount=amount, key="race"))
-        except Exception as exc:
-            outcomes.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(a,)) for a in (1_000, 2_000)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = outcomes_at_once(
+        lambda amount: charge(method, amount=amount, key="race"), (1_000, 2_000)
+    )
 
     payments = [o for o in outcomes if isinstance(o, Payment)]
     errors = [o for o in outcomes if isinstance(o, services.PaymentError)]
