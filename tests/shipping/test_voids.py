@@ -244,6 +244,22 @@ class _Killed(BaseException):
     kill never runs are switched off."""
 
 
+def _void_killed_at(monkeypatch, api, url: str, owner, name: str, claim_kept=True):
+    """The void under key void-1 killed where ``owner.name`` runs: its key's
+    record is not abandoned, nor (``claim_kept``) its void claim released."""
+
+    def dies(*args, **kwargs):
+        raise _Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(owner, name, dies)
+        if claim_kept:
+            m.setattr(voids, "_release", lambda *a, **k: None)  # never runs
+        m.setattr(idempotency, "_abandon", lambda *a, **k: None)  # idem
+        with pytest.raises(_Killed):
+            api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_label_void_killed_after_the_carrier_is_answered_on_a_later_retry(
     monkeypatch,
@@ -253,15 +269,8 @@ def test_a_label_void_killed_after_the_carrier_is_answered_on_a_later_retry(
     api = _void_client()
     url = f"{SHIPMENTS}{shipment.public_id}/void/"
 
-    def dies(*args, **kwargs):
-        raise _Killed
-
-    with monkeypatch.context() as m:
-        m.setattr(voids, "_parcels_voided", dies)  # right after the carrier call
-        m.setattr(voids, "_release", lambda *a, **k: None)  # never runs: killed
-        m.setattr(idempotency, "_abandon", lambda *a, **k: None)  # idem
-        with pytest.raises(_Killed):
-            api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+    # Killed right after the carrier call.
+    _void_killed_at(monkeypatch, api, url, voids, "_parcels_voided")
     assert SandboxLabel.objects.get(tracking_number=shipment.tracking_number).voided
 
     # The retry once the in-flight record counts as dead (300 s), while the
@@ -311,15 +320,7 @@ def test_a_dead_voids_retry_is_answered_after_another_key_took_its_claim(
     api = _void_client()
     url = f"{SHIPMENTS}{shipment.public_id}/void/"
 
-    def dies(*args, **kwargs):
-        raise _Killed
-
-    with monkeypatch.context() as m:
-        m.setattr(SandboxShippingAdapter, "carrier_void_label", dies)
-        m.setattr(voids, "_release", lambda *a, **k: None)  # never runs: killed
-        m.setattr(idempotency, "_abandon", lambda *a, **k: None)  # idem
-        with pytest.raises(_Killed):
-            api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+    _void_killed_at(monkeypatch, api, url, SandboxShippingAdapter, "carrier_void_label")
     # Past the claim's life, another request (another key) takes it over.
     long_ago = timezone.now() - claims.CLAIM_LIFE - timedelta(minutes=1)
     Shipment.objects.update(void_started_at=long_ago)
@@ -342,15 +343,7 @@ def test_a_dead_voids_retry_leaves_a_claim_another_key_holds_now(monkeypatch):
     api = _void_client()
     url = f"{SHIPMENTS}{shipment.public_id}/void/"
 
-    def dies(*args, **kwargs):
-        raise _Killed
-
-    with monkeypatch.context() as m:
-        m.setattr(SandboxShippingAdapter, "carrier_void_label", dies)
-        m.setattr(voids, "_release", lambda *a, **k: None)  # never runs: killed
-        m.setattr(idempotency, "_abandon", lambda *a, **k: None)  # idem
-        with pytest.raises(_Killed):
-            api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+    _void_killed_at(monkeypatch, api, url, SandboxShippingAdapter, "carrier_void_label")
     long_ago = timezone.now() - claims.CLAIM_LIFE - timedelta(minutes=1)
     Shipment.objects.update(void_started_at=long_ago)
     IdempotencyRecord.objects.update(created_at=long_ago)
@@ -422,14 +415,8 @@ def test_a_void_killed_between_its_claim_and_its_intent_is_voided_on_retry(
     api = _void_client()
     url = f"{SHIPMENTS}{shipment.public_id}/void/"
 
-    def dies(*args, **kwargs):
-        raise _Killed
-
-    with monkeypatch.context() as m:
-        m.setattr(voids, "record_intent", dies)  # right after the claim
-        m.setattr(idempotency, "_abandon", lambda *a, **k: None)  # killed
-        with pytest.raises(_Killed):
-            api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="void-1")
+    # Killed right after the claim.
+    _void_killed_at(monkeypatch, api, url, voids, "record_intent", claim_kept=False)
     timeout = settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS + 1
     IdempotencyRecord.objects.filter(state="in_flight").update(
         created_at=timezone.now() - timedelta(seconds=timeout)
