@@ -7,7 +7,6 @@ removed by the filter, ~160 ms, under the charge's row lock. The rule's own
 query, captured from the API, is read by an index on the method."""
 
 import json
-import uuid
 
 import pytest
 from django.db import connection
@@ -16,6 +15,7 @@ from psycopg import sql as pgsql
 
 from payments import services
 from payments.models import Payment, PaymentStatus
+from tests.payments.recurring_setup import new_charge_on
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -79,17 +79,7 @@ def card_rule_queries(api) -> list[str]:
         customer_reference="cus_new", source_token="tok_success", idempotency_key="n"
     )
     with CaptureQueriesContext(connection) as queries:
-        response = api.post(
-            "/api/v1/customers/cus_new/recurring-charges/",
-            {
-                "payment_method": fresh.public_id,
-                "amount": 900,
-                "currency": "EUR",
-                "interval": "month",
-            },
-            format="json",
-            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
-        )
+        response = new_charge_on(api, fresh, "cus_new")
     assert response.status_code == 201, response.content
     found = [
         q["sql"]

@@ -20,8 +20,7 @@ from integrations.models import DeliveryStatus, ProviderAccount
 from integrations.models.accounts import BreakerMode
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
-from storefront_hooks.services.deliveries import render_body
-from tests.storefront_hooks.cap_setup import swept
+from tests.storefront_hooks.cap_setup import made_row_id, swept
 
 pytestmark = pytest.mark.django_db
 
@@ -46,15 +45,12 @@ def round_trips(monkeypatch) -> list[int]:
 
 
 def _due_row(endpoint) -> int:
-    body = render_body("payment.captured", timezone.now(), {"order_id": "ord_1"})
-    return WebhookDelivery.objects.create(
-        endpoint=endpoint,
-        event_type="payment.captured",
-        body=body,
+    return made_row_id(
+        endpoint,
         status=DeliveryStatus.FAILED,
         attempts=1,
         next_attempt_at=timezone.now() - timedelta(seconds=5),
-    ).pk
+    )
 
 
 def _endpoints(make_endpoint, count: int) -> list[WebhookEndpoint]:
