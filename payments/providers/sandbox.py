@@ -27,7 +27,10 @@ Test tokens (``source_token`` of a payment or a saved method):
 
 Any other token is Rejected ``bad_request`` (400), like an unknown token at a
 real gateway. A saved method's id (``pm_sbx_...``) charges with the behaviour
-of the token it was saved from.
+of the token it was saved from, and only with the customer id it was saved
+under (``provider_customer_id``), as the real gateways charge a vaulted card:
+without it, or with another customer's, it is Rejected ``resource_missing``
+(400), nothing charged.
 
 Idempotency: a repeated key returns the first charge, without charging again;
 the same key with a different amount, currency or token is Rejected
@@ -288,7 +291,9 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
         method = SandboxCharge.objects.filter(
             account=self.account, kind=SandboxChargeKind.METHOD, reference=token
         ).first()
-        if method is None:
+        # As Stripe, Square and Braintree: a vaulted card is charged only with
+        # the customer it belongs to (none, or another, is refused, unsent).
+        if method is None or method.customer_id != request.provider_customer_id:
             raise _bad_request("no such payment method", code="resource_missing")
         return method.source_token, method.customer_id
 

@@ -102,10 +102,10 @@ def recurring_charges_report(*, now: datetime | None = None) -> RecurringRun:
     claimed with its payment in one transaction by a conditional update, so
     two workers never charge it twice, and its idempotency key is fixed by
     the slot. A slot a dead run left claimed is given back first."""
-    # The card network's wait is judged at the database's time, as its end is
-    # a database stamp (cards); a caller's ``now`` (tests) stands for both.
-    wait_now = now or database_now()
-    now = now or timezone.now()
+    # Due, and the card network's wait, judged at the database's time (the
+    # wait's end is a database stamp, cards): workers whose clocks differ
+    # neither charge a slot early nor pass one over. A caller's ``now`` (tests).
+    now = now or database_now()
     run = RecurringRun()
     _recurring_orphans_release(now)
     due = RecurringCharge.objects.filter(
@@ -115,7 +115,7 @@ def recurring_charges_report(*, now: datetime | None = None) -> RecurringRun:
         : settings.PAYMENTS_RECURRING_BATCH
     ]:
         try:
-            outcome = _recurring_run_one(recurring, wait_now)
+            outcome = _recurring_run_one(recurring, now)
         except Exception as exc:
             # One recurring charge's fault; the others are still charged.
             logger.error(

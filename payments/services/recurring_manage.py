@@ -11,7 +11,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from integrations import money, registry
 from integrations.clock import database_now
@@ -218,8 +217,10 @@ def _customer_method(customer_reference: str, method_id: str) -> SavedPaymentMet
 
 
 def _first_run(first_run_at: datetime | None) -> datetime:
-    """``first_run_at`` (default now), refused in the past or too far ahead."""
-    now = timezone.now()
+    """``first_run_at`` (default now), refused in the past or too far ahead.
+    Now is the database's, as the run's due pick: a web machine ahead would
+    write a first slot the next run does not find due."""
+    now = database_now()
     if first_run_at is None:
         return now
     if first_run_at < now - FIRST_RUN_TOLERANCE:
@@ -466,7 +467,9 @@ def _restart(row: RecurringCharge) -> bool:
     each period and resumed each time is never charged."""
     unpaid = row.status == RecurringStatus.FAILED or decline_kept(row)
     row.status = RecurringStatus.ACTIVE
-    return schedule_restart(row, timezone.now(), unpaid=unpaid)
+    # The database's now, as the run's due pick: a date passed, and the slot
+    # restarted, mean the same on every machine.
+    return schedule_restart(row, database_now(), unpaid=unpaid)
 
 
 def recurring_cancel(*, recurring: RecurringCharge, actor: str = "") -> RecurringCharge:

@@ -6,9 +6,9 @@ a refund of a failed try is noted. The run itself: recurring.py."""
 import logging
 
 from django.db import transaction
-from django.utils import timezone
 
 from integrations import money
+from integrations.clock import database_now
 from payments.models import (
     MONEY_HOLDING_STATUSES,
     Payment,
@@ -106,9 +106,11 @@ def _moved_since(recurring: RecurringCharge, payment: Payment) -> bool:
     if not tried_on or tried_on == recurring.saved_method.public_id:
         return False
     # A date passed is kept: the run at hand charges it to the new method.
+    # Both at the database's time, as the run's due pick (recurring.py).
     live = (RecurringStatus.ACTIVE, RecurringStatus.PAUSED)
-    if recurring.status in live and recurring.next_run_at > timezone.now():
-        schedule_restart(recurring, timezone.now(), unpaid=True)
+    now = database_now()
+    if recurring.status in live and recurring.next_run_at > now:
+        schedule_restart(recurring, now, unpaid=True)
         recurring.save(update_fields=["next_run_at", "anchor_day", "updated_at"])
     logger.warning("recurring try declined on a method left", extra=log_ids(payment))
     PaymentNote.objects.create(
@@ -142,8 +144,9 @@ def recurring_payment_paid(payment: Payment) -> None:
     )
     if resumed is not None:
         resumed.status, resumed.last_payment = RecurringStatus.ACTIVE, payment
-        # Stopped since its date passed: restarted as a resume restarts it.
-        restarted = schedule_restart(resumed, timezone.now())
+        # Stopped since its date passed: restarted as a resume restarts it
+        # (at the database's time).
+        restarted = schedule_restart(resumed, database_now())
         resumed.save(
             update_fields=[
                 "status",

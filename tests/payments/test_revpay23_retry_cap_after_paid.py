@@ -47,9 +47,12 @@ def test_declines_before_a_paid_period_do_not_count(api, primary, recurring, set
     assert resume(api, recurring).status_code == 200
     assert recurring_charges_report().charged == 1
     # The next period's charge, declined once: its first retry is allowed.
+    # Over a minute before the paid slot (the resume's now): a period is
+    # named to the minute (its order id), so one minute back fell in the
+    # paid slot's own minute when the resume came in a minute's last second.
     card_answers(recurring, "tok_insufficient_funds")
     RecurringCharge.objects.filter(pk=recurring.pk).update(
-        next_run_at=timezone.now() - timedelta(minutes=1)
+        next_run_at=timezone.now() - timedelta(minutes=2)
     )
     assert recurring_charges_report().declined == 1
     before = charges(primary)
