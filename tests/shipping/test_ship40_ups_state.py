@@ -175,3 +175,15 @@ def test_a_ups_label_without_an_hs_code_sends_no_commodity_code():
     assert reply.status_code == 201, reply.json()
     forms = shipment["ShipmentServiceOptions"]["InternationalForms"]
     assert "CommodityCode" not in forms["Product"][0]
+
+
+@pytest.mark.parametrize(
+    ("state", "sent"), [("NSW", "NSW"), ("Tasman", None)], ids=["fits", "longer"]
+)
+def test_a_ups_label_sends_an_optional_state_only_when_it_fits_5(state, sent):
+    sydney = HANOI | {"state_code": state, "country_code": "AU", "city": "Sydney"}
+
+    reply, shipment = _label_at_ups(sydney, f"s40-au-{state}")
+
+    assert reply.status_code == 201, reply.json()
+    assert shipment["ShipTo"]["Address"].get("StateProvinceCode") == sent
