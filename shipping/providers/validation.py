@@ -166,7 +166,8 @@ def check_address_fields(
     if fields.as_sent is not None:
         address = fields.as_sent(address)
     # As sent (a FedEx phone its digits), its extension not counted.
-    _check_short(address.phone, f"{param}.phone", fields.phone_min, carrier)
+    fewest = fields.phone_min
+    _check_short(address.phone, f"{param}.phone", fewest, carrier, "digits")
     for name in _ADDRESS_FIELDS:
         limit = getattr(fields, name)
         if name == "name" and not address.company and fields.name_alone is not None:
@@ -240,11 +241,13 @@ def _check_text(text: str, param: str, limit: int | None, carrier: str) -> None:
         )
 
 
-def _check_short(text: str, param: str, fewest: int | None, carrier: str) -> None:
+def _check_short(
+    text: str, param: str, fewest: int | None, carrier: str, unit: str = "characters"
+) -> None:
     # Only a value given: where the field is optional, none is not short.
     if fewest is not None and text and len(text) < fewest:
         raise InvalidShippingRequest(
-            f"{param} is shorter than {carrier} takes (at least {fewest} characters)",
+            f"{param} is shorter than {carrier} takes (at least {fewest} {unit})",
             param=param,
             code="field_too_short",
         )

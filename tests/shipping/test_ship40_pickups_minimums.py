@@ -93,7 +93,7 @@ def test_a_fedex_pickup_phone_under_8_digits_is_a_400():
 
     reply, calls = _fedex_pickup(address, "s40-fp-short")
 
-    _refused(reply, "address.phone", "field_too_short", "at least 8")
+    _refused(reply, "address.phone", "field_too_short", "at least 8 digits")
     assert calls == []
 
 
@@ -107,7 +107,7 @@ def test_a_fedex_quote_with_a_phone_under_10_digits_is_a_400():
     with responses.RequestsMock(assert_all_requests_are_fired=False):
         reply = _post(body)
 
-    _refused(reply, "to_address.phone", "field_too_short", "at least 10")
+    _refused(reply, "to_address.phone", "field_too_short", "at least 10 digits")
 
 
 def test_a_fedex_quote_with_a_10_digit_phone_is_quoted():
