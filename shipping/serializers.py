@@ -67,6 +67,8 @@ def _limit_text(fields: FieldLimits, field: str) -> str:
             fields.phone_min
         )
         return f"{fields.phone} ({fewest}an extension {fields.phone_extension})"
+    if field == "hs_code" and fields.hs_code_min is not None:
+        return f"{fields.hs_code} (at least {fields.hs_code_min}, `field_too_short`)"
     if field == "state_code" and fields is UPS_FIELDS:  # Rating takes fewer
         return f"{fields.state_code} ({UPS_RATING_FIELDS.state_code} in a quote)"
     return str(getattr(fields, field))

@@ -156,6 +156,7 @@ DHL_EXPRESS_FIELDS = FieldLimits(
     email=70,  # email maxLength 70
     customs_description=512,  # lineItems.description maxLength 512
     hs_code=18,  # lineItems.commodityCodes.value maxLength 18
+    hs_code_min=2,  # lineItems.commodityCodes.value minLength 2
 )
 # A DHL pickup's address and contact are the same schemas as a shipment's.
 DHL_EXPRESS_PICKUP_FIELDS = replace(

@@ -53,15 +53,13 @@ def ups_address(address: Address) -> Address:
 
 def ups_rating_address(address: Address) -> Address:
     """``address`` as UPS's Rating API gets it (a quote): as a label's, its
-    state left out where longer than Rating's 2 and not a US or Canadian
+    state left out where not Rating's 2 characters and not a US or Canadian
     code (those must fit: a longer one is refused)."""
     address = ups_address(address)
-    state = _state(
-        address.country_code,
-        address.state_code,
-        RATING_STATE_COUNTRIES,
-        RATING_STATE_LENGTH,
-    )
+    state = address.state_code
+    # Rating's minLength is 2 too: an optional "9" (Vienna) is left out.
+    if address.country_code not in RATING_STATE_COUNTRIES:
+        state = state if len(state) == RATING_STATE_LENGTH else ""
     return dataclasses.replace(address, state_code=state)
 
 
