@@ -18,7 +18,7 @@ import responses
 
 from integrations.models import ProviderCall
 from shipping.api_examples import RATE_REQUEST
-from tests.shipping.contract import harness_dhl_express, harness_ups
+from tests.shipping.contract import harness_dhl_express, harness_ups, harness_usps
 from tests.shipping.helpers import api_client
 
 pytestmark = [
@@ -95,3 +95,26 @@ def test_the_hs_code_schema_help_gives_the_minimums():
     assert "UPS: 15 (at least 6" in text
     assert "DHL Express: 18 (at least 2" in text
     assert "field_too_short" in text
+
+
+def test_a_usps_label_sends_a_zip_plus_4_as_zip_code_and_zip_plus_4():
+    # ship40 moved labels to ZIPCode + ZIPPlus4 with only pickups tested; the
+    # label's fields stay the spec sample's (spec_label_request.json).
+    from dataclasses import replace
+
+    from shipping.providers.usps import USPSAdapter
+    from tests.shipping.contract import requests as shared
+    from tests.shipping.providers.wire import body_of, load, sent, unknown_fields
+
+    account = harness_usps.make_account()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        request = harness_usps.label(mocked, account)
+        recipient = replace(shared.RECIPIENT, postal_code="62704-1234")
+        USPSAdapter(account).create_label(replace(request, to_address=recipient))
+        (call,) = sent(mocked, "POST", harness_usps.LABEL_URL)
+
+    body = body_of(call)
+    assert unknown_fields(body, load("usps", "spec_label_request.json")) == []
+    to_address = body["toAddress"]
+    assert (to_address["ZIPCode"], to_address["ZIPPlus4"]) == ("62704", "1234")
+    assert "ZIPPlus4" not in body["fromAddress"]
