@@ -93,7 +93,7 @@ UPS_FIELDS = FieldLimits(
 # refused where its label would be, and where Rating would refuse it.
 UPS_RATING_FIELDS = FieldLimits(
     state_code=2,  # Rating.yaml Address.StateProvinceCode maxLength 2
-    as_sent=ups_rating_address,  # a longer state left out where optional
+    as_sent=ups_rating_address,  # a state not of 2 left out where optional
 )
 
 
