@@ -123,7 +123,8 @@ class RatesView(APIView):
         description="Each carrier answers within the deadline or is listed in "
         "`failures` with its reason (one that cannot take the request, such as "
         "a field longer than its limit, `field_too_long`, is listed without "
-        "being called; when none can, a 400 names the field); a repeat of "
+        "being called, its `param` naming the field; when none can, a 400 "
+        "names the field); a repeat of "
         "the same request within a few minutes answers from the cache "
         "(`cached: true`). Quotes are bought by `quote_id` until `expires_at`.",
         request=RateRequestSerializer,

@@ -80,7 +80,20 @@ RATES_RESPONSE = {
             "code": "deadline_exceeded",
             "message": "no answer within the deadline",
             "duration_ms": 5000,
-        }
+            "param": None,
+        },
+        {
+            "account": "ups",
+            "account_name": "UPS",
+            "provider": "ups",
+            "reason": "error",
+            "outcome": "rejected",
+            "code": "field_too_long",
+            "message": "to_address.city is longer than UPS takes "
+            "(at most 30 characters)",
+            "duration_ms": 0,
+            "param": "to_address.city",
+        },
     ],
 }
 SHIPMENT_RESPONSE = {

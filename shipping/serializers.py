@@ -26,6 +26,7 @@ from shipping.providers.field_limits import (
     DHL_EXPRESS_FIELDS,
     FEDEX_FIELDS,
     UPS_FIELDS,
+    UPS_RATING_FIELDS,
     FieldLimits,
 )
 from shipping.providers.validation import (
@@ -62,7 +63,14 @@ def _limit_text(fields: FieldLimits, field: str) -> str:
     if field == "name" and fields.name_alone is not None:  # DHL: fullName
         return f"{fields.name_alone} ({fields.name} with a company)"
     if field == "phone" and fields.phone_extension is not None:
-        return f"{fields.phone} (an extension {fields.phone_extension})"
+        fewest = f"at least {fields.phone_min}, `field_too_short`; " * bool(
+            fields.phone_min
+        )
+        return f"{fields.phone} ({fewest}an extension {fields.phone_extension})"
+    if field == "hs_code" and fields.hs_code_min is not None:
+        return f"{fields.hs_code} (at least {fields.hs_code_min}, `field_too_short`)"
+    if field == "state_code" and fields is UPS_FIELDS:  # Rating takes fewer
+        return f"{fields.state_code} ({UPS_RATING_FIELDS.state_code} in a quote)"
     return str(getattr(fields, field))
 
 
@@ -241,6 +249,13 @@ class CarrierFailureSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
     duration_ms = serializers.IntegerField()
+    param = serializers.CharField(
+        allow_null=True,
+        help_text="The field this carrier cannot take (`to_address.city`), when "
+        "it was left out by our check of its published limits (`code` "
+        "`field_too_long`, `field_too_short`, ...) and never called; null for "
+        "any other failure.",
+    )
 
 
 class RateShopSerializer(serializers.Serializer):

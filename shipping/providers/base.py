@@ -140,10 +140,14 @@ class ShippingAdapter(BaseAdapter):
 
     # --- The operations (templates) -----------------------------------------
 
-    def check_shipment(self, request: RateRequest | LabelRequest) -> None:
+    def check_shipment(
+        self, request: RateRequest | LabelRequest, *, quote: bool | None = None
+    ) -> None:
         """``InvalidShippingRequest`` (a 400 naming the field) for a request
         this carrier cannot take: before any call, and before a service
-        stores a row for it."""
+        stores a row for it. ``quote``: checked for a quote (None: a
+        ``RateRequest`` is), also against ``limits.rating_fields``; a label
+        buy checks its quote's request with ``quote=False``."""
         validation.check_shipment(
             request.from_address,
             request.to_address,
@@ -151,6 +155,7 @@ class ShippingAdapter(BaseAdapter):
             request.customs,
             limits=self.limits,
             carrier=self.display_name,
+            quote=isinstance(request, RateRequest) if quote is None else quote,
         )
 
     def rates(self, request: RateRequest) -> list[Rate]:

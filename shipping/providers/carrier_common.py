@@ -3,6 +3,7 @@ decoded from base64, events put in order, dates read, numbers written."""
 
 import base64
 import binascii
+import re
 from collections.abc import Collection, Iterable
 from dataclasses import replace
 from datetime import date, datetime
@@ -14,6 +15,16 @@ from shipping.providers.tracking_types import (
     TrackingStatus,
 )
 from shipping.units import round_up
+
+# A US ZIP+4 as buyers write it: "62704-1234", "62704 1234", "627041234".
+ZIP_PLUS_4 = re.compile(r"(\d{5})[-\s]?(\d{4})")
+
+
+def zip_parts(postcode: str) -> tuple[str, str]:
+    """A ZIP+4's 5-digit ZIP and its 4 digits, for carriers with a field for
+    each (USPS ZIPCode and ZIPPlus4); any other postcode whole, and ""."""
+    match = ZIP_PLUS_4.fullmatch(postcode)
+    return (match.group(1), match.group(2)) if match else (postcode, "")
 
 
 def decode_label(encoded: object, *, carrier: str) -> bytes:

@@ -6,7 +6,8 @@ the parcel).
 
 A field too long for the carrier is ``InvalidShippingRequest`` with code
 ``field_too_long``, ``param`` naming it (``to_address.street_lines[0]``) and
-the carrier's limit in the message, never the text itself. Only what an
+the carrier's limit in the message, never the text itself; one shorter than
+a published minimum is ``field_too_short`` the same way. Only what an
 adapter sends from the storefront's request is limited: our own reference
 (the shipment's public id) is not the storefront's to fix.
 
@@ -33,6 +34,7 @@ from shipping.providers.ups_address import (
     ups_address,
     ups_check_address,
     ups_pickup_address,
+    ups_rating_address,
 )
 
 
@@ -50,11 +52,13 @@ class FieldLimits:
     state_code: int | None = None
     postal_code: int | None = None
     phone: int | None = None  # the number, its extension not counted
+    phone_min: int | None = None  # the fewest (a phone given; none is not short)
     # Its own field where the carrier has one (UPS, FedEx): phones.py.
     phone_extension: int | None = None
     email: int | None = None
     customs_description: int | None = None  # each item's
     hs_code: int | None = None
+    hs_code_min: int | None = None  # the fewest (an HS code given)
     sku: int | None = None
     exporter_reference: int | None = None
     instructions: int | None = None  # a pickup's (pickup_fields only)
@@ -66,20 +70,30 @@ class FieldLimits:
 NO_FIELD_LIMITS = FieldLimits()
 
 # UPS: provider-specs/ups/Shipping.yaml (ShipmentRequest) and Rating.yaml
-# (RateRequest); a request goes to both (quote, then label): the smaller wins.
+# (RateRequest); a request goes to both (quote, then label): the smaller wins,
+# but for the state, which a quote is also checked on as Rating takes it
+# (UPS_RATING_FIELDS).
 UPS_FIELDS = FieldLimits(
     name=35,  # Shipper/ShipTo/ShipFrom AttentionName and Name, both files
     company=35,  # Name (the company when given), both files
     street_line=35,  # Address.AddressLine, both files
     street_lines=3,  # AddressLine: "Up to three occurrences" (Shipping.yaml)
     city=30,  # Address.City, both files
-    state_code=2,  # Address.StateProvinceCode: Rating.yaml 2, Shipping.yaml 5
+    state_code=5,  # Shipping.yaml ShipTo/Shipper/ShipFrom StateProvinceCode 5
     postal_code=9,  # Address.PostalCode, both files
     phone=15,  # Phone.Number (Shipping.yaml; rating sends none)
     phone_extension=4,  # Shipper/ShipTo/ShipFrom Phone.Extension maxLength 4
     customs_description=35,  # InternationalForms.Product.Description
     hs_code=15,  # InternationalForms.Product.CommodityCode
+    hs_code_min=6,  # CommodityCode minLength 6: "6-to-15-alphanumeric"
     as_sent=ups_address,  # postcode, state and phone as UPS takes them
+)
+
+# A quote's state as Rating takes it, checked besides UPS_FIELDS: a quote is
+# refused where its label would be, and where Rating would refuse it.
+UPS_RATING_FIELDS = FieldLimits(
+    state_code=2,  # Rating.yaml Address.StateProvinceCode maxLength 2
+    as_sent=ups_rating_address,  # a state not of 2 left out where optional
 )
 
 
@@ -119,6 +133,7 @@ FEDEX_FIELDS = FieldLimits(
     state_code=2,  # Rate API Address.stateOrProvinceCode "Max length is 2"
     postal_code=10,  # PartyAddress_2.postalCode "Maximum length is 10"
     phone=15,  # PartyContact.phoneNumber "maximum of 15" (digits: fedex_address)
+    phone_min=10,  # PartyContact.phoneNumber "Minimum length is 10"
     phone_extension=6,  # PartyContact.phoneExtension "Maximum length is 6"
     email=80,  # PartyContact.emailAddress "Maximum length is 80"
     customs_description=450,  # Commodity.description "Maximum allowed 450"
@@ -141,6 +156,7 @@ DHL_EXPRESS_FIELDS = FieldLimits(
     email=70,  # email maxLength 70
     customs_description=512,  # lineItems.description maxLength 512
     hs_code=18,  # lineItems.commodityCodes.value maxLength 18
+    hs_code_min=2,  # lineItems.commodityCodes.value minLength 2
 )
 # A DHL pickup's address and contact are the same schemas as a shipment's.
 DHL_EXPRESS_PICKUP_FIELDS = replace(
@@ -155,9 +171,12 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
     # pickupLocation is PickupLocationParty: Party_createPickup's contact,
     # Contact_CreatePickup.phoneNumber "Maximum legth is 13" (sic).
     phone=13,
+    phone_min=8,  # Contact_CreatePickup.phoneNumber "Minimum Length is 8"
     phone_extension=6,  # Contact_CreatePickup.phoneExtension "Maximum length is 6"
+    # Party_createPickup's Address.stateOrProvinceCode "Maximum length is 2"
+    state_code=2,
     instructions=60,  # remarks "Maximum length is 60 characters"
-    as_sent=fedex_pickup_address,  # the phone's digits
+    as_sent=fedex_pickup_address,  # the phone's digits; the state as a label's
 )
 
 # USPS: no published lengths could be cited, but its v3 address (labels,

@@ -44,6 +44,7 @@ from shipping.providers.field_limits import (
     UPS_ADDRESS_CHECK_FIELDS,
     UPS_FIELDS,
     UPS_PICKUP_FIELDS,
+    UPS_RATING_FIELDS,
 )
 from shipping.providers.phones import phone_extension
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
@@ -51,6 +52,7 @@ from shipping.providers.ups_address import (
     ups_address,
     ups_check_postcode,
     ups_pickup_address,
+    ups_rating_address,
 )
 from shipping.providers.ups_errors import (
     LABEL_CODES,
@@ -99,6 +101,7 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         max_weight_kg=Decimal("68"),
         max_length_cm=Decimal("274"),
         fields=UPS_FIELDS,
+        rating_fields=UPS_RATING_FIELDS,
         pickup_fields=UPS_PICKUP_FIELDS,
         address_fields=UPS_ADDRESS_CHECK_FIELDS,
     )
@@ -143,9 +146,12 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     def carrier_rates(self, request: RateRequest) -> list[Rate]:
         number = self._shipper_number()
         shipment: dict[str, Any] = {
-            "Shipper": {**_party(request.from_address), "ShipperNumber": number},
-            "ShipTo": _party(request.to_address),
-            "ShipFrom": _party(request.from_address),
+            "Shipper": {
+                **_party(request.from_address, rating=True),
+                "ShipperNumber": number,
+            },
+            "ShipTo": _party(request.to_address, rating=True),
+            "ShipFrom": _party(request.from_address, rating=True),
             "PaymentDetails": {
                 "ShipmentCharge": [
                     {"Type": "01", "BillShipper": {"AccountNumber": number}}
@@ -211,11 +217,11 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         shipment: dict[str, Any] = {
             "Description": request.reference[:35],
             "Shipper": {
-                **_party(request.from_address, phone=True),
+                **_party(request.from_address, rating=False),
                 "ShipperNumber": number,
             },
-            "ShipTo": _party(request.to_address, phone=True),
-            "ShipFrom": _party(request.from_address, phone=True),
+            "ShipTo": _party(request.to_address, rating=False),
+            "ShipFrom": _party(request.from_address, rating=False),
             "PaymentInformation": {
                 "ShipmentCharge": {
                     "Type": "01",
@@ -261,7 +267,8 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
                     "Value": self.to_provider_decimal(item.value, item.currency),
                     "UnitOfMeasurement": {"Code": "PCS"},
                 },
-                "CommodityCode": item.hs_code,
+                # CommodityCode minLength 6, optional on an invoice: none, not "".
+                **({"CommodityCode": item.hs_code} if item.hs_code else {}),
                 "OriginCountryCode": item.origin_country,
             }
             for item in customs.items
@@ -477,17 +484,18 @@ def _address(address: Address) -> dict[str, Any]:
     return wire
 
 
-def _party(address: Address, *, phone: bool = False) -> dict[str, Any]:
-    # Rating takes no phone numbers; Shipping wants them. Sent as UPS takes
-    # them (ups_address), the form its field limits were checked on: whole.
+def _party(address: Address, *, rating: bool) -> dict[str, Any]:
+    # Rating takes no phone numbers and a state of 2; Shipping wants phones.
+    # Sent as UPS takes them (ups_rating_address, ups_address), the form its
+    # field limits were checked on: whole.
     extension = phone_extension(address.phone)
-    address = ups_address(address)
+    address = ups_rating_address(address) if rating else ups_address(address)
     party: dict[str, Any] = {
         "Name": address.company or address.name,
         "AttentionName": address.name,
         "Address": _address(address),
     }
-    if phone and address.phone:
+    if not rating and address.phone:
         party["Phone"] = _phone(address.phone, extension)
     return party
 

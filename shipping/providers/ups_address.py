@@ -1,11 +1,13 @@
 """An address as UPS's Rating and Shipping APIs take it: the UPS adapter
-sends this form and its field limits (``field_limits.UPS_FIELDS``) are
-checked on it, so a limit never refuses text UPS would take once rewritten.
-Each rule cites provider-specs/ups/Shipping.yaml or Rating.yaml."""
+sends this form and its field limits (``field_limits.UPS_FIELDS``, a quote's
+state ``UPS_RATING_FIELDS``) are checked on it, so a limit never refuses text
+UPS would take once rewritten. Each rule cites provider-specs/ups/
+Shipping.yaml or Rating.yaml."""
 
 import dataclasses
 import re
 
+from shipping.providers.carrier_common import ZIP_PLUS_4
 from shipping.providers.phones import phone_digits, split_phone
 from shipping.providers.shipment_types import Address
 
@@ -13,27 +15,52 @@ from shipping.providers.shipment_types import Address
 # Vietnam (VN) ... If the country or territory is Ireland, [it] must contain
 # the county"; elsewhere optional.
 STATE_COUNTRIES = frozenset({"US", "CA", "VN", "IE"})
-# Rating.yaml Address.StateProvinceCode maxLength (the shorter of the two).
+# Shipping.yaml ShipTo.StateProvinceCode maxLength 5 ("VN-44"; an Irish
+# county); Rating.yaml Address.StateProvinceCode minLength and maxLength 2.
+SHIPPING_STATE_LENGTH = 5
 RATING_STATE_LENGTH = 2
-# Shipping.yaml ShipTo.PostalCode: US or Puerto Rico "5 or 9 digits"; "The
-# character - may be used to separate the first five digits and the last
-# four digits" (ShipFrom), yet Rating takes 9 characters: the 9 digits.
-_ZIP_PLUS_4 = re.compile(r"(\d{5})[-\s]?(\d{4})")
+# Rating's 2 holds a US state or Canadian province code ("For US or Canada,
+# the value must be a valid US state or Canadian province code", Shipping.yaml);
+# a Vietnamese province or Irish county does not fit and Rating does not
+# require one (Rating.yaml ShipTo.Address): a quote leaves it out.
+RATING_STATE_COUNTRIES = frozenset({"US", "CA"})
+# A ZIP+4 (carrier_common.ZIP_PLUS_4): Shipping.yaml ShipTo.PostalCode, US
+# or Puerto Rico "5 or 9 digits"; "The character - may be used to separate
+# the first five digits and the last four digits" (ShipFrom), yet Rating
+# takes 9 characters: the 9 digits.
 # CA: "6 alphanumeric characters whose format is A#A#A# where A is an
 # uppercase letter": the space between its halves is not sent.
 _CANADIAN = re.compile(r"([A-Za-z]\d[A-Za-z])\s?(\d[A-Za-z]\d)")
 
 
 def ups_address(address: Address) -> Address:
-    """``address`` with its postcode, state and phone as UPS gets them."""
+    """``address`` with its postcode, state and phone as UPS's Shipping API
+    gets them (a label)."""
     return dataclasses.replace(
         address,
         postal_code=_postcode(address.country_code, address.postal_code),
-        state_code=_state(address.country_code, address.state_code),
+        state_code=_state(
+            address.country_code,
+            address.state_code,
+            STATE_COUNTRIES,
+            SHIPPING_STATE_LENGTH,
+        ),
         # Phone.Number: "Valid values are 0 - 9" (Shipping.yaml Shipper); an
         # extension goes as Phone.Extension, not run on into the number.
         phone=phone_digits(address.phone),
     )
+
+
+def ups_rating_address(address: Address) -> Address:
+    """``address`` as UPS's Rating API gets it (a quote): as a label's, its
+    state left out where not Rating's 2 characters and not a US or Canadian
+    code (those must fit: a longer one is refused)."""
+    address = ups_address(address)
+    state = address.state_code
+    # Rating's minLength is 2 too: an optional "9" (Vienna) is left out.
+    if address.country_code not in RATING_STATE_COUNTRIES:
+        state = state if len(state) == RATING_STATE_LENGTH else ""
+    return dataclasses.replace(address, state_code=state)
 
 
 def ups_pickup_address(address: Address) -> Address:
@@ -44,7 +71,7 @@ def ups_pickup_address(address: Address) -> Address:
     5-digit ZIP, the part that routes it. The phone's extension goes as
     Phone.Extension (maxLength 10), not in Number."""
     postcode = address.postal_code
-    match = _ZIP_PLUS_4.fullmatch(postcode)
+    match = ZIP_PLUS_4.fullmatch(postcode)
     if address.country_code in ("US", "PR") and match:
         postcode = match.group(1)
     return dataclasses.replace(
@@ -60,7 +87,7 @@ def ups_check_postcode(address: Address) -> tuple[str, str]:
     AddressKeyFormat): PostcodePrimaryLow ("Postal Code", maxLength 10) and
     PostcodeExtendedLow ("4 digit Postal Code extension. For US use only"):
     a US or PR ZIP+4's two parts, any other postcode whole."""
-    match = _ZIP_PLUS_4.fullmatch(address.postal_code)
+    match = ZIP_PLUS_4.fullmatch(address.postal_code)
     if address.country_code in ("US", "PR") and match:
         return match.group(1), match.group(2)
     return address.postal_code, ""
@@ -74,7 +101,7 @@ def ups_check_address(address: Address) -> Address:
 
 def _postcode(country: str, postcode: str) -> str:
     if country in ("US", "PR"):
-        match = _ZIP_PLUS_4.fullmatch(postcode)
+        match = ZIP_PLUS_4.fullmatch(postcode)
         return "".join(match.groups()) if match else postcode
     if country == "CA":
         match = _CANADIAN.fullmatch(postcode)
@@ -82,9 +109,9 @@ def _postcode(country: str, postcode: str) -> str:
     return postcode
 
 
-def _state(country: str, state: str) -> str:
-    # Optional outside STATE_COUNTRIES: one longer than Rating takes (an
-    # Australian "NSW") is left out, not a reason to leave UPS out.
-    if country in STATE_COUNTRIES or len(state) <= RATING_STATE_LENGTH:
+def _state(country: str, state: str, required: frozenset[str], length: int) -> str:
+    # Optional outside ``required``: one longer than the API takes (a
+    # Vietnamese "VN-44" at Rating) is left out, not a reason to leave UPS out.
+    if country in required or len(state) <= length:
         return state
     return ""

@@ -44,6 +44,7 @@ from shipping.providers.carrier_common import (
     decimal_text,
     read_date,
     tracking_info,
+    zip_parts,
 )
 from shipping.providers.field_limits import USPS_FIELDS
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
@@ -509,7 +510,7 @@ def _label_address(address: Address) -> dict[str, Any]:
         "secondaryAddress": lines[1],
         "city": address.city,
         "state": address.state_code,
-        "ZIPCode": address.postal_code[:5],
+        **_zip(address.postal_code),
         "firstName": first,
         "lastName": last,
         "firm": address.company,
@@ -526,8 +527,17 @@ def _pickup_address(address: Address) -> dict[str, Any]:
         "secondaryAddress": lines[1],
         "city": address.city,
         "state": address.state_code,
-        "ZIPCode": address.postal_code[:5],
+        **_zip(address.postal_code),
     }
+
+
+def _zip(postcode: str) -> dict[str, str]:
+    # Labels and pickups have ZIPPlus4 beside ZIPCode (karrio-samples
+    # label_request.json, pickup_request.json): a ZIP+4 keeps its 4 digits.
+    code, plus_4 = zip_parts(postcode)
+    return (
+        {"ZIPCode": code[:5], "ZIPPlus4": plus_4} if plus_4 else {"ZIPCode": code[:5]}
+    )
 
 
 def _standard(found: Mapping[str, Any], given: Address) -> Address:

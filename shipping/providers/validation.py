@@ -54,6 +54,9 @@ class CarrierLimits:
     max_length_cm: Decimal | None = None  # longest side
     max_parcels: int | None = None  # per shipment
     fields: FieldLimits = NO_FIELD_LIMITS  # text lengths (field_limits.py)
+    # A quote's, besides ``fields``, where the carrier's rating API takes less
+    # than its labels (UPS's state): never a label's.
+    rating_fields: FieldLimits = NO_FIELD_LIMITS
     pickup_fields: FieldLimits = NO_FIELD_LIMITS  # a pickup's address
     address_fields: FieldLimits = NO_FIELD_LIMITS  # an address check's
 
@@ -148,6 +151,7 @@ def check_fields(
         limit = fields.customs_description
         _check_text(item.description, f"{param}.description", limit, carrier)
         _check_text(item.hs_code, f"{param}.hs_code", fields.hs_code, carrier)
+        _check_short(item.hs_code, f"{param}.hs_code", fields.hs_code_min, carrier)
         _check_text(item.sku, f"{param}.sku", fields.sku, carrier)
     reference, limit = customs.exporter_reference, fields.exporter_reference
     _check_text(reference, "customs.exporter_reference", limit, carrier)
@@ -161,6 +165,9 @@ def check_address_fields(
     _check_phone(address.phone, f"{param}.phone", fields, carrier)
     if fields.as_sent is not None:
         address = fields.as_sent(address)
+    # As sent (a FedEx phone its digits), its extension not counted.
+    fewest = fields.phone_min
+    _check_short(address.phone, f"{param}.phone", fewest, carrier, "digits")
     for name in _ADDRESS_FIELDS:
         limit = getattr(fields, name)
         if name == "name" and not address.company and fields.name_alone is not None:
@@ -234,6 +241,18 @@ def _check_text(text: str, param: str, limit: int | None, carrier: str) -> None:
         )
 
 
+def _check_short(
+    text: str, param: str, fewest: int | None, carrier: str, unit: str = "characters"
+) -> None:
+    # Only a value given: where the field is optional, none is not short.
+    if fewest is not None and text and len(text) < fewest:
+        raise InvalidShippingRequest(
+            f"{param} is shorter than {carrier} takes (at least {fewest} {unit})",
+            param=param,
+            code="field_too_short",
+        )
+
+
 def check_customs(customs: "Customs | None") -> None:
     """An international shipment's customs declaration."""
     if customs is None or not customs.items:
@@ -287,9 +306,11 @@ def check_shipment(
     *,
     limits: CarrierLimits,
     carrier: str = "the carrier",
+    quote: bool = False,
 ) -> None:
     """Everything a rate or label request must satisfy before a call;
-    ``carrier``: its name in a refusal of a field too long for it."""
+    ``carrier``: its name in a refusal of a field too long for it; ``quote``:
+    a quote's, also checked against ``limits.rating_fields``."""
     check_address(from_address, "from_address")
     check_address(to_address, "to_address")
     if not parcels:
@@ -308,6 +329,8 @@ def check_shipment(
         check_customs(customs)
     sent = customs if international else None  # adapters send customs abroad only
     check_fields(from_address, to_address, sent, limits.fields, carrier)
+    if quote:
+        check_fields(from_address, to_address, sent, limits.rating_fields, carrier)
 
 
 def date_window(days_ahead: int) -> tuple[date, date]:

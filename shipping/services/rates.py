@@ -71,6 +71,9 @@ class CarrierFailure:
     code: str
     message: str
     duration_ms: int
+    # The field our own check of the carrier's limits refused (the 400's
+    # ``param`` when no carrier can take it); None for any other failure.
+    param: str | None = None
 
 
 @dataclass(frozen=True)
@@ -310,6 +313,7 @@ def _failure(
         code=failure.code,
         message=refusal.message if refusal is not None else _said(failure),
         duration_ms=took,
+        param=refusal.param if refusal is not None else None,
     )
 
 

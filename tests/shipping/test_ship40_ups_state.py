@@ -1,0 +1,189 @@
+"""UPS's two state limits (ship40): Rating.yaml Address.StateProvinceCode
+takes 2 characters (minLength and maxLength 2), Shipping.yaml
+ShipTo/Shipper/ShipFrom StateProvinceCode 5 ("For Vietnam (VN), the value
+must be a valid province code (for example, VN-44). If the country or
+territory is Ireland, the StateProvinceCode must contain the county").
+
+Before, both a quote and a label were checked against Rating's 2: a
+Vietnamese "VN-44" or an Irish county was a 400 at our API for the label too,
+which UPS's Shipping API would have taken. Now a quote sends such a state
+not at all (Rating does not require one outside the US and Canada, whose
+codes are 2 letters) and a label sends it whole, checked against 5.
+"""
+
+import copy
+import json
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+import responses
+from django.utils import timezone
+
+from integrations.models import ProviderCall
+from shipping import codec
+from shipping.api_examples import RATE_REQUEST
+from shipping.models import RateQuote
+from shipping.providers.base import Address
+from tests.shipping.contract import harness_ups
+from tests.shipping.contract import requests as shared
+from tests.shipping.helpers import api_client
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("threads_db"),
+]
+RATES = "/api/v1/shipping/rates/"
+SHIPMENTS = "/api/v1/shipping/shipments/"
+HANOI = {
+    "name": "Nguyen Buyer",
+    "street_lines": ["1 Trang Tien"],
+    "city": "Hanoi",
+    "state_code": "VN-44",
+    "postal_code": "100000",
+    "country_code": "VN",
+    "phone": "+84245550123",
+}
+CUSTOMS = {
+    "contents_type": "merchandise",
+    "items": [
+        {
+            "description": "Cotton T-shirt",
+            "quantity": 2,
+            "value": 1500,
+            "currency": "USD",
+            "weight": "0.300",
+            "origin_country": "US",
+            "hs_code": "610910",
+        }
+    ],
+}
+
+
+def _quote_at_ups(to_address: dict) -> tuple[object, dict | None]:
+    harness_ups.make_account()
+    body = copy.deepcopy(RATE_REQUEST) | {
+        "to_address": to_address,
+        "customs": copy.deepcopy(CUSTOMS),
+    }
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        harness_ups.rates(mocked, None)
+        reply = api_client("shipping:read").post(RATES, body, format="json")
+        sent = [
+            json.loads(c.request.body)["RateRequest"]["Shipment"]
+            for c in mocked.calls
+            if c.request.url == harness_ups.RATES_URL
+        ]
+    return reply, sent[0] if sent else None
+
+
+def _label_at_ups(
+    to_address: dict, key: str, customs=shared.CUSTOMS
+) -> tuple[object, dict | None]:
+    recipient = Address(
+        **{**to_address, "street_lines": tuple(to_address["street_lines"])}
+    )
+    request = shared.rate_request(to_address=recipient, customs=customs)
+    quote = RateQuote.objects.create(
+        fingerprint="4" * 64,
+        account=harness_ups.make_account(),
+        carrier="ups",
+        service_code="07",
+        service_name="UPS Worldwide Express",
+        amount=5400,
+        currency="USD",
+        request=codec.request_to_json(request),
+        expires_at=timezone.now() + timedelta(minutes=10),
+    )
+    api = api_client("shipping:read", "shipping:write")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        harness_ups.label(mocked, None)
+        reply = api.post(
+            SHIPMENTS,
+            {"quote_id": quote.public_id},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=key,
+        )
+        sent = [
+            json.loads(c.request.body)["ShipmentRequest"]["Shipment"]
+            for c in mocked.calls
+            if c.request.url == harness_ups.SHIP_URL
+        ]
+    return reply, sent[0] if sent else None
+
+
+@pytest.mark.parametrize(
+    "state", ["VN-44", "Cork"], ids=["vietnamese-province", "irish-county"]
+)
+def test_a_ups_label_sends_a_state_up_to_shippings_5_whole(state):
+    country = "VN" if state.startswith("VN") else "IE"
+    to_address = HANOI | {"state_code": state, "country_code": country}
+
+    reply, shipment = _label_at_ups(to_address, f"s40-{country}")
+
+    assert reply.status_code == 201, reply.json()
+    assert shipment["ShipTo"]["Address"]["StateProvinceCode"] == state
+
+
+def test_a_ups_quote_leaves_a_state_longer_than_ratings_2_out():
+    reply, shipment = _quote_at_ups(copy.deepcopy(HANOI))
+
+    assert reply.status_code == 200, reply.json()
+    assert reply.json()["quotes"] and reply.json()["failures"] == []
+    assert "StateProvinceCode" not in shipment["ShipTo"]["Address"]
+    # The US shipper's 2-letter state is Rating's form: still sent.
+    assert shipment["Shipper"]["Address"]["StateProvinceCode"] == "TN"
+
+
+def test_a_state_longer_than_shippings_5_is_a_400_for_a_quote_and_a_label():
+    to_address = HANOI | {"state_code": "Kilkenny", "country_code": "IE"}
+
+    quoted, rating = _quote_at_ups(copy.deepcopy(to_address))
+    bought, shipping = _label_at_ups(to_address, "s40-long")
+
+    for reply in (quoted, bought):
+        assert reply.status_code == 400, reply.json()
+        error = reply.json()["error"]
+        assert (error["param"], error["code"]) == (
+            "to_address.state_code",
+            "field_too_long",
+        )
+        assert "at most 5 characters" in error["message"]
+    assert rating is None and shipping is None
+    assert not ProviderCall.objects.filter(operation="ups_create_label").exists()
+
+
+def test_a_us_state_of_3_is_still_refused_for_a_quote_at_ratings_2():
+    body = copy.deepcopy(RATE_REQUEST["to_address"]) | {"state_code": "ILL"}
+
+    reply, rating = _quote_at_ups(body)
+
+    assert reply.status_code == 400, reply.json()
+    assert reply.json()["error"]["param"] == "to_address.state_code"
+    assert "at most 2 characters" in reply.json()["error"]["message"]
+    assert rating is None
+
+
+def test_a_ups_label_without_an_hs_code_sends_no_commodity_code():
+    # CommodityCode minLength 6, optional on a commercial invoice: an empty
+    # one sent would be refused at UPS; none given is left out.
+    item = replace(shared.CUSTOMS.items[0], hs_code="")
+    customs = replace(shared.CUSTOMS, items=(item,))
+
+    reply, shipment = _label_at_ups(HANOI, "s40-nohs", customs)
+
+    assert reply.status_code == 201, reply.json()
+    forms = shipment["ShipmentServiceOptions"]["InternationalForms"]
+    assert "CommodityCode" not in forms["Product"][0]
+
+
+@pytest.mark.parametrize(
+    ("state", "sent"), [("NSW", "NSW"), ("Tasman", None)], ids=["fits", "longer"]
+)
+def test_a_ups_label_sends_an_optional_state_only_when_it_fits_5(state, sent):
+    sydney = HANOI | {"state_code": state, "country_code": "AU", "city": "Sydney"}
+
+    reply, shipment = _label_at_ups(sydney, f"s40-au-{state}")
+
+    assert reply.status_code == 201, reply.json()
+    assert shipment["ShipTo"]["Address"].get("StateProvinceCode") == sent
