@@ -54,7 +54,11 @@ from notifications.providers.base import (
     recipient_stop,
 )
 from notifications.rendering import render_email
-from notifications.services.failures import WORKER_LOST, telling_reason
+from notifications.services.failures import (
+    WORKER_LOST,
+    subject_refused_everywhere,
+    telling_reason,
+)
 from notifications.services.limits import email_subject_check
 from notifications.services.suppressions import (
     ProviderOrigin,
@@ -416,10 +420,13 @@ def email_message_retry_later(
     that was asked wants us to wait at least (Retry-After); the sweeper
     tries the message again no sooner. ``asked=False``: open breakers met
     the message and no provider was given it, so the attempt is given back
-    (it waits for them, as a storefront webhook delivery does)."""
+    (it waits for them, as a storefront webhook delivery does). A message
+    every account refused for its empty subject fails at once."""
     if not asked:
         message.attempts -= 1
-    give_up = asked and message.attempts >= settings.EMAIL_MAX_ATTEMPTS
+    give_up = subject_refused_everywhere(error) or (
+        asked and message.attempts >= settings.EMAIL_MAX_ATTEMPTS
+    )
     status = EmailStatus.FAILED if give_up else EmailStatus.QUEUED
     with transaction.atomic():
         repeat = not asked and _last_event_type(message) == "retry"
