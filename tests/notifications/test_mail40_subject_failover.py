@@ -80,9 +80,7 @@ def _assert_failed_with_our_code(message: EmailMessage) -> None:
     assert failed.details["code"] == "subject_empty"
 
 
-def test_failover_skips_an_account_that_requires_a_subject(
-    sendgrid, provider
-) -> None:
+def test_failover_skips_an_account_that_requires_a_subject(sendgrid, provider) -> None:
     sandbox = ProviderAccountFactory(kind="email", slug="sandbox-2", priority=2)
     message = _blank_subject()
     _enable(sendgrid)
