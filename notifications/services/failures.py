@@ -8,6 +8,7 @@ from typing import Any
 
 from notifications.models import EmailMessage, EmailStatus
 from notifications.providers.outcomes import CONFIGURATION_CODES, SUBJECT_EMPTY
+from notifications.services.unrendered import RENDER_CODES
 
 WORKER_LOST = "worker_lost"
 MESSAGES: dict[str, str] = {
@@ -40,6 +41,9 @@ MESSAGES: dict[str, str] = {
     WORKER_LOST: "The send was interrupted; the message may have gone out "
     "and is not sent again.",
 }
+# A template that failed when the message was stored (services.unrendered).
+TEMPLATE_FAILED = "The message could not be built from its template; it was not sent."
+MESSAGES.update(dict.fromkeys(RENDER_CODES - {SUBJECT_EMPTY}, TEMPLATE_FAILED))
 # By status, for any other code.
 BY_STATUS: dict[str, str] = {
     EmailStatus.FAILED: "The email provider refused the message.",

@@ -53,7 +53,7 @@ from notifications.providers.base import (
     domain_ascii,
     recipient_stop,
 )
-from notifications.rendering import render_email
+from notifications.rendering import EmailRenderError, render_email
 from notifications.services.failures import (
     WORKER_LOST,
     subject_refused_everywhere,
@@ -67,6 +67,7 @@ from notifications.services.suppressions import (
     suppression_provider_stop,
     suppression_reason_blocks,
 )
+from notifications.services.unrendered import resend_content
 from notifications.unsubscribe import unsubscribe_headers, unsubscribe_url
 
 logger = logging.getLogger(__name__)
@@ -466,21 +467,23 @@ def email_event_record(
 
 def email_message_resend(*, message: EmailMessage) -> EmailMessage:
     """A copy of ``message`` (same content, new id), sent now; EmailInvalid
-    (``suppressed``) when the address may not receive it."""
+    (``suppressed``) when the address may not receive it, or (the template's
+    code) when a message stored unrendered still cannot be rendered."""
     if suppression_blocks(message.to_email, message.category):
         raise EmailInvalid(
             "The address is suppressed; nothing was sent.",
             code="suppressed",
             param="to",
         )
+    try:
+        content = resend_content(message)
+    except EmailRenderError as error:
+        raise EmailInvalid(str(error), code=error.code, param="template") from None
     copy_fields = [
         "to_email",
         "from_email",
         "template",
         "context",
-        "subject",
-        "text_body",
-        "html_body",
         "headers",
         "category",
         "order_id",
@@ -493,7 +496,7 @@ def email_message_resend(*, message: EmailMessage) -> EmailMessage:
         if recent is not None:
             return recent
         copy = EmailMessage.objects.create(
-            **{name: getattr(message, name) for name in copy_fields}
+            **{name: getattr(message, name) for name in copy_fields}, **content
         )
         email_event_record(copy, EmailStatus.QUEUED, {"resend_of": message.public_id})
         email_message_enqueue(copy)
