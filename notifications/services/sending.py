@@ -257,7 +257,7 @@ def email_message_deliver(*, message_pk: int) -> str:
     except Exception as exc:
         # Not a provider outcome (a bug, a misconfigured account): the call
         # may have gone out, so ``unknown`` (never resent), with the cause kept.
-        email_message_finish(message, EmailStatus.UNKNOWN, _unexpected(exc), None)
+        email_message_finish(message, EmailStatus.UNKNOWN, unexpected_error(exc), None)
         raise
     message.provider_message_id = served.result.provider_message_id
     return email_message_finish(message, EmailStatus.SENT, None, served.account)
@@ -271,7 +271,9 @@ def _wait(error: NoProviderAvailable, waits: list[float]) -> float | None:
     return min(waits)
 
 
-def _unexpected(exc: Exception) -> Unknown:
+def unexpected_error(exc: Exception) -> Unknown:
+    """What a send that raised no provider outcome is kept with: the call
+    may have gone out (``unknown``), the cause named for staff."""
     return Unknown(f"{type(exc).__name__}: {exc}"[:500], code="unexpected_error")
 
 
