@@ -59,7 +59,7 @@ from notifications.services.failures import (
     subject_refused_everywhere,
     telling_reason,
 )
-from notifications.services.limits import email_subject_check
+from notifications.services.limits import SUBJECT_EMPTY, email_subject_check
 from notifications.services.suppressions import (
     ProviderOrigin,
     suppression_active,
@@ -285,7 +285,10 @@ def _send(adapter: Any, outbound: OutboundEmail, waits: list[float]) -> Any:
     try:
         return adapter.send(outbound)
     except NotProcessed as error:
-        waits.append(error.retry_after or 0.0)
+        # An account that never takes an empty subject was not asked: like
+        # an open breaker, it leaves the message its attempt.
+        if error.code != SUBJECT_EMPTY:
+            waits.append(error.retry_after or 0.0)
         raise
 
 

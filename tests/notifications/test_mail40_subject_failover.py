@@ -4,19 +4,27 @@ failover skips every account that requires a subject, without a call; when
 no other account can take it the message ends ``failed`` with our own code
 ``subject_empty``. Single sends, bulk rows and staff resends alike."""
 
+from datetime import timedelta
+
 import pytest
 import responses
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 
 from integrations.batch import WorkState, batch_job_work
 from integrations.batch import services as batch_services
+from integrations.breaker import breaker_mode_set
 from integrations.models import BatchRowStatus, ProviderAccount, ProviderCall
+from integrations.models.accounts import BreakerMode
 from notifications.models import BulkRecipient, EmailMessage, EmailStatus
 from notifications.services import email_message_create
 from notifications.services.bulk import bulk_send_create
 from notifications.services.failures import public_error
-from notifications.services.sending import email_message_deliver
+from notifications.services.sending import (
+    email_message_deliver,
+    email_messages_sweep,
+)
 from tests.factories import ProviderAccountFactory
 from tests.notifications.contract import harness_sendgrid
 
@@ -102,9 +110,32 @@ def test_no_account_can_take_it_so_it_fails_with_subject_empty(
     assert email_message_deliver(message_pk=message.pk) == EmailStatus.FAILED
 
     _assert_failed_with_our_code(message)
-    assert message.attempts == 1  # not retried: no account would ever take it
+    assert message.attempts == 0  # no provider was given it, and none will be
     assert len(provider.calls) == 0
     assert not ProviderCall.objects.filter(account=sendgrid).exists()
+
+
+def test_it_waits_for_an_account_that_can_take_it_under_maintenance(
+    sendgrid, provider, settings
+) -> None:
+    sandbox = ProviderAccountFactory(kind="email", slug="sandbox-2", priority=2)
+    message = _blank_subject()
+    _enable(sendgrid)
+    breaker_mode_set(account=sandbox, mode=BreakerMode.FORCED_OPEN, actor="ops")
+
+    assert email_message_deliver(message_pk=message.pk) == EmailStatus.QUEUED
+    start = timezone.now()
+    for minutes in range(2, 2 + 2 * settings.EMAIL_MAX_ATTEMPTS, 2):
+        email_messages_sweep(now=start + timedelta(minutes=minutes))
+    message.refresh_from_db()
+    # Neither account was given it: no attempt used, not failed.
+    assert (message.status, message.attempts) == (EmailStatus.QUEUED, 0)
+
+    breaker_mode_set(account=sandbox, mode=BreakerMode.AUTO, actor="ops")
+    email_messages_sweep(now=start + timedelta(hours=1))
+    message.refresh_from_db()
+    assert (message.status, message.account) == (EmailStatus.SENT, sandbox)
+    assert len(provider.calls) == 0
 
 
 def test_a_bulk_row_with_an_empty_subject_fails_with_subject_empty(
