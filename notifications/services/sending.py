@@ -265,8 +265,10 @@ def email_message_deliver(*, message_pk: int) -> str:
 
 def _wait(error: NoProviderAvailable, waits: list[float]) -> float | None:
     # The earliest Retry-After, when every account was asked: one skipped
-    # (its breaker open) may take the message sooner.
-    if not waits or len(waits) != len(error.attempts):
+    # (its breaker open) may take the message sooner; one that refused its
+    # empty subject never will, so it does not count.
+    could = [a for a in error.attempts if a.code != SUBJECT_EMPTY]
+    if not waits or len(waits) != len(could):
         return None
     return min(waits)
 
@@ -435,7 +437,8 @@ def email_message_retry_later(
     )
     status = EmailStatus.FAILED if give_up else EmailStatus.QUEUED
     with transaction.atomic():
-        repeat = not asked and _last_event_type(message) == "retry"
+        # A give-up always records its ``failed``, even after a pause.
+        repeat = not (asked or give_up) and _last_event_type(message) == "retry"
         code, text = telling_reason(error)
         message.status = status
         message.last_error = staff_text(text)
