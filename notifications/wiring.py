@@ -48,6 +48,9 @@ def _send(event: Event, *, to: str, template: str, context: dict[str, Any]) -> N
             context=context,
             order_id=order_id,
             idempotency_key=_key(event, template),
+            # Failover sends an empty subject through an account that takes
+            # one, or fails it subject_empty: never stored failed untried.
+            subject_check=False,
         )
     except EmailInvalid as error:
         logger.warning(

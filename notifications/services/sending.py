@@ -149,10 +149,11 @@ def email_message_create(
     order_id: str = "",
     bulk_send: BulkSend | None = None,
     enqueue: bool = True,
+    subject_check: bool = True,
 ) -> EmailMessage:
-    """Store a rendered message and send it after commit (suppressed: stored
-    with status ``suppressed``, nothing sent). Raises EmailInvalid or
-    EmailRenderError before anything is stored."""
+    """Store a rendered message and send it after commit (suppressed: stored,
+    nothing sent). EmailInvalid or EmailRenderError before anything is
+    stored; ``subject_check=False``: an empty subject is left to failover."""
     to = email_address_check(to)
     email_category_check(category)
     email_header_value_check(order_id, param="order_id")
@@ -164,7 +165,8 @@ def email_message_create(
         context.setdefault("unsubscribe_url", unsubscribe_url(to))
         headers = unsubscribe_headers(to)
     rendered = render_email(template, context)
-    email_subject_check(rendered.subject)
+    if subject_check:
+        email_subject_check(rendered.subject)
     blocked = suppression_blocks(to, category)
     fields = {
         "to_email": to,
