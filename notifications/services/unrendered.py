@@ -77,9 +77,11 @@ def email_message_render_failed(
 
 def resend_content(message: EmailMessage) -> dict[str, str]:
     """The subject and bodies a resent copy of ``message`` carries: its own,
-    or rendered now when its template failed when it was stored.
+    or rendered now when its template failed when it was stored, or when its
+    empty subject failed it (a copy of that would fail alike).
     EmailRenderError if the template still fails."""
-    if message.error_code in RENDER_CODES and not message.text_body:
+    unsendable = not message.text_body or not message.subject.strip()
+    if message.error_code in RENDER_CODES and unsendable:
         rendered = render_email(message.template, dict(message.context))
         return {
             "subject": rendered.subject,
