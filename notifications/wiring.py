@@ -11,7 +11,12 @@ from typing import Any
 
 from integrations.models import Event
 from integrations.money import MoneyError, format_amount
-from notifications.services import EmailInvalid, email_message_create
+from notifications.services import (
+    EmailInvalid,
+    EmailRenderError,
+    email_message_create,
+    email_message_render_failed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,20 +32,25 @@ def _key(event: Event, template: str) -> str:
 
 def _send(event: Event, *, to: str, template: str, context: dict[str, Any]) -> None:
     """Store and send one message for ``event``; an address the message
-    cannot go to is logged, not retried (no retry would fix it)."""
+    cannot go to is logged, not retried (no retry would fix it); a template
+    that fails is stored as a failed message with its reason."""
     if not to:
         logger.warning(
             "event without a recipient email",
             extra={"event_id": event.pk, "event_name": event.name},
         )
         return
+    order_id = str(context.get("order_id") or "")[:64]
     try:
         message = email_message_create(
             to=to,
             template=template,
             context=context,
-            order_id=str(context.get("order_id") or "")[:64],
+            order_id=order_id,
             idempotency_key=_key(event, template),
+            # Failover sends an empty subject through an account that takes
+            # one, or fails it subject_empty: never stored failed untried.
+            subject_check=False,
         )
     except EmailInvalid as error:
         logger.warning(
@@ -48,6 +58,17 @@ def _send(event: Event, *, to: str, template: str, context: dict[str, Any]) -> N
             extra={"event_id": event.pk, "event_name": event.name, "code": error.code},
         )
         return
+    except EmailRenderError as error:
+        # The template's fault: kept failed in the email log for staff to
+        # resend once it is fixed; a retry of the event would fail alike.
+        message = email_message_render_failed(
+            to=to.strip(),
+            template=template,
+            context=context,
+            error=error,
+            order_id=order_id,
+            idempotency_key=_key(event, template),
+        )
     logger.info(
         "event email stored",
         extra={"event_id": event.pk, "message_id": message.public_id},

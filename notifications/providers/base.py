@@ -52,6 +52,7 @@ from notifications.providers.outcomes import (
     SENDER_NOT_VERIFIED,
     SENDING_BLOCKED,
     SENDING_NOT_ALLOWED,
+    SUBJECT_EMPTY,
     RecipientStopped,
     UnsupportedSender,
     email_error_map,
@@ -62,6 +63,7 @@ from notifications.providers.outcomes import (
     sender_not_verified,
     sending_blocked,
     sending_not_allowed,
+    subject_missing,
 )
 
 __all__ = [
@@ -74,6 +76,7 @@ __all__ = [
     "SENDING_BLOCKED",
     "SENDING_DOMAINS_FIELD",
     "SENDING_NOT_ALLOWED",
+    "SUBJECT_EMPTY",
     "BounceType",
     "EmailAdapter",
     "EmailCategory",
@@ -198,8 +201,8 @@ class EmailAdapter(BaseAdapter):
     ``send``), ``parse_email_events`` and ``health_check``."""
 
     kind = "email"
-    # The provider refuses a message whose subject is empty (checked at our
-    # API: notifications.services.limits).
+    # The provider refuses a message whose subject is empty: checked at our
+    # API (notifications.services.limits) and before every send (``send``).
     subject_required: bool = False
 
     def send(
@@ -215,9 +218,13 @@ class EmailAdapter(BaseAdapter):
         subclasses by the module's outcome rules; ``Rejected``
         (``invalid_sender``, ``invalid_header``) before any call for a
         sender ``sender_check`` or a header ``header_check`` refuses,
-        whichever the provider."""
+        whichever the provider; ``NotProcessed`` (``subject_empty``, failed
+        over) before any call for an empty subject this provider refuses."""
         sender_check(message)
         header_check(message)
+        if self.subject_required and not message.subject.strip():
+            # Accepted while no such account was enabled: another may take it.
+            raise subject_missing()
         return self.deliver(message, pacing=pacing, max_wait=max_wait)
 
     @abstractmethod

@@ -37,6 +37,7 @@ __all__ = [
     "SENDER_NOT_VERIFIED",
     "SENDING_BLOCKED",
     "SENDING_NOT_ALLOWED",
+    "SUBJECT_EMPTY",
     "UNSUPPORTED_MESSAGE",
     "RecipientStopped",
     "UnsupportedSender",
@@ -48,6 +49,7 @@ __all__ = [
     "sender_not_verified",
     "sending_blocked",
     "sending_not_allowed",
+    "subject_missing",
     "unsupported_message",
 ]
 
@@ -70,6 +72,10 @@ SENDING_BLOCKED = "sending_blocked"
 # lacks): neither the recipient's fault nor the account failing; another
 # account may send it. Not alerted: the account works for other mail.
 UNSUPPORTED_MESSAGE = "unsupported_message"
+# The code of a message whose rendered subject is empty, for an account whose
+# provider refuses one (``EmailAdapter.subject_required``): refused before any
+# call and failed over; a message every account refuses so fails at once.
+SUBJECT_EMPTY = "subject_empty"
 # Codes of our own configuration (alerted, but for UNSUPPORTED_MESSAGE):
 # failed over, and kept on a message no account could send in place of
 # "no provider available".
@@ -188,6 +194,15 @@ def unsupported_message(message: str, *, provider_code: str = "") -> Configurati
     the account nor counted by its breaker, failed over."""
     return ConfigurationError(
         message, code=UNSUPPORTED_MESSAGE, provider_code=provider_code or None
+    )
+
+
+def subject_missing() -> NotProcessed:
+    """The error for an empty subject on an account that requires one:
+    nothing was called, so another account may take the message."""
+    return NotProcessed(
+        "the rendered subject is empty and this provider requires one",
+        code=SUBJECT_EMPTY,
     )
 
 

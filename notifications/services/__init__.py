@@ -19,6 +19,7 @@ from notifications.services.suppressions import (
     suppression_blocks,
     suppression_remove,
 )
+from notifications.services.unrendered import email_message_render_failed
 
 __all__ = [
     "EmailInvalid",
@@ -29,6 +30,7 @@ __all__ = [
     "email_message_deliver",
     "email_message_enqueue",
     "email_message_for_event",
+    "email_message_render_failed",
     "email_message_resend",
     "email_messages_sweep",
     "email_outbound",

@@ -70,6 +70,7 @@ from notifications.services.sending import (
     email_message_retry_later,
     email_outbound,
     failover_account,
+    unexpected_error,
 )
 
 logger = logging.getLogger(__name__)
@@ -191,6 +192,16 @@ def _deliver(
         if first:
             sending_event(message).save()
         raise _not_sent(message, error) from None
+    except Exception as exc:
+        # Not a provider outcome (a bug): the call may have gone out, so
+        # ``unknown`` now with its cause, as a single send keeps it, and the
+        # row fails for good rather than be found ``sending`` later.
+        if first:
+            sending_event(message).save()
+        error = unexpected_error(exc)
+        email_message_finish(message, EmailStatus.UNKNOWN, error, None)
+        logger.exception("bulk send raised", extra={"message_id": message.public_id})
+        raise _row_error(EmailStatus.UNKNOWN, error.message) from None
     result_id = served.result.provider_message_id
     if record_sent(message, result_id, served.account, first=first):
         return

@@ -7,7 +7,8 @@ payments keeps them (``payments.services.messages``)."""
 from typing import Any
 
 from notifications.models import EmailMessage, EmailStatus
-from notifications.providers.outcomes import CONFIGURATION_CODES
+from notifications.providers.outcomes import CONFIGURATION_CODES, SUBJECT_EMPTY
+from notifications.services.unrendered import RENDER_CODES
 
 WORKER_LOST = "worker_lost"
 MESSAGES: dict[str, str] = {
@@ -34,10 +35,15 @@ MESSAGES: dict[str, str] = {
     "UTF-8 addresses need SMTPUTF8, or it uses a feature the provider lacks); it "
     "was not sent through it.",
     "message_invalid": "The message could not be built; it was not sent.",
+    SUBJECT_EMPTY: "The message's subject is empty and no enabled email "
+    "provider sends a message without one; it was not sent.",
     "invalid_header": "A header of the message holds a line break; it was not sent.",
     WORKER_LOST: "The send was interrupted; the message may have gone out "
     "and is not sent again.",
 }
+# A template that failed when the message was stored (services.unrendered).
+TEMPLATE_FAILED = "The message could not be built from its template; it was not sent."
+MESSAGES.update(dict.fromkeys(RENDER_CODES - {SUBJECT_EMPTY}, TEMPLATE_FAILED))
 # By status, for any other code.
 BY_STATUS: dict[str, str] = {
     EmailStatus.FAILED: "The email provider refused the message.",
@@ -62,7 +68,20 @@ def telling_reason(error: Any) -> tuple[str, str]:
     the first account refusing for our configuration (a sender it has not
     verified, a missing credential), named, beats "no provider available",
     which says nothing staff can fix."""
+    if subject_refused_everywhere(error):
+        names = ", ".join(attempt.account for attempt in error.attempts)
+        return SUBJECT_EMPTY, (
+            f"{names}: the rendered subject is empty and each of these "
+            "providers requires one"
+        )
     for attempt in getattr(error, "attempts", None) or []:
         if attempt.code in CONFIGURATION_CODES:
             return attempt.code, f"{attempt.account}: {attempt.message}"
     return error.code, error.message
+
+
+def subject_refused_everywhere(error: Any) -> bool:
+    """Whether every account a run found no provider in refused the message
+    for its empty subject (nothing called): no later try would send it."""
+    attempts = getattr(error, "attempts", None) or []
+    return bool(attempts) and all(a.code == SUBJECT_EMPTY for a in attempts)

@@ -11,10 +11,10 @@ that what an adapter adds stays inside the published sizes
 
 from integrations import registry
 from integrations.failover import enabled_accounts
-from notifications.providers.base import EmailAdapter
+from notifications.providers.base import SUBJECT_EMPTY, EmailAdapter
 from notifications.rendering import EmailRenderError
 
-SUBJECT_EMPTY = "subject_empty"
+__all__ = ["SUBJECT_EMPTY", "email_subject_check", "email_subject_required"]
 
 
 def email_subject_required() -> bool:

@@ -53,9 +53,13 @@ from notifications.providers.base import (
     domain_ascii,
     recipient_stop,
 )
-from notifications.rendering import render_email
-from notifications.services.failures import WORKER_LOST, telling_reason
-from notifications.services.limits import email_subject_check
+from notifications.rendering import EmailRenderError, render_email
+from notifications.services.failures import (
+    WORKER_LOST,
+    subject_refused_everywhere,
+    telling_reason,
+)
+from notifications.services.limits import SUBJECT_EMPTY, email_subject_check
 from notifications.services.suppressions import (
     ProviderOrigin,
     suppression_active,
@@ -63,6 +67,7 @@ from notifications.services.suppressions import (
     suppression_provider_stop,
     suppression_reason_blocks,
 )
+from notifications.services.unrendered import resend_content
 from notifications.unsubscribe import unsubscribe_headers, unsubscribe_url
 
 logger = logging.getLogger(__name__)
@@ -144,10 +149,11 @@ def email_message_create(
     order_id: str = "",
     bulk_send: BulkSend | None = None,
     enqueue: bool = True,
+    subject_check: bool = True,
 ) -> EmailMessage:
-    """Store a rendered message and send it after commit (suppressed: stored
-    with status ``suppressed``, nothing sent). Raises EmailInvalid or
-    EmailRenderError before anything is stored."""
+    """Store a rendered message and send it after commit (suppressed: stored,
+    nothing sent). EmailInvalid or EmailRenderError before anything is
+    stored; ``subject_check=False``: an empty subject is left to failover."""
     to = email_address_check(to)
     email_category_check(category)
     email_header_value_check(order_id, param="order_id")
@@ -159,7 +165,8 @@ def email_message_create(
         context.setdefault("unsubscribe_url", unsubscribe_url(to))
         headers = unsubscribe_headers(to)
     rendered = render_email(template, context)
-    email_subject_check(rendered.subject)
+    if subject_check:
+        email_subject_check(rendered.subject)
     blocked = suppression_blocks(to, category)
     fields = {
         "to_email": to,
@@ -252,7 +259,7 @@ def email_message_deliver(*, message_pk: int) -> str:
     except Exception as exc:
         # Not a provider outcome (a bug, a misconfigured account): the call
         # may have gone out, so ``unknown`` (never resent), with the cause kept.
-        email_message_finish(message, EmailStatus.UNKNOWN, _unexpected(exc), None)
+        email_message_finish(message, EmailStatus.UNKNOWN, unexpected_error(exc), None)
         raise
     message.provider_message_id = served.result.provider_message_id
     return email_message_finish(message, EmailStatus.SENT, None, served.account)
@@ -260,13 +267,17 @@ def email_message_deliver(*, message_pk: int) -> str:
 
 def _wait(error: NoProviderAvailable, waits: list[float]) -> float | None:
     # The earliest Retry-After, when every account was asked: one skipped
-    # (its breaker open) may take the message sooner.
-    if not waits or len(waits) != len(error.attempts):
+    # (its breaker open) may take the message sooner; one that refused its
+    # empty subject never will, so it does not count.
+    could = [a for a in error.attempts if a.code != SUBJECT_EMPTY]
+    if not waits or len(waits) != len(could):
         return None
     return min(waits)
 
 
-def _unexpected(exc: Exception) -> Unknown:
+def unexpected_error(exc: Exception) -> Unknown:
+    """What a send that raised no provider outcome is kept with: the call
+    may have gone out (``unknown``), the cause named for staff."""
     return Unknown(f"{type(exc).__name__}: {exc}"[:500], code="unexpected_error")
 
 
@@ -278,7 +289,10 @@ def _send(adapter: Any, outbound: OutboundEmail, waits: list[float]) -> Any:
     try:
         return adapter.send(outbound)
     except NotProcessed as error:
-        waits.append(error.retry_after or 0.0)
+        # An account that never takes an empty subject was not asked: like
+        # an open breaker, it leaves the message its attempt.
+        if error.code != SUBJECT_EMPTY:
+            waits.append(error.retry_after or 0.0)
         raise
 
 
@@ -416,13 +430,17 @@ def email_message_retry_later(
     that was asked wants us to wait at least (Retry-After); the sweeper
     tries the message again no sooner. ``asked=False``: open breakers met
     the message and no provider was given it, so the attempt is given back
-    (it waits for them, as a storefront webhook delivery does)."""
+    (it waits for them, as a storefront webhook delivery does). A message
+    every account refused for its empty subject fails at once."""
     if not asked:
         message.attempts -= 1
-    give_up = asked and message.attempts >= settings.EMAIL_MAX_ATTEMPTS
+    give_up = subject_refused_everywhere(error) or (
+        asked and message.attempts >= settings.EMAIL_MAX_ATTEMPTS
+    )
     status = EmailStatus.FAILED if give_up else EmailStatus.QUEUED
     with transaction.atomic():
-        repeat = not asked and _last_event_type(message) == "retry"
+        # A give-up always records its ``failed``, even after a pause.
+        repeat = not (asked or give_up) and _last_event_type(message) == "retry"
         code, text = telling_reason(error)
         message.status = status
         message.last_error = staff_text(text)
@@ -459,21 +477,23 @@ def email_event_record(
 
 def email_message_resend(*, message: EmailMessage) -> EmailMessage:
     """A copy of ``message`` (same content, new id), sent now; EmailInvalid
-    (``suppressed``) when the address may not receive it."""
+    (``suppressed``) when the address may not receive it, or (the template's
+    code) when a message stored unrendered still cannot be rendered."""
     if suppression_blocks(message.to_email, message.category):
         raise EmailInvalid(
             "The address is suppressed; nothing was sent.",
             code="suppressed",
             param="to",
         )
+    try:
+        content = resend_content(message)
+    except EmailRenderError as error:
+        raise EmailInvalid(str(error), code=error.code, param="template") from None
     copy_fields = [
         "to_email",
         "from_email",
         "template",
         "context",
-        "subject",
-        "text_body",
-        "html_body",
         "headers",
         "category",
         "order_id",
@@ -486,7 +506,7 @@ def email_message_resend(*, message: EmailMessage) -> EmailMessage:
         if recent is not None:
             return recent
         copy = EmailMessage.objects.create(
-            **{name: getattr(message, name) for name in copy_fields}
+            **{name: getattr(message, name) for name in copy_fields}, **content
         )
         email_event_record(copy, EmailStatus.QUEUED, {"resend_of": message.public_id})
         email_message_enqueue(copy)
