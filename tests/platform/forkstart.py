@@ -1,0 +1,177 @@
+"""Starts of Switchyard (``python -c CODE``, ``python manage.py ...``) forked
+from a waiting Python that has imported Django and the libraries only, not
+one module of the project: each fork reads its environment and the project's
+settings afresh, as a new process does, without paying the ~0.75 s of CPU
+those imports cost every start (a config test starts dozens).
+
+Only what imports with no settings module named is loaded before the fork
+(checked in the waiting process), so nothing loaded holds a value read from
+a case's environment."""
+
+import atexit
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from tests.platform.conftest import MANAGE, ROOT
+
+# Libraries every start imports, none of which reads settings on import.
+PRELOADED = (
+    "django.db.models",
+    "django.core.management",
+    "django.contrib.admin",
+    "django.test",
+    "django.http",
+    "django.urls",
+    "django.forms",
+    "environ",
+    "cryptography.fernet",
+    "psycopg",
+    "redis",
+)
+PROJECT = ("config", "integrations", "payments", "shipping", "inventory")
+PROJECT += ("notifications", "storefront_hooks", "tests")
+
+# The waiting process: one request (JSON) a line on stdin, one fork each,
+# its exit status (JSON) a line on stdout once it ended.
+_SERVER = r"""
+import atexit, importlib, json, os, runpy, sys, traceback, types
+
+for name in sys.argv[1].split(","):
+    importlib.import_module(name)
+from django.conf import settings
+loaded = [m for m in sys.modules if m.split(".")[0] in sys.argv[2].split(",")]
+assert not settings.configured and not loaded, loaded
+assert "DJANGO_SETTINGS_MODULE" not in os.environ
+
+
+def exit_status(exc):
+    # What the interpreter makes of a SystemExit that ends a program.
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    sys.stderr.write(f"{exc.code}\n")
+    return 1
+
+
+def start(request):
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    for fd, path, mode in ((0, os.devnull, os.O_RDONLY),
+                           (1, request["out"], os.O_WRONLY),
+                           (2, request["err"], os.O_WRONLY)):
+        os.dup2(os.open(path, mode), fd)
+    argv = request["argv"]
+    try:
+        if argv[0] == "-c":
+            sys.argv, sys.path[0] = ["-c"], ""
+            main = types.ModuleType("__main__")
+            sys.modules["__main__"] = main
+            exec(compile(argv[1], "<string>", "exec"), main.__dict__)
+        else:
+            sys.argv, sys.path[0] = argv, os.path.dirname(argv[0])
+            runpy.run_path(argv[0], run_name="__main__")
+        status = 0
+    except SystemExit as exc:
+        status = exit_status(exc)
+    except BaseException:
+        kind, exc, trace = sys.exc_info()
+        sys.excepthook(kind, exc, trace.tb_next)  # from the program's frame
+        status = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(status)
+
+
+for line in sys.stdin:
+    request = json.loads(line)
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        start(request)
+    _, wait_status = os.waitpid(pid, 0)
+    print(json.dumps(os.waitstatus_to_exitcode(wait_status)), flush=True)
+"""
+
+
+class _Server:
+    def __init__(self) -> None:
+        # No setting of the project's: nothing loaded before a fork reads one.
+        env = {
+            name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVER, ",".join(PRELOADED), ",".join(PROJECT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=ROOT,
+            text=True,
+            start_new_session=True,
+        )
+
+    def run(self, argv: list[str], env: dict[str, str], timeout: float) -> tuple:
+        with tempfile.TemporaryDirectory() as scratch:
+            out, err = Path(scratch, "out"), Path(scratch, "err")
+            out.touch()
+            err.touch()
+            request = {"argv": argv, "env": env, "cwd": str(ROOT)}
+            request |= {"out": str(out), "err": str(err)}
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+            if not ready:
+                self.kill()
+                raise subprocess.TimeoutExpired(argv, timeout)
+            line = self.proc.stdout.readline()
+            assert line, "the fork server ended"
+            return json.loads(line), out.read_text(), err.read_text()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+_idle: list[_Server] = []
+_every: list[_Server] = []
+_lock = threading.Lock()
+
+
+def start(argv: list[str], env: dict[str, str], timeout: float = 60):
+    """A CompletedProcess (text) of ``python *argv`` started with ``env`` in
+    the project's directory, ``argv`` being ``["-c", code]`` or a script and
+    its arguments."""
+    with _lock:
+        server = _idle.pop() if _idle else None
+    if server is None:
+        server = _Server()
+        with _lock:
+            _every.append(server)
+    code, out, err = server.run(argv, env, timeout)  # a timeout kills it
+    with _lock:
+        _idle.append(server)
+    return subprocess.CompletedProcess([sys.executable, *argv], code, out, err)
+
+
+def manage(*args: str, env: dict[str, str], timeout: float = 60):
+    """conftest.manage, forked."""
+    return start([MANAGE, *args], env, timeout)
+
+
+@atexit.register
+def _stop() -> None:
+    for server in _every:
+        server.kill()
