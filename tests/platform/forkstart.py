@@ -84,7 +84,8 @@ def start(request):
         status = exit_status(exc)
     except BaseException:
         kind, exc, trace = sys.exc_info()
-        sys.excepthook(kind, exc, trace.tb_next)  # from the program's frame
+        exc.__traceback__ = trace.tb_next  # from the program's frame on
+        sys.excepthook(kind, exc, exc.__traceback__)
         status = 1
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
@@ -107,16 +108,16 @@ for line in sys.stdin:
 
 
 class _Server:
-    def __init__(self) -> None:
-        # No setting of the project's: nothing loaded before a fork reads one.
-        env = {
-            name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ
-        }
+    def __init__(self, interpreter: dict[str, str]) -> None:
+        # PATH, HOME and the interpreter's own variables (PYTHONPATH, ...,
+        # the locale): no setting of the project's, so nothing loaded before
+        # a fork reads one.
+        env = {n: os.environ[n] for n in ("PATH", "HOME") if n in os.environ}
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _SERVER, ",".join(PRELOADED), ",".join(PROJECT)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=env,
+            env={**env, **interpreter},
             cwd=ROOT,
             text=True,
             start_new_session=True,
@@ -137,7 +138,7 @@ class _Server:
                 raise subprocess.TimeoutExpired(argv, timeout)
             line = self.proc.stdout.readline()
             assert line, "the fork server ended"
-            return json.loads(line), out.read_text(), err.read_text()
+            return json.loads(line), out.read_bytes(), err.read_bytes()
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -145,30 +146,41 @@ class _Server:
             self.proc.wait()
 
 
-_idle: list[_Server] = []
+_idle: dict[tuple, list[_Server]] = {}
 _every: list[_Server] = []
 _lock = threading.Lock()
 
 
-def start(argv: list[str], env: dict[str, str], timeout: float = 60):
-    """A CompletedProcess (text) of ``python *argv`` started with ``env`` in
-    the project's directory, ``argv`` being ``["-c", code]`` or a script and
-    its arguments."""
+def _interpreter(env: dict[str, str]) -> tuple:
+    """What the interpreter reads of ``env`` when it starts, before any code
+    runs: a fork server is started with the same."""
+    read = ("PYTHON", "LANG", "LC_")
+    return tuple(sorted((k, v) for k, v in env.items() if k.startswith(read)))
+
+
+def start(argv: list[str], env: dict[str, str], timeout: float = 60, text=True):
+    """A CompletedProcess of ``python *argv`` started with ``env`` in the
+    project's directory, ``argv`` being ``["-c", code]`` or a script and its
+    arguments (text: no bytes to decode as the interpreter would)."""
+    key = _interpreter(env)
     with _lock:
-        server = _idle.pop() if _idle else None
+        servers = _idle.setdefault(key, [])
+        server = servers.pop() if servers else None
     if server is None:
-        server = _Server()
+        server = _Server(dict(key))
         with _lock:
             _every.append(server)
     code, out, err = server.run(argv, env, timeout)  # a timeout kills it
     with _lock:
-        _idle.append(server)
+        _idle[key].append(server)
+    if text:
+        out, err = out.decode(), err.decode()
     return subprocess.CompletedProcess([sys.executable, *argv], code, out, err)
 
 
-def manage(*args: str, env: dict[str, str], timeout: float = 60):
+def manage(*args: str, env: dict[str, str], timeout: float = 60, text=True):
     """conftest.manage, forked."""
-    return start([MANAGE, *args], env, timeout)
+    return start([MANAGE, *args], env, timeout, text)
 
 
 @atexit.register
