@@ -41,8 +41,12 @@ PROJECT += ("notifications", "storefront_hooks", "tests")
 # The waiting process: one request (JSON) a line on stdin, one fork each,
 # its exit status (JSON) a line on stdout once it ended.
 _SERVER = r"""
-import atexit, importlib, json, os, runpy, sys, traceback, types
+import atexit, importlib, json, os, runpy, sys, threading, traceback, types
 
+RUNPY = runpy.run_path.__code__.co_filename  # "<frozen runpy>" when frozen
+# What the interpreter itself put in the environment at start (LC_CTYPE when
+# it coerced the C locale): a new interpreter gives it to each program too.
+STARTED = {k: v for k, v in os.environ.items() if k not in sys.argv[3].split(",")}
 for name in sys.argv[1].split(","):
     importlib.import_module(name)
 from django.conf import settings
@@ -64,6 +68,7 @@ def exit_status(exc):
 def start(request):
     os.environ.clear()
     os.environ.update(request["env"])
+    os.environ.update(STARTED)
     os.chdir(request["cwd"])
     for fd, path, mode in ((0, os.devnull, os.O_RDONLY),
                            (1, request["out"], os.O_WRONLY),
@@ -84,9 +89,13 @@ def start(request):
         status = exit_status(exc)
     except BaseException:
         kind, exc, trace = sys.exc_info()
-        exc.__traceback__ = trace.tb_next  # from the program's frame on
+        trace = trace.tb_next  # from the program's frame on, as a new one prints
+        while trace and trace.tb_frame.f_code.co_filename == RUNPY:
+            trace = trace.tb_next
+        exc.__traceback__ = trace
         sys.excepthook(kind, exc, exc.__traceback__)
         status = 1
+    threading._shutdown()  # an interpreter waits for the threads, then atexit
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -113,11 +122,13 @@ class _Server:
         # the locale): no setting of the project's, so nothing loaded before
         # a fork reads one.
         env = {n: os.environ[n] for n in ("PATH", "HOME") if n in os.environ}
+        env |= interpreter
+        argv = [_SERVER, ",".join(PRELOADED), ",".join(PROJECT), ",".join(env)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVER, ",".join(PRELOADED), ",".join(PROJECT)],
+            [sys.executable, "-c", *argv],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env={**env, **interpreter},
+            env=env,
             cwd=ROOT,
             text=True,
             start_new_session=True,
