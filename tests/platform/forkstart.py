@@ -164,8 +164,9 @@ _lock = threading.Lock()
 
 def _interpreter(env: dict[str, str]) -> tuple:
     """What the interpreter reads of ``env`` when it starts, before any code
-    runs: a fork server is started with the same."""
-    read = ("PYTHON", "LANG", "LC_")
+    runs, and what a library PRELOADED reads when imported (psycopg its
+    implementation): a fork server is started with the same."""
+    read = ("PYTHON", "LANG", "LC_", "PSYCOPG_")
     return tuple(sorted((k, v) for k, v in env.items() if k.startswith(read)))
 
 

@@ -48,3 +48,12 @@ def test_a_scripts_traceback_starts_at_the_script(tmp_path):
     forked, new = _both([str(script)], clean_env())
     assert new[0] == 1 and "runpy" not in new[2]
     assert forked == new
+
+
+def test_a_fork_imports_psycopg_as_the_environment_asks():
+    # psycopg picks its implementation from PSYCOPG_IMPL when imported, and
+    # the waiting Python imported it before any case's environment.
+    code = "import psycopg; print(psycopg.pq.__impl__)"
+    forked, new = _both(["-c", code], clean_env(PSYCOPG_IMPL="python"))
+    assert new == (0, "python\n", "")
+    assert forked == new
