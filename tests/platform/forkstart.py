@@ -73,7 +73,9 @@ def start(request):
     for fd, path, mode in ((0, os.devnull, os.O_RDONLY),
                            (1, request["out"], os.O_WRONLY),
                            (2, request["err"], os.O_WRONLY)):
-        os.dup2(os.open(path, mode), fd)
+        opened = os.open(path, mode)
+        os.dup2(opened, fd)
+        os.close(opened)  # a new interpreter has 0, 1 and 2 open, no more
     argv = request["argv"]
     try:
         if argv[0] == "-c":

@@ -57,3 +57,9 @@ def test_a_fork_imports_psycopg_as_the_environment_asks():
     forked, new = _both(["-c", code], clean_env(PSYCOPG_IMPL="python"))
     assert new == (0, "python\n", "")
     assert forked == new
+
+
+def test_a_fork_has_only_the_three_standard_descriptors_open():
+    code = "import os; print(sorted(os.listdir('/proc/self/fd')))"
+    forked, new = _both(["-c", code], clean_env())
+    assert forked == new
