@@ -41,7 +41,8 @@ PROJECT += ("notifications", "storefront_hooks", "tests")
 # The waiting process: one request (JSON) a line on stdin, one fork each,
 # its exit status (JSON) a line on stdout once it ended.
 _SERVER = r"""
-import atexit, importlib, json, os, runpy, sys, threading, traceback, types
+import atexit, importlib, json, os, runpy, signal, sys, threading, traceback
+import types
 
 RUNPY = runpy.run_path.__code__.co_filename  # "<frozen runpy>" when frozen
 # What the interpreter itself put in the environment at start (LC_CTYPE when
@@ -96,7 +97,7 @@ def start(request):
             trace = trace.tb_next
         exc.__traceback__ = trace
         sys.excepthook(kind, exc, exc.__traceback__)
-        status = 1
+        status = "SIGINT" if kind is KeyboardInterrupt else 1
     threading._shutdown()  # an interpreter waits for the threads, then atexit
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
@@ -104,6 +105,9 @@ def start(request):
             stream.flush()
         except Exception:
             pass
+    if status == "SIGINT":  # as an interpreter ends on Ctrl-C: killed by it
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
     os._exit(status)
 
 

@@ -63,3 +63,16 @@ def test_a_fork_has_only_the_three_standard_descriptors_open():
     code = "import os; print(sorted(os.listdir('/proc/self/fd')))"
     forked, new = _both(["-c", code], clean_env())
     assert forked == new
+
+
+def test_an_interrupted_fork_ends_as_an_interrupted_interpreter():
+    # An unhandled KeyboardInterrupt: the traceback, then killed by SIGINT.
+    forked, new = _both(["-c", "raise KeyboardInterrupt"], clean_env())
+    assert new[0] == -2
+    assert forked == new
+
+
+def test_a_negative_exit_status_is_an_exit_status_not_a_signal():
+    forked, new = _both(["-c", "import sys; sys.exit(-1)"], clean_env())
+    assert new[0] == 255
+    assert forked == new
