@@ -6,7 +6,13 @@ those imports cost every start (a config test starts dozens).
 
 Only what imports with no settings module named is loaded before the fork
 (checked in the waiting process), so nothing loaded holds a value read from
-a case's environment."""
+a case's environment.
+
+Not the same as a new interpreter, known and left: the forks of one waiting
+Python share its hash seed (a new one draws its own), and a submodule
+PRELOADED is an attribute of its package before the program imports it
+(``import django.contrib; django.contrib.admin`` works here, not in a new
+interpreter): test_suite40a_forkstart compares starts with new ones."""
 
 import atexit
 import json
