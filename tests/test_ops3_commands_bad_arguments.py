@@ -8,7 +8,8 @@ import pytest
 from django.db import connection
 
 from tests.platform.conftest import side_by_side
-from tests.platform.test_readme_commands import _env_unreachable, _manage
+from tests.platform.forkstart import manage as _manage
+from tests.platform.test_readme_commands import _env_unreachable
 
 COMMANDS = [
     ["check_integrations", "--kind", "bogus"],

@@ -6,7 +6,8 @@ from functools import partial
 import pytest
 
 from tests.platform.conftest import side_by_side
-from tests.platform.test_readme_commands import _env_unreachable, _manage
+from tests.platform.forkstart import manage as _manage
+from tests.platform.test_readme_commands import _env_unreachable
 
 pytestmark = pytest.mark.postgres
 

@@ -13,6 +13,7 @@ from typing import IO
 import pytest
 from django.db import connection
 
+from tests.platform import forkstart
 from tests.platform.conftest import MANAGE, ROOT, side_by_side
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -37,7 +38,11 @@ def _env(
 
 
 def _manage(*args: str | bytes, env: dict[str, str] | None = None):
-    # bytes: what a shell passes, whatever the terminal's encoding.
+    if all(isinstance(arg, str) for arg in args):
+        # Forked: the same fresh start, without the libraries' imports (forkstart).
+        return forkstart.manage(*args, env=env or _env(), timeout=120, text=False)
+    # bytes: what a shell passes, whatever the terminal's encoding; decoded
+    # by a new interpreter, as in use.
     return subprocess.run(
         [sys.executable, MANAGE, *args],
         env=env or _env(),

@@ -3,14 +3,14 @@ one line naming the variable (never a traceback, never a start that fails
 every request later), and production mail links to a public https address."""
 
 import subprocess
-import sys
 from functools import partial
 
 import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import ApiKeyFactory
-from tests.platform.conftest import ROOT, clean_env, dev_secrets, manage, side_by_side
+from tests.platform.conftest import clean_env, dev_secrets, side_by_side
+from tests.platform.forkstart import manage, start
 
 # README "Production" / .env.example's production section, before
 # EMAIL_PUBLIC_BASE_URL was part of it (DATABASE_URL left on SQLite here).
@@ -33,15 +33,8 @@ def _env(**values: str) -> dict[str, str]:
 
 
 def _run(code: str, **values: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup();" + code],
-        env=_env(**values),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    # Forked, not a new interpreter: the same fresh read of settings (forkstart).
+    return start(["-c", "import django; django.setup();" + code], _env(**values))
 
 
 def _assert_one_line_stop(result: subprocess.CompletedProcess, name: str) -> str:
