@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from tests.platform.conftest import ROOT, side_by_side
-from tests.platform.test_readme_commands import _manage
+from tests.platform.forkstart import manage as _manage  # settings read afresh
 
 COMMANDS = [
     ["check_integrations"],

@@ -7,7 +7,8 @@ from functools import partial
 
 import pytest
 
-from tests.platform.conftest import clean_env, dev_secrets, manage, side_by_side
+from tests.platform.conftest import clean_env, dev_secrets, side_by_side
+from tests.platform.forkstart import manage  # forked: settings read afresh
 
 BAD_ARGUMENTS = [
     # Django's own commands.

@@ -3,7 +3,7 @@ with one line, as any other sender no provider may be given does."""
 
 import pytest
 
-from tests.platform.conftest import manage
+from tests.platform.forkstart import manage  # forked: settings read afresh
 from tests.platform.test_config_truth import _assert_one_line_stop, _env
 
 

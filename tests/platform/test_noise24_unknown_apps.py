@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from integrations.management.entry import OneLineUtility
-from tests.platform.conftest import manage
+from tests.platform.forkstart import manage  # forked: settings read afresh
 
 # Each command with an unknown label, and a migration name where it needs one.
 ARGV = {

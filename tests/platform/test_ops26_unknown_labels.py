@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from integrations.management.entry import OneLineUtility
-from tests.platform.conftest import manage
+from tests.platform.forkstart import manage  # forked: settings read afresh
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, list[str]]:

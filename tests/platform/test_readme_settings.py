@@ -3,10 +3,9 @@ reads, and a plain default it states is the one a clean start gets."""
 
 import json
 import re
-import subprocess
-import sys
 
 from tests.platform.conftest import ROOT, clean_env, dev_secrets
+from tests.platform.forkstart import start
 
 # env.int("NAME", ...), and config/domains.py's _keyed_ints("NAME", ...).
 _ENV_READ = re.compile(r'\b(?:env(?:\.\w+)?|_keyed_ints)\(\s*"([A-Z][A-Z0-9_]*)"')
@@ -56,15 +55,7 @@ def test_plain_defaults_in_the_readme_are_what_a_clean_start_gets(tmp_path):
         DATABASE_URL=f"sqlite:///{tmp_path / 'db'}",
         EMAIL_PUBLIC_BASE_URL="https://switchyard.example.com",
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = start(["-c", code], env)  # forked: settings read afresh
     assert result.returncode == 0, result.stderr[-800:]
     actual = json.loads(result.stdout.strip().splitlines()[-1])
     wrong = {}

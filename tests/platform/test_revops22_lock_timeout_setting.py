@@ -2,7 +2,8 @@
 (2147483647 ms) stops the start in one line, as a negative one does, rather
 than `migrate` failing with a traceback once it sets it."""
 
-from tests.platform.conftest import clean_env, dev_secrets, manage
+from tests.platform.conftest import clean_env, dev_secrets
+from tests.platform.forkstart import manage  # forked: settings read afresh
 
 
 def test_a_lock_timeout_postgresql_cannot_take_stops_the_start(tmp_path):

@@ -7,7 +7,8 @@ fault (a lock refused, a statement cancelled) stays a traceback
 import pytest
 from django.db import connection
 
-from tests.platform.conftest import clean_env, dev_secrets, manage
+from tests.platform.conftest import clean_env, dev_secrets
+from tests.platform.forkstart import manage  # forked: settings read afresh
 
 pytestmark = pytest.mark.postgres
 

@@ -1,14 +1,13 @@
 """Settings as an operator meets them: started in a fresh process from the
-environment alone."""
+environment alone (forked, tests.platform.forkstart: settings read afresh)."""
 
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 
-from tests.platform.conftest import ROOT, clean_env, dev_secrets, manage
+from tests.platform.conftest import ROOT, clean_env, dev_secrets
+from tests.platform.forkstart import manage, start
 
 PRODUCTION = {
     "DEBUG": "false",
@@ -67,15 +66,7 @@ def test_wsgi_start_without_secret_key_stops_with_one_line():
     # What gunicorn does: import the WSGI module.
     values = {**PRODUCTION, **dev_secrets()}
     del values["SECRET_KEY"]
-    result = subprocess.run(
-        [sys.executable, "-c", "import config.wsgi"],
-        env=clean_env(**values),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = start(["-c", "import config.wsgi"], clean_env(**values))
     assert result.returncode != 0
     assert result.stderr.splitlines() == [
         "switchyard: configuration error: SECRET_KEY is not set (see .env.example)"
@@ -112,17 +103,9 @@ PUBLIC_BASE = PRODUCTION["EMAIL_PUBLIC_BASE_URL"]
 
 
 def _probe(**values: str) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-c", _PROBE],
-        env=clean_env(
-            **dev_secrets(), **{"EMAIL_PUBLIC_BASE_URL": PUBLIC_BASE, **values}
-        ),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    env = clean_env(**dev_secrets(), **{"EMAIL_PUBLIC_BASE_URL": PUBLIC_BASE, **values})
+    result = start(["-c", _PROBE], env)
+    result.check_returncode()
     return json.loads(result.stdout)
 
 
