@@ -46,7 +46,9 @@ class WebhookEndpoint(models.Model):
     )
     # Until when the receiver asked us to wait (a 429/503's Retry-After):
     # every delivery to it is held back until then (services.deliveries).
-    retry_after_until = models.DateTimeField(null=True, blank=True, editable=False)
+    retry_after_until = models.DateTimeField(
+        "held for its Retry-After until", null=True, blank=True, editable=False
+    )
     secrets_encrypted = models.TextField(blank=True, default="", editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     account = models.OneToOneField(

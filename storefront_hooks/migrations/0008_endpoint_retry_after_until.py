@@ -19,6 +19,11 @@ class Migration(migrations.Migration):
         AddFieldIfMissing(
             model_name="webhookendpoint",
             name="retry_after_until",
-            field=models.DateTimeField(blank=True, editable=False, null=True),
+            field=models.DateTimeField(
+                blank=True,
+                editable=False,
+                null=True,
+                verbose_name="held for its Retry-After until",
+            ),
         ),
     ]
