@@ -41,9 +41,9 @@ def _repeats_removed(apps: Any, schema_editor: Any) -> None:
                 kept = _once(patterns)
                 if kept != patterns:
                     # Only if unchanged since read: an edit meanwhile wins.
-                    endpoints.using(alias).filter(
-                        pk=pk, event_types=patterns
-                    ).update(event_types=kept)
+                    endpoints.using(alias).filter(pk=pk, event_types=patterns).update(
+                        event_types=kept
+                    )
 
 
 class Migration(migrations.Migration):
