@@ -135,8 +135,9 @@ def _unescaped(text: str) -> tuple[str, list[int]]:
 
 
 def _character(escape: str) -> str:
-    """The one character ``escape`` stands for (the escape itself if none:
-    a reference past Unicode's last code point)."""
+    """The one character ``escape`` stands for (U+FFFD if none: a reference
+    past Unicode's last code point). Always one: ``_unescaped`` maps each
+    character back to one escape, and two would shift every span after."""
     if (escape[0] == "%" and len(escape) > 3) or escape == "\\/":
         return "/"  # "%5C%2F", "%5C/": JSON's "\/" percent-encoded
     if escape in _NAMED:
@@ -146,7 +147,7 @@ def _character(escape: str) -> str:
         code = int(digits[1:], 16) if digits[0] in "xX" else int(digits)
     else:
         code = int(escape[2:] if escape[0] == "\\" else escape[1:], 16)
-    return chr(code) if code <= 0x10FFFF else escape
+    return chr(code) if code <= 0x10FFFF else "\ufffd"
 
 
 def _masked(text: str, spans: list[tuple[int, int]]) -> str:
