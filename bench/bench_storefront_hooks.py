@@ -15,6 +15,9 @@ LATENCY = 0.005
 ROUNDS = 5
 PER_ROUND = 60
 LAG_EVENTS = 100
+# Masking a stored answer with this many endpoints' secrets known.
+MASK_ENDPOINTS = 1000
+MASK_CALLS = 300
 TARGET = 0.5
 HOOK_PATH = "/hooks"
 
@@ -95,6 +98,47 @@ def _lags(endpoint: Any, receiver: Any) -> list[float]:
     return lags
 
 
+def _answers() -> list[str]:
+    """Answers as receivers give them, up to the 1 KB kept: plain JSON, a
+    form-encoded echo (escapes to undo), one cut off mid-word."""
+    plain = '{"ok":false,"error":"signature mismatch","detail":"%s"}' % ("x" * 900)
+    form = "id=msg_1&sig=v1%2Cabc%2Bdef%2F%3D&" + "field=value%20here&" * 50
+    return [plain, form[:1024], ("lorem ipsum " * 90)[:1024]]
+
+
+def _masking_ms(url: str) -> float:
+    """Milliseconds ``staff_excerpt`` spends on one answer with
+    ``MASK_ENDPOINTS`` endpoints' secrets known (the registry's forms)."""
+    from django.db import transaction
+
+    from integrations.secrets_registry import known_secrets
+    from storefront_hooks.models import WebhookEndpoint
+    from storefront_hooks.services import endpoint_create
+    from storefront_hooks.services.excerpt import staff_excerpt
+
+    more = MASK_ENDPOINTS - WebhookEndpoint.objects.count()
+    with transaction.atomic():  # one reload of the registry, at the commit
+        for _ in range(max(more, 0)):
+            endpoint_create(url=url, event_types=["shipment.delivered"])
+    known = len(known_secrets(fresh=True))
+    answers = _answers()
+    staff_excerpt(answers[0])  # warm-up: the per-copy work
+    start = time.perf_counter()
+    for n in range(MASK_CALLS):
+        staff_excerpt(answers[n % len(answers)])
+    spent = (time.perf_counter() - start) / MASK_CALLS * 1e3
+    start = time.perf_counter()
+    for _ in range(MASK_CALLS):
+        known_secrets(fresh=True)  # the registry's own look at its stamp
+    stamp = (time.perf_counter() - start) / MASK_CALLS * 1e3
+    note(
+        f"masking one answer: {spent:.3f} ms with {MASK_ENDPOINTS} endpoints "
+        f"({known} secret forms known), of which {stamp:.3f} ms the registry's "
+        f"stamp check; mean of {MASK_CALLS}"
+    )
+    return spent
+
+
 def run() -> bool:
     import requests
     from django.test import override_settings
@@ -127,6 +171,7 @@ def run() -> bool:
                 hooks.append(_delivered(ids))
             lags = _lags(endpoint, receiver)
             session.close()
+            _masking_ms(url)
     finally:
         receiver.stop()
     rate, baseline = PER_ROUND / mean(hooks), PER_ROUND / mean(raw)

@@ -44,6 +44,11 @@ class WebhookEndpoint(models.Model):
     discarded_by = models.CharField(
         max_length=150, blank=True, default="", editable=False
     )
+    # Until when the receiver asked us to wait (a 429/503's Retry-After):
+    # every delivery to it is held back until then (services.deliveries).
+    retry_after_until = models.DateTimeField(
+        "held for its Retry-After until", null=True, blank=True, editable=False
+    )
     secrets_encrypted = models.TextField(blank=True, default="", editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     account = models.OneToOneField(

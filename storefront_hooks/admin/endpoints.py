@@ -117,6 +117,7 @@ class WebhookEndpointAdmin(PublicIdSearchMixin, admin.ModelAdmin):
         "disabled_reason",
         "disabled_at",
         "paused",
+        "retry_after_until",  # a receiver's 429/503 wait, which holds its rows
     ]
     actions = ["enable_endpoints", "disable_endpoints", "discard_waiting"]
 

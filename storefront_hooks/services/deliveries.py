@@ -8,7 +8,9 @@ that attempt as failed (for the row and the endpoint) and the row is retried
 on its schedule with the same ``webhook-id``, so a receiver that got it
 already deduplicates it. A row the endpoint's breaker held back was never
 sent: it is put back, its attempt not counted, due when the breaker may let
-a call through.
+a call through. So is a row claimed while its endpoint's receiver asked us
+to wait (a 429/503's Retry-After to any of its rows: it means the
+endpoint), due when that wait ends, with the row that was answered.
 """
 
 import json
@@ -26,7 +28,7 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations.errors import ProviderError
@@ -64,6 +66,8 @@ HELD_BACK_UNKNOWN_SECONDS = 60.0
 IN_FLIGHT_CODE = "concurrency_limited"
 # Why a paused row waits (staff read it on the row and the endpoint).
 PAUSED_REASON = "the endpoint's circuit breaker is forced open by staff"
+# Why a row waits for its endpoint's Retry-After (staff read it on the row).
+HELD_REASON = "the endpoint answered 429/503 with a Retry-After"
 # Before the error of a delivery that failed on our side (staff read it).
 OUR_SIDE_ERROR = "Failed on our side, not the endpoint's: "
 
@@ -124,6 +128,9 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
     now = delivery.claimed_at
     attempt: Attempt | None = None
     try:
+        held_until = delivery.endpoint.retry_after_until
+        if held_until is not None and held_until > now:
+            return _wait_out(delivery, held_until, now)
         attempt = delivery_post(delivery.endpoint, delivery, timestamp=now)
         if attempt.held_back and endpoint_paused_by_staff(delivery.endpoint):
             return _pause(delivery, now)
@@ -173,22 +180,32 @@ def _attempt_fields(attempt: Attempt, now: datetime) -> dict[str, Any]:
     }
 
 
-def _retry_after_kept(
-    delivery: WebhookDelivery, attempt: Attempt, now: datetime
-) -> None:
-    """A 429 or 503 asking for a wait (``Retry-After``) is not retried
-    sooner than that, bounded as the breaker bounds it, +0-20 %: the
-    schedule's early steps would ask again within seconds."""
+def _retry_after_due(attempt: Attempt, now: datetime) -> datetime | None:
+    """When the wait a 429 or 503 asked for (``Retry-After``) ends, bounded
+    as the breaker bounds it, +0-20 %; None if it asked for none."""
     error = attempt.error
     if error is None or not error.retry_after:
-        return
+        return None
     wait = min(error.retry_after, settings.BREAKER_MAX_RETRY_AFTER_SECONDS)
     # From the answer, not from the claim (``now``): a slow receiver's wait
     # would otherwise end early by the time it took to answer.
     answered = now + timedelta(milliseconds=attempt.duration_ms)
-    due = answered + timedelta(seconds=wait * random.uniform(1, 1 + JITTER))
-    WebhookDelivery.objects.filter(pk=delivery.pk, next_attempt_at__lt=due).update(
-        next_attempt_at=due
+    return answered + timedelta(seconds=wait * random.uniform(1, 1 + JITTER))
+
+
+def _retry_after_kept(delivery: WebhookDelivery, due: datetime, status: str) -> None:
+    """The answered row is not retried before ``due`` (the schedule's early
+    steps would ask again within seconds), and neither is any other row of
+    its endpoint (``delivery_send`` holds them until then): the later of
+    two waits answered meanwhile, in one statement under the endpoint
+    row's lock, so a shorter one never ends a longer one early."""
+    if status == DeliveryStatus.FAILED:
+        WebhookDelivery.objects.filter(pk=delivery.pk, next_attempt_at__lt=due).update(
+            next_attempt_at=due
+        )
+    later = Q(retry_after_until__isnull=True) | Q(retry_after_until__lt=due)
+    WebhookEndpoint.objects.filter(later, pk=delivery.endpoint_id).update(
+        retry_after_until=due
     )
 
 
@@ -206,12 +223,14 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
             _streak_disable_undo(endpoint, disabled_at, now)
         _log(delivery, attempt, DeliveryStatus.DELIVERED)
         return DeliveryStatus.DELIVERED
+    hold = _retry_after_due(attempt, now)
     with transaction.atomic():
         if rows.held(delivery).update(**fields) != 1:
             raise ClaimLost
         status = rows.fail(delivery, attempt.error, now)
+        if hold is not None:
+            _retry_after_kept(delivery, hold, status)
         if status == DeliveryStatus.FAILED:
-            _retry_after_kept(delivery, attempt, now)
             retry_schedule(delivery.pk, now)
         endpoint_failure_count(endpoint, attempt, now)
     _log(delivery, attempt, status)
@@ -298,6 +317,28 @@ def _hold_back(
             "endpoint": delivery.endpoint.public_id,
             "error_code": error.code if error else "",
             "next_attempt_at": due.isoformat(),
+        },
+    )
+    return status
+
+
+def _wait_out(delivery: WebhookDelivery, until: datetime, now: datetime) -> str:
+    """Put back a row claimed while its endpoint's receiver asked us to wait
+    (``_retry_after_kept``): nothing was sent, its attempt is undone and the
+    endpoint's failing streak untouched; due when the wait ends, as the row
+    that was answered (none of the held rows goes before it)."""
+    ends = until.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    with transaction.atomic():  # the row and its schedule together
+        status = _put_back(
+            delivery, due=until, last_error=f"Held until {ends}: {HELD_REASON}"
+        )
+        retry_schedule(delivery.pk, now, until)
+    logger.info(
+        "webhook delivery held for its endpoint's retry-after",
+        extra={
+            "delivery_id": delivery.pk,
+            "endpoint": delivery.endpoint.public_id,
+            "next_attempt_at": until.isoformat(),
         },
     )
     return status

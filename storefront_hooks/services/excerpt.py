@@ -1,23 +1,53 @@
 """A receiver's answer as stored for staff (``WebhookDelivery.last_response``):
-every known secret masked as the registry masks it (``staff_text``), and
-also where the answer escapes it, percent-encoded (a form-encoded echo of
-what we sent: %2B, %2F, %3D, in either case, or "/" left raw as urllib's
-quote leaves it) or JSON's "\\/", and the head of one cut off where the
-answer ends. Only here: the log filter's registry keeps its few forms per
-secret (each log record pays for every form), and no answer is logged."""
+every known secret masked, as given (the registry's forms, ``staff_text``'s
+work) and where the answer escapes it: percent-encoded (a form-encoded echo
+of what we sent: %2B, %2F, %3D, in either case, or "/" left raw as urllib's
+quote leaves it), JSON's "\\/" and "\\u002B" (.NET's encoder), JSON-escaped
+then percent-encoded ("%5C%2F", "%5C/"), HTML character references ("&#43;"
+from Go's html/template, "&#x2F;" from OWASP's encoder, "&sol;"), a base64
+key without its "=" padding; and the head of one cut off where the answer
+ends. Only here: the log filter's registry keeps its few forms per secret
+(each log record pays for every form), and no answer is logged.
+
+The work per answer scales with the answer (at most
+``STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES``), not with how many secrets are
+known: they are indexed by their first ``CUT_SECRET_MIN`` characters once
+per copy the registry publishes, and the answer is read once, looking each
+of its windows up."""
 
 import re
+from dataclasses import dataclass
 
-from integrations.secrets_registry import MASK, known_secrets, staff_text
+from integrations.secrets_registry import MASK, known_secrets
+from integrations.webhooks.messages import storable
 
 # The shortest head of a secret masked at the end of a stored excerpt: as
 # long as the shortest secret the registry masks at all.
 CUT_SECRET_MIN = 8
-_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}|\\/")
-# An escape the answer's end cut short ("...%" or "...%2").
-_CUT_ESCAPE = re.compile(r"%[0-9A-Fa-f]?\Z")
-# The registry's copy last unescaped, and what it gave.
-_unescaped_cache: list[tuple[tuple[str, ...] | None, list[str]]] = [(None, [])]
+_ESCAPE = re.compile(
+    r"%5[cC](?:%2[fF]|/)"  # JSON's "\/", then percent-encoded
+    r"|%[0-9A-Fa-f]{2}|\\/|\\u[0-9A-Fa-f]{4}"
+    r"|&#[0-9]{1,7};|&#[xX][0-9A-Fa-f]{1,6};|&(?:sol|plus|equals);"
+)
+_NAMED = {"&sol;": "/", "&plus;": "+", "&equals;": "="}
+# An escape the answer's end cut short ("...%2", "...%5C%", "...\\u00",
+# "...&#x2").
+_CUT_ESCAPE = re.compile(
+    r"(?:%[0-9A-Fa-f]?|%5[cC]%?2?|\\(?:u[0-9A-Fa-f]{0,3})?"
+    r"|&(?:#[xX]?[0-9A-Fa-f]{0,6}|[a-z]{0,6}))\Z"
+)
+
+
+@dataclass(frozen=True)
+class _Index:
+    """Every form looked for, by its first ``CUT_SECRET_MIN`` characters
+    (longest first in each bucket)."""
+
+    heads: dict[str, tuple[str, ...]]
+
+
+# The registry's copy last indexed, and its index.
+_index_cache: list[tuple[tuple[str, ...] | None, _Index]] = [(None, _Index({}))]
 
 
 def staff_excerpt(excerpt: str) -> str:
@@ -25,33 +55,62 @@ def staff_excerpt(excerpt: str) -> str:
     not, and the head of one cut off at its end too (whole, it would have
     been masked): by the excerpt's bound, or earlier by the deadline or a
     dropped connection."""
-    text = staff_text(excerpt)
-    plain, starts = _unescaped(text)
-    known = known_secrets()
-    secrets = _unescaped_secrets(known)
-    found = _found(plain, secrets) if plain != text else []
-    spans = [(starts[begin], starts[end]) for begin, end in found]
-    # A head cut off is looked for as the answer has it too: cut right after
-    # the "\" of a "\/", or in a secret holding a literal "%41" (a credential).
-    heads = [_cut_head(text, known)]
-    head = _cut_head(plain, secrets)
-    if head is not None:
-        heads.append(starts[head])
-    cut = [at for at in heads if at is not None]
-    if cut:
-        spans.append((min(cut), len(text)))
-    return _masked(text, spans)
+    if not excerpt:
+        return excerpt
+    index = _index(known_secrets(fresh=True))
+    spans, cut = _scan(excerpt, index)
+    plain, starts = _unescaped(excerpt)
+    if plain != excerpt:
+        found, plain_cut = _scan(plain, index)
+        spans += [(starts[begin], starts[end]) for begin, end in found]
+        if plain_cut is not None:
+            cut = min(cut, starts[plain_cut]) if cut is not None else starts[plain_cut]
+    if cut is not None:
+        spans.append((cut, len(excerpt)))
+    return storable(_masked(excerpt, spans))
 
 
-def _unescaped_secrets(known: tuple[str, ...]) -> list[str]:
-    """``known`` as the unescaped text holds them (the registry's forms hold
-    "\\/" escapes; it holds "/"). Made once per copy the registry publishes
-    (a new tuple at each reload), not at each stored answer."""
-    made_for, secrets = _unescaped_cache[0]  # one read: a pair, never torn
+def _index(known: tuple[str, ...]) -> _Index:
+    """The index of ``known``, made once per copy the registry publishes (a
+    new tuple at each reload), not at each stored answer."""
+    made_for, index = _index_cache[0]  # one read: a pair, never torn
     if made_for is not known:
-        secrets = list(dict.fromkeys(s.replace("\\/", "/") for s in known))
-        _unescaped_cache[0] = (known, secrets)
-    return secrets
+        index = _index_made(known)
+        _index_cache[0] = (known, index)
+    return index
+
+
+def _index_made(known: tuple[str, ...]) -> _Index:
+    forms: dict[str, None] = {}
+    for secret in known:
+        # The registry's forms hold "\/" escapes; unescaped text holds "/".
+        for form in (secret, secret.replace("\\/", "/")):
+            # A base64 key quoted without its padding.
+            for each in (form, form.rstrip("=")):
+                if len(each) >= CUT_SECRET_MIN:
+                    forms[each] = None
+    heads: dict[str, list[str]] = {}
+    for form in sorted(forms, key=len, reverse=True):
+        heads.setdefault(form[:CUT_SECRET_MIN], []).append(form)
+    return _Index({head: tuple(found) for head, found in heads.items()})
+
+
+def _scan(text: str, index: _Index) -> tuple[list[tuple[int, int]], int | None]:
+    """Where ``text`` holds a form whole, and where the head of one (at
+    least ``CUT_SECRET_MIN`` characters) begins that runs to its end."""
+    spans: list[tuple[int, int]] = []
+    cut = None
+    heads = index.heads
+    for at in range(len(text) - CUT_SECRET_MIN + 1):
+        bucket = heads.get(text[at : at + CUT_SECRET_MIN])
+        if bucket is None:
+            continue
+        whole = next((s for s in bucket if text.startswith(s, at)), None)
+        if whole is not None:
+            spans.append((at, at + len(whole)))
+        elif cut is None and any(s.startswith(text[at:]) for s in bucket):
+            cut = at
+    return spans, cut
 
 
 def _unescaped(text: str) -> tuple[str, list[int]]:
@@ -66,8 +125,7 @@ def _unescaped(text: str) -> tuple[str, list[int]]:
     for match in _ESCAPE.finditer(text, 0, end):
         pieces.append(text[at : match.start()])
         starts.extend(range(at, match.start()))
-        escape = match.group()
-        pieces.append("/" if escape == "\\/" else chr(int(escape[1:], 16)))
+        pieces.append(_character(match.group()))
         starts.append(match.start())
         at = match.end()
     pieces.append(text[at:end])
@@ -76,27 +134,20 @@ def _unescaped(text: str) -> tuple[str, list[int]]:
     return "".join(pieces), starts
 
 
-def _found(plain: str, secrets: list[str]) -> list[tuple[int, int]]:
-    spans = []
-    for secret in secrets:
-        start = plain.find(secret)
-        while start != -1:
-            spans.append((start, start + len(secret)))
-            start = plain.find(secret, start + len(secret))
-    return spans
-
-
-def _cut_head(plain: str, secrets: list[str]) -> int | None:
-    """Where the head of a secret begins that runs to the end of ``plain``
-    (at least ``CUT_SECRET_MIN`` characters of it), if one does."""
-    for secret in secrets:
-        tail = plain[1 - len(secret) :]
-        start = tail.find(secret[:CUT_SECRET_MIN])
-        while start != -1:
-            if secret.startswith(tail[start:]):
-                return len(plain) - len(tail) + start
-            start = tail.find(secret[:CUT_SECRET_MIN], start + 1)
-    return None
+def _character(escape: str) -> str:
+    """The one character ``escape`` stands for (U+FFFD if none: a reference
+    past Unicode's last code point). Always one: ``_unescaped`` maps each
+    character back to one escape, and two would shift every span after."""
+    if (escape[0] == "%" and len(escape) > 3) or escape == "\\/":
+        return "/"  # "%5C%2F", "%5C/": JSON's "\/" percent-encoded
+    if escape in _NAMED:
+        return _NAMED[escape]
+    if escape.startswith("&#"):
+        digits = escape[2:-1]
+        code = int(digits[1:], 16) if digits[0] in "xX" else int(digits)
+    else:
+        code = int(escape[2:] if escape[0] == "\\" else escape[1:], 16)
+    return chr(code) if code <= 0x10FFFF else "\ufffd"
 
 
 def _masked(text: str, spans: list[tuple[int, int]]) -> str:
