@@ -67,7 +67,7 @@ IN_FLIGHT_CODE = "concurrency_limited"
 # Why a paused row waits (staff read it on the row and the endpoint).
 PAUSED_REASON = "the endpoint's circuit breaker is forced open by staff"
 # Why a row waits for its endpoint's Retry-After (staff read it on the row).
-HELD_REASON = "the endpoint answered 429/503 with a Retry-After"
+HELD_REASON = "the endpoint answered with a Retry-After"
 # Before the error of a delivery that failed on our side (staff read it).
 OUR_SIDE_ERROR = "Failed on our side, not the endpoint's: "
 
