@@ -149,6 +149,28 @@ SYDNEY = {
 }
 
 
+def merchandise(hs_code: str = "610910") -> dict:
+    """A customs declaration of merchandise: CUSTOMS's one item with
+    ``hs_code``."""
+    return {
+        "contents_type": "merchandise",
+        "items": [{**CUSTOMS["items"][0], "hs_code": hs_code}],
+    }
+
+
+def abroad(to_address: dict, hs_code: str = "610910") -> dict:
+    """The API's example rate request sent to ``to_address`` with
+    ``merchandise(hs_code)``."""
+    import copy
+
+    from shipping.api_examples import RATE_REQUEST
+
+    body = copy.deepcopy(RATE_REQUEST)
+    body["to_address"] = copy.deepcopy(to_address)
+    body["customs"] = merchandise(hs_code)
+    return body
+
+
 def post_as_writer(body: dict, path: str = RATES, **headers):
     """POST ``body`` as JSON with a key that may read and write shipping."""
     api = api_client("shipping:read", "shipping:write")

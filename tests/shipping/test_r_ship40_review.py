@@ -10,16 +10,14 @@
   minimum ship40 made a 400 (`field_too_short`).
 """
 
-import copy
 import json
 
 import pytest
 import responses
 
 from integrations.models import ProviderCall
-from shipping.api_examples import RATE_REQUEST
 from tests.shipping.contract import harness_dhl_express, harness_ups, harness_usps
-from tests.shipping.helpers import api_client
+from tests.shipping.helpers import abroad, api_client
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -38,23 +36,7 @@ VIENNA = {
 
 
 def _abroad(hs_code: str = "610910", to_address: dict = VIENNA) -> dict:
-    body = copy.deepcopy(RATE_REQUEST)
-    body["to_address"] = copy.deepcopy(to_address)
-    body["customs"] = {
-        "contents_type": "merchandise",
-        "items": [
-            {
-                "description": "Cotton T-shirt",
-                "quantity": 2,
-                "value": 1500,
-                "currency": "USD",
-                "weight": "0.300",
-                "origin_country": "US",
-                "hs_code": hs_code,
-            }
-        ],
-    }
-    return body
+    return abroad(to_address, hs_code)
 
 
 def test_a_ups_quote_leaves_an_optional_state_shorter_than_ratings_2_out():

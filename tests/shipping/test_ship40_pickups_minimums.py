@@ -23,7 +23,7 @@ import responses
 from integrations.models import ProviderCall
 from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST, RATE_REQUEST
 from tests.shipping.contract import harness_fedex, harness_ups, harness_usps
-from tests.shipping.helpers import api_client
+from tests.shipping.helpers import abroad, api_client
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -124,23 +124,7 @@ def test_a_fedex_quote_with_a_10_digit_phone_is_quoted():
 
 
 def _abroad_with_hs_code(hs_code: str) -> dict:
-    body = copy.deepcopy(RATE_REQUEST)
-    body["to_address"] = copy.deepcopy(SYDNEY)
-    body["customs"] = {
-        "contents_type": "merchandise",
-        "items": [
-            {
-                "description": "Cotton T-shirt",
-                "quantity": 2,
-                "value": 1500,
-                "currency": "USD",
-                "weight": "0.300",
-                "origin_country": "US",
-                "hs_code": hs_code,
-            }
-        ],
-    }
-    return body
+    return abroad(SYDNEY, hs_code)
 
 
 def test_a_ups_quote_with_an_hs_code_under_6_is_a_400():

@@ -27,7 +27,7 @@ from shipping.models import RateQuote
 from shipping.providers.base import Address
 from tests.shipping.contract import harness_ups
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import api_client
+from tests.shipping.helpers import api_client, merchandise
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -44,20 +44,7 @@ HANOI = {
     "country_code": "VN",
     "phone": "+84245550123",
 }
-CUSTOMS = {
-    "contents_type": "merchandise",
-    "items": [
-        {
-            "description": "Cotton T-shirt",
-            "quantity": 2,
-            "value": 1500,
-            "currency": "USD",
-            "weight": "0.300",
-            "origin_country": "US",
-            "hs_code": "610910",
-        }
-    ],
-}
+CUSTOMS = merchandise()
 
 
 def _quote_at_ups(to_address: dict) -> tuple[object, dict | None]:
