@@ -501,35 +501,30 @@ def purchase_order_body(
     adapter: NetSuiteAdapter, request: PurchaseOrderRequest, item_ids: dict[str, str]
 ) -> str:
     """The record's JSON. Rates are written as JSON numbers from their exact
-    decimal text: money never passes through a float."""
-    rates: dict[str, str] = {}
+    decimal text (money never passes through a float), each appended to its
+    own line's encoded object: no text of the request is searched and
+    replaced, so a memo or external id is sent exactly as given."""
     lines = []
-    for index, line in enumerate(request.lines):
-        entry: dict[str, Any] = {
-            "item": {"id": item_ids[line.sku]},
-            "quantity": line.quantity,
-        }
+    for line in request.lines:
+        entry = json.dumps(
+            {"item": {"id": item_ids[line.sku]}, "quantity": line.quantity},
+            separators=(",", ":"),
+        )
         if line.unit_cost:
-            marker = f"__rate_{index}__"
-            rates[marker] = adapter.to_provider_decimal(
-                line.unit_cost, request.currency
-            )
-            entry["rate"] = marker
+            rate = adapter.to_provider_decimal(line.unit_cost, request.currency)
+            entry = f'{entry[:-1]},"rate":{rate}}}'
         lines.append(entry)
     body: dict[str, Any] = {
         "externalId": request.external_id,
         "entity": {"id": request.supplier_code},
         "location": {"id": request.location_code},
-        "item": {"items": lines},
     }
     if request.memo:
         body["memo"] = request.memo[:999]
     if request.expected_at is not None:
         body["dueDate"] = request.expected_at.astimezone(UTC).date().isoformat()
-    text = json.dumps(body, separators=(",", ":"))
-    for marker, rate in rates.items():
-        text = text.replace(f'"{marker}"', rate)
-    return text
+    head = json.dumps(body, separators=(",", ":"))
+    return f'{head[:-1]},"item":{{"items":[{",".join(lines)}]}}}}'
 
 
 def _level(row: Mapping[str, Any]) -> StockLevelRecord:
