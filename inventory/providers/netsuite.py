@@ -434,7 +434,8 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
         self, request: PurchaseOrderRequest
     ) -> PurchaseOrderResult:
         """PUT by external id (NetSuite's upsert: the same request twice
-        leaves one order), then read the order back for its id and status."""
+        leaves one order, its item lines replaced, not added to), then read
+        the order back for its id and status."""
         ids = self.item_ids([line.sku for line in request.lines])
         missing = sorted({line.sku for line in request.lines} - set(ids))
         if missing:
@@ -447,6 +448,9 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
             "PUT",
             path,
             operation="purchase_order_upsert",
+            # An upsert that finds the order adds unkeyed lines to its own
+            # unless the sublist is replaced: a retry would order them twice.
+            params={"replace": "item"},
             data=purchase_order_body(self, request, ids),
             allow_empty=True,
         )

@@ -10,9 +10,10 @@ import hmac
 import json
 import re
 from dataclasses import replace
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import pytest
+import requests
 import responses
 
 from inventory.providers.netsuite import NetSuiteAdapter
@@ -102,3 +103,46 @@ def test_a_record_path_with_encoded_characters_is_signed_as_sent(
     assert header.startswith('OAuth realm="1234567_SB1"')
     params = {k: unquote(v) for k, v in re.findall(r'(\w+)="([^"]*)"', header)}
     assert params["oauth_signature"] == _signature("GET", url)
+
+
+class SublistErp:
+    """NetSuite's record service as documented for an upsert that finds its
+    record ("Working with Sublists"): sublist lines sent without their key
+    are added to the lines already there, unless ``replace`` names the
+    sublist, which replaces them."""
+
+    def __init__(self) -> None:
+        self.lines: list[dict] | None = None
+
+    def put(self, request):
+        sent = json.loads(request.body)["item"]["items"]
+        query = dict(parse_qsl(urlsplit(request.url).query))
+        replaced = "item" in query.get("replace", "").split(",")
+        if self.lines is None or replaced:
+            self.lines = list(sent)
+        else:
+            self.lines += sent
+        return 204, {}, ""
+
+
+def test_an_upsert_sent_again_leaves_the_order_with_its_lines_once(adapter, rsps):
+    # The first PUT was applied but its answer lost (a timeout): the retry
+    # (replays_writes) finds the order and must not add its lines again.
+    erp = SublistErp()
+    request = ns.po_create_idempotent(rsps, adapter.account)
+    put_url = f"{ns.BASE}/record/v1/purchaseOrder/eid:{ns.PO_EXTERNAL_ID}"
+    rsps.remove(responses.PUT, put_url)
+
+    def applied_then_lost(sent):
+        erp.put(sent)
+        raise requests.ReadTimeout("answer lost")
+
+    put = re.compile(re.escape(put_url) + r"(\?.*)?$")
+    rsps.add_callback(responses.PUT, put, callback=applied_then_lost)
+    rsps.add_callback(responses.PUT, put, callback=erp.put)
+
+    adapter.purchase_order_upsert(request)
+
+    puts = [c.request for c in rsps.calls if c.request.method == "PUT"]
+    assert len(puts) == 2
+    assert [line["quantity"] for line in erp.lines] == [10, 5]
