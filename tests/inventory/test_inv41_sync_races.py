@@ -97,3 +97,18 @@ def test_checkouts_racing_a_page_that_raises_the_figure_keep_every_reservation(
     assert len(made) == 12, results
     level.refresh_from_db()
     assert (level.on_hand, level.reserved) == (40, 24)
+
+
+@pytest.mark.parametrize("rounds", [6])
+def test_an_older_page_racing_a_newer_webhook_never_overwrites_it(level, rounds):
+    # A sync page read before the ERP's last change and that change's webhook
+    # apply at once, from two connections: the newer figure stands.
+    base = timezone.now()
+    for n in range(rounds):
+        older = base + timedelta(seconds=2 * n)
+        newer = older + timedelta(seconds=1)
+        calls = [_page(level, 100 + n, older), _page(level, 200 + n, newer)]
+        results = _together(calls if n % 2 else calls[::-1])
+        assert not [r for r in results if isinstance(r, Exception)], results
+        level.refresh_from_db()
+        assert (level.on_hand, level.erp_modified_at) == (200 + n, newer)
