@@ -8,11 +8,11 @@ SuiteQL's 100,000-result cap); purchase orders are upserted by our external
 id, so a retried timeout updates the same record. docs/providers/inventory.md.
 """
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -296,6 +296,8 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
     # it is repeated.
     idempotency_header = None
     replays_writes = True
+    # Purchase-order rates are JSON numbers, written exactly from Decimals.
+    exact_json_numbers = True
     default_headers: ClassVar[Mapping[str, str]] = {
         "Accept": "application/json",
         "Content-Type": "application/json",
@@ -451,7 +453,7 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
             # An upsert that finds the order adds unkeyed lines to its own
             # unless the sublist is replaced: a retry would order them twice.
             params={"replace": "item"},
-            data=purchase_order_body(self, request, ids),
+            json=purchase_order_body(self, request, ids),
             allow_empty=True,
         )
         return _result(self.call("GET", path, operation="get_purchase_order"))
@@ -503,32 +505,31 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
 
 def purchase_order_body(
     adapter: NetSuiteAdapter, request: PurchaseOrderRequest, item_ids: dict[str, str]
-) -> str:
-    """The record's JSON. Rates are written as JSON numbers from their exact
-    decimal text (money never passes through a float), each appended to its
-    own line's encoded object: no text of the request is searched and
-    replaced, so a memo or external id is sent exactly as given."""
+) -> dict[str, Any]:
+    """The record. Each rate is a Decimal from its exact decimal text, written
+    as a JSON number digit for digit (``exact_json_numbers``): money never
+    passes through a float, and no text of the request is touched."""
     lines = []
     for line in request.lines:
-        entry = json.dumps(
-            {"item": {"id": item_ids[line.sku]}, "quantity": line.quantity},
-            separators=(",", ":"),
-        )
+        entry: dict[str, Any] = {
+            "item": {"id": item_ids[line.sku]},
+            "quantity": line.quantity,
+        }
         if line.unit_cost:
             rate = adapter.to_provider_decimal(line.unit_cost, request.currency)
-            entry = f'{entry[:-1]},"rate":{rate}}}'
+            entry["rate"] = Decimal(rate)
         lines.append(entry)
     body: dict[str, Any] = {
         "externalId": request.external_id,
         "entity": {"id": request.supplier_code},
         "location": {"id": request.location_code},
+        "item": {"items": lines},
     }
     if request.memo:
         body["memo"] = request.memo[:999]
     if request.expected_at is not None:
         body["dueDate"] = request.expected_at.astimezone(UTC).date().isoformat()
-    head = json.dumps(body, separators=(",", ":"))
-    return f'{head[:-1]},"item":{{"items":[{",".join(lines)}]}}}}'
+    return body
 
 
 def _level(row: Mapping[str, Any]) -> StockLevelRecord:
