@@ -8,11 +8,11 @@ SuiteQL's 100,000-result cap); purchase orders are upserted by our external
 id, so a retried timeout updates the same record. docs/providers/inventory.md.
 """
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -296,6 +296,8 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
     # it is repeated.
     idempotency_header = None
     replays_writes = True
+    # Purchase-order rates are JSON numbers, written exactly from Decimals.
+    exact_json_numbers = True
     default_headers: ClassVar[Mapping[str, str]] = {
         "Accept": "application/json",
         "Content-Type": "application/json",
@@ -434,7 +436,8 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
         self, request: PurchaseOrderRequest
     ) -> PurchaseOrderResult:
         """PUT by external id (NetSuite's upsert: the same request twice
-        leaves one order), then read the order back for its id and status."""
+        leaves one order, its item lines replaced, not added to), then read
+        the order back for its id and status."""
         ids = self.item_ids([line.sku for line in request.lines])
         missing = sorted({line.sku for line in request.lines} - set(ids))
         if missing:
@@ -447,7 +450,10 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
             "PUT",
             path,
             operation="purchase_order_upsert",
-            data=purchase_order_body(self, request, ids),
+            # An upsert that finds the order adds unkeyed lines to its own
+            # unless the sublist is replaced: a retry would order them twice.
+            params={"replace": "item"},
+            json=purchase_order_body(self, request, ids),
             allow_empty=True,
         )
         return _result(self.call("GET", path, operation="get_purchase_order"))
@@ -499,22 +505,19 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
 
 def purchase_order_body(
     adapter: NetSuiteAdapter, request: PurchaseOrderRequest, item_ids: dict[str, str]
-) -> str:
-    """The record's JSON. Rates are written as JSON numbers from their exact
-    decimal text: money never passes through a float."""
-    rates: dict[str, str] = {}
+) -> dict[str, Any]:
+    """The record. Each rate is a Decimal from its exact decimal text, written
+    as a JSON number digit for digit (``exact_json_numbers``): money never
+    passes through a float, and no text of the request is touched."""
     lines = []
-    for index, line in enumerate(request.lines):
+    for line in request.lines:
         entry: dict[str, Any] = {
             "item": {"id": item_ids[line.sku]},
             "quantity": line.quantity,
         }
         if line.unit_cost:
-            marker = f"__rate_{index}__"
-            rates[marker] = adapter.to_provider_decimal(
-                line.unit_cost, request.currency
-            )
-            entry["rate"] = marker
+            rate = adapter.to_provider_decimal(line.unit_cost, request.currency)
+            entry["rate"] = Decimal(rate)
         lines.append(entry)
     body: dict[str, Any] = {
         "externalId": request.external_id,
@@ -526,10 +529,7 @@ def purchase_order_body(
         body["memo"] = request.memo[:999]
     if request.expected_at is not None:
         body["dueDate"] = request.expected_at.astimezone(UTC).date().isoformat()
-    text = json.dumps(body, separators=(",", ":"))
-    for marker, rate in rates.items():
-        text = text.replace(f'"{marker}"', rate)
-    return text
+    return body
 
 
 def _level(row: Mapping[str, Any]) -> StockLevelRecord:

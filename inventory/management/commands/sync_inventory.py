@@ -115,6 +115,12 @@ class Command(ProviderCommand):
             return found
         account = ProviderAccount.objects.filter(slug=slug, kind="inventory").first()
         if account is None:
+            # A slug of another kind's account is a mix-up, not a typo: say so.
+            other = ProviderAccount.objects.filter(slug=slug).first()
+            if other is not None:
+                raise CommandError(
+                    f"Account {slug!r} is a {other.kind} account, not an inventory one."
+                )
             raise CommandError(f"No inventory account {slug!r}.")
         if not account.enabled:
             # As the schedule and "Sync now": staff disabled it for a reason.

@@ -279,8 +279,8 @@ def test_upsert_puts_by_external_id_with_exact_rates(adapter, rsps):
     assert result.status == PurchaseOrderStatus.CONFIRMED
     assert result.raw_status == "Pending Receipt"
     put = next(c.request for c in rsps.calls if c.request.method == "PUT")
-    assert put.url.endswith(f"/purchaseOrder/eid:{ns.PO_EXTERNAL_ID}")
-    assert '"rate":12.50' in put.body
+    assert put.url.endswith(f"/purchaseOrder/eid:{ns.PO_EXTERNAL_ID}?replace=item")
+    assert b'"rate": 12.50' in put.body
     body = json.loads(put.body)
     assert body["externalId"] == ns.PO_EXTERNAL_ID
     assert body["entity"] == {"id": "77"} and body["location"] == {"id": "1"}
