@@ -4,10 +4,7 @@ local Redis: a task enqueued here runs there and its result is stored; a
 one-off schedule (what a sandbox webhook the broker could not take becomes)
 is queued once by two schedulers at once, then removed, and runs."""
 
-import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +14,7 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 from django_q.brokers import get_broker
+from django_q.conf import Conf
 from django_q.models import Schedule, Task
 from django_q.scheduler import scheduler
 from django_q.tasks import async_task
@@ -24,22 +22,15 @@ from django_q.tasks import async_task
 from integrations.redis_line import outage
 from integrations.task_batcher import shared_broker
 from integrations.task_broker import RedisTaskBroker
-from tests.platform.conftest import MANAGE, ROOT
+from tests.integrations.real_cluster import start_cluster, stop_cluster
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    return (
-        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}"
-        f"/{db['NAME']}"
-    )
-
-
 @pytest.fixture
-def cluster() -> Iterator[subprocess.Popen]:
-    """A qcluster on the suite's Redis and this test's (committed) database."""
+def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[subprocess.Popen]:
+    """A qcluster on the suite's Redis and this test's (committed) database.
+    The suite runs tasks in the caller (Q_SYNC): here they go to the broker."""
     if connection.vendor != "postgresql":
         pytest.skip("the cluster reads this test's rows from PostgreSQL")
     broker = get_broker()
@@ -47,30 +38,12 @@ def cluster() -> Iterator[subprocess.Popen]:
     broker.purge_queue()  # nothing another test left runs there
     outage.forget()
     shared_broker.cache_clear()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": _database_url(),
-        "Q_SYNC": "false",
-        "Q_WORKERS": "2",
-    }
-    process = subprocess.Popen(
-        [sys.executable, MANAGE, "qcluster"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    monkeypatch.setattr(Conf, "SYNC", False)
+    process = start_cluster()
     try:
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
+        stop_cluster(process)
         connections.close_all()
 
 

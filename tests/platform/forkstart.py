@@ -8,11 +8,29 @@ Only what imports with no settings module named is loaded before the fork
 (checked in the waiting process), so nothing loaded holds a value read from
 a case's environment.
 
-Not the same as a new interpreter, known and left: the forks of one waiting
-Python share its hash seed (a new one draws its own), and a submodule
-PRELOADED is an attribute of its package before the program imports it
-(``import django.contrib; django.contrib.admin`` works here, not in a new
-interpreter): test_suite40a_forkstart compares starts with new ones."""
+Not the same as a new interpreter, known and left (neither is cheap to
+remove; test_suite40a_forkstart compares starts with new ones):
+
+- Hash seed. CPython draws its str/bytes hash secret once, at start, and
+  every string and dict made since holds hashes made with it, so a fork
+  cannot draw another. A start whose environment sets PYTHONHASHSEED is
+  exact (the waiting Python is started with it: ``_interpreter``). Without
+  one, every start a waiting Python serves (those with the same interpreter
+  variables, in one test worker, for its life) has the same ``hash()`` of a
+  str and the same order of a set of strs; new interpreters differ from
+  start to start. A test that needs that variety starts new interpreters
+  (tests/platform/conftest.py ``manage``).
+- Modules. The program's first line already finds in sys.modules what
+  PRELOADED imported: ~670 modules (django 250, psycopg 70, redis 60,
+  asyncio, email, cryptography, sqlparse...), each submodule also an
+  attribute of its package (``import django.contrib; django.contrib.admin``
+  works here, not in a new interpreter). Their import ran once, in the
+  waiting Python, before any request's environment: so none reads a setting
+  (checked there), and what one reads of the environment is part of
+  ``_interpreter`` (PSYCOPG_). Code that looks in sys.modules for an
+  optional library would see it loaded; the project's packages never look.
+  Dropping the entries in the fork would import a second Django beside the
+  one the rest still hold."""
 
 import atexit
 import json

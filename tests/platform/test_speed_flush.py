@@ -49,9 +49,9 @@ def test_a_flush_empties_every_table_and_writes_the_content_types_again():
 
 def test_the_flush_is_by_delete_and_other_flushes_are_djangos():
     tables = ["a", "b"]
-    ours = connection.ops.sql_flush(None, tables)
-    assert ours[0].startswith("LOCK TABLE")
-    assert [s.split()[0] for s in ours[1:]] == ["SET", "DELETE", "DELETE"]
+    (ours,) = connection.ops.sql_flush(None, tables)  # one round trip
+    statements = [s.split()[0] for s in ours.split(";") if s.strip()]
+    assert statements == ["LOCK", "SET", "DELETE", "DELETE"]
     for option in ("reset_sequences", "allow_cascade"):
         (statement,) = connection.ops.sql_flush(_Plain(), tables, **{option: True})
         assert statement.startswith("TRUNCATE")
