@@ -131,7 +131,7 @@ def _orphan(recurring: RecurringCharge, settings) -> Payment:
     )
     stale = settings.PAYMENTS_RECONCILE_AFTER_MINUTES + 5
     Payment.objects.filter(pk=payment.pk).update(
-        # Both stamps: its age is its created_at (the claim's).
+        # Both stamps: the sweeps age it by its created_at (pay41).
         created_at=timezone.now() - timedelta(minutes=stale),
         updated_at=timezone.now() - timedelta(minutes=stale),
     )
@@ -153,7 +153,7 @@ def test_a_kill_between_the_orphans_fail_and_slot_release_loses_nothing(
     monkeypatch.undo()
     # The killed sweep undid its touch with the rest: the next run releases it.
     Payment.objects.filter(pk=orphan.pk).update(
-        # Both stamps: its age is its created_at (the claim's).
+        # Both stamps: the sweeps age it by its created_at (pay41).
         created_at=timezone.now() - timedelta(days=1),
         updated_at=timezone.now() - timedelta(days=1),
     )
@@ -165,7 +165,7 @@ def test_a_kill_between_the_orphans_fail_and_slot_release_loses_nothing(
 
 def _stale(payment: Payment) -> None:
     Payment.objects.filter(pk=payment.pk).update(
-        # Both stamps: its age is its created_at (the claim's).
+        # Both stamps: the sweeps age it by its created_at (pay41).
         created_at=timezone.now() - timedelta(days=1),
         updated_at=timezone.now() - timedelta(days=1),
     )
