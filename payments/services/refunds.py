@@ -230,6 +230,7 @@ def refunds_retry_due(*, now: datetime | None = None, limit: int = 100) -> int:
     were sent."""
     # The database's time: staff's cancel (another machine) compares the
     # lease below; a retrier behind wrote one already over, a send cancellable.
+    given = now
     now = now or database_now()
     due = Refund.objects.filter(status=RefundStatus.PENDING).filter(
         Q(next_attempt_at__lte=now)
@@ -237,12 +238,15 @@ def refunds_retry_due(*, now: datetime | None = None, limit: int = 100) -> int:
     )
     sent = 0
     for refund in due.select_related("payment").order_by("pk")[:limit]:
+        # Each lease from its own claim: behind slow sends, one from the
+        # run's start would be over already (r-pay41).
+        until = (given or database_now()) + _SEND_LEASE
         # Claimed by moving its retry time: one sender per refund at a time.
         claimed = Refund.objects.filter(
             pk=refund.pk,
             status=RefundStatus.PENDING,
             next_attempt_at=refund.next_attempt_at,
-        ).update(next_attempt_at=now + _SEND_LEASE, sending_until=now + _SEND_LEASE)
+        ).update(next_attempt_at=until, sending_until=until)
         if claimed:
             refund_send(refund)
             sent += 1
