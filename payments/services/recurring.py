@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from integrations import money
@@ -17,6 +18,7 @@ from integrations.clock import database_now
 from integrations.secrets_registry import staff_text
 from payments.models import (
     Payment,
+    PaymentAttempt,
     PaymentNote,
     PaymentStatus,
     RecurringCharge,
@@ -488,9 +490,14 @@ def _recurring_orphan_release(payment: Payment) -> None:
     with transaction.atomic():
         # Taken by a conditional touch in it: two runs at once release it
         # once (the second waits for the first's commit, then matches
-        # nothing), and a kill undoes the touch with the rest.
+        # nothing), and a kill undoes the touch with the rest. Not if an
+        # attempt was stored since it was listed: the gateway is being asked
+        # (reconciliation's then), as the one-off sweep's (_unsent_end).
         if not Payment.objects.filter(
-            pk=payment.pk, status=PaymentStatus.PENDING, updated_at=payment.updated_at
+            ~Exists(PaymentAttempt.objects.filter(payment=OuterRef("pk"))),
+            pk=payment.pk,
+            status=PaymentStatus.PENDING,
+            updated_at=payment.updated_at,
         ).update(updated_at=timezone.now()):
             return
         not_sent_fail(payment, "run stopped")
