@@ -11,6 +11,7 @@ from django.conf import settings
 
 from integrations import registry
 from integrations.models import ProviderAccount
+from payments.models import SavedPaymentMethod
 from payments.providers.base import MetadataLimits, PaymentsAdapter
 
 KIND = "payments"
@@ -132,3 +133,26 @@ def source_accepted(source_token: str, providers: Iterable[str]) -> bool:
         if not cls.source_format or re.fullmatch(cls.source_format, source_token):
             return True
     return False
+
+
+def saved_method_id(source_token: str, providers: Iterable[str]) -> bool:
+    """True if ``source_token`` is a saved payment method's id at a gateway
+    among ``providers`` (``saved_method_format``): one no one-time token
+    resembles, or one we store, whoever's it is (one query, only for a token
+    of a form one-time tokens share). The gateway would refuse it without
+    its customer; the answer must not tell whose it is."""
+    shared = []
+    for provider in providers:
+        classes = _adapter_classes([provider])
+        form = classes[0].saved_method_format if classes else ""
+        if not form or not re.fullmatch(form, source_token):
+            continue
+        if classes[0].saved_method_only:
+            return True
+        shared.append(provider)
+    if not shared:
+        return False
+    accounts = ProviderAccount.objects.filter(kind=KIND, provider__in=shared)
+    return SavedPaymentMethod.objects.filter(
+        account__in=accounts, provider_method_id=source_token
+    ).exists()

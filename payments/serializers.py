@@ -65,6 +65,14 @@ def _check_gateway_limits(attrs: dict[str, Any], enabled: set[str] | None) -> No
             code="invalid_source_token",
         )
         raise serializers.ValidationError({"source_token": [detail]})
+    if limits.saved_method_id(attrs["source_token"], enabled):
+        # One answer whoever's id it is, and for an id we do not know.
+        detail = serializers.ErrorDetail(
+            "A saved payment method's id is no one-time source token: charge "
+            "it through its customer's saved payment methods.",
+            code="invalid_source_token",
+        )
+        raise serializers.ValidationError({"source_token": [detail]})
 
 
 # For serializers whose fields never change once bound: their readable and

@@ -263,6 +263,13 @@ class PaymentsAdapter(BaseAdapter):
     # The source belongs to the account that created it (a PayPal order):
     # another account's "not found" means nothing was done, not a decline.
     source_bound_to_account: ClassVar[bool] = False
+    # The form of this provider's saved payment methods' ids (full match; ""
+    # if none). Such an id sent as a one-time source token is refused at our
+    # API (the gateway charges it only with its customer, which a token's
+    # create does not send): if ``saved_method_only`` (no one-time token has
+    # that form), whether we store it or not; else if we store it.
+    saved_method_format: ClassVar[str] = ""
+    saved_method_only: ClassVar[bool] = False
     # Square can cancel a payment by the idempotency key of its create call.
     supports_cancel_by_idempotency_key: ClassVar[bool] = False
     # Longest idempotency key the provider accepts (Square: 45).

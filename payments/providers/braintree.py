@@ -69,6 +69,9 @@ class BraintreeAdapter(SdkAdapter, PaymentsAdapter):
     # lags behind new transactions; Braintree publishes no bound, so a miss
     # is final only after Stripe's documented worst case, an hour.
     lookup_lag_seconds = 3600
+    # A vault payment method token (letters, digits, - and _, at most 36);
+    # nonces can have that form too: only a stored one is refused.
+    saved_method_format: ClassVar[str] = r"[A-Za-z0-9_-]{1,36}"
     code = "braintree"
     display_name = "Braintree"
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (

@@ -161,6 +161,8 @@ def _bad_request(message: str, code: str = "bad_request") -> Rejected:
 class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
     display_name = "Sandbox payments"
     supports_cancel_by_idempotency_key: ClassVar[bool] = True
+    saved_method_format: ClassVar[str] = METHOD_PREFIX + r"\w*"
+    saved_method_only: ClassVar[bool] = True
 
     # --- The operations ----------------------------------------------------
 

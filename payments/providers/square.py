@@ -114,6 +114,9 @@ class SquareAdapter(HttpAdapter, PaymentsAdapter):
     supports_cancel_by_idempotency_key = True
     capture_after_authorize = True
     max_idempotency_key_length = MAX_KEY_LENGTH
+    # A card on file (Cards API); a one-time source is a nonce (cnon:...).
+    saved_method_format = r"ccof:.+"
+    saved_method_only = True
     webhook_signs_url = True  # HMAC over notification URL + body
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField(

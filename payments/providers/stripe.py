@@ -123,6 +123,9 @@ class StripeAdapter(SdkAdapter, PaymentsAdapter):
     # Stripe: search data is usually current within a minute, but can be up to
     # an hour behind during incidents; a miss before then proves nothing.
     lookup_lag_seconds = 3600
+    # A customer's PaymentMethod (or legacy card); a one-off PaymentMethod
+    # from Stripe.js has the same form: only a stored one is refused.
+    saved_method_format: ClassVar[str] = r"(pm|card)_\w+"
     metadata_limits = METADATA_LIMITS
     currency_exponents: ClassVar[Mapping[str, int]] = {"MGA": 0, "ISK": 2}
     amount_steps: ClassVar[Mapping[str, int]] = dict.fromkeys(

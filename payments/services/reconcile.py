@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from integrations.clock import database_now, stamp
 from integrations.errors import ProviderError, Rejected, Unknown
 from integrations.models import ProviderAccount
 from payments.models import (
@@ -67,7 +68,8 @@ def payment_reconcile(*, payment: Payment) -> Payment:
     """Ask the gateway what became of ``payment`` and settle its status, and
     re-send refunds whose outcome is unknown (same key: never twice)."""
     # Stamped first: a look that fails still moves it behind the others.
-    Payment.objects.filter(pk=payment.pk).update(reconcile_checked_at=timezone.now())
+    # The database's time: the sweep orders by it, whichever machine asked.
+    Payment.objects.filter(pk=payment.pk).update(reconcile_checked_at=stamp())
     payment.refresh_from_db()
     if payment.status in _RECONCILABLE and payment.account is None:
         payment = _account_from_attempt(payment)
@@ -128,9 +130,12 @@ def _account_from_attempt(payment: Payment) -> Payment:
 def _alert_if_stuck(payment: Payment) -> Payment:
     """An unknown payment always reaches an end or staff: past
     ``PAYMENTS_UNKNOWN_REVIEW_HOURS`` it goes to the review queue."""
+    if payment.status != PaymentStatus.UNKNOWN:
+        return payment
     hours = settings.PAYMENTS_UNKNOWN_REVIEW_HOURS
-    stuck = timezone.now() - payment.created_at > timedelta(hours=hours)
-    if payment.status != PaymentStatus.UNKNOWN or not stuck:
+    # Aged by the database's clock, as a card's charge is made (made_at): a
+    # worker whose clock is off sends it to review neither early nor late.
+    if database_now() - payment.created_at <= timedelta(hours=hours):
         return payment
     fields = _review_fields(payment)
     if not fields:
@@ -144,7 +149,9 @@ def lookup_may_lag(payment: Payment, adapter: PaymentsAdapter) -> bool:
     index lagging, not proof that nothing was charged."""
     if payment.provider_reference or not adapter.lookup_lag_seconds:
         return False
-    age = timezone.now() - payment.created_at
+    # The database's clock, as the charge's created_at (made_at): a worker
+    # ahead would fail it before the lag had passed, one behind never.
+    age = database_now() - payment.created_at
     return age < timedelta(seconds=adapter.lookup_lag_seconds)
 
 
@@ -396,13 +403,18 @@ def payments_reconcile_pending(*, now: datetime | None = None) -> list[Payment]:
     ``pending`` or ``requires_action`` ones — or authorizations still owing
     their capture — older than ``PAYMENTS_RECONCILE_AFTER_MINUTES``. Returns
     those whose status changed."""
-    now = now or timezone.now()
+    # The database's time; and a payment must be that old by its created_at
+    # too (a card's charge: the database's time, made_at), not only by its
+    # updated_at (the writing machine's clock): a charge in flight from a
+    # machine behind is not taken for one left open.
+    now = now or database_now()
     stale = now - timedelta(minutes=settings.PAYMENTS_RECONCILE_AFTER_MINUTES)
     candidates = (
         Payment.objects.filter(status=PaymentStatus.UNKNOWN)
         | Payment.objects.filter(
             status__in=[PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION],
             updated_at__lte=stale,
+            created_at__lte=stale,
         )
         # A capture owed after a separate authorization (Square) whose process
         # died between the two calls: nothing else would ever send it.
@@ -485,6 +497,8 @@ def _unsent_end(stale: datetime) -> list[Payment]:
             status=PaymentStatus.PENDING,
             account__isnull=True,
             updated_at__lte=stale,
+            # Its age by the database's clock too (see the sweep).
+            created_at__lte=stale,
         )
         .exclude(idempotency_key__startswith=RECURRING_KEY_PREFIX)
         .order_by("pk")

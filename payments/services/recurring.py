@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from integrations import money
@@ -17,6 +18,7 @@ from integrations.clock import database_now
 from integrations.secrets_registry import staff_text
 from payments.models import (
     Payment,
+    PaymentAttempt,
     PaymentNote,
     PaymentStatus,
     RecurringCharge,
@@ -466,28 +468,38 @@ def _recurring_orphans_release(now: datetime) -> None:
     worker's timeout) left a pending payment no gateway was asked about:
     fail it (key freed) and give its slot back, so this run charges it.
     Only past PAYMENTS_RECONCILE_AFTER_MINUTES, far beyond a task's life."""
+    # Aged by its claim's created_at, the database's time (made_at) as
+    # ``now`` is: not updated_at, the claiming machine's clock, so a worker
+    # whose clock is off neither has its live charge swept nor its orphan left.
     stale = now - timedelta(minutes=settings.PAYMENTS_RECONCILE_AFTER_MINUTES)
     orphans = Payment.objects.filter(
         status=PaymentStatus.PENDING,
         idempotency_key__startswith=RECURRING_KEY_PREFIX,
         account__isnull=True,
         attempts__isnull=True,
-        updated_at__lte=stale,
+        created_at__lte=stale,
     ).order_by("pk")
     for payment in orphans[: settings.PAYMENTS_RECURRING_BATCH]:
         _recurring_orphan_release(payment)
 
 
 def _recurring_orphan_release(payment: Payment) -> None:
-    # Taken by a conditional touch: two runs at once release it once.
-    if not Payment.objects.filter(
-        pk=payment.pk, status=PaymentStatus.PENDING, updated_at=payment.updated_at
-    ).update(updated_at=timezone.now()):
-        return
     recurring = recurring_of(payment)
     slot = slot_of(str(payment.idempotency_key))
     # One transaction: a kill between the two would lose the period.
     with transaction.atomic():
+        # Taken by a conditional touch in it: two runs at once release it
+        # once (the second waits for the first's commit, then matches
+        # nothing), and a kill undoes the touch with the rest. Not if an
+        # attempt was stored since it was listed: the gateway is being asked
+        # (reconciliation's then), as the one-off sweep's (_unsent_end).
+        if not Payment.objects.filter(
+            ~Exists(PaymentAttempt.objects.filter(payment=OuterRef("pk"))),
+            pk=payment.pk,
+            status=PaymentStatus.PENDING,
+            updated_at=payment.updated_at,
+        ).update(updated_at=timezone.now()):
+            return
         not_sent_fail(payment, "run stopped")
         given_back = (
             recurring is not None

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from integrations.clock import database_now
 from integrations.errors import ProviderError
 from payments.models import Payment, PaymentStatus, Refund, RefundStatus
 from payments.providers.base import PaymentsAdapter, RefundRequest, RefundResult
@@ -208,7 +209,8 @@ def _refund_deferred(refund: Refund) -> Refund:
     attempts = refund.send_attempts + 1
     Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING).update(
         send_attempts=attempts,
-        next_attempt_at=timezone.now() + _retry_delay(attempts),
+        # The database's time, as the retrier's now and staff's cancel are.
+        next_attempt_at=database_now() + _retry_delay(attempts),
         sending_until=None,
         failure_code="no_provider_available",
         failure_message=public_message("no_provider_available"),
@@ -226,19 +228,25 @@ def refunds_retry_due(*, now: datetime | None = None, limit: int = 100) -> int:
     """Send again every pending refund whose retry time has come (and any
     whose send died with its process), under its own key. Returns how many
     were sent."""
-    now = now or timezone.now()
+    # The database's time: staff's cancel (another machine) compares the
+    # lease below; a retrier behind wrote one already over, a send cancellable.
+    given = now
+    now = now or database_now()
     due = Refund.objects.filter(status=RefundStatus.PENDING).filter(
         Q(next_attempt_at__lte=now)
         | Q(next_attempt_at__isnull=True, updated_at__lte=now - _ORPHAN_AFTER)
     )
     sent = 0
     for refund in due.select_related("payment").order_by("pk")[:limit]:
+        # Each lease from its own claim: behind slow sends, one from the
+        # run's start would be over already (r-pay41).
+        until = (given or database_now()) + _SEND_LEASE
         # Claimed by moving its retry time: one sender per refund at a time.
         claimed = Refund.objects.filter(
             pk=refund.pk,
             status=RefundStatus.PENDING,
             next_attempt_at=refund.next_attempt_at,
-        ).update(next_attempt_at=now + _SEND_LEASE, sending_until=now + _SEND_LEASE)
+        ).update(next_attempt_at=until, sending_until=until)
         if claimed:
             refund_send(refund)
             sent += 1
@@ -247,7 +255,8 @@ def refunds_retry_due(*, now: datetime | None = None, limit: int = 100) -> int:
 
 def refund_cancel(*, refund: Refund, actor: str = "") -> Refund:
     """Staff give up on a refund that never reached the gateway."""
-    now = timezone.now()
+    # The database's time, as the sender's lease (refunds_retry_due).
+    now = database_now()
     cancelled = (
         Refund.objects.filter(
             pk=refund.pk, status=RefundStatus.PENDING, next_attempt_at__isnull=False

@@ -131,7 +131,9 @@ def _orphan(recurring: RecurringCharge, settings) -> Payment:
     )
     stale = settings.PAYMENTS_RECONCILE_AFTER_MINUTES + 5
     Payment.objects.filter(pk=payment.pk).update(
-        updated_at=timezone.now() - timedelta(minutes=stale)
+        # Both stamps: the sweeps age it by its created_at (pay41).
+        created_at=timezone.now() - timedelta(minutes=stale),
+        updated_at=timezone.now() - timedelta(minutes=stale),
     )
     return payment
 
@@ -149,9 +151,11 @@ def test_a_kill_between_the_orphans_fail_and_slot_release_loses_nothing(
     assert orphan.status == PaymentStatus.PENDING
     assert orphan.idempotency_key is not None
     monkeypatch.undo()
-    # Touched by the killed sweep: released once stale again.
+    # The killed sweep undid its touch with the rest: the next run releases it.
     Payment.objects.filter(pk=orphan.pk).update(
-        updated_at=timezone.now() - timedelta(days=1)
+        # Both stamps: the sweeps age it by its created_at (pay41).
+        created_at=timezone.now() - timedelta(days=1),
+        updated_at=timezone.now() - timedelta(days=1),
     )
     assert recurring_charges_report().charged == 1
     orphan.refresh_from_db()
@@ -161,7 +165,9 @@ def test_a_kill_between_the_orphans_fail_and_slot_release_loses_nothing(
 
 def _stale(payment: Payment) -> None:
     Payment.objects.filter(pk=payment.pk).update(
-        updated_at=timezone.now() - timedelta(days=1)
+        # Both stamps: the sweeps age it by its created_at (pay41).
+        created_at=timezone.now() - timedelta(days=1),
+        updated_at=timezone.now() - timedelta(days=1),
     )
 
 

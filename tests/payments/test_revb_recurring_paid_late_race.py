@@ -136,7 +136,9 @@ def _orphan_after(paid_late, charge, slot, settings) -> Payment:
     )
     stale = settings.PAYMENTS_RECONCILE_AFTER_MINUTES + 5
     Payment.objects.filter(pk=orphan.pk).update(
-        updated_at=timezone.now() - timedelta(minutes=stale)
+        # Both stamps: the sweeps age it by its created_at (pay41).
+        created_at=timezone.now() - timedelta(minutes=stale),
+        updated_at=timezone.now() - timedelta(minutes=stale),
     )
     return orphan
 

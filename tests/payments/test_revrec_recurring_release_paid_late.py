@@ -45,7 +45,9 @@ def _orphaned_retry(recurring: RecurringCharge, lost: Payment, settings) -> Paym
     )
     stale = settings.PAYMENTS_RECONCILE_AFTER_MINUTES + 5
     Payment.objects.filter(pk=retry.pk).update(
-        updated_at=timezone.now() - timedelta(minutes=stale)
+        # Both stamps: the sweeps age it by its created_at (pay41).
+        created_at=timezone.now() - timedelta(minutes=stale),
+        updated_at=timezone.now() - timedelta(minutes=stale),
     )
     return retry
 

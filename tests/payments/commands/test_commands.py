@@ -185,7 +185,9 @@ def test_a_recurring_payment_a_dead_run_left_pending_is_charged_once(primary):
     assert orphan.status == PaymentStatus.PENDING
     assert run("run_recurring_charges") == ["Charged 0 recurring charge(s)."]
     Payment.objects.filter(pk=orphan.pk).update(
-        updated_at=timezone.now() - timedelta(hours=1)
+        # Both stamps: the sweeps age it by its created_at (pay41).
+        created_at=timezone.now() - timedelta(hours=1),
+        updated_at=timezone.now() - timedelta(hours=1),
     )
 
     assert run("run_recurring_charges") == ["Charged 1 recurring charge(s)."]

@@ -1,0 +1,83 @@
+"""r-pay41: the retrier's lease on each refund it sends runs from when it
+claims that refund, not from when its run began. A run sends its due
+refunds one after another; behind slow sends (a gateway timing out during an
+incident) a later refund's lease was written already over: staff could
+cancel it while the gateway was refunding it (its amount refundable again)
+and another retrier could send it at once."""
+
+from datetime import timedelta
+
+import pytest
+
+from integrations.clock import database_now
+from payments import services
+from payments.models import Payment, PaymentStatus, Refund, RefundStatus
+from payments.services import refunds as refund_services
+
+pytestmark = pytest.mark.django_db
+
+# How long the first send takes: more than the sender's five-minute lease.
+SLOW_SEND = timedelta(minutes=6)
+
+
+def _deferred_refunds(primary, settings) -> tuple[Payment, list[Refund]]:
+    """Two refunds of a captured 10.00 EUR payment that no gateway got, due."""
+    settings.PROVIDER_MAX_ATTEMPTS = 1
+    payment = services.payment_create(
+        order_id="o-r41",
+        amount=1000,
+        currency="EUR",
+        source_token="tok_success",
+        capture=True,
+        idempotency_key="k-r41",
+    )
+    assert payment.status == PaymentStatus.CAPTURED
+    primary.settings = {"outage": True}
+    primary.save()
+    refunds = [
+        services.payment_refund(payment=payment, amount=amount, idempotency_key=key)
+        for amount, key in ((400, "r1"), (300, "r2"))
+    ]
+    assert {refund.status for refund in refunds} == {RefundStatus.PENDING}
+    primary.settings = {}
+    primary.save()
+    Refund.objects.filter(pk__in=[r.pk for r in refunds]).update(
+        next_attempt_at=database_now() - timedelta(minutes=1)
+    )
+    return payment, refunds
+
+
+def test_a_later_refunds_lease_runs_from_its_own_claim(primary, settings, monkeypatch):
+    payment, (first, second) = _deferred_refunds(primary, settings)
+    # The database's clock, moved on by the slow first send.
+    passed = [timedelta(0)]
+    real_now = refund_services.database_now
+    monkeypatch.setattr(refund_services, "database_now", lambda: real_now() + passed[0])
+    send = refund_services.refund_send
+    cancelled = []
+
+    def slow_then_staff_cancel(pending):
+        if pending.pk == first.pk:
+            passed[0] += SLOW_SEND
+        else:
+            # Staff cancel the second while its send is in flight.
+            try:
+                services.refund_cancel(refund=pending, actor="staff")
+                cancelled.append(pending.pk)
+            except services.InvalidState:
+                pass
+        return send(pending)
+
+    monkeypatch.setattr(refund_services, "refund_send", slow_then_staff_cancel)
+
+    assert services.refunds_retry_due() == 2
+
+    assert cancelled == []
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 700
+    assert services.payment_refundable(payment=payment) == 300
+    assert set(
+        Refund.objects.filter(pk__in=[first.pk, second.pk]).values_list(
+            "status", flat=True
+        )
+    ) == {RefundStatus.SUCCEEDED}
