@@ -459,7 +459,9 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             "secondaryAddress": lines[1],
             "city": address.city,
             "state": address.state_code,
-            "ZIPCode": address.postal_code[:5],
+            # addresses.yaml GET /address: ZIPCode "^\\d{5}$" and ZIPPlus4
+            # "^\\d{4}$", as a label's (_zip): a ZIP+4 keeps its 4 digits.
+            **_zip(address.postal_code),
         }
         data = self.send(
             "GET",
@@ -468,16 +470,15 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             params={k: v for k, v in params.items() if v},
         )
         found = data.get("address") or {}
-        info = data.get("addressAdditionalInfo") or {}
+        # AddressResponse's JSON names (addresses.yaml 3.2.3, USPS/api-examples'
+        # README): additionalInfo and corrections; "addressAdditionalInfo" is
+        # only its XML element's name.
+        info = data.get("additionalInfo") or {}
         return AddressValidation(
             valid=info.get("DPVConfirmation") == "Y",
             address=_standard(found, address) if found else None,
             residential={"Y": False, "N": True}.get(str(info.get("business"))),
-            messages=tuple(
-                str(c.get("text") or c.get("code"))
-                for c in data.get("addressCorrections") or []
-                if isinstance(c, Mapping)
-            ),
+            messages=_corrections(data.get("corrections")),
         )
 
 
@@ -538,6 +539,13 @@ def _zip(postcode: str) -> dict[str, str]:
     return (
         {"ZIPCode": code[:5], "ZIPPlus4": plus_4} if plus_4 else {"ZIPCode": code[:5]}
     )
+
+
+def _corrections(corrections: object) -> tuple[str, ...]:
+    # USPS lists {"code": "", "text": ""} when it corrected nothing.
+    listed = corrections if isinstance(corrections, list) else []
+    said = (c.get("text") or c.get("code") for c in listed if isinstance(c, Mapping))
+    return tuple(str(text) for text in said if text)
 
 
 def _standard(found: Mapping[str, Any], given: Address) -> Address:
