@@ -21,8 +21,8 @@ MyDHL API 2.12.0 (dpdhl-express-api-2.12.0_swagger_0.yaml from
 developer.dhl.com; copy in github.com/antibodies-online/dhl-api-rest). USPS
 publishes no lengths we could cite for the v3 Labels and Prices APIs (only
 its two street fields bound it: USPS_FIELDS), and Shippo's OpenAPI
-(shippo/public-api.yaml) bounds none of the address or customs fields we
-send.
+(shippo/public-api.yaml) gives no maxLength for the fields we send, only
+its street lines' "35 character limit" in words (SHIPPO_FIELDS).
 """
 
 from collections.abc import Callable
@@ -220,3 +220,14 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
 # international labels, pickups, address checks) has two street fields,
 # streetAddress and secondaryAddress: a third line would be dropped.
 USPS_FIELDS = FieldLimits(street_lines=2)
+
+# Shippo public-api.yaml AddressBase (shipments, rates, pickups' location):
+# street1 and street2 "35 character limit"; street3 "Only accepted for USPS
+# international shipments, UPS domestic and UPS international", so two lines
+# are sent and a third would be dropped; state "required for purchase ...
+# for shipments from/to the US, AU, and CA".
+SHIPPO_FIELDS = FieldLimits(
+    street_line=35,
+    street_lines=2,
+    state_countries=frozenset({"US", "AU", "CA"}),
+)
