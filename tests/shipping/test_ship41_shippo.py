@@ -79,6 +79,7 @@ def test_a_shippo_street_line_over_35_is_a_400():
     reply, sent = _quote(body)
 
     _refused(reply, "to_address.street_lines[0]", "field_too_long")
+    assert sent == []
     assert "at most 35 characters" in reply.json()["error"]["message"]
 
 
@@ -89,4 +90,5 @@ def test_a_third_street_line_is_a_400_not_dropped():
     reply, sent = _quote(body)
 
     _refused(reply, "to_address.street_lines", "field_too_long")
+    assert sent == []
     assert "at most 2 lines" in reply.json()["error"]["message"]

@@ -143,6 +143,7 @@ def test_a_ups_quote_without_a_canadian_province_is_a_400():
     reply, sent = _quote_at_ups(abroad(toronto))
 
     _missing(reply, "to_address.state_code")
+    assert sent is None
 
 
 def test_a_ups_label_without_a_vietnamese_province_is_a_400():
@@ -178,6 +179,7 @@ def test_a_ups_quote_to_ireland_without_a_county_is_quoted():
     reply, shipment = _quote_at_ups(abroad(KILKENNY | {"state_code": ""}))
 
     assert reply.status_code == 200, reply.json()
+    assert "StateProvinceCode" not in shipment["ShipTo"]["Address"]
 
 
 def _fedex_pickup(address: dict, key: str):
