@@ -270,3 +270,21 @@ def test_a_dhl_pickup_leaves_a_province_under_its_minimum_2_out():
     shipper = json.loads(call.request.body)["customerDetails"]["shipperDetails"]
     assert "provinceCode" not in shipper["postalAddress"]
     assert shipper["postalAddress"]["cityName"] == "Vienna"
+
+
+def test_a_vietnamese_shippers_quote_leaves_its_province_out_of_rating():
+    # Rating.yaml ShipFrom StateProvinceCode (minLength and maxLength 2): "A
+    # StateProvinceCode and valid account number are required when requesting
+    # negotiated rates". A "VN-44" cannot be sent in 2 characters, and the
+    # quote is not refused for it (Shipping takes it on the label): left out,
+    # UPS prices what it can (a published price is marked so).
+    body = copy.deepcopy(RATE_REQUEST)
+    body["from_address"] = HANOI | {"name": "Kho Hanoi"}
+    body["customs"] = abroad(HANOI)["customs"]
+
+    reply, shipment = _quote_at_ups(body)
+
+    assert reply.status_code == 200, reply.json()
+    for party in ("Shipper", "ShipFrom"):
+        assert "StateProvinceCode" not in shipment[party]["Address"]
+    assert shipment["ShipmentRatingOptions"] == {"NegotiatedRatesIndicator": "Y"}
