@@ -220,6 +220,9 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
 # international labels, pickups, address checks) has two street fields,
 # streetAddress and secondaryAddress: a third line would be dropped.
 USPS_FIELDS = FieldLimits(street_lines=2)
+# The address check (karrio's vendored addresses.yaml, GET /address): state
+# "required: true", "The two-character state code of the address".
+USPS_ADDRESS_CHECK_FIELDS = replace(USPS_FIELDS, state_countries=frozenset({"US"}))
 
 # Shippo public-api.yaml AddressBase (shipments, rates, pickups' location):
 # street1 and street2 "35 character limit"; street3 "Only accepted for USPS

@@ -46,7 +46,7 @@ from shipping.providers.carrier_common import (
     tracking_info,
     zip_parts,
 )
-from shipping.providers.field_limits import USPS_FIELDS
+from shipping.providers.field_limits import USPS_ADDRESS_CHECK_FIELDS, USPS_FIELDS
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.providers.usps_errors import (
     ALREADY_CANCELLED,
@@ -113,7 +113,7 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         max_parcels=1,
         fields=USPS_FIELDS,  # two street lines, as every USPS address sends
         pickup_fields=USPS_FIELDS,
-        address_fields=USPS_FIELDS,
+        address_fields=USPS_ADDRESS_CHECK_FIELDS,  # and a state
     )
     label_formats = (LabelFormat.PDF, LabelFormat.ZPL)
 
@@ -523,13 +523,16 @@ def _label_address(address: Address) -> dict[str, Any]:
 
 def _pickup_address(address: Address) -> dict[str, Any]:
     lines = [line for line in address.street_lines if line] + [""]
-    return {
+    wire = {
         "streetAddress": lines[0],
         "secondaryAddress": lines[1],
         "city": address.city,
         "state": address.state_code,
         **_zip(address.postal_code),
     }
+    # As a label's: none sent empty (carrier-pickup.yaml DomesticAddress
+    # state minLength 2, ZIPCode "^\\d{5}$": "" is neither).
+    return {key: value for key, value in wire.items() if value}
 
 
 def _zip(postcode: str) -> dict[str, str]:

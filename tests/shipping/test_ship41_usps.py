@@ -8,6 +8,10 @@
   (``addressAdditionalInfo`` is only the XML element's name): the adapter
   read the XML name, so a confirmed address (DPVConfirmation "Y") came back
   as not valid.
+- The address check requires a state (addresses.yaml: state "required:
+  true"): none given is a 400 missing_field here, not USPS's refusal.
+- Carrier Pickup: an empty state, second line or ZIPCode was sent as "" (a
+  state has minLength 2): left out now, as a label's are.
 - International labels: an item without an HS code sends no HSTariffNumber
   (it already held; kept here beside the rest).
 """
@@ -17,10 +21,10 @@ from dataclasses import replace
 import pytest
 import responses
 
-from shipping.api_examples import ADDRESS_TO
+from shipping.api_examples import ADDRESS_FROM, ADDRESS_TO, PICKUP_REQUEST
 from tests.shipping.contract import harness_usps
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import ADDRESSES, post_as_writer
+from tests.shipping.helpers import ADDRESSES, PICKUPS, post_as_writer
 from tests.shipping.providers.wire import exact_body, load, sent
 
 pytestmark = [
@@ -30,6 +34,7 @@ pytestmark = [
 ADDRESS_URL = f"{harness_usps.BASE}/addresses/v3/address"
 LABEL_URL = f"{harness_usps.BASE}/international-labels/v3/international-label"
 PAY_URL = f"{harness_usps.BASE}/payments/v3/payment-authorization"
+PICKUP_URL = f"{harness_usps.BASE}/pickup/v3/carrier-pickup"
 MULTIPART = "multipart/form-data; boundary=726UYUDSQB6JWJXFDY"
 
 
@@ -113,3 +118,36 @@ def test_a_usps_international_label_sends_no_hs_tariff_number_without_an_hs_code
     [line] = exact_body(call)["customsForm"]["contents"]
     assert "HSTariffNumber" not in line
     assert line["countryofOrigin"] == "US"
+
+
+def test_a_usps_address_check_without_a_state_is_a_400():
+    # addresses.yaml GET /address: state "required: true" (2 characters).
+    reply, calls = _check(
+        ADDRESS_TO | {"state_code": ""}, load("usps", "address_response.json")
+    )
+
+    assert reply.status_code == 400, reply.json()
+    error = reply.json()["error"]
+    assert (error["param"], error["code"]) == ("address.state_code", "missing_field")
+    assert calls == []
+
+
+def test_a_usps_pickup_sends_no_empty_state_or_second_line():
+    # carrier-pickup.yaml DomesticAddress: state minLength 2 (a pattern of
+    # state names), secondaryAddress optional: none given, none sent, not "".
+    account = harness_usps.make_account()
+    address = ADDRESS_FROM | {"state_code": ""}
+    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
+        mocked.post(PICKUP_URL, json=harness_usps.load("pickup_response.json"))
+        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="s41-usps-pickup")
+        [call] = sent(mocked, "POST", PICKUP_URL)
+
+    assert reply.status_code == 201, reply.json()
+    sent_address = exact_body(call)["pickupAddress"]["address"]
+    assert sent_address == {
+        "streetAddress": "1 Dock Road",
+        "city": "Memphis",
+        "ZIPCode": "38118",
+    }
