@@ -221,8 +221,10 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
 # streetAddress and secondaryAddress: a third line would be dropped.
 USPS_FIELDS = FieldLimits(street_lines=2)
 # The address check (karrio's vendored addresses.yaml, GET /address): state
-# "required: true", "The two-character state code of the address".
-USPS_ADDRESS_CHECK_FIELDS = replace(USPS_FIELDS, state_countries=frozenset({"US"}))
+# "required: true" for every address, one of USPS's codes, which name the
+# territories with an ISO code of their own (PR, GU, VI ...) as states too.
+USPS_STATE_COUNTRIES = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "FM", "MH", "PW"})
+USPS_ADDRESS_CHECK_FIELDS = replace(USPS_FIELDS, state_countries=USPS_STATE_COUNTRIES)
 
 # Shippo public-api.yaml AddressBase (shipments, rates, pickups' location):
 # street1 and street2 "35 character limit"; street3 "Only accepted for USPS
@@ -234,3 +236,6 @@ SHIPPO_FIELDS = FieldLimits(
     street_lines=2,
     state_countries=frozenset({"US", "AU", "CA"}),
 )
+# The address check (POST /addresses) sends the same AddressBase, so the
+# same street limits; a state is "required for purchase" only, not for it.
+SHIPPO_ADDRESS_CHECK_FIELDS = replace(SHIPPO_FIELDS, state_countries=frozenset())

@@ -51,7 +51,7 @@ from shipping.providers.base import (
     VoidResult,
 )
 from shipping.providers.carrier_common import decimal_text, read_date, tracking_info
-from shipping.providers.field_limits import SHIPPO_FIELDS
+from shipping.providers.field_limits import SHIPPO_ADDRESS_CHECK_FIELDS, SHIPPO_FIELDS
 from shipping.providers.shippo_errors import (
     CONTENTS_TYPES,
     LABEL_FILE_TYPES,
@@ -121,7 +121,11 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
         "SHIPPO-API-VERSION": API_VERSION,
     }
     label_formats = (LabelFormat.PDF, LabelFormat.PNG, LabelFormat.ZPL)
-    limits = CarrierLimits(fields=SHIPPO_FIELDS, pickup_fields=SHIPPO_FIELDS)
+    limits = CarrierLimits(
+        fields=SHIPPO_FIELDS,
+        pickup_fields=SHIPPO_FIELDS,
+        address_fields=SHIPPO_ADDRESS_CHECK_FIELDS,  # its street limits too
+    )
     # Shippo signs nothing: the secret token travels in the URL it posts to.
     webhook_signing_credential = "webhook_token"
     webhook_signature_header = ""
