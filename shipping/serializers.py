@@ -70,8 +70,11 @@ def _state_required() -> str:
         if fields.state_countries
     )
     return (
-        f" Required where the carrier requires one ({said}): blank there is "
-        "a 400 `missing_field`."
+        f" Required where the carrier requires one ({said}; a USPS address "
+        "check in the US and its territories): blank there is a 400 "
+        "`missing_field`. Elsewhere it is optional: one longer or shorter "
+        "than a carrier takes is left out of what that carrier is sent, not "
+        "refused."
     )
 
 
