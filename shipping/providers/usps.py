@@ -406,7 +406,7 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
                 "firstName": first,
                 "lastName": last or first,
                 "firm": address.company,
-                "address": _pickup_address(address),
+                "address": _usps_address(address),
                 "contact": [{"email": address.email}] if address.email else [],
             },
             "packages": [
@@ -453,21 +453,13 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         )
 
     def carrier_validate_address(self, address: Address) -> AddressValidation:
-        lines = [line for line in address.street_lines if line] + [""]
-        params = {
-            "streetAddress": lines[0],
-            "secondaryAddress": lines[1],
-            "city": address.city,
-            "state": address.state_code,
-            # addresses.yaml GET /address: ZIPCode "^\\d{5}$" and ZIPPlus4
-            # "^\\d{4}$", as a label's (_zip): a ZIP+4 keeps its 4 digits.
-            **_zip(address.postal_code),
-        }
         data = self.send(
             "GET",
             "/addresses/v3/address",
             operation="usps_validate_address",
-            params={k: v for k, v in params.items() if v},
+            # addresses.yaml GET /address: the same names, ZIPCode "^\\d{5}$"
+            # and ZIPPlus4 "^\\d{4}$": a ZIP+4 keeps its 4 digits.
+            params=_usps_address(address),
         )
         found = data.get("address") or {}
         # AddressResponse's JSON names (addresses.yaml 3.2.3, USPS/api-examples'
@@ -505,13 +497,8 @@ def _package(parcel: Parcel) -> dict[str, Any]:
 
 def _label_address(address: Address) -> dict[str, Any]:
     first, _, last = address.name.partition(" ")
-    lines = [line for line in address.street_lines if line] + [""]
     wire = {
-        "streetAddress": lines[0],
-        "secondaryAddress": lines[1],
-        "city": address.city,
-        "state": address.state_code,
-        **_zip(address.postal_code),
+        **_usps_address(address),
         "firstName": first,
         "lastName": last,
         "firm": address.company,
@@ -521,7 +508,8 @@ def _label_address(address: Address) -> dict[str, Any]:
     return {key: value for key, value in wire.items() if value}
 
 
-def _pickup_address(address: Address) -> dict[str, Any]:
+def _usps_address(address: Address) -> dict[str, Any]:
+    # The address fields a label, a pickup and an address check share.
     lines = [line for line in address.street_lines if line] + [""]
     wire = {
         "streetAddress": lines[0],
