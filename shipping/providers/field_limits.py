@@ -221,10 +221,12 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
 # streetAddress and secondaryAddress: a third line would be dropped.
 USPS_FIELDS = FieldLimits(street_lines=2)
 # The address check (karrio's vendored addresses.yaml, GET /address): state
-# "required: true" for every address, one of USPS's codes, which name the
-# territories with an ISO code of their own (PR, GU, VI ...) as states too.
+# "required: true" for every address, maxLength 2, one of USPS's codes, which
+# name the territories with an ISO code of their own (PR, GU, VI ...) too.
 USPS_STATE_COUNTRIES = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "FM", "MH", "PW"})
-USPS_ADDRESS_CHECK_FIELDS = replace(USPS_FIELDS, state_countries=USPS_STATE_COUNTRIES)
+USPS_ADDRESS_CHECK_FIELDS = replace(
+    USPS_FIELDS, state_code=2, state_countries=USPS_STATE_COUNTRIES
+)
 
 # Shippo public-api.yaml AddressBase (shipments, rates, pickups' location):
 # street1 and street2 "35 character limit"; street3 "Only accepted for USPS

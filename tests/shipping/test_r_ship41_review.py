@@ -118,3 +118,18 @@ def test_a_rate_shop_leaves_out_only_the_carrier_that_requires_the_state():
     [failure] = shop["failures"]
     assert failure["param"] == "to_address.state_code"
     assert failure["code"] == "missing_field"
+
+
+def test_a_usps_address_check_refuses_a_state_longer_than_its_2():
+    # addresses.yaml GET /address: state minLength and maxLength 2, one of
+    # USPS's codes; a name ("Illinois") came back as USPS's own refusal.
+    account = harness_usps.make_account()
+    address = ADDRESS_TO | {"state_code": "Illinois"}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
+        mocked.get(USPS_ADDRESS, json={})
+        reply = post_as_writer({"account": account.slug, "address": address}, ADDRESSES)
+        calls = [c for c in mocked.calls if c.request.url.startswith(USPS_ADDRESS)]
+
+    _refused(reply, "address.state_code", "field_too_long")
+    assert calls == []
