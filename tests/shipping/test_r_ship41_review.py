@@ -26,7 +26,7 @@ from tests.shipping.contract import (
     harness_shippo,
     harness_usps,
 )
-from tests.shipping.helpers import ADDRESSES, post_as_writer
+from tests.shipping.helpers import ADDRESSES, post_as_writer, ups_pickup
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -133,3 +133,24 @@ def test_a_usps_address_check_refuses_a_state_longer_than_its_2():
 
     _refused(reply, "address.state_code", "field_too_long")
     assert calls == []
+
+
+def test_a_ups_pickup_sends_no_empty_state_or_postcode():
+    # Pickup.yaml PickupCreationRequest_PickupAddress: StateProvince and
+    # PostalCode minLength 1, neither required outside US/CA/VN and postal
+    # countries: "" is no value for either, so none is sent (as USPS's).
+    hong_kong = {
+        "street_lines": ["1 Queen's Road Central"],
+        "city": "Hong Kong",
+        "state_code": "",
+        "postal_code": "",
+        "country_code": "HK",
+        "phone": "+852 2345 6789",
+    }
+
+    reply, [sent] = ups_pickup(hong_kong, "r41-ups-hk")
+
+    assert reply.status_code == 201, reply.json()
+    assert "StateProvince" not in sent
+    assert "PostalCode" not in sent
+    assert sent["City"] == "Hong Kong"
