@@ -558,11 +558,12 @@ def _key_format(address: Address) -> dict[str, Any]:
         "PoliticalDivision2": address.city,
         "PoliticalDivision1": address.state_code,
         "PostcodePrimaryLow": primary,
+        "PostcodeExtendedLow": extended,
         "CountryCode": address.country_code,
     }
-    if extended:
-        key["PostcodeExtendedLow"] = extended
-    return key
+    # AddressKeyFormat: each minLength 1, only CountryCode required: one not
+    # given (no state, no postcode) is left out, not sent as "".
+    return {name: value for name, value in key.items() if value}
 
 
 def _candidate(key: Mapping[str, Any], given: Address) -> Address:

@@ -26,7 +26,12 @@ from tests.shipping.contract import (
     harness_shippo,
     harness_usps,
 )
-from tests.shipping.helpers import ADDRESSES, post_as_writer, ups_pickup
+from tests.shipping.helpers import (
+    ADDRESSES,
+    post_as_writer,
+    ups_address_check,
+    ups_pickup,
+)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -154,3 +159,13 @@ def test_a_ups_pickup_sends_no_empty_state_or_postcode():
     assert "StateProvince" not in sent
     assert "PostalCode" not in sent
     assert sent["City"] == "Hong Kong"
+
+
+def test_a_ups_address_check_sends_no_empty_state():
+    # AddressValidation.yaml AddressKeyFormat.PoliticalDivision1: minLength
+    # 1, not required (only CountryCode is): left out when none is given.
+    reply, [sent] = ups_address_check(ADDRESS_TO | {"state_code": ""})
+
+    assert reply.status_code == 200, reply.json()
+    assert "PoliticalDivision1" not in sent
+    assert sent["PostcodePrimaryLow"] == "62704"
