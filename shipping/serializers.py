@@ -25,6 +25,7 @@ from shipping.providers.base import RateRequest
 from shipping.providers.field_limits import (
     DHL_EXPRESS_FIELDS,
     FEDEX_FIELDS,
+    SHIPPO_FIELDS,
     UPS_FIELDS,
     UPS_RATING_FIELDS,
     FieldLimits,
@@ -37,17 +38,19 @@ from shipping.providers.validation import (
 from shipping.services.errors import public_refusal
 from shipping.units import DimensionUnit, WeightUnit
 
+_CARRIERS = (
+    ("UPS", UPS_FIELDS),
+    ("FedEx", FEDEX_FIELDS),
+    ("DHL Express", DHL_EXPRESS_FIELDS),
+    ("Shippo", SHIPPO_FIELDS),
+)
+
 
 def _carriers_take(field: str) -> str:
     """The schema's word on a carrier's shorter limit (field_limits.py)."""
-    carriers = (
-        ("UPS", UPS_FIELDS),
-        ("FedEx", FEDEX_FIELDS),
-        ("DHL Express", DHL_EXPRESS_FIELDS),
-    )
     numbers = ", ".join(
         f"{name}: {_limit_text(fields, field)}"
-        for name, fields in carriers
+        for name, fields in _CARRIERS
         if getattr(fields, field) is not None
     )
     return (
@@ -56,6 +59,22 @@ def _carriers_take(field: str) -> str:
         "one leaves that carrier "
         "out of a quote, and is a 400 `field_too_long` naming the field when no "
         "carrier (or the quote's, buying a label) can take it."
+    )
+
+
+def _state_required() -> str:
+    """Where a carrier requires a state (FieldLimits.state_countries)."""
+    said = "; ".join(
+        f"{name}: {', '.join(sorted(fields.state_countries))}"
+        for name, fields in _CARRIERS
+        if fields.state_countries
+    )
+    return (
+        f" Required where the carrier requires one ({said}; a USPS address "
+        "check in the US and its territories): blank there is a 400 "
+        "`missing_field`. Elsewhere it is optional: one longer or shorter "
+        "than a carrier takes is left out of what that carrier is sent, not "
+        "refused."
     )
 
 
@@ -97,7 +116,7 @@ class AddressSerializer(serializers.Serializer):
         required=False,
         default="",
         allow_blank=True,
-        help_text=_carriers_take("state_code"),
+        help_text=_carriers_take("state_code") + _state_required(),
     )
     postal_code = serializers.CharField(
         max_length=16,

@@ -27,6 +27,18 @@ def zip_parts(postcode: str) -> tuple[str, str]:
     return (match.group(1), match.group(2)) if match else (postcode, "")
 
 
+def fitting_state(
+    country: str, state: str, required: Collection[str], longest: int, shortest: int = 1
+) -> str:
+    """A state as a carrier gets it: whole in the countries where it is
+    ``required`` (a wrong length there is refused, not dropped); elsewhere it
+    is optional, so one the field does not take (shorter than ``shortest``
+    or longer than ``longest``) is left out rather than refused."""
+    if country in required or shortest <= len(state) <= longest:
+        return state
+    return ""
+
+
 def decode_label(encoded: object, *, carrier: str) -> bytes:
     """A label file the carrier sent as base64, line breaks allowed (MIME
     wraps it). None, empty or not base64: ``b""``, a file missing, so the

@@ -54,6 +54,7 @@ from shipping.providers.dhl_express_errors import (
 from shipping.providers.field_limits import (
     DHL_EXPRESS_FIELDS,
     DHL_EXPRESS_PICKUP_FIELDS,
+    dhl_express_address,
 )
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.units import DimensionUnit, WeightUnit, convert_weight
@@ -404,6 +405,7 @@ def _kg(weight: Decimal, unit: str) -> Decimal:
 
 
 def _flat_address(address: Address) -> dict[str, Any]:
+    address = dhl_express_address(address)  # as DHL_EXPRESS_FIELDS checked it
     lines = [line for line in address.street_lines if line]
     wire: dict[str, Any] = {
         "postalCode": address.postal_code,

@@ -6,6 +6,7 @@ github.com/ShipStream/fedex-rest-php-sdk, resources/models/.raw/)."""
 
 import dataclasses
 
+from shipping.providers.carrier_common import fitting_state
 from shipping.providers.phones import phone_digits
 from shipping.providers.shipment_types import Address
 
@@ -44,6 +45,4 @@ def fedex_pickup_address(address: Address) -> Address:
 def _state(country: str, state: str) -> str:
     # Optional elsewhere: one longer than FedEx takes (an Australian "NSW")
     # is left out, not a reason to leave FedEx out.
-    if country in STATE_COUNTRIES or len(state) <= STATE_LENGTH:
-        return state
-    return ""
+    return fitting_state(country, state, STATE_COUNTRIES, STATE_LENGTH)

@@ -21,15 +21,18 @@ MyDHL API 2.12.0 (dpdhl-express-api-2.12.0_swagger_0.yaml from
 developer.dhl.com; copy in github.com/antibodies-online/dhl-api-rest). USPS
 publishes no lengths we could cite for the v3 Labels and Prices APIs (only
 its two street fields bound it: USPS_FIELDS), and Shippo's OpenAPI
-(shippo/public-api.yaml) bounds none of the address or customs fields we
-send.
+(shippo/public-api.yaml) gives no maxLength for the fields we send, only
+its street lines' "35 character limit" in words (SHIPPO_FIELDS).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from shipping.providers.carrier_common import fitting_state
+from shipping.providers.fedex_address import STATE_COUNTRIES as FEDEX_STATE_COUNTRIES
 from shipping.providers.fedex_address import fedex_address, fedex_pickup_address
 from shipping.providers.shipment_types import Address
+from shipping.providers.ups_address import STATE_COUNTRIES as UPS_STATE_COUNTRIES
 from shipping.providers.ups_address import (
     ups_address,
     ups_check_address,
@@ -50,6 +53,9 @@ class FieldLimits:
     street_lines: int | None = None  # how many lines (blank ones are not sent)
     city: int | None = None
     state_code: int | None = None
+    # Where the carrier requires a state: none there is ``missing_field``
+    # at our API, not the carrier's refusal in its own words.
+    state_countries: frozenset[str] = frozenset()
     postal_code: int | None = None
     phone: int | None = None  # the number, its extension not counted
     phone_min: int | None = None  # the fewest (a phone given; none is not short)
@@ -80,6 +86,9 @@ UPS_FIELDS = FieldLimits(
     street_lines=3,  # AddressLine: "Up to three occurrences" (Shipping.yaml)
     city=30,  # Address.City, both files
     state_code=5,  # Shipping.yaml ShipTo/Shipper/ShipFrom StateProvinceCode 5
+    # ShipTo and ShipFrom "Required for US, Canada, and Vietnam (VN)" (the
+    # shipper's address goes as both): ups_address.STATE_COUNTRIES.
+    state_countries=UPS_STATE_COUNTRIES,
     postal_code=9,  # Address.PostalCode, both files
     phone=15,  # Phone.Number (Shipping.yaml; rating sends none)
     phone_extension=4,  # Shipper/ShipTo/ShipFrom Phone.Extension maxLength 4
@@ -104,6 +113,7 @@ UPS_PICKUP_FIELDS = FieldLimits(
     street_line=73,  # AddressLine: "only one AddressLine is allowed", 73
     city=50,  # City
     state_code=50,  # StateProvince
+    state_countries=UPS_STATE_COUNTRIES,  # "Required for US, Canada, and Vietnam"
     postal_code=8,  # PostalCode (a US ZIP+4 sent as its ZIP: ups_pickup_address)
     phone=25,  # Phone.Number
     phone_extension=10,  # PickupAddress_Phone.Extension maxLength 10
@@ -131,6 +141,8 @@ FEDEX_FIELDS = FieldLimits(
     street_lines=3,  # Address.streetLines "streetlines more than 3 will be ignored"
     city=35,  # PartyAddress_2.city maxLength 35
     state_code=2,  # Rate API Address.stateOrProvinceCode "Max length is 2"
+    # "State code is required for US, CA, PR" (Rate and Ship APIs' Address).
+    state_countries=FEDEX_STATE_COUNTRIES,
     postal_code=10,  # PartyAddress_2.postalCode "Maximum length is 10"
     phone=15,  # PartyContact.phoneNumber "maximum of 15" (digits: fedex_address)
     phone_min=10,  # PartyContact.phoneNumber "Minimum length is 10"
@@ -139,6 +151,26 @@ FEDEX_FIELDS = FieldLimits(
     customs_description=450,  # Commodity.description "Maximum allowed 450"
     as_sent=fedex_address,  # state only where required or it fits; phone digits
 )
+
+# MyDHL supermodelIoLogisticsExpressAddress (and its shipment and rates
+# forms): provinceCode minLength 2, maxLength 35, in no "required" list.
+DHL_PROVINCE_SHORTEST, DHL_PROVINCE_LONGEST = 2, 35
+
+
+def dhl_express_address(address: Address) -> Address:
+    """``address`` as DHL Express gets it: provinceCode is optional
+    everywhere, so one shorter than its minLength 2 (Vienna's "9") or
+    longer than 35 is left out, as UPS and FedEx leave out an optional
+    state they do not take, rather than refused at DHL or here."""
+    state = fitting_state(
+        address.country_code,
+        address.state_code,
+        (),
+        DHL_PROVINCE_LONGEST,
+        DHL_PROVINCE_SHORTEST,
+    )
+    return replace(address, state_code=state)
+
 
 # DHL Express MyDHL API 2.12.0: supermodelIoLogisticsExpressAddress (and its
 # CreateShipmentRequest and RatesRequest forms, the same numbers),
@@ -150,13 +182,14 @@ DHL_EXPRESS_FIELDS = FieldLimits(
     street_line=45,  # addressLine1..3 maxLength 45
     street_lines=3,  # addressLine1..3 only (additionalProperties: false)
     city=45,  # cityName maxLength 45
-    state_code=35,  # provinceCode maxLength 35
+    state_code=35,  # provinceCode maxLength 35 (minLength 2), optional
     postal_code=12,  # postalCode maxLength 12
     phone=70,  # phone maxLength 70
     email=70,  # email maxLength 70
     customs_description=512,  # lineItems.description maxLength 512
     hs_code=18,  # lineItems.commodityCodes.value maxLength 18
     hs_code_min=2,  # lineItems.commodityCodes.value minLength 2
+    as_sent=dhl_express_address,  # a state it does not take left out
 )
 # A DHL pickup's address and contact are the same schemas as a shipment's.
 DHL_EXPRESS_PICKUP_FIELDS = replace(
@@ -175,6 +208,10 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
     phone_extension=6,  # Contact_CreatePickup.phoneExtension "Maximum length is 6"
     # Party_createPickup's Address.stateOrProvinceCode "Maximum length is 2"
     state_code=2,
+    # PickupLocationParty_address lists stateOrProvinceCode as required; the
+    # Ship API says "required for US, CA, PR and not required for other
+    # countries": the label rule, so a pickup is refused where a label is.
+    state_countries=FEDEX_STATE_COUNTRIES,
     instructions=60,  # remarks "Maximum length is 60 characters"
     as_sent=fedex_pickup_address,  # the phone's digits; the state as a label's
 )
@@ -183,3 +220,24 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
 # international labels, pickups, address checks) has two street fields,
 # streetAddress and secondaryAddress: a third line would be dropped.
 USPS_FIELDS = FieldLimits(street_lines=2)
+# The address check (karrio's vendored addresses.yaml, GET /address): state
+# "required: true" for every address, maxLength 2, one of USPS's codes, which
+# name the territories with an ISO code of their own (PR, GU, VI ...) too.
+USPS_STATE_COUNTRIES = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "FM", "MH", "PW"})
+USPS_ADDRESS_CHECK_FIELDS = replace(
+    USPS_FIELDS, state_code=2, state_countries=USPS_STATE_COUNTRIES
+)
+
+# Shippo public-api.yaml AddressBase (shipments, rates, pickups' location):
+# street1 and street2 "35 character limit"; street3 "Only accepted for USPS
+# international shipments, UPS domestic and UPS international", so two lines
+# are sent and a third would be dropped; state "required for purchase ...
+# for shipments from/to the US, AU, and CA".
+SHIPPO_FIELDS = FieldLimits(
+    street_line=35,
+    street_lines=2,
+    state_countries=frozenset({"US", "AU", "CA"}),
+)
+# The address check (POST /addresses) sends the same AddressBase, so the
+# same street limits; a state is "required for purchase" only, not for it.
+SHIPPO_ADDRESS_CHECK_FIELDS = replace(SHIPPO_FIELDS, state_countries=frozenset())

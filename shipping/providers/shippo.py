@@ -32,6 +32,7 @@ from shipping.providers import shippo_parcels, shippo_pickups, shippo_refunds
 from shipping.providers.base import (
     Address,
     AddressValidation,
+    CarrierLimits,
     Customs,
     InvalidShippingRequest,
     Label,
@@ -50,6 +51,7 @@ from shipping.providers.base import (
     VoidResult,
 )
 from shipping.providers.carrier_common import decimal_text, read_date, tracking_info
+from shipping.providers.field_limits import SHIPPO_ADDRESS_CHECK_FIELDS, SHIPPO_FIELDS
 from shipping.providers.shippo_errors import (
     CONTENTS_TYPES,
     LABEL_FILE_TYPES,
@@ -119,6 +121,11 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
         "SHIPPO-API-VERSION": API_VERSION,
     }
     label_formats = (LabelFormat.PDF, LabelFormat.PNG, LabelFormat.ZPL)
+    limits = CarrierLimits(
+        fields=SHIPPO_FIELDS,
+        pickup_fields=SHIPPO_FIELDS,
+        address_fields=SHIPPO_ADDRESS_CHECK_FIELDS,  # its street limits too
+    )
     # Shippo signs nothing: the secret token travels in the URL it posts to.
     webhook_signing_credential = "webhook_token"
     webhook_signature_header = ""
@@ -526,6 +533,9 @@ def _address(address: Address) -> dict[str, Any]:
         "phone": address.phone,
         "email": address.email,
     }
+    # Optional AddressBase fields with no value are left out, not sent "":
+    # an empty email is no "RFC3696/5321-compliant" address.
+    wire = {key: value for key, value in wire.items() if value != ""}
     if address.residential is not None:
         wire["is_residential"] = address.residential
     return wire

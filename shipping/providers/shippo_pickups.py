@@ -42,8 +42,8 @@ def pickup_body(
         "building_location_type": "Other"
         if request.instructions
         else DEFAULT_LOCATION_TYPE,
-        # AddressBase fields; empty ones left out.
-        "address": {k: v for k, v in address(request.address).items() if v != ""},
+        # AddressBase fields, empty ones left out (shippo._address).
+        "address": address(request.address),
     }
     if request.instructions:
         location["instructions"] = request.instructions

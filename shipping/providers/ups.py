@@ -532,17 +532,22 @@ def _pickup_address(address: Address) -> dict[str, Any]:
     # As UPS_PICKUP_FIELDS checked it (ups_pickup_address), nothing cut.
     extension = phone_extension(address.phone)
     address = ups_pickup_address(address)
-    return {
+    wire: dict[str, Any] = {
         "CompanyName": address.company or address.name,
         "ContactName": address.name,
         "AddressLine": address.street_lines[0],
         "City": address.city,
-        "StateProvince": address.state_code,
-        "PostalCode": address.postal_code,
         "CountryCode": address.country_code,
         "ResidentialIndicator": "Y" if address.residential else "N",
         "Phone": _phone(address.phone, extension),
     }
+    # Pickup.yaml StateProvince and PostalCode: minLength 1, optional where
+    # not given (a Hong Kong address): left out, not sent as "".
+    if address.state_code:
+        wire["StateProvince"] = address.state_code
+    if address.postal_code:
+        wire["PostalCode"] = address.postal_code
+    return wire
 
 
 def _key_format(address: Address) -> dict[str, Any]:
@@ -553,11 +558,12 @@ def _key_format(address: Address) -> dict[str, Any]:
         "PoliticalDivision2": address.city,
         "PoliticalDivision1": address.state_code,
         "PostcodePrimaryLow": primary,
+        "PostcodeExtendedLow": extended,
         "CountryCode": address.country_code,
     }
-    if extended:
-        key["PostcodeExtendedLow"] = extended
-    return key
+    # AddressKeyFormat: each minLength 1, only CountryCode required: one not
+    # given (no state, no postcode) is left out, not sent as "".
+    return {name: value for name, value in key.items() if value}
 
 
 def _candidate(key: Mapping[str, Any], given: Address) -> Address:

@@ -7,14 +7,17 @@ Shipping.yaml or Rating.yaml."""
 import dataclasses
 import re
 
-from shipping.providers.carrier_common import ZIP_PLUS_4
+from shipping.providers.carrier_common import ZIP_PLUS_4, fitting_state
 from shipping.providers.phones import phone_digits, split_phone
 from shipping.providers.shipment_types import Address
 
-# Shipping.yaml ShipTo.StateProvinceCode: "Required for US, Canada, and
-# Vietnam (VN) ... If the country or territory is Ireland, [it] must contain
-# the county"; elsewhere optional.
-STATE_COUNTRIES = frozenset({"US", "CA", "VN", "IE"})
+# Shipping.yaml ShipTo (and ShipFrom) StateProvinceCode: "Required for US,
+# Canada, and Vietnam (VN)"; elsewhere optional. Ireland is not among them:
+# "If the country or territory is Ireland, [it] must contain the county"
+# says what an Irish one holds, so a county longer than 5 ("Kilkenny") is
+# left out as any optional state is, not refused. Pickup.yaml's
+# PickupAddress.StateProvince names the same three.
+STATE_COUNTRIES = frozenset({"US", "CA", "VN"})
 # Shipping.yaml ShipTo.StateProvinceCode maxLength 5 ("VN-44"; an Irish
 # county); Rating.yaml Address.StateProvinceCode minLength and maxLength 2.
 SHIPPING_STATE_LENGTH = 5
@@ -39,7 +42,7 @@ def ups_address(address: Address) -> Address:
     return dataclasses.replace(
         address,
         postal_code=_postcode(address.country_code, address.postal_code),
-        state_code=_state(
+        state_code=fitting_state(
             address.country_code,
             address.state_code,
             STATE_COUNTRIES,
@@ -56,10 +59,10 @@ def ups_rating_address(address: Address) -> Address:
     state left out where not Rating's 2 characters and not a US or Canadian
     code (those must fit: a longer one is refused)."""
     address = ups_address(address)
-    state = address.state_code
     # Rating's minLength is 2 too: an optional "9" (Vienna) is left out.
-    if address.country_code not in RATING_STATE_COUNTRIES:
-        state = state if len(state) == RATING_STATE_LENGTH else ""
+    length = RATING_STATE_LENGTH
+    country, state = address.country_code, address.state_code
+    state = fitting_state(country, state, RATING_STATE_COUNTRIES, length, length)
     return dataclasses.replace(address, state_code=state)
 
 
@@ -107,11 +110,3 @@ def _postcode(country: str, postcode: str) -> str:
         match = _CANADIAN.fullmatch(postcode)
         return "".join(match.groups()).upper() if match else postcode
     return postcode
-
-
-def _state(country: str, state: str, required: frozenset[str], length: int) -> str:
-    # Optional outside ``required``: one longer than the API takes (a
-    # Vietnamese "VN-44" at Rating) is left out, not a reason to leave UPS out.
-    if country in required or len(state) <= length:
-        return state
-    return ""

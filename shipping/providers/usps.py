@@ -46,7 +46,7 @@ from shipping.providers.carrier_common import (
     tracking_info,
     zip_parts,
 )
-from shipping.providers.field_limits import USPS_FIELDS
+from shipping.providers.field_limits import USPS_ADDRESS_CHECK_FIELDS, USPS_FIELDS
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.providers.usps_errors import (
     ALREADY_CANCELLED,
@@ -113,7 +113,7 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         max_parcels=1,
         fields=USPS_FIELDS,  # two street lines, as every USPS address sends
         pickup_fields=USPS_FIELDS,
-        address_fields=USPS_FIELDS,
+        address_fields=USPS_ADDRESS_CHECK_FIELDS,  # and a state
     )
     label_formats = (LabelFormat.PDF, LabelFormat.ZPL)
 
@@ -406,7 +406,7 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
                 "firstName": first,
                 "lastName": last or first,
                 "firm": address.company,
-                "address": _pickup_address(address),
+                "address": _usps_address(address),
                 "contact": [{"email": address.email}] if address.email else [],
             },
             "packages": [
@@ -453,31 +453,24 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         )
 
     def carrier_validate_address(self, address: Address) -> AddressValidation:
-        lines = [line for line in address.street_lines if line] + [""]
-        params = {
-            "streetAddress": lines[0],
-            "secondaryAddress": lines[1],
-            "city": address.city,
-            "state": address.state_code,
-            "ZIPCode": address.postal_code[:5],
-        }
         data = self.send(
             "GET",
             "/addresses/v3/address",
             operation="usps_validate_address",
-            params={k: v for k, v in params.items() if v},
+            # addresses.yaml GET /address: the same names, ZIPCode "^\\d{5}$"
+            # and ZIPPlus4 "^\\d{4}$": a ZIP+4 keeps its 4 digits.
+            params=_usps_address(address),
         )
         found = data.get("address") or {}
-        info = data.get("addressAdditionalInfo") or {}
+        # AddressResponse's JSON names (addresses.yaml 3.2.3, USPS/api-examples'
+        # README): additionalInfo and corrections; "addressAdditionalInfo" is
+        # only its XML element's name.
+        info = data.get("additionalInfo") or {}
         return AddressValidation(
             valid=info.get("DPVConfirmation") == "Y",
             address=_standard(found, address) if found else None,
             residential={"Y": False, "N": True}.get(str(info.get("business"))),
-            messages=tuple(
-                str(c.get("text") or c.get("code"))
-                for c in data.get("addressCorrections") or []
-                if isinstance(c, Mapping)
-            ),
+            messages=_corrections(data.get("corrections")),
         )
 
 
@@ -504,13 +497,8 @@ def _package(parcel: Parcel) -> dict[str, Any]:
 
 def _label_address(address: Address) -> dict[str, Any]:
     first, _, last = address.name.partition(" ")
-    lines = [line for line in address.street_lines if line] + [""]
     wire = {
-        "streetAddress": lines[0],
-        "secondaryAddress": lines[1],
-        "city": address.city,
-        "state": address.state_code,
-        **_zip(address.postal_code),
+        **_usps_address(address),
         "firstName": first,
         "lastName": last,
         "firm": address.company,
@@ -520,15 +508,19 @@ def _label_address(address: Address) -> dict[str, Any]:
     return {key: value for key, value in wire.items() if value}
 
 
-def _pickup_address(address: Address) -> dict[str, Any]:
+def _usps_address(address: Address) -> dict[str, Any]:
+    # The address fields a label, a pickup and an address check share.
     lines = [line for line in address.street_lines if line] + [""]
-    return {
+    wire = {
         "streetAddress": lines[0],
         "secondaryAddress": lines[1],
         "city": address.city,
         "state": address.state_code,
         **_zip(address.postal_code),
     }
+    # As a label's: none sent empty (carrier-pickup.yaml DomesticAddress
+    # state minLength 2, ZIPCode "^\\d{5}$": "" is neither).
+    return {key: value for key, value in wire.items() if value}
 
 
 def _zip(postcode: str) -> dict[str, str]:
@@ -538,6 +530,13 @@ def _zip(postcode: str) -> dict[str, str]:
     return (
         {"ZIPCode": code[:5], "ZIPPlus4": plus_4} if plus_4 else {"ZIPCode": code[:5]}
     )
+
+
+def _corrections(corrections: object) -> tuple[str, ...]:
+    # USPS lists {"code": "", "text": ""} when it corrected nothing.
+    listed = corrections if isinstance(corrections, list) else []
+    said = (c.get("text") or c.get("code") for c in listed if isinstance(c, Mapping))
+    return tuple(str(text) for text in said if text)
 
 
 def _standard(found: Mapping[str, Any], given: Address) -> Address:

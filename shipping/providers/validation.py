@@ -165,6 +165,7 @@ def check_address_fields(
     _check_phone(address.phone, f"{param}.phone", fields, carrier)
     if fields.as_sent is not None:
         address = fields.as_sent(address)
+    _check_state_given(address, param, fields, carrier)
     # As sent (a FedEx phone its digits), its extension not counted.
     fewest = fields.phone_min
     _check_short(address.phone, f"{param}.phone", fewest, carrier, "digits")
@@ -174,6 +175,20 @@ def check_address_fields(
             limit = fields.name_alone  # sent as the company too
         _check_text(getattr(address, name), f"{param}.{name}", limit, carrier)
     _check_lines(address.street_lines, f"{param}.street_lines", fields, carrier)
+
+
+def _check_state_given(
+    address: "Address", param: str, fields: FieldLimits, carrier: str
+) -> None:
+    # Where the carrier requires a state, none would come back from it as
+    # its own text (a 400 of the carrier's): refused here naming the field.
+    country = address.country_code
+    if country in fields.state_countries and not address.state_code.strip():
+        raise InvalidShippingRequest(
+            f"{param}.state_code is required for {country} by {carrier}",
+            param=f"{param}.state_code",
+            code="missing_field",
+        )
 
 
 def _check_phone(phone: str, param: str, fields: FieldLimits, carrier: str) -> None:
