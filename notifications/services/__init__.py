@@ -2,14 +2,13 @@
 events and bulk sends."""
 
 from notifications.rendering import EmailRenderError
+from notifications.services.checks import EmailInvalid, email_address_check
 from notifications.services.events import email_event_apply, email_message_for_event
+from notifications.services.resend import email_message_resend
 from notifications.services.sending import (
-    EmailInvalid,
-    email_address_check,
     email_message_create,
     email_message_deliver,
     email_message_enqueue,
-    email_message_resend,
     email_messages_sweep,
     email_outbound,
 )
