@@ -54,8 +54,9 @@ from notifications.services.checks import (
     email_header_value_check,
 )
 from notifications.services.failures import (
+    PERMANENT_REFUSALS,
     WORKER_LOST,
-    subject_refused_everywhere,
+    refused_everywhere,
     telling_reason,
 )
 from notifications.services.limits import SUBJECT_EMPTY, email_subject_check
@@ -171,7 +172,7 @@ def email_message_deliver(*, message_pk: int) -> str:
         current = EmailMessage.objects.filter(pk=message_pk).first()
         return current.status if current else ""
     outbound = email_outbound(message)
-    waits: list[float] = []
+    waits: list[float | None] = []
     try:
         # The claimed row (status sending) holds the key: no call-log pre-write.
         with key_on_record():
@@ -201,14 +202,15 @@ def email_message_deliver(*, message_pk: int) -> str:
     return email_message_finish(message, EmailStatus.SENT, None, served.account)
 
 
-def _wait(error: NoProviderAvailable, waits: list[float]) -> float | None:
+def _wait(error: NoProviderAvailable, waits: list[float | None]) -> float | None:
     # The earliest Retry-After, when every account was asked: one skipped
-    # (its breaker open) may take the message sooner; one that refused its
-    # empty subject never will, so it does not count.
-    could = [a for a in error.attempts if a.code != SUBJECT_EMPTY]
-    if not waits or len(waits) != len(could):
+    # (its breaker open) may take the message sooner; one that refused it for
+    # good (PERMANENT_REFUSALS) never will, so it does not count.
+    could = [a for a in error.attempts if a.code not in PERMANENT_REFUSALS]
+    timed = [wait for wait in waits if wait is not None]
+    if not timed or len(timed) != len(could):
         return None
-    return min(waits)
+    return min(timed)
 
 
 def unexpected_error(exc: Exception) -> Unknown:
@@ -217,18 +219,19 @@ def unexpected_error(exc: Exception) -> Unknown:
     return Unknown(f"{type(exc).__name__}: {exc}"[:500], code="unexpected_error")
 
 
-def _send(adapter: Any, outbound: OutboundEmail, waits: list[float]) -> Any:
+def _send(adapter: Any, outbound: OutboundEmail, waits: list[float | None]) -> Any:
     """One account's send; ``waits`` gets how long an account that took
-    nothing asked us to wait (0: no Retry-After)."""
+    nothing asked us to wait (0: no Retry-After; None: it never will)."""
     if not isinstance(adapter, EmailAdapter):
         raise TypeError("email account with a non-email adapter")
     try:
         return adapter.send(outbound)
     except NotProcessed as error:
-        # An account that never takes an empty subject was not asked: like
-        # an open breaker, it leaves the message its attempt.
+        # An empty subject is refused before any call: like an open breaker,
+        # the account was not asked and leaves the message its attempt.
         if error.code != SUBJECT_EMPTY:
-            waits.append(error.retry_after or 0.0)
+            permanent = error.code in PERMANENT_REFUSALS
+            waits.append(None if permanent else error.retry_after or 0.0)
         raise
 
 
@@ -367,10 +370,11 @@ def email_message_retry_later(
     tries the message again no sooner. ``asked=False``: open breakers met
     the message and no provider was given it, so the attempt is given back
     (it waits for them, as a storefront webhook delivery does). A message
-    every account refused for its empty subject fails at once."""
+    every account refused for good (its empty subject, one it cannot carry)
+    fails at once."""
     if not asked:
         message.attempts -= 1
-    give_up = subject_refused_everywhere(error) or (
+    give_up = refused_everywhere(error) or (
         asked and message.attempts >= settings.EMAIL_MAX_ATTEMPTS
     )
     status = EmailStatus.FAILED if give_up else EmailStatus.QUEUED
