@@ -18,7 +18,7 @@ from notifications.services.suppressions import (
     suppression_blocks,
     suppression_remove,
 )
-from notifications.services.unrendered import email_message_render_failed
+from notifications.services.unrendered import email_message_store_failed
 
 __all__ = [
     "EmailInvalid",
@@ -29,8 +29,8 @@ __all__ = [
     "email_message_deliver",
     "email_message_enqueue",
     "email_message_for_event",
-    "email_message_render_failed",
     "email_message_resend",
+    "email_message_store_failed",
     "email_messages_sweep",
     "email_outbound",
     "suppression_active",

@@ -20,6 +20,9 @@ WORKER_LOST = "worker_lost"
 PERMANENT_REFUSALS = frozenset({SUBJECT_EMPTY, UNSUPPORTED_MESSAGE})
 MESSAGES: dict[str, str] = {
     "invalid_recipient": "The provider refused the recipient's address.",
+    # Refused by our own check, no provider asked (the outbox's order mail).
+    "invalid_email": "The recipient's address is not a valid email address; "
+    "the message was not sent.",
     "no_provider_available": "No email provider could take the message.",
     # Refused before any provider saw it (providers/smtp.py): our sender or
     # headers, not the provider's verdict.

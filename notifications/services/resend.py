@@ -7,7 +7,11 @@ from django.utils import timezone
 
 from notifications.models import EmailEvent, EmailMessage, EmailStatus
 from notifications.rendering import EmailRenderError
-from notifications.services.checks import EmailInvalid
+from notifications.services.checks import (
+    EmailInvalid,
+    email_address_check,
+    email_header_value_check,
+)
 from notifications.services.sending import email_event_record, email_message_enqueue
 from notifications.services.suppressions import suppression_blocks
 from notifications.services.unrendered import resend_content
@@ -15,8 +19,13 @@ from notifications.services.unrendered import resend_content
 
 def email_message_resend(*, message: EmailMessage) -> EmailMessage:
     """A copy of ``message`` (same content, new id), sent now; EmailInvalid
-    (``suppressed``) when the address may not receive it, or (the template's
-    code) when a message stored unrendered still cannot be rendered."""
+    when its address or order id is one we refuse (``invalid_email``,
+    ``invalid_header``), the address may not receive it (``suppressed``), or
+    (the template's code) a message stored unrendered still cannot be."""
+    # Stored failed for an address or order id we refuse (the outbox's order
+    # mail): a copy would be refused alike.
+    email_address_check(message.to_email)
+    email_header_value_check(message.order_id, param="order_id")
     if suppression_blocks(message.to_email, message.category):
         raise EmailInvalid(
             "The address is suppressed; nothing was sent.",
