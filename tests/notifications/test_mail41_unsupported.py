@@ -28,8 +28,8 @@ def answers(email_accounts, monkeypatch) -> dict[str, Exception]:
     """What each sandbox account answers a send with, by slug."""
     primary, secondary = email_accounts
     found = {
-        primary.slug: unsupported_message("primary cannot carry it"),
-        secondary.slug: unsupported_message("secondary cannot carry it"),
+        primary.slug: unsupported_message("relay A lacks SMTPUTF8"),
+        secondary.slug: unsupported_message("relay B lacks SMTPUTF8"),
     }
 
     def deliver(self, message, **kwargs):
@@ -52,8 +52,9 @@ def _assert_failed_unsupported(message: EmailMessage) -> None:
     message.refresh_from_db()
     assert message.status == EmailStatus.FAILED
     assert message.error_code == "unsupported_message"
-    assert "primary cannot carry it" in message.last_error
-    assert "secondary cannot carry it" in message.last_error
+    # Each account's reason, for staff.
+    assert "relay A lacks SMTPUTF8" in message.last_error
+    assert "relay B lacks SMTPUTF8" in message.last_error
     assert "cannot carry" in public_error(message)
     (failed,) = message.events.filter(type=EmailStatus.FAILED)
     assert failed.details["code"] == "unsupported_message"
@@ -97,7 +98,7 @@ def test_a_bulk_row_refused_everywhere_fails_without_a_retry(
     _assert_failed_unsupported(EmailMessage.objects.get())
     row = BulkRecipient.objects.get(bulk_send=bulk)
     assert row.status == BatchRowStatus.FAILED
-    assert "cannot carry it" in row.last_error
+    assert "lacks SMTPUTF8" in row.last_error
     assert row.attempts == 1
     assert batch_job_work(job_id=bulk.job_id, budget_seconds=0).state != (
         WorkState.MORE
