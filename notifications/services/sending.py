@@ -191,7 +191,7 @@ def email_message_deliver(*, message_pk: int) -> str:
         )
     except NoProviderAvailable as error:
         return email_message_retry_later(
-            message, error, wait=_wait(error, waits), asked=bool(waits)
+            message, error, wait=_wait(error, waits), asked=_asked(error, waits)
         )
     except Exception as exc:
         # Not a provider outcome (a bug, a misconfigured account): the call
@@ -200,6 +200,16 @@ def email_message_deliver(*, message_pk: int) -> str:
         raise
     message.provider_message_id = served.result.provider_message_id
     return email_message_finish(message, EmailStatus.SENT, None, served.account)
+
+
+def _asked(error: NoProviderAvailable, waits: list[float | None]) -> bool:
+    # Whether the try spends an attempt: an account that could still send
+    # the message was given it. One that refused it for good (None) cannot:
+    # with every other one skipped (its breaker open, maintenance) the
+    # message waits for them, as it would without that account.
+    if refused_everywhere(error):
+        return bool(waits)  # failed now, its one attempt counted
+    return any(wait is not None for wait in waits)
 
 
 def _wait(error: NoProviderAvailable, waits: list[float | None]) -> float | None:
@@ -368,7 +378,8 @@ def email_message_retry_later(
     out of attempts; the new status. ``wait``: the seconds every account
     that was asked wants us to wait at least (Retry-After); the sweeper
     tries the message again no sooner. ``asked=False``: open breakers met
-    the message and no provider was given it, so the attempt is given back
+    the message and no provider that could send it was given it (beside
+    them, only accounts that refused it for good), so the attempt is given back
     (it waits for them, as a storefront webhook delivery does). A message
     every account refused for good (its empty subject, one it cannot carry)
     fails at once."""
