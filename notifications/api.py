@@ -116,7 +116,7 @@ class EmailsView(ListModelMixin, GenericAPIView):
             400: OpenApiResponse(
                 ErrorResponseSerializer,
                 description="Invalid address, unknown template, missing variable, "
-                "or a subject that renders empty while an enabled email provider "
+                "or a subject that renders empty while every enabled email provider "
                 "requires one (`subject_empty`, param `context`).",
                 examples=[
                     OpenApiExample("Missing variable", value=INVALID_TEMPLATE_ERROR)

@@ -71,8 +71,8 @@ _REFUSED = (
     "recipients from 1, as `send_bulk` does; `param` is the body's path, "
     "`recipients[1]` being the second), unknown template, no or too many "
     "recipients, or a recipient's subject rendering too long "
-    "(`subject_too_long`) or empty while an enabled email provider requires "
-    "one (`subject_empty`; param `recipients[<i>].context`)."
+    "(`subject_too_long`) or empty while every enabled email provider "
+    "requires one (`subject_empty`; param `recipients[<i>].context`)."
 )
 
 

@@ -15,7 +15,7 @@ from notifications.services import (
     EmailInvalid,
     EmailRenderError,
     email_message_create,
-    email_message_render_failed,
+    email_message_store_failed,
 )
 
 logger = logging.getLogger(__name__)
@@ -31,9 +31,9 @@ def _key(event: Event, template: str) -> str:
 
 
 def _send(event: Event, *, to: str, template: str, context: dict[str, Any]) -> None:
-    """Store and send one message for ``event``; an address the message
-    cannot go to is logged, not retried (no retry would fix it); a template
-    that fails is stored as a failed message with its reason."""
+    """Store and send one message for ``event``. An address (or order id)
+    we refuse, or a template that fails, is stored as a failed message with
+    its code and reason, for staff: no retry would fix it."""
     if not to:
         logger.warning(
             "event without a recipient email",
@@ -52,16 +52,14 @@ def _send(event: Event, *, to: str, template: str, context: dict[str, Any]) -> N
             # one, or fails it subject_empty: never stored failed untried.
             subject_check=False,
         )
-    except EmailInvalid as error:
+    except (EmailInvalid, EmailRenderError) as error:
+        # The input's fault: kept failed in the email log for staff (a
+        # template fixed, resent); a retry of the event would fail alike.
         logger.warning(
             "event email not sent",
             extra={"event_id": event.pk, "event_name": event.name, "code": error.code},
         )
-        return
-    except EmailRenderError as error:
-        # The template's fault: kept failed in the email log for staff to
-        # resend once it is fixed; a retry of the event would fail alike.
-        message = email_message_render_failed(
+        message = email_message_store_failed(
             to=to.strip(),
             template=template,
             context=context,

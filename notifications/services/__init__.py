@@ -2,14 +2,13 @@
 events and bulk sends."""
 
 from notifications.rendering import EmailRenderError
+from notifications.services.checks import EmailInvalid, email_address_check
 from notifications.services.events import email_event_apply, email_message_for_event
+from notifications.services.resend import email_message_resend
 from notifications.services.sending import (
-    EmailInvalid,
-    email_address_check,
     email_message_create,
     email_message_deliver,
     email_message_enqueue,
-    email_message_resend,
     email_messages_sweep,
     email_outbound,
 )
@@ -19,7 +18,7 @@ from notifications.services.suppressions import (
     suppression_blocks,
     suppression_remove,
 )
-from notifications.services.unrendered import email_message_render_failed
+from notifications.services.unrendered import email_message_store_failed
 
 __all__ = [
     "EmailInvalid",
@@ -30,8 +29,8 @@ __all__ = [
     "email_message_deliver",
     "email_message_enqueue",
     "email_message_for_event",
-    "email_message_render_failed",
     "email_message_resend",
+    "email_message_store_failed",
     "email_messages_sweep",
     "email_outbound",
     "suppression_active",

@@ -36,15 +36,15 @@ from notifications.models import (
 from notifications.providers.base import EmailCategory
 from notifications.rendering import EmailRenderError, render_email
 from notifications.services.bulk_chunk import idempotency_key_prefix
+from notifications.services.checks import (
+    EmailInvalid,
+    email_address_check,
+    email_category_check,
+)
 from notifications.services.limits import (
     SUBJECT_EMPTY,
     email_subject_check,
     email_subject_required,
-)
-from notifications.services.sending import (
-    EmailInvalid,
-    email_address_check,
-    email_category_check,
 )
 
 logger = logging.getLogger(__name__)

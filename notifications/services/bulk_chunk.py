@@ -41,13 +41,14 @@ from notifications.models import (
     normalise_address,
 )
 from notifications.providers.base import EmailCategory
-from notifications.rendering import render_email
+from notifications.rendering import EmailRenderError, render_email
 from notifications.services.bulk_duplicates import duplicates
 from notifications.services.bulk_sql import (
     one_statement_available,
     sent_in_one_statement,
 )
 from notifications.services.suppressions import suppression_reason_blocks
+from notifications.services.unrendered import email_message_store_failed
 from notifications.unsubscribe import unsubscribe_headers
 
 logger = logging.getLogger(__name__)
@@ -162,15 +163,27 @@ def message_insert(
 ) -> EmailMessage | None:
     """Store the row's message, already ``sending`` from ``claimed_at`` (or
     ``suppressed``), in one autocommitted INSERT; None if another worker
-    stored it first. Raises EmailRenderError for a template that fails."""
+    stored it first. Raises EmailRenderError for a template that fails, the
+    row's message stored ``failed`` with it first (as a single send keeps
+    one: ``unrendered``)."""
     bulk = state.bulk
-    context = {**bulk.context, **row.context}
-    headers: dict[str, str] = {}
-    if bulk.category == EmailCategory.MARKETING:
-        headers = unsubscribe_headers(row.email)
-        # The header's URL is the body's: signed once.
-        context.setdefault("unsubscribe_url", headers["List-Unsubscribe"][1:-1])
-    rendered = render_email(bulk.template, context)
+    context, headers = _row_content(row, bulk)
+    try:
+        rendered = render_email(bulk.template, context)
+    except EmailRenderError as error:
+        failed = email_message_store_failed(
+            to=row.email,
+            template=bulk.template,
+            context=context,
+            error=error,
+            idempotency_key=idempotency_key(row.pk, bulk),
+            bulk_send=bulk,
+            category=bulk.category,
+            from_email=bulk.from_email,
+            headers=headers,
+        )
+        state.unlinked[row.pk] = failed.pk
+        raise
     reason = state.suppressions.get(normalise_address(row.email))
     suppressed = reason if suppression_reason_blocks(reason, bulk.category) else None
     message = EmailMessage(
@@ -203,6 +216,20 @@ def message_insert(
             message=message, type=EmailStatus.SUPPRESSED, details=details
         )
     return message
+
+
+def _row_content(
+    row: BulkRecipient, bulk: BulkSend
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The row's template context and headers (a marketing send's
+    unsubscribe link, in both)."""
+    context = {**bulk.context, **row.context}
+    headers: dict[str, str] = {}
+    if bulk.category == EmailCategory.MARKETING:
+        headers = unsubscribe_headers(row.email)
+        # The header's URL is the body's: signed once.
+        context.setdefault("unsubscribe_url", headers["List-Unsubscribe"][1:-1])
+    return context, headers
 
 
 def record_sent(

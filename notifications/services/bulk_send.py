@@ -109,7 +109,8 @@ def bulk_recipient_send(row: BulkRecipient) -> None:
         try:
             message = message_insert(row, state, timezone.now())
         except EmailRenderError as error:
-            # The same input fails the same way: no retry.
+            # Its message is stored failed with it; the same input fails the
+            # same way: no retry.
             raise Rejected(str(error), code=error.code) from None
         if message is not None:
             if message.status != EmailStatus.SUPPRESSED:

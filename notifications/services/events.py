@@ -31,7 +31,7 @@ from notifications.providers.base import (
     EmailEventType,
     domain_ascii,
 )
-from notifications.services.sending import EmailInvalid, email_address_check
+from notifications.services.checks import EmailInvalid, email_address_check
 from notifications.services.suppressions import (
     REASON_RANK,
     ProviderOrigin,

@@ -7,12 +7,22 @@ payments keeps them (``payments.services.messages``)."""
 from typing import Any
 
 from notifications.models import EmailMessage, EmailStatus
-from notifications.providers.outcomes import CONFIGURATION_CODES, SUBJECT_EMPTY
+from notifications.providers.outcomes import (
+    CONFIGURATION_CODES,
+    SUBJECT_EMPTY,
+    UNSUPPORTED_MESSAGE,
+)
 from notifications.services.unrendered import RENDER_CODES
 
 WORKER_LOST = "worker_lost"
+# An account's answer that it will never send this message (an empty subject
+# it requires, something it cannot carry): no later try there would send it.
+PERMANENT_REFUSALS = frozenset({SUBJECT_EMPTY, UNSUPPORTED_MESSAGE})
 MESSAGES: dict[str, str] = {
     "invalid_recipient": "The provider refused the recipient's address.",
+    # Refused by our own check, no provider asked (the outbox's order mail).
+    "invalid_email": "The recipient's address is not a valid email address; "
+    "the message was not sent.",
     "no_provider_available": "No email provider could take the message.",
     # Refused before any provider saw it (providers/smtp.py): our sender or
     # headers, not the provider's verdict.
@@ -65,15 +75,19 @@ def public_error(message: EmailMessage) -> str:
 
 def telling_reason(error: Any) -> tuple[str, str]:
     """The code and staff text a run that found no provider is kept with:
-    the first account refusing for our configuration (a sender it has not
-    verified, a missing credential), named, beats "no provider available",
-    which says nothing staff can fix."""
+    every account refusing the message for good, each named with its
+    reason; else the first account refusing for our configuration (a sender
+    it has not verified, a missing credential), named, which beats "no
+    provider available", a phrase that says nothing staff can fix."""
     if subject_refused_everywhere(error):
         names = ", ".join(attempt.account for attempt in error.attempts)
         return SUBJECT_EMPTY, (
             f"{names}: the rendered subject is empty and each of these "
             "providers requires one"
         )
+    if refused_everywhere(error):
+        reasons = "; ".join(f"{a.account}: {a.message}" for a in error.attempts)
+        return UNSUPPORTED_MESSAGE, reasons
     for attempt in getattr(error, "attempts", None) or []:
         if attempt.code in CONFIGURATION_CODES:
             return attempt.code, f"{attempt.account}: {attempt.message}"
@@ -85,3 +99,12 @@ def subject_refused_everywhere(error: Any) -> bool:
     for its empty subject (nothing called): no later try would send it."""
     attempts = getattr(error, "attempts", None) or []
     return bool(attempts) and all(a.code == SUBJECT_EMPTY for a in attempts)
+
+
+def refused_everywhere(error: Any) -> bool:
+    """Whether every account a run found no provider in refused the message
+    for good (``PERMANENT_REFUSALS``): it fails at once, not retried. An
+    account skipped (its breaker open) or failing for a while may send it
+    later, and then the message waits."""
+    attempts = getattr(error, "attempts", None) or []
+    return bool(attempts) and all(a.code in PERMANENT_REFUSALS for a in attempts)

@@ -15,8 +15,6 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -34,29 +32,31 @@ from integrations.models import ProviderAccount
 from integrations.secrets_registry import staff_text
 from integrations.task_batcher import enqueue_failed, shared_broker
 from notifications.models import (
-    ADDRESS_MAX_LENGTH,
     STATUS_RANK,
     BulkSend,
     EmailEvent,
     EmailMessage,
     EmailStatus,
+    Suppression,
     SuppressionReason,
-    ascii_address,
     normalise_address,
 )
 from notifications.providers.base import (
-    HEADER_BREAKS,
-    INVALID_HEADER,
     EmailAdapter,
     EmailCategory,
     OutboundEmail,
-    domain_ascii,
     recipient_stop,
 )
-from notifications.rendering import EmailRenderError, render_email
+from notifications.rendering import render_email
+from notifications.services.checks import (
+    email_address_check,
+    email_category_check,
+    email_header_value_check,
+)
 from notifications.services.failures import (
+    PERMANENT_REFUSALS,
     WORKER_LOST,
-    subject_refused_everywhere,
+    refused_everywhere,
     telling_reason,
 )
 from notifications.services.limits import SUBJECT_EMPTY, email_subject_check
@@ -67,75 +67,11 @@ from notifications.services.suppressions import (
     suppression_provider_stop,
     suppression_reason_blocks,
 )
-from notifications.services.unrendered import resend_content
 from notifications.unsubscribe import unsubscribe_headers, unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "notifications.tasks.deliver_email"
-
-
-class EmailInvalid(ValueError):
-    """A message that cannot be sent as asked; ``code`` and ``param`` say
-    why (``invalid_email``, ``invalid_category``, ``suppressed``); ``row``
-    is the bulk recipient it is about, counted from 1 (0: none)."""
-
-    def __init__(
-        self, message: str, *, code: str, param: str = "", row: int = 0
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.param = param
-        self.row = row
-
-
-def email_address_check(address: str) -> str:
-    """``address`` stripped, or EmailInvalid(invalid_email): not an address,
-    too long, a quoted local part, or no mail domain."""
-    address = (address or "").strip()
-    try:
-        validate_email(address)
-        # Django takes an address literal (ada@[10.0.0.5]) and ada@localhost:
-        # a customer's address names a mail domain, or a relay on our network
-        # would deliver to a host of the customer's choosing.
-        if not domain_ascii(address.rpartition("@")[2]):
-            raise ValidationError("no mail domain")
-        # The stored column's bound (RFC 5321's path limit), under Django's 320,
-        # for the form it is sent and suppressed in too (an IDN domain grows
-        # when encoded).
-        if len(ascii_address(address)) > ADDRESS_MAX_LENGTH:
-            raise ValidationError("too long")
-    except ValidationError:
-        raise EmailInvalid(
-            "The recipient is not a valid email address.",
-            code="invalid_email",
-            param="to",
-        ) from None
-    if address.rpartition("@")[0].startswith('"'):
-        # RFC 5322 allows a quoted local part ("a,b"@example.com), but
-        # Postmark and Mailgun take recipients as comma-separated lists and
-        # document no quoting: a comma or @ in it could become a second
-        # recipient. RFC 5321 4.1.2 advises against such mailboxes.
-        raise EmailInvalid(
-            'Quoted local parts ("..."@domain) are not accepted: providers '
-            "read recipients as comma-separated lists.",
-            code="invalid_email",
-            param="to",
-        )
-    return address
-
-
-def email_header_value_check(value: str, *, param: str) -> None:
-    """EmailInvalid(invalid_header) for a value the provider is given as a
-    header or metadata (``order_id``) holding a CR, LF or NUL: the line would
-    become a header of its own. The message names the field, not the value."""
-    if HEADER_BREAKS.search(value):
-        raise EmailInvalid(
-            f"The {param} may not hold a line break or NUL: the email "
-            "provider is given it with the message's headers.",
-            code=INVALID_HEADER,
-            param=param,
-        )
 
 
 def email_message_create(
@@ -183,6 +119,15 @@ def email_message_create(
         "bulk_send": bulk_send,
         "status": EmailStatus.SUPPRESSED if blocked else EmailStatus.QUEUED,
     }
+    return _store(fields, blocked, enqueue=enqueue)
+
+
+def _store(
+    fields: dict[str, Any], blocked: Suppression | None, *, enqueue: bool
+) -> EmailMessage:
+    """Insert the message with its first event, enqueued on commit unless
+    suppressed; the one a concurrent request stored under its key first."""
+    key = fields["idempotency_key"]
     try:
         with transaction.atomic():
             message = EmailMessage.objects.create(**fields)
@@ -191,20 +136,12 @@ def email_message_create(
             if enqueue and not blocked:
                 email_message_enqueue(message)
     except IntegrityError:
-        if not idempotency_key:
+        if not key:
             raise
-        return EmailMessage.objects.get(idempotency_key=idempotency_key)
+        return EmailMessage.objects.get(idempotency_key=key)
     extra = {"message_id": message.public_id, "status": message.status}
     logger.info("email stored", extra=extra)
     return message
-
-
-def email_category_check(category: str) -> None:
-    """EmailInvalid(invalid_category) for an unknown category."""
-    if category not in EmailCategory.__members__.values():
-        raise EmailInvalid(
-            "Unknown email category.", code="invalid_category", param="category"
-        )
 
 
 def _existing(idempotency_key: str) -> EmailMessage | None:
@@ -235,7 +172,7 @@ def email_message_deliver(*, message_pk: int) -> str:
         current = EmailMessage.objects.filter(pk=message_pk).first()
         return current.status if current else ""
     outbound = email_outbound(message)
-    waits: list[float] = []
+    waits: list[float | None] = []
     try:
         # The claimed row (status sending) holds the key: no call-log pre-write.
         with key_on_record():
@@ -254,7 +191,7 @@ def email_message_deliver(*, message_pk: int) -> str:
         )
     except NoProviderAvailable as error:
         return email_message_retry_later(
-            message, error, wait=_wait(error, waits), asked=bool(waits)
+            message, error, wait=_wait(error, waits), asked=_asked(error, waits)
         )
     except Exception as exc:
         # Not a provider outcome (a bug, a misconfigured account): the call
@@ -265,14 +202,25 @@ def email_message_deliver(*, message_pk: int) -> str:
     return email_message_finish(message, EmailStatus.SENT, None, served.account)
 
 
-def _wait(error: NoProviderAvailable, waits: list[float]) -> float | None:
+def _asked(error: NoProviderAvailable, waits: list[float | None]) -> bool:
+    # Whether the try spends an attempt: an account that could still send
+    # the message was given it. One that refused it for good (None) cannot:
+    # with every other one skipped (its breaker open, maintenance) the
+    # message waits for them, as it would without that account.
+    if refused_everywhere(error):
+        return bool(waits)  # failed now, its one attempt counted
+    return any(wait is not None for wait in waits)
+
+
+def _wait(error: NoProviderAvailable, waits: list[float | None]) -> float | None:
     # The earliest Retry-After, when every account was asked: one skipped
-    # (its breaker open) may take the message sooner; one that refused its
-    # empty subject never will, so it does not count.
-    could = [a for a in error.attempts if a.code != SUBJECT_EMPTY]
-    if not waits or len(waits) != len(could):
+    # (its breaker open) may take the message sooner; one that refused it for
+    # good (PERMANENT_REFUSALS) never will, so it does not count.
+    could = [a for a in error.attempts if a.code not in PERMANENT_REFUSALS]
+    timed = [wait for wait in waits if wait is not None]
+    if not timed or len(timed) != len(could):
         return None
-    return min(waits)
+    return min(timed)
 
 
 def unexpected_error(exc: Exception) -> Unknown:
@@ -281,18 +229,19 @@ def unexpected_error(exc: Exception) -> Unknown:
     return Unknown(f"{type(exc).__name__}: {exc}"[:500], code="unexpected_error")
 
 
-def _send(adapter: Any, outbound: OutboundEmail, waits: list[float]) -> Any:
+def _send(adapter: Any, outbound: OutboundEmail, waits: list[float | None]) -> Any:
     """One account's send; ``waits`` gets how long an account that took
-    nothing asked us to wait (0: no Retry-After)."""
+    nothing asked us to wait (0: no Retry-After; None: it never will)."""
     if not isinstance(adapter, EmailAdapter):
         raise TypeError("email account with a non-email adapter")
     try:
         return adapter.send(outbound)
     except NotProcessed as error:
-        # An account that never takes an empty subject was not asked: like
-        # an open breaker, it leaves the message its attempt.
+        # An empty subject is refused before any call: like an open breaker,
+        # the account was not asked and leaves the message its attempt.
         if error.code != SUBJECT_EMPTY:
-            waits.append(error.retry_after or 0.0)
+            permanent = error.code in PERMANENT_REFUSALS
+            waits.append(None if permanent else error.retry_after or 0.0)
         raise
 
 
@@ -429,12 +378,14 @@ def email_message_retry_later(
     out of attempts; the new status. ``wait``: the seconds every account
     that was asked wants us to wait at least (Retry-After); the sweeper
     tries the message again no sooner. ``asked=False``: open breakers met
-    the message and no provider was given it, so the attempt is given back
+    the message and no provider that could send it was given it (beside
+    them, only accounts that refused it for good), so the attempt is given back
     (it waits for them, as a storefront webhook delivery does). A message
-    every account refused for its empty subject fails at once."""
+    every account refused for good (its empty subject, one it cannot carry)
+    fails at once."""
     if not asked:
         message.attempts -= 1
-    give_up = subject_refused_everywhere(error) or (
+    give_up = refused_everywhere(error) or (
         asked and message.attempts >= settings.EMAIL_MAX_ATTEMPTS
     )
     status = EmailStatus.FAILED if give_up else EmailStatus.QUEUED
@@ -473,58 +424,6 @@ def email_event_record(
 ) -> None:
     """One of our own events (queued, sent, failed, ...) on ``message``."""
     EmailEvent.objects.create(message=message, type=kind, details=details)
-
-
-def email_message_resend(*, message: EmailMessage) -> EmailMessage:
-    """A copy of ``message`` (same content, new id), sent now; EmailInvalid
-    (``suppressed``) when the address may not receive it, or (the template's
-    code) when a message stored unrendered still cannot be rendered."""
-    if suppression_blocks(message.to_email, message.category):
-        raise EmailInvalid(
-            "The address is suppressed; nothing was sent.",
-            code="suppressed",
-            param="to",
-        )
-    try:
-        content = resend_content(message)
-    except EmailRenderError as error:
-        raise EmailInvalid(str(error), code=error.code, param="template") from None
-    copy_fields = [
-        "to_email",
-        "from_email",
-        "template",
-        "context",
-        "headers",
-        "category",
-        "order_id",
-    ]
-    with transaction.atomic():
-        # A double submit sends one copy: the original is locked, and a copy
-        # made of it moments ago answers the second click.
-        EmailMessage.objects.select_for_update().filter(pk=message.pk).first()
-        recent = _recent_resend(message)
-        if recent is not None:
-            return recent
-        copy = EmailMessage.objects.create(
-            **{name: getattr(message, name) for name in copy_fields}, **content
-        )
-        email_event_record(copy, EmailStatus.QUEUED, {"resend_of": message.public_id})
-        email_message_enqueue(copy)
-    return copy
-
-
-RESEND_GUARD = timedelta(seconds=60)
-
-
-def _recent_resend(message: EmailMessage) -> EmailMessage | None:
-    since = timezone.now() - RESEND_GUARD
-    queued = EmailEvent.objects.filter(
-        type=EmailStatus.QUEUED,
-        details__resend_of=message.public_id,
-        created_at__gte=since,
-    )
-    found = queued.select_related("message").order_by("-pk").first()
-    return None if found is None else found.message
 
 
 def email_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:

@@ -1,8 +1,10 @@
-"""A message whose template could not be rendered when no caller was there
-to be told (the outbox's order mail): stored ``failed`` with the template's
-error, so staff find it in the email log, and resent by staff rendered anew
-once the template is fixed. The same template would fail the same way, so
-nothing retries it on its own."""
+"""A message that cannot be built or sent as asked when no caller was there
+to be told (the outbox's order mail, a bulk send's row): its template fails
+to render, or (order mail) its address or order id is one we refuse. It is
+stored ``failed`` with the error's code and text, so staff find it in the
+email log; a message stored unrendered is resent by staff rendered anew once
+the template is fixed. The same input would fail the same way, so nothing
+retries it on its own."""
 
 import logging
 from typing import Any
@@ -11,8 +13,16 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from integrations.secrets_registry import staff_text
-from notifications.models import EmailEvent, EmailMessage, EmailStatus
+from notifications.models import (
+    ADDRESS_MAX_LENGTH,
+    BulkSend,
+    EmailEvent,
+    EmailMessage,
+    EmailStatus,
+)
+from notifications.providers.base import EmailCategory
 from notifications.rendering import EmailRenderError, render_email
+from notifications.services.checks import EmailInvalid
 from notifications.services.limits import SUBJECT_EMPTY
 
 logger = logging.getLogger(__name__)
@@ -29,14 +39,18 @@ RENDER_CODES = frozenset(
 )
 
 
-def email_message_render_failed(
+def email_message_store_failed(
     *,
     to: str,
     template: str,
     context: dict[str, Any],
-    error: EmailRenderError,
+    error: EmailRenderError | EmailInvalid,
     order_id: str = "",
     idempotency_key: str = "",
+    bulk_send: BulkSend | None = None,
+    category: str = EmailCategory.TRANSACTIONAL,
+    from_email: str = "",
+    headers: dict[str, str] | None = None,
 ) -> EmailMessage:
     """Store the message ``failed`` with ``error`` (nothing rendered, nothing
     sent); the message stored before under ``idempotency_key`` if any."""
@@ -48,14 +62,18 @@ def email_message_render_failed(
     try:
         with transaction.atomic():
             message = EmailMessage.objects.create(
-                to_email=to,
-                from_email=settings.EMAIL_DEFAULT_FROM,
+                # An address we refuse may be longer than the column.
+                to_email=to[:ADDRESS_MAX_LENGTH],
+                from_email=from_email or settings.EMAIL_DEFAULT_FROM,
                 template=template,
                 context=context,
                 subject="",
                 text_body="",
+                headers=headers or {},
+                category=category,
                 order_id=order_id,
                 idempotency_key=idempotency_key,
+                bulk_send=bulk_send,
                 status=EmailStatus.FAILED,
                 error_code=error.code[:64],
                 last_error=reason,
@@ -69,7 +87,7 @@ def email_message_render_failed(
             raise
         return EmailMessage.objects.get(idempotency_key=idempotency_key)
     logger.warning(
-        "email not rendered; stored failed",
+        "email not sendable; stored failed",
         extra={"message_id": message.public_id, "code": error.code},
     )
     return message

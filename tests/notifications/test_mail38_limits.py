@@ -37,13 +37,16 @@ def _newsletter(api: APIClient, headline: str, **extra: str):
 
 
 @pytest.mark.parametrize("harness", [harness_sendgrid, harness_mailgun])
-def test_an_empty_subject_is_refused_when_an_enabled_account_needs_one(
+def test_an_empty_subject_is_refused_when_every_enabled_account_needs_one(
     api, harness, django_capture_on_commit_callbacks
 ) -> None:
     # sendgrid/oai.json (subject minLength 1) and mailgun/openapi.yaml
     # (subject required unless a stored template sets it): anymail leaves an
     # empty subject out (SendGrid) or sends it empty (Mailgun) to be refused.
-    ProviderAccountFactory(kind="email", slug="sandbox-first", priority=1)
+    # An enabled account that takes it would send it (mail41): disabled here.
+    ProviderAccountFactory(
+        kind="email", slug="sandbox-first", priority=1, enabled=False
+    )
     account = harness.make_account()
     account.priority = 2
     account.save()

@@ -55,10 +55,11 @@ def test_a_refused_smtputf8_at_rcpt_fails_over(smtp, relay) -> None:
     assert not Suppression.objects.exists()
 
 
-def test_with_no_other_account_it_waits_with_that_reason(smtp, relay) -> None:
+def test_with_no_other_account_it_fails_with_that_reason(smtp, relay) -> None:
     relay.replies["RCPT"] = REFUSAL
     status, message = _delivered()
-    assert status == EmailStatus.QUEUED
+    # No account can carry it: failed at once, not retried (mail41).
+    assert status == EmailStatus.FAILED
     assert message.error_code == "unsupported_message"
 
 

@@ -1,8 +1,8 @@
 """Review of mail20's ``unsupported_message``: a message every account
-refuses to carry (a relay without SMTPUTF8 for its UTF-8 sender) waits
-queued with that reason, and is not tried for ever: once out of attempts it
-is ``failed``, its reason and the relay's words kept for staff, the
-storefront told in our own words, the breaker never counting it and the
+refuses to carry (a relay without SMTPUTF8 for its UTF-8 sender) is not
+tried for ever: it is ``failed`` at once (mail41: a refusal for good, no
+later try would send it), its reason and the relay's words kept for staff,
+the storefront told in our own words, the breaker never counting it and the
 address never suppressed."""
 
 import logging
@@ -50,14 +50,13 @@ def _message() -> EmailMessage:
 
 
 @override_settings(EMAIL_MAX_ATTEMPTS=3)
-def test_out_of_attempts_it_fails_with_its_reason_kept(smtp, caplog) -> None:
+def test_it_fails_at_once_with_its_reason_kept(smtp, caplog) -> None:
     message = _message()
     with caplog.at_level(logging.ERROR):
-        statuses = [email_message_deliver(message_pk=message.pk) for _ in range(4)]
-    queued, failed = EmailStatus.QUEUED, EmailStatus.FAILED
-    assert statuses == [queued, queued, failed, failed]
+        statuses = [email_message_deliver(message_pk=message.pk) for _ in range(2)]
+    assert statuses == [EmailStatus.FAILED, EmailStatus.FAILED]
     message.refresh_from_db()
-    assert message.attempts == 3
+    assert message.attempts == 1
     assert message.error_code == "unsupported_message"
     assert smtp.slug in message.last_error
     assert "SMTPUTF8" in message.last_error
@@ -71,8 +70,8 @@ def test_out_of_attempts_it_fails_with_its_reason_kept(smtp, caplog) -> None:
     assert not Suppression.objects.exists()
 
 
-def test_while_queued_the_storefront_is_told_why(smtp) -> None:
+def test_the_storefront_is_told_why(smtp) -> None:
     message = _message()
-    assert email_message_deliver(message_pk=message.pk) == EmailStatus.QUEUED
+    assert email_message_deliver(message_pk=message.pk) == EmailStatus.FAILED
     message.refresh_from_db()
     assert "SMTPUTF8" in public_error(message)

@@ -121,7 +121,14 @@ def test_no_or_bad_recipient_sends_nothing_and_does_not_fail(email_accounts) -> 
         payload={"amount_captured": 100, "currency": "XXX1", "customer_email": "a@b.c"},
     )
     order_confirmation_send(captured)
-    assert EmailMessage.objects.count() == 0
+    # The bad address is kept failed for staff (mail41), never sent.
+    (kept,) = EmailMessage.objects.all()
+    assert (kept.to_email, kept.status, kept.error_code) == (
+        "not-an-address",
+        EmailStatus.FAILED,
+        "invalid_email",
+    )
+    assert not SandboxEmail.objects.exists()
 
 
 def test_the_wiring_is_subscribed() -> None:

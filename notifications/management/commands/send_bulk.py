@@ -42,7 +42,7 @@ from notifications.services.bulk import (
     bulk_send_create,
     bulk_send_progress,
 )
-from notifications.services.sending import EmailInvalid
+from notifications.services.checks import EmailInvalid
 
 BAR_WIDTH = 30
 
