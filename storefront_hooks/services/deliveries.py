@@ -53,7 +53,12 @@ from storefront_hooks.services.endpoints import (
     endpoint_streak_disable_undo,
 )
 from storefront_hooks.services.excerpt import staff_excerpt
-from storefront_hooks.services.hold import held_error, held_rows_released, hold_set
+from storefront_hooks.services.hold import (
+    held_error,
+    held_row_recheck,
+    held_rows_released,
+    hold_set,
+)
 from storefront_hooks.services.queue import enqueue_at, enqueue_on_commit
 from storefront_hooks.services.rows import JITTER, in_callers_transaction, rows
 from storefront_hooks.transport import Attempt, delivery_post
@@ -351,6 +356,8 @@ def _wait_out(delivery: WebhookDelivery, until: datetime, now: datetime) -> str:
     with transaction.atomic():  # the row and its schedule together
         status = _put_back(delivery, due=until, last_error=held_error(until))
         retry_schedule(delivery.pk, now, until)
+    if held_row_recheck(delivery, until):
+        return status  # the hold ended while the row was put back: due now
     logger.info(
         "webhook delivery held for its endpoint's retry-after",
         extra={

@@ -32,17 +32,25 @@ def held_error(until: datetime) -> str:
 
 def hold_set(endpoint_id: int, due: datetime, answered: datetime) -> None:
     """Hold the endpoint until ``due`` (a failure answered at ``answered``
-    asked for it), unless it is held longer already, or a success or a lift
-    noted since that answer ended the hold."""
+    asked for it), unless a success or a lift noted since that answer ended
+    the hold. Held longer already, the hold keeps its end but notes this
+    answer if newer: a success answered before it must not end the hold."""
     longer = Q(retry_after_until__isnull=True) | Q(retry_after_until__lt=due)
     not_ended_since = (
         Q(retry_after_until__isnull=False)
         | Q(retry_after_answered_at__isnull=True)
         | Q(retry_after_answered_at__lt=answered)
     )
+    newer = Q(retry_after_answered_at__isnull=True) | Q(
+        retry_after_answered_at__lt=answered
+    )
+    held_longer_older_note = Q(retry_after_until__gte=due) & newer
     newest = Greatest(Coalesce(F("retry_after_answered_at"), answered), answered)
-    WebhookEndpoint.objects.filter(longer & not_ended_since, pk=endpoint_id).update(
-        retry_after_until=due, retry_after_answered_at=newest
+    WebhookEndpoint.objects.filter(
+        (longer & not_ended_since) | held_longer_older_note, pk=endpoint_id
+    ).update(
+        retry_after_until=Greatest(Coalesce(F("retry_after_until"), due), due),
+        retry_after_answered_at=newest,
     )
 
 
@@ -86,6 +94,25 @@ def held_rows_released(endpoint: WebhookEndpoint, at: datetime, why: str) -> int
         extra={"endpoint": endpoint.public_id, "why": why, "enqueued": len(ids)},
     )
     return len(ids)
+
+
+def held_row_recheck(delivery: WebhookDelivery, until: datetime) -> bool:
+    """After ``delivery`` was put back for a hold ending at ``until`` (read
+    with its claim): if a success or staff ended that hold meanwhile, their
+    release may have run before the row was back, so it is due now. Whoever
+    ends a hold later finds the row put back. Whether it was released."""
+    held = WebhookEndpoint.objects.filter(
+        pk=delivery.endpoint_id, retry_after_until__gte=until
+    )
+    if held.exists():
+        return False
+    with transaction.atomic():  # the row and its task together
+        released = WebhookDelivery.objects.filter(
+            WAITING, pk=delivery.pk, next_attempt_at=until, last_error=held_error(until)
+        ).update(next_attempt_at=database_now())
+        if released:
+            enqueue_on_commit(delivery.pk)
+    return released == 1
 
 
 def endpoint_hold_lift(*, endpoint: WebhookEndpoint, actor: str) -> int:
