@@ -16,6 +16,8 @@ the registry publishes, and the text is read once, looking each of its
 windows up."""
 
 import re
+from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from integrations.secrets_registry import MASK
@@ -106,36 +108,83 @@ def _scan(text: str, index: _Index) -> tuple[list[tuple[int, int]], int | None]:
     spans: list[tuple[int, int]] = []
     cut = None
     heads = index.heads
-    for at in range(len(text) - CUT_SECRET_MIN + 1):
+    for at in _head_positions(text, heads):
         bucket = heads.get(text[at : at + CUT_SECRET_MIN])
         if bucket is None:
             continue
         whole = next((s for s in bucket if text.startswith(s, at)), None)
         if whole is not None:
             spans.append((at, at + len(whole)))
-        elif cut is None and any(s.startswith(text[at:]) for s in bucket):
+        # Only a rest shorter than the bucket's longest form can be a cut
+        # one (slicing every rest would be quadratic in a big log record).
+        elif (
+            cut is None
+            and len(text) - at < len(bucket[0])
+            and any(s.startswith(text[at:]) for s in bucket)
+        ):
             cut = at
     return spans, cut
 
 
-def _unescaped(text: str) -> tuple[str, list[int]]:
+def _head_positions(text: str, heads: dict[str, tuple[str, ...]]) -> Iterable[int]:
+    """Where a window of ``text`` may begin a form, in order: every window,
+    or (fewer heads than windows: a log record, few secrets) where
+    ``str.find`` finds a head, in C rather than a Python loop per
+    character."""
+    windows = len(text) - CUT_SECRET_MIN + 1
+    if windows <= 0:
+        return ()
+    if len(heads) >= windows:
+        return range(windows)
+    found: set[int] = set()
+    for head in heads:
+        at = text.find(head)
+        while at != -1:
+            found.add(at)
+            at = text.find(head, at + 1)
+    return sorted(found)
+
+
+class _Starts:
+    """Where each character of an unescaped text begins in the text, kept
+    as the points where the two part (one entry more: the plain end is the
+    text's, where a cut escape ends too). Not a list of every character's:
+    a big log record would pay for one int per character."""
+
+    def __init__(self, plain_len: int, text_len: int) -> None:
+        self.plain_at: list[int] = [0]
+        self.text_at: list[int] = [0]
+        self.plain_len, self.text_len = plain_len, text_len
+
+    def __getitem__(self, at: int) -> int:
+        if at >= self.plain_len:
+            return self.text_len
+        point = bisect_right(self.plain_at, at) - 1
+        return self.text_at[point] + at - self.plain_at[point]
+
+
+def _unescaped(text: str) -> tuple[str, _Starts]:
     """``text`` with its escapes undone, and where each of its characters
-    begins in ``text`` (one entry more: the end of ``text``, where a cut
-    escape ends too)."""
-    cut = _CUT_ESCAPE.search(text)
+    begins in ``text`` (no escape, whole or cut: ``text`` itself)."""
+    if "%" not in text and "\\" not in text and "&" not in text:
+        return text, _Starts(len(text), len(text))
+    # A cut escape is at most 9 characters long ("&#x" and six digits).
+    cut = _CUT_ESCAPE.search(text, max(0, len(text) - 12))
     end = cut.start() if cut else len(text)
     pieces: list[str] = []
-    starts: list[int] = []
-    at = 0
+    starts = _Starts(0, len(text))
+    at = plain = 0
     for match in _ESCAPE.finditer(text, 0, end):
         pieces.append(text[at : match.start()])
-        starts.extend(range(at, match.start()))
+        plain += match.start() - at
         pieces.append(_character(match.group()))
-        starts.append(match.start())
+        # The escape's one character, then what follows it.
+        starts.plain_at += [plain, plain + 1]
+        starts.text_at += [match.start(), match.end()]
+        plain += 1
         at = match.end()
     pieces.append(text[at:end])
-    starts.extend(range(at, end))
-    starts.append(len(text))
+    starts.plain_len = plain + end - at
     return "".join(pieces), starts
 
 
