@@ -426,7 +426,8 @@ def _failed_on_our_side(
     dead, for want of attempts or by a discard while it was in flight, which
     would say it never arrived."""
     delivered = attempt is not None and attempt.error is None
-    if attempt is not None:
+    # A wait our own guards gave (a held-back row) is not the receiver's.
+    if attempt is not None and not attempt.held_back:
         _retry_after_kept(delivery, attempt, now)
     logger.error(
         "webhook delivery failed on our side",

@@ -8,6 +8,7 @@ from unittest import mock
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -101,3 +102,25 @@ def test_staff_without_change_permission_cannot_lift_the_hold(
         {"action": "lift_retry_after_hold", "_selected_action": [endpoint.pk]},
     )
     assert WebhookEndpoint.objects.get().retry_after_until is not None
+
+
+def test_a_row_our_breaker_held_back_never_sets_the_receivers_hold(
+    settings, receiver, make_endpoint
+) -> None:
+    """Our own breaker's wait is not the receiver's Retry-After: a put-back
+    the database refuses (failed on our side) must not hold the endpoint as
+    if the receiver had asked."""
+    settings.BREAKER_CONSECUTIVE_FAILURES = 1
+    settings.BREAKER_OPEN_SECONDS = 300.0
+    receiver.route("POST", HOOK_PATH, respond(500))
+    endpoint = make_endpoint()[0]
+    first, second = _deliveries(endpoint, 2)
+    assert services.delivery_send(delivery_id=first.pk) == "failed"  # opens it
+    refused = mock.patch.object(
+        deliveries, "_put_back", side_effect=OperationalError("connection lost")
+    )
+    with refused:
+        services.delivery_send(delivery_id=second.pk)
+
+    assert len(receiver.requests_for("POST", HOOK_PATH)) == 1  # held back
+    assert WebhookEndpoint.objects.get().retry_after_until is None
