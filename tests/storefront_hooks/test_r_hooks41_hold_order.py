@@ -124,3 +124,28 @@ def test_a_row_our_breaker_held_back_never_sets_the_receivers_hold(
 
     assert len(receiver.requests_for("POST", HOOK_PATH)) == 1  # held back
     assert WebhookEndpoint.objects.get().retry_after_until is None
+
+
+def test_a_row_put_back_while_a_success_ends_the_hold_is_due_at_once(
+    receiver, make_endpoint
+) -> None:
+    """As with a lift: a success answered after the 429 ends the hold
+    between this row's claim and its put-back."""
+    receiver.route(
+        "POST", HOOK_PATH, respond(429, headers={"Retry-After": "300"}), respond(200)
+    )
+    endpoint = make_endpoint()[0]
+    first, second = _deliveries(endpoint, 2)
+    assert services.delivery_send(delivery_id=first.pk) == "failed"
+    claim = deliveries.delivery_claim
+
+    def claim_then_success(*args, **kwargs):
+        claimed = claim(*args, **kwargs)
+        assert hold_end(endpoint.pk, timezone.now() + timedelta(seconds=5))
+        return claimed
+
+    with mock.patch.object(deliveries, "delivery_claim", claim_then_success):
+        assert services.delivery_send(delivery_id=second.pk) == "pending"
+
+    second.refresh_from_db()
+    assert second.next_attempt_at <= timezone.now() + timedelta(seconds=1)
