@@ -48,25 +48,28 @@ class JsonFormatter(logging.Formatter):
 
 class SecretRedactionFilter(logging.Filter):
     """Masks every account's known secrets in a record's message, string
-    extras and traceback, whatever logger wrote it (a provider SDK's too)."""
+    extras and traceback, whatever logger wrote it (a provider SDK's too),
+    in every form a stored answer's masking knows (one masker for both:
+    ``integrations.secret_masking``)."""
 
     _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from integrations.secrets_registry import known_secrets, redact_secrets
+        from integrations.secret_masking import mask_secrets
+        from integrations.secrets_registry import known_secrets
 
         secrets = known_secrets()
         if not secrets:
             return True
         message = record.getMessage()
-        redacted = redact_secrets(message, secrets)
+        redacted = mask_secrets(message, secrets)
         if redacted != message:
             record.msg, record.args = redacted, None
         for key, value in list(vars(record).items()):
             if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, redact_secrets(value, secrets))
+                setattr(record, key, mask_secrets(value, secrets))
         if record.exc_info:
             # Every formatter reuses exc_text once it is set.
             text = record.exc_text or self._formatter.formatException(record.exc_info)
-            record.exc_text = redact_secrets(text, secrets)
+            record.exc_text = mask_secrets(text, secrets)
         return True

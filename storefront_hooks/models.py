@@ -49,6 +49,11 @@ class WebhookEndpoint(models.Model):
     retry_after_until = models.DateTimeField(
         "held for its Retry-After until", null=True, blank=True, editable=False
     )
+    # When the answer that last set or ended that hold came (a 429, a later
+    # success, staff's lift): an older answer settled later changes nothing.
+    retry_after_answered_at = models.DateTimeField(
+        null=True, blank=True, editable=False
+    )
     secrets_encrypted = models.TextField(blank=True, default="", editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     account = models.OneToOneField(

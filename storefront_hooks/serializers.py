@@ -1,18 +1,25 @@
 """API shapes for webhook endpoints. The secret appears only in the answers
 to create and rotate, never on a read."""
 
+from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from integrations.models.accounts import Mode
 from storefront_hooks import catalog
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
+from storefront_hooks.services.hold import hold_until
 
 
 class EndpointSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id", read_only=True)
+    retry_after_until = serializers.SerializerMethodField(
+        help_text="Until when deliveries wait for the endpoint's Retry-After; "
+        "null if they do not (a wait that passed is none)."
+    )
 
     class Meta:
         model = WebhookEndpoint
@@ -24,9 +31,13 @@ class EndpointSerializer(serializers.ModelSerializer):
             "mode",
             "enabled",
             "disabled_reason",
+            "retry_after_until",
             "created_at",
         ]
         read_only_fields = fields
+
+    def get_retry_after_until(self, obj: WebhookEndpoint) -> datetime | None:
+        return hold_until(obj, timezone.now())
 
 
 EVENT_TYPES_MAX = len(catalog.subscribable_patterns())

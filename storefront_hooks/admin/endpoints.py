@@ -22,6 +22,7 @@ from integrations.admin.search import PublicIdSearchMixin
 from integrations.models import DeliveryStatus
 from storefront_hooks import catalog, services
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
+from storefront_hooks.services.hold import hold_text
 
 RATE_WINDOW = timedelta(days=7)
 EDITABLE = ["url", "description", "event_types", "mode"]
@@ -107,6 +108,7 @@ class WebhookEndpointAdmin(PublicIdSearchMixin, admin.ModelAdmin):
         "last_error",
         "disabled_reason",
         "paused",
+        "held",
     ]
     list_filter = ["enabled", "mode"]
     list_select_related = ["account"]
@@ -117,9 +119,14 @@ class WebhookEndpointAdmin(PublicIdSearchMixin, admin.ModelAdmin):
         "disabled_reason",
         "disabled_at",
         "paused",
-        "retry_after_until",  # a receiver's 429/503 wait, which holds its rows
+        "held",  # a receiver's Retry-After, which holds its rows
     ]
-    actions = ["enable_endpoints", "disable_endpoints", "discard_waiting"]
+    actions = [
+        "enable_endpoints",
+        "disable_endpoints",
+        "discard_waiting",
+        "lift_retry_after_hold",
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         since = timezone.now() - RATE_WINDOW
@@ -150,6 +157,11 @@ class WebhookEndpointAdmin(PublicIdSearchMixin, admin.ModelAdmin):
     @admin.display(description="Deliveries paused")
     def paused(self, obj: WebhookEndpoint) -> str:
         return services.endpoint_pause_text(obj) if obj.pk else ""
+
+    @admin.display(description="Deliveries held")
+    def held(self, obj: WebhookEndpoint) -> str:
+        # A hold that passed reads as none.
+        return hold_text(obj, timezone.now())
 
     @admin.display(description="Last error")
     def last_error(self, obj: WebhookEndpoint) -> str:
@@ -197,6 +209,25 @@ class WebhookEndpointAdmin(PublicIdSearchMixin, admin.ModelAdmin):
         for endpoint in queryset:
             services.endpoint_disable(endpoint=endpoint, reason=f"Disabled by {who}.")
         messages.success(request, "Disabled.")
+
+    @admin.action(
+        description="Lift the Retry-After hold (sends what it held)",
+        permissions=["change"],
+    )
+    def lift_retry_after_hold(self, request: HttpRequest, queryset: QuerySet) -> None:
+        who = request.user.get_username()
+        lifted = 0
+        for endpoint in queryset:
+            queued = services.endpoint_hold_lift(endpoint=endpoint, actor=who)
+            if queued >= 0:
+                lifted += 1
+                self.log_change(
+                    request, endpoint, f"Retry-After hold lifted; {queued} queued."
+                )
+        if lifted:
+            messages.success(request, f"Retry-After hold lifted on {lifted}.")
+        else:
+            messages.info(request, "Not held by a Retry-After: nothing lifted.")
 
     @admin.action(
         description="Discard waiting deliveries (disabled endpoints)",

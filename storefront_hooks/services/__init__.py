@@ -24,6 +24,7 @@ from storefront_hooks.services.endpoints import (
     endpoint_update,
     endpoint_waiting_discard,
 )
+from storefront_hooks.services.hold import endpoint_hold_lift
 from storefront_hooks.services.sweep import deliveries_sweep
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "endpoint_delete",
     "endpoint_disable",
     "endpoint_enable",
+    "endpoint_hold_lift",
     "endpoint_pause_end",
     "endpoint_pause_seen",
     "endpoint_pause_text",

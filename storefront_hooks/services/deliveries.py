@@ -10,7 +10,8 @@ already deduplicates it. A row the endpoint's breaker held back was never
 sent: it is put back, its attempt not counted, due when the breaker may let
 a call through. So is a row claimed while its endpoint's receiver asked us
 to wait (a 429/503's Retry-After to any of its rows: it means the
-endpoint), due when that wait ends, with the row that was answered.
+endpoint), due when that wait ends, with the row that was answered, or
+sooner if a success answered after it ends the wait (``services.hold``).
 """
 
 import json
@@ -28,7 +29,7 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from integrations.errors import ProviderError
@@ -52,6 +53,12 @@ from storefront_hooks.services.endpoints import (
     endpoint_streak_disable_undo,
 )
 from storefront_hooks.services.excerpt import staff_excerpt
+from storefront_hooks.services.hold import (
+    held_error,
+    held_row_recheck,
+    held_rows_released,
+    hold_set,
+)
 from storefront_hooks.services.queue import enqueue_at, enqueue_on_commit
 from storefront_hooks.services.rows import JITTER, in_callers_transaction, rows
 from storefront_hooks.transport import Attempt, delivery_post
@@ -66,8 +73,6 @@ HELD_BACK_UNKNOWN_SECONDS = 60.0
 IN_FLIGHT_CODE = "concurrency_limited"
 # Why a paused row waits (staff read it on the row and the endpoint).
 PAUSED_REASON = "the endpoint's circuit breaker is forced open by staff"
-# Why a row waits for its endpoint's Retry-After (staff read it on the row).
-HELD_REASON = "the endpoint answered with a Retry-After"
 # Before the error of a delivery that failed on our side (staff read it).
 OUR_SIDE_ERROR = "Failed on our side, not the endpoint's: "
 
@@ -180,33 +185,33 @@ def _attempt_fields(attempt: Attempt, now: datetime) -> dict[str, Any]:
     }
 
 
-def _retry_after_due(attempt: Attempt, now: datetime) -> datetime | None:
+def _answered(attempt: Attempt, now: datetime) -> datetime:
+    """When the answer came: a wait counts from it, not from the claim
+    (``now``), or a slow receiver's wait would end early by its time."""
+    return now + timedelta(milliseconds=attempt.duration_ms)
+
+
+def _retry_after_due(
+    attempt: Attempt, now: datetime, *, spread: bool = True
+) -> datetime | None:
     """When the wait a 429 or 503 asked for (``Retry-After``) ends, bounded
-    as the breaker bounds it, +0-20 %; None if it asked for none."""
+    as the breaker bounds it, +0-20 % if ``spread``; None if it asked for
+    none."""
     error = attempt.error
     if error is None or not error.retry_after:
         return None
     wait = min(error.retry_after, settings.BREAKER_MAX_RETRY_AFTER_SECONDS)
-    # From the answer, not from the claim (``now``): a slow receiver's wait
-    # would otherwise end early by the time it took to answer.
-    answered = now + timedelta(milliseconds=attempt.duration_ms)
-    return answered + timedelta(seconds=wait * random.uniform(1, 1 + JITTER))
+    factor = random.uniform(1, 1 + JITTER) if spread else 1.0
+    return _answered(attempt, now) + timedelta(seconds=wait * factor)
 
 
-def _retry_after_kept(delivery: WebhookDelivery, due: datetime, status: str) -> None:
-    """The answered row is not retried before ``due`` (the schedule's early
-    steps would ask again within seconds), and neither is any other row of
-    its endpoint (``delivery_send`` holds them until then): the later of
-    two waits answered meanwhile, in one statement under the endpoint
-    row's lock, so a shorter one never ends a longer one early."""
-    if status == DeliveryStatus.FAILED:
-        WebhookDelivery.objects.filter(pk=delivery.pk, next_attempt_at__lt=due).update(
-            next_attempt_at=due
-        )
-    later = Q(retry_after_until__isnull=True) | Q(retry_after_until__lt=due)
-    WebhookEndpoint.objects.filter(later, pk=delivery.endpoint_id).update(
-        retry_after_until=due
-    )
+def _retry_after_held(
+    delivery: WebhookDelivery, attempt: Attempt, now: datetime, due: datetime
+) -> None:
+    """Every row of the endpoint waits until ``due`` (``delivery_send`` holds
+    them; ``services.hold``), in its own statement before the settle, so a
+    settle the database refuses cannot take the receiver's wait with it."""
+    hold_set(delivery.endpoint_id, due, _answered(attempt, now))
 
 
 def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
@@ -218,18 +223,26 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
         # One relaxed statement (rows.deliver), which also ends the failing
         # streak as stored if it began before this attempt: another worker
         # may have begun one since the endpoint was loaded with the claim.
-        disabled_at = rows.deliver(delivery, delivered_at=now, **fields)
+        disabled_at, hold_ended = rows.deliver(delivery, delivered_at=now, **fields)
         if disabled_at is not None:
             _streak_disable_undo(endpoint, disabled_at, now)
+        if hold_ended:
+            _held_rows_released(endpoint, _answered(attempt, now))
         _log(delivery, attempt, DeliveryStatus.DELIVERED)
         return DeliveryStatus.DELIVERED
     hold = _retry_after_due(attempt, now)
+    if hold is not None:
+        _retry_after_held(delivery, attempt, now, hold)
     with transaction.atomic():
         if rows.held(delivery).update(**fields) != 1:
             raise ClaimLost
         status = rows.fail(delivery, attempt.error, now)
-        if hold is not None:
-            _retry_after_kept(delivery, hold, status)
+        if hold is not None and status == DeliveryStatus.FAILED:
+            # Not retried before the wait (the schedule's early steps
+            # would ask again within seconds).
+            WebhookDelivery.objects.filter(
+                pk=delivery.pk, next_attempt_at__lt=hold
+            ).update(next_attempt_at=hold)
         if status == DeliveryStatus.FAILED:
             retry_schedule(delivery.pk, now)
         endpoint_failure_count(endpoint, attempt, now)
@@ -267,6 +280,19 @@ def _pause_over(endpoint: WebhookEndpoint, now: datetime) -> None:
     except DatabaseError as exc:
         logger.warning(
             "webhook endpoint pause end not noted",
+            extra={"endpoint": endpoint.public_id, "error_type": type(exc).__name__},
+        )
+
+
+def _held_rows_released(endpoint: WebhookEndpoint, answered: datetime) -> None:
+    """This success ended the endpoint's Retry-After hold (``rows.deliver``):
+    the rows it held are due now. Bookkeeping after the row is settled: if
+    the database refuses it, they come due when the hold would have ended."""
+    try:
+        held_rows_released(endpoint, answered, "a success answered after it")
+    except DatabaseError as exc:
+        logger.warning(
+            "webhook endpoint held rows not released",
             extra={"endpoint": endpoint.public_id, "error_type": type(exc).__name__},
         )
 
@@ -324,15 +350,14 @@ def _hold_back(
 
 def _wait_out(delivery: WebhookDelivery, until: datetime, now: datetime) -> str:
     """Put back a row claimed while its endpoint's receiver asked us to wait
-    (``_retry_after_kept``): nothing was sent, its attempt is undone and the
+    (``services.hold``): nothing was sent, its attempt is undone and the
     endpoint's failing streak untouched; due when the wait ends, as the row
     that was answered (none of the held rows goes before it)."""
-    ends = until.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     with transaction.atomic():  # the row and its schedule together
-        status = _put_back(
-            delivery, due=until, last_error=f"Held until {ends}: {HELD_REASON}"
-        )
+        status = _put_back(delivery, due=until, last_error=held_error(until))
         retry_schedule(delivery.pk, now, until)
+    if held_row_recheck(delivery, until):
+        return status  # the hold ended while the row was put back: due now
     logger.info(
         "webhook delivery held for its endpoint's retry-after",
         extra={
@@ -401,6 +426,9 @@ def _failed_on_our_side(
     dead, for want of attempts or by a discard while it was in flight, which
     would say it never arrived."""
     delivered = attempt is not None and attempt.error is None
+    # A wait our own guards gave (a held-back row) is not the receiver's.
+    if attempt is not None and not attempt.held_back:
+        _retry_after_kept(delivery, attempt, now)
     logger.error(
         "webhook delivery failed on our side",
         extra={
@@ -433,6 +461,28 @@ def _failed_on_our_side(
         )
         return None
     return status
+
+
+def _retry_after_kept(
+    delivery: WebhookDelivery, attempt: Attempt, now: datetime
+) -> None:
+    """The receiver's wait, once more after a settle that failed (the first
+    try came before it, so it is kept if the database took that one: the
+    wait without its spread never lengthens it); an ERROR if it is lost
+    after all: the row is retried on its schedule."""
+    hold = _retry_after_due(attempt, now, spread=False)
+    if hold is None:
+        return
+    try:
+        _retry_after_held(delivery, attempt, now, hold)
+    except DatabaseError as exc:
+        logger.error(
+            "webhook endpoint retry-after hold not recorded",
+            extra={
+                "endpoint": delivery.endpoint.public_id,
+                "error_type": type(exc).__name__,
+            },
+        )
 
 
 def retry_schedule(

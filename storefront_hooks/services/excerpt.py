@@ -1,53 +1,11 @@
 """A receiver's answer as stored for staff (``WebhookDelivery.last_response``):
-every known secret masked, as given (the registry's forms, ``staff_text``'s
-work) and where the answer escapes it: percent-encoded (a form-encoded echo
-of what we sent: %2B, %2F, %3D, in either case, or "/" left raw as urllib's
-quote leaves it), JSON's "\\/" and "\\u002B" (.NET's encoder), JSON-escaped
-then percent-encoded ("%5C%2F", "%5C/"), HTML character references ("&#43;"
-from Go's html/template, "&#x2F;" from OWASP's encoder, "&sol;"), a base64
-key without its "=" padding; and the head of one cut off where the answer
-ends. Only here: the log filter's registry keeps its few forms per secret
-(each log record pays for every form), and no answer is logged.
+every known secret masked in every form the answer may quote it in, and the
+head of one cut off where the answer ends (``integrations.secret_masking``,
+the log filter's masker too); what PostgreSQL cannot store replaced."""
 
-The work per answer scales with the answer (at most
-``STOREFRONT_WEBHOOK_RESPONSE_MAX_BYTES``), not with how many secrets are
-known: they are indexed by their first ``CUT_SECRET_MIN`` characters once
-per copy the registry publishes, and the answer is read once, looking each
-of its windows up."""
-
-import re
-from dataclasses import dataclass
-
-from integrations.secrets_registry import MASK, known_secrets
+from integrations.secret_masking import mask_secrets
+from integrations.secrets_registry import known_secrets
 from integrations.webhooks.messages import storable
-
-# The shortest head of a secret masked at the end of a stored excerpt: as
-# long as the shortest secret the registry masks at all.
-CUT_SECRET_MIN = 8
-_ESCAPE = re.compile(
-    r"%5[cC](?:%2[fF]|/)"  # JSON's "\/", then percent-encoded
-    r"|%[0-9A-Fa-f]{2}|\\/|\\u[0-9A-Fa-f]{4}"
-    r"|&#[0-9]{1,7};|&#[xX][0-9A-Fa-f]{1,6};|&(?:sol|plus|equals);"
-)
-_NAMED = {"&sol;": "/", "&plus;": "+", "&equals;": "="}
-# An escape the answer's end cut short ("...%2", "...%5C%", "...\\u00",
-# "...&#x2").
-_CUT_ESCAPE = re.compile(
-    r"(?:%[0-9A-Fa-f]?|%5[cC]%?2?|\\(?:u[0-9A-Fa-f]{0,3})?"
-    r"|&(?:#[xX]?[0-9A-Fa-f]{0,6}|[a-z]{0,6}))\Z"
-)
-
-
-@dataclass(frozen=True)
-class _Index:
-    """Every form looked for, by its first ``CUT_SECRET_MIN`` characters
-    (longest first in each bucket)."""
-
-    heads: dict[str, tuple[str, ...]]
-
-
-# The registry's copy last indexed, and its index.
-_index_cache: list[tuple[tuple[str, ...] | None, _Index]] = [(None, _Index({}))]
 
 
 def staff_excerpt(excerpt: str) -> str:
@@ -57,109 +15,4 @@ def staff_excerpt(excerpt: str) -> str:
     dropped connection."""
     if not excerpt:
         return excerpt
-    index = _index(known_secrets(fresh=True))
-    spans, cut = _scan(excerpt, index)
-    plain, starts = _unescaped(excerpt)
-    if plain != excerpt:
-        found, plain_cut = _scan(plain, index)
-        spans += [(starts[begin], starts[end]) for begin, end in found]
-        if plain_cut is not None:
-            cut = min(cut, starts[plain_cut]) if cut is not None else starts[plain_cut]
-    if cut is not None:
-        spans.append((cut, len(excerpt)))
-    return storable(_masked(excerpt, spans))
-
-
-def _index(known: tuple[str, ...]) -> _Index:
-    """The index of ``known``, made once per copy the registry publishes (a
-    new tuple at each reload), not at each stored answer."""
-    made_for, index = _index_cache[0]  # one read: a pair, never torn
-    if made_for is not known:
-        index = _index_made(known)
-        _index_cache[0] = (known, index)
-    return index
-
-
-def _index_made(known: tuple[str, ...]) -> _Index:
-    forms: dict[str, None] = {}
-    for secret in known:
-        # The registry's forms hold "\/" escapes; unescaped text holds "/".
-        for form in (secret, secret.replace("\\/", "/")):
-            # A base64 key quoted without its padding.
-            for each in (form, form.rstrip("=")):
-                if len(each) >= CUT_SECRET_MIN:
-                    forms[each] = None
-    heads: dict[str, list[str]] = {}
-    for form in sorted(forms, key=len, reverse=True):
-        heads.setdefault(form[:CUT_SECRET_MIN], []).append(form)
-    return _Index({head: tuple(found) for head, found in heads.items()})
-
-
-def _scan(text: str, index: _Index) -> tuple[list[tuple[int, int]], int | None]:
-    """Where ``text`` holds a form whole, and where the head of one (at
-    least ``CUT_SECRET_MIN`` characters) begins that runs to its end."""
-    spans: list[tuple[int, int]] = []
-    cut = None
-    heads = index.heads
-    for at in range(len(text) - CUT_SECRET_MIN + 1):
-        bucket = heads.get(text[at : at + CUT_SECRET_MIN])
-        if bucket is None:
-            continue
-        whole = next((s for s in bucket if text.startswith(s, at)), None)
-        if whole is not None:
-            spans.append((at, at + len(whole)))
-        elif cut is None and any(s.startswith(text[at:]) for s in bucket):
-            cut = at
-    return spans, cut
-
-
-def _unescaped(text: str) -> tuple[str, list[int]]:
-    """``text`` with its escapes undone, and where each of its characters
-    begins in ``text`` (one entry more: the end of ``text``, where a cut
-    escape ends too)."""
-    cut = _CUT_ESCAPE.search(text)
-    end = cut.start() if cut else len(text)
-    pieces: list[str] = []
-    starts: list[int] = []
-    at = 0
-    for match in _ESCAPE.finditer(text, 0, end):
-        pieces.append(text[at : match.start()])
-        starts.extend(range(at, match.start()))
-        pieces.append(_character(match.group()))
-        starts.append(match.start())
-        at = match.end()
-    pieces.append(text[at:end])
-    starts.extend(range(at, end))
-    starts.append(len(text))
-    return "".join(pieces), starts
-
-
-def _character(escape: str) -> str:
-    """The one character ``escape`` stands for (U+FFFD if none: a reference
-    past Unicode's last code point). Always one: ``_unescaped`` maps each
-    character back to one escape, and two would shift every span after."""
-    if (escape[0] == "%" and len(escape) > 3) or escape == "\\/":
-        return "/"  # "%5C%2F", "%5C/": JSON's "\/" percent-encoded
-    if escape in _NAMED:
-        return _NAMED[escape]
-    if escape.startswith("&#"):
-        digits = escape[2:-1]
-        code = int(digits[1:], 16) if digits[0] in "xX" else int(digits)
-    else:
-        code = int(escape[2:] if escape[0] == "\\" else escape[1:], 16)
-    return chr(code) if code <= 0x10FFFF else "\ufffd"
-
-
-def _masked(text: str, spans: list[tuple[int, int]]) -> str:
-    """``text`` with each span (overlaps joined) replaced by one mask."""
-    out: list[str] = []
-    at = 0
-    for begin, end in sorted(spans):
-        if begin < at:  # overlaps the span masked before
-            if end > at:
-                at = end
-            continue
-        out += [text[at:begin], MASK]
-        at = end
-    out.append(text[at:])
-    return "".join(out)
+    return storable(mask_secrets(excerpt, known_secrets(fresh=True)))

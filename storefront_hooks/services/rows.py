@@ -26,6 +26,7 @@ from storefront_hooks.models import (
     WebhookEndpoint,
 )
 from storefront_hooks.services.clock import stamp
+from storefront_hooks.services.hold import hold_end
 
 # Each delay is drawn from +-20 % of its step, so endpoints that failed
 # together do not all come back in the same second.
@@ -85,13 +86,14 @@ TAKEN_BACK = (DeliveryStatus.FAILED, DeliveryStatus.DEAD)
 
 def _relaxed_delivered(
     row: WebhookDelivery, values: dict[str, Any], running: str
-) -> tuple[int, datetime | None] | None:
+) -> tuple[int, datetime | None, bool] | None:
     """Settle a claimed delivery as delivered and end its endpoint's failing
-    streak if it began before this attempt (``DeliveryRows.deliver``), in one
-    statement that commits without waiting for the disk (one round trip).
-    Returns how many rows were settled (0: the claim is gone, nothing
-    written) and when the endpoint was disabled for the streak it ended (or
-    None); None (nothing done) off PostgreSQL or inside a caller's
+    streak if it began before this attempt and its Retry-After hold if an
+    earlier answer set it (``DeliveryRows.deliver``), in one statement that
+    commits without waiting for the disk (one round trip). Returns how many
+    rows were settled (0: the claim is gone, nothing written), when the
+    endpoint was disabled for the streak it ended (or None) and whether it
+    ended a hold; None (nothing done) off PostgreSQL or inside a caller's
     transaction, whose commit it would relax too.
 
     Only for a delivery's settle (and its claim, ``services.claim``): a
@@ -106,7 +108,7 @@ def _relaxed_delivered(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchone()
-    return (0, None) if found is None else (1, found[0])
+    return (0, None, False) if found is None else (1, found[0], bool(found[1]))
 
 
 def _relaxed_delivered_sql(fields: list[str]) -> str:
@@ -118,17 +120,30 @@ def _relaxed_delivered_sql(fields: list[str]) -> str:
     def col(name: str) -> str:
         return quote(meta.get_field(name).column)
 
+    def e_name(name: str) -> str:
+        return quote(e_meta.get_field(name).column)
+
     def e_col(name: str) -> str:
-        return f"{endpoints}.{quote(e_meta.get_field(name).column)}"
+        return f"{endpoints}.{e_name(name)}"
 
     sets = ", ".join(f"{col(k)} = %s" for k in fields)
-    since = quote(e_meta.get_field("failing_since").column)
+    since, until = e_col("failing_since"), e_col("retry_after_until")
+    noted = e_col("retry_after_answered_at")
+    streak = (
+        f"({since} < settled.attempted_at "
+        f"OR {since} = settled.attempted_at AND settled.taken_back)"
+    )
+    hold = (
+        f"({until} IS NOT NULL AND ({noted} IS NULL OR {noted} < settled.answered_at))"
+    )
     # Identifiers from the models, quoted; values are parameters. The
     # endpoint's row is written (and locked) only if it has a streak older
     # than this attempt (or as old, when the sweeper took the row back: the
-    # streak it began is this attempt's), so successes to a healthy endpoint
-    # never queue on it. ``before`` is the row as this statement found it.
-    # Under this claim, see SETTLED_AFTER_CLAIM.
+    # streak it began is this attempt's) or a hold an earlier answer set
+    # (services.hold), so successes to a healthy endpoint never queue on it.
+    # One UPDATE of it (two in one statement would race each other).
+    # ``before`` is the row as this statement found it. Under this claim,
+    # see SETTLED_AFTER_CLAIM.
     return (
         f"WITH settled AS (UPDATE {table} SET {sets} "  # noqa: S608
         f"FROM {RELAXED_FROM}, (SELECT {col('status')} AS was FROM {table} "
@@ -137,19 +152,34 @@ def _relaxed_delivered_sql(fields: list[str]) -> str:
         f"AND {table}.{col('status')} IN (%s, %s, %s, %s) "
         f"AND {table}.{col('claimed_at')} = %s "
         f"RETURNING {table}.{col('endpoint')} AS endpoint_id, "
-        f"{table}.{col('claimed_at')} AS attempted_at, before.was), "
-        f"streak AS (UPDATE {endpoints} SET {since} = NULL FROM settled "
-        f"WHERE {e_col('id')} = settled.endpoint_id "
-        f"AND ({endpoints}.{since} < settled.attempted_at "
-        f"OR {endpoints}.{since} = settled.attempted_at "
-        f"AND settled.was IN (%s, %s)) "
+        f"{table}.{col('claimed_at')} AS attempted_at, "
+        f"before.was IN (%s, %s) AS taken_back, "
+        f"{table}.{col('last_attempt_at')} + {table}.{col('last_duration_ms')} "
+        f"* INTERVAL '1 millisecond' AS answered_at), "
+        f"ended AS (UPDATE {endpoints} SET "
+        f"{e_name('failing_since')} = CASE WHEN {streak} THEN NULL ELSE {since} END, "
+        f"{e_name('retry_after_until')} = CASE WHEN {hold} THEN NULL ELSE {until} END, "
+        f"{e_name('retry_after_answered_at')} = "
+        f"CASE WHEN {hold} THEN settled.answered_at ELSE {noted} END "
+        f"FROM settled WHERE {e_col('id')} = settled.endpoint_id "
+        f"AND ({streak} OR {hold}) "
         f"RETURNING {e_col('enabled')}, {e_col('disabled_reason')}, "
-        f"{e_col('disabled_at')}) "
-        f"SELECT streak.{quote(e_meta.get_field('disabled_at').column)} "
-        f"FROM settled LEFT JOIN streak ON NOT streak."
-        f"{quote(e_meta.get_field('enabled').column)} AND streak."
-        f"{quote(e_meta.get_field('disabled_reason').column)} LIKE %s"
+        f"{e_col('disabled_at')}, {since} IS NULL AS streak_over, "
+        f"{until} IS NULL AND {noted} = settled.answered_at AS hold_over) "
+        f"SELECT CASE WHEN ended.streak_over AND NOT ended.{e_name('enabled')} "
+        f"AND ended.{e_name('disabled_reason')} LIKE %s "
+        f"THEN ended.{e_name('disabled_at')} END, "
+        f"COALESCE(ended.hold_over, FALSE) FROM settled LEFT JOIN ended ON TRUE"
     )
+
+
+def _hold_ended(endpoint_id: int, values: dict[str, Any]) -> bool:
+    """``hold_end`` for this success, answered ``last_duration_ms`` after its
+    ``last_attempt_at`` (the ORM path; the relaxed statement does it too)."""
+    at, took = values.get("last_attempt_at"), values.get("last_duration_ms")
+    if at is None or took is None:
+        return False
+    return hold_end(endpoint_id, at + timedelta(milliseconds=took))
 
 
 def in_callers_transaction() -> bool:
@@ -195,26 +225,29 @@ class DeliveryRows(LeasedRows):
         )
         return updated == 1
 
-    def deliver(self, row: Any, **fields: Any) -> datetime | None:
+    def deliver(self, row: Any, **fields: Any) -> tuple[datetime | None, bool]:
         """Mark a claimed row delivered (and ``fields``) and end its
         endpoint's failing streak if it began before this attempt (the
         claim), or at it if the sweeper took the row back (that streak is
         this attempt's own, counted as lost: TAKEN_BACK). A failure
         committed meanwhile whose attempt began later may have been answered
         after this success, so its streak stands (it began at most an
-        attempt's duration after the endpoint's last success). Returns when
-        the endpoint was disabled for the streak this success ended (the
-        failure that disabled it was settled while this answer was on its
-        way), else None. Raises ClaimLost if the claim is gone (nothing
+        attempt's duration after the endpoint's last success). Ends the
+        endpoint's Retry-After hold if an answer before this one set it
+        (``services.hold``; the answer's time is ``last_attempt_at`` plus
+        ``last_duration_ms``). Returns when the endpoint was disabled for
+        the streak this success ended (the failure that disabled it was
+        settled while this answer was on its way), else None, and whether
+        it ended a hold. Raises ClaimLost if the claim is gone (nothing
         written)."""
         values = {"status": DeliveryStatus.DELIVERED, "last_error": ""}
         values.update(next_attempt_at=None, **fields)
         settled = _relaxed_delivered(row, values, self.running)
         if settled is not None:
-            updated, disabled_at = settled
+            updated, disabled_at, hold_ended = settled
             if updated != 1:
                 raise ClaimLost
-            return disabled_at
+            return disabled_at, hold_ended
         with transaction.atomic():
             claimed = self.model.objects.filter(
                 pk=row.pk,
@@ -225,6 +258,7 @@ class DeliveryRows(LeasedRows):
             was = locked.first()
             if was is None or claimed.update(**values) != 1:
                 raise ClaimLost
+            hold_ended = _hold_ended(row.endpoint_id, values)
             begun = Q(failing_since__lt=row.claimed_at)
             if was in TAKEN_BACK:
                 begun |= Q(failing_since=row.claimed_at)
@@ -235,8 +269,8 @@ class DeliveryRows(LeasedRows):
             for enabled, reason, disabled_at in found:
                 ended.update(failing_since=None)
                 if not enabled and reason.startswith(STREAK_DISABLED_PREFIX):
-                    return disabled_at
-        return None
+                    return disabled_at, hold_ended
+        return None, hold_ended
 
     def fail(
         self,
