@@ -30,9 +30,24 @@ def start_serve(addr: str, env: dict[str, str], log: Path) -> subprocess.Popen:
 
 def stop_serve(proc: subprocess.Popen) -> None:
     """Kill serve's whole session: a child may outlive serve itself."""
-    with contextlib.suppress(ProcessLookupError):  # all of it already ended
-        os.killpg(proc.pid, signal.SIGKILL)
+    kill_session(proc.pid)
     proc.wait()
+
+
+def kill_session(leader: int) -> None:
+    """SIGKILL to every process of the session ``leader`` started (serve's:
+    its worker leads a process group of its own there), found in /proc."""
+    with contextlib.suppress(ProcessLookupError):  # all of it already ended
+        os.killpg(leader, signal.SIGKILL)
+    for entry in Path("/proc").iterdir():
+        try:
+            # pid (comm) state ppid pgrp session ...: comm may hold spaces.
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except (OSError, ValueError):  # not a process, or ended since listed
+            continue
+        if entry.name.isdigit() and int(fields[3]) == leader:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGKILL)
 
 
 def run_serve(addr: str, env: dict[str, str]) -> subprocess.CompletedProcess:

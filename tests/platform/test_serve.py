@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.platform.conftest import MANAGE, ROOT, serve_port, sqlite_copy
+from tests.platform.serve_run import kill_session
 
 STARTUP_SECONDS = 30
 
@@ -62,9 +63,9 @@ class Serve:
             return response.status
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        # The whole session: the worker leads a process group of its own.
+        kill_session(self.proc.pid)
+        self.proc.wait()
         self._out.close()
 
 

@@ -1,10 +1,13 @@
 """Run the web server and a django-q2 worker together, for development.
 
-Both run as child processes. Ctrl-C or SIGTERM stops both and exits 0; if
+Both run as child processes, the worker in a process group of its own (a
+terminal's Ctrl-C reaches serve, which stops it by SIGTERM to its own
+process). Ctrl-C or SIGTERM stops both and exits 0; if
 either child dies on its own the other is stopped and the command exits
 non-zero, so a half-running system never goes unnoticed.
 """
 
+import contextlib
 import http.client
 import math
 import os
@@ -76,7 +79,7 @@ class Command(OneLineCommand):
         self._child_env = child_environment(host, port)
         try:
             children["web server"] = self._spawn("runserver", addr, "--noreload")
-            children["worker"] = self._spawn("qcluster")
+            children["worker"] = self._spawn("qcluster", own_group=True)
             for name, child in children.items():
                 self.stdout.write(f"Started {name} (pid {child.pid})")
             self.stdout.flush()
@@ -93,12 +96,19 @@ class Command(OneLineCommand):
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._stop_requested = signum
 
-    def _spawn(self, *command: str) -> subprocess.Popen:
+    def _spawn(self, *command: str, own_group: bool = False) -> subprocess.Popen:
+        """The command in a child. The web server shares serve's process group:
+        a terminal's Ctrl-C reaches it even if serve is stuck. ``own_group``
+        (the worker): a group of its own, so the signals a terminal sends the
+        foreground group reach serve only, which stops it by SIGTERM (a
+        django-q2 cluster signalled twice, or whose sentinel the group's
+        signal killed, hangs in its stop)."""
         manage = str(settings.BASE_DIR / "manage.py")
-        env = self._child_env
-        # Same process group on purpose: a Ctrl-C in the terminal reaches the
-        # children even if this process is stuck.
-        return subprocess.Popen([sys.executable, manage, *command], env=env)  # noqa: S603
+        return subprocess.Popen(  # noqa: S603
+            [sys.executable, manage, *command],
+            env=self._child_env,
+            process_group=0 if own_group else None,
+        )
 
     def _watch(
         self, children: dict[str, subprocess.Popen], host: str, port: int
@@ -139,6 +149,8 @@ class Command(OneLineCommand):
         self.stdout.flush()
 
     def _stop_all(self, children: dict[str, subprocess.Popen], timeout: float) -> None:
+        # SIGTERM to each child's own process only: the worker's cluster stops
+        # its sentinel and workers in turn.
         for child in children.values():
             if child.poll() is None:
                 child.terminate()
@@ -150,6 +162,17 @@ class Command(OneLineCommand):
                 self.stderr.write(f"{name} did not stop in {timeout:.0f}s; killing it")
                 child.kill()
                 child.wait()
+        # The worker's group, not serve's: what a killed cluster leaves behind.
+        if "worker" in children:
+            _kill_group(children["worker"].pid)
+
+
+def _kill_group(leader: int) -> None:
+    """SIGKILL to what is left of the worker's process group (its sentinel
+    and workers outlive a killed cluster). Safe once the leader is reaped: a
+    pid is not given out again while a group still bears it."""
+    with contextlib.suppress(ProcessLookupError):  # all of it already ended
+        os.killpg(leader, signal.SIGKILL)
 
 
 def child_environment(host: str, port: str) -> dict[str, str]:
