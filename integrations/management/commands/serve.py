@@ -101,8 +101,8 @@ class Command(OneLineCommand):
         a terminal's Ctrl-C reaches it even if serve is stuck. ``own_group``
         (the worker): a group of its own, so the signals a terminal sends the
         foreground group reach serve only, which stops it by SIGTERM (a
-        django-q2 cluster signalled twice, or whose sentinel the group's
-        signal killed, hangs in its stop)."""
+        django-q2 cluster whose sentinel the group's signal killed hangs in
+        its stop; read from its code, one signalled twice can too)."""
         manage = str(settings.BASE_DIR / "manage.py")
         return subprocess.Popen(  # noqa: S603
             [sys.executable, manage, *command],
