@@ -458,6 +458,14 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
         )
         return _result(self.call("GET", path, operation="get_purchase_order"))
 
+    def purchase_order_held(self, external_id: str) -> PurchaseOrderResult | None:
+        # An upsert of an order NetSuite approved or received would replace
+        # (or be refused replacing) received lines: read it first instead.
+        path = self.purchase_order_path(external_id)
+        return self.none_if_not_found(
+            lambda: _result(self.call("GET", path, operation="get_purchase_order"))
+        )
+
     def purchase_order_fetch(self, external_reference: str) -> PurchaseOrderResult:
         reference = quote(external_reference, safe="")
         return _result(
