@@ -37,7 +37,14 @@ def currency_ref(
             )
         return found
 
-    key = fingerprint(account=adapter.account.pk, provider=adapter.code, code=code)
+    # The ERP's host too: NetSuite numbers currencies per company, and an
+    # account pointed at another company must not send the old one's ids.
+    key = fingerprint(
+        account=adapter.account.pk,
+        provider=adapter.code,
+        host=adapter.base_url,
+        code=code,
+    )
     return str(
         get_or_compute("erp_currency", key, ttl=CURRENCY_TTL_SECONDS, compute=ask)
     )
