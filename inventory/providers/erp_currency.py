@@ -20,8 +20,8 @@ def currency_ref(
     adapter: Any, currency: str, look_up: Callable[[str], str | None]
 ) -> str:
     """The ERP's id of ``currency`` (ISO 4217): ``look_up(code)`` asks the
-    ERP (None: it has none), its answer kept per account; a refusal is not
-    kept, so a currency staff add is found on the next send."""
+    ERP (None: it has none), its answer kept per account and ERP host; a
+    refusal is not kept, so a currency staff add is found on the next send."""
     try:
         code = money.validate_currency(currency)
     except money.MoneyError as error:
