@@ -532,6 +532,13 @@ class InventoryAdapter(BaseAdapter):
             lambda: self.purchase_order_fetch(external_reference)
         )
 
+    def purchase_order_held(self, external_id: str) -> PurchaseOrderResult | None:
+        """The order the ERP holds under our ``external_id``, asked before a
+        send whose earlier answer was lost is repeated; None when it holds
+        none, or (the default) when the ERP is not asked: its upsert key
+        answers the first order again (TradeGecko's Idempotency-Key)."""
+        return None
+
     def item_levels_fetch(self, sku: str) -> StockLevelPage:
         """The levels of the live item ``sku`` now (``looks_up_items``); its
         "no such live item" is ``Rejected`` ``not_found``. ``has_more``: the

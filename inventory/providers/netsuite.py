@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -34,18 +33,19 @@ from inventory.providers.base import (
     LevelsQuery,
     PurchaseOrderRequest,
     PurchaseOrderResult,
-    PurchaseOrderStatus,
     StockLevelPage,
     StockLevelRecord,
     UnreadableLevel,
     readable_levels,
     whole_units,
 )
+from inventory.providers.erp_currency import currency_ref
 from inventory.providers.netsuite_m2m import (
     M2M_CREDENTIALS,
     TOKEN_PATH,
     NetSuiteM2MTokens,
 )
+from inventory.providers.netsuite_orders import purchase_order_body, read_order
 
 SUITEQL_PATH = "/query/v1/suiteql"
 PURCHASE_ORDER_PATH = "/record/v1/purchaseOrder"
@@ -75,18 +75,6 @@ LEVELS_QUERY = (
     "TO_CHAR(item.lastmodifieddate, 'YYYY-MM-DD\"T\"HH24:MI:SS') AS lastmodified "
     "FROM inventoryitemlocations iil JOIN item ON item.id = iil.item"
 )
-# orderStatus codes of a purchase order (NetSuite's record browser).
-_S = PurchaseOrderStatus
-ORDER_STATUSES: Mapping[str, PurchaseOrderStatus] = {
-    "A": _S.SENT,  # Pending Supervisor Approval
-    "B": _S.CONFIRMED,  # Pending Receipt
-    "C": _S.CANCELLED,  # Rejected by Supervisor
-    "D": _S.CONFIRMED,  # Partially Received
-    "E": _S.CONFIRMED,  # Pending Billing/Partially Received
-    "F": _S.RECEIVED,  # Pending Bill
-    "G": _S.RECEIVED,  # Fully Billed
-    "H": _S.CANCELLED,  # Closed
-}
 _REJECTIONS: Mapping[int, str] = {
     400: "invalid_request",
     404: "not_found",
@@ -445,6 +433,7 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
                 "NetSuite has no item for SKU " + ", ".join(missing)[:200],
                 code="unknown_sku",
             )
+        currency = currency_ref(self, request.currency, self._currency_listed)
         path = self.purchase_order_path(request.external_id)
         self.call(
             "PUT",
@@ -453,14 +442,22 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
             # An upsert that finds the order adds unkeyed lines to its own
             # unless the sublist is replaced: a retry would order them twice.
             params={"replace": "item"},
-            json=purchase_order_body(self, request, ids),
+            json=purchase_order_body(self, request, ids, currency),
             allow_empty=True,
         )
-        return _result(self.call("GET", path, operation="get_purchase_order"))
+        return read_order(self.call("GET", path, operation="get_purchase_order"))
+
+    def purchase_order_held(self, external_id: str) -> PurchaseOrderResult | None:
+        # An upsert of an order NetSuite approved or received would replace
+        # (or be refused replacing) received lines: read it first instead.
+        path = self.purchase_order_path(external_id)
+        return self.none_if_not_found(
+            lambda: read_order(self.call("GET", path, operation="get_purchase_order"))
+        )
 
     def purchase_order_fetch(self, external_reference: str) -> PurchaseOrderResult:
         reference = quote(external_reference, safe="")
-        return _result(
+        return read_order(
             self.call(
                 "GET",
                 f"{PURCHASE_ORDER_PATH}/{reference}",
@@ -486,6 +483,18 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
                 found[str(row.get("itemid"))] = str(row.get("id"))
         return found
 
+    def _currency_listed(self, code: str) -> str | None:
+        """The internal id of the currency record whose symbol is ``code``
+        (a record's symbol is its ISO 4217 code); None when there is none."""
+        query = (
+            "SELECT id, symbol FROM currency WHERE symbol = "  # noqa: S608
+            f"{suiteql_literal(code)} ORDER BY id"
+        )
+        for row in self._every_row(query, operation="netsuite_currency"):
+            if row.get("symbol") == code and _ID.fullmatch(str(row.get("id"))):
+                return str(row["id"])
+        return None
+
     def _every_row(self, query: str, *, operation: str) -> list[dict[str, Any]]:
         """Every row of a query of at most MAX_PAGE_SIZE rows or a few pages
         more (an IN list's answer), page after page while ``hasMore``."""
@@ -501,35 +510,6 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
 
     def purchase_order_path(self, external_id: str) -> str:
         return f"{PURCHASE_ORDER_PATH}/eid:{quote(external_id, safe='')}"
-
-
-def purchase_order_body(
-    adapter: NetSuiteAdapter, request: PurchaseOrderRequest, item_ids: dict[str, str]
-) -> dict[str, Any]:
-    """The record. Each rate is a Decimal from its exact decimal text, written
-    as a JSON number digit for digit (``exact_json_numbers``): money never
-    passes through a float, and no text of the request is touched."""
-    lines = []
-    for line in request.lines:
-        entry: dict[str, Any] = {
-            "item": {"id": item_ids[line.sku]},
-            "quantity": line.quantity,
-        }
-        if line.unit_cost:
-            rate = adapter.to_provider_decimal(line.unit_cost, request.currency)
-            entry["rate"] = Decimal(rate)
-        lines.append(entry)
-    body: dict[str, Any] = {
-        "externalId": request.external_id,
-        "entity": {"id": request.supplier_code},
-        "location": {"id": request.location_code},
-        "item": {"items": lines},
-    }
-    if request.memo:
-        body["memo"] = request.memo[:999]
-    if request.expected_at is not None:
-        body["dueDate"] = request.expected_at.astimezone(UTC).date().isoformat()
-    return body
 
 
 def _level(row: Mapping[str, Any]) -> StockLevelRecord:
@@ -550,24 +530,6 @@ def _level(row: Mapping[str, Any]) -> StockLevelRecord:
         location_code=str(location),
         on_hand=on_hand,
         modified_at=modified_at(row.get("lastmodified")),
-    )
-
-
-def _result(record: Mapping[str, Any]) -> PurchaseOrderResult:
-    order_status = record.get("orderStatus")
-    code = order_status.get("id") if isinstance(order_status, dict) else None
-    reference = record.get("id")
-    # Text only: a list or object would not even hash for the lookup.
-    if not reference or not isinstance(code, str) or code not in ORDER_STATUSES:
-        raise Unknown(
-            "NetSuite sent a purchase order without id or status",
-            code="malformed_response",
-        )
-    return PurchaseOrderResult(
-        external_reference=str(reference),
-        status=ORDER_STATUSES[code],
-        external_id=str(record.get("externalId") or ""),
-        raw_status=str(order_status.get("refName") or code),
     )
 
 

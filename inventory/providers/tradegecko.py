@@ -40,6 +40,7 @@ from inventory.providers.base import (
     StockLevelRecord,
     level_problem,
 )
+from inventory.providers.erp_currency import currency_ref
 from inventory.providers.tradegecko_paging import (
     ASCENDING,
     PageCursor,
@@ -62,6 +63,8 @@ SIGNATURE_HEADER = "X-Gecko-Signature"
 DELIVERY_HEADER = "X-Gecko-Delivery"
 # TradeGecko's largest page (default 50).
 MAX_PAGE_SIZE = 250
+# ISO 4217 has fewer than 200 currencies: one page, a few more at most.
+CURRENCY_PAGES = 4
 _S = PurchaseOrderStatus
 PO_STATUSES: Mapping[str, PurchaseOrderStatus] = {
     "draft": _S.DRAFT,
@@ -174,9 +177,10 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     # A full run's next page starts before the place the page before ended
     # (tradegecko_paging): its levels read again are counted once.
     pages_overlap: ClassVar[bool] = True
-    # 300 requests per 300 seconds per application and account.
+    # 300 requests per 300 seconds per application and account: a full
+    # burst plus a window's refill (30 + 0.9 x 300) stays within it.
     default_limits: ClassVar[Mapping[str, float]] = {
-        "rate_limit_per_second": 1.0,
+        "rate_limit_per_second": 0.9,
         "rate_limit_burst": 30,
     }
     # TradeGecko performs a POST carrying the same Idempotency-Key once
@@ -315,7 +319,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     ) -> PurchaseOrderResult:
         """POST with an Idempotency-Key made from our external id: the same
         request again (within TradeGecko's 24 hours) answers the same order."""
-        variants = self._line_variants(request)
+        variants, currency_id = self._look_ups(request)
         lines = [
             {
                 "variant_id": variants[line.sku],
@@ -336,6 +340,8 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             "company_id": _numeric_id(request.supplier_code, "supplier"),
             "stock_location_id": _numeric_id(request.location_code, "location"),
             "reference_number": request.external_id,
+            # Left out, TradeGecko reads the prices in the account's default.
+            "currency_id": currency_id,
             "status": "active",
             "purchase_order_line_items": lines,
         }
@@ -352,16 +358,36 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         )
         return _result(_object(data, "purchase_order"))
 
-    def _line_variants(self, request: PurchaseOrderRequest) -> dict[str, int]:
-        """Each line's variant id, asked before the POST: a look-up whose
-        answer was lost or unreadable placed no order, so it is not processed
-        (a send that may have placed one starts its key's 24 hours)."""
+    def _look_ups(self, request: PurchaseOrderRequest) -> tuple[dict[str, int], int]:
+        """Each line's variant id and the currency's id, asked before the
+        POST: a look-up whose answer was lost or unreadable placed no order,
+        so it is not processed (a send that may have placed one starts its
+        key's 24 hours)."""
         try:
-            return {sku: self.variant_id(sku) for sku in {x.sku for x in request.lines}}
+            skus = {x.sku for x in request.lines}
+            variants = {sku: self.variant_id(sku) for sku in skus}
+            return variants, int(
+                currency_ref(self, request.currency, self._currency_listed)
+            )
         except Unknown as error:
             raise NotProcessed(
                 error.message, code=error.code, http_status=error.http_status
             ) from error
+
+    def _currency_listed(self, code: str) -> str | None:
+        # Its currencies index (``iso``, ``id``), paged as any index.
+        for page in range(1, CURRENCY_PAGES + 1):
+            params = {"limit": MAX_PAGE_SIZE, "page": page}
+            data = self.send(
+                "GET", "/currencies", operation="tradegecko_currency", params=params
+            )
+            listed = _list(data, "currencies")
+            for currency in listed:
+                if currency.get("iso") == code and _is_id(currency.get("id")):
+                    return str(currency["id"])
+            if len(listed) < MAX_PAGE_SIZE:
+                return None
+        return None
 
     def purchase_order_fetch(self, external_reference: str) -> PurchaseOrderResult:
         data = self.send(
@@ -500,6 +526,10 @@ def _variant_id(value: Any) -> int:
             code="malformed_event",
         )
     return value
+
+
+def _is_id(value: Any) -> bool:
+    return type(value) is int and 0 < value <= _ID_MAX
 
 
 def _wanted_skus(skus: tuple[str, ...]) -> frozenset[str]:

@@ -119,7 +119,9 @@ def _placed(
     """The ERP's order. One it answered before (its reference is stored) is
     followed back, not upserted again: an ERP whose idempotency keys lapse
     (TradeGecko's live 24 hours) would place a second order with the
-    supplier. One the ERP no longer has is placed again. One whose answer
+    supplier. One the ERP no longer has is placed again. One sent before
+    without an answer is first asked for by our id where the ERP can say
+    (``purchase_order_held``). One whose answer
     was lost longer ago than the ERP keeps the key is left to staff; once
     they checked it, a lost answer is a draft's again (``_checked_lost``)."""
     if order.external_reference:
@@ -129,6 +131,12 @@ def _placed(
     if not checked:
         _key_lapsed_check(adapter, order)
     rows = PurchaseOrder.objects.filter(pk=order.pk)
+    if rows.filter(send_tried_at__isnull=False).exists():
+        # A send whose answer was lost may have placed it: an ERP that can
+        # say (NetSuite, by our external id) is asked before sending again.
+        held = adapter.purchase_order_held(request.external_id)
+        if held is not None:
+            return stored_reference_check(held)
     # The key's life runs from the first send without an answer kept.
     first = (rows if checked else rows.filter(send_tried_at__isnull=True)).update(
         send_tried_at=Now()

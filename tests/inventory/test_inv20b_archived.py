@@ -229,6 +229,7 @@ def test_a_purchase_order_takes_the_live_variant_of_a_reused_sku():
     created = tg.load("purchase_order_created.json")["body"]
     adapter = TradeGeckoAdapter(tg.make_account())
     with responses.RequestsMock() as rsps:
+        tg.currencies(rsps)
         rsps.get(tg.VARIANTS, json={"variants": [archived, live]})
         posted = rsps.post(f"{tg.BASE}/purchase_orders", status=201, json=created)
         adapter.purchase_order_upsert(_order(VARIANT["sku"]))

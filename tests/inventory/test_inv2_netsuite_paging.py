@@ -245,6 +245,7 @@ def test_an_order_of_2500_skus_finds_every_item(rsps):
     skus = [f"P-{n:05d}" for n in range(2500)]
     items = {sku: str(10_000 + n) for n, sku in enumerate(skus)}
     fake = FakeSuiteQL([], items)
+    ns.currencies(rsps)  # asked first: its matcher leaves the item queries
     rsps.add_callback(responses.POST, ns.SUITEQL, callback=fake)
     record = f"{ns.BASE}/record/v1/purchaseOrder/eid:{ns.PO_EXTERNAL_ID}"
     rsps.put(record, status=204)

@@ -63,6 +63,7 @@ class Gecko:
         return 201, {}, json.dumps(body)
 
     def install(self, rsps) -> None:
+        tg.currencies(rsps)
         rsps.add(
             "GET", f"{tg.BASE}/variants", json={"variants": [{"id": 7, "sku": "A"}]}
         )

@@ -68,6 +68,7 @@ def test_a_tradegecko_send_answered_with_an_odd_status_is_kept_with_its_error():
     account = tg.make_account()
     order = _order(status="draft")
     with responses.RequestsMock() as rsps:
+        tg.currencies(rsps)
         rsps.add(
             "GET", f"{tg.BASE}/variants", json={"variants": [{"id": 7, "sku": "A"}]}
         )
@@ -100,6 +101,7 @@ def test_a_tradegecko_refusal_names_its_fields_whatever_their_shape(errors, show
     account = tg.make_account()
     order = _order(status="draft")
     with responses.RequestsMock() as rsps:
+        tg.currencies(rsps)
         rsps.add(
             "GET", f"{tg.BASE}/variants", json={"variants": [{"id": 7, "sku": "A"}]}
         )
@@ -125,6 +127,7 @@ def test_a_tradegecko_supplier_code_of_no_ascii_digits_is_refused_before_a_call(
     order.supplier.code = supplier_code
     order.supplier.save()
     with responses.RequestsMock() as rsps:
+        tg.currencies(rsps)
         rsps.add(
             "GET", f"{tg.BASE}/variants", json={"variants": [{"id": 7, "sku": "A"}]}
         )

@@ -48,6 +48,7 @@ class ForgetfulGecko:
         return 201, {}, json.dumps({"purchase_order": self.orders[number]})
 
     def install(self, rsps) -> None:
+        tg.currencies(rsps)
         rsps.add(
             "GET", f"{tg.BASE}/variants", json={"variants": [{"id": 7, "sku": "A"}]}
         )

@@ -88,6 +88,7 @@ def _send_racing_found(order: PurchaseOrder, rsps) -> None:
     """Staff send the unresolved order again (checked); while TradeGecko
     places it, another staff member records the order they found."""
     variant = tg.load("variants_first_page.json")["body"]["variants"][3]
+    tg.currencies(rsps)
     rsps.get(tg.VARIANTS, json={"variants": [{**variant, "sku": "A"}]})
     rsps.get(ORDER_URL, json=_at_gecko(order.public_id))
 
@@ -119,6 +120,7 @@ def test_two_sends_again_in_flight_keep_the_first_and_say_so(order):
     """The same guard: two staff send it again (checked) at once."""
     variant = tg.load("variants_first_page.json")["body"]["variants"][3]
     with responses.RequestsMock() as rsps:
+        tg.currencies(rsps)
         rsps.get(tg.VARIANTS, json={"variants": [{**variant, "sku": "A"}]})
         PurchaseOrder.objects.filter(pk=order.pk).update(
             external_reference=str(ERP_ID), status="sent"

@@ -94,6 +94,7 @@ def test_a_failed_look_up_leaves_the_order_sendable_a_day_later(answer):
     )
 
     with responses.RequestsMock() as rsps:
+        tg.currencies(rsps)
         rsps.add("GET", tg.VARIANTS, json={"variants": [{"id": 7, "sku": "A"}]})
         rsps.add(
             "POST",

@@ -121,8 +121,38 @@ def levels_since(rsps, account) -> LevelsPaging:
     return LevelsPaging(query=LevelsQuery(since=since, limit=2), expected=EXPECTED)
 
 
+# Currency records by ISO code (their symbol): internal ids as a fresh account
+# numbers them.
+CURRENCY_IDS = {"USD": "1", "GBP": "2", "CAD": "3", "EUR": "4", "JPY": "5", "KWD": "6"}
+
+
+def currencies(rsps, listed: dict[str, str] | None = None) -> None:
+    """SuiteQL's answer to the currency look-up (its query names the
+    symbol): the record of the code asked when ``listed`` has it."""
+    table = CURRENCY_IDS if listed is None else listed
+
+    def answer(request: requests.PreparedRequest):
+        query = json.loads(request.body or b"{}").get("q", "")
+        rows = [
+            {"links": [], "id": number, "symbol": symbol}
+            for symbol, number in table.items()
+            if f"symbol = '{symbol}'" in query
+        ]
+        page = {"items": rows, "count": len(rows), "hasMore": False, "offset": 0}
+        return 200, {}, json.dumps({**page, "totalResults": len(rows)})
+
+    rsps.add_callback(
+        "POST", SUITEQL, callback=answer, match=[query_contains("FROM currency")]
+    )
+
+
 def po_create_idempotent(rsps, account) -> PurchaseOrderRequest:
-    rsps.post(SUITEQL, json=load("suiteql_items.json"))
+    currencies(rsps)
+    rsps.post(
+        SUITEQL,
+        json=load("suiteql_items.json"),
+        match=[query_lacks("FROM currency")],
+    )
     record = f"{BASE}/record/v1/purchaseOrder"
     rsps.put(
         f"{record}/eid:{PO_EXTERNAL_ID}",

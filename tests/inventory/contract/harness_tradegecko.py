@@ -128,6 +128,7 @@ def levels_since(rsps, account) -> LevelsPaging:
 
 def po_create_idempotent(rsps, account) -> PurchaseOrderRequest:
     variant = load("variants_first_page.json")["body"]["variants"][3]
+    currencies(rsps)
     rsps.get(
         VARIANTS,
         json={"variants": [variant]},
@@ -237,3 +238,23 @@ def webhook_valid(rsps, account) -> InventoryWebhook:
 
 def webhook_forged(rsps, account) -> InventoryWebhook:
     return _webhook(secret="not-the-app-secret")
+
+
+CURRENCIES = f"{BASE}/currencies"
+# EUR and USD in the recording's shape (it lists neither); SGD is id 4, the
+# currency_id of the recorded purchase orders.
+CURRENCY_IDS = {"SGD": 4, "EUR": 2051, "USD": 2052}
+
+
+def currencies(rsps, listed: dict[str, int] | None = None) -> None:
+    """``GET /currencies`` (a purchase order's ``currency_id`` is looked up
+    there): the recorded list, plus ``listed`` (EUR and USD by default)."""
+    body = load("currencies.json")["body"]
+    extra = CURRENCY_IDS if listed is None else listed
+    recorded = {c["iso"] for c in body["currencies"]}
+    body["currencies"] += [
+        {"id": number, "iso": iso, "name": iso, "rate": "1.0", "precision": 2}
+        for iso, number in extra.items()
+        if iso not in recorded
+    ]
+    rsps.get(CURRENCIES, json=body)

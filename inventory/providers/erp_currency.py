@@ -1,0 +1,50 @@
+"""An order's currency as the ERP's own record: TradeGecko's ``currency_id``,
+NetSuite's currency reference. Without it each ERP reads the prices in its
+default (or the vendor's) currency. Looked up by ISO code and kept an hour
+in the shared response cache; a code the ERP has no currency for is refused
+(``unknown_currency``, stored on the order for staff), never sent bare."""
+
+from collections.abc import Callable
+from typing import Any
+
+from integrations import money
+from integrations.errors import Rejected
+from integrations.response_cache import fingerprint, get_or_compute
+
+# Currencies are set up once per ERP; an hour bounds how long one deleted
+# there keeps being sent (the ERP then refuses the order).
+CURRENCY_TTL_SECONDS = 3600
+
+
+def currency_ref(
+    adapter: Any, currency: str, look_up: Callable[[str], str | None]
+) -> str:
+    """The ERP's id of ``currency`` (ISO 4217): ``look_up(code)`` asks the
+    ERP (None: it has none), its answer kept per account and ERP host; a
+    refusal is not kept, so a currency staff add is found on the next send."""
+    try:
+        code = money.validate_currency(currency)
+    except money.MoneyError as error:
+        raise Rejected(str(error), code="unknown_currency") from None
+
+    def ask() -> str:
+        found = look_up(code)
+        if not found:
+            raise Rejected(
+                f"{adapter.display_name} has no currency {code}: add it there "
+                "(or correct the order's currency), then send the order again",
+                code="unknown_currency",
+            )
+        return found
+
+    # The ERP's host too: NetSuite numbers currencies per company, and an
+    # account pointed at another company must not send the old one's ids.
+    key = fingerprint(
+        account=adapter.account.pk,
+        provider=adapter.code,
+        host=adapter.base_url,
+        code=code,
+    )
+    return str(
+        get_or_compute("erp_currency", key, ttl=CURRENCY_TTL_SECONDS, compute=ask)
+    )
