@@ -143,6 +143,20 @@ def test_forged_braintree_notification_stays_unstored():
     assert_refused_unstored(response, 401)
 
 
+@pytest.mark.parametrize(
+    "signature", [f"{BT_PUBLIC}|a|b", f"other|{'0' * 40}", "|", f"{BT_PUBLIC}|"]
+)
+def test_unsigned_braintree_payload_the_sdk_chokes_on_stays_unstored(signature):
+    # Whatever the SDK raises, only a payload carrying this account's HMAC is
+    # taken as signed: an odd signature never gets a body stored.
+    account = _braintree_account()
+    encoded = base64.encodebytes(b"not xml").decode()
+    body = urlencode({"bt_signature": signature, "bt_payload": encoded}).encode()
+    response = post(account, body)
+    assert 400 <= response.status_code < 500, response.content
+    assert_refused_unstored(response, response.status_code)
+
+
 def _paypal_account():
     return ProviderAccountFactory(
         provider="paypal",
