@@ -344,8 +344,11 @@ class BraintreeAdapter(SdkAdapter, PaymentsAdapter):
                 "The webhook body needs bt_signature and bt_payload.",
                 code=WebhookVerificationError.MALFORMED,
             )
+        # Built outside the try: an account this deploy cannot call is our
+        # configuration (a retry once fixed can pass), not an unreadable body.
+        notifications = self._gateway(None).webhook_notification
         try:
-            return self._gateway(None).webhook_notification.parse(signature, payload)
+            return notifications.parse(signature, payload)
         except InvalidSignatureError:
             raise WebhookVerificationError(
                 "The Braintree webhook signature does not match.",
