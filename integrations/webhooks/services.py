@@ -75,10 +75,15 @@ _rows = LeasedRows(
 def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """The request headers worth keeping for an audit, minus anything secret."""
     return {
-        str(name).lower(): str(value)[:_MAX_HEADER_CHARS]
+        str(name).lower(): _storable_header(str(value)[:_MAX_HEADER_CHARS])
         for name, value in headers.items()
         if not _is_secret_header(name)
     }
+
+
+def _storable_header(value: str) -> str:
+    # jsonb cannot hold NUL: a header carrying one must not make a 500.
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
 @lru_cache(maxsize=1024)  # header names repeat on every request

@@ -151,3 +151,16 @@ def test_two_concurrent_deliveries_of_one_unusable_body_are_one_row():
 
     assert sorted(results) == [(200, False), (200, True), (200, True), (200, True)]
     assert WebhookEvent.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body", [b"[1]", json.dumps({"type": "refund.updated", "data": {}}).encode()]
+)
+def test_a_header_with_a_nul_is_stored_never_a_500(body):
+    # A signed body that is no event was a 400 before intake41; stored now,
+    # a header jsonb cannot hold (NUL) must not make it a 500 (nor a usable one).
+    account = ProviderAccountFactory(slug="sbx-pay")
+    response = post(account, body, HTTP_X_ODD="a\x00b", **_sandbox_headers(body))
+    assert response.status_code == 200, response.content
+    assert WebhookEvent.objects.get().headers["x-odd"] == "a\ufffdb"
