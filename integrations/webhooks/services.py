@@ -52,9 +52,11 @@ NOT_RETRIED = "Not retried (the event itself cannot be processed): "
 # account this deploy cannot call: registry.ACCOUNT_UNCALLABLE).
 MISCONFIGURED = "Not retried (configuration error; replay once it is fixed): "
 _MAX_HEADER_CHARS = 1024
-# Headers that carry credentials, sessions or signatures are never stored.
+# Headers that carry credentials, sessions or signatures (PayPal's
+# PAYPAL-TRANSMISSION-SIG among them) are never stored.
 _SECRET_HEADER = re.compile(
-    r"(auth|cookie|secret|passw|token|api[-_]?key|credential|signature|session)",
+    r"(auth|cookie|secret|passw|token|api[-_]?key|credential|signature|session"
+    r"|transmission[-_]sig)",
     re.IGNORECASE,
 )
 
@@ -74,16 +76,12 @@ _rows = LeasedRows(
 
 def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """The request headers worth keeping for an audit, minus anything secret."""
+    # jsonb cannot hold NUL: a header carrying one must not make a 500.
     return {
-        str(name).lower(): _storable_header(str(value)[:_MAX_HEADER_CHARS])
+        str(name).lower(): str(value)[:_MAX_HEADER_CHARS].replace("\x00", "\ufffd")
         for name, value in headers.items()
         if not _is_secret_header(name)
     }
-
-
-def _storable_header(value: str) -> str:
-    # jsonb cannot hold NUL: a header carrying one must not make a 500.
-    return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
 @lru_cache(maxsize=1024)  # header names repeat on every request

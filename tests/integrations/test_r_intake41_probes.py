@@ -164,3 +164,33 @@ def test_a_header_with_a_nul_is_stored_never_a_500(body):
     response = post(account, body, HTTP_X_ODD="a\x00b", **_sandbox_headers(body))
     assert response.status_code == 200, response.content
     assert WebhookEvent.objects.get().headers["x-odd"] == "a\ufffdb"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"event_type": "PAYMENT.CAPTURE.COMPLETED", "resource": {}},
+        {"id": "WH-1", "event_type": "PAYMENT.CAPTURE.COMPLETED", "resource": {}},
+    ],
+    ids=["unusable", "usable"],
+)
+def test_paypal_transmission_signature_is_never_stored(event):
+    # "Headers that carry ... signatures are never stored" (safe_headers):
+    # PayPal's is PAYPAL-TRANSMISSION-SIG, a name without "signature".
+    account = _paypal_account()
+    body = json.dumps(event).encode()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.post(
+            f"{PAYPAL_BASE}/v1/oauth2/token",
+            json={"access_token": "A21", "token_type": "Bearer", "expires_in": 3600},
+        )
+        rsps.post(
+            f"{PAYPAL_BASE}/v1/notifications/verify-webhook-signature",
+            json={"verification_status": "SUCCESS"},
+        )
+        response = post(account, body, **_paypal_headers())
+    assert response.status_code == 200, response.content
+    headers = WebhookEvent.objects.get().headers
+    assert "paypal-transmission-sig" not in headers
+    assert "paypal-transmission-id" in headers
