@@ -147,7 +147,8 @@ class WebhookEventAdmin(admin.ModelAdmin):
         if count < len(ids):
             self.message_user(
                 request,
-                f"{len(ids) - count} skipped: being processed right now.",
+                f"{len(ids) - count} skipped: being processed right now, or a "
+                "body that cannot be used (nothing to process).",
                 messages.WARNING,
             )
 

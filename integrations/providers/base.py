@@ -24,7 +24,10 @@ from integrations.errors import (
 )
 from integrations.webhooks.messages import WebhookMessage, required_header
 from integrations.webhooks.signing import check_tolerance
-from integrations.webhooks.verification import WebhookVerificationError
+from integrations.webhooks.verification import (
+    WebhookVerificationError,
+    unusable_body,
+)
 
 __all__ = [
     "BaseAdapter",
@@ -252,7 +255,10 @@ class BaseAdapter(ABC):
         ``webhook_message``. ``url`` is the absolute URL posted to if
         ``webhook_signs_url``, else "". Anything forged, stale or malformed
         raises WebhookVerificationError; so does any other exception a
-        provider's parser raises on a hostile body."""
+        provider's parser raises on a hostile body. Once the check has
+        passed, a body ``webhook_message`` cannot read raises UnusableWebhook
+        (the intake stores it dead): a check must leave to it whatever
+        reading the signature does not need."""
         if not self.webhook_signing_credential:
             raise WebhookVerificationError(
                 f"{self.display_name} accounts do not accept webhooks.",
@@ -267,9 +273,19 @@ class BaseAdapter(ABC):
             if self.webhook_signature_header
             else "",
         )
-        try:
-            verified = self.check_webhook_signature(request)
+        verified = self._checked_signature(request)
+        # Signed from here on: a body we cannot read is stored, not refused.
+        with unusable_body(self.webhook_what, account=self.account.slug):
             return self.webhook_message(request, verified)
+
+    @property
+    def webhook_what(self) -> str:
+        """The event a webhook body should be, for an error's text."""
+        return f"a {self.display_name} event"
+
+    def _checked_signature(self, request: SignedRequest) -> Any:
+        try:
+            return self.check_webhook_signature(request)
         except (WebhookVerificationError, ProviderError):
             raise
         except Exception:
@@ -279,7 +295,7 @@ class BaseAdapter(ABC):
                 exc_info=True,
             )
             raise WebhookVerificationError(
-                f"The webhook body is not a {self.display_name} event.",
+                f"The webhook body is not {self.webhook_what}.",
                 code=WebhookVerificationError.MALFORMED,
             ) from None
 

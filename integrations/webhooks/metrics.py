@@ -6,7 +6,8 @@ from prometheus_client import Counter
 
 WEBHOOK_REQUESTS = Counter(
     "switchyard_webhook_requests_total",
-    "Webhook requests by account and result (accepted, duplicate or a rejection code).",
+    "Webhook requests by account and result (accepted, duplicate, unusable "
+    "(verified, body stored dead), unusable_duplicate or a rejection code).",
     ["account", "result"],
 )
 

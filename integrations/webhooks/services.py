@@ -43,15 +43,20 @@ PROCESS_BATCH_TASK = "integrations.webhooks.tasks.process_webhook_events"
 # Events per task when the sweeper or a replay enqueues many at once.
 _SWEEP_TASK_SIZE = 50
 NO_HANDLER = "no handler"
+# webhooks.unusable's rows: a signed body no handler can read. No provider's
+# event type has parentheses or spaces: never a real one.
+UNUSABLE_EVENT_TYPE = "(unusable body)"
 # Before the error of a row stored dead at once (UnprocessableEvent).
 NOT_RETRIED = "Not retried (the event itself cannot be processed): "
 # Before the error of a row stored dead at once (MisroutedEvent, or an
 # account this deploy cannot call: registry.ACCOUNT_UNCALLABLE).
 MISCONFIGURED = "Not retried (configuration error; replay once it is fixed): "
 _MAX_HEADER_CHARS = 1024
-# Headers that carry credentials, sessions or signatures are never stored.
+# Headers that carry credentials, sessions or signatures (PayPal's
+# PAYPAL-TRANSMISSION-SIG among them) are never stored.
 _SECRET_HEADER = re.compile(
-    r"(auth|cookie|secret|passw|token|api[-_]?key|credential|signature|session)",
+    r"(auth|cookie|secret|passw|token|api[-_]?key|credential|signature|session"
+    r"|transmission[-_]sig)",
     re.IGNORECASE,
 )
 
@@ -71,8 +76,9 @@ _rows = LeasedRows(
 
 def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """The request headers worth keeping for an audit, minus anything secret."""
+    # jsonb cannot hold NUL: a header carrying one must not make a 500.
     return {
-        str(name).lower(): str(value)[:_MAX_HEADER_CHARS]
+        str(name).lower(): str(value)[:_MAX_HEADER_CHARS].replace("\x00", "\ufffd")
         for name, value in headers.items()
         if not _is_secret_header(name)
     }
@@ -119,8 +125,10 @@ def webhook_event_store(
     body: bytes,
     headers: Mapping[str, str],
     correlation_id: str = "",
+    columns: Mapping[str, Any] | None = None,
 ) -> tuple[int, bool]:
     """Store a webhook once, without enqueueing it: ``(event id, created)``.
+    ``columns``: other values for the new row (an unusable body's status).
 
     Two concurrent deliveries of one event race on the unique constraint: the
     loser waits for the winner's transaction and gets the winner's row (or
@@ -138,6 +146,7 @@ def webhook_event_store(
         headers=safe_headers(headers),
         occurred_at=message.occurred_at,
         correlation_id=correlation_id,
+        **(columns or {}),
     )
     # Twice at most: a duplicate whose stored row is deleted between the
     # conflict and the lookup (a prune) is inserted again rather than lost.
@@ -552,8 +561,11 @@ def webhook_events_replay(*, event_ids: Iterable[int]) -> int:
     """Send events through processing again (staff replay), with fresh
     attempts. One being processed right now is left alone."""
     with transaction.atomic():
-        rows = WebhookEvent.objects.filter(pk__in=list(event_ids)).exclude(
-            status=WebhookStatus.PROCESSING
+        # An unusable body (webhooks.unusable) has nothing to process.
+        rows = (
+            WebhookEvent.objects.filter(pk__in=list(event_ids))
+            .exclude(status=WebhookStatus.PROCESSING)
+            .exclude(event_type=UNUSABLE_EVENT_TYPE)
         )
         ids = list(rows.values_list("pk", flat=True))
         WebhookEvent.objects.filter(pk__in=ids).exclude(

@@ -14,8 +14,10 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -25,6 +27,8 @@ from redis.exceptions import RedisError
 
 from integrations import cache_clock
 from integrations.redis_line import outage, redis_handle
+
+logger = logging.getLogger(__name__)
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 VERSION = "v1"
@@ -72,6 +76,55 @@ class WebhookVerificationError(Exception):
 
     def __repr__(self) -> str:
         return f"<WebhookVerificationError code={self.code}>"
+
+
+class UnusableWebhook(WebhookVerificationError):
+    """A request that passed verification but whose body cannot be used (not
+    JSON, not the provider's event shape, no event id or type). The intake
+    stores it dead with this error and answers 2xx instead of refusing it: a
+    refusal is retried into the same refusal, or dropped, and staff never
+    see it. Raised only once the signature has passed (``unusable_body``)."""
+
+    # What a reader may raise about a signed body; any other code (stale,
+    # forged) stays a refusal wherever it is raised.
+    BODY_CODES = frozenset(
+        {WebhookVerificationError.MALFORMED, WebhookVerificationError.MISSING_HEADER}
+    )
+
+
+@contextmanager
+def unusable_body(what: str, *, account: str = "") -> Iterator[None]:
+    """Around reading a body whose signature has passed: what the reading
+    refuses it with (a MALFORMED or MISSING_HEADER error, or any exception of
+    a provider's parser, logged) becomes UnusableWebhook. ``what`` names the
+    event expected. A database or provider error propagates: it may pass
+    on the next delivery."""
+    try:
+        yield
+    except (UnusableWebhook, DatabaseError):
+        raise
+    except WebhookVerificationError as exc:
+        if exc.code not in UnusableWebhook.BODY_CODES:
+            raise
+        raise UnusableWebhook(exc.message, code=exc.code, param=exc.param) from None
+    except Exception as exc:
+        if _provider_error(exc):
+            raise
+        logger.warning(
+            "webhook parser failed", extra={"account": account}, exc_info=True
+        )
+        raise UnusableWebhook(
+            f"The webhook body is not {what}.",
+            code=WebhookVerificationError.MALFORMED,
+        ) from None
+
+
+def _provider_error(exc: Exception) -> bool:
+    # Imported here: integrations.errors imports (through the secrets
+    # registry) the webhook messages, which import this module.
+    from integrations.errors import ProviderError
+
+    return isinstance(exc, ProviderError)
 
 
 @dataclass(frozen=True)

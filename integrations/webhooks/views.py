@@ -2,7 +2,9 @@
 
 Read the raw body (bounded), let the account's adapter verify it on those exact
 bytes, store it once and answer 2xx at once; processing happens in a task.
-A rejected request stores nothing: it leaves a log line and a metric.
+A rejected request stores nothing: it leaves a log line and a metric. A
+verified one whose body cannot be used is stored dead with its error and
+answered 2xx (integrations.webhooks.unusable).
 
 A request may carry several messages (events): the adapter's
 ``webhook_messages`` returns them all. One message takes the single-row path;
@@ -22,10 +24,14 @@ from integrations import registry
 from integrations.api.errors import error_body
 from integrations.errors import ProviderError
 from integrations.models import ProviderAccount
-from integrations.webhooks import accounts, services
+from integrations.webhooks import accounts, services, unusable
 from integrations.webhooks.messages import WebhookMessage
 from integrations.webhooks.metrics import WEBHOOK_MESSAGES, WEBHOOK_REQUESTS
-from integrations.webhooks.verification import RequestHeaders, WebhookVerificationError
+from integrations.webhooks.verification import (
+    RequestHeaders,
+    UnusableWebhook,
+    WebhookVerificationError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +99,8 @@ def webhook_receive(request: HttpRequest, account_slug: str) -> HttpResponse:
         verified_account, messages = _verify(
             request, account, body, headers, cached=cached
         )
+    except UnusableWebhook as exc:
+        return _unusable(account, body, headers, exc)
     except WebhookVerificationError as exc:
         return _rejected(account, exc)
     except ProviderError as exc:
@@ -102,6 +110,40 @@ def webhook_receive(request: HttpRequest, account_slug: str) -> HttpResponse:
     if len(messages) == 1:
         return _accept(verified_account, body, headers, messages[0])
     return _accept_many(verified_account, body, headers, messages)
+
+
+def _unusable(
+    account: ProviderAccount,
+    body: bytes,
+    headers: RequestHeaders,
+    exc: UnusableWebhook,
+) -> HttpResponse:
+    """Verified, but its body cannot be used: stored dead with its error (a
+    duplicate body once) and answered 2xx, as no retry can change the body."""
+    event_id, created = unusable.webhook_unusable_store(
+        account=account, body=body, headers=headers, error=exc
+    )
+    result = "unusable" if created else "unusable_duplicate"
+    WEBHOOK_REQUESTS.labels(account.slug, result).inc()
+    logger.warning(
+        "webhook body unusable: stored dead",
+        extra={
+            "account": account.slug,
+            "webhook_event_id": event_id,
+            "code": exc.code,
+            "duplicate": not created,
+        },
+    )
+    return HttpResponse(_UNUSABLE_ANSWER[created], content_type="application/json")
+
+
+# What a stored unusable body is answered, encoded once.
+_UNUSABLE_ANSWER = {
+    created: json.dumps(
+        {"received": True, "duplicate": not created, "processed": False}
+    ).encode()
+    for created in (True, False)
+}
 
 
 def _verifier_unavailable(account: ProviderAccount, exc: ProviderError) -> JsonResponse:

@@ -13,12 +13,16 @@ from urllib.parse import parse_qs
 
 import braintree
 from braintree.exceptions import InvalidSignatureError
+from braintree.util.crypto import Crypto
 
 from integrations.errors import ProviderError, Rejected, Unknown
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.providers.sdk import SdkAdapter
 from integrations.webhooks.messages import WebhookMessage
-from integrations.webhooks.verification import WebhookVerificationError
+from integrations.webhooks.verification import (
+    UnusableWebhook,
+    WebhookVerificationError,
+)
 from payments.providers.base import (
     CaptureRequest,
     PaymentEvent,
@@ -343,12 +347,26 @@ class BraintreeAdapter(SdkAdapter, PaymentsAdapter):
                 "The webhook body needs bt_signature and bt_payload.",
                 code=WebhookVerificationError.MALFORMED,
             )
+        # Built outside the try: an account this deploy cannot call is our
+        # configuration (a retry once fixed can pass), not an unreadable body.
+        notifications = self._gateway(None).webhook_notification
         try:
-            return self._gateway(None).webhook_notification.parse(signature, payload)
+            return notifications.parse(signature, payload)
         except InvalidSignatureError:
             raise WebhookVerificationError(
                 "The Braintree webhook signature does not match.",
                 code=WebhookVerificationError.FORGED,
+            ) from None
+        except Exception:
+            # The SDK reads the payload once the signature passed: on a payload
+            # signed with this account's key the error is a signed body we
+            # cannot read (stored dead); on any other, a refusal as before.
+            public_key = self.credential("public_key")
+            if not _signed_with(public_key, request.secret, signature, payload):
+                raise
+            raise UnusableWebhook(
+                "The webhook body is not a Braintree notification.",
+                code=WebhookVerificationError.MALFORMED,
             ) from None
 
     def webhook_message(self, request: SignedRequest, verified: Any) -> WebhookMessage:
@@ -479,6 +497,18 @@ class BraintreeAdapter(SdkAdapter, PaymentsAdapter):
                 code="malformed_response",
             ) from None
         return self.from_provider_decimal(text, currency)
+
+
+def _signed_with(
+    public_key: str, private_key: str, signature: str, payload: str
+) -> bool:
+    """The SDK's check, with its public helpers: a ``public|hmac`` pair of
+    this key carries the HMAC-SHA1 of the payload (or of it and a newline)."""
+    signed = [Crypto.sha1_hmac_hash(private_key, p) for p in (payload, payload + "\n")]
+    return any(
+        key == public_key and any(Crypto.secure_compare(s, sig) for s in signed)
+        for key, _, sig in (pair.partition("|") for pair in signature.split("&"))
+    )
 
 
 def _notification_payload(notification: Any) -> dict[str, Any]:

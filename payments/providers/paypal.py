@@ -314,9 +314,9 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
             field: required_header(request.headers, header)
             for field, header in WEBHOOK_HEADERS.items()
         }
+        # PayPal's verification call takes the event as a JSON object: a body
+        # that is none cannot be verified. Its id and type are read after.
         event = json_object(request.body, what="a PayPal event")
-        required_str(event, "id", what="PayPal event")
-        required_str(event, "event_type", what="PayPal event")
         sent_at = iso_time(transmission["transmission_time"])
         if sent_at is None:
             raise WebhookVerificationError(
@@ -344,8 +344,8 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
         self, request: SignedRequest, verified: dict[str, Any]
     ) -> WebhookMessage:
         return WebhookMessage.build(
-            event_type=str(verified["event_type"]),
-            dedupe_key=str(verified["id"]),
+            event_type=required_str(verified, "event_type", what="PayPal event"),
+            dedupe_key=required_str(verified, "id", what="PayPal event"),
             payload=verified,
             occurred_at=iso_time(verified.get("create_time")),
         )

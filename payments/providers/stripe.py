@@ -350,9 +350,11 @@ class StripeAdapter(SdkAdapter, PaymentsAdapter):
 
     def check_webhook_signature(self, request: SignedRequest) -> Any:
         """``Stripe-Signature`` checked by the SDK (``t=`` timestamp within the
-        tolerance, HMAC-SHA256 ``v1=`` signatures, constant-time compare)."""
+        tolerance, HMAC-SHA256 ``v1=`` signatures, constant-time compare).
+        The signature only: reading the event is ``webhook_message``'s, so a
+        signed body that is no event is stored, not refused."""
         try:
-            stripe.Webhook.construct_event(
+            stripe.WebhookSignature.verify_header(
                 request.body,
                 request.signature,
                 request.secret,
@@ -360,7 +362,7 @@ class StripeAdapter(SdkAdapter, PaymentsAdapter):
             )
         except stripe.SignatureVerificationError as exc:
             raise signature_error(exc) from None
-        except ValueError:  # not UTF-8, not JSON, or not an event
+        except ValueError:  # not UTF-8: the SDK signs the decoded text
             raise WebhookVerificationError(
                 "The webhook body is not a Stripe event.",
                 code=WebhookVerificationError.MALFORMED,

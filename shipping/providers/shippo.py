@@ -429,7 +429,7 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
 
     # --- Webhooks --------------------------------------------------------------------
 
-    def check_webhook_signature(self, request: SignedRequest) -> dict[str, Any]:
+    def check_webhook_signature(self, request: SignedRequest) -> None:
         candidates = parse_qs(urlsplit(request.url).query).get(WEBHOOK_TOKEN_PARAM, [])
         if not candidates:
             raise WebhookVerificationError(
@@ -438,11 +438,14 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
                 param=WEBHOOK_TOKEN_PARAM,
             )
         require_match(request.secret, candidates, param=WEBHOOK_TOKEN_PARAM)
-        return json_object(request.body, what="a Shippo event")
+        # The body is read by webhook_message: once the token matched, one
+        # that is no event is stored, not refused.
+        return None
 
     def webhook_message(self, request: SignedRequest, verified: Any) -> WebhookMessage:
-        event = str(verified.get("event") or "")
-        data = verified.get("data") or {}
+        payload = json_object(request.body, what="a Shippo event")
+        event = str(payload.get("event") or "")
+        data = payload.get("data") or {}
         if not event or not isinstance(data, Mapping):
             raise WebhookVerificationError(
                 "The webhook body is not a Shippo event.",
@@ -453,7 +456,7 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
         return WebhookMessage.build(
             event_type=event,
             dedupe_key=_dedupe_key(event, data, status),
-            payload=dict(verified),
+            payload=dict(payload),
             occurred_at=iso_time(status.get("status_date")),
         )
 

@@ -163,11 +163,16 @@ def test_missing_secret_is_refused_not_passed(db, post_webhook):
 @pytest.mark.parametrize(
     "body", [b"not json", b"[1, 2]", b'{"data": {}}', b'{"type": 5}', b"\xff\xfe"]
 )
-def test_signed_but_malformed_body_is_400(account, post_webhook, body):
+def test_signed_but_malformed_body_is_stored_dead_and_answered_200(
+    account, post_webhook, body
+):
+    # intake41: it was a 400 storing nothing, and the sender's retries met the
+    # same 400; a signed body is kept, dead with its error, for staff.
     response = post_webhook("sbx-pay", body, sw_headers(body))
-    assert response.status_code == 400
-    assert _error(response)["code"] == "malformed_request"
-    assert WebhookEvent.objects.count() == 0
+    assert response.status_code == 200
+    event = WebhookEvent.objects.get()
+    assert (event.status, bytes(event.raw_body)) == (WebhookStatus.DEAD, body)
+    assert "malformed_request" in event.last_error
 
 
 def test_oversized_body_is_413_by_content_length(account, post_webhook, settings):
@@ -252,8 +257,9 @@ def test_handler_writes_commit_with_the_processed_status(
 
 
 @pytest.mark.parametrize("number", [b"1e400", b"-1e400", b"NaN", b"Infinity"])
-def test_a_signed_webhook_with_a_number_no_column_holds_is_a_400(number):
-    # jsonb refuses Infinity and NaN: it was a 500, and the provider retried.
+def test_a_signed_webhook_with_a_number_no_column_holds_is_stored_dead(number):
+    # jsonb refuses Infinity and NaN: it was a 500, and the provider retried;
+    # then a 400 storing nothing. Now its raw bytes are kept, dead (intake41).
     from django.test import Client
 
     ProviderAccountFactory(slug="sbx-pay")
@@ -265,7 +271,9 @@ def test_a_signed_webhook_with_a_number_no_column_holds_is_a_400(number):
         "/webhooks/sbx-pay/", body, content_type="application/json", **sw_headers(body)
     )
 
-    assert response.status_code == 400, response.content[:200]
+    assert response.status_code == 200, response.content[:200]
+    event = WebhookEvent.objects.get()
+    assert (event.status, bytes(event.raw_body)) == (WebhookStatus.DEAD, body)
 
 
 @pytest.mark.parametrize(
