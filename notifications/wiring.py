@@ -33,15 +33,17 @@ def _key(event: Event, template: str) -> str:
 def _send(event: Event, *, to: str, template: str, context: dict[str, Any]) -> None:
     """Store and send one message for ``event``. An address (or order id)
     we refuse, or a template that fails, is stored as a failed message with
-    its code and reason, for staff: no retry would fix it."""
-    if not to:
-        logger.warning(
-            "event without a recipient email",
-            extra={"event_id": event.pk, "event_name": event.name},
-        )
-        return
+    its code and reason, for staff: no retry would fix it. No recipient
+    ("", or only whitespace) is kept the same way: never dropped."""
+    to = to.strip()
     order_id = str(context.get("order_id") or "")[:64]
     try:
+        if not to:
+            raise EmailInvalid(
+                "The event names no recipient email address.",
+                code="invalid_email",
+                param="to",
+            )
         message = email_message_create(
             to=to,
             template=template,
@@ -60,7 +62,7 @@ def _send(event: Event, *, to: str, template: str, context: dict[str, Any]) -> N
             extra={"event_id": event.pk, "event_name": event.name, "code": error.code},
         )
         message = email_message_store_failed(
-            to=to.strip(),
+            to=to,
             template=template,
             context=context,
             error=error,
@@ -113,7 +115,8 @@ def shipping_notice_send(event: Event) -> None:
         "tracking_number": payload.get("tracking_number") or "",
         "tracking_url": payload.get("tracking_url") or "",
     }
-    to = str(payload.get("customer_email") or "") or _order_email(order_id)
+    # Only whitespace is no email either: the order's payment's then.
+    to = str(payload.get("customer_email") or "").strip() or _order_email(order_id)
     _send(event, to=to, template=template, context=context)
 
 

@@ -168,24 +168,16 @@ def message_insert(
     one: ``unrendered``)."""
     bulk = state.bulk
     context, headers = _row_content(row, bulk)
+    reason = state.suppressions.get(normalise_address(row.email))
+    suppressed = reason if suppression_reason_blocks(reason, bulk.category) else None
     try:
         rendered = render_email(bulk.template, context)
     except EmailRenderError as error:
-        failed = email_message_store_failed(
-            to=row.email,
-            template=bulk.template,
-            context=context,
-            error=error,
-            idempotency_key=idempotency_key(row.pk, bulk),
-            bulk_send=bulk,
-            category=bulk.category,
-            from_email=bulk.from_email,
-            headers=headers,
-        )
-        state.unlinked[row.pk] = failed.pk
+        stored = _store_unrendered(row, state, error, context, headers, suppressed)
+        if suppressed:
+            # Nothing would be sent either way: suppressed, the row done.
+            return stored if stored.status == EmailStatus.SUPPRESSED else None
         raise
-    reason = state.suppressions.get(normalise_address(row.email))
-    suppressed = reason if suppression_reason_blocks(reason, bulk.category) else None
     message = EmailMessage(
         to_email=row.email,
         from_email=bulk.from_email or settings.EMAIL_DEFAULT_FROM,
@@ -216,6 +208,34 @@ def message_insert(
             message=message, type=EmailStatus.SUPPRESSED, details=details
         )
     return message
+
+
+def _store_unrendered(
+    row: BulkRecipient,
+    state: ChunkState,
+    error: EmailRenderError,
+    context: dict[str, Any],
+    headers: dict[str, str],
+    suppressed: str | None,
+) -> EmailMessage:
+    """The row's message its template failed for: ``failed``, or
+    ``suppressed`` when its address is (the template's code kept, so a
+    resend renders it anew); the one stored first under its key if any."""
+    bulk = state.bulk
+    stored = email_message_store_failed(
+        to=row.email,
+        template=bulk.template,
+        context=context,
+        error=error,
+        idempotency_key=idempotency_key(row.pk, bulk),
+        bulk_send=bulk,
+        category=bulk.category,
+        from_email=bulk.from_email,
+        headers=headers,
+        suppression=SuppressionReason(suppressed).label if suppressed else "",
+    )
+    state.unlinked[row.pk] = stored.pk
+    return stored
 
 
 def _row_content(

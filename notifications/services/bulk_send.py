@@ -67,8 +67,9 @@ from notifications.services.sending import (
     email_event_record,
     email_message_claim,
     email_message_finish,
-    email_message_retry_later,
+    email_message_no_provider,
     email_outbound,
+    email_refusal_note,
     failover_account,
     unexpected_error,
 )
@@ -180,19 +181,20 @@ def _deliver(
     message: EmailMessage, accounts: list[ProviderAccount], *, first: bool
 ) -> None:
     outbound = email_outbound(message)
+    waits: list[float | None] = []
     try:
         # The marker row holds the key durably: no call-log pre-write.
         with key_on_record():
             served = run_with_failover(
                 "email",
-                lambda adapter: _paced_send(adapter, outbound),
+                lambda adapter: _paced_send(adapter, outbound, waits),
                 operation_name="send_bulk",
                 accounts=accounts,
             )
     except (Pace, FailoverRejected, FailoverUnknown, NoProviderAvailable) as error:
         if first:
             sending_event(message).save()
-        raise _not_sent(message, error) from None
+        raise _not_sent(message, error, waits) from None
     except Exception as exc:
         # Not a provider outcome (a bug): the call may have gone out, so
         # ``unknown`` now with its cause, as a single send keeps it, and the
@@ -213,7 +215,9 @@ def _deliver(
     email_message_finish(message, EmailStatus.SENT, None, served.account)
 
 
-def _not_sent(message: EmailMessage, error: Exception) -> Exception:
+def _not_sent(
+    message: EmailMessage, error: Exception, waits: list[float | None]
+) -> Exception:
     """Record why ``message`` did not go; the error its row ends with."""
     if isinstance(error, Pace):
         _requeue(message)
@@ -226,16 +230,22 @@ def _not_sent(message: EmailMessage, error: Exception) -> Exception:
         )
         email_message_finish(message, status, error, failover_account(error))
         return _row_error(status, error.message)
-    if (
-        isinstance(error, NoProviderAvailable)
-        and email_message_retry_later(message, error) == EmailStatus.FAILED
-    ):
-        # The message's reason: an account's refusal of our setup, if any.
-        return _row_error(EmailStatus.FAILED, message.last_error)
+    if isinstance(error, NoProviderAvailable):
+        status, asked = email_message_no_provider(message, error, waits)
+        if status == EmailStatus.FAILED:
+            # The message's reason: an account's refusal of our setup, if any.
+            return _row_error(EmailStatus.FAILED, message.last_error)
+        if not asked:
+            # No account that could send it was asked (breakers open, staff's
+            # maintenance): the attempt given back, the job waits its pacing
+            # and the row keeps its attempt too, as a single send waits.
+            return Pace()
     return error  # no account now: the row retries after the backoff
 
 
-def _paced_send(adapter: Any, outbound: OutboundEmail) -> Any:
+def _paced_send(
+    adapter: Any, outbound: OutboundEmail, waits: list[float | None]
+) -> Any:
     if not isinstance(adapter, EmailAdapter):
         raise TypeError("email account with a non-email adapter")
     try:
@@ -243,6 +253,7 @@ def _paced_send(adapter: Any, outbound: OutboundEmail) -> Any:
     except NotProcessed as error:
         wait = pace_seconds(error)
         if wait is None:
+            email_refusal_note(error, waits)
             raise
         # Not a ProviderError: it leaves the failover run, which would
         # otherwise move on to the next account.

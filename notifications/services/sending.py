@@ -190,9 +190,7 @@ def email_message_deliver(*, message_pk: int) -> str:
             message, EmailStatus.UNKNOWN, error, failover_account(error)
         )
     except NoProviderAvailable as error:
-        return email_message_retry_later(
-            message, error, wait=_wait(error, waits), asked=_asked(error, waits)
-        )
+        return email_message_no_provider(message, error, waits)[0]
     except Exception as exc:
         # Not a provider outcome (a bug, a misconfigured account): the call
         # may have gone out, so ``unknown`` (never resent), with the cause kept.
@@ -200,6 +198,28 @@ def email_message_deliver(*, message_pk: int) -> str:
         raise
     message.provider_message_id = served.result.provider_message_id
     return email_message_finish(message, EmailStatus.SENT, None, served.account)
+
+
+def email_message_no_provider(
+    message: EmailMessage, error: NoProviderAvailable, waits: list[float | None]
+) -> tuple[str, bool]:
+    """``email_message_retry_later`` for a run no account took ``message``
+    in, ``waits`` noted by ``email_refusal_note``: the new status, and
+    whether the try spent an attempt (an account that could send it was
+    asked). The one rule for single and bulk sends."""
+    asked = _asked(error, waits)
+    wait = _wait(error, waits)
+    return email_message_retry_later(message, error, wait=wait, asked=asked), asked
+
+
+def email_refusal_note(error: NotProcessed, waits: list[float | None]) -> None:
+    """Note in ``waits`` how long the account that raised ``error`` (nothing
+    taken) asked us to wait (0: no Retry-After; None: it never will)."""
+    # An empty subject is refused before any call: like an open breaker,
+    # the account was not asked and leaves the message its attempt.
+    if error.code != SUBJECT_EMPTY:
+        permanent = error.code in PERMANENT_REFUSALS
+        waits.append(None if permanent else error.retry_after or 0.0)
 
 
 def _asked(error: NoProviderAvailable, waits: list[float | None]) -> bool:
@@ -237,11 +257,7 @@ def _send(adapter: Any, outbound: OutboundEmail, waits: list[float | None]) -> A
     try:
         return adapter.send(outbound)
     except NotProcessed as error:
-        # An empty subject is refused before any call: like an open breaker,
-        # the account was not asked and leaves the message its attempt.
-        if error.code != SUBJECT_EMPTY:
-            permanent = error.code in PERMANENT_REFUSALS
-            waits.append(None if permanent else error.retry_after or 0.0)
+        email_refusal_note(error, waits)
         raise
 
 

@@ -51,14 +51,18 @@ def email_message_store_failed(
     category: str = EmailCategory.TRANSACTIONAL,
     from_email: str = "",
     headers: dict[str, str] | None = None,
+    suppression: str = "",
 ) -> EmailMessage:
     """Store the message ``failed`` with ``error`` (nothing rendered, nothing
-    sent); the message stored before under ``idempotency_key`` if any."""
+    sent); the message stored before under ``idempotency_key`` if any.
+    ``suppression`` (the reason's label, a bulk row's suppressed address):
+    stored ``suppressed`` instead, ``error`` kept beside it."""
     if idempotency_key:
         found = EmailMessage.objects.filter(idempotency_key=idempotency_key).first()
         if found is not None:
             return found
     reason = staff_text(str(error))
+    status = EmailStatus.SUPPRESSED if suppression else EmailStatus.FAILED
     try:
         with transaction.atomic():
             message = EmailMessage.objects.create(
@@ -74,21 +78,21 @@ def email_message_store_failed(
                 order_id=order_id,
                 idempotency_key=idempotency_key,
                 bulk_send=bulk_send,
-                status=EmailStatus.FAILED,
+                status=status,
                 error_code=error.code[:64],
                 last_error=reason,
             )
             details = {"code": error.code, "reason": reason}
-            EmailEvent.objects.create(
-                message=message, type=EmailStatus.FAILED, details=details
-            )
+            if suppression:
+                details["suppression"] = suppression
+            EmailEvent.objects.create(message=message, type=status, details=details)
     except IntegrityError:
         if not idempotency_key:
             raise
         return EmailMessage.objects.get(idempotency_key=idempotency_key)
     logger.warning(
-        "email not sendable; stored failed",
-        extra={"message_id": message.public_id, "code": error.code},
+        "email not sendable; stored",
+        extra={"message_id": message.public_id, "code": error.code, "status": status},
     )
     return message
 

@@ -330,7 +330,12 @@ def test_the_single_message_sweeper_leaves_bulk_messages_to_their_job(
     assert enqueued == []
     row = BulkRecipient.objects.get(bulk_send=bulk)
     assert row.status == BatchRowStatus.PENDING
-    assert row.last_error.startswith("NoProviderAvailable: no email account")
+    # No account was asked: the job waits its pacing, the row keeps its
+    # attempt (mail41b) and the message says why.
+    assert row.attempts == 0
+    message.refresh_from_db()
+    assert message.error_code == "no_provider_available"
+    assert message.last_error.startswith("no email account")
 
 
 def test_a_quoted_local_part_in_a_recipients_file_is_skipped_as_invalid(

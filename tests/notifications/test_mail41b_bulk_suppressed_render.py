@@ -1,0 +1,67 @@
+"""A bulk row whose address is suppressed and whose template fails to render
+(edited since the send was created): nothing would be sent either way, and
+the suppression says why, so the row's message is stored ``suppressed`` and
+the row is done, as for any suppressed row. Before, the template was rendered
+before the suppression was checked and the message was stored ``failed``."""
+
+import shutil
+
+import pytest
+
+from integrations.batch import WorkState, batch_job_work
+from integrations.batch import services as batch_services
+from integrations.models import BatchRowStatus
+from notifications import rendering
+from notifications.models import BulkRecipient, EmailMessage, EmailStatus
+from notifications.services.bulk import bulk_send_counts, bulk_send_create
+from notifications.services.suppressions import suppression_add
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def templates(tmp_path, settings):
+    root = tmp_path / "base"
+    shutil.copytree(rendering.templates_dir(), root / "templates" / "emails")
+    settings.BASE_DIR = root
+    rendering._engine.cache_clear()
+    yield root / "templates" / "emails"
+    rendering._engine.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_tasks(monkeypatch) -> None:
+    monkeypatch.setattr(batch_services, "async_task", lambda *a, **kw: None)
+    monkeypatch.setattr(batch_services, "schedule", lambda *a, **kw: None)
+
+
+def test_a_suppressed_row_whose_template_fails_is_suppressed(
+    templates, email_accounts
+) -> None:
+    bulk = bulk_send_create(
+        template="newsletter",
+        context={"headline": "Hi", "body": "News."},
+        recipients=[
+            {"email": "ada@example.com", "first_name": "Ada"},
+            {"email": "bob@example.com"},
+        ],
+    ).bulk_send
+    suppression_add(address="bob@example.com", reason="hard_bounce")
+    (templates / "newsletter" / "body.txt").write_text(
+        "Hello {{ first_name }},\n\n{{ body }}\n\n{{ unsubscribe_url }}"
+    )
+    rendering._engine.cache_clear()
+
+    for _ in range(20):
+        if batch_job_work(job_id=bulk.job_id, budget_seconds=0).state != WorkState.MORE:
+            break
+
+    bob = EmailMessage.objects.get(to_email="bob@example.com")
+    assert bob.status == EmailStatus.SUPPRESSED
+    assert bob.attempts == 0
+    assert bob.events.filter(type=EmailStatus.FAILED).count() == 0
+    event = bob.events.get(type=EmailStatus.SUPPRESSED)
+    assert event.details["suppression"] == "Hard bounce"
+    row = BulkRecipient.objects.get(bulk_send=bulk, email="bob@example.com")
+    assert (row.status, row.message) == (BatchRowStatus.DONE, bob)
+    assert bulk_send_counts(bulk) == {"sent": 1, "suppressed": 1}
