@@ -397,9 +397,20 @@ class PaymentMethodCreateSerializer(serializers.Serializer):
     make_default = serializers.BooleanField(default=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # Refused here, before any gateway call, as a payment's create does.
-        saved_method_id_refuse(attrs["source_token"], limits.enabled_providers())
+        # Refused here, before any gateway call, as a payment's create does;
+        # not the retry of a save its key made (a Stripe card's saved id is
+        # the pm_ it was saved from): the service answers with that method.
+        try:
+            saved_method_id_refuse(attrs["source_token"], limits.enabled_providers())
+        except serializers.ValidationError:
+            key = self.context.get("idempotency_key")
+            if not key or not _key_saved(key):
+                raise
         return attrs
+
+
+def _key_saved(idempotency_key: str) -> bool:
+    return SavedPaymentMethod.objects.filter(idempotency_key=idempotency_key).exists()
 
 
 class SavedPaymentMethodSerializer(serializers.ModelSerializer):
