@@ -27,17 +27,29 @@ M = TypeVar("M", bound=Model)
 
 
 @cache
-def _insert_sql(model: type[Model], vendor: str) -> tuple[str, tuple[Field, ...]]:
+def _insert_sql(
+    model: type[Model], vendor: str, db_clock: tuple[str, ...] = ()
+) -> tuple[str, tuple[Field, ...], tuple[Field, ...]]:
+    """The INSERT, the fields whose values travel as parameters, and those
+    ``db_clock`` names stamped (PostgreSQL) with the database's time in the
+    statement itself, read back after the pk (empty elsewhere: SQLite's
+    clock is this machine's)."""
     meta = model._meta
     fields = tuple(f for f in meta.concrete_fields if not f.primary_key)
-    columns = ", ".join(f'"{f.column}"' for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
+    stamped = tuple(f for f in fields if f.name in db_clock)
+    if vendor != "postgresql":
+        stamped = ()
+    sent = tuple(f for f in fields if f not in stamped)
+    columns = ", ".join(f'"{f.column}"' for f in (*sent, *stamped))
+    # statement_timestamp(): the time integrations.clock.database_now reads.
+    marks = ", ".join(["%s"] * len(sent) + ["statement_timestamp()"] * len(stamped))
+    back = ", ".join(f'"{f.column}"' for f in (meta.pk, *stamped))
     sql = (
         # Names from the model's own metadata; values travel as parameters.
         f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({marks}) '  # noqa: S608
-        f'RETURNING "{meta.pk.column}"'
+        f"RETURNING {back}"
     )
-    return sql, fields
+    return sql, sent, stamped
 
 
 # Fields whose database value is the Python value itself when it has the
@@ -135,17 +147,25 @@ def field_values(
     return values
 
 
-def row_insert(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
+def row_insert(
+    instance: M, *, using: str = DEFAULT_DB_ALIAS, db_clock: tuple[str, ...] = ()
+) -> M:
     """INSERT ``instance`` (built with its model's defaults) and set its pk.
+
+    ``db_clock``: the fields (stamps another machine compares, by name)
+    written with the database's time in the same statement and set on
+    ``instance`` from it (``integrations.clock``), whatever ``instance`` held.
 
     Raises Django's IntegrityError on a unique conflict, like ``save()``.
     """
     conn = connections[using]
-    sql, fields = _insert_sql(type(instance), conn.vendor)
+    sql, fields, stamped = _insert_sql(type(instance), conn.vendor, db_clock)
     params = field_values(fields, instance, add=True, conn=conn)
     row = group_sql.execute(sql, params, using=using, conn=conn)
     assert row is not None
     instance.pk = row[0]
+    for field, value in zip(stamped, row[1:], strict=True):
+        setattr(instance, field.attname, value)
     instance._state.adding = False
     instance._state.db = using
     return instance
@@ -161,7 +181,7 @@ def row_insert_later(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
     # group cannot commit where the caller expects, so the row goes now.
     if conn.vendor != "postgresql" or not group_alone():
         return row_insert(instance, using=using)
-    sql, fields = _insert_sql(type(instance), conn.vendor)
+    sql, fields, _stamped = _insert_sql(type(instance), conn.vendor)
     params = field_values(fields, instance, add=True, conn=conn)
     pk = type(instance)._meta.pk.column
 

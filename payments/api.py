@@ -448,7 +448,9 @@ class CustomerPaymentMethodsView(ListModelMixin, GenericAPIView):
     @idempotent
     def post(self, request: Request, customer_reference: str) -> Response:
         check_customer(customer_reference)
-        serializer = PaymentMethodCreateSerializer(data=request.data)
+        serializer = PaymentMethodCreateSerializer(
+            data=request.data, context={"idempotency_key": scoped_key(request)}
+        )
         serializer.is_valid(raise_exception=True)
         try:
             method = services.payment_method_save(

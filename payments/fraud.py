@@ -253,12 +253,9 @@ def _screening_statement(seen: _Inputs) -> tuple[str, str, list[Any]]:
     statement: (part, kind, value, number). Its database, SQL and params."""
     using = router.db_for_read(Payment)
     conn = connections[using]
-    since = timezone.now() - timedelta(minutes=settings.FRAUD_VELOCITY_WINDOW_MINUTES)
-    # From the whole second: the statement sent ahead with the API's
-    # idempotency claim then has the screening's own values and serves it.
-    since = since.replace(microsecond=0)
-    # From timezone.now(): get_db_prep_value would add only this adaptation.
-    since = conn.ops.adapt_datetimefield_value(since)
+    # The window by the database's clock, in the statement (PostgreSQL).
+    in_sql = conn.vendor == "postgresql"
+    since = _window_start(conn, in_sql)
     params: list[Any] = [seen.iso]
     for code, (value, _cap) in seen.velocity.items():
         field = Payment._meta.get_field(_VELOCITY_FIELDS[code])
@@ -268,12 +265,30 @@ def _screening_statement(seen: _Inputs) -> tuple[str, str, list[Any]]:
     ranges = seen.ip is not None
     if ranges:
         params += [BlocklistKind.IP, "%/%"]
-    sql = _read_sql(using, tuple(seen.velocity), len(seen.terms), ranges)
+    sql = _read_sql(using, tuple(seen.velocity), len(seen.terms), ranges, in_sql)
     return using, sql, params
 
 
+def _window_start(conn: Any, in_sql: bool) -> Any:
+    """The velocity window's parameter. PostgreSQL: its minutes, the start
+    reckoned in the statement from the database's clock, which every
+    payment's created_at is (a web machine's skew shifts no window). SQLite:
+    the start by this machine's clock, which is SQLite's."""
+    minutes = settings.FRAUD_VELOCITY_WINDOW_MINUTES
+    if in_sql:
+        return minutes
+    since = timezone.now() - timedelta(minutes=minutes)
+    # From the whole second: the statement sent ahead with the API's
+    # idempotency claim then has the screening's own values and serves it.
+    since = since.replace(microsecond=0)
+    # From timezone.now(): get_db_prep_value would add only this adaptation.
+    return conn.ops.adapt_datetimefield_value(since)
+
+
 @functools.cache
-def _read_sql(using: str, rules: tuple[str, ...], exact: int, ranges: bool) -> str:
+def _read_sql(
+    using: str, rules: tuple[str, ...], exact: int, ranges: bool, in_sql: bool
+) -> str:
     """The statement for one shape of screening (built once per shape).
 
     Raw SQL, not the ORM: composing five querysets cost more CPU than the
@@ -285,6 +300,7 @@ def _read_sql(using: str, rules: tuple[str, ...], exact: int, ranges: bool) -> s
     payments, created = name(Payment._meta.db_table), name("created_at")
     # Only quoted names from the models go into the text; values are params.
     amount, currency, kind, value = map(name, ("amount", "currency", "kind", "value"))
+    window = "statement_timestamp() - make_interval(mins => %s)" if in_sql else "%s"
     first = f"SELECT 'threshold', '', '', {amount} FROM {threshold}"  # noqa: S608
     parts = [f"{first} WHERE {currency} = %s"]
     for code in rules:
@@ -297,7 +313,7 @@ def _read_sql(using: str, rules: tuple[str, ...], exact: int, ranges: bool) -> s
         )
         parts.append(
             f"SELECT %s, '', '', COUNT(*) FROM {payments} "  # noqa: S608
-            f"WHERE {match} AND {created} >= %s"
+            f"WHERE {match} AND {created} >= {window}"
         )
     if exact or ranges:
         tests = [f"({kind} = %s AND {value} = %s)"] * exact

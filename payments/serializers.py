@@ -65,8 +65,14 @@ def _check_gateway_limits(attrs: dict[str, Any], enabled: set[str] | None) -> No
             code="invalid_source_token",
         )
         raise serializers.ValidationError({"source_token": [detail]})
-    if limits.saved_method_id(attrs["source_token"], enabled):
-        # One answer whoever's id it is, and for an id we do not know.
+    saved_method_id_refuse(attrs["source_token"], enabled)
+
+
+def saved_method_id_refuse(source_token: str, enabled: set[str]) -> None:
+    """Refuse a saved payment method's gateway id sent as a one-time source
+    token (a payment's or a card to save): the gateway would refuse it without
+    its customer. One answer whoever's id it is, and for an id we do not know."""
+    if limits.saved_method_id(source_token, enabled):
         detail = serializers.ErrorDetail(
             "A saved payment method's id is no one-time source token: charge "
             "it through its customer's saved payment methods.",
@@ -389,6 +395,22 @@ class PaymentMethodCreateSerializer(serializers.Serializer):
     source_token = serializers.CharField(max_length=255)
     customer_email = serializers.EmailField(required=False, default="")
     make_default = serializers.BooleanField(default=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Refused here, before any gateway call, as a payment's create does;
+        # not the retry of a save its key made (a Stripe card's saved id is
+        # the pm_ it was saved from): the service answers with that method.
+        try:
+            saved_method_id_refuse(attrs["source_token"], limits.enabled_providers())
+        except serializers.ValidationError:
+            key = self.context.get("idempotency_key")
+            if not key or not _key_saved(key):
+                raise
+        return attrs
+
+
+def _key_saved(idempotency_key: str) -> bool:
+    return SavedPaymentMethod.objects.filter(idempotency_key=idempotency_key).exists()
 
 
 class SavedPaymentMethodSerializer(serializers.ModelSerializer):

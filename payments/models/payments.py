@@ -227,9 +227,10 @@ class Payment(models.Model):
         db_index=False,
         related_name="payments",
     )
-    # A card's charges are inserted with the database's time (its rule
-    # compares it with a decline's learnt time: payments.services.cards); the
-    # db_default makes the ORM read that back. Others: this machine's.
+    # Inserted with the database's time, which ages are measured by: a card's
+    # charge through the ORM (the db_default makes it read that back), a
+    # token's in its hand-built INSERT (payment_store). The default is for
+    # rows made elsewhere (tests, admin).
     created_at = models.DateTimeField(
         default=timezone.now, db_default=Now(), db_index=True
     )

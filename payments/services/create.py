@@ -66,6 +66,9 @@ from payments.services.state import (
 # records and logging configuration keep addressing it.
 logger = logging.getLogger("payments.services")
 
+# A payment's stamps whose age another machine measures.
+DB_CLOCK_STAMPS = ("created_at", "updated_at")
+
 
 def payment_create(
     *,
@@ -178,7 +181,9 @@ def payment_store(screening: fraud.Screening, **fields: Any) -> tuple[Payment, b
             )
             if payment.saved_method_id is None:
                 # One hand-built INSERT: the ORM's create() costs ~1.5k calls.
-                row_insert(payment)
+                # Stamped by the database's clock, which ages are measured by
+                # (reconciliation's lag guard and review timer, the sweep).
+                row_insert(payment, db_clock=DB_CLOCK_STAMPS)
             else:
                 # A card's charge: made at the database's time, which the
                 # card's rule compares (cards.made_at; the ORM reads it back).
