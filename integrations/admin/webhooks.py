@@ -1,7 +1,9 @@
 """Webhook history: read-only, with replay of one or many events.
 
 The stored request is evidence, so nothing here edits it. Replay goes through
-the same service as the first delivery (handlers are idempotent).
+the same service as the first delivery (handlers are idempotent); a row stored
+dead as an unusable body is read again instead (webhooks.recovery), and what
+became of it is written to the row and to its history.
 """
 
 import json
@@ -19,10 +21,11 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from integrations.models import WebhookEvent
+from integrations.webhooks import recovery
 from integrations.webhooks.services import webhook_events_replay
 
 _RAW_BODY_PREVIEW = 20_000
@@ -57,6 +60,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         "dedupe_key",
         "status",
         "note",
+        "recovered_as",
         "subject",
         "attempts",
         "next_attempt_at",
@@ -109,6 +113,23 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def error(self, obj: WebhookEvent) -> SafeString | str:
         return _pre(obj.last_error) if obj.last_error else "-"
 
+    @admin.display(description="Recovered as")
+    def recovered_as(self, obj: WebhookEvent) -> SafeString | str:
+        """The events an unusable body became once replay could read it."""
+        done = (obj.payload or {}).get(recovery.RECOVERED_KEY)
+        if not isinstance(done, dict):
+            return "-"
+        ids = [*done.get("new", []), *done.get("old", [])]
+        links = [
+            format_html(
+                '<a href="{}">#{}</a>',
+                reverse("admin:integrations_webhookevent_change", args=[pk]),
+                pk,
+            )
+            for pk in ids
+        ]
+        return format_html_join(", ", "{}", ((link,) for link in links)) or "-"
+
     @admin.display(description="Payload")
     def pretty_payload(self, obj: WebhookEvent) -> SafeString:
         return _pre(json.dumps(obj.payload, indent=2, sort_keys=True))
@@ -142,15 +163,27 @@ class WebhookEventAdmin(admin.ModelAdmin):
         self._replay(request, ids)
 
     def _replay(self, request: HttpRequest, ids: list[int]) -> None:
+        unusable = recovery.unusable_ids(ids)
         count = webhook_events_replay(event_ids=ids)
         self.message_user(request, f"{count} webhook event(s) queued for replay.")
-        if count < len(ids):
+        skipped = len(ids) - count - len(unusable)
+        if skipped > 0:
             self.message_user(
                 request,
-                f"{len(ids) - count} skipped: being processed right now, or a "
-                "body that cannot be used (nothing to process).",
+                f"{skipped} skipped: being processed right now.",
                 messages.WARNING,
             )
+        for event_id in unusable:
+            self._recover(request, event_id)
+
+    def _recover(self, request: HttpRequest, event_id: int) -> None:
+        """An unusable body read again; the outcome said and audited."""
+        result = recovery.webhook_unusable_recover(event_id=event_id)
+        level = messages.SUCCESS if result.done else messages.WARNING
+        self.message_user(request, f"Event #{event_id}: {result.text}", level)
+        if result.outcome != recovery.ALREADY:
+            row = WebhookEvent.objects.get(pk=event_id)
+            self.log_change(request, row, f"Replay of an unusable body: {result.text}")
 
     def get_urls(self) -> list[Any]:
         replay = path(

@@ -30,6 +30,7 @@ from integrations.providers.base import (
 from integrations.webhooks.messages import iso_time, json_object, required_str
 from integrations.webhooks.verification import (
     VerifiedRequest,
+    stored_standard_webhook,
     verify_standard_webhook,
 )
 
@@ -170,6 +171,9 @@ class SandboxAdapter(BaseAdapter):
             headers=request.headers,
             tolerance=settings.WEBHOOK_TOLERANCE_SECONDS,
         )
+
+    def webhook_stored_verified(self, request: SignedRequest) -> VerifiedRequest:
+        return stored_standard_webhook(request.headers)
 
     def webhook_message(
         self, request: SignedRequest, verified: VerifiedRequest

@@ -9,8 +9,10 @@ answers 2xx: no retry can change the body. Verification comes first, so a
 forged or unsigned request is still refused and stores nothing.
 
 Such a row has no event id we could read: a second delivery of the same body
-is a duplicate by the body's hash. It is never processed, and a replay skips
-it (nothing could read it); staff read the body and the error in the admin.
+is a duplicate by the body's hash. It is never processed; staff read the body
+and the error in the admin, and once a fix can read it, a replay reads it
+again (webhooks.recovery). Its payload names the kind and provider of the
+account that received it: only the same may read it again.
 """
 
 import hashlib
@@ -26,8 +28,14 @@ DEDUPE_PREFIX = "sha256:"
 # Before the stored error: why the row is dead without an attempt.
 NOT_PROCESSED = (
     "Not processed: the webhook passed verification but its body cannot be "
-    "used, so no retry or replay can help. "
+    "used, so no retry can help (a replay reads it again once a fix can). "
 )
+RECEIVED_BY = "received_by"
+
+
+def received_by(account: ProviderAccount) -> dict[str, str]:
+    """What an unusable row keeps of the account that received it."""
+    return {"kind": account.kind, "provider": account.provider}
 
 
 def dedupe_key(body: bytes) -> str:
@@ -51,7 +59,9 @@ def webhook_unusable_store(
     error and not enqueued: ``(event id, created)``; ``created`` is False
     when the same body is already stored."""
     message = WebhookMessage(
-        event_type=UNUSABLE_EVENT_TYPE, dedupe_key=dedupe_key(body), payload={}
+        event_type=UNUSABLE_EVENT_TYPE,
+        dedupe_key=dedupe_key(body),
+        payload={RECEIVED_BY: received_by(account)},
     )
     return webhook_event_store(
         account=account,

@@ -92,6 +92,12 @@ class UnusableWebhook(WebhookVerificationError):
     )
 
 
+class StoredBodyNotReadable(Exception):
+    """A stored body cannot be read again as intake read it: what the reading
+    needs (a header, the account's SDK keys) was not stored or is gone now.
+    Staff's replay refuses the row with this reason (webhooks.recovery)."""
+
+
 @contextmanager
 def unusable_body(what: str, *, account: str = "") -> Iterator[None]:
     """Around reading a body whose signature has passed: what the reading
@@ -101,7 +107,7 @@ def unusable_body(what: str, *, account: str = "") -> Iterator[None]:
     on the next delivery."""
     try:
         yield
-    except (UnusableWebhook, DatabaseError):
+    except (UnusableWebhook, StoredBodyNotReadable, DatabaseError):
         raise
     except WebhookVerificationError as exc:
         if exc.code not in UnusableWebhook.BODY_CODES:
@@ -254,6 +260,20 @@ def _lowered(headers: Mapping[str, str]) -> Mapping[str, str]:
     if isinstance(headers, RequestHeaders):
         return headers
     return {str(k).lower(): v for k, v in headers.items()}
+
+
+def stored_standard_webhook(headers: Mapping[str, str]) -> VerifiedRequest:
+    """What ``verify_standard_webhook`` found, from a verified request's
+    stored headers (the signature is not stored and is not checked again)."""
+    lowered = _lowered(headers)
+    webhook_id = (lowered.get("webhook-id") or "").strip()
+    if not webhook_id or len(webhook_id) > MAX_ID_LENGTH:
+        raise StoredBodyNotReadable("its webhook-id header was not stored")
+    try:
+        timestamp = _parse_timestamp((lowered.get("webhook-timestamp") or "").strip())
+    except WebhookVerificationError:
+        timestamp = 0  # not read by any message: the id is what counts
+    return VerifiedRequest(webhook_id=webhook_id, timestamp=timestamp)
 
 
 def verify_standard_webhook(

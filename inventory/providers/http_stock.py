@@ -22,7 +22,11 @@ from integrations.webhooks.messages import (
     json_object,
     required_str,
 )
-from integrations.webhooks.verification import VerifiedRequest, verify_standard_webhook
+from integrations.webhooks.verification import (
+    VerifiedRequest,
+    stored_standard_webhook,
+    verify_standard_webhook,
+)
 from inventory.providers.base import (
     LEVELS_EVENT,
     ConfirmResult,
@@ -252,6 +256,9 @@ class HttpStockAdapter(HttpAdapter, InventoryAdapter):
             headers=request.headers,
             tolerance=settings.WEBHOOK_TOLERANCE_SECONDS,
         )
+
+    def webhook_stored_verified(self, request: SignedRequest) -> VerifiedRequest:
+        return stored_standard_webhook(request.headers)
 
     def webhook_message(
         self, request: SignedRequest, verified: VerifiedRequest

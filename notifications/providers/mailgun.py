@@ -238,6 +238,9 @@ class MailgunAdapter(AnymailAdapter):
                 param="signature.token",
             )
 
+    def webhook_stored_verified(self, request: SignedRequest) -> Any:
+        return json_object(request.body, what="a Mailgun webhook")
+
     def webhook_message(self, request: SignedRequest, verified: Any) -> WebhookMessage:
         data = verified.get("event-data")
         if not isinstance(data, dict) or not isinstance(data.get("event"), str):

@@ -203,13 +203,10 @@ class SendGridAdapter(AnymailAdapter):
             event_type="batch", dedupe_key="batch", payload={"events": events}
         )
 
-    def webhook_messages(
-        self, *, body: bytes, headers: Mapping[str, str], url: str
-    ) -> list[WebhookMessage]:
+    def webhook_split(self, message: WebhookMessage) -> list[WebhookMessage]:
         # One unreadable event is stored as ``malformed``, not a refusal of
         # the batch: SendGrid retries a refused batch whole for up to a day.
-        batch = self.verify_webhook(body=body, headers=headers, url=url)
-        events = batch.payload["events"]
+        events = message.payload["events"]
         # An event stopping its address is applied even with no readable
         # time of its own: dated when we received it.
         received = database_now() if any(map(_dated_on_receipt, events)) else None

@@ -152,6 +152,10 @@ class SesEventsMixin:
         _cache_call(cache.set, key, pem, timeout=_CERT_CACHE_SECONDS)
         return pem
 
+    def webhook_stored_verified(self, request: SignedRequest) -> SnsMessage:
+        # The envelope is the body itself: no header is needed.
+        return parse_sns_message(request.body)
+
     def webhook_message(
         self, request: SignedRequest, verified: SnsMessage
     ) -> WebhookMessage:

@@ -45,6 +45,7 @@ from payments.providers.braintree_sdk import (
     map_exception,
     refusal,
     session_strategy,
+    stored_notification,
     transaction_decline,
     transaction_status,
 )
@@ -368,6 +369,9 @@ class BraintreeAdapter(SdkAdapter, PaymentsAdapter):
                 "The webhook body is not a Braintree notification.",
                 code=WebhookVerificationError.MALFORMED,
             ) from None
+
+    def webhook_stored_verified(self, request: SignedRequest) -> Any:
+        return stored_notification(lambda: self._gateway(None), request.body)
 
     def webhook_message(self, request: SignedRequest, verified: Any) -> WebhookMessage:
         event = _notification_payload(verified)

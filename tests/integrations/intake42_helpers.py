@@ -1,0 +1,67 @@
+"""intake42: storing a signed webhook dead as an unusable body "before a fix"
+(its adapter's reading made to fail), and recovering it by staff's replay."""
+
+import time
+from contextlib import contextmanager
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
+from integrations.registry import get_adapter
+from integrations.webhooks.verification import signed_headers
+from tests.contract.sandbox import SECRET
+
+UNUSABLE = "(unusable body)"
+
+
+def standard(body: bytes, webhook_id: str = "msg_1", secret: str = SECRET) -> dict:
+    """Standard Webhooks headers for ``Client().post``."""
+    raw = signed_headers(
+        secret=secret, webhook_id=webhook_id, body=body, timestamp=int(time.time())
+    )
+    return {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in raw.items()}
+
+
+def post(account: ProviderAccount, body: bytes, *, query: str = "", **headers):
+    return Client().post(
+        f"/webhooks/{account.slug}/{query}",
+        data=body,
+        content_type="application/json",
+        **headers,
+    )
+
+
+@contextmanager
+def broken_reader(account: ProviderAccount):
+    """The account's adapter cannot read any body (the bug a fix removes)."""
+
+    def fail(self, request, verified):
+        raise ValueError("a parser bug")
+
+    cls = type(get_adapter(account))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cls, "webhook_message", fail)
+        yield
+
+
+def stored_dead(account: ProviderAccount) -> WebhookEvent:
+    row = WebhookEvent.objects.get(account=account, event_type=UNUSABLE)
+    assert row.status == WebhookStatus.DEAD, row.last_error
+    return row
+
+
+def replay(client: Client, row: WebhookEvent) -> str:
+    """Staff's replay button on the row's page: the messages shown."""
+    url = reverse("admin:integrations_webhookevent_replay", args=[row.pk])
+    return client.post(url, follow=True).content.decode()
+
+
+def recovered(account: ProviderAccount) -> list[WebhookEvent]:
+    """The account's events other than unusable rows."""
+    return list(
+        WebhookEvent.objects.filter(account=account)
+        .exclude(event_type=UNUSABLE)
+        .order_by("pk")
+    )
