@@ -178,7 +178,10 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     def _recover(self, request: HttpRequest, event_id: int) -> None:
         """An unusable body read again; the outcome said and audited."""
-        result = recovery.webhook_unusable_recover(event_id=event_id)
+        try:
+            result = recovery.webhook_unusable_recover(event_id=event_id)
+        except WebhookEvent.DoesNotExist:
+            return  # pruned since it was selected
         level = messages.SUCCESS if result.done else messages.WARNING
         self.message_user(request, f"Event #{event_id}: {result.text}", level)
         if result.outcome != recovery.ALREADY:
