@@ -561,7 +561,8 @@ def webhook_events_replay(*, event_ids: Iterable[int]) -> int:
     """Send events through processing again (staff replay), with fresh
     attempts. One being processed right now is left alone."""
     with transaction.atomic():
-        # An unusable body (webhooks.unusable) has nothing to process.
+        # An unusable body (webhooks.unusable) has nothing to process: its
+        # replay reads the body again instead (webhooks.recovery).
         rows = (
             WebhookEvent.objects.filter(pk__in=list(event_ids))
             .exclude(status=WebhookStatus.PROCESSING)
