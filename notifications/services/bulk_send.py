@@ -33,6 +33,7 @@ good) waits alone (``Defer``): the job sends its other rows meanwhile.
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -257,12 +258,17 @@ def _wait_for_paused(error: NoProviderAvailable) -> Exception:
     With none refusing, every row meets the same pause: the job waits its
     pacing. With one refusing, the wait is this row's (the accounts that
     refused it send the others): it waits alone, each account's reason on
-    it, and the rest of the send goes on."""
+    it, and the rest of the send goes on. It is tried again as often as a
+    single send waiting so is swept (``EMAIL_RETRY_AFTER_SECONDS``): many
+    such rows must not each ask the refusing accounts every few seconds."""
     attempts = getattr(error, "attempts", None) or []
     if not any(attempt.code in PERMANENT_REFUSALS for attempt in attempts):
         return Pace()
     reasons = "; ".join(f"{a.account}: {a.message}" for a in attempts)
-    return Defer(staff_text(f"waiting for a paused account: {reasons}"))
+    return Defer(
+        staff_text(f"waiting for a paused account: {reasons}"),
+        settings.EMAIL_RETRY_AFTER_SECONDS,
+    )
 
 
 def _paced_send(
