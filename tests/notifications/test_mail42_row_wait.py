@@ -19,7 +19,8 @@ from rest_framework.test import APIClient
 
 from integrations.batch import WorkState, batch_job_progress, batch_job_work
 from integrations.batch import services as batch_services
-from integrations.breaker import breaker_mode_set
+from integrations.breaker import breaker_for, breaker_mode_set
+from integrations.errors import NotProcessed
 from integrations.models import BatchJob, BatchRowStatus
 from integrations.models.accounts import BreakerMode
 from notifications.models import BulkRecipient, EmailMessage, EmailStatus
@@ -81,10 +82,17 @@ def _b_paused(email_accounts) -> None:
     breaker_mode_set(account=email_accounts[1], mode=BreakerMode.FORCED_OPEN)
 
 
+def _b_breaker_open(email_accounts) -> None:
+    breaker = breaker_for(email_accounts[1])
+    for _ in range(20):
+        breaker.record_failure(NotProcessed("refused", code="connection_refused"))
+
+
+@pytest.mark.parametrize("pause", [_b_paused, _b_breaker_open])
 def test_the_rest_of_the_send_goes_on_while_one_row_waits(
-    email_accounts, sent, settings
+    email_accounts, sent, settings, pause
 ) -> None:
-    _b_paused(email_accounts)
+    pause(email_accounts)
     bulk = _bulk()
     before = timezone.now()
 
