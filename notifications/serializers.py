@@ -224,7 +224,8 @@ class BulkSendListSerializer(serializers.ModelSerializer):
 class BulkSendSerializer(BulkSendListSerializer):
     outcomes = serializers.SerializerMethodField(
         help_text="Recipients by their message's status (sent, delivered, "
-        "bounced, suppressed, failed, unknown, ...); `pending`: no message yet."
+        "bounced, suppressed, failed, unknown, ...); `waiting`: handed back to "
+        "be tried later; `pending`: no message yet."
     )
 
     class Meta(BulkSendListSerializer.Meta):

@@ -5,13 +5,14 @@ or uses the generic ``BatchItem``, and a handler that takes one row; then
 ``batch_job_create`` stores the job with its rows and starts it. Workers
 lease rows a chunk at a time, commit each row's status with the handler's
 own writes, retry failures with backoff, pace the job when a provider rate
-limits it, and hand the job on to a fresh task before ``Q_TIMEOUT``. See
-docs/batch.md.
+limits it (or let one row wait on its own: ``Defer``), and hand the job on
+to a fresh task before ``Q_TIMEOUT``. See docs/batch.md.
 """
 
 from integrations.batch.progress import BatchProgress, batch_job_progress
 from integrations.batch.rows import (
     PACE_CODES,
+    Defer,
     Pace,
     own_transactions,
     pace_seconds,
@@ -32,6 +33,7 @@ from integrations.batch.work import WorkResult, WorkState, batch_job_work
 __all__ = [
     "PACE_CODES",
     "BatchProgress",
+    "Defer",
     "Pace",
     "WorkResult",
     "WorkState",

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from typing import Any
@@ -23,7 +23,7 @@ from django.db.models import F, Q, QuerySet
 
 from integrations.client.call_rows import RELAXED_FROM
 from integrations.client.classify import retry_after_ceiling
-from integrations.clock import stamp
+from integrations.clock import database_now, stamp
 from integrations.errors import NotProcessed, Outcome, ProviderError
 from integrations.leases import ClaimLost, LeasedRows, describe_error
 from integrations.models import BatchJob, BatchRow, BatchRowStatus
@@ -48,6 +48,19 @@ class Pace(Exception):
 
     def __init__(self, retry_after: float | None = None) -> None:
         super().__init__(f"pace for {retry_after} s")
+        self.retry_after = retry_after
+
+
+class Defer(Exception):
+    """Raised by a handler when this row alone must wait ``retry_after``
+    seconds (BATCH_PACE_SECONDS if None): something only it needs is paused.
+    The row goes back unworked, its attempt given back, due again then with
+    ``reason`` on it; the job goes on with its other rows (``Pace`` would
+    stop them all)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
         self.retry_after = retry_after
 
 
@@ -135,8 +148,9 @@ _DONE_COLUMNS = ("status", "last_error", "next_attempt_at", "done_at", "claimed_
 
 
 def pace_seconds(exc: BaseException) -> float | None:
-    """How long the job should wait if ``exc`` is a pacing signal, else None."""
-    paced = isinstance(exc, Pace) or (
+    """How long the job (or, for ``Defer``, the row) should wait if ``exc``
+    is a pacing signal, else None."""
+    paced = isinstance(exc, Pace | Defer) or (
         isinstance(exc, NotProcessed) and exc.code in PACE_CODES
     )
     if not paced:
@@ -157,6 +171,7 @@ class RowOutcome(StrEnum):
     FAILED = "failed"  # out of attempts
     LOST = "lost"  # the lease expired meanwhile: rolled back, not ours
     PACED = "paced"
+    DEFERRED = "deferred"  # this row alone waits; neither done nor failed
 
 
 @dataclass(frozen=True)
@@ -249,6 +264,21 @@ def release(model: type[BatchRow], rows: Sequence[BatchRow]) -> int:
     return released
 
 
+def defer(model: type[BatchRow], row: BatchRow, reason: str, wait: float) -> int:
+    """Hand a leased row back to wait on its own: pending, its attempt given
+    back, due after ``wait`` seconds by the database's clock (which every
+    worker's due_rows reads), ``reason`` kept for staff."""
+    return model.objects.filter(
+        pk=row.pk, status=BatchRowStatus.RUNNING, claimed_at=row.claimed_at
+    ).update(
+        status=BatchRowStatus.PENDING,
+        claimed_at=None,
+        attempts=F("attempts") - 1,
+        next_attempt_at=database_now() + timedelta(seconds=wait),
+        last_error=reason[:2000],
+    )
+
+
 def work_row(
     model: type[BatchRow],
     row: BatchRow,
@@ -293,6 +323,13 @@ def work_row(
         # The job boundary: a handler's error stays on its row, never stops
         # the job.
         wait = pace_seconds(exc)
+        if wait is not None and isinstance(exc, Defer):
+            defer(model, row, exc.reason, wait)
+            logger.info(
+                "batch row deferred",
+                extra={"job_id": row.job_id, "row_id": row.pk, "seconds": wait},
+            )
+            return RowResult(RowOutcome.DEFERRED, wait)
         if wait is not None:
             release(model, [row])
             return RowResult(RowOutcome.PACED, wait)

@@ -57,6 +57,7 @@ class WorkResult:
     retried: int = 0
     lost: int = 0
     wait: float | None = None  # seconds until rows are due, when known
+    deferred: int = 0  # rows set to wait on their own (``Defer``)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class _Tally:
     failed: int = 0
     retried: int = 0
     lost: int = 0
+    deferred: int = 0
 
     def add(self, outcome: RowOutcome) -> None:
         if outcome == RowOutcome.DONE:
@@ -75,6 +77,8 @@ class _Tally:
             self.retried += 1
         elif outcome == RowOutcome.LOST:
             self.lost += 1
+        elif outcome == RowOutcome.DEFERRED:
+            self.deferred += 1
 
 
 def batch_job_work(
@@ -118,7 +122,9 @@ class _Run:
 
     def result(self, work_state: WorkState, wait: float | None = None) -> WorkResult:
         t = self.tally
-        return WorkResult(work_state, t.done, t.failed, t.retried, t.lost, wait)
+        return WorkResult(
+            work_state, t.done, t.failed, t.retried, t.lost, wait, t.deferred
+        )
 
     def loop(self) -> WorkResult:
         while True:

@@ -31,6 +31,7 @@ from notifications.models import (
     BulkSend,
     BulkSendStatus,
     EmailMessage,
+    EmailStatus,
     normalise_address,
 )
 from notifications.providers.base import EmailCategory
@@ -339,15 +340,21 @@ def bulk_send_progress(bulk_send: BulkSend) -> BatchProgress | None:
 
 def bulk_send_counts(bulk_send: BulkSend) -> dict[str, int]:
     """Recipients by outcome: their message's status (sent, suppressed,
-    failed, unknown, delivered, ...), ``duplicate`` for rows done without a
-    message (another row of the send has their address: bulk_duplicates),
-    plus ``pending`` for rows with none yet."""
+    failed, unknown, delivered, ...), ``waiting`` for a message handed back
+    to be tried later (its row paced, backing off, or waiting alone for a
+    paused account), ``duplicate`` for rows done without a message (another
+    row of the send has their address: bulk_duplicates), plus ``pending``
+    for rows with none yet."""
     counts = dict(
         EmailMessage.objects.filter(bulk_send=bulk_send)
         .values_list("status")
         .annotate(n=Count("pk"))
         .order_by()
     )
+    # A bulk message is stored ``sending``: ``queued`` is only ever one
+    # handed back, its row waiting to be worked again.
+    if EmailStatus.QUEUED in counts:
+        counts["waiting"] = counts.pop(EmailStatus.QUEUED)
     # Each row has at most one message (its idempotency key), linked to the
     # row only when its chunk ends: rows without one are rows minus messages.
     rows = BulkRecipient.objects.filter(bulk_send=bulk_send).count()

@@ -26,16 +26,25 @@ Rate limits pace the send: the call waits for the account's shared limiter
 and waits out a 429 (``pacing=True``); when that wait runs past its budget
 the message goes back to ``queued`` (nothing was sent) and ``Pace`` makes
 the whole job wait. Being rate-limited never fails over to another account.
+A message only a paused account could send (the others refuse it for
+good) waits alone (``Defer``): the job sends its other rows meanwhile.
 """
 
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from integrations.batch import Pace, own_transactions, pace_seconds, relaxed_done
+from integrations.batch import (
+    Defer,
+    Pace,
+    own_transactions,
+    pace_seconds,
+    relaxed_done,
+)
 from integrations.client import key_on_record
 from integrations.errors import NotProcessed, Rejected
 from integrations.failover import (
@@ -45,6 +54,7 @@ from integrations.failover import (
     run_with_failover,
 )
 from integrations.models import ProviderAccount
+from integrations.secrets_registry import staff_text
 from notifications.models import (
     BulkRecipient,
     EmailMessage,
@@ -62,7 +72,7 @@ from notifications.services.bulk_chunk import (
     sending_event,
     state_for,
 )
-from notifications.services.failures import WORKER_LOST
+from notifications.services.failures import PERMANENT_REFUSALS, WORKER_LOST
 from notifications.services.sending import (
     email_event_record,
     email_message_claim,
@@ -237,10 +247,28 @@ def _not_sent(
             return _row_error(EmailStatus.FAILED, message.last_error)
         if not asked:
             # No account that could send it was asked (breakers open, staff's
-            # maintenance): the attempt given back, the job waits its pacing
-            # and the row keeps its attempt too, as a single send waits.
-            return Pace()
+            # maintenance): the attempt given back, the row keeps its attempt
+            # too, as a single send waits.
+            return _wait_for_paused(error)
     return error  # no account now: the row retries after the backoff
+
+
+def _wait_for_paused(error: NoProviderAvailable) -> Exception:
+    """Every account skipped (paused) or refusing this message for good.
+    With none refusing, every row meets the same pause: the job waits its
+    pacing. With one refusing, the wait is this row's (the accounts that
+    refused it send the others): it waits alone, each account's reason on
+    it, and the rest of the send goes on. It is tried again as often as a
+    single send waiting so is swept (``EMAIL_RETRY_AFTER_SECONDS``): many
+    such rows must not each ask the refusing accounts every few seconds."""
+    attempts = getattr(error, "attempts", None) or []
+    if not any(attempt.code in PERMANENT_REFUSALS for attempt in attempts):
+        return Pace()
+    reasons = "; ".join(f"{a.account}: {a.message}" for a in attempts)
+    return Defer(
+        staff_text(f"waiting for a paused account: {reasons}"),
+        settings.EMAIL_RETRY_AFTER_SECONDS,
+    )
 
 
 def _paced_send(

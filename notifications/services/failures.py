@@ -18,6 +18,9 @@ WORKER_LOST = "worker_lost"
 # An account's answer that it will never send this message (an empty subject
 # it requires, something it cannot carry): no later try there would send it.
 PERMANENT_REFUSALS = frozenset({SUBJECT_EMPTY, UNSUPPORTED_MESSAGE})
+# Every account refused the message for good, not all for the same reason
+# (one its empty subject, another something it cannot carry).
+REFUSED_EVERYWHERE = "refused_everywhere"
 MESSAGES: dict[str, str] = {
     "invalid_recipient": "The provider refused the recipient's address.",
     # Refused by our own check, no provider asked (the outbox's order mail).
@@ -44,6 +47,9 @@ MESSAGES: dict[str, str] = {
     "unsupported_message": "The email provider cannot carry this message (its "
     "UTF-8 addresses need SMTPUTF8, or it uses a feature the provider lacks); it "
     "was not sent through it.",
+    REFUSED_EVERYWHERE: "Every enabled email provider refused the message "
+    "for good, not all for the same reason (an empty subject one requires, "
+    "something another cannot carry); it was not sent.",
     "message_invalid": "The message could not be built; it was not sent.",
     SUBJECT_EMPTY: "The message's subject is empty and no enabled email "
     "provider sends a message without one; it was not sent.",
@@ -87,7 +93,10 @@ def telling_reason(error: Any) -> tuple[str, str]:
         )
     if refused_everywhere(error):
         reasons = "; ".join(f"{a.account}: {a.message}" for a in error.attempts)
-        return UNSUPPORTED_MESSAGE, reasons
+        codes = {a.code for a in error.attempts}
+        # One reason shared by every account is the message's; a mix is
+        # only true as "every account refused it for good".
+        return (codes.pop() if len(codes) == 1 else REFUSED_EVERYWHERE), reasons
     for attempt in getattr(error, "attempts", None) or []:
         if attempt.code in CONFIGURATION_CODES:
             return attempt.code, f"{attempt.account}: {attempt.message}"
