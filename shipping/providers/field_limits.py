@@ -18,9 +18,8 @@ FedEx's Ship API 1.0.0 (Shipment-Resource.json) and Rate API
 (RateQuotes-Resource.json) as downloaded from developer.fedex.com (copies in
 github.com/ShipStream/fedex-rest-php-sdk, resources/models/.raw/), and DHL's
 MyDHL API 2.12.0 (dpdhl-express-api-2.12.0_swagger_0.yaml from
-developer.dhl.com; copy in github.com/antibodies-online/dhl-api-rest). USPS
-publishes no lengths we could cite for the v3 Labels and Prices APIs (only
-its two street fields bound it: USPS_FIELDS), and Shippo's OpenAPI
+developer.dhl.com; copy in github.com/antibodies-online/dhl-api-rest);
+USPS's from its v3 OpenAPI files (USPS_FIELDS). Shippo's OpenAPI
 (shippo/public-api.yaml) gives no maxLength for the fields we send, only
 its street lines' "35 character limit" in words (SHIPPO_FIELDS).
 """
@@ -48,6 +47,12 @@ class FieldLimits:
     name: int | None = None
     # The name's when no company is given and the name goes as it too.
     name_alone: int | None = None
+    # Each of its first word and the rest, where they go as fields of their
+    # own (USPS firstName, lastName): carrier_common.name_parts.
+    name_part: int | None = None
+    # The carrier requires a first and a last name (USPS Carrier Pickup's
+    # Addressee): a one-word name is refused, never sent twice.
+    two_names: bool = False
     company: int | None = None
     street_line: int | None = None  # each line
     street_lines: int | None = None  # how many lines (blank ones are not sent)
@@ -216,16 +221,47 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
     as_sent=fedex_pickup_address,  # the phone's digits; the state as a label's
 )
 
-# USPS: no published lengths could be cited, but its v3 address (labels,
-# international labels, pickups, address checks) has two street fields,
-# streetAddress and secondaryAddress: a third line would be dropped.
-USPS_FIELDS = FieldLimits(street_lines=2)
-# The address check (karrio's vendored addresses.yaml, GET /address): state
-# "required: true" for every address, maxLength 2, one of USPS's codes, which
-# name the territories with an ISO code of their own (PR, GU, VI ...) too.
+# USPS's state codes name the territories with an ISO code of their own
+# (PR, GU, VI ...) too (DomesticAddress state's pattern).
 USPS_STATE_COUNTRIES = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "FM", "MH", "PW"})
-USPS_ADDRESS_CHECK_FIELDS = replace(
-    USPS_FIELDS, state_code=2, state_countries=USPS_STATE_COUNTRIES
+
+# USPS's v3 OpenAPI files (karrio vendors them at karrioapi/karrio
+# modules/connectors/usps/vendor/domestic-labels.yaml 3.9.13, carrier-
+# pickup.yaml, addresses.yaml; usps_international/vendor/international-
+# labels.yaml). Labels (DomesticLabelAddress, InternationalLabelAddress):
+USPS_FIELDS = FieldLimits(
+    name_part=50,  # Addressee firstName, lastName maxLength 50 (one word: firm)
+    company=50,  # Addressee firm maxLength 50
+    street_line=50,  # Address streetAddress, secondaryAddress maxLength 50
+    street_lines=2,  # those two fields only: a third line would be dropped
+    city=28,  # city maxLength 28 (domestic and international)
+    # InternationalAddress province maxLength 40; a US state is a 2-letter
+    # code by its pattern (not a length: left to USPS's refusal).
+    state_code=40,
+    # DomesticLabelAddress requires state (fromAddress, a US toAddress).
+    state_countries=USPS_STATE_COUNTRIES,
+    postal_code=11,  # InternationalAddress postalCode maxLength 11 (a ZIP+4 10)
+    email=50,  # Email maxLength 50
+    customs_description=30,  # ShippingContents itemDescription maxLength 30
+    hs_code=14,  # HSTariffNumber maxLength 14
+    hs_code_min=6,  # HSTariffNumber minLength 6
+)
+# Carrier Pickup's PickupAddress: Addressee requires firstName and lastName
+# (no firm instead); DomesticAddress as a label's, its state optional.
+USPS_PICKUP_FIELDS = FieldLimits(
+    name_part=50,
+    two_names=True,
+    company=50,
+    street_line=50,
+    street_lines=2,
+    city=28,
+    email=50,  # EmailNotification email maxLength 50
+)
+# The address check (GET /address): state "required: true" for every
+# address, maxLength 2; streetAddress and city without a length, and we
+# send no firm.
+USPS_ADDRESS_CHECK_FIELDS = FieldLimits(
+    street_lines=2, state_code=2, state_countries=USPS_STATE_COUNTRIES
 )
 
 # Shippo public-api.yaml AddressBase (shipments, rates, pickups' location):
