@@ -61,6 +61,10 @@ class FieldLimits:
     # Where the carrier requires a state: none there is ``missing_field``
     # at our API, not the carrier's refusal in its own words.
     state_countries: frozenset[str] = frozenset()
+    # A state (and a postcode) required in every country: the pickup specs
+    # of FedEx and Shippo list them as required without a condition.
+    state_everywhere: bool = False
+    postal_code_everywhere: bool = False
     postal_code: int | None = None
     phone: int | None = None  # the number, its extension not counted
     phone_min: int | None = None  # the fewest (a phone given; none is not short)
@@ -213,10 +217,10 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
     phone_extension=6,  # Contact_CreatePickup.phoneExtension "Maximum length is 6"
     # Party_createPickup's Address.stateOrProvinceCode "Maximum length is 2"
     state_code=2,
-    # PickupLocationParty_address lists stateOrProvinceCode as required; the
-    # Ship API says "required for US, CA, PR and not required for other
-    # countries": the label rule, so a pickup is refused where a label is.
-    state_countries=FEDEX_STATE_COUNTRIES,
+    # PickupLocationParty_address lists stateOrProvinceCode in "required"
+    # with no condition (the Ship and Rate APIs' "required for US, CA, PR"
+    # is their own Address's): every pickup needs one, sent whole.
+    state_everywhere=True,
     instructions=60,  # remarks "Maximum length is 60 characters"
     as_sent=fedex_pickup_address,  # the phone's digits; the state as a label's
 )
@@ -273,6 +277,12 @@ SHIPPO_FIELDS = FieldLimits(
     street_line=35,
     street_lines=2,
     state_countries=frozenset({"US", "AU", "CA"}),
+)
+# A pickup's location is AddressPickupCompleteCreateRequest: its
+# AddressCompleteCreateRequest requires name, street1, city, state, zip and
+# country, in every country.
+SHIPPO_PICKUP_FIELDS = replace(
+    SHIPPO_FIELDS, state_everywhere=True, postal_code_everywhere=True
 )
 # The address check (POST /addresses) sends the same AddressBase, so the
 # same street limits; a state is "required for purchase" only, not for it.

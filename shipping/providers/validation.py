@@ -185,10 +185,17 @@ def _check_state_given(
     # Where the carrier requires a state, none would come back from it as
     # its own text (a 400 of the carrier's): refused here naming the field.
     country = address.country_code
-    if country in fields.state_countries and not address.state_code.strip():
+    required = fields.state_everywhere or country in fields.state_countries
+    if required and not address.state_code.strip():
         raise InvalidShippingRequest(
             f"{param}.state_code is required for {country} by {carrier}",
             param=f"{param}.state_code",
+            code="missing_field",
+        )
+    if fields.postal_code_everywhere and not address.postal_code.strip():
+        raise InvalidShippingRequest(
+            f"{param}.postal_code is required for {country} by {carrier}",
+            param=f"{param}.postal_code",
             code="missing_field",
         )
 
