@@ -31,6 +31,7 @@ from shipping.providers.carrier_common import fitting_state
 from shipping.providers.fedex_address import STATE_COUNTRIES as FEDEX_STATE_COUNTRIES
 from shipping.providers.fedex_address import fedex_address, fedex_pickup_address
 from shipping.providers.shipment_types import Address
+from shipping.providers.ups_address import PICKUP_STATE_COUNTRIES as UPS_PICKUP_STATES
 from shipping.providers.ups_address import STATE_COUNTRIES as UPS_STATE_COUNTRIES
 from shipping.providers.ups_address import (
     ups_address,
@@ -95,8 +96,9 @@ UPS_FIELDS = FieldLimits(
     street_lines=3,  # AddressLine: "Up to three occurrences" (Shipping.yaml)
     city=30,  # Address.City, both files
     state_code=5,  # Shipping.yaml ShipTo/Shipper/ShipFrom StateProvinceCode 5
-    # ShipTo and ShipFrom "Required for US, Canada, and Vietnam (VN)" (the
-    # shipper's address goes as both): ups_address.STATE_COUNTRIES.
+    # ShipTo and ShipFrom "Required for US, Canada, and Vietnam (VN)", an
+    # Irish county "must" be there (the shipper's address goes as both):
+    # ups_address.STATE_COUNTRIES.
     state_countries=UPS_STATE_COUNTRIES,
     postal_code=9,  # Address.PostalCode, both files
     phone=15,  # Phone.Number (Shipping.yaml; rating sends none)
@@ -122,7 +124,7 @@ UPS_PICKUP_FIELDS = FieldLimits(
     street_line=73,  # AddressLine: "only one AddressLine is allowed", 73
     city=50,  # City
     state_code=50,  # StateProvince
-    state_countries=UPS_STATE_COUNTRIES,  # "Required for US, Canada, and Vietnam"
+    state_countries=UPS_PICKUP_STATES,  # "Required for US, Canada, and Vietnam"
     postal_code=8,  # PostalCode (a US ZIP+4 sent as its ZIP: ups_pickup_address)
     phone=25,  # Phone.Number
     phone_extension=10,  # PickupAddress_Phone.Extension maxLength 10
