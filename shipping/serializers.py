@@ -28,6 +28,7 @@ from shipping.providers.field_limits import (
     SHIPPO_FIELDS,
     UPS_FIELDS,
     UPS_RATING_FIELDS,
+    USPS_FIELDS,
     FieldLimits,
 )
 from shipping.providers.validation import (
@@ -43,6 +44,7 @@ _CARRIERS = (
     ("FedEx", FEDEX_FIELDS),
     ("DHL Express", DHL_EXPRESS_FIELDS),
     ("Shippo", SHIPPO_FIELDS),
+    ("USPS", USPS_FIELDS),
 )
 
 
@@ -52,6 +54,7 @@ def _carriers_take(field: str) -> str:
         f"{name}: {_limit_text(fields, field)}"
         for name, fields in _CARRIERS
         if getattr(fields, field) is not None
+        or (field == "name" and fields.name_part is not None)
     )
     return (
         f"A carrier may take fewer characters ({numbers}, "
@@ -79,6 +82,8 @@ def _state_required() -> str:
 
 
 def _limit_text(fields: FieldLimits, field: str) -> str:
+    if field == "name" and fields.name_part is not None:  # USPS: first, last
+        return f"{fields.name_part} for its first word and for the rest"
     if field == "name" and fields.name_alone is not None:  # DHL: fullName
         return f"{fields.name_alone} ({fields.name} with a company)"
     if field == "phone" and fields.phone_extension is not None:

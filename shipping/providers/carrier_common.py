@@ -27,6 +27,14 @@ def zip_parts(postcode: str) -> tuple[str, str]:
     return (match.group(1), match.group(2)) if match else (postcode, "")
 
 
+def name_parts(name: str) -> tuple[str, str]:
+    """A person's name as carriers with a field for each take it (USPS
+    firstName and lastName): its first word and the rest; "" for the rest
+    of a one-word name."""
+    words = [*name.split(None, 1), "", ""]
+    return words[0], words[1]
+
+
 def fitting_state(
     country: str, state: str, required: Collection[str], longest: int, shortest: int = 1
 ) -> str:

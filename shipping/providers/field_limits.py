@@ -18,9 +18,8 @@ FedEx's Ship API 1.0.0 (Shipment-Resource.json) and Rate API
 (RateQuotes-Resource.json) as downloaded from developer.fedex.com (copies in
 github.com/ShipStream/fedex-rest-php-sdk, resources/models/.raw/), and DHL's
 MyDHL API 2.12.0 (dpdhl-express-api-2.12.0_swagger_0.yaml from
-developer.dhl.com; copy in github.com/antibodies-online/dhl-api-rest). USPS
-publishes no lengths we could cite for the v3 Labels and Prices APIs (only
-its two street fields bound it: USPS_FIELDS), and Shippo's OpenAPI
+developer.dhl.com; copy in github.com/antibodies-online/dhl-api-rest);
+USPS's from its v3 OpenAPI files (USPS_FIELDS). Shippo's OpenAPI
 (shippo/public-api.yaml) gives no maxLength for the fields we send, only
 its street lines' "35 character limit" in words (SHIPPO_FIELDS).
 """
@@ -32,6 +31,7 @@ from shipping.providers.carrier_common import fitting_state
 from shipping.providers.fedex_address import STATE_COUNTRIES as FEDEX_STATE_COUNTRIES
 from shipping.providers.fedex_address import fedex_address, fedex_pickup_address
 from shipping.providers.shipment_types import Address
+from shipping.providers.ups_address import PICKUP_STATE_COUNTRIES as UPS_PICKUP_STATES
 from shipping.providers.ups_address import STATE_COUNTRIES as UPS_STATE_COUNTRIES
 from shipping.providers.ups_address import (
     ups_address,
@@ -48,6 +48,12 @@ class FieldLimits:
     name: int | None = None
     # The name's when no company is given and the name goes as it too.
     name_alone: int | None = None
+    # Each of its first word and the rest, where they go as fields of their
+    # own (USPS firstName, lastName): carrier_common.name_parts.
+    name_part: int | None = None
+    # The carrier requires a first and a last name (USPS Carrier Pickup's
+    # Addressee): a one-word name is refused, never sent twice.
+    two_names: bool = False
     company: int | None = None
     street_line: int | None = None  # each line
     street_lines: int | None = None  # how many lines (blank ones are not sent)
@@ -56,6 +62,10 @@ class FieldLimits:
     # Where the carrier requires a state: none there is ``missing_field``
     # at our API, not the carrier's refusal in its own words.
     state_countries: frozenset[str] = frozenset()
+    # A state (and a postcode) required in every country: the pickup specs
+    # of FedEx and Shippo list them as required without a condition.
+    state_everywhere: bool = False
+    postal_code_everywhere: bool = False
     postal_code: int | None = None
     phone: int | None = None  # the number, its extension not counted
     phone_min: int | None = None  # the fewest (a phone given; none is not short)
@@ -86,8 +96,9 @@ UPS_FIELDS = FieldLimits(
     street_lines=3,  # AddressLine: "Up to three occurrences" (Shipping.yaml)
     city=30,  # Address.City, both files
     state_code=5,  # Shipping.yaml ShipTo/Shipper/ShipFrom StateProvinceCode 5
-    # ShipTo and ShipFrom "Required for US, Canada, and Vietnam (VN)" (the
-    # shipper's address goes as both): ups_address.STATE_COUNTRIES.
+    # ShipTo and ShipFrom "Required for US, Canada, and Vietnam (VN)", an
+    # Irish county "must" be there (the shipper's address goes as both):
+    # ups_address.STATE_COUNTRIES.
     state_countries=UPS_STATE_COUNTRIES,
     postal_code=9,  # Address.PostalCode, both files
     phone=15,  # Phone.Number (Shipping.yaml; rating sends none)
@@ -113,7 +124,7 @@ UPS_PICKUP_FIELDS = FieldLimits(
     street_line=73,  # AddressLine: "only one AddressLine is allowed", 73
     city=50,  # City
     state_code=50,  # StateProvince
-    state_countries=UPS_STATE_COUNTRIES,  # "Required for US, Canada, and Vietnam"
+    state_countries=UPS_PICKUP_STATES,  # "Required for US, Canada, and Vietnam"
     postal_code=8,  # PostalCode (a US ZIP+4 sent as its ZIP: ups_pickup_address)
     phone=25,  # Phone.Number
     phone_extension=10,  # PickupAddress_Phone.Extension maxLength 10
@@ -208,24 +219,55 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
     phone_extension=6,  # Contact_CreatePickup.phoneExtension "Maximum length is 6"
     # Party_createPickup's Address.stateOrProvinceCode "Maximum length is 2"
     state_code=2,
-    # PickupLocationParty_address lists stateOrProvinceCode as required; the
-    # Ship API says "required for US, CA, PR and not required for other
-    # countries": the label rule, so a pickup is refused where a label is.
-    state_countries=FEDEX_STATE_COUNTRIES,
+    # PickupLocationParty_address lists stateOrProvinceCode in "required"
+    # with no condition (the Ship and Rate APIs' "required for US, CA, PR"
+    # is their own Address's): every pickup needs one, sent whole.
+    state_everywhere=True,
     instructions=60,  # remarks "Maximum length is 60 characters"
     as_sent=fedex_pickup_address,  # the phone's digits; the state as a label's
 )
 
-# USPS: no published lengths could be cited, but its v3 address (labels,
-# international labels, pickups, address checks) has two street fields,
-# streetAddress and secondaryAddress: a third line would be dropped.
-USPS_FIELDS = FieldLimits(street_lines=2)
-# The address check (karrio's vendored addresses.yaml, GET /address): state
-# "required: true" for every address, maxLength 2, one of USPS's codes, which
-# name the territories with an ISO code of their own (PR, GU, VI ...) too.
+# USPS's state codes name the territories with an ISO code of their own
+# (PR, GU, VI ...) too (DomesticAddress state's pattern).
 USPS_STATE_COUNTRIES = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "FM", "MH", "PW"})
-USPS_ADDRESS_CHECK_FIELDS = replace(
-    USPS_FIELDS, state_code=2, state_countries=USPS_STATE_COUNTRIES
+
+# USPS's v3 OpenAPI files (karrio vendors them at karrioapi/karrio
+# modules/connectors/usps/vendor/domestic-labels.yaml 3.9.13, carrier-
+# pickup.yaml, addresses.yaml; usps_international/vendor/international-
+# labels.yaml). Labels (DomesticLabelAddress, InternationalLabelAddress):
+USPS_FIELDS = FieldLimits(
+    name_part=50,  # Addressee firstName, lastName maxLength 50 (one word: firm)
+    company=50,  # Addressee firm maxLength 50
+    street_line=50,  # Address streetAddress, secondaryAddress maxLength 50
+    street_lines=2,  # those two fields only: a third line would be dropped
+    city=28,  # city maxLength 28 (domestic and international)
+    # InternationalAddress province maxLength 40; a US state is a 2-letter
+    # code by its pattern (not a length: left to USPS's refusal).
+    state_code=40,
+    # DomesticLabelAddress requires state (fromAddress, a US toAddress).
+    state_countries=USPS_STATE_COUNTRIES,
+    postal_code=11,  # InternationalAddress postalCode maxLength 11 (a ZIP+4 10)
+    email=50,  # Email maxLength 50
+    customs_description=30,  # ShippingContents itemDescription maxLength 30
+    hs_code=14,  # HSTariffNumber maxLength 14
+    hs_code_min=6,  # HSTariffNumber minLength 6
+)
+# Carrier Pickup's PickupAddress: Addressee requires firstName and lastName
+# (no firm instead); DomesticAddress as a label's, its state optional.
+USPS_PICKUP_FIELDS = FieldLimits(
+    name_part=50,
+    two_names=True,
+    company=50,
+    street_line=50,
+    street_lines=2,
+    city=28,
+    email=50,  # EmailNotification email maxLength 50
+)
+# The address check (GET /address): state "required: true" for every
+# address, maxLength 2; streetAddress and city without a length, and we
+# send no firm.
+USPS_ADDRESS_CHECK_FIELDS = FieldLimits(
+    street_lines=2, state_code=2, state_countries=USPS_STATE_COUNTRIES
 )
 
 # Shippo public-api.yaml AddressBase (shipments, rates, pickups' location):
@@ -237,6 +279,12 @@ SHIPPO_FIELDS = FieldLimits(
     street_line=35,
     street_lines=2,
     state_countries=frozenset({"US", "AU", "CA"}),
+)
+# A pickup's location is AddressPickupCompleteCreateRequest: its
+# AddressCompleteCreateRequest requires name, street1, city, state, zip and
+# country, in every country.
+SHIPPO_PICKUP_FIELDS = replace(
+    SHIPPO_FIELDS, state_everywhere=True, postal_code_everywhere=True
 )
 # The address check (POST /addresses) sends the same AddressBase, so the
 # same street limits; a state is "required for purchase" only, not for it.

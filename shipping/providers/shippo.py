@@ -51,7 +51,11 @@ from shipping.providers.base import (
     VoidResult,
 )
 from shipping.providers.carrier_common import decimal_text, read_date, tracking_info
-from shipping.providers.field_limits import SHIPPO_ADDRESS_CHECK_FIELDS, SHIPPO_FIELDS
+from shipping.providers.field_limits import (
+    SHIPPO_ADDRESS_CHECK_FIELDS,
+    SHIPPO_FIELDS,
+    SHIPPO_PICKUP_FIELDS,
+)
 from shipping.providers.shippo_errors import (
     CONTENTS_TYPES,
     LABEL_FILE_TYPES,
@@ -123,7 +127,7 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
     label_formats = (LabelFormat.PDF, LabelFormat.PNG, LabelFormat.ZPL)
     limits = CarrierLimits(
         fields=SHIPPO_FIELDS,
-        pickup_fields=SHIPPO_FIELDS,
+        pickup_fields=SHIPPO_PICKUP_FIELDS,  # a state and zip everywhere
         address_fields=SHIPPO_ADDRESS_CHECK_FIELDS,  # its street limits too
     )
     # Shippo signs nothing: the secret token travels in the URL it posts to.

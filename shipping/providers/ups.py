@@ -145,25 +145,27 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
 
     def carrier_rates(self, request: RateRequest) -> list[Rate]:
         number = self._shipper_number()
+        origin = _party(request.from_address, rating=True)
         shipment: dict[str, Any] = {
-            "Shipper": {
-                **_party(request.from_address, rating=True),
-                "ShipperNumber": number,
-            },
+            "Shipper": {**origin, "ShipperNumber": number},
             "ShipTo": _party(request.to_address, rating=True),
-            "ShipFrom": _party(request.from_address, rating=True),
+            "ShipFrom": origin,
             "PaymentDetails": {
                 "ShipmentCharge": [
                     {"Type": "01", "BillShipper": {"AccountNumber": number}}
                 ]
             },
-            "ShipmentRatingOptions": {"NegotiatedRatesIndicator": "Y"},
             "NumOfPieces": str(len(request.parcels)),
             "Package": [
                 _package(parcel, packaging="PackagingType")
                 for parcel in request.parcels
             ],
         }
+        # Rating.yaml ShipFrom.StateProvinceCode: "required when requesting
+        # negotiated rates": without one of 2 (none, VN-44, an Irish county)
+        # published rates are asked for, and marked so (_rate).
+        if "StateProvinceCode" in origin["Address"]:
+            shipment["ShipmentRatingOptions"] = {"NegotiatedRatesIndicator": "Y"}
         if request.ship_date:
             shipment["ShipmentDate"] = f"{request.ship_date:%Y%m%d}"
         if request.is_international and request.customs:

@@ -42,11 +42,16 @@ from shipping.providers.base import (
 )
 from shipping.providers.carrier_common import (
     decimal_text,
+    name_parts,
     read_date,
     tracking_info,
     zip_parts,
 )
-from shipping.providers.field_limits import USPS_ADDRESS_CHECK_FIELDS, USPS_FIELDS
+from shipping.providers.field_limits import (
+    USPS_ADDRESS_CHECK_FIELDS,
+    USPS_FIELDS,
+    USPS_PICKUP_FIELDS,
+)
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
 from shipping.providers.usps_errors import (
     ALREADY_CANCELLED,
@@ -111,8 +116,8 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         max_weight_kg=Decimal("31.752"),
         max_length_cm=Decimal("330"),
         max_parcels=1,
-        fields=USPS_FIELDS,  # two street lines, as every USPS address sends
-        pickup_fields=USPS_FIELDS,
+        fields=USPS_FIELDS,  # labels' (and so quotes') lengths
+        pickup_fields=USPS_PICKUP_FIELDS,
         address_fields=USPS_ADDRESS_CHECK_FIELDS,  # and a state
     )
     label_formats = (LabelFormat.PDF, LabelFormat.ZPL)
@@ -396,7 +401,9 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
 
     def carrier_schedule_pickup(self, request: PickupRequest) -> Pickup:
         address = request.address
-        first, _, last = address.name.partition(" ")
+        # Addressee requires both (carrier-pickup.yaml); a one-word name is
+        # refused before the call (USPS_PICKUP_FIELDS.two_names).
+        first, last = name_parts(address.name)
         weight = convert_weight(
             request.total_weight, request.weight_unit, WeightUnit.LB
         )
@@ -404,7 +411,7 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             "pickupDate": request.pickup_date.isoformat(),
             "pickupAddress": {
                 "firstName": first,
-                "lastName": last or first,
+                "lastName": last,
                 "firm": address.company,
                 "address": _usps_address(address),
                 "contact": [{"email": address.email}] if address.email else [],
@@ -496,12 +503,9 @@ def _package(parcel: Parcel) -> dict[str, Any]:
 
 
 def _label_address(address: Address) -> dict[str, Any]:
-    first, _, last = address.name.partition(" ")
     wire = {
         **_usps_address(address),
-        "firstName": first,
-        "lastName": last,
-        "firm": address.company,
+        **intl.addressee(address.name, address.company),
         "phone": address.phone,
         "email": address.email,
     }

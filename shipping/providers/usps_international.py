@@ -21,7 +21,7 @@ from shipping.providers.base import (
     Rate,
     RateRequest,
 )
-from shipping.providers.carrier_common import country_name, decimal_text
+from shipping.providers.carrier_common import country_name, decimal_text, name_parts
 from shipping.providers.validation import InvalidShippingRequest
 from shipping.units import WeightUnit, convert_weight
 
@@ -89,12 +89,9 @@ def foreign_address(request: LabelRequest) -> dict[str, Any]:
             param="to_address.country_code",
             code="invalid_country",
         )
-    first, _, last = address.name.partition(" ")
     lines = [line for line in address.street_lines if line] + [""]
     wire = {
-        "firstName": first,
-        "lastName": last,
-        "firm": address.company,
+        **addressee(address.name, address.company),
         "phone": address.phone,
         "streetAddress": lines[0],
         "secondaryAddress": lines[1],
@@ -104,6 +101,18 @@ def foreign_address(request: LabelRequest) -> dict[str, Any]:
         "country": country,
         "countryISOAlpha2Code": address.country_code,
     }
+    return {key: value for key, value in wire.items() if value}
+
+
+def addressee(name: str, company: str) -> dict[str, str]:
+    """A label's Addressee: "The First and Last Name or Firm Name are always
+    required" (domestic-labels.yaml, international-labels.yaml), so a
+    one-word name without a company goes as the firm, no last name made up;
+    beside a company it goes as the first name. None sent empty."""
+    first, last = name_parts(name)
+    if not last and not company:
+        return {"firm": first} if first else {}
+    wire = {"firstName": first, "lastName": last, "firm": company}
     return {key: value for key, value in wire.items() if value}
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from integrations import money
 from integrations.clock import database_now
 from integrations.errors import Rejected
+from shipping.providers.carrier_common import name_parts
 from shipping.providers.field_limits import NO_FIELD_LIMITS, FieldLimits
 from shipping.providers.phones import phone_extension, phone_readable
 from shipping.units import DimensionUnit, WeightUnit
@@ -174,6 +175,7 @@ def check_address_fields(
         if name == "name" and not address.company and fields.name_alone is not None:
             limit = fields.name_alone  # sent as the company too
         _check_text(getattr(address, name), f"{param}.{name}", limit, carrier)
+    _check_name_parts(address.name, f"{param}.name", fields, carrier)
     _check_lines(address.street_lines, f"{param}.street_lines", fields, carrier)
 
 
@@ -183,11 +185,37 @@ def _check_state_given(
     # Where the carrier requires a state, none would come back from it as
     # its own text (a 400 of the carrier's): refused here naming the field.
     country = address.country_code
-    if country in fields.state_countries and not address.state_code.strip():
+    required = fields.state_everywhere or country in fields.state_countries
+    if required and not address.state_code.strip():
         raise InvalidShippingRequest(
             f"{param}.state_code is required for {country} by {carrier}",
             param=f"{param}.state_code",
             code="missing_field",
+        )
+    if fields.postal_code_everywhere and not address.postal_code.strip():
+        raise InvalidShippingRequest(
+            f"{param}.postal_code is required for {country} by {carrier}",
+            param=f"{param}.postal_code",
+            code="missing_field",
+        )
+
+
+def _check_name_parts(name: str, param: str, fields: FieldLimits, carrier: str) -> None:
+    # Sent as a first and a last name (name_parts): each has its own limit.
+    first, rest = name_parts(name)
+    if fields.two_names and not rest:
+        raise InvalidShippingRequest(
+            f"{param}: {carrier} needs a first and last name here (one word was given)",
+            param=param,
+            code="invalid_name",
+        )
+    limit = fields.name_part
+    if limit is not None and max(len(first), len(rest)) > limit:
+        raise InvalidShippingRequest(
+            f"{param} is longer than {carrier} takes (at most {limit} "
+            "characters for its first word and for the rest)",
+            param=param,
+            code="field_too_long",
         )
 
 

@@ -5,9 +5,8 @@
   PickupAddress.StateProvince: "Required for US, Canada, and Vietnam (VN)".
   A missing one reached UPS and came back as UPS's own text; now a 400
   ``missing_field`` naming the field, for quotes, labels and pickups.
-  Ireland is not among them ("If the country or territory is Ireland, the
-  StateProvinceCode must contain the county" says what it holds): a county
-  longer than Shipping's 5 is left out, as any optional state is.
+  Ireland: see ship42 (test_ship42_ups_states.py): its county is required
+  too and refused when longer than Shipping's 5.
 - FedEx Rate/Ship APIs Address.stateOrProvinceCode: "State code is required
   for US, CA, PR and not required for other countries": the same for quotes,
   labels and pickups (the Pickup API's PickupLocationParty_address requires
@@ -160,26 +159,39 @@ def test_a_ups_pickup_without_a_us_state_is_a_400():
     assert sent == []
 
 
-def test_a_ups_label_leaves_an_irish_county_longer_than_5_out():
+# ship42: Ireland's county is required by UPS (Shipping.yaml "must contain
+# the county"; Shippo: "UPS requires province for some countries (i.e
+# Ireland)") and no short code is documented: a county longer than 5 is
+# refused, not left out, and none is a 400 missing_field.
+def test_a_ups_label_refuses_an_irish_county_longer_than_5():
     reply, shipment = _label_at_ups(KILKENNY, "s41-ie")
 
-    assert reply.status_code == 201, reply.json()
-    assert "StateProvinceCode" not in shipment["ShipTo"]["Address"]
+    assert reply.status_code == 400, reply.json()
+    error = reply.json()["error"]
+    assert (error["param"], error["code"]) == (
+        "to_address.state_code",
+        "field_too_long",
+    )
+    assert shipment is None
 
 
-def test_a_ups_quote_leaves_an_irish_county_out_too():
+def test_a_ups_quote_refuses_an_irish_county_longer_than_5_too():
     reply, shipment = _quote_at_ups(abroad(KILKENNY))
 
-    assert reply.status_code == 200, reply.json()
-    assert reply.json()["quotes"]
-    assert "StateProvinceCode" not in shipment["ShipTo"]["Address"]
+    assert reply.status_code == 400, reply.json()
+    error = reply.json()["error"]
+    assert (error["param"], error["code"]) == (
+        "to_address.state_code",
+        "field_too_long",
+    )
+    assert shipment is None
 
 
-def test_a_ups_quote_to_ireland_without_a_county_is_quoted():
+def test_a_ups_quote_to_ireland_without_a_county_is_a_400():
     reply, shipment = _quote_at_ups(abroad(KILKENNY | {"state_code": ""}))
 
-    assert reply.status_code == 200, reply.json()
-    assert "StateProvinceCode" not in shipment["ShipTo"]["Address"]
+    _missing(reply, "to_address.state_code")
+    assert shipment is None
 
 
 def _fedex_pickup(address: dict, key: str):
@@ -277,7 +289,8 @@ def test_a_vietnamese_shippers_quote_leaves_its_province_out_of_rating():
     # StateProvinceCode and valid account number are required when requesting
     # negotiated rates". A "VN-44" cannot be sent in 2 characters, and the
     # quote is not refused for it (Shipping takes it on the label): left out,
-    # UPS prices what it can (a published price is marked so).
+    # and so (ship42) no negotiated rates are asked for, published ones are
+    # (and marked so): the request is valid by the spec.
     body = copy.deepcopy(RATE_REQUEST)
     body["from_address"] = HANOI | {"name": "Kho Hanoi"}
     body["customs"] = abroad(HANOI)["customs"]
@@ -287,4 +300,4 @@ def test_a_vietnamese_shippers_quote_leaves_its_province_out_of_rating():
     assert reply.status_code == 200, reply.json()
     for party in ("Shipper", "ShipFrom"):
         assert "StateProvinceCode" not in shipment[party]["Address"]
-    assert shipment["ShipmentRatingOptions"] == {"NegotiatedRatesIndicator": "Y"}
+    assert "ShipmentRatingOptions" not in shipment

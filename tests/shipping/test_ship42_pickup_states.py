@@ -1,0 +1,152 @@
+"""Pickup addresses where the pickup spec requires a state (ship42).
+
+- FedEx Pickup API (pickup-api.json, karrio vendors it):
+  PickupLocationParty_address lists stateOrProvinceCode in "required" for
+  every country, with no condition (the Ship and Rate APIs' "required for
+  US, CA, PR" is said of their own Address, not of this one). A pickup
+  abroad without one was sent without it (the label rule) and a state
+  longer than its "Maximum length is 2" was left out. Now a 400 naming
+  ``address.state_code`` before the call: missing_field, field_too_long.
+- Shippo public-api.yaml: a pickup's location address is
+  AddressPickupCompleteCreateRequest, whose AddressCompleteCreateRequest
+  requires name, street1, city, state, zip and country: a pickup without a
+  state outside US/AU/CA, or without a postcode (Ireland, Hong Kong), was
+  sent without them. Now a 400 missing_field.
+"""
+
+from dataclasses import replace
+from datetime import date, time
+
+import pytest
+import responses
+
+from integrations.models import ProviderCall
+from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST
+from shipping.providers.base import PickupRequest
+from shipping.providers.shippo import ShippoAdapter
+from shipping.providers.validation import InvalidShippingRequest
+from tests.factories import ProviderAccountFactory
+from tests.shipping.contract import harness_fedex
+from tests.shipping.contract import requests as shared
+from tests.shipping.helpers import PICKUPS, post_as_writer
+from tests.shipping.providers.wire import body_of, load, sent
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("threads_db"),
+]
+FEDEX_PICKUP = f"{harness_fedex.BASE}/pickup/v1/pickups"
+SHIPPO_PICKUPS = "https://api.goshippo.com/pickups/"
+LONDON = ADDRESS_FROM | {
+    "city": "London",
+    "state_code": "",
+    "postal_code": "SW1A 1AA",
+    "country_code": "GB",
+    "phone": "+44 20 7946 0958",
+}
+
+
+def _fedex_pickup(address: dict, key: str):
+    account = harness_fedex.make_account()
+    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(
+            harness_fedex.TOKEN_URL, json=harness_fedex.load("oauth_token.json")
+        )
+        mocked.post(FEDEX_PICKUP, json=harness_fedex.load("pickup_response.json"))
+        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=key)
+        calls = [body_of(c) for c in sent(mocked, "POST", FEDEX_PICKUP)]
+    return reply, calls
+
+
+def _refused(reply, param: str, code: str) -> None:
+    assert reply.status_code == 400, reply.json()
+    error = reply.json()["error"]
+    assert (error["param"], error["code"]) == (param, code)
+    assert "FedEx" in error["message"]
+    assert not ProviderCall.objects.exists()
+
+
+def test_a_fedex_pickup_abroad_without_a_state_is_a_400():
+    reply, calls = _fedex_pickup(LONDON, "s42-fp-gb")
+
+    _refused(reply, "address.state_code", "missing_field")
+    assert calls == []
+
+
+def test_a_fedex_pickup_state_longer_than_2_is_a_400_not_left_out():
+    reply, calls = _fedex_pickup(LONDON | {"state_code": "LND"}, "s42-fp-lnd")
+
+    _refused(reply, "address.state_code", "field_too_long")
+    assert calls == []
+
+
+def test_a_fedex_pickup_abroad_with_a_state_of_2_sends_it():
+    reply, [call] = _fedex_pickup(LONDON | {"state_code": "LN"}, "s42-fp-ln")
+
+    assert reply.status_code == 201, reply.json()
+    address = call["originDetail"]["pickupLocation"]["address"]
+    assert address["stateOrProvinceCode"] == "LN"
+
+
+@pytest.fixture
+def shippo():
+    return ProviderAccountFactory(
+        kind="shipping",
+        provider="shippo",
+        slug="shippo-s42",
+        settings={"max_attempts": 1, "pickup_timezone": "Europe/London"},
+        credentials={"api_token": "shippo_test_token", "webhook_token": "hook"},
+    )
+
+
+def _shippo_request(**address_changes) -> PickupRequest:
+    return PickupRequest(
+        address=replace(shared.SHIPPER, **address_changes),
+        pickup_date=date(2025, 5, 12),
+        ready_time=time(9, 0),
+        close_time=time(17, 0),
+        parcel_count=1,
+        total_weight=shared.PARCEL.weight,
+        idempotency_key="s42-shippo-pickup",
+        carrier_shipment_ids=("915d94940ea54c3a80cbfa328722f5a1",),
+        carrier_account="078870331023437cb917f5187429b093",
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "param"),
+    [
+        (
+            {"country_code": "GB", "state_code": "", "postal_code": "SW1A 1AA"},
+            "address.state_code",
+        ),
+        (
+            {"country_code": "IE", "state_code": "KK", "postal_code": ""},
+            "address.postal_code",
+        ),
+    ],
+)
+def test_a_shippo_pickup_without_a_state_or_zip_is_refused(shippo, changes, param):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        with pytest.raises(InvalidShippingRequest) as refused:
+            ShippoAdapter(shippo).schedule_pickup(_shippo_request(**changes))
+        assert sent(mocked, "POST", SHIPPO_PICKUPS) == []
+
+    assert (refused.value.param, refused.value.code) == (param, "missing_field")
+    assert "Shippo" in refused.value.message
+
+
+def test_a_shippo_pickup_abroad_with_state_and_zip_is_booked(shippo):
+    request = _shippo_request(
+        country_code="GB", state_code="LND", postal_code="SW1A 1AA"
+    )
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(
+            SHIPPO_PICKUPS, status=201, json=load("shippo", "pickup_confirmed.json")
+        )
+        ShippoAdapter(shippo).schedule_pickup(request)
+        [call] = sent(mocked, "POST", SHIPPO_PICKUPS)
+
+    address = body_of(call)["location"]["address"]
+    assert (address["state"], address["zip"]) == ("LND", "SW1A 1AA")

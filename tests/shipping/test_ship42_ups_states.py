@@ -1,0 +1,134 @@
+"""UPS negotiated rates and Irish counties by the specs (ship42).
+
+- Rating.yaml ShipFrom.StateProvinceCode (minLength and maxLength 2): "A
+  StateProvinceCode and valid account number are required when requesting
+  negotiated rates. Otherwise the StateProvinceCode is optional." A quote
+  from a shipper whose state does not go (none, "VN-44", an Irish county)
+  still asked for negotiated rates: a request the spec calls invalid. Now
+  NegotiatedRatesIndicator is sent only beside a ShipFrom state; without
+  one UPS is asked for published rates, which are marked so.
+- Ireland: Shipping.yaml "If the country or territory is Ireland, the
+  StateProvinceCode must contain the county" and Shippo's AddressBase.state
+  "UPS requires province for some countries (i.e Ireland)". Neither spec
+  documents a 2-character (or any short) county code, so nothing is mapped:
+  an Irish address without a county is a 400 missing_field for a UPS quote
+  or label, and a county longer than Shipping's 5 a 400 field_too_long
+  (it was left out, a label UPS requires the county on). Pickup.yaml says
+  nothing of Ireland: pickups are unchanged.
+"""
+
+import copy
+import json
+
+import pytest
+import responses
+
+from integrations.models import ProviderCall
+from shipping.api_examples import RATE_REQUEST
+from tests.shipping.contract import harness_ups
+from tests.shipping.helpers import abroad, post_as_writer
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("threads_db"),
+]
+HANOI = {
+    "name": "Kho Hanoi",
+    "street_lines": ["1 Trang Tien"],
+    "city": "Hanoi",
+    "state_code": "VN-44",
+    "postal_code": "100000",
+    "country_code": "VN",
+    "phone": "+84245550123",
+}
+KILKENNY = HANOI | {
+    "name": "Aoife Buyer",
+    "city": "Kilkenny",
+    "state_code": "Kilkenny",
+    "postal_code": "R95 A2KX",
+    "country_code": "IE",
+}
+LONDON = HANOI | {
+    "city": "London",
+    "state_code": "",
+    "postal_code": "SW1A 1AA",
+    "country_code": "GB",
+}
+
+
+def _quote(body: dict):
+    harness_ups.make_account()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        harness_ups.rates(mocked, None)
+        reply = post_as_writer(body)
+        sent = [
+            json.loads(c.request.body)["RateRequest"]["Shipment"]
+            for c in mocked.calls
+            if c.request.url == harness_ups.RATES_URL
+        ]
+    return reply, sent[0] if sent else None
+
+
+def _from(origin: dict) -> dict:
+    body = abroad(RATE_REQUEST["to_address"])
+    body["from_address"] = origin
+    return body
+
+
+@pytest.mark.parametrize("origin", [HANOI, LONDON])
+def test_a_quote_without_a_2_character_ship_from_state_asks_no_negotiated_rates(
+    origin,
+):
+    reply, shipment = _quote(_from(origin))
+
+    assert reply.status_code == 200, reply.json()
+    assert "StateProvinceCode" not in shipment["ShipFrom"]["Address"]
+    options = shipment.get("ShipmentRatingOptions") or {}
+    assert "NegotiatedRatesIndicator" not in options
+
+
+def test_a_quote_from_an_irish_county_of_5_asks_no_negotiated_rates():
+    reply, shipment = _quote(_from(KILKENNY | {"state_code": "Cork"}))
+
+    assert reply.status_code == 200, reply.json()
+    assert "StateProvinceCode" not in shipment["ShipFrom"]["Address"]
+    assert "NegotiatedRatesIndicator" not in (
+        shipment.get("ShipmentRatingOptions") or {}
+    )
+
+
+def test_a_us_shippers_quote_asks_negotiated_rates_beside_its_state():
+    reply, shipment = _quote(copy.deepcopy(RATE_REQUEST))
+
+    assert reply.status_code == 200, reply.json()
+    assert shipment["ShipFrom"]["Address"]["StateProvinceCode"] == "TN"
+    assert shipment["ShipmentRatingOptions"] == {"NegotiatedRatesIndicator": "Y"}
+
+
+def _refused(reply, param: str, code: str) -> None:
+    assert reply.status_code == 400, reply.json()
+    error = reply.json()["error"]
+    assert (error["param"], error["code"]) == (param, code)
+    assert "UPS" in error["message"]
+    assert not ProviderCall.objects.exists()
+
+
+def test_a_ups_quote_to_ireland_without_a_county_is_a_400():
+    reply, shipment = _quote(abroad(KILKENNY | {"state_code": ""}))
+
+    _refused(reply, "to_address.state_code", "missing_field")
+    assert shipment is None
+
+
+def test_a_ups_quote_to_an_irish_county_longer_than_5_is_a_400():
+    reply, shipment = _quote(abroad(KILKENNY))
+
+    _refused(reply, "to_address.state_code", "field_too_long")
+    assert shipment is None
+
+
+def test_a_ups_quote_to_an_irish_county_of_5_is_quoted():
+    reply, shipment = _quote(abroad(KILKENNY | {"state_code": "Cork"}))
+
+    assert reply.status_code == 200, reply.json()
+    assert shipment is not None
