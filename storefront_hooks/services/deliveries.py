@@ -54,6 +54,7 @@ from storefront_hooks.services.endpoints import (
 )
 from storefront_hooks.services.excerpt import staff_excerpt
 from storefront_hooks.services.hold import (
+    answered_row_held,
     held_error,
     held_row_recheck,
     held_rows_released,
@@ -239,10 +240,8 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
         status = rows.fail(delivery, attempt.error, now)
         if hold is not None and status == DeliveryStatus.FAILED:
             # Not retried before the wait (the schedule's early steps
-            # would ask again within seconds).
-            WebhookDelivery.objects.filter(
-                pk=delivery.pk, next_attempt_at__lt=hold
-            ).update(next_attempt_at=hold)
+            # would ask again within seconds), unless it ended meanwhile.
+            answered_row_held(delivery, hold)
         if status == DeliveryStatus.FAILED:
             retry_schedule(delivery.pk, now)
         endpoint_failure_count(endpoint, attempt, now)
