@@ -5,23 +5,27 @@ quote leaves it), JSON's "\\/" and "\\u002B" (.NET's encoder), JSON-escaped
 then percent-encoded ("%5C%2F", "%5C/"), HTML character references ("&#43;"
 from Go's html/template, "&#x2F;" from OWASP's encoder, "&sol;"), a base64
 key without its "=" padding, in the base64url alphabet ("-" and "_"), or
-with its "+" read as a space (a form-decoded echo); and the head of one cut
-off where the text ends. The one masker of the log filter
-(``integrations.logging``) and of a storefront receiver's answer stored for
-staff (``storefront_hooks.services.excerpt``).
+with its "+" read as a space (a form-decoded echo). The one masker of the
+log filter (``integrations.logging``), of provider text kept for staff and
+of django-q's stored task results (``integrations.secrets_registry``), and
+of a storefront receiver's answer stored for staff
+(``storefront_hooks.services.excerpt``). Only real occurrences are masked:
+the head of a secret where the text ends only when the caller says the text
+was cut off there (a stored answer: its bound, our deadline or a dropped
+connection), since ordinary text may end with a credential's first
+characters.
 
 The work per text scales with the text, not with how many secrets are known:
-they are indexed by their first ``CUT_SECRET_MIN`` characters once per copy
-the registry publishes, and the text is read once, looking each of its
-windows up."""
+they are indexed by their first ``CUT_SECRET_MIN`` characters, the index
+updated for what changed in each copy the registry publishes, and the text
+is read once, looking each of its windows up."""
 
 import re
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from integrations.secrets_registry import MASK
-
+MASK = "[redacted]"
 # The shortest head of a secret masked at the end of a stored excerpt: as
 # long as the shortest secret the registry masks at all.
 CUT_SECRET_MIN = 8
@@ -42,27 +46,29 @@ _CUT_ESCAPE = re.compile(
 @dataclass(frozen=True)
 class _Index:
     """Every form looked for, by its first ``CUT_SECRET_MIN`` characters
-    (longest first in each bucket)."""
+    (longest first in each bucket), and how many known secrets give each
+    form (a form two secrets give stays while one of them does)."""
 
     heads: dict[str, tuple[str, ...]]
+    counts: dict[str, int]
 
 
 # The registry's copy last indexed, and its index.
-_index_cache: list[tuple[tuple[str, ...] | None, _Index]] = [(None, _Index({}))]
+_index_cache: list[tuple[tuple[str, ...], _Index]] = [((), _Index({}, {}))]
 
 
-def mask_secrets(text: str, known: tuple[str, ...]) -> str:
+def mask_secrets(text: str, known: tuple[str, ...], *, cut_end: bool = False) -> str:
     """``text`` with each of ``known`` (the registry's copy) masked, escaped
-    or not, and the head of one cut off at its end too (whole, it would have
-    been masked): by a stored answer's bound, or earlier by a deadline or a
-    dropped connection."""
+    or not; with ``cut_end`` (the text was cut off where it ends: a stored
+    answer's bound, a deadline, a dropped connection) the head of one at its
+    end too, since whole it would have been masked."""
     if not text or not known:
         return text
     index = _index(known)
-    spans, cut = _scan(text, index)
-    plain, starts = _unescaped(text)
+    spans, cut = _scan(text, index, cut_end)
+    plain, starts = _unescaped(text, cut_end)
     if plain != text:
-        found, plain_cut = _scan(plain, index)
+        found, plain_cut = _scan(plain, index, cut_end)
         spans += [(starts[begin], starts[end]) for begin, end in found]
         if plain_cut is not None:
             cut = min(cut, starts[plain_cut]) if cut is not None else starts[plain_cut]
@@ -74,37 +80,68 @@ def mask_secrets(text: str, known: tuple[str, ...]) -> str:
 
 
 def _index(known: tuple[str, ...]) -> _Index:
-    """The index of ``known``, made once per copy the registry publishes (a
-    new tuple at each reload), not at each stored answer."""
+    """The index of ``known``, brought up to date once per copy the registry
+    publishes (a new tuple at each reload), not at each text; by what
+    changed since the copy last indexed, so the first log record after a
+    save pays for that save's secrets, not for every endpoint's."""
     made_for, index = _index_cache[0]  # one read: a pair, never torn
     if made_for is not known:
-        index = _index_made(known)
+        # A new index, never the one other threads are reading.
+        index = _index_moved(made_for, index, known)
         _index_cache[0] = (known, index)
     return index
 
 
-def _index_made(known: tuple[str, ...]) -> _Index:
-    forms: dict[str, None] = {}
-    for secret in known:
-        # The registry's forms hold "\/" escapes; unescaped text holds "/".
-        for form in (secret, secret.replace("\\/", "/")):
-            # Its "+" read as a space (a form-decoded echo of our body); a
-            # base64 key in the base64url alphabet.
-            urlsafe = form.replace("+", "-").replace("/", "_")
-            for alphabet in (form, form.replace("+", " "), urlsafe):
-                # A base64 key quoted without its padding.
-                for each in (alphabet, alphabet.rstrip("=")):
-                    if len(each) >= CUT_SECRET_MIN:
-                        forms[each] = None
-    heads: dict[str, list[str]] = {}
-    for form in sorted(forms, key=len, reverse=True):
-        heads.setdefault(form[:CUT_SECRET_MIN], []).append(form)
-    return _Index({head: tuple(found) for head, found in heads.items()})
+def _forms(secret: str) -> set[str]:
+    """The forms ``secret`` is looked for in (at least CUT_SECRET_MIN long)."""
+    forms = set()
+    # The registry's forms hold "\/" escapes; unescaped text holds "/".
+    for form in (secret, secret.replace("\\/", "/")):
+        # Its "+" read as a space (a form-decoded echo of our body); a
+        # base64 key in the base64url alphabet.
+        urlsafe = form.replace("+", "-").replace("/", "_")
+        for alphabet in (form, form.replace("+", " "), urlsafe):
+            # A base64 key quoted without its padding.
+            for each in (alphabet, alphabet.rstrip("=")):
+                if len(each) >= CUT_SECRET_MIN:
+                    forms.add(each)
+    return forms
 
 
-def _scan(text: str, index: _Index) -> tuple[list[tuple[int, int]], int | None]:
-    """Where ``text`` holds a form whole, and where the head of one (at
-    least ``CUT_SECRET_MIN`` characters) begins that runs to its end."""
+def _index_moved(
+    before: tuple[str, ...], index: _Index, known: tuple[str, ...]
+) -> _Index:
+    """``index`` (of ``before``) made the index of ``known``: the forms of
+    the secrets added counted in, of those gone out, and only the buckets
+    they fall in sorted again."""
+    was, now = set(before), set(known)
+    counts = dict(index.counts)
+    touched: dict[str, set[str]] = {}  # by head: the forms added to it
+    for secrets, step in ((was - now, -1), (now - was, 1)):
+        for secret in secrets:
+            for form in _forms(secret):
+                left = counts.get(form, 0) + step
+                if left > 0:
+                    counts[form] = left
+                else:
+                    counts.pop(form, None)
+                fresh = touched.setdefault(form[:CUT_SECRET_MIN], set())
+                if step > 0:
+                    fresh.add(form)
+    heads = dict(index.heads)
+    for head, fresh in touched.items():
+        bucket = {form for form in heads.pop(head, ()) if form in counts} | fresh
+        if bucket:
+            heads[head] = tuple(sorted(bucket, key=len, reverse=True))
+    return _Index(heads, counts)
+
+
+def _scan(
+    text: str, index: _Index, cut_end: bool
+) -> tuple[list[tuple[int, int]], int | None]:
+    """Where ``text`` holds a form whole, and (``cut_end``) where the head
+    of one (at least ``CUT_SECRET_MIN`` characters) begins that runs to its
+    end."""
     spans: list[tuple[int, int]] = []
     cut = None
     heads = index.heads
@@ -118,7 +155,8 @@ def _scan(text: str, index: _Index) -> tuple[list[tuple[int, int]], int | None]:
         # Only a rest shorter than the bucket's longest form can be a cut
         # one (slicing every rest would be quadratic in a big log record).
         elif (
-            cut is None
+            cut_end
+            and cut is None
             and len(text) - at < len(bucket[0])
             and any(s.startswith(text[at:]) for s in bucket)
         ):
@@ -163,13 +201,14 @@ class _Starts:
         return self.text_at[point] + at - self.plain_at[point]
 
 
-def _unescaped(text: str) -> tuple[str, _Starts]:
+def _unescaped(text: str, cut_end: bool) -> tuple[str, _Starts]:
     """``text`` with its escapes undone, and where each of its characters
-    begins in ``text`` (no escape, whole or cut: ``text`` itself)."""
+    begins in ``text`` (no escape, whole or cut: ``text`` itself). An
+    escape cut short at the end (``cut_end``) is left out."""
     if "%" not in text and "\\" not in text and "&" not in text:
         return text, _Starts(len(text), len(text))
     # A cut escape is at most 9 characters long ("&#x" and six digits).
-    cut = _CUT_ESCAPE.search(text, max(0, len(text) - 12))
+    cut = _CUT_ESCAPE.search(text, max(0, len(text) - 12)) if cut_end else None
     end = cut.start() if cut else len(text)
     pieces: list[str] = []
     starts = _Starts(0, len(text))

@@ -48,9 +48,9 @@ from django.db.models.signals import post_delete, post_save
 from redis.exceptions import RedisError
 
 from integrations.redis_line import outage
+from integrations.secret_masking import MASK, mask_secrets
 from integrations.webhooks.messages import storable
 
-MASK = "[redacted]"
 # Shorter values (a mode, a flag) would redact ordinary words.
 MIN_SECRET_LENGTH = 8
 STAMP_KEY = "secrets_registry:stamp"
@@ -373,9 +373,9 @@ def _request_or_task_started(**kwargs: Any) -> None:
 
 def _task_finished(task: dict[str, Any] | None = None, **kwargs: Any) -> None:
     # django-q2 stores a failed task's exception text and traceback (and any
-    # returned text) in its Task row: mask there what logs mask.
+    # returned text) in its Task row: mask there what logs mask, as logs do.
     if task is not None and isinstance(task.get("result"), str):
-        task["result"] = redact_secrets(task["result"])
+        task["result"] = mask_secrets(task["result"], known_secrets())
 
 
 def connect_signals() -> None:
@@ -404,11 +404,12 @@ def _strings(values: Iterable[Any]) -> Iterable[str]:
 
 
 def staff_text(text: str) -> str:
-    """A provider's ``text`` to store for staff: every known secret masked,
+    """A provider's ``text`` to store for staff: every known secret masked
+    in every form the log filter masks (``integrations.secret_masking``),
     after looking at the shared stamp (a service, never logging), and what
     PostgreSQL cannot store (NUL, a lone surrogate) replaced, so the record
     that carries it is kept."""
-    return storable(redact_secrets(text, known_secrets(fresh=True)))
+    return storable(mask_secrets(text, known_secrets(fresh=True)))
 
 
 def redact_secrets(text: str, secrets: Iterable[str] | None = None) -> str:

@@ -97,6 +97,11 @@ class Attempt:
     duration_ms: int
     response_excerpt: str
     error: ProviderError | None
+    # ``time.monotonic()`` when the status line came; None: no answer.
+    answered_mono: float | None = None
+    # When it came on the claim's (database's) clock, set by the caller that
+    # knows when it claimed (``services.deliveries``): orders answers.
+    answered_at: datetime | None = None
 
     @property
     def gone(self) -> bool:
@@ -167,13 +172,13 @@ def delivery_post(
         body=body,
     )
     client = endpoint_client(endpoint)
-    seen: dict[str, Any] = {"status": None, "excerpt": ""}
+    seen: dict[str, Any] = {"status": None, "excerpt": "", "answered": None}
 
     def post(ctx: CallContext) -> None:
         response = client.session.post(
             endpoint.url, data=body, headers=headers, allow_redirects=False, stream=True
         )
-        seen["status"] = response.status_code
+        seen["status"], seen["answered"] = response.status_code, time.monotonic()
         try:
             seen["excerpt"] = _read_limited(response)
         finally:
@@ -198,4 +203,6 @@ def delivery_post(
     except ProviderError as exc:
         error = exc
     duration_ms = round((time.monotonic() - started) * 1000)
-    return Attempt(seen["status"], duration_ms, seen["excerpt"], error)
+    return Attempt(
+        seen["status"], duration_ms, seen["excerpt"], error, seen["answered"]
+    )

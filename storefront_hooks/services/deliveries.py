@@ -17,6 +17,8 @@ sooner if a success answered after it ends the wait (``services.hold``).
 import json
 import logging
 import random
+import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,6 +56,7 @@ from storefront_hooks.services.endpoints import (
 )
 from storefront_hooks.services.excerpt import staff_excerpt
 from storefront_hooks.services.hold import (
+    answered_row_held,
     held_error,
     held_row_recheck,
     held_rows_released,
@@ -127,6 +130,7 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
     time is its claim's, from the database's clock (``services.clock``)
     unless ``now`` is given: a discard, a failing streak and the sweep's
     lease compare it with stamps other processes wrote."""
+    claiming = time.monotonic()  # the answer's time is measured from here
     delivery = delivery_claim(delivery_id, now)
     if delivery is None:
         return None
@@ -136,7 +140,9 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
         held_until = delivery.endpoint.retry_after_until
         if held_until is not None and held_until > now:
             return _wait_out(delivery, held_until, now)
-        attempt = delivery_post(delivery.endpoint, delivery, timestamp=now)
+        attempt = _answer_timed(
+            delivery_post(delivery.endpoint, delivery, timestamp=now), now, claiming
+        )
         if attempt.held_back and endpoint_paused_by_staff(delivery.endpoint):
             return _pause(delivery, now)
         if attempt.held_back:
@@ -185,9 +191,22 @@ def _attempt_fields(attempt: Attempt, now: datetime) -> dict[str, Any]:
     }
 
 
+def _answer_timed(attempt: Attempt, now: datetime, claiming: float) -> Attempt:
+    """``attempt`` with when its answer came on the claim's (the database's)
+    clock: the claim's time plus what this process measured from the claim
+    to the answer, a wait before the POST (a queue, DNS, a pool) included,
+    so answers settled by different workers are ordered as they came."""
+    if attempt.answered_mono is None:
+        return attempt
+    after = timedelta(seconds=max(0.0, attempt.answered_mono - claiming))
+    return replace(attempt, answered_at=now + after)
+
+
 def _answered(attempt: Attempt, now: datetime) -> datetime:
     """When the answer came: a wait counts from it, not from the claim
     (``now``), or a slow receiver's wait would end early by its time."""
+    if attempt.answered_at is not None:
+        return attempt.answered_at
     return now + timedelta(milliseconds=attempt.duration_ms)
 
 
@@ -223,7 +242,9 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
         # One relaxed statement (rows.deliver), which also ends the failing
         # streak as stored if it began before this attempt: another worker
         # may have begun one since the endpoint was loaded with the claim.
-        disabled_at, hold_ended = rows.deliver(delivery, delivered_at=now, **fields)
+        disabled_at, hold_ended = rows.deliver(
+            delivery, answered_at=_answered(attempt, now), delivered_at=now, **fields
+        )
         if disabled_at is not None:
             _streak_disable_undo(endpoint, disabled_at, now)
         if hold_ended:
@@ -239,10 +260,8 @@ def _settle(delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> str:
         status = rows.fail(delivery, attempt.error, now)
         if hold is not None and status == DeliveryStatus.FAILED:
             # Not retried before the wait (the schedule's early steps
-            # would ask again within seconds).
-            WebhookDelivery.objects.filter(
-                pk=delivery.pk, next_attempt_at__lt=hold
-            ).update(next_attempt_at=hold)
+            # would ask again within seconds), unless it ended meanwhile.
+            answered_row_held(delivery, hold)
         if status == DeliveryStatus.FAILED:
             retry_schedule(delivery.pk, now)
         endpoint_failure_count(endpoint, attempt, now)

@@ -15,4 +15,5 @@ def staff_excerpt(excerpt: str) -> str:
     dropped connection."""
     if not excerpt:
         return excerpt
-    return storable(mask_secrets(excerpt, known_secrets(fresh=True)))
+    known = known_secrets(fresh=True)
+    return storable(mask_secrets(excerpt, known, cut_end=True))

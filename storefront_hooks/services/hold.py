@@ -4,7 +4,8 @@ later of two waits); a success answered after that failure ends it (the
 receiver takes deliveries again), and so can staff. Each change is one
 conditional UPDATE on the answer's time (``retry_after_answered_at``), so an
 older answer a worker settles later never undoes a newer one. Ending a hold
-makes the rows it held due now (the answered row keeps its own wait)."""
+makes the rows it held due now; a success leaves the answered row its own
+wait (the receiver asked it to wait), staff's lift does not."""
 
 import logging
 from datetime import UTC, datetime
@@ -23,6 +24,8 @@ logger = logging.getLogger(__name__)
 # Why a row waits for its endpoint's Retry-After (staff read it on the row).
 HELD_REASON = "the endpoint answered with a Retry-After"
 HELD_PREFIX = "Held until "
+# The answers whose Retry-After holds an endpoint (the row answered waits).
+WAIT_STATUSES = (429, 503)
 
 
 def held_error(until: datetime) -> str:
@@ -69,17 +72,21 @@ def hold_end(endpoint_id: int, answered: datetime) -> bool:
     return held.update(retry_after_until=None, retry_after_answered_at=answered) == 1
 
 
-def held_rows_released(endpoint: WebhookEndpoint, at: datetime, why: str) -> int:
+def held_rows_released(
+    endpoint: WebhookEndpoint, at: datetime, why: str, *, answered: bool = False
+) -> int:
     """After a hold ended at ``at``: the rows put back for it (their last
-    error says so) are due now, the first batch enqueued, the sweep takes
-    the rest. Returns how many were enqueued."""
+    error says so), and with ``answered`` (staff lifted it) the rows whose
+    429 or 503 asked for a wait too, are due now, in one UPDATE of waiting
+    rows only (one in flight is its worker's); the first batch enqueued,
+    the sweep takes the rest. Returns how many were enqueued."""
     endpoint.retry_after_until, endpoint.retry_after_answered_at = None, at
+    held = Q(last_error__startswith=HELD_PREFIX)
+    if answered:
+        held |= Q(last_status_code__in=WAIT_STATUSES)
     with transaction.atomic():  # the rows and their tasks together
         rows = WebhookDelivery.objects.filter(
-            WAITING,
-            endpoint=endpoint,
-            next_attempt_at__gt=at,
-            last_error__startswith=HELD_PREFIX,
+            held, WAITING, endpoint=endpoint, next_attempt_at__gt=at
         )
         ids = list(
             rows.order_by("created_at", "pk").values_list("pk", flat=True)[
@@ -94,6 +101,21 @@ def held_rows_released(endpoint: WebhookEndpoint, at: datetime, why: str) -> int
         extra={"endpoint": endpoint.public_id, "why": why, "enqueued": len(ids)},
     )
     return len(ids)
+
+
+def answered_row_held(delivery: WebhookDelivery, until: datetime) -> None:
+    """The row whose answer asked for the wait ending at ``until`` waits for
+    it too, unless the hold ended since (a lift, or a success answered
+    later). In the settle's transaction: the endpoint's row is locked, so a
+    lift waits for this commit and then finds the row (``WAIT_STATUSES``)."""
+    held = WebhookEndpoint.objects.select_for_update(no_key=True).filter(
+        pk=delivery.endpoint_id, retry_after_until__isnull=False
+    )
+    if held.values_list("pk", flat=True).first() is None:
+        return
+    WebhookDelivery.objects.filter(pk=delivery.pk, next_attempt_at__lt=until).update(
+        next_attempt_at=until
+    )
 
 
 def held_row_recheck(delivery: WebhookDelivery, until: datetime) -> bool:
@@ -128,7 +150,7 @@ def endpoint_hold_lift(*, endpoint: WebhookEndpoint, actor: str) -> int:
         "webhook endpoint retry-after hold lifted",
         extra={"endpoint": endpoint.public_id, "actor": actor},
     )
-    return held_rows_released(endpoint, now, f"lifted by {actor}")
+    return held_rows_released(endpoint, now, f"lifted by {actor}", answered=True)
 
 
 def hold_text(endpoint: WebhookEndpoint, now: datetime) -> str:

@@ -85,7 +85,7 @@ TAKEN_BACK = (DeliveryStatus.FAILED, DeliveryStatus.DEAD)
 
 
 def _relaxed_delivered(
-    row: WebhookDelivery, values: dict[str, Any], running: str
+    row: WebhookDelivery, values: dict[str, Any], running: str, answered: datetime
 ) -> tuple[int, datetime | None, bool] | None:
     """Settle a claimed delivery as delivered and end its endpoint's failing
     streak if it began before this attempt and its Retry-After hold if an
@@ -104,7 +104,7 @@ def _relaxed_delivered(
         return None
     sql = _relaxed_delivered_sql(list(values))
     params = [*values.values(), row.pk, row.pk, running, *SETTLED_AFTER_CLAIM]
-    params += [row.claimed_at, *TAKEN_BACK, f"{STREAK_DISABLED_PREFIX}%"]
+    params += [row.claimed_at, *TAKEN_BACK, answered, f"{STREAK_DISABLED_PREFIX}%"]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchone()
@@ -154,8 +154,7 @@ def _relaxed_delivered_sql(fields: list[str]) -> str:
         f"RETURNING {table}.{col('endpoint')} AS endpoint_id, "
         f"{table}.{col('claimed_at')} AS attempted_at, "
         f"before.was IN (%s, %s) AS taken_back, "
-        f"{table}.{col('last_attempt_at')} + {table}.{col('last_duration_ms')} "
-        f"* INTERVAL '1 millisecond' AS answered_at), "
+        f"%s::timestamptz AS answered_at), "
         f"ended AS (UPDATE {endpoints} SET "
         f"{e_name('failing_since')} = CASE WHEN {streak} THEN NULL ELSE {since} END, "
         f"{e_name('retry_after_until')} = CASE WHEN {hold} THEN NULL ELSE {until} END, "
@@ -171,15 +170,6 @@ def _relaxed_delivered_sql(fields: list[str]) -> str:
         f"THEN ended.{e_name('disabled_at')} END, "
         f"COALESCE(ended.hold_over, FALSE) FROM settled LEFT JOIN ended ON TRUE"
     )
-
-
-def _hold_ended(endpoint_id: int, values: dict[str, Any]) -> bool:
-    """``hold_end`` for this success, answered ``last_duration_ms`` after its
-    ``last_attempt_at`` (the ORM path; the relaxed statement does it too)."""
-    at, took = values.get("last_attempt_at"), values.get("last_duration_ms")
-    if at is None or took is None:
-        return False
-    return hold_end(endpoint_id, at + timedelta(milliseconds=took))
 
 
 def in_callers_transaction() -> bool:
@@ -225,7 +215,9 @@ class DeliveryRows(LeasedRows):
         )
         return updated == 1
 
-    def deliver(self, row: Any, **fields: Any) -> tuple[datetime | None, bool]:
+    def deliver(
+        self, row: Any, *, answered_at: datetime, **fields: Any
+    ) -> tuple[datetime | None, bool]:
         """Mark a claimed row delivered (and ``fields``) and end its
         endpoint's failing streak if it began before this attempt (the
         claim), or at it if the sweeper took the row back (that streak is
@@ -234,15 +226,15 @@ class DeliveryRows(LeasedRows):
         after this success, so its streak stands (it began at most an
         attempt's duration after the endpoint's last success). Ends the
         endpoint's Retry-After hold if an answer before this one set it
-        (``services.hold``; the answer's time is ``last_attempt_at`` plus
-        ``last_duration_ms``). Returns when the endpoint was disabled for
-        the streak this success ended (the failure that disabled it was
-        settled while this answer was on its way), else None, and whether
+        (``services.hold``; this one came at ``answered_at``). Returns
+        when the endpoint was disabled for the streak this success ended
+        (the failure that disabled it was settled while this answer was on
+        its way), else None, and whether
         it ended a hold. Raises ClaimLost if the claim is gone (nothing
         written)."""
         values = {"status": DeliveryStatus.DELIVERED, "last_error": ""}
         values.update(next_attempt_at=None, **fields)
-        settled = _relaxed_delivered(row, values, self.running)
+        settled = _relaxed_delivered(row, values, self.running, answered_at)
         if settled is not None:
             updated, disabled_at, hold_ended = settled
             if updated != 1:
@@ -258,7 +250,7 @@ class DeliveryRows(LeasedRows):
             was = locked.first()
             if was is None or claimed.update(**values) != 1:
                 raise ClaimLost
-            hold_ended = _hold_ended(row.endpoint_id, values)
+            hold_ended = hold_end(row.endpoint_id, answered_at)
             begun = Q(failing_since__lt=row.claimed_at)
             if was in TAKEN_BACK:
                 begun |= Q(failing_since=row.claimed_at)

@@ -1,0 +1,78 @@
+"""hooks42 item 2: which answer came last (a 429's Retry-After or a success
+that ends its hold) is decided by when each answer was received, not by
+its claim's time plus the POST's duration: a delivery held up between its
+claim and its POST (a queue, DNS, a pool's wait) was answered later than
+that sum says."""
+
+import time
+
+import pytest
+from django.utils import timezone
+
+from integrations.testing.faultserver import respond
+from storefront_hooks import services, transport
+from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
+from storefront_hooks.services.deliveries import render_body
+from tests.storefront_hooks.conftest import HOOK_PATH
+
+# Longer than a POST to the local receiver takes, on a loaded machine too.
+DELAY_SECONDS = 0.3
+
+
+@pytest.fixture(autouse=True)
+def _retry_after_settings(settings) -> None:
+    settings.BREAKER_MAX_RETRY_AFTER_SECONDS = 600.0
+    settings.STOREFRONT_WEBHOOK_RETRY_SCHEDULE = [1, 1, 1]
+
+
+def _deliveries(endpoint: WebhookEndpoint, count: int) -> list[WebhookDelivery]:
+    now = timezone.now()
+    return [
+        WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event_type="payment.captured",
+            body=render_body("payment.captured", now, {"n": n}),
+        )
+        for n in range(count)
+    ]
+
+
+def _success_delayed_past_a_429(receiver, make_endpoint, monkeypatch):
+    """Row ``late`` is claimed, then held up before its POST; meanwhile
+    ``other`` is claimed, answered 429 with a Retry-After and settled; then
+    ``late`` is answered 200: after the 429."""
+    receiver.route(
+        "POST", HOOK_PATH, respond(429, headers={"Retry-After": "300"}), respond(200)
+    )
+    endpoint = make_endpoint()[0]
+    late, other = _deliveries(endpoint, 2)
+    real_headers = transport.signed_headers
+
+    def held_up(**kwargs):
+        if kwargs["msg_id"] == late.public_id:
+            time.sleep(DELAY_SECONDS)
+            assert services.delivery_send(delivery_id=other.pk) == "failed"
+            endpoint.refresh_from_db()
+            assert endpoint.retry_after_until is not None  # the 429 held it
+        return real_headers(**kwargs)
+
+    monkeypatch.setattr(transport, "signed_headers", held_up)
+    assert services.delivery_send(delivery_id=late.pk) == "delivered"
+    endpoint.refresh_from_db()
+    return endpoint
+
+
+@pytest.mark.django_db
+def test_a_success_answered_after_the_429_ends_the_hold(
+    receiver, make_endpoint, monkeypatch
+) -> None:
+    endpoint = _success_delayed_past_a_429(receiver, make_endpoint, monkeypatch)
+    assert endpoint.retry_after_until is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_the_one_statement_settle_too(receiver, make_endpoint, monkeypatch) -> None:
+    # Outside a test's transaction the success is settled by the relaxed
+    # statement (PostgreSQL), which ends the hold in SQL.
+    endpoint = _success_delayed_past_a_429(receiver, make_endpoint, monkeypatch)
+    assert endpoint.retry_after_until is None
