@@ -171,30 +171,35 @@ def row_insert(
     return instance
 
 
-def row_insert_later(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
+def row_insert_later(
+    instance: M, *, using: str = DEFAULT_DB_ALIAS, db_clock: tuple[str, ...] = ()
+) -> M:
     """``row_insert``, or (in a commit group on PostgreSQL) with the group's
-    next commit, its pk set once sent: for a row nothing reads or refers to
-    before that commit (an attempt committed just before its call). A unique
-    conflict then raises from the commit, which rolls the group back."""
+    next commit, its pk (and ``db_clock`` stamps, as ``row_insert`` writes
+    them) set once sent: for a row nothing reads or refers to before that
+    commit (an attempt committed just before its call). A unique conflict
+    then raises from the commit, which rolls the group back."""
     conn = connections[using]
     # Only while the group's block is the only one: with another open the
     # group cannot commit where the caller expects, so the row goes now.
     if conn.vendor != "postgresql" or not group_alone():
-        return row_insert(instance, using=using)
-    sql, fields, _stamped = _insert_sql(type(instance), conn.vendor)
+        return row_insert(instance, using=using, db_clock=db_clock)
+    sql, fields, stamped = _insert_sql(type(instance), conn.vendor, db_clock)
     params = field_values(fields, instance, add=True, conn=conn)
-    pk = type(instance)._meta.pk.column
+    # Column names from the model's own metadata.
+    columns = (type(instance)._meta.pk.column, *(f.column for f in stamped))
 
-    def inserted(value: Any) -> None:
+    def inserted(value: Any, *stamps: Any) -> None:
         instance.pk = value
+        for field, stamp in zip(stamped, stamps, strict=True):
+            setattr(instance, field.attname, stamp)
         instance._state.adding = False
         instance._state.db = using
 
     write = group_sql.Write(
         clauses=(("i", sql),),
         params=tuple(params),
-        # The pk column's name from the model's own metadata.
-        results=(f'(SELECT "{pk}" FROM {{i}})',),  # noqa: S608
+        results=tuple(f'(SELECT "{c}" FROM {{i}})' for c in columns),  # noqa: S608
         on_result=inserted,
     )
     group_sql.defer(write, using=using)
