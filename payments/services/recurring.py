@@ -14,7 +14,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from integrations import money
-from integrations.clock import database_now
+from integrations.clock import database_now, stamp
 from integrations.secrets_registry import staff_text
 from payments.models import (
     Payment,
@@ -498,7 +498,7 @@ def _recurring_orphan_release(payment: Payment) -> None:
             pk=payment.pk,
             status=PaymentStatus.PENDING,
             updated_at=payment.updated_at,
-        ).update(updated_at=timezone.now()):
+        ).update(updated_at=stamp()):
             return
         not_sent_fail(payment, "run stopped")
         given_back = (
