@@ -329,7 +329,7 @@ def _recurring_claim(
             # Failed by a fault of ours, nothing charged: not the card's
             # decline. Its key is freed and the slot charged again.
             Payment.objects.filter(pk=existing.pk).update(
-                idempotency_key=None, updated_at=timezone.now()
+                idempotency_key=None, updated_at=stamp()
             )
         # Not screened, but counted: a screening of this customer waits
         # for this commit, as for a saved-method charge's.
