@@ -6,11 +6,14 @@ retry judged it dead (older than the in-flight timeout) by its own: a claim
 from a machine behind, or a retry on a machine ahead, took a live request's
 record over at once and ran the capture a second time beside it."""
 
+from datetime import timedelta
+
 import pytest
 from django.conf import settings
 from rest_framework.response import Response
 
 from integrations.api import idempotency
+from integrations.api.services import idempotency_records_prune
 from integrations.clock import database_now
 from integrations.models import IdempotencyRecord
 from integrations.testing.clocks import (
@@ -96,3 +99,17 @@ def test_a_claim_is_stamped_with_the_database_clock(primary, api, monkeypatch):
 
     record = IdempotencyRecord.objects.get(key="cap-1")
     assert abs((database_now() - record.created_at).total_seconds()) < 60
+
+
+def test_a_prune_on_a_machine_ahead_keeps_a_key_still_in_its_time(primary, api):
+    _authorized(api)
+    ttl = timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+    # Its replay has five minutes left by the database's clock.
+    IdempotencyRecord.objects.filter(key="pay-1").update(
+        created_at=database_now() - ttl + timedelta(minutes=5)
+    )
+
+    with machine_clock(SKEW):
+        idempotency_records_prune()
+
+    assert IdempotencyRecord.objects.filter(key="pay-1").exists()
