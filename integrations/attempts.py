@@ -45,6 +45,7 @@ def attempt_run(
     reference: str = "",
     reference_of: Callable[[T], str] = result_reference,
     on_error: Callable[[ProviderError], None] | None = None,
+    db_clock: tuple[str, ...] = (),
 ) -> T:
     """Store an attempt of ``operation`` at ``account``, run ``call(key)``,
     record how it ended, and return its result.
@@ -53,6 +54,9 @@ def attempt_run(
     the attempt. ``reference_of`` reads the reference from the result.
     ``on_error`` runs after a ProviderError is recorded and before it is
     re-raised (e.g. keep the account that may hold an unknown outcome).
+    ``db_clock``: the attempt's stamps written with the database's time
+    (``integrations.row_sql.row_insert``), for a domain that compares them
+    across machines.
     """
     group_join()
     # Nothing refers to the row before the commit below: it rides with it.
@@ -63,7 +67,8 @@ def attempt_run(
             operation=operation,
             idempotency_key=idempotency_key,
             provider_reference=reference[:255],
-        )
+        ),
+        db_clock=db_clock,
     )
     # The key (and whatever joined it) is durable before the provider sees it.
     group_commit()

@@ -171,30 +171,35 @@ def row_insert(
     return instance
 
 
-def row_insert_later(instance: M, *, using: str = DEFAULT_DB_ALIAS) -> M:
+def row_insert_later(
+    instance: M, *, using: str = DEFAULT_DB_ALIAS, db_clock: tuple[str, ...] = ()
+) -> M:
     """``row_insert``, or (in a commit group on PostgreSQL) with the group's
-    next commit, its pk set once sent: for a row nothing reads or refers to
-    before that commit (an attempt committed just before its call). A unique
-    conflict then raises from the commit, which rolls the group back."""
+    next commit, its pk (and ``db_clock`` stamps, as ``row_insert`` writes
+    them) set once sent: for a row nothing reads or refers to before that
+    commit (an attempt committed just before its call). A unique conflict
+    then raises from the commit, which rolls the group back."""
     conn = connections[using]
     # Only while the group's block is the only one: with another open the
     # group cannot commit where the caller expects, so the row goes now.
     if conn.vendor != "postgresql" or not group_alone():
-        return row_insert(instance, using=using)
-    sql, fields, _stamped = _insert_sql(type(instance), conn.vendor)
+        return row_insert(instance, using=using, db_clock=db_clock)
+    sql, fields, stamped = _insert_sql(type(instance), conn.vendor, db_clock)
     params = field_values(fields, instance, add=True, conn=conn)
-    pk = type(instance)._meta.pk.column
+    # Column names from the model's own metadata.
+    columns = (type(instance)._meta.pk.column, *(f.column for f in stamped))
 
-    def inserted(value: Any) -> None:
+    def inserted(value: Any, *stamps: Any) -> None:
         instance.pk = value
+        for field, stamp in zip(stamped, stamps, strict=True):
+            setattr(instance, field.attname, stamp)
         instance._state.adding = False
         instance._state.db = using
 
     write = group_sql.Write(
         clauses=(("i", sql),),
         params=tuple(params),
-        # The pk column's name from the model's own metadata.
-        results=(f'(SELECT "{pk}" FROM {{i}})',),  # noqa: S608
+        results=tuple(f'(SELECT "{c}" FROM {{i}})' for c in columns),  # noqa: S608
         on_result=inserted,
     )
     group_sql.defer(write, using=using)
@@ -207,13 +212,24 @@ def row_update(
     *,
     where: Mapping[str, Any] | None = None,
     using: str = DEFAULT_DB_ALIAS,
+    db_clock: tuple[str, ...] = (),
 ) -> bool:
     """UPDATE only the fields ``names`` of ``instance``'s row (``auto_now``
     fields refreshed too), guarded by ``where`` (field name -> value the row
-    must still hold). False when no row matched: nothing was written."""
+    must still hold). False when no row matched: nothing was written.
+    ``db_clock``: the fields (by name, such as ``auto_now`` ones) written
+    with the database's time in the statement (PostgreSQL) and set on ``instance``
+    from it, as ``row_insert`` stamps them."""
     conn = connections[using]
-    sql, params = _update_statement(instance, names, where, conn)
-    return group_sql.execute(sql, params, using=using, conn=conn) is not None
+    if conn.vendor != "postgresql":
+        db_clock = ()  # SQLite's clock is this machine's
+    sql, params, stamped = _update_statement(instance, names, where, conn, db_clock)
+    row = group_sql.execute(sql, params, using=using, conn=conn)
+    if row is None:
+        return False
+    for field, value in zip(stamped, row[1:], strict=True):
+        setattr(instance, field.attname, value)
+    return True
 
 
 def row_update_later(
@@ -227,7 +243,7 @@ def row_update_later(
     """``row_update``, sent now or (in a commit group, ``group_sql.defer``)
     with the group's next statement or commit; ``then(matched)`` once sent."""
     conn = connections[using]
-    sql, params = _update_statement(instance, names, where, conn)
+    sql, params, _stamped = _update_statement(instance, names, where, conn)
 
     def apart() -> tuple[int]:
         return (int(execute_one(sql, params, conn=conn) is not None),)
@@ -247,26 +263,34 @@ def _update_statement(
     names: Iterable[str],
     where: Mapping[str, Any] | None,
     conn: Any,
-) -> tuple[str, list[Any]]:
+    db_clock: tuple[str, ...] = (),
+) -> tuple[str, list[Any], list[Field]]:
     where = where or {}
     shape = tuple((name, where[name] is None) for name in where)
-    sql, fields, guarded = _update_sql(type(instance), tuple(names), shape)
+    sql, fields, guarded, stamped = _update_sql(
+        type(instance), tuple(names), shape, db_clock
+    )
     params = field_values(fields, instance, add=False, conn=conn)
     params.append(instance.pk)
     # Keyed by field name: a guard may name a foreign key by its attname.
     given = {field.name: where[name] for name, field in guarded}
     guards = [field for _name, field in guarded]
     params += field_values(guards, instance, add=False, conn=conn, given=given)
-    return sql, params
+    return sql, params, stamped
 
 
 @lru_cache(maxsize=256)
 def _update_sql(
-    model: type[Model], names: tuple[str, ...], shape: tuple[tuple[str, bool], ...]
-) -> tuple[str, list[Field], list[tuple[str, Field]]]:
+    model: type[Model],
+    names: tuple[str, ...],
+    shape: tuple[tuple[str, bool], ...],
+    db_clock: tuple[str, ...] = (),
+) -> tuple[str, list[Field], list[tuple[str, Field]], list[Field]]:
     """The UPDATE of ``names`` (and ``auto_now`` fields), guarded by the pk
-    and ``shape`` ((field name, must be NULL)): its SQL, the fields set, and
-    the guards (name, field) whose values follow the pk."""
+    and ``shape`` ((field name, must be NULL)): its SQL, the fields set from
+    parameters, the guards (name, field) whose values follow the pk, and the
+    fields ``db_clock`` names, set to the database's time and read back
+    after the pk."""
     meta = model._meta
     fields = [meta.get_field(name) for name in names]
     fields += [
@@ -274,7 +298,13 @@ def _update_sql(
         for f in meta.concrete_fields
         if getattr(f, "auto_now", False) and f not in fields
     ]
-    sets = ", ".join(f'"{f.column}" = %s' for f in fields)
+    stamped = [f for f in fields if f.name in db_clock]
+    fields = [f for f in fields if f not in stamped]
+    # statement_timestamp(): the time integrations.clock.database_now reads.
+    sets = ", ".join(
+        [f'"{f.column}" = %s' for f in fields]
+        + [f'"{f.column}" = statement_timestamp()' for f in stamped]
+    )
     guards = [f'"{meta.pk.column}" = %s']
     guarded = []
     for name, is_null in shape:
@@ -284,11 +314,12 @@ def _update_sql(
             continue
         guards.append(f'"{field.column}" = %s')
         guarded.append((name, field))
+    back = ", ".join(f'"{f.column}"' for f in (meta.pk, *stamped))
     sql = (
         f'UPDATE "{meta.db_table}" SET {sets} WHERE {" AND ".join(guards)} '  # noqa: S608
-        f'RETURNING "{meta.pk.column}"'
+        f"RETURNING {back}"
     )
-    return sql, fields, guarded
+    return sql, fields, guarded, stamped
 
 
 def rows_select(

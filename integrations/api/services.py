@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.api.scopes import SCOPES
+from integrations.clock import database_now
 from integrations.models import ApiKey, IdempotencyRecord
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,9 @@ def api_key_set_scopes(*, api_key: ApiKey, scopes: Iterable[str]) -> ApiKey:
 
 def idempotency_records_prune(*, now: datetime | None = None) -> int:
     """Delete records older than ``IDEMPOTENCY_KEY_TTL_HOURS``; return how many."""
-    now = now or timezone.now()
+    # The database's time, as a record's created_at and the claim's expiry
+    # (idempotency._is_stale) are: a pruner ahead deleted replays still due.
+    now = now or database_now()
     cutoff = now - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
     with transaction.atomic():
         deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()

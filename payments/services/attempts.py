@@ -39,7 +39,9 @@ def attempted(
     approved order id), stored with the attempt before the call and put on
     the payment if the outcome is unknown, so reconciliation can look it up.
     ``at``: the attempt's ``created_at``, when the caller named the attempt
-    by it beforehand (a follow-up's intent, ``payments.services.followups``).
+    by it beforehand (a follow-up's intent, ``payments.services.followups``:
+    the database's time, read with the payment's lock); else the database's
+    time in the attempt's INSERT. Another machine judges it in flight by it.
     """
     account = adapter.account
 
@@ -65,7 +67,12 @@ def attempted(
         reference=reference,
         reference_of=_result_reference,
         on_error=keep_unknown,
+        db_clock=_DB_CLOCK if at is None else (),
     )
+
+
+# The attempt's stamp others compare (followups._under_way): the database's.
+_DB_CLOCK = ("created_at",)
 
 
 def _result_reference(result: object) -> str:

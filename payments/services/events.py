@@ -32,6 +32,7 @@ from payments.services.state import (
     advance,
     emit_event,
     lock_payment,
+    payment_save,
 )
 
 
@@ -128,7 +129,7 @@ def _decline_after_failure(row: Payment, decline: Rejected) -> None:
     for name, value in fields.items():
         setattr(row, name, value)
     row.failure_learnt_at = learnt_at(row)
-    row.save(update_fields=[*fields, "failure_learnt_at", "updated_at"])
+    payment_save(row, [*fields, "failure_learnt_at"])
     if row.saved_method_id is not None:
         card_lock(row.saved_method_id)  # as a failure's (state.advance)
     PaymentNote.objects.create(
@@ -226,7 +227,7 @@ def _dispute_event(payment: Payment, *, opened: bool, provider_status: str) -> P
         if target not in allowed.get(row.dispute_status, set()):
             return row
         row.dispute_status = target
-        row.save(update_fields=["dispute_status", "updated_at"])
+        payment_save(row, ["dispute_status"])
         emit_event(
             row,
             "payment.disputed",

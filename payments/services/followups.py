@@ -7,9 +7,12 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.functions import Now
 from django.utils import timezone
 
+from integrations.clock import stamp
 from integrations.commits import commit_group, group_commit, group_join
 from integrations.errors import NotProcessed, ProviderError, Rejected
 from integrations.models.attempts import AttemptOutcome
@@ -401,12 +404,14 @@ def one_at_a_time(payment: Payment, run: Callable[[Payment], Payment]) -> Paymen
 def _locked(payment: Payment) -> Payment:
     # The read the service makes anyway, taken FOR UPDATE (the payment's
     # row only, not its account's).
-    return (
-        type(payment)
-        .objects.select_for_update(of=("self",))
-        .select_related("account")
-        .get(pk=payment.pk)
+    rows = (
+        type(payment).objects.select_for_update(of=("self",)).select_related("account")
     )
+    if connection.vendor == "postgresql":
+        # The database's time in the same statement: a follow-up's attempt
+        # is stamped with it (``_set_out_to``). SQLite: this machine's.
+        rows = rows.annotate(database_time=Now())
+    return rows.get(pk=payment.pk)
 
 
 def _intent(payment: Payment, operation: str, amount: int | None = None) -> str:
@@ -437,7 +442,9 @@ def _set_out_to(
             f"A {busy} of this payment is already under way; retry later.",
             code=f"{busy}_in_progress",
         )
-    at = timezone.now()
+    # The database's time, read with the lock (``_locked``): the attempt is
+    # stored with it, and another machine judges that attempt by its clock.
+    at = getattr(payment, "database_time", None) or timezone.now()
     record_intent(stamped(intent, at))
     return at
 
@@ -476,9 +483,9 @@ def _under_way(payment: Payment, *, after: int | None = None) -> str | None:
     or done there by a worker that died before recording it (the webhook or
     that request's retry will). One older than a dead worker's record is let
     go: the gateway key answers from it."""
-    since = timezone.now() - timedelta(
-        seconds=settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS
-    )
+    # By the database's clock, as attempts are stamped (payments.services.
+    # attempts): a machine ahead would let a capture in flight go.
+    since = stamp() - timedelta(seconds=settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS)
     attempts = PaymentAttempt.objects.filter(
         payment=payment,
         operation__in=_FOLLOW_UPS,

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
-from django.utils import timezone
 
 from integrations.clock import database_now, stamp
 from integrations.errors import ProviderError, Rejected, Unknown
@@ -512,7 +511,7 @@ def _unsent_end(stale: datetime) -> list[Payment]:
             pk=payment.pk,
             status=PaymentStatus.PENDING,
             updated_at=payment.updated_at,
-        ).update(updated_at=timezone.now())
+        ).update(updated_at=stamp())
         if not taken:
             continue
         logger.warning(

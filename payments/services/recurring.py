@@ -14,7 +14,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from integrations import money
-from integrations.clock import database_now
+from integrations.clock import database_now, stamp
 from integrations.secrets_registry import staff_text
 from payments.models import (
     Payment,
@@ -329,7 +329,7 @@ def _recurring_claim(
             # Failed by a fault of ours, nothing charged: not the card's
             # decline. Its key is freed and the slot charged again.
             Payment.objects.filter(pk=existing.pk).update(
-                idempotency_key=None, updated_at=timezone.now()
+                idempotency_key=None, updated_at=stamp()
             )
         # Not screened, but counted: a screening of this customer waits
         # for this commit, as for a saved-method charge's.
@@ -498,7 +498,7 @@ def _recurring_orphan_release(payment: Payment) -> None:
             pk=payment.pk,
             status=PaymentStatus.PENDING,
             updated_at=payment.updated_at,
-        ).update(updated_at=timezone.now()):
+        ).update(updated_at=stamp()):
             return
         not_sent_fail(payment, "run stopped")
         given_back = (

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
-from django.utils import timezone
 
-from integrations.clock import database_now
+from integrations.clock import database_now, stamp
 from integrations.errors import ProviderError
+from integrations.row_sql import row_insert
 from payments.models import Payment, PaymentStatus, Refund, RefundStatus
 from payments.providers.base import PaymentsAdapter, RefundRequest, RefundResult
 from payments.providers.base import RefundStatus as ProviderRefundStatus
@@ -22,7 +22,7 @@ from payments.services.errors import (
 )
 from payments.services.followups import follow_up
 from payments.services.messages import public_message
-from payments.services.state import emit_event, lock_payment
+from payments.services.state import emit_event, lock_payment, payment_save
 
 # One logger for the whole package, named as before the split, so log
 # records and logging configuration keep addressing it.
@@ -92,13 +92,18 @@ def _refund_reserve(
             )
         try:
             with transaction.atomic():
-                return Refund.objects.create(
-                    payment=row,
-                    amount=amount,
-                    currency=row.currency,
-                    reason=reason[:255],
-                    requested_by=requested_by[:150],
-                    idempotency_key=key,
+                # Stamped with the database's time in its INSERT: the
+                # retrier (another machine) takes it for an orphan by it.
+                return row_insert(
+                    Refund(
+                        payment=row,
+                        amount=amount,
+                        currency=row.currency,
+                        reason=reason[:255],
+                        requested_by=requested_by[:150],
+                        idempotency_key=key,
+                    ),
+                    db_clock=_DB_CLOCK,
                 )
         except IntegrityError:
             return Refund.objects.get(idempotency_key=key)
@@ -153,7 +158,7 @@ def _refund_finish(
         failure_code=code[:64],
         failure_message=message[:255],
         failure_provider_code=provider_code[:64],
-        updated_at=timezone.now(),
+        updated_at=stamp(),
     )
     refund.refresh_from_db()
     logger.info(
@@ -173,7 +178,7 @@ def _refund_succeeded(refund: Refund, provider_reference: str) -> Refund:
             status=RefundStatus.SUCCEEDED,
             provider_reference=provider_reference[:255],
             failure_code="",
-            updated_at=timezone.now(),
+            updated_at=stamp(),
         )
         if updated:
             refund_book(payment, refund.amount, refund.public_id)
@@ -188,12 +193,14 @@ def refund_book(payment: Payment, amount: int, refund_id: str) -> None:
     status = PaymentStatus.REFUNDED if full else PaymentStatus.PARTIALLY_REFUNDED
     if payment.can_transition(status):
         payment.status = status
-    payment.save()
+    payment_save(payment)
     emit_event(payment, "payment.refunded", refund_id=refund_id, refund_amount=amount)
 
 
 # --- Refunds that never reached the gateway --------------------------------
 
+# A refund's stamps the retrier compares (integrations.clock): the database's.
+_DB_CLOCK = ("created_at", "updated_at")
 # A pending refund without a retry time whose send died with its process.
 _ORPHAN_AFTER = timedelta(minutes=10)
 # How long a retrier holds a refund before another may send it again.
@@ -214,7 +221,7 @@ def _refund_deferred(refund: Refund) -> Refund:
         sending_until=None,
         failure_code="no_provider_available",
         failure_message=public_message("no_provider_available"),
-        updated_at=timezone.now(),
+        updated_at=stamp(),
     )
     logger.warning(
         "refund deferred: no gateway reachable",

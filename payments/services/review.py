@@ -4,8 +4,7 @@ could not settle, a refused owed capture)."""
 
 import logging
 
-from django.utils import timezone
-
+from integrations.clock import stamp
 from payments.models import Payment, PaymentStatus, ReviewReason, ReviewState
 from payments.services.errors import (
     AuthorizationPending,
@@ -129,7 +128,7 @@ def _review_decided(payment: Payment, state: str) -> bool:
     """Record staff's decision; False when it was decided already."""
     return bool(
         Payment.objects.filter(pk=payment.pk, review_state=ReviewState.PENDING).update(
-            review_state=state, updated_at=timezone.now()
+            review_state=state, updated_at=stamp()
         )
     )
 

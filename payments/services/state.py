@@ -8,6 +8,7 @@ outcome sets the payment ``unknown`` and schedules reconciliation.
 import copy
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -151,7 +152,7 @@ def _advance_locked(
         _correct(row, before, change)
     if moved or corrected:
         failure_settled(row, before, change)
-    row.save()
+    payment_save(row)
     return row, before, moved, corrected
 
 
@@ -208,9 +209,23 @@ def _advance_guarded(payment: Payment, change: Change) -> tuple[Payment | None, 
     if change.status == PaymentStatus.FAILED:
         row.failure_learnt_at = learnt_at(row)
         names["failure_learnt_at"] = None
-    if not row_update(row, names, where=guard):
+    if not row_update(row, names, where=guard, db_clock=DB_CLOCK):
         return None, before
     return row, before
+
+
+# A payment's updated_at is the database's time, as its created_at is: the
+# sweeps measure how long it was left alone by the database's clock.
+DB_CLOCK = ("updated_at",)
+
+
+def payment_save(row: Payment, names: Iterable[str] | None = None) -> None:
+    """``row.save()`` (of ``names`` only, if given) as one UPDATE stamping
+    ``updated_at`` with the database's time (``integrations.row_sql``);
+    nothing listens to a payment's save."""
+    if names is None:
+        names = [f.name for f in row._meta.concrete_fields if not f.primary_key]
+    row_update(row, names, db_clock=DB_CLOCK)
 
 
 def _clone(payment: Payment) -> Payment:
