@@ -183,13 +183,20 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         self, params: dict[str, Any], operation: str
     ) -> tuple[list[dict[str, Any]], int | None]:
         """A page of ``/variants`` and the listing's size (``listing_total``)."""
+        return self._index_page("variants", params, operation)
+
+    def _index_page(
+        self, index: str, params: dict[str, Any], operation: str
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """A page of the index ``/<index>`` (its records under ``index``) and
+        the listing's size (``listing_total``)."""
         response = self.send_response(
-            "GET", "/variants", operation=operation, params=params, expect_json=True
+            "GET", f"/{index}", operation=operation, params=params, expect_json=True
         )
         data = response_json(response)
         if not isinstance(data, dict):
-            raise Unknown("TradeGecko sent no variants list", code="malformed_response")
-        return rows_of(data, "variants"), listing_total(response.headers, data)
+            raise Unknown(f"TradeGecko sent no {index} list", code="malformed_response")
+        return rows_of(data, index), listing_total(response.headers, data)
 
     def _boundary(
         self,
@@ -302,17 +309,17 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             ) from error
 
     def _currency_listed(self, code: str) -> str | None:
-        # Its currencies index (``iso``, ``id``), paged as any index.
+        # Its currencies index (``iso``, ``id``), paged as any index: a short
+        # page ends it only where no total says more (``has_more``).
         for page in range(1, CURRENCY_PAGES + 1):
             params = {"limit": MAX_PAGE_SIZE, "page": page}
-            data = self.send(
-                "GET", "/currencies", operation="tradegecko_currency", params=params
+            listed, total = self._index_page(
+                "currencies", params, "tradegecko_currency"
             )
-            listed = rows_of(data, "currencies")
             for currency in listed:
                 if currency.get("iso") == code and is_id(currency.get("id")):
                     return str(currency["id"])
-            if len(listed) < MAX_PAGE_SIZE:
+            if not has_more(total, page=page, limit=MAX_PAGE_SIZE, count=len(listed)):
                 return None
         return None
 
