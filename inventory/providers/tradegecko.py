@@ -104,11 +104,13 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     # A full run's next page starts before the place the page before ended
     # (tradegecko_paging): its levels read again are counted once.
     pages_overlap: ClassVar[bool] = True
-    # 300 requests per 300 seconds per application and account: a full
-    # burst plus a window's refill (30 + 0.9 x 300) stays within it.
+    # 300 requests per 300 seconds per application and account, shared by
+    # every client of the token: a full burst plus a window's refill (20 +
+    # 0.6 x 300) takes two thirds. An account sets its own share with the
+    # limiter's rate and burst (30 and 0.9: the whole window).
     default_limits: ClassVar[Mapping[str, float]] = {
-        "rate_limit_per_second": 0.9,
-        "rate_limit_burst": 30,
+        "rate_limit_per_second": 0.6,
+        "rate_limit_burst": 20,
     }
     # TradeGecko performs a POST carrying the same Idempotency-Key once
     # (keys live 24 hours) and answers the first result again.
