@@ -1,6 +1,8 @@
 """A NetSuite purchase order's currency: the currency record whose ``symbol``
-is the order's ISO 4217 code (the record's "ISO Code"; ``displaysymbol`` is
-the "$ USD" shown on forms), looked up by SuiteQL through ``erp_currency``.
+is the order's ISO 4217 code, looked up by SuiteQL through ``erp_currency``.
+The records browser documents ``displaysymbol`` as the "$ USD" shown on
+forms, so ``symbol`` is taken for the form's "ISO Code" (its own row was not
+found in the docs at hand: docs/providers/inventory.md).
 
 An account without the Multiple Currencies feature does not expose the
 currency record (REST record "Currency": the feature is a prerequisite), and
