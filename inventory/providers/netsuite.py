@@ -39,7 +39,10 @@ from inventory.providers.base import (
     readable_levels,
     whole_units,
 )
-from inventory.providers.erp_currency import currency_ref
+from inventory.providers.netsuite_currency import (
+    SINGLE_CURRENCY_SETTING,
+    order_currency,
+)
 from inventory.providers.netsuite_m2m import (
     M2M_CREDENTIALS,
     TOKEN_PATH,
@@ -263,6 +266,15 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
             min_value=1,
             max_value=MAX_PAGE_SIZE,
         ),
+        ConfigField(
+            SINGLE_CURRENCY_SETTING,
+            "Account currency (no Multiple Currencies)",
+            required=False,
+            help_text="Only for an account without the Multiple Currencies "
+            "feature: the ISO code of the one currency it books in, e.g. USD. "
+            "Set, an order in another currency is refused; empty, orders are "
+            "sent without a currency.",
+        ),
     )
     # {host}: the account's host label; never a free-form URL, so the signed
     # request only ever goes to NetSuite.
@@ -433,7 +445,7 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
                 "NetSuite has no item for SKU " + ", ".join(missing)[:200],
                 code="unknown_sku",
             )
-        currency = currency_ref(self, request.currency, self._currency_listed)
+        currency = order_currency(self, request, self.currency_rows)
         path = self.purchase_order_path(request.external_id)
         self.call(
             "PUT",
@@ -483,17 +495,14 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
                 found[str(row.get("itemid"))] = str(row.get("id"))
         return found
 
-    def _currency_listed(self, code: str) -> str | None:
-        """The internal id of the currency record whose symbol is ``code``
-        (a record's symbol is its ISO 4217 code); None when there is none."""
+    def currency_rows(self, code: str) -> list[dict[str, Any]]:
+        """The currency records whose symbol (ISO 4217 code) is ``code``, with
+        whether each is inactive (``netsuite_currency`` chooses)."""
         query = (
-            "SELECT id, symbol FROM currency WHERE symbol = "  # noqa: S608
+            "SELECT id, symbol, isinactive FROM currency WHERE symbol = "  # noqa: S608
             f"{suiteql_literal(code)} ORDER BY id"
         )
-        for row in self._every_row(query, operation="netsuite_currency"):
-            if row.get("symbol") == code and _ID.fullmatch(str(row.get("id"))):
-                return str(row["id"])
-        return None
+        return self._every_row(query, operation="netsuite_currency")
 
     def _every_row(self, query: str, *, operation: str) -> list[dict[str, Any]]:
         """Every row of a query of at most MAX_PAGE_SIZE rows or a few pages

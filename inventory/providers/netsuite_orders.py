@@ -32,12 +32,13 @@ def purchase_order_body(
     adapter: HttpAdapter,
     request: PurchaseOrderRequest,
     item_ids: dict[str, str],
-    currency_id: str,
+    currency_id: str | None,
 ) -> dict[str, Any]:
     """The record. Each rate is a Decimal from its exact decimal text, written
     as a JSON number digit for digit (``exact_json_numbers``): money never
     passes through a float, and no text of the request is touched. The
-    currency is set: left out, NetSuite reads the rates in the vendor's."""
+    currency is set: left out, NetSuite reads the rates in the vendor's (None:
+    the account has one currency, ``netsuite_currency``)."""
     lines = []
     for line in request.lines:
         entry: dict[str, Any] = {
@@ -52,9 +53,10 @@ def purchase_order_body(
         "externalId": request.external_id,
         "entity": {"id": request.supplier_code},
         "location": {"id": request.location_code},
-        "currency": {"id": currency_id},
         "item": {"items": lines},
     }
+    if currency_id is not None:
+        body["currency"] = {"id": currency_id}
     if request.memo:
         body["memo"] = request.memo[:999]
     if request.expected_at is not None:

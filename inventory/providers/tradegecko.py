@@ -4,19 +4,13 @@ signed webhooks. TradeGecko (later QuickBooks Commerce) shut down in 2023;
 the adapter keeps to its documented API for shops migrating old data.
 docs/providers/inventory.md."""
 
-import time
 from collections.abc import Mapping
 from datetime import UTC, timedelta
 from typing import Any, ClassVar
 
 import requests
 
-from integrations.client import (
-    classify_response,
-    parse_retry_after,
-    response_json,
-    server_now,
-)
+from integrations.client import response_json
 from integrations.errors import NotProcessed, ProviderError, Rejected, Unknown
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.providers.http import HttpAdapter
@@ -34,13 +28,13 @@ from inventory.providers.base import (
     LevelsQuery,
     PurchaseOrderRequest,
     PurchaseOrderResult,
-    PurchaseOrderStatus,
     RejectedLevel,
     StockLevelPage,
     StockLevelRecord,
     level_problem,
 )
 from inventory.providers.erp_currency import currency_ref
+from inventory.providers.tradegecko_errors import tradegecko_error_map
 from inventory.providers.tradegecko_paging import (
     ASCENDING,
     PageCursor,
@@ -52,6 +46,17 @@ from inventory.providers.tradegecko_paging import (
     look_up_page,
     read_again,
     sku_pages,
+)
+from inventory.providers.tradegecko_records import (
+    is_id,
+    is_number,
+    numeric_id,
+    object_of,
+    order_result,
+    path_id,
+    rows_of,
+    variant_event_id,
+    wanted_skus,
 )
 from inventory.providers.tradegecko_variants import (
     is_live,
@@ -65,84 +70,6 @@ DELIVERY_HEADER = "X-Gecko-Delivery"
 MAX_PAGE_SIZE = 250
 # ISO 4217 has fewer than 200 currencies: one page, a few more at most.
 CURRENCY_PAGES = 4
-_S = PurchaseOrderStatus
-PO_STATUSES: Mapping[str, PurchaseOrderStatus] = {
-    "draft": _S.DRAFT,
-    "active": _S.SENT,
-    "received": _S.RECEIVED,
-    "deleted": _S.CANCELLED,
-    "void": _S.CANCELLED,
-}
-_REJECTIONS: Mapping[int, str] = {
-    400: "invalid_request",
-    404: "not_found",
-    414: "invalid_request",
-    422: "invalid_request",
-}
-
-
-def tradegecko_error_map(response: requests.Response) -> ProviderError | None:
-    """429 waits for ``X-Rate-Limit-Reset`` (TradeGecko sends no
-    Retry-After); 402 is a lapsed subscription (nothing was done); 422's
-    ``errors`` name the fields it refused."""
-    status = response.status_code
-    if status == 429:
-        return NotProcessed(
-            "TradeGecko rate limit reached",
-            code="too_many_requests",
-            http_status=429,
-            retry_after=_retry_after(response),
-        )
-    if status == 402:
-        return NotProcessed(
-            "TradeGecko subscription has lapsed",
-            code="subscription_lapsed",
-            http_status=402,
-        )
-    code = _REJECTIONS.get(status)
-    if code is None:
-        return None
-    return Rejected(
-        f"TradeGecko refused the request: {_error_fields(response)}"[:500],
-        code=code,
-        http_status=status,
-    )
-
-
-def _retry_after(response: requests.Response) -> float:
-    default = classify_response(response)
-    if default is not None and default.retry_after:
-        return default.retry_after
-    # The reset is TradeGecko's epoch second: measured against its Date
-    # header, so our clock's skew does not shorten or stretch the wait.
-    now = server_now(response, time.time)
-    try:
-        delta = repr(float(response.headers.get("X-Rate-Limit-Reset", "")) - now)
-    except ValueError:
-        delta = None
-    # The shared parser bounds it (inf, nan, far ahead, past) like any
-    # Retry-After; a reset already due still waits a second, not none.
-    return max(1.0, parse_retry_after(delta, now=now) or 0.0)
-
-
-def _error_fields(response: requests.Response) -> str:
-    try:
-        errors = response.json()["errors"]
-    except (ValueError, KeyError, TypeError):
-        return f"HTTP {response.status_code}"
-    if isinstance(errors, dict):
-        return "; ".join(
-            f"{field} {_reasons(why)}".rstrip() for field, why in errors.items()
-        )
-    return str(errors)
-
-
-def _reasons(why: object) -> str:
-    # Documented as a list of reasons; a lone string, number or null is one
-    # reason (or none), not characters to join or a crash in the error map.
-    if isinstance(why, list):
-        return ", ".join(map(str, why))
-    return "" if why is None else str(why)
 
 
 class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
@@ -177,11 +104,13 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     # A full run's next page starts before the place the page before ended
     # (tradegecko_paging): its levels read again are counted once.
     pages_overlap: ClassVar[bool] = True
-    # 300 requests per 300 seconds per application and account: a full
-    # burst plus a window's refill (30 + 0.9 x 300) stays within it.
+    # 300 requests per 300 seconds per application and account, shared by
+    # every client of the token: a full burst plus a window's refill (20 +
+    # 0.6 x 300) takes two thirds. An account sets its own share with the
+    # limiter's rate and burst (30 and 0.9: the whole window).
     default_limits: ClassVar[Mapping[str, float]] = {
-        "rate_limit_per_second": 0.9,
-        "rate_limit_burst": 30,
+        "rate_limit_per_second": 0.6,
+        "rate_limit_burst": 20,
     }
     # TradeGecko performs a POST carrying the same Idempotency-Key once
     # (keys live 24 hours) and answers the first result again.
@@ -209,7 +138,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     # --- Levels ------------------------------------------------------------------
 
     def levels(self, query: LevelsQuery) -> StockLevelPage:
-        wanted = _wanted_skus(query.skus)
+        wanted = wanted_skus(query.skus)
         cursor = PageCursor.parse(query.cursor, full=query.since is None)
         size = max(1, min(query.limit, MAX_PAGE_SIZE))
         page, limit = cursor.request(size)
@@ -256,13 +185,20 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         self, params: dict[str, Any], operation: str
     ) -> tuple[list[dict[str, Any]], int | None]:
         """A page of ``/variants`` and the listing's size (``listing_total``)."""
+        return self._index_page("variants", params, operation)
+
+    def _index_page(
+        self, index: str, params: dict[str, Any], operation: str
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """A page of the index ``/<index>`` (its records under ``index``) and
+        the listing's size (``listing_total``)."""
         response = self.send_response(
-            "GET", "/variants", operation=operation, params=params, expect_json=True
+            "GET", f"/{index}", operation=operation, params=params, expect_json=True
         )
         data = response_json(response)
         if not isinstance(data, dict):
-            raise Unknown("TradeGecko sent no variants list", code="malformed_response")
-        return _list(data, "variants"), listing_total(response.headers, data)
+            raise Unknown(f"TradeGecko sent no {index} list", code="malformed_response")
+        return rows_of(data, index), listing_total(response.headers, data)
 
     def _boundary(
         self,
@@ -304,7 +240,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         first = id_text(variants[0]) if variants else ""
         if variants and not first:
             return True
-        return not boundary_held(_list(data, "variants"), last, first, limit)
+        return not boundary_held(rows_of(data, "variants"), last, first, limit)
 
     def cursor_after(self, query: LevelsQuery) -> str | None:
         # Page numbers: a sync can step past a page that failed (with the
@@ -337,8 +273,8 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             for line in request.lines
         ]
         order: dict[str, Any] = {
-            "company_id": _numeric_id(request.supplier_code, "supplier"),
-            "stock_location_id": _numeric_id(request.location_code, "location"),
+            "company_id": numeric_id(request.supplier_code, "supplier"),
+            "stock_location_id": numeric_id(request.location_code, "location"),
             "reference_number": request.external_id,
             # Left out, TradeGecko reads the prices in the account's default.
             "currency_id": currency_id,
@@ -356,7 +292,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             json={"purchase_order": order},
             idempotency_key=f"po-{request.external_id}",
         )
-        return _result(_object(data, "purchase_order"))
+        return order_result(object_of(data, "purchase_order"))
 
     def _look_ups(self, request: PurchaseOrderRequest) -> tuple[dict[str, int], int]:
         """Each line's variant id and the currency's id, asked before the
@@ -375,30 +311,30 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             ) from error
 
     def _currency_listed(self, code: str) -> str | None:
-        # Its currencies index (``iso``, ``id``), paged as any index.
+        # Its currencies index (``iso``, ``id``), paged as any index: a short
+        # page ends it only where no total says more (``has_more``).
         for page in range(1, CURRENCY_PAGES + 1):
             params = {"limit": MAX_PAGE_SIZE, "page": page}
-            data = self.send(
-                "GET", "/currencies", operation="tradegecko_currency", params=params
+            listed, total = self._index_page(
+                "currencies", params, "tradegecko_currency"
             )
-            listed = _list(data, "currencies")
             for currency in listed:
-                if currency.get("iso") == code and _is_id(currency.get("id")):
+                if currency.get("iso") == code and is_id(currency.get("id")):
                     return str(currency["id"])
-            if len(listed) < MAX_PAGE_SIZE:
+            if not has_more(total, page=page, limit=MAX_PAGE_SIZE, count=len(listed)):
                 return None
         return None
 
     def purchase_order_fetch(self, external_reference: str) -> PurchaseOrderResult:
         data = self.send(
             "GET",
-            f"/purchase_orders/{_path_id(external_reference)}",
+            f"/purchase_orders/{path_id(external_reference)}",
             operation="get_purchase_order",
         )
-        return _result(_object(data, "purchase_order"))
+        return order_result(object_of(data, "purchase_order"))
 
     def purchase_order_reference_problem(self, external_reference: str) -> str | None:
-        if _is_number(external_reference):
+        if is_number(external_reference):
             return None
         return "TradeGecko order ids are numbers (ASCII digits)."
 
@@ -488,7 +424,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         a 404."""
         if not self.reports_levels(message.event_type):
             return None
-        object_id = _variant_id(message.payload.get("object_id"))
+        object_id = variant_event_id(message.payload.get("object_id"))
         data = self.none_if_not_found(
             lambda: self.send(
                 "GET", f"/variants/{object_id}", operation="tradegecko_variant"
@@ -498,7 +434,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             return InventoryEvent(
                 levels=(), occurred_at=message.occurred_at, gone=f"variant {object_id}"
             )
-        variant = _object(data, "variant")
+        variant = object_of(data, "variant")
         live = is_live(variant)
         levels, rejected = levels_read(variant)
         if not live and not levels:
@@ -510,88 +446,3 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         return InventoryEvent(
             levels=levels, occurred_at=message.occurred_at, rejected=rejected
         )
-
-
-# TradeGecko's ids are positive 64-bit integers (a boolean is not one).
-_ID_MAX = 2**63 - 1
-
-
-def _variant_id(value: Any) -> int:
-    """The variant a ``variant.*`` event names. One naming none it could be
-    is ``malformed_event``: stored dead with this reason for staff, never
-    processed as if nothing had changed."""
-    if type(value) is not int or not 0 < value <= _ID_MAX:
-        raise Unknown(
-            "variant event's object_id is not a TradeGecko variant id",
-            code="malformed_event",
-        )
-    return value
-
-
-def _is_id(value: Any) -> bool:
-    return type(value) is int and 0 < value <= _ID_MAX
-
-
-def _wanted_skus(skus: tuple[str, ...]) -> frozenset[str]:
-    """The SKUs a caller filters on; ``Rejected`` before any call when one
-    is not a non-empty string (no SKU of ours is anything else)."""
-    if not all(isinstance(sku, str) and sku for sku in skus):
-        raise Rejected(
-            "SKUs to filter on must be non-empty text", code="invalid_request"
-        )
-    return frozenset(skus)
-
-
-def _list(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
-    value = data.get(key)
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise Unknown(f"TradeGecko sent no {key} list", code="malformed_response")
-    return value
-
-
-def _object(data: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    if not isinstance(value, dict):
-        raise Unknown(f"TradeGecko sent no {key}", code="malformed_response")
-    return value
-
-
-def _is_number(value: str) -> bool:
-    # ASCII only: isdigit() also takes "²" (int() refuses it) and other
-    # scripts' digits ("٣" would name company 3).
-    return value.isascii() and value.isdigit()
-
-
-def _path_id(reference: str) -> str:
-    if not _is_number(reference):
-        raise Rejected("TradeGecko ids are numbers", code="not_found")
-    return reference
-
-
-def _numeric_id(value: str, what: str) -> int:
-    # TradeGecko's ids are integers; anything else is refused before a call.
-    if not _is_number(value):
-        raise Rejected(f"TradeGecko {what} ids are numbers", code="invalid_request")
-    return int(value)
-
-
-def _result(order: Mapping[str, Any]) -> PurchaseOrderResult:
-    status = order.get("status")
-    if order.get("procurement_status") == "procured":
-        status = "received"
-    # Text only: a list or object would not even hash for the lookup.
-    if (
-        order.get("id") is None
-        or not isinstance(status, str)
-        or status not in PO_STATUSES
-    ):
-        raise Unknown(
-            "TradeGecko sent a purchase order without id or status",
-            code="malformed_response",
-        )
-    return PurchaseOrderResult(
-        external_reference=str(order["id"]),
-        status=PO_STATUSES[status],
-        external_id=str(order.get("reference_number") or ""),
-        raw_status=str(order.get("status")),
-    )
