@@ -29,7 +29,7 @@ from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
 from integrations.webhooks import unusable
 from integrations.webhooks.messages import WebhookMessage
 from integrations.webhooks.services import (
-    UNUSABLE_EVENT_TYPE,
+    UNUSABLE_ROWS,
     webhook_event_receive,
     webhook_events_receive,
 )
@@ -67,9 +67,7 @@ class Recovery:
 
 def unusable_ids(event_ids: Iterable[int]) -> list[int]:
     """The unusable rows among ``event_ids`` (a replay recovers them)."""
-    rows = WebhookEvent.objects.filter(
-        pk__in=list(event_ids), event_type=UNUSABLE_EVENT_TYPE
-    )
+    rows = WebhookEvent.objects.filter(UNUSABLE_ROWS, pk__in=list(event_ids))
     return sorted(rows.values_list("pk", flat=True))
 
 
@@ -82,7 +80,7 @@ def webhook_unusable_recover(*, event_id: int) -> Recovery:
         row = (
             WebhookEvent.objects.using(using)
             .select_for_update()
-            .get(pk=event_id, event_type=UNUSABLE_EVENT_TYPE)
+            .get(UNUSABLE_ROWS, pk=event_id)
         )
         if row.status != WebhookStatus.DEAD:
             return Recovery(row.pk, ALREADY, row.note or "Already recovered.")

@@ -1,0 +1,59 @@
+"""r-intake42 (review of intake42's recovery of unusable bodies): what an
+outside read found, each proven through the admin or the intake."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from integrations.models import WebhookEvent, WebhookStatus
+from tests.factories import ProviderAccountFactory
+from tests.integrations.intake42_helpers import post, replay, standard
+
+pytestmark = pytest.mark.django_db
+
+# A provider's own event whose type is the reserved one: the type is the
+# body's (Shippo's, TradeGecko's, the sandboxes'), not ours.
+RESERVED = json.dumps({"type": "(unusable body)", "data": {}}).encode()
+
+
+@pytest.fixture
+def account():
+    return ProviderAccountFactory(slug="sbx-pay")
+
+
+@pytest.fixture
+def staff(django_user_model):
+    user = django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_real_event_that_failed_processing_is_replayed_not_marked_recovered(
+    account, staff, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    calls = []
+
+    def handler_down(event):
+        calls.append(event.pk)
+        raise RuntimeError("handler down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("payments.webhooks.payment_webhook_handle", handler_down)
+        with django_capture_on_commit_callbacks(execute=True):
+            post(account, RESERVED, **standard(RESERVED, "msg_9"))
+    row = WebhookEvent.objects.get(account=account, dedupe_key="msg_9")
+    assert (row.status, row.attempts, len(calls)) == (WebhookStatus.DEAD, 1, 1)
+
+    # The handler is fixed; staff replay the dead event.
+    with django_capture_on_commit_callbacks(execute=True):
+        text = replay(staff, row)
+
+    row.refresh_from_db()
+    assert "Recovered by replay" not in text
+    assert "Recovered by replay" not in row.note
+    # Processed again by its handler, not buried as "a duplicate of itself".
+    assert (row.status, row.attempts) == (WebhookStatus.PROCESSED, 1)
+    assert "1 webhook event(s) queued for replay." in text
