@@ -27,7 +27,7 @@ from integrations import correlation, registry
 from integrations.errors import ProviderError
 from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
 from integrations.webhooks import unusable
-from integrations.webhooks.messages import WebhookMessage
+from integrations.webhooks.messages import WebhookMessage, reading_received_at
 from integrations.webhooks.services import (
     UNUSABLE_ROWS,
     webhook_event_receive,
@@ -119,9 +119,11 @@ def _read(row: WebhookEvent, account: ProviderAccount) -> list[WebhookMessage]:
         adapter = registry.get_adapter(account)
         if not adapter.webhook_signing_credential:
             raise StoredBodyNotReadable("the account's provider takes no webhooks")
-        return adapter.webhook_stored_messages(
-            body=bytes(row.raw_body or b""), headers=_headers(row.headers)
-        )
+        # An event dated on receipt was received then, not at this replay.
+        with reading_received_at(row.received_at):
+            return adapter.webhook_stored_messages(
+                body=bytes(row.raw_body or b""), headers=_headers(row.headers)
+            )
     except (ProviderError, *registry.ACCOUNT_UNCALLABLE):
         # The error's type only here: its text may name configuration.
         raise StoredBodyNotReadable("this deploy cannot call its account") from None

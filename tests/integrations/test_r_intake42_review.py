@@ -57,3 +57,44 @@ def test_a_real_event_that_failed_processing_is_replayed_not_marked_recovered(
     # Processed again by its handler, not buried as "a duplicate of itself".
     assert (row.status, row.attempts) == (WebhookStatus.PROCESSED, 1)
     assert "1 webhook event(s) queued for replay." in text
+
+
+def _stored_days_ago(account, body: bytes, headers: dict, days: int) -> int:
+    """Stored dead as an unusable body (a parser bug) ``days`` ago."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations.webhooks.unusable import webhook_unusable_store
+    from integrations.webhooks.verification import UnusableWebhook
+
+    row_id, _ = webhook_unusable_store(
+        account=account,
+        body=body,
+        headers=headers,
+        error=UnusableWebhook("a parser bug", code="malformed_request"),
+    )
+    received = timezone.now() - timedelta(days=days)
+    WebhookEvent.objects.filter(pk=row_id).update(received_at=received)
+    return row_id
+
+
+def test_an_undated_stop_recovered_days_later_is_dated_when_it_was_received():
+    # A bounce with no readable time of its own is dated on receipt (so it
+    # stops its address at once). Recovered days later, it was still received
+    # then: dated at the replay it would outrank a reactivation made since.
+    from integrations.webhooks import recovery
+    from tests.notifications.contract import harness_postmark
+
+    account = harness_postmark.make_account()
+    payload = harness_postmark.event("bounce_hard")
+    payload.pop("BouncedAt", None)
+    hook = harness_postmark.posted(payload)
+    row_id = _stored_days_ago(account, hook.body, hook.headers, days=3)
+    received_at = WebhookEvent.objects.get(pk=row_id).received_at
+
+    result = recovery.webhook_unusable_recover(event_id=row_id)
+
+    assert result.outcome == recovery.RECOVERED, result.text
+    [event] = WebhookEvent.objects.filter(pk__in=result.stored)
+    assert event.occurred_at == received_at
