@@ -98,3 +98,34 @@ def test_an_undated_stop_recovered_days_later_is_dated_when_it_was_received():
     assert result.outcome == recovery.RECOVERED, result.text
     [event] = WebhookEvent.objects.filter(pk__in=result.stored)
     assert event.occurred_at == received_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_body_verified_by_an_account_changed_elsewhere_keeps_who_received_it(
+    settings,
+):
+    # Another process (the admin elsewhere) moved the account from SMTP to
+    # the sandbox: this process's cached copy still says SMTP, fails, is read
+    # again, and the sandbox verifies the request. The row must name the
+    # provider that verified it, or its replay is refused for good.
+    from integrations.models import ProviderAccount
+    from integrations.webhooks import accounts, recovery
+    from tests.integrations.intake42_helpers import broken_reader, stored_dead
+
+    settings.WEBHOOK_ACCOUNT_CACHE_SECONDS = 60
+    accounts.clear()
+    try:
+        account = ProviderAccountFactory(slug="moved", kind="email", provider="smtp")
+        body = json.dumps({"type": "email.delivered", "data": {}}).encode()
+        assert post(account, body, **standard(body)).status_code == 404  # cached
+        ProviderAccount.objects.filter(pk=account.pk).update(provider="sandbox")
+        account.refresh_from_db()
+        with broken_reader(account):
+            assert post(account, body, **standard(body)).status_code == 200
+        row = stored_dead(account)
+
+        result = recovery.webhook_unusable_recover(event_id=row.pk)
+
+        assert result.outcome == recovery.RECOVERED, result.text
+    finally:
+        accounts.clear()
