@@ -129,3 +129,58 @@ def test_a_body_verified_by_an_account_changed_elsewhere_keeps_who_received_it(
         assert result.outcome == recovery.RECOVERED, result.text
     finally:
         accounts.clear()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_live_retry_arriving_while_staff_recover_is_stored_and_processed_once(
+    monkeypatch,
+):
+    # Sound as written (the intake's ON CONFLICT store): kept as a guard.
+    import threading
+    import time
+
+    from django.db import connections
+
+    from integrations.webhooks import recovery
+    from tests.integrations.intake42_helpers import broken_reader, stored_dead
+
+    account = ProviderAccountFactory(slug="sbx-race")
+    body = json.dumps({"type": "refund.updated", "data": {}}).encode()
+    with broken_reader(account):
+        post(account, body, **standard(body, "msg_r"))
+    row = stored_dead(account)
+    resolved = recovery._resolved
+    inserted = threading.Event()
+
+    def slow_resolved(*args, **kwargs):
+        inserted.set()  # the event row is inserted, not yet committed
+        time.sleep(0.5)
+        return resolved(*args, **kwargs)
+
+    monkeypatch.setattr(recovery, "_resolved", slow_resolved)
+    results: dict[str, object] = {}
+
+    def recover() -> None:
+        try:
+            results["recovery"] = recovery.webhook_unusable_recover(event_id=row.pk)
+        finally:
+            connections.close_all()
+
+    def retry() -> None:
+        try:
+            inserted.wait(10)
+            results["live"] = post(account, body, **standard(body, "msg_r")).json()
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=recover), threading.Thread(target=retry)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert results["recovery"].outcome == recovery.RECOVERED
+    assert results["live"] == {"received": True, "duplicate": True}
+    [event] = WebhookEvent.objects.filter(account=account, dedupe_key="msg_r")
+    assert event.attempts == 1
