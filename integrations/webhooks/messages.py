@@ -7,11 +7,14 @@ Nothing here logs or raises with a secret or the body.
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from integrations.clock import database_now
 from integrations.webhooks.verification import WebhookVerificationError
 
 # WebhookEvent.event_type and .dedupe_key column lengths.
@@ -162,3 +165,24 @@ def unix_time(value: object) -> datetime | None:
     except (OverflowError, OSError, ValueError):
         return None
     return parsed if EARLIEST_TIME <= parsed <= LATEST_TIME else None
+
+
+# Set while staff's replay reads a stored body again (webhooks.recovery).
+_received_at: ContextVar[datetime | None] = ContextVar("received_at", default=None)
+
+
+def received_time() -> datetime:
+    """When the webhook being read was received, for an event dated on
+    receipt: now (the database's clock) at the intake; the stored row's
+    ``received_at`` when a replay reads its body again days later."""
+    return _received_at.get() or database_now()
+
+
+@contextmanager
+def reading_received_at(when: datetime) -> Iterator[None]:
+    """Read a stored body as received at ``when`` (``received_time``)."""
+    token = _received_at.set(when)
+    try:
+        yield
+    finally:
+        _received_at.reset(token)

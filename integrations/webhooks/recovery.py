@@ -27,9 +27,9 @@ from integrations import correlation, registry
 from integrations.errors import ProviderError
 from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
 from integrations.webhooks import unusable
-from integrations.webhooks.messages import WebhookMessage
+from integrations.webhooks.messages import WebhookMessage, reading_received_at
 from integrations.webhooks.services import (
-    UNUSABLE_EVENT_TYPE,
+    UNUSABLE_ROWS,
     webhook_event_receive,
     webhook_events_receive,
 )
@@ -67,9 +67,7 @@ class Recovery:
 
 def unusable_ids(event_ids: Iterable[int]) -> list[int]:
     """The unusable rows among ``event_ids`` (a replay recovers them)."""
-    rows = WebhookEvent.objects.filter(
-        pk__in=list(event_ids), event_type=UNUSABLE_EVENT_TYPE
-    )
+    rows = WebhookEvent.objects.filter(UNUSABLE_ROWS, pk__in=list(event_ids))
     return sorted(rows.values_list("pk", flat=True))
 
 
@@ -82,7 +80,7 @@ def webhook_unusable_recover(*, event_id: int) -> Recovery:
         row = (
             WebhookEvent.objects.using(using)
             .select_for_update()
-            .get(pk=event_id, event_type=UNUSABLE_EVENT_TYPE)
+            .get(UNUSABLE_ROWS, pk=event_id)
         )
         if row.status != WebhookStatus.DEAD:
             return Recovery(row.pk, ALREADY, row.note or "Already recovered.")
@@ -121,9 +119,11 @@ def _read(row: WebhookEvent, account: ProviderAccount) -> list[WebhookMessage]:
         adapter = registry.get_adapter(account)
         if not adapter.webhook_signing_credential:
             raise StoredBodyNotReadable("the account's provider takes no webhooks")
-        return adapter.webhook_stored_messages(
-            body=bytes(row.raw_body or b""), headers=_headers(row.headers)
-        )
+        # An event dated on receipt was received then, not at this replay.
+        with reading_received_at(row.received_at):
+            return adapter.webhook_stored_messages(
+                body=bytes(row.raw_body or b""), headers=_headers(row.headers)
+            )
     except (ProviderError, *registry.ACCOUNT_UNCALLABLE):
         # The error's type only here: its text may name configuration.
         raise StoredBodyNotReadable("this deploy cannot call its account") from None

@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, router, transaction
-from django.db.models import BinaryField, DateTimeField, JSONField
+from django.db.models import BinaryField, DateTimeField, JSONField, Q
 from django.utils.module_loading import import_string
 
 from integrations import correlation, registry
@@ -43,9 +43,13 @@ PROCESS_BATCH_TASK = "integrations.webhooks.tasks.process_webhook_events"
 # Events per task when the sweeper or a replay enqueues many at once.
 _SWEEP_TASK_SIZE = 50
 NO_HANDLER = "no handler"
-# webhooks.unusable's rows: a signed body no handler can read. No provider's
-# event type has parentheses or spaces: never a real one.
+# webhooks.unusable's rows: a signed body no handler can read. A body can name
+# this type too (types are the provider's): such an event is claimed once at
+# least, an unusable row never (stored dead, or recovered since).
 UNUSABLE_EVENT_TYPE = "(unusable body)"
+UNUSABLE_ROWS = Q(event_type=UNUSABLE_EVENT_TYPE, attempts=0) & Q(
+    status__in=[WebhookStatus.DEAD, WebhookStatus.PROCESSED]
+)
 # Before the error of a row stored dead at once (UnprocessableEvent).
 NOT_RETRIED = "Not retried (the event itself cannot be processed): "
 # Before the error of a row stored dead at once (MisroutedEvent, or an
@@ -561,12 +565,11 @@ def webhook_events_replay(*, event_ids: Iterable[int]) -> int:
     """Send events through processing again (staff replay), with fresh
     attempts. One being processed right now is left alone."""
     with transaction.atomic():
-        # An unusable body (webhooks.unusable) has nothing to process: its
-        # replay reads the body again instead (webhooks.recovery).
+        # An unusable body has nothing to process: webhooks.recovery reads it.
         rows = (
             WebhookEvent.objects.filter(pk__in=list(event_ids))
             .exclude(status=WebhookStatus.PROCESSING)
-            .exclude(event_type=UNUSABLE_EVENT_TYPE)
+            .exclude(UNUSABLE_ROWS)
         )
         ids = list(rows.values_list("pk", flat=True))
         WebhookEvent.objects.filter(pk__in=ids).exclude(

@@ -99,6 +99,8 @@ def webhook_receive(request: HttpRequest, account_slug: str) -> HttpResponse:
         verified_account, messages = _verify(
             request, account, body, headers, cached=cached
         )
+    except _UnusableFor as unusable_for:
+        return _unusable(unusable_for.account, body, headers, unusable_for.error)
     except UnusableWebhook as exc:
         return _unusable(account, body, headers, exc)
     except WebhookVerificationError as exc:
@@ -169,6 +171,15 @@ def _unknown_account() -> JsonResponse:
     return _error(404, "unknown_account", "No enabled account has this slug.")
 
 
+class _UnusableFor(Exception):
+    """An unusable body verified by the account as read again (``_verify``):
+    its row names that account's kind and provider, not the cached one's."""
+
+    def __init__(self, account: ProviderAccount, error: UnusableWebhook) -> None:
+        super().__init__(error.message)
+        self.account, self.error = account, error
+
+
 # Rejections a changed account (new secret, provider) could turn into a pass.
 _STALE_ACCOUNT_CODES = frozenset(
     {
@@ -204,7 +215,10 @@ def _verify(
             return None, None
         if not changed:
             raise
-    return fresh, _verify_with(request, fresh, body, headers)
+    try:
+        return fresh, _verify_with(request, fresh, body, headers)
+    except UnusableWebhook as exc:
+        raise _UnusableFor(fresh, exc) from None
 
 
 def _verify_with(

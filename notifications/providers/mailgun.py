@@ -19,11 +19,10 @@ from anymail.exceptions import AnymailError
 from django.db import DatabaseError
 
 from integrations.client import parse_retry_after, server_now
-from integrations.clock import database_now
 from integrations.errors import ConfigurationError, NotProcessed, ProviderError
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.webhooks.errors import PAYLOAD_ERRORS
-from integrations.webhooks.messages import WebhookMessage, json_object
+from integrations.webhooks.messages import WebhookMessage, json_object, received_time
 from integrations.webhooks.signing import check_tolerance, hmac_hex, require_match
 from integrations.webhooks.verification import WebhookVerificationError
 from notifications.providers.base import (
@@ -394,7 +393,7 @@ def _received(data: Mapping[str, Any]) -> datetime | None:
     if not isinstance(recipient, str) or not recipient:
         return None  # a stop naming no address: nothing it could stop
     stops = stops_address(kind, bounce, _suppressed_for(data, kind) if kind else "")
-    return database_now() if stops else None
+    return received_time() if stops else None
 
 
 def _undated(data: Mapping[str, Any]) -> str:

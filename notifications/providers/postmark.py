@@ -15,10 +15,14 @@ from typing import Any, ClassVar
 import requests
 from anymail.exceptions import AnymailError
 
-from integrations.clock import database_now
 from integrations.errors import NotProcessed, ProviderError
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
-from integrations.webhooks.messages import WebhookMessage, iso_time, json_object
+from integrations.webhooks.messages import (
+    WebhookMessage,
+    iso_time,
+    json_object,
+    received_time,
+)
 from integrations.webhooks.verification import WebhookVerificationError
 from notifications.providers.base import (
     SENDING_DOMAINS_FIELD,
@@ -261,7 +265,7 @@ class PostmarkAdapter(AnymailAdapter):
             return None  # a stop naming no address: nothing it could stop
         broadcast = payload.get("MessageStream") == self.setting("broadcast_stream")
         stop = _stream_stop(payload, kind, bounce, broadcast)
-        return database_now() if stops_address(kind, bounce, stop) else None
+        return received_time() if stops_address(kind, bounce, stop) else None
 
     def parse_email_events(self, message: WebhookMessage) -> list[EmailEventRecord]:
         payload = message.payload

@@ -16,12 +16,12 @@ from typing import Any, ClassVar
 import requests
 from anymail.exceptions import AnymailError, AnymailNotSupportedWarning
 
-from integrations.clock import database_now
 from integrations.errors import ProviderError
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.webhooks.messages import (
     WebhookMessage,
     json_body,
+    received_time,
     required_header,
     unix_time,
 )
@@ -209,7 +209,7 @@ class SendGridAdapter(AnymailAdapter):
         events = message.payload["events"]
         # An event stopping its address is applied even with no readable
         # time of its own: dated when we received it.
-        received = database_now() if any(map(_dated_on_receipt, events)) else None
+        received = received_time() if any(map(_dated_on_receipt, events)) else None
         return [_event_message(event, received) for event in events]
 
     def parse_email_events(self, message: WebhookMessage) -> list[EmailEventRecord]:
