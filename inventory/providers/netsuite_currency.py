@@ -13,7 +13,8 @@ order sent without its currency is booked in the vendor's: so the field is
 left out only when the account states its one currency (setting
 ``single_currency``) and it is the order's; a stated other currency is
 ``currency_mismatch``, none stated ``currency_unreadable``, both refused for
-staff. That answer is kept an hour per account and host as the ids are.
+staff. With a currency stated that answer is kept an hour per account and
+host as the ids are (unstated, not kept: staff may grant the permission).
 docs/providers/inventory.md."""
 
 import logging
@@ -44,6 +45,7 @@ def order_currency(
 ) -> str | None:
     """The currency record's id to set on the order, or None: the account
     does not expose its currencies and states the order's as its one."""
+    stated = str(adapter.setting(SINGLE_CURRENCY_SETTING) or "").strip().upper()
     key = fingerprint(
         account=adapter.account.pk,
         provider=adapter.code,
@@ -54,20 +56,10 @@ def order_currency(
         "netsuite_currency",
         key,
         ttl=CURRENCY_TTL_SECONDS,
-        compute=lambda: _record_id(adapter, request.currency, rows),
+        compute=lambda: _record_id(adapter, request.currency, rows, stated),
     )
     if found:
         return str(found)
-    stated = str(adapter.setting(SINGLE_CURRENCY_SETTING) or "").strip().upper()
-    if not stated:
-        raise Rejected(
-            "NetSuite does not let the integration read its currency records "
-            "(Record 'currency' was not found): give its role the Currency "
-            "permission (Lists), or, on an account without Multiple "
-            "Currencies, set the account's single_currency to the one currency "
-            "it books in; then send the order again",
-            code="currency_unreadable",
-        )
     if stated != request.currency.upper():
         raise Rejected(
             f"NetSuite books in {stated} only (no Multiple Currencies): an order "
@@ -82,15 +74,25 @@ def order_currency(
     return None
 
 
-def _record_id(adapter: Any, currency: str, rows: Rows) -> str:
+def _record_id(adapter: Any, currency: str, rows: Rows, stated: str) -> str:
     """The currency record's id; "" when SuiteQL does not expose the record
-    (kept like an id: the same answer on every order until staff act)."""
+    and the account states its one currency (kept as an id is). Unstated,
+    refused and not kept: staff may grant the role the permission."""
     try:
         return currency_ref(adapter, currency, lambda c: _listed(rows, c))
     except Rejected as error:
-        if feature_off(error):
-            return ""
-        raise
+        if not feature_off(error):
+            raise
+    if not stated:
+        raise Rejected(
+            "NetSuite does not let the integration read its currency records "
+            "(Record 'currency' was not found): give its role the Currency "
+            "permission (Lists), or, on an account without Multiple "
+            "Currencies, set the account's single_currency to the one currency "
+            "it books in; then send the order again",
+            code="currency_unreadable",
+        )
+    return ""
 
 
 def clean_single_currency(value: Any) -> str:

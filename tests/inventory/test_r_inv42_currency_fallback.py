@@ -100,6 +100,28 @@ def test_a_role_that_cannot_read_currencies_does_not_drop_the_currency():
     assert "single_currency" in order.last_error and "permission" in order.last_error
 
 
+def test_a_refusal_for_staff_to_act_on_is_not_kept():
+    # Staff give the role the Currency permission: the next send reads it.
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        refused_look_up(rsps)
+        account = account_with()
+        _, [refused] = send_orders(rsps, 1, account)
+        rsps.replace(
+            responses.POST,
+            ns.SUITEQL,
+            json={"items": [{"id": "7", "symbol": "EUR", "isinactive": "F"}]},
+            match=[ns.query_contains("FROM currency")],
+        )
+        _, [sent] = send_orders(rsps, 1, account)
+        put = [
+            json.loads(c.request.body) for c in rsps.calls if c.request.method == "PUT"
+        ]
+    # One PUT in all: the second order's (the first was refused before it).
+    assert refused.last_error.startswith("currency_unreadable: ")
+    assert sent.status == "confirmed" and sent.last_error == ""
+    assert [body["currency"] for body in put] == [{"id": "7"}]
+
+
 def test_the_refused_look_up_is_kept_for_a_single_currency_account():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         refused_look_up(rsps)
