@@ -41,6 +41,7 @@ from inventory.providers.base import (
 )
 from inventory.providers.netsuite_currency import (
     SINGLE_CURRENCY_SETTING,
+    clean_single_currency,
     order_currency,
 )
 from inventory.providers.netsuite_m2m import (
@@ -272,10 +273,18 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
             required=False,
             help_text="Only for an account without the Multiple Currencies "
             "feature: the ISO code of the one currency it books in, e.g. USD. "
-            "Set, an order in another currency is refused; empty, orders are "
-            "sent without a currency.",
+            "Where NetSuite hides its currency records, orders in it go without "
+            "a currency and others are refused; empty, such an account refuses "
+            "every order.",
         ),
     )
+
+    @classmethod
+    def clean_setting(cls, name: str, value: Any) -> Any:
+        if name == SINGLE_CURRENCY_SETTING:
+            return clean_single_currency(value)
+        return value
+
     # {host}: the account's host label; never a free-form URL, so the signed
     # request only ever goes to NetSuite.
     base_urls: ClassVar[Mapping[str, str]] = {

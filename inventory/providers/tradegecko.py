@@ -107,7 +107,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
     # 300 requests per 300 seconds per application and account, shared by
     # every client of the token: a full burst plus a window's refill (20 +
     # 0.6 x 300) takes two thirds. An account sets its own share with the
-    # limiter's rate and burst (30 and 0.9: the whole window).
+    # limiter's rate and burst (0.9 and 30: the whole window).
     default_limits: ClassVar[Mapping[str, float]] = {
         "rate_limit_per_second": 0.6,
         "rate_limit_burst": 20,

@@ -9,8 +9,9 @@ documented error envelope ("Error Handling in REST Web Services"), its detail
 found." (``INVALID_PARAMETER``; the same answer public NetSuite clients
 handle for the subsidiary record without OneWorld, some with typographic
 quotes). Such an account books every order in its one currency: the order is
-sent without the currency field, unless the account states that currency and
-the order's differs (a real mismatch, refused and stored for staff).
+sent without the currency field when the account states that currency as the
+order's; a stated other currency is a real mismatch, refused and stored for
+staff (none stated: test_r_inv42_currency_fallback).
 
 An inactive currency record (``isinactive`` 'T') is refused clearly, never
 set on an order."""
@@ -95,9 +96,11 @@ def _send(rsps, *, settings: dict | None = None) -> tuple[list, object]:
 
 
 def test_without_multiple_currencies_the_order_is_sent_without_its_currency():
+    # Only with the account's currency stated: the same answer comes from a
+    # role that cannot read currencies (test_r_inv42_currency_fallback).
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         _currency_answer(rsps, status=400, body=_refused(NOT_EXPOSED))
-        puts, (order, error) = _send(rsps)
+        puts, (order, error) = _send(rsps, settings={"single_currency": "EUR"})
     assert error is None
     assert len(puts) == 1 and "currency" not in puts[0]
     assert puts[0]["item"]["items"][0]["rate"] == 1.0
@@ -108,7 +111,7 @@ def test_typographic_quotes_in_the_answer_are_the_same_answer():
     detail = NOT_EXPOSED.replace("'currency'", "\u2018currency\u2019")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         _currency_answer(rsps, status=400, body=_refused(detail))
-        puts, (_, error) = _send(rsps)
+        puts, (_, error) = _send(rsps, settings={"single_currency": "EUR"})
     assert error is None and "currency" not in puts[0]
 
 
