@@ -12,6 +12,7 @@ from notifications.providers.outcomes import (
     SUBJECT_EMPTY,
     UNSUPPORTED_MESSAGE,
 )
+from notifications.services.bulk_cancel import BULK_CANCELLED
 from notifications.services.unrendered import RENDER_CODES
 
 WORKER_LOST = "worker_lost"
@@ -54,6 +55,8 @@ MESSAGES: dict[str, str] = {
     SUBJECT_EMPTY: "The message's subject is empty and no enabled email "
     "provider sends a message without one; it was not sent.",
     "invalid_header": "A header of the message holds a line break; it was not sent.",
+    BULK_CANCELLED: "The bulk send was cancelled before this message went "
+    "out; it was not sent.",
     WORKER_LOST: "The send was interrupted; the message may have gone out "
     "and is not sent again.",
 }
