@@ -43,8 +43,8 @@ def _assert_refused_everywhere(message: EmailMessage, email_accounts) -> None:
     assert message.error_code == "refused_everywhere"
     primary, secondary = email_accounts
     # Each account named with its own reason, for staff.
-    assert f"{primary.slug}: the rendered subject is empty" in message.last_error
-    assert f"{secondary.slug}: relay B lacks SMTPUTF8" in message.last_error
+    assert f"{primary.slug} (subject_empty): the rendered subject" in message.last_error
+    assert f"{secondary.slug} (unsupported_message): relay B" in message.last_error
     text = public_error(message)
     # Not the sentence of either reason alone.
     assert text != MESSAGES["unsupported_message"]
