@@ -7,6 +7,7 @@ every account keeps its own code (tests/notifications/test_mail41_*)."""
 
 import pytest
 
+from integrations import secrets_registry
 from integrations.batch import batch_job_work
 from integrations.batch import services as batch_services
 from integrations.models import BatchRowStatus
@@ -19,6 +20,15 @@ from notifications.services.failures import MESSAGES, public_error
 from notifications.services.sending import email_message_deliver
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_left_over():
+    # A secret an earlier test left in this process (a short value such as
+    # "secondary") would mask the account names these tests read.
+    secrets_registry.forget()
+    yield
+    secrets_registry.forget()
 
 
 @pytest.fixture(autouse=True)

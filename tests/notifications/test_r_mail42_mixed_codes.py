@@ -7,6 +7,7 @@ is named with its own code."""
 
 import pytest
 
+from integrations import secrets_registry
 from notifications.models import EmailStatus
 from notifications.providers.outcomes import subject_missing, unsupported_message
 from notifications.providers.sandbox import SandboxEmailAdapter
@@ -14,6 +15,15 @@ from notifications.services import email_message_create
 from notifications.services.sending import email_message_deliver
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_left_over():
+    # A secret an earlier test left in this process (a short value such as
+    # "secondary") would mask the account names these tests read.
+    secrets_registry.forget()
+    yield
+    secrets_registry.forget()
 
 
 def test_each_account_keeps_its_own_code(email_accounts, monkeypatch) -> None:
