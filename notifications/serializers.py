@@ -225,7 +225,8 @@ class BulkSendSerializer(BulkSendListSerializer):
     outcomes = serializers.SerializerMethodField(
         help_text="Recipients by their message's status (sent, delivered, "
         "bounced, suppressed, failed, unknown, ...); `waiting`: handed back to "
-        "be tried later; `pending`: no message yet."
+        "be tried later; `cancelled`: ended by the send's cancel before it "
+        "went out; `pending`: no message yet."
     )
 
     class Meta(BulkSendListSerializer.Meta):

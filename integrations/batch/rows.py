@@ -324,17 +324,28 @@ def work_row(
         # the job.
         wait = pace_seconds(exc)
         if wait is not None and isinstance(exc, Defer):
-            defer(model, row, exc.reason, wait)
-            logger.info(
-                "batch row deferred",
-                extra={"job_id": row.job_id, "row_id": row.pk, "seconds": wait},
-            )
-            return RowResult(RowOutcome.DEFERRED, wait)
+            return _defer_row(model, row, exc, wait)
         if wait is not None:
             release(model, [row])
             return RowResult(RowOutcome.PACED, wait)
         return _record_failure(leases, row, exc)
     return RowResult(RowOutcome.DONE)
+
+
+def _defer_row(
+    model: type[BatchRow], row: BatchRow, exc: Defer, wait: float
+) -> RowResult:
+    if not defer(model, row, exc.reason, wait):
+        # Taken back meanwhile (lease expired): the row is the other worker's.
+        logger.warning(
+            "batch row lease lost", extra={"job_id": row.job_id, "row_id": row.pk}
+        )
+        return RowResult(RowOutcome.LOST)
+    logger.info(
+        "batch row deferred",
+        extra={"job_id": row.job_id, "row_id": row.pk, "seconds": wait},
+    )
+    return RowResult(RowOutcome.DEFERRED, wait)
 
 
 def _record_failure(leases: LeasedRows, row: BatchRow, exc: Exception) -> RowResult:

@@ -36,6 +36,10 @@ from notifications.models import (
 )
 from notifications.providers.base import EmailCategory
 from notifications.rendering import EmailRenderError, render_email
+from notifications.services.bulk_cancel import (
+    BULK_CANCELLED,
+    bulk_cancelled_messages_end,
+)
 from notifications.services.bulk_chunk import idempotency_key_prefix
 from notifications.services.checks import (
     EmailInvalid,
@@ -318,6 +322,9 @@ def bulk_send_cancel(*, bulk_send: BulkSend) -> BatchJob | None:
     if bulk_send.job_id is None:
         return None
     job = batch_job_cancel(job_id=bulk_send.job_id)
+    # Messages handed back while their rows wait are never sent now: ended
+    # (the sweep ends any a row in flight hands back after this).
+    bulk_cancelled_messages_end(bulk_send=bulk_send)
     logger.info(
         "bulk send cancel requested",
         extra={"bulk_send": bulk_send.public_id, "job_status": job.status},
@@ -342,7 +349,8 @@ def bulk_send_counts(bulk_send: BulkSend) -> dict[str, int]:
     """Recipients by outcome: their message's status (sent, suppressed,
     failed, unknown, delivered, ...), ``waiting`` for a message handed back
     to be tried later (its row paced, backing off, or waiting alone for a
-    paused account), ``duplicate`` for rows done without a message (another
+    paused account), ``cancelled`` for one ended by the send's cancel while
+    it waited, ``duplicate`` for rows done without a message (another
     row of the send has their address: bulk_duplicates), plus ``pending``
     for rows with none yet."""
     counts = dict(
@@ -355,6 +363,16 @@ def bulk_send_counts(bulk_send: BulkSend) -> dict[str, int]:
     # handed back, its row waiting to be worked again.
     if EmailStatus.QUEUED in counts:
         counts["waiting"] = counts.pop(EmailStatus.QUEUED)
+    if EmailStatus.FAILED in counts:
+        # Ended by a cancel, not refused: counted as such.
+        cancelled = EmailMessage.objects.filter(
+            bulk_send=bulk_send, status=EmailStatus.FAILED, error_code=BULK_CANCELLED
+        ).count()
+        if cancelled:
+            counts["cancelled"] = cancelled
+            counts[EmailStatus.FAILED] -= cancelled
+            if not counts[EmailStatus.FAILED]:
+                del counts[EmailStatus.FAILED]
     # Each row has at most one message (its idempotency key), linked to the
     # row only when its chunk ends: rows without one are rows minus messages.
     rows = BulkRecipient.objects.filter(bulk_send=bulk_send).count()

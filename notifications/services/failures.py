@@ -12,6 +12,7 @@ from notifications.providers.outcomes import (
     SUBJECT_EMPTY,
     UNSUPPORTED_MESSAGE,
 )
+from notifications.services.bulk_cancel import BULK_CANCELLED
 from notifications.services.unrendered import RENDER_CODES
 
 WORKER_LOST = "worker_lost"
@@ -54,6 +55,8 @@ MESSAGES: dict[str, str] = {
     SUBJECT_EMPTY: "The message's subject is empty and no enabled email "
     "provider sends a message without one; it was not sent.",
     "invalid_header": "A header of the message holds a line break; it was not sent.",
+    BULK_CANCELLED: "The bulk send was cancelled before this message went "
+    "out; it was not sent.",
     WORKER_LOST: "The send was interrupted; the message may have gone out "
     "and is not sent again.",
 }
@@ -92,11 +95,16 @@ def telling_reason(error: Any) -> tuple[str, str]:
             "providers requires one"
         )
     if refused_everywhere(error):
-        reasons = "; ".join(f"{a.account}: {a.message}" for a in error.attempts)
         codes = {a.code for a in error.attempts}
-        # One reason shared by every account is the message's; a mix is
-        # only true as "every account refused it for good".
-        return (codes.pop() if len(codes) == 1 else REFUSED_EVERYWHERE), reasons
+        if len(codes) == 1:
+            # One reason shared by every account is the message's.
+            reasons = "; ".join(f"{a.account}: {a.message}" for a in error.attempts)
+            return codes.pop(), reasons
+        # A mix is only true as "every account refused it for good"; each
+        # account named with its own code, which its text may not say.
+        return REFUSED_EVERYWHERE, "; ".join(
+            f"{a.account} ({a.code}): {a.message}" for a in error.attempts
+        )
     for attempt in getattr(error, "attempts", None) or []:
         if attempt.code in CONFIGURATION_CODES:
             return attempt.code, f"{attempt.account}: {attempt.message}"

@@ -48,6 +48,7 @@ from notifications.providers.base import (
     recipient_stop,
 )
 from notifications.rendering import render_email
+from notifications.services.bulk_cancel import bulk_cancelled_messages_end
 from notifications.services.checks import (
     email_address_check,
     email_category_check,
@@ -445,7 +446,8 @@ def email_event_record(
 def email_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:
     """Enqueue queued messages left alone too long (and past the Retry-After
     their providers asked for); mark messages stuck in ``sending`` (their
-    worker died) unknown, never to be resent by us."""
+    worker died) unknown, never to be resent by us; end the queued messages
+    of cancelled bulk sends (``bulk_cancel``)."""
     now = now or timezone.now()
     retry_before = now - timedelta(seconds=settings.EMAIL_RETRY_AFTER_SECONDS)
     queued = list(
@@ -481,8 +483,11 @@ def email_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:
                     EmailStatus.UNKNOWN,
                     {"code": WORKER_LOST, "reason": "worker lost"},
                 )
+    # A cancelled bulk send's messages left queued (their rows never worked
+    # again): ended, not left waiting for ever.
+    cancelled = bulk_cancelled_messages_end(batches=10)
     if queued or stuck:
         logger.warning(
             "email sweep", extra={"requeued": len(queued), "marked_unknown": stuck}
         )
-    return {"requeued": len(queued), "unknown": stuck}
+    return {"requeued": len(queued), "unknown": stuck, "cancelled": cancelled}

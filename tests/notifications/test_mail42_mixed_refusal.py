@@ -7,6 +7,7 @@ every account keeps its own code (tests/notifications/test_mail41_*)."""
 
 import pytest
 
+from integrations import secrets_registry
 from integrations.batch import batch_job_work
 from integrations.batch import services as batch_services
 from integrations.models import BatchRowStatus
@@ -19,6 +20,15 @@ from notifications.services.failures import MESSAGES, public_error
 from notifications.services.sending import email_message_deliver
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_left_over():
+    # A secret an earlier test left in this process (a short value such as
+    # "secondary") would mask the account names these tests read.
+    secrets_registry.forget()
+    yield
+    secrets_registry.forget()
 
 
 @pytest.fixture(autouse=True)
@@ -43,8 +53,8 @@ def _assert_refused_everywhere(message: EmailMessage, email_accounts) -> None:
     assert message.error_code == "refused_everywhere"
     primary, secondary = email_accounts
     # Each account named with its own reason, for staff.
-    assert f"{primary.slug}: the rendered subject is empty" in message.last_error
-    assert f"{secondary.slug}: relay B lacks SMTPUTF8" in message.last_error
+    assert f"{primary.slug} (subject_empty): the rendered subject" in message.last_error
+    assert f"{secondary.slug} (unsupported_message): relay B" in message.last_error
     text = public_error(message)
     # Not the sentence of either reason alone.
     assert text != MESSAGES["unsupported_message"]

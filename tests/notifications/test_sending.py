@@ -259,7 +259,7 @@ def test_sweeper_requeues_lost_tasks_and_marks_dead_sends_unknown(
         status=EmailStatus.SENDING, sending_at=timezone.now() - timedelta(hours=1)
     )
     result = email_messages_sweep(now=timezone.now() + timedelta(hours=1))
-    assert result == {"requeued": 1, "unknown": 1}
+    assert result == {"requeued": 1, "unknown": 1, "cancelled": 0}
     lost.refresh_from_db()
     stuck.refresh_from_db()
     assert lost.status == EmailStatus.SENT
