@@ -127,7 +127,8 @@ def recurring_charges_report(*, now: datetime | None = None) -> RecurringRun:
                     "error": type(exc).__name__,
                 },
             )
-            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            # Masked before it is cut: a secret cut there would leave its head.
+            first = (staff_text(str(exc)).strip().splitlines() or [""])[0][:200]
             run.errors.append(f"{recurring.public_id}: {type(exc).__name__}: {first}")
             continue
         if outcome == HELD:

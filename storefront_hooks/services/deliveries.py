@@ -17,7 +17,6 @@ sooner if a success answered after it ends the wait (``services.hold``).
 import json
 import logging
 import random
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,7 +44,7 @@ from storefront_hooks.models import (
 )
 from storefront_hooks.services import handoff
 from storefront_hooks.services.backlog import cap_wait_seconds
-from storefront_hooks.services.claim import delivery_claim
+from storefront_hooks.services.claim import claim_started, delivery_claim
 from storefront_hooks.services.clock import database_now
 from storefront_hooks.services.endpoints import (
     endpoint_disable,
@@ -130,7 +129,7 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> str | Non
     time is its claim's, from the database's clock (``services.clock``)
     unless ``now`` is given: a discard, a failing streak and the sweep's
     lease compare it with stamps other processes wrote."""
-    claiming = time.monotonic()  # the answer's time is measured from here
+    claiming = claim_started()  # the answer's time is measured from here
     delivery = delivery_claim(delivery_id, now)
     if delivery is None:
         return None

@@ -73,17 +73,22 @@ def hold_end(endpoint_id: int, answered: datetime) -> bool:
 
 
 def held_rows_released(
-    endpoint: WebhookEndpoint, at: datetime, why: str, *, answered: bool = False
+    endpoint: WebhookEndpoint,
+    at: datetime,
+    why: str,
+    *,
+    held_until: datetime | None = None,
 ) -> int:
     """After a hold ended at ``at``: the rows put back for it (their last
-    error says so), and with ``answered`` (staff lifted it) the rows whose
-    429 or 503 asked for a wait too, are due now, in one UPDATE of waiting
-    rows only (one in flight is its worker's); the first batch enqueued,
-    the sweep takes the rest. Returns how many were enqueued."""
+    error says so), and with ``held_until`` (staff lifted a hold ending
+    then) the rows whose 429 or 503 asked for a wait too (due by its end: a
+    503 without a Retry-After on a longer schedule was not held), are due now,
+    in one UPDATE of waiting rows only (one in flight is its worker's); the
+    first batch enqueued, the sweep takes the rest. How many were enqueued."""
     endpoint.retry_after_until, endpoint.retry_after_answered_at = None, at
     held = Q(last_error__startswith=HELD_PREFIX)
-    if answered:
-        held |= Q(last_status_code__in=WAIT_STATUSES)
+    if held_until is not None:
+        held |= Q(last_status_code__in=WAIT_STATUSES, next_attempt_at__lte=held_until)
     with transaction.atomic():  # the rows and their tasks together
         rows = WebhookDelivery.objects.filter(
             held, WAITING, endpoint=endpoint, next_attempt_at__gt=at
@@ -143,14 +148,18 @@ def endpoint_hold_lift(*, endpoint: WebhookEndpoint, actor: str) -> int:
     that passed is none)."""
     now = database_now()
     held = WebhookEndpoint.objects.filter(pk=endpoint.pk, retry_after_until__gt=now)
-    # Noted as an answer at ``now``: an older 429 settled later holds nothing.
-    if held.update(retry_after_until=None, retry_after_answered_at=now) != 1:
-        return -1
+    with transaction.atomic():  # the hold's end read and lifted together
+        locked = held.select_for_update(no_key=True)
+        until = locked.values_list("retry_after_until", flat=True).first()
+        if until is None:
+            return -1
+        # Noted as an answer at ``now``: an older 429 settled later holds nothing.
+        held.update(retry_after_until=None, retry_after_answered_at=now)
     logger.info(
         "webhook endpoint retry-after hold lifted",
         extra={"endpoint": endpoint.public_id, "actor": actor},
     )
-    return held_rows_released(endpoint, now, f"lifted by {actor}", answered=True)
+    return held_rows_released(endpoint, now, f"lifted by {actor}", held_until=until)
 
 
 def hold_text(endpoint: WebhookEndpoint, now: datetime) -> str:

@@ -1,0 +1,93 @@
+"""r-hooks42: an answer's time is the claim's database time plus what the
+worker measured from the claim (hooks42). A wait before the claim's
+statement reaches the database (a connection opened, or checked with
+CONN_HEALTH_CHECKS, at the task's first statement) is not time after the
+claim: counted in, a success answered before a 429 reads as answered after
+it and ends the hold the receiver asked for."""
+
+import time
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from integrations.testing.faultserver import respond
+from storefront_hooks import services
+from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
+from storefront_hooks.services import deliveries as deliveries_module
+from storefront_hooks.services.deliveries import render_body
+from tests.storefront_hooks.conftest import HOOK_PATH
+
+# A slow connect (another network, TLS): longer than the 429's POST takes.
+CONNECT_SECONDS = 0.4
+
+
+@pytest.fixture(autouse=True)
+def _retry_after_settings(settings) -> None:
+    settings.BREAKER_MAX_RETRY_AFTER_SECONDS = 600.0
+    settings.STOREFRONT_WEBHOOK_RETRY_SCHEDULE = [1, 1, 1]
+
+
+def _deliveries(endpoint: WebhookEndpoint, count: int) -> list[WebhookDelivery]:
+    now = timezone.now()
+    return [
+        WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event_type="payment.captured",
+            body=render_body("payment.captured", now, {"n": n}),
+        )
+        for n in range(count)
+    ]
+
+
+def _success_before_a_429_after_a_slow_connect(receiver, make_endpoint, monkeypatch):
+    """Row ``first``'s worker opens its connection slowly, claims, is
+    answered 200; then ``second`` is claimed, answered 429 with a
+    Retry-After and settled; then ``first`` is settled: its 200 came before
+    the 429."""
+    receiver.route(
+        "POST", HOOK_PATH, respond(200), respond(429, headers={"Retry-After": "300"})
+    )
+    endpoint = make_endpoint()[0]
+    first, second = _deliveries(endpoint, 2)
+    real_connect, real_post = (
+        connection.ensure_connection,
+        deliveries_module.delivery_post,
+    )
+    slow = [True]
+
+    def connect_slowly():
+        if slow.pop() if slow else False:
+            time.sleep(CONNECT_SECONDS)
+        return real_connect()
+
+    def then_the_429(endpoint_, delivery, **kwargs):
+        attempt = real_post(endpoint_, delivery, **kwargs)
+        if delivery.pk == first.pk:
+            assert services.delivery_send(delivery_id=second.pk) == "failed"
+        return attempt
+
+    monkeypatch.setattr(connection, "ensure_connection", connect_slowly)
+    monkeypatch.setattr(deliveries_module, "delivery_post", then_the_429)
+    assert services.delivery_send(delivery_id=first.pk) == "delivered"
+    assert not slow  # the slow connect happened in first's send
+    endpoint.refresh_from_db()
+    return endpoint
+
+
+@pytest.mark.django_db
+def test_a_success_answered_before_the_429_leaves_the_hold(
+    receiver, make_endpoint, monkeypatch
+) -> None:
+    endpoint = _success_before_a_429_after_a_slow_connect(
+        receiver, make_endpoint, monkeypatch
+    )
+    assert endpoint.retry_after_until is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_the_one_statement_settle_too(receiver, make_endpoint, monkeypatch) -> None:
+    endpoint = _success_before_a_429_after_a_slow_connect(
+        receiver, make_endpoint, monkeypatch
+    )
+    assert endpoint.retry_after_until is not None
