@@ -26,6 +26,7 @@ from integrations.crypto import CredentialsDecryptError
 from integrations.errors import ProviderError, RedisUnreachable
 from integrations.models import HealthCheckResult, HealthStatus, ProviderAccount
 from integrations.redis_line import outage
+from integrations.secrets_registry import known_secrets, redact_secrets
 from integrations.store_guard import fail_closed
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,9 @@ class ProbeOutcome:
 
 
 def safe_text(text: str, account: ProviderAccount) -> str:
-    """``text`` without any of the account's credential values, shortened."""
+    """``text`` without any known secret (in every form the log filter
+    masks) nor any of the account's credential values, shortened."""
+    text = redact_secrets(text, known_secrets(fresh=True))
     try:
         secrets = [str(v) for v in account.get_credentials().values()]
     except CredentialsDecryptError:

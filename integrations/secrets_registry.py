@@ -48,7 +48,8 @@ from django.db.models.signals import post_delete, post_save
 from redis.exceptions import RedisError
 
 from integrations.redis_line import outage
-from integrations.secret_masking import MASK, mask_secrets
+from integrations.secret_masking import MASK as MASK
+from integrations.secret_masking import mask_secrets
 from integrations.webhooks.messages import storable
 
 # Shorter values (a mode, a flag) would redact ordinary words.
@@ -413,13 +414,12 @@ def staff_text(text: str) -> str:
 
 
 def redact_secrets(text: str, secrets: Iterable[str] | None = None) -> str:
-    """``text`` with every known secret (or each of ``secrets``) masked."""
+    """``text`` with every known secret (or each of ``secrets``) masked in
+    every form the log filter masks: a provider may quote what we sent
+    URL-encoded or base64-encoded."""
     if not text:
         return text
-    for secret in known_secrets() if secrets is None else secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+    return mask_secrets(text, known_secrets() if secrets is None else tuple(secrets))
 
 
 def forget() -> None:
