@@ -136,3 +136,35 @@ def test_a_fedex_pickup_with_a_postcode_abroad_is_still_booked():
     assert calls[0]["originDetail"]["pickupLocation"]["address"]["postalCode"] == (
         "T12 X70A"
     )
+
+
+# The API schema's word (AddressSerializer help, shared by quotes, labels and
+# pickups) said a state is "optional" outside the listed countries and "left
+# out" when a carrier cannot take it: ship42 made FedEx and Shippo pickups
+# require one in every country (a FedEx one over 2 refused), a postcode too,
+# and USPS pickups a first and a last name. The schema now says so.
+def _help(field: str) -> str:
+    from shipping.serializers import AddressSerializer
+
+    return AddressSerializer().fields[field].help_text
+
+
+def test_the_state_schema_help_names_the_pickups_requiring_one_everywhere():
+    text = _help("state_code")
+
+    assert "a FedEx or Shippo pickup in every country" in text
+    assert "optional on a quote and a label" in text
+
+
+def test_the_postcode_schema_help_names_the_pickups_requiring_one():
+    text = _help("postal_code")
+
+    assert "FedEx or Shippo pickup" in text
+    assert "missing_field" in text
+
+
+def test_the_name_schema_help_says_a_usps_pickup_needs_two_words():
+    text = _help("name")
+
+    assert "USPS pickup" in text
+    assert "invalid_name" in text
