@@ -85,8 +85,7 @@ def _state_required() -> str:
 # Pickups whose spec requires more than our API does (FieldLimits
 # postal_code_everywhere, two_names): said where the field is described.
 _PICKUP_POSTCODE = (
-    " A FedEx or Shippo pickup requires one in every country (none is a 400 "
-    "`missing_field`)."
+    " A Shippo pickup requires one in every country (none is a 400 `missing_field`)."
 )
 _PICKUP_NAMES = (
     " A USPS pickup needs a first and a last name (one word is a 400 `invalid_name`)."

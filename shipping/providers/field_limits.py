@@ -219,12 +219,12 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
     phone_extension=6,  # Contact_CreatePickup.phoneExtension "Maximum length is 6"
     # Party_createPickup's Address.stateOrProvinceCode "Maximum length is 2"
     state_code=2,
-    # PickupLocationParty_address lists stateOrProvinceCode and postalCode
-    # in "required" with no condition (the Ship and Rate APIs' "required for
-    # US, CA, PR" is their own Address's): every pickup needs both, sent
-    # whole (no postcode, as in Hong Kong, is not sent as "").
+    # PickupLocationParty_address lists stateOrProvinceCode in "required"
+    # with no condition (the Ship and Rate APIs' "required for US, CA, PR"
+    # is their own Address's): every pickup needs one, sent whole. Its
+    # postalCode is listed too, but the Address it refines says "required
+    # for postal-aware countries" (and it is always sent): not everywhere.
     state_everywhere=True,
-    postal_code_everywhere=True,
     instructions=60,  # remarks "Maximum length is 60 characters"
     as_sent=fedex_pickup_address,  # the phone's digits
 )

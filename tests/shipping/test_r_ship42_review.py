@@ -9,10 +9,6 @@
   Irish or Vietnamese shipper was quoted UPS's published price and billed
   its negotiated one. Both now ask for negotiated rates; where UPS prices
   none it answers published ones, which the quote marks (extra.price).
-- FedEx pickups: PickupLocationParty_address (pickup-api.json) lists
-  postalCode in "required" beside stateOrProvinceCode, with no condition;
-  ship42 required the state in every country but still sent an empty
-  postalCode for a pickup where we take none (Hong Kong, Ireland).
 """
 
 import copy
@@ -21,11 +17,9 @@ import json
 import pytest
 import responses
 
-from integrations.models import ProviderCall
-from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST, RATE_REQUEST
-from tests.shipping.contract import harness_fedex, harness_ups
-from tests.shipping.helpers import PICKUPS, abroad, post_as_writer
-from tests.shipping.providers.wire import body_of, sent
+from shipping.api_examples import RATE_REQUEST
+from tests.shipping.contract import harness_ups
+from tests.shipping.helpers import abroad, post_as_writer
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -54,7 +48,6 @@ CORK = LONDON | {
     "country_code": "IE",
     "phone": "+353 21 555 0123",
 }
-FEDEX_PICKUP = f"{harness_fedex.BASE}/pickup/v1/pickups"
 
 
 def _quoted_shipment(origin: dict) -> dict:
@@ -88,61 +81,11 @@ def test_a_us_shippers_ups_quote_asks_negotiated_rates_too():
     assert shipment["ShipmentRatingOptions"] == {"NegotiatedRatesIndicator": "Y"}
 
 
-def _fedex_pickup(address: dict, key: str):
-    account = harness_fedex.make_account()
-    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(
-            harness_fedex.TOKEN_URL, json=harness_fedex.load("oauth_token.json")
-        )
-        mocked.post(FEDEX_PICKUP, json=harness_fedex.load("pickup_response.json"))
-        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=key)
-        calls = [body_of(c) for c in sent(mocked, "POST", FEDEX_PICKUP)]
-    return reply, calls
-
-
-@pytest.mark.parametrize(
-    "place",
-    [
-        {"city": "Hong Kong", "state_code": "HK", "country_code": "HK"},
-        {"city": "Cork", "state_code": "CO", "country_code": "IE"},
-    ],
-)
-def test_a_fedex_pickup_without_a_postcode_is_a_400_not_sent_empty(place):
-    address = ADDRESS_FROM | place | {"postal_code": "", "phone": "+85223456789"}
-
-    reply, calls = _fedex_pickup(address, f"r42-{place['country_code']}")
-
-    assert reply.status_code == 400, reply.json()
-    error = reply.json()["error"]
-    assert (error["param"], error["code"]) == ("address.postal_code", "missing_field")
-    assert "FedEx" in error["message"]
-    assert calls == []
-    assert not ProviderCall.objects.exists()
-
-
-def test_a_fedex_pickup_with_a_postcode_abroad_is_still_booked():
-    address = ADDRESS_FROM | {
-        "city": "Cork",
-        "state_code": "CO",
-        "postal_code": "T12 X70A",
-        "country_code": "IE",
-        "phone": "+353215550123",
-    }
-
-    reply, calls = _fedex_pickup(address, "r42-ie-ok")
-
-    assert reply.status_code == 201, reply.json()
-    assert calls[0]["originDetail"]["pickupLocation"]["address"]["postalCode"] == (
-        "T12 X70A"
-    )
-
-
 # The API schema's word (AddressSerializer help, shared by quotes, labels and
 # pickups) said a state is "optional" outside the listed countries and "left
 # out" when a carrier cannot take it: ship42 made FedEx and Shippo pickups
-# require one in every country (a FedEx one over 2 refused), a postcode too,
-# and USPS pickups a first and a last name. The schema now says so.
+# require one in every country (a FedEx one over 2 refused), Shippo's a
+# postcode too, and USPS pickups a first and a last name. The schema now says so.
 def _help(field: str) -> str:
     from shipping.serializers import AddressSerializer
 
@@ -159,7 +102,7 @@ def test_the_state_schema_help_names_the_pickups_requiring_one_everywhere():
 def test_the_postcode_schema_help_names_the_pickups_requiring_one():
     text = _help("postal_code")
 
-    assert "FedEx or Shippo pickup" in text
+    assert "A Shippo pickup requires one in every country" in text
     assert "missing_field" in text
 
 
