@@ -18,7 +18,7 @@ import pytest
 import responses
 
 from shipping.api_examples import RATE_REQUEST
-from tests.shipping.contract import harness_ups
+from tests.shipping.contract import harness_dhl_express, harness_ups
 from tests.shipping.helpers import abroad, post_as_writer
 
 pytestmark = [
@@ -79,6 +79,28 @@ def test_a_us_shippers_ups_quote_asks_negotiated_rates_too():
     shipment = _quoted_shipment(copy.deepcopy(RATE_REQUEST["from_address"]))
 
     assert shipment["ShipmentRatingOptions"] == {"NegotiatedRatesIndicator": "Y"}
+
+
+def test_an_irish_county_missing_leaves_only_ups_out_of_a_rate_shop():
+    # ship42's Irish rule is UPS's alone: DHL Express still quotes it, and
+    # the shop answers (UPS listed as refused), not a 400 for the whole shop.
+    harness_ups.make_account()
+    harness_dhl_express.make_account()
+    body = abroad(CORK | {"state_code": ""})
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        harness_dhl_express.rates(mocked, None)
+        harness_ups.rates(mocked, None)
+        reply = post_as_writer(body)
+
+    assert reply.status_code == 200, reply.json()
+    shop = reply.json()
+    assert {q["carrier"] for q in shop["quotes"]} == {"DHL Express"}
+    [failure] = shop["failures"]
+    assert (failure["param"], failure["code"]) == (
+        "to_address.state_code",
+        "missing_field",
+    )
 
 
 # The API schema's word (AddressSerializer help, shared by quotes, labels and
