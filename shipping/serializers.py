@@ -74,11 +74,22 @@ def _state_required() -> str:
     )
     return (
         f" Required where the carrier requires one ({said}; a USPS address "
-        "check in the US and its territories): blank there is a 400 "
-        "`missing_field`. Elsewhere it is optional: one longer or shorter "
-        "than a carrier takes is left out of what that carrier is sent, not "
-        "refused."
+        "check in the US and its territories; a FedEx or Shippo pickup in "
+        "every country, a FedEx one of 2 at most): blank there is a 400 "
+        "`missing_field`. Elsewhere it is optional on a quote and a label: one "
+        "longer or shorter than a carrier takes is left out of what that "
+        "carrier is sent, not refused."
     )
+
+
+# Pickups whose spec requires more than our API does (FieldLimits
+# postal_code_everywhere, two_names): said where the field is described.
+_PICKUP_POSTCODE = (
+    " A Shippo pickup requires one in every country (none is a 400 `missing_field`)."
+)
+_PICKUP_NAMES = (
+    " A USPS pickup needs a first and a last name (one word is a 400 `invalid_name`)."
+)
 
 
 def _limit_text(fields: FieldLimits, field: str) -> str:
@@ -102,7 +113,9 @@ def _limit_text(fields: FieldLimits, field: str) -> str:
 # declared default), so sending the default is accepted. The lengths are ours;
 # a carrier's shorter ones are checked before it is called.
 class AddressSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=128, help_text=_carriers_take("name"))
+    name = serializers.CharField(
+        max_length=128, help_text=_carriers_take("name") + _PICKUP_NAMES
+    )
     company = serializers.CharField(
         max_length=128,
         required=False,
@@ -128,7 +141,7 @@ class AddressSerializer(serializers.Serializer):
         required=False,
         default="",
         allow_blank=True,
-        help_text=_carriers_take("postal_code"),
+        help_text=_carriers_take("postal_code") + _PICKUP_POSTCODE,
     )
     country_code = serializers.CharField(
         min_length=2, max_length=2, help_text="ISO 3166-1 alpha-2."

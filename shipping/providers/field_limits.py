@@ -221,10 +221,12 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
     state_code=2,
     # PickupLocationParty_address lists stateOrProvinceCode in "required"
     # with no condition (the Ship and Rate APIs' "required for US, CA, PR"
-    # is their own Address's): every pickup needs one, sent whole.
+    # is their own Address's): every pickup needs one, sent whole. Its
+    # postalCode is listed too, but the Address it refines says "required
+    # for postal-aware countries" (and it is always sent): not everywhere.
     state_everywhere=True,
     instructions=60,  # remarks "Maximum length is 60 characters"
-    as_sent=fedex_pickup_address,  # the phone's digits; the state as a label's
+    as_sent=fedex_pickup_address,  # the phone's digits
 )
 
 # USPS's state codes name the territories with an ISO code of their own

@@ -155,17 +155,15 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
                     {"Type": "01", "BillShipper": {"AccountNumber": number}}
                 ]
             },
+            # As a label asks (one rule): the account's prices where UPS has
+            # them, else its published ones, marked so (_rate). docs/shipping.md
+            "ShipmentRatingOptions": {"NegotiatedRatesIndicator": "Y"},
             "NumOfPieces": str(len(request.parcels)),
             "Package": [
                 _package(parcel, packaging="PackagingType")
                 for parcel in request.parcels
             ],
         }
-        # Rating.yaml ShipFrom.StateProvinceCode: "required when requesting
-        # negotiated rates": without one of 2 (none, VN-44, an Irish county)
-        # published rates are asked for, and marked so (_rate).
-        if "StateProvinceCode" in origin["Address"]:
-            shipment["ShipmentRatingOptions"] = {"NegotiatedRatesIndicator": "Y"}
         if request.ship_date:
             shipment["ShipmentDate"] = f"{request.ship_date:%Y%m%d}"
         if request.is_international and request.customs:

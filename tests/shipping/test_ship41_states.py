@@ -289,8 +289,8 @@ def test_a_vietnamese_shippers_quote_leaves_its_province_out_of_rating():
     # StateProvinceCode and valid account number are required when requesting
     # negotiated rates". A "VN-44" cannot be sent in 2 characters, and the
     # quote is not refused for it (Shipping takes it on the label): left out,
-    # and so (ship42) no negotiated rates are asked for, published ones are
-    # (and marked so): the request is valid by the spec.
+    # and negotiated rates still asked for, as on its label (r-ship42: one
+    # rule); UPS prices what it can (a published price is marked so).
     body = copy.deepcopy(RATE_REQUEST)
     body["from_address"] = HANOI | {"name": "Kho Hanoi"}
     body["customs"] = abroad(HANOI)["customs"]
@@ -300,4 +300,4 @@ def test_a_vietnamese_shippers_quote_leaves_its_province_out_of_rating():
     assert reply.status_code == 200, reply.json()
     for party in ("Shipper", "ShipFrom"):
         assert "StateProvinceCode" not in shipment[party]["Address"]
-    assert "ShipmentRatingOptions" not in shipment
+    assert shipment["ShipmentRatingOptions"] == {"NegotiatedRatesIndicator": "Y"}

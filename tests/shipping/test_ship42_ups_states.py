@@ -2,11 +2,11 @@
 
 - Rating.yaml ShipFrom.StateProvinceCode (minLength and maxLength 2): "A
   StateProvinceCode and valid account number are required when requesting
-  negotiated rates. Otherwise the StateProvinceCode is optional." A quote
-  from a shipper whose state does not go (none, "VN-44", an Irish county)
-  still asked for negotiated rates: a request the spec calls invalid. Now
-  NegotiatedRatesIndicator is sent only beside a ShipFrom state; without
-  one UPS is asked for published rates, which are marked so.
+  negotiated rates." ship42 asked a quote for negotiated rates only beside
+  one; the review (r-ship42) made quotes ask as labels do, always (a label's
+  indicator has no condition in Shipping.yaml): where UPS prices none
+  negotiated it answers published ones, marked so. The quote's state is
+  still sent only as Rating takes it (2 characters).
 - Ireland: Shipping.yaml "If the country or territory is Ireland, the
   StateProvinceCode must contain the county" and Shippo's AddressBase.state
   "UPS requires province for some countries (i.e Ireland)". Neither spec
@@ -76,25 +76,23 @@ def _from(origin: dict) -> dict:
 
 
 @pytest.mark.parametrize("origin", [HANOI, LONDON])
-def test_a_quote_without_a_2_character_ship_from_state_asks_no_negotiated_rates(
+def test_a_quote_without_a_2_character_ship_from_state_still_asks_negotiated_rates(
     origin,
 ):
     reply, shipment = _quote(_from(origin))
 
     assert reply.status_code == 200, reply.json()
     assert "StateProvinceCode" not in shipment["ShipFrom"]["Address"]
-    options = shipment.get("ShipmentRatingOptions") or {}
-    assert "NegotiatedRatesIndicator" not in options
+    # r-ship42: as its label asks (one rule for quotes and labels).
+    assert shipment["ShipmentRatingOptions"] == {"NegotiatedRatesIndicator": "Y"}
 
 
-def test_a_quote_from_an_irish_county_of_5_asks_no_negotiated_rates():
+def test_a_quote_from_an_irish_county_of_5_leaves_the_county_out_of_rating():
     reply, shipment = _quote(_from(KILKENNY | {"state_code": "Cork"}))
 
     assert reply.status_code == 200, reply.json()
     assert "StateProvinceCode" not in shipment["ShipFrom"]["Address"]
-    assert "NegotiatedRatesIndicator" not in (
-        shipment.get("ShipmentRatingOptions") or {}
-    )
+    assert shipment["ShipmentRatingOptions"] == {"NegotiatedRatesIndicator": "Y"}
 
 
 def test_a_us_shippers_quote_asks_negotiated_rates_beside_its_state():
