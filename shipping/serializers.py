@@ -74,8 +74,8 @@ def _state_required() -> str:
     )
     return (
         f" Required where the carrier requires one ({said}; a USPS address "
-        "check in the US and its territories; a FedEx or Shippo pickup in "
-        "every country, a FedEx one of 2 at most): blank there is a 400 "
+        "check in the US and its territories; a Shippo pickup in every "
+        "country): blank there is a 400 "
         "`missing_field`. Elsewhere it is optional on a quote and a label: one "
         "longer or shorter than a carrier takes is left out of what that "
         "carrier is sent, not refused."

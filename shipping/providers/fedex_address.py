@@ -33,9 +33,13 @@ def fedex_address(address: Address) -> Address:
 def fedex_pickup_address(address: Address) -> Address:
     """``address`` as FedEx's Pickup API gets it: the phone's digits
     (Contact_CreatePickup.phoneNumber, example "7194446666"), its extension
-    apart (phoneExtension); the rest as given: the state too, required in
-    every country (PickupLocationParty_address) and so never left out."""
-    return dataclasses.replace(address, phone=phone_digits(address.phone))
+    apart (phoneExtension); the state as a label's (Pickup-Resource.json
+    Address.stateOrProvinceCode "Maximum length is 2"); the rest as given."""
+    return dataclasses.replace(
+        address,
+        state_code=_state(address.country_code, address.state_code),
+        phone=phone_digits(address.phone),
+    )
 
 
 def _state(country: str, state: str) -> str:

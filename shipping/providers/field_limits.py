@@ -96,9 +96,8 @@ UPS_FIELDS = FieldLimits(
     street_lines=3,  # AddressLine: "Up to three occurrences" (Shipping.yaml)
     city=30,  # Address.City, both files
     state_code=5,  # Shipping.yaml ShipTo/Shipper/ShipFrom StateProvinceCode 5
-    # ShipTo and ShipFrom "Required for US, Canada, and Vietnam (VN)", an
-    # Irish county "must" be there (the shipper's address goes as both):
-    # ups_address.STATE_COUNTRIES.
+    # ShipTo and ShipFrom "Required for US, Canada, and Vietnam (VN)" (the
+    # shipper's address goes as both): ups_address.STATE_COUNTRIES.
     state_countries=UPS_STATE_COUNTRIES,
     postal_code=9,  # Address.PostalCode, both files
     phone=15,  # Phone.Number (Shipping.yaml; rating sends none)
@@ -219,14 +218,15 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
     phone_extension=6,  # Contact_CreatePickup.phoneExtension "Maximum length is 6"
     # Party_createPickup's Address.stateOrProvinceCode "Maximum length is 2"
     state_code=2,
-    # PickupLocationParty_address lists stateOrProvinceCode in "required"
-    # with no condition (the Ship and Rate APIs' "required for US, CA, PR"
-    # is their own Address's): every pickup needs one, sent whole. Its
-    # postalCode is listed too, but the Address it refines says "required
-    # for postal-aware countries" (and it is always sent): not everywhere.
-    state_everywhere=True,
+    # PickupLocationParty_address lists stateOrProvinceCode (and postalCode)
+    # in "required" with no condition, but the Address it refines says a
+    # postcode is "required for postal-aware countries" and the Ship API a
+    # state "required for US, CA, PR": the list is looser than the rules, and
+    # reading it literally would refuse every pickup in London or Sydney. So
+    # the label rule: required in US, CA, PR; elsewhere one over 2 left out.
+    state_countries=FEDEX_STATE_COUNTRIES,
     instructions=60,  # remarks "Maximum length is 60 characters"
-    as_sent=fedex_pickup_address,  # the phone's digits
+    as_sent=fedex_pickup_address,  # the phone's digits; the state as a label's
 )
 
 # USPS's state codes name the territories with an ISO code of their own

@@ -12,14 +12,15 @@ from shipping.providers.phones import phone_digits, split_phone
 from shipping.providers.shipment_types import Address
 
 # Shipping.yaml ShipTo (and ShipFrom) StateProvinceCode: "Required for US,
-# Canada, and Vietnam (VN)", and "If the country or territory is Ireland,
-# the StateProvinceCode must contain the county" (Shippo's AddressBase.state
-# too: "UPS requires province for some countries (i.e Ireland)"). Neither
-# spec documents a short code for a county, so an Irish one is required and
-# sent whole: one longer than 5 ("Kilkenny") is refused, not left out.
-STATE_COUNTRIES = frozenset({"US", "CA", "VN", "IE"})
-# Pickup.yaml PickupAddress.StateProvince names the first three only.
-PICKUP_STATE_COUNTRIES = frozenset({"US", "CA", "VN"})
+# Canada, and Vietnam (VN)"; elsewhere optional. Ireland is not among them:
+# "If the country or territory is Ireland, [it] must contain the county"
+# says what an Irish one holds, and no short code for a county is
+# documented (UPS, Shippo): refusing one longer than 5 ("Kilkenny", "Dublin")
+# would shut most of Ireland out of UPS on a guess, so it is left out as any
+# optional state is and UPS's own answer decides. Pickup.yaml's
+# PickupAddress.StateProvince names the same three.
+STATE_COUNTRIES = frozenset({"US", "CA", "VN"})
+PICKUP_STATE_COUNTRIES = STATE_COUNTRIES
 # Shipping.yaml ShipTo.StateProvinceCode maxLength 5 ("VN-44"; an Irish
 # county); Rating.yaml Address.StateProvinceCode minLength and maxLength 2.
 SHIPPING_STATE_LENGTH = 5

@@ -81,12 +81,12 @@ def test_a_us_shippers_ups_quote_asks_negotiated_rates_too():
     assert shipment["ShipmentRatingOptions"] == {"NegotiatedRatesIndicator": "Y"}
 
 
-def test_an_irish_county_missing_leaves_only_ups_out_of_a_rate_shop():
-    # ship42's Irish rule is UPS's alone: DHL Express still quotes it, and
+def test_a_vietnamese_province_missing_leaves_only_ups_out_of_a_rate_shop():
+    # A state rule is the carrier's alone: DHL Express still quotes it, and
     # the shop answers (UPS listed as refused), not a 400 for the whole shop.
     harness_ups.make_account()
     harness_dhl_express.make_account()
-    body = abroad(CORK | {"state_code": ""})
+    body = abroad(HANOI | {"state_code": ""})
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_dhl_express.rates(mocked, None)
@@ -117,7 +117,7 @@ def _help(field: str) -> str:
 def test_the_state_schema_help_names_the_pickups_requiring_one_everywhere():
     text = _help("state_code")
 
-    assert "a FedEx or Shippo pickup in every country" in text
+    assert "a Shippo pickup in every country" in text
     assert "optional on a quote and a label" in text
 
 

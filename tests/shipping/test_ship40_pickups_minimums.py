@@ -79,14 +79,13 @@ def test_a_fedex_pickup_us_state_over_2_is_a_400():
     assert calls == []
 
 
-def test_a_fedex_pickup_state_over_2_abroad_is_a_400_too():
-    # ship42: the Pickup API's PickupLocationParty_address requires
-    # stateOrProvinceCode in every country (the label's "US, CA and PR" rule
-    # is the Ship API's): an "NSW" cannot be left out, so it is refused.
-    reply, calls = _fedex_pickup(SYDNEY, "s40-fp-au")
+def test_a_fedex_pickup_leaves_an_optional_state_over_2_out():
+    # As a label: FedEx requires a state for US, CA and PR only.
+    reply, [body] = _fedex_pickup(SYDNEY, "s40-fp-au")
 
-    _refused(reply, "address.state_code", "field_too_long", "at most 2 characters")
-    assert calls == []
+    assert reply.status_code == 201, reply.json()
+    sent = body["originDetail"]["pickupLocation"]["address"]
+    assert "stateOrProvinceCode" not in sent
 
 
 def test_a_fedex_pickup_phone_under_8_digits_is_a_400():

@@ -5,8 +5,9 @@
   PickupAddress.StateProvince: "Required for US, Canada, and Vietnam (VN)".
   A missing one reached UPS and came back as UPS's own text; now a 400
   ``missing_field`` naming the field, for quotes, labels and pickups.
-  Ireland: see ship42 (test_ship42_ups_states.py): its county is required
-  too and refused when longer than Shipping's 5.
+  Ireland is not among them ("If the country or territory is Ireland, the
+  StateProvinceCode must contain the county" says what it holds): a county
+  longer than Shipping's 5 is left out, as any optional state is.
 - FedEx Rate/Ship APIs Address.stateOrProvinceCode: "State code is required
   for US, CA, PR and not required for other countries": the same for quotes,
   labels and pickups (the Pickup API's PickupLocationParty_address requires
@@ -159,39 +160,26 @@ def test_a_ups_pickup_without_a_us_state_is_a_400():
     assert sent == []
 
 
-# ship42: Ireland's county is required by UPS (Shipping.yaml "must contain
-# the county"; Shippo: "UPS requires province for some countries (i.e
-# Ireland)") and no short code is documented: a county longer than 5 is
-# refused, not left out, and none is a 400 missing_field.
-def test_a_ups_label_refuses_an_irish_county_longer_than_5():
+def test_a_ups_label_leaves_an_irish_county_longer_than_5_out():
     reply, shipment = _label_at_ups(KILKENNY, "s41-ie")
 
-    assert reply.status_code == 400, reply.json()
-    error = reply.json()["error"]
-    assert (error["param"], error["code"]) == (
-        "to_address.state_code",
-        "field_too_long",
-    )
-    assert shipment is None
+    assert reply.status_code == 201, reply.json()
+    assert "StateProvinceCode" not in shipment["ShipTo"]["Address"]
 
 
-def test_a_ups_quote_refuses_an_irish_county_longer_than_5_too():
+def test_a_ups_quote_leaves_an_irish_county_out_too():
     reply, shipment = _quote_at_ups(abroad(KILKENNY))
 
-    assert reply.status_code == 400, reply.json()
-    error = reply.json()["error"]
-    assert (error["param"], error["code"]) == (
-        "to_address.state_code",
-        "field_too_long",
-    )
-    assert shipment is None
+    assert reply.status_code == 200, reply.json()
+    assert reply.json()["quotes"]
+    assert "StateProvinceCode" not in shipment["ShipTo"]["Address"]
 
 
-def test_a_ups_quote_to_ireland_without_a_county_is_a_400():
+def test_a_ups_quote_to_ireland_without_a_county_is_quoted():
     reply, shipment = _quote_at_ups(abroad(KILKENNY | {"state_code": ""}))
 
-    _missing(reply, "to_address.state_code")
-    assert shipment is None
+    assert reply.status_code == 200, reply.json()
+    assert "StateProvinceCode" not in shipment["ShipTo"]["Address"]
 
 
 def _fedex_pickup(address: dict, key: str):
@@ -289,8 +277,7 @@ def test_a_vietnamese_shippers_quote_leaves_its_province_out_of_rating():
     # StateProvinceCode and valid account number are required when requesting
     # negotiated rates". A "VN-44" cannot be sent in 2 characters, and the
     # quote is not refused for it (Shipping takes it on the label): left out,
-    # and negotiated rates still asked for, as on its label (r-ship42: one
-    # rule); UPS prices what it can (a published price is marked so).
+    # UPS prices what it can (a published price is marked so).
     body = copy.deepcopy(RATE_REQUEST)
     body["from_address"] = HANOI | {"name": "Kho Hanoi"}
     body["customs"] = abroad(HANOI)["customs"]
