@@ -124,7 +124,8 @@ _DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequen
 
 @pytest.fixture(autouse=True)
 def _fresh_cache(request: pytest.FixtureRequest) -> None:
-    """Breaker, limiter and throttle state must not leak between tests."""
+    """Breaker, limiter, throttle and secret-registry state must not leak
+    between tests: a credential one test saved would be masked in the next."""
     from django.core.cache import cache
 
     # The embedded default caches in a database table: only reachable (and
@@ -135,8 +136,10 @@ def _fresh_cache(request: pytest.FixtureRequest) -> None:
     from integrations.breaker.store import forget_recent
     from integrations.oauth import forget_kept_tokens
     from integrations.redis_line import outage
+    from integrations.secrets_registry import forget as forget_secrets
 
     forget_recent()
+    forget_secrets()
     forget_kept_tokens()
     outage.forget()
     if settings.REDIS_URL or has_db:
