@@ -183,6 +183,21 @@ def django_tables(connection) -> list[str]:
     return list(kept[1])
 
 
+def flush_as_after_a_test() -> None:
+    """The flush TransactionTestCase._fixture_teardown runs after each test."""
+    from django.core.management import call_command
+
+    call_command(
+        "flush",
+        verbosity=0,
+        interactive=False,
+        database="default",
+        reset_sequences=False,
+        allow_cascade=False,
+        inhibit_post_migrate=False,
+    )
+
+
 @contextlib.contextmanager
 def on_a_lock_wait(action: Callable[[], object]) -> Iterator[None]:
     """Meanwhile a thread calls ``action`` once a session of this database

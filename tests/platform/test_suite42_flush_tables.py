@@ -4,9 +4,10 @@ them again once a test changed the schema, however it did."""
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+
+from tests.pg import flush_as_after_a_test
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -21,17 +22,9 @@ def _postgres_only() -> None:
 
 
 def _flush() -> list[str]:
-    """What TransactionTestCase._fixture_teardown calls; its statements."""
+    """The flush after a test; its statements."""
     with CaptureQueriesContext(connection) as queries:
-        call_command(
-            "flush",
-            verbosity=0,
-            interactive=False,
-            database="default",
-            reset_sequences=False,
-            allow_cascade=False,
-            inhibit_post_migrate=False,
-        )
+        flush_as_after_a_test()
     return [query["sql"] for query in queries.captured_queries]
 
 
