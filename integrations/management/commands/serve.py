@@ -10,7 +10,6 @@ that is killed outright takes both with it (each gets SIGTERM).
 
 import contextlib
 import ctypes
-import ctypes.util
 import http.client
 import math
 import os
@@ -200,7 +199,9 @@ def _prctl() -> Callable[..., int] | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or None).prctl
+        # This process's own symbols, libc's among them: find_library would
+        # run ldconfig in a child.
+        return ctypes.CDLL(None).prctl
     except (OSError, AttributeError):
         return None
 
