@@ -140,7 +140,7 @@ def flush_by_delete(original):
     return sql_flush
 
 
-# (alias, database name) -> (schema version, Django's tables there).
+# (alias, database name) -> ((schema version, models), Django's tables there).
 _TABLES: dict[tuple[str, str], tuple[tuple, list[str]]] = {}
 # Moves with any DDL committed, however made (migrate, a migration executor,
 # a schema editor, raw SQL, another process): a table created or dropped
@@ -169,11 +169,17 @@ def tables_unless_changed(original):
 
 def django_tables(connection) -> list[str]:
     """``django_table_names(only_existing=True)`` of ``connection``'s
-    database, read again only when its schema version moved."""
+    database, read again only when its schema version or the installed
+    models moved (a test's ``available_apps`` flushes its apps' tables
+    only: that shorter list must not serve the next flush)."""
+    from django.apps import apps
+
     key = (connection.alias, str(connection.settings_dict["NAME"]))
+    # The registry's cached list: a few microseconds.
+    models = tuple(apps.get_models(include_auto_created=True))
     with connection.cursor() as cursor:
         cursor.execute(SCHEMA_VERSION)
-        version = tuple(cursor.fetchone())
+        version = (tuple(cursor.fetchone()), models)
     kept = _TABLES.get(key)
     if kept is None or kept[0] != version:
         tables = connection.introspection.django_table_names(
