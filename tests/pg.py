@@ -189,8 +189,9 @@ def django_tables(connection) -> list[str]:
     return list(kept[1])
 
 
-def flush_as_after_a_test() -> None:
-    """The flush TransactionTestCase._fixture_teardown runs after each test."""
+def flush_as_after_a_test(*, available_apps: bool = False) -> None:
+    """The flush TransactionTestCase._fixture_teardown runs after each test
+    (``available_apps``: of a test that names them, post_migrate inhibited)."""
     from django.core.management import call_command
 
     call_command(
@@ -200,7 +201,7 @@ def flush_as_after_a_test() -> None:
         database="default",
         reset_sequences=False,
         allow_cascade=False,
-        inhibit_post_migrate=False,
+        inhibit_post_migrate=available_apps,
     )
 
 

@@ -7,7 +7,6 @@ to the next flush, which would then leave rows of the other apps behind."""
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group
-from django.core.management import call_command
 from django.db import connection
 
 from integrations.models import ProviderAccount
@@ -43,15 +42,7 @@ def _flush_with_fewer_apps() -> None:
     ``available_apps``: the registry holds those apps only."""
     apps.set_available_apps(FEWER_APPS)
     try:
-        call_command(
-            "flush",
-            verbosity=0,
-            interactive=False,
-            database="default",
-            reset_sequences=False,
-            allow_cascade=False,
-            inhibit_post_migrate=True,
-        )
+        flush_as_after_a_test(available_apps=True)
     finally:
         apps.unset_available_apps()
 
