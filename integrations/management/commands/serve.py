@@ -187,6 +187,9 @@ def child_setup(*, background: bool) -> Callable[[], None]:
             # Ignored stays ignored across exec and in the cluster's forks.
             signal.signal(signal.SIGTTOU, signal.SIG_IGN)
         if prctl is not None:
+            # Until exec this is serve, whose SIGTERM handler (it stops its
+            # children) would swallow the signal: the default ends the child.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
             if os.getppid() != parent:  # serve died before the line above
                 os.kill(os.getpid(), signal.SIGTERM)
