@@ -79,16 +79,22 @@ def _fail_in_ci_without_service(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _flush_by_delete() -> Iterator[None]:
-    """Transactional tests end in a flush: by DELETE on PostgreSQL, and its
-    post_migrate skips re-reading unchanged setup rows (tests/pg.py)."""
+    """Transactional tests end in a flush: by DELETE on PostgreSQL, of the
+    tables read once per schema version, and its post_migrate skips
+    re-reading unchanged setup rows (tests/pg.py)."""
     from django.core.management.commands import flush
     from django.db.backends.postgresql.operations import DatabaseOperations
 
-    from tests.pg import flush_by_delete, post_migrate_unless_kept
+    from tests.pg import (
+        flush_by_delete,
+        post_migrate_unless_kept,
+        tables_unless_changed,
+    )
 
     with pytest.MonkeyPatch.context() as patch:
         original = DatabaseOperations.sql_flush
         patch.setattr(DatabaseOperations, "sql_flush", flush_by_delete(original))
+        patch.setattr(flush, "sql_flush", tables_unless_changed(flush.sql_flush))
         emit = post_migrate_unless_kept(flush.emit_post_migrate_signal)
         patch.setattr(flush, "emit_post_migrate_signal", emit)
         yield
@@ -124,7 +130,8 @@ _DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequen
 
 @pytest.fixture(autouse=True)
 def _fresh_cache(request: pytest.FixtureRequest) -> None:
-    """Breaker, limiter and throttle state must not leak between tests."""
+    """Breaker, limiter, throttle and secret-registry state must not leak
+    between tests: a credential one test saved would be masked in the next."""
     from django.core.cache import cache
 
     # The embedded default caches in a database table: only reachable (and
@@ -135,8 +142,10 @@ def _fresh_cache(request: pytest.FixtureRequest) -> None:
     from integrations.breaker.store import forget_recent
     from integrations.oauth import forget_kept_tokens
     from integrations.redis_line import outage
+    from integrations.secrets_registry import forget as forget_secrets
 
     forget_recent()
+    forget_secrets()
     forget_kept_tokens()
     outage.forget()
     if settings.REDIS_URL or has_db:

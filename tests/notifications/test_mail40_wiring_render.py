@@ -5,8 +5,6 @@ email log where staff look for a customer's mail, the event's delivery is
 done (not retried to no end), the event's other subscribers are delivered,
 and staff resend it, rendered anew, once the template is fixed."""
 
-import shutil
-
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -28,17 +26,6 @@ def _no_broker(monkeypatch) -> None:
     from integrations import events
 
     monkeypatch.setattr(events, "_enqueue", lambda *args, **kwargs: None)
-
-
-@pytest.fixture
-def templates(tmp_path, settings):
-    """A copy of the shop's email templates, to break and mend."""
-    root = tmp_path / "base"
-    shutil.copytree(rendering.templates_dir(), root / "templates" / "emails")
-    settings.BASE_DIR = root
-    rendering._engine.cache_clear()
-    yield root / "templates" / "emails"
-    rendering._engine.cache_clear()
 
 
 def _break(templates) -> None:

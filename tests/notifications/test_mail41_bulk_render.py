@@ -4,44 +4,18 @@ data lacks): the row's message is stored ``failed`` with the template's code
 and text, as a single send's is, so staff find it in the email log; the row
 fails for good and the rest of the send goes on."""
 
-import shutil
-
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from integrations.batch import WorkState, batch_job_work
-from integrations.batch import services as batch_services
 from integrations.models import BatchRowStatus
 from notifications import rendering
 from notifications.models import BulkRecipient, EmailMessage, EmailStatus
 from notifications.services.bulk import bulk_send_counts, bulk_send_create
 from notifications.services.failures import public_error
+from tests.notifications.bulk_work import work_bulk_job
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def templates(tmp_path, settings):
-    """A copy of the shop's email templates, to edit."""
-    root = tmp_path / "base"
-    shutil.copytree(rendering.templates_dir(), root / "templates" / "emails")
-    settings.BASE_DIR = root
-    rendering._engine.cache_clear()
-    yield root / "templates" / "emails"
-    rendering._engine.cache_clear()
-
-
-@pytest.fixture(autouse=True)
-def _no_tasks(monkeypatch) -> None:
-    monkeypatch.setattr(batch_services, "async_task", lambda *a, **kw: None)
-    monkeypatch.setattr(batch_services, "schedule", lambda *a, **kw: None)
-
-
-def _work(job_id: int) -> None:
-    for _ in range(20):
-        if batch_job_work(job_id=job_id, budget_seconds=0).state != WorkState.MORE:
-            return
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_batch_tasks")]
 
 
 def test_a_row_whose_template_fails_keeps_a_failed_message(
@@ -61,7 +35,7 @@ def test_a_row_whose_template_fails_keeps_a_failed_message(
     )
     rendering._engine.cache_clear()
 
-    _work(bulk.job_id)
+    work_bulk_job(bulk.job_id)
 
     sent = EmailMessage.objects.get(to_email="ada@example.com")
     assert sent.status == EmailStatus.SENT
@@ -95,7 +69,7 @@ def test_staff_resend_it_rendered_anew_once_the_template_is_fixed(
     ).bulk_send
     (templates / "newsletter" / "body.txt").write_text("Hello {{ first_name }}")
     rendering._engine.cache_clear()
-    _work(bulk.job_id)
+    work_bulk_job(bulk.job_id)
     failed = EmailMessage.objects.get()
     (templates / "newsletter" / "body.txt").write_text(original)
     rendering._engine.cache_clear()

@@ -4,35 +4,16 @@ the suppression says why, so the row's message is stored ``suppressed`` and
 the row is done, as for any suppressed row. Before, the template was rendered
 before the suppression was checked and the message was stored ``failed``."""
 
-import shutil
-
 import pytest
 
-from integrations.batch import WorkState, batch_job_work
-from integrations.batch import services as batch_services
 from integrations.models import BatchRowStatus
 from notifications import rendering
 from notifications.models import BulkRecipient, EmailMessage, EmailStatus
 from notifications.services.bulk import bulk_send_counts, bulk_send_create
 from notifications.services.suppressions import suppression_add
+from tests.notifications.bulk_work import work_bulk_job
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def templates(tmp_path, settings):
-    root = tmp_path / "base"
-    shutil.copytree(rendering.templates_dir(), root / "templates" / "emails")
-    settings.BASE_DIR = root
-    rendering._engine.cache_clear()
-    yield root / "templates" / "emails"
-    rendering._engine.cache_clear()
-
-
-@pytest.fixture(autouse=True)
-def _no_tasks(monkeypatch) -> None:
-    monkeypatch.setattr(batch_services, "async_task", lambda *a, **kw: None)
-    monkeypatch.setattr(batch_services, "schedule", lambda *a, **kw: None)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_batch_tasks")]
 
 
 def test_a_suppressed_row_whose_template_fails_is_suppressed(
@@ -52,9 +33,7 @@ def test_a_suppressed_row_whose_template_fails_is_suppressed(
     )
     rendering._engine.cache_clear()
 
-    for _ in range(20):
-        if batch_job_work(job_id=bulk.job_id, budget_seconds=0).state != WorkState.MORE:
-            break
+    work_bulk_job(bulk.job_id)
 
     bob = EmailMessage.objects.get(to_email="bob@example.com")
     assert bob.status == EmailStatus.SUPPRESSED

@@ -3,8 +3,6 @@ could go to requires a subject) is resent by staff once its template is
 fixed. Copying its stored empty subject would only fail again the same way:
 the copy is rendered anew from its template and context."""
 
-import shutil
-
 import pytest
 import responses
 from django.contrib.auth.models import User
@@ -17,16 +15,6 @@ from notifications.services.sending import email_message_deliver
 from tests.notifications.contract import harness_sendgrid
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def templates(tmp_path, settings):
-    root = tmp_path / "base"
-    shutil.copytree(rendering.templates_dir(), root / "templates" / "emails")
-    settings.BASE_DIR = root
-    rendering._engine.cache_clear()
-    yield root / "templates" / "emails"
-    rendering._engine.cache_clear()
 
 
 def test_a_resend_after_the_template_is_fixed_is_rendered_anew(

@@ -13,8 +13,9 @@ import pytest
 from integrations.clock import database_now
 from integrations.testing.clocks import machine_clock, shared_by_machines
 from payments import services
-from payments.models import Payment, PaymentStatus, Refund, RefundStatus
+from payments.models import Payment, Refund, RefundStatus
 from payments.services import refunds as refund_services
+from tests.payments.refund_setup import deferred_refunds
 
 pytestmark = pytest.mark.django_db
 
@@ -30,24 +31,8 @@ def _server_database():
 def _deferred_refund(primary, settings) -> tuple[Payment, Refund]:
     """A captured 10.00 EUR payment's 4.00 refund the gateway never got,
     due again eleven minutes ago by the database's clock."""
-    settings.PROVIDER_MAX_ATTEMPTS = 1
-    payment = services.payment_create(
-        order_id="o-41r",
-        amount=1000,
-        currency="EUR",
-        source_token="tok_success",
-        capture=True,
-        idempotency_key="k-41r",
-    )
-    assert payment.status == PaymentStatus.CAPTURED
-    primary.settings = {"outage": True}
-    primary.save()
-    refund = services.payment_refund(payment=payment, amount=400, idempotency_key="r")
-    assert refund.status == RefundStatus.PENDING
-    primary.settings = {}
-    primary.save()
-    Refund.objects.filter(pk=refund.pk).update(
-        next_attempt_at=database_now() - timedelta(minutes=11)
+    payment, (refund,) = deferred_refunds(
+        primary, settings, {"r": 400}, order_id="o-41r", due_ago=timedelta(minutes=11)
     )
     refund.refresh_from_db()
     return payment, refund

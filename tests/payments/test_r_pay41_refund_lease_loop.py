@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from integrations.clock import database_now
 from payments import services
-from payments.models import Payment, PaymentStatus, Refund, RefundStatus
+from payments.models import Payment, Refund, RefundStatus
 from payments.services import refunds as refund_services
+from tests.payments.refund_setup import deferred_refunds
 
 pytestmark = pytest.mark.django_db
 
@@ -22,29 +22,10 @@ SLOW_SEND = timedelta(minutes=6)
 
 def _deferred_refunds(primary, settings) -> tuple[Payment, list[Refund]]:
     """Two refunds of a captured 10.00 EUR payment that no gateway got, due."""
-    settings.PROVIDER_MAX_ATTEMPTS = 1
-    payment = services.payment_create(
-        order_id="o-r41",
-        amount=1000,
-        currency="EUR",
-        source_token="tok_success",
-        capture=True,
-        idempotency_key="k-r41",
+    refunds = {"r1": 400, "r2": 300}
+    return deferred_refunds(
+        primary, settings, refunds, order_id="o-r41", due_ago=timedelta(minutes=1)
     )
-    assert payment.status == PaymentStatus.CAPTURED
-    primary.settings = {"outage": True}
-    primary.save()
-    refunds = [
-        services.payment_refund(payment=payment, amount=amount, idempotency_key=key)
-        for amount, key in ((400, "r1"), (300, "r2"))
-    ]
-    assert {refund.status for refund in refunds} == {RefundStatus.PENDING}
-    primary.settings = {}
-    primary.save()
-    Refund.objects.filter(pk__in=[r.pk for r in refunds]).update(
-        next_attempt_at=database_now() - timedelta(minutes=1)
-    )
-    return payment, refunds
 
 
 def test_a_later_refunds_lease_runs_from_its_own_claim(primary, settings, monkeypatch):

@@ -3,6 +3,7 @@ the background with its output in a log, or to its end when it refuses."""
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -105,3 +106,46 @@ def serve_while_another_takes_the_port(
         if stop is not None:
             stop.clear()
     return code, serve_log.read_text()
+
+
+def descendants(root: int) -> set[int]:
+    """Every live process under ``root``, from /proc's parent links."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # ended since it was listed
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses.
+        parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier}
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone but for its parent's wait.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rpartition(")")[2].split()[0] != "Z"
+
+
+def wait_for_worker(log: Path, proc: subprocess.Popen, pause: float = 0.1) -> set[int]:
+    """The worker's processes once its cluster is running (sentinel, pusher,
+    workers, monitor), with serve's other processes."""
+    wait_for(log, "Switchyard is up", proc, 60)
+    deadline = time.monotonic() + 60
+    worker = int(re.search(r"Started worker \(pid (\d+)\)", log.read_text())[1])
+    running = re.compile(r"Q Cluster \S+ \[.*\] running")
+    while not running.search(log.read_text()) or len(descendants(worker)) < 3:
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(pause)
+    return descendants(proc.pid)

@@ -7,27 +7,14 @@ import pytest
 from django.apps import apps
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
-from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from integrations.webhooks import accounts
 from tests.factories import ProviderAccountFactory
+from tests.pg import flush_as_after_a_test
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _flush() -> None:
-    # What TransactionTestCase._fixture_teardown calls after each test.
-    call_command(
-        "flush",
-        verbosity=0,
-        interactive=False,
-        database="default",
-        reset_sequences=False,
-        allow_cascade=False,
-        inhibit_post_migrate=False,
-    )
 
 
 def _setup_rows() -> tuple[set, set]:
@@ -64,7 +51,7 @@ def test_a_flush_leaves_no_row_a_test_wrote_and_puts_back_a_setup_row_it_deleted
     Permission.objects.filter(codename="view_provideraccount").delete()
     assert _rows_outside_the_setup()
 
-    _flush()
+    flush_as_after_a_test()
 
     assert _rows_outside_the_setup() == {}
     types, perms = _setup_rows()
@@ -79,7 +66,7 @@ def test_a_flush_after_no_setup_change_is_a_few_statements_and_still_clears_cach
     before = _setup_rows()
 
     with CaptureQueriesContext(connection) as queries:
-        _flush()
+        flush_as_after_a_test()
 
     assert len(queries) <= 6, [q["sql"][:80] for q in queries]
     assert _rows_outside_the_setup() == {}

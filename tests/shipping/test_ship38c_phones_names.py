@@ -34,6 +34,7 @@ from tests.shipping.helpers import (
     stored_quote,
     ups_pickup,
 )
+from tests.shipping.state_cases import fedex_pickup
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -129,17 +130,7 @@ def test_a_ups_pickup_sends_the_extension_as_phone_extension():
 
 
 def _fedex_pickup(phone: str, key: str):
-    account = harness_fedex.make_account()
-    address = {**ADDRESS_FROM, "phone": phone}
-    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(
-            harness_fedex.TOKEN_URL, json=harness_fedex.load("oauth_token.json")
-        )
-        mocked.post(FEDEX_PICKUP, json=harness_fedex.load("pickup_response.json"))
-        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=key)
-        calls = [c for c in mocked.calls if c.request.url == FEDEX_PICKUP]
-    return reply, [json.loads(c.request.body) for c in calls]
+    return fedex_pickup({**ADDRESS_FROM, "phone": phone}, key)
 
 
 def test_a_fedex_pickup_sends_the_phone_digits_and_extension():

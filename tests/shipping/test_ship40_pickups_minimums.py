@@ -23,7 +23,8 @@ import responses
 from integrations.models import ProviderCall
 from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST, RATE_REQUEST
 from tests.shipping.contract import harness_fedex, harness_ups, harness_usps
-from tests.shipping.helpers import abroad, api_client
+from tests.shipping.helpers import abroad, post_as_writer
+from tests.shipping.state_cases import fedex_pickup
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -44,11 +45,6 @@ SYDNEY = {
 }
 
 
-def _post(body: dict, path: str = RATES, **headers):
-    api = api_client("shipping:read", "shipping:write")
-    return api.post(path, body, format="json", **headers)
-
-
 def _refused(reply, param: str, code: str, words: str) -> None:
     assert reply.status_code == 400, reply.json()
     error = reply.json()["error"]
@@ -57,23 +53,10 @@ def _refused(reply, param: str, code: str, words: str) -> None:
     assert not ProviderCall.objects.exists()
 
 
-def _fedex_pickup(address: dict, key: str):
-    account = harness_fedex.make_account()
-    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(
-            harness_fedex.TOKEN_URL, json=harness_fedex.load("oauth_token.json")
-        )
-        mocked.post(FEDEX_PICKUP, json=harness_fedex.load("pickup_response.json"))
-        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=key)
-        calls = [c for c in mocked.calls if c.request.url == FEDEX_PICKUP]
-    return reply, [json.loads(c.request.body) for c in calls]
-
-
 def test_a_fedex_pickup_us_state_over_2_is_a_400():
     address = ADDRESS_FROM | {"state_code": "TEN", "phone": "+1 901 555 0100"}
 
-    reply, calls = _fedex_pickup(address, "s40-fp-state")
+    reply, calls = fedex_pickup(address, "s40-fp-state")
 
     _refused(reply, "address.state_code", "field_too_long", "at most 2 characters")
     assert calls == []
@@ -81,7 +64,7 @@ def test_a_fedex_pickup_us_state_over_2_is_a_400():
 
 def test_a_fedex_pickup_leaves_an_optional_state_over_2_out():
     # As a label: FedEx requires a state for US, CA and PR only.
-    reply, [body] = _fedex_pickup(SYDNEY, "s40-fp-au")
+    reply, [body] = fedex_pickup(SYDNEY, "s40-fp-au")
 
     assert reply.status_code == 201, reply.json()
     sent = body["originDetail"]["pickupLocation"]["address"]
@@ -91,7 +74,7 @@ def test_a_fedex_pickup_leaves_an_optional_state_over_2_out():
 def test_a_fedex_pickup_phone_under_8_digits_is_a_400():
     address = ADDRESS_FROM | {"phone": "555 0100"}  # 7 digits
 
-    reply, calls = _fedex_pickup(address, "s40-fp-short")
+    reply, calls = fedex_pickup(address, "s40-fp-short")
 
     _refused(reply, "address.phone", "field_too_short", "at least 8 digits")
     assert calls == []
@@ -105,7 +88,7 @@ def test_a_fedex_quote_with_a_phone_under_10_digits_is_a_400():
     body["to_address"]["phone"] = "217 555 019"  # 9 digits
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(body)
+        reply = post_as_writer(body)
 
     _refused(reply, "to_address.phone", "field_too_short", "at least 10 digits")
 
@@ -117,7 +100,7 @@ def test_a_fedex_quote_with_a_10_digit_phone_is_quoted():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_fedex.rates(mocked, None)
-        reply = _post(body)
+        reply = post_as_writer(body)
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
@@ -131,7 +114,7 @@ def test_a_ups_quote_with_an_hs_code_under_6_is_a_400():
     harness_ups.make_account()
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(_abroad_with_hs_code("6109"))
+        reply = post_as_writer(_abroad_with_hs_code("6109"))
 
     _refused(
         reply, "customs.items[0].hs_code", "field_too_short", "at least 6 characters"
@@ -144,7 +127,7 @@ def test_a_ups_quote_without_an_hs_code_is_quoted():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_ups.rates(mocked, None)
-        reply = _post(_abroad_with_hs_code(""))
+        reply = post_as_writer(_abroad_with_hs_code(""))
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
@@ -157,7 +140,7 @@ def _usps_pickup(postal_code: str, key: str) -> dict:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
         mocked.post(USPS_PICKUP, json=harness_usps.load("pickup_response.json"))
-        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=key)
+        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=key)
         [call] = [c for c in mocked.calls if c.request.url == USPS_PICKUP]
     assert reply.status_code == 201, reply.json()
     return json.loads(call.request.body)["pickupAddress"]["address"]

@@ -12,22 +12,15 @@ codes are 2 letters) and a label sends it whole, checked against 5.
 """
 
 import copy
-import json
 from dataclasses import replace
-from datetime import timedelta
 
 import pytest
-import responses
-from django.utils import timezone
 
 from integrations.models import ProviderCall
-from shipping import codec
 from shipping.api_examples import RATE_REQUEST
-from shipping.models import RateQuote
-from shipping.providers.base import Address
-from tests.shipping.contract import harness_ups
 from tests.shipping.contract import requests as shared
 from tests.shipping.helpers import api_client, merchandise
+from tests.shipping.state_cases import ups_label, ups_quote
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -48,55 +41,13 @@ CUSTOMS = merchandise()
 
 
 def _quote_at_ups(to_address: dict) -> tuple[object, dict | None]:
-    harness_ups.make_account()
     body = copy.deepcopy(RATE_REQUEST) | {
         "to_address": to_address,
         "customs": copy.deepcopy(CUSTOMS),
     }
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_ups.rates(mocked, None)
-        reply = api_client("shipping:read").post(RATES, body, format="json")
-        sent = [
-            json.loads(c.request.body)["RateRequest"]["Shipment"]
-            for c in mocked.calls
-            if c.request.url == harness_ups.RATES_URL
-        ]
-    return reply, sent[0] if sent else None
-
-
-def _label_at_ups(
-    to_address: dict, key: str, customs=shared.CUSTOMS
-) -> tuple[object, dict | None]:
-    recipient = Address(
-        **{**to_address, "street_lines": tuple(to_address["street_lines"])}
-    )
-    request = shared.rate_request(to_address=recipient, customs=customs)
-    quote = RateQuote.objects.create(
-        fingerprint="4" * 64,
-        account=harness_ups.make_account(),
-        carrier="ups",
-        service_code="07",
-        service_name="UPS Worldwide Express",
-        amount=5400,
-        currency="USD",
-        request=codec.request_to_json(request),
-        expires_at=timezone.now() + timedelta(minutes=10),
-    )
-    api = api_client("shipping:read", "shipping:write")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_ups.label(mocked, None)
-        reply = api.post(
-            SHIPMENTS,
-            {"quote_id": quote.public_id},
-            format="json",
-            HTTP_IDEMPOTENCY_KEY=key,
-        )
-        sent = [
-            json.loads(c.request.body)["ShipmentRequest"]["Shipment"]
-            for c in mocked.calls
-            if c.request.url == harness_ups.SHIP_URL
-        ]
-    return reply, sent[0] if sent else None
+    # Quoted by a key that may only read shipping.
+    reader = api_client("shipping:read")
+    return ups_quote(body, lambda body: reader.post(RATES, body, format="json"))
 
 
 @pytest.mark.parametrize(
@@ -106,7 +57,7 @@ def test_a_ups_label_sends_a_state_up_to_shippings_5_whole(state):
     country = "VN" if state.startswith("VN") else "IE"
     to_address = HANOI | {"state_code": state, "country_code": country}
 
-    reply, shipment = _label_at_ups(to_address, f"s40-{country}")
+    reply, shipment = ups_label(to_address, f"s40-{country}")
 
     assert reply.status_code == 201, reply.json()
     assert shipment["ShipTo"]["Address"]["StateProvinceCode"] == state
@@ -128,7 +79,7 @@ def test_a_state_longer_than_shippings_5_is_a_400_for_a_quote_and_a_label():
     to_address = HANOI | {"state_code": "VN-444"}
 
     quoted, rating = _quote_at_ups(copy.deepcopy(to_address))
-    bought, shipping = _label_at_ups(to_address, "s40-long")
+    bought, shipping = ups_label(to_address, "s40-long")
 
     for reply in (quoted, bought):
         assert reply.status_code == 400, reply.json()
@@ -159,7 +110,7 @@ def test_a_ups_label_without_an_hs_code_sends_no_commodity_code():
     item = replace(shared.CUSTOMS.items[0], hs_code="")
     customs = replace(shared.CUSTOMS, items=(item,))
 
-    reply, shipment = _label_at_ups(HANOI, "s40-nohs", customs)
+    reply, shipment = ups_label(HANOI, "s40-nohs", customs)
 
     assert reply.status_code == 201, reply.json()
     forms = shipment["ShipmentServiceOptions"]["InternationalForms"]
@@ -172,7 +123,7 @@ def test_a_ups_label_without_an_hs_code_sends_no_commodity_code():
 def test_a_ups_label_sends_an_optional_state_only_when_it_fits_5(state, sent):
     sydney = HANOI | {"state_code": state, "country_code": "AU", "city": "Sydney"}
 
-    reply, shipment = _label_at_ups(sydney, f"s40-au-{state}")
+    reply, shipment = ups_label(sydney, f"s40-au-{state}")
 
     assert reply.status_code == 201, reply.json()
     assert shipment["ShipTo"]["Address"].get("StateProvinceCode") == sent

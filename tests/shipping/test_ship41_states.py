@@ -18,20 +18,15 @@
 
 import copy
 import json
-from datetime import timedelta
 
 import pytest
 import responses
-from django.utils import timezone
 
 from integrations.models import ProviderCall
-from shipping import codec
 from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST, RATE_REQUEST
-from shipping.models import RateQuote
-from shipping.providers.base import Address
-from tests.shipping.contract import harness_dhl_express, harness_fedex, harness_ups
-from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import abroad, api_client, ups_pickup
+from tests.shipping.contract import harness_dhl_express, harness_fedex
+from tests.shipping.helpers import abroad, post_as_writer, ups_pickup
+from tests.shipping.state_cases import fedex_pickup, ups_label, ups_quote
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -66,11 +61,6 @@ VIENNA = HANOI | {
 }
 
 
-def _post(body: dict, path: str = RATES, **headers):
-    api = api_client("shipping:read", "shipping:write")
-    return api.post(path, body, format="json", **headers)
-
-
 def _missing(reply, param: str) -> None:
     assert reply.status_code == 400, reply.json()
     error = reply.json()["error"]
@@ -79,54 +69,12 @@ def _missing(reply, param: str) -> None:
     assert not ProviderCall.objects.exists()
 
 
-def _quote_at_ups(body: dict) -> tuple[object, dict | None]:
-    harness_ups.make_account()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_ups.rates(mocked, None)
-        reply = _post(body)
-        sent = [
-            json.loads(c.request.body)["RateRequest"]["Shipment"]
-            for c in mocked.calls
-            if c.request.url == harness_ups.RATES_URL
-        ]
-    return reply, sent[0] if sent else None
-
-
-def _label_at_ups(to_address: dict, key: str) -> tuple[object, dict | None]:
-    recipient = Address(
-        **{**to_address, "street_lines": tuple(to_address["street_lines"])}
-    )
-    request = shared.rate_request(to_address=recipient, customs=shared.CUSTOMS)
-    quote = RateQuote.objects.create(
-        fingerprint="4" * 64,
-        account=harness_ups.make_account(),
-        carrier="ups",
-        service_code="07",
-        service_name="UPS Worldwide Express",
-        amount=5400,
-        currency="USD",
-        request=codec.request_to_json(request),
-        expires_at=timezone.now() + timedelta(minutes=10),
-    )
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_ups.label(mocked, None)
-        reply = _post(
-            {"quote_id": quote.public_id}, SHIPMENTS, HTTP_IDEMPOTENCY_KEY=key
-        )
-        sent = [
-            json.loads(c.request.body)["ShipmentRequest"]["Shipment"]
-            for c in mocked.calls
-            if c.request.url == harness_ups.SHIP_URL
-        ]
-    return reply, sent[0] if sent else None
-
-
 @pytest.mark.parametrize("side", ["from_address", "to_address"])
 def test_a_ups_quote_without_a_us_state_is_a_400_naming_it(side):
     body = copy.deepcopy(RATE_REQUEST)
     body[side]["state_code"] = ""
 
-    reply, sent = _quote_at_ups(body)
+    reply, sent = ups_quote(body)
 
     _missing(reply, f"{side}.state_code")
     assert sent is None
@@ -140,14 +88,14 @@ def test_a_ups_quote_without_a_canadian_province_is_a_400():
         "country_code": "CA",
     }
 
-    reply, sent = _quote_at_ups(abroad(toronto))
+    reply, sent = ups_quote(abroad(toronto))
 
     _missing(reply, "to_address.state_code")
     assert sent is None
 
 
 def test_a_ups_label_without_a_vietnamese_province_is_a_400():
-    reply, sent = _label_at_ups(HANOI | {"state_code": ""}, "s41-vn-none")
+    reply, sent = ups_label(HANOI | {"state_code": ""}, "s41-vn-none")
 
     _missing(reply, "to_address.state_code")
     assert sent is None
@@ -161,14 +109,14 @@ def test_a_ups_pickup_without_a_us_state_is_a_400():
 
 
 def test_a_ups_label_leaves_an_irish_county_longer_than_5_out():
-    reply, shipment = _label_at_ups(KILKENNY, "s41-ie")
+    reply, shipment = ups_label(KILKENNY, "s41-ie")
 
     assert reply.status_code == 201, reply.json()
     assert "StateProvinceCode" not in shipment["ShipTo"]["Address"]
 
 
 def test_a_ups_quote_leaves_an_irish_county_out_too():
-    reply, shipment = _quote_at_ups(abroad(KILKENNY))
+    reply, shipment = ups_quote(abroad(KILKENNY))
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
@@ -176,23 +124,10 @@ def test_a_ups_quote_leaves_an_irish_county_out_too():
 
 
 def test_a_ups_quote_to_ireland_without_a_county_is_quoted():
-    reply, shipment = _quote_at_ups(abroad(KILKENNY | {"state_code": ""}))
+    reply, shipment = ups_quote(abroad(KILKENNY | {"state_code": ""}))
 
     assert reply.status_code == 200, reply.json()
     assert "StateProvinceCode" not in shipment["ShipTo"]["Address"]
-
-
-def _fedex_pickup(address: dict, key: str):
-    account = harness_fedex.make_account()
-    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(
-            harness_fedex.TOKEN_URL, json=harness_fedex.load("oauth_token.json")
-        )
-        mocked.post(FEDEX_PICKUP, json=harness_fedex.load("pickup_response.json"))
-        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=key)
-        calls = [c for c in mocked.calls if c.request.url == FEDEX_PICKUP]
-    return reply, [json.loads(c.request.body) for c in calls]
 
 
 @pytest.mark.parametrize(
@@ -210,7 +145,7 @@ def test_a_fedex_pickup_without_a_state_where_fedex_requires_one_is_a_400(
         "phone": "+1 901 555 0100",
     }
 
-    reply, calls = _fedex_pickup(address, f"s41-fp-{country}")
+    reply, calls = fedex_pickup(address, f"s41-fp-{country}")
 
     _missing(reply, "address.state_code")
     assert calls == []
@@ -222,7 +157,7 @@ def test_a_fedex_quote_without_a_us_state_is_a_400():
     body["to_address"]["state_code"] = ""
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
-        reply = _post(body)
+        reply = post_as_writer(body)
 
     _missing(reply, "to_address.state_code")
 
@@ -233,7 +168,7 @@ def test_a_fedex_quote_abroad_without_a_state_is_quoted():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_fedex.rates(mocked, None)
-        reply = _post(body)
+        reply = post_as_writer(body)
 
     assert reply.status_code == 200, reply.json()
     assert reply.json()["quotes"]
@@ -244,7 +179,7 @@ def test_a_dhl_quote_leaves_a_province_under_its_minimum_2_out():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_dhl_express.rates(mocked, None)
-        reply = _post(abroad(VIENNA))
+        reply = post_as_writer(abroad(VIENNA))
         [call] = [c for c in mocked.calls if c.request.url == DHL_RATES]
 
     assert reply.status_code == 200, reply.json()
@@ -263,7 +198,7 @@ def test_a_dhl_pickup_leaves_a_province_under_its_minimum_2_out():
             status=201,
             json=harness_dhl_express.load("pickup_create_response.json"),
         )
-        reply = _post(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="s41-dhl-pickup")
+        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="s41-dhl-pickup")
         [call] = [c for c in mocked.calls if c.request.url == DHL_PICKUP]
 
     assert reply.status_code == 201, reply.json()
@@ -282,7 +217,7 @@ def test_a_vietnamese_shippers_quote_leaves_its_province_out_of_rating():
     body["from_address"] = HANOI | {"name": "Kho Hanoi"}
     body["customs"] = abroad(HANOI)["customs"]
 
-    reply, shipment = _quote_at_ups(body)
+    reply, shipment = ups_quote(body)
 
     assert reply.status_code == 200, reply.json()
     for party in ("Shipper", "ShipFrom"):

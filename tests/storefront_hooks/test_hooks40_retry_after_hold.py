@@ -17,8 +17,8 @@ from integrations.models import DeliveryStatus
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
-from storefront_hooks.services.deliveries import render_body
 from tests.storefront_hooks.conftest import HOOK_PATH
+from tests.storefront_hooks.hold_setup import hold_settings, waiting_deliveries
 
 pytestmark = pytest.mark.django_db
 WAIT = 30
@@ -26,25 +26,7 @@ WAIT = 30
 
 @pytest.fixture(autouse=True)
 def _retry_after_settings(settings) -> None:
-    settings.BREAKER_MAX_RETRY_AFTER_SECONDS = 600.0
-    # Schedule steps shorter than the wait asked for, so the wait decides.
-    settings.STOREFRONT_WEBHOOK_RETRY_SCHEDULE = [1, 1, 1]
-    settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS = 4
-
-
-def _deliveries(count: int) -> list[WebhookDelivery]:
-    """``count`` waiting deliveries, oldest first, none enqueued (a test
-    sends each itself)."""
-    endpoint = WebhookEndpoint.objects.get()
-    now = timezone.now()
-    return [
-        WebhookDelivery.objects.create(
-            endpoint=endpoint,
-            event_type="payment.captured",
-            body=render_body("payment.captured", now, {"order_id": n}),
-        )
-        for n in range(count)
-    ]
+    hold_settings(settings)
 
 
 def _until(check, seconds: float = 10.0) -> None:
@@ -65,7 +47,7 @@ def test_a_retry_after_holds_every_delivery_to_the_endpoint(
 ) -> None:
     make_endpoint()
     receiver.route("POST", HOOK_PATH, _too_many(), respond(200))
-    first, second, third = _deliveries(3)
+    first, second, third = waiting_deliveries(3, key="order_id")
     now = timezone.now()
 
     assert services.delivery_send(delivery_id=first.pk, now=now) == "failed"
@@ -90,7 +72,7 @@ def test_a_retry_after_holds_every_delivery_to_the_endpoint(
 def test_the_held_rows_go_out_once_the_wait_is_over(receiver, make_endpoint) -> None:
     make_endpoint()
     receiver.route("POST", HOOK_PATH, _too_many(), respond(200))
-    first, second = _deliveries(2)
+    first, second = waiting_deliveries(2, key="order_id")
     now = timezone.now()
     services.delivery_send(delivery_id=first.pk, now=now)
     services.delivery_send(delivery_id=second.pk, now=now + timedelta(seconds=1))
@@ -106,7 +88,7 @@ def test_the_held_rows_go_out_once_the_wait_is_over(receiver, make_endpoint) -> 
 def test_a_held_row_is_not_a_failure_of_the_endpoint(receiver, make_endpoint) -> None:
     endpoint = make_endpoint()[0]
     receiver.route("POST", HOOK_PATH, _too_many())
-    first, second = _deliveries(2)
+    first, second = waiting_deliveries(2, key="order_id")
     now = timezone.now()
     services.delivery_send(delivery_id=first.pk, now=now)
     streak = WebhookEndpoint.objects.get(pk=endpoint.pk).failing_since
@@ -134,7 +116,7 @@ def test_a_shorter_wait_answered_meanwhile_does_not_shorten_the_hold(
         respond(429, headers={"Retry-After": str(WAIT)}, until=long_answered),
         respond(429, headers={"Retry-After": "2"}, until=short_answered),
     )
-    first, second, third = _deliveries(3)
+    first, second, third = waiting_deliveries(3, key="order_id")
     now = timezone.now()
 
     def send(pk: int) -> None:

@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
-from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
-from storefront_hooks.services.deliveries import render_body
+from storefront_hooks.models import WebhookEndpoint
 from storefront_hooks.services.hold import hold_end, hold_set
 from tests.storefront_hooks.conftest import HOOK_PATH
+from tests.storefront_hooks.hold_setup import hold_settings, waiting_deliveries
 
 pytestmark = pytest.mark.django_db
 # Two workers at once: PostgreSQL (an in-memory SQLite is one connection's).
@@ -30,24 +30,9 @@ LONG = 600
 
 @pytest.fixture(autouse=True)
 def _retry_after_settings(settings) -> None:
-    settings.BREAKER_MAX_RETRY_AFTER_SECONDS = 600.0
-    settings.STOREFRONT_WEBHOOK_RETRY_SCHEDULE = [1, 1, 1]
-    settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS = 4
+    hold_settings(settings)
     settings.STOREFRONT_WEBHOOK_MAX_IN_FLIGHT = 2
     settings.STOREFRONT_WEBHOOK_READ_TIMEOUT = 20.0  # the test's answers wait
-
-
-def _deliveries(count: int) -> list[WebhookDelivery]:
-    endpoint = WebhookEndpoint.objects.get()
-    now = timezone.now()
-    return [
-        WebhookDelivery.objects.create(
-            endpoint=endpoint,
-            event_type="payment.captured",
-            body=render_body("payment.captured", now, {"n": n}),
-        )
-        for n in range(count)
-    ]
 
 
 def _until(check, seconds: float = 10.0) -> None:
@@ -72,7 +57,7 @@ def _in_flight_then_429(
         respond(429, headers={"Retry-After": str(LONG)}),
         respond(200),
     )
-    in_flight, answered = _deliveries(2)
+    in_flight, answered = waiting_deliveries(2)
     results: list = []
 
     def send() -> None:
@@ -108,7 +93,7 @@ def test_a_success_answered_after_the_429_ends_the_hold(
     endpoint = _in_flight_then_429(receiver, now, now - timedelta(seconds=60), atomic)
 
     assert endpoint.retry_after_until is None
-    third = _deliveries(1)[0]
+    third = waiting_deliveries(1)[0]
     later = timezone.now() + timedelta(seconds=1)
     assert services.delivery_send(delivery_id=third.pk, now=later) == "delivered"
 
@@ -148,7 +133,7 @@ def test_a_settle_refused_after_a_429_keeps_the_hold(
 ) -> None:
     make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(429, headers={"Retry-After": "300"}))
-    first, second = _deliveries(2)
+    first, second = waiting_deliveries(2)
     now = timezone.now()
     broken = mock.patch(
         "storefront_hooks.services.deliveries.endpoint_failure_count",
@@ -171,7 +156,7 @@ def test_a_hold_not_recorded_at_all_is_an_error_in_the_log(
 ) -> None:
     make_endpoint()
     receiver.route("POST", HOOK_PATH, respond(429, headers={"Retry-After": "300"}))
-    row = _deliveries(1)[0]
+    row = waiting_deliveries(1)[0]
     broken = mock.patch(
         "storefront_hooks.services.deliveries.hold_set",
         side_effect=DatabaseError("the database went away"),

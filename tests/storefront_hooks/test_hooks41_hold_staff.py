@@ -11,11 +11,9 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.testing.faultserver import respond
 from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
-from storefront_hooks.services.deliveries import render_body
-from tests.storefront_hooks.conftest import HOOK_PATH
+from tests.storefront_hooks.hold_setup import first_answered_429, hold_settings
 
 pytestmark = pytest.mark.django_db
 LIST = "admin:storefront_hooks_webhookendpoint_changelist"
@@ -24,32 +22,13 @@ API = "/api/v1/webhook-endpoints/"
 
 @pytest.fixture(autouse=True)
 def _retry_after_settings(settings) -> None:
-    settings.BREAKER_MAX_RETRY_AFTER_SECONDS = 600.0
-    settings.STOREFRONT_WEBHOOK_RETRY_SCHEDULE = [1, 1, 1]
-    settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS = 4
-
-
-def _deliveries(endpoint: WebhookEndpoint, count: int) -> list[WebhookDelivery]:
-    now = timezone.now()
-    return [
-        WebhookDelivery.objects.create(
-            endpoint=endpoint,
-            event_type="payment.captured",
-            body=render_body("payment.captured", now, {"n": n}),
-        )
-        for n in range(count)
-    ]
+    hold_settings(settings)
 
 
 def _held(receiver, make_endpoint) -> tuple[WebhookEndpoint, list[WebhookDelivery]]:
     """An endpoint held by a 429's Retry-After (300 s), a second row put back
     for it."""
-    receiver.route(
-        "POST", HOOK_PATH, respond(429, headers={"Retry-After": "300"}), respond(200)
-    )
-    endpoint = make_endpoint()[0]
-    first, second = _deliveries(endpoint, 2)
-    assert services.delivery_send(delivery_id=first.pk) == "failed"
+    endpoint, first, second = first_answered_429(receiver, make_endpoint)
     assert services.delivery_send(delivery_id=second.pk) == "pending"
     endpoint.refresh_from_db()
     return endpoint, [first, second]

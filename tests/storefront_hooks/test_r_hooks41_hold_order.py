@@ -14,11 +14,15 @@ from django.utils import timezone
 
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
-from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
+from storefront_hooks.models import WebhookEndpoint
 from storefront_hooks.services import deliveries
-from storefront_hooks.services.deliveries import render_body
 from storefront_hooks.services.hold import hold_end, hold_set
 from tests.storefront_hooks.conftest import HOOK_PATH
+from tests.storefront_hooks.hold_setup import (
+    first_answered_429,
+    hold_settings,
+    waiting_deliveries,
+)
 
 pytestmark = pytest.mark.django_db
 LIST = "admin:storefront_hooks_webhookendpoint_changelist"
@@ -26,21 +30,7 @@ LIST = "admin:storefront_hooks_webhookendpoint_changelist"
 
 @pytest.fixture(autouse=True)
 def _retry_after_settings(settings) -> None:
-    settings.BREAKER_MAX_RETRY_AFTER_SECONDS = 600.0
-    settings.STOREFRONT_WEBHOOK_RETRY_SCHEDULE = [1, 1, 1]
-    settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS = 4
-
-
-def _deliveries(endpoint: WebhookEndpoint, count: int) -> list[WebhookDelivery]:
-    now = timezone.now()
-    return [
-        WebhookDelivery.objects.create(
-            endpoint=endpoint,
-            event_type="payment.captured",
-            body=render_body("payment.captured", now, {"n": n}),
-        )
-        for n in range(count)
-    ]
+    hold_settings(settings)
 
 
 def test_a_success_older_than_the_newest_429_does_not_end_the_hold(
@@ -66,12 +56,7 @@ def test_a_row_put_back_while_staff_lift_the_hold_is_due_at_once(
 ) -> None:
     """The row was claimed with the endpoint still held; staff lift the hold
     before the worker puts it back: it must not wait until the old end."""
-    receiver.route(
-        "POST", HOOK_PATH, respond(429, headers={"Retry-After": "300"}), respond(200)
-    )
-    endpoint = make_endpoint()[0]
-    first, second = _deliveries(endpoint, 2)
-    assert services.delivery_send(delivery_id=first.pk) == "failed"
+    endpoint, _first, second = first_answered_429(receiver, make_endpoint)
     claim = deliveries.delivery_claim
 
     def claim_then_lift(*args, **kwargs):
@@ -92,7 +77,7 @@ def test_staff_without_change_permission_cannot_lift_the_hold(
 ) -> None:
     receiver.route("POST", HOOK_PATH, respond(429, headers={"Retry-After": "300"}))
     endpoint = make_endpoint()[0]
-    row = _deliveries(endpoint, 1)[0]
+    row = waiting_deliveries(1, endpoint)[0]
     assert services.delivery_send(delivery_id=row.pk) == "failed"
     viewer = User.objects.create_user("viewer", password="x", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_webhookendpoint"))
@@ -114,7 +99,7 @@ def test_a_row_our_breaker_held_back_never_sets_the_receivers_hold(
     settings.BREAKER_OPEN_SECONDS = 300.0
     receiver.route("POST", HOOK_PATH, respond(500))
     endpoint = make_endpoint()[0]
-    first, second = _deliveries(endpoint, 2)
+    first, second = waiting_deliveries(2, endpoint)
     assert services.delivery_send(delivery_id=first.pk) == "failed"  # opens it
     refused = mock.patch.object(
         deliveries, "_put_back", side_effect=OperationalError("connection lost")
@@ -131,12 +116,7 @@ def test_a_row_put_back_while_a_success_ends_the_hold_is_due_at_once(
 ) -> None:
     """As with a lift: a success answered after the 429 ends the hold
     between this row's claim and its put-back."""
-    receiver.route(
-        "POST", HOOK_PATH, respond(429, headers={"Retry-After": "300"}), respond(200)
-    )
-    endpoint = make_endpoint()[0]
-    first, second = _deliveries(endpoint, 2)
-    assert services.delivery_send(delivery_id=first.pk) == "failed"
+    endpoint, _first, second = first_answered_429(receiver, make_endpoint)
     claim = deliveries.delivery_claim
 
     def claim_then_success(*args, **kwargs):

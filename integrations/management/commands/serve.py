@@ -4,10 +4,12 @@ Both run as child processes, the worker in a process group of its own (a
 terminal's Ctrl-C reaches serve, which stops it by SIGTERM to its own
 process). Ctrl-C or SIGTERM stops both and exits 0; if
 either child dies on its own the other is stopped and the command exits
-non-zero, so a half-running system never goes unnoticed.
+non-zero, so a half-running system never goes unnoticed. On Linux a serve
+that is killed outright takes both with it (each gets SIGTERM).
 """
 
 import contextlib
+import ctypes
 import http.client
 import math
 import os
@@ -16,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -29,6 +32,7 @@ from integrations.management.commands.setup_demo import ADMIN_USERNAME
 
 POLL_SECONDS = 0.2
 STOP_TIMEOUT = 20.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class Command(OneLineCommand):
@@ -108,6 +112,7 @@ class Command(OneLineCommand):
             [sys.executable, manage, *command],
             env=self._child_env,
             process_group=0 if own_group else None,
+            preexec_fn=child_setup(background=own_group),
         )
 
     def _watch(
@@ -165,6 +170,43 @@ class Command(OneLineCommand):
         # The worker's group, not serve's: what a killed cluster leaves behind.
         if "worker" in children:
             _kill_group(children["worker"].pid)
+
+
+def child_setup(*, background: bool) -> Callable[[], None]:
+    """What a child does between fork and exec. On Linux it gets SIGTERM when
+    serve dies (killed outright, serve stops nothing: a worker in its own
+    group no longer gets a terminal's Ctrl-C either); SIGTERM, not SIGKILL,
+    so the cluster still stops its sentinel and workers. ``background`` (the
+    worker's own group): SIGTTOU ignored, so with ``stty tostop`` its log
+    lines to serve's terminal are written, not the worker stopped."""
+    prctl = _prctl()  # looked up here: no dynamic loading after a fork
+    parent = os.getpid()
+
+    def setup() -> None:
+        if background:
+            # Ignored stays ignored across exec and in the cluster's forks.
+            signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        if prctl is not None:
+            # Until exec this is serve, whose SIGTERM handler (it stops its
+            # children) would swallow the signal: the default ends the child.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+            if os.getppid() != parent:  # serve died before the line above
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    return setup
+
+
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl on Linux; None elsewhere (or without a loadable libc)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        # This process's own symbols, libc's among them: find_library would
+        # run ldconfig in a child.
+        return ctypes.CDLL(None).prctl
+    except (OSError, AttributeError):
+        return None
 
 
 def _kill_group(leader: int) -> None:
