@@ -15,10 +15,6 @@ from integrations.errors import Unknown
 from integrations.models import DeliveryStatus
 from storefront_hooks.models import WAITING, WebhookDelivery, WebhookEndpoint
 from storefront_hooks.services.clock import database_now
-from storefront_hooks.services.deliveries import (
-    endpoint_failure_count,
-    retry_schedule,
-)
 from storefront_hooks.services.endpoints import (
     endpoint_pause_end,
     endpoint_pause_seen,
@@ -26,6 +22,7 @@ from storefront_hooks.services.endpoints import (
 )
 from storefront_hooks.services.queue import enqueue
 from storefront_hooks.services.rows import rows
+from storefront_hooks.services.schedule import endpoint_failure_count, retry_schedule
 from storefront_hooks.services.turns import due_batch, of_enabled_endpoints
 from storefront_hooks.transport import Attempt
 
