@@ -129,8 +129,11 @@ class AddressSerializer(serializers.Serializer):
         help_text=_carriers_take("street_line"),
     )
     city = serializers.CharField(max_length=128, help_text=_carriers_take("city"))
+    # Room for a US state's or territory's name ("Federated States of
+    # Micronesia"), sent to USPS as its code; 40 is the longest any
+    # carrier's field takes (USPS InternationalAddress province).
     state_code = serializers.CharField(
-        max_length=8,
+        max_length=40,
         required=False,
         default="",
         allow_blank=True,

@@ -240,3 +240,33 @@ def ups_address_check(address: dict) -> tuple[object, list[dict]]:
         calls = [c for c in mocked.calls if c.request.url == url]
     sent = [json.loads(c.request.body)["XAVRequest"] for c in calls]
     return reply, [request["AddressKeyFormat"] for request in sent]
+
+
+# Carrier Pickup's contact (minItems 1): USPS pickups need an email.
+USPS_PICKUP_EMAIL = "dock@switchyard.example"
+
+
+def usps_pickup(
+    address_changes: dict, key: str, **fields: object
+) -> tuple[object, list[dict]]:
+    """POST a pickup at a new USPS account (the API example's address with
+    a contact email, then ``address_changes``; ``fields`` over the example
+    request) over USPS's fixtures: (the answer, each request body sent to
+    Carrier Pickup; none when refused before the call)."""
+    import json
+
+    import responses
+
+    from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST
+    from tests.shipping.contract import harness_usps
+
+    url = f"{harness_usps.BASE}/pickup/v3/carrier-pickup"
+    account = harness_usps.make_account()
+    address = {**ADDRESS_FROM, "email": USPS_PICKUP_EMAIL, **address_changes}
+    body = PICKUP_REQUEST | {"account": account.slug, "address": address} | fields
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
+        mocked.post(url, json=harness_usps.load("pickup_response.json"))
+        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=key)
+        calls = [c for c in mocked.calls if c.request.url == url]
+    return reply, [json.loads(c.request.body) for c in calls]

@@ -21,10 +21,10 @@ from dataclasses import replace
 import pytest
 import responses
 
-from shipping.api_examples import ADDRESS_FROM, ADDRESS_TO, PICKUP_REQUEST
+from shipping.api_examples import ADDRESS_TO
 from tests.shipping.contract import harness_usps
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import ADDRESSES, PICKUPS, post_as_writer
+from tests.shipping.helpers import ADDRESSES, post_as_writer, usps_pickup
 from tests.shipping.providers.wire import exact_body, load, sent
 
 pytestmark = [
@@ -34,7 +34,6 @@ pytestmark = [
 ADDRESS_URL = f"{harness_usps.BASE}/addresses/v3/address"
 LABEL_URL = f"{harness_usps.BASE}/international-labels/v3/international-label"
 PAY_URL = f"{harness_usps.BASE}/payments/v3/payment-authorization"
-PICKUP_URL = f"{harness_usps.BASE}/pickup/v3/carrier-pickup"
 MULTIPART = "multipart/form-data; boundary=726UYUDSQB6JWJXFDY"
 
 
@@ -135,17 +134,10 @@ def test_a_usps_address_check_without_a_state_is_a_400():
 def test_a_usps_pickup_sends_no_empty_state_or_second_line():
     # carrier-pickup.yaml DomesticAddress: state minLength 2 (a pattern of
     # state names), secondaryAddress optional: none given, none sent, not "".
-    account = harness_usps.make_account()
-    address = ADDRESS_FROM | {"state_code": ""}
-    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
-        mocked.post(PICKUP_URL, json=harness_usps.load("pickup_response.json"))
-        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="s41-usps-pickup")
-        [call] = sent(mocked, "POST", PICKUP_URL)
+    reply, [body] = usps_pickup({"state_code": ""}, "s41-usps-pickup")
 
     assert reply.status_code == 201, reply.json()
-    sent_address = exact_body(call)["pickupAddress"]["address"]
+    sent_address = body["pickupAddress"]["address"]
     assert sent_address == {
         "streetAddress": "1 Dock Road",
         "city": "Memphis",
