@@ -270,3 +270,20 @@ def usps_pickup(
         reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=key)
         calls = [c for c in mocked.calls if c.request.url == url]
     return reply, [json.loads(c.request.body) for c in calls]
+
+
+def usps_address_check(address: dict, answer: dict | None = None):
+    """Check ``address`` at a new USPS account, USPS answering ``answer``
+    (none: ``{}``): (the answer, each request sent to GET /address)."""
+    import responses
+
+    from tests.shipping.contract import harness_usps
+
+    url = f"{harness_usps.BASE}/addresses/v3/address"
+    account = harness_usps.make_account()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
+        mocked.get(url, json=answer if answer is not None else {})
+        reply = post_as_writer({"account": account.slug, "address": address}, ADDRESSES)
+        calls = [c.request for c in mocked.calls if c.request.url.startswith(url)]
+    return reply, calls

@@ -24,7 +24,7 @@ import responses
 from shipping.api_examples import ADDRESS_TO
 from tests.shipping.contract import harness_usps
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import ADDRESSES, post_as_writer, usps_pickup
+from tests.shipping.helpers import usps_address_check, usps_pickup
 from tests.shipping.providers.wire import exact_body, load, sent
 
 pytestmark = [
@@ -38,15 +38,7 @@ MULTIPART = "multipart/form-data; boundary=726UYUDSQB6JWJXFDY"
 
 
 def _check(address: dict, answer: dict):
-    account = harness_usps.make_account()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
-        mocked.get(ADDRESS_URL, json=answer)
-        reply = post_as_writer({"account": account.slug, "address": address}, ADDRESSES)
-        calls = [
-            c.request for c in mocked.calls if c.request.url.startswith(ADDRESS_URL)
-        ]
-    return reply, calls
+    return usps_address_check(address, answer)
 
 
 @pytest.mark.parametrize("zip4", ["62704-1234", "62704 1234", "627041234"])

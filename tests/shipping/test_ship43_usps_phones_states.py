@@ -28,7 +28,7 @@ from shipping.api_examples import ADDRESS_TO, RATE_REQUEST
 from shipping.providers.validation import InvalidShippingRequest
 from tests.shipping.contract import harness_usps
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import post_as_writer, usps_pickup
+from tests.shipping.helpers import post_as_writer, usps_address_check, usps_pickup
 from tests.shipping.providers.wire import exact_body, sent
 
 pytestmark = [
@@ -153,6 +153,14 @@ def test_a_usps_pickup_sends_a_state_name_as_its_code():
 
 def test_a_usps_pickup_state_that_names_none_is_a_400():
     reply, calls = usps_pickup({"state_code": "Ontario"}, "s43-pickup-on")
+
+    _refused(reply, "address.state_code", "invalid_state")
+    assert calls == []
+
+
+def test_a_usps_address_check_state_that_names_none_is_a_400():
+    # addresses.yaml GET /address state: one of USPS's codes.
+    reply, calls = usps_address_check(ADDRESS_TO | {"state_code": "Ontario"})
 
     _refused(reply, "address.state_code", "invalid_state")
     assert calls == []
