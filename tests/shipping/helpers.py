@@ -287,3 +287,36 @@ def usps_address_check(address: dict, answer: dict | None = None):
         reply = post_as_writer({"account": account.slug, "address": address}, ADDRESSES)
         calls = [c.request for c in mocked.calls if c.request.url.startswith(url)]
     return reply, calls
+
+
+def usps_international_label(**overrides: object) -> dict:
+    """Buy a USPS Priority Mail International label (to the contract's
+    German recipient with its customs, then ``overrides``) at a new account
+    over USPS's fixtures: the body sent to the International Labels API,
+    its numbers as ``Decimal``."""
+    import responses
+
+    from shipping.providers.usps import USPSAdapter
+    from tests.shipping.contract import harness_usps
+    from tests.shipping.providers.wire import exact_body, sent
+
+    url = f"{harness_usps.BASE}/international-labels/v3/international-label"
+    values = {
+        "to_address": requests.ABROAD,
+        "customs": requests.CUSTOMS,
+        "carrier_rate_id": "PRIORITY_MAIL_INTERNATIONAL|SP|NON_MACHINABLE",
+        **overrides,
+    }
+    request = requests.label_request("PRIORITY_MAIL_INTERNATIONAL", **values)
+    adapter = USPSAdapter(harness_usps.make_account())
+    answer = harness_usps.FIXTURES / "international_label_response.multipart"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
+        mocked.post(
+            f"{harness_usps.BASE}/payments/v3/payment-authorization",
+            json=harness_usps.load("payment_authorization.json"),
+        )
+        mocked.post(url, body=answer.read_bytes(), content_type=harness_usps.MULTIPART)
+        adapter.create_label(request)
+        [call] = sent(mocked, "POST", url)
+    return exact_body(call)

@@ -19,22 +19,22 @@
 from dataclasses import replace
 
 import pytest
-import responses
 
 from shipping.api_examples import ADDRESS_TO
 from tests.shipping.contract import harness_usps
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import usps_address_check, usps_pickup
-from tests.shipping.providers.wire import exact_body, load, sent
+from tests.shipping.helpers import (
+    usps_address_check,
+    usps_international_label,
+    usps_pickup,
+)
+from tests.shipping.providers.wire import load
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("threads_db"),
 ]
 ADDRESS_URL = f"{harness_usps.BASE}/addresses/v3/address"
-LABEL_URL = f"{harness_usps.BASE}/international-labels/v3/international-label"
-PAY_URL = f"{harness_usps.BASE}/payments/v3/payment-authorization"
-MULTIPART = "multipart/form-data; boundary=726UYUDSQB6JWJXFDY"
 
 
 def _check(address: dict, answer: dict):
@@ -85,28 +85,12 @@ def test_a_usps_correction_text_is_listed():
 
 
 def test_a_usps_international_label_sends_no_hs_tariff_number_without_an_hs_code():
-    from shipping.providers.usps import USPSAdapter
-
     item = replace(shared.CUSTOMS.items[0], hs_code="")
     customs = replace(shared.CUSTOMS, items=(item,))
-    request = shared.label_request(
-        "PRIORITY_MAIL_INTERNATIONAL",
-        to_address=shared.ABROAD,
-        customs=customs,
-        carrier_rate_id="PRIORITY_MAIL_INTERNATIONAL|SP|NON_MACHINABLE",
-    )
-    adapter = USPSAdapter(harness_usps.make_account())
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
-        mocked.post(PAY_URL, json=harness_usps.load("payment_authorization.json"))
-        body = harness_usps.FIXTURES.joinpath(
-            "international_label_response.multipart"
-        ).read_bytes()
-        mocked.post(LABEL_URL, body=body, content_type=MULTIPART)
-        adapter.create_label(request)
-        [call] = sent(mocked, "POST", LABEL_URL)
 
-    [line] = exact_body(call)["customsForm"]["contents"]
+    body = usps_international_label(customs=customs)
+
+    [line] = body["customsForm"]["contents"]
     assert "HSTariffNumber" not in line
     assert line["countryofOrigin"] == "US"
 

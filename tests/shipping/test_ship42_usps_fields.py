@@ -28,15 +28,18 @@ from shipping.api_examples import ADDRESS_TO
 from shipping.providers.base import Address
 from tests.shipping.contract import harness_usps
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import abroad, post_as_writer, usps_pickup
+from tests.shipping.helpers import (
+    abroad,
+    post_as_writer,
+    usps_international_label,
+    usps_pickup,
+)
 from tests.shipping.providers.wire import exact_body, sent
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("threads_db"),
 ]
-INTL_LABEL_URL = f"{harness_usps.BASE}/international-labels/v3/international-label"
-PAY_URL = f"{harness_usps.BASE}/payments/v3/payment-authorization"
 
 
 def _refused(reply, param: str, code: str = "field_too_long") -> None:
@@ -164,26 +167,9 @@ def test_a_usps_label_sends_first_and_last_name_as_before():
 
 
 def test_a_usps_international_label_sends_a_one_word_name_as_firm():
-    from shipping.providers.usps import USPSAdapter
+    body = usps_international_label(to_address=replace(shared.ABROAD, name="Cher"))
 
-    request = shared.label_request(
-        "PRIORITY_MAIL_INTERNATIONAL",
-        to_address=replace(shared.ABROAD, name="Cher"),
-        customs=shared.CUSTOMS,
-        carrier_rate_id="PRIORITY_MAIL_INTERNATIONAL|SP|NON_MACHINABLE",
-    )
-    adapter = USPSAdapter(harness_usps.make_account())
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
-        mocked.post(PAY_URL, json=harness_usps.load("payment_authorization.json"))
-        body = harness_usps.FIXTURES.joinpath(
-            "international_label_response.multipart"
-        ).read_bytes()
-        mocked.post(INTL_LABEL_URL, body=body, content_type=harness_usps.MULTIPART)
-        adapter.create_label(request)
-        [call] = sent(mocked, "POST", INTL_LABEL_URL)
-
-    to = exact_body(call)["toAddress"]
+    to = body["toAddress"]
     assert to["firm"] == "Cher"
     assert "firstName" not in to and "lastName" not in to
 
