@@ -85,7 +85,19 @@ def _state_required() -> str:
 # Pickups whose spec requires more than our API does (FieldLimits
 # postal_code_everywhere, two_names): said where the field is described.
 _PICKUP_POSTCODE = (
-    " A Shippo pickup requires one in every country (none is a 400 `missing_field`)."
+    " A Shippo pickup requires one in every country (none is a 400 `missing_field`),"
+    " and so does a Shippo label (its quote does not)."
+)
+_USPS_STATE = (
+    " USPS takes a US state or territory as its code or English name (sent as "
+    "its code); one that names none there is a 400 `invalid_state`."
+)
+_USPS_PHONE = (
+    " USPS gets a phone's digits, a leading + kept; one that cannot fit its "
+    "pattern (letters, an extension, 6 to 15 digits) is a 400 `invalid_phone`."
+)
+_USPS_EMAIL = (
+    " A USPS pickup requires one, its contact (none is a 400 `missing_field`)."
 )
 _PICKUP_NAMES = (
     " A USPS pickup needs a first and a last name (one word is a 400 `invalid_name`)."
@@ -129,12 +141,15 @@ class AddressSerializer(serializers.Serializer):
         help_text=_carriers_take("street_line"),
     )
     city = serializers.CharField(max_length=128, help_text=_carriers_take("city"))
+    # Room for a US state's or territory's name ("Federated States of
+    # Micronesia"), sent to USPS as its code; 40 is the longest any
+    # carrier's field takes (USPS InternationalAddress province).
     state_code = serializers.CharField(
-        max_length=8,
+        max_length=40,
         required=False,
         default="",
         allow_blank=True,
-        help_text=_carriers_take("state_code") + _state_required(),
+        help_text=_carriers_take("state_code") + _state_required() + _USPS_STATE,
     )
     postal_code = serializers.CharField(
         max_length=16,
@@ -151,9 +166,11 @@ class AddressSerializer(serializers.Serializer):
         required=False,
         default="",
         allow_blank=True,
-        help_text=_carriers_take("phone"),
+        help_text=_carriers_take("phone") + _USPS_PHONE,
     )
-    email = serializers.EmailField(required=False, default="", allow_blank=True)
+    email = serializers.EmailField(
+        required=False, default="", allow_blank=True, help_text=_USPS_EMAIL
+    )
     residential = serializers.BooleanField(
         required=False, allow_null=True, default=None
     )

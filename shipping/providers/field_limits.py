@@ -24,6 +24,7 @@ USPS's from its v3 OpenAPI files (USPS_FIELDS). Shippo's OpenAPI
 its street lines' "35 character limit" in words (SHIPPO_FIELDS).
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -39,6 +40,10 @@ from shipping.providers.ups_address import (
     ups_pickup_address,
     ups_rating_address,
 )
+from shipping.providers.usps_address import PHONE as USPS_PHONE
+from shipping.providers.usps_address import STATE_CODES as USPS_STATE_CODES
+from shipping.providers.usps_address import STATE_COUNTRIES as USPS_STATE_COUNTRIES
+from shipping.providers.usps_address import usps_address, usps_pickup_address
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,10 @@ class FieldLimits:
     # Where the carrier requires a state: none there is ``missing_field``
     # at our API, not the carrier's refusal in its own words.
     state_countries: frozenset[str] = frozenset()
+    # In ``state_code_countries``, the only states the carrier takes (as
+    # sent): any other given is ``invalid_state`` at our API (USPS's codes).
+    state_codes: frozenset[str] = frozenset()
+    state_code_countries: frozenset[str] = frozenset()
     # A state (and a postcode) required in every country: the pickup specs
     # of FedEx and Shippo list them as required without a condition.
     state_everywhere: bool = False
@@ -71,6 +80,12 @@ class FieldLimits:
     phone_min: int | None = None  # the fewest (a phone given; none is not short)
     # Its own field where the carrier has one (UPS, FedEx): phones.py.
     phone_extension: int | None = None
+    # The form a phone must have as sent (USPS's Phone pattern): one that
+    # cannot be made to fit is ``invalid_phone``.
+    phone_pattern: re.Pattern[str] | None = None
+    # A contact email required (USPS Carrier Pickup's contact): none is
+    # ``missing_field`` naming the email.
+    email_required: bool = False
     email: int | None = None
     customs_description: int | None = None  # each item's
     hs_code: int | None = None
@@ -229,10 +244,6 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
     as_sent=fedex_pickup_address,  # the phone's digits; the state as a label's
 )
 
-# USPS's state codes name the territories with an ISO code of their own
-# (PR, GU, VI ...) too (DomesticAddress state's pattern).
-USPS_STATE_COUNTRIES = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "FM", "MH", "PW"})
-
 # USPS's v3 OpenAPI files (karrio vendors them at karrioapi/karrio
 # modules/connectors/usps/vendor/domestic-labels.yaml 3.9.13, carrier-
 # pickup.yaml, addresses.yaml; usps_international/vendor/international-
@@ -243,19 +254,27 @@ USPS_FIELDS = FieldLimits(
     street_line=50,  # Address streetAddress, secondaryAddress maxLength 50
     street_lines=2,  # those two fields only: a third line would be dropped
     city=28,  # city maxLength 28 (domestic and international)
-    # InternationalAddress province maxLength 40; a US state is a 2-letter
-    # code by its pattern (not a length: left to USPS's refusal).
+    # InternationalAddress province maxLength 40; a US one is sent as its
+    # code (usps_address): State "two-character state code", one of a list.
     state_code=40,
     # DomesticLabelAddress requires state (fromAddress, a US toAddress).
     state_countries=USPS_STATE_COUNTRIES,
+    state_codes=USPS_STATE_CODES,
+    state_code_countries=USPS_STATE_COUNTRIES,
     postal_code=11,  # InternationalAddress postalCode maxLength 11 (a ZIP+4 10)
+    # Phone pattern "^\\+?[1-9][0-9]{7,14}$|^[0-9]{6,15}$" (no punctuation).
+    phone_pattern=USPS_PHONE,
     email=50,  # Email maxLength 50
     customs_description=30,  # ShippingContents itemDescription maxLength 30
     hs_code=14,  # HSTariffNumber maxLength 14
     hs_code_min=6,  # HSTariffNumber minLength 6
+    as_sent=usps_address,  # a state's name as its code; the phone's digits
 )
 # Carrier Pickup's PickupAddress: Addressee requires firstName and lastName
-# (no firm instead); DomesticAddress as a label's, its state optional.
+# (no firm instead); DomesticAddress as a label's, its state optional;
+# "required: contact" with "minItems: 1" of NotificationMethod, an
+# EmailNotification or an SMSNotification whose cellNumber "is for future
+# Use": the email is the contact, and none is a 400 naming it.
 USPS_PICKUP_FIELDS = FieldLimits(
     name_part=50,
     two_names=True,
@@ -263,13 +282,22 @@ USPS_PICKUP_FIELDS = FieldLimits(
     street_line=50,
     street_lines=2,
     city=28,
+    state_codes=USPS_STATE_CODES,  # where given (optional here)
+    state_code_countries=USPS_STATE_COUNTRIES,
     email=50,  # EmailNotification email maxLength 50
+    email_required=True,
+    as_sent=usps_pickup_address,  # a state's name as its code; no phone
 )
 # The address check (GET /address): state "required: true" for every
-# address, maxLength 2; streetAddress and city without a length, and we
-# send no firm.
+# address, maxLength 2, one of USPS's codes; streetAddress and city without
+# a length, and we send no firm.
 USPS_ADDRESS_CHECK_FIELDS = FieldLimits(
-    street_lines=2, state_code=2, state_countries=USPS_STATE_COUNTRIES
+    street_lines=2,
+    state_code=2,
+    state_countries=USPS_STATE_COUNTRIES,
+    state_codes=USPS_STATE_CODES,
+    state_code_countries=USPS_STATE_COUNTRIES,
+    as_sent=usps_address,
 )
 
 # Shippo public-api.yaml AddressBase (shipments, rates, pickups' location):
@@ -282,6 +310,11 @@ SHIPPO_FIELDS = FieldLimits(
     street_lines=2,
     state_countries=frozenset({"US", "AU", "CA"}),
 )
+# A label's (a purchase): AddressBase zip "**required for purchase**",
+# "When creating a Quote Addresses, sending a ZIP is optional": the pickup's
+# rule (postal_code_everywhere), checked on a label only
+# (CarrierLimits.label_fields), never on a quote.
+SHIPPO_LABEL_FIELDS = FieldLimits(postal_code_everywhere=True)
 # A pickup's location is AddressPickupCompleteCreateRequest: its
 # AddressCompleteCreateRequest requires name, street1, city, state, zip and
 # country, in every country.

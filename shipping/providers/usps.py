@@ -6,6 +6,7 @@ international label API is not wired yet. Wire shapes follow karrio's USPS
 samples (provider-specs/usps/karrio-samples) and USPS/api-examples."""
 
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -53,6 +54,7 @@ from shipping.providers.field_limits import (
     USPS_PICKUP_FIELDS,
 )
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
+from shipping.providers.usps_address import usps_address, usps_pickup_address
 from shipping.providers.usps_errors import (
     ALREADY_CANCELLED,
     IMAGE_TYPES,
@@ -253,6 +255,12 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     # --- Labels ------------------------------------------------------------------
 
     def carrier_create_label(self, request: LabelRequest) -> Label:
+        # As USPS_FIELDS were checked: a state's code, a phone's digits.
+        request = replace(
+            request,
+            from_address=usps_address(request.from_address),
+            to_address=usps_address(request.to_address),
+        )
         if request.is_international:
             path, operation = intl.LABEL_PATH, "usps_create_international_label"
             body = self._international_body(request)
@@ -400,7 +408,7 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
     # --- Pickups and addresses ---------------------------------------------------
 
     def carrier_schedule_pickup(self, request: PickupRequest) -> Pickup:
-        address = request.address
+        address = usps_pickup_address(request.address)
         # Addressee requires both (carrier-pickup.yaml); a one-word name is
         # refused before the call (USPS_PICKUP_FIELDS.two_names).
         first, last = name_parts(address.name)
@@ -414,7 +422,8 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
                 "lastName": last,
                 "firm": address.company,
                 "address": _usps_address(address),
-                "contact": [{"email": address.email}] if address.email else [],
+                # contact minItems 1: an email (USPS_PICKUP_FIELDS requires it).
+                "contact": [{"email": address.email}],
             },
             "packages": [
                 {
@@ -466,7 +475,7 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             operation="usps_validate_address",
             # addresses.yaml GET /address: the same names, ZIPCode "^\\d{5}$"
             # and ZIPPlus4 "^\\d{4}$": a ZIP+4 keeps its 4 digits.
-            params=_usps_address(address),
+            params=_usps_address(usps_address(address)),
         )
         found = data.get("address") or {}
         # AddressResponse's JSON names (addresses.yaml 3.2.3, USPS/api-examples'

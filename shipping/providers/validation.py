@@ -58,6 +58,9 @@ class CarrierLimits:
     # A quote's, besides ``fields``, where the carrier's rating API takes less
     # than its labels (UPS's state): never a label's.
     rating_fields: FieldLimits = NO_FIELD_LIMITS
+    # A label's, besides ``fields``, where the carrier requires more for a
+    # purchase than for a quote (Shippo's zip): never a quote's.
+    label_fields: FieldLimits = NO_FIELD_LIMITS
     pickup_fields: FieldLimits = NO_FIELD_LIMITS  # a pickup's address
     address_fields: FieldLimits = NO_FIELD_LIMITS  # an address check's
 
@@ -167,6 +170,7 @@ def check_address_fields(
     if fields.as_sent is not None:
         address = fields.as_sent(address)
     _check_state_given(address, param, fields, carrier)
+    _check_sent_forms(address, param, fields, carrier)
     # As sent (a FedEx phone its digits), its extension not counted.
     fewest = fields.phone_min
     _check_short(address.phone, f"{param}.phone", fewest, carrier, "digits")
@@ -196,6 +200,36 @@ def _check_state_given(
         raise InvalidShippingRequest(
             f"{param}.postal_code is required for {country} by {carrier}",
             param=f"{param}.postal_code",
+            code="missing_field",
+        )
+
+
+def _check_sent_forms(
+    address: "Address", param: str, fields: FieldLimits, carrier: str
+) -> None:
+    # What the carrier's pattern or list refuses, as sent (a name mapped to
+    # its code, a phone's punctuation dropped): the buyer's text never quoted.
+    state = address.state_code.strip()
+    in_list = address.country_code in fields.state_code_countries
+    if state and in_list and state not in fields.state_codes:
+        raise InvalidShippingRequest(
+            f"{param}.state_code: {carrier} takes a US state or territory here "
+            "as its 2-letter code or English name (IL, Illinois)",
+            param=f"{param}.state_code",
+            code="invalid_state",
+        )
+    pattern = fields.phone_pattern
+    if pattern is not None and address.phone and not pattern.fullmatch(address.phone):
+        raise InvalidShippingRequest(
+            f"{param}.phone: {carrier} takes a phone as 6 to 15 digits (8 to 15 "
+            "after a +), punctuation dropped, with no extension or other text",
+            param=f"{param}.phone",
+            code="invalid_phone",
+        )
+    if fields.email_required and not address.email.strip():
+        raise InvalidShippingRequest(
+            f"{param}.email is required by {carrier} here (its contact)",
+            param=f"{param}.email",
             code="missing_field",
         )
 
@@ -353,7 +387,8 @@ def check_shipment(
 ) -> None:
     """Everything a rate or label request must satisfy before a call;
     ``carrier``: its name in a refusal of a field too long for it; ``quote``:
-    a quote's, also checked against ``limits.rating_fields``."""
+    a quote's, also checked against ``limits.rating_fields``; else a
+    label's, also against ``limits.label_fields``."""
     check_address(from_address, "from_address")
     check_address(to_address, "to_address")
     if not parcels:
@@ -372,8 +407,8 @@ def check_shipment(
         check_customs(customs)
     sent = customs if international else None  # adapters send customs abroad only
     check_fields(from_address, to_address, sent, limits.fields, carrier)
-    if quote:
-        check_fields(from_address, to_address, sent, limits.rating_fields, carrier)
+    extra = limits.rating_fields if quote else limits.label_fields
+    check_fields(from_address, to_address, sent, extra, carrier)
 
 
 def date_window(days_ahead: int) -> tuple[date, date]:

@@ -240,3 +240,83 @@ def ups_address_check(address: dict) -> tuple[object, list[dict]]:
         calls = [c for c in mocked.calls if c.request.url == url]
     sent = [json.loads(c.request.body)["XAVRequest"] for c in calls]
     return reply, [request["AddressKeyFormat"] for request in sent]
+
+
+# Carrier Pickup's contact (minItems 1): USPS pickups need an email.
+USPS_PICKUP_EMAIL = "dock@switchyard.example"
+
+
+def usps_pickup(
+    address_changes: dict, key: str, **fields: object
+) -> tuple[object, list[dict]]:
+    """POST a pickup at a new USPS account (the API example's address with
+    a contact email, then ``address_changes``; ``fields`` over the example
+    request) over USPS's fixtures: (the answer, each request body sent to
+    Carrier Pickup; none when refused before the call)."""
+    import json
+
+    import responses
+
+    from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST
+    from tests.shipping.contract import harness_usps
+
+    url = f"{harness_usps.BASE}/pickup/v3/carrier-pickup"
+    account = harness_usps.make_account()
+    address = {**ADDRESS_FROM, "email": USPS_PICKUP_EMAIL, **address_changes}
+    body = PICKUP_REQUEST | {"account": account.slug, "address": address} | fields
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
+        mocked.post(url, json=harness_usps.load("pickup_response.json"))
+        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=key)
+        calls = [c for c in mocked.calls if c.request.url == url]
+    return reply, [json.loads(c.request.body) for c in calls]
+
+
+def usps_address_check(address: dict, answer: dict | None = None):
+    """Check ``address`` at a new USPS account, USPS answering ``answer``
+    (none: ``{}``): (the answer, each request sent to GET /address)."""
+    import responses
+
+    from tests.shipping.contract import harness_usps
+
+    url = f"{harness_usps.BASE}/addresses/v3/address"
+    account = harness_usps.make_account()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
+        mocked.get(url, json=answer if answer is not None else {})
+        reply = post_as_writer({"account": account.slug, "address": address}, ADDRESSES)
+        calls = [c.request for c in mocked.calls if c.request.url.startswith(url)]
+    return reply, calls
+
+
+def usps_international_label(**overrides: object) -> dict:
+    """Buy a USPS Priority Mail International label (to the contract's
+    German recipient with its customs, then ``overrides``) at a new account
+    over USPS's fixtures: the body sent to the International Labels API,
+    its numbers as ``Decimal``."""
+    import responses
+
+    from shipping.providers.usps import USPSAdapter
+    from tests.shipping.contract import harness_usps
+    from tests.shipping.providers.wire import exact_body, sent
+
+    url = f"{harness_usps.BASE}/international-labels/v3/international-label"
+    values = {
+        "to_address": requests.ABROAD,
+        "customs": requests.CUSTOMS,
+        "carrier_rate_id": "PRIORITY_MAIL_INTERNATIONAL|SP|NON_MACHINABLE",
+        **overrides,
+    }
+    request = requests.label_request("PRIORITY_MAIL_INTERNATIONAL", **values)
+    adapter = USPSAdapter(harness_usps.make_account())
+    answer = harness_usps.FIXTURES / "international_label_response.multipart"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
+        mocked.post(
+            f"{harness_usps.BASE}/payments/v3/payment-authorization",
+            json=harness_usps.load("payment_authorization.json"),
+        )
+        mocked.post(url, body=answer.read_bytes(), content_type=harness_usps.MULTIPART)
+        adapter.create_label(request)
+        [call] = sent(mocked, "POST", url)
+    return exact_body(call)

@@ -24,13 +24,13 @@ from tests.shipping.contract import (
     harness_dhl_express,
     harness_fedex,
     harness_shippo,
-    harness_usps,
 )
 from tests.shipping.helpers import (
     ADDRESSES,
     post_as_writer,
     ups_address_check,
     ups_pickup,
+    usps_address_check,
 )
 
 pytestmark = [
@@ -38,7 +38,6 @@ pytestmark = [
     pytest.mark.usefixtures("threads_db"),
 ]
 SHIPPO_ADDRESSES = f"{harness_shippo.BASE}/addresses"
-USPS_ADDRESS = f"{harness_usps.BASE}/addresses/v3/address"
 
 
 def _refused(reply, param: str, code: str) -> None:
@@ -88,18 +87,13 @@ def test_a_shippo_address_check_without_a_state_still_asks_shippo():
 def test_a_usps_address_check_in_a_us_territory_without_a_state_is_a_400(
     country, city, postcode
 ):
-    account = harness_usps.make_account()
     address = ADDRESS_TO | {
         "state_code": "",
         "country_code": country,
         "city": city,
         "postal_code": postcode,
     }
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
-        mocked.get(USPS_ADDRESS, json={})
-        reply = post_as_writer({"account": account.slug, "address": address}, ADDRESSES)
-        calls = [c for c in mocked.calls if c.request.url.startswith(USPS_ADDRESS)]
+    reply, calls = usps_address_check(address)
 
     _refused(reply, "address.state_code", "missing_field")
     assert calls == []
@@ -125,19 +119,15 @@ def test_a_rate_shop_leaves_out_only_the_carrier_that_requires_the_state():
     assert failure["code"] == "missing_field"
 
 
-def test_a_usps_address_check_refuses_a_state_longer_than_its_2():
+def test_a_usps_address_check_sends_a_state_name_as_its_code():
     # addresses.yaml GET /address: state minLength and maxLength 2, one of
     # USPS's codes; a name ("Illinois") came back as USPS's own refusal.
-    account = harness_usps.make_account()
-    address = ADDRESS_TO | {"state_code": "Illinois"}
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
-        mocked.get(USPS_ADDRESS, json={})
-        reply = post_as_writer({"account": account.slug, "address": address}, ADDRESSES)
-        calls = [c for c in mocked.calls if c.request.url.startswith(USPS_ADDRESS)]
+    # ship43: a US state's name is sent as its code (it was refused here as
+    # field_too_long); one that names no state is invalid_state.
+    reply, [call] = usps_address_check(ADDRESS_TO | {"state_code": "Illinois"})
 
-    _refused(reply, "address.state_code", "field_too_long")
-    assert calls == []
+    assert reply.status_code == 200, reply.json()
+    assert "state=IL" in call.url
 
 
 def test_a_ups_pickup_sends_no_empty_state_or_postcode():

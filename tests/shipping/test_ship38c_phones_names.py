@@ -17,22 +17,21 @@ import pytest
 import responses
 
 from integrations.models import ProviderCall
-from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST, RATE_REQUEST
+from shipping.api_examples import ADDRESS_FROM, RATE_REQUEST
 from shipping.models import RateQuote
 from tests.shipping.contract import (
     harness_dhl_express,
     harness_fedex,
     harness_ups,
-    harness_usps,
 )
 from tests.shipping.contract import requests as shared
 from tests.shipping.helpers import (
-    PICKUPS,
     label_bought,
     post_as_writer,
     quoted_over,
     stored_quote,
     ups_pickup,
+    usps_pickup,
 )
 from tests.shipping.state_cases import fedex_pickup
 
@@ -41,7 +40,6 @@ pytestmark = [
     pytest.mark.usefixtures("threads_db"),
 ]
 FEDEX_PICKUP = f"{harness_fedex.BASE}/pickup/v1/pickups"
-USPS_PICKUP = f"{harness_usps.BASE}/pickup/v3/carrier-pickup"
 
 
 def _refused(reply, param: str, limit: str, carrier_name: str) -> None:
@@ -176,15 +174,8 @@ def test_a_dhl_name_over_100_without_a_company_is_still_a_400():
 def test_usps_pickup_instructions_are_sent_whole():
     # No published length for USPS's v3 Carrier Pickup API could be cited:
     # sent whole, never cut silently.
-    account = harness_usps.make_account()
-    body = PICKUP_REQUEST | {"account": account.slug, "instructions": "I" * 150}
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
-        mocked.post(USPS_PICKUP, json=harness_usps.load("pickup_response.json"))
-        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="c-usps")
-        [call] = [c for c in mocked.calls if c.request.url == USPS_PICKUP]
+    reply, [body] = usps_pickup({}, "c-usps", instructions="I" * 150)
 
     assert reply.status_code == 201, reply.json()
-    sent = json.loads(call.request.body)["pickupLocation"]["specialInstructions"]
+    sent = body["pickupLocation"]["specialInstructions"]
     assert sent == "I" * 150

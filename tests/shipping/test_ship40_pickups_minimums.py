@@ -15,15 +15,14 @@
 """
 
 import copy
-import json
 
 import pytest
 import responses
 
 from integrations.models import ProviderCall
-from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST, RATE_REQUEST
-from tests.shipping.contract import harness_fedex, harness_ups, harness_usps
-from tests.shipping.helpers import abroad, post_as_writer
+from shipping.api_examples import ADDRESS_FROM, RATE_REQUEST
+from tests.shipping.contract import harness_fedex, harness_ups
+from tests.shipping.helpers import abroad, post_as_writer, usps_pickup
 from tests.shipping.state_cases import fedex_pickup
 
 pytestmark = [
@@ -33,7 +32,6 @@ pytestmark = [
 RATES = "/api/v1/shipping/rates/"
 PICKUPS = "/api/v1/shipping/pickups/"
 FEDEX_PICKUP = f"{harness_fedex.BASE}/pickup/v1/pickups"
-USPS_PICKUP = f"{harness_usps.BASE}/pickup/v3/carrier-pickup"
 SYDNEY = {
     "name": "Bruce Buyer",
     "street_lines": ["1 George Street"],
@@ -134,16 +132,9 @@ def test_a_ups_quote_without_an_hs_code_is_quoted():
 
 
 def _usps_pickup(postal_code: str, key: str) -> dict:
-    account = harness_usps.make_account()
-    address = ADDRESS_FROM | {"postal_code": postal_code}
-    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
-        mocked.post(USPS_PICKUP, json=harness_usps.load("pickup_response.json"))
-        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=key)
-        [call] = [c for c in mocked.calls if c.request.url == USPS_PICKUP]
+    reply, [body] = usps_pickup({"postal_code": postal_code}, key)
     assert reply.status_code == 201, reply.json()
-    return json.loads(call.request.body)["pickupAddress"]["address"]
+    return body["pickupAddress"]["address"]
 
 
 @pytest.mark.parametrize("zip4", ["38118-2401", "38118 2401", "381182401"])

@@ -19,35 +19,26 @@
 from dataclasses import replace
 
 import pytest
-import responses
 
-from shipping.api_examples import ADDRESS_FROM, ADDRESS_TO, PICKUP_REQUEST
+from shipping.api_examples import ADDRESS_TO
 from tests.shipping.contract import harness_usps
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import ADDRESSES, PICKUPS, post_as_writer
-from tests.shipping.providers.wire import exact_body, load, sent
+from tests.shipping.helpers import (
+    usps_address_check,
+    usps_international_label,
+    usps_pickup,
+)
+from tests.shipping.providers.wire import load
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("threads_db"),
 ]
 ADDRESS_URL = f"{harness_usps.BASE}/addresses/v3/address"
-LABEL_URL = f"{harness_usps.BASE}/international-labels/v3/international-label"
-PAY_URL = f"{harness_usps.BASE}/payments/v3/payment-authorization"
-PICKUP_URL = f"{harness_usps.BASE}/pickup/v3/carrier-pickup"
-MULTIPART = "multipart/form-data; boundary=726UYUDSQB6JWJXFDY"
 
 
 def _check(address: dict, answer: dict):
-    account = harness_usps.make_account()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
-        mocked.get(ADDRESS_URL, json=answer)
-        reply = post_as_writer({"account": account.slug, "address": address}, ADDRESSES)
-        calls = [
-            c.request for c in mocked.calls if c.request.url.startswith(ADDRESS_URL)
-        ]
-    return reply, calls
+    return usps_address_check(address, answer)
 
 
 @pytest.mark.parametrize("zip4", ["62704-1234", "62704 1234", "627041234"])
@@ -94,28 +85,12 @@ def test_a_usps_correction_text_is_listed():
 
 
 def test_a_usps_international_label_sends_no_hs_tariff_number_without_an_hs_code():
-    from shipping.providers.usps import USPSAdapter
-
     item = replace(shared.CUSTOMS.items[0], hs_code="")
     customs = replace(shared.CUSTOMS, items=(item,))
-    request = shared.label_request(
-        "PRIORITY_MAIL_INTERNATIONAL",
-        to_address=shared.ABROAD,
-        customs=customs,
-        carrier_rate_id="PRIORITY_MAIL_INTERNATIONAL|SP|NON_MACHINABLE",
-    )
-    adapter = USPSAdapter(harness_usps.make_account())
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
-        mocked.post(PAY_URL, json=harness_usps.load("payment_authorization.json"))
-        body = harness_usps.FIXTURES.joinpath(
-            "international_label_response.multipart"
-        ).read_bytes()
-        mocked.post(LABEL_URL, body=body, content_type=MULTIPART)
-        adapter.create_label(request)
-        [call] = sent(mocked, "POST", LABEL_URL)
 
-    [line] = exact_body(call)["customsForm"]["contents"]
+    body = usps_international_label(customs=customs)
+
+    [line] = body["customsForm"]["contents"]
     assert "HSTariffNumber" not in line
     assert line["countryofOrigin"] == "US"
 
@@ -135,17 +110,10 @@ def test_a_usps_address_check_without_a_state_is_a_400():
 def test_a_usps_pickup_sends_no_empty_state_or_second_line():
     # carrier-pickup.yaml DomesticAddress: state minLength 2 (a pattern of
     # state names), secondaryAddress optional: none given, none sent, not "".
-    account = harness_usps.make_account()
-    address = ADDRESS_FROM | {"state_code": ""}
-    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
-        mocked.post(PICKUP_URL, json=harness_usps.load("pickup_response.json"))
-        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY="s41-usps-pickup")
-        [call] = sent(mocked, "POST", PICKUP_URL)
+    reply, [body] = usps_pickup({"state_code": ""}, "s41-usps-pickup")
 
     assert reply.status_code == 201, reply.json()
-    sent_address = exact_body(call)["pickupAddress"]["address"]
+    sent_address = body["pickupAddress"]["address"]
     assert sent_address == {
         "streetAddress": "1 Dock Road",
         "city": "Memphis",

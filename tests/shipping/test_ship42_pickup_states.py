@@ -22,21 +22,19 @@ import pytest
 import responses
 
 from integrations.models import ProviderCall
-from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST
+from shipping.api_examples import ADDRESS_FROM
 from shipping.providers.base import PickupRequest
 from shipping.providers.shippo import ShippoAdapter
 from shipping.providers.validation import InvalidShippingRequest
 from tests.factories import ProviderAccountFactory
-from tests.shipping.contract import harness_fedex
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import PICKUPS, post_as_writer
 from tests.shipping.providers.wire import body_of, load, sent
+from tests.shipping.state_cases import fedex_pickup
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("threads_db"),
 ]
-FEDEX_PICKUP = f"{harness_fedex.BASE}/pickup/v1/pickups"
 SHIPPO_PICKUPS = "https://api.goshippo.com/pickups/"
 LONDON = ADDRESS_FROM | {
     "city": "London",
@@ -45,19 +43,6 @@ LONDON = ADDRESS_FROM | {
     "country_code": "GB",
     "phone": "+44 20 7946 0958",
 }
-
-
-def _fedex_pickup(address: dict, key: str):
-    account = harness_fedex.make_account()
-    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(
-            harness_fedex.TOKEN_URL, json=harness_fedex.load("oauth_token.json")
-        )
-        mocked.post(FEDEX_PICKUP, json=harness_fedex.load("pickup_response.json"))
-        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=key)
-        calls = [body_of(c) for c in sent(mocked, "POST", FEDEX_PICKUP)]
-    return reply, calls
 
 
 def _refused(reply, param: str, code: str) -> None:
@@ -73,7 +58,7 @@ def _refused(reply, param: str, code: str) -> None:
 # says is for postal-aware countries only; read literally it would refuse
 # every pickup in London or Sydney. A pickup follows the label rule.
 def test_a_fedex_pickup_abroad_without_a_state_is_booked_without_one():
-    reply, [call] = _fedex_pickup(LONDON, "s42-fp-gb")
+    reply, [call] = fedex_pickup(LONDON, "s42-fp-gb")
 
     assert reply.status_code == 201, reply.json()
     address = call["originDetail"]["pickupLocation"]["address"]
@@ -81,7 +66,7 @@ def test_a_fedex_pickup_abroad_without_a_state_is_booked_without_one():
 
 
 def test_a_fedex_pickup_optional_state_longer_than_2_is_left_out():
-    reply, [call] = _fedex_pickup(LONDON | {"state_code": "LND"}, "s42-fp-lnd")
+    reply, [call] = fedex_pickup(LONDON | {"state_code": "LND"}, "s42-fp-lnd")
 
     assert reply.status_code == 201, reply.json()
     address = call["originDetail"]["pickupLocation"]["address"]
@@ -90,14 +75,14 @@ def test_a_fedex_pickup_optional_state_longer_than_2_is_left_out():
 
 def test_a_fedex_pickup_in_the_us_without_a_state_is_still_a_400():
     us = LONDON | {"country_code": "US", "city": "Memphis", "postal_code": "38118"}
-    reply, calls = _fedex_pickup(us, "s42-fp-us")
+    reply, calls = fedex_pickup(us, "s42-fp-us")
 
     _refused(reply, "address.state_code", "missing_field")
     assert calls == []
 
 
 def test_a_fedex_pickup_abroad_with_a_state_of_2_sends_it():
-    reply, [call] = _fedex_pickup(LONDON | {"state_code": "LN"}, "s42-fp-ln")
+    reply, [call] = fedex_pickup(LONDON | {"state_code": "LN"}, "s42-fp-ln")
 
     assert reply.status_code == 201, reply.json()
     address = call["originDetail"]["pickupLocation"]["address"]

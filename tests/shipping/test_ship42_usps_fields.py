@@ -24,20 +24,22 @@ import pytest
 import responses
 
 from integrations.models import ProviderCall
-from shipping.api_examples import ADDRESS_FROM, ADDRESS_TO, PICKUP_REQUEST
+from shipping.api_examples import ADDRESS_TO
 from shipping.providers.base import Address
 from tests.shipping.contract import harness_usps
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import PICKUPS, abroad, post_as_writer
+from tests.shipping.helpers import (
+    abroad,
+    post_as_writer,
+    usps_international_label,
+    usps_pickup,
+)
 from tests.shipping.providers.wire import exact_body, sent
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("threads_db"),
 ]
-PICKUP_URL = f"{harness_usps.BASE}/pickup/v3/carrier-pickup"
-INTL_LABEL_URL = f"{harness_usps.BASE}/international-labels/v3/international-label"
-PAY_URL = f"{harness_usps.BASE}/payments/v3/payment-authorization"
 
 
 def _refused(reply, param: str, code: str = "field_too_long") -> None:
@@ -165,43 +167,15 @@ def test_a_usps_label_sends_first_and_last_name_as_before():
 
 
 def test_a_usps_international_label_sends_a_one_word_name_as_firm():
-    from shipping.providers.usps import USPSAdapter
+    body = usps_international_label(to_address=replace(shared.ABROAD, name="Cher"))
 
-    request = shared.label_request(
-        "PRIORITY_MAIL_INTERNATIONAL",
-        to_address=replace(shared.ABROAD, name="Cher"),
-        customs=shared.CUSTOMS,
-        carrier_rate_id="PRIORITY_MAIL_INTERNATIONAL|SP|NON_MACHINABLE",
-    )
-    adapter = USPSAdapter(harness_usps.make_account())
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
-        mocked.post(PAY_URL, json=harness_usps.load("payment_authorization.json"))
-        body = harness_usps.FIXTURES.joinpath(
-            "international_label_response.multipart"
-        ).read_bytes()
-        mocked.post(INTL_LABEL_URL, body=body, content_type=harness_usps.MULTIPART)
-        adapter.create_label(request)
-        [call] = sent(mocked, "POST", INTL_LABEL_URL)
-
-    to = exact_body(call)["toAddress"]
+    to = body["toAddress"]
     assert to["firm"] == "Cher"
     assert "firstName" not in to and "lastName" not in to
 
 
-def _pickup(address: dict, key: str):
-    account = harness_usps.make_account()
-    body = PICKUP_REQUEST | {"account": account.slug, "address": address}
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.post(harness_usps.TOKEN_URL, json=harness_usps.load("oauth_token.json"))
-        mocked.post(PICKUP_URL, json=harness_usps.load("pickup_response.json"))
-        reply = post_as_writer(body, PICKUPS, HTTP_IDEMPOTENCY_KEY=key)
-        calls = sent(mocked, "POST", PICKUP_URL)
-    return reply, calls
-
-
 def test_a_usps_pickup_for_a_one_word_name_is_a_400_not_a_duplicated_name():
-    reply, calls = _pickup(ADDRESS_FROM | {"name": "Cher"}, "s42-usps-cher")
+    reply, calls = usps_pickup({"name": "Cher"}, "s42-usps-cher")
 
     _refused(reply, "address.name", "invalid_name")
     assert "first and last name" in reply.json()["error"]["message"]
@@ -209,10 +183,10 @@ def test_a_usps_pickup_for_a_one_word_name_is_a_400_not_a_duplicated_name():
 
 
 def test_a_usps_pickup_sends_first_and_last_name():
-    reply, [call] = _pickup(ADDRESS_FROM, "s42-usps-names")
+    reply, [body] = usps_pickup({}, "s42-usps-names")
 
     assert reply.status_code == 201, reply.json()
-    sent_address = exact_body(call)["pickupAddress"]
+    sent_address = body["pickupAddress"]
     assert (sent_address["firstName"], sent_address["lastName"]) == (
         "Switchyard",
         "Warehouse",
@@ -220,7 +194,7 @@ def test_a_usps_pickup_sends_first_and_last_name():
 
 
 def test_a_usps_pickup_city_over_28_is_a_400():
-    reply, calls = _pickup(ADDRESS_FROM | {"city": "C" * 29}, "s42-usps-city")
+    reply, calls = usps_pickup({"city": "C" * 29}, "s42-usps-city")
 
     _refused(reply, "address.city")
     assert calls == []

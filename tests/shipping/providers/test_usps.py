@@ -6,6 +6,7 @@ and answered as multipart, tracking, pickups with their ETag, addresses."""
 import base64
 import json
 import logging
+from dataclasses import replace
 from datetime import date, time
 from decimal import Decimal
 
@@ -292,9 +293,11 @@ def test_pickup_booked_and_cancelled_against_its_etag(adapter, mocked):
     )
     mocked.delete(f"{url}/WTC123456789", body="")
 
+    # Carrier Pickup's contact (minItems 1) is the email: required.
+    shipper = replace(shared.SHIPPER, email="dock@switchyard.example")
     pickup = adapter.schedule_pickup(
         PickupRequest(
-            address=shared.SHIPPER,
+            address=shipper,
             pickup_date=date(2026, 12, 7),
             ready_time=time(9, 0),
             close_time=time(17, 0),
@@ -316,6 +319,7 @@ def test_pickup_booked_and_cancelled_against_its_etag(adapter, mocked):
     booked = body_of(sent(mocked, "POST", url)[0])
     assert unknown_fields(booked, fx("spec_pickup_request.json")) == []
     assert booked["estimatedWeight"] == 8
+    assert booked["pickupAddress"]["contact"] == [{"email": shipper.email}]
     (cancel,) = sent(mocked, "DELETE", f"{url}/WTC123456789")
     assert cancel.headers["If-Match"] == '"e1"'
 
