@@ -32,7 +32,7 @@ from integrations.webhooks.services import (
     UNUSABLE_ROWS,
     webhook_event_receive,
     webhook_events_receive,
-    webhook_events_replay,
+    webhook_events_requeue,
 )
 from integrations.webhooks.verification import (
     RequestHeaders,
@@ -72,9 +72,17 @@ class Replay:
     """Staff's replay of chosen rows (the admin's, ``replay_webhooks``'):
     events sent through processing again, unusable bodies read again."""
 
-    queued: int
-    skipped: int  # being processed right now
+    queued_ids: tuple[int, ...]
+    skipped_ids: tuple[int, ...]  # being processed right now
     recoveries: tuple[Recovery, ...]
+
+    @property
+    def queued(self) -> int:
+        return len(self.queued_ids)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.skipped_ids)
 
     def count(self, *outcomes: str) -> int:
         return sum(1 for r in self.recoveries if r.outcome in outcomes)
@@ -104,15 +112,17 @@ def webhook_events_replay_chosen(*, event_ids: Iterable[int]) -> Replay:
     (``webhook_events_replay``), unusable bodies recovered one by one."""
     ids = list(dict.fromkeys(event_ids))
     unusable = unusable_ids(ids)
-    queued = webhook_events_replay(event_ids=ids)
+    queued = webhook_events_requeue(event_ids=ids)
     recoveries = []
     for event_id in unusable:
         try:
             recoveries.append(webhook_unusable_recover(event_id=event_id))
         except WebhookEvent.DoesNotExist:
             continue  # pruned since it was chosen
-    skipped = max(0, len(ids) - queued - len(unusable))
-    return Replay(queued=queued, skipped=skipped, recoveries=tuple(recoveries))
+    # Neither queued nor unusable: being processed (or pruned since chosen).
+    done = {*queued, *unusable}
+    skipped = [pk for pk in ids if pk not in done]
+    return Replay(tuple(queued), tuple(skipped), tuple(recoveries))
 
 
 def unusable_ids(event_ids: Iterable[int]) -> list[int]:

@@ -389,7 +389,12 @@ def _record_failure(
 
 def webhook_events_replay(*, event_ids: Iterable[int]) -> int:
     """Send events through processing again (staff replay), with fresh
-    attempts. One being processed right now is left alone."""
+    attempts. One being processed right now is left alone. How many."""
+    return len(webhook_events_requeue(event_ids=event_ids))
+
+
+def webhook_events_requeue(*, event_ids: Iterable[int]) -> list[int]:
+    """``webhook_events_replay``, returning the ids sent again."""
     with transaction.atomic():
         # An unusable body has nothing to process: webhooks.recovery reads it.
         rows = (
@@ -405,7 +410,7 @@ def webhook_events_replay(*, event_ids: Iterable[int]) -> int:
         items = [[event_id, correlation_id] for event_id in ids]
         transaction.on_commit(partial(_enqueue_many, items))
     logger.info("webhook events replayed", extra={"count": len(ids)})
-    return len(ids)
+    return ids
 
 
 def webhook_events_sweep(*, now: datetime | None = None) -> int:
