@@ -14,7 +14,6 @@ import logging
 import time
 
 import pytest
-import responses
 
 from integrations.models import WebhookEvent
 from integrations.webhooks import views
@@ -25,12 +24,11 @@ from tests.integrations.intake41_helpers import (
     post,
 )
 from tests.integrations.intake43_helpers import refusals
-from tests.integrations.test_intake41_unusable_payments import (
-    PAYPAL_BASE,
+from tests.integrations.intake_payments import (
     STRIPE_SECRET,
-    _paypal_account,
-    _paypal_headers,
-    _stripe_account,
+    paypal_account,
+    paypal_post,
+    stripe_account,
 )
 from tests.notifications.contract import harness_amazon_ses, harness_mailgun
 
@@ -49,13 +47,13 @@ def _stripe_raw_header(body: bytes, *, secret=STRIPE_SECRET, at=None) -> str:
 
 @pytest.mark.parametrize("body", [NOT_UTF8, b"\xff", b"\x80[]"])
 def test_signed_stripe_body_that_is_not_utf8_is_stored_dead(body):
-    account = _stripe_account()
+    account = stripe_account()
     response = post(account, body, HTTP_STRIPE_SIGNATURE=_stripe_raw_header(body))
     assert_stored_unusable(account, response, body)
 
 
 def test_a_second_delivery_of_it_is_a_duplicate_of_the_stored_row():
-    account = _stripe_account()
+    account = stripe_account()
     header = _stripe_raw_header(NOT_UTF8)
     post(account, NOT_UTF8, HTTP_STRIPE_SIGNATURE=header)
     again = post(account, NOT_UTF8, HTTP_STRIPE_SIGNATURE=header)
@@ -79,7 +77,7 @@ def test_a_second_delivery_of_it_is_a_duplicate_of_the_stored_row():
     ],
 )
 def test_unverified_stripe_body_that_is_not_utf8_stays_unstored(header, status, code):
-    account = _stripe_account()
+    account = stripe_account()
     before = refusals(account.slug, code) if code else 0
     response = post(account, NOT_UTF8, HTTP_STRIPE_SIGNATURE=header(NOT_UTF8))
     assert_refused_unstored(response, status)
@@ -87,30 +85,13 @@ def test_unverified_stripe_body_that_is_not_utf8_stays_unstored(header, status, 
         assert refusals(account.slug, code) == before + 1
 
 
-def _paypal_post(account, body: bytes, status: str, calls: list):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.post(
-            f"{PAYPAL_BASE}/v1/oauth2/token",
-            json={"access_token": "A21", "token_type": "Bearer", "expires_in": 3600},
-        )
-        rsps.post(
-            f"{PAYPAL_BASE}/v1/notifications/verify-webhook-signature",
-            json={"verification_status": status},
-        )
-        response = post(account, body, **_paypal_headers())
-        calls.extend(
-            c.request.body for c in rsps.calls if "verify-webhook" in c.request.url
-        )
-    return response
-
-
 @pytest.mark.parametrize(
     "body", [b"[]", b'[{"id": "WH-1"}]', b"42", b'"text"', b"null"]
 )
 def test_verified_paypal_body_that_is_json_but_no_object_is_stored_dead(body):
-    account = _paypal_account()
+    account = paypal_account()
     calls = []
-    response = _paypal_post(account, body, "SUCCESS", calls)
+    response = paypal_post(account, body, "SUCCESS", calls)
     assert_stored_unusable(account, response, body)
     # PayPal was asked about these very bytes.
     assert len(calls) == 1
@@ -118,9 +99,9 @@ def test_verified_paypal_body_that_is_json_but_no_object_is_stored_dead(body):
 
 
 def test_paypal_body_that_is_no_object_and_not_confirmed_stays_unstored():
-    account = _paypal_account()
+    account = paypal_account()
     before = refusals(account.slug, "invalid_signature")
-    assert_refused_unstored(_paypal_post(account, b"[]", "FAILURE", []), 401)
+    assert_refused_unstored(paypal_post(account, b"[]", "FAILURE", []), 401)
     assert refusals(account.slug, "invalid_signature") == before + 1
 
 
@@ -129,10 +110,10 @@ def test_paypal_body_that_is_no_json_cannot_be_verified_and_is_refused(body, cap
     # PayPal's call takes the event inside a JSON request: bytes that are no
     # JSON cannot be sent to it, so nothing verifies them.
     caplog.set_level(logging.INFO)
-    account = _paypal_account()
+    account = paypal_account()
     before = refusals(account.slug, "malformed_request")
     calls = []
-    assert_refused_unstored(_paypal_post(account, body, "SUCCESS", calls), 400)
+    assert_refused_unstored(paypal_post(account, body, "SUCCESS", calls), 400)
     assert calls == []
     assert refusals(account.slug, "malformed_request") == before + 1
     assert "webhook rejected" in _intake_logs(caplog)

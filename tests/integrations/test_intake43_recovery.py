@@ -6,7 +6,6 @@ import json
 
 import pytest
 import responses
-from django.test import Client
 from django.urls import reverse
 
 from integrations.models import WebhookEvent, WebhookStatus
@@ -22,14 +21,6 @@ from tests.integrations.intake42_helpers import (
 from tests.notifications.contract import harness_amazon_ses
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(django_user_model):
-    user = django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _sns_dead_before_the_fix(account) -> WebhookEvent:
