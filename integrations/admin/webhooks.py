@@ -26,7 +26,6 @@ from django.utils.safestring import SafeString
 
 from integrations.models import WebhookEvent
 from integrations.webhooks import recovery
-from integrations.webhooks.services import webhook_events_replay
 
 _RAW_BODY_PREVIEW = 20_000
 
@@ -163,30 +162,26 @@ class WebhookEventAdmin(admin.ModelAdmin):
         self._replay(request, ids)
 
     def _replay(self, request: HttpRequest, ids: list[int]) -> None:
-        unusable = recovery.unusable_ids(ids)
-        count = webhook_events_replay(event_ids=ids)
-        self.message_user(request, f"{count} webhook event(s) queued for replay.")
-        skipped = len(ids) - count - len(unusable)
-        if skipped > 0:
+        replay = recovery.webhook_events_replay_chosen(event_ids=ids)
+        self.message_user(request, replay.summary)
+        if replay.skipped:
             self.message_user(
                 request,
-                f"{skipped} skipped: being processed right now.",
+                f"{replay.skipped} skipped: being processed right now.",
                 messages.WARNING,
             )
-        for event_id in unusable:
-            self._recover(request, event_id)
+        for result in replay.recoveries:
+            self._said(request, result)
 
-    def _recover(self, request: HttpRequest, event_id: int) -> None:
-        """An unusable body read again; the outcome said and audited."""
-        try:
-            result = recovery.webhook_unusable_recover(event_id=event_id)
-        except WebhookEvent.DoesNotExist:
-            return  # pruned since it was selected
+    def _said(self, request: HttpRequest, result: recovery.Recovery) -> None:
+        """An unusable body's outcome, said and audited."""
         level = messages.SUCCESS if result.done else messages.WARNING
-        self.message_user(request, f"Event #{event_id}: {result.text}", level)
+        self.message_user(request, f"Event #{result.event_id}: {result.text}", level)
         if result.outcome != recovery.ALREADY:
-            row = WebhookEvent.objects.get(pk=event_id)
-            self.log_change(request, row, f"Replay of an unusable body: {result.text}")
+            row = WebhookEvent.objects.filter(pk=result.event_id).first()
+            if row is not None:
+                text = f"Replay of an unusable body: {result.text}"
+                self.log_change(request, row, text)
 
     def get_urls(self) -> list[Any]:
         replay = path(

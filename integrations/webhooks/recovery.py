@@ -32,6 +32,7 @@ from integrations.webhooks.services import (
     UNUSABLE_ROWS,
     webhook_event_receive,
     webhook_events_receive,
+    webhook_events_requeue,
 )
 from integrations.webhooks.verification import (
     RequestHeaders,
@@ -59,10 +60,69 @@ class Recovery:
     outcome: str
     text: str
     stored: tuple[int, ...] = ()
+    reason: str = ""  # why it was refused
 
     @property
     def done(self) -> bool:
         return self.outcome in (RECOVERED, DUPLICATE)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """Staff's replay of chosen rows (the admin's, ``replay_webhooks``'):
+    events sent through processing again, unusable bodies read again."""
+
+    queued_ids: tuple[int, ...]
+    skipped_ids: tuple[int, ...]  # being processed right now
+    recoveries: tuple[Recovery, ...]
+
+    @property
+    def queued(self) -> int:
+        return len(self.queued_ids)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.skipped_ids)
+
+    def count(self, *outcomes: str) -> int:
+        return sum(1 for r in self.recoveries if r.outcome in outcomes)
+
+    @property
+    def summary(self) -> str:
+        """One line: what was queued, and what became of the unusable rows
+        (a selection of those only queues nothing, and must not say just that)."""
+        parts = []
+        if self.queued or not self.recoveries:
+            parts.append(f"{self.queued} webhook event(s) queued for replay.")
+        if self.recoveries:
+            refused = [r for r in self.recoveries if r.outcome == REFUSED]
+            why = "; ".join(f"#{r.event_id}: {r.reason}" for r in refused)
+            text = (
+                f"Unusable bodies read again: {self.count(RECOVERED, DUPLICATE)} "
+                f"recovered, {self.count(STILL_UNUSABLE)} still unreadable, "
+                f"{len(refused)} refused" + (f" ({why})" if why else "")
+            )
+            already = self.count(ALREADY)
+            parts.append(text + (f", {already} already recovered." if already else "."))
+        return " ".join(parts)
+
+
+def webhook_events_replay_chosen(*, event_ids: Iterable[int]) -> Replay:
+    """Replay the chosen rows as staff do: events are queued again
+    (``webhook_events_replay``), unusable bodies recovered one by one."""
+    ids = list(dict.fromkeys(event_ids))
+    unusable = unusable_ids(ids)
+    queued = webhook_events_requeue(event_ids=ids)
+    recoveries = []
+    for event_id in unusable:
+        try:
+            recoveries.append(webhook_unusable_recover(event_id=event_id))
+        except WebhookEvent.DoesNotExist:
+            continue  # pruned since it was chosen
+    # Neither queued nor unusable: being processed (or pruned since chosen).
+    done = {*queued, *unusable}
+    skipped = [pk for pk in ids if pk not in done]
+    return Replay(tuple(queued), tuple(skipped), tuple(recoveries))
 
 
 def unusable_ids(event_ids: Iterable[int]) -> list[int]:
@@ -190,7 +250,7 @@ def _still_unusable(row: WebhookEvent, exc: UnusableWebhook) -> Recovery:
 
 def _refused(row: WebhookEvent, reason: str) -> Recovery:
     _log("webhook unusable body replay refused", row, outcome="refused")
-    return Recovery(row.pk, REFUSED, f"Not read again: {reason}.")
+    return Recovery(row.pk, REFUSED, f"Not read again: {reason}.", reason=reason)
 
 
 def _log(text: str, row: WebhookEvent, **extra: object) -> None:

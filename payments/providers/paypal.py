@@ -18,6 +18,7 @@ from integrations.providers.http import HttpAdapter
 from integrations.webhooks.messages import (
     WebhookMessage,
     iso_time,
+    json_body,
     json_object,
     required_header,
     required_str,
@@ -309,14 +310,15 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
 
     # --- Webhooks ----------------------------------------------------------------
 
-    def check_webhook_signature(self, request: SignedRequest) -> dict[str, Any]:
+    def check_webhook_signature(self, request: SignedRequest) -> Any:
         transmission = {
             field: required_header(request.headers, header)
             for field, header in WEBHOOK_HEADERS.items()
         }
-        # PayPal's verification call takes the event as a JSON object: a body
-        # that is none cannot be verified. Its id and type are read after.
-        event = json_object(request.body, what="a PayPal event")
+        # PayPal's verification call takes the event back inside a JSON
+        # request: a body that is no JSON cannot be verified. One that is
+        # JSON but no object can: verified, it is stored unusable.
+        event = json_body(request.body, what="a PayPal event")
         sent_at = iso_time(transmission["transmission_time"])
         if sent_at is None:
             raise WebhookVerificationError(
@@ -343,9 +345,9 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
     def webhook_stored_verified(self, request: SignedRequest) -> dict[str, Any]:
         return json_object(request.body, what="a PayPal event")
 
-    def webhook_message(
-        self, request: SignedRequest, verified: dict[str, Any]
-    ) -> WebhookMessage:
+    def webhook_message(self, request: SignedRequest, verified: Any) -> WebhookMessage:
+        if not isinstance(verified, dict):
+            verified = json_object(request.body, what="a PayPal event")  # MALFORMED
         return WebhookMessage.build(
             event_type=required_str(verified, "event_type", what="PayPal event"),
             dedupe_key=required_str(verified, "id", what="PayPal event"),

@@ -21,6 +21,7 @@ from integrations.webhooks.messages import (
     required_str,
     unix_time,
 )
+from integrations.webhooks.signing import hmac_hex, require_match
 from integrations.webhooks.verification import WebhookVerificationError
 from payments.providers.base import (
     CaptureRequest,
@@ -362,12 +363,20 @@ class StripeAdapter(SdkAdapter, PaymentsAdapter):
             )
         except stripe.SignatureVerificationError as exc:
             raise signature_error(exc) from None
-        except ValueError:  # not UTF-8: the SDK signs the decoded text
-            raise WebhookVerificationError(
-                "The webhook body is not a Stripe event.",
-                code=WebhookVerificationError.MALFORMED,
-            ) from None
+        except ValueError:
+            # Not UTF-8: the SDK decodes before it checks, but Stripe signs
+            # the bytes. Checked on them, a signed one is stored unusable.
+            self._check_raw_signature(request)
         return None
+
+    def _check_raw_signature(self, request: SignedRequest) -> None:
+        """Stripe's scheme on the raw bytes: HMAC-SHA256 of ``{t}.{body}``
+        against every ``v1=`` entry, ``t=`` within the tolerance."""
+        timestamp, signatures = _signature_parts(request.signature)
+        signed = f"{timestamp}.".encode() + request.body
+        expected = hmac_hex(request.secret, signed)
+        require_match(expected, signatures, param=SIGNATURE_HEADER)
+        self.check_webhook_time(float(timestamp), param=SIGNATURE_HEADER)
 
     def webhook_message(self, request: SignedRequest, verified: Any) -> WebhookMessage:
         payload = json_object(request.body, what="a Stripe event")
@@ -460,6 +469,21 @@ class StripeAdapter(SdkAdapter, PaymentsAdapter):
             order_id=_order_id(intent),
             decline=_last_decline(intent) if status is ProviderStatus.FAILED else None,
         )
+
+
+def _signature_parts(header: str) -> tuple[int, list[str]]:
+    """``t=`` and the ``v1=`` entries of a Stripe-Signature header."""
+    pairs = [item.partition("=") for item in header.split(",")]
+    times = [value for key, _, value in pairs if key.strip() == "t"]
+    signatures = [value.strip() for key, _, value in pairs if key.strip() == "v1"]
+    raw = times[0].strip() if len(times) == 1 else ""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12 and signatures):
+        raise WebhookVerificationError(
+            "The Stripe-Signature header is malformed.",
+            code=WebhookVerificationError.MALFORMED,
+            param=SIGNATURE_HEADER,
+        )
+    return int(raw), signatures
 
 
 def _last_decline(intent: Mapping[str, Any]) -> Decline | None:

@@ -12,7 +12,6 @@ import time
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.db import connections
-from django.test import Client
 from django.urls import reverse
 
 from integrations.models import WebhookEvent, WebhookStatus
@@ -37,14 +36,6 @@ EVENT = json.dumps(
 @pytest.fixture
 def account():
     return ProviderAccountFactory(slug="sbx-pay")
-
-
-@pytest.fixture
-def staff(django_user_model):
-    user = django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _dead_before_the_fix(account, body=EVENT, webhook_id="msg_1"):

@@ -21,14 +21,15 @@ from integrations.webhooks.verification import signed_headers
 from tests.contract.sandbox import SECRET
 from tests.factories import ProviderAccountFactory
 from tests.integrations.intake41_helpers import UNUSABLE, post
-from tests.integrations.test_intake41_unusable_payments import (
+from tests.integrations.intake_payments import (
     BT_PRIVATE,
     BT_PUBLIC,
     PAYPAL_BASE,
-    _bt_form,
-    _paypal_account,
-    _paypal_headers,
+    paypal_post,
 )
+from tests.integrations.intake_payments import bt_form as _bt_form
+from tests.integrations.intake_payments import paypal_account as _paypal_account
+from tests.integrations.intake_payments import paypal_headers as _paypal_headers
 
 
 def _sandbox_headers(body: bytes, webhook_id: str = "msg_1") -> dict[str, str]:
@@ -180,16 +181,7 @@ def test_paypal_transmission_signature_is_never_stored(event):
     # PayPal's is PAYPAL-TRANSMISSION-SIG, a name without "signature".
     account = _paypal_account()
     body = json.dumps(event).encode()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.post(
-            f"{PAYPAL_BASE}/v1/oauth2/token",
-            json={"access_token": "A21", "token_type": "Bearer", "expires_in": 3600},
-        )
-        rsps.post(
-            f"{PAYPAL_BASE}/v1/notifications/verify-webhook-signature",
-            json={"verification_status": "SUCCESS"},
-        )
-        response = post(account, body, **_paypal_headers())
+    response = paypal_post(account, body, "SUCCESS")
     assert response.status_code == 200, response.content
     headers = WebhookEvent.objects.get().headers
     assert "paypal-transmission-sig" not in headers

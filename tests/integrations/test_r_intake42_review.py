@@ -4,7 +4,6 @@ outside read found, each proven through the admin or the intake."""
 import json
 
 import pytest
-from django.test import Client
 
 from integrations.models import WebhookEvent, WebhookStatus
 from tests.factories import ProviderAccountFactory
@@ -20,14 +19,6 @@ RESERVED = json.dumps({"type": "(unusable body)", "data": {}}).encode()
 @pytest.fixture
 def account():
     return ProviderAccountFactory(slug="sbx-pay")
-
-
-@pytest.fixture
-def staff(django_user_model):
-    user = django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_a_real_event_that_failed_processing_is_replayed_not_marked_recovered(

@@ -3,24 +3,22 @@
 fields. Validly signed webhooks whose bodies are not provider events are
 stored dead with their error and answered 200 (intake41)."""
 
-import base64
 import json
 import time
 import uuid
-from urllib.parse import urlencode
 
 import pytest
 import stripe
-from braintree.util.crypto import Crypto
 
 from integrations.models import WebhookEvent
 from payments.models import Payment
 from tests.factories import ProviderAccountFactory
+from tests.integrations import intake_payments
+from tests.integrations.intake_payments import bt_form as bt_signed
 
 pytestmark = pytest.mark.django_db
 
 STRIPE_SECRET = "whsec_switchyard_test_signing_secret"
-BT_PUBLIC, BT_PRIVATE = "bt-public-key", "bt-private-key"
 
 
 def create(api, **changes):
@@ -163,24 +161,7 @@ def test_signed_stripe_webhook_with_nul_in_its_json_is_never_a_500(
 
 @pytest.fixture
 def braintree_account(db):
-    return ProviderAccountFactory(
-        provider="braintree",
-        slug="braintree-main",
-        credentials={
-            "merchant_id": "switchyard",
-            "public_key": BT_PUBLIC,
-            "private_key": BT_PRIVATE,
-        },
-    )
-
-
-def bt_signed(payload: bytes) -> bytes:
-    encoded = base64.encodebytes(payload).decode()
-    # Signed as Braintree signs (the SDK's own HMAC-SHA1 helper).
-    digest = Crypto.sha1_hmac_hash(BT_PRIVATE, encoded)
-    return urlencode(
-        {"bt_signature": f"{BT_PUBLIC}|{digest}", "bt_payload": encoded}
-    ).encode()
+    return intake_payments.braintree_account()
 
 
 @pytest.mark.parametrize(

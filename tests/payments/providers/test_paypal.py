@@ -16,7 +16,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from integrations.errors import ConfigurationError, NotProcessed, Rejected, Unknown
 from integrations.models import ProviderCall
 from integrations.providers.base import WebhookMessage
-from integrations.webhooks.verification import WebhookVerificationError
+from integrations.webhooks.verification import UnusableWebhook, WebhookVerificationError
 from payments.providers.base import (
     CaptureRequest,
     PaymentEventKind,
@@ -823,9 +823,20 @@ def test_webhook_without_a_configured_webhook_id_is_an_error(account, mocked):
 
 
 def test_webhook_body_that_is_not_an_event_is_malformed(adapter, mocked):
-    with pytest.raises(WebhookVerificationError) as caught:
+    # JSON but no object: PayPal can verify it, and verified it is unusable
+    # (the intake stores it dead) rather than refused.
+    mocked.post(VERIFY_URL, json=load("verify_success.json"))
+    with pytest.raises(UnusableWebhook) as caught:
         adapter.verify_webhook(body=b"[1, 2]", headers=transmission(), url="x")
     assert caught.value.code == WebhookVerificationError.MALFORMED
+
+
+def test_webhook_body_that_is_no_json_is_malformed_unasked(adapter, mocked):
+    with pytest.raises(WebhookVerificationError) as caught:
+        adapter.verify_webhook(body=b"[1, 2", headers=transmission(), url="x")
+    assert not isinstance(caught.value, UnusableWebhook)
+    assert caught.value.code == WebhookVerificationError.MALFORMED
+    assert not sent(mocked, "POST", VERIFY_URL)
 
 
 def message_for(name: str) -> WebhookMessage:

@@ -1,0 +1,149 @@
+"""Replay stored webhook events as staff's admin action does, for operators
+without the admin: events are sent through processing again, and unusable
+bodies are read again (webhooks.recovery, the same service).
+
+    manage.py replay_webhooks 12 13 14
+    manage.py replay_webhooks --account stripe-main --status dead
+    manage.py replay_webhooks --provider mailgun --status dead --since 2026-12-01
+
+One line per event, then the summary the admin shows. Bad input gets one
+line on stderr and a non-zero exit status, and replays nothing.
+"""
+
+from datetime import UTC, datetime, time
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+from django.utils.dateparse import parse_date, parse_datetime
+
+from integrations.management.base import ProviderCommand
+from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
+from integrations.webhooks.recovery import Replay, webhook_events_replay_chosen
+
+# Rows one run replays at most (a filter may match a year of events).
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 100_000
+# Ids beyond PostgreSQL's bigint name no row and would fail the query.
+MAX_ID = 2**63 - 1
+
+
+class Command(ProviderCommand):
+    help = (
+        "Replay webhook events (by id, or by account/provider, status and "
+        "time) as the admin's Replay action does."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("ids", nargs="*", help="Webhook event ids.")
+        parser.add_argument("--account", help="Only this account's (its slug).")
+        parser.add_argument("--provider", help="Only these providers' (e.g. stripe).")
+        parser.add_argument("--status", help="Only events in this status (e.g. dead).")
+        parser.add_argument(
+            "--since", help="Only events received since (2026-12-01 or ISO 8601)."
+        )
+        parser.add_argument(
+            "--limit",
+            default=str(DEFAULT_LIMIT),
+            help=f"With filters: at most this many, oldest first ({DEFAULT_LIMIT}).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        ids = _chosen(options)
+        if not ids:
+            self.stdout.write("No webhook events match.")
+            return
+        replay = webhook_events_replay_chosen(event_ids=ids)
+        for line in _lines(replay):
+            self.stdout.write(_printable(line))
+        self.stdout.write(_printable(replay.summary))
+
+
+def _chosen(options: dict[str, Any]) -> list[int]:
+    filters = [options[name] for name in ("account", "provider", "status", "since")]
+    if options["ids"]:
+        if any(value is not None for value in filters):
+            raise CommandError(
+                "Give event ids or filters (--account, --provider, --status, "
+                "--since), not both."
+            )
+        return _existing([_number(text, "Event id", MAX_ID) for text in options["ids"]])
+    if options["account"] is None and options["provider"] is None:
+        raise CommandError(
+            "Name the events: ids, or --account SLUG or --provider CODE with "
+            "--status (e.g. replay_webhooks --account stripe-main --status dead)."
+        )
+    if options["status"] is None:
+        raise CommandError("--status is needed with --account or --provider.")
+    rows = _filtered(options)
+    limit = _number(options["limit"], "--limit", MAX_LIMIT)
+    return list(rows.order_by("pk").values_list("pk", flat=True)[:limit])
+
+
+def _filtered(options: dict[str, Any]) -> Any:
+    rows = WebhookEvent.objects.all()
+    if options["account"] is not None:
+        if not ProviderAccount.objects.filter(slug=options["account"]).exists():
+            raise CommandError(f"No provider account '{options['account']}'.")
+        rows = rows.filter(account__slug=options["account"])
+    if options["provider"] is not None:
+        if not ProviderAccount.objects.filter(provider=options["provider"]).exists():
+            raise CommandError(f"No account of provider '{options['provider']}'.")
+        rows = rows.filter(account__provider=options["provider"])
+    status = options["status"]
+    if status not in WebhookStatus.values:
+        choices = ", ".join(WebhookStatus.values)
+        raise CommandError(f"Unknown status '{status}': use one of {choices}.")
+    rows = rows.filter(status=status)
+    if options["since"] is not None:
+        rows = rows.filter(received_at__gte=_since(options["since"]))
+    return rows
+
+
+def _since(text: str) -> datetime:
+    """A date (its midnight) or a date and time; UTC unless it says."""
+    try:
+        moment = parse_datetime(text)
+        day = None if moment else parse_date(text)
+    except ValueError:  # well-formed but no such date (2026-02-30)
+        moment = day = None
+    if day is not None:
+        moment = datetime.combine(day, time.min)
+    if moment is None:
+        raise CommandError(
+            f"--since must be a date (2026-12-01) or a date and time "
+            f"(2026-12-01T09:30Z), not '{text}'."
+        )
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _number(text: str, what: str, most: int) -> int:
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise CommandError(f"{what} must be a whole number, not '{text}'.") from None
+    if not 1 <= value <= most:
+        raise CommandError(f"{what} must be from 1 to {most}, not {value}.")
+    return value
+
+
+def _existing(ids: list[int]) -> list[int]:
+    found = set(WebhookEvent.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    missing = [f"#{pk}" for pk in dict.fromkeys(ids) if pk not in found]
+    if missing:
+        raise CommandError(f"No webhook event {', '.join(missing)}; nothing replayed.")
+    return ids
+
+
+def _lines(replay: Replay) -> list[str]:
+    lines = [f"#{pk}: queued for replay." for pk in replay.queued_ids]
+    lines += [
+        f"#{pk}: skipped, being processed right now." for pk in replay.skipped_ids
+    ]
+    lines += [f"#{r.event_id} (unusable body): {r.text}" for r in replay.recoveries]
+    return lines
+
+
+def _printable(text: str) -> str:
+    """Stored error text is the sender's data: escape what would move the
+    terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
