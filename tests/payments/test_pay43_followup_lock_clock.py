@@ -46,9 +46,7 @@ def _hold_the_lock(payment: Payment, held, waited, released: list) -> None:
 
 
 @pytest.mark.parametrize("operation", ["capture", "void"])
-def test_a_follow_up_that_waited_on_the_lock_is_stamped_after_it(
-    primary, operation
-):
+def test_a_follow_up_that_waited_on_the_lock_is_stamped_after_it(primary, operation):
     payment = _authorized()
     held, waited = threading.Event(), threading.Event()
     released: list = []
