@@ -469,8 +469,8 @@ def _recurring_orphans_release(now: datetime) -> None:
     fail it (key freed) and give its slot back, so this run charges it.
     Only past PAYMENTS_RECONCILE_AFTER_MINUTES, far beyond a task's life."""
     # Aged by its claim's created_at, the database's time (payment_insert) as
-    # ``now`` is: not updated_at, the claiming machine's clock, so a worker
-    # whose clock is off neither has its live charge swept nor its orphan left.
+    # ``now`` is, not by a later write's updated_at: a worker whose clock is
+    # off neither has its live charge swept nor its orphan left.
     stale = now - timedelta(minutes=settings.PAYMENTS_RECONCILE_AFTER_MINUTES)
     orphans = Payment.objects.filter(
         status=PaymentStatus.PENDING,
