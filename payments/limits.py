@@ -147,7 +147,8 @@ def saved_method_id(source_token: str, providers: Iterable[str]) -> bool:
         form = classes[0].saved_method_format if classes else ""
         if not form or not re.fullmatch(form, source_token):
             continue
-        if classes[0].saved_method_only:
+        only = classes[0].saved_method_only_format
+        if classes[0].saved_method_only or (only and re.fullmatch(only, source_token)):
             return True
         shared.append(provider)
     if not shared:

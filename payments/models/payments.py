@@ -361,7 +361,9 @@ class PaymentNote(models.Model):
     kind = models.CharField(max_length=24)
     title = models.CharField(max_length=255)
     detail = models.CharField(max_length=500, blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now)
+    # The database's time, as the payment's other records are stamped: the
+    # timeline orders them together (the INSERT reads it back).
+    created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["created_at", "pk"]

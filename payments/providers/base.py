@@ -270,6 +270,10 @@ class PaymentsAdapter(BaseAdapter):
     # that form), whether we store it or not; else if we store it.
     saved_method_format: ClassVar[str] = ""
     saved_method_only: ClassVar[bool] = False
+    # Within a shared ``saved_method_format``, a form no one-time token has
+    # (Stripe's ``card_``: a Card exists only on its Customer): refused
+    # whether we store it or not, as for ``saved_method_only``.
+    saved_method_only_format: ClassVar[str] = ""
     # Square can cancel a payment by the idempotency key of its create call.
     supports_cancel_by_idempotency_key: ClassVar[bool] = False
     # Longest idempotency key the provider accepts (Square: 45).

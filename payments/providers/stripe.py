@@ -125,8 +125,10 @@ class StripeAdapter(SdkAdapter, PaymentsAdapter):
     # an hour behind during incidents; a miss before then proves nothing.
     lookup_lag_seconds = 3600
     # A customer's PaymentMethod (or legacy card); a one-off PaymentMethod
-    # from Stripe.js has the same form: only a stored one is refused.
+    # from Stripe.js has the same form: a pm_ is refused only if stored.
     saved_method_format: ClassVar[str] = r"(pm|card)_\w+"
+    # A Card (legacy) exists only on its Customer: never a one-time token.
+    saved_method_only_format: ClassVar[str] = r"card_\w+"
     metadata_limits = METADATA_LIMITS
     currency_exponents: ClassVar[Mapping[str, int]] = {"MGA": 0, "ISK": 2}
     amount_steps: ClassVar[Mapping[str, int]] = dict.fromkeys(

@@ -10,18 +10,10 @@ while a resume or a new recurring charge reads the rule is seen by it."""
 
 from datetime import datetime
 
-from django.db.models.functions import Now
 from django.utils import timezone
 
-from integrations.clock import database_now, stamp
+from integrations.clock import database_now
 from payments.models import Payment, SavedPaymentMethod
-
-
-def made_at() -> datetime | Now:
-    """What a card's charge is inserted with as ``created_at``: the
-    database's time in the INSERT itself (no round trip more), which the
-    ORM reads back (``Payment.created_at``'s ``db_default``)."""
-    return stamp()
 
 
 def learnt_at(payment: Payment) -> datetime:

@@ -27,7 +27,6 @@ from integrations.failover import (
 )
 from integrations.models import ProviderAccount
 from integrations.models.attempts import AttemptOutcome
-from integrations.row_sql import row_insert
 from payments import fraud
 from payments.models import (
     NOTHING_TO_REVIEW,
@@ -41,7 +40,6 @@ from payments.models import (
 )
 from payments.providers.base import PaymentRequest, PaymentResult, PaymentsAdapter
 from payments.services.attempts import KIND, adapter_for, attempted
-from payments.services.cards import made_at
 from payments.services.errors import (
     FollowUpInProgress,
     GatewayRejected,
@@ -59,15 +57,13 @@ from payments.services.state import (
     mark_failed,
     mark_unavailable,
     mark_unknown,
+    payment_insert,
     reconciliation_schedule,
 )
 
 # One logger for the whole package, named as before the split, so log
 # records and logging configuration keep addressing it.
 logger = logging.getLogger("payments.services")
-
-# A payment's stamps whose age another machine measures.
-DB_CLOCK_STAMPS = ("created_at", "updated_at")
 
 
 def payment_create(
@@ -179,16 +175,10 @@ def payment_store(screening: fraud.Screening, **fields: Any) -> tuple[Payment, b
                 risk_reasons=list(screening.reasons),
                 review_state=ReviewState.PENDING if review else ReviewState.NONE,
             )
-            if payment.saved_method_id is None:
-                # One hand-built INSERT: the ORM's create() costs ~1.5k calls.
-                # Stamped by the database's clock, which ages are measured by
-                # (reconciliation's lag guard and review timer, the sweep).
-                row_insert(payment, db_clock=DB_CLOCK_STAMPS)
-            else:
-                # A card's charge: made at the database's time, which the
-                # card's rule compares (cards.made_at; the ORM reads it back).
-                payment.created_at = made_at()
-                payment.save(force_insert=True)
+            # Stamped by the database's clock, which ages are measured by
+            # (reconciliation's lag guard and review timer, the sweep, the
+            # card's rule for a card's charge).
+            payment_insert(payment)
     except IntegrityError:
         return Payment.objects.get(idempotency_key=fields["idempotency_key"]), False
     logger.info(

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -407,10 +407,6 @@ def _locked(payment: Payment) -> Payment:
     rows = (
         type(payment).objects.select_for_update(of=("self",)).select_related("account")
     )
-    if connection.vendor == "postgresql":
-        # The database's time in the same statement: a follow-up's attempt
-        # is stamped with it (``_set_out_to``). SQLite: this machine's.
-        rows = rows.annotate(database_time=Now())
     return rows.get(pk=payment.pk)
 
 
@@ -436,15 +432,14 @@ def _set_out_to(
     holds because the payment's row is locked until the attempt commits
     (``one_at_a_time``)."""
     intent = _intent(payment, operation, amount)
-    busy = _under_way(payment, after=_own_attempt(payment, operation, intent))
+    # ``at``: the database's time, read once the lock is held (any wait for
+    # it behind): the attempt is stored with it, judged by it elsewhere.
+    busy, at = _under_way(payment, after=_own_attempt(payment, operation, intent))
     if busy is not None:
         raise FollowUpInProgress(
             f"A {busy} of this payment is already under way; retry later.",
             code=f"{busy}_in_progress",
         )
-    # The database's time, read with the lock (``_locked``): the attempt is
-    # stored with it, and another machine judges that attempt by its clock.
-    at = getattr(payment, "database_time", None) or timezone.now()
     record_intent(stamped(intent, at))
     return at
 
@@ -470,19 +465,22 @@ def _own_attempt(payment: Payment, operation: str, intent: str) -> int | None:
 def follow_up_under_way(payment: Payment) -> str | None:
     """``capture`` or ``void`` when one is under way (read with the payment's
     row locked: the lock capture and void take before their attempt)."""
-    return _under_way(payment)
+    return _under_way(payment)[0]
 
 
 # Follow-ups that hold the payment's authorization; one refuses the other.
 _FOLLOW_UPS = ("capture", "void")
 
 
-def _under_way(payment: Payment, *, after: int | None = None) -> str | None:
+def _under_way(
+    payment: Payment, *, after: int | None = None
+) -> tuple[str | None, datetime]:
     """The operation of another request's capture or void not yet on the
     payment (``after``: attempts after that one only): still at the gateway,
     or done there by a worker that died before recording it (the webhook or
     that request's retry will). One older than a dead worker's record is let
-    go: the gateway key answers from it."""
+    go: the gateway key answers from it. With the database's time at this
+    read (this machine's on SQLite), in the same statement."""
     # By the database's clock, as attempts are stamped (payments.services.
     # attempts): a machine ahead would let a capture in flight go.
     since = stamp() - timedelta(seconds=settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS)
@@ -494,7 +492,13 @@ def _under_way(payment: Payment, *, after: int | None = None) -> str | None:
     )
     if after is not None:
         attempts = attempts.filter(pk__gt=after)
-    return attempts.values_list("operation", flat=True).first()
+    if connection.vendor != "postgresql":
+        return attempts.values_list("operation", flat=True).first(), timezone.now()
+    first = attempts.order_by("pk").values("operation")[:1]
+    busy, now = (
+        Payment.objects.filter(pk=payment.pk).values_list(Subquery(first), Now()).get()
+    )
+    return busy, now
 
 
 # A capture stays done when refunds follow it.

@@ -132,7 +132,7 @@ def _alert_if_stuck(payment: Payment) -> Payment:
     if payment.status != PaymentStatus.UNKNOWN:
         return payment
     hours = settings.PAYMENTS_UNKNOWN_REVIEW_HOURS
-    # Aged by the database's clock, as a card's charge is made (made_at): a
+    # Aged by the database's clock, as a payment is inserted (payment_insert): a
     # worker whose clock is off sends it to review neither early nor late.
     if database_now() - payment.created_at <= timedelta(hours=hours):
         return payment
@@ -148,7 +148,7 @@ def lookup_may_lag(payment: Payment, adapter: PaymentsAdapter) -> bool:
     index lagging, not proof that nothing was charged."""
     if payment.provider_reference or not adapter.lookup_lag_seconds:
         return False
-    # The database's clock, as the charge's created_at (made_at): a worker
+    # The database's clock, as the charge's created_at (payment_insert): a worker
     # ahead would fail it before the lag had passed, one behind never.
     age = database_now() - payment.created_at
     return age < timedelta(seconds=adapter.lookup_lag_seconds)
@@ -403,9 +403,8 @@ def payments_reconcile_pending(*, now: datetime | None = None) -> list[Payment]:
     their capture — older than ``PAYMENTS_RECONCILE_AFTER_MINUTES``. Returns
     those whose status changed."""
     # The database's time; and a payment must be that old by its created_at
-    # too (a card's charge: the database's time, made_at), not only by its
-    # updated_at (the writing machine's clock): a charge in flight from a
-    # machine behind is not taken for one left open.
+    # too (the database's time, state.payment_insert), not only by its
+    # updated_at: a charge in flight is not taken for one left open.
     now = now or database_now()
     stale = now - timedelta(minutes=settings.PAYMENTS_RECONCILE_AFTER_MINUTES)
     candidates = (

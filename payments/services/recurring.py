@@ -26,7 +26,6 @@ from payments.models import (
 )
 from payments.services.attempts import adapter_for
 from payments.services.card_rule import final_decline_in_force
-from payments.services.cards import made_at
 from payments.services.errors import GatewayUnavailable
 from payments.services.methods import method_velocity_lock, saved_method_send
 from payments.services.reconcile import (
@@ -46,7 +45,7 @@ from payments.services.slots import (
     slot_key,
     slot_of,
 )
-from payments.services.state import lock_payment
+from payments.services.state import lock_payment, payment_insert
 
 # One logger for the whole package, named as before the split, so log
 # records and logging configuration keep addressing it.
@@ -335,23 +334,23 @@ def _recurring_claim(
         # Not screened, but counted: a screening of this customer waits
         # for this commit, as for a saved-method charge's.
         method_velocity_lock(recurring.saved_method)
-        payment = Payment.objects.create(
-            order_id=f"{recurring.public_id}-{slot:%Y%m%d%H%M}",
-            amount=recurring.amount,
-            currency=money.validate_currency(recurring.currency),
-            capture_requested=True,
-            customer_reference=recurring.saved_method.customer_reference,
-            # The slot named too: a try that reaches no gateway frees its key.
-            # The method too: a decline found after a move is the old one's.
-            metadata={
-                "recurring_charge": recurring.public_id,
-                "recurring_slot": slot.isoformat(),
-                "recurring_method": recurring.saved_method.public_id,
-            },
-            idempotency_key=key,
-            saved_method=recurring.saved_method,
-            # The database's time: the card's rule compares it (cards).
-            created_at=made_at(),
+        payment = payment_insert(
+            Payment(
+                order_id=f"{recurring.public_id}-{slot:%Y%m%d%H%M}",
+                amount=recurring.amount,
+                currency=money.validate_currency(recurring.currency),
+                capture_requested=True,
+                customer_reference=recurring.saved_method.customer_reference,
+                # The slot named too: a try that reaches no gateway frees its key.
+                # The method too: a decline found after a move is the old one's.
+                metadata={
+                    "recurring_charge": recurring.public_id,
+                    "recurring_slot": slot.isoformat(),
+                    "recurring_method": recurring.saved_method.public_id,
+                },
+                idempotency_key=key,
+                saved_method=recurring.saved_method,
+            )
         )
     return payment, True
 
@@ -469,9 +468,9 @@ def _recurring_orphans_release(now: datetime) -> None:
     worker's timeout) left a pending payment no gateway was asked about:
     fail it (key freed) and give its slot back, so this run charges it.
     Only past PAYMENTS_RECONCILE_AFTER_MINUTES, far beyond a task's life."""
-    # Aged by its claim's created_at, the database's time (made_at) as
-    # ``now`` is: not updated_at, the claiming machine's clock, so a worker
-    # whose clock is off neither has its live charge swept nor its orphan left.
+    # Aged by its claim's created_at, the database's time (payment_insert) as
+    # ``now`` is, not by a later write's updated_at: a worker whose clock is
+    # off neither has its live charge swept nor its orphan left.
     stale = now - timedelta(minutes=settings.PAYMENTS_RECONCILE_AFTER_MINUTES)
     orphans = Payment.objects.filter(
         status=PaymentStatus.PENDING,

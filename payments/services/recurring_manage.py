@@ -439,7 +439,7 @@ def _retries_check(row: RecurringCharge, method: SavedPaymentMethod) -> None:
         saved_method=method,
         status=PaymentStatus.FAILED,
         failure_code__in=RETRY_COUNTED,
-        # created_at is the database's time (cards.made_at): so is the window.
+        # created_at is the database's time (state.payment_insert): so is the window.
         created_at__gte=database_now() - RETRY_WINDOW,
     ).count()
     if declined > settings.RECURRING_SOFT_DECLINE_RETRY_LIMIT:

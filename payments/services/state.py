@@ -20,7 +20,7 @@ from django.utils import timezone
 from integrations.errors import ProviderError
 from integrations.events import event_emit
 from integrations.models import ProviderAccount
-from integrations.row_sql import row_update
+from integrations.row_sql import row_insert, row_update
 from payments.models import (
     CORRECTIONS,
     NOT_COLLECTED,
@@ -217,6 +217,17 @@ def _advance_guarded(payment: Payment, change: Change) -> tuple[Payment | None, 
 # A payment's updated_at is the database's time, as its created_at is: the
 # sweeps measure how long it was left alone by the database's clock.
 DB_CLOCK = ("updated_at",)
+# Both stamps of a new payment: its INSERT's own statement_timestamp().
+INSERT_CLOCK = ("created_at", "updated_at")
+
+
+def payment_insert(payment: Payment) -> Payment:
+    """INSERT the new ``payment`` as one hand-built statement (the ORM's
+    create() costs ~1.5k calls), ``created_at`` and ``updated_at`` the
+    database's time in it (``integrations.row_sql``): ages are measured by
+    that clock (the sweeps, reconciliation, the card's rule). Nothing listens
+    to a payment's save. IntegrityError on a unique conflict."""
+    return row_insert(payment, db_clock=INSERT_CLOCK)
 
 
 def payment_save(row: Payment, names: Iterable[str] | None = None) -> None:

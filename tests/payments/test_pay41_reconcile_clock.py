@@ -1,6 +1,6 @@
 """pay41: reconciliation judges a payment's age by the database's clock.
 
-A card's charge is made at the database's time (``cards.made_at``); the
+A card's charge is made at the database's time (``state.payment_insert``); the
 reconciling worker measured its age with its own clock, so a worker ahead by
 more than a gateway's search lag failed a charge as not found before the lag
 had passed (Stripe's and Braintree's guard), or put an unknown payment in

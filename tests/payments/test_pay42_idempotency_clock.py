@@ -10,99 +10,63 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from rest_framework.response import Response
 
-from integrations.api import idempotency
 from integrations.api.services import idempotency_records_prune
 from integrations.clock import database_now
 from integrations.models import IdempotencyRecord
-from integrations.testing.clocks import (
-    machine_clock,
-    shared_by_machines,
-    whole_machine_clock,
+from integrations.testing.clocks import machine_clock, whole_machine_clock
+from tests.payments.idempotency_clock import (
+    PAYMENTS,
+    SKEW,
+    authorized,
+    captures,
+    in_flight,
+    server_database_only,  # noqa: F401 (autouse: skipped on SQLite)
 )
-from payments.models import PaymentAttempt
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PAYMENTS = "/api/v1/payments/"
-SKEW = settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS + 300
-
-
-@pytest.fixture(autouse=True)
-def _server_database():
-    if not shared_by_machines():
-        pytest.skip("needs a server database: SQLite's clock is this machine's")
-
-
-def _authorized(api) -> str:
-    body = {
-        "order_id": "o-1",
-        "amount": 1000,
-        "currency": "EUR",
-        "source_token": "tok_success",
-        "capture": False,
-    }
-    created = api.post(PAYMENTS, body, format="json", HTTP_IDEMPOTENCY_KEY="pay-1")
-    assert created.json()["status"] == "authorized", created.content
-    return created.json()["id"]
-
-
-def _in_flight(api, monkeypatch, url: str) -> None:
-    """The capture's record claimed, its handler still running (a slow
-    gateway): left in flight."""
-    with monkeypatch.context() as m:
-        m.setattr(idempotency, "_run", lambda *a, **k: Response({}, status=503))
-        api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="cap-1")
-    assert IdempotencyRecord.objects.filter(key="cap-1", state="in_flight").exists()
-
-
-def _captures(pid: str) -> int:
-    return PaymentAttempt.objects.filter(
-        payment__public_id=pid, operation="capture"
-    ).count()
 
 
 def test_a_claim_from_a_machine_behind_is_not_taken_for_a_dead_one(
     primary, api, monkeypatch
 ):
-    pid = _authorized(api)
+    pid = authorized(api)
     url = f"{PAYMENTS}{pid}/capture/"
     with whole_machine_clock(-SKEW):
-        _in_flight(api, monkeypatch, url)
+        in_flight(api, monkeypatch, url)
 
     retry = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="cap-1")
 
     assert retry.status_code == 409, retry.content
     assert retry.json()["error"]["code"] == "idempotency_key_in_use"
-    assert _captures(pid) == 0
+    assert captures(pid) == 0
 
 
 def test_a_retry_on_a_machine_ahead_does_not_take_a_live_claim_over(
     primary, api, monkeypatch
 ):
-    pid = _authorized(api)
+    pid = authorized(api)
     url = f"{PAYMENTS}{pid}/capture/"
-    _in_flight(api, monkeypatch, url)
+    in_flight(api, monkeypatch, url)
 
     with machine_clock(SKEW):
         retry = api.post(url, {}, format="json", HTTP_IDEMPOTENCY_KEY="cap-1")
 
     assert retry.status_code == 409, retry.content
-    assert _captures(pid) == 0
+    assert captures(pid) == 0
 
 
 def test_a_claim_is_stamped_with_the_database_clock(primary, api, monkeypatch):
-    pid = _authorized(api)
+    pid = authorized(api)
     with whole_machine_clock(-SKEW):
-        _in_flight(api, monkeypatch, f"{PAYMENTS}{pid}/capture/")
+        in_flight(api, monkeypatch, f"{PAYMENTS}{pid}/capture/")
 
     record = IdempotencyRecord.objects.get(key="cap-1")
     assert abs((database_now() - record.created_at).total_seconds()) < 60
 
 
 def test_a_prune_on_a_machine_ahead_keeps_a_key_still_in_its_time(primary, api):
-    _authorized(api)
+    authorized(api)
     ttl = timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
     # Its replay has five minutes left by the database's clock.
     IdempotencyRecord.objects.filter(key="pay-1").update(

@@ -1,0 +1,51 @@
+# A payment's note is inserted with the database's time as created_at, as the
+# payment, its attempts and events are: the timeline orders them together.
+# On PostgreSQL the column default is set (no rewrite: only later inserts
+# that leave the column out take it; the ORM's send DEFAULT). SQLite's
+# inserts carry the expression itself and would copy the whole table to
+# change a default: its schema is left as it is, only the model state changes.
+
+import django.db.models.functions.datetime
+from django.db import migrations, models
+
+TABLE, COLUMN = "payments_paymentnote", "created_at"
+
+
+def _alter(schema_editor, action: str) -> None:
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    quote = schema_editor.quote_name
+    schema_editor.execute(
+        f"ALTER TABLE {quote(TABLE)} ALTER COLUMN {quote(COLUMN)} {action}"
+    )
+
+
+def set_default(apps, schema_editor):
+    _alter(schema_editor, "SET DEFAULT (STATEMENT_TIMESTAMP())")
+
+
+def drop_default(apps, schema_editor):
+    _alter(schema_editor, "DROP DEFAULT")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("payments", "0021_payment_card_retry_advice_index"),
+    ]
+
+    operations = [
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunPython(set_default, drop_default, elidable=False),
+            ],
+            state_operations=[
+                migrations.AlterField(
+                    model_name="paymentnote",
+                    name="created_at",
+                    field=models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now()
+                    ),
+                ),
+            ],
+        ),
+    ]
