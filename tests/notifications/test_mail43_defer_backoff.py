@@ -21,7 +21,8 @@ from integrations.models.accounts import BreakerMode
 from notifications.models import BulkRecipient, EmailMessage, EmailStatus
 from notifications.providers.outcomes import unsupported_message
 from notifications.providers.sandbox import SandboxEmailAdapter
-from notifications.services.bulk import bulk_send_counts, bulk_send_create
+from notifications.services.bulk import bulk_send_counts
+from tests.notifications.bulk_work import newsletter_bulk
 
 pytestmark = pytest.mark.django_db
 
@@ -31,21 +32,16 @@ RECIPIENTS = [f"r{n}@example.com" for n in range(6)]
 @pytest.fixture
 def all_wait(email_accounts, monkeypatch, no_batch_tasks) -> None:
     """A refuses every message for good; B is under staff's maintenance."""
-    primary, secondary = email_accounts
 
     def deliver(self, message, **kwargs):
         raise unsupported_message("relay A lacks SMTPUTF8")
 
     monkeypatch.setattr(SandboxEmailAdapter, "deliver", deliver)
-    breaker_mode_set(account=secondary, mode=BreakerMode.FORCED_OPEN)
+    breaker_mode_set(account=email_accounts[1], mode=BreakerMode.FORCED_OPEN)
 
 
 def _bulk():
-    return bulk_send_create(
-        template="newsletter",
-        context={"headline": "Hi", "body": "News."},
-        recipients=[{"email": e} for e in RECIPIENTS],
-    ).bulk_send
+    return newsletter_bulk([{"email": e} for e in RECIPIENTS])
 
 
 def _pass(job_id: int):

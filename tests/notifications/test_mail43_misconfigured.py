@@ -13,9 +13,9 @@ from notifications.models import BulkRecipient, EmailMessage, EmailStatus
 from notifications.providers.outcomes import unsupported_message
 from notifications.providers.sandbox import SandboxEmailAdapter
 from notifications.services import email_message_create
-from notifications.services.bulk import bulk_send_counts, bulk_send_create
+from notifications.services.bulk import bulk_send_counts
 from notifications.services.sending import email_message_deliver
-from tests.notifications.bulk_work import work_bulk_job
+from tests.notifications.bulk_work import newsletter_bulk, work_bulk_job
 
 pytestmark = pytest.mark.django_db
 
@@ -98,16 +98,13 @@ def test_a_bulk_row_is_refused_everywhere(
     email_accounts, a_refuses_odd, no_batch_tasks, broken
 ) -> None:
     broken(email_accounts[1])
-    bulk = bulk_send_create(
-        template="newsletter",
-        context={"headline": "Hi", "body": "News."},
-        recipients=[{"email": ODD}, {"email": "ada@example.com"}],
-    ).bulk_send
+    bulk = newsletter_bulk([{"email": ODD}, {"email": "ada@example.com"}])
 
     work_bulk_job(bulk.job_id)
 
     row = BulkRecipient.objects.get(bulk_send=bulk, email=ODD)
     assert row.status == BatchRowStatus.FAILED
-    _assert_refused(EmailMessage.objects.get(bulk_send=bulk, to_email=ODD), email_accounts)
+    message = EmailMessage.objects.get(bulk_send=bulk, to_email=ODD)
+    _assert_refused(message, email_accounts)
     assert bulk_send_counts(bulk) == {"sent": 1, "failed": 1}
     assert a_refuses_odd == ["ada@example.com"]
