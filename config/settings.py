@@ -504,8 +504,6 @@ BATCH_SWEEP_AFTER_MINUTES = env.int("BATCH_SWEEP_AFTER_MINUTES", default=2)
 BATCH_LEASE_SECONDS = env.int("BATCH_LEASE_SECONDS", default=300)
 # How long a job waits when rate-limited without a Retry-After.
 BATCH_PACE_SECONDS = env.float("BATCH_PACE_SECONDS", default=5.0)
-# A row waiting on its own (``Defer``) waits twice as long each time, up to this.
-BATCH_DEFER_MAX_SECONDS = env.float("BATCH_DEFER_MAX_SECONDS", default=1800.0)
 
 # --- Provider calls (integrations.client) -----------------------------------
 # Defaults for every account; an account overrides any of them through its
