@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from integrations.batch import WorkState, batch_job_work
+from integrations.batch import services as batch_services
 from integrations.breaker import breaker_mode_set
 from integrations.clock import database_now
 from integrations.models import BatchJob, BatchRowStatus
@@ -122,3 +123,41 @@ def test_staff_see_the_rows_waiting_with_their_next_try(all_wait) -> None:
     assert f"waiting: {len(RECIPIENTS)}".encode() in page.content
     assert b"(pending, 0 attempt(s)): waiting for a paused" in page.content
     assert b"next try at " in page.content
+
+
+def test_the_sweeper_lets_a_waiting_job_rest_until_its_wake_up(
+    email_accounts, monkeypatch
+) -> None:
+    """Every row waiting: the job's one wake-up is its earliest due row, and
+    the sweeper, which wakes a job left alone for minutes, leaves it be
+    until then (before, it woke the job every BATCH_SWEEP_AFTER_MINUTES);
+    past its wake-up, a lost one, it is swept as any job left alone."""
+    enqueued: list[int] = []
+    monkeypatch.setattr(
+        batch_services,
+        "async_task",
+        lambda func, job_id, *a, **kw: enqueued.append(job_id),
+    )
+    monkeypatch.setattr(
+        SandboxEmailAdapter,
+        "deliver",
+        lambda self, message, **kw: (_ for _ in ()).throw(
+            unsupported_message("relay A lacks SMTPUTF8")
+        ),
+    )
+    breaker_mode_set(account=email_accounts[1], mode=BreakerMode.FORCED_OPEN)
+    bulk = _bulk()
+    for _ in range(4):  # waits of 60, 120, 240 and now 480 s
+        BulkRecipient.objects.filter(job_id=bulk.job_id).update(
+            next_attempt_at=database_now()
+        )
+        result = batch_services.batch_job_run(job_id=bulk.job_id)
+    assert result.state == WorkState.WAITING
+    assert result.wait == pytest.approx(480, abs=5)
+    enqueued.clear()
+
+    now = database_now()
+    assert batch_services.batch_jobs_sweep(now=now + timedelta(minutes=5)) == 0
+    assert enqueued == []
+    assert batch_services.batch_jobs_sweep(now=now + timedelta(minutes=9)) == 1
+    assert enqueued == [bulk.job_id]
