@@ -56,7 +56,8 @@ class Defer(Exception):
     seconds (BATCH_PACE_SECONDS if None): something only it needs is paused.
     The row goes back unworked, its attempt given back, due again then with
     ``reason`` on it; the job goes on with its other rows (``Pace`` would
-    stop them all)."""
+    stop them all). Each further defer of the row doubles its wait, up to
+    BATCH_DEFER_MAX_SECONDS (``defer_seconds``)."""
 
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
@@ -266,17 +267,30 @@ def release(model: type[BatchRow], rows: Sequence[BatchRow]) -> int:
 
 def defer(model: type[BatchRow], row: BatchRow, reason: str, wait: float) -> int:
     """Hand a leased row back to wait on its own: pending, its attempt given
-    back, due after ``wait`` seconds by the database's clock (which every
-    worker's due_rows reads), ``reason`` kept for staff."""
+    back, due after ``defer_seconds(wait, row.defers)`` by the database's
+    clock (which every worker's due_rows reads), ``reason`` kept for staff."""
+    seconds = defer_seconds(wait, row.defers)
     return model.objects.filter(
         pk=row.pk, status=BatchRowStatus.RUNNING, claimed_at=row.claimed_at
     ).update(
         status=BatchRowStatus.PENDING,
         claimed_at=None,
         attempts=F("attempts") - 1,
-        next_attempt_at=database_now() + timedelta(seconds=wait),
+        defers=F("defers") + 1,
+        next_attempt_at=database_now() + timedelta(seconds=seconds),
         last_error=reason[:2000],
     )
+
+
+def defer_seconds(wait: float, defers: int) -> float:
+    """A row's wait after ``defers`` earlier ones: ``wait`` doubling each
+    time up to BATCH_DEFER_MAX_SECONDS (never below ``wait``). A long pause
+    met by many rows would otherwise have them worked again every ``wait``,
+    each pass longer than the wait itself, and the workers never rest."""
+    ceiling = max(float(settings.BATCH_DEFER_MAX_SECONDS), wait)
+    if defers >= 64:  # 2**64 x any wait is past every ceiling
+        return ceiling
+    return min(wait * 2**defers, ceiling)
 
 
 def work_row(
@@ -341,11 +355,12 @@ def _defer_row(
             "batch row lease lost", extra={"job_id": row.job_id, "row_id": row.pk}
         )
         return RowResult(RowOutcome.LOST)
+    seconds = defer_seconds(wait, row.defers)
     logger.info(
         "batch row deferred",
-        extra={"job_id": row.job_id, "row_id": row.pk, "seconds": wait},
+        extra={"job_id": row.job_id, "row_id": row.pk, "seconds": seconds},
     )
-    return RowResult(RowOutcome.DEFERRED, wait)
+    return RowResult(RowOutcome.DEFERRED, seconds)
 
 
 def _record_failure(leases: LeasedRows, row: BatchRow, exc: Exception) -> RowResult:

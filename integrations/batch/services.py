@@ -16,7 +16,8 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 from django.utils.module_loading import import_string
 from django_q.models import Schedule
 from django_q.tasks import async_task, schedule
@@ -141,10 +142,13 @@ def _enqueue(job_id: int, correlation_id: str = "") -> None:
         enqueue_failed("batch job", exc, {"job_id": job_id})
 
 
+_WAKE_UP_PREFIX = "integrations.batch.job."
+
+
 def _enqueue_later(job_id: int, seconds: float) -> None:
     """One wake-up per job (a django-q2 one-off schedule, which
     setup_schedules leaves alone): a later wait replaces an earlier one."""
-    name = f"integrations.batch.job.{job_id}"
+    name = f"{_WAKE_UP_PREFIX}{job_id}"
     try:
         Schedule.objects.filter(name=name, schedule_type=Schedule.ONCE).delete()
         schedule(
@@ -183,7 +187,8 @@ def batch_job_cancel(*, job_id: int) -> BatchJob:
 
 def batch_jobs_sweep(*, now: datetime | None = None) -> int:
     """Take back rows whose worker died, settle cancelled jobs, and enqueue
-    running jobs no worker has touched for ``BATCH_SWEEP_AFTER_MINUTES``.
+    running jobs no worker has touched for ``BATCH_SWEEP_AFTER_MINUTES``
+    (unless their wake-up, set when all their rows wait, is still to come).
     Returns how many jobs were enqueued. By the database's clock, the one
     workers stamp leases, retries and pacing with, unless ``now`` is given."""
     now = now or database_now()
@@ -199,6 +204,9 @@ def batch_jobs_sweep(*, now: datetime | None = None) -> int:
         .filter(
             Q(worked_at__lte=stale) | Q(worked_at__isnull=True, started_at__lte=stale)
         )
+        # A job whose rows all wait has its wake-up (``_enqueue_later``) at
+        # the earliest: left to rest until then, then swept if it is lost.
+        .exclude(Exists(_wake_ups(now)))
     )
     ids = list(idle.order_by("pk").values_list("pk", flat=True)[:_SWEEP_LIMIT])
     for job_id in ids:
@@ -206,6 +214,14 @@ def batch_jobs_sweep(*, now: datetime | None = None) -> int:
     if ids:
         logger.info("batch jobs swept", extra={"count": len(ids)})
     return len(ids)
+
+
+def _wake_ups(now: datetime) -> QuerySet:
+    """The outer job's one-off wake-up still to come (``_enqueue_later``)."""
+    name = Concat(Value(_WAKE_UP_PREFIX), Cast(OuterRef("pk"), CharField()))
+    return Schedule.objects.filter(
+        name=name, schedule_type=Schedule.ONCE, next_run__gt=now
+    )
 
 
 def _release_expired(label: str, now: datetime) -> None:

@@ -21,6 +21,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
+from integrations.crypto import CredentialsDecryptError
 from integrations.errors import (
     ConfigurationError,
     NotProcessed,
@@ -218,6 +219,10 @@ def as_provider_error(
             return mapped
     if isinstance(exc, requests.RequestException):
         return classify_exception(exc)
+    if isinstance(exc, CredentialsDecryptError):
+        # Read before the request is built: nothing went out. Its fixed text
+        # names neither the token nor the keys.
+        return ConfigurationError(str(exc))
     # A bug in an adapter or SDK: keep the traceback (type and frames only
     # reach the JSON log's ``exc`` field, never the ProviderCall row).
     logger.error("unexpected error during a provider call", exc_info=exc)

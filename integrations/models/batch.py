@@ -76,6 +76,10 @@ class BatchRow(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Times the row was handed back to wait on its own (``Defer``): each wait
+    # doubles, so rows waiting out a long pause leave the workers at rest.
+    # A database default too: rows inserted by a release without the column.
+    defers = models.PositiveIntegerField(default=0, db_default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
 

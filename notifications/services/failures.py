@@ -16,9 +16,17 @@ from notifications.services.bulk_cancel import BULK_CANCELLED
 from notifications.services.unrendered import RENDER_CODES
 
 WORKER_LOST = "worker_lost"
+# An account this deploy cannot use as set up (its adapter gone, credentials
+# missing or unreadable, a required setting unset): it sends nothing until
+# staff mend it, so for the message at hand it refuses, it is not paused.
+MISCONFIGURED = "misconfigured"
+ACCOUNT_SETUP_CODES = frozenset(
+    {"configuration_error", "missing_credentials", "missing_settings"}
+)
 # An account's answer that it will never send this message (an empty subject
-# it requires, something it cannot carry): no later try there would send it.
-PERMANENT_REFUSALS = frozenset({SUBJECT_EMPTY, UNSUPPORTED_MESSAGE})
+# it requires, something it cannot carry, its own setup): no later try there
+# would send it.
+PERMANENT_REFUSALS = frozenset({SUBJECT_EMPTY, UNSUPPORTED_MESSAGE, MISCONFIGURED})
 # Every account refused the message for good, not all for the same reason
 # (one its empty subject, another something it cannot carry).
 REFUSED_EVERYWHERE = "refused_everywhere"
@@ -51,6 +59,8 @@ MESSAGES: dict[str, str] = {
     REFUSED_EVERYWHERE: "Every enabled email provider refused the message "
     "for good, not all for the same reason (an empty subject one requires, "
     "something another cannot carry); it was not sent.",
+    MISCONFIGURED: "The email provider account is not set up correctly; the "
+    "message was not sent through it.",
     "message_invalid": "The message could not be built; it was not sent.",
     SUBJECT_EMPTY: "The message's subject is empty and no enabled email "
     "provider sends a message without one; it was not sent.",
@@ -106,7 +116,7 @@ def telling_reason(error: Any) -> tuple[str, str]:
             f"{a.account} ({a.code}): {a.message}" for a in error.attempts
         )
     for attempt in getattr(error, "attempts", None) or []:
-        if attempt.code in CONFIGURATION_CODES:
+        if attempt.code in CONFIGURATION_CODES or attempt.code == MISCONFIGURED:
             return attempt.code, f"{attempt.account}: {attempt.message}"
     return error.code, error.message
 
@@ -125,3 +135,22 @@ def refused_everywhere(error: Any) -> bool:
     later, and then the message waits."""
     attempts = getattr(error, "attempts", None) or []
     return bool(attempts) and all(a.code in PERMANENT_REFUSALS for a in attempts)
+
+
+def misconfigured_as_refusals(error: Any) -> None:
+    """Mark, in place, the attempts of a run that found no provider made on
+    accounts unusable as set up (``ACCOUNT_SETUP_CODES``) as refusals of the
+    message (``MISCONFIGURED``): a message no other account sends ends
+    refused instead of waiting for ever beside them. Only the message's
+    reading: the call log and health checks keep reporting the account."""
+    attempts = getattr(error, "attempts", None)
+    if not attempts:
+        return
+    attempts[:] = [
+        attempt._replace(
+            code=MISCONFIGURED, message=f"account misconfigured: {attempt.message}"
+        )
+        if attempt.code in ACCOUNT_SETUP_CODES
+        else attempt
+        for attempt in attempts
+    ]

@@ -55,8 +55,10 @@ from notifications.services.checks import (
     email_header_value_check,
 )
 from notifications.services.failures import (
+    ACCOUNT_SETUP_CODES,
     PERMANENT_REFUSALS,
     WORKER_LOST,
+    misconfigured_as_refusals,
     refused_everywhere,
     telling_reason,
 )
@@ -208,6 +210,7 @@ def email_message_no_provider(
     in, ``waits`` noted by ``email_refusal_note``: the new status, and
     whether the try spent an attempt (an account that could send it was
     asked). The one rule for single and bulk sends."""
+    misconfigured_as_refusals(error)
     asked = _asked(error, waits)
     wait = _wait(error, waits)
     return email_message_retry_later(message, error, wait=wait, asked=asked), asked
@@ -219,7 +222,7 @@ def email_refusal_note(error: NotProcessed, waits: list[float | None]) -> None:
     # An empty subject is refused before any call: like an open breaker,
     # the account was not asked and leaves the message its attempt.
     if error.code != SUBJECT_EMPTY:
-        permanent = error.code in PERMANENT_REFUSALS
+        permanent = error.code in PERMANENT_REFUSALS | ACCOUNT_SETUP_CODES
         waits.append(None if permanent else error.retry_after or 0.0)
 
 

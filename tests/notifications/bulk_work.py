@@ -1,7 +1,17 @@
 """Working a bulk send's job in the test, as its tasks would (with the
-``no_batch_tasks`` fixture, none are queued)."""
+``no_batch_tasks`` fixture, none are queued), and the set-up those tests
+share: a newsletter send, a template edited after the send was created."""
+
+from pathlib import Path
+from typing import Any
 
 from integrations.batch import WorkState, batch_job_work
+from notifications import rendering
+from notifications.models import BulkSend
+from notifications.services.bulk import bulk_send_create
+
+# A body.txt that uses ``first_name``, which a recipient may lack.
+FIRST_NAME_BODY = "Hello {{ first_name }},\n\n{{ body }}\n\n{{ unsubscribe_url }}"
 
 
 def work_bulk_job(job_id: int, rounds: int = 20) -> None:
@@ -9,3 +19,19 @@ def work_bulk_job(job_id: int, rounds: int = 20) -> None:
     for _ in range(rounds):
         if batch_job_work(job_id=job_id, budget_seconds=0).state != WorkState.MORE:
             return
+
+
+def newsletter_bulk(recipients: list[dict[str, Any]]) -> BulkSend:
+    """A bulk send of the newsletter template to ``recipients``."""
+    return bulk_send_create(
+        template="newsletter",
+        context={"headline": "Hi", "body": "News."},
+        recipients=recipients,
+    ).bulk_send
+
+
+def newsletter_edit(templates: Path, body: str) -> None:
+    """The newsletter's body.txt edited (``templates`` fixture), read anew
+    from the next render on."""
+    (templates / "newsletter" / "body.txt").write_text(body)
+    rendering._engine.cache_clear()

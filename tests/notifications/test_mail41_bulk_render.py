@@ -9,11 +9,15 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from integrations.models import BatchRowStatus
-from notifications import rendering
 from notifications.models import BulkRecipient, EmailMessage, EmailStatus
-from notifications.services.bulk import bulk_send_counts, bulk_send_create
+from notifications.services.bulk import bulk_send_counts
 from notifications.services.failures import public_error
-from tests.notifications.bulk_work import work_bulk_job
+from tests.notifications.bulk_work import (
+    FIRST_NAME_BODY,
+    newsletter_bulk,
+    newsletter_edit,
+    work_bulk_job,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_batch_tasks")]
 
@@ -21,19 +25,14 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_batch_tasks")]
 def test_a_row_whose_template_fails_keeps_a_failed_message(
     templates, email_accounts
 ) -> None:
-    bulk = bulk_send_create(
-        template="newsletter",
-        context={"headline": "Hi", "body": "News."},
-        recipients=[
+    bulk = newsletter_bulk(
+        [
             {"email": "ada@example.com", "first_name": "Ada"},
             {"email": "bob@example.com"},
-        ],
-    ).bulk_send
-    # Edited after the send was created: Bob's row has no first_name.
-    (templates / "newsletter" / "body.txt").write_text(
-        "Hello {{ first_name }},\n\n{{ body }}\n\n{{ unsubscribe_url }}"
+        ]
     )
-    rendering._engine.cache_clear()
+    # Edited after the send was created: Bob's row has no first_name.
+    newsletter_edit(templates, FIRST_NAME_BODY)
 
     work_bulk_job(bulk.job_id)
 
@@ -62,17 +61,11 @@ def test_staff_resend_it_rendered_anew_once_the_template_is_fixed(
     templates, email_accounts
 ) -> None:
     original = (templates / "newsletter" / "body.txt").read_text()
-    bulk = bulk_send_create(
-        template="newsletter",
-        context={"headline": "Hi", "body": "News."},
-        recipients=[{"email": "bob@example.com"}],
-    ).bulk_send
-    (templates / "newsletter" / "body.txt").write_text("Hello {{ first_name }}")
-    rendering._engine.cache_clear()
+    bulk = newsletter_bulk([{"email": "bob@example.com"}])
+    newsletter_edit(templates, "Hello {{ first_name }}")
     work_bulk_job(bulk.job_id)
     failed = EmailMessage.objects.get()
-    (templates / "newsletter" / "body.txt").write_text(original)
-    rendering._engine.cache_clear()
+    newsletter_edit(templates, original)
     staff = Client()
     staff.force_login(User.objects.create_superuser("boss", "b@example.com", "pw"))
 

@@ -7,11 +7,15 @@ before the suppression was checked and the message was stored ``failed``."""
 import pytest
 
 from integrations.models import BatchRowStatus
-from notifications import rendering
 from notifications.models import BulkRecipient, EmailMessage, EmailStatus
-from notifications.services.bulk import bulk_send_counts, bulk_send_create
+from notifications.services.bulk import bulk_send_counts
 from notifications.services.suppressions import suppression_add
-from tests.notifications.bulk_work import work_bulk_job
+from tests.notifications.bulk_work import (
+    FIRST_NAME_BODY,
+    newsletter_bulk,
+    newsletter_edit,
+    work_bulk_job,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_batch_tasks")]
 
@@ -19,19 +23,14 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_batch_tasks")]
 def test_a_suppressed_row_whose_template_fails_is_suppressed(
     templates, email_accounts
 ) -> None:
-    bulk = bulk_send_create(
-        template="newsletter",
-        context={"headline": "Hi", "body": "News."},
-        recipients=[
+    bulk = newsletter_bulk(
+        [
             {"email": "ada@example.com", "first_name": "Ada"},
             {"email": "bob@example.com"},
-        ],
-    ).bulk_send
-    suppression_add(address="bob@example.com", reason="hard_bounce")
-    (templates / "newsletter" / "body.txt").write_text(
-        "Hello {{ first_name }},\n\n{{ body }}\n\n{{ unsubscribe_url }}"
+        ]
     )
-    rendering._engine.cache_clear()
+    suppression_add(address="bob@example.com", reason="hard_bounce")
+    newsletter_edit(templates, FIRST_NAME_BODY)
 
     work_bulk_job(bulk.job_id)
 

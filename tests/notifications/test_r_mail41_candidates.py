@@ -1,6 +1,7 @@
 """Review of mail41's "refused everywhere fails at once": an account that
-may still take the message (its breaker open or forced open by staff, its
-provider not callable from this deploy, paced, timed out) keeps it queued,
+may still take the message (its breaker open or forced open by staff,
+paced, timed out) keeps it queued (one whose provider this deploy cannot call
+refuses it: mail43),
 single send and bulk row alike; a bulk row whose template fails keeps one
 failed message however often the row is worked."""
 
@@ -64,12 +65,19 @@ def test_unsupported_here_and_forced_open_there_waits(answers, email_accounts):
     assert email_message_deliver(message_pk=m.pk) == EmailStatus.QUEUED
 
 
-def test_unsupported_here_and_an_uncallable_account_waits(answers, email_accounts):
+def test_unsupported_here_and_an_uncallable_account_is_refused_everywhere(
+    answers, email_accounts
+):
+    # An account this deploy cannot call never will until staff mend it: for
+    # this message a refusal (mail43), not a pause to wait out for ever.
     ProviderAccountFactory(kind="email", slug="gone-x", provider="gone", priority=9)
     email_accounts[1].enabled = False
     email_accounts[1].save()
     m = _message()
-    assert email_message_deliver(message_pk=m.pk) == EmailStatus.QUEUED
+    assert email_message_deliver(message_pk=m.pk) == EmailStatus.FAILED
+    m.refresh_from_db()
+    assert m.error_code == "refused_everywhere"
+    assert "gone-x (misconfigured)" in m.last_error
 
 
 def test_unsupported_here_and_paced_there_waits_its_retry_after(

@@ -1,0 +1,110 @@
+"""A misconfigured account (its adapter cannot be built, or its stored
+credentials cannot be read or are missing) beside one that refuses a
+message for good: the misconfigured one is a refusal of that message too
+(``misconfigured``, naming the account, never a secret), so the message
+ends ``refused_everywhere`` instead of waiting for ever as if the account
+were only paused. Single and bulk sends alike."""
+
+import pytest
+
+from integrations import secrets_registry
+from integrations.models import BatchRowStatus, ProviderAccount
+from notifications.models import BulkRecipient, EmailMessage, EmailStatus
+from notifications.providers.outcomes import unsupported_message
+from notifications.providers.sandbox import SandboxEmailAdapter
+from notifications.services import email_message_create
+from notifications.services.bulk import bulk_send_counts
+from notifications.services.sending import email_message_deliver
+from tests.notifications.bulk_work import newsletter_bulk, work_bulk_job
+
+pytestmark = pytest.mark.django_db
+
+ODD = "odd@example.com"
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_left_over():
+    secrets_registry.forget()
+    yield
+    secrets_registry.forget()
+
+
+def _unknown_provider(account: ProviderAccount) -> None:
+    ProviderAccount.objects.filter(pk=account.pk).update(provider="retired")
+
+
+def _undecryptable(account: ProviderAccount) -> None:
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        credentials_encrypted="not-a-fernet-token"
+    )
+
+
+def _no_credentials(account: ProviderAccount) -> None:
+    account.set_credentials({})
+    account.save(update_fields=["credentials_encrypted"])
+
+
+BROKEN = [_unknown_provider, _undecryptable, _no_credentials]
+
+
+@pytest.fixture
+def a_refuses_odd(email_accounts, monkeypatch) -> list[str]:
+    primary, _ = email_accounts
+    original = SandboxEmailAdapter.deliver
+    taken: list[str] = []
+
+    def deliver(self, message, **kwargs):
+        if self.account.slug == primary.slug and ODD in message.to:
+            raise unsupported_message("relay A lacks SMTPUTF8")
+        result = original(self, message, **kwargs)
+        taken.append(message.to)
+        return result
+
+    monkeypatch.setattr(SandboxEmailAdapter, "deliver", deliver)
+    return taken
+
+
+def _assert_refused(message: EmailMessage, email_accounts) -> None:
+    message.refresh_from_db()
+    primary, secondary = email_accounts
+    assert message.status == EmailStatus.FAILED
+    assert message.error_code == "refused_everywhere"
+    assert f"{primary.slug} (unsupported_message)" in message.last_error
+    assert f"{secondary.slug} (misconfigured)" in message.last_error
+    assert "sbx_test_key" not in message.last_error
+
+
+@pytest.mark.parametrize("broken", BROKEN)
+def test_a_single_send_is_refused_everywhere(
+    email_accounts, a_refuses_odd, broken
+) -> None:
+    broken(email_accounts[1])
+    message = email_message_create(
+        to=ODD,
+        template="order_confirmation",
+        context={"order_id": "1001", "amount_display": "€10.50"},
+        enqueue=False,
+    )
+
+    status = email_message_deliver(message_pk=message.pk)
+
+    assert status == EmailStatus.FAILED
+    _assert_refused(message, email_accounts)
+    assert a_refuses_odd == []
+
+
+@pytest.mark.parametrize("broken", BROKEN)
+def test_a_bulk_row_is_refused_everywhere(
+    email_accounts, a_refuses_odd, no_batch_tasks, broken
+) -> None:
+    broken(email_accounts[1])
+    bulk = newsletter_bulk([{"email": ODD}, {"email": "ada@example.com"}])
+
+    work_bulk_job(bulk.job_id)
+
+    row = BulkRecipient.objects.get(bulk_send=bulk, email=ODD)
+    assert row.status == BatchRowStatus.FAILED
+    message = EmailMessage.objects.get(bulk_send=bulk, to_email=ODD)
+    _assert_refused(message, email_accounts)
+    assert bulk_send_counts(bulk) == {"sent": 1, "failed": 1}
+    assert a_refuses_odd == ["ada@example.com"]
