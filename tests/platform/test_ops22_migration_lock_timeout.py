@@ -21,7 +21,7 @@ from tests.platform.suite43b_forked import in_background
 
 pytestmark = pytest.mark.postgres
 
-LOCK_TIMEOUT_MS = "200"
+LOCK_TIMEOUT_MS = "100"  # short: tests wait five of it where migrate must not stop
 
 
 def _conninfo(name: str) -> str:

@@ -15,7 +15,6 @@ from tests.platform.test_revops22_migrate_lock_timeout import (
     LOCK_TIMEOUT_MS,
     TABLE,
     _second,
-    app_root,  # noqa: F401 (scratch writes the app there)
     at_0001,  # noqa: F401 (scratch copies it)
     scratch,  # noqa: F401 (the fixture)
 )

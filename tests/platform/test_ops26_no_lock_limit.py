@@ -14,7 +14,6 @@ from tests.platform.test_revops22_migrate_lock_timeout import (
     HUNG,
     TABLE,
     _second,
-    app_root,  # noqa: F401 (scratch writes the app there)
     at_0001,  # noqa: F401 (scratch copies it)
     scratch,  # noqa: F401 (the fixture)
 )

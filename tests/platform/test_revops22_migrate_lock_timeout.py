@@ -25,7 +25,7 @@ from tests.platform.suite43b_forked import in_background
 
 pytestmark = pytest.mark.postgres
 
-LOCK_TIMEOUT_MS = "200"
+LOCK_TIMEOUT_MS = "100"  # short: tests wait five of it where migrate must not stop
 APP = "revops22_app"
 TABLE = f"{APP}_thing"
 # Far beyond the lock timeout: a migrate still waiting by then never stops.
@@ -122,26 +122,26 @@ def copied(template: str, name: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def app_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The directory of the app and its settings module, the module's."""
-    return tmp_path_factory.mktemp("revops22")
-
-
-@pytest.fixture(scope="module")
-def at_0001(app_root: Path) -> Iterator[str]:
+def at_0001(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, Path]]:
+    """(a database at the app's 0001 to copy, the app's directory): the
+    directory the module's, each test resetting the app there."""
+    root = tmp_path_factory.mktemp("revops22")
     name = f"{connection.settings_dict['NAME']}_revops22_0001"
-    with migrated_to_0001(app_root, name) as template:
-        yield template
+    with migrated_to_0001(root, name) as template:
+        yield template, root
 
 
 @pytest.fixture
-def scratch(app_root: Path, at_0001: str) -> Iterator[tuple[str, dict[str, str], Path]]:
+def scratch(at_0001: tuple[str, Path]) -> Iterator[tuple[str, dict[str, str], Path]]:
     """(conninfo, manage.py environment, migrations directory) of a database
     and an app of their own (0001 only again), 0001 (the table) applied."""
+    template, root = at_0001
     name = f"{connection.settings_dict['NAME']}_revops22_locks"
-    migrations = _write_app(app_root)
-    with copied(at_0001, name):
-        yield _conninfo(name), _env(app_root, name), migrations
+    migrations = _write_app(root)
+    with copied(template, name):
+        yield _conninfo(name), _env(root, name), migrations
 
 
 def _migrate(env: dict[str, str], *target: str) -> None:
