@@ -53,6 +53,13 @@ def _manage(*args: str | bytes, env: dict[str, str] | None = None):
     )
 
 
+def _forked_bytes(*args: bytes, env: dict[str, str]):
+    """``_manage`` of bytes arguments, forked: each decoded as the new
+    interpreter decodes its argv (the locale's encoding, surrogateescape:
+    os.fsdecode in this process, whose environment the child's locale is)."""
+    return _manage(*map(os.fsdecode, args), env=env)
+
+
 def _one_line(result: subprocess.CompletedProcess) -> str:
     err = result.stderr.decode("utf-8", "replace")
     # JSON log lines are the log's, one record a line: no traceback in them.
@@ -89,9 +96,13 @@ def refused(django_db_setup) -> dict:
     run side by side once, by their arguments; the ones given a database that
     is not there by ``("unreachable", *arguments)``."""
     here, gone = _env(), _env(port=1, password=SECRET_PASSWORD)
-    calls = {tuple(args): partial(_manage, *args, env=here) for args in NOT_UTF8}
+    # The first as a shell starts it, a new interpreter decoding the bytes;
+    # the rest forked, decoded the same way here (a start each saved).
+    first, *rest = NOT_UTF8
+    calls = {tuple(first): partial(_manage, *first, env=here)}
+    calls |= {tuple(args): partial(_forked_bytes, *args, env=here) for args in rest}
     for arg in CONTROL_CHARACTERS:
-        calls[(b"check", arg)] = partial(_manage, b"check", arg, env=here)
+        calls[(b"check", arg)] = partial(_forked_bytes, b"check", arg, env=here)
     for addr in PORTLESS:
         args = ("serve", "--addr", addr, "--stop-timeout", "2")
         calls[args] = partial(_manage, *args, env=here)
@@ -241,7 +252,8 @@ def test_send_bulk_takes_a_recipients_path_that_is_not_utf8(tmp_path):
     # Q_SYNC runs the job in the command; with no email account its one row
     # waits for a retry: a one-second budget ends that wait (it took 30 s).
     env = {**_env(), "BATCH_TIME_BUDGET_SECONDS": "1"}
-    result = _manage(
+    # Forked: startapp's path above is decoded by a new interpreter.
+    result = _forked_bytes(
         b"send_bulk",
         b"newsletter",
         recipients,

@@ -7,7 +7,6 @@ is not cut short. `call_command("migrate")` (the test database's creation)
 is left as Django has it."""
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -16,11 +15,13 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from tests.platform.conftest import MANAGE, clean_env, dev_secrets, manage
+from tests.platform.conftest import clean_env, dev_secrets
+from tests.platform.forkstart import manage  # forked: settings read afresh
+from tests.platform.suite43b_forked import in_background
 
 pytestmark = pytest.mark.postgres
 
-LOCK_TIMEOUT_MS = "200"
+LOCK_TIMEOUT_MS = "100"  # short: tests wait five of it where migrate must not stop
 
 
 def _conninfo(name: str) -> str:
@@ -92,30 +93,24 @@ def test_a_concurrent_index_build_waits_for_an_older_transaction(scratch):
             # A long report's transaction: its snapshot is kept till its end.
             holder.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             holder.execute("SELECT count(*) FROM integrations_event")
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    MANAGE,
-                    "migrate",
-                    "--no-input",
-                    "-v0",
-                    "integrations",
-                    "0004",
-                ],
+            process = in_background(
+                "migrate",
+                "--no-input",
+                "-v0",
+                "integrations",
+                "0004",
                 env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
+                timeout=120,  # a bound on a failing run only
             )
             try:
                 _wait_for_concurrent_build_waiting(watcher)
                 # Five lock timeouts: a build cut short would have failed.
                 time.sleep(5 * int(LOCK_TIMEOUT_MS) / 1000)
-                assert process.poll() is None, process.communicate()
+                assert not process.done(), process.result()
             finally:
                 holder.rollback()
-            _, err = process.communicate(timeout=60)
-        assert process.returncode == 0, err[-800:]
+            result = process.result(timeout=60)
+        assert result.returncode == 0, result.stderr[-800:]
         valid = watcher.execute(
             "SELECT indisvalid FROM pg_index "
             "WHERE indexrelid = 'event_subject_created'::regclass"

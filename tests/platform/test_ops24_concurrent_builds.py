@@ -3,14 +3,12 @@ locks") wherever the build runs: on a connection the migration opened in a
 thread, and as psycopg's composed SQL (``psycopg.sql``). Each build waits for
 an older transaction longer than MIGRATION_LOCK_TIMEOUT_MS, then finishes."""
 
-import subprocess
-import sys
 import time
 
 import psycopg
 import pytest
 
-from tests.platform.conftest import MANAGE
+from tests.platform.suite43b_forked import in_background
 from tests.platform.test_revops22_migrate_lock_timeout import (
     APP,
     HUNG,
@@ -85,23 +83,20 @@ def test_a_concurrent_build_waits_for_older_transactions(scratch, migration):  #
         # lock timeout and leaving an INVALID index.
         holder.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         holder.execute(f"SELECT count(*) FROM {TABLE}")  # noqa: S608
-        migrate = subprocess.Popen(
-            [sys.executable, MANAGE, "migrate", "--no-input", "-v0", APP],
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
+        migrate = in_background(
+            "migrate", "--no-input", "-v0", APP, env=env, timeout=2 * HUNG
         )
         ends = time.monotonic() + HUNG  # a bound on a failing run only
         try:
             while not _build_waits(conninfo):
                 # Ended while the report runs: the build gave up its wait.
-                assert migrate.poll() is None, migrate.communicate()
+                assert not migrate.done(), migrate.result()
                 assert time.monotonic() < ends, "the build never waited"
                 time.sleep(0.02)
         finally:
             holder.rollback()
-        _, err = migrate.communicate(timeout=HUNG)
-    assert migrate.returncode == 0, err[-800:]
+        result = migrate.result(timeout=HUNG)
+    assert result.returncode == 0, result.stderr[-800:]
     with psycopg.connect(conninfo) as check:
         valid = check.execute(
             "SELECT indisvalid FROM pg_index WHERE indexrelid = 'thing_name'::regclass"

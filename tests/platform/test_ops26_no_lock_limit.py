@@ -3,14 +3,12 @@ then waits for a lock as long as it takes, even where the database role has
 a lock_timeout of its own (ALTER ROLE ... SET lock_timeout), which would
 otherwise stop it part way."""
 
-import subprocess
-import sys
 import time
 
 import psycopg
 import pytest
 
-from tests.platform.conftest import MANAGE
+from tests.platform.suite43b_forked import in_background
 from tests.platform.test_revops22_migrate_lock_timeout import (
     APP,
     HUNG,
@@ -47,20 +45,17 @@ def test_zero_waits_past_a_lock_timeout_set_on_the_role(scratch):  # noqa: F811
         )
     with psycopg.connect(conninfo) as holder:
         holder.execute(f"SELECT count(*) FROM {TABLE}")  # noqa: S608
-        migrate = subprocess.Popen(
-            [sys.executable, MANAGE, "migrate", "--no-input", "-v0", APP],
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
+        migrate = in_background(
+            "migrate", "--no-input", "-v0", APP, env=env, timeout=2 * HUNG
         )
         try:
             _wait_for_the_alter_to_wait(conninfo)
             time.sleep(5 * ROLE_LIMIT_MS / 1000)
-            assert migrate.poll() is None, migrate.communicate()
+            assert not migrate.done(), migrate.result()
         finally:
             holder.rollback()
-        _, err = migrate.communicate(timeout=HUNG)
-    assert migrate.returncode == 0, err[-800:]
+        result = migrate.result(timeout=HUNG)
+    assert result.returncode == 0, result.stderr[-800:]
     with psycopg.connect(conninfo) as check:
         # The role's setting is the database's to keep: not changed.
         (shown,) = check.execute("SHOW lock_timeout").fetchone()

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.platform.conftest import serve_port, sqlite_copy
-from tests.platform.serve_run import run_serve, start_serve, stop_serve, wait_for
+from tests.platform.forkstart import manage  # forked: a fresh start's settings
+from tests.platform.serve_run import start_serve, stop_serve, wait_for
 
 
 def _ipv6_loopback() -> bool:
@@ -39,7 +40,8 @@ def taken_port() -> Iterator[int]:
 
 
 def test_serve_refuses_an_ipv6_address_another_program_listens_on(env, taken_port):
-    done = run_serve(f"[::1]:{taken_port}", env)
+    # Refused before it spawns anything: forked, not a new interpreter.
+    done = manage("serve", "--addr", f"[::1]:{taken_port}", env=env)
 
     assert done.returncode == 1, done
     assert "Started" not in done.stdout, done.stdout

@@ -4,10 +4,11 @@ uses one of its own (a thread's), SQL that only mentions CONCURRENTLY, an
 index built concurrently by hand-written lower-case SQL, and a lock wait
 after the last migration is applied (post-migrate: content types). Each runs
 against a database of its own, with an app of its own (a settings module
-adding it), the way an operator runs manage.py."""
+adding it), the way an operator runs manage.py: forked (forkstart), the
+app's directory the module's own, so every start has the same PYTHONPATH and
+forks from one waiting Python."""
 
 import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -18,11 +19,13 @@ import psycopg
 import pytest
 from django.db import connection
 
-from tests.platform.conftest import MANAGE, clean_env, dev_secrets, manage
+from tests.platform.conftest import clean_env, dev_secrets
+from tests.platform.forkstart import manage  # forked: settings read afresh
+from tests.platform.suite43b_forked import in_background
 
 pytestmark = pytest.mark.postgres
 
-LOCK_TIMEOUT_MS = "200"
+LOCK_TIMEOUT_MS = "100"  # short: tests wait five of it where migrate must not stop
 APP = "revops22_app"
 TABLE = f"{APP}_thing"
 # Far beyond the lock timeout: a migrate still waiting by then never stops.
@@ -59,10 +62,12 @@ def _conninfo(name: str) -> str:
 
 
 def _write_app(root: Path) -> Path:
-    """The app (0001 only) and a settings module adding it, under ``root``;
-    returns its migrations directory."""
+    """The app (0001 only) and a settings module adding it, under ``root``
+    (what a test added to the app before removed); returns its migrations
+    directory."""
     migrations = root / APP / "migrations"
-    migrations.mkdir(parents=True)
+    migrations.mkdir(parents=True, exist_ok=True)
+    (migrations / "0002_second.py").unlink(missing_ok=True)
     (root / APP / "__init__.py").write_text("")
     (root / APP / "models.py").write_text(MODELS)
     (migrations / "__init__.py").write_text("")
@@ -117,20 +122,26 @@ def copied(template: str, name: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def at_0001(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def at_0001(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, Path]]:
+    """(a database at the app's 0001 to copy, the app's directory): the
+    directory the module's, each test resetting the app there."""
+    root = tmp_path_factory.mktemp("revops22")
     name = f"{connection.settings_dict['NAME']}_revops22_0001"
-    with migrated_to_0001(tmp_path_factory.mktemp("revops22"), name) as template:
-        yield template
+    with migrated_to_0001(root, name) as template:
+        yield template, root
 
 
 @pytest.fixture
-def scratch(tmp_path: Path, at_0001: str) -> Iterator[tuple[str, dict[str, str], Path]]:
+def scratch(at_0001: tuple[str, Path]) -> Iterator[tuple[str, dict[str, str], Path]]:
     """(conninfo, manage.py environment, migrations directory) of a database
-    and an app of their own, 0001 (the table) applied."""
+    and an app of their own (0001 only again), 0001 (the table) applied."""
+    template, root = at_0001
     name = f"{connection.settings_dict['NAME']}_revops22_locks"
-    migrations = _write_app(tmp_path)
-    with copied(at_0001, name):
-        yield _conninfo(name), _env(tmp_path, name), migrations
+    migrations = _write_app(root)
+    with copied(template, name):
+        yield _conninfo(name), _env(root, name), migrations
 
 
 def _migrate(env: dict[str, str], *target: str) -> None:
@@ -243,20 +254,17 @@ def test_hand_written_lower_case_concurrent_build_waits_for_older_transactions(
         # timeout) instead of failing and leaving an INVALID index.
         holder.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         holder.execute(f"SELECT count(*) FROM {TABLE}")  # noqa: S608
-        migrate = subprocess.Popen(
-            [sys.executable, MANAGE, "migrate", "--no-input", "-v0", APP],
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
+        migrate = in_background(
+            "migrate", "--no-input", "-v0", APP, env=env, timeout=2 * HUNG
         )
         try:
             _wait_for_the_build_to_wait(conninfo)
             time.sleep(5 * int(LOCK_TIMEOUT_MS) / 1000)
-            assert migrate.poll() is None, migrate.communicate()
+            assert not migrate.done(), migrate.result()
         finally:
             holder.rollback()
-        _, err = migrate.communicate(timeout=HUNG)
-    assert migrate.returncode == 0, err[-800:]
+        result = migrate.result(timeout=HUNG)
+    assert result.returncode == 0, result.stderr[-800:]
     with psycopg.connect(conninfo) as check:
         valid = check.execute(
             "SELECT indisvalid FROM pg_index WHERE indexrelid = 'thing_name'::regclass"

@@ -14,7 +14,8 @@ import psycopg
 import pytest
 from django.db import connection
 
-from tests.platform.conftest import clean_env, dev_secrets, manage
+from tests.platform.conftest import clean_env, dev_secrets
+from tests.platform.forkstart import manage  # forked: settings read afresh
 from tests.platform.test_revops22_migrate_lock_timeout import (
     APP,
     HUNG,
@@ -31,11 +32,12 @@ pytestmark = pytest.mark.postgres
 NOWAIT = "could not get a lock it asked for without waiting (NOWAIT)"
 
 
-def _app(tmp_path: Path, second: str) -> None:
-    migrations = tmp_path / APP / "migrations"
-    migrations.mkdir(parents=True)
-    (tmp_path / APP / "__init__.py").write_text("")
-    (tmp_path / APP / "models.py").write_text(MODELS)
+def _app(root: Path, second: str) -> None:
+    """The app, its 0002 running ``second``, under the module's ``root``."""
+    migrations = root / APP / "migrations"
+    migrations.mkdir(parents=True, exist_ok=True)
+    (root / APP / "__init__.py").write_text("")
+    (root / APP / "models.py").write_text(MODELS)
     (migrations / "__init__.py").write_text("")
     (migrations / "0001_initial.py").write_text(INITIAL)
     (migrations / "0002_second.py").write_text(
@@ -44,16 +46,26 @@ def _app(tmp_path: Path, second: str) -> None:
         f"    dependencies = [('{APP}', '0001_initial')]\n"
         f"    operations = [migrations.RunSQL([{second!r}])]\n"
     )
-    (tmp_path / "small29b_settings.py").write_text(
+    (root / "small29b_settings.py").write_text(
         f"from config.settings import *  # noqa\n"
         f"INSTALLED_APPS = [*INSTALLED_APPS, {APP!r}]\n"
     )
 
 
 @pytest.fixture(scope="module")
-def at_0001(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The app's directory for the whole module: every start has the same
+    PYTHONPATH, so all fork from one waiting Python (forkstart)."""
+    root = tmp_path_factory.mktemp("small29b")
+    # Before the first start: the waiting Python lists the directory once.
+    _app(root, "SELECT 1")
+    return root
+
+
+@pytest.fixture(scope="module")
+def at_0001(app_root: Path) -> Iterator[str]:
     name = f"{connection.settings_dict['NAME']}_small29b_0001"
-    with migrated_to_0001(tmp_path_factory.mktemp("small29b"), name) as template:
+    with migrated_to_0001(app_root, name) as template:
         yield template
 
 
@@ -68,19 +80,19 @@ def database(at_0001: str) -> Iterator[tuple[str, str]]:
         yield _conninfo(name), url
 
 
-def _run(tmp_path, database, second: str, hold: str, timeout_ms: str) -> list[str]:
+def _run(app_root, database, second: str, hold: str, timeout_ms: str) -> list[str]:
     """stderr lines of `migrate` (0002 runs ``second``) while a transaction
     that ran ``hold`` is open; 0001 applied (``database``) and one row
     stored before."""
     conninfo, url = database
-    _app(tmp_path, second)
+    _app(app_root, second)
     env = clean_env(
         **dev_secrets(),
         DEBUG="true",
         DATABASE_URL=url,
         MIGRATION_LOCK_TIMEOUT_MS=timeout_ms,
         DJANGO_SETTINGS_MODULE="small29b_settings",
-        PYTHONPATH=str(tmp_path),
+        PYTHONPATH=str(app_root),
     )
     with psycopg.connect(conninfo, autocommit=True) as writer:
         writer.execute(f"INSERT INTO {TABLE} (name) VALUES ('a')")  # noqa: S608
@@ -112,17 +124,17 @@ READ = f"SELECT count(*) FROM {TABLE}"  # noqa: S608
     ],
     ids=["lock-table", "row"],
 )
-def test_a_nowait_lock_refused_says_it_did_not_wait(tmp_path, database, second, hold):
-    lines = _run(tmp_path, database, second, hold, timeout_ms="200")
+def test_a_nowait_lock_refused_says_it_did_not_wait(app_root, database, second, hold):
+    lines = _run(app_root, database, second, hold, timeout_ms="200")
 
     assert f"{APP}.0002_second {NOWAIT}" in lines[0], lines
     assert "within" not in lines[0] and "MIGRATION_LOCK_TIMEOUT_MS" not in lines[0]
     assert "rolled back, run migrate again" in lines[0], lines
 
 
-def test_a_nowait_lock_refused_is_one_line_with_no_lock_limit_too(tmp_path, database):
+def test_a_nowait_lock_refused_is_one_line_with_no_lock_limit_too(app_root, database):
     lines = _run(
-        tmp_path,
+        app_root,
         database,
         LOCK_NOWAIT,
         READ,
@@ -132,9 +144,9 @@ def test_a_nowait_lock_refused_is_one_line_with_no_lock_limit_too(tmp_path, data
     assert f"{APP}.0002_second {NOWAIT}" in lines[0], lines
 
 
-def test_a_lock_timeout_still_says_how_long_it_waited(tmp_path, database):
+def test_a_lock_timeout_still_says_how_long_it_waited(app_root, database):
     lines = _run(
-        tmp_path,
+        app_root,
         database,
         f"ALTER TABLE {TABLE} ADD COLUMN note text",
         READ,
