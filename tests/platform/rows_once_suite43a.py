@@ -43,9 +43,10 @@ def session_of(user: Any) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-def client_on(session_key: str) -> "PageClient":
-    """A new test client (no cookie of an earlier test) on that login."""
-    client = PageClient()
+def client_on(session_key: str, *, post_context: bool = False) -> Client:
+    """A new test client (no cookie of an earlier test) on that login; one
+    that records no template context of a POST unless ``post_context``."""
+    client = Client() if post_context else PageClient()
     client.cookies[settings.SESSION_COOKIE_NAME] = session_key
     return client
 

@@ -194,7 +194,8 @@ def test_hostile_list_queries_are_a_4xx_or_ignored(api, query) -> None:
 
 @pytest.fixture
 def staff(db, logins):
-    return client_on(logins["staff"])
+    # The admin's refusals are read from the form a POST answers with.
+    return client_on(logins["staff"], post_context=True)
 
 
 ADD = "/admin/storefront_hooks/webhookendpoint/add/"
