@@ -4,6 +4,7 @@ bulk-send endpoints, and numbers far beyond 64 bits, are a 4xx in the API's
 error shape, with nothing stored; never a 500."""
 
 import json
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -11,6 +12,7 @@ from rest_framework.test import APIClient
 
 from notifications.models import BulkSend, EmailMessage
 from tests.factories import ApiKeyFactory, ProviderAccountFactory
+from tests.platform.rows_once_suite43a import rows_for_the_module
 
 pytestmark = pytest.mark.django_db
 
@@ -20,12 +22,22 @@ CONTROLS = ["\x00", "a\x00b", "\x1b[31m", "\x7f", "\x85", "\x08", "\ud800"]
 HUGE = [2**63, -(2**63) - 1, 10**40, 1e400]
 
 
-@pytest.fixture
-def api() -> APIClient:
+def _account_and_key() -> str:
     ProviderAccountFactory(kind="email", slug="mail-primary")
-    key = ApiKeyFactory(scopes=["email:send", "email:read"])
+    return ApiKeyFactory(scopes=["email:send", "email:read"]).raw_key
+
+
+@pytest.fixture(scope="module")
+def api_key(django_db_setup, django_db_blocker) -> Iterator[str]:
+    # Made once for the module's ~200 tests; each test's writes roll back.
+    with rows_for_the_module(django_db_blocker, _account_and_key) as raw_key:
+        yield raw_key
+
+
+@pytest.fixture
+def api(db, api_key) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
     return client
 
 

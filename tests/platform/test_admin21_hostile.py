@@ -10,6 +10,7 @@ import datetime
 import decimal
 import re
 import uuid
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 
@@ -19,7 +20,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.models import Permission, User
 from django.db import connection, models
-from django.test import Client, RequestFactory
+from django.test import Client, RequestFactory, override_settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -28,6 +29,11 @@ from integrations.models import ProviderAccount
 from integrations.money import EXPONENTS
 from storefront_hooks.services import endpoint_create
 from tests.factories import ApiKeyFactory, ProviderAccountFactory
+from tests.platform.rows_once_suite43a import (
+    client_on,
+    rows_for_the_module,
+    session_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -167,33 +173,46 @@ def _needs_value(field: models.Field) -> bool:
     return not (getattr(field, "auto_now", False) or field.auto_created)
 
 
-@pytest.fixture
-def rows(settings) -> Rows:
-    # The endpoint points at a closed local port: nothing leaves the machine.
-    settings.STOREFRONT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
-    return Rows()
-
-
-@pytest.fixture
-def viewer() -> Client:
-    """Staff with every view permission of our apps and nothing else."""
-    user = User.objects.create_user("admin21-viewer", is_staff=True)
-    user.user_permissions.set(
+def _made_once() -> tuple[Rows, dict[str, str]]:
+    """A row of every model and both logins' sessions, for the whole module."""
+    with override_settings(STOREFRONT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES=True):
+        made = Rows()
+        for model in MODELS:
+            made.of(model)
+    viewer = User.objects.create_user("admin21-viewer", is_staff=True)
+    viewer.user_permissions.set(
         Permission.objects.filter(
             content_type__app_label__in=OUR_APPS, codename__startswith="view_"
         )
     )
-    client = Client()
-    client.force_login(user)
-    return client
+    root = User.objects.create_superuser("admin21-root", "root@example.com", "pw")
+    return made, {"viewer": session_of(viewer), "superuser": session_of(root)}
+
+
+@pytest.fixture(scope="module")
+def made_once(django_db_setup, django_db_blocker) -> Iterator[tuple[Rows, dict]]:
+    # Made per test, the rows and logins were a fifth of the module's time;
+    # each test's own changes still roll back with its transaction.
+    with rows_for_the_module(django_db_blocker, _made_once) as made:
+        yield made
 
 
 @pytest.fixture
-def superuser() -> Client:
-    user = User.objects.create_superuser("admin21-root", "root@example.com", "pw")
-    client = Client()
-    client.force_login(user)
-    return client
+def rows(settings, made_once) -> Rows:
+    # The endpoint points at a closed local port: nothing leaves the machine.
+    settings.STOREFRONT_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+    return made_once[0]
+
+
+@pytest.fixture
+def viewer(made_once) -> Client:
+    """Staff with every view permission of our apps and nothing else."""
+    return client_on(made_once[1]["viewer"])
+
+
+@pytest.fixture
+def superuser(made_once) -> Client:
+    return client_on(made_once[1]["superuser"])
 
 
 def _url(model: type, page: str, *args: Any) -> str:
@@ -294,32 +313,38 @@ def test_changelist_with_hostile_query_strings_is_never_a_500(
 def test_every_page_of_a_row_opens_and_shows_no_secret(superuser, viewer, rows, model):
     row = rows.of(model)
     pages = [("change", row.pk), ("history", row.pk), ("delete", row.pk), ("add",)]
+    add_form = None
     for page, *args in pages:
         try:
             url = _url(model, page, *args)
         except NoReverseMatch:
             continue
+        forms_of = {}
         for who, client in (("superuser", superuser), ("viewer", viewer)):
             response = client.get(url)
             _assert_safe(response, rows, f"{who} GET {url}")
-        form = _form(superuser.get(url))
+            forms_of[who] = _form(response)
+        # The superuser's page as fetched above: the same GET, not made twice.
+        form = forms_of["superuser"]
+        if page == "add":
+            add_form = form
         if form is not None:
             initial = repr({n: form[n].value() for n in form.fields})
             assert not [s for s in rows.secrets if s in initial], url
     for bad in ("0", "x", "9" * 30, "a\x00b", "-1"):
         response = superuser.get(f"{_url(model, 'changelist')}{bad}/change/")
         _assert_safe(response, rows, f"change page of pk {bad!r}")
-    _assert_odd_page_parameters(superuser, rows, model, row)
+    _assert_odd_page_parameters(superuser, rows, model, row, add_form)
 
 
-def _assert_odd_page_parameters(client, rows, model, row) -> None:
+def _assert_odd_page_parameters(client, rows, model, row, form) -> None:
     """A pasted link: the list's filters kept by a row's page, a popup, and
-    an add page's fields prefilled from the query string."""
+    an add page's fields (``form``, the superuser's add form) prefilled
+    from the query string."""
     kept = {"_changelist_filters": "q=\x00&o=999&p=-1", "_popup": "x"}
     change = _url(model, "change", row.pk)
     _assert_safe(client.get(change, kept), rows, f"GET {change} {kept}")
     add = _url(model, "add")
-    form = _form(client.get(add))
     for bad in ("a\x00b", BEYOND_BIGINT, "-5", "{", "1,x"):
         prefilled = {name: bad for name in (form.fields if form else [])}
         _assert_safe(client.get(add, prefilled), rows, f"GET {add} with {bad!r}")

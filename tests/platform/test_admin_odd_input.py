@@ -2,6 +2,7 @@
 URL) with a 4xx or a message, never a 500."""
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 from django.apps import apps
@@ -11,7 +12,31 @@ from django.db import models
 from django.test import RequestFactory
 from django.urls import reverse
 
+from tests.platform.rows_once_suite43a import (
+    client_on,
+    rows_for_the_module,
+    session_of,
+)
+
 pytestmark = pytest.mark.django_db
+
+
+def _admin() -> str:
+    user = get_user_model().objects.create_superuser("admin", "admin@example.com", "pw")
+    return session_of(user)
+
+
+@pytest.fixture(scope="module")
+def admin_session(django_db_setup, django_db_blocker) -> Iterator[str]:
+    # pytest-django's admin_client made and logged in a superuser per test.
+    with rows_for_the_module(django_db_blocker, _admin) as session_key:
+        yield session_key
+
+
+@pytest.fixture
+def admin_client(db, admin_session):
+    """pytest-django's fixture of the name, on the module's superuser login."""
+    return client_on(admin_session)
 
 
 @pytest.mark.parametrize("quote_id", ["\x00", "qte_\x00"])

@@ -14,9 +14,16 @@ from tests.factories import ApiKeyFactory, ProviderAccountFactory
 
 
 def _schema() -> dict:
-    response = APIClient().get("/api/schema/", {"format": "json"})
-    assert response.status_code == 200
-    return response.json()
+    # Served once per module (generating it was most of a test's time); each
+    # test reads its own copy of what /api/schema/ answered.
+    if not _SERVED:
+        response = APIClient().get("/api/schema/", {"format": "json"})
+        assert response.status_code == 200
+        _SERVED.append(response.content)
+    return json.loads(_SERVED[0])
+
+
+_SERVED: list[bytes] = []
 
 
 def _component(schema: dict, node: dict) -> dict:

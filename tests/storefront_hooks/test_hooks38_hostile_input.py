@@ -3,11 +3,19 @@ Every refusal is a 4xx in the API's error shape (or a form error in the
 admin), never a 500, and nothing is stored."""
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
 
 from storefront_hooks.models import WebhookEndpoint
+from tests.factories import ApiKeyFactory
+from tests.platform.rows_once_suite43a import (
+    client_on,
+    rows_for_the_module,
+    session_of,
+)
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/webhook-endpoints/"
@@ -36,6 +44,28 @@ BAD_URLS = [
     "https://\uff11\uff12\uff17.\uff10.\uff10.\uff11\uff12/",  # fullwidth 127.0.0.12
     "https://" + "\u00e4" * 70 + ".example/hooks",  # label over 63 once encoded
 ]
+
+
+def _logins() -> dict[str, str]:
+    user = get_user_model().objects.create_superuser("root", "r@example.com", "pw")
+    key = ApiKeyFactory(scopes=["webhooks:manage"])
+    return {"staff": session_of(user), "api": key.raw_key}
+
+
+@pytest.fixture(scope="module")
+def logins(django_db_setup, django_db_blocker) -> Iterator[dict[str, str]]:
+    # Made once for the module's ~180 tests; each test's writes roll back.
+    with rows_for_the_module(django_db_blocker, _logins) as made:
+        yield made
+
+
+@pytest.fixture
+def api(db, logins) -> APIClient:
+    """The conftest's client (a key that manages webhook endpoints), its key
+    made once for the module."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {logins['api']}")
+    return client
 
 
 def _error(answer, status: int = 400) -> dict:
@@ -163,10 +193,9 @@ def test_hostile_list_queries_are_a_4xx_or_ignored(api, query) -> None:
 
 
 @pytest.fixture
-def staff(client):
-    user = get_user_model().objects.create_superuser("root", "r@example.com", "pw")
-    client.force_login(user)
-    return client
+def staff(db, logins):
+    # The admin's refusals are read from the form a POST answers with.
+    return client_on(logins["staff"], post_context=True)
 
 
 ADD = "/admin/storefront_hooks/webhookendpoint/add/"
