@@ -234,6 +234,54 @@ def _close_provider_clients() -> Iterator[None]:
     store.close_all()
 
 
+# What WhiteNoise's index of the finders' files is made from.
+_STATIC_SETTINGS = ("DEBUG", "FORCE_SCRIPT_NAME", "INSTALLED_APPS", "STATIC_ROOT")
+_STATIC_SETTINGS += (
+    "STATIC_URL",
+    "STATICFILES_DIRS",
+    "STATICFILES_FINDERS",
+    "STORAGES",
+)
+
+
+def _static_key() -> tuple:
+    names = [
+        *_STATIC_SETTINGS,
+        *(n for n in dir(settings) if n.startswith("WHITENOISE_")),
+    ]
+    return tuple((name, repr(getattr(settings, name, None))) for name in names)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_indexed_once() -> Iterator[None]:
+    """WhiteNoise (WHITENOISE_USE_FINDERS) lists, stats and reads the headers
+    of every static file each time a middleware chain is built: in each test
+    with a client, ~0.2 s. The files do not change during the run, so the
+    index is made once per settings that shape it and copied after."""
+    from whitenoise.middleware import WhiteNoiseMiddleware
+
+    original = WhiteNoiseMiddleware.add_files_from_finders
+    indexed: dict[tuple, dict[str, Any]] = {}
+
+    def add_files_from_finders(self: Any) -> None:
+        key = _static_key()
+        if key not in indexed:
+            before = dict(self.files)
+            original(self)
+            indexed[key] = {
+                url: found
+                for url, found in self.files.items()
+                if before.get(url) is not found
+            }
+        self.files.update(indexed[key])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            WhiteNoiseMiddleware, "add_files_from_finders", add_files_from_finders
+        )
+        yield
+
+
 def _release_caches(*, setting: str, **kwargs: Any) -> None:
     """Before Django drops the cache backends on a CACHES change: close their
     Redis connections and take them out of this thread's storage. Django only
