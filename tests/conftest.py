@@ -3,6 +3,7 @@ locally when the service is missing (counted in the summary), failed in CI."""
 
 import compileall
 import os
+import resource
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,11 +129,75 @@ def _own_redis_database() -> Iterator[None]:
 _DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}
 
 
+class _RedisWrites:
+    """Whether this run's Redis database may hold anything since the last
+    flush: a command sent from this process (any thread, any client), or a
+    child process started (a reaped one changes the children's CPU times; a
+    live or unreaped one is listed by /proc). Without either the flush, one
+    round trip in every test's set-up, would find the database empty."""
+
+    def __init__(self) -> None:
+        self.dirty = True  # the session's first test flushes
+        self.children = self._children_times()
+
+    @staticmethod
+    def _children_times() -> tuple[float, float]:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime, usage.ru_stime
+
+    @staticmethod
+    def _children_alive() -> bool:
+        try:
+            tasks = os.listdir("/proc/self/task")
+        except OSError:
+            return True  # no /proc: assume the worst
+        for task in tasks:
+            try:
+                with open(f"/proc/self/task/{task}/children") as listing:
+                    if listing.read().strip():
+                        return True
+            except FileNotFoundError:
+                continue  # the thread ended meanwhile
+            except OSError:
+                return True
+        return False
+
+    def maybe_written(self) -> bool:
+        return (
+            self.dirty
+            or self._children_times() != self.children
+            or self._children_alive()
+        )
+
+    def flushed(self) -> None:
+        self.dirty = False
+        self.children = self._children_times()
+
+
+_REDIS_WRITES = _RedisWrites()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_writes_watched() -> Iterator[None]:
+    from redis.connection import AbstractConnection
+
+    original = AbstractConnection.send_packed_command
+
+    def send_packed_command(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _REDIS_WRITES.dirty = True
+        return original(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(AbstractConnection, "send_packed_command", send_packed_command)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache(request: pytest.FixtureRequest) -> None:
     """Breaker, limiter, throttle and secret-registry state must not leak
     between tests: a credential one test saved would be masked in the next."""
-    from django.core.cache import cache
+    from django.core.cache import cache, caches
+    from django.core.cache.backends.redis import RedisCache
 
     # The embedded default caches in a database table: only reachable (and
     # only dirty) in tests that have the database.
@@ -148,7 +213,11 @@ def _fresh_cache(request: pytest.FixtureRequest) -> None:
     forget_secrets()
     forget_kept_tokens()
     outage.forget()
-    if settings.REDIS_URL or has_db:
+    if isinstance(caches["default"], RedisCache):
+        if _REDIS_WRITES.maybe_written():
+            cache.clear()
+            _REDIS_WRITES.flushed()
+    elif settings.REDIS_URL or has_db:
         cache.clear()
 
 
@@ -163,6 +232,54 @@ def _close_provider_clients() -> Iterator[None]:
     from integrations.client import store
 
     store.close_all()
+
+
+# What WhiteNoise's index of the finders' files is made from.
+_STATIC_SETTINGS = ("DEBUG", "FORCE_SCRIPT_NAME", "INSTALLED_APPS", "STATIC_ROOT")
+_STATIC_SETTINGS += (
+    "STATIC_URL",
+    "STATICFILES_DIRS",
+    "STATICFILES_FINDERS",
+    "STORAGES",
+)
+
+
+def _static_key() -> tuple:
+    names = [
+        *_STATIC_SETTINGS,
+        *(n for n in dir(settings) if n.startswith("WHITENOISE_")),
+    ]
+    return tuple((name, repr(getattr(settings, name, None))) for name in names)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_indexed_once() -> Iterator[None]:
+    """WhiteNoise (WHITENOISE_USE_FINDERS) lists, stats and reads the headers
+    of every static file each time a middleware chain is built: in each test
+    with a client, ~0.2 s. The files do not change during the run, so the
+    index is made once per settings that shape it and copied after."""
+    from whitenoise.middleware import WhiteNoiseMiddleware
+
+    original = WhiteNoiseMiddleware.add_files_from_finders
+    indexed: dict[tuple, dict[str, Any]] = {}
+
+    def add_files_from_finders(self: Any) -> None:
+        key = _static_key()
+        if key not in indexed:
+            before = dict(self.files)
+            original(self)
+            indexed[key] = {
+                url: found
+                for url, found in self.files.items()
+                if before.get(url) is not found
+            }
+        self.files.update(indexed[key])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            WhiteNoiseMiddleware, "add_files_from_finders", add_files_from_finders
+        )
+        yield
 
 
 def _release_caches(*, setting: str, **kwargs: Any) -> None:

@@ -67,7 +67,11 @@ def scripted_relay(*, smtputf8: bool = False) -> Iterator[ScriptedRelay]:
     server = ScriptedRelay(("127.0.0.1", 0), _Script)
     server.replies = {}
     server.smtputf8 = smtputf8
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits up to one poll: the default half second was most of
+    # each refusal test (as smtp_server and the fault server, 0.05).
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield server

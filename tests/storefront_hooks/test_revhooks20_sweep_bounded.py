@@ -35,16 +35,18 @@ def _rows(endpoint, ages_seconds: list[float], **fields) -> list[int]:
     fields.setdefault("status", DeliveryStatus.FAILED)
     fields.setdefault("attempts", 1)
     fields.setdefault("next_attempt_at", now - timedelta(seconds=5))
+    # Each row made with its age: an UPDATE per row after the insert was
+    # 3,000 round trips (most of the long-backlog test's time).
     made = WebhookDelivery.objects.bulk_create(
         WebhookDelivery(
-            endpoint=endpoint, event_type="payment.captured", body=body, **fields
+            endpoint=endpoint,
+            event_type="payment.captured",
+            body=body,
+            created_at=now - timedelta(seconds=age),
+            **fields,
         )
-        for _ in ages_seconds
+        for age in ages_seconds
     )
-    for row, age in zip(made, ages_seconds, strict=True):
-        WebhookDelivery.objects.filter(pk=row.pk).update(
-            created_at=now - timedelta(seconds=age)
-        )
     return [row.pk for row in made]
 
 
