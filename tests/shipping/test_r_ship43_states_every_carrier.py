@@ -270,3 +270,20 @@ def _weekday_after_tomorrow():
     while day.weekday() >= 5:
         day += timedelta(days=1)
     return day
+
+
+@pytest.mark.parametrize("harness", EVERY, ids=lambda h: h.PROVIDER)
+def test_a_state_of_micronesia_is_refused_at_usps_only(harness):
+    # FM is domestic at USPS (its state the code FM); a country of its own,
+    # with states of its own, to every other carrier.
+    adapter = registry.get_adapter(harness.make_account())
+    pohnpei = replace(
+        shared.RECIPIENT, country_code="FM", state_code="Pohnpei", postal_code="96941"
+    )
+    request = shared.rate_request(to_address=pohnpei, customs=shared.CUSTOMS)
+    if harness is harness_usps:
+        with pytest.raises(InvalidShippingRequest) as refused:
+            adapter.check_shipment(request)
+        assert refused.value.code == "invalid_state"
+    else:
+        adapter.check_shipment(request)
