@@ -88,9 +88,10 @@ _PICKUP_POSTCODE = (
     " A Shippo pickup requires one in every country (none is a 400 `missing_field`),"
     " and so does a Shippo label (its quote does not)."
 )
-_USPS_STATE = (
-    " USPS takes a US state or territory as its code or English name (sent as "
-    "its code); one that names none there is a 400 `invalid_state`."
+_US_STATE = (
+    " In the US and its territories (PR, GU, VI, AS, MP; at USPS also FM, MH, "
+    "PW) a state is its 2-letter code or English name, sent to every carrier "
+    "as its code; one that names none there is a 400 `invalid_state`."
 )
 _USPS_PHONE = (
     " USPS gets a phone's digits, a leading + kept; one that cannot fit its "
@@ -142,14 +143,14 @@ class AddressSerializer(serializers.Serializer):
     )
     city = serializers.CharField(max_length=128, help_text=_carriers_take("city"))
     # Room for a US state's or territory's name ("Federated States of
-    # Micronesia"), sent to USPS as its code; 40 is the longest any
+    # Micronesia"), sent to every carrier as its code; 40 is the longest any
     # carrier's field takes (USPS InternationalAddress province).
     state_code = serializers.CharField(
         max_length=40,
         required=False,
         default="",
         allow_blank=True,
-        help_text=_carriers_take("state_code") + _state_required() + _USPS_STATE,
+        help_text=_carriers_take("state_code") + _state_required() + _US_STATE,
     )
     postal_code = serializers.CharField(
         max_length=16,

@@ -24,6 +24,7 @@ docs/providers/shipping.md has the table.
 import functools
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
 
 from integrations.errors import Rejected, Unknown
@@ -53,10 +54,12 @@ from shipping.providers.shipment_types import (
     VoidResult,
 )
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
+from shipping.providers.us_states import us_state_sent
 from shipping.providers.validation import CarrierLimits, InvalidShippingRequest
 
 T = TypeVar("T")
 R = TypeVar("R")
+RequestT = TypeVar("RequestT", RateRequest, LabelRequest)
 
 __all__ = [
     "Address",
@@ -164,7 +167,8 @@ class ShippingAdapter(BaseAdapter):
         self.check_shipment(request)
         # The last word on every price, whatever the adapter read it from.
         rates = self.keep_priced(
-            self.call_hook(self.carrier_rates, request), prices.checked_rate
+            self.call_hook(self.carrier_rates, _states_sent(request)),
+            prices.checked_rate,
         )
         rates = answers.storable_rates(self.display_name, rates)
         if request.service_codes:
@@ -180,7 +184,7 @@ class ShippingAdapter(BaseAdapter):
                 f"{self.display_name} does not print {request.label_format} labels",
                 param="label_format",
             )
-        label = self.call_hook(self.carrier_create_label, request)
+        label = self.call_hook(self.carrier_create_label, _states_sent(request))
         return self.checked(label)
 
     def void_label(self, request: VoidRequest) -> VoidResult:
@@ -244,7 +248,8 @@ class ShippingAdapter(BaseAdapter):
             self.limits.pickup_fields,
             self.display_name,
         )
-        pickup = self.call_hook(self.carrier_schedule_pickup, request)
+        sent = replace(request, address=us_state_sent(request.address))
+        pickup = self.call_hook(self.carrier_schedule_pickup, sent)
         return answers.checked_pickup(self.display_name, pickup)
 
     def cancel_pickup(self, request: PickupCancellation) -> None:
@@ -273,7 +278,7 @@ class ShippingAdapter(BaseAdapter):
         validation.check_address_fields(
             address, "address", self.limits.address_fields, self.display_name
         )
-        return self.call_hook(self.carrier_validate_address, address)
+        return self.call_hook(self.carrier_validate_address, us_state_sent(address))
 
     # --- A carrier's money (shipping.providers.prices) ----------------------
 
@@ -338,3 +343,13 @@ class ShippingAdapter(BaseAdapter):
         """A verified label-state webhook, translated; None for event types
         (or states, such as still queued) that settle nothing."""
         raise NotImplementedError
+
+
+def _states_sent(request: RequestT) -> RequestT:
+    """``request`` as every carrier is sent it: a US state's or territory's
+    name as its code (us_states), as the field checks counted it."""
+    return replace(
+        request,
+        from_address=us_state_sent(request.from_address),
+        to_address=us_state_sent(request.to_address),
+    )

@@ -40,9 +40,9 @@ from shipping.providers.ups_address import (
     ups_pickup_address,
     ups_rating_address,
 )
+from shipping.providers.us_states import STATE_COUNTRIES as USPS_STATE_COUNTRIES
 from shipping.providers.usps_address import PHONE as USPS_PHONE
-from shipping.providers.usps_address import STATE_CODES as USPS_STATE_CODES
-from shipping.providers.usps_address import STATE_COUNTRIES as USPS_STATE_COUNTRIES
+from shipping.providers.usps_address import PHONE_FORM as USPS_PHONE_FORM
 from shipping.providers.usps_address import usps_address, usps_pickup_address
 
 
@@ -67,9 +67,8 @@ class FieldLimits:
     # Where the carrier requires a state: none there is ``missing_field``
     # at our API, not the carrier's refusal in its own words.
     state_countries: frozenset[str] = frozenset()
-    # In ``state_code_countries``, the only states the carrier takes (as
-    # sent): any other given is ``invalid_state`` at our API (USPS's codes).
-    state_codes: frozenset[str] = frozenset()
+    # Besides the US and its territories (every carrier's), where a state
+    # must be a US state code (us_states): any other is ``invalid_state``.
     state_code_countries: frozenset[str] = frozenset()
     # A state (and a postcode) required in every country: the pickup specs
     # of FedEx and Shippo list them as required without a condition.
@@ -80,9 +79,11 @@ class FieldLimits:
     phone_min: int | None = None  # the fewest (a phone given; none is not short)
     # Its own field where the carrier has one (UPS, FedEx): phones.py.
     phone_extension: int | None = None
-    # The form a phone must have as sent (USPS's Phone pattern): one that
-    # cannot be made to fit is ``invalid_phone``.
+    # The form a phone must have as sent (USPS's Phone pattern), and its
+    # words for the refusal: one that cannot be made to fit is
+    # ``invalid_phone``.
     phone_pattern: re.Pattern[str] | None = None
+    phone_form: str = ""
     # A contact email required (USPS Carrier Pickup's contact): none is
     # ``missing_field`` naming the email.
     email_required: bool = False
@@ -255,20 +256,21 @@ USPS_FIELDS = FieldLimits(
     street_lines=2,  # those two fields only: a third line would be dropped
     city=28,  # city maxLength 28 (domestic and international)
     # InternationalAddress province maxLength 40; a US one is sent as its
-    # code (usps_address): State "two-character state code", one of a list.
+    # code (us_states): State "two-character state code", one of a list.
     state_code=40,
     # DomesticLabelAddress requires state (fromAddress, a US toAddress).
     state_countries=USPS_STATE_COUNTRIES,
-    state_codes=USPS_STATE_CODES,
+    # FM, MH, PW too (domestic at USPS): a state there is its code.
     state_code_countries=USPS_STATE_COUNTRIES,
     postal_code=11,  # InternationalAddress postalCode maxLength 11 (a ZIP+4 10)
     # Phone pattern "^\\+?[1-9][0-9]{7,14}$|^[0-9]{6,15}$" (no punctuation).
     phone_pattern=USPS_PHONE,
+    phone_form=USPS_PHONE_FORM,
     email=50,  # Email maxLength 50
     customs_description=30,  # ShippingContents itemDescription maxLength 30
     hs_code=14,  # HSTariffNumber maxLength 14
     hs_code_min=6,  # HSTariffNumber minLength 6
-    as_sent=usps_address,  # a state's name as its code; the phone's digits
+    as_sent=usps_address,  # the phone's digits
 )
 # Carrier Pickup's PickupAddress: Addressee requires firstName and lastName
 # (no firm instead); DomesticAddress as a label's, its state optional;
@@ -282,11 +284,10 @@ USPS_PICKUP_FIELDS = FieldLimits(
     street_line=50,
     street_lines=2,
     city=28,
-    state_codes=USPS_STATE_CODES,  # where given (optional here)
-    state_code_countries=USPS_STATE_COUNTRIES,
+    state_code_countries=USPS_STATE_COUNTRIES,  # where given (optional here)
     email=50,  # EmailNotification email maxLength 50
     email_required=True,
-    as_sent=usps_pickup_address,  # a state's name as its code; no phone
+    as_sent=usps_pickup_address,  # no phone
 )
 # The address check (GET /address): state "required: true" for every
 # address, maxLength 2, one of USPS's codes; streetAddress and city without
@@ -295,9 +296,7 @@ USPS_ADDRESS_CHECK_FIELDS = FieldLimits(
     street_lines=2,
     state_code=2,
     state_countries=USPS_STATE_COUNTRIES,
-    state_codes=USPS_STATE_CODES,
     state_code_countries=USPS_STATE_COUNTRIES,
-    as_sent=usps_address,
 )
 
 # Shippo public-api.yaml AddressBase (shipments, rates, pickups' location):

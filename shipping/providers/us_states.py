@@ -5,10 +5,20 @@ or English name, for carriers that take only the code. USPS's v3 specs
 "^(AA|AE|AL|AK|AP|AS|AZ|AR|CA|CO|CT|DE|DC|FM|FL|GA|GU|HI|ID|IL|IN|IA|KS|KY|LA|
 ME|MH|MD|MA|MI|MN|MS|MO|MP|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PW|PA|PR|RI|SC|
 SD|TN|TX|UT|VT|VI|VA|WA|WV|WI|WY)$" ("This is the two-character state code of
-the address")."""
+the address").
 
+Every carrier gets such a state as its code (``us_state_sent``, applied by
+the adapters' templates before a call and by the field checks before they
+count): UPS's Shipping.yaml StateProvinceCode "For US or Canada, the value
+must be a valid US state or Canadian province code", FedEx's
+stateOrProvinceCode "Max length is 2", Shippo's AddressBase state "Most
+carriers only accept two or three character state abbreviations"."""
+
+import dataclasses
 import re
 from functools import cache
+
+from shipping.providers.shipment_types import Address
 
 USPS_STATE_CODES = frozenset(
     [
@@ -77,6 +87,16 @@ USPS_STATE_CODES = frozenset(
     ]
 )
 
+# Where an address's state is one of those codes: the US, its territories
+# with an ISO code of their own, and the freely associated states USPS
+# serves as domestic (DomesticAddress state's pattern).
+STATE_COUNTRIES = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "FM", "MH", "PW"})
+# Where a state that names none is refused at every carrier: the US and its
+# territories. FM, MH and PW are countries to the other carriers, with states
+# of their own ("Pohnpei", "Koror"): only USPS refuses those (its limits'
+# ``state_code_countries``).
+US_AND_TERRITORIES = frozenset({"US", "PR", "GU", "VI", "AS", "MP"})
+
 # Names pycountry does not give as buyers write them (the freely associated
 # states are countries there; the military codes are USPS's own), and the
 # forms carrier-pickup.yaml's state pattern accepts besides the names.
@@ -96,6 +116,7 @@ _OTHER_NAMES = {
     "samoa": "AS",
     "northern marianas": "MP",
     "marianas": "MP",
+    "washington d c": "DC",
 }
 
 
@@ -123,3 +144,14 @@ def us_state_code(state: str) -> str:
     folded = _folded(state)
     code = folded.upper().replace(" ", "")  # "il", "D.C."
     return code if code in USPS_STATE_CODES else _names().get(folded, "")
+
+
+def us_state_sent(address: Address) -> Address:
+    """``address`` with a US state's or territory's name ("Illinois",
+    "puerto rico") as its code, as every carrier is sent it; any other state
+    as given (one that names none is refused: validation)."""
+    state = address.state_code
+    if address.country_code not in STATE_COUNTRIES or not state.strip():
+        return address
+    code = us_state_code(state)
+    return dataclasses.replace(address, state_code=code) if code else address

@@ -475,7 +475,7 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             operation="usps_validate_address",
             # addresses.yaml GET /address: the same names, ZIPCode "^\\d{5}$"
             # and ZIPPlus4 "^\\d{4}$": a ZIP+4 keeps its 4 digits.
-            params=_usps_address(usps_address(address)),
+            params=_usps_address(address),
         )
         found = data.get("address") or {}
         # AddressResponse's JSON names (addresses.yaml 3.2.3, USPS/api-examples'

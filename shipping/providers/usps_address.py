@@ -12,42 +12,29 @@ import re
 
 from shipping.providers.phones import phone_digits, phone_readable, split_phone
 from shipping.providers.shipment_types import Address
-from shipping.providers.us_states import USPS_STATE_CODES, us_state_code
 
-# USPS's state codes name the territories with an ISO code of their own
-# (PR, GU, VI ...) too: an address there has a US state code.
-STATE_COUNTRIES = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "FM", "MH", "PW"})
-STATE_CODES = USPS_STATE_CODES
 # Labels' Phone (domestic and international alike): pattern
 # "^\+?[1-9][0-9]{7,14}$|^[0-9]{6,15}$", "The phone number, including the
 # country extension and area code or the local national format, with no
 # punctuation." No extension field: a phone with one cannot be sent whole.
 PHONE = re.compile(r"\+?[1-9][0-9]{7,14}|[0-9]{6,15}")
+PHONE_FORM = "6 to 15 digits, or a + and 8 to 15 digits not starting with 0"
 
 
 def usps_address(address: Address) -> Address:
-    """``address`` as a USPS label, quote or address check gets it: a US
-    state's name as its code (labels' and addresses.yaml's state is "the
-    two-character state code of the address"), the phone without its
-    punctuation."""
-    return dataclasses.replace(
-        address,
-        state_code=_state(address.country_code, address.state_code),
-        phone=usps_phone(address.phone),
-    )
+    """``address`` as a USPS label, quote or address check gets it: the
+    phone without its punctuation. (A US state's name is its code at every
+    carrier: us_states.us_state_sent.)"""
+    return dataclasses.replace(address, phone=usps_phone(address.phone))
 
 
 def usps_pickup_address(address: Address) -> Address:
-    """``address`` as Carrier Pickup gets it: the state as a label's (its
-    DomesticAddress takes a code or a name, but its pattern only the names in
-    lower case: the code is what every USPS API takes). No phone is sent:
-    PickupAddress has none, and its contact's SMSNotification.cellNumber is
-    "for future Use"; the contact is the email (``email_required``)."""
-    return dataclasses.replace(
-        address,
-        state_code=_state(address.country_code, address.state_code),
-        phone="",
-    )
+    """``address`` as Carrier Pickup gets it: no phone is sent (PickupAddress
+    has none, and its contact's SMSNotification.cellNumber is "for future
+    Use"; the contact is the email, ``email_required``). Its state is a
+    label's, a code (its DomesticAddress takes a code or a name, its pattern
+    only the names in lower case): us_states.us_state_sent."""
+    return dataclasses.replace(address, phone="")
 
 
 def usps_phone(phone: str) -> str:
@@ -60,10 +47,3 @@ def usps_phone(phone: str) -> str:
         return phone
     plus = "+" if number.strip().startswith("+") else ""
     return plus + phone_digits(phone)
-
-
-def _state(country: str, state: str) -> str:
-    # A name USPS has no code for stays as given: refused as invalid_state.
-    if country not in STATE_COUNTRIES or not state.strip():
-        return state
-    return us_state_code(state) or state

@@ -19,6 +19,11 @@ from integrations.errors import Rejected
 from shipping.providers.carrier_common import name_parts
 from shipping.providers.field_limits import NO_FIELD_LIMITS, FieldLimits
 from shipping.providers.phones import phone_extension, phone_readable
+from shipping.providers.us_states import (
+    US_AND_TERRITORIES,
+    USPS_STATE_CODES,
+    us_state_sent,
+)
 from shipping.units import DimensionUnit, WeightUnit
 
 if TYPE_CHECKING:
@@ -167,6 +172,9 @@ def check_address_fields(
     """The first of ``address``'s fields ``carrier`` cannot take, as it is
     sent (``fields.as_sent``): ``field_too_long`` naming ``param.field``."""
     _check_phone(address.phone, f"{param}.phone", fields, carrier)
+    # Every carrier's: a US state's name is sent as its code (base.py).
+    address = us_state_sent(address)
+    _check_us_state(address, param, fields)
     if fields.as_sent is not None:
         address = fields.as_sent(address)
     _check_state_given(address, param, fields, carrier)
@@ -204,25 +212,32 @@ def _check_state_given(
         )
 
 
-def _check_sent_forms(
-    address: "Address", param: str, fields: FieldLimits, carrier: str
-) -> None:
-    # What the carrier's pattern or list refuses, as sent (a name mapped to
-    # its code, a phone's punctuation dropped): the buyer's text never quoted.
+def _check_us_state(address: "Address", param: str, fields: FieldLimits) -> None:
+    # After its name became its code: a state that names none in the US or
+    # a territory would reach the carrier as a wrong state, at every one
+    # (the buyer's text never quoted).
     state = address.state_code.strip()
-    in_list = address.country_code in fields.state_code_countries
-    if state and in_list and state not in fields.state_codes:
+    countries = US_AND_TERRITORIES | fields.state_code_countries
+    if state and address.country_code in countries and state not in USPS_STATE_CODES:
         raise InvalidShippingRequest(
-            f"{param}.state_code: {carrier} takes a US state or territory here "
-            "as its 2-letter code or English name (IL, Illinois)",
+            f"{param}.state_code names no US state or territory: give its "
+            "2-letter code or English name (IL, Illinois)",
             param=f"{param}.state_code",
             code="invalid_state",
         )
+
+
+def _check_sent_forms(
+    address: "Address", param: str, fields: FieldLimits, carrier: str
+) -> None:
+    # What the carrier's pattern refuses, as sent (a phone's punctuation
+    # dropped): the buyer's text never quoted.
     pattern = fields.phone_pattern
     if pattern is not None and address.phone and not pattern.fullmatch(address.phone):
         raise InvalidShippingRequest(
-            f"{param}.phone: {carrier} takes a phone as 6 to 15 digits (8 to 15 "
-            "after a +), punctuation dropped, with no extension or other text",
+            f"{param}.phone: {carrier} takes a phone as {fields.phone_form}, "
+            "punctuation dropped; this one has letters, an extension or "
+            "other text, or too few or too many digits",
             param=f"{param}.phone",
             code="invalid_phone",
         )

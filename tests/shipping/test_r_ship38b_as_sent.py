@@ -56,11 +56,17 @@ def test_fedex_quotes_to_nsw_with_the_state_left_out():
     assert sent["postalCode"] == "2000"
 
 
-def test_a_us_state_too_long_for_fedex_is_still_a_400():
-    # Required for US, CA and PR: sent as given, so checked as given.
+def test_a_required_state_too_long_for_fedex_is_still_a_400():
+    # Required for US, CA and PR: sent as given, so checked as given (a
+    # Canadian province: a US state of 3 names none, invalid_state first).
     harness_fedex.make_account()
-    body = copy.deepcopy(RATE_REQUEST)
-    body["to_address"]["state_code"] = "ILL"
+    body = copy.deepcopy(RATE_REQUEST) | {"customs": copy.deepcopy(CUSTOMS)}
+    body["to_address"] |= {
+        "city": "Toronto",
+        "state_code": "ONT",
+        "postal_code": "M5V 2T6",
+        "country_code": "CA",
+    }
 
     with responses.RequestsMock(assert_all_requests_are_fired=False):
         reply = post_as_writer(body)

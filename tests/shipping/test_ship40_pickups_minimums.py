@@ -51,8 +51,16 @@ def _refused(reply, param: str, code: str, words: str) -> None:
     assert not ProviderCall.objects.exists()
 
 
-def test_a_fedex_pickup_us_state_over_2_is_a_400():
-    address = ADDRESS_FROM | {"state_code": "TEN", "phone": "+1 901 555 0100"}
+def test_a_fedex_pickup_required_state_over_2_is_a_400():
+    # Canada (required there): a US state of 3 names none, invalid_state
+    # before its length (test_r_ship43_states_every_carrier).
+    address = ADDRESS_FROM | {
+        "city": "Toronto",
+        "state_code": "ONT",
+        "postal_code": "M5V 2T6",
+        "country_code": "CA",
+        "phone": "+1 416 555 0100",
+    }
 
     reply, calls = fedex_pickup(address, "s40-fp-state")
 

@@ -110,6 +110,10 @@ INVALID_REQUESTS = {
         to_address=replace(RECIPIENT, postal_code="")
     ),
     "customs.items": rate_request(to_address=ABROAD),
+    # A US state that names none (invalid_state; a name is sent as its code).
+    "to_address.state_code": rate_request(
+        to_address=replace(RECIPIENT, state_code="Ontario")
+    ),
     "parcels": rate_request(parcels=()),
 }
 
