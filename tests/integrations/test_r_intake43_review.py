@@ -1,7 +1,11 @@
 """r-intake43: what an outside read of ``manage.py replay_webhooks`` found,
-each proven through the command."""
+each proven through the command; and Stripe's scheme on a body that is not
+UTF-8, locked in through the webhook URL."""
 
+import hashlib
+import hmac
 import json
+import time
 from io import StringIO
 
 import pytest
@@ -10,7 +14,13 @@ from django.core.management.base import CommandError
 
 from integrations.models import WebhookEvent, WebhookStatus
 from tests.factories import ProviderAccountFactory
+from tests.integrations.intake41_helpers import (
+    assert_refused_unstored,
+    assert_stored_unusable,
+)
+from tests.integrations.intake41_helpers import post as intake_post
 from tests.integrations.intake42_helpers import broken_reader, post, standard
+from tests.integrations.intake_payments import STRIPE_SECRET, stripe_account
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +108,40 @@ def test_limit_with_ids_is_bad_input_not_ignored():
     with pytest.raises(CommandError, match="--limit goes with filters"):
         _run(str(row.pk), "--limit", "5")
     assert WebhookEvent.objects.get(pk=row.pk).status == WebhookStatus.DEAD
+
+
+# Stripe's scheme on a body that is not UTF-8, locked in: every v1= entry is
+# tried, the HMAC is over the bytes themselves, and t= is checked both ways.
+NOT_UTF8 = b'{"id": "evt_1", "type": "charge.succeeded", "x": "\xff"}'
+
+
+def _stripe_header(body: bytes, *, at: int | None = None, first: str = "") -> str:
+    moment = int(time.time()) if at is None else at
+    signed = f"{moment}.".encode() + body
+    digest = hmac.new(STRIPE_SECRET.encode(), signed, hashlib.sha256).hexdigest()
+    return f"t={moment},{first}v1={digest},v0=ignored"
+
+
+def test_stripe_bytes_match_any_v1_entry_rotated_secrets_included():
+    account = stripe_account()
+    header = _stripe_header(NOT_UTF8, first="v1=" + "0" * 64 + ",")
+    response = intake_post(account, NOT_UTF8, HTTP_STRIPE_SIGNATURE=header)
+    assert_stored_unusable(account, response, NOT_UTF8)
+
+
+def test_stripe_signature_over_the_decoded_text_is_not_taken_for_the_bytes():
+    account = stripe_account()
+    text = NOT_UTF8.decode("utf-8", "replace").encode()
+    response = intake_post(
+        account, NOT_UTF8, HTTP_STRIPE_SIGNATURE=_stripe_header(text)
+    )
+    assert_refused_unstored(response, 401)
+
+
+@pytest.mark.parametrize("skew", [-3600, 3600])
+def test_stripe_bytes_signed_outside_the_tolerance_are_stale(skew):
+    account = stripe_account()
+    header = _stripe_header(NOT_UTF8, at=int(time.time()) + skew)
+    response = intake_post(account, NOT_UTF8, HTTP_STRIPE_SIGNATURE=header)
+    assert_refused_unstored(response, 401)
+    assert response.json()["error"]["code"] == "timestamp_out_of_tolerance"
