@@ -143,7 +143,9 @@ def webhook_unusable_recover(*, event_id: int) -> Recovery:
             .get(UNUSABLE_ROWS, pk=event_id)
         )
         if row.status != WebhookStatus.DEAD:
-            return Recovery(row.pk, ALREADY, row.note or "Already recovered.")
+            # Said as earlier: the note alone reads as a recovery just now.
+            text = f"Already recovered earlier ({row.note})." if row.note else ""
+            return Recovery(row.pk, ALREADY, text or "Already recovered earlier.")
         account = ProviderAccount.objects.using(using).get(pk=row.account_id)
         refusal = _refusal(row, account)
         if refusal:

@@ -6,8 +6,9 @@ bodies are read again (webhooks.recovery, the same service).
     manage.py replay_webhooks --account stripe-main --status dead
     manage.py replay_webhooks --provider mailgun --status dead --since 2026-12-01
 
-One line per event, then the summary the admin shows. Bad input gets one
-line on stderr and a non-zero exit status, and replays nothing.
+One line per event (in id order), then the summary the admin shows, and a
+line when a filter matched more than --limit. Bad input gets one line on
+stderr and a non-zero exit status, and replays nothing.
 """
 
 from datetime import UTC, datetime, time
@@ -43,12 +44,11 @@ class Command(ProviderCommand):
         )
         parser.add_argument(
             "--limit",
-            default=str(DEFAULT_LIMIT),
             help=f"With filters: at most this many, oldest first ({DEFAULT_LIMIT}).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        ids = _chosen(options)
+        ids, more = _chosen(options)
         if not ids:
             self.stdout.write("No webhook events match.")
             return
@@ -56,9 +56,17 @@ class Command(ProviderCommand):
         for line in _lines(replay):
             self.stdout.write(_printable(line))
         self.stdout.write(_printable(replay.summary))
+        if more:
+            # The unusable rows that stay dead are chosen again next time:
+            # without this line a run that stopped short reads as complete.
+            self.stdout.write(
+                f"Stopped at --limit {len(ids)}: more events match (raise "
+                "--limit, or narrow with --since)."
+            )
 
 
-def _chosen(options: dict[str, Any]) -> list[int]:
+def _chosen(options: dict[str, Any]) -> tuple[list[int], bool]:
+    """The ids to replay, and whether a filter matched more than --limit."""
     filters = [options[name] for name in ("account", "provider", "status", "since")]
     if options["ids"]:
         if any(value is not None for value in filters):
@@ -66,7 +74,10 @@ def _chosen(options: dict[str, Any]) -> list[int]:
                 "Give event ids or filters (--account, --provider, --status, "
                 "--since), not both."
             )
-        return _existing([_number(text, "Event id", MAX_ID) for text in options["ids"]])
+        if options["limit"] is not None:
+            raise CommandError("--limit goes with filters, not with event ids.")
+        numbers = [_number(text, "Event id", MAX_ID) for text in options["ids"]]
+        return _existing(numbers), False
     if options["account"] is None and options["provider"] is None:
         raise CommandError(
             "Name the events: ids, or --account SLUG or --provider CODE with "
@@ -75,8 +86,11 @@ def _chosen(options: dict[str, Any]) -> list[int]:
     if options["status"] is None:
         raise CommandError("--status is needed with --account or --provider.")
     rows = _filtered(options)
-    limit = _number(options["limit"], "--limit", MAX_LIMIT)
-    return list(rows.order_by("pk").values_list("pk", flat=True)[:limit])
+    text = options["limit"]
+    limit = DEFAULT_LIMIT if text is None else _number(text, "--limit", MAX_LIMIT)
+    # One past the limit: whether more match, without counting them all.
+    ids = list(rows.order_by("pk").values_list("pk", flat=True)[: limit + 1])
+    return ids[:limit], len(ids) > limit
 
 
 def _filtered(options: dict[str, Any]) -> Any:
@@ -135,12 +149,16 @@ def _existing(ids: list[int]) -> list[int]:
 
 
 def _lines(replay: Replay) -> list[str]:
-    lines = [f"#{pk}: queued for replay." for pk in replay.queued_ids]
-    lines += [
-        f"#{pk}: skipped, being processed right now." for pk in replay.skipped_ids
-    ]
-    lines += [f"#{r.event_id} (unusable body): {r.text}" for r in replay.recoveries]
-    return lines
+    """One line per event, in the events' order (oldest first)."""
+    said = {pk: f"#{pk}: queued for replay." for pk in replay.queued_ids}
+    said.update(
+        (pk, f"#{pk}: skipped, being processed right now.") for pk in replay.skipped_ids
+    )
+    said.update(
+        (r.event_id, f"#{r.event_id} (unusable body): {r.text}")
+        for r in replay.recoveries
+    )
+    return [said[pk] for pk in sorted(said)]
 
 
 def _printable(text: str) -> str:
