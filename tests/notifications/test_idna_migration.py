@@ -15,8 +15,10 @@ from django.apps import apps as django_apps
 from django.core.management import CommandError, call_command
 from django.db import OperationalError, connection
 
+from integrations.batch.services import batch_job_create
 from notifications.management.commands import rekey_addresses
 from notifications.models import BulkRecipient, BulkSend, Suppression
+from notifications.services import bulk as bulk_service
 from notifications.services.bulk import bulk_send_counts, bulk_send_create
 from notifications.services.suppressions import (
     suppression_add,
@@ -293,13 +295,20 @@ def test_migrate_forwards_backwards_and_forwards_again(at_0003) -> None:
     rows.create(address="ada@i❤.ws", reason="unsubscribe")
     rows.create(address="ada@xn--i-7iq.ws", reason="hard_bounce")
     rows.create(address=LONG, reason="manual")
-    bulk = bulk_send_create(
-        template="newsletter",
-        context=NEWS,
-        recipients=[{"email": "bo@xn--i-7iq.ws"}],
+    # Bulk rows too: today's have 0012's columns.
+    sends = old.get_model("notifications", "BulkSend").objects
+    recipients = old.get_model("notifications", "BulkRecipient").objects
+    job = batch_job_create(
+        kind=bulk_service.KIND,
+        name="newsletter",
+        handler=bulk_service.HANDLER,
+        row_model=BulkRecipient,
         start=False,
-    ).bulk_send
-    BulkRecipient.objects.create(bulk_send=bulk, job=bulk.job, email="bo@i❤.ws")
+    )
+    old_bulk = sends.create(template="newsletter", context=NEWS, job_id=job.pk)
+    for email in ("bo@xn--i-7iq.ws", "bo@i❤.ws"):
+        recipients.create(bulk_send=old_bulk, job_id=job.pk, email=email)
+    bulk = BulkSend.objects.get(pk=old_bulk.pk)
 
     call_command("migrate", "notifications", "0004", verbosity=0)
     assert _active() == {"ada@xn--i-7iq.ws": "hard_bounce", LONG: "manual"}
