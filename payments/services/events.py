@@ -209,7 +209,6 @@ def _refund_event(
             )
         if new <= 0:
             return row
-        # The database's time, as our own refunds are stamped (refund_insert).
         refund = refund_insert(
             Refund(
                 payment=row,
