@@ -1,6 +1,9 @@
 """Operations for non-atomic migrations (``atomic = False``), which a killed
 deploy leaves part done and unrecorded: each step is done again only if not
-done, so running ``migrate`` again finishes (README: "Migrations and locks")."""
+done, so running ``migrate`` again finishes (README: "Migrations and locks").
+And ``column_default``, which migrations share to give a column a default
+without copying its table. Migrations import these: keep them, unchanged in
+what they do, for good."""
 
 from typing import Any
 
@@ -66,3 +69,27 @@ def has_column(schema_editor: Any, model: Any, name: str) -> bool:
             cursor, model._meta.db_table
         )
     return any(described.name == column for described in found)
+
+
+def column_default(table: str, column: str, default: str) -> migrations.RunPython:
+    """Set ``table``'s ``column`` default to the SQL expression ``default``
+    (backwards: drop it) on PostgreSQL, a catalogue change that rewrites no
+    row. SQLite is left as it is: a changed default copies its whole table,
+    and its INSERTs carry a ``db_default``'s expression themselves. For a
+    ``SeparateDatabaseAndState`` whose state sets the field's ``db_default``."""
+
+    def alter(schema_editor: Any, action: str) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        quote = schema_editor.quote_name
+        schema_editor.execute(
+            f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(column)} {action}"
+        )
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        alter(schema_editor, f"SET DEFAULT ({default})")
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        alter(schema_editor, "DROP DEFAULT")
+
+    return migrations.RunPython(forwards, backwards, elidable=False)

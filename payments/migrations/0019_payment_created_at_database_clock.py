@@ -9,24 +9,7 @@ import django.db.models.functions.datetime
 import django.utils.timezone
 from django.db import migrations, models
 
-TABLE, COLUMN = "payments_payment", "created_at"
-
-
-def _alter(schema_editor, action: str) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    quote = schema_editor.quote_name
-    schema_editor.execute(
-        f"ALTER TABLE {quote(TABLE)} ALTER COLUMN {quote(COLUMN)} {action}"
-    )
-
-
-def set_default(apps, schema_editor):
-    _alter(schema_editor, "SET DEFAULT (STATEMENT_TIMESTAMP())")
-
-
-def drop_default(apps, schema_editor):
-    _alter(schema_editor, "DROP DEFAULT")
+from integrations.migration_ops import column_default
 
 
 class Migration(migrations.Migration):
@@ -37,7 +20,9 @@ class Migration(migrations.Migration):
     operations = [
         migrations.SeparateDatabaseAndState(
             database_operations=[
-                migrations.RunPython(set_default, drop_default, elidable=False),
+                column_default(
+                    "payments_payment", "created_at", "STATEMENT_TIMESTAMP()"
+                ),
             ],
             state_operations=[
                 migrations.AlterField(

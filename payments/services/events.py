@@ -23,7 +23,12 @@ from payments.services.recurring_outcomes import (
     recurring_payment_paid,
     recurring_refund_unpaid,
 )
-from payments.services.refunds import RESERVING, refund_book, refundable_amount
+from payments.services.refunds import (
+    RESERVING,
+    refund_book,
+    refund_insert,
+    refundable_amount,
+)
 from payments.services.settle import SETTLED_FAILED
 from payments.services.slots import period_charged
 from payments.services.state import (
@@ -204,15 +209,17 @@ def _refund_event(
             )
         if new <= 0:
             return row
-        refund = Refund.objects.create(
-            payment=row,
-            amount=new,
-            currency=row.currency,
-            status=RefundStatus.SUCCEEDED,
-            provider_reference="" if known else reference[:255],
-            reason="reported by the gateway",
-            idempotency_key=f"event:{row.public_id}:"
-            + (reference if reference and not total else uuid.uuid4().hex),
+        refund = refund_insert(
+            Refund(
+                payment=row,
+                amount=new,
+                currency=row.currency,
+                status=RefundStatus.SUCCEEDED,
+                provider_reference="" if known else reference[:255],
+                reason="reported by the gateway",
+                idempotency_key=f"event:{row.public_id}:"
+                + (reference if reference and not total else uuid.uuid4().hex),
+            )
         )
         refund_book(row, new, refund.public_id)
     return row

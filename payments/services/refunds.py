@@ -94,7 +94,7 @@ def _refund_reserve(
             with transaction.atomic():
                 # Stamped with the database's time in its INSERT: the
                 # retrier (another machine) takes it for an orphan by it.
-                return row_insert(
+                return refund_insert(
                     Refund(
                         payment=row,
                         amount=amount,
@@ -102,8 +102,7 @@ def _refund_reserve(
                         reason=reason[:255],
                         requested_by=requested_by[:150],
                         idempotency_key=key,
-                    ),
-                    db_clock=_DB_CLOCK,
+                    )
                 )
         except IntegrityError:
             return Refund.objects.get(idempotency_key=key)
@@ -201,6 +200,16 @@ def refund_book(payment: Payment, amount: int, refund_id: str) -> None:
 
 # A refund's stamps the retrier compares (integrations.clock): the database's.
 _DB_CLOCK = ("created_at", "updated_at")
+
+
+def refund_insert(refund: Refund) -> Refund:
+    """INSERT the new ``refund`` (ours, or one a gateway's event reports)
+    with the database's time as its stamps, in the statement itself: the
+    retrier measures them, the timeline and the refunds' order mix them with
+    the payment's other records. IntegrityError on a unique conflict."""
+    return row_insert(refund, db_clock=_DB_CLOCK)
+
+
 # A pending refund without a retry time whose send died with its process.
 _ORPHAN_AFTER = timedelta(minutes=10)
 # How long a retrier holds a refund before another may send it again.

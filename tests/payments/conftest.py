@@ -1,5 +1,5 @@
-"""Payments fixtures: sandbox accounts, an API client with payment scopes, and
-helpers to send signed sandbox webhooks."""
+"""Payments fixtures: sandbox accounts, an API client with payment scopes,
+helpers to send signed sandbox webhooks, and an authorized payment."""
 
 import json
 import time
@@ -11,6 +11,8 @@ from rest_framework.test import APIClient
 
 from integrations.models import ProviderAccount
 from integrations.webhooks.verification import signed_headers
+from payments import services
+from payments.models import Payment, PaymentStatus
 from tests.factories import ApiKeyFactory, ProviderAccountFactory
 
 SECRET = "whsec_dGVzdHNlY3JldA=="  # ProviderAccountFactory's default
@@ -62,3 +64,18 @@ def webhook_headers(
 
 
 PostWebhook = Callable[..., object]
+
+
+def authorized_payment(n: int = 1) -> Payment:
+    """A 10.00 EUR token payment authorized only (order ``o-n``), created
+    through the service on the primary sandbox account."""
+    payment = services.payment_create(
+        order_id=f"o-{n}",
+        amount=1000,
+        currency="EUR",
+        source_token="tok_success",
+        capture=False,
+        idempotency_key=f"authorized-{n}",
+    )
+    assert payment.status == PaymentStatus.AUTHORIZED
+    return payment

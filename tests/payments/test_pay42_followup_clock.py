@@ -18,6 +18,7 @@ from payments import services
 from payments.models import PaymentAttempt, PaymentStatus
 from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services.errors import FollowUpInProgress
+from tests.payments.conftest import authorized_payment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,19 +30,6 @@ SKEW = settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS + 300
 def _server_database():
     if not shared_by_machines():
         pytest.skip("needs a server database: SQLite's clock is this machine's")
-
-
-def _authorized(n: int = 1):
-    payment = services.payment_create(
-        order_id=f"o-{n}",
-        amount=1000,
-        currency="EUR",
-        source_token="tok_success",
-        capture=False,
-        idempotency_key=f"pay42-{n}",
-    )
-    assert payment.status == PaymentStatus.AUTHORIZED
-    return payment
 
 
 def _killed(*args, **kwargs):
@@ -61,7 +49,7 @@ def _capture_dies_on_a_machine(monkeypatch, payment, seconds: float) -> None:
 def test_a_capture_sent_from_a_machine_behind_still_holds_off_a_void(
     primary, monkeypatch
 ):
-    payment = _authorized()
+    payment = authorized_payment()
     _capture_dies_on_a_machine(monkeypatch, payment, -SKEW)
 
     with pytest.raises(FollowUpInProgress) as refused:
@@ -73,7 +61,7 @@ def test_a_capture_sent_from_a_machine_behind_still_holds_off_a_void(
 def test_a_void_on_a_machine_ahead_still_waits_for_a_capture_in_flight(
     primary, monkeypatch
 ):
-    payment = _authorized()
+    payment = authorized_payment()
     _capture_dies_on_a_machine(monkeypatch, payment, 0)
 
     with machine_clock(SKEW), pytest.raises(FollowUpInProgress) as refused:
@@ -85,7 +73,7 @@ def test_a_void_on_a_machine_ahead_still_waits_for_a_capture_in_flight(
 
 
 def test_a_follow_up_attempt_is_stamped_with_the_database_clock(primary, monkeypatch):
-    payment = _authorized()
+    payment = authorized_payment()
     with whole_machine_clock(-SKEW):
         services.payment_void(payment=payment)
 

@@ -19,6 +19,7 @@ from payments.models import Payment, PaymentAttempt, PaymentStatus
 from payments.providers.base import PaymentEventKind
 from payments.providers.sandbox import SandboxPaymentsAdapter
 from payments.services.events import payment_event_apply
+from tests.payments.conftest import authorized_payment
 
 pytestmark = pytest.mark.django_db
 
@@ -29,19 +30,6 @@ SKEW = (settings.PAYMENTS_RECONCILE_AFTER_MINUTES + 10) * 60
 def _server_database():
     if not shared_by_machines():
         pytest.skip("needs a server database: SQLite's clock is this machine's")
-
-
-def _authorized(n: int = 1) -> Payment:
-    payment = services.payment_create(
-        order_id=f"o-{n}",
-        amount=1000,
-        currency="EUR",
-        source_token="tok_success",
-        capture=False,
-        idempotency_key=f"pay42-{n}",
-    )
-    assert payment.status == PaymentStatus.AUTHORIZED
-    return payment
 
 
 def _recent(payment: Payment) -> None:
@@ -55,7 +43,7 @@ def test_an_authorization_from_a_machine_behind_keeps_its_capture_its_own(
     primary, monkeypatch
 ):
     with whole_machine_clock(-SKEW):
-        payment = _authorized()
+        payment = authorized_payment()
     # Its create still owes the capture (Square's second call), about to send it.
     monkeypatch.setattr(SandboxPaymentsAdapter, "capture_after_authorize", True)
     Payment.objects.filter(pk=payment.pk).update(capture_requested=True)
@@ -71,12 +59,12 @@ def test_an_authorization_from_a_machine_behind_keeps_its_capture_its_own(
 
 def test_a_guarded_move_stamps_the_database_time(primary):
     with whole_machine_clock(-SKEW):
-        payment = _authorized()
+        payment = authorized_payment()
     _recent(payment)
 
 
 def test_a_move_under_the_lock_stamps_the_database_time(primary):
-    payment = _authorized()
+    payment = authorized_payment()
     # The caller's copy is out of date: the move takes the lock, saves the row.
     Payment.objects.filter(pk=payment.pk).update(
         updated_at=payment.updated_at - timedelta(seconds=1)
@@ -88,7 +76,7 @@ def test_a_move_under_the_lock_stamps_the_database_time(primary):
 
 
 def test_a_dispute_stamps_the_database_time(primary):
-    payment = _authorized()
+    payment = authorized_payment()
     with whole_machine_clock(-SKEW):
         row = payment_event_apply(
             payment=payment,

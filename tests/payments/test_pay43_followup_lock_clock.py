@@ -12,23 +12,11 @@ from django.db import connection, transaction
 
 from integrations.clock import database_now
 from payments import services
-from payments.models import Payment, PaymentAttempt, PaymentStatus
+from payments.models import Payment, PaymentAttempt
+from tests.payments.conftest import authorized_payment
 from tests.pg import on_a_lock_wait
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _authorized() -> Payment:
-    payment = services.payment_create(
-        order_id="o-lock",
-        amount=1000,
-        currency="EUR",
-        source_token="tok_success",
-        capture=False,
-        idempotency_key="pay43-lock",
-    )
-    assert payment.status == PaymentStatus.AUTHORIZED
-    return payment
 
 
 def _hold_the_lock(payment: Payment, held, waited, released: list) -> None:
@@ -47,7 +35,7 @@ def _hold_the_lock(payment: Payment, held, waited, released: list) -> None:
 
 @pytest.mark.parametrize("operation", ["capture", "void"])
 def test_a_follow_up_that_waited_on_the_lock_is_stamped_after_it(primary, operation):
-    payment = _authorized()
+    payment = authorized_payment()
     held, waited = threading.Event(), threading.Event()
     released: list = []
     holder = threading.Thread(
