@@ -5,6 +5,7 @@ import compileall
 import os
 import resource
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,7 @@ class _RedisWrites:
     def __init__(self) -> None:
         self.dirty = True  # the session's first test flushes
         self.children = self._children_times()
+        self.local = threading.local()  # this thread's own FLUSHDB is no write
 
     @staticmethod
     def _children_times() -> tuple[float, float]:
@@ -169,9 +171,23 @@ class _RedisWrites:
             or self._children_alive()
         )
 
-    def flushed(self) -> None:
+    def sent(self) -> None:
+        if not getattr(self.local, "clearing", False):
+            self.dirty = True
+
+    def clear(self, cache: Any) -> None:
+        """Marked clean before the FLUSHDB, so a write from another thread
+        or a child reaped while it runs makes the next test flush again."""
         self.dirty = False
         self.children = self._children_times()
+        self.local.clearing = True
+        try:
+            cache.clear()
+        except BaseException:
+            self.dirty = True
+            raise
+        finally:
+            self.local.clearing = False
 
 
 _REDIS_WRITES = _RedisWrites()
@@ -184,8 +200,13 @@ def _redis_writes_watched() -> Iterator[None]:
     original = AbstractConnection.send_packed_command
 
     def send_packed_command(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _REDIS_WRITES.dirty = True
-        return original(self, *args, **kwargs)
+        # Before and after: a send that began before a flush and ended after
+        # its start may land after it.
+        _REDIS_WRITES.sent()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _REDIS_WRITES.sent()
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(AbstractConnection, "send_packed_command", send_packed_command)
@@ -215,8 +236,7 @@ def _fresh_cache(request: pytest.FixtureRequest) -> None:
     outage.forget()
     if isinstance(caches["default"], RedisCache):
         if _REDIS_WRITES.maybe_written():
-            cache.clear()
-            _REDIS_WRITES.flushed()
+            _REDIS_WRITES.clear(cache)
     elif settings.REDIS_URL or has_db:
         cache.clear()
 
