@@ -122,6 +122,7 @@ def _wait_for_concurrent_build_waiting(watcher: psycopg.Connection) -> None:
     for _ in range(6000):
         waiting = watcher.execute(
             "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database() "  # not a neighbour's (xdist, CI)
             "AND query ILIKE '%CREATE INDEX CONCURRENTLY%'"
         ).fetchone()
         if waiting:

@@ -66,6 +66,7 @@ def _build_waits(conninfo: str) -> bool:
         return bool(
             watcher.execute(
                 "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database() "  # not a neighbour's (xdist, CI)
                 "AND query ILIKE %s "
                 # Waiting past the limit: a build bound by it has failed.
                 "AND now() - query_start > 5 * %s * interval '1 ms'",

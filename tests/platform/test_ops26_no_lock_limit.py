@@ -68,6 +68,7 @@ def _wait_for_the_alter_to_wait(conninfo: str) -> None:
         for _ in range(2000):
             if watcher.execute(
                 "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database() "  # not a neighbour's (xdist, CI)
                 "AND query ILIKE 'ALTER TABLE%'"
             ).fetchone():
                 return

@@ -277,6 +277,7 @@ def _wait_for_the_build_to_wait(conninfo: str) -> None:
         for _ in range(2000):
             if watcher.execute(
                 "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database() "  # not a neighbour's (xdist, CI)
                 "AND query ILIKE '%create index concurrently%'"
             ).fetchone():
                 return
