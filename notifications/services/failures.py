@@ -23,7 +23,12 @@ WORKER_LOST = "worker_lost"
 # EMAIL_MAX_ATTEMPTS; neither a pause (unbounded) nor a refusal for good.
 MISCONFIGURED = "misconfigured"
 ACCOUNT_SETUP_CODES = frozenset(
-    {"configuration_error", "missing_credentials", "missing_settings"}
+    {
+        "configuration_error",
+        "missing_credentials",
+        "missing_settings",
+        "credentials_unreadable",
+    }
 )
 # An account's answer that it will never send this message (an empty subject
 # it requires, something it cannot carry): no later try there would send it.
