@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from integrations.client.session import key_on_record
 from integrations.commits import group_commit, group_join
+from integrations.crypto import CredentialsDecryptError, credentials_unreadable
 from integrations.errors import ProviderError
 from integrations.models import ProviderAccount
 from integrations.models.attempts import AttemptOutcome, KeyedAttempt
@@ -74,8 +75,7 @@ def attempt_run(
     group_commit()
     started = time.monotonic()
     try:
-        with key_on_record():
-            result = call(idempotency_key)
+        result = _called(call, idempotency_key)
     except ProviderError as error:
         group_join()
         attempt_finish(attempt, started, outcome=str(error.outcome), error=error)
@@ -90,6 +90,16 @@ def attempt_run(
         reference=reference_of(result) or reference,
     )
     return result
+
+
+def _called(call: Callable[[str], T], key: str) -> T:
+    try:
+        with key_on_record():
+            return call(key)
+    except CredentialsDecryptError as exc:
+        # Read before the call (an SDK client, a header): nothing went out,
+        # so the attempt ends not processed, not left in flight.
+        raise credentials_unreadable(exc) from None
 
 
 _FINISHED_FIELDS = (

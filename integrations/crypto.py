@@ -8,15 +8,32 @@ run ``manage.py rotate_credentials``, then drop the old key.
 import copy
 import json
 from functools import cache, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+if TYPE_CHECKING:
+    from integrations.errors import ConfigurationError
+
 
 class CredentialsDecryptError(Exception):
     """Stored credentials cannot be read with any configured key."""
+
+
+# The code of the ``ConfigurationError`` it becomes at a provider call
+# (nothing sent): the client's classify, failover, attempts, shipping's hook.
+CREDENTIALS_UNREADABLE = "credentials_unreadable"
+
+
+def credentials_unreadable(exc: CredentialsDecryptError) -> "ConfigurationError":
+    """``exc`` met at a provider call: the account's configuration, not a
+    bug, and nothing went out (the key is read before the request). Its
+    fixed text names neither the token nor the keys."""
+    from integrations.errors import ConfigurationError
+
+    return ConfigurationError(str(exc), code=CREDENTIALS_UNREADABLE)
 
 
 @cache

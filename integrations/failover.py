@@ -22,11 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
 
-from django.core.exceptions import ImproperlyConfigured
-
 from integrations import registry
 from integrations.breaker import breaker_for
 from integrations.client.fallback import fallback_ready
+from integrations.crypto import CredentialsDecryptError, credentials_unreadable
 from integrations.errors import (
     NotProcessed,
     Outcome,
@@ -123,9 +122,11 @@ def run_with_failover(
                     result = operation(registry.get_adapter(account))
             except ProviderError as exc:
                 error = exc
-            except (registry.UnknownProvider, ImproperlyConfigured) as exc:
-                # One misconfigured account must not stop the others.
-                error = NotProcessed(str(exc), code="configuration_error")
+            except registry.ACCOUNT_UNCALLABLE as exc:
+                # One misconfigured account must not stop the others; its
+                # credentials read before its call (Stripe's SDK client, a
+                # header) fail before anything went out.
+                error = uncallable_error(exc)
             else:
                 attempts.append(Attempt(account.slug, SUCCEEDED, "", ""))
                 _log_served(kind, operation_name, account, attempts)
@@ -141,6 +142,14 @@ def run_with_failover(
         attempts=attempts,
         cause=None,
     )
+
+
+def uncallable_error(exc: Exception) -> NotProcessed:
+    """An account this deploy cannot call (``registry.ACCOUNT_UNCALLABLE``)
+    as the not-processed outcome its failover attempt records."""
+    if isinstance(exc, CredentialsDecryptError):
+        return credentials_unreadable(exc)
+    return NotProcessed(str(exc), code="configuration_error")
 
 
 def enabled_accounts(kind: str) -> list[ProviderAccount]:

@@ -30,13 +30,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
 from integrations import correlation, registry
 from integrations.deadline import deadline_scope
-from integrations.errors import NotProcessed, Outcome, ProviderError, Unknown
-from integrations.failover import breaker_skip_reason, enabled_accounts
+from integrations.errors import Outcome, ProviderError, Unknown
+from integrations.failover import (
+    breaker_skip_reason,
+    enabled_accounts,
+    uncallable_error,
+)
 from integrations.models import ProviderAccount
 from integrations.redis_line import close_thread_connections
 
@@ -182,9 +185,9 @@ def _call(
         return operation(registry.get_adapter(account)), None
     except ProviderError as exc:
         return None, exc
-    except (registry.UnknownProvider, ImproperlyConfigured) as exc:
+    except registry.ACCOUNT_UNCALLABLE as exc:
         # One misconfigured account must not hide the others' answers.
-        return None, NotProcessed(str(exc), code="configuration_error")
+        return None, uncallable_error(exc)
     except Exception:
         # A bug in an adapter or operation: the traceback goes to the log,
         # only a generic message to the result (it may reach a response).

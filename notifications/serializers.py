@@ -10,6 +10,7 @@ from notifications.models.messages import CATEGORY_CHOICES
 from notifications.providers.base import EmailCategory
 from notifications.services.bulk import (
     bulk_send_counts,
+    bulk_send_next_try,
     bulk_send_progress,
     bulk_send_status,
 )
@@ -229,14 +230,25 @@ class BulkSendSerializer(BulkSendListSerializer):
         "went out; `pending`: no message yet."
     )
 
+    next_try_at = serializers.SerializerMethodField(
+        help_text="When the first `waiting` recipient is tried again (its "
+        "waits grow while the account it needs stays paused); null when none "
+        "waits."
+    )
+
     class Meta(BulkSendListSerializer.Meta):
-        fields = [*BulkSendListSerializer.Meta.fields, "outcomes"]
+        fields = [*BulkSendListSerializer.Meta.fields, "outcomes", "next_try_at"]
 
     @extend_schema_field(
         {"type": "object", "additionalProperties": {"type": "integer"}}
     )
     def get_outcomes(self, bulk: BulkSend) -> dict[str, int]:
         return bulk_send_counts(bulk)
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_next_try_at(self, bulk: BulkSend) -> str | None:
+        at = bulk_send_next_try(bulk)
+        return serializers.DateTimeField().to_representation(at) if at else None
 
 
 class BulkSendCreatedSerializer(BulkSendSerializer):

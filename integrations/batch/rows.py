@@ -283,8 +283,9 @@ def defer(model: type[BatchRow], row: BatchRow, reason: str, wait: float) -> int
 
 
 def defer_seconds(wait: float, defers: int) -> float:
-    """A row's wait after ``defers`` earlier ones: ``wait`` doubling each
-    time up to BATCH_DEFER_MAX_SECONDS (never below ``wait``). A long pause
+    """A row's wait after ``defers`` earlier ones (since its last real
+    attempt): ``wait`` doubling each time up to BATCH_DEFER_MAX_SECONDS
+    (never below ``wait``). A long pause
     met by many rows would otherwise have them worked again every ``wait``,
     each pass longer than the wait itself, and the workers never rest."""
     ceiling = max(float(settings.BATCH_DEFER_MAX_SECONDS), wait)
@@ -374,8 +375,9 @@ def _record_failure(leases: LeasedRows, row: BatchRow, exc: Exception) -> RowRes
         status = BatchRowStatus.FAILED
     else:
         # Due again after the backoff by the database's clock, which every
-        # worker's due_rows reads (integrations.clock).
-        status = leases.fail(row, exc)
+        # worker's due_rows reads (integrations.clock). A real attempt ends
+        # the pause its defers measured: a new one starts at the first wait.
+        status = leases.fail(row, exc, defers=0)
     outcome = RowOutcome.FAILED if status == BatchRowStatus.FAILED else RowOutcome.RETRY
     log = logger.error if outcome == RowOutcome.FAILED else logger.warning
     log(

@@ -21,7 +21,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
-from integrations.crypto import CredentialsDecryptError
+from integrations.crypto import CredentialsDecryptError, credentials_unreadable
 from integrations.errors import (
     ConfigurationError,
     NotProcessed,
@@ -220,9 +220,7 @@ def as_provider_error(
     if isinstance(exc, requests.RequestException):
         return classify_exception(exc)
     if isinstance(exc, CredentialsDecryptError):
-        # Read before the request is built: nothing went out. Its fixed text
-        # names neither the token nor the keys.
-        return ConfigurationError(str(exc))
+        return credentials_unreadable(exc)  # read before the request is built
     # A bug in an adapter or SDK: keep the traceback (type and frames only
     # reach the JSON log's ``exc`` field, never the ProviderCall row).
     logger.error("unexpected error during a provider call", exc_info=exc)

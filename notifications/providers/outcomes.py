@@ -88,6 +88,7 @@ CONFIGURATION_CODES = frozenset(
         "configuration_error",
         "missing_credentials",
         "missing_settings",
+        "credentials_unreadable",
     }
 )
 

@@ -11,10 +11,11 @@ sends*).
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import CharField, Count, Exists, OuterRef, Value
+from django.db.models import CharField, Count, Exists, Min, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 
 from integrations.batch import (
@@ -25,6 +26,7 @@ from integrations.batch import (
     batch_job_start,
     batch_rows_add,
 )
+from integrations.clock import database_now
 from integrations.models import BatchJob, BatchRowStatus
 from notifications.models import (
     BulkRecipient,
@@ -383,6 +385,20 @@ def bulk_send_counts(bulk_send: BulkSend) -> dict[str, int]:
     if pending > 0:
         counts["pending"] = pending
     return counts
+
+
+def bulk_send_next_try(bulk_send: BulkSend) -> datetime | None:
+    """When the first recipient waiting (backing off, or alone for a paused
+    account, its waits growing: ``integrations.batch.rows.defer_seconds``)
+    is tried again, by the database's clock; None when none waits."""
+    if bulk_send.job_id is None:
+        return None
+    waiting = BulkRecipient.objects.filter(
+        job_id=bulk_send.job_id,
+        status=BatchRowStatus.PENDING,
+        next_attempt_at__gt=database_now(),
+    )
+    return waiting.aggregate(at=Min("next_attempt_at"))["at"]
 
 
 def _duplicates(bulk_send: BulkSend) -> int:

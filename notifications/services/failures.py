@@ -18,15 +18,21 @@ from notifications.services.unrendered import RENDER_CODES
 WORKER_LOST = "worker_lost"
 # An account this deploy cannot use as set up (its adapter gone, credentials
 # missing or unreadable, a required setting unset): it sends nothing until
-# staff mend it, so for the message at hand it refuses, it is not paused.
+# staff mend it, which they may do at any time (a rotated secret), so it is
+# a failed attempt, spent and tried again on the usual schedule up to
+# EMAIL_MAX_ATTEMPTS; neither a pause (unbounded) nor a refusal for good.
 MISCONFIGURED = "misconfigured"
 ACCOUNT_SETUP_CODES = frozenset(
-    {"configuration_error", "missing_credentials", "missing_settings"}
+    {
+        "configuration_error",
+        "missing_credentials",
+        "missing_settings",
+        "credentials_unreadable",
+    }
 )
 # An account's answer that it will never send this message (an empty subject
-# it requires, something it cannot carry, its own setup): no later try there
-# would send it.
-PERMANENT_REFUSALS = frozenset({SUBJECT_EMPTY, UNSUPPORTED_MESSAGE, MISCONFIGURED})
+# it requires, something it cannot carry): no later try there would send it.
+PERMANENT_REFUSALS = frozenset({SUBJECT_EMPTY, UNSUPPORTED_MESSAGE})
 # Every account refused the message for good, not all for the same reason
 # (one its empty subject, another something it cannot carry).
 REFUSED_EVERYWHERE = "refused_everywhere"
@@ -70,6 +76,11 @@ MESSAGES: dict[str, str] = {
     WORKER_LOST: "The send was interrupted; the message may have gone out "
     "and is not sent again.",
 }
+# A message still tried again (``queued``) after such an attempt.
+WHILE_QUEUED: dict[str, str] = {
+    MISCONFIGURED: "An email provider account is not set up correctly; the "
+    "message was not sent yet and is tried again.",
+}
 # A template that failed when the message was stored (services.unrendered).
 TEMPLATE_FAILED = "The message could not be built from its template; it was not sent."
 MESSAGES.update(dict.fromkeys(RENDER_CODES - {SUBJECT_EMPTY}, TEMPLATE_FAILED))
@@ -88,6 +99,8 @@ def public_error(message: EmailMessage) -> str:
     """Our sentence for the message's current failure; empty when none."""
     if not message.error_code:
         return ""
+    if message.status == EmailStatus.QUEUED and message.error_code in WHILE_QUEUED:
+        return WHILE_QUEUED[message.error_code]
     found = MESSAGES.get(message.error_code)
     return found or BY_STATUS.get(message.status, DEFAULT_MESSAGE)
 
@@ -115,7 +128,13 @@ def telling_reason(error: Any) -> tuple[str, str]:
         return REFUSED_EVERYWHERE, "; ".join(
             f"{a.account} ({a.code}): {a.message}" for a in error.attempts
         )
-    for attempt in getattr(error, "attempts", None) or []:
+    attempts = getattr(error, "attempts", None) or []
+    if len(attempts) > 1 and any(a.code == MISCONFIGURED for a in attempts):
+        # The account staff must mend, beside what each other one said.
+        return MISCONFIGURED, "; ".join(
+            f"{a.account} ({a.code}): {a.message}" for a in attempts
+        )
+    for attempt in attempts:
         if attempt.code in CONFIGURATION_CODES or attempt.code == MISCONFIGURED:
             return attempt.code, f"{attempt.account}: {attempt.message}"
     return error.code, error.message
@@ -137,12 +156,12 @@ def refused_everywhere(error: Any) -> bool:
     return bool(attempts) and all(a.code in PERMANENT_REFUSALS for a in attempts)
 
 
-def misconfigured_as_refusals(error: Any) -> None:
+def misconfigured_marked(error: Any) -> None:
     """Mark, in place, the attempts of a run that found no provider made on
-    accounts unusable as set up (``ACCOUNT_SETUP_CODES``) as refusals of the
-    message (``MISCONFIGURED``): a message no other account sends ends
-    refused instead of waiting for ever beside them. Only the message's
-    reading: the call log and health checks keep reporting the account."""
+    accounts unusable as set up (``ACCOUNT_SETUP_CODES``) as ``MISCONFIGURED``:
+    failed attempts the message spends (``sending._asked``), named for
+    staff. Only the message's reading: the call log and health checks keep
+    reporting the account."""
     attempts = getattr(error, "attempts", None)
     if not attempts:
         return

@@ -55,10 +55,10 @@ from notifications.services.checks import (
     email_header_value_check,
 )
 from notifications.services.failures import (
-    ACCOUNT_SETUP_CODES,
+    MISCONFIGURED,
     PERMANENT_REFUSALS,
     WORKER_LOST,
-    misconfigured_as_refusals,
+    misconfigured_marked,
     refused_everywhere,
     telling_reason,
 )
@@ -210,7 +210,7 @@ def email_message_no_provider(
     in, ``waits`` noted by ``email_refusal_note``: the new status, and
     whether the try spent an attempt (an account that could send it was
     asked). The one rule for single and bulk sends."""
-    misconfigured_as_refusals(error)
+    misconfigured_marked(error)
     asked = _asked(error, waits)
     wait = _wait(error, waits)
     return email_message_retry_later(message, error, wait=wait, asked=asked), asked
@@ -222,7 +222,7 @@ def email_refusal_note(error: NotProcessed, waits: list[float | None]) -> None:
     # An empty subject is refused before any call: like an open breaker,
     # the account was not asked and leaves the message its attempt.
     if error.code != SUBJECT_EMPTY:
-        permanent = error.code in PERMANENT_REFUSALS | ACCOUNT_SETUP_CODES
+        permanent = error.code in PERMANENT_REFUSALS
         waits.append(None if permanent else error.retry_after or 0.0)
 
 
@@ -233,7 +233,10 @@ def _asked(error: NoProviderAvailable, waits: list[float | None]) -> bool:
     # message waits for them, as it would without that account.
     if refused_everywhere(error):
         return bool(waits)  # failed now, its one attempt counted
-    return any(wait is not None for wait in waits)
+    # An account unusable as set up (its adapter not even built, so not in
+    # ``waits``) is a failed attempt: spent, so a fault never mended ends.
+    misconfigured = any(a.code == MISCONFIGURED for a in error.attempts)
+    return misconfigured or any(wait is not None for wait in waits)
 
 
 def _wait(error: NoProviderAvailable, waits: list[float | None]) -> float | None:

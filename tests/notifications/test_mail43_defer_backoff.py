@@ -161,3 +161,30 @@ def test_the_sweeper_lets_a_waiting_job_rest_until_its_wake_up(
     assert enqueued == []
     assert batch_services.batch_jobs_sweep(now=now + timedelta(minutes=9)) == 1
     assert enqueued == [bulk.job_id]
+
+
+def test_the_api_shows_the_waiting_rows_next_try(all_wait) -> None:
+    """The storefront's view of the send (r-mail43): ``waiting`` recipients
+    and when the first of them is tried again; none once nothing waits."""
+    from rest_framework.test import APIClient
+
+    from tests.factories import ApiKeyFactory
+
+    bulk = _bulk()
+    api = APIClient()
+    key = ApiKeyFactory(scopes=["email:read"])
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    url = f"/api/v1/notifications/bulk-sends/{bulk.public_id}/"
+    assert api.get(url).json()["next_try_at"] is None
+
+    _pass(bulk.job_id)
+    _pass(bulk.job_id)
+    body = api.get(url).json()
+    assert body["outcomes"] == {"waiting": len(RECIPIENTS)}
+    first = BulkRecipient.objects.filter(job_id=bulk.job_id).order_by(
+        "next_attempt_at"
+    )[0]
+    assert body["next_try_at"] is not None
+    assert body["next_try_at"].startswith(
+        first.next_attempt_at.strftime("%Y-%m-%dT%H:%M:%S")
+    )

@@ -1,7 +1,7 @@
 """Review of mail41's "refused everywhere fails at once": an account that
 may still take the message (its breaker open or forced open by staff,
 paced, timed out) keeps it queued (one whose provider this deploy cannot call
-refuses it: mail43),
+is a failed attempt, spent: mail43, r-mail43),
 single send and bulk row alike; a bulk row whose template fails keeps one
 failed message however often the row is worked."""
 
@@ -65,18 +65,20 @@ def test_unsupported_here_and_forced_open_there_waits(answers, email_accounts):
     assert email_message_deliver(message_pk=m.pk) == EmailStatus.QUEUED
 
 
-def test_unsupported_here_and_an_uncallable_account_is_refused_everywhere(
-    answers, email_accounts
+def test_unsupported_here_and_an_uncallable_account_spends_its_attempts(
+    answers, email_accounts, settings
 ):
-    # An account this deploy cannot call never will until staff mend it: for
-    # this message a refusal (mail43), not a pause to wait out for ever.
+    # An account this deploy cannot call is a failed attempt (r-mail43):
+    # staff may mend it before the attempts run out, then it ends failed.
+    settings.EMAIL_MAX_ATTEMPTS = 2
     ProviderAccountFactory(kind="email", slug="gone-x", provider="gone", priority=9)
     email_accounts[1].enabled = False
     email_accounts[1].save()
     m = _message()
+    assert email_message_deliver(message_pk=m.pk) == EmailStatus.QUEUED
     assert email_message_deliver(message_pk=m.pk) == EmailStatus.FAILED
     m.refresh_from_db()
-    assert m.error_code == "refused_everywhere"
+    assert m.error_code == "misconfigured"
     assert "gone-x (misconfigured)" in m.last_error
 
 
