@@ -1,6 +1,7 @@
 """Suite-wide fixtures, and the rule for tests that need a service: skipped
 locally when the service is missing (counted in the summary), failed in CI."""
 
+import asyncio
 import compileall
 import os
 import resource
@@ -70,6 +71,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
                 item.user_properties.append(("missing_service", reason))
             else:
                 item.add_marker(pytest.mark.skip(reason=f"needs service: {reason}"))
+
+
+@pytest.fixture(autouse=True)
+def _no_event_loop_left_running(request: pytest.FixtureRequest) -> None:
+    """A loop seen running in this thread (Playwright's sync API, left open
+    by a wider-scoped fixture) turns Django's connections context-local: a
+    call run in a new contextvars.Context then opens a second connection
+    outside the test's transaction (tests/e2e/conftest.py ``browser``)."""
+    if request.node.get_closest_marker("browser") is None and _running_loop():
+        pytest.fail("an asyncio event loop was left running in this thread")
+
+
+def _running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 @pytest.fixture(autouse=True)

@@ -42,8 +42,12 @@ def screenshot_path(nodeid: str) -> Path:
     return ARTIFACTS / (re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_") + ".png")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator["object"]:
+    """One browser per test file: while Playwright's sync API runs, its event
+    loop is visible to the whole thread as running, so asgiref (Django's
+    database connections) keeps a connection per context in it; held to the
+    session end, every later test of the xdist worker ran so."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
