@@ -349,3 +349,10 @@ def _caches_released_on_change() -> Iterator[None]:
     setting_changed.connect(clear_cache_handlers)
     yield
     setting_changed.disconnect(_release_caches)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Longest test files first (tests/xdist_order.py)."""
+    from tests.xdist_order import scheduler_for
+
+    return scheduler_for(config, log)
