@@ -1,10 +1,13 @@
 """intake42: storing a signed webhook dead as an unusable body "before a fix"
 (its adapter's reading made to fail), and recovering it by staff's replay."""
 
+import json
 import time
 from contextlib import contextmanager
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -14,6 +17,8 @@ from integrations.webhooks.verification import signed_headers
 from tests.contract.sandbox import SECRET
 
 UNUSABLE = "(unusable body)"
+# An event every sandbox account reads (its replay queues it again).
+REFUND_EVENT = json.dumps({"type": "refund.updated", "data": {}}).encode()
 
 
 def standard(body: bytes, webhook_id: str = "msg_1", secret: str = SECRET) -> dict:
@@ -65,3 +70,36 @@ def recovered(account: ProviderAccount) -> list[WebhookEvent]:
         .exclude(event_type=UNUSABLE)
         .order_by("pk")
     )
+
+
+def dead_before_the_fix(
+    account: ProviderAccount,
+    body: bytes = REFUND_EVENT,
+    webhook_id: str = "msg_1",
+    **headers: str,
+) -> WebhookEvent:
+    """``body`` received while the adapter could not read it: the row stored
+    dead as unusable. Signed with Standard Webhooks unless ``headers`` say."""
+    with broken_reader(account):
+        response = post(account, body, **(headers or standard(body, webhook_id)))
+    assert response.status_code == 200, response.content
+    return stored_dead(account)
+
+
+def failed(
+    account: ProviderAccount, webhook_id: str, body: bytes = REFUND_EVENT
+) -> WebhookEvent:
+    """A readable event stored, then dead after its attempts ran out."""
+    post(account, body, **standard(body, webhook_id))
+    row = WebhookEvent.objects.get(account=account, dedupe_key=webhook_id)
+    WebhookEvent.objects.filter(pk=row.pk).update(
+        status=WebhookStatus.DEAD, attempts=5, last_error="boom"
+    )
+    return row
+
+
+def run_replay(*args: str) -> str:
+    """``manage.py replay_webhooks``' output."""
+    out = StringIO()
+    call_command("replay_webhooks", *args, stdout=out)
+    return out.getvalue()

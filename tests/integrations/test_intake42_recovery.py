@@ -18,12 +18,11 @@ from integrations.models import WebhookEvent, WebhookStatus
 from integrations.webhooks import recovery
 from tests.factories import ProviderAccountFactory
 from tests.integrations.intake42_helpers import (
-    broken_reader,
+    dead_before_the_fix,
     post,
     recovered,
     replay,
     standard,
-    stored_dead,
 )
 
 pytestmark = pytest.mark.django_db
@@ -39,10 +38,7 @@ def account():
 
 
 def _dead_before_the_fix(account, body=EVENT, webhook_id="msg_1"):
-    with broken_reader(account):
-        response = post(account, body, **standard(body, webhook_id))
-    assert response.status_code == 200, response.content
-    return stored_dead(account)
+    return dead_before_the_fix(account, body, webhook_id)
 
 
 def test_replay_stores_and_processes_what_a_fix_can_read(

@@ -11,12 +11,12 @@ from django.urls import reverse
 from integrations.models import WebhookEvent, WebhookStatus
 from tests.factories import ProviderAccountFactory
 from tests.integrations.intake42_helpers import (
-    broken_reader,
+    REFUND_EVENT,
+    dead_before_the_fix,
     post,
     recovered,
     replay,
     standard,
-    stored_dead,
 )
 from tests.notifications.contract import harness_amazon_ses
 
@@ -26,12 +26,9 @@ pytestmark = pytest.mark.django_db
 def _sns_dead_before_the_fix(account) -> WebhookEvent:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         hook = harness_amazon_ses.notification(rsps, harness_amazon_ses.event("bounce"))
-        with broken_reader(account):
-            response = post(
-                account, hook.body, HTTP_X_AMZ_SNS_MESSAGE_TYPE="Notification"
-            )
-    assert response.status_code == 200, response.content
-    return stored_dead(account)
+        return dead_before_the_fix(
+            account, hook.body, HTTP_X_AMZ_SNS_MESSAGE_TYPE="Notification"
+        )
 
 
 def test_stored_sns_body_of_an_allowed_topic_is_recovered(staff):
@@ -68,16 +65,6 @@ def test_stored_sns_body_of_an_account_with_no_allow_list_now_is_refused(staff):
     assert WebhookEvent.objects.get(pk=row.pk).status == WebhookStatus.DEAD
 
 
-EVENT = json.dumps({"type": "refund.updated", "data": {}}).encode()
-
-
-def _dead(account, webhook_id: str, body: bytes = EVENT) -> WebhookEvent:
-    with broken_reader(account):
-        response = post(account, body, **standard(body, webhook_id))
-    assert response.status_code == 200, response.content
-    return WebhookEvent.objects.get(account=account, dedupe_key__startswith="sha256:")
-
-
 def _select(staff, ids) -> str:
     url = reverse("admin:integrations_webhookevent_changelist")
     data = {"action": "replay_selected", "_selected_action": list(ids)}
@@ -86,11 +73,11 @@ def _select(staff, ids) -> str:
 
 def test_selecting_only_unusable_rows_says_what_became_of_them(staff):
     readable = ProviderAccountFactory(slug="sbx-a")
-    row_ok = _dead(readable, "msg_1")
+    row_ok = dead_before_the_fix(readable, REFUND_EVENT, "msg_1")
     unreadable = ProviderAccountFactory(slug="sbx-b")
-    row_bad = _dead(unreadable, "msg_2", b"[1]")
+    row_bad = dead_before_the_fix(unreadable, b"[1]", "msg_2")
     disabled = ProviderAccountFactory(slug="sbx-c")
-    row_off = _dead(disabled, "msg_3")
+    row_off = dead_before_the_fix(disabled, REFUND_EVENT, "msg_3")
     disabled.enabled = False
     disabled.save()
 
@@ -105,7 +92,7 @@ def test_selecting_only_unusable_rows_says_what_became_of_them(staff):
 
 def test_a_mixed_selection_says_both(staff):
     account = ProviderAccountFactory(slug="sbx-pay")
-    row = _dead(account, "msg_1")
+    row = dead_before_the_fix(account, REFUND_EVENT, "msg_1")
     other = json.dumps({"type": "refund.updated", "data": {}}).encode()
     post(account, other, **standard(other, "msg_2"))
     failed = WebhookEvent.objects.get(dedupe_key="msg_2")

@@ -2,56 +2,35 @@
 (the same service), one line per event and the admin's summary; bad input is
 one readable line and a non-zero exit, and replays nothing."""
 
-import json
 from datetime import timedelta
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
 from integrations.models import WebhookEvent, WebhookStatus
 from tests.factories import ProviderAccountFactory
-from tests.integrations.intake42_helpers import broken_reader, post, standard
+from tests.integrations.intake42_helpers import (
+    REFUND_EVENT,
+    dead_before_the_fix,
+    failed,
+    run_replay,
+)
 from tests.platform.test_commands_odd_input import _manage, _one_line
 
 pytestmark = pytest.mark.django_db
-
-EVENT = json.dumps({"type": "refund.updated", "data": {}}).encode()
-
-
-def _run(*args: str) -> str:
-    out = StringIO()
-    call_command("replay_webhooks", *args, stdout=out)
-    return out.getvalue()
-
-
-def _unusable(account, webhook_id: str, body: bytes = EVENT) -> WebhookEvent:
-    with broken_reader(account):
-        post(account, body, **standard(body, webhook_id))
-    return WebhookEvent.objects.get(account=account, dedupe_key__startswith="sha256:")
-
-
-def _failed(account, webhook_id: str) -> WebhookEvent:
-    post(account, EVENT, **standard(EVENT, webhook_id))
-    row = WebhookEvent.objects.get(account=account, dedupe_key=webhook_id)
-    WebhookEvent.objects.filter(pk=row.pk).update(
-        status=WebhookStatus.DEAD, attempts=5, last_error="boom"
-    )
-    return row
 
 
 def test_by_ids_replays_and_recovers_one_line_each_and_a_summary(
     django_capture_on_commit_callbacks,
 ):
     account = ProviderAccountFactory(slug="sbx-pay")
-    dead = _failed(account, "msg_1")
+    dead = failed(account, "msg_1")
     other = ProviderAccountFactory(slug="sbx-two")
-    unusable = _unusable(other, "msg_2")
+    unusable = dead_before_the_fix(other, REFUND_EVENT, "msg_2")
 
     with django_capture_on_commit_callbacks(execute=True):
-        out = _run(str(dead.pk), str(unusable.pk))
+        out = run_replay(str(dead.pk), str(unusable.pk))
 
     lines = out.splitlines()
     assert lines[0] == f"#{dead.pk}: queued for replay."
@@ -67,18 +46,18 @@ def test_by_ids_replays_and_recovers_one_line_each_and_a_summary(
 
 def test_by_account_status_and_since_picks_only_those():
     account = ProviderAccountFactory(slug="sbx-pay")
-    old = _failed(account, "msg_old")
+    old = failed(account, "msg_old")
     WebhookEvent.objects.filter(pk=old.pk).update(
         received_at=timezone.now() - timedelta(days=10)
     )
-    new = _failed(account, "msg_new")
+    new = failed(account, "msg_new")
     processed = WebhookEvent.objects.create(
         account=account, event_type="x", dedupe_key="msg_done", payload={}
     )
-    elsewhere = _failed(ProviderAccountFactory(slug="sbx-other"), "msg_else")
+    elsewhere = failed(ProviderAccountFactory(slug="sbx-other"), "msg_else")
     since = (timezone.now() - timedelta(days=1)).date().isoformat()
 
-    out = _run("--account", "sbx-pay", "--status", "dead", "--since", since)
+    out = run_replay("--account", "sbx-pay", "--status", "dead", "--since", since)
 
     assert out.splitlines() == [
         f"#{new.pk}: queued for replay.",
@@ -91,11 +70,11 @@ def test_by_account_status_and_since_picks_only_those():
 
 def test_by_provider_refusals_are_said_with_their_reason():
     account = ProviderAccountFactory(slug="sbx-pay")
-    row = _unusable(account, "msg_1")
+    row = dead_before_the_fix(account, REFUND_EVENT, "msg_1")
     account.enabled = False
     account.save()
 
-    out = _run("--provider", account.provider, "--status", "dead")
+    out = run_replay("--provider", account.provider, "--status", "dead")
 
     assert f"#{row.pk} (unusable body): Not read again: its account is disabled." in out
     assert "0 webhook event(s) queued" not in out
@@ -104,7 +83,7 @@ def test_by_provider_refusals_are_said_with_their_reason():
 
 def test_nothing_matching_says_so():
     ProviderAccountFactory(slug="sbx-pay")
-    assert _run("--account", "sbx-pay", "--status", "dead") == (
+    assert run_replay("--account", "sbx-pay", "--status", "dead") == (
         "No webhook events match.\n"
     )
 
@@ -135,9 +114,9 @@ def test_nothing_matching_says_so():
 )
 def test_bad_input_is_one_readable_error_and_replays_nothing(args, said):
     account = ProviderAccountFactory(slug="sbx-pay")
-    row = _failed(account, "msg_1")
+    row = failed(account, "msg_1")
     with pytest.raises(CommandError) as caught:
-        _run(*args)
+        run_replay(*args)
     assert said in str(caught.value)
     row.refresh_from_db()
     assert row.status == WebhookStatus.DEAD

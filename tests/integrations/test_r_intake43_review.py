@@ -4,12 +4,9 @@ UTF-8, locked in through the webhook URL."""
 
 import hashlib
 import hmac
-import json
 import time
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from integrations.models import WebhookEvent, WebhookStatus
@@ -19,27 +16,14 @@ from tests.integrations.intake41_helpers import (
     assert_stored_unusable,
 )
 from tests.integrations.intake41_helpers import post as intake_post
-from tests.integrations.intake42_helpers import broken_reader, post, standard
+from tests.integrations.intake42_helpers import (
+    dead_before_the_fix,
+    failed,
+    run_replay,
+)
 from tests.integrations.intake_payments import STRIPE_SECRET, stripe_account
 
 pytestmark = pytest.mark.django_db
-
-EVENT = json.dumps({"type": "refund.updated", "data": {}}).encode()
-
-
-def _run(*args: str) -> str:
-    out = StringIO()
-    call_command("replay_webhooks", *args, stdout=out)
-    return out.getvalue()
-
-
-def _dead(account, webhook_id: str) -> WebhookEvent:
-    post(account, EVENT, **standard(EVENT, webhook_id))
-    row = WebhookEvent.objects.get(account=account, dedupe_key=webhook_id)
-    WebhookEvent.objects.filter(pk=row.pk).update(
-        status=WebhookStatus.DEAD, attempts=5, last_error="boom"
-    )
-    return row
 
 
 def test_a_filter_cut_at_the_limit_says_that_more_match():
@@ -47,9 +31,9 @@ def test_a_filter_cut_at_the_limit_says_that_more_match():
     # that stay dead are chosen again by the next run, so the operator must
     # be told that more match and how to reach them.
     account = ProviderAccountFactory(slug="sbx-pay")
-    rows = [_dead(account, f"msg_{n}") for n in range(3)]
+    rows = [failed(account, f"msg_{n}") for n in range(3)]
 
-    out = _run("--account", "sbx-pay", "--status", "dead", "--limit", "2")
+    out = run_replay("--account", "sbx-pay", "--status", "dead", "--limit", "2")
 
     lines = out.splitlines()
     assert lines[:2] == [
@@ -65,9 +49,9 @@ def test_a_filter_cut_at_the_limit_says_that_more_match():
 
 def test_a_filter_within_the_limit_says_nothing_more():
     account = ProviderAccountFactory(slug="sbx-pay")
-    _dead(account, "msg_1")
-    _dead(account, "msg_2")
-    out = _run("--account", "sbx-pay", "--status", "dead", "--limit", "2")
+    failed(account, "msg_1")
+    failed(account, "msg_2")
+    out = run_replay("--account", "sbx-pay", "--status", "dead", "--limit", "2")
     assert "Stopped at --limit" not in out
 
 
@@ -75,13 +59,13 @@ def test_lines_are_in_event_order():
     # The rows updated by an earlier replay come back from the database in
     # another order; the lines follow the events' ids.
     account = ProviderAccountFactory(slug="sbx-pay")
-    first, second = _dead(account, "msg_1"), _dead(account, "msg_2")
-    _run(str(first.pk))
+    first, second = failed(account, "msg_1"), failed(account, "msg_2")
+    run_replay(str(first.pk))
     WebhookEvent.objects.filter(pk__in=[first.pk, second.pk]).update(
         status=WebhookStatus.DEAD
     )
 
-    out = _run(str(second.pk), str(first.pk))
+    out = run_replay(str(second.pk), str(first.pk))
 
     assert out.splitlines()[:2] == [
         f"#{first.pk}: queued for replay.",
@@ -91,12 +75,10 @@ def test_lines_are_in_event_order():
 
 def test_a_row_recovered_before_is_not_said_as_recovered_now():
     account = ProviderAccountFactory(slug="sbx-pay")
-    with broken_reader(account):
-        post(account, EVENT, **standard(EVENT, "msg_1"))
-    row = WebhookEvent.objects.get(dedupe_key__startswith="sha256:")
-    _run(str(row.pk))
+    row = dead_before_the_fix(account)
+    run_replay(str(row.pk))
 
-    again = _run(str(row.pk)).splitlines()
+    again = run_replay(str(row.pk)).splitlines()
 
     assert again[0].startswith(f"#{row.pk} (unusable body): Already recovered")
     assert "1 already recovered" in again[-1]
@@ -104,9 +86,9 @@ def test_a_row_recovered_before_is_not_said_as_recovered_now():
 
 def test_limit_with_ids_is_bad_input_not_ignored():
     account = ProviderAccountFactory(slug="sbx-pay")
-    row = _dead(account, "msg_1")
+    row = failed(account, "msg_1")
     with pytest.raises(CommandError, match="--limit goes with filters"):
-        _run(str(row.pk), "--limit", "5")
+        run_replay(str(row.pk), "--limit", "5")
     assert WebhookEvent.objects.get(pk=row.pk).status == WebhookStatus.DEAD
 
 
