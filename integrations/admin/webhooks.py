@@ -171,17 +171,11 @@ class WebhookEventAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
         for result in replay.recoveries:
-            self._said(request, result)
-
-    def _said(self, request: HttpRequest, result: recovery.Recovery) -> None:
-        """An unusable body's outcome, said and audited."""
-        level = messages.SUCCESS if result.done else messages.WARNING
-        self.message_user(request, f"Event #{result.event_id}: {result.text}", level)
-        if result.outcome != recovery.ALREADY:
-            row = WebhookEvent.objects.filter(pk=result.event_id).first()
-            if row is not None:
-                text = f"Replay of an unusable body: {result.text}"
-                self.log_change(request, row, text)
+            level = messages.SUCCESS if result.done else messages.WARNING
+            text = f"Event #{result.event_id}: {result.text}"
+            self.message_user(request, text, level)
+        # The same history replay_webhooks writes.
+        recovery.webhook_replay_history_write(replay=replay, user_id=request.user.pk)
 
     def get_urls(self) -> list[Any]:
         replay = path(

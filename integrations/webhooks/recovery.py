@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import router, transaction
 from django.db.models.functions import Now
 
@@ -123,6 +124,22 @@ def webhook_events_replay_chosen(*, event_ids: Iterable[int]) -> Replay:
     done = {*queued, *unusable}
     skipped = [pk for pk in ids if pk not in done]
     return Replay(tuple(queued), tuple(skipped), tuple(recoveries))
+
+
+def webhook_replay_history_write(*, replay: Replay, user_id: int, via: str = "") -> None:
+    """Each unusable row's outcome in its admin history, as staff read it:
+    written for the admin's replay and ``replay_webhooks``' alike (``via``
+    names the command and who ran it). Already recovered changed nothing."""
+    texts = {r.event_id: r.text for r in replay.recoveries if r.outcome != ALREADY}
+    how = f" ({via})" if via else ""
+    for row in WebhookEvent.objects.filter(pk__in=texts).order_by("pk"):
+        LogEntry.objects.log_actions(
+            user_id=user_id,
+            queryset=[row],
+            action_flag=CHANGE,
+            change_message=f"Replay of an unusable body{how}: {texts[row.pk]}",
+            single_object=True,
+        )
 
 
 def unusable_ids(event_ids: Iterable[int]) -> list[int]:

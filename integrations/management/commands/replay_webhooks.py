@@ -5,27 +5,46 @@ bodies are read again (webhooks.recovery, the same service).
     manage.py replay_webhooks 12 13 14
     manage.py replay_webhooks --account stripe-main --status dead
     manage.py replay_webhooks --provider mailgun --status dead --since 2026-12-01
+    manage.py replay_webhooks 12 --user alice
 
 One line per event (in id order), then the summary the admin shows, and a
 line when a filter matched more than --limit. Bad input gets one line on
 stderr and a non-zero exit status, and replays nothing.
+
+What became of an unusable body goes to its row's admin history, as from the
+admin's replay: by the staff account --user names, or else by the command's
+own account (which cannot log in), the OS user named in the entry.
 """
 
+import getpass
+import os
 from datetime import UTC, datetime, time
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core.management.base import CommandError, CommandParser
+from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from integrations.management.base import ProviderCommand
 from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
-from integrations.webhooks.recovery import Replay, webhook_events_replay_chosen
+from integrations.webhooks.recovery import (
+    ALREADY,
+    Replay,
+    webhook_events_replay_chosen,
+    webhook_replay_history_write,
+)
 
 # Rows one run replays at most (a filter may match a year of events).
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 100_000
 # Ids beyond PostgreSQL's bigint name no row and would fail the query.
 MAX_ID = 2**63 - 1
+# The history's user when no staff account is named: a name no admin form
+# accepts (it has a space), so no person's account can be it.
+COMMAND_USER = "manage.py replay_webhooks"
+REPLAY_PERMISSION = "integrations.change_webhookevent"  # the admin's replay's
 
 
 class Command(ProviderCommand):
@@ -40,19 +59,31 @@ class Command(ProviderCommand):
         parser.add_argument("--provider", help="Only these providers' (e.g. stripe).")
         parser.add_argument("--status", help="Only events in this status (e.g. dead).")
         parser.add_argument(
-            "--since", help="Only events received since (2026-12-01 or ISO 8601)."
+            "--since",
+            help="Only events received since (2026-12-01 or ISO 8601; in "
+            "TIME_ZONE unless it gives an offset).",
         )
         parser.add_argument(
             "--limit",
             help=f"With filters: at most this many, oldest first ({DEFAULT_LIMIT}).",
         )
+        parser.add_argument(
+            "--user",
+            help="The staff account the admin history names (default: this "
+            "command, with the OS user).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        staff = _staff(options["user"])
         ids, more = _chosen(options)
         if not ids:
             self.stdout.write("No webhook events match.")
             return
         replay = webhook_events_replay_chosen(event_ids=ids)
+        if any(r.outcome != ALREADY for r in replay.recoveries):
+            user = staff or _command_account()
+            via = f"{COMMAND_USER}, OS user {_os_user()}"
+            webhook_replay_history_write(replay=replay, user_id=user.pk, via=via)
         for line in _lines(replay):
             self.stdout.write(_printable(line))
         self.stdout.write(_printable(replay.summary))
@@ -63,6 +94,43 @@ class Command(ProviderCommand):
                 f"Stopped at --limit {len(ids)}: more events match (raise "
                 "--limit, or narrow with --since)."
             )
+
+
+def _staff(name: str | None) -> Any:
+    """The active staff account --user names, allowed to replay; None
+    without --user."""
+    if name is None:
+        return None
+    users = get_user_model()._default_manager
+    field = get_user_model().USERNAME_FIELD
+    user = users.filter(**{field: name, "is_active": True, "is_staff": True}).first()
+    if user is None:
+        raise CommandError(f"No staff user '{_printable(name)}'.")
+    if not user.has_perm(REPLAY_PERMISSION):
+        raise CommandError(
+            f"User '{_printable(name)}' may not replay webhook events "
+            f"({REPLAY_PERMISSION})."
+        )
+    return user
+
+
+def _command_account() -> Any:
+    """The history's user for a run without --user: made on first use,
+    inactive and with no password, so nobody can log in as it."""
+    model = get_user_model()
+    user, _ = model._default_manager.get_or_create(
+        **{model.USERNAME_FIELD: COMMAND_USER},
+        defaults={"is_active": False, "password": make_password(None)},
+    )
+    return user
+
+
+def _os_user() -> str:
+    try:
+        name = getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry
+        name = f"uid {os.getuid()}"
+    return _printable(name)[:64]
 
 
 def _chosen(options: dict[str, Any]) -> tuple[list[int], bool]:
@@ -114,7 +182,8 @@ def _filtered(options: dict[str, Any]) -> Any:
 
 
 def _since(text: str) -> datetime:
-    """A date (its midnight) or a date and time; UTC unless it says."""
+    """A date (its midnight) or a date and time; in TIME_ZONE unless it gives
+    an offset, as staff's times in the admin are."""
     try:
         moment = parse_datetime(text)
         day = None if moment else parse_date(text)
@@ -127,7 +196,12 @@ def _since(text: str) -> datetime:
             f"--since must be a date (2026-12-01) or a date and time "
             f"(2026-12-01T09:30Z), not '{text}'."
         )
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        moment = timezone.make_aware(moment)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC: before any datetime
+        raise CommandError(f"--since is out of range: '{text}'.") from None
 
 
 def _number(text: str, what: str, most: int) -> int:
