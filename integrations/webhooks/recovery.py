@@ -126,7 +126,9 @@ def webhook_events_replay_chosen(*, event_ids: Iterable[int]) -> Replay:
     return Replay(tuple(queued), tuple(skipped), tuple(recoveries))
 
 
-def webhook_replay_history_write(*, replay: Replay, user_id: int, via: str = "") -> None:
+def webhook_replay_history_write(
+    *, replay: Replay, user_id: int, via: str = ""
+) -> None:
     """Each unusable row's outcome in its admin history, as staff read it:
     written for the admin's replay and ``replay_webhooks``' alike (``via``
     names the command and who ran it). Already recovered changed nothing."""
