@@ -18,8 +18,8 @@ from integrations.providers.http import HttpAdapter
 from integrations.webhooks.messages import (
     WebhookMessage,
     iso_time,
-    json_body,
     json_object,
+    json_utf8,
     required_header,
     required_str,
 )
@@ -316,9 +316,10 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
             for field, header in WEBHOOK_HEADERS.items()
         }
         # PayPal's verification call takes the event back inside a JSON
-        # request: a body that is no JSON cannot be verified. One that is
-        # JSON but no object can: verified, it is stored unusable.
-        event = json_body(request.body, what="a PayPal event")
+        # request, as sent: a body that is no JSON in UTF-8 (a BOM, UTF-16)
+        # cannot be verified. One that is JSON but no object can: verified,
+        # it is stored unusable.
+        event = json_utf8(request.body, what="a PayPal event (JSON in UTF-8)")
         sent_at = iso_time(transmission["transmission_time"])
         if sent_at is None:
             raise WebhookVerificationError(
@@ -358,11 +359,11 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
     def _signature_verified(
         self, transmission: dict[str, str], webhook_id: str, body: bytes
     ) -> bool:
-        # The event goes back byte for byte: re-serialising it could change
-        # what PayPal checks the signature against.
+        # The event goes back byte for byte, whitespace included: PayPal's
+        # check is of the event as it sent it, and JSON allows the whitespace.
         fields = {**transmission, "webhook_id": webhook_id}
         head = json.dumps(fields, separators=(",", ":"))[:-1]
-        payload = head.encode() + b',"webhook_event":' + body.strip() + b"}"
+        payload = head.encode() + b',"webhook_event":' + body + b"}"
         answer = self.send(
             "POST",
             "/v1/notifications/verify-webhook-signature",
