@@ -86,12 +86,19 @@ def dead_before_the_fix(
     return stored_dead(account)
 
 
+def received(
+    account: ProviderAccount, webhook_id: str, body: bytes = REFUND_EVENT
+) -> WebhookEvent:
+    """A readable event, signed and stored (not processed: no on-commit)."""
+    post(account, body, **standard(body, webhook_id))
+    return WebhookEvent.objects.get(account=account, dedupe_key=webhook_id)
+
+
 def failed(
     account: ProviderAccount, webhook_id: str, body: bytes = REFUND_EVENT
 ) -> WebhookEvent:
     """A readable event stored, then dead after its attempts ran out."""
-    post(account, body, **standard(body, webhook_id))
-    row = WebhookEvent.objects.get(account=account, dedupe_key=webhook_id)
+    row = received(account, webhook_id, body)
     WebhookEvent.objects.filter(pk=row.pk).update(
         status=WebhookStatus.DEAD, attempts=5, last_error="boom"
     )
