@@ -55,6 +55,8 @@ SUITEQL_PATH = "/query/v1/suiteql"
 PURCHASE_ORDER_PATH = "/record/v1/purchaseOrder"
 # NetSuite's largest SuiteQL page.
 MAX_PAGE_SIZE = 1000
+# SuiteQL returns at most 100,000 results to a query: its pages, read.
+QUERY_PAGES = 100
 # Oracle's limit on the values of one IN list (ORA-01795).
 IN_LIST_SIZE = 1000
 # NetSuite sends no Retry-After with its 429 (concurrency limit): a slot
@@ -527,9 +529,11 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
 
     def _every_row(self, query: str, *, operation: str) -> list[dict[str, Any]]:
         """Every row of a query of at most MAX_PAGE_SIZE rows or a few pages
-        more (an IN list's answer), page after page while ``hasMore``."""
+        more (an IN list's answer), page after page while ``hasMore``, up to
+        SuiteQL's cap. An answer still saying more past it is no answer: not
+        taken for "not there" (an order refused as unknown)."""
         rows: list[dict[str, Any]] = []
-        while True:
+        for _ in range(QUERY_PAGES):
             page = self.suiteql(
                 query, offset=len(rows), limit=MAX_PAGE_SIZE, operation=operation
             )
@@ -537,6 +541,11 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
             rows.extend(items)
             if page.get("hasMore") is not True or not items:
                 return rows
+        raise NotProcessed(
+            f"NetSuite said more rows past SuiteQL's {QUERY_PAGES * MAX_PAGE_SIZE} "
+            "results: the look-up was not finished (nothing was sent)",
+            code="malformed_response",
+        )
 
     def purchase_order_path(self, external_id: str) -> str:
         return f"{PURCHASE_ORDER_PATH}/eid:{quote(external_id, safe='')}"

@@ -13,6 +13,7 @@ import re
 
 import responses
 
+from integrations.errors import ProviderError
 from inventory import services
 from tests.inventory.contract import harness_netsuite as ns
 from tests.inventory.purchase_orders import purchase_order as make_order
@@ -86,11 +87,12 @@ def answer_orders(rsps, read_back: dict | None = None) -> list:
 
 def send(account):
     """A draft EUR order sent; the order read again and the error, if any
-    (a refusal is stored on the order: tests read it there)."""
+    (a refusal, or an answer not processed, is stored on the order: tests
+    read it there)."""
     order = make_order(status="draft")
     try:
         services.purchase_order_send(purchase_order=order, account=account)
-    except services.InventoryError as error:
+    except (services.InventoryError, ProviderError) as error:
         order.refresh_from_db()
         return order, error
     order.refresh_from_db()
