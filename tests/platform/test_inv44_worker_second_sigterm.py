@@ -109,3 +109,19 @@ def _parent(pid: int) -> int | None:
 def _signal(pid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signum)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_serves_worker_checks_its_redis_broker_as_qcluster_does():
+    from tests.platform.test_lead26_qcluster_redis import REDIS_PASSWORD, _env
+    from tests.platform.test_readme_commands import _manage, _said
+
+    url = f"redis://:{REDIS_PASSWORD}@127.0.0.1:1/0"
+    result = _manage(WORKER, env=_env(url))
+
+    assert result.returncode == 1, result.stdout[-400:] + result.stderr[-800:]
+    assert "Traceback" not in result.stderr, result.stderr[-800:]
+    said = _said(result)
+    assert len(said) == 1, said[-5:]
+    assert said[0].startswith("cannot reach Redis (127.0.0.1:1): "), said
