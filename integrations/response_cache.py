@@ -90,6 +90,19 @@ def get_or_compute(
     return value
 
 
+def forget(namespace: str, key: str) -> None:
+    """Drops the value cached under ``namespace`` and ``key``: the provider
+    answered something that shows it stale. The cache down: nothing to do
+    (the value, if any, still lapses at its ttl)."""
+    try:
+        outage.check()
+        cache.delete(f"{KEY_PREFIX}:{namespace}:{key}")
+    except RedisError as exc:
+        outage.failed(exc)
+    except Exception:  # any other backend's outage
+        logger.warning("response cache delete failed", extra={"namespace": namespace})
+
+
 def _read(
     cache_key: str, namespace: str, as_type: type[Any] | None
 ) -> tuple[bool, Any]:

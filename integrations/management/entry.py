@@ -50,7 +50,9 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # Commands whose first database use happens in a child process (django-q2's
 # sentinel, serve's children): there an unreachable database is a traceback,
 # or with the Redis broker a worker that runs on doing nothing. Checked first.
-CHECK_DATABASE_FIRST = {"qcluster", "serve"}
+CHECK_DATABASE_FIRST = {"qcluster", "serve", "serve_worker"}
+# django-q2's cluster: its Redis broker checked before it starts.
+WORKERS = {"qcluster", "serve_worker"}
 HELP_OPTIONS = {"-h", "--help", "--version"}
 # PostgreSQL's code for "relation does not exist".
 UNDEFINED_TABLE = "42P01"
@@ -167,7 +169,7 @@ def _check_database_first(argv: list[str]) -> None:
     database_reachable()
     # Not handed to the children: a forked worker must open its own.
     connections["default"].close()
-    if _program(argv) == "qcluster":
+    if _program(argv) in WORKERS:
         from integrations.management.broker_check import broker_usable
 
         broker_usable()

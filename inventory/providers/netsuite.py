@@ -42,7 +42,7 @@ from inventory.providers.base import (
 from inventory.providers.netsuite_currency import (
     SINGLE_CURRENCY_SETTING,
     clean_single_currency,
-    order_currency,
+    upsert_in_currency,
 )
 from inventory.providers.netsuite_m2m import (
     M2M_CREDENTIALS,
@@ -55,6 +55,8 @@ SUITEQL_PATH = "/query/v1/suiteql"
 PURCHASE_ORDER_PATH = "/record/v1/purchaseOrder"
 # NetSuite's largest SuiteQL page.
 MAX_PAGE_SIZE = 1000
+# SuiteQL returns at most 100,000 results to a query: its pages, read.
+QUERY_PAGES = 100
 # Oracle's limit on the values of one IN list (ORA-01795).
 IN_LIST_SIZE = 1000
 # NetSuite sends no Retry-After with its 429 (concurrency limit): a slot
@@ -137,21 +139,30 @@ def netsuite_error_map(response: requests.Response) -> ProviderError | None:
     code = _REJECTIONS.get(status)
     if code is None:
         return None
-    detail, provider_code = _error_detail(response)
-    return Rejected(
+    detail, provider_code, path = _error_detail(response)
+    error = Rejected(
         f"NetSuite refused the request: {detail}"[:500],
         code=code,
         http_status=status,
         provider_code=provider_code,
     )
+    # The field refused, when NetSuite names it (``o:errorPath``), for a
+    # caller that can do without it (netsuite_currency).
+    error.error_path = path  # type: ignore[attr-defined]
+    return error
 
 
-def _error_detail(response: requests.Response) -> tuple[str, str | None]:
+def _error_detail(response: requests.Response) -> tuple[str, str | None, str]:
     try:
         first = response.json()["o:errorDetails"][0]
-        return str(first.get("detail", "")), first.get("o:errorCode")
+        path = first.get("o:errorPath")
+        return (
+            str(first.get("detail", "")),
+            first.get("o:errorCode"),
+            path if isinstance(path, str) else "",
+        )
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        return f"HTTP {response.status_code}", None
+        return f"HTTP {response.status_code}", None, ""
 
 
 # Internal ids are integers; a skip stays below a few pages.
@@ -454,19 +465,22 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
                 "NetSuite has no item for SKU " + ", ".join(missing)[:200],
                 code="unknown_sku",
             )
-        currency = order_currency(self, request, self.currency_rows)
         path = self.purchase_order_path(request.external_id)
-        self.call(
-            "PUT",
-            path,
-            operation="purchase_order_upsert",
-            # An upsert that finds the order adds unkeyed lines to its own
-            # unless the sublist is replaced: a retry would order them twice.
-            params={"replace": "item"},
-            json=purchase_order_body(self, request, ids, currency),
-            allow_empty=True,
-        )
-        return read_order(self.call("GET", path, operation="get_purchase_order"))
+
+        def put(currency: str | None) -> dict[str, Any]:
+            self.call(
+                "PUT",
+                path,
+                operation="purchase_order_upsert",
+                # An upsert that finds the order adds unkeyed lines to its own
+                # unless the sublist is replaced: a retry would order them twice.
+                params={"replace": "item"},
+                json=purchase_order_body(self, request, ids, currency),
+                allow_empty=True,
+            )
+            return self.call("GET", path, operation="get_purchase_order")
+
+        return read_order(upsert_in_currency(self, request, self.currency_rows, put))
 
     def purchase_order_held(self, external_id: str) -> PurchaseOrderResult | None:
         # An upsert of an order NetSuite approved or received would replace
@@ -515,9 +529,11 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
 
     def _every_row(self, query: str, *, operation: str) -> list[dict[str, Any]]:
         """Every row of a query of at most MAX_PAGE_SIZE rows or a few pages
-        more (an IN list's answer), page after page while ``hasMore``."""
+        more (an IN list's answer), page after page while ``hasMore``, up to
+        SuiteQL's cap. An answer still saying more past it is no answer: not
+        taken for "not there" (an order refused as unknown)."""
         rows: list[dict[str, Any]] = []
-        while True:
+        for _ in range(QUERY_PAGES):
             page = self.suiteql(
                 query, offset=len(rows), limit=MAX_PAGE_SIZE, operation=operation
             )
@@ -525,6 +541,11 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
             rows.extend(items)
             if page.get("hasMore") is not True or not items:
                 return rows
+        raise NotProcessed(
+            f"NetSuite said more rows past SuiteQL's {QUERY_PAGES * MAX_PAGE_SIZE} "
+            "results: the look-up was not finished (nothing was sent)",
+            code="malformed_response",
+        )
 
     def purchase_order_path(self, external_id: str) -> str:
         return f"{PURCHASE_ORDER_PATH}/eid:{quote(external_id, safe='')}"

@@ -15,6 +15,14 @@ left out only when the account states its one currency (setting
 ``currency_mismatch``, none stated ``currency_unreadable``, both refused for
 staff. With a currency stated that answer is kept an hour per account and
 host as the ids are (unstated, not kept: staff may grant the permission).
+
+The PUT itself can refuse the field (a role that may not set it, or an
+account without the feature): an account stating the order's currency is
+sent again once without it (same external id: one order), any other is
+refused for staff (``currency_not_settable``, ``currency_mismatch``). An
+order sent without it on the kept answer, read back with a currency, shows
+the answer stale (Multiple Currencies turned on since): it is dropped, and
+the order upserted again with the currency looked up afresh.
 docs/providers/inventory.md."""
 
 import logging
@@ -24,7 +32,7 @@ from typing import Any
 
 from integrations import money
 from integrations.errors import Rejected
-from integrations.response_cache import fingerprint, get_or_compute
+from integrations.response_cache import fingerprint, forget, get_or_compute
 from inventory.providers.base import PurchaseOrderRequest
 from inventory.providers.erp_currency import CURRENCY_TTL_SECONDS, currency_ref
 
@@ -36,6 +44,12 @@ _NOT_EXPOSED = re.compile(
     r"Record ['\u2018\u2019]currency['\u2018\u2019] was not found", re.IGNORECASE
 )
 _ID = re.compile(r"[0-9]{1,18}")
+# "... set a value for element currency ...", "... for the following field: currency".
+_FIELD_NAMED = re.compile(r"\b(?:element|field:?)\s+currency\b", re.IGNORECASE)
+_KEPT = "netsuite_currency"
+# A kept answer sending the order without the field, and the currency record
+# NetSuite was seen booking such an order in (none yet: nothing after it).
+WITHOUT = "without:"
 # The currency records whose symbol is the code given (id, symbol, isinactive).
 Rows = Callable[[str], list[dict[str, Any]]]
 
@@ -45,38 +59,162 @@ def order_currency(
 ) -> str | None:
     """The currency record's id to set on the order, or None: the account
     does not expose its currencies and states the order's as its one."""
-    stated = str(adapter.setting(SINGLE_CURRENCY_SETTING) or "").strip().upper()
-    key = fingerprint(
+    kept, _ = _kept_answer(adapter, request, rows)
+    return kept if _ID.fullmatch(kept) else None
+
+
+def upsert_in_currency(
+    adapter: Any,
+    request: PurchaseOrderRequest,
+    rows: Rows,
+    put: Callable[[str | None], dict[str, Any]],
+) -> dict[str, Any]:
+    """The order upserted in its currency by ``put(currency_id)`` (None:
+    without the field), which answers the record read back."""
+    kept, fresh = _kept_answer(adapter, request, rows)
+    currency = kept if _ID.fullmatch(kept) else None
+    try:
+        record = put(currency)
+    except Rejected as error:
+        if currency is None or not field_refused(error):
+            raise
+        _check_without_field(adapter, request)
+        # The same external id: NetSuite's upsert, so still one order.
+        record = put(None)
+        # Kept as a refused look-up is: the next order goes without at once.
+        shown = _record_currency(record) or ""
+        _keep_without(_kept_key(adapter, request), shown)
+        return record
+    if currency is None:
+        return _booked_right(adapter, request, rows, put, (record, kept, fresh))
+    return record
+
+
+def _booked_right(
+    adapter: Any,
+    request: PurchaseOrderRequest,
+    rows: Rows,
+    put: Callable[[str | None], dict[str, Any]],
+    sent: tuple[dict[str, Any], str, bool],
+) -> dict[str, Any]:
+    """The order sent without the field, read back (``sent``: the record,
+    the kept answer, whether it was looked up just now). Kept, it noted the
+    currency NetSuite books such orders in: another shows it stale."""
+    record, kept, fresh = sent
+    shown = _record_currency(record)
+    if shown is None or shown == kept.partition(":")[2]:
+        return record
+    key = _kept_key(adapter, request)
+    if fresh:  # looked up just now: what the account books them in
+        _keep_without(key, shown)
+        return record
+    forget(_KEPT, key)
+    logger.info(
+        "netsuite currency answer stale", extra={"account": adapter.account.slug}
+    )
+    again = order_currency(adapter, request, rows)
+    if again is None:
+        _keep_without(key, shown)
+    elif again != shown:
+        return put(again)
+    return record
+
+
+def _kept_answer(
+    adapter: Any, request: PurchaseOrderRequest, rows: Rows
+) -> tuple[str, bool]:
+    """The kept answer (a currency id, or WITHOUT and the id NetSuite books
+    an order sent without the field in, if seen) and whether it was looked
+    up just now; an order it cannot go in is refused."""
+    stated = _stated(adapter)
+    asked: list[bool] = []
+
+    def look_up() -> str:
+        asked.append(True)
+        return _record_id(adapter, request.currency, rows, stated)
+
+    kept = str(
+        get_or_compute(
+            _KEPT,
+            _kept_key(adapter, request),
+            ttl=CURRENCY_TTL_SECONDS,
+            compute=look_up,
+        )
+    )
+    if _ID.fullmatch(kept):
+        return kept, bool(asked)
+    if stated != request.currency.upper():
+        raise _mismatch(stated, request.currency)
+    logger.info(
+        "netsuite order sent without currency",
+        extra={"account": adapter.account.slug, "stated": stated},
+    )
+    return kept, bool(asked)
+
+
+def _keep_without(key: str, shown: str) -> None:
+    forget(_KEPT, key)
+    get_or_compute(
+        _KEPT, key, ttl=CURRENCY_TTL_SECONDS, compute=lambda: f"{WITHOUT}{shown}"
+    )
+
+
+def field_refused(error: Rejected) -> bool:
+    """Whether NetSuite refused the order's ``currency`` field itself (named
+    by ``o:errorPath``, or only in the detail)."""
+    path = str(getattr(error, "error_path", "") or "")
+    named = re.split(r"[.\[]", path, maxsplit=1)[0] == "currency"
+    return error.http_status == 400 and (
+        named or bool(_FIELD_NAMED.search(error.message))
+    )
+
+
+def _check_without_field(adapter: Any, request: PurchaseOrderRequest) -> None:
+    stated = _stated(adapter)
+    if stated == request.currency.upper():
+        return
+    if stated:
+        raise _mismatch(stated, request.currency)
+    raise Rejected(
+        "NetSuite refused the order's currency field: give the integration's "
+        "role permission to set Currency on purchase orders, or, on an account "
+        "without Multiple Currencies, set the account's single_currency to the "
+        "one currency it books in; then send the order again",
+        code="currency_not_settable",
+    )
+
+
+def _mismatch(stated: str, currency: str) -> Rejected:
+    return Rejected(
+        f"NetSuite books in {stated} only (no Multiple Currencies): an order "
+        f"in {currency} would be booked as {stated}; correct the "
+        "order's currency or the account's setting",
+        code="currency_mismatch",
+    )
+
+
+def _stated(adapter: Any) -> str:
+    return str(adapter.setting(SINGLE_CURRENCY_SETTING) or "").strip().upper()
+
+
+def _kept_key(adapter: Any, request: PurchaseOrderRequest) -> str:
+    return fingerprint(
         account=adapter.account.pk,
         provider=adapter.code,
         host=adapter.base_url,
         code=str(request.currency).strip().upper(),
     )
-    found = get_or_compute(
-        "netsuite_currency",
-        key,
-        ttl=CURRENCY_TTL_SECONDS,
-        compute=lambda: _record_id(adapter, request.currency, rows, stated),
-    )
-    if found:
-        return str(found)
-    if stated != request.currency.upper():
-        raise Rejected(
-            f"NetSuite books in {stated} only (no Multiple Currencies): an order "
-            f"in {request.currency} would be booked as {stated}; correct the "
-            "order's currency or the account's setting",
-            code="currency_mismatch",
-        )
-    logger.info(
-        "netsuite order sent without currency",
-        extra={"account": adapter.account.slug, "stated": stated},
-    )
-    return None
+
+
+def _record_currency(record: dict[str, Any]) -> str | None:
+    currency = record.get("currency")
+    found = currency.get("id") if isinstance(currency, dict) else None
+    return str(found) if found is not None and _ID.fullmatch(str(found)) else None
 
 
 def _record_id(adapter: Any, currency: str, rows: Rows, stated: str) -> str:
-    """The currency record's id; "" when SuiteQL does not expose the record
-    and the account states its one currency (kept as an id is). Unstated,
+    """The currency record's id; WITHOUT when SuiteQL does not expose the
+    record and the account states its one currency (kept as an id is). Unstated,
     refused and not kept: staff may grant the role the permission."""
     try:
         return currency_ref(adapter, currency, lambda c: _listed(rows, c))
@@ -92,7 +230,7 @@ def _record_id(adapter: Any, currency: str, rows: Rows, stated: str) -> str:
             "it books in; then send the order again",
             code="currency_unreadable",
         )
-    return ""
+    return WITHOUT
 
 
 def clean_single_currency(value: Any) -> str:

@@ -68,8 +68,9 @@ SIGNATURE_HEADER = "X-Gecko-Signature"
 DELIVERY_HEADER = "X-Gecko-Delivery"
 # TradeGecko's largest page (default 50).
 MAX_PAGE_SIZE = 250
-# ISO 4217 has fewer than 200 currencies: one page, a few more at most.
-CURRENCY_PAGES = 4
+# ISO 4217 has fewer than 200 currencies: one page. An account listing
+# more than these pages is refused as such, never as "no such currency".
+CURRENCY_PAGES = 40
 
 
 class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
@@ -311,8 +312,10 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
             ) from error
 
     def _currency_listed(self, code: str) -> str | None:
-        # Its currencies index (``iso``, ``id``), paged as any index: a short
-        # page ends it only where no total says more (``has_more``).
+        # Its currencies index (``iso``, ``id``), paged as any index to its
+        # end: a short page ends it only where no total says more
+        # (``has_more``). None only once every page was read.
+        read = CURRENCY_PAGES * MAX_PAGE_SIZE
         for page in range(1, CURRENCY_PAGES + 1):
             params = {"limit": MAX_PAGE_SIZE, "page": page}
             listed, total = self._index_page(
@@ -323,7 +326,14 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
                     return str(currency["id"])
             if not has_more(total, page=page, limit=MAX_PAGE_SIZE, count=len(listed)):
                 return None
-        return None
+            if total is not None and total > read:
+                break  # more than will be read: said now, not pages later
+        raise Unknown(
+            f"TradeGecko lists more currencies than the look-up reads ({read}); "
+            f"{code} was not among those read: send the order again, or ask "
+            "TradeGecko why its currency list is this long",
+            code="currency_lookup_cut",
+        )
 
     def purchase_order_fetch(self, external_reference: str) -> PurchaseOrderResult:
         data = self.send(

@@ -17,82 +17,22 @@ An inactive currency record (``isinactive`` 'T') is refused clearly, never
 set on an order."""
 
 import json
-import re
 
 import pytest
 import responses
 
-from inventory import services
-from tests.inventory.contract import harness_netsuite as ns
-from tests.inventory.purchase_orders import purchase_order as _order
+from tests.inventory.netsuite_currency import NOT_EXPOSED
+from tests.inventory.netsuite_currency import currency_answer as _currency_answer
+from tests.inventory.netsuite_currency import refused as _refused
+from tests.inventory.netsuite_currency import rows as _rows
+from tests.inventory.netsuite_currency import send_one as _send
 
 pytestmark = pytest.mark.django_db
-
-RECORD = re.compile(re.escape(f"{ns.BASE}/record/v1/purchaseOrder/eid:") + ".+")
-NOT_EXPOSED = (
-    "Invalid search query. Detailed unprocessed description follows. "
-    "Search error occurred: Record 'currency' was not found."
-)
 
 
 @pytest.fixture(autouse=True)
 def _one_attempt(settings):
     settings.PROVIDER_MAX_ATTEMPTS = 1
-
-
-def _refused(detail: str, code: str = "INVALID_PARAMETER") -> dict:
-    # The documented envelope (tests/fixtures/netsuite/error_invalid_content.json).
-    envelope = ns.load("error_invalid_content.json")
-    return {**envelope, "o:errorDetails": [{"detail": detail, "o:errorCode": code}]}
-
-
-def _currency_answer(rsps, *, status: int = 200, body: dict) -> None:
-    rsps.post(
-        ns.SUITEQL,
-        status=status,
-        json=body,
-        match=[ns.query_contains("FROM currency")],
-    )
-
-
-def _rows(*rows: dict) -> dict:
-    items = [{"links": [], **row} for row in rows]
-    return {
-        "links": [],
-        "count": len(items),
-        "hasMore": False,
-        "items": items,
-        "offset": 0,
-        "totalResults": len(items),
-    }
-
-
-def _send(rsps, *, settings: dict | None = None) -> tuple[list, object]:
-    """Sends a draft EUR order; returns the bodies PUT and the order."""
-    account = ns.make_account()
-    account.settings = {**account.settings, **(settings or {})}
-    account.save()
-    puts: list = []
-    rsps.post(
-        ns.SUITEQL,
-        json={"items": [{"id": "501", "itemid": "A"}], "hasMore": False},
-        match=[ns.query_lacks("FROM currency")],
-    )
-
-    def put(request):
-        puts.append(json.loads(request.body))
-        return 204, {}, ""
-
-    rsps.add_callback("PUT", RECORD, callback=put)
-    rsps.get(RECORD, json={**ns.load("purchase_order.json"), "id": "3581"})
-    order = _order(status="draft")
-    try:
-        services.purchase_order_send(purchase_order=order, account=account)
-    except services.InventoryError as error:
-        order.refresh_from_db()
-        return puts, (order, error)
-    order.refresh_from_db()
-    return puts, (order, None)
 
 
 def test_without_multiple_currencies_the_order_is_sent_without_its_currency():

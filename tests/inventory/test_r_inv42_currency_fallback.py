@@ -13,79 +13,26 @@ order's is sent without it; otherwise the order is refused for staff.
 That answer is kept per account like a currency's id, so a single-currency
 account does not pay a refused SuiteQL query on every order."""
 
-import contextlib
 import json
-import re
 
 import pytest
 import responses
 
 from integrations.forms import ProviderAccountForm
-from inventory import services
 from tests.inventory.contract import harness_netsuite as ns
-from tests.inventory.purchase_orders import purchase_order as make_order
+from tests.inventory.netsuite_currency import (
+    account_with,
+    currency_queries,
+    refused_look_up,
+    send_orders,
+)
 
 pytestmark = pytest.mark.django_db
-
-RECORD = re.compile(re.escape(f"{ns.BASE}/record/v1/purchaseOrder/eid:") + ".+")
-NOT_FOUND = (
-    "Invalid search query. Detailed unprocessed description follows. "
-    "Search error occurred: Record 'currency' was not found."
-)
 
 
 @pytest.fixture(autouse=True)
 def _one_attempt(settings):
     settings.PROVIDER_MAX_ATTEMPTS = 1
-
-
-def refused_look_up(rsps) -> None:
-    envelope = ns.load("error_invalid_content.json")
-    body = {
-        **envelope,
-        "o:errorDetails": [{"detail": NOT_FOUND, "o:errorCode": "INVALID_PARAMETER"}],
-    }
-    rsps.post(
-        ns.SUITEQL, status=400, json=body, match=[ns.query_contains("FROM currency")]
-    )
-
-
-def account_with(settings: dict | None = None):
-    account = ns.make_account()
-    account.settings = {**account.settings, **(settings or {})}
-    account.save()
-    return account
-
-
-def send_orders(rsps, count: int, account=None):
-    """Sends ``count`` draft EUR orders; the bodies PUT and each order."""
-    account = account or account_with()
-    puts: list = []
-    rsps.post(
-        ns.SUITEQL,
-        json={"items": [{"id": "501", "itemid": "A"}], "hasMore": False},
-        match=[ns.query_lacks("FROM currency")],
-    )
-
-    def put(request):
-        puts.append(json.loads(request.body))
-        return 204, {}, ""
-
-    rsps.add_callback("PUT", RECORD, callback=put)
-    rsps.get(RECORD, json={**ns.load("purchase_order.json"), "id": "3581"})
-    orders = []
-    for _ in range(count):
-        order = make_order(status="draft")
-        # A refusal is stored on the order: each test reads it there.
-        with contextlib.suppress(services.InventoryError):
-            services.purchase_order_send(purchase_order=order, account=account)
-        order.refresh_from_db()
-        orders.append(order)
-    return puts, orders
-
-
-def currency_queries(rsps) -> int:
-    return sum(1 for c in rsps.calls if b"FROM currency" in (c.request.body or b""))
 
 
 def test_a_role_that_cannot_read_currencies_does_not_drop_the_currency():

@@ -5,7 +5,9 @@ terminal's Ctrl-C reaches serve, which stops it by SIGTERM to its own
 process). Ctrl-C or SIGTERM stops both and exits 0; if
 either child dies on its own the other is stopped and the command exits
 non-zero, so a half-running system never goes unnoticed. On Linux a serve
-that is killed outright takes both with it (each gets SIGTERM).
+that is killed outright takes both with it (each gets SIGTERM; the worker,
+``serve_worker``, acts on its first SIGTERM only, so one that arrives while
+it stops changes nothing).
 """
 
 import contextlib
@@ -33,10 +35,11 @@ from integrations.management.commands.setup_demo import ADMIN_USERNAME
 POLL_SECONDS = 0.2
 STOP_TIMEOUT = 20.0
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+WORKER_COMMAND = "serve_worker"
 
 
 class Command(OneLineCommand):
-    help = "Start runserver and qcluster; Ctrl-C stops both."
+    help = "Start runserver and a qcluster worker; Ctrl-C stops both."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--addr", default="127.0.0.1:8000", help="host:port")
@@ -83,7 +86,9 @@ class Command(OneLineCommand):
         self._child_env = child_environment(host, port)
         try:
             children["web server"] = self._spawn("runserver", addr, "--noreload")
-            children["worker"] = self._spawn("qcluster", own_group=True)
+            # qcluster acting on its first SIGTERM only: serve's own, or the
+            # parent-death one of a serve killed after sending it.
+            children["worker"] = self._spawn(WORKER_COMMAND, own_group=True)
             for name, child in children.items():
                 self.stdout.write(f"Started {name} (pid {child.pid})")
             self.stdout.flush()
