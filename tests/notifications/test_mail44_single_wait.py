@@ -9,9 +9,6 @@ storefront see it queued (waiting) with its next try."""
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
-from rest_framework.test import APIClient
 
 from integrations.breaker import breaker_mode_set
 from integrations.clock import database_now
@@ -20,7 +17,7 @@ from integrations.models.accounts import BreakerMode
 from notifications.models import EmailMessage, EmailStatus, SandboxEmail
 from notifications.providers.sandbox import SandboxEmailAdapter
 from notifications.services import email_message_create, email_messages_sweep
-from tests.factories import ApiKeyFactory, ProviderAccountFactory
+from tests.factories import ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db
 ORDER = {"order_id": "o-1", "amount_display": "€1.00"}
@@ -123,37 +120,28 @@ def test_it_is_sent_on_its_next_try_once_the_account_is_back(
 
 
 def test_the_storefront_and_staff_see_it_waiting_with_its_next_try(
-    paused, django_capture_on_commit_callbacks
+    paused, django_capture_on_commit_callbacks, email_reader, admin_client
 ) -> None:
     message = _order_mail(django_capture_on_commit_callbacks)
     _sweep_when_due(message)
     message.refresh_from_db()
 
-    api = APIClient()
-    key = ApiKeyFactory(scopes=["email:read"])
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    body = api.get(f"/api/v1/notifications/emails/{message.public_id}/").json()
+    body = email_reader.get(f"/api/v1/notifications/emails/{message.public_id}/").json()
     assert body["status"] == EmailStatus.QUEUED
     assert body["last_error"].startswith("No email provider could take the message")
     assert body["next_try_at"].startswith(
         message.retry_at.strftime("%Y-%m-%dT%H:%M:%S")
     )
 
-    boss = User.objects.create_superuser("boss", "boss@example.com", "pw")
-    staff = Client()
-    staff.force_login(boss)
-    page = staff.get(f"/admin/notifications/emailmessage/{message.pk}/change/")
+    page = admin_client.get(f"/admin/notifications/emailmessage/{message.pk}/change/")
     assert page.status_code == 200
     assert b"waiting, next try at " in page.content
 
 
 def test_no_next_try_once_nothing_waits(
-    email_accounts, django_capture_on_commit_callbacks
+    email_accounts, django_capture_on_commit_callbacks, email_reader
 ) -> None:
     message = _order_mail(django_capture_on_commit_callbacks)
     assert message.status == EmailStatus.SENT
-    api = APIClient()
-    key = ApiKeyFactory(scopes=["email:read"])
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    body = api.get(f"/api/v1/notifications/emails/{message.public_id}/").json()
+    body = email_reader.get(f"/api/v1/notifications/emails/{message.public_id}/").json()
     assert body["next_try_at"] is None

@@ -29,13 +29,6 @@ def held_back(row: BatchItem) -> None:
     record(row)
 
 
-@pytest.fixture
-def staff_client(client, django_user_model):
-    user = django_user_model.objects.create_superuser("staff", "s@example.com", "pw")
-    client.force_login(user)
-    return client
-
-
 def _waiting_job() -> tuple[BatchJob, BatchItem]:
     job = batch_job_create(
         kind="test.batch",
@@ -61,10 +54,10 @@ def test_the_job_s_next_try_is_its_first_waiting_row(enqueued) -> None:
 
 
 def test_the_admin_shows_the_row_s_and_the_job_s_next_try(
-    staff_client, enqueued
+    admin_client, enqueued
 ) -> None:
     job, row = _waiting_job()
-    page = staff_client.get(
+    page = admin_client.get(
         reverse("admin:integrations_batchjob_change", args=[job.pk])
     )
     html = page.content.decode()
