@@ -194,7 +194,8 @@ def batch_jobs_sweep(*, now: datetime | None = None) -> int:
     workers stamp leases, retries and pacing with, unless ``now`` is given."""
     now = now or database_now()
     running = BatchJob.objects.filter(status=BatchJobStatus.RUNNING)
-    for label in set(running.values_list("row_model", flat=True)):
+    labels = set(running.values_list("row_model", flat=True))
+    for label in labels:
         _release_expired(label, now)
     for job in running.filter(cancel_requested=True):
         state.settle_cancel(job, apps.get_model(job.row_model), now)
@@ -205,7 +206,7 @@ def batch_jobs_sweep(*, now: datetime | None = None) -> int:
         .filter(
             Q(worked_at__lte=stale) | Q(worked_at__isnull=True, started_at__lte=stale)
         )
-        .exclude(_resting(running, now))
+        .exclude(_resting(labels, now))
     )
     ids = list(idle.order_by("pk").values_list("pk", flat=True)[:_SWEEP_LIMIT])
     for job_id in ids:
@@ -215,14 +216,14 @@ def batch_jobs_sweep(*, now: datetime | None = None) -> int:
     return len(ids)
 
 
-def _resting(running: QuerySet, now: datetime) -> Q:
+def _resting(labels: set[str], now: datetime) -> Q:
     """Jobs whose rows all wait: their wake-up (``_enqueue_later``, the
     earliest waiting row) is still to come and no row is due now. Left to
     rest until then, then swept if it is lost. A row taken back from a dead
     worker is due now: its job is swept, not left to a wake-up that may be
     BATCH_DEFER_MAX_SECONDS away."""
     due = Q(pk__in=[])
-    for label in set(running.values_list("row_model", flat=True)):
+    for label in labels:
         try:
             model = apps.get_model(label)
         except LookupError:
