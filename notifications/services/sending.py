@@ -423,7 +423,7 @@ def email_message_retry_later(
         message.status = status
         message.last_error = staff_text(text)
         message.error_code = code[:64]
-        _next_try(message, wait=None if give_up else wait, asked=asked)
+        _next_try(message, wait=wait, asked=asked, give_up=give_up)
         fields = ["status", "attempts", "last_error", "error_code", "retry_at"]
         message.save(update_fields=[*fields, "defers", "updated_at"])
         if not repeat:  # one "retry" for a pause, not one a minute
@@ -439,18 +439,23 @@ def email_message_retry_later(
     return status
 
 
-def _next_try(message: EmailMessage, *, wait: float | None, asked: bool) -> None:
+def _next_try(
+    message: EmailMessage, *, wait: float | None, asked: bool, give_up: bool
+) -> None:
     """Set when the sweeper may try ``message`` again (``retry_at``, by the
     database's clock, which the sweep reads): after ``wait`` if the asked
     accounts want one; a single send no account that could send it was asked
     for (paused) after EMAIL_RETRY_AFTER_SECONDS, doubling with each wait in
     a row up to BATCH_DEFER_MAX_SECONDS, as a bulk row waiting alone
     (``defer_seconds``): a long pause is not asked about every minute. A
-    real attempt (``asked``) ends the run of waits."""
+    real attempt (``asked``) ends the run of waits; a message given up on
+    has no next try."""
     message.retry_at = None
     if asked:
         message.defers = 0
-    elif message.bulk_send_id is None:
+    if give_up:
+        return
+    if not asked and message.bulk_send_id is None:
         # A bulk send's message waits with its row (the row's next try).
         base = float(settings.EMAIL_RETRY_AFTER_SECONDS)
         wait = defer_seconds(base, message.defers)

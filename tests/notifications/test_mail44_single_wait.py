@@ -15,9 +15,12 @@ from integrations.clock import database_now
 from integrations.errors import NotProcessed
 from integrations.models.accounts import BreakerMode
 from notifications.models import EmailMessage, EmailStatus, SandboxEmail
+from notifications.providers.outcomes import unsupported_message
 from notifications.providers.sandbox import SandboxEmailAdapter
 from notifications.services import email_message_create, email_messages_sweep
+from notifications.services.sending import email_message_deliver
 from tests.factories import ProviderAccountFactory
+from tests.notifications.sends import accounts_answer, order_mail
 
 pytestmark = pytest.mark.django_db
 ORDER = {"order_id": "o-1", "amount_display": "€1.00"}
@@ -145,3 +148,20 @@ def test_no_next_try_once_nothing_waits(
     assert message.status == EmailStatus.SENT
     body = email_reader.get(f"/api/v1/notifications/emails/{message.public_id}/").json()
     assert body["next_try_at"] is None
+
+
+def test_a_message_refused_everywhere_has_no_next_try(
+    email_accounts, monkeypatch, email_reader
+) -> None:
+    """Every account refused it for good: failed at once, nothing to wait
+    for (no next try, no wait counted)."""
+    accounts_answer(
+        monkeypatch,
+        {a.slug: lambda: unsupported_message("no SMTPUTF8") for a in email_accounts},
+    )
+    message = order_mail()
+    assert email_message_deliver(message_pk=message.pk) == EmailStatus.FAILED
+    message.refresh_from_db()
+    assert (message.retry_at, message.defers) == (None, 0)
+    body = email_reader.get(f"/api/v1/notifications/emails/{message.public_id}/")
+    assert body.json()["next_try_at"] is None
