@@ -179,8 +179,9 @@ if not DEBUG and (_problem := public_https_url_problem(EMAIL_PUBLIC_BASE_URL)):
     )
 EMAIL_RETRY_AFTER_SECONDS = env.int("EMAIL_RETRY_AFTER_SECONDS", default=60)
 # A batch row waiting on its own (``Defer``: a bulk row only a paused account
-# could send) waits twice as long each time, from EMAIL_RETRY_AFTER_SECONDS,
-# up to this: a long pause does not keep the workers on every row each minute.
+# could send), and a single email waiting for a paused account, waits twice as
+# long each time, from EMAIL_RETRY_AFTER_SECONDS, up to this: a long pause does
+# not keep the workers on every row (or the sweeper on every message) each minute.
 BATCH_DEFER_MAX_SECONDS = env.float("BATCH_DEFER_MAX_SECONDS", default=1800.0)
 EMAIL_STUCK_SENDING_MINUTES = env.int("EMAIL_STUCK_SENDING_MINUTES", default=10)
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=5)

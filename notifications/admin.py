@@ -34,6 +34,7 @@ from notifications.models import (
     SandboxEmail,
     Suppression,
 )
+from notifications.selectors import email_next_try
 from notifications.services import (
     EmailInvalid,
     email_message_resend,
@@ -64,6 +65,14 @@ class EmailMessageAdmin(
     date_hierarchy = "created_at"
     actions = ["resend"]
     change_list_template = "admin/notifications/emailmessage/change_list.html"
+    readonly_fields = ("next_try",)
+
+    @admin.display(description="next try")
+    def next_try(self, obj: EmailMessage) -> str:
+        at = email_next_try(obj)
+        if at is None:
+            return "-"
+        return f"waiting, next try at {timezone.localtime(at):%Y-%m-%d %H:%M:%S %Z}"
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view

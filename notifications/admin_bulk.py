@@ -20,10 +20,10 @@ from django.http import (
     JsonResponse,
 )
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from integrations.admin.batch import next_try_note
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
 from integrations.batch.state import FINAL
@@ -131,7 +131,7 @@ class BulkSendAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                         r.status,
                         r.attempts,
                         r.last_error[:_ERROR_CHARS],
-                        _next_try(r),
+                        next_try_note(r),
                     )
                     for r in rows
                 ),
@@ -225,12 +225,3 @@ class BulkSendAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 def _outcomes(bulk: BulkSend) -> str:
     counts = bulk_send_counts(bulk)
     return ", ".join(f"{k}: {n}" for k, n in sorted(counts.items())) or "-"
-
-
-def _next_try(row: BulkRecipient) -> str:
-    """When a waiting row is tried again: its waits grow while a pause
-    lasts (``integrations.batch.rows.defer_seconds``)."""
-    if row.status != BatchRowStatus.PENDING or row.next_attempt_at is None:
-        return ""
-    at = timezone.localtime(row.next_attempt_at)
-    return f" (next try at {at:%Y-%m-%d %H:%M:%S %Z})"

@@ -26,7 +26,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from notifications.models import EmailEvent, EmailMessage
+from notifications.models import EmailEvent, EmailMessage, EmailStatus
 from notifications.rendering import (
     EmailRenderError,
     RenderedEmail,
@@ -155,3 +155,12 @@ def template_previews() -> list[TemplatePreview]:
             error = str(exc)
         previews.append(TemplatePreview(name, context, rendered, error))
     return previews
+
+
+def email_next_try(message: EmailMessage) -> datetime | None:
+    """When a queued single send is tried again: after the wait its
+    providers asked for, or its growing wait for a paused account
+    (``sending._next_try``); None when it is not waiting (or is due now)."""
+    if message.status != EmailStatus.QUEUED:
+        return None
+    return message.retry_at

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from notifications.models import BulkSend, EmailEvent, EmailMessage
 from notifications.models.messages import CATEGORY_CHOICES
 from notifications.providers.base import EmailCategory
+from notifications.selectors import email_next_try
 from notifications.services.bulk import (
     bulk_send_counts,
     bulk_send_next_try,
@@ -111,17 +112,28 @@ class EmailMessageSerializer(EmailListSerializer):
     last_error = serializers.SerializerMethodField(
         help_text="Our sentence for error_code; never the provider's text."
     )
+    next_try_at = serializers.SerializerMethodField(
+        help_text="When a `queued` message waiting for a provider is tried "
+        "again (its waits grow while the account it needs stays paused); null "
+        "when it does not wait."
+    )
 
     class Meta(EmailListSerializer.Meta):
         fields = [
             *EmailListSerializer.Meta.fields,
             "error_code",
             "last_error",
+            "next_try_at",
             "events",
         ]
 
     def get_last_error(self, message: EmailMessage) -> str:
         return public_error(message)
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_next_try_at(self, message: EmailMessage) -> str | None:
+        at = email_next_try(message)
+        return serializers.DateTimeField().to_representation(at) if at else None
 
 
 # --- Bulk sends ------------------------------------------------------------

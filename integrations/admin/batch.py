@@ -4,15 +4,24 @@ Jobs are created by code (a campaign, a sync), never by a form: the handler
 path on a job is imported by the workers.
 """
 
+from datetime import datetime
+
 from django.apps import apps
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from integrations.batch import batch_job_cancel, batch_job_progress
-from integrations.models import BatchJob, BatchRowStatus
+from integrations.batch import (
+    batch_job_cancel,
+    batch_job_next_try,
+    batch_job_progress,
+    batch_job_waiting,
+    row_next_try,
+)
+from integrations.models import BatchJob, BatchRow, BatchRowStatus
 
 _FAILURES_SHOWN = 20
 _ERROR_CHARS = 300
@@ -32,6 +41,7 @@ class BatchJobAdmin(admin.ModelAdmin):
         "progress",
         "cancel_requested",
         "paced_until",
+        "next_try",
         "chunk_size",
         "row_model",
         "handler",
@@ -70,6 +80,16 @@ class BatchJobAdmin(admin.ModelAdmin):
             progress.summary(),
         )
 
+    @admin.display(description="Next try")
+    def next_try(self, obj: BatchJob) -> str:
+        """When the first waiting row (backing off, or waiting alone) is
+        tried again."""
+        at = batch_job_next_try(obj)
+        if at is None:
+            return "-"
+        waiting = batch_job_waiting(obj).count()
+        return f"{_moment(at)} ({waiting} row(s) waiting)"
+
     @admin.display(description="Rows with errors")
     def row_failures(self, obj: BatchJob) -> SafeString | str:
         try:
@@ -88,9 +108,15 @@ class BatchJobAdmin(admin.ModelAdmin):
             "<ul>{}</ul>",
             format_html_join(
                 "",
-                "<li>{} ({}, {} attempt(s)): {}</li>",
+                "<li>{} ({}, {} attempt(s)): {}{}</li>",
                 (
-                    (str(r), r.status, r.attempts, r.last_error[:_ERROR_CHARS])
+                    (
+                        str(r),
+                        r.status,
+                        r.attempts,
+                        r.last_error[:_ERROR_CHARS],
+                        next_try_note(r),
+                    )
                     for r in rows
                 ),
             ),
@@ -107,3 +133,16 @@ class BatchJobAdmin(admin.ModelAdmin):
             "in flight.",
             messages.SUCCESS,
         )
+
+
+def next_try_note(row: BatchRow) -> str:
+    """`` (next try at ...)`` for a waiting row, else nothing: its waits grow
+    while a pause lasts (``integrations.batch.rows.defer_seconds``)."""
+    at = row_next_try(row)
+    if at is None:
+        return ""
+    return f" (next try at {_moment(at)})"
+
+
+def _moment(at: datetime) -> str:
+    return f"{timezone.localtime(at):%Y-%m-%d %H:%M:%S %Z}"

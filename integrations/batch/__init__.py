@@ -9,11 +9,18 @@ limits it (or let one row wait on its own: ``Defer``), and hand the job on
 to a fresh task before ``Q_TIMEOUT``. See docs/batch.md.
 """
 
-from integrations.batch.progress import BatchProgress, batch_job_progress
+from integrations.batch.progress import (
+    BatchProgress,
+    batch_job_next_try,
+    batch_job_progress,
+    batch_job_waiting,
+    row_next_try,
+)
 from integrations.batch.rows import (
     PACE_CODES,
     Defer,
     Pace,
+    defer_seconds,
     own_transactions,
     pace_seconds,
     relaxed_commit,
@@ -40,14 +47,18 @@ __all__ = [
     "batch_items_add",
     "batch_job_cancel",
     "batch_job_create",
+    "batch_job_next_try",
     "batch_job_progress",
     "batch_job_run",
     "batch_job_start",
+    "batch_job_waiting",
     "batch_job_work",
     "batch_jobs_sweep",
     "batch_rows_add",
+    "defer_seconds",
     "own_transactions",
     "pace_seconds",
     "relaxed_commit",
     "relaxed_done",
+    "row_next_try",
 ]

@@ -3,10 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.apps import apps
+from django.db.models import Min, QuerySet
 from django.utils import timezone
 
 from integrations.clock import database_now
-from integrations.models import BatchJob
+from integrations.models import BatchItem, BatchJob, BatchRow, BatchRowStatus
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,35 @@ def batch_job_progress(job: BatchJob, *, now: datetime | None = None) -> BatchPr
         rate=rate,
         as_of=now,
     )
+
+
+def batch_job_waiting(job: BatchJob) -> QuerySet:
+    """The job's rows waiting to be tried again (backing off, or waiting
+    alone: ``Defer``), the first due first, by the database's clock; none
+    when its row model is gone."""
+    try:
+        model = apps.get_model(job.row_model)
+    except (LookupError, ValueError):
+        return BatchItem.objects.none()  # any row model: none of its rows
+    return model.objects.filter(
+        job_id=job.pk,
+        status=BatchRowStatus.PENDING,
+        next_attempt_at__gt=database_now(),
+    ).order_by("next_attempt_at", "pk")
+
+
+def batch_job_next_try(job: BatchJob) -> datetime | None:
+    """When the job's first waiting row is tried again; None when none
+    waits."""
+    return batch_job_waiting(job).aggregate(at=Min("next_attempt_at"))["at"]
+
+
+def row_next_try(row: BatchRow) -> datetime | None:
+    """When a pending row is tried again (its waits grow while a pause
+    lasts: ``rows.defer_seconds``); None for a row not waiting."""
+    if row.status != BatchRowStatus.PENDING:
+        return None
+    return row.next_attempt_at
 
 
 def _duration(seconds: float) -> str:

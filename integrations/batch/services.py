@@ -24,7 +24,7 @@ from django_q.tasks import async_task, schedule
 
 from integrations import correlation
 from integrations.batch import state
-from integrations.batch.rows import leases_for
+from integrations.batch.rows import due_rows, leases_for
 from integrations.batch.work import WorkResult, WorkState, batch_job_work
 from integrations.clock import database_now
 from integrations.models import BatchItem, BatchJob, BatchJobStatus, BatchRow
@@ -188,12 +188,14 @@ def batch_job_cancel(*, job_id: int) -> BatchJob:
 def batch_jobs_sweep(*, now: datetime | None = None) -> int:
     """Take back rows whose worker died, settle cancelled jobs, and enqueue
     running jobs no worker has touched for ``BATCH_SWEEP_AFTER_MINUTES``
-    (unless their wake-up, set when all their rows wait, is still to come).
+    (unless their wake-up, set when all their rows wait, is still to come
+    and none of their rows is due: rows taken back are due at once).
     Returns how many jobs were enqueued. By the database's clock, the one
     workers stamp leases, retries and pacing with, unless ``now`` is given."""
     now = now or database_now()
     running = BatchJob.objects.filter(status=BatchJobStatus.RUNNING)
-    for label in set(running.values_list("row_model", flat=True)):
+    labels = set(running.values_list("row_model", flat=True))
+    for label in labels:
         _release_expired(label, now)
     for job in running.filter(cancel_requested=True):
         state.settle_cancel(job, apps.get_model(job.row_model), now)
@@ -204,9 +206,7 @@ def batch_jobs_sweep(*, now: datetime | None = None) -> int:
         .filter(
             Q(worked_at__lte=stale) | Q(worked_at__isnull=True, started_at__lte=stale)
         )
-        # A job whose rows all wait has its wake-up (``_enqueue_later``) at
-        # the earliest: left to rest until then, then swept if it is lost.
-        .exclude(Exists(_wake_ups(now)))
+        .exclude(_resting(labels, now))
     )
     ids = list(idle.order_by("pk").values_list("pk", flat=True)[:_SWEEP_LIMIT])
     for job_id in ids:
@@ -214,6 +214,23 @@ def batch_jobs_sweep(*, now: datetime | None = None) -> int:
     if ids:
         logger.info("batch jobs swept", extra={"count": len(ids)})
     return len(ids)
+
+
+def _resting(labels: set[str], now: datetime) -> Q:
+    """Jobs whose rows all wait: their wake-up (``_enqueue_later``, the
+    earliest waiting row) is still to come and no row is due now. Left to
+    rest until then, then swept if it is lost. A row taken back from a dead
+    worker is due now: its job is swept, not left to a wake-up that may be
+    BATCH_DEFER_MAX_SECONDS away."""
+    due = Q(pk__in=[])
+    for label in labels:
+        try:
+            model = apps.get_model(label)
+        except LookupError:
+            continue
+        rows = due_rows(model, OuterRef("pk"), now)  # type: ignore[arg-type]
+        due |= Q(row_model=label) & Q(Exists(rows))
+    return Q(Exists(_wake_ups(now))) & ~due
 
 
 def _wake_ups(now: datetime) -> QuerySet:

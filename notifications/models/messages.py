@@ -113,6 +113,9 @@ class EmailMessage(models.Model):
     # A queued message no account could take, whose providers all asked us to
     # wait (Retry-After): the sweeper leaves it alone until then.
     retry_at = models.DateTimeField(null=True, blank=True)
+    # How often in a row it waited for a paused account (no provider that
+    # could send it asked): each wait doubles; 0 again once really tried.
+    defers = models.PositiveIntegerField(default=0, db_default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     # Time of the provider event that set the status (precedence ties).
     status_at = models.DateTimeField(null=True, blank=True)

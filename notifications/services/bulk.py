@@ -15,18 +15,18 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import CharField, Count, Exists, Min, OuterRef, Value
+from django.db.models import CharField, Count, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 
 from integrations.batch import (
     BatchProgress,
     batch_job_cancel,
     batch_job_create,
+    batch_job_next_try,
     batch_job_progress,
     batch_job_start,
     batch_rows_add,
 )
-from integrations.clock import database_now
 from integrations.models import BatchJob, BatchRowStatus
 from notifications.models import (
     BulkRecipient,
@@ -391,14 +391,9 @@ def bulk_send_next_try(bulk_send: BulkSend) -> datetime | None:
     """When the first recipient waiting (backing off, or alone for a paused
     account, its waits growing: ``integrations.batch.rows.defer_seconds``)
     is tried again, by the database's clock; None when none waits."""
-    if bulk_send.job_id is None:
+    if bulk_send.job is None:
         return None
-    waiting = BulkRecipient.objects.filter(
-        job_id=bulk_send.job_id,
-        status=BatchRowStatus.PENDING,
-        next_attempt_at__gt=database_now(),
-    )
-    return waiting.aggregate(at=Min("next_attempt_at"))["at"]
+    return batch_job_next_try(bulk_send.job)
 
 
 def _duplicates(bulk_send: BulkSend) -> int:

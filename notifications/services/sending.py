@@ -20,7 +20,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from integrations.batch import defer_seconds
 from integrations.client import key_on_record
+from integrations.clock import database_now
 from integrations.errors import NotProcessed, Unknown
 from integrations.failover import (
     FailoverRejected,
@@ -353,6 +355,8 @@ def email_message_finish(
         # Else the provider's event settled it first: its status and cleared
         # error stand; the send's error stays on the send's own event.
         current.account = account
+        # Really tried: no next try, and a later pause starts afresh.
+        current.defers, current.retry_at = 0, None
         current.provider_message_id = message.provider_message_id
         if status == EmailStatus.SENT:
             current.sent_at = now
@@ -419,11 +423,9 @@ def email_message_retry_later(
         message.status = status
         message.last_error = staff_text(text)
         message.error_code = code[:64]
-        message.retry_at = None
-        if wait and not give_up:
-            message.retry_at = timezone.now() + timedelta(seconds=wait)
+        _next_try(message, wait=wait, asked=asked, give_up=give_up)
         fields = ["status", "attempts", "last_error", "error_code", "retry_at"]
-        message.save(update_fields=[*fields, "updated_at"])
+        message.save(update_fields=[*fields, "defers", "updated_at"])
         if not repeat:  # one "retry" for a pause, not one a minute
             email_event_record(
                 message,
@@ -435,6 +437,31 @@ def email_message_retry_later(
         extra={"message_id": message.public_id, "attempts": message.attempts},
     )
     return status
+
+
+def _next_try(
+    message: EmailMessage, *, wait: float | None, asked: bool, give_up: bool
+) -> None:
+    """Set when the sweeper may try ``message`` again (``retry_at``, by the
+    database's clock, which the sweep reads): after ``wait`` if the asked
+    accounts want one; a single send no account that could send it was asked
+    for (paused) after EMAIL_RETRY_AFTER_SECONDS, doubling with each wait in
+    a row up to BATCH_DEFER_MAX_SECONDS, as a bulk row waiting alone
+    (``defer_seconds``): a long pause is not asked about every minute. A
+    real attempt (``asked``) ends the run of waits; a message given up on
+    has no next try."""
+    message.retry_at = None
+    if asked:
+        message.defers = 0
+    if give_up:
+        return
+    if not asked and message.bulk_send_id is None:
+        # A bulk send's message waits with its row (the row's next try).
+        base = float(settings.EMAIL_RETRY_AFTER_SECONDS)
+        wait = defer_seconds(base, message.defers)
+        message.defers += 1
+    if wait:
+        message.retry_at = database_now() + timedelta(seconds=wait)
 
 
 def _last_event_type(message: EmailMessage) -> str:
@@ -454,6 +481,8 @@ def email_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:
     their providers asked for); mark messages stuck in ``sending`` (their
     worker died) unknown, never to be resent by us; end the queued messages
     of cancelled bulk sends (``bulk_cancel``)."""
+    # ``retry_at`` is the database's time (``_next_try``), read by its clock.
+    due_at = now or database_now()
     now = now or timezone.now()
     retry_before = now - timedelta(seconds=settings.EMAIL_RETRY_AFTER_SECONDS)
     queued = list(
@@ -463,7 +492,7 @@ def email_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:
             updated_at__lt=retry_before,
             bulk_send__isnull=True,
         )
-        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=due_at))
         .values_list("pk", flat=True)[:1000]
     )
     for pk in queued:

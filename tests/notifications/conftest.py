@@ -4,11 +4,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rest_framework.test import APIClient
 
+from integrations import secrets_registry
 from integrations.batch import services as batch_services
 from integrations.models import ProviderAccount
 from notifications import rendering
-from tests.factories import ProviderAccountFactory
+from tests.factories import ApiKeyFactory, ProviderAccountFactory
 
 
 @pytest.fixture
@@ -37,3 +39,21 @@ def no_batch_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
     queued or scheduled tasks."""
     monkeypatch.setattr(batch_services, "async_task", lambda *a, **kw: None)
     monkeypatch.setattr(batch_services, "schedule", lambda *a, **kw: None)
+
+
+@pytest.fixture
+def no_secrets_left_over() -> Iterator[None]:
+    """No secret an earlier test left in this process: a short one (such as
+    "secondary") would mask the account names a test reads."""
+    secrets_registry.forget()
+    yield
+    secrets_registry.forget()
+
+
+@pytest.fixture
+def email_reader(db: None) -> APIClient:
+    """The storefront's API client with an ``email:read`` key."""
+    api = APIClient()
+    key = ApiKeyFactory(scopes=["email:read"])
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    return api

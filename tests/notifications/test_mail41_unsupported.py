@@ -15,10 +15,10 @@ from integrations.models import BatchRowStatus
 from notifications.models import BulkRecipient, EmailMessage, EmailStatus
 from notifications.providers.outcomes import unsupported_message
 from notifications.providers.sandbox import SandboxEmailAdapter
-from notifications.services import email_message_create
 from notifications.services.bulk import bulk_send_create
 from notifications.services.failures import public_error
 from notifications.services.sending import email_message_deliver
+from tests.notifications.sends import order_mail
 
 pytestmark = pytest.mark.django_db
 
@@ -39,15 +39,6 @@ def answers(email_accounts, monkeypatch) -> dict[str, Exception]:
     return found
 
 
-def _message() -> EmailMessage:
-    return email_message_create(
-        to="ada@example.com",
-        template="order_confirmation",
-        context={"order_id": "1001", "amount_display": "€10.50"},
-        enqueue=False,
-    )
-
-
 def _assert_failed_unsupported(message: EmailMessage) -> None:
     message.refresh_from_db()
     assert message.status == EmailStatus.FAILED
@@ -61,7 +52,7 @@ def _assert_failed_unsupported(message: EmailMessage) -> None:
 
 
 def test_refused_everywhere_it_fails_at_once(answers) -> None:
-    message = _message()
+    message = order_mail()
 
     assert email_message_deliver(message_pk=message.pk) == EmailStatus.FAILED
 
@@ -74,7 +65,7 @@ def test_a_transient_failure_on_one_account_still_retries(
     answers, email_accounts
 ) -> None:
     answers[email_accounts[1].slug] = NotProcessed("busy", code="provider_busy")
-    message = _message()
+    message = order_mail()
 
     assert email_message_deliver(message_pk=message.pk) == EmailStatus.QUEUED
 
@@ -108,7 +99,7 @@ def test_a_bulk_row_refused_everywhere_fails_without_a_retry(
 def test_a_staff_resend_refused_everywhere_fails_at_once(
     answers, django_capture_on_commit_callbacks
 ) -> None:
-    message = _message()
+    message = order_mail()
     email_message_deliver(message_pk=message.pk)
     staff = Client()
     staff.force_login(User.objects.create_superuser("boss", "b@example.com", "pw"))

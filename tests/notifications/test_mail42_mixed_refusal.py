@@ -7,42 +7,27 @@ every account keeps its own code (tests/notifications/test_mail41_*)."""
 
 import pytest
 
-from integrations import secrets_registry
 from integrations.batch import batch_job_work
 from integrations.batch import services as batch_services
 from integrations.models import BatchRowStatus
 from notifications.models import BulkRecipient, EmailMessage, EmailStatus
 from notifications.providers.outcomes import subject_missing, unsupported_message
-from notifications.providers.sandbox import SandboxEmailAdapter
-from notifications.services import email_message_create
 from notifications.services.bulk import bulk_send_create
 from notifications.services.failures import MESSAGES, public_error
 from notifications.services.sending import email_message_deliver
+from tests.notifications.sends import accounts_answer, order_mail
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _no_secrets_left_over():
-    # A secret an earlier test left in this process (a short value such as
-    # "secondary") would mask the account names these tests read.
-    secrets_registry.forget()
-    yield
-    secrets_registry.forget()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_secrets_left_over")]
 
 
 @pytest.fixture(autouse=True)
-def mixed(email_accounts, monkeypatch) -> None:
+def mixed(no_secrets_left_over, email_accounts, monkeypatch) -> None:
     primary, secondary = email_accounts
     answers = {
         primary.slug: subject_missing,
         secondary.slug: lambda: unsupported_message("relay B lacks SMTPUTF8"),
     }
-
-    def deliver(self, message, **kwargs):
-        raise answers[self.account.slug]()
-
-    monkeypatch.setattr(SandboxEmailAdapter, "deliver", deliver)
+    accounts_answer(monkeypatch, answers)
     monkeypatch.setattr(batch_services, "async_task", lambda *a, **kw: None)
     monkeypatch.setattr(batch_services, "schedule", lambda *a, **kw: None)
 
@@ -65,12 +50,7 @@ def _assert_refused_everywhere(message: EmailMessage, email_accounts) -> None:
 
 
 def test_a_single_send_refused_for_mixed_reasons(email_accounts) -> None:
-    message = email_message_create(
-        to="ada@example.com",
-        template="order_confirmation",
-        context={"order_id": "1001", "amount_display": "€10.50"},
-        enqueue=False,
-    )
+    message = order_mail()
 
     assert email_message_deliver(message_pk=message.pk) == EmailStatus.FAILED
 

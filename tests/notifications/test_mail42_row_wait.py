@@ -12,10 +12,7 @@ account's reason once B is gone."""
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from integrations.batch import WorkState, batch_job_progress, batch_job_work
 from integrations.batch import services as batch_services
@@ -27,7 +24,6 @@ from notifications.models import BulkRecipient, EmailMessage, EmailStatus
 from notifications.providers.outcomes import unsupported_message
 from notifications.providers.sandbox import SandboxEmailAdapter
 from notifications.services.bulk import bulk_send_counts, bulk_send_create
-from tests.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -167,25 +163,23 @@ def test_the_waiting_row_fails_with_the_reasons_once_b_is_gone(
     assert len(sent) == 3
 
 
-def test_staff_and_the_api_see_the_row_waiting(email_accounts, sent) -> None:
+def test_staff_and_the_api_see_the_row_waiting(
+    email_accounts, sent, admin_client, email_reader
+) -> None:
     _b_paused(email_accounts)
     bulk = _bulk()
     _work(bulk.job_id)
 
-    boss = User.objects.create_superuser("boss", "boss@example.com", "pw")
-    staff = Client()
-    staff.force_login(boss)
-    page = staff.get(f"/admin/notifications/bulksend/{bulk.pk}/change/")
+    page = admin_client.get(f"/admin/notifications/bulksend/{bulk.pk}/change/")
     assert page.status_code == 200
     assert b"sent: 3, waiting: 1" in page.content
     assert b"odd@example.com (pending, 0 attempt(s)): waiting for a paused" in (
         page.content
     )
 
-    key = ApiKeyFactory(scopes=["email:read"])
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
-    detail = api.get(f"/api/v1/notifications/bulk-sends/{bulk.public_id}/").json()
+    detail = email_reader.get(
+        f"/api/v1/notifications/bulk-sends/{bulk.public_id}/"
+    ).json()
     assert detail["status"] == "running"
     assert detail["outcomes"] == {"sent": 3, "waiting": 1}
     assert (detail["progress"]["done"], detail["progress"]["failed"]) == (3, 0)

@@ -10,8 +10,6 @@ send keeps showing its rows ``waiting``, with the next try for staff."""
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 
 from integrations.batch import WorkState, batch_job_work
 from integrations.batch import services as batch_services
@@ -106,7 +104,7 @@ def test_rows_a_worker_touches_in_an_hour_of_pause(all_wait) -> None:
     assert passes <= 6
 
 
-def test_staff_see_the_rows_waiting_with_their_next_try(all_wait) -> None:
+def test_staff_see_the_rows_waiting_with_their_next_try(all_wait, admin_client) -> None:
     bulk = _bulk()
     _pass(bulk.job_id)
     _pass(bulk.job_id)
@@ -115,10 +113,7 @@ def test_staff_see_the_rows_waiting_with_their_next_try(all_wait) -> None:
     assert message.status == EmailStatus.QUEUED
     assert row.next_attempt_at > database_now() + timedelta(seconds=100)
 
-    boss = User.objects.create_superuser("boss", "boss@example.com", "pw")
-    staff = Client()
-    staff.force_login(boss)
-    page = staff.get(f"/admin/notifications/bulksend/{bulk.pk}/change/")
+    page = admin_client.get(f"/admin/notifications/bulksend/{bulk.pk}/change/")
     assert page.status_code == 200
     assert f"waiting: {len(RECIPIENTS)}".encode() in page.content
     assert b"(pending, 0 attempt(s)): waiting for a paused" in page.content
@@ -163,17 +158,11 @@ def test_the_sweeper_lets_a_waiting_job_rest_until_its_wake_up(
     assert enqueued == [bulk.job_id]
 
 
-def test_the_api_shows_the_waiting_rows_next_try(all_wait) -> None:
+def test_the_api_shows_the_waiting_rows_next_try(all_wait, email_reader) -> None:
     """The storefront's view of the send (r-mail43): ``waiting`` recipients
     and when the first of them is tried again; none once nothing waits."""
-    from rest_framework.test import APIClient
-
-    from tests.factories import ApiKeyFactory
-
     bulk = _bulk()
-    api = APIClient()
-    key = ApiKeyFactory(scopes=["email:read"])
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
+    api = email_reader
     url = f"/api/v1/notifications/bulk-sends/{bulk.public_id}/"
     assert api.get(url).json()["next_try_at"] is None
 

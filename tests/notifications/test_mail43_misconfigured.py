@@ -9,26 +9,18 @@ sends alike."""
 
 import pytest
 
-from integrations import secrets_registry
 from integrations.models import BatchRowStatus, ProviderAccount
 from notifications.models import BulkRecipient, EmailMessage, EmailStatus
 from notifications.providers.outcomes import unsupported_message
 from notifications.providers.sandbox import SandboxEmailAdapter
-from notifications.services import email_message_create
 from notifications.services.bulk import bulk_send_counts
 from notifications.services.sending import email_message_deliver
 from tests.notifications.bulk_work import newsletter_bulk, work_bulk_job
+from tests.notifications.sends import order_mail
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_secrets_left_over")]
 
 ODD = "odd@example.com"
-
-
-@pytest.fixture(autouse=True)
-def _no_secrets_left_over():
-    secrets_registry.forget()
-    yield
-    secrets_registry.forget()
 
 
 def _unknown_provider(account: ProviderAccount) -> None:
@@ -83,12 +75,7 @@ def test_a_single_send_ends_failed_after_its_attempts(
 ) -> None:
     settings.EMAIL_MAX_ATTEMPTS = 2
     broken(email_accounts[1])
-    message = email_message_create(
-        to=ODD,
-        template="order_confirmation",
-        context={"order_id": "1001", "amount_display": "€10.50"},
-        enqueue=False,
-    )
+    message = order_mail(ODD)
 
     statuses = [email_message_deliver(message_pk=message.pk) for _ in range(2)]
 

@@ -12,11 +12,11 @@ from django.test import override_settings
 from integrations.breaker import breaker_for
 from integrations.errors import NotProcessed
 from integrations.models.accounts import BreakerMode
-from notifications.models import EmailMessage, EmailStatus
+from notifications.models import EmailStatus
 from notifications.providers.outcomes import unsupported_message
 from notifications.providers.sandbox import SandboxEmailAdapter
-from notifications.services import email_message_create
 from notifications.services.sending import email_message_deliver
+from tests.notifications.sends import order_mail
 
 pytestmark = pytest.mark.django_db
 
@@ -38,15 +38,6 @@ def answers(email_accounts, monkeypatch) -> dict[str, Exception]:
     return found
 
 
-def _message() -> EmailMessage:
-    return email_message_create(
-        to="ada@example.com",
-        template="order_confirmation",
-        context={"order_id": "1001", "amount_display": "€10.50"},
-        enqueue=False,
-    )
-
-
 def _maintenance(account, mode: str) -> None:
     account.breaker_mode = mode
     account.save()
@@ -57,7 +48,7 @@ def _maintenance(account, mode: str) -> None:
 def test_it_waits_for_an_account_in_maintenance(answers, email_accounts) -> None:
     secondary = email_accounts[1]
     _maintenance(secondary, BreakerMode.FORCED_OPEN)
-    message = _message()
+    message = order_mail()
 
     statuses = [email_message_deliver(message_pk=message.pk) for _ in range(4)]
 
@@ -78,7 +69,7 @@ def test_a_transient_failure_elsewhere_still_spends_its_attempts(
     answers, email_accounts
 ) -> None:
     answers[email_accounts[1].slug] = NotProcessed("busy", code="provider_busy")
-    message = _message()
+    message = order_mail()
 
     statuses = [email_message_deliver(message_pk=message.pk) for _ in range(2)]
 
@@ -91,7 +82,7 @@ def test_refused_everywhere_still_fails_at_once_with_one_attempt(
     answers, email_accounts
 ) -> None:
     answers[email_accounts[1].slug] = unsupported_message("relay B lacks it")
-    message = _message()
+    message = order_mail()
 
     assert email_message_deliver(message_pk=message.pk) == EmailStatus.FAILED
     message.refresh_from_db()

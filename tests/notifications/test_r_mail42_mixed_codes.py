@@ -7,23 +7,12 @@ is named with its own code."""
 
 import pytest
 
-from integrations import secrets_registry
 from notifications.models import EmailStatus
 from notifications.providers.outcomes import subject_missing, unsupported_message
-from notifications.providers.sandbox import SandboxEmailAdapter
-from notifications.services import email_message_create
 from notifications.services.sending import email_message_deliver
+from tests.notifications.sends import accounts_answer, order_mail
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _no_secrets_left_over():
-    # A secret an earlier test left in this process (a short value such as
-    # "secondary") would mask the account names these tests read.
-    secrets_registry.forget()
-    yield
-    secrets_registry.forget()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_secrets_left_over")]
 
 
 def test_each_account_keeps_its_own_code(email_accounts, monkeypatch) -> None:
@@ -32,17 +21,8 @@ def test_each_account_keeps_its_own_code(email_accounts, monkeypatch) -> None:
         primary.slug: subject_missing,
         secondary.slug: lambda: unsupported_message("relay B lacks SMTPUTF8"),
     }
-
-    def deliver(self, message, **kwargs):
-        raise answers[self.account.slug]()
-
-    monkeypatch.setattr(SandboxEmailAdapter, "deliver", deliver)
-    message = email_message_create(
-        to="ada@example.com",
-        template="order_confirmation",
-        context={"order_id": "1001", "amount_display": "€10.50"},
-        enqueue=False,
-    )
+    accounts_answer(monkeypatch, answers)
+    message = order_mail()
 
     assert email_message_deliver(message_pk=message.pk) == EmailStatus.FAILED
 

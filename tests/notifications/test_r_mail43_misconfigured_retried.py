@@ -8,25 +8,17 @@ and bulk sends alike."""
 
 import pytest
 
-from integrations import secrets_registry
 from integrations.batch import batch_job_work
 from integrations.models import BatchRowStatus, ProviderAccount
 from notifications.models import BulkRecipient, EmailMessage, EmailStatus
 from notifications.providers.outcomes import unsupported_message
 from notifications.providers.sandbox import SandboxEmailAdapter
-from notifications.services import email_message_create
 from notifications.services.failures import public_error
 from notifications.services.sending import email_message_deliver
 from tests.notifications.bulk_work import newsletter_bulk
+from tests.notifications.sends import order_mail
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _no_secrets_left_over():
-    secrets_registry.forget()
-    yield
-    secrets_registry.forget()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_secrets_left_over")]
 
 
 def _retired(account: ProviderAccount) -> dict:
@@ -57,15 +49,6 @@ def lone(email_accounts) -> ProviderAccount:
     return primary
 
 
-def _order_mail() -> EmailMessage:
-    return email_message_create(
-        to="ada@example.com",
-        template="order_confirmation",
-        context={"order_id": "1001", "amount_display": "€10.50"},
-        enqueue=False,
-    )
-
-
 def _mend(account: ProviderAccount, kept: dict) -> None:
     ProviderAccount.objects.filter(pk=account.pk).update(**kept)
 
@@ -76,7 +59,7 @@ def test_a_lone_misconfigured_account_mended_in_time_delivers(
 ) -> None:
     settings.EMAIL_MAX_ATTEMPTS = 3
     kept = broken(lone)
-    message = _order_mail()
+    message = order_mail()
 
     for attempt in (1, 2):
         assert email_message_deliver(message_pk=message.pk) == EmailStatus.QUEUED
@@ -97,7 +80,7 @@ def test_a_lone_misconfigured_account_never_mended_fails_after_max_attempts(
 ) -> None:
     settings.EMAIL_MAX_ATTEMPTS = 3
     broken(lone)
-    message = _order_mail()
+    message = order_mail()
 
     statuses = [email_message_deliver(message_pk=message.pk) for _ in range(3)]
 
@@ -123,7 +106,7 @@ def test_beside_a_refusal_for_good_it_waits_its_attempts_then_names_both(
         ),
     )
     _retired(secondary)
-    message = _order_mail()
+    message = order_mail()
 
     assert email_message_deliver(message_pk=message.pk) == EmailStatus.QUEUED
     assert email_message_deliver(message_pk=message.pk) == EmailStatus.FAILED

@@ -2,18 +2,26 @@
 
     manage.py batch_jobs                 # the latest jobs, one line each
     manage.py batch_jobs list --status running --limit 50
-    manage.py batch_jobs show 42         # progress, then the failed rows
+    manage.py batch_jobs show 42         # progress, the failed and waiting rows
     manage.py batch_jobs cancel 42
 
 Bad input gets one line on stderr and a non-zero exit status.
 """
 
+from datetime import datetime
 from typing import Any
 
 from django.apps import apps
 from django.core.management.base import CommandError, CommandParser
+from django.db.models import QuerySet
+from django.utils import timezone
 
-from integrations.batch import batch_job_cancel, batch_job_progress
+from integrations.batch import (
+    batch_job_cancel,
+    batch_job_next_try,
+    batch_job_progress,
+    batch_job_waiting,
+)
 from integrations.management.base import ProviderCommand
 from integrations.models import BatchJob, BatchJobStatus, BatchRowStatus
 
@@ -93,7 +101,13 @@ class Command(ProviderCommand):
                 lines.append(f"  {label:<10} {moment:%Y-%m-%d %H:%M:%S %Z}")
         if job.last_error:
             lines.append(f"  error      {_printable(job.last_error)}")
+        waiting = batch_job_waiting(job)
+        at = batch_job_next_try(job)
+        if at is not None:
+            count = waiting.count()
+            lines.append(f"  next try   {_moment(at)} ({count} row(s) waiting)")
         lines.extend(_failed_rows(job))
+        lines.extend(_waiting_rows(waiting))
         self.stdout.write("\n".join(lines))
 
     def _cancel(self, job: BatchJob) -> None:
@@ -143,6 +157,31 @@ def _failed_rows(job: BatchJob) -> list[str]:
     if more > 0:
         lines.append(f"    ... and {more} more")
     return lines
+
+
+def _waiting_rows(waiting: QuerySet) -> list[str]:
+    """A line per row waiting to be tried again (its id, what it is, its
+    attempts, its next try and stored error), the first due first, the
+    first FAILED_SHOWN, then how many more."""
+    rows = list(waiting[:FAILED_SHOWN])
+    if not rows:
+        return []
+    more = waiting.count() - len(rows) if len(rows) == FAILED_SHOWN else 0
+    lines = ["  waiting rows"]
+    for row in rows:
+        error = _printable(" ".join(row.last_error.split())[:ERROR_CHARS])
+        lines.append(
+            f"    #{row.pk} {_printable(str(row))} ({row.attempts} attempt(s)), "
+            f"next try at {_moment(row.next_attempt_at)}: "
+            f"{error or '(no error stored)'}"
+        )
+    if more > 0:
+        lines.append(f"    ... and {more} more")
+    return lines
+
+
+def _moment(at: datetime) -> str:
+    return f"{timezone.localtime(at):%Y-%m-%d %H:%M:%S %Z}"
 
 
 def _printable(text: str) -> str:

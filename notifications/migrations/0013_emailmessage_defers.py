@@ -1,0 +1,25 @@
+"""How often in a row a single send waited for a paused account
+(``defers``): its next wait doubles, as a bulk row's does. A column with a
+constant database default, which PostgreSQL adds without rewriting the
+(large) table; no index. Its ALTER waits for its table lock at most
+MIGRATION_LOCK_TIMEOUT_MS (``AddFieldIfMissing``)."""
+
+from django.db import migrations, models
+
+from integrations.migration_ops import AddFieldIfMissing
+
+
+class Migration(migrations.Migration):
+    atomic = False  # AddFieldIfMissing makes its own short transaction
+
+    dependencies = [
+        ("notifications", "0012_bulkrecipient_defers"),
+    ]
+
+    operations = [
+        AddFieldIfMissing(
+            model_name="emailmessage",
+            name="defers",
+            field=models.PositiveIntegerField(db_default=0, default=0),
+        ),
+    ]
