@@ -16,10 +16,10 @@ import pytest
 import responses
 from django.core.management.base import CommandError
 
-from integrations.models import WebhookEvent, WebhookStatus
+from integrations.models import WebhookStatus
 from tests.factories import ProviderAccountFactory
 from tests.integrations.intake41_helpers import post
-from tests.integrations.intake42_helpers import failed, run_replay
+from tests.integrations.intake42_helpers import failed_at, run_replay
 from tests.integrations.intake_payments import (
     PAYPAL_BASE,
     PAYPAL_VERIFY_URL,
@@ -30,12 +30,6 @@ from tests.integrations.intake_payments import (
 pytestmark = pytest.mark.django_db
 
 SPEC = Path("/work/shared/provider-specs/paypal/notifications_webhooks_v1.json")
-
-
-def _received(account, webhook_id: str, at: datetime) -> WebhookEvent:
-    row = failed(account, webhook_id)
-    WebhookEvent.objects.filter(pk=row.pk).update(received_at=at)
-    return row
 
 
 @pytest.mark.parametrize(
@@ -52,7 +46,7 @@ def test_since_at_a_clock_change_is_refused_and_nothing_replayed(
     settings.TIME_ZONE = "Europe/Berlin"
     account = ProviderAccountFactory(slug="sbx-pay")
     # 03:10 CEST on 29 March (after the skipped 02:30, as the admin shows it).
-    row = _received(account, "msg_1", datetime(2026, 3, 29, 1, 10, tzinfo=UTC))
+    row = failed_at(account, "msg_1", datetime(2026, 3, 29, 1, 10, tzinfo=UTC))
 
     with pytest.raises(CommandError) as caught:
         run_replay("--account", "sbx-pay", "--status", "dead", "--since", since)
@@ -68,8 +62,8 @@ def test_since_at_a_clock_change_is_refused_and_nothing_replayed(
 def test_since_at_a_clock_change_with_an_offset_is_read_as_it_says(settings):
     settings.TIME_ZONE = "Europe/Berlin"
     account = ProviderAccountFactory(slug="sbx-pay")
-    before = _received(account, "msg_1", datetime(2026, 3, 29, 0, 50, tzinfo=UTC))
-    after = _received(account, "msg_2", datetime(2026, 3, 29, 1, 10, tzinfo=UTC))
+    before = failed_at(account, "msg_1", datetime(2026, 3, 29, 0, 50, tzinfo=UTC))
+    after = failed_at(account, "msg_2", datetime(2026, 3, 29, 1, 10, tzinfo=UTC))
 
     out = run_replay(
         "--account", "sbx-pay", "--status", "dead", "--since", "2026-03-29T02:00+01:00"
@@ -83,8 +77,8 @@ def test_a_date_whose_midnight_the_clock_skips_is_that_days_start(settings):
     # Santiago: 6 September 2026 starts at 01:00 -03 (04:00 UTC).
     settings.TIME_ZONE = "America/Santiago"
     account = ProviderAccountFactory(slug="sbx-pay")
-    before = _received(account, "msg_1", datetime(2026, 9, 6, 3, 50, tzinfo=UTC))
-    after = _received(account, "msg_2", datetime(2026, 9, 6, 4, 10, tzinfo=UTC))
+    before = failed_at(account, "msg_1", datetime(2026, 9, 6, 3, 50, tzinfo=UTC))
+    after = failed_at(account, "msg_2", datetime(2026, 9, 6, 4, 10, tzinfo=UTC))
 
     out = run_replay(
         "--account", "sbx-pay", "--status", "dead", "--since", "2026-09-06"
