@@ -4,6 +4,7 @@
 import json
 import time
 from contextlib import contextmanager
+from datetime import datetime
 from io import StringIO
 
 import pytest
@@ -102,6 +103,13 @@ def failed(
     WebhookEvent.objects.filter(pk=row.pk).update(
         status=WebhookStatus.DEAD, attempts=5, last_error="boom"
     )
+    return row
+
+
+def failed_at(account: ProviderAccount, webhook_id: str, at: datetime) -> WebhookEvent:
+    """``failed``, received at ``at`` (for ``--since``)."""
+    row = failed(account, webhook_id)
+    WebhookEvent.objects.filter(pk=row.pk).update(received_at=at)
     return row
 
 

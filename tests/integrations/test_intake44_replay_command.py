@@ -10,9 +10,14 @@ from django.contrib.admin.models import LogEntry
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from integrations.models import WebhookEvent, WebhookStatus
+from integrations.models import WebhookStatus
 from tests.factories import ProviderAccountFactory
-from tests.integrations.intake42_helpers import dead_before_the_fix, failed, run_replay
+from tests.integrations.intake42_helpers import (
+    dead_before_the_fix,
+    failed,
+    failed_at,
+    run_replay,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -109,12 +114,6 @@ def test_a_user_who_may_not_replay_is_refused_and_nothing_replayed(
 
 
 # --since, in Europe/Berlin (UTC+1 in December).
-def _received(account, webhook_id: str, at: datetime) -> WebhookEvent:
-    row = failed(account, webhook_id)
-    WebhookEvent.objects.filter(pk=row.pk).update(received_at=at)
-    return row
-
-
 @pytest.mark.parametrize(
     "since", ["2026-12-01", "2026-12-01T00:00", "2026-12-01 00:00:00"]
 )
@@ -122,8 +121,8 @@ def test_since_without_an_offset_is_read_in_the_time_zone(settings, since):
     settings.TIME_ZONE = "Europe/Berlin"
     account = ProviderAccountFactory(slug="sbx-pay")
     # 23:30 on 30 November in Berlin, and 00:30 on 1 December.
-    before = _received(account, "msg_1", datetime(2026, 11, 30, 22, 30, tzinfo=UTC))
-    after = _received(account, "msg_2", datetime(2026, 11, 30, 23, 30, tzinfo=UTC))
+    before = failed_at(account, "msg_1", datetime(2026, 11, 30, 22, 30, tzinfo=UTC))
+    after = failed_at(account, "msg_2", datetime(2026, 11, 30, 23, 30, tzinfo=UTC))
 
     out = run_replay("--account", "sbx-pay", "--status", "dead", "--since", since)
 
@@ -143,7 +142,7 @@ def test_since_with_an_offset_is_read_as_it_says(settings, since, picked):
         "msg_2": datetime(2026, 11, 30, 22, 30, tzinfo=UTC),
         "msg_3": datetime(2026, 12, 1, 0, 30, tzinfo=UTC),
     }
-    rows = {key: _received(account, key, at) for key, at in times.items()}
+    rows = {key: failed_at(account, key, at) for key, at in times.items()}
 
     out = run_replay("--account", "sbx-pay", "--status", "dead", "--since", since)
 

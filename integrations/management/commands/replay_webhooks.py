@@ -18,7 +18,7 @@ own account (which cannot log in), the OS user named in the entry.
 
 import getpass
 import os
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -182,26 +182,48 @@ def _filtered(options: dict[str, Any]) -> Any:
 
 
 def _since(text: str) -> datetime:
-    """A date (its midnight) or a date and time; in TIME_ZONE unless it gives
-    an offset, as staff's times in the admin are."""
+    """A date (its day's start) or a date and time; in TIME_ZONE unless it
+    gives an offset, as staff's times in the admin are."""
+    day = None
     try:
-        moment = parse_datetime(text)
-        day = None if moment else parse_date(text)
+        day = parse_date(text)
+        moment = datetime.combine(day, time.min) if day else parse_datetime(text)
     except ValueError:  # well-formed but no such date (2026-02-30)
-        moment = day = None
-    if day is not None:
-        moment = datetime.combine(day, time.min)
+        moment = None
     if moment is None:
         raise CommandError(
             f"--since must be a date (2026-12-01) or a date and time "
             f"(2026-12-01T09:30Z), not '{text}'."
         )
     if moment.tzinfo is None:
+        if day is None:
+            _one_local_moment(moment, text)
+        # fold=0: a midnight the clock skips reads as the moment it resumes.
         moment = timezone.make_aware(moment)
     try:
         return moment.astimezone(UTC)
     except OverflowError:  # 0001-01-01 east of UTC: before any datetime
         raise CommandError(f"--since is out of range: '{text}'.") from None
+
+
+def _one_local_moment(moment: datetime, text: str) -> None:
+    """Refuse a local time a clock change skips or repeats, as the admin's
+    forms do: either reading would choose events for the operator."""
+    zone = timezone.get_current_timezone()
+    readings = [moment.replace(tzinfo=zone, fold=fold) for fold in (0, 1)]
+    offsets = [reading.utcoffset() or timedelta() for reading in readings]
+    if offsets[0] != offsets[1]:
+        said = " or ".join(_offset_text(offset) for offset in offsets)
+        raise CommandError(
+            f"--since '{text}' is skipped or repeated by a clock change in "
+            f"{zone}: give its offset ({said})."
+        )
+
+
+def _offset_text(offset: timedelta) -> str:
+    minutes = round(offset.total_seconds() / 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _number(text: str, what: str, most: int) -> int:
