@@ -86,7 +86,8 @@ def _state_required() -> str:
 # postal_code_everywhere, two_names): said where the field is described.
 _PICKUP_POSTCODE = (
     " A Shippo pickup requires one in every country (none is a 400 `missing_field`),"
-    " and so does a Shippo label (its quote does not)."
+    " and so does a Shippo label, and so its quote (bought from the quote's"
+    " request)."
 )
 _US_STATE = (
     " In the US and its territories (PR, GU, VI, AS, MP; at USPS also FM, MH, "

@@ -61,11 +61,10 @@ class CarrierLimits:
     max_parcels: int | None = None  # per shipment
     fields: FieldLimits = NO_FIELD_LIMITS  # text lengths (field_limits.py)
     # A quote's, besides ``fields``, where the carrier's rating API takes less
-    # than its labels (UPS's state): never a label's.
+    # than its labels (UPS's state): never a label's. What a label requires
+    # beyond its quote's API (Shippo's zip) is in ``fields``: a label is
+    # bought from its quote's request, so that quote could never be bought.
     rating_fields: FieldLimits = NO_FIELD_LIMITS
-    # A label's, besides ``fields``, where the carrier requires more for a
-    # purchase than for a quote (Shippo's zip): never a quote's.
-    label_fields: FieldLimits = NO_FIELD_LIMITS
     pickup_fields: FieldLimits = NO_FIELD_LIMITS  # a pickup's address
     address_fields: FieldLimits = NO_FIELD_LIMITS  # an address check's
 
@@ -402,8 +401,7 @@ def check_shipment(
 ) -> None:
     """Everything a rate or label request must satisfy before a call;
     ``carrier``: its name in a refusal of a field too long for it; ``quote``:
-    a quote's, also checked against ``limits.rating_fields``; else a
-    label's, also against ``limits.label_fields``."""
+    a quote's, also checked against ``limits.rating_fields``."""
     check_address(from_address, "from_address")
     check_address(to_address, "to_address")
     if not parcels:
@@ -422,8 +420,8 @@ def check_shipment(
         check_customs(customs)
     sent = customs if international else None  # adapters send customs abroad only
     check_fields(from_address, to_address, sent, limits.fields, carrier)
-    extra = limits.rating_fields if quote else limits.label_fields
-    check_fields(from_address, to_address, sent, extra, carrier)
+    if quote:
+        check_fields(from_address, to_address, sent, limits.rating_fields, carrier)
 
 
 def date_window(days_ahead: int) -> tuple[date, date]:
