@@ -22,6 +22,8 @@ from shipping.providers.phones import phone_extension, phone_readable
 from shipping.providers.us_states import (
     US_AND_TERRITORIES,
     USPS_STATE_CODES,
+    prefix_fits,
+    state_prefix,
     us_state_sent,
 )
 from shipping.units import DimensionUnit, WeightUnit
@@ -215,15 +217,26 @@ def _check_us_state(address: "Address", param: str, fields: FieldLimits) -> None
     # After its name became its code: a state that names none in the US or
     # a territory would reach the carrier as a wrong state, at every one
     # (the buyer's text never quoted).
-    state = address.state_code.strip()
+    state, country = address.state_code.strip(), address.country_code
     countries = US_AND_TERRITORIES | fields.state_code_countries
-    if state and address.country_code in countries and state not in USPS_STATE_CODES:
+    if not state or country not in countries or state in USPS_STATE_CODES:
+        return
+    prefix = state_prefix(state)
+    if prefix and not prefix_fits(prefix, country):
         raise InvalidShippingRequest(
-            f"{param}.state_code names no US state or territory: give its "
-            "2-letter code or English name (IL, Illinois)",
+            f"{param}.state_code has a country prefix other than the address's "
+            f"country ({country}) or US: give the state's code, with that "
+            "prefix or none, or its English name (IL, US-IL, Illinois)",
             param=f"{param}.state_code",
             code="invalid_state",
         )
+    raise InvalidShippingRequest(
+        f"{param}.state_code names no US state or territory: give its "
+        "2-letter code, with its country prefix or none, or its English name "
+        "(IL, US-IL, Illinois)",
+        param=f"{param}.state_code",
+        code="invalid_state",
+    )
 
 
 def _check_sent_forms(

@@ -1,8 +1,10 @@
-"""Set-up shared by the carrier state tests (test_ship40_*, test_ship41_*): a
-quote or a label at UPS and a pickup at FedEx over their fixtures, each
-returning the answer and what was sent to the carrier."""
+"""Set-up shared by the carrier state tests (test_ship40_* to test_ship44_*):
+a quote or a label at UPS and a pickup at FedEx over their fixtures, each
+returning the answer and what was sent to the carrier; every carrier's
+harness, a request's US states rewritten, and what went over the wire."""
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import responses
@@ -12,11 +14,47 @@ from shipping import codec
 from shipping.api_examples import PICKUP_REQUEST
 from shipping.models import RateQuote
 from shipping.providers.base import Address
-from tests.shipping.contract import harness_fedex, harness_ups
+from tests.shipping.contract import (
+    harness_dhl_express,
+    harness_fedex,
+    harness_sandbox,
+    harness_shippo,
+    harness_ups,
+    harness_usps,
+)
 from tests.shipping.contract import requests as shared
 from tests.shipping.helpers import PICKUPS, SHIPMENTS, post_as_writer
 
 FEDEX_PICKUP = f"{harness_fedex.BASE}/pickup/v1/pickups"
+# The carriers over the wire, and with the sandbox (no wire) every one.
+WIRED = (harness_ups, harness_fedex, harness_dhl_express, harness_shippo, harness_usps)
+EVERY = (*WIRED, harness_sandbox)
+
+
+def with_us_states(request, states: dict[str, str]):
+    """``request`` with each US address's state code that ``states`` names
+    written as it says ({"TN": "Tennessee"}): the same state, other words."""
+
+    def written(address: Address) -> Address:
+        if address.country_code != "US" or address.state_code not in states:
+            return address
+        return replace(address, state_code=states[address.state_code])
+
+    return replace(
+        request,
+        from_address=written(request.from_address),
+        to_address=written(request.to_address),
+    )
+
+
+def wire_texts(mocked: responses.RequestsMock) -> list[str]:
+    """What went to the carrier: each call's URL (a GET's query) and body."""
+    texts = []
+    for call in mocked.calls:
+        body = call.request.body or b""
+        body = body.decode() if isinstance(body, bytes) else str(body)
+        texts.append(f"{call.request.url} {body}")
+    return texts
 
 
 def ups_quote(body: dict, post=post_as_writer) -> tuple[object, dict | None]:

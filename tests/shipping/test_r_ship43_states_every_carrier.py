@@ -21,52 +21,25 @@ import responses
 from integrations import registry
 from integrations.models import ProviderCall
 from shipping.api_examples import ADDRESS_TO, RATE_REQUEST
-from shipping.providers.base import Address
 from shipping.providers.validation import InvalidShippingRequest
-from tests.shipping.contract import (
-    harness_dhl_express,
-    harness_fedex,
-    harness_sandbox,
-    harness_shippo,
-    harness_ups,
-    harness_usps,
-)
+from tests.shipping.contract import harness_usps
 from tests.shipping.contract import requests as shared
 from tests.shipping.helpers import post_as_writer, ups_address_check, ups_pickup
-from tests.shipping.state_cases import fedex_pickup, ups_quote
+from tests.shipping.state_cases import (
+    EVERY,
+    WIRED,
+    fedex_pickup,
+    ups_quote,
+    wire_texts,
+    with_us_states,
+)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("threads_db"),
 ]
 
-WIRED = (harness_ups, harness_fedex, harness_dhl_express, harness_shippo, harness_usps)
-EVERY = (*WIRED, harness_sandbox)
 NAMES = {"TN": "Tennessee", "IL": "illinois"}  # any case
-
-
-def _named(address: Address) -> Address:
-    if address.country_code != "US" or address.state_code not in NAMES:
-        return address
-    return replace(address, state_code=NAMES[address.state_code])
-
-
-def _with_names(request):
-    return replace(
-        request,
-        from_address=_named(request.from_address),
-        to_address=_named(request.to_address),
-    )
-
-
-def _sent(mocked: responses.RequestsMock) -> list[str]:
-    """What went to the carrier: each call's URL (a GET's query) and body."""
-    texts = []
-    for call in mocked.calls:
-        body = call.request.body or b""
-        body = body.decode() if isinstance(body, bytes) else str(body)
-        texts.append(f"{call.request.url} {body}")
-    return texts
 
 
 @pytest.mark.parametrize("harness", WIRED, ids=lambda h: h.PROVIDER)
@@ -74,11 +47,11 @@ def test_every_carrier_sends_a_us_state_name_as_its_code(harness: ModuleType):
     account = harness.make_account()
     adapter = registry.get_adapter(account)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        quote = _with_names(harness.rates(mocked, account))
+        quote = with_us_states(harness.rates(mocked, account), NAMES)
         assert adapter.rates(quote)
-        label = _with_names(harness.label(mocked, account))
+        label = with_us_states(harness.label(mocked, account), NAMES)
         assert adapter.create_label(label).tracking_number
-        sent = _sent(mocked)
+        sent = wire_texts(mocked)
 
     assert not [text for text in sent if "illinois" in text.casefold()]
     assert not [text for text in sent if "tennessee" in text.casefold()]
