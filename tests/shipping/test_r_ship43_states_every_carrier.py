@@ -24,7 +24,13 @@ from shipping.api_examples import ADDRESS_TO, RATE_REQUEST
 from shipping.providers.validation import InvalidShippingRequest
 from tests.shipping.contract import harness_usps
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import post_as_writer, ups_address_check, ups_pickup
+from tests.shipping.helpers import (
+    post_as_writer,
+    ups_address_check,
+    ups_pickup,
+    usps_bought_from_shipper,
+    weekday_after_tomorrow,
+)
 from tests.shipping.state_cases import (
     EVERY,
     WIRED,
@@ -191,29 +197,14 @@ def test_an_admin_usps_pickup_for_a_sender_without_an_email_is_a_form_error(
 ):
     # Booked from the shipment list, the sender is the stored one: no email
     # is USPS's refusal (its pickup contact) on the form, never a 500.
-    from shipping import codec
-    from shipping.models import Pickup, Shipment, ShipmentStatus
+    from shipping.models import Pickup
 
-    account = harness_usps.make_account()
-    shipment = Shipment.objects.create(
-        account=account,
-        from_address=codec.address_to_json(shared.SHIPPER),  # no email
-        to_address=codec.address_to_json(shared.RECIPIENT),
-        parcels=[codec.parcel_to_json(shared.PARCEL)],
-        carrier="USPS",
-        service_code="PRIORITY_MAIL",
-        amount=790,
-        currency="USD",
-        idempotency_key="r43-admin-usps",
-        status=ShipmentStatus.PURCHASED,
-        tracking_number="9400100000000000000001",
-        carrier_shipment_id="9400100000000000000001",
-    )
+    shipment = usps_bought_from_shipper()  # no email
     listed = admin_client.post(
         "/admin/shipping/shipment/",
         {"action": "schedule_pickup", "_selected_action": [shipment.pk]},
     )
-    day = _weekday_after_tomorrow()
+    day = weekday_after_tomorrow()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         page = admin_client.post(
             listed.url,
@@ -232,17 +223,6 @@ def test_an_admin_usps_pickup_for_a_sender_without_an_email_is_a_form_error(
     assert "errornote" in content and "address.email is required by USPS" in content
     assert not Pickup.objects.exists()
     assert not ProviderCall.objects.exists()
-
-
-def _weekday_after_tomorrow():
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    day = timezone.localdate() + timedelta(days=2)
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return day
 
 
 @pytest.mark.parametrize("harness", EVERY, ids=lambda h: h.PROVIDER)
