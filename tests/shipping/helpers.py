@@ -226,9 +226,24 @@ def post_as_writer(body: dict, path: str = RATES, **headers):
     return api.post(path, body, format="json", **headers)
 
 
+def refused(reply, param: str, code: str, *words: str) -> dict:
+    """Assert ``reply`` is our 400 refusal of ``param`` with ``code``, its
+    message holding each of ``words``, before any provider call: its error."""
+    from integrations.models import ProviderCall
+
+    assert reply.status_code == 400, reply.json()
+    error = reply.json()["error"]
+    assert (error["param"], error["code"]) == (param, code)
+    for word in words:
+        assert word in error["message"]
+    assert not ProviderCall.objects.exists()
+    return error
+
+
 def stored_quote(account: ProviderAccount, request, **fields: object):
     """A quote stored at ``account`` for ``request`` (a RateRequest), good
-    for ten minutes; ``fields`` name its carrier and service."""
+    for ten minutes; ``fields`` name its carrier and service (and may set
+    any other: its amount, its fingerprint)."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -236,14 +251,15 @@ def stored_quote(account: ProviderAccount, request, **fields: object):
     from shipping import codec
     from shipping.models import RateQuote
 
-    return RateQuote.objects.create(
-        account=account,
-        amount=1234,
-        currency="USD",
-        request=codec.request_to_json(request),
-        expires_at=timezone.now() + timedelta(minutes=10),
+    values = {
+        "account": account,
+        "amount": 1234,
+        "currency": "USD",
+        "request": codec.request_to_json(request),
+        "expires_at": timezone.now() + timedelta(minutes=10),
         **fields,
-    )
+    }
+    return RateQuote.objects.create(**values)
 
 
 def quoted_over(harness, body: dict):

@@ -5,15 +5,15 @@ harness, a request's US states rewritten, and what went over the wire."""
 
 import json
 from dataclasses import replace
-from datetime import timedelta
 
+import pytest
 import responses
-from django.utils import timezone
 
-from shipping import codec
-from shipping.api_examples import PICKUP_REQUEST
-from shipping.models import RateQuote
+from integrations import registry
+from integrations.models import ProviderCall
+from shipping.api_examples import PICKUP_REQUEST, RATE_REQUEST
 from shipping.providers.base import Address
+from shipping.providers.validation import InvalidShippingRequest
 from tests.shipping.contract import (
     harness_dhl_express,
     harness_fedex,
@@ -23,7 +23,13 @@ from tests.shipping.contract import (
     harness_usps,
 )
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import PICKUPS, SHIPMENTS, post_as_writer
+from tests.shipping.helpers import (
+    PICKUPS,
+    SHIPMENTS,
+    abroad,
+    post_as_writer,
+    stored_quote,
+)
 
 FEDEX_PICKUP = f"{harness_fedex.BASE}/pickup/v1/pickups"
 # The carriers over the wire, and with the sandbox (no wire) every one.
@@ -47,6 +53,52 @@ def with_us_states(request, states: dict[str, str]):
     )
 
 
+def state_request(country: str, state: str, postal_code: str = ""):
+    """A quote's request to the contract's recipient in ``country`` with
+    ``state`` (and ``postal_code`` when given), with customs outside the US."""
+    changes = {"country_code": country, "state_code": state}
+    if postal_code:
+        changes["postal_code"] = postal_code
+    request = shared.rate_request(to_address=replace(shared.RECIPIENT, **changes))
+    return request if country == "US" else replace(request, customs=shared.CUSTOMS)
+
+
+def quote_and_label_sent(harness, states: dict[str, str]) -> list[str]:
+    """A quote and a label at a new account of ``harness``'s carrier, over
+    its fixtures, their US states written as ``states`` says
+    (``with_us_states``): what went over the wire (``wire_texts``)."""
+    account = harness.make_account()
+    adapter = registry.get_adapter(account)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        quote = with_us_states(harness.rates(mocked, account), states)
+        assert adapter.rates(quote)
+        label = with_us_states(harness.label(mocked, account), states)
+        assert adapter.create_label(label).tracking_number
+        return wire_texts(mocked)
+
+
+def quote_and_label_refused(harness, to_address: Address) -> list:
+    """A quote and a label to ``to_address`` at a new account of
+    ``harness``'s carrier, each refused before any call: their refusals
+    (``InvalidShippingRequest``)."""
+    account = harness.make_account()
+    adapter = registry.get_adapter(account)
+    refusals = []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        label = replace(harness.label(mocked, account), to_address=to_address)
+        quote = shared.rate_request(to_address=to_address)
+        for operation, request in (
+            (adapter.rates, quote),
+            (adapter.create_label, label),
+        ):
+            with pytest.raises(InvalidShippingRequest) as refused:
+                operation(request)
+            refusals.append(refused.value)
+        assert len(mocked.calls) == 0
+    assert not ProviderCall.objects.filter(account=account).exists()
+    return refusals
+
+
 def wire_texts(mocked: responses.RequestsMock) -> list[str]:
     """What went to the carrier: each call's URL (a GET's query) and body."""
     texts = []
@@ -55,6 +107,14 @@ def wire_texts(mocked: responses.RequestsMock) -> list[str]:
         body = body.decode() if isinstance(body, bytes) else str(body)
         texts.append(f"{call.request.url} {body}")
     return texts
+
+
+def shipped_from(origin: dict) -> dict:
+    """The API's example rate request abroad (``helpers.abroad``), sent
+    from ``origin``."""
+    body = abroad(RATE_REQUEST["to_address"])
+    body["from_address"] = origin
+    return body
 
 
 def ups_quote(body: dict, post=post_as_writer) -> tuple[object, dict | None]:
@@ -82,16 +142,14 @@ def ups_label(
         **{**to_address, "street_lines": tuple(to_address["street_lines"])}
     )
     request = shared.rate_request(to_address=recipient, customs=customs)
-    quote = RateQuote.objects.create(
+    quote = stored_quote(
+        harness_ups.make_account(),
+        request,
         fingerprint="4" * 64,
-        account=harness_ups.make_account(),
         carrier="ups",
         service_code="07",
         service_name="UPS Worldwide Express",
         amount=5400,
-        currency="USD",
-        request=codec.request_to_json(request),
-        expires_at=timezone.now() + timedelta(minutes=10),
     )
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_ups.label(mocked, None)

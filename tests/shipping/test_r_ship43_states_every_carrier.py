@@ -35,9 +35,10 @@ from tests.shipping.state_cases import (
     EVERY,
     WIRED,
     fedex_pickup,
+    quote_and_label_refused,
+    quote_and_label_sent,
+    state_request,
     ups_quote,
-    wire_texts,
-    with_us_states,
 )
 
 pytestmark = [
@@ -50,14 +51,7 @@ NAMES = {"TN": "Tennessee", "IL": "illinois"}  # any case
 
 @pytest.mark.parametrize("harness", WIRED, ids=lambda h: h.PROVIDER)
 def test_every_carrier_sends_a_us_state_name_as_its_code(harness: ModuleType):
-    account = harness.make_account()
-    adapter = registry.get_adapter(account)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        quote = with_us_states(harness.rates(mocked, account), NAMES)
-        assert adapter.rates(quote)
-        label = with_us_states(harness.label(mocked, account), NAMES)
-        assert adapter.create_label(label).tracking_number
-        sent = wire_texts(mocked)
+    sent = quote_and_label_sent(harness, NAMES)
 
     assert not [text for text in sent if "illinois" in text.casefold()]
     assert not [text for text in sent if "tennessee" in text.casefold()]
@@ -69,25 +63,13 @@ def test_every_carrier_sends_a_us_state_name_as_its_code(harness: ModuleType):
 def test_a_us_state_that_names_none_is_invalid_state_at_every_carrier(
     harness: ModuleType, state: str
 ):
-    account = harness.make_account()
-    adapter = registry.get_adapter(account)
     to_address = replace(shared.RECIPIENT, state_code=state)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        label = replace(harness.label(mocked, account), to_address=to_address)
-        quote = shared.rate_request(to_address=to_address)
-        for operation, request in (
-            (adapter.rates, quote),
-            (adapter.create_label, label),
-        ):
-            with pytest.raises(InvalidShippingRequest) as refused:
-                operation(request)
-            error = refused.value
-            assert error.param == "to_address.state_code"
-            assert error.code == "invalid_state"
-            # In words true of any carrier: USPS is not named at another's.
-            assert "USPS" not in error.message
-        assert len(mocked.calls) == 0
-    assert not ProviderCall.objects.filter(account=account).exists()
+
+    for error in quote_and_label_refused(harness, to_address):
+        assert error.param == "to_address.state_code"
+        assert error.code == "invalid_state"
+        # In words true of any carrier: USPS is not named at another's.
+        assert "USPS" not in error.message
 
 
 @pytest.mark.parametrize("harness", EVERY, ids=lambda h: h.PROVIDER)
@@ -95,13 +77,7 @@ def test_a_territory_name_is_its_code_and_passes_every_carrier_check(harness):
     # Puerto Rico written out, in the US or as its own country.
     adapter = registry.get_adapter(harness.make_account())
     for country in ("US", "PR"):
-        to_address = replace(
-            shared.RECIPIENT, country_code=country, state_code="puerto rico"
-        )
-        request = shared.rate_request(to_address=to_address)
-        if country == "PR":  # another country: customs
-            request = replace(request, customs=shared.CUSTOMS)
-        adapter.check_shipment(request)  # no refusal
+        adapter.check_shipment(state_request(country, "puerto rico"))  # no refusal
 
 
 def test_a_quote_through_our_api_with_a_state_name_reaches_ups_as_its_code():
@@ -163,10 +139,7 @@ def test_a_state_elsewhere_is_no_invalid_state(harness):
     # Only the US and its territories: "Ontario" is a Canadian province (a
     # carrier's length may still refuse it: UPS's Rating takes 2).
     adapter = registry.get_adapter(harness.make_account())
-    canada = replace(
-        shared.RECIPIENT, country_code="CA", state_code="Ontario", postal_code="K1A0B1"
-    )
-    request = shared.rate_request(to_address=canada, customs=shared.CUSTOMS)
+    request = state_request("CA", "Ontario", "K1A0B1")
     try:
         adapter.check_shipment(request, quote=False)
     except InvalidShippingRequest as error:
@@ -230,10 +203,7 @@ def test_a_state_of_micronesia_is_refused_at_usps_only(harness):
     # FM is domestic at USPS (its state the code FM); a country of its own,
     # with states of its own, to every other carrier.
     adapter = registry.get_adapter(harness.make_account())
-    pohnpei = replace(
-        shared.RECIPIENT, country_code="FM", state_code="Pohnpei", postal_code="96941"
-    )
-    request = shared.rate_request(to_address=pohnpei, customs=shared.CUSTOMS)
+    request = state_request("FM", "Pohnpei", "96941")
     if harness is harness_usps:
         with pytest.raises(InvalidShippingRequest) as refused:
             adapter.check_shipment(request)

@@ -13,21 +13,20 @@ from dataclasses import replace
 from types import ModuleType
 
 import pytest
-import responses
 
 from integrations import registry
 from integrations.models import ProviderCall
 from shipping.api_examples import ADDRESS_TO, RATE_REQUEST
-from shipping.providers.validation import InvalidShippingRequest
 from tests.shipping.contract import requests as shared
 from tests.shipping.helpers import post_as_writer, ups_address_check, ups_pickup
 from tests.shipping.state_cases import (
     EVERY,
     WIRED,
     fedex_pickup,
+    quote_and_label_refused,
+    quote_and_label_sent,
+    state_request,
     ups_quote,
-    wire_texts,
-    with_us_states,
 )
 
 pytestmark = [
@@ -39,14 +38,7 @@ ISO = {"TN": "US-TN", "IL": "us-il"}  # any case
 
 @pytest.mark.parametrize("harness", WIRED, ids=lambda h: h.PROVIDER)
 def test_every_carrier_sends_an_iso_state_code_as_its_code(harness: ModuleType):
-    account = harness.make_account()
-    adapter = registry.get_adapter(account)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        quote = with_us_states(harness.rates(mocked, account), ISO)
-        assert adapter.rates(quote)
-        label = with_us_states(harness.label(mocked, account), ISO)
-        assert adapter.create_label(label).tracking_number
-        sent = wire_texts(mocked)
+    sent = quote_and_label_sent(harness, ISO)
 
     assert not [text for text in sent if "us-tn" in text.casefold()]
     assert not [text for text in sent if "us-il" in text.casefold()]
@@ -58,29 +50,12 @@ def test_every_carrier_sends_an_iso_state_code_as_its_code(harness: ModuleType):
 def test_another_countrys_prefix_is_invalid_state_at_every_carrier(
     harness: ModuleType, state: str
 ):
-    account = harness.make_account()
-    adapter = registry.get_adapter(account)
     to_address = replace(shared.RECIPIENT, state_code=state)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        label = replace(harness.label(mocked, account), to_address=to_address)
-        quote = shared.rate_request(to_address=to_address)
-        for operation, request in (
-            (adapter.rates, quote),
-            (adapter.create_label, label),
-        ):
-            with pytest.raises(InvalidShippingRequest) as refused:
-                operation(request)
-            error = refused.value
-            assert (error.param, error.code) == (
-                "to_address.state_code",
-                "invalid_state",
-            )
-            assert "country prefix other than the address's country (US)" in (
-                error.message
-            )
-            assert state not in error.message  # the buyer's text
-        assert len(mocked.calls) == 0
-    assert not ProviderCall.objects.filter(account=account).exists()
+
+    for error in quote_and_label_refused(harness, to_address):
+        assert (error.param, error.code) == ("to_address.state_code", "invalid_state")
+        assert "country prefix other than the address's country (US)" in error.message
+        assert state not in error.message  # the buyer's text
 
 
 @pytest.mark.parametrize("harness", EVERY, ids=lambda h: h.PROVIDER)
@@ -89,11 +64,7 @@ def test_a_territorys_iso_code_passes_every_carrier_check(harness):
     # own country; "pr-pr" with its own country's prefix there.
     adapter = registry.get_adapter(harness.make_account())
     for country, state in (("US", "US-PR"), ("PR", "us-pr"), ("PR", "PR-PR")):
-        to_address = replace(shared.RECIPIENT, country_code=country, state_code=state)
-        request = shared.rate_request(to_address=to_address)
-        if country == "PR":  # another country: customs
-            request = replace(request, customs=shared.CUSTOMS)
-        adapter.check_shipment(request)  # no refusal
+        adapter.check_shipment(state_request(country, state))  # no refusal
 
 
 def test_a_quote_through_our_api_with_an_iso_state_reaches_ups_as_its_code():
