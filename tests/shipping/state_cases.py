@@ -77,6 +77,27 @@ def quote_and_label_sent(harness, states: dict[str, str]) -> list[str]:
         return wire_texts(mocked)
 
 
+def assert_sent_as_codes(harness, states: dict[str, str]) -> None:
+    """A quote and a label whose US states are written as ``states`` says
+    reach ``harness``'s carrier as the codes only (TN), never as written."""
+    sent = quote_and_label_sent(harness, states)
+    for written in states.values():
+        assert not [text for text in sent if written.casefold() in text.casefold()]
+    assert [text for text in sent if '"TN"' in text or "=TN" in text]
+
+
+def invalid_state_messages(harness, state: str) -> list[str]:
+    """A quote and a label to the contract's US recipient with ``state``,
+    each refused as ``invalid_state`` naming to_address.state_code before
+    any call at ``harness``'s carrier: their messages."""
+    to_address = replace(shared.RECIPIENT, state_code=state)
+    messages = []
+    for error in quote_and_label_refused(harness, to_address):
+        assert (error.param, error.code) == ("to_address.state_code", "invalid_state")
+        messages.append(error.message)
+    return messages
+
+
 def quote_and_label_refused(harness, to_address: Address) -> list:
     """A quote and a label to ``to_address`` at a new account of
     ``harness``'s carrier, each refused before any call: their refusals
