@@ -86,12 +86,15 @@ def _state_required() -> str:
 # postal_code_everywhere, two_names): said where the field is described.
 _PICKUP_POSTCODE = (
     " A Shippo pickup requires one in every country (none is a 400 `missing_field`),"
-    " and so does a Shippo label (its quote does not)."
+    " and so does a Shippo label, and so its quote (bought from the quote's"
+    " request)."
 )
 _US_STATE = (
     " In the US and its territories (PR, GU, VI, AS, MP; at USPS also FM, MH, "
-    "PW) a state is its 2-letter code or English name, sent to every carrier "
-    "as its code; one that names none there is a 400 `invalid_state`."
+    "PW) a state is its 2-letter code, its ISO 3166-2 code (US-IL, the prefix "
+    "the address's country or US) or its English name, sent to every carrier "
+    "as its code; one that names none there, or has another country's prefix, "
+    "is a 400 `invalid_state`."
 )
 _USPS_PHONE = (
     " USPS gets a phone's digits, a leading + kept; one that cannot fit its "

@@ -41,18 +41,33 @@ def customs_field(index: int, name: str) -> str:
     return f"customs_{name}" if index == 1 else f"customs{index}_{name}"
 
 
+# A US state's name and ISO code are taken too (us_states): not a "code".
+STATE_HELP = (
+    "Its code (IL, NSW) or, in the US and its territories, also its ISO "
+    "3166-2 code (US-IL) or English name (Illinois)."
+)
+
+
 class CompareRatesForm(forms.Form):
     from_name = forms.CharField(max_length=128, initial="Switchyard Warehouse")
     from_street = forms.CharField(max_length=128, initial="1 Dock Road")
     from_city = forms.CharField(max_length=128, initial="Memphis")
     from_postal_code = forms.CharField(max_length=16, required=False, initial="38118")
-    from_state_code = forms.CharField(max_length=40, required=False, initial="TN")
+    from_state_code = forms.CharField(
+        max_length=40,
+        required=False,
+        initial="TN",
+        label="From state",
+        help_text=STATE_HELP,
+    )
     from_country_code = forms.CharField(max_length=2, initial="US")
     to_name = forms.CharField(max_length=128)
     to_street = forms.CharField(max_length=128)
     to_city = forms.CharField(max_length=128)
     to_postal_code = forms.CharField(max_length=16, required=False)
-    to_state_code = forms.CharField(max_length=40, required=False)
+    to_state_code = forms.CharField(
+        max_length=40, required=False, label="To state", help_text=STATE_HELP
+    )
     to_country_code = forms.CharField(max_length=2, initial="US")
     weight_unit = forms.ChoiceField(choices=_WEIGHT_UNITS, initial="kg")
     dimension_unit = forms.ChoiceField(choices=_LENGTH_UNITS, initial="cm")

@@ -4,6 +4,7 @@ The pickup goes through ``services.pickup_schedule`` as the API's does; the
 form's key makes a second submit answer the pickup already booked."""
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -38,6 +39,15 @@ class SchedulePickupForm(forms.Form):
         initial="17:00", widget=forms.TimeInput(attrs={"type": "time"})
     )
     instructions = forms.CharField(max_length=255, required=False)
+    # The stored sender may have none, and USPS requires one (its pickup's
+    # contact): staff give it here, for this pickup only.
+    email = forms.EmailField(
+        label="Contact email",
+        required=False,
+        help_text="Sent with the pickup as its contact (USPS requires one). "
+        "Starts as the sender's stored email; blank keeps that. The "
+        "shipments' stored sender is not changed.",
+    )
     # The stored key is "admin-pickup-" and this: within the column's 64.
     key = forms.CharField(widget=forms.HiddenInput, max_length=32)
 
@@ -70,8 +80,9 @@ def collected(shipments: list[Shipment]) -> tuple[int, Decimal]:
 def pickup_request(shipments: list[Shipment], data: dict[str, Any]) -> PickupRequest:
     """The pickup of ``shipments`` on the form's day, at their sender."""
     count, weight = collected(shipments)
+    sender = codec.address_from_json(shipments[0].from_address)
     return PickupRequest(
-        address=codec.address_from_json(shipments[0].from_address),
+        address=replace(sender, email=data.get("email") or sender.email),
         pickup_date=data["pickup_date"],
         ready_time=data["ready_time"],
         close_time=data["close_time"],
@@ -111,9 +122,14 @@ class SchedulePickupMixin:
         if problem:
             self.message_user(request, problem, messages.ERROR)  # type: ignore[attr-defined]
             return HttpResponseRedirect(reverse("admin:shipping_shipment_changelist"))
+        address = codec.address_from_json(shipments[0].from_address)
         form = SchedulePickupForm(
             request.POST if request.method == "POST" else None,
-            initial={"pickup_date": _next_weekday(), "key": uuid.uuid4().hex},
+            initial={
+                "pickup_date": _next_weekday(),
+                "key": uuid.uuid4().hex,
+                "email": address.email,
+            },
         )
         if form.is_valid():
             pickup = self._book(request, form, shipments)
@@ -129,7 +145,7 @@ class SchedulePickupMixin:
             "form": form,
             "shipments": shipments,
             "account": shipments[0].account,
-            "address": codec.address_from_json(shipments[0].from_address),
+            "address": address,
             "parcel_count": parcel_count,
             "total_weight": weight,
         }
@@ -148,7 +164,10 @@ class SchedulePickupMixin:
                 shipment_ids=[s.public_id for s in shipments],
             )
         except InvalidShippingRequest as exc:
-            field = exc.param if exc.param in form.fields else None
+            # "address.email" is the form's email; the other address fields
+            # are the stored sender's, none of the form's.
+            name = exc.param.removeprefix("address.")
+            field = name if name in form.fields else None
             form.add_error(field, exc.message)
             return None
         except CarrierUnavailable as exc:

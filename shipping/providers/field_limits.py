@@ -303,23 +303,23 @@ USPS_ADDRESS_CHECK_FIELDS = FieldLimits(
 # street1 and street2 "35 character limit"; street3 "Only accepted for USPS
 # international shipments, UPS domestic and UPS international", so two lines
 # are sent and a third would be dropped; state "required for purchase ...
-# for shipments from/to the US, AU, and CA".
+# for shipments from/to the US, AU, and CA"; zip "**required for
+# purchase**" in every country ("When creating a Quote Addresses, sending a
+# ZIP is optional", but a label is bought from its quote's request, so a
+# quote without one could never be bought: refused as its label is).
 SHIPPO_FIELDS = FieldLimits(
     street_line=35,
     street_lines=2,
     state_countries=frozenset({"US", "AU", "CA"}),
+    postal_code_everywhere=True,
 )
-# A label's (a purchase): AddressBase zip "**required for purchase**",
-# "When creating a Quote Addresses, sending a ZIP is optional": the pickup's
-# rule (postal_code_everywhere), checked on a label only
-# (CarrierLimits.label_fields), never on a quote.
-SHIPPO_LABEL_FIELDS = FieldLimits(postal_code_everywhere=True)
 # A pickup's location is AddressPickupCompleteCreateRequest: its
 # AddressCompleteCreateRequest requires name, street1, city, state, zip and
 # country, in every country.
-SHIPPO_PICKUP_FIELDS = replace(
-    SHIPPO_FIELDS, state_everywhere=True, postal_code_everywhere=True
-)
+SHIPPO_PICKUP_FIELDS = replace(SHIPPO_FIELDS, state_everywhere=True)
 # The address check (POST /addresses) sends the same AddressBase, so the
-# same street limits; a state is "required for purchase" only, not for it.
-SHIPPO_ADDRESS_CHECK_FIELDS = replace(SHIPPO_FIELDS, state_countries=frozenset())
+# same street limits; a state and a zip are "required for purchase" only,
+# not for it.
+SHIPPO_ADDRESS_CHECK_FIELDS = replace(
+    SHIPPO_FIELDS, state_countries=frozenset(), postal_code_everywhere=False
+)

@@ -54,7 +54,6 @@ from shipping.providers.carrier_common import decimal_text, read_date, tracking_
 from shipping.providers.field_limits import (
     SHIPPO_ADDRESS_CHECK_FIELDS,
     SHIPPO_FIELDS,
-    SHIPPO_LABEL_FIELDS,
     SHIPPO_PICKUP_FIELDS,
 )
 from shipping.providers.shippo_errors import (
@@ -127,8 +126,7 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
     }
     label_formats = (LabelFormat.PDF, LabelFormat.PNG, LabelFormat.ZPL)
     limits = CarrierLimits(
-        fields=SHIPPO_FIELDS,
-        label_fields=SHIPPO_LABEL_FIELDS,  # a zip everywhere, as a pickup's
+        fields=SHIPPO_FIELDS,  # a zip everywhere: a label's, so its quote's
         pickup_fields=SHIPPO_PICKUP_FIELDS,  # a state and zip everywhere
         address_fields=SHIPPO_ADDRESS_CHECK_FIELDS,  # its street limits too
     )

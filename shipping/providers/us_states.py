@@ -1,7 +1,8 @@
-"""US states, DC, territories and military "states" by their 2-letter code
-or English name, for carriers that take only the code. USPS's v3 specs
-(karrio vendors them: modules/connectors/usps/vendor/domestic-labels.yaml
-3.9.13 State, addresses.yaml GET /address state) list the codes they take:
+"""US states, DC, territories and military "states" by their 2-letter code,
+ISO 3166-2 code ("US-IL") or English name, for carriers that take only the
+code. USPS's v3 specs (karrio vendors them:
+modules/connectors/usps/vendor/domestic-labels.yaml 3.9.13 State,
+addresses.yaml GET /address state) list the codes they take:
 "^(AA|AE|AL|AK|AP|AS|AZ|AR|CA|CO|CT|DE|DC|FM|FL|GA|GU|HI|ID|IL|IN|IA|KS|KY|LA|
 ME|MH|MD|MA|MI|MN|MS|MO|MP|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PW|PA|PR|RI|SC|
 SD|TN|TX|UT|VT|VI|VA|WA|WV|WI|WY)$" ("This is the two-character state code of
@@ -137,10 +138,33 @@ def _names() -> dict[str, str]:
     return names
 
 
-def us_state_code(state: str) -> str:
+# ISO 3166-2's form, a country code and a hyphen ("US-IL", "us-il").
+_PREFIXED = re.compile(r"([A-Za-z]{2})\s*-\s*(\S.*)")
+
+
+def state_prefix(state: str) -> str:
+    """The country code an ISO 3166-2 style state starts with ("US" of
+    "us-il"), upper case; "" when it has none."""
+    prefixed = _PREFIXED.fullmatch(state.strip())
+    return prefixed.group(1).upper() if prefixed else ""
+
+
+def prefix_fits(prefix: str, country: str) -> bool:
+    """A state's country prefix fits an address in ``country``: its own, or
+    the US's, whose ISO 3166-2 lists the territories too (US-PR)."""
+    return prefix in (country, "US")
+
+
+def us_state_code(state: str, country: str = "US") -> str:
     """The 2-letter code of a US state, DC, territory or military "state"
-    given as its code or English name in any case ("Illinois", "il",
-    "District of Columbia", "Puerto Rico"); "" when it names none."""
+    given as its code, its ISO 3166-2 code ("US-IL", the prefix fitting
+    ``country``: ``prefix_fits``) or English name in any case ("Illinois",
+    "il", "District of Columbia", "Puerto Rico"); "" when it names none."""
+    prefixed = _PREFIXED.fullmatch(state.strip())
+    if prefixed:
+        if not prefix_fits(prefixed.group(1).upper(), country):
+            return ""
+        state = prefixed.group(2)
     folded = _folded(state)
     code = folded.upper().replace(" ", "")  # "il", "D.C."
     return code if code in USPS_STATE_CODES else _names().get(folded, "")
@@ -148,10 +172,11 @@ def us_state_code(state: str) -> str:
 
 def us_state_sent(address: Address) -> Address:
     """``address`` with a US state's or territory's name ("Illinois",
-    "puerto rico") as its code, as every carrier is sent it; any other state
-    as given (one that names none is refused: validation)."""
+    "puerto rico") or ISO 3166-2 code ("US-IL") as its code, as every
+    carrier is sent it; any other state as given (one that names none is
+    refused: validation)."""
     state = address.state_code
     if address.country_code not in STATE_COUNTRIES or not state.strip():
         return address
-    code = us_state_code(state)
+    code = us_state_code(state, address.country_code)
     return dataclasses.replace(address, state_code=code) if code else address

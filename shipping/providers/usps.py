@@ -148,6 +148,14 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
             )
         return str(value)
 
+    def check_shipment(
+        self, request: RateRequest | LabelRequest, *, quote: bool | None = None
+    ) -> None:
+        super().check_shipment(request, quote=quote)
+        # A quote its international label would refuse is refused with it.
+        if request.from_address.country_code == "US" and request.is_international:
+            intl.check_sendable(request)
+
     # --- Rates -------------------------------------------------------------------
 
     def carrier_rates(self, request: RateRequest) -> list[Rate]:

@@ -78,17 +78,39 @@ def label_body(
     }
 
 
-def foreign_address(request: LabelRequest) -> dict[str, Any]:
-    address = request.to_address
+def check_sendable(request: RateRequest | LabelRequest) -> None:
+    """What the international label cannot take, refused for a quote as for
+    its label (bought from the quote's request): a country USPS cannot name,
+    customs values in another currency than US dollars."""
+    destination_name(request.to_address.country_code)
+    for index, item in enumerate(request.customs.items if request.customs else ()):
+        _in_dollars(item.currency, index)
+
+
+def destination_name(code: str) -> str:
     # USPS wants the country's name as well as its code.
-    country = country_name(address.country_code)
+    country = country_name(code)
     if not country:
         raise InvalidShippingRequest(
-            f"USPS needs the destination country's name; {address.country_code!r} "
-            "names no country",
+            f"USPS needs the destination country's name; {code!r} names no country",
             param="to_address.country_code",
             code="invalid_country",
         )
+    return country
+
+
+def _in_dollars(currency: str, index: int) -> None:
+    if currency != "USD":
+        raise InvalidShippingRequest(
+            "USPS takes customs values in US dollars only",
+            param=f"customs.items[{index}].currency",
+            code="currency_not_supported",
+        )
+
+
+def foreign_address(request: LabelRequest) -> dict[str, Any]:
+    address = request.to_address
+    country = destination_name(address.country_code)
     lines = [line for line in address.street_lines if line] + [""]
     wire = {
         **addressee(address.name, address.company),
@@ -121,12 +143,7 @@ def customs_form(customs: Customs, money: Money) -> dict[str, Any]:
     currency), weights in pounds, per item and per line."""
     contents = []
     for index, item in enumerate(customs.items):
-        if item.currency != "USD":
-            raise InvalidShippingRequest(
-                "USPS takes customs values in US dollars only",
-                param=f"customs.items[{index}].currency",
-                code="currency_not_supported",
-            )
+        _in_dollars(item.currency, index)
         weight = convert_weight(item.weight, item.weight_unit, WeightUnit.LB)
         line = {
             "itemDescription": item.description,

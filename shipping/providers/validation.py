@@ -22,6 +22,8 @@ from shipping.providers.phones import phone_extension, phone_readable
 from shipping.providers.us_states import (
     US_AND_TERRITORIES,
     USPS_STATE_CODES,
+    prefix_fits,
+    state_prefix,
     us_state_sent,
 )
 from shipping.units import DimensionUnit, WeightUnit
@@ -61,11 +63,10 @@ class CarrierLimits:
     max_parcels: int | None = None  # per shipment
     fields: FieldLimits = NO_FIELD_LIMITS  # text lengths (field_limits.py)
     # A quote's, besides ``fields``, where the carrier's rating API takes less
-    # than its labels (UPS's state): never a label's.
+    # than its labels (UPS's state): never a label's. What a label requires
+    # beyond its quote's API (Shippo's zip) is in ``fields``: a label is
+    # bought from its quote's request, so that quote could never be bought.
     rating_fields: FieldLimits = NO_FIELD_LIMITS
-    # A label's, besides ``fields``, where the carrier requires more for a
-    # purchase than for a quote (Shippo's zip): never a quote's.
-    label_fields: FieldLimits = NO_FIELD_LIMITS
     pickup_fields: FieldLimits = NO_FIELD_LIMITS  # a pickup's address
     address_fields: FieldLimits = NO_FIELD_LIMITS  # an address check's
 
@@ -216,15 +217,26 @@ def _check_us_state(address: "Address", param: str, fields: FieldLimits) -> None
     # After its name became its code: a state that names none in the US or
     # a territory would reach the carrier as a wrong state, at every one
     # (the buyer's text never quoted).
-    state = address.state_code.strip()
+    state, country = address.state_code.strip(), address.country_code
     countries = US_AND_TERRITORIES | fields.state_code_countries
-    if state and address.country_code in countries and state not in USPS_STATE_CODES:
+    if not state or country not in countries or state in USPS_STATE_CODES:
+        return
+    prefix = state_prefix(state)
+    if prefix and not prefix_fits(prefix, country):
         raise InvalidShippingRequest(
-            f"{param}.state_code names no US state or territory: give its "
-            "2-letter code or English name (IL, Illinois)",
+            f"{param}.state_code has a country prefix other than the address's "
+            f"country ({country}) or US: give the state's code, with that "
+            "prefix or none, or its English name (IL, US-IL, Illinois)",
             param=f"{param}.state_code",
             code="invalid_state",
         )
+    raise InvalidShippingRequest(
+        f"{param}.state_code names no US state or territory: give its "
+        "2-letter code, with its country prefix or none, or its English name "
+        "(IL, US-IL, Illinois)",
+        param=f"{param}.state_code",
+        code="invalid_state",
+    )
 
 
 def _check_sent_forms(
@@ -402,8 +414,7 @@ def check_shipment(
 ) -> None:
     """Everything a rate or label request must satisfy before a call;
     ``carrier``: its name in a refusal of a field too long for it; ``quote``:
-    a quote's, also checked against ``limits.rating_fields``; else a
-    label's, also against ``limits.label_fields``."""
+    a quote's, also checked against ``limits.rating_fields``."""
     check_address(from_address, "from_address")
     check_address(to_address, "to_address")
     if not parcels:
@@ -422,8 +433,8 @@ def check_shipment(
         check_customs(customs)
     sent = customs if international else None  # adapters send customs abroad only
     check_fields(from_address, to_address, sent, limits.fields, carrier)
-    extra = limits.rating_fields if quote else limits.label_fields
-    check_fields(from_address, to_address, sent, extra, carrier)
+    if quote:
+        check_fields(from_address, to_address, sent, limits.rating_fields, carrier)
 
 
 def date_window(days_ahead: int) -> tuple[date, date]:

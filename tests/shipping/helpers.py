@@ -63,6 +63,55 @@ def scheduled_pickup(account: ProviderAccount, confirmation: str, **values: obje
     return Pickup.objects.create(**fields)
 
 
+def bought_shipment(account: ProviderAccount, n: int, parcels=None, **changes):
+    """A shipment whose label was bought at ``account`` from the contract's
+    shipper to its recipient (tracking number SBX and ``n``), ``changes``
+    over its fields."""
+    from shipping import codec
+    from shipping.models import Shipment, ShipmentStatus
+
+    fields = {
+        "account": account,
+        "from_address": codec.address_to_json(requests.SHIPPER),
+        "to_address": codec.address_to_json(requests.RECIPIENT),
+        "parcels": [codec.parcel_to_json(p) for p in parcels or (requests.PARCEL,)],
+        "carrier": "Sandbox",
+        "service_code": "ground",
+        "amount": 790,
+        "currency": "USD",
+        "idempotency_key": f"admin-pickup-test-{n}",
+        "status": ShipmentStatus.PURCHASED,
+        "tracking_number": f"SBX{n:08d}",
+        "carrier_shipment_id": f"SBX{n:08d}",
+        **changes,
+    }
+    return Shipment.objects.create(**fields)
+
+
+def usps_bought_from_shipper(**changes):
+    """A Priority Mail label bought at a new USPS account from the contract's
+    shipper (no email), ``changes`` over the shipment's fields."""
+    from tests.shipping.contract import harness_usps
+
+    number = "9400100000000000000001"
+    values = {"carrier": "USPS", "service_code": "PRIORITY_MAIL"}
+    values |= {"tracking_number": number, "carrier_shipment_id": number}
+    return bought_shipment(harness_usps.make_account(), 1, **values | changes)
+
+
+def weekday_after_tomorrow():
+    """The first weekday from the day after tomorrow (local date): a day
+    every carrier collects on."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    day = timezone.localdate() + timedelta(days=2)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
 def pickup_day(days: int):
     """Today (UTC, the database's clock, as the booking window reads it)
     moved by ``days``."""
@@ -177,9 +226,24 @@ def post_as_writer(body: dict, path: str = RATES, **headers):
     return api.post(path, body, format="json", **headers)
 
 
+def refused(reply, param: str, code: str, *words: str) -> dict:
+    """Assert ``reply`` is our 400 refusal of ``param`` with ``code``, its
+    message holding each of ``words``, before any provider call: its error."""
+    from integrations.models import ProviderCall
+
+    assert reply.status_code == 400, reply.json()
+    error = reply.json()["error"]
+    assert (error["param"], error["code"]) == (param, code)
+    for word in words:
+        assert word in error["message"]
+    assert not ProviderCall.objects.exists()
+    return error
+
+
 def stored_quote(account: ProviderAccount, request, **fields: object):
     """A quote stored at ``account`` for ``request`` (a RateRequest), good
-    for ten minutes; ``fields`` name its carrier and service."""
+    for ten minutes; ``fields`` name its carrier and service (and may set
+    any other: its amount, its fingerprint)."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -187,14 +251,15 @@ def stored_quote(account: ProviderAccount, request, **fields: object):
     from shipping import codec
     from shipping.models import RateQuote
 
-    return RateQuote.objects.create(
-        account=account,
-        amount=1234,
-        currency="USD",
-        request=codec.request_to_json(request),
-        expires_at=timezone.now() + timedelta(minutes=10),
+    values = {
+        "account": account,
+        "amount": 1234,
+        "currency": "USD",
+        "request": codec.request_to_json(request),
+        "expires_at": timezone.now() + timedelta(minutes=10),
         **fields,
-    )
+    }
+    return RateQuote.objects.create(**values)
 
 
 def quoted_over(harness, body: dict):

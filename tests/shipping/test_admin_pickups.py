@@ -12,34 +12,15 @@ from django.utils import timezone
 
 from integrations.errors import Rejected
 from shipping import codec
-from shipping.models import Pickup, PickupStatus, Shipment, ShipmentStatus
+from shipping.models import Pickup, PickupStatus, ShipmentStatus
 from shipping.units import WeightUnit
 from tests.shipping.contract import requests
-from tests.shipping.helpers import carrier
+from tests.shipping.helpers import bought_shipment, carrier
 
 pytestmark = pytest.mark.django_db
 
 LIST = "/admin/shipping/shipment/"
 KG_PARCEL = replace(requests.PARCEL, weight=Decimal("1.2"), weight_unit=WeightUnit.KG)
-
-
-def _bought(account, n: int, parcels=(requests.PARCEL,), **changes) -> Shipment:
-    fields = {
-        "account": account,
-        "from_address": codec.address_to_json(requests.SHIPPER),
-        "to_address": codec.address_to_json(requests.RECIPIENT),
-        "parcels": [codec.parcel_to_json(p) for p in parcels],
-        "carrier": "Sandbox",
-        "service_code": "ground",
-        "amount": 790,
-        "currency": "USD",
-        "idempotency_key": f"admin-pickup-test-{n}",
-        "status": ShipmentStatus.PURCHASED,
-        "tracking_number": f"SBX{n:08d}",
-        "carrier_shipment_id": f"SBX{n:08d}",
-        **changes,
-    }
-    return Shipment.objects.create(**fields)
 
 
 def _act(client, *shipments):
@@ -62,8 +43,8 @@ def _when(**changes) -> dict:
 
 def test_a_pickup_for_the_selected_shipments_is_booked_once(admin_client):
     account = carrier("post")
-    first = _bought(account, 1, parcels=(requests.PARCEL, KG_PARCEL))
-    second = _bought(account, 2)
+    first = bought_shipment(account, 1, parcels=(requests.PARCEL, KG_PARCEL))
+    second = bought_shipment(account, 2)
 
     chosen = _act(admin_client, first, second)
     page = admin_client.get(chosen.url)
@@ -103,7 +84,10 @@ def test_a_selection_one_pickup_cannot_collect_is_refused(
     account = carrier("post")
     if changes.get("account") == "other":
         changes = {"account": carrier("other-post")}
-    shipments = [_bought(account, 1), _bought(**{"account": account, **changes}, n=2)]
+    shipments = [
+        bought_shipment(account, 1),
+        bought_shipment(**{"account": account, **changes}, n=2),
+    ]
 
     response = _act(admin_client, *shipments)
     listed = admin_client.get(LIST).content.decode()
@@ -114,7 +98,7 @@ def test_a_selection_one_pickup_cannot_collect_is_refused(
 
 
 def test_hours_the_carrier_cannot_take_are_a_form_error(admin_client):
-    shipment = _bought(carrier("post"), 1)
+    shipment = bought_shipment(carrier("post"), 1)
     url = _act(admin_client, shipment).url
 
     page = admin_client.post(url, {**_when(close_time="08:00"), "key": "k1"})
@@ -127,7 +111,7 @@ def test_hours_the_carrier_cannot_take_are_a_form_error(admin_client):
 def test_a_carrier_that_cannot_be_reached_leaves_a_failed_pickup_for_staff(
     admin_client,
 ):
-    shipment = _bought(carrier("down", outage=True), 1)
+    shipment = bought_shipment(carrier("down", outage=True), 1)
     url = _act(admin_client, shipment).url
 
     response = admin_client.post(url, {**_when(), "key": "k2"}, follow=True)
@@ -141,7 +125,7 @@ def test_staff_without_the_right_to_buy_labels_cannot_schedule(client):
     clerk = User.objects.create_user("clerk", password="pw", is_staff=True)
     clerk.user_permissions.add(Permission.objects.get(codename="view_shipment"))
     client.force_login(clerk)
-    shipment = _bought(carrier("post"), 1)
+    shipment = bought_shipment(carrier("post"), 1)
 
     listed = client.get(LIST).content.decode()
     direct = client.get(f"{LIST}schedule-pickup/?ids={shipment.pk}")
@@ -171,7 +155,7 @@ def test_correcting_the_form_after_a_carrier_refusal_books_the_pickup(
     monkeypatch.setattr(
         sandbox.SandboxShippingAdapter, "carrier_schedule_pickup", refuse_early_hours
     )
-    shipment = _bought(carrier("post"), 1)
+    shipment = bought_shipment(carrier("post"), 1)
     url = _act(admin_client, shipment).url
     page = admin_client.get(url).content.decode()
     key = re.search(r'name="key" value="(\w+)"', page).group(1)
@@ -192,7 +176,7 @@ def test_correcting_the_form_after_a_carrier_refusal_books_the_pickup(
 
 def test_a_form_key_longer_than_the_column_allows_is_a_form_error(admin_client):
     # "admin-pickup-" and 64 would overflow the 64 of the stored key.
-    shipment = _bought(carrier("post"), 1)
+    shipment = bought_shipment(carrier("post"), 1)
     url = _act(admin_client, shipment).url
 
     response = admin_client.post(url, {**_when(), "key": "k" * 64})
@@ -203,7 +187,7 @@ def test_a_form_key_longer_than_the_column_allows_is_a_form_error(admin_client):
 
 
 def test_a_shipment_already_on_a_scheduled_pickup_is_not_booked_again(admin_client):
-    shipment = _bought(carrier("post"), 1)
+    shipment = bought_shipment(carrier("post"), 1)
     first = _act(admin_client, shipment).url
     admin_client.post(first, {**_when(), "key": "k-first"})
     again = _act(admin_client, shipment).url
@@ -228,7 +212,7 @@ def _unknown_pickup(admin_client, monkeypatch):
         raise Unknown("read timed out", code="read_timeout")
 
     monkeypatch.setattr(sandbox.SandboxShippingAdapter, "carrier_schedule_pickup", lost)
-    shipment = _bought(carrier("post"), 1)
+    shipment = bought_shipment(carrier("post"), 1)
     admin_client.post(_act(admin_client, shipment).url, {**_when(), "key": "k-lost"})
     monkeypatch.undo()
     return shipment, Pickup.objects.get()

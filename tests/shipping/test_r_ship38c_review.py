@@ -9,22 +9,14 @@ import json
 import pytest
 import responses
 
-from integrations.models import ProviderCall
 from shipping.api_examples import RATE_REQUEST
 from tests.shipping.contract import harness_fedex, harness_ups, harness_usps
-from tests.shipping.helpers import post_as_writer, quoted_over, ups_pickup
+from tests.shipping.helpers import post_as_writer, quoted_over, refused, ups_pickup
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("threads_db"),
 ]
-
-
-def _refused(reply, param: str, code: str) -> None:
-    assert reply.status_code == 400, reply.json()
-    error = reply.json()["error"]
-    assert (error["param"], error["code"]) == (param, code)
-    assert not ProviderCall.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -47,7 +39,7 @@ def test_a_phone_not_read_as_number_and_extension_is_a_400(harness, phone):
     with responses.RequestsMock(assert_all_requests_are_fired=False):
         reply = post_as_writer(body)
 
-    _refused(reply, "to_address.phone", "invalid_phone")
+    refused(reply, "to_address.phone", "invalid_phone")
 
 
 @pytest.mark.parametrize(
@@ -67,7 +59,7 @@ def test_a_plain_phone_or_one_with_an_extension_is_still_quoted(phone):
 def test_a_ups_pickup_phone_with_an_unread_extension_is_a_400():
     reply, sent = ups_pickup({"phone": "+1 901 555 0100 ext: 7"}, "r-up")
 
-    _refused(reply, "address.phone", "invalid_phone")
+    refused(reply, "address.phone", "invalid_phone")
     assert sent == []
 
 
@@ -79,7 +71,7 @@ def test_a_usps_third_street_line_is_a_400_not_dropped():
     with responses.RequestsMock(assert_all_requests_are_fired=False):
         reply = post_as_writer(body)
 
-    _refused(reply, "to_address.street_lines", "field_too_long")
+    refused(reply, "to_address.street_lines", "field_too_long")
 
 
 def test_a_usps_two_line_address_is_sent_whole():

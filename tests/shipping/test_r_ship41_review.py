@@ -18,7 +18,6 @@ import copy
 import pytest
 import responses
 
-from integrations.models import ProviderCall
 from shipping.api_examples import ADDRESS_TO, RATE_REQUEST
 from tests.shipping.contract import (
     harness_dhl_express,
@@ -28,6 +27,7 @@ from tests.shipping.contract import (
 from tests.shipping.helpers import (
     ADDRESSES,
     post_as_writer,
+    refused,
     ups_address_check,
     ups_pickup,
     usps_address_check,
@@ -38,13 +38,6 @@ pytestmark = [
     pytest.mark.usefixtures("threads_db"),
 ]
 SHIPPO_ADDRESSES = f"{harness_shippo.BASE}/addresses"
-
-
-def _refused(reply, param: str, code: str) -> None:
-    assert reply.status_code == 400, reply.json()
-    error = reply.json()["error"]
-    assert (error["param"], error["code"]) == (param, code)
-    assert not ProviderCall.objects.exists()
 
 
 def _shippo_check(address: dict):
@@ -61,14 +54,14 @@ def test_a_shippo_address_check_refuses_a_third_street_line_not_drops_it():
 
     reply, calls = _shippo_check(address)
 
-    _refused(reply, "address.street_lines", "field_too_long")
+    refused(reply, "address.street_lines", "field_too_long")
     assert calls == []
 
 
 def test_a_shippo_address_check_refuses_a_street_line_over_35():
     reply, calls = _shippo_check(ADDRESS_TO | {"street_lines": ["7" * 36]})
 
-    _refused(reply, "address.street_lines[0]", "field_too_long")
+    refused(reply, "address.street_lines[0]", "field_too_long")
     assert calls == []
 
 
@@ -95,7 +88,7 @@ def test_a_usps_address_check_in_a_us_territory_without_a_state_is_a_400(
     }
     reply, calls = usps_address_check(address)
 
-    _refused(reply, "address.state_code", "missing_field")
+    refused(reply, "address.state_code", "missing_field")
     assert calls == []
 
 

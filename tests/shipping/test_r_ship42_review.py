@@ -12,7 +12,6 @@
 """
 
 import copy
-import json
 
 import pytest
 import responses
@@ -20,6 +19,7 @@ import responses
 from shipping.api_examples import RATE_REQUEST
 from tests.shipping.contract import harness_dhl_express, harness_ups
 from tests.shipping.helpers import abroad, post_as_writer
+from tests.shipping.state_cases import shipped_from, ups_quote
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -51,19 +51,9 @@ CORK = LONDON | {
 
 
 def _quoted_shipment(origin: dict) -> dict:
-    body = abroad(RATE_REQUEST["to_address"])
-    body["from_address"] = origin
-    harness_ups.make_account()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_ups.rates(mocked, None)
-        reply = post_as_writer(body)
-        shipments = [
-            json.loads(c.request.body)["RateRequest"]["Shipment"]
-            for c in mocked.calls
-            if c.request.url == harness_ups.RATES_URL
-        ]
+    reply, shipment = ups_quote(shipped_from(origin))
     assert reply.status_code == 200, reply.json()
-    return shipments[0]
+    return shipment
 
 
 @pytest.mark.parametrize("origin", [LONDON, HANOI, CORK])

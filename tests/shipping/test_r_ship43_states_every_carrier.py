@@ -21,68 +21,37 @@ import responses
 from integrations import registry
 from integrations.models import ProviderCall
 from shipping.api_examples import ADDRESS_TO, RATE_REQUEST
-from shipping.providers.base import Address
 from shipping.providers.validation import InvalidShippingRequest
-from tests.shipping.contract import (
-    harness_dhl_express,
-    harness_fedex,
-    harness_sandbox,
-    harness_shippo,
-    harness_ups,
-    harness_usps,
-)
+from tests.shipping.contract import harness_usps
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import post_as_writer, ups_address_check, ups_pickup
-from tests.shipping.state_cases import fedex_pickup, ups_quote
+from tests.shipping.helpers import (
+    post_as_writer,
+    ups_address_check,
+    ups_pickup,
+    usps_bought_from_shipper,
+    weekday_after_tomorrow,
+)
+from tests.shipping.state_cases import (
+    EVERY,
+    WIRED,
+    assert_sent_as_codes,
+    fedex_pickup,
+    invalid_state_messages,
+    state_request,
+    ups_quote,
+)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("threads_db"),
 ]
 
-WIRED = (harness_ups, harness_fedex, harness_dhl_express, harness_shippo, harness_usps)
-EVERY = (*WIRED, harness_sandbox)
 NAMES = {"TN": "Tennessee", "IL": "illinois"}  # any case
-
-
-def _named(address: Address) -> Address:
-    if address.country_code != "US" or address.state_code not in NAMES:
-        return address
-    return replace(address, state_code=NAMES[address.state_code])
-
-
-def _with_names(request):
-    return replace(
-        request,
-        from_address=_named(request.from_address),
-        to_address=_named(request.to_address),
-    )
-
-
-def _sent(mocked: responses.RequestsMock) -> list[str]:
-    """What went to the carrier: each call's URL (a GET's query) and body."""
-    texts = []
-    for call in mocked.calls:
-        body = call.request.body or b""
-        body = body.decode() if isinstance(body, bytes) else str(body)
-        texts.append(f"{call.request.url} {body}")
-    return texts
 
 
 @pytest.mark.parametrize("harness", WIRED, ids=lambda h: h.PROVIDER)
 def test_every_carrier_sends_a_us_state_name_as_its_code(harness: ModuleType):
-    account = harness.make_account()
-    adapter = registry.get_adapter(account)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        quote = _with_names(harness.rates(mocked, account))
-        assert adapter.rates(quote)
-        label = _with_names(harness.label(mocked, account))
-        assert adapter.create_label(label).tracking_number
-        sent = _sent(mocked)
-
-    assert not [text for text in sent if "illinois" in text.casefold()]
-    assert not [text for text in sent if "tennessee" in text.casefold()]
-    assert [text for text in sent if '"TN"' in text or "=TN" in text]
+    assert_sent_as_codes(harness, NAMES)
 
 
 @pytest.mark.parametrize("harness", EVERY, ids=lambda h: h.PROVIDER)
@@ -90,25 +59,9 @@ def test_every_carrier_sends_a_us_state_name_as_its_code(harness: ModuleType):
 def test_a_us_state_that_names_none_is_invalid_state_at_every_carrier(
     harness: ModuleType, state: str
 ):
-    account = harness.make_account()
-    adapter = registry.get_adapter(account)
-    to_address = replace(shared.RECIPIENT, state_code=state)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        label = replace(harness.label(mocked, account), to_address=to_address)
-        quote = shared.rate_request(to_address=to_address)
-        for operation, request in (
-            (adapter.rates, quote),
-            (adapter.create_label, label),
-        ):
-            with pytest.raises(InvalidShippingRequest) as refused:
-                operation(request)
-            error = refused.value
-            assert error.param == "to_address.state_code"
-            assert error.code == "invalid_state"
-            # In words true of any carrier: USPS is not named at another's.
-            assert "USPS" not in error.message
-        assert len(mocked.calls) == 0
-    assert not ProviderCall.objects.filter(account=account).exists()
+    for message in invalid_state_messages(harness, state):
+        # In words true of any carrier: USPS is not named at another's.
+        assert "USPS" not in message
 
 
 @pytest.mark.parametrize("harness", EVERY, ids=lambda h: h.PROVIDER)
@@ -116,13 +69,7 @@ def test_a_territory_name_is_its_code_and_passes_every_carrier_check(harness):
     # Puerto Rico written out, in the US or as its own country.
     adapter = registry.get_adapter(harness.make_account())
     for country in ("US", "PR"):
-        to_address = replace(
-            shared.RECIPIENT, country_code=country, state_code="puerto rico"
-        )
-        request = shared.rate_request(to_address=to_address)
-        if country == "PR":  # another country: customs
-            request = replace(request, customs=shared.CUSTOMS)
-        adapter.check_shipment(request)  # no refusal
+        adapter.check_shipment(state_request(country, "puerto rico"))  # no refusal
 
 
 def test_a_quote_through_our_api_with_a_state_name_reaches_ups_as_its_code():
@@ -184,10 +131,7 @@ def test_a_state_elsewhere_is_no_invalid_state(harness):
     # Only the US and its territories: "Ontario" is a Canadian province (a
     # carrier's length may still refuse it: UPS's Rating takes 2).
     adapter = registry.get_adapter(harness.make_account())
-    canada = replace(
-        shared.RECIPIENT, country_code="CA", state_code="Ontario", postal_code="K1A0B1"
-    )
-    request = shared.rate_request(to_address=canada, customs=shared.CUSTOMS)
+    request = state_request("CA", "Ontario", "K1A0B1")
     try:
         adapter.check_shipment(request, quote=False)
     except InvalidShippingRequest as error:
@@ -218,29 +162,14 @@ def test_an_admin_usps_pickup_for_a_sender_without_an_email_is_a_form_error(
 ):
     # Booked from the shipment list, the sender is the stored one: no email
     # is USPS's refusal (its pickup contact) on the form, never a 500.
-    from shipping import codec
-    from shipping.models import Pickup, Shipment, ShipmentStatus
+    from shipping.models import Pickup
 
-    account = harness_usps.make_account()
-    shipment = Shipment.objects.create(
-        account=account,
-        from_address=codec.address_to_json(shared.SHIPPER),  # no email
-        to_address=codec.address_to_json(shared.RECIPIENT),
-        parcels=[codec.parcel_to_json(shared.PARCEL)],
-        carrier="USPS",
-        service_code="PRIORITY_MAIL",
-        amount=790,
-        currency="USD",
-        idempotency_key="r43-admin-usps",
-        status=ShipmentStatus.PURCHASED,
-        tracking_number="9400100000000000000001",
-        carrier_shipment_id="9400100000000000000001",
-    )
+    shipment = usps_bought_from_shipper()  # no email
     listed = admin_client.post(
         "/admin/shipping/shipment/",
         {"action": "schedule_pickup", "_selected_action": [shipment.pk]},
     )
-    day = _weekday_after_tomorrow()
+    day = weekday_after_tomorrow()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         page = admin_client.post(
             listed.url,
@@ -261,26 +190,12 @@ def test_an_admin_usps_pickup_for_a_sender_without_an_email_is_a_form_error(
     assert not ProviderCall.objects.exists()
 
 
-def _weekday_after_tomorrow():
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    day = timezone.localdate() + timedelta(days=2)
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return day
-
-
 @pytest.mark.parametrize("harness", EVERY, ids=lambda h: h.PROVIDER)
 def test_a_state_of_micronesia_is_refused_at_usps_only(harness):
     # FM is domestic at USPS (its state the code FM); a country of its own,
     # with states of its own, to every other carrier.
     adapter = registry.get_adapter(harness.make_account())
-    pohnpei = replace(
-        shared.RECIPIENT, country_code="FM", state_code="Pohnpei", postal_code="96941"
-    )
-    request = shared.rate_request(to_address=pohnpei, customs=shared.CUSTOMS)
+    request = state_request("FM", "Pohnpei", "96941")
     if harness is harness_usps:
         with pytest.raises(InvalidShippingRequest) as refused:
             adapter.check_shipment(request)

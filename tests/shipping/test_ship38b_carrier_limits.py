@@ -16,7 +16,6 @@ import json
 import pytest
 import responses
 
-from integrations.models import ProviderCall
 from shipping.api_examples import ADDRESS_FROM, PICKUP_REQUEST, RATE_REQUEST
 from tests.shipping.contract import harness_dhl_express, harness_fedex, harness_ups
 from tests.shipping.helpers import (
@@ -24,6 +23,7 @@ from tests.shipping.helpers import (
     PICKUPS,
     carrier,
     post_as_writer,
+    refused,
     ups_address_check,
     ups_pickup,
 )
@@ -42,12 +42,8 @@ def _rate_body(side: str = "to_address", **change) -> dict:
 
 
 def _refused(reply, param: str, limit: int, carrier_name: str) -> None:
-    assert reply.status_code == 400, reply.json()
-    error = reply.json()["error"]
-    assert (error["param"], error["code"]) == (param, "field_too_long")
-    assert f"at most {limit} characters" in error["message"]
-    assert carrier_name in error["message"]
-    assert not ProviderCall.objects.exists()
+    words = (f"at most {limit} characters", carrier_name)
+    refused(reply, param, "field_too_long", *words)
 
 
 # --- DHL Express (MyDHL API 2.12.0) -------------------------------------------

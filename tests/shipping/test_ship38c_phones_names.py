@@ -16,7 +16,6 @@ import json
 import pytest
 import responses
 
-from integrations.models import ProviderCall
 from shipping.api_examples import ADDRESS_FROM, RATE_REQUEST
 from shipping.models import RateQuote
 from tests.shipping.contract import (
@@ -29,6 +28,7 @@ from tests.shipping.helpers import (
     label_bought,
     post_as_writer,
     quoted_over,
+    refused,
     stored_quote,
     ups_pickup,
     usps_pickup,
@@ -43,11 +43,7 @@ FEDEX_PICKUP = f"{harness_fedex.BASE}/pickup/v1/pickups"
 
 
 def _refused(reply, param: str, limit: str, carrier_name: str) -> None:
-    assert reply.status_code == 400, reply.json()
-    error = reply.json()["error"]
-    assert (error["param"], error["code"]) == (param, "field_too_long")
-    assert limit in error["message"] and carrier_name in error["message"]
-    assert not ProviderCall.objects.exists()
+    refused(reply, param, "field_too_long", limit, carrier_name)
 
 
 def _quote(account, carrier: str, service: str, phone: str) -> RateQuote:

@@ -19,10 +19,9 @@ import copy
 import pytest
 import responses
 
-from integrations.models import ProviderCall
 from shipping.api_examples import ADDRESS_FROM, RATE_REQUEST
 from tests.shipping.contract import harness_fedex, harness_ups
-from tests.shipping.helpers import abroad, post_as_writer, usps_pickup
+from tests.shipping.helpers import abroad, post_as_writer, refused, usps_pickup
 from tests.shipping.state_cases import fedex_pickup
 
 pytestmark = [
@@ -44,11 +43,7 @@ SYDNEY = {
 
 
 def _refused(reply, param: str, code: str, words: str) -> None:
-    assert reply.status_code == 400, reply.json()
-    error = reply.json()["error"]
-    assert (error["param"], error["code"]) == (param, code)
-    assert words in error["message"]
-    assert not ProviderCall.objects.exists()
+    refused(reply, param, code, words)
 
 
 def test_a_fedex_pickup_required_state_over_2_is_a_400():

@@ -18,10 +18,9 @@ import json
 import pytest
 import responses
 
-from integrations.models import ProviderCall
 from shipping.api_examples import RATE_REQUEST
 from tests.shipping.contract import harness_shippo
-from tests.shipping.helpers import post_as_writer
+from tests.shipping.helpers import post_as_writer, refused
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -43,13 +42,6 @@ def _quote(body: dict):
     return reply, sent
 
 
-def _refused(reply, param: str, code: str) -> None:
-    assert reply.status_code == 400, reply.json()
-    error = reply.json()["error"]
-    assert (error["param"], error["code"]) == (param, code)
-    assert not ProviderCall.objects.exists()
-
-
 def test_a_shippo_quote_leaves_empty_optional_address_fields_out():
     reply, [sent] = _quote(copy.deepcopy(RATE_REQUEST))
 
@@ -68,7 +60,7 @@ def test_a_shippo_quote_without_a_us_state_is_a_400():
 
     reply, sent = _quote(body)
 
-    _refused(reply, "to_address.state_code", "missing_field")
+    refused(reply, "to_address.state_code", "missing_field")
     assert sent == []
 
 
@@ -78,7 +70,7 @@ def test_a_shippo_street_line_over_35_is_a_400():
 
     reply, sent = _quote(body)
 
-    _refused(reply, "to_address.street_lines[0]", "field_too_long")
+    refused(reply, "to_address.street_lines[0]", "field_too_long")
     assert sent == []
     assert "at most 35 characters" in reply.json()["error"]["message"]
 
@@ -89,6 +81,6 @@ def test_a_third_street_line_is_a_400_not_dropped():
 
     reply, sent = _quote(body)
 
-    _refused(reply, "to_address.street_lines", "field_too_long")
+    refused(reply, "to_address.street_lines", "field_too_long")
     assert sent == []
     assert "at most 2 lines" in reply.json()["error"]["message"]

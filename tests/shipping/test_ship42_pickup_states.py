@@ -21,13 +21,13 @@ from datetime import date, time
 import pytest
 import responses
 
-from integrations.models import ProviderCall
 from shipping.api_examples import ADDRESS_FROM
 from shipping.providers.base import PickupRequest
 from shipping.providers.shippo import ShippoAdapter
 from shipping.providers.validation import InvalidShippingRequest
 from tests.factories import ProviderAccountFactory
 from tests.shipping.contract import requests as shared
+from tests.shipping.helpers import refused
 from tests.shipping.providers.wire import body_of, load, sent
 from tests.shipping.state_cases import fedex_pickup
 
@@ -46,11 +46,7 @@ LONDON = ADDRESS_FROM | {
 
 
 def _refused(reply, param: str, code: str) -> None:
-    assert reply.status_code == 400, reply.json()
-    error = reply.json()["error"]
-    assert (error["param"], error["code"]) == (param, code)
-    assert "FedEx" in error["message"]
-    assert not ProviderCall.objects.exists()
+    refused(reply, param, code, "FedEx")
 
 
 # The lead reverted ship42's "a FedEx pickup needs a state in every country":

@@ -17,14 +17,12 @@
 """
 
 import copy
-import json
 
 import pytest
-import responses
 
 from shipping.api_examples import RATE_REQUEST
-from tests.shipping.contract import harness_ups
-from tests.shipping.helpers import abroad, post_as_writer
+from tests.shipping.helpers import abroad
+from tests.shipping.state_cases import shipped_from, ups_quote
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -54,30 +52,11 @@ LONDON = HANOI | {
 }
 
 
-def _quote(body: dict):
-    harness_ups.make_account()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        harness_ups.rates(mocked, None)
-        reply = post_as_writer(body)
-        sent = [
-            json.loads(c.request.body)["RateRequest"]["Shipment"]
-            for c in mocked.calls
-            if c.request.url == harness_ups.RATES_URL
-        ]
-    return reply, sent[0] if sent else None
-
-
-def _from(origin: dict) -> dict:
-    body = abroad(RATE_REQUEST["to_address"])
-    body["from_address"] = origin
-    return body
-
-
 @pytest.mark.parametrize("origin", [HANOI, LONDON])
 def test_a_quote_without_a_2_character_ship_from_state_still_asks_negotiated_rates(
     origin,
 ):
-    reply, shipment = _quote(_from(origin))
+    reply, shipment = ups_quote(shipped_from(origin))
 
     assert reply.status_code == 200, reply.json()
     assert "StateProvinceCode" not in shipment["ShipFrom"]["Address"]
@@ -86,7 +65,7 @@ def test_a_quote_without_a_2_character_ship_from_state_still_asks_negotiated_rat
 
 
 def test_a_quote_from_an_irish_county_of_5_leaves_the_county_out_of_rating():
-    reply, shipment = _quote(_from(KILKENNY | {"state_code": "Cork"}))
+    reply, shipment = ups_quote(shipped_from(KILKENNY | {"state_code": "Cork"}))
 
     assert reply.status_code == 200, reply.json()
     assert "StateProvinceCode" not in shipment["ShipFrom"]["Address"]
@@ -94,7 +73,7 @@ def test_a_quote_from_an_irish_county_of_5_leaves_the_county_out_of_rating():
 
 
 def test_a_us_shippers_quote_asks_negotiated_rates_beside_its_state():
-    reply, shipment = _quote(copy.deepcopy(RATE_REQUEST))
+    reply, shipment = ups_quote(copy.deepcopy(RATE_REQUEST))
 
     assert reply.status_code == 200, reply.json()
     assert shipment["ShipFrom"]["Address"]["StateProvinceCode"] == "TN"
@@ -105,21 +84,21 @@ def test_a_us_shippers_quote_asks_negotiated_rates_beside_its_state():
 # and most counties are over 5 ("Dublin"), so refusing them would shut most of
 # Ireland out of UPS on a guess; UPS's own answer decides.
 def test_a_ups_quote_to_ireland_without_a_county_is_quoted():
-    reply, shipment = _quote(abroad(KILKENNY | {"state_code": ""}))
+    reply, shipment = ups_quote(abroad(KILKENNY | {"state_code": ""}))
 
     assert reply.status_code == 200, reply.json()
     assert "StateProvinceCode" not in shipment["ShipTo"]["Address"]
 
 
 def test_a_ups_quote_to_an_irish_county_longer_than_5_leaves_it_out():
-    reply, shipment = _quote(abroad(KILKENNY))
+    reply, shipment = ups_quote(abroad(KILKENNY))
 
     assert reply.status_code == 200, reply.json()
     assert "StateProvinceCode" not in shipment["ShipTo"]["Address"]
 
 
 def test_a_ups_quote_to_an_irish_county_of_5_is_quoted():
-    reply, shipment = _quote(abroad(KILKENNY | {"state_code": "Cork"}))
+    reply, shipment = ups_quote(abroad(KILKENNY | {"state_code": "Cork"}))
 
     assert reply.status_code == 200, reply.json()
     assert shipment is not None

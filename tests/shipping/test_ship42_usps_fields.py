@@ -23,7 +23,6 @@ from dataclasses import replace
 import pytest
 import responses
 
-from integrations.models import ProviderCall
 from shipping.api_examples import ADDRESS_TO
 from shipping.providers.base import Address
 from tests.shipping.contract import harness_usps
@@ -31,6 +30,7 @@ from tests.shipping.contract import requests as shared
 from tests.shipping.helpers import (
     abroad,
     post_as_writer,
+    refused,
     usps_international_label,
     usps_pickup,
 )
@@ -43,11 +43,7 @@ pytestmark = [
 
 
 def _refused(reply, param: str, code: str = "field_too_long") -> None:
-    assert reply.status_code == 400, reply.json()
-    error = reply.json()["error"]
-    assert (error["param"], error["code"]) == (param, code)
-    assert "USPS" in error["message"]
-    assert not ProviderCall.objects.exists()
+    refused(reply, param, code, "USPS")
 
 
 def _quote(body: dict):

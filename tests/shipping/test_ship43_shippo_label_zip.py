@@ -6,7 +6,7 @@ sending a ZIP is optional". Only pickups (AddressCompleteCreateRequest
 requires zip) refused a missing one at our API; a label to a country our
 API takes without a postcode (Hong Kong) went to Shippo and was refused
 there. Now a label is refused before any call by the pickups' rule
-(``FieldLimits.postal_code_everywhere``), a quote still taken.
+(``FieldLimits.postal_code_everywhere``), and since ship44 its quote too.
 """
 
 from dataclasses import replace
@@ -71,12 +71,19 @@ def test_the_shippo_adapter_refuses_a_label_without_a_zip():
     assert refused.value.param == "to_address.postal_code"
 
 
-def test_a_shippo_quote_without_a_zip_is_still_asked():
-    # "When creating a Quote Addresses, sending a ZIP is optional".
+def test_a_shippo_quote_without_a_zip_is_refused_as_its_label_would_be():
+    # ship44: this quote was still asked ("When creating a Quote Addresses,
+    # sending a ZIP is optional"), but its label, bought from the quote's
+    # request, could never be: the quote is refused before any call too.
     account = harness_shippo.make_account()
     request = shared.rate_request(to_address=HONG_KONG, customs=shared.CUSTOMS)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_shippo.rates(mocked, None)
-        rates = ShippoAdapter(account).rates(request)
+        with pytest.raises(InvalidShippingRequest) as refused:
+            ShippoAdapter(account).rates(request)
+        assert list(mocked.calls) == []
 
-    assert rates
+    assert (refused.value.param, refused.value.code) == (
+        "to_address.postal_code",
+        "missing_field",
+    )

@@ -23,12 +23,16 @@ from dataclasses import replace
 import pytest
 import responses
 
-from integrations.models import ProviderCall
 from shipping.api_examples import ADDRESS_TO, RATE_REQUEST
 from shipping.providers.validation import InvalidShippingRequest
 from tests.shipping.contract import harness_usps
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import post_as_writer, usps_address_check, usps_pickup
+from tests.shipping.helpers import (
+    post_as_writer,
+    refused,
+    usps_address_check,
+    usps_pickup,
+)
 from tests.shipping.providers.wire import exact_body, sent
 
 pytestmark = [
@@ -62,13 +66,10 @@ def _quote(**to_changes: object):
 
 
 def _refused(reply, param: str, code: str) -> None:
-    assert reply.status_code == 400, reply.json()
-    error = reply.json()["error"]
-    assert (error["param"], error["code"]) == (param, code)
+    error = refused(reply, param, code)
     # A state that names none is every carrier's refusal, in words true of
     # any (test_r_ship43_states_every_carrier); a phone USPS's own.
     assert ("USPS" in error["message"]) is (code != "invalid_state")
-    assert not ProviderCall.objects.exists()
 
 
 @pytest.mark.parametrize(
