@@ -27,6 +27,7 @@ from integrations.failover import (
 )
 from integrations.models import ProviderAccount
 from integrations.models.attempts import AttemptOutcome
+from integrations.row_new import row_new
 from payments import fraud
 from payments.models import (
     NOTHING_TO_REVIEW,
@@ -168,7 +169,8 @@ def payment_store(screening: fraud.Screening, **fields: Any) -> tuple[Payment, b
     review = screening.level == fraud.RiskLevel.MEDIUM
     try:
         with _conflict_undoable():
-            payment = Payment(
+            payment = row_new(
+                Payment,
                 **fields,
                 risk_score=screening.score,
                 risk_level=str(screening.level),
