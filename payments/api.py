@@ -192,7 +192,10 @@ def _create_input(request: Request) -> tuple[dict, list[ProviderAccount]]:
 
 
 def _create_reads(request: Request) -> list[tuple[str, list[Any]]]:
-    return selectors.payment_create_reads(request.data)
+    reads, ahead = selectors.payment_create_reads_screened(request.data)
+    # This request's screening reuses what was worked out for its reads.
+    request._screening_ahead = ahead
+    return reads
 
 
 class PaymentCreateView(APIView):
@@ -253,7 +256,10 @@ class PaymentCreateView(APIView):
         data, accounts = _create_input(request)
         try:
             payment = services.payment_create(
-                **data, idempotency_key=scoped_key(request), accounts=accounts
+                **data,
+                idempotency_key=scoped_key(request),
+                accounts=accounts,
+                screening_ahead=getattr(request, "_screening_ahead", None),
             )
         except services.PaymentError as exc:
             raise api_error(exc) from exc

@@ -83,6 +83,7 @@ def payment_create(
     ip_country: str = "",
     metadata: dict[str, Any] | None = None,
     accounts: Sequence[ProviderAccount] | None = None,
+    screening_ahead: fraud.Ahead | None = None,
 ) -> Payment:
     """Screen, then authorize (and capture) over the payment accounts.
     Always returns the payment; its status says what happened (``failed``
@@ -91,7 +92,8 @@ def payment_create(
     under the key raises KeyReused. Also raises PanRefused, ValueError (bad
     amount or currency) and GatewayUnavailable (nothing was charged).
     ``accounts``: the enabled accounts in failover order if already read
-    (``enabled_accounts``)."""
+    (``enabled_accounts``). ``screening_ahead``: the screening worked out
+    for the request's reads sent ahead (used only for the same inputs)."""
     pan_refuse(source_token=source_token, metadata=metadata)
     currency = checked_currency(amount, currency)
     # A repeated key is found by payment_store's unique insert (a query fewer).
@@ -104,6 +106,7 @@ def payment_create(
         billing_country=billing_country,
         card_fingerprint=card_fingerprint,
         ip_country=ip_country,
+        ahead=screening_ahead,
     )
     asked = {
         "order_id": order_id,
@@ -289,6 +292,7 @@ def _authorize_with_failover(
     payment: Payment,
     request: PaymentRequest,
     accounts: Sequence[ProviderAccount] | None = None,
+    screening_ahead: fraud.Ahead | None = None,
 ) -> Payment:
     try:
         served = run_with_failover(

@@ -45,3 +45,37 @@ def test_the_payment_rows_are_not_built_by_the_keyword_constructor(
     response = create_payment_via_api(api)
     assert response.status_code == 201, response.content
     assert WRITTEN.isdisjoint(built), built
+
+
+def test_the_screening_inputs_are_worked_out_once_per_payment(
+    api, primary, monkeypatch
+):
+    # The reads sent ahead with the idempotency claim and the screening
+    # itself worked out the same inputs and statement twice (~85 calls).
+    from payments import fraud
+
+    create_payment_via_api(api)
+    seen: list[str] = []
+    original = fraud._inputs
+
+    def counting(*args: Any) -> Any:
+        seen.append(args[2])
+        return original(*args)
+
+    monkeypatch.setattr(fraud, "_inputs", counting)
+    response = api.post(
+        "/api/v1/payments/",
+        {
+            "order_id": "o-screened",
+            "amount": 1050,
+            "currency": "EUR",
+            "source_token": "tok_success",
+            "customer_reference": "cust-1",
+            "customer_email": "ada@example.com",
+            "ip_address": "203.0.113.9",
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+    )
+    assert response.status_code == 201, response.content
+    assert seen == ["ada@example.com"]
