@@ -7,21 +7,16 @@ from datetime import timedelta
 import pytest
 
 from integrations.clock import database_now
-from integrations.testing.clocks import shared_by_machines, whole_machine_clock
+from integrations.testing.clocks import whole_machine_clock
 from payments import services
 from payments.models import RecurringCharge
 from payments.services import recurring_manage
+from tests.payments.clock_setup import server_database_only  # noqa: F401
 from tests.payments.recurring_setup import recurring_charge  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
 SKEW = 3 * 3600  # a machine three hours behind
-
-
-@pytest.fixture(autouse=True)
-def _server_database():
-    if not shared_by_machines():
-        pytest.skip("needs a server database: SQLite's clock is this machine's")
 
 
 def _recent(charge: RecurringCharge) -> None:
