@@ -188,6 +188,8 @@ def _create_input(request: Request) -> tuple[dict, list[ProviderAccount]]:
     accounts = selectors.enabled_accounts()
     providers = {account.provider for account in accounts}
     data = payment_create_validated(request.data, enabled_providers=providers)
+    # The screening worked out for the reads sent ahead (_create_reads).
+    data["screening_ahead"] = getattr(request, "_screening_ahead", None)
     return data, accounts
 
 
@@ -256,10 +258,7 @@ class PaymentCreateView(APIView):
         data, accounts = _create_input(request)
         try:
             payment = services.payment_create(
-                **data,
-                idempotency_key=scoped_key(request),
-                accounts=accounts,
-                screening_ahead=getattr(request, "_screening_ahead", None),
+                **data, idempotency_key=scoped_key(request), accounts=accounts
             )
         except services.PaymentError as exc:
             raise api_error(exc) from exc

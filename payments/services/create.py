@@ -85,15 +85,12 @@ def payment_create(
     accounts: Sequence[ProviderAccount] | None = None,
     screening_ahead: fraud.Ahead | None = None,
 ) -> Payment:
-    """Screen, then authorize (and capture) over the payment accounts.
-    Always returns the payment; its status says what happened (``failed``
-    with ``failure_code``, ``blocked``, ``unknown``...). The same key and
-    request return the same payment, never charged twice; another request
-    under the key raises KeyReused. Also raises PanRefused, ValueError (bad
-    amount or currency) and GatewayUnavailable (nothing was charged).
-    ``accounts``: the enabled accounts in failover order if already read
-    (``enabled_accounts``). ``screening_ahead``: the screening worked out
-    for the request's reads sent ahead (used only for the same inputs)."""
+    """Screen, then authorize (and capture) over the payment accounts. Always
+    returns the payment; its status says what happened (``failed``, ``blocked``,
+    ``unknown``...). The same key and request give the same payment, never
+    charged twice; another request under the key raises KeyReused. Also raises
+    PanRefused, ValueError (bad amount or currency), GatewayUnavailable (nothing
+    charged). ``accounts``, ``screening_ahead``: if the caller has them."""
     pan_refuse(source_token=source_token, metadata=metadata)
     currency = checked_currency(amount, currency)
     # A repeated key is found by payment_store's unique insert (a query fewer).
