@@ -24,6 +24,7 @@ from integrations.crypto import CredentialsDecryptError, credentials_unreadable
 from integrations.errors import ProviderError
 from integrations.models import ProviderAccount
 from integrations.models.attempts import AttemptOutcome, KeyedAttempt
+from integrations.row_new import row_new
 from integrations.row_sql import row_insert_later, row_update_later
 from integrations.secrets_registry import staff_text
 
@@ -62,7 +63,8 @@ def attempt_run(
     group_join()
     # Nothing refers to the row before the commit below: it rides with it.
     attempt = row_insert_later(
-        model(
+        row_new(
+            model,
             **owner,
             account=account,
             operation=operation,

@@ -13,6 +13,7 @@ from datetime import datetime
 from functools import cache
 
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.db.models.expressions import DatabaseDefault
 
@@ -69,6 +70,28 @@ def _clauses() -> tuple[tuple[str, str], ...]:
     )
 
 
+# A new delivery's values of ``_delivery_fields``, per database vendor: all
+# constant defaults, so worked out once, not from a model built per event.
+_defaults: dict[str, tuple] = {}
+
+
+def _delivery_defaults(conn: BaseDatabaseWrapper) -> tuple:
+    found = _defaults.get(conn.vendor)
+    if found is None:
+        fields = _delivery_fields()
+        template = EventDelivery(subscriber="")
+        found = tuple(field_values(fields, template, add=True, conn=conn))
+        if all(_constant(field) for field in fields):
+            _defaults[conn.vendor] = found
+    return found
+
+
+def _constant(field: Field) -> bool:
+    """A new row's value of ``field`` is the same every time."""
+    stamped = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+    return not stamped and not (field.has_default() and callable(field.default))
+
+
 _RESULTS = (
     "(SELECT id FROM {e})",
     "(SELECT created_at FROM {e})",
@@ -114,8 +137,7 @@ def event_rows_insert(
 
     e_fields = _written(Event)
     params = field_values(e_fields, event, add=True, conn=conn)
-    template = EventDelivery(subscriber="")
-    params += field_values(_delivery_fields(), template, add=True, conn=conn)
+    params += _delivery_defaults(conn)
     params.append(list(subscribers))
     write = Write(_clauses(), tuple(params), _RESULTS, on_result=done, apart=apart)
     if later:

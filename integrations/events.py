@@ -33,6 +33,7 @@ from integrations.event_sql import event_rows_insert
 from integrations.leases import ClaimLost, LeasedRows
 from integrations.models import DeliveryStatus, Event, EventDelivery, ProviderAccount
 from integrations.models.accounts import Mode
+from integrations.row_new import row_new
 from integrations.task_batcher import TaskBatcher
 from integrations.webhooks.metrics import EVENT_DELIVERIES
 
@@ -93,7 +94,8 @@ def event_emit(
     if account is not None:
         payload = {**payload, "livemode": livemode(account)}
     with transaction.atomic(savepoint=False):
-        event = Event(
+        event = row_new(
+            Event,
             name=name,
             subject=subject,
             payload=payload,

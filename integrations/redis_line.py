@@ -8,6 +8,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -347,9 +348,34 @@ class RedisHandle:
 _handles: "weakref.WeakKeyDictionary[Any, RedisHandle]" = weakref.WeakKeyDictionary()
 
 
+# The handle this context found last, with what it was found for: the cache
+# handler's storage (Django swaps it when CACHES changes), this thread and
+# the handles' generation (``close_thread_connections`` closes some).
+# ``caches["default"]`` costs ~10 Python calls (asgiref's Local) and a
+# payment looks it up ~6 times (breaker, limiter, throttle, clock).
+_memo: ContextVar[tuple[Any, int, int, "RedisHandle | None"] | None] = ContextVar(
+    "switchyard_redis_handle", default=None
+)
+_generation = [0]
+
+
 def redis_handle() -> RedisHandle | None:
     """This thread's handle on the default cache's Redis, or None if the
     cache is not Redis (callers then use the cache API under a lock)."""
+    memo = _memo.get()
+    if (
+        memo is not None
+        and memo[0] is caches._connections
+        and memo[2] == _generation[0]
+        and memo[1] == threading.get_ident()
+    ):
+        return memo[3]
+    handle = _handle_found()
+    _memo.set((caches._connections, threading.get_ident(), _generation[0], handle))
+    return handle
+
+
+def _handle_found() -> RedisHandle | None:
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return None
@@ -384,6 +410,7 @@ def close_thread_connections() -> None:
     """Close this thread's Redis connections (the cache's pool, the line), for
     a thread about to end: redis-py's connections sit in reference cycles, so
     they would stay open until the garbage collector's next full pass."""
+    _generation[0] += 1  # no context keeps a closed handle
     for backend in caches.all(initialized_only=True):
         client = backend.__dict__.get("_cache")  # built on first use only
         if not isinstance(backend, RedisCache) or client is None:

@@ -188,11 +188,16 @@ def _create_input(request: Request) -> tuple[dict, list[ProviderAccount]]:
     accounts = selectors.enabled_accounts()
     providers = {account.provider for account in accounts}
     data = payment_create_validated(request.data, enabled_providers=providers)
+    # The screening worked out for the reads sent ahead (_create_reads).
+    data["screening_ahead"] = getattr(request, "_screening_ahead", None)
     return data, accounts
 
 
 def _create_reads(request: Request) -> list[tuple[str, list[Any]]]:
-    return selectors.payment_create_reads(request.data)
+    reads, ahead = selectors.payment_create_reads_screened(request.data)
+    # This request's screening reuses what was worked out for its reads.
+    request._screening_ahead = ahead
+    return reads
 
 
 class PaymentCreateView(APIView):

@@ -42,16 +42,22 @@ def payment_screen(
     billing_country: str,
     card_fingerprint: str,
     ip_country: str = "",
+    ahead: "Ahead | None" = None,
 ) -> Screening:
-    """Score one payment about to be made; reads blocklists and recent payments."""
-    seen = _inputs(
-        currency, customer_reference, customer_email, ip_address, card_fingerprint
-    )
-    # The three reads go out as one statement: a round trip and an ORM
-    # compile apiece were a sixth of a payment's time. IP ranges are few:
-    # all are read and tested here.
-    using, sql, params = _screening_statement(seen)
-    _velocity_lock(seen, using)
+    """Score one payment about to be made; reads blocklists and recent
+    payments. ``ahead``: what ``screening_ahead`` worked out for this
+    request's body, used if it was for these very inputs."""
+    key = (currency, customer_reference, customer_email, ip_address or "")
+    if ahead is not None and ahead.key == (*key, card_fingerprint):
+        seen, (using, sql, params), lock = ahead.seen, ahead.read, ahead.lock
+    else:
+        seen = _inputs(*key, card_fingerprint)
+        # The three reads go out as one statement: a round trip and an ORM
+        # compile apiece were a sixth of a payment's time. IP ranges are
+        # few: all are read and tested here.
+        using, sql, params = _screening_statement(seen)
+        lock = _lock_statement(seen, using)
+    _velocity_lock(lock, using)
     read = _read_rows(execute_rows(sql, params, using=using))
     reasons = [
         *_amount_reasons(amount=amount, currency=seen.iso, override=read.threshold),
@@ -78,12 +84,50 @@ def screening_statements(
     """The (sql, params) ``payment_screen`` sends for these inputs, in order
     (the velocity lock if it takes one, then its read), to send them ahead
     (``integrations.db.reads_ahead``)."""
-    seen = _inputs(
-        currency, customer_reference, customer_email, ip_address, card_fingerprint
+    return screening_ahead(
+        currency=currency,
+        customer_reference=customer_reference,
+        customer_email=customer_email,
+        ip_address=ip_address,
+        card_fingerprint=card_fingerprint,
+    ).statements
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """The screening's inputs and statements worked out for one request's
+    body, when its reads are sent ahead, for its ``payment_screen`` to reuse
+    (request-scoped: the rules' settings and the database are read once)."""
+
+    key: tuple[str, str, str, str, str]
+    seen: "_Inputs"
+    read: tuple[str, str, list[Any]]  # database, SQL, params
+    lock: tuple[str, list[Any]] | None
+
+    @property
+    def statements(self) -> list[tuple[str, list[Any]]]:
+        _using, sql, params = self.read
+        return [*([self.lock] if self.lock is not None else []), (sql, params)]
+
+
+def screening_ahead(
+    *,
+    currency: str,
+    customer_reference: str,
+    customer_email: str,
+    ip_address: str | None,
+    card_fingerprint: str,
+) -> Ahead:
+    key = (
+        currency,
+        customer_reference,
+        customer_email,
+        ip_address or "",
+        card_fingerprint,
     )
-    using, sql, params = _screening_statement(seen)
-    lock = _lock_statement(seen, using)
-    return [*([lock] if lock is not None else []), (sql, params)]
+    seen = _inputs(*key)
+    read = _screening_statement(seen)
+    return Ahead(key, seen, read, _lock_statement(seen, read[0]))
 
 
 @dataclass(frozen=True)
@@ -210,14 +254,15 @@ def velocity_lock(
     screening: a payment stored unscreened (a recurring run's) is then
     counted by every screening of its customer that follows its commit."""
     seen = _inputs("", customer_reference, customer_email, ip_address, "")
-    _velocity_lock(seen, router.db_for_read(Payment))
+    using = router.db_for_read(Payment)
+    _velocity_lock(_lock_statement(seen, using), using)
 
 
-def _velocity_lock(seen: _Inputs, using: str) -> None:
-    """Take the velocity lock before the read; answered by the one sent ahead
-    with the idempotency claim if it rode there. Outside a transaction it
-    would end at once: the payment's own INSERT then commits it alone."""
-    statement = _lock_statement(seen, using)
+def _velocity_lock(statement: tuple[str, list[Any]] | None, using: str) -> None:
+    """Take the velocity lock (``_lock_statement``) before the read; answered
+    by the one sent ahead with the idempotency claim if it rode there. Outside
+    a transaction it would end at once: the payment's own INSERT then commits
+    it alone."""
     if statement is not None and connections[using].in_atomic_block:
         execute_rows(*statement, using=using)
 

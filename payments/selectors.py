@@ -102,16 +102,25 @@ def payment_create_reads(data: Any) -> list[tuple[str, list[Any]]]:
     the enabled accounts, and the screening's velocity lock and read of the
     body's values. The validated body reads its own, served by one of these
     only if it is the very same statement with the same values."""
+    return payment_create_reads_screened(data)[0]
+
+
+def payment_create_reads_screened(
+    data: Any,
+) -> tuple[list[tuple[str, list[Any]]], "fraud.Ahead | None"]:
+    """``payment_create_reads``, and the screening worked out for them (for
+    the same request's ``payment_screen``), if any."""
     reads = [enabled_accounts_statement(KIND)]
     if not isinstance(data, dict):
-        return reads
+        return reads, None
     # None or absent is blank; any other non-string is a 400 to come.
     values = {name: data.get(name) or "" for name in _SCREENED}
-    if all(isinstance(value, str) for value in values.values()):
-        # The velocity lock first: the read after it counts the payments of
-        # whoever held it before (docs/payments.md, "Fraud screening").
-        reads += fraud.screening_statements(**values)
-    return reads
+    if not all(isinstance(value, str) for value in values.values()):
+        return reads, None
+    # The velocity lock first: the read after it counts the payments of
+    # whoever held it before (docs/payments.md, "Fraud screening").
+    ahead = fraud.screening_ahead(**values)
+    return reads + ahead.statements, ahead
 
 
 # The body's values the screening reads with.

@@ -33,6 +33,7 @@ from integrations.db import drop_if_busy, savepoint_if_nested
 from integrations.db import reads_ahead as db_reads_ahead
 from integrations.models import ApiKey, IdempotencyRecord
 from integrations.reruns import rerunning
+from integrations.row_new import row_new
 from integrations.row_sql import row_insert, row_update_later
 
 logger = logging.getLogger(__name__)
@@ -319,7 +320,8 @@ def _new_record(
     # Stamped with the database's time in it: a retry on another machine
     # judges the claim by it (``_is_stale``), a re-run its attempts.
     return row_insert(
-        IdempotencyRecord(
+        row_new(
+            IdempotencyRecord,
             owner=owner,
             key=key,
             method=request.method or "",

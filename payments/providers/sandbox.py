@@ -64,6 +64,7 @@ from integrations import money
 from integrations.db import execute_one, savepoint_if_nested
 from integrations.errors import NotProcessed, ProviderError, Rejected, Unknown
 from integrations.providers.sandbox import SandboxAdapter
+from integrations.row_new import row_new
 from integrations.row_sql import row_insert
 from integrations.webhooks.messages import WebhookMessage
 from payments.models import SandboxCharge, SandboxChargeKind
@@ -373,8 +374,11 @@ class SandboxPaymentsAdapter(SandboxAdapter, PaymentsAdapter):
         try:
             with savepoint_if_nested():
                 created = row_insert(
-                    SandboxCharge(
-                        account=self.account, idempotency_key=idempotency_key, **fields
+                    row_new(
+                        SandboxCharge,
+                        account=self.account,
+                        idempotency_key=idempotency_key,
+                        **fields,
                     )
                 )
                 return created, True

@@ -27,6 +27,7 @@ from integrations.failover import (
 )
 from integrations.models import ProviderAccount
 from integrations.models.attempts import AttemptOutcome
+from integrations.row_new import row_new
 from payments import fraud
 from payments.models import (
     NOTHING_TO_REVIEW,
@@ -82,15 +83,14 @@ def payment_create(
     ip_country: str = "",
     metadata: dict[str, Any] | None = None,
     accounts: Sequence[ProviderAccount] | None = None,
+    screening_ahead: fraud.Ahead | None = None,
 ) -> Payment:
-    """Screen, then authorize (and capture) over the payment accounts.
-    Always returns the payment; its status says what happened (``failed``
-    with ``failure_code``, ``blocked``, ``unknown``...). The same key and
-    request return the same payment, never charged twice; another request
-    under the key raises KeyReused. Also raises PanRefused, ValueError (bad
-    amount or currency) and GatewayUnavailable (nothing was charged).
-    ``accounts``: the enabled accounts in failover order if already read
-    (``enabled_accounts``)."""
+    """Screen, then authorize (and capture) over the payment accounts. Always
+    returns the payment; its status says what happened (``failed``, ``blocked``,
+    ``unknown``...). The same key and request give the same payment, never
+    charged twice; another request under the key raises KeyReused. Also raises
+    PanRefused, ValueError (bad amount or currency), GatewayUnavailable (nothing
+    charged). ``accounts``, ``screening_ahead``: if the caller has them."""
     pan_refuse(source_token=source_token, metadata=metadata)
     currency = checked_currency(amount, currency)
     # A repeated key is found by payment_store's unique insert (a query fewer).
@@ -103,6 +103,7 @@ def payment_create(
         billing_country=billing_country,
         card_fingerprint=card_fingerprint,
         ip_country=ip_country,
+        ahead=screening_ahead,
     )
     asked = {
         "order_id": order_id,
@@ -168,7 +169,8 @@ def payment_store(screening: fraud.Screening, **fields: Any) -> tuple[Payment, b
     review = screening.level == fraud.RiskLevel.MEDIUM
     try:
         with _conflict_undoable():
-            payment = Payment(
+            payment = row_new(
+                Payment,
                 **fields,
                 risk_score=screening.score,
                 risk_level=str(screening.level),
@@ -287,6 +289,7 @@ def _authorize_with_failover(
     payment: Payment,
     request: PaymentRequest,
     accounts: Sequence[ProviderAccount] | None = None,
+    screening_ahead: fraud.Ahead | None = None,
 ) -> Payment:
     try:
         served = run_with_failover(

@@ -11,7 +11,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
 
 from integrations import money
 from integrations.clock import database_now, stamp
@@ -211,7 +210,7 @@ def _card_declined_stop(recurring: RecurringCharge) -> bool | None:
             next_run_at=slot,
             status=RecurringStatus.ACTIVE,
             saved_method_id=recurring.saved_method_id,
-        ).update(status=RecurringStatus.FAILED, updated_at=timezone.now()):
+        ).update(status=RecurringStatus.FAILED, updated_at=stamp()):
             return False
         PaymentNote.objects.create(
             payment=decline,
@@ -254,7 +253,7 @@ def _advice_wait(recurring: RecurringCharge, now: datetime) -> bool | None:
         next_run_at=recurring.next_run_at,
         status=RecurringStatus.ACTIVE,
         saved_method_id=recurring.saved_method_id,
-    ).update(next_run_at=until, updated_at=timezone.now()):
+    ).update(next_run_at=until, updated_at=stamp()):
         logger.info(
             "recurring charge waits for the card network's advice",
             extra={"recurring_id": recurring.public_id, "until": until.isoformat()},
@@ -320,7 +319,7 @@ def _recurring_claim(
             next_run_at=slot,
             status=RecurringStatus.ACTIVE,
             saved_method_id=recurring.saved_method_id,
-        ).update(next_run_at=following, updated_at=timezone.now())
+        ).update(next_run_at=following, updated_at=stamp())
         if not claimed:
             return None, False
         if existing is not None and not nothing_charged(existing):
@@ -359,7 +358,7 @@ def _slot_release(recurring_pk: int, slot: datetime, following: datetime) -> boo
     """Give a claimed slot back to the next run (unless it moved on since)."""
     return bool(
         RecurringCharge.objects.filter(pk=recurring_pk, next_run_at=following).update(
-            next_run_at=slot, updated_at=timezone.now()
+            next_run_at=slot, updated_at=stamp()
         )
     )
 

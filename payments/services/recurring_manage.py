@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 
 from integrations import money, registry
 from integrations.clock import database_now
+from integrations.row_sql import row_insert
 from payments.models import (
     MONEY_HOLDING_STATUSES,
     Payment,
@@ -40,7 +41,7 @@ from payments.services.slots import (
     latest_try,
     schedule_restart,
 )
-from payments.services.state import FAILED_AT_PROVIDER
+from payments.services.state import DB_CLOCK, FAILED_AT_PROVIDER, recurring_save
 
 logger = logging.getLogger("payments.services")
 
@@ -170,8 +171,10 @@ def _keyed_create(
     customer_reference, method_id, asked = request
     try:
         with transaction.atomic():
-            return RecurringCharge.objects.create(
-                **asked, **fields, idempotency_key=key or None
+            # updated_at by the database's clock, as every later write's.
+            return row_insert(
+                RecurringCharge(**asked, **fields, idempotency_key=key or None),
+                db_clock=DB_CLOCK,
             )
     except IntegrityError:
         if not key:
@@ -285,7 +288,7 @@ def recurring_pause(*, recurring: RecurringCharge, actor: str = "") -> Recurring
     with transaction.atomic():
         row = _locked(recurring, RecurringStatus.ACTIVE, "paused")
         row.status = RecurringStatus.PAUSED
-        row.save(update_fields=["status", "updated_at"])
+        recurring_save(row, ["status", "updated_at"])
     _log("recurring charge paused", row, actor)
     return row
 
@@ -307,7 +310,7 @@ def recurring_resume(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
         overdue = _restart(row)
         _advised_wait(row, decline, row.saved_method)
         method_check(row.saved_method, row.next_run_at)
-        row.save(update_fields=["status", "next_run_at", "anchor_day", "updated_at"])
+        recurring_save(row, ["status", "next_run_at", "anchor_day", "updated_at"])
     _log("recurring charge resumed", row, actor, restarted=overdue)
     return row
 
@@ -334,14 +337,15 @@ def recurring_method_change(
             _advised_wait(row, decline, method)
         method_check(method, row.next_run_at)
         row.saved_method = method
-        row.save(
-            update_fields=[
+        recurring_save(
+            row,
+            [
                 "saved_method",
                 "status",
                 "next_run_at",
                 "anchor_day",
                 "updated_at",
-            ]
+            ],
         )
     _log(
         "recurring charge moved to another method",
@@ -477,7 +481,7 @@ def recurring_cancel(*, recurring: RecurringCharge, actor: str = "") -> Recurrin
     with transaction.atomic():
         row = _locked(recurring, None, "cancelled")
         row.status = RecurringStatus.CANCELLED
-        row.save(update_fields=["status", "updated_at"])
+        recurring_save(row, ["status", "updated_at"])
     _log("recurring charge cancelled", row, actor)
     return row
 

@@ -27,7 +27,7 @@ from payments.services.slots import (
     recurring_of,
     schedule_restart,
 )
-from payments.services.state import lock_payment, log_ids
+from payments.services.state import lock_payment, log_ids, recurring_save
 
 # One logger for the whole package, named as before the split, so log
 # records and logging configuration keep addressing it.
@@ -78,7 +78,7 @@ def _decline_stop(recurring_pk: int, payment: Payment) -> None:
     if recurring.status == RecurringStatus.ACTIVE:
         recurring.status = RecurringStatus.FAILED
         recurring.last_payment = payment
-        recurring.save(update_fields=["status", "last_payment", "updated_at"])
+        recurring_save(recurring, ["status", "last_payment", "updated_at"])
         logger.warning("recurring charge declined; stopped", extra=log_ids(payment))
         return
     if recurring.status != RecurringStatus.PAUSED:
@@ -111,7 +111,7 @@ def _moved_since(recurring: RecurringCharge, payment: Payment) -> bool:
     now = database_now()
     if recurring.status in live and recurring.next_run_at > now:
         schedule_restart(recurring, now, unpaid=True)
-        recurring.save(update_fields=["next_run_at", "anchor_day", "updated_at"])
+        recurring_save(recurring, ["next_run_at", "anchor_day", "updated_at"])
     logger.warning("recurring try declined on a method left", extra=log_ids(payment))
     PaymentNote.objects.create(
         payment=payment,
@@ -147,14 +147,9 @@ def recurring_payment_paid(payment: Payment) -> None:
         # Stopped since its date passed: restarted as a resume restarts it
         # (at the database's time).
         restarted = schedule_restart(resumed, database_now())
-        resumed.save(
-            update_fields=[
-                "status",
-                "last_payment",
-                "next_run_at",
-                "anchor_day",
-                "updated_at",
-            ]
+        recurring_save(
+            resumed,
+            ["status", "last_payment", "next_run_at", "anchor_day", "updated_at"],
         )
         logger.warning(
             "recurring charge resumed; period paid",

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
@@ -28,6 +28,7 @@ from payments.models import (
     Payment,
     PaymentNote,
     PaymentStatus,
+    RecurringCharge,
     ReviewReason,
     ReviewState,
 )
@@ -252,6 +253,14 @@ def payment_save(row: Payment, names: Iterable[str] | None = None) -> None:
     if names is None:
         names = [f.name for f in row._meta.concrete_fields if not f.primary_key]
     row_update(row, names, db_clock=DB_CLOCK)
+
+
+def recurring_save(row: RecurringCharge, names: Iterable[str]) -> None:
+    """``row.save(update_fields=names)`` as one UPDATE stamping ``updated_at``
+    with the database's time, read back into ``row``, as a payment's
+    (``DB_CLOCK``). DatabaseError if the row is gone, as ``save()`` raises."""
+    if not row_update(row, names, db_clock=DB_CLOCK):
+        raise DatabaseError("Save with update_fields did not affect any rows.")
 
 
 def _clone(payment: Payment) -> Payment:

@@ -79,3 +79,17 @@ def authorized_payment(n: int = 1) -> Payment:
     )
     assert payment.status == PaymentStatus.AUTHORIZED
     return payment
+
+
+def stripe_test_account(
+    slug: str, secret_key: str, webhook_secret: str
+) -> ProviderAccount:
+    """The primary Stripe account of a test that answers Stripe's API with
+    ``responses``: one attempt a call, its breaker out of the way."""
+    return ProviderAccountFactory(
+        provider="stripe",
+        slug=slug,
+        priority=1,
+        settings={"max_attempts": 1, "breaker_consecutive_failures": 50},
+        credentials={"secret_key": secret_key, "webhook_secret": webhook_secret},
+    )

@@ -12,32 +12,11 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from tests.migration_state import historical_apps, migrated_back
+from tests.payments.clock_setup import table_file_and_default
 
 pytestmark = [pytest.mark.migrations, pytest.mark.django_db(transaction=True)]
 BEFORE = "0018_payment_failure_learnt_at"
 AFTER = "0019_payment_created_at_database_clock"
-
-
-def _table_file_and_default() -> tuple[object, object]:
-    """PostgreSQL: the table's file node and the column's default; SQLite:
-    the table's schema text twice (a copy would rewrite it)."""
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            cursor.execute(
-                "SELECT sql FROM sqlite_master WHERE name = 'payments_payment'"
-            )
-            (sql,) = cursor.fetchone()
-            return sql, sql
-        cursor.execute(
-            "SELECT relfilenode FROM pg_class WHERE relname = 'payments_payment'"
-        )
-        (node,) = cursor.fetchone()
-        cursor.execute(
-            "SELECT column_default FROM information_schema.columns "
-            "WHERE table_name = 'payments_payment' AND column_name = 'created_at'"
-        )
-        (default,) = cursor.fetchone()
-        return node, default
 
 
 def _payment(apps, **fields):
@@ -53,7 +32,7 @@ def _payment(apps, **fields):
 
 def test_0019_sets_the_database_clock_without_rewriting_the_table(request):
     with migrated_back(request, "payments", BEFORE):
-        before_node, before_default = _table_file_and_default()
+        before_node, before_default = table_file_and_default("payments_payment")
         long_ago = timezone.now() - timezone.timedelta(days=3)
         old = _payment(
             historical_apps("payments", BEFORE),
@@ -62,7 +41,7 @@ def test_0019_sets_the_database_clock_without_rewriting_the_table(request):
             created_at=long_ago,
         )
 
-    after_node, after_default = _table_file_and_default()
+    after_node, after_default = table_file_and_default("payments_payment")
     apps = historical_apps("payments", AFTER)
     assert after_node == before_node  # not rewritten
     if connection.vendor == "postgresql":

@@ -15,10 +15,11 @@ import pytest
 from django.conf import settings
 
 from integrations.clock import database_now
-from integrations.testing.clocks import shared_by_machines, whole_machine_clock
+from integrations.testing.clocks import whole_machine_clock
 from payments import services
 from payments.models import Payment, PaymentStatus, ReviewState
 from payments.providers.sandbox import SandboxPaymentsAdapter
+from tests.payments.clock_setup import server_database_only  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -27,12 +28,6 @@ LAG = HOUR  # Stripe's and Braintree's search lag
 # A web machine's clock behind by more than the lag and the review timer.
 BEHIND = -(settings.PAYMENTS_UNKNOWN_REVIEW_HOURS + 2) * HOUR
 NEAR = timedelta(seconds=60)
-
-
-@pytest.fixture(autouse=True)
-def _server_database():
-    if not shared_by_machines():
-        pytest.skip("needs a server database: SQLite's clock is this machine's")
 
 
 @pytest.fixture

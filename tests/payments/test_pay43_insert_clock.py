@@ -10,12 +10,13 @@ import pytest
 from django.conf import settings
 
 from integrations.clock import database_now
-from integrations.testing.clocks import shared_by_machines, whole_machine_clock
+from integrations.testing.clocks import whole_machine_clock
 from payments import services
 from payments.models import Payment, PaymentStatus
 from payments.services import methods
 from payments.services import recurring as recurring_service
 from payments.services.recurring import recurring_charges_report
+from tests.payments.clock_setup import server_database_only  # noqa: F401
 from tests.payments.recurring_setup import (
     payments_of,
     recurring_charge,  # noqa: F401 (the ``recurring`` fixture)
@@ -25,12 +26,6 @@ from tests.payments.recurring_setup import (
 pytestmark = pytest.mark.django_db
 
 SKEW = (settings.PAYMENTS_RECONCILE_AFTER_MINUTES + 10) * 60
-
-
-@pytest.fixture(autouse=True)
-def _server_database():
-    if not shared_by_machines():
-        pytest.skip("needs a server database: SQLite's clock is this machine's")
 
 
 class Killed(BaseException):

@@ -10,30 +10,12 @@ from django.db import connection
 from django.utils import timezone
 
 from tests.migration_state import historical_apps, migrated_back
+from tests.payments.clock_setup import table_file_and_default
 
 pytestmark = [pytest.mark.migrations, pytest.mark.django_db(transaction=True)]
 BEFORE = "0021_payment_card_retry_advice_index"
 AFTER = "0022_payment_note_created_at_database_clock"
 TABLE = "payments_paymentnote"
-
-
-def _table_file_and_default() -> tuple[object, object]:
-    """PostgreSQL: the table's file node and the column's default; SQLite:
-    the table's schema text twice (a copy would rewrite it)."""
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            cursor.execute("SELECT sql FROM sqlite_master WHERE name = %s", [TABLE])
-            (sql,) = cursor.fetchone()
-            return sql, sql
-        cursor.execute("SELECT relfilenode FROM pg_class WHERE relname = %s", [TABLE])
-        (node,) = cursor.fetchone()
-        cursor.execute(
-            "SELECT column_default FROM information_schema.columns "
-            "WHERE table_name = %s AND column_name = 'created_at'",
-            [TABLE],
-        )
-        (default,) = cursor.fetchone()
-        return node, default
 
 
 def _note(apps, payment_pk: int, **fields):
@@ -44,7 +26,7 @@ def _note(apps, payment_pk: int, **fields):
 
 def test_0022_sets_the_database_clock_without_rewriting_the_table(request):
     with migrated_back(request, "payments", BEFORE):
-        before_node, before_default = _table_file_and_default()
+        before_node, before_default = table_file_and_default(TABLE)
         apps = historical_apps("payments", BEFORE)
         payment = apps.get_model("payments", "Payment").objects.create(
             order_id="o-1",
@@ -57,7 +39,7 @@ def test_0022_sets_the_database_clock_without_rewriting_the_table(request):
         long_ago = timezone.now() - timezone.timedelta(days=3)
         old = _note(apps, payment.pk, created_at=long_ago)
 
-    after_node, after_default = _table_file_and_default()
+    after_node, after_default = table_file_and_default(TABLE)
     apps = historical_apps("payments", AFTER)
     assert after_node == before_node  # not rewritten
     if connection.vendor == "postgresql":

@@ -8,20 +8,15 @@ before the payment it declined was created."""
 import pytest
 
 from integrations.clock import database_now
-from integrations.testing.clocks import shared_by_machines, whole_machine_clock
+from integrations.testing.clocks import whole_machine_clock
 from payments import services
 from payments.models import PaymentNote, PaymentStatus
 from payments.selectors import payment_timeline
+from tests.payments.clock_setup import server_database_only  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
 SKEW = 600  # seconds this machine's clock is behind the database's
-
-
-@pytest.fixture(autouse=True)
-def _server_database():
-    if not shared_by_machines():
-        pytest.skip("needs a server database: SQLite's clock is this machine's")
 
 
 def test_a_decline_noted_on_a_machine_behind_follows_the_payment(primary):

@@ -12,7 +12,7 @@ import responses
 
 from integrations.models import ProviderCall
 from payments.models import Payment, SavedPaymentMethod
-from tests.factories import ProviderAccountFactory
+from tests.payments.conftest import stripe_test_account
 
 pytestmark = pytest.mark.django_db
 
@@ -21,15 +21,8 @@ STRIPE = "https://api.stripe.com"
 
 @pytest.fixture
 def stripe_account():
-    return ProviderAccountFactory(
-        provider="stripe",
-        slug="stripe-43",
-        priority=1,
-        settings={"max_attempts": 1, "breaker_consecutive_failures": 50},
-        credentials={
-            "secret_key": "sk_test_51Pay43Key00000000000000000000000",
-            "webhook_secret": "whsec_43",
-        },
+    return stripe_test_account(
+        "stripe-43", "sk_test_51Pay43Key00000000000000000000000", "whsec_43"
     )
 
 

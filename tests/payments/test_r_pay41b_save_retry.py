@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from integrations.models import IdempotencyRecord
 from payments.models import SavedPaymentMethod
-from tests.factories import ProviderAccountFactory
+from tests.payments.conftest import stripe_test_account
 
 pytestmark = pytest.mark.django_db
 
@@ -35,15 +35,8 @@ def _load(name: str) -> dict:
 
 @pytest.fixture
 def stripe_account():
-    return ProviderAccountFactory(
-        provider="stripe",
-        slug="stripe-r41b",
-        priority=1,
-        settings={"max_attempts": 1, "breaker_consecutive_failures": 50},
-        credentials={
-            "secret_key": "sk_test_51RPay41bKey000000000000000000000",
-            "webhook_secret": "whsec_r41b",
-        },
+    return stripe_test_account(
+        "stripe-r41b", "sk_test_51RPay41bKey000000000000000000000", "whsec_r41b"
     )
 
 

@@ -8,21 +8,16 @@ refunds and its ``payment.refunded`` event."""
 import pytest
 
 from integrations.clock import database_now
-from integrations.testing.clocks import shared_by_machines, whole_machine_clock
+from integrations.testing.clocks import whole_machine_clock
 from payments import services
 from payments.models import PaymentStatus, Refund
 from payments.providers.base import PaymentEventKind
 from payments.services.events import payment_event_apply
+from tests.payments.clock_setup import server_database_only  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
 SKEW = 600  # seconds the worker's clock is behind the database's
-
-
-@pytest.fixture(autouse=True)
-def _server_database():
-    if not shared_by_machines():
-        pytest.skip("needs a server database: SQLite's clock is this machine's")
 
 
 @pytest.mark.parametrize("total", [False, True])
