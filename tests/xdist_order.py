@@ -13,14 +13,16 @@ from typing import Any
 from xdist.scheduler import LoadFileScheduling
 
 SECONDS_PER_TEST = 0.2
+# The six suite44 files: CI's seconds (814 s run) times the before/after
+# ratio measured side by side on a loaded host after suite44's changes.
 MEASURED_SECONDS = {
-    "tests/platform/test_admin21_hostile.py": 90,
+    "tests/platform/test_admin21_hostile.py": 120,
     "tests/platform/test_api_fuzz.py": 45,
-    "tests/platform/test_admin_odd_input.py": 55,
+    "tests/platform/test_admin_odd_input.py": 64,
     "tests/notifications/test_bulk_crash.py": 56,
-    "tests/platform/test_commands_odd_input.py": 30,
+    "tests/platform/test_commands_odd_input.py": 29,
     "tests/shipping/providers/test_answer_shapes.py": 35,
-    "tests/payments/test_fault_matrix.py": 30,
+    "tests/payments/test_fault_matrix.py": 34,
     "tests/platform/test_serve.py": 32,
     "tests/platform/test_config_truth.py": 24,
     "tests/inventory/test_inv2_netsuite_paging.py": 20,

@@ -7,7 +7,6 @@ and the OpenAPI schema."""
 import pytest
 from rest_framework.test import APIClient
 
-from integrations.batch import WorkState, batch_job_work
 from integrations.batch import services as batch_services
 from integrations.models import BatchJob
 from notifications import api_bulk
@@ -16,6 +15,7 @@ from notifications.models import BulkRecipient, BulkSend, EmailMessage, SandboxE
 from notifications.serializers import BULK_MAX_BODY_BYTES, BULK_MAX_RECIPIENTS
 from notifications.services import suppression_add
 from tests.factories import ApiKeyFactory
+from tests.notifications.bulk_work import work_bulk_job
 
 BULK = "/api/v1/notifications/bulk-sends/"
 pytestmark = pytest.mark.django_db
@@ -51,10 +51,7 @@ def _body(*emails: str, **changes) -> dict:
 
 
 def _work(public_id: str) -> None:
-    job_id = BulkSend.objects.get(public_id=public_id).job_id
-    for _ in range(20):
-        if batch_job_work(job_id=job_id, budget_seconds=0).state != WorkState.MORE:
-            return
+    work_bulk_job(BulkSend.objects.get(public_id=public_id).job_id)
 
 
 def test_create_then_the_job_sends_each_recipient_once(api, email_accounts) -> None:

@@ -43,10 +43,16 @@ def session_of(user: Any) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-def client_on(session_key: str, *, post_context: bool = False) -> Client:
+def client_on(
+    session_key: str, *, post_context: bool = False, context: bool = True
+) -> Client:
     """A new test client (no cookie of an earlier test) on that login; one
-    that records no template context of a POST unless ``post_context``."""
-    client = Client() if post_context else PageClient()
+    that records no template context of a POST unless ``post_context``, and
+    none at all without ``context`` (a test reading status and HTML only)."""
+    if not context:
+        client: Client = BlindClient()
+    else:
+        client = Client() if post_context else PageClient()
     client.cookies[settings.SESSION_COOKIE_NAME] = session_key
     return client
 
@@ -64,9 +70,36 @@ class PageClient(Client):
     def request(self, **request: Any) -> Any:
         if request.get("REQUEST_METHOD") == "GET":
             return super().request(**request)
-        signal = signals.template_rendered
-        with (
-            mock.patch.object(signal, "connect", _ignored),
-            mock.patch.object(signal, "disconnect", _ignored),
-        ):
+        with _no_context_recorded():
             return super().request(**request)
+
+
+class BlindClient(Client):
+    """A test client that records no template context at all; the response's
+    HTML is the same. Its ``response.context`` fails when read, so a test
+    that reads it cannot pass on a None by mistake."""
+
+    def request(self, **request: Any) -> Any:
+        with _no_context_recorded():
+            response = super().request(**request)
+        response.context = NotRecorded()
+        return response
+
+
+class NotRecorded:
+    """The context of a response whose context was not recorded."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("template context not recorded (BlindClient)")
+
+    __getattr__ = __getitem__ = __contains__ = __iter__ = __bool__ = _refuse
+
+
+@contextmanager
+def _no_context_recorded() -> Iterator[None]:
+    signal = signals.template_rendered
+    with (
+        mock.patch.object(signal, "connect", _ignored),
+        mock.patch.object(signal, "disconnect", _ignored),
+    ):
+        yield

@@ -94,7 +94,9 @@ PORTLESS = ["127.0.0.1:notaport", "127.0.0.1:", "h:99999"]
 def refused(django_db_setup) -> dict:
     """The command lines below that are refused before they store anything,
     run side by side once, by their arguments; the ones given a database that
-    is not there by ``("unreachable", *arguments)``."""
+    is not there by ``("unreachable", *arguments)``; ``revoke_api_key -``
+    given bad or no standard input by ``("stdin", what was piped)`` (None:
+    stdin closed; "ctrl-d": typed at a terminal prompt)."""
     here, gone = _env(), _env(port=1, password=SECRET_PASSWORD)
     # The first as a shell starts it, a new interpreter decoding the bytes;
     # the rest forked, decoded the same way here (a start each saved).
@@ -108,7 +110,39 @@ def refused(django_db_setup) -> dict:
         calls[args] = partial(_manage, *args, env=here)
     for args in UNREACHABLE:
         calls[("unreachable", *args)] = partial(_manage, *args, env=gone)
+    for typed in BAD_STDIN:
+        calls[("stdin", typed)] = partial(_revoke_reading, typed, env=here)
+    calls[("stdin", None)] = partial(_revoke_with_stdin_closed, env=here)
+    calls[("stdin", "ctrl-d")] = partial(_revoke_ctrl_d_at_the_prompt, env=here)
     return side_by_side(calls)
+
+
+BAD_STDIN = [b"", b"caf\xe9\n"]
+
+
+def _revoke_reading(typed: bytes, env: dict[str, str]):
+    """``revoke_api_key -`` with ``typed`` piped in, a new interpreter."""
+    return subprocess.run(
+        [sys.executable, MANAGE, "revoke_api_key", "-"],
+        input=typed,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _revoke_with_stdin_closed(env: dict[str, str]):
+    # ``<&-``: Python starts with sys.stdin None.
+    return subprocess.run(
+        ["sh", "-c", 'exec "$0" "$1" revoke_api_key - <&-', sys.executable, MANAGE],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_batch_jobs_refuses_a_limit_beyond_what_it_lists():
@@ -139,47 +173,21 @@ def test_revoke_api_key_reads_the_key_piped_on_stdin():
     from tests.factories import ApiKeyFactory
 
     key = ApiKeyFactory()
-    result = subprocess.run(
-        [sys.executable, MANAGE, "revoke_api_key", "-"],
-        input=f"{key.raw_key}\n".encode(),
-        env=_env(),
-        cwd=ROOT,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    result = _revoke_reading(f"{key.raw_key}\n".encode(), env=_env())
     assert result.returncode == 0, result.stderr.decode()[-400:]
     assert key.raw_key.encode() not in result.stdout + result.stderr
     key.refresh_from_db()
     assert key.revoked_at is not None
 
 
-@pytest.mark.parametrize("typed", [b"", b"caf\xe9\n"], ids=["empty", "latin1"])
-def test_revoke_api_key_refuses_bad_stdin_in_one_line(typed):
-    result = subprocess.run(
-        [sys.executable, MANAGE, "revoke_api_key", "-"],
-        input=typed,
-        env=_env(),
-        cwd=ROOT,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    line = _one_line(result)
+@pytest.mark.parametrize("typed", BAD_STDIN, ids=["empty", "latin1"])
+def test_revoke_api_key_refuses_bad_stdin_in_one_line(refused, typed):
+    line = _one_line(refused[("stdin", typed)])
     assert "standard input" in line
 
 
-def test_revoke_api_key_with_stdin_closed_is_one_line():
-    # ``<&-``: Python starts with sys.stdin None.
-    result = subprocess.run(
-        ["sh", "-c", 'exec "$0" "$1" revoke_api_key - <&-', sys.executable, MANAGE],
-        env=_env(),
-        cwd=ROOT,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    assert "No key on standard input" in _one_line(result)
+def test_revoke_api_key_with_stdin_closed_is_one_line(refused):
+    assert "No key on standard input" in _one_line(refused[("stdin", None)])
 
 
 def _until_prompt(stream: IO[bytes], prompt: bytes, seconds: float) -> bytes:
@@ -199,7 +207,7 @@ def _until_prompt(stream: IO[bytes], prompt: bytes, seconds: float) -> bytes:
     return said
 
 
-def test_revoke_api_key_ctrl_d_at_the_hidden_prompt_is_one_line():
+def _revoke_ctrl_d_at_the_prompt(env: dict[str, str]):
     # A terminal on stdin (no controlling one: getpass falls back to stdin).
     # Ctrl-D once the prompt is up (getpass flushes what was typed before).
     prompt = b"API key or prefix (not shown): "
@@ -209,7 +217,7 @@ def test_revoke_api_key_ctrl_d_at_the_hidden_prompt_is_one_line():
         stdin=tty,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_env(),
+        env=env,
         cwd=ROOT,
         start_new_session=True,
     )
@@ -224,8 +232,11 @@ def test_revoke_api_key_ctrl_d_at_the_hidden_prompt_is_one_line():
         os.close(terminal)
         os.close(tty)
     err = (before + err).replace(prompt, b"")
-    result = subprocess.CompletedProcess(child.args, child.returncode, out, err)
-    assert "No key on standard input" in _one_line(result)
+    return subprocess.CompletedProcess(child.args, child.returncode, out, err)
+
+
+def test_revoke_api_key_ctrl_d_at_the_hidden_prompt_is_one_line(refused):
+    assert "No key on standard input" in _one_line(refused[("stdin", "ctrl-d")])
 
 
 @pytest.mark.parametrize("args", NOT_UTF8, ids=lambda args: args[0].decode())

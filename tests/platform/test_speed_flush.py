@@ -5,10 +5,10 @@ content types and permissions written again."""
 import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
-from django.core.management import call_command
 from django.db import connection
 
 from tests.factories import ApiKeyFactory, ProviderAccountFactory
+from tests.pg import flush_as_after_a_test
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -31,15 +31,7 @@ def test_a_flush_empties_every_table_and_writes_the_content_types_again():
     ApiKeyFactory()
     assert sum(_rows().values()) > 0
 
-    # As TransactionTestCase flushes after each test.
-    call_command(
-        "flush",
-        verbosity=0,
-        interactive=False,
-        reset_sequences=False,
-        allow_cascade=False,
-        inhibit_post_migrate=False,
-    )
+    flush_as_after_a_test()
 
     kept = {ContentType._meta.db_table, Permission._meta.db_table}
     assert {t: n for t, n in _rows().items() if n and t not in kept} == {}

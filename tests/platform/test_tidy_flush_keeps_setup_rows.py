@@ -7,23 +7,11 @@ back; every other table is emptied as before (test_speed_flush.py)."""
 import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
-from django.core.management import call_command
 
 from integrations.models import ProviderAccount
+from tests.pg import flush_as_after_a_test
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _flush() -> None:
-    # As TransactionTestCase flushes after each test.
-    call_command(
-        "flush",
-        verbosity=0,
-        interactive=False,
-        reset_sequences=False,
-        allow_cascade=False,
-        inhibit_post_migrate=False,
-    )
 
 
 def _ids(model) -> set[int]:
@@ -33,7 +21,7 @@ def _ids(model) -> set[int]:
 def test_the_setup_rows_are_kept_with_their_ids():
     content_types, permissions = _ids(ContentType), _ids(Permission)
     assert ContentType.objects.get_for_model(ProviderAccount).pk in content_types
-    _flush()
+    flush_as_after_a_test()
     assert (_ids(ContentType), _ids(Permission)) == (content_types, permissions)
 
 
@@ -42,7 +30,7 @@ def test_rows_a_test_adds_go_and_rows_it_deletes_come_back():
     added = ContentType.objects.create(app_label="tidy_test", model="thing")
     Permission.objects.create(content_type=added, codename="poke", name="Poke")
     ContentType.objects.get_for_model(ProviderAccount).delete()  # its permissions too
-    _flush()
+    flush_as_after_a_test()
     assert not ContentType.objects.filter(app_label="tidy_test").exists()
     assert not Permission.objects.filter(codename="poke").exists()
     assert ContentType.objects.filter(model="provideraccount").exists()

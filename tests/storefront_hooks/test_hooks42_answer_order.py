@@ -7,13 +7,11 @@ that sum says."""
 import time
 
 import pytest
-from django.utils import timezone
 
 from integrations.testing.faultserver import respond
 from storefront_hooks import services, transport
-from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
-from storefront_hooks.services.deliveries import render_body
 from tests.storefront_hooks.conftest import HOOK_PATH
+from tests.storefront_hooks.hold_setup import hold_settings, waiting_deliveries
 
 # Longer than a POST to the local receiver takes, on a loaded machine too.
 DELAY_SECONDS = 0.3
@@ -21,20 +19,7 @@ DELAY_SECONDS = 0.3
 
 @pytest.fixture(autouse=True)
 def _retry_after_settings(settings) -> None:
-    settings.BREAKER_MAX_RETRY_AFTER_SECONDS = 600.0
-    settings.STOREFRONT_WEBHOOK_RETRY_SCHEDULE = [1, 1, 1]
-
-
-def _deliveries(endpoint: WebhookEndpoint, count: int) -> list[WebhookDelivery]:
-    now = timezone.now()
-    return [
-        WebhookDelivery.objects.create(
-            endpoint=endpoint,
-            event_type="payment.captured",
-            body=render_body("payment.captured", now, {"n": n}),
-        )
-        for n in range(count)
-    ]
+    hold_settings(settings)
 
 
 def _success_delayed_past_a_429(receiver, make_endpoint, monkeypatch):
@@ -45,7 +30,7 @@ def _success_delayed_past_a_429(receiver, make_endpoint, monkeypatch):
         "POST", HOOK_PATH, respond(429, headers={"Retry-After": "300"}), respond(200)
     )
     endpoint = make_endpoint()[0]
-    late, other = _deliveries(endpoint, 2)
+    late, other = waiting_deliveries(2, endpoint)
     real_headers = transport.signed_headers
 
     def held_up(**kwargs):

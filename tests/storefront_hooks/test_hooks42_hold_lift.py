@@ -14,8 +14,12 @@ from storefront_hooks import services
 from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
 from storefront_hooks.services import deliveries as deliveries_module
 from storefront_hooks.services.clock import database_now
-from storefront_hooks.services.deliveries import render_body
 from tests.storefront_hooks.conftest import HOOK_PATH
+from tests.storefront_hooks.hold_setup import (
+    first_answered_429,
+    hold_settings,
+    waiting_deliveries,
+)
 
 pytestmark = pytest.mark.django_db
 HOLD_SECONDS = 300
@@ -23,35 +27,13 @@ HOLD_SECONDS = 300
 
 @pytest.fixture(autouse=True)
 def _retry_after_settings(settings) -> None:
-    settings.BREAKER_MAX_RETRY_AFTER_SECONDS = 600.0
-    settings.STOREFRONT_WEBHOOK_RETRY_SCHEDULE = [1, 1, 1]
-    settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS = 4
-
-
-def _deliveries(endpoint: WebhookEndpoint, count: int) -> list[WebhookDelivery]:
-    now = timezone.now()
-    return [
-        WebhookDelivery.objects.create(
-            endpoint=endpoint,
-            event_type="payment.captured",
-            body=render_body("payment.captured", now, {"n": n}),
-        )
-        for n in range(count)
-    ]
+    hold_settings(settings)
 
 
 def _held(receiver, make_endpoint) -> tuple[WebhookEndpoint, list[WebhookDelivery]]:
     """An endpoint held by a 429's Retry-After; the 429'd row and a second
     row put back for the hold."""
-    receiver.route(
-        "POST",
-        HOOK_PATH,
-        respond(429, headers={"Retry-After": str(HOLD_SECONDS)}),
-        respond(200),
-    )
-    endpoint = make_endpoint()[0]
-    first, second = _deliveries(endpoint, 2)
-    assert services.delivery_send(delivery_id=first.pk) == "failed"
+    endpoint, first, second = first_answered_429(receiver, make_endpoint)
     assert services.delivery_send(delivery_id=second.pk) == "pending"
     return endpoint, [first, second]
 
@@ -102,7 +84,7 @@ def test_a_429_settled_after_the_lift_does_not_keep_its_row_waiting(
         "POST", HOOK_PATH, respond(429, headers={"Retry-After": str(HOLD_SECONDS)})
     )
     endpoint = make_endpoint()[0]
-    (row,) = _deliveries(endpoint, 1)
+    (row,) = waiting_deliveries(1, endpoint)
     real_hold_set = deliveries_module.hold_set
 
     def lifted_meanwhile(*args, **kwargs):

@@ -9,14 +9,12 @@ import time
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
-from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
 from storefront_hooks.services import deliveries as deliveries_module
-from storefront_hooks.services.deliveries import render_body
 from tests.storefront_hooks.conftest import HOOK_PATH
+from tests.storefront_hooks.hold_setup import hold_settings, waiting_deliveries
 
 # A slow connect (another network, TLS): longer than the 429's POST takes.
 CONNECT_SECONDS = 0.4
@@ -24,20 +22,7 @@ CONNECT_SECONDS = 0.4
 
 @pytest.fixture(autouse=True)
 def _retry_after_settings(settings) -> None:
-    settings.BREAKER_MAX_RETRY_AFTER_SECONDS = 600.0
-    settings.STOREFRONT_WEBHOOK_RETRY_SCHEDULE = [1, 1, 1]
-
-
-def _deliveries(endpoint: WebhookEndpoint, count: int) -> list[WebhookDelivery]:
-    now = timezone.now()
-    return [
-        WebhookDelivery.objects.create(
-            endpoint=endpoint,
-            event_type="payment.captured",
-            body=render_body("payment.captured", now, {"n": n}),
-        )
-        for n in range(count)
-    ]
+    hold_settings(settings)
 
 
 def _success_before_a_429_after_a_slow_connect(receiver, make_endpoint, monkeypatch):
@@ -49,7 +34,7 @@ def _success_before_a_429_after_a_slow_connect(receiver, make_endpoint, monkeypa
         "POST", HOOK_PATH, respond(200), respond(429, headers={"Retry-After": "300"})
     )
     endpoint = make_endpoint()[0]
-    first, second = _deliveries(endpoint, 2)
+    first, second = waiting_deliveries(2, endpoint)
     real_connect, real_post = (
         connection.ensure_connection,
         deliveries_module.delivery_post,

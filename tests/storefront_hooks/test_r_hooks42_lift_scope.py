@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from integrations.testing.faultserver import respond
 from storefront_hooks import services
-from storefront_hooks.models import WebhookDelivery, WebhookEndpoint
-from storefront_hooks.services.deliveries import render_body
+from storefront_hooks.models import WebhookDelivery
 from tests.storefront_hooks.conftest import HOOK_PATH
+from tests.storefront_hooks.hold_setup import waiting_deliveries
 
 pytestmark = pytest.mark.django_db
 HOLD_SECONDS = 300
@@ -29,18 +29,6 @@ def _settings(settings) -> None:
     settings.STOREFRONT_WEBHOOK_MAX_ATTEMPTS = 6
 
 
-def _deliveries(endpoint: WebhookEndpoint, count: int) -> list[WebhookDelivery]:
-    now = timezone.now()
-    return [
-        WebhookDelivery.objects.create(
-            endpoint=endpoint,
-            event_type="payment.captured",
-            body=render_body("payment.captured", now, {"n": n}),
-        )
-        for n in range(count)
-    ]
-
-
 def test_a_503_without_a_retry_after_keeps_its_schedule(
     receiver, make_endpoint, django_capture_on_commit_callbacks
 ) -> None:
@@ -52,7 +40,7 @@ def test_a_503_without_a_retry_after_keeps_its_schedule(
         respond(200),
     )
     endpoint = make_endpoint()[0]
-    backed_off, answered = _deliveries(endpoint, 2)
+    backed_off, answered = waiting_deliveries(2, endpoint)
     WebhookDelivery.objects.filter(pk=backed_off.pk).update(attempts=2)
     assert services.delivery_send(delivery_id=backed_off.pk) == "failed"
     assert services.delivery_send(delivery_id=answered.pk) == "failed"
