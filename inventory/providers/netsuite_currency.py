@@ -19,7 +19,9 @@ host as the ids are (unstated, not kept: staff may grant the permission).
 The PUT itself can refuse the field (a role that may not set it, or an
 account without the feature): an account stating the order's currency is
 sent again once without it (same external id: one order), any other is
-refused for staff (``currency_not_settable``, ``currency_mismatch``). An
+refused for staff (``currency_not_settable``, ``currency_mismatch``); one
+read back in another currency record than looked up (the vendor's) is
+``currency_mismatch`` too, nothing kept. An
 order sent without it on the kept answer, read back with a currency, shows
 the answer stale (Multiple Currencies turned on since): it is dropped, and
 the order upserted again with the currency looked up afresh.
@@ -81,9 +83,13 @@ def upsert_in_currency(
         _check_without_field(adapter, request)
         # The same external id: NetSuite's upsert, so still one order.
         record = put(None)
+        shown = _record_currency(record)
+        # Booked in the vendor's currency, another than the one looked up:
+        # refused for staff, and nothing kept for the next orders.
+        if shown is not None and shown != currency:
+            raise _booked_in_another(shown, request.currency, currency) from None
         # Kept as a refused look-up is: the next order goes without at once.
-        shown = _record_currency(record) or ""
-        _keep_without(_kept_key(adapter, request), shown)
+        _keep_without(_kept_key(adapter, request), shown or "")
         return record
     if currency is None:
         return _booked_right(adapter, request, rows, put, (record, kept, fresh))
@@ -116,7 +122,13 @@ def _booked_right(
     if again is None:
         _keep_without(key, shown)
     elif again != shown:
-        return put(again)
+        try:
+            return put(again)
+        except Rejected as error:
+            if not field_refused(error):
+                raise
+            # Left where the PUT without the field booked it.
+            raise _booked_in_another(shown, request.currency, again) from None
     return record
 
 
@@ -189,6 +201,17 @@ def _mismatch(stated: str, currency: str) -> Rejected:
         f"NetSuite books in {stated} only (no Multiple Currencies): an order "
         f"in {currency} would be booked as {stated}; correct the "
         "order's currency or the account's setting",
+        code="currency_mismatch",
+    )
+
+
+def _booked_in_another(shown: str, code: str, wanted: str) -> Rejected:
+    return Rejected(
+        f"NetSuite booked the order in its currency record {shown}, not {code}'s "
+        f"({wanted}): the integration's role may not set Currency on purchase "
+        "orders, and sent without it the order takes the vendor's currency; "
+        "correct the order in NetSuite and give the role that permission, then "
+        "send the order again",
         code="currency_mismatch",
     )
 

@@ -1,0 +1,90 @@
+"""An order NetSuite books in another currency than its own is never taken
+for a confirmed one.
+
+When the upsert PUT refuses the ``currency`` field although the look-up
+answered the order's currency record (a multi-currency account whose role may
+not set the field), the order sent again without it is booked in the
+vendor's currency. The read-back shows which: another record than the one
+looked up is an order in the wrong currency, refused for staff
+(``currency_mismatch``), and nothing "send without" is kept for the next
+orders. The same holds when an order found in another currency cannot be
+upserted again with its own (the field refused there too)."""
+
+import pytest
+import responses
+
+from tests.inventory.netsuite_currency import account_with, currency_answer, rows, send
+from tests.inventory.netsuite_currency import refused as refused_body
+from tests.inventory.test_inv44_netsuite_currency_put import NOT_SETTABLE, NetSuite
+
+pytestmark = pytest.mark.django_db
+
+EUR_ID = "7"
+USD_ID = "1"
+
+
+@pytest.fixture(autouse=True)
+def _one_attempt(settings):
+    settings.PROVIDER_MAX_ATTEMPTS = 1
+
+
+def _field_refused() -> dict:
+    body = refused_body(NOT_SETTABLE, code="INVALID_FLD_VALUE")
+    body["o:errorDetails"][0]["o:errorPath"] = "currency"
+    return body
+
+
+def _eur(rsps) -> None:
+    currency_answer(rsps, body=rows({"id": EUR_ID, "symbol": "EUR", "isinactive": "F"}))
+
+
+def test_sent_again_without_the_field_and_booked_in_another_currency():
+    account = account_with({"single_currency": "EUR"})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        _eur(rsps)
+        erp = NetSuite(rsps, refuse=_field_refused(), booked=USD_ID)
+        first, error = send(account)
+        second, _ = send(account)
+    assert error is not None
+    for order in (first, second):
+        assert order.status != "confirmed"
+        assert order.last_error.startswith("currency_mismatch: "), order.last_error
+        assert f"currency record {USD_ID}" in order.last_error
+    # Nothing kept: the second order is tried with its currency again.
+    assert [body.get("currency") for body in erp.bodies()] == [
+        {"id": EUR_ID},
+        None,
+        {"id": EUR_ID},
+        None,
+    ]
+
+
+def test_sent_again_without_the_field_and_booked_in_its_own_currency():
+    account = account_with({"single_currency": "EUR"})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        _eur(rsps)
+        erp = NetSuite(rsps, refuse=_field_refused(), booked=EUR_ID)
+        first, error = send(account)
+        second, _ = send(account)
+    assert error is None
+    assert first.status == second.status == "confirmed"
+    # Kept: the second order goes without the field at once.
+    assert [body.get("currency") for body in erp.bodies()] == [
+        {"id": EUR_ID},
+        None,
+        None,
+    ]
+
+
+def test_an_order_found_in_another_currency_that_cannot_be_put_in_its_own():
+    account = account_with({"single_currency": "EUR"})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        _eur(rsps)
+        erp = NetSuite(rsps, refuse=_field_refused(), booked=EUR_ID)
+        first, _ = send(account)  # kept: sent without, booked in EUR
+        erp.booked = USD_ID  # another vendor's currency
+        second, error = send(account)
+    assert first.status == "confirmed"
+    assert error is not None and second.status != "confirmed"
+    assert second.last_error.startswith("currency_mismatch: "), second.last_error
+    assert f"currency record {USD_ID}" in second.last_error
