@@ -8,19 +8,18 @@
 Bad input gets one line on stderr and a non-zero exit status.
 """
 
-from datetime import datetime
 from typing import Any
 
 from django.apps import apps
 from django.core.management.base import CommandError, CommandParser
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from integrations.batch import (
     batch_job_cancel,
     batch_job_next_try,
     batch_job_progress,
     batch_job_waiting,
+    local_moment,
 )
 from integrations.management.base import ProviderCommand
 from integrations.models import BatchJob, BatchJobStatus, BatchRowStatus
@@ -105,7 +104,7 @@ class Command(ProviderCommand):
         at = batch_job_next_try(job)
         if at is not None:
             count = waiting.count()
-            lines.append(f"  next try   {_moment(at)} ({count} row(s) waiting)")
+            lines.append(f"  next try   {local_moment(at)} ({count} row(s) waiting)")
         lines.extend(_failed_rows(job))
         lines.extend(_waiting_rows(waiting))
         self.stdout.write("\n".join(lines))
@@ -172,16 +171,12 @@ def _waiting_rows(waiting: QuerySet) -> list[str]:
         error = _printable(" ".join(row.last_error.split())[:ERROR_CHARS])
         lines.append(
             f"    #{row.pk} {_printable(str(row))} ({row.attempts} attempt(s)), "
-            f"next try at {_moment(row.next_attempt_at)}: "
+            f"next try at {local_moment(row.next_attempt_at)}: "
             f"{error or '(no error stored)'}"
         )
     if more > 0:
         lines.append(f"    ... and {more} more")
     return lines
-
-
-def _moment(at: datetime) -> str:
-    return f"{timezone.localtime(at):%Y-%m-%d %H:%M:%S %Z}"
 
 
 def _printable(text: str) -> str:
