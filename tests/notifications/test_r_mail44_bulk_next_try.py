@@ -7,26 +7,16 @@ next try."""
 
 import pytest
 
-from integrations.breaker import breaker_mode_set
 from integrations.models import BatchRowStatus
-from integrations.models.accounts import BreakerMode
 from notifications.models import BulkRecipient, EmailStatus
-from notifications.providers.outcomes import unsupported_message
-from notifications.providers.sandbox import SandboxEmailAdapter
 from tests.notifications.bulk_work import newsletter_bulk, work_bulk_job
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def waiting_row(email_accounts, monkeypatch, no_batch_tasks) -> BulkRecipient:
-    """A refuses the message for good; B, which could send it, is paused."""
-
-    def deliver(self, message, **kwargs):
-        raise unsupported_message("relay A lacks SMTPUTF8")
-
-    monkeypatch.setattr(SandboxEmailAdapter, "deliver", deliver)
-    breaker_mode_set(account=email_accounts[1], mode=BreakerMode.FORCED_OPEN)
+def waiting_row(all_wait) -> BulkRecipient:
+    """Its message refused for good by A; B, which could send it, paused."""
     bulk = newsletter_bulk([{"email": "ada@example.com"}])
     work_bulk_job(bulk.job_id)
     row = BulkRecipient.objects.select_related("message").get(job_id=bulk.job_id)
