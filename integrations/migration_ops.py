@@ -5,6 +5,7 @@ And ``column_default``, which migrations share to give a column a default
 without copying its table. Migrations import these: keep them, unchanged in
 what they do, for good."""
 
+import copy
 from typing import Any
 
 from django.conf import settings
@@ -58,6 +59,42 @@ class AddFieldIfMissing(migrations.AddField):
             schema_editor.execute(
                 "SELECT set_config('lock_timeout', %s, true)", [lock_timeout_text()]
             )
+
+
+class AddCheckedFieldIfMissing(AddFieldIfMissing):
+    """AddFieldIfMissing for a field whose column has a CHECK (a
+    PositiveIntegerField's ``>= 0``) on a large table. Inline, PostgreSQL
+    checks every row while it holds the table's ACCESS EXCLUSIVE lock (no
+    rewrite, still a full scan that queues every query): here the column goes
+    on unchecked with the check NOT VALID, in one short transaction, and the
+    check is validated after, under a lock reads and writes pass. Named as
+    PostgreSQL names an inline check, so the schema ends as AddField's."""
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        connection = schema_editor.connection
+        model = to_state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.name)
+        check = field.db_check(connection)
+        if connection.vendor != "postgresql" or not check:
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        quote = schema_editor.quote_name
+        table = quote(model._meta.db_table)
+        name = quote(f"{model._meta.db_table}_{field.column}_check")
+        if not has_column(schema_editor, model, self.name):
+            unchecked = copy.copy(field)
+            unchecked.db_check = lambda connection: None  # type: ignore[method-assign]
+            with transaction.atomic(using=connection.alias):
+                self._lock_briefly(schema_editor)
+                schema_editor.add_field(model, unchecked)
+                schema_editor.execute(
+                    f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({check}) "
+                    "NOT VALID"
+                )
+        # Again on a run after a kill here: validating a valid check is quick.
+        schema_editor.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}")
 
 
 def has_column(schema_editor: Any, model: Any, name: str) -> bool:

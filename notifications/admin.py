@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
 from integrations.admin.timeline import TimelineAdminMixin
+from integrations.batch import local_moment
 from integrations.clock import database_now
 from integrations.timeline import TimelineEntry
 from notifications import admin_pages
@@ -72,7 +73,7 @@ class EmailMessageAdmin(
         at = email_next_try(obj)
         if at is None:
             return "-"
-        return f"waiting, next try at {timezone.localtime(at):%Y-%m-%d %H:%M:%S %Z}"
+        return f"waiting, next try at {local_moment(at)}"
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view

@@ -26,7 +26,8 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from notifications.models import EmailEvent, EmailMessage, EmailStatus
+from integrations.batch import row_next_try
+from notifications.models import BulkRecipient, EmailEvent, EmailMessage, EmailStatus
 from notifications.rendering import (
     EmailRenderError,
     RenderedEmail,
@@ -158,9 +159,14 @@ def template_previews() -> list[TemplatePreview]:
 
 
 def email_next_try(message: EmailMessage) -> datetime | None:
-    """When a queued single send is tried again: after the wait its
-    providers asked for, or its growing wait for a paused account
-    (``sending._next_try``); None when it is not waiting (or is due now)."""
+    """When a queued message is tried again: a single send after the wait
+    its providers asked for, or its growing wait for a paused account
+    (``sending._next_try``); a bulk send's message when its row is (its
+    batch job sends it, not the sweep: ``row_next_try``). None when it is
+    not waiting."""
     if message.status != EmailStatus.QUEUED:
         return None
-    return message.retry_at
+    if message.bulk_send_id is None:
+        return message.retry_at
+    row = BulkRecipient.objects.filter(message_id=message.pk).first()
+    return row_next_try(row) if row is not None else None

@@ -4,13 +4,10 @@ Jobs are created by code (a campaign, a sync), never by a form: the handler
 path on a job is imported by the workers.
 """
 
-from datetime import datetime
-
 from django.apps import apps
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -19,6 +16,7 @@ from integrations.batch import (
     batch_job_next_try,
     batch_job_progress,
     batch_job_waiting,
+    local_moment,
     row_next_try,
 )
 from integrations.models import BatchJob, BatchRow, BatchRowStatus
@@ -88,7 +86,7 @@ class BatchJobAdmin(admin.ModelAdmin):
         if at is None:
             return "-"
         waiting = batch_job_waiting(obj).count()
-        return f"{_moment(at)} ({waiting} row(s) waiting)"
+        return f"{local_moment(at)} ({waiting} row(s) waiting)"
 
     @admin.display(description="Rows with errors")
     def row_failures(self, obj: BatchJob) -> SafeString | str:
@@ -141,8 +139,4 @@ def next_try_note(row: BatchRow) -> str:
     at = row_next_try(row)
     if at is None:
         return ""
-    return f" (next try at {_moment(at)})"
-
-
-def _moment(at: datetime) -> str:
-    return f"{timezone.localtime(at):%Y-%m-%d %H:%M:%S %Z}"
+    return f" (next try at {local_moment(at)})"

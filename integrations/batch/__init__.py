@@ -14,6 +14,7 @@ from integrations.batch.progress import (
     batch_job_next_try,
     batch_job_progress,
     batch_job_waiting,
+    local_moment,
     row_next_try,
 )
 from integrations.batch.rows import (
@@ -56,6 +57,7 @@ __all__ = [
     "batch_jobs_sweep",
     "batch_rows_add",
     "defer_seconds",
+    "local_moment",
     "own_transactions",
     "pace_seconds",
     "relaxed_commit",

@@ -118,6 +118,12 @@ def row_next_try(row: BatchRow) -> datetime | None:
     return row.next_attempt_at
 
 
+def local_moment(at: datetime) -> str:
+    """``at`` as staff read a next try (admin, ``batch_jobs``): local time,
+    to the second, with its zone."""
+    return f"{timezone.localtime(at):%Y-%m-%d %H:%M:%S %Z}"
+
+
 def _duration(seconds: float) -> str:
     seconds = round(seconds)
     if seconds < 120:

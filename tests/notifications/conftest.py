@@ -8,8 +8,12 @@ from rest_framework.test import APIClient
 
 from integrations import secrets_registry
 from integrations.batch import services as batch_services
+from integrations.breaker import breaker_mode_set
 from integrations.models import ProviderAccount
+from integrations.models.accounts import BreakerMode
 from notifications import rendering
+from notifications.providers.outcomes import unsupported_message
+from notifications.providers.sandbox import SandboxEmailAdapter
 from tests.factories import ApiKeyFactory, ProviderAccountFactory
 
 
@@ -57,3 +61,14 @@ def email_reader(db: None) -> APIClient:
     key = ApiKeyFactory(scopes=["email:read"])
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw_key}")
     return api
+
+
+@pytest.fixture
+def all_wait(email_accounts, monkeypatch, no_batch_tasks) -> None:
+    """A refuses every message for good; B is under staff's maintenance."""
+
+    def deliver(self, message, **kwargs):
+        raise unsupported_message("relay A lacks SMTPUTF8")
+
+    monkeypatch.setattr(SandboxEmailAdapter, "deliver", deliver)
+    breaker_mode_set(account=email_accounts[1], mode=BreakerMode.FORCED_OPEN)

@@ -28,17 +28,6 @@ pytestmark = pytest.mark.django_db
 RECIPIENTS = [f"r{n}@example.com" for n in range(6)]
 
 
-@pytest.fixture
-def all_wait(email_accounts, monkeypatch, no_batch_tasks) -> None:
-    """A refuses every message for good; B is under staff's maintenance."""
-
-    def deliver(self, message, **kwargs):
-        raise unsupported_message("relay A lacks SMTPUTF8")
-
-    monkeypatch.setattr(SandboxEmailAdapter, "deliver", deliver)
-    breaker_mode_set(account=email_accounts[1], mode=BreakerMode.FORCED_OPEN)
-
-
 def _bulk():
     return newsletter_bulk([{"email": e} for e in RECIPIENTS])
 

@@ -8,22 +8,22 @@
 Bad input gets one line on stderr and a non-zero exit status.
 """
 
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps
 from django.core.management.base import CommandError, CommandParser
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from integrations.batch import (
     batch_job_cancel,
     batch_job_next_try,
     batch_job_progress,
     batch_job_waiting,
+    local_moment,
 )
 from integrations.management.base import ProviderCommand
-from integrations.models import BatchJob, BatchJobStatus, BatchRowStatus
+from integrations.models import BatchJob, BatchJobStatus, BatchRow, BatchRowStatus
 
 ACTIONS = ("list", "show", "cancel")
 # More than anyone reads in a terminal; far below PostgreSQL's bigint LIMIT.
@@ -105,7 +105,7 @@ class Command(ProviderCommand):
         at = batch_job_next_try(job)
         if at is not None:
             count = waiting.count()
-            lines.append(f"  next try   {_moment(at)} ({count} row(s) waiting)")
+            lines.append(f"  next try   {local_moment(at)} ({count} row(s) waiting)")
         lines.extend(_failed_rows(job))
         lines.extend(_waiting_rows(waiting))
         self.stdout.write("\n".join(lines))
@@ -143,45 +143,39 @@ def _failed_rows(job: BatchJob) -> list[str]:
     except (LookupError, ValueError):
         return [f"  failed rows: unknown row model {job.row_model!r}"]
     failed = model.objects.filter(job_id=job.pk, status=BatchRowStatus.FAILED)
-    rows = list(failed.order_by("pk")[:FAILED_SHOWN])
-    if not rows:
-        return []
-    more = failed.count() - len(rows) if len(rows) == FAILED_SHOWN else 0
-    lines = ["  failed rows"]
-    for row in rows:
-        error = _printable(" ".join(row.last_error.split())[:ERROR_CHARS])
-        lines.append(
-            f"    #{row.pk} {_printable(str(row))} "
-            f"({row.attempts} attempt(s)): {error or '(no error stored)'}"
-        )
-    if more > 0:
-        lines.append(f"    ... and {more} more")
-    return lines
+    return _row_lines("failed rows", failed.order_by("pk"), lambda row: "")
 
 
 def _waiting_rows(waiting: QuerySet) -> list[str]:
-    """A line per row waiting to be tried again (its id, what it is, its
-    attempts, its next try and stored error), the first due first, the
-    first FAILED_SHOWN, then how many more."""
-    rows = list(waiting[:FAILED_SHOWN])
+    """The same for the rows waiting to be tried again, each with its next
+    try, the first due first."""
+    return _row_lines(
+        "waiting rows",
+        waiting,
+        lambda row: f", next try at {local_moment(row.next_attempt_at)}",
+    )
+
+
+def _row_lines(
+    title: str, rows_of: QuerySet, note: Callable[[BatchRow], str]
+) -> list[str]:
+    """Under ``title`` a line per row of ``rows_of`` (its id, what it is, its
+    attempts, ``note``, its stored error), the first FAILED_SHOWN in the
+    queryset's order, then how many more."""
+    rows = list(rows_of[:FAILED_SHOWN])
     if not rows:
         return []
-    more = waiting.count() - len(rows) if len(rows) == FAILED_SHOWN else 0
-    lines = ["  waiting rows"]
+    more = rows_of.count() - len(rows) if len(rows) == FAILED_SHOWN else 0
+    lines = [f"  {title}"]
     for row in rows:
         error = _printable(" ".join(row.last_error.split())[:ERROR_CHARS])
         lines.append(
-            f"    #{row.pk} {_printable(str(row))} ({row.attempts} attempt(s)), "
-            f"next try at {_moment(row.next_attempt_at)}: "
-            f"{error or '(no error stored)'}"
+            f"    #{row.pk} {_printable(str(row))} ({row.attempts} attempt(s))"
+            f"{note(row)}: {error or '(no error stored)'}"
         )
     if more > 0:
         lines.append(f"    ... and {more} more")
     return lines
-
-
-def _moment(at: datetime) -> str:
-    return f"{timezone.localtime(at):%Y-%m-%d %H:%M:%S %Z}"
 
 
 def _printable(text: str) -> str:
