@@ -9,10 +9,9 @@ Signals are sent as Django sends them. Anything the table does not cover
 model's own constructor.
 """
 
-from functools import cache
 from typing import Any, TypeVar
 
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.db.models.base import ModelState
 from django.db.models.fields.related_descriptors import (
     ForeignKeyDeferredAttribute,
@@ -27,8 +26,12 @@ M = TypeVar("M", bound=Model)
 _PLAIN = (DeferredAttribute, ForeignKeyDeferredAttribute)
 
 
-@cache
-def _table(model: type[Model]) -> tuple[dict, tuple, frozenset, frozenset] | None:
+# Per model: (the ``_meta.fields`` it was built from, ``_table_of``). A field
+# added later (``contribute_to_class``) renews ``_meta.fields``: rebuilt.
+_tables: dict[type[Model], tuple[Any, Any]] = {}
+
+
+def _table_of(model: type[Model]) -> tuple[dict, tuple, frozenset, frozenset] | None:
     """(constant defaults by attname, (attname, default getter) of the others,
     names set through their descriptor, every name taken), or None if the
     model's own constructor must run."""
@@ -49,7 +52,11 @@ def _table(model: type[Model]) -> tuple[dict, tuple, frozenset, frozenset] | Non
         if field.is_relation:
             names.add(field.name)
             through.add(field.name)
-        if field.has_default() and not callable(field.default):
+        if field.has_default() and type(field).get_default is not Field.get_default:
+            # Its own get_default (ForeignKey: a default instance's pk), as
+            # the constructor calls it.
+            called.append((field.attname, field.get_default))
+        elif field.has_default() and not callable(field.default):
             constants[field.attname] = field.default  # Django shares it too
         elif field.has_default() or field.has_db_default():
             called.append((field.attname, field._get_default))
@@ -60,7 +67,10 @@ def _table(model: type[Model]) -> tuple[dict, tuple, frozenset, frozenset] | Non
 
 def row_new(model: type[M], **values: Any) -> M:
     """``model(**values)``: the same instance, fewer Python calls."""
-    table = _table(model)
+    found = _tables.get(model)
+    if found is None or found[0] is not model._meta.fields:
+        found = _tables[model] = (model._meta.fields, _table_of(model))
+    table = found[1]
     if table is None or not values.keys() <= table[3]:
         return model(**values)
     constants, called, through, _names = table

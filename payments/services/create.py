@@ -289,7 +289,6 @@ def _authorize_with_failover(
     payment: Payment,
     request: PaymentRequest,
     accounts: Sequence[ProviderAccount] | None = None,
-    screening_ahead: fraud.Ahead | None = None,
 ) -> Payment:
     try:
         served = run_with_failover(

@@ -6,9 +6,8 @@ from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
-from integrations.clock import database_now
+from integrations.clock import database_now, stamp
 from payments.models import (
     MONEY_HOLDING_STATUSES,
     Payment,
@@ -307,7 +306,7 @@ def period_paid(payment: Payment, *, restarted_since: bool = True) -> None:
         RecurringCharge.objects.filter(pk=recurring.pk, next_run_at=slot).update(
             next_run_at=slot_after(recurring, slot),
             last_payment=payment,
-            updated_at=timezone.now(),
+            updated_at=stamp(),
         )
     ):
         logger.info("recurring slot paid after all; taken back", extra=log_ids(payment))
@@ -336,7 +335,7 @@ def _restart_paid(payment: Payment, recurring: RecurringCharge, slot: datetime) 
     paid_until = next_run(slot, recurring.interval, recurring.interval_count, slot.day)
     if RecurringCharge.objects.filter(
         pk=recurring.pk, next_run_at__gt=slot, next_run_at__lt=paid_until
-    ).update(next_run_at=paid_until, anchor_day=slot.day, updated_at=timezone.now()):
+    ).update(next_run_at=paid_until, anchor_day=slot.day, updated_at=stamp()):
         logger.info(
             "recurring restart in a paid period taken back", extra=log_ids(payment)
         )
