@@ -116,3 +116,52 @@ def test_a_rate_shop_abroad_without_phones_leaves_ups_out_with_its_reason():
         "from_address.phone",
     )
     assert ups_calls == []
+
+
+COMPARE = "/admin/shipping/shipment/compare-rates/"
+
+
+def _compare_abroad(admin_client, **fields: str):
+    """The admin's compare form to Berlin at a UPS account, UPS answering
+    from its fixtures: (the page, whether UPS was asked)."""
+    from tests.shipping.test_admin import FORM
+
+    harness_ups.make_account()
+    form = FORM | {
+        "to_city": "Berlin",
+        "to_postal_code": "10117",
+        "to_state_code": "",
+        "to_country_code": "DE",
+        "customs_description": "T-shirt",
+        "customs_value": "1500",
+        **fields,
+    }
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        harness_ups.rates(mocked, None)
+        page = admin_client.post(COMPARE, form)
+        asked = any(c.request.url == harness_ups.RATES_URL for c in mocked.calls)
+    return page, asked
+
+
+def test_staff_give_the_compare_forms_quote_abroad_the_phones_ups_requires(
+    admin_client,
+):
+    # The compare form had no phone: abroad, UPS could only be left out.
+    page, asked = _compare_abroad(
+        admin_client, from_phone="+1 901 555 0100", to_phone="+49 30 5550 1234"
+    )
+
+    assert page.status_code == 200
+    assert asked
+    assert page.context["rows"]  # quotes to buy from
+    assert not page.context["result"].failures
+
+
+def test_without_phones_the_compare_form_lists_ups_as_refused_for_them(
+    admin_client,
+):
+    page, asked = _compare_abroad(admin_client)
+
+    # UPS the only carrier: its refusal is the page's error, naming the field.
+    assert not asked
+    assert page.context["error"].startswith("from_address.phone: ")
