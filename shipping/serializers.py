@@ -96,9 +96,11 @@ _US_STATE = (
     "as its code; one that names none there, or has another country's prefix, "
     "is a 400 `invalid_state`."
 )
-_USPS_PHONE = (
+_PHONE_RULES = (
     " USPS gets a phone's digits, a leading + kept; one that cannot fit its "
     "pattern (letters, an extension, 6 to 15 digits) is a 400 `invalid_phone`."
+    " UPS requires both phones on a shipment abroad, its quote too (none is a "
+    "400 `missing_field`)."
 )
 _USPS_EMAIL = (
     " A USPS pickup requires one, its contact (none is a 400 `missing_field`)."
@@ -170,7 +172,7 @@ class AddressSerializer(serializers.Serializer):
         required=False,
         default="",
         allow_blank=True,
-        help_text=_carriers_take("phone") + _USPS_PHONE,
+        help_text=_carriers_take("phone") + _PHONE_RULES,
     )
     email = serializers.EmailField(
         required=False, default="", allow_blank=True, help_text=_USPS_EMAIL

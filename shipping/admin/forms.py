@@ -25,7 +25,15 @@ MAX_PARCELS = 4
 MAX_CUSTOMS_LINES = 3
 _WEIGHT_UNITS = [(u.value, u.value) for u in WeightUnit]
 _LENGTH_UNITS = [(u.value, u.value) for u in DimensionUnit]
-_ADDRESS = ("name", "street", "city", "postal_code", "state_code", "country_code")
+_ADDRESS = (
+    "name",
+    "street",
+    "city",
+    "postal_code",
+    "state_code",
+    "country_code",
+    "phone",
+)
 _PARCEL = ("weight", "length", "width", "height")
 _CUSTOMS = ("description", "quantity", "value", "weight")
 _GRAMS = Decimal("0.001")
@@ -47,6 +55,10 @@ STATE_HELP = (
     "3166-2 code (US-IL) or English name (Illinois)."
 )
 
+# UPS requires both phones abroad (field_limits.UPS_FIELDS): without them it
+# is left out of the comparison.
+PHONE_HELP = "UPS requires both phones on a shipment abroad."
+
 
 class CompareRatesForm(forms.Form):
     from_name = forms.CharField(max_length=128, initial="Switchyard Warehouse")
@@ -61,6 +73,9 @@ class CompareRatesForm(forms.Form):
         help_text=STATE_HELP,
     )
     from_country_code = forms.CharField(max_length=2, initial="US")
+    from_phone = forms.CharField(
+        max_length=32, required=False, label="From phone", help_text=PHONE_HELP
+    )
     to_name = forms.CharField(max_length=128)
     to_street = forms.CharField(max_length=128)
     to_city = forms.CharField(max_length=128)
@@ -69,6 +84,9 @@ class CompareRatesForm(forms.Form):
         max_length=40, required=False, label="To state", help_text=STATE_HELP
     )
     to_country_code = forms.CharField(max_length=2, initial="US")
+    to_phone = forms.CharField(
+        max_length=32, required=False, label="To phone", help_text=PHONE_HELP
+    )
     weight_unit = forms.ChoiceField(choices=_WEIGHT_UNITS, initial="kg")
     dimension_unit = forms.ChoiceField(choices=_LENGTH_UNITS, initial="cm")
     customs_currency = forms.CharField(max_length=3, required=False, initial="USD")
@@ -148,6 +166,7 @@ class CompareRatesForm(forms.Form):
             postal_code=data["postal_code"] or "",
             state_code=data["state_code"] or "",
             country_code=data["country_code"].upper(),
+            phone=data["phone"] or "",
         )
 
     def _parcels(self) -> tuple[Parcel, ...]:

@@ -84,6 +84,9 @@ class FieldLimits:
     # ``invalid_phone``.
     phone_pattern: re.Pattern[str] | None = None
     phone_form: str = ""
+    # Both parties' phones required on a shipment abroad (UPS's Shipper and
+    # ShipTo Phone): none is ``missing_field`` naming the phone.
+    phone_abroad: bool = False
     # A contact email required (USPS Carrier Pickup's contact): none is
     # ``missing_field`` naming the email.
     email_required: bool = False
@@ -118,6 +121,11 @@ UPS_FIELDS = FieldLimits(
     postal_code=9,  # Address.PostalCode, both files
     phone=15,  # Phone.Number (Shipping.yaml; rating sends none)
     phone_extension=4,  # Shipper/ShipTo/ShipFrom Phone.Extension maxLength 4
+    # Shipper_Phone.Number "A phone number is required if destination is
+    # international", ShipTo_Phone.Number "Required for ... when Ship To
+    # country or territory is different than the ShipFrom country": Rating
+    # sends none, so a quote without them could never become a label.
+    phone_abroad=True,
     customs_description=35,  # InternationalForms.Product.Description
     hs_code=15,  # InternationalForms.Product.CommodityCode
     hs_code_min=6,  # CommodityCode minLength 6: "6-to-15-alphanumeric"

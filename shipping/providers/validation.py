@@ -152,7 +152,14 @@ def check_fields(
 ) -> None:
     """The first field ``carrier`` cannot take (``field_too_long``);
     ``customs`` only when it is sent (an international shipment)."""
+    abroad = from_address.country_code != to_address.country_code
     for param, address in (("from_address", from_address), ("to_address", to_address)):
+        if fields.phone_abroad and abroad and not address.phone.strip():
+            raise InvalidShippingRequest(
+                f"{param}.phone is required by {carrier} for a shipment abroad",
+                param=f"{param}.phone",
+                code="missing_field",
+            )
         check_address_fields(address, param, fields, carrier)
     if customs is None:
         return

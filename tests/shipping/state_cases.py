@@ -139,18 +139,34 @@ def shipped_from(origin: dict) -> dict:
 
 
 def ups_quote(body: dict, post=post_as_writer) -> tuple[object, dict | None]:
-    """POST ``body`` for quotes (by ``post``) at a new UPS account: (the
-    answer, the RateRequest's Shipment sent to UPS; None if refused before)."""
+    """POST ``body`` for quotes (by ``post``) at a new UPS account, abroad
+    with phones (``with_phones_abroad``): (the answer, the RateRequest's
+    Shipment sent to UPS; None if refused before)."""
     harness_ups.make_account()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_ups.rates(mocked, None)
-        reply = post(body)
+        reply = post(with_phones_abroad(body))
         sent = [
             json.loads(c.request.body)["RateRequest"]["Shipment"]
             for c in mocked.calls
             if c.request.url == harness_ups.RATES_URL
         ]
     return reply, sent[0] if sent else None
+
+
+def with_phones_abroad(body: dict) -> dict:
+    """A rate ``body`` between two countries with a phone on each party that
+    has none (the contract's), as UPS requires on a shipment abroad; any
+    other body as given."""
+    sides = {"from_address": shared.SHIPPER.phone, "to_address": shared.RECIPIENT.phone}
+    if body["from_address"]["country_code"] == body["to_address"]["country_code"]:
+        return body
+    given = {side: body[side] for side in sides if body[side].get("phone")}
+    return (
+        body
+        | {side: body[side] | {"phone": phone} for side, phone in sides.items()}
+        | given
+    )
 
 
 def ups_label(

@@ -22,6 +22,7 @@ from tests.shipping.helpers import (
     label_bought,
     stored_quote,
 )
+from tests.shipping.state_cases import with_phones_abroad
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -37,7 +38,7 @@ def _quote_at_ups(body: dict) -> tuple[object, dict | None]:
     api = api_client("shipping:read")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_ups.rates(mocked, None)
-        reply = api.post(RATES, body, format="json")
+        reply = api.post(RATES, with_phones_abroad(body), format="json")
         sent = [
             json.loads(call.request.body)
             for call in mocked.calls

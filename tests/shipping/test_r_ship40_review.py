@@ -18,6 +18,7 @@ import responses
 from integrations.models import ProviderCall
 from tests.shipping.contract import harness_dhl_express, harness_ups, harness_usps
 from tests.shipping.helpers import abroad, api_client
+from tests.shipping.state_cases import with_phones_abroad
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -44,7 +45,8 @@ def test_a_ups_quote_leaves_an_optional_state_shorter_than_ratings_2_out():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_ups.rates(mocked, None)
-        reply = api_client("shipping:read").post(RATES, _abroad(), format="json")
+        body = with_phones_abroad(_abroad())  # UPS requires both abroad
+        reply = api_client("shipping:read").post(RATES, body, format="json")
         [call] = [c for c in mocked.calls if c.request.url == harness_ups.RATES_URL]
 
     assert reply.status_code == 200, reply.json()

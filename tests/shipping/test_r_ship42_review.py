@@ -19,7 +19,7 @@ import responses
 from shipping.api_examples import RATE_REQUEST
 from tests.shipping.contract import harness_dhl_express, harness_ups
 from tests.shipping.helpers import abroad, post_as_writer
-from tests.shipping.state_cases import shipped_from, ups_quote
+from tests.shipping.state_cases import shipped_from, ups_quote, with_phones_abroad
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -76,7 +76,7 @@ def test_a_vietnamese_province_missing_leaves_only_ups_out_of_a_rate_shop():
     # the shop answers (UPS listed as refused), not a 400 for the whole shop.
     harness_ups.make_account()
     harness_dhl_express.make_account()
-    body = abroad(HANOI | {"state_code": ""})
+    body = with_phones_abroad(abroad(HANOI | {"state_code": ""}))  # as UPS needs
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_dhl_express.rates(mocked, None)

@@ -27,6 +27,7 @@ from tests.shipping.helpers import (
     quoted_over,
     stored_quote,
 )
+from tests.shipping.state_cases import with_phones_abroad
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -49,6 +50,7 @@ def _body(param: str, value: object) -> dict:
     if param.startswith("customs."):
         body["to_address"] = copy.deepcopy(ABROAD)
         body["customs"] = copy.deepcopy(CUSTOMS)
+        body = with_phones_abroad(body)  # UPS requires both abroad
     *parents, last = param.replace("]", "").replace("[", ".").split(".")
     node = body
     for part in parents:

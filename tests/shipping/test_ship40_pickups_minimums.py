@@ -22,7 +22,7 @@ import responses
 from shipping.api_examples import ADDRESS_FROM, RATE_REQUEST
 from tests.shipping.contract import harness_fedex, harness_ups
 from tests.shipping.helpers import abroad, post_as_writer, refused, usps_pickup
-from tests.shipping.state_cases import fedex_pickup
+from tests.shipping.state_cases import fedex_pickup, with_phones_abroad
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -108,7 +108,7 @@ def test_a_fedex_quote_with_a_10_digit_phone_is_quoted():
 
 
 def _abroad_with_hs_code(hs_code: str) -> dict:
-    return abroad(SYDNEY, hs_code)
+    return with_phones_abroad(abroad(SYDNEY, hs_code))  # UPS requires both
 
 
 def test_a_ups_quote_with_an_hs_code_under_6_is_a_400():

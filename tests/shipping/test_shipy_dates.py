@@ -106,9 +106,10 @@ def test_the_schema_states_the_date_windows():
 
 
 def test_staff_scheduling_a_pickup_for_a_past_day_see_the_form_error(admin_client):
-    from tests.shipping.test_admin_pickups import _act, _bought, _when
+    from tests.shipping.helpers import bought_shipment
+    from tests.shipping.test_admin_pickups import _act, _when
 
-    shipment = _bought(carrier("post"), 1)
+    shipment = bought_shipment(carrier("post"), 1)
     chosen = _act(admin_client, shipment)
     past = (_today() - timedelta(days=3)).isoformat()
 
