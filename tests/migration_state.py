@@ -84,3 +84,18 @@ def historical_apps(app: str, migration: str) -> Apps:
     loader = MigrationExecutor(connection).loader
     name = loader.get_migration_by_prefix(app, migration).name
     return loader.project_state((app, name)).apps
+
+
+def defers_check_state(table: str) -> tuple[str, bool] | None:
+    """The name of ``table``'s CHECK on its ``defers`` column and whether it
+    is validated (PostgreSQL), or None without one."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.conname, c.convalidated FROM pg_constraint c "
+            "JOIN pg_attribute a ON a.attrelid = c.conrelid "
+            "AND a.attnum = ANY (c.conkey) "
+            "WHERE c.conrelid = %s::regclass AND c.contype = 'c' "
+            "AND a.attname = 'defers'",
+            [table],
+        )
+        return cursor.fetchone()

@@ -4,37 +4,18 @@ payment path's models, in a fraction of the Python calls."""
 
 import cProfile
 import pstats
-from datetime import datetime
 from typing import Any
 
 import pytest
-from django.db.models.expressions import DatabaseDefault
 from django.db.models.signals import post_init, pre_init
 
 from integrations.models import Event, IdempotencyRecord
 from integrations.row_new import row_new
 from payments.models import Payment, PaymentAttempt, SandboxCharge
 from tests.factories import ProviderAccountFactory
+from tests.integrations.row_compare import comparable
 
 pytestmark = pytest.mark.django_db
-
-
-def _comparable(instance: Any) -> dict[str, Any]:
-    """The instance's dict, its cached relations by pk; fresh per-instance
-    values (public ids, database defaults) by kind."""
-    shown: dict[str, Any] = {}
-    for name, value in vars(instance).items():
-        if name == "_state":
-            shown[name] = (value.adding, value.db, dict(value.fields_cache))
-        elif isinstance(value, DatabaseDefault):
-            shown[name] = ("db default", value.expression)
-        elif isinstance(value, str) and name == "public_id":
-            shown[name] = value[:4]
-        elif isinstance(value, datetime):  # a clock default, read twice
-            shown[name] = ("moment", value.tzinfo)
-        else:
-            shown[name] = value
-    return shown
 
 
 def _payment_values(account: Any) -> dict[str, Any]:
@@ -90,7 +71,7 @@ def test_the_instance_is_the_constructors():
     for model, values in _cases(account):
         built, fast = model(**dict(values)), row_new(model, **dict(values))
         assert type(fast) is model
-        assert _comparable(fast) == _comparable(built), model.__name__
+        assert comparable(fast) == comparable(built), model.__name__
 
 
 def test_callable_defaults_are_called_per_instance():

@@ -3,34 +3,15 @@ every model, and keeps giving it when a model and the per-model table could
 drift: a field added after the table was built, a field class with its own
 ``get_default`` (``ForeignKey`` turns a default instance into its pk)."""
 
-from datetime import datetime
 from typing import Any
 
 import pytest
 from django.apps import apps
 from django.db import models
-from django.db.models.expressions import DatabaseDefault
 from django.test.utils import isolate_apps
 
 from integrations.row_new import row_new
-
-
-def _comparable(instance: Any) -> dict[str, Any]:
-    """The instance's dict; fresh per-instance values (public ids, clock
-    defaults, database defaults) by kind."""
-    shown: dict[str, Any] = {}
-    for name, value in vars(instance).items():
-        if name == "_state":
-            shown[name] = (value.adding, value.db, dict(value.fields_cache))
-        elif isinstance(value, DatabaseDefault):
-            shown[name] = ("db default", value.expression)
-        elif name == "public_id" and isinstance(value, str):
-            shown[name] = value.partition("_")[0]
-        elif isinstance(value, datetime):
-            shown[name] = ("moment", value.tzinfo)
-        else:
-            shown[name] = value
-    return shown
+from tests.integrations.row_compare import comparable
 
 
 @pytest.mark.parametrize(
@@ -39,7 +20,7 @@ def _comparable(instance: Any) -> dict[str, Any]:
 def test_every_models_new_instance_is_the_constructors(model):
     # Fails as soon as a model's field gets a default the table copies
     # wrongly (the payment path's five models and any that take row_new).
-    assert _comparable(row_new(model)) == _comparable(model())
+    assert comparable(row_new(model)) == comparable(model())
 
 
 @isolate_apps("integrations")
@@ -54,7 +35,7 @@ def test_a_field_added_after_the_table_was_built_gets_its_default():
     models.CharField(max_length=10, default="x").contribute_to_class(Later, "extra")
     built = row_new(Later, name="c")
     assert vars(built).get("extra") == "x"
-    assert _comparable(built) == _comparable(Later(name="c"))
+    assert comparable(built) == comparable(Later(name="c"))
 
 
 class _Shouting(models.CharField):
@@ -75,7 +56,7 @@ def test_a_field_with_its_own_get_default_gets_what_it_gives():
 
     built = row_new(Loud)
     assert (built.word, built.called) == ("HELLO", "AGAIN")
-    assert _comparable(built) == _comparable(Loud())
+    assert comparable(built) == comparable(Loud())
 
 
 @isolate_apps("integrations")
@@ -96,4 +77,4 @@ def test_a_foreign_key_default_instance_becomes_its_pk():
 
     built = row_new(Pointing)
     assert vars(built)["target_id"] == 7
-    assert _comparable(built) == _comparable(Pointing())
+    assert comparable(built) == comparable(Pointing())

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.migration_state import migrated_back
+from tests.migration_state import defers_check_state, migrated_back
 
 pytestmark = [pytest.mark.migrations, pytest.mark.django_db(transaction=True)]
 
@@ -18,19 +18,6 @@ CASES = [
      "integrations_batchitem"),
     ("notifications", "0011_webhook_tokens", "0012", "notifications_bulkrecipient"),
 ]  # fmt: skip
-
-
-def _check_state(table: str) -> tuple[str, bool] | None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c.conname, c.convalidated FROM pg_constraint c "
-            "JOIN pg_attribute a ON a.attrelid = c.conrelid "
-            "AND a.attnum = ANY (c.conkey) "
-            "WHERE c.conrelid = %s::regclass AND c.contype = 'c' "
-            "AND a.attname = 'defers'",
-            [table],
-        )
-        return cursor.fetchone()
 
 
 @pytest.mark.parametrize(("app", "before", "target", "table"), CASES)
@@ -45,4 +32,4 @@ def test_defers_check_is_not_scanned_under_the_tables_lock(
     assert adds, "the column was not added"
     assert all("CHECK" not in sql.upper() for sql in adds), adds
     assert any("NOT VALID" in q["sql"] for q in ran.captured_queries)
-    assert _check_state(table) == (f"{table}_defers_check", True)
+    assert defers_check_state(table) == (f"{table}_defers_check", True)

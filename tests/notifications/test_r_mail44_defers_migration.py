@@ -12,25 +12,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.migration_state import migrated_back
+from tests.migration_state import defers_check_state, migrated_back
 
 pytestmark = [pytest.mark.migrations, pytest.mark.django_db(transaction=True)]
 
 TABLE = "notifications_emailmessage"
-
-
-def _check_state() -> tuple[str, bool] | None:
-    """The defers check's name and whether it is validated."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c.conname, c.convalidated FROM pg_constraint c "
-            "JOIN pg_attribute a ON a.attrelid = c.conrelid "
-            "AND a.attnum = ANY (c.conkey) "
-            "WHERE c.conrelid = %s::regclass AND c.contype = 'c' "
-            "AND a.attname = 'defers'",
-            [TABLE],
-        )
-        return cursor.fetchone()
 
 
 def _relfilenode() -> int:
@@ -53,8 +39,8 @@ def test_defers_is_added_without_checking_the_table_under_its_lock(request):
     assert all("CHECK" not in sql.upper() for sql in adds), adds
     assert any("NOT VALID" in q["sql"] for q in ran.captured_queries)
     # The check stands, validated, and nothing was rewritten.
-    assert _check_state() == (f"{TABLE}_defers_check", True)
+    assert defers_check_state(TABLE) == (f"{TABLE}_defers_check", True)
     assert _relfilenode() == node
     # Run again: finds the column and the check, leaves them.
     call_command("migrate", "notifications", verbosity=0)
-    assert _check_state() == (f"{TABLE}_defers_check", True)
+    assert defers_check_state(TABLE) == (f"{TABLE}_defers_check", True)
