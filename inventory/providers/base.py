@@ -532,8 +532,10 @@ class InventoryAdapter(BaseAdapter):
             lambda: self.purchase_order_fetch(external_reference)
         )
 
-    def purchase_order_held(self, external_id: str) -> PurchaseOrderResult | None:
-        """The order the ERP holds under our ``external_id``, asked before a
+    def purchase_order_held(
+        self, request: PurchaseOrderRequest
+    ) -> PurchaseOrderResult | None:
+        """The order the ERP holds under ``request.external_id``, asked before a
         send whose earlier answer was lost is repeated; None when it holds
         none, or (the default) when the ERP is not asked: its upsert key
         answers the first order again (TradeGecko's Idempotency-Key)."""

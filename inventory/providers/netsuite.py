@@ -42,6 +42,7 @@ from inventory.providers.base import (
 from inventory.providers.netsuite_currency import (
     SINGLE_CURRENCY_SETTING,
     clean_single_currency,
+    found_in_currency,
     upsert_in_currency,
 )
 from inventory.providers.netsuite_m2m import (
@@ -482,13 +483,19 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
 
         return read_order(upsert_in_currency(self, request, self.currency_rows, put))
 
-    def purchase_order_held(self, external_id: str) -> PurchaseOrderResult | None:
+    def purchase_order_held(
+        self, request: PurchaseOrderRequest
+    ) -> PurchaseOrderResult | None:
         # An upsert of an order NetSuite approved or received would replace
-        # (or be refused replacing) received lines: read it first instead.
-        path = self.purchase_order_path(external_id)
-        return self.none_if_not_found(
-            lambda: read_order(self.call("GET", path, operation="get_purchase_order"))
+        # (or be refused replacing) received lines: read it first instead,
+        # and its currency checked as a send's read-back is.
+        path = self.purchase_order_path(request.external_id)
+        record = self.none_if_not_found(
+            lambda: self.call("GET", path, operation="get_purchase_order")
         )
+        if record is None:
+            return None
+        return read_order(found_in_currency(self, request, self.currency_rows, record))
 
     def purchase_order_fetch(self, external_reference: str) -> PurchaseOrderResult:
         reference = quote(external_reference, safe="")

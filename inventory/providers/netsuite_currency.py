@@ -48,6 +48,9 @@ _NOT_EXPOSED = re.compile(
 _ID = re.compile(r"[0-9]{1,18}")
 # "... set a value for element currency ...", "... for the following field: currency".
 _FIELD_NAMED = re.compile(r"\b(?:element|field:?)\s+currency\b", re.IGNORECASE)
+# A detail pointing at a sublist line: "line 2", "sublist item", "items[0]",
+# "item.currency".
+_ON_A_LINE = re.compile(r"\b(?:sublist|lines?)\b|\[[0-9]+\]|\w\.currency\b", re.I)
 _KEPT = "netsuite_currency"
 # A kept answer sending the order without the field, and the currency record
 # NetSuite was seen booking such an order in (none yet: nothing after it).
@@ -123,13 +126,60 @@ def _booked_right(
         _keep_without(key, shown)
     elif again != shown:
         try:
-            return put(again)
+            record = put(again)
         except Rejected as error:
             if not field_refused(error):
                 raise
             # Left where the PUT without the field booked it.
             raise _booked_in_another(shown, request.currency, again) from None
+        # An update NetSuite applied without changing the order's currency
+        # leaves it in the vendor's: read back, compared again.
+        _held_check(adapter, request, record, again)
     return record
+
+
+def found_in_currency(
+    adapter: Any, request: PurchaseOrderRequest, rows: Rows, record: dict[str, Any]
+) -> dict[str, Any]:
+    """The order found by our external id (a send whose answer was lost),
+    checked to be in the order's currency before it is recorded: one in
+    another currency record than looked up is ``currency_mismatch``."""
+    shown = _record_currency(record)
+    if shown is None:  # an account without Multiple Currencies shows none
+        return record
+    kept, fresh = _kept_answer(adapter, request, rows)
+    if _ID.fullmatch(kept):
+        _held_check(adapter, request, record, kept)
+    elif shown != kept.partition(":")[2]:
+        # Sent without the field: another record than such orders were seen
+        # in shows the kept answer stale, as on a send (_booked_right).
+        wanted = None
+        if not fresh:
+            forget(_KEPT, _kept_key(adapter, request))
+            wanted = order_currency(adapter, request, rows)
+        if wanted is None:
+            _keep_without(_kept_key(adapter, request), shown)
+        else:
+            _held_check(adapter, request, record, wanted)
+    return record
+
+
+def _held_check(
+    adapter: Any, request: PurchaseOrderRequest, record: dict[str, Any], wanted: str
+) -> None:
+    """Refused for staff, nothing kept: the order read back in another
+    currency record than ``wanted``, the one looked up for its currency."""
+    shown = _record_currency(record)
+    if shown is None or shown == wanted:
+        return
+    forget(_KEPT, _kept_key(adapter, request))
+    raise Rejected(
+        f"NetSuite holds the order in its currency record {shown}, not "
+        f"{request.currency}'s ({wanted}), and an upsert does not change an "
+        "order's currency there: correct the order's currency in NetSuite (or "
+        "cancel it there), then send the order again",
+        code="currency_mismatch",
+    )
 
 
 def _kept_answer(
@@ -172,13 +222,17 @@ def _keep_without(key: str, shown: str) -> None:
 
 
 def field_refused(error: Rejected) -> bool:
-    """Whether NetSuite refused the order's ``currency`` field itself (named
-    by ``o:errorPath``, or only in the detail)."""
+    """Whether NetSuite refused the order's ``currency`` field itself: named
+    by ``o:errorPath`` when there is one, else in a detail that points at no
+    sublist line."""
+    if error.http_status != 400:
+        return False
     path = str(getattr(error, "error_path", "") or "")
-    named = re.split(r"[.\[]", path, maxsplit=1)[0] == "currency"
-    return error.http_status == 400 and (
-        named or bool(_FIELD_NAMED.search(error.message))
-    )
+    if path:  # the path says whose field: a line's "currency" is not ours
+        return re.split(r"[.\[]", path, maxsplit=1)[0] == "currency"
+    # Without one, the detail's "field: currency" may still be a line's.
+    message = error.message
+    return bool(_FIELD_NAMED.search(message)) and not _ON_A_LINE.search(message)
 
 
 def _check_without_field(adapter: Any, request: PurchaseOrderRequest) -> None:

@@ -134,7 +134,7 @@ def _placed(
     if rows.filter(send_tried_at__isnull=False).exists():
         # A send whose answer was lost may have placed it: an ERP that can
         # say (NetSuite, by our external id) is asked before sending again.
-        held = adapter.purchase_order_held(request.external_id)
+        held = adapter.purchase_order_held(request)
         if held is not None:
             return stored_reference_check(held)
     # The key's life runs from the first send without an answer kept.

@@ -29,10 +29,14 @@ def _one_attempt(settings):
 
 
 def _netsuite_order(order_status: dict) -> dict:
+    # In the order's currency (EUR), as the lost PUT placed it: an order found
+    # in another one is refused (test_inv45_netsuite_currency_checks).
+    currency = {"links": [], "id": ns.CURRENCY_IDS["EUR"], "refName": "EUR"}
     return {
         **ns.load("purchase_order.json"),
         "orderStatus": order_status,
         "id": "3581",
+        "currency": currency,
     }
 
 
