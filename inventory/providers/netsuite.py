@@ -538,15 +538,15 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
         """Every row of a query of at most MAX_PAGE_SIZE rows or a few pages
         more (an IN list's answer), page after page while ``hasMore``, up to
         SuiteQL's cap. An answer still saying more past it is no answer: not
-        taken for "not there" (an order refused as unknown)."""
+        taken for "not there" (an order refused as unknown). Asked by page
+        (offsets are multiples of the limit): a short page may still say more."""
         rows: list[dict[str, Any]] = []
-        for _ in range(QUERY_PAGES):
+        for offset in range(0, QUERY_PAGES * MAX_PAGE_SIZE, MAX_PAGE_SIZE):
             page = self.suiteql(
-                query, offset=len(rows), limit=MAX_PAGE_SIZE, operation=operation
+                query, offset=offset, limit=MAX_PAGE_SIZE, operation=operation
             )
-            items = _items(page)
-            rows.extend(items)
-            if page.get("hasMore") is not True or not items:
+            rows.extend(_items(page))
+            if page.get("hasMore") is not True:
                 return rows
         raise NotProcessed(
             f"NetSuite said more rows past SuiteQL's {QUERY_PAGES * MAX_PAGE_SIZE} "
