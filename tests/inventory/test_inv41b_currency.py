@@ -6,7 +6,6 @@ a code it has no currency for is refused before anything is written, the
 reason stored on the order for staff."""
 
 import json
-import re
 
 import pytest
 import requests
@@ -16,11 +15,10 @@ from integrations.errors import ProviderError
 from inventory import services
 from tests.inventory.contract import harness_netsuite as ns
 from tests.inventory.contract import harness_tradegecko as tg
+from tests.inventory.netsuite_currency import answer_orders
 from tests.inventory.purchase_orders import purchase_order as _order
 
 pytestmark = pytest.mark.django_db
-
-RECORD = re.compile(re.escape(f"{ns.BASE}/record/v1/purchaseOrder/eid:") + ".+")
 
 
 @pytest.fixture(autouse=True)
@@ -86,31 +84,12 @@ def test_a_lost_tradegecko_currency_answer_places_nothing_and_starts_no_key():
     assert order.send_tried_at is None  # no order posted: no key life begun
 
 
-def _netsuite(rsps, puts: list) -> None:
-    rsps.post(
-        ns.SUITEQL,
-        json={"items": [{"id": "501", "itemid": "A"}], "hasMore": False},
-        match=[ns.query_lacks("FROM currency")],
-    )
-
-    def put(request):
-        puts.append(json.loads(request.body))
-        return 204, {}, ""
-
-    rsps.add_callback("PUT", RECORD, callback=put)
-    rsps.get(
-        RECORD,
-        json={**ns.load("purchase_order.json"), "id": "3581"},
-    )
-
-
 def test_a_netsuite_order_sets_its_currency_record_looked_up_once():
     account = ns.make_account()
     first, second = _order(status="draft"), _order(status="draft")
-    puts: list = []
     with responses.RequestsMock() as rsps:
         ns.currencies(rsps)
-        _netsuite(rsps, puts)
+        puts = answer_orders(rsps)
         services.purchase_order_send(purchase_order=first, account=account)
         services.purchase_order_send(purchase_order=second, account=account)
         asked = [c for c in rsps.calls if b"FROM currency" in (c.request.body or b"")]
@@ -121,10 +100,9 @@ def test_a_netsuite_order_sets_its_currency_record_looked_up_once():
 def test_a_netsuite_currency_it_has_no_record_of_is_refused_before_the_put():
     account = ns.make_account()
     order = _order(status="draft")
-    puts: list = []
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         ns.currencies(rsps, listed={"USD": "1"})
-        _netsuite(rsps, puts)
+        puts = answer_orders(rsps)
         with pytest.raises(services.InventoryError) as caught:
             services.purchase_order_send(purchase_order=order, account=account)
     assert caught.value.code == "erp_rejected" and puts == []

@@ -23,7 +23,6 @@ from inventory import services
 from tests.inventory.contract import harness_netsuite as ns
 from tests.inventory.netsuite_currency import (
     NOT_EXPOSED,
-    RECORD,
     account_with,
     currency_answer,
     currency_queries,
@@ -44,29 +43,21 @@ def _one_attempt(settings):
     settings.PROVIDER_MAX_ATTEMPTS = 1
 
 
-class Orders:
-    """NetSuite's orders by external id: created in the currency sent (else
-    ``booked``); an update keeps the order's currency (``keeps_currency``).
-    ``lose``: the currency id (or "none") of the next PUT applied whose answer
-    is then lost (a read timeout)."""
+class Orders(NetSuite):
+    """NetSuite's orders by external id (none: 404): created in the currency
+    sent (else ``booked``); an update keeps the order's currency
+    (``keeps_currency``). ``lose``: the currency id (or "none") of the next
+    PUT applied whose answer is then lost (a read timeout)."""
 
     def __init__(self, rsps, booked: str | None = None):
+        super().__init__(rsps, booked=booked)
         self.held: dict[str, str | None] = {}
-        self.bodies: list[dict] = []
-        self.booked = booked
         self.keeps_currency = True
         self.lose: str | None = None
-        rsps.post(
-            ns.SUITEQL,
-            json={"items": [{"id": "501", "itemid": "A"}], "hasMore": False},
-            match=[ns.query_lacks("FROM currency")],
-        )
-        rsps.add_callback("PUT", RECORD, callback=self.put)
-        rsps.add_callback("GET", RECORD, callback=self.get)
 
     def put(self, request):
         body = json.loads(request.body)
-        self.bodies.append(body)
+        self.puts.append((request.url, body))
         sent = (body.get("currency") or {}).get("id")
         key = request.url.split("?")[0]
         if key not in self.held or not self.keeps_currency:
@@ -88,7 +79,7 @@ class Orders:
         return 200, {}, json.dumps(record)
 
     def currencies(self) -> list:
-        return [(body.get("currency") or {}).get("id") for body in self.bodies]
+        return [(body.get("currency") or {}).get("id") for body in self.bodies()]
 
 
 def _send_again(order, account):
@@ -186,7 +177,7 @@ def test_an_order_found_by_external_id_after_a_lost_answer(held, confirmed):
         # the PUT booked otherwise); None: no currency on the record.
         erp.held = {key: held for key in erp.held}
         order, error = _send_again(order, account)
-    assert len(erp.bodies) == 1  # read back, not sent again
+    assert len(erp.puts) == 1  # read back, not sent again
     if confirmed:
         assert error is None and order.status == "confirmed"
     else:
