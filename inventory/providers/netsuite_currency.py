@@ -24,7 +24,10 @@ read back in another currency record than looked up (the vendor's) is
 ``currency_mismatch`` too, nothing kept. An
 order sent without it on the kept answer, read back with a currency, shows
 the answer stale (Multiple Currencies turned on since): it is dropped, and
-the order upserted again with the currency looked up afresh.
+the order upserted again with the currency looked up afresh, and read back
+again: NetSuite may apply that update and leave the order's currency, which
+is ``currency_mismatch`` too. An order found by our external id after a lost
+answer is compared the same way before it is recorded (``found_in_currency``).
 docs/providers/inventory.md."""
 
 import logging
