@@ -48,3 +48,11 @@ def currency_ref(
     return str(
         get_or_compute("erp_currency", key, ttl=CURRENCY_TTL_SECONDS, compute=ask)
     )
+
+
+class HeldInAnotherCurrency(Rejected):
+    """The ERP holds the order (an upsert it applied, or one found by our id)
+    in another currency than the order's: refused for staff. The order is
+    there, so a send again reads it by our id, never upserts over it."""
+
+    default_code = "currency_mismatch"

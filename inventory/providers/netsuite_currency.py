@@ -39,7 +39,11 @@ from integrations import money
 from integrations.errors import Rejected
 from integrations.response_cache import fingerprint, forget, get_or_compute
 from inventory.providers.base import PurchaseOrderRequest
-from inventory.providers.erp_currency import CURRENCY_TTL_SECONDS, currency_ref
+from inventory.providers.erp_currency import (
+    CURRENCY_TTL_SECONDS,
+    HeldInAnotherCurrency,
+    currency_ref,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +180,7 @@ def _held_check(
     if shown is None or shown == wanted:
         return
     forget(_KEPT, _kept_key(adapter, request))
-    raise Rejected(
+    raise HeldInAnotherCurrency(
         f"NetSuite holds the order in its currency record {shown}, not "
         f"{request.currency}'s ({wanted}), and an upsert does not change an "
         "order's currency there: correct the order's currency in NetSuite (or "
@@ -263,7 +267,7 @@ def _mismatch(stated: str, currency: str) -> Rejected:
 
 
 def _booked_in_another(shown: str, code: str, wanted: str) -> Rejected:
-    return Rejected(
+    return HeldInAnotherCurrency(
         f"NetSuite booked the order in its currency record {shown}, not {code}'s "
         f"({wanted}): the integration's role may not set Currency on purchase "
         "orders, and sent without it the order takes the vendor's currency; "

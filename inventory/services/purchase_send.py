@@ -11,6 +11,7 @@ from integrations.models import ProviderAccount
 from integrations.secrets_registry import staff_text
 from inventory.models import PurchaseOrder, PurchaseOrderStatus
 from inventory.providers import base as erp
+from inventory.providers.erp_currency import HeldInAnotherCurrency
 from inventory.services.errors import InvalidState, InventoryError
 from inventory.services.purchase_erp import (
     adapter_of,
@@ -143,8 +144,10 @@ def _placed(
     )
     try:
         return stored_reference_check(adapter.purchase_order_upsert(request))
-    except (NotProcessed, Rejected):
-        if first:  # certainly not placed by this send: no key to outlive
+    except (NotProcessed, Rejected) as error:
+        # Certainly not placed by this send: no key to outlive. Unless the ERP
+        # holds it in another currency: a send again reads it, never confirms.
+        if first and not isinstance(error, HeldInAnotherCurrency):
             rows.update(send_tried_at=None)
         raise
     except ProviderError:
