@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from integrations.testing.faultserver import FaultServer, fault_server, respond
 from tests.integrations.batch.test_crash import _database_url
+from tests.notifications._bulk_crash_worker import setup
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,6 +84,14 @@ def _run(env: dict[str, str], command: str, **args: Any) -> dict[str, Any]:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def _setup(env: dict[str, str]) -> dict[str, Any]:
+    """The bulk send, not yet started. On PostgreSQL the workers share the
+    test's database: made here, without a process (a Django start) for it."""
+    if connection.vendor == "postgresql":
+        return setup({"recipients": RECIPIENTS, "chunk": CHUNK})
+    return _run(env, "setup", recipients=RECIPIENTS, chunk=CHUNK)
+
+
 def _kill_at(proc: subprocess.Popen, address: str) -> int:
     """SIGKILL the worker once the provider accepted ``address`` (it pauses
     there, before recording); returns how many sends it announced."""
@@ -109,7 +119,7 @@ def _sends(provider: FaultServer) -> Counter:
 
 def test_a_killed_bulk_send_restarted_sends_everyone_exactly_once(child_env, provider):
     address = f"r{KILL_AT:05d}@example.com"
-    ids = _run(child_env, "setup", recipients=RECIPIENTS, chunk=CHUNK)
+    ids = _setup(child_env)
     worker = _start({**child_env, "BULK_KILL_ADDRESS": address}, "work", **ids)
     assert _kill_at(worker, address) == KILL_AT + 1
     killed_at = time.monotonic()  # after the dead worker's last claim

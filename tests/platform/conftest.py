@@ -106,12 +106,17 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Pat
     return json.loads(made.read_text()), shared / "db.sqlite3"
 
 
+# A set-up limit, not a behaviour bound: every migration on a fresh file
+# took 65 s at load 12 (the CI host's other workers busy), past manage's 60.
+MIGRATE_SECONDS = 600
+
+
 def _migrate_sqlite(directory: Path) -> tuple[dict, Path]:
     secrets = dev_secrets()
     db = directory / "db.sqlite3"
     env = clean_env(**secrets, DEBUG="true", DATABASE_URL=f"sqlite:///{db}")
     for command in (["migrate", "--no-input", "-v0"], ["createcachetable"]):
-        result = manage(*command, env=env)
+        result = manage(*command, env=env, timeout=MIGRATE_SECONDS)
         assert result.returncode == 0, result.stderr
     return secrets, db
 

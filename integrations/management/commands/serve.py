@@ -85,7 +85,11 @@ class Command(OneLineCommand):
         children: dict[str, subprocess.Popen] = {}
         self._child_env = child_environment(host, port)
         try:
-            children["web server"] = self._spawn("runserver", addr, "--noreload")
+            # Skipped: serve ran the same system checks just now (errors stop
+            # it, warnings are shown); the child's took seconds of each start.
+            children["web server"] = self._spawn(
+                "runserver", addr, "--noreload", "--skip-checks"
+            )
             # qcluster acting on its first SIGTERM only: serve's own, or the
             # parent-death one of a serve killed after sending it.
             children["worker"] = self._spawn(WORKER_COMMAND, own_group=True)
