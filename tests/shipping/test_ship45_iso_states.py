@@ -113,3 +113,19 @@ def _customs():
     from tests.shipping.helpers import merchandise
 
     return merchandise()
+
+
+def test_ups_gets_a_vietnamese_province_with_its_prefix():
+    # UPS StateProvinceCode: "For Vietnam (VN), the value must be a valid
+    # province code (for example, VN-44)": the one carrier that keeps it.
+    from dataclasses import replace
+
+    from shipping.providers.ups_address import ups_address, ups_pickup_address
+    from shipping.providers.us_states import state_sent
+    from tests.shipping.contract import requests as shared
+
+    for given in ("VN-44", "vn-44", "44"):
+        hanoi = replace(shared.ABROAD, country_code="VN", state_code=given)
+        sent = state_sent(hanoi)
+        assert ups_address(sent).state_code == "VN-44"
+        assert ups_pickup_address(sent).state_code == "VN-44"
