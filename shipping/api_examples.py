@@ -13,6 +13,8 @@ ADDRESS_FROM = {
     "state_code": "TN",
     "postal_code": "38118",
     "country_code": "US",
+    # FedEx and DHL Express labels require both phones (docs/shipping.md).
+    "phone": "+19015550100",
 }
 ADDRESS_TO = {
     "name": "Ada Buyer",
@@ -21,6 +23,7 @@ ADDRESS_TO = {
     "state_code": "IL",
     "postal_code": "62704",
     "country_code": "US",
+    "phone": "+12175550199",
 }
 RATE_REQUEST = {
     "from_address": ADDRESS_FROM,

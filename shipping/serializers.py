@@ -316,6 +316,13 @@ class CarrierFailureSerializer(serializers.Serializer):
         "`field_too_long`, `field_too_short`, ...) and never called; null for "
         "any other failure.",
     )
+    service_code = serializers.CharField(
+        allow_null=True,
+        help_text="The one service left out, the carrier's others quoted: one "
+        "this request cannot buy (UPS Next Day Air Early, code `14`, without "
+        "the recipient's phone, `param` `to_address.phone`); null when the "
+        "whole carrier failed.",
+    )
 
 
 class RateShopSerializer(serializers.Serializer):

@@ -24,7 +24,7 @@ docs/providers/shipping.md has the table.
 import functools
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar
 
 from integrations.errors import Rejected, Unknown
@@ -54,7 +54,7 @@ from shipping.providers.shipment_types import (
     VoidResult,
 )
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
-from shipping.providers.us_states import us_state_sent
+from shipping.providers.us_states import state_sent
 from shipping.providers.validation import CarrierLimits, InvalidShippingRequest
 
 T = TypeVar("T")
@@ -80,12 +80,23 @@ __all__ = [
     "Pickup",
     "PickupCancellation",
     "PickupRequest",
+    "Quoted",
     "Rate",
     "RateRequest",
     "ShippingAdapter",
     "VoidRequest",
     "VoidResult",
 ]
+
+
+@dataclass(frozen=True)
+class Quoted:
+    """A quote's rates, and the services the carrier offered that this
+    request cannot buy (a phone their label requires), each with our
+    refusal: left out, not a reason to refuse the others."""
+
+    rates: list[Rate]
+    left_out: tuple[tuple[Rate, InvalidShippingRequest], ...] = ()
 
 
 # --- The adapter ---------------------------------------------------------------
@@ -144,13 +155,18 @@ class ShippingAdapter(BaseAdapter):
     # --- The operations (templates) -----------------------------------------
 
     def check_shipment(
-        self, request: RateRequest | LabelRequest, *, quote: bool | None = None
+        self,
+        request: RateRequest | LabelRequest,
+        *,
+        quote: bool | None = None,
+        service_code: str = "",
     ) -> None:
         """``InvalidShippingRequest`` (a 400 naming the field) for a request
         this carrier cannot take: before any call, and before a service
         stores a row for it. ``quote``: checked for a quote (None: a
         ``RateRequest`` is), also against ``limits.rating_fields``; a label
-        buy checks its quote's request with ``quote=False``."""
+        buy checks its quote's request with ``quote=False`` and its
+        ``service_code`` (a label's own is checked anyway)."""
         validation.check_shipment(
             request.from_address,
             request.to_address,
@@ -160,10 +176,43 @@ class ShippingAdapter(BaseAdapter):
             carrier=self.display_name,
             quote=isinstance(request, RateRequest) if quote is None else quote,
         )
+        if isinstance(request, LabelRequest):
+            service_code = request.service_code
+        asked = (service_code,) if service_code else ()
+        if isinstance(request, RateRequest) and not asked:
+            asked = request.service_codes
+        refused = self.services_refused(request)
+        # Refused whole only when every service asked is: else left out.
+        if asked and all(code in refused for code in asked):
+            raise refused[asked[0]]
+
+    def services_refused(
+        self, request: RateRequest | LabelRequest
+    ) -> dict[str, InvalidShippingRequest]:
+        """Our refusal of each service with rules of its own
+        (``limits.service_fields``) that ``request`` cannot buy, by code."""
+        refused = {}
+        for code in self.limits.service_fields:
+            try:
+                validation.check_service(
+                    request.from_address,
+                    request.to_address,
+                    code,
+                    limits=self.limits,
+                    carrier=self.display_name,
+                )
+            except InvalidShippingRequest as refusal:
+                refused[code] = refusal
+        return refused
 
     def rates(self, request: RateRequest) -> list[Rate]:
         """Every service's price for the request (filtered by
         ``service_codes``); an empty list when the carrier serves none."""
+        return self.quoted(request).rates
+
+    def quoted(self, request: RateRequest) -> Quoted:
+        """``rates``, with the services offered that ``request`` cannot buy
+        left out and listed with our refusal (``Quoted.left_out``)."""
         self.check_shipment(request)
         # The last word on every price, whatever the adapter read it from.
         rates = self.keep_priced(
@@ -173,7 +222,15 @@ class ShippingAdapter(BaseAdapter):
         rates = answers.storable_rates(self.display_name, rates)
         if request.service_codes:
             rates = [r for r in rates if r.service_code in request.service_codes]
-        return rates
+        refused = self.services_refused(request)
+        # One entry per service left out (a carrier may price one twice).
+        left_out = {
+            r.service_code: (r, refused[r.service_code])
+            for r in rates
+            if r.service_code in refused
+        }
+        kept = [r for r in rates if r.service_code not in refused]
+        return Quoted(kept, tuple(left_out.values()))
 
     def create_label(self, request: LabelRequest) -> Label:
         self.check_shipment(request)
@@ -248,7 +305,7 @@ class ShippingAdapter(BaseAdapter):
             self.limits.pickup_fields,
             self.display_name,
         )
-        sent = replace(request, address=us_state_sent(request.address))
+        sent = replace(request, address=state_sent(request.address))
         pickup = self.call_hook(self.carrier_schedule_pickup, sent)
         return answers.checked_pickup(self.display_name, pickup)
 
@@ -278,7 +335,7 @@ class ShippingAdapter(BaseAdapter):
         validation.check_address_fields(
             address, "address", self.limits.address_fields, self.display_name
         )
-        return self.call_hook(self.carrier_validate_address, us_state_sent(address))
+        return self.call_hook(self.carrier_validate_address, state_sent(address))
 
     # --- A carrier's money (shipping.providers.prices) ----------------------
 
@@ -350,6 +407,6 @@ def _states_sent(request: RequestT) -> RequestT:
     name as its code (us_states), as the field checks counted it."""
     return replace(
         request,
-        from_address=us_state_sent(request.from_address),
-        to_address=us_state_sent(request.to_address),
+        from_address=state_sent(request.from_address),
+        to_address=state_sent(request.to_address),
     )

@@ -27,6 +27,7 @@ its street lines' "35 character limit" in words (SHIPPO_FIELDS).
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 
 from shipping.providers.carrier_common import fitting_state
 from shipping.providers.fedex_address import STATE_COUNTRIES as FEDEX_STATE_COUNTRIES
@@ -87,6 +88,12 @@ class FieldLimits:
     # Both parties' phones required on a shipment abroad (UPS's Shipper and
     # ShipTo Phone): none is ``missing_field`` naming the phone.
     phone_abroad: bool = False
+    # Both parties' phones required on every shipment, at home too (FedEx's
+    # PartyContact, MyDHL's Contact): none is ``missing_field`` as above.
+    phone_always: bool = False
+    # The recipient's phone required at home too: a service's own rule
+    # (CarrierLimits.service_fields), UPS Next Day Air Early's.
+    to_phone: bool = False
     # A contact email required (USPS Carrier Pickup's contact): none is
     # ``missing_field`` naming the email.
     email_required: bool = False
@@ -130,6 +137,14 @@ UPS_FIELDS = FieldLimits(
     hs_code=15,  # InternationalForms.Product.CommodityCode
     hs_code_min=6,  # CommodityCode minLength 6: "6-to-15-alphanumeric"
     as_sent=ups_address,  # postcode, state and phone as UPS takes them
+)
+
+# Shipping.yaml ShipTo_Phone.Number "Required for: UPS Next Day Air® Early
+# service, and when Ship To country or territory is different than the
+# ShipFrom country": the second half is UPS_FIELDS' phone_abroad, the first
+# this service's own (no other service is named so in Shipping.yaml).
+UPS_SERVICE_FIELDS = MappingProxyType(
+    {"14": ("UPS Next Day Air Early", FieldLimits(to_phone=True))}
 )
 
 # A quote's state as Rating takes it, checked besides UPS_FIELDS: a quote is
@@ -181,6 +196,10 @@ FEDEX_FIELDS = FieldLimits(
     phone=15,  # PartyContact.phoneNumber "maximum of 15" (digits: fedex_address)
     phone_min=10,  # PartyContact.phoneNumber "Minimum length is 10"
     phone_extension=6,  # PartyContact.phoneExtension "Maximum length is 6"
+    # ShipperParty and RecipientsParty require contact, a PartyContact with
+    # "required": ["phoneNumber"], at home and abroad: the Rate API sends
+    # none, so a quote without them could never become a label.
+    phone_always=True,
     email=80,  # PartyContact.emailAddress "Maximum length is 80"
     customs_description=450,  # Commodity.description "Maximum allowed 450"
     as_sent=fedex_address,  # state only where required or it fits; phone digits
@@ -219,6 +238,9 @@ DHL_EXPRESS_FIELDS = FieldLimits(
     state_code=35,  # provinceCode maxLength 35 (minLength 2), optional
     postal_code=12,  # postalCode maxLength 12
     phone=70,  # phone maxLength 70
+    # supermodelIoLogisticsExpressContact requires phone (minLength 1) for
+    # the shipper's and the receiver's contactInformation; rates send none.
+    phone_always=True,
     email=70,  # email maxLength 70
     customs_description=512,  # lineItems.description maxLength 512
     hs_code=18,  # lineItems.commodityCodes.value maxLength 18

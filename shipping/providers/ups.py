@@ -45,6 +45,7 @@ from shipping.providers.field_limits import (
     UPS_FIELDS,
     UPS_PICKUP_FIELDS,
     UPS_RATING_FIELDS,
+    UPS_SERVICE_FIELDS,
 )
 from shipping.providers.phones import phone_extension
 from shipping.providers.tracking_types import TrackingInfo, TrackRequest
@@ -102,6 +103,7 @@ class UPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         max_length_cm=Decimal("274"),
         fields=UPS_FIELDS,
         rating_fields=UPS_RATING_FIELDS,
+        service_fields=UPS_SERVICE_FIELDS,
         pickup_fields=UPS_PICKUP_FIELDS,
         address_fields=UPS_ADDRESS_CHECK_FIELDS,
     )

@@ -10,6 +10,7 @@ import re
 from shipping.providers.carrier_common import ZIP_PLUS_4, fitting_state
 from shipping.providers.phones import phone_digits, split_phone
 from shipping.providers.shipment_types import Address
+from shipping.providers.us_states import iso_subdivision
 
 # Shipping.yaml ShipTo (and ShipFrom) StateProvinceCode: "Required for US,
 # Canada, and Vietnam (VN)"; elsewhere optional. Ireland is not among them:
@@ -39,6 +40,18 @@ RATING_STATE_COUNTRIES = frozenset({"US", "CA"})
 _CANADIAN = re.compile(r"([A-Za-z]\d[A-Za-z])\s?(\d[A-Za-z]\d)")
 
 
+def ups_state(address: Address) -> str:
+    """The state as UPS takes it. Every carrier is sent an ISO 3166-2 code
+    as its short code (us_states.state_sent), but UPS's StateProvinceCode
+    (Shipping.yaml, Pickup.yaml): "For Vietnam (VN), the value must be a
+    valid province code (for example, VN-44)": a Vietnamese code ISO lists
+    goes with its prefix ("44" and "VN-44" alike)."""
+    state = address.state_code
+    if address.country_code == "VN" and iso_subdivision(f"VN-{state}"):
+        return f"VN-{state.strip().upper()}"
+    return state
+
+
 def ups_address(address: Address) -> Address:
     """``address`` with its postcode, state and phone as UPS's Shipping API
     gets them (a label)."""
@@ -47,7 +60,7 @@ def ups_address(address: Address) -> Address:
         postal_code=_postcode(address.country_code, address.postal_code),
         state_code=fitting_state(
             address.country_code,
-            address.state_code,
+            ups_state(address),
             STATE_COUNTRIES,
             SHIPPING_STATE_LENGTH,
         ),
@@ -84,6 +97,7 @@ def ups_pickup_address(address: Address) -> Address:
         address,
         street_lines=(" ".join(address.street_lines),),
         postal_code=postcode,
+        state_code=ups_state(address),
         phone=split_phone(address.phone)[0],
     )
 

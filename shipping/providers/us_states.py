@@ -1,6 +1,7 @@
 """US states, DC, territories and military "states" by their 2-letter code,
 ISO 3166-2 code ("US-IL") or English name, for carriers that take only the
-code. USPS's v3 specs (karrio vendors them:
+code; elsewhere a state's ISO 3166-2 code ("CA-ON") as its short code
+(``state_sent``). USPS's v3 specs (karrio vendors them:
 modules/connectors/usps/vendor/domestic-labels.yaml 3.9.13 State,
 addresses.yaml GET /address state) list the codes they take:
 "^(AA|AE|AL|AK|AP|AS|AZ|AR|CA|CO|CT|DE|DC|FM|FL|GA|GU|HI|ID|IL|IN|IA|KS|KY|LA|
@@ -151,7 +152,8 @@ def state_prefix(state: str) -> str:
 
 def prefix_fits(prefix: str, country: str) -> bool:
     """A state's country prefix fits an address in ``country``: its own, or
-    the US's, whose ISO 3166-2 lists the territories too (US-PR)."""
+    the US's, whose ISO 3166-2 lists the territories too (US-PR; at a
+    territory's address only its own: ``us_state_code``)."""
     return prefix in (country, "US")
 
 
@@ -159,12 +161,17 @@ def us_state_code(state: str, country: str = "US") -> str:
     """The 2-letter code of a US state, DC, territory or military "state"
     given as its code, its ISO 3166-2 code ("US-IL", the prefix fitting
     ``country``: ``prefix_fits``) or English name in any case ("Illinois",
-    "il", "District of Columbia", "Puerto Rico"); "" when it names none."""
+    "il", "District of Columbia", "Puerto Rico"); "" when it names none.
+    At a territory's address a US- code names that territory or nothing:
+    "US-IL" in Puerto Rico would be a wrong state."""
     prefixed = _PREFIXED.fullmatch(state.strip())
     if prefixed:
-        if not prefix_fits(prefixed.group(1).upper(), country):
+        prefix = prefixed.group(1).upper()
+        if not prefix_fits(prefix, country):
             return ""
         state = prefixed.group(2)
+        if prefix == "US" != country:
+            return country if _folded(state).upper() == country else ""
     folded = _folded(state)
     code = folded.upper().replace(" ", "")  # "il", "D.C."
     return code if code in USPS_STATE_CODES else _names().get(folded, "")
@@ -180,3 +187,39 @@ def us_state_sent(address: Address) -> Address:
         return address
     code = us_state_code(state, address.country_code)
     return dataclasses.replace(address, state_code=code) if code else address
+
+
+# ISO 3166-2's code form: a country, a hyphen, 1 to 3 letters or digits.
+_ISO_CODE = re.compile(r"([A-Za-z]{2})\s*-\s*([A-Za-z0-9]{1,3})")
+
+
+def iso_subdivision(state: str) -> tuple[str, str] | None:
+    """(its country, its short code) of a state given as a code ISO 3166-2
+    lists ("CA-ON", "au-nsw": ("AU", "NSW")); None for anything else, a
+    name with a hyphen included ("Al-Ain" is no ISO code)."""
+    import pycountry
+
+    form = _ISO_CODE.fullmatch(state.strip())
+    if not form:
+        return None
+    country, short = form.group(1).upper(), form.group(2).upper()
+    if pycountry.subdivisions.get(code=f"{country}-{short}") is None:
+        return None
+    return country, short
+
+
+def state_sent(address: Address) -> Address:
+    """``address`` with its state as every carrier is sent it: in the US and
+    its territories as ``us_state_sent``; elsewhere an ISO 3166-2 code of
+    the address's country as its short code ("CA-ON": "ON"), as carriers
+    take a province (UPS StateProvinceCode, FedEx stateOrProvinceCode 2).
+    Another country's code is refused (validation), never sent."""
+    if address.country_code in STATE_COUNTRIES:
+        sent = us_state_sent(address)
+        # FM, MH and PW have ISO codes of their own too (FM-TRK).
+        if sent is not address or address.country_code in US_AND_TERRITORIES:
+            return sent
+    iso = iso_subdivision(address.state_code)
+    if iso is None or iso[0] != address.country_code:
+        return address
+    return dataclasses.replace(address, state_code=iso[1])

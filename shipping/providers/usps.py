@@ -149,9 +149,13 @@ class USPSAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         return str(value)
 
     def check_shipment(
-        self, request: RateRequest | LabelRequest, *, quote: bool | None = None
+        self,
+        request: RateRequest | LabelRequest,
+        *,
+        quote: bool | None = None,
+        service_code: str = "",
     ) -> None:
-        super().check_shipment(request, quote=quote)
+        super().check_shipment(request, quote=quote, service_code=service_code)
         # A quote its international label would refuse is refused with it.
         if request.from_address.country_code == "US" and request.is_international:
             intl.check_sendable(request)

@@ -7,8 +7,8 @@ sent, no ProviderCall is written, and ``param`` names the field
 (``parcels[0].weight``) so the API answers a 400 pointing at it.
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -22,9 +22,10 @@ from shipping.providers.phones import phone_extension, phone_readable
 from shipping.providers.us_states import (
     US_AND_TERRITORIES,
     USPS_STATE_CODES,
+    iso_subdivision,
     prefix_fits,
     state_prefix,
-    us_state_sent,
+    state_sent,
 )
 from shipping.units import DimensionUnit, WeightUnit
 
@@ -67,6 +68,11 @@ class CarrierLimits:
     # beyond its quote's API (Shippo's zip) is in ``fields``: a label is
     # bought from its quote's request, so that quote could never be bought.
     rating_fields: FieldLimits = NO_FIELD_LIMITS
+    # A service's label's, besides ``fields``, by its code: (its name, the
+    # fields). A label for it is refused; a quote leaves it out (base.py).
+    service_fields: Mapping[str, tuple[str, FieldLimits]] = field(
+        default_factory=dict, hash=False
+    )
     pickup_fields: FieldLimits = NO_FIELD_LIMITS  # a pickup's address
     address_fields: FieldLimits = NO_FIELD_LIMITS  # an address check's
 
@@ -154,12 +160,7 @@ def check_fields(
     ``customs`` only when it is sent (an international shipment)."""
     abroad = from_address.country_code != to_address.country_code
     for param, address in (("from_address", from_address), ("to_address", to_address)):
-        if fields.phone_abroad and abroad and not address.phone.strip():
-            raise InvalidShippingRequest(
-                f"{param}.phone is required by {carrier} for a shipment abroad",
-                param=f"{param}.phone",
-                code="missing_field",
-            )
+        _check_phone_given(address, param, fields, carrier, abroad=abroad)
         check_address_fields(address, param, fields, carrier)
     if customs is None:
         return
@@ -174,14 +175,36 @@ def check_fields(
     _check_text(reference, "customs.exporter_reference", limit, carrier)
 
 
+def _check_phone_given(
+    address: "Address", param: str, fields: FieldLimits, carrier: str, *, abroad: bool
+) -> None:
+    # A phone the carrier's label requires: none would be its refusal of
+    # the label, after a quote it could never become.
+    if address.phone.strip():
+        return
+    if fields.phone_always or (fields.to_phone and param == "to_address"):
+        raise InvalidShippingRequest(
+            f"{param}.phone is required by {carrier}",
+            param=f"{param}.phone",
+            code="missing_field",
+        )
+    if fields.phone_abroad and abroad:
+        raise InvalidShippingRequest(
+            f"{param}.phone is required by {carrier} for a shipment abroad",
+            param=f"{param}.phone",
+            code="missing_field",
+        )
+
+
 def check_address_fields(
     address: "Address", param: str, fields: FieldLimits, carrier: str
 ) -> None:
     """The first of ``address``'s fields ``carrier`` cannot take, as it is
     sent (``fields.as_sent``): ``field_too_long`` naming ``param.field``."""
     _check_phone(address.phone, f"{param}.phone", fields, carrier)
-    # Every carrier's: a US state's name is sent as its code (base.py).
-    address = us_state_sent(address)
+    # Every carrier's: a US state's name is sent as its code, an ISO 3166-2
+    # code as its short code (base.py).
+    address = state_sent(address)
     _check_us_state(address, param, fields)
     if fields.as_sent is not None:
         address = fields.as_sent(address)
@@ -226,14 +249,18 @@ def _check_us_state(address: "Address", param: str, fields: FieldLimits) -> None
     # (the buyer's text never quoted).
     state, country = address.state_code.strip(), address.country_code
     countries = US_AND_TERRITORIES | fields.state_code_countries
-    if not state or country not in countries or state in USPS_STATE_CODES:
+    if country not in countries:
+        _check_iso_state(state, country, param)
+        return
+    if not state or state in USPS_STATE_CODES:
         return
     prefix = state_prefix(state)
     if prefix and not prefix_fits(prefix, country):
+        raise _other_prefix(param, country, "or US")
+    if prefix == "US" != country:
         raise InvalidShippingRequest(
-            f"{param}.state_code has a country prefix other than the address's "
-            f"country ({country}) or US: give the state's code, with that "
-            "prefix or none, or its English name (IL, US-IL, Illinois)",
+            f"{param}.state_code: at an address in {country} a US- code must "
+            f"name it (US-{country}); give {country}, US-{country} or its name",
             param=f"{param}.state_code",
             code="invalid_state",
         )
@@ -241,6 +268,26 @@ def _check_us_state(address: "Address", param: str, fields: FieldLimits) -> None
         f"{param}.state_code names no US state or territory: give its "
         "2-letter code, with its country prefix or none, or its English name "
         "(IL, US-IL, Illinois)",
+        param=f"{param}.state_code",
+        code="invalid_state",
+    )
+
+
+def _check_iso_state(state: str, country: str, param: str) -> None:
+    # Another country's ISO 3166-2 code would reach the carrier as a wrong
+    # state (its own is sent as its short code: state_sent).
+    iso = iso_subdivision(state)
+    if iso is not None and iso[0] != country:
+        raise _other_prefix(param, country, "")
+
+
+def _other_prefix(param: str, country: str, besides: str) -> InvalidShippingRequest:
+    example = "(IL, US-IL, Illinois)" if besides else "(ON, CA-ON)"
+    return InvalidShippingRequest(
+        f"{param}.state_code has a country prefix other than the address's "
+        f"country ({country}){' ' + besides if besides else ''}: give the "
+        f"state's code, with that prefix or none, or its "
+        f"{'English ' if besides else ''}name {example}",
         param=f"{param}.state_code",
         code="invalid_state",
     )
@@ -442,6 +489,22 @@ def check_shipment(
     check_fields(from_address, to_address, sent, limits.fields, carrier)
     if quote:
         check_fields(from_address, to_address, sent, limits.rating_fields, carrier)
+
+
+def check_service(
+    from_address: "Address",
+    to_address: "Address",
+    service_code: str,
+    *,
+    limits: CarrierLimits,
+    carrier: str = "the carrier",
+) -> None:
+    """What ``service_code``'s label requires beyond the carrier's other
+    services' (``limits.service_fields``), the service named in a refusal."""
+    named = limits.service_fields.get(service_code)
+    if named is not None:
+        name, fields = named
+        check_fields(from_address, to_address, None, fields, f"{carrier} for {name}")
 
 
 def date_window(days_ahead: int) -> tuple[date, date]:

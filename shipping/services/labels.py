@@ -142,7 +142,8 @@ def _checked_request(quote: RateQuote, adapter: ShippingAdapter) -> RateRequest:
     the field) when its carrier cannot take it, before a shipment is stored:
     a quote kept from before a limit of the carrier's (issue 17, 9)."""
     request = codec.request_from_json(quote.request)
-    adapter.check_shipment(request, quote=False)  # for the label it buys
+    # For the label it buys, of the quote's service.
+    adapter.check_shipment(request, quote=False, service_code=quote.service_code)
     return request
 
 

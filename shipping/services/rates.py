@@ -29,7 +29,7 @@ from integrations.response_cache import fingerprint, get_or_compute
 from integrations.secrets_registry import staff_text
 from shipping import codec
 from shipping.models import RateQuote
-from shipping.providers.base import CarrierLimits, Rate, RateRequest
+from shipping.providers.base import CarrierLimits, Quoted, Rate, RateRequest
 from shipping.providers.validation import (
     MAX_SHIP_DAYS_AHEAD,
     InvalidShippingRequest,
@@ -74,6 +74,9 @@ class CarrierFailure:
     # The field our own check of the carrier's limits refused (the 400's
     # ``param`` when no carrier can take it); None for any other failure.
     param: str | None = None
+    # The one service left out (a phone its label requires), the carrier's
+    # others quoted; None: the whole carrier failed.
+    service_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,11 +159,14 @@ def _shop(request: RateRequest, key: str, deadline: float) -> RateShopResult:
     # Per account, the request its carrier cannot take (a limit of its own),
     # refused before any call: left out with our words for it.
     refused: dict[int, InvalidShippingRequest] = {}
+    left_out: dict[int, Quoted] = {}
 
     def quote(adapter: object) -> list[Rate]:
         started = time.monotonic()
         try:
-            return adapter.rates(request)  # type: ignore[attr-defined]
+            quoted = adapter.quoted(request)  # type: ignore[attr-defined]
+            left_out[adapter.account.pk] = quoted  # type: ignore[attr-defined]
+            return quoted.rates
         except InvalidShippingRequest as exc:
             refused[adapter.account.pk] = exc  # type: ignore[attr-defined]
             raise
@@ -177,7 +183,7 @@ def _shop(request: RateRequest, key: str, deadline: float) -> RateShopResult:
     failures = tuple(
         _failure(f, accounts, durations, deadline, refused.get(f.account_id))
         for f in fanned.failures
-    )
+    ) + _services_left_out(fanned, left_out, accounts)
     currencies = tuple(dict.fromkeys(q.currency for q in quotes))
     logger.info(
         "rates shopped",
@@ -315,6 +321,34 @@ def _failure(
         duration_ms=took,
         param=refusal.param if refusal is not None else None,
     )
+
+
+def _services_left_out(
+    fanned: FanOutResult[list[Rate]],
+    quoted: dict[int, Quoted],
+    accounts: dict[int, ProviderAccount],
+) -> tuple[CarrierFailure, ...]:
+    """A failure per service a carrier offered that the request cannot buy
+    (``Quoted.left_out``), with our refusal: its others are quoted."""
+    failures = []
+    for answer in fanned.results:
+        account = accounts[answer.account_id]
+        for rate, refusal in quoted[answer.account_id].left_out:
+            failures.append(
+                CarrierFailure(
+                    account=account.slug,
+                    account_name=account.display_name,
+                    provider=account.provider,
+                    reason="error",
+                    outcome=Outcome.REJECTED,
+                    code=refusal.code,
+                    message=refusal.message,
+                    duration_ms=answer.duration_ms,
+                    param=refusal.param,
+                    service_code=rate.service_code,
+                )
+            )
+    return tuple(failures)
 
 
 def _said(failure: AccountFailure) -> str:

@@ -86,6 +86,42 @@ def assert_sent_as_codes(harness, states: dict[str, str]) -> None:
     assert [text for text in sent if '"TN"' in text or "=TN" in text]
 
 
+def assert_passes_every_check(harness, cases) -> None:
+    """A quote to the contract's recipient in each (country, state[,
+    postcode]) of ``cases`` passes ``harness``'s carrier's checks."""
+    adapter = registry.get_adapter(harness.make_account())
+    for case in cases:
+        adapter.check_shipment(state_request(*case))  # no refusal
+
+
+def pickup_and_check_states_sent(states: dict[str, str], key: str) -> list[str]:
+    """A UPS pickup, a FedEx pickup and a UPS address check, each booked or
+    asked (a 201, a 201, a 200) with the state ``states`` gives for it
+    ("ups_pickup", "fedex_pickup", "ups_check"; keys under ``key``): the
+    state each carrier was sent, in that order."""
+    from shipping.api_examples import ADDRESS_FROM, ADDRESS_TO
+    from tests.shipping.helpers import ups_address_check, ups_pickup
+
+    sent = []
+    if "ups_pickup" in states:
+        reply, [ups] = ups_pickup({"state_code": states["ups_pickup"]}, f"{key}-ups")
+        assert reply.status_code == 201, reply.json()
+        sent.append(ups["StateProvince"])
+    if "fedex_pickup" in states:
+        address = ADDRESS_FROM | {"state_code": states["fedex_pickup"]}
+        reply, [body] = fedex_pickup(address, f"{key}-fx")
+        assert reply.status_code == 201, reply.json()
+        sent.append(
+            body["originDetail"]["pickupLocation"]["address"]["stateOrProvinceCode"]
+        )
+    if "ups_check" in states:
+        address = ADDRESS_TO | {"state_code": states["ups_check"]}
+        reply, [check] = ups_address_check(address)
+        assert reply.status_code == 200, reply.json()
+        sent.append(check["PoliticalDivision1"])
+    return sent
+
+
 def invalid_state_messages(harness, state: str) -> list[str]:
     """A quote and a label to the contract's US recipient with ``state``,
     each refused as ``invalid_state`` naming to_address.state_code before

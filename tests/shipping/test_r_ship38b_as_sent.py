@@ -42,7 +42,9 @@ pytestmark = [
 
 def test_fedex_quotes_to_nsw_with_the_state_left_out():
     harness_fedex.make_account()
-    body = copy.deepcopy(RATE_REQUEST) | {"to_address": SYDNEY, "customs": CUSTOMS}
+    # A phone: FedEx's label requires the recipient's (ship45).
+    to_address = SYDNEY | {"phone": "+61 2 5550 1234"}
+    body = copy.deepcopy(RATE_REQUEST) | {"to_address": to_address, "customs": CUSTOMS}
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         harness_fedex.rates(mocked, None)

@@ -26,17 +26,17 @@ from tests.shipping.contract import harness_usps
 from tests.shipping.contract import requests as shared
 from tests.shipping.helpers import (
     post_as_writer,
-    ups_address_check,
-    ups_pickup,
     usps_bought_from_shipper,
     weekday_after_tomorrow,
 )
 from tests.shipping.state_cases import (
     EVERY,
     WIRED,
+    assert_passes_every_check,
     assert_sent_as_codes,
     fedex_pickup,
     invalid_state_messages,
+    pickup_and_check_states_sent,
     state_request,
     ups_quote,
 )
@@ -67,9 +67,7 @@ def test_a_us_state_that_names_none_is_invalid_state_at_every_carrier(
 @pytest.mark.parametrize("harness", EVERY, ids=lambda h: h.PROVIDER)
 def test_a_territory_name_is_its_code_and_passes_every_carrier_check(harness):
     # Puerto Rico written out, in the US or as its own country.
-    adapter = registry.get_adapter(harness.make_account())
-    for country in ("US", "PR"):
-        adapter.check_shipment(state_request(country, "puerto rico"))  # no refusal
+    assert_passes_every_check(harness, [("US", "puerto rico"), ("PR", "puerto rico")])
 
 
 def test_a_quote_through_our_api_with_a_state_name_reaches_ups_as_its_code():
@@ -92,21 +90,11 @@ def test_a_shop_refuses_a_us_state_that_names_none_before_any_carrier():
 
 
 def test_a_ups_pickup_sends_a_state_name_as_its_code():
-    reply, [sent] = ups_pickup({"state_code": "Tennessee"}, "r43-ups-pickup")
-
-    assert reply.status_code == 201, reply.json()
-    assert sent["StateProvince"] == "TN"
+    assert pickup_and_check_states_sent({"ups_pickup": "Tennessee"}, "r43") == ["TN"]
 
 
 def test_a_fedex_pickup_sends_a_state_name_as_its_code():
-    from shipping.api_examples import ADDRESS_FROM
-
-    address = ADDRESS_FROM | {"state_code": "tennessee"}
-    reply, [body] = fedex_pickup(address, "r43-fedex-pickup")
-
-    assert reply.status_code == 201, reply.json()
-    sent = body["originDetail"]["pickupLocation"]["address"]
-    assert sent["stateOrProvinceCode"] == "TN"
+    assert pickup_and_check_states_sent({"fedex_pickup": "tennessee"}, "r43") == ["TN"]
 
 
 def test_a_fedex_pickup_state_that_names_none_is_a_400():
@@ -120,10 +108,7 @@ def test_a_fedex_pickup_state_that_names_none_is_a_400():
 
 
 def test_a_ups_address_check_sends_a_state_name_as_its_code():
-    reply, [sent] = ups_address_check(ADDRESS_TO | {"state_code": "Illinois"})
-
-    assert reply.status_code == 200, reply.json()
-    assert sent["PoliticalDivision1"] == "IL"
+    assert pickup_and_check_states_sent({"ups_check": "Illinois"}, "r43") == ["IL"]
 
 
 @pytest.mark.parametrize("harness", EVERY, ids=lambda h: h.PROVIDER)

@@ -14,18 +14,17 @@ from types import ModuleType
 
 import pytest
 
-from integrations import registry
 from integrations.models import ProviderCall
 from shipping.api_examples import ADDRESS_TO, RATE_REQUEST
 from tests.shipping.contract import requests as shared
-from tests.shipping.helpers import post_as_writer, ups_address_check, ups_pickup
+from tests.shipping.helpers import post_as_writer
 from tests.shipping.state_cases import (
     EVERY,
     WIRED,
+    assert_passes_every_check,
     assert_sent_as_codes,
-    fedex_pickup,
     invalid_state_messages,
-    state_request,
+    pickup_and_check_states_sent,
     ups_quote,
 )
 
@@ -55,9 +54,8 @@ def test_another_countrys_prefix_is_invalid_state_at_every_carrier(
 def test_a_territorys_iso_code_passes_every_carrier_check(harness):
     # Puerto Rico's own prefix in the US's list (US-PR), in the US or as its
     # own country; "pr-pr" with its own country's prefix there.
-    adapter = registry.get_adapter(harness.make_account())
-    for country, state in (("US", "US-PR"), ("PR", "us-pr"), ("PR", "PR-PR")):
-        adapter.check_shipment(state_request(country, state))  # no refusal
+    cases = [("US", "US-PR"), ("PR", "us-pr"), ("PR", "PR-PR")]
+    assert_passes_every_check(harness, cases)
 
 
 def test_a_quote_through_our_api_with_an_iso_state_reaches_ups_as_its_code():
@@ -81,27 +79,15 @@ def test_a_shop_refuses_another_countrys_prefix_before_any_carrier():
 
 
 def test_pickups_and_address_checks_send_an_iso_state_as_its_code():
-    from shipping.api_examples import ADDRESS_FROM
-
-    reply, [ups] = ups_pickup({"state_code": "us-tn"}, "s44-ups-pickup")
-    assert reply.status_code == 201, reply.json()
-    assert ups["StateProvince"] == "TN"
-
-    reply, [body] = fedex_pickup(ADDRESS_FROM | {"state_code": "US-TN"}, "s44-fx")
-    assert reply.status_code == 201, reply.json()
-    assert body["originDetail"]["pickupLocation"]["address"]["stateOrProvinceCode"] == (
-        "TN"
-    )
-
-    reply, [check] = ups_address_check(ADDRESS_TO | {"state_code": "US-IL"})
-    assert reply.status_code == 200, reply.json()
-    assert check["PoliticalDivision1"] == "IL"
+    states = {"ups_pickup": "us-tn", "fedex_pickup": "US-TN", "ups_check": "US-IL"}
+    assert pickup_and_check_states_sent(states, "s44") == ["TN", "TN", "IL"]
 
 
 def test_a_prefix_elsewhere_is_left_as_given():
-    # Only US and territory states are read as ISO codes: UPS gets a
-    # Vietnamese "VN-44" whole, as before.
-    from shipping.providers.us_states import us_state_sent
+    # The US mapping reads only US and territory states; since ship45 the
+    # carriers get a Vietnamese "VN-44" as its short code (state_sent).
+    from shipping.providers.us_states import state_sent, us_state_sent
 
     hanoi = replace(shared.ABROAD, country_code="VN", state_code="VN-44")
     assert us_state_sent(hanoi) == hanoi
+    assert state_sent(hanoi).state_code == "44"

@@ -34,6 +34,7 @@ HONG_KONG = {
     "state_code": "",
     "postal_code": "",
     "country_code": "HK",
+    "phone": "+852 5550 1234",  # DHL Express's label requires it (ship45)
 }
 EUR_CUSTOMS = replace(
     shared.CUSTOMS, items=(replace(shared.CUSTOMS.items[0], currency="EUR"),)
