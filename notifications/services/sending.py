@@ -479,7 +479,8 @@ def email_waiting_wake() -> int:
         status=EmailStatus.QUEUED, bulk_send__isnull=True, defers__gt=0
     )
     woken = waiting.filter(retry_at__gt=now).update(retry_at=now)
-    due = waiting.filter(retry_at=now).order_by("pk")
+    # With them, any already due that the sweep has not reached yet.
+    due = waiting.filter(retry_at__lte=now).order_by("pk")
     for pk in due.values_list("pk", flat=True)[:WAKE_ENQUEUED]:
         transaction.on_commit(partial(_enqueue, pk))
     if woken:
