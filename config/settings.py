@@ -451,15 +451,17 @@ SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {
         f"{family}.*": ["storefront_hooks.services.event_fan_out"]
         for family in ("payment", "shipment", "pickup", "inventory", "email")
     },
-    # A captured payment confirms its order's stock reservations.
+    # A captured payment confirms its order's stock reservations; its email.
     "payment.captured": [
         "inventory.services.reservations_confirm_for_order",
-        # The order confirmation email.
         "notifications.wiring.order_confirmation_send",
     ],
     # Shipping notices: shipped (label bought) and delivered.
     "shipment.label_created": ["notifications.wiring.shipping_notice_send"],
     "shipment.delivered": ["notifications.wiring.shipping_notice_send"],
+    # An email account usable again: the single sends waiting for one, now.
+    "integrations.breaker_mode_changed": ["notifications.wiring.email_wake"],
+    "integrations.account_enabled": ["notifications.wiring.email_wake"],
 }
 # Account kinds an app makes for its own calls through the shared client:
 # {kind: owner}. Out of the account admin's list, the dashboard and
@@ -489,8 +491,7 @@ EVENT_SWEEP_BATCH = env.int("EVENT_SWEEP_BATCH", default=500)
 # --- Batch jobs (integrations.batch) ------------------------------------------
 # Rows claimed per round trip; a job may set its own.
 BATCH_CHUNK_SIZE = env.int("BATCH_CHUNK_SIZE", default=100)
-# A task works chunks for this long, then enqueues the job again: kept under
-# Q_TIMEOUT (the chunk under way when it runs out still finishes).
+# A task works chunks this long, then enqueues the job again (under Q_TIMEOUT).
 BATCH_TIME_BUDGET_SECONDS = env.float(
     "BATCH_TIME_BUDGET_SECONDS", default=Q_CLUSTER["timeout"] / 2
 )
@@ -499,8 +500,7 @@ BATCH_RETRY_BASE_SECONDS = env.int("BATCH_RETRY_BASE_SECONDS", default=30)
 BATCH_RETRY_MAX_SECONDS = env.int("BATCH_RETRY_MAX_SECONDS", default=3600)
 # The sweeper restarts a job no worker has touched for this long.
 BATCH_SWEEP_AFTER_MINUTES = env.int("BATCH_SWEEP_AFTER_MINUTES", default=2)
-# Rows leased by a worker that died come back after this; above Q_TIMEOUT so
-# a live worker's chunk is never taken from it.
+# A dead worker's rows come back after this (above Q_TIMEOUT: never a live one's).
 BATCH_LEASE_SECONDS = env.int("BATCH_LEASE_SECONDS", default=300)
 # How long a job waits when rate-limited without a Retry-After.
 BATCH_PACE_SECONDS = env.float("BATCH_PACE_SECONDS", default=5.0)

@@ -24,7 +24,7 @@ from django.utils.html import format_html
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
 from integrations.admin.timeline import TimelineAdminMixin
-from integrations.batch import local_moment
+from integrations.batch import next_try_words
 from integrations.clock import database_now
 from integrations.timeline import TimelineEntry
 from notifications import admin_pages
@@ -73,7 +73,7 @@ class EmailMessageAdmin(
         at = email_next_try(obj)
         if at is None:
             return "-"
-        return f"waiting, next try at {local_moment(at)}"
+        return f"waiting, next try {next_try_words(at)}"
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view

@@ -27,6 +27,7 @@ from integrations.admin.batch import next_try_note
 from integrations.admin.readonly import ReadOnlyAdminMixin
 from integrations.admin.search import PublicIdSearchMixin
 from integrations.batch.state import FINAL
+from integrations.clock import database_now
 from integrations.models import BatchRowStatus
 from notifications.models import BulkRecipient, BulkSend
 from notifications.services.bulk import (
@@ -120,6 +121,7 @@ class BulkSendAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         if not rows:
             return "-"
+        now = database_now()
         return format_html(
             "<ul>{}</ul>",
             format_html_join(
@@ -131,7 +133,7 @@ class BulkSendAdmin(PublicIdSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                         r.status,
                         r.attempts,
                         r.last_error[:_ERROR_CHARS],
-                        next_try_note(r),
+                        next_try_note(r, now=now),
                     )
                     for r in rows
                 ),

@@ -34,6 +34,7 @@ from notifications.api_examples import (
     SEND_REQUEST,
 )
 from notifications.models import EmailMessage, EmailStatus
+from notifications.selectors import with_next_try
 from notifications.serializers import (
     EmailListSerializer,
     EmailMessageSerializer,
@@ -70,7 +71,7 @@ class EmailsView(ListModelMixin, GenericAPIView):
     serializer_class = EmailListSerializer
 
     def get_queryset(self) -> QuerySet[EmailMessage]:
-        messages = EmailMessage.objects.select_related("account")
+        messages = with_next_try(EmailMessage.objects.select_related("account"))
         params = self.request.query_params
         if params.get("order_id"):
             messages = messages.filter(order_id=params["order_id"])
@@ -159,7 +160,9 @@ class EmailDetailView(APIView):
     )
     def get(self, request: Request, public_id: str) -> Response:
         message = get_object_or_404(
-            EmailMessage.objects.select_related("account").prefetch_related("events"),
+            with_next_try(
+                EmailMessage.objects.select_related("account")
+            ).prefetch_related("events"),
             public_id=public_id,
         )
         return Response(EmailMessageSerializer(message).data)

@@ -25,6 +25,8 @@ QUEUED_RESPONSE = {
     "provider_message_id": "",
     "sent_at": None,
     "updated_at": "2026-03-02T10:15:00Z",
+    "next_try_at": None,
+    "next_try_due": False,
     "attempts": 0,
     "error_code": "",
     "last_error": "",
@@ -45,6 +47,8 @@ BOUNCED_RESPONSE = {
     "provider_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
     "sent_at": "2026-03-02T10:15:02Z",
     "updated_at": "2026-03-02T10:15:09Z",
+    "next_try_at": None,
+    "next_try_due": False,
     "error_code": "",
     "last_error": "",
     "events": [

@@ -22,11 +22,12 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from integrations.batch import row_next_try
+from integrations.models import BatchRowStatus
 from notifications.models import BulkRecipient, EmailEvent, EmailMessage, EmailStatus
 from notifications.rendering import (
     EmailRenderError,
@@ -47,6 +48,8 @@ _DELIVERED = ["delivered", "opened", "clicked", "complained", "filtered"]
 # A soft bounce is a deferral, not a bounce.
 _HARD_BOUNCE = Q(type="bounced", bounce_type__in=["hard", ""])
 SAMPLE_FILE = "sample.json"
+# The annotation ``with_next_try`` gives a bulk message: its row's next try.
+ROW_NEXT_TRY = "row_next_attempt_at"
 
 
 @dataclass(frozen=True)
@@ -168,5 +171,18 @@ def email_next_try(message: EmailMessage) -> datetime | None:
         return None
     if message.bulk_send_id is None:
         return message.retry_at
+    if hasattr(message, ROW_NEXT_TRY):  # read with the list (``with_next_try``)
+        return getattr(message, ROW_NEXT_TRY)
     row = BulkRecipient.objects.filter(message_id=message.pk).first()
     return row_next_try(row) if row is not None else None
+
+
+def with_next_try(messages: QuerySet[EmailMessage]) -> QuerySet[EmailMessage]:
+    """``messages`` with each bulk message's row's next try read in the same
+    query (``email_next_try`` uses it): no query per message in a list."""
+    pending = BulkRecipient.objects.filter(
+        message_id=OuterRef("pk"), status=BatchRowStatus.PENDING
+    )
+    return messages.annotate(
+        **{ROW_NEXT_TRY: Subquery(pending.values("next_attempt_at")[:1])}
+    )

@@ -5,6 +5,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from integrations.clock import database_now
 from notifications.models import BulkSend, EmailEvent, EmailMessage
 from notifications.models.messages import CATEGORY_CHOICES
 from notifications.providers.base import EmailCategory
@@ -74,6 +75,16 @@ class EmailListSerializer(serializers.ModelSerializer):
     to = serializers.CharField(source="to_email")
     account = serializers.SerializerMethodField()
     provider = serializers.SerializerMethodField()
+    next_try_at = serializers.SerializerMethodField(
+        help_text="When a `queued` message waiting for a provider is tried "
+        "again (its waits grow while the account it needs stays paused); null "
+        "when it does not wait."
+    )
+    next_try_due = serializers.SerializerMethodField(
+        help_text="True when next_try_at has passed: the message is due now "
+        "and goes with the next sweep (within a minute or two), not at that "
+        "past time; false when it does not wait or its next try is ahead."
+    )
 
     class Meta:
         model = EmailMessage
@@ -92,6 +103,8 @@ class EmailListSerializer(serializers.ModelSerializer):
             "created_at",
             "sent_at",
             "updated_at",
+            "next_try_at",
+            "next_try_due",
         ]
 
     def get_account(self, message: EmailMessage) -> str | None:
@@ -99,6 +112,20 @@ class EmailListSerializer(serializers.ModelSerializer):
 
     def get_provider(self, message: EmailMessage) -> str | None:
         return message.account.provider if message.account_id else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_next_try_at(self, message: EmailMessage) -> str | None:
+        at = email_next_try(message)
+        return serializers.DateTimeField().to_representation(at) if at else None
+
+    def get_next_try_due(self, message: EmailMessage) -> bool:
+        at = email_next_try(message)
+        # The database's time (the clock retry_at is set by), read once a list.
+        if at is None:
+            return False
+        if "now" not in self.context:
+            self.context["now"] = database_now()
+        return at <= self.context["now"]
 
 
 class EmailMessageSerializer(EmailListSerializer):
@@ -112,28 +139,17 @@ class EmailMessageSerializer(EmailListSerializer):
     last_error = serializers.SerializerMethodField(
         help_text="Our sentence for error_code; never the provider's text."
     )
-    next_try_at = serializers.SerializerMethodField(
-        help_text="When a `queued` message waiting for a provider is tried "
-        "again (its waits grow while the account it needs stays paused); null "
-        "when it does not wait."
-    )
 
     class Meta(EmailListSerializer.Meta):
         fields = [
             *EmailListSerializer.Meta.fields,
             "error_code",
             "last_error",
-            "next_try_at",
             "events",
         ]
 
     def get_last_error(self, message: EmailMessage) -> str:
         return public_error(message)
-
-    @extend_schema_field(serializers.DateTimeField(allow_null=True))
-    def get_next_try_at(self, message: EmailMessage) -> str | None:
-        at = email_next_try(message)
-        return serializers.DateTimeField().to_representation(at) if at else None
 
 
 # --- Bulk sends ------------------------------------------------------------

@@ -1,6 +1,9 @@
 """Outbox subscribers that send the shop's transactional mail: the order
 confirmation on ``payment.captured``, shipping notices on
-``shipment.label_created`` and ``shipment.delivered``.
+``shipment.label_created`` and ``shipment.delivered``; and the single sends
+waiting for a paused account tried at once when staff make an email account
+usable again (``integrations.breaker_mode_changed``,
+``integrations.account_enabled``).
 
 Delivery is at least once, so each message's idempotency key is made from
 the event: a redelivered event finds its message and sends nothing more.
@@ -9,13 +12,15 @@ the event: a redelivered event finds its message and sends nothing more.
 import logging
 from typing import Any
 
-from integrations.models import Event
+from integrations.models import Event, ProviderAccount
+from integrations.models.accounts import BreakerMode, Kind
 from integrations.money import MoneyError, format_amount
 from notifications.services import (
     EmailInvalid,
     EmailRenderError,
     email_message_create,
     email_message_store_failed,
+    email_waiting_wake,
 )
 
 logger = logging.getLogger(__name__)
@@ -134,3 +139,18 @@ def _order_email(order_id: str) -> str:
         .first()
     )
     return found or ""
+
+
+def email_wake(event: Event) -> None:
+    """An email account's breaker set back (automatic or forced closed) or
+    the account enabled: the single sends waiting for a paused account are
+    tried now, not when their backoff ends. Only for an enabled email
+    account whose breaker lets calls through; run twice, it wakes nothing
+    more (the woken are due, or already sent)."""
+    if event.payload.get("breaker_state") == "open":
+        return
+    usable = ProviderAccount.objects.filter(
+        slug=event.subject, kind=Kind.EMAIL, enabled=True
+    ).exclude(breaker_mode=BreakerMode.FORCED_OPEN)
+    if usable.exists():
+        email_waiting_wake()

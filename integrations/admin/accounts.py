@@ -6,6 +6,7 @@ from django.utils import timezone
 from integrations import registry
 from integrations.breaker import BreakerSnapshot, breaker_for
 from integrations.crypto import CredentialsDecryptError
+from integrations.events import event_emit
 from integrations.forms import (
     SETTING_PREFIX,
     ProviderAccountForm,
@@ -173,6 +174,13 @@ class ProviderAccountAdmin(admin.ModelAdmin):
             breaker_for(obj).publish_mode(
                 previous=form.initial.get("breaker_mode"),
                 actor=request.user.get_username(),
+            )
+        if "enabled" in form.changed_data and obj.enabled:
+            # Subscribers may resume work that waited for it (single emails).
+            event_emit(
+                name="integrations.account_enabled",
+                payload={"account": obj.slug, "kind": obj.kind},
+                subject=obj.slug,
             )
 
     def get_fieldsets(self, request: HttpRequest, obj: ProviderAccount | None = None):

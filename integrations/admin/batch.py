@@ -4,6 +4,8 @@ Jobs are created by code (a campaign, a sync), never by a form: the handler
 path on a job is imported by the workers.
 """
 
+from datetime import datetime
+
 from django.apps import apps
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -16,9 +18,11 @@ from integrations.batch import (
     batch_job_next_try,
     batch_job_progress,
     batch_job_waiting,
-    local_moment,
+    next_try_when,
+    next_try_words,
     row_next_try,
 )
+from integrations.clock import database_now
 from integrations.models import BatchJob, BatchRow, BatchRowStatus
 
 _FAILURES_SHOWN = 20
@@ -86,7 +90,7 @@ class BatchJobAdmin(admin.ModelAdmin):
         if at is None:
             return "-"
         waiting = batch_job_waiting(obj).count()
-        return f"{local_moment(at)} ({waiting} row(s) waiting)"
+        return f"{next_try_when(at)} ({waiting} row(s) waiting)"
 
     @admin.display(description="Rows with errors")
     def row_failures(self, obj: BatchJob) -> SafeString | str:
@@ -102,6 +106,7 @@ class BatchJobAdmin(admin.ModelAdmin):
         )
         if not rows:
             return "-"
+        now = database_now()
         return format_html(
             "<ul>{}</ul>",
             format_html_join(
@@ -113,7 +118,7 @@ class BatchJobAdmin(admin.ModelAdmin):
                         r.status,
                         r.attempts,
                         r.last_error[:_ERROR_CHARS],
-                        next_try_note(r),
+                        next_try_note(r, now=now),
                     )
                     for r in rows
                 ),
@@ -133,10 +138,12 @@ class BatchJobAdmin(admin.ModelAdmin):
         )
 
 
-def next_try_note(row: BatchRow) -> str:
-    """`` (next try at ...)`` for a waiting row, else nothing: its waits grow
-    while a pause lasts (``integrations.batch.rows.defer_seconds``)."""
+def next_try_note(row: BatchRow, *, now: datetime | None = None) -> str:
+    """`` (next try at ...)`` for a waiting row (``due now`` once passed),
+    else nothing: its waits grow while a pause lasts
+    (``integrations.batch.rows.defer_seconds``). ``now``: the database's
+    time, read once for a list."""
     at = row_next_try(row)
     if at is None:
         return ""
-    return f" (next try at {local_moment(at)})"
+    return f" (next try {next_try_words(at, now=now)})"

@@ -15,6 +15,8 @@ from integrations.batch.progress import (
     batch_job_progress,
     batch_job_waiting,
     local_moment,
+    next_try_when,
+    next_try_words,
     row_next_try,
 )
 from integrations.batch.rows import (
@@ -58,6 +60,8 @@ __all__ = [
     "batch_rows_add",
     "defer_seconds",
     "local_moment",
+    "next_try_when",
+    "next_try_words",
     "own_transactions",
     "pace_seconds",
     "relaxed_commit",

@@ -119,9 +119,24 @@ def row_next_try(row: BatchRow) -> datetime | None:
 
 
 def local_moment(at: datetime) -> str:
-    """``at`` as staff read a next try (admin, ``batch_jobs``): local time,
-    to the second, with its zone."""
+    """``at`` as staff read a next try (admin, ``batch_jobs``): local time
+    (TIME_ZONE), to the second, with its zone."""
     return f"{timezone.localtime(at):%Y-%m-%d %H:%M:%S %Z}"
+
+
+def next_try_when(at: datetime, *, now: datetime | None = None) -> str:
+    """A next try for staff: its local time while ahead; once passed, "due
+    now (overdue since ...)" (a past time after "next try" read as a try
+    already made). ``now``: the database's time, read once for many."""
+    if at > (now or database_now()):
+        return local_moment(at)
+    return f"due now (overdue since {local_moment(at)})"
+
+
+def next_try_words(at: datetime, *, now: datetime | None = None) -> str:
+    """What follows "next try": "at <local time>", or "due now (...)"."""
+    when = next_try_when(at, now=now)
+    return when if when.startswith("due") else f"at {when}"
 
 
 def _duration(seconds: float) -> str:

@@ -56,8 +56,9 @@ class Defer(Exception):
     seconds (BATCH_PACE_SECONDS if None): something only it needs is paused.
     The row goes back unworked, its attempt given back, due again then with
     ``reason`` on it; the job goes on with its other rows (``Pace`` would
-    stop them all). Each further defer of the row doubles its wait, up to
-    BATCH_DEFER_MAX_SECONDS (``defer_seconds``)."""
+    stop them all). ``retry_after`` is believed up to BATCH_DEFER_MAX_SECONDS
+    (or BREAKER_MAX_RETRY_AFTER_SECONDS if longer). Each further defer of the
+    row doubles its wait, up to BATCH_DEFER_MAX_SECONDS (``defer_seconds``)."""
 
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
@@ -160,8 +161,13 @@ def pace_seconds(exc: BaseException) -> float | None:
     if wait is not None:
         # A wait not read by parse_retry_after (a handler's Pace, a number in
         # a provider's body) is bounded the same way: state.pace must not
-        # overflow a datetime or park the job for years.
-        wait = 0.0 if math.isnan(wait) else min(max(wait, 0.0), retry_after_ceiling())
+        # overflow a datetime or park the job for years. A row waiting alone
+        # (Defer: a quota until tomorrow) may wait as long as its waits grow
+        # to (BATCH_DEFER_MAX_SECONDS), never less than a Retry-After's cap.
+        ceiling = retry_after_ceiling()
+        if isinstance(exc, Defer):
+            ceiling = max(ceiling, float(settings.BATCH_DEFER_MAX_SECONDS))
+        wait = 0.0 if math.isnan(wait) else min(max(wait, 0.0), ceiling)
     # No (or a zero) Retry-After still means "not now".
     return float(wait) if wait else float(settings.BATCH_PACE_SECONDS)
 

@@ -11,6 +11,7 @@ from notifications.services.sending import (
     email_message_enqueue,
     email_messages_sweep,
     email_outbound,
+    email_waiting_wake,
 )
 from notifications.services.suppressions import (
     suppression_active,
@@ -33,6 +34,7 @@ __all__ = [
     "email_message_store_failed",
     "email_messages_sweep",
     "email_outbound",
+    "email_waiting_wake",
     "suppression_active",
     "suppression_add",
     "suppression_blocks",

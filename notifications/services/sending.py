@@ -77,6 +77,8 @@ from notifications.unsubscribe import unsubscribe_headers, unsubscribe_url
 logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "notifications.tasks.deliver_email"
+# Woken sends enqueued at once, as many as one sweep enqueues.
+WAKE_ENQUEUED = 1000
 
 
 def email_message_create(
@@ -462,6 +464,28 @@ def _next_try(
         message.defers += 1
     if wait:
         message.retry_at = database_now() + timedelta(seconds=wait)
+
+
+def email_waiting_wake() -> int:
+    """Make the single sends waiting for a paused account (``defers``: no
+    account that could send them was asked) due now, and enqueue them on
+    commit (the first WAKE_ENQUEUED; the sweep takes the rest): an email
+    account became usable again, so none waits out its backoff (up to
+    BATCH_DEFER_MAX_SECONDS). How many were woken. A wait a provider asked
+    for (Retry-After) is kept. Sent once whoever enqueues it: each send
+    claims its message first (``email_message_claim``)."""
+    now = database_now()
+    waiting = EmailMessage.objects.filter(
+        status=EmailStatus.QUEUED, bulk_send__isnull=True, defers__gt=0
+    )
+    woken = waiting.filter(retry_at__gt=now).update(retry_at=now)
+    # With them, any already due that the sweep has not reached yet.
+    due = waiting.filter(retry_at__lte=now).order_by("pk")
+    for pk in due.values_list("pk", flat=True)[:WAKE_ENQUEUED]:
+        transaction.on_commit(partial(_enqueue, pk))
+    if woken:
+        logger.info("email waiting sends woken", extra={"woken": woken})
+    return woken
 
 
 def _last_event_type(message: EmailMessage) -> str:

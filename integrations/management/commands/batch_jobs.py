@@ -5,10 +5,12 @@
     manage.py batch_jobs show 42         # progress, the failed and waiting rows
     manage.py batch_jobs cancel 42
 
-Bad input gets one line on stderr and a non-zero exit status.
+Times are shown in TIME_ZONE, with its zone named. Bad input gets one line on
+stderr and a non-zero exit status.
 """
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django.apps import apps
@@ -21,7 +23,10 @@ from integrations.batch import (
     batch_job_progress,
     batch_job_waiting,
     local_moment,
+    next_try_when,
+    next_try_words,
 )
+from integrations.clock import database_now
 from integrations.management.base import ProviderCommand
 from integrations.models import BatchJob, BatchJobStatus, BatchRow, BatchRowStatus
 
@@ -91,23 +96,25 @@ class Command(ProviderCommand):
             f"  progress   {progress.summary()}",
             f"  rows       {job.row_model}, chunks of {job.chunk_size}",
             f"  handler    {job.handler}",
-            f"  created    {job.created_at:%Y-%m-%d %H:%M:%S %Z}",
+            f"  created    {local_moment(job.created_at)}",
         ]
         for label, moment in (
             ("started", job.started_at),
             ("finished", job.finished_at),
         ):
             if moment is not None:
-                lines.append(f"  {label:<10} {moment:%Y-%m-%d %H:%M:%S %Z}")
+                lines.append(f"  {label:<10} {local_moment(moment)}")
         if job.last_error:
             lines.append(f"  error      {_printable(job.last_error)}")
         waiting = batch_job_waiting(job)
         at = batch_job_next_try(job)
+        now = database_now()
         if at is not None:
             count = waiting.count()
-            lines.append(f"  next try   {local_moment(at)} ({count} row(s) waiting)")
+            when = next_try_when(at, now=now)
+            lines.append(f"  next try   {when} ({count} row(s) waiting)")
         lines.extend(_failed_rows(job))
-        lines.extend(_waiting_rows(waiting))
+        lines.extend(_waiting_rows(waiting, now))
         self.stdout.write("\n".join(lines))
 
     def _cancel(self, job: BatchJob) -> None:
@@ -146,13 +153,13 @@ def _failed_rows(job: BatchJob) -> list[str]:
     return _row_lines("failed rows", failed.order_by("pk"), lambda row: "")
 
 
-def _waiting_rows(waiting: QuerySet) -> list[str]:
+def _waiting_rows(waiting: QuerySet, now: datetime) -> list[str]:
     """The same for the rows waiting to be tried again, each with its next
-    try, the first due first."""
+    try (``due now`` once passed), the first due first."""
     return _row_lines(
         "waiting rows",
         waiting,
-        lambda row: f", next try at {local_moment(row.next_attempt_at)}",
+        lambda row: f", next try {next_try_words(row.next_attempt_at, now=now)}",
     )
 
 
