@@ -1,5 +1,6 @@
 """API shapes of email messages, their delivery events and bulk sends."""
 
+from datetime import datetime
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -261,11 +262,21 @@ class BulkSendSerializer(BulkSendListSerializer):
     next_try_at = serializers.SerializerMethodField(
         help_text="When the first `waiting` recipient is tried again (its "
         "waits grow while the account it needs stays paused); null when none "
-        "waits."
+        "waits (a time already passed: see next_try_due)."
+    )
+    next_try_due = serializers.SerializerMethodField(
+        help_text="True when next_try_at has passed: that recipient is due "
+        "now and goes when the send is next swept (within a minute or two); "
+        "false when none waits or its next try is ahead."
     )
 
     class Meta(BulkSendListSerializer.Meta):
-        fields = [*BulkSendListSerializer.Meta.fields, "outcomes", "next_try_at"]
+        fields = [
+            *BulkSendListSerializer.Meta.fields,
+            "outcomes",
+            "next_try_at",
+            "next_try_due",
+        ]
 
     @extend_schema_field(
         {"type": "object", "additionalProperties": {"type": "integer"}}
@@ -275,8 +286,20 @@ class BulkSendSerializer(BulkSendListSerializer):
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_next_try_at(self, bulk: BulkSend) -> str | None:
-        at = bulk_send_next_try(bulk)
+        at = self._next_try(bulk)
         return serializers.DateTimeField().to_representation(at) if at else None
+
+    def get_next_try_due(self, bulk: BulkSend) -> bool:
+        at = self._next_try(bulk)
+        # The database's time, the clock the rows' next tries are set by.
+        return at is not None and at <= database_now()
+
+    def _next_try(self, bulk: BulkSend) -> datetime | None:
+        # Read once for both fields.
+        found = self.context.setdefault("next_try", {})
+        if bulk.pk not in found:
+            found[bulk.pk] = bulk_send_next_try(bulk)
+        return found[bulk.pk]
 
 
 class BulkSendCreatedSerializer(BulkSendSerializer):

@@ -91,8 +91,9 @@ def batch_job_progress(job: BatchJob, *, now: datetime | None = None) -> BatchPr
 
 def batch_job_waiting(job: BatchJob) -> QuerySet:
     """The job's rows waiting to be tried again (backing off, or waiting
-    alone: ``Defer``), the first due first, by the database's clock; none
-    when its row model is gone."""
+    alone: ``Defer``), the first due first; none when its row model is gone.
+    A row whose next try has passed (the job resting until its sweep) is
+    among them: shown as due now (``next_try_when``), not left out."""
     try:
         model = apps.get_model(job.row_model)
     except (LookupError, ValueError):
@@ -100,7 +101,7 @@ def batch_job_waiting(job: BatchJob) -> QuerySet:
     return model.objects.filter(
         job_id=job.pk,
         status=BatchRowStatus.PENDING,
-        next_attempt_at__gt=database_now(),
+        next_attempt_at__isnull=False,
     ).order_by("next_attempt_at", "pk")
 
 

@@ -474,14 +474,22 @@ def email_waiting_wake() -> int:
     BATCH_DEFER_MAX_SECONDS). How many were woken. A wait a provider asked
     for (Retry-After) is kept. Sent once whoever enqueues it: each send
     claims its message first (``email_message_claim``)."""
-    now = database_now()
+    now, stamp = database_now(), timezone.now()
     waiting = EmailMessage.objects.filter(
         status=EmailStatus.QUEUED, bulk_send__isnull=True, defers__gt=0
     )
-    woken = waiting.filter(retry_at__gt=now).update(retry_at=now)
-    # With them, any already due that the sweep has not reached yet.
-    due = waiting.filter(retry_at__lte=now).order_by("pk")
-    for pk in due.values_list("pk", flat=True)[:WAKE_ENQUEUED]:
+    woken = waiting.filter(retry_at__gt=now).update(retry_at=now, updated_at=stamp)
+    # With them, any already due the sweep has not enqueued lately. Each is
+    # stamped: a second wake-up (or the sweep) before its task runs leaves
+    # it alone, not a second task sending it again past the wait the first
+    # try set.
+    stale = stamp - timedelta(seconds=settings.EMAIL_RETRY_AFTER_SECONDS)
+    due = waiting.filter(retry_at__lte=now).filter(
+        Q(retry_at=now) | Q(updated_at__lt=stale)
+    )
+    pks = list(due.order_by("pk").values_list("pk", flat=True)[:WAKE_ENQUEUED])
+    waiting.filter(pk__in=pks).update(updated_at=stamp)
+    for pk in pks:
         transaction.on_commit(partial(_enqueue, pk))
     if woken:
         logger.info("email waiting sends woken", extra={"woken": woken})
