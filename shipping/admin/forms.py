@@ -77,7 +77,11 @@ class CompareRatesForm(forms.Form):
     )
     from_country_code = forms.CharField(max_length=2, initial="US")
     from_phone = forms.CharField(
-        max_length=32, required=False, label="From phone", help_text=PHONE_HELP
+        max_length=32,
+        required=False,
+        initial="+19015550100",  # the warehouse's, as the API example's
+        label="From phone",
+        help_text=PHONE_HELP,
     )
     to_name = forms.CharField(max_length=128)
     to_street = forms.CharField(max_length=128)

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from shipping.admin.forms import CompareRatesForm
-from shipping.api_examples import RATES_RESPONSE
+from shipping.api_examples import ADDRESS_FROM, RATES_RESPONSE
 from shipping.serializers import CarrierFailureSerializer
 
 pytestmark = pytest.mark.django_db
@@ -46,3 +46,11 @@ def test_the_rate_shops_example_failures_carry_every_field():
     fields = set(CarrierFailureSerializer().fields)
     for failure in RATES_RESPONSE["failures"]:
         assert set(failure) == fields
+
+
+def test_the_compare_forms_default_sender_has_the_phone_fedex_and_dhl_need():
+    # The form starts with the API example's sender (the warehouse in
+    # Memphis); without its phone FedEx and DHL Express never quote there.
+    form = CompareRatesForm()
+    assert form.fields["from_city"].initial == ADDRESS_FROM["city"]
+    assert form.fields["from_phone"].initial == ADDRESS_FROM["phone"]
