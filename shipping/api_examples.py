@@ -84,6 +84,7 @@ RATES_RESPONSE = {
             "message": "no answer within the deadline",
             "duration_ms": 5000,
             "param": None,
+            "service_code": None,
         },
         {
             "account": "ups",
@@ -96,6 +97,7 @@ RATES_RESPONSE = {
             "(at most 30 characters)",
             "duration_ms": 0,
             "param": "to_address.city",
+            "service_code": None,
         },
     ],
 }

@@ -99,8 +99,10 @@ _US_STATE = (
 _PHONE_RULES = (
     " USPS gets a phone's digits, a leading + kept; one that cannot fit its "
     "pattern (letters, an extension, 6 to 15 digits) is a 400 `invalid_phone`."
-    " UPS requires both phones on a shipment abroad, its quote too (none is a "
-    "400 `missing_field`)."
+    " UPS requires both phones on a shipment abroad, FedEx and DHL Express "
+    "require both phones on every shipment, UPS Next Day Air Early the "
+    "recipient's, their quotes too; a UPS or DHL Express pickup its contact's "
+    "(none is a 400 `missing_field`)."
 )
 _USPS_EMAIL = (
     " A USPS pickup requires one, its contact (none is a 400 `missing_field`)."

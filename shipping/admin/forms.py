@@ -55,9 +55,12 @@ STATE_HELP = (
     "3166-2 code (US-IL) or English name (Illinois)."
 )
 
-# UPS requires both phones abroad (field_limits.UPS_FIELDS): without them it
-# is left out of the comparison.
-PHONE_HELP = "UPS requires both phones on a shipment abroad."
+# Carriers whose labels require phones (field_limits): without them each is
+# left out of the comparison (a UPS service of its own with it).
+PHONE_HELP = (
+    "FedEx and DHL Express require both phones, UPS both on a shipment "
+    "abroad and the recipient's for Next Day Air Early."
+)
 
 
 class CompareRatesForm(forms.Form):
@@ -74,7 +77,11 @@ class CompareRatesForm(forms.Form):
     )
     from_country_code = forms.CharField(max_length=2, initial="US")
     from_phone = forms.CharField(
-        max_length=32, required=False, label="From phone", help_text=PHONE_HELP
+        max_length=32,
+        required=False,
+        initial="+19015550100",  # the warehouse's, as the API example's
+        label="From phone",
+        help_text=PHONE_HELP,
     )
     to_name = forms.CharField(max_length=128)
     to_street = forms.CharField(max_length=128)

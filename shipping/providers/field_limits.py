@@ -89,7 +89,8 @@ class FieldLimits:
     # ShipTo Phone): none is ``missing_field`` naming the phone.
     phone_abroad: bool = False
     # Both parties' phones required on every shipment, at home too (FedEx's
-    # PartyContact, MyDHL's Contact): none is ``missing_field`` as above.
+    # PartyContact, MyDHL's Contact), a pickup's contact's on every pickup
+    # (UPS's, DHL's): none is ``missing_field`` as above.
     phone_always: bool = False
     # The recipient's phone required at home too: a service's own rule
     # (CarrierLimits.service_fields), UPS Next Day Air Early's.
@@ -165,6 +166,9 @@ UPS_PICKUP_FIELDS = FieldLimits(
     state_countries=UPS_PICKUP_STATES,  # "Required for US, Canada, and Vietnam"
     postal_code=8,  # PostalCode (a US ZIP+4 sent as its ZIP: ups_pickup_address)
     phone=25,  # Phone.Number
+    # PickupCreationRequest_PickupAddress requires Phone, PickupAddress_Phone
+    # its Number (minLength 1): none is missing_field, never sent empty.
+    phone_always=True,
     phone_extension=10,  # PickupAddress_Phone.Extension maxLength 10
     instructions=57,  # PickupCreationRequest.SpecialInstruction
     as_sent=ups_pickup_address,  # one line, a ZIP+4's 5 digits
@@ -247,7 +251,8 @@ DHL_EXPRESS_FIELDS = FieldLimits(
     hs_code_min=2,  # lineItems.commodityCodes.value minLength 2
     as_sent=dhl_express_address,  # a state it does not take left out
 )
-# A DHL pickup's address and contact are the same schemas as a shipment's.
+# A DHL pickup's address and contact are the same schemas as a shipment's
+# (its contact's phone required too: phone_always).
 DHL_EXPRESS_PICKUP_FIELDS = replace(
     DHL_EXPRESS_FIELDS,
     instructions=80,  # PickupRequest specialInstructions.value maxLength 80

@@ -359,7 +359,9 @@ def check_pickup_fields(
     address: "Address", instructions: str, fields: FieldLimits, carrier: str
 ) -> None:
     """A pickup's address and instructions against ``carrier``'s pickup
-    API's lengths (``CarrierLimits.pickup_fields``)."""
+    API's lengths (``CarrierLimits.pickup_fields``), and its phone where the
+    pickup's contact requires one (``phone_always``)."""
+    _check_phone_given(address, "address", fields, carrier, abroad=False)
     check_address_fields(address, "address", fields, carrier)
     _check_text(instructions, "instructions", fields.instructions, carrier)
 

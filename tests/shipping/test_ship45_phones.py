@@ -8,10 +8,10 @@ both requiring ``contact``, a PartyContact whose ``required`` is
 supermodelIoLogisticsExpressContact requires ``phone`` (minLength 1) for
 the shipper's and the receiver's contactInformation. Their rate APIs send
 no phone, so a quote without one was offered and its label could only come
-back as the carrier's refusal (FedEx was sent ``"phoneNumber": null``, DHL
-``"phone": ""``). Now such a quote and label are a 400 ``missing_field``
-naming the phone before any call, and a rate shop leaves those carriers out
-with that reason.
+back as the carrier's refusal (both were sent a contact without the phone:
+FedEx's and DHL's bodies leave empty fields out). Now such a quote and label
+are a 400 ``missing_field`` naming the phone before any call, and a rate
+shop leaves those carriers out with that reason.
 """
 
 from dataclasses import replace
