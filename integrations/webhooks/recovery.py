@@ -51,6 +51,9 @@ REFUSED = "refused"
 ALREADY = "already_recovered"
 # The dead row's payload key naming the events it became.
 RECOVERED_KEY = "recovered"
+# The history's user of a replay_webhooks run without --user: a name no admin
+# form accepts (it has a space), so no person's account can be it.
+REPLAY_COMMAND_USER = "manage.py replay_webhooks"
 
 
 @dataclass(frozen=True)

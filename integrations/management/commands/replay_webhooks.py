@@ -31,6 +31,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from integrations.management.base import ProviderCommand
 from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
 from integrations.webhooks.recovery import (
+    REPLAY_COMMAND_USER,
     Replay,
     webhook_events_replay_chosen,
     webhook_replay_history_write,
@@ -41,9 +42,9 @@ DEFAULT_LIMIT = 1000
 MAX_LIMIT = 100_000
 # Ids beyond PostgreSQL's bigint name no row and would fail the query.
 MAX_ID = 2**63 - 1
-# The history's user when no staff account is named: a name no admin form
-# accepts (it has a space), so no person's account can be it.
-COMMAND_USER = "manage.py replay_webhooks"
+# The history's user when no staff account is named (not deletable from the
+# admin: integrations.admin.users).
+COMMAND_USER = REPLAY_COMMAND_USER
 REPLAY_PERMISSION = "integrations.change_webhookevent"  # the admin's replay's
 
 
