@@ -13,6 +13,7 @@ from django.urls import reverse
 from integrations.models import WebhookStatus
 from tests.factories import ProviderAccountFactory
 from tests.integrations.intake42_helpers import (
+    assert_since_picks,
     dead_before_the_fix,
     failed,
     failed_at,
@@ -122,16 +123,14 @@ def test_a_user_who_may_not_replay_is_refused_and_nothing_replayed(
     "since", ["2026-12-01", "2026-12-01T00:00", "2026-12-01 00:00:00"]
 )
 def test_since_without_an_offset_is_read_in_the_time_zone(settings, since):
-    settings.TIME_ZONE = "Europe/Berlin"
-    account = ProviderAccountFactory(slug="sbx-pay")
     # 23:30 on 30 November in Berlin, and 00:30 on 1 December.
-    before = failed_at(account, "msg_1", datetime(2026, 11, 30, 22, 30, tzinfo=UTC))
-    after = failed_at(account, "msg_2", datetime(2026, 11, 30, 23, 30, tzinfo=UTC))
-
-    out = run_replay("--account", "sbx-pay", "--status", "dead", "--since", since)
-
-    assert f"#{after.pk}: queued for replay." in out
-    assert f"#{before.pk}" not in out
+    assert_since_picks(
+        settings,
+        "Europe/Berlin",
+        since,
+        datetime(2026, 11, 30, 22, 30, tzinfo=UTC),
+        datetime(2026, 11, 30, 23, 30, tzinfo=UTC),
+    )
 
 
 @pytest.mark.parametrize(
