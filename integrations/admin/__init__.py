@@ -6,5 +6,6 @@ from integrations.admin import (
     calls,  # noqa: F401
     events,  # noqa: F401
     task_queue,  # noqa: F401
+    users,  # noqa: F401
     webhooks,  # noqa: F401
 )

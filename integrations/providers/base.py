@@ -22,7 +22,11 @@ from integrations.errors import (
     Rejected,
     UnusableAmount,
 )
-from integrations.webhooks.messages import WebhookMessage, required_header
+from integrations.webhooks.messages import (
+    WebhookMessage,
+    required_header,
+    utf8_text,
+)
 from integrations.webhooks.signing import check_tolerance
 from integrations.webhooks.verification import (
     WebhookVerificationError,
@@ -137,6 +141,12 @@ class BaseAdapter(ABC):
     # True when the signature covers the URL posted to (Square): only then
     # does the intake work out ``url`` for verify_webhook.
     webhook_signs_url: ClassVar[bool] = False
+    # True when the signature covers the raw body bytes (Stripe, Square,
+    # SendGrid, TradeGecko, Standard Webhooks): only then may a body be read
+    # that is not JSON in UTF-8 (a BOM, UTF-16), as the signer sent exactly
+    # it. Otherwise (a token, a password, fields read out of the body, a
+    # provider asked) such a body is refused before the check.
+    webhook_signs_body: ClassVar[bool] = False
     # This provider's own defaults for the per-account limits
     # (integrations.limits keys, e.g. {"max_concurrency": 5}); an account's
     # setting wins over them, they win over the Django settings.
@@ -264,6 +274,10 @@ class BaseAdapter(ABC):
                 f"{self.display_name} accounts do not accept webhooks.",
                 code=WebhookVerificationError.NOT_SUPPORTED,
             )
+        if not self.webhook_signs_body:
+            # What is verified is not these bytes: read as anything but JSON
+            # in UTF-8, they could say other than what was verified.
+            utf8_text(body, what=f"{self.webhook_what} (JSON in UTF-8)")
         request = SignedRequest(
             body=body,
             headers=headers,

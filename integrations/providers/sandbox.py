@@ -162,6 +162,7 @@ class SandboxAdapter(BaseAdapter):
     # Standard Webhooks, signed with the account's ``webhook_secret``; the
     # body is ``{"type": ..., "timestamp": ..., "data": {...}}``.
     webhook_signing_credential = "webhook_secret"
+    webhook_signs_body = True  # its signature covers the raw bytes
     webhook_signature_header = "webhook-signature"
 
     def check_webhook_signature(self, request: SignedRequest) -> VerifiedRequest:

@@ -97,20 +97,29 @@ def json_body(body: bytes | str, *, what: str = "a JSON object") -> Any:
         ) from None
 
 
-def json_utf8(body: bytes, *, what: str) -> Any:
-    """``json_body`` of JSON text as RFC 8259 exchanges it: UTF-8 with no BOM.
-    Python also reads a BOM and UTF-16/32, which a body passed on inside a
-    JSON request as sent (PayPal's verification call) cannot be."""
+def utf8_text(body: bytes, *, what: str) -> str:
+    """``body`` as JSON text is exchanged (RFC 8259): UTF-8 with no BOM, or
+    MALFORMED naming ``what`` was expected. Python's JSON reader also takes
+    a BOM and UTF-16/32: only where a signature covers those very bytes may
+    a provider's reading do so (``BaseAdapter.webhook_signs_body``)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         text = "\ufeff"  # refused below, as a BOM is
-    if text.startswith("\ufeff"):
+    # A NUL is no JSON in UTF-8 (it must be escaped) but UTF-16/32 of ASCII.
+    if text.startswith("\ufeff") or "\x00" in text:
         raise WebhookVerificationError(
             f"The webhook body is not {what}.",
             code=WebhookVerificationError.MALFORMED,
         )
-    return json_body(text, what=what)  # as text: NULs of UTF-16 are no JSON
+    return text
+
+
+def json_utf8(body: bytes, *, what: str) -> Any:
+    """``json_body`` of JSON text in UTF-8 with no BOM (``utf8_text``): a
+    body passed on inside a JSON request as sent (PayPal's verification
+    call) can be nothing else."""
+    return json_body(utf8_text(body, what=what), what=what)
 
 
 def _refused_constant(name: str) -> float:

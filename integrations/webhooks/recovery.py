@@ -51,6 +51,9 @@ REFUSED = "refused"
 ALREADY = "already_recovered"
 # The dead row's payload key naming the events it became.
 RECOVERED_KEY = "recovered"
+# The history's user of a replay_webhooks run without --user: a name no admin
+# form accepts (it has a space), so no person's account can be it.
+REPLAY_COMMAND_USER = "manage.py replay_webhooks"
 
 
 @dataclass(frozen=True)
@@ -129,18 +132,32 @@ def webhook_events_replay_chosen(*, event_ids: Iterable[int]) -> Replay:
 def webhook_replay_history_write(
     *, replay: Replay, user_id: int, via: str = ""
 ) -> None:
-    """Each unusable row's outcome in its admin history, as staff read it:
-    written for the admin's replay and ``replay_webhooks``' alike (``via``
-    names the command and who ran it). Already recovered changed nothing."""
-    texts = {r.event_id: r.text for r in replay.recoveries if r.outcome != ALREADY}
+    """One entry per replayed event in its admin history, saying what became
+    of it (queued, skipped, the unusable body's outcome): the only writer,
+    for the admin's replay and ``replay_webhooks``' alike (``via`` names the
+    command and who ran it). A row pruned since it was chosen has none."""
     how = f" ({via})" if via else ""
-    for row in WebhookEvent.objects.filter(pk__in=texts).order_by("pk"):
+    texts = dict.fromkeys(replay.queued_ids, f"Replay{how}: queued for replay.")
+    texts.update(
+        dict.fromkeys(
+            replay.skipped_ids, f"Replay{how}: skipped, being processed right now."
+        )
+    )
+    texts.update(
+        (r.event_id, f"Replay of an unusable body{how}: {r.text}")
+        for r in replay.recoveries
+    )
+    rows = WebhookEvent.objects.filter(pk__in=texts).order_by("pk")
+    groups: dict[str, list[WebhookEvent]] = {}
+    for row in rows:
+        groups.setdefault(texts[row.pk], []).append(row)
+    # One insert per distinct text: a run may replay a thousand rows.
+    for text, group in groups.items():
         LogEntry.objects.log_actions(
             user_id=user_id,
-            queryset=[row],
+            queryset=group,
             action_flag=CHANGE,
-            change_message=f"Replay of an unusable body{how}: {texts[row.pk]}",
-            single_object=True,
+            change_message=text,
         )
 
 

@@ -127,6 +127,7 @@ class HttpStockAdapter(HttpAdapter, InventoryAdapter):
     # service's origin is refused, naming where it pointed, not followed bare.
     redirects = SAME_ORIGIN
     webhook_signing_credential = "webhook_secret"
+    webhook_signs_body = True  # its signature covers the raw bytes
     webhook_signature_header = "webhook-signature"
 
     @property

@@ -124,6 +124,7 @@ class TradeGeckoAdapter(HttpAdapter, InventoryAdapter):
         "Content-Type": "application/json",
     }
     webhook_signing_credential = "app_secret"
+    webhook_signs_body = True  # its signature covers the raw bytes
     webhook_signature_header = SIGNATURE_HEADER
 
     def auth_headers(self) -> dict[str, str]:

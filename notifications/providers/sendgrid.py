@@ -122,6 +122,7 @@ class SendGridAdapter(AnymailAdapter):
     # provider-specs/email/sendgrid/oai.json, /mail/send: subject minLength 1.
     subject_required = True
     webhook_signing_credential = "webhook_verification_key"
+    webhook_signs_body = True  # its signature covers the raw bytes
     webhook_signature_header = SIGNATURE_HEADER
 
     def backend_options(self) -> dict[str, Any]:

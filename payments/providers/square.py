@@ -156,6 +156,7 @@ class SquareAdapter(HttpAdapter, PaymentsAdapter):
     idempotency_body_field = "idempotency_key"
     replays_writes = True
     webhook_signing_credential = "webhook_signature_key"
+    webhook_signs_body = True  # its signature covers the raw bytes
     webhook_signature_header = SIGNATURE_HEADER
 
     def auth_headers(self) -> dict[str, str]:

@@ -135,6 +135,7 @@ class StripeAdapter(SdkAdapter, PaymentsAdapter):
         ("BHD", "JOD", "KWD", "OMR", "TND"), 10
     )
     webhook_signing_credential = "webhook_secret"
+    webhook_signs_body = True  # its signature covers the raw bytes
     webhook_signature_header = SIGNATURE_HEADER
     credential_fields: ClassVar[tuple[ConfigField, ...]] = (
         ConfigField(

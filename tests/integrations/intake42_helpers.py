@@ -16,6 +16,7 @@ from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
 from integrations.registry import get_adapter
 from integrations.webhooks.verification import signed_headers
 from tests.contract.sandbox import SECRET
+from tests.factories import ProviderAccountFactory
 
 UNUSABLE = "(unusable body)"
 # An event every sandbox account reads (its replay queues it again).
@@ -118,3 +119,19 @@ def run_replay(*args: str) -> str:
     out = StringIO()
     call_command("replay_webhooks", *args, stdout=out)
     return out.getvalue()
+
+
+def assert_since_picks(
+    settings, zone: str, since: str, before_at: datetime, after_at: datetime
+) -> None:
+    """``replay_webhooks --since`` read in ``zone``: of two dead events
+    received at ``before_at`` and ``after_at``, only the later is replayed."""
+    settings.TIME_ZONE = zone
+    account = ProviderAccountFactory(slug="sbx-pay")
+    before = failed_at(account, "msg_1", before_at)
+    after = failed_at(account, "msg_2", after_at)
+
+    out = run_replay("--account", "sbx-pay", "--status", "dead", "--since", since)
+
+    assert f"#{after.pk}: queued for replay." in out
+    assert f"#{before.pk}" not in out

@@ -13,6 +13,7 @@ from django.urls import reverse
 from integrations.models import WebhookStatus
 from tests.factories import ProviderAccountFactory
 from tests.integrations.intake42_helpers import (
+    assert_since_picks,
     dead_before_the_fix,
     failed,
     failed_at,
@@ -76,12 +77,16 @@ def test_user_names_the_staff_account_it_is_recorded_as(django_user_model, os_us
     assert "OS user ops-alice" in entry.get_change_message()
 
 
-def test_a_row_recovered_before_gets_no_second_entry(os_user):
-    # As in the admin: "already recovered" changes nothing, so no history.
+def test_a_row_recovered_before_is_not_recovered_twice(os_user):
+    # As in the admin: the second replay changes nothing, and its entry
+    # (every replayed event has one, hooks45) says so.
     row = dead_before_the_fix(ProviderAccountFactory(slug="sbx-pay"))
     run_replay(str(row.pk))
     run_replay(str(row.pk))
-    assert LogEntry.objects.filter(object_id=str(row.pk)).count() == 1
+    entries = LogEntry.objects.filter(object_id=str(row.pk)).order_by("pk")
+    first, second = (e.get_change_message() for e in entries)
+    assert "Recovered by replay" in first
+    assert "Already recovered earlier" in second
 
 
 def _bob(django_user_model, **fields):
@@ -118,16 +123,14 @@ def test_a_user_who_may_not_replay_is_refused_and_nothing_replayed(
     "since", ["2026-12-01", "2026-12-01T00:00", "2026-12-01 00:00:00"]
 )
 def test_since_without_an_offset_is_read_in_the_time_zone(settings, since):
-    settings.TIME_ZONE = "Europe/Berlin"
-    account = ProviderAccountFactory(slug="sbx-pay")
     # 23:30 on 30 November in Berlin, and 00:30 on 1 December.
-    before = failed_at(account, "msg_1", datetime(2026, 11, 30, 22, 30, tzinfo=UTC))
-    after = failed_at(account, "msg_2", datetime(2026, 11, 30, 23, 30, tzinfo=UTC))
-
-    out = run_replay("--account", "sbx-pay", "--status", "dead", "--since", since)
-
-    assert f"#{after.pk}: queued for replay." in out
-    assert f"#{before.pk}" not in out
+    assert_since_picks(
+        settings,
+        "Europe/Berlin",
+        since,
+        datetime(2026, 11, 30, 22, 30, tzinfo=UTC),
+        datetime(2026, 11, 30, 23, 30, tzinfo=UTC),
+    )
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,11 @@ from django.core.management.base import CommandError
 from integrations.models import WebhookStatus
 from tests.factories import ProviderAccountFactory
 from tests.integrations.intake41_helpers import post
-from tests.integrations.intake42_helpers import failed_at, run_replay
+from tests.integrations.intake42_helpers import (
+    assert_since_picks,
+    failed_at,
+    run_replay,
+)
 from tests.integrations.intake_payments import (
     PAYPAL_BASE,
     PAYPAL_VERIFY_URL,
@@ -60,32 +64,24 @@ def test_since_at_a_clock_change_is_refused_and_nothing_replayed(
 
 
 def test_since_at_a_clock_change_with_an_offset_is_read_as_it_says(settings):
-    settings.TIME_ZONE = "Europe/Berlin"
-    account = ProviderAccountFactory(slug="sbx-pay")
-    before = failed_at(account, "msg_1", datetime(2026, 3, 29, 0, 50, tzinfo=UTC))
-    after = failed_at(account, "msg_2", datetime(2026, 3, 29, 1, 10, tzinfo=UTC))
-
-    out = run_replay(
-        "--account", "sbx-pay", "--status", "dead", "--since", "2026-03-29T02:00+01:00"
+    assert_since_picks(
+        settings,
+        "Europe/Berlin",
+        "2026-03-29T02:00+01:00",
+        datetime(2026, 3, 29, 0, 50, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 10, tzinfo=UTC),
     )
-
-    assert f"#{after.pk}: queued for replay." in out
-    assert f"#{before.pk}" not in out
 
 
 def test_a_date_whose_midnight_the_clock_skips_is_that_days_start(settings):
     # Santiago: 6 September 2026 starts at 01:00 -03 (04:00 UTC).
-    settings.TIME_ZONE = "America/Santiago"
-    account = ProviderAccountFactory(slug="sbx-pay")
-    before = failed_at(account, "msg_1", datetime(2026, 9, 6, 3, 50, tzinfo=UTC))
-    after = failed_at(account, "msg_2", datetime(2026, 9, 6, 4, 10, tzinfo=UTC))
-
-    out = run_replay(
-        "--account", "sbx-pay", "--status", "dead", "--since", "2026-09-06"
+    assert_since_picks(
+        settings,
+        "America/Santiago",
+        "2026-09-06",
+        datetime(2026, 9, 6, 3, 50, tzinfo=UTC),
+        datetime(2026, 9, 6, 4, 10, tzinfo=UTC),
     )
-
-    assert f"#{after.pk}: queued for replay." in out
-    assert f"#{before.pk}" not in out
 
 
 def _spec_event() -> dict:

@@ -11,7 +11,12 @@ import pytest
 from integrations.testing.faultserver import respond
 from storefront_hooks import services, transport
 from tests.storefront_hooks.conftest import HOOK_PATH
-from tests.storefront_hooks.hold_setup import hold_settings, waiting_deliveries
+from tests.storefront_hooks.hold_setup import (
+    hold_settings,
+    releases_seen,
+    settles_seen,
+    waiting_deliveries,
+)
 
 # Longer than a POST to the local receiver takes, on a loaded machine too.
 DELAY_SECONDS = 0.3
@@ -47,17 +52,27 @@ def _success_delayed_past_a_429(receiver, make_endpoint, monkeypatch):
     return endpoint
 
 
+def _ended(endpoint, settles, path, releases) -> None:
+    """The hold ended, by ``path``'s settle, and said so: the rows it held
+    are released (services.hold.held_rows_released)."""
+    assert endpoint.retry_after_until is None
+    assert settles[-1] == (path, True)
+    assert releases == ["a success answered after it"]
+
+
 @pytest.mark.django_db
 def test_a_success_answered_after_the_429_ends_the_hold(
     receiver, make_endpoint, monkeypatch
 ) -> None:
+    settles, releases = settles_seen(monkeypatch), releases_seen(monkeypatch)
     endpoint = _success_delayed_past_a_429(receiver, make_endpoint, monkeypatch)
-    assert endpoint.retry_after_until is None
+    _ended(endpoint, settles, "orm", releases)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_on_the_one_statement_settle_too(receiver, make_endpoint, monkeypatch) -> None:
     # Outside a test's transaction the success is settled by the relaxed
     # statement (PostgreSQL), which ends the hold in SQL.
+    settles, releases = settles_seen(monkeypatch), releases_seen(monkeypatch)
     endpoint = _success_delayed_past_a_429(receiver, make_endpoint, monkeypatch)
-    assert endpoint.retry_after_until is None
+    _ended(endpoint, settles, "one statement", releases)

@@ -11,9 +11,10 @@ One line per event (in id order), then the summary the admin shows, and a
 line when a filter matched more than --limit. Bad input gets one line on
 stderr and a non-zero exit status, and replays nothing.
 
-What became of an unusable body goes to its row's admin history, as from the
-admin's replay: by the staff account --user names, or else by the command's
-own account (which cannot log in), the OS user named in the entry.
+What became of each event (queued, skipped, an unusable body's outcome) goes
+to its row's admin history, as from the admin's replay: by the staff account
+--user names, or else by the command's own account (which cannot log in, nor
+be deleted from the admin), the OS user named in the entry.
 """
 
 import getpass
@@ -30,7 +31,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from integrations.management.base import ProviderCommand
 from integrations.models import ProviderAccount, WebhookEvent, WebhookStatus
 from integrations.webhooks.recovery import (
-    ALREADY,
+    REPLAY_COMMAND_USER,
     Replay,
     webhook_events_replay_chosen,
     webhook_replay_history_write,
@@ -41,9 +42,9 @@ DEFAULT_LIMIT = 1000
 MAX_LIMIT = 100_000
 # Ids beyond PostgreSQL's bigint name no row and would fail the query.
 MAX_ID = 2**63 - 1
-# The history's user when no staff account is named: a name no admin form
-# accepts (it has a space), so no person's account can be it.
-COMMAND_USER = "manage.py replay_webhooks"
+# The history's user when no staff account is named (not deletable from the
+# admin: integrations.admin.users).
+COMMAND_USER = REPLAY_COMMAND_USER
 REPLAY_PERMISSION = "integrations.change_webhookevent"  # the admin's replay's
 
 
@@ -80,10 +81,9 @@ class Command(ProviderCommand):
             self.stdout.write("No webhook events match.")
             return
         replay = webhook_events_replay_chosen(event_ids=ids)
-        if any(r.outcome != ALREADY for r in replay.recoveries):
-            user = staff or _command_account()
-            via = f"{COMMAND_USER}, OS user {_os_user()}"
-            webhook_replay_history_write(replay=replay, user_id=user.pk, via=via)
+        user = staff or _command_account()
+        via = f"{COMMAND_USER}, OS user {_os_user()}"
+        webhook_replay_history_write(replay=replay, user_id=user.pk, via=via)
         for line in _lines(replay):
             self.stdout.write(_printable(line))
         self.stdout.write(_printable(replay.summary))
