@@ -5,6 +5,8 @@ import tracemalloc
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth import get_user_model
+from django.urls import reverse
 
 from integrations.models import WebhookEvent, WebhookStatus
 from tests.factories import ProviderAccountFactory
@@ -12,6 +14,7 @@ from tests.integrations.intake42_helpers import REFUND_EVENT, failed, run_replay
 
 pytestmark = pytest.mark.django_db
 
+COMMAND_USER = "manage.py replay_webhooks"
 BODY_BYTES = 1_000_000
 
 
@@ -49,3 +52,34 @@ def test_a_large_replays_history_does_not_hold_every_body_in_memory():
 
     assert LogEntry.objects.count() == len(ids)
     assert peak < 10 * BODY_BYTES, f"{peak / 1e6:.0f} MB"
+
+
+def _command_account():
+    failed(ProviderAccountFactory(slug="sbx-one"), "msg_1")
+    run_replay("--account", "sbx-one", "--status", "dead")
+    return get_user_model().objects.get(username=COMMAND_USER)
+
+
+def test_its_name_cannot_be_changed_from_the_admin_either(staff):
+    # Renamed, it would be an ordinary account the admin deletes, and its
+    # history with it (the next run would make a new one).
+    user = _command_account()
+    url = reverse("admin:auth_user_change", args=[user.pk])
+    staff.post(
+        url,
+        {
+            "username": "renamed",
+            "first_name": "",
+            "last_name": "",
+            "email": "",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    user.refresh_from_db()
+    assert user.username == COMMAND_USER
+    page = staff.get(url).content.decode()
+    assert "cannot be renamed" in page
+
+    staff.post(reverse("admin:auth_user_delete", args=[user.pk]), {"post": "yes"})
+    assert LogEntry.objects.filter(user=user).count() == 1
