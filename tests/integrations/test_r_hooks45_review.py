@@ -1,16 +1,20 @@
 """r-hooks45: an outside review of hooks45 (replay history per event, the
 command's account in the admin, the body-encoding refusal)."""
 
+import codecs
 import tracemalloc
 
 import pytest
+import responses
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from integrations.models import WebhookEvent, WebhookStatus
 from tests.factories import ProviderAccountFactory
-from tests.integrations.intake42_helpers import REFUND_EVENT, failed, run_replay
+from tests.integrations.intake41_helpers import assert_refused_unstored
+from tests.integrations.intake42_helpers import REFUND_EVENT, failed, post, run_replay
+from tests.payments.contract import harness_braintree
 
 pytestmark = pytest.mark.django_db
 
@@ -83,3 +87,19 @@ def test_its_name_cannot_be_changed_from_the_admin_either(staff):
 
     staff.post(reverse("admin:auth_user_delete", args=[user.pk]), {"post": "yes"})
     assert LogEntry.objects.filter(user=user).count() == 1
+
+
+def test_a_braintree_form_in_another_encoding_is_not_called_json():
+    # Braintree posts a form (bt_signature, bt_payload), not JSON.
+    account = harness_braintree.make_account()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        hook = harness_braintree.webhook_valid(rsps, account)
+    body = codecs.BOM_UTF8 + hook.body
+
+    response = post(account, body)
+
+    assert_refused_unstored(response, 400)
+    error = response.json()["error"]
+    assert error["code"] == "malformed_request"
+    assert "JSON" not in error["message"]
+    assert "form" in error["message"]
