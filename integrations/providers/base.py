@@ -147,6 +147,8 @@ class BaseAdapter(ABC):
     # it. Otherwise (a token, a password, fields read out of the body, a
     # provider asked) such a body is refused before the check.
     webhook_signs_body: ClassVar[bool] = False
+    # What such a body should be, in the refusal's text (Braintree: a form).
+    webhook_body_format: ClassVar[str] = "JSON in UTF-8"
     # This provider's own defaults for the per-account limits
     # (integrations.limits keys, e.g. {"max_concurrency": 5}); an account's
     # setting wins over them, they win over the Django settings.
@@ -277,7 +279,7 @@ class BaseAdapter(ABC):
         if not self.webhook_signs_body:
             # What is verified is not these bytes: read as anything but JSON
             # in UTF-8, they could say other than what was verified.
-            utf8_text(body, what=f"{self.webhook_what} (JSON in UTF-8)")
+            utf8_text(body, what=f"{self.webhook_what} ({self.webhook_body_format})")
         request = SignedRequest(
             body=body,
             headers=headers,

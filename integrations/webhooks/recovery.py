@@ -54,6 +54,8 @@ RECOVERED_KEY = "recovered"
 # The history's user of a replay_webhooks run without --user: a name no admin
 # form accepts (it has a space), so no person's account can be it.
 REPLAY_COMMAND_USER = "manage.py replay_webhooks"
+# Rows a history write holds at once: a run may replay 100,000 events.
+HISTORY_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -147,11 +149,18 @@ def webhook_replay_history_write(
         (r.event_id, f"Replay of an unusable body{how}: {r.text}")
         for r in replay.recoveries
     )
-    rows = WebhookEvent.objects.filter(pk__in=texts).order_by("pk")
+    ids = sorted(texts)
+    for start in range(0, len(ids), HISTORY_CHUNK):
+        _history_chunk(ids[start : start + HISTORY_CHUNK], texts, user_id)
+
+
+def _history_chunk(ids: list[int], texts: dict[int, str], user_id: int) -> None:
+    # Only what an entry names (the row's str): a body may be a megabyte.
+    rows = WebhookEvent.objects.filter(pk__in=ids).only("event_type", "dedupe_key")
     groups: dict[str, list[WebhookEvent]] = {}
-    for row in rows:
+    for row in rows.order_by("pk"):
         groups.setdefault(texts[row.pk], []).append(row)
-    # One insert per distinct text: a run may replay a thousand rows.
+    # One insert per distinct text.
     for text, group in groups.items():
         LogEntry.objects.log_actions(
             user_id=user_id,

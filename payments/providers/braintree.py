@@ -70,6 +70,7 @@ EVENT_KINDS: Mapping[str, PaymentEventKind] = {
 class BraintreeAdapter(SdkAdapter, PaymentsAdapter):
     # Braintree signs with the private key; the signature is in the form body.
     webhook_signing_credential = "private_key"
+    webhook_body_format = "a form in UTF-8"  # bt_signature, bt_payload
     # A lost sale is found by search (order id, amount), and the search index
     # lags behind new transactions; Braintree publishes no bound, so a miss
     # is final only after Stripe's documented worst case, an hour.

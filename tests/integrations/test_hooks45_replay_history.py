@@ -85,14 +85,3 @@ def test_a_replay_that_only_queues_is_in_the_history(staff, rows):
         reverse("admin:integrations_webhookevent_history", args=[row.pk])
     ).content.decode()
     assert "queued for replay" in page
-
-
-def test_a_row_recovered_before_says_so_again(rows, monkeypatch):
-    monkeypatch.setattr("getpass.getuser", lambda: "ops-alice")
-    row = dead_before_the_fix(ProviderAccountFactory(slug="sbx-two"))
-    run_replay(str(row.pk))
-    run_replay(str(row.pk))
-
-    first, second = _history(row)
-    assert "Recovered by replay" in first
-    assert "Already recovered earlier" in second
