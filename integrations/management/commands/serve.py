@@ -85,8 +85,9 @@ class Command(OneLineCommand):
         children: dict[str, subprocess.Popen] = {}
         self._child_env = child_environment(host, port)
         try:
-            # Skipped: serve ran the same system checks just now (errors stop
-            # it, warnings are shown); the child's took seconds of each start.
+            # Skipped: serve ran the same system checks just now (check():
+            # errors stop it, warnings and the count are shown); the child's
+            # took seconds of each start. Its unapplied-migrations notice stays.
             children["web server"] = self._spawn(
                 "runserver", addr, "--noreload", "--skip-checks"
             )
@@ -105,6 +106,13 @@ class Command(OneLineCommand):
             name, code = failed
             raise CommandError(f"{name} exited with code {code}; stopped the rest")
         self.stdout.write("Stopped web server and worker.")
+
+    def check(self, *args: Any, **kwargs: Any) -> None:
+        """Django's system checks, before any child starts, with the lines
+        runserver printed for them (its child skips them: --skip-checks)."""
+        self.stdout.write("Performing system checks...\n\n")
+        super().check(*args, **{**kwargs, "display_num_errors": True})
+        self.stdout.flush()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._stop_requested = signum
