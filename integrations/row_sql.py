@@ -101,6 +101,17 @@ def _plan(field: Field) -> tuple[bool, tuple[type, ...], bool, bool, bool]:
     return plan
 
 
+class Prepared:
+    """A value already in its database form, which ``field_values`` sends as
+    it is in place of the field's own conversion: JSON rendered once (psycopg's
+    ``Jsonb`` of the text) rather than decoded to be encoded again."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 def field_values(
     fields: Iterable[Field],
     instance: Model,
@@ -142,6 +153,8 @@ def field_values(
             and value.tzinfo is not None
         ):
             values.append(value)  # psycopg takes it as it is
+        elif type(value) is Prepared:
+            values.append(value.value)
         else:
             values.append(field.get_db_prep_save(value, conn))
     return values

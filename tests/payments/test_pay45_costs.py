@@ -30,3 +30,32 @@ def test_a_payment_looks_its_connection_up_a_handful_of_times(
     response = create_payment_via_api(api)
     assert response.status_code == 201, response.content
     assert len(asked) <= 13, asked
+
+
+def test_the_stored_response_is_encoded_once(api, primary, monkeypatch):
+    # The body was rendered, decoded and encoded again for its JSON column
+    # (~30 Python calls): the rendered text now goes to the column as it is.
+    from integrations.models import IdempotencyRecord
+
+    field = IdempotencyRecord._meta.get_field("response_body")
+    converted: list[Any] = []
+    original = field.get_db_prep_save
+
+    def counting(value: Any, connection: Any) -> Any:
+        if value is not None:  # the claim's NULL
+            converted.append(value)
+        return original(value, connection)
+
+    monkeypatch.setattr(field, "get_db_prep_save", counting)
+    key = "pay45-once"
+    body = {"order_id": "o-once", "amount": 1050, "currency": "EUR"}
+    body |= {"source_token": "tok_success", "metadata": {"note": "caf\u00e9"}}
+    first = api.post("/api/v1/payments/", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert first.status_code == 201, first.content
+    assert converted == []
+    again = api.post("/api/v1/payments/", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert again.status_code == 201, again.content
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    stored = IdempotencyRecord.objects.get(key=key)
+    assert stored.response_body == first.json()
