@@ -59,3 +59,23 @@ def test_the_stored_response_is_encoded_once(api, primary, monkeypatch):
     assert again.json() == first.json()
     stored = IdempotencyRecord.objects.get(key=key)
     assert stored.response_body == first.json()
+
+
+def test_a_payments_moments_are_shown_in_a_few_calls(db):
+    # DRF's DateTimeField walks ~19 Python calls a moment (its time zone
+    # looked up through a context-local each time): two moments a payment.
+    import cProfile
+    import pstats
+    from datetime import UTC, datetime
+
+    from payments.models import Payment
+    from payments.serializers import payment_data
+
+    moment = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    payment = Payment(public_id="pay_c", currency="EUR")
+    payment.created_at = payment.updated_at = moment
+    payment_data(payment)  # warm
+    profile = cProfile.Profile()
+    profile.runcall(payment_data, payment)
+    calls = pstats.Stats(profile).total_calls
+    assert calls <= 161, calls  # 191 through DRF's DateTimeField
