@@ -16,6 +16,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 
 from integrations import db_libpq
+from integrations.commits import connection_for
 
 # The libpq layer (prepared statements, pipelines) lives in db_libpq; bound
 # here to the names this module calls (and tests patch).
@@ -62,7 +63,7 @@ def execute_one(
     it (a look-up is 7 Python calls; a payment's path makes dozens).
     """
     if conn is None:
-        conn = connections[using]
+        conn = connection_for(using)
     if conn.vendor != "postgresql":
         with conn.cursor() as cursor:
             cursor.execute(sql, params)
@@ -105,7 +106,7 @@ def execute_rows(
     be typed differently than through Django's cursor. ``conn``: as for
     ``execute_one``."""
     if conn is None:
-        conn = connections[using]
+        conn = connection_for(using)
     if conn.vendor != "postgresql":
         with conn.cursor() as cursor:
             cursor.execute(sql, params)
@@ -133,7 +134,7 @@ def reads_ahead(
     queries recorded, not a transaction's first). For reads made first thing:
     a statement sent through Django's cursor in between is not seen, so none
     may write what they read."""
-    conn = connections[using]
+    conn = connection_for(using)
     if conn.vendor != "postgresql" or not statements:
         yield
         return
@@ -295,10 +296,10 @@ def savepoint_if_nested(using: str | None = None) -> Any:
     COMMIT would cost two more round trips."""
     from contextlib import nullcontext
 
-    from django.db import connections, transaction
+    from django.db import transaction
 
     alias = using or "default"
-    if connections[alias].in_atomic_block:
+    if connection_for(alias).in_atomic_block:
         return transaction.atomic(using=alias)
     return nullcontext()
 

@@ -12,12 +12,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cache
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.db.models.expressions import DatabaseDefault
 
 from integrations.clock import database_now
+from integrations.commits import connection_for
 from integrations.group_sql import Write, defer, run_writes
 from integrations.models import Event, EventDelivery
 from integrations.row_sql import field_values, row_insert
@@ -112,7 +113,7 @@ def event_rows_insert(
     group's commit (``group_sql.defer``). Then the event's pk is set and ``then``
     gets the deliveries' pks (``on_commit`` works: inside the transaction, or
     once the group's block has ended, when it runs at once)."""
-    conn = connections[using]
+    conn = connection_for(using)
 
     def done(
         event_id: int, created_at: datetime, delivery_ids: list[int] | None

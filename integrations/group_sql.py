@@ -21,9 +21,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS
 
-from integrations.commits import group_connection, group_defer, group_take_deferred
+from integrations.commits import (
+    connection_for,
+    group_connection,
+    group_defer,
+    group_take_deferred,
+)
 from integrations.db import execute_one
 
 
@@ -93,7 +98,7 @@ def send_writes(
     registered then run at once)."""
     if not writes:
         return lambda: None
-    conn = connections[using]
+    conn = connection_for(using)
     if conn.vendor != "postgresql":
         each = [_run_apart(write) for write in writes]
         return lambda: _hand_each(writes, each)

@@ -20,7 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Field, Model
 
 from integrations import group_sql
-from integrations.commits import group_alone
+from integrations.commits import connection_for, group_alone
 from integrations.db import execute_one, execute_rows
 
 M = TypeVar("M", bound=Model)
@@ -101,6 +101,17 @@ def _plan(field: Field) -> tuple[bool, tuple[type, ...], bool, bool, bool]:
     return plan
 
 
+class Prepared:
+    """A value already in its database form, which ``field_values`` sends as
+    it is in place of the field's own conversion: JSON rendered once (psycopg's
+    ``Jsonb`` of the text) rather than decoded to be encoded again."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 def field_values(
     fields: Iterable[Field],
     instance: Model,
@@ -142,6 +153,8 @@ def field_values(
             and value.tzinfo is not None
         ):
             values.append(value)  # psycopg takes it as it is
+        elif type(value) is Prepared:
+            values.append(value.value)
         else:
             values.append(field.get_db_prep_save(value, conn))
     return values
@@ -158,7 +171,7 @@ def row_insert(
 
     Raises Django's IntegrityError on a unique conflict, like ``save()``.
     """
-    conn = connections[using]
+    conn = connection_for(using)
     sql, fields, stamped = _insert_sql(type(instance), conn.vendor, db_clock)
     params = field_values(fields, instance, add=True, conn=conn)
     row = group_sql.execute(sql, params, using=using, conn=conn)
@@ -179,7 +192,7 @@ def row_insert_later(
     them) set once sent: for a row nothing reads or refers to before that
     commit (an attempt committed just before its call). A unique conflict
     then raises from the commit, which rolls the group back."""
-    conn = connections[using]
+    conn = connection_for(using)
     # Only while the group's block is the only one: with another open the
     # group cannot commit where the caller expects, so the row goes now.
     if conn.vendor != "postgresql" or not group_alone():
@@ -220,7 +233,7 @@ def row_update(
     ``db_clock``: the fields (by name, such as ``auto_now`` ones) written
     with the database's time in the statement (PostgreSQL) and set on ``instance``
     from it, as ``row_insert`` stamps them."""
-    conn = connections[using]
+    conn = connection_for(using)
     if conn.vendor != "postgresql":
         db_clock = ()  # SQLite's clock is this machine's
     sql, params, stamped = _update_statement(instance, names, where, conn, db_clock)
@@ -242,7 +255,7 @@ def row_update_later(
 ) -> None:
     """``row_update``, sent now or (in a commit group, ``group_sql.defer``)
     with the group's next statement or commit; ``then(matched)`` once sent."""
-    conn = connections[using]
+    conn = connection_for(using)
     sql, params, _stamped = _update_statement(instance, names, where, conn)
 
     def apart() -> tuple[int]:
@@ -333,7 +346,7 @@ def rows_select(
     """The rows of ``model`` matching ``where`` (SQL over its columns, with
     ``%s`` for ``params``), as instances loaded the way the ORM loads them
     (the fields' and the backend's converters, then ``Model.from_db``)."""
-    conn = connections[using]
+    conn = connection_for(using)
     sql, names, converters = _select_sql(model, conn.alias, where, tuple(order_by))
     rows = execute_rows(sql, params, using=using, conn=conn)
     loaded = []

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connections, router
 from django.utils import timezone
 
+from integrations.commits import connection_for
 from integrations.db import execute_rows
 from payments.models import (
     AmountThreshold,
@@ -225,7 +226,7 @@ def _lock_statement(seen: _Inputs, using: str) -> tuple[str, list[Any]] | None:
     until the payment's first commit: the next payment of the same customer,
     e-mail or IP waits for it here, then counts it. The keys are hashed here,
     stable across server versions (unlike ``hashtext``)."""
-    if connections[using].vendor != "postgresql" or not seen.velocity:
+    if connection_for(using).vendor != "postgresql" or not seen.velocity:
         return None
     keys = sorted(
         int.from_bytes(
@@ -263,7 +264,7 @@ def _velocity_lock(statement: tuple[str, list[Any]] | None, using: str) -> None:
     by the one sent ahead with the idempotency claim if it rode there. Outside
     a transaction it would end at once: the payment's own INSERT then commits
     it alone."""
-    if statement is not None and connections[using].in_atomic_block:
+    if statement is not None and connection_for(using).in_atomic_block:
         execute_rows(*statement, using=using)
 
 
@@ -297,7 +298,7 @@ def _screening_statement(seen: _Inputs) -> tuple[str, str, list[Any]]:
     may match (with an IP: and every IP range), as the rows of one
     statement: (part, kind, value, number). Its database, SQL and params."""
     using = router.db_for_read(Payment)
-    conn = connections[using]
+    conn = connection_for(using)
     # The window by the database's clock, in the statement (PostgreSQL).
     in_sql = conn.vendor == "postgresql"
     since = _window_start(conn, in_sql)

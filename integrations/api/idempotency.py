@@ -16,6 +16,7 @@ from django.db.models.functions import Now
 from django.http import HttpResponseBase
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from psycopg.types.json import Jsonb
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -25,6 +26,7 @@ from rest_framework.views import APIView
 from integrations.api.errors import ApiError
 from integrations.commits import (
     commit_group,
+    connection_for,
     group_held,
     group_join,
     group_rollback,
@@ -34,7 +36,7 @@ from integrations.db import reads_ahead as db_reads_ahead
 from integrations.models import ApiKey, IdempotencyRecord
 from integrations.reruns import rerunning
 from integrations.row_new import row_new
-from integrations.row_sql import row_insert, row_update_later
+from integrations.row_sql import Prepared, row_insert, row_update_later
 
 logger = logging.getLogger(__name__)
 
@@ -504,12 +506,24 @@ _COMPLETED_FIELDS = (
 )
 
 
+def _stored_json(rendered: bytes) -> Prepared:
+    """The rendered body as the JSON column's value, sent as it is: decoding
+    it for the field to encode again cost ~30 Python calls a response."""
+    if connection_for().vendor == "postgresql":
+        return Prepared(Jsonb(rendered, dumps=_as_rendered))
+    return Prepared(rendered.decode())  # SQLite keeps JSON as text
+
+
+def _as_rendered(rendered: bytes) -> bytes:
+    return rendered
+
+
 def _complete(record: IdempotencyRecord, response: Response) -> None:
     # Store what the client will see: DRF's encoder turns dates, decimals and
     # UUIDs into the same strings the rendered response carries.
     body = None
     if response.data is not None:
-        body = json.loads(JSONRenderer().render(response.data))
+        body = _stored_json(JSONRenderer().render(response.data))
     record.response_headers = {
         h: response[h] for h in _STORED_HEADERS if response.has_header(h)
     }

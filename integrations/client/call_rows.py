@@ -11,6 +11,7 @@ from django.db import DatabaseError, connections, router
 
 from integrations import call_log
 from integrations.client.session import CallContext
+from integrations.commits import connection_for
 from integrations.models.calls import CallOutcome, ProviderCall
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def write_relaxed(
     waiting for the disk, by default behind the call (``call_log``); False
     (nothing written) where that cannot be done: not PostgreSQL, or inside a
     caller's transaction (whose commit would be relaxed too)."""
-    conn = connections[using]
+    conn = connection_for(using)
     if conn.vendor != "postgresql" or conn.in_atomic_block:
         return False
     # A thread that never connected (a fan-out worker) is in autocommit unless

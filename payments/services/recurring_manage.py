@@ -41,7 +41,7 @@ from payments.services.slots import (
     latest_try,
     schedule_restart,
 )
-from payments.services.state import DB_CLOCK, FAILED_AT_PROVIDER, recurring_save
+from payments.services.state import FAILED_AT_PROVIDER, INSERT_CLOCK, recurring_save
 
 logger = logging.getLogger("payments.services")
 
@@ -171,10 +171,11 @@ def _keyed_create(
     customer_reference, method_id, asked = request
     try:
         with transaction.atomic():
-            # updated_at by the database's clock, as every later write's.
+            # Both stamps by the database's clock, in the INSERT itself, as
+            # every later write's updated_at is.
             return row_insert(
                 RecurringCharge(**asked, **fields, idempotency_key=key or None),
-                db_clock=DB_CLOCK,
+                db_clock=INSERT_CLOCK,
             )
     except IntegrityError:
         if not key:

@@ -219,7 +219,8 @@ def _advance_guarded(payment: Payment, change: Change) -> tuple[Payment | None, 
 # A payment's updated_at is the database's time, as its created_at is: the
 # sweeps measure how long it was left alone by the database's clock.
 DB_CLOCK = ("updated_at",)
-# Both stamps of a new payment: its INSERT's own statement_timestamp().
+# Both stamps of a new payment (or recurring charge): its INSERT's own
+# statement_timestamp().
 INSERT_CLOCK = ("created_at", "updated_at")
 
 
