@@ -11,6 +11,8 @@ from tests.payments.test_pay44_costs import create_payment_via_api
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+# The count is the PostgreSQL path's (SQLite's writes go through the ORM).
+@pytest.mark.postgres
 def test_a_payment_looks_its_connection_up_a_handful_of_times(
     api, primary, monkeypatch
 ):
