@@ -88,6 +88,10 @@ class BackgroundBatcher:
         self._max_batch = max_batch
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
+        # Batches the background thread has taken and not finished sending:
+        # flush waits for them (its caller reads what was sent).
+        self._sent = threading.Condition(self._lock)
+        self._taken = 0
         self._items: list[Any] = []
         self._pid: int | None = None
 
@@ -118,17 +122,22 @@ class BackgroundBatcher:
             if len(self._items) == 1:
                 self._arrived.notify()
 
-    def flush(self) -> int:
-        """Send whatever is pending now, from the calling thread."""
+    def flush(self, wait_seconds: float = 30.0) -> int:
+        """Send whatever is pending now, from the calling thread, and wait
+        (at most ``wait_seconds``) for a batch the background thread took."""
         with self._lock:
             items, self._items = self._items, []
         self._send_all(items)
+        if self._pid == os.getpid():  # a forked child's copy never ends
+            with self._lock:
+                self._sent.wait_for(lambda: not self._taken, timeout=wait_seconds)
         return len(items)
 
     def _start(self) -> None:
         # First use in this process, or a forked child (a gunicorn worker):
         # what the parent had pending is the parent's to send.
         self._items = []
+        self._taken = 0
         self._pid = os.getpid()
         threading.Thread(
             target=self._run, name=f"batcher:{self.name}", daemon=True
@@ -143,6 +152,7 @@ class BackgroundBatcher:
             time.sleep(self._linger())  # let the batch fill
             with self._lock:
                 items, self._items = self._items, []
+                self._taken += 1
             try:
                 self._send_all(items)
                 self.after_batch()
@@ -153,6 +163,10 @@ class BackgroundBatcher:
                     "background batch failed",
                     extra={"batcher": self.name, "count": len(items)},
                 )
+            finally:
+                with self._lock:
+                    self._taken -= 1
+                    self._sent.notify_all()
 
     def _wait_for_items(self) -> bool:
         with self._lock:
