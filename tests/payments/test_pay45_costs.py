@@ -37,8 +37,15 @@ def test_a_payment_looks_its_connection_up_a_handful_of_times(
         return original(self, alias)
 
     monkeypatch.setattr(ConnectionHandler, "__getitem__", counting, raising=False)
-    response = create_payment_via_api(api)
-    assert response.status_code == 201, response.content
+    # The fewest of three payments: other periodic work (a refresh falling
+    # due) lands on one payment now and then; a costlier path costs all three.
+    counts: list[list[str]] = []
+    for _ in range(3):
+        asked.clear()
+        response = create_payment_via_api(api)
+        assert response.status_code == 201, response.content
+        counts.append(list(asked))
+    asked = min(counts, key=len)
     assert len(asked) <= 13, "\n".join(asked)
 
 
