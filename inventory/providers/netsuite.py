@@ -9,9 +9,8 @@ id, so a retried timeout updates the same record. docs/providers/inventory.md.
 """
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -23,7 +22,6 @@ from integrations.errors import (
     NotProcessed,
     ProviderError,
     Rejected,
-    Unknown,
 )
 from integrations.oauth import BearerTokenAuth, OAuth1Signer, netsuite_signer
 from integrations.providers.base import ConfigField, HealthResult
@@ -34,10 +32,7 @@ from inventory.providers.base import (
     PurchaseOrderRequest,
     PurchaseOrderResult,
     StockLevelPage,
-    StockLevelRecord,
-    UnreadableLevel,
     readable_levels,
-    whole_units,
 )
 from inventory.providers.netsuite_currency import (
     SINGLE_CURRENCY_SETTING,
@@ -51,6 +46,14 @@ from inventory.providers.netsuite_m2m import (
     NetSuiteM2MTokens,
 )
 from inventory.providers.netsuite_orders import purchase_order_body, read_order
+from inventory.providers.netsuite_suiteql import (
+    LEVELS_QUERY,
+    LevelsCursor,
+    changed_since,
+    level_record,
+    page_items,
+    suiteql_literal,
+)
 
 SUITEQL_PATH = "/query/v1/suiteql"
 PURCHASE_ORDER_PATH = "/record/v1/purchaseOrder"
@@ -76,12 +79,6 @@ def _uses_m2m(credentials: Mapping[str, Any]) -> bool:
 
 _ACCOUNT_ID = re.compile(r"^[0-9A-Za-z]+(?:[-_][0-9A-Za-z]+)*$")
 
-LEVELS_QUERY = (
-    "SELECT item.itemid AS sku, iil.item AS item, iil.location AS location, "
-    "iil.quantityonhand AS quantityonhand, "
-    "TO_CHAR(item.lastmodifieddate, 'YYYY-MM-DD\"T\"HH24:MI:SS') AS lastmodified "
-    "FROM inventoryitemlocations iil JOIN item ON item.id = iil.item"
-)
 _REJECTIONS: Mapping[int, str] = {
     400: "invalid_request",
     404: "not_found",
@@ -100,28 +97,6 @@ def account_host(account_id: str) -> str:
             code="missing_credentials",
         )
     return account_id.lower().replace("_", "-")
-
-
-def changed_since(since: datetime) -> str:
-    """The items changed at or after ``since``: the item record, or its stock
-    through a transaction. A receipt, fulfilment, adjustment or transfer moves
-    quantities without touching ``item.lastmodifieddate``, so the items of
-    inventory-affecting transaction lines changed since then are asked too."""
-    stamp = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    at = f"TO_TIMESTAMP('{stamp}', 'YYYY-MM-DD HH24:MI:SS')"
-    # ``at`` is formatted from a datetime here: no outside text in the query.
-    moved = (
-        "SELECT tl.item FROM transactionline tl "  # noqa: S608
-        "JOIN transaction t ON t.id = tl.transaction "
-        "WHERE tl.isinventoryaffecting = 'T' "
-        f"AND (tl.linelastmodifieddate >= {at} OR t.lastmodifieddate >= {at})"
-    )
-    return f"(item.lastmodifieddate >= {at} OR iil.item IN ({moved}))"
-
-
-def suiteql_literal(value: str) -> str:
-    """``value`` as a SuiteQL string literal (quotes doubled, as in SQL)."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def netsuite_error_map(response: requests.Response) -> ProviderError | None:
@@ -164,49 +139,6 @@ def _error_detail(response: requests.Response) -> tuple[str, str | None, str]:
         )
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return f"HTTP {response.status_code}", None, ""
-
-
-# Internal ids are integers; a skip stays below a few pages.
-_ID = re.compile(r"[0-9]{1,18}")
-_CURSOR = re.compile(r"([0-9]{1,18}):([0-9]{1,18})(?::([0-9]{1,9}))?|([0-9]{0,9})")
-
-
-@dataclass(frozen=True)
-class LevelsCursor:
-    """Where a levels page starts: after the item-location key ``after``
-    (None: the first row), then ``skip`` rows on (pages stepped past after
-    a failure). Text: ``item:location[:skip]``, or ``skip`` alone, which is
-    also the plain offset of runs saved before keyset paging."""
-
-    after: tuple[int, int] | None = None
-    skip: int = 0
-
-    @classmethod
-    def parse(cls, text: str) -> "LevelsCursor":
-        found = _CURSOR.fullmatch(text)
-        if found is None:
-            raise Rejected("continuation is not a levels cursor", code="invalid_cursor")
-        item, location, skip, offset = found.groups()
-        if item is None:
-            return cls(skip=int(offset or 0))
-        return cls(after=(int(item), int(location)), skip=int(skip or 0))
-
-    def text(self) -> str:
-        if self.after is None:
-            return str(self.skip)
-        key = f"{self.after[0]}:{self.after[1]}"
-        return f"{key}:{self.skip}" if self.skip else key
-
-    def following(
-        self, rows: Sequence[Mapping[str, Any]], limit: int
-    ) -> "LevelsCursor":
-        """The next page's start: after the last row's key. A page without
-        one (no row carries its ids) is stepped over by offset instead."""
-        for row in reversed(rows):
-            item, location = str(row.get("item", "")), str(row.get("location", ""))
-            if _ID.fullmatch(item) and _ID.fullmatch(location):
-                return LevelsCursor(after=(int(item), int(location)))
-        return replace(self, skip=self.skip + limit)
 
 
 class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
@@ -417,8 +349,8 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
             limit=limit,
             operation="levels",
         )
-        rows = _items(page)
-        records, rejected = readable_levels(_level, rows)
+        rows = page_items(page)
+        records, rejected = readable_levels(level_record, rows)
         has_more = page.get("hasMore") is True
         following = cursor.following(rows, limit) if has_more else None
         return StockLevelPage(
@@ -545,7 +477,7 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
             page = self.suiteql(
                 query, offset=offset, limit=MAX_PAGE_SIZE, operation=operation
             )
-            rows.extend(_items(page))
+            rows.extend(page_items(page))
             if page.get("hasMore") is not True:
                 return rows
         raise NotProcessed(
@@ -556,42 +488,3 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
 
     def purchase_order_path(self, external_id: str) -> str:
         return f"{PURCHASE_ORDER_PATH}/eid:{quote(external_id, safe='')}"
-
-
-def _level(row: Mapping[str, Any]) -> StockLevelRecord:
-    sku, location = row.get("sku"), row.get("location")
-    if not isinstance(sku, str) or not sku or location in (None, ""):
-        raise UnreadableLevel(
-            "no item or location", sku=sku or "", location_code=location or ""
-        )
-    # Items sold by weight or length ("2.5") are refused, not rounded.
-    on_hand = whole_units(
-        row.get("quantityonhand"),
-        field="quantityonhand",
-        sku=sku,
-        location_code=str(location),
-    )
-    return StockLevelRecord(
-        sku=sku,
-        location_code=str(location),
-        on_hand=on_hand,
-        modified_at=modified_at(row.get("lastmodified")),
-    )
-
-
-def _items(page: Mapping[str, Any]) -> list[dict[str, Any]]:
-    items = page.get("items")
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise Unknown("NetSuite sent a page without items", code="malformed_response")
-    return items
-
-
-def modified_at(value: object) -> datetime | None:
-    """``lastmodified`` as our query formats it, read as UTC (the integration
-    role's time zone must be GMT; docs/providers/inventory.md)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    except ValueError:
-        return None
