@@ -26,8 +26,11 @@ order sent without it on the kept answer, read back with a currency, shows
 the answer stale (Multiple Currencies turned on since): it is dropped, and
 the order upserted again with the currency looked up afresh, and read back
 again: NetSuite may apply that update and leave the order's currency, which
-is ``currency_mismatch`` too. An order found by our external id after a lost
-answer is compared the same way before it is recorded (``found_in_currency``).
+is ``currency_mismatch`` too. Every read-back is compared, the normal send's
+too: an upsert that finds an order NetSuite already holds (keyed in there
+under our id) keeps that order's currency. An order found by our external id
+after a lost answer, or by its id by staff ("Found at the ERP"), is compared
+the same way before it is recorded (``found_in_currency``).
 docs/providers/inventory.md."""
 
 import logging
@@ -103,6 +106,9 @@ def upsert_in_currency(
         return record
     if currency is None:
         return _booked_right(adapter, request, rows, put, (record, kept, fresh))
+    # An upsert that found an order NetSuite held in another currency updates
+    # its lines, not its currency: every read-back is compared.
+    _held_check(adapter, request, record, currency)
     return record
 
 

@@ -11,6 +11,7 @@ found." (``INVALID_PARAMETER``)."""
 import json
 import re
 
+import pytest
 import responses
 
 from integrations.errors import ProviderError
@@ -18,11 +19,20 @@ from inventory import services
 from tests.inventory.contract import harness_netsuite as ns
 from tests.inventory.purchase_orders import purchase_order as make_order
 
+EUR_ID = "7"
+USD_ID = "1"  # the vendor's, as in NetSuite's documented purchaseOrder
 RECORD = re.compile(re.escape(f"{ns.BASE}/record/v1/purchaseOrder/eid:") + ".+")
 NOT_EXPOSED = (
     "Invalid search query. Detailed unprocessed description follows. "
     "Search error occurred: Record 'currency' was not found."
 )
+
+
+@pytest.fixture
+def one_attempt(settings):
+    """Imported by each test module as an autouse fixture: one call per
+    attempt, so every answer registered is the one the test reads."""
+    settings.PROVIDER_MAX_ATTEMPTS = 1
 
 
 def refused(detail: str, code: str = "INVALID_PARAMETER") -> dict:
@@ -58,6 +68,22 @@ def rows(*found: dict) -> dict:
     }
 
 
+def eur_listed(rsps) -> None:
+    """The currency look-up answers EUR's record, active."""
+    currency_answer(rsps, body=rows({"id": EUR_ID, "symbol": "EUR", "isinactive": "F"}))
+
+
+def record_in(currency: str | None) -> dict:
+    """NetSuite's documented purchaseOrder, held in currency record
+    ``currency`` (None: no currency field, as without Multiple Currencies)."""
+    record = {**ns.load("purchase_order.json"), "id": "3581"}
+    if currency is None:
+        record.pop("currency")
+    else:
+        record["currency"] = {"links": [], "id": currency, "refName": "X"}
+    return record
+
+
 def account_with(settings: dict | None = None):
     account = ns.make_account()
     account.settings = {**account.settings, **(settings or {})}
@@ -67,7 +93,10 @@ def account_with(settings: dict | None = None):
 
 def answer_orders(rsps, read_back: dict | None = None) -> list:
     """The item look-up, the upsert PUT (204) and its read-back answered;
-    the bodies PUT, as the list returned."""
+    the bodies PUT, as the list returned. The order is read back in the
+    currency record the last PUT set (without one: the documented record's,
+    the vendor's), or as ``read_back`` says (read when asked: a test may
+    change it, as staff correcting the order in NetSuite)."""
     puts: list = []
     rsps.post(
         ns.SUITEQL,
@@ -79,17 +108,22 @@ def answer_orders(rsps, read_back: dict | None = None) -> list:
         puts.append(json.loads(request.body))
         return 204, {}, ""
 
+    def get(request):
+        if read_back is not None:
+            return 200, {}, json.dumps(read_back)
+        return as_put(request)
+
+    as_put = ns.order_as_put(rsps, record_in(USD_ID))
     rsps.add_callback("PUT", RECORD, callback=put)
-    record = read_back or {**ns.load("purchase_order.json"), "id": "3581"}
-    rsps.get(RECORD, json=record)
+    rsps.add_callback("GET", RECORD, callback=get)
     return puts
 
 
-def send(account):
-    """A draft EUR order sent; the order read again and the error, if any
-    (a refusal, or an answer not processed, is stored on the order: tests
-    read it there)."""
-    order = make_order(status="draft")
+def send(account, order=None):
+    """A draft EUR order sent (``order``: that one sent again); the order
+    read again and the error, if any (a refusal, or an answer not processed,
+    is stored on the order: tests read it there)."""
+    order = order or make_order(status="draft")
     try:
         services.purchase_order_send(purchase_order=order, account=account)
     except (services.InventoryError, ProviderError) as error:

@@ -52,7 +52,8 @@ def _company(rsps, puts: list) -> None:
 
     rsps.add_callback("POST", SUITEQL, callback=suiteql)
     rsps.add_callback("PUT", RECORD, callback=put)
-    rsps.get(RECORD, json={**ns.load("purchase_order.json"), "id": "3581"})
+    # Read back in the currency record the PUT set, as NetSuite books it.
+    rsps.add_callback("GET", RECORD, callback=ns.order_as_put(rsps))
 
 
 def test_an_account_moved_to_another_netsuite_company_sends_that_companys_currency():

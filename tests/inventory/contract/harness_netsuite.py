@@ -2,6 +2,7 @@
 from Oracle's documented SuiteQL, record API and error shapes
 (tests/fixtures/netsuite/README.md names the page each follows)."""
 
+import copy
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,6 +147,24 @@ def currencies(rsps, listed: dict[str, str] | None = None) -> None:
     )
 
 
+def order_as_put(rsps, record: dict | None = None):
+    """A GET callback answering ``record`` (NetSuite's documented
+    purchaseOrder) held in the currency record the last PUT set, as NetSuite
+    holds an order it created from that PUT; a PUT without one leaves the
+    record's own (the vendor's)."""
+    held = record or load("purchase_order.json")
+
+    def answer(request: requests.PreparedRequest):
+        puts = [c.request for c in rsps.calls if c.request.method == "PUT"]
+        sent = json.loads(puts[-1].body or b"{}").get("currency") if puts else None
+        body = copy.deepcopy(held)
+        if sent:
+            body["currency"] = {**body.get("currency", {}), "id": sent["id"]}
+        return 200, {}, json.dumps(body)
+
+    return answer
+
+
 def po_create_idempotent(rsps, account) -> PurchaseOrderRequest:
     currencies(rsps)
     rsps.post(
@@ -159,7 +178,7 @@ def po_create_idempotent(rsps, account) -> PurchaseOrderRequest:
         status=204,
         headers={"Location": f"{record}/{PO_INTERNAL_ID}"},
     )
-    rsps.get(f"{record}/eid:{PO_EXTERNAL_ID}", json=load("purchase_order.json"))
+    rsps.add_callback("GET", f"{record}/eid:{PO_EXTERNAL_ID}", order_as_put(rsps))
     rsps.get(f"{record}/{PO_INTERNAL_ID}", json=load("purchase_order.json"))
     return PurchaseOrderRequest(
         external_id=PO_EXTERNAL_ID,
