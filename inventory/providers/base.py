@@ -294,6 +294,16 @@ class InventoryAdapter(BaseAdapter):
             lambda: self.purchase_order_fetch(external_reference)
         )
 
+    def purchase_order_found_at(
+        self, external_reference: str, request: PurchaseOrderRequest
+    ) -> PurchaseOrderResult | None:
+        """The order the ERP knows by ``external_reference``, which staff
+        found for ``request``'s order ("Found at the ERP"); None when it has
+        none. An ERP whose order carries its currency (NetSuite) compares it
+        with the order's first, as on a send: another is ``Rejected``
+        ``currency_mismatch`` (``HeldInAnotherCurrency``)."""
+        return self.purchase_order_status(external_reference)
+
     def purchase_order_held(
         self, request: PurchaseOrderRequest
     ) -> PurchaseOrderResult | None:

@@ -421,23 +421,40 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
         # An upsert of an order NetSuite approved or received would replace
         # (or be refused replacing) received lines: read it first instead,
         # and its currency checked as a send's read-back is.
-        path = self.purchase_order_path(request.external_id)
-        record = self.none_if_not_found(
-            lambda: self.call("GET", path, operation="get_purchase_order")
-        )
+        record = self._record(self.purchase_order_path(request.external_id))
+        return None if record is None else self._in_currency(record, request)
+
+    def purchase_order_found_at(
+        self, external_reference: str, request: PurchaseOrderRequest
+    ) -> PurchaseOrderResult | None:
+        record = self._record(_record_path(external_reference))
         if record is None:
             return None
-        return read_order(found_in_currency(self, request, self.currency_rows, record))
+        found = read_order(record)
+        # Another order (the caller refuses it by its id): its currency is not
+        # ours to compare, nor to keep as what such orders are booked in.
+        if found.external_id != request.external_id:
+            return found
+        return self._in_currency(record, request)
 
     def purchase_order_fetch(self, external_reference: str) -> PurchaseOrderResult:
-        reference = quote(external_reference, safe="")
         return read_order(
             self.call(
-                "GET",
-                f"{PURCHASE_ORDER_PATH}/{reference}",
-                operation="get_purchase_order",
+                "GET", _record_path(external_reference), operation="get_purchase_order"
             )
         )
+
+    def _record(self, path: str) -> dict[str, Any] | None:
+        return self.none_if_not_found(
+            lambda: self.call("GET", path, operation="get_purchase_order")
+        )
+
+    def _in_currency(
+        self, record: dict[str, Any], request: PurchaseOrderRequest
+    ) -> PurchaseOrderResult:
+        """``request``'s order as NetSuite holds it, once its currency is
+        the order's (``found_in_currency``)."""
+        return read_order(found_in_currency(self, request, self.currency_rows, record))
 
     def item_ids(self, skus: list[str]) -> dict[str, str]:
         """Internal ids of the items whose item id (our SKU) is in ``skus``:
@@ -488,3 +505,8 @@ class NetSuiteAdapter(BearerTokenAuth, HttpAdapter, InventoryAdapter):
 
     def purchase_order_path(self, external_id: str) -> str:
         return f"{PURCHASE_ORDER_PATH}/eid:{quote(external_id, safe='')}"
+
+
+def _record_path(external_reference: str) -> str:
+    """A purchase order by NetSuite's internal id."""
+    return f"{PURCHASE_ORDER_PATH}/{quote(external_reference, safe='')}"

@@ -41,6 +41,20 @@ def stored_reference_check(result: erp.PurchaseOrderResult) -> erp.PurchaseOrder
     return result
 
 
+def order_request(order: PurchaseOrder) -> erp.PurchaseOrderRequest:
+    """The order as the adapter is asked about it: sent, or found at the ERP."""
+    return erp.PurchaseOrderRequest(
+        external_id=order.public_id,
+        supplier_code=order.supplier.code,
+        location_code=order.location.code,
+        currency=order.currency,
+        lines=tuple(
+            erp.PurchaseOrderLine(line.sku, line.quantity, line.unit_cost)
+            for line in order.lines.all()
+        ),
+    )
+
+
 def adapter_of(target: ProviderAccount, outcome: str) -> Any:
     """The account's adapter, or ``account_uncallable`` (``outcome`` says what
     was not done). The credentials are opened here: an adapter reads them

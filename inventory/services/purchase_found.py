@@ -10,11 +10,13 @@ from integrations.models import ProviderAccount
 from integrations.secrets_registry import staff_text
 from inventory.models import PurchaseOrder, PurchaseOrderStatus
 from inventory.providers import base as erp
+from inventory.providers.erp_currency import HeldInAnotherCurrency
 from inventory.services.errors import InvalidState, InventoryError
 from inventory.services.purchase_erp import (
     adapter_of,
     apply_status,
     enabled_check,
+    order_request,
     stored_reference_check,
 )
 
@@ -27,7 +29,8 @@ def purchase_order_found(
     """Staff found an ``unresolved`` order at its ERP: the ERP's order id is
     recorded as its reference, the order is sent, and its status is the
     ERP's from then on. The ERP is asked first: an id it does not know, or
-    whose order carries another reference number than ours, is refused
+    whose order carries another reference number than ours, or (NetSuite)
+    is held in another currency than the order's, is refused
     (InventoryError), so a typo never ties the order to another one."""
     order, reference = purchase_order, external_reference.strip()
     _unresolved_check(order)
@@ -66,7 +69,13 @@ def _order_at_erp(
     problem = _reference_problem(adapter, reference)
     if problem:
         raise InventoryError(problem, code="invalid_reference")
-    result = adapter.purchase_order_status(reference)
+    try:
+        result = adapter.purchase_order_found_at(reference, order_request(order))
+    except HeldInAnotherCurrency as error:
+        # Checked as a send's read-back is: never recorded in another currency.
+        raise InventoryError(
+            staff_text(error.message), code="currency_mismatch"
+        ) from None
     if result is None:
         raise InventoryError(
             f"ERP account {account.slug!r} has no order {reference}.",

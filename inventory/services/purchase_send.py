@@ -17,6 +17,7 @@ from inventory.services.purchase_erp import (
     adapter_of,
     apply_status,
     enabled_check,
+    order_request,
     stamped_save,
     stored_reference_check,
 )
@@ -57,16 +58,7 @@ def purchase_order_send(
     target = _pinned_account(purchase_order, candidate)
     if target.pk != candidate.pk:  # a concurrent send pinned another
         adapter = _callable_adapter(purchase_order, target)
-    request = erp.PurchaseOrderRequest(
-        external_id=purchase_order.public_id,
-        supplier_code=purchase_order.supplier.code,
-        location_code=purchase_order.location.code,
-        currency=purchase_order.currency,
-        lines=tuple(
-            erp.PurchaseOrderLine(line.sku, line.quantity, line.unit_cost)
-            for line in purchase_order.lines.all()
-        ),
-    )
+    request = order_request(purchase_order)
     known = purchase_order.external_reference
     try:
         result = _placed(adapter, purchase_order, request, checked)

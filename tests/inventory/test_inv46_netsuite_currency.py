@@ -11,20 +11,26 @@ never confirmed. The record is NetSuite's documented purchaseOrder
 
 import pytest
 import responses
+from django.urls import reverse
 
+from inventory.models import PurchaseOrder
 from tests.inventory.contract import harness_netsuite as ns
 from tests.inventory.netsuite_currency import (
     EUR_ID,
     USD_ID,
     account_with,
     answer_orders,
+    currency_answer,
     eur_listed,
     one_attempt,  # noqa: F401 (a fixture, used by name)
     record_in,
     send,
 )
+from tests.inventory.purchase_orders import purchase_order
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_attempt")]
+
+FOUND_URL = f"{ns.BASE}/record/v1/purchaseOrder/{ns.PO_INTERNAL_ID}"
 
 
 def _mismatch(order, shown: str) -> None:
@@ -61,3 +67,73 @@ def test_sent_again_it_is_read_not_upserted_until_corrected_in_netsuite():
     assert error is None and len(puts) == 1
     assert fixed.status == "confirmed" and fixed.last_error == ""
     assert fixed.external_reference == ns.PO_INTERNAL_ID
+
+
+@pytest.fixture
+def unresolved() -> PurchaseOrder:
+    order = purchase_order(account=account_with(), status="unresolved")
+    PurchaseOrder.objects.filter(pk=order.pk).update(
+        last_error="unresolved: checked by staff", send_tried_at="2026-12-01T00:00Z"
+    )
+    order.refresh_from_db()
+    return order
+
+
+def _found(admin_client, order: PurchaseOrder, record: dict):
+    url = reverse("admin:inventory_purchaseorder_found_at_erp", args=[order.pk])
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        eur_listed(rsps)
+        rsps.get(FOUND_URL, json=record)
+        response = admin_client.post(url, {"external_reference": ns.PO_INTERNAL_ID})
+        asked = [c.request.url for c in rsps.calls]
+    order.refresh_from_db()
+    return response, asked
+
+
+def _form_error(response) -> str:
+    assert response.status_code == 200
+    return " ".join(response.context["form"].errors["external_reference"])
+
+
+def test_found_at_the_erp_in_another_currency_is_refused(admin_client, unresolved):
+    record = {**record_in(USD_ID), "externalId": unresolved.public_id}
+    response, _ = _found(admin_client, unresolved, record)
+    error = _form_error(response)
+    assert f"currency record {USD_ID}" in error and "EUR" in error
+    assert (unresolved.status, unresolved.external_reference) == ("unresolved", "")
+    assert unresolved.last_error == "unresolved: checked by staff"
+
+
+def test_found_at_the_erp_in_its_own_currency_is_recorded(admin_client, unresolved):
+    record = {**record_in(EUR_ID), "externalId": unresolved.public_id}
+    response, _ = _found(admin_client, unresolved, record)
+    assert response.status_code == 302
+    assert unresolved.external_reference == ns.PO_INTERNAL_ID
+    assert unresolved.status == "confirmed" and unresolved.last_error == ""
+
+
+def test_another_orders_currency_is_not_looked_up(admin_client, unresolved):
+    # Not ours by its external id: refused as such, no currency asked.
+    record = {**record_in(USD_ID), "externalId": "po_someone_else"}
+    response, asked = _found(admin_client, unresolved, record)
+    assert "po_someone_else" in _form_error(response)
+    assert asked == [FOUND_URL]
+    assert unresolved.status == "unresolved"
+
+
+def test_a_record_without_currency_is_recorded(admin_client, unresolved):
+    # An account without Multiple Currencies shows none: nothing to compare.
+    record = {**record_in(EUR_ID), "externalId": unresolved.public_id}
+    record.pop("currency")
+    response, _ = _found(admin_client, unresolved, record)
+    assert response.status_code == 302 and unresolved.status == "confirmed"
+
+
+def test_the_currency_look_up_answer_is_shared_with_sends(admin_client, unresolved):
+    record = {**record_in(EUR_ID), "externalId": unresolved.public_id}
+    _found(admin_client, unresolved, record)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        currency_answer(rsps, status=500, body={})  # not asked again: kept
+        answer_orders(rsps, read_back=record_in(EUR_ID))
+        order, error = send(unresolved.account)
+    assert error is None and order.status == "confirmed"
