@@ -1,7 +1,7 @@
 """Shared by the NetSuite purchase-order currency tests (inv42, r-inv42,
-inv44): SuiteQL's currency look-up answered or refused, and draft EUR orders
-sent through the service with the item look-up, the upsert PUT and its
-read-back answered.
+inv44, inv45, inv46): SuiteQL's currency look-up answered or refused, draft
+EUR orders sent through the service with the item look-up, the upsert PUT and
+its read-back answered, and a NetSuite keeping its orders by external id.
 
 SuiteQL answers a query on a record it does not expose with a 400 in the
 documented error envelope ("Error Handling in REST Web Services"), its detail
@@ -12,6 +12,7 @@ import json
 import re
 
 import pytest
+import requests
 import responses
 
 from integrations.errors import ProviderError
@@ -153,3 +154,90 @@ def send_orders(rsps, count: int, account=None):
 
 def currency_queries(rsps: responses.RequestsMock) -> int:
     return sum(1 for c in rsps.calls if b"FROM currency" in (c.request.body or b""))
+
+
+# NetSuite's refusal of a field the role may not set ("Error Handling in REST
+# Web Services"), as a PUT carrying the order's currency gets it.
+NOT_SETTABLE = (
+    "Error while accessing a resource. You do not have permissions to set a "
+    "value for element currency due to one of the following reasons: 1) The "
+    "field is read-only; 2) An associated feature is disabled; 3) The field is "
+    "available either when a record is created or updated, but not in both cases."
+)
+
+
+def field_refusal(detail: str = NOT_SETTABLE, path: str | None = "currency") -> dict:
+    """A PUT refused for a field, ``o:errorPath`` naming it (None: no path)."""
+    body = refused(detail, code="INVALID_FLD_VALUE")
+    if path is not None:
+        body["o:errorDetails"][0]["o:errorPath"] = path
+    return body
+
+
+def multiple_currencies_on(rsps) -> None:
+    """Multiple Currencies turned on (or the Currency permission granted):
+    the look-up answers EUR's record from now on."""
+    rsps.replace(
+        responses.POST,
+        ns.SUITEQL,
+        json=rows({"id": EUR_ID, "symbol": "EUR", "isinactive": "F"}),
+        match=[ns.query_contains("FROM currency")],
+    )
+
+
+def mismatch(order, shown: str) -> None:
+    """``order`` refused for staff, NetSuite holding it in record ``shown``."""
+    assert order.status not in ("sent", "confirmed")
+    assert order.last_error.startswith("currency_mismatch: "), order.last_error
+    assert f"currency record {shown}" in order.last_error
+
+
+class NetSuite:
+    """The item look-up, PUTs and read-backs of NetSuite's orders by external
+    id (none yet: 404). A PUT carrying the currency field is refused with
+    ``refuse`` (a body, or None). An order is created in the currency sent,
+    else in ``booked`` (None: a record without currency, as an account
+    without Multiple Currencies has); an update sets it alike unless
+    ``keeps_currency`` (NetSuite leaving the order's currency as it was).
+    ``lose``: the currency id (or "none") of the next PUT applied whose
+    answer is then lost (a read timeout)."""
+
+    def __init__(self, rsps, refuse=None, booked=None, keeps_currency=False):
+        self.puts: list[tuple[str, dict]] = []
+        self.held: dict[str, str | None] = {}
+        self.refuse, self.booked = refuse, booked
+        self.keeps_currency = keeps_currency
+        self.lose: str | None = None
+        rsps.post(
+            ns.SUITEQL,
+            json={"items": [{"id": "501", "itemid": "A"}], "hasMore": False},
+            match=[ns.query_lacks("FROM currency")],
+        )
+        rsps.add_callback("PUT", RECORD, callback=self.put)
+        rsps.add_callback("GET", RECORD, callback=self.get)
+
+    def put(self, request):
+        body = json.loads(request.body)
+        self.puts.append((request.url, body))
+        if "currency" in body and self.refuse is not None:
+            return 400, {}, json.dumps(self.refuse)
+        sent = (body.get("currency") or {}).get("id")
+        key = request.url.split("?")[0]
+        if key not in self.held or not self.keeps_currency:
+            self.held[key] = sent or self.booked
+        if self.lose == (sent or "none"):
+            self.lose = None
+            raise requests.exceptions.ReadTimeout("read timed out")
+        return 204, {}, ""
+
+    def get(self, request):
+        key = request.url.split("?")[0]
+        if key not in self.held:
+            return 404, {}, json.dumps(ns.load("error_not_found.json"))
+        return 200, {}, json.dumps(record_in(self.held[key]))
+
+    def bodies(self) -> list[dict]:
+        return [body for _, body in self.puts]
+
+    def currencies(self) -> list:
+        return [(body.get("currency") or {}).get("id") for body in self.bodies()]

@@ -11,7 +11,9 @@ an account that states its one currency (``single_currency``) equal to the
 order's is sent without it; otherwise the order is refused for staff.
 
 That answer is kept per account like a currency's id, so a single-currency
-account does not pay a refused SuiteQL query on every order."""
+account does not pay a refused SuiteQL query on every order. An order the
+role could not set the currency of, booked in the vendor's, is refused and,
+sent again, read by external id, never upserted over (r-inv45)."""
 
 import json
 
@@ -21,18 +23,22 @@ import responses
 from integrations.forms import ProviderAccountForm
 from tests.inventory.contract import harness_netsuite as ns
 from tests.inventory.netsuite_currency import (
+    EUR_ID,
+    USD_ID,
+    NetSuite,
     account_with,
     currency_queries,
+    eur_listed,
+    field_refusal,
+    mismatch,
+    multiple_currencies_on,
+    one_attempt,  # noqa: F401 (a fixture, used by name)
     refused_look_up,
+    send,
     send_orders,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _one_attempt(settings):
-    settings.PROVIDER_MAX_ATTEMPTS = 1
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_attempt")]
 
 
 def test_a_role_that_cannot_read_currencies_does_not_drop_the_currency():
@@ -53,12 +59,7 @@ def test_a_refusal_for_staff_to_act_on_is_not_kept():
         refused_look_up(rsps)
         account = account_with()
         _, [refused] = send_orders(rsps, 1, account)
-        rsps.replace(
-            responses.POST,
-            ns.SUITEQL,
-            json={"items": [{"id": "7", "symbol": "EUR", "isinactive": "F"}]},
-            match=[ns.query_contains("FROM currency")],
-        )
+        multiple_currencies_on(rsps)
         _, [sent] = send_orders(rsps, 1, account)
         put = [
             json.loads(c.request.body) for c in rsps.calls if c.request.method == "PUT"
@@ -92,6 +93,24 @@ def test_a_kept_answer_still_refuses_another_currency():
     assert len(puts) == 1 and more == []
     assert order.last_error.startswith("currency_mismatch: ")
     assert asked == 1
+
+
+def test_an_order_booked_in_the_vendors_currency_is_read_not_upserted_when_sent_again():
+    # The role may not set Currency: sent again without it (the account
+    # states EUR), NetSuite booked it in the vendor's. A send again reads the
+    # order it holds, never upserts over it (r-inv45).
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        eur_listed(rsps)
+        erp = NetSuite(rsps, refuse=field_refusal(), booked=USD_ID)
+        account = account_with({"single_currency": "EUR"})
+        order, error = send(account)
+        assert error is not None and len(erp.puts) == 2
+        mismatch(order, USD_ID)
+        again, error = send(account, order)
+    assert error is not None
+    mismatch(again, USD_ID)
+    assert len(erp.puts) == 2
+    assert erp.currencies() == [EUR_ID, None]
 
 
 def _form(single_currency: str) -> ProviderAccountForm:

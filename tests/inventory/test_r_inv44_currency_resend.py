@@ -13,35 +13,24 @@ upserted again with its own (the field refused there too)."""
 import pytest
 import responses
 
-from tests.inventory.netsuite_currency import account_with, currency_answer, rows, send
-from tests.inventory.netsuite_currency import refused as refused_body
-from tests.inventory.test_inv44_netsuite_currency_put import NOT_SETTABLE, NetSuite
+from tests.inventory.netsuite_currency import (
+    EUR_ID,
+    USD_ID,
+    NetSuite,
+    account_with,
+    eur_listed,
+    one_attempt,  # noqa: F401 (a fixture, used by name)
+    send,
+)
+from tests.inventory.netsuite_currency import field_refusal as _field_refused
 
-pytestmark = pytest.mark.django_db
-
-EUR_ID = "7"
-USD_ID = "1"
-
-
-@pytest.fixture(autouse=True)
-def _one_attempt(settings):
-    settings.PROVIDER_MAX_ATTEMPTS = 1
-
-
-def _field_refused() -> dict:
-    body = refused_body(NOT_SETTABLE, code="INVALID_FLD_VALUE")
-    body["o:errorDetails"][0]["o:errorPath"] = "currency"
-    return body
-
-
-def _eur(rsps) -> None:
-    currency_answer(rsps, body=rows({"id": EUR_ID, "symbol": "EUR", "isinactive": "F"}))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_attempt")]
 
 
 def test_sent_again_without_the_field_and_booked_in_another_currency():
     account = account_with({"single_currency": "EUR"})
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        _eur(rsps)
+        eur_listed(rsps)
         erp = NetSuite(rsps, refuse=_field_refused(), booked=USD_ID)
         first, error = send(account)
         second, _ = send(account)
@@ -62,7 +51,7 @@ def test_sent_again_without_the_field_and_booked_in_another_currency():
 def test_sent_again_without_the_field_and_booked_in_its_own_currency():
     account = account_with({"single_currency": "EUR"})
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        _eur(rsps)
+        eur_listed(rsps)
         erp = NetSuite(rsps, refuse=_field_refused(), booked=EUR_ID)
         first, error = send(account)
         second, _ = send(account)
@@ -79,7 +68,7 @@ def test_sent_again_without_the_field_and_booked_in_its_own_currency():
 def test_an_order_found_in_another_currency_that_cannot_be_put_in_its_own():
     account = account_with({"single_currency": "EUR"})
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        _eur(rsps)
+        eur_listed(rsps)
         erp = NetSuite(rsps, refuse=_field_refused(), booked=EUR_ID)
         first, _ = send(account)  # kept: sent without, booked in EUR
         erp.booked = USD_ID  # another vendor's currency
