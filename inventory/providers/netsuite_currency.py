@@ -41,12 +41,13 @@ from typing import Any
 from integrations import money
 from integrations.errors import Rejected
 from integrations.response_cache import fingerprint, forget, get_or_compute
-from inventory.providers.base import PurchaseOrderRequest
+from inventory.providers.base import PurchaseOrderRequest, PurchaseOrderStatus
 from inventory.providers.erp_currency import (
     CURRENCY_TTL_SECONDS,
     HeldInAnotherCurrency,
     currency_ref,
 )
+from inventory.providers.netsuite_orders import ORDER_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -181,9 +182,11 @@ def _held_check(
     adapter: Any, request: PurchaseOrderRequest, record: dict[str, Any], wanted: str
 ) -> None:
     """Refused for staff, nothing kept: the order read back in another
-    currency record than ``wanted``, the one looked up for its currency."""
+    currency record than ``wanted``, the one looked up for its currency.
+    One cancelled there passes: staff are told they may cancel it, and it is
+    recorded cancelled (nothing to receive or pay), never refused for ever."""
     shown = _record_currency(record)
-    if shown is None or shown == wanted:
+    if shown is None or shown == wanted or _cancelled(record):
         return
     forget(_KEPT, _kept_key(adapter, request))
     raise HeldInAnotherCurrency(
@@ -294,6 +297,12 @@ def _kept_key(adapter: Any, request: PurchaseOrderRequest) -> str:
         host=adapter.base_url,
         code=str(request.currency).strip().upper(),
     )
+
+
+def _cancelled(record: dict[str, Any]) -> bool:
+    status = record.get("orderStatus")
+    code = status.get("id") if isinstance(status, dict) else None
+    return ORDER_STATUSES.get(str(code)) == PurchaseOrderStatus.CANCELLED
 
 
 def _record_currency(record: dict[str, Any]) -> str | None:
