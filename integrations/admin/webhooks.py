@@ -162,7 +162,10 @@ class WebhookEventAdmin(admin.ModelAdmin):
         self._replay(request, ids)
 
     def _replay(self, request: HttpRequest, ids: list[int]) -> None:
-        replay = recovery.webhook_events_replay_chosen(event_ids=ids)
+        # The same history replay_webhooks writes, in the replay's transaction.
+        replay = recovery.webhook_events_replay_chosen(
+            event_ids=ids, user_id=request.user.pk
+        )
         self.message_user(request, replay.summary)
         if replay.skipped:
             self.message_user(
@@ -174,8 +177,6 @@ class WebhookEventAdmin(admin.ModelAdmin):
             level = messages.SUCCESS if result.done else messages.WARNING
             text = f"Event #{result.event_id}: {result.text}"
             self.message_user(request, text, level)
-        # The same history replay_webhooks writes.
-        recovery.webhook_replay_history_write(replay=replay, user_id=request.user.pk)
 
     def get_urls(self) -> list[Any]:
         replay = path(

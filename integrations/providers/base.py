@@ -264,7 +264,8 @@ class BaseAdapter(ABC):
         secret must be configured (never a pass without one), the signature
         header present, then ``check_webhook_signature`` (constant-time; the
         timestamp tolerance where the scheme signs one) and
-        ``webhook_message``. ``url`` is the absolute URL posted to if
+        ``webhook_message``, the body's encoding checked between them
+        (``check_webhook_encoding``). ``url`` is the absolute URL posted to if
         ``webhook_signs_url``, else "". Anything forged, stale or malformed
         raises WebhookVerificationError; so does any other exception a
         provider's parser raises on a hostile body. Once the check has
@@ -276,10 +277,6 @@ class BaseAdapter(ABC):
                 f"{self.display_name} accounts do not accept webhooks.",
                 code=WebhookVerificationError.NOT_SUPPORTED,
             )
-        if not self.webhook_signs_body:
-            # What is verified is not these bytes: read as anything but JSON
-            # in UTF-8, they could say other than what was verified.
-            utf8_text(body, what=f"{self.webhook_what} ({self.webhook_body_format})")
         request = SignedRequest(
             body=body,
             headers=headers,
@@ -290,9 +287,21 @@ class BaseAdapter(ABC):
             else "",
         )
         verified = self._checked_signature(request)
+        self.check_webhook_encoding(body)
         # Signed from here on: a body we cannot read is stored, not refused.
         with unusable_body(self.webhook_what, account=self.account.slug):
             return self.webhook_message(request, verified)
+
+    def check_webhook_encoding(self, body: bytes) -> None:
+        """Refuse (400 ``malformed_request``) a body not in
+        ``webhook_body_format`` where the signature does not cover its raw
+        bytes: read as anything else, it could say other than what was
+        verified. Only once the signature has passed (a forged body is
+        refused as forged, whatever its encoding), before anything reads it:
+        a check that reads further itself (Mailgun's token store, PayPal's
+        event, Braintree's SDK) calls this first."""
+        if not self.webhook_signs_body:
+            utf8_text(body, what=f"{self.webhook_what} ({self.webhook_body_format})")
 
     @property
     def webhook_what(self) -> str:

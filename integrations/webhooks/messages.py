@@ -115,11 +115,13 @@ def utf8_text(body: bytes, *, what: str) -> str:
     return text
 
 
-def json_utf8(body: bytes, *, what: str) -> Any:
-    """``json_body`` of JSON text in UTF-8 with no BOM (``utf8_text``): a
-    body passed on inside a JSON request as sent (PayPal's verification
-    call) can be nothing else."""
-    return json_body(utf8_text(body, what=what), what=what)
+def signature_text(body: bytes) -> str:
+    """``body`` as text, only to find and check a signature it carries (Mailgun,
+    Amazon SNS, Braintree) or to ask the provider (PayPal): in the encoding
+    JSON's reader detects (a BOM, UTF-16/32), bytes no encoding reads replaced.
+    A forged body is then refused as forged whatever its encoding; once the
+    signature has passed, ``utf8_text`` must still pass before it is read."""
+    return body.decode(json.detect_encoding(body), errors="replace")
 
 
 def _refused_constant(name: str) -> float:
@@ -133,7 +135,7 @@ def _float(text: str) -> float:
     return value
 
 
-def json_object(body: bytes, *, what: str = "a JSON object") -> dict[str, Any]:
+def json_object(body: bytes | str, *, what: str = "a JSON object") -> dict[str, Any]:
     """A webhook body that must be one JSON object."""
     payload = json_body(body, what=what)
     if not isinstance(payload, dict):

@@ -394,18 +394,23 @@ def webhook_events_replay(*, event_ids: Iterable[int]) -> int:
 
 
 def webhook_events_requeue(*, event_ids: Iterable[int]) -> list[int]:
-    """``webhook_events_replay``, returning the ids sent again."""
+    """``webhook_events_replay``, returning the ids sent again: exactly the
+    rows the update changed. Locked as they are read, so a row a worker is
+    claiming (PostgreSQL: locked, skipped) or has claimed is left out; on
+    SQLite the immediate transaction keeps every other writer out."""
     with transaction.atomic():
         # An unusable body has nothing to process: webhooks.recovery reads it.
         rows = (
             WebhookEvent.objects.filter(pk__in=list(event_ids))
             .exclude(status=WebhookStatus.PROCESSING)
             .exclude(UNUSABLE_ROWS)
+            .select_for_update(skip_locked=True)
+            .order_by("pk")
         )
         ids = list(rows.values_list("pk", flat=True))
-        WebhookEvent.objects.filter(pk__in=ids).exclude(
-            status=WebhookStatus.PROCESSING
-        ).update(status=WebhookStatus.RECEIVED, attempts=0, next_attempt_at=None)
+        WebhookEvent.objects.filter(pk__in=ids).update(
+            status=WebhookStatus.RECEIVED, attempts=0, next_attempt_at=None
+        )
         correlation_id = correlation.get() or ""
         items = [[event_id, correlation_id] for event_id in ids]
         transaction.on_commit(partial(_enqueue_many, items))

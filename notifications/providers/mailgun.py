@@ -22,7 +22,12 @@ from integrations.client import parse_retry_after, server_now
 from integrations.errors import ConfigurationError, NotProcessed, ProviderError
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
 from integrations.webhooks.errors import PAYLOAD_ERRORS
-from integrations.webhooks.messages import WebhookMessage, json_object, received_time
+from integrations.webhooks.messages import (
+    WebhookMessage,
+    json_object,
+    received_time,
+    signature_text,
+)
 from integrations.webhooks.signing import check_tolerance, hmac_hex, require_match
 from integrations.webhooks.verification import WebhookVerificationError
 from notifications.providers.base import (
@@ -182,7 +187,11 @@ class MailgunAdapter(AnymailAdapter):
     # --- Webhooks ----------------------------------------------------------------
 
     def check_webhook_signature(self, request: SignedRequest) -> Any:
-        payload = json_object(request.body, what="a Mailgun webhook")
+        # The signature travels in the body: found in any encoding, so a
+        # forged one is refused as forged; the encoding is checked once it
+        # passed, before the token (and the body's digest) is stored.
+        text = signature_text(request.body)
+        payload = json_object(text, what="a Mailgun webhook")
         block = payload.get("signature")
         if not isinstance(block, dict):
             raise _malformed("The Mailgun webhook has no signature block.")
@@ -196,6 +205,7 @@ class MailgunAdapter(AnymailAdapter):
         self.check_webhook_time(
             float(timestamp), param="signature.timestamp", replay_store=True
         )
+        self.check_webhook_encoding(request.body)
         self._check_token(token, float(timestamp), request.body)
         return payload
 

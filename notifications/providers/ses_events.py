@@ -26,7 +26,12 @@ from integrations import cache_clock, registry
 from integrations.client import CallContext, client_for
 from integrations.errors import ProviderError, Unknown
 from integrations.providers.base import ConfigField, SignedRequest
-from integrations.webhooks.messages import WebhookMessage, iso_time, json_object
+from integrations.webhooks.messages import (
+    WebhookMessage,
+    iso_time,
+    json_object,
+    signature_text,
+)
 from integrations.webhooks.signing import check_tolerance
 from integrations.webhooks.verification import (
     StoredBodyNotReadable,
@@ -109,7 +114,9 @@ class SesEventsMixin:
     webhook_signature_header = ""
 
     def check_webhook_signature(self, request: SignedRequest) -> SnsMessage:
-        message = parse_sns_message(request.body)
+        # Found in any encoding, so a forged message is refused as forged;
+        # the encoding is checked once it passed (BaseAdapter.verify_webhook).
+        message = parse_sns_message(signature_text(request.body))
         check_topic(message, request.secret.replace(",", "\n").split())
         check_sns_url(message.signing_cert_url, param="SigningCertURL", pem=True)
         if message.type != "Notification":

@@ -107,7 +107,7 @@ def _field(fields: Mapping[str, Any], *names: str) -> str:
     return ""
 
 
-def parse_sns_message(body: bytes) -> SnsMessage:
+def parse_sns_message(body: bytes | str) -> SnsMessage:
     """The SNS message in a request body; MALFORMED unless it is a JSON
     object of a known type with every field that type signs."""
     fields = json_object(body, what="an Amazon SNS message")

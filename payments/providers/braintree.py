@@ -9,11 +9,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Any, ClassVar
-from urllib.parse import parse_qs
 
 import braintree
 from braintree.exceptions import InvalidSignatureError
-from braintree.util.crypto import Crypto
 
 from integrations.errors import ProviderError, Rejected, Unknown
 from integrations.providers.base import ConfigField, HealthResult, SignedRequest
@@ -42,12 +40,15 @@ from payments.providers.braintree_sdk import (
     CAPTURED_STATUSES,
     FAILED_STATUSES,
     SessionHttp,
+    forged_signature,
     map_exception,
     refusal,
     session_strategy,
+    signed_with,
     stored_notification,
     transaction_decline,
     transaction_status,
+    webhook_form_fields,
 )
 
 # A failed transaction's codes a notification keeps (transaction_decline).
@@ -337,35 +338,26 @@ class BraintreeAdapter(SdkAdapter, PaymentsAdapter):
 
     def check_webhook_signature(self, request: SignedRequest) -> Any:
         """``bt_signature`` (HMAC-SHA1 of ``bt_payload`` keyed with the
-        private key) checked and the payload parsed by the SDK."""
-        try:
-            form = parse_qs(request.body.decode("ascii"), strict_parsing=True)
-        except (UnicodeDecodeError, ValueError):
-            form = {}
-        signature = (form.get("bt_signature") or [""])[0]
-        payload = (form.get("bt_payload") or [""])[0]
-        if not signature or not payload:
-            raise WebhookVerificationError(
-                "The webhook body needs bt_signature and bt_payload.",
-                code=WebhookVerificationError.MALFORMED,
-            )
+        private key) checked, then the body's encoding, then the payload
+        parsed by the SDK (which checks the signature again)."""
+        signature, payload = webhook_form_fields(request.body)
         # Built outside the try: an account this deploy cannot call is our
         # configuration (a retry once fixed can pass), not an unreadable body.
         notifications = self._gateway(None).webhook_notification
+        # The SDK's check with its public helpers, before anything reads the
+        # payload: a forged form is refused as forged whatever its encoding.
+        if not signed_with(
+            self.credential("public_key"), request.secret, signature, payload
+        ):
+            raise forged_signature()
+        self.check_webhook_encoding(request.body)
         try:
             return notifications.parse(signature, payload)
         except InvalidSignatureError:
-            raise WebhookVerificationError(
-                "The Braintree webhook signature does not match.",
-                code=WebhookVerificationError.FORGED,
-            ) from None
+            raise forged_signature() from None
         except Exception:
-            # The SDK reads the payload once the signature passed: on a payload
-            # signed with this account's key the error is a signed body we
-            # cannot read (stored dead); on any other, a refusal as before.
-            public_key = self.credential("public_key")
-            if not _signed_with(public_key, request.secret, signature, payload):
-                raise
+            # Signed with this account's key (checked above): an error of the
+            # SDK's reading is a signed body we cannot read (stored dead).
             raise UnusableWebhook(
                 "The webhook body is not a Braintree notification.",
                 code=WebhookVerificationError.MALFORMED,
@@ -502,18 +494,6 @@ class BraintreeAdapter(SdkAdapter, PaymentsAdapter):
                 code="malformed_response",
             ) from None
         return self.from_provider_decimal(text, currency)
-
-
-def _signed_with(
-    public_key: str, private_key: str, signature: str, payload: str
-) -> bool:
-    """The SDK's check, with its public helpers: a ``public|hmac`` pair of
-    this key carries the HMAC-SHA1 of the payload (or of it and a newline)."""
-    signed = [Crypto.sha1_hmac_hash(private_key, p) for p in (payload, payload + "\n")]
-    return any(
-        key == public_key and any(Crypto.secure_compare(s, sig) for s in signed)
-        for key, _, sig in (pair.partition("|") for pair in signature.split("&"))
-    )
 
 
 def _notification_payload(notification: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from braintree.exceptions import (
 from braintree.exceptions.configuration_error import (
     ConfigurationError as BraintreeConfigurationError,
 )
+from braintree.util.crypto import Crypto
 from braintree.util.http import Http
 from braintree.util.xml_util import XmlUtil
 from braintree.webhook_notification import WebhookNotification
@@ -38,7 +39,11 @@ from integrations.errors import (
     Rejected,
     Unknown,
 )
-from integrations.webhooks.verification import StoredBodyNotReadable
+from integrations.webhooks.messages import signature_text
+from integrations.webhooks.verification import (
+    StoredBodyNotReadable,
+    WebhookVerificationError,
+)
 from payments.providers.base import (
     DO_NOT_TRY_AGAIN,
     NETWORK_ADVICE,
@@ -349,9 +354,49 @@ def stored_notification(gateway: Callable[[], Any], body: bytes) -> Any:
         raise StoredBodyNotReadable(
             "this account's Braintree keys cannot be read"
         ) from None
-    form = parse_qs(body.decode("ascii"), strict_parsing=True)
+    # In UTF-8: the intake refuses any other encoding (check_webhook_encoding).
+    form = parse_qs(body.decode("utf-8"), strict_parsing=True)
     payload = form["bt_payload"][0]
     if re.search(r"[^A-Za-z0-9+=/\n]", payload):
         raise ValueError("bt_payload is not base64")  # the SDK refuses it too
     attributes = XmlUtil.dict_from_xml(b64decode(payload.replace("\n", "")))
     return WebhookNotification(built, attributes["notification"])
+
+
+def webhook_form_fields(body: bytes) -> tuple[str, str]:
+    """``bt_signature`` and ``bt_payload`` of the form, found in any encoding
+    (``signature_text``); MALFORMED without them: nothing to check."""
+    try:
+        form = parse_qs(signature_text(body), strict_parsing=True)
+    except ValueError:
+        form = {}
+    signature = (form.get("bt_signature") or [""])[0]
+    payload = (form.get("bt_payload") or [""])[0]
+    if not signature or not payload:
+        raise WebhookVerificationError(
+            "The webhook body needs bt_signature and bt_payload.",
+            code=WebhookVerificationError.MALFORMED,
+        )
+    return signature, payload
+
+
+def forged_signature() -> WebhookVerificationError:
+    return WebhookVerificationError(
+        "The Braintree webhook signature does not match.",
+        code=WebhookVerificationError.FORGED,
+    )
+
+
+def signed_with(
+    public_key: str, private_key: str, signature: str, payload: str
+) -> bool:
+    """The SDK's check, with its public helpers: a ``public|hmac`` pair of
+    this key carries the HMAC-SHA1 of the payload (or of it and a newline).
+    A payload that is not ASCII is not the base64 the SDK signs."""
+    if not payload.isascii():
+        return False
+    signed = [Crypto.sha1_hmac_hash(private_key, p) for p in (payload, payload + "\n")]
+    return any(
+        key == public_key and any(Crypto.secure_compare(s, sig) for s in signed)
+        for key, _, sig in (pair.partition("|") for pair in signature.split("&"))
+    )

@@ -18,10 +18,11 @@ from integrations.providers.http import HttpAdapter
 from integrations.webhooks.messages import (
     WebhookMessage,
     iso_time,
+    json_body,
     json_object,
-    json_utf8,
     required_header,
     required_str,
+    signature_text,
 )
 from integrations.webhooks.signing import check_retry_window
 from integrations.webhooks.verification import WebhookVerificationError
@@ -316,10 +317,12 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
             for field, header in WEBHOOK_HEADERS.items()
         }
         # PayPal's verification call takes the event back inside a JSON
-        # request, as sent: a body that is no JSON in UTF-8 (a BOM, UTF-16)
-        # cannot be verified. One that is JSON but no object can: verified,
-        # it is stored unusable.
-        event = json_utf8(request.body, what="a PayPal event (JSON in UTF-8)")
+        # request, as sent: a body that is no JSON cannot be verified. One in
+        # another encoding (a BOM, UTF-16) goes as its text in UTF-8, so a
+        # forged one is refused as forged; confirmed, its encoding is refused
+        # before it is read. JSON but no object: verified, stored unusable.
+        text = signature_text(request.body)
+        event = json_body(text, what="a PayPal event (JSON in UTF-8)")
         sent_at = iso_time(transmission["transmission_time"])
         if sent_at is None:
             raise WebhookVerificationError(
@@ -336,11 +339,13 @@ class PayPalAdapter(BearerTokenAuth, HttpAdapter, PaymentsAdapter):
             tolerance=settings.WEBHOOK_TOLERANCE_SECONDS,
             param=WEBHOOK_HEADERS["transmission_time"],
         )
-        if not self._signature_verified(transmission, request.secret, request.body):
+        if not self._signature_verified(transmission, request.secret, text.encode()):
             raise WebhookVerificationError(
                 "PayPal did not confirm the webhook signature.",
                 code=WebhookVerificationError.FORGED,
             )
+        # Passed, the text is the body as sent: the event is read from it.
+        self.check_webhook_encoding(request.body)
         return event
 
     def webhook_stored_verified(self, request: SignedRequest) -> dict[str, Any]:

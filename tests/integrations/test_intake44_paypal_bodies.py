@@ -1,9 +1,11 @@
 """intake44: PayPal's verification call takes the event back inside a JSON
 request, byte for byte. A body that Python reads as JSON but that cannot go
-into that request as sent (a UTF-8 BOM, UTF-16 or UTF-32) cannot be verified:
-refused 400 in the error shape, counted and logged, and PayPal is not asked
-(it would refuse the request, which we answered 503, and PayPal retried for
-three days). The event goes to PayPal exactly as sent, whitespace included."""
+into that request as sent (a UTF-8 BOM, UTF-16 or UTF-32) goes as its text in
+UTF-8 (hooks46: so a forged one is refused as forged, 401), never as its raw
+bytes (PayPal would refuse the request, which we answered 503, and PayPal
+retried for three days); confirmed, it is refused 400 in the error shape,
+counted and logged. The event goes to PayPal exactly as sent, whitespace
+included."""
 
 import codecs
 import json
@@ -68,7 +70,7 @@ NOT_SENDABLE = {
 
 
 @pytest.mark.parametrize("case", sorted(NOT_SENDABLE))
-def test_a_body_paypal_cannot_be_asked_about_is_refused_400(case, caplog):
+def test_a_body_not_in_utf8_paypal_confirmed_is_refused_400(case, caplog):
     caplog.set_level(logging.INFO)
     account = paypal_account()
     before = refusals(account.slug, "malformed_request")
@@ -81,7 +83,9 @@ def test_a_body_paypal_cannot_be_asked_about_is_refused_400(case, caplog):
     assert error["code"] == "malformed_request"
     assert set(error) == {"type", "code", "message", "param"}
     assert "UTF-8" in error["message"]
-    assert calls == []  # not sent to PayPal
+    # Asked about its text in UTF-8, which PayPal's request takes (not 503).
+    [sent] = calls
+    assert sent.endswith(b',"webhook_event":' + EVENT.encode() + b"}")
     assert refusals(account.slug, "malformed_request") == before + 1
     logged = [r.getMessage() for r in caplog.records if r.name == views.logger.name]
     assert logged == ["webhook rejected"]

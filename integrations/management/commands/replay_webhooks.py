@@ -34,7 +34,6 @@ from integrations.webhooks.recovery import (
     REPLAY_COMMAND_USER,
     Replay,
     webhook_events_replay_chosen,
-    webhook_replay_history_write,
 )
 
 # Rows one run replays at most (a filter may match a year of events).
@@ -80,10 +79,9 @@ class Command(ProviderCommand):
         if not ids:
             self.stdout.write("No webhook events match.")
             return
-        replay = webhook_events_replay_chosen(event_ids=ids)
         user = staff or _command_account()
         via = f"{COMMAND_USER}, OS user {_os_user()}"
-        webhook_replay_history_write(replay=replay, user_id=user.pk, via=via)
+        replay = webhook_events_replay_chosen(event_ids=ids, user_id=user.pk, via=via)
         for line in _lines(replay):
             self.stdout.write(_printable(line))
         self.stdout.write(_printable(replay.summary))
