@@ -117,26 +117,32 @@ def webhook_events_replay_chosen(
     *, event_ids: Iterable[int], user_id: int, via: str = ""
 ) -> Replay:
     """Replay the chosen rows as staff do: events are queued again
-    (``webhook_events_replay``), unusable bodies recovered one by one, and
-    the history written (``webhook_replay_history_write``, as ``user_id``),
-    all in one transaction: a failure (or a crash) before the history is
-    written leaves nothing requeued or recovered, and nothing is enqueued."""
+    (``webhook_events_replay``), unusable bodies recovered one by one. Each
+    step commits with its history entries (``webhook_replay_history_write``,
+    as ``user_id``): the requeue in one transaction, each recovery in its
+    own. A failure (or a crash) leaves no step done without its entry, and
+    no replay holds its rows locked longer than one step."""
     ids = list(dict.fromkeys(event_ids))
-    with transaction.atomic(using=router.db_for_write(WebhookEvent)):
-        unusable = unusable_ids(ids)
+    using = router.db_for_write(WebhookEvent)
+    unusable = unusable_ids(ids)
+    with transaction.atomic(using=using):
         queued = webhook_events_requeue(event_ids=ids)
-        recoveries = []
-        for event_id in unusable:
-            try:
-                recoveries.append(webhook_unusable_recover(event_id=event_id))
-            except WebhookEvent.DoesNotExist:
-                continue  # pruned since it was chosen
         # Neither queued nor unusable: being processed (or pruned since chosen).
         done = {*queued, *unusable}
-        skipped = [pk for pk in ids if pk not in done]
-        replay = Replay(tuple(queued), tuple(skipped), tuple(recoveries))
-        webhook_replay_history_write(replay=replay, user_id=user_id, via=via)
-    return replay
+        skipped = tuple(pk for pk in ids if pk not in done)
+        requeue = Replay(tuple(queued), skipped, ())
+        webhook_replay_history_write(replay=requeue, user_id=user_id, via=via)
+    recoveries = []
+    for event_id in unusable:
+        with transaction.atomic(using=using):
+            try:
+                recovery = webhook_unusable_recover(event_id=event_id)
+            except WebhookEvent.DoesNotExist:
+                continue  # pruned since it was chosen
+            one = Replay((), (), (recovery,))
+            webhook_replay_history_write(replay=one, user_id=user_id, via=via)
+        recoveries.append(recovery)
+    return Replay(requeue.queued_ids, skipped, tuple(recoveries))
 
 
 def webhook_replay_history_write(
@@ -144,7 +150,7 @@ def webhook_replay_history_write(
 ) -> None:
     """One entry per replayed event in its admin history, saying what became
     of it (queued, skipped, the unusable body's outcome): the only writer,
-    called in the replay's transaction (``webhook_events_replay_chosen``), for
+    called in each step's transaction (``webhook_events_replay_chosen``), for
     the admin's replay and ``replay_webhooks``' alike (``via`` names the
     command and who ran it). A row pruned since it was chosen has none."""
     how = f" ({via})" if via else ""

@@ -96,3 +96,37 @@ def test_the_history_lands_with_the_replay(rows, django_capture_on_commit_callba
     assert callbacks  # the requeued and the recovered events are enqueued
     for row in rows.values():
         assert LogEntry.objects.filter(object_id=str(row.pk)).count() == 1
+
+
+def test_each_step_lands_with_its_own_history(
+    rows, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The requeue and each recovery commit with their entries, one step at
+    a time (one transaction over the whole replay held every row locked
+    for its length): a failure writing a recovery's entry leaves the
+    requeue done and said, and that recovery undone."""
+    write = type(LogEntry.objects).log_actions
+    calls = []
+
+    def second_fails(self, *args, **kwargs):
+        calls.append(kwargs["change_message"])
+        if len(calls) > 1:
+            raise DatabaseError("the database went away")
+        return write(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(LogEntry.objects), "log_actions", second_fails)
+    with (
+        django_capture_on_commit_callbacks() as callbacks,
+        pytest.raises(DatabaseError),
+    ):
+        run_replay(*(str(row.pk) for row in rows.values()))
+
+    dead = WebhookEvent.objects.get(pk=rows["dead"].pk)
+    assert dead.status == WebhookStatus.RECEIVED
+    assert LogEntry.objects.get(object_id=str(dead.pk)).change_message.startswith(
+        "Replay"
+    )
+    unusable = WebhookEvent.objects.get(pk=rows["unusable"].pk)
+    assert (unusable.status, unusable.note) == (WebhookStatus.DEAD, "")
+    assert not LogEntry.objects.filter(object_id=str(unusable.pk)).exists()
+    assert len(callbacks) == 1  # the requeued event only
