@@ -100,9 +100,9 @@ _PHONE_RULES = (
     " USPS gets a phone's digits, a leading + kept; one that cannot fit its "
     "pattern (letters, an extension, 6 to 15 digits) is a 400 `invalid_phone`."
     " UPS requires both phones on a shipment abroad, FedEx and DHL Express "
-    "require both phones on every shipment, UPS Next Day Air Early the "
-    "recipient's, their quotes too; a UPS or DHL Express pickup its contact's "
-    "(none is a 400 `missing_field`)."
+    "require both phones on every shipment, UPS Next Day Air Early (at UPS "
+    "or through Shippo) the recipient's, their quotes too; a UPS or DHL "
+    "Express pickup its contact's (none is a 400 `missing_field`)."
 )
 _USPS_EMAIL = (
     " A USPS pickup requires one, its contact (none is a 400 `missing_field`)."
@@ -321,9 +321,9 @@ class CarrierFailureSerializer(serializers.Serializer):
     service_code = serializers.CharField(
         allow_null=True,
         help_text="The one service left out, the carrier's others quoted: one "
-        "this request cannot buy (UPS Next Day Air Early, code `14`, without "
-        "the recipient's phone, `param` `to_address.phone`); null when the "
-        "whole carrier failed.",
+        "this request cannot buy (UPS Next Day Air Early, code `14` at UPS, "
+        "`ups_next_day_air_early_am` at Shippo, without the recipient's phone, "
+        "`param` `to_address.phone`); null when the whole carrier failed.",
     )
 
 
