@@ -266,6 +266,9 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
     phone=13,
     phone_min=8,  # Contact_CreatePickup.phoneNumber "Minimum Length is 8"
     phone_extension=6,  # Contact_CreatePickup.phoneExtension "Maximum length is 6"
+    # No phone_always: PickupLocationParty requires a contact, but neither
+    # PickupLocationParty_contact nor Contact_CreatePickup lists a required
+    # field (UPS's and DHL's pickups require the phone; FedEx publishes none).
     # Party_createPickup's Address.stateOrProvinceCode "Maximum length is 2"
     state_code=2,
     # PickupLocationParty_address lists stateOrProvinceCode (and postalCode)
