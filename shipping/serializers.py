@@ -93,8 +93,11 @@ _US_STATE = (
     " In the US and its territories (PR, GU, VI, AS, MP; at USPS also FM, MH, "
     "PW) a state is its 2-letter code, its ISO 3166-2 code (US-IL, the prefix "
     "the address's country or US) or its English name, sent to every carrier "
-    "as its code; one that names none there, or has another country's prefix, "
-    "is a 400 `invalid_state`."
+    "as its code; one that names none there (IL at a Puerto Rico address), or "
+    "has another country's prefix, is a 400 `invalid_state`. Elsewhere an ISO "
+    "3166-2 code of the address's country is sent as its short code (CA-ON as "
+    "ON), an Irish one as its county's name (IE-CO as Cork); one naming a place "
+    "ISO 3166-1 lists as a country (CN-HK: HK) is a 400 `invalid_state`."
 )
 _PHONE_RULES = (
     " USPS gets a phone's digits, a leading + kept; one that cannot fit its "

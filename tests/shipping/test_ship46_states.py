@@ -110,3 +110,19 @@ def test_china_s_code_for_hong_kong_says_hong_kong_is_a_country_of_its_own(
 def test_ups_is_still_asked_for_a_hong_kong_address_without_a_state():
     adapter = registry.get_adapter(harness_ups.make_account())
     adapter.check_shipment(state_request("HK", ""))  # no refusal
+
+
+def test_the_api_schema_says_how_such_states_are_taken():
+    from rest_framework.test import APIClient
+
+    schemas = APIClient().get("/api/schema/", {"format": "json"}).json()
+    described = [
+        schema["properties"]["state_code"]["description"]
+        for name, schema in schemas["components"]["schemas"].items()
+        if name.endswith("Address") and "state_code" in schema.get("properties", {})
+    ]
+    assert described
+    for text in described:
+        assert "IE-CO as Cork" in text
+        assert "CN-HK" in text
+        assert "Puerto Rico" in text
