@@ -39,3 +39,20 @@ def test_a_fedex_pickup_phone_given_is_still_held_to_its_fewest_digits():
 
     refused(reply, "address.phone", "field_too_short", "FedEx")
     assert calls == []
+
+
+def test_a_fedex_pickup_contact_carries_only_the_fields_its_schema_lists():
+    # Contact_CreatePickup: companyName, personName, phoneNumber,
+    # phoneExtension; no emailAddress (a shipment's PartyContact has one).
+    address = ADDRESS_FROM | {"email": "dock@example.com", "company": "Switchyard"}
+    reply, [body] = fedex_pickup(address, "s46-fx-email")
+
+    assert reply.status_code == 201, reply.json()
+    contact = body["originDetail"]["pickupLocation"]["contact"]
+    assert set(contact) <= {
+        "companyName",
+        "personName",
+        "phoneNumber",
+        "phoneExtension",
+    }
+    assert contact["companyName"] == "Switchyard"
