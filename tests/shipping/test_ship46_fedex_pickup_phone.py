@@ -11,6 +11,8 @@ Maximum legth is 13", a bound on a phone given. Unlike UPS's Pickup.yaml
 publishes no requirement, so the UPS and DHL rule is not applied: a pickup
 without a phone is sent without ``phoneNumber`` (never as ""), a phone
 given is still held to 8 to 13 digits. A guard: this passed before ship46.
+The same schema has no emailAddress in the contact, which was sent (a
+shipment's PartyContact has one): now left out.
 """
 
 import pytest
