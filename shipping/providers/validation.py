@@ -265,8 +265,8 @@ def _check_us_state(address: "Address", param: str, fields: FieldLimits) -> None
     if prefix == "US" != country or state in USPS_STATE_CODES:
         raise InvalidShippingRequest(
             f"{param}.state_code: at an address in {country} the state must "
-            f"name {country} itself, not a US state; give {country}, "
-            f"US-{country} or its name",
+            f"name {country} itself, not a US state or another territory; "
+            f"give {country}, US-{country} or its name",
             param=f"{param}.state_code",
             code="invalid_state",
         )
