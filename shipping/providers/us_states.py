@@ -217,7 +217,8 @@ NAMED_STATE_COUNTRIES = frozenset({"IE"})
 # ISO 3166-2 entries that ISO 3166-1 also lists as countries of their own,
 # each with its code: carriers ship to them as that country, so a state
 # naming one is refused (validation) rather than sent as a province (CN-HK
-# as "HK" in China). The US territories have rules of their own (above).
+# as "HK" in China). The US territories with a USPS code have rules of
+# their own (above).
 OWN_COUNTRY_CODES = MappingProxyType(
     {
         "CN-HK": "HK",
@@ -237,10 +238,16 @@ OWN_COUNTRY_CODES = MappingProxyType(
         "FR-TF": "TF",
         "FR-WF": "WF",
         "NL-AW": "AW",
+        # Bonaire, Saba and Sint Eustatius: ISO 3166-1's BQ, the three together.
+        "NL-BQ1": "BQ",
+        "NL-BQ2": "BQ",
+        "NL-BQ3": "BQ",
         "NL-CW": "CW",
         "NL-SX": "SX",
         "NO-21": "SJ",
         "NO-22": "SJ",
+        # No USPS code (us_state_code): at a US address it names no state.
+        "US-UM": "UM",
     }
 )
 
