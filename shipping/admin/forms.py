@@ -59,7 +59,8 @@ STATE_HELP = (
 # left out of the comparison (a UPS service of its own with it).
 PHONE_HELP = (
     "FedEx and DHL Express require both phones, UPS both on a shipment "
-    "abroad and the recipient's for Next Day Air Early."
+    "abroad and the recipient's for Next Day Air Early (through Shippo "
+    "too)."
 )
 
 

@@ -383,7 +383,7 @@ class FedExAdapter(BearerTokenAuth, HttpAdapter, ShippingAdapter):
         body = {
             "associatedAccountNumber": self._account(),
             "originDetail": {
-                "pickupLocation": _party(request.address, fedex_pickup_address),
+                "pickupLocation": _pickup_party(request.address),
                 "readyDateTimestamp": ready,
                 "customerCloseTime": f"{request.close_time:%H:%M:%S}",
                 "packageLocation": "FRONT",
@@ -480,6 +480,14 @@ def _address(address: Address) -> dict[str, Any]:
     if address.residential is not None:
         wire["residential"] = address.residential
     return wire
+
+
+def _pickup_party(given: Address) -> dict[str, Any]:
+    # Pickup-Resource.json Contact_CreatePickup lists no emailAddress (a
+    # shipment's PartyContact does): only the fields the pickup API lists.
+    party = _party(given, fedex_pickup_address)
+    party["contact"].pop("emailAddress", None)
+    return party
 
 
 def _party(given: Address, as_sent: Callable[[Address], Address]) -> dict[str, Any]:

@@ -144,9 +144,8 @@ UPS_FIELDS = FieldLimits(
 # service, and when Ship To country or territory is different than the
 # ShipFrom country": the second half is UPS_FIELDS' phone_abroad, the first
 # this service's own (no other service is named so in Shipping.yaml).
-UPS_SERVICE_FIELDS = MappingProxyType(
-    {"14": ("UPS Next Day Air Early", FieldLimits(to_phone=True))}
-)
+UPS_NEXT_DAY_AIR_EARLY = ("UPS Next Day Air Early", FieldLimits(to_phone=True))
+UPS_SERVICE_FIELDS = MappingProxyType({"14": UPS_NEXT_DAY_AIR_EARLY})
 
 # A quote's state as Rating takes it, checked besides UPS_FIELDS: a quote is
 # refused where its label would be, and where Rating would refuse it.
@@ -267,6 +266,9 @@ FEDEX_PICKUP_FIELDS = FieldLimits(
     phone=13,
     phone_min=8,  # Contact_CreatePickup.phoneNumber "Minimum Length is 8"
     phone_extension=6,  # Contact_CreatePickup.phoneExtension "Maximum length is 6"
+    # No phone_always: PickupLocationParty requires a contact, but neither
+    # PickupLocationParty_contact nor Contact_CreatePickup lists a required
+    # field (UPS's and DHL's pickups require the phone; FedEx publishes none).
     # Party_createPickup's Address.stateOrProvinceCode "Maximum length is 2"
     state_code=2,
     # PickupLocationParty_address lists stateOrProvinceCode (and postalCode)
@@ -347,6 +349,12 @@ SHIPPO_FIELDS = FieldLimits(
     street_lines=2,
     state_countries=frozenset({"US", "AU", "CA"}),
     postal_code_everywhere=True,
+)
+# The same UPS service bought through Shippo, by its servicelevel token
+# (public-api.yaml ServiceLevelUPSEnum: "ups_next_day_air_early_am | Next Day
+# Air® Early"): Shippo's phone is optional, UPS's ShipTo phone is not.
+SHIPPO_SERVICE_FIELDS = MappingProxyType(
+    {"ups_next_day_air_early_am": UPS_NEXT_DAY_AIR_EARLY}
 )
 # A pickup's location is AddressPickupCompleteCreateRequest: its
 # AddressCompleteCreateRequest requires name, street1, city, state, zip and

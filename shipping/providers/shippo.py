@@ -55,6 +55,7 @@ from shipping.providers.field_limits import (
     SHIPPO_ADDRESS_CHECK_FIELDS,
     SHIPPO_FIELDS,
     SHIPPO_PICKUP_FIELDS,
+    SHIPPO_SERVICE_FIELDS,
 )
 from shipping.providers.shippo_errors import (
     CONTENTS_TYPES,
@@ -127,6 +128,7 @@ class ShippoAdapter(HttpAdapter, ShippingAdapter):
     label_formats = (LabelFormat.PDF, LabelFormat.PNG, LabelFormat.ZPL)
     limits = CarrierLimits(
         fields=SHIPPO_FIELDS,  # a zip everywhere: a label's, so its quote's
+        service_fields=SHIPPO_SERVICE_FIELDS,  # UPS Next Day Air Early's phone
         pickup_fields=SHIPPO_PICKUP_FIELDS,  # a state and zip everywhere
         address_fields=SHIPPO_ADDRESS_CHECK_FIELDS,  # its street limits too
     )

@@ -19,6 +19,7 @@ carriers only accept two or three character state abbreviations"."""
 import dataclasses
 import re
 from functools import cache
+from types import MappingProxyType
 
 from shipping.providers.shipment_types import Address
 
@@ -208,18 +209,80 @@ def iso_subdivision(state: str) -> tuple[str, str] | None:
     return country, short
 
 
+# Ireland's ISO 3166-2 codes (IE-CO) are no carrier's: UPS's StateProvinceCode
+# "must contain the county" there (Pickup.yaml: "county for Ireland (IE)"),
+# so an Irish code goes as its county's name ("Cork"), never as "CO".
+NAMED_STATE_COUNTRIES = frozenset({"IE"})
+
+# ISO 3166-2 entries that ISO 3166-1 also lists as countries of their own,
+# each with its code: carriers ship to them as that country, so a state
+# naming one is refused (validation) rather than sent as a province (CN-HK
+# as "HK" in China). The US territories with a USPS code have rules of
+# their own (above).
+OWN_COUNTRY_CODES = MappingProxyType(
+    {
+        "CN-HK": "HK",
+        "CN-MO": "MO",
+        "CN-TW": "TW",
+        "FI-01": "AX",
+        "FR-971": "GP",
+        "FR-972": "MQ",
+        "FR-973": "GF",
+        "FR-974": "RE",
+        "FR-976": "YT",
+        "FR-BL": "BL",
+        "FR-MF": "MF",
+        "FR-NC": "NC",
+        "FR-PF": "PF",
+        "FR-PM": "PM",
+        "FR-TF": "TF",
+        "FR-WF": "WF",
+        "NL-AW": "AW",
+        # Bonaire, Saba and Sint Eustatius: ISO 3166-1's BQ, the three together.
+        "NL-BQ1": "BQ",
+        "NL-BQ2": "BQ",
+        "NL-BQ3": "BQ",
+        "NL-CW": "CW",
+        "NL-SX": "SX",
+        "NO-21": "SJ",
+        "NO-22": "SJ",
+        # No USPS code (us_state_code): at a US address it names no state.
+        "US-UM": "UM",
+    }
+)
+
+
+def own_country(state: str) -> str:
+    """The ISO 3166-1 code of the place an ISO 3166-2 ``state`` names where
+    ISO lists it as a country of its own ("CN-HK": "HK"); "" otherwise."""
+    iso = iso_subdivision(state)
+    return OWN_COUNTRY_CODES.get(f"{iso[0]}-{iso[1]}", "") if iso else ""
+
+
+def _short_state(country: str, short: str) -> str:
+    # As carriers take it: the short code, or where none is a carrier's
+    # (NAMED_STATE_COUNTRIES) the subdivision's name.
+    if country not in NAMED_STATE_COUNTRIES:
+        return short
+    import pycountry
+
+    return pycountry.subdivisions.get(code=f"{country}-{short}").name
+
+
 def state_sent(address: Address) -> Address:
     """``address`` with its state as every carrier is sent it: in the US and
     its territories as ``us_state_sent``; elsewhere an ISO 3166-2 code of
     the address's country as its short code ("CA-ON": "ON"), as carriers
-    take a province (UPS StateProvinceCode, FedEx stateOrProvinceCode 2).
-    Another country's code is refused (validation), never sent."""
+    take a province (UPS StateProvinceCode, FedEx stateOrProvinceCode 2),
+    an Irish one as its county's name ("IE-CO": "Cork"). Another country's
+    code is refused (validation), never sent."""
     if address.country_code in STATE_COUNTRIES:
         sent = us_state_sent(address)
         # FM, MH and PW have ISO codes of their own too (FM-TRK).
         if sent is not address or address.country_code in US_AND_TERRITORIES:
             return sent
     iso = iso_subdivision(address.state_code)
-    if iso is None or iso[0] != address.country_code:
+    # A place ISO 3166-1 lists as a country (CN-HK) is refused, never sent.
+    if iso is None or iso[0] != address.country_code or own_country(address.state_code):
         return address
-    return dataclasses.replace(address, state_code=iso[1])
+    return dataclasses.replace(address, state_code=_short_state(*iso))

@@ -23,6 +23,7 @@ from shipping.providers.us_states import (
     US_AND_TERRITORIES,
     USPS_STATE_CODES,
     iso_subdivision,
+    own_country,
     prefix_fits,
     state_prefix,
     state_sent,
@@ -252,15 +253,20 @@ def _check_us_state(address: "Address", param: str, fields: FieldLimits) -> None
     if country not in countries:
         _check_iso_state(state, country, param)
         return
-    if not state or state in USPS_STATE_CODES:
+    if not state:
+        return
+    # At a territory's address a US state's code names another place (IL
+    # is no Puerto Rican state): the territory's own code only.
+    if state in USPS_STATE_CODES and country in ("US", state):
         return
     prefix = state_prefix(state)
     if prefix and not prefix_fits(prefix, country):
         raise _other_prefix(param, country, "or US")
-    if prefix == "US" != country:
+    if prefix == "US" != country or state in USPS_STATE_CODES:
         raise InvalidShippingRequest(
-            f"{param}.state_code: at an address in {country} a US- code must "
-            f"name it (US-{country}); give {country}, US-{country} or its name",
+            f"{param}.state_code: at an address in {country} the state must "
+            f"name {country} itself, not a US state or another territory; "
+            f"give {country}, US-{country} or its name",
             param=f"{param}.state_code",
             code="invalid_state",
         )
@@ -276,9 +282,27 @@ def _check_us_state(address: "Address", param: str, fields: FieldLimits) -> None
 def _check_iso_state(state: str, country: str, param: str) -> None:
     # Another country's ISO 3166-2 code would reach the carrier as a wrong
     # state (its own is sent as its short code: state_sent).
+    own = own_country(state)
+    if own:
+        raise _own_country(param, country, own)
     iso = iso_subdivision(state)
     if iso is not None and iso[0] != country:
         raise _other_prefix(param, country, "")
+
+
+def _own_country(param: str, country: str, own: str) -> InvalidShippingRequest:
+    # Carriers ship to such a place as its own country (Hong Kong as HK).
+    import pycountry
+
+    place = pycountry.countries.get(alpha_2=own)
+    name = getattr(place, "common_name", place.name)
+    here = ", this address's country" if own == country else ""
+    return InvalidShippingRequest(
+        f"{param}.state_code names {name}, which ISO 3166-1 lists as a country "
+        f"of its own ({own}{here}): give country_code {own} and no such state",
+        param=f"{param}.state_code",
+        code="invalid_state",
+    )
 
 
 def _other_prefix(param: str, country: str, besides: str) -> InvalidShippingRequest:

@@ -9,92 +9,34 @@ Shippo and DHL Express were sent it as written (Shippo's AddressBase state:
 "Most carriers only accept two or three character state abbreviations").
 Now a US or territory state's name is sent as its code to every carrier
 (quotes, labels, pickups, address checks), and one that names no state
-there is a 400 ``invalid_state`` for all of them, before any call.
+there is a 400 ``invalid_state`` for all of them, before any call: those
+cases are in test_ship46_us_state_forms' table, with ship44's ISO codes.
 """
 
 from dataclasses import replace
-from types import ModuleType
 
 import pytest
 import responses
 
 from integrations import registry
 from integrations.models import ProviderCall
-from shipping.api_examples import ADDRESS_TO, RATE_REQUEST
 from shipping.providers.validation import InvalidShippingRequest
 from tests.shipping.contract import harness_usps
 from tests.shipping.contract import requests as shared
 from tests.shipping.helpers import (
-    post_as_writer,
     usps_bought_from_shipper,
     weekday_after_tomorrow,
 )
 from tests.shipping.state_cases import (
     EVERY,
-    WIRED,
-    assert_passes_every_check,
-    assert_sent_as_codes,
     fedex_pickup,
-    invalid_state_messages,
-    pickup_and_check_states_sent,
     state_request,
-    ups_quote,
 )
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("threads_db"),
 ]
-
-NAMES = {"TN": "Tennessee", "IL": "illinois"}  # any case
-
-
-@pytest.mark.parametrize("harness", WIRED, ids=lambda h: h.PROVIDER)
-def test_every_carrier_sends_a_us_state_name_as_its_code(harness: ModuleType):
-    assert_sent_as_codes(harness, NAMES)
-
-
-@pytest.mark.parametrize("harness", EVERY, ids=lambda h: h.PROVIDER)
-@pytest.mark.parametrize("state", ["Ontario", "ILL", "Calif"])
-def test_a_us_state_that_names_none_is_invalid_state_at_every_carrier(
-    harness: ModuleType, state: str
-):
-    for message in invalid_state_messages(harness, state):
-        # In words true of any carrier: USPS is not named at another's.
-        assert "USPS" not in message
-
-
-@pytest.mark.parametrize("harness", EVERY, ids=lambda h: h.PROVIDER)
-def test_a_territory_name_is_its_code_and_passes_every_carrier_check(harness):
-    # Puerto Rico written out, in the US or as its own country.
-    assert_passes_every_check(harness, [("US", "puerto rico"), ("PR", "puerto rico")])
-
-
-def test_a_quote_through_our_api_with_a_state_name_reaches_ups_as_its_code():
-    address = ADDRESS_TO | {"state_code": "California", "postal_code": "90001"}
-    reply, sent = ups_quote(RATE_REQUEST | {"to_address": address})
-
-    assert reply.status_code == 200, reply.json()
-    assert sent["ShipTo"]["Address"]["StateProvinceCode"] == "CA"
-
-
-def test_a_shop_refuses_a_us_state_that_names_none_before_any_carrier():
-    reply = post_as_writer(
-        RATE_REQUEST | {"to_address": ADDRESS_TO | {"state_code": "Ontario"}}
-    )
-
-    assert reply.status_code == 400, reply.json()
-    error = reply.json()["error"]
-    assert (error["param"], error["code"]) == ("to_address.state_code", "invalid_state")
-    assert not ProviderCall.objects.exists()
-
-
-def test_a_ups_pickup_sends_a_state_name_as_its_code():
-    assert pickup_and_check_states_sent({"ups_pickup": "Tennessee"}, "r43") == ["TN"]
-
-
-def test_a_fedex_pickup_sends_a_state_name_as_its_code():
-    assert pickup_and_check_states_sent({"fedex_pickup": "tennessee"}, "r43") == ["TN"]
 
 
 def test_a_fedex_pickup_state_that_names_none_is_a_400():
@@ -105,10 +47,6 @@ def test_a_fedex_pickup_state_that_names_none_is_a_400():
     assert reply.status_code == 400, reply.json()
     assert reply.json()["error"]["code"] == "invalid_state"
     assert calls == []
-
-
-def test_a_ups_address_check_sends_a_state_name_as_its_code():
-    assert pickup_and_check_states_sent({"ups_check": "Illinois"}, "r43") == ["IL"]
 
 
 @pytest.mark.parametrize("harness", EVERY, ids=lambda h: h.PROVIDER)

@@ -71,8 +71,8 @@ TOO_LONG = [
     ("from_address.company", "C" * 36, 35),
     ("to_address.city", "S" * 31, 30),
     # A US state of 3 ("ILL") names none: invalid_state at every carrier
-    # (test_r_ship43_states_every_carrier, where Rating's 2 is checked on a
-    # Canadian province instead).
+    # (test_ship46_us_state_forms; Rating's 2 is checked on a Canadian
+    # province instead in test_r_ship43_states_every_carrier).
     # 10 digits even as sent (a ZIP+4's hyphen is not sent: test_r_ship38_as_sent)
     ("to_address.postal_code", "62704-12345", 9),
     ("to_address.phone", "+1217555019912345", 15),

@@ -48,7 +48,7 @@ def _refused(reply, param: str, code: str, words: str) -> None:
 
 def test_a_fedex_pickup_required_state_over_2_is_a_400():
     # Canada (required there): a US state of 3 names none, invalid_state
-    # before its length (test_r_ship43_states_every_carrier).
+    # before its length (test_ship46_us_state_forms).
     address = ADDRESS_FROM | {
         "city": "Toronto",
         "state_code": "ONT",

@@ -95,7 +95,7 @@ def test_a_state_longer_than_shippings_5_is_a_400_for_a_quote_and_a_label():
 
 def test_a_province_of_3_is_still_refused_for_a_quote_at_ratings_2():
     # Rating's 2 for a US state or Canadian province; a US state of 3 names
-    # none, invalid_state first (test_r_ship43_states_every_carrier).
+    # none, invalid_state first (test_ship46_us_state_forms).
     body = copy.deepcopy(RATE_REQUEST["to_address"]) | {
         "city": "Toronto",
         "state_code": "ONT",

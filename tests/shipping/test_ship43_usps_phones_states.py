@@ -68,7 +68,7 @@ def _quote(**to_changes: object):
 def _refused(reply, param: str, code: str) -> None:
     error = refused(reply, param, code)
     # A state that names none is every carrier's refusal, in words true of
-    # any (test_r_ship43_states_every_carrier); a phone USPS's own.
+    # any (test_ship46_us_state_forms); a phone USPS's own.
     assert ("USPS" in error["message"]) is (code != "invalid_state")
 
 
