@@ -46,7 +46,8 @@ SWITCHYARD_WEBHOOK_HANDLERS: dict[str, dict[str, str]] = {
     "inventory": {"inventory.updated": "inventory.webhooks.inventory_webhook_handle"},
     "email": {"*": "notifications.webhooks.email_webhook_handle"},
 }
-# Outbox subscribers: {event name | "prefix.*" | "*": [dotted paths]}; each
+# Outbox subscribers: {event name | "name@kind" | "prefix.*" | "*": [dotted
+# paths]} ("name@kind": only that event about an account of that kind); each
 # takes the Event and must be idempotent (delivery is at least once).
 SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {
     # Storefront webhooks: the public event families (storefront_hooks.catalog).
@@ -62,9 +63,10 @@ SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {
     # Shipping notices: shipped (label bought) and delivered.
     "shipment.label_created": ["notifications.wiring.shipping_notice_send"],
     "shipment.delivered": ["notifications.wiring.shipping_notice_send"],
-    # An email account usable again: the single sends waiting for one, now.
-    "integrations.breaker_mode_changed": ["notifications.wiring.email_wake"],
-    "integrations.account_enabled": ["notifications.wiring.email_wake"],
+    # An email account usable again: the sends waiting for one, now (only
+    # an email account's event: "name@kind").
+    "integrations.breaker_mode_changed@email": ["notifications.wiring.email_wake"],
+    "integrations.account_enabled@email": ["notifications.wiring.email_wake"],
 }
 # Account kinds an app makes for its own calls through the shared client:
 # {kind: owner}. Out of the account admin's list, the dashboard and

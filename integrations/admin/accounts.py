@@ -181,6 +181,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
                 name="integrations.account_enabled",
                 payload={"account": obj.slug, "kind": obj.kind},
                 subject=obj.slug,
+                kind=obj.kind,
             )
 
     def get_fieldsets(self, request: HttpRequest, obj: ProviderAccount | None = None):
