@@ -67,6 +67,7 @@ SWITCHYARD_EVENT_SUBSCRIBERS: dict[str, list[str]] = {
     # an email account's event: "name@kind").
     "integrations.breaker_mode_changed@email": ["notifications.wiring.email_wake"],
     "integrations.account_enabled@email": ["notifications.wiring.email_wake"],
+    "integrations.breaker_closed@email": ["notifications.wiring.email_wake"],
 }
 # Account kinds an app makes for its own calls through the shared client:
 # {kind: owner}. Out of the account admin's list, the dashboard and

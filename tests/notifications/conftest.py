@@ -26,6 +26,16 @@ def email_accounts(db: None) -> tuple[ProviderAccount, ProviderAccount]:
 
 
 @pytest.fixture
+def paused(settings: Any) -> ProviderAccount:
+    """The one email account, under staff's maintenance."""
+    settings.EMAIL_RETRY_AFTER_SECONDS = 60
+    settings.BATCH_DEFER_MAX_SECONDS = 1800
+    account = ProviderAccountFactory(kind="email", slug="mail-only", priority=1)
+    breaker_mode_set(account=account, mode=BreakerMode.FORCED_OPEN, actor="ops")
+    return account
+
+
+@pytest.fixture
 def templates(tmp_path: Path, settings: Any) -> Iterator[Path]:
     """A copy of the shop's email templates, to edit (break and mend): the
     directory of the template folders, used from the test on."""
