@@ -190,16 +190,8 @@ def test_each_accounts_close_has_its_own_interval(
 # -- a wake-up racing a send ---------------------------------------------
 
 
-@pytest.fixture
-def enqueued(monkeypatch) -> list[int]:
-    """The messages handed to the send task, which does not run."""
-    pks: list[int] = []
-    monkeypatch.setattr(sending, "async_task", lambda name, pk, **kw: pks.append(pk))
-    return pks
-
-
 def test_a_wake_up_during_the_send_has_it_tried_again_now(
-    paused, enqueued, settings, monkeypatch, django_capture_on_commit_callbacks
+    paused, sends_enqueued, settings, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
     """The send claimed the message and met the paused account; before it
     records its wait, staff set the account back and the wake-up runs (it
@@ -223,7 +215,7 @@ def test_a_wake_up_during_the_send_has_it_tried_again_now(
         assert email_message_deliver(message_pk=message.pk) == EmailStatus.QUEUED
     message.refresh_from_db()
     assert message.retry_at <= database_now()
-    assert enqueued == [message.pk]
+    assert sends_enqueued == [message.pk]
 
     monkeypatch.setattr(sending, "run_with_failover", original)
     email_message_deliver(message_pk=message.pk)
@@ -231,7 +223,7 @@ def test_a_wake_up_during_the_send_has_it_tried_again_now(
 
 
 def test_a_send_that_met_no_wake_up_keeps_its_backoff(
-    paused, enqueued, django_capture_on_commit_callbacks
+    paused, sends_enqueued, django_capture_on_commit_callbacks
 ) -> None:
     message = order_mail()
     with django_capture_on_commit_callbacks(execute=True):
@@ -239,4 +231,4 @@ def test_a_send_that_met_no_wake_up_keeps_its_backoff(
     message.refresh_from_db()
     # Its first wait: EMAIL_RETRY_AFTER_SECONDS (60) from now.
     assert (message.retry_at - database_now()).total_seconds() > 30
-    assert enqueued == []
+    assert sends_enqueued == []
