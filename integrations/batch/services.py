@@ -146,12 +146,18 @@ def batch_rows_wake(*, rows: QuerySet) -> int:
     commit: what they waited for is back. How many rows were woken. A job
     whose enqueue is lost is swept (it has rows due)."""
     now = database_now()
+    running = BatchJob.objects.filter(
+        status=BatchJobStatus.RUNNING,
+        cancel_requested=False,
+        row_model=rows.model._meta.label,
+    )
+    # By job first: the rows' due index (job, status, next try), not a
+    # scan of every row of every send ever made.
     waiting = rows.filter(
+        job_id__in=list(running.values_list("pk", flat=True)),
         status=BatchRowStatus.PENDING,
         defers__gt=0,
         next_attempt_at__gt=now,
-        job__status=BatchJobStatus.RUNNING,
-        job__cancel_requested=False,
     )
     job_ids = sorted(set(waiting.values_list("job_id", flat=True)))
     woken = waiting.filter(job_id__in=job_ids).update(next_attempt_at=now)
