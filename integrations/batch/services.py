@@ -143,7 +143,8 @@ def batch_job_run(*, job_id: int) -> WorkResult:
 def batch_rows_wake(*, rows: QuerySet) -> int:
     """Make the rows of ``rows`` that wait on their own (``Defer``: pending,
     due later) due now, and enqueue their running, uncancelled jobs on
-    commit: what they waited for is back. How many rows were woken. A job
+    commit: what they waited for is back; rows leased now are marked, so
+    one deferred after this is due at once. How many rows were woken. A job
     whose enqueue is lost is swept (it has rows due)."""
     now = database_now()
     running = BatchJob.objects.filter(
@@ -153,8 +154,12 @@ def batch_rows_wake(*, rows: QuerySet) -> int:
     )
     # By job first: the rows' due index (job, status, next try), not a
     # scan of every row of every send ever made.
+    rows = rows.filter(job_id__in=list(running.values_list("pk", flat=True)))
+    # Rows a worker holds now: marked first (their claim cleared their next
+    # try), so one that meets the pause before this wake-up and defers
+    # after it is due at once (``rows.defer``), not after a fresh wait.
+    rows.filter(status=BatchRowStatus.RUNNING).update(next_attempt_at=now)
     waiting = rows.filter(
-        job_id__in=list(running.values_list("pk", flat=True)),
         status=BatchRowStatus.PENDING,
         defers__gt=0,
         next_attempt_at__gt=now,

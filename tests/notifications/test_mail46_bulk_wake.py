@@ -15,7 +15,7 @@ from integrations.models.accounts import BreakerMode
 from notifications.models import BulkRecipient, EmailMessage, EmailStatus
 from notifications.providers.outcomes import unsupported_message
 from notifications.providers.sandbox import SandboxEmailAdapter
-from notifications.services import email_waiting_wake
+from notifications.services import bulk_send, email_waiting_wake
 from notifications.services.bulk import bulk_send_cancel, bulk_send_create
 
 pytestmark = pytest.mark.django_db
@@ -106,3 +106,32 @@ def test_a_cancelled_sends_row_is_not_woken(
         breaker_mode_set(account=email_accounts[1], mode=BreakerMode.AUTO)
     assert BulkRecipient.objects.get(pk=waiting_row.pk).next_attempt_at == before
     assert enqueued == []
+
+
+def test_a_wake_up_while_the_row_is_worked_has_it_tried_again_now(
+    waiting_row, email_accounts, enqueued, monkeypatch
+) -> None:
+    """The row was claimed and its send met B paused; before the row records
+    its wait, staff set B back and the wake-up runs (it finds the row
+    leased, not waiting). The row must not then wait out a fresh backoff."""
+    BulkRecipient.objects.filter(pk=waiting_row.pk).update(
+        next_attempt_at=database_now()
+    )
+    original = bulk_send._wait_for_paused
+
+    def racing(error):
+        breaker_mode_set(account=email_accounts[1], mode=BreakerMode.AUTO)
+        email_waiting_wake()
+        return original(error)
+
+    monkeypatch.setattr(bulk_send, "_wait_for_paused", racing)
+    batch_job_work(job_id=waiting_row.job_id, budget_seconds=0)
+    monkeypatch.setattr(bulk_send, "_wait_for_paused", original)
+    row = BulkRecipient.objects.get(pk=waiting_row.pk)
+    if row.status == BatchRowStatus.PENDING:
+        assert row.next_attempt_at <= database_now()
+        batch_job_work(job_id=waiting_row.job_id, budget_seconds=0)
+    message = EmailMessage.objects.get(
+        bulk_send_id=waiting_row.bulk_send_id, to_email=ODD
+    )
+    assert (message.status, message.attempts) == (EmailStatus.SENT, 1)
