@@ -79,7 +79,6 @@ logger = logging.getLogger(__name__)
 DELIVER_TASK = "notifications.tasks.deliver_email"
 
 
-# Woken sends enqueued at once, as many as one sweep enqueues.
 def email_message_create(
     *,
     to: str,

@@ -22,7 +22,8 @@ from notifications.services.sending import _enqueue
 
 logger = logging.getLogger(__name__)
 
-# Single sends enqueued by one wake-up; the sweep takes the rest.
+# Single sends enqueued by one wake-up, as many as one sweep enqueues; the
+# sweep takes the rest.
 WAKE_ENQUEUED = 1000
 
 
