@@ -18,7 +18,7 @@ from django.urls import reverse
 from integrations.breaker import breaker_for, breaker_mode_set
 from integrations.clock import database_now
 from integrations.errors import NotProcessed
-from integrations.models import ProviderAccount
+from integrations.models import EventDelivery, ProviderAccount
 from integrations.models.accounts import BreakerMode
 from notifications.models import EmailMessage, EmailStatus, SandboxEmail
 from notifications.services import email_waiting_wake, sending
@@ -49,23 +49,34 @@ def no_account(settings, django_capture_on_commit_callbacks) -> EmailMessage:
     return waiting_mail(django_capture_on_commit_callbacks)
 
 
+def _add_form(new: ProviderAccount) -> dict:
+    """The add page as staff post it: its breaker select sent at its default
+    (left out, the form reads it as changed and the breaker's mode-changed
+    event wakes the sends whatever the account_enabled event does)."""
+    return account_change_data(
+        new,
+        priority="1",
+        breaker_mode="auto",
+        **{"credential__api_key": "sbx_test_key", "credential__webhook_secret": "x"},
+    )
+
+
 def test_an_account_added_in_the_admin_sends_it_now(
     no_account, admin_client, django_capture_on_commit_callbacks
 ) -> None:
     new = ProviderAccount(
         kind="email", provider="sandbox", slug="mail-new", display_name="New"
     )
-    data = account_change_data(
-        new,
-        priority="1",
-        **{"credential__api_key": "sbx_test_key", "credential__webhook_secret": "x"},
-    )
+    data = _add_form(new)
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             reverse("admin:integrations_provideraccount_add"), data
         )
     assert response.status_code == 302, response.content.decode()[:2000]
     sent_once(no_account)
+    # One wake-up: the account's enabling (its breaker mode left as it was).
+    wakes = EventDelivery.objects.filter(subscriber="notifications.wiring.email_wake")
+    assert wakes.count() == 1
 
 
 def test_an_account_added_disabled_wakes_nothing(
@@ -74,11 +85,7 @@ def test_an_account_added_disabled_wakes_nothing(
     new = ProviderAccount(
         kind="email", provider="sandbox", slug="mail-new", display_name="New"
     )
-    data = account_change_data(
-        new,
-        priority="1",
-        **{"credential__api_key": "sbx_test_key", "credential__webhook_secret": "x"},
-    )
+    data = _add_form(new)
     del data["enabled"]
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
