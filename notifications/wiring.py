@@ -22,6 +22,7 @@ from notifications.services import (
     email_message_store_failed,
     email_waiting_wake,
     email_wake_allowed,
+    email_wake_allowed_again,
 )
 
 logger = logging.getLogger(__name__)
@@ -160,7 +161,15 @@ def email_wake(event: Event) -> None:
     ).exclude(breaker_mode=BreakerMode.FORCED_OPEN)
     if not usable.exists():
         return
-    if event.name == BREAKER_CLOSED and not email_wake_allowed(event.subject):
+    closed = event.name == BREAKER_CLOSED
+    if closed and not email_wake_allowed(event.subject):
         logger.info("email wake skipped: woken lately", extra={"event_id": event.pk})
         return
-    email_waiting_wake()
+    try:
+        email_waiting_wake()
+    except Exception:
+        if closed:
+            # Rolled back, nothing woken: the delivery's retry must not be
+            # skipped as woken lately.
+            email_wake_allowed_again(event.subject)
+        raise

@@ -19,7 +19,11 @@ from notifications.services.suppressions import (
     suppression_remove,
 )
 from notifications.services.unrendered import email_message_store_failed
-from notifications.services.waking import email_waiting_wake, email_wake_allowed
+from notifications.services.waking import (
+    email_waiting_wake,
+    email_wake_allowed,
+    email_wake_allowed_again,
+)
 
 __all__ = [
     "EmailInvalid",
@@ -36,6 +40,7 @@ __all__ = [
     "email_outbound",
     "email_waiting_wake",
     "email_wake_allowed",
+    "email_wake_allowed_again",
     "suppression_active",
     "suppression_add",
     "suppression_blocks",

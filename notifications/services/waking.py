@@ -70,7 +70,20 @@ def email_wake_allowed(account_slug: str) -> bool:
     if interval <= 0:
         return True
     try:
-        return bool(cache.add(f"notifications:wake:{account_slug}", 1, interval))
+        return bool(cache.add(_stamp_key(account_slug), 1, interval))
     except RedisError:
         logger.warning("email wake stamp not read", extra={"account": account_slug})
         return True
+
+
+def email_wake_allowed_again(account_slug: str) -> None:
+    """Give back the stamp ``email_wake_allowed`` set, for a wake-up that
+    failed (rolled back): its delivery's retry then wakes the sends."""
+    try:
+        cache.delete(_stamp_key(account_slug))
+    except RedisError:
+        logger.warning("email wake stamp kept", extra={"account": account_slug})
+
+
+def _stamp_key(account_slug: str) -> str:
+    return f"notifications:wake:{account_slug}"

@@ -13,13 +13,16 @@ usable account at all), each failing before:
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 from django.urls import reverse
 
 from integrations.breaker import breaker_for, breaker_mode_set
 from integrations.clock import database_now
 from integrations.errors import NotProcessed
-from integrations.models import EventDelivery, ProviderAccount
+from integrations.events import event_delivery_run
+from integrations.models import DeliveryStatus, EventDelivery, ProviderAccount
 from integrations.models.accounts import BreakerMode
+from notifications import wiring
 from notifications.models import EmailMessage, EmailStatus, SandboxEmail
 from notifications.services import email_waiting_wake, sending
 from notifications.services.sending import email_message_deliver
@@ -29,6 +32,7 @@ from tests.notifications.sends import order_mail
 from tests.notifications.waiting import sent_once, waiting_mail
 
 pytestmark = pytest.mark.django_db
+WAKE = "notifications.wiring.email_wake"
 
 
 def _far(message: EmailMessage) -> bool:
@@ -75,7 +79,7 @@ def test_an_account_added_in_the_admin_sends_it_now(
     assert response.status_code == 302, response.content.decode()[:2000]
     sent_once(no_account)
     # One wake-up: the account's enabling (its breaker mode left as it was).
-    wakes = EventDelivery.objects.filter(subscriber="notifications.wiring.email_wake")
+    wakes = EventDelivery.objects.filter(subscriber=WAKE)
     assert wakes.count() == 1
 
 
@@ -174,6 +178,33 @@ def test_a_flapping_breaker_wakes_them_once_an_interval(
     with django_capture_on_commit_callbacks(execute=True):
         breaker_mode_set(account=tripped, mode=BreakerMode.AUTO, actor="ops")
     assert _sent(second)
+
+
+def test_a_close_whose_wake_up_failed_wakes_them_on_the_retry(
+    tripped, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    """The wake-up of the breaker's own close fails (its transaction rolled
+    back: a deadlock, a lost connection): its delivery's retry, within the
+    interval, still wakes the waiting send. Before, the stamp set before the
+    failure made the retry skip it, and it waited out its backoff."""
+    message = waiting_mail(django_capture_on_commit_callbacks)
+    original = wiring.email_waiting_wake
+
+    def fails(*args, **kwargs):
+        raise OperationalError("deadlock detected")
+
+    monkeypatch.setattr(wiring, "email_waiting_wake", fails)
+    _probe_succeeds(tripped, django_capture_on_commit_callbacks)
+    delivery = EventDelivery.objects.get(
+        event__name="integrations.breaker_closed", subscriber=WAKE
+    )
+    assert delivery.status == DeliveryStatus.FAILED
+    assert _far(message)
+
+    monkeypatch.setattr(wiring, "email_waiting_wake", original)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert event_delivery_run(delivery_id=delivery.pk) == DeliveryStatus.DELIVERED
+    assert _sent(message)
 
 
 def test_each_accounts_close_has_its_own_interval(
